@@ -1,0 +1,36 @@
+"""Atomic file writes: a temp file in the same directory, fsync, rename."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
+                 overwrite: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never half.
+
+    With overwrite=False an existing file is never replaced (FileExistsError),
+    even if it appears between the check and the rename.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            # link() fails if the target exists: no window where we clobber a file.
+            os.link(tmp, target)
+            os.unlink(tmp)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,49 @@
+"""The user-facing error (exit 2) and the Finding value (exit 1)."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # the checked data fails the policy
+    USAGE = 2  # usage or configuration error
+
+
+class ExpflowError(Exception):
+    """A condition the run cannot go on from; rendered as one line on stderr.
+
+    `code` is the exit code: 2 (usage/config) unless the caller says otherwise
+    (a wrong PIN, for example, is 1).
+    """
+
+    def __init__(self, message: str, *, code: ExitCode = ExitCode.USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something wrong with the checked data: one line, naming where."""
+
+    path: str
+    rule: str
+    message: str
+    pointer: str = ""
+    line: int | None = None
+    col: int | None = None
+
+    def location(self) -> str:
+        loc = self.path
+        if self.line is not None:
+            loc += f":{self.line}"
+            if self.col is not None:
+                loc += f":{self.col}"
+        if self.pointer:
+            loc += f"#{self.pointer}"
+        return loc
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.rule}: {self.message}"
