@@ -1,0 +1,166 @@
+"""DSSE v1 envelopes: the pre-authentication encoding, deterministic bytes, strict decoding."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import NoReturn
+
+from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.report.canonical import canonical_json
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+_ENVELOPE_KEYS = frozenset({"payload", "payloadType", "signatures"})
+_SIGNATURE_KEYS = frozenset({"keyid", "sig"})
+# Either base64 alphabet, optional padding. Anything else (whitespace, line
+# breaks, stray characters) is rejected: the stdlib's lenient decoder would
+# silently drop it, and then two different envelopes would carry one payload.
+_B64_RE = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One DSSE signature: a key-id hint and the raw signature bytes."""
+
+    keyid: str
+    sig: bytes
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A DSSE envelope with its payload and signatures already base64-decoded."""
+
+    payload_type: str
+    payload: bytes
+    signatures: tuple[Signature, ...]
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: the exact bytes that get signed."""
+    type_bytes = payload_type.encode("utf-8")
+    return b"".join(
+        [
+            b"DSSEv1 ",
+            str(len(type_bytes)).encode("ascii"),
+            b" ",
+            type_bytes,
+            b" ",
+            str(len(payload)).encode("ascii"),
+            b" ",
+            payload,
+        ]
+    )
+
+
+def encode_envelope(env: Envelope) -> bytes:
+    """Serialise `env` as RFC 8785 canonical JSON plus a newline (same input, same bytes)."""
+    doc = {
+        "payload": _b64encode(env.payload),
+        "payloadType": env.payload_type,
+        "signatures": [{"keyid": s.keyid, "sig": _b64encode(s.sig)} for s in env.signatures],
+    }
+    return canonical_json(doc) + b"\n"
+
+
+def decode_envelope(obj: object, *, source: str) -> Envelope:
+    """Build an Envelope from an already strictly-parsed JSON value.
+
+    Any deviation from the DSSE shape raises ExpflowError (exit 1) whose one-line
+    message starts with `source` and names what is wrong.
+    """
+    if not isinstance(obj, dict):
+        _fail(source, f"envelope must be a JSON object, got {_json_type(obj)}")
+    _check_keys(obj, _ENVELOPE_KEYS, source=source, where="envelope")
+    payload_type = obj["payloadType"]
+    if not isinstance(payload_type, str):
+        _fail(source, f"payloadType must be a string, got {_json_type(payload_type)}")
+    payload = _b64decode(obj["payload"], source=source, where="payload")
+    raw_sigs = obj["signatures"]
+    if not isinstance(raw_sigs, list):
+        _fail(source, f"signatures must be an array, got {_json_type(raw_sigs)}")
+    sigs: list[Signature] = []
+    for i, raw in enumerate(raw_sigs):
+        where = f"signatures[{i}]"
+        if not isinstance(raw, dict):
+            _fail(source, f"{where} must be an object, got {_json_type(raw)}")
+        _check_keys(raw, _SIGNATURE_KEYS, source=source, where=where)
+        keyid = raw["keyid"]
+        if not isinstance(keyid, str):
+            _fail(source, f"{where}.keyid must be a string, got {_json_type(keyid)}")
+        sigs.append(
+            Signature(keyid=keyid, sig=_b64decode(raw["sig"], source=source, where=f"{where}.sig"))
+        )
+    return Envelope(payload_type=payload_type, payload=payload, signatures=tuple(sigs))
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _b64decode(value: object, *, source: str, where: str) -> bytes:
+    """Decode standard or URL-safe base64, padded or not; reject everything else.
+
+    Also rejects mixed alphabets and non-zero trailing bits, so each byte string
+    has exactly one accepted spelling per alphabet/padding choice.
+    """
+    if not isinstance(value, str):
+        _fail(source, f"{where} must be a base64 string, got {_json_type(value)}")
+    if not _B64_RE.fullmatch(value):
+        _fail(source, f"{where} is not valid base64 (character outside the base64 alphabet)")
+    if any(c in value for c in "+/") and any(c in value for c in "-_"):
+        _fail(source, f"{where} is not valid base64 (mixes standard and URL-safe alphabets)")
+    body = value.rstrip("=")
+    if "=" in value and len(value) % 4:
+        _fail(source, f"{where} is not valid base64 (wrong padding)")
+    if len(body) % 4 == 1:
+        _fail(source, f"{where} is not valid base64 (truncated)")
+    std = body.replace("-", "+").replace("_", "/")
+    padded = std + "=" * (-len(std) % 4)
+    try:
+        data = base64.b64decode(padded, validate=True)
+    except binascii.Error:
+        _fail(source, f"{where} is not valid base64")
+    if base64.b64encode(data).decode("ascii") != padded:
+        # Unused low bits set in the last character: a second spelling of the
+        # same bytes, which would let the envelope change without the payload.
+        _fail(source, f"{where} is not valid base64 (non-canonical final character)")
+    return data
+
+
+def _check_keys(
+    obj: dict[object, object], expected: frozenset[str], *, source: str, where: str
+) -> None:
+    unknown = sorted(repr(k) for k in obj if k not in expected)
+    if unknown:
+        _fail(source, f"{where} has unknown key(s) {', '.join(_short(u) for u in unknown)}")
+    missing = sorted(k for k in expected if k not in obj)
+    if missing:
+        _fail(source, f"{where} is missing key(s) {', '.join(repr(k) for k in missing)}")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    # Keys come from an untrusted file; keep the error to one readable line.
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _fail(source: str, message: str) -> NoReturn:
+    raise ExpflowError(f"{source}: {message}", code=ExitCode.FAILED)

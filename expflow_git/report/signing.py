@@ -1,0 +1,180 @@
+"""Ed25519 keys for signing reports: loading, key ids, signing, verifying, generating.
+
+Error messages name the file or source and say what is wrong, but never echo
+any part of the key: they end up in CI logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from expflow_git.atomicfile import write_atomic
+from expflow_git.errors import ExpflowError
+
+KEY_COMMENT = "expflow-git"
+# A key file is a few hundred bytes; anything far larger is not a key, and we
+# would rather not read a multi-gigabyte file by mistake.
+_MAX_KEY_FILE = 64 * 1024
+_OPENSSH_PRIVATE = b"-----BEGIN OPENSSH PRIVATE KEY-----"
+_PEM_BEGIN = b"-----BEGIN "
+_SSH_ED25519 = b"ssh-ed25519"
+
+
+def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    """Load an unencrypted Ed25519 private key file (PEM PKCS#8 or OpenSSH format)."""
+    name = os.fspath(path)
+    return load_private_key_bytes(_read_key_file(name), source=name)
+
+
+def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
+    """Load an Ed25519 public key file (PEM SubjectPublicKeyInfo or one `ssh-ed25519 …` line)."""
+    name = os.fspath(path)
+    return load_public_key_bytes(_read_key_file(name), source=name)
+
+
+def load_private_key_bytes(data: bytes, *, source: str) -> Ed25519PrivateKey:
+    """Parse an unencrypted Ed25519 private key given as PEM PKCS#8 or OpenSSH text."""
+    text = data.strip()
+    if not text:
+        raise ExpflowError(f"{source}: empty private key")
+    # The cryptography library's own messages are not relied on: they are not
+    # written for our users and we cannot vouch that they never quote input.
+    key: object
+    try:
+        if text.startswith(_OPENSSH_PRIVATE):
+            key = serialization.load_ssh_private_key(text, password=None)
+        elif text.startswith(_PEM_BEGIN):
+            key = serialization.load_pem_private_key(text, password=None)
+        else:
+            raise ExpflowError(
+                f"{source}: not a private key (expected PEM PKCS#8 or OpenSSH private key)"
+            )
+    except TypeError:
+        # Raised by both loaders when the key needs a password.
+        raise ExpflowError(f"{source}: private key is encrypted; use an unencrypted key") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ExpflowError(
+            f"{source}: cannot parse private key (corrupt or unsupported format)"
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ExpflowError(f"{source}: private key is not Ed25519")
+    return key
+
+
+def load_public_key_bytes(data: bytes, *, source: str) -> Ed25519PublicKey:
+    """Parse an Ed25519 public key given as PEM SubjectPublicKeyInfo or an OpenSSH line."""
+    text = data.strip()
+    if not text:
+        raise ExpflowError(f"{source}: empty public key")
+    if b"PRIVATE KEY-----" in text:
+        # Catch the likely slip (passing the private half) with a clear message.
+        raise ExpflowError(f"{source}: this is a private key; pass the public key (.pub)")
+    key: object
+    try:
+        if text.startswith(_PEM_BEGIN):
+            key = serialization.load_pem_public_key(text)
+        elif text.startswith(_SSH_ED25519 + b" "):
+            if b"\n" in text or b"\r" in text:
+                raise ExpflowError(f"{source}: expected exactly one public key line")
+            key = serialization.load_ssh_public_key(text)
+        else:
+            raise ExpflowError(
+                f"{source}: not an Ed25519 public key (expected PEM or an 'ssh-ed25519 ...' line)"
+            )
+    except (ValueError, UnsupportedAlgorithm):
+        raise ExpflowError(
+            f"{source}: cannot parse public key (corrupt or unsupported format)"
+        ) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ExpflowError(f"{source}: public key is not Ed25519")
+    return key
+
+
+def keyid(pub: Ed25519PublicKey) -> str:
+    """The key's `SHA256:` fingerprint, exactly as `ssh-keygen -lf key.pub` prints it."""
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    # The SSH wire blob (RFC 8709): string "ssh-ed25519" || string raw-key.
+    blob = _ssh_string(_SSH_ED25519) + _ssh_string(raw)
+    digest = hashlib.sha256(blob).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def sign(priv: Ed25519PrivateKey, data: bytes) -> bytes:
+    """Ed25519 signature over `data` (for reports, `data` is the DSSE PAE)."""
+    return priv.sign(data)
+
+
+def verify_signature(pub: Ed25519PublicKey, sig: bytes, data: bytes) -> bool:
+    """True iff `sig` is a valid signature of `data` by `pub`; never raises for a bad signature."""
+    try:
+        pub.verify(sig, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def keygen(out: str | os.PathLike[str]) -> str:
+    """Write a new key pair to `out` (OpenSSH private, 0600) and `out.pub` (0644); return its keyid.
+
+    Refuses to overwrite either file.
+    """
+    priv_path = os.fspath(out)
+    pub_path = priv_path + ".pub"
+    for p in (priv_path, pub_path):
+        if os.path.lexists(p):
+            raise ExpflowError(f"{p}: already exists; refusing to overwrite a key file")
+    priv = Ed25519PrivateKey.generate()
+    pub = priv.public_key()
+    priv_bytes = priv.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    pub_line = pub.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    pub_bytes = pub_line + b" " + KEY_COMMENT.encode("ascii") + b"\n"
+    try:
+        write_atomic(priv_path, priv_bytes, mode=0o600, overwrite=False)
+    except FileExistsError:
+        raise ExpflowError(
+            f"{priv_path}: already exists; refusing to overwrite a key file"
+        ) from None
+    except OSError as exc:
+        raise ExpflowError(f"{priv_path}: cannot write key: {exc.strerror}") from None
+    try:
+        write_atomic(pub_path, pub_bytes, mode=0o644, overwrite=False)
+    except OSError as exc:
+        # Do not leave a private key behind without its public half: the
+        # user would rerun keygen and be refused because of our leftovers.
+        os.unlink(priv_path)
+        if isinstance(exc, FileExistsError):
+            raise ExpflowError(
+                f"{pub_path}: already exists; refusing to overwrite a key file"
+            ) from None
+        raise ExpflowError(f"{pub_path}: cannot write key: {exc.strerror}") from None
+    return keyid(pub)
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def _read_key_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_KEY_FILE + 1)
+    except FileNotFoundError:
+        raise ExpflowError(f"{path}: key file not found") from None
+    except IsADirectoryError:
+        raise ExpflowError(f"{path}: is a directory, not a key file") from None
+    except OSError as exc:
+        raise ExpflowError(f"{path}: cannot read key file: {exc.strerror}") from None
+    if len(data) > _MAX_KEY_FILE:
+        raise ExpflowError(f"{path}: too large to be a key file")
+    return data
