@@ -1,4 +1,5 @@
 """Atomic file writes: a temp file in the same directory, fsync, rename."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                 overwrite: bool = True) -> None:
+def write_atomic(
+    path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, overwrite: bool = True
+) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half.
 
     With overwrite=False an existing file is never replaced (FileExistsError),

@@ -1,4 +1,5 @@
 """The user-facing error (exit 2) and the Finding value (exit 1)."""
+
 from __future__ import annotations
 
 import enum

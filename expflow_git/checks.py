@@ -1,0 +1,297 @@
+"""Checks: per document (strict JSON, schema, registry), across documents
+(ids, references, budget) and per run (thresholds, gates, required metrics, rules)."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from expflow_git.documents import Experiment, Result, Status, stem
+from expflow_git.errors import Finding
+from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
+from expflow_git.policy import Gate, Policy, Rule, did_you_mean, param_key
+from expflow_git.schemas import Kind, schema_errors
+
+
+class Rules(str, enum.Enum):
+    """Stable names of document and integrity findings (used by reports and SARIF)."""
+
+    JSON = "invalid-json"
+    SCHEMA = "schema"
+    STEM = "id-mismatch"
+    UNKNOWN_METRIC = "unknown-metric"
+    METRIC_RANGE = "metric-out-of-range"
+    REQUIRED_METRIC = "required-metric"
+    DUPLICATE_ID = "duplicate-id"
+    DANGLING_RESULT = "result-without-record"
+    NOT_SUCCESS = "result-for-unsuccessful-run"
+    BUDGET = "budget-exceeded"
+    NOT_A_FILE = "not-a-regular-file"
+
+
+Document = Experiment | Result
+
+
+def check_document(
+    kind: Kind, path: str, data: bytes, policy: Policy
+) -> tuple[Document | None, list[Finding]]:
+    """Strict JSON → schema → file name → (results) registry. The value only if all pass."""
+    try:
+        raw = parse_json(data)
+    except JsonProblem as exc:
+        return None, [Finding(path, Rules.JSON.value, exc.message, exc.pointer, exc.line, exc.col)]
+    findings = [
+        Finding(path, Rules.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)
+    ]
+    if findings:
+        return None, findings
+    doc: Document
+    if kind is Kind.EXPERIMENT:
+        doc = Experiment.from_json(path, raw)
+        if doc.id != stem(path):
+            findings.append(
+                Finding(
+                    path,
+                    Rules.STEM.value,
+                    f"id {doc.id!r} differs from the file name {stem(path)!r}",
+                    "/id",
+                )
+            )
+    else:
+        doc = Result.from_json(path, raw)
+        if doc.experiment != stem(path):
+            findings.append(
+                Finding(
+                    path,
+                    Rules.STEM.value,
+                    f"experiment {doc.experiment!r} differs from the file name {stem(path)!r}",
+                    "/experiment",
+                )
+            )
+        findings.extend(registry_findings(doc, policy))
+    return (None if findings else doc), findings
+
+
+def registry_findings(result: Result, policy: Policy) -> list[Finding]:
+    """Every metric (also under splits) is registered and within its declared min/max."""
+    findings = []
+    groups = [("/metrics", result.metrics)]
+    groups += [(f"/splits/{pointer_token(s)}", m) for s, m in sorted(result.splits.items())]
+    for base, metrics in groups:
+        for name, value in metrics.items():
+            pointer = f"{base}/{pointer_token(name)}"
+            spec = policy.metrics.get(name)
+            if spec is None:
+                findings.append(
+                    Finding(
+                        result.path,
+                        Rules.UNKNOWN_METRIC.value,
+                        f"metric {name!r} is not in the registry of "
+                        f"{policy.path}{did_you_mean(name, policy.metrics)}",
+                        pointer,
+                    )
+                )
+            elif spec.min is not None and value < spec.min:
+                findings.append(
+                    Finding(
+                        result.path,
+                        Rules.METRIC_RANGE.value,
+                        f"{name} = {value} is below its min {spec.min}",
+                        pointer,
+                    )
+                )
+            elif spec.max is not None and value > spec.max:
+                findings.append(
+                    Finding(
+                        result.path,
+                        Rules.METRIC_RANGE.value,
+                        f"{name} = {value} is above its max {spec.max}",
+                        pointer,
+                    )
+                )
+    return findings
+
+
+def required_metric_findings(result: Result, policy: Policy) -> list[Finding]:
+    """The validate hook refuses a result that lacks a required metric."""
+    return [
+        Finding(
+            result.path,
+            Rules.REQUIRED_METRIC.value,
+            f"required metric {name!r} is missing",
+            "/metrics",
+        )
+        for name in policy.required_metrics
+        if name not in result.metrics
+    ]
+
+
+def integrity_findings(
+    experiments: Sequence[Experiment], results: Sequence[Result], policy: Policy
+) -> list[Finding]:
+    """Unique ids, results backed by a successful record, the per-study budget."""
+    findings = []
+    by_id: dict[str, Experiment] = {}
+    for exp in sorted(experiments, key=lambda e: e.path):
+        first = by_id.setdefault(exp.id, exp)
+        if first is not exp:
+            findings.append(
+                Finding(
+                    exp.path,
+                    Rules.DUPLICATE_ID.value,
+                    f"id {exp.id!r} is already used by {first.path}",
+                    "/id",
+                )
+            )
+    for res in sorted(results, key=lambda r: r.path):
+        findings.extend(reference_findings(res, by_id.get(res.experiment)))
+    if policy.max_runs_per_study is not None:
+        per_study = Counter(e.study for e in experiments)
+        for study, count in sorted(per_study.items()):
+            if count > policy.max_runs_per_study:
+                first_path = min(e.path for e in experiments if e.study == study)
+                findings.append(
+                    Finding(
+                        first_path,
+                        Rules.BUDGET.value,
+                        f"study {study!r} has {count} runs, over the budget of "
+                        f"{policy.max_runs_per_study}",
+                    )
+                )
+    return findings
+
+
+def reference_findings(result: Result, experiment: Experiment | None) -> list[Finding]:
+    """A result needs its experiment record, and that record must say `success`."""
+    if experiment is None:
+        return [
+            Finding(
+                result.path,
+                Rules.DANGLING_RESULT.value,
+                f"no experiment record with id {result.experiment!r}",
+                "/experiment",
+            )
+        ]
+    if experiment.status is not Status.SUCCESS:
+        return [
+            Finding(
+                result.path,
+                Rules.NOT_SUCCESS.value,
+                f"experiment {experiment.id!r} has status {experiment.status.value!r}, "
+                "not 'success'",
+                "/experiment",
+            )
+        ]
+    return []
+
+
+class CheckKind(str, enum.Enum):
+    THRESHOLD = "threshold"
+    GATE = "gate"
+    REQUIRED = "required"
+    RULE = "rule"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One per-run check: its name, whether it passed, and why not."""
+
+    kind: CheckKind
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    id: str
+    study: str
+    tags: tuple[str, ...]
+    path: str
+    metrics: Mapping[str, float]
+    splits: Mapping[str, Mapping[str, float]]
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def feasible(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[str]:
+        return [o.name for o in self.outcomes if not o.passed]
+
+
+def gate_outcome(gate: Gate, metrics: Mapping[str, float]) -> Outcome:
+    kind = CheckKind.THRESHOLD if gate.source == "threshold" else CheckKind.GATE
+    value = metrics.get(gate.metric)
+    if value is None:
+        return Outcome(kind, gate.name, False, "missing")
+    if gate.op.holds(value, gate.value):
+        return Outcome(kind, gate.name, True)
+    return Outcome(kind, gate.name, False, f"{value} not {gate.op.symbol} {gate.value}")
+
+
+def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
+    key = param_key(rule.param)
+    matches = [v for k, v in params.items() if param_key(k) == key]
+    if not matches:
+        return Outcome(
+            CheckKind.RULE,
+            rule.name,
+            not rule.required,
+            "required parameter absent" if rule.required else "absent",
+        )
+    value = matches[0]
+    if rule.op.holds(value, rule.value):
+        return Outcome(CheckKind.RULE, rule.name, True)
+    return Outcome(
+        CheckKind.RULE,
+        rule.name,
+        False,
+        f"{rule.param} = {value!r} not {rule.op.symbol} {rule.value!r}",
+    )
+
+
+def run_verdict(
+    experiment: Experiment, result: Result, policy: Policy, extra_gates: tuple[Gate, ...] = ()
+) -> RunVerdict:
+    """Every per-run check of SPEC §6.2 item 4, in a fixed order."""
+    outcomes: list[Outcome] = [
+        gate_outcome(g, result.metrics) for g in policy.all_gates(extra_gates)
+    ]
+    outcomes += [
+        Outcome(
+            CheckKind.REQUIRED,
+            f"required:{name}",
+            name in result.metrics,
+            "" if name in result.metrics else "missing",
+        )
+        for name in policy.required_metrics
+    ]
+    outcomes += [rule_outcome(r, experiment.params) for r in policy.rules]
+    return RunVerdict(
+        id=experiment.id,
+        study=experiment.study,
+        tags=experiment.tags,
+        path=result.path,
+        metrics=result.metrics,
+        splits=result.splits,
+        outcomes=tuple(outcomes),
+    )
+
+
+def pair_runs(
+    experiments: Iterable[Experiment], results: Iterable[Result]
+) -> list[tuple[Experiment, Result]]:
+    """Runs are results backed by a successful record (the first record of a duplicated id)."""
+    by_id: dict[str, Experiment] = {}
+    for exp in sorted(experiments, key=lambda e: e.path):
+        by_id.setdefault(exp.id, exp)
+    runs = []
+    for res in results:
+        exp = by_id.get(res.experiment)
+        if exp is not None and exp.status is Status.SUCCESS:
+            runs.append((exp, res))
+    return sorted(runs, key=lambda pair: pair[0].id)

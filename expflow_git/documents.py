@@ -1,0 +1,71 @@
+"""Experiment and Result values, built from strictly parsed, schema-valid JSON."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+EXPERIMENT_SCHEMA = "expflow/experiment@1"
+RESULT_SCHEMA = "expflow/result@1"
+
+Scalar = str | int | float | bool | None
+
+
+class Status(enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    path: str
+    id: str
+    study: str
+    status: Status
+    params: Mapping[str, Scalar]
+    tags: tuple[str, ...] = ()
+    seed: int | None = None
+    title: str = ""
+
+    @classmethod
+    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Experiment:
+        """Build from a document that already passed the experiment schema."""
+        return cls(
+            path=path,
+            id=doc["id"],
+            study=doc["study"],
+            status=Status(doc["status"]),
+            params=doc["params"],
+            tags=tuple(doc.get("tags", ())),
+            seed=doc.get("seed"),
+            title=doc.get("title", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    experiment: str
+    metrics: Mapping[str, float]
+    splits: Mapping[str, Mapping[str, float]]
+
+    @classmethod
+    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Result:
+        """Build from a document that already passed the result schema."""
+        return cls(
+            path=path,
+            experiment=doc["experiment"],
+            metrics=doc["metrics"],
+            splits=doc.get("splits", {}),
+        )
+
+
+def stem(path: str) -> str:
+    """The file name without directory and `.json` suffix."""
+    name = path.rsplit("/", 1)[-1]
+    return name[:-5] if name.endswith(".json") else name

@@ -1,0 +1,191 @@
+"""Strict JSON reader (SPEC §2.3): every document the tool reads goes through here.
+
+The fast path is the C `json` scanner. Problems it cannot reject on its own
+(duplicate keys, NaN/Infinity, numbers that overflow to infinity) are turned
+into sentinel values by per-call hooks; only when a sentinel was produced do
+we walk the tree to find its JSON pointer, so clean documents pay nothing extra.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 64
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class JsonProblem(Exception):
+    """Why a document is not strict JSON: where (pointer, line, col) and what."""
+
+    message: str
+    pointer: str = ""
+    line: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _Bad:
+    """A value the strict reader refuses, left in place so we can find its pointer."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class _DupDict(dict[str, Any]):
+    """An object that had a duplicate key; `reason` names it."""
+
+    reason = ""
+
+
+def parse_json(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> dict[str, Any]:
+    """Parse one JSON document strictly; the top level must be an object.
+
+    Raises JsonProblem with a one-line message (and pointer/line/col where known).
+    """
+    if len(data) > max_bytes:
+        raise JsonProblem(f"document is {len(data)} bytes, over the {max_bytes}-byte cap")
+    if data.startswith(_BOM):
+        raise JsonProblem(
+            "starts with a UTF-8 byte-order mark (BOM); save it as plain UTF-8", line=1, col=1
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise JsonProblem(f"invalid UTF-8 at byte {exc.start}", line=line) from None
+    # Only a document with more brackets than the cap can be nested deeper than
+    # it: the cheap count spares the exact scan for nearly every document.
+    if data.count(b"[") + data.count(b"{") > max_depth:
+        _check_depth(text, max_depth)
+
+    flagged: list[bool] = []
+
+    def on_constant(name: str) -> Any:
+        flagged.append(True)
+        return _Bad(f"{name} is not a JSON number")
+
+    def on_float(literal: str) -> Any:
+        value = float(literal)
+        if math.isinf(value):
+            flagged.append(True)
+            return _Bad(f"number {_clip(literal)} overflows to infinity")
+        return value
+
+    def on_int(literal: str) -> Any:
+        try:
+            return int(literal)
+        except ValueError:  # over Python's int digit limit
+            flagged.append(True)
+            return _Bad(f"integer with {len(literal)} digits is too long")
+
+    def on_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        flagged.append(True)
+        bad = _DupDict(pairs)
+        bad.reason = f"duplicate key {json.dumps(dup)}"
+        return bad
+
+    decoder = json.JSONDecoder(
+        object_pairs_hook=on_pairs,
+        parse_constant=on_constant,
+        parse_float=on_float,
+        parse_int=on_int,
+    )
+    try:
+        value = decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise JsonProblem(f"invalid JSON: {exc.msg}", line=exc.lineno, col=exc.colno) from None
+    except RecursionError:  # belt and braces: the depth scan should have caught it
+        raise JsonProblem(f"nested deeper than {max_depth} levels") from None
+    if flagged:
+        pointer, reason = _find_bad(value)
+        raise JsonProblem(reason, pointer=pointer)
+    if not isinstance(value, dict):
+        raise JsonProblem(f"top level must be an object, not {type_name(value)}")
+    return value
+
+
+def type_name(value: object) -> str:
+    """The JSON name of a Python value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def pointer_token(key: str | int) -> str:
+    """Escape one JSON-pointer reference token (RFC 6901)."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    """Exact nesting depth, skipping brackets inside strings; linear, no recursion."""
+    depth = 0
+    in_string = False
+    escaped = False
+    line = 1
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise JsonProblem(f"nested deeper than {max_depth} levels", line=line)
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            line += 1
+
+
+def _find_bad(value: Any) -> tuple[str, str]:
+    """The pointer and reason of the first refused value, in document order."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        pointer, node = stack.pop()
+        if isinstance(node, _Bad):
+            return pointer, node.reason
+        if isinstance(node, _DupDict):
+            return pointer, node.reason
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        else:
+            continue
+        for key, child in reversed(items):
+            stack.append((f"{pointer}/{pointer_token(key)}", child))
+    return "", "invalid value"

@@ -1,0 +1,416 @@
+"""expflow.yaml → Policy: the metrics registry, gates, rules, budget and the rest (SPEC §3).
+
+A broken policy is a configuration error (exit 2): every problem is raised as
+ExpflowError naming the file and, where known, the JSON pointer. Nothing that
+fails to parse is ever silently dropped or treated as passing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import hashlib
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from expflow_git.errors import ExpflowError
+from expflow_git.jsonstrict import pointer_token
+from expflow_git.schemas import Kind, load_schema, schema_errors
+
+DEFAULT_POLICY_PATH = "expflow.yaml"
+DEFAULT_EXPERIMENT_GLOBS = ("experiments/**/*.json",)
+DEFAULT_RESULT_GLOBS = ("results/**/*.json",)
+MAX_POLICY_BYTES = 1024 * 1024
+# A policy is a small file: a node budget stops YAML alias "billion laughs"
+# expansions long before they cost memory or time.
+MAX_POLICY_NODES = 100_000
+
+_NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+
+
+class Op(enum.Enum):
+    """Comparison operators of gates and rules."""
+
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    EQ = "eq"
+    NE = "ne"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    def holds(self, left: Any, right: Any) -> bool:
+        """`left OP right`; False when the two cannot be compared (e.g. str vs number)."""
+        if _is_number(left) != _is_number(right):
+            return self is Op.NE
+        try:
+            return bool(_FUNCS[self](left, right))
+        except TypeError:
+            return False
+
+
+_SYMBOLS = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
+_FUNCS: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One entry of the metrics registry."""
+
+    name: str
+    group: str
+    higher_is_better: bool
+    description: str = ""
+    unit: str = ""
+    threshold: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def threshold_gate(self) -> Gate | None:
+        """The gate a registry threshold implies: strictly better than the threshold."""
+        if self.threshold is None:
+            return None
+        op = Op.GT if self.higher_is_better else Op.LT
+        return Gate(self.name, op, self.threshold, source="threshold")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """`metric:op:value`: a run passes iff its metric OP value."""
+
+    metric: str
+    op: Op
+    value: float
+    source: str = "gate"
+
+    @property
+    def name(self) -> str:
+        return f"{self.metric}:{self.op.value}:{_fmt_number(self.value)}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A competition rule on a run's parameters."""
+
+    param: str
+    op: Op
+    value: str | float | bool
+    required: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.param}:{self.op.value}:{self.value}"
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    metric: str
+    split: str
+    top_n: int = 10
+    min_pearson: float = 0.3
+
+
+@dataclass(frozen=True)
+class Ranking:
+    sort_by: str
+    descending: bool
+    tie_break: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parsed, checked policy. Built once and passed in; never global."""
+
+    path: str
+    sha256: str
+    metrics: Mapping[str, Metric]
+    required_metrics: tuple[str, ...]
+    ranking: Ranking
+    gates: tuple[Gate, ...]
+    rules: tuple[Rule, ...]
+    experiment_globs: tuple[str, ...] = DEFAULT_EXPERIMENT_GLOBS
+    result_globs: tuple[str, ...] = DEFAULT_RESULT_GLOBS
+    max_runs_per_study: int | None = None
+    walk_forward: WalkForward | None = None
+    base_seed: int = 0
+    results_immutable: bool = True
+    public_keys: tuple[str, ...] = ()
+    scan_allow: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
+        """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
+        implied = tuple(g for m in self.metrics.values() if (g := m.threshold_gate()))
+        return implied + self.gates + extra
+
+
+def _fmt_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def parse_number(text: str, *, what: str) -> float:
+    """A finite decimal number, as JSON writes it; anything else is a usage error."""
+    text = text.strip()
+    if not _NUMBER_RE.match(text):
+        raise ExpflowError(f"{what}: {text!r} is not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ExpflowError(f"{what}: {text!r} is not a finite number")
+    return value
+
+
+def parse_gate(text: str, metrics: Mapping[str, Metric], *, source: str = "gate") -> Gate:
+    """Parse `metric:op:value` strictly: unknown metric, unknown op or bad value → exit 2."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.strip() for p in parts):
+        raise ExpflowError(
+            f"gate {text!r} is malformed: expected metric:op:value "
+            "(op one of lt, le, gt, ge, eq, ne)"
+        )
+    metric, op_text, value_text = (p.strip() for p in parts)
+    try:
+        op = Op(op_text.lower())
+    except ValueError:
+        raise ExpflowError(
+            f"gate {text!r}: unknown operator {op_text!r}; use one of lt, le, gt, ge, eq, ne"
+        ) from None
+    if metric not in metrics:
+        raise ExpflowError(
+            f"gate {text!r}: unknown metric {metric!r}{did_you_mean(metric, metrics)}"
+        )
+    return Gate(metric, op, parse_number(value_text, what=f"gate {text!r}"), source=source)
+
+
+def param_key(name: str) -> str:
+    """How rules find a parameter: last path segment, leading dashes dropped, case folded.
+
+    `Args/--sub_step` and `sub_step` both become `sub_step`.
+    """
+    return name.rsplit("/", 1)[-1].lstrip("-").casefold()
+
+
+def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_policy_bytes(data: bytes, *, path: str = DEFAULT_POLICY_PATH) -> Policy:
+    """Parse and check a policy document; any problem is ExpflowError (exit 2) naming `path`."""
+    raw = _load_yaml(data, path)
+    _check_no_secrets(data, path)
+    _check_unknown_keys(raw, load_schema(Kind.POLICY), "", path)
+    for pointer, message in schema_errors(Kind.POLICY, raw):
+        raise ExpflowError(f"{path}: {pointer or '/'}: {message}")
+    return _build(raw, path, hashlib.sha256(data).hexdigest())
+
+
+def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
+    if len(data) > MAX_POLICY_BYTES:
+        raise ExpflowError(
+            f"{path}: policy is {len(data)} bytes, over the {MAX_POLICY_BYTES}-byte cap"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExpflowError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        raw = yaml.load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ExpflowError(f"{path}{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ExpflowError(f"{path}: invalid YAML: nested too deeply") from None
+    if raw is None:
+        raise ExpflowError(f"{path}: policy is empty")
+    if not isinstance(raw, dict):
+        raise ExpflowError(f"{path}: policy must be a mapping at the top level")
+    _count_nodes(raw, path)
+    return _plain(raw, path)
+
+
+def _count_nodes(root: Any, path: str) -> None:
+    """Walk iteratively with a budget: aliases can make a tiny file a huge tree."""
+    budget = MAX_POLICY_NODES
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ExpflowError(
+                f"{path}: policy expands to more than {MAX_POLICY_NODES} values (YAML alias bomb?)"
+            )
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _plain(node: Any, path: str, pointer: str = "") -> Any:
+    """YAML values → JSON values; YAML-only types (dates, non-finite floats…) are refused."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise ExpflowError(f"{path}: {pointer or '/'}: key {key!r} must be a string")
+            out[key] = _plain(value, path, f"{pointer}/{pointer_token(key)}")
+        return out
+    if isinstance(node, list):
+        return [_plain(v, path, f"{pointer}/{i}") for i, v in enumerate(node)]
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ExpflowError(f"{path}: {pointer}: {node} is not a finite number")
+    if node is None or isinstance(node, (str, int, float, bool)):
+        return node
+    raise ExpflowError(
+        f"{path}: {pointer}: unsupported YAML value of type "
+        f"{type(node).__name__}; quote it as a string"
+    )
+
+
+def _check_no_secrets(data: bytes, path: str) -> None:
+    from expflow_git.pinscan import scan_bytes
+
+    findings = scan_bytes(path, data)
+    if findings:
+        raise ExpflowError(f"{findings[0]} — the policy must never hold a PIN or PIN hash")
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        resolved: Mapping[str, Any] = root["$defs"][ref.rsplit("/", 1)[-1]]
+        return resolved
+    return schema
+
+
+def _check_unknown_keys(
+    node: Any,
+    schema: Mapping[str, Any],
+    pointer: str,
+    path: str,
+    root: Mapping[str, Any] | None = None,
+) -> None:
+    """Unknown keys get a "did you mean" hint, which schema errors alone do not give."""
+    root = root if root is not None else schema
+    schema = _resolve(schema, root)
+    if isinstance(node, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, value in node.items():
+            here = f"{pointer}/{pointer_token(key)}"
+            if key in props:
+                _check_unknown_keys(value, props[key], here, path, root)
+            elif extra is False:
+                raise ExpflowError(
+                    f"{path}: {pointer or '/'}: unknown key {key!r}{did_you_mean(key, list(props))}"
+                )
+            elif isinstance(extra, dict):
+                _check_unknown_keys(value, extra, here, path, root)
+    elif isinstance(node, list) and isinstance(schema.get("items"), dict):
+        for i, value in enumerate(node):
+            _check_unknown_keys(value, schema["items"], f"{pointer}/{i}", path, root)
+
+
+def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
+    metrics = {
+        name: Metric(
+            name=name,
+            group=m["group"],
+            higher_is_better=m["higher_is_better"],
+            description=m.get("description", ""),
+            unit=m.get("unit", ""),
+            threshold=m.get("threshold"),
+            min=m.get("min"),
+            max=m.get("max"),
+        )
+        for name, m in raw["metrics"].items()
+    }
+
+    def known(name: str, pointer: str) -> str:
+        if name not in metrics:
+            raise ExpflowError(
+                f"{path}: {pointer}: unknown metric {name!r}{did_you_mean(name, metrics)}"
+            )
+        return name
+
+    for m in metrics.values():
+        where = f"/metrics/{pointer_token(m.name)}"
+        if m.min is not None and m.max is not None and m.min > m.max:
+            raise ExpflowError(f"{path}: {where}: min {m.min} is greater than max {m.max}")
+
+    required = tuple(
+        known(n, f"/required_metrics/{i}") for i, n in enumerate(raw.get("required_metrics", []))
+    )
+    ranking_raw = raw.get("ranking") or {"sort_by": next(iter(metrics))}
+    sort_by = known(ranking_raw["sort_by"], "/ranking/sort_by")
+    order = ranking_raw.get("order")
+    descending = metrics[sort_by].higher_is_better if order is None else order == "desc"
+    tie_break = tuple(
+        known(n, f"/ranking/tie_break/{i}") for i, n in enumerate(ranking_raw.get("tie_break", []))
+    )
+
+    gates = []
+    for i, text in enumerate(raw.get("gates", [])):
+        try:
+            gates.append(parse_gate(text, metrics))
+        except ExpflowError as exc:
+            raise ExpflowError(f"{path}: /gates/{i}: {exc.message}") from None
+
+    rules = tuple(
+        Rule(param=r["param"], op=Op(r["op"]), value=r["value"], required=r.get("required", False))
+        for r in raw.get("rules", [])
+    )
+
+    walk = None
+    if "walk_forward" in raw:
+        wf = raw["walk_forward"]
+        walk = WalkForward(
+            metric=known(wf["metric"], "/walk_forward/metric"),
+            split=wf["split"],
+            top_n=wf.get("top_n", 10),
+            min_pearson=wf.get("min_pearson", 0.3),
+        )
+
+    paths = raw.get("paths", {})
+    return Policy(
+        path=path,
+        sha256=digest,
+        metrics=metrics,
+        required_metrics=required,
+        ranking=Ranking(sort_by, descending, tie_break),
+        gates=tuple(gates),
+        rules=rules,
+        experiment_globs=tuple(paths.get("experiments", DEFAULT_EXPERIMENT_GLOBS)),
+        result_globs=tuple(paths.get("results", DEFAULT_RESULT_GLOBS)),
+        max_runs_per_study=raw.get("budget", {}).get("max_runs_per_study"),
+        walk_forward=walk,
+        base_seed=raw.get("seed_policy", {}).get("base_seed", 0),
+        results_immutable=raw.get("protect", {}).get("results_immutable", True),
+        public_keys=tuple(raw.get("signing", {}).get("public_keys", [])),
+        scan_allow=tuple(raw.get("scan", {}).get("allow", [])),
+        raw=raw,
+    )

@@ -1,0 +1,187 @@
+"""Writing experiment records and results (`new`, `result`): build, check, write atomically."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from expflow_git.checks import check_document, registry_findings
+from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Experiment, Result, Status
+from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.globs import matches_any
+from expflow_git.policy import Policy, parse_number
+from expflow_git.schemas import Kind
+
+# Packages whose versions are worth recording when installed; the rest is noise.
+TRACKED_PACKAGES = (
+    "expflow-git", "numpy", "scipy", "pandas", "torch", "jax", "jaxlib", "tensorflow",
+    "scikit-learn", "xgboost", "lightgbm", "transformers",
+)
+SEED_MODULUS = 2**31 - 1
+
+
+def derive_seed(base_seed: int, study: str, condition: str, replicate: int) -> int:
+    """SHA-256 of the canonical JSON of the inputs; first 16 hex digits mod 2^31-1."""
+    import rfc8785
+
+    digest = hashlib.sha256(rfc8785.dumps([base_seed, study, condition, replicate])).hexdigest()
+    return int(digest[:16], 16) % SEED_MODULUS
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def capture_provenance(root: Path) -> dict[str, Any]:
+    """Where and with what a record was made: git SHA, host, platform, versions, time."""
+    prov: dict[str, Any] = {
+        "host": socket.gethostname()[:256],
+        "platform": platform.platform()[:256],
+        "python_version": platform.python_version(),
+        "package_versions": _package_versions(),
+        "captured_at": utc_now(),
+    }
+    try:
+        from expflow_git.gitstore import Git
+
+        git = Git.discover(root)
+        prov["git_sha"] = git.resolve_commit("HEAD").sha
+        prov["git_dirty"] = bool(git.run("status", "--porcelain", "--untracked-files=no").strip())
+    except ExpflowError:
+        prov["git_sha"] = None  # not a repository, or no commit yet
+    return prov
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def parse_scalar(text: str) -> str | int | float | bool | None:
+    """`--param k=v` values: JSON scalars when they parse as one (finite), else the string."""
+    try:
+        value = json.loads(text, parse_constant=lambda c: text)
+    except ValueError:
+        return text
+    if isinstance(value, (dict, list)):
+        return text
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return text
+    return value  # type: ignore[no-any-return]
+
+
+def parse_assignments(items: Sequence[str], *, what: str) -> list[tuple[str, str]]:
+    """`k=v` pairs; a missing `=` or an empty key is a usage error."""
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ExpflowError(f"{what} {item!r}: expected NAME=VALUE")
+        out.append((key.strip(), value))
+    return out
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where `new` and `result` put files: experiments/<study>/<id>.json and results/…"""
+
+    root: Path
+    policy: Policy
+
+    def experiment_path(self, study: str, exp_id: str) -> str:
+        return self._checked(f"experiments/{study}/{exp_id}.json", self.policy.experiment_globs)
+
+    def result_path(self, study: str, exp_id: str) -> str:
+        return self._checked(f"results/{study}/{exp_id}.json", self.policy.result_globs)
+
+    def _checked(self, rel: str, globs: Sequence[str]) -> str:
+        if not matches_any(rel, globs):
+            raise ExpflowError(f"{rel} would not match the policy's paths {list(globs)}")
+        return rel
+
+    def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
+        """The record with this id on disk (any study), strictly parsed and checked."""
+        hits = sorted(p for p in (self.root / "experiments").glob(f"*/{exp_id}.json"))
+        if not hits:
+            raise ExpflowError(f"no experiment record {exp_id!r} under experiments/",
+                               code=ExitCode.FAILED)
+        rel = hits[0].relative_to(self.root).as_posix()
+        doc, findings = check_document(Kind.EXPERIMENT, rel, hits[0].read_bytes(), self.policy)
+        if doc is None:
+            raise ExpflowError(f"{findings[0]}", code=ExitCode.FAILED)
+        return rel, json.loads(hits[0].read_bytes())
+
+
+def dump(doc: Mapping[str, Any]) -> bytes:
+    """How the tool writes documents: stable key order, two-space indent, final newline."""
+    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def build_experiment(*, exp_id: str, study: str, params: Mapping[str, Any], tags: Sequence[str],
+                     seed: int, title: str, status: Status, root: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = {"schema": EXPERIMENT_SCHEMA, "id": exp_id, "study": study}
+    if title:
+        doc["title"] = title
+    doc.update(created_at=utc_now(), tags=list(dict.fromkeys(tags)), status=status.value,
+               seed=seed, params=dict(params), provenance=capture_provenance(root))
+    return doc
+
+
+def build_result(*, exp_id: str, metrics: Mapping[str, float],
+                 splits: Mapping[str, Mapping[str, float]], root: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = {"schema": RESULT_SCHEMA, "experiment": exp_id,
+                           "recorded_at": utc_now(), "metrics": dict(metrics)}
+    if splits:
+        doc["splits"] = {k: dict(v) for k, v in splits.items()}
+    doc["provenance"] = capture_provenance(root)
+    return doc
+
+
+def parse_metric_args(args: Sequence[str]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """`--metric k=v… [--split NAME --metric k=v…]…`: order matters, so we parse it ourselves."""
+    metrics: dict[str, float] = {}
+    splits: dict[str, dict[str, float]] = {}
+    target = metrics
+    it = iter(args)
+    for arg in it:
+        opt, eq, inline = arg.partition("=")
+        if opt in ("--metric", "-m"):
+            value = inline if eq else next(it, None)
+            if value is None:
+                raise ExpflowError("--metric needs NAME=VALUE")
+            for name, text in parse_assignments([value], what="--metric"):
+                if name in target:
+                    raise ExpflowError(f"--metric {name} given twice")
+                target[name] = parse_number(text, what=f"--metric {name}")
+        elif opt == "--split":
+            split = inline if eq else next(it, None)
+            if not split:
+                raise ExpflowError("--split needs a NAME")
+            target = splits.setdefault(split, {})
+        else:
+            raise ExpflowError(f"unexpected argument {arg!r}; use --metric NAME=VALUE")
+    if not metrics:
+        raise ExpflowError("give at least one --metric NAME=VALUE")
+    return metrics, splits
+
+
+def check_new_result(path: str, doc: Mapping[str, Any], policy: Policy) -> list[Finding]:
+    """Registry checks on a result before it is written (unknown metric, out of range)."""
+    return registry_findings(Result.from_json(path, doc), policy)
+
+
+def record_status(doc: Mapping[str, Any]) -> Status:
+    return Experiment.from_json("", doc).status
+

@@ -1,0 +1,126 @@
+"""`init`: scaffold a repository for expflow-git (policy, folders, hooks, workflow)."""
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from expflow_git.atomicfile import write_atomic
+
+
+class Template(str, enum.Enum):
+    MINIMAL = "minimal"
+    COMPETITION = "competition"
+
+
+MINIMAL_POLICY = """\
+# expflow-git policy: see the README for every key.
+version: 1
+paths:
+  experiments: ["experiments/**/*.json"]
+  results: ["results/**/*.json"]
+metrics:
+  accuracy: {group: Score, higher_is_better: true, min: 0, max: 1, description: Held-out accuracy}
+  loss: {group: Loss, higher_is_better: false, min: 0}
+required_metrics: [accuracy]
+ranking:
+  sort_by: accuracy
+  tie_break: [loss]
+gates: []
+rules: []
+protect: {results_immutable: true}
+"""
+
+# SPEC §3.1: the standard 13-metric competition registry.
+COMPETITION_POLICY = """\
+# expflow-git policy: the standard competition registry (SPEC §3.1).
+version: 1
+paths:
+  experiments: ["experiments/**/*.json"]
+  results: ["results/**/*.json"]
+metrics:
+  seg_total: {group: Score, higher_is_better: true, type: scalar, description: Total segment score (primary)}
+  seg1: {group: Score, higher_is_better: true, type: scalar}
+  seg2: {group: Score, higher_is_better: true, type: scalar}
+  seg3: {group: Score, higher_is_better: true, type: scalar}
+  val_mse: {group: Loss, higher_is_better: false, type: scalar}
+  val_relmse: {group: Loss, higher_is_better: false, type: scalar}
+  pde_mean: {group: PDE, higher_is_better: false, type: scalar, threshold: 18.09}
+  pde_seg1: {group: PDE, higher_is_better: false, type: scalar}
+  pde_seg2: {group: PDE, higher_is_better: false, type: scalar}
+  pde_seg3: {group: PDE, higher_is_better: false, type: scalar}
+  train_time_min: {group: Time, higher_is_better: false, type: scalar, threshold: 60, min: 0, unit: min}
+  arch_params: {group: Model, higher_is_better: false, type: scalar, min: 0}
+  epochs: {group: Training, higher_is_better: false, type: scalar, min: 0}
+required_metrics: [seg_total, pde_mean, train_time_min]
+ranking:
+  sort_by: seg_total
+  tie_break: [pde_mean]
+gates: []
+rules:
+  - {param: sub_step, op: gt, value: 0, required: true}
+protect: {results_immutable: true}
+"""
+
+PRE_COMMIT_CONFIG = """\
+# expflow-git hooks. These use the installed `expflow-git`; to pin a version
+# instead, point `repo:` at the expflow-git repository (see its README).
+repos:
+  - repo: local
+    hooks:
+      - id: expflow-validate
+        name: expflow-git validate
+        entry: expflow-git validate
+        language: system
+        files: (^expflow\\.ya?ml$|\\.json$)
+      - id: expflow-no-pin-hash
+        name: expflow-git no PIN hash
+        entry: expflow-git scan
+        language: system
+        types: [text]
+      - id: expflow-protect-results
+        name: expflow-git protect results
+        entry: expflow-git protect
+        language: system
+        pass_filenames: false
+        always_run: true
+"""
+
+WORKFLOW = """\
+name: expflow-git
+on: [pull_request, push]
+permissions:
+  contents: read
+jobs:
+  audit:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install expflow-git
+      - run: expflow-git audit --format github --out expflow-report.json
+"""
+
+
+def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
+    """Create what is missing; never overwrite. Returns (path, created) pairs."""
+    policy = COMPETITION_POLICY if template is Template.COMPETITION else MINIMAL_POLICY
+    files = {
+        "expflow.yaml": policy,
+        "experiments/.gitkeep": "",
+        "results/.gitkeep": "",
+        ".pre-commit-config.yaml": PRE_COMMIT_CONFIG,
+        ".github/workflows/expflow.yml": WORKFLOW,
+    }
+    report = []
+    for rel, text in files.items():
+        target = root / rel
+        if target.exists():
+            report.append((rel, False))
+            continue
+        write_atomic(target, text.encode(), overwrite=False)
+        report.append((rel, True))
+    return report

@@ -1,0 +1,83 @@
+"""The bundled JSON Schemas and validators built once per process.
+
+Schemas ship inside the package (the wheel maps the repository's `schemas/`
+to `expflow_git/schemas/`); a source checkout falls back to `schemas/` beside
+the package. Every `$ref` resolves among the bundled schemas only: a remote
+reference is refused, so validation never touches the network.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from expflow_git.errors import ExpflowError
+from expflow_git.jsonstrict import pointer_token
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+    from referencing import Resource
+
+
+class Kind(enum.Enum):
+    """What a document is, which decides the schema it must meet."""
+
+    EXPERIMENT = "experiment"
+    RESULT = "result"
+    POLICY = "policy"
+
+
+def schema_dir() -> Path:
+    """Where the bundled schemas live (installed wheel, or source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schemas", here.parent / "schemas"):
+        if (candidate / "experiment.schema.json").is_file():
+            return candidate
+    raise ExpflowError(f"bundled schemas are missing (looked in {here / 'schemas'})")
+
+
+@functools.cache
+def load_schema(kind: Kind) -> dict[str, Any]:
+    """The schema document for `kind`."""
+    path = schema_dir() / f"{kind.value}.schema.json"
+    with path.open("rb") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+def _refuse_remote(uri: str) -> Resource:
+    raise ExpflowError(f"refusing to fetch remote $ref {uri!r}: only bundled schemas are used")
+
+
+@functools.cache
+def validator(kind: Kind) -> Validator:
+    """A Draft 2020-12 validator for `kind`, built once per process."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    resources = [(load_schema(k)["$id"], DRAFT202012.create_resource(load_schema(k))) for k in Kind]
+    registry: Registry[Any] = Registry(retrieve=_refuse_remote).with_resources(resources)
+    schema = load_schema(kind)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=registry)
+
+
+def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:
+    """(JSON pointer, message) for each way `document` breaks its schema, in a stable order."""
+    errors = sorted(
+        validator(kind).iter_errors(document),
+        key=lambda e: ([str(p) for p in e.absolute_path], e.message),
+    )
+    for err in errors:
+        pointer = "".join("/" + pointer_token(p) for p in err.absolute_path)
+        yield pointer, _short(err.message)
+
+
+def _short(message: str, limit: int = 200) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[:limit] + "…"

@@ -1,0 +1,217 @@
+"""`validate`: check the given files (what pre-commit passes) against the policy.
+
+The files themselves are read from the working tree — inside a pre-commit
+hook that is the staged content. Documents they *refer to* (a result's
+experiment record, other records with the same id) are looked up in the git
+index when there is a repository, so a result cannot lean on a record that is
+not going to be committed with it.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expflow_git.checks import (
+    Rules,
+    check_document,
+    reference_findings,
+    required_metric_findings,
+)
+from expflow_git.documents import Experiment, Result, stem
+from expflow_git.errors import ExpflowError, Finding
+from expflow_git.globs import matches_any
+from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
+from expflow_git.schemas import Kind
+
+
+@dataclass
+class Workspace:
+    """Where validate runs: the root, the policy, and (if any) the git index to consult."""
+
+    root: Path
+    policy_path: Path
+    in_git: bool
+
+    @classmethod
+    def find(cls, policy: str | None, env: dict[str, str] | None = None) -> Workspace:
+        """The enclosing repository (or the current directory) and its policy file."""
+        env = dict(os.environ if env is None else env)
+        root = _git_toplevel(Path.cwd())
+        in_git = root is not None
+        base = root or Path.cwd()
+        chosen = policy or env.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH
+        policy_path = Path(chosen) if Path(chosen).is_absolute() else base / chosen
+        return cls(root=base, policy_path=policy_path, in_git=in_git)
+
+    def rel(self, path: str | Path) -> str:
+        """A path relative to the root, with '/' separators, as globs and messages use it."""
+        p = Path(path)
+        absolute = p if p.is_absolute() else Path.cwd() / p
+        try:
+            return absolute.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+    def load_policy(self) -> Policy:
+        rel = self.rel(self.policy_path)
+        try:
+            data = self.policy_path.read_bytes()
+        except FileNotFoundError:
+            raise ExpflowError(
+                f"{rel}: no policy file; run `expflow-git init` or pass --policy"
+            ) from None
+        except OSError as exc:
+            raise ExpflowError(f"{rel}: cannot read policy: {exc.strerror}") from None
+        return load_policy_bytes(data, path=rel)
+
+
+def _git_toplevel(cwd: Path) -> Path | None:
+    from expflow_git.gitstore import Git
+
+    try:
+        return Git.discover(cwd).root
+    except ExpflowError:
+        return None
+
+
+@dataclass
+class Validation:
+    """What one validate run found."""
+
+    checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+class _Lookup:
+    """Records the checked files refer to: from the index in a repo, else from disk."""
+
+    def __init__(self, ws: Workspace, policy: Policy) -> None:
+        self.ws = ws
+        self.policy = policy
+        self._listing: dict[str, list[str]] | None = None
+
+    def experiment_paths_by_stem(self) -> dict[str, list[str]]:
+        if self._listing is None:
+            listing: dict[str, list[str]] = {}
+            for path in self._all_paths():
+                if matches_any(path, self.policy.experiment_globs):
+                    listing.setdefault(stem(path), []).append(path)
+            self._listing = listing
+        return self._listing
+
+    def _all_paths(self) -> Iterable[str]:
+        if self.ws.in_git:
+            from expflow_git.gitstore import Git
+
+            return [e.path for e in Git.discover(self.ws.root).ls_index()]
+        return _walk(self.ws.root)
+
+    def read(self, path: str) -> bytes | None:
+        if self.ws.in_git:
+            from expflow_git.gitstore import Git
+
+            return Git.discover(self.ws.root).read_index_file(path)
+        try:
+            return (self.ws.root / path).read_bytes()
+        except OSError:
+            return None
+
+
+def _walk(root: Path) -> Iterable[str]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in filenames:
+            yield (Path(dirpath) / name).relative_to(root).as_posix()
+
+
+def classify(path: str, policy: Policy) -> Kind | None:
+    """Which kind of document a root-relative path holds, by the policy's globs."""
+    if matches_any(path, policy.result_globs):
+        return Kind.RESULT
+    if matches_any(path, policy.experiment_globs):
+        return Kind.EXPERIMENT
+    return None
+
+
+def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
+    """Check `paths` (all records and results if empty or if the policy is among them)."""
+    policy = ws.load_policy()
+    lookup = _Lookup(ws, policy)
+    rels = [ws.rel(p) for p in _expand(paths)]
+    policy_rel = ws.rel(ws.policy_path)
+    if not paths or policy_rel in rels:
+        # A changed policy can invalidate any committed document: re-check them all.
+        every = [p for p in lookup._all_paths() if classify(p, policy)]
+        rels = sorted(set(rels) | set(every))
+    out = Validation()
+    experiments: dict[str, Experiment] = {}
+    results: list[Result] = []
+    for rel in rels:
+        kind = classify(rel, policy)
+        if kind is None:
+            continue
+        out.checked += 1
+        data = _read_for_check(ws, rel, lookup)
+        if isinstance(data, Finding):
+            out.findings.append(data)
+            continue
+        doc, findings = check_document(kind, rel, data, policy)
+        out.findings.extend(findings)
+        if isinstance(doc, Experiment):
+            experiments[doc.id] = doc
+            out.findings.extend(_duplicate_findings(doc, lookup))
+        elif isinstance(doc, Result):
+            results.append(doc)
+            out.findings.extend(required_metric_findings(doc, policy))
+    for res in results:
+        exp = experiments.get(res.experiment) or _find_experiment(res, lookup, policy)
+        out.findings.extend(reference_findings(res, exp))
+    return out
+
+
+def _expand(paths: Sequence[str]) -> list[str]:
+    """Directories stand for every file below them."""
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            out.extend(str(Path(p) / rel) for rel in _walk(Path(p)))
+        else:
+            out.append(p)
+    return out
+
+
+def _read_for_check(ws: Workspace, rel: str, lookup: _Lookup) -> bytes | Finding:
+    full = ws.root / rel
+    if full.is_symlink():
+        return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
+    try:
+        return full.read_bytes()
+    except FileNotFoundError:
+        # Listed in the index but gone from disk (deleted, not yet staged): check the index.
+        staged = lookup.read(rel)
+        if staged is None:
+            return Finding(rel, Rules.NOT_A_FILE.value, "no such file")
+        return staged
+    except OSError as exc:
+        return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
+
+
+def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
+    others = [p for p in lookup.experiment_paths_by_stem().get(exp.id, []) if p != exp.path]
+    return [
+        Finding(exp.path, Rules.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id")
+        for other in sorted(others)
+    ]
+
+
+def _find_experiment(res: Result, lookup: _Lookup, policy: Policy) -> Experiment | None:
+    for path in lookup.experiment_paths_by_stem().get(res.experiment, []):
+        data = lookup.read(path)
+        if data is None:
+            continue
+        doc, _ = check_document(Kind.EXPERIMENT, path, data, policy)
+        if isinstance(doc, Experiment):
+            return doc
+    return None
