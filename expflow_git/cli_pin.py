@@ -1,0 +1,244 @@
+"""`expflow-git pin init/check/clear/status`: manage the local PIN (SPEC §5).
+
+Options are parsed here; the decisions live in pin.py and guard.py. Errors are
+raised as ExpflowError and rendered by the caller's main() (or `main` below).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import click
+
+from expflow_git.errors import ExpflowError
+from expflow_git.guard import require_pin
+from expflow_git.pin import (
+    ENV_PIN_HASH,
+    HashSource,
+    PinScheme,
+    StoredHash,
+    clear_hash,
+    hash_pin,
+    is_valid_pin,
+    load_stored_hash,
+    pin_file,
+    pin_home,
+    save_hash,
+)
+
+PROG = "expflow-git"
+
+
+@dataclass(frozen=True)
+class PinSettings:
+    """What the pin commands take from the process; tests pass their own as click's `obj`."""
+
+    env: Mapping[str, str]
+    interactive: bool
+
+    @classmethod
+    def from_process(cls) -> PinSettings:
+        """The real environment; interactive only when stdin is a terminal."""
+        stdin = sys.stdin
+        return cls(env=os.environ, interactive=stdin is not None and stdin.isatty())
+
+
+def _settings() -> PinSettings:
+    # find_object walks up to the root context, so the main CLI (or a test) can
+    # inject settings once; anything else falls back to the real process.
+    found = click.get_current_context().find_object(PinSettings)
+    return found if found is not None else PinSettings.from_process()
+
+
+def warn(message: str) -> None:
+    """Print one warning line on stderr."""
+    click.echo(f"{PROG}: warning: {message}", err=True)
+
+
+def prompt_hidden(text: str) -> str:
+    """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results)."""
+    value: str = click.prompt(text, hide_input=True, err=True)
+    return value
+
+
+def _new_pin_value(value: str) -> str:
+    # Raising UsageError makes click.prompt say why and ask again.
+    if not is_valid_pin(value):
+        raise click.UsageError("a PIN is exactly 4 ASCII digits (0-9)")
+    return value
+
+
+def _pin_exists(env: Mapping[str, str]) -> bool:
+    """Whether any PIN is configured, without parsing it (a broken one still counts)."""
+    return os.path.lexists(pin_file(env)) or bool(env.get(ENV_PIN_HASH, "").strip())
+
+
+def _guard(action: str, settings: PinSettings, *, pin: str | None, force: bool) -> None:
+    require_pin(
+        action,
+        pin=pin,
+        force=force,
+        env=settings.env,
+        interactive=settings.interactive,
+        prompt=prompt_hidden,
+        warn=warn,
+    )
+
+
+@click.group(name="pin")
+def pin_group() -> None:
+    """Manage the local PIN that guards destructive commands."""
+
+
+@pin_group.command("init")
+@click.argument("new_pin", metavar="[PIN]", required=False)
+@click.option(
+    "--pin", "old_pin", metavar="OLD", help="The current PIN, needed to replace an existing one."
+)
+@click.option("--force", is_flag=True, help="Replace an existing PIN without checking it.")
+def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
+    """Set the PIN (asked twice, hidden). Replacing one needs the current PIN."""
+    settings = _settings()
+    if new_pin is not None:
+        if not is_valid_pin(new_pin):
+            raise ExpflowError("a PIN must be exactly 4 ASCII digits (0-9); nothing changed")
+        warn(
+            "the PIN given on the command line is now in your shell history; "
+            f"next time run `{PROG} pin init` and type it at the prompt"
+        )
+    elif not settings.interactive:
+        raise ExpflowError(
+            "pin init needs a terminal to ask for the new PIN (or the PIN as an argument); "
+            "nothing changed"
+        )
+
+    if _pin_exists(settings.env):
+        _guard("replacing the existing PIN", settings, pin=old_pin, force=force)
+
+    if new_pin is None:
+        new_pin = click.prompt(
+            "New PIN (4 digits)",
+            hide_input=True,
+            confirmation_prompt="Repeat the new PIN",
+            value_proc=_new_pin_value,
+            err=True,
+        )
+    path = save_hash(pin_home(settings.env), hash_pin(new_pin))
+    click.echo(f"PIN set in {path} (scrypt)")
+    if settings.env.get(ENV_PIN_HASH, "").strip():
+        warn(f"${ENV_PIN_HASH} is also set; the file takes precedence over it")
+
+
+@pin_group.command("check")
+@click.option("--pin", metavar="PIN", help="The PIN to check (else $EXPFLOW_PIN, else a prompt).")
+def check_cmd(pin: str | None) -> None:
+    """Exit 0 if the PIN is correct, 1 if it is wrong."""
+    _guard("pin check", _settings(), pin=pin, force=False)
+    click.echo("PIN is correct")
+
+
+@pin_group.command("clear")
+@click.option("--pin", metavar="PIN", help="The current PIN (else $EXPFLOW_PIN, else a prompt).")
+@click.option("--force", is_flag=True, help="Remove the PIN file without checking the PIN.")
+def clear_cmd(pin: str | None, force: bool) -> None:
+    """Remove the stored PIN (needs the PIN, or --force)."""
+    settings = _settings()
+    path = pin_file(settings.env)
+    env_hash_set = bool(settings.env.get(ENV_PIN_HASH, "").strip())
+    if not os.path.lexists(path):
+        if env_hash_set:
+            raise ExpflowError(
+                f"the PIN comes from ${ENV_PIN_HASH}, not a file; unset that variable to clear it"
+            )
+        click.echo("no PIN is set; nothing to clear")
+        return
+    _guard("pin clear", settings, pin=pin, force=force)
+    clear_hash(pin_home(settings.env))
+    click.echo(f"PIN cleared (removed {path})")
+    if env_hash_set:
+        warn(f"${ENV_PIN_HASH} is still set, so a PIN is still required")
+
+
+@pin_group.command("status")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def status_cmd(fmt: str) -> None:
+    """Say whether a PIN is set, where it comes from and how it is hashed (never the hash)."""
+    settings = _settings()
+    stored = load_stored_hash(settings.env)
+    env_ignored = (
+        stored is not None
+        and stored.source is HashSource.FILE
+        and bool(settings.env.get(ENV_PIN_HASH, "").strip())
+    )
+    if stored is not None:
+        _warn_about(stored)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "set": stored is not None,
+                    "source": stored.source.value if stored else None,
+                    "path": str(stored.path) if stored and stored.path else None,
+                    "scheme": stored.scheme.value if stored else None,
+                    "env_hash_ignored": env_ignored,
+                },
+                sort_keys=True,
+            )
+        )
+        return
+    if stored is None:
+        click.echo("PIN: not set")
+        warn(f"run `{PROG} pin init` to set one")
+        return
+    click.echo("PIN: set")
+    click.echo(f"source: {stored.source.value} ({stored.describe_source()})")
+    click.echo(f"scheme: {stored.scheme.value}")
+    if env_ignored:
+        click.echo(f"note: ${ENV_PIN_HASH} is also set and ignored (the file takes precedence)")
+
+
+def _warn_about(stored: StoredHash) -> None:
+    """Warnings a status check should surface: a legacy hash, a file others can read."""
+    if stored.scheme is PinScheme.LEGACY:
+        warn(f"the PIN hash is a legacy unsalted SHA-256; run `{PROG} pin init` again")
+    if stored.path is not None:
+        try:
+            mode = stat.S_IMODE(stored.path.stat().st_mode)
+        except OSError:
+            return
+        if mode & 0o077:
+            warn(
+                f"{stored.path} is accessible to other users (mode {mode:04o}); "
+                f"run `chmod 600 {stored.path}`"
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the pin group standalone: an ExpflowError becomes one stderr line and its code."""
+    try:
+        rv = pin_group.main(
+            args=list(argv) if argv is not None else None,
+            prog_name=f"{PROG} pin",
+            standalone_mode=False,
+        )
+    except ExpflowError as err:
+        click.echo(f"{PROG}: error: {err.message}", err=True)
+        return int(err.code)
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""The one PIN guard every destructive command goes through (SPEC §5).
+
+Pure apart from reading the stored hash and the injected callables, so the
+CLI decides how to prompt and warn, and tests can drive every path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.pin import PinScheme, check_pin, is_valid_pin, load_stored_hash
+
+ENV_PIN = "EXPFLOW_PIN"
+PROMPT_TRIES = 3
+
+
+def require_pin(
+    action: str,
+    *,
+    pin: str | None,
+    force: bool,
+    env: Mapping[str, str],
+    interactive: bool,
+    prompt: Callable[[str], str],
+    warn: Callable[[str], None],
+) -> None:
+    """Return if `action` is approved; raise ExpflowError otherwise (exit 1 wrong PIN, 2 usage).
+
+    The PIN comes from `pin` (--pin), then $EXPFLOW_PIN, then `prompt` (3 tries)
+    only when `interactive`. `force` skips the check and says so through `warn`.
+    """
+    if force:
+        warn(f"--force: PIN check skipped for {action}")
+        return
+
+    stored = load_stored_hash(env)
+    if stored is None:
+        raise ExpflowError(
+            f"no PIN is set, so {action} cannot be approved; "
+            "run `expflow-git pin init` first (or pass --force)"
+        )
+    if stored.scheme is PinScheme.LEGACY:
+        warn(
+            f"the PIN hash in {stored.describe_source()} is a legacy unsalted SHA-256; "
+            "run `expflow-git pin init` again to store a salted hash"
+        )
+
+    given, source = _non_interactive_pin(pin, env)
+    if given is not None:
+        if not is_valid_pin(given):
+            # Never echo the value: it may be a real PIN with a typo.
+            raise ExpflowError(f"the PIN from {source} must be exactly 4 ASCII digits (0-9)")
+        if not check_pin(given, stored.value):
+            raise ExpflowError(
+                f"wrong PIN (from {source}): {action} refused, nothing changed",
+                code=ExitCode.FAILED,
+            )
+        return
+
+    if not interactive:
+        # Reading stdin here could hang a hook or CI job forever; refuse instead.
+        raise ExpflowError(
+            f"{action} needs the PIN and there is no terminal to ask on: "
+            f"pass --pin or set ${ENV_PIN} (or --force); nothing changed"
+        )
+
+    for attempt in range(1, PROMPT_TRIES + 1):
+        entered = prompt(f"PIN to approve {action}")
+        # A malformed entry counts as a wrong try: it is a wrong PIN all the same.
+        if is_valid_pin(entered) and check_pin(entered, stored.value):
+            return
+        left = PROMPT_TRIES - attempt
+        if left:
+            warn(f"wrong PIN, {left} {'try' if left == 1 else 'tries'} left")
+    raise ExpflowError(
+        f"wrong PIN {PROMPT_TRIES} times: {action} refused, nothing changed", code=ExitCode.FAILED
+    )
+
+
+def _non_interactive_pin(pin: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """The PIN from --pin or $EXPFLOW_PIN, with a name for its source."""
+    if pin is not None:
+        return pin, "--pin"
+    # An empty variable is treated as unset, as shells make `VAR=` easy to leave behind.
+    from_env = env.get(ENV_PIN, "")
+    if from_env:
+        return from_env, f"${ENV_PIN}"
+    return None, ""
