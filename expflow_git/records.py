@@ -1,4 +1,5 @@
 """Writing experiment records and results (`new`, `result`): build, check, write atomically."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,18 @@ from expflow_git.schemas import Kind
 
 # Packages whose versions are worth recording when installed; the rest is noise.
 TRACKED_PACKAGES = (
-    "expflow-git", "numpy", "scipy", "pandas", "torch", "jax", "jaxlib", "tensorflow",
-    "scikit-learn", "xgboost", "lightgbm", "transformers",
+    "expflow-git",
+    "numpy",
+    "scipy",
+    "pandas",
+    "torch",
+    "jax",
+    "jaxlib",
+    "tensorflow",
+    "scikit-learn",
+    "xgboost",
+    "lightgbm",
+    "transformers",
 )
 SEED_MODULUS = 2**31 - 1
 
@@ -115,8 +126,9 @@ class Layout:
         """The record with this id on disk (any study), strictly parsed and checked."""
         hits = sorted(p for p in (self.root / "experiments").glob(f"*/{exp_id}.json"))
         if not hits:
-            raise ExpflowError(f"no experiment record {exp_id!r} under experiments/",
-                               code=ExitCode.FAILED)
+            raise ExpflowError(
+                f"no experiment record {exp_id!r} under experiments/", code=ExitCode.FAILED
+            )
         rel = hits[0].relative_to(self.root).as_posix()
         doc, findings = check_document(Kind.EXPERIMENT, rel, hits[0].read_bytes(), self.policy)
         if doc is None:
@@ -129,20 +141,44 @@ def dump(doc: Mapping[str, Any]) -> bytes:
     return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
-def build_experiment(*, exp_id: str, study: str, params: Mapping[str, Any], tags: Sequence[str],
-                     seed: int, title: str, status: Status, root: Path) -> dict[str, Any]:
+def build_experiment(
+    *,
+    exp_id: str,
+    study: str,
+    params: Mapping[str, Any],
+    tags: Sequence[str],
+    seed: int,
+    title: str,
+    status: Status,
+    root: Path,
+) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema": EXPERIMENT_SCHEMA, "id": exp_id, "study": study}
     if title:
         doc["title"] = title
-    doc.update(created_at=utc_now(), tags=list(dict.fromkeys(tags)), status=status.value,
-               seed=seed, params=dict(params), provenance=capture_provenance(root))
+    doc.update(
+        created_at=utc_now(),
+        tags=list(dict.fromkeys(tags)),
+        status=status.value,
+        seed=seed,
+        params=dict(params),
+        provenance=capture_provenance(root),
+    )
     return doc
 
 
-def build_result(*, exp_id: str, metrics: Mapping[str, float],
-                 splits: Mapping[str, Mapping[str, float]], root: Path) -> dict[str, Any]:
-    doc: dict[str, Any] = {"schema": RESULT_SCHEMA, "experiment": exp_id,
-                           "recorded_at": utc_now(), "metrics": dict(metrics)}
+def build_result(
+    *,
+    exp_id: str,
+    metrics: Mapping[str, float],
+    splits: Mapping[str, Mapping[str, float]],
+    root: Path,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema": RESULT_SCHEMA,
+        "experiment": exp_id,
+        "recorded_at": utc_now(),
+        "metrics": dict(metrics),
+    }
     if splits:
         doc["splits"] = {k: dict(v) for k, v in splits.items()}
     doc["provenance"] = capture_provenance(root)
@@ -184,4 +220,3 @@ def check_new_result(path: str, doc: Mapping[str, Any], policy: Policy) -> list[
 
 def record_status(doc: Mapping[str, Any]) -> Status:
     return Experiment.from_json("", doc).status
-

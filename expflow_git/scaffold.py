@@ -1,4 +1,5 @@
 """`init`: scaffold a repository for expflow-git (policy, folders, hooks, workflow)."""
+
 from __future__ import annotations
 
 import enum

@@ -1,4 +1,5 @@
 """`scan`: gather the files to scan (given paths, or every tracked file) and scan them."""
+
 from __future__ import annotations
 
 import os
@@ -7,29 +8,27 @@ from pathlib import Path
 
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.pinscan import scan_bytes
-from expflow_git.validate import Workspace
+from expflow_git.validate import Workspace, walk_files
 
 MAX_SCAN_BYTES = 8 * 1024 * 1024  # larger files are data dumps, not config: skipped
 
 
-def scan_paths(ws: Workspace, paths: Sequence[str], *,
-               warn: Callable[[str], None]) -> tuple[list[Finding], int]:
+def scan_paths(
+    ws: Workspace, paths: Sequence[str], *, warn: Callable[[str], None]
+) -> tuple[list[Finding], int]:
     """Scan `paths` (or every tracked file); returns findings and the number of files read."""
     allow = _allow_list(ws, warn)
-    if paths:
-        targets = [p for p in paths if not os.path.isdir(p)]
-        targets += [str(Path(d) / f) for d in paths if os.path.isdir(d)
-                    for f in _files_below(Path(d))]
-    elif ws.in_git:
-        from expflow_git.gitstore import Git
-
-        targets = [str(ws.root / e.path) for e in Git.discover(ws.root).ls_index()]
-    else:
-        targets = [str(ws.root / f) for f in _files_below(ws.root)]
+    targets: list[Path] = []
+    for p in paths:
+        if os.path.isdir(p):
+            targets.extend(Path(p) / rel for rel in walk_files(Path(p)))
+        else:
+            targets.append(Path(p))
+    if not paths:
+        targets = [ws.root / rel for rel in ws.tracked_paths()]
     findings: list[Finding] = []
     count = 0
-    for target in targets:
-        full = Path(target)
+    for full in targets:
         if full.is_symlink() or not full.is_file():
             continue
         if full.stat().st_size > MAX_SCAN_BYTES:
@@ -47,13 +46,5 @@ def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:
     try:
         return ws.load_policy().scan_allow
     except ExpflowError as exc:
-        warn(f"warning: policy not used for scan allow-list: {exc.message}")
+        warn(f"warning: policy not used for the scan allow-list: {exc.message}")
         return ()
-
-
-def _files_below(root: Path) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        out.extend(str((Path(dirpath) / n).relative_to(root)) for n in filenames)
-    return out

@@ -6,12 +6,14 @@ experiment record, other records with the same id) are looked up in the git
 index when there is a repository, so a result cannot lean on a record that is
 not going to be committed with it.
 """
+
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expflow_git.checks import (
     Rules,
@@ -25,25 +27,35 @@ from expflow_git.globs import matches_any
 from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
 from expflow_git.schemas import Kind
 
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
+
 
 @dataclass
 class Workspace:
-    """Where validate runs: the root, the policy, and (if any) the git index to consult."""
+    """Where a hook runs: the root, the policy file, and the repository (if any)."""
 
     root: Path
     policy_path: Path
-    in_git: bool
+    git: Git | None
 
     @classmethod
-    def find(cls, policy: str | None, env: dict[str, str] | None = None) -> Workspace:
-        """The enclosing repository (or the current directory) and its policy file."""
-        env = dict(os.environ if env is None else env)
-        root = _git_toplevel(Path.cwd())
-        in_git = root is not None
-        base = root or Path.cwd()
-        chosen = policy or env.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH
+    def find(cls, policy: str | None) -> Workspace:
+        """The enclosing repository (or the current directory) and its policy file.
+
+        Git's own environment is kept: inside a hook GIT_INDEX_FILE names the
+        index being committed, which is what the hooks must look at.
+        """
+        from expflow_git.gitstore import Git
+
+        try:
+            git: Git | None = Git.discover(Path.cwd(), env=os.environ)
+        except ExpflowError:
+            git = None
+        base = git.root if git is not None else Path.cwd()
+        chosen = policy or os.environ.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH
         policy_path = Path(chosen) if Path(chosen).is_absolute() else base / chosen
-        return cls(root=base, policy_path=policy_path, in_git=in_git)
+        return cls(root=base, policy_path=policy_path, git=git)
 
     def rel(self, path: str | Path) -> str:
         """A path relative to the root, with '/' separators, as globs and messages use it."""
@@ -66,14 +78,20 @@ class Workspace:
             raise ExpflowError(f"{rel}: cannot read policy: {exc.strerror}") from None
         return load_policy_bytes(data, path=rel)
 
+    def tracked_paths(self) -> list[str]:
+        """Every path in the index (in a repository), else every file below the root."""
+        if self.git is not None:
+            return [e.path for e in self.git.ls_index()]
+        return walk_files(self.root)
 
-def _git_toplevel(cwd: Path) -> Path | None:
-    from expflow_git.gitstore import Git
-
-    try:
-        return Git.discover(cwd).root
-    except ExpflowError:
-        return None
+    def read_tracked(self, path: str) -> bytes | None:
+        """Staged content of `path` (in a repository), else the file on disk."""
+        if self.git is not None:
+            return self.git.read_index_file(path)
+        try:
+            return (self.root / path).read_bytes()
+        except OSError:
+            return None
 
 
 @dataclass
@@ -85,45 +103,29 @@ class Validation:
 
 
 class _Lookup:
-    """Records the checked files refer to: from the index in a repo, else from disk."""
+    """Experiment records by id among the tracked files, listed once on first use."""
 
     def __init__(self, ws: Workspace, policy: Policy) -> None:
         self.ws = ws
         self.policy = policy
-        self._listing: dict[str, list[str]] | None = None
+        self._by_stem: dict[str, list[str]] | None = None
 
-    def experiment_paths_by_stem(self) -> dict[str, list[str]]:
-        if self._listing is None:
-            listing: dict[str, list[str]] = {}
-            for path in self._all_paths():
+    def experiment_paths(self, exp_id: str) -> list[str]:
+        if self._by_stem is None:
+            self._by_stem = {}
+            for path in self.ws.tracked_paths():
                 if matches_any(path, self.policy.experiment_globs):
-                    listing.setdefault(stem(path), []).append(path)
-            self._listing = listing
-        return self._listing
-
-    def _all_paths(self) -> Iterable[str]:
-        if self.ws.in_git:
-            from expflow_git.gitstore import Git
-
-            return [e.path for e in Git.discover(self.ws.root).ls_index()]
-        return _walk(self.ws.root)
-
-    def read(self, path: str) -> bytes | None:
-        if self.ws.in_git:
-            from expflow_git.gitstore import Git
-
-            return Git.discover(self.ws.root).read_index_file(path)
-        try:
-            return (self.ws.root / path).read_bytes()
-        except OSError:
-            return None
+                    self._by_stem.setdefault(stem(path), []).append(path)
+        return self._by_stem.get(exp_id, [])
 
 
-def _walk(root: Path) -> Iterable[str]:
+def walk_files(root: Path) -> list[str]:
+    """Every file below `root` (not inside .git), relative, with '/' separators."""
+    out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != ".git"]
-        for name in filenames:
-            yield (Path(dirpath) / name).relative_to(root).as_posix()
+        out.extend((Path(dirpath) / name).relative_to(root).as_posix() for name in filenames)
+    return out
 
 
 def classify(path: str, policy: Policy) -> Kind | None:
@@ -143,7 +145,7 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     policy_rel = ws.rel(ws.policy_path)
     if not paths or policy_rel in rels:
         # A changed policy can invalidate any committed document: re-check them all.
-        every = [p for p in lookup._all_paths() if classify(p, policy)]
+        every = [p for p in ws.tracked_paths() if classify(p, policy)]
         rels = sorted(set(rels) | set(every))
     out = Validation()
     experiments: dict[str, Experiment] = {}
@@ -153,7 +155,7 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
         if kind is None:
             continue
         out.checked += 1
-        data = _read_for_check(ws, rel, lookup)
+        data = _read_for_check(ws, rel)
         if isinstance(data, Finding):
             out.findings.append(data)
             continue
@@ -176,13 +178,13 @@ def _expand(paths: Sequence[str]) -> list[str]:
     out: list[str] = []
     for p in paths:
         if os.path.isdir(p):
-            out.extend(str(Path(p) / rel) for rel in _walk(Path(p)))
+            out.extend(str(Path(p) / rel) for rel in walk_files(Path(p)))
         else:
             out.append(p)
     return out
 
 
-def _read_for_check(ws: Workspace, rel: str, lookup: _Lookup) -> bytes | Finding:
+def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
     full = ws.root / rel
     if full.is_symlink():
         return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
@@ -190,7 +192,7 @@ def _read_for_check(ws: Workspace, rel: str, lookup: _Lookup) -> bytes | Finding
         return full.read_bytes()
     except FileNotFoundError:
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
-        staged = lookup.read(rel)
+        staged = ws.read_tracked(rel)
         if staged is None:
             return Finding(rel, Rules.NOT_A_FILE.value, "no such file")
         return staged
@@ -199,7 +201,7 @@ def _read_for_check(ws: Workspace, rel: str, lookup: _Lookup) -> bytes | Finding
 
 
 def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
-    others = [p for p in lookup.experiment_paths_by_stem().get(exp.id, []) if p != exp.path]
+    others = [p for p in lookup.experiment_paths(exp.id) if p != exp.path]
     return [
         Finding(exp.path, Rules.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id")
         for other in sorted(others)
@@ -207,8 +209,8 @@ def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
 
 
 def _find_experiment(res: Result, lookup: _Lookup, policy: Policy) -> Experiment | None:
-    for path in lookup.experiment_paths_by_stem().get(res.experiment, []):
-        data = lookup.read(path)
+    for path in lookup.experiment_paths(res.experiment):
+        data = lookup.ws.read_tracked(path)
         if data is None:
             continue
         doc, _ = check_document(Kind.EXPERIMENT, path, data, policy)
