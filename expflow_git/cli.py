@@ -267,6 +267,27 @@ def scan(paths: tuple[str, ...], policy_path: str | None) -> None:
     _err(f"{PROG} scan: {count} file(s) clean")
 
 
+@cli.command()
+@click.option("--pin", help="PIN approving the change (or env EXPFLOW_PIN).")
+@click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
+@policy_option
+def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
+    """Refuse staged changes/deletions of committed results unless PIN-approved."""
+    from expflow_git.guard import ENV_PIN
+    from expflow_git.protect import staged_rewrites
+    from expflow_git.validate import Workspace
+
+    rewrites = staged_rewrites(Workspace.find(policy_path))
+    if not rewrites:
+        return
+    if not (pin or force or os.environ.get(ENV_PIN)):
+        _emit_findings([r.finding() for r in rewrites])
+        raise SystemExit(ExitCode.FAILED)
+    paths = ", ".join(r.path for r in rewrites)
+    _guard(f"change committed result(s) {paths}", pin=pin, force=force)
+    _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
+
+
 def _register_groups() -> None:
     from expflow_git.cli_pin import pin_group
 
