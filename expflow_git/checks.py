@@ -83,7 +83,16 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
         for name, value in metrics.items():
             pointer = f"{base}/{pointer_token(name)}"
             spec = policy.metrics.get(name)
-            if spec is None:
+            if isinstance(value, int) and abs(value) > 2**53:
+                findings.append(
+                    Finding(
+                        result.path,
+                        Rules.METRIC_RANGE.value,
+                        f"{name} is an integer too large to compare exactly",
+                        pointer,
+                    )
+                )
+            elif spec is None:
                 findings.append(
                     Finding(
                         result.path,

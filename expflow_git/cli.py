@@ -6,12 +6,23 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from expflow_git import __version__
 from expflow_git.errors import ExitCode, ExpflowError, Finding
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+    from expflow_git.gitstore import Git
+    from expflow_git.report.dsse import Envelope
 
 PROG = "expflow-git"
 
@@ -286,6 +297,511 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     paths = ", ".join(r.path for r in rewrites)
     _guard(f"change committed result(s) {paths}", pin=pin, force=force)
     _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
+
+
+# --------------------------------------------------------------------------- rank / audit
+rev_option = click.option(
+    "--rev", default="HEAD", show_default=True, help="Commit to read (never the working tree)."
+)
+
+
+def _repo() -> Git:
+    from expflow_git.gitstore import Git
+
+    return Git.discover(Path.cwd())
+
+
+def _policy_rel(policy_path: str | None) -> str:
+    """The policy's path inside the commit (relative to the repository root)."""
+    from expflow_git.policy import DEFAULT_POLICY_PATH
+
+    return (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/").lstrip(
+        "./"
+    ) or DEFAULT_POLICY_PATH
+
+
+@cli.command()
+@rev_option
+@click.option("--sort-by", metavar="METRIC", help="Rank by this metric instead of ranking.sort_by.")
+@click.option(
+    "--ascending/--descending",
+    "ascending",
+    default=None,
+    help="Sort direction (default: the metric's higher_is_better).",
+)
+@click.option(
+    "--gate", "gates", multiple=True, metavar="M:OP:V", help="An extra gate (repeatable)."
+)
+@click.option("--study", help="Only runs of this study.")
+@click.option(
+    "--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all of them)."
+)
+@click.option("--top", type=click.IntRange(1), help="Show at most N rows.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "md", "csv"]),
+    default="table",
+    show_default=True,
+)
+@policy_option
+def rank(
+    rev: str,
+    sort_by: str | None,
+    ascending: bool | None,
+    gates: tuple[str, ...],
+    study: str | None,
+    tags: tuple[str, ...],
+    top: int | None,
+    fmt: str,
+    policy_path: str | None,
+) -> None:
+    """Compare scores: a gated leaderboard from committed files.
+
+    Feasible runs come first, ranked 1..k; then the infeasible ones, with the checks they failed.
+    Exit 1 when no run is feasible.
+    """
+    import json
+
+    from expflow_git.audit import check_tree, verdicts
+    from expflow_git.policy import Ranking, did_you_mean, parse_gate
+    from expflow_git.ranking import rank as rank_runs
+    from expflow_git.ranking import sort_keys
+    from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
+    from expflow_git.render.view import metric_columns, rows_from_board
+
+    check = check_tree(_repo(), rev, policy_path=_policy_rel(policy_path), scan=False)
+    policy = check.policy
+    extra = tuple(parse_gate(g, policy.metrics) for g in gates)
+    ranking = policy.ranking
+    if sort_by is not None:
+        if sort_by not in policy.metrics:
+            _fail(f"--sort-by: unknown metric {sort_by!r}{did_you_mean(sort_by, policy.metrics)}")
+        ranking = Ranking(sort_by, policy.metrics[sort_by].higher_is_better, ranking.tie_break)
+    if ascending is not None:
+        ranking = Ranking(ranking.sort_by, not ascending, ranking.tie_break)
+    board = rank_runs(
+        verdicts(check, extra, study=study, tags=tags), sort_keys(ranking, policy.metrics)
+    )
+    if check.findings:
+        _err(
+            f"{PROG} rank: warning: {len(check.findings)} problem(s) in the committed "
+            "documents; run `expflow-git audit` for details"
+        )
+    rows = rows_from_board(board)[:top]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "ranking": [
+                        {
+                            "id": r.id,
+                            "rank": r.rank,
+                            "feasible": r.feasible,
+                            "metrics": dict(r.metrics),
+                            "failed": list(r.failed),
+                        }
+                        for r in rows
+                    ],
+                    "best_any": board.best_any,
+                    "best_feasible": board.best_feasible,
+                },
+                indent=2,
+            )
+        )
+    else:
+        cells = leaderboard_cells(rows, metric_columns(ranking.sort_by, ranking.tie_break, rows))
+        render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
+        click.echo(render(*cells).rstrip("\n"))
+        if fmt == "table":
+            _err(f"best_any: {board.best_any or '-'}   best_feasible: {board.best_feasible or '-'}")
+    if board.best_feasible is None:
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _signing_key(path: str | None) -> Ed25519PrivateKey | None:
+    """--sign-key PATH, else env EXPFLOW_SIGNING_KEY (the key itself, or a path to it)."""
+    from expflow_git.report.signing import load_private_key, load_private_key_bytes
+
+    if path:
+        return load_private_key(path)
+    value = os.environ.get("EXPFLOW_SIGNING_KEY", "").strip()
+    if not value:
+        return None
+    if value.startswith("-----BEGIN"):
+        return load_private_key_bytes(value.encode(), source="$EXPFLOW_SIGNING_KEY")
+    return load_private_key(value)
+
+
+@cli.command()
+@rev_option
+@click.option(
+    "--since", metavar="BASE", help="Also examine every commit in BASE..REV for rewritten results."
+)
+@click.option("--experiment", metavar="ID", help="The verdict is this run's alone.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the report (JSON) here.")
+@click.option(
+    "--sign-key",
+    metavar="KEY",
+    help="Ed25519 private key (PEM or OpenSSH); or env EXPFLOW_SIGNING_KEY.",
+)
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Chain this report to a previous one.",
+)
+@click.option(
+    "--note",
+    is_flag=True,
+    help="Also store the report as a git note (refs/notes/expflow) on the commit.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md", "github", "sarif"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Also write a self-contained HTML scorecard.",
+)
+@click.option("--no-cache", is_flag=True, help="Do not use the per-blob validation cache.")
+@policy_option
+def audit(
+    rev: str,
+    since: str | None,
+    experiment: str | None,
+    out: str | None,
+    sign_key: str | None,
+    previous: str | None,
+    note: bool,
+    fmt: str,
+    html_path: str | None,
+    no_cache: bool,
+    policy_path: str | None,
+) -> None:
+    """The full audit at a commit; writes a deterministic, hash-chained, signed report.
+
+    Exit 0 iff there is no invalid document, no integrity or secret finding, at least
+    one feasible run, and the walk-forward gate (if configured) passes.
+    """
+    from expflow_git.atomicfile import write_atomic
+    from expflow_git.audit import run_audit
+    from expflow_git.report.signing import keyid
+    from expflow_git.report.statement import build_statement, seal
+
+    key = _signing_key(sign_key)
+    git = _repo()
+    link = _previous_link(previous) if previous else None
+    result = run_audit(
+        git,
+        rev,
+        policy_path=_policy_rel(policy_path),
+        experiment=experiment,
+        since=since,
+        progress=_progress(),
+    )
+    statement = build_statement(result, previous=link)
+    report = seal(statement, key)
+    if out:
+        write_atomic(out, report)
+    if note:
+        git.add_note(result.check.commit.sha, report)
+    signed_by = [keyid(key.public_key())] if key is not None else []
+    if html_path:
+        from expflow_git.render.html import render_html
+        from expflow_git.render.view import view_from_statement
+
+        write_atomic(html_path, render_html(view_from_statement(statement, signed_by)).encode())
+    click.echo(_render(fmt, statement, signed_by, report), nl=False)
+    where = f" written to {out}" if out else ""
+    _err(
+        f"{PROG} audit: {'PASS' if result.passed else 'FAIL'}; report "
+        f"{'signed by ' + signed_by[0] if signed_by else 'UNSIGNED'}{where}"
+    )
+    if not result.passed:
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _render(fmt: str, statement: dict[str, object], signed_by: Sequence[str], report: bytes) -> str:
+    from expflow_git.render.view import view_from_statement
+
+    if fmt == "json":
+        return report.decode()
+    view = view_from_statement(statement, signed_by)
+    if fmt == "md":
+        from expflow_git.render.markdown import render_markdown
+
+        return render_markdown(view)
+    if fmt == "github":
+        from expflow_git.render.github import render_github
+        from expflow_git.render.text import render_text
+
+        # GitHub shows only 10 error annotations per step: the full text always follows.
+        return render_github(view) + render_text(view)
+    if fmt == "sarif":
+        from expflow_git.render.sarif import render_sarif
+
+        return render_sarif(view)
+    from expflow_git.render.text import render_text
+
+    return render_text(view)
+
+
+def _previous_link(path: str) -> dict[str, object]:
+    import hashlib
+
+
+    envelope, statement = _parse_saved(path)
+    return {
+        "seq": statement["predicate"]["chain"]["seq"],
+        "payloadSha256": hashlib.sha256(envelope.payload).hexdigest(),
+        "gitCommit": statement["predicate"]["repo"]["commit"],
+    }
+
+
+def _parse_saved(path: str) -> tuple[Envelope, dict[str, object]]:
+    from expflow_git.report.verify import ReportError, parse_report
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc.strerror}")
+    try:
+        return parse_report(data, source=path)
+    except ReportError as exc:
+        _fail(str(exc), ExitCode.FAILED)
+
+
+def _progress() -> Callable[[int, int], None] | None:
+    """A progress bar on stderr, only on a TTY and for long runs."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < 2000 or (done % 500 and done != total):
+            return
+        width = 30
+        filled = width * done // total
+        end = "\n" if done == total else ""
+        sys.stderr.write(
+            f"\r  reading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+# --------------------------------------------------------------------------- keys / verify
+@cli.command()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Private key path; the public key goes to PATH.pub.",
+)
+def keygen(out: str) -> None:
+    """Make an Ed25519 key pair (PATH mode 0600, PATH.pub)."""
+    from expflow_git.report.signing import keygen as make_keys
+
+    kid = make_keys(out)
+    click.echo(f"wrote {out} (private, mode 0600) and {out}.pub\nkeyid {kid}")
+
+
+def _trusted_keys(
+    paths: Sequence[str], trusted_ref: str | None, git: Git | None, report_commit: str | None
+) -> list[Ed25519PublicKey]:
+    """Keys from --public-key and from .expflow/keys/*.pub at a trusted ref — never the report."""
+    from expflow_git.gitstore import BlobReader
+    from expflow_git.report.signing import load_public_key, load_public_key_bytes
+
+    keys = [load_public_key(p) for p in paths]
+    if trusted_ref:
+        if git is None:
+            _fail("--trusted-ref needs a repository (run inside one or pass --repo)")
+        ref = git.resolve_commit(trusted_ref)
+        if report_commit is not None and ref.sha == report_commit:
+            _fail(
+                f"--trusted-ref {trusted_ref} is the commit being verified; keys must come "
+                "from elsewhere (e.g. origin/main)"
+            )
+        entries = [
+            e
+            for e in git.ls_tree(ref.sha, paths=[".expflow/keys"])
+            if e.path.endswith(".pub") and e.type == "blob" and e.mode != "120000"
+        ]
+        with BlobReader(git) as reader:
+            keys += [
+                load_public_key_bytes(reader.read(e.sha), source=f"{trusted_ref}:{e.path}")
+                for e in entries
+            ]
+        if not entries:
+            _err(f"{PROG} verify: warning: no .expflow/keys/*.pub at {trusted_ref}")
+    return keys
+
+
+@cli.command()
+@click.argument("report", type=click.Path(dir_okay=False))
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A trusted public key (repeatable).",
+)
+@click.option(
+    "--trusted-ref",
+    metavar="REF",
+    help="Also trust .expflow/keys/*.pub as committed at REF (e.g. origin/main).",
+)
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Check the report's binding to this repository.",
+)
+@click.option(
+    "--ref",
+    default="HEAD",
+    show_default=True,
+    help="With --repo: the commit must be in the history of REF.",
+)
+@click.option(
+    "--recompute/--no-recompute",
+    default=True,
+    show_default=True,
+    help="With --repo: re-run the audit and compare the entries byte for byte.",
+)
+@click.option(
+    "--chain",
+    "chain_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="A directory of reports, in order, to check as a chain.",
+)
+@click.option("--allow-unsigned", is_flag=True, help="Accept an unsigned report explicitly.")
+def verify(
+    report: str,
+    public_keys: tuple[str, ...],
+    trusted_ref: str | None,
+    repo_dir: str | None,
+    ref: str,
+    recompute: bool,
+    chain_dir: str | None,
+    allow_unsigned: bool,
+) -> None:
+    """Verify a report's signature, hash chain and binding to the repository."""
+    from expflow_git.gitstore import Git
+    from expflow_git.report.verify import Options
+    from expflow_git.report.verify import verify as run_verify
+
+    try:
+        data = Path(report).read_bytes()
+    except OSError as exc:
+        _fail(f"{report}: cannot read: {exc.strerror}")
+    git = Git.discover(repo_dir) if repo_dir else None
+    keys_repo = git or (_repo() if trusted_ref else None)
+    commit = _claimed_commit(data)
+    keys = _trusted_keys(public_keys, trusted_ref, keys_repo, commit)
+    lines = run_verify(
+        data,
+        source=report,
+        options=Options(
+            public_keys=keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
+        ),
+    )
+    if chain_dir:
+        from expflow_git.report.chain import verify_chain
+
+        lines += verify_chain(Path(chain_dir), git=git or keys_repo)
+    for line in lines:
+        click.echo(str(line))
+    ok = all(line.ok for line in lines)
+    click.echo(f"{report}: {'VERIFIED' if ok else 'VERIFICATION FAILED'}")
+    if not ok:
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _claimed_commit(data: bytes) -> str | None:
+    """The commit a report claims, to keep --trusted-ref away from it (not trusted otherwise)."""
+    from expflow_git.report.verify import ReportError, parse_report
+
+    try:
+        _, statement = parse_report(data, source="report")
+    except ReportError:
+        return None
+    commit = statement["predicate"]["repo"]["commit"]
+    return commit if isinstance(commit, str) else None
+
+
+@cli.command("report")
+@click.argument("report_path", metavar="REPORT", type=click.Path(dir_okay=False))
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Write a self-contained HTML scorecard.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Check the signature with this key (repeatable).",
+)
+def report_cmd(
+    report_path: str, html_path: str | None, fmt: str, public_keys: tuple[str, ...]
+) -> None:
+    """Render a saved report, after checking its integrity (and signature, given a key)."""
+    from expflow_git.atomicfile import write_atomic
+    from expflow_git.report.signing import load_public_key
+    from expflow_git.report.verify import Options
+    from expflow_git.report.verify import verify as run_verify
+
+    data = (
+        Path(report_path).read_bytes()
+        if Path(report_path).is_file()
+        else _fail(f"{report_path}: no such file")
+    )
+    keys = [load_public_key(p) for p in public_keys]
+    lines = run_verify(
+        data, source=report_path, options=Options(public_keys=keys, allow_unsigned=not keys)
+    )
+    failed = [line for line in lines if not line.ok]
+    if failed:
+        for line in failed:
+            _err(str(line))
+        _fail(f"{report_path}: not rendered: the report does not verify", ExitCode.FAILED)
+    envelope, statement = _parse_saved(report_path)
+    signed_by = [s.keyid for s in envelope.signatures]
+    if not keys and signed_by:
+        _err(f"{PROG} report: signature not checked (pass --public-key to check it)")
+    if html_path:
+        from expflow_git.render.html import render_html
+        from expflow_git.render.view import view_from_statement
+
+        write_atomic(html_path, render_html(view_from_statement(statement, signed_by)).encode())
+        _err(f"wrote {html_path}")
+    click.echo(_render(fmt, statement, signed_by, data), nl=False)
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build the example (default: a new temporary directory).",
+)
+def demo(directory: Path | None) -> None:
+    """Build an example repository, commit, audit, sign, verify, print the leaderboard."""
+    from expflow_git.demo import run_demo
+
+    raise SystemExit(run_demo(directory, echo=click.echo))
 
 
 def _register_groups() -> None:

@@ -20,8 +20,12 @@ class StagedRewrite:
 
     def finding(self) -> Finding:
         verb = {"D": "deletes", "T": "changes the type of"}.get(self.status, "modifies")
-        return Finding(self.path, RULE, f"the staged change {verb} a committed result "
-                       "(results are write-once; approve with the PIN via EXPFLOW_PIN)")
+        return Finding(
+            self.path,
+            RULE,
+            f"the staged change {verb} a committed result "
+            "(results are write-once; approve with the PIN via EXPFLOW_PIN)",
+        )
 
 
 def staged_rewrites(ws: Workspace) -> list[StagedRewrite]:

@@ -26,42 +26,56 @@ class Leaderboard:
     best_feasible: str | None
 
 
-def sort_key(
-    run: RunVerdict, ranking: Ranking, metrics: Mapping[str, Metric]
+SortKeys = Sequence[tuple[str, bool]]  # (metric, descending): the sort metric, then tie-breaks
+
+
+def sort_keys(ranking: Ranking, metrics: Mapping[str, Metric]) -> list[tuple[str, bool]]:
+    """The sort metric in the ranking's direction, then each tie-break in its registry direction."""
+    return [(ranking.sort_by, ranking.descending)] + [
+        (name, metrics[name].higher_is_better) for name in ranking.tie_break
+    ]
+
+
+def order_key(
+    metrics: Mapping[str, float], run_id: str, feasible: bool, keys: SortKeys
 ) -> tuple[object, ...]:
-    """Sort metric (missing last either way), then each tie-break in its own direction, then id."""
-    parts: list[object] = []
-    for name, descending in [(ranking.sort_by, ranking.descending)] + [
-        (t, metrics[t].higher_is_better) for t in ranking.tie_break
-    ]:
-        value = run.metrics.get(name)
-        if value is None:
-            parts.append((1, 0.0))
-        else:
-            parts.append((0, -value if descending else value))
-    parts.append(run.id)
+    """Where a run stands: ranked feasible runs, then feasible runs missing the sort metric,
+    then infeasible runs; within each, metric by metric (missing last either way), then id."""
+    sort_metric = keys[0][0]
+    group = 0 if feasible and sort_metric in metrics else (1 if feasible else 2)
+    parts: list[object] = [group]
+    for name, descending in keys:
+        value = metrics.get(name)
+        parts.append((1, 0.0) if value is None else (0, -value if descending else value))
+    parts.append(run_id)
     return tuple(parts)
 
 
-def rank(
-    verdicts: Sequence[RunVerdict], ranking: Ranking, metrics: Mapping[str, Metric]
-) -> Leaderboard:
+def rank(verdicts: Sequence[RunVerdict], keys: SortKeys) -> Leaderboard:
     """Feasible runs with the sort metric ranked 1..k, then the rest in the same order, unranked."""
-    ordered = sorted(verdicts, key=lambda v: sort_key(v, ranking, metrics))
-    rankable = [v for v in ordered if v.feasible and ranking.sort_by in v.metrics]
-    rest = [v for v in ordered if not (v.feasible and ranking.sort_by in v.metrics)]
-    # Within the unranked: feasible-but-missing first, then the infeasible, each in sort order.
-    rest.sort(key=lambda v: not v.feasible)
-    runs = [RankedRun(v, i) for i, v in enumerate(rankable, 1)]
-    runs += [RankedRun(v, None) for v in rest]
-    with_metric = [v for v in ordered if ranking.sort_by in v.metrics]
+    ordered = sorted(verdicts, key=lambda v: order_key(v.metrics, v.id, v.feasible, keys))
+    sort_metric, descending = keys[0]
+    runs = []
+    next_rank = 1
+    for v in ordered:
+        if v.feasible and sort_metric in v.metrics:
+            runs.append(RankedRun(v, next_rank))
+            next_rank += 1
+        else:
+            runs.append(RankedRun(v, None))
     return Leaderboard(
-        sort_by=ranking.sort_by,
-        descending=ranking.descending,
+        sort_by=sort_metric,
+        descending=descending,
         runs=tuple(runs),
-        best_any=with_metric[0].id if with_metric else None,
-        best_feasible=rankable[0].id if rankable else None,
+        best_any=best_any([(v.id, v.metrics) for v in verdicts], keys),
+        best_feasible=runs[0].verdict.id if runs and runs[0].rank == 1 else None,
     )
+
+
+def best_any(runs: Sequence[tuple[str, Mapping[str, float]]], keys: SortKeys) -> str | None:
+    """The top run by the sort metric, ignoring gates and rules (None if no run has it)."""
+    having = [(order_key(m, i, True, keys), i) for i, m in runs if keys[0][0] in m]
+    return min(having)[1] if having else None
 
 
 class WalkStatus(str, enum.Enum):

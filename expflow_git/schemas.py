@@ -29,6 +29,7 @@ class Kind(enum.Enum):
     EXPERIMENT = "experiment"
     RESULT = "result"
     POLICY = "policy"
+    REPORT = "report"
 
 
 def schema_dir() -> Path:

@@ -1,0 +1,253 @@
+"""The audit: read a commit's tree through git objects → check → rank → an Audit value.
+
+Only committed bytes are read (never the working tree), all of them through
+one `git cat-file --batch` stream, and each blob is parsed, checked and
+scanned as it arrives so that no more than one raw document is held at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from expflow_git.checks import (
+    Rules,
+    RunVerdict,
+    check_document,
+    integrity_findings,
+    pair_runs,
+    run_verdict,
+)
+from expflow_git.documents import Experiment, Result
+from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
+from expflow_git.globs import matches_any
+from expflow_git.pinscan import scan_bytes
+from expflow_git.policy import DEFAULT_POLICY_PATH, Gate, Policy, load_policy_bytes
+from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
+from expflow_git.schemas import Kind
+
+SYMLINK_MODE = "120000"
+# Blobs larger than this are data (weights, archives), not where a PIN hash is
+# typed; the scan skips them and says so in the findings' absence of a read.
+MAX_SCAN_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InputLeaf:
+    """One document the audit read: the Merkle leaf that proves it was audited."""
+
+    path: str
+    git_blob: str
+    sha256: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"path": self.path, "gitBlob": self.git_blob, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class TreeCheck:
+    """Everything read and checked at one commit, before ranking."""
+
+    commit: Commit
+    policy: Policy
+    policy_blob: str
+    inputs: tuple[InputLeaf, ...]
+    findings: tuple[Finding, ...]
+    experiments: tuple[Experiment, ...]
+    results: tuple[Result, ...]
+
+
+@dataclass(frozen=True)
+class Audit:
+    check: TreeCheck
+    board: Leaderboard
+    walk: WalkForwardOutcome | None
+    focus: str | None = None
+    since: str | None = None
+    extra_findings: tuple[Finding, ...] = ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.check.findings + self.extra_findings
+
+    @property
+    def passed(self) -> bool:
+        return verdict_passes(
+            findings=len(self.findings),
+            runs=[(r.verdict.id, r.verdict.feasible) for r in self.board.runs],
+            walk_passed=None if self.walk is None else self.walk.status.value == "pass",
+            focus=self.focus,
+        )
+
+
+def verdict_passes(
+    *, findings: int, runs: Sequence[tuple[str, bool]], walk_passed: bool | None, focus: str | None
+) -> bool:
+    """SPEC §6.2: no finding, a feasible run, the walk-forward gate if configured.
+
+    With a focus (`--experiment ID`) the verdict is that run's alone.
+    """
+    if focus is not None:
+        return any(run_id == focus and feasible for run_id, feasible in runs)
+    return findings == 0 and any(f for _, f in runs) and walk_passed is not False
+
+
+def path_key(path: str) -> bytes:
+    """Sort paths by their bytes, as git does."""
+    return path.encode("utf-8", "surrogateescape")
+
+
+def commit_time_utc(commit: Commit) -> str:
+    return dt.datetime.fromtimestamp(commit.time, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_tree(
+    git: Git,
+    rev: str = "HEAD",
+    *,
+    policy_path: str = DEFAULT_POLICY_PATH,
+    scan: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> TreeCheck:
+    """Read, parse and check every document of `rev` (and scan every blob for PINs)."""
+    commit = git.resolve_commit(rev)
+    entries = git.ls_tree(commit.sha)
+    policy_entry = next((e for e in entries if e.path == policy_path), None)
+    if policy_entry is None or policy_entry.type != "blob" or policy_entry.mode == SYMLINK_MODE:
+        raise ExpflowError(
+            f"{policy_path}: no policy file at {rev} ({commit.sha[:12]}); "
+            "commit one (expflow-git init) or pass --policy"
+        )
+    with BlobReader(git) as reader:
+        policy = load_policy_bytes(reader.read(policy_entry.sha), path=policy_path)
+        return _read_documents(git, reader, commit, policy, policy_entry, entries, scan, progress)
+
+
+def _kind(path: str, policy: Policy) -> Kind | None:
+    if matches_any(path, policy.result_globs):
+        return Kind.RESULT
+    if matches_any(path, policy.experiment_globs):
+        return Kind.EXPERIMENT
+    return None
+
+
+def _read_documents(
+    git: Git,
+    reader: BlobReader,
+    commit: Commit,
+    policy: Policy,
+    policy_entry: TreeEntry,
+    entries: list[TreeEntry],
+    scan: bool,
+    progress: Callable[[int, int], None] | None,
+) -> TreeCheck:
+    findings: list[Finding] = []
+    by_sha: dict[str, list[tuple[str, Kind | None]]] = {}
+    for entry in entries:
+        kind = _kind(entry.path, policy)
+        if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
+            what = "a submodule" if entry.type == "commit" else "a symbolic link"
+            findings.append(
+                Finding(entry.path, Rules.NOT_A_FILE.value, f"is {what}; documents must be files")
+            )
+            continue
+        if entry.type != "blob" or entry.mode == SYMLINK_MODE:
+            continue
+        if kind is not None or scan:
+            by_sha.setdefault(entry.sha, []).append((entry.path, kind))
+    inputs: list[InputLeaf] = []
+    experiments: list[Experiment] = []
+    results: list[Result] = []
+    total = len(by_sha)
+    for done, (sha, data) in enumerate(reader.read_many(list(by_sha)), 1):
+        digest = None
+        for path, kind in by_sha[sha]:
+            if scan and len(data) <= MAX_SCAN_BYTES:
+                findings.extend(scan_bytes(path, data, allow=policy.scan_allow))
+            if kind is None:
+                continue
+            digest = digest or hashlib.sha256(data).hexdigest()
+            inputs.append(InputLeaf(path, sha, digest))
+            doc, problems = check_document(kind, path, data, policy)
+            findings.extend(problems)
+            if isinstance(doc, Experiment):
+                experiments.append(doc)
+            elif isinstance(doc, Result):
+                results.append(doc)
+        if progress is not None:
+            progress(done, total)
+    findings.extend(integrity_findings(experiments, results, policy))
+    inputs.sort(key=lambda leaf: path_key(leaf.path))
+    findings.sort(key=_finding_key)
+    return TreeCheck(
+        commit=commit,
+        policy=policy,
+        policy_blob=policy_entry.sha,
+        inputs=tuple(inputs),
+        findings=tuple(findings),
+        experiments=tuple(sorted(experiments, key=lambda e: path_key(e.path))),
+        results=tuple(sorted(results, key=lambda r: path_key(r.path))),
+    )
+
+
+def _finding_key(f: Finding) -> tuple[bytes, int, int, str, str, str]:
+    return (path_key(f.path), f.line or 0, f.col or 0, f.pointer, f.rule, f.message)
+
+
+def verdicts(
+    check: TreeCheck,
+    extra_gates: tuple[Gate, ...] = (),
+    *,
+    study: str | None = None,
+    tags: Sequence[str] = (),
+) -> list[RunVerdict]:
+    """Per-run verdicts, optionally only for one study / runs carrying all `tags`."""
+    out = []
+    for exp, res in pair_runs(check.experiments, check.results):
+        if study is not None and exp.study != study:
+            continue
+        if any(t not in exp.tags for t in tags):
+            continue
+        out.append(run_verdict(exp, res, check.policy, extra_gates))
+    return out
+
+
+def run_audit(
+    git: Git,
+    rev: str = "HEAD",
+    *,
+    policy_path: str = DEFAULT_POLICY_PATH,
+    experiment: str | None = None,
+    since: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Audit:
+    """SPEC §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`."""
+    check = check_tree(git, rev, policy_path=policy_path, progress=progress)
+    board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
+    if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
+        known = any(e.id == experiment for e in check.experiments)
+        raise ExpflowError(
+            f"experiment {experiment!r} has no valid result at {rev}"
+            if known
+            else f"no experiment {experiment!r} at {rev}",
+            code=ExitCode.FAILED,
+        )
+    walk = walk_forward(board, check.policy.walk_forward) if check.policy.walk_forward else None
+    since_sha = None
+    rewritten: tuple[Finding, ...] = ()
+    if since is not None:
+        from expflow_git.history import resolve_base, rewritten_results
+
+        since_sha = resolve_base(git, since, check.commit.sha)
+        rewritten = tuple(rewritten_results(git, since_sha, check.commit.sha, check.policy))
+    return Audit(
+        check=check,
+        board=board,
+        walk=walk,
+        focus=experiment,
+        since=since_sha,
+        extra_findings=rewritten,
+    )

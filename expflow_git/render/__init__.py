@@ -1,0 +1,1 @@
+"""Renderers: a report (or a live leaderboard) → text, Markdown, CSV, GitHub annotations."""

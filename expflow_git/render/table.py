@@ -1,0 +1,81 @@
+"""Leaderboard tables: plain text, Markdown and CSV from the same rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from expflow_git.render.view import Row, fmt_number
+
+
+def leaderboard_cells(
+    rows: Sequence[Row], columns: Sequence[str]
+) -> tuple[list[str], list[list[str]]]:
+    headers = ["rank", "id", "study", "feasible", *columns, "failed checks"]
+    body = [
+        [
+            str(r.rank) if r.rank is not None else "-",
+            r.id,
+            r.study,
+            "yes" if r.feasible else "NO",
+            *(fmt_number(r.metrics.get(c)) for c in columns),
+            "; ".join(r.failed),
+        ]
+        for r in rows
+    ]
+    return headers, body
+
+
+def text_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    widths = [
+        max(len(h), *(len(row[i]) for row in body)) if body else len(h)
+        for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body
+    ]
+    return "\n".join(lines)
+
+
+def md_escape(text: str) -> str:
+    """Make text safe inside a Markdown table cell (no HTML, no pipes, no line breaks)."""
+    for ch in "\\`*_[]<>|#":
+        text = text.replace(ch, "\\" + ch)
+    return " ".join(text.split())
+
+
+def md_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = [
+        "| " + " | ".join(md_escape(h) for h in headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def csv_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    # A cell starting with = + - @ is a formula in spreadsheets: neutralise it.
+    writer.writerows(
+        [
+            [
+                "'" + c if c[:1] in "=+@" or c[:1] == "-" and c != "-" and not _num(c) else c
+                for c in row
+            ]
+            for row in body
+        ]
+    )
+    return out.getvalue()
+
+
+def _num(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

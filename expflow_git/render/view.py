@@ -1,0 +1,155 @@
+"""What every renderer shows, built once from a report's predicate or from a live leaderboard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from expflow_git.ranking import Leaderboard
+
+MAX_METRIC_COLUMNS = 6
+
+
+@dataclass(frozen=True)
+class Row:
+    rank: int | None
+    id: str
+    study: str
+    path: str
+    feasible: bool
+    metrics: Mapping[str, float]
+    failed: tuple[str, ...]  # "name (detail)" of each failed check
+
+
+@dataclass(frozen=True)
+class FindingLine:
+    path: str
+    rule: str
+    message: str
+    pointer: str = ""
+    line: int | None = None
+    col: int | None = None
+
+    def location(self) -> str:
+        loc = self.path
+        if self.line is not None:
+            loc += f":{self.line}" + (f":{self.col}" if self.col is not None else "")
+        return loc + (f"#{self.pointer}" if self.pointer else "")
+
+
+@dataclass(frozen=True)
+class View:
+    """A report as people read it."""
+
+    commit: str
+    tree: str
+    policy_path: str
+    created_at: str
+    verdict: str  # "pass" / "fail"
+    signed_by: tuple[str, ...]  # keyids; empty: unsigned
+    sort_by: str
+    descending: bool
+    metric_columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+    findings: tuple[FindingLine, ...]
+    best_any: str | None
+    best_feasible: str | None
+    walk: Mapping[str, Any] | None
+    focus: str | None = None
+    inputs: int = 0
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.signed_by)
+
+
+def _failed(checks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    return tuple(
+        f"{c['name']} ({c['detail']})" if c["detail"] else c["name"]
+        for c in checks
+        if not c["passed"]
+    )
+
+
+def metric_columns(sort_by: str, tie_break: Sequence[str], rows: Sequence[Row]) -> tuple[str, ...]:
+    """The sort metric and tie-breaks first, then other metrics seen, up to a readable width."""
+    cols = list(dict.fromkeys([sort_by, *tie_break]))
+    seen = sorted({m for r in rows for m in r.metrics} - set(cols))
+    return tuple((cols + seen)[:MAX_METRIC_COLUMNS])
+
+
+def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) -> View:
+    """The view of a saved (already parsed) report."""
+    p = statement["predicate"]
+    entries = p["entries"]
+    rows = tuple(
+        Row(
+            e["rank"],
+            e["id"],
+            e["study"],
+            e["path"],
+            e["feasible"],
+            e["metrics"],
+            _failed(e["checks"]),
+        )
+        for e in entries
+        if e["type"] == "run"
+    )
+    findings = tuple(
+        FindingLine(
+            e["path"], e["rule"], e["message"], e.get("pointer", ""), e.get("line"), e.get("col")
+        )
+        for e in entries
+        if e["type"] == "finding"
+    )
+    walks = [e for e in entries if e["type"] == "walk-forward"]
+    ranking = p["policy"]["ranking"]
+    result = p["result"]
+    return View(
+        commit=p["repo"]["commit"],
+        tree=p["repo"]["tree"],
+        policy_path=p["policy"]["path"],
+        created_at=p["createdAt"],
+        verdict=result["verdict"],
+        signed_by=tuple(signed_by),
+        sort_by=ranking["sortBy"],
+        descending=ranking["descending"],
+        metric_columns=metric_columns(
+            ranking["sortBy"], [t["metric"] for t in ranking["tieBreak"]], rows
+        ),
+        rows=rows,
+        findings=findings,
+        best_any=result["best_any"],
+        best_feasible=result["best_feasible"],
+        walk=walks[0] if walks else None,
+        focus=result.get("focus"),
+        inputs=p["inputs"]["count"],
+    )
+
+
+def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
+    return tuple(
+        Row(
+            r.rank,
+            r.verdict.id,
+            r.verdict.study,
+            r.verdict.path,
+            r.verdict.feasible,
+            r.verdict.metrics,
+            tuple(
+                f"{o.name} ({o.detail})" if o.detail else o.name
+                for o in r.verdict.outcomes
+                if not o.passed
+            ),
+        )
+        for r in board.runs
+    )
+
+
+def fmt_number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"

@@ -1,0 +1,286 @@
+"""The in-toto Statement of an audit (SPEC §6.3): subjects, inputs with their
+Merkle root, the hash-chained entries, and a `result` that is derived from the
+entries by the same function the verifier uses — so the two cannot drift."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from expflow_git import TOOL_NAME, __version__
+from expflow_git.audit import Audit, commit_time_utc, verdict_passes
+from expflow_git.errors import Finding
+from expflow_git.ranking import best_any, order_key, pearson
+from expflow_git.report.canonical import canonical_json
+from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, Signature, encode_envelope, pae
+from expflow_git.report.merkle import leaf_hash, merkle_root
+from expflow_git.report.signing import keyid, sign
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "urn:expflow-git:audit-report:v1"
+ENTRY_DOMAIN = b"expflow-entry-v1\0"
+GENESIS_DOMAIN = b"expflow-genesis-v1\0"
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+Json = dict[str, Any]
+
+
+def clean(text: str) -> str:
+    """Strings must be valid Unicode for canonical JSON: escape lone surrogates."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def genesis_hash(commit: str, policy_blob: str, root_hex: str) -> str:
+    """The first entry's `prev`: SHA-256(domain || commit || policy blob || Merkle root), hex."""
+    data = GENESIS_DOMAIN + commit.encode() + policy_blob.encode() + root_hex.encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def entry_hash(entry: Mapping[str, Any]) -> str:
+    """SHA-256(domain || JCS(entry without "hash")), hex."""
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(ENTRY_DOMAIN + canonical_json(body)).hexdigest()
+
+
+def chain(bodies: Sequence[Json], genesis: str) -> list[Json]:
+    """Give each entry its `seq`, `prev` and `hash`."""
+    out = []
+    prev = genesis
+    for seq, body in enumerate(bodies):
+        entry = {"seq": seq, "prev": prev, **body}
+        entry["hash"] = prev = entry_hash(entry)
+        out.append(entry)
+    return out
+
+
+def inputs_root(leaves: Sequence[Mapping[str, str]]) -> str:
+    return merkle_root([leaf_hash(leaf) for leaf in leaves]).hex()
+
+
+def finding_entry(f: Finding) -> Json:
+    entry: Json = {"type": "finding", "rule": f.rule, "path": clean(f.path)}
+    if f.pointer:
+        entry["pointer"] = clean(f.pointer)
+    if f.line is not None:
+        entry["line"] = f.line
+    if f.col is not None:
+        entry["col"] = f.col
+    entry["message"] = clean(f.message)
+    return entry
+
+
+def run_entries(audit: Audit) -> list[Json]:
+    out = []
+    for ranked in audit.board.runs:
+        v = ranked.verdict
+        entry: Json = {
+            "type": "run",
+            "id": v.id,
+            "study": v.study,
+            "path": clean(v.path),
+            "metrics": dict(sorted(v.metrics.items())),
+        }
+        if v.splits:
+            entry["splits"] = {k: dict(sorted(m.items())) for k, m in sorted(v.splits.items())}
+        entry["checks"] = [
+            {"kind": o.kind.value, "name": o.name, "passed": o.passed, "detail": clean(o.detail)}
+            for o in v.outcomes
+        ]
+        entry["feasible"] = v.feasible
+        entry["rank"] = ranked.rank
+        out.append(entry)
+    return out
+
+
+def walk_entry(audit: Audit) -> Json | None:
+    w = audit.walk
+    wf = audit.check.policy.walk_forward
+    if w is None or wf is None:
+        return None
+    return {
+        "type": "walk-forward",
+        "metric": w.metric,
+        "split": w.split,
+        "topN": wf.top_n,
+        "minPearson": w.min_pearson,
+        "status": w.status.value,
+        "r": w.r,
+        "n": w.n,
+        "points": [[i, x, y] for i, x, y in w.points],
+        "reason": w.reason,
+    }
+
+
+def ranking_config(audit: Audit) -> Json:
+    policy = audit.check.policy
+    return {
+        "sortBy": policy.ranking.sort_by,
+        "descending": policy.ranking.descending,
+        "tieBreak": [
+            {"metric": t, "descending": policy.metrics[t].higher_is_better}
+            for t in policy.ranking.tie_break
+        ],
+    }
+
+
+def sort_keys_of(config: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    return [(config["sortBy"], config["descending"])] + [
+        (t["metric"], t["descending"]) for t in config["tieBreak"]
+    ]
+
+
+def summarize(entries: Sequence[Mapping[str, Any]], focus: str | None) -> Json:
+    """The `result` the entries imply: verdict, counts, best runs, ranking, walk-forward."""
+    findings = [e for e in entries if e["type"] == "finding"]
+    runs = [e for e in entries if e["type"] == "run"]
+    walks = [e for e in entries if e["type"] == "walk-forward"]
+    walk = walks[0] if walks else None
+    ranked = [r for r in runs if r["rank"] is not None]
+    passed = verdict_passes(
+        findings=len(findings),
+        runs=[(r["id"], r["feasible"]) for r in runs],
+        walk_passed=None if walk is None else walk["status"] == "pass",
+        focus=focus,
+    )
+    return {
+        "verdict": "pass" if passed else "fail",
+        "focus": focus,
+        "counts": {
+            "findings": len(findings),
+            "runs": len(runs),
+            "feasible": sum(1 for r in runs if r["feasible"]),
+            "ranked": len(ranked),
+        },
+        "ranking": [{"id": r["id"], "rank": r["rank"], "feasible": r["feasible"]} for r in runs],
+        "best_feasible": ranked[0]["id"] if ranked else None,
+        "walkForward": None
+        if walk is None
+        else {"status": walk["status"], "r": walk["r"], "n": walk["n"]},
+    }
+
+
+def expected_best_any(
+    entries: Sequence[Mapping[str, Any]], keys: list[tuple[str, bool]]
+) -> str | None:
+    runs = [(e["id"], e["metrics"]) for e in entries if e["type"] == "run"]
+    return best_any(runs, keys)
+
+
+def check_run_order(
+    entries: Sequence[Mapping[str, Any]], keys: list[tuple[str, bool]]
+) -> list[str]:
+    """Problems with the run entries' order, ranks and feasibility (empty when consistent)."""
+    problems = []
+    runs = [e for e in entries if e["type"] == "run"]
+    for r in runs:
+        if r["feasible"] != all(c["passed"] for c in r["checks"]):
+            problems.append(f"run {r['id']!r}: 'feasible' contradicts its checks")
+    want = sorted(runs, key=lambda r: order_key(r["metrics"], r["id"], r["feasible"], keys))
+    if [r["id"] for r in want] != [r["id"] for r in runs]:
+        problems.append("run entries are not in ranking order")
+    next_rank = 1
+    for r in runs:
+        rankable = r["feasible"] and keys[0][0] in r["metrics"]
+        expected = next_rank if rankable else None
+        next_rank += 1 if rankable else 0
+        if r["rank"] != expected:
+            problems.append(f"run {r['id']!r}: rank {r['rank']} should be {expected}")
+    return problems
+
+
+def recompute_walk(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Problems with the walk-forward entry (its points and r from the ranked runs)."""
+    walks = [e for e in entries if e["type"] == "walk-forward"]
+    if not walks:
+        return []
+    w = walks[0]
+    ranked = [e for e in entries if e["type"] == "run" and e["rank"] is not None][: w["topN"]]
+    points = [
+        [e["id"], e["metrics"][w["metric"]], e["splits"][w["split"]][w["metric"]]]
+        for e in ranked
+        if w["metric"] in e["metrics"] and w["metric"] in e.get("splits", {}).get(w["split"], {})
+    ]
+    problems = []
+    if points != w["points"] or w["n"] != len(points):
+        problems.append("walk-forward points do not match the ranked runs")
+    r = pearson([p[1] for p in points], [p[2] for p in points]) if len(points) >= 3 else None
+    status = "insufficient" if r is None else ("pass" if r >= w["minPearson"] else "fail")
+    if w["r"] != r or w["status"] != status:
+        problems.append(f"walk-forward r/status should be {r}/{status}")
+    return problems
+
+
+def build_statement(audit: Audit, *, previous: Mapping[str, Any] | None = None) -> Json:
+    """The Statement for `audit`; `previous` is {"seq", "payloadSha256", "gitCommit"} or None."""
+    check = audit.check
+    leaves = [leaf.as_json() for leaf in check.inputs]
+    root = inputs_root(leaves)
+    bodies = [finding_entry(f) for f in audit.findings] + run_entries(audit)
+    walk = walk_entry(audit)
+    if walk is not None:
+        bodies.append(walk)
+    entries = chain(bodies, genesis_hash(check.commit.sha, check.policy_blob, root))
+    ranking = ranking_config(audit)
+    result = summarize(entries, audit.focus)
+    result["best_any"] = audit.board.best_any
+    repo: Json = {
+        "commit": check.commit.sha,
+        "tree": check.commit.tree,
+        "parents": list(check.commit.parents),
+    }
+    if audit.since is not None:
+        repo["since"] = audit.since
+    chain_link = (
+        {"seq": 0, "prev": None}
+        if previous is None
+        else {
+            "seq": previous["seq"] + 1,
+            "prev": {
+                "payloadSha256": previous["payloadSha256"],
+                "gitCommit": previous["gitCommit"],
+            },
+        }
+    )
+    predicate: Json = {
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "repo": repo,
+        "policy": {
+            "path": check.policy.path,
+            "gitBlob": check.policy_blob,
+            "sha256": check.policy.sha256,
+            "ranking": ranking,
+        },
+        "createdAt": commit_time_utc(check.commit),
+        "inputs": {"count": len(leaves), "merkleRoot": root, "leaves": leaves},
+        "entries": entries,
+        "entriesHead": {
+            "count": len(entries),
+            "hash": entries[-1]["hash"]
+            if entries
+            else genesis_hash(check.commit.sha, check.policy_blob, root),
+        },
+        "result": result,
+        "chain": chain_link,
+    }
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [
+            {"name": "commit", "digest": {"gitCommit": check.commit.sha}},
+            {"name": "tree", "digest": {"gitTree": check.commit.tree}},
+        ],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+
+
+def seal(statement: Mapping[str, Any], key: Ed25519PrivateKey | None) -> bytes:
+    """The report file: a DSSE envelope over JCS(statement), signed when a key is given."""
+    payload = canonical_json(statement)
+    signatures: tuple[Signature, ...] = ()
+    if key is not None:
+        sig = sign(key, pae(PAYLOAD_TYPE, payload))
+        signatures = (Signature(keyid=keyid(key.public_key()), sig=sig),)
+    return encode_envelope(Envelope(PAYLOAD_TYPE, payload, signatures))
