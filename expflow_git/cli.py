@@ -299,6 +299,51 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
 
 
+@cli.command("rm")
+@click.argument("exp_id", metavar="ID")
+@click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
+@click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
+@policy_option
+def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -> None:
+    """Delete a record and its result (PIN-guarded)."""
+    from expflow_git.records import Layout, remove_run
+    from expflow_git.validate import Workspace
+
+    ws = Workspace.find(policy_path)
+    layout = Layout(ws.root, ws.load_policy())
+    layout.find_experiment(exp_id)  # a missing run fails before any PIN is asked for
+    _guard(f"rm {exp_id}", pin=pin, force=force)
+    for rel in remove_run(layout, exp_id):
+        click.echo(f"removed {rel}")
+
+
+@cli.command()
+@click.argument("exp_id", metavar="ID")
+@click.option("--reason", default="", help="Why the run was cancelled.")
+@click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
+@click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
+@policy_option
+def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: str | None) -> None:
+    """Set a pending/running experiment to `skipped`, with the reason (PIN-guarded)."""
+    from expflow_git.records import Layout, cancel_run
+    from expflow_git.validate import Workspace
+
+    ws = Workspace.find(policy_path)
+    layout = Layout(ws.root, ws.load_policy())
+    layout.find_experiment(exp_id)
+    _guard(f"cancel {exp_id}", pin=pin, force=force)
+    click.echo(f"cancelled {cancel_run(layout, exp_id, reason)}")
+
+
+@cli.command("install-hooks")
+def install_hooks_cmd() -> None:
+    """Install hooks/pre-commit and hooks/pre-push into .git/hooks (never overwrites)."""
+    from expflow_git.githooks import install_hooks
+
+    for path, what in install_hooks(_repo()):
+        click.echo(f"{path}: {what}")
+
+
 # --------------------------------------------------------------------------- rank / audit
 rev_option = click.option(
     "--rev", default="HEAD", show_default=True, help="Commit to read (never the working tree)."
@@ -554,7 +599,6 @@ def _render(fmt: str, statement: dict[str, object], signed_by: Sequence[str], re
 def _previous_link(path: str) -> dict[str, object]:
     import hashlib
 
-
     envelope, statement = _parse_saved(path)
     return {
         "seq": statement["predicate"]["chain"]["seq"],
@@ -788,6 +832,94 @@ def report_cmd(
         write_atomic(html_path, render_html(view_from_statement(statement, signed_by)).encode())
         _err(f"wrote {html_path}")
     click.echo(_render(fmt, statement, signed_by, data), nl=False)
+
+
+@cli.command("diff")
+@click.argument("rev_a")
+@click.argument("rev_b", default="HEAD")
+@click.option("--all", "show_all", is_flag=True, help="Also rows that did not change.")
+@click.option(
+    "--atol",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Changes within atol + rtol·|old| count as unchanged.",
+)
+@click.option("--rtol", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any metric regressed.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "md"]),
+    default="table",
+    show_default=True,
+)
+@policy_option
+def diff_cmd(
+    rev_a: str,
+    rev_b: str,
+    show_all: bool,
+    atol: float,
+    rtol: float,
+    fail_on_regression: bool,
+    fmt: str,
+    policy_path: str | None,
+) -> None:
+    """Metrics per experiment between two revisions (REV_B defaults to HEAD)."""
+    import json
+
+    from expflow_git.audit import check_tree
+    from expflow_git.diffing import Change, diff_checks
+    from expflow_git.render.table import md_table, text_table
+    from expflow_git.render.view import fmt_number
+
+    git = _repo()
+    policy = _policy_rel(policy_path)
+    rows = diff_checks(
+        check_tree(git, rev_a, policy_path=policy, scan=False),
+        check_tree(git, rev_b, policy_path=policy, scan=False),
+        atol=atol,
+        rtol=rtol,
+    )
+    shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "experiment": r.experiment,
+                        "metric": r.metric,
+                        "old": r.old,
+                        "new": r.new,
+                        "delta": r.delta,
+                        "relative": r.relative,
+                        "change": r.change.value,
+                    }
+                    for r in shown
+                ],
+                indent=2,
+            )
+        )
+    elif not shown:
+        click.echo(f"no metric changed between {rev_a} and {rev_b}")
+    else:
+        marks = {Change.IMPROVED: "▲ improved", Change.REGRESSED: "▼ regressed"}
+        body = [
+            [
+                r.experiment,
+                r.metric,
+                fmt_number(r.old),
+                fmt_number(r.new),
+                fmt_number(r.delta),
+                "-" if r.relative is None else f"{r.relative:+.2%}",
+                marks.get(r.change, r.change.value),
+            ]
+            for r in shown
+        ]
+        headers = ["experiment", "metric", rev_a, rev_b, "change", "relative", ""]
+        click.echo((md_table if fmt == "md" else text_table)(headers, body))
+    if fail_on_regression and any(r.change is Change.REGRESSED for r in rows):
+        raise SystemExit(ExitCode.FAILED)
 
 
 @cli.command()

@@ -220,3 +220,40 @@ def check_new_result(path: str, doc: Mapping[str, Any], policy: Policy) -> list[
 
 def record_status(doc: Mapping[str, Any]) -> Status:
     return Experiment.from_json("", doc).status
+
+
+def remove_run(layout: Layout, exp_id: str) -> list[str]:
+    """Delete a record and its result: the result first, so a crash never leaves a result
+    without its record. Returns the removed paths."""
+    exp_rel, exp_doc = layout.find_experiment(exp_id)
+    res = layout.root / f"results/{exp_doc['study']}/{exp_id}.json"
+    removed = []
+    if res.exists():
+        res.unlink()
+        removed.append(res.relative_to(layout.root).as_posix())
+    (layout.root / exp_rel).unlink()
+    removed.append(exp_rel)
+    return removed
+
+
+def cancel_run(layout: Layout, exp_id: str, reason: str) -> str:
+    """Set a pending or running record to `skipped`, with the reason; returns its path."""
+    exp_rel, exp_doc = layout.find_experiment(exp_id)
+    status = record_status(exp_doc)
+    if status not in (Status.PENDING, Status.RUNNING):
+        raise ExpflowError(
+            f"{exp_rel}: only a pending or running experiment can be cancelled "
+            f"(status is {status.value!r})",
+            code=ExitCode.FAILED,
+        )
+    exp_doc["status"] = Status.SKIPPED.value
+    if reason:
+        exp_doc["reason"] = reason
+    data = dump(exp_doc)
+    _, findings = check_document(Kind.EXPERIMENT, exp_rel, data, layout.policy)
+    if findings:
+        raise ExpflowError(str(findings[0]))
+    from expflow_git.atomicfile import write_atomic
+
+    write_atomic(layout.root / exp_rel, data)
+    return exp_rel

@@ -1,0 +1,79 @@
+"""`diff`: metrics per experiment between two revisions, direction-aware."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from expflow_git.audit import TreeCheck
+from expflow_git.policy import Metric
+
+
+class Change(str, enum.Enum):
+    IMPROVED = "improved"
+    REGRESSED = "regressed"
+    CHANGED = "changed"  # a metric with no known direction
+    UNCHANGED = "unchanged"
+    ADDED = "added"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class MetricDiff:
+    experiment: str
+    metric: str
+    old: float | None
+    new: float | None
+    change: Change
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.old is None or self.new is None else self.new - self.old
+
+    @property
+    def relative(self) -> float | None:
+        if self.delta is None or self.old in (None, 0):
+            return None
+        assert self.old is not None
+        return self.delta / abs(self.old)
+
+
+def classify(old: float, new: float, metric: Metric | None, *, atol: float, rtol: float) -> Change:
+    """Within atol + rtol·|old| is unchanged; otherwise the metric's direction decides."""
+    if math.isclose(old, new, rel_tol=rtol, abs_tol=atol) or old == new:
+        return Change.UNCHANGED
+    if metric is None:
+        return Change.CHANGED
+    better = new > old if metric.higher_is_better else new < old
+    return Change.IMPROVED if better else Change.REGRESSED
+
+
+def _metrics_by_run(check: TreeCheck) -> dict[str, Mapping[str, float]]:
+    return {r.experiment: r.metrics for r in check.results}
+
+
+def diff_checks(
+    old: TreeCheck, new: TreeCheck, *, atol: float = 0.0, rtol: float = 0.0
+) -> list[MetricDiff]:
+    """One row per (experiment, metric) present on either side, in id then metric order.
+
+    The newer revision's registry decides each metric's direction.
+    """
+    before, after = _metrics_by_run(old), _metrics_by_run(new)
+    registry = {**old.policy.metrics, **new.policy.metrics}
+    rows = []
+    for exp_id in sorted(set(before) | set(after)):
+        a, b = before.get(exp_id), after.get(exp_id)
+        for name in sorted(set(a or {}) | set(b or {})):
+            va = None if a is None else a.get(name)
+            vb = None if b is None else b.get(name)
+            if va is None:
+                change = Change.ADDED
+            elif vb is None:
+                change = Change.REMOVED
+            else:
+                change = classify(va, vb, registry.get(name), atol=atol, rtol=rtol)
+            rows.append(MetricDiff(exp_id, name, va, vb, change))
+    return rows

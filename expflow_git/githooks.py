@@ -1,0 +1,51 @@
+"""`install-hooks`: the plain git hooks in hooks/, for repositories without pre-commit."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from expflow_git.atomicfile import write_atomic
+from expflow_git.errors import ExpflowError
+from expflow_git.gitstore import Git
+
+HOOK_NAMES = ("pre-commit", "pre-push")
+_DEFAULT_LINE = "EXPFLOW_GIT=${EXPFLOW_GIT:-expflow-git}"
+
+
+def hook_source_dir() -> Path:
+    """The shipped hook scripts (inside the wheel, or hooks/ in a source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "hooks", here.parent / "hooks"):
+        if (candidate / "pre-commit").is_file():
+            return candidate
+    raise ExpflowError(f"bundled hook scripts are missing (looked in {here / 'hooks'})")
+
+
+def install_hooks(git: Git) -> list[tuple[str, str]]:
+    """Install each hook unless one exists; returns (hook path, "installed"/"kept …")."""
+    hooks_dir = Path(git.run("rev-parse", "--git-path", "hooks").decode().strip())
+    if not hooks_dir.is_absolute():
+        hooks_dir = git.root / hooks_dir
+    # The hooks call this very installation, whatever PATH the committer has.
+    command = f"{shlex.quote(sys.executable)} -m expflow_git"
+    report = []
+    for name in HOOK_NAMES:
+        target = hooks_dir / name
+        text = (hook_source_dir() / name).read_text()
+        text = text.replace(_DEFAULT_LINE, "EXPFLOW_GIT=${EXPFLOW_GIT:-" + command + "}")
+        if target.exists():
+            same = target.read_text(errors="replace") == text
+            report.append(
+                (
+                    str(target),
+                    "kept (already installed)"
+                    if same
+                    else "kept: a different hook exists; merge it by hand",
+                )
+            )
+            continue
+        write_atomic(target, text.encode(), mode=0o755, overwrite=False)
+        report.append((str(target), "installed"))
+    return report
