@@ -12,7 +12,7 @@ from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
 from expflow_git.policy import Gate, Policy, Rule, did_you_mean, param_key
-from expflow_git.schemas import Kind, schema_errors
+from expflow_git.schemas import Kind, is_valid, schema_errors
 
 
 class Rules(str, enum.Enum):
@@ -42,9 +42,11 @@ def check_document(
         raw = parse_json(data)
     except JsonProblem as exc:
         return None, [Finding(path, Rules.JSON.value, exc.message, exc.pointer, exc.line, exc.col)]
-    findings = [
-        Finding(path, Rules.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)
-    ]
+    findings = (
+        []
+        if is_valid(kind, raw)
+        else [Finding(path, Rules.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)]
+    )
     if findings:
         return None, findings
     doc: Document

@@ -147,7 +147,7 @@ def new(
     _, findings = check_document(Kind.EXPERIMENT, rel, data, policy)
     if findings:
         _fail(str(findings[0]))
-    existing = sorted((ws.root / "experiments").glob(f"*/{exp_id}.json"))
+    existing = layout.existing_experiments(exp_id)
     if existing:
         _fail(
             f"{existing[0].relative_to(ws.root).as_posix()}: experiment {exp_id!r} exists "

@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import re
+
 EXPERIMENT_SCHEMA = "expflow/experiment@1"
+# The schemas' id pattern, for ids that arrive on the command line.
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 RESULT_SCHEMA = "expflow/result@1"
 
 Scalar = str | int | float | bool | None

@@ -29,7 +29,7 @@ MAX_POLICY_BYTES = 1024 * 1024
 # expansions long before they cost memory or time.
 MAX_POLICY_NODES = 100_000
 
-_NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 
 
 class Op(enum.Enum):

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from expflow_git.checks import check_document, registry_findings
-from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Experiment, Result, Status
+from expflow_git.documents import (
+    EXPERIMENT_SCHEMA,
+    ID_RE,
+    RESULT_SCHEMA,
+    Experiment,
+    Result,
+    Status,
+)
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.globs import matches_any
 from expflow_git.policy import Policy, parse_number
@@ -122,9 +129,14 @@ class Layout:
             raise ExpflowError(f"{rel} would not match the policy's paths {list(globs)}")
         return rel
 
+    def existing_experiments(self, exp_id: str) -> list[Path]:
+        """Records named `exp_id` in any study (the id is checked first: it is never a glob)."""
+        check_id(exp_id)
+        return sorted((self.root / "experiments").glob(f"*/{exp_id}.json"))
+
     def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
         """The record with this id on disk (any study), strictly parsed and checked."""
-        hits = sorted(p for p in (self.root / "experiments").glob(f"*/{exp_id}.json"))
+        hits = self.existing_experiments(exp_id)
         if not hits:
             raise ExpflowError(
                 f"no experiment record {exp_id!r} under experiments/", code=ExitCode.FAILED
@@ -134,6 +146,13 @@ class Layout:
         if doc is None:
             raise ExpflowError(f"{findings[0]}", code=ExitCode.FAILED)
         return rel, json.loads(hits[0].read_bytes())
+
+
+def check_id(exp_id: str) -> None:
+    """Ids from the command line must be valid ids (they name files)."""
+    if not ID_RE.match(exp_id):
+        raise ExpflowError(f"invalid id {exp_id!r}: use letters, digits, '.', '_' and '-' "
+                           "(at most 128, starting with a letter or digit)")
 
 
 def dump(doc: Mapping[str, Any]) -> bytes:

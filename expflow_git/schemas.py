@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,31 @@ def load_schema(kind: Kind) -> dict[str, Any]:
     return schema
 
 
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """`pattern` with ECMA-262 semantics for a final `$`: the end of the string.
+
+    Python's `$` also matches before a trailing newline, so "exp-001\\n" would pass
+    python-jsonschema while jsonschema-rs (rightly) refuses it.
+    """
+    from jsonschema.exceptions import ValidationError
+
+    if not isinstance(instance, str):
+        return
+    if _search(pattern, instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(pattern: str) -> re.Pattern[str]:
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _search(pattern: str, text: str) -> re.Match[str] | None:
+    return _compile(pattern).search(text)
+
+
 def _refuse_remote(uri: str) -> Resource:
     raise ExpflowError(f"refusing to fetch remote $ref {uri!r}: only bundled schemas are used")
 
@@ -57,7 +83,7 @@ def _refuse_remote(uri: str) -> Resource:
 @functools.cache
 def validator(kind: Kind) -> Validator:
     """A Draft 2020-12 validator for `kind`, built once per process."""
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
@@ -65,7 +91,31 @@ def validator(kind: Kind) -> Validator:
     registry: Registry[Any] = Registry(retrieve=_refuse_remote).with_resources(resources)
     schema = load_schema(kind)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=registry)
+    strict = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+    return strict(schema, registry=registry)
+
+
+@functools.cache
+def fast_validator(kind: Kind) -> Any | None:
+    """A jsonschema-rs validator (offline: remote references fail), or None if not installed.
+
+    It only answers valid/invalid; python-jsonschema, the reference, explains
+    every invalid document, and a differential test keeps the two in agreement.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    registry = jsonschema_rs.Registry([(load_schema(k)["$id"], load_schema(k)) for k in Kind])
+    return jsonschema_rs.Draft202012Validator(load_schema(kind), registry=registry, offline=True)
+
+
+def is_valid(kind: Kind, document: Any) -> bool:
+    """Whether `document` meets its schema (jsonschema-rs when available)."""
+    fast = fast_validator(kind)
+    if fast is not None:
+        return bool(fast.is_valid(document))
+    return bool(validator(kind).is_valid(document))
 
 
 def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:

@@ -59,12 +59,14 @@ class Workspace:
 
     def rel(self, path: str | Path) -> str:
         """A path relative to the root, with '/' separators, as globs and messages use it."""
-        p = Path(path)
-        absolute = p if p.is_absolute() else Path.cwd() / p
+        p = Path(os.path.abspath(path))
+        # Resolve the directories but not the file itself: a symlinked document
+        # keeps its own name (and is then refused as a symlink), not its target's.
+        absolute = p.parent.resolve() / p.name
         try:
-            return absolute.resolve().relative_to(self.root.resolve()).as_posix()
+            return absolute.relative_to(self.root.resolve()).as_posix()
         except ValueError:
-            return p.as_posix()
+            return Path(path).as_posix()
 
     def load_policy(self) -> Policy:
         rel = self.rel(self.policy_path)

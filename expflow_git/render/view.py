@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from expflow_git.checks import CheckKind
+from expflow_git.policy import Op
 from expflow_git.ranking import Leaderboard
 
 MAX_METRIC_COLUMNS = 6
@@ -39,6 +41,19 @@ class FindingLine:
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """A registry threshold or policy gate on a metric, as the report's run checks name it."""
+
+    metric: str
+    op: Op
+    value: float
+    kind: CheckKind  # THRESHOLD (registry) or GATE (policy / --gate)
+
+    def label(self) -> str:
+        return f"{self.metric} {self.op.symbol} {fmt_number(self.value)}"
+
+
+@dataclass(frozen=True)
 class View:
     """A report as people read it."""
 
@@ -58,10 +73,16 @@ class View:
     walk: Mapping[str, Any] | None
     focus: str | None = None
     inputs: int = 0
+    thresholds: tuple[Threshold, ...] = ()  # every threshold/gate the runs were checked against
+    tool_version: str = ""
+    policy_blob: str = ""
 
     @property
     def signed(self) -> bool:
         return bool(self.signed_by)
+
+    def thresholds_on(self, metric: str) -> tuple[Threshold, ...]:
+        return tuple(t for t in self.thresholds if t.metric == metric)
 
 
 def _failed(checks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -70,6 +91,30 @@ def _failed(checks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         for c in checks
         if not c["passed"]
     )
+
+
+def _threshold(kind: str, name: str) -> Threshold | None:
+    """`metric:op:value` back into its parts; None for a name that is not one."""
+    parts = name.rsplit(":", 2)
+    if len(parts) != 3:
+        return None
+    try:
+        op, value, check_kind = Op(parts[1]), float(parts[2]), CheckKind(kind)
+    except ValueError:
+        return None
+    return Threshold(parts[0], op, value, check_kind)
+
+
+def thresholds_from_entries(entries: Sequence[Mapping[str, Any]]) -> tuple[Threshold, ...]:
+    """The distinct threshold and gate checks of the run entries, in first-seen order."""
+    names = dict.fromkeys(
+        (c["kind"], c["name"])
+        for e in entries
+        if e["type"] == "run"
+        for c in e["checks"]
+        if c["kind"] in (CheckKind.THRESHOLD.value, CheckKind.GATE.value)
+    )
+    return tuple(t for kind, name in names if (t := _threshold(kind, name)) is not None)
 
 
 def metric_columns(sort_by: str, tie_break: Sequence[str], rows: Sequence[Row]) -> tuple[str, ...]:
@@ -125,6 +170,9 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
         walk=walks[0] if walks else None,
         focus=result.get("focus"),
         inputs=p["inputs"]["count"],
+        thresholds=thresholds_from_entries(entries),
+        tool_version=p["tool"]["version"],
+        policy_blob=p["policy"]["gitBlob"],
     )
 
 
