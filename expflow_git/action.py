@@ -58,8 +58,10 @@ def run(env: Mapping[str, str]) -> int:
     head = pr_head_sha(env)
     rev = env.get("EXPFLOW_INPUT_REV") or head or "HEAD"
     if rev == head and not _has_commit(head):
-        print(f"::error title=expflow-git::the pull request's head commit {head[:12]} is not "
-              "in this clone; check out with `fetch-depth: 0` (actions/checkout)")
+        print(
+            f"::error title=expflow-git::the pull request's head commit {head[:12]} is not "
+            "in this clone; check out with `fetch-depth: 0` (actions/checkout)"
+        )
         return int(ExitCode.USAGE)
     args = ["audit", "--rev", rev, "--format", "github", "--out", report_path]
     for option, name in (("--policy", "POLICY"), ("--since", "SINCE"), ("--html", "HTML_PATH")):

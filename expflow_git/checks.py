@@ -83,45 +83,25 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
     groups += [(f"/splits/{pointer_token(s)}", m) for s, m in sorted(result.splits.items())]
     for base, metrics in groups:
         for name, value in metrics.items():
-            pointer = f"{base}/{pointer_token(name)}"
             spec = policy.metrics.get(name)
-            if isinstance(value, int) and abs(value) > 2**53:
-                findings.append(
-                    Finding(
-                        result.path,
-                        Rules.METRIC_RANGE.value,
-                        f"{name} is an integer too large to compare exactly",
-                        pointer,
-                    )
+            if spec is None:
+                problem = (
+                    Rules.UNKNOWN_METRIC,
+                    f"metric {name!r} is not in the registry of "
+                    f"{policy.path}{did_you_mean(name, policy.metrics)}",
                 )
-            elif spec is None:
-                findings.append(
-                    Finding(
-                        result.path,
-                        Rules.UNKNOWN_METRIC.value,
-                        f"metric {name!r} is not in the registry of "
-                        f"{policy.path}{did_you_mean(name, policy.metrics)}",
-                        pointer,
-                    )
-                )
+            elif isinstance(value, int) and abs(value) > 2**53:
+                problem = (Rules.METRIC_RANGE, f"{name} is an integer too large to compare exactly")
             elif spec.min is not None and value < spec.min:
-                findings.append(
-                    Finding(
-                        result.path,
-                        Rules.METRIC_RANGE.value,
-                        f"{name} = {value} is below its min {spec.min}",
-                        pointer,
-                    )
-                )
+                problem = (Rules.METRIC_RANGE, f"{name} = {value} is below its min {spec.min}")
             elif spec.max is not None and value > spec.max:
-                findings.append(
-                    Finding(
-                        result.path,
-                        Rules.METRIC_RANGE.value,
-                        f"{name} = {value} is above its max {spec.max}",
-                        pointer,
-                    )
-                )
+                problem = (Rules.METRIC_RANGE, f"{name} = {value} is above its max {spec.max}")
+            else:
+                continue
+            rule, message = problem
+            findings.append(
+                Finding(result.path, rule.value, message, f"{base}/{pointer_token(name)}")
+            )
     return findings
 
 

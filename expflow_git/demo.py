@@ -39,11 +39,21 @@ DATE = "2026-11-20T10:00:00+00:00"
 
 def _git(root: Path, *args: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_AUTHOR_DATE=DATE, GIT_COMMITTER_DATE=DATE, GIT_AUTHOR_NAME="expflow demo",
-               GIT_AUTHOR_EMAIL="demo@example.invalid", GIT_COMMITTER_NAME="expflow demo",
-               GIT_COMMITTER_EMAIL="demo@example.invalid")
-    subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
-                   cwd=root, env=env, check=True, capture_output=True)
+    env.update(
+        GIT_AUTHOR_DATE=DATE,
+        GIT_COMMITTER_DATE=DATE,
+        GIT_AUTHOR_NAME="expflow demo",
+        GIT_AUTHOR_EMAIL="demo@example.invalid",
+        GIT_COMMITTER_NAME="expflow demo",
+        GIT_COMMITTER_EMAIL="demo@example.invalid",
+    )
+    subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def build_repo(root: Path) -> None:
@@ -51,20 +61,27 @@ def build_repo(root: Path) -> None:
     write_atomic(root / "expflow.yaml", DEMO_POLICY.encode())
     for exp_id, (sub_step, seg, pde, minutes, holdout, title) in RUNS.items():
         record = {
-            "schema": "expflow/experiment@1", "id": exp_id, "study": STUDY, "title": title,
-            "created_at": "2026-11-20T09:00:00Z", "tags": ["task1", "demo"],
-            "status": "success", "seed": 1837261 + int(exp_id[-3:]),
+            "schema": "expflow/experiment@1",
+            "id": exp_id,
+            "study": STUDY,
+            "title": title,
+            "created_at": "2026-11-20T09:00:00Z",
+            "tags": ["task1", "demo"],
+            "status": "success",
+            "seed": 1837261 + int(exp_id[-3:]),
             "params": {"Args/--sub_step": sub_step, "lr": 0.001},
         }
         result = {
-            "schema": "expflow/result@1", "experiment": exp_id,
+            "schema": "expflow/result@1",
+            "experiment": exp_id,
             "recorded_at": "2026-11-20T10:00:00Z",
             "metrics": {"seg_total": seg, "pde_mean": pde, "train_time_min": minutes},
             "splits": {"holdout": {"seg_total": holdout}},
         }
         for kind, doc in (("experiments", record), ("results", result)):
-            write_atomic(root / kind / STUDY / f"{exp_id}.json",
-                         (json.dumps(doc, indent=2) + "\n").encode())
+            write_atomic(
+                root / kind / STUDY / f"{exp_id}.json", (json.dumps(doc, indent=2) + "\n").encode()
+            )
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "Demo competition: seven runs")
@@ -102,6 +119,8 @@ def run_demo(directory: Path | None, *, echo: Callable[[str], None]) -> int:
         if code != 0:
             echo(f"\nexpflow-git demo: step `{title}` exited {code}")
             return code
-    echo(f"\nfiles: repository {repo}\n       report     {report}\n       scorecard  {html}\n"
-         f"       keys       {key} (private, throw-away), {key}.pub")
+    echo(
+        f"\nfiles: repository {repo}\n       report     {report}\n       scorecard  {html}\n"
+        f"       keys       {key} (private, throw-away), {key}.pub"
+    )
     return 0

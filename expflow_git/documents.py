@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import re
 
 EXPERIMENT_SCHEMA = "expflow/experiment@1"
 # The schemas' id pattern, for ids that arrive on the command line.

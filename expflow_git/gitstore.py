@@ -157,7 +157,7 @@ class Change(NamedTuple):
 
 
 def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
-    """Parse ``--raw -z`` records (``:meta`` then path) from ``start``; stop at the first non-raw."""
+    """Parse ``--raw -z`` records (``:meta`` then path) from ``start``, up to the first non-raw."""
     changes: list[Change] = []
     i = start
     while i + 1 < len(records):
@@ -181,7 +181,7 @@ def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
 
 @dataclass(frozen=True)
 class Git:
-    """A repository: its work-tree top (``root``; the git dir itself if bare) and the env git runs with.
+    """A repository: its work-tree top (``root``; the git dir if bare) and the env git runs with.
 
     The environment decides which index git reads.  Inside a pre-commit hook
     git points GIT_INDEX_FILE at the index being committed (a temporary one

@@ -98,7 +98,7 @@ _KEY_RE = re.compile(
 # A value that names where the secret comes from instead of holding it.
 _REFERENCE_RE = re.compile(
     r"""\$\{\{[^}]*\}\}                                 # ${{ secrets.X }} (GitHub Actions)
-      | \$\{[A-Za-z_][A-Za-z0-9_]*(?::?-|:?\?[^}]*)?\}  # ${X} ${X:-} ${X:?msg}; a default is literal
+      | \$\{[A-Za-z_][A-Za-z0-9_]*(?::?-|:?\?[^}]*)?\}  # ${X} ${X:-} ${X:?m}; defaults literal
       | \$[A-Za-z_][A-Za-z0-9_]*                        # $X
       | \$env:[A-Za-z_][A-Za-z0-9_]*                    # PowerShell
       | \$\(.*\)                                        # $(command)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import hashlib
 import math
 import operator
@@ -158,8 +159,12 @@ class Policy:
 
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
-        implied = tuple(g for m in self.metrics.values() if (g := m.threshold_gate()))
-        return implied + self.gates + extra
+        return self.threshold_gates + self.gates + extra
+
+    @functools.cached_property
+    def threshold_gates(self) -> tuple[Gate, ...]:
+        """The gates the registry's thresholds imply, in registry order."""
+        return tuple(g for m in self.metrics.values() if (g := m.threshold_gate()))
 
 
 def _fmt_number(value: float) -> str:

@@ -151,8 +151,10 @@ class Layout:
 def check_id(exp_id: str) -> None:
     """Ids from the command line must be valid ids (they name files)."""
     if not ID_RE.match(exp_id):
-        raise ExpflowError(f"invalid id {exp_id!r}: use letters, digits, '.', '_' and '-' "
-                           "(at most 128, starting with a letter or digit)")
+        raise ExpflowError(
+            f"invalid id {exp_id!r}: use letters, digits, '.', '_' and '-' "
+            "(at most 128, starting with a letter or digit)"
+        )
 
 
 def dump(doc: Mapping[str, Any]) -> bytes:

@@ -103,15 +103,16 @@ svg .best{font-weight:700}
 table{border-collapse:collapse;width:100%;font-size:14px;font-variant-numeric:tabular-nums}
 caption{text-align:left;color:var(--muted);font-size:13px;padding-bottom:8px}
 th,td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);
+thead th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);
 background:var(--bg);white-space:nowrap}
+tbody th{font-weight:400}
 td.num,th.num{text-align:right}
 td.nowrap{white-space:nowrap}
 th.sort{color:var(--ink)}
-tr.infeasible td{background:var(--fail-bg)}
+tr.infeasible td,tr.infeasible th{background:var(--fail-bg)}
 .yes{color:var(--pass);font-weight:600}.no{color:var(--fail);font-weight:700}
-.chk{display:inline-block;white-space:nowrap;margin:0 4px 2px 0;padding:0 6px;border-radius:4px;font-size:12px;
-background:var(--fail-bg);color:var(--fail);border:1px solid var(--fail)}
+.chk{display:inline-block;white-space:nowrap;margin:0 4px 2px 0;padding:0 6px;font-size:12px;
+border-radius:4px;background:var(--fail-bg);color:var(--fail);border:1px solid var(--fail)}
 .pill{display:inline-block;font-size:11px;font-weight:700;padding:0 6px;border-radius:999px;
 margin-left:6px;border:1px solid var(--line);color:var(--muted);vertical-align:1px}
 ol.findings{margin:0;padding-left:22px}
@@ -142,6 +143,15 @@ def _short(text: str, limit: int = MAX_LABEL_CHARS) -> str:
 # --- scales -----------------------------------------------------------------
 
 
+# Positions are computed on values clipped to this range, so no sum or difference
+# overflows; the labels always show the true values.
+_LIMIT = 1e300
+
+
+def _clip(value: float) -> float:
+    return min(_LIMIT, max(-_LIMIT, value))
+
+
 @dataclass(frozen=True)
 class _Scale:
     """A linear map from a data domain onto [start, end] in SVG units."""
@@ -153,41 +163,39 @@ class _Scale:
     ticks: tuple[float, ...]
 
     def __call__(self, value: float) -> float:
-        span = self.hi - self.lo
-        frac = (value - self.lo) / span if span > 0 and math.isfinite(span) else 0.5
-        frac = min(1.0, max(0.0, frac)) if math.isfinite(frac) else 0.5
-        return self.start + frac * (self.end - self.start)
+        frac = (_clip(value) - self.lo) / (self.hi - self.lo)
+        return self.start + min(1.0, max(0.0, frac)) * (self.end - self.start)
 
 
 def _nice_step(raw: float) -> float:
     power: float = 10.0 ** math.floor(math.log10(raw))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+    for m in (1.0, 2.0, 2.5, 5.0):
         if raw <= m * power:
             return m * power
     return 10 * power
 
 
 def _scale(values: Iterable[float], start: float, end: float, *, ticks: int = 5) -> _Scale:
-    """A padded domain with round ticks; safe for one value, equal values and huge values."""
-    vals = [v for v in values if math.isfinite(v)]
+    """A padded domain with round ticks; safe for no value, one value and equal values."""
+    vals = [_clip(v) for v in values if math.isfinite(v)]
     lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
-    if hi == lo:
-        pad = abs(lo) * 0.1 or 1.0
+    if hi - lo <= max(abs(lo), abs(hi)) * 1e-9 or hi - lo < 1e-200:
+        # Equal, or equal up to float noise: centre them in a range of ±10 %.
+        pad = max(abs(lo), abs(hi)) * 0.1
+        pad = pad if pad >= 1e-200 else 1.0
         lo, hi = lo - pad, hi + pad
     span = hi - lo
-    if not math.isfinite(span) or span <= 0:
-        return _Scale(lo, hi, start, end, (lo, hi))
-    lo, hi = lo - span * 0.05, hi + span * 0.05
-    step = _nice_step((hi - lo) / ticks)
-    lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    step = _nice_step(span / ticks)
+    lo = math.floor((lo - span * 0.05) / step) * step
+    hi = math.ceil((hi + span * 0.05) / step) * step
     count = round((hi - lo) / step)
-    marks = tuple(lo + i * step for i in range(count + 1))
-    return _Scale(lo, hi, start, end, marks)
+    marks = (lo + i * step for i in range(count + 1))
+    return _Scale(lo, hi, start, end, tuple(t for t in marks if abs(t) <= _LIMIT))
 
 
 def _tick_label(value: float) -> str:
-    # Rounding hides float noise such as 0.30000000000000004 without losing real digits.
-    return fmt_number(round(value, 10) + 0.0)
+    # Twelve significant digits hide float noise such as 0.30000000000000004.
+    return fmt_number(float(f"{value:.12g}") + 0.0)
 
 
 # --- page parts -------------------------------------------------------------
@@ -327,15 +335,23 @@ def _legend(thresholds: bool) -> str:
     return f'<div class="legend" aria-hidden="true">{ok}{bad}{line}</div>'
 
 
-def _chart_rows(view: View) -> tuple[list[Row], int, int]:
-    """The runs to draw (best first, capped), how many have the metric, how many lack it."""
-    drawn = [r for r in view.rows if isinstance(r.metrics.get(view.sort_by), (int, float))]
+def _chart_rows(view: View) -> tuple[list[Row], list[str]]:
+    """The runs to draw (best first, capped) and notes on what was left out."""
+    drawn = [r for r in view.rows if r.metrics.get(view.sort_by) is not None]
     sign = -1.0 if view.descending else 1.0
     drawn.sort(key=lambda r: (sign * float(r.metrics[view.sort_by]), r.id))
     shown = drawn[:MAX_CHART_RUNS]
     # The winner under the rules is always on the chart, even below the cut.
     extra = [r for r in drawn[MAX_CHART_RUNS:] if r.id == view.best_feasible]
-    return shown + extra[:1], len(drawn), len(view.rows) - len(drawn)
+    notes = []
+    if len(drawn) > len(shown):
+        notes.append(
+            f"showing the top {len(shown):,} of {len(drawn):,} runs by {view.sort_by}"
+            + (" and best_feasible" if extra else "")
+        )
+    if len(drawn) < len(view.rows):
+        notes.append(f"{len(view.rows) - len(drawn):,} run(s) without {view.sort_by} not drawn")
+    return shown + extra, notes
 
 
 def _failing_zone(t: Threshold, x: _Scale, top: float, height: float) -> str:
@@ -356,19 +372,13 @@ def _failing_zone(t: Threshold, x: _Scale, top: float, height: float) -> str:
 
 
 def _metric_chart(view: View) -> str:
-    rows, with_metric, missing = _chart_rows(view)
+    rows, notes = _chart_rows(view)
     metric = view.sort_by
     direction = "higher is better" if view.descending else "lower is better"
     head = f'<section aria-labelledby="h-chart"><h2 id="h-chart">{_e(metric)} per run</h2>'
-    notes = []
-    if with_metric > len(rows):
-        notes.append(f"showing the top {len(rows):,} of {with_metric:,} runs by {metric}")
-    if missing:
-        notes.append(f"{missing:,} run(s) without {metric} not drawn")
     if not rows:
         text = f"No run has {metric}; nothing to chart." if view.rows else "No runs to chart."
-        extra = f' <span class="note">({_e("; ".join(notes))})</span>' if notes else ""
-        return head + f'<p class="muted">{_e(text)}</p>{extra}</section>'
+        return head + f'<p class="muted">{_e(text)}</p></section>'
     thresholds = view.thresholds_on(metric)
     top = 18.0 + 16.0 * len(thresholds)
     plot_h = _ROW_H * len(rows)
@@ -429,7 +439,7 @@ def _metric_chart(view: View) -> str:
     out.append("</svg>")
     caption = (
         f"Each run's {metric} ({direction}), best first."
-        + (" " + "; ".join(notes).capitalize() + "." if notes else "")
+        + "".join(f" {n[:1].upper()}{n[1:]}." for n in notes)
         + ("" if thresholds else f" No threshold or gate on {metric}.")
     )
     return (
@@ -447,11 +457,7 @@ def _chart_row(view: View, row: Row, x: _Scale, y: float) -> str:
     ok = row.feasible
     cls = "ok" if ok else "bad"
     rank = f"#{row.rank} " if row.rank is not None else ""
-    tags = [
-        t
-        for t, rid in (("best_feasible", view.best_feasible), ("best_any", view.best_any))
-        if rid == row.id
-    ]
+    tags = _tags(view, row.id)
     status = "feasible" if ok else "infeasible: " + "; ".join(row.failed)
     tip = f"{rank}{row.id} — {view.sort_by} {fmt_number(value)} — {status}"
     mark = (
@@ -574,6 +580,28 @@ def _scatter(points: Sequence[tuple[str, float, float]], metric: str, split: str
     return "".join(out)
 
 
+def _tags(view: View, run_id: str) -> list[str]:
+    return [
+        tag
+        for tag, best in (("best_feasible", view.best_feasible), ("best_any", view.best_any))
+        if best == run_id
+    ]
+
+
+def _board_row(view: View, row: Row, cells: Sequence[str], metric_idx: range) -> str:
+    pills = "".join(f'<span class="pill">{t}</span>' for t in _tags(view, row.id))
+    chips = "".join(f'<span class="chk">{_e(f)}</span>' for f in row.failed)
+    tds = [
+        f'<td class="num">{_e(cells[0])}</td>',
+        f'<th scope="row" class="nowrap"><code>{_e(cells[1])}</code>{pills}</th>',
+        f'<td class="nowrap">{_e(cells[2])}</td>',
+        '<td class="yes">yes</td>' if row.feasible else '<td class="no">NO</td>',
+        *(f'<td class="num">{_e(cells[i])}</td>' for i in metric_idx),
+        f"<td>{chips}</td>",
+    ]
+    return f"<tr{_class('' if row.feasible else 'infeasible')}>{''.join(tds)}</tr>"
+
+
 def _leaderboard(view: View) -> str:
     head = '<section aria-labelledby="h-board"><h2 id="h-board">Leaderboard</h2>'
     if not view.rows:
@@ -584,43 +612,28 @@ def _leaderboard(view: View) -> str:
     rows = view.rows[:MAX_TABLE_ROWS]
     headers, body = leaderboard_cells(rows, view.metric_columns)
     metric_idx = range(4, 4 + len(view.metric_columns))
-    arrow = " ↓" if view.descending else " ↑"
     ths = []
     for i, h in enumerate(headers):
-        cls = " ".join(
-            c for c, on in (("num", i in metric_idx or i == 0), ("sort", h == view.sort_by)) if on
-        )
-        label = _e(h) + (arrow if i in metric_idx and h == view.sort_by else "")
-        ths.append(f'<th scope="col"{_class(cls)}>{label}</th>')
-    trs = []
-    for row, cells in zip(rows, body, strict=True):
-        tds = [f'<td class="num">{_e(cells[0])}</td>', f'<td class="nowrap"><code>{_e(cells[1])}</code>']
-        tags = [
-            t
-            for t, rid in (("best_feasible", view.best_feasible), ("best_any", view.best_any))
-            if rid == row.id
-        ]
-        tds[-1] += "".join(f'<span class="pill">{t}</span>' for t in tags) + "</td>"
-        tds.append(f'<td class="nowrap">{_e(cells[2])}</td>')
-        tds.append('<td class="yes">yes</td>' if row.feasible else '<td class="no">NO</td>')
-        tds += [f'<td class="num">{_e(cells[i])}</td>' for i in metric_idx]
-        chips = "".join(f'<span class="chk">{_e(f)}</span>' for f in row.failed)
-        tds.append(f"<td>{chips}</td>")
-        trs.append(f"<tr{_class('' if row.feasible else 'infeasible')}>{''.join(tds)}</tr>")
-    more = len(view.rows) - len(rows)
+        sort = i in metric_idx and h == view.sort_by
+        cls = " ".join(c for c, on in (("num", i == 0 or i in metric_idx), ("sort", sort)) if on)
+        arrow = (" ↓" if view.descending else " ↑") if sort else ""
+        ths.append(f'<th scope="col"{_class(cls)}>{_e(h)}{arrow}</th>')
+    trs = "".join(
+        _board_row(view, row, cells, metric_idx) for row, cells in zip(rows, body, strict=True)
+    )
     caption = (
         "Feasible runs ranked first, then infeasible runs (unranked) with the checks they failed."
     )
     note = (
         f'<p class="note">Showing the first {len(rows):,} of {len(view.rows):,} runs; '
         "the full list is in the report.</p>"
-        if more
+        if len(view.rows) > len(rows)
         else ""
     )
     return (
         head
         + f'<div class="scroll"><table><caption>{_e(caption)}</caption>'
-        + f"<thead><tr>{''.join(ths)}</tr></thead><tbody>{''.join(trs)}</tbody></table></div>"
+        + f"<thead><tr>{''.join(ths)}</tr></thead><tbody>{trs}</tbody></table></div>"
         + note
         + "</section>"
     )

@@ -12,7 +12,7 @@ from expflow_git import TOOL_NAME, __version__
 from expflow_git.audit import Audit, commit_time_utc, verdict_passes
 from expflow_git.errors import Finding
 from expflow_git.ranking import best_any, order_key, pearson
-from expflow_git.report.canonical import canonical_json
+from expflow_git.report.canonical import canonical_json, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, Signature, encode_envelope, pae
 from expflow_git.report.merkle import leaf_hash, merkle_root
 from expflow_git.report.signing import keyid, sign
@@ -81,10 +81,13 @@ def run_entries(audit: Audit) -> list[Json]:
             "id": v.id,
             "study": v.study,
             "path": clean(v.path),
-            "metrics": dict(sorted(v.metrics.items())),
+            "metrics": {k: json_number(x) for k, x in sorted(v.metrics.items())},
         }
         if v.splits:
-            entry["splits"] = {k: dict(sorted(m.items())) for k, m in sorted(v.splits.items())}
+            entry["splits"] = {
+                k: {name: json_number(x) for name, x in sorted(m.items())}
+                for k, m in sorted(v.splits.items())
+            }
         entry["checks"] = [
             {"kind": o.kind.value, "name": o.name, "passed": o.passed, "detail": clean(o.detail)}
             for o in v.outcomes
@@ -109,7 +112,7 @@ def walk_entry(audit: Audit) -> Json | None:
         "status": w.status.value,
         "r": w.r,
         "n": w.n,
-        "points": [[i, x, y] for i, x, y in w.points],
+        "points": [[i, json_number(x), json_number(y)] for i, x, y in w.points],
         "reason": w.reason,
     }
 

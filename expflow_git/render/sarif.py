@@ -1,0 +1,194 @@
+"""SARIF 2.1.0 for code scanning (`audit --format sarif`): findings, infeasible runs, gates.
+
+Each result carries a `partialFingerprints` value computed from what identifies the
+problem itself (rule, file, pointer, message — or the run id), never from its position
+in the report, so adding or removing an unrelated run or finding leaves it unchanged
+and code scanning keeps tracking the same alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from expflow_git import TOOL_NAME, __version__
+from expflow_git.checks import Rules
+from expflow_git.history import RULE as REWRITTEN
+from expflow_git.pinscan import Rule as PinRule
+from expflow_git.render.view import FindingLine, Row, View
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+FINGERPRINT_KEY = "expflowFinding/v1"
+SRCROOT = "%SRCROOT%"
+
+INFEASIBLE_RUN = "infeasible-run"
+WALK_FORWARD = "walk-forward"
+NO_FEASIBLE_RUN = "no-feasible-run"
+
+_PIN_RULES = frozenset(r.value for r in PinRule)
+_DESCRIPTIONS: Mapping[str, str] = {
+    Rules.JSON.value: "The document is not strict JSON.",
+    Rules.SCHEMA.value: "The document does not match its schema.",
+    Rules.STEM.value: "The file name differs from the document's id.",
+    Rules.UNKNOWN_METRIC.value: "A result reports a metric that is not in the registry.",
+    Rules.METRIC_RANGE.value: "A metric lies outside its registered range.",
+    Rules.REQUIRED_METRIC.value: "A result lacks a metric the policy requires.",
+    Rules.DUPLICATE_ID.value: "Two experiment records share one id.",
+    Rules.DANGLING_RESULT.value: "A result has no experiment record.",
+    Rules.NOT_SUCCESS.value: "A result belongs to an experiment that did not succeed.",
+    Rules.BUDGET.value: "A study has more runs than the policy's budget allows.",
+    Rules.NOT_A_FILE.value: "A document path is not a regular file.",
+    PinRule.PIN_HASH_FILE.value: "A PIN hash file is committed.",
+    PinRule.PIN_ASSIGNMENT.value: "A PIN or PIN hash is assigned a literal value.",
+    PinRule.PIN_SHA256.value: "A SHA-256 of a four-digit PIN is committed.",
+    PinRule.PIN_HASH_FORMAT.value: "A PIN hash in expflow-git's own format is committed.",
+    PinRule.PIN_VALUE.value: "A four-digit PIN is committed under a pin key.",
+    REWRITTEN: "A committed result was later changed or deleted.",
+    INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
+    WALK_FORWARD: "The walk-forward correlation gate does not pass.",
+    NO_FEASIBLE_RUN: "No run passes every threshold, gate, required metric and rule.",
+}
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _location(path: str, line: int | None = None, col: int | None = None) -> dict[str, Any]:
+    region: dict[str, int] = {"startLine": line if line is not None and line >= 1 else 1}
+    if line is not None and line >= 1 and col is not None and col >= 1:
+        region["startColumn"] = col
+    uri = quote(path.removeprefix("./").encode("utf-8", "surrogateescape"), safe="/")
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
+            "region": region,
+        }
+    }
+
+
+def _rule(rule_id: str) -> dict[str, Any]:
+    text = _DESCRIPTIONS.get(rule_id, f"expflow-git finding {rule_id}.")
+    level = "warning" if rule_id == INFEASIBLE_RUN else "error"
+    rule: dict[str, Any] = {
+        "id": rule_id,
+        "name": rule_id,
+        "shortDescription": {"text": text},
+        "defaultConfiguration": {"level": level},
+    }
+    if rule_id in _PIN_RULES:
+        rule["properties"] = {"tags": ["security"], "security-severity": "8.0"}
+    return rule
+
+
+def _finding_result(f: FindingLine, seen: dict[str, int]) -> dict[str, Any]:
+    key = _fingerprint(f.rule, f.path, f.pointer, f.message)
+    # Two identical findings must stay two alerts: number the repeats.
+    seen[key] = seen.get(key, 0) + 1
+    if seen[key] > 1:
+        key = _fingerprint(key, str(seen[key]))
+    result: dict[str, Any] = {
+        "ruleId": f.rule,
+        "level": "error",
+        "message": {"text": f.message + (f" (at {f.pointer})" if f.pointer else "")},
+        "locations": [_location(f.path, f.line, f.col)],
+        "partialFingerprints": {FINGERPRINT_KEY: key},
+    }
+    if f.pointer:
+        result["properties"] = {"jsonPointer": f.pointer}
+    return result
+
+
+def _run_result(row: Row) -> dict[str, Any]:
+    failed = "; ".join(row.failed) or "fails a check"
+    return {
+        "ruleId": INFEASIBLE_RUN,
+        "level": "warning",
+        "message": {"text": f"run {row.id} is infeasible: {failed}"},
+        "locations": [_location(row.path)],
+        # The run, not the reasons: the alert follows the run while its reasons change.
+        "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(INFEASIBLE_RUN, row.path, row.id)},
+        "properties": {"runId": row.id, "failedChecks": list(row.failed)},
+    }
+
+
+def _gate_results(view: View) -> list[dict[str, Any]]:
+    """Why an audit fails when no single document is to blame: located at the policy file."""
+    out = []
+    w = view.walk
+    if w is not None and w["status"] != "pass":
+        r = "n/a" if w["r"] is None else f"{w['r']:.4f}"
+        text = (
+            f"walk-forward {w['status']}: Pearson r = {r} between {w['metric']} and "
+            f"{w['split']}/{w['metric']} over {w['n']} run(s), needs >= {w['minPearson']}"
+            + (f" ({w['reason']})" if w["reason"] else "")
+        )
+        out.append(
+            {
+                "ruleId": WALK_FORWARD,
+                "level": "error",
+                "message": {"text": text},
+                "locations": [_location(view.policy_path)],
+                "partialFingerprints": {
+                    FINGERPRINT_KEY: _fingerprint(
+                        WALK_FORWARD, view.policy_path, str(w["metric"]), str(w["split"])
+                    )
+                },
+            }
+        )
+    if view.focus is None and view.rows and not any(r.feasible for r in view.rows):
+        out.append(
+            {
+                "ruleId": NO_FEASIBLE_RUN,
+                "level": "error",
+                "message": {"text": f"none of the {len(view.rows)} run(s) is feasible"},
+                "locations": [_location(view.policy_path)],
+                "partialFingerprints": {
+                    FINGERPRINT_KEY: _fingerprint(NO_FEASIBLE_RUN, view.policy_path)
+                },
+            }
+        )
+    return out
+
+
+def render_sarif(view: View) -> str:
+    """SARIF 2.1.0: a result per finding (error), infeasible run (warning) and failed gate."""
+    seen: dict[str, int] = {}
+    results = [_finding_result(f, seen) for f in view.findings]
+    results += [_run_result(r) for r in view.rows if not r.feasible]
+    results += _gate_results(view)
+    rule_ids = sorted({r["ruleId"] for r in results})
+    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    for result in results:
+        result["ruleIndex"] = index[result["ruleId"]]
+    sarif = {
+        "$schema": SCHEMA_URI,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL_NAME,
+                        "version": view.tool_version or __version__,
+                        "rules": [_rule(rule_id) for rule_id in rule_ids],
+                    }
+                },
+                "originalUriBaseIds": {
+                    SRCROOT: {"description": {"text": "The root of the audited repository."}}
+                },
+                "results": results,
+                "properties": {
+                    "commit": view.commit,
+                    "tree": view.tree,
+                    "policy": view.policy_path,
+                    "verdict": view.verdict,
+                    "signedBy": list(view.signed_by),
+                },
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
