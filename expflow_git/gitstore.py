@@ -115,7 +115,7 @@ def _check_rev(rev: str) -> None:
 
 @dataclass(frozen=True)
 class Commit:
-    """A commit as git stores it; ``time``/``tz`` are the committer's (``1700000000``, ``+0100``)."""
+    """A commit as git stores it; `time`/`tz` are the committer's (`1700000000`, `+0100`)."""
 
     sha: str
     tree: str
@@ -344,7 +344,7 @@ class Git:
         return self.run(*args, "--").decode("ascii").split()
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        """Whether ``ancestor`` is in the history of ``descendant`` (a commit is its own ancestor)."""
+        """Whether `ancestor` is in the history of `descendant` (a commit is its own ancestor)."""
         _check_rev(ancestor)
         _check_rev(descendant)
         proc = self._exec(["merge-base", "--is-ancestor", ancestor, descendant], None)
