@@ -6,7 +6,8 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
@@ -38,17 +39,31 @@ def check_document(
     kind: Kind, path: str, data: bytes, policy: Policy
 ) -> tuple[Document | None, list[Finding]]:
     """Strict JSON → schema → file name → (results) registry. The value only if all pass."""
+    content = check_content(kind, data)
+    if isinstance(content, list):
+        return None, [replace(f, path=path) for f in content]
+    return finish_document(kind, path, content, policy)
+
+
+def check_content(kind: Kind, data: bytes) -> dict[str, Any] | list[Finding]:
+    """The path-independent half: strict JSON and the schema (what the cache may keep).
+
+    Returns the parsed document, or its findings with an empty path.
+    """
     try:
         raw = parse_json(data)
     except JsonProblem as exc:
-        return None, [Finding(path, Rules.JSON.value, exc.message, exc.pointer, exc.line, exc.col)]
-    findings = (
-        []
-        if is_valid(kind, raw)
-        else [Finding(path, Rules.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)]
-    )
-    if findings:
-        return None, findings
+        return [Finding("", Rules.JSON.value, exc.message, exc.pointer, exc.line, exc.col)]
+    if is_valid(kind, raw):
+        return raw
+    return [Finding("", Rules.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)]
+
+
+def finish_document(
+    kind: Kind, path: str, raw: Mapping[str, Any], policy: Policy
+) -> tuple[Document | None, list[Finding]]:
+    """The path- and policy-dependent half: the value, file name = id, the registry."""
+    findings: list[Finding] = []
     doc: Document
     if kind is Kind.EXPERIMENT:
         doc = Experiment.from_json(path, raw)

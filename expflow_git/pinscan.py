@@ -48,9 +48,10 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from expflow_git.errors import Finding
+from expflow_git.globs import matches_any
 from expflow_git.pin import PIN_HASH_PREFIX, PIN_HASH_RE
 
 PRAGMA = "expflow: allow-pin-hash"
@@ -171,58 +172,6 @@ def pin_sha256_set() -> frozenset[str]:
     return frozenset(hashlib.sha256(f"{n:04d}".encode("ascii")).hexdigest() for n in range(10_000))
 
 
-@functools.cache
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate one glob; `*`/`?`/`[...]` stay within a segment, a `**` segment spans any."""
-    pattern = pattern.removeprefix("./").lstrip("/")
-    out: list[str] = []
-    segments = pattern.split("/")
-    last = len(segments) - 1
-    for i, segment in enumerate(segments):
-        if segment == "**":
-            # `**/` matches zero or more directories; a trailing `**` matches everything below.
-            out.append(".*" if i == last else "(?:[^/]*/)*")
-            continue
-        out.append(_segment_regex(segment))
-        if i != last:
-            out.append("/")
-    return re.compile("".join(out), re.DOTALL)
-
-
-def _segment_regex(segment: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(segment)
-    while i < n:
-        c = segment[i]
-        if c == "*":
-            while i < n and segment[i] == "*":
-                i += 1
-            out.append("[^/]*")
-            continue
-        if c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = i + 1
-            if segment[j : j + 1] == "!":
-                j += 1
-            if segment[j : j + 1] == "]":
-                j += 1  # a `]` right after `[` or `[!` is a member, as in fnmatch
-            end = segment.find("]", j)
-            if end == -1:
-                out.append(re.escape(c))
-            else:
-                body = segment[i + 1 : end]
-                negate = body.startswith("!")
-                body = re.sub(r"([\\\[\]^&~|])", r"\\\1", body[1:] if negate else body)
-                out.append(f"[^/{body}]" if negate else f"(?!/)[{body}]")
-                i = end + 1
-                continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
 def path_is_allowed(path: str, allow: Sequence[str]) -> bool:
     """True iff `path` (repo-relative, '/'-separated) matches one of the `allow` globs.
 
@@ -230,8 +179,7 @@ def path_is_allowed(path: str, allow: Sequence[str]) -> bool:
     '/', a `**/` segment matches zero or more directories, a trailing `/**`
     matches everything below. Write `**/name` to match at any depth.
     """
-    path = path.removeprefix("./")
-    return any(_glob_regex(pattern).fullmatch(path) for pattern in allow)
+    return matches_any(path, allow)
 
 
 def scan_bytes(path: str, data: bytes, *, allow: Sequence[str] = ()) -> list[Finding]:
@@ -242,32 +190,46 @@ def scan_bytes(path: str, data: bytes, *, allow: Sequence[str] = ()) -> list[Fin
     """
     if allow and path_is_allowed(path, allow):
         return []
-    findings: list[Finding] = []
-    if posixpath.basename(path).lower() == PIN_HASH_FILENAME:
-        findings.append(
-            Finding(
-                path,
-                Rule.PIN_HASH_FILE.value,
-                "a file named pin.hash (a stored PIN hash) must not be committed",
-                line=1,
-                col=1,
-            )
+    content = scan_content(data, code=is_code_path(path))
+    return name_findings(path) + [replace(f, path=path) for f in content]
+
+
+def is_code_path(path: str) -> bool:
+    """Source files, where an unquoted right-hand side is an expression, not a value."""
+    return posixpath.splitext(path)[1].lower() in _CODE_SUFFIXES
+
+
+def name_findings(path: str) -> list[Finding]:
+    """The finding a file's name alone gives (a committed `pin.hash`)."""
+    if posixpath.basename(path).lower() != PIN_HASH_FILENAME:
+        return []
+    return [
+        Finding(
+            path,
+            Rule.PIN_HASH_FILE.value,
+            "a file named pin.hash (a stored PIN hash) must not be committed",
+            line=1,
+            col=1,
         )
+    ]
+
+
+def scan_content(data: bytes, *, code: bool) -> list[Finding]:
+    """The content findings (path left empty): what depends only on the bytes and the file type,
+    so the audit may cache it per blob."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = data.decode("utf-16", errors="replace").removeprefix("\ufeff")
-        findings.extend(_scan_text(path, text))
-        return findings
+        return _scan_text(text, code)
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:
-        return findings  # binary
+        return []  # binary
     families = _may_match(data)
     if not families:
-        return findings
+        return []
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    findings.extend(_scan_text(path, text, families))
-    return findings
+    return _scan_text(text, code, families)
 
 
 @dataclass(frozen=True)
@@ -278,10 +240,10 @@ class _Hit:
     message: str
 
 
-def _scan_text(path: str, text: str, families: _Family = _Family.ALL) -> list[Finding]:
+def _scan_text(text: str, code: bool, families: _Family = _Family.ALL) -> list[Finding]:
     """Content findings for decoded text (every rule except pin-hash-file)."""
     content = _content_hits(text, families)
-    hits = content + _key_hits(path, text, content) if _Family.KEY in families else content
+    hits = content + _key_hits(code, text, content) if _Family.KEY in families else content
     if not hits:
         return []
     newlines = [m.start() for m in re.finditer("\n", text)]
@@ -294,7 +256,7 @@ def _scan_text(path: str, text: str, families: _Family = _Family.ALL) -> list[Fi
             continue
         findings.append(
             Finding(
-                path,
+                "",
                 hit.rule.value,
                 hit.message,
                 line=line_index + 1,
@@ -349,9 +311,8 @@ def _bounded(text: str, start: int, end: int) -> bool:
     )
 
 
-def _key_hits(path: str, text: str, content: list[_Hit]) -> list[_Hit]:
+def _key_hits(code: bool, text: str, content: list[_Hit]) -> list[_Hit]:
     """pin-assignment and pin-value hits; an assignment overlapping a content hit is dropped."""
-    code = posixpath.splitext(path)[1].lower() in _CODE_SUFFIXES
     hits: list[_Hit] = []
     consumed = 0  # a key inside an earlier key's value is part of that value, not a new key
     for m in _KEY_RE.finditer(text):
