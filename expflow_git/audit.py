@@ -11,11 +11,14 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from expflow_git.cache import BlobCache
 from expflow_git.checks import (
     Rules,
     RunVerdict,
-    check_document,
+    check_content,
+    finish_document,
     integrity_findings,
     pair_runs,
     run_verdict,
@@ -24,10 +27,10 @@ from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
-from expflow_git.pinscan import scan_bytes
+from expflow_git.pinscan import is_code_path, name_findings, scan_content
 from expflow_git.policy import DEFAULT_POLICY_PATH, Gate, Policy, load_policy_bytes
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
-from expflow_git.schemas import Kind
+from expflow_git.schemas import Kind, is_valid
 
 SYMLINK_MODE = "120000"
 # Blobs larger than this are data (weights, archives), not where a PIN hash is
@@ -110,9 +113,13 @@ def check_tree(
     *,
     policy_path: str = DEFAULT_POLICY_PATH,
     scan: bool = True,
+    use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> TreeCheck:
-    """Read, parse and check every document of `rev` (and scan every blob for PINs)."""
+    """Read, parse and check every document of `rev` (and scan every blob for PINs).
+
+    With `use_cache`, what a blob's content decided is reused from earlier runs.
+    """
     commit = git.resolve_commit(rev)
     entries = git.ls_tree(commit.sha)
     policy_entry = next((e for e in entries if e.path == policy_path), None)
@@ -123,7 +130,8 @@ def check_tree(
         )
     with BlobReader(git) as reader:
         policy = load_policy_bytes(reader.read(policy_entry.sha), path=policy_path)
-        return _read_documents(git, reader, commit, policy, policy_entry, entries, scan, progress)
+        cache = BlobCache.for_git_dir(git.git_dir, policy.sha256) if use_cache else None
+        return _read_documents(reader, commit, policy, policy_entry, entries, scan, cache, progress)
 
 
 def _kind(path: str, policy: Policy) -> Kind | None:
@@ -134,18 +142,70 @@ def _kind(path: str, policy: Policy) -> Kind | None:
     return None
 
 
+_KIND_KEY = {Kind.EXPERIMENT: "e", Kind.RESULT: "r"}
+
+
+def _finding_row(f: Finding) -> list[Any]:
+    return [f.rule, f.message, f.pointer, f.line, f.col]
+
+
+def _row_finding(path: str, row: list[Any]) -> Finding:
+    return Finding(path, row[0], row[1], row[2], row[3], row[4])
+
+
+def content_record(
+    data: bytes, kinds: set[Kind], scan_classes: set[str], record: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a blob's bytes alone decide: sha256, the PIN scan per file class (`t` text,
+    `c` code), and per document kind the parsed document or its findings."""
+    record = {} if record is None else record
+    record["h"] = hashlib.sha256(data).hexdigest()
+    scans = record.setdefault("s", {})
+    for cls in scan_classes:
+        found = scan_content(data, code=cls == "c") if len(data) <= MAX_SCAN_BYTES else []
+        scans[cls] = [_finding_row(f) for f in found]
+    for kind in kinds:
+        content = check_content(kind, data)
+        if isinstance(content, list):
+            record[_KIND_KEY[kind]] = {"bad": [_finding_row(f) for f in content]}
+        else:
+            content.pop("provenance", None)  # not needed again; keeps the cache small
+            record[_KIND_KEY[kind]] = {"doc": content}
+    return record
+
+
+def _usable(record: dict[str, Any] | None, kinds: set[Kind], classes: set[str]) -> bool:
+    """A cached record answers every question, and each cached document still validates."""
+    if record is None or not isinstance(record.get("h"), str):
+        return False
+    scans = record.get("s")
+    if classes and not (
+        isinstance(scans, dict) and all(isinstance(scans.get(c), list) for c in classes)
+    ):
+        return False
+    for kind in kinds:
+        outcome = record.get(_KIND_KEY[kind])
+        if not isinstance(outcome, dict):
+            return False
+        if "doc" in outcome and not is_valid(kind, outcome["doc"]):
+            return False
+        if "doc" not in outcome and not isinstance(outcome.get("bad"), list):
+            return False
+    return True
+
+
 def _read_documents(
-    git: Git,
     reader: BlobReader,
     commit: Commit,
     policy: Policy,
     policy_entry: TreeEntry,
     entries: list[TreeEntry],
     scan: bool,
+    cache: BlobCache | None,
     progress: Callable[[int, int], None] | None,
 ) -> TreeCheck:
     findings: list[Finding] = []
-    by_sha: dict[str, list[tuple[str, Kind | None]]] = {}
+    uses: dict[str, list[tuple[str, Kind | None]]] = {}
     for entry in entries:
         kind = _kind(entry.path, policy)
         if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
@@ -157,28 +217,54 @@ def _read_documents(
         if entry.type != "blob" or entry.mode == SYMLINK_MODE:
             continue
         if kind is not None or scan:
-            by_sha.setdefault(entry.sha, []).append((entry.path, kind))
+            uses.setdefault(entry.sha, []).append((entry.path, kind))
+
+    def needs(sha: str) -> tuple[set[Kind], set[str]]:
+        kinds = {k for _, k in uses[sha] if k is not None}
+        classes = {"c" if is_code_path(p) else "t" for p, _ in uses[sha]} if scan else set()
+        return kinds, classes
+
+    records: dict[str, dict[str, Any]] = {}
+    missing = []
+    for sha in uses:
+        cached = cache.get(sha) if cache is not None else None
+        if cached is not None and _usable(cached, *needs(sha)):
+            records[sha] = cached
+        else:
+            missing.append(sha)
+    total = len(missing)
+    for done, (sha, data) in enumerate(reader.read_many(missing), 1):
+        records[sha] = content_record(data, *needs(sha))
+        if cache is not None:
+            cache.put(sha, records[sha])
+        if progress is not None:
+            progress(done, total)
+    if cache is not None:
+        cache.save()
+
     inputs: list[InputLeaf] = []
     experiments: list[Experiment] = []
     results: list[Result] = []
-    total = len(by_sha)
-    for done, (sha, data) in enumerate(reader.read_many(list(by_sha)), 1):
-        digest = None
-        for path, kind in by_sha[sha]:
-            if scan and len(data) <= MAX_SCAN_BYTES:
-                findings.extend(scan_bytes(path, data, allow=policy.scan_allow))
+    for sha, paths in uses.items():
+        record = records[sha]
+        for path, kind in paths:
+            if scan and not (policy.scan_allow and matches_any(path, policy.scan_allow)):
+                cls = "c" if is_code_path(path) else "t"
+                findings.extend(name_findings(path))
+                findings.extend(_row_finding(path, row) for row in record["s"][cls])
             if kind is None:
                 continue
-            digest = digest or hashlib.sha256(data).hexdigest()
-            inputs.append(InputLeaf(path, sha, digest))
-            doc, problems = check_document(kind, path, data, policy)
+            inputs.append(InputLeaf(path, sha, record["h"]))
+            outcome = record[_KIND_KEY[kind]]
+            if "doc" not in outcome:
+                findings.extend(_row_finding(path, row) for row in outcome["bad"])
+                continue
+            doc, problems = finish_document(kind, path, outcome["doc"], policy)
             findings.extend(problems)
             if isinstance(doc, Experiment):
                 experiments.append(doc)
             elif isinstance(doc, Result):
                 results.append(doc)
-        if progress is not None:
-            progress(done, total)
     findings.extend(integrity_findings(experiments, results, policy))
     inputs.sort(key=lambda leaf: path_key(leaf.path))
     findings.sort(key=_finding_key)
@@ -222,10 +308,11 @@ def run_audit(
     policy_path: str = DEFAULT_POLICY_PATH,
     experiment: str | None = None,
     since: str | None = None,
+    use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Audit:
     """SPEC §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`."""
-    check = check_tree(git, rev, policy_path=policy_path, progress=progress)
+    check = check_tree(git, rev, policy_path=policy_path, use_cache=use_cache, progress=progress)
     board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
     if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
         known = any(e.id == experiment for e in check.experiments)

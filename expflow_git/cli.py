@@ -547,6 +547,7 @@ def audit(
         policy_path=_policy_rel(policy_path),
         experiment=experiment,
         since=since,
+        use_cache=not no_cache,
         progress=_progress(),
     )
     statement = build_statement(result, previous=link)

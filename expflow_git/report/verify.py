@@ -371,6 +371,8 @@ def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
             predicate["repo"]["commit"],
             policy_path=predicate["policy"]["path"],
             experiment=result.get("focus"),
+            since=predicate["repo"].get("since"),
+            use_cache=False,  # a poisoned cache must not make a forged report recompute
         )
     except ExpflowError as exc:
         return Line("recompute", False, f"re-running the audit failed: {exc.message}")

@@ -1,0 +1,80 @@
+"""The per-blob validation cache: what checking a blob's *content* found, keyed
+by (blob SHA, policy digest, tool version), under `<git dir>/expflow/cache/`.
+
+A blob's content never changes, so its strict-JSON/schema outcome and its
+PIN-scan findings can be reused by every later audit under the same policy and
+tool version. Path-dependent checks (file name = id, registry, allow-list) are
+always redone. The cache is sharded by the first two hex digits of the blob SHA
+so a small run loads little; each shard is written whole to a temp file and
+renamed, so concurrent writers (pre-commit runs batches in parallel) can only
+lose each other's additions, never corrupt a shard. Anything unreadable or
+malformed is a miss: the cache is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from expflow_git import __version__
+from expflow_git.atomicfile import write_atomic
+
+FORMAT = 1
+
+
+class BlobCache:
+    """Cached records by blob SHA; `get` returns None on any doubt."""
+
+    def __init__(self, directory: Path, policy_digest: str) -> None:
+        self.directory = directory
+        self.header = {"format": FORMAT, "tool": __version__, "policy": policy_digest}
+        self._shards: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
+
+    @classmethod
+    def for_git_dir(cls, git_dir: Path, policy_digest: str) -> BlobCache:
+        return cls(
+            git_dir / "expflow" / "cache" / f"{__version__}-{policy_digest[:16]}", policy_digest
+        )
+
+    def _shard(self, sha: str) -> dict[str, Any]:
+        name = sha[:2]
+        shard = self._shards.get(name)
+        if shard is None:
+            shard = self._load(self.directory / f"{name}.json")
+            self._shards[name] = shard
+        return shard
+
+    def _load(self, path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("header") != self.header:
+            return {}
+        records = data.get("records")
+        return records if isinstance(records, dict) else {}
+
+    def get(self, sha: str) -> dict[str, Any] | None:
+        record = self._shard(sha).get(sha)
+        return record if isinstance(record, dict) else None
+
+    def put(self, sha: str, record: Mapping[str, Any]) -> None:
+        self._shard(sha)[sha] = dict(record)
+        self._dirty.add(sha[:2])
+
+    def save(self) -> None:
+        """Write the shards that changed; a cache we cannot write is simply not kept."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for name in sorted(self._dirty):
+                body = {"header": self.header, "records": self._shards[name]}
+                write_atomic(
+                    self.directory / f"{name}.json",
+                    json.dumps(body, separators=(",", ":")).encode(),
+                )
+        except OSError:
+            return
+        self._dirty.clear()
