@@ -12,7 +12,7 @@ from typing import Any
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
-from expflow_git.policy import Gate, Policy, Rule, did_you_mean, param_key
+from expflow_git.policy import Gate, Policy, Rule, did_you_mean, fmt_number, param_key
 from expflow_git.schemas import Kind, is_valid, schema_errors
 
 
@@ -236,7 +236,9 @@ def gate_outcome(gate: Gate, metrics: Mapping[str, float]) -> Outcome:
         return Outcome(kind, gate.name, False, "missing")
     if gate.op.holds(value, gate.value):
         return Outcome(kind, gate.name, True)
-    return Outcome(kind, gate.name, False, f"{value} not {gate.op.symbol} {gate.value}")
+    return Outcome(
+        kind, gate.name, False, f"{fmt_number(value)} not {gate.op.symbol} {fmt_number(gate.value)}"
+    )
 
 
 def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:

@@ -241,13 +241,18 @@ def _guard(action: str, *, pin: str | None, force: bool) -> None:
 # --------------------------------------------------------------------------- hooks
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Check the staged content (the index), not the working tree (for plain git hooks).",
+)
 @policy_option
-def validate(paths: tuple[str, ...], policy_path: str | None) -> None:
+def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Validate records, results and the policy (all of them when no PATHS are given)."""
     from expflow_git.validate import Workspace
     from expflow_git.validate import validate as run_validate
 
-    outcome = run_validate(Workspace.find(policy_path), paths)
+    outcome = run_validate(Workspace.find(policy_path, staged=staged), paths)
     _emit_findings(outcome.findings)
     if outcome.findings:
         _err(
@@ -260,13 +265,18 @@ def validate(paths: tuple[str, ...], policy_path: str | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Check the staged content (the index), not the working tree (for plain git hooks).",
+)
 @policy_option
-def scan(paths: tuple[str, ...], policy_path: str | None) -> None:
+def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Find leaked PINs and PIN hashes (every tracked file when no PATHS are given)."""
     from expflow_git.scanning import scan_paths
     from expflow_git.validate import Workspace
 
-    ws = Workspace.find(policy_path)
+    ws = Workspace.find(policy_path, staged=staged)
     findings, count = scan_paths(ws, paths, warn=_err)
     _emit_findings(findings)
     if findings:
@@ -285,10 +295,15 @@ def scan(paths: tuple[str, ...], policy_path: str | None) -> None:
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     """Refuse staged changes/deletions of committed results unless PIN-approved."""
     from expflow_git.guard import ENV_PIN
-    from expflow_git.protect import staged_rewrites
+    from expflow_git.protect import orphaned_results, staged_rewrites
     from expflow_git.validate import Workspace
 
-    rewrites = staged_rewrites(Workspace.find(policy_path))
+    ws = Workspace.find(policy_path)
+    orphans = orphaned_results(ws)
+    if orphans:  # never PIN-approvable: the result would be invalid
+        _emit_findings(orphans)
+        raise SystemExit(ExitCode.FAILED)
+    rewrites = staged_rewrites(ws)
     if not rewrites:
         return
     if not (pin or force or os.environ.get(ENV_PIN)):

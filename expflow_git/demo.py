@@ -111,7 +111,7 @@ def run_demo(directory: Path | None, *, echo: Callable[[str], None]) -> int:
     steps = [
         ("key", ["keygen", "--out", str(key)]),
         ("rank", ["rank"]),
-        ("audit", ["audit", "--out", str(report), "--sign-key", str(key)]),
+        ("audit", ["audit", "--out", str(report), "--sign-key", str(key), "--html", str(html)]),
         ("verify", ["verify", str(report), "--public-key", f"{key}.pub", "--repo", "."]),
     ]
     for title, args in steps:

@@ -5,6 +5,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+
+
+def printable(text: str) -> str:
+    """Control characters escaped (`\\x0a`), so a hostile file name or value can never
+    split a one-line message or forge another line of output."""
+    return text.translate(_CONTROLS)
+
 
 class ExitCode(enum.IntEnum):
     OK = 0
@@ -37,14 +45,14 @@ class Finding:
     col: int | None = None
 
     def location(self) -> str:
-        loc = self.path
+        loc = printable(self.path)
         if self.line is not None:
             loc += f":{self.line}"
             if self.col is not None:
                 loc += f":{self.col}"
         if self.pointer:
-            loc += f"#{self.pointer}"
+            loc += f"#{printable(self.pointer)}"
         return loc
 
     def __str__(self) -> str:
-        return f"{self.location()}: {self.rule}: {self.message}"
+        return f"{self.location()}: {self.rule}: {printable(self.message)}"

@@ -116,6 +116,10 @@ def parse_json(
     if flagged:
         pointer, reason = _find_bad(value)
         raise JsonProblem(reason, pointer=pointer)
+    # A `\\uD800`-style escape can decode to a lone surrogate, which is not Unicode
+    # text; only documents holding such an escape pay for the walk.
+    if b"\\ud" in data or b"\\uD" in data:
+        _check_surrogates(value)
     if not isinstance(value, dict):
         raise JsonProblem(f"top level must be an object, not {type_name(value)}")
     return value
@@ -169,6 +173,31 @@ def _check_depth(text: str, max_depth: int) -> None:
             depth -= 1
         elif ch == "\n":
             line += 1
+
+
+def _check_surrogates(value: Any) -> None:
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        pointer, node = stack.pop()
+        if isinstance(node, str):
+            _no_surrogate(node, pointer, "string")
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                _no_surrogate(key, pointer, "key")
+                stack.append((f"{pointer}/{pointer_token(key)}", child))
+        elif isinstance(node, list):
+            stack.extend((f"{pointer}/{i}", child) for i, child in enumerate(node))
+
+
+def _no_surrogate(text: str, pointer: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # The pointer of a bad key would itself hold the surrogate: name its parent.
+        raise JsonProblem(
+            f"{what} holds an unpaired surrogate escape (\\uD800-\\uDFFF); it is not valid Unicode",
+            pointer=pointer,
+        ) from None
 
 
 def _find_bad(value: Any) -> tuple[str, str]:

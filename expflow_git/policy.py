@@ -104,7 +104,7 @@ class Gate:
 
     @property
     def name(self) -> str:
-        return f"{self.metric}:{self.op.value}:{_fmt_number(self.value)}"
+        return f"{self.metric}:{self.op.value}:{fmt_number(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,16 @@ class Policy:
 
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
-        return self.threshold_gates + self.gates + extra
+        gates = self.threshold_gates + self.gates + extra
+        # The same condition given twice (a --gate that repeats a threshold) is one check.
+        seen: set[tuple[str, Op, float]] = set()
+        unique = []
+        for gate in gates:
+            key = (gate.metric, gate.op, float(gate.value))
+            if key not in seen:
+                seen.add(key)
+                unique.append(gate)
+        return tuple(unique)
 
     @functools.cached_property
     def threshold_gates(self) -> tuple[Gate, ...]:
@@ -167,7 +176,8 @@ class Policy:
         return tuple(g for m in self.metrics.values() if (g := m.threshold_gate()))
 
 
-def _fmt_number(value: float) -> str:
+def fmt_number(value: float) -> str:
+    """A number as people write it: 60, not 60.0; 18.09 as is."""
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from expflow_git.checks import Rules
+from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import zsplit
 from expflow_git.globs import matches_any
@@ -28,6 +30,21 @@ class StagedRewrite:
         )
 
 
+def _staged_changes(ws: Workspace) -> list[tuple[str, str]]:
+    """(status letter, path) of what the index changes against HEAD; none before a commit."""
+    assert ws.git is not None
+    try:
+        ws.git.resolve_commit("HEAD")
+    except ExpflowError:  # an unborn HEAD has nothing committed to protect
+        return []
+    out = ws.git.run("diff-index", "--cached", "--no-renames", "--name-status", "-z", "HEAD", "--")
+    records = zsplit(out)
+    return [
+        (status.decode("ascii")[:1], raw.decode("utf-8", "surrogateescape"))
+        for status, raw in zip(records[::2], records[1::2], strict=True)
+    ]
+
+
 def staged_rewrites(ws: Workspace) -> list[StagedRewrite]:
     """Committed results (in HEAD) that the index modifies or deletes."""
     if ws.git is None:
@@ -35,16 +52,35 @@ def staged_rewrites(ws: Workspace) -> list[StagedRewrite]:
     policy = ws.load_policy()
     if not policy.results_immutable:
         return []
-    try:
-        ws.git.resolve_commit("HEAD")
-    except ExpflowError:  # an unborn HEAD has nothing committed to protect
+    return [
+        StagedRewrite(path, letter)
+        for letter, path in _staged_changes(ws)
+        if letter in ("M", "D", "T") and matches_any(path, policy.result_globs)
+    ]
+
+
+def orphaned_results(ws: Workspace) -> list[Finding]:
+    """Results left in the index while the index deletes their experiment record.
+
+    (`expflow-git rm` deletes both; a record deleted alone strands its result.)
+    """
+    if ws.git is None:
         return []
-    out = ws.git.run("diff-index", "--cached", "--no-renames", "--name-status", "-z", "HEAD", "--")
-    records = zsplit(out)
-    rewrites = []
-    for status, raw_path in zip(records[::2], records[1::2], strict=True):
-        letter = status.decode("ascii")[:1]
-        path = raw_path.decode("utf-8", "surrogateescape")
-        if letter in ("M", "D", "T") and matches_any(path, policy.result_globs):
-            rewrites.append(StagedRewrite(path, letter))
-    return rewrites
+    policy = ws.load_policy()
+    deleted = {
+        stem(path)
+        for letter, path in _staged_changes(ws)
+        if letter == "D" and matches_any(path, policy.experiment_globs)
+    }
+    if not deleted:
+        return []
+    return [
+        Finding(
+            e.path,
+            Rules.DANGLING_RESULT.value,
+            f"its experiment record {stem(e.path)!r} is being deleted; "
+            "delete the run with `expflow-git rm`",
+        )
+        for e in ws.git.ls_index()
+        if stem(e.path) in deleted and matches_any(e.path, policy.result_globs)
+    ]

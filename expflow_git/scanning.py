@@ -29,14 +29,25 @@ def scan_paths(
     findings: list[Finding] = []
     count = 0
     for full in targets:
-        if full.is_symlink() or not full.is_file():
-            continue
-        if full.stat().st_size > MAX_SCAN_BYTES:
-            warn(f"{ws.rel(full)}: skipped, larger than {MAX_SCAN_BYTES} bytes")
+        rel = ws.rel(full)
+        data = _read(ws, full, rel, warn)
+        if data is None:
             continue
         count += 1
-        findings.extend(scan_bytes(ws.rel(full), full.read_bytes(), allow=allow))
+        findings.extend(scan_bytes(rel, data, allow=allow))
     return findings, count
+
+
+def _read(ws: Workspace, full: Path, rel: str, warn: Callable[[str], None]) -> bytes | None:
+    """The bytes to scan: staged content with --staged, else the regular file on disk."""
+    if ws.staged:
+        return ws.read_tracked(rel)
+    if full.is_symlink() or not full.is_file():
+        return None
+    if full.stat().st_size > MAX_SCAN_BYTES:
+        warn(f"{rel}: skipped, larger than {MAX_SCAN_BYTES} bytes")
+        return None
+    return full.read_bytes()
 
 
 def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:

@@ -46,8 +46,13 @@ def schema_dir() -> Path:
 def load_schema(kind: Kind) -> dict[str, Any]:
     """The schema document for `kind`."""
     path = schema_dir() / f"{kind.value}.schema.json"
-    with path.open("rb") as fh:
-        schema: dict[str, Any] = json.load(fh)
+    try:
+        with path.open("rb") as fh:
+            schema: dict[str, Any] = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ExpflowError(
+            f"bundled schema {path} is unreadable ({exc}); reinstall expflow-git"
+        ) from None
     return schema
 
 

@@ -21,7 +21,7 @@ from expflow_git.checks import (
     reference_findings,
     required_metric_findings,
 )
-from expflow_git.documents import Experiment, Result, stem
+from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.globs import matches_any
 from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
@@ -38,9 +38,10 @@ class Workspace:
     root: Path
     policy_path: Path
     git: Git | None
+    staged: bool = False  # read checked files from the index, not the working tree
 
     @classmethod
-    def find(cls, policy: str | None) -> Workspace:
+    def find(cls, policy: str | None, *, staged: bool = False) -> Workspace:
         """The enclosing repository (or the current directory) and its policy file.
 
         Git's own environment is kept: inside a hook GIT_INDEX_FILE names the
@@ -55,7 +56,9 @@ class Workspace:
         base = git.root if git is not None else Path.cwd()
         chosen = policy or os.environ.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH
         policy_path = Path(chosen) if Path(chosen).is_absolute() else base / chosen
-        return cls(root=base, policy_path=policy_path, git=git)
+        if staged and git is None:
+            raise ExpflowError("--staged needs a git repository")
+        return cls(root=base, policy_path=policy_path, git=git, staged=staged)
 
     def rel(self, path: str | Path) -> str:
         """A path relative to the root, with '/' separators, as globs and messages use it."""
@@ -70,6 +73,11 @@ class Workspace:
 
     def load_policy(self) -> Policy:
         rel = self.rel(self.policy_path)
+        if self.staged:
+            staged = self.read_tracked(rel)
+            if staged is None:
+                raise ExpflowError(f"{rel}: no policy file staged")
+            return load_policy_bytes(staged, path=rel)
         try:
             data = self.policy_path.read_bytes()
         except FileNotFoundError:
@@ -105,20 +113,21 @@ class Validation:
 
 
 class _Lookup:
-    """Experiment records by id among the tracked files, listed once on first use."""
+    """Tracked records and results by file stem (= id), listed once on first use."""
 
     def __init__(self, ws: Workspace, policy: Policy) -> None:
         self.ws = ws
         self.policy = policy
-        self._by_stem: dict[str, list[str]] | None = None
+        self._by_stem: dict[Kind, dict[str, list[str]]] | None = None
 
-    def experiment_paths(self, exp_id: str) -> list[str]:
+    def paths(self, kind: Kind, exp_id: str) -> list[str]:
         if self._by_stem is None:
-            self._by_stem = {}
+            self._by_stem = {Kind.EXPERIMENT: {}, Kind.RESULT: {}}
             for path in self.ws.tracked_paths():
-                if matches_any(path, self.policy.experiment_globs):
-                    self._by_stem.setdefault(stem(path), []).append(path)
-        return self._by_stem.get(exp_id, [])
+                found = classify(path, self.policy)
+                if found is not None:
+                    self._by_stem[found].setdefault(stem(path), []).append(path)
+        return self._by_stem[kind].get(exp_id, [])
 
 
 def walk_files(root: Path) -> list[str]:
@@ -166,6 +175,7 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
         if isinstance(doc, Experiment):
             experiments[doc.id] = doc
             out.findings.extend(_duplicate_findings(doc, lookup))
+            out.findings.extend(_orphan_findings(doc, lookup))
         elif isinstance(doc, Result):
             results.append(doc)
             out.findings.extend(required_metric_findings(doc, policy))
@@ -187,6 +197,9 @@ def _expand(paths: Sequence[str]) -> list[str]:
 
 
 def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
+    if ws.staged:
+        staged = ws.read_tracked(rel)
+        return Finding(rel, Rules.NOT_A_FILE.value, "not staged") if staged is None else staged
     full = ws.root / rel
     if full.is_symlink():
         return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
@@ -203,15 +216,31 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
 
 
 def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
-    others = [p for p in lookup.experiment_paths(exp.id) if p != exp.path]
+    others = [p for p in lookup.paths(Kind.EXPERIMENT, exp.id) if p != exp.path]
     return [
         Finding(exp.path, Rules.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id")
         for other in sorted(others)
     ]
 
 
+def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
+    """A record with a committed result must stay `success` (the result's backing)."""
+    if exp.status is Status.SUCCESS:
+        return []
+    return [
+        Finding(
+            exp.path,
+            Rules.NOT_SUCCESS.value,
+            f"status {exp.status.value!r}, but result {res} exists; a run with a result "
+            "must stay 'success'",
+            "/status",
+        )
+        for res in lookup.paths(Kind.RESULT, exp.id)
+    ]
+
+
 def _find_experiment(res: Result, lookup: _Lookup, policy: Policy) -> Experiment | None:
-    for path in lookup.experiment_paths(res.experiment):
+    for path in lookup.paths(Kind.EXPERIMENT, res.experiment):
         data = lookup.ws.read_tracked(path)
         if data is None:
             continue

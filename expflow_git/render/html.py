@@ -59,8 +59,10 @@ align-items:center;justify-content:center;color:#fff;flex:none}
 .pass .mark{background:var(--pass)}.fail .mark{background:var(--fail)}
 .pass h1{color:var(--pass)}.fail h1{color:var(--fail)}
 .banner p{margin:2px 0 0}
-.sig{margin-left:auto;padding:6px 12px;border-radius:999px;font-weight:600;font-size:13px;
-border:1px solid var(--line);background:var(--card);max-width:100%;overflow-wrap:anywhere}
+.banner .text{min-width:0}
+.sig{display:inline-block;margin-top:8px;padding:4px 12px;border-radius:999px;font-weight:600;
+font-size:13px;border:1px solid var(--line);background:var(--card);max-width:100%;
+overflow-wrap:anywhere}
 .sig.unsigned{color:var(--warn);background:var(--warn-bg);border-color:var(--warn)}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
 dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;overflow-wrap:anywhere}
@@ -107,11 +109,11 @@ thead th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(
 background:var(--bg);white-space:nowrap}
 tbody th{font-weight:400}
 td.num,th.num{text-align:right}
-td.nowrap{white-space:nowrap}
+.nowrap{white-space:nowrap}
 th.sort{color:var(--ink)}
 tr.infeasible td,tr.infeasible th{background:var(--fail-bg)}
 .yes{color:var(--pass);font-weight:600}.no{color:var(--fail);font-weight:700}
-.chk{display:inline-block;white-space:nowrap;margin:0 4px 2px 0;padding:0 6px;font-size:12px;
+.chk{display:inline-block;margin:0 4px 2px 0;padding:0 6px;font-size:12px;
 border-radius:4px;background:var(--fail-bg);color:var(--fail);border:1px solid var(--fail)}
 .pill{display:inline-block;font-size:11px;font-weight:700;padding:0 6px;border-radius:999px;
 margin-left:6px;border:1px solid var(--line);color:var(--muted);vertical-align:1px}
@@ -233,11 +235,11 @@ def _banner(view: View) -> str:
     return (
         f'<header class="banner {"pass" if passed else "fail"}" role="banner">'
         f'<div class="mark" aria-hidden="true">{"✓" if passed else "✗"}</div>'
-        f"<div><h1>{word}</h1><p>{_e(detail)}</p>"
+        f'<div class="text"><h1>{word}</h1><p>{_e(detail)}</p>'
         f'<p class="muted">commit <code>{_e(view.commit[:12])}</code> · policy '
         f"<code>{_e(view.policy_path)}</code> · {view.inputs:,} document(s) · "
-        f"{_e(view.created_at)}</p></div>"
-        f'<div class="{sig_class}">{_e(sig_text)}</div></header>'
+        f"{_e(view.created_at)}</p>"
+        f'<div class="{sig_class}">{_e(sig_text)}</div></div></header>'
     )
 
 
@@ -503,12 +505,18 @@ def _walk_section(view: View) -> str:
     figure = (
         _scatter(points, metric, split) if points else '<p class="muted">No points to plot.</p>'
     )
+    facts = (
+        ("Status", f'<span class="status {_e(status)}">{_e(status.upper())}</span>'),
+        ("Pearson r", _e(r)),
+        ("Gate", f"r ≥ {_e(fmt_number(w['minPearson']))}"),
+        ("Runs", f"{_e(w['n'])} of the top {_e(w['topN'])} feasible"),
+    )
     text = (
-        f'<p>Status: <span class="status {_e(status)}">{_e(status.upper())}</span></p>'
+        '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
         f"<p>Each point is a feasible run: its {_e(metric)} on the main evaluation (x) against "
-        f"the same metric on the <code>{_e(split)}</code> split (y). Points near the dashed "
-        "y = x line generalise; a weak correlation means the ranking may be overfitted to "
-        "the evaluation set.</p>"
+        f"the same metric on the <code>{_e(split)}</code> split (y); the dashed line is y = x. "
+        "A strong correlation means the ranking carries over to unseen data; a weak one means "
+        "it may be fitted to the evaluation set.</p>"
     )
     return (
         '<section aria-labelledby="h-walk"><h2 id="h-walk">Walk-forward check</h2>'
@@ -554,7 +562,8 @@ def _scatter(points: Sequence[tuple[str, float, float]], metric: str, split: str
         f'y2="{_n(y(y.hi))}"><title>y = x</title></line>'
     )
     out.append(
-        f'<text class="tag" x="{left + size - 6}" y="{top + 14}" text-anchor="end">y = x</text>'
+        # Below the diagonal near its top end, clear of the line.
+        f'<text class="tag" x="{left + size - 8}" y="{top + 48}" text-anchor="end">y = x</text>'
     )
     for run_id, a, b in points:
         out.append(
@@ -564,9 +573,12 @@ def _scatter(points: Sequence[tuple[str, float, float]], metric: str, split: str
         )
     if len(points) <= MAX_LABELLED_POINTS:
         for run_id, a, b in points:
+            # Labels of points near the right edge go on their left, inside the plot.
+            right = x(a) > left + size * 0.75
+            anchor = ' text-anchor="end"' if right else ""
             out.append(
-                f'<text class="tag" x="{_n(x(a) + 8)}" y="{_n(y(b) + 4)}">'
-                f"{_e(_short(run_id, 16))}</text>"
+                f'<text class="tag" x="{_n(x(a) - 8 if right else x(a) + 8)}" '
+                f'y="{_n(y(b) + 4)}"{anchor}>{_e(_short(run_id, 16))}</text>'
             )
     out.append(
         f'<text class="tick" x="{left + size / 2:.1f}" y="{top + size + 38}" '

@@ -59,7 +59,7 @@ def _fingerprint(*parts: str) -> str:
 
 
 def _location(path: str, line: int | None = None, col: int | None = None) -> dict[str, Any]:
-    region: dict[str, int] = {"startLine": line or 1}
+    region: dict[str, int] = {"startLine": line if line is not None and line >= 1 else 1}
     if line is not None and line >= 1 and col is not None and col >= 1:
         region["startColumn"] = col
     uri = quote(path.removeprefix("./").encode("utf-8", "surrogateescape"), safe="/")

@@ -60,17 +60,15 @@ def csv_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
-    # A cell starting with = + - @ is a formula in spreadsheets: neutralise it.
-    writer.writerows(
-        [
-            [
-                "'" + c if c[:1] in "=+@" or c[:1] == "-" and c != "-" and not _num(c) else c
-                for c in row
-            ]
-            for row in body
-        ]
-    )
+    writer.writerows([[_no_formula(c) for c in row] for row in body])
     return out.getvalue()
+
+
+def _no_formula(cell: str) -> str:
+    """A cell starting with = + - @ is a formula in spreadsheets: neutralise it (not numbers)."""
+    if cell[:1] and cell[:1] in "=+-@" and cell != "-" and not _num(cell):
+        return "'" + cell
+    return cell
 
 
 def _num(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from expflow_git.errors import printable
 from expflow_git.render.table import leaderboard_cells, text_table
 from expflow_git.render.view import View
 
@@ -44,5 +45,7 @@ def render_text(view: View) -> str:
         lines.append("no runs (no result with a successful experiment record)")
     if view.findings:
         lines += ["", f"findings ({len(view.findings)}):"]
-        lines += [f"  {f.location()}: {f.rule}: {f.message}" for f in view.findings]
+        lines += [
+            f"  {printable(f.location())}: {f.rule}: {printable(f.message)}" for f in view.findings
+        ]
     return "\n".join(lines) + "\n"

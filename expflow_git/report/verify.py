@@ -136,27 +136,36 @@ def _checks(data: bytes, source: str, options: Options) -> Iterator[Line]:
         yield from _check_repo(predicate, options)
 
 
-def _canonical_b64(text: str) -> bool:
-    """Base64 in one canonical spelling: standard padded, or URL-safe (padded or not).
+def _canonical_b64(strings: list[str]) -> bool:
+    """Every base64 string of the envelope in one canonical spelling: all standard and
+    padded, or all URL-safe and either all padded or all unpadded.
 
-    Accepting any spelling would let a byte of the file change while its meaning
-    stays, and SPEC §6.4 says any changed byte must fail.
+    Accepting any spelling per string would let a byte of the file change while its
+    meaning stays (a lone `+` in a signature re-spelled `-`), and SPEC §6.4 says any
+    changed byte must fail.
     """
-    urlsafe = "-" in text or "_" in text
-    try:
-        raw = (
-            base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            if urlsafe
-            else base64.b64decode(text, validate=True)
-        )
-    except (binascii.Error, ValueError):
+    urlsafe = any("-" in t or "_" in t for t in strings)
+    if urlsafe and any("+" in t or "/" in t for t in strings):
         return False
-    if urlsafe:
-        return text in (
-            base64.urlsafe_b64encode(raw).decode(),
-            base64.urlsafe_b64encode(raw).decode().rstrip("="),
-        )
-    return text == base64.b64encode(raw).decode()
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    padded = unpadded = False
+    for text in strings:
+        try:
+            raw = (
+                base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+                if urlsafe
+                else base64.b64decode(text, validate=True)
+            )
+        except (binascii.Error, ValueError):
+            return False
+        canonical = encode(raw).decode()
+        if text == canonical:
+            padded = padded or canonical.endswith("=")
+        elif urlsafe and text == canonical.rstrip("="):
+            unpadded = True
+        else:
+            return False
+    return not (padded and unpadded)
 
 
 def _check_envelope(data: bytes, envelope: Envelope) -> Line:
@@ -167,16 +176,15 @@ def _check_envelope(data: bytes, envelope: Envelope) -> Line:
             f"payloadType is {envelope.payload_type!r}, expected {PAYLOAD_TYPE!r}",
         )
     raw = parse_json(data, max_bytes=MAX_REPORT_BYTES)
-    body = data[:-1] if data.endswith(b"\n") else data
-    if canonical_json(raw) != body:
+    if canonical_json(raw) + b"\n" != data:
         return Line(
             "envelope",
             False,
-            "envelope JSON is not in canonical form "
-            "(whitespace, key order or escapes were changed)",
+            "envelope is not in canonical form (whitespace, key order, escapes or the "
+            "final newline were changed)",
         )
     strings = [raw["payload"]] + [s["sig"] for s in raw["signatures"]]
-    if not all(_canonical_b64(s) for s in strings):
+    if not _canonical_b64(strings):
         return Line(
             "envelope", False, "base64 is not in canonical form (padding or alphabet was changed)"
         )

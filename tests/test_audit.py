@@ -1,0 +1,610 @@
+"""`audit` on real repositories: SPEC §6.2 checks 1–6 and 8, exit codes and output formats."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from helpers_audit import (
+    POLICY,
+    STUDY,
+    WALK,
+    Cli,
+    add_run,
+    assert_one_error_line,
+    commit_all,
+    experiment,
+    git,
+    m,
+    make_cli,
+    new_repo,
+    result,
+    rules_of,
+    run_cli,
+    runs_of,
+    seed_repo,
+    statement_of,
+    write,
+    write_json,
+)
+
+
+@pytest.fixture
+def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return make_cli(monkeypatch, capsys)
+
+
+# SHA-256 of the PIN "1234": what a leaked legacy PIN hash looks like.
+PIN_SHA = hashlib.sha256(b"1234").hexdigest()
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seed_repo(tmp_path_factory.mktemp("seed") / "repo")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with the policy and one good run, not yet committed."""
+    path = new_repo(tmp_path / "repo")
+    add_run(path, "good", m(50))
+    return path
+
+
+def audit_json(cli: Cli, repo: Path, *args: str) -> tuple[int, dict]:
+    res = cli(["audit", "--format", "json", *args], repo)
+    assert res.code in (0, 1), res
+    return res.code, statement_of(res.out)
+
+
+# ----------------------------------------------------------------------------- checks 1 and 2
+
+
+def _invalid_json(r: Path) -> str:
+    rel = f"results/{STUDY}/bad.json"
+    add_run(r, "bad", None)
+    write(r, rel, '{"schema": "expflow/result@1", "experiment": "bad", "experiment": "x"}')
+    return rel
+
+
+def _bom(r: Path) -> str:
+    rel = f"experiments/{STUDY}/bom.json"
+    write(r, rel, b"\xef\xbb\xbf" + json.dumps(experiment("bom")).encode())
+    return rel
+
+
+def _schema(r: Path) -> str:
+    rel = f"experiments/{STUDY}/bad.json"
+    doc = experiment("bad")
+    del doc["status"]
+    write_json(r, rel, doc)
+    return rel
+
+
+def _unknown_metric(r: Path) -> str:
+    add_run(r, "bad", m(50, accuracy=0.9))
+    return f"results/{STUDY}/bad.json"
+
+
+def _out_of_range(r: Path) -> str:
+    add_run(r, "bad", m(50, minutes=-1.0))
+    return f"results/{STUDY}/bad.json"
+
+
+def _duplicate_id(r: Path) -> str:
+    add_run(r, "twin", m(40), study="alpha")
+    add_run(r, "twin", m(41), study="beta")
+    return "experiments/beta/twin.json"
+
+
+def _dangling(r: Path) -> str:
+    rel = f"results/{STUDY}/ghost.json"
+    write_json(r, rel, result("ghost", m(50)))
+    return rel
+
+
+def _not_success(r: Path) -> str:
+    add_run(r, "crashed", m(50), status="failed")
+    return f"results/{STUDY}/crashed.json"
+
+
+def _stem(r: Path) -> str:
+    rel = f"experiments/{STUDY}/file-name.json"
+    write_json(r, rel, experiment("other-id"))
+    return rel
+
+
+def _result_stem(r: Path) -> str:
+    add_run(r, "real", None)
+    rel = f"results/{STUDY}/renamed.json"
+    write_json(r, rel, result("real", m(50)))
+    return rel
+
+
+def _symlink(r: Path) -> str:
+    rel = f"experiments/{STUDY}/link.json"
+    os.symlink("good.json", r / rel)
+    return rel
+
+
+def _budget(r: Path) -> str:
+    write(r, "expflow.yaml", POLICY + "budget: {max_runs_per_study: 2}\n")
+    add_run(r, "extra-1", m(40))
+    add_run(r, "extra-2", None)
+    return f"experiments/{STUDY}/extra-1.json"  # the study's first record by path
+
+
+DEFECTS = {
+    "invalid-json": _invalid_json,
+    "invalid-json/bom": _bom,
+    "schema": _schema,
+    "unknown-metric": _unknown_metric,
+    "metric-out-of-range": _out_of_range,
+    "duplicate-id": _duplicate_id,
+    "result-without-record": _dangling,
+    "result-for-unsuccessful-run": _not_success,
+    "id-mismatch": _stem,
+    "id-mismatch/result": _result_stem,
+    "not-a-regular-file": _symlink,
+    "budget-exceeded": _budget,
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEFECTS))
+def test_each_document_and_integrity_check(xcli: Cli, repo: Path, case: str) -> None:
+    path = DEFECTS[case](repo)
+    commit_all(repo)
+    code, st = audit_json(xcli, repo)
+    rule = case.split("/")[0]
+    assert code == 1
+    assert st["predicate"]["result"]["verdict"] == "fail"
+    assert path in rules_of(st).get(rule, []), rules_of(st)
+    # a bad document does not hide the good run
+    assert st["predicate"]["result"]["best_feasible"] == "good"
+
+
+def test_a_clean_repository_passes(xcli: Cli, repo: Path) -> None:
+    commit_all(repo)
+    code, st = audit_json(xcli, repo)
+    assert code == 0
+    assert rules_of(st) == {}
+    assert st["predicate"]["result"]["verdict"] == "pass"
+
+
+def test_budget_at_the_limit_passes(xcli: Cli, repo: Path) -> None:
+    write(repo, "expflow.yaml", POLICY + "budget: {max_runs_per_study: 2}\n")
+    add_run(repo, "second", m(40))
+    add_run(repo, "elsewhere", m(40), study="other")  # budgets are per study
+    commit_all(repo)
+    code, st = audit_json(xcli, repo)
+    assert code == 0, rules_of(st)
+
+
+def test_duplicate_id_in_the_same_study_file_names(xcli: Cli, repo: Path) -> None:
+    # same id in two folders of one study: the second by path is the duplicate
+    add_run(repo, "dup", m(40), study="s")
+    write_json(repo, "experiments/s/nested/dup.json", experiment("dup", study="s"))
+    commit_all(repo)
+    _, st = audit_json(xcli, repo)
+    assert rules_of(st)["duplicate-id"] == ["experiments/s/nested/dup.json"]
+
+
+def test_a_submodule_where_documents_are_expected(xcli: Cli, repo: Path) -> None:
+    sha = commit_all(repo)
+    rel = "experiments/s/x.json"
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{sha},{rel}")
+    git(repo, "commit", "-q", "--no-verify", "-m", "gitlink")
+    assert git(repo, "ls-tree", "HEAD", rel).startswith("160000 commit")
+    code, st = audit_json(xcli, repo)
+    assert code == 1
+    found = [f for f in st["predicate"]["entries"] if f.get("rule") == "not-a-regular-file"]
+    assert [(f["path"], "submodule" in f["message"]) for f in found] == [(rel, True)]
+
+
+def test_symlink_finding_says_symbolic_link(xcli: Cli, repo: Path) -> None:
+    _symlink(repo)
+    commit_all(repo)
+    res = xcli(["audit"], repo)
+    assert res.code == 1
+    assert f"experiments/{STUDY}/link.json: not-a-regular-file: is a symbolic link" in res.out
+
+
+def test_an_invalid_policy_is_exit_2(xcli: Cli, repo: Path) -> None:
+    write(repo, "expflow.yaml", POLICY.replace("tie_break: [pde_mean]", "tie_break: [pde_men]"))
+    commit_all(repo)
+    assert_one_error_line(xcli(["audit"], repo), 2, "pde_men", "did you mean 'pde_mean'")
+
+
+def test_the_policy_must_hold_no_pin_hash(xcli: Cli, repo: Path) -> None:
+    write(repo, "expflow.yaml", POLICY + f"# {PIN_SHA}\n")
+    commit_all(repo)
+    res = xcli(["audit"], repo)
+    assert_one_error_line(res, 2, "expflow.yaml")
+    assert PIN_SHA not in res.err
+
+
+# ----------------------------------------------------------------------------- check 3
+
+
+def test_a_pin_hash_committed_with_no_verify_is_found(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    write(repo, "docs/notes.txt", f"remember the CI secret:\n  {PIN_SHA}\n")
+    commit_all(repo)  # --no-verify: the hooks never saw it
+    code, st = audit_json(xcli, repo, "--out", str(tmp_path / "r.json"))
+    assert code == 1
+    found = [f for f in st["predicate"]["entries"] if f.get("rule") == "pin-sha256"]
+    assert len(found) == 1
+    assert (found[0]["path"], found[0]["line"], found[0]["col"]) == ("docs/notes.txt", 2, 3)
+    # the report and every output name the leak, never its value
+    text = xcli(["audit"], repo)
+    for fmt in ("md", "github"):
+        assert PIN_SHA not in xcli(["audit", "--format", fmt], repo).both
+    assert PIN_SHA not in text.both and "docs/notes.txt:2:3: pin-sha256" in text.out
+    assert PIN_SHA.encode() not in (tmp_path / "r.json").read_bytes()
+    assert PIN_SHA[:8] not in json.dumps(st)
+
+
+@pytest.mark.parametrize(
+    ("rel", "content", "rule"),
+    [
+        ("deploy/.env", "EXPFLOW_PIN_HASH=deadbeef\n", "pin-assignment"),
+        ("config/settings.yaml", "pin: 4321\n", "pin-value"),
+        ("backup/pin.hash", "whatever\n", "pin-hash-file"),
+        # a document file is scanned too
+        (f"experiments/{STUDY}/good.json", None, "pin-sha256"),
+    ],
+)
+def test_other_leaks_anywhere_in_the_tree(
+    xcli: Cli, repo: Path, rel: str, content: str | None, rule: str
+) -> None:
+    if content is None:
+        doc = experiment("good")
+        doc["params"]["note"] = PIN_SHA
+        write_json(repo, rel, doc)
+    else:
+        write(repo, rel, content)
+    commit_all(repo)
+    code, st = audit_json(xcli, repo)
+    assert code == 1
+    assert rel in rules_of(st).get(rule, []), rules_of(st)
+
+
+def test_a_pin_hash_removed_from_the_tree_is_no_finding_at_head(xcli: Cli, repo: Path) -> None:
+    write(repo, "notes.txt", PIN_SHA + "\n")
+    leaked = commit_all(repo)
+    (repo / "notes.txt").unlink()
+    commit_all(repo, "remove", date="2026-11-21T10:00:00+00:00")
+    assert xcli(["audit"], repo).code == 0
+    assert xcli(["audit", "--rev", leaked], repo).code == 1
+
+
+# ----------------------------------------------------------------------------- checks 4 and 5
+
+
+def test_per_run_verdicts_on_the_seed_example(xcli: Cli, seed: Path) -> None:
+    code, st = audit_json(xcli, seed)
+    assert code == 0
+    runs = {r["id"]: r for r in runs_of(st)}
+    assert [r["id"] for r in runs_of(st)] == [
+        "exp-001",
+        "exp-005",
+        "exp-006",
+        "exp-007",
+        "exp-002",
+        "exp-003",
+        "exp-004",
+    ]
+    failed = {i: [c["name"] for c in r["checks"] if not c["passed"]] for i, r in runs.items()}
+    assert failed == {
+        "exp-001": [],
+        "exp-005": [],
+        "exp-006": [],
+        "exp-007": [],
+        "exp-002": ["pde_mean:lt:18.09"],
+        "exp-003": ["sub_step:gt:0"],
+        "exp-004": ["train_time_min:lt:60"],
+    }
+    assert {i: (r["feasible"], r["rank"]) for i, r in runs.items()} == {
+        "exp-001": (True, 1),
+        "exp-005": (True, 2),
+        "exp-006": (True, 3),
+        "exp-007": (True, 4),
+        "exp-002": (False, None),
+        "exp-003": (False, None),
+        "exp-004": (False, None),
+    }
+    kinds = {c["kind"] for c in runs["exp-001"]["checks"]}
+    assert kinds == {"threshold", "required", "rule"}
+    assert runs["exp-004"]["checks"][1]["detail"] == "72 not < 60"
+
+
+def test_best_any_differs_from_best_feasible(xcli: Cli, seed: Path) -> None:
+    _, st = audit_json(xcli, seed)
+    res = st["predicate"]["result"]
+    assert (res["best_any"], res["best_feasible"]) == ("exp-002", "exp-001")
+    assert res["counts"] == {"findings": 0, "runs": 7, "feasible": 4, "ranked": 4}
+    text = xcli(["audit"], seed).out
+    assert "best_any: exp-002   best_feasible: exp-001" in text
+
+
+def test_policy_gates_and_rules(xcli: Cli, tmp_path: Path) -> None:
+    policy = POLICY.replace("gates: []", 'gates: ["seg_total:ge:45"]').replace(
+        "required: true}", "required: true}\n  - {param: model, op: eq, value: fno}"
+    )
+    repo = new_repo(tmp_path / "repo", policy)
+    add_run(repo, "low", m(44))
+    add_run(repo, "nosub", m(60), sub_step=None)
+    add_run(repo, "ok", m(50))
+    write_json(
+        repo,
+        f"experiments/{STUDY}/ok.json",
+        {**experiment("ok"), "params": {"--SUB_STEP": 1, "cfg/model": "fno"}},
+    )
+    commit_all(repo)
+    _, st = audit_json(xcli, repo)
+    failed = {
+        r["id"]: {c["name"]: c["detail"] for c in r["checks"] if not c["passed"]}
+        for r in runs_of(st)
+    }
+    assert failed["ok"] == {}  # params matched case-insensitively by last segment
+    # an absent parameter fails only a required rule
+    assert list(failed["low"]) == ["seg_total:ge:45"]
+    assert failed["low"]["seg_total:ge:45"].startswith("44 not >= 45")
+    assert failed["nosub"]["sub_step:gt:0"] == "required parameter absent"
+
+
+def test_no_feasible_run_fails(xcli: Cli, tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "slow", m(50, minutes=99))
+    commit_all(repo)
+    code, st = audit_json(xcli, repo)
+    assert code == 1
+    assert rules_of(st) == {}
+    assert st["predicate"]["result"]["best_feasible"] is None
+    assert st["predicate"]["result"]["best_any"] == "slow"
+
+
+def test_no_runs_at_all_fails(xcli: Cli, tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo")
+    commit_all(repo)
+    res = xcli(["audit"], repo)
+    assert res.code == 1
+    assert "no runs" in res.out
+
+
+# ----------------------------------------------------------------------------- check 6
+
+
+def _walk_repo(tmp_path: Path, points: list[tuple[float, float | None]]) -> Path:
+    repo = new_repo(tmp_path / "repo", POLICY + WALK)
+    for i, (seg, holdout) in enumerate(points):
+        splits = None if holdout is None else {"holdout": {"seg_total": holdout}}
+        add_run(repo, f"r{i}", m(seg), splits=splits)
+    commit_all(repo)
+    return repo
+
+
+def _walk(st: dict) -> dict:
+    return st["predicate"]["result"]["walkForward"]
+
+
+def test_walk_forward_pass(xcli: Cli, tmp_path: Path) -> None:
+    repo = _walk_repo(tmp_path, [(50, 49), (55, 54.5), (60, 61)])
+    code, st = audit_json(xcli, repo)
+    assert code == 0
+    assert _walk(st)["status"] == "pass" and _walk(st)["n"] == 3
+    assert _walk(st)["r"] == pytest.approx(0.99, abs=0.01)
+
+
+def test_walk_forward_fail(xcli: Cli, tmp_path: Path) -> None:
+    repo = _walk_repo(tmp_path, [(50, 61), (55, 54.5), (60, 49)])
+    code, st = audit_json(xcli, repo)
+    assert code == 1
+    assert rules_of(st) == {}
+    assert _walk(st)["status"] == "fail"
+    assert _walk(st)["r"] < 0
+    assert "walk-forward: FAIL" in xcli(["audit"], repo).out
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [(50, 49), (60, 61)],  # two runs: r = 1.0, yet never a pass
+        [(50, 49), (55, None), (60, 61)],  # a run without the split does not count
+        [(50, 40), (55, 40), (60, 40)],  # no variance: correlation undefined
+    ],
+)
+def test_walk_forward_insufficient_is_never_a_pass(
+    xcli: Cli, tmp_path: Path, points: list[tuple[float, float | None]]
+) -> None:
+    repo = _walk_repo(tmp_path, points)
+    code, st = audit_json(xcli, repo)
+    assert code == 1
+    assert _walk(st)["status"] == "insufficient"
+    assert _walk(st)["r"] is None
+    assert st["predicate"]["result"]["verdict"] == "fail"
+
+
+def test_walk_forward_uses_only_the_top_n_feasible_runs(xcli: Cli, tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo", POLICY + WALK.replace("top_n: 10", "top_n: 3"))
+    for i, (seg, hold) in enumerate([(60, 61), (55, 54.5), (50, 49), (45, 90), (40, 95)]):
+        add_run(repo, f"r{i}", m(seg), splits={"holdout": {"seg_total": hold}})
+    # infeasible, anti-correlated: must not count either
+    add_run(repo, "bad", m(99, pde=30), splits={"holdout": {"seg_total": 0.0}})
+    commit_all(repo)
+    code, st = audit_json(xcli, repo)
+    assert code == 0
+    assert [p[0] for p in _walk_entry(st)["points"]] == ["r0", "r1", "r2"]
+
+
+def _walk_entry(st: dict) -> dict:
+    return next(e for e in st["predicate"]["entries"] if e["type"] == "walk-forward")
+
+
+def test_walk_forward_on_the_seed_example(xcli: Cli, seed: Path) -> None:
+    _, st = audit_json(xcli, seed)
+    assert _walk(st)["status"] == "pass"
+    assert _walk(st)["n"] == 4  # only the feasible runs
+
+
+# ----------------------------------------------------------------------------- check 8
+
+
+def test_experiment_infeasible_exits_1_naming_the_rule(xcli: Cli, seed: Path) -> None:
+    res = xcli(["audit", "--experiment", "exp-003"], seed)
+    assert res.code == 1
+    assert "verdict: FAIL (for experiment exp-003)" in res.out
+    row = next(line for line in res.out.splitlines() if " exp-003 " in line)
+    assert "sub_step:gt:0" in row and "sub_step = 0 not > 0" in row
+    _, st = audit_json(xcli, seed, "--experiment", "exp-003")
+    assert st["predicate"]["result"]["focus"] == "exp-003"
+    assert st["predicate"]["result"]["verdict"] == "fail"
+
+
+def test_experiment_feasible_exits_0(xcli: Cli, seed: Path) -> None:
+    res = xcli(["audit", "--experiment", "exp-005"], seed)
+    assert res.code == 0
+    assert "verdict: PASS (for experiment exp-005)" in res.out
+
+
+def test_experiment_verdict_is_that_runs_alone(xcli: Cli, repo: Path) -> None:
+    _dangling(repo)  # a finding elsewhere fails the full audit ...
+    commit_all(repo)
+    assert xcli(["audit"], repo).code == 1
+    assert xcli(["audit", "--experiment", "good"], repo).code == 0  # ... not this run's verdict
+
+
+def test_experiment_unknown_or_without_result(xcli: Cli, repo: Path) -> None:
+    add_run(repo, "pending", None, status="pending")
+    commit_all(repo)
+    assert_one_error_line(xcli(["audit", "--experiment", "nobody"], repo), 1, "nobody")
+    assert_one_error_line(xcli(["audit", "--experiment", "pending"], repo), 1, "no valid result")
+
+
+# ----------------------------------------------------------------------------- formats
+
+
+def test_json_format_is_the_report_bytes(seed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    res = run_cli(["audit", "--format", "json", "--out", str(out)], seed)
+    assert res.code == 0
+    assert res.out.encode() == out.read_bytes()
+    envelope = json.loads(res.out)
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    assert envelope["signatures"] == []
+    assert "UNSIGNED" in res.err
+
+
+def test_text_format(xcli: Cli, seed: Path) -> None:
+    res = xcli(["audit"], seed)
+    assert res.code == 0
+    lines = res.out.splitlines()
+    assert lines[1].startswith("verdict: PASS")
+    assert "report: UNSIGNED" in lines[1]
+    assert "walk-forward: PASS" in res.out
+    assert any(line.startswith("1     exp-001") for line in lines)
+
+
+def test_md_format(xcli: Cli, repo: Path) -> None:
+    _stem(repo)
+    commit_all(repo)
+    res = xcli(["audit", "--format", "md"], repo)
+    assert res.code == 1
+    assert res.out.startswith("## ❌ expflow-git audit: FAIL\n")
+    assert "- report: **UNSIGNED**" in res.out
+    assert "### Leaderboard" in res.out
+    assert "| 1 | good |" in res.out
+    assert "### Findings (1)" in res.out
+    assert "**id-mismatch**" in res.out
+
+
+def test_github_format_escapes_and_prints_the_full_report(xcli: Cli, repo: Path) -> None:
+    write_json(repo, "experiments/s/a,b:c%d.json", experiment("zzz", study="s"))
+    write_json(repo, "experiments/s/x\ny.json", experiment("xy", study="s"))
+    add_run(repo, "slow", m(50, minutes=75))
+    commit_all(repo)
+    res = xcli(["audit", "--format", "github"], repo)
+    assert res.code == 1
+    lines = res.out.split("\n")
+    errors = [line for line in lines if line.startswith("::error ")]
+    assert (
+        "::error file=experiments/s/a%2Cb%3Ac%25d.json,title=expflow id-mismatch::"
+        "id 'zzz' differs from the file name 'a,b:c%25d' at /id"
+    ) in errors
+    assert any(e.startswith("::error file=experiments/s/x%0Ay.json,") for e in errors)
+    # every annotation stays on one line and its properties never carry raw separators
+    for line in errors:
+        props = line[len("::error ") :].split("::", 1)[0]
+        for prop in props.split(","):
+            key, _, value = prop.partition("=")
+            assert key in {"file", "line", "col", "title"}, line
+            assert ":" not in value and "%" not in value.replace("%25", "").replace(
+                "%2C", ""
+            ).replace("%3A", "").replace("%0A", "").replace("%0D", ""), line
+    assert any(
+        line.startswith("::warning file=results/pdebench-task1/slow.json,")
+        and "train_time_min:lt:60" in line
+        for line in lines
+    )
+    assert "::error title=expflow-git audit::audit FAIL" in res.out
+    assert "report UNSIGNED" in res.out
+    # GitHub shows only 10 annotations: the full text report follows
+    assert "verdict: FAIL" in res.out
+    assert "findings (2):" in res.out
+    assert res.out.index("::error") < res.out.index("verdict: FAIL")
+
+
+def test_github_format_on_pass_is_a_notice(xcli: Cli, seed: Path) -> None:
+    res = xcli(["audit", "--format", "github"], seed)
+    assert res.code == 0
+    assert "::notice title=expflow-git audit::audit PASS" in res.out
+    assert "::error" not in res.out
+
+
+def test_text_findings_stay_on_one_line(xcli: Cli, repo: Path) -> None:
+    write_json(repo, "experiments/s/x\ny.json", experiment("xy", study="s"))
+    commit_all(repo)
+    res = xcli(["audit"], repo)
+    block = res.out.split("findings (1):\n", 1)[1]
+    assert len(block.strip("\n").split("\n")) == 1
+
+
+def test_sarif_format(xcli: Cli, repo: Path) -> None:
+    _stem(repo)
+    _dangling(repo)
+    commit_all(repo)
+    res = xcli(["audit", "--format", "sarif"], repo)
+    assert res.code == 1
+    sarif = json.loads(res.out)
+    assert sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    got = {
+        (r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+        for r in results
+    }
+    assert {
+        ("id-mismatch", f"experiments/{STUDY}/file-name.json"),
+        ("result-without-record", f"results/{STUDY}/ghost.json"),
+    } <= got
+
+
+def test_html_scorecard(seed: Path, tmp_path: Path) -> None:
+    res = run_cli(["audit", "--html", str(tmp_path / "s.html")], seed)
+    assert "Traceback" not in res.err
+    assert res.code == 0
+    html = (tmp_path / "s.html").read_text()
+    assert "<svg" in html and "exp-001" in html and "exp-002" in html
+    assert "<script" not in html.lower()
+
+
+def test_note_stores_the_report(xcli: Cli, seed: Path, tmp_path: Path) -> None:
+    from helpers_audit import copy_repo
+
+    repo = copy_repo(seed, tmp_path / "repo")
+    out = tmp_path / "r.json"
+    assert xcli(["audit", "--note", "--out", str(out)], repo).code == 0
+    assert git(repo, "notes", "--ref", "expflow", "show", "HEAD") == out.read_text().strip()

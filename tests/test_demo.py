@@ -1,0 +1,92 @@
+"""`expflow-git demo`: builds, commits, audits, signs and verifies the seed competition."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helpers_audit import b64d, git, run_cli, statement_of
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    base = tmp_path_factory.mktemp("demo") / "here"
+    res = run_cli(["demo", "--dir", str(base)], base.parent)
+    assert res.code == 0, res
+    assert "Traceback" not in res.err
+    return base, res.out
+
+
+def test_demo_prints_the_leaderboard(demo: tuple[Path, str]) -> None:
+    base, out = demo
+    assert "best_any: exp-002" in out
+    assert "best_feasible: exp-001" in out
+    assert re.search(r"^1\s+exp-001\s", out, re.M)
+    assert re.search(r"^-\s+exp-002\s.*pde_mean:lt:18\.09", out, re.M)
+    assert re.search(r"^-\s+exp-003\s.*sub_step:gt:0", out, re.M)
+    assert re.search(r"^-\s+exp-004\s.*train_time_min:lt:60", out, re.M)
+    assert "VERIFIED" in out
+    assert str(base / "repo") in out and str(base / "report.json") in out
+
+
+def test_demo_report_verifies_with_the_cli(demo: tuple[Path, str]) -> None:
+    base, _ = demo
+    report = base / "report.json"
+    res = run_cli(
+        [
+            "verify",
+            str(report),
+            "--public-key",
+            str(base / "demo-key.pub"),
+            "--repo",
+            str(base / "repo"),
+        ],
+        base,
+    )
+    assert res.code == 0, res.out
+    assert "ok   recompute" in res.out
+    result = statement_of(report.read_bytes())["predicate"]["result"]
+    assert (result["verdict"], result["best_any"], result["best_feasible"]) == (
+        "pass",
+        "exp-002",
+        "exp-001",
+    )
+    # and a tampered copy does not
+    env = json.loads(report.read_bytes())
+    payload = b64d(env["payload"]).replace(b'"exp-001"', b'"exp-00X"', 1)
+    env["payload"] = base64.b64encode(payload).decode()
+    bad = base / "bad.json"
+    bad.write_text(json.dumps(env, separators=(",", ":"), sort_keys=True) + "\n")
+    res = run_cli(["verify", str(bad), "--public-key", str(base / "demo-key.pub")], base)
+    assert res.code == 1 and "FAIL signature" in res.out
+
+
+def test_demo_is_deterministic_up_to_the_key(demo: tuple[Path, str], tmp_path: Path) -> None:
+    base, _ = demo
+    res = run_cli(["demo"], tmp_path, env={"TMPDIR": str(tmp_path)})
+    assert res.code == 0, res
+    [other] = [p for p in tmp_path.iterdir() if p.name.startswith("expflow-demo-")]
+    assert git(other / "repo", "rev-parse", "HEAD") == git(base / "repo", "rev-parse", "HEAD")
+    payload = [json.loads((d / "report.json").read_bytes())["payload"] for d in (base, other)]
+    assert payload[0] == payload[1]  # same commit, same policy: same statement
+
+
+def test_demo_refuses_an_existing_directory(demo: tuple[Path, str]) -> None:
+    base, _ = demo
+    before = (base / "report.json").read_bytes()
+    res = run_cli(["demo", "--dir", str(base)], base)
+    assert res.code == 2
+    assert "exists already" in res.both
+    assert (base / "report.json").read_bytes() == before
+
+
+def test_every_file_the_demo_lists_exists(demo: tuple[Path, str]) -> None:
+    _, out = demo
+    listed = out.split("\nfiles:", 1)[1]
+    paths = re.findall(r"(/\S+?)(?:,|\s|$)", listed)
+    assert paths
+    for path in paths:
+        assert Path(path).exists(), path

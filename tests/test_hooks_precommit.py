@@ -1,0 +1,489 @@
+"""The hooks end to end (SPEC §7): `pre-commit try-repo <checkout>` in scratch repositories,
+the issue's "Done when" scenario committed through the hooks, and validate as a plain git
+pre-commit hook reading the index being committed (GIT_INDEX_FILE)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import (
+    ExpRepo,
+    assert_clean_output,
+    experiment_doc,
+    git,
+    git_env,
+    git_init,
+    run_cli,
+)
+from ruamel.yaml import YAML
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+EXP = "experiments/pdebench-task1/exp-001.json"
+RES = "results/pdebench-task1/exp-001.json"
+PIN_SHA = hashlib.sha256(b"1234").hexdigest()
+HOOK_IDS = ("expflow-validate", "expflow-no-pin-hash", "expflow-protect-results")
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pre-commit cache per session: the hook environment is built once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A committed snapshot of the checkout's files as they are on disk.
+
+    try-repo on a dirty checkout copies staged and modified *tracked* files
+    into a shadow repo but leaves untracked ones out, so a module or schema
+    not yet added to git would be missing from the hook's install. The
+    snapshot holds every file git would see (tracked or untracked, minus
+    .gitignore'd ones), so the hooks tested are exactly the code on disk.
+    """
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=CHECKOUT, env=git_env(), capture_output=True, check=True,
+    ).stdout.decode()
+    dest = git_init(tmp_path_factory.mktemp("expflow-git-checkout") / "expflow-git")
+    for rel in filter(None, listing.split("\0")):
+        src = CHECKOUT / rel
+        if not src.is_file():
+            continue  # deleted but not yet staged
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest / rel)
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "--no-verify", "-m", "snapshot")
+    assert (dest / ".pre-commit-hooks.yaml").is_file()
+    return dest
+
+
+@pytest.fixture
+def hook_env(pre_commit_home: Path, isolated_env: Path) -> dict[str, str]:
+    """Environment for pre-commit and git: shared cache, this venv's scripts on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    return {
+        "PRE_COMMIT_HOME": str(pre_commit_home),
+        "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+        "EXPFLOW_HOME": str(isolated_env),
+        "PRE_COMMIT_COLOR": "never",
+        "NO_COLOR": "1",
+    }
+
+
+def _pre_commit(args: list[str], repo: Path, env: dict[str, str]) -> tuple[int, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args, "--verbose"],
+        cwd=repo, env=git_env(env), capture_output=True, text=True, timeout=600, check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert "An unexpected error has occurred" not in output, output
+    assert_clean_output(output)
+    return proc.returncode, output
+
+
+def _selection(files: list[str] | None) -> list[str]:
+    return ["--files", *files] if files is not None else ["--all-files"]
+
+
+def try_repo(
+    repo: Path, hook_repo: Path, hook_id: str | None, files: list[str] | None, env: dict[str, str]
+) -> tuple[int, str]:
+    """`pre-commit try-repo <checkout> [hook] --files … | --all-files`: (code, all output).
+
+    try-repo builds its hook environment in a fresh temporary store on every
+    call (it ignores PRE_COMMIT_HOME), so each call costs a venv + pip install:
+    the try-repo tests run all three hooks per call, and the detailed cases go
+    through `run_hook` below, which shares one store per session.
+    """
+    return _pre_commit(
+        ["try-repo", str(hook_repo), *([hook_id] if hook_id else []), *_selection(files)],
+        repo, env,
+    )
+
+
+@pytest.fixture(scope="session")
+def hook_config(hook_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A .pre-commit-config.yaml using the checkout at its snapshot commit (as a user would)."""
+    rev = git(hook_repo, "rev-parse", "HEAD")
+    hooks = "".join(f"      - id: {h}\n" for h in HOOK_IDS)
+    path = tmp_path_factory.mktemp("hook-config") / ".pre-commit-config.yaml"
+    path.write_text(f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n{hooks}")
+    return path
+
+
+def run_hook(
+    repo: Path, config: Path, hook_id: str, files: list[str] | None, env: dict[str, str]
+) -> tuple[int, str]:
+    """`pre-commit run -c CONFIG HOOK --files … | --all-files` with the session's store."""
+    return _pre_commit(["run", "-c", str(config), hook_id, *_selection(files)], repo, env)
+
+
+def hook_blocks(output: str) -> dict[str, str]:
+    """pre-commit's verbose output split per hook: {hook id: status line, details, output}."""
+    lines = output.splitlines()
+    starts = [i - 1 for i, line in enumerate(lines) if line.startswith("- hook id: ")]
+    blocks: dict[str, str] = {}
+    for n, first in enumerate(starts):
+        last = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        hook_id = lines[first + 1].removeprefix("- hook id: ").strip()
+        blocks[hook_id] = "\n".join(lines[first:last])
+    return blocks
+
+
+def seed_example(repo: ExpRepo) -> None:
+    repo.add_experiment()
+    repo.add_result()
+    repo.stage()
+
+
+# --------------------------------------------------------------------------- manifest
+def test_hook_manifest() -> None:
+    hooks = YAML(typ="safe").load((CHECKOUT / ".pre-commit-hooks.yaml").read_text())
+    by_id = {h["id"]: h for h in hooks}
+    assert set(HOOK_IDS) <= set(by_id)
+    entries = {"expflow-validate": "validate", "expflow-no-pin-hash": "scan",
+               "expflow-protect-results": "protect"}
+    legacy_stages = {"commit", "push", "merge-commit"}
+    for hook_id, command in entries.items():
+        hook = by_id[hook_id]
+        assert hook["language"] == "python"
+        assert hook["entry"].split() == ["expflow-git", command]
+        assert hook["minimum_pre_commit_version"]
+        assert not set(hook.get("stages", [])) & legacy_stages
+    assert by_id["expflow-protect-results"]["pass_filenames"] is False
+
+
+# --------------------------------------------------------------------------- try-repo
+@pytest.fixture
+def seeded(committed_repo: ExpRepo) -> ExpRepo:
+    """The seed example committed (so there is a committed result to protect)."""
+    seed_example(committed_repo)
+    committed_repo.commit("exp-001")
+    return committed_repo
+
+
+def _make_all_three_bad(repo: ExpRepo) -> dict[str, str]:
+    """Stage one problem per hook; returns {hook id: the file its message must name}."""
+    bad_result = "results/pdebench-task1/exp-002.json"
+    repo.add_experiment("exp-002")
+    repo.add_result("exp-002", metrics={"seg_totl": 1.0, "pde_mean": 1.0, "train_time_min": 1.0})
+    repo.write("deploy/.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+    repo.add_result(metrics={"seg_total": 99.0, "pde_mean": 1.0, "train_time_min": 1.0})
+    repo.stage()
+    return {
+        "expflow-validate": f"{bad_result}#/metrics/seg_totl: unknown-metric",
+        "expflow-no-pin-hash": "deploy/.env:1:18: pin-sha256",
+        "expflow-protect-results": f"{RES}: result-rewritten",
+    }
+
+
+def test_try_repo_all_hooks(seeded: ExpRepo, hook_repo: Path, hook_env: dict) -> None:
+    """Clean with --all-files: every hook passes. Then one problem per hook, named with
+    --files: every hook fails (exit 1) and names its file."""
+    code, out = try_repo(seeded.path, hook_repo, None, None, hook_env)
+    assert code == 0, out
+    blocks = hook_blocks(out)
+    assert set(HOOK_IDS) <= set(blocks), out
+    for hook_id in HOOK_IDS:
+        assert "Passed" in blocks[hook_id], blocks[hook_id]
+
+    expected = _make_all_three_bad(seeded)
+    files = seeded.git("diff", "--cached", "--name-only").splitlines()
+    assert len(files) == 4
+    code, out = try_repo(seeded.path, hook_repo, None, files, hook_env)
+    assert code == 1, out
+    blocks = hook_blocks(out)
+    for hook_id, needle in expected.items():
+        assert "Failed" in blocks[hook_id], out
+        assert "exit code: 1" in blocks[hook_id], out
+        assert needle in blocks[hook_id], (needle, blocks[hook_id])
+    assert PIN_SHA[:8] not in out
+
+
+# --------------------------------------------------------------------------- run, one store
+def test_validate_hook_files(exp_repo: ExpRepo, hook_config: Path, hook_env: dict) -> None:
+    seed_example(exp_repo)
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-validate", [EXP, RES], hook_env)
+    assert code == 0, out
+    assert "Passed" in out
+
+    exp_repo.add_result(metrics={"seg_totl": 57.09, "pde_mean": 15.0, "train_time_min": 45.5})
+    exp_repo.stage()
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-validate", [RES], hook_env)
+    assert code == 1, out
+    assert f"{RES}#/metrics/seg_totl: unknown-metric" in out
+    assert "did you mean 'seg_total'" in out
+
+
+def test_validate_hook_all_files(exp_repo: ExpRepo, hook_config: Path, hook_env: dict) -> None:
+    seed_example(exp_repo)
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-validate", None, hook_env)
+    assert code == 0, out
+
+    bad = "experiments/pdebench-task1/exp-003.json"
+    exp_repo.write_json(bad, experiment_doc("exp-003", status="done"))
+    exp_repo.stage()
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-validate", None, hook_env)
+    assert code == 1, out
+    assert f"{bad}#/status: schema" in out
+    assert f"{RES}#" not in out
+
+
+def test_validate_hook_broken_policy(exp_repo: ExpRepo, hook_config: Path, hook_env: dict) -> None:
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text().replace("gates: []", 'gates: ["seg_total:gte:1"]'))
+    exp_repo.stage()
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-validate", ["expflow.yaml"],
+                         hook_env)
+    assert code == 1, out  # pre-commit's own code; the hook's is reported below
+    assert "exit code: 2" in out
+    assert "expflow.yaml: /gates/0" in out and "unknown operator 'gte'" in out
+
+
+def test_no_pin_hash_hook(exp_repo: ExpRepo, hook_config: Path, hook_env: dict) -> None:
+    seed_example(exp_repo)
+    exp_repo.write("notes.md", "nothing secret here\n")
+    exp_repo.stage()
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-no-pin-hash", ["notes.md", EXP],
+                         hook_env)
+    assert code == 0, out
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-no-pin-hash", None, hook_env)
+    assert code == 0, out
+
+    exp_repo.write("deploy/.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+    exp_repo.stage()
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-no-pin-hash", ["deploy/.env"],
+                         hook_env)
+    assert code == 1, out
+    assert "deploy/.env:1:18: pin-sha256" in out
+    assert PIN_SHA[:8] not in out and PIN_SHA[-8:] not in out
+
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-no-pin-hash", None, hook_env)
+    assert code == 1, out
+    assert "deploy/.env:1:18" in out and "notes.md" not in out
+
+
+def test_protect_results_hook(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict, isolated_env: Path
+) -> None:
+    repo = seeded
+    hook = "expflow-protect-results"
+    code, out = run_hook(repo.path, hook_config, hook, None, hook_env)
+    assert code == 0, out
+
+    # A new result is fine; changing a committed one is not.
+    repo.add_experiment("exp-002")
+    repo.add_result("exp-002")
+    repo.stage()
+    code, out = run_hook(repo.path, hook_config, hook, None, hook_env)
+    assert code == 0, out
+
+    repo.add_result(metrics={"seg_total": 99.0, "pde_mean": 1.0, "train_time_min": 1.0})
+    repo.stage()
+    code, out = run_hook(repo.path, hook_config, hook, None, hook_env)
+    assert code == 1, out
+    assert f"{RES}: result-rewritten" in out and "modifies" in out
+
+    repo.git("reset", "-q", "--hard")
+    repo.git("rm", "-q", RES)
+    code, out = run_hook(repo.path, hook_config, hook, None, hook_env)
+    assert code == 1, out
+    assert f"{RES}: result-rewritten" in out and "deletes" in out
+
+    # Approved with the PIN from the environment; a wrong PIN changes nothing.
+    assert run_cli(["pin", "init", "1234"], cwd=repo.path, env=hook_env)[0] == 0
+    code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
+    assert code == 0, out
+    assert "approved" in out
+    code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "4321"})
+    assert code == 1, out
+    assert "wrong PIN" in out and "4321" not in out
+
+
+# --------------------------------------------------------------------------- "Done when"
+def commit_through_hooks(repo: ExpRepo, env: dict[str, str], message: str) -> tuple[int, str]:
+    proc = subprocess.run(
+        ["git", "commit", "-m", message], cwd=repo.path, env=git_env(env),
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert_clean_output(output)
+    return proc.returncode, output
+
+
+def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:
+    """The issue's acceptance scenario, following the README's quick start."""
+    repo = exp_repo
+    env = hook_env
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=repo.path,
+                          env=git_env(env), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    repo.git("add", "-A")
+    code, out = commit_through_hooks(repo, env, "scaffold")
+    assert code == 0, out
+    base = repo.head()
+
+    def cli(*args: str) -> None:
+        code, out, err = run_cli(list(args), cwd=repo.path, env=env)
+        assert code == 0, out + err
+
+    cli("new", "exp-001", "--study", "pdebench-task1", "--param", "Args/--sub_step=5",
+        "--param", "lr=0.001", "--tag", "fno")
+    cli("result", "exp-001", "--metric", "seg_total=57.09", "--metric", "pde_mean=15.0",
+        "--metric", "train_time_min=45.5", "--split", "holdout", "--metric", "seg_total=55.2")
+    good_result = (repo.path / RES).read_bytes()
+    raw = ('{"schema": "expflow/result@1", "experiment": "exp-001", '
+           '"recorded_at": "2026-11-20T11:02:00Z", "metrics": %s}\n')
+    attempts = [
+        # (file, content, what the refusal must say)
+        ("config/run.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n",
+         ["config/run.env:1:18: pin-sha256"]),
+        (RES, raw % '{"seg_totl": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}',
+         [f"{RES}#/metrics/seg_totl: unknown-metric", "did you mean 'seg_total'"]),
+        (RES, raw % '{"seg_total": NaN, "pde_mean": 15.0, "train_time_min": 45.5}',
+         [f"{RES}#/metrics/seg_total: invalid-json: NaN is not a JSON number"]),
+        (RES, raw % '{"seg_total": 57.09, "seg_total": 58, "pde_mean": 15.0, '
+                    '"train_time_min": 45.5}',
+         [f'{RES}#/metrics: invalid-json: duplicate key "seg_total"']),
+        ("results/pdebench-task1/exp-002.json",
+         (raw % '{"seg_total": 1, "pde_mean": 1, "train_time_min": 1}').replace("exp-001",
+                                                                             "exp-002"),
+         ["results/pdebench-task1/exp-002.json#/experiment: result-without-record"]),
+    ]
+    for rel, content, needles in attempts:
+        repo.write(rel, content)
+        repo.git("add", "-A")
+        code, out = commit_through_hooks(repo, env, f"bad: {rel}")
+        assert code != 0, (rel, out)
+        for needle in needles:
+            assert needle in out, (needle, out)
+        assert PIN_SHA[:8] not in out
+        assert repo.head() == base  # nothing was committed
+        # Undo the bad change, keep the good data.
+        if rel == RES:
+            repo.write(RES, good_result)
+        else:
+            (repo.path / rel).unlink()
+        repo.git("add", "-A")
+
+    code, out = commit_through_hooks(repo, env, "exp-001")
+    assert code == 0, out
+    assert "Failed" not in out
+    assert repo.head() != base
+    assert repo.status() == ""
+    committed = repo.git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert EXP in committed and RES in committed
+    for command in (["validate"], ["scan"]):
+        code, out, err = run_cli(command, cwd=repo.path, env=env)
+        assert code == 0, out + err
+
+
+# --------------------------------------------------------------------------- plain git hook
+@pytest.fixture
+def git_hooked(committed_repo: ExpRepo) -> ExpRepo:
+    """A repo whose .git/hooks/pre-commit runs `python -m expflow_git validate <staged files>`."""
+    hook = committed_repo.path / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_text(
+        "#!/bin/sh\n"
+        "files=$(git diff --cached --name-only --diff-filter=ACMR)\n"
+        f'exec "{sys.executable}" -m expflow_git validate $files\n'
+    )
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return committed_repo
+
+
+def _commit(repo: ExpRepo, *args: str) -> tuple[int, str]:
+    proc = subprocess.run(["git", "commit", "-q", "-m", "c", *args], cwd=repo.path,
+                          env=git_env(), capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_git_hook_sees_the_index_not_the_working_tree(git_hooked: ExpRepo) -> None:
+    repo = git_hooked
+    base = repo.head()
+    repo.add_experiment()  # on disk, untracked
+    repo.add_result()
+    repo.stage(RES)
+    code, out = _commit(repo)
+    assert code == 1, out
+    assert f"{RES}#/experiment: result-without-record" in out
+    assert repo.head() == base
+
+    repo.stage(EXP)
+    code, out = _commit(repo)
+    assert code == 0, out
+    assert repo.head() != base
+
+
+def test_git_hook_partial_commit_uses_the_temporary_index(git_hooked: ExpRepo) -> None:
+    """`git commit PATH` commits a temporary index (GIT_INDEX_FILE) holding HEAD + PATH only:
+    a record staged in the main index is not part of that commit."""
+    repo = git_hooked
+    base = repo.head()
+    repo.add_experiment()
+    repo.add_result()
+    repo.stage(EXP, RES)
+    code, out = _commit(repo, "--", RES)
+    assert code == 1, out
+    assert "result-without-record" in out
+    assert repo.head() == base
+
+    code, out = _commit(repo, "--", EXP, RES)
+    assert code == 0, out
+    assert set(repo.git("ls-tree", "-r", "--name-only", "HEAD").splitlines()) >= {EXP, RES}
+
+
+def test_git_hook_commit_all_sees_the_temporary_index(git_hooked: ExpRepo) -> None:
+    """`git commit -a` stages tracked edits into a temporary index first; the hook reads it."""
+    repo = git_hooked
+    repo.add_experiment(status="pending")
+    repo.stage()
+    assert _commit(repo)[0] == 0
+    head = repo.head()
+    repo.add_experiment(status="success")  # tracked, edited, not staged
+    repo.add_result()
+    repo.stage(RES)
+    code, out = _commit(repo)
+    assert code == 1, out
+    assert "'pending'" in out
+    assert repo.head() == head
+    code, out = _commit(repo, "-a")
+    assert code == 0, out
+    assert repo.head() != head
+
+
+def test_git_hook_refuses_record_change_that_orphans_a_result(git_hooked: ExpRepo) -> None:
+    repo = git_hooked
+    repo.add_experiment()
+    repo.add_result()
+    repo.stage()
+    assert _commit(repo)[0] == 0
+    head = repo.head()
+    repo.add_experiment(status="failed")
+    repo.stage(EXP)
+    code, out = _commit(repo)
+    assert code == 1, out
+    assert RES in out
+    assert repo.head() == head
+
+
+def test_git_hook_with_experiment_doc_in_subdir_of_other_study(git_hooked: ExpRepo) -> None:
+    """A staged record with the right id in another study backs the result (ids are global)."""
+    repo = git_hooked
+    repo.write_json("experiments/other/exp-001.json", experiment_doc(study="other"))
+    repo.add_result()
+    repo.stage()
+    code, out = _commit(repo)
+    assert code == 0, out

@@ -1,0 +1,221 @@
+"""The strict JSON reader (SPEC §2.3): unit cases and hypothesis properties."""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from expflow_git.jsonstrict import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DEPTH,
+    JsonProblem,
+    parse_json,
+    pointer_token,
+)
+
+
+def problem(data: bytes, **kwargs: int) -> JsonProblem:
+    with pytest.raises(JsonProblem) as info:
+        parse_json(data, **kwargs)
+    message = str(info.value)
+    assert message and "\n" not in message
+    return info.value
+
+
+# --------------------------------------------------------------------------- accepted
+def test_parses_plain_object() -> None:
+    doc = parse_json(b'{"a": 1, "b": [true, null, 1.5, "x"], "c": {"d": -2e-3}}')
+    assert doc == {"a": 1, "b": [True, None, 1.5, "x"], "c": {"d": -0.002}}
+    assert isinstance(doc["a"], int) and isinstance(doc["b"][0], bool)
+
+
+def test_underflow_is_zero_not_an_error() -> None:
+    assert parse_json(b'{"x": 1e-999}') == {"x": 0.0}
+
+
+def test_brackets_inside_strings_do_not_count_as_depth() -> None:
+    text = '{"s": "' + "[{" * 500 + '\\"]"}'
+    assert parse_json(text.encode())["s"].startswith("[{[{")
+
+
+def test_depth_cap_boundary() -> None:
+    inner = DEFAULT_MAX_DEPTH - 1  # the top-level object is one level
+    ok = "{\"a\": " + "[" * inner + "]" * inner + "}"
+    assert parse_json(ok.encode())
+    deep = "{\"a\": " + "[" * (inner + 1) + "]" * (inner + 1) + "}"
+    assert "nested deeper" in str(problem(deep.encode()))
+
+
+def test_size_cap_boundary() -> None:
+    doc = b'{"a": "' + b"x" * 100 + b'"}'
+    assert parse_json(doc, max_bytes=len(doc))
+    p = problem(doc, max_bytes=len(doc) - 1)
+    assert str(len(doc)) in str(p) and "cap" in str(p)
+
+
+def test_default_caps() -> None:
+    assert DEFAULT_MAX_BYTES == 1024 * 1024
+    big = b'{"a": "' + b"x" * DEFAULT_MAX_BYTES + b'"}'
+    assert "cap" in str(problem(big))
+
+
+# --------------------------------------------------------------------------- refused
+@pytest.mark.parametrize(
+    ("data", "needle", "pointer"),
+    [
+        (b'{"a": 1, "a": 2}', 'duplicate key "a"', ""),
+        (b'{"x": [{"k": 1}, {"k": 1, "k": 2}]}', 'duplicate key "k"', "/x/1"),
+        (b'{"a/b": {"c~d": NaN}}', "NaN", "/a~1b/c~0d"),
+        (b'{"x": Infinity}', "Infinity", "/x"),
+        (b'{"x": [1, -Infinity]}', "-Infinity", "/x/1"),
+        (b'{"x": 1e999}', "overflows to infinity", "/x"),
+        (b'{"x": -1E+400}', "overflows to infinity", "/x"),
+        (b'{"x": ' + b"9" * 5000 + b"}", "too long", "/x"),
+    ],
+)
+def test_refused_values_carry_pointer(data: bytes, needle: str, pointer: str) -> None:
+    p = problem(data)
+    assert needle in str(p)
+    assert p.pointer == pointer
+
+
+def test_first_bad_value_in_document_order_is_reported() -> None:
+    p = problem(b'{"a": {"b": 1, "c": NaN}, "d": Infinity}')
+    assert p.pointer == "/a/c"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"\xef\xbb\xbf{}", "byte-order mark"),
+        (b'{"a": "\xff"}', "invalid UTF-8"),
+        (b'{"a": "\xc3"}', "invalid UTF-8"),
+        (b"[]", "array"),
+        (b'"x"', "string"),
+        (b"1", "number"),
+        (b"null", "null"),
+        (b"", "invalid JSON"),
+        (b"{", "invalid JSON"),
+        (b'{"a": 1,}', "invalid JSON"),
+        (b"{'a': 1}", "invalid JSON"),
+        (b'{"a": 1} {"b": 2}', "invalid JSON"),
+        (b'{"a": 01}', "invalid JSON"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+        (b'{"a":' * 100_000, "nested deeper"),
+    ],
+)
+def test_refused_documents(data: bytes, needle: str) -> None:
+    assert needle in str(problem(data))
+
+
+def test_invalid_utf8_and_syntax_errors_have_a_line() -> None:
+    assert problem(b'{\n"a":\n "\xff"}').line == 3
+    p = problem(b'{\n  "a": 1,\n}')
+    assert p.line == 3 and p.col is not None
+
+
+def test_pointer_token_escapes() -> None:
+    assert pointer_token("a/b~c") == "a~1b~0c"
+    assert pointer_token(3) == "3"
+
+
+# --------------------------------------------------------------------------- properties
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_parse_or_give_a_clean_problem(data: bytes) -> None:
+    try:
+        value = parse_json(data)
+    except JsonProblem as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert isinstance(value, dict)
+
+
+_TOKENS = st.sampled_from(
+    ['{', '}', '[', ']', ':', ',', '"a"', '"b"', '"a"', '1', '-0.5', '1e999', '-1e999', 'NaN',
+     'Infinity', '-Infinity', 'true', 'false', 'null', '"\\u0000"', '"\\ud800"', '"x\\"y"',
+     ' ', '\n', '1' * 30, '"', '\\', '\ufeff', 'é', '0x1', '01', '1.', '.5']
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TOKENS, max_size=60).map("".join))
+def test_jsonish_text_parses_or_gives_a_clean_problem(text: str) -> None:
+    try:
+        value = parse_json(text.encode("utf-8", "surrogatepass"))
+    except JsonProblem as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert isinstance(value, dict)
+        # What the strict reader accepts is finite and duplicate-free, so it re-serialises.
+        json.dumps(value, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=3000), st.sampled_from(["[", '{"k":']))
+def test_any_nesting_depth_is_safe(depth: int, opener: str) -> None:
+    if opener == "[":
+        inner = "[" * depth + "]" * depth
+    else:
+        inner = opener * depth + "1" + "}" * depth
+    try:
+        value = parse_json(('{"x": ' + inner + "}").encode())
+    except JsonProblem as exc:
+        assert "nested deeper" in str(exc)
+        assert depth + 1 > DEFAULT_MAX_DEPTH
+    else:
+        assert depth + 1 <= DEFAULT_MAX_DEPTH
+        assert "x" in value
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+_json_values = st.recursive(
+    _scalars,
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), _json_values, max_size=8), st.booleans())
+def test_valid_objects_round_trip(doc: dict, pretty: bool) -> None:
+    data = json.dumps(doc, indent=2 if pretty else None, ensure_ascii=not pretty)
+    parsed = parse_json(data.encode("utf-8"))
+    assert parsed == doc
+    # Types survive: booleans stay booleans, integers stay integers.
+    assert json.dumps(parsed, sort_keys=True) == json.dumps(doc, sort_keys=True)
+
+
+@settings(deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_finite_floats_round_trip_exactly(x: float) -> None:
+    value = parse_json(json.dumps({"x": x}).encode())["x"]
+    assert value == x and math.copysign(1, value) == math.copysign(1, x)
+
+
+@settings(deadline=None)
+@given(
+    st.dictionaries(
+        st.text(string.printable, min_size=1, max_size=8), st.integers(), min_size=1, max_size=5
+    ),
+    st.data(),
+)
+def test_any_duplicated_key_is_refused(doc: dict, data: st.DataObject) -> None:
+    key = data.draw(st.sampled_from(sorted(doc)))
+    body = ", ".join(f"{json.dumps(k)}: {v}" for k, v in doc.items())
+    text = "{" + body + f", {json.dumps(key)}: 0" + "}"
+    p = problem(text.encode())
+    assert p.message == f"duplicate key {json.dumps(key)}"
+    assert p.pointer == ""

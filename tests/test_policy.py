@@ -1,0 +1,401 @@
+"""The policy (SPEC §3): loading, gates, thresholds, rules, parameter lookup."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from expflow_git.checks import gate_outcome, rule_outcome
+from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.policy import (
+    Gate,
+    Metric,
+    Op,
+    Rule,
+    load_policy_bytes,
+    param_key,
+    parse_gate,
+)
+from expflow_git.scaffold import COMPETITION_POLICY, MINIMAL_POLICY
+
+REGISTRY = load_policy_bytes(COMPETITION_POLICY.encode()).metrics
+
+
+def policy_error(text: str) -> str:
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(text.encode(), path="conf/expflow.yaml")
+    assert info.value.code == ExitCode.USAGE
+    message = info.value.message
+    assert message.startswith("conf/expflow.yaml")
+    assert "\n" not in message
+    return message
+
+
+def edited(old: str, new: str) -> str:
+    assert old in COMPETITION_POLICY
+    return COMPETITION_POLICY.replace(old, new, 1)
+
+
+# --------------------------------------------------------------------------- loading
+def test_templates_load() -> None:
+    p = load_policy_bytes(COMPETITION_POLICY.encode())
+    assert p.required_metrics == ("seg_total", "pde_mean", "train_time_min")
+    assert p.ranking.tie_break == ("pde_mean",)
+    assert p.sha256 == hashlib.sha256(COMPETITION_POLICY.encode()).hexdigest()
+    assert [g.name for g in p.all_gates()] == ["pde_mean:lt:18.09", "train_time_min:lt:60"]
+    m = load_policy_bytes(MINIMAL_POLICY.encode())
+    assert set(m.metrics) == {"accuracy", "loss"}
+
+
+def test_full_spec_example_loads() -> None:
+    text = """\
+version: 1
+paths:
+  experiments: ["experiments/**/*.json"]
+  results: ["results/**/*.json"]
+metrics:
+  seg_total: {group: Score, higher_is_better: true, description: Total segment score}
+  pde_mean:  {group: PDE,   higher_is_better: false, threshold: 18.09}
+  train_time_min: {group: Time, higher_is_better: false, threshold: 60, min: 0}
+required_metrics: [seg_total, pde_mean, train_time_min]
+ranking:
+  sort_by: seg_total
+  tie_break: [pde_mean]
+gates: ["train_time_min:le:60"]
+rules:
+  - {param: sub_step, op: gt, value: 0, required: true}
+budget: {max_runs_per_study: 50}
+walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3}
+seed_policy: {base_seed: 0}
+protect: {results_immutable: true}
+signing: {public_keys: [".expflow/keys/ci.pub"]}
+"""
+    p = load_policy_bytes(text.encode())
+    assert p.gates == (Gate("train_time_min", Op.LE, 60.0),)
+    assert p.max_runs_per_study == 50
+    assert p.walk_forward is not None and p.walk_forward.split == "holdout"
+    assert p.public_keys == (".expflow/keys/ci.pub",)
+
+
+@pytest.mark.parametrize(("order", "descending"), [(None, True), ("asc", False), ("desc", True)])
+def test_ranking_direction(order: str | None, descending: bool) -> None:
+    text = COMPETITION_POLICY
+    if order:
+        text = edited("sort_by: seg_total", f"sort_by: seg_total\n  order: {order}")
+    assert load_policy_bytes(text.encode()).ranking.descending is descending
+    lower = edited("sort_by: seg_total", "sort_by: pde_mean")
+    assert load_policy_bytes(lower.encode()).ranking.descending is False
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        (edited("gates: []", "gatez: []"), ("unknown key 'gatez'", "did you mean 'gates'")),
+        (edited("ranking:\n", "ranking:\n  sort_bye: x\n"),
+         ("/ranking", "unknown key 'sort_bye'", "did you mean 'sort_by'")),
+        (edited("{param: sub_step,", "{parm: sub_step, param: sub_step,"),
+         ("/rules/0", "did you mean 'param'")),
+        (edited("protect: {results_immutable: true}", "protect: {results_immutabel: true}"),
+         ("did you mean 'results_immutable'",)),
+        (edited("version: 1", "version: 2"), ("/version",)),
+        (edited("version: 1\n", ""), ("'version' is a required property",)),
+        (edited("threshold: 60", "threshold: true"), ("/metrics/train_time_min/threshold",)),
+        (edited("threshold: 60", "threshold: .inf"), ("/metrics/train_time_min/threshold",)),
+        (edited("threshold: 60", "threshold: 1e999"), ("/metrics/train_time_min/threshold",)),
+        (edited("min: 0, unit", "min: 5, max: 1, unit"), ("/metrics/train_time_min", "greater")),
+        (edited("required_metrics: [seg_total,", "required_metrics: [seg_totl,"),
+         ("/required_metrics/0", "did you mean 'seg_total'")),
+        (edited("tie_break: [pde_mean]", "tie_break: [pde_meen]"), ("/ranking/tie_break/0",)),
+        (edited("gates: []", "gates: [train_time_min:le:60, 'bad']"), ("/gates/1", "malformed")),
+        (edited("gates: []", "gates: [42]"), ("/gates/0",)),
+        (edited("gates: []", "gates: []\ngates: []"), ("duplicate key",)),
+        (edited("protect:", "walk_forward: {metric: nope, split: h}\nprotect:"),
+         ("/walk_forward/metric",)),
+        (edited("protect:", "1: one\nprotect:"), ("must be a string",)),
+        ("version: 1\nmetrics: {}\n", ("/metrics",)),
+        ("- version: 1\n", ("mapping",)),
+        ("", ("empty",)),
+        ("version: 1\nmetrics: {a: {group: x, higher_is_better: true}}\n\tbad: tab\n",
+         ("invalid YAML",)),
+    ],
+)
+def test_broken_policies(text: str, needles: tuple[str, ...]) -> None:
+    message = policy_error(text)
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_policy_refuses_invalid_utf8_and_oversize() -> None:
+    with pytest.raises(ExpflowError, match="invalid UTF-8"):
+        load_policy_bytes(COMPETITION_POLICY.encode() + b"# \xff\n")
+    with pytest.raises(ExpflowError, match="cap"):
+        load_policy_bytes(COMPETITION_POLICY.encode() + b"#" * (1024 * 1024))
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        f"# leaked {hashlib.sha256(b'0000').hexdigest()}\n",
+        f"# leaked {hashlib.sha256(b'9876').hexdigest().upper()}\n",
+        "pin_hash: deadbeef\n",
+        "pin: 1234\n",
+    ],
+)
+def test_policy_with_pin_material_is_refused_without_echoing_it(secret: str) -> None:
+    message = policy_error(COMPETITION_POLICY + secret)
+    assert "PIN" in message
+    token = secret.split()[-1]
+    assert token not in message and token[:8] not in message
+
+
+def test_alias_bomb_is_refused_fast() -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 12):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    text = COMPETITION_POLICY + "\n".join(lines) + "\n"
+    started = time.monotonic()
+    message = policy_error(text)
+    assert time.monotonic() - started < 5
+    assert "alias" in message
+
+
+def test_aliases_inside_a_known_key_are_bounded_too() -> None:
+    text = edited("gates: []", "gates: &g [" + ", ".join(['"train_time_min:le:60"'] * 50) + "]")
+    text += "x: &x [" + ", ".join(["*g"] * 50) + "]\ny: [" + ", ".join(["*x"] * 50) + "]\n"
+    started = time.monotonic()
+    message = policy_error(text)
+    assert time.monotonic() - started < 5
+    assert "alias" in message or "unknown key" in message
+
+
+def test_small_legitimate_aliases_are_fine() -> None:
+    text = edited("required_metrics: [seg_total, pde_mean, train_time_min]",
+                  "required_metrics: &req [seg_total, pde_mean, train_time_min]")
+    text = text.replace("tie_break: [pde_mean]", "tie_break: [pde_mean]")
+    assert load_policy_bytes(text.encode()).required_metrics[0] == "seg_total"
+
+
+# --------------------------------------------------------------------------- gates
+@pytest.mark.parametrize(
+    ("text", "gate"),
+    [
+        ("seg_total:gt:50", Gate("seg_total", Op.GT, 50.0)),
+        ("seg_total:ge:50.5", Gate("seg_total", Op.GE, 50.5)),
+        ("pde_mean:lt:18.09", Gate("pde_mean", Op.LT, 18.09)),
+        ("pde_mean:le:-1e3", Gate("pde_mean", Op.LE, -1000.0)),
+        ("epochs:eq:10", Gate("epochs", Op.EQ, 10.0)),
+        ("epochs:ne:.5", Gate("epochs", Op.NE, 0.5)),
+        (" epochs : LT : 3 ", Gate("epochs", Op.LT, 3.0)),
+    ],
+)
+def test_parse_gate_valid(text: str, gate: Gate) -> None:
+    assert parse_gate(text, REGISTRY) == gate
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("seg_total:gt", "malformed"),
+        ("seg_total:gt:1:2", "malformed"),
+        ("seg_total::1", "malformed"),
+        ("", "malformed"),
+        ("seg_total>50", "malformed"),
+        ("seg_total:gte:50", "unknown operator 'gte'"),
+        ("seg_total:>:50", "unknown operator"),
+        ("seg_totl:gt:50", "did you mean 'seg_total'"),
+        ("seg_total:gt:nan", "not a number"),
+        ("seg_total:gt:NaN", "not a number"),
+        ("seg_total:gt:inf", "not a number"),
+        ("seg_total:gt:-Infinity", "not a number"),
+        ("seg_total:gt:1e999", "finite"),
+        ("seg_total:gt:0x10", "not a number"),
+        ("seg_total:gt:1_000", "not a number"),
+        ("seg_total:gt:true", "not a number"),
+    ],
+)
+def test_parse_gate_invalid(text: str, needle: str) -> None:
+    with pytest.raises(ExpflowError) as info:
+        parse_gate(text, REGISTRY)
+    assert info.value.code == ExitCode.USAGE
+    assert needle in info.value.message
+
+
+@pytest.mark.parametrize("value", ["\uff15", "\u0665\u0667", "1\u0660"])
+def test_parse_gate_refuses_non_ascii_digits(value: str) -> None:
+    with pytest.raises(ExpflowError, match="not a number"):
+        parse_gate(f"seg_total:gt:{value}", REGISTRY)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40))
+def test_parse_gate_arbitrary_text(text: str) -> None:
+    try:
+        gate = parse_gate(text, REGISTRY)
+    except ExpflowError as exc:
+        assert exc.code == ExitCode.USAGE and "\n" not in exc.message
+    else:
+        assert isinstance(gate, Gate)
+        assert gate.metric in REGISTRY and math.isfinite(gate.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["seg_total", "pde_mean", ":", "lt", "ge", "eq", "x", "1", "-2.5e3", " ",
+                         "nan", "LE", "::", "1e999", "."]),
+        max_size=8,
+    ).map("".join)
+)
+def test_parse_gate_gate_like_text(text: str) -> None:
+    try:
+        gate = parse_gate(text, REGISTRY)
+    except ExpflowError as exc:
+        assert exc.code == ExitCode.USAGE
+    else:
+        assert math.isfinite(gate.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(REGISTRY)),
+    st.sampled_from(list(Op)),
+    st.floats(allow_nan=False, allow_infinity=False) | st.integers(-10**12, 10**12),
+)
+def test_well_formed_gate_round_trips(metric: str, op: Op, value: float) -> None:
+    gate = parse_gate(f"{metric}:{op.value}:{value!r}", REGISTRY)
+    assert gate == Gate(metric, op, float(value))
+    assert parse_gate(gate.name, REGISTRY) == gate
+
+
+# --------------------------------------------------------------------------- thresholds
+@pytest.mark.parametrize(
+    ("higher", "value", "passes"),
+    [
+        (False, 18.08, True),
+        (False, 18.09, False),  # strictly better than the threshold
+        (False, 18.10, False),
+        (True, 18.10, True),
+        (True, 18.09, False),
+        (True, 18.08, False),
+    ],
+)
+def test_threshold_direction(higher: bool, value: float, passes: bool) -> None:
+    gate = Metric("m", "G", higher_is_better=higher, threshold=18.09).threshold_gate()
+    assert gate is not None and gate.source == "threshold"
+    outcome = gate_outcome(gate, {"m": value})
+    assert outcome.passed is passes
+    assert outcome.kind.value == "threshold"
+
+
+@settings(deadline=None)
+@given(
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_threshold_direction_property(higher: bool, value: float, threshold: float) -> None:
+    gate = Metric("m", "G", higher_is_better=higher, threshold=threshold).threshold_gate()
+    assert gate is not None
+    expected = value > threshold if higher else value < threshold
+    assert gate_outcome(gate, {"m": value}).passed is expected
+
+
+def test_no_threshold_no_gate() -> None:
+    assert Metric("m", "G", higher_is_better=True).threshold_gate() is None
+
+
+def test_gate_on_missing_metric_fails_with_missing() -> None:
+    outcome = gate_outcome(Gate("seg_total", Op.GT, 0.0), {"pde_mean": 1.0})
+    assert (outcome.passed, outcome.detail) == (False, "missing")
+
+
+# --------------------------------------------------------------------------- operators
+@pytest.mark.parametrize(
+    ("op", "results"),
+    [
+        # (1 OP 2, 2 OP 2, 3 OP 2)
+        (Op.LT, (True, False, False)),
+        (Op.LE, (True, True, False)),
+        (Op.GT, (False, False, True)),
+        (Op.GE, (False, True, True)),
+        (Op.EQ, (False, True, False)),
+        (Op.NE, (True, False, True)),
+    ],
+)
+def test_each_op(op: Op, results: tuple[bool, bool, bool]) -> None:
+    assert tuple(op.holds(x, 2) for x in (1, 2, 3)) == results
+    assert tuple(op.holds(float(x), 2.0) for x in (1, 2, 3)) == results
+    gate = Gate("m", op, 2.0)
+    assert tuple(gate_outcome(gate, {"m": x}).passed for x in (1.0, 2.0, 3.0)) == results
+
+
+@pytest.mark.parametrize("op", list(Op))
+def test_ops_never_compare_booleans_or_strings_as_numbers(op: Op) -> None:
+    for left, right in ((True, 1), (False, 0), ("5", 5), (5, "5")):
+        assert op.holds(left, right) is (op is Op.NE)
+    assert op.holds("a", "a") is (op in (Op.EQ, Op.LE, Op.GE))
+
+
+# --------------------------------------------------------------------------- rules
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Args/--sub_step", "sub_step"),
+        ("sub_step", "sub_step"),
+        ("SUB_STEP", "sub_step"),
+        ("--Sub_Step", "sub_step"),
+        ("-sub_step", "sub_step"),
+        ("a/b/--sub_step", "sub_step"),
+        ("Args/sub-step", "sub-step"),
+    ],
+)
+def test_param_key(name: str, key: str) -> None:
+    assert param_key(name) == key
+
+
+@settings(deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1,
+               max_size=12), st.text(alphabet="abcXYZ/", max_size=10), st.integers(0, 3))
+def test_param_key_matches_any_prefix_dashes_and_case(name: str, prefix: str, dashes: int) -> None:
+    assume(not prefix or prefix.endswith("/"))
+    decorated = f"{prefix}{'-' * dashes}{name.swapcase()}"
+    assert param_key(decorated) == param_key(name) == name.casefold()
+
+
+@pytest.mark.parametrize(
+    ("params", "passed", "detail"),
+    [
+        ({"Args/--sub_step": 5}, True, ""),
+        ({"ARGS/--SUB_STEP": 1}, True, ""),
+        ({"sub_step": 0}, False, "0"),
+        ({"Args/--sub_step": -3}, False, "-3"),
+        ({"Args/--sub_step": "5"}, False, "'5'"),  # a string is not a number
+        ({"Args/--sub_step": True}, False, "True"),  # nor is a boolean
+        ({"sub_steps": 5}, False, "required parameter absent"),
+        ({}, False, "required parameter absent"),
+    ],
+)
+def test_required_rule(params: dict, passed: bool, detail: str) -> None:
+    rule = Rule("sub_step", Op.GT, 0, required=True)
+    outcome = rule_outcome(rule, params)
+    assert outcome.passed is passed
+    assert detail in outcome.detail
+
+
+def test_optional_rule_absent_passes_present_is_checked() -> None:
+    rule = Rule("Model", Op.EQ, "fno", required=False)
+    assert rule_outcome(rule, {}).passed
+    assert rule_outcome(rule, {"args/--model": "fno"}).passed
+    assert not rule_outcome(rule, {"model": "unet"}).passed
+
+
+def test_rules_from_policy_match_seed_params() -> None:
+    p = load_policy_bytes(COMPETITION_POLICY.encode())
+    (rule,) = p.rules
+    assert rule_outcome(rule, {"Args/--sub_step": 5, "lr": 0.001}).passed
+    assert not rule_outcome(rule, {"Args/--sub_step": 0}).passed

@@ -1,0 +1,394 @@
+"""`init`, `new` and `result` through the CLI, in real repositories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import rfc8785
+from conftest import ExpRepo, assert_clean_output, git_init, run_cli
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+STUDY = "pdebench-task1"
+EXP = f"experiments/{STUDY}/exp-001.json"
+RES = f"results/{STUDY}/exp-001.json"
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+SEED_METRIC_ARGS = [
+    "--metric", "seg_total=57.09", "--metric", "pde_mean=15.0", "--metric", "train_time_min=45.5",
+]
+
+
+def expected_seed(base_seed: int, study: str, condition: str, replicate: int) -> int:
+    """SPEC §2.1, computed independently of the product."""
+    canonical = rfc8785.dumps([base_seed, study, condition, replicate])
+    return int(hashlib.sha256(canonical).hexdigest()[:16], 16) % (2**31 - 1)
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Anything a non-atomic writer could leave behind (temp files, partial files)."""
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") or
+                  p.suffix == ".tmp")
+
+
+# --------------------------------------------------------------------------- init
+def test_init_competition_writes_the_standard_registry(tmp_path: Path, cli) -> None:
+    repo = git_init(tmp_path / "r")
+    res = cli(["init", "--template", "competition"], cwd=repo)
+    assert res.code == 0, res.both
+    for rel in ("expflow.yaml", "experiments", "results", ".pre-commit-config.yaml",
+                ".github/workflows/expflow.yml"):
+        assert (repo / rel).exists(), rel
+        assert rel.split("/")[0] in res.out
+
+    from expflow_git.policy import load_policy_bytes
+
+    policy = load_policy_bytes((repo / "expflow.yaml").read_bytes())
+    groups = {
+        "Score": ({"seg_total", "seg1", "seg2", "seg3"}, True),
+        "Loss": ({"val_mse", "val_relmse"}, False),
+        "PDE": ({"pde_mean", "pde_seg1", "pde_seg2", "pde_seg3"}, False),
+        "Time": ({"train_time_min"}, False),
+        "Model": ({"arch_params"}, False),
+        "Training": ({"epochs"}, False),
+    }
+    assert len(policy.metrics) == 13
+    for group, (names, higher) in groups.items():
+        for name in names:
+            m = policy.metrics[name]
+            assert (m.group, m.higher_is_better) == (group, higher), name
+    thresholds = {n: m.threshold for n, m in policy.metrics.items() if m.threshold is not None}
+    assert thresholds == {"pde_mean": 18.09, "train_time_min": 60}
+    mins = {n: m.min for n, m in policy.metrics.items() if m.min is not None}
+    assert mins == {"train_time_min": 0, "arch_params": 0, "epochs": 0}
+    assert policy.ranking.sort_by == "seg_total" and policy.ranking.descending
+    assert [(r.param, r.op.value, r.value, r.required) for r in policy.rules] == [
+        ("sub_step", "gt", 0, True)
+    ]
+
+
+def test_init_minimal_policy_loads_and_init_never_overwrites(tmp_path: Path, cli) -> None:
+    target = tmp_path / "new-dir"
+    res = cli(["init", str(target)], cwd=tmp_path)
+    assert res.code == 0, res.both
+    from expflow_git.policy import load_policy_bytes
+
+    load_policy_bytes((target / "expflow.yaml").read_bytes())
+    (target / "expflow.yaml").write_text("# mine\n")
+    res = cli(["init", str(target), "--template", "competition"], cwd=tmp_path)
+    assert res.code == 0
+    assert (target / "expflow.yaml").read_text() == "# mine\n"
+    assert "kept" in res.out and "expflow.yaml" in res.out
+    assert leftovers(target) == [".github", ".pre-commit-config.yaml"]
+
+
+def test_init_bad_template_is_usage_error(tmp_path: Path) -> None:
+    code, out, err = run_cli(["init", "--template", "nope"], cwd=tmp_path)
+    assert code == 2
+    assert_clean_output(out, err)
+    assert not (tmp_path / "expflow.yaml").exists()
+
+
+# --------------------------------------------------------------------------- new
+def test_new_writes_a_valid_record_with_derived_seed(committed_repo: ExpRepo, cli) -> None:
+    repo = committed_repo
+    res = cli(["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5",
+               "--param", "lr=0.001", "--param", "model=fno", "--param", "amp=true",
+               "--tag", "task1", "--tag", "fno", "--tag", "task1", "--title", "FNO baseline"],
+              cwd=repo.path)
+    assert res.code == 0, res.both
+    doc = load(repo.path / EXP)
+    seed = expected_seed(0, STUDY, "exp-001", 0)
+    assert doc["seed"] == seed
+    assert f"seed {seed}" in res.out
+    assert doc["id"] == "exp-001" and doc["study"] == STUDY and doc["status"] == "pending"
+    assert doc["params"] == {"Args/--sub_step": 5, "lr": 0.001, "model": "fno", "amp": True}
+    assert doc["tags"] == ["task1", "fno"]
+    assert doc["title"] == "FNO baseline"
+    assert TIMESTAMP.match(doc["created_at"])
+    repo.stage()
+    assert cli(["validate", EXP], cwd=repo.path).code == 0
+
+
+def test_new_captures_provenance(committed_repo: ExpRepo, cli) -> None:
+    repo = committed_repo
+    assert cli(["new", "exp-001", "--study", STUDY], cwd=repo.path).code == 0
+    prov = load(repo.path / EXP)["provenance"]
+    assert prov["git_sha"] == repo.head()
+    assert prov["host"] == socket.gethostname()
+    assert prov["python_version"] == ".".join(map(str, sys.version_info[:3]))
+    assert prov["platform"]
+    assert "expflow-git" in prov["package_versions"]
+    assert TIMESTAMP.match(prov["captured_at"])
+
+
+def test_new_without_commits_records_null_sha(exp_repo: ExpRepo, cli) -> None:
+    assert cli(["new", "exp-001", "--study", STUDY], cwd=exp_repo.path).code == 0
+    assert load(exp_repo.path / EXP)["provenance"]["git_sha"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "base_seed", "condition", "replicate"),
+    [
+        ([], 0, "exp-001", 0),
+        (["--condition", "lr-1e-3"], 0, "lr-1e-3", 0),
+        (["--condition", "lr-1e-3", "--replicate", "7"], 0, "lr-1e-3", 7),
+        (["--replicate", "2"], 1234, "exp-001", 2),
+    ],
+)
+def test_new_seed_matches_spec(
+    exp_repo: ExpRepo, cli, args: list[str], base_seed: int, condition: str, replicate: int
+) -> None:
+    if base_seed:
+        policy = exp_repo.path / "expflow.yaml"
+        policy.write_text(policy.read_text() + f"seed_policy: {{base_seed: {base_seed}}}\n")
+    assert cli(["new", "exp-001", "--study", STUDY, *args], cwd=exp_repo.path).code == 0
+    seed = load(exp_repo.path / EXP)["seed"]
+    assert seed == expected_seed(base_seed, STUDY, condition, replicate)
+    assert 0 <= seed <= 2**31 - 2
+
+
+def test_new_seed_is_deterministic_and_input_sensitive(exp_repo: ExpRepo, cli) -> None:
+    for exp_id in ("a-1", "a-2"):
+        assert cli(["new", exp_id, "--study", STUDY, "--condition", "c", "--replicate", "3"],
+                   cwd=exp_repo.path).code == 0
+    assert cli(["new", "a-3", "--study", STUDY, "--condition", "c", "--replicate", "4"],
+               cwd=exp_repo.path).code == 0
+    seeds = [load(exp_repo.path / f"experiments/{STUDY}/a-{i}.json")["seed"] for i in (1, 2, 3)]
+    assert seeds[0] == seeds[1] != seeds[2]
+
+
+def test_new_explicit_seed_and_range(exp_repo: ExpRepo, cli) -> None:
+    assert cli(["new", "exp-001", "--study", STUDY, "--seed", "42"], cwd=exp_repo.path).code == 0
+    assert load(exp_repo.path / EXP)["seed"] == 42
+    res = cli(["new", "exp-002", "--study", STUDY, "--seed", str(2**31 - 1)], cwd=exp_repo.path)
+    assert res.code == 2
+    assert not (exp_repo.path / f"experiments/{STUDY}/exp-002.json").exists()
+
+
+def test_new_refuses_to_overwrite(exp_repo: ExpRepo, cli) -> None:
+    assert cli(["new", "exp-001", "--study", STUDY], cwd=exp_repo.path).code == 0
+    before = (exp_repo.path / EXP).read_bytes()
+    res = cli(["new", "exp-001", "--study", STUDY, "--seed", "1"], cwd=exp_repo.path)
+    assert res.code == 2
+    assert EXP in res.err and "never overwritten" in res.err
+    assert (exp_repo.path / EXP).read_bytes() == before
+    # The same id in another study is the same experiment: refused too.
+    res = cli(["new", "exp-001", "--study", "other"], cwd=exp_repo.path)
+    assert res.code == 2
+    assert not (exp_repo.path / "experiments/other/exp-001.json").exists()
+    assert leftovers(exp_repo.path / f"experiments/{STUDY}") == []
+
+
+def test_new_writes_atomically(exp_repo: ExpRepo, cli) -> None:
+    for i in range(5):
+        assert cli(["new", f"exp-{i}", "--study", STUDY], cwd=exp_repo.path).code == 0
+    directory = exp_repo.path / f"experiments/{STUDY}"
+    assert sorted(p.name for p in directory.iterdir()) == [f"exp-{i}.json" for i in range(5)]
+    assert leftovers(directory) == []
+    for p in directory.iterdir():
+        json.loads(p.read_text())  # complete documents
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["new", "bad id", "--study", STUDY], "/id"),
+        (["new", "exp-001", "--study", "no spaces"], "/study"),
+        (["new", "exp-001", "--study", STUDY, "--param", "novalue"], "NAME=VALUE"),
+        (["new", "exp-001", "--study", STUDY, "--param", "=5"], "NAME=VALUE"),
+        (["new", "exp-001", "--study", STUDY, "--tag", "bad tag!"], "/tags"),
+        (["new", "exp-001"], "--study"),
+        (["new", "exp-001", "--study", STUDY, "--status", "failed"], "status"),
+    ],
+)
+def test_new_bad_input_is_usage_error(exp_repo: ExpRepo, args: list[str], needle: str) -> None:
+    code, out, err = run_cli(args, cwd=exp_repo.path)
+    assert code == 2, out + err
+    assert needle in err
+    assert_clean_output(out, err)
+    assert list((exp_repo.path / "experiments").rglob("*.json")) == []
+
+
+def test_new_without_policy_is_usage_error(tmp_path: Path, cli) -> None:
+    git_init(tmp_path / "r")
+    res = cli(["new", "exp-001", "--study", STUDY], cwd=tmp_path / "r")
+    assert res.code == 2
+    assert "expflow.yaml" in res.err and "init" in res.err
+
+
+def test_new_param_values_that_are_not_finite_stay_strings(exp_repo: ExpRepo, cli) -> None:
+    res = cli(["new", "exp-001", "--study", STUDY, "--param", "a=NaN", "--param", "b=1e999",
+               "--param", "c=[1,2]", "--param", "d=null"], cwd=exp_repo.path)
+    assert res.code == 0, res.both
+    params = load(exp_repo.path / EXP)["params"]
+    assert params == {"a": "NaN", "b": "1e999", "c": "[1,2]", "d": None}
+
+
+# --------------------------------------------------------------------------- result
+@pytest.fixture
+def pending(exp_repo: ExpRepo, cli) -> ExpRepo:
+    res = cli(["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5"],
+              cwd=exp_repo.path)
+    assert res.code == 0, res.both
+    return exp_repo
+
+
+def test_result_writes_and_marks_the_record_success(pending: ExpRepo, cli) -> None:
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS, "--split", "holdout",
+               "--metric", "seg_total=55.2"], cwd=pending.path)
+    assert res.code == 0, res.both
+    doc = load(pending.path / RES)
+    assert doc["experiment"] == "exp-001"
+    assert doc["metrics"] == {"seg_total": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}
+    assert doc["splits"] == {"holdout": {"seg_total": 55.2}}
+    assert TIMESTAMP.match(doc["recorded_at"])
+    assert load(pending.path / EXP)["status"] == "success"
+    assert "marked" in res.out and RES in res.out
+    assert leftovers(pending.path / f"results/{STUDY}") == []
+    assert leftovers(pending.path / f"experiments/{STUDY}") == []
+    pending.stage()
+    assert cli(["validate", EXP, RES], cwd=pending.path).code == 0
+
+
+def test_result_for_successful_record_leaves_record_alone(pending: ExpRepo, cli) -> None:
+    assert cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path).code == 0
+    record = (pending.path / EXP).read_bytes()
+    (pending.path / RES).unlink()
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path)
+    assert res.code == 0
+    assert "marked" not in res.out
+    assert (pending.path / EXP).read_bytes() == record
+
+
+@pytest.mark.parametrize(
+    ("metric", "needle"),
+    [
+        ("seg_totl=57.09", "did you mean 'seg_total'"),
+        ("train_time_min=-1", "below its min"),
+    ],
+)
+def test_result_refuses_registry_violations_before_writing(
+    pending: ExpRepo, metric: str, needle: str
+) -> None:
+    record = (pending.path / EXP).read_bytes()
+    code, out, err = run_cli(["result", "exp-001", "--metric", metric], cwd=pending.path)
+    assert code == 1, out + err
+    assert needle in out + err
+    assert RES in out + err
+    assert_clean_output(out, err)
+    assert not (pending.path / RES).exists()
+    assert not (pending.path / "results" / STUDY).exists() or \
+        list((pending.path / "results" / STUDY).iterdir()) == []
+    assert (pending.path / EXP).read_bytes() == record  # still pending
+
+
+def test_result_unknown_split_metric_refused(pending: ExpRepo, cli) -> None:
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS, "--split", "holdout",
+               "--metric", "seg_totl=1"], cwd=pending.path)
+    assert res.code == 1
+    assert "/splits/holdout/seg_totl" in res.out
+    assert not (pending.path / RES).exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--metric", "seg_total=nan"],
+        ["--metric", "seg_total=inf"],
+        ["--metric", "seg_total=1e999"],
+        ["--metric", "seg_total=true"],
+        ["--metric", "seg_total=abc"],
+        ["--metric", "seg_total=\u0665\u0667"],  # non-ASCII digits
+        ["--metric", "seg_total"],
+        ["--metric", "seg_total=1", "--metric", "seg_total=2"],
+        [],
+        ["seg_total=1"],
+        ["--split"],
+    ],
+)
+def test_result_bad_arguments_are_usage_errors(pending: ExpRepo, args: list[str]) -> None:
+    code, out, err = run_cli(["result", "exp-001", *args], cwd=pending.path)
+    assert code == 2, out + err
+    assert_clean_output(out, err)
+    assert err.startswith("expflow-git: error:") and err.count("\n") == 1
+    assert not (pending.path / RES).exists()
+
+
+def test_result_without_record(exp_repo: ExpRepo, cli) -> None:
+    res = cli(["result", "exp-404", *SEED_METRIC_ARGS], cwd=exp_repo.path)
+    assert res.code == 1
+    assert "exp-404" in res.err
+    assert list((exp_repo.path / "results").rglob("*.json")) == []
+
+
+@pytest.mark.parametrize("status", ["failed", "skipped"])
+def test_result_for_unsuccessful_run_refused(exp_repo: ExpRepo, cli, status: str) -> None:
+    exp_repo.add_experiment(status=status)
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=exp_repo.path)
+    assert res.code == 1
+    assert EXP in res.err and status in res.err
+    assert not (exp_repo.path / RES).exists()
+
+
+@pytest.mark.parametrize("pattern", ["exp-00?", "*", "exp-[0]01"])
+def test_result_id_is_not_a_glob(pending: ExpRepo, cli, pattern: str) -> None:
+    res = cli(["result", pattern, *SEED_METRIC_ARGS], cwd=pending.path)
+    assert res.code != 0
+    assert list((pending.path / "results").rglob("*.json")) == []
+    assert load(pending.path / EXP)["status"] == "pending"
+
+
+def test_result_refuses_overwrite_without_flag(pending: ExpRepo, cli) -> None:
+    assert cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path).code == 0
+    before = (pending.path / RES).read_bytes()
+    res = cli(["result", "exp-001", "--metric", "seg_total=99"], cwd=pending.path)
+    assert res.code == 1
+    assert RES in res.err and "write-once" in res.err
+    assert (pending.path / RES).read_bytes() == before
+
+
+def test_result_overwrite_is_pin_guarded(pending: ExpRepo, isolated_env: Path) -> None:
+    cwd = pending.path
+    assert run_cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)[0] == 0
+    before = (cwd / RES).read_bytes()
+    env = {"EXPFLOW_HOME": str(isolated_env)}
+    new = ["result", "exp-001", "--overwrite", "--metric", "seg_total=99"]
+
+    # No PIN set at all: refused (usage), unchanged.
+    code, out, err = run_cli(new, cwd=cwd, env=env)
+    assert code == 2 and (cwd / RES).read_bytes() == before, err
+
+    code, _, err = run_cli(["pin", "init", "1234"], cwd=cwd, env=env)
+    assert code == 0, err
+    # No TTY and no PIN given: refused without hanging.
+    code, _, err = run_cli(new, cwd=cwd, env=env)
+    assert code == 2 and (cwd / RES).read_bytes() == before, err
+    # Wrong PIN: exit 1, unchanged.
+    code, _, err = run_cli([*new, "--pin", "9999"], cwd=cwd, env=env)
+    assert code == 1 and (cwd / RES).read_bytes() == before, err
+    assert "9999" not in err
+    # Right PIN from the environment: replaced.
+    code, out, err = run_cli(new, cwd=cwd, env={**env, "EXPFLOW_PIN": "1234"})
+    assert code == 0, err
+    assert load(cwd / RES)["metrics"] == {"seg_total": 99}
+    assert leftovers(cwd / f"results/{STUDY}") == []
+
+
+def test_result_overwrite_force_says_so(pending: ExpRepo) -> None:
+    cwd = pending.path
+    assert run_cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)[0] == 0
+    code, out, err = run_cli(["result", "exp-001", "--overwrite", "--force",
+                              "--metric", "seg_total=1"], cwd=cwd)
+    assert code == 0, err
+    assert "--force" in err
+    assert load(cwd / RES)["metrics"] == {"seg_total": 1}

@@ -1,0 +1,218 @@
+"""`expflow-git scan` (the no-pin-hash hook) through the CLI: every SPEC §5 rule, masking,
+the pragma, the policy allow-list, binary files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from conftest import ExpRepo, assert_clean_output, run_cli
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+PIN_SHA = hashlib.sha256(b"2580").hexdigest()
+NOT_A_PIN_SHA = hashlib.sha256(b"just some file contents").hexdigest()
+
+
+def own_format_hash() -> str:
+    from expflow_git.pin import hash_pin
+
+    return hash_pin("2580")
+
+
+def assert_masked(output: str, *secrets: str) -> None:
+    """No secret, and no 8-character piece of one, appears in the output."""
+    for secret in secrets:
+        for i in range(0, len(secret) - 7):
+            assert secret[i : i + 8] not in output, (secret[i : i + 8], output)
+
+
+# (file, content, rule, line, col, secret that must not be echoed)
+POSITIVES = [
+    ("ops/pin.hash", "whatever\n", "pin-hash-file", 1, 1, None),
+    ("config/PIN.HASH", "", "pin-hash-file", 1, 1, None),
+    (".env", f"EXPFLOW_PIN_HASH={PIN_SHA[:20]}xyz\n", "pin-assignment", 1, 18, PIN_SHA[:20]),
+    (".env.local", "A=1\nEXPFLOW_PIN=2580\n", "pin-assignment", 2, 13, None),
+    ("deploy.sh", "#!/bin/sh\nexport EXPFLOW_PIN_HASH='s3cr3t-v4lue'\n", "pin-assignment", 2,
+     26, "s3cr3t-v4lue"),
+    ("conf.yaml", "auth:\n  pin_hash: \"q9w8e7r6t5y4\"\n", "pin-assignment", 2, 14,
+     "q9w8e7r6t5y4"),
+    ("conf.json", '{\n  "pinHash": "zx81zx81zx81"\n}\n', "pin-assignment", 2, 15, "zx81zx81zx81"),
+    ("conf.toml", '[auth]\npin.hash = "t0mlt0mlt0ml"\n', "pin-assignment", 2, 13, "t0mlt0mlt0ml"),
+    ("notes.md", f"the hash is {PIN_SHA} ok\n", "pin-sha256", 1, 13, PIN_SHA),
+    ("notes.txt", f"x\ny\n  HASH={PIN_SHA.upper()}\n", "pin-sha256", 3, 8, PIN_SHA.upper()),
+    ("data.csv", f"a,b\n1,0x{PIN_SHA}\n", "pin-sha256", 2, 5, PIN_SHA),
+    ("backup.cfg", "stored = {own}\n", "pin-hash-format", 1, 10, "OWN"),
+    ("settings.yaml", "user:\n  pin: 2580\n", "pin-value", 2, 8, None),
+    ("settings.json", '{"pin": "2580"}\n', "pin-value", 1, 10, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("rel", "content", "rule", "line", "col", "secret"),
+    POSITIVES,
+    ids=[f"{p[2]}:{p[0]}" for p in POSITIVES],
+)
+def test_each_rule_is_found(
+    exp_repo: ExpRepo, cli, rel: str, content: str, rule: str, line: int, col: int,
+    secret: str | None,
+) -> None:
+    own = own_format_hash()
+    content = content.replace("{own}", own)
+    secret = own if secret == "OWN" else secret
+    exp_repo.write(rel, content)
+    res = cli(["scan", rel], cwd=exp_repo.path)
+    assert res.code == 1, res.both
+    assert res.out.startswith(f"{rel}:{line}:{col}: {rule}: "), res.out
+    assert len(res.out.splitlines()) == 1
+    assert "leaked" in res.err
+    if secret:
+        assert_masked(res.both, secret)
+
+
+def test_all_rules_through_the_real_cli_mask_every_token(exp_repo: ExpRepo) -> None:
+    own = own_format_hash()
+    files = {
+        "a.env": f"EXPFLOW_PIN_HASH={PIN_SHA}\n",
+        "b.md": f"{PIN_SHA.upper()}\n",
+        "c.cfg": f"x: {own}\n",
+        "d.yaml": "pin: '2580'\n",
+        "e.sh": "pinHash=hunter2hunter2\n",
+    }
+    for rel, text in files.items():
+        exp_repo.write(rel, text)
+    code, out, err = run_cli(["scan", *files], cwd=exp_repo.path)
+    assert code == 1
+    assert_clean_output(out, err)
+    for rel in files:
+        assert f"{rel}:1:" in out
+    assert len(out.splitlines()) == len(files)
+    assert_masked(out + err, PIN_SHA, PIN_SHA.upper(), own, "hunter2hunter2")
+    assert "2580" not in out + err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"sha256: {NOT_A_PIN_SHA}\n",
+        f"{NOT_A_PIN_SHA.upper()}\n",
+        f"commit {hashlib.sha1(b'x').hexdigest()}\n",
+        f"long {PIN_SHA}0\n",  # 65 hex digits is not a SHA-256 token
+        f"word{PIN_SHA}\n",  # not bounded by a non-word character
+        "EXPFLOW_PIN_HASH=\n",
+        'pin_hash: ""\n',
+        "pin_hash: null\n",
+        "EXPFLOW_PIN=${{ secrets.EXPFLOW_PIN }}\n",
+        "EXPFLOW_PIN_HASH=$EXPFLOW_PIN_HASH\n",
+        "pin: 12345\n",
+        "pin: 12\n",
+        "spin: 1234\n",
+        "the pin is required\n",
+        "expflow$scrypt$ but no hash\n",
+    ],
+)
+def test_harmless_content_is_not_flagged(exp_repo: ExpRepo, cli, content: str) -> None:
+    exp_repo.write("file.txt", content)
+    res = cli(["scan", "file.txt"], cwd=exp_repo.path)
+    assert res.code == 0, res.both
+    assert res.out == ""
+    assert "1 file(s) clean" in res.err
+
+
+def test_random_sha256_values_are_not_flagged(exp_repo: ExpRepo, cli) -> None:
+    lines = [hashlib.sha256(f"blob {i}".encode()).hexdigest() for i in range(500)]
+    exp_repo.write("hashes.txt", "\n".join(lines) + "\n")
+    res = cli(["scan", "hashes.txt"], cwd=exp_repo.path)
+    assert res.code == 0, res.out
+
+
+def test_every_pin_sha256_is_flagged(exp_repo: ExpRepo, cli) -> None:
+    lines = [hashlib.sha256(f"{n:04d}".encode()).hexdigest() for n in range(0, 10_000, 97)]
+    exp_repo.write("hashes.txt", "\n".join(lines) + "\n")
+    res = cli(["scan", "hashes.txt"], cwd=exp_repo.path)
+    assert res.code == 1
+    assert len(res.out.splitlines()) == len(lines)
+
+
+def test_pragma_exempts_its_line_only(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.write(
+        "fixture.py",
+        f'KNOWN = "{PIN_SHA}"  # expflow: allow-pin-hash\n'
+        f'OTHER = "{PIN_SHA}"\n',
+    )
+    res = cli(["scan", "fixture.py"], cwd=exp_repo.path)
+    assert res.code == 1
+    assert res.out.startswith("fixture.py:2:10: pin-sha256")
+    assert len(res.out.splitlines()) == 1
+    exp_repo.write("fixture.py", f'KNOWN = "{PIN_SHA}"  # expflow: allow-pin-hash\n')
+    assert cli(["scan", "fixture.py"], cwd=exp_repo.path).code == 0
+
+
+def test_policy_scan_allow_exempts_files(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.write("tests/fixtures/hashes.json", json.dumps({"h": PIN_SHA}) + "\n")
+    exp_repo.write("elsewhere/hashes.json", json.dumps({"h": PIN_SHA}) + "\n")
+    args = ["scan", "tests/fixtures/hashes.json", "elsewhere/hashes.json"]
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 1 and len(res.out.splitlines()) == 2
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text() + 'scan:\n  allow: ["tests/fixtures/**"]\n')
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 1
+    assert res.out.startswith("elsewhere/hashes.json:1:")
+    assert "tests/fixtures" not in res.out
+
+
+def test_broken_policy_does_not_disable_the_scan(exp_repo: ExpRepo, cli) -> None:
+    (exp_repo.path / "expflow.yaml").write_text("version: 2\nscan: {allow: ['**']}\n")
+    exp_repo.write("notes.md", f"{PIN_SHA}\n")
+    res = cli(["scan", "notes.md"], cwd=exp_repo.path)
+    assert res.code == 1
+    assert "notes.md:1:1: pin-sha256" in res.out
+    assert "warning" in res.err
+
+
+def test_binary_files_are_skipped(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.write("model.bin", b"\x00\x01\x02" + PIN_SHA.encode() + b"\x00pin: 1234\n")
+    res = cli(["scan", "model.bin"], cwd=exp_repo.path)
+    assert res.code == 0, res.out
+    # ...but a binary *named* pin.hash is still a leak.
+    exp_repo.write("pin.hash", b"\x00\x01")
+    res = cli(["scan", "pin.hash"], cwd=exp_repo.path)
+    assert res.code == 1 and res.out.startswith("pin.hash:1:1: pin-hash-file")
+
+
+def test_utf16_and_latin1_text_is_still_scanned(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.write("ps.txt", ("\ufeff" + f"EXPFLOW_PIN_HASH={PIN_SHA}\r\n").encode("utf-16-le"))
+    exp_repo.write("legacy.txt", b"caf\xe9 " + PIN_SHA.encode() + b"\n")
+    res = cli(["scan", "ps.txt", "legacy.txt"], cwd=exp_repo.path)
+    assert res.code == 1
+    assert "ps.txt:1:" in res.out and "legacy.txt:1:6: pin-sha256" in res.out
+
+
+def test_scan_without_paths_checks_tracked_files_only(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.write("tracked.md", f"{PIN_SHA}\n")
+    exp_repo.write("untracked.md", f"{PIN_SHA}\n")
+    exp_repo.stage("tracked.md", "expflow.yaml")
+    res = cli(["scan"], cwd=exp_repo.path)
+    assert res.code == 1
+    assert "tracked.md:1:1" in res.out and "untracked.md" not in res.out
+
+
+def test_scan_directory_and_clean_repo(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.add_experiment()
+    exp_repo.add_result()
+    exp_repo.stage()
+    res = cli(["scan"], cwd=exp_repo.path)
+    assert res.code == 0, res.out
+    assert "file(s) clean" in res.err
+    exp_repo.write("experiments/pdebench-task1/notes.txt", f"{PIN_SHA}\n")
+    res = cli(["scan", "experiments"], cwd=exp_repo.path)
+    assert res.code == 1
+    assert "experiments/pdebench-task1/notes.txt:1:1" in res.out
+
+
+def test_scan_works_outside_a_repository(tmp_path, cli) -> None:
+    (tmp_path / "a.txt").write_text(f"{PIN_SHA}\n")
+    res = cli(["scan", "a.txt"], cwd=tmp_path)
+    assert res.code == 1 and "a.txt:1:1: pin-sha256" in res.out
