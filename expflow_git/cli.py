@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
 
     from expflow_git.gitstore import Git
+    from expflow_git.render.view import View
     from expflow_git.report.dsse import Envelope
 
 PROG = "expflow-git"
@@ -548,10 +549,10 @@ def audit(
     Exit 0 iff there is no invalid document, no integrity or secret finding, at least
     one feasible run, and the walk-forward gate (if configured) passes.
     """
-    from expflow_git.atomicfile import write_atomic
+    from expflow_git.atomicfile import open_atomic, write_atomic
     from expflow_git.audit import run_audit
-    from expflow_git.report.signing import keyid
-    from expflow_git.report.statement import build_statement, seal
+    from expflow_git.render.view import view_from_audit
+    from expflow_git.report.statement import build_report
 
     key = _signing_key(sign_key)
     git = _repo()
@@ -565,41 +566,45 @@ def audit(
         use_cache=not no_cache,
         progress=_progress(),
     )
-    statement = build_statement(result, previous=link)
-    report = seal(statement, key)
+    report = build_report(result, previous=link, key=key)
+    signed_by = [s.keyid for s in report.signatures]
+    view = view_from_audit(result, report.result, signed_by)
+    del result  # the report and the view hold what is still needed
     if out:
-        write_atomic(out, report)
+        with open_atomic(out) as fh:
+            report.write(fh)
     if note:
-        git.add_note(result.check.commit.sha, report)
-    signed_by = [keyid(key.public_key())] if key is not None else []
+        git.add_note(view.commit, report.to_bytes())
     if html_path:
         from expflow_git.render.html import render_html
-        from expflow_git.render.view import view_from_statement
 
-        write_atomic(html_path, render_html(view_from_statement(statement, signed_by)).encode())
-    click.echo(_render(fmt, statement, signed_by, report), nl=False)
+        write_atomic(html_path, render_html(view).encode())
+    if fmt == "json":
+        sys.stdout.flush()
+        report.write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        click.echo(_render(fmt, view), nl=False)
+    passed = view.verdict == "pass"
     where = f" written to {out}" if out else ""
     _err(
-        f"{PROG} audit: {'PASS' if result.passed else 'FAIL'}; report "
+        f"{PROG} audit: {'PASS' if passed else 'FAIL'}; report "
         f"{'signed by ' + signed_by[0] if signed_by else 'UNSIGNED'}{where}"
     )
-    if not result.passed:
+    if not passed:
         raise SystemExit(ExitCode.FAILED)
 
 
-def _render(fmt: str, statement: dict[str, object], signed_by: Sequence[str], report: bytes) -> str:
-    from expflow_git.render.view import view_from_statement
+def _render(fmt: str, view: View) -> str:
+    """A report's view as text, md, github (annotations, then the full text) or sarif."""
+    from expflow_git.render.text import render_text
 
-    if fmt == "json":
-        return report.decode()
-    view = view_from_statement(statement, signed_by)
     if fmt == "md":
         from expflow_git.render.markdown import render_markdown
 
         return render_markdown(view)
     if fmt == "github":
         from expflow_git.render.github import render_github
-        from expflow_git.render.text import render_text
 
         # GitHub shows only 10 error annotations per step: the full text always follows.
         return render_github(view) + render_text(view)
@@ -607,8 +612,6 @@ def _render(fmt: str, statement: dict[str, object], signed_by: Sequence[str], re
         from expflow_git.render.sarif import render_sarif
 
         return render_sarif(view)
-    from expflow_git.render.text import render_text
-
     return render_text(view)
 
 
@@ -819,6 +822,7 @@ def report_cmd(
 ) -> None:
     """Render a saved report, after checking its integrity (and signature, given a key)."""
     from expflow_git.atomicfile import write_atomic
+    from expflow_git.render.view import view_from_statement
     from expflow_git.report.signing import load_public_key
     from expflow_git.report.verify import Options
     from expflow_git.report.verify import verify as run_verify
@@ -841,13 +845,13 @@ def report_cmd(
     signed_by = [s.keyid for s in envelope.signatures]
     if not keys and signed_by:
         _err(f"{PROG} report: signature not checked (pass --public-key to check it)")
+    view = view_from_statement(statement, signed_by)
     if html_path:
         from expflow_git.render.html import render_html
-        from expflow_git.render.view import view_from_statement
 
-        write_atomic(html_path, render_html(view_from_statement(statement, signed_by)).encode())
+        write_atomic(html_path, render_html(view).encode())
         _err(f"wrote {html_path}")
-    click.echo(_render(fmt, statement, signed_by, data), nl=False)
+    click.echo(_render(fmt, view), nl=False)
 
 
 @cli.command("diff")

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from expflow_git import __version__
+from expflow_git.audit import Audit, commit_time_utc
 from expflow_git.checks import CheckKind
 from expflow_git.policy import Op
 from expflow_git.ranking import Leaderboard
@@ -201,3 +203,43 @@ def fmt_number(value: float | None) -> str:
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.6g}"
+
+
+def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence[str]) -> View:
+    """The view of a report while it is being made: from the audit itself, so a large
+    report need not be parsed back. Shows what `view_from_statement` shows of it."""
+    from expflow_git.report.statement import walk_entry
+
+    check = audit.check
+    rows = rows_from_board(audit.board)
+    ranking = check.policy.ranking
+    kinds = (CheckKind.THRESHOLD, CheckKind.GATE)
+    names = dict.fromkeys(
+        (o.kind.value, o.name)
+        for r in audit.board.runs
+        for o in r.verdict.outcomes
+        if o.kind in kinds
+    )
+    return View(
+        commit=check.commit.sha,
+        tree=check.commit.tree,
+        policy_path=check.policy.path,
+        created_at=commit_time_utc(check.commit),
+        verdict=result["verdict"],
+        signed_by=tuple(signed_by),
+        sort_by=ranking.sort_by,
+        descending=ranking.descending,
+        metric_columns=metric_columns(ranking.sort_by, ranking.tie_break, rows),
+        rows=rows,
+        findings=tuple(
+            FindingLine(f.path, f.rule, f.message, f.pointer, f.line, f.col) for f in audit.findings
+        ),
+        best_any=result["best_any"],
+        best_feasible=result["best_feasible"],
+        walk=walk_entry(audit),
+        focus=result.get("focus"),
+        inputs=len(check.inputs),
+        thresholds=tuple(t for kind, name in names if (t := _threshold(kind, name)) is not None),
+        tool_version=__version__,
+        policy_blob=check.policy_blob,
+    )

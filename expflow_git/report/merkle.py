@@ -17,7 +17,12 @@ _HASH_LEN = hashlib.sha256().digest_size
 
 def leaf_hash(leaf: Mapping[str, Any]) -> bytes:
     """SHA-256(0x00 || JCS(leaf))."""
-    return hashlib.sha256(_LEAF_PREFIX + canonical_json(leaf)).digest()
+    return leaf_hash_of_canonical(canonical_json(leaf))
+
+
+def leaf_hash_of_canonical(canonical: bytes) -> bytes:
+    """SHA-256(0x00 || canonical), for a leaf already in canonical form."""
+    return hashlib.sha256(_LEAF_PREFIX + canonical).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

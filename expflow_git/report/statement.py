@@ -4,17 +4,21 @@ entries by the same function the verifier uses — so the two cannot drift."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.audit import Audit, commit_time_utc, verdict_passes
 from expflow_git.errors import Finding
 from expflow_git.ranking import best_any, order_key, pearson
 from expflow_git.report.canonical import canonical_json, json_number
-from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, Signature, encode_envelope, pae
-from expflow_git.report.merkle import leaf_hash, merkle_root
+from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
+from expflow_git.report.merkle import leaf_hash, leaf_hash_of_canonical, merkle_root
 from expflow_git.report.signing import keyid, sign
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -45,15 +49,18 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(ENTRY_DOMAIN + canonical_json(body)).hexdigest()
 
 
-def chain(bodies: Sequence[Json], genesis: str) -> list[Json]:
-    """Give each entry its `seq`, `prev` and `hash`."""
-    out = []
+def iter_chain(bodies: Iterable[Json], genesis: str) -> Iterator[Json]:
+    """Give each entry its `seq`, `prev` and `hash`, one at a time."""
     prev = genesis
     for seq, body in enumerate(bodies):
         entry = {"seq": seq, "prev": prev, **body}
         entry["hash"] = prev = entry_hash(entry)
-        out.append(entry)
-    return out
+        yield entry
+
+
+def chain(bodies: Sequence[Json], genesis: str) -> list[Json]:
+    """Give each entry its `seq`, `prev` and `hash`."""
+    return list(iter_chain(bodies, genesis))
 
 
 def inputs_root(leaves: Sequence[Mapping[str, str]]) -> str:
@@ -72,8 +79,7 @@ def finding_entry(f: Finding) -> Json:
     return entry
 
 
-def run_entries(audit: Audit) -> list[Json]:
-    out = []
+def run_entries(audit: Audit) -> Iterator[Json]:
     for ranked in audit.board.runs:
         v = ranked.verdict
         entry: Json = {
@@ -94,8 +100,7 @@ def run_entries(audit: Audit) -> list[Json]:
         ]
         entry["feasible"] = v.feasible
         entry["rank"] = ranked.rank
-        out.append(entry)
-    return out
+        yield entry
 
 
 def walk_entry(audit: Audit) -> Json | None:
@@ -216,19 +221,78 @@ def recompute_walk(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     return problems
 
 
-def build_statement(audit: Audit, *, previous: Mapping[str, Any] | None = None) -> Json:
-    """The Statement for `audit`; `previous` is {"seq", "payloadSha256", "gitCommit"} or None."""
+_ENTRIES = "\x00expflow-entries\x00"  # placeholders the real arrays are spliced in for
+_LEAVES = "\x00expflow-leaves\x00"
+_PAE_ROOM = 64  # bytes kept free before the payload for DSSE's PAE header
+_B64_CHUNK = 3 * 1024 * 1024  # a multiple of 3: chunked base64 equals the whole encoding
+
+
+@dataclass
+class Report:
+    """A built report. The payload sits in one buffer after room for the PAE header,
+    so it is signed and written without ever being copied (it can be 100+ MB)."""
+
+    buffer: bytearray
+    pae_start: int
+    signatures: tuple[Signature, ...]
+    result: Json
+
+    @property
+    def payload(self) -> memoryview:
+        return memoryview(self.buffer)[_PAE_ROOM:]
+
+    def payload_sha256(self) -> str:
+        return hashlib.sha256(self.payload).hexdigest()
+
+    def write(self, out: BinaryIO) -> None:
+        """The report file: exactly `encode_envelope(...)`, streamed."""
+        out.write(b'{"payload":"')
+        payload = self.payload
+        for i in range(0, len(payload), _B64_CHUNK):
+            out.write(base64.b64encode(payload[i : i + _B64_CHUNK]))
+        rest = canonical_json(
+            {
+                "payloadType": PAYLOAD_TYPE,
+                "signatures": [
+                    {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()}
+                    for s in self.signatures
+                ],
+            }
+        )
+        out.write(b'",' + rest[1:] + b"\n")
+
+    def to_bytes(self) -> bytes:
+        out = io.BytesIO()
+        self.write(out)
+        return out.getvalue()
+
+    def statement(self) -> Json:
+        """The Statement, parsed back (for small reports and tests)."""
+        parsed: Json = json.loads(bytes(self.payload))
+        return parsed
+
+
+def _split(data: bytes, token: str) -> tuple[bytes, bytes]:
+    mark = canonical_json([token])[1:-1]
+    before, found, after = data.partition(mark)
+    assert found, token
+    return before, after
+
+
+def _chain_link(previous: Mapping[str, Any] | None) -> Json:
+    if previous is None:
+        return {"seq": 0, "prev": None}
+    return {
+        "seq": previous["seq"] + 1,
+        "prev": {"payloadSha256": previous["payloadSha256"], "gitCommit": previous["gitCommit"]},
+    }
+
+
+def _template(
+    audit: Audit, previous: Mapping[str, Any] | None, root: str, head: Json, result: Json
+) -> Json:
+    """The Statement with placeholders where the entries and the input leaves go."""
     check = audit.check
-    leaves = [leaf.as_json() for leaf in check.inputs]
-    root = inputs_root(leaves)
-    bodies = [finding_entry(f) for f in audit.findings] + run_entries(audit)
-    walk = walk_entry(audit)
-    if walk is not None:
-        bodies.append(walk)
-    entries = chain(bodies, genesis_hash(check.commit.sha, check.policy_blob, root))
-    ranking = ranking_config(audit)
-    result = summarize(entries, audit.focus)
-    result["best_any"] = audit.board.best_any
     repo: Json = {
         "commit": check.commit.sha,
         "tree": check.commit.tree,
@@ -236,38 +300,6 @@ def build_statement(audit: Audit, *, previous: Mapping[str, Any] | None = None) 
     }
     if audit.since is not None:
         repo["since"] = audit.since
-    chain_link = (
-        {"seq": 0, "prev": None}
-        if previous is None
-        else {
-            "seq": previous["seq"] + 1,
-            "prev": {
-                "payloadSha256": previous["payloadSha256"],
-                "gitCommit": previous["gitCommit"],
-            },
-        }
-    )
-    predicate: Json = {
-        "tool": {"name": TOOL_NAME, "version": __version__},
-        "repo": repo,
-        "policy": {
-            "path": check.policy.path,
-            "gitBlob": check.policy_blob,
-            "sha256": check.policy.sha256,
-            "ranking": ranking,
-        },
-        "createdAt": commit_time_utc(check.commit),
-        "inputs": {"count": len(leaves), "merkleRoot": root, "leaves": leaves},
-        "entries": entries,
-        "entriesHead": {
-            "count": len(entries),
-            "hash": entries[-1]["hash"]
-            if entries
-            else genesis_hash(check.commit.sha, check.policy_blob, root),
-        },
-        "result": result,
-        "chain": chain_link,
-    }
     return {
         "_type": STATEMENT_TYPE,
         "subject": [
@@ -275,15 +307,92 @@ def build_statement(audit: Audit, *, previous: Mapping[str, Any] | None = None) 
             {"name": "tree", "digest": {"gitTree": check.commit.tree}},
         ],
         "predicateType": PREDICATE_TYPE,
-        "predicate": predicate,
+        "predicate": {
+            "tool": {"name": TOOL_NAME, "version": __version__},
+            "repo": repo,
+            "policy": {
+                "path": check.policy.path,
+                "gitBlob": check.policy_blob,
+                "sha256": check.policy.sha256,
+                "ranking": ranking_config(audit),
+            },
+            "createdAt": commit_time_utc(check.commit),
+            "inputs": {"count": len(check.inputs), "merkleRoot": root, "leaves": _LEAVES},
+            "entries": _ENTRIES,
+            "entriesHead": head,
+            "result": result,
+            "chain": _chain_link(previous),
+        },
     }
 
 
-def seal(statement: Mapping[str, Any], key: Ed25519PrivateKey | None) -> bytes:
-    """The report file: a DSSE envelope over JCS(statement), signed when a key is given."""
-    payload = canonical_json(statement)
+def _bodies(audit: Audit) -> Iterator[Json]:
+    yield from (finding_entry(f) for f in audit.findings)
+    yield from run_entries(audit)
+    walk = walk_entry(audit)
+    if walk is not None:
+        yield walk
+
+
+def build_report(
+    audit: Audit,
+    *,
+    previous: Mapping[str, Any] | None = None,
+    key: Ed25519PrivateKey | None = None,
+) -> Report:
+    """The signed (when `key` is given) report for `audit`, built in one pass.
+
+    `previous` is {"seq", "payloadSha256", "gitCommit"} of the report this one follows.
+    """
+    check = audit.check
+    leaves = [canonical_json(leaf.as_json()) for leaf in check.inputs]
+    root = merkle_root([leaf_hash_of_canonical(leaf) for leaf in leaves]).hex()
+    genesis = genesis_hash(check.commit.sha, check.policy_blob, root)
+    # Keys before "entries" (chain, createdAt) do not depend on the entries: the
+    # prefix can be written first and every entry appended as it is hashed.
+    prefix, _ = _split(canonical_json(_template(audit, previous, root, {}, {})), _ENTRIES)
+    buffer = bytearray(_PAE_ROOM) + prefix + b"["
+    summaries: list[Json] = []
+    last = genesis
+    for entry in iter_chain(_bodies(audit), genesis):
+        if summaries:
+            buffer += b","
+        buffer += canonical_json(entry)
+        summaries.append(_summary_of(entry))
+        last = entry["hash"]
+    buffer += b"]"
+    result = summarize(summaries, audit.focus)
+    result["best_any"] = audit.board.best_any
+    head = {"count": len(summaries), "hash": last}
+    full = canonical_json(_template(audit, previous, root, head, result))
+    _, after_entries = _split(full, _ENTRIES)
+    before_leaves, after_leaves = _split(after_entries, _LEAVES)
+    buffer += before_leaves + b"["
+    for i, leaf in enumerate(leaves):
+        if i:
+            buffer += b","
+        buffer += leaf
+    del leaves
+    buffer += b"]" + after_leaves
+    header = pae(PAYLOAD_TYPE, b"")[:-2] + str(len(buffer) - _PAE_ROOM).encode() + b" "
+    start = _PAE_ROOM - len(header)
+    buffer[start:_PAE_ROOM] = header
     signatures: tuple[Signature, ...] = ()
     if key is not None:
-        sig = sign(key, pae(PAYLOAD_TYPE, payload))
+        sig = sign(key, memoryview(buffer)[start:])
         signatures = (Signature(keyid=keyid(key.public_key()), sig=sig),)
-    return encode_envelope(Envelope(PAYLOAD_TYPE, payload, signatures))
+    return Report(buffer=buffer, pae_start=start, signatures=signatures, result=result)
+
+
+def _summary_of(entry: Json) -> Json:
+    """What `summarize` reads of an entry; the rest need not stay in memory."""
+    if entry["type"] == "run":
+        return {k: entry[k] for k in ("type", "id", "rank", "feasible")}
+    if entry["type"] == "finding":
+        return {"type": "finding"}
+    return entry
+
+
+def build_statement(audit: Audit, *, previous: Mapping[str, Any] | None = None) -> Json:
+    """The Statement for `audit` as a value (parsed back from the built payload)."""
+    return build_report(audit, previous=previous).statement()
