@@ -38,7 +38,7 @@ SYMLINK_MODE = "120000"
 MAX_SCAN_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputLeaf:
     """One document the audit read: the Merkle leaf that proves it was audited."""
 
@@ -224,33 +224,16 @@ def _read_documents(
         classes = {"c" if is_code_path(p) else "t" for p, _ in uses[sha]} if scan else set()
         return kinds, classes
 
-    records: dict[str, dict[str, Any]] = {}
-    missing = []
-    for sha in uses:
-        cached = cache.get(sha) if cache is not None else None
-        if cached is not None and _usable(cached, *needs(sha)):
-            records[sha] = cached
-        else:
-            missing.append(sha)
-    total = len(missing)
-    for done, (sha, data) in enumerate(reader.read_many(missing), 1):
-        records[sha] = content_record(data, *needs(sha))
-        if cache is not None:
-            cache.put(sha, records[sha])
-        if progress is not None:
-            progress(done, total)
-    if cache is not None:
-        cache.save()
-
     inputs: list[InputLeaf] = []
     experiments: list[Experiment] = []
     results: list[Result] = []
-    for sha, paths in uses.items():
-        record = records[sha]
-        for path, kind in paths:
+
+    def consume(sha: str, record: dict[str, Any]) -> None:
+        """Findings and documents of every path that holds this blob; the record is dropped."""
+        for path, kind in uses[sha]:
             if scan and not (policy.scan_allow and matches_any(path, policy.scan_allow)):
-                cls = "c" if is_code_path(path) else "t"
                 findings.extend(name_findings(path))
+                cls = "c" if is_code_path(path) else "t"
                 findings.extend(_row_finding(path, row) for row in record["s"][cls])
             if kind is None:
                 continue
@@ -265,6 +248,30 @@ def _read_documents(
                 experiments.append(doc)
             elif isinstance(doc, Result):
                 results.append(doc)
+
+    # Shard by shard, so at most one cache shard is in memory; without a cache, one batch.
+    batches: dict[str, list[str]] = {}
+    for sha in uses:
+        batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
+    done = 0
+    for shard, shas in sorted(batches.items()):
+        missing = []
+        for sha in shas:
+            cached = cache.get(sha) if cache is not None else None
+            if cached is not None and _usable(cached, *needs(sha)):
+                consume(sha, cached)
+            else:
+                missing.append(sha)
+        for sha, data in reader.read_many(missing):
+            record = content_record(data, *needs(sha))
+            if cache is not None:
+                cache.put(sha, record)
+            consume(sha, record)
+        if cache is not None:
+            cache.save(shard)
+        done += len(shas)
+        if progress is not None:
+            progress(done, len(uses))
     findings.extend(integrity_findings(experiments, results, policy))
     inputs.sort(key=lambda leaf: path_key(leaf.path))
     findings.sort(key=_finding_key)
@@ -291,13 +298,14 @@ def verdicts(
     tags: Sequence[str] = (),
 ) -> list[RunVerdict]:
     """Per-run verdicts, optionally only for one study / runs carrying all `tags`."""
+    gates = check.policy.all_gates(extra_gates)
     out = []
     for exp, res in pair_runs(check.experiments, check.results):
         if study is not None and exp.study != study:
             continue
         if any(t not in exp.tags for t in tags):
             continue
-        out.append(run_verdict(exp, res, check.policy, extra_gates))
+        out.append(run_verdict(exp, res, check.policy, gates))
     return out
 
 

@@ -65,16 +65,17 @@ class BlobCache:
         self._shard(sha)[sha] = dict(record)
         self._dirty.add(sha[:2])
 
-    def save(self) -> None:
-        """Write the shards that changed; a cache we cannot write is simply not kept."""
+    def save(self, shard: str) -> None:
+        """Write the shard if it changed, then forget it; a cache we cannot write is not kept."""
+        records = self._shards.pop(shard, None)
+        if records is None or shard not in self._dirty:
+            return
+        self._dirty.discard(shard)
+        body = {"header": self.header, "records": records}
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            for name in sorted(self._dirty):
-                body = {"header": self.header, "records": self._shards[name]}
-                write_atomic(
-                    self.directory / f"{name}.json",
-                    json.dumps(body, separators=(",", ":")).encode(),
-                )
+            write_atomic(
+                self.directory / f"{shard}.json", json.dumps(body, separators=(",", ":")).encode()
+            )
         except OSError:
             return
-        self._dirty.clear()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -200,7 +201,7 @@ class CheckKind(str, enum.Enum):
     RULE = "rule"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """One per-run check: its name, whether it passed, and why not."""
 
@@ -210,7 +211,7 @@ class Outcome:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunVerdict:
     id: str
     study: str
@@ -229,13 +230,19 @@ class RunVerdict:
         return [o.name for o in self.outcomes if not o.passed]
 
 
+@functools.lru_cache(maxsize=1024)
+def passed(kind: CheckKind, name: str) -> Outcome:
+    """A passed check is the same value for every run: share one instance of it."""
+    return Outcome(kind, name, True)
+
+
 def gate_outcome(gate: Gate, metrics: Mapping[str, float]) -> Outcome:
     kind = CheckKind.THRESHOLD if gate.source == "threshold" else CheckKind.GATE
     value = metrics.get(gate.metric)
     if value is None:
         return Outcome(kind, gate.name, False, "missing")
     if gate.op.holds(value, gate.value):
-        return Outcome(kind, gate.name, True)
+        return passed(kind, gate.name)
     return Outcome(
         kind, gate.name, False, f"{fmt_number(value)} not {gate.op.symbol} {fmt_number(gate.value)}"
     )
@@ -253,7 +260,7 @@ def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
         )
     value = matches[0]
     if rule.op.holds(value, rule.value):
-        return Outcome(CheckKind.RULE, rule.name, True)
+        return passed(CheckKind.RULE, rule.name)
     return Outcome(
         CheckKind.RULE,
         rule.name,
@@ -263,19 +270,15 @@ def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
 
 
 def run_verdict(
-    experiment: Experiment, result: Result, policy: Policy, extra_gates: tuple[Gate, ...] = ()
+    experiment: Experiment, result: Result, policy: Policy, gates: Sequence[Gate]
 ) -> RunVerdict:
-    """Every per-run check of SPEC §6.2 item 4, in a fixed order."""
-    outcomes: list[Outcome] = [
-        gate_outcome(g, result.metrics) for g in policy.all_gates(extra_gates)
-    ]
+    """Every per-run check of SPEC §6.2 item 4, in a fixed order; `gates` is
+    `policy.all_gates(...)`, computed once for all runs."""
+    outcomes: list[Outcome] = [gate_outcome(g, result.metrics) for g in gates]
     outcomes += [
-        Outcome(
-            CheckKind.REQUIRED,
-            f"required:{name}",
-            name in result.metrics,
-            "" if name in result.metrics else "missing",
-        )
+        passed(CheckKind.REQUIRED, f"required:{name}")
+        if name in result.metrics
+        else Outcome(CheckKind.REQUIRED, f"required:{name}", False, "missing")
         for name in policy.required_metrics
     ]
     outcomes += [rule_outcome(r, experiment.params) for r in policy.rules]

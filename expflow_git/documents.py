@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ class Status(enum.Enum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Experiment:
     path: str
     id: str
@@ -41,16 +42,16 @@ class Experiment:
         return cls(
             path=path,
             id=doc["id"],
-            study=doc["study"],
+            study=sys.intern(doc["study"]),
             status=Status(doc["status"]),
-            params=doc["params"],
-            tags=tuple(doc.get("tags", ())),
+            params=_interned(doc["params"]),
+            tags=tuple(sys.intern(t) for t in doc.get("tags", ())),
             seed=doc.get("seed"),
             title=doc.get("title", ""),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     path: str
     experiment: str
@@ -63,9 +64,14 @@ class Result:
         return cls(
             path=path,
             experiment=doc["experiment"],
-            metrics=doc["metrics"],
-            splits=doc.get("splits", {}),
+            metrics=_interned(doc["metrics"]),
+            splits={sys.intern(k): _interned(v) for k, v in doc.get("splits", {}).items()},
         )
+
+
+def _interned(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """The same keys recur in every document of a repository: keep one copy of each."""
+    return {sys.intern(k): v for k, v in mapping.items()}
 
 
 def stem(path: str) -> str:

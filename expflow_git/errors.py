@@ -33,7 +33,7 @@ class ExpflowError(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """Something wrong with the checked data: one line, naming where."""
 

@@ -11,13 +11,13 @@ from expflow_git.checks import RunVerdict
 from expflow_git.policy import Metric, Ranking, WalkForward
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RankedRun:
     verdict: RunVerdict
     rank: int | None  # None: infeasible, or missing the sort metric
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leaderboard:
     sort_by: str
     descending: bool
@@ -84,7 +84,7 @@ class WalkStatus(str, enum.Enum):
     INSUFFICIENT = "insufficient"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WalkForwardOutcome:
     status: WalkStatus
     metric: str
