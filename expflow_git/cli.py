@@ -50,7 +50,24 @@ policy_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The command group; `pin` is loaded only when asked for, to keep hooks fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "pin"])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "pin":
+            from expflow_git.cli_pin import pin_group
+
+            return pin_group
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name=PROG)
 def cli() -> None:
     """Policy-as-code for ML experiments kept in git.
@@ -954,15 +971,6 @@ def demo(directory: Path | None) -> None:
     from expflow_git.demo import run_demo
 
     raise SystemExit(run_demo(directory, echo=click.echo))
-
-
-def _register_groups() -> None:
-    from expflow_git.cli_pin import pin_group
-
-    cli.add_command(pin_group)
-
-
-_register_groups()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

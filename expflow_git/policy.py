@@ -11,16 +11,19 @@ import difflib
 import enum
 import functools
 import hashlib
+import json
 import math
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from expflow_git import __version__
 from expflow_git.errors import ExpflowError
 from expflow_git.jsonstrict import pointer_token
-from expflow_git.schemas import Kind, load_schema, schema_errors
+from expflow_git.schemas import Kind, is_valid, load_schema, schema_errors
 
 DEFAULT_POLICY_PATH = "expflow.yaml"
 DEFAULT_EXPERIMENT_GLOBS = ("experiments/**/*.json",)
@@ -227,14 +230,51 @@ def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def load_policy_bytes(data: bytes, *, path: str = DEFAULT_POLICY_PATH) -> Policy:
-    """Parse and check a policy document; any problem is ExpflowError (exit 2) naming `path`."""
+def load_policy_bytes(
+    data: bytes, *, path: str = DEFAULT_POLICY_PATH, cache_dir: Path | None = None
+) -> Policy:
+    """Parse and check a policy document; any problem is ExpflowError (exit 2) naming `path`.
+
+    With `cache_dir`, a policy already checked (same bytes, same tool version) is read
+    back from there, which spares a hook the YAML parser; it is re-validated on use.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    cached = _cached_policy(cache_dir, digest)
+    if cached is not None:
+        return _build(cached, path, digest)
     raw = _load_yaml(data, path)
     _check_no_secrets(data, path)
     _check_unknown_keys(raw, load_schema(Kind.POLICY), "", path)
-    for pointer, message in schema_errors(Kind.POLICY, raw):
-        raise ExpflowError(f"{path}: {pointer or '/'}: {message}")
-    return _build(raw, path, hashlib.sha256(data).hexdigest())
+    if not is_valid(Kind.POLICY, raw):
+        for pointer, message in schema_errors(Kind.POLICY, raw):
+            raise ExpflowError(f"{path}: {pointer or '/'}: {message}")
+    policy = _build(raw, path, digest)
+    if cache_dir is not None:
+        _store_policy(cache_dir, digest, raw)
+    return policy
+
+
+def _policy_cache_file(cache_dir: Path, digest: str) -> Path:
+    return cache_dir / f"policy-{__version__}-{digest}.json"
+
+
+def _cached_policy(cache_dir: Path | None, digest: str) -> dict[str, Any] | None:
+    if cache_dir is None:
+        return None
+    try:
+        raw = json.loads(_policy_cache_file(cache_dir, digest).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) and is_valid(Kind.POLICY, raw) else None
+
+
+def _store_policy(cache_dir: Path, digest: str, raw: Mapping[str, Any]) -> None:
+    from expflow_git.atomicfile import write_atomic
+
+    try:
+        write_atomic(_policy_cache_file(cache_dir, digest), json.dumps(raw).encode())
+    except OSError:
+        return  # a cache we cannot write is simply not kept
 
 
 def _load_yaml(data: bytes, path: str) -> dict[str, Any]:

@@ -77,7 +77,7 @@ class Workspace:
             staged = self.read_tracked(rel)
             if staged is None:
                 raise ExpflowError(f"{rel}: no policy file staged")
-            return load_policy_bytes(staged, path=rel)
+            return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir())
         try:
             data = self.policy_path.read_bytes()
         except FileNotFoundError:
@@ -86,7 +86,11 @@ class Workspace:
             ) from None
         except OSError as exc:
             raise ExpflowError(f"{rel}: cannot read policy: {exc.strerror}") from None
-        return load_policy_bytes(data, path=rel)
+        return load_policy_bytes(data, path=rel, cache_dir=self.cache_dir())
+
+    def cache_dir(self) -> Path | None:
+        """Where checked policies are remembered (inside the git directory)."""
+        return self.git.git_dir / "expflow" if self.git is not None else None
 
     def tracked_paths(self) -> list[str]:
         """Every path in the index (in a repository), else every file below the root."""
