@@ -1,0 +1,129 @@
+"""jsonschema-rs (the fast path) and python-jsonschema (the reference) agree on
+valid/invalid for every bundled schema: on hypothesis mutations of valid documents
+and on a corpus of awkward values."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from expflow_git.demo import build_repo
+from expflow_git.schemas import Kind, fast_validator, validator
+
+EXPERIMENT = {
+    "schema": "expflow/experiment@1", "id": "exp-001", "study": "pdebench-task1",
+    "title": "FNO baseline", "created_at": "2026-11-20T10:00:00Z", "tags": ["task1", "fno"],
+    "status": "success", "seed": 1837261,
+    "params": {"Args/--sub_step": 5, "lr": 0.001, "model": "fno", "flag": True, "none": None},
+    "provenance": {"git_sha": "a" * 40, "host": "gpu-3", "platform": "Linux",
+                   "python_version": "3.11.7", "package_versions": {"torch": "2.4.0"},
+                   "captured_at": "2026-11-20T10:00:00Z"},
+}
+RESULT = {
+    "schema": "expflow/result@1", "experiment": "exp-001", "recorded_at": "2026-11-20T11:02:00Z",
+    "metrics": {"seg_total": 57.09, "pde_mean": 15.0, "train_time_min": 45.5},
+    "splits": {"holdout": {"seg_total": 55.2}},
+    "provenance": {"host": "gpu-3", "git_sha": None},
+}
+POLICY = {
+    "version": 1, "paths": {"experiments": ["experiments/**/*.json"], "results": ["results/**"]},
+    "metrics": {"seg_total": {"group": "Score", "higher_is_better": True},
+                "pde_mean": {"group": "PDE", "higher_is_better": False, "threshold": 18.09}},
+    "required_metrics": ["seg_total"], "ranking": {"sort_by": "seg_total", "tie_break": []},
+    "gates": ["pde_mean:lt:20"], "rules": [{"param": "sub_step", "op": "gt", "value": 0}],
+    "budget": {"max_runs_per_study": 50},
+    "walk_forward": {"metric": "seg_total", "split": "holdout", "top_n": 10, "min_pearson": 0.3},
+}
+
+AWKWARD = [None, True, False, 0, -1, 1.5, 2**31 - 1, 2**31, -0.0, 1e300, "", "x", "exp-001\n",
+           "\n", "é", "a" * 129, "2026-11-20T10:00:00Z", "2026-11-20 10:00:00", "a" * 40,
+           "A" * 40, [], [1], ["a", "a"], {}, {"k": 1}, {"": 1}]
+
+
+def _report_statement(tmp: Path) -> dict[str, Any]:
+    from expflow_git.audit import run_audit
+    from expflow_git.gitstore import Git
+    from expflow_git.report.statement import build_statement
+
+    build_repo(tmp)
+    return build_statement(run_audit(Git.discover(tmp), use_cache=False))
+
+
+@pytest.fixture(scope="module")
+def valid_docs(tmp_path_factory: pytest.TempPathFactory) -> dict[Kind, dict[str, Any]]:
+    repo = tmp_path_factory.mktemp("diff") / "repo"
+    repo.mkdir()
+    return {Kind.EXPERIMENT: EXPERIMENT, Kind.RESULT: RESULT, Kind.POLICY: POLICY,
+            Kind.REPORT: _report_statement(repo)}
+
+
+def agree(kind: Kind, doc: Any) -> None:
+    fast = fast_validator(kind)
+    assert fast is not None, "jsonschema-rs is a run-time dependency"
+    reference = validator(kind).is_valid(doc)
+    assert fast.is_valid(doc) == reference, (kind, json.dumps(doc)[:300], reference)
+
+
+def paths_of(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += paths_of(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc[:5]):
+            out += paths_of(v, (*prefix, i))
+    return out
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+    | st.sampled_from(AWKWARD[:20]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fast_and_reference_validators_agree(valid_docs: dict[Kind, Any], kind: Kind,
+                                             data: st.DataObject) -> None:
+    doc = copy.deepcopy(valid_docs[kind])
+    agree(kind, doc)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths_of(doc)))
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        parent: Any = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        if not path:
+            continue
+        key = path[-1]
+        if action == "replace":
+            parent[key] = data.draw(json_values)
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[key]
+        elif isinstance(parent, dict):
+            parent[data.draw(st.text(max_size=8))] = data.draw(json_values)
+    agree(kind, doc)
+
+
+@pytest.mark.parametrize("kind", [Kind.EXPERIMENT, Kind.RESULT, Kind.POLICY])
+@pytest.mark.parametrize("value", AWKWARD, ids=repr)
+def test_awkward_values_everywhere(kind: Kind, value: Any) -> None:
+    base = {Kind.EXPERIMENT: EXPERIMENT, Kind.RESULT: RESULT, Kind.POLICY: POLICY}[kind]
+    for path in paths_of(base)[1:]:
+        doc = copy.deepcopy(base)
+        parent: Any = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = value
+        agree(kind, doc)
