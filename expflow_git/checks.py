@@ -302,7 +302,7 @@ def pair_runs(
         by_id.setdefault(exp.id, exp)
     runs = []
     for res in results:
-        exp = by_id.get(res.experiment)
-        if exp is not None and exp.status is Status.SUCCESS:
-            runs.append((exp, res))
+        record = by_id.get(res.experiment)
+        if record is not None and record.status is Status.SUCCESS:
+            runs.append((record, res))
     return sorted(runs, key=lambda pair: pair[0].id)

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -632,7 +632,7 @@ def _render(fmt: str, view: View) -> str:
     return render_text(view)
 
 
-def _previous_link(path: str) -> dict[str, object]:
+def _previous_link(path: str) -> dict[str, Any]:
     import hashlib
 
     envelope, statement = _parse_saved(path)
@@ -643,7 +643,7 @@ def _previous_link(path: str) -> dict[str, object]:
     }
 
 
-def _parse_saved(path: str) -> tuple[Envelope, dict[str, object]]:
+def _parse_saved(path: str) -> tuple[Envelope, dict[str, Any]]:
     from expflow_git.report.verify import ReportError, parse_report
 
     try:

@@ -304,7 +304,8 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ExpflowError(f"{path}: policy must be a mapping at the top level")
     _count_nodes(raw, path)
-    return _plain(raw, path)
+    plain: dict[str, Any] = _plain(raw, path)
+    return plain
 
 
 def _count_nodes(root: Any, path: str) -> None:

@@ -93,11 +93,16 @@ def validator(kind: Kind) -> Validator:
     from referencing.jsonschema import DRAFT202012
 
     resources = [(load_schema(k)["$id"], DRAFT202012.create_resource(load_schema(k))) for k in Kind]
-    registry: Registry[Any] = Registry(retrieve=_refuse_remote).with_resources(resources)
+    registry: Registry[Any] = Registry(
+        retrieve=_refuse_remote  # type: ignore[call-arg]  # an attrs field the stubs miss
+    ).with_resources(resources)
     schema = load_schema(kind)
     Draft202012Validator.check_schema(schema)
-    strict = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
-    return strict(schema, registry=registry)
+    strict = validators.extend(  # type: ignore[no-untyped-call]  # untyped in the stubs
+        Draft202012Validator, {"pattern": _ecma_pattern}
+    )
+    checker: Validator = strict(schema, registry=registry)
+    return checker
 
 
 @functools.cache

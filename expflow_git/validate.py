@@ -136,7 +136,7 @@ class _Lookup:
 
 def walk_files(root: Path) -> list[str]:
     """Every file below `root` (not inside .git), relative, with '/' separators."""
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         out.extend((Path(dirpath) / name).relative_to(root).as_posix() for name in filenames)

@@ -106,7 +106,7 @@ def keyid(pub: Ed25519PublicKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
-def sign(priv: Ed25519PrivateKey, data: bytes) -> bytes:
+def sign(priv: Ed25519PrivateKey, data: bytes | bytearray | memoryview) -> bytes:
     """Ed25519 signature over `data` (for reports, `data` is the DSSE PAE)."""
     return priv.sign(data)
 
