@@ -79,7 +79,8 @@ def test_signed_report_verifies(demo_repo: Path, tmp_path: Path) -> None:
                                                 report_path=str(tmp_path / "r.json"))
     assert code == 0 and "no signing key" not in stdout
     assert key.read_text().strip().splitlines()[1] not in stdout + summary
-    verify = subprocess.run([sys.executable, "-m", "expflow_git", "verify", str(tmp_path / "r.json"),
+    report = str(tmp_path / "r.json")
+    verify = subprocess.run([sys.executable, "-m", "expflow_git", "verify", report,
                              "--public-key", f"{key}.pub", "--repo", str(demo_repo)],
                             cwd=demo_repo, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

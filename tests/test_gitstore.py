@@ -372,7 +372,7 @@ def many_blobs(repo: Repo, tmp_path: Path) -> dict[str, bytes]:
         f.write_bytes(data)
         files.append(str(f))
     shas = repo.git("hash-object", "-w", "--stdin-paths", input="\n".join(files).encode()).split()
-    return dict(zip(shas, contents))
+    return dict(zip(shas, contents, strict=True))
 
 
 def test_read_many_order_and_content(git: Git, many_blobs: dict[str, bytes]) -> None:

@@ -92,7 +92,9 @@ json_values = st.recursive(
 
 
 @pytest.mark.parametrize("kind", list(Kind))
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_fast_and_reference_validators_agree(valid_docs: dict[Kind, Any], kind: Kind,
                                              data: st.DataObject) -> None:
