@@ -18,32 +18,15 @@ def write_atomic(
     With overwrite=False an existing file is never replaced (FileExistsError),
     even if it appears between the check and the rename.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            # link() fails if the target exists: no window where we clobber a file.
-            os.link(tmp, target)
-            os.unlink(tmp)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with open_atomic(path, mode=mode, overwrite=overwrite) as fh:
+        fh.write(data)
 
 
 @contextlib.contextmanager
-def open_atomic(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """A file to stream into; it replaces `path` only if the block finishes without error."""
+def open_atomic(
+    path: str | os.PathLike[str], *, mode: int = 0o644, overwrite: bool = True
+) -> Iterator[BinaryIO]:
+    """A file to stream into; it takes `path`'s place only if the block finishes."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -53,7 +36,12 @@ def open_atomic(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            # link() fails if the target exists: no window where we clobber a file.
+            os.link(tmp, target)
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
 
     from expflow_git.gitstore import Git
+    from expflow_git.records import Layout
     from expflow_git.render.view import View
     from expflow_git.report.dsse import Envelope
 
@@ -134,7 +135,6 @@ def new(
     from expflow_git.checks import check_document
     from expflow_git.documents import Status
     from expflow_git.records import (
-        Layout,
         build_experiment,
         derive_seed,
         dump,
@@ -142,11 +142,9 @@ def new(
         parse_scalar,
     )
     from expflow_git.schemas import Kind
-    from expflow_git.validate import Workspace
 
-    ws = Workspace.find(policy_path)
-    policy = ws.load_policy()
-    layout = Layout(ws.root, policy)
+    layout = _layout(policy_path)
+    policy = layout.policy
     parsed = {k: parse_scalar(v) for k, v in parse_assignments(params, what="--param")}
     if seed is None:
         seed = derive_seed(policy.base_seed, study, condition or exp_id, replicate)
@@ -158,7 +156,7 @@ def new(
         seed=seed,
         title=title,
         status=Status(status),
-        root=ws.root,
+        root=layout.root,
     )
     rel = layout.experiment_path(study, exp_id)
     data = dump(doc)
@@ -168,10 +166,10 @@ def new(
     existing = layout.existing_experiments(exp_id)
     if existing:
         _fail(
-            f"{existing[0].relative_to(ws.root).as_posix()}: experiment {exp_id!r} exists "
+            f"{existing[0].relative_to(layout.root).as_posix()}: experiment {exp_id!r} exists "
             "already; records are never overwritten"
         )
-    write_atomic(ws.root / rel, data, overwrite=False)
+    write_atomic(layout.root / rel, data, overwrite=False)
     click.echo(f"wrote {rel} (seed {seed})")
 
 
@@ -198,18 +196,15 @@ def result(
     from expflow_git.atomicfile import write_atomic
     from expflow_git.documents import Status
     from expflow_git.records import (
-        Layout,
         build_result,
         check_new_result,
         dump,
         parse_metric_args,
         record_status,
     )
-    from expflow_git.validate import Workspace
 
-    ws = Workspace.find(policy_path)
-    policy = ws.load_policy()
-    layout = Layout(ws.root, policy)
+    layout = _layout(policy_path)
+    policy = layout.policy
     metrics, splits = parse_metric_args(metric_args)
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     status = record_status(exp_doc)
@@ -220,12 +215,12 @@ def result(
             ExitCode.FAILED,
         )
     rel = layout.result_path(exp_doc["study"], exp_id)
-    doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, root=ws.root)
+    doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root)
     findings = check_new_result(rel, doc, policy)
     if findings:
         _emit_findings(findings)
         _fail(f"{rel}: not written: {len(findings)} problem(s)", ExitCode.FAILED)
-    if (ws.root / rel).exists():
+    if (layout.root / rel).exists():
         if not overwrite:
             _fail(
                 f"{rel}: a result exists already; results are write-once "
@@ -235,10 +230,19 @@ def result(
         _guard(f"overwrite {rel}", pin=pin, force=force)
     if status is not Status.SUCCESS:
         exp_doc["status"] = Status.SUCCESS.value
-        write_atomic(ws.root / exp_rel, dump(exp_doc))
+        write_atomic(layout.root / exp_rel, dump(exp_doc))
         click.echo(f"marked {exp_rel} success")
-    write_atomic(ws.root / rel, dump(doc), overwrite=overwrite)
+    write_atomic(layout.root / rel, dump(doc), overwrite=overwrite)
     click.echo(f"wrote {rel}")
+
+
+def _layout(policy_path: str | None) -> Layout:
+    """Where record commands read and write, under the workspace's policy."""
+    from expflow_git.records import Layout
+    from expflow_git.validate import Workspace
+
+    ws = Workspace.find(policy_path)
+    return Layout(ws.root, ws.load_policy())
 
 
 def _guard(action: str, *, pin: str | None, force: bool) -> None:
@@ -339,11 +343,9 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
 @policy_option
 def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -> None:
     """Delete a record and its result (PIN-guarded)."""
-    from expflow_git.records import Layout, remove_run
-    from expflow_git.validate import Workspace
+    from expflow_git.records import remove_run
 
-    ws = Workspace.find(policy_path)
-    layout = Layout(ws.root, ws.load_policy())
+    layout = _layout(policy_path)
     layout.find_experiment(exp_id)  # a missing run fails before any PIN is asked for
     _guard(f"rm {exp_id}", pin=pin, force=force)
     for rel in remove_run(layout, exp_id):
@@ -358,11 +360,9 @@ def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -
 @policy_option
 def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: str | None) -> None:
     """Set a pending/running experiment to `skipped`, with the reason (PIN-guarded)."""
-    from expflow_git.records import Layout, cancel_run
-    from expflow_git.validate import Workspace
+    from expflow_git.records import cancel_run
 
-    ws = Workspace.find(policy_path)
-    layout = Layout(ws.root, ws.load_policy())
+    layout = _layout(policy_path)
     layout.find_experiment(exp_id)
     _guard(f"cancel {exp_id}", pin=pin, force=force)
     click.echo(f"cancelled {cancel_run(layout, exp_id, reason)}")

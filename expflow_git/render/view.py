@@ -9,6 +9,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.audit import Audit, commit_time_utc
 from expflow_git.checks import CheckKind
+from expflow_git.errors import Finding
 from expflow_git.policy import Op
 from expflow_git.ranking import Leaderboard
 
@@ -26,20 +27,8 @@ class Row:
     failed: tuple[str, ...]  # "name (detail)" of each failed check
 
 
-@dataclass(frozen=True)
-class FindingLine:
-    path: str
-    rule: str
-    message: str
-    pointer: str = ""
-    line: int | None = None
-    col: int | None = None
-
-    def location(self) -> str:
-        loc = self.path
-        if self.line is not None:
-            loc += f":{self.line}" + (f":{self.col}" if self.col is not None else "")
-        return loc + (f"#{self.pointer}" if self.pointer else "")
+# A finding as a report shows it is the finding itself.
+FindingLine = Finding
 
 
 @dataclass(frozen=True)
@@ -231,9 +220,7 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         descending=ranking.descending,
         metric_columns=metric_columns(ranking.sort_by, ranking.tie_break, rows),
         rows=rows,
-        findings=tuple(
-            FindingLine(f.path, f.rule, f.message, f.pointer, f.line, f.col) for f in audit.findings
-        ),
+        findings=audit.findings,
         best_any=result["best_any"],
         best_feasible=result["best_feasible"],
         walk=walk_entry(audit),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.jsonstrict import type_name
 from expflow_git.report.canonical import canonical_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -72,24 +73,24 @@ def decode_envelope(obj: object, *, source: str) -> Envelope:
     message starts with `source` and names what is wrong.
     """
     if not isinstance(obj, dict):
-        _fail(source, f"envelope must be a JSON object, got {_json_type(obj)}")
+        _fail(source, f"envelope must be a JSON object, got {type_name(obj)}")
     _check_keys(obj, _ENVELOPE_KEYS, source=source, where="envelope")
     payload_type = obj["payloadType"]
     if not isinstance(payload_type, str):
-        _fail(source, f"payloadType must be a string, got {_json_type(payload_type)}")
+        _fail(source, f"payloadType must be a string, got {type_name(payload_type)}")
     payload = _b64decode(obj["payload"], source=source, where="payload")
     raw_sigs = obj["signatures"]
     if not isinstance(raw_sigs, list):
-        _fail(source, f"signatures must be an array, got {_json_type(raw_sigs)}")
+        _fail(source, f"signatures must be an array, got {type_name(raw_sigs)}")
     sigs: list[Signature] = []
     for i, raw in enumerate(raw_sigs):
         where = f"signatures[{i}]"
         if not isinstance(raw, dict):
-            _fail(source, f"{where} must be an object, got {_json_type(raw)}")
+            _fail(source, f"{where} must be an object, got {type_name(raw)}")
         _check_keys(raw, _SIGNATURE_KEYS, source=source, where=where)
         keyid = raw["keyid"]
         if not isinstance(keyid, str):
-            _fail(source, f"{where}.keyid must be a string, got {_json_type(keyid)}")
+            _fail(source, f"{where}.keyid must be a string, got {type_name(keyid)}")
         sigs.append(
             Signature(keyid=keyid, sig=_b64decode(raw["sig"], source=source, where=f"{where}.sig"))
         )
@@ -107,7 +108,7 @@ def _b64decode(value: object, *, source: str, where: str) -> bytes:
     has exactly one accepted spelling per alphabet/padding choice.
     """
     if not isinstance(value, str):
-        _fail(source, f"{where} must be a base64 string, got {_json_type(value)}")
+        _fail(source, f"{where} must be a base64 string, got {type_name(value)}")
     if not _B64_RE.fullmatch(value):
         _fail(source, f"{where} is not valid base64 (character outside the base64 alphabet)")
     if any(c in value for c in "+/") and any(c in value for c in "-_"):
@@ -144,22 +145,6 @@ def _check_keys(
 def _short(text: str, limit: int = 40) -> str:
     # Keys come from an untrusted file; keep the error to one readable line.
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _fail(source: str, message: str) -> NoReturn:
