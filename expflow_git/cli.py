@@ -261,14 +261,26 @@ def _guard(action: str, *, pin: str | None, force: bool) -> None:
 
 
 # --------------------------------------------------------------------------- hooks
+def hook_options(command: Callable[..., None]) -> Callable[..., None]:
+    """PATHS, --staged and --policy: what every file-checking hook takes."""
+    for decorator in reversed(
+        [
+            click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+            click.option(
+                "--staged",
+                is_flag=True,
+                help="Check the staged content (the index), not the working tree "
+                "(for plain git hooks).",
+            ),
+            policy_option,
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option(
-    "--staged",
-    is_flag=True,
-    help="Check the staged content (the index), not the working tree (for plain git hooks).",
-)
-@policy_option
+@hook_options
 def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Validate records, results and the policy (all of them when no PATHS are given)."""
     from expflow_git.validate import Workspace
@@ -286,13 +298,7 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option(
-    "--staged",
-    is_flag=True,
-    help="Check the staged content (the index), not the working tree (for plain git hooks).",
-)
-@policy_option
+@hook_options
 def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Find leaked PINs and PIN hashes (every tracked file when no PATHS are given)."""
     from expflow_git.scanning import scan_paths
