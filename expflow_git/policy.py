@@ -217,6 +217,7 @@ def parse_gate(text: str, metrics: Mapping[str, Metric], *, source: str = "gate"
     return Gate(metric, op, parse_number(value_text, what=f"gate {text!r}"), source=source)
 
 
+@functools.lru_cache(maxsize=4096)
 def param_key(name: str) -> str:
     """How rules find a parameter: last path segment, leading dashes dropped, case folded.
 

@@ -51,11 +51,26 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
 
 def iter_chain(bodies: Iterable[Json], genesis: str) -> Iterator[Json]:
     """Give each entry its `seq`, `prev` and `hash`, one at a time."""
+    for entry, _ in _chained(bodies, genesis):
+        yield entry
+
+
+def _chained(bodies: Iterable[Json], genesis: str) -> Iterator[tuple[Json, bytes]]:
+    """Each entry with its hash, and its canonical bytes, from one encoding.
+
+    JCS writes members in key order, so the members before and after "hash" are
+    encoded once and joined with and without the hash member.
+    """
     prev = genesis
     for seq, body in enumerate(bodies):
         entry = {"seq": seq, "prev": prev, **body}
-        entry["hash"] = prev = entry_hash(entry)
-        yield entry
+        before = canonical_json({k: v for k, v in entry.items() if k < "hash"})[1:-1]
+        after = canonical_json({k: v for k, v in entry.items() if k > "hash"})[1:-1]
+        bare = b"{" + b",".join(part for part in (before, after) if part) + b"}"
+        prev = hashlib.sha256(ENTRY_DOMAIN + bare).hexdigest()
+        entry["hash"] = prev
+        member = b'"hash":"' + prev.encode() + b'"'
+        yield entry, b"{" + b",".join(p for p in (before, member, after) if p) + b"}"
 
 
 def chain(bodies: Sequence[Json], genesis: str) -> list[Json]:
@@ -354,10 +369,10 @@ def build_report(
     buffer = bytearray(_PAE_ROOM) + prefix + b"["
     summaries: list[Json] = []
     last = genesis
-    for entry in iter_chain(_bodies(audit), genesis):
+    for entry, encoded in _chained(_bodies(audit), genesis):
         if summaries:
             buffer += b","
-        buffer += canonical_json(entry)
+        buffer += encoded
         summaries.append(_summary_of(entry))
         last = entry["hash"]
     buffer += b"]"
