@@ -29,7 +29,7 @@ _NOT_JCS = re.compile(
     r"|[:,\[]-?\d+\.0(?=[,\]}])"  # integral float
     r"|[:,\[]-?\d{16,}(?=[,\]}])"  # an integer JCS may refuse
 )
-_DIGITS_16 = re.compile(r"\d{16}")
+_DIGITS_16 = re.compile(r"[:,\[]-?\d{16}")  # a 16+ digit integer token
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
