@@ -9,6 +9,7 @@ not going to be committed with it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,14 +63,15 @@ class Workspace:
 
     def rel(self, path: str | Path) -> str:
         """A path relative to the root, with '/' separators, as globs and messages use it."""
-        p = Path(os.path.abspath(path))
+        absolute = os.path.abspath(path)
         # Resolve the directories but not the file itself: a symlinked document
         # keeps its own name (and is then refused as a symlink), not its target's.
-        absolute = p.parent.resolve() / p.name
-        try:
-            return absolute.relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            return Path(path).as_posix()
+        directory, name = os.path.split(absolute)
+        resolved = os.path.join(_realpath(directory), name)
+        root = _realpath(str(self.root))
+        if resolved.startswith(root + os.sep):
+            return resolved[len(root) + 1 :].replace(os.sep, "/")
+        return Path(path).as_posix()
 
     def load_policy(self) -> Policy:
         rel = self.rel(self.policy_path)
@@ -134,12 +136,21 @@ class _Lookup:
         return self._by_stem[kind].get(exp_id, [])
 
 
+@functools.lru_cache(maxsize=4096)
+def _realpath(directory: str) -> str:
+    """Directories are resolved once each: thousands of files share a few folders."""
+    return os.path.realpath(directory)
+
+
 def walk_files(root: Path) -> list[str]:
     """Every file below `root` (not inside .git), relative, with '/' separators."""
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = [d for d in dirnames if d != ".git"]
-        out.extend((Path(dirpath) / name).relative_to(root).as_posix() for name in filenames)
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        out.extend(prefix + name for name in filenames)
     return out
 
 
@@ -194,7 +205,7 @@ def _expand(paths: Sequence[str]) -> list[str]:
     out: list[str] = []
     for p in paths:
         if os.path.isdir(p):
-            out.extend(str(Path(p) / rel) for rel in walk_files(Path(p)))
+            out.extend(os.path.join(p, rel) for rel in walk_files(Path(p)))
         else:
             out.append(p)
     return out
@@ -204,11 +215,12 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
     if ws.staged:
         staged = ws.read_tracked(rel)
         return Finding(rel, Rules.NOT_A_FILE.value, "not staged") if staged is None else staged
-    full = ws.root / rel
-    if full.is_symlink():
+    full = os.path.join(ws.root, rel)
+    if os.path.islink(full):
         return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
     try:
-        return full.read_bytes()
+        with open(full, "rb") as fh:
+            return fh.read()
     except FileNotFoundError:
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
         staged = ws.read_tracked(rel)
