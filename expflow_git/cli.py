@@ -366,12 +366,12 @@ def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -
 @policy_option
 def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: str | None) -> None:
     """Set a pending/running experiment to `skipped`, with the reason (PIN-guarded)."""
-    from expflow_git.records import cancel_run
+    from expflow_git.records import cancel_run, cancellable
 
     layout = _layout(policy_path)
-    layout.find_experiment(exp_id)
+    exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
     _guard(f"cancel {exp_id}", pin=pin, force=force)
-    click.echo(f"cancelled {cancel_run(layout, exp_id, reason)}")
+    click.echo(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")
 
 
 @cli.command("install-hooks")

@@ -11,7 +11,7 @@ from expflow_git.errors import ExpflowError
 from expflow_git.gitstore import Git
 
 HOOK_NAMES = ("pre-commit", "pre-push")
-_DEFAULT_LINE = "EXPFLOW_GIT=${EXPFLOW_GIT:-expflow-git}"
+_DEFAULT_LINE = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
 
 
 def hook_source_dir() -> Path:
@@ -29,12 +29,12 @@ def install_hooks(git: Git) -> list[tuple[str, str]]:
     if not hooks_dir.is_absolute():
         hooks_dir = git.root / hooks_dir
     # The hooks call this very installation, whatever PATH the committer has.
-    command = f"{shlex.quote(sys.executable)} -m expflow_git"
+    python = shlex.quote(sys.executable)
     report = []
     for name in HOOK_NAMES:
         target = hooks_dir / name
         text = (hook_source_dir() / name).read_text()
-        text = text.replace(_DEFAULT_LINE, "EXPFLOW_GIT=${EXPFLOW_GIT:-" + command + "}")
+        text = text.replace(_DEFAULT_LINE, "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-" + python + "}")
         if target.exists():
             same = target.read_text(errors="replace") == text
             report.append(

@@ -257,8 +257,8 @@ def remove_run(layout: Layout, exp_id: str) -> list[str]:
     return removed
 
 
-def cancel_run(layout: Layout, exp_id: str, reason: str) -> str:
-    """Set a pending or running record to `skipped`, with the reason; returns its path."""
+def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
+    """The record to cancel; refused (exit 1) unless it is pending or running."""
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     status = record_status(exp_doc)
     if status not in (Status.PENDING, Status.RUNNING):
@@ -267,6 +267,11 @@ def cancel_run(layout: Layout, exp_id: str, reason: str) -> str:
             f"(status is {status.value!r})",
             code=ExitCode.FAILED,
         )
+    return exp_rel, exp_doc
+
+
+def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: str) -> str:
+    """Set a record `cancellable` returned to `skipped`, with the reason; returns its path."""
     exp_doc["status"] = Status.SKIPPED.value
     if reason:
         exp_doc["reason"] = reason

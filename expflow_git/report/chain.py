@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def verify_chain(directory: Path, *, git: Git | None) -> list[Line]:
-    """One line per link, plus a summary; reports are taken in file-name order."""
+    """One line per link, plus a summary; reports are taken in the order of their seq."""
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix == ".json")
     if not files:
         return [Line("chain", False, f"{directory}: no *.json reports")]
@@ -34,6 +34,8 @@ def verify_chain(directory: Path, *, git: Git | None) -> list[Line]:
                 predicate["chain"],
             )
         )
+    # In chain order, whatever the file names (r10.json sorts before r2.json).
+    links.sort(key=lambda link: link[3]["seq"])
     seqs = [link[3]["seq"] for link in links]
     if len(set(seqs)) != len(seqs):
         dup = next(s for s in seqs if seqs.count(s) > 1)

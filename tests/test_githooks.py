@@ -1,0 +1,348 @@
+"""`install-hooks` and the plain git hooks it installs (SPEC §7, issue 4): hooks/pre-commit
+(scan, validate and protect on the *staged* content) and hooks/pre-push (the audit, with the
+history since what the remote has), driven by real `git commit` and `git push` to a bare
+remote, with a private HOME and EXPFLOW_HOME (PIN 1234)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers_audit import assert_one_error_line
+from test_governance import (
+    GOOD,
+    PIN,
+    WRONG_PIN,
+    Sandbox,
+    add_run,
+    load,
+    make_demo,
+    make_sandbox,
+    res_rel,
+    save,
+    set_metrics,
+)
+
+from expflow_git.pin import hash_pin
+
+PROJECT = Path(__file__).resolve().parents[1]
+HOOKS = ("pre-commit", "pre-push")
+PIN_SHA = hashlib.sha256(PIN.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def pin_hash() -> str:
+    return hash_pin(PIN)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pin_hash: str) -> Sandbox:
+    return make_sandbox(tmp_path, monkeypatch, pin_hash)
+
+
+@pytest.fixture
+def repo(sandbox: Sandbox) -> Path:
+    return make_demo(sandbox)
+
+
+@pytest.fixture
+def hooked(sandbox: Sandbox, repo: Path) -> Path:
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 0, res
+    return repo
+
+
+def expected_hook(name: str) -> str:
+    """The shipped script, calling this very interpreter's expflow_git."""
+    text = (PROJECT / "hooks" / name).read_text()
+    default = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
+    assert default in text
+    python = shlex.quote(sys.executable)
+    return text.replace(default, "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-" + python + "}")
+
+
+def commit(
+    sandbox: Sandbox, repo: Path, message: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`git commit` with the hooks."""
+    return sandbox.run_git(repo, "commit", "-q", "-m", message, extra=env)
+
+
+def head(sandbox: Sandbox, repo: Path) -> str:
+    return sandbox.git(repo, "rev-parse", "HEAD")
+
+
+# =========================================================================== install-hooks
+def test_install_hooks_installs_both_executable(sandbox: Sandbox, repo: Path) -> None:
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 0, res
+    hooks_dir = (repo / ".git" / "hooks").resolve()
+    reported = [line.split(": ", 1) for line in res.out.splitlines()]
+    assert [(Path(p).resolve(), what) for p, what in reported] == [
+        (hooks_dir / name, "installed") for name in HOOKS
+    ]
+    for name in HOOKS:
+        hook = hooks_dir / name
+        assert hook.read_text() == expected_hook(name)
+        assert hook.read_text().startswith("#!/bin/sh\n")
+        assert os.access(hook, os.X_OK)
+        assert stat.S_IMODE(hook.stat().st_mode) & 0o111 == 0o111
+    assert not list(hooks_dir.glob(".*.tmp"))
+
+
+def test_install_hooks_is_idempotent(sandbox: Sandbox, hooked: Path) -> None:
+    hooks_dir = hooked / ".git" / "hooks"
+    before = {n: ((hooks_dir / n).read_bytes(), (hooks_dir / n).stat().st_mtime_ns) for n in HOOKS}
+    res = sandbox.cli(["install-hooks"], hooked)
+    assert res.code == 0, res
+    assert [line.split(": ", 1)[1] for line in res.out.splitlines()] == [
+        "kept (already installed)"
+    ] * 2
+    after = {n: ((hooks_dir / n).read_bytes(), (hooks_dir / n).stat().st_mtime_ns) for n in HOOKS}
+    assert after == before
+
+
+def test_install_hooks_keeps_a_different_hook(sandbox: Sandbox, repo: Path) -> None:
+    mine = repo / ".git" / "hooks" / "pre-commit"
+    mine.write_text("#!/bin/sh\necho my own hook\n")
+    mine.chmod(0o750)
+    res = sandbox.cli(["install-hooks"], repo)
+    lines = dict(line.split(": ", 1) for line in res.out.splitlines())
+    assert lines == {
+        str(mine): "kept: a different hook exists; merge it by hand",
+        str(repo / ".git" / "hooks" / "pre-push"): "installed",
+    }
+    assert mine.read_text() == "#!/bin/sh\necho my own hook\n"
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o750
+    assert (repo / ".git" / "hooks" / "pre-push").read_text() == expected_hook("pre-push")
+
+
+def test_install_hooks_follows_core_hooks_path(sandbox: Sandbox, repo: Path) -> None:
+    """git runs hooks from core.hooksPath when it is set: that is where they must go."""
+    sandbox.git(repo, "config", "core.hooksPath", ".githooks")
+    res = sandbox.cli(["install-hooks"], repo / "experiments")  # from a subdirectory, too
+    assert res.code == 0, res
+    for name in HOOKS:
+        assert (repo / ".githooks" / name).read_text() == expected_hook(name)
+        assert not (repo / ".git" / "hooks" / name).exists()
+    add_run(repo, "exp-008", metrics={**GOOD, "seg_totl": 1.0})
+    sandbox.git(repo, "add", "-A")
+    assert commit(sandbox, repo, "bad").returncode != 0  # the installed hook runs
+
+
+def test_install_hooks_outside_a_repository(sandbox: Sandbox) -> None:
+    empty = sandbox.root / "not-a-repo"
+    empty.mkdir()
+    res = sandbox.cli(["install-hooks"], empty, {"GIT_CEILING_DIRECTORIES": str(sandbox.root)})
+    assert_one_error_line(res, 2, "not a git repository")
+    assert list(empty.iterdir()) == []
+
+
+# =========================================================================== pre-commit
+def test_pre_commit_accepts_a_clean_commit(sandbox: Sandbox, hooked: Path) -> None:
+    base = head(sandbox, hooked)
+    add_run(hooked, "exp-008", metrics=GOOD)
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "add exp-008")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sandbox.git(hooked, "rev-parse", "HEAD~1") == base
+    assert sandbox.git(hooked, "status", "--porcelain") == ""
+
+
+def _write_bad(sandbox: Sandbox, repo: Path, kind: str) -> tuple[str, str]:
+    """A change the hook must refuse: (path, what the refusal names)."""
+    if kind == "unknown-metric":
+        add_run(repo, "exp-008", metrics={**GOOD, "seg_totl": 54.0})
+        return res_rel("exp-008"), f"{res_rel('exp-008')}#/metrics/seg_totl: unknown-metric"
+    if kind == "pin-sha256":
+        (repo / "config").mkdir(exist_ok=True)
+        (repo / "config" / "run.env").write_text(f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+        return "config/run.env", "config/run.env:1:"
+    (repo / "config").mkdir(exist_ok=True)
+    (repo / "config" / "deploy.yaml").write_text(f"secret: {hash_pin(PIN)}\n")
+    return "config/deploy.yaml", "config/deploy.yaml:1:"
+
+
+BAD = ["unknown-metric", "pin-sha256", "pin-hash-format"]
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_pre_commit_refuses_bad_content(sandbox: Sandbox, hooked: Path, kind: str) -> None:
+    base = head(sandbox, hooked)
+    _, needle = _write_bad(sandbox, hooked, kind)
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, kind)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert needle in output
+    assert PIN_SHA not in output and "expflow$scrypt$" not in output  # findings are masked
+    assert head(sandbox, hooked) == base
+
+
+@pytest.mark.parametrize("kind", ["unknown-metric", "pin-sha256"])
+def test_pre_commit_judges_the_staged_content_not_the_working_tree(
+    sandbox: Sandbox, hooked: Path, kind: str
+) -> None:
+    base = head(sandbox, hooked)
+    # Clean in the index, dirty on disk: commits, and what is committed is the clean copy.
+    if kind == "unknown-metric":
+        add_run(hooked, "exp-008", metrics=GOOD)
+        rel = res_rel("exp-008")
+    else:
+        rel = "config/run.env"
+        (hooked / "config").mkdir()
+        (hooked / rel).write_text("EXPFLOW_PIN_HASH=\n")
+    clean = (hooked / rel).read_bytes()
+    sandbox.git(hooked, "add", "-A")
+    _write_bad(sandbox, hooked, kind)
+    proc = commit(sandbox, hooked, "clean staged")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sandbox.git(hooked, "show", f"HEAD:{rel}") + "\n" == clean.decode()
+    assert sandbox.git(hooked, "status", "--porcelain") == f"M {rel}"
+
+    # Dirty in the index, clean on disk: refused.
+    sandbox.git(hooked, "reset", "-q", "--hard", base)
+    sandbox.git(hooked, "clean", "-qfd")
+    _write_bad(sandbox, hooked, kind)
+    sandbox.git(hooked, "add", "-A")
+    (hooked / rel).write_bytes(clean)
+    proc = commit(sandbox, hooked, "dirty staged")
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert rel in proc.stdout + proc.stderr
+    assert head(sandbox, hooked) == base
+
+
+@pytest.mark.parametrize(
+    ("env", "passes"),
+    [
+        pytest.param({}, False, id="no-pin"),
+        pytest.param({"EXPFLOW_PIN": WRONG_PIN}, False, id="wrong-pin"),
+        pytest.param({"EXPFLOW_PIN": PIN}, True, id="right-pin"),
+    ],
+)
+def test_pre_commit_guards_committed_results(
+    sandbox: Sandbox, hooked: Path, env: dict[str, str], passes: bool
+) -> None:
+    base = head(sandbox, hooked)
+    set_metrics(hooked, "exp-001", seg_total=57.5)  # still a valid result
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "tweak exp-001", env)
+    output = proc.stdout + proc.stderr
+    assert (proc.returncode == 0) is passes, output
+    assert res_rel("exp-001") in output
+    assert (head(sandbox, hooked) != base) is passes
+
+
+def test_hooks_work_from_an_interpreter_path_with_a_space(sandbox: Sandbox, repo: Path) -> None:
+    venv = Path(sys.prefix)
+    spaced = sandbox.root / "my envs" / "venv"
+    (spaced / "bin").mkdir(parents=True)
+    (spaced / "pyvenv.cfg").write_bytes((venv / "pyvenv.cfg").read_bytes())
+    (spaced / "lib").symlink_to(venv / "lib")
+    (spaced / "bin" / "python").symlink_to(Path(sys.executable).resolve())
+    python = str(spaced / "bin" / "python")
+    probe = subprocess.run(
+        [python, "-c", "import expflow_git, sys; print(sys.prefix)"],
+        env=sandbox.environ(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0 or probe.stdout.strip() != str(spaced):
+        pytest.skip(f"cannot make a venv under a path with a space here: {probe.stderr}")
+    proc = subprocess.run(
+        [python, "-m", "expflow_git", "install-hooks"],
+        cwd=repo,
+        env=sandbox.environ(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    add_run(repo, "exp-008", metrics=GOOD)
+    sandbox.git(repo, "add", "-A")
+    committed = commit(sandbox, repo, "clean")
+    assert committed.returncode == 0, committed.stderr
+
+
+# =========================================================================== pre-push
+@pytest.fixture
+def remote(sandbox: Sandbox, hooked: Path) -> Path:
+    bare = sandbox.root / "remote.git"
+    sandbox.git(sandbox.root, "init", "-q", "--bare", str(bare))
+    sandbox.git(hooked, "remote", "add", "origin", str(bare))
+    return bare
+
+
+def push(sandbox: Sandbox, repo: Path, *refs: str) -> subprocess.CompletedProcess[str]:
+    return sandbox.run_git(repo, "push", "origin", *refs)
+
+
+def remote_refs(sandbox: Sandbox, bare: Path) -> dict[str, str]:
+    listing = sandbox.git(bare, "for-each-ref", "--format=%(refname) %(objectname)")
+    return dict(line.split() for line in listing.splitlines())
+
+
+def test_pre_push_passes_a_clean_history_and_refuses_a_rewritten_result(
+    sandbox: Sandbox, hooked: Path, remote: Path
+) -> None:
+    proc = push(sandbox, hooked, "main")
+    assert proc.returncode == 0, proc.stderr
+    assert remote_refs(sandbox, remote) == {"refs/heads/main": head(sandbox, hooked)}
+
+    add_run(hooked, "exp-008", metrics=GOOD)
+    sandbox.commit(hooked, "add exp-008")
+    proc = push(sandbox, hooked, "main")
+    assert proc.returncode == 0, proc.stderr
+    pushed = head(sandbox, hooked)
+    assert remote_refs(sandbox, remote) == {"refs/heads/main": pushed}
+
+    set_metrics(hooked, "exp-001", seg_total=57.5)
+    rewrite = sandbox.commit(hooked, "quietly improve exp-001")  # --no-verify: past pre-commit
+    proc = push(sandbox, hooked, "main")
+    assert proc.returncode != 0, proc.stderr
+    assert f"{res_rel('exp-001')}: result-rewritten" in proc.stderr
+    assert rewrite[:12] in proc.stderr
+    assert remote_refs(sandbox, remote) == {"refs/heads/main": pushed}
+
+
+def test_pre_push_refuses_an_invalid_document(sandbox: Sandbox, hooked: Path, remote: Path) -> None:
+    assert push(sandbox, hooked, "main").returncode == 0
+    sandbox.git(hooked, "switch", "-q", "-c", "bad")
+    add_run(hooked, "exp-008", metrics={**GOOD, "seg_totl": 54.0})
+    sandbox.commit(hooked, "unknown metric")
+    proc = push(sandbox, hooked, "bad")
+    assert proc.returncode != 0, proc.stderr
+    assert "unknown-metric" in proc.stderr and res_rel("exp-008") in proc.stderr
+    assert "refs/heads/bad" not in remote_refs(sandbox, remote)
+
+
+def test_pre_push_lets_a_branch_deletion_through(
+    sandbox: Sandbox, hooked: Path, remote: Path
+) -> None:
+    sandbox.git(hooked, "branch", "feature")
+    assert push(sandbox, hooked, "main", "feature").returncode == 0
+    assert "refs/heads/feature" in remote_refs(sandbox, remote)
+    proc = push(sandbox, hooked, "--delete", "feature")
+    assert proc.returncode == 0, proc.stderr
+    assert "refs/heads/feature" not in remote_refs(sandbox, remote)
+
+
+def test_pre_push_refuses_a_result_rewritten_on_a_new_branch(
+    sandbox: Sandbox, hooked: Path, remote: Path
+) -> None:
+    assert push(sandbox, hooked, "main").returncode == 0
+    sandbox.git(hooked, "switch", "-q", "-c", "sneaky")
+    doc = load(hooked, res_rel("exp-001"))
+    doc["metrics"]["seg_total"] = 57.5
+    save(hooked, res_rel("exp-001"), doc)
+    sandbox.commit(hooked, "quietly improve exp-001")
+    proc = push(sandbox, hooked, "sneaky")
+    assert proc.returncode != 0, proc.stderr
+    assert "refs/heads/sneaky" not in remote_refs(sandbox, remote)
