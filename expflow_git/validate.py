@@ -97,7 +97,7 @@ class Workspace:
     def tracked_paths(self) -> list[str]:
         """Every path in the index (in a repository), else every file below the root."""
         if self.git is not None:
-            return [e.path for e in self.git.ls_index()]
+            return self.git.index_paths()
         return walk_files(self.root)
 
     def read_tracked(self, path: str) -> bytes | None:
@@ -124,16 +124,16 @@ class _Lookup:
     def __init__(self, ws: Workspace, policy: Policy) -> None:
         self.ws = ws
         self.policy = policy
-        self._by_stem: dict[Kind, dict[str, list[str]]] | None = None
+        self._by_stem: dict[str, list[str]] | None = None
 
     def paths(self, kind: Kind, exp_id: str) -> list[str]:
         if self._by_stem is None:
-            self._by_stem = {Kind.EXPERIMENT: {}, Kind.RESULT: {}}
+            # Only string work over the whole index; the globs judge the few candidates.
+            self._by_stem = {}
             for path in self.ws.tracked_paths():
-                found = classify(path, self.policy)
-                if found is not None:
-                    self._by_stem[found].setdefault(stem(path), []).append(path)
-        return self._by_stem[kind].get(exp_id, [])
+                if path.endswith(".json"):
+                    self._by_stem.setdefault(stem(path), []).append(path)
+        return [p for p in self._by_stem.get(exp_id, []) if classify(p, self.policy) is kind]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -256,11 +256,24 @@ def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
 
 
 def _find_experiment(res: Result, lookup: _Lookup, policy: Policy) -> Experiment | None:
+    """The result's record: at the conventional place (results/S/ID.json ->
+    experiments/S/ID.json) without listing the index, else wherever the index has it."""
+    first, _, rest = res.path.partition("/")
+    guess = f"experiments/{rest}" if first == "results" else ""
+    if guess and classify(guess, policy) is Kind.EXPERIMENT:
+        found = _read_experiment(guess, lookup, policy)
+        if found is not None and found.id == res.experiment:
+            return found
     for path in lookup.paths(Kind.EXPERIMENT, res.experiment):
-        data = lookup.ws.read_tracked(path)
-        if data is None:
-            continue
-        doc, _ = check_document(Kind.EXPERIMENT, path, data, policy)
-        if isinstance(doc, Experiment):
-            return doc
+        found = _read_experiment(path, lookup, policy)
+        if found is not None:
+            return found
     return None
+
+
+def _read_experiment(path: str, lookup: _Lookup, policy: Policy) -> Experiment | None:
+    data = lookup.ws.read_tracked(path)
+    if data is None:
+        return None
+    doc, _ = check_document(Kind.EXPERIMENT, path, data, policy)
+    return doc if isinstance(doc, Experiment) else None
