@@ -1,0 +1,884 @@
+"""Time expflow-git beside the tools users would otherwise use, on the same synthetic data.
+
+    python benchmarks/run.py [--quick] [--repeat R] [--json OUT] [--tasks audit,validate,scan,hook]
+                             [--profile]
+
+Run it with the interpreter expflow-git is installed in (its ``expflow-git``
+script is taken from beside ``sys.executable``).  Data sets are built once
+with gen_repo.py and cached under benchmarks/out/data/; the baselines
+(check-jsonschema, detect-secrets, orjson for the floor) are installed into
+benchmarks/out/venv-baselines/ when missing.  Every command runs once untimed
+(warm-up), then R times (once, if the warm-up took over SLOW_SECONDS); the
+table shows medians.  Wall time is ``time.perf_counter`` around the child;
+peak memory is measured on the warm-up run with ``/usr/bin/time -f %M`` (the
+largest process of the command's tree that was waited for: expflow-git's
+Python, not its git helpers, in practice).
+
+Tasks (issue 6):
+  audit     expflow-git audit, --no-cache (cold) and default (warm), on 10k and
+            100k runs (quick: 1k and 10k), vs the floor: floor.py (ls-tree +
+            cat-file --batch --buffer + parse) with orjson and with stdlib json
+  validate  expflow-git validate FILES vs check-jsonschema on the same 10k files
+            (quick: 1k); peak RSS
+  scan      expflow-git scan FILES vs detect-secrets scan FILES: time, recall on
+            the planted PIN hashes, false positives on the decoys
+  hook      expflow-git validate ONE_RESULT vs check-jsonschema ONE_RESULT,
+            with `python -c pass` as the floor
+``--profile`` also writes cProfile output of the smaller audit and
+``-X importtime`` of the one-file validate under benchmarks/out/profile/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+DATA = OUT / "data"
+BASE_VENV = OUT / "venv-baselines"
+BASE_BIN = BASE_VENV / "bin"
+SCHEMAS = HERE.parent / "schemas"
+BASELINE_PACKAGES = ("check-jsonschema", "detect-secrets", "orjson")
+MiB = 1024 * 1024
+# A command whose warm-up takes longer than this is timed once, not --repeat times.
+SLOW_SECONDS = 20.0
+GNU_TIME = Path("/usr/bin/time")
+
+sys.path.insert(0, str(HERE))
+import gen_repo  # noqa: E402  (beside this file, not a package)
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rc: int
+
+
+@dataclass
+class Timing:
+    name: str
+    argv: list[str]
+    cwd: str
+    rss_kib: int = 0
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def rss_mib(self) -> float:
+        return self.rss_kib / 1024
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "argv": self.argv[:8] + (["…"] if len(self.argv) > 8 else []),
+            "argc": len(self.argv),
+            "cwd": self.cwd,
+            "median_s": self.median,
+            "samples_s": [s.seconds for s in self.samples],
+            "rc": [s.rc for s in self.samples],
+            "peak_rss_mib": self.rss_mib,
+        }
+
+
+def clean_env(*, expflow: bool = False, **extra: str) -> dict[str, str]:
+    """The caller's environment without git's hook variables, colour off.
+
+    PYTHONPATH is kept only for expflow-git's own commands (it may put a
+    snapshot of the code first, see the README); other Python programs get
+    none — an extra path entry slows check-jsonschema's start-up by ~0.1 s.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # Users run from compiled bytecode: let the warm-up write the .pyc files.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if not expflow:
+        env.pop("PYTHONPATH", None)
+    env.update(NO_COLOR="1", **extra)
+    return env
+
+
+def run_once(
+    argv: Sequence[str],
+    cwd: Path,
+    env: dict[str, str],
+    stdout: Path | None = None,
+    *,
+    rss: bool = False,
+    expect: str | None = None,
+) -> tuple[Sample, int]:
+    """Run `argv` once: wall time and exit code; with `rss`, also its peak RSS in KiB.
+
+    The peak RSS comes from GNU time (a small C parent, so nothing of this
+    runner's memory is counted), else from os.wait4 — which over-reports small
+    commands: Linux carries the parent's RSS at fork over into the child.
+    `expect`, a regex, must occur in the command's stderr (its closing summary).
+    """
+    err_path = OUT / "last-stderr.txt"
+    rss_file = OUT / "last-rss.txt"
+    wrap = rss and GNU_TIME.exists()
+    full = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), *argv] if wrap else list(argv)
+    with open(stdout or os.devnull, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(full, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    errors = err_path.read_text(errors="replace")
+    # Exit 1 is "the data fails the policy" (the data sets hold planted faults);
+    # a traceback exits 1 too, and a run that did not finish must not be timed.
+    if (
+        proc.returncode not in (0, 1)
+        or "Traceback (most recent call last)" in errors
+        or (expect is not None and not re.search(expect, errors))
+    ):
+        raise SystemExit(
+            f"command failed (exit {proc.returncode}): {' '.join(argv[:6])} …\n{errors[-2000:]}"
+        )
+    # GNU time's last line is %M ("Command exited with non-zero status 1" may precede it).
+    kib = int(rss_file.read_text().split()[-1]) if wrap else usage.ru_maxrss
+    return Sample(elapsed, proc.returncode), kib
+
+
+def measure(
+    name: str,
+    argv: Sequence[str],
+    cwd: Path,
+    repeat: int,
+    *,
+    env: dict[str, str] | None = None,
+    stdout: Path | None = None,
+    expect: str | None = None,
+) -> Timing:
+    """One untimed warm-up (which also measures peak RSS), then `repeat` timed runs."""
+    env = env or clean_env()
+    timing = Timing(name, list(argv), str(cwd))
+    first, timing.rss_kib = run_once(argv, cwd, env, stdout, rss=True, expect=expect)
+    if first.seconds > SLOW_SECONDS:
+        repeat = 1  # keeps the whole run near 10 minutes while a command is this slow
+    for _ in range(repeat):
+        timing.samples.append(run_once(argv, cwd, env, stdout, expect=expect)[0])
+    print(
+        f"  {name:<44} median {timing.median:8.3f} s  "
+        f"(n={repeat}, peak RSS {timing.rss_mib:6.1f} MiB)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return timing
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def expflow_bin() -> str:
+    beside = Path(sys.executable).parent / "expflow-git"
+    found = str(beside) if beside.exists() else shutil.which("expflow-git")
+    if not found:
+        raise SystemExit("expflow-git is not installed for this interpreter (pip install -e .)")
+    return found
+
+
+def ensure_baselines() -> None:
+    have = all((BASE_BIN / exe).exists() for exe in ("check-jsonschema", "detect-secrets"))
+    if have and subprocess.run([BASE_BIN / "python", "-c", "import orjson"]).returncode == 0:
+        return
+    print(f"installing baselines into {BASE_VENV} …", file=sys.stderr, flush=True)
+    if not (BASE_BIN / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(BASE_VENV)], check=True)
+    subprocess.run(
+        [BASE_BIN / "pip", "install", "-q", "--disable-pip-version-check", *BASELINE_PACKAGES],
+        check=True,
+    )
+
+
+def version_of(argv: Sequence[str]) -> str:
+    proc = subprocess.run(list(argv), capture_output=True, text=True)
+    return (proc.stdout or proc.stderr).strip().splitlines()[-1] if proc.returncode == 0 else "?"
+
+
+def dataset(
+    name: str, *, runs: int, plain: bool, invalid: int, planted: int, seed: int = 1
+) -> tuple[Path, dict[str, Any]]:
+    """Build (or reuse) a data set under out/data; returns its path and manifest."""
+    dest = DATA / name
+    manifest_file = gen_repo.manifest_path(dest)
+    spec = {
+        "runs": runs,
+        "studies": max(10, runs // 500),
+        "invalid": invalid,
+        "planted": planted,
+        "decoys": 10 * planted,
+        "seed": seed,
+    }
+    if manifest_file.exists():
+        manifest = json.loads(manifest_file.read_text())
+        if manifest.get("spec") == spec and manifest.get("generator_version") == (
+            gen_repo.GENERATOR_VERSION
+        ):
+            return dest, manifest
+    print(f"building {dest} ({runs} runs) …", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    argv = [
+        sys.executable,
+        str(HERE / "gen_repo.py"),
+        str(dest),
+        "--force",
+        f"--runs={runs}",
+        f"--studies={spec['studies']}",
+        f"--invalid={invalid}",
+        f"--planted-pins={planted}",
+        f"--seed={seed}",
+    ]
+    if plain:
+        argv.append("--plain")
+    DATA.mkdir(parents=True, exist_ok=True)
+    subprocess.run(argv, check=True, env=clean_env(expflow=True))
+    print(f"  built in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    return dest, json.loads(manifest_file.read_text())
+
+
+def inlined_result_schema() -> Path:
+    """result.schema.json with its `urn:` $ref to the experiment schema inlined.
+
+    check-jsonschema resolves $refs by retrieval URI and cannot resolve our
+    `urn:expflow-git:schema:experiment@1#/$defs/provenance`; copying that
+    definition (and the timestamp it uses) into the result schema's own
+    $defs gives the same constraints with a local $ref.
+    """
+    exp = json.loads((SCHEMAS / "experiment.schema.json").read_text())
+    res = json.loads((SCHEMAS / "result.schema.json").read_text())
+    prefix = "urn:expflow-git:schema:experiment@1#/$defs/"
+    ref = res["properties"]["provenance"]["$ref"]
+    assert ref.startswith(prefix), ref
+    res["properties"]["provenance"]["$ref"] = "#/$defs/" + ref[len(prefix) :]
+    res["$defs"]["provenance"] = exp["$defs"]["provenance"]
+    res["$defs"]["timestamp"] = exp["$defs"]["timestamp"]
+    res["$id"] = "urn:expflow-git:schema:result@1:inlined-for-check-jsonschema"
+    path = OUT / "schemas" / "result.inlined.schema.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=2) + "\n")
+    return path
+
+
+def files_of(root: Path) -> list[str]:
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        rel = Path(dirpath).relative_to(root)
+        out.extend((rel / f).as_posix() for f in sorted(filenames))
+    return out
+
+
+# --------------------------------------------------------------------------- parsing outputs
+
+_FINDING_RE = re.compile(
+    r"^(?P<path>[^\s:#]+?)(?::(?P<line>\d+):(?P<col>\d+))?(?:#\S*)?: (?P<rule>[a-z0-9-]+): "
+)
+
+
+def expflow_findings(path: Path) -> list[tuple[str, int | None, str]]:
+    """(path, line, rule) from `expflow-git validate/scan/audit` text output."""
+    out: list[tuple[str, int | None, str]] = []
+    for raw in path.read_text(errors="replace").splitlines():
+        m = _FINDING_RE.match(raw.strip())
+        if m:
+            line = int(m["line"]) if m["line"] else None
+            out.append((m["path"], line, m["rule"]))
+    return out
+
+
+def recall(found: set[tuple[str, int]], manifest: dict[str, Any]) -> dict[str, int]:
+    planted = {(p["path"], p["line"]) for p in manifest["planted"]}
+    decoys = {(p["path"], p["line"]) for p in manifest["decoys"]}
+    return {
+        "planted": len(planted),
+        "planted_found": len(planted & found),
+        "decoys": len(decoys),
+        "decoys_flagged": len(decoys & found),
+        "other_findings": len(found - planted - decoys),
+    }
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@dataclass
+class Row:
+    task: str
+    ours: str
+    base: str
+    ratio: str
+    goal: str
+    met: str
+
+
+@dataclass
+class Bench:
+    repeat: int
+    quick: bool
+    profile: bool
+    rows: list[Row] = field(default_factory=list)
+    raw: dict[str, object] = field(default_factory=dict)
+    exe: str = field(default_factory=expflow_bin)
+
+    def add(
+        self,
+        task: str,
+        ours: float | str,
+        base: float | str,
+        ratio: float | None,
+        goal: str,
+        met: bool | None,
+    ) -> None:
+        def cell(v: float | str) -> str:
+            return f"{v:.3f}" if isinstance(v, float) else v
+
+        self.rows.append(
+            Row(
+                task,
+                cell(ours),
+                cell(base),
+                "" if ratio is None else f"{ratio:.3f}×" if ratio < 0.1 else f"{ratio:.2f}×",
+                goal,
+                "" if met is None else ("yes" if met else "NO"),
+            )
+        )
+
+    # -- 1 + 5: audit vs floor, linearity, peak RSS ----------------------------
+    def audit(self) -> None:
+        sizes = (1_000, 10_000) if self.quick else (10_000, 100_000)
+        per_doc: dict[int, float] = {}
+        for runs in sizes:
+            repo, man = dataset(f"repo-{runs}", runs=runs, plain=False, invalid=16, planted=100)
+            docs = int(man["documents"])
+            label = f"{runs // 1000}k runs"
+            print(f"audit, {label} ({docs} documents):", file=sys.stderr, flush=True)
+            floor_py = str(HERE / "floor.py")
+            floor_std = measure(
+                f"floor {label} (git + json)",
+                [sys.executable, floor_py, str(repo), "--parser", "json"],
+                repo,
+                self.repeat,
+            )
+            floor_orj = measure(
+                f"floor {label} (git + orjson)",
+                [str(BASE_BIN / "python"), floor_py, str(repo), "--parser", "orjson"],
+                repo,
+                self.repeat,
+            )
+            report = OUT / f"audit-{runs}.txt"
+            cold = measure(
+                f"expflow-git audit --no-cache, {label}",
+                [self.exe, "audit", "--no-cache"],
+                repo,
+                self.repeat,
+                env=clean_env(expflow=True),
+                stdout=report,
+                expect=r"expflow-git audit: (PASS|FAIL)",
+            )
+            warm = measure(
+                f"expflow-git audit (cache), {label}",
+                [self.exe, "audit"],
+                repo,
+                self.repeat,
+                env=clean_env(expflow=True),
+                stdout=report,
+                expect=r"expflow-git audit: (PASS|FAIL)",
+            )
+            found = {
+                (p, ln) for p, ln, rule in expflow_findings(report) if rule == "pin-sha256" and ln
+            }
+            floor = floor_orj
+            self.add(
+                f"audit {label} cold (--no-cache) vs floor [orjson]",
+                cold.median,
+                floor.median,
+                cold.median / floor.median,
+                "≤ 3×",
+                cold.median <= 3 * floor.median,
+            )
+            self.add(
+                f"audit {label} warm (cache) vs floor [orjson]",
+                warm.median,
+                floor.median,
+                warm.median / floor.median,
+                "≤ 1.5×",
+                warm.median <= 1.5 * floor.median,
+            )
+            self.add(
+                "  same, cold vs floor [stdlib json]",
+                cold.median,
+                floor_std.median,
+                cold.median / floor_std.median,
+                "",
+                None,
+            )
+            per_doc[runs] = cold.median / docs
+            rss = max(cold.rss_mib, warm.rss_mib)
+            if runs == sizes[-1]:
+                self.add(
+                    f"audit {label} peak RSS (MiB)", f"{rss:.0f}", "", None, "< 400 MiB", rss < 400
+                )
+            self.raw[f"audit_{runs}"] = {
+                "documents": docs,
+                "blobs": int(man["files"]),
+                "floor_json": floor_std.as_json(),
+                "floor_orjson": floor_orj.as_json(),
+                "cold": cold.as_json(),
+                "warm": warm.as_json(),
+                "per_document_us_cold": 1e6 * cold.median / docs,
+                "per_document_us_warm": 1e6 * warm.median / docs,
+                "per_document_us_floor_orjson": 1e6 * floor_orj.median / docs,
+                "pin_hash_recall": recall(found, man),
+            }
+            if self.profile and runs == sizes[0]:
+                self.profile_audit(repo, runs)
+        small, large = sizes
+        ratio = per_doc[large] / per_doc[small]
+        self.add(
+            f"audit cold per document µs, {large // 1000}k vs {small // 1000}k",
+            f"{1e6 * per_doc[large]:.1f}",
+            f"{1e6 * per_doc[small]:.1f}",
+            ratio,
+            "≈ 1× (linear; ≤ 1.25×)",
+            ratio <= 1.25,
+        )
+
+    def profile_audit(self, repo: Path, runs: int) -> None:
+        prof_dir = OUT / "profile"
+        prof_dir.mkdir(parents=True, exist_ok=True)
+        pstats_file = prof_dir / f"audit-{runs}.pstats"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cProfile",
+                "-o",
+                str(pstats_file),
+                "-m",
+                "expflow_git",
+                "audit",
+                "--no-cache",
+            ],
+            cwd=repo,
+            env=clean_env(expflow=True),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import io
+        import pstats
+
+        for order in ("cumulative", "tottime"):
+            buf = io.StringIO()
+            pstats.Stats(str(pstats_file), stream=buf).sort_stats(order).print_stats(35)
+            (prof_dir / f"audit-{runs}.{order}.txt").write_text(buf.getvalue())
+        print(f"  profile written to {prof_dir}/audit-{runs}.*.txt", file=sys.stderr)
+
+    # -- 2: validate vs check-jsonschema -----------------------------------------
+    def plain(self) -> tuple[Path, dict[str, Any]]:
+        runs = 500 if self.quick else 5_000
+        return dataset(f"plain-{runs}", runs=runs, plain=True, invalid=16, planted=100)
+
+    def validate(self) -> None:
+        root, man = self.plain()
+        files = files_of(root)
+        exps = [f for f in files if f.startswith("experiments/")]
+        ress = [f for f in files if f.startswith("results/")]
+        n = len(exps) + len(ress)
+        # Plain directory inside this repository's work tree: stop git discovery at it.
+        env = clean_env(GIT_CEILING_DIRECTORIES=str(root.parent))
+        ours_env = clean_env(expflow=True, GIT_CEILING_DIRECTORIES=str(root.parent))
+        print(f"validate, {n} files:", file=sys.stderr, flush=True)
+        ours_out = OUT / "validate-expflow.txt"
+        ours = measure(
+            f"expflow-git validate ({n} files)",
+            [self.exe, "validate", *exps, *ress],
+            root,
+            self.repeat,
+            env=ours_env,
+            stdout=ours_out,
+            expect=r"expflow-git validate: ",
+        )
+        cj = str(BASE_BIN / "check-jsonschema")
+        cj_exp_out, cj_res_out = OUT / "validate-cj-exp.json", OUT / "validate-cj-res.json"
+        base_exp = measure(
+            f"check-jsonschema experiments ({len(exps)} files)",
+            [
+                cj,
+                "--output-format",
+                "json",
+                "--schemafile",
+                str(SCHEMAS / "experiment.schema.json"),
+                *exps,
+            ],
+            root,
+            self.repeat,
+            env=env,
+            stdout=cj_exp_out,
+        )
+        base_res = measure(
+            f"check-jsonschema results ({len(ress)} files)",
+            [cj, "--output-format", "json", "--schemafile", str(inlined_result_schema()), *ress],
+            root,
+            self.repeat,
+            env=env,
+            stdout=cj_res_out,
+        )
+        base = base_exp.median + base_res.median
+        ratio = ours.median / base
+        self.add(
+            f"validate {n} files vs check-jsonschema (2 runs)",
+            ours.median,
+            base,
+            ratio,
+            "≤ 0.10× (10× faster)",
+            ratio <= 0.10,
+        )
+        flagged_ours = {p for p, _, _ in expflow_findings(ours_out)}
+        flagged_cj: set[str] = set()
+        for f in (cj_exp_out, cj_res_out):
+            report = json.loads(f.read_text())
+            flagged_cj |= {e["filename"] for e in report.get("errors", [])}
+            flagged_cj |= {e["filename"] for e in report.get("parse_errors", [])}
+        invalid = man["invalid"]
+        by_kind: dict[str, dict[str, int]] = {}
+        for inv in invalid:
+            k = by_kind.setdefault(
+                inv["caught_by"], {"planted": 0, "expflow": 0, "check_jsonschema": 0}
+            )
+            k["planted"] += 1
+            k["expflow"] += inv["path"] in flagged_ours
+            k["check_jsonschema"] += inv["path"] in flagged_cj
+        self.add(
+            f"  invalid documents flagged (of {len(invalid)})",
+            f"{sum(k['expflow'] for k in by_kind.values())}",
+            f"{sum(k['check_jsonschema'] for k in by_kind.values())}",
+            None,
+            "all",
+            None,
+        )
+        self.raw["validate"] = {
+            "files": n,
+            "expflow": ours.as_json(),
+            "check_jsonschema_experiments": base_exp.as_json(),
+            "check_jsonschema_results": base_res.as_json(),
+            "baseline_sum_s": base,
+            "invalid_flagged_by_kind": by_kind,
+            "files_flagged": {"expflow": len(flagged_ours), "check_jsonschema": len(flagged_cj)},
+        }
+
+    # -- 3: scan vs detect-secrets -----------------------------------------------
+    def scan(self) -> None:
+        root, man = self.plain()
+        files = files_of(root)
+        env = clean_env(GIT_CEILING_DIRECTORIES=str(root.parent))
+        ours_env = clean_env(expflow=True, GIT_CEILING_DIRECTORIES=str(root.parent))
+        n = len(files)
+        print(f"scan, {n} files:", file=sys.stderr, flush=True)
+        ours_out = OUT / "scan-expflow.txt"
+        ours = measure(
+            f"expflow-git scan ({n} files)",
+            [self.exe, "scan", *files],
+            root,
+            self.repeat,
+            env=ours_env,
+            stdout=ours_out,
+            expect=r"expflow-git scan: ",
+        )
+        ds_out = OUT / "scan-detect-secrets.json"
+        base = measure(
+            f"detect-secrets scan ({n} files)",
+            [str(BASE_BIN / "detect-secrets"), "scan", *files],
+            root,
+            self.repeat,
+            env=env,
+            stdout=ds_out,
+        )
+        found_ours = {(p, ln) for p, ln, _ in expflow_findings(ours_out) if ln}
+        ds = json.loads(ds_out.read_text())["results"]
+        found_ds = {(f, s["line_number"]) for f, lst in ds.items() for s in lst}
+        r_ours, r_ds = recall(found_ours, man), recall(found_ds, man)
+        ratio = ours.median / base.median
+        full = r_ours["planted_found"] == r_ours["planted"] and r_ours["decoys_flagged"] == 0
+        self.add(
+            f"scan {n} files vs detect-secrets",
+            ours.median,
+            base.median,
+            ratio,
+            "≤ 0.02× (50× faster)",
+            ratio <= 0.02,
+        )
+        self.add(
+            f"  planted PIN hashes found (of {r_ours['planted']})",
+            str(r_ours["planted_found"]),
+            str(r_ds["planted_found"]),
+            None,
+            "all",
+            full,
+        )
+        self.add(
+            f"  random SHA-256 decoys flagged (of {r_ours['decoys']})",
+            str(r_ours["decoys_flagged"]),
+            str(r_ds["decoys_flagged"]),
+            None,
+            "0",
+            r_ours["decoys_flagged"] == 0,
+        )
+        self.add(
+            "  other findings (lines)",
+            str(r_ours["other_findings"]),
+            str(r_ds["other_findings"]),
+            None,
+            "",
+            None,
+        )
+        self.raw["scan"] = {
+            "files": n,
+            "expflow": ours.as_json(),
+            "detect_secrets": base.as_json(),
+            "recall_expflow": r_ours,
+            "recall_detect_secrets": r_ds,
+        }
+
+    # -- 4: one-file hook ----------------------------------------------------------
+    def hook(self) -> None:
+        runs = 1_000 if self.quick else 10_000
+        repo, man = dataset(f"repo-{runs}", runs=runs, plain=False, invalid=16, planted=100)
+        bad = {p["path"] for p in man["invalid"]}
+        bad |= {p["path"] for p in man["planted"]} | {p["path"] for p in man["decoys"]}
+        one = next(
+            f"results/study-000/000-r{i:07d}.json"
+            for i in range(0, runs, 10)
+            if f"results/study-000/000-r{i:07d}.json" not in bad
+            and f"experiments/study-000/000-r{i:07d}.json" not in bad
+        )
+        print(f"one-file hook ({one} in the {runs // 1000}k-run repository):", file=sys.stderr)
+        ours = measure(
+            "expflow-git validate ONE",
+            [self.exe, "validate", one],
+            repo,
+            max(self.repeat, 5),
+            env=clean_env(expflow=True),
+            expect=r"expflow-git validate: ",
+        )
+        base = measure(
+            "check-jsonschema ONE",
+            [str(BASE_BIN / "check-jsonschema"), "--schemafile", str(inlined_result_schema()), one],
+            repo,
+            max(self.repeat, 5),
+        )
+        floor = measure("python -c pass", [sys.executable, "-c", "pass"], repo, max(self.repeat, 5))
+        ratio = ours.median / base.median
+        self.add(
+            "one-file hook: validate ONE vs check-jsonschema",
+            ours.median,
+            base.median,
+            ratio,
+            "≤ 0.6×",
+            ratio <= 0.6,
+        )
+        self.add(
+            "  same vs `python -c pass` (floor)",
+            ours.median,
+            floor.median,
+            ours.median / floor.median,
+            "",
+            None,
+        )
+        self.raw["hook"] = {
+            "file": one,
+            "repo_runs": runs,
+            "expflow": ours.as_json(),
+            "check_jsonschema": base.as_json(),
+            "python_c_pass": floor.as_json(),
+        }
+        if self.profile:
+            prof_dir = OUT / "profile"
+            prof_dir.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run(
+                [sys.executable, "-X", "importtime", "-m", "expflow_git", "validate", one],
+                cwd=repo,
+                env=clean_env(expflow=True),
+                capture_output=True,
+                text=True,
+            )
+            (prof_dir / "importtime-validate.txt").write_text(proc.stderr)
+            rows = []
+            for line in proc.stderr.splitlines():
+                m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+                if m:
+                    rows.append((int(m[2]), int(m[1]), len(m[3]) // 2, m[4]))
+            top = sorted((r for r in rows if r[2] <= 1), reverse=True)[:25]
+            (prof_dir / "importtime-validate.top.txt").write_text(
+                "cumulative_us self_us module (top-level imports)\n"
+                + "".join(f"{c:>12} {s:>8} {name}\n" for c, s, _, name in top)
+            )
+            print(f"  import times written to {prof_dir}/importtime-validate*.txt", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def table(rows: Sequence[Row]) -> str:
+    head = Row("task", "expflow-git (s)", "baseline (s)", "ratio", "goal", "met?")
+    cols = list(
+        zip(*[(r.task, r.ours, r.base, r.ratio, r.goal, r.met) for r in [head, *rows]], strict=True)
+    )
+    widths = [max(len(c) for c in col) for col in cols]
+    lines = []
+    for i, r in enumerate([head, *rows]):
+        cells = (r.task, r.ours, r.base, r.ratio, r.goal, r.met)
+        lines.append(
+            "| "
+            + " | ".join(
+                c.ljust(w) if j in (0, 4, 5) else c.rjust(w)
+                for j, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
+        if i == 0:
+            lines.append(
+                "|"
+                + "|".join(
+                    ("-" * (w + 1) + ":" if j in (1, 2, 3) else "-" * (w + 2))
+                    for j, w in enumerate(widths)
+                )
+                + "|"
+            )
+    return "\n".join(lines)
+
+
+def fmt_load(load: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.1f}" for x in load)
+
+
+def code_state() -> str:
+    """The commit of the code measured, `+dirty` when product files are uncommitted."""
+
+    def git_here(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", "-C", str(HERE.parent), *args], capture_output=True, text=True
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else "?"
+
+    probe = "import expflow_git, pathlib; print(pathlib.Path(expflow_git.__file__).parent.parent)"
+    where = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=clean_env(expflow=True),
+        cwd="/",
+    ).stdout.strip()
+    if where and Path(where).resolve() != HERE.parent.resolve():
+        return f"code from {where}"  # e.g. a snapshot put first on PYTHONPATH
+    commit = git_here("rev-parse", "--short=12", "HEAD")
+    dirty = git_here("status", "--porcelain", "--", "expflow_git", "schemas", "pyproject.toml")
+    return commit + ("+dirty" if dirty else "")
+
+
+def environment(exe: str) -> dict[str, object]:
+    return {
+        "code_at_start": code_state(),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "git": version_of(["git", "--version"]),
+        "expflow_git": version_of([exe, "--version"]),
+        "check_jsonschema": version_of([str(BASE_BIN / "check-jsonschema"), "--version"]),
+        "detect_secrets": version_of([str(BASE_BIN / "detect-secrets"), "--version"]),
+        "orjson": version_of(
+            [str(BASE_BIN / "python"), "-c", "import orjson; print(orjson.__version__)"]
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small smoke run (1k / 10k sizes)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (median); default 3")
+    ap.add_argument(
+        "--tasks",
+        default="audit,validate,scan,hook",
+        help="comma-separated subset of audit,validate,scan,hook",
+    )
+    ap.add_argument("--json", type=Path, metavar="OUT", help="write the raw numbers here")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also write a cProfile of the audit and -X importtime of the hook",
+    )
+    args = ap.parse_args(argv)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = set(tasks) - {"audit", "validate", "scan", "hook"}
+    if unknown or args.repeat < 1:
+        ap.error(f"unknown task(s): {', '.join(sorted(unknown))}" if unknown else "--repeat ≥ 1")
+    OUT.mkdir(parents=True, exist_ok=True)
+    ensure_baselines()
+    t0 = time.perf_counter()
+    bench = Bench(repeat=args.repeat, quick=args.quick, profile=args.profile)
+    start_load = os.getloadavg()
+    env_info = environment(bench.exe)
+    for task in tasks:
+        getattr(bench, task)()
+    end_state = code_state()
+    total = time.perf_counter() - t0
+    print()
+    print(
+        f"expflow-git benchmarks — {env_info['date']}, {env_info['cpus']} CPUs, "
+        f"Python {env_info['python']}, {env_info['git']}, {env_info['expflow_git']} "
+        f"at {env_info['code_at_start']}"
+    )
+    if end_state != env_info["code_at_start"]:
+        print(f"WARNING: the code changed during the run (at the end: {end_state})")
+    print(
+        f"medians of {args.repeat} run(s) after one warm-up (one-file hook: ≥ 5 runs); "
+        "ratio = expflow-git / baseline"
+    )
+    print()
+    print(table(bench.rows))
+    load = os.getloadavg()
+    print(
+        f"\ntotal benchmark time {total:.0f} s; load average (1/5/15 min) at start "
+        f"{fmt_load(start_load)}, at end {fmt_load(load)}"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "environment": env_info,
+                    "repeat": args.repeat,
+                    "quick": args.quick,
+                    "total_s": total,
+                    "loadavg_at_start": start_load,
+                    "loadavg_at_end": load,
+                    "code_at_end": end_state,
+                    "rows": [vars(r) for r in bench.rows],
+                    "raw": bench.raw,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
