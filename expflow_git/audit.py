@@ -134,14 +134,6 @@ def check_tree(
         return _read_documents(reader, commit, policy, policy_entry, entries, scan, cache, progress)
 
 
-def _kind(path: str, policy: Policy) -> Kind | None:
-    if matches_any(path, policy.result_globs):
-        return Kind.RESULT
-    if matches_any(path, policy.experiment_globs):
-        return Kind.EXPERIMENT
-    return None
-
-
 _KIND_KEY = {Kind.EXPERIMENT: "e", Kind.RESULT: "r"}
 
 
@@ -207,7 +199,7 @@ def _read_documents(
     findings: list[Finding] = []
     uses: dict[str, list[tuple[str, Kind | None]]] = {}
     for entry in entries:
-        kind = _kind(entry.path, policy)
+        kind = policy.kind_of(entry.path)
         if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
             what = "a submodule" if entry.type == "commit" else "a symbolic link"
             findings.append(

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.errors import ExpflowError
 from expflow_git.gitstore import Git
+from expflow_git.resources import bundled_dir
 
 HOOK_NAMES = ("pre-commit", "pre-push")
 _DEFAULT_LINE = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
@@ -16,11 +16,7 @@ _DEFAULT_LINE = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
 
 def hook_source_dir() -> Path:
     """The shipped hook scripts (inside the wheel, or hooks/ in a source checkout)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "hooks", here.parent / "hooks"):
-        if (candidate / "pre-commit").is_file():
-            return candidate
-    raise ExpflowError(f"bundled hook scripts are missing (looked in {here / 'hooks'})")
+    return bundled_dir("hooks", "pre-commit")
 
 
 def install_hooks(git: Git) -> list[tuple[str, str]]:

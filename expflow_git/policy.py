@@ -160,6 +160,16 @@ class Policy:
     scan_allow: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def kind_of(self, path: str) -> Kind | None:
+        """Which kind of document a root-relative path holds, by the policy's globs."""
+        from expflow_git.globs import matches_any
+
+        if matches_any(path, self.result_globs):
+            return Kind.RESULT
+        if matches_any(path, self.experiment_globs):
+            return Kind.EXPERIMENT
+        return None
+
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
         gates = self.threshold_gates + self.gates + extra

@@ -35,11 +35,9 @@ class Kind(enum.Enum):
 
 def schema_dir() -> Path:
     """Where the bundled schemas live (installed wheel, or source checkout)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "schemas", here.parent / "schemas"):
-        if (candidate / "experiment.schema.json").is_file():
-            return candidate
-    raise ExpflowError(f"bundled schemas are missing (looked in {here / 'schemas'})")
+    from expflow_git.resources import bundled_dir
+
+    return bundled_dir("schemas", "experiment.schema.json")
 
 
 @functools.cache

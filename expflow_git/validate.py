@@ -24,7 +24,6 @@ from expflow_git.checks import (
 )
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.globs import matches_any
 from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
 from expflow_git.schemas import Kind
 
@@ -133,7 +132,7 @@ class _Lookup:
             for path in self.ws.tracked_paths():
                 if path.endswith(".json"):
                     self._by_stem.setdefault(stem(path), []).append(path)
-        return [p for p in self._by_stem.get(exp_id, []) if classify(p, self.policy) is kind]
+        return [p for p in self._by_stem.get(exp_id, []) if self.policy.kind_of(p) is kind]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -154,15 +153,6 @@ def walk_files(root: Path) -> list[str]:
     return out
 
 
-def classify(path: str, policy: Policy) -> Kind | None:
-    """Which kind of document a root-relative path holds, by the policy's globs."""
-    if matches_any(path, policy.result_globs):
-        return Kind.RESULT
-    if matches_any(path, policy.experiment_globs):
-        return Kind.EXPERIMENT
-    return None
-
-
 def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     """Check `paths` (all records and results if empty or if the policy is among them)."""
     policy = ws.load_policy()
@@ -171,13 +161,13 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     policy_rel = ws.rel(ws.policy_path)
     if not paths or policy_rel in rels:
         # A changed policy can invalidate any committed document: re-check them all.
-        every = [p for p in ws.tracked_paths() if classify(p, policy)]
+        every = [p for p in ws.tracked_paths() if policy.kind_of(p)]
         rels = sorted(set(rels) | set(every))
     out = Validation()
     experiments: dict[str, Experiment] = {}
     results: list[Result] = []
     for rel in rels:
-        kind = classify(rel, policy)
+        kind = policy.kind_of(rel)
         if kind is None:
             continue
         out.checked += 1
@@ -260,7 +250,7 @@ def _find_experiment(res: Result, lookup: _Lookup, policy: Policy) -> Experiment
     experiments/S/ID.json) without listing the index, else wherever the index has it."""
     first, _, rest = res.path.partition("/")
     guess = f"experiments/{rest}" if first == "results" else ""
-    if guess and classify(guess, policy) is Kind.EXPERIMENT:
+    if guess and policy.kind_of(guess) is Kind.EXPERIMENT:
         found = _read_experiment(guess, lookup, policy)
         if found is not None and found.id == res.experiment:
             return found
