@@ -76,15 +76,6 @@ class Audit:
     def findings(self) -> tuple[Finding, ...]:
         return self.check.findings + self.extra_findings
 
-    @property
-    def passed(self) -> bool:
-        return verdict_passes(
-            findings=len(self.findings),
-            runs=[(r.verdict.id, r.verdict.feasible) for r in self.board.runs],
-            walk_passed=None if self.walk is None else self.walk.status.value == "pass",
-            focus=self.focus,
-        )
-
 
 def verdict_passes(
     *, findings: int, runs: Sequence[tuple[str, bool]], walk_passed: bool | None, focus: str | None
