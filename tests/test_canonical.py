@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expflow_git.report.canonical import canonical_json, json_number
+from expflow_git.checks import CheckKind, Outcome, RunVerdict
+from expflow_git.ranking import Leaderboard, RankedRun
+from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
+from expflow_git.report.statement import _run_piece, run_entries
 
 scalars = (
     st.none()
@@ -20,8 +25,9 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -44,8 +50,23 @@ def test_fast_path_matches_rfc8785(obj: object) -> None:
             canonical_json(obj)
 
 
-@pytest.mark.parametrize("value", [15.0, -0.0, 1e-05, 1e-7, 1e16, 1e21, 1e22, 0.1, 5e-324,
-                                   1.7976931348623157e308, 123456789.125, 2.0**53])
+@pytest.mark.parametrize(
+    "value",
+    [
+        15.0,
+        -0.0,
+        1e-05,
+        1e-7,
+        1e16,
+        1e21,
+        1e22,
+        0.1,
+        5e-324,
+        1.7976931348623157e308,
+        123456789.125,
+        2.0**53,
+    ],
+)
 def test_awkward_floats(value: float) -> None:
     obj = {"v": [value, {"x": value}]}
     assert canonical_json(obj) == rfc8785.dumps(obj)
@@ -67,3 +88,70 @@ def test_json_number_keeps_the_value(value: float) -> None:
     out = json_number(value)
     assert out == value or (math.isnan(out) and math.isnan(value))
     assert canonical_json([out]) == rfc8785.dumps([value])
+
+
+# -- the hand-built encodings of the report's hot path ------------------------------
+
+safe_numbers = (
+    st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([15.0, -0.0, 1e-7, 1e16, 1e21, 2.0**53, 12345678901234567.0])
+)
+unicode_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.dictionaries(unicode_text, safe_numbers, max_size=15))
+def test_jcs_numbers_matches_rfc8785(values: dict[str, float]) -> None:
+    assert jcs_numbers(values) == rfc8785.dumps(values)
+
+
+@given(unicode_text)
+def test_jcs_string_matches_rfc8785(text: str) -> None:
+    assert jcs_string(text) == rfc8785.dumps(text)
+
+
+outcomes = st.builds(
+    Outcome,
+    st.sampled_from(list(CheckKind)),
+    unicode_text,
+    st.booleans(),
+    unicode_text,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    run_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True),
+    study=unicode_text,
+    path=unicode_text,
+    metrics=st.dictionaries(unicode_text, safe_numbers, max_size=6),
+    splits=st.dictionaries(
+        unicode_text, st.dictionaries(unicode_text, safe_numbers, max_size=3), max_size=3
+    ),
+    checks=st.lists(outcomes, max_size=4),
+    rank=st.none() | st.integers(min_value=1, max_value=10**6),
+    seq=st.integers(min_value=0, max_value=10**6),
+)
+def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
+    run_id: str,
+    study: str,
+    path: str,
+    metrics: dict[str, float],
+    splits: dict[str, dict[str, float]],
+    checks: list[Outcome],
+    rank: int | None,
+    seq: int,
+) -> None:
+    verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks))
+    ranked = RankedRun(verdict, rank)
+    prev = "ab" * 32
+    before, after, summary = _run_piece(ranked)(seq, prev)
+    entry = dict(next(run_entries_of(ranked)), seq=seq, prev=prev)
+    assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
+    assert summary == {"type": "run", "id": run_id, "rank": rank, "feasible": verdict.feasible}
+
+
+def run_entries_of(ranked: RankedRun) -> Iterator[dict[str, object]]:
+    board = Leaderboard("m", True, (ranked,), None, None)
+    return run_entries(SimpleNamespace(board=board))  # type: ignore[arg-type]

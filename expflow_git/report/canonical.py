@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
@@ -30,6 +32,7 @@ _NOT_JCS = re.compile(
     r"|[:,\[]-?\d{16,}(?=[,\]}])"  # an integer JCS may refuse
 )
 _DIGITS_16 = re.compile(r"[:,\[]-?\d{16}")  # a 16+ digit integer token
+_LONG_INT_REPR = re.compile(r"[\[ ]-?\d{16,}[,\]]")  # the same, in a list's repr
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -66,6 +69,60 @@ def json_number(value: float) -> float | int:
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
+
+
+def jcs_string(text: str) -> bytes:
+    """One JSON string in canonical form (the C encoder's escapes are JCS's).
+
+    `text` must be valid Unicode (no lone surrogates): callers clean it first.
+    """
+    return encode_basestring(text).encode("utf-8")
+
+
+def jcs_number(value: float) -> bytes:
+    """One number in canonical form; what the C encoder spells differently goes to the reference."""
+    if type(value) is int and -(2**53) < value < 2**53:
+        return str(value).encode()
+    if type(value) is float:
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value)).encode()
+        text = float.__repr__(value)
+        if "e" not in text and "n" not in text and not text.endswith(".0"):
+            return text.encode()
+    return rfc8785.dumps(value)
+
+
+def jcs_numbers(values: Mapping[str, float]) -> bytes:
+    """An object of numbers (metrics) in canonical form, without building the generic tree.
+
+    The values are spelled by one `repr` of their list, which is JCS's spelling
+    unless a token has an exponent, ends in `.0` or has 16+ digits; then each
+    number goes through `jcs_number`. The keys' part is built once per key set.
+    """
+    keys = tuple(sorted(values))
+    template = _templates.get(keys)
+    if template is None:
+        if not all(k.isascii() for k in keys):  # JCS orders by UTF-16 units: the reference sorts
+            return canonical_json(dict(values))
+        template = _templates[keys] = (
+            "{" + ",".join(encode_basestring(k).replace("%", "%%") + ":%s" for k in keys) + "}"
+        )
+    # repr() of a list of ints and floats is their JSON spelling joined by ", ";
+    # anything else (a bool, None, a string, inf, nan) has an "e", "n" or a quote.
+    text = repr([values[k] for k in keys])
+    if (
+        "e" in text
+        or "n" in text
+        or "'" in text
+        or ".0," in text
+        or text.endswith(".0]")
+        or _LONG_INT_REPR.search(text)
+    ):
+        return (template % tuple(jcs_number(values[k]).decode() for k in keys)).encode("utf-8")
+    return (template % tuple(text[1:-1].split(", "))).encode("utf-8") if keys else b"{}"
+
+
+_templates: dict[tuple[str, ...], str] = {}
 
 
 def sha256_hex(data: bytes) -> str:
