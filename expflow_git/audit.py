@@ -18,19 +18,20 @@ from expflow_git.checks import (
     Rules,
     RunVerdict,
     check_content,
-    finish_document,
     integrity_findings,
     pair_runs,
+    registry_findings,
     run_verdict,
+    stem_finding,
 )
-from expflow_git.documents import Experiment, Result
+from expflow_git.documents import Experiment, Result, stem
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan import is_code_path, name_findings, scan_content
 from expflow_git.policy import DEFAULT_POLICY_PATH, Gate, Policy, load_policy_bytes
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
-from expflow_git.schemas import Kind, is_valid
+from expflow_git.schemas import Kind
 
 SYMLINK_MODE = "120000"
 # Blobs larger than this are data (weights, archives), not where a PIN hash is
@@ -126,6 +127,7 @@ def check_tree(
 
 
 _KIND_KEY = {Kind.EXPERIMENT: "e", Kind.RESULT: "r"}
+_TEXT, _CODE = "t", "c"  # the PIN scan's two file classes
 
 
 def _finding_row(f: Finding) -> list[Any]:
@@ -137,44 +139,61 @@ def _row_finding(path: str, row: list[Any]) -> Finding:
 
 
 def content_record(
-    data: bytes, kinds: set[Kind], scan_classes: set[str], record: dict[str, Any] | None = None
+    data: bytes, kinds: set[Kind], scan_classes: set[str], policy: Policy
 ) -> dict[str, Any]:
-    """What a blob's bytes alone decide: sha256, the PIN scan per file class (`t` text,
-    `c` code), and per document kind the parsed document or its findings."""
-    record = {} if record is None else record
-    record["h"] = hashlib.sha256(data).hexdigest()
-    scans = record.setdefault("s", {})
+    """What a blob's bytes decide under one policy: sha256, the PIN scan per file class
+    (`t` text, `c` code), and per document kind the parsed document (with a result's
+    registry findings, path left out) or the document's findings."""
+    record: dict[str, Any] = {"h": hashlib.sha256(data).hexdigest(), "s": {}}
     for cls in scan_classes:
-        found = scan_content(data, code=cls == "c") if len(data) <= MAX_SCAN_BYTES else []
-        scans[cls] = [_finding_row(f) for f in found]
+        found = scan_content(data, code=cls == _CODE) if len(data) <= MAX_SCAN_BYTES else []
+        record["s"][cls] = [_finding_row(f) for f in found]
     for kind in kinds:
         content = check_content(kind, data)
         if isinstance(content, list):
             record[_KIND_KEY[kind]] = {"bad": [_finding_row(f) for f in content]}
-        else:
-            content.pop("provenance", None)  # not needed again; keeps the cache small
-            record[_KIND_KEY[kind]] = {"doc": content}
+            continue
+        content.pop("provenance", None)  # not needed again; keeps the cache small
+        outcome: dict[str, Any] = {"doc": content}
+        if kind is Kind.RESULT:
+            result = Result.from_json("", content)
+            outcome["reg"] = [_finding_row(f) for f in registry_findings(result, policy)]
+        record[_KIND_KEY[kind]] = outcome
     return record
 
 
 def _usable(record: dict[str, Any] | None, kinds: set[Kind], classes: set[str]) -> bool:
-    """A cached record answers every question, and each cached document still validates."""
+    """A cached record answers every question this tree asks of the blob.
+
+    The shard it came from passed its digest check (cache.py); this only makes
+    sure the record has every part, in the shapes `consume` reads.
+    """
     if record is None or not isinstance(record.get("h"), str):
         return False
     scans = record.get("s")
-    if classes and not (
-        isinstance(scans, dict) and all(isinstance(scans.get(c), list) for c in classes)
-    ):
+    if not isinstance(scans, dict) or not all(isinstance(scans.get(c), list) for c in classes):
         return False
     for kind in kinds:
         outcome = record.get(_KIND_KEY[kind])
         if not isinstance(outcome, dict):
             return False
-        if "doc" in outcome and not is_valid(kind, outcome["doc"]):
-            return False
-        if "doc" not in outcome and not isinstance(outcome.get("bad"), list):
+        if "doc" in outcome:
+            if not isinstance(outcome["doc"], dict) or (
+                kind is Kind.RESULT and not isinstance(outcome.get("reg"), list)
+            ):
+                return False
+        elif not isinstance(outcome.get("bad"), list):
             return False
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Use:
+    """One path of the tree that holds a blob, classified once."""
+
+    path: str
+    kind: Kind | None
+    scan_class: str | None  # None: not scanned (scan off, or the policy's scan.allow)
 
 
 def _read_documents(
@@ -188,7 +207,7 @@ def _read_documents(
     progress: Callable[[int, int], None] | None,
 ) -> TreeCheck:
     findings: list[Finding] = []
-    uses: dict[str, list[tuple[str, Kind | None]]] = {}
+    uses: dict[str, list[_Use]] = {}
     for entry in entries:
         kind = policy.kind_of(entry.path)
         if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
@@ -199,12 +218,23 @@ def _read_documents(
             continue
         if entry.type != "blob" or entry.mode == SYMLINK_MODE:
             continue
-        if kind is not None or scan:
-            uses.setdefault(entry.sha, []).append((entry.path, kind))
+        scanned = scan and not (policy.scan_allow and matches_any(entry.path, policy.scan_allow))
+        if kind is None and not scanned:
+            continue
+        if scanned:
+            findings.extend(name_findings(entry.path))
+        cls = (_CODE if is_code_path(entry.path) else _TEXT) if scanned else None
+        uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls))
 
     def needs(sha: str) -> tuple[set[Kind], set[str]]:
-        kinds = {k for _, k in uses[sha] if k is not None}
-        classes = {"c" if is_code_path(p) else "t" for p, _ in uses[sha]} if scan else set()
+        """Every question the tree asks of a blob: its document kinds, its scan classes."""
+        kinds: set[Kind] = set()
+        classes: set[str] = set()
+        for use in uses[sha]:
+            if use.kind is not None:
+                kinds.add(use.kind)
+            if use.scan_class is not None:
+                classes.add(use.scan_class)
         return kinds, classes
 
     inputs: list[InputLeaf] = []
@@ -213,23 +243,31 @@ def _read_documents(
 
     def consume(sha: str, record: dict[str, Any]) -> None:
         """Findings and documents of every path that holds this blob; the record is dropped."""
-        for path, kind in uses[sha]:
-            if scan and not (policy.scan_allow and matches_any(path, policy.scan_allow)):
-                findings.extend(name_findings(path))
-                cls = "c" if is_code_path(path) else "t"
-                findings.extend(_row_finding(path, row) for row in record["s"][cls])
-            if kind is None:
+        for use in uses[sha]:
+            path = use.path
+            if use.scan_class is not None:
+                findings.extend(_row_finding(path, row) for row in record["s"][use.scan_class])
+            if use.kind is None:
                 continue
             inputs.append(InputLeaf(path, sha, record["h"]))
-            outcome = record[_KIND_KEY[kind]]
+            outcome = record[_KIND_KEY[use.kind]]
             if "doc" not in outcome:
                 findings.extend(_row_finding(path, row) for row in outcome["bad"])
                 continue
-            doc, problems = finish_document(kind, path, outcome["doc"], policy)
-            findings.extend(problems)
-            if isinstance(doc, Experiment):
+            doc: Experiment | Result
+            if use.kind is Kind.EXPERIMENT:
+                doc = Experiment.from_json(path, outcome["doc"])
+                problems = [stem_finding(doc)] if doc.id != stem(path) else []
+            else:
+                doc = Result.from_json(path, outcome["doc"])
+                problems = [_row_finding(path, row) for row in outcome["reg"]]
+                if doc.experiment != stem(path):
+                    problems.append(stem_finding(doc))
+            if problems:
+                findings.extend(problems)
+            elif isinstance(doc, Experiment):
                 experiments.append(doc)
-            elif isinstance(doc, Result):
+            else:
                 results.append(doc)
 
     # Shard by shard, so at most one cache shard is in memory; without a cache, one batch.
@@ -246,7 +284,7 @@ def _read_documents(
             else:
                 missing.append(sha)
         for sha, data in reader.read_many(missing):
-            record = content_record(data, *needs(sha))
+            record = content_record(data, *needs(sha), policy)
             if cache is not None:
                 cache.put(sha, record)
             consume(sha, record)

@@ -7,12 +7,16 @@ tool version. Path-dependent checks (file name = id, registry, allow-list) are
 always redone. The cache is sharded by the first two hex digits of the blob SHA
 so a small run loads little; each shard is written whole to a temp file and
 renamed, so concurrent writers (pre-commit runs batches in parallel) can only
-lose each other's additions, never corrupt a shard. Anything unreadable or
-malformed is a miss: the cache is rebuilt, never trusted.
+lose each other's additions, never corrupt a shard. A shard file is its header
+line, the SHA-256 of its body, and the body; a shard whose header differs or
+whose body does not match its digest (truncated, edited, a disk error) is a
+miss, as is anything unreadable or malformed: the cache is rebuilt, never
+trusted. `verify --recompute` never reads it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-FORMAT = 1
+FORMAT = 2
 
 
 class BlobCache:
@@ -49,12 +53,14 @@ class BlobCache:
 
     def _load(self, path: Path) -> dict[str, Any]:
         try:
-            data = json.loads(path.read_bytes())
+            header, digest, body = path.read_bytes().split(b"\n", 2)
+            if json.loads(header) != self.header:
+                return {}
+            if digest.decode("ascii") != hashlib.sha256(body).hexdigest():
+                return {}
+            records = json.loads(body)
         except (OSError, ValueError):
             return {}
-        if not isinstance(data, dict) or data.get("header") != self.header:
-            return {}
-        records = data.get("records")
         return records if isinstance(records, dict) else {}
 
     def get(self, sha: str) -> dict[str, Any] | None:
@@ -71,11 +77,11 @@ class BlobCache:
         if records is None or shard not in self._dirty:
             return
         self._dirty.discard(shard)
-        body = {"header": self.header, "records": records}
+        body = json.dumps(records, separators=(",", ":")).encode()
+        header = json.dumps(self.header, separators=(",", ":")).encode()
+        digest = hashlib.sha256(body).hexdigest().encode()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(
-                self.directory / f"{shard}.json", json.dumps(body, separators=(",", ":")).encode()
-            )
+            write_atomic(self.directory / f"{shard}.json", header + b"\n" + digest + b"\n" + body)
         except OSError:
             return

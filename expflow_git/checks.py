@@ -69,27 +69,27 @@ def finish_document(
     if kind is Kind.EXPERIMENT:
         doc = Experiment.from_json(path, raw)
         if doc.id != stem(path):
-            findings.append(
-                Finding(
-                    path,
-                    Rules.STEM.value,
-                    f"id {doc.id!r} differs from the file name {stem(path)!r}",
-                    "/id",
-                )
-            )
+            findings.append(stem_finding(doc))
     else:
         doc = Result.from_json(path, raw)
         if doc.experiment != stem(path):
-            findings.append(
-                Finding(
-                    path,
-                    Rules.STEM.value,
-                    f"experiment {doc.experiment!r} differs from the file name {stem(path)!r}",
-                    "/experiment",
-                )
-            )
+            findings.append(stem_finding(doc))
         findings.extend(registry_findings(doc, policy))
     return (None if findings else doc), findings
+
+
+def stem_finding(doc: Document) -> Finding:
+    """A record's id (a result's experiment) differs from its file name."""
+    if isinstance(doc, Experiment):
+        field, value = "id", doc.id
+    else:
+        field, value = "experiment", doc.experiment
+    return Finding(
+        doc.path,
+        Rules.STEM.value,
+        f"{field} {value!r} differs from the file name {stem(doc.path)!r}",
+        f"/{field}",
+    )
 
 
 def registry_findings(result: Result, policy: Policy) -> list[Finding]:
