@@ -29,7 +29,7 @@ from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan import is_code_path, name_findings, scan_content
-from expflow_git.policy import DEFAULT_POLICY_PATH, Gate, Policy, load_policy_bytes
+from expflow_git.policy import DEFAULT_POLICY_PATH, Gate, Policy, load_policy_bytes, param_key
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.schemas import Kind
 
@@ -206,6 +206,7 @@ def _read_documents(
     cache: BlobCache | None,
     progress: Callable[[int, int], None] | None,
 ) -> TreeCheck:
+    """Check every document of the listing; `entries` is emptied once classified."""
     findings: list[Finding] = []
     uses: dict[str, list[_Use]] = {}
     for entry in entries:
@@ -237,13 +238,20 @@ def _read_documents(
                 classes.add(use.scan_class)
         return kinds, classes
 
+    del entries[:]  # classified: the listing need not stay in memory
+    rule_keys = {param_key(rule.param) for rule in policy.rules}
+
+    def ruled(param: str) -> bool:
+        """Of a record's parameters, only those the policy's rules read are kept."""
+        return param_key(param) in rule_keys
+
     inputs: list[InputLeaf] = []
     experiments: list[Experiment] = []
     results: list[Result] = []
 
     def consume(sha: str, record: dict[str, Any]) -> None:
         """Findings and documents of every path that holds this blob; the record is dropped."""
-        for use in uses[sha]:
+        for use in uses.pop(sha):
             path = use.path
             if use.scan_class is not None:
                 findings.extend(_row_finding(path, row) for row in record["s"][use.scan_class])
@@ -256,7 +264,7 @@ def _read_documents(
                 continue
             doc: Experiment | Result
             if use.kind is Kind.EXPERIMENT:
-                doc = Experiment.from_json(path, outcome["doc"])
+                doc = Experiment.from_json(path, outcome["doc"], keep=ruled)
                 problems = [stem_finding(doc)] if doc.id != stem(path) else []
             else:
                 doc = Result.from_json(path, outcome["doc"])
@@ -274,7 +282,7 @@ def _read_documents(
     batches: dict[str, list[str]] = {}
     for sha in uses:
         batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
-    done = 0
+    done, total = 0, len(uses)
     for shard, shas in sorted(batches.items()):
         missing = []
         for sha in shas:
@@ -292,7 +300,7 @@ def _read_documents(
             cache.save(shard)
         done += len(shas)
         if progress is not None:
-            progress(done, len(uses))
+            progress(done, total)
     findings.extend(integrity_findings(experiments, results, policy))
     inputs.sort(key=lambda leaf: path_key(leaf.path))
     findings.sort(key=_finding_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +37,23 @@ class Experiment:
     title: str = ""
 
     @classmethod
-    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Experiment:
-        """Build from a document that already passed the experiment schema."""
+    def from_json(
+        cls, path: str, doc: Mapping[str, Any], keep: Callable[[str], bool] | None = None
+    ) -> Experiment:
+        """Build from a document that already passed the experiment schema.
+
+        With `keep`, only the parameters it accepts are kept (an audit of 100k runs
+        needs just the ones the policy's rules read).
+        """
+        params = doc["params"]
+        if keep is not None:
+            params = {k: v for k, v in params.items() if keep(k)}
         return cls(
             path=path,
-            id=doc["id"],
+            id=sys.intern(doc["id"]),
             study=sys.intern(doc["study"]),
             status=Status(doc["status"]),
-            params=_interned(doc["params"]),
+            params=_interned(params),
             tags=tuple(sys.intern(t) for t in doc.get("tags", ())),
             seed=doc.get("seed"),
             title=doc.get("title", ""),
@@ -63,7 +72,7 @@ class Result:
         """Build from a document that already passed the result schema."""
         return cls(
             path=path,
-            experiment=doc["experiment"],
+            experiment=sys.intern(doc["experiment"]),
             metrics=_interned(doc["metrics"]),
             splits={sys.intern(k): _interned(v) for k, v in doc.get("splits", {}).items()},
         )

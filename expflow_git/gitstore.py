@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
@@ -371,11 +372,12 @@ class Git:
         text = self.run(*args).decode("utf-8", "surrogateescape")
         entries: list[TreeEntry] = []
         append = entries.append
+        intern = sys.intern  # a few modes and types, shared by every entry
         for rec in text.split("\0")[:-1]:
             # "<mode> SP <type> SP <sha> TAB <path>"
             meta, path = rec.split("\t", 1)
             mode, kind, sha = meta.split(" ")
-            append(TreeEntry(path, mode, kind, sha))
+            append(TreeEntry(path, intern(mode), intern(kind), sha))
         return entries
 
     def ls_index(self, paths: Sequence[str] | None = None) -> list[IndexEntry]:
