@@ -577,7 +577,8 @@ def audit(
     from expflow_git.atomicfile import open_atomic, write_atomic
     from expflow_git.audit import run_audit
     from expflow_git.render.view import view_from_audit
-    from expflow_git.report.statement import build_report
+    from expflow_git.report.signing import keyid
+    from expflow_git.report.statement import encode_report
 
     key = _signing_key(sign_key)
     git = _repo()
@@ -591,10 +592,11 @@ def audit(
         use_cache=not no_cache,
         progress=_progress(),
     )
-    report = build_report(result, previous=link, key=key)
-    signed_by = [s.keyid for s in report.signatures]
-    view = view_from_audit(result, report.result, signed_by)
-    del result  # the report and the view hold what is still needed
+    unsigned = encode_report(result, previous=link)
+    signed_by = [] if key is None else [keyid(key.public_key())]
+    view = view_from_audit(result, unsigned.result, signed_by)
+    del result  # the payload is spooled and the view holds what is still shown
+    report = unsigned.sign(key)
     if out:
         with open_atomic(out) as fh:
             report.write(fh)

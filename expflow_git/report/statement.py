@@ -9,9 +9,11 @@ import functools
 import hashlib
 import io
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.audit import Audit, InputLeaf, commit_time_utc, verdict_passes
@@ -429,54 +431,90 @@ def _pieces(audit: Audit) -> Iterator[Piece]:
         yield _generic_piece(walk)
 
 
+_SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a larger payload is built in a temporary file
+
+
+@dataclass
+class Unsigned:
+    """A report's payload, built and spooled (a temporary file once it is large) so the
+    audit it came from can be dropped before the payload is read back and signed."""
+
+    spool: IO[bytes]
+    size: int
+    result: Json
+
+    def sign(self, key: Ed25519PrivateKey | None) -> Report:
+        """The report, signed when `key` is given; the spool is closed."""
+        buffer = bytearray(_PAE_ROOM + self.size)
+        with self.spool:
+            self.spool.seek(0)
+            view, pos = memoryview(buffer), _PAE_ROOM
+            while chunk := self.spool.read(_B64_CHUNK):
+                view[pos : pos + len(chunk)] = chunk
+                pos += len(chunk)
+            view.release()
+        if pos != len(buffer):
+            raise OSError(f"report spool: read {pos - _PAE_ROOM} of {self.size} bytes")
+        header = pae(PAYLOAD_TYPE, b"")[:-2] + str(self.size).encode() + b" "
+        start = _PAE_ROOM - len(header)
+        buffer[start:_PAE_ROOM] = header
+        signatures: tuple[Signature, ...] = ()
+        if key is not None:
+            sig = sign(key, memoryview(buffer)[start:])
+            signatures = (Signature(keyid=keyid(key.public_key()), sig=sig),)
+        return Report(buffer=buffer, pae_start=start, signatures=signatures, result=self.result)
+
+
 def build_report(
     audit: Audit,
     *,
     previous: Mapping[str, Any] | None = None,
     key: Ed25519PrivateKey | None = None,
 ) -> Report:
-    """The signed (when `key` is given) report for `audit`, built in one pass.
+    """The signed (when `key` is given) report for `audit`."""
+    return encode_report(audit, previous=previous).sign(key)
+
+
+def encode_report(audit: Audit, *, previous: Mapping[str, Any] | None = None) -> Unsigned:
+    """The report's payload for `audit`, built in one pass.
 
     `previous` is {"seq", "payloadSha256", "gitCommit"} of the report this one follows.
     """
     check = audit.check
-    leaves = [leaf_bytes(leaf) for leaf in check.inputs]
-    root = merkle_root([leaf_hash_of_canonical(leaf) for leaf in leaves]).hex()
+    # The leaves go to their own spool while they are hashed: the Merkle root comes
+    # first (the genesis hash needs it), their bytes last in the payload.
+    leaves = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
+    hashes = []
+    for i, leaf in enumerate(check.inputs):
+        encoded = leaf_bytes(leaf)
+        leaves.write(b"," + encoded if i else encoded)
+        hashes.append(leaf_hash_of_canonical(encoded))
+    root = merkle_root(hashes).hex()
+    del hashes
     genesis = genesis_hash(check.commit.sha, check.policy_blob, root)
     # Keys before "entries" (chain, createdAt) do not depend on the entries: the
     # prefix can be written first and every entry appended as it is hashed.
     prefix, _ = _split(canonical_json(_template(audit, previous, root, {}, {})), _ENTRIES)
-    buffer = bytearray(_PAE_ROOM) + prefix + b"["
+    out = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
+    out.write(prefix + b"[")
     summaries: list[Json] = []
     last = genesis
     for encoded, summary, digest in _linked(_pieces(audit), genesis):
-        if summaries:
-            buffer += b","
-        buffer += encoded
+        out.write(b"," + encoded if summaries else encoded)
         summaries.append(summary)
         last = digest
-    buffer += b"]"
     result = summarize(summaries, audit.focus)
     result["best_any"] = audit.board.best_any
     head = {"count": len(summaries), "hash": last}
     full = canonical_json(_template(audit, previous, root, head, result))
     _, after_entries = _split(full, _ENTRIES)
     before_leaves, after_leaves = _split(after_entries, _LEAVES)
-    buffer += before_leaves + b"["
-    for i, leaf in enumerate(leaves):
-        if i:
-            buffer += b","
-        buffer += leaf
-    del leaves
-    buffer += b"]" + after_leaves
-    header = pae(PAYLOAD_TYPE, b"")[:-2] + str(len(buffer) - _PAE_ROOM).encode() + b" "
-    start = _PAE_ROOM - len(header)
-    buffer[start:_PAE_ROOM] = header
-    signatures: tuple[Signature, ...] = ()
-    if key is not None:
-        sig = sign(key, memoryview(buffer)[start:])
-        signatures = (Signature(keyid=keyid(key.public_key()), sig=sig),)
-    return Report(buffer=buffer, pae_start=start, signatures=signatures, result=result)
+    out.write(b"]" + before_leaves + b"[")
+    with leaves:
+        leaves.seek(0)
+        shutil.copyfileobj(leaves, out, _B64_CHUNK)
+    out.write(b"]" + after_leaves)
+    return Unsigned(spool=out, size=out.tell(), result=result)
 
 
 def _summary_of(entry: Json) -> Json:
