@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 from expflow_git.cache import BlobCache
@@ -122,7 +123,9 @@ def check_tree(
         )
     with BlobReader(git) as reader:
         policy = load_policy_bytes(reader.read(policy_entry.sha), path=policy_path)
-        cache = BlobCache.for_git_dir(git.git_dir, policy.sha256) if use_cache else None
+        cache = (
+            BlobCache.for_git_dir(git.git_dir, policy.sha256, policy.path) if use_cache else None
+        )
         return _read_documents(reader, commit, policy, policy_entry, entries, scan, cache, progress)
 
 
@@ -136,6 +139,19 @@ def _finding_row(f: Finding) -> list[Any]:
 
 def _row_finding(path: str, row: list[Any]) -> Finding:
     return Finding(path, row[0], row[1], row[2], row[3], row[4])
+
+
+# The fields Experiment.from_json / Result.from_json read.
+_READ_FIELDS = {
+    Kind.EXPERIMENT: ("id", "study", "status", "params", "tags", "seed", "title"),
+    Kind.RESULT: ("experiment", "metrics", "splits"),
+}
+
+
+def ruled_by(policy: Policy, param: str) -> bool:
+    """Whether one of the policy's rules reads this record parameter (the others are
+    not kept: an audit of 100k runs needs only these)."""
+    return param_key(param) in policy.rule_keys
 
 
 def content_record(
@@ -153,10 +169,22 @@ def content_record(
         if isinstance(content, list):
             record[_KIND_KEY[kind]] = {"bad": [_finding_row(f) for f in content]}
             continue
-        content.pop("provenance", None)  # not needed again; keeps the cache small
-        outcome: dict[str, Any] = {"doc": content}
-        if kind is Kind.RESULT:
-            result = Result.from_json("", content)
+        # Only what the audit reads again: keeps the cache small and quick to load.
+        # The keys recur in every document of a repository: one copy of each.
+        slim = {k: content[k] for k in _READ_FIELDS[kind] if k in content}
+        outcome: dict[str, Any] = {"doc": slim}
+        if kind is Kind.EXPERIMENT:
+            slim["params"] = {
+                intern(k): v for k, v in content["params"].items() if ruled_by(policy, k)
+            }
+        else:
+            slim["metrics"] = {intern(k): v for k, v in slim["metrics"].items()}
+            if "splits" in slim:
+                slim["splits"] = {
+                    intern(name): {intern(k): v for k, v in split.items()}
+                    for name, split in slim["splits"].items()
+                }
+            result = Result.from_json("", slim)
             outcome["reg"] = [_finding_row(f) for f in registry_findings(result, policy)]
         record[_KIND_KEY[kind]] = outcome
     return record
@@ -165,26 +193,17 @@ def content_record(
 def _usable(record: dict[str, Any] | None, kinds: set[Kind], classes: set[str]) -> bool:
     """A cached record answers every question this tree asks of the blob.
 
-    The shard it came from passed its digest check (cache.py); this only makes
-    sure the record has every part, in the shapes `consume` reads.
+    Its shard passed the header and digest checks (cache.py), so its parts have
+    the shapes `content_record` wrote; only whether every part is there is asked.
     """
-    if record is None or not isinstance(record.get("h"), str):
+    if record is None:
         return False
     scans = record.get("s")
-    if not isinstance(scans, dict) or not all(isinstance(scans.get(c), list) for c in classes):
-        return False
-    for kind in kinds:
-        outcome = record.get(_KIND_KEY[kind])
-        if not isinstance(outcome, dict):
-            return False
-        if "doc" in outcome:
-            if not isinstance(outcome["doc"], dict) or (
-                kind is Kind.RESULT and not isinstance(outcome.get("reg"), list)
-            ):
-                return False
-        elif not isinstance(outcome.get("bad"), list):
-            return False
-    return True
+    return (
+        isinstance(scans, dict)
+        and all(c in scans for c in classes)
+        and all(_KIND_KEY[k] in record for k in kinds)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +258,6 @@ def _read_documents(
         return kinds, classes
 
     del entries[:]  # classified: the listing need not stay in memory
-    rule_keys = {param_key(rule.param) for rule in policy.rules}
-
-    def ruled(param: str) -> bool:
-        """Of a record's parameters, only those the policy's rules read are kept."""
-        return param_key(param) in rule_keys
-
     inputs: list[InputLeaf] = []
     experiments: list[Experiment] = []
     results: list[Result] = []
@@ -264,7 +277,7 @@ def _read_documents(
                 continue
             doc: Experiment | Result
             if use.kind is Kind.EXPERIMENT:
-                doc = Experiment.from_json(path, outcome["doc"], keep=ruled)
+                doc = Experiment.from_json(path, outcome["doc"])
                 problems = [stem_finding(doc)] if doc.id != stem(path) else []
             else:
                 doc = Result.from_json(path, outcome["doc"])

@@ -25,22 +25,29 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-FORMAT = 2
+FORMAT = 3
 
 
 class BlobCache:
     """Cached records by blob SHA; `get` returns None on any doubt."""
 
-    def __init__(self, directory: Path, policy_digest: str) -> None:
+    def __init__(self, directory: Path, policy_digest: str, policy_path: str) -> None:
         self.directory = directory
-        self.header = {"format": FORMAT, "tool": __version__, "policy": policy_digest}
+        self.header = {
+            "format": FORMAT,
+            "tool": __version__,
+            "policy": policy_digest,
+            "policyPath": policy_path,
+        }
         self._shards: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
 
     @classmethod
-    def for_git_dir(cls, git_dir: Path, policy_digest: str) -> BlobCache:
+    def for_git_dir(cls, git_dir: Path, policy_digest: str, policy_path: str) -> BlobCache:
+        """The cache of one policy: its bytes and its path (findings name the policy file)."""
+        key = hashlib.sha256(f"{policy_digest}\0{policy_path}".encode()).hexdigest()
         return cls(
-            git_dir / "expflow" / "cache" / f"{__version__}-{policy_digest[:16]}", policy_digest
+            git_dir / "expflow" / "cache" / f"{__version__}-{key[:16]}", policy_digest, policy_path
         )
 
     def _shard(self, sha: str) -> dict[str, Any]:
@@ -59,7 +66,7 @@ class BlobCache:
             if digest.decode("ascii") != hashlib.sha256(body).hexdigest():
                 return {}
             records = json.loads(body)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}
         return records if isinstance(records, dict) else {}
 
@@ -80,8 +87,11 @@ class BlobCache:
         body = json.dumps(records, separators=(",", ":")).encode()
         header = json.dumps(self.header, separators=(",", ":")).encode()
         digest = hashlib.sha256(body).hexdigest().encode()
+        target = self.directory / f"{shard}.json"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.directory / f"{shard}.json", header + b"\n" + digest + b"\n" + body)
+            if target.is_dir() and not target.is_symlink():
+                target.rmdir()  # an empty directory in the shard's place: ours to replace
+            write_atomic(target, header + b"\n" + digest + b"\n" + body)
         except OSError:
             return

@@ -401,9 +401,10 @@ def _policy_rel(policy_path: str | None) -> str:
     """The policy's path inside the commit (relative to the repository root)."""
     from expflow_git.policy import DEFAULT_POLICY_PATH
 
-    return (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/").lstrip(
-        "./"
-    ) or DEFAULT_POLICY_PATH
+    path = (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path or DEFAULT_POLICY_PATH
 
 
 @cli.command()

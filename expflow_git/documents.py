@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,23 +37,14 @@ class Experiment:
     title: str = ""
 
     @classmethod
-    def from_json(
-        cls, path: str, doc: Mapping[str, Any], keep: Callable[[str], bool] | None = None
-    ) -> Experiment:
-        """Build from a document that already passed the experiment schema.
-
-        With `keep`, only the parameters it accepts are kept (an audit of 100k runs
-        needs just the ones the policy's rules read).
-        """
-        params = doc["params"]
-        if keep is not None:
-            params = {k: v for k, v in params.items() if keep(k)}
+    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Experiment:
+        """Build from a document that already passed the experiment schema (shared, not copied)."""
         return cls(
             path=path,
             id=sys.intern(doc["id"]),
             study=sys.intern(doc["study"]),
             status=Status(doc["status"]),
-            params=_interned(params),
+            params=doc["params"],
             tags=tuple(sys.intern(t) for t in doc.get("tags", ())),
             seed=doc.get("seed"),
             title=doc.get("title", ""),
@@ -69,18 +60,13 @@ class Result:
 
     @classmethod
     def from_json(cls, path: str, doc: Mapping[str, Any]) -> Result:
-        """Build from a document that already passed the result schema."""
+        """Build from a document that already passed the result schema (shared, not copied)."""
         return cls(
             path=path,
             experiment=sys.intern(doc["experiment"]),
-            metrics=_interned(doc["metrics"]),
-            splits={sys.intern(k): _interned(v) for k, v in doc.get("splits", {}).items()},
+            metrics=doc["metrics"],
+            splits=doc.get("splits", {}),
         )
-
-
-def _interned(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """The same keys recur in every document of a repository: keep one copy of each."""
-    return {sys.intern(k): v for k, v in mapping.items()}
 
 
 def stem(path: str) -> str:

@@ -184,6 +184,11 @@ class Policy:
         return tuple(unique)
 
     @functools.cached_property
+    def rule_keys(self) -> frozenset[str]:
+        """The normalised names (`param_key`) of the parameters the rules read."""
+        return frozenset(param_key(rule.param) for rule in self.rules)
+
+    @functools.cached_property
     def threshold_gates(self) -> tuple[Gate, ...]:
         """The gates the registry's thresholds imply, in registry order."""
         return tuple(g for m in self.metrics.values() if (g := m.threshold_gate()))

@@ -457,3 +457,15 @@ def test_errors_through_the_real_cli_have_no_traceback(seed: Path) -> None:
     assert res.out == ""
     assert len(res.err.strip().splitlines()) == 1
     assert "Traceback" not in res.err
+
+
+@pytest.mark.parametrize("given", [".expflow/policy.yaml", "./.expflow/policy.yaml"])
+def test_policy_in_a_dot_directory(xcli: Cli, tmp_path: Path, given: str) -> None:
+    """`--policy` strips a leading "./", not every leading dot and slash."""
+    repo = init_repo(tmp_path / "repo")
+    write(repo, ".expflow/policy.yaml", POLICY)
+    add_run(repo, "a", m(50))
+    commit_all(repo, "policy in .expflow/")
+    res = xcli(["rank", "--policy", given, "--format", "json"], repo)
+    assert res.code == 0, res.err
+    assert [r["id"] for r in json.loads(res.out)["ranking"]] == ["a"]

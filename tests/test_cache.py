@@ -1,0 +1,509 @@
+"""The per-blob validation cache (SPEC §6.1) on real repositories, through the real CLI.
+
+Layout: `<git dir>/expflow/cache/<version>-<key[:16]>/<2 hex>.json` (the key hashes
+the policy's sha256 and its path, which findings name), one
+shard per first two hex digits of the blob SHA; a shard is a header line, the
+SHA-256 of the body, and the body (a JSON object of records keyed by blob SHA).
+
+The contract: the cache only ever saves work. A warm report is byte-identical to
+a `--no-cache` one; a damaged, edited or unwritable cache is ignored and rebuilt,
+never trusted; a new policy or a new blob is never answered from an old record.
+What the cache does trust is a shard whose digest was recomputed: only someone
+who can write into .git can do that (they could as well install a hook), and
+`verify` recomputes without the cache, so it catches such a report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_audit import (
+    POLICY,
+    STUDY,
+    Cli,
+    add_run,
+    clean_env,
+    commit_all,
+    copy_repo,
+    git,
+    m,
+    make_cli,
+    new_repo,
+    result,
+    runs_of,
+    statement_of,
+    write,
+    write_json,
+)
+
+from expflow_git import __version__
+from expflow_git.cache import FORMAT
+
+
+@pytest.fixture
+def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return make_cli(monkeypatch, capsys)
+
+
+# A leaked PIN hash (SHA-256 of "1234"): gives the PIN scan's part of a record a finding.
+PIN_SHA = hashlib.sha256(b"1234").hexdigest()
+RESULT = f"results/{STUDY}/run-00.json"  # a blob whose record holds a parsed result
+BROKEN = f"experiments/{STUDY}/broken.json"  # a blob whose record holds findings ("bad")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every kind of record the cache keeps: parsed records and results, registry
+    findings, strict-JSON findings, PIN-scan findings. Committed once, copied per test."""
+    repo = new_repo(tmp_path_factory.mktemp("cache") / "repo")
+    for i in range(12):
+        add_run(repo, f"run-{i:02d}", m(50 + i, pde=10 + i / 4))
+    add_run(repo, "slow", m(80, minutes=75))  # infeasible: over the time threshold
+    add_run(repo, "odd", m(51, accuracy=0.5))  # unknown metric: a registry finding
+    write(repo, BROKEN, '{"schema": "expflow/experiment@1", "id": "broken",\n')
+    write(repo, "notes/leak.txt", f"pin hash: {PIN_SHA}\n")
+    commit_all(repo)
+    return repo
+
+
+@pytest.fixture
+def repo(template: Path, tmp_path: Path) -> Path:
+    """A copy of the template with a cold cache (the same commit in every test)."""
+    return copy_repo(template, tmp_path / "repo")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class AuditRun:
+    code: int
+    out: str
+    err: str
+    report: bytes
+
+
+def audit(cli: Cli, repo: Path, *args: str) -> AuditRun:
+    """`audit --out` (always to the same file, so stderr is comparable); no traceback."""
+    report = repo.parent / "report.json"
+    res = cli(["audit", "--out", str(report), *args], repo)
+    assert "Traceback" not in res.err, res.err
+    return AuditRun(res.code, res.out, res.err, report.read_bytes())
+
+
+def cache_root(repo: Path) -> Path:
+    return repo / ".git" / "expflow" / "cache"
+
+
+def cache_dir(repo: Path, policy: str = POLICY, path: str = "expflow.yaml") -> Path:
+    """Where the cache of `policy` (its committed bytes, at `path`) lives."""
+    digest = hashlib.sha256(policy.encode()).hexdigest()
+    key = hashlib.sha256(f"{digest}\0{path}".encode()).hexdigest()
+    return cache_root(repo) / f"{__version__}-{key[:16]}"
+
+
+def header_of(policy: str = POLICY, path: str = "expflow.yaml") -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "tool": __version__,
+        "policy": hashlib.sha256(policy.encode()).hexdigest(),
+        "policyPath": path,
+    }
+
+
+def blob(repo: Path, path: str, rev: str = "HEAD") -> str:
+    return git(repo, "rev-parse", f"{rev}:{path}")
+
+
+def shard_of(repo: Path, sha: str) -> Path:
+    return cache_dir(repo) / f"{sha[:2]}.json"
+
+
+def split_shard(shard: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(header, digest line, records) of a shard, without any check."""
+    header, digest, body = shard.read_bytes().split(b"\n", 2)
+    return json.loads(header), digest.decode("ascii"), json.loads(body)
+
+
+def join_shard(header: Mapping[str, Any], body: Any, digest: str | None = None) -> bytes:
+    """A shard's bytes for the JSON `body`; with `digest`, that digest line whatever the body."""
+    data = json.dumps(body, separators=(",", ":")).encode()
+    line = digest if digest is not None else hashlib.sha256(data).hexdigest()
+    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + line.encode() + b"\n" + data
+
+
+def valid_records(shard: Path, policy: str = POLICY) -> dict[str, Any]:
+    """The records of a shard that the tool must accept: our header, digest matches the body."""
+    assert shard.is_file(), shard
+    header, digest, body = shard.read_bytes().split(b"\n", 2)
+    assert json.loads(header) == header_of(policy), header
+    assert digest.decode("ascii") == hashlib.sha256(body).hexdigest(), shard
+    records = json.loads(body)
+    assert isinstance(records, dict)
+    assert all(sha.startswith(shard.stem) for sha in records), shard
+    return records
+
+
+def input_blobs(report: bytes) -> set[str]:
+    return {leaf["gitBlob"] for leaf in statement_of(report)["predicate"]["inputs"]["leaves"]}
+
+
+def run_metrics(report: bytes) -> dict[str, dict[str, Any]]:
+    return {run["id"]: run["metrics"] for run in runs_of(statement_of(report))}
+
+
+# ----------------------------------------------------------------------------- 1. warm = cold
+
+
+def test_warm_audit_is_byte_identical_to_a_cold_one(xcli: Cli, repo: Path) -> None:
+    cold = audit(xcli, repo, "--no-cache")
+    assert not (repo / ".git" / "expflow").exists(), "--no-cache must not create a cache"
+
+    first = audit(xcli, repo)
+    shards = sorted(cache_dir(repo).glob("*.json"))
+    assert shards, "a default audit leaves a cache"
+    assert [p.name for p in cache_root(repo).iterdir()] == [cache_dir(repo).name]
+    cached = {sha for shard in shards for sha in valid_records(shard)}
+    assert input_blobs(first.report) <= cached  # every document's blob has a record
+    written = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in shards}
+
+    warm = audit(xcli, repo)
+    assert cold.code == first.code == warm.code == 1  # the template has findings
+    assert cold.report == first.report == warm.report
+    assert cold.out == first.out == warm.out
+    assert cold.err == first.err == warm.err
+    # Served from the cache: nothing missed, so nothing rewritten.
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in shards} == written
+
+
+def test_warm_json_output_equals_the_cold_one(xcli: Cli, repo: Path) -> None:
+    cold = xcli(["audit", "--format", "json", "--no-cache"], repo)
+    audit(xcli, repo)
+    warm = xcli(["audit", "--format", "json"], repo)
+    assert (warm.code, warm.out) == (cold.code, cold.out)
+    # The template's three findings: registry (odd), strict JSON (broken), PIN scan (leak).
+    assert statement_of(warm.out)["predicate"]["result"]["counts"]["findings"] == 3
+
+
+# ----------------------------------------------------------------------------- 2. corrupt → rebuilt
+
+Corruption = Callable[[Path, str], None]
+
+
+def _garbage(shard: Path, sha: str) -> None:
+    shard.write_bytes(bytes(range(256)) * 4)  # has newlines, invalid UTF-8, NULs
+
+
+def _truncated(shard: Path, sha: str) -> None:
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) * 2 // 3])
+
+
+def _truncated_in_header(shard: Path, sha: str) -> None:
+    shard.write_bytes(shard.read_bytes()[:20])
+
+
+def _lying_metric(shard: Path, sha: str) -> None:
+    """The body says run-00 scored 99; the digest line is the honest one."""
+    header, digest, records = split_shard(shard)
+    records[sha]["r"]["doc"]["metrics"]["seg_total"] = 99.0
+    shard.write_bytes(join_shard(header, records, digest))
+
+
+def _lying_bad_to_doc(shard: Path, sha: str) -> None:
+    """The broken record's findings replaced by a clean document; the old digest line."""
+    header, digest, records = split_shard(shard)
+    assert "bad" in records[sha]["e"]
+    records[sha]["e"] = {"doc": {"id": "broken", "study": STUDY, "status": "success"}}
+    shard.write_bytes(join_shard(header, records, digest))
+
+
+def _other_header(**change: Any) -> Corruption:
+    """A self-consistent shard (digest recomputed) with a lying body and another header:
+    only the header says it is not ours."""
+
+    def corrupt(shard: Path, sha: str) -> None:
+        header, _, records = split_shard(shard)
+        records[sha]["r"]["doc"]["metrics"]["seg_total"] = 99.0
+        shard.write_bytes(join_shard({**header, **change}, records))
+
+    return corrupt
+
+
+def _body_not_an_object(shard: Path, sha: str) -> None:
+    header, _, records = split_shard(shard)
+    shard.write_bytes(join_shard(header, list(records.items())))
+
+
+def _record_missing_parts(shard: Path, sha: str) -> None:
+    """Digest fine, but the record lacks the scan and document parts."""
+    header, _, records = split_shard(shard)
+    records[sha] = {"h": records[sha]["h"]}
+    shard.write_bytes(join_shard(header, records))
+
+
+def _empty(shard: Path, sha: str) -> None:
+    shard.write_bytes(b"")
+
+
+def _directory(shard: Path, sha: str) -> None:
+    shard.unlink()
+    shard.mkdir()
+
+
+def _deeply_nested_header(shard: Path, sha: str) -> None:
+    shard.write_bytes(b"[" * 100_000 + b"\n" + b"0" * 64 + b"\n{}")
+
+
+CORRUPTIONS: dict[str, tuple[str, Corruption]] = {
+    "garbage": (RESULT, _garbage),
+    "truncated": (RESULT, _truncated),
+    "truncated-in-header": (RESULT, _truncated_in_header),
+    "edited-metric": (RESULT, _lying_metric),
+    "edited-bad-to-doc": (BROKEN, _lying_bad_to_doc),
+    "other-tool-version": (RESULT, _other_header(tool="0.0.0+other")),
+    "other-format": (RESULT, _other_header(format=FORMAT + 1)),
+    "other-policy": (RESULT, _other_header(policy="0" * 64)),
+    "body-not-an-object": (RESULT, _body_not_an_object),
+    "record-missing-parts": (RESULT, _record_missing_parts),
+    "empty": (RESULT, _empty),
+    "directory": (RESULT, _directory),
+    "deeply-nested-header": (RESULT, _deeply_nested_header),
+}
+
+
+def _cases() -> list[Any]:
+    return [
+        pytest.param(target, corrupt, id=name) for name, (target, corrupt) in CORRUPTIONS.items()
+    ]
+
+
+def _damage_warm_cache(
+    cli: Cli, repo: Path, target: str, corrupt: Corruption
+) -> tuple[AuditRun, dict[str, Any]]:
+    """The `--no-cache` reference and the honest records of the shard that holds
+    `target`'s blob; then that shard is damaged."""
+    cold = audit(cli, repo, "--no-cache")
+    audit(cli, repo)
+    sha = blob(repo, target)
+    honest = valid_records(shard_of(repo, sha))
+    corrupt(shard_of(repo, sha), sha)
+    return cold, honest
+
+
+@pytest.mark.parametrize(("target", "corrupt"), _cases())
+def test_corrupt_shard_is_ignored(xcli: Cli, repo: Path, target: str, corrupt: Corruption) -> None:
+    cold, _ = _damage_warm_cache(xcli, repo, target, corrupt)
+    after = audit(xcli, repo)
+    assert after.report == cold.report
+    assert (after.code, after.out, after.err) == (cold.code, cold.out, cold.err)
+
+
+@pytest.mark.parametrize(
+    ("target", "corrupt"),
+    _cases(),
+)
+def test_corrupt_shard_is_rebuilt(xcli: Cli, repo: Path, target: str, corrupt: Corruption) -> None:
+    _, honest = _damage_warm_cache(xcli, repo, target, corrupt)
+    audit(xcli, repo)
+    assert valid_records(shard_of(repo, blob(repo, target))) == honest
+    assert not list(cache_dir(repo).glob(".*.tmp")), "no temp file left behind"
+
+
+# ----------------------------------------------------------------------------- 3. trust boundary
+
+
+def test_forged_shard_is_trusted_but_verify_recomputes_without_it(xcli: Cli, repo: Path) -> None:
+    honest = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    sha = blob(repo, RESULT)
+    header, _, records = split_shard(shard_of(repo, sha))
+    records[sha]["r"]["doc"]["metrics"]["seg_total"] = 99.0
+    shard_of(repo, sha).write_bytes(join_shard(header, records))  # digest recomputed
+
+    # Whoever can write .git can forge the cache (as they could a hook): the audit uses it.
+    forged = audit(xcli, repo)
+    assert run_metrics(forged.report)["run-00"]["seg_total"] == 99
+    assert statement_of(forged.report)["predicate"]["result"]["best_feasible"] == "run-00"
+    assert run_metrics(honest.report)["run-00"]["seg_total"] == 50
+
+    forged_path = repo.parent / "forged.json"
+    forged_path.write_bytes(forged.report)
+    res = xcli(["verify", str(forged_path), "--repo", str(repo), "--allow-unsigned"], repo)
+    assert res.code == 1, res
+    failed = [line for line in res.out.splitlines() if line.startswith("FAIL")]
+    assert failed and all(line.startswith("FAIL recompute") for line in failed), res.out
+
+    honest_path = repo.parent / "honest.json"
+    honest_path.write_bytes(honest.report)
+    res = xcli(["verify", str(honest_path), "--repo", str(repo), "--allow-unsigned"], repo)
+    assert res.code == 0, res  # still forged cache in place: verify does not read it
+
+
+# ----------------------------------------------------------------------------- 4. parallel writers
+
+
+def test_concurrent_cold_audits_leave_only_valid_shards(xcli: Cli, tmp_path: Path) -> None:
+    """Three audits race on a cold cache. Two read different commits, so they write
+    different records into the same shards: a torn or interleaved write would show."""
+    repo = new_repo(tmp_path / "repo")
+    for i in range(300):
+        add_run(repo, f"run-{i:03d}", m(40 + i / 10))
+    commit_all(repo, "first")
+    for i in range(300):
+        write_json(
+            repo, f"results/{STUDY}/run-{i:03d}.json", result(f"run-{i:03d}", m(41 + i / 10))
+        )
+    commit_all(repo, "second", date="2026-11-21T10:00:00+00:00")
+    revs = ["HEAD", "HEAD~1", "HEAD"]
+    cold = {rev: audit(xcli, repo, "--no-cache", "--rev", rev) for rev in set(revs)}
+    assert cold["HEAD"].report != cold["HEAD~1"].report
+
+    cmd = [sys.executable, "-m", "expflow_git", "audit"]
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--rev", rev, "--out", str(tmp_path / f"r{n}.json")],
+            cwd=repo,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for n, rev in enumerate(revs)
+    ]
+    for n, (rev, proc) in enumerate(zip(revs, procs, strict=True)):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == cold[rev].code == 0, err
+        assert b"Traceback" not in err, err
+        assert (tmp_path / f"r{n}.json").read_bytes() == cold[rev].report
+
+    shards = sorted(cache_dir(repo).glob("*.json"))
+    assert len(shards) > 200  # 900 blobs: nearly every one of the 256 shards
+    for shard in shards:
+        valid_records(shard)
+    assert not list(cache_dir(repo).glob(".*.tmp"))
+
+    for rev in revs:
+        after = audit(xcli, repo, "--rev", rev)
+        assert after.report == cold[rev].report
+    cached = {sha for shard in cache_dir(repo).glob("*.json") for sha in valid_records(shard)}
+    # Whatever a race lost, the next runs filled in.
+    assert input_blobs(cold["HEAD"].report) | input_blobs(cold["HEAD~1"].report) <= cached
+
+
+# ----------------------------------------------------------------------------- 5. unwritable cache
+
+
+@pytest.mark.parametrize("blocker", [".git/expflow", ".git/expflow/cache"])
+def test_unwritable_cache_still_audits(xcli: Cli, repo: Path, blocker: str) -> None:
+    cold = audit(xcli, repo, "--no-cache")
+    # A regular file where a directory must be (chmod would not stop root).
+    (repo / blocker).parent.mkdir(parents=True, exist_ok=True)
+    (repo / blocker).write_bytes(b"not a directory\n")
+    for _ in range(2):
+        res = audit(xcli, repo)
+        assert res == cold
+    assert (repo / blocker).read_bytes() == b"not a directory\n"
+
+
+# ----------------------------------------------------------------------------- 6. changed policy
+
+
+def _one_run_repo(path: Path, policy: str = POLICY) -> Path:
+    repo = new_repo(path, policy)
+    add_run(repo, "only", m(50, pde=15.0, minutes=45.0))
+    commit_all(repo, "one run")
+    return repo
+
+
+def test_changed_threshold_uses_another_cache_and_the_new_verdict(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    repo = _one_run_repo(tmp_path / "repo")
+    for _ in range(2):
+        assert audit(xcli, repo).code == 0
+
+    strict = POLICY.replace("threshold: 18.09", "threshold: 10")
+    assert strict != POLICY
+    write(repo, "expflow.yaml", strict)
+    commit_all(repo, "stricter", date="2026-11-21T10:00:00+00:00")
+    res = audit(xcli, repo)
+    assert res.code == 1
+    (run,) = runs_of(statement_of(res.report))
+    assert run["feasible"] is False
+    assert {c["name"] for c in run["checks"] if not c["passed"]} == {"pde_mean:lt:10"}
+    assert res == audit(xcli, repo, "--no-cache")
+    assert sorted(p.name for p in cache_root(repo).iterdir()) == sorted(
+        [cache_dir(repo, POLICY).name, cache_dir(repo, strict).name]
+    )
+    assert list(cache_dir(repo, strict).glob("*.json"))
+
+
+def test_changed_registry_is_not_answered_from_an_old_record(xcli: Cli, tmp_path: Path) -> None:
+    """Registry findings are kept in the record; the result blob does not change here."""
+    repo = _one_run_repo(tmp_path / "repo")
+    sha = blob(repo, f"results/{STUDY}/only.json")
+    assert audit(xcli, repo).code == 0
+    assert audit(xcli, repo).code == 0
+
+    narrow = POLICY.replace("threshold: 60, min: 0", "threshold: 60, min: 50")
+    assert narrow != POLICY
+    write(repo, "expflow.yaml", narrow)
+    commit_all(repo, "narrower", date="2026-11-21T10:00:00+00:00")
+    assert blob(repo, f"results/{STUDY}/only.json") == sha
+    res = audit(xcli, repo)
+    assert res.code == 1
+    findings = statement_of(res.report)["predicate"]["result"]["counts"]["findings"]
+    assert findings == 1
+    assert "below its min 50" in res.out
+    assert res == audit(xcli, repo, "--no-cache")
+
+
+# ----------------------------------------------------------------------------- 7. changed document
+
+
+def test_changed_document_is_reread(xcli: Cli, tmp_path: Path) -> None:
+    repo = _one_run_repo(tmp_path / "repo")
+    old = audit(xcli, repo)
+    warm = audit(xcli, repo)
+    assert warm == old
+    assert run_metrics(warm.report)["only"]["seg_total"] == 50
+
+    write_json(repo, f"results/{STUDY}/only.json", result("only", m(70)))
+    commit_all(repo, "better", date="2026-11-21T10:00:00+00:00")
+    new = audit(xcli, repo)
+    assert run_metrics(new.report)["only"]["seg_total"] == 70
+    assert new == audit(xcli, repo, "--no-cache")
+    assert audit(xcli, repo, "--rev", "HEAD~1") == old  # the old blob's record still serves
+
+
+# ----------------------------------------------------------------------------- bugs
+
+
+def test_same_policy_bytes_at_another_path_get_their_own_messages(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    repo = new_repo(tmp_path / "repo")
+    write(repo, "ci/policy.yaml", POLICY)
+    add_run(repo, "good", m(50))
+    add_run(repo, "odd", m(51, accuracy=0.5))
+    commit_all(repo)
+    audit(xcli, repo, "--policy", "ci/policy.yaml")  # fills the cache shared by both paths
+    cold = audit(xcli, repo, "--no-cache")
+    warm = audit(xcli, repo)
+    assert "registry of expflow.yaml" in cold.out
+    assert warm.out == cold.out
+    assert warm.report == cold.report
+    (repo.parent / "warm.json").write_bytes(warm.report)
+    res = xcli(
+        ["verify", str(repo.parent / "warm.json"), "--repo", str(repo), "--allow-unsigned"], repo
+    )
+    assert res.code == 0, res.out
