@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from sys import intern
-from typing import Any
+from typing import Any, NamedTuple
 
 from expflow_git.cache import BlobCache
 from expflow_git.checks import (
@@ -40,8 +40,7 @@ SYMLINK_MODE = "120000"
 MAX_SCAN_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class InputLeaf:
+class InputLeaf(NamedTuple):
     """One document the audit read: the Merkle leaf that proves it was audited."""
 
     path: str
@@ -129,7 +128,11 @@ def check_tree(
         return _read_documents(reader, commit, policy, policy_entry, entries, scan, cache, progress)
 
 
-_KIND_KEY = {Kind.EXPERIMENT: "e", Kind.RESULT: "r"}
+def _key(kind: Kind) -> str:
+    """A document kind's part of a cache record (no enum hashing on the hot path)."""
+    return "e" if kind is Kind.EXPERIMENT else "r"
+
+
 _TEXT, _CODE = "t", "c"  # the PIN scan's two file classes
 
 
@@ -155,7 +158,7 @@ def ruled_by(policy: Policy, param: str) -> bool:
 
 
 def content_record(
-    data: bytes, kinds: set[Kind], scan_classes: set[str], policy: Policy
+    data: bytes, kinds: Collection[Kind], scan_classes: Collection[str], policy: Policy
 ) -> dict[str, Any]:
     """What a blob's bytes decide under one policy: sha256, the PIN scan per file class
     (`t` text, `c` code), and per document kind the parsed document (with a result's
@@ -167,7 +170,7 @@ def content_record(
     for kind in kinds:
         content = check_content(kind, data)
         if isinstance(content, list):
-            record[_KIND_KEY[kind]] = {"bad": [_finding_row(f) for f in content]}
+            record[_key(kind)] = {"bad": [_finding_row(f) for f in content]}
             continue
         # Only what the audit reads again: keeps the cache small and quick to load.
         # The keys recur in every document of a repository: one copy of each.
@@ -186,11 +189,13 @@ def content_record(
                 }
             result = Result.from_json("", slim)
             outcome["reg"] = [_finding_row(f) for f in registry_findings(result, policy)]
-        record[_KIND_KEY[kind]] = outcome
+        record[_key(kind)] = outcome
     return record
 
 
-def _usable(record: dict[str, Any] | None, kinds: set[Kind], classes: set[str]) -> bool:
+def _usable(
+    record: dict[str, Any] | None, kinds: Collection[Kind], classes: Collection[str]
+) -> bool:
     """A cached record answers every question this tree asks of the blob.
 
     Its shard passed the header and digest checks (cache.py), so its parts have
@@ -202,12 +207,11 @@ def _usable(record: dict[str, Any] | None, kinds: set[Kind], classes: set[str]) 
     return (
         isinstance(scans, dict)
         and all(c in scans for c in classes)
-        and all(_KIND_KEY[k] in record for k in kinds)
+        and all(_key(k) in record for k in kinds)
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Use:
+class _Use(NamedTuple):
     """One path of the tree that holds a blob, classified once."""
 
     path: str
@@ -246,16 +250,14 @@ def _read_documents(
         cls = (_CODE if is_code_path(entry.path) else _TEXT) if scanned else None
         uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls))
 
-    def needs(sha: str) -> tuple[set[Kind], set[str]]:
+    def needs(sha: str) -> tuple[Collection[Kind], Collection[str]]:
         """Every question the tree asks of a blob: its document kinds, its scan classes."""
-        kinds: set[Kind] = set()
-        classes: set[str] = set()
-        for use in uses[sha]:
-            if use.kind is not None:
-                kinds.add(use.kind)
-            if use.scan_class is not None:
-                classes.add(use.scan_class)
-        return kinds, classes
+        here = uses[sha]
+        kinds = [u.kind for u in here if u.kind is not None]
+        classes = [u.scan_class for u in here if u.scan_class is not None]
+        if len(here) == 1:  # nearly always: one path per blob
+            return kinds, classes
+        return list(dict.fromkeys(kinds)), set(classes)
 
     del entries[:]  # classified: the listing need not stay in memory
     inputs: list[InputLeaf] = []
@@ -271,7 +273,7 @@ def _read_documents(
             if use.kind is None:
                 continue
             inputs.append(InputLeaf(path, sha, record["h"]))
-            outcome = record[_KIND_KEY[use.kind]]
+            outcome = record[_key(use.kind)]
             if "doc" not in outcome:
                 findings.extend(_row_finding(path, row) for row in outcome["bad"])
                 continue

@@ -7,7 +7,7 @@ import enum
 import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from expflow_git.documents import Experiment, Result, Status, stem
@@ -220,10 +220,10 @@ class RunVerdict:
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
     outcomes: tuple[Outcome, ...]
+    feasible: bool = field(init=False)  # every check passed: asked often, computed once
 
-    @property
-    def feasible(self) -> bool:
-        return all(o.passed for o in self.outcomes)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feasible", all(o.passed for o in self.outcomes))
 
     @property
     def failed(self) -> list[str]:

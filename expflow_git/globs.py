@@ -63,5 +63,12 @@ def _segment_regex(segment: str) -> str:
 
 def matches_any(path: str, patterns: Sequence[str]) -> bool:
     """True if the relative, '/'-separated `path` matches any of `patterns`."""
-    path = path.removeprefix("./")
-    return any(glob_regex(p).fullmatch(path) for p in patterns)
+    return any_glob_regex(tuple(patterns)).fullmatch(path.removeprefix("./")) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def any_glob_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a list of globs (a tree of 200k paths asks it once per path)."""
+    if not patterns:
+        return re.compile("(?!)")
+    return re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in patterns), re.DOTALL)

@@ -161,14 +161,23 @@ class Policy:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def kind_of(self, path: str) -> Kind | None:
-        """Which kind of document a root-relative path holds, by the policy's globs."""
-        from expflow_git.globs import matches_any
+        """Which kind of document a root-relative path holds, by the policy's globs
+        (a path both kinds match is a result)."""
+        match = self._kinds_regex.fullmatch(path.removeprefix("./"))
+        if match is None:
+            return None
+        return Kind.RESULT if match.lastgroup == "r" else Kind.EXPERIMENT
 
-        if matches_any(path, self.result_globs):
-            return Kind.RESULT
-        if matches_any(path, self.experiment_globs):
-            return Kind.EXPERIMENT
-        return None
+    @functools.cached_property
+    def _kinds_regex(self) -> re.Pattern[str]:
+        """Both kinds' globs in one regex, results first: one match per path of a tree."""
+        from expflow_git.globs import any_glob_regex
+
+        return re.compile(
+            f"(?P<r>{any_glob_regex(self.result_globs).pattern})"
+            f"|(?P<e>{any_glob_regex(self.experiment_globs).pattern})",
+            re.DOTALL,
+        )
 
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""

@@ -28,15 +28,12 @@ def leaderboard_cells(
 
 
 def text_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    widths = [
-        max(len(h), *(len(row[i]) for row in body)) if body else len(h)
-        for i, h in enumerate(headers)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body
-    ]
+    widths = [len(h) for h in headers]
+    for i, column in enumerate(zip(*body, strict=True)):
+        widths[i] = max(widths[i], *map(len, column))
+    line = "  ".join(f"{{:<{w}}}" for w in widths).format  # one call pads a whole row
+    lines = [line(*headers).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += [line(*row).rstrip() for row in body]
     return "\n".join(lines)
 
 
