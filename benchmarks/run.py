@@ -383,9 +383,11 @@ class Bench:
                 self.repeat,
             )
             report = OUT / f"audit-{runs}.txt"
+            # The signed-report file is part of the job: every timed audit writes it.
+            envelope = str(OUT / f"audit-{runs}.report.json")
             cold = measure(
                 f"expflow-git audit --no-cache, {label}",
-                [self.exe, "audit", "--no-cache"],
+                [self.exe, "audit", "--no-cache", "--out", envelope],
                 repo,
                 self.repeat,
                 env=clean_env(expflow=True),
@@ -394,7 +396,7 @@ class Bench:
             )
             warm = measure(
                 f"expflow-git audit (cache), {label}",
-                [self.exe, "audit"],
+                [self.exe, "audit", "--out", envelope],
                 repo,
                 self.repeat,
                 env=clean_env(expflow=True),

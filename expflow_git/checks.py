@@ -269,17 +269,29 @@ def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _required_outcomes(names: tuple[str, ...]) -> tuple[tuple[str, Outcome, Outcome], ...]:
+    """Per required metric: the outcome when a run has it, and when it does not."""
+    return tuple(
+        (
+            name,
+            passed(CheckKind.REQUIRED, f"required:{name}"),
+            Outcome(CheckKind.REQUIRED, f"required:{name}", False, "missing"),
+        )
+        for name in names
+    )
+
+
 def run_verdict(
     experiment: Experiment, result: Result, policy: Policy, gates: Sequence[Gate]
 ) -> RunVerdict:
     """Every per-run check of SPEC §6.2 item 4, in a fixed order; `gates` is
     `policy.all_gates(...)`, computed once for all runs."""
-    outcomes: list[Outcome] = [gate_outcome(g, result.metrics) for g in gates]
+    metrics = result.metrics
+    outcomes: list[Outcome] = [gate_outcome(g, metrics) for g in gates]
     outcomes += [
-        passed(CheckKind.REQUIRED, f"required:{name}")
-        if name in result.metrics
-        else Outcome(CheckKind.REQUIRED, f"required:{name}", False, "missing")
-        for name in policy.required_metrics
+        ok if name in metrics else missing
+        for name, ok, missing in _required_outcomes(policy.required_metrics)
     ]
     outcomes += [rule_outcome(r, experiment.params) for r in policy.rules]
     return RunVerdict(

@@ -55,19 +55,19 @@ class Op(enum.Enum):
         if _is_number(left) != _is_number(right):
             return self is Op.NE
         try:
-            return bool(_FUNCS[self](left, right))
+            return bool(_FUNCS[self._value_](left, right))
         except TypeError:
             return False
 
 
 _SYMBOLS = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
-_FUNCS: dict[Op, Callable[[Any, Any], Any]] = {
-    Op.LT: operator.lt,
-    Op.LE: operator.le,
-    Op.GT: operator.gt,
-    Op.GE: operator.ge,
-    Op.EQ: operator.eq,
-    Op.NE: operator.ne,
+_FUNCS: dict[str, Callable[[Any, Any], Any]] = {  # by value: no enum hashing per check
+    Op.LT.value: operator.lt,
+    Op.LE.value: operator.le,
+    Op.GT.value: operator.gt,
+    Op.GE.value: operator.ge,
+    Op.EQ.value: operator.eq,
+    Op.NE.value: operator.ne,
 }
 
 
@@ -105,7 +105,7 @@ class Gate:
     value: float
     source: str = "gate"
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         return f"{self.metric}:{self.op.value}:{fmt_number(self.value)}"
 
@@ -119,7 +119,7 @@ class Rule:
     value: str | float | bool
     required: bool = False
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         return f"{self.param}:{self.op.value}:{self.value}"
 

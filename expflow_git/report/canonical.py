@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -32,7 +33,7 @@ _NOT_JCS = re.compile(
     r"|[:,\[]-?\d{16,}(?=[,\]}])"  # an integer JCS may refuse
 )
 _DIGITS_16 = re.compile(r"[:,\[]-?\d{16}")  # a 16+ digit integer token
-_LONG_INT_REPR = re.compile(r"[\[ ]-?\d{16,}[,\]]")  # the same, in a list's repr
+_LONG_INT_REPR = re.compile(r"[\[( ]-?\d{16,}[,\])]")  # the same, in a sequence's repr
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -95,34 +96,57 @@ def jcs_number(value: float) -> bytes:
 def jcs_numbers(values: Mapping[str, float]) -> bytes:
     """An object of numbers (metrics) in canonical form, without building the generic tree.
 
-    The values are spelled by one `repr` of their list, which is JCS's spelling
-    unless a token has an exponent, ends in `.0` or has 16+ digits; then each
-    number goes through `jcs_number`. The keys' part is built once per key set.
+    Per key order seen (documents of one repository share theirs), a template of
+    the sorted keys and a getter of the values in that order are built once. The
+    values are spelled by one `repr` of their list, which is JCS's spelling unless
+    a token has an exponent, ends in `.0` or has 16+ digits; then each number goes
+    through `jcs_number`.
     """
-    keys = tuple(sorted(values))
-    template = _templates.get(keys)
-    if template is None:
-        if not all(k.isascii() for k in keys):  # JCS orders by UTF-16 units: the reference sorts
+    shape = _shapes.get(tuple(values))
+    if shape is None:
+        shape = _shape(tuple(values))
+        if shape is None:  # keys outside ASCII: JCS orders by UTF-16 units, the reference sorts
             return canonical_json(dict(values))
-        template = _templates[keys] = (
-            "{" + ",".join(encode_basestring(k).replace("%", "%%") + ":%s" for k in keys) + "}"
-        )
-    # repr() of a list of ints and floats is their JSON spelling joined by ", ";
-    # anything else (a bool, None, a string, inf, nan) has an "e", "n" or a quote.
-    text = repr([values[k] for k in keys])
+    template, ordered = shape
+    numbers = ordered(values)
+    # repr() of a tuple or list of ints and floats is their JSON spelling joined by
+    # ", "; anything else (a bool, None, a string, inf, nan) has an "e", "n" or a quote.
+    text = repr(numbers)
     if (
         "e" in text
         or "n" in text
         or "'" in text
         or ".0," in text
-        or text.endswith(".0]")
+        or text[-3:-1] == ".0"
         or _LONG_INT_REPR.search(text)
     ):
-        return (template % tuple(jcs_number(values[k]).decode() for k in keys)).encode("utf-8")
-    return (template % tuple(text[1:-1].split(", "))).encode("utf-8") if keys else b"{}"
+        return (template % tuple(jcs_number(x).decode() for x in numbers)).encode("utf-8")
+    return (template % tuple(text[1:-1].split(", "))).encode("utf-8") if numbers else b"{}"
 
 
-_templates: dict[tuple[str, ...], str] = {}
+Shape = tuple[str, Callable[[Mapping[str, float]], Sequence[float]]]
+_shapes: dict[tuple[str, ...], Shape | None] = {}
+
+
+def _shape(keys: tuple[str, ...]) -> Shape | None:
+    """The template and value getter for one key order (None: keys outside ASCII)."""
+    if len(_shapes) >= 1024:
+        _shapes.clear()
+    if not all(k.isascii() for k in keys):
+        _shapes[keys] = None
+        return None
+    ordered = sorted(keys)
+    template = (
+        "{" + ",".join(encode_basestring(k).replace("%", "%%") + ":%s" for k in ordered) + "}"
+    )
+
+    getter: Callable[[Mapping[str, float]], Sequence[float]]
+    if len(ordered) > 1:
+        getter = operator.itemgetter(*ordered)  # a tuple of the values, in C
+    else:
+        getter = lambda values: [values[k] for k in ordered]  # noqa: E731
+    shape = _shapes[keys] = (template, getter)
+    return shape
 
 
 def sha256_hex(data: bytes) -> str:

@@ -5,7 +5,6 @@ entries by the same function the verifier uses — so the two cannot drift."""
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import io
 import json
@@ -139,10 +138,40 @@ def _outcome_json(o: Outcome) -> Json:
     return {"kind": o.kind.value, "name": o.name, "passed": o.passed, "detail": clean(o.detail)}
 
 
-@functools.lru_cache(maxsize=4096)
+# The "checks" members of feasible runs, by the identities of their (shared, passed)
+# outcomes; the outcomes are kept with the bytes so that no identity is reused.
+_feasible_checks: dict[tuple[int, ...], tuple[tuple[Outcome, ...], bytes]] = {}
+
+
+_passed_checks: dict[int, tuple[Outcome, bytes]] = {}  # the same, one passed check at a time
+
+
 def _outcome_bytes(o: Outcome) -> bytes:
-    """A check's canonical bytes; passed checks are shared values, encoded once."""
-    return canonical_json(_outcome_json(o))
+    """A check's canonical bytes; a passed check is a shared value, encoded once."""
+    known = _passed_checks.get(id(o)) if o.passed else None
+    if known is not None:
+        return known[1]
+    encoded = canonical_json(_outcome_json(o))
+    if o.passed and len(_passed_checks) < 4096:
+        _passed_checks[id(o)] = (o, encoded)
+    return encoded
+
+
+def _checks_member(outcomes: tuple[Outcome, ...], feasible: bool) -> bytes:
+    """`"checks":[…],"feasible":…`: encoded once per set of checks that all passed."""
+    if feasible:
+        key = tuple(map(id, outcomes))
+        known = _feasible_checks.get(key)
+        if known is not None:
+            return known[1]
+    encoded = (
+        b'"checks":['
+        + b",".join(_outcome_bytes(o) for o in outcomes)
+        + (b'],"feasible":true' if feasible else b'],"feasible":false')
+    )
+    if feasible and len(_feasible_checks) < 4096:
+        _feasible_checks[key] = (outcomes, encoded)
+    return encoded
 
 
 def _run_piece(ranked: RankedRun) -> Piece:
@@ -150,13 +179,7 @@ def _run_piece(ranked: RankedRun) -> Piece:
     `canonical_json` of its `run_entries` value, at a fraction of the cost."""
     v = ranked.verdict
     feasible = v.feasible
-    before = (
-        b'"checks":['
-        + b",".join(
-            _outcome_bytes(o) if o.passed else canonical_json(_outcome_json(o)) for o in v.outcomes
-        )
-        + (b'],"feasible":true' if feasible else b'],"feasible":false')
-    )
+    before = _checks_member(v.outcomes, feasible)
     head = (
         b'"id":'
         + jcs_string(v.id)
