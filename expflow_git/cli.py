@@ -1023,6 +1023,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout closed early (e.g. piped to head): not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return int(ExitCode.OK)
+    except OSError as exc:  # a file we were asked to write (or read) cannot be
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{PROG}: error: {where}{exc.strerror or exc}")
+        return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         _err(f"{PROG}: interrupted")
         return 130

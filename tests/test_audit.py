@@ -608,3 +608,15 @@ def test_note_stores_the_report(xcli: Cli, seed: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert xcli(["audit", "--note", "--out", str(out)], repo).code == 0
     assert git(repo, "notes", "--ref", "expflow", "show", "HEAD") == out.read_text().strip()
+
+
+@pytest.mark.parametrize("option", ["--out", "--html"])
+def test_unwritable_output_is_one_line_not_a_traceback(
+    seed: Path, tmp_path: Path, option: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    target = blocker / "report.out"
+    res = run_cli(["audit", option, str(target)], seed)
+    assert_one_error_line(res, 2, str(blocker))
+    assert blocker.read_text() == "not a directory\n"
