@@ -193,15 +193,13 @@ def content_record(
     return record
 
 
-def _usable(
-    record: dict[str, Any] | None, kinds: Collection[Kind], classes: Collection[str]
-) -> bool:
+def _usable(record: Any, kinds: Collection[Kind], classes: Collection[str]) -> bool:
     """A cached record answers every question this tree asks of the blob.
 
     Its shard passed the header and digest checks (cache.py), so its parts have
     the shapes `content_record` wrote; only whether every part is there is asked.
     """
-    if record is None:
+    if not isinstance(record, dict):
         return False
     scans = record.get("s")
     return (
@@ -268,8 +266,8 @@ def _read_documents(
         """Findings and documents of every path that holds this blob; the record is dropped."""
         for use in uses.pop(sha):
             path = use.path
-            if use.scan_class is not None:
-                findings.extend(_row_finding(path, row) for row in record["s"][use.scan_class])
+            if use.scan_class is not None and (rows := record["s"][use.scan_class]):
+                findings.extend(_row_finding(path, row) for row in rows)
             if use.kind is None:
                 continue
             inputs.append(InputLeaf(path, sha, record["h"]))
@@ -283,7 +281,9 @@ def _read_documents(
                 problems = [stem_finding(doc)] if doc.id != stem(path) else []
             else:
                 doc = Result.from_json(path, outcome["doc"])
-                problems = [_row_finding(path, row) for row in outcome["reg"]]
+                problems = (
+                    [_row_finding(path, row) for row in outcome["reg"]] if outcome["reg"] else []
+                )
                 if doc.experiment != stem(path):
                     problems.append(stem_finding(doc))
             if problems:
@@ -300,8 +300,9 @@ def _read_documents(
     done, total = 0, len(uses)
     for shard, shas in sorted(batches.items()):
         missing = []
+        records = cache.records(shard) if cache is not None else {}
         for sha in shas:
-            cached = cache.get(sha) if cache is not None else None
+            cached = records.get(sha)
             if cached is not None and _usable(cached, *needs(sha)):
                 consume(sha, cached)
             else:

@@ -70,6 +70,10 @@ class BlobCache:
             return {}
         return records if isinstance(records, dict) else {}
 
+    def records(self, shard: str) -> dict[str, Any]:
+        """Every record of one shard (two hex digits) by blob SHA; may be edited in place."""
+        return self._shard(shard)
+
     def get(self, sha: str) -> dict[str, Any] | None:
         record = self._shard(sha).get(sha)
         return record if isinstance(record, dict) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -53,21 +54,24 @@ def order_key(
 
 def rank(verdicts: Sequence[RunVerdict], keys: SortKeys) -> Leaderboard:
     """Feasible runs with the sort metric ranked 1..k, then the rest in the same order, unranked."""
-    ordered = sorted(verdicts, key=lambda v: order_key(v.metrics, v.id, v.feasible, keys))
+    keyed = [(order_key(v.metrics, v.id, v.feasible, keys), v) for v in verdicts]
+    keyed.sort(key=operator.itemgetter(0))
     sort_metric, descending = keys[0]
     runs = []
     next_rank = 1
-    for v in ordered:
+    for _, v in keyed:
         if v.feasible and sort_metric in v.metrics:
             runs.append(RankedRun(v, next_rank))
             next_rank += 1
         else:
             runs.append(RankedRun(v, None))
+    # best_any: the same order without the feasibility group (what `best_any` computes).
+    top = min((key[1:] for key, v in keyed if sort_metric in v.metrics), default=None)
     return Leaderboard(
         sort_by=sort_metric,
         descending=descending,
         runs=tuple(runs),
-        best_any=best_any([(v.id, v.metrics) for v in verdicts], keys),
+        best_any=None if top is None else str(top[-1]),
         best_feasible=runs[0].verdict.id if runs and runs[0].rank == 1 else None,
     )
 

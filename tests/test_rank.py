@@ -30,6 +30,11 @@ from helpers_audit import (
     write,
     write_json,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from expflow_git.checks import CheckKind, Outcome, RunVerdict
+from expflow_git.ranking import best_any, rank
 
 
 @pytest.fixture
@@ -469,3 +474,33 @@ def test_policy_in_a_dot_directory(xcli: Cli, tmp_path: Path, given: str) -> Non
     res = xcli(["rank", "--policy", given, "--format", "json"], repo)
     assert res.code == 0, res.err
     assert [r["id"] for r in json.loads(res.out)["ranking"]] == ["a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d", "e"]),
+            st.dictionaries(
+                st.sampled_from(["seg_total", "pde_mean"]),
+                st.sampled_from([1.0, 2.0, 2.5, -1.0]),
+            ),
+            st.booleans(),
+        ),
+        max_size=8,
+    )
+)
+def test_leaderboard_best_any_is_best_any_of_the_runs(
+    runs: list[tuple[str, dict[str, float], bool]],
+) -> None:
+    """The leaderboard's best_any (one sort for both orders) equals `best_any`'s."""
+    keys = [("seg_total", True), ("pde_mean", False)]
+    failed = (Outcome(CheckKind.GATE, "g", False, "x"),)
+    verdicts = [
+        RunVerdict(i, "s", (), f"results/{i}.json", m, {}, () if ok else failed)
+        for i, m, ok in runs
+    ]
+    board = rank(verdicts, keys)
+    assert board.best_any == best_any([(v.id, v.metrics) for v in verdicts], keys)
+    ranked = [r for r in board.runs if r.rank is not None]
+    assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))

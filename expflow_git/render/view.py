@@ -189,7 +189,7 @@ def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
 def fmt_number(value: float | None) -> str:
     if value is None:
         return "-"
-    if float(value).is_integer() and abs(value) < 1e15:
+    if abs(value) < 1e15 and (isinstance(value, int) or value.is_integer()):
         return str(int(value))
     return f"{value:.6g}"
 
