@@ -10,6 +10,7 @@ Kept apart from conftest.py on purpose: these tests own their fixtures.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,8 @@ import rfc8785
 DATE = "2026-11-20T10:00:00+00:00"
 STUDY = "pdebench-task1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+# SHA-256 of the PIN "1234": what a leaked legacy PIN hash looks like.
+PIN_SHA = hashlib.sha256(b"1234").hexdigest()
 
 # The seed competition (SPEC §3.1 subset), without the walk-forward gate.
 POLICY = """\

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 import pytest
 from helpers_audit import (
+    PIN_SHA,
     POLICY,
     STUDY,
     WALK,
@@ -35,10 +35,6 @@ from helpers_audit import (
 @pytest.fixture
 def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     return make_cli(monkeypatch, capsys)
-
-
-# SHA-256 of the PIN "1234": what a leaked legacy PIN hash looks like.
-PIN_SHA = hashlib.sha256(b"1234").hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from helpers_audit import (
+    PIN_SHA,
     POLICY,
     STUDY,
     Cli,
@@ -53,8 +54,6 @@ def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) ->
     return make_cli(monkeypatch, capsys)
 
 
-# A leaked PIN hash (SHA-256 of "1234"): gives the PIN scan's part of a record a finding.
-PIN_SHA = hashlib.sha256(b"1234").hexdigest()
 RESULT = f"results/{STUDY}/run-00.json"  # a blob whose record holds a parsed result
 BROKEN = f"experiments/{STUDY}/broken.json"  # a blob whose record holds findings ("bad")
 
