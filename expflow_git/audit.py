@@ -26,7 +26,7 @@ from expflow_git.checks import (
     stem_finding,
 )
 from expflow_git.documents import Experiment, Result, stem
-from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan import is_code_path, name_findings, scan_content
@@ -48,7 +48,7 @@ class InputLeaf(NamedTuple):
     sha256: str
 
     def as_json(self) -> dict[str, str]:
-        return {"path": self.path, "gitBlob": self.git_blob, "sha256": self.sha256}
+        return {"path": clean(self.path), "gitBlob": self.git_blob, "sha256": self.sha256}
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ def _read_documents(
 
     def consume(sha: str, record: dict[str, Any]) -> None:
         """Findings and documents of every path that holds this blob; the record is dropped."""
-        for use in uses.pop(sha):
+        for use in uses[sha]:
             path = use.path
             if use.scan_class is not None and (rows := record["s"][use.scan_class]):
                 findings.extend(_row_finding(path, row) for row in rows)
@@ -292,6 +292,21 @@ def _read_documents(
                 experiments.append(doc)
             else:
                 results.append(doc)
+        del uses[sha]
+
+    def consume_cached(sha: str, record: Any) -> bool:
+        """Consume a cached record; one that lacks the shape `content_record` writes
+        (an edited shard whose digest was recomputed) changes nothing and is a miss."""
+        if not _usable(record, *needs(sha)):
+            return False
+        marks = len(findings), len(inputs), len(experiments), len(results)
+        try:
+            consume(sha, record)
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError):
+            del findings[marks[0] :], inputs[marks[1] :]
+            del experiments[marks[2] :], results[marks[3] :]
+            return False
+        return True
 
     # Shard by shard, so at most one cache shard is in memory; without a cache, one batch.
     batches: dict[str, list[str]] = {}
@@ -302,10 +317,7 @@ def _read_documents(
         missing = []
         records = cache.records(shard) if cache is not None else {}
         for sha in shas:
-            cached = records.get(sha)
-            if cached is not None and _usable(cached, *needs(sha)):
-                consume(sha, cached)
-            else:
+            if not consume_cached(sha, records.get(sha)):
                 missing.append(sha)
         for sha, data in reader.read_many(missing):
             record = content_record(data, *needs(sha), policy)

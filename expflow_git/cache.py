@@ -10,8 +10,10 @@ renamed, so concurrent writers (pre-commit runs batches in parallel) can only
 lose each other's additions, never corrupt a shard. A shard file is its header
 line, the SHA-256 of its body, and the body; a shard whose header differs or
 whose body does not match its digest (truncated, edited, a disk error) is a
-miss, as is anything unreadable or malformed: the cache is rebuilt, never
-trusted. `verify --recompute` never reads it.
+miss, as is anything unreadable or malformed, and so is a record without the
+shape the audit wrote: the cache is rebuilt. A shard whose digest was recomputed
+after an edit is believed (only someone who can write into .git can do that);
+`verify --recompute` never reads the cache, so it catches such a report.
 """
 
 from __future__ import annotations

@@ -106,8 +106,8 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
                     f"metric {name!r} is not in the registry of "
                     f"{policy.path}{did_you_mean(name, policy.metrics)}",
                 )
-            elif isinstance(value, int) and abs(value) > 2**53:
-                problem = (Rules.METRIC_RANGE, f"{name} is an integer too large to compare exactly")
+            elif abs(value) >= 2**53:  # beyond exact integers: JCS (the report) cannot hold it
+                problem = (Rules.METRIC_RANGE, f"{name} is a number too large to compare exactly")
             elif spec.min is not None and value < spec.min:
                 problem = (Rules.METRIC_RANGE, f"{name} = {value} is below its min {spec.min}")
             elif spec.max is not None and value > spec.max:
@@ -248,16 +248,19 @@ def gate_outcome(gate: Gate, metrics: Mapping[str, float]) -> Outcome:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _absent(name: str, required: bool) -> Outcome:
+    """A rule whose parameter a record lacks: one shared value per rule."""
+    return Outcome(
+        CheckKind.RULE, name, not required, "required parameter absent" if required else "absent"
+    )
+
+
 def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
     key = param_key(rule.param)
     matches = [v for k, v in params.items() if param_key(k) == key]
     if not matches:
-        return Outcome(
-            CheckKind.RULE,
-            rule.name,
-            not rule.required,
-            "required parameter absent" if rule.required else "absent",
-        )
+        return _absent(rule.name, rule.required)
     value = matches[0]
     if rule.op.holds(value, rule.value):
         return passed(CheckKind.RULE, rule.name)

@@ -8,6 +8,12 @@ from dataclasses import dataclass
 _CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
 
 
+def clean(text: str) -> str:
+    """Strings must be valid Unicode for canonical JSON: escape lone surrogates (a file
+    name that is not UTF-8 reaches us with surrogate escapes)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def printable(text: str) -> str:
     """Control characters escaped (`\\x0a`), so a hostile file name or value can never
     split a one-line message or forge another line of output."""

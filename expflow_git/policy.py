@@ -416,6 +416,19 @@ def _check_unknown_keys(
             _check_unknown_keys(value, schema["items"], f"{pointer}/{i}", path, root)
 
 
+def _check_globs(path: str, paths: Mapping[str, Any], allow: list[str]) -> None:
+    """Every glob must translate to a regex (`[z-a]` does not): exit 2, not a traceback."""
+    from expflow_git.globs import glob_regex
+
+    given = [(f"/paths/{kind}/{i}", g) for kind, gs in paths.items() for i, g in enumerate(gs)]
+    given += [(f"/scan/allow/{i}", g) for i, g in enumerate(allow)]
+    for pointer, glob in given:
+        try:
+            glob_regex(glob)
+        except re.error as exc:
+            raise ExpflowError(f"{path}: {pointer}: bad glob {glob!r}: {exc}") from None
+
+
 def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
     metrics = {
         name: Metric(
@@ -477,6 +490,7 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         )
 
     paths = raw.get("paths", {})
+    _check_globs(path, paths, raw.get("scan", {}).get("allow", []))
     return Policy(
         path=path,
         sha256=digest,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers_audit import (
@@ -15,6 +18,7 @@ from helpers_audit import (
     Cli,
     add_run,
     assert_one_error_line,
+    clean_env,
     commit_all,
     experiment,
     git,
@@ -616,3 +620,47 @@ def test_unwritable_output_is_one_line_not_a_traceback(
     res = run_cli(["audit", option, str(target)], seed)
     assert_one_error_line(res, 2, str(blocker))
     assert blocker.read_text() == "not a directory\n"
+
+
+# ----------------------------------------------------------------------------- awkward data
+
+
+def _audit_then_verify(repo: Path, tmp_path: Path) -> tuple[Any, Any]:
+    out = tmp_path / "report.json"
+    audited = run_cli(["audit", "--out", str(out)], repo)
+    verified = run_cli(["verify", str(out), "--repo", str(repo), "--allow-unsigned"], repo)
+    return audited, verified
+
+
+def test_a_document_name_that_is_not_utf8_is_audited_and_verifies(
+    repo: Path, tmp_path: Path
+) -> None:
+    name = os.fsencode(str(repo / "results" / STUDY)) + b"/run-\xff.json"
+    with open(name, "wb") as fh:
+        fh.write(json.dumps(result("a", m(50))).encode())
+    commit_all(repo, "a result with a Latin-1 file name")
+    out = tmp_path / "report.json"
+    audited = subprocess.run(  # bytes: the text output names the file as git stores it
+        [sys.executable, "-m", "expflow_git", "audit", "--out", str(out)],
+        cwd=repo,
+        env=clean_env(),
+        capture_output=True,
+    )
+    assert audited.returncode == 1 and b"Traceback" not in audited.stderr, audited
+    assert b"id-mismatch" in audited.stdout
+    leaves = statement_of(out.read_bytes())["predicate"]["inputs"]["leaves"]
+    assert f"results/{STUDY}/run-\\udcff.json" in [leaf["path"] for leaf in leaves]
+    verified = run_cli(["verify", str(out), "--repo", str(repo), "--allow-unsigned"], repo)
+    assert verified.code == 0 and "Traceback" not in verified.err, verified.out
+
+
+@pytest.mark.parametrize("value", [2**53, 1e16, -(2.0**60)])
+def test_a_metric_beyond_exact_integers_is_a_finding(
+    repo: Path, tmp_path: Path, value: float
+) -> None:
+    add_run(repo, "huge", m(50, seg1=value))
+    commit_all(repo, "a metric JSON numbers cannot hold exactly")
+    audited, verified = _audit_then_verify(repo, tmp_path)
+    assert audited.code == 1 and "Traceback" not in audited.err, audited
+    assert "metric-out-of-range" in audited.out and "too large" in audited.out
+    assert verified.code == 0 and "Traceback" not in verified.err, verified.out

@@ -347,6 +347,32 @@ def test_forged_shard_is_trusted_but_verify_recomputes_without_it(xcli: Cli, rep
     assert res.code == 0, res  # still forged cache in place: verify does not read it
 
 
+@pytest.mark.parametrize(
+    "reshape",
+    [
+        lambda rec: rec["r"]["doc"].pop("metrics"),  # a document without a field
+        lambda rec: rec["r"].__setitem__("reg", [["only-a-rule"]]),  # a short finding row
+        lambda rec: rec.pop("h"),  # no sha256
+        lambda rec: rec["r"].__setitem__("doc", []),  # a document of the wrong type
+    ],
+    ids=["no-metrics", "short-row", "no-sha256", "doc-not-object"],
+)
+def test_forged_shard_of_the_wrong_shape_is_a_miss(
+    xcli: Cli, repo: Path, reshape: Callable[[dict[str, Any]], object]
+) -> None:
+    """A digest-valid shard whose record lacks the shape the audit writes changes
+    nothing: that blob is read again, no traceback."""
+    cold = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    sha = blob(repo, RESULT)
+    header, _, records = split_shard(shard_of(repo, sha))
+    reshape(records[sha])
+    shard_of(repo, sha).write_bytes(join_shard(header, records))  # digest recomputed
+    after = audit(xcli, repo)
+    assert after.report == cold.report
+    assert (after.code, after.out, after.err) == (cold.code, cold.out, cold.err)
+
+
 # ----------------------------------------------------------------------------- 4. parallel writers
 
 

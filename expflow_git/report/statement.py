@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.audit import Audit, InputLeaf, commit_time_utc, verdict_passes
 from expflow_git.checks import Outcome
-from expflow_git.errors import Finding
+from expflow_git.errors import Finding, clean
 from expflow_git.ranking import RankedRun, best_any, order_key, pearson
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
@@ -33,11 +33,6 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 Json = dict[str, Any]
-
-
-def clean(text: str) -> str:
-    """Strings must be valid Unicode for canonical JSON: escape lone surrogates."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def genesis_hash(commit: str, policy_blob: str, root_hex: str) -> str:
@@ -216,7 +211,7 @@ def leaf_bytes(leaf: InputLeaf) -> bytes:
         b'{"gitBlob":'
         + jcs_string(leaf.git_blob)
         + b',"path":'
-        + jcs_string(leaf.path)
+        + jcs_string(clean(leaf.path))
         + b',"sha256":'
         + jcs_string(leaf.sha256)
         + b"}"

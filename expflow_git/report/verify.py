@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, clean
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.report.canonical import canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
@@ -346,7 +346,7 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any]) -> Line:
     policy = load_policy_bytes(data, path=policy_info["path"])
     globs = policy.experiment_globs + policy.result_globs
     at_commit = {
-        p: e.sha
+        clean(p): e.sha  # as the report spells a file name that is not UTF-8
         for p, e in entries.items()
         if e.type == "blob" and e.mode != "120000" and matches_any(p, globs)
     }
