@@ -23,9 +23,9 @@ from expflow_git.checks import (
     pair_runs,
     registry_findings,
     run_verdict,
-    stem_finding,
+    stem_findings,
 )
-from expflow_git.documents import Experiment, Result, stem
+from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
@@ -275,17 +275,15 @@ def _read_documents(
             if "doc" not in outcome:
                 findings.extend(_row_finding(path, row) for row in outcome["bad"])
                 continue
+            # finish_document's checks, with the registry's answer taken from the record.
             doc: Experiment | Result
             if use.kind is Kind.EXPERIMENT:
                 doc = Experiment.from_json(path, outcome["doc"])
-                problems = [stem_finding(doc)] if doc.id != stem(path) else []
+                problems = stem_findings(doc)
             else:
                 doc = Result.from_json(path, outcome["doc"])
-                problems = (
-                    [_row_finding(path, row) for row in outcome["reg"]] if outcome["reg"] else []
-                )
-                if doc.experiment != stem(path):
-                    problems.append(stem_finding(doc))
+                problems = [_row_finding(path, row) for row in outcome["reg"]]
+                problems += stem_findings(doc)
             if problems:
                 findings.extend(problems)
             elif isinstance(doc, Experiment):

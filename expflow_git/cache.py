@@ -31,7 +31,7 @@ FORMAT = 3
 
 
 class BlobCache:
-    """Cached records by blob SHA; `get` returns None on any doubt."""
+    """Cached records by blob SHA, one shard (first two hex digits) at a time."""
 
     def __init__(self, directory: Path, policy_digest: str, policy_path: str) -> None:
         self.directory = directory
@@ -75,10 +75,6 @@ class BlobCache:
     def records(self, shard: str) -> dict[str, Any]:
         """Every record of one shard (two hex digits) by blob SHA; may be edited in place."""
         return self._shard(shard)
-
-    def get(self, sha: str) -> dict[str, Any] | None:
-        record = self._shard(sha).get(sha)
-        return record if isinstance(record, dict) else None
 
     def put(self, sha: str, record: Mapping[str, Any]) -> None:
         self._shard(sha)[sha] = dict(record)

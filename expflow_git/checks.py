@@ -68,28 +68,30 @@ def finish_document(
     doc: Document
     if kind is Kind.EXPERIMENT:
         doc = Experiment.from_json(path, raw)
-        if doc.id != stem(path):
-            findings.append(stem_finding(doc))
     else:
         doc = Result.from_json(path, raw)
-        if doc.experiment != stem(path):
-            findings.append(stem_finding(doc))
         findings.extend(registry_findings(doc, policy))
+    findings.extend(stem_findings(doc))
     return (None if findings else doc), findings
 
 
-def stem_finding(doc: Document) -> Finding:
-    """A record's id (a result's experiment) differs from its file name."""
+def stem_findings(doc: Document) -> list[Finding]:
+    """A record's id (a result's experiment) must be its file name."""
     if isinstance(doc, Experiment):
         field, value = "id", doc.id
     else:
         field, value = "experiment", doc.experiment
-    return Finding(
-        doc.path,
-        Rules.STEM.value,
-        f"{field} {value!r} differs from the file name {stem(doc.path)!r}",
-        f"/{field}",
-    )
+    name = stem(doc.path)
+    if value == name:
+        return []
+    return [
+        Finding(
+            doc.path,
+            Rules.STEM.value,
+            f"{field} {value!r} differs from the file name {name!r}",
+            f"/{field}",
+        )
+    ]
 
 
 def registry_findings(result: Result, policy: Policy) -> list[Finding]:
