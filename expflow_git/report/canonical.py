@@ -13,6 +13,7 @@ use the reference instead. A property test checks the two agree.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import operator
@@ -102,11 +103,9 @@ def jcs_numbers(values: Mapping[str, float]) -> bytes:
     a token has an exponent, ends in `.0` or has 16+ digits; then each number goes
     through `jcs_number`.
     """
-    shape = _shapes.get(tuple(values))
-    if shape is None:
-        shape = _shape(tuple(values))
-        if shape is None:  # keys outside ASCII: JCS orders by UTF-16 units, the reference sorts
-            return canonical_json(dict(values))
+    shape = _shape(tuple(values))
+    if shape is None:  # keys outside ASCII: JCS orders by UTF-16 units, the reference sorts
+        return canonical_json(dict(values))
     template, ordered = shape
     numbers = ordered(values)
     # repr() of a tuple or list of ints and floats is their JSON spelling joined by
@@ -125,15 +124,12 @@ def jcs_numbers(values: Mapping[str, float]) -> bytes:
 
 
 Shape = tuple[str, Callable[[Mapping[str, float]], Sequence[float]]]
-_shapes: dict[tuple[str, ...], Shape | None] = {}
 
 
+@functools.lru_cache(maxsize=1024)
 def _shape(keys: tuple[str, ...]) -> Shape | None:
     """The template and value getter for one key order (None: keys outside ASCII)."""
-    if len(_shapes) >= 1024:
-        _shapes.clear()
     if not all(k.isascii() for k in keys):
-        _shapes[keys] = None
         return None
     ordered = sorted(keys)
     template = (
@@ -145,8 +141,7 @@ def _shape(keys: tuple[str, ...]) -> Shape | None:
         getter = operator.itemgetter(*ordered)  # a tuple of the values, in C
     else:
         getter = lambda values: [values[k] for k in ordered]  # noqa: E731
-    shape = _shapes[keys] = (template, getter)
-    return shape
+    return template, getter
 
 
 def sha256_hex(data: bytes) -> str:

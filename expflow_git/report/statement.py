@@ -133,48 +133,32 @@ def _outcome_json(o: Outcome) -> Json:
     return {"kind": o.kind.value, "name": o.name, "passed": o.passed, "detail": clean(o.detail)}
 
 
-# The "checks" members of feasible runs, by the identities of their (shared, passed)
-# outcomes; the outcomes are kept with the bytes so that no identity is reused.
-_feasible_checks: dict[tuple[int, ...], tuple[tuple[Outcome, ...], bytes]] = {}
+# Encoded passed checks by identity (they are shared values: see checks.passed), each
+# kept with its outcome so that no identity is reused while the bytes are known.
+Known = dict[int, tuple[Outcome, bytes]]
 
 
-_passed_checks: dict[int, tuple[Outcome, bytes]] = {}  # the same, one passed check at a time
-
-
-def _outcome_bytes(o: Outcome) -> bytes:
-    """A check's canonical bytes; a passed check is a shared value, encoded once."""
-    known = _passed_checks.get(id(o)) if o.passed else None
-    if known is not None:
-        return known[1]
+def _outcome_bytes(o: Outcome, known: Known) -> bytes:
+    """A check's canonical bytes; a passed check is encoded once per report."""
+    hit = known.get(id(o)) if o.passed else None
+    if hit is not None:
+        return hit[1]
     encoded = canonical_json(_outcome_json(o))
-    if o.passed and len(_passed_checks) < 4096:
-        _passed_checks[id(o)] = (o, encoded)
+    if o.passed:
+        known[id(o)] = (o, encoded)
     return encoded
 
 
-def _checks_member(outcomes: tuple[Outcome, ...], feasible: bool) -> bytes:
-    """`"checks":[…],"feasible":…`: encoded once per set of checks that all passed."""
-    if feasible:
-        key = tuple(map(id, outcomes))
-        known = _feasible_checks.get(key)
-        if known is not None:
-            return known[1]
-    encoded = (
-        b'"checks":['
-        + b",".join(_outcome_bytes(o) for o in outcomes)
-        + (b'],"feasible":true' if feasible else b'],"feasible":false')
-    )
-    if feasible and len(_feasible_checks) < 4096:
-        _feasible_checks[key] = (outcomes, encoded)
-    return encoded
-
-
-def _run_piece(ranked: RankedRun) -> Piece:
+def _run_piece(ranked: RankedRun, known: Known) -> Piece:
     """A run entry encoded straight to canonical bytes: the same bytes as
     `canonical_json` of its `run_entries` value, at a fraction of the cost."""
     v = ranked.verdict
     feasible = v.feasible
-    before = _checks_member(v.outcomes, feasible)
+    before = (
+        b'"checks":['
+        + b",".join(_outcome_bytes(o, known) for o in v.outcomes)
+        + (b'],"feasible":true' if feasible else b'],"feasible":false')
+    )
     head = (
         b'"id":'
         + jcs_string(v.id)
@@ -443,7 +427,8 @@ def _template(
 
 def _pieces(audit: Audit) -> Iterator[Piece]:
     yield from (_generic_piece(finding_entry(f)) for f in audit.findings)
-    yield from (_run_piece(ranked) for ranked in audit.board.runs)
+    known: Known = {}
+    yield from (_run_piece(ranked, known) for ranked in audit.board.runs)
     walk = walk_entry(audit)
     if walk is not None:
         yield _generic_piece(walk)
