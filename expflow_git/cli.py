@@ -1024,7 +1024,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return int(ExitCode.OK)
     except OSError as exc:  # a file we were asked to write (or read) cannot be
-        where = f"{exc.filename}: " if exc.filename else ""
+        name = exc.filename2 or exc.filename  # a rename names its target second
+        where = f"{name}: " if name else ""
         _err(f"{PROG}: error: {where}{exc.strerror or exc}")
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:
