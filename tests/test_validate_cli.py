@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from conftest import (
     ExpRepo,
     assert_clean_output,
     experiment_doc,
+    git_env,
     result_doc,
     run_cli,
 )
@@ -524,3 +527,58 @@ def test_document_checks_never_crash(kind: Kind, data: st.DataObject) -> None:
     assert (value is None) == bool(findings)
     for finding in findings:
         assert finding.path == path and finding.rule and finding.message
+
+
+# The one-file hook path imports none of this (issue 6): the report and signing code,
+# GitPython, the YAML parser (the policy a hook checked once is remembered in
+# .git/expflow), python-jsonschema (valid documents never need an explanation).
+HOOK_NEVER_IMPORTS = (
+    "cryptography",
+    "git",
+    "rfc8785",
+    "ruamel",
+    "jsonschema",
+    "referencing",
+    "expflow_git.report",
+    "expflow_git.audit",
+    "expflow_git.render",
+)
+
+_LIST_MODULES = (
+    "import sys\n"
+    "from expflow_git.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('\\n'.join(sorted(sys.modules)))\n"
+    "raise SystemExit(code)\n"
+)
+
+
+def run_cli_code(code: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """`python -c CODE ARGS` in `cwd`, as `run_cli` runs the CLI: (code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=git_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo) -> None:
+    exp = exp_repo.add_experiment()
+    res = exp_repo.add_result()
+    exp_repo.commit("a run")
+    warm = run_cli(["validate", res], cwd=exp_repo.path)  # remembers the checked policy
+    assert warm[0] == 0, warm
+    for path in (exp, res):
+        code, out, err = run_cli_code(_LIST_MODULES, ["validate", path], exp_repo.path)
+        assert code == 0, err
+        loaded = set(out.split())
+        assert "expflow_git.validate" in loaded  # the listing is real
+        leaked = sorted(
+            m for m in loaded for top in HOOK_NEVER_IMPORTS if m == top or m.startswith(top + ".")
+        )
+        assert leaked == [], leaked
