@@ -56,22 +56,25 @@ def iter_chain(bodies: Iterable[Json], genesis: str) -> Iterator[Json]:
         yield entry
 
 
+# What `result` needs of an entry: its type, and for a run its ranking item
+# ({id, rank, feasible}), for the walk-forward entry the entry (for a finding, nothing).
+Summary = tuple[str, Json]
 # An entry ready to be chained: given its (seq, prev), the canonical members that
-# sort before "hash" and after it, and what `summarize` needs of the entry.
-Piece = Callable[[int, str], tuple[bytes, bytes, Json]]
+# sort before "hash" and after it, and its summary.
+Piece = Callable[[int, str], tuple[bytes, bytes, Summary]]
 
 
 def _generic_piece(body: Json) -> Piece:
-    def encode(seq: int, prev: str) -> tuple[bytes, bytes, Json]:
+    def encode(seq: int, prev: str) -> tuple[bytes, bytes, Summary]:
         entry = {"seq": seq, "prev": prev, **body}
         before = canonical_json({k: v for k, v in entry.items() if k < "hash"})[1:-1]
         after = canonical_json({k: v for k, v in entry.items() if k > "hash"})[1:-1]
-        return before, after, _summary_of(entry)
+        return before, after, (entry["type"], {} if entry["type"] == "finding" else entry)
 
     return encode
 
 
-def _linked(pieces: Iterable[Piece], genesis: str) -> Iterator[tuple[bytes, Json, str]]:
+def _linked(pieces: Iterable[Piece], genesis: str) -> Iterator[tuple[bytes, Summary, str]]:
     """Each entry's canonical bytes with its hash, its summary and its hash.
 
     JCS writes members in key order, so the members before and after "hash" are
@@ -180,9 +183,9 @@ def _run_piece(ranked: RankedRun, known: Known) -> Piece:
                 {n: {k: json_number(x) for k, x in m.items()} for n, m in v.splits.items()}
             )
     tail = splits + b',"study":' + jcs_string(v.study) + b',"type":"run"'
-    summary: Json = {"type": "run", "id": v.id, "rank": ranked.rank, "feasible": feasible}
+    summary: Summary = ("run", {"id": v.id, "rank": ranked.rank, "feasible": feasible})
 
-    def encode(seq: int, prev: str) -> tuple[bytes, bytes, Json]:
+    def encode(seq: int, prev: str) -> tuple[bytes, bytes, Summary]:
         after = head + prev.encode() + b'","rank":' + rank + b',"seq":' + str(seq).encode() + tail
         return before, after, summary
 
@@ -241,14 +244,28 @@ def sort_keys_of(config: Mapping[str, Any]) -> list[tuple[str, bool]]:
 
 def summarize(entries: Sequence[Mapping[str, Any]], focus: str | None) -> Json:
     """The `result` the entries imply: verdict, counts, best runs, ranking, walk-forward."""
-    findings = [e for e in entries if e["type"] == "finding"]
-    runs = [e for e in entries if e["type"] == "run"]
     walks = [e for e in entries if e["type"] == "walk-forward"]
-    walk = walks[0] if walks else None
-    ranked = [r for r in runs if r["rank"] is not None]
+    return _result(
+        findings=sum(1 for e in entries if e["type"] == "finding"),
+        ranking=[
+            {"id": e["id"], "rank": e["rank"], "feasible": e["feasible"]}
+            for e in entries
+            if e["type"] == "run"
+        ],
+        walk=walks[0] if walks else None,
+        focus=focus,
+    )
+
+
+def _result(
+    *, findings: int, ranking: list[Json], walk: Mapping[str, Any] | None, focus: str | None
+) -> Json:
+    """`summarize`'s answer from the counted findings, the runs' ranking items in entry
+    order (kept, not copied: 100k of them in a large audit) and the walk-forward entry."""
+    ranked = [r for r in ranking if r["rank"] is not None]
     passed = verdict_passes(
-        findings=len(findings),
-        runs=[(r["id"], r["feasible"]) for r in runs],
+        findings=findings,
+        runs=[(r["id"], r["feasible"]) for r in ranking],
         walk_passed=None if walk is None else walk["status"] == "pass",
         focus=focus,
     )
@@ -256,12 +273,12 @@ def summarize(entries: Sequence[Mapping[str, Any]], focus: str | None) -> Json:
         "verdict": "pass" if passed else "fail",
         "focus": focus,
         "counts": {
-            "findings": len(findings),
-            "runs": len(runs),
-            "feasible": sum(1 for r in runs if r["feasible"]),
+            "findings": findings,
+            "runs": len(ranking),
+            "feasible": sum(1 for r in ranking if r["feasible"]),
             "ranked": len(ranked),
         },
-        "ranking": [{"id": r["id"], "rank": r["rank"], "feasible": r["feasible"]} for r in runs],
+        "ranking": ranking,
         "best_feasible": ranked[0]["id"] if ranked else None,
         "walkForward": None
         if walk is None
@@ -334,7 +351,6 @@ class Report:
     buffer: bytearray
     pae_start: int
     signatures: tuple[Signature, ...]
-    result: Json
 
     @property
     def payload(self) -> memoryview:
@@ -444,10 +460,10 @@ class Unsigned:
 
     spool: IO[bytes]
     size: int
-    result: Json
 
     def sign(self, key: Ed25519PrivateKey | None) -> Report:
-        """The report, signed when `key` is given; the spool is closed."""
+        """The report, signed when `key` is given; the spool is closed. Ed25519 signs the
+        payload in one piece, so it is read back into one buffer."""
         buffer = bytearray(_PAE_ROOM + self.size)
         with self.spool:
             self.spool.seek(0)
@@ -465,7 +481,7 @@ class Unsigned:
         if key is not None:
             sig = sign(key, memoryview(buffer)[start:])
             signatures = (Signature(keyid=keyid(key.public_key()), sig=sig),)
-        return Report(buffer=buffer, pae_start=start, signatures=signatures, result=self.result)
+        return Report(buffer=buffer, pae_start=start, signatures=signatures)
 
 
 def build_report(
@@ -475,11 +491,14 @@ def build_report(
     key: Ed25519PrivateKey | None = None,
 ) -> Report:
     """The signed (when `key` is given) report for `audit`."""
-    return encode_report(audit, previous=previous).sign(key)
+    unsigned, _ = encode_report(audit, previous=previous)
+    return unsigned.sign(key)
 
 
-def encode_report(audit: Audit, *, previous: Mapping[str, Any] | None = None) -> Unsigned:
-    """The report's payload for `audit`, built in one pass.
+def encode_report(
+    audit: Audit, *, previous: Mapping[str, Any] | None = None
+) -> tuple[Unsigned, Json]:
+    """The report's payload for `audit`, built in one pass, and its `result`.
 
     `previous` is {"seq", "payloadSha256", "gitCommit"} of the report this one follows.
     """
@@ -500,15 +519,23 @@ def encode_report(audit: Audit, *, previous: Mapping[str, Any] | None = None) ->
     prefix, _ = _split(canonical_json(_template(audit, previous, root, {}, {})), _ENTRIES)
     out = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
     out.write(prefix + b"[")
-    summaries: list[Json] = []
+    count = findings = 0
+    ranking: list[Json] = []
+    walk: Json | None = None
     last = genesis
-    for encoded, summary, digest in _linked(_pieces(audit), genesis):
-        out.write(b"," + encoded if summaries else encoded)
-        summaries.append(summary)
+    for encoded, (kind, summary), digest in _linked(_pieces(audit), genesis):
+        out.write(b"," + encoded if count else encoded)
+        count += 1
+        if kind == "run":
+            ranking.append(summary)
+        elif kind == "finding":
+            findings += 1
+        else:
+            walk = summary
         last = digest
-    result = summarize(summaries, audit.focus)
+    result = _result(findings=findings, ranking=ranking, walk=walk, focus=audit.focus)
     result["best_any"] = audit.board.best_any
-    head = {"count": len(summaries), "hash": last}
+    head = {"count": count, "hash": last}
     full = canonical_json(_template(audit, previous, root, head, result))
     _, after_entries = _split(full, _ENTRIES)
     before_leaves, after_leaves = _split(after_entries, _LEAVES)
@@ -517,16 +544,7 @@ def encode_report(audit: Audit, *, previous: Mapping[str, Any] | None = None) ->
         leaves.seek(0)
         shutil.copyfileobj(leaves, out, _B64_CHUNK)
     out.write(b"]" + after_leaves)
-    return Unsigned(spool=out, size=out.tell(), result=result)
-
-
-def _summary_of(entry: Json) -> Json:
-    """What `summarize` reads of an entry; the rest need not stay in memory."""
-    if entry["type"] == "run":
-        return {k: entry[k] for k in ("type", "id", "rank", "feasible")}
-    if entry["type"] == "finding":
-        return {"type": "finding"}
-    return entry
+    return Unsigned(spool=out, size=out.tell()), result
 
 
 def build_statement(audit: Audit, *, previous: Mapping[str, Any] | None = None) -> Json:
