@@ -32,7 +32,7 @@ from expflow_git.globs import matches_any
 from expflow_git.pinscan import is_code_path, name_findings, scan_content
 from expflow_git.policy import DEFAULT_POLICY_PATH, Gate, Policy, load_policy_bytes, param_key
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
-from expflow_git.schemas import Kind
+from expflow_git.schemas import Kind, validator
 
 SYMLINK_MODE = "120000"
 # Blobs larger than this are data (weights, archives), not where a PIN hash is
@@ -44,8 +44,22 @@ class InputLeaf(NamedTuple):
     """One document the audit read: the Merkle leaf that proves it was audited."""
 
     path: str
-    git_blob: str
-    sha256: str
+    # Its SHA-256 (32 bytes), then its git blob id: one 85-byte object, not two hex
+    # strings of 202 (an audit of 100k runs holds 200k of these until the report).
+    digests: bytes
+
+    @classmethod
+    def of(cls, path: str, git_blob: str, sha256: str) -> InputLeaf:
+        """From hex digests; ValueError if one is not hex."""
+        return cls(path, bytes.fromhex(sha256 + git_blob))
+
+    @property
+    def git_blob(self) -> str:
+        return self.digests[32:].hex()
+
+    @property
+    def sha256(self) -> str:
+        return self.digests[:32].hex()
 
     def as_json(self) -> dict[str, str]:
         return {"path": clean(self.path), "gitBlob": self.git_blob, "sha256": self.sha256}
@@ -144,9 +158,10 @@ def _row_finding(path: str, row: list[Any]) -> Finding:
     return Finding(path, row[0], row[1], row[2], row[3], row[4])
 
 
-# The fields Experiment.from_json / Result.from_json read.
+# The fields the audit reads of a document (Experiment.from_json and Result.from_json
+# read no others; an experiment's title and seed are not audited).
 _READ_FIELDS = {
-    Kind.EXPERIMENT: ("id", "study", "status", "params", "tags", "seed", "title"),
+    Kind.EXPERIMENT: ("id", "study", "status", "params", "tags"),
     Kind.RESULT: ("experiment", "metrics", "splits"),
 }
 
@@ -207,6 +222,13 @@ def _usable(record: Any, kinds: Collection[Kind], classes: Collection[str]) -> b
         and all(c in scans for c in classes)
         and all(_key(k) in record for k in kinds)
     )
+
+
+# Before a large read, the reference validators (which explain invalid documents) are
+# built: built at the first invalid document, the objects of python-jsonschema and its
+# imports would land in holes all over a full heap and keep it from being handed back
+# to the OS once the audit is freed (cli._release_freed_memory; 60 MiB at 100k runs).
+_LARGE_READ = 1000  # blobs
 
 
 class _Use(NamedTuple):
@@ -270,7 +292,7 @@ def _read_documents(
                 findings.extend(_row_finding(path, row) for row in rows)
             if use.kind is None:
                 continue
-            inputs.append(InputLeaf(path, sha, record["h"]))
+            inputs.append(InputLeaf.of(path, sha, record["h"]))
             outcome = record[_key(use.kind)]
             if "doc" not in outcome:
                 findings.extend(_row_finding(path, row) for row in outcome["bad"])
@@ -311,12 +333,17 @@ def _read_documents(
     for sha in uses:
         batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
     done, total = 0, len(uses)
+    prepared = total < _LARGE_READ
     for shard, shas in sorted(batches.items()):
         missing = []
         records = cache.records(shard) if cache is not None else {}
         for sha in shas:
             if not consume_cached(sha, records.get(sha)):
                 missing.append(sha)
+        if missing and not prepared:
+            for kind in Kind:
+                validator(kind)
+            prepared = True
         for sha, data in reader.read_many(missing):
             record = content_record(data, *needs(sha), policy)
             if cache is not None:
