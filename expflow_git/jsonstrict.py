@@ -4,6 +4,10 @@ The fast path is the C `json` scanner. Problems it cannot reject on its own
 (duplicate keys, NaN/Infinity, numbers that overflow to infinity) are turned
 into sentinel values by per-call hooks; only when a sentinel was produced do
 we walk the tree to find its JSON pointer, so clean documents pay nothing extra.
+Every document is first read without the per-number hooks; when its bytes
+hold a number that could overflow (a three-digit exponent, 200 digits in a
+row) its values are then searched for an infinity. Anything that decoder
+refuses or that search finds is read again by the full decoder, which says why.
 """
 
 from __future__ import annotations
@@ -47,6 +51,45 @@ class _DupDict(dict[str, Any]):
     reason = ""
 
 
+class _Refused(Exception):
+    """The fast decoder met a duplicate key or NaN/Infinity: the full one explains."""
+
+
+def _fast_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Refused
+    return obj
+
+
+def _fast_constant(name: str) -> Any:
+    raise _Refused
+
+
+_FAST = json.JSONDecoder(object_pairs_hook=_fast_pairs, parse_constant=_fast_constant)
+
+
+def _number_classes() -> bytes:
+    """A translation table: digits to "0", "eE" to "e", "+-" to "+", all else to " "."""
+    table = bytearray(b" " * 256)
+    for digit in b"0123456789":
+        table[digit] = ord("0")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    table[ord("+")] = table[ord("-")] = ord("+")
+    return bytes(table)
+
+
+_NUMBER_CLASSES = _number_classes()
+_LONG_DIGITS = b"0" * 200
+
+
+def _plain_numbers(data: bytes) -> bool:
+    """No number here can overflow to infinity or pass Python's int digit limit
+    (a literal under 200 digits with an exponent under 100 is below 1e300)."""
+    shape = data.translate(_NUMBER_CLASSES)
+    return b"e000" not in shape and b"e+000" not in shape and _LONG_DIGITS not in shape
+
+
 def parse_json(
     data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
 ) -> dict[str, Any]:
@@ -69,7 +112,43 @@ def parse_json(
     # it: the cheap count spares the exact scan for nearly every document.
     if data.count(b"[") + data.count(b"{") > max_depth:
         _check_depth(text, max_depth)
+    value = _fast_decode(text)
+    if value is _MISS or (not _plain_numbers(data) and _holds_infinity(value)):
+        value = _full_decode(text, max_depth)
+    # A `\\uD800`-style escape can decode to a lone surrogate, which is not Unicode
+    # text; only documents holding such an escape pay for the walk.
+    if b"\\ud" in data or b"\\uD" in data:
+        _check_surrogates(value)
+    if not isinstance(value, dict):
+        raise JsonProblem(f"top level must be an object, not {type_name(value)}")
+    return value
 
+
+_MISS = object()
+
+
+def _fast_decode(text: str) -> Any:
+    """The document, or _MISS when the full decoder must read it (and say why)."""
+    try:
+        return _FAST.decode(text)
+    except (_Refused, ValueError, RecursionError):  # ValueError: also JSONDecodeError
+        return _MISS
+
+
+def _holds_infinity(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float) and math.isinf(node):
+            return True
+    return False
+
+
+def _full_decode(text: str, max_depth: int) -> Any:
     flagged: list[bool] = []
 
     def on_constant(name: str) -> Any:
@@ -116,12 +195,6 @@ def parse_json(
     if flagged:
         pointer, reason = _find_bad(value)
         raise JsonProblem(reason, pointer=pointer)
-    # A `\\uD800`-style escape can decode to a lone surrogate, which is not Unicode
-    # text; only documents holding such an escape pay for the walk.
-    if b"\\ud" in data or b"\\uD" in data:
-        _check_surrogates(value)
-    if not isinstance(value, dict):
-        raise JsonProblem(f"top level must be an object, not {type_name(value)}")
     return value
 
 

@@ -9,6 +9,7 @@ not going to be committed with it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from collections.abc import Sequence
@@ -206,11 +207,11 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
         staged = ws.read_tracked(rel)
         return Finding(rel, Rules.NOT_A_FILE.value, "not staged") if staged is None else staged
     full = os.path.join(ws.root, rel)
-    if os.path.islink(full):
-        return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
+    if not _NOFOLLOW and os.path.islink(full):
+        return _symlink_finding(rel)
     try:
-        with open(full, "rb") as fh:
-            return fh.read()
+        # One open that refuses a symbolic link (ELOOP) instead of lstat + open.
+        fd = os.open(full, os.O_RDONLY | _NOFOLLOW)
     except FileNotFoundError:
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
         staged = ws.read_tracked(rel)
@@ -218,7 +219,32 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
             return Finding(rel, Rules.NOT_A_FILE.value, "no such file")
         return staged
     except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(full):
+            return _symlink_finding(rel)
         return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
+    try:
+        return _read_all(fd)
+    except OSError as exc:
+        return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    """The whole file, in one read when it is the size fstat says (no file object)."""
+    chunks = []
+    size = os.fstat(fd).st_size + 1
+    while chunk := os.read(fd, size):
+        chunks.append(chunk)
+        size = 1 << 20
+    return b"".join(chunks)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _symlink_finding(rel: str) -> Finding:
+    return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
 
 
 def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:

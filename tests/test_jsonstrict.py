@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from expflow_git import jsonstrict
 from expflow_git.jsonstrict import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DEPTH,
@@ -154,6 +155,44 @@ def test_jsonish_text_parses_or_gives_a_clean_problem(text: str) -> None:
         assert isinstance(value, dict)
         # What the strict reader accepts is finite and duplicate-free, so it re-serialises.
         json.dumps(value, allow_nan=False)
+
+
+def _outcome(data: bytes) -> object:
+    try:
+        return ("ok", parse_json(data))
+    except JsonProblem as exc:
+        return ("problem", str(exc), exc.pointer, exc.line, exc.col)
+
+
+_NUMBERS = st.sampled_from(
+    ["1e99", "1e100", "1E+308", "2e308", "-1.5e-400", "1e-99", "0.5", "-0", "7", "1" * 199,
+     "1" * 200, "9" * 4400, "1" * 150 + "e99", "1" * 210 + ".0", "3.25E+2"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TOKENS | _NUMBERS, max_size=60).map("".join))
+def test_fast_path_and_full_decoder_agree(text: str) -> None:
+    """Documents without risky numbers skip the per-number hooks: what they parse
+    to, and every problem with its pointer, must be what the full decoder says."""
+    data = text.encode("utf-8", "surrogatepass")
+    fast = _outcome(data)
+    original = jsonstrict._plain_numbers
+    jsonstrict._plain_numbers = lambda _data: False  # type: ignore[assignment]
+    try:
+        full = _outcome(data)
+    finally:
+        jsonstrict._plain_numbers = original
+    assert repr(fast) == repr(full)  # repr: -0.0 and 0 differ, NaN never appears
+
+
+@pytest.mark.parametrize(
+    ("number", "plain"),
+    [("1e99", True), ("12.5e-99", True), ("1" * 199, True), ("1e100", False), ("1e+100", False),
+     ("1E-100", False), ("1" * 200, False), ("0." + "0" * 200 + "1", False)],
+)
+def test_risky_numbers_are_searched_for(number: str, plain: bool) -> None:
+    assert jsonstrict._plain_numbers(f'{{"x": {number}}}'.encode()) is plain
 
 
 @settings(max_examples=200, deadline=None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -409,7 +410,35 @@ def test_symlinked_document_is_refused(exp_repo: ExpRepo, cli) -> None:
     (exp_repo.path / EXP).symlink_to(exp_repo.path / "elsewhere.json")
     res = cli(["validate", EXP], cwd=exp_repo.path)
     assert res.code == 1
-    assert f"{EXP}: not-a-regular-file" in res.out
+    assert f"{EXP}: not-a-regular-file: is a symbolic link" in res.out
+
+
+def test_symlink_to_a_missing_file_is_refused_as_a_symlink(exp_repo: ExpRepo, cli) -> None:
+    (exp_repo.path / "experiments" / "pdebench-task1").mkdir(parents=True)
+    (exp_repo.path / EXP).symlink_to(exp_repo.path / "nowhere.json")
+    res = cli(["validate", EXP], cwd=exp_repo.path)
+    assert res.code == 1
+    assert f"{EXP}: not-a-regular-file: is a symbolic link" in res.out
+
+
+def test_tracked_document_that_is_now_a_directory_is_a_finding(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.write(EXP, _j(experiment_doc()))
+    exp_repo.stage(EXP)
+    (exp_repo.path / EXP).unlink()
+    (exp_repo.path / EXP).mkdir()
+    res = cli(["validate"], cwd=exp_repo.path)  # every tracked document, read from disk
+    assert res.code == 1
+    assert f"{EXP}: not-a-regular-file: cannot read: Is a directory" in res.out
+    assert_clean_output(res.out, res.err)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads anything")
+def test_unreadable_document_is_a_finding(exp_repo: ExpRepo, cli) -> None:
+    exp_repo.write(EXP, _j(experiment_doc()))
+    (exp_repo.path / EXP).chmod(0)
+    res = cli(["validate", EXP], cwd=exp_repo.path)
+    assert res.code == 1
+    assert f"{EXP}: not-a-regular-file: cannot read: Permission denied" in res.out
 
 
 def test_usage_errors_exit_2(exp_repo: ExpRepo) -> None:
