@@ -50,8 +50,12 @@ class InputLeaf(NamedTuple):
 
     @classmethod
     def of(cls, path: str, git_blob: str, sha256: str) -> InputLeaf:
-        """From hex digests; ValueError if one is not hex."""
-        return cls(path, bytes.fromhex(sha256 + git_blob))
+        """From hex digests; ValueError unless `sha256` is 32 bytes of hex (it may come
+        from an edited cache record, and must not shift bytes into the blob id)."""
+        digest = bytes.fromhex(sha256)
+        if len(sha256) != 64 or len(digest) != 32:
+            raise ValueError("a SHA-256 is 64 hex digits")
+        return cls(path, digest + bytes.fromhex(git_blob))
 
     @property
     def git_blob(self) -> str:
@@ -227,7 +231,7 @@ def _usable(record: Any, kinds: Collection[Kind], classes: Collection[str]) -> b
 # Before a large read, the reference validators (which explain invalid documents) are
 # built: built at the first invalid document, the objects of python-jsonschema and its
 # imports would land in holes all over a full heap and keep it from being handed back
-# to the OS once the audit is freed (cli._release_freed_memory; 60 MiB at 100k runs).
+# to the OS once the audit is freed (cli._memory_releaser; 60 MiB at 100k runs).
 _LARGE_READ = 1000  # blobs
 
 

@@ -1026,11 +1026,14 @@ def _memory_releaser() -> Callable[[], None]:
     imported late, for one) lands in its holes and pins them: the caller gets this, and
     its renderers, before the audit.
     """
-    import ctypes
-
+    trim: Callable[[int], int] | None
     try:
-        trim: Callable[[int], int] | None = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim  # TypeError on Windows, AttributeError off glibc
+        trim.argtypes = [ctypes.c_size_t]
+        trim.restype = ctypes.c_int
+    except (ImportError, OSError, AttributeError, TypeError):
         trim = None
 
     def release() -> None:

@@ -1,13 +1,13 @@
 """Strict JSON reader (SPEC §2.3): every document the tool reads goes through here.
 
-The fast path is the C `json` scanner. Problems it cannot reject on its own
-(duplicate keys, NaN/Infinity, numbers that overflow to infinity) are turned
-into sentinel values by per-call hooks; only when a sentinel was produced do
-we walk the tree to find its JSON pointer, so clean documents pay nothing extra.
-Every document is first read without the per-number hooks; when its bytes
-hold a number that could overflow (a three-digit exponent, 200 digits in a
-row) its values are then searched for an infinity. Anything that decoder
-refuses or that search finds is read again by the full decoder, which says why.
+Both decoders are the C `json` scanner with hooks. The fast one has hooks only
+for objects and constants and stops at a duplicate key or NaN/Infinity; when
+the bytes hold a number that could overflow (a three-digit exponent, 200
+digits in a row) its values are then searched for an infinity. Anything it
+refuses, or that search finds, is read again by the full decoder, whose hooks
+turn every problem (duplicate keys, NaN/Infinity, numbers that overflow to
+infinity or pass the int digit limit) into a sentinel value; the tree is then
+walked to find the first sentinel's JSON pointer, which the message names.
 """
 
 from __future__ import annotations

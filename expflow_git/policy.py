@@ -52,6 +52,8 @@ class Op(enum.Enum):
 
     def holds(self, left: Any, right: Any) -> bool:
         """`left OP right`; False when the two cannot be compared (e.g. str vs number)."""
+        if type(left) in _PLAIN_NUMBERS and type(right) in _PLAIN_NUMBERS:  # nearly always
+            return bool(_FUNCS[self._value_](left, right))
         if _is_number(left) != _is_number(right):
             return self is Op.NE
         try:
@@ -69,6 +71,9 @@ _FUNCS: dict[str, Callable[[Any, Any], Any]] = {  # by value: no enum hashing pe
     Op.EQ.value: operator.eq,
     Op.NE.value: operator.ne,
 }
+
+
+_PLAIN_NUMBERS = frozenset({int, float})  # exact types: bool is an int, but not a number
 
 
 def _is_number(value: Any) -> bool:

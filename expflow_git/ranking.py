@@ -41,15 +41,22 @@ def order_key(
     metrics: Mapping[str, float], run_id: str, feasible: bool, keys: SortKeys
 ) -> tuple[object, ...]:
     """Where a run stands: ranked feasible runs, then feasible runs missing the sort metric,
-    then infeasible runs; within each, metric by metric (missing last either way), then id."""
+    then infeasible runs; within each, metric by metric (missing last either way), then id.
+
+    One flat tuple (group, then a missing flag and a value per metric, then the id):
+    100k of them are compared while sorting.
+    """
     sort_metric = keys[0][0]
     group = 0 if feasible and sort_metric in metrics else (1 if feasible else 2)
     parts: list[object] = [group]
     for name, descending in keys:
         value = metrics.get(name)
-        parts.append((1, 0.0) if value is None else (0, -value if descending else value))
+        parts += _MISSING if value is None else (0, -value if descending else value)
     parts.append(run_id)
     return tuple(parts)
+
+
+_MISSING = (1, 0.0)
 
 
 def rank(verdicts: Sequence[RunVerdict], keys: SortKeys) -> Leaderboard:

@@ -9,9 +9,9 @@ not going to be committed with it.
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,8 +210,9 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
     if not _NOFOLLOW and os.path.islink(full):
         return _symlink_finding(rel)
     try:
-        # One open that refuses a symbolic link (ELOOP) instead of lstat + open.
-        fd = os.open(full, os.O_RDONLY | _NOFOLLOW)
+        # One open that refuses a symbolic link instead of lstat + open; a FIFO does not
+        # block it (O_NONBLOCK), and is refused below.
+        fd = os.open(full, _OPEN_FLAGS)
     except FileNotFoundError:
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
         staged = ws.read_tracked(rel)
@@ -219,10 +220,12 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
             return Finding(rel, Rules.NOT_A_FILE.value, "no such file")
         return staged
     except OSError as exc:
-        if exc.errno == errno.ELOOP and os.path.islink(full):
+        if os.path.islink(full):  # ELOOP on Linux; other errors elsewhere
             return _symlink_finding(rel)
         return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return Finding(rel, Rules.NOT_A_FILE.value, "is not a regular file")
         return _read_all(fd)
     except OSError as exc:
         return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
@@ -241,6 +244,7 @@ def _read_all(fd: int) -> bytes:
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 def _symlink_finding(rel: str) -> Finding:

@@ -354,8 +354,10 @@ def test_forged_shard_is_trusted_but_verify_recomputes_without_it(xcli: Cli, rep
         lambda rec: rec["r"].__setitem__("reg", [["only-a-rule"]]),  # a short finding row
         lambda rec: rec.pop("h"),  # no sha256
         lambda rec: rec["r"].__setitem__("doc", []),  # a document of the wrong type
+        lambda rec: rec.__setitem__("h", rec["h"][:-2]),  # would shift bytes into gitBlob
+        lambda rec: rec.__setitem__("h", " ".join([rec["h"][:32], rec["h"][32:]])),
     ],
-    ids=["no-metrics", "short-row", "no-sha256", "doc-not-object"],
+    ids=["no-metrics", "short-row", "no-sha256", "doc-not-object", "short-sha256", "spaced"],
 )
 def test_forged_shard_of_the_wrong_shape_is_a_miss(
     xcli: Cli, repo: Path, reshape: Callable[[dict[str, Any]], object]

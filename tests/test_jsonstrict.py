@@ -164,26 +164,58 @@ def _outcome(data: bytes) -> object:
         return ("problem", str(exc), exc.pointer, exc.line, exc.col)
 
 
-_NUMBERS = st.sampled_from(
-    ["1e99", "1e100", "1E+308", "2e308", "-1.5e-400", "1e-99", "0.5", "-0", "7", "1" * 199,
-     "1" * 200, "9" * 4400, "1" * 150 + "e99", "1" * 210 + ".0", "3.25E+2"]
-)
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.lists(_TOKENS | _NUMBERS, max_size=60).map("".join))
-def test_fast_path_and_full_decoder_agree(text: str) -> None:
-    """Documents without risky numbers skip the per-number hooks: what they parse
-    to, and every problem with its pointer, must be what the full decoder says."""
-    data = text.encode("utf-8", "surrogatepass")
-    fast = _outcome(data)
-    original = jsonstrict._plain_numbers
-    jsonstrict._plain_numbers = lambda _data: False  # type: ignore[assignment]
+def _full_decoder_outcome(data: bytes) -> object:
+    """What the full decoder (every per-number hook) alone says of `data`."""
+    original = jsonstrict._fast_decode
+    jsonstrict._fast_decode = lambda _text: jsonstrict._MISS  # type: ignore[assignment]
     try:
-        full = _outcome(data)
+        return _outcome(data)
     finally:
-        jsonstrict._plain_numbers = original
-    assert repr(fast) == repr(full)  # repr: -0.0 and 0 differ, NaN never appears
+        jsonstrict._fast_decode = original
+
+
+_NUMBERS = st.sampled_from(
+    ["1e99", "1e100", "1E+308", "2e308", "-1e999", "-1.5e-400", "1e-99", "0.5", "-0", "7",
+     "1" * 199, "1" * 200, "9" * 4400, "1" * 150 + "e99", "1" * 210 + ".0", "3.25E+2", "NaN",
+     "-Infinity", "1e0400"]
+)
+_LEAVES = _NUMBERS | st.sampled_from(['"s"', '"\\ud800"', '"e123"', "true", "null"])
+
+
+@st.composite
+def _objects(draw: st.DrawFn, depth: int = 0) -> str:
+    """An object's text, with number literals (some that overflow), nested objects and
+    arrays, and sometimes a key given twice."""
+    keys = draw(st.lists(st.sampled_from("abcd"), max_size=4))
+    members = []
+    for key in keys:
+        kind = draw(st.integers(0, 3 if depth < 3 else 1))
+        if kind <= 1:
+            value = draw(_LEAVES)
+        elif kind == 2:
+            value = draw(_objects(depth + 1))
+        else:
+            items = draw(st.lists(_LEAVES | _objects(depth + 1), max_size=3))
+            value = "[" + ",".join(items) + "]"
+        members.append(f'"{key}": {value}')
+    return "{" + ", ".join(members) + "}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(_objects() | st.lists(_TOKENS | _NUMBERS, max_size=60).map("".join))
+def test_fast_path_and_full_decoder_agree(text: str) -> None:
+    """Every document is first read without the per-number hooks: what it parses to,
+    and every problem with its pointer, must be what the full decoder alone says."""
+    data = text.encode("utf-8", "surrogatepass")
+    assert repr(_outcome(data)) == repr(_full_decoder_outcome(data))  # repr: -0.0 is not 0
+
+
+def test_fast_path_is_taken_and_refuses_what_the_full_decoder_refuses() -> None:
+    assert jsonstrict._fast_decode('{"a": 1.5, "b": [2]}') == {"a": 1.5, "b": [2]}
+    for text in ('{"a": 1, "a": 2}', '{"a": NaN}', '{"a": [-Infinity]}', '{"a": 1'):
+        assert jsonstrict._fast_decode(text) is jsonstrict._MISS
+    # An overflow the fast decoder takes as infinity is found by the search.
+    assert jsonstrict._holds_infinity(jsonstrict._fast_decode('{"a": {"b": [1e999]}}'))
 
 
 @pytest.mark.parametrize(

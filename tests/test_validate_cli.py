@@ -428,8 +428,16 @@ def test_tracked_document_that_is_now_a_directory_is_a_finding(exp_repo: ExpRepo
     (exp_repo.path / EXP).mkdir()
     res = cli(["validate"], cwd=exp_repo.path)  # every tracked document, read from disk
     assert res.code == 1
-    assert f"{EXP}: not-a-regular-file: cannot read: Is a directory" in res.out
+    assert f"{EXP}: not-a-regular-file: is not a regular file" in res.out
     assert_clean_output(res.out, res.err)
+
+
+def test_fifo_named_as_a_document_is_refused_without_blocking(exp_repo: ExpRepo, cli) -> None:
+    (exp_repo.path / EXP).parent.mkdir(parents=True)
+    os.mkfifo(exp_repo.path / EXP)  # nothing ever writes to it: a blocking open would hang
+    res = cli(["validate", EXP], cwd=exp_repo.path)
+    assert res.code == 1
+    assert f"{EXP}: not-a-regular-file: is not a regular file" in res.out
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads anything")
