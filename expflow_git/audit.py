@@ -212,22 +212,6 @@ def content_record(
     return record
 
 
-def _usable(record: Any, kinds: Collection[Kind], classes: Collection[str]) -> bool:
-    """A cached record answers every question this tree asks of the blob.
-
-    Its shard passed the header and digest checks (cache.py), so its parts have
-    the shapes `content_record` wrote; only whether every part is there is asked.
-    """
-    if not isinstance(record, dict):
-        return False
-    scans = record.get("s")
-    return (
-        isinstance(scans, dict)
-        and all(c in scans for c in classes)
-        and all(_key(k) in record for k in kinds)
-    )
-
-
 # Before a large read, the reference validators (which explain invalid documents) are
 # built: built at the first invalid document, the objects of python-jsonschema and its
 # imports would land in holes all over a full heap and keep it from being handed back
@@ -297,7 +281,7 @@ def _read_documents(
             if use.kind is None:
                 continue
             inputs.append(InputLeaf.of(path, sha, record["h"]))
-            outcome = record[_key(use.kind)]
+            outcome = record["e" if use.kind is Kind.EXPERIMENT else "r"]  # see _key
             if "doc" not in outcome:
                 findings.extend(_row_finding(path, row) for row in outcome["bad"])
                 continue
@@ -320,8 +304,13 @@ def _read_documents(
 
     def consume_cached(sha: str, record: Any) -> bool:
         """Consume a cached record; one that lacks the shape `content_record` writes
-        (an edited shard whose digest was recomputed) changes nothing and is a miss."""
-        if not _usable(record, *needs(sha)):
+        (an edited shard whose digest was recomputed) changes nothing and is a miss.
+
+        Its shard passed the header and digest checks (cache.py), so its parts have the
+        shapes `content_record` wrote, unless it was edited: `consume` reads every part
+        a use of the blob needs, and a part that is missing or of another type raises.
+        """
+        if record is None:
             return False
         marks = len(findings), len(inputs), len(experiments), len(results)
         try:

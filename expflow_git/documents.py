@@ -25,6 +25,9 @@ class Status(enum.Enum):
     SKIPPED = "skipped"
 
 
+_STATUS = {s.value: s for s in Status}  # faster than Status(value); KeyError if unknown
+
+
 @dataclass(frozen=True, slots=True)
 class Experiment:
     path: str
@@ -43,9 +46,9 @@ class Experiment:
             path=path,
             id=sys.intern(doc["id"]),
             study=sys.intern(doc["study"]),
-            status=Status(doc["status"]),
+            status=_STATUS[doc["status"]],
             params=doc["params"],
-            tags=tuple(sys.intern(t) for t in doc.get("tags", ())),
+            tags=tuple(map(sys.intern, doc.get("tags", ()))),
             seed=doc.get("seed"),
             title=doc.get("title", ""),
         )

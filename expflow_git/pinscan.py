@@ -77,6 +77,7 @@ _CODE_SUFFIXES = frozenset({
     ".kts", ".scala", ".go", ".rs", ".rb", ".php", ".c", ".h", ".cc", ".cpp", ".hpp", ".cs",
     ".swift", ".r", ".jl", ".lua", ".m",
 })
+_CODE_SUFFIX_TUPLE = tuple(_CODE_SUFFIXES)
 # fmt: on
 
 # Maximal hex runs; the 64-character, word-bounded ones are checked in Python
@@ -196,12 +197,17 @@ def scan_bytes(path: str, data: bytes, *, allow: Sequence[str] = ()) -> list[Fin
 
 def is_code_path(path: str) -> bool:
     """Source files, where an unquoted right-hand side is an expression, not a value."""
+    if not path.lower().endswith(_CODE_SUFFIX_TUPLE):  # nearly every path: no splitext
+        return False
     return posixpath.splitext(path)[1].lower() in _CODE_SUFFIXES
 
 
 def name_findings(path: str) -> list[Finding]:
     """The finding a file's name alone gives (a committed `pin.hash`)."""
-    if posixpath.basename(path).lower() != PIN_HASH_FILENAME:
+    if (
+        path[-8:].lower() != PIN_HASH_FILENAME
+        or posixpath.basename(path).lower() != PIN_HASH_FILENAME
+    ):
         return []
     return [
         Finding(
