@@ -159,7 +159,38 @@ def _finding_row(f: Finding) -> list[Any]:
 
 
 def _row_finding(path: str, row: list[Any]) -> Finding:
-    return Finding(path, row[0], row[1], row[2], row[3], row[4])
+    rule, message, pointer, line, col = row
+    if not (type(rule) is type(message) is type(pointer) is str) or not (
+        _is_position(line) and _is_position(col)
+    ):
+        raise TypeError("a finding row of another shape")
+    return Finding(path, rule, message, pointer, line, col)
+
+
+def _is_position(value: Any) -> bool:
+    return value is None or type(value) is int
+
+
+def _rows(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise TypeError("findings must be a list")
+    return value
+
+
+def _numbers(values: Any) -> Any:
+    """`values` if it is an object of numbers (what ranking and gates compute with)."""
+    if type(values) is not dict or not _NUMBER_TYPES.issuperset(map(type, values.values())):
+        raise TypeError("an object of numbers was expected")
+    return values
+
+
+_NUMBER_TYPES = frozenset({int, float})  # exact types: a bool is not a number here
+
+
+def _dict(value: Any) -> dict[Any, Any]:
+    if type(value) is not dict:
+        raise TypeError("an object was expected")
+    return value
 
 
 # The fields the audit reads of a document (Experiment.from_json and Result.from_json
@@ -276,23 +307,30 @@ def _read_documents(
         """Findings and documents of every path that holds this blob; the record is dropped."""
         for use in uses[sha]:
             path = use.path
-            if use.scan_class is not None and (rows := record["s"][use.scan_class]):
+            if use.scan_class is not None and (rows := _rows(record["s"][use.scan_class])):
                 findings.extend(_row_finding(path, row) for row in rows)
             if use.kind is None:
                 continue
             inputs.append(InputLeaf.of(path, sha, record["h"]))
             outcome = record["e" if use.kind is Kind.EXPERIMENT else "r"]  # see _key
             if "doc" not in outcome:
-                findings.extend(_row_finding(path, row) for row in outcome["bad"])
+                findings.extend(_row_finding(path, row) for row in _rows(outcome["bad"]))
                 continue
             # finish_document's checks, with the registry's answer taken from the record.
+            # What later checks compute with must have its type (an edited record: a miss).
+            raw = outcome["doc"]
             doc: Experiment | Result
             if use.kind is Kind.EXPERIMENT:
-                doc = Experiment.from_json(path, outcome["doc"])
+                if type(raw["params"]) is not dict:
+                    raise TypeError("params must be an object")
+                doc = Experiment.from_json(path, raw)
                 problems = stem_findings(doc)
             else:
-                doc = Result.from_json(path, outcome["doc"])
-                problems = [_row_finding(path, row) for row in outcome["reg"]]
+                _numbers(raw["metrics"])
+                for split in _dict(raw.get("splits", {})).values():
+                    _numbers(split)
+                doc = Result.from_json(path, raw)
+                problems = [_row_finding(path, row) for row in _rows(outcome["reg"])]
                 problems += stem_findings(doc)
             if problems:
                 findings.extend(problems)
@@ -307,8 +345,10 @@ def _read_documents(
         (an edited shard whose digest was recomputed) changes nothing and is a miss.
 
         Its shard passed the header and digest checks (cache.py), so its parts have the
-        shapes `content_record` wrote, unless it was edited: `consume` reads every part
-        a use of the blob needs, and a part that is missing or of another type raises.
+        shapes `content_record` wrote, unless it was edited after its digest was
+        recomputed: `consume` reads every part a use of the blob needs, and raises on
+        one that is missing, or of another type where later checks compute with it
+        (finding rows, params, metrics, splits). Other edits are believed (decisions.md).
         """
         if record is None:
             return False

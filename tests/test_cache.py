@@ -347,26 +347,59 @@ def test_forged_shard_is_trusted_but_verify_recomputes_without_it(xcli: Cli, rep
     assert res.code == 0, res  # still forged cache in place: verify does not read it
 
 
+EXPERIMENT = f"experiments/{STUDY}/run-00.json"
+NOTES = "notes/leak.txt"  # a blob whose record holds PIN-scan findings
+
+
+def _set(*keys: str, value: object) -> Callable[[dict[str, Any]], object]:
+    def reshape(rec: dict[str, Any]) -> None:
+        for key in keys[:-1]:
+            rec = rec[key]
+        rec[keys[-1]] = value
+
+    return reshape
+
+
 @pytest.mark.parametrize(
-    "reshape",
+    ("target", "reshape"),
     [
-        lambda rec: rec["r"]["doc"].pop("metrics"),  # a document without a field
-        lambda rec: rec["r"].__setitem__("reg", [["only-a-rule"]]),  # a short finding row
-        lambda rec: rec.pop("h"),  # no sha256
-        lambda rec: rec["r"].__setitem__("doc", []),  # a document of the wrong type
-        lambda rec: rec.__setitem__("h", rec["h"][:-2]),  # would shift bytes into gitBlob
-        lambda rec: rec.__setitem__("h", " ".join([rec["h"][:32], rec["h"][32:]])),
+        (RESULT, lambda rec: rec["r"]["doc"].pop("metrics")),  # a document without a field
+        (RESULT, _set("r", "reg", value=[["only-a-rule"]])),  # a short finding row
+        (RESULT, lambda rec: rec.pop("h")),  # no sha256
+        (RESULT, _set("r", "doc", value=[])),  # a document of the wrong type
+        (RESULT, lambda rec: rec.__setitem__("h", rec["h"][:-2])),  # bytes into gitBlob
+        (RESULT, lambda rec: rec.__setitem__("h", rec["h"][:32] + " " + rec["h"][32:])),
+        (RESULT, _set("r", "doc", "metrics", "seg_total", value="50")),  # ranking: -"50"
+        (RESULT, _set("r", "doc", "splits", value={"holdout": [1]})),
+        (EXPERIMENT, _set("e", "doc", "params", value=[])),  # rules: [].items()
+        (BROKEN, _set("e", "bad", value="")),  # would drop the finding silently
+        (BROKEN, _set("e", "bad", value=[["invalid-json", "m", "", "2", 1]])),  # line "2"
+        (NOTES, _set("s", "t", value=None)),  # would drop the PIN finding silently
     ],
-    ids=["no-metrics", "short-row", "no-sha256", "doc-not-object", "short-sha256", "spaced"],
+    ids=[
+        "no-metrics",
+        "short-row",
+        "no-sha256",
+        "doc-not-object",
+        "short-sha256",
+        "spaced",
+        "metric-string",
+        "split-list",
+        "params-list",
+        "bad-string",
+        "row-line-string",
+        "scan-rows-null",
+    ],
 )
 def test_forged_shard_of_the_wrong_shape_is_a_miss(
-    xcli: Cli, repo: Path, reshape: Callable[[dict[str, Any]], object]
+    xcli: Cli, repo: Path, target: str, reshape: Callable[[dict[str, Any]], object]
 ) -> None:
-    """A digest-valid shard whose record lacks the shape the audit writes changes
-    nothing: that blob is read again, no traceback."""
+    """A digest-valid shard whose record lacks the shape the audit writes, or holds a
+    part of another type that later checks compute with, changes nothing: that blob
+    is read again, no traceback."""
     cold = audit(xcli, repo, "--no-cache")
     audit(xcli, repo)
-    sha = blob(repo, RESULT)
+    sha = blob(repo, target)
     header, _, records = split_shard(shard_of(repo, sha))
     reshape(records[sha])
     shard_of(repo, sha).write_bytes(join_shard(header, records))  # digest recomputed

@@ -11,10 +11,10 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expflow_git.checks import CheckKind, Outcome, RunVerdict
+from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
 from expflow_git.ranking import Leaderboard, RankedRun
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
-from expflow_git.report.statement import _run_piece, run_entries
+from expflow_git.report.statement import Known, _run_piece, run_entries
 
 scalars = (
     st.none()
@@ -150,6 +150,39 @@ def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
     entry = dict(next(run_entries_of(ranked)), seq=seq, prev=prev)
     assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
     assert summary == ("run", {"id": run_id, "rank": rank, "feasible": verdict.feasible})
+
+
+_SHARED = [passed(kind, f"check-{i}") for i, kind in enumerate(CheckKind)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(range(len(_SHARED))), max_size=4),
+            st.none() | st.sampled_from(list(CheckKind)),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_runs_of_one_report_share_encoded_checks_correctly(
+    runs: list[tuple[list[int], CheckKind | None]],
+) -> None:
+    """Within a report, passed checks (shared values) and a feasible run's whole
+    "checks" member are encoded once and reused: every entry must still be exact."""
+    known: Known = {}
+    for n, (picked, failing) in enumerate(runs):
+        checks = [_SHARED[i] for i in picked]
+        if failing is not None:
+            checks.append(Outcome(failing, f"failing-{n}", False, "why"))
+        verdict = RunVerdict(
+            f"run-{n}", "s", (), f"results/s/run-{n}.json", {"m": n / 3}, {}, tuple(checks)
+        )
+        ranked = RankedRun(verdict, n + 1 if verdict.feasible else None)
+        before, after, _ = _run_piece(ranked, known)(n, "ab" * 32)
+        entry = dict(next(run_entries_of(ranked)), seq=n, prev="ab" * 32)
+        assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
 
 
 def run_entries_of(ranked: RankedRun) -> Iterator[dict[str, object]]:
