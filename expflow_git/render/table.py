@@ -19,7 +19,7 @@ def leaderboard_cells(
             r.id,
             r.study,
             "yes" if r.feasible else "NO",
-            *(fmt_number(r.metrics.get(c)) for c in columns),
+            *map(fmt_number, map(r.metrics.get, columns)),
             "; ".join(r.failed),
         ]
         for r in rows

@@ -111,7 +111,7 @@ def thresholds_from_entries(entries: Sequence[Mapping[str, Any]]) -> tuple[Thres
 def metric_columns(sort_by: str, tie_break: Sequence[str], rows: Sequence[Row]) -> tuple[str, ...]:
     """The sort metric and tie-breaks first, then other metrics seen, up to a readable width."""
     cols = list(dict.fromkeys([sort_by, *tie_break]))
-    seen = sorted({m for r in rows for m in r.metrics} - set(cols))
+    seen = sorted(set().union(*[r.metrics for r in rows]) - set(cols))
     return tuple((cols + seen)[:MAX_METRIC_COLUMNS])
 
 
@@ -176,7 +176,9 @@ def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
             r.verdict.path,
             r.verdict.feasible,
             r.verdict.metrics,
-            tuple(
+            ()
+            if r.verdict.feasible
+            else tuple(
                 f"{o.name} ({o.detail})" if o.detail else o.name
                 for o in r.verdict.outcomes
                 if not o.passed
@@ -189,6 +191,8 @@ def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
 def fmt_number(value: float | None) -> str:
     if value is None:
         return "-"
+    if type(value) is float and not value.is_integer():  # most values: one test
+        return f"{value:.6g}"
     if abs(value) < 1e15 and (isinstance(value, int) or value.is_integer()):
         return str(int(value))
     return f"{value:.6g}"
@@ -204,10 +208,7 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
     ranking = check.policy.ranking
     kinds = (CheckKind.THRESHOLD, CheckKind.GATE)
     names = dict.fromkeys(
-        (o.kind.value, o.name)
-        for r in audit.board.runs
-        for o in r.verdict.outcomes
-        if o.kind in kinds
+        (o.kind, o.name) for r in audit.board.runs for o in r.verdict.outcomes if o.kind in kinds
     )
     return View(
         commit=check.commit.sha,
@@ -226,7 +227,9 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         walk=walk_entry(audit),
         focus=result.get("focus"),
         inputs=len(check.inputs),
-        thresholds=tuple(t for kind, name in names if (t := _threshold(kind, name)) is not None),
+        thresholds=tuple(
+            t for kind, name in names if (t := _threshold(kind.value, name)) is not None
+        ),
         tool_version=__version__,
         policy_blob=check.policy_blob,
     )
