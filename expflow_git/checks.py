@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -225,11 +226,14 @@ class RunVerdict:
     feasible: bool = field(init=False)  # every check passed: asked often, computed once
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "feasible", all(o.passed for o in self.outcomes))
+        object.__setattr__(self, "feasible", all(map(_PASSED, self.outcomes)))
 
     @property
     def failed(self) -> list[str]:
         return [o.name for o in self.outcomes if not o.passed]
+
+
+_PASSED = operator.attrgetter("passed")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -315,11 +319,12 @@ def pair_runs(
 ) -> list[tuple[Experiment, Result]]:
     """Runs are results backed by a successful record (the first record of a duplicated id)."""
     by_id: dict[str, Experiment] = {}
-    for exp in sorted(experiments, key=lambda e: e.path):
+    for exp in sorted(experiments, key=operator.attrgetter("path")):
         by_id.setdefault(exp.id, exp)
     runs = []
-    for res in results:
+    # In results' order by id (stable), which is the runs' order by their record's id.
+    for res in sorted(results, key=operator.attrgetter("experiment")):
         record = by_id.get(res.experiment)
         if record is not None and record.status is Status.SUCCESS:
             runs.append((record, res))
-    return sorted(runs, key=lambda pair: pair[0].id)
+    return runs

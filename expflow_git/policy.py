@@ -247,6 +247,7 @@ def parse_gate(text: str, metrics: Mapping[str, Metric], *, source: str = "gate"
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)  # a repository's records share a few parameter names
 def param_key(name: str) -> str:
     """How rules find a parameter: last path segment, leading dashes dropped, case folded.
 
