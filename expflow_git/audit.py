@@ -177,11 +177,10 @@ def _rows(value: Any) -> list[Any]:
     return value
 
 
-def _numbers(values: Any) -> Any:
-    """`values` if it is an object of numbers (what ranking and gates compute with)."""
+def _numbers(values: Any) -> None:
+    """TypeError unless `values` is an object of numbers (ranking and gates compute with them)."""
     if type(values) is not dict or not _NUMBER_TYPES.issuperset(map(type, values.values())):
         raise TypeError("an object of numbers was expected")
-    return values
 
 
 _NUMBER_TYPES = frozenset({int, float})  # exact types: a bool is not a number here

@@ -224,19 +224,20 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
             return _symlink_finding(rel)
         return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             return Finding(rel, Rules.NOT_A_FILE.value, "is not a regular file")
-        return _read_all(fd)
+        return _read_all(fd, info.st_size)
     except OSError as exc:
         return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     finally:
         os.close(fd)
 
 
-def _read_all(fd: int) -> bytes:
-    """The whole file, in one read when it is the size fstat says (no file object)."""
+def _read_all(fd: int, size: int) -> bytes:
+    """The whole file, in one read when it is still `size` bytes (no file object)."""
     chunks = []
-    size = os.fstat(fd).st_size + 1
+    size += 1
     while chunk := os.read(fd, size):
         chunks.append(chunk)
         size = 1 << 20
