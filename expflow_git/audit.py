@@ -30,7 +30,14 @@ from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan import is_code_path, name_findings, scan_content
-from expflow_git.policy import DEFAULT_POLICY_PATH, Gate, Policy, load_policy_bytes, param_key
+from expflow_git.policy import (
+    DEFAULT_POLICY_PATH,
+    NUMBER_TYPES,
+    Gate,
+    Policy,
+    load_policy_bytes,
+    param_key,
+)
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.schemas import Kind, validator
 
@@ -179,11 +186,8 @@ def _rows(value: Any) -> list[Any]:
 
 def _numbers(values: Any) -> None:
     """TypeError unless `values` is an object of numbers (ranking and gates compute with them)."""
-    if type(values) is not dict or not _NUMBER_TYPES.issuperset(map(type, values.values())):
+    if type(values) is not dict or not NUMBER_TYPES.issuperset(map(type, values.values())):
         raise TypeError("an object of numbers was expected")
-
-
-_NUMBER_TYPES = frozenset({int, float})  # exact types: a bool is not a number here
 
 
 def _dict(value: Any) -> dict[Any, Any]:

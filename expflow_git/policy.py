@@ -52,7 +52,7 @@ class Op(enum.Enum):
 
     def holds(self, left: Any, right: Any) -> bool:
         """`left OP right`; False when the two cannot be compared (e.g. str vs number)."""
-        if type(left) in _PLAIN_NUMBERS and type(right) in _PLAIN_NUMBERS:  # nearly always
+        if type(left) in NUMBER_TYPES and type(right) in NUMBER_TYPES:  # nearly always
             return bool(_FUNCS[self._value_](left, right))
         if _is_number(left) != _is_number(right):
             return self is Op.NE
@@ -73,7 +73,7 @@ _FUNCS: dict[str, Callable[[Any, Any], Any]] = {  # by value: no enum hashing pe
 }
 
 
-_PLAIN_NUMBERS = frozenset({int, float})  # exact types: bool is an int, but not a number
+NUMBER_TYPES = frozenset({int, float})  # exact types of JSON numbers: a bool is not one
 
 
 def _is_number(value: Any) -> bool:
