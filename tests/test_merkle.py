@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expflow_git.report.canonical import canonical_json, sha256_hex
-from expflow_git.report.merkle import leaf_hash, merkle_root, node_hash
+from expflow_git.report.merkle import MerkleTree, leaf_hash, merkle_root, node_hash
 
 
 def _h(data: bytes) -> bytes:
@@ -126,6 +126,17 @@ def test_rejects_wrong_length_hashes() -> None:
 @given(st.lists(st.binary(min_size=32, max_size=32), max_size=70))
 def test_matches_recursive_reference(hashes: list[bytes]) -> None:
     assert merkle_root(hashes) == _reference_root(hashes)
+
+
+def test_tree_built_leaf_by_leaf_has_every_prefix_root() -> None:
+    """The root after each added leaf is the tree hash of the leaves so far: every
+    leaf count up to 300 (each shape of carries) against the recursive reference."""
+    hashes = [_h(i.to_bytes(2, "big")) for i in range(300)]
+    tree = MerkleTree()
+    assert tree.root() == _h(b"")
+    for n, h in enumerate(hashes, start=1):
+        tree.add(h)
+        assert tree.root() == _reference_root(hashes[:n]), n
 
 
 @given(

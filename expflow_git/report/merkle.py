@@ -31,21 +31,39 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
-    """RFC 9162 §2.1.1 tree hash of already-hashed leaves; SHA-256(b"") for none.
-
-    Computed bottom-up: pairing neighbours level by level and promoting a lone
-    last node unchanged gives exactly the recursive definition (split at the
-    largest power of two below n), without recursion or slicing copies.
-    """
+    """RFC 9162 §2.1.1 tree hash of already-hashed leaves; SHA-256(b"") for none."""
+    tree = MerkleTree()
     for h in leaf_hashes:
-        if len(h) != _HASH_LEN:
-            raise ValueError(f"leaf hash must be {_HASH_LEN} bytes, got {len(h)}")
-    if not leaf_hashes:
-        return hashlib.sha256(b"").digest()
-    level = list(leaf_hashes)
-    while len(level) > 1:
-        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
+        tree.add(h)
+    return tree.root()
+
+
+class MerkleTree:
+    """The RFC 9162 tree hash, built leaf by leaf in O(log n) memory.
+
+    It keeps the complete subtrees so far (sizes: the binary digits of the leaf
+    count, largest first), merging two of one size as a counter carries. The
+    recursive definition splits n leaves at the largest power of two below n, so
+    the root is those subtrees folded from the right.
+    """
+
+    def __init__(self) -> None:
+        self._subtrees: list[tuple[int, bytes]] = []  # (leaf count, hash)
+
+    def add(self, leaf_hash: bytes) -> None:
+        if len(leaf_hash) != _HASH_LEN:
+            raise ValueError(f"leaf hash must be {_HASH_LEN} bytes, got {len(leaf_hash)}")
+        size, digest = 1, leaf_hash
+        subtrees = self._subtrees
+        while subtrees and subtrees[-1][0] == size:
+            digest = node_hash(subtrees.pop()[1], digest)
+            size *= 2
+        subtrees.append((size, digest))
+
+    def root(self) -> bytes:
+        if not self._subtrees:
+            return hashlib.sha256(b"").digest()
+        digest = self._subtrees[-1][1]
+        for _, left in reversed(self._subtrees[:-1]):
+            digest = node_hash(left, digest)
+        return digest

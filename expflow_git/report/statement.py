@@ -22,7 +22,7 @@ from expflow_git.errors import Finding, clean
 from expflow_git.ranking import RankedRun, best_any, order_key, pearson
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
-from expflow_git.report.merkle import leaf_hash, leaf_hash_of_canonical, merkle_root
+from expflow_git.report.merkle import MerkleTree, leaf_hash, leaf_hash_of_canonical, merkle_root
 from expflow_git.report.signing import keyid, sign
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -536,15 +536,14 @@ def encode_report(
     # The leaves go to their own spool while they are hashed: the Merkle root comes
     # first (the genesis hash needs it), their bytes last in the payload.
     leaves = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
-    hashes = []
+    tree = MerkleTree()
     batch = _Batch(leaves)
     for leaf in check.inputs:
         encoded = leaf_bytes(leaf)
         batch.add(encoded)
-        hashes.append(leaf_hash_of_canonical(encoded))
+        tree.add(leaf_hash_of_canonical(encoded))
     batch.flush()
-    root = merkle_root(hashes).hex()
-    del hashes
+    root = tree.root().hex()
     genesis = genesis_hash(check.commit.sha, check.policy_blob, root)
     # Keys before "entries" (chain, createdAt) do not depend on the entries: the
     # prefix can be written first and every entry appended as it is hashed.
