@@ -104,15 +104,20 @@ class Audit:
 
 
 def verdict_passes(
-    *, findings: int, runs: Sequence[tuple[str, bool]], walk_passed: bool | None, focus: str | None
+    *,
+    findings: int,
+    feasible_runs: int,
+    focus_feasible: bool,
+    walk_passed: bool | None,
+    focus: str | None,
 ) -> bool:
     """SPEC §6.2: no finding, a feasible run, the walk-forward gate if configured.
 
-    With a focus (`--experiment ID`) the verdict is that run's alone.
+    With a focus (`--experiment ID`) the verdict is that run's alone (`focus_feasible`).
     """
     if focus is not None:
-        return any(run_id == focus and feasible for run_id, feasible in runs)
-    return findings == 0 and any(f for _, f in runs) and walk_passed is not False
+        return focus_feasible
+    return findings == 0 and feasible_runs > 0 and walk_passed is not False
 
 
 def path_key(path: str) -> bytes:

@@ -471,6 +471,22 @@ def test_experiment_feasible_exits_0(xcli: Cli, seed: Path) -> None:
     assert "verdict: PASS (for experiment exp-005)" in res.out
 
 
+@pytest.mark.parametrize("focus", [None, "exp-003", "exp-005"])
+def test_report_result_is_what_its_entries_imply(xcli: Cli, seed: Path, focus: str | None) -> None:
+    """The encoder tallies `result` entry by entry (the ranking as canonical bytes);
+    the verifier's `summarize` reads the parsed entries: the two must agree."""
+    from expflow_git.report.statement import summarize
+
+    _, st = audit_json(xcli, seed, *(["--experiment", focus] if focus else []))
+    p = st["predicate"]
+    result = {k: v for k, v in p["result"].items() if k != "best_any"}
+    assert result == summarize(p["entries"], focus)
+    assert [r["id"] for r in result["ranking"]] == [
+        e["id"] for e in p["entries"] if e["type"] == "run"
+    ]
+    assert result["counts"]["runs"] == len(result["ranking"]) > 0
+
+
 def test_experiment_verdict_is_that_runs_alone(xcli: Cli, repo: Path) -> None:
     _dangling(repo)  # a finding elsewhere fails the full audit ...
     commit_all(repo)

@@ -149,7 +149,7 @@ def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
     before, after, summary = _run_piece(ranked, {})(seq, prev)
     entry = dict(next(run_entries_of(ranked)), seq=seq, prev=prev)
     assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
-    assert summary == ("run", {"id": run_id, "rank": rank, "feasible": verdict.feasible})
+    assert summary == {"type": "run", "id": run_id, "rank": rank, "feasible": verdict.feasible}
 
 
 _SHARED = [passed(kind, f"check-{i}") for i, kind in enumerate(CheckKind)]

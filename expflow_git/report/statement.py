@@ -57,9 +57,9 @@ def iter_chain(bodies: Iterable[Json], genesis: str) -> Iterator[Json]:
         yield entry
 
 
-# What `result` needs of an entry: its type, and for a run its ranking item
-# ({id, rank, feasible}), for the walk-forward entry the entry (for a finding, nothing).
-Summary = tuple[str, Json]
+# What `result` needs of an entry (see _Tally.add): its type, and a run's id, rank and
+# feasibility; the walk-forward entry whole.
+Summary = Json
 # An entry ready to be chained: given its (seq, prev), the canonical members that
 # sort before "hash" and after it, and its summary.
 Piece = Callable[[int, str], tuple[bytes, bytes, Summary]]
@@ -70,7 +70,7 @@ def _generic_piece(body: Json) -> Piece:
         entry = {"seq": seq, "prev": prev, **body}
         before = canonical_json({k: v for k, v in entry.items() if k < "hash"})[1:-1]
         after = canonical_json({k: v for k, v in entry.items() if k > "hash"})[1:-1]
-        return before, after, (entry["type"], {} if entry["type"] == "finding" else entry)
+        return before, after, entry
 
     return encode
 
@@ -194,7 +194,7 @@ def _run_piece(ranked: RankedRun, known: Known) -> Piece:
                 {n: {k: json_number(x) for k, x in m.items()} for n, m in v.splits.items()}
             )
     tail = splits + b',"study":' + jcs_string(v.study) + b',"type":"run"'
-    summary: Summary = ("run", {"id": v.id, "rank": ranked.rank, "feasible": feasible})
+    summary: Summary = {"type": "run", "id": v.id, "rank": ranked.rank, "feasible": feasible}
 
     def encode(seq: int, prev: str) -> tuple[bytes, bytes, Summary]:
         after = head + prev.encode() + b'","rank":' + rank + b',"seq":' + str(seq).encode() + tail
@@ -252,46 +252,74 @@ def sort_keys_of(config: Mapping[str, Any]) -> list[tuple[str, bool]]:
 
 def summarize(entries: Sequence[Mapping[str, Any]], focus: str | None) -> Json:
     """The `result` the entries imply: verdict, counts, best runs, ranking, walk-forward."""
-    walks = [e for e in entries if e["type"] == "walk-forward"]
-    return _result(
-        findings=sum(1 for e in entries if e["type"] == "finding"),
-        ranking=[
-            {"id": e["id"], "rank": e["rank"], "feasible": e["feasible"]}
-            for e in entries
-            if e["type"] == "run"
-        ],
-        walk=walks[0] if walks else None,
-        focus=focus,
+    ranking: list[Json] = []
+    tally = _Tally(
+        focus,
+        lambda run_id, rank, feasible: ranking.append(
+            {"id": run_id, "rank": rank, "feasible": feasible}
+        ),
     )
+    for entry in entries:
+        tally.add(entry)
+    return tally.result(ranking)
 
 
-def _result(
-    *, findings: int, ranking: list[Json], walk: Mapping[str, Any] | None, focus: str | None
-) -> Json:
-    """`summarize`'s answer from the counted findings, the runs' ranking items in entry
-    order (kept, not copied: 100k of them in a large audit) and the walk-forward entry."""
-    ranked = [r for r in ranking if r["rank"] is not None]
-    passed = verdict_passes(
-        findings=findings,
-        runs=[(r["id"], r["feasible"]) for r in ranking],
-        walk_passed=None if walk is None else walk["status"] == "pass",
-        focus=focus,
-    )
-    return {
-        "verdict": "pass" if passed else "fail",
-        "focus": focus,
-        "counts": {
-            "findings": findings,
-            "runs": len(ranking),
-            "feasible": sum(1 for r in ranking if r["feasible"]),
-            "ranked": len(ranked),
-        },
-        "ranking": ranking,
-        "best_feasible": ranked[0]["id"] if ranked else None,
-        "walkForward": None
-        if walk is None
-        else {"status": walk["status"], "r": walk["r"], "n": walk["n"]},
-    }
+class _Tally:
+    """What `result` says of a report's entries, gathered one entry at a time (the
+    encoder's and the verifier's one way to it). Each run's ranking item goes to
+    `ranking_item(id, rank, feasible)`: the encoder writes its canonical bytes, as
+    100k dicts would be the largest thing built while a report is encoded."""
+
+    def __init__(self, focus: str | None, ranking_item: Callable[[Any, Any, Any], object]):
+        self.focus = focus
+        self.ranking_item = ranking_item
+        self.findings = self.runs = self.feasible = self.ranked = 0
+        self.best_feasible: Any = None
+        self.focus_feasible = False
+        self.walk: Mapping[str, Any] | None = None
+
+    def add(self, entry: Mapping[str, Any]) -> None:
+        """One entry (or what the encoder keeps of it: type, and id/rank/feasible)."""
+        kind = entry["type"]
+        if kind == "finding":
+            self.findings += 1
+        elif kind == "run":
+            run_id, rank, feasible = entry["id"], entry["rank"], entry["feasible"]
+            self.ranking_item(run_id, rank, feasible)
+            self.runs += 1
+            self.feasible += 1 if feasible else 0
+            if rank is not None:
+                if not self.ranked:
+                    self.best_feasible = run_id
+                self.ranked += 1
+            self.focus_feasible = self.focus_feasible or bool(run_id == self.focus and feasible)
+        elif kind == "walk-forward" and self.walk is None:
+            self.walk = entry
+
+    def result(self, ranking: object) -> Json:
+        walk = self.walk
+        passed = verdict_passes(
+            findings=self.findings,
+            feasible_runs=self.feasible,
+            focus_feasible=self.focus_feasible,
+            walk_passed=None if walk is None else walk["status"] == "pass",
+            focus=self.focus,
+        )
+        return {
+            "verdict": "pass" if passed else "fail",
+            "focus": self.focus,
+            "counts": {
+                "findings": self.findings,
+                "runs": self.runs,
+                "feasible": self.feasible,
+                "ranked": self.ranked,
+            },
+            "ranking": ranking,
+            "best_feasible": self.best_feasible,
+            "walkForward": None
+            if walk is None
+            else {"status": walk["status"], "r": walk["r"], "n": walk["n"]},
+        }
 
 
 def expected_best_any(
@@ -347,6 +375,7 @@ def recompute_walk(entries: Sequence[Mapping[str, Any]]) -> list[str]:
 
 _ENTRIES = "\x00expflow-entries\x00"  # placeholders the real arrays are spliced in for
 _LEAVES = "\x00expflow-leaves\x00"
+_RANKING = "\x00expflow-ranking\x00"
 _PAE_ROOM = 64  # bytes kept free before the payload for DSSE's PAE header
 _B64_CHUNK = 3 * 1024 * 1024  # a multiple of 3: chunked base64 equals the whole encoding
 
@@ -528,7 +557,8 @@ class _Batch:
 def encode_report(
     audit: Audit, *, previous: Mapping[str, Any] | None = None
 ) -> tuple[Unsigned, Json]:
-    """The report's payload for `audit`, built in one pass, and its `result`.
+    """The report's payload for `audit`, built in one pass, and its `result` (without
+    the per-run `ranking`, which only the payload holds).
 
     `previous` is {"seq", "payloadSha256", "gitCommit"} of the report this one follows.
     """
@@ -550,23 +580,18 @@ def encode_report(
     prefix, _ = _split(canonical_json(_template(audit, previous, root, {}, {})), _ENTRIES)
     out = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
     out.write(prefix + b"[")
-    count = findings = 0
-    ranking: list[Json] = []
-    walk: Json | None = None
+    ranking = bytearray()
+    tally = _Tally(audit.focus, lambda *item: ranking.extend(_ranking_item_bytes(*item)))
+    count = 0
     last = genesis
     batch = _Batch(out)
-    for encoded, (kind, summary), digest in _linked(_pieces(audit), genesis):
+    for encoded, summary, digest in _linked(_pieces(audit), genesis):
         batch.add(encoded)
+        tally.add(summary)
         count += 1
-        if kind == "run":
-            ranking.append(summary)
-        elif kind == "finding":
-            findings += 1
-        else:
-            walk = summary
         last = digest
     batch.flush()
-    result = _result(findings=findings, ranking=ranking, walk=walk, focus=audit.focus)
+    result = tally.result(_RANKING)
     result["best_any"] = audit.board.best_any
     head = {"count": count, "hash": last}
     full = canonical_json(_template(audit, previous, root, head, result))
@@ -576,8 +601,19 @@ def encode_report(
     with leaves:
         leaves.seek(0)
         shutil.copyfileobj(leaves, out, _B64_CHUNK)
-    out.write(b"]" + after_leaves)
+    before_ranking, after_ranking = _split(after_leaves, _RANKING)
+    out.write(b"]" + before_ranking + b"[" + ranking[1:] + b"]" + after_ranking)
+    del result["ranking"]  # only the payload holds it
     return Unsigned(spool=out, size=out.tell()), result
+
+
+def _ranking_item_bytes(run_id: str, rank: int | None, feasible: bool) -> bytes:
+    """`,` and a run's canonical {"feasible", "id", "rank"} item of `result.ranking`."""
+    return b',{"feasible":%s,"id":%s,"rank":%s}' % (
+        b"true" if feasible else b"false",
+        jcs_string(run_id),
+        b"null" if rank is None else str(rank).encode(),
+    )
 
 
 def build_statement(audit: Audit, *, previous: Mapping[str, Any] | None = None) -> Json:
