@@ -98,7 +98,7 @@ def parse_json(
     Raises JsonProblem with a one-line message (and pointer/line/col where known).
     """
     if len(data) > max_bytes:
-        raise JsonProblem(f"document is {len(data)} bytes, over the {max_bytes}-byte cap")
+        raise JsonProblem(over_cap(len(data), max_bytes))
     if data.startswith(_BOM):
         raise JsonProblem(
             "starts with a UTF-8 byte-order mark (BOM); save it as plain UTF-8", line=1, col=1
@@ -196,6 +196,11 @@ def _full_decode(text: str, max_depth: int) -> Any:
         pointer, reason = _find_bad(value)
         raise JsonProblem(reason, pointer=pointer)
     return value
+
+
+def over_cap(size: int, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Why a document of `size` bytes is refused unread."""
+    return f"document is {size} bytes, over the {max_bytes}-byte cap"
 
 
 def type_name(value: object) -> str:

@@ -25,6 +25,7 @@ from expflow_git.checks import (
 )
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import ExpflowError, Finding
+from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
 from expflow_git.schemas import Kind
 
@@ -227,6 +228,8 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return Finding(rel, Rules.NOT_A_FILE.value, "is not a regular file")
+        if info.st_size > DEFAULT_MAX_BYTES:  # what parse_json would say, without reading it
+            return Finding(rel, Rules.JSON.value, over_cap(info.st_size))
         return _read_all(fd, info.st_size)
     except OSError as exc:
         return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")

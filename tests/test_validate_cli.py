@@ -33,6 +33,7 @@ from conftest import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from expflow_git.errors import Finding
 from expflow_git.policy import Policy, load_policy_bytes
 from expflow_git.schemas import Kind
 
@@ -423,6 +424,30 @@ def test_tracked_document_that_is_now_a_directory_is_a_finding(exp_repo: ExpRepo
     assert res.code == 1
     assert f"{EXP}: not-a-regular-file: is not a regular file" in res.out
     assert_clean_output(res.out, res.err)
+
+
+def test_huge_document_is_refused_unread(
+    exp_repo: ExpRepo, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 3 GiB file (sparse: it takes no disk) named like a record is refused by its
+    size, as the strict reader would, and is never read into memory."""
+    from expflow_git import validate as validate_module
+
+    (exp_repo.path / EXP).parent.mkdir(parents=True)
+    with open(exp_repo.path / EXP, "wb") as fh:
+        fh.truncate(3 * 1024**3)
+    res = cli(["validate", EXP], cwd=exp_repo.path)
+    assert res.code == 1
+    expected = f"{EXP}: invalid-json: document is {3 * 1024**3} bytes, over the 1048576-byte cap"
+    assert expected in res.out
+
+    def no_read(fd: int, size: int) -> bytes:
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(validate_module, "_read_all", no_read)
+    ws = validate_module.Workspace(exp_repo.path, exp_repo.path / "expflow.yaml", None)
+    found = validate_module._read_for_check(ws, EXP)
+    assert isinstance(found, Finding) and f"{found.path}: {found.rule}: {found.message}" == expected
 
 
 def test_fifo_named_as_a_document_is_refused_without_blocking(exp_repo: ExpRepo, cli) -> None:
