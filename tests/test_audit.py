@@ -538,6 +538,35 @@ def test_md_format(xcli: Cli, repo: Path) -> None:
     assert "**id-mismatch**" in res.out
 
 
+def test_text_and_md_show_the_top_of_a_large_board(xcli: Cli, tmp_path: Path) -> None:
+    from expflow_git.render.table import MAX_SHOWN_ROWS
+
+    path = new_repo(tmp_path / "repo")
+    count = MAX_SHOWN_ROWS + 3
+    for i in range(count):
+        add_run(path, f"r{i:03d}", m(1000 - i))  # r000 ranks first, the last run last
+    commit_all(path)
+    last = f"r{count - 1:03d}"
+
+    text = xcli(["audit"], path)
+    assert text.code == 0, text
+    shown = [line.split()[1] for line in text.out.splitlines() if line[:1].isdigit()]
+    assert shown == [f"r{i:03d}" for i in range(MAX_SHOWN_ROWS)]
+    assert "… 3 more run(s) not shown: the report holds every run" in text.out
+    md = xcli(["audit", "--format", "md"], path)
+    md_rows = [line for line in md.out.splitlines() if line.startswith("| ") and " | r" in line]
+    assert len(md_rows) == MAX_SHOWN_ROWS
+    assert "_3 more run(s) not shown" in md.out
+    # The report, and the JSON form, hold every run.
+    _, statement = audit_json(xcli, path)
+    assert len(runs_of(statement)) == count
+    # A focused run below the cut is still shown, after the top rows.
+    focus = xcli(["audit", "--experiment", last], path)
+    ids = [line.split()[1] for line in focus.out.splitlines() if line[:1].isdigit()]
+    assert ids[-1] == last and len(ids) == MAX_SHOWN_ROWS + 1
+    assert "… 2 more run(s) not shown" in focus.out
+
+
 def test_github_format_escapes_and_prints_the_full_report(xcli: Cli, repo: Path) -> None:
     write_json(repo, "experiments/s/a,b:c%d.json", experiment("zzz", study="s"))
     write_json(repo, "experiments/s/x\ny.json", experiment("xy", study="s"))

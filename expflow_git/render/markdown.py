@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from expflow_git.render.table import leaderboard_cells, md_escape, md_table
+from expflow_git.render.table import (
+    leaderboard_cells,
+    md_escape,
+    md_table,
+    more_rows_note,
+    shown_rows,
+)
 from expflow_git.render.text import signature_note, walk_note
 from expflow_git.render.view import View
 
 # GitHub refuses step summaries over 1 MiB; stay well under it.
 MAX_SUMMARY_BYTES = 1000 * 1024
-MAX_ROWS = 200
 
 
 def render_markdown(view: View) -> str:
@@ -24,10 +29,10 @@ def render_markdown(view: View) -> str:
     if (note := walk_note(view)) is not None:
         lines.append(f"- {md_escape(note)}")
     lines += ["", "### Leaderboard", ""]
-    headers, body = leaderboard_cells(view.rows, view.metric_columns)
-    lines.append(md_table(headers, body[:MAX_ROWS]) if body else "_no runs_")
-    if len(body) > MAX_ROWS:
-        lines.append(f"\n_{len(body) - MAX_ROWS} more run(s) in the full report_")
+    shown = shown_rows(view.rows, view.focus)
+    lines.append(md_table(*leaderboard_cells(shown, view.metric_columns)) if shown else "_no runs_")
+    if (more := more_rows_note(view.rows, shown)) is not None:
+        lines.append(f"\n_{more}_")
     if view.findings:
         lines += ["", f"### Findings ({len(view.findings)})", ""]
         lines += [

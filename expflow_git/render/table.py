@@ -8,6 +8,29 @@ from collections.abc import Sequence
 
 from expflow_git.render.view import Row, fmt_number
 
+# The text and Markdown leaderboards show this many rows (people read the top of a
+# board); the report, `rank` and the JSON/CSV formats hold every run.
+MAX_SHOWN_ROWS = 200
+
+
+def shown_rows(rows: Sequence[Row], focus: str | None = None) -> Sequence[Row]:
+    """The first MAX_SHOWN_ROWS rows, and the focused run's row when it is below the cut."""
+    if len(rows) <= MAX_SHOWN_ROWS:
+        return rows
+    top = list(rows[:MAX_SHOWN_ROWS])
+    return top + [r for r in rows[MAX_SHOWN_ROWS:] if r.id == focus][:1]
+
+
+def more_rows_note(rows: Sequence[Row], shown: Sequence[Row]) -> str | None:
+    """What a capped leaderboard leaves out, or None when it shows every row."""
+    left_out = len(rows) - len(shown)
+    if left_out <= 0:
+        return None
+    return (
+        f"{left_out:,} more run(s) not shown: the report holds every run, "
+        "`expflow-git rank` lists them all"
+    )
+
 
 def leaderboard_cells(
     rows: Sequence[Row], columns: Sequence[str]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from expflow_git.errors import printable
-from expflow_git.render.table import leaderboard_cells, text_table
+from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
 from expflow_git.render.view import View
 
 
@@ -40,7 +40,10 @@ def render_text(view: View) -> str:
         lines.append(note)
     lines.append("")
     if view.rows:
-        lines.append(text_table(*leaderboard_cells(view.rows, view.metric_columns)))
+        shown = shown_rows(view.rows, view.focus)
+        lines.append(text_table(*leaderboard_cells(shown, view.metric_columns)))
+        if (more := more_rows_note(view.rows, shown)) is not None:
+            lines.append(f"… {more}")
     else:
         lines.append("no runs (no result with a successful experiment record)")
     if view.findings:
