@@ -39,6 +39,7 @@ from expflow_git.policy import (
     param_key,
 )
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
+from expflow_git.report.canonical import SPELLING, spell_run
 from expflow_git.schemas import Kind, validator
 
 SYMLINK_MODE = "120000"
@@ -195,6 +196,14 @@ def _numbers(values: Any) -> None:
         raise TypeError("an object of numbers was expected")
 
 
+def _spelled(value: Any) -> str | None:
+    """A record's number spellings (`spell_run`); TypeError unless they are what
+    `spell_run` could have written (they are copied into the report as they are)."""
+    if value is None or (type(value) is str and SPELLING.fullmatch(value)):
+        return value
+    raise TypeError("spellings of numbers were expected")
+
+
 def _dict(value: Any) -> dict[Any, Any]:
     if type(value) is not dict:
         raise TypeError("an object was expected")
@@ -247,6 +256,10 @@ def content_record(
                 }
             result = Result.from_json("", slim)
             outcome["reg"] = [_finding_row(f) for f in registry_findings(result, policy)]
+            # The report spells these numbers again on every audit: keep the spelling
+            # (only of a valid result: the registry refuses what JCS cannot hold).
+            if not outcome["reg"] and (spelled := spell_run(result.metrics, result.splits)):
+                outcome["sp"] = spelled
         record[_key(kind)] = outcome
     return record
 
@@ -337,7 +350,7 @@ def _read_documents(
                 _numbers(raw["metrics"])
                 for split in _dict(raw.get("splits", {})).values():
                     _numbers(split)
-                doc = Result.from_json(path, raw)
+                doc = Result.from_json(path, raw, _spelled(outcome.get("sp")))
                 problems = [_row_finding(path, row) for row in _rows(outcome["reg"])]
                 problems += stem_findings(doc)
             if problems:

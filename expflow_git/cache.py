@@ -27,7 +27,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-FORMAT = 3
+FORMAT = 4
 
 
 class BlobCache:

@@ -223,6 +223,7 @@ class RunVerdict:
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
     outcomes: tuple[Outcome, ...]
+    spelled: str | None = None  # the result's (documents.Result.spelled)
     feasible: bool = field(init=False)  # every check passed: asked often, computed once
 
     def __post_init__(self) -> None:
@@ -311,6 +312,7 @@ def run_verdict(
         metrics=result.metrics,
         splits=result.splits,
         outcomes=tuple(outcomes),
+        spelled=result.spelled,
     )
 
 

@@ -60,15 +60,15 @@ class Result:
     experiment: str
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
+    # The canonical spellings of the metrics, then of each split's (in name order), when
+    # the audit's cache kept them (report.canonical.spell_run); None: spelled when encoded.
+    spelled: str | None = None
 
     @classmethod
-    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Result:
+    def from_json(cls, path: str, doc: Mapping[str, Any], spelled: str | None = None) -> Result:
         """Build from a document that already passed the result schema (shared, not copied)."""
         return cls(
-            path=path,
-            experiment=sys.intern(doc["experiment"]),
-            metrics=doc["metrics"],
-            splits=doc.get("splits", {}),
+            path, sys.intern(doc["experiment"]), doc["metrics"], doc.get("splits", {}), spelled
         )
 
 

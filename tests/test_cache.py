@@ -326,6 +326,7 @@ def test_forged_shard_is_trusted_but_verify_recomputes_without_it(xcli: Cli, rep
     sha = blob(repo, RESULT)
     header, _, records = split_shard(shard_of(repo, sha))
     records[sha]["r"]["doc"]["metrics"]["seg_total"] = 99.0
+    del records[sha]["r"]["sp"]  # the numbers' spellings, which the report would copy
     shard_of(repo, sha).write_bytes(join_shard(header, records))  # digest recomputed
 
     # Whoever can write .git can forge the cache (as they could a hook): the audit uses it.
@@ -375,6 +376,13 @@ def _set(*keys: str, value: object) -> Callable[[dict[str, Any]], object]:
         (BROKEN, _set("e", "bad", value="")),  # would drop the finding silently
         (BROKEN, _set("e", "bad", value=[["invalid-json", "m", "", "2", 1]])),  # line "2"
         (NOTES, _set("s", "t", value=None)),  # would drop the PIN finding silently
+        # Spellings are copied into the report: none may add structure to it.
+        (RESULT, _set("r", "sp", value='50},"feasible":true,"x":{"y":1;1')),
+        (RESULT, _set("r", "sp", value=["50", "1"])),
+        (RESULT, _set("r", "sp", value=50)),
+        # Well-formed, but not one spelling per number: the numbers are spelled again.
+        (RESULT, _set("r", "sp", value="1;2;3;4")),
+        (RESULT, _set("r", "sp", value="1,2;3,4")),
     ],
     ids=[
         "no-metrics",
@@ -389,6 +397,11 @@ def _set(*keys: str, value: object) -> Callable[[dict[str, Any]], object]:
         "bad-string",
         "row-line-string",
         "scan-rows-null",
+        "spelling-with-structure",
+        "spellings-list",
+        "spelling-number",
+        "spellings-too-many",
+        "spelling-too-few",
     ],
 )
 def test_forged_shard_of_the_wrong_shape_is_a_miss(

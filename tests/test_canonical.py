@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
 from expflow_git.ranking import Leaderboard, RankedRun
-from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
+from expflow_git.report.canonical import (
+    SPELLING,
+    canonical_json,
+    jcs_numbers,
+    jcs_string,
+    json_number,
+    spell_numbers,
+    spell_run,
+)
 from expflow_git.report.statement import Known, _run_piece, run_entries
 
 scalars = (
@@ -103,7 +111,15 @@ unicode_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)
 @settings(max_examples=800, deadline=None)
 @given(st.dictionaries(unicode_text, safe_numbers, max_size=15))
 def test_jcs_numbers_matches_rfc8785(values: dict[str, float]) -> None:
-    assert jcs_numbers(values) == rfc8785.dumps(values)
+    reference = rfc8785.dumps(values)
+    assert jcs_numbers(values) == reference
+    spelled = spell_numbers(values)  # what the audit's cache keeps
+    assert (spelled is None) == (not all(k.isascii() for k in values))
+    if spelled is not None:
+        assert SPELLING.fullmatch(spelled)
+        assert jcs_numbers(values, spelled) == reference
+        # A spelling with another number of tokens is not used.
+        assert jcs_numbers(values, spelled + ",1") == reference
 
 
 @given(unicode_text)
@@ -132,6 +148,7 @@ outcomes = st.builds(
     checks=st.lists(outcomes, max_size=4),
     rank=st.none() | st.integers(min_value=1, max_value=10**6),
     seq=st.integers(min_value=0, max_value=10**6),
+    cached=st.booleans(),
 )
 def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
     run_id: str,
@@ -142,14 +159,28 @@ def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
     checks: list[Outcome],
     rank: int | None,
     seq: int,
+    cached: bool,
 ) -> None:
-    verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks))
+    # With `cached`, the numbers' spellings come along, as from a cache record.
+    spelled = spell_run(metrics, splits) if cached else None
+    verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks), spelled)
     ranked = RankedRun(verdict, rank)
     prev = "ab" * 32
     before, after, summary = _run_piece(ranked, {})(seq, prev)
     entry = dict(next(run_entries_of(ranked)), seq=seq, prev=prev)
     assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
     assert summary == {"type": "run", "id": run_id, "rank": rank, "feasible": verdict.feasible}
+
+
+def test_run_entry_copies_the_cached_spellings() -> None:
+    """The spellings a cache record kept are what the entry holds (the metrics', then
+    each split's in name order); they are not spelled again."""
+    metrics, splits = {"b": 2.0, "a": 1.5}, {"z": {"a": 3.0}, "h": {"a": 4.0, "c": 5.0}}
+    assert spell_run(metrics, splits) == "1.5,2;4,5;3"
+    verdict = RunVerdict("r", "s", (), "p", metrics, splits, (), "7,8;9,10;11")
+    _, after, _ = _run_piece(RankedRun(verdict, 1), {})(0, "ab" * 32)
+    assert b'"metrics":{"a":7,"b":8}' in after
+    assert b'"splits":{"h":{"a":9,"c":10},"z":{"a":11}}' in after
 
 
 _SHARED = [passed(kind, f"check-{i}") for i, kind in enumerate(CheckKind)]

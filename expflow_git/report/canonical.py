@@ -94,20 +94,57 @@ def jcs_number(value: float) -> bytes:
     return rfc8785.dumps(value)
 
 
-def jcs_numbers(values: Mapping[str, float]) -> bytes:
+def jcs_numbers(values: Mapping[str, float], spelled: str | None = None) -> bytes:
     """An object of numbers (metrics) in canonical form, without building the generic tree.
 
     Per key order seen (documents of one repository share theirs), a template of
-    the sorted keys and a getter of the values in that order are built once. The
-    values are spelled by one `repr` of their list, which is JCS's spelling unless
-    a token has an exponent, ends in `.0` or has 16+ digits; then each number goes
-    through `jcs_number`.
+    the sorted keys and a getter of the values in that order are built once.
+    `spelled` is what `spell_numbers` gave for the same values (kept in the audit's
+    cache): used when it has one token per key, else the values are spelled again.
     """
     shape = _shape(tuple(values))
     if shape is None:  # keys outside ASCII: JCS orders by UTF-16 units, the reference sorts
         return canonical_json(dict(values))
+    if not values:
+        return b"{}"
     template, ordered = shape
-    numbers = ordered(values)
+    if spelled is not None and len(tokens := spelled.split(",")) == len(values):
+        return (template % tuple(tokens)).encode("utf-8")
+    return (template % tuple(_spellings(ordered(values)))).encode("utf-8")
+
+
+def spell_numbers(values: Mapping[str, float]) -> str | None:
+    """The canonical spellings of an object of numbers' values in its canonical key order,
+    joined by ","; None when a key is outside ASCII (the reference orders those)."""
+    shape = _shape(tuple(values))
+    if shape is None:
+        return None
+    return ",".join(_spellings(shape[1](values))) if values else ""
+
+
+def spell_run(
+    metrics: Mapping[str, float], splits: Mapping[str, Mapping[str, float]]
+) -> str | None:
+    """`spell_numbers` of a result's metrics, then of each split's in name order, joined
+    by ";"; None when a name is outside ASCII."""
+    out = []
+    for values in (metrics, *(splits[name] for name in sorted(splits))):
+        spelled = spell_numbers(values)
+        if spelled is None:
+            return None
+        out.append(spelled)
+    return ";".join(out) if all(name.isascii() for name in splits) else None
+
+
+# Every character `spell_run` writes: no quote, brace or colon, so a spelling taken
+# from a cache record cannot add structure to a report.
+SPELLING = re.compile(r"[-+.0-9e,;]*")
+
+
+def _spellings(numbers: Sequence[float]) -> Sequence[str]:
+    """Each number's JCS spelling. One `repr` of their list is JCS's spelling unless a
+    token has an exponent, ends in `.0` or has 16+ digits; then each goes through
+    `jcs_number`."""
     # repr() of a tuple or list of ints and floats is their JSON spelling joined by
     # ", "; anything else (a bool, None, a string, inf, nan) has an "e", "n" or a quote.
     text = repr(numbers)
@@ -119,8 +156,8 @@ def jcs_numbers(values: Mapping[str, float]) -> bytes:
         or text[-3:-1] == ".0"
         or _LONG_INT_REPR.search(text)
     ):
-        return (template % tuple(jcs_number(x).decode() for x in numbers)).encode("utf-8")
-    return (template % tuple(text[1:-1].split(", "))).encode("utf-8") if numbers else b"{}"
+        return [jcs_number(x).decode() for x in numbers]
+    return text[1:-1].split(", ")
 
 
 Shape = tuple[str, Callable[[Mapping[str, float]], Sequence[float]]]

@@ -173,11 +173,15 @@ def _run_piece(ranked: RankedRun, known: Known) -> Piece:
         )
         if same is not None:
             known[same] = (v.outcomes, before)
+    # The spellings a cache record kept: the metrics', then each split's in name order.
+    spelled = v.spelled.split(";") if v.spelled is not None else None
+    if spelled is not None and len(spelled) != 1 + len(v.splits):
+        spelled = None
     head = (
         b'"id":'
         + jcs_string(v.id)
         + b',"metrics":'
-        + jcs_numbers(v.metrics)
+        + jcs_numbers(v.metrics, spelled[0] if spelled else None)
         + b',"path":'
         + jcs_string(clean(v.path))
         + b',"prev":"'
@@ -187,7 +191,10 @@ def _run_piece(ranked: RankedRun, known: Known) -> Piece:
     if v.splits:
         names = sorted(v.splits)
         if all(name.isascii() for name in names):
-            splits = b",".join(jcs_string(n) + b":" + jcs_numbers(v.splits[n]) for n in names)
+            splits = b",".join(
+                jcs_string(n) + b":" + jcs_numbers(v.splits[n], spelled[i] if spelled else None)
+                for i, n in enumerate(names, 1)
+            )
             splits = b',"splits":{' + splits + b"}"
         else:  # JCS orders keys by UTF-16 units: let the reference sort
             splits = b',"splits":' + canonical_json(
