@@ -497,7 +497,9 @@ def rank(
             )
         )
     else:
-        cells = leaderboard_cells(rows, metric_columns(ranking.sort_by, ranking.tie_break, rows))
+        cells = leaderboard_cells(
+            rows, metric_columns(ranking.sort_by, ranking.tie_break, [r.metrics for r in rows])
+        )
         render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
         click.echo(render(*cells).rstrip("\n"))
         if fmt == "table":

@@ -561,10 +561,17 @@ def test_text_and_md_show_the_top_of_a_large_board(xcli: Cli, tmp_path: Path) ->
     _, statement = audit_json(xcli, path)
     assert len(runs_of(statement)) == count
     # A focused run below the cut is still shown, after the top rows.
-    focus = xcli(["audit", "--experiment", last], path)
+    report = tmp_path / "focus.json"
+    focus = xcli(["audit", "--experiment", last, "--out", str(report)], path)
     ids = [line.split()[1] for line in focus.out.splitlines() if line[:1].isdigit()]
     assert ids[-1] == last and len(ids) == MAX_SHOWN_ROWS + 1
     assert "… 2 more run(s) not shown" in focus.out
+    # The live view (rows made from the leaderboard) shows what the saved report shows.
+    for fmt in ("text", "md"):
+        live = xcli(["audit", "--experiment", last, "--format", fmt], path).out
+        saved = xcli(["report", str(report), "--format", fmt], path)
+        assert saved.code == 0, saved
+        assert saved.out == live
 
 
 def test_github_format_escapes_and_prints_the_full_report(xcli: Cli, repo: Path) -> None:

@@ -18,7 +18,9 @@ def shown_rows(rows: Sequence[Row], focus: str | None = None) -> Sequence[Row]:
     if len(rows) <= MAX_SHOWN_ROWS:
         return rows
     top = list(rows[:MAX_SHOWN_ROWS])
-    return top + [r for r in rows[MAX_SHOWN_ROWS:] if r.id == focus][:1]
+    if focus is not None and all(r.id != focus for r in top):
+        top += [r for r in rows if r.id == focus][:1]
+    return top
 
 
 def more_rows_note(rows: Sequence[Row], shown: Sequence[Row]) -> str | None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from expflow_git import __version__
 from expflow_git.audit import Audit, commit_time_utc
 from expflow_git.checks import CheckKind
 from expflow_git.errors import Finding
 from expflow_git.policy import Op
-from expflow_git.ranking import Leaderboard
+from expflow_git.ranking import Leaderboard, RankedRun
 
 MAX_METRIC_COLUMNS = 6
 
@@ -57,7 +57,7 @@ class View:
     sort_by: str
     descending: bool
     metric_columns: tuple[str, ...]
-    rows: tuple[Row, ...]
+    rows: Sequence[Row]
     findings: tuple[FindingLine, ...]
     best_any: str | None
     best_feasible: str | None
@@ -108,10 +108,13 @@ def thresholds_from_entries(entries: Sequence[Mapping[str, Any]]) -> tuple[Thres
     return tuple(t for kind, name in names if (t := _threshold(kind, name)) is not None)
 
 
-def metric_columns(sort_by: str, tie_break: Sequence[str], rows: Sequence[Row]) -> tuple[str, ...]:
-    """The sort metric and tie-breaks first, then other metrics seen, up to a readable width."""
+def metric_columns(
+    sort_by: str, tie_break: Sequence[str], metrics: Iterable[Mapping[str, float]]
+) -> tuple[str, ...]:
+    """The sort metric and tie-breaks first, then other metrics seen (in the runs'
+    `metrics`), up to a readable width."""
     cols = list(dict.fromkeys([sort_by, *tie_break]))
-    seen = sorted(set().union(*[r.metrics for r in rows]) - set(cols))
+    seen = sorted(set().union(*metrics) - set(cols))
     return tuple((cols + seen)[:MAX_METRIC_COLUMNS])
 
 
@@ -152,7 +155,7 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
         sort_by=ranking["sortBy"],
         descending=ranking["descending"],
         metric_columns=metric_columns(
-            ranking["sortBy"], [t["metric"] for t in ranking["tieBreak"]], rows
+            ranking["sortBy"], [t["metric"] for t in ranking["tieBreak"]], [r.metrics for r in rows]
         ),
         rows=rows,
         findings=findings,
@@ -167,25 +170,47 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
     )
 
 
-def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
-    return tuple(
-        Row(
-            r.rank,
-            r.verdict.id,
-            r.verdict.study,
-            r.verdict.path,
-            r.verdict.feasible,
-            r.verdict.metrics,
-            ()
-            if r.verdict.feasible
-            else tuple(
-                f"{o.name} ({o.detail})" if o.detail else o.name
-                for o in r.verdict.outcomes
-                if not o.passed
-            ),
+def _row(ranked: RankedRun) -> Row:
+    v = ranked.verdict
+    failed = (
+        ()
+        if v.feasible
+        else tuple(
+            f"{o.name} ({o.detail})" if o.detail else o.name for o in v.outcomes if not o.passed
         )
-        for r in board.runs
     )
+    return Row(ranked.rank, v.id, v.study, v.path, v.feasible, v.metrics, failed)
+
+
+def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
+    return tuple(map(_row, board.runs))
+
+
+class BoardRows(Sequence[Row]):
+    """A leaderboard's rows, each made when it is read: the view of a 100k-run audit need
+    not hold 100k rows while the report is built (the text shows the first 200)."""
+
+    __slots__ = ("_runs",)
+
+    def __init__(self, runs: Sequence[RankedRun]) -> None:
+        self._runs = runs
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | Sequence[Row]:
+        if isinstance(index, slice):
+            return tuple(map(_row, self._runs[index]))
+        return _row(self._runs[index])
+
+    def __iter__(self) -> Iterator[Row]:
+        return map(_row, self._runs)
 
 
 def fmt_number(value: float | None) -> str:
@@ -204,7 +229,7 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
     from expflow_git.report.statement import walk_entry
 
     check = audit.check
-    rows = rows_from_board(audit.board)
+    runs = audit.board.runs
     ranking = check.policy.ranking
     kinds = (CheckKind.THRESHOLD, CheckKind.GATE)
     names = dict.fromkeys(
@@ -219,8 +244,10 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         signed_by=tuple(signed_by),
         sort_by=ranking.sort_by,
         descending=ranking.descending,
-        metric_columns=metric_columns(ranking.sort_by, ranking.tie_break, rows),
-        rows=rows,
+        metric_columns=metric_columns(
+            ranking.sort_by, ranking.tie_break, [r.verdict.metrics for r in runs]
+        ),
+        rows=BoardRows(runs),
         findings=audit.findings,
         best_any=result["best_any"],
         best_feasible=result["best_feasible"],
