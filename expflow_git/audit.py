@@ -39,8 +39,8 @@ from expflow_git.policy import (
     param_key,
 )
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
-from expflow_git.report.canonical import SPELLING, spell_run
 from expflow_git.schemas import Kind, validator
+from expflow_git.spelling import SPELLING, spell_run
 
 SYMLINK_MODE = "120000"
 # Blobs larger than this are data (weights, archives), not where a PIN hash is

@@ -1,9 +1,10 @@
 """The per-blob validation cache: what checking a blob's *content* found, keyed
 by (blob SHA, policy digest, tool version), under `<git dir>/expflow/cache/`.
 
-A blob's content never changes, so its strict-JSON/schema outcome and its
-PIN-scan findings can be reused by every later audit under the same policy and
-tool version. Path-dependent checks (file name = id, registry, allow-list) are
+A blob's content never changes, so its strict-JSON/schema outcome, a result's
+registry findings and the canonical spellings of its numbers, and its PIN-scan
+findings can be reused by every later audit under the same policy and tool
+version. Path-dependent checks (file name = id, the scan's allow-list) are
 always redone. The cache is sharded by the first two hex digits of the blob SHA
 so a small run loads little; each shard is written whole to a temp file and
 renamed, so concurrent writers (pre-commit runs batches in parallel) can only

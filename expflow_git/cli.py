@@ -647,7 +647,7 @@ def _renderer(fmt: str) -> Callable[[View], str]:
     if fmt == "github":
         from expflow_git.render.github import render_github
 
-        # GitHub shows only 10 error annotations per step: the full text always follows.
+        # GitHub shows only 10 error annotations per step: the text form always follows.
         return lambda view: render_github(view) + render_text(view)
     if fmt == "sarif":
         from expflow_git.render.sarif import render_sarif

@@ -566,6 +566,9 @@ def test_text_and_md_show_the_top_of_a_large_board(xcli: Cli, tmp_path: Path) ->
     ids = [line.split()[1] for line in focus.out.splitlines() if line[:1].isdigit()]
     assert ids[-1] == last and len(ids) == MAX_SHOWN_ROWS + 1
     assert "… 2 more run(s) not shown" in focus.out
+    inside = xcli(["audit", "--experiment", "r005"], path).out  # in the top: shown once
+    ids = [line.split()[1] for line in inside.splitlines() if line[:1].isdigit()]
+    assert len(ids) == MAX_SHOWN_ROWS and ids.count("r005") == 1
     # The live view (rows made from the leaderboard) shows what the saved report shows.
     for fmt in ("text", "md"):
         live = xcli(["audit", "--experiment", last, "--format", fmt], path).out

@@ -64,7 +64,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     findings, strict-JSON findings, PIN-scan findings. Committed once, copied per test."""
     repo = new_repo(tmp_path_factory.mktemp("cache") / "repo")
     for i in range(12):
-        add_run(repo, f"run-{i:02d}", m(50 + i, pde=10 + i / 4))
+        # Some with splits, whose numbers' spellings the cache keeps too.
+        splits = {"holdout": {"seg_total": 49.5 + i}} if i % 3 == 0 else None
+        add_run(repo, f"run-{i:02d}", m(50 + i, pde=10 + i / 4), splits=splits)
     add_run(repo, "slow", m(80, minutes=75))  # infeasible: over the time threshold
     add_run(repo, "odd", m(51, accuracy=0.5))  # unknown metric: a registry finding
     write(repo, BROKEN, '{"schema": "expflow/experiment@1", "id": "broken",\n')
@@ -361,6 +363,12 @@ def _set(*keys: str, value: object) -> Callable[[dict[str, Any]], object]:
     return reshape
 
 
+def _respell(record: dict[str, Any], change: Callable[[str, str], tuple[str, str]]) -> None:
+    """Change the honest spellings of a result with one split (metrics; split)."""
+    metrics, split = record["r"]["sp"].split(";")
+    record["r"]["sp"] = ";".join(change(metrics, split))
+
+
 @pytest.mark.parametrize(
     ("target", "reshape"),
     [
@@ -380,9 +388,15 @@ def _set(*keys: str, value: object) -> Callable[[dict[str, Any]], object]:
         (RESULT, _set("r", "sp", value='50},"feasible":true,"x":{"y":1;1')),
         (RESULT, _set("r", "sp", value=["50", "1"])),
         (RESULT, _set("r", "sp", value=50)),
+        # One token per number, but not numbers (invalid JSON if copied), or not JCS's.
+        (RESULT, lambda rec: _respell(rec, lambda m, s: (",,", s))),
+        (RESULT, lambda rec: _respell(rec, lambda m, s: ("e,e,e", s))),
+        (RESULT, lambda rec: _respell(rec, lambda m, s: ("1.50,015,+1", s))),
         # Well-formed, but not one spelling per number: the numbers are spelled again.
         (RESULT, _set("r", "sp", value="1;2;3;4")),
-        (RESULT, _set("r", "sp", value="1,2;3,4")),
+        (RESULT, lambda rec: _respell(rec, lambda m, s: (m.partition(",")[2], s))),
+        (RESULT, lambda rec: _respell(rec, lambda m, s: (m, ""))),
+        (RESULT, _set("r", "sp", value="")),
     ],
     ids=[
         "no-metrics",
@@ -400,8 +414,13 @@ def _set(*keys: str, value: object) -> Callable[[dict[str, Any]], object]:
         "spelling-with-structure",
         "spellings-list",
         "spelling-number",
+        "spelling-empty-tokens",
+        "spelling-not-numbers",
+        "spelling-not-canonical",
         "spellings-too-many",
-        "spelling-too-few",
+        "spelling-a-token-short",
+        "split-spelling-empty",
+        "spelling-empty",
     ],
 )
 def test_forged_shard_of_the_wrong_shape_is_a_miss(

@@ -13,16 +13,9 @@ from hypothesis import strategies as st
 
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
 from expflow_git.ranking import Leaderboard, RankedRun
-from expflow_git.report.canonical import (
-    SPELLING,
-    canonical_json,
-    jcs_numbers,
-    jcs_string,
-    json_number,
-    spell_numbers,
-    spell_run,
-)
+from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.statement import Known, _run_piece, run_entries
+from expflow_git.spelling import SPELLING, spell_numbers, spell_run
 
 scalars = (
     st.none()
@@ -106,6 +99,8 @@ safe_numbers = (
     | st.sampled_from([15.0, -0.0, 1e-7, 1e16, 1e21, 2.0**53, 12345678901234567.0])
 )
 unicode_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)
+# Metric and split names as the schemas allow them (ASCII), or any text.
+names = st.from_regex(r"[A-Za-z0-9_.-]{1,12}", fullmatch=True) | unicode_text
 
 
 @settings(max_examples=800, deadline=None)
@@ -141,10 +136,8 @@ outcomes = st.builds(
     run_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True),
     study=unicode_text,
     path=unicode_text,
-    metrics=st.dictionaries(unicode_text, safe_numbers, max_size=6),
-    splits=st.dictionaries(
-        unicode_text, st.dictionaries(unicode_text, safe_numbers, max_size=3), max_size=3
-    ),
+    metrics=st.dictionaries(names, safe_numbers, max_size=6),
+    splits=st.dictionaries(names, st.dictionaries(names, safe_numbers, max_size=3), max_size=3),
     checks=st.lists(outcomes, max_size=4),
     rank=st.none() | st.integers(min_value=1, max_value=10**6),
     seq=st.integers(min_value=0, max_value=10**6),
@@ -163,6 +156,7 @@ def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
 ) -> None:
     # With `cached`, the numbers' spellings come along, as from a cache record.
     spelled = spell_run(metrics, splits) if cached else None
+    assert spelled is None or SPELLING.fullmatch(spelled)
     verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks), spelled)
     ranked = RankedRun(verdict, rank)
     prev = "ab" * 32

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from expflow_git.policy import Op
@@ -671,6 +671,7 @@ def _findings(view: View) -> str:
 
 def render_html(view: View) -> str:
     """The scorecard page for a report: verdict, signature, best runs, charts, table, findings."""
+    view = replace(view, rows=tuple(view.rows))  # read several times: made once
     word = "PASS" if view.verdict == "pass" else "FAIL"
     title = f"expflow-git scorecard: {word} — commit {view.commit[:12]}"
     version = f" {view.tool_version}" if view.tool_version else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Sequence
 
 from expflow_git.render.view import Row, fmt_number
@@ -18,9 +19,9 @@ def shown_rows(rows: Sequence[Row], focus: str | None = None) -> Sequence[Row]:
     if len(rows) <= MAX_SHOWN_ROWS:
         return rows
     top = list(rows[:MAX_SHOWN_ROWS])
-    if focus is not None and all(r.id != focus for r in top):
-        top += [r for r in rows if r.id == focus][:1]
-    return top
+    below = itertools.islice(rows, MAX_SHOWN_ROWS, None)
+    focused = next((r for r in below if r.id == focus), None) if focus is not None else None
+    return top if focused is None else [*top, focused]
 
 
 def more_rows_note(rows: Sequence[Row], shown: Sequence[Row]) -> str | None:
