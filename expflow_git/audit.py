@@ -39,7 +39,7 @@ from expflow_git.policy import (
     param_key,
 )
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
-from expflow_git.schemas import Kind, validator
+from expflow_git.schemas import Kind
 from expflow_git.spelling import SPELLING, spell_run
 
 SYMLINK_MODE = "120000"
@@ -264,13 +264,6 @@ def content_record(
     return record
 
 
-# Before a large read, the reference validators (which explain invalid documents) are
-# built: built at the first invalid document, the objects of python-jsonschema and its
-# imports would land in holes all over a full heap and keep it from being handed back
-# to the OS once the audit is freed (cli._memory_releaser; 60 MiB at 100k runs).
-_LARGE_READ = 1000  # blobs
-
-
 class _Use(NamedTuple):
     """One path of the tree that holds a blob, classified once."""
 
@@ -387,17 +380,12 @@ def _read_documents(
     for sha in uses:
         batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
     done, total = 0, len(uses)
-    prepared = total < _LARGE_READ
     for shard, shas in sorted(batches.items()):
         missing = []
         records = cache.records(shard) if cache is not None else {}
         for sha in shas:
             if not consume_cached(sha, records.get(sha)):
                 missing.append(sha)
-        if missing and not prepared:
-            for kind in Kind:
-                validator(kind)
-            prepared = True
         for sha, data in reader.read_many(missing):
             record = content_record(data, *needs(sha), policy)
             if cache is not None:

@@ -28,7 +28,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-FORMAT = 4
+FORMAT = 5
 
 
 class BlobCache:

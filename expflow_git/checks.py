@@ -38,16 +38,22 @@ Document = Experiment | Result
 
 
 def check_document(
-    kind: Kind, path: str, data: bytes, policy: Policy
+    kind: Kind, path: str, data: bytes, policy: Policy, *, explain: bool = True
 ) -> tuple[Document | None, list[Finding]]:
-    """Strict JSON → schema → file name → (results) registry. The value only if all pass."""
-    content = check_content(kind, data)
+    """Strict JSON → schema → file name → (results) registry. The value only if all pass.
+
+    `explain=False` spares the work of saying how a document breaks its schema
+    (one finding says only that it does): for a document read as another's reference.
+    """
+    content = check_content(kind, data, explain=explain)
     if isinstance(content, list):
         return None, [replace(f, path=path) for f in content]
     return finish_document(kind, path, content, policy)
 
 
-def check_content(kind: Kind, data: bytes) -> dict[str, Any] | list[Finding]:
+def check_content(
+    kind: Kind, data: bytes, *, explain: bool = True
+) -> dict[str, Any] | list[Finding]:
     """The path-independent half: strict JSON and the schema (what the cache may keep).
 
     Returns the parsed document, or its findings with an empty path.
@@ -58,6 +64,8 @@ def check_content(kind: Kind, data: bytes) -> dict[str, Any] | list[Finding]:
         return [Finding("", Rules.JSON.value, exc.message, exc.pointer, exc.line, exc.col)]
     if is_valid(kind, raw):
         return raw
+    if not explain:
+        return [Finding("", Rules.SCHEMA.value, f"does not match the {kind.value} schema")]
     return [Finding("", Rules.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)]
 
 

@@ -263,11 +263,19 @@ def _guard(action: str, *, pin: str | None, force: bool) -> None:
 
 
 # --------------------------------------------------------------------------- hooks
+class _AsGiven(click.Path):
+    """A path taken as given, without a look at the disk: the check reads each file
+    once and reports a missing or unreadable one as a finding on that file."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return os.fsdecode(value)
+
+
 def hook_options(command: Callable[..., None]) -> Callable[..., None]:
     """PATHS, --staged and --policy: what every file-checking hook takes."""
     for decorator in reversed(
         [
-            click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+            click.argument("paths", nargs=-1, type=_AsGiven(path_type=str)),
             click.option(
                 "--staged",
                 is_flag=True,

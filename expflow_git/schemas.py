@@ -107,8 +107,8 @@ def validator(kind: Kind) -> Validator:
 def fast_validator(kind: Kind) -> Any | None:
     """A jsonschema-rs validator (offline: remote references fail), or None if not installed.
 
-    It only answers valid/invalid; python-jsonschema, the reference, explains
-    every invalid document, and a differential test keeps the two in agreement.
+    It judges and explains every document; python-jsonschema, the reference, takes
+    over where it is missing, and a differential test keeps the two in agreement.
     """
     try:
         import jsonschema_rs
@@ -127,14 +127,30 @@ def is_valid(kind: Kind, document: Any) -> bool:
 
 
 def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:
-    """(JSON pointer, message) for each way `document` breaks its schema, in a stable order."""
-    errors = sorted(
-        validator(kind).iter_errors(document),
-        key=lambda e: ([str(p) for p in e.absolute_path], e.message),
-    )
-    for err in errors:
-        pointer = "".join("/" + pointer_token(p) for p in err.absolute_path)
-        yield pointer, _short(err.message)
+    """(JSON pointer, message) for each way `document` breaks its schema, in a stable order.
+
+    Messages come from jsonschema-rs when available (values spelled as JSON), which
+    spares a failing hook the import of python-jsonschema.
+    """
+    fast = fast_validator(kind)
+    if fast is not None:
+        errors = [(list(e.instance_path), _rs_message(e)) for e in fast.iter_errors(document)]
+    else:
+        errors = [(list(e.absolute_path), e.message) for e in validator(kind).iter_errors(document)]
+    errors.sort(key=lambda error: ([str(p) for p in error[0]], error[1]))
+    for path, message in errors:
+        yield "".join("/" + pointer_token(p) for p in path), _short(message)
+
+
+def _rs_message(error: Any) -> str:
+    """jsonschema-rs's message, except that a value outside an enum is shown every
+    option, not the first two and a count."""
+    import jsonschema_rs
+
+    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Enum):
+        options = json.dumps(error.kind.options, ensure_ascii=False)
+        return f"{json.dumps(error.instance, ensure_ascii=False)} is not one of {options}"
+    return str(error.message)
 
 
 def _short(message: str, limit: int = 200) -> str:

@@ -10,6 +10,7 @@ not going to be committed with it.
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import stat
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from expflow_git.errors import ExpflowError, Finding
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
 from expflow_git.schemas import Kind
+from expflow_git.workers import map_parts, worker_count
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
@@ -41,6 +43,7 @@ class Workspace:
     policy_path: Path
     git: Git | None
     staged: bool = False  # read checked files from the index, not the working tree
+    _prefixes: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def find(cls, policy: str | None, *, staged: bool = False) -> Workspace:
@@ -63,16 +66,30 @@ class Workspace:
         return cls(root=base, policy_path=policy_path, git=git, staged=staged)
 
     def rel(self, path: str | Path) -> str:
-        """A path relative to the root, with '/' separators, as globs and messages use it."""
-        absolute = os.path.abspath(path)
-        # Resolve the directories but not the file itself: a symlinked document
-        # keeps its own name (and is then refused as a symlink), not its target's.
-        directory, name = os.path.split(absolute)
-        resolved = os.path.join(_realpath(directory), name)
-        root = _realpath(str(self.root))
+        """A path relative to the root, with '/' separators, as globs and messages use it.
+
+        Directories are resolved, once each (thousands of files share a few), but
+        not the file itself: a symlinked document keeps its own name (and is then
+        refused as a symlink), not its target's.
+        """
+        directory, name = os.path.split(os.fspath(path))
+        if name in ("", ".", ".."):  # not a file name the directory's prefix can take
+            directory, name = os.path.split(os.path.abspath(path))
+        if directory not in self._prefixes:
+            self._prefixes[directory] = self._prefix(directory)
+        prefix = self._prefixes[directory]
+        return Path(path).as_posix() if prefix is None else prefix + name
+
+    def _prefix(self, directory: str) -> str | None:
+        """`directory` relative to the root with a final '/' ('' for the root), or
+        None if it is outside the root."""
+        resolved = os.path.realpath(os.path.abspath(directory))
+        root = os.path.realpath(self.root)
+        if resolved == root:
+            return ""
         if resolved.startswith(root + os.sep):
-            return resolved[len(root) + 1 :].replace(os.sep, "/")
-        return Path(path).as_posix()
+            return resolved[len(root) + 1 :].replace(os.sep, "/") + "/"
+        return None
 
     def load_policy(self) -> Policy:
         rel = self.rel(self.policy_path)
@@ -137,12 +154,6 @@ class _Lookup:
         return [p for p in self._by_stem.get(exp_id, []) if self.policy.kind_of(p) is kind]
 
 
-@functools.lru_cache(maxsize=4096)
-def _realpath(directory: str) -> str:
-    """Directories are resolved once each: thousands of files share a few folders."""
-    return os.path.realpath(directory)
-
-
 def walk_files(root: Path) -> list[str]:
     """Every file below `root` (not inside .git), relative, with '/' separators."""
     out: list[str] = []
@@ -159,47 +170,74 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     """Check `paths` (all records and results if empty or if the policy is among them)."""
     policy = ws.load_policy()
     lookup = _Lookup(ws, policy)
-    rels = [ws.rel(p) for p in _expand(paths)]
+    rels = _expand(ws, policy, paths)
     policy_rel = ws.rel(ws.policy_path)
     if not paths or policy_rel in rels:
         # A changed policy can invalidate any committed document: re-check them all.
         every = [p for p in ws.tracked_paths() if policy.kind_of(p)]
         rels = sorted(set(rels) | set(every))
-    out = Validation()
+    docs = [(i, rel, kind) for i, rel in enumerate(rels) if (kind := policy.kind_of(rel))]
+    workers = worker_count(len(docs), PER_WORKER)
+    if workers == 1:
+        keyed = _check_part(ws, policy, lookup, docs)
+    else:
+        if any(kind is Kind.EXPERIMENT for _, _, kind in docs):
+            lookup.paths(Kind.EXPERIMENT, "")  # list the index once, for every worker
+        # A record and its result share a file stem (= id): they land in the same part.
+        parts: list[list[_Doc]] = [[] for _ in range(workers)]
+        for doc in docs:
+            parts[hash(stem(doc[1])) % workers].append(doc)
+        work = functools.partial(_check_part, ws, policy, lookup)
+        keyed = [item for answer in map_parts(work, parts) for item in answer]
+        keyed.sort(key=operator.itemgetter(0))
+    return Validation(checked=len(docs), findings=[finding for _, finding in keyed])
+
+
+PER_WORKER = 1000  # documents: a smaller share does not pay for a forked process
+
+_Doc = tuple[int, str, Kind]  # (position in the given order, path, kind)
+_Keyed = tuple[tuple[int, int], Finding]  # (phase, position), finding
+
+
+def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]) -> list[_Keyed]:
+    """Check documents. Each finding is keyed (phase, position) so the parts of a
+    parallel run merge into the serial order: every document's own findings in
+    the given order, then each result's reference to its record."""
+    keyed: list[_Keyed] = []
     experiments: dict[str, Experiment] = {}
-    results: list[Result] = []
-    for rel in rels:
-        kind = policy.kind_of(rel)
-        if kind is None:
-            continue
-        out.checked += 1
+    results: list[tuple[int, Result]] = []
+    for i, rel, kind in docs:
         data = _read_for_check(ws, rel)
         if isinstance(data, Finding):
-            out.findings.append(data)
+            keyed.append(((0, i), data))
             continue
         doc, findings = check_document(kind, rel, data, policy)
-        out.findings.extend(findings)
         if isinstance(doc, Experiment):
             experiments[doc.id] = doc
-            out.findings.extend(_duplicate_findings(doc, lookup))
-            out.findings.extend(_orphan_findings(doc, lookup))
+            findings += _duplicate_findings(doc, lookup) + _orphan_findings(doc, lookup)
         elif isinstance(doc, Result):
-            results.append(doc)
-            out.findings.extend(required_metric_findings(doc, policy))
-    for res in results:
+            results.append((i, doc))
+            findings += required_metric_findings(doc, policy)
+        keyed.extend(((0, i), finding) for finding in findings)
+    for i, res in results:
         exp = experiments.get(res.experiment) or _find_experiment(res, lookup, policy)
-        out.findings.extend(reference_findings(res, exp))
-    return out
+        keyed.extend(((1, i), finding) for finding in reference_findings(res, exp))
+    return keyed
 
 
-def _expand(paths: Sequence[str]) -> list[str]:
-    """Directories stand for every file below them."""
+def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[str]:
+    """The paths relative to the root; a directory stands for every file below it.
+
+    A path the policy names as a document is taken for a file without a look at
+    the disk (a directory there is then refused as not a regular file).
+    """
     out: list[str] = []
     for p in paths:
-        if os.path.isdir(p):
-            out.extend(os.path.join(p, rel) for rel in walk_files(Path(p)))
+        rel = ws.rel(p)
+        if policy.kind_of(rel) is None and os.path.isdir(p):
+            out.extend(ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
         else:
-            out.append(p)
+            out.append(rel)
     return out
 
 
@@ -238,12 +276,14 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
 
 
 def _read_all(fd: int, size: int) -> bytes:
-    """The whole file, in one read when it is still `size` bytes (no file object)."""
-    chunks = []
-    size += 1
-    while chunk := os.read(fd, size):
+    """The whole file: one read when it is still `size` bytes (no file object, and
+    no second read to meet the end)."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
-        size = 1 << 20
     return b"".join(chunks)
 
 
@@ -299,5 +339,5 @@ def _read_experiment(path: str, lookup: _Lookup, policy: Policy) -> Experiment |
     data = lookup.ws.read_tracked(path)
     if data is None:
         return None
-    doc, _ = check_document(Kind.EXPERIMENT, path, data, policy)
+    doc, _ = check_document(Kind.EXPERIMENT, path, data, policy, explain=False)
     return doc if isinstance(doc, Experiment) else None

@@ -30,6 +30,7 @@ _LEAKY_ENV = (
     "EXPFLOW_POLICY",
     "EXPFLOW_PIN",
     "EXPFLOW_PIN_HASH",
+    "EXPFLOW_JOBS",
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",

@@ -301,7 +301,7 @@ def test_audit_html_draws_the_gate_and_escapes_document_text(gated: Path) -> Non
     assert re.search(r"<title>exp-007 — seg_total 52.4 — infeasible: seg_total:gt:53", chart)
     # The broken document's text reaches the page only escaped.
     assert "<script>" not in page
-    assert "&#x27;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&quot;&lt;script&gt;alert(\\&quot;x\\&quot;)&lt;/script&gt;&#x27;&amp;&quot;" in page
     assert_self_contained(page)
 
 

@@ -103,7 +103,7 @@ def test_ranking_direction(order: str | None, descending: bool) -> None:
         (edited("protect: {results_immutable: true}", "protect: {results_immutabel: true}"),
          ("did you mean 'results_immutable'",)),
         (edited("version: 1", "version: 2"), ("/version",)),
-        (edited("version: 1\n", ""), ("'version' is a required property",)),
+        (edited("version: 1\n", ""), ('"version" is a required property',)),
         (edited("threshold: 60", "threshold: true"), ("/metrics/train_time_min/threshold",)),
         (edited("threshold: 60", "threshold: .inf"), ("/metrics/train_time_min/threshold",)),
         (edited("threshold: 60", "threshold: 1e999"), ("/metrics/train_time_min/threshold",)),

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from expflow_git.demo import build_repo
-from expflow_git.schemas import Kind, fast_validator, validator
+from expflow_git.jsonstrict import pointer_token
+from expflow_git.schemas import Kind, fast_validator, schema_errors, validator
 
 EXPERIMENT = {
     "schema": "expflow/experiment@1", "id": "exp-001", "study": "pdebench-task1",
@@ -64,10 +65,28 @@ def valid_docs(tmp_path_factory: pytest.TempPathFactory) -> dict[Kind, dict[str,
 
 
 def agree(kind: Kind, doc: Any) -> None:
+    """Both judge `doc` alike, and explain an invalid one at the same places (up to
+    where a bad property name is pinned: at its object, or at the name)."""
     fast = fast_validator(kind)
     assert fast is not None, "jsonschema-rs is a run-time dependency"
     reference = validator(kind).is_valid(doc)
     assert fast.is_valid(doc) == reference, (kind, json.dumps(doc)[:300], reference)
+    if not reference:
+        explained = {pointer for pointer, _ in schema_errors(kind, doc)}
+        expected = {
+            "".join("/" + pointer_token(p) for p in error.absolute_path)
+            for error in validator(kind).iter_errors(doc)
+        }
+        assert explained, (kind, json.dumps(doc)[:300])
+        for mine, theirs in ((explained, expected), (expected, explained)):
+            for pointer in mine:
+                assert any(_on_one_path(pointer, other) for other in theirs), (
+                    pointer, expected, explained, json.dumps(doc)[:300]
+                )
+
+
+def _on_one_path(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def paths_of(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -129,3 +148,21 @@ def test_awkward_values_everywhere(kind: Kind, value: Any) -> None:
             parent = parent[key]
         parent[path[-1]] = value
         agree(kind, doc)
+
+
+def test_python_jsonschema_judges_and_explains_where_jsonschema_rs_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from expflow_git import schemas
+
+    doc = {**EXPERIMENT, "status": "done"}
+    options = ["pending", "running", "success", "failed", "skipped"]
+    assert list(schema_errors(Kind.EXPERIMENT, doc)) == [
+        ("/status", f'"done" is not one of {json.dumps(options)}')  # every option, as JSON
+    ]
+    monkeypatch.setattr(schemas, "fast_validator", lambda kind: None)
+    assert not schemas.is_valid(Kind.EXPERIMENT, doc)
+    assert schemas.is_valid(Kind.EXPERIMENT, EXPERIMENT)
+    assert list(schema_errors(Kind.EXPERIMENT, doc)) == [
+        ("/status", f"'done' is not one of {options!r}")
+    ]

@@ -151,9 +151,11 @@ CORPUS: list[Bad] = [
         "experiments/pdebench-task1/exp-9.json", 1, ("id-mismatch", "exp-001", "exp-9"), "/id"),
     Bad("bad-id-pattern", {"experiments/pdebench-task1/-exp 1.json": _j(experiment_doc("-exp 1"))},
         "experiments/pdebench-task1/-exp 1.json", 1, ("does not match",), "/id"),
-    Bad("bad-status", {EXP: _j(experiment_doc(status="done"))}, EXP, 1, ("'done'",), "/status"),
+    Bad("bad-status", {EXP: _j(experiment_doc(status="done"))}, EXP, 1,
+        ('"done" is not one of ["pending", "running", "success", "failed", "skipped"]',),
+        "/status"),
     Bad("non-scalar-param", {EXP: _j(experiment_doc(params={"layers": [64, 64]}))}, EXP, 1,
-        ("[64, 64]",), "/params/layers"),
+        ("[64,64] is not of types",), "/params/layers"),
     Bad("seed-out-of-range", {EXP: _j(experiment_doc(seed=2**31 - 1))}, EXP, 1,
         ("2147483647",), "/seed"),
     Bad("seed-negative", {EXP: _j(experiment_doc(seed=-1))}, EXP, 1, ("-1",), "/seed"),
@@ -161,7 +163,7 @@ CORPUS: list[Bad] = [
     Bad("bad-timestamp", {EXP: _j(experiment_doc(created_at="20 Nov 2026"))}, EXP, 1,
         ("does not match",), "/created_at"),
     Bad("missing-study", {EXP: _j({k: v for k, v in experiment_doc().items() if k != "study"})},
-        EXP, 1, ("'study' is a required property",)),
+        EXP, 1, ('"study" is a required property',)),
     Bad("unknown-record-key", {EXP: _j(experiment_doc(sttus="success"))}, EXP, 1, ("sttus",)),
     Bad("wrong-schema-tag", {RES: _j(result_doc(schema="expflow/result@2"))}, RES, 1,
         ("expflow/result@1",), "/schema"),
@@ -586,7 +588,7 @@ def test_document_checks_never_crash(kind: Kind, data: st.DataObject) -> None:
 
 # The one-file hook path imports none of this (issue 6): the report and signing code,
 # GitPython, the YAML parser (the policy a hook checked once is remembered in
-# .git/expflow), python-jsonschema (valid documents never need an explanation).
+# .git/expflow), python-jsonschema (jsonschema-rs judges and explains documents).
 HOOK_NEVER_IMPORTS = (
     "cryptography",
     "git",
@@ -626,11 +628,13 @@ def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo) -> None:
     exp = exp_repo.add_experiment()
     res = exp_repo.add_result()
     exp_repo.commit("a run")
+    broken = exp_repo.add_experiment("exp-002", status="done")  # breaks the schema
     warm = run_cli(["validate", res], cwd=exp_repo.path)  # remembers the checked policy
     assert warm[0] == 0, warm
-    for path in (exp, res):
+    for path, expected in ((exp, 0), (res, 0), (broken, 1)):
         code, out, err = run_cli_code(_LIST_MODULES, ["validate", path], exp_repo.path)
-        assert code == 0, err
+        assert code == expected, err
+        assert (f"{broken}#/status: schema: " in out) is (path == broken), out
         loaded = set(out.split())
         assert "expflow_git.validate" in loaded  # the listing is real
         leaked = sorted(

@@ -1,0 +1,148 @@
+"""Forked workers: answers in order, a failed child's part redone here, and a
+parallel `validate` that prints exactly what a serial one does."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import CliCall, ExpRepo, experiment_doc, result_doc
+
+from expflow_git import validate as validate_module
+from expflow_git import workers
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers fork")
+
+
+def _square_in_child(part: list[int]) -> list[tuple[int, int]]:
+    return [(x * x, os.getpid()) for x in part]
+
+
+def test_parts_come_back_in_order_and_run_in_other_processes() -> None:
+    parts = [[1, 2], [3], [4, 5, 6], []]
+    answers = workers.map_parts(_square_in_child, parts)
+    assert [[sq for sq, _ in a] for a in answers] == [[1, 4], [9], [16, 25, 36], []]
+    pids = [{pid for _, pid in a} for a in answers[:3]]
+    assert pids[0] == {os.getpid()}  # the first part is this process's own
+    assert all(p and p != pids[0] for p in pids[1:]) and pids[1] != pids[2]
+
+
+@pytest.mark.parametrize("how", ["raise", "exit", "kill", "garbage"])
+def test_a_child_that_fails_has_its_part_redone_here(how: str) -> None:
+    parent = os.getpid()
+
+    def work(part: list[int]) -> list[int]:
+        if os.getpid() != parent and part == [2]:
+            if how == "raise":
+                raise RuntimeError("worker broke")
+            if how == "exit":
+                os._exit(0)  # exits "cleanly" without an answer
+            if how == "kill":
+                os.kill(os.getpid(), 9)
+            return "not a list, but never checked"  # type: ignore[return-value]
+        return [x * 10 for x in part]
+
+    answers = workers.map_parts(work, [[1], [2], [3]])
+    if how == "garbage":  # a well-formed answer is believed: the work defines what it sends
+        assert answers == [[10], "not a list, but never checked", [30]]
+    else:
+        assert answers == [[10], [20], [30]]
+
+
+def test_the_parents_failure_stops_the_children() -> None:
+    parent = os.getpid()
+
+    def work(part: int) -> int:
+        if os.getpid() == parent:
+            raise ValueError("parent's part failed")
+        import time
+
+        time.sleep(30)  # would hold the test up if the child were waited for, not killed
+        return part
+
+    with pytest.raises(ValueError, match="parent's part failed"):
+        workers.map_parts(work, [1, 2])
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
+
+
+@pytest.mark.parametrize(
+    ("env", "items", "expected"),
+    [
+        ({}, 999, 1),  # below one worker's share
+        ({"EXPFLOW_JOBS": "1"}, 10**6, 1),
+        ({"EXPFLOW_JOBS": "3"}, 10**6, 3),
+        ({"EXPFLOW_JOBS": "3"}, 2500, 2),  # a cap, not a demand
+        ({"EXPFLOW_JOBS": "zero"}, 10**6, None),  # ignored: one per core
+        ({"PRE_COMMIT": "1"}, 10**6, 1),  # pre-commit runs batches on every core already
+        ({"PRE_COMMIT": "1", "EXPFLOW_JOBS": "2"}, 10**6, 2),
+    ],
+)
+def test_worker_count(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], items: int, expected: int | None
+) -> None:
+    monkeypatch.delenv("EXPFLOW_JOBS", raising=False)
+    monkeypatch.delenv("PRE_COMMIT", raising=False)
+    monkeypatch.setattr(workers.sys, "platform", "linux")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    assert workers.worker_count(items, 1000) == (min(cores, items // 1000) if expected is None
+                                                 else expected)
+
+
+def test_no_fork_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXPFLOW_JOBS", raising=False)
+    monkeypatch.setattr(workers.sys, "platform", "darwin")
+    assert workers.worker_count(10**6, 1) == 1
+
+
+def _mixed_repo(repo: ExpRepo) -> None:
+    """Forty runs, and among them every kind of finding validate makes."""
+    for n in range(40):
+        exp_id = f"exp-{n:03d}"
+        study = f"study-{n % 3}"
+        repo.write_json(repo.exp_path(exp_id, study), experiment_doc(exp_id, study=study))
+        repo.write_json(repo.res_path(exp_id, study), result_doc(exp_id))
+    repo.write_json(repo.exp_path("exp-003", "study-0"), experiment_doc("exp-003", status="done"))
+    repo.write(repo.res_path("exp-004", "study-1"), '{"schema": "expflow/result@1", "schema": 1}')
+    repo.write_json(repo.res_path("exp-005", "study-2"), result_doc("exp-005", metrics={"x": 1}))
+    repo.write_json(repo.exp_path("exp-006", "study-1"), experiment_doc("exp-007", study="study-1"))
+    repo.write_json(repo.exp_path("exp-008", "study-0"), experiment_doc("exp-008", status="failed"))
+    repo.write_json(repo.exp_path("exp-009", "study-1"), experiment_doc("exp-009"))  # a 2nd exp-009
+    repo.write_json(repo.res_path("exp-099", "study-0"), result_doc("exp-099"))  # no record
+    repo.write_json(repo.res_path("exp-011", "study-2"), result_doc("exp-011", metrics={}))
+    repo.git("add", "-A")
+
+
+def test_parallel_validate_prints_what_a_serial_one_does(
+    exp_repo: ExpRepo, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mixed_repo(exp_repo)
+    files = sorted(
+        str(p.relative_to(exp_repo.path)) for p in exp_repo.path.glob("*/*/*.json")
+    )
+    serial = cli(["validate", *files], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "1"})
+    assert serial.code == 1
+    rules = {line.split(": ")[1] for line in serial.out.splitlines()}
+    assert rules >= {"schema", "invalid-json", "unknown-metric", "id-mismatch",
+                     "result-for-unsuccessful-run", "duplicate-id", "result-without-record",
+                     "required-metric"}, serial.out
+
+    forks = []
+    real_fork = workers._fork
+
+    def counting_fork(*args: object) -> tuple[int, int]:
+        forks.append(args)
+        return real_fork(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers, "_fork", counting_fork)
+    monkeypatch.setattr(validate_module, "PER_WORKER", 10)
+    for given in (files, list(reversed(files)), ["experiments", "results"]):
+        expected = cli(["validate", *given], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "1"})
+        forks.clear()
+        parallel = cli(["validate", *given], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "3"})
+        assert len(forks) == 2  # three processes: two forked
+        assert (parallel.code, parallel.out, parallel.err) == (
+            expected.code, expected.out, expected.err
+        )
