@@ -145,13 +145,18 @@ class _Lookup:
         self._by_stem: dict[str, list[str]] | None = None
 
     def paths(self, kind: Kind, exp_id: str) -> list[str]:
+        by_stem = self.listing()
+        return [p for p in by_stem.get(exp_id, []) if self.policy.kind_of(p) is kind]
+
+    def listing(self) -> dict[str, list[str]]:
+        """Tracked JSON paths by stem, listed on the first call."""
         if self._by_stem is None:
             # Only string work over the whole index; the globs judge the few candidates.
             self._by_stem = {}
             for path in self.ws.tracked_paths():
                 if path.endswith(".json"):
                     self._by_stem.setdefault(stem(path), []).append(path)
-        return [p for p in self._by_stem.get(exp_id, []) if self.policy.kind_of(p) is kind]
+        return self._by_stem
 
 
 def walk_files(root: Path) -> list[str]:
@@ -182,7 +187,7 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
         keyed = _check_part(ws, policy, lookup, docs)
     else:
         if any(kind is Kind.EXPERIMENT for _, _, kind in docs):
-            lookup.paths(Kind.EXPERIMENT, "")  # list the index once, for every worker
+            lookup.listing()  # once, here, for every worker
         # A record and its result share a file stem (= id): they land in the same part.
         parts: list[list[_Doc]] = [[] for _ in range(workers)]
         for doc in docs:
