@@ -611,9 +611,10 @@ def audit(
     signed_by = [] if key is None else [keyid(key.public_key())]
     view = view_from_audit(result, summary, signed_by)
     del result, summary  # the payload is spooled and the view holds what is still shown
-    release_memory()
     # Everything shown is rendered now, so that only the payload is in memory while
-    # it is signed; nothing is written before the report is.
+    # it is signed; nothing is written before the report is. The memory is handed
+    # back once the view (which reads the leaderboard) is gone too: a collection
+    # while the audit's objects live walks them all (~0.4 s at 100k runs).
     html = b"" if render_html is None else render_html(view).encode()
     shown = None if render is None else render(view)
     passed, commit = view.verdict == "pass", view.commit
