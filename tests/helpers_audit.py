@@ -185,6 +185,9 @@ def seed_repo(path: Path) -> Path:
 
     path.mkdir(parents=True)
     build_repo(path)
+    # An identity of its own: `audit --note` commits a note, and a fresh machine has none.
+    git(path, "config", "user.name", "Expflow Tester")
+    git(path, "config", "user.email", "tester@example.com")
     return path
 
 
