@@ -12,7 +12,7 @@ import enum
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,8 +129,9 @@ def is_valid(kind: Kind, document: Any) -> bool:
 def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:
     """(JSON pointer, message) for each way `document` breaks its schema, in a stable order.
 
-    Messages come from jsonschema-rs when available (values spelled as JSON), which
-    spares a failing hook the import of python-jsonschema.
+    jsonschema-rs explains when available (in our words, `_rs_message`), which spares
+    a failing hook the import of python-jsonschema; without it, python-jsonschema's
+    messages are used as they are.
     """
     fast = fast_validator(kind)
     if fast is not None:
@@ -143,14 +144,50 @@ def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:
 
 
 def _rs_message(error: Any) -> str:
-    """jsonschema-rs's message, except that a value outside an enum is shown every
-    option, not the first two and a count."""
-    import jsonschema_rs
+    """A jsonschema-rs error in our own words, values spelled as compact JSON.
 
-    if isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Enum):
-        options = json.dumps(error.kind.options, ensure_ascii=False)
-        return f"{json.dumps(error.instance, ensure_ascii=False)} is not one of {options}"
-    return str(error.message)
+    Messages go into signed reports, which `verify --repo` recomputes: their wording
+    must not change with the library's version (and an enum error names every option).
+    """
+    kind = error.kind
+    name = type(kind).__name__
+    if name == "PropertyNames":
+        return "property name " + _rs_message(kind.error)
+    words = _RS_WORDS.get(name)
+    if words is None:  # a keyword the bundled schemas do not use
+        return str(error.message)
+    return words(kind, _json(error.instance))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_RS_WORDS: dict[str, Callable[[Any, str], str]] = {
+    "AdditionalProperties": lambda k, v: (
+        "additional properties are not allowed: " + ", ".join(map(_json, sorted(k.unexpected)))
+    ),
+    "AnyOf": lambda k, v: f"{v} is not valid under any of the given schemas",
+    "Constant": lambda k, v: f"{_json(k.expected_value)} was expected",
+    "Enum": lambda k, v: f"{v} is not one of {_json(k.options)}",
+    "ExclusiveMaximum": lambda k, v: f"{v} is not less than {_json(k.limit)}",
+    "ExclusiveMinimum": lambda k, v: f"{v} is not greater than {_json(k.limit)}",
+    "FalseSchema": lambda k, v: f"{v} is not allowed here",
+    "MaxItems": lambda k, v: f"{v} has more items than the maximum of {k.limit}",
+    "MaxLength": lambda k, v: f"{v} is longer than the maximum length of {k.limit}",
+    "MaxProperties": lambda k, v: f"{v} has more properties than the maximum of {k.limit}",
+    "Maximum": lambda k, v: f"{v} is greater than the maximum of {_json(k.limit)}",
+    "MinItems": lambda k, v: f"{v} has fewer items than the minimum of {k.limit}",
+    "MinLength": lambda k, v: f"{v} is shorter than the minimum length of {k.limit}",
+    "MinProperties": lambda k, v: f"{v} has fewer properties than the minimum of {k.limit}",
+    "Minimum": lambda k, v: f"{v} is less than the minimum of {_json(k.limit)}",
+    "OneOfMultipleValid": lambda k, v: f"{v} is valid under more than one of the given schemas",
+    "OneOfNotValid": lambda k, v: f"{v} is not valid under any of the given schemas",
+    "Pattern": lambda k, v: f"{v} does not match {_json(k.pattern)}",
+    "Required": lambda k, v: f"{_json(k.property)} is a required property",
+    "Type": lambda k, v: f"{v} is not of type " + " or ".join(map(_json, sorted(k.types))),
+    "UniqueItems": lambda k, v: f"{v} has non-unique elements",
+}
 
 
 def _short(message: str, limit: int = 200) -> str:

@@ -70,7 +70,8 @@ class Workspace:
 
         Directories are resolved, once each (thousands of files share a few), but
         not the file itself: a symlinked document keeps its own name (and is then
-        refused as a symlink), not its target's.
+        refused as a symlink), not its target's. A relative path is taken from the
+        working directory of the first call: a workspace serves one command.
         """
         directory, name = os.path.split(os.fspath(path))
         if name in ("", ".", ".."):  # not a file name the directory's prefix can take
@@ -160,15 +161,20 @@ class _Lookup:
 
 
 def walk_files(root: Path) -> list[str]:
-    """Every file below `root` (not inside .git), relative, with '/' separators."""
+    """Every file below `root` (not inside .git), relative, with '/' separators; a
+    directory that cannot be listed is an error, not a silent gap."""
     out: list[str] = []
     top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top):
+    for dirpath, dirnames, filenames in os.walk(top, onerror=_unlistable):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         out.extend(prefix + name for name in filenames)
     return out
+
+
+def _unlistable(exc: OSError) -> None:
+    raise ExpflowError(f"{exc.filename}: cannot list: {exc.strerror}")
 
 
 def validate(ws: Workspace, paths: Sequence[str]) -> Validation:

@@ -9,7 +9,9 @@ the order of the parts.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -23,78 +25,97 @@ ENV_JOBS = "EXPFLOW_JOBS"
 def worker_count(items: int, per_worker: int) -> int:
     """How many processes `items` pieces of work are worth, at least `per_worker` each.
 
-    One where there is no fork (only Linux forks here: elsewhere a child may
-    inherit a runtime that is unsafe after fork), inside pre-commit (it already
-    runs hook batches on every core), or as EXPFLOW_JOBS says (1: never fork).
+    One where there is no fork (only Linux forks here: elsewhere a child may inherit
+    a runtime that is unsafe after fork) and inside pre-commit (it already runs hook
+    batches on every core). EXPFLOW_JOBS=N sets the limit instead (1: never fork);
+    never more than the cores this process may use.
     """
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return 1
+    cores = len(os.sched_getaffinity(0))
     wanted = os.environ.get(ENV_JOBS, "").strip()
     if wanted.isdigit() and int(wanted) > 0:
-        limit = int(wanted)
-    elif os.environ.get("PRE_COMMIT") == "1" or not sys.platform.startswith("linux"):
-        limit = 1
+        limit = min(int(wanted), cores)
     else:
-        limit = len(os.sched_getaffinity(0))
+        limit = 1 if os.environ.get("PRE_COMMIT") == "1" else cores
     return max(1, min(limit, items // per_worker))
 
 
 def map_parts(work: Callable[[P], R], parts: Sequence[P]) -> list[R]:
     """`work(part)` for every part; all but the first run in forked children."""
-    children = [(_fork(work, part), part) for part in parts[1:]]
+    if not parts:
+        return []
+    children: list[tuple[int, int] | None] = []
     try:
-        answers = [work(parts[0])] if parts else []
-    except BaseException:
-        for (pid, fd), _ in children:
-            os.close(fd)
-            _reap(pid, kill=True)
-        raise
-    for (pid, fd), part in children:
-        answers.append(_collect(pid, fd, work, part))
-    return answers
+        for part in parts[1:]:
+            children.append(_fork(work, part))
+        answers = [work(parts[0])]
+        for i, part in enumerate(parts[1:]):
+            child, children[i] = children[i], None  # _collect reaps it, whatever happens
+            answers.append(work(part) if child is None else _collect(*child, work, part))
+        return answers
+    finally:
+        for child in children:  # only if this process's own work failed
+            if child is not None:
+                os.close(child[1])
+                _reap(child[0], kill=True)
 
 
-def _fork(work: Callable[[P], R], part: P) -> tuple[int, int]:
-    """Start a child computing `work(part)`; its pid and the pipe to read the answer from."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+def _fork(work: Callable[[P], R], part: P) -> tuple[int, int] | None:
+    """Start a child computing `work(part)`: its pid and the pipe to read the answer
+    from, or None when no process or pipe is to be had (the part is then done here)."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
     if pid == 0:  # the child: never returns, never runs the parent's cleanup or output
         status = 1
         try:
             os.close(read_end)
-            import pickle
-
-            payload = pickle.dumps(work(part), protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
-            status = 0
-        except BaseException:  # the parent redoes the part and reports what it finds
-            pass
+            status = _send(work(part), write_end)
         finally:
             os._exit(status)
     os.close(write_end)
     return pid, read_end
 
 
-def _collect(pid: int, fd: int, work: Callable[[P], R], part: P) -> R:
-    """The child's answer, or the part computed here if the child did not give one."""
+def _send(answer: R, fd: int) -> int:
+    """In a child: write the pickled answer; the exit status says whether it all went."""
     import pickle
 
-    with os.fdopen(fd, "rb") as pipe:
-        payload = pipe.read()
-    if _reap(pid) == 0:
-        try:
-            answer: R = pickle.loads(payload)
-            return answer
-        except Exception:  # a truncated answer: redo the part
-            pass
-    return work(part)
+    payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    with os.fdopen(fd, "wb") as pipe:
+        pipe.write(payload)
+    return 0
+
+
+def _collect(pid: int, fd: int, work: Callable[[P], R], part: P) -> R:
+    """The child's answer, or the part computed here if the child did not give one
+    (it failed, was killed, or could not send)."""
+    import pickle
+
+    try:
+        with os.fdopen(fd, "rb") as pipe:
+            payload = pipe.read()
+    except BaseException:
+        _reap(pid, kill=True)
+        raise
+    if _reap(pid) != 0 or not payload:  # (an empty answer: the work itself exited)
+        return work(part)
+    answer: R = pickle.loads(payload)  # whole: _send returns 0 only once it is written
+    return answer
 
 
 def _reap(pid: int, *, kill: bool = False) -> int:
     """Wait for a child (killing it first if asked); its exit code (negative: a signal)."""
     if kill:
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)

@@ -158,7 +158,7 @@ def test_python_jsonschema_judges_and_explains_where_jsonschema_rs_is_missing(
     doc = {**EXPERIMENT, "status": "done"}
     options = ["pending", "running", "success", "failed", "skipped"]
     assert list(schema_errors(Kind.EXPERIMENT, doc)) == [
-        ("/status", f'"done" is not one of {json.dumps(options)}')  # every option, as JSON
+        ("/status", f'"done" is not one of {json.dumps(options, separators=(",", ":"))}')
     ]
     monkeypatch.setattr(schemas, "fast_validator", lambda kind: None)
     assert not schemas.is_valid(Kind.EXPERIMENT, doc)
@@ -166,3 +166,46 @@ def test_python_jsonschema_judges_and_explains_where_jsonschema_rs_is_missing(
     assert list(schema_errors(Kind.EXPERIMENT, doc)) == [
         ("/status", f"'done' is not one of {options!r}")
     ]
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "expected"),
+    [
+        (Kind.EXPERIMENT, {"status": "done"},
+         ("/status", '"done" is not one of ["pending","running","success","failed","skipped"]')),
+        (Kind.EXPERIMENT, {"zz": 2, "owner": 1},
+         ("", 'additional properties are not allowed: "owner", "zz"')),
+        (Kind.EXPERIMENT, {"schema": "x"}, ("/schema", '"expflow/experiment@1" was expected')),
+        (Kind.EXPERIMENT, {"id": "-bad"},
+         ("/id", '"-bad" does not match "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"')),
+        (Kind.EXPERIMENT, {"seed": -5}, ("/seed", "-5 is less than the minimum of 0")),
+        (Kind.EXPERIMENT, {"tags": ["a", "a"]}, ("/tags", '["a","a"] has non-unique elements')),
+        (Kind.EXPERIMENT, {"study": _DROP}, ("", '"study" is a required property')),
+        (Kind.EXPERIMENT, {"params": {"": 1}},
+         ("/params", 'property name "" is shorter than the minimum length of 1')),
+        (Kind.EXPERIMENT, {"params": {"x": [1, {"k": "é"}]}},
+         ("/params/x", '[1,{"k":"é"}] is not of type "boolean" or "null" or "number" or "string"')),
+        (Kind.POLICY, {"paths": {"experiments": [], "results": ["r"]}},
+         ("/paths/experiments", "[] has fewer items than the minimum of 1")),
+        (Kind.POLICY, {"metrics": {}},
+         ("/metrics", "{} has fewer properties than the minimum of 1")),
+        (Kind.POLICY, {"walk_forward": {**POLICY["walk_forward"], "min_pearson": 3}},
+         ("/walk_forward/min_pearson", "3 is greater than the maximum of 1")),
+        (Kind.RESULT, {"metrics": {"m" * 200: 1}},
+         ("/metrics",
+          'property name "' + "m" * 200 + '" is longer than the maximum length of 128')),
+    ],
+    ids=lambda value: "" if isinstance(value, (Kind, tuple)) else ",".join(value)[:20],
+)
+def test_schema_messages_are_our_own_words(kind: Kind, change: dict[str, Any],
+                                           expected: tuple[str, str]) -> None:
+    """The wording is ours, not the library's: signed reports hold these messages and
+    `verify --repo` recomputes them, so a jsonschema-rs upgrade must not change them."""
+    base = {Kind.EXPERIMENT: EXPERIMENT, Kind.RESULT: RESULT, Kind.POLICY: POLICY}[kind]
+    doc = {k: v for k, v in {**base, **change}.items() if v is not _DROP}
+    pointer, message = expected
+    found = list(schema_errors(Kind(kind), doc))
+    assert found == [(pointer, message if len(message) <= 200 else message[:200] + "…")]

@@ -152,10 +152,11 @@ CORPUS: list[Bad] = [
     Bad("bad-id-pattern", {"experiments/pdebench-task1/-exp 1.json": _j(experiment_doc("-exp 1"))},
         "experiments/pdebench-task1/-exp 1.json", 1, ("does not match",), "/id"),
     Bad("bad-status", {EXP: _j(experiment_doc(status="done"))}, EXP, 1,
-        ('"done" is not one of ["pending", "running", "success", "failed", "skipped"]',),
+        ('"done" is not one of ["pending","running","success","failed","skipped"]',),
         "/status"),
     Bad("non-scalar-param", {EXP: _j(experiment_doc(params={"layers": [64, 64]}))}, EXP, 1,
-        ("[64,64] is not of types",), "/params/layers"),
+        ('[64,64] is not of type "boolean" or "null" or "number" or "string"',),
+        "/params/layers"),
     Bad("seed-out-of-range", {EXP: _j(experiment_doc(seed=2**31 - 1))}, EXP, 1,
         ("2147483647",), "/seed"),
     Bad("seed-negative", {EXP: _j(experiment_doc(seed=-1))}, EXP, 1, ("-1",), "/seed"),
@@ -641,3 +642,23 @@ def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo) -> None:
             m for m in loaded for top in HOOK_NEVER_IMPORTS if m == top or m.startswith(top + ".")
         )
         assert leaked == [], leaked
+
+
+@pytest.mark.parametrize("command", ["validate", "scan"])
+def test_a_directory_that_cannot_be_listed_is_an_error_not_a_pass(
+    exp_repo: ExpRepo, cli, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    exp_repo.add_experiment()
+    real_scandir = os.scandir
+
+    def refusing_scandir(path: str = ".") -> object:
+        if str(path).endswith("pdebench-task1"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    # As root, chmod would not stop the listing: refuse it where os.walk asks.
+    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    res = cli([command, "experiments"], cwd=exp_repo.path)
+    assert res.code == 2, res
+    assert res.err.strip().endswith("pdebench-task1: cannot list: Permission denied"), res.err
+    assert "OK" not in res.err and "clean" not in res.err

@@ -4,6 +4,8 @@ parallel `validate` that prints exactly what a serial one does."""
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
 import pytest
 from conftest import CliCall, ExpRepo, experiment_doc, result_doc
@@ -11,7 +13,7 @@ from conftest import CliCall, ExpRepo, experiment_doc, result_doc
 from expflow_git import validate as validate_module
 from expflow_git import workers
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers fork")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork")
 
 
 def _square_in_child(part: list[int]) -> list[tuple[int, int]]:
@@ -66,34 +68,51 @@ def test_the_parents_failure_stops_the_children() -> None:
         os.waitpid(-1, os.WNOHANG)  # no child left behind
 
 
+def test_a_part_is_done_here_when_no_process_can_be_forked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(workers.os, "fork", no_fork)
+    answers = workers.map_parts(_square_in_child, [[1], [2], [3]])
+    assert [[sq for sq, _ in a] for a in answers] == [[1], [4], [9]]
+    assert {pid for a in answers for _, pid in a} == {os.getpid()}
+
+
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
 @pytest.mark.parametrize(
     ("env", "items", "expected"),
     [
         ({}, 999, 1),  # below one worker's share
+        ({}, 10**6, CORES),
         ({"EXPFLOW_JOBS": "1"}, 10**6, 1),
-        ({"EXPFLOW_JOBS": "3"}, 10**6, 3),
-        ({"EXPFLOW_JOBS": "3"}, 2500, 2),  # a cap, not a demand
-        ({"EXPFLOW_JOBS": "zero"}, 10**6, None),  # ignored: one per core
+        ({"EXPFLOW_JOBS": "2"}, 10**6, min(2, CORES)),
+        ({"EXPFLOW_JOBS": "64"}, 10**6, CORES),  # never more than the cores
+        ({"EXPFLOW_JOBS": "2"}, 1500, 1),  # a limit, not a demand
+        ({"EXPFLOW_JOBS": "zero"}, 10**6, CORES),  # not a number: ignored
         ({"PRE_COMMIT": "1"}, 10**6, 1),  # pre-commit runs batches on every core already
-        ({"PRE_COMMIT": "1", "EXPFLOW_JOBS": "2"}, 10**6, 2),
+        ({"PRE_COMMIT": "1", "EXPFLOW_JOBS": "2"}, 10**6, min(2, CORES)),
     ],
 )
 def test_worker_count(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], items: int, expected: int | None
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], items: int, expected: int
 ) -> None:
     monkeypatch.delenv("EXPFLOW_JOBS", raising=False)
     monkeypatch.delenv("PRE_COMMIT", raising=False)
-    monkeypatch.setattr(workers.sys, "platform", "linux")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    assert workers.worker_count(items, 1000) == (min(cores, items // 1000) if expected is None
-                                                 else expected)
+    assert workers.worker_count(items, 1000) == expected
 
 
-def test_no_fork_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("EXPFLOW_JOBS", raising=False)
-    monkeypatch.setattr(workers.sys, "platform", "darwin")
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_no_fork_off_linux_whatever_is_asked(
+    monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    monkeypatch.setenv("EXPFLOW_JOBS", "4")
+    monkeypatch.setattr(workers.sys, "platform", platform)
     assert workers.worker_count(10**6, 1) == 1
 
 
@@ -136,13 +155,24 @@ def test_parallel_validate_prints_what_a_serial_one_does(
         forks.append(args)
         return real_fork(*args)  # type: ignore[arg-type]
 
+    parts_here = []  # parts checked in this process: a child's part redone here shows
+    real_check_part = validate_module._check_part
+
+    def spying_check_part(*args: Any) -> Any:
+        parts_here.append(os.getpid())
+        return real_check_part(*args)
+
     monkeypatch.setattr(workers, "_fork", counting_fork)
+    monkeypatch.setattr(validate_module, "_check_part", spying_check_part)
     monkeypatch.setattr(validate_module, "PER_WORKER", 10)
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: {0, 1, 2})
     for given in (files, list(reversed(files)), ["experiments", "results"]):
         expected = cli(["validate", *given], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "1"})
         forks.clear()
+        parts_here.clear()
         parallel = cli(["validate", *given], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "3"})
         assert len(forks) == 2  # three processes: two forked
+        assert parts_here == [os.getpid()]  # the children's answers were used
         assert (parallel.code, parallel.out, parallel.err) == (
             expected.code, expected.out, expected.err
         )
