@@ -239,13 +239,13 @@ def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]
 def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[str]:
     """The paths relative to the root; a directory stands for every file below it.
 
-    A path the policy names as a document is taken for a file without a look at
-    the disk (a directory there is then refused as not a regular file).
+    A `.json` path the policy names as a document is taken for a file without a
+    look at the disk (a directory there is then refused as not a regular file).
     """
     out: list[str] = []
     for p in paths:
         rel = ws.rel(p)
-        if policy.kind_of(rel) is None and os.path.isdir(p):
+        if not (rel.endswith(".json") and policy.kind_of(rel)) and os.path.isdir(p):
             out.extend(ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
         else:
             out.append(rel)

@@ -662,3 +662,16 @@ def test_a_directory_that_cannot_be_listed_is_an_error_not_a_pass(
     assert res.code == 2, res
     assert res.err.strip().endswith("pdebench-task1: cannot list: Permission denied"), res.err
     assert "OK" not in res.err and "clean" not in res.err
+
+
+def test_a_directory_a_document_glob_matches_is_walked(exp_repo: ExpRepo, cli) -> None:
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    assert 'results: ["results/**/*.json"]' in text
+    policy.write_text(text.replace('results: ["results/**/*.json"]', 'results: ["results/**"]'))
+    exp_repo.add_experiment()
+    res_path = exp_repo.add_result(metrics={"seg_totl": 1})  # an unknown metric
+    res = cli(["validate", "results/pdebench-task1"], cwd=exp_repo.path)
+    assert res.code == 1, res
+    assert f"{res_path}#/metrics/seg_totl: unknown-metric:" in res.out, res.out
+    assert "not-a-regular-file" not in res.out
