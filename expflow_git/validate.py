@@ -192,9 +192,9 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     if workers == 1:
         keyed = _check_part(ws, policy, lookup, docs)
     else:
-        if any(kind is Kind.EXPERIMENT for _, _, kind in docs):
-            lookup.listing()  # once, here, for every worker
         # A record and its result share a file stem (= id): they land in the same part.
+        # Each worker lists the tree for itself when it first needs to: side by side,
+        # that costs less than one listing before the fork.
         parts: list[list[_Doc]] = [[] for _ in range(workers)]
         for doc in docs:
             parts[hash(stem(doc[1])) % workers].append(doc)
