@@ -364,18 +364,30 @@ def _plain(node: Any, path: str, pointer: str = "") -> Any:
         for key, value in node.items():
             if not isinstance(key, str):
                 raise ExpflowError(f"{path}: {pointer or '/'}: key {key!r} must be a string")
+            _text(key, path, pointer)
             out[key] = _plain(value, path, f"{pointer}/{pointer_token(key)}")
         return out
     if isinstance(node, list):
         return [_plain(v, path, f"{pointer}/{i}") for i, v in enumerate(node)]
     if isinstance(node, float) and not math.isfinite(node):
         raise ExpflowError(f"{path}: {pointer}: {node} is not a finite number")
-    if node is None or isinstance(node, (str, int, float, bool)):
+    if isinstance(node, str):
+        return _text(node, path, pointer)
+    if node is None or isinstance(node, (int, float, bool)):
         return node
     raise ExpflowError(
         f"{path}: {pointer}: unsupported YAML value of type "
         f"{type(node).__name__}; quote it as a string"
     )
+
+
+def _text(text: str, path: str, pointer: str) -> str:
+    """A string that is Unicode text: a `"\\ud800"` escape decodes to a lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ExpflowError(f"{path}: {pointer or '/'}: a lone surrogate is not text") from None
+    return text
 
 
 def _check_no_secrets(data: bytes, path: str) -> None:

@@ -156,40 +156,60 @@ def _rs_message(error: Any) -> str:
     words = _RS_WORDS.get(name)
     if words is None:  # a keyword the bundled schemas do not use
         return str(error.message)
-    return words(kind, _json(error.instance))
+    return words(kind, error.instance)
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """`value` as compact JSON on one line (a line separator in a string is escaped)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.translate(_LINE_SEPARATORS)
 
 
-_RS_WORDS: dict[str, Callable[[Any, str], str]] = {
+_LINE_SEPARATORS = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029)}
+
+
+def _value(value: Any, limit: int = 60) -> str:
+    """The value an error is about, cut so that the reason after it always shows."""
+    if isinstance(value, (dict, list)) and len(value) > limit:  # spares dumping a whole document
+        value = dict(list(value.items())[:limit]) if isinstance(value, dict) else value[:limit]
+    text = _json(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_RS_WORDS: dict[str, Callable[[Any, Any], str]] = {
     "AdditionalProperties": lambda k, v: (
-        "additional properties are not allowed: " + ", ".join(map(_json, sorted(k.unexpected)))
+        "additional properties are not allowed: "
+        + ", ".join(_value(name) for name in sorted(k.unexpected))
     ),
-    "AnyOf": lambda k, v: f"{v} is not valid under any of the given schemas",
+    "AnyOf": lambda k, v: f"{_value(v)} is not valid under any of the given schemas",
     "Constant": lambda k, v: f"{_json(k.expected_value)} was expected",
-    "Enum": lambda k, v: f"{v} is not one of {_json(k.options)}",
-    "ExclusiveMaximum": lambda k, v: f"{v} is not less than {_json(k.limit)}",
-    "ExclusiveMinimum": lambda k, v: f"{v} is not greater than {_json(k.limit)}",
-    "FalseSchema": lambda k, v: f"{v} is not allowed here",
-    "MaxItems": lambda k, v: f"{v} has more items than the maximum of {k.limit}",
-    "MaxLength": lambda k, v: f"{v} is longer than the maximum length of {k.limit}",
-    "MaxProperties": lambda k, v: f"{v} has more properties than the maximum of {k.limit}",
-    "Maximum": lambda k, v: f"{v} is greater than the maximum of {_json(k.limit)}",
-    "MinItems": lambda k, v: f"{v} has fewer items than the minimum of {k.limit}",
-    "MinLength": lambda k, v: f"{v} is shorter than the minimum length of {k.limit}",
-    "MinProperties": lambda k, v: f"{v} has fewer properties than the minimum of {k.limit}",
-    "Minimum": lambda k, v: f"{v} is less than the minimum of {_json(k.limit)}",
-    "OneOfMultipleValid": lambda k, v: f"{v} is valid under more than one of the given schemas",
-    "OneOfNotValid": lambda k, v: f"{v} is not valid under any of the given schemas",
-    "Pattern": lambda k, v: f"{v} does not match {_json(k.pattern)}",
+    "Enum": lambda k, v: f"{_value(v)} is not one of {_json(k.options)}",
+    "ExclusiveMaximum": lambda k, v: f"{_value(v)} is not less than {_json(k.limit)}",
+    "ExclusiveMinimum": lambda k, v: f"{_value(v)} is not greater than {_json(k.limit)}",
+    "FalseSchema": lambda k, v: f"{_value(v)} is not allowed here",
+    "MaxItems": lambda k, v: f"{_value(v)} has more items than the maximum of {k.limit}",
+    "MaxLength": lambda k, v: f"{_value(v)} is longer than the maximum length of {k.limit}",
+    "MaxProperties": lambda k, v: f"{_value(v)} has more properties than the maximum of {k.limit}",
+    "Maximum": lambda k, v: f"{_value(v)} is greater than the maximum of {_json(k.limit)}",
+    "MinItems": lambda k, v: f"{_value(v)} has fewer items than the minimum of {k.limit}",
+    "MinLength": lambda k, v: f"{_value(v)} is shorter than the minimum length of {k.limit}",
+    "MinProperties": lambda k, v: f"{_value(v)} has fewer properties than the minimum of {k.limit}",
+    "Minimum": lambda k, v: f"{_value(v)} is less than the minimum of {_json(k.limit)}",
+    "OneOfMultipleValid": lambda k, v: (
+        f"{_value(v)} is valid under more than one of the given schemas"
+    ),
+    "OneOfNotValid": lambda k, v: f"{_value(v)} is not valid under any of the given schemas",
+    "Pattern": lambda k, v: f"{_value(v)} does not match {_json(k.pattern)}",
     "Required": lambda k, v: f"{_json(k.property)} is a required property",
-    "Type": lambda k, v: f"{v} is not of type " + " or ".join(map(_json, sorted(k.types))),
-    "UniqueItems": lambda k, v: f"{v} has non-unique elements",
+    "Type": lambda k, v: f"{_value(v)} is not of type " + " or ".join(map(_json, sorted(k.types))),
+    "UniqueItems": lambda k, v: f"{_value(v)} has non-unique elements",
 }
 
 
 def _short(message: str, limit: int = 200) -> str:
-    message = " ".join(message.split())
+    """One line (line breaks and tabs become spaces), at most `limit` characters."""
+    message = _BREAKS.sub(" ", message).strip()
     return message if len(message) <= limit else message[:limit] + "…"
+
+
+_BREAKS = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]+")

@@ -117,7 +117,7 @@ class Workspace:
         """Every path in the index (in a repository), else every file below the root."""
         if self.git is not None:
             return self.git.index_paths()
-        return walk_files(self.root)
+        return walk_files(self.root, strict=False)
 
     def read_tracked(self, path: str) -> bytes | None:
         """Staged content of `path` (in a repository), else the file on disk."""
@@ -160,12 +160,16 @@ class _Lookup:
         return self._by_stem
 
 
-def walk_files(root: Path) -> list[str]:
-    """Every file below `root` (not inside .git), relative, with '/' separators; a
-    directory that cannot be listed is an error, not a silent gap."""
+def walk_files(root: Path, *, strict: bool = True) -> list[str]:
+    """Every file below `root` (not inside .git), relative, with '/' separators.
+
+    `strict`: a directory that cannot be listed is an error, not a silent gap (for
+    a directory given to be checked; the whole tree, listed to look for other
+    records with an id, passes over what it cannot read).
+    """
     out: list[str] = []
     top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top, onerror=_unlistable):
+    for dirpath, dirnames, filenames in os.walk(top, onerror=_unlistable if strict else None):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"

@@ -33,12 +33,20 @@ def worker_count(items: int, per_worker: int) -> int:
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return 1
     cores = len(os.sched_getaffinity(0))
-    wanted = os.environ.get(ENV_JOBS, "").strip()
-    if wanted.isdigit() and int(wanted) > 0:
-        limit = min(int(wanted), cores)
+    wanted = _jobs(os.environ.get(ENV_JOBS, ""))
+    if wanted is not None:
+        limit = min(wanted, cores)
     else:
         limit = 1 if os.environ.get("PRE_COMMIT") == "1" else cores
     return max(1, min(limit, items // per_worker))
+
+
+def _jobs(text: str) -> int | None:
+    """EXPFLOW_JOBS as a positive number; anything else (unset, 0, "all") is no limit."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) or None
 
 
 def map_parts(work: Callable[[P], R], parts: Sequence[P]) -> list[R]:
@@ -48,7 +56,7 @@ def map_parts(work: Callable[[P], R], parts: Sequence[P]) -> list[R]:
     children: list[tuple[int, int] | None] = []
     try:
         for part in parts[1:]:
-            children.append(_fork(work, part))
+            children.append(_fork(work, part, [c[1] for c in children if c is not None]))
         answers = [work(parts[0])]
         for i, part in enumerate(parts[1:]):
             child, children[i] = children[i], None  # _collect reaps it, whatever happens
@@ -61,26 +69,34 @@ def map_parts(work: Callable[[P], R], parts: Sequence[P]) -> list[R]:
                 _reap(child[0], kill=True)
 
 
-def _fork(work: Callable[[P], R], part: P) -> tuple[int, int] | None:
+def _fork(work: Callable[[P], R], part: P, siblings: list[int]) -> tuple[int, int] | None:
     """Start a child computing `work(part)`: its pid and the pipe to read the answer
-    from, or None when no process or pipe is to be had (the part is then done here)."""
+    from, or None when no process or pipe is to be had (the part is then done here).
+    `siblings` are the pipes of earlier children, which this one closes."""
     try:
         read_end, write_end = os.pipe()
     except OSError:
         return None
+    # Ctrl-C reaches every process of the group: held until the child is inside the
+    # guard that ends it, so it can never unwind into the parent's code.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         pid = os.fork()
     except OSError:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(read_end)
         os.close(write_end)
         return None
     if pid == 0:  # the child: never returns, never runs the parent's cleanup or output
         status = 1
         try:
-            os.close(read_end)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            for fd in (read_end, *siblings):
+                os.close(fd)
             status = _send(work(part), write_end)
         finally:
             os._exit(status)
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
     os.close(write_end)
     return pid, read_end
 
@@ -113,9 +129,13 @@ def _collect(pid: int, fd: int, work: Callable[[P], R], part: P) -> R:
 
 
 def _reap(pid: int, *, kill: bool = False) -> int:
-    """Wait for a child (killing it first if asked); its exit code (negative: a signal)."""
+    """Wait for a child (killing it first if asked); its exit code (negative: a signal,
+    or no status to be had)."""
     if kill:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # SIGCHLD ignored by whoever started us: no status to read
+        return -1
     return os.waitstatus_to_exitcode(status)

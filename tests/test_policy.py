@@ -126,6 +126,8 @@ def test_ranking_direction(order: str | None, descending: bool) -> None:
         ("", ("empty",)),
         ("version: 1\nmetrics: {a: {group: x, higher_is_better: true}}\n\tbad: tab\n",
          ("invalid YAML",)),
+        (edited("protect:", '"\\ud800x": 1\nprotect:'), ("/: a lone surrogate is not text",)),
+        (edited("group: Score", 'group: "S\\udc00"'), ("/group: a lone surrogate",)),
     ],
 )
 def test_broken_policies(text: str, needles: tuple[str, ...]) -> None:

@@ -194,9 +194,17 @@ _DROP = object()
          ("/metrics", "{} has fewer properties than the minimum of 1")),
         (Kind.POLICY, {"walk_forward": {**POLICY["walk_forward"], "min_pearson": 3}},
          ("/walk_forward/min_pearson", "3 is greater than the maximum of 1")),
-        (Kind.RESULT, {"metrics": {"m" * 200: 1}},
-         ("/metrics",
-          'property name "' + "m" * 200 + '" is longer than the maximum length of 128')),
+        (Kind.RESULT, {"metrics": {"m" * 200: 1}},  # a long value is cut, the reason kept
+         ("/metrics", 'property name "' + "m" * 58 + '… does not match '
+          '"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"')),
+        (Kind.EXPERIMENT, {"title": "t" * 1001},
+         ("/title", '"' + "t" * 58 + "… is longer than the maximum length of 1000")),
+        (Kind.EXPERIMENT, {"tags": [f"t{i}" for i in range(101)]},
+         ("/tags", '["t0","t1","t2","t3","t4","t5","t6","t7","t8","t9","t10","t… has more '
+          "items than the maximum of 100")),
+        (Kind.EXPERIMENT, {"params": {f"k{i:04d}": 0 for i in range(1001)}},
+         ("/params", '{"k0000":0,"k0001":0,"k0002":0,"k0003":0,"k0004":0,"k0005":… has more '
+          "properties than the maximum of 1000")),
     ],
     ids=lambda value: "" if isinstance(value, (Kind, tuple)) else ",".join(value)[:20],
 )
@@ -209,3 +217,55 @@ def test_schema_messages_are_our_own_words(kind: Kind, change: dict[str, Any],
     pointer, message = expected
     found = list(schema_errors(Kind(kind), doc))
     assert found == [(pointer, message if len(message) <= 200 else message[:200] + "…")]
+
+
+def test_every_template_has_its_words() -> None:
+    """Each kind of jsonschema-rs error we word, met once, in a schema of our own."""
+    import jsonschema_rs
+
+    from expflow_git.schemas import _RS_WORDS, _rs_message
+
+    schema = {
+        "type": "object", "required": ["req"], "additionalProperties": False,
+        "properties": {
+            "any": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "one": {"oneOf": [{"type": "string"}, {"type": "null"}]},
+            "two": {"oneOf": [{"type": "number"}, {"type": "integer"}]},
+            "const": {"const": "k"}, "enum": {"enum": ["a", "b"]},
+            "xmax": {"exclusiveMaximum": 5}, "xmin": {"exclusiveMinimum": 5},
+            "no": False, "items": {"maxItems": 1, "minItems": 3, "uniqueItems": True},
+            "text": {"maxLength": 2, "minLength": 5, "pattern": "^x"},
+            "obj": {"maxProperties": 1, "minProperties": 3, "propertyNames": {"maxLength": 1}},
+            "num": {"maximum": 1, "minimum": 7, "type": "integer"},
+        },
+    }
+    doc = {"any": 1, "one": 1, "two": 3, "const": "q", "enum": "c\u2028", "xmax": 5,
+           "xmin": 5, "no": 1, "items": [1, 1], "text": "yyy", "obj": {"ab": 1, "c": 2},
+           "num": 3.5, "zz": 1, "ab": 2}
+    validator = jsonschema_rs.Draft202012Validator(schema)
+    words = {type(e.kind).__name__: _rs_message(e) for e in validator.iter_errors(doc)}
+    assert words == {
+        "AdditionalProperties": 'additional properties are not allowed: "ab", "zz"',
+        "AnyOf": "1 is not valid under any of the given schemas",
+        "Constant": '"k" was expected',
+        "Enum": '"c\\u2028" is not one of ["a","b"]',  # a line separator is escaped
+        "ExclusiveMaximum": "5 is not less than 5",
+        "ExclusiveMinimum": "5 is not greater than 5",
+        "FalseSchema": "1 is not allowed here",
+        "MaxItems": "[1,1] has more items than the maximum of 1",
+        "MaxLength": '"yyy" is longer than the maximum length of 2',
+        "MaxProperties": '{"ab":1,"c":2} has more properties than the maximum of 1',
+        "Maximum": "3.5 is greater than the maximum of 1",
+        "MinItems": "[1,1] has fewer items than the minimum of 3",
+        "MinLength": '"yyy" is shorter than the minimum length of 5',
+        "MinProperties": '{"ab":1,"c":2} has fewer properties than the minimum of 3',
+        "Minimum": "3.5 is less than the minimum of 7",
+        "OneOfMultipleValid": "3 is valid under more than one of the given schemas",
+        "OneOfNotValid": "1 is not valid under any of the given schemas",
+        "Pattern": '"yyy" does not match "^x"',
+        "PropertyNames": 'property name "ab" is longer than the maximum length of 1',
+        "Required": '"req" is a required property',
+        "Type": "3.5 is not of type \"integer\"",
+        "UniqueItems": "[1,1] has non-unique elements",
+    }
+    assert set(words) == set(_RS_WORDS) | {"PropertyNames"}

@@ -675,3 +675,26 @@ def test_a_directory_a_document_glob_matches_is_walked(exp_repo: ExpRepo, cli) -
     assert res.code == 1, res
     assert f"{res_path}#/metrics/seg_totl: unknown-metric:" in res.out, res.out
     assert "not-a-regular-file" not in res.out
+
+
+def test_an_unreadable_folder_elsewhere_does_not_stop_a_check_outside_git(
+    exp_repo: ExpRepo, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain"  # no repository: the tree itself is listed for other ids
+    plain.mkdir()
+    (plain / "expflow.yaml").write_bytes((exp_repo.path / "expflow.yaml").read_bytes())
+    (plain / "notes" / "private").mkdir(parents=True)
+    exp = plain / EXP
+    exp.parent.mkdir(parents=True)
+    exp.write_bytes(_j(experiment_doc()))
+    real_scandir = os.scandir
+
+    def refusing_scandir(path: str = ".") -> object:
+        if str(path).endswith("private"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    res = cli(["validate", EXP], cwd=plain, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    assert res.code == 0, res
+    assert "1 document(s) OK" in res.err

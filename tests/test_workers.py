@@ -80,6 +80,18 @@ def test_a_part_is_done_here_when_no_process_can_be_forked(
     assert {pid for a in answers for _, pid in a} == {os.getpid()}
 
 
+def test_answers_are_right_when_sigchld_is_ignored() -> None:
+    """A caller that ignores SIGCHLD leaves no exit status to read: parts are redone."""
+    import signal
+
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        answers = workers.map_parts(_square_in_child, [[1], [2], [3]])
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+    assert [[sq for sq, _ in a] for a in answers] == [[1], [4], [9]]
+
+
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
@@ -93,6 +105,10 @@ CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         ({"EXPFLOW_JOBS": "64"}, 10**6, CORES),  # never more than the cores
         ({"EXPFLOW_JOBS": "2"}, 1500, 1),  # a limit, not a demand
         ({"EXPFLOW_JOBS": "zero"}, 10**6, CORES),  # not a number: ignored
+        ({"EXPFLOW_JOBS": "0"}, 10**6, CORES),
+        ({"EXPFLOW_JOBS": "-1"}, 10**6, CORES),
+        ({"EXPFLOW_JOBS": "²"}, 10**6, CORES),  # a digit to str.isdigit, not a number
+        ({"EXPFLOW_JOBS": " 1 "}, 10**6, 1),
         ({"PRE_COMMIT": "1"}, 10**6, 1),  # pre-commit runs batches on every core already
         ({"PRE_COMMIT": "1", "EXPFLOW_JOBS": "2"}, 10**6, min(2, CORES)),
     ],
