@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,24 +71,34 @@ _FAST = json.JSONDecoder(object_pairs_hook=_fast_pairs, parse_constant=_fast_con
 
 
 def _number_classes() -> bytes:
-    """A translation table: digits to "0", "eE" to "e", "+-" to "+", all else to " "."""
+    """A translation table: digits to "0", "eE" to "e", "+-" to "+", what may end a
+    number (",}]" and JSON whitespace) to ",", all else to " "."""
     table = bytearray(b" " * 256)
     for digit in b"0123456789":
         table[digit] = ord("0")
     table[ord("e")] = table[ord("E")] = ord("e")
     table[ord("+")] = table[ord("-")] = ord("+")
+    for end in b",}] \t\n\r":
+        table[end] = ord(",")
     return bytes(table)
 
 
 _NUMBER_CLASSES = _number_classes()
 _LONG_DIGITS = b"0" * 200
+# An exponent of three or more digits that ends where a number ends: a hex digest
+# in a string ("...5e123a...") does not send its document to the search.
+_BIG_EXPONENT = re.compile(rb"e\+?000+(?:,|\Z)")
 
 
 def _plain_numbers(data: bytes) -> bool:
     """No number here can overflow to infinity or pass Python's int digit limit
     (a literal under 200 digits with an exponent under 100 is below 1e300)."""
     shape = data.translate(_NUMBER_CLASSES)
-    return b"e000" not in shape and b"e+000" not in shape and _LONG_DIGITS not in shape
+    if _LONG_DIGITS in shape:
+        return False
+    if b"e000" not in shape and b"e+000" not in shape:
+        return True
+    return _BIG_EXPONENT.search(shape) is None
 
 
 def parse_json(

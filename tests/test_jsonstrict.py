@@ -190,8 +190,8 @@ def _objects(draw: st.DrawFn, depth: int = 0) -> str:
     members = []
     for key in keys:
         kind = draw(st.integers(0, 3 if depth < 3 else 1))
-        if kind <= 1:
-            value = draw(_LEAVES)
+        if kind <= 1:  # whitespace after a number ends it as a comma or bracket does
+            value = draw(_LEAVES) + draw(st.sampled_from(["", " ", "\n", "\t", "\r\n"]))
         elif kind == 2:
             value = draw(_objects(depth + 1))
         else:
@@ -225,6 +225,17 @@ def test_fast_path_is_taken_and_refuses_what_the_full_decoder_refuses() -> None:
 )
 def test_risky_numbers_are_searched_for(number: str, plain: bool) -> None:
     assert jsonstrict._plain_numbers(f'{{"x": {number}}}'.encode()) is plain
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [('{"sha": "a5e1234f0e999"}', True),  # a hex digest: not a number
+     ('{"sha": "5e123"}', True), ('{"x": [1e100]}', False), ('{"x": 1E+100\n}', False),
+     ('{"x":1e-0400,"y":2}', False), ("1e999", False), ('{"x": 1e100 }', False),
+     ('{"note": "a 1e400, b"}', False)],  # in a string, but shaped like a number: searched
+)
+def test_only_number_shaped_exponents_are_searched_for(text: str, plain: bool) -> None:
+    assert jsonstrict._plain_numbers(text.encode()) is plain
 
 
 @settings(max_examples=200, deadline=None)
