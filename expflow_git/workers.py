@@ -1,7 +1,7 @@
 """Independent parts of one job on the machine's other cores (forked on Linux).
 
-A child inherits everything the parent has loaded (the policy, the schemas, an
-index listing), computes its part, and sends the pickled answer back through a
+A child inherits everything the parent has loaded (the policy, the schemas),
+computes its part, and sends the pickled answer back through a
 pipe. A child that fails for any reason sends nothing and its part is redone
 here, so no verdict depends on a worker having run; the answers come back in
 the order of the parts.
@@ -27,8 +27,8 @@ def worker_count(items: int, per_worker: int) -> int:
 
     One where there is no fork (only Linux forks here: elsewhere a child may inherit
     a runtime that is unsafe after fork) and inside pre-commit (it already runs hook
-    batches on every core). EXPFLOW_JOBS=N sets the limit instead (1: never fork);
-    never more than the cores this process may use.
+    batches on every core). EXPFLOW_JOBS=N, a positive number, sets the limit
+    instead (1: never fork); never more than the cores this process may use.
     """
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return 1
@@ -42,7 +42,7 @@ def worker_count(items: int, per_worker: int) -> int:
 
 
 def _jobs(text: str) -> int | None:
-    """EXPFLOW_JOBS as a positive number; anything else (unset, 0, "all") is no limit."""
+    """EXPFLOW_JOBS as a positive number; None (the default applies) for anything else."""
     text = text.strip()
     if not (text.isascii() and text.isdigit()):
         return None
