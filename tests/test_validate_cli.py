@@ -644,20 +644,25 @@ def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo) -> None:
         assert leaked == [], leaked
 
 
+def _refuse_listing(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Directories called `name` cannot be listed (as root, chmod would not stop it:
+    refuse it where os.walk asks)."""
+    real_scandir = os.scandir
+
+    def refusing_scandir(path: str = ".") -> object:
+        if str(path).endswith(name):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing_scandir)
+
+
 @pytest.mark.parametrize("command", ["validate", "scan"])
 def test_a_directory_that_cannot_be_listed_is_an_error_not_a_pass(
     exp_repo: ExpRepo, cli, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     exp_repo.add_experiment()
-    real_scandir = os.scandir
-
-    def refusing_scandir(path: str = ".") -> object:
-        if str(path).endswith("pdebench-task1"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    # As root, chmod would not stop the listing: refuse it where os.walk asks.
-    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    _refuse_listing(monkeypatch, "pdebench-task1")
     res = cli([command, "experiments"], cwd=exp_repo.path)
     assert res.code == 2, res
     assert res.err.strip().endswith("pdebench-task1: cannot list: Permission denied"), res.err
@@ -687,14 +692,7 @@ def test_an_unreadable_folder_elsewhere_does_not_stop_a_check_outside_git(
     exp = plain / EXP
     exp.parent.mkdir(parents=True)
     exp.write_bytes(_j(experiment_doc()))
-    real_scandir = os.scandir
-
-    def refusing_scandir(path: str = ".") -> object:
-        if str(path).endswith("private"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    _refuse_listing(monkeypatch, "private")
     res = cli(["validate", EXP], cwd=plain, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
     assert res.code == 0, res
     assert "1 document(s) OK" in res.err
