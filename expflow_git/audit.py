@@ -189,7 +189,14 @@ def _trusted_policy(
     try:
         ref_sha = git.resolve_commit(ref).sha
     except ExpflowError as exc:
-        raise ExpflowError(f"--policy-ref {ref}: {exc.message}") from None
+        # CI's default checkout is shallow: the base commit is then simply not there.
+        hint = (
+            " — this is a shallow clone: fetch the full history (actions/checkout with "
+            "`fetch-depth: 0`)"
+            if git.is_shallow()
+            else ""
+        )
+        raise ExpflowError(f"--policy-ref {ref}: {exc.message}{hint}") from None
     found = [e for e in git.ls_tree(ref_sha, paths=[policy_path]) if e.path == policy_path]
     if not found or not _is_file(found[0]):
         raise ExpflowError(f"{policy_path}: no policy file at --policy-ref {ref} ({ref_sha[:12]})")

@@ -335,12 +335,16 @@ def _paired(
     one left on each side of a group (same metric or parameter, same side of the
     bound) is that item changed; any other one removed is looser, added stricter."""
     new_keys, old_keys = {key(i) for i in new}, {key(i) for i in old}
-    gone = list({key(i): i for i in old if key(i) not in new_keys}.values())
-    came = list({key(i): i for i in new if key(i) not in old_keys}.values())
-    groups = dict.fromkeys([*map(group, gone), *map(group, came)])
-    for g in groups:
-        a = [i for i in gone if group(i) == g]
-        b = [i for i in came if group(i) == g]
+    # Grouped in one pass: a hostile policy may list tens of thousands of items.
+    groups: dict[Hashable, tuple[list[T], list[T]]] = {}
+    for side, items, other in ((0, old, new_keys), (1, new, old_keys)):
+        seen: set[Hashable] = set()
+        for item in items:
+            k = key(item)
+            if k not in other and k not in seen:
+                seen.add(k)
+                groups.setdefault(group(item), ([], []))[side].append(item)
+    for a, b in groups.values():
         if len(a) == 1 and len(b) == 1:
             add(PolicyChange(effect(a[0], b[0]), where, show(a[0]), show(b[0])))
             continue

@@ -421,3 +421,11 @@ def test_a_rule_value_is_compared_by_type_and_bound() -> None:
     assert changes(base, rules("{param: sub_step, op: gt, value: '0'}")) == [
         ("changed", "/rules", "Args/--sub_step gt 0", 'sub_step gt "0"')
     ]
+
+
+def test_a_base_missing_from_a_shallow_clone_says_fetch_depth(tmp_path: Path) -> None:
+    r, base, _ = pr_repo(tmp_path / "repo", _loosen_gate)
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{r}", str(clone))
+    res = run_cli(["audit", "--policy-ref", base], clone)
+    assert_one_error_line(res, 2, f"--policy-ref {base}: unknown revision", "fetch-depth: 0")
