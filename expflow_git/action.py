@@ -30,6 +30,23 @@ def pr_head_sha(env: Mapping[str, str]) -> str | None:
     return sha if isinstance(sha, str) else None
 
 
+def pr_base_sha(env: Mapping[str, str]) -> str | None:
+    """The base commit of the pull request that triggered the run (of the merge queue
+    group, on merge_group), if any: its policy judges the pull request's commits."""
+    event_name = env.get("GITHUB_EVENT_NAME")
+    if event_name not in (*PR_EVENTS, "merge_group") or not env.get("GITHUB_EVENT_PATH"):
+        return None
+    try:
+        event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text())
+        if event_name == "merge_group":
+            sha = event["merge_group"]["base_sha"]
+        else:
+            sha = event["pull_request"]["base"]["sha"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sha if isinstance(sha, str) else None
+
+
 def _has_commit(sha: str) -> bool:
     import subprocess
 
@@ -67,6 +84,9 @@ def run(env: Mapping[str, str]) -> int:
     for option, name in (("--policy", "POLICY"), ("--since", "SINCE"), ("--html", "HTML_PATH")):
         if value := env.get(f"EXPFLOW_INPUT_{name}"):
             args += [option, value]
+    # A pull request must not bring the rules that judge it: its base's policy does.
+    if policy_ref := env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env):
+        args += ["--policy-ref", policy_ref]
     if not env.get("EXPFLOW_SIGNING_KEY"):
         print(
             "::warning title=expflow-git::no signing key (e.g. a pull request from a fork "

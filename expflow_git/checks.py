@@ -32,6 +32,7 @@ class Rules(str, enum.Enum):
     NOT_SUCCESS = "result-for-unsuccessful-run"
     BUDGET = "budget-exceeded"
     NOT_A_FILE = "not-a-regular-file"
+    POLICY_INVALID = "policy-invalid"  # the audited commit's own policy, under --policy-ref
 
 
 Document = Experiment | Result

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
+    from expflow_git.audit import TreeCheck
     from expflow_git.gitstore import Git
     from expflow_git.records import Layout
     from expflow_git.render.view import View
@@ -50,6 +51,14 @@ policy_option = click.option(
     metavar="FILE",
     envvar="EXPFLOW_POLICY",
     help="Policy file (default: expflow.yaml at the repository root; env EXPFLOW_POLICY).",
+)
+
+
+policy_ref_option = click.option(
+    "--policy-ref",
+    metavar="REF",
+    help="Judge by the policy committed at REF (e.g. the pull request's base), not the one "
+    "at the audited commit, and report what the commit's own policy would change.",
 )
 
 
@@ -440,6 +449,7 @@ def _policy_rel(policy_path: str | None) -> str:
     show_default=True,
 )
 @policy_option
+@policy_ref_option
 def rank(
     rev: str,
     sort_by: str | None,
@@ -450,6 +460,7 @@ def rank(
     top: int | None,
     fmt: str,
     policy_path: str | None,
+    policy_ref: str | None,
 ) -> None:
     """Compare scores: a gated leaderboard from committed files.
 
@@ -465,7 +476,9 @@ def rank(
     from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
     from expflow_git.render.view import metric_columns, rows_from_board
 
-    check = check_tree(_repo(), rev, policy_path=_policy_rel(policy_path), scan=False)
+    check = check_tree(
+        _repo(), rev, policy_path=_policy_rel(policy_path), policy_ref=policy_ref, scan=False
+    )
     policy = check.policy
     extra = tuple(parse_gate(g, policy.metrics) for g in gates)
     ranking = policy.ranking
@@ -483,6 +496,7 @@ def rank(
             f"{PROG} rank: warning: {len(check.findings)} problem(s) in the committed "
             "documents; run `expflow-git audit` for details"
         )
+    _policy_change_note(check)
     rows = rows_from_board(board)[:top]
     if fmt == "json":
         click.echo(
@@ -514,6 +528,14 @@ def rank(
             _err(f"best_any: {board.best_any or '-'}   best_feasible: {board.best_feasible or '-'}")
     if board.best_feasible is None:
         raise SystemExit(ExitCode.FAILED)
+
+
+def _policy_change_note(check: TreeCheck) -> None:
+    """Under --policy-ref, what the commit's own policy would change, on stderr."""
+    from expflow_git.render.text import policy_change_lines
+
+    for line in policy_change_lines(check.proposal, check.policy_blob):
+        _err(f"{PROG} rank: {line}")
 
 
 def _signing_key(path: str | None) -> Ed25519PrivateKey | None:
@@ -567,6 +589,7 @@ def _signing_key(path: str | None) -> Ed25519PrivateKey | None:
 )
 @click.option("--no-cache", is_flag=True, help="Do not use the per-blob validation cache.")
 @policy_option
+@policy_ref_option
 def audit(
     rev: str,
     since: str | None,
@@ -579,6 +602,7 @@ def audit(
     html_path: str | None,
     no_cache: bool,
     policy_path: str | None,
+    policy_ref: str | None,
 ) -> None:
     """The full audit at a commit; writes a deterministic, hash-chained, signed report.
 
@@ -602,6 +626,7 @@ def audit(
         git,
         rev,
         policy_path=_policy_rel(policy_path),
+        policy_ref=policy_ref,
         experiment=experiment,
         since=since,
         use_cache=not no_cache,

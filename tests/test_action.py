@@ -150,3 +150,46 @@ def test_action_yml_never_interpolates_inputs_into_run() -> None:
                                  "EXPFLOW_INPUT_SINCE", "EXPFLOW_SIGNING_KEY",
                                  "EXPFLOW_INPUT_REPORT_PATH", "EXPFLOW_INPUT_HTML_PATH"}
     assert set(action["outputs"]) == {"passed", "best-feasible", "report-path"}
+
+
+@pytest.mark.parametrize("event", ["pull_request", "pull_request_target"])
+def test_pull_request_is_judged_by_the_base_policy(demo_repo: Path, tmp_path: Path,
+                                                   event: str) -> None:
+    # The pull request allows every path out of the PIN scan, then commits a PIN hash.
+    base = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-qb", "feature")
+    with (demo_repo / "expflow.yaml").open("a") as fh:
+        fh.write("scan: {allow: ['**']}\n")
+    (demo_repo / ".env").write_text(
+        "EXPFLOW_PIN_HASH=03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4\n")
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "allow everything")
+    head = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-q", "main")
+    # Judged by its own policy (no base in the event), the pull request passes.
+    code, _, _, _ = run_action(demo_repo, tmp_path, event=event,
+                               payload={"pull_request": {"head": {"sha": head}}})
+    assert code == 0
+    code, log, outputs, summary = run_action(
+        demo_repo, tmp_path, event=event,
+        payload={"pull_request": {"head": {"sha": head}, "base": {"sha": base}}})
+    assert code == 1 and outputs["passed"] == "false"
+    assert "### Policy change (takes effect after merge)" in summary
+    assert "- **looser** /scan/allow: added \\*\\*" in summary
+    assert "::warning title=expflow policy change::expflow.yaml: 1 looser" in log
+    import base64
+
+    report = json.loads((demo_repo / "expflow-report.json").read_text())
+    statement = json.loads(base64.b64decode(report["payload"]))
+    assert statement["predicate"]["policy"]["ref"] == base
+    assert statement["predicate"]["repo"]["commit"] == head
+
+
+def test_policy_ref_input_overrides_the_default(demo_repo: Path, tmp_path: Path) -> None:
+    first = git(demo_repo, "rev-parse", "HEAD")
+    with (demo_repo / "expflow.yaml").open("a") as fh:
+        fh.write("scan: {allow: ['**']}\n")
+    git(demo_repo, "commit", "-qam", "allow everything")
+    code, _, _, summary = run_action(demo_repo, tmp_path, policy_ref=first)
+    assert code == 0
+    assert "- **looser** /scan/allow: added \\*\\*" in summary

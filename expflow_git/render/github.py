@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from expflow_git.policydiff import summary as policy_summary
 from expflow_git.render.view import View
 
 
@@ -30,6 +31,13 @@ def render_github(view: View) -> str:
                 f"title={_escape_property('expflow infeasible run ' + row.id)}"
             )
             lines.append(f"::warning {props}::{_escape_data('; '.join(row.failed))}")
+    if view.proposal is not None and view.proposal.changes:
+        # A pull request that loosens the rules is what a reviewer must not miss.
+        counts = policy_summary(view.proposal, view.policy_blob)
+        lines.append(
+            f"::warning title=expflow policy change::{_escape_data(view.policy_path)}: "
+            f"{_escape_data(counts)} (takes effect after merge; not applied in this audit)"
+        )
     level = "notice" if view.verdict == "pass" else "error"
     summary = (
         f"audit {view.verdict.upper()}: best_feasible {view.best_feasible or '-'}, "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from expflow_git.policy import Op
+from expflow_git.policydiff import summary
 from expflow_git.render.table import leaderboard_cells
 from expflow_git.render.text import signature_note
 from expflow_git.render.view import Row, Threshold, View, fmt_number
@@ -120,6 +121,8 @@ margin-left:6px;border:1px solid var(--line);color:var(--muted);vertical-align:1
 ol.findings{margin:0;padding-left:22px}
 ol.findings li{margin:0 0 8px;overflow-wrap:anywhere}
 .rule{font-weight:700;color:var(--fail)}
+.eff{font-weight:700;text-transform:uppercase;font-size:12px}
+.eff.looser{color:var(--fail)}.eff.stricter{color:var(--pass)}.eff.changed{color:var(--warn)}
 footer{color:var(--muted);font-size:12px;margin-top:20px;text-align:center}
 """
 
@@ -251,6 +254,12 @@ def _meta(view: View) -> str:
         (
             "Policy",
             f"<code>{_e(view.policy_path)}</code>"
+            + (
+                f' <span class="muted">at <code>{_e(view.policy_ref[:12])}</code> '
+                "(--policy-ref)</span>"
+                if view.policy_ref
+                else ""
+            )
             + (
                 f' <span class="muted">blob <code>{_e(view.policy_blob[:12])}</code></span>'
                 if view.policy_blob
@@ -669,6 +678,41 @@ def _findings(view: View) -> str:
     return head + f'<ol class="findings">{items}</ol>{more}</section>'
 
 
+def _policy_change(view: View) -> str:
+    """The audited commit's own policy against the one that judged (under --policy-ref)."""
+    proposal = view.proposal
+    if proposal is None:
+        return ""
+    head = (
+        '<section aria-labelledby="h-policy"><h2 id="h-policy">Policy change '
+        "(takes effect after merge)</h2>"
+        f'<p class="note">The policy at <code>{_e((view.policy_ref or "-")[:12])}</code> '
+        "judged this commit; the commit's own policy is not applied: "
+        f"{_e(summary(proposal, view.policy_blob))}.</p>"
+    )
+    if not proposal.changes:
+        return head + "</section>"
+    rows = "".join(
+        f'<tr><td><span class="eff {_e(c.effect.value)}">{_e(c.effect.value)}</span></td>'
+        f"<td><code>{_e(c.where)}</code></td><td>{_e(c.before or '')}</td>"
+        f"<td>{_e(c.after or '')}</td></tr>"
+        for c in proposal.changes[:MAX_FINDINGS]
+    )
+    more = (
+        f'<p class="note">Showing the first {MAX_FINDINGS:,} of {len(proposal.changes):,} '
+        "changes; the full list is in the report.</p>"
+        if len(proposal.changes) > MAX_FINDINGS
+        else ""
+    )
+    return (
+        head
+        + '<div class="scroll"><table><thead><tr><th>Effect</th><th>Setting</th>'
+        + f"<th>Before</th><th>After</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        + more
+        + "</section>"
+    )
+
+
 def render_html(view: View) -> str:
     """The scorecard page for a report: verdict, signature, best runs, charts, table, findings."""
     view = replace(view, rows=tuple(view.rows))  # read several times: made once
@@ -683,6 +727,7 @@ def render_html(view: View) -> str:
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
         _banner(view),
         _cards(view),
+        _policy_change(view),
         _metric_chart(view),
         _walk_section(view),
         _leaderboard(view),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from expflow_git.policydiff import summary
 from expflow_git.render.table import (
     leaderboard_cells,
     md_escape,
@@ -21,13 +22,15 @@ def render_markdown(view: View) -> str:
     lines = [
         f"## {icon} expflow-git audit: {view.verdict.upper()}",
         "",
-        f"- commit `{view.commit[:12]}`, policy `{md_escape(view.policy_path)}`, "
-        f"{view.inputs} document(s)",
+        f"- commit `{view.commit[:12]}`, policy `{md_escape(view.policy_path)}`"
+        + (f" from `{view.policy_ref[:12]}` (--policy-ref)" if view.policy_ref else "")
+        + f", {view.inputs} document(s)",
         f"- report: **{signature_note(view)}**",
         f"- best_any: `{view.best_any or '-'}` · best_feasible: `{view.best_feasible or '-'}`",
     ]
     if (note := walk_note(view)) is not None:
         lines.append(f"- {md_escape(note)}")
+    lines += _policy_change(view)
     lines += ["", "### Leaderboard", ""]
     shown = shown_rows(view.rows, view.focus)
     lines.append(md_table(*leaderboard_cells(shown, view.metric_columns)) if shown else "_no runs_")
@@ -40,6 +43,28 @@ def render_markdown(view: View) -> str:
             for f in view.findings
         ]
     return truncate("\n".join(lines) + "\n")
+
+
+def _policy_change(view: View) -> list[str]:
+    """The audited commit's own policy against the one that judged (under --policy-ref)."""
+    proposal = view.proposal
+    if proposal is None:
+        return []
+    lines = [
+        "",
+        "### Policy change (takes effect after merge)",
+        "",
+        f"The policy at `{view.policy_ref[:12] if view.policy_ref else '-'}` judged this "
+        f"commit; the commit's own policy is not applied: "
+        f"{md_escape(summary(proposal, view.policy_blob))}.",
+    ]
+    if proposal.changes:
+        lines.append("")
+        lines += [
+            f"- **{c.effect.value}** {md_escape(c.where)}: {md_escape(c.describe())}"
+            for c in proposal.changes
+        ]
+    return lines
 
 
 def truncate(text: str, limit: int = MAX_SUMMARY_BYTES) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from expflow_git.errors import printable
+from expflow_git.policydiff import PolicyProposal, summary
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
 from expflow_git.render.view import View
 
@@ -25,11 +26,32 @@ def walk_note(view: View) -> str | None:
     return text + (f" ({w['reason']})" if w["reason"] else "")
 
 
+def policy_note(view: View) -> str:
+    """Which policy judged: its path, and the commit it was read at under --policy-ref."""
+    where = f" at {view.policy_ref[:12]} (--policy-ref)" if view.policy_ref else ""
+    return f"policy {printable(view.policy_path)}{where}"
+
+
+POLICY_CHANGE_TITLE = "policy change in this commit (takes effect after merge, not applied here)"
+
+
+def policy_change_lines(proposal: PolicyProposal | None, judged_blob: str) -> list[str]:
+    """The audited commit's own policy against the one that judged (under --policy-ref)."""
+    if proposal is None:
+        return []
+    lines = [f"{POLICY_CHANGE_TITLE}: {summary(proposal, judged_blob)}"]
+    lines += [
+        f"  {c.effect.value.upper():<9} {printable(c.where)}: {printable(c.describe())}"
+        for c in proposal.changes
+    ]
+    return lines
+
+
 def render_text(view: View) -> str:
     direction = "higher is better" if view.descending else "lower is better"
     lines = [
         f"expflow-git audit of commit {view.commit[:12]} (tree {view.tree[:12]}), "
-        f"policy {view.policy_path}, {view.inputs} document(s)",
+        f"{policy_note(view)}, {view.inputs} document(s)",
         f"verdict: {view.verdict.upper()}"
         + (f" (for experiment {view.focus})" if view.focus else "")
         + f"   report: {signature_note(view)}",
@@ -38,6 +60,7 @@ def render_text(view: View) -> str:
     ]
     if (note := walk_note(view)) is not None:
         lines.append(note)
+    lines += policy_change_lines(view.proposal, view.policy_blob)
     lines.append("")
     if view.rows:
         shown = shown_rows(view.rows, view.focus)

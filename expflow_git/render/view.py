@@ -11,6 +11,7 @@ from expflow_git.audit import Audit, commit_time_utc
 from expflow_git.checks import CheckKind
 from expflow_git.errors import Finding
 from expflow_git.policy import Op
+from expflow_git.policydiff import PolicyProposal
 from expflow_git.ranking import Leaderboard, RankedRun
 
 MAX_METRIC_COLUMNS = 6
@@ -67,6 +68,8 @@ class View:
     thresholds: tuple[Threshold, ...] = ()  # every threshold/gate the runs were checked against
     tool_version: str = ""
     policy_blob: str = ""
+    policy_ref: str | None = None  # the commit the policy was read at (--policy-ref)
+    proposal: PolicyProposal | None = None  # the audited commit's own policy, under --policy-ref
 
     @property
     def signed(self) -> bool:
@@ -167,6 +170,10 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
         thresholds=thresholds_from_entries(entries),
         tool_version=p["tool"]["version"],
         policy_blob=p["policy"]["gitBlob"],
+        policy_ref=p["policy"].get("ref"),
+        proposal=PolicyProposal.from_json(p["policy"]["proposed"])
+        if "proposed" in p["policy"]
+        else None,
     )
 
 
@@ -259,4 +266,6 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         ),
         tool_version=__version__,
         policy_blob=check.policy_blob,
+        policy_ref=check.policy_ref,
+        proposal=check.proposal,
     )

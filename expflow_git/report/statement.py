@@ -251,6 +251,23 @@ def ranking_config(audit: Audit) -> Json:
     }
 
 
+def policy_json(audit: Audit) -> Json:
+    """Which policy judged: its path, blob and digest, the ranking it sets; with
+    --policy-ref, the commit it was read at and what the audited commit's own policy
+    would change (it takes effect only after merge)."""
+    check = audit.check
+    policy: Json = {
+        "path": clean(check.policy.path),
+        "gitBlob": check.policy_blob,
+        "sha256": check.policy.sha256,
+        "ranking": ranking_config(audit),
+    }
+    if check.policy_ref is not None and check.proposal is not None:
+        policy["ref"] = check.policy_ref
+        policy["proposed"] = check.proposal.as_json()
+    return policy
+
+
 def sort_keys_of(config: Mapping[str, Any]) -> list[tuple[str, bool]]:
     return [(config["sortBy"], config["descending"])] + [
         (t["metric"], t["descending"]) for t in config["tieBreak"]
@@ -469,12 +486,7 @@ def _template(
         "predicate": {
             "tool": {"name": TOOL_NAME, "version": __version__},
             "repo": repo,
-            "policy": {
-                "path": check.policy.path,
-                "gitBlob": check.policy_blob,
-                "sha256": check.policy.sha256,
-                "ranking": ranking_config(audit),
-            },
+            "policy": policy_json(audit),
             "createdAt": commit_time_utc(check.commit),
             "inputs": {"count": len(check.inputs), "merkleRoot": root, "leaves": _LEAVES},
             "entries": _ENTRIES,

@@ -34,7 +34,8 @@ from expflow_git.schemas import Kind, schema_errors
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from expflow_git.gitstore import Git
+    from expflow_git.gitstore import Git, TreeEntry
+    from expflow_git.policy import Policy
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
@@ -324,26 +325,33 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
         True,
         f"commit {commit_sha[:12]} exists, tree matches, in the history of {options.ref}",
     )
-    yield _check_blobs(git, predicate)
+    yield _check_blobs(git, predicate, head.sha, options.ref)
     if options.recompute:
         yield _recompute(git, predicate)
 
 
-def _check_blobs(git: Git, predicate: Mapping[str, Any]) -> Line:
-    from expflow_git.gitstore import BlobReader
+def _check_blobs(git: Git, predicate: Mapping[str, Any], head: str, ref_name: str) -> Line:
     from expflow_git.globs import matches_any
-    from expflow_git.policy import load_policy_bytes
 
     policy_info = predicate["policy"]
     entries = {e.path: e for e in git.ls_tree(predicate["repo"]["commit"])}
-    policy_entry = entries.get(policy_info["path"])
-    if policy_entry is None or policy_entry.sha != policy_info["gitBlob"]:
-        return Line("blobs", False, f"policy blob of {policy_info['path']} does not match")
-    with BlobReader(git) as reader:
-        data = reader.read(policy_entry.sha)
-    if hashlib.sha256(data).hexdigest() != policy_info["sha256"]:
-        return Line("blobs", False, "policy sha256 does not match")
-    policy = load_policy_bytes(data, path=policy_info["path"])
+    if "ref" in policy_info:
+        judged = _judged_at_ref(git, policy_info, head, ref_name)
+        if isinstance(judged, Line):
+            return judged
+        here = entries.get(policy_info["path"])
+        blob = (
+            here.sha if here is not None and here.type == "blob" and here.mode != "120000" else None
+        )
+        if blob != policy_info["proposed"]["gitBlob"]:
+            return Line("blobs", False, "the commit's own policy blob does not match the report")
+    else:
+        judged = _judged_blob(
+            git, policy_info, entries.get(policy_info["path"]), policy_info["path"]
+        )
+        if isinstance(judged, Line):
+            return judged
+    policy = judged
     globs = policy.experiment_globs + policy.result_globs
     at_commit = {
         clean(p): e.sha  # as the report spells a file name that is not UTF-8
@@ -365,7 +373,48 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any]) -> Line:
             if ps
         ]
         return Line("blobs", False, "; ".join(parts))
-    return Line("blobs", True, f"all {len(leaves)} input blobs and the policy match the commit")
+    where = f" (policy at {policy_info['ref'][:12]})" if "ref" in policy_info else ""
+    return Line(
+        "blobs", True, f"all {len(leaves)} input blobs and the policy match the commit{where}"
+    )
+
+
+def _judged_blob(
+    git: Git, policy_info: Mapping[str, Any], entry: TreeEntry | None, where: str
+) -> Policy | Line:
+    """The policy the report says judged, read from the repository (never from the
+    report), or the failed line when the repository holds no such blob there."""
+    from expflow_git.gitstore import BlobReader
+    from expflow_git.policy import load_policy_bytes
+
+    if entry is None or entry.sha != policy_info["gitBlob"] or entry.mode == "120000":
+        return Line("blobs", False, f"policy blob of {where} does not match")
+    with BlobReader(git) as reader:
+        data = reader.read(entry.sha)
+    if hashlib.sha256(data).hexdigest() != policy_info["sha256"]:
+        return Line("blobs", False, "policy sha256 does not match")
+    try:
+        return load_policy_bytes(data, path=policy_info["path"])
+    except ExpflowError as exc:
+        return Line("blobs", False, f"the policy that judged is not valid: {exc.message}")
+
+
+def _judged_at_ref(
+    git: Git, policy_info: Mapping[str, Any], head: str, ref_name: str
+) -> Policy | Line:
+    """Under --policy-ref the policy must be one the repository's history holds: the
+    recorded commit exists, is in the history of REF, and has the recorded blob at the
+    recorded path. A report cannot name a policy of its own choosing."""
+    ref = policy_info["ref"]
+    try:
+        commit = git.resolve_commit(ref)
+    except ExpflowError:
+        return Line("blobs", False, f"policy ref {ref[:12]} is not in this repository")
+    if not git.is_ancestor(commit.sha, head):
+        return Line("blobs", False, f"policy ref {ref[:12]} is not in the history of {ref_name}")
+    path = policy_info["path"]
+    found = [e for e in git.ls_tree(commit.sha, paths=[path]) if e.path == path]
+    return _judged_blob(git, policy_info, found[0] if found else None, f"{path} at {ref[:12]}")
 
 
 def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
@@ -378,6 +427,9 @@ def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
             git,
             predicate["repo"]["commit"],
             policy_path=predicate["policy"]["path"],
+            # The policy the report names, read again from the repository (_check_blobs
+            # holds it to the recorded blob).
+            policy_ref=predicate["policy"].get("ref"),
             experiment=result.get("focus"),
             since=predicate["repo"].get("since"),
             use_cache=False,  # a poisoned cache must not make a forged report recompute
@@ -387,7 +439,7 @@ def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
     fresh = build_statement(audit)["predicate"]
     same = all(
         canonical_json(fresh[k]) == canonical_json(predicate[k])
-        for k in ("entries", "entriesHead", "inputs", "result")
+        for k in ("entries", "entriesHead", "inputs", "result", "policy")
     )
     return Line(
         "recompute",
