@@ -70,17 +70,17 @@ repos:
     hooks:
       - id: expflow-validate
         name: expflow-git validate
-        entry: expflow-git validate
+        entry: expflow-git validate --
         language: system
         files: (^expflow\\.ya?ml$|\\.json$)
       - id: expflow-no-pin-hash
         name: expflow-git no PIN hash
-        entry: expflow-git scan
+        entry: expflow-git scan --
         language: system
         types: [text]
       - id: expflow-protect-results
         name: expflow-git protect results
-        entry: expflow-git protect
+        entry: expflow-git protect --
         language: system
         pass_filenames: false
         always_run: true
