@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import posixpath
 from pathlib import Path
 
 from expflow_git import __version__
-from expflow_git.atomicfile import write_atomic
+from expflow_git.atomicfile import confined, write_atomic
 
 
 class Template(str, enum.Enum):
@@ -137,10 +138,15 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         ".pre-commit-config.yaml": PRE_COMMIT_CONFIG,
         ".github/workflows/expflow.yml": WORKFLOW,
     }
+    # Every folder is checked before the first write: a cloned repository may hold a
+    # symlinked `.github` or `results` that would take a write outside the work tree.
+    # A file that exists (a symlinked expflow.yaml too) is kept, so never written through.
+    for folder in sorted({posixpath.dirname(rel) for rel in files} - {""}):
+        confined(root, folder)
     report = []
     for rel, text in files.items():
         target = root / rel
-        if target.exists():
+        if target.exists() or target.is_symlink():
             report.append((rel, False))
             continue
         write_atomic(target, text.encode(), overwrite=False)
