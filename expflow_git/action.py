@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from expflow_git.gitstore import Git
 
 PR_EVENTS = ("pull_request", "pull_request_target")
+PR_BASE = ("pull_request", "base", "sha")
 ZERO_SHA = re.compile(r"0+")
 # What GitHub puts in an event for a commit (SHA-1, or SHA-256 repositories).
 SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
@@ -61,24 +62,26 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str, str]
     """The commit history is checked since when the `since` input is empty: (commit, why).
 
     A pull request: where its head left the base branch (the merge base of the base
-    commit and the head; the base commit itself once the PR is up to date). A push: the
+    commit and the head; the base commit itself once the PR is up to date); a merge
+    queue's group likewise from its `base_sha`. A push: the
     commit the push replaced (`before`); none for a new branch. A commit the event
     names but the clone lacks is an error, never a silently skipped history check.
     """
     event = _event(env)
     name = env.get("GITHUB_EVENT_NAME")
-    if name in PR_EVENTS:
-        base = _sha_at(event, "pull_request", "base", "sha")
+    if name in (*PR_EVENTS, "merge_group"):
+        keys = ("merge_group", "base_sha") if name == "merge_group" else PR_BASE
+        base = _sha_at(event, *keys)
         if base is None:
-            raise ExpflowError("the event names no base commit (pull_request.base.sha)")
-        _require_commit(git, base, "the pull request's base commit")
+            raise ExpflowError(f"the event names no base commit ({'.'.join(keys)})")
+        _require_commit(git, base, "the base commit")
         try:
             fork = git.run("merge-base", base, rev).decode().strip()
         except ExpflowError:
             raise ExpflowError(
-                f"the pull request's head and its base {base[:12]} share no history; {FETCH_HINT}"
+                f"the audited commit and its base {base[:12]} share no history; {FETCH_HINT}"
             ) from None
-        return fork, f"where the pull request left its base {base[:12]}"
+        return fork, f"where it left its base {base[:12]}"
     if name == "push":
         before = _sha_at(event, "before")
         if before is None or ZERO_SHA.fullmatch(before):

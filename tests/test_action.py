@@ -249,7 +249,7 @@ def test_push_of_a_new_branch_has_no_earlier_commit(demo_repo: Path, tmp_path: P
     ("event", "payload", "needles"),
     [
         pytest.param("pull_request", None,
-                     ["the pull request's base commit 222222222222 is not in this clone",
+                     ["the base commit 222222222222 is not in this clone",
                       "fetch-depth: 0"], id="pr-base"),
         pytest.param("push", {"before": "3" * 40, "forced": False},
                      ["the commit this push replaced 333333333333 is not in this clone",
@@ -358,3 +358,15 @@ def test_a_crash_inside_the_audit_still_reports_did_not_complete(demo_repo: Path
             "::error::forged") in log
     assert not any(line.startswith("::error::forged") for line in log.splitlines())
     assert not (demo_repo / "expflow-report.json").exists()
+
+
+def test_merge_group_checks_history_since_its_base(demo_repo: Path, tmp_path: Path) -> None:
+    """A merge queue audits the group's commit it checked out, since the queue's base."""
+    base = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-qb", "gh-readonly-queue/main/pr-1")
+    head = rewrite_a_committed_result(demo_repo)
+    payload = {"merge_group": {"base_sha": base, "head_sha": head}}
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="merge_group", payload=payload)
+    assert code == 1, log
+    assert f"history checked since {base[:12]}" in log and "result-rewritten" in log
+    assert outputs["passed"] == "false"
