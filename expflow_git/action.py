@@ -58,14 +58,14 @@ def pr_head_sha(env: Mapping[str, str]) -> str | None:
     return _sha_at(_event(env), "pull_request", "head", "sha")
 
 
-def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str, str] | None:
-    """The commit history is checked since when the `since` input is empty: (commit, why).
+def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | None, str]:
+    """The commit history is checked since when the `since` input is empty, and why.
 
     A pull request: where its head left the base branch (the merge base of the base
     commit and the head; the base commit itself once the PR is up to date); a merge
-    queue's group likewise from its `base_sha`. A push: the
-    commit the push replaced (`before`); none for a new branch. A commit the event
-    names but the clone lacks is an error, never a silently skipped history check.
+    queue's group likewise from its `base_sha`. A push: the commit the push replaced
+    (`before`); none for a new branch. A commit the event names but the clone lacks
+    is an error, never a silently skipped history check.
     """
     event = _event(env)
     name = env.get("GITHUB_EVENT_NAME")
@@ -85,7 +85,7 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str, str]
     if name == "push":
         before = _sha_at(event, "before")
         if before is None or ZERO_SHA.fullmatch(before):
-            return None  # a new branch (or tag): nothing was there before
+            return None, "a new branch: nothing was there before"
         forced = event.get("forced") is True
         _require_commit(
             git,
@@ -99,7 +99,7 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str, str]
             ),
         )
         return before, "the commit this push replaced"
-    return None
+    return None, f"a {name or 'manual'} event names no earlier commit"
 
 
 def _require_commit(git: Git, sha: str, what: str, hint: str = FETCH_HINT) -> None:
@@ -134,12 +134,12 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     args = ["audit", "--rev", rev, "--format", "github", "--out", report_path]
     since = env.get("EXPFLOW_INPUT_SINCE")
     if not since:
-        found = default_since(env, git, rev)
+        found, why = default_since(env, git, rev)
         if found is None:
-            print("expflow-git: no earlier commit to check the history since (a new branch)")
+            print(f"expflow-git: no history check ({printable(why)}); set `since` for one")
         else:
-            since = found[0]
-            print(f"expflow-git: history checked since {since[:12]} ({found[1]})")
+            since = found
+            print(f"expflow-git: history checked since {since[:12]} ({why})")
     if since:
         args += ["--since", since]
     for option, name in (("--policy", "POLICY"), ("--html", "HTML_PATH")):

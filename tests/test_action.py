@@ -242,7 +242,11 @@ def test_push_of_a_new_branch_has_no_earlier_commit(demo_repo: Path, tmp_path: P
                                        payload={"before": ZERO, "created": True})
     assert code == 0, log
     assert outputs["passed"] == "true"
-    assert "no earlier commit to check the history since" in log
+    assert "no history check (a new branch: nothing was there before)" in log
+
+    code, log, _, _ = run_action(demo_repo, tmp_path, event="workflow_dispatch")
+    assert code == 0, log
+    assert "no history check (a workflow_dispatch event names no earlier commit)" in log
 
 
 @pytest.mark.parametrize(
