@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import posixpath
 from pathlib import Path
 
-from expflow_git.atomicfile import write_atomic
+from expflow_git import __version__
+from expflow_git.atomicfile import confined, write_atomic
 
 
 class Template(str, enum.Enum):
@@ -65,28 +67,36 @@ protect: {results_immutable: true}
 PRE_COMMIT_CONFIG = """\
 # expflow-git hooks. These use the installed `expflow-git`; to pin a version
 # instead, point `repo:` at the expflow-git repository (see its README).
+# Each entry ends with `--` so that file names are never read as options
+# (a staged file named `--help`); give options through the environment
+# (EXPFLOW_POLICY), not `args:`, which come after the `--`.
 repos:
   - repo: local
     hooks:
       - id: expflow-validate
         name: expflow-git validate
-        entry: expflow-git validate
+        entry: expflow-git validate --
         language: system
         files: (^expflow\\.ya?ml$|\\.json$)
       - id: expflow-no-pin-hash
         name: expflow-git no PIN hash
-        entry: expflow-git scan
+        entry: expflow-git scan --
         language: system
         types: [text]
       - id: expflow-protect-results
         name: expflow-git protect results
-        entry: expflow-git protect
+        entry: expflow-git protect --
         language: system
         pass_filenames: false
         always_run: true
 """
 
-WORKFLOW = """\
+# The workflow README.md shows, byte for byte (a test compares them). Its defaults are
+# what docs/threat-model.md asks of CI: the action audits the PR's head, the history
+# since the PR left its base (hooks can be skipped), under the base's policy, and shows
+# only a report this run wrote; the artifact lets anyone `verify` it.
+WORKFLOW = f"""\
+# .github/workflows/expflow.yml
 name: expflow-git
 on: [pull_request, push]
 permissions:
@@ -97,12 +107,24 @@ jobs:
     steps:
       - uses: actions/checkout@v4
         with:
-          fetch-depth: 0
+          fetch-depth: 0            # the history since the base, and the PR's head commit
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install expflow-git
-      - run: expflow-git audit --format github --out expflow-report.json
+      - id: audit
+        uses: expflow/expflow-git@v{__version__}   # wherever you host expflow-git
+        with:
+          policy: expflow.yaml
+          signing-key: ${{{{ secrets.EXPFLOW_SIGNING_KEY }}}}   # none on forks: unsigned
+          report-path: expflow-report.json
+          html-path: expflow-scorecard.html
+      - if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: expflow-report
+          path: |
+            expflow-report.json
+            expflow-scorecard.html
 """
 
 
@@ -116,10 +138,15 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         ".pre-commit-config.yaml": PRE_COMMIT_CONFIG,
         ".github/workflows/expflow.yml": WORKFLOW,
     }
+    # Every folder is checked before the first write: a cloned repository may hold a
+    # symlinked `.github` or `results` that would take a write outside the work tree.
+    # A file that exists (a symlinked expflow.yaml too) is kept, so never written through.
+    for folder in sorted({posixpath.dirname(rel) for rel in files} - {""}):
+        confined(root, folder)
     report = []
     for rel, text in files.items():
         target = root / rel
-        if target.exists():
+        if target.exists() or target.is_symlink():
             report.append((rel, False))
             continue
         write_atomic(target, text.encode(), overwrite=False)

@@ -157,7 +157,7 @@ def test_hook_manifest() -> None:
     for hook_id, command in entries.items():
         hook = by_id[hook_id]
         assert hook["language"] == "python"
-        assert hook["entry"].split() == ["expflow-git", command]
+        assert hook["entry"].split() == ["expflow-git", command, "--"]
         assert hook["minimum_pre_commit_version"]
         assert not set(hook.get("stages", [])) & legacy_stages
     assert by_id["expflow-protect-results"]["pass_filenames"] is False
@@ -487,3 +487,57 @@ def test_git_hook_with_experiment_doc_in_subdir_of_other_study(git_hooked: ExpRe
     repo.stage()
     code, out = _commit(repo)
     assert code == 0, out
+
+
+# --------------------------------------------------------------------------- file names
+# Issue 13, attack 8: pre-commit appends the file names to the entry; without `--` a
+# staged file named `--help` or `-h` made a hook print its help and pass, and the PIN
+# hash (or the bad result) staged beside it went in. Each entry now ends with `--`.
+def _stage_leak_beside(repo: ExpRepo, name: str) -> None:
+    repo.write(name, "{}\n")
+    repo.write("deploy/.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+    repo.add_experiment("exp-002")
+    repo.add_result("exp-002", metrics={"seg_totl": 1.0, "pde_mean": 1.0, "train_time_min": 1.0})
+    repo.stage()
+
+
+def _assert_both_caught(code: int, out: str) -> None:
+    assert code == 1, out
+    blocks = hook_blocks(out)
+    assert "Failed" in blocks["expflow-no-pin-hash"], out
+    assert "deploy/.env:1:18: pin-sha256" in blocks["expflow-no-pin-hash"], out
+    assert "Failed" in blocks["expflow-validate"], out
+    assert "exp-002.json#/metrics/seg_totl: unknown-metric" in blocks["expflow-validate"], out
+    assert "Usage:" not in out
+    assert PIN_SHA[:8] not in out
+
+
+@pytest.mark.parametrize("name", ["--help", "-h", "-h.json", "--help.json"])
+def test_manifest_hooks_take_option_like_names_as_files(
+    committed_repo: ExpRepo, hook_config: Path, hook_env: dict, name: str
+) -> None:
+    _stage_leak_beside(committed_repo, name)
+    code, out = _pre_commit(["run", "-c", str(hook_config), "--all-files"],
+                            committed_repo.path, hook_env)
+    _assert_both_caught(code, out)
+
+
+@pytest.mark.parametrize("name", ["--help", "-h.json"])
+def test_init_config_hooks_take_option_like_names_as_files(
+    committed_repo: ExpRepo, hook_env: dict, name: str
+) -> None:
+    """The local hooks `init` writes (language: system) end their options the same way,
+    here through a real `git commit` with the pre-commit hook installed."""
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"],
+                          cwd=committed_repo.path, env=git_env(hook_env),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    base = committed_repo.head()
+    _stage_leak_beside(committed_repo, name)
+    code, out = commit_through_hooks(committed_repo, {**hook_env, "PRE_COMMIT_COLOR": "never"},
+                                     "leak")
+    assert code != 0, out
+    assert "deploy/.env:1:18: pin-sha256" in out
+    assert "exp-002.json#/metrics/seg_totl: unknown-metric" in out
+    assert "Usage:" not in out
+    assert committed_repo.head() == base
