@@ -179,7 +179,7 @@ def new(
             "already; records are never overwritten"
         )
     write_atomic(layout.root / rel, data, overwrite=False)
-    click.echo(f"wrote {rel} (seed {seed})")
+    _out(f"wrote {rel} (seed {seed})")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
@@ -242,7 +242,7 @@ def result(
         write_atomic(layout.root / exp_rel, dump(exp_doc))
         _out(f"marked {exp_rel} success")
     write_atomic(layout.root / rel, dump(doc), overwrite=overwrite)
-    click.echo(f"wrote {rel}")
+    _out(f"wrote {rel}")  # the study comes from the record
 
 
 def _layout(policy_path: str | None) -> Layout:
