@@ -257,8 +257,8 @@ def _forged_report(hostile: Path, tmp_path: Path) -> Path:
     saved = tmp_path / "saved.json"
     code, _, err = run_bytes(["audit", "--out", str(saved)], hostile)
     assert code == 1, err
-    st_ = statement_of(saved.read_bytes())
-    p = st_["predicate"]
+    statement = statement_of(saved.read_bytes())
+    p = statement["predicate"]
     for entry in p["entries"]:
         if entry["type"] == "run" and entry["id"] == "a2":
             entry["id"] = "a2" + HOSTILE
@@ -274,7 +274,7 @@ def _forged_report(hostile: Path, tmp_path: Path) -> Path:
         bodies, genesis_hash(p["repo"]["commit"], p["policy"]["gitBlob"], p["inputs"]["merkleRoot"])
     )
     p["entriesHead"] = {"count": len(p["entries"]), "hash": p["entries"][-1]["hash"]}
-    envelope = json.loads(reseal(st_, None))
+    envelope = json.loads(reseal(statement, None))
     envelope["signatures"] = [{"keyid": "SHA256:" + HOSTILE, "sig": "AAAA"}]
     from expflow_git.report.canonical import canonical_json
 
