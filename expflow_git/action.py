@@ -200,7 +200,11 @@ def _append(path: str | None, text: str) -> None:
 
 
 def _one_line(value: str) -> str:
-    return " ".join(value.split())
+    """A value for $GITHUB_OUTPUT's `key=value` lines (expflow_git.escape.output_value): it
+    stays on its line, so it can add no output and start no heredoc."""
+    from expflow_git.escape import output_value
+
+    return output_value(value)
 
 
 def run(env: Mapping[str, str]) -> int:

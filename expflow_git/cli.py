@@ -14,6 +14,7 @@ import click
 
 from expflow_git import __version__
 from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.escape import line as _line
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,12 +38,18 @@ def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
 
 
 def _err(message: str) -> None:
-    click.echo(message, err=True)
+    """One line on stderr; what a repository or report put in it is escaped (expflow_git.escape)."""
+    click.echo(_line(message), err=True)
+
+
+def _out(message: str) -> None:
+    """One line on stdout, escaped like `_err`'s."""
+    click.echo(_line(message))
 
 
 def _emit_findings(findings: Sequence[Finding]) -> None:
     for f in findings:
-        click.echo(str(f))
+        _out(str(f))
 
 
 policy_option = click.option(
@@ -181,7 +188,7 @@ def new(
             "already; records are never overwritten"
         )
     write_atomic(layout.root / rel, data, overwrite=False)
-    click.echo(f"wrote {rel} (seed {seed})")
+    _out(f"wrote {rel} (seed {seed})")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
@@ -242,9 +249,9 @@ def result(
     if status is not Status.SUCCESS:
         exp_doc["status"] = Status.SUCCESS.value
         write_atomic(layout.root / exp_rel, dump(exp_doc))
-        click.echo(f"marked {exp_rel} success")
+        _out(f"marked {exp_rel} success")
     write_atomic(layout.root / rel, dump(doc), overwrite=overwrite)
-    click.echo(f"wrote {rel}")
+    _out(f"wrote {rel}")  # the study comes from the record
 
 
 def _layout(policy_path: str | None) -> Layout:
@@ -356,7 +363,7 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     if not (pin or force or os.environ.get(ENV_PIN)):
         _emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
-    paths = ", ".join(r.path for r in rewrites)
+    paths = _line(", ".join(r.path for r in rewrites))  # also shown in the PIN prompt
     _guard(f"change committed result(s) {paths}", pin=pin, force=force)
     _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
 
@@ -374,7 +381,7 @@ def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -
     layout.find_experiment(exp_id)  # a missing run fails before any PIN is asked for
     _guard(f"rm {exp_id}", pin=pin, force=force)
     for rel in remove_run(layout, exp_id):
-        click.echo(f"removed {rel}")
+        _out(f"removed {rel}")
 
 
 @cli.command()
@@ -390,7 +397,7 @@ def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: 
     layout = _layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
     _guard(f"cancel {exp_id}", pin=pin, force=force)
-    click.echo(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")
+    _out(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")
 
 
 @cli.command("install-hooks")
@@ -470,6 +477,7 @@ def rank(
     import json
 
     from expflow_git.audit import check_tree, verdicts
+    from expflow_git.escape import json_text
     from expflow_git.policy import Ranking, did_you_mean, parse_gate
     from expflow_git.ranking import rank as rank_runs
     from expflow_git.ranking import sort_keys
@@ -499,28 +507,26 @@ def rank(
     _policy_change_note(check)
     rows = rows_from_board(board)[:top]
     if fmt == "json":
-        click.echo(
-            json.dumps(
+        doc = {
+            "ranking": [
                 {
-                    "ranking": [
-                        {
-                            "id": r.id,
-                            "rank": r.rank,
-                            "feasible": r.feasible,
-                            "metrics": dict(r.metrics),
-                            "failed": list(r.failed),
-                        }
-                        for r in rows
-                    ],
-                    "best_any": board.best_any,
-                    "best_feasible": board.best_feasible,
-                },
-                indent=2,
-            )
-        )
+                    "id": r.id,
+                    "rank": r.rank,
+                    "feasible": r.feasible,
+                    "metrics": dict(r.metrics),
+                    "failed": list(r.failed),
+                }
+                for r in rows
+            ],
+            "best_any": board.best_any,
+            "best_feasible": board.best_feasible,
+        }
+        click.echo(json_text(json.dumps(doc, indent=2)))
     else:
         cells = leaderboard_cells(
-            rows, metric_columns(ranking.sort_by, ranking.tie_break, [r.metrics for r in rows])
+            rows,
+            metric_columns(ranking.sort_by, ranking.tie_break, [r.metrics for r in rows]),
+            exact=fmt == "csv",  # a spreadsheet gets every value as the report spells it
         )
         render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
         click.echo(render(*cells).rstrip("\n"))
@@ -861,9 +867,9 @@ def verify(
 
         lines += verify_chain(Path(chain_dir), git=git or keys_repo)
     for line in lines:
-        click.echo(str(line))
+        _out(str(line))  # a line may quote the report (keyids, paths): escaped
     ok = all(line.ok for line in lines)
-    click.echo(f"{report}: {'VERIFIED' if ok else 'VERIFICATION FAILED'}")
+    _out(f"{report}: {'VERIFIED' if ok else 'VERIFICATION FAILED'}")
     if not ok:
         raise SystemExit(ExitCode.FAILED)
 
@@ -969,8 +975,8 @@ def diff_cmd(
 
     from expflow_git.audit import check_tree
     from expflow_git.diffing import Change, diff_checks
-    from expflow_git.render.table import md_table, text_table
-    from expflow_git.render.view import fmt_number
+    from expflow_git.escape import json_text
+    from expflow_git.render.table import distinct_numbers, md_table, text_table
 
     git = _repo()
     policy = _policy_rel(policy_path)
@@ -982,34 +988,33 @@ def diff_cmd(
     )
     shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "experiment": r.experiment,
-                        "metric": r.metric,
-                        "old": r.old,
-                        "new": r.new,
-                        "delta": r.delta,
-                        "relative": r.relative,
-                        "change": r.change.value,
-                    }
-                    for r in shown
-                ],
-                indent=2,
-            )
-        )
+        doc = [
+            {
+                "experiment": r.experiment,
+                "metric": r.metric,
+                "old": r.old,
+                "new": r.new,
+                "delta": r.delta,
+                "relative": r.relative,
+                "change": r.change.value,
+            }
+            for r in shown
+        ]
+        click.echo(json_text(json.dumps(doc, indent=2)))
     elif not shown:
         click.echo(f"no metric changed between {rev_a} and {rev_b}")
     else:
         marks = {Change.IMPROVED: "▲ improved", Change.REGRESSED: "▼ regressed"}
+        # An old and a new value that differ never look alike, nor two changes.
+        value = distinct_numbers([v for r in shown for v in (r.old, r.new)])
+        delta = distinct_numbers([r.delta for r in shown])
         body = [
             [
                 r.experiment,
                 r.metric,
-                fmt_number(r.old),
-                fmt_number(r.new),
-                fmt_number(r.delta),
+                value[r.old],
+                value[r.new],
+                delta[r.delta],
                 "-" if r.relative is None else f"{r.relative:+.2%}",
                 marks.get(r.change, r.change.value),
             ]

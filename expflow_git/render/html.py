@@ -6,12 +6,12 @@ the View: the same report always gives the same bytes.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from expflow_git.escape import html_text
 from expflow_git.policy import Op
 from expflow_git.policydiff import summary
 from expflow_git.render.table import leaderboard_cells
@@ -128,8 +128,9 @@ footer{color:var(--muted);font-size:12px;margin-top:20px;text-align:center}
 
 
 def _e(value: object) -> str:
-    """Escape for text and for quoted attributes alike."""
-    return html.escape(str(value), quote=True)
+    """Escape for text and for quoted attributes alike (expflow_git.escape.html_text: control
+    characters and a file name's undecodable bytes shown as `\\x1b`, `\\xff`)."""
+    return html_text(str(value))
 
 
 def _n(value: float) -> str:

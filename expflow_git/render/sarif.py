@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.checks import Rules
+from expflow_git.escape import json_text
 from expflow_git.history import RULE as REWRITTEN
 from expflow_git.pinscan import Rule as PinRule
 from expflow_git.render.view import FindingLine, Row, View
@@ -193,4 +194,5 @@ def render_sarif(view: View) -> str:
             }
         ],
     }
-    return json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # The same JSON value, with nothing in it a terminal or a CI log would act on.
+    return json_text(json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"

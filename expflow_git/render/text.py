@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from expflow_git.errors import printable
+from expflow_git.escape import line
 from expflow_git.policydiff import PolicyProposal, summary
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
 from expflow_git.render.view import View
@@ -64,14 +65,15 @@ def render_text(view: View) -> str:
     lines.append("")
     if view.rows:
         shown = shown_rows(view.rows, view.focus)
-        lines.append(text_table(*leaderboard_cells(shown, view.metric_columns)))
+        # The table's rows are escaped already and hold no line break of their own.
+        lines += text_table(*leaderboard_cells(shown, view.metric_columns)).split("\n")
         if (more := more_rows_note(view.rows, shown)) is not None:
             lines.append(f"… {more}")
     else:
         lines.append("no runs (no result with a successful experiment record)")
     if view.findings:
         lines += ["", f"findings ({len(view.findings)}):"]
-        lines += [
-            f"  {printable(f.location())}: {f.rule}: {printable(f.message)}" for f in view.findings
-        ]
-    return "\n".join(lines) + "\n"
+        lines += [f"  {f.location()}: {f.rule}: {f.message}" for f in view.findings]
+    # Each line is escaped whole, after it is built: whatever the report or the
+    # repository put in it stays on it and cannot read as a workflow command.
+    return "\n".join(map(line, lines)) + "\n"

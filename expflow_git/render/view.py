@@ -220,14 +220,17 @@ class BoardRows(Sequence[Row]):
         return map(_row, self._runs)
 
 
-def fmt_number(value: float | None) -> str:
+def fmt_number(value: float | None, digits: int = 6) -> str:
+    """A value for people to read: `digits` significant digits, whole numbers below
+    10**15 in full; `-` for none (render.table.distinct_numbers adds digits where a
+    column needs them)."""
     if value is None:
         return "-"
     if type(value) is float and not value.is_integer():  # most values: one test
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     if abs(value) < 1e15 and (isinstance(value, int) or value.is_integer()):
         return str(int(value))
-    return f"{value:.6g}"
+    return f"{value:.{digits}g}"
 
 
 def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence[str]) -> View:
