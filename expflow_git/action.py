@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExitCode, ExpflowError, printable
+from expflow_git.escape import github_data
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
@@ -150,7 +151,7 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
             print(f"expflow-git: no history check ({printable(why)}); set `since` for one")
         else:
             since = found
-            print(f"expflow-git: history checked since {since[:12]} ({why})")
+            print(f"expflow-git: history checked since {printable(since[:12])} ({why})")
     if since:
         args += ["--since", since]
     for option, name in (("--policy", "POLICY"), ("--html", "HTML_PATH")):
@@ -188,9 +189,7 @@ def _not_completed(code: int) -> str:
 
 
 def _annotate_error(message: str) -> None:
-    # Workflow commands end at a newline; `%`, CR and LF are escaped as GitHub decodes them.
-    text = printable(message).replace("%", "%25")
-    print(f"::error title=expflow-git::{text}")
+    print(f"::error title=expflow-git::{github_data(message)}")
 
 
 def _append(path: str | None, text: str) -> None:
