@@ -400,7 +400,8 @@ def test_a_crash_inside_the_audit_still_reports_did_not_complete(demo_repo: Path
     assert code == 2, log
     assert outputs == {"passed": "false", "best-feasible": "", "report-path": ""}
     assert "did not complete" in summary and "PASS" not in summary
-    assert ("::error title=expflow-git::the audit crashed: RuntimeError: boom 100%25\\x0a"
+    # GitHub's own escapes: the annotation shows the message as raised, on one command line.
+    assert ("::error title=expflow-git::the audit crashed: RuntimeError: boom 100%25%0A"
             "::error::forged") in log
     assert not any(line.startswith("::error::forged") for line in log.splitlines())
     assert not (demo_repo / "expflow-report.json").exists()
