@@ -696,3 +696,28 @@ def test_an_unreadable_folder_elsewhere_does_not_stop_a_check_outside_git(
     res = cli(["validate", EXP], cwd=plain, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
     assert res.code == 0, res
     assert "1 document(s) OK" in res.err
+
+
+def test_empty_and_number_spelled_keys_keep_their_place_in_the_pointer(
+    staged_record: ExpRepo,
+) -> None:
+    """jsonschema-rs drops an empty key from an error's path and turns "01" into 1; the
+    pointers (which go into signed reports) are the document's own: `/splits//0`."""
+    doc = result_doc(splits={"": {"0": None}})
+    staged_record.write(RES, _j(doc))
+    code, out, err = run_cli(["validate", RES], cwd=staged_record.path)
+    assert code == 1, err
+    assert out.splitlines() == [
+        f'{RES}#/splits: schema: property name "" does not match '
+        '"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"',
+        f'{RES}#/splits/: schema: property name "0" does not match '
+        '"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"',
+        f'{RES}#/splits//0: schema: null is not of type "number"',
+    ]
+    staged_record.write(RES, _j(result_doc(splits={"01": {"q": None}, "1": {"q": "z"}})))
+    code, out, err = run_cli(["validate", RES], cwd=staged_record.path)
+    assert code == 1, err
+    assert out.splitlines() == [
+        f'{RES}#/splits/01/q: schema: null is not of type "number"',
+        f'{RES}#/splits/1/q: schema: "z" is not of type "number"',
+    ]
