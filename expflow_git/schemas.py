@@ -4,6 +4,11 @@ Schemas ship inside the package (the wheel maps the repository's `schemas/`
 to `expflow_git/schemas/`); a source checkout falls back to `schemas/` beside
 the package. Every `$ref` resolves among the bundled schemas only: a remote
 reference is refused, so validation never touches the network.
+
+The files carry no `$id` and refer to each other by file name
+("experiment.schema.json#/$defs/provenance"), so a tool given a schema file
+(check-jsonschema, an editor) finds its siblings in the same folder; here each
+is known by its file name under `BUNDLE`, which nothing ever fetches.
 """
 
 from __future__ import annotations
@@ -54,6 +59,14 @@ def load_schema(kind: Kind) -> dict[str, Any]:
     return schema
 
 
+BUNDLE = "https://expflow-git.invalid/schemas/"  # .invalid: a name no resolver answers
+
+
+def _identified(kind: Kind) -> dict[str, Any]:
+    """The schema for `kind` with the `$id` its file location gives it in the bundle."""
+    return {**load_schema(kind), "$id": f"{BUNDLE}{kind.value}.schema.json"}
+
+
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
     """`pattern` with ECMA-262 semantics for a final `$`: the end of the string.
 
@@ -90,11 +103,12 @@ def validator(kind: Kind) -> Validator:
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
-    resources = [(load_schema(k)["$id"], DRAFT202012.create_resource(load_schema(k))) for k in Kind]
+    schemas = [_identified(k) for k in Kind]
+    resources = [(schema["$id"], DRAFT202012.create_resource(schema)) for schema in schemas]
     registry: Registry[Any] = Registry(
         retrieve=_refuse_remote  # type: ignore[call-arg]  # an attrs field the stubs miss
     ).with_resources(resources)
-    schema = load_schema(kind)
+    schema = _identified(kind)
     Draft202012Validator.check_schema(schema)
     strict = validators.extend(  # type: ignore[no-untyped-call]  # untyped in the stubs
         Draft202012Validator, {"pattern": _ecma_pattern}
@@ -114,8 +128,9 @@ def fast_validator(kind: Kind) -> Any | None:
         import jsonschema_rs
     except ImportError:
         return None
-    registry = jsonschema_rs.Registry([(load_schema(k)["$id"], load_schema(k)) for k in Kind])
-    return jsonschema_rs.Draft202012Validator(load_schema(kind), registry=registry, offline=True)
+    schemas = [_identified(k) for k in Kind]
+    registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in schemas])
+    return jsonschema_rs.Draft202012Validator(_identified(kind), registry=registry, offline=True)
 
 
 def is_valid(kind: Kind, document: Any) -> bool:
