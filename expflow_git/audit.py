@@ -112,7 +112,7 @@ def verdict_passes(
     walk_passed: bool | None,
     focus: str | None,
 ) -> bool:
-    """SPEC §6.2: no finding, a feasible run, the walk-forward gate if configured.
+    """docs/spec.md §6.2: no finding, a feasible run, the walk-forward gate if configured.
 
     With a focus (`--experiment ID`) the verdict is that run's alone (`focus_feasible`).
     """
@@ -443,7 +443,7 @@ def run_audit(
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Audit:
-    """SPEC §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`."""
+    """docs/spec.md §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`."""
     check = check_tree(git, rev, policy_path=policy_path, use_cache=use_cache, progress=progress)
     board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
     if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
