@@ -1,4 +1,4 @@
-"""`audit` on real repositories: SPEC §6.2 checks 1–6 and 8, exit codes and output formats."""
+"""`audit` on real repositories: docs/spec.md §6.2 checks 1–6 and 8, exit codes, output formats."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Governance end to end (SPEC §4–§6, issue 4): the PIN guard on `rm`, `cancel` and
+"""Governance end to end (docs/spec.md §4–§6, issue 4): the PIN guard on `rm`, `cancel` and
 `result --overwrite`, the `protect` hook, the history audit (`audit --since`), `diff`
 between revisions, and reports chained over time (`--previous`, `verify --chain`,
 `--note`).

@@ -1,4 +1,4 @@
-"""The PIN guard every destructive command uses (SPEC §5)."""
+"""The PIN guard every destructive command uses (docs/spec.md §5)."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""PIN validation, hashing, storage, and the `pin` command group (SPEC §5)."""
+"""PIN validation, hashing, storage, and the `pin` command group (docs/spec.md §5)."""
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,4 @@
-"""The policy (SPEC §3): loading, gates, thresholds, rules, parameter lookup."""
+"""The policy (docs/spec.md §3): loading, gates, thresholds, rules, parameter lookup."""
 
 from __future__ import annotations
 

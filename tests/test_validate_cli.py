@@ -104,7 +104,7 @@ class Bad:
 
 
 CORPUS: list[Bad] = [
-    # ---- strict JSON (SPEC §2.3) --------------------------------------------------------
+    # ---- strict JSON (docs/spec.md §2.3) --------------------------------------------------------
     Bad("duplicate-key", {RES: _raw_result('{"seg_total": 1, "seg_total": 2, "pde_mean": 1, '
                                            '"train_time_min": 1}')},
         RES, 1, ("duplicate key", '"seg_total"'), "/metrics"),
@@ -131,7 +131,7 @@ CORPUS: list[Bad] = [
         EXP, 1, ("bytes", "cap")),
     Bad("syntax-trailing-comma", {RES: b'{"schema": "expflow/result@1",}\n'}, RES, 1,
         ("invalid JSON",)),
-    # ---- schema and registry (SPEC §2.1, §2.2) ------------------------------------------
+    # ---- schema and registry (docs/spec.md §2.1, §2.2) ------------------------------------------
     Bad("boolean-metric", {RES: _metrics(seg_total=True)}, RES, 1, ("number",),
         "/metrics/seg_total"),
     Bad("string-metric", {RES: _metrics(pde_mean="15.0")}, RES, 1, ("number",),
@@ -167,7 +167,7 @@ CORPUS: list[Bad] = [
     Bad("unknown-record-key", {EXP: _j(experiment_doc(sttus="success"))}, EXP, 1, ("sttus",)),
     Bad("wrong-schema-tag", {RES: _j(result_doc(schema="expflow/result@2"))}, RES, 1,
         ("expflow/result@1",), "/schema"),
-    # ---- references (SPEC §2.2) ---------------------------------------------------------
+    # ---- references (docs/spec.md §2.2) ---------------------------------------------------------
     Bad("result-without-record", {"results/pdebench-task1/exp-404.json":
                                   _j(result_doc("exp-404"))},
         "results/pdebench-task1/exp-404.json", 1,
@@ -179,7 +179,7 @@ CORPUS: list[Bad] = [
     Bad("duplicate-id-across-studies", {"experiments/other-study/exp-001.json":
                                         _j(experiment_doc(study="other-study"))},
         "experiments/other-study/exp-001.json", 1, ("duplicate-id", EXP), "/id"),
-    # ---- the policy (SPEC §3): exit 2 ---------------------------------------------------
+    # ---- the policy (docs/spec.md §3): exit 2 ---------------------------------------------------
     Bad("policy-unknown-key", {POLICY: _policy("required_metrics:", "requird_metrics:")},
         POLICY, 2, ("unknown key 'requird_metrics'", "did you mean 'required_metrics'")),
     Bad("policy-unknown-metric-key", {POLICY: _policy("seg1: {group: Score,",
@@ -265,7 +265,7 @@ def test_bad_input_is_refused(staged_record: ExpRepo, case: Bad) -> None:
         assert line.startswith((case.target, "expflow-git")), line
         assert len(line) < 600, line
     if case.code == 1:
-        # Findings on stdout, the count on stderr (SPEC §4: results stdout, diagnostics stderr).
+        # Findings on stdout, the count on stderr (docs/spec.md §4: results out, diagnostics err).
         assert case.target in out
         assert "problem(s)" in err
     else:
