@@ -116,7 +116,7 @@ def verdict_passes(
     walk_passed: bool | None,
     focus: str | None,
 ) -> bool:
-    """SPEC §6.2: no finding, a feasible run, the walk-forward gate if configured.
+    """docs/spec.md §6.2: no finding, a feasible run, the walk-forward gate if configured.
 
     With a focus (`--experiment ID`) the verdict is that run's alone (`focus_feasible`).
     """
@@ -514,7 +514,7 @@ def run_audit(
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Audit:
-    """SPEC §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`;
+    """docs/spec.md §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`,
     judged by the policy at `policy_ref` when given."""
     check = check_tree(
         git,

@@ -304,7 +304,7 @@ def _required_outcomes(names: tuple[str, ...]) -> tuple[tuple[str, Outcome, Outc
 def run_verdict(
     experiment: Experiment, result: Result, policy: Policy, gates: Sequence[Gate]
 ) -> RunVerdict:
-    """Every per-run check of SPEC §6.2 item 4, in a fixed order; `gates` is
+    """Every per-run check of docs/spec.md §6.2 item 4, in a fixed order; `gates` is
     `policy.all_gates(...)`, computed once for all runs."""
     metrics = result.metrics
     outcomes: list[Outcome] = [gate_outcome(g, metrics) for g in gates]

@@ -55,6 +55,13 @@ _KEEP_GIT_VARS = frozenset(
         "GIT_TRACE2",
         "GIT_TRACE2_EVENT",
         "GIT_TRACE2_PERF",
+        # who writes (a note's commit): CI runners give git its identity this way
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_COMMITTER_DATE",
     }
 )
 
@@ -65,10 +72,12 @@ def no_git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return ``env`` (default ``os.environ``) without the GIT_* variables that pick a repository.
 
     While hooks run, git exports GIT_INDEX_FILE, GIT_DIR, GIT_WORK_TREE,
-    GIT_PREFIX, GIT_AUTHOR_* ...; left in place they make a git call about
-    *another* repository read this one's index or objects.  Variables that
-    only configure transport, prompts, tracing or config injection
-    (GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n) are kept, as pre-commit does.
+    GIT_PREFIX ...; left in place they make a git call about *another*
+    repository read this one's index or objects.  Variables that only
+    configure transport, prompts, tracing or config injection
+    (GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n) are kept, as pre-commit does;
+    so is the identity (GIT_AUTHOR_*, GIT_COMMITTER_*), which CI runners give
+    this way and `audit --note` needs.
     """
     env = os.environ if env is None else env
     return {

@@ -1,4 +1,4 @@
-"""History audit (SPEC §6.2 item 7): in BASE..REV, a committed result that a
+"""History audit (docs/spec.md §6.2 item 7): in BASE..REV, a committed result that a
 later commit changes or deletes is a `result-rewritten` finding."""
 
 from __future__ import annotations

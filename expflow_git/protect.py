@@ -1,5 +1,5 @@
 """`protect`: results are write-once. A staged change or deletion of a result
-that HEAD already has is refused unless the PIN approves it (SPEC §5, §2.2)."""
+that HEAD already has is refused unless the PIN approves it (docs/spec.md §5, §2.2)."""
 
 from __future__ import annotations
 

@@ -33,9 +33,9 @@ rules: []
 protect: {results_immutable: true}
 """
 
-# SPEC §3.1: the standard 13-metric competition registry.
+# docs/spec.md §3.1: the standard 13-metric competition registry.
 COMPETITION_POLICY = """\
-# expflow-git policy: the standard competition registry (SPEC §3.1).
+# expflow-git policy: the standard competition registry (expflow-git's docs/spec.md §3.1).
 version: 1
 paths:
   experiments: ["experiments/**/*.json"]

@@ -1,4 +1,4 @@
-"""`install-hooks` and the plain git hooks it installs (SPEC §7, issue 4): hooks/pre-commit
+"""`install-hooks` and the plain git hooks it installs (docs/spec.md §7, issue 4): hooks/pre-commit
 (scan, validate and protect on the *staged* content) and hooks/pre-push (the audit, with the
 history since what the remote has), driven by real `git commit` and `git push` to a bare
 remote, with a private HOME and EXPFLOW_HOME (PIN 1234)."""

@@ -113,6 +113,7 @@ def test_no_git_env_drops_repository_selectors_and_keeps_transport() -> None:
         "GIT_INDEX_FILE": ".git/index.lock",
         "GIT_PREFIX": "sub/",
         "GIT_AUTHOR_DATE": "@1 +0000",
+        "GIT_COMMITTER_NAME": "CI",
         "GIT_OBJECT_DIRECTORY": "/o",
         "GIT_EXEC_PATH": "/usr/lib/git-core",
         "GIT_SSH_COMMAND": "ssh -i k",
@@ -124,6 +125,8 @@ def test_no_git_env_drops_repository_selectors_and_keeps_transport() -> None:
     assert no_git_env(env) == {
         "PATH": "/bin",
         "HOME": "/home/x",
+        "GIT_AUTHOR_DATE": "@1 +0000",  # identity selects no repository
+        "GIT_COMMITTER_NAME": "CI",
         "GIT_EXEC_PATH": "/usr/lib/git-core",
         "GIT_SSH_COMMAND": "ssh -i k",
         "GIT_SSL_CAINFO": "/ca",

@@ -1,4 +1,4 @@
-"""The hooks end to end (SPEC §7): `pre-commit try-repo <checkout>` in scratch repositories,
+"""The hooks end to end (docs/spec.md §7): `pre-commit try-repo <checkout>` in scratch repositories,
 the issue's "Done when" scenario committed through the hooks, and validate as a plain git
 pre-commit hook reading the index being committed (GIT_INDEX_FILE)."""
 

@@ -1,4 +1,4 @@
-"""`verify` (SPEC §6.4): the tamper matrix of issue 3, trusted keys, the binding to a
+"""`verify` (docs/spec.md §6.4): the tamper matrix of issue 3, trusted keys, the binding to a
 repository whose history may be rewritten, and a property test that any single
 changed byte of a signed report fails verification.
 

@@ -1,4 +1,4 @@
-"""`verify --chain DIR`: reports in order form one chain over time (SPEC §6.4 item 6)."""
+"""`verify --chain DIR`: reports in order form one chain over time (docs/spec.md §6.4 item 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The in-toto Statement of an audit (SPEC §6.3): subjects, inputs with their
+"""The in-toto Statement of an audit (docs/spec.md §6.3): subjects, inputs with their
 Merkle root, the hash-chained entries, and a `result` that is derived from the
 entries by the same function the verifier uses — so the two cannot drift."""
 

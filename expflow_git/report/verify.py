@@ -1,4 +1,4 @@
-"""Verify a report (SPEC §6.4): envelope and signatures, then only the verified
+"""Verify a report (docs/spec.md §6.4): envelope and signatures, then only the verified
 bytes are parsed; the entry chain, Merkle root and result; the binding to a
 repository; and a byte-for-byte recomputation of the entries.
 
@@ -96,7 +96,7 @@ def _statement(envelope: Envelope, source: str) -> dict[str, Any]:
 
 
 def verify(data: bytes, *, source: str, options: Options) -> list[Line]:
-    """Every check of SPEC §6.4 items 1–5 that applies; the report passes iff all lines are ok."""
+    """Every check of docs/spec.md §6.4 items 1–5 that applies; the report passes iff all are ok."""
     lines: list[Line] = []
     try:
         for line in _checks(data, source, options):
@@ -142,7 +142,7 @@ def _canonical_b64(strings: list[str]) -> bool:
     padded, or all URL-safe and either all padded or all unpadded.
 
     Accepting any spelling per string would let a byte of the file change while its
-    meaning stays (a lone `+` in a signature re-spelled `-`), and SPEC §6.4 says any
+    meaning stays (a lone `+` in a signature re-spelled `-`), and docs/spec.md §6.4 says any
     changed byte must fail.
     """
     urlsafe = any("-" in t or "_" in t for t in strings)
