@@ -47,6 +47,27 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def _signers(data: bytes, source: str, env: Mapping[str, str]) -> list[str]:
+    """Who signed the report, verified with the public half of the key it was signed
+    with (EXPFLOW_SIGNING_KEY); empty when that cannot be shown."""
+    from expflow_git.errors import ExpflowError
+    from expflow_git.report.signer import signing_key
+    from expflow_git.report.signing import keyid
+    from expflow_git.report.trust import TrustedKey
+    from expflow_git.report.verify import Options, verify_report
+
+    try:
+        key = signing_key(None, env)
+    except ExpflowError:
+        return []
+    if key is None:
+        return []
+    public = key.public_key()
+    trusted = TrustedKey(public, keyid(public), "EXPFLOW_SIGNING_KEY")
+    verdict = verify_report(data, source=source, options=Options(trusted=[trusted]))
+    return [k.name() for k in verdict.signers]
+
+
 def run(env: Mapping[str, str]) -> int:
     """Audit, write the summary and the outputs; return the audit's exit code."""
     from expflow_git.cli import main
@@ -84,10 +105,15 @@ def run(env: Mapping[str, str]) -> int:
             f"(exit code {code}).\n"
         )
     else:
-        view = view_from_statement(statement, [s.keyid for s in envelope.signatures])
+        signers = _signers(Path(report_path).read_bytes(), report_path, env)
+        view = view_from_statement(
+            statement, signers, unverified=bool(envelope.signatures) and not signers
+        )
         best = view.best_feasible or ""
         summary = render_markdown(view)
-        if not view.signed:
+        if view.signature_unverified:
+            summary += "\n> ⚠️ This report's signature could not be verified.\n"
+        elif not view.signed:
             summary += "\n> ⚠️ This report is **unsigned**: no signing key was available.\n"
     _append(env.get("GITHUB_STEP_SUMMARY"), truncate(summary))
     _append(

@@ -23,7 +23,7 @@ def render_markdown(view: View) -> str:
         "",
         f"- commit `{view.commit[:12]}`, policy `{md_escape(view.policy_path)}`, "
         f"{view.inputs} document(s)",
-        f"- report: **{signature_note(view)}**",
+        f"- report: **{md_escape(signature_note(view))}**",
         f"- best_any: `{view.best_any or '-'}` · best_feasible: `{view.best_feasible or '-'}`",
     ]
     if (note := walk_note(view)) is not None:

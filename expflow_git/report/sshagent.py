@@ -8,9 +8,9 @@ it is the same signature a key file gives and verifies as one.
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -70,9 +70,10 @@ class AgentKey:
         return sig
 
 
-def agent_key(fingerprint: str) -> AgentKey:
-    """The ssh-ed25519 key whose `SHA256:` fingerprint is `fingerprint`, from $SSH_AUTH_SOCK."""
-    path = os.environ.get("SSH_AUTH_SOCK", "")
+def agent_key(fingerprint: str, env: Mapping[str, str]) -> AgentKey:
+    """The ssh-ed25519 key whose `SHA256:` fingerprint is `fingerprint`, from the agent
+    at env SSH_AUTH_SOCK."""
+    path = env.get("SSH_AUTH_SOCK", "")
     if not path:
         raise ExpflowError("--sign-key agent:…: SSH_AUTH_SOCK is not set (is ssh-agent running?)")
     answer = _exchange(path, bytes([_REQUEST_IDENTITIES]))
