@@ -745,11 +745,16 @@ def _trusted_keys(
         if not at_ref:
             _err(f"{PROG} verify: warning: no .expflow/keys/*.pub at {trusted_ref}")
     if allowed_signers:
-        from expflow_git.report.allowed_signers import load_allowed_signers
+        from expflow_git.report.allowed_signers import NAMESPACE, load_allowed_signers
 
         loaded = load_allowed_signers(allowed_signers)
         for warning in loaded.warnings:
             _err(f"{PROG}: warning: {warning}")
+        if not loaded.keys:
+            _fail(
+                f"{allowed_signers}: no ssh-ed25519 key usable for namespace {NAMESPACE!r} "
+                "(see ssh-keygen(1), ALLOWED SIGNERS)"
+            )
         keys += loaded.keys
     return keys, lines
 

@@ -48,7 +48,7 @@ _TIME = re.compile(r"(\d{8})(\d{4}(\d{2})?)?(Z?)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Loaded:
-    """The usable keys of a file, and one warning per line that was refused."""
+    """The usable keys of a file (possibly none), and one warning per line refused."""
 
     keys: list[TrustedKey]
     warnings: list[str]
@@ -79,11 +79,6 @@ def load_allowed_signers(path: str, *, namespace: str = NAMESPACE) -> Loaded:
             warnings.append(f"{where}: {parsed}; line ignored")
         elif parsed is not None and _namespace_allowed(parsed.namespaces, namespace):
             keys.append(parsed.key)
-    if not keys:
-        raise ExpflowError(
-            f"{path}: no ssh-ed25519 key usable for namespace {namespace!r} (see ssh-keygen(1), "
-            "ALLOWED SIGNERS)"
-        )
     return Loaded(keys, warnings)
 
 
