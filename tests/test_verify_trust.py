@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -353,7 +354,9 @@ _WALK_POLICY = POLICY + WALK
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
 def test_fuzz_mutated_reports_never_crash_the_verifier(
@@ -451,3 +454,29 @@ def test_trusted_ref_keys_say_where_they_come_from(xcli: Cli, repo: Repo, tmp_pa
         f"ok   key: {_kid(repo.ci)} from base:.expflow/keys/ci.pub "
         f"(read at {tip[:12]}, added in {added[:12]})"
     )
+
+
+# =========================================================================== 3. the action
+
+
+def test_the_action_names_only_the_signer_it_verified(tmp_path: Path) -> None:
+    """The action's summary names the key it signed with, as verified with that key's
+    public half; with the key unusable for verification it says so instead."""
+    from test_action import run_action
+
+    from expflow_git.demo import build_repo
+    from expflow_git.report.signing import keygen
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    build_repo(repo)
+    key = tmp_path / "k"
+    kid = keygen(str(key))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    code, _, _, summary = run_action(
+        repo, run_dir, signing_key=key.read_text(), report_path=str(tmp_path / "r.json")
+    )
+    assert code == 0
+    assert f"report: **signed by {kid}**" in summary
+    assert summary.count("signed by") == 1
