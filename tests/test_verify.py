@@ -188,8 +188,7 @@ def _respelled(data: bytes, encode: Callable[[bytes], bytes]) -> bytes:
         "payload": encode(b64d(env["payload"])).decode(),
         "payloadType": env["payloadType"],
         "signatures": [
-            {"keyid": s["keyid"], "sig": encode(b64d(s["sig"])).decode()}
-            for s in env["signatures"]
+            {"keyid": s["keyid"], "sig": encode(b64d(s["sig"])).decode()} for s in env["signatures"]
         ],
     }
     # the report file form: canonical JSON and a final newline
