@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from helpers_audit import Cli, make_cli, run_cli, seed_repo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
 SSH_AGENT = shutil.which("ssh-agent")
@@ -349,3 +351,53 @@ def test_agent_refuses_more_than_it_can_sign(agent: str, tmp_path: Path) -> None
     assert len(signer.sign(b"small")) == 64
     with pytest.raises(ExpflowError, match="too large for ssh-agent to sign"):
         signer.sign(bytes(MAX_AGENT_MESSAGE))
+
+
+# =========================================================================== parser fuzz
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.lists(
+            st.sampled_from(
+                [
+                    "alice@example.com",
+                    '"bob smith"',
+                    "*@x",
+                    "ssh-ed25519",
+                    "ssh-rsa",
+                    "cert-authority",
+                    'namespaces="expflow-git"',
+                    'valid-after="20260101"',
+                    'valid-before="2026"',
+                    "AAAAC3NzaC1lZDI1NTE5AAAAIOsNy1RVvSq8wQo/6Hzn4uqSt4Vo2cS4y6Zy8ud2S9FI",
+                    "AAAA",
+                    "#",
+                    '"',
+                    ",",
+                ]
+            )
+            | st.text(max_size=6),
+            max_size=5,
+        ).map(" ".join),
+        max_size=4,
+    )
+)
+def test_any_allowed_signers_text_is_keys_or_one_error(lines: list[str]) -> None:
+    """Whatever the file holds: keys, warnings, or one ExpflowError naming FILE:LINE."""
+    import tempfile
+
+    from expflow_git.errors import ExpflowError
+    from expflow_git.report.allowed_signers import load_allowed_signers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "as"
+        path.write_text("\n".join(lines), encoding="utf-8", errors="surrogateescape")
+        try:
+            loaded = load_allowed_signers(str(path))
+        except ExpflowError as exc:
+            assert exc.message.startswith(str(path))
+            assert "\n" not in exc.message
+        else:
+            assert all(k.principal for k in loaded.keys)

@@ -69,7 +69,10 @@ def load_allowed_signers(path: str, *, namespace: str = NAMESPACE) -> Loaded:
         raise ExpflowError(f"{path}: not UTF-8 text") from None
     keys: list[TrustedKey] = []
     warnings: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only, as OpenSSH reads them (str.splitlines would also split at
+    # form feeds and other separators inside a line).
+    for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
+        line = line.removesuffix("\r")
         where = f"{path}:{number}"
         stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):

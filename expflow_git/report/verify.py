@@ -267,6 +267,9 @@ def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[
                 f"{hint!r}); every signature must"
             )
         return Line("signature", False, problem), []
+    # A key trusted both as a file and as a principal is shown once, by its principal.
+    named = {k.keyid for k in good if k.principal}
+    good = [k for k in good if k.principal or k.keyid not in named]
     names = ", ".join(dict.fromkeys(k.name() for k in good))
     return Line("signature", True, f"valid Ed25519 signature by trusted key {names}"), good
 
