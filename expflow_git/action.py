@@ -163,19 +163,25 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     return args
 
 
-def summarise(report_path: str) -> tuple[str, str] | None:
+def summarise(report_path: str, env: Mapping[str, str]) -> tuple[str, str] | None:
     """(job summary, best feasible id) from the report at `report_path`; None if unreadable."""
     from expflow_git.render.markdown import render_markdown
     from expflow_git.render.view import view_from_statement
     from expflow_git.report.verify import ReportError, parse_report
 
     try:
-        envelope, statement = parse_report(Path(report_path).read_bytes(), source=report_path)
+        data = Path(report_path).read_bytes()
+        envelope, statement = parse_report(data, source=report_path)
     except (OSError, ReportError):
         return None
-    view = view_from_statement(statement, [s.keyid for s in envelope.signatures])
+    signers = _signers(data, report_path, env)
+    view = view_from_statement(
+        statement, signers, unverified=bool(envelope.signatures) and not signers
+    )
     summary = render_markdown(view)
-    if not view.signed:
+    if view.signature_unverified:
+        summary += "\n> ⚠️ This report's signature could not be verified.\n"
+    elif not view.signed:
         summary += "\n> ⚠️ This report is **unsigned**: no signing key was available.\n"
     return summary, view.best_feasible or ""
 
@@ -206,6 +212,27 @@ def _one_line(value: str) -> str:
     return output_value(value)
 
 
+def _signers(data: bytes, source: str, env: Mapping[str, str]) -> list[str]:
+    """Who signed the report, verified with the public half of the key it was signed
+    with (EXPFLOW_SIGNING_KEY); empty when that cannot be shown."""
+    from expflow_git.errors import ExpflowError
+    from expflow_git.report.signer import signing_key
+    from expflow_git.report.signing import keyid
+    from expflow_git.report.trust import TrustedKey
+    from expflow_git.report.verify import Options, verify_report
+
+    try:
+        key = signing_key(None, env)
+    except ExpflowError:
+        return []
+    if key is None:
+        return []
+    public = key.public_key()
+    trusted = TrustedKey(public, keyid(public), "EXPFLOW_SIGNING_KEY")
+    verdict = verify_report(data, source=source, options=Options(trusted=[trusted]))
+    return [k.name() for k in verdict.signers]
+
+
 def run(env: Mapping[str, str]) -> int:
     """Audit, write the summary and the outputs; return the audit's exit code."""
     from expflow_git.cli import main
@@ -228,7 +255,7 @@ def run(env: Mapping[str, str]) -> int:
         # Exit 0 or 1 is an audit that ran to its verdict; anything else wrote no verdict
         # to trust, even if a report file exists.
         if code in (ExitCode.OK, ExitCode.FAILED) and os.path.isfile(report_path):
-            shown = summarise(report_path)
+            shown = summarise(report_path, env)
     except ExpflowError as exc:
         _annotate_error(exc.message)
         code = int(exc.code)

@@ -19,16 +19,14 @@ from expflow_git.escape import line as _line
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
-
     from expflow_git.audit import TreeCheck
     from expflow_git.gitstore import Git
     from expflow_git.records import Layout
     from expflow_git.render.view import View
     from expflow_git.report.dsse import Envelope
+    from expflow_git.report.signing import SigningKey
+    from expflow_git.report.trust import TrustedKey
+    from expflow_git.report.verify import Line
 
 PROG = "expflow-git"
 
@@ -544,18 +542,11 @@ def _policy_change_note(check: TreeCheck) -> None:
         _err(f"{PROG} rank: {line}")
 
 
-def _signing_key(path: str | None) -> Ed25519PrivateKey | None:
-    """--sign-key PATH, else env EXPFLOW_SIGNING_KEY (the key itself, or a path to it)."""
-    from expflow_git.report.signing import load_private_key, load_private_key_bytes
+def _signing_key(spec: str | None) -> SigningKey | None:
+    """--sign-key KEY, else env EXPFLOW_SIGNING_KEY (see report/signer.py)."""
+    from expflow_git.report.signer import signing_key
 
-    if path:
-        return load_private_key(path)
-    value = os.environ.get("EXPFLOW_SIGNING_KEY", "").strip()
-    if not value:
-        return None
-    if value.startswith("-----BEGIN"):
-        return load_private_key_bytes(value.encode(), source="$EXPFLOW_SIGNING_KEY")
-    return load_private_key(value)
+    return signing_key(spec, os.environ)
 
 
 @cli.command()
@@ -568,7 +559,8 @@ def _signing_key(path: str | None) -> Ed25519PrivateKey | None:
 @click.option(
     "--sign-key",
     metavar="KEY",
-    help="Ed25519 private key (PEM or OpenSSH); or env EXPFLOW_SIGNING_KEY.",
+    help="Ed25519 private key file (PEM or OpenSSH), or agent:SHA256:FINGERPRINT for a key "
+    "held by ssh-agent; or env EXPFLOW_SIGNING_KEY.",
 )
 @click.option(
     "--previous",
@@ -762,35 +754,49 @@ def keygen(out: str) -> None:
 
 
 def _trusted_keys(
-    paths: Sequence[str], trusted_ref: str | None, git: Git | None, report_commit: str | None
-) -> list[Ed25519PublicKey]:
-    """Keys from --public-key and from .expflow/keys/*.pub at a trusted ref — never the report."""
-    from expflow_git.gitstore import BlobReader
-    from expflow_git.report.signing import load_public_key, load_public_key_bytes
+    paths: Sequence[str],
+    trusted_ref: str | None,
+    allowed_signers: str | None,
+    git: Git | None,
+    report_commit: str | None,
+) -> tuple[list[TrustedKey], list[Line]]:
+    """Keys from --public-key, .expflow/keys/*.pub at a trusted ref and an allowed_signers
+    file — never from the report; with a line per key read at the ref, saying where from."""
+    from expflow_git.report import trust
+    from expflow_git.report.verify import Line
 
-    keys = [load_public_key(p) for p in paths]
+    keys = trust.from_files(paths)
+    lines = []
     if trusted_ref:
         if git is None:
             _fail("--trusted-ref needs a repository (run inside one or pass --repo)")
-        ref = git.resolve_commit(trusted_ref)
-        if report_commit is not None and ref.sha == report_commit:
-            _fail(
-                f"--trusted-ref {trusted_ref} is the commit being verified; keys must come "
-                "from elsewhere (e.g. origin/main)"
-            )
-        entries = [
-            e
-            for e in git.ls_tree(ref.sha, paths=[".expflow/keys"])
-            if e.path.endswith(".pub") and e.type == "blob" and e.mode != "120000"
-        ]
-        with BlobReader(git) as reader:
-            keys += [
-                load_public_key_bytes(reader.read(e.sha), source=f"{trusted_ref}:{e.path}")
-                for e in entries
-            ]
-        if not entries:
+        at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit)
+        keys += [k.trusted for k in at_ref]
+        lines += [Line("key", True, k.describe()) for k in at_ref]
+        if not at_ref:
             _err(f"{PROG} verify: warning: no .expflow/keys/*.pub at {trusted_ref}")
-    return keys
+    if allowed_signers:
+        from expflow_git.report.allowed_signers import NAMESPACE, load_allowed_signers
+
+        loaded = load_allowed_signers(allowed_signers)
+        for warning in loaded.warnings:
+            _err(f"{PROG}: warning: {warning}")
+        if not loaded.keys:
+            _fail(
+                f"{allowed_signers}: no ssh-ed25519 key usable for namespace {NAMESPACE!r} "
+                "(see ssh-keygen(1), ALLOWED SIGNERS)"
+            )
+        keys += loaded.keys
+    return keys, lines
+
+
+allowed_signers_option = click.option(
+    "--allowed-signers",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Trust the ssh-ed25519 keys of an OpenSSH allowed_signers file (namespace "
+    "expflow-git), and name their principals.",
+)
 
 
 @cli.command()
@@ -805,8 +811,10 @@ def _trusted_keys(
 @click.option(
     "--trusted-ref",
     metavar="REF",
-    help="Also trust .expflow/keys/*.pub as committed at REF (e.g. origin/main).",
+    help="Also trust .expflow/keys/*.pub as committed at REF (e.g. origin/main); REF must "
+    "not contain the commit being verified.",
 )
+@allowed_signers_option
 @click.option(
     "--repo",
     "repo_dir",
@@ -829,13 +837,14 @@ def _trusted_keys(
     "--chain",
     "chain_dir",
     type=click.Path(file_okay=False, exists=True),
-    help="A directory of reports, in order, to check as a chain.",
+    help="A directory of reports to check as a chain REPORT belongs to.",
 )
 @click.option("--allow-unsigned", is_flag=True, help="Accept an unsigned report explicitly.")
 def verify(
     report: str,
     public_keys: tuple[str, ...],
     trusted_ref: str | None,
+    allowed_signers: str | None,
     repo_dir: str | None,
     ref: str,
     recompute: bool,
@@ -844,8 +853,7 @@ def verify(
 ) -> None:
     """Verify a report's signature, hash chain and binding to the repository."""
     from expflow_git.gitstore import Git
-    from expflow_git.report.verify import Options
-    from expflow_git.report.verify import verify as run_verify
+    from expflow_git.report.verify import Options, verify_report
 
     try:
         data = Path(report).read_bytes()
@@ -854,22 +862,28 @@ def verify(
     git = Git.discover(repo_dir) if repo_dir else None
     keys_repo = git or (_repo() if trusted_ref else None)
     commit = _claimed_commit(data)
-    keys = _trusted_keys(public_keys, trusted_ref, keys_repo, commit)
-    lines = run_verify(
-        data,
-        source=report,
-        options=Options(
-            public_keys=keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
-        ),
+    keys, lines = _trusted_keys(public_keys, trusted_ref, allowed_signers, keys_repo, commit)
+    options = Options(
+        trusted=keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
     )
+    verdict = verify_report(data, source=report, options=options)
+    lines += verdict.lines
     if chain_dir:
         from expflow_git.report.chain import verify_chain
 
-        lines += verify_chain(Path(chain_dir), git=git or keys_repo)
+        lines += verify_chain(Path(chain_dir), report=data, options=options, git=git or keys_repo)
     for line in lines:
         _out(str(line))  # a line may quote the report (keyids, paths): escaped
     ok = all(line.ok for line in lines)
-    _out(f"{report}: {'VERIFIED' if ok else 'VERIFICATION FAILED'}")
+    signers = ", ".join(dict.fromkeys(k.name() for k in verdict.signers))
+    _out(
+        f"{report}: "
+        + (
+            f"VERIFIED{', signed by ' + signers if signers else ''}"
+            if ok
+            else "VERIFICATION FAILED"
+        )
+    )
     if not ok:
         raise SystemExit(ExitCode.FAILED)
 
@@ -904,35 +918,43 @@ def _claimed_commit(data: bytes) -> str | None:
     type=click.Path(dir_okay=False),
     help="Check the signature with this key (repeatable).",
 )
+@allowed_signers_option
 def report_cmd(
-    report_path: str, html_path: str | None, fmt: str, public_keys: tuple[str, ...]
+    report_path: str,
+    html_path: str | None,
+    fmt: str,
+    public_keys: tuple[str, ...],
+    allowed_signers: str | None,
 ) -> None:
-    """Render a saved report, after checking its integrity (and signature, given a key)."""
+    """Render a saved report, after checking its integrity (and signature, given keys).
+
+    Only signatures verified with a given key are shown as signers; without a key the
+    report says its signature was not verified.
+    """
     from expflow_git.atomicfile import write_atomic
     from expflow_git.render.view import view_from_statement
-    from expflow_git.report.signing import load_public_key
-    from expflow_git.report.verify import Options
-    from expflow_git.report.verify import verify as run_verify
+    from expflow_git.report.verify import Options, verify_report
 
     data = (
         Path(report_path).read_bytes()
         if Path(report_path).is_file()
         else _fail(f"{report_path}: no such file")
     )
-    keys = [load_public_key(p) for p in public_keys]
-    lines = run_verify(
-        data, source=report_path, options=Options(public_keys=keys, allow_unsigned=not keys)
+    keys, _ = _trusted_keys(public_keys, None, allowed_signers, None, None)
+    verdict = verify_report(
+        data, source=report_path, options=Options(trusted=keys, allow_unsigned=not keys)
     )
-    failed = [line for line in lines if not line.ok]
-    if failed:
-        for line in failed:
-            _err(str(line))
+    if not verdict.ok:
+        for line in verdict.lines:
+            if not line.ok:
+                _err(str(line))
         _fail(f"{report_path}: not rendered: the report does not verify", ExitCode.FAILED)
     envelope, statement = _parse_saved(report_path)
-    signed_by = [s.keyid for s in envelope.signatures]
-    if not keys and signed_by:
-        _err(f"{PROG} report: signature not checked (pass --public-key to check it)")
-    view = view_from_statement(statement, signed_by)
+    unverified = bool(envelope.signatures) and not verdict.signers
+    if unverified:
+        _err(f"{PROG} report: signature not verified (pass --public-key or --allowed-signers)")
+    signed_by = list(dict.fromkeys(k.name() for k in verdict.signers))
+    view = view_from_statement(statement, signed_by, unverified=unverified)
     if html_path:
         write_atomic(html_path, _html_renderer()(view).encode())
         _err(f"wrote {html_path}")

@@ -9,7 +9,10 @@ Paths are returned as ``str`` decoded from UTF-8 with ``surrogateescape``, so
 a non-UTF-8 name survives the round trip back to git (``os.fsencode`` style).
 Every command also runs with ``--no-replace-objects``: a ``refs/replace``
 entry would otherwise make git serve different bytes for a commit or blob id
-than the ones that hash to it, which an audit must never accept.
+than the ones that hash to it, which an audit must never accept.  For the same
+reason ``GIT_GRAFT_FILE`` points at the null device: a line in
+``.git/info/grafts`` rewrites a commit's parents (``--no-replace-objects`` does
+not cover grafts), and would put any commit "in the history of HEAD".
 Needs git 2.31 or newer (``--diff-merges=first-parent``).
 """
 
@@ -66,6 +69,15 @@ _KEEP_GIT_VARS = frozenset(
 )
 
 _NULL_SHAS = frozenset({"0" * 40, "0" * 64})
+
+# Set on every git call, whatever the caller's environment says: history is the
+# commits' own parents, never a graft file (git 2.39 still reads
+# $GIT_DIR/info/grafts) nor a replacement.
+_PINNED_ENV = {"GIT_GRAFT_FILE": os.devnull, "GIT_NO_REPLACE_OBJECTS": "1"}
+
+
+def _pinned(env: Mapping[str, str]) -> dict[str, str]:
+    return {**env, **_PINNED_ENV}
 
 
 def no_git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -218,7 +230,7 @@ class Git:
                 proc = subprocess.run(
                     [*_GIT, "rev-parse", *args],
                     cwd=path,
-                    env=run_env,
+                    env=_pinned(run_env),
                     capture_output=True,
                     check=False,
                 )
@@ -254,7 +266,7 @@ class Git:
             return subprocess.run(
                 [*_GIT, *args],
                 cwd=self.root,
-                env=dict(self.env),
+                env=_pinned(self.env),
                 input=input,
                 capture_output=True,
                 check=False,
@@ -284,7 +296,7 @@ class Git:
             return subprocess.Popen(
                 [*_GIT, *args],
                 cwd=self.root,
-                env=dict(self.env),
+                env=_pinned(self.env),
                 stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -357,10 +369,31 @@ class Git:
         """Whether `ancestor` is in the history of `descendant` (a commit is its own ancestor)."""
         _check_rev(ancestor)
         _check_rev(descendant)
-        proc = self._exec(["merge-base", "--is-ancestor", ancestor, descendant], None)
+        # A commit-graph file under .git is a cache of parents git would believe;
+        # the answer must come from the commit objects themselves.
+        proc = self._exec(
+            ["-c", "core.commitGraph=false", "merge-base", "--is-ancestor", ancestor, descendant],
+            None,
+        )
         if proc.returncode in (0, 1):
             return proc.returncode == 0
         raise ExpflowError(f"git merge-base: {_first_line(proc.stderr)}")
+
+    def last_change(self, rev: str, path: str) -> str | None:
+        """The newest commit in the history of ``rev`` that changed ``path`` (None if none)."""
+        _check_rev(rev)
+        out = self.run(
+            "-c",
+            "core.commitGraph=false",
+            "log",
+            "-1",
+            "--format=%H",
+            "--no-renames",
+            rev,
+            "--",
+            _encode_path(path),
+        )
+        return out.decode("ascii").strip() or None
 
     def is_shallow(self) -> bool:
         """Whether this is a shallow clone (history before the graft point is missing)."""

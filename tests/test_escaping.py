@@ -285,6 +285,16 @@ def _forged_report(hostile: Path, tmp_path: Path) -> Path:
 
 def test_report_of_a_forged_report_runs_no_command(hostile: Path, tmp_path: Path) -> None:
     forged = _forged_report(hostile, tmp_path)
+    # A keyid outside printable ASCII is refused before anything is rendered, safely.
+    code, out, err = run_bytes(["report", str(forged)], hostile)
+    assert code == 1 and "keyid must be at most 256 printable ASCII characters" in err
+    assert_runner_safe(out)
+    assert_runner_safe(err)
+    envelope = json.loads(forged.read_bytes())
+    envelope["signatures"] = [{"keyid": "SHA256:forged::error::x", "sig": "AAAA"}]
+    from expflow_git.report.canonical import canonical_json
+
+    forged.write_bytes(canonical_json(envelope) + b"\n")
     for fmt in ("text", "md"):
         html = tmp_path / f"{fmt}.html"
         code, out, err = run_bytes(

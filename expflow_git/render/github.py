@@ -35,10 +35,16 @@ def render_github(view: View) -> str:
             f"{github_data(counts)} (takes effect after merge; not applied in this audit)"
         )
     level = "notice" if view.verdict == "pass" else "error"
+    signature = (
+        "signed"
+        if view.signed
+        else "signature not verified"
+        if view.signature_unverified
+        else "UNSIGNED"
+    )
     summary = (
         f"audit {view.verdict.upper()}: best_feasible {view.best_feasible or '-'}, "
-        f"best_any {view.best_any or '-'}; report "
-        f"{'signed' if view.signed else 'UNSIGNED'}"
+        f"best_any {view.best_any or '-'}; report {signature}"
     )
     lines.append(f"::{level} title=expflow-git audit::{github_data(summary)}")
     return "\n".join(lines) + "\n"

@@ -234,7 +234,9 @@ def _banner(view: View) -> str:
         detail = f"The audit failed{scope}" + (": " + "; ".join(reasons) if reasons else "") + "."
     sig_class = "sig signed" if view.signed else "sig unsigned"
     sig_text = "Report " + signature_note(view)
-    if not view.signed:
+    if view.signature_unverified:
+        sig_text += " — no trusted key was given to check who signed"
+    elif not view.signed:
         sig_text += " — not signed by any key"
     return (
         f'<header class="banner {"pass" if passed else "fail"}" role="banner">'

@@ -10,8 +10,11 @@ from expflow_git.render.view import View
 
 
 def signature_note(view: View) -> str:
+    """Who signed, only as verified; a signature nobody checked names no one."""
     if view.signed:
-        return "signed by " + ", ".join(view.signed_by)
+        return "signed by " + ", ".join(printable(s) for s in view.signed_by)
+    if view.signature_unverified:
+        return "signature not verified"
     return "UNSIGNED"
 
 

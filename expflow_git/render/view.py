@@ -54,7 +54,9 @@ class View:
     policy_path: str
     created_at: str
     verdict: str  # "pass" / "fail"
-    signed_by: tuple[str, ...]  # keyids; empty: unsigned
+    # Who signed, as verified against keys the verifier trusts (a principal and its
+    # fingerprint, or a fingerprint); never a keyid the report merely claims.
+    signed_by: tuple[str, ...]
     sort_by: str
     descending: bool
     metric_columns: tuple[str, ...]
@@ -70,6 +72,8 @@ class View:
     policy_blob: str = ""
     policy_ref: str | None = None  # the commit the policy was read at (--policy-ref)
     proposal: PolicyProposal | None = None  # the audited commit's own policy, under --policy-ref
+    # Signed, but no signature was checked against a trusted key: who signed is unknown.
+    signature_unverified: bool = False
 
     @property
     def signed(self) -> bool:
@@ -121,8 +125,11 @@ def metric_columns(
     return tuple((cols + seen)[:MAX_METRIC_COLUMNS])
 
 
-def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) -> View:
-    """The view of a saved (already parsed) report."""
+def view_from_statement(
+    statement: Mapping[str, Any], signed_by: Sequence[str], *, unverified: bool = False
+) -> View:
+    """The view of a saved (already parsed) report; `signed_by` are verified signers only,
+    `unverified` says the report carries signatures nobody checked."""
     p = statement["predicate"]
     entries = p["entries"]
     rows = tuple(
@@ -155,6 +162,7 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
         created_at=p["createdAt"],
         verdict=result["verdict"],
         signed_by=tuple(signed_by),
+        signature_unverified=unverified and not signed_by,
         sort_by=ranking["sortBy"],
         descending=ranking["descending"],
         metric_columns=metric_columns(

@@ -31,7 +31,7 @@ ENTRY_DOMAIN = b"expflow-entry-v1\0"
 GENESIS_DOMAIN = b"expflow-genesis-v1\0"
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from expflow_git.report.signing import SigningKey
 
 Json = dict[str, Any]
 
@@ -517,7 +517,7 @@ class Unsigned:
     spool: IO[bytes]
     size: int
 
-    def sign(self, key: Ed25519PrivateKey | None) -> Report:
+    def sign(self, key: SigningKey | None) -> Report:
         """The report, signed when `key` is given; the spool is closed. Ed25519 signs the
         payload in one piece, so it is read back into one buffer."""
         buffer = bytearray(_PAE_ROOM + self.size)
@@ -544,7 +544,7 @@ def build_report(
     audit: Audit,
     *,
     previous: Mapping[str, Any] | None = None,
-    key: Ed25519PrivateKey | None = None,
+    key: SigningKey | None = None,
 ) -> Report:
     """The signed (when `key` is given) report for `audit`."""
     unsigned, _ = encode_report(audit, previous=previous)

@@ -7,14 +7,12 @@ Each check yields a line; a failed early check stops the ones that depend on it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExpflowError, clean
+from expflow_git.errors import ExpflowError, clean, printable
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.report.canonical import canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
@@ -29,6 +27,8 @@ from expflow_git.report.statement import (
     sort_keys_of,
     summarize,
 )
+from expflow_git.report.trust import TrustedKey, parse_utc
+from expflow_git.report.trust import utc as trust_utc
 from expflow_git.schemas import Kind, schema_errors
 
 if TYPE_CHECKING:
@@ -54,11 +54,29 @@ class Line:
 
 @dataclass(frozen=True)
 class Options:
-    public_keys: Sequence[Ed25519PublicKey] = ()
+    """What the verifier brings: trusted keys (never from the report) and the repository."""
+
+    trusted: Sequence[TrustedKey] = ()
+    public_keys: Sequence[Ed25519PublicKey] = ()  # plain keys, trusted like --public-key
     allow_unsigned: bool = False
     repo: Git | None = None
     ref: str = "HEAD"
     recompute: bool = True
+
+    def trusted_keys(self) -> list[TrustedKey]:
+        return [*self.trusted, *(TrustedKey(k, keyid(k), "key") for k in self.public_keys)]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The lines of a verification and the signers it proved (empty unless verified)."""
+
+    lines: list[Line]
+    signers: tuple[TrustedKey, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.lines) and all(line.ok for line in self.lines)
 
 
 class ReportError(Exception):
@@ -90,37 +108,78 @@ def _statement(envelope: Envelope, source: str) -> dict[str, Any]:
         raise ReportError(f"{source}: payload is not strict JSON: {exc.message}") from None
     for pointer, message in schema_errors(Kind.REPORT, statement):
         raise ReportError(f"payload {pointer or '/'}: {message}")
-    if canonical_json(statement) != envelope.payload:
+    try:
+        canonical = canonical_json(statement)
+    except ValueError:
+        # RFC 8785 holds integers up to 2**53 only; bigger ones would also break the
+        # arithmetic of the checks below (issue 14: seq 10**20 was a traceback).
+        raise ReportError(
+            f"payload {_big_integer(statement)}: integer out of range "
+            "(RFC 8785 holds at most 2**53 - 1 in magnitude)"
+        ) from None
+    if canonical != envelope.payload:
         raise ReportError("payload is not in RFC 8785 canonical form")
     return statement
 
 
+def _big_integer(value: Any) -> str:
+    """The JSON pointer of the first integer beyond what RFC 8785 can hold."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        pointer, item = stack.pop()
+        if isinstance(item, dict):
+            stack += [
+                (f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}", v)
+                for k, v in reversed(item.items())
+            ]
+        elif isinstance(item, list):
+            stack += [(f"{pointer}/{i}", v) for i, v in reversed(list(enumerate(item)))]
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 2**53:
+            return printable(pointer)
+    return "/"
+
+
 def verify(data: bytes, *, source: str, options: Options) -> list[Line]:
-    """Every check of docs/spec.md §6.4 items 1–5 that applies; the report passes iff all are ok."""
+    """Every check of docs/spec.md §6.4 items 1–5 that applies; passes iff all lines are ok."""
+    return verify_report(data, source=source, options=options).lines
+
+
+def verify_report(data: bytes, *, source: str, options: Options) -> Verdict:
+    """As `verify`, with the signers it proved: the trusted keys every signature verified
+    with, valid at the commit time. Nothing is proved (no signers) unless all lines pass."""
     lines: list[Line] = []
+    signers: list[TrustedKey] = []
     try:
-        for line in _checks(data, source, options):
+        for line in _checks(data, source, options, signers):
             lines.append(line)
             if not line.ok and line.check in _BLOCKING:
                 break
     except ReportError as stop:
         lines.append(Line("parse", False, str(stop)))
-    return lines
+    verdict = Verdict(lines, tuple(signers))
+    return verdict if verdict.ok else Verdict(lines, ())
 
 
-_BLOCKING = {"envelope", "signature", "statement"}
+_BLOCKING = {"envelope", "signature", "statement", "validity"}
 
 
-def _checks(data: bytes, source: str, options: Options) -> Iterator[Line]:
+def _checks(
+    data: bytes, source: str, options: Options, signers: list[TrustedKey]
+) -> Iterator[Line]:
     envelope = _decode(data, source)
     yield _check_envelope(data, envelope)
-    yield _check_signatures(envelope, options)
+    line, good = _check_signatures(envelope, options)
+    yield line
     try:
         statement = _statement(envelope, source)
     except ReportError as stop:
         yield Line("statement", False, str(stop))
         return
     predicate = statement["predicate"]
+    validity, valid = _check_validity(good, predicate["createdAt"])
+    if validity is not None:
+        yield validity
+    signers += valid
     subject_ok = (
         statement["subject"][0]["digest"]["gitCommit"] == predicate["repo"]["commit"]
         and statement["subject"][1]["digest"]["gitTree"] == predicate["repo"]["tree"]
@@ -135,38 +194,6 @@ def _checks(data: bytes, source: str, options: Options) -> Iterator[Line]:
     yield from _check_integrity(predicate)
     if options.repo is not None:
         yield from _check_repo(predicate, options)
-
-
-def _canonical_b64(strings: list[str]) -> bool:
-    """Every base64 string of the envelope in one canonical spelling: all standard and
-    padded, or all URL-safe and either all padded or all unpadded.
-
-    Accepting any spelling per string would let a byte of the file change while its
-    meaning stays (a lone `+` in a signature re-spelled `-`), and docs/spec.md §6.4 says any
-    changed byte must fail.
-    """
-    urlsafe = any("-" in t or "_" in t for t in strings)
-    if urlsafe and any("+" in t or "/" in t for t in strings):
-        return False
-    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
-    padded = unpadded = False
-    for text in strings:
-        try:
-            raw = (
-                base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-                if urlsafe
-                else base64.b64decode(text, validate=True)
-            )
-        except (binascii.Error, ValueError):
-            return False
-        canonical = encode(raw).decode()
-        if text == canonical:
-            padded = padded or canonical.endswith("=")
-        elif urlsafe and text == canonical.rstrip("="):
-            unpadded = True
-        else:
-            return False
-    return not (padded and unpadded)
 
 
 def _check_envelope(data: bytes, envelope: Envelope) -> Line:
@@ -184,61 +211,87 @@ def _check_envelope(data: bytes, envelope: Envelope) -> Line:
             "envelope is not in canonical form (whitespace, key order, escapes or the "
             "final newline were changed)",
         )
-    strings = [raw["payload"]] + [s["sig"] for s in raw["signatures"]]
-    if not _canonical_b64(strings):
-        return Line(
-            "envelope", False, "base64 is not in canonical form (padding or alphabet was changed)"
-        )
     return Line("envelope", True, f"DSSE envelope, payloadType {PAYLOAD_TYPE}")
 
 
-def _check_signatures(envelope: Envelope, options: Options) -> Line:
+def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[TrustedKey]]:
+    """Every signature entry must verify with a trusted key and carry its keyid.
+
+    An entry no trusted key verifies fails the report rather than being skipped: the
+    tool writes one signature, so such an entry can only be there to be shown to a
+    reader as if someone had signed (issue 14).
+    """
     if not envelope.signatures:
         if options.allow_unsigned:
-            return Line("signature", True, "UNSIGNED report, accepted by --allow-unsigned")
-        return Line("signature", False, "report is UNSIGNED (pass --allow-unsigned to accept)")
-    if not options.public_keys:
+            return Line("signature", True, "UNSIGNED report, accepted by --allow-unsigned"), []
+        return Line("signature", False, "report is UNSIGNED (pass --allow-unsigned to accept)"), []
+    trusted = options.trusted_keys()
+    if not trusted:
         if options.allow_unsigned:
             return Line(
                 "signature",
                 True,
                 "signature NOT checked (no trusted key given); "
                 "accepted as unsigned by --allow-unsigned",
-            )
+            ), []
         return Line(
             "signature", False, "no trusted public key given (--public-key or --trusted-ref)"
-        )
+        ), []
     message = pae(envelope.payload_type, envelope.payload)
-    trusted = {keyid(k): k for k in options.public_keys}
-    good = []
+    by_keyid: dict[str, list[TrustedKey]] = {}
+    for key in trusted:
+        by_keyid.setdefault(key.keyid, []).append(key)
+    good: list[TrustedKey] = []
     for i, sig in enumerate(envelope.signatures):
+        hint = printable(sig.keyid)
         verified_by = [
-            kid for kid, key in trusted.items() if verify_signature(key, sig.sig, message)
+            kid for kid, keys in by_keyid.items() if verify_signature(keys[0].key, sig.sig, message)
         ]
-        if verified_by:
-            if sig.keyid not in verified_by:
-                return Line(
-                    "signature",
-                    False,
-                    f"signature {i}: keyid {sig.keyid!r} does not "
-                    f"match the key that made it ({verified_by[0]})",
-                )
-            good.append(verified_by[0])
-        elif sig.keyid in trusted:
-            return Line(
-                "signature",
-                False,
-                f"signature {i} by trusted key {sig.keyid} is "
-                "INVALID: the report was changed after signing",
+        if verified_by and sig.keyid not in verified_by:
+            problem = (
+                f"signature {i}: keyid {hint!r} does not match the key that made it "
+                f"({verified_by[0]})"
             )
-    if not good:
-        return Line(
-            "signature",
-            False,
-            "no signature from a trusted key "
-            f"(signed by {', '.join(s.keyid for s in envelope.signatures)})",
-        )
-    return Line("signature", True, f"valid Ed25519 signature by trusted key {good[0]}")
+        elif verified_by:
+            good += by_keyid[sig.keyid]
+            continue
+        elif sig.keyid in by_keyid:
+            problem = (
+                f"signature {i} by trusted key {hint} is INVALID: the report was changed "
+                "after signing"
+            )
+        elif len(envelope.signatures) == 1:
+            problem = f"no signature from a trusted key (unverified keyid hint {hint!r})"
+        else:
+            problem = (
+                f"signature {i} does not verify with any trusted key (unverified keyid hint "
+                f"{hint!r}); every signature must"
+            )
+        return Line("signature", False, problem), []
+    # A key trusted both as a file and as a principal is shown once, by its principal.
+    named = {k.keyid for k in good if k.principal}
+    good = [k for k in good if k.principal or k.keyid not in named]
+    names = ", ".join(dict.fromkeys(k.name() for k in good))
+    return Line("signature", True, f"valid Ed25519 signature by trusted key {names}"), good
+
+
+def _check_validity(
+    keys: Sequence[TrustedKey], created_at: str
+) -> tuple[Line | None, list[TrustedKey]]:
+    """Keys with a validity window (allowed_signers) must be valid at the commit time."""
+    if all(k.valid_after is None and k.valid_before is None for k in keys):
+        return None, list(keys)
+    created_at = printable(created_at)
+    when = parse_utc(created_at)
+    if when is None:
+        return Line("validity", False, f"createdAt {printable(created_at)!r} is not a time"), []
+    valid = [k for k in keys if k.valid_at(when)]
+    if not valid:
+        windows = "; ".join(f"{k.name()}: {k.window()}" for k in keys)
+        detail = f"no signing key is valid at the commit time {created_at} ({windows})"
+        return Line("validity", False, detail), []
+    names = ", ".join(dict.fromkeys(k.name() for k in valid))
+    return Line("validity", True, f"{names} valid at the commit time {created_at}"), valid
 
 
 def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
@@ -309,6 +362,14 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
             False,
             f"commit {commit_sha[:12]} has tree {commit.tree[:12]}, "
             f"report says {repo['tree'][:12]}",
+        )
+        return
+    created = trust_utc(commit.time)
+    if predicate["createdAt"] != created:
+        yield Line(
+            "repo",
+            False,
+            f"createdAt {printable(predicate['createdAt'])} is not the commit's time {created}",
         )
         return
     head = git.resolve_commit(options.ref)
