@@ -391,10 +391,10 @@ def test_a_crash_inside_the_audit_still_reports_did_not_complete(demo_repo: Path
     inject.mkdir()
     # Fault injection into this package (not into git): the audit raises what a bug would.
     (inject / "sitecustomize.py").write_text(
-        "import expflow_git.audit\n"
+        "import expflow_git.audit.pipeline\n"
         "def _crash(*args, **kwargs):\n"
         "    raise RuntimeError('boom 100%\\n::error::forged')\n"
-        "expflow_git.audit.run_audit = _crash\n"
+        "expflow_git.audit.pipeline.run_audit = _crash\n"
     )
     code, log, outputs, summary = run_action(demo_repo, tmp_path, pythonpath=(inject,))
     assert code == 2, log

@@ -29,7 +29,7 @@ from test_governance import (
     set_metrics,
 )
 
-from expflow_git.pin import hash_pin
+from expflow_git.pin.store import hash_pin
 
 PROJECT = Path(__file__).resolve().parents[1]
 HOOKS = ("pre-commit", "pre-push")
@@ -60,7 +60,7 @@ def hooked(sandbox: Sandbox, repo: Path) -> Path:
 
 def expected_hook(name: str) -> str:
     """The shipped script, calling this very interpreter's expflow_git."""
-    text = (PROJECT / "hooks" / name).read_text()
+    text = (PROJECT / "expflow_git" / "hooks" / "scripts" / name).read_text()
     default = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
     assert default in text
     python = shlex.quote(sys.executable)

@@ -23,7 +23,7 @@ import pytest
 from helpers_audit import Out, assert_one_error_line, b64d, reseal, rules_of, statement_of
 
 from expflow_git.demo import build_repo
-from expflow_git.pin import hash_pin, save_hash
+from expflow_git.pin.store import hash_pin, save_hash
 
 PIN = "1234"
 WRONG_PIN = "9876"
@@ -310,8 +310,8 @@ def test_rm_run_without_result_removes_the_record(sandbox: Sandbox, repo: Path) 
 
 
 def _layout(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from expflow_git.records import Layout
-    from expflow_git.validate import Workspace
+    from expflow_git.hooks.validate import Workspace
+    from expflow_git.records.writer import Layout
 
     monkeypatch.chdir(repo)
     ws = Workspace.find(None)
@@ -324,7 +324,7 @@ def test_rm_crash_half_way_never_strands_a_result(
 ) -> None:
     """The result goes first: a crash after one deletion leaves a record without a result
     (a valid state), never a result without its record, and no stray file."""
-    from expflow_git.records import remove_run as remove
+    from expflow_git.records.writer import remove_run as remove
 
     layout = _layout(repo, monkeypatch)
     before = snapshot(repo)
@@ -432,7 +432,7 @@ def test_cancel_of_a_finished_run_is_refused_before_any_pin(
 def test_cancel_crash_while_writing_leaves_the_record_whole(
     sandbox: Sandbox, waiting: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from expflow_git.records import cancel_run, cancellable
+    from expflow_git.records.writer import cancel_run, cancellable
 
     layout = _layout(waiting, monkeypatch)
     before = snapshot(waiting)

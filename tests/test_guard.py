@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.guard import ENV_PIN, require_pin
-from expflow_git.pin import ENV_PIN_HASH, PIN_HASH_PREFIX, hash_pin, save_hash
+from expflow_git.pin.guard import ENV_PIN, require_pin
+from expflow_git.pin.store import ENV_PIN_HASH, PIN_HASH_PREFIX, hash_pin, save_hash
 
 
 class Console:

@@ -17,7 +17,7 @@ import pytest
 from helpers_audit import assert_one_error_line
 from test_governance import PIN, Sandbox, make_demo, make_sandbox
 
-from expflow_git.pin import hash_pin
+from expflow_git.pin.store import hash_pin
 
 PIN_SHA = hashlib.sha256(PIN.encode()).hexdigest()
 METRICS = ["--metric", "seg_total=58.0", "--metric", "pde_mean=14.0",

@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expflow_git import pin as pinmod
-from expflow_git.cli_pin import PinSettings, pin_group
+from expflow_git.cli.pin import PinSettings, pin_group
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.guard import ENV_PIN
-from expflow_git.pin import (
+from expflow_git.pin import store as pinmod
+from expflow_git.pin.guard import ENV_PIN
+from expflow_git.pin.store import (
     ENV_PIN_HASH,
     PIN_HASH_PREFIX,
     PIN_HASH_RE,
@@ -568,7 +568,7 @@ def _run_process(code: str, args: Sequence[str], home: Path) -> subprocess.Compl
                           timeout=30, start_new_session=True, cwd=REPO_ROOT)
 
 
-MAIN = "import sys; from expflow_git.cli_pin import main; sys.exit(main())"
+MAIN = "import sys; from expflow_git.cli.pin import main; sys.exit(main())"
 
 
 def test_process_clear_without_tty_refuses_promptly(home_with_pin: Path) -> None:
@@ -585,7 +585,7 @@ def test_process_clear_without_tty_refuses_promptly(home_with_pin: Path) -> None
 def test_process_raw_group_clear_refuses(home_with_pin: Path) -> None:
     path = home_with_pin / "pin.hash"
     before = path.read_bytes()
-    proc = _run_process("from expflow_git.cli_pin import pin_group; pin_group(prog_name='pin')",
+    proc = _run_process("from expflow_git.cli.pin import pin_group; pin_group(prog_name='pin')",
                         ["clear"], home_with_pin)
     assert proc.returncode != 0
     assert path.read_bytes() == before

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from expflow_git.errors import Finding
-from expflow_git.pin import PIN_HASH_PREFIX, PIN_HASH_RE
-from expflow_git.pinscan import (
+from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
+from expflow_git.pinscan.scanner import (
     PRAGMA,
     Rule,
     _scan_text,

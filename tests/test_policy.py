@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from expflow_git.checks import gate_outcome, rule_outcome
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.policy import (
+from expflow_git.policy.load import (
     Gate,
     Metric,
     Op,
@@ -20,7 +20,7 @@ from expflow_git.policy import (
     param_key,
     parse_gate,
 )
-from expflow_git.scaffold import COMPETITION_POLICY, MINIMAL_POLICY
+from expflow_git.records.scaffold import COMPETITION_POLICY, MINIMAL_POLICY
 
 REGISTRY = load_policy_bytes(COMPETITION_POLICY.encode()).metrics
 

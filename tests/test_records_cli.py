@@ -50,7 +50,7 @@ def test_init_competition_writes_the_standard_registry(tmp_path: Path, cli) -> N
         assert (repo / rel).exists(), rel
         assert rel.split("/")[0] in res.out
 
-    from expflow_git.policy import load_policy_bytes
+    from expflow_git.policy.load import load_policy_bytes
 
     policy = load_policy_bytes((repo / "expflow.yaml").read_bytes())
     groups = {
@@ -80,7 +80,7 @@ def test_init_minimal_policy_loads_and_init_never_overwrites(tmp_path: Path, cli
     target = tmp_path / "new-dir"
     res = cli(["init", str(target)], cwd=tmp_path)
     assert res.code == 0, res.both
-    from expflow_git.policy import load_policy_bytes
+    from expflow_git.policy.load import load_policy_bytes
 
     load_policy_bytes((target / "expflow.yaml").read_bytes())
     (target / "expflow.yaml").write_text("# mine\n")

@@ -29,7 +29,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_streamed_envelope_is_the_reference_encoding(demo: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from expflow_git.audit import run_audit
+    from expflow_git.audit.pipeline import run_audit
 
     keygen(str(tmp_path / "k"))
     key = load_private_key(str(tmp_path / "k"))

@@ -16,7 +16,7 @@ NOT_A_PIN_SHA = hashlib.sha256(b"just some file contents").hexdigest()
 
 
 def own_format_hash() -> str:
-    from expflow_git.pin import hash_pin
+    from expflow_git.pin.store import hash_pin
 
     return hash_pin("2580")
 

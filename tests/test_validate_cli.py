@@ -33,7 +33,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expflow_git.errors import Finding
-from expflow_git.policy import Policy, load_policy_bytes
+from expflow_git.policy.load import Policy, load_policy_bytes
 from expflow_git.schemas import Kind
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -62,7 +62,7 @@ def _raw_result(metrics_json: str) -> bytes:
 
 
 def _template_policy() -> str:
-    from expflow_git.scaffold import COMPETITION_POLICY
+    from expflow_git.records.scaffold import COMPETITION_POLICY
 
     return COMPETITION_POLICY
 
@@ -430,7 +430,7 @@ def test_huge_document_is_refused_unread(
 ) -> None:
     """A 3 GiB file (sparse: it takes no disk) named like a record is refused by its
     size, as the strict reader would, and is never read into memory."""
-    from expflow_git import validate as validate_module
+    from expflow_git.hooks import validate as validate_module
 
     (exp_repo.path / EXP).parent.mkdir(parents=True)
     with open(exp_repo.path / EXP, "wb") as fh:
@@ -594,7 +594,7 @@ HOOK_NEVER_IMPORTS = (
     "jsonschema",
     "referencing",
     "expflow_git.report",
-    "expflow_git.audit",
+    "expflow_git.audit.pipeline",
     "expflow_git.render",
 )
 
@@ -633,7 +633,7 @@ def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo) -> None:
         assert code == expected, err
         assert (f"{broken}#/status: schema: " in out) is (path == broken), out
         loaded = set(out.split())
-        assert "expflow_git.validate" in loaded  # the listing is real
+        assert "expflow_git.hooks.validate" in loaded  # the listing is real
         leaked = sorted(
             m for m in loaded for top in HOOK_NEVER_IMPORTS if m == top or m.startswith(top + ".")
         )

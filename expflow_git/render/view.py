@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from expflow_git import __version__
-from expflow_git.audit import Audit, commit_time_utc
+from expflow_git.audit.pipeline import Audit, commit_time_utc
+from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind
 from expflow_git.errors import Finding
-from expflow_git.policy import Op
-from expflow_git.policydiff import PolicyProposal
-from expflow_git.ranking import Leaderboard, RankedRun
+from expflow_git.policy.diff import PolicyProposal
+from expflow_git.policy.load import Op
 
 MAX_METRIC_COLUMNS = 6
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from expflow_git import TOOL_NAME, __version__
-from expflow_git.audit import Audit, InputLeaf, commit_time_utc, verdict_passes
+from expflow_git.audit.pipeline import Audit, InputLeaf, commit_time_utc, verdict_passes
+from expflow_git.audit.ranking import RankedRun, best_any, order_key, pearson
 from expflow_git.checks import Outcome
 from expflow_git.errors import Finding, clean
-from expflow_git.ranking import RankedRun, best_any, order_key, pearson
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
 from expflow_git.report.merkle import MerkleTree, leaf_hash, leaf_hash_of_canonical, merkle_root

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from expflow_git.gitstore import Git, TreeEntry
-    from expflow_git.policy import Policy
+    from expflow_git.policy.load import Policy
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
@@ -446,7 +446,7 @@ def _judged_blob(
     """The policy the report says judged, read from the repository (never from the
     report), or the failed line when the repository holds no such blob there."""
     from expflow_git.gitstore import BlobReader
-    from expflow_git.policy import load_policy_bytes
+    from expflow_git.policy.load import load_policy_bytes
 
     if entry is None or entry.sha != policy_info["gitBlob"] or entry.mode == "120000":
         return Line("blobs", False, f"policy blob of {where} does not match")
@@ -479,7 +479,7 @@ def _judged_at_ref(
 
 
 def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
-    from expflow_git.audit import run_audit
+    from expflow_git.audit.pipeline import run_audit
     from expflow_git.report.statement import build_statement
 
     result = predicate["result"]

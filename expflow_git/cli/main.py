@@ -19,9 +19,9 @@ from expflow_git.escape import line as _line
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from expflow_git.audit import TreeCheck
+    from expflow_git.audit.pipeline import TreeCheck
     from expflow_git.gitstore import Git
-    from expflow_git.records import Layout
+    from expflow_git.records.writer import Layout
     from expflow_git.render.view import View
     from expflow_git.report.dsse import Envelope
     from expflow_git.report.signing import SigningKey
@@ -75,7 +75,7 @@ class _Commands(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name == "pin":
-            from expflow_git.cli_pin import pin_group
+            from expflow_git.cli.pin import pin_group
 
             return pin_group
         return super().get_command(ctx, name)
@@ -105,7 +105,7 @@ def cli() -> None:
 )
 def init(directory: Path, template: str) -> None:
     """Scaffold expflow.yaml, experiments/, results/, hooks config and a workflow."""
-    from expflow_git.scaffold import Template, scaffold
+    from expflow_git.records.scaffold import Template, scaffold
 
     for rel, created in scaffold(directory, Template(template)):
         click.echo(f"{'created' if created else 'kept   '} {directory / rel}")
@@ -150,7 +150,7 @@ def new(
     from expflow_git.atomicfile import write_atomic
     from expflow_git.checks import check_document
     from expflow_git.documents import Status
-    from expflow_git.records import (
+    from expflow_git.records.writer import (
         build_experiment,
         derive_seed,
         dump,
@@ -211,7 +211,7 @@ def result(
     """
     from expflow_git.atomicfile import write_atomic
     from expflow_git.documents import Status
-    from expflow_git.records import (
+    from expflow_git.records.writer import (
         build_result,
         check_new_result,
         dump,
@@ -254,8 +254,8 @@ def result(
 
 def _layout(policy_path: str | None) -> Layout:
     """Where record commands read and write, under the workspace's policy."""
-    from expflow_git.records import Layout
-    from expflow_git.validate import Workspace
+    from expflow_git.hooks.validate import Workspace
+    from expflow_git.records.writer import Layout
 
     ws = Workspace.find(policy_path)
     return Layout(ws.root, ws.load_policy())
@@ -263,7 +263,7 @@ def _layout(policy_path: str | None) -> Layout:
 
 def _guard(action: str, *, pin: str | None, force: bool) -> None:
     """The one PIN guard for every destructive command."""
-    from expflow_git.guard import require_pin
+    from expflow_git.pin.guard import require_pin
 
     require_pin(
         action,
@@ -307,8 +307,8 @@ def hook_options(command: Callable[..., None]) -> Callable[..., None]:
 @hook_options
 def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Validate records, results and the policy (all of them when no PATHS are given)."""
-    from expflow_git.validate import Workspace
-    from expflow_git.validate import validate as run_validate
+    from expflow_git.hooks.validate import Workspace
+    from expflow_git.hooks.validate import validate as run_validate
 
     outcome = run_validate(Workspace.find(policy_path, staged=staged), paths)
     _emit_findings(outcome.findings)
@@ -325,8 +325,8 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
 @hook_options
 def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Find leaked PINs and PIN hashes (every tracked file when no PATHS are given)."""
-    from expflow_git.scanning import scan_paths
-    from expflow_git.validate import Workspace
+    from expflow_git.hooks.scan import scan_paths
+    from expflow_git.hooks.validate import Workspace
 
     ws = Workspace.find(policy_path, staged=staged)
     findings, count = scan_paths(ws, paths, warn=_err)
@@ -346,9 +346,9 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     """Refuse staged changes/deletions of committed results unless PIN-approved."""
-    from expflow_git.guard import ENV_PIN
-    from expflow_git.protect import orphaned_results, staged_rewrites
-    from expflow_git.validate import Workspace
+    from expflow_git.hooks.protect import orphaned_results, staged_rewrites
+    from expflow_git.hooks.validate import Workspace
+    from expflow_git.pin.guard import ENV_PIN
 
     ws = Workspace.find(policy_path)
     orphans = orphaned_results(ws)
@@ -373,7 +373,7 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
 @policy_option
 def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -> None:
     """Delete a record and its result (PIN-guarded)."""
-    from expflow_git.records import remove_run
+    from expflow_git.records.writer import remove_run
 
     layout = _layout(policy_path)
     layout.find_experiment(exp_id)  # a missing run fails before any PIN is asked for
@@ -390,7 +390,7 @@ def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -
 @policy_option
 def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: str | None) -> None:
     """Set a pending/running experiment to `skipped`, with the reason (PIN-guarded)."""
-    from expflow_git.records import cancel_run, cancellable
+    from expflow_git.records.writer import cancel_run, cancellable
 
     layout = _layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
@@ -401,7 +401,7 @@ def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: 
 @cli.command("install-hooks")
 def install_hooks_cmd() -> None:
     """Install hooks/pre-commit and hooks/pre-push into .git/hooks (never overwrites)."""
-    from expflow_git.githooks import install_hooks
+    from expflow_git.hooks.install import install_hooks
 
     for path, what in install_hooks(_repo()):
         click.echo(f"{path}: {what}")
@@ -421,7 +421,7 @@ def _repo() -> Git:
 
 def _policy_rel(policy_path: str | None) -> str:
     """The policy's path inside the commit (relative to the repository root)."""
-    from expflow_git.policy import DEFAULT_POLICY_PATH
+    from expflow_git.policy.load import DEFAULT_POLICY_PATH
 
     path = (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/")
     while path.startswith("./"):
@@ -474,11 +474,11 @@ def rank(
     """
     import json
 
-    from expflow_git.audit import check_tree, verdicts
+    from expflow_git.audit.pipeline import check_tree, verdicts
+    from expflow_git.audit.ranking import rank as rank_runs
+    from expflow_git.audit.ranking import sort_keys
     from expflow_git.escape import json_text
-    from expflow_git.policy import Ranking, did_you_mean, parse_gate
-    from expflow_git.ranking import rank as rank_runs
-    from expflow_git.ranking import sort_keys
+    from expflow_git.policy.load import Ranking, did_you_mean, parse_gate
     from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
     from expflow_git.render.view import metric_columns, rows_from_board
 
@@ -608,7 +608,7 @@ def audit(
     one feasible run, and the walk-forward gate (if configured) passes.
     """
     from expflow_git.atomicfile import open_atomic, write_atomic
-    from expflow_git.audit import run_audit
+    from expflow_git.audit.pipeline import run_audit
     from expflow_git.render.view import view_from_audit
     from expflow_git.report.signing import keyid
     from expflow_git.report.statement import encode_report
@@ -995,8 +995,8 @@ def diff_cmd(
     """Metrics per experiment between two revisions (REV_B defaults to HEAD)."""
     import json
 
-    from expflow_git.audit import check_tree
-    from expflow_git.diffing import Change, diff_checks
+    from expflow_git.audit.diff import Change, diff_checks
+    from expflow_git.audit.pipeline import check_tree
     from expflow_git.escape import json_text
     from expflow_git.render.table import distinct_numbers, md_table, text_table
 

@@ -391,7 +391,7 @@ def _text(text: str, path: str, pointer: str) -> str:
 
 
 def _check_no_secrets(data: bytes, path: str) -> None:
-    from expflow_git.pinscan import scan_bytes
+    from expflow_git.pinscan.scanner import scan_bytes
 
     findings = scan_bytes(path, data)
     if findings:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from sys import intern
 from typing import Any, NamedTuple
 
-from expflow_git.cache import BlobCache
+from expflow_git.audit.cache import BlobCache
+from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.checks import (
     Rules,
     RunVerdict,
@@ -29,8 +30,9 @@ from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
-from expflow_git.pinscan import is_code_path, name_findings, scan_content
-from expflow_git.policy import (
+from expflow_git.pinscan.scanner import is_code_path, name_findings, scan_content
+from expflow_git.policy.diff import PolicyProposal, diff_policies
+from expflow_git.policy.load import (
     DEFAULT_POLICY_PATH,
     NUMBER_TYPES,
     Gate,
@@ -38,8 +40,6 @@ from expflow_git.policy import (
     load_policy_bytes,
     param_key,
 )
-from expflow_git.policydiff import PolicyProposal, diff_policies
-from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.schemas import Kind
 from expflow_git.spelling import SPELLING, spell_run
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import click
 
 from expflow_git.errors import ExpflowError
-from expflow_git.guard import require_pin
-from expflow_git.pin import (
+from expflow_git.pin.guard import require_pin
+from expflow_git.pin.store import (
     ENV_PIN_HASH,
     HashSource,
     PinScheme,

@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 
 from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
-from expflow_git.pin import PIN_HASH_PREFIX, PIN_HASH_RE
+from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 
 PRAGMA = "expflow: allow-pin-hash"
 PIN_HASH_FILENAME = "pin.hash"

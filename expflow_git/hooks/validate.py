@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from expflow_git.audit.workers import map_parts, worker_count
 from expflow_git.checks import (
     Rules,
     check_document,
@@ -27,9 +28,8 @@ from expflow_git.checks import (
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
-from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
+from expflow_git.policy.load import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
 from expflow_git.schemas import Kind
-from expflow_git.workers import map_parts, worker_count
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
