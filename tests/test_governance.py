@@ -310,8 +310,8 @@ def test_rm_run_without_result_removes_the_record(sandbox: Sandbox, repo: Path) 
 
 
 def _layout(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from expflow_git.hooks.validate import Workspace
     from expflow_git.records.writer import Layout
+    from expflow_git.workspace import Workspace
 
     monkeypatch.chdir(repo)
     ws = Workspace.find(None)

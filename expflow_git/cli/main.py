@@ -254,8 +254,8 @@ def result(
 
 def _layout(policy_path: str | None) -> Layout:
     """Where record commands read and write, under the workspace's policy."""
-    from expflow_git.hooks.validate import Workspace
     from expflow_git.records.writer import Layout
+    from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path)
     return Layout(ws.root, ws.load_policy())
@@ -307,8 +307,8 @@ def hook_options(command: Callable[..., None]) -> Callable[..., None]:
 @hook_options
 def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Validate records, results and the policy (all of them when no PATHS are given)."""
-    from expflow_git.hooks.validate import Workspace
     from expflow_git.hooks.validate import validate as run_validate
+    from expflow_git.workspace import Workspace
 
     outcome = run_validate(Workspace.find(policy_path, staged=staged), paths)
     _emit_findings(outcome.findings)
@@ -326,7 +326,7 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
 def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Find leaked PINs and PIN hashes (every tracked file when no PATHS are given)."""
     from expflow_git.hooks.scan import scan_paths
-    from expflow_git.hooks.validate import Workspace
+    from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path, staged=staged)
     findings, count = scan_paths(ws, paths, warn=_err)
@@ -347,8 +347,8 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     """Refuse staged changes/deletions of committed results unless PIN-approved."""
     from expflow_git.hooks.protect import orphaned_results, staged_rewrites
-    from expflow_git.hooks.validate import Workspace
     from expflow_git.pin.guard import ENV_PIN
+    from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path)
     orphans = orphaned_results(ws)

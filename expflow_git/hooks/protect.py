@@ -10,7 +10,7 @@ from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import zsplit
 from expflow_git.globs import matches_any
-from expflow_git.hooks.validate import Workspace
+from expflow_git.workspace import Workspace
 
 RULE = "result-rewritten"
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.hooks.validate import Workspace, walk_files
 from expflow_git.pinscan.scanner import scan_bytes
+from expflow_git.workspace import Workspace, walk_files
 
 MAX_SCAN_BYTES = 8 * 1024 * 1024  # larger files are data dumps, not config: skipped
 
