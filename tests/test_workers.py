@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import CliCall, ExpRepo, experiment_doc, result_doc
 
-from expflow_git.audit import workers
+from expflow_git import workers
 from expflow_git.hooks import validate as validate_module
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork")

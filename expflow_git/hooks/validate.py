@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from expflow_git.audit.workers import map_parts, worker_count
 from expflow_git.checks import (
     Rules,
     check_document,
@@ -30,6 +29,7 @@ from expflow_git.errors import Finding
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.policy.load import Policy
 from expflow_git.schemas import Kind
+from expflow_git.workers import map_parts, worker_count
 from expflow_git.workspace import Workspace, walk_files
 
 if TYPE_CHECKING:
