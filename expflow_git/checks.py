@@ -14,7 +14,7 @@ from typing import Any
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
-from expflow_git.policy.load import Gate, Policy, Rule, did_you_mean, fmt_number, param_key
+from expflow_git.policy.model import Gate, Policy, Rule, did_you_mean, fmt_number, param_key
 from expflow_git.schemas import Kind, is_valid, schema_errors
 
 

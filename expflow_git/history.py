@@ -9,7 +9,7 @@ from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import Git
 from expflow_git.globs import matches_any
-from expflow_git.policy.load import Policy
+from expflow_git.policy.model import Policy
 
 RULE = "result-rewritten"
 _WILDCARD = re.compile(r"[*?\[]")

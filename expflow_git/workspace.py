@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expflow_git.errors import ExpflowError
-from expflow_git.policy.load import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import DEFAULT_POLICY_PATH, Policy
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git

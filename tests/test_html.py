@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from expflow_git.checks import CheckKind
 from expflow_git.demo import build_repo
-from expflow_git.policy.load import Op
+from expflow_git.policy.model import Op
 from expflow_git.render.html import MAX_CHART_RUNS, MAX_TABLE_ROWS, render_html
 from expflow_git.render.view import FindingLine, Row, Threshold, View, view_from_statement
 

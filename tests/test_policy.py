@@ -11,15 +11,8 @@ from hypothesis import strategies as st
 
 from expflow_git.checks import gate_outcome, rule_outcome
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.policy.load import (
-    Gate,
-    Metric,
-    Op,
-    Rule,
-    load_policy_bytes,
-    param_key,
-    parse_gate,
-)
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import Gate, Metric, Op, Rule, param_key, parse_gate
 from expflow_git.records.scaffold import COMPETITION_POLICY, MINIMAL_POLICY
 
 REGISTRY = load_policy_bytes(COMPETITION_POLICY.encode()).metrics

@@ -33,7 +33,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expflow_git.errors import Finding
-from expflow_git.policy.load import Policy, load_policy_bytes
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
 pytestmark = pytest.mark.usefixtures("isolated_env")

@@ -32,14 +32,8 @@ from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan.scanner import is_code_path, name_findings, scan_content
 from expflow_git.policy.diff import PolicyProposal, diff_policies
-from expflow_git.policy.load import (
-    DEFAULT_POLICY_PATH,
-    NUMBER_TYPES,
-    Gate,
-    Policy,
-    load_policy_bytes,
-    param_key,
-)
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import DEFAULT_POLICY_PATH, NUMBER_TYPES, Gate, Policy, param_key
 from expflow_git.schemas import Kind
 from expflow_git.spelling import SPELLING, spell_run
 

@@ -421,7 +421,7 @@ def _repo() -> Git:
 
 def _policy_rel(policy_path: str | None) -> str:
     """The policy's path inside the commit (relative to the repository root)."""
-    from expflow_git.policy.load import DEFAULT_POLICY_PATH
+    from expflow_git.policy.model import DEFAULT_POLICY_PATH
 
     path = (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/")
     while path.startswith("./"):
@@ -478,7 +478,7 @@ def rank(
     from expflow_git.audit.ranking import rank as rank_runs
     from expflow_git.audit.ranking import sort_keys
     from expflow_git.escape import json_text
-    from expflow_git.policy.load import Ranking, did_you_mean, parse_gate
+    from expflow_git.policy.model import Ranking, did_you_mean, parse_gate
     from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
     from expflow_git.render.view import metric_columns, rows_from_board
 

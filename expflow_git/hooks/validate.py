@@ -27,7 +27,7 @@ from expflow_git.checks import (
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
-from expflow_git.policy.load import Policy
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
 from expflow_git.workspace import Workspace, walk_files

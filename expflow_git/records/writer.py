@@ -25,7 +25,7 @@ from expflow_git.documents import (
 )
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.globs import matches_any
-from expflow_git.policy.load import Policy, parse_number
+from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
 
 # Packages whose versions are worth recording when installed; the rest is noise.

@@ -13,7 +13,7 @@ from typing import Any
 
 from expflow_git.escape import html_text
 from expflow_git.policy.diff import summary
-from expflow_git.policy.load import Op
+from expflow_git.policy.model import Op
 from expflow_git.render.table import leaderboard_cells
 from expflow_git.render.text import signature_note
 from expflow_git.render.view import Row, Threshold, View, fmt_number

@@ -12,7 +12,7 @@ from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind
 from expflow_git.errors import Finding
 from expflow_git.policy.diff import PolicyProposal
-from expflow_git.policy.load import Op
+from expflow_git.policy.model import Op
 
 MAX_METRIC_COLUMNS = 6
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from expflow_git.gitstore import Git, TreeEntry
-    from expflow_git.policy.load import Policy
+    from expflow_git.policy.model import Policy
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
