@@ -26,11 +26,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expflow_git.checks import CheckKind
 from expflow_git.demo import build_repo
-from expflow_git.policy.model import Op
+from expflow_git.policy.model import Gate, Op
 from expflow_git.render.html import MAX_CHART_RUNS, MAX_TABLE_ROWS, render_html
-from expflow_git.render.view import FindingLine, Row, Threshold, View, view_from_statement
+from expflow_git.render.view import FindingLine, Row, View, view_from_statement
 
 EVIL = '<script>alert("x")</script>\'&'
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
@@ -309,8 +308,8 @@ def test_view_from_statement_collects_thresholds_and_gates(demo: Path, gated: Pa
     statement, keyids = statement_of(demo / "report.json")
     view = view_from_statement(statement, keyids)
     assert view.thresholds == (
-        Threshold("pde_mean", Op.LT, 18.09, CheckKind.THRESHOLD),
-        Threshold("train_time_min", Op.LT, 60.0, CheckKind.THRESHOLD),
+        Gate("pde_mean", Op.LT, 18.09, source="threshold"),
+        Gate("train_time_min", Op.LT, 60.0, source="threshold"),
     )
     assert view.thresholds_on("seg_total") == ()
     assert view.tool_version == statement["predicate"]["tool"]["version"]
@@ -318,7 +317,7 @@ def test_view_from_statement_collects_thresholds_and_gates(demo: Path, gated: Pa
     assert len(view.rows) == 7 and view.best_any == "exp-002"  # existing fields unchanged
     gated_view = view_from_statement(*statement_of(gated / "report.json"))
     assert gated_view.thresholds_on("seg_total") == (
-        Threshold("seg_total", Op.GT, 53.0, CheckKind.GATE),
+        Gate("seg_total", Op.GT, 53.0, source="gate"),
     )
 
 
@@ -343,7 +342,7 @@ def test_every_field_is_escaped() -> None:
         best_any=EVIL + "2",
         best_feasible=EVIL,
         walk=walk([(EVIL, 1.0, 2.0)], metric=EVIL, split=EVIL, reason=EVIL),
-        thresholds=(Threshold(EVIL, Op.GT, 1.5, CheckKind.GATE),),
+        thresholds=(Gate(EVIL, Op.GT, 1.5, source="gate"),),
         tool_version=EVIL,
         policy_blob=EVIL,
     )
@@ -364,7 +363,7 @@ def test_every_field_is_escaped() -> None:
             [run(i, float(i), feasible=i % 2 == 0) for i in range(30)],
             findings=(FindingLine("a.json", "schema", "bad", "/x", 2, 5),),
             walk=walk([(f"run-{i:05d}", i, i * 0.9) for i in range(30)]),
-            thresholds=(Threshold("score", Op.LT, 12.0, CheckKind.THRESHOLD),),
+            thresholds=(Gate("score", Op.LT, 12.0, source="threshold"),),
             verdict="fail",
         ),
     ],
@@ -441,7 +440,7 @@ def test_awkward_values_stay_inside_the_chart(values: list[float]) -> None:
     st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
 )
 def test_any_finite_values_give_a_sane_chart(values: list[float], gate: float | None) -> None:
-    thresholds = () if gate is None else (Threshold("score", Op.GE, gate, CheckKind.GATE),)
+    thresholds = () if gate is None else (Gate("score", Op.GE, gate, source="gate"),)
     view = make_view([run(i, v) for i, v in enumerate(values)], thresholds=thresholds)
     check_chart_geometry(render_html(view), len(values))
 
@@ -460,8 +459,8 @@ def check_chart_geometry(page: str, marks: int) -> None:
 
 def test_threshold_line_sits_between_passing_and_failing_runs() -> None:
     rows = [run(1, 10.0, rank=1), run(2, 8.0, rank=2), run(3, 2.0, feasible=False)]
-    gate = Threshold("score", Op.GT, 5.0, CheckKind.GATE)
-    other = Threshold("time", Op.LT, 60.0, CheckKind.THRESHOLD)
+    gate = Gate("score", Op.GT, 5.0, source="gate")
+    other = Gate("time", Op.LT, 60.0, source="threshold")
     chart = chart_svg(render_html(make_view(rows, thresholds=(gate, other))))
     line = floats("x1", re.search(r'<line class="threshold"[^>]*>', chart).group(0))  # type: ignore[union-attr]
     dots = floats("cx", chart)  # the two feasible runs, best first

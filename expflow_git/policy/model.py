@@ -214,8 +214,14 @@ def parse_number(text: str, *, what: str) -> float:
     return value
 
 
-def parse_gate(text: str, metrics: Mapping[str, Metric], *, source: str = "gate") -> Gate:
-    """Parse `metric:op:value` strictly: unknown metric, unknown op or bad value → exit 2."""
+def parse_gate(
+    text: str, metrics: Mapping[str, Metric] | None, *, source: str = "gate"
+) -> Gate:
+    """Parse `metric:op:value` strictly: unknown metric, unknown op or bad value → exit 2.
+
+    The one gate parser: `--gate`, the policy's gates, and a report's check names read
+    back for display (`metrics` None: the metric is not looked up in a registry).
+    """
     parts = text.split(":")
     if len(parts) != 3 or not all(p.strip() for p in parts):
         raise ExpflowError(
@@ -229,7 +235,7 @@ def parse_gate(text: str, metrics: Mapping[str, Metric], *, source: str = "gate"
         raise ExpflowError(
             f"gate {text!r}: unknown operator {op_text!r}; use one of lt, le, gt, ge, eq, ne"
         ) from None
-    if metric not in metrics:
+    if metrics is not None and metric not in metrics:
         raise ExpflowError(
             f"gate {text!r}: unknown metric {metric!r}{did_you_mean(metric, metrics)}"
         )

@@ -13,10 +13,10 @@ from typing import Any
 
 from expflow_git.escape import html_text
 from expflow_git.policy.diff import summary
-from expflow_git.policy.model import Op
+from expflow_git.policy.model import Gate, Op
 from expflow_git.render.table import leaderboard_cells
 from expflow_git.render.text import signature_note
-from expflow_git.render.view import Row, Threshold, View, fmt_number
+from expflow_git.render.view import Row, View, fmt_number
 
 MAX_CHART_RUNS = 50
 MAX_TABLE_ROWS = 1000
@@ -368,7 +368,12 @@ def _chart_rows(view: View) -> tuple[list[Row], list[str]]:
     return shown + extra, notes
 
 
-def _failing_zone(t: Threshold, x: _Scale, top: float, height: float) -> str:
+def _label(gate: Gate) -> str:
+    """`metric < value`, the number as the scorecard shows numbers."""
+    return f"{gate.metric} {gate.op.symbol} {fmt_number(gate.value)}"
+
+
+def _failing_zone(t: Gate, x: _Scale, top: float, height: float) -> str:
     """Shade the side of a threshold line where runs fail it."""
     at = x(t.value)
     if t.op in (Op.GT, Op.GE):
@@ -408,7 +413,7 @@ def _metric_chart(view: View) -> str:
         f"Dot chart of {metric} for {len(rows)} run(s), best first; filled dots are feasible "
         "runs, crosses are infeasible runs"
         + (
-            "; dashed vertical lines mark " + ", ".join(t.label() for t in thresholds)
+            "; dashed vertical lines mark " + ", ".join(_label(t) for t in thresholds)
             if thresholds
             else ""
         )
@@ -444,11 +449,11 @@ def _metric_chart(view: View) -> str:
         label_y = 12.0 + 16.0 * i
         out.append(
             f'<line class="threshold" x1="{at}" y1="{_n(label_y + 4)}" x2="{at}" '
-            f'y2="{_n(bottom)}"><title>{_e(t.kind.value)} {_e(t.label())}</title></line>'
+            f'y2="{_n(bottom)}"><title>{_e(t.source)} {_e(_label(t))}</title></line>'
         )
         out.append(
             f'<text x="{at}" y="{_n(label_y)}" text-anchor="middle" class="best">'
-            f"{_e(t.kind.value)} {_e(t.op.symbol)} {_e(fmt_number(t.value))}</text>"
+            f"{_e(t.source)} {_e(t.op.symbol)} {_e(fmt_number(t.value))}</text>"
         )
     out.append("</svg>")
     caption = (
