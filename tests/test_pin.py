@@ -325,7 +325,7 @@ def test_clear_hash(home_with_pin: Path) -> None:
 
 def run_pin(args: Sequence[str], env: Mapping[str, str], *, interactive: bool = False,
             input: str | None = None) -> tuple[int, str, str]:
-    """Invoke `pin ARGS` and render errors as the lead's main() does: (code, stdout, stderr)."""
+    """Invoke `pin ARGS` and render errors as the one main() does: (code, stdout, stderr)."""
     result = CliRunner().invoke(pin_group, list(args), input=input,
                                 obj=PinSettings(env=dict(env), interactive=interactive),
                                 standalone_mode=False)
@@ -335,7 +335,7 @@ def run_pin(args: Sequence[str], env: Mapping[str, str], *, interactive: bool = 
     if isinstance(exc, click.ClickException):
         return exc.exit_code, result.stdout, result.stderr + exc.format_message()
     if isinstance(exc, click.Abort):
-        return 1, result.stdout, result.stderr
+        return 2, result.stdout, result.stderr + "expflow-git: aborted\n"
     if exc is not None and not isinstance(exc, SystemExit):
         raise exc
     return result.exit_code, result.stdout, result.stderr
@@ -568,7 +568,7 @@ def _run_process(code: str, args: Sequence[str], home: Path) -> subprocess.Compl
                           timeout=30, start_new_session=True, cwd=REPO_ROOT)
 
 
-MAIN = "import sys; from expflow_git.cli.pin import main; sys.exit(main())"
+MAIN = "import sys; from expflow_git.cli import main; sys.exit(main(['pin', *sys.argv[1:]]))"
 
 
 def test_process_clear_without_tty_refuses_promptly(home_with_pin: Path) -> None:

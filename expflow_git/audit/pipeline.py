@@ -30,6 +30,7 @@ from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
+from expflow_git.heap import no_cyclic_gc
 from expflow_git.pinscan.scanner import is_code_path, name_findings, scan_content
 from expflow_git.policy.diff import PolicyProposal, diff_policies
 from expflow_git.policy.load import load_policy_bytes
@@ -128,6 +129,7 @@ def commit_time_utc(commit: Commit) -> str:
     return dt.datetime.fromtimestamp(commit.time, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@no_cyclic_gc()  # see heap.py: millions of acyclic objects
 def check_tree(
     git: Git,
     rev: str = "HEAD",

@@ -26,6 +26,7 @@ from expflow_git.checks import (
 )
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
+from expflow_git.heap import no_cyclic_gc
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -67,6 +68,7 @@ class _Lookup:
         return self._by_stem
 
 
+@no_cyclic_gc()  # see heap.py: millions of acyclic objects
 def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     """Check `paths` (all records and results if empty or if the policy is among them)."""
     policy = ws.load_policy()

@@ -11,6 +11,7 @@ import enum
 import functools
 import math
 import operator
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -255,3 +256,11 @@ def param_key(name: str) -> str:
 def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def policy_in_commit(policy_path: str | None) -> str:
+    """The policy's path inside a commit (relative to the repository root), from --policy."""
+    path = (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path or DEFAULT_POLICY_PATH

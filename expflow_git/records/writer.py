@@ -300,3 +300,110 @@ def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: st
 
     write_atomic(layout.root / exp_rel, data)
     return exp_rel
+
+
+def open_layout(policy_path: str | None) -> Layout:
+    """Where record commands read and write: the enclosing workspace, under its policy."""
+    from expflow_git.workspace import Workspace
+
+    ws = Workspace.find(policy_path)
+    return Layout(ws.root, ws.load_policy())
+
+
+def write_experiment(
+    layout: Layout,
+    *,
+    exp_id: str,
+    study: str,
+    params: Sequence[str],
+    tags: Sequence[str],
+    seed: int | None,
+    condition: str | None,
+    replicate: int,
+    title: str,
+    status: Status,
+) -> tuple[str, int]:
+    """`new`: build a record (`params` as K=V, the seed derived unless given), check it
+    against the policy, and write it; never over an existing record. Returns (path, seed)."""
+    from expflow_git.atomicfile import write_atomic
+
+    policy = layout.policy
+    parsed = {k: parse_scalar(v) for k, v in parse_assignments(params, what="--param")}
+    if seed is None:
+        seed = derive_seed(policy.base_seed, study, condition or exp_id, replicate)
+    doc = build_experiment(
+        exp_id=exp_id,
+        study=study,
+        params=parsed,
+        tags=tags,
+        seed=seed,
+        title=title,
+        status=status,
+        root=layout.root,
+    )
+    rel = layout.experiment_path(study, exp_id)
+    data = dump(doc)
+    _, findings = check_document(Kind.EXPERIMENT, rel, data, policy)
+    if findings:
+        raise ExpflowError(str(findings[0]))
+    existing = layout.existing_experiments(exp_id)
+    if existing:
+        raise ExpflowError(
+            f"{existing[0].relative_to(layout.root).as_posix()}: experiment {exp_id!r} exists "
+            "already; records are never overwritten"
+        )
+    write_atomic(layout.root / rel, data, overwrite=False)
+    return rel, seed
+
+
+@dataclass(frozen=True)
+class PlannedResult:
+    """A result built and checked, not yet written (`result`)."""
+
+    path: str
+    doc: dict[str, Any]
+    findings: list[Finding]  # registry problems: nothing is written when there are any
+    exists: bool  # a result is there already (write-once: only a PIN-approved overwrite)
+    record_path: str
+    record: dict[str, Any]
+    record_status: Status
+
+
+def plan_result(layout: Layout, exp_id: str, metric_args: Sequence[str]) -> PlannedResult:
+    """Build `exp_id`'s result from `--metric K=V… [--split NAME --metric K=V…]…` and check
+    it; a failed or skipped run is refused (exit 1)."""
+    metrics, splits = parse_metric_args(metric_args)
+    exp_rel, exp_doc = layout.find_experiment(exp_id)
+    status = record_status(exp_doc)
+    if status in (Status.FAILED, Status.SKIPPED):
+        raise ExpflowError(
+            f"{exp_rel}: experiment {exp_id!r} has status {status.value!r}; "
+            "a result needs a successful run",
+            code=ExitCode.FAILED,
+        )
+    rel = layout.result_path(exp_doc["study"], exp_id)
+    doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root)
+    return PlannedResult(
+        path=rel,
+        doc=doc,
+        findings=check_new_result(rel, doc, layout.policy),
+        exists=(layout.root / rel).exists(),
+        record_path=exp_rel,
+        record=exp_doc,
+        record_status=status,
+    )
+
+
+def write_result(layout: Layout, plan: PlannedResult, *, overwrite: bool) -> list[str]:
+    """Write a planned result (a pending or running record is marked `success` first);
+    returns what was done, one line each."""
+    from expflow_git.atomicfile import write_atomic
+
+    done = []
+    if plan.record_status is not Status.SUCCESS:
+        record = {**plan.record, "status": Status.SUCCESS.value}
+        write_atomic(layout.root / plan.record_path, dump(record))
+        done.append(f"marked {plan.record_path} success")
+    write_atomic(layout.root / plan.path, dump(plan.doc), overwrite=overwrite)
+    done.append(f"wrote {plan.path}")  # the study comes from the record
+    return done
