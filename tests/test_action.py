@@ -3,6 +3,7 @@ environment against real repositories: outputs, summary, annotations, exit code.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -11,20 +12,20 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+from support import NO_SIGNING, scrubbed_env
+from support import git as support_git
 
 from expflow_git.demo import build_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
-               GIT_AUTHOR_DATE="2026-11-21T10:00:00+00:00",
-               GIT_COMMITTER_DATE="2026-11-21T10:00:00+00:00")
-    return subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=repo, env=env,
-                          check=True, capture_output=True, text=True).stdout.strip()
+# support.git with a fixed identity and date, and no commit signing.
+git = functools.partial(
+    support_git,
+    date="2026-11-21T10:00:00+00:00",
+    env=NO_SIGNING,
+)
 
 
 def pr_event(repo: Path, head: str, base: str = "main") -> dict:
@@ -41,8 +42,7 @@ def run_action(repo: Path, tmp: Path, *, event: str = "push", payload: dict | No
     output, summary = tmp / "output.txt", tmp / "summary.md"
     output.write_text("")
     summary.write_text("")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "EXPFLOW_", "GITHUB_"))}
+    env = scrubbed_env()
     env.update(GITHUB_EVENT_NAME=event, GITHUB_EVENT_PATH=str(event_path),
                GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary),
                RUNNER_TEMP=str(tmp), PYTHONPATH=os.pathsep.join(map(str, (*pythonpath, ROOT))),

@@ -22,7 +22,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import git, git_env, git_init, run_cli
+from conftest import git, git_init, run_cli, scrubbed_env
 from helpers_audit import reseal, statement_of
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,7 +88,7 @@ def run_bytes(args: list[str], cwd: Path) -> tuple[int, str, str]:
     proc = subprocess.run(
         [sys.executable, "-m", "expflow_git", *args],
         cwd=cwd,
-        env=git_env(),
+        env=scrubbed_env(),
         capture_output=True,
         timeout=120,
         check=False,
@@ -231,7 +231,7 @@ def test_protect_findings_run_no_command(hostile: Path, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(hostile, repo, symlinks=True)
     name = os.fsdecode(b"results/s1/" + HOSTILE_NAME)
-    subprocess.run(["git", "rm", "-q", "--cached", "--", name], cwd=repo, env=git_env(), check=True)
+    git(repo, "rm", "-q", "--cached", "--", name)
     code, out, err = run_bytes(["protect"], repo)
     assert code == 1
     assert "result-rewritten" in out

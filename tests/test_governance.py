@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 from helpers_audit import Out, assert_one_error_line, b64d, reseal, rules_of, statement_of
+from support import git as support_git
+from support import run_cli
 
 from expflow_git.demo import build_repo
 from expflow_git.pin.store import hash_pin, save_hash
@@ -56,27 +58,13 @@ class Sandbox:
         env.update(extra or {})
         return env
 
-    def run_git(
-        self, cwd: Path, *args: str, extra: Mapping[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def _date(self) -> str:
         self._tick += 1
-        date = f"@{EPOCH + 60 * self._tick} +0000"
-        env = self.environ({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, **(extra or {})})
-        return subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        return f"@{EPOCH + 60 * self._tick} +0000"
 
-    def git(self, cwd: Path, *args: str) -> str:
-        proc = self.run_git(cwd, *args)
-        assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-        return proc.stdout.strip()
+    def git(self, cwd: Path, *args: str, check: bool = True) -> str:
+        """support.git in this sandbox, each call a minute after the last."""
+        return support_git(cwd, *args, env=self.environ(), date=self._date(), check=check)
 
     def commit(self, repo: Path, message: str) -> str:
         """Stage everything and commit without hooks; returns the new HEAD."""
@@ -91,18 +79,9 @@ class Sandbox:
         extra: Mapping[str, str] | None = None,
         timeout: float = 60,
     ) -> Out:
-        proc = subprocess.run(
-            [sys.executable, "-m", "expflow_git", *args],
-            cwd=cwd,
-            env=self.environ(extra),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        assert "Traceback" not in proc.stderr, proc.stderr
-        return Out(proc.returncode, proc.stdout, proc.stderr)
+        res = run_cli(args, cwd, self.environ(extra), timeout=timeout)
+        assert "Traceback" not in res.err, res.err
+        return res
 
 
 @pytest.fixture(scope="module")
@@ -1004,6 +983,6 @@ def test_audit_note_stores_the_report_bytes(
     assert shown == (repo / "noted.json").read_bytes()
     assert shown == (repo / "reports/r0.json").read_bytes()  # same inputs, same bytes
     # The note is on the audited commit, not on HEAD.
-    assert sandbox.run_git(repo, "notes", "--ref", "expflow", "list", c1).returncode != 0
+    assert sandbox.git(repo, "notes", "--ref", "expflow", "list", c1, check=False) == ""
     (listed,) = sandbox.git(repo, "notes", "--ref", "expflow", "list").splitlines()
     assert listed.split()[1] == c0

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
@@ -25,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import NO_SIGNING, CliResult, git, run_cli
 
 from expflow_git.demo import build_repo
 from expflow_git.policy.model import Gate, Op
@@ -164,37 +163,18 @@ def assert_self_contained(page: str) -> None:
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "EXPFLOW_"))}
-    env.update(
-        EXPFLOW_HOME=str(home),
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-    )
-    return env
+    return {
+        "EXPFLOW_HOME": str(home),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        **NO_SIGNING,
+    }
 
 
-def cli(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "expflow_git", *args],
-        cwd=cwd,
-        env=_env(cwd.parent / "home"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd,
-        env=_env(cwd.parent / "home"),
-        check=True,
-        capture_output=True,
-    )
+def cli(args: Sequence[str], cwd: Path) -> CliResult:
+    return run_cli(list(args), cwd, _env(cwd.parent / "home"))
 
 
 def statement_of(report: Path) -> tuple[dict[str, Any], list[str]]:
@@ -209,7 +189,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("demo")
     (base / "home").mkdir()
     proc = cli(["demo", "--dir", str(base)], cwd=base / "home")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.code == 0, proc.both
     return base
 
 
@@ -225,12 +205,13 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     policy.write_text(policy.read_text().replace("gates: []", 'gates: ["seg_total:gt:53"]'))
     bad = {"schema": "expflow/result@1", "experiment": EVIL, "metrics": {}}
     (repo / "results" / "pdebench-task1" / "bad.json").write_text(json.dumps(bad))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "gate on seg_total; a broken result")
+    env = _env(repo.parent / "home")
+    git(repo, "add", "-A", env=env)
+    git(repo, "commit", "-q", "-m", "gate on seg_total; a broken result", env=env)
     proc = cli(
         ["audit", "--html", str(base / "card.html"), "--out", str(base / "report.json")], repo
     )
-    assert proc.returncode == 1, proc.stdout + proc.stderr  # the broken document fails it
+    assert proc.code == 1, proc.both  # the broken document fails it
     return base
 
 
@@ -277,7 +258,7 @@ def test_report_html_is_the_renderers_bytes_and_the_same_every_time(demo: Path) 
              "--public-key", str(demo / "demo-key.pub")],
             repo,
         )  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
+        assert proc.code == 0, proc.err
     statement, keyids = statement_of(demo / "report.json")
     expected = render_html(view_from_statement(statement, keyids)).encode()
     assert out1.read_bytes() == expected
@@ -587,10 +568,7 @@ def colours(width: int, height: int, bpp: int, pixels: bytes) -> Iterator[tuple[
         yield pixels[i], pixels[i + 1], pixels[i + 2]
 
 
-@pytest.mark.skipif(
-    _chromium() is None,
-    reason="no `chromium` or `chromium-browser` on PATH (Debian: apt-get install chromium)",
-)
+@pytest.mark.chromium
 def test_chromium_renders_a_non_blank_scorecard(demo: Path, tmp_path: Path) -> None:
     statement, keyids = statement_of(demo / "report.json")
     page = tmp_path / "scorecard.html"

@@ -20,10 +20,8 @@ from hypothesis import strategies as st
 SSH_KEYGEN = shutil.which("ssh-keygen")
 SSH_AGENT = shutil.which("ssh-agent")
 SSH_ADD = shutil.which("ssh-add")
-needs_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="OpenSSH ssh-keygen is not installed")
-needs_agent = pytest.mark.skipif(
-    None in (SSH_KEYGEN, SSH_AGENT, SSH_ADD), reason="OpenSSH ssh-agent/ssh-add are not installed"
-)
+needs_keygen = pytest.mark.ssh_keygen
+needs_agent = pytest.mark.ssh_agent
 # The seed repository's commit time (helpers_audit.DATE), as ssh-keygen -O verify-time takes it.
 COMMIT_TIME = "20261120100000Z"
 PRINCIPAL = "alice@example.com"

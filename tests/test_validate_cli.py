@@ -458,7 +458,7 @@ def test_fifo_named_as_a_document_is_refused_without_blocking(exp_repo: ExpRepo,
     assert f"{EXP}: not-a-regular-file: is not a regular file" in res.out
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads anything")
+@pytest.mark.nonroot
 def test_unreadable_document_is_a_finding(exp_repo: ExpRepo, cli) -> None:
     exp_repo.write(EXP, _j(experiment_doc()))
     (exp_repo.path / EXP).chmod(0)
