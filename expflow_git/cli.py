@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from expflow_git import __version__
-from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.errors import ExitCode, ExpflowError, Finding, printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -331,7 +331,7 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged changes/deletions of committed results unless PIN-approved."""
+    """Refuse staged rewrites of committed results and frozen records unless PIN-approved."""
     from expflow_git.guard import ENV_PIN
     from expflow_git.protect import orphaned_results, staged_rewrites
     from expflow_git.validate import Workspace
@@ -347,9 +347,12 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     if not (pin or force or os.environ.get(ENV_PIN)):
         _emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
-    paths = ", ".join(r.path for r in rewrites)
-    _guard(f"change committed result(s) {paths}", pin=pin, force=force)
-    _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
+    paths = ", ".join(printable(r.path) for r in rewrites)
+    _guard(f"change committed result(s) or frozen record(s) {paths}", pin=pin, force=force)
+    _err(
+        f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
+        f"approved: {paths}"
+    )
 
 
 @cli.command("rm")

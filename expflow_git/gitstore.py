@@ -24,7 +24,7 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NamedTuple, final
+from typing import IO, final
 
 from expflow_git.errors import ExpflowError
 
@@ -59,6 +59,7 @@ _KEEP_GIT_VARS = frozenset(
 )
 
 _NULL_SHAS = frozenset({"0" * 40, "0" * 64})
+_NULL_MODE = "000000"
 
 
 def no_git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -145,16 +146,21 @@ class IndexEntry:
     stage: int
 
 
-class Change(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Change:
     """One changed path of a commit against its first parent; a missing side is ``None``.
 
     ``status`` is git's letter: A added, D deleted, M modified, T type changed.
+    The modes (``100644``, ``120000`` a symlink, ``160000`` a submodule) say what
+    each side is; they take no part in equality (a change is its path and blobs).
     """
 
     status: str
     path: str
     old_sha: str | None
     new_sha: str | None
+    old_mode: str | None = field(default=None, compare=False)
+    new_mode: str | None = field(default=None, compare=False)
 
 
 def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
@@ -167,13 +173,15 @@ def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
             break
         # ":<old mode> <new mode> <old sha> <new sha> <status>" (no renames:
         # always exactly one path follows).
-        _, _, old, new, status = meta[1:].decode("ascii").split(" ")
+        old_mode, new_mode, old, new, status = meta[1:].decode("ascii").split(" ")
         changes.append(
             Change(
                 status[0],
                 _decode_path(records[i + 1]),
                 None if old in _NULL_SHAS else old,
                 None if new in _NULL_SHAS else new,
+                None if old_mode == _NULL_MODE else old_mode,
+                None if new_mode == _NULL_MODE else new_mode,
             )
         )
         i += 2
@@ -420,6 +428,14 @@ class Git:
             "--diff-merges=first-parent",
             commit,
             "--",
+        )
+        return _parse_raw(zsplit(out), 0)[0]
+
+    def staged_changes(self, commit: str = "HEAD") -> list[Change]:
+        """What the index (the one git's env points at) changes against ``commit``."""
+        _check_rev(commit)
+        out = self.run(
+            "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", commit, "--"
         )
         return _parse_raw(zsplit(out), 0)[0]
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from expflow_git.checks import (
     Rules,
     check_document,
+    duplicate_result,
     reference_findings,
     required_metric_findings,
 )
@@ -233,6 +234,7 @@ def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]
         elif isinstance(doc, Result):
             results.append((i, doc))
             findings += required_metric_findings(doc, policy)
+            findings += _duplicate_result_findings(doc, lookup)
         keyed.extend(((0, i), finding) for finding in findings)
     for i, res in results:
         exp = experiments.get(res.experiment) or _find_experiment(res, lookup, policy)
@@ -316,6 +318,15 @@ def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
         Finding(exp.path, Rules.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id")
         for other in sorted(others)
     ]
+
+
+def _duplicate_result_findings(res: Result, lookup: _Lookup) -> list[Finding]:
+    """Another tracked result for the same experiment (a result is its experiment's,
+    not its path's: a second file would be a second score)."""
+    others = sorted(p for p in lookup.paths(Kind.RESULT, res.experiment) if p != res.path)
+    if not others:
+        return []
+    return [duplicate_result(res.path, res.experiment, ", ".join(others))]
 
 
 def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:

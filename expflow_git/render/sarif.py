@@ -42,6 +42,8 @@ _DESCRIPTIONS: Mapping[str, str] = {
     Rules.NOT_SUCCESS.value: "A result belongs to an experiment that did not succeed.",
     Rules.BUDGET.value: "A study has more runs than the policy's budget allows.",
     Rules.NOT_A_FILE.value: "A document path is not a regular file.",
+    Rules.DUPLICATE_RESULT.value: "Two results for one experiment; neither is ranked.",
+    Rules.RECORD_REWRITTEN.value: "A frozen field of a finished run's record was changed.",
     PinRule.PIN_HASH_FILE.value: "A PIN hash file is committed.",
     PinRule.PIN_ASSIGNMENT.value: "A PIN or PIN hash is assigned a literal value.",
     PinRule.PIN_SHA256.value: "A SHA-256 of a four-digit PIN is committed.",
