@@ -16,6 +16,7 @@ Needs git 2.31 or newer (``--diff-merges=first-parent``).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,16 @@ from expflow_git.errors import ExpflowError
 # Every git call starts with these.  --literal-pathspecs: a path filter is a
 # file or a directory prefix, never a glob (callers match globs themselves).
 _GIT = ("git", "--no-replace-objects", "--literal-pathspecs")
+
+# For the one call that needs pathspec magic (:(glob)); its pathspecs are built here.
+_GIT_MAGIC = ("git", "--no-replace-objects")
+_PATHSPEC_VARS = (
+    "GIT_LITERAL_PATHSPECS",
+    "GIT_GLOB_PATHSPECS",
+    "GIT_NOGLOB_PATHSPECS",
+    "GIT_ICASE_PATHSPECS",
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 # GIT_* variables that configure how git talks to the outside world rather
 # than which repository or index it works on; they survive no_git_env().
@@ -248,12 +259,18 @@ class Git:
 
     # -- running git ----------------------------------------------------
 
-    def _exec(self, args: Sequence[str], input: bytes | None) -> subprocess.CompletedProcess[bytes]:
+    def _exec(
+        self, args: Sequence[str], input: bytes | None, *, git: Sequence[str] = _GIT
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = dict(self.env)
+        if git is not _GIT:  # pathspec magic on: only git's defaults may decide it
+            for name in _PATHSPEC_VARS:
+                env.pop(name, None)
         try:
             return subprocess.run(
-                [*_GIT, *args],
+                [*git, *args],
                 cwd=self.root,
-                env=dict(self.env),
+                env=env,
                 input=input,
                 capture_output=True,
                 check=False,
@@ -404,6 +421,24 @@ class Git:
         """Just the paths in the index: far cheaper than :meth:`ls_index` for big indexes."""
         out = self.run("ls-files", "-z").decode("utf-8", "surrogateescape")
         return out.split("\0")[:-1]
+
+    def index_paths_named(self, names: Sequence[str]) -> list[str]:
+        """Index paths whose file name (last segment) is one of ``names``, in any folder.
+
+        One ``ls-files`` with a ``:(glob)**/NAME`` pathspec per name: git filters, so a
+        few names cost the same in any size of index. A name is a plain file name
+        (letters, digits, ``.``, ``_``, ``-``), so it never holds a wildcard.
+        """
+        for name in names:
+            if not _PLAIN_NAME.fullmatch(name):
+                raise ExpflowError(f"not a plain file name: {name!r}")
+        if not names:
+            return []
+        specs = [f":(glob)**/{name}" for name in names]
+        proc = self._exec(["ls-files", "-z", "--", *specs], None, git=_GIT_MAGIC)
+        if proc.returncode != 0:
+            raise ExpflowError(f"git ls-files: {_first_line(proc.stderr)}")
+        return proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
 
     def read_index_file(self, path: str) -> bytes | None:
         """The staged content of ``path``; None if it is not in the index (or only unmerged)."""
