@@ -414,3 +414,31 @@ def test_since_runs_as_many_git_processes_for_one_commit_as_for_many(
     # The tree's stream and the history's: no process per commit or per blob.
     assert sum(c.endswith("cat-file --batch") for c in long) == 2, long
     assert sum(" log " in f" {c} " for c in long) == 1, long
+
+
+def test_turning_write_once_off_does_not_approve_the_same_commit(seeded: ExpRepo) -> None:
+    policy = seeded.path / "expflow.yaml"
+    policy.write_text(
+        policy.read_text().replace("results_immutable: true", "results_immutable: false")
+    )
+    set_record(seeded, params={"Args/--sub_step": 5, "lr": 0.001})
+    seeded.stage()
+    code, out, _ = cli(seeded, "protect")
+    assert code == 1 and f"{EXP2}: record-rewritten" in out, out
+    seeded.commit("off, and the edit")
+    seeded.add_experiment("exp-002", params={"Args/--sub_step": 6, "lr": 0.001})
+    seeded.stage()
+    code, out, err = cli(seeded, "protect")  # now the committed policy says so
+    assert code == 0, out + err
+
+
+def test_a_record_replaced_by_a_symlink_is_rewritten(seeded: ExpRepo) -> None:
+    base = seeded.head()
+    (seeded.path / EXP2).unlink()
+    os.symlink("exp-001.json", seeded.path / EXP2)
+    seeded.stage(EXP2)
+    code, out, _ = cli(seeded, "protect")
+    assert code == 1 and f"{EXP2}: record-rewritten" in out, out
+    seeded.commit("link")
+    code, predicate = audit_json(seeded, "--since", base)
+    assert code == 1 and rules(predicate)["record-rewritten"] == [EXP2]
