@@ -18,6 +18,7 @@ stream, whatever the number of commits: each blob is read once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -98,11 +99,12 @@ def history_findings(
     with BlobReader(git) as reader:
         globs = DocumentGlobs.of(
             policy,
-            _policy_at(reader, walk.base_tree, policy.path),
-            _policy_at(reader, walk.rev_tree, policy.path),
+            _policy_at(reader, walk.base_tree, policy),
+            _policy_at(reader, walk.rev_tree, policy),
         )
-        findings = _rewritten_results(walk, globs, policy)
-        edits, base_records = _frozen_candidates(walk, globs)
+        with_result = _result_ids(walk, globs)
+        findings = _rewritten_results(walk, globs, policy, with_result)
+        edits, base_records = _frozen_candidates(walk, globs, with_result)
         if scan:
             _collect_added(walk, policy)
         blobs = _Reads(walk, edits, base_records, scan)
@@ -123,19 +125,25 @@ def _key(f: Finding) -> tuple[bytes, int, int, str, str, str]:
     )
 
 
-def _policy_at(reader: BlobReader, tree: list[TreeEntry], path: str) -> Policy | None:
-    """The policy a tree holds at `path`, if it loads (it only adds globs to look at)."""
-    entry = next((e for e in tree if e.path == path), None)
+def _policy_at(reader: BlobReader, tree: list[TreeEntry], judge: Policy) -> Policy | None:
+    """The policy a tree holds at the judging policy's path, if it loads and differs
+    (it only adds globs to look at)."""
+    entry = next((e for e in tree if e.path == judge.path), None)
     if entry is None or entry.type != "blob" or entry.mode not in REGULAR_MODES:
         return None
+    data = reader.read(entry.sha)
+    if hashlib.sha256(data).hexdigest() == judge.sha256:
+        return None  # the judging policy itself
     try:
-        return load_policy_bytes(reader.read(entry.sha), path=path)
+        return load_policy_bytes(data, path=judge.path)
     except ExpflowError:
         return None
 
 
 # --------------------------------------------------------------------------- results
-def _rewritten_results(walk: _Walk, globs: DocumentGlobs, policy: Policy) -> list[Finding]:
+def _rewritten_results(
+    walk: _Walk, globs: DocumentGlobs, policy: Policy, committed: dict[str, int]
+) -> list[Finding]:
     findings = []
     for commit, changes in walk.commits:
         for r in result_rewrites(changes, globs):
@@ -149,8 +157,9 @@ def _rewritten_results(walk: _Walk, globs: DocumentGlobs, policy: Policy) -> lis
                     f"{new[:12] if new else 'deleted'})",
                 )
             )
+    if globs.policies == (policy,):
+        return findings  # one set of globs: nothing can fall out of them
     # Left in place but no longer a result under the policy that judges REV.
-    committed = _result_ids(walk, globs)
     for entry in walk.rev_tree:
         if (
             stem(entry.path) in committed
@@ -185,14 +194,13 @@ def _is_doc(entry: TreeEntry, test: Callable[[str], bool]) -> bool:
 
 # --------------------------------------------------------------------------- records
 def _frozen_candidates(
-    walk: _Walk, globs: DocumentGlobs
+    walk: _Walk, globs: DocumentGlobs, with_result: dict[str, int]
 ) -> tuple[list[_Edit], dict[str, str]]:
     """Record edits of experiments that ever had a committed result, with their
     commit's position and whether the run was frozen then (a result committed in an
     earlier commit), and the record blob of each at BASE. The walk is in topological
     order: where history branches, a result committed on another branch may come
     first and freeze a record a little early."""
-    with_result = _result_ids(walk, globs)
     # Every edit of such a record: the earlier ones say what it was when it froze.
     edits = [
         (i, edit, with_result[edit.experiment] < i)

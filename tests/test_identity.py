@@ -442,3 +442,21 @@ def test_a_record_replaced_by_a_symlink_is_rewritten(seeded: ExpRepo) -> None:
     seeded.commit("link")
     code, predicate = audit_json(seeded, "--since", base)
     assert code == 1 and rules(predicate)["record-rewritten"] == [EXP2]
+
+
+def test_index_paths_named_finds_a_name_in_any_folder_and_only_that_name(
+    committed_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expflow_git.errors import ExpflowError
+    from expflow_git.gitstore import Git
+
+    repo = committed_repo
+    for rel in ("e1.json", "a/e1.json", "a/b/e1.json", "a/xe1.json", "a/E1.json", "e1.jsonx"):
+        repo.write(rel, "{}")
+    repo.stage()
+    monkeypatch.setenv("GIT_ICASE_PATHSPECS", "1")  # an environment must not widen the match
+    git = Git.discover(repo.path, env=os.environ)
+    assert sorted(git.index_paths_named(["e1.json"])) == ["a/b/e1.json", "a/e1.json", "e1.json"]
+    for bad in ("*.json", "a/e1.json", "[e]1.json", ":(top)e1.json", ""):
+        with pytest.raises(ExpflowError):
+            git.index_paths_named([bad])
