@@ -9,11 +9,19 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ExpRepo, assert_clean_output, experiment_doc, result_doc, run_cli
+from conftest import (
+    ExpRepo,
+    assert_clean_output,
+    experiment_doc,
+    git_env,
+    result_doc,
+    run_cli,
+)
 
 EXP = "experiments/pdebench-task1/exp-001.json"
 RES = "results/pdebench-task1/exp-001.json"
@@ -460,3 +468,35 @@ def test_index_paths_named_finds_a_name_in_any_folder_and_only_that_name(
     for bad in ("*.json", "a/e1.json", "[e]1.json", ":(top)e1.json", ""):
         with pytest.raises(ExpflowError):
             git.index_paths_named([bad])
+
+
+def test_plain_git_hooks_refuse_a_second_result_and_a_frozen_record(seeded: ExpRepo) -> None:
+    """`install-hooks` and a real `git commit`: the plain pre-commit hook runs validate on
+    the staged files and protect on the index."""
+    code, out, err = cli(seeded, "install-hooks")
+    assert code == 0, out + err
+    head = seeded.head()
+    add_twin(seeded)
+    proc = run_git_commit(seeded)
+    assert proc[0] != 0 and f"{TWIN}#/experiment: duplicate-result" in proc[1], proc
+    assert seeded.head() == head
+    seeded.git("rm", "-q", "--cached", TWIN)
+    (seeded.path / TWIN).unlink()
+    set_record(seeded, seed=7)
+    proc = run_git_commit(seeded)
+    assert proc[0] != 0 and f"{EXP2}: record-rewritten" in proc[1], proc
+    assert seeded.head() == head
+
+
+def run_git_commit(repo: ExpRepo) -> tuple[int, str]:
+    """`git commit` with the repository's hooks: (exit code, all output)."""
+    proc = subprocess.run(
+        ["git", "commit", "-q", "-m", "attempt"],
+        cwd=repo.path,
+        env=git_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
