@@ -104,12 +104,16 @@ def history_findings(
         )
         with_result = _result_ids(walk, globs)
         findings = _rewritten_results(walk, globs, policy, with_result)
+        findings += _net_results(walk, globs, {f.path for f in findings})
         edits, base_records = _frozen_candidates(walk, globs, with_result)
+        net = _net_record_candidates(walk, globs)
         if scan:
             _collect_added(walk, policy)
         blobs = _Reads(walk, edits, base_records, scan)
+        blobs.records.update(sha for pair in net.values() for sha in (pair[0], pair[1].sha))
         views, scanned = blobs.read(reader)
-    findings += _rewritten_records(walk, edits, base_records, views)
+    records = _rewritten_records(walk, edits, base_records, views)
+    findings += records + _net_records(net, views, {stem(f.path) for f in records})
     findings += _scan_findings(walk, scanned)
     return sorted(findings, key=_key)
 
@@ -172,6 +176,74 @@ def _rewritten_results(
                     RULE,
                     f"committed result of experiment {stem(entry.path)!r} is no longer "
                     f"matched by paths.results of {policy.path}: it dropped out of the audit",
+                )
+            )
+    return findings
+
+
+def _documents(tree: list[TreeEntry], test: Callable[[str], bool]) -> dict[str, list[TreeEntry]]:
+    """A tree's documents of one kind by experiment id, each id's in path order."""
+    by_id: dict[str, list[TreeEntry]] = {}
+    for entry in tree:  # ls-tree lists in path order
+        if _is_doc(entry, test):
+            by_id.setdefault(stem(entry.path), []).append(entry)
+    return by_id
+
+
+def _net_results(walk: _Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
+    """BASE's results that REV no longer holds byte for byte, where no commit's diff
+    against its first parent showed it: a merge whose first parent is an unrelated
+    history (an orphan branch already holding the rewrite) hides it from the walk."""
+    at_rev = {
+        exp_id: {e.sha for e in entries}
+        for exp_id, entries in _documents(walk.rev_tree, globs.is_result).items()
+    }
+    findings = []
+    for exp_id, entries in _documents(walk.base_tree, globs.is_result).items():
+        for entry in entries:
+            if entry.sha in at_rev.get(exp_id, set()) or entry.path in reported:
+                continue
+            findings.append(
+                Finding(
+                    entry.path,
+                    RULE,
+                    f"committed result of experiment {exp_id!r} (blob {entry.sha[:12]}) is "
+                    "not at the audited commit, and no commit's change against its first "
+                    "parent shows it (a merge of an unrelated history?)",
+                )
+            )
+    return findings
+
+
+def _net_record_candidates(walk: _Walk, globs: DocumentGlobs) -> dict[str, tuple[str, TreeEntry]]:
+    """Runs with a result at BASE whose record's blob differs at REV: BASE's blob and REV's."""
+    with_result = _documents(walk.base_tree, globs.is_result)
+    base = _documents(walk.base_tree, globs.is_record)
+    rev = _documents(walk.rev_tree, globs.is_record)
+    return {
+        exp_id: (base[exp_id][0].sha, rev[exp_id][0])
+        for exp_id in with_result
+        if exp_id in base and exp_id in rev and base[exp_id][0].sha != rev[exp_id][0].sha
+    }
+
+
+def _net_records(
+    net: dict[str, tuple[str, TreeEntry]],
+    views: dict[str, Frozen | None],
+    reported: set[str],
+) -> list[Finding]:
+    """Frozen fields that differ between BASE and REV where no commit showed the edit."""
+    findings = []
+    for exp_id, (old, entry) in sorted(net.items()):
+        fields = changed_fields(views.get(old), views.get(entry.sha))
+        if fields and exp_id not in reported:
+            findings.append(
+                Finding(
+                    entry.path,
+                    RECORD_RULE,
+                    f"the audited commit {frozen_message(fields, exp_id)} (blob {old[:12]} → "
+                    f"{entry.sha[:12]}), and no commit's change against its first parent "
+                    "shows it (a merge of an unrelated history?); a finished run is frozen",
                 )
             )
     return findings

@@ -500,3 +500,51 @@ def run_git_commit(repo: ExpRepo) -> tuple[int, str]:
         check=False,
     )
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_an_unrelated_history_merged_first_cannot_hide_a_rewrite(seeded: ExpRepo) -> None:
+    """An orphan branch holding the rewritten result and record, merged with the base as
+    the *second* parent (`-s ours`): against its first parent the merge changes nothing,
+    and the orphan's root commit only adds files. BASE against REV still shows both."""
+    base = seeded.head()
+    seeded.git("checkout", "-q", "--orphan", "evil")
+    seeded.write_json(RES, result_doc(metrics=BETTER))
+    set_record(seeded, params={"Args/--sub_step": 5, "lr": 0.001})
+    seeded.commit("an unrelated history")
+    seeded.git(
+        "merge",
+        "-q",
+        "--no-verify",
+        "--allow-unrelated-histories",
+        "-s",
+        "ours",
+        "-m",
+        "merge main",
+        "main",
+    )
+    assert seeded.git("merge-base", "--is-ancestor", base, "HEAD", check=False) == ""
+    code, predicate = audit_json(seeded, "--since", base)
+    assert code == 1
+    assert rules(predicate)["result-rewritten"] == [RES]
+    assert rules(predicate)["record-rewritten"] == [EXP2]
+    assert "unrelated history" in messages(predicate, "result-rewritten")[0]
+
+
+def test_a_merge_that_keeps_the_old_side_cannot_undo_the_base(seeded: ExpRepo) -> None:
+    """The base corrected a result and a record after the branch forked; `merge -s ours`
+    takes the branch's (older) versions back, and no commit's first-parent diff shows it."""
+    fork = seeded.head()
+    seeded.write_json(
+        RES, result_doc(metrics={"seg_total": 50.0, "pde_mean": 15.0, "train_time_min": 45.5})
+    )
+    set_record(seeded, seed=99)
+    base = seeded.commit("a correction on main")
+    seeded.git("checkout", "-q", "-b", "pr", fork)
+    seeded.write("notes.md", "harmless\n")
+    seeded.commit("harmless")
+    seeded.git("merge", "-q", "--no-verify", "-s", "ours", "-m", "merge main", "main")
+    code, predicate = audit_json(seeded, "--since", base)
+    assert code == 1
+    assert rules(predicate)["result-rewritten"] == [RES]
+    assert rules(predicate)["record-rewritten"] == [EXP2]
+    assert "changes seed" in messages(predicate, "record-rewritten")[0]
