@@ -12,7 +12,11 @@ what the tree of REV shows.
 - every blob added in the range is scanned for PINs and PIN hashes, so a secret
   committed and deleted again inside the range is still found (it stays in the history).
 
-One `git log --raw` walk, at most two tree listings and one `git cat-file --batch`
+Commits are diffed against their first parent; BASE's results and frozen records are
+also compared with REV's directly, for what a merge takes from a first parent that is
+not on the way from BASE.
+
+One `git log --raw` walk, two tree listings and one `git cat-file --batch`
 stream, whatever the number of commits: each blob is read once.
 """
 
