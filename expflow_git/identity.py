@@ -21,7 +21,7 @@ from expflow_git.schemas import Kind
 
 # What the run was: which experiment, in which study, with which parameters and seed,
 # and that it finished. Title, tags, created_at, provenance and any other field stay
-# editable (they describe the run; no check or ranking reads them as its substance).
+# editable: they describe a run or select it (`rank --tag`), no gate or rule reads them.
 FROZEN_FIELDS = ("id", "study", "params", "seed", "status")
 
 # A blob git stores as a file (the others: a symlink 120000, a submodule 160000).
