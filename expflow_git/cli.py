@@ -345,7 +345,7 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged changes/deletions of committed results unless PIN-approved."""
+    """Refuse staged rewrites of committed results and frozen records unless PIN-approved."""
     from expflow_git.guard import ENV_PIN
     from expflow_git.protect import orphaned_results, staged_rewrites
     from expflow_git.validate import Workspace
@@ -362,8 +362,11 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         _emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
     paths = _line(", ".join(r.path for r in rewrites))  # also shown in the PIN prompt
-    _guard(f"change committed result(s) {paths}", pin=pin, force=force)
-    _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
+    _guard(f"change committed result(s) or frozen record(s) {paths}", pin=pin, force=force)
+    _err(
+        f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
+        f"approved: {paths}"
+    )
 
 
 @cli.command("rm")
@@ -552,7 +555,10 @@ def _signing_key(spec: str | None) -> SigningKey | None:
 @cli.command()
 @rev_option
 @click.option(
-    "--since", metavar="BASE", help="Also examine every commit in BASE..REV for rewritten results."
+    "--since",
+    metavar="BASE",
+    help="Also examine every commit in BASE..REV: rewritten results and frozen records, "
+    "and PIN hashes in any blob the range added.",
 )
 @click.option("--experiment", metavar="ID", help="The verdict is this run's alone.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the report (JSON) here.")
