@@ -711,13 +711,20 @@ def _previous_link(path: str) -> dict[str, Any]:
     }
 
 
-def _parse_saved(path: str) -> tuple[Envelope, dict[str, Any]]:
-    from expflow_git.report.verify import ReportError, parse_report
-
+def _read_saved(path: str) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        _fail(f"{path}: no such file")
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror}")
+
+
+def _parse_saved(path: str, data: bytes | None = None) -> tuple[Envelope, dict[str, Any]]:
+    from expflow_git.report.verify import ReportError, parse_report
+
+    if data is None:
+        data = _read_saved(path)
     try:
         return parse_report(data, source=path)
     except ReportError as exc:
@@ -941,11 +948,7 @@ def report_cmd(
     from expflow_git.render.view import view_from_statement
     from expflow_git.report.verify import Options, verify_report
 
-    data = (
-        Path(report_path).read_bytes()
-        if Path(report_path).is_file()
-        else _fail(f"{report_path}: no such file")
-    )
+    data = _read_saved(report_path)
     keys, _ = _trusted_keys(public_keys, None, allowed_signers, None, None)
     verdict = verify_report(
         data, source=report_path, options=Options(trusted=keys, allow_unsigned=not keys)
@@ -955,7 +958,8 @@ def report_cmd(
             if not line.ok:
                 _err(str(line))
         _fail(f"{report_path}: not rendered: the report does not verify", ExitCode.FAILED)
-    envelope, statement = _parse_saved(report_path)
+    # The bytes that were verified are the bytes shown: the file is never read twice.
+    envelope, statement = _parse_saved(report_path, data)
     unverified = bool(envelope.signatures) and not verdict.signers
     if unverified:
         _err(f"{PROG} report: signature not verified (pass --public-key or --allowed-signers)")
