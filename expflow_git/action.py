@@ -122,7 +122,17 @@ def _require_commit(git: Git, sha: str, what: str, hint: str = FETCH_HINT) -> No
 
 
 def _remove_stale(path: str) -> None:
-    """No file a pull request committed (or an earlier step left) is taken for this run's."""
+    """No file a pull request committed (or an earlier step left) is taken for this run's.
+
+    Inside the checkout, no folder on the way may be a symbolic link: the pull request
+    could commit `reports -> /somewhere` and have this run delete and write there.
+    """
+    from expflow_git.atomicfile import confined
+
+    workspace = Path.cwd()
+    full = Path(os.path.abspath(path))
+    if full.is_relative_to(workspace) and full.parent != workspace:
+        confined(workspace, str(full.parent.relative_to(workspace)))
     try:
         os.unlink(path)  # a symlink is removed, never followed
     except FileNotFoundError:

@@ -19,6 +19,7 @@ Needs git 2.31 or newer (``--diff-merges=first-parent``).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,13 +28,23 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NamedTuple, final
+from typing import IO, final
 
 from expflow_git.errors import ExpflowError
 
 # Every git call starts with these.  --literal-pathspecs: a path filter is a
 # file or a directory prefix, never a glob (callers match globs themselves).
 _GIT = ("git", "--no-replace-objects", "--literal-pathspecs")
+
+# For the one call that needs pathspec magic (:(glob)); its pathspecs are built here.
+_GIT_MAGIC = ("git", "--no-replace-objects")
+_PATHSPEC_VARS = (
+    "GIT_LITERAL_PATHSPECS",
+    "GIT_GLOB_PATHSPECS",
+    "GIT_NOGLOB_PATHSPECS",
+    "GIT_ICASE_PATHSPECS",
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 # GIT_* variables that configure how git talks to the outside world rather
 # than which repository or index it works on; they survive no_git_env().
@@ -69,6 +80,7 @@ _KEEP_GIT_VARS = frozenset(
 )
 
 _NULL_SHAS = frozenset({"0" * 40, "0" * 64})
+_NULL_MODE = "000000"
 
 # Set on every git call, whatever the caller's environment says: history is the
 # commits' own parents, never a graft file (git 2.39 still reads
@@ -166,16 +178,21 @@ class IndexEntry:
     stage: int
 
 
-class Change(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Change:
     """One changed path of a commit against its first parent; a missing side is ``None``.
 
     ``status`` is git's letter: A added, D deleted, M modified, T type changed.
+    The modes (``100644``, ``120000`` a symlink, ``160000`` a submodule) say what
+    each side is; they take no part in equality (a change is its path and blobs).
     """
 
     status: str
     path: str
     old_sha: str | None
     new_sha: str | None
+    old_mode: str | None = field(default=None, compare=False)
+    new_mode: str | None = field(default=None, compare=False)
 
 
 def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
@@ -188,13 +205,15 @@ def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
             break
         # ":<old mode> <new mode> <old sha> <new sha> <status>" (no renames:
         # always exactly one path follows).
-        _, _, old, new, status = meta[1:].decode("ascii").split(" ")
+        old_mode, new_mode, old, new, status = meta[1:].decode("ascii").split(" ")
         changes.append(
             Change(
                 status[0],
                 _decode_path(records[i + 1]),
                 None if old in _NULL_SHAS else old,
                 None if new in _NULL_SHAS else new,
+                None if old_mode == _NULL_MODE else old_mode,
+                None if new_mode == _NULL_MODE else new_mode,
             )
         )
         i += 2
@@ -261,12 +280,18 @@ class Git:
 
     # -- running git ----------------------------------------------------
 
-    def _exec(self, args: Sequence[str], input: bytes | None) -> subprocess.CompletedProcess[bytes]:
+    def _exec(
+        self, args: Sequence[str], input: bytes | None, *, git: Sequence[str] = _GIT
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = dict(self.env)
+        if git is not _GIT:  # pathspec magic on: only git's defaults may decide it
+            for name in _PATHSPEC_VARS:
+                env.pop(name, None)
         try:
             return subprocess.run(
-                [*_GIT, *args],
+                [*git, *args],
                 cwd=self.root,
-                env=_pinned(self.env),
+                env=_pinned(env),
                 input=input,
                 capture_output=True,
                 check=False,
@@ -439,6 +464,24 @@ class Git:
         out = self.run("ls-files", "-z").decode("utf-8", "surrogateescape")
         return out.split("\0")[:-1]
 
+    def index_paths_named(self, names: Sequence[str]) -> list[str]:
+        """Index paths whose file name (last segment) is one of ``names``, in any folder.
+
+        One ``ls-files`` with a ``:(glob)**/NAME`` pathspec per name: git filters, so a
+        few names cost the same in any size of index. A name is a plain file name
+        (letters, digits, ``.``, ``_``, ``-``), so it never holds a wildcard.
+        """
+        for name in names:
+            if not _PLAIN_NAME.fullmatch(name):
+                raise ExpflowError(f"not a plain file name: {name!r}")
+        if not names:
+            return []
+        specs = [f":(glob)**/{name}" for name in names]
+        proc = self._exec(["ls-files", "-z", "--", *specs], None, git=_GIT_MAGIC)
+        if proc.returncode != 0:
+            raise ExpflowError(f"git ls-files: {_first_line(proc.stderr)}")
+        return proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
+
     def read_index_file(self, path: str) -> bytes | None:
         """The staged content of ``path``; None if it is not in the index (or only unmerged)."""
         for entry in self.ls_index([path]):
@@ -462,6 +505,14 @@ class Git:
             "--diff-merges=first-parent",
             commit,
             "--",
+        )
+        return _parse_raw(zsplit(out), 0)[0]
+
+    def staged_changes(self, commit: str = "HEAD") -> list[Change]:
+        """What the index (the one git's env points at) changes against ``commit``."""
+        _check_rev(commit)
+        out = self.run(
+            "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", commit, "--"
         )
         return _parse_raw(zsplit(out), 0)[0]
 

@@ -372,6 +372,27 @@ def test_a_committed_symlink_at_report_path_is_removed_not_followed(demo_repo: P
     assert json.loads((demo_repo / "expflow-report.json").read_text())["payloadType"]
 
 
+def test_a_committed_symlinked_folder_on_the_report_path_is_refused(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    """`reports -> /elsewhere` committed by a pull request: the action must neither delete
+    nor write through it (it used to replace /elsewhere/r.json and write card.html there)."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "r.json").write_text("precious\n")
+    (demo_repo / "reports").symlink_to(outside)
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "a symlinked folder where the report goes")
+    code, log, outputs, summary = run_action(
+        demo_repo, tmp_path, event="push", report_path="reports/r.json",
+        html_path="reports/card.html")
+    assert code == 2, log
+    assert "reports is a symbolic link" in log
+    assert (outside / "r.json").read_text() == "precious\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["r.json"]
+    assert outputs["passed"] == "false" and "did not complete" in summary
+
+
 def test_a_directory_at_report_path_did_not_complete(demo_repo: Path, tmp_path: Path) -> None:
     (demo_repo / "out").mkdir()
     code, log, outputs, summary = run_action(demo_repo, tmp_path, report_path="out")

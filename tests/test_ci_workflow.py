@@ -11,8 +11,6 @@ from typing import Any
 from conftest import git_init, run_cli
 from ruamel.yaml import YAML
 
-from expflow_git import __version__
-
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ".github/workflows/expflow.yml"
 
@@ -52,14 +50,18 @@ def test_the_workflow_checks_what_ci_must_by_default(tmp_path: Path) -> None:
     steps = flow["jobs"]["audit"]["steps"]
     assert step(steps, "actions/checkout@")["with"]["fetch-depth"] == 0
     audit = step(steps, "expflow/expflow-git@")
-    assert audit["uses"] == f"expflow/expflow-git@v{__version__}"
+    # No tag of expflow-git is published: the user pins the copy they host, by commit.
+    assert re.fullmatch(r"expflow/expflow-git@[0-9a-f]{40}", audit["uses"])
     inputs = audit["with"]
     assert set(inputs) <= set(action["inputs"])
     # History and the trusted policy come from the action's defaults (the event's base):
     # a `since` or `rev` set here could only narrow them.
     assert "since" not in inputs and "rev" not in inputs
     upload = step(steps, "actions/upload-artifact@")
-    assert upload["if"] == "always()"
+    # Only a report this run wrote is uploaded (report-path is empty otherwise): a folder
+    # a pull request committed at that path must never become the artifact.
+    assert upload["if"] == "always() && steps.audit.outputs.report-path != ''"
+    assert audit["id"] == "audit"
     assert set(upload["with"]["path"].split()) == {inputs["report-path"], inputs["html-path"]}
     for s in steps:
         assert "${{" not in s.get("run", ""), s

@@ -389,3 +389,21 @@ def test_pre_commit_validates_beside_a_json_file_named_like_an_option(
     proc = commit(sandbox, hooked, "an odd name")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sandbox.git(hooked, "show", f"HEAD:./{name}") == "{}"
+
+
+def test_pre_commit_checks_a_symlink_turned_into_a_file(sandbox: Sandbox, hooked: Path) -> None:
+    """A type change (status T: a committed symbolic link replaced by a file) is staged
+    content like any other; the hook used to list only added, copied, modified and
+    renamed files, and the PIN hash went in."""
+    (hooked / ".env").symlink_to("README.none")
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "a link").returncode == 0
+    base = head(sandbox, hooked)
+    (hooked / ".env").unlink()
+    (hooked / ".env").write_text(f"pin_hash={PIN_SHA}\n")
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "the link becomes a file")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert ".env:1:" in output and PIN_SHA not in output
+    assert head(sandbox, hooked) == base

@@ -544,8 +544,13 @@ def test_changed_paths(repo: Repo, git: Git) -> None:
         Change("M", "results/a.json", a1, a2),
         Change("D", "results/b.json", b1, None),
     ]
-    status, path, old, new = git.changed_paths(second)[1]  # still a plain 4-tuple
-    assert (status, path, old, new) == ("M", "results/a.json", a1, a2)
+    change = git.changed_paths(second)[1]
+    assert (change.status, change.path, change.old_sha, change.new_sha) == (
+        "M", "results/a.json", a1, a2,
+    )
+    # The modes say what each side is (a file here); they take no part in equality.
+    assert (change.old_mode, change.new_mode) == ("100644", "100644")
+    assert git.changed_paths(second)[2].new_mode is None
 
 
 def test_changed_paths_of_a_merge_is_against_the_first_parent(repo: Repo, git: Git) -> None:

@@ -20,6 +20,7 @@ from conftest import (
     git,
     git_env,
     git_init,
+    result_doc,
     run_cli,
 )
 from ruamel.yaml import YAML
@@ -541,3 +542,63 @@ def test_init_config_hooks_take_option_like_names_as_files(
     assert "exp-002.json#/metrics/seg_totl: unknown-metric" in out
     assert "Usage:" not in out
     assert committed_repo.head() == base
+
+
+# --------------------------------------------------------------------------- issue 13: identity
+def test_validate_hook_refuses_a_second_result_for_an_experiment(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    """The hook is given only the new file; it is compared with every result in the index."""
+    twin = "results/other/exp-001.json"
+    seeded.write_json(twin, result_doc(metrics={"seg_total": 99.0, "pde_mean": 1.0,
+                                                "train_time_min": 1.0}))
+    seeded.stage(twin)
+    code, out = run_hook(seeded.path, hook_config, "expflow-validate", [twin], hook_env)
+    assert code == 1, out
+    assert f"{twin}#/experiment: duplicate-result: experiment 'exp-001' also has the result {RES}" \
+        in out
+
+
+def test_protect_hook_refuses_a_frozen_record_field(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    hook = "expflow-protect-results"
+    seeded.add_experiment(title="a new title", tags=["renamed"])  # not frozen
+    seeded.stage()
+    code, out = run_hook(seeded.path, hook_config, hook, None, hook_env)
+    assert code == 0, out
+    seeded.add_experiment(params={"Args/--sub_step": 0, "lr": 0.001, "model": "fno"})
+    seeded.stage()
+    code, out = run_hook(seeded.path, hook_config, hook, None, hook_env)
+    assert code == 1, out
+    assert f"{EXP}: record-rewritten: the staged change changes params of experiment " \
+        "'exp-001'" in out
+    assert run_cli(["pin", "init", "1234"], cwd=seeded.path, env=hook_env)[0] == 0
+    code, out = run_hook(seeded.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
+    assert code == 0, out
+    assert "approved" in out
+
+
+def test_commit_through_pre_commit_refuses_both(seeded: ExpRepo, hook_config: Path,
+                                               hook_env: dict) -> None:
+    """`git commit` with the hooks installed: a second result and a record edit are refused,
+    nothing is committed."""
+    shutil.copy(hook_config, seeded.path / ".pre-commit-config.yaml")
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=seeded.path,
+                          env=git_env(hook_env), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seeded.stage()
+    assert commit_through_hooks(seeded, hook_env, "use the snapshot's hooks")[0] == 0
+    head = seeded.head()
+    twin = "results/other/exp-001.json"
+    seeded.write_json(twin, result_doc())
+    seeded.stage()
+    code, out = commit_through_hooks(seeded, hook_env, "second result")
+    assert code != 0 and "duplicate-result" in out, out
+    assert seeded.head() == head
+    (seeded.path / twin).unlink()
+    seeded.add_experiment(seed=7)
+    seeded.stage()
+    code, out = commit_through_hooks(seeded, hook_env, "reseed")
+    assert code != 0 and f"{EXP}: record-rewritten" in out and "seed" in out, out
+    assert seeded.head() == head

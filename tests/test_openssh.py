@@ -111,7 +111,7 @@ def test_allowed_signers_names_the_principal(signed: Signed, xcli: Cli, tmp_path
     res = xcli(["verify", str(signed.report), "--allowed-signers", str(allowed)], signed.repo)
     assert res.code == 0, res
     who = f"{PRINCIPAL} ({signed.fp})"
-    assert f"ok   signature: valid Ed25519 signature by trusted key {who}" in res.out
+    assert f"ok   signature: valid Ed25519 signature by trusted key {signed.fp}\n" in res.out
     assert res.out.splitlines()[-1].endswith(f"VERIFIED, signed by {who}")
     # the report view and the HTML say who signed
     html = tmp_path / "card.html"
@@ -127,6 +127,21 @@ def test_allowed_signers_names_the_principal(signed: Signed, xcli: Cli, tmp_path
         signed.repo,
     )
     assert PRINCIPAL in res.out
+
+
+@needs_keygen
+def test_a_principal_outside_its_window_is_never_named(signed: Signed, xcli: Cli) -> None:
+    """One key, two principals: mallory's window ended before the commit, so no line of
+    the output names mallory as a signer (the signature line used to)."""
+    key_type, blob = signed.pub.read_text().split()[:2]
+    allowed = signed.root / "two"
+    allowed.write_text(
+        f"{PRINCIPAL} {key_type} {blob}\nmallory valid-before=\"20000101\" {key_type} {blob}\n"
+    )
+    res = xcli(["verify", str(signed.report), "--allowed-signers", str(allowed)], signed.repo)
+    assert res.code == 0, res
+    assert "mallory" not in res.out
+    assert res.out.splitlines()[-1].endswith(f"VERIFIED, signed by {PRINCIPAL} ({signed.fp})")
 
 
 # (options, accepted at the commit time): both ssh-keygen and expflow-git must agree.

@@ -143,6 +143,28 @@ def _result_rewritten(repo: ExpRepo, row: Row) -> list[str]:
     return [row.path]
 
 
+def _duplicate_result(repo: ExpRepo, row: Row) -> list[str]:
+    _, exp_id = _study_and_id(row.path)
+    other = re.search(r"also has the result (\S+?);", row.message)
+    assert other is not None, row
+    _with_experiment(repo, Row(**{**row.__dict__, "path": other[1]}))
+    repo.write_json(other[1], result_doc(exp_id))
+    repo.commit("the committed result")
+    repo.write_json(row.path, result_doc(exp_id))
+    return [row.path]
+
+
+def _record_rewritten(repo: ExpRepo, row: Row) -> list[str]:
+    study, exp_id = _study_and_id(row.path)
+    repo.write_json(row.path, experiment_doc(exp_id, study=study, status="success"))
+    repo.write_json(f"results/{study}/{exp_id}.json", result_doc(exp_id))
+    repo.commit("a finished run")
+    changed = experiment_doc(exp_id, study=study, status="success")
+    changed["params"] = {**changed.get("params", {}), "Args/--sub_step": 99}
+    repo.write_json(row.path, changed)
+    return [row.path]
+
+
 # The rule a row names -> how to stage what makes the hook print it (the files staged).
 PRODUCERS: dict[str, Callable[[ExpRepo, Row], list[str]]] = {
     "pin-assignment": _pin_assignment,
@@ -151,6 +173,8 @@ PRODUCERS: dict[str, Callable[[ExpRepo, Row], list[str]]] = {
     "invalid-json": _invalid_json,
     "result-without-record": _result_without_record,
     "result-rewritten": _result_rewritten,
+    "duplicate-result": _duplicate_result,
+    "record-rewritten": _record_rewritten,
 }
 
 

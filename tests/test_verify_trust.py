@@ -230,6 +230,35 @@ def test_report_never_names_an_unverified_signer(
     assert f"signed by {_kid(repo.ci)}" in shown
 
 
+def test_report_shows_the_bytes_it_verified(
+    xcli: Cli, repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`report` read the file once to verify and again to render: a file swapped in
+    between showed "signed by" beside content no signature covers."""
+    r0 = repo.audit(xcli, "r0.json", repo.c0)
+    genuine = r0.read_bytes()
+    statement = statement_of(genuine)
+    statement["predicate"]["result"]["best_feasible"] = "exp-FORGED"
+    envelope = json.loads(genuine)
+    envelope["payload"] = json.loads(reseal(statement, None))["payload"]
+    swapped = envelope_bytes(b64d(envelope["payload"]), envelope["signatures"])
+    reads: list[str] = []
+    real_read = Path.read_bytes
+
+    def read_then_swap(self: Path) -> bytes:
+        if self.name != r0.name:
+            return real_read(self)
+        reads.append(str(self))
+        return genuine if len(reads) == 1 else swapped
+
+    monkeypatch.setattr(Path, "read_bytes", read_then_swap)
+    res = xcli(["report", str(r0), "--public-key", str(repo.ci_pub)], repo.path)
+    assert res.code == 0, res
+    assert len(reads) == 1
+    assert "exp-FORGED" not in res.out
+    assert f"signed by {_kid(repo.ci)}" in res.out
+
+
 # =========================================================================== 4. grafts
 
 

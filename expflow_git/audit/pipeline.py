@@ -533,10 +533,10 @@ def run_audit(
     since_sha = None
     rewritten: tuple[Finding, ...] = ()
     if since is not None:
-        from expflow_git.history import resolve_base, rewritten_results
+        from expflow_git.history import history_findings, resolve_base
 
         since_sha = resolve_base(git, since, check.commit.sha)
-        rewritten = tuple(rewritten_results(git, since_sha, check.commit.sha, check.policy))
+        rewritten = tuple(history_findings(git, since_sha, check.commit.sha, check.policy))
     return Audit(
         check=check,
         board=board,

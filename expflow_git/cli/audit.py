@@ -102,7 +102,10 @@ def _policy_change_note(check: TreeCheck) -> None:
 @click.command()
 @rev_option
 @click.option(
-    "--since", metavar="BASE", help="Also examine every commit in BASE..REV for rewritten results."
+    "--since",
+    metavar="BASE",
+    help="Also examine every commit in BASE..REV: rewritten results and frozen records, "
+    "and PIN hashes in any blob the range added.",
 )
 @click.option("--experiment", metavar="ID", help="The verdict is this run's alone.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the report (JSON) here.")

@@ -55,7 +55,7 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged changes/deletions of committed results unless PIN-approved."""
+    """Refuse staged rewrites of committed results and frozen records unless PIN-approved."""
     from expflow_git.hooks.protect import orphaned_results, staged_rewrites
     from expflow_git.pin.guard import ENV_PIN
     from expflow_git.workspace import Workspace
@@ -72,8 +72,11 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
     paths = line(", ".join(r.path for r in rewrites))  # also shown in the PIN prompt
-    guard(f"change committed result(s) {paths}", pin=pin, force=force)
-    err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
+    guard(f"change committed result(s) or frozen record(s) {paths}", pin=pin, force=force)
+    err(
+        f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
+        f"approved: {paths}"
+    )
 
 
 @click.command("install-hooks")

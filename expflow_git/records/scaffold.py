@@ -6,7 +6,6 @@ import enum
 import posixpath
 from pathlib import Path
 
-from expflow_git import __version__
 from expflow_git.atomicfile import confined, write_atomic
 
 
@@ -95,7 +94,7 @@ repos:
 # what docs/threat-model.md asks of CI: the action audits the PR's head, the history
 # since the PR left its base (hooks can be skipped), under the base's policy, and shows
 # only a report this run wrote; the artifact lets anyone `verify` it.
-WORKFLOW = f"""\
+WORKFLOW = """\
 # .github/workflows/expflow.yml
 name: expflow-git
 on: [pull_request, push]
@@ -112,13 +111,15 @@ jobs:
         with:
           python-version: "3.11"
       - id: audit
-        uses: expflow/expflow-git@v{__version__}   # wherever you host expflow-git
+        # wherever you host expflow-git, at a full commit SHA (or a tag you created)
+        uses: expflow/expflow-git@0123456789abcdef0123456789abcdef01234567
         with:
           policy: expflow.yaml
-          signing-key: ${{{{ secrets.EXPFLOW_SIGNING_KEY }}}}   # none on forks: unsigned
+          signing-key: ${{ secrets.EXPFLOW_SIGNING_KEY }}   # none on forks: unsigned
           report-path: expflow-report.json
           html-path: expflow-scorecard.html
-      - if: always()
+      # Only a report this run wrote: never what a pull request put at that path.
+      - if: always() && steps.audit.outputs.report-path != ''
         uses: actions/upload-artifact@v4
         with:
           name: expflow-report

@@ -17,7 +17,6 @@ from urllib.parse import quote
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.checks import Rules
 from expflow_git.escape import json_text
-from expflow_git.history import RULE as REWRITTEN
 from expflow_git.pinscan.scanner import Rule as PinRule
 from expflow_git.render.view import FindingLine, Row, View
 
@@ -45,12 +44,14 @@ _DESCRIPTIONS: Mapping[str, str] = {
     Rules.NOT_A_FILE.value: "A document path is not a regular file.",
     Rules.POLICY_INVALID.value: "The commit's own policy, which takes effect after merge, "
     "is missing or invalid.",
+    Rules.DUPLICATE_RESULT.value: "Two results for one experiment; neither is ranked.",
+    Rules.RECORD_REWRITTEN.value: "A frozen field of a finished run's record was changed.",
     PinRule.PIN_HASH_FILE.value: "A PIN hash file is committed.",
     PinRule.PIN_ASSIGNMENT.value: "A PIN or PIN hash is assigned a literal value.",
     PinRule.PIN_SHA256.value: "A SHA-256 of a four-digit PIN is committed.",
     PinRule.PIN_HASH_FORMAT.value: "A PIN hash in expflow-git's own format is committed.",
     PinRule.PIN_VALUE.value: "A four-digit PIN is committed under a pin key.",
-    REWRITTEN: "A committed result was later changed or deleted.",
+    Rules.RESULT_REWRITTEN.value: "A committed result was later changed, replaced or deleted.",
     INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
     WALK_FORWARD: "The walk-forward correlation gate does not pass.",
     NO_FEASIBLE_RUN: "No run passes every threshold, gate, required metric and rule.",

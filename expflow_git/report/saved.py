@@ -15,6 +15,8 @@ def read_bytes(path: str) -> bytes:
     """The file's bytes; one that cannot be read is a usage error naming it."""
     try:
         return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ExpflowError(f"{path}: no such file") from None
     except OSError as exc:
         raise ExpflowError(f"{path}: cannot read: {exc.strerror}") from None
 

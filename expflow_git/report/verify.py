@@ -271,8 +271,10 @@ def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[
     # A key trusted both as a file and as a principal is shown once, by its principal.
     named = {k.keyid for k in good if k.principal}
     good = [k for k in good if k.principal or k.keyid not in named]
-    names = ", ".join(dict.fromkeys(k.name() for k in good))
-    return Line("signature", True, f"valid Ed25519 signature by trusted key {names}"), good
+    # The key, not who holds it: a principal is named only once its validity window is
+    # checked against the commit time (the `validity` line, the verdict).
+    keyids = ", ".join(dict.fromkeys(printable(k.keyid) for k in good))
+    return Line("signature", True, f"valid Ed25519 signature by trusted key {keyids}"), good
 
 
 def _check_validity(
