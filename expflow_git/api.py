@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import Ranking
     from expflow_git.render.view import Row, View
+    from expflow_git.report.encode import Report
     from expflow_git.report.signing import SigningKey
-    from expflow_git.report.statement import Report
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def audit_report(
     before the audit fills the heap (see heap.memory_releaser)."""
     from expflow_git.audit.pipeline import run_audit
     from expflow_git.render.view import view_from_audit
+    from expflow_git.report.encode import encode_report
     from expflow_git.report.signing import keyid
-    from expflow_git.report.statement import encode_report
 
     release_memory = memory_releaser()
     with no_cyclic_gc():

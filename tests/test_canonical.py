@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
-from expflow_git.report.statement import Known, _run_piece, run_entries
+from expflow_git.report.encode import Known, _run_piece
+from expflow_git.report.statement import run_entries
 from expflow_git.spelling import SPELLING, spell_numbers, spell_run
 
 scalars = (

@@ -51,7 +51,7 @@ AWKWARD = [None, True, False, 0, -1, 1.5, 2**31 - 1, 2**31, -0.0, 1e300, "", "x"
 def _report_statement(tmp: Path) -> dict[str, Any]:
     from expflow_git.audit.pipeline import run_audit
     from expflow_git.gitstore import Git
-    from expflow_git.report.statement import build_statement
+    from expflow_git.report.encode import build_statement
 
     build_repo(tmp)
     return build_statement(run_audit(Git.discover(tmp), use_cache=False))

@@ -17,16 +17,15 @@ from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.report.canonical import canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
 from expflow_git.report.merkle import leaf_hash, merkle_root
-from expflow_git.report.signing import keyid, verify_signature
-from expflow_git.report.statement import (
+from expflow_git.report.rules import (
     check_run_order,
-    entry_hash,
     expected_best_any,
-    genesis_hash,
     recompute_walk,
     sort_keys_of,
     summarize,
 )
+from expflow_git.report.signing import keyid, verify_signature
+from expflow_git.report.statement import entry_hash, genesis_hash
 from expflow_git.report.trust import TrustedKey, parse_utc
 from expflow_git.report.trust import utc as trust_utc
 from expflow_git.schemas import Kind, schema_errors
@@ -482,7 +481,7 @@ def _judged_at_ref(
 
 def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
     from expflow_git.audit.pipeline import run_audit
-    from expflow_git.report.statement import build_statement
+    from expflow_git.report.encode import build_statement
 
     result = predicate["result"]
     try:
