@@ -76,6 +76,34 @@ def scrub_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def run_git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    date: str | None = None,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run git in `cwd` under the scrubbed environment plus `env`, whatever it returns;
+    with `date`, a fixed identity and that author and committer date (so commits are the
+    same on every run). Output is text (undecodable bytes kept as surrogates)."""
+    extra = dict(env or {})
+    if date is not None:
+        extra = {**IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, **extra}
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=scrubbed_env(extra),
+        input=input if input is not None else b"",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    decode = lambda data: data.decode("utf-8", "surrogateescape")  # noqa: E731
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, decode(proc.stdout), decode(proc.stderr)
+    )
+
+
 def git(
     cwd: Path,
     *args: str,
@@ -84,18 +112,11 @@ def git(
     date: str | None = None,
     input: bytes | None = None,
 ) -> str:
-    """Run git in `cwd` under the scrubbed environment plus `env`; with `date`, a fixed
-    identity and that author and committer date (so commits are the same on every run).
-    With check, a failure fails the test with git's message."""
-    extra = dict(env or {})
-    if date is not None:
-        extra = {**IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, **extra}
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=scrubbed_env(extra), input=input, capture_output=True
-    )
+    """`run_git`'s stdout, stripped; with check, a failure fails the test with git's message."""
+    proc = run_git(cwd, *args, env=env, date=date, input=input)
     if check:
-        assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr.decode()}"
-    return proc.stdout.decode("utf-8", "surrogateescape").strip()
+        assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout.strip()
 
 
 def git_init(path: Path) -> Path:

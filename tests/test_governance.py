@@ -23,6 +23,7 @@ import pytest
 from helpers_audit import Out, assert_one_error_line, b64d, reseal, rules_of, statement_of
 from support import git as support_git
 from support import run_cli
+from support import run_git as support_run_git
 
 from expflow_git.demo import build_repo
 from expflow_git.pin.store import hash_pin, save_hash
@@ -61,6 +62,12 @@ class Sandbox:
     def _date(self) -> str:
         self._tick += 1
         return f"@{EPOCH + 60 * self._tick} +0000"
+
+    def run_git(
+        self, cwd: Path, *args: str, extra: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """support.run_git in this sandbox, each call a minute after the last."""
+        return support_run_git(cwd, *args, env=self.environ(extra), date=self._date())
 
     def git(self, cwd: Path, *args: str, check: bool = True) -> str:
         """support.git in this sandbox, each call a minute after the last."""
