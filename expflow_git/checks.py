@@ -268,7 +268,6 @@ class RunVerdict:
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
     outcomes: tuple[Outcome, ...]
-    spelled: str | None = None  # the result's (documents.Result.spelled)
     feasible: bool = field(init=False)  # every check passed: asked often, computed once
 
     def __post_init__(self) -> None:
@@ -357,7 +356,6 @@ def run_verdict(
         metrics=result.metrics,
         splits=result.splits,
         outcomes=tuple(outcomes),
-        spelled=result.spelled,
     )
 
 

@@ -60,16 +60,11 @@ class Result:
     experiment: str
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
-    # The canonical spellings of the metrics, then of each split's (in name order), when
-    # the audit's cache kept them (spelling.spell_run); None: spelled when encoded.
-    spelled: str | None = None
 
     @classmethod
-    def from_json(cls, path: str, doc: Mapping[str, Any], spelled: str | None = None) -> Result:
+    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Result:
         """Build from a document that already passed the result schema (shared, not copied)."""
-        return cls(
-            path, sys.intern(doc["experiment"]), doc["metrics"], doc.get("splits", {}), spelled
-        )
+        return cls(path, sys.intern(doc["experiment"]), doc["metrics"], doc.get("splits", {}))
 
 
 def stem(path: str) -> str:

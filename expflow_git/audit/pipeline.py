@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from sys import intern
 from typing import Any, NamedTuple
 
@@ -87,6 +87,9 @@ class TreeCheck:
     # With --policy-ref: the commit whose policy judged, and the audited commit's own.
     policy_ref: str | None = None
     proposal: PolicyProposal | None = None
+    # The canonical spellings of a result's numbers (spelling.spell_run), by its path,
+    # where the cache kept them: only the report's encoder reads them.
+    spellings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -382,6 +385,7 @@ def _read_documents(
     inputs: list[InputLeaf] = []
     experiments: list[Experiment] = []
     results: list[Result] = []
+    spellings: dict[str, str] = {}
 
     def consume(sha: str, record: dict[str, Any]) -> None:
         """Findings and documents of every path that holds this blob; the record is dropped."""
@@ -409,7 +413,9 @@ def _read_documents(
                 _numbers(raw["metrics"])
                 for split in _dict(raw.get("splits", {})).values():
                     _numbers(split)
-                doc = Result.from_json(path, raw, _spelled(outcome.get("sp")))
+                doc = Result.from_json(path, raw)
+                if (spelled := _spelled(outcome.get("sp"))) is not None:
+                    spellings[path] = spelled
                 problems = [_row_finding(path, row) for row in _rows(outcome["reg"])]
                 problems += stem_findings(doc)
             if problems:
@@ -438,6 +444,8 @@ def _read_documents(
         except (KeyError, TypeError, IndexError, AttributeError, ValueError):
             del findings[marks[0] :], inputs[marks[1] :]
             del experiments[marks[2] :], results[marks[3] :]
+            for use in uses.get(sha, ()):
+                spellings.pop(use.path, None)
             return False
         return True
 
@@ -473,6 +481,7 @@ def _read_documents(
         findings=tuple(findings),
         experiments=tuple(sorted(experiments, key=lambda e: path_key(e.path))),
         results=tuple(sorted(results, key=lambda r: path_key(r.path))),
+        spellings=spellings,
     )
 
 

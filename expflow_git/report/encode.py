@@ -89,9 +89,10 @@ def _outcome_bytes(o: Outcome, known: Known) -> bytes:
     return encoded
 
 
-def _run_piece(ranked: RankedRun, known: Known) -> Piece:
+def _run_piece(ranked: RankedRun, known: Known, spelled_run: str | None = None) -> Piece:
     """A run entry encoded straight to canonical bytes: the same bytes as
-    `canonical_json` of its `run_entries` value, at a fraction of the cost."""
+    `canonical_json` of its `run_entries` value, at a fraction of the cost.
+    `spelled_run`: the result's number spellings, as the audit's cache kept them."""
     v = ranked.verdict
     feasible = v.feasible
     # A feasible run's checks are all shared passed values (checks.passed): most runs of
@@ -109,7 +110,7 @@ def _run_piece(ranked: RankedRun, known: Known) -> Piece:
         if same is not None:
             known[same] = (v.outcomes, before)
     # The spellings a cache record kept: the metrics', then each split's in name order.
-    spelled = v.spelled.split(";") if v.spelled is not None else None
+    spelled = spelled_run.split(";") if spelled_run is not None else None
     if spelled is not None and len(spelled) != 1 + len(v.splits):
         spelled = None
     head = (
@@ -227,7 +228,11 @@ def _template(
 def _pieces(audit: Audit) -> Iterator[Piece]:
     yield from (_generic_piece(finding_entry(f)) for f in audit.findings)
     known: Known = {}
-    yield from (_run_piece(ranked, known) for ranked in audit.board.runs)
+    spellings = audit.check.spellings
+    yield from (
+        _run_piece(ranked, known, spellings.get(ranked.verdict.path))
+        for ranked in audit.board.runs
+    )
     walk = walk_entry(audit)
     if walk is not None:
         yield _generic_piece(walk)
