@@ -27,7 +27,8 @@ from support import NO_SIGNING, CliResult, git, run_cli
 
 from expflow_git.demo import build_repo
 from expflow_git.policy.model import Gate, Op
-from expflow_git.render.html import MAX_CHART_RUNS, MAX_TABLE_ROWS, render_html
+from expflow_git.render.charts import MAX_CHART_RUNS
+from expflow_git.render.html import MAX_TABLE_ROWS, render_html
 from expflow_git.render.view import FindingLine, Row, View, view_from_statement
 
 EVIL = '<script>alert("x")</script>\'&'
