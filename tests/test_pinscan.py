@@ -60,6 +60,7 @@ def test_rule_names_are_stable() -> None:
         "pin-sha256",
         "pin-hash-format",
         "pin-value",
+        "private-key",
     }
 
 
@@ -316,7 +317,10 @@ def test_pin_value_found(path: str, text: str) -> None:
         "pin: $PIN\n",
         "pin:\n",
         'pin = "7391"\n',  # TOML / env style is out of this rule's scope (SPEC: YAML/JSON)
-        "--pin 7391\n",
+        "--pin 73910\n",
+        "--pin abcd\n",
+        "--pinned 7391\n",
+        "x--pin 7391\n",
     ],
 )
 def test_pin_value_not_found(text: str) -> None:
