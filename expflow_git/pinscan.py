@@ -702,7 +702,7 @@ def _flag_hits(text: str) -> list[_Hit]:
 # --- private keys -----------------------------------------------------------------------
 
 # A line break is a newline, or `\n` inside a JSON string (a service account's key file).
-_BR = r"[ \t]*(?:\r?\n|\\r?\\n)[ \t]*"
+_BR = r"[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*"
 _PRIVATE_KEY_RE = re.compile(
     r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"
     + _BR
@@ -729,8 +729,8 @@ def _private_key_hits(text: str) -> list[_Hit]:
             Rule.PRIVATE_KEY,
             m.start(),
             m.end(),
-            f"{m.group('label')}PRIVATE KEY{m.group('block') or ''} block: a private key "
-            "must not be committed (contents masked; rotate the key)",
+            f"a private key ({m.group('label')}PRIVATE KEY{m.group('block') or ''}) must not "
+            "be committed (contents masked; rotate the key)",
         )
         for m in _PRIVATE_KEY_RE.finditer(text)
     ]
