@@ -23,8 +23,8 @@ Rules (the stable names are the values of `Rule`):
 - ``pin-hash-format``: any match of ``pin.PIN_HASH_RE`` (the tool's own format).
 - ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
   ``:`` separator (YAML/JSON), quoted or bare; or after the tool's own flag on a
-  command line (``--pin 4821``, ``--pin=4821``, quoted or not: shell scripts,
-  Makefiles, CI files; the argument-list form ``"--pin", "4821"`` of a test is not).
+  command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not: shell scripts,
+  Makefiles, CI files; the argument list ``"--pin", "NNNN"`` of a test is not).
 - Nested keys: below a ``pin`` mapping (a YAML ``pin:`` block, a TOML ``[pin]`` or
   ``[x.pin]`` table, a ``pin: {...}`` / ``"pin": {...}`` / ``pin = {...}`` flow
   mapping or inline table), a direct child ``hash``, ``sha256``, ``digest`` or

@@ -408,3 +408,22 @@ def test_the_hooks_refuse_a_committed_private_key(exp_repo: ExpRepo, tmp_path: P
     assert exp_repo.head() == base
     key_body = (exp_repo.path / "keys/ci-key").read_text().splitlines()[1]
     assert key_body[:16] not in output
+
+
+# --- precision on ordinary files -------------------------------------------------------------
+
+
+def test_this_repository_is_clean_outside_its_fixtures() -> None:
+    """The project's own files (code, docs, benchmarks, CI) hold nothing the scan reports;
+    only test fixtures and the README's two worked examples do."""
+    checkout = Path(__file__).resolve().parents[1]
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=checkout, env=git_env(), capture_output=True, check=True,
+    ).stdout.decode()
+    files = [f for f in listing.split("\0") if f and (checkout / f).is_file()]
+    code, out, err = run_cli(["scan", *files], cwd=checkout)
+    assert_clean_output(out, err)
+    where = {line.split(":")[0] for line in out.splitlines()}
+    assert all(p.startswith("tests/") for p in where - {"README.md"}), out
+    assert len([line for line in out.splitlines() if line.startswith("README.md:")]) <= 2, out
