@@ -603,14 +603,15 @@ def _nested_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
         children += [(m.group("key"), c) for c in _FLOW_CHILD_RE.finditer(text, m.end(), stop)]
     hits: list[_Hit] = []
     line = _Line(text)
-    last = -1
+    consumed = 0  # a child found twice (two forms), or inside an earlier child's value
     for parent, c in sorted(children, key=lambda pc: pc[1].start()):
-        if c.start() <= last:
+        if c.start() < consumed:
             continue
-        last = c.start()
+        consumed = c.end()
         value = _value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
         if value is None or value.kind is _Kind.REFERENCE:
             continue
+        consumed = value.end
         token = text[value.start : value.end]
         child = c.group("key")
         name = f"{parent}.{child}"
