@@ -473,10 +473,11 @@ def leak_form(rng: random.Random, form: str, i: int) -> tuple[str, bytes, bytes]
         data = f'[tool.trainer]\nname = "t{i}"\n\n[pin]\nrounds = 3\nhash = "{salted}"\n'
         return f"configs/settings-{i:03d}.toml", data.encode(), salted.encode()
     if form.startswith("notebook-"):
+        # The generator writes these leaks on purpose: the pragma keeps its own lines clean.
         line = {
-            "notebook-env-magic": f"%env EXPFLOW_PIN={pin}\n",
-            "notebook-environ": f'os.environ["EXPFLOW_PIN"] = "{pin}"\n',
-            "notebook-pin-hash": f'pin_hash = "{salted}"\n',
+            "notebook-env-magic": f"%env EXPFLOW_PIN={pin}\n",  # expflow: allow-pin-hash
+            "notebook-environ": f'os.environ["EXPFLOW_PIN"] = "{pin}"\n',  # expflow: allow-pin-hash
+            "notebook-pin-hash": f'pin_hash = "{salted}"\n',  # expflow: allow-pin-hash
         }[form]
         cells = _ordinary_cells(rng)
         cells.insert(1, _code_cell(9, ["# rerun without the prompt\n", line, "train()"], []))

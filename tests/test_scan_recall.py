@@ -236,7 +236,9 @@ FLAGS = [
 
 
 @pytest.mark.parametrize(("rel", "content"), FLAGS, ids=[f[0] for f in FLAGS])
-def test_pin_flag_on_a_command_line_is_found(exp_repo: ExpRepo, cli, rel: str, content: str) -> None:
+def test_pin_flag_on_a_command_line_is_found(
+    exp_repo: ExpRepo, cli, rel: str, content: str
+) -> None:
     res = scan(exp_repo, cli, {rel: content})
     assert res.code == 1, res.both
     line, col = located(content, PIN)
@@ -293,7 +295,9 @@ def private_keys() -> dict[str, tuple[str, str]]:
     service_account = json.dumps({"type": "service_account", "private_key": pkcs8}, indent=2)
     return {
         "pkcs8.pem": (pkcs8, "PRIVATE KEY"),
-        "rsa.pem": (_pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL), "RSA PRIVATE KEY"),
+        "rsa.pem": (
+            _pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL), "RSA PRIVATE KEY"
+        ),
         "rsa-enc.pem": (
             _pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL, b"pw"), "RSA PRIVATE KEY"
         ),
