@@ -361,6 +361,7 @@ def generate(spec: Spec, man: Manifest) -> Iterator[tuple[str, bytes]]:
         yield path, data
         man.files += 1
 
+
 # --------------------------------------------------------------------------- leak forms
 
 # (form, family): each form is one way a PIN, a PIN hash or a key ends up in a file.
@@ -511,11 +512,15 @@ def ordinary_file(rng: random.Random, i: int) -> tuple[str, bytes]:
         )
         return f"configs/train-{i:03d}.yaml", data.encode()
     if kind == 1:
-        doc = {"pin_memory": True, "git_sha": f"{rng.getrandbits(160):040x}", "port": 8080,
-               "pin": {"length": 4, "required": True}}
+        doc = {
+            "pin_memory": True,
+            "git_sha": f"{rng.getrandbits(160):040x}",
+            "port": 8080,
+            "pin": {"length": 4, "required": True},
+        }
         return f"configs/run-{i:03d}.json", json.dumps(doc, indent=2).encode()
     if kind == 2:
-        data = '[tool.trainer]\nworkers = 8\n\n[pin]\nlength = 4\nprompt = true\n'
+        data = "[tool.trainer]\nworkers = 8\n\n[pin]\nlength = 4\nprompt = true\n"
         return f"configs/defaults-{i:03d}.toml", data.encode()
     if kind == 3:
         return f"notebooks/analysis-{i:03d}.ipynb", _notebook(_ordinary_cells(rng))
@@ -544,9 +549,7 @@ def ordinary_file(rng: random.Random, i: int) -> tuple[str, bytes]:
     return f"docs/keys-{i:03d}.md", data.encode()
 
 
-def leak_forms(
-    rng: random.Random, per_form: int, man: Manifest
-) -> Iterator[tuple[str, bytes]]:
+def leak_forms(rng: random.Random, per_form: int, man: Manifest) -> Iterator[tuple[str, bytes]]:
     """`per_form` files of each of FORMS, then as many ordinary files as all of them."""
     n = 0
     for form, family in FORMS:

@@ -78,6 +78,7 @@ from expflow_git import notebook
 from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
 from expflow_git.pin import PIN_HASH_PREFIX, PIN_HASH_RE
+from expflow_git.scanvalues import Kind, Line, value_at
 
 PRAGMA = "expflow: allow-pin-hash"
 PIN_HASH_FILENAME = "pin.hash"
@@ -131,23 +132,6 @@ _KEY_RE = re.compile(
     re.IGNORECASE | re.VERBOSE | re.ASCII,
 )
 
-# A value that names where the secret comes from instead of holding it.
-_REFERENCE_RE = re.compile(
-    r"""\$\{\{[^}]*\}\}                                 # ${{ secrets.X }} (GitHub Actions)
-      | \$\{[A-Za-z_][A-Za-z0-9_]*(?::?-|:?\?[^}]*)?\}  # ${X} ${X:-} ${X:?m}; defaults literal
-      | \$[A-Za-z_][A-Za-z0-9_]*                        # $X
-      | \$env:[A-Za-z_][A-Za-z0-9_]*                    # PowerShell
-      | \$\(.*\)                                        # $(command)
-      | %[A-Za-z_][A-Za-z0-9_]*%                        # cmd.exe
-      | \{\{.*\}\}                                      # Jinja / Helm template
-      | \*[A-Za-z0-9_-]+                                # YAML alias
-    """,
-    re.VERBOSE,
-)
-_BARE_RE = re.compile(r"[^\s,;#\]})]+")
-_ENDS_VALUE_RE = re.compile(r"[ \t,;#\]})]|\Z")
-_BLOCK_SCALAR_RE = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?")
-_NOT_A_SECRET = frozenset({"null", "~", "none", "nil", "undefined", "true", "false"})
 _FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
 _NUMBER_RE = re.compile(r"[0-9]+")
 
@@ -166,9 +150,7 @@ _FOLD = bytes.maketrans(
 _FOLDED_HEX_RUN = _HEX_MARK * 64
 # `pin` as a key (`pin:`, `pin_hash=`, `"pin": {`), or a TOML table `[pin]` / `[x.pin]`.
 _FOLDED_KEY_RE = re.compile(
-    rb"pin(?:[_.]?"
-    + re.escape(b"hash".translate(_FOLD))
-    + rb")?[\"']?(?:\]?[ \t]*[:=]|[ \t]*\])"
+    rb"pin(?:[_.]?" + re.escape(b"hash".translate(_FOLD)) + rb")?[\"']?(?:\]?[ \t]*[:=]|[ \t]*\])"
 )
 _FORMAT_PREFIX = PIN_HASH_PREFIX.encode("ascii")
 # Only when PIN_HASH_RE stops starting with its literal prefix does the filter need the regex.
@@ -448,68 +430,10 @@ class _Overlaps:
         return index > 0 and self.max_end[index - 1] > start
 
 
-class _Line:
-    """The line around increasing positions of one text, each line found once, with what
-    several keys on one line would otherwise each search the rest of the line for."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.start = 0
-        self.eol = -1  # index of the line's "\n" (or len(text)); -1: no line yet
-        self.end = 0  # the line's end without trailing "\r"
-        self._last_paren = -2
-        self._last_pair = -2
-        self._brace_from = 0
-        self._brace_at = -2
-        self._block: _Value | None | bool = False  # False: not computed
-
-    def at(self, pos: int) -> _Line:
-        """Move to the line holding `pos` (never backwards: callers go in text order)."""
-        if pos <= self.eol:
-            return self
-        text = self.text
-        self.start = text.rfind("\n", self.eol + 1, pos) + 1 or self.eol + 1
-        if self.start < self.eol + 1:
-            self.start = self.eol + 1
-        eol = text.find("\n", pos)
-        self.eol = len(text) if eol == -1 else eol
-        end = self.eol
-        while end > self.start and text[end - 1] == "\r":
-            end -= 1
-        self.end = end
-        self._last_paren = self._last_pair = self._brace_at = -2
-        self._block = False
-        return self
-
-    def last_paren(self) -> int:
-        if self._last_paren == -2:
-            self._last_paren = self.text.rfind(")", self.start, self.end)
-        return self._last_paren
-
-    def last_pair(self) -> int:
-        if self._last_pair == -2:
-            self._last_pair = self.text.rfind("}}", self.start, self.end)
-        return self._last_pair
-
-    def next_brace(self, pos: int) -> int:
-        """The first `}` at or after `pos` on the line, or -1."""
-        if self._brace_at == -2 or pos < self._brace_from or -1 < self._brace_at < pos:
-            self._brace_from = pos
-            self._brace_at = self.text.find("}", pos, self.end)
-        return self._brace_at
-
-    def block_value(self) -> _Value | None:
-        """The value of a YAML `|`/`>` block scalar opened on this line (the same for every
-        key of the line)."""
-        if self._block is False:
-            self._block = _block_scalar_value(self.text, self.start, self.eol)
-        return self._block  # type: ignore[return-value]
-
-
 def _key_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
     """pin-assignment and pin-value hits; an assignment overlapping a content hit is dropped."""
     hits: list[_Hit] = []
-    line = _Line(text)
+    line = Line(text)
     consumed = 0  # a key inside an earlier key's value is part of that value, not a new key
     for m in _KEY_RE.finditer(text):
         if m.start() < consumed:
@@ -525,13 +449,13 @@ def _key_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
         is_pin = key.lower() == "pin"
         if is_pin and sep != ":":
             continue
-        value = _value_at(text, m.end(), line.at(m.end()), spaced=m.group().endswith((" ", "\t")))
+        value = value_at(text, m.end(), line.at(m.end()), spaced=m.group().endswith((" ", "\t")))
         if value is None:
             continue
         consumed = value.end
         token = text[value.start : value.end]
         if is_pin:
-            if value.kind is not _Kind.REFERENCE and _FOUR_DIGITS_RE.fullmatch(token):
+            if value.kind is not Kind.REFERENCE and _FOUR_DIGITS_RE.fullmatch(token):
                 hits.append(
                     _Hit(
                         Rule.PIN_VALUE,
@@ -541,9 +465,9 @@ def _key_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
                     )
                 )
             continue
-        if value.kind is _Kind.REFERENCE:
+        if value.kind is Kind.REFERENCE:
             continue
-        if code and value.kind is _Kind.BARE and not _NUMBER_RE.fullmatch(token):
+        if code and value.kind is Kind.BARE and not _NUMBER_RE.fullmatch(token):
             continue  # in source code an unquoted right-hand side is an expression
         if overlaps.any(value.start, value.end):
             continue  # the content rule already names this token, more specifically
@@ -602,14 +526,14 @@ def _nested_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
         stop = close.start() if close is not None else len(text)
         children += [(m.group("key"), c) for c in _FLOW_CHILD_RE.finditer(text, m.end(), stop)]
     hits: list[_Hit] = []
-    line = _Line(text)
+    line = Line(text)
     consumed = 0  # a child found twice (two forms), or inside an earlier child's value
     for parent, c in sorted(children, key=lambda pc: pc[1].start()):
         if c.start() < consumed:
             continue
         consumed = c.end()
-        value = _value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
-        if value is None or value.kind is _Kind.REFERENCE:
+        value = value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
+        if value is None or value.kind is Kind.REFERENCE:
             continue
         consumed = value.end
         token = text[value.start : value.end]
@@ -626,7 +550,7 @@ def _nested_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
                     )
                 )
             continue
-        if code and value.kind is _Kind.BARE and not _NUMBER_RE.fullmatch(token):
+        if code and value.kind is Kind.BARE and not _NUMBER_RE.fullmatch(token):
             continue
         if overlaps.any(value.start, value.end):
             continue
@@ -636,9 +560,7 @@ def _nested_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
     return hits
 
 
-def _yaml_children(
-    text: str, opener: re.Match[str], stop: int
-) -> list[tuple[str, re.Match[str]]]:
+def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
     """The direct children of a YAML block mapping: the lines at the first child's indent,
     up to the first line indented no deeper than the `pin:` line."""
     indent = len(opener.group("indent"))
@@ -662,9 +584,7 @@ def _yaml_children(
     return out
 
 
-def _toml_children(
-    text: str, header: re.Match[str], stop: int
-) -> list[tuple[str, re.Match[str]]]:
+def _toml_children(text: str, header: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
     """The `key = value` lines of a TOML table, up to the next table header."""
     out: list[tuple[str, re.Match[str]]] = []
     pos = header.end() + 1
@@ -735,145 +655,3 @@ def _private_key_hits(text: str) -> list[_Hit]:
         )
         for m in _PRIVATE_KEY_RE.finditer(text)
     ]
-
-
-# --- values ---------------------------------------------------------------------------
-
-
-class _Kind(enum.Enum):
-    LITERAL = "literal"  # quoted string or YAML block scalar
-    BARE = "bare"  # unquoted scalar
-    REFERENCE = "reference"  # names where the secret comes from
-
-
-@dataclass(frozen=True)
-class _Value:
-    start: int
-    end: int
-    kind: _Kind
-
-
-_VALUE_ENDS = frozenset(" \t,;#]})")
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]+")
-_BLOCK_HEAD_RE = re.compile(r"[|>][-+0-9]*[ \t]*")
-
-
-def _value_at(text: str, pos: int, line: _Line, *, spaced: bool) -> _Value | None:
-    """The scalar value starting at `pos`, or None when it is empty or a nested mapping/list.
-
-    The value ends with its line (`line`, which holds `pos`); nothing here reads further
-    along the line than the value, except through `line`'s per-line answers."""
-    end = max(pos, line.end)
-    if pos >= end or (spaced and text[pos] == "#"):
-        return None
-    first = text[pos]
-    if first in "\"'":
-        close = _closing_quote(text, pos, end, first)
-        inner_end = close if close != -1 else end
-        inner = text[pos + 1 : inner_end]
-        stripped = inner.strip()
-        if not stripped:
-            return None
-        start = pos + 1 + (len(inner) - len(inner.lstrip()))
-        kind = _Kind.REFERENCE if _is_reference(stripped) else _Kind.LITERAL
-        return _Value(start, start + len(stripped), kind)
-    head = _BLOCK_HEAD_RE.match(text, pos, end)
-    if head is not None and (head.end() == end or text[head.end()] == "#"):
-        return line.block_value()
-    reference = _reference_end(text, pos, end, line)
-    if reference is not None and (reference == end or text[reference] in _VALUE_ENDS):
-        return _Value(pos, reference, _Kind.REFERENCE)
-    if first in "{[":
-        # Empty, a `{{ template }}`, or a nested mapping/list whose own keys are scanned.
-        return None
-    bare = _BARE_RE.match(text, pos, end)
-    if bare is None or bare.group().lower() in _NOT_A_SECRET:
-        return None
-    return _Value(pos, bare.end(), _Kind.BARE)
-
-
-def _reference_end(text: str, pos: int, end: int, line: _Line) -> int | None:
-    """Where `_REFERENCE_RE.match(text[pos:end])` would end (absolute), or None: the same
-    alternatives in the same order, with the line's remembered `}`, `)` and `}}`."""
-    first = text[pos]
-    if first == "$":
-        nxt = text[pos + 1 : pos + 2] if pos + 1 < end else ""
-        if nxt == "{":
-            if text.startswith("{", pos + 2) and pos + 2 < end:
-                brace = line.next_brace(pos + 3)
-                if brace != -1 and brace + 1 < end and text[brace + 1] == "}":
-                    return brace + 2
-            name = _NAME_RE.match(text, pos + 2, end)
-            if name is None:
-                return None
-            after = name.end()
-            two = text[after : min(after + 2, end)]
-            if two == ":-" and text[after + 2 : after + 3] == "}" and after + 2 < end:
-                return after + 3
-            if two[:1] == "-" and text[after + 1 : after + 2] == "}" and after + 1 < end:
-                return after + 2
-            question = after + 1 if two == ":?" else after if two[:1] == "?" else -1
-            if question != -1:
-                brace = line.next_brace(question + 1)
-                if brace != -1:
-                    return brace + 1
-            return after + 1 if text[after : after + 1] == "}" and after < end else None
-        if nxt == "(":
-            paren = line.last_paren()
-            return paren + 1 if paren >= pos + 2 else None
-        name = _NAME_RE.match(text, pos + 1, end)
-        return None if name is None else name.end()
-    if first == "%":
-        name = _NAME_RE.match(text, pos + 1, end)
-        if name is not None and text[name.end() : name.end() + 1] == "%" and name.end() < end:
-            return name.end() + 1
-        return None
-    if first == "{":
-        if text[pos + 1 : pos + 2] == "{" and pos + 1 < end:
-            pair = line.last_pair()
-            return pair + 2 if pair >= pos + 2 else None
-        return None
-    if first == "*":
-        alias = _ALIAS_RE.match(text, pos + 1, end)
-        return None if alias is None else alias.end()
-    return None
-
-
-def _closing_quote(text: str, pos: int, end: int, quote: str) -> int:
-    """The index of the quote closing the one at `pos`, before `end`; -1 if none."""
-    i = pos + 1
-    while i < end:
-        c = text[i]
-        if c == "\\" and quote == '"':
-            i += 2
-            continue
-        if c == quote:
-            return i
-        i += 1
-    return -1
-
-
-def _is_reference(value: str) -> bool:
-    return _REFERENCE_RE.fullmatch(value) is not None
-
-
-def _block_scalar_value(text: str, line_start: int, eol: int) -> _Value | None:
-    """A YAML `|`/`>` value: the next non-blank line, if it is indented below the key's line."""
-    key_line = text[line_start:eol]
-    key_indent = len(key_line) - len(key_line.lstrip(" "))
-    cursor = eol
-    while cursor < len(text):
-        start = cursor + 1
-        end = text.find("\n", start)
-        if end == -1:
-            end = len(text)
-        line = text[start:end].rstrip("\r")
-        cursor = end
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        if indent <= key_indent:
-            return None
-        return _Value(start + indent, start + len(line.rstrip()), _Kind.LITERAL)
-    return None
