@@ -62,11 +62,13 @@ class Line:
         return self
 
     def last_paren(self) -> int:
+        """The line's last `)` (where a `$(...)` reference ends), or -1."""
         if self._last_paren == -2:
             self._last_paren = self.text.rfind(")", self.start, self.end)
         return self._last_paren
 
     def last_pair(self) -> int:
+        """The line's last `}}` (where a `{{ template }}` ends), or -1."""
         if self._last_pair == -2:
             self._last_pair = self.text.rfind("}}", self.start, self.end)
         return self._last_pair
@@ -87,6 +89,8 @@ class Line:
 
 
 class Kind(enum.Enum):
+    """What a value is: it decides whether an assignment is a leak."""
+
     LITERAL = "literal"  # quoted string or YAML block scalar
     BARE = "bare"  # unquoted scalar
     REFERENCE = "reference"  # names where the secret comes from
@@ -94,6 +98,8 @@ class Kind(enum.Enum):
 
 @dataclass(frozen=True)
 class Value:
+    """A value's span in the text (what a finding points at) and its kind."""
+
     start: int
     end: int
     kind: Kind
@@ -201,6 +207,7 @@ def _closing_quote(text: str, pos: int, end: int, quote: str) -> int:
 
 
 def is_reference(value: str) -> bool:
+    """A quoted value that names where the secret comes from (`"${EXPFLOW_PIN}"`)."""
     return _REFERENCE_RE.fullmatch(value) is not None
 
 
