@@ -285,9 +285,11 @@ def _classifier(groups: tuple[tuple[str, ...], ...]) -> Callable[[str], int | No
             re.DOTALL,
         )
 
+        index = {f"g{i}": i for i in range(len(groups))}
+
         def by_regex(path: str) -> int | None:
             match = regex.fullmatch(path)
-            return None if match is None else int(match.lastgroup[1:])  # type: ignore[index]
+            return None if match is None else index[match.lastgroup]  # type: ignore[index]
 
         return by_regex
     sets = [glob_set(g) for g in groups]
