@@ -29,7 +29,7 @@ from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
-from expflow_git.pinscan import is_code_path, name_findings, scan_content
+from expflow_git.pinscan import FileClass, file_class, name_findings, scan_content
 from expflow_git.policy import (
     DEFAULT_POLICY_PATH,
     NUMBER_TYPES,
@@ -232,9 +232,6 @@ def _key(kind: Kind) -> str:
     return "e" if kind is Kind.EXPERIMENT else "r"
 
 
-_TEXT, _CODE = "t", "c"  # the PIN scan's two file classes
-
-
 def _finding_row(f: Finding) -> list[Any]:
     return [f.rule, f.message, f.pointer, f.line, f.col]
 
@@ -300,7 +297,7 @@ def content_record(
     registry findings, path left out) or the document's findings."""
     record: dict[str, Any] = {"h": hashlib.sha256(data).hexdigest(), "s": {}}
     for cls in scan_classes:
-        found = scan_content(data, code=cls == _CODE) if len(data) <= MAX_SCAN_BYTES else []
+        found = scan_content(data, FileClass(cls)) if len(data) <= MAX_SCAN_BYTES else []
         record["s"][cls] = [_finding_row(f) for f in found]
     for kind in kinds:
         content = check_content(kind, data)
@@ -370,7 +367,7 @@ def _read_documents(
             continue
         if scanned:
             findings.extend(name_findings(entry.path))
-        cls = (_CODE if is_code_path(entry.path) else _TEXT) if scanned else None
+        cls = file_class(entry.path).value if scanned else None
         uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls))
 
     def needs(sha: str) -> tuple[Collection[Kind], Collection[str]]:

@@ -333,8 +333,8 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     _emit_findings(findings)
     if findings:
         _err(
-            f"{PROG} scan: {len(findings)} leaked PIN / PIN hash finding(s); "
-            "remove them (and rotate the PIN)"
+            f"{PROG} scan: {len(findings)} leaked PIN / PIN hash / private key finding(s); "
+            "remove them (and rotate the PIN or key)"
         )
         raise SystemExit(ExitCode.FAILED)
     _err(f"{PROG} scan: {count} file(s) clean")
@@ -764,6 +764,38 @@ def keygen(out: str) -> None:
 
     kid = make_keys(out)
     click.echo(f"wrote {out} (private, mode 0600) and {out}.pub\nkeyid {kid}")
+    _warn_key_in_work_tree(out)
+
+
+def _warn_key_in_work_tree(path: str) -> None:
+    """A private key inside a git work tree is one `git add -A` from being committed: say so
+    (unless .gitignore keeps it out). The scan's private-key rule refuses it too."""
+    from expflow_git.errors import printable
+    from expflow_git.gitstore import Git
+
+    try:
+        git = Git.discover(os.path.dirname(os.path.abspath(path)))
+    except ExpflowError:
+        return  # not in a repository (or no git): nothing to warn about
+    if git.root == git.git_dir:
+        return  # a bare repository has no work tree
+    import subprocess
+
+    # Not through Git.run: check-ignore refuses its --literal-pathspecs. Exit 0: ignored.
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "--", os.path.abspath(path)],
+        cwd=git.root,
+        env=dict(git.env),
+        capture_output=True,
+        check=False,
+    )
+    if ignored.returncode == 0:
+        return
+    _err(
+        f"{PROG} keygen: warning: {printable(path)} is a private key inside the git work tree "
+        f"{printable(str(git.root))}; never commit it (add it to .gitignore, or keep keys "
+        "outside the repository)"
+    )
 
 
 def _trusted_keys(
