@@ -1,7 +1,7 @@
 """Synthetic experiment repositories for the benchmarks (deterministic for a given --seed).
 
     python benchmarks/gen_repo.py DEST --runs N --studies S [--invalid K]
-        [--planted-pins P] [--decoys D] [--seed X] [--plain] [--no-checkout]
+        [--planted-pins P] [--decoys D] [--forms F] [--seed X] [--plain] [--no-checkout]
 
 Writes, under DEST:
 
@@ -17,9 +17,17 @@ Writes, under DEST:
   content (half in notes, half as a ``dataset_sha256`` param of a record), and
   D (default 10 × P) random SHA-256 hashes placed the same way as decoys
   (at most a quarter of the records carry one; the rest go to notes);
+- F of each of the other forms a PIN or a key leaks in (``FORMS``: nested
+  ``pin`` keys in YAML/JSON/TOML, lines in Jupyter notebooks, ``--pin`` on a
+  command line in shell scripts, Makefiles and CI files, private keys), each in
+  its own file among as many ordinary files of the same kinds (configs with
+  ``pin_memory``, notebooks with outputs and images, scripts that take the PIN
+  from the environment, docs that mention key headers, public keys and
+  certificates), which no tool should flag;
 - ``DEST.manifest.json`` (beside DEST, not inside it): the planted and decoy
-  locations (path, line), the invalid documents and their kind, and the
-  counts, so the runner can compute recall and false positives.
+  locations (path, line), the planted forms (path, line, form), the ordinary
+  files, the invalid documents and their kind, and the counts, so the runner
+  can compute recall and false positives.
 
 Without ``--plain`` everything is committed in one commit with ``git
 fast-import`` (fixed author and dates, so the commit id depends only on the
@@ -31,6 +39,7 @@ With ``--plain`` DEST is a plain directory: no git at all.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import random
@@ -42,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-GENERATOR_VERSION = 2  # bump when the output for the same arguments changes
+GENERATOR_VERSION = 3  # bump when the output for the same arguments changes
 
 # The strings a planted hash hides in; decoys use the same ones.
 NOTE_TEMPLATES = (
@@ -87,6 +96,7 @@ class Spec:
     planted: int
     decoys: int
     seed: int
+    forms: int = 0
 
 
 @dataclass
@@ -100,6 +110,8 @@ class Manifest:
     planted: list[dict[str, object]] = field(default_factory=list)
     decoys: list[dict[str, object]] = field(default_factory=list)
     invalid: list[dict[str, str]] = field(default_factory=list)
+    forms: list[dict[str, object]] = field(default_factory=list)
+    ordinary: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -113,6 +125,8 @@ class Manifest:
             "planted": self.planted,
             "decoys": self.decoys,
             "invalid": self.invalid,
+            "forms": self.forms,
+            "ordinary": self.ordinary,
         }
 
 
@@ -343,6 +357,213 @@ def generate(spec: Spec, man: Manifest) -> Iterator[tuple[str, bytes]]:
         yield path, data
         man.files += 1
         man.notes += 1
+    for path, data in leak_forms(random.Random(spec.seed + 1), spec.forms, man):
+        yield path, data
+        man.files += 1
+
+
+# --------------------------------------------------------------------------- leak forms
+
+# (form, family): each form is one way a PIN, a PIN hash or a key ends up in a file.
+FORMS = (
+    ("yaml-nested-hash", "nested keys"),
+    ("yaml-nested-pin", "nested keys"),
+    ("json-nested-hash", "nested keys"),
+    ("toml-nested-hash", "nested keys"),
+    ("notebook-env-magic", "notebooks"),
+    ("notebook-environ", "notebooks"),
+    ("notebook-pin-hash", "notebooks"),
+    ("shell-pin-flag", "command lines"),
+    ("makefile-pin-flag", "command lines"),
+    ("ci-pin-flag", "command lines"),
+    ("openssh-private-key", "private keys"),
+    ("pem-private-key", "private keys"),
+    ("pkcs8-private-key", "private keys"),
+)
+
+
+def _pin(rng: random.Random) -> str:
+    return f"{rng.randrange(10000):04d}"
+
+
+def _salted(rng: random.Random) -> str:
+    """A salted PIN hash as a team might store it: not the SHA-256 of a bare PIN."""
+    return sha256_hex(f"{rng.getrandbits(64):x}:{_pin(rng)}")
+
+
+def _notebook(cells: list[dict[str, object]]) -> bytes:
+    """As Jupyter writes it (nbformat: sorted keys, one-space indent)."""
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"display_name": "Python 3", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return (json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _code_cell(n: int, source: list[str], outputs: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "cell_type": "code",
+        "execution_count": n,
+        "id": f"cell-{n}",
+        "metadata": {},
+        "outputs": outputs,
+        "source": source,
+    }
+
+
+def _ordinary_cells(rng: random.Random) -> list[dict[str, object]]:
+    png = base64.b64encode(rng.randbytes(300)).decode()
+    return [
+        _code_cell(1, ["import os\n", "import pandas as pd\n", "pin = getpass.getpass()"], []),
+        _code_cell(
+            2,
+            ["df = pd.read_csv('runs.csv')\n", "df.describe()"],
+            [
+                {
+                    "data": {"text/plain": [f"{rng.randrange(1000, 9999)} rows x 13 columns"]},
+                    "execution_count": 2,
+                    "metadata": {},
+                    "output_type": "execute_result",
+                }
+            ],
+        ),
+        _code_cell(
+            3,
+            ["plt.plot(df.seg_total)"],
+            [{"data": {"image/png": png}, "metadata": {}, "output_type": "display_data"}],
+        ),
+    ]
+
+
+def _private_key(rng: random.Random, kind: str) -> bytes:
+    """A deterministic key (from the generator's random numbers) in one of three encodings."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    if kind == "openssh-private-key":
+        ed = ed25519.Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
+        return ed.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    key = ec.derive_private_key(rng.getrandbits(250) + 1, ec.SECP256R1())
+    fmt = (
+        serialization.PrivateFormat.TraditionalOpenSSL
+        if kind == "pem-private-key"
+        else serialization.PrivateFormat.PKCS8
+    )
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
+
+
+def leak_form(rng: random.Random, form: str, i: int) -> tuple[str, bytes, bytes]:
+    """(path, content, the token whose line a finding must name) for one planted leak."""
+    pin, salted = _pin(rng), _salted(rng)
+    if form == "yaml-nested-hash":
+        data = f"service:\n  name: trainer-{i}\n  pin:\n    algorithm: sha256\n    hash: {salted}\n"
+        return f"configs/service-{i:03d}.yaml", data.encode(), salted.encode()
+    if form == "yaml-nested-pin":
+        data = f"operator:\n  name: ops-{i}\n  pin:\n    value: {pin}\n  shell: /bin/bash\n"
+        return f"configs/operator-{i:03d}.yaml", data.encode(), f"value: {pin}".encode()
+    if form == "json-nested-hash":
+        doc = {"name": f"svc-{i}", "pin": {"salt": f"{rng.getrandbits(64):x}", "hash": salted}}
+        return f"configs/auth-{i:03d}.json", json.dumps(doc, indent=2).encode(), salted.encode()
+    if form == "toml-nested-hash":
+        data = f'[tool.trainer]\nname = "t{i}"\n\n[pin]\nrounds = 3\nhash = "{salted}"\n'
+        return f"configs/settings-{i:03d}.toml", data.encode(), salted.encode()
+    if form.startswith("notebook-"):
+        # The generator writes these leaks on purpose: the pragma keeps its own lines clean.
+        line = {
+            "notebook-env-magic": f"%env EXPFLOW_PIN={pin}\n",  # expflow: allow-pin-hash
+            "notebook-environ": f'os.environ["EXPFLOW_PIN"] = "{pin}"\n',  # expflow: allow-pin-hash
+            "notebook-pin-hash": f'pin_hash = "{salted}"\n',  # expflow: allow-pin-hash
+        }[form]
+        cells = _ordinary_cells(rng)
+        cells.insert(1, _code_cell(9, ["# rerun without the prompt\n", line, "train()"], []))
+        token = json.dumps(line)[1:-1].encode()
+        return f"notebooks/{form}-{i:03d}.ipynb", _notebook(cells), token
+    if form == "shell-pin-flag":
+        data = f"#!/bin/sh\nset -eu\nexpflow-git rm exp-{i:04d} --pin {pin}\ngit push\n"
+        return f"scripts/cleanup-{i:03d}.sh", data.encode(), f"--pin {pin}".encode()
+    if form == "makefile-pin-flag":
+        data = f".PHONY: clean\nclean:\n\texpflow-git cancel exp-{i:04d} --pin={pin}\n"
+        return f"make/{i:03d}/Makefile", data.encode(), f"--pin={pin}".encode()
+    if form == "ci-pin-flag":
+        data = (
+            "jobs:\n  cleanup:\n    runs-on: ubuntu-latest\n    steps:\n"
+            f"      - run: expflow-git rm exp-{i:04d} --pin '{pin}'\n"
+        )
+        return f"ci/cleanup-{i:03d}.yml", data.encode(), f"--pin '{pin}'".encode()
+    key = _private_key(rng, form)
+    return f"keys/{form}-{i:03d}", key, b"-----BEGIN"
+
+
+def ordinary_file(rng: random.Random, i: int) -> tuple[str, bytes]:
+    """A file of one of the same kinds that holds no secret (but looks close to one)."""
+    kind = i % 7
+    sha = f"{rng.getrandbits(256):064x}"
+    if kind == 0:
+        data = (
+            f"dataloader:\n  batch_size: 32\n  num_workers: 8\n  pin_memory: true\n"
+            f"pin:\n  enabled: true\n  length: 4\n  retries: 3\n  timeout: 3600\n"
+            f"checksum: {sha}\n"
+        )
+        return f"configs/train-{i:03d}.yaml", data.encode()
+    if kind == 1:
+        doc = {
+            "pin_memory": True,
+            "git_sha": f"{rng.getrandbits(160):040x}",
+            "port": 8080,
+            "pin": {"length": 4, "required": True},
+        }
+        return f"configs/run-{i:03d}.json", json.dumps(doc, indent=2).encode()
+    if kind == 2:
+        data = "[tool.trainer]\nworkers = 8\n\n[pin]\nlength = 4\nprompt = true\n"
+        return f"configs/defaults-{i:03d}.toml", data.encode()
+    if kind == 3:
+        return f"notebooks/analysis-{i:03d}.ipynb", _notebook(_ordinary_cells(rng))
+    if kind == 4:
+        data = (
+            '#!/bin/sh\nset -eu\nexpflow-git rm "$1" --pin "$EXPFLOW_PIN"\n'
+            f"python train.py --pin-memory --seed {rng.randrange(10000)}\necho 1234 > count\n"
+        )
+        return f"scripts/run-{i:03d}.sh", data.encode()
+    if kind == 5:
+        data = ".PHONY: clean\nclean:\n\texpflow-git cancel $(EXP) --pin=$(PIN)\n"
+        return f"make/{i:03d}-ok/Makefile", data.encode()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    pub = ed25519.Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)).public_key()
+    pem = pub.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    ssh = pub.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    data = (
+        "# Signing keys\n\nA private key file starts with `-----BEGIN OPENSSH PRIVATE KEY-----`;"
+        " never commit it. The public half:\n\n"
+        f"    {ssh.decode()} ci@example\n\n```\n{pem}```\n"
+    )
+    return f"docs/keys-{i:03d}.md", data.encode()
+
+
+def leak_forms(rng: random.Random, per_form: int, man: Manifest) -> Iterator[tuple[str, bytes]]:
+    """`per_form` files of each of FORMS, then as many ordinary files as all of them."""
+    n = 0
+    for form, family in FORMS:
+        for _ in range(per_form):
+            path, data, token = leak_form(rng, form, n)
+            man.forms.append(
+                {"path": path, "line": line_of(data, token), "form": form, "family": family}
+            )
+            yield path, data
+            n += 1
+    for i in range(n):
+        path, data = ordinary_file(rng, i)
+        man.ordinary.append(path)
+        yield path, data
 
 
 def write_plain(dest: Path, spec: Spec) -> Manifest:
@@ -408,12 +629,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--invalid", type=int, default=0, help="invalid documents")
     ap.add_argument("--planted-pins", type=int, default=0, help="planted PIN SHA-256 hashes")
     ap.add_argument("--decoys", type=int, help="random SHA-256 decoys (default 10 x planted)")
+    ap.add_argument(
+        "--forms", type=int, default=0, help="files per leak form (and as many ordinary ones)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plain", action="store_true", help="a plain directory, no git")
     ap.add_argument("--no-checkout", action="store_true", help="git: leave the work tree empty")
     ap.add_argument("--force", action="store_true", help="replace DEST if it exists")
     args = ap.parse_args(argv)
-    if args.runs < 1 or args.studies < 1 or args.invalid < 0 or args.planted_pins < 0:
+    if args.runs < 1 or args.studies < 1 or min(args.invalid, args.planted_pins, args.forms) < 0:
         ap.error("--runs and --studies must be positive; counts non-negative")
     spec = Spec(
         runs=args.runs,
@@ -422,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         planted=args.planted_pins,
         decoys=10 * args.planted_pins if args.decoys is None else args.decoys,
         seed=args.seed,
+        forms=args.forms,
     )
     manifest = manifest_path(args.dest)
     if args.dest.exists():
@@ -438,7 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.dest}: {man.files} files ({man.documents} documents, {man.notes} notes), "
         f"{len(man.invalid)} invalid, {len(man.planted)} planted PIN hashes, "
-        f"{len(man.decoys)} decoys",
+        f"{len(man.decoys)} decoys, {len(man.forms)} other leaks, "
+        f"{len(man.ordinary)} ordinary files",
         file=sys.stderr,
     )
     return 0

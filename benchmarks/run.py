@@ -215,7 +215,14 @@ def version_of(argv: Sequence[str]) -> str:
 
 
 def dataset(
-    name: str, *, runs: int, plain: bool, invalid: int, planted: int, seed: int = 1
+    name: str,
+    *,
+    runs: int,
+    plain: bool,
+    invalid: int,
+    planted: int,
+    forms: int = 0,
+    seed: int = 1,
 ) -> tuple[Path, dict[str, Any]]:
     """Build (or reuse) a data set under out/data; returns its path and manifest."""
     dest = DATA / name
@@ -227,6 +234,7 @@ def dataset(
         "planted": planted,
         "decoys": 10 * planted,
         "seed": seed,
+        "forms": forms,
     }
     if manifest_file.exists():
         manifest = json.loads(manifest_file.read_text())
@@ -245,6 +253,7 @@ def dataset(
         f"--studies={spec['studies']}",
         f"--invalid={invalid}",
         f"--planted-pins={planted}",
+        f"--forms={forms}",
         f"--seed={seed}",
     ]
     if plain:
@@ -282,15 +291,29 @@ def expflow_findings(path: Path) -> list[tuple[str, int | None, str]]:
     return out
 
 
-def recall(found: set[tuple[str, int]], manifest: dict[str, Any]) -> dict[str, int]:
+def recall(found: set[tuple[str, int]], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Planted hashes and other leak forms found, decoys and ordinary files flagged."""
     planted = {(p["path"], p["line"]) for p in manifest["planted"]}
     decoys = {(p["path"], p["line"]) for p in manifest["decoys"]}
+    forms = {(p["path"], p["line"]) for p in manifest.get("forms", [])}
+    ordinary = set(manifest.get("ordinary", []))
+    by_family: dict[str, dict[str, int]] = {}
+    for p in manifest.get("forms", []):
+        fam = by_family.setdefault(p["family"], {"planted": 0, "found": 0})
+        fam["planted"] += 1
+        fam["found"] += (p["path"], p["line"]) in found
     return {
         "planted": len(planted),
         "planted_found": len(planted & found),
         "decoys": len(decoys),
         "decoys_flagged": len(decoys & found),
-        "other_findings": len(found - planted - decoys),
+        "forms": by_family,
+        "ordinary_files": len(ordinary),
+        "ordinary_files_flagged": len({p for p, _ in found if p in ordinary}),
+        "ordinary_lines_flagged": sum(1 for p, _ in found if p in ordinary),
+        "other_findings": len(
+            {(p, ln) for p, ln in found if p not in ordinary} - planted - decoys - forms
+        ),
     }
 
 
@@ -474,7 +497,10 @@ class Bench:
     # -- 2: validate vs check-jsonschema -----------------------------------------
     def plain(self) -> tuple[Path, dict[str, Any]]:
         runs = 500 if self.quick else 5_000
-        return dataset(f"plain-{runs}", runs=runs, plain=True, invalid=16, planted=100)
+        # 20 files of each other leak form (13 forms) and 260 ordinary files beside them.
+        return dataset(
+            f"plain-{runs}", runs=runs, plain=True, invalid=16, planted=100, forms=20
+        )
 
     def validate(self) -> None:
         root, man = self.plain()
@@ -621,6 +647,24 @@ class Bench:
             "0",
             r_ours["decoys_flagged"] == 0,
         )
+        for family, counts in r_ours["forms"].items():
+            self.add(
+                f"  {family} found (of {counts['planted']})",
+                str(counts["found"]),
+                str(r_ds["forms"][family]["found"]),
+                None,
+                "all",
+                counts["found"] == counts["planted"],
+            )
+        if r_ours["ordinary_files"]:
+            self.add(
+                f"  ordinary files flagged (of {r_ours['ordinary_files']})",
+                str(r_ours["ordinary_files_flagged"]),
+                str(r_ds["ordinary_files_flagged"]),
+                None,
+                "0",
+                r_ours["ordinary_files_flagged"] == 0,
+            )
         self.add(
             "  other findings (lines)",
             str(r_ours["other_findings"]),

@@ -759,3 +759,24 @@ def _check_names(shas: Iterable[str]) -> list[str]:
         if not name or "\n" in name or name.strip() != name or not name.isascii():
             raise ExpflowError(f"not an object id: {name!r}")
     return names
+
+
+def unignored_work_tree(path: str) -> Path | None:
+    """The root of the git work tree `path` lies in, unless .gitignore keeps `path` out
+    (None then, and outside any work tree): where a file is one `git add -A` from being
+    committed."""
+    try:
+        git = Git.discover(os.path.dirname(os.path.abspath(path)))
+    except ExpflowError:
+        return None  # not in a repository (or no git)
+    if git.root == git.git_dir:
+        return None  # a bare repository has no work tree
+    # Not through Git.run: check-ignore refuses its --literal-pathspecs. Exit 0: ignored.
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "--", os.path.abspath(path)],
+        cwd=git.root,
+        env=dict(git.env),
+        capture_output=True,
+        check=False,
+    )
+    return None if ignored.returncode == 0 else git.root

@@ -44,7 +44,7 @@ from expflow_git.identity import (
     record_edits,
     result_rewrites,
 )
-from expflow_git.pinscan.scanner import is_code_path, name_findings, scan_content
+from expflow_git.pinscan.scanner import FileClass, file_class, name_findings, scan_content
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -359,32 +359,34 @@ class _Reads:
                 self.records.add(edit.old_sha)
             if readable_new(edit) and edit.change.new_sha:
                 self.records.add(edit.change.new_sha)
-        self.classes: dict[str, set[bool]] = {}  # blob -> scan as code? (both, if paths differ)
+        self.classes: dict[str, set[FileClass]] = {}  # blob -> how it is read (per path's kind)
         if scan:
             for path, sha in walk.added:
-                self.classes.setdefault(sha, set()).add(is_code_path(path))
+                self.classes.setdefault(sha, set()).add(file_class(path))
 
     def read(
         self, reader: BlobReader
-    ) -> tuple[dict[str, Frozen | None], dict[tuple[str, bool], list[Finding]]]:
+    ) -> tuple[dict[str, Frozen | None], dict[tuple[str, FileClass], list[Finding]]]:
         views: dict[str, Frozen | None] = {}
-        scanned: dict[tuple[str, bool], list[Finding]] = {}
+        scanned: dict[tuple[str, FileClass], list[Finding]] = {}
         for sha, data in reader.read_many(sorted(self.records | set(self.classes))):
             if sha in self.records:
                 views[sha] = frozen_view(data)
-            for code in self.classes.get(sha, ()):
+            for cls in sorted(self.classes.get(sha, ())):
                 big = len(data) > MAX_SCAN_BYTES
-                scanned[sha, code] = [] if big else scan_content(data, code=code)
+                scanned[sha, cls] = [] if big else scan_content(data, cls)
         return views, scanned
 
 
-def _scan_findings(walk: _Walk, scanned: dict[tuple[str, bool], list[Finding]]) -> list[Finding]:
+def _scan_findings(
+    walk: _Walk, scanned: dict[tuple[str, FileClass], list[Finding]]
+) -> list[Finding]:
     """Each added (path, blob) the scan flags, naming the commit that added it."""
     findings: list[Finding] = []
     for (path, sha), commit in walk.added.items():
         where = f" (added in commit {commit[:12]}, blob {sha[:12]}; it stays in the history)"
         hits = name_findings(path) + [
-            replace(f, path=path) for f in scanned.get((sha, is_code_path(path)), [])
+            replace(f, path=path) for f in scanned.get((sha, file_class(path)), [])
         ]
         findings.extend(replace(f, message=f.message + where) for f in hits)
     return findings

@@ -24,6 +24,7 @@ from expflow_git.pinscan.scanner import (
     pin_sha256_set,
     scan_bytes,
 )
+from expflow_git.pinscan.values import _REFERENCE_RE, Line, reference_end
 
 PIN = "7391"
 PIN_SHA = hashlib.sha256(PIN.encode()).hexdigest()
@@ -60,6 +61,7 @@ def test_rule_names_are_stable() -> None:
         "pin-sha256",
         "pin-hash-format",
         "pin-value",
+        "private-key",
     }
 
 
@@ -316,7 +318,10 @@ def test_pin_value_found(path: str, text: str) -> None:
         "pin: $PIN\n",
         "pin:\n",
         'pin = "7391"\n',  # TOML / env style is out of this rule's scope (docs/spec.md: YAML/JSON)
-        "--pin 7391\n",
+        "--pin 73910\n",
+        "--pin abcd\n",
+        "--pinned 7391\n",
+        "x--pin 7391\n",
     ],
 )
 def test_pin_value_not_found(text: str) -> None:
@@ -525,6 +530,18 @@ _FRAGMENTS = st.sampled_from(
         "null",
         "\u00e9",
         "\ufeff",
+        # issue 14: nested keys, the --pin flag, private keys
+        "pin:\n  ",
+        "hash: ",
+        "value: ",
+        "[pin]\n",
+        '"pin": {',
+        "--pin ",
+        "--pin=",
+        "-----BEGIN RSA PRIVATE KEY-----\n",
+        "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n",
+        "-----END RSA PRIVATE KEY-----",
+        "\\n",
     ]
 )
 
@@ -548,6 +565,21 @@ def test_prefilter_never_hides_a_finding(text: str, path: str) -> None:
         assert via_bytes == direct
 
 
+_REFERENCE_PARTS = ["$", "{", "{{", "}", "}}", "(", ")", ":", "-", "?", "%", "*", "x", "AB", " ",
+                    "\r", "env", "$(", "${", "${{", "#", ","]
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from(_REFERENCE_PARTS), min_size=1, max_size=10).map("".join))
+def test_reference_end_is_the_reference_regex(text: str) -> None:
+    # The hand-written matcher (linear per line) ends where the regex's match would.
+    line = Line(text).at(0)
+    if line.end == 0:
+        return
+    expected = _REFERENCE_RE.match(text[: line.end])
+    assert reference_end(text, 0, line.end, line) == (expected.end() if expected else None)
+
+
 @settings(max_examples=500)
 @given(st.binary(max_size=2048), st.sampled_from(["a.json", "b.yaml", "pin.hash", "x.py", "c"]))
 def test_scan_bytes_never_raises(data: bytes, path: str) -> None:
@@ -566,3 +598,30 @@ def test_scan_bytes_never_raises_on_suspicious_bytes(parts: list[str]) -> None:
     scan_bytes("f.yaml", data)
     scan_bytes("f.yaml", b"\xff\xfe" + data)
     scan_bytes("f.yaml", data + b"\xff")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(st.one_of(_FRAGMENTS, st.text(max_size=4)), max_size=8), max_size=4),
+    st.booleans(),
+)
+def test_notebooks_never_raise_and_point_into_the_file(
+    cells: list[list[str]], ascii_only: bool
+) -> None:
+    import json
+
+    nb = {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "outputs": [], "source": source}
+            for source in cells
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    raw = json.dumps(nb, indent=1, ensure_ascii=ascii_only)
+    data = raw.encode("utf-8", "surrogatepass")
+    lines = raw.split("\n")
+    for f in scan_bytes("n.ipynb", data):
+        assert f.line is not None and f.col is not None
+        assert 1 <= f.line <= len(lines) and 1 <= f.col <= len(lines[f.line - 1]) + 1

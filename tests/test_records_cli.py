@@ -88,7 +88,7 @@ def test_init_minimal_policy_loads_and_init_never_overwrites(tmp_path: Path, cli
     assert res.code == 0
     assert (target / "expflow.yaml").read_text() == "# mine\n"
     assert "kept" in res.out and "expflow.yaml" in res.out
-    assert leftovers(target) == [".github", ".pre-commit-config.yaml"]
+    assert leftovers(target) == [".github", ".gitignore", ".pre-commit-config.yaml"]
 
 
 def test_init_bad_template_is_usage_error(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-FORMAT = 5
+FORMAT = 6  # 6: the PIN scan reads notebooks, nested keys, --pin, private keys
 
 
 class BlobCache:

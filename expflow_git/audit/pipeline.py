@@ -15,8 +15,6 @@ from typing import Any, NamedTuple
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.record import (
-    CODE,
-    TEXT,
     BlobRecord,
     as_dict,
     content_record,
@@ -39,7 +37,7 @@ from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.heap import no_cyclic_gc
-from expflow_git.pinscan.scanner import is_code_path, name_findings
+from expflow_git.pinscan.scanner import file_class, name_findings
 from expflow_git.policy.diff import PolicyProposal, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import DEFAULT_POLICY_PATH, Gate, Policy
@@ -274,7 +272,7 @@ class _TreeReader:
                 continue
             if scanned:
                 findings.extend(name_findings(entry.path))
-            cls = (CODE if is_code_path(entry.path) else TEXT) if scanned else None
+            cls = file_class(entry.path).value if scanned else None
             uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls))
         del entries[:]
 

@@ -4,7 +4,7 @@ twice. Its on-disk form is JSON with short keys, as every record of a large repo
 repeats them:
 
     {"h": SHA-256 of the bytes,
-     "s": {file class: [finding row, ...]},     the PIN scan, per class (t text, c code)
+     "s": {file class: [finding row, ...]},     the PIN scan, per pinscan FileClass value
      "e" | "r": document outcome}               per kind the blob is read as
 
     document outcome: {"doc": the parsed document, slimmed to what the audit reads,
@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 from expflow_git.checks import check_content, registry_findings
 from expflow_git.documents import Result
 from expflow_git.errors import Finding
-from expflow_git.pinscan.scanner import scan_content
+from expflow_git.pinscan.scanner import FileClass, scan_content
 from expflow_git.policy.model import NUMBER_TYPES, Policy, param_key
 from expflow_git.schemas import Kind
 from expflow_git.spelling import SPELLING, spell_run
@@ -68,9 +68,6 @@ def set_outcome(record: BlobRecord, kind: Kind, outcome: DocumentOutcome) -> Non
         record["e"] = outcome
     else:
         record["r"] = outcome
-
-
-TEXT, CODE = "t", "c"  # the PIN scan's two file classes
 
 
 def finding_row(f: Finding) -> FindingRow:
@@ -143,7 +140,7 @@ def content_record(
     scans: dict[str, list[FindingRow]] = {}
     record: BlobRecord = {"h": hashlib.sha256(data).hexdigest(), "s": scans}
     for cls in scan_classes:
-        found = scan_content(data, code=cls == CODE) if len(data) <= MAX_SCAN_BYTES else []
+        found = scan_content(data, FileClass(cls)) if len(data) <= MAX_SCAN_BYTES else []
         scans[cls] = [finding_row(f) for f in found]
     for kind in kinds:
         content = check_content(kind, data)

@@ -43,8 +43,8 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     emit_findings(findings)
     if findings:
         err(
-            f"{PROG} scan: {len(findings)} leaked PIN / PIN hash finding(s); "
-            "remove them (and rotate the PIN)"
+            f"{PROG} scan: {len(findings)} leaked PIN / PIN hash / private key finding(s); "
+            "remove them (and rotate the PIN or key)"
         )
         raise SystemExit(ExitCode.FAILED)
     err(f"{PROG} scan: {count} file(s) clean")

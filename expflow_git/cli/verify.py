@@ -20,10 +20,22 @@ from expflow_git.errors import ExitCode
 )
 def keygen(out: str) -> None:
     """Make an Ed25519 key pair (PATH mode 0600, PATH.pub)."""
+    from expflow_git.errors import printable
+    from expflow_git.gitstore import unignored_work_tree
     from expflow_git.report.signing import keygen as make_keys
 
     kid = make_keys(out)
     click.echo(f"wrote {out} (private, mode 0600) and {out}.pub\nkeyid {kid}")
+    # A private key inside a work tree is one `git add -A` from being committed (the
+    # scan's private-key rule refuses it too).
+    root = unignored_work_tree(out)
+    if root is not None:
+        warn(
+            f"{printable(out)} is a private key inside the git work tree "
+            f"{printable(str(root))}; never commit it (add it to .gitignore, or keep keys "
+            "outside the repository)",
+            command="keygen",
+        )
 
 
 @click.command()

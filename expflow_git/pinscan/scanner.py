@@ -22,13 +22,36 @@ Rules (the stable names are the values of `Rule`):
   four-digit PINs.
 - ``pin-hash-format``: any match of ``pin.PIN_HASH_RE`` (the tool's own format).
 - ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
-  ``:`` separator (YAML/JSON), quoted or bare.
+  ``:`` separator (YAML/JSON), quoted or bare; or after the tool's own flag on a
+  command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not: shell scripts,
+  Makefiles, CI files; the argument list ``"--pin", "NNNN"`` of a test is not).
+- Nested keys: below a ``pin`` mapping (a YAML ``pin:`` block, a TOML ``[pin]`` or
+  ``[x.pin]`` table, a ``pin: {...}`` / ``"pin": {...}`` / ``pin = {...}`` flow
+  mapping or inline table), a direct child ``hash``, ``sha256``, ``digest`` or
+  ``hashed`` with a literal value is a ``pin-assignment`` (as ``pin.hash``), and a
+  child ``value``, ``code``, ``secret`` or ``number`` holding four digits is a
+  ``pin-value``. Children are read up to the next nested mapping (a flow mapping)
+  or the next ``pin`` mapping, which has its own children.
+- ``private-key``: a PEM / OpenSSH private-key block (``-----BEGIN … PRIVATE
+  KEY-----``: PKCS#8, RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP ``… PRIVATE KEY BLOCK``)
+  with a base64 body and its ``-----END`` line, also inside a JSON string
+  (``\\n`` line breaks); a mention without a body is not a key. Reported at the
+  BEGIN line.
+
+Notebooks (``.ipynb``): the cell sources and text outputs are decoded from their
+JSON strings and scanned as text (a code cell as Python, its ``%``/``!`` lines as
+shell), besides the raw file; findings point at the line and column inside the
+file's JSON string. A notebook that is not nbformat 4 JSON is scanned raw only.
 
 A line containing ``expflow: allow-pin-hash`` is exempt from every content
 rule; ``pin-hash-file`` concerns the whole file and is exempted only by an
 ``allow`` glob. An assignment whose value is itself a ``pin-sha256`` or
 ``pin-hash-format`` token is reported once, under the more specific content
 rule. Messages never contain any part of the token.
+
+Every rule takes time linear in the file's size: each line is located once, a value
+is read at most once, and what a later key on the same line would re-read (the next
+``}``, the last ``)``, a block scalar's value) is remembered for the line.
 
 Text handling: a NUL byte in the first 8 KiB means binary (git's own test) and
 the file's content is skipped, except UTF-16 text with a byte-order mark, which
@@ -45,6 +68,7 @@ import bisect
 import enum
 import functools
 import hashlib
+import itertools
 import posixpath
 import re
 from collections.abc import Sequence
@@ -53,6 +77,8 @@ from dataclasses import dataclass, replace
 from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
+from expflow_git.pinscan import notebook
+from expflow_git.pinscan.values import Kind, Line, value_at
 
 PRAGMA = "expflow: allow-pin-hash"
 PIN_HASH_FILENAME = "pin.hash"
@@ -68,6 +94,15 @@ class Rule(str, enum.Enum):
     PIN_SHA256 = "pin-sha256"
     PIN_HASH_FORMAT = "pin-hash-format"
     PIN_VALUE = "pin-value"
+    PRIVATE_KEY = "private-key"
+
+
+class FileClass(str, enum.Enum):
+    """How a file's content is read; the audit caches a blob's findings per class."""
+
+    TEXT = "t"
+    CODE = "c"  # an unquoted right-hand side is an expression
+    NOTEBOOK = "n"  # a Jupyter notebook: JSON whose strings are code and text
 
 
 # Files whose unquoted right-hand sides are expressions, not literal values.
@@ -97,23 +132,6 @@ _KEY_RE = re.compile(
     re.IGNORECASE | re.VERBOSE | re.ASCII,
 )
 
-# A value that names where the secret comes from instead of holding it.
-_REFERENCE_RE = re.compile(
-    r"""\$\{\{[^}]*\}\}                                 # ${{ secrets.X }} (GitHub Actions)
-      | \$\{[A-Za-z_][A-Za-z0-9_]*(?::?-|:?\?[^}]*)?\}  # ${X} ${X:-} ${X:?m}; defaults literal
-      | \$[A-Za-z_][A-Za-z0-9_]*                        # $X
-      | \$env:[A-Za-z_][A-Za-z0-9_]*                    # PowerShell
-      | \$\(.*\)                                        # $(command)
-      | %[A-Za-z_][A-Za-z0-9_]*%                        # cmd.exe
-      | \{\{.*\}\}                                      # Jinja / Helm template
-      | \*[A-Za-z0-9_-]+                                # YAML alias
-    """,
-    re.VERBOSE,
-)
-_BARE_RE = re.compile(r"[^\s,;#\]})]+")
-_ENDS_VALUE_RE = re.compile(r"[ \t,;#\]})]|\Z")
-_BLOCK_SCALAR_RE = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?")
-_NOT_A_SECRET = frozenset({"null", "~", "none", "nil", "undefined", "true", "false"})
 _FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
 _NUMBER_RE = re.compile(r"[0-9]+")
 
@@ -130,8 +148,9 @@ _FOLD = bytes.maketrans(
     _HEX_MARK * 22 + b"ghijklmnopqrstuvwxyz",
 )
 _FOLDED_HEX_RUN = _HEX_MARK * 64
+# `pin` as a key (`pin:`, `pin_hash=`, `"pin": {`), or a TOML table `[pin]` / `[x.pin]`.
 _FOLDED_KEY_RE = re.compile(
-    rb"pin(?:[_.]?" + re.escape(b"hash".translate(_FOLD)) + rb")?[\"']?\]?[ \t]*[:=]"
+    rb"pin(?:[_.]?" + re.escape(b"hash".translate(_FOLD)) + rb")?[\"']?(?:\]?[ \t]*[:=]|[ \t]*\])"
 )
 _FORMAT_PREFIX = PIN_HASH_PREFIX.encode("ascii")
 # Only when PIN_HASH_RE stops starting with its literal prefix does the filter need the regex.
@@ -148,8 +167,10 @@ class _Family(enum.Flag):
     NONE = 0
     HEX = enum.auto()  # pin-sha256
     FORMAT = enum.auto()  # pin-hash-format
-    KEY = enum.auto()  # pin-assignment, pin-value
-    ALL = HEX | FORMAT | KEY
+    KEY = enum.auto()  # pin-assignment, pin-value (flat and nested keys)
+    FLAG = enum.auto()  # pin-value after `--pin`
+    PRIVATE = enum.auto()  # private-key
+    ALL = HEX | FORMAT | KEY | FLAG | PRIVATE
 
 
 def _may_match(data: bytes) -> _Family:
@@ -164,6 +185,10 @@ def _may_match(data: bytes) -> _Family:
         families |= _Family.FORMAT
     if b"pin" in folded and _FOLDED_KEY_RE.search(folded) is not None:
         families |= _Family.KEY
+    if b"--pin" in data:
+        families |= _Family.FLAG
+    if b"PRIVATE KEY" in data:
+        families |= _Family.PRIVATE
     return families
 
 
@@ -184,14 +209,14 @@ def path_is_allowed(path: str, allow: Sequence[str]) -> bool:
 
 
 def scan_bytes(path: str, data: bytes, *, allow: Sequence[str] = ()) -> list[Finding]:
-    """Findings for leaked PINs / PIN hashes in one file's bytes, sorted by position.
+    """Findings for leaked PINs / PIN hashes / private keys in one file's bytes, by position.
 
     `path` is repo-relative with '/' separators; files matching an `allow` glob
     are exempt entirely.
     """
     if allow and path_is_allowed(path, allow):
         return []
-    content = scan_content(data, code=is_code_path(path))
+    content = scan_content(data, file_class(path))
     return name_findings(path) + [replace(f, path=path) for f in content]
 
 
@@ -200,6 +225,13 @@ def is_code_path(path: str) -> bool:
     if not path.lower().endswith(_CODE_SUFFIX_TUPLE):  # nearly every path: no splitext
         return False
     return posixpath.splitext(path)[1].lower() in _CODE_SUFFIXES
+
+
+def file_class(path: str) -> FileClass:
+    """How the content of the file at `path` is read."""
+    if not is_code_path(path):
+        return FileClass.TEXT
+    return FileClass.NOTEBOOK if path.lower().endswith(".ipynb") else FileClass.CODE
 
 
 def name_findings(path: str) -> list[Finding]:
@@ -220,22 +252,58 @@ def name_findings(path: str) -> list[Finding]:
     ]
 
 
-def scan_content(data: bytes, *, code: bool) -> list[Finding]:
-    """The content findings (path left empty): what depends only on the bytes and the file type,
-    so the audit may cache it per blob."""
+def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
+    """The content findings (path left empty): what depends only on the bytes and the file's
+    class, so the audit may cache it per blob."""
+    code = cls is not FileClass.TEXT
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = data.decode("utf-16", errors="replace").removeprefix("\ufeff")
         return _scan_text(text, code)
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:
         return []  # binary
     families = _may_match(data)
-    if not families:
+    if not families and cls is not FileClass.NOTEBOOK:
         return []
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    return _scan_text(text, code, families)
+    raw = _scan_text(text, code, families) if families else []
+    if cls is FileClass.NOTEBOOK:
+        return _with_notebook(raw, text)
+    return raw
+
+
+def _with_notebook(raw: list[Finding], text: str) -> list[Finding]:
+    """The raw scan's findings and those in the notebook's decoded cells, each once."""
+    cells = notebook.pieces(text)
+    if not cells:
+        return raw
+    locator = notebook.Locator(text)
+    found = {(f.line, f.col, f.rule): f for f in raw}
+    for piece in cells:
+        if piece.code:
+            python, shell = piece.split_shell()
+            views = [(python, True), (shell, False)]
+        else:
+            views = [(piece.text, False)]
+        starts = list(itertools.accumulate(len(e) for e in piece.elements))
+        strings: dict[int, int] = {}  # element index -> where its JSON string opens
+        for view, code in views:
+            families = _may_match(view.encode("utf-8", "surrogatepass"))
+            if not families:
+                continue
+            for hit in _text_hits(view, code, families):
+                index = bisect.bisect_right(starts, hit.start)
+                offset = hit.start - (starts[index - 1] if index else 0)
+                if index not in strings:
+                    strings[index] = locator.string_of(piece.elements[index])
+                line, col = locator.position(strings[index], offset)
+                found.setdefault(
+                    (line, col, hit.rule.value),
+                    Finding("", hit.rule.value, hit.message, line=line, col=col),
+                )
+    return [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0, k[2]))]
 
 
 @dataclass(frozen=True)
@@ -248,28 +316,60 @@ class _Hit:
 
 def _scan_text(text: str, code: bool, families: _Family = _Family.ALL) -> list[Finding]:
     """Content findings for decoded text (every rule except pin-hash-file)."""
-    content = _content_hits(text, families)
-    hits = content + _key_hits(code, text, content) if _Family.KEY in families else content
+    hits = _text_hits(text, code, families)
     if not hits:
         return []
-    newlines = [m.start() for m in re.finditer("\n", text)]
-    findings: list[Finding] = []
+    newlines = _Newlines(text)
+    return [
+        Finding("", hit.rule.value, hit.message, line=line, col=hit.start - start + 1)
+        for hit in hits
+        for line, start in [newlines.line_of(hit.start)]
+    ]
+
+
+class _Newlines:
+    """Line numbers of offsets (built only for a text with a hit)."""
+
+    def __init__(self, text: str) -> None:
+        self.offsets = [m.start() for m in re.finditer("\n", text)]
+        self._length = len(text)
+
+    def line_of(self, pos: int) -> tuple[int, int]:
+        """(1-based line, offset of its first character)."""
+        index = bisect.bisect_left(self.offsets, pos)
+        return index + 1, (self.offsets[index - 1] + 1 if index else 0)
+
+    def end_of(self, line: int) -> int:
+        """The offset of the "\\n" ending a 1-based line (the text's length for the last)."""
+        return self.offsets[line - 1] if line <= len(self.offsets) else self._length
+
+
+def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[_Hit]:
+    """Every rule's hits on decoded text, by position, without those on a pragma line."""
+    content = _content_hits(text, families)
+    hits = list(content)
+    if _Family.KEY in families:
+        overlaps = _Overlaps(content)
+        hits += _key_hits(code, text, overlaps)
+        hits += _nested_hits(code, text, overlaps)
+    if _Family.FLAG in families:
+        hits += _flag_hits(text)
+    if _Family.PRIVATE in families:
+        hits += _private_key_hits(text)
+    if not hits:
+        return []
+    newlines = _Newlines(text)
+    kept: list[_Hit] = []
+    pragma_lines: dict[int, bool] = {}  # by line number: each line is searched once
     for hit in sorted(hits, key=lambda h: (h.start, h.rule.value)):
-        line_index = bisect.bisect_left(newlines, hit.start)
-        line_start = newlines[line_index - 1] + 1 if line_index else 0
-        line_end = newlines[line_index] if line_index < len(newlines) else len(text)
-        if PRAGMA in text[line_start:line_end]:
-            continue
-        findings.append(
-            Finding(
-                "",
-                hit.rule.value,
-                hit.message,
-                line=line_index + 1,
-                col=hit.start - line_start + 1,
-            )
-        )
-    return findings
+        line, line_start = newlines.line_of(hit.start)
+        exempt = pragma_lines.get(line)
+        if exempt is None:
+            exempt = PRAGMA in text[line_start : newlines.end_of(line)]
+            pragma_lines[line] = exempt
+        if not exempt:
+            kept.append(hit)
+    return kept
 
 
 def _content_hits(text: str, families: _Family) -> list[_Hit]:
@@ -317,9 +417,23 @@ def _bounded(text: str, start: int, end: int) -> bool:
     )
 
 
-def _key_hits(code: bool, text: str, content: list[_Hit]) -> list[_Hit]:
+class _Overlaps:
+    """Whether a span overlaps a content hit, in O(log n) (a line of thousands of hashes)."""
+
+    def __init__(self, content: list[_Hit]) -> None:
+        spans = sorted((h.start, h.end) for h in content)
+        self.starts = [s for s, _ in spans]
+        self.max_end = list(itertools.accumulate((e for _, e in spans), max))
+
+    def any(self, start: int, end: int) -> bool:
+        index = bisect.bisect_left(self.starts, end)  # hits starting before `end`
+        return index > 0 and self.max_end[index - 1] > start
+
+
+def _key_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
     """pin-assignment and pin-value hits; an assignment overlapping a content hit is dropped."""
     hits: list[_Hit] = []
+    line = Line(text)
     consumed = 0  # a key inside an earlier key's value is part of that value, not a new key
     for m in _KEY_RE.finditer(text):
         if m.start() < consumed:
@@ -327,20 +441,21 @@ def _key_hits(code: bool, text: str, content: list[_Hit]) -> list[_Hit]:
         quote = m.group("q")
         if quote and text[m.start() - 1 : m.start()] != quote:
             continue  # `pin": x`: a closing quote without its opening one
+        sep = m.group("sep")
         after_sep = text[m.end("sep") : m.end("sep") + 1]
-        if m.group("sep") == ":" and not quote and after_sep not in ("", " ", "\t", "\r", "\n"):
+        if sep == ":" and not quote and after_sep not in ("", " ", "\t", "\r", "\n"):
             continue  # an unquoted YAML key needs `: `; this is `${X:-}`, a URL, a time, ...
         key = m.group("key")
         is_pin = key.lower() == "pin"
-        if is_pin and m.group("sep") != ":":
+        if is_pin and sep != ":":
             continue
-        value = _value_at(text, m.end(), spaced=m.group().endswith((" ", "\t")))
+        value = value_at(text, m.end(), line.at(m.end()), spaced=m.group().endswith((" ", "\t")))
         if value is None:
             continue
         consumed = value.end
         token = text[value.start : value.end]
         if is_pin:
-            if value.kind is not _Kind.REFERENCE and _FOUR_DIGITS_RE.fullmatch(token):
+            if value.kind is not Kind.REFERENCE and _FOUR_DIGITS_RE.fullmatch(token):
                 hits.append(
                     _Hit(
                         Rule.PIN_VALUE,
@@ -350,11 +465,11 @@ def _key_hits(code: bool, text: str, content: list[_Hit]) -> list[_Hit]:
                     )
                 )
             continue
-        if value.kind is _Kind.REFERENCE:
+        if value.kind is Kind.REFERENCE:
             continue
-        if code and value.kind is _Kind.BARE and not _NUMBER_RE.fullmatch(token):
+        if code and value.kind is Kind.BARE and not _NUMBER_RE.fullmatch(token):
             continue  # in source code an unquoted right-hand side is an expression
-        if any(c.start < value.end and value.start < c.end for c in content):
+        if overlaps.any(value.start, value.end):
             continue  # the content rule already names this token, more specifically
         hits.append(
             _Hit(Rule.PIN_ASSIGNMENT, value.start, value.end, f"{key} assigned a value (masked)")
@@ -362,86 +477,181 @@ def _key_hits(code: bool, text: str, content: list[_Hit]) -> list[_Hit]:
     return hits
 
 
-class _Kind(enum.Enum):
-    LITERAL = "literal"  # quoted string or YAML block scalar
-    BARE = "bare"  # unquoted scalar
-    REFERENCE = "reference"  # names where the secret comes from
+# --- nested keys ----------------------------------------------------------------------
+
+_HASH_CHILDREN = "hash|sha256|digest|hashed"
+_VALUE_CHILDREN = "value|code|secret|number"
+# A YAML `pin:` opening a block mapping (nothing but a comment after the colon).
+_YAML_PIN_RE = re.compile(
+    r"^(?P<indent> *)(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*:[ \t]*(?:#[^\n]*)?\r?$",
+    re.IGNORECASE | re.MULTILINE | re.ASCII,
+)
+# A TOML table `[pin]`, `[auth.pin]`, `[[pin]]`, `["pin"]`.
+_TOML_PIN_RE = re.compile(
+    r"^[ \t]*\[\[?[ \t]*(?:[^\]\n]*\.[ \t]*)?(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*\]\]?"
+    r"[ \t]*(?:#[^\n]*)?\r?$",
+    re.IGNORECASE | re.MULTILINE | re.ASCII,
+)
+# `pin: {`, `"pin": {`, `pin = {` (a flow mapping, JSON object, TOML inline table).
+_FLOW_PIN_RE = re.compile(
+    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*\{",
+    re.IGNORECASE | re.ASCII,
+)
+_CHILD = rf"(?P<q>[\"']?)(?P<key>{_HASH_CHILDREN}|{_VALUE_CHILDREN})(?P=q)[ \t]*"
+_YAML_CHILD_RE = re.compile(_CHILD + r":[ \t]+", re.IGNORECASE | re.ASCII)
+_TOML_CHILD_RE = re.compile(_CHILD + r"=[ \t]*", re.IGNORECASE | re.ASCII)
+_FLOW_CHILD_RE = re.compile(
+    r"(?<![\w-])" + _CHILD + r"(?:=|:(?=[ \t\"'0-9]))[ \t]*", re.IGNORECASE | re.ASCII
+)
+_BRACE_RE = re.compile(r"[{}]")
+_INDENT_RE = re.compile(r"[ \t]*")
 
 
-@dataclass(frozen=True)
-class _Value:
-    start: int
-    end: int
-    kind: _Kind
+def _nested_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
+    """Hits for the direct children of `pin` mappings (see the module docstring).
 
-
-def _value_at(text: str, pos: int, *, spaced: bool) -> _Value | None:
-    """The scalar value starting at `pos`, or None when it is empty or a nested mapping/list."""
-    eol = text.find("\n", pos)
-    if eol == -1:
-        eol = len(text)
-    rest = text[pos:eol].rstrip("\r")
-    if not rest or (spaced and rest.startswith("#")):
-        return None
-    first = rest[0]
-    if first in "\"'":
-        close = _closing_quote(rest, first)
-        inner_end = pos + (close if close != -1 else len(rest))
-        inner = text[pos + 1 : inner_end]
-        stripped = inner.strip()
-        if not stripped:
-            return None
-        start = pos + 1 + (len(inner) - len(inner.lstrip()))
-        kind = _Kind.REFERENCE if _is_reference(stripped) else _Kind.LITERAL
-        return _Value(start, start + len(stripped), kind)
-    if _BLOCK_SCALAR_RE.fullmatch(rest):
-        return _block_scalar_value(text, pos, eol)
-    reference = _REFERENCE_RE.match(rest)
-    if reference is not None and _ENDS_VALUE_RE.match(rest, reference.end()):
-        return _Value(pos, pos + reference.end(), _Kind.REFERENCE)
-    if first in "{[":
-        # Empty, a `{{ template }}`, or a nested mapping/list whose own keys are scanned.
-        return None
-    bare = _BARE_RE.match(rest)
-    if bare is None or bare.group().lower() in _NOT_A_SECRET:
-        return None
-    return _Value(pos, pos + bare.end(), _Kind.BARE)
-
-
-def _closing_quote(rest: str, quote: str) -> int:
-    i = 1
-    while i < len(rest):
-        c = rest[i]
-        if c == "\\" and quote == '"':
-            i += 2
+    Each form is read in one pass: a mapping's children end where the next `pin`
+    mapping of the same form begins, so no line is read for two mappings."""
+    children: list[tuple[str, re.Match[str]]] = []  # (the pin key as written, child match)
+    openers = list(_YAML_PIN_RE.finditer(text))
+    for i, m in enumerate(openers):
+        stop = openers[i + 1].start() if i + 1 < len(openers) else len(text)
+        children += _yaml_children(text, m, stop)
+    headers = list(_TOML_PIN_RE.finditer(text))
+    for i, m in enumerate(headers):
+        stop = headers[i + 1].start() if i + 1 < len(headers) else len(text)
+        children += _toml_children(text, m, stop)
+    for m in _FLOW_PIN_RE.finditer(text):
+        close = _BRACE_RE.search(text, m.end())
+        stop = close.start() if close is not None else len(text)
+        children += [(m.group("key"), c) for c in _FLOW_CHILD_RE.finditer(text, m.end(), stop)]
+    hits: list[_Hit] = []
+    line = Line(text)
+    consumed = 0  # a child found twice (two forms), or inside an earlier child's value
+    for parent, c in sorted(children, key=lambda pc: pc[1].start()):
+        if c.start() < consumed:
             continue
-        if c == quote:
-            return i
-        i += 1
-    return -1
-
-
-def _is_reference(value: str) -> bool:
-    return _REFERENCE_RE.fullmatch(value) is not None
-
-
-def _block_scalar_value(text: str, pos: int, eol: int) -> _Value | None:
-    """A YAML `|`/`>` value: the next non-blank line, if it is indented below the key's line."""
-    line_start = text.rfind("\n", 0, pos) + 1
-    key_line = text[line_start:pos]
-    key_indent = len(key_line) - len(key_line.lstrip(" "))
-    cursor = eol
-    while cursor < len(text):
-        start = cursor + 1
-        end = text.find("\n", start)
-        if end == -1:
-            end = len(text)
-        line = text[start:end].rstrip("\r")
-        cursor = end
-        if not line.strip():
+        consumed = c.end()
+        value = value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
+        if value is None or value.kind is Kind.REFERENCE:
             continue
-        indent = len(line) - len(line.lstrip(" "))
-        if indent <= key_indent:
-            return None
-        return _Value(start + indent, start + len(line.rstrip()), _Kind.LITERAL)
-    return None
+        consumed = value.end
+        token = text[value.start : value.end]
+        child = c.group("key")
+        name = f"{parent}.{child}"
+        if child.lower() in _VALUE_CHILDREN.split("|"):
+            if _FOUR_DIGITS_RE.fullmatch(token):
+                hits.append(
+                    _Hit(
+                        Rule.PIN_VALUE,
+                        value.start,
+                        value.end,
+                        f"4-digit PIN under key '{name}' (masked: ****)",
+                    )
+                )
+            continue
+        if code and value.kind is Kind.BARE and not _NUMBER_RE.fullmatch(token):
+            continue
+        if overlaps.any(value.start, value.end):
+            continue
+        hits.append(
+            _Hit(Rule.PIN_ASSIGNMENT, value.start, value.end, f"{name} assigned a value (masked)")
+        )
+    return hits
+
+
+def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
+    """The direct children of a YAML block mapping: the lines at the first child's indent,
+    up to the first line indented no deeper than the `pin:` line."""
+    indent = len(opener.group("indent"))
+    child_indent = -1
+    out: list[tuple[str, re.Match[str]]] = []
+    pos = opener.end() + 1
+    while pos < stop:
+        eol = text.find("\n", pos, stop)
+        eol = stop if eol == -1 else eol
+        lead = _INDENT_RE.match(text, pos, eol)
+        body = lead.end() if lead is not None else pos
+        if body < eol and text[body] not in "#\r":
+            depth = body - pos
+            if depth <= indent or "\t" in text[pos:body]:
+                break
+            if child_indent == -1:
+                child_indent = depth
+            if depth == child_indent and (c := _YAML_CHILD_RE.match(text, body, eol)):
+                out.append((opener.group("key"), c))
+        pos = eol + 1
+    return out
+
+
+def _toml_children(text: str, header: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
+    """The `key = value` lines of a TOML table, up to the next table header."""
+    out: list[tuple[str, re.Match[str]]] = []
+    pos = header.end() + 1
+    while pos < stop:
+        eol = text.find("\n", pos, stop)
+        eol = stop if eol == -1 else eol
+        lead = _INDENT_RE.match(text, pos, eol)
+        body = lead.end() if lead is not None else pos
+        if text.startswith("[", body):
+            break
+        if c := _TOML_CHILD_RE.match(text, body, eol):
+            out.append((header.group("key"), c))
+        pos = eol + 1
+    return out
+
+
+# --- the tool's flag on a command line ------------------------------------------------
+
+_FLAG_RE = re.compile(
+    r"(?<![\w-])--pin(?:=|[ \t]+)(?P<q>[\"']?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])", re.ASCII
+)
+
+
+def _flag_hits(text: str) -> list[_Hit]:
+    return [
+        _Hit(
+            Rule.PIN_VALUE,
+            m.start("pin"),
+            m.end("pin"),
+            "4-digit PIN given with --pin on a command line (masked: ****)",
+        )
+        for m in _FLAG_RE.finditer(text)
+    ]
+
+
+# --- private keys -----------------------------------------------------------------------
+
+# A line break is a newline, or `\n` inside a JSON string (a service account's key file).
+_BR = r"[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*"
+_PRIVATE_KEY_RE = re.compile(
+    r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"
+    + _BR
+    # RFC 1421 headers (Proc-Type: 4,ENCRYPTED / DEK-Info) or PGP armor headers, a blank line
+    + r"(?:[A-Za-z][A-Za-z0-9-]*:[^\n\\]*"
+    + _BR
+    + r"){0,8}(?:"
+    + _BR
+    + r")?"
+    # the base64 body: one line of 16 or more characters, then any lines
+    + r"[A-Za-z0-9+/=]{16,}"
+    + _BR
+    + r"(?:[A-Za-z0-9+/=]+"
+    + _BR
+    + r")*"
+    + r"-----END (?P=label)PRIVATE KEY(?P=block)?-----",
+    re.ASCII,
+)
+
+
+def _private_key_hits(text: str) -> list[_Hit]:
+    return [
+        _Hit(
+            Rule.PRIVATE_KEY,
+            m.start(),
+            m.end(),
+            f"a private key ({m.group('label')}PRIVATE KEY{m.group('block') or ''}) must not "
+            "be committed (contents masked; rotate the key)",
+        )
+        for m in _PRIVATE_KEY_RE.finditer(text)
+    ]

@@ -159,21 +159,17 @@ class Policy:
     def kind_of(self, path: str) -> Kind | None:
         """Which kind of document a root-relative path holds, by the policy's globs
         (a path both kinds match is a result)."""
-        match = self._kinds_regex.fullmatch(path.removeprefix("./"))
-        if match is None:
+        index = self._classify(path.removeprefix("./"))
+        if index is None:
             return None
-        return Kind.RESULT if match.lastgroup == "r" else Kind.EXPERIMENT
+        return Kind.RESULT if index == 0 else Kind.EXPERIMENT
 
     @functools.cached_property
-    def _kinds_regex(self) -> re.Pattern[str]:
-        """Both kinds' globs in one regex, results first: one match per path of a tree."""
-        from expflow_git.globs import any_glob_regex
+    def _classify(self) -> Callable[[str], int | None]:
+        """Both kinds' globs at once, results first: one match per path of a tree."""
+        from expflow_git.globs import classifier
 
-        return re.compile(
-            f"(?P<r>{any_glob_regex(self.result_globs).pattern})"
-            f"|(?P<e>{any_glob_regex(self.experiment_globs).pattern})",
-            re.DOTALL,
-        )
+        return classifier((self.result_globs, self.experiment_globs))
 
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""

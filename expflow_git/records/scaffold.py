@@ -129,6 +129,24 @@ jobs:
 """
 
 
+# Written only where no .gitignore exists: an existing one is the project's own, and a
+# pattern added to it could stop files the project tracks from being added.
+GITIGNORE = """\
+# expflow-git: private signing keys never belong in the repository.
+# `expflow-git keygen --out PATH` writes PATH (private) and PATH.pub (public):
+# commit only the .pub file (e.g. to .expflow/keys/). The scan refuses private keys too.
+*.key
+*.pem
+*-key
+*_key
+id_rsa
+id_ecdsa
+id_ed25519
+.expflow/keys/*
+!.expflow/keys/*.pub
+"""
+
+
 def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
     """Create what is missing; never overwrite. Returns (path, created) pairs."""
     policy = COMPETITION_POLICY if template is Template.COMPETITION else MINIMAL_POLICY
@@ -138,6 +156,7 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         "results/.gitkeep": "",
         ".pre-commit-config.yaml": PRE_COMMIT_CONFIG,
         ".github/workflows/expflow.yml": WORKFLOW,
+        ".gitignore": GITIGNORE,
     }
     # Every folder is checked before the first write: a cloned repository may hold a
     # symlinked `.github` or `results` that would take a write outside the work tree.

@@ -1,4 +1,4 @@
-"""Which public keys `verify` trusts, and where each came from (SPEC §6.4 item 1).
+"""Which public keys `verify` trusts, and where each came from (docs/spec.md §6.4 item 1).
 
 Keys come only from the verifier: `--public-key` files, `.expflow/keys/*.pub` at a
 trusted ref that does not contain the verified commit, or an OpenSSH

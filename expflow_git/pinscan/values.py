@@ -1,0 +1,232 @@
+"""Reading the value after a key, for the PIN scan: a quoted string, a YAML block
+scalar, a reference (`$X`, `${{ secrets.X }}`, `$(cmd)`, ...) or a bare scalar.
+
+Every read stays within the key's line and is linear in what it reads; what several
+keys on one line would each search the rest of the line for (the next `}`, the last
+`)` and `}}`, a block scalar's value) is found once per line by `Line`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+# A value that names where the secret comes from instead of holding it.
+_REFERENCE_RE = re.compile(
+    r"""\$\{\{[^}]*\}\}                                 # ${{ secrets.X }} (GitHub Actions)
+      | \$\{[A-Za-z_][A-Za-z0-9_]*(?::?-|:?\?[^}]*)?\}  # ${X} ${X:-} ${X:?m}; defaults literal
+      | \$[A-Za-z_][A-Za-z0-9_]*                        # $X
+      | \$env:[A-Za-z_][A-Za-z0-9_]*                    # PowerShell
+      | \$\(.*\)                                        # $(command)
+      | %[A-Za-z_][A-Za-z0-9_]*%                        # cmd.exe
+      | \{\{.*\}\}                                      # Jinja / Helm template
+      | \*[A-Za-z0-9_-]+                                # YAML alias
+    """,
+    re.VERBOSE,
+)
+_BARE_RE = re.compile(r"[^\s,;#\]})]+")
+_NOT_A_SECRET = frozenset({"null", "~", "none", "nil", "undefined", "true", "false"})
+
+
+class Line:
+    """The line around increasing positions of one text, each line found once, with what
+    several keys on one line would otherwise each search the rest of the line for."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.start = 0
+        self.eol = -1  # index of the line's "\n" (or len(text)); -1: no line yet
+        self.end = 0  # the line's end without trailing "\r"
+        self._last_paren = -2
+        self._last_pair = -2
+        self._brace_from = 0
+        self._brace_at = -2
+        self._block: Value | None | bool = False  # False: not computed
+
+    def at(self, pos: int) -> Line:
+        """Move to the line holding `pos` (never backwards: callers go in text order)."""
+        if pos <= self.eol:
+            return self
+        text = self.text
+        # Only the stretch after the previous line is searched: each line is found once.
+        self.start = text.rfind("\n", self.eol + 1, pos) + 1 or self.eol + 1
+        eol = text.find("\n", pos)
+        self.eol = len(text) if eol == -1 else eol
+        end = self.eol
+        while end > self.start and text[end - 1] == "\r":
+            end -= 1
+        self.end = end
+        self._last_paren = self._last_pair = self._brace_at = -2
+        self._block = False
+        return self
+
+    def last_paren(self) -> int:
+        """The line's last `)` (where a `$(...)` reference ends), or -1."""
+        if self._last_paren == -2:
+            self._last_paren = self.text.rfind(")", self.start, self.end)
+        return self._last_paren
+
+    def last_pair(self) -> int:
+        """The line's last `}}` (where a `{{ template }}` ends), or -1."""
+        if self._last_pair == -2:
+            self._last_pair = self.text.rfind("}}", self.start, self.end)
+        return self._last_pair
+
+    def next_brace(self, pos: int) -> int:
+        """The first `}` at or after `pos` on the line, or -1."""
+        if self._brace_at == -2 or pos < self._brace_from or -1 < self._brace_at < pos:
+            self._brace_from = pos
+            self._brace_at = self.text.find("}", pos, self.end)
+        return self._brace_at
+
+    def block_value(self) -> Value | None:
+        """The value of a YAML `|`/`>` block scalar opened on this line (the same for every
+        key of the line)."""
+        if self._block is False:
+            self._block = _block_scalar_value(self.text, self.start, self.eol)
+        return self._block  # type: ignore[return-value]
+
+
+class Kind(enum.Enum):
+    """What a value is: it decides whether an assignment is a leak."""
+
+    LITERAL = "literal"  # quoted string or YAML block scalar
+    BARE = "bare"  # unquoted scalar
+    REFERENCE = "reference"  # names where the secret comes from
+
+
+@dataclass(frozen=True)
+class Value:
+    """A value's span in the text (what a finding points at) and its kind."""
+
+    start: int
+    end: int
+    kind: Kind
+
+
+_VALUE_ENDS = frozenset(" \t,;#]})")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]+")
+_BLOCK_HEAD_RE = re.compile(r"[|>][-+0-9]*[ \t]*")
+
+
+def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
+    """The scalar value starting at `pos`, or None when it is empty or a nested mapping/list.
+
+    The value ends with its line (`line`, which holds `pos`); nothing here reads further
+    along the line than the value, except through `line`'s per-line answers."""
+    end = max(pos, line.end)
+    if pos >= end or (spaced and text[pos] == "#"):
+        return None
+    first = text[pos]
+    if first in "\"'":
+        close = _closing_quote(text, pos, end, first)
+        inner_end = close if close != -1 else end
+        inner = text[pos + 1 : inner_end]
+        stripped = inner.strip()
+        if not stripped:
+            return None
+        start = pos + 1 + (len(inner) - len(inner.lstrip()))
+        kind = Kind.REFERENCE if is_reference(stripped) else Kind.LITERAL
+        return Value(start, start + len(stripped), kind)
+    head = _BLOCK_HEAD_RE.match(text, pos, end)
+    if head is not None and (head.end() == end or text[head.end()] == "#"):
+        return line.block_value()
+    reference = reference_end(text, pos, end, line)
+    if reference is not None and (reference == end or text[reference] in _VALUE_ENDS):
+        return Value(pos, reference, Kind.REFERENCE)
+    if first in "{[":
+        # Empty, a `{{ template }}`, or a nested mapping/list whose own keys are scanned.
+        return None
+    bare = _BARE_RE.match(text, pos, end)
+    if bare is None or bare.group().lower() in _NOT_A_SECRET:
+        return None
+    return Value(pos, bare.end(), Kind.BARE)
+
+
+def reference_end(text: str, pos: int, end: int, line: Line) -> int | None:
+    """Where `_REFERENCE_RE.match(text[pos:end])` would end (absolute), or None: the same
+    alternatives in the same order, with the line's remembered `}`, `)` and `}}`."""
+    first = text[pos]
+    if first == "$":
+        nxt = text[pos + 1 : pos + 2] if pos + 1 < end else ""
+        if nxt == "{":
+            if text.startswith("{", pos + 2) and pos + 2 < end:
+                brace = line.next_brace(pos + 3)
+                if brace != -1 and brace + 1 < end and text[brace + 1] == "}":
+                    return brace + 2
+            name = _NAME_RE.match(text, pos + 2, end)
+            if name is None:
+                return None
+            after = name.end()
+            two = text[after : min(after + 2, end)]
+            if two == ":-" and text[after + 2 : after + 3] == "}" and after + 2 < end:
+                return after + 3
+            if two[:1] == "-" and text[after + 1 : after + 2] == "}" and after + 1 < end:
+                return after + 2
+            question = after + 1 if two == ":?" else after if two[:1] == "?" else -1
+            if question != -1:
+                brace = line.next_brace(question + 1)
+                if brace != -1:
+                    return brace + 1
+            return after + 1 if text[after : after + 1] == "}" and after < end else None
+        if nxt == "(":
+            paren = line.last_paren()
+            return paren + 1 if paren >= pos + 2 else None
+        name = _NAME_RE.match(text, pos + 1, end)
+        return None if name is None else name.end()
+    if first == "%":
+        name = _NAME_RE.match(text, pos + 1, end)
+        if name is not None and text[name.end() : name.end() + 1] == "%" and name.end() < end:
+            return name.end() + 1
+        return None
+    if first == "{":
+        if text[pos + 1 : pos + 2] == "{" and pos + 1 < end:
+            pair = line.last_pair()
+            return pair + 2 if pair >= pos + 2 else None
+        return None
+    if first == "*":
+        alias = _ALIAS_RE.match(text, pos + 1, end)
+        return None if alias is None else alias.end()
+    return None
+
+
+def _closing_quote(text: str, pos: int, end: int, quote: str) -> int:
+    """The index of the quote closing the one at `pos`, before `end`; -1 if none."""
+    i = pos + 1
+    while i < end:
+        c = text[i]
+        if c == "\\" and quote == '"':
+            i += 2
+            continue
+        if c == quote:
+            return i
+        i += 1
+    return -1
+
+
+def is_reference(value: str) -> bool:
+    """A quoted value that names where the secret comes from (`"${EXPFLOW_PIN}"`)."""
+    return _REFERENCE_RE.fullmatch(value) is not None
+
+
+def _block_scalar_value(text: str, line_start: int, eol: int) -> Value | None:
+    """A YAML `|`/`>` value: the next non-blank line, if it is indented below the key's line."""
+    key_line = text[line_start:eol]
+    key_indent = len(key_line) - len(key_line.lstrip(" "))
+    cursor = eol
+    while cursor < len(text):
+        start = cursor + 1
+        end = text.find("\n", start)
+        if end == -1:
+            end = len(text)
+        line = text[start:end].rstrip("\r")
+        cursor = end
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if indent <= key_indent:
+            return None
+        return Value(start + indent, start + len(line.rstrip()), Kind.LITERAL)
+    return None

@@ -1,0 +1,69 @@
+"""The PIN scan takes time linear in a line's length (issue 14 item 11).
+
+The issue's input, `"pin_hash=x " * N` on one line, took 1.3 s at 110 KB, 20 s at
+440 KB and 239 s at 1.76 MB; the audit scans every blob up to 8 MiB. These tests
+run it (and lines built to make other parts of a value re-read the rest of the
+line) through the real CLI; they finish in seconds. No timing assertion: the
+subprocess runs have run_cli's 120 s timeout, which the old scanner overran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from conftest import ExpRepo, assert_clean_output, run_cli
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+UNIT = "pin_hash=x "
+
+
+@pytest.mark.parametrize("size", [110_000, 440_000, 1_760_000])
+def test_the_issue_line_scans_in_linear_time(exp_repo: ExpRepo, size: int) -> None:
+    n = size // len(UNIT)
+    exp_repo.write("long.env", UNIT * n)
+    code, out, err = run_cli(["scan", "long.env"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == n  # every assignment on the line, each once
+    assert lines[0] == "long.env:1:10: pin-assignment: pin_hash assigned a value (masked)"
+    assert lines[-1].startswith(f"long.env:1:{(n - 1) * len(UNIT) + 10}: ")
+
+
+def test_the_audit_scans_the_long_line_too(exp_repo: ExpRepo) -> None:
+    exp_repo.write("long.env", UNIT * (1_760_000 // len(UNIT)))
+    exp_repo.commit("long line")
+    code, out, err = run_cli(["audit", "--no-cache"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert code == 1
+    assert "long.env:1:10: pin-assignment" in out
+
+
+PIN_SHA = hashlib.sha256(b"1234").hexdigest()
+
+# Each unit makes a part of the old value parser read to the end of the line (or
+# scan every earlier hit) for every key on it.
+ADVERSARIAL = [
+    ("pin_hash=$(x ", 1),  # `$(...)` looked for the line's last ')'
+    ("pin_hash=${{ ", 1),  # `${{ ... }}` looked for the next '}'
+    ("pin_hash=${X:? ", 1),
+    ("pin_hash={{ ", 0),  # `{{ ... }}` looked for the last '}}'
+    ("pin_hash: | #", 0),  # a block scalar's opening line, re-read per key
+    (f"pin_hash={PIN_SHA} ", 1),  # each assignment was compared with every hash
+    ("--pin 1234 ", 1),
+    ('"pin": {"hash": "x", ', 1),
+    ("-----BEGIN RSA PRIVATE KEY-----\n", 0),
+]
+
+
+@pytest.mark.parametrize(("unit", "per_unit"), ADVERSARIAL, ids=[u for u, _ in ADVERSARIAL])
+def test_adversarial_lines_scan_in_linear_time(
+    exp_repo: ExpRepo, cli, unit: str, per_unit: int
+) -> None:
+    n = 440_000 // len(unit)
+    exp_repo.write("long.yaml", unit * n)
+    res = cli(["scan", "long.yaml"], cwd=exp_repo.path)
+    assert res.code == (1 if per_unit else 0), res.err
+    assert len(res.out.splitlines()) == per_unit * n
