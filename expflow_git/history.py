@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from expflow_git.checks import Rules
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.gitstore import BlobReader, Change, Git, TreeEntry
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Change, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
     REGULAR_MODES,

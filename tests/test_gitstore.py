@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.gitstore import (
-    BlobReader,
-    Change,
-    Commit,
-    Git,
-    IndexEntry,
-    TreeEntry,
-    no_git_env,
-    zsplit,
-)
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Change, Commit, Git, IndexEntry, TreeEntry, no_git_env, zsplit
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -34,7 +34,8 @@ from expflow_git.checks import (
 )
 from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
-from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.pinscan.scanner import file_class, name_findings

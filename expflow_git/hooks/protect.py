@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from expflow_git.checks import Rules
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.gitstore import BlobReader, Change
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Change
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
     DocumentGlobs,

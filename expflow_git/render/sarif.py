@@ -17,7 +17,7 @@ from urllib.parse import quote
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.checks import Rules
 from expflow_git.escape import json_text
-from expflow_git.pinscan.scanner import Rule as PinRule
+from expflow_git.pinscan.hits import Rule as PinRule
 from expflow_git.render.view import FindingLine, Row, View
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

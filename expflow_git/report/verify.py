@@ -446,7 +446,7 @@ def _judged_blob(
 ) -> Policy | Line:
     """The policy the report says judged, read from the repository (never from the
     report), or the failed line when the repository holds no such blob there."""
-    from expflow_git.gitstore import BlobReader
+    from expflow_git.gitblobs import BlobReader
     from expflow_git.policy.load import load_policy_bytes
 
     if entry is None or entry.sha != policy_info["gitBlob"] or entry.mode == "120000":
