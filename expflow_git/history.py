@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from expflow_git.checks import Rules
+from expflow_git.checks import Problem
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
@@ -50,9 +50,9 @@ from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
-RULE = Rules.RESULT_REWRITTEN.value
+RULE = Problem.RESULT_REWRITTEN.value
 _Edit = tuple[int, RecordEdit, bool]  # commit position, the edit, frozen then
-RECORD_RULE = Rules.RECORD_REWRITTEN.value
+RECORD_RULE = Problem.RECORD_REWRITTEN.value
 # Blobs larger than this are data, not where a PIN hash is typed (as the tree's scan).
 MAX_SCAN_BYTES = 8 * 1024 * 1024
 

@@ -17,7 +17,7 @@ from expflow_git.errors import Finding
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan.scanner import (
     PRAGMA,
-    Rule,
+    Leak,
     _scan_text,
     is_code_path,
     path_is_allowed,
@@ -55,7 +55,7 @@ def assert_masked(findings: list[Finding], secret: str) -> None:
 
 
 def test_rule_names_are_stable() -> None:
-    assert {r.value for r in Rule} == {
+    assert {r.value for r in Leak} == {
         "pin-hash-file",
         "pin-assignment",
         "pin-sha256",

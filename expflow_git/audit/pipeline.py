@@ -25,7 +25,7 @@ from expflow_git.audit.record import (
     spelled,
 )
 from expflow_git.checks import (
-    Rules,
+    Problem,
     RunVerdict,
     integrity_findings,
     pair_runs,
@@ -218,14 +218,15 @@ def _proposal(
     if here is None or not _is_file(here):
         what = "is not a regular file" if here is not None else "is missing"
         message = f"the commit's policy file {what}: after merge there would be no policy"
-        return PolicyProposal(None, False), [Finding(path, Rules.POLICY_INVALID.value, message)]
+        return PolicyProposal(None, False), [Finding(path, Problem.POLICY_INVALID.value, message)]
     if here.sha == judged.sha:
         return PolicyProposal(here.sha, True), []
     try:
         proposed = load_policy_bytes(reader.read(here.sha), path=path)
     except ExpflowError as exc:
         message = exc.message.removeprefix(f"{path}: ")
-        return PolicyProposal(here.sha, False), [Finding(path, Rules.POLICY_INVALID.value, message)]
+        problem = Finding(path, Problem.POLICY_INVALID.value, message)
+        return PolicyProposal(here.sha, False), [problem]
     return PolicyProposal(here.sha, True, diff_policies(trusted, proposed)), []
 
 
@@ -260,7 +261,7 @@ class _TreeReader:
                 what = "a submodule" if entry.type == "commit" else "a symbolic link"
                 findings.append(
                     Finding(
-                        entry.path, Rules.NOT_A_FILE.value, f"is {what}; documents must be files"
+                        entry.path, Problem.NOT_A_FILE.value, f"is {what}; documents must be files"
                     )
                 )
                 continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from expflow_git.checks import Rules
+from expflow_git.checks import Problem
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
@@ -32,7 +32,7 @@ from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workspace import Workspace
 
-RULE = Rules.RESULT_REWRITTEN.value
+RULE = Problem.RESULT_REWRITTEN.value
 _APPROVE = "approve with the PIN via EXPFLOW_PIN"
 
 
@@ -146,7 +146,7 @@ def _frozen_records(
                 StagedRewrite(
                     edit.change.path,
                     edit.change.status,
-                    Rules.RECORD_REWRITTEN.value,
+                    Problem.RECORD_REWRITTEN.value,
                     f"the staged change {frozen_message(fields, edit.experiment)} "
                     f"(a finished run is frozen; {_APPROVE})",
                     edit.old_sha,
@@ -196,7 +196,7 @@ def orphaned_results(ws: Workspace) -> list[Finding]:
     return [
         Finding(
             e.path,
-            Rules.DANGLING_RESULT.value,
+            Problem.DANGLING_RESULT.value,
             f"its experiment record {stem(e.path)!r} is being deleted; "
             "delete the run with `expflow-git rm`",
         )

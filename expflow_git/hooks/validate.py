@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expflow_git.checks import (
-    Rules,
+    Problem,
     check_document,
     duplicate_result,
     reference_findings,
@@ -167,7 +167,7 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[str]:
 def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
     if ws.staged:
         staged = ws.read_tracked(rel)
-        return Finding(rel, Rules.NOT_A_FILE.value, "not staged") if staged is None else staged
+        return Finding(rel, Problem.NOT_A_FILE.value, "not staged") if staged is None else staged
     full = os.path.join(ws.root, rel)
     if not _NOFOLLOW and os.path.islink(full):
         return _symlink_finding(rel)
@@ -179,21 +179,21 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
         staged = ws.read_tracked(rel)
         if staged is None:
-            return Finding(rel, Rules.NOT_A_FILE.value, "no such file")
+            return Finding(rel, Problem.NOT_A_FILE.value, "no such file")
         return staged
     except OSError as exc:
         if os.path.islink(full):  # ELOOP on Linux; other errors elsewhere
             return _symlink_finding(rel)
-        return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
+        return Finding(rel, Problem.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            return Finding(rel, Rules.NOT_A_FILE.value, "is not a regular file")
+            return Finding(rel, Problem.NOT_A_FILE.value, "is not a regular file")
         if info.st_size > DEFAULT_MAX_BYTES:  # what parse_json would say, without reading it
-            return Finding(rel, Rules.JSON.value, over_cap(info.st_size))
+            return Finding(rel, Problem.JSON.value, over_cap(info.st_size))
         return _read_all(fd, info.st_size)
     except OSError as exc:
-        return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
+        return Finding(rel, Problem.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     finally:
         os.close(fd)
 
@@ -215,13 +215,15 @@ _OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(o
 
 
 def _symlink_finding(rel: str) -> Finding:
-    return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
+    return Finding(rel, Problem.NOT_A_FILE.value, "is a symbolic link; documents must be files")
 
 
 def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
     others = [p for p in lookup.paths(Kind.EXPERIMENT, exp.id) if p != exp.path]
     return [
-        Finding(exp.path, Rules.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id")
+        Finding(
+            exp.path, Problem.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id"
+        )
         for other in sorted(others)
     ]
 
@@ -242,7 +244,7 @@ def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
     return [
         Finding(
             exp.path,
-            Rules.NOT_SUCCESS.value,
+            Problem.NOT_SUCCESS.value,
             f"status {exp.status.value!r}, but result {res} exists; a run with a result "
             "must stay 'success'",
             "/status",

@@ -13,7 +13,7 @@ FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
 NUMBER_RE = re.compile(r"[0-9]+")
 
 
-class Rule(str, enum.Enum):
+class Leak(str, enum.Enum):
     """Stable rule names, as they appear in `Finding.rule`."""
 
     PIN_HASH_FILE = "pin-hash-file"
@@ -28,7 +28,7 @@ class Rule(str, enum.Enum):
 class Hit:
     """A rule's match: its span in the text and what the finding says."""
 
-    rule: Rule
+    rule: Leak
     start: int  # offset of the token's first character in the text
     end: int
     message: str

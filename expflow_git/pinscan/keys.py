@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Overlaps, Rule
+from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
 from expflow_git.pinscan.values import Kind, Line, value_at
 
 # --- nested keys ----------------------------------------------------------------------
@@ -74,7 +74,7 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             if FOUR_DIGITS_RE.fullmatch(token):
                 hits.append(
                     Hit(
-                        Rule.PIN_VALUE,
+                        Leak.PIN_VALUE,
                         value.start,
                         value.end,
                         f"4-digit PIN under key '{name}' (masked: ****)",
@@ -86,7 +86,7 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         if overlaps.any(value.start, value.end):
             continue
         hits.append(
-            Hit(Rule.PIN_ASSIGNMENT, value.start, value.end, f"{name} assigned a value (masked)")
+            Hit(Leak.PIN_ASSIGNMENT, value.start, value.end, f"{name} assigned a value (masked)")
         )
     return hits
 
@@ -142,7 +142,7 @@ _FLAG_RE = re.compile(
 def flag_hits(text: str) -> list[Hit]:
     return [
         Hit(
-            Rule.PIN_VALUE,
+            Leak.PIN_VALUE,
             m.start("pin"),
             m.end("pin"),
             "4-digit PIN given with --pin on a command line (masked: ****)",
@@ -178,7 +178,7 @@ _PRIVATE_KEY_RE = re.compile(
 def private_key_hits(text: str) -> list[Hit]:
     return [
         Hit(
-            Rule.PRIVATE_KEY,
+            Leak.PRIVATE_KEY,
             m.start(),
             m.end(),
             f"a private key ({m.group('label')}PRIVATE KEY{m.group('block') or ''}) must not "

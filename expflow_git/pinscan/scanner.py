@@ -5,7 +5,7 @@ a NUL probe, one `bytes.translate` and a few substring searches (C speed),
 plus one small regex search only if the file contains "pin". Only files that
 trip that pre-filter are decoded, and only the rule families it flagged run.
 
-Rules (the stable names are the values of `hits.Rule`; keys.py holds the nested-key,
+Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-key,
 `--pin` and private-key rules):
 
 - ``pin-hash-file``: the file's basename is ``pin.hash`` (any case), whatever
@@ -79,7 +79,7 @@ from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
-from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Overlaps, Rule
+from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
 from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits
 from expflow_git.pinscan.values import Kind, Line, value_at
 
@@ -234,7 +234,7 @@ def name_findings(path: str) -> list[Finding]:
     return [
         Finding(
             path,
-            Rule.PIN_HASH_FILE.value,
+            Leak.PIN_HASH_FILE.value,
             "a file named pin.hash (a stored PIN hash) must not be committed",
             line=1,
             col=1,
@@ -366,7 +366,7 @@ def _content_hits(text: str, families: _Family) -> list[Hit]:
             ):
                 hits.append(
                     Hit(
-                        Rule.PIN_SHA256,
+                        Leak.PIN_SHA256,
                         start,
                         end,
                         "leaked SHA-256 of a 4-digit PIN (64 hex chars, masked: ****)",
@@ -377,7 +377,7 @@ def _content_hits(text: str, families: _Family) -> list[Hit]:
     for m in PIN_HASH_RE.finditer(text):
         hits.append(
             Hit(
-                Rule.PIN_HASH_FORMAT,
+                Leak.PIN_HASH_FORMAT,
                 m.start(),
                 m.end(),
                 f"string in expflow's PIN-hash format ({len(m.group())} chars, masked: ****)",
@@ -427,7 +427,7 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             if value.kind is not Kind.REFERENCE and FOUR_DIGITS_RE.fullmatch(token):
                 hits.append(
                     Hit(
-                        Rule.PIN_VALUE,
+                        Leak.PIN_VALUE,
                         value.start,
                         value.end,
                         "4-digit PIN under key 'pin' (masked: ****)",
@@ -441,7 +441,7 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         if overlaps.any(value.start, value.end):
             continue  # the content rule already names this token, more specifically
         hits.append(
-            Hit(Rule.PIN_ASSIGNMENT, value.start, value.end, f"{key} assigned a value (masked)")
+            Hit(Leak.PIN_ASSIGNMENT, value.start, value.end, f"{key} assigned a value (masked)")
         )
     return hits
 
