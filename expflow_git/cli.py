@@ -178,7 +178,12 @@ def new(
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @click.argument("exp_id", metavar="ID")
 @click.argument("metric_args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--overwrite", is_flag=True, help="Replace a result (PIN-guarded).")
+@click.option("--overwrite", is_flag=True, help="Replace a result (PIN-guarded; needs --reason).")
+@click.option(
+    "--reason",
+    help="Why the result is replaced (required with --overwrite); a committed result's "
+    "replacement is recorded in a correction.",
+)
 @click.option("--pin", help="PIN for --overwrite (or env EXPFLOW_PIN, or a prompt).")
 @click.option("--force", is_flag=True, help="Skip the PIN check for --overwrite, and say so.")
 @policy_option
@@ -186,6 +191,7 @@ def result(
     exp_id: str,
     metric_args: tuple[str, ...],
     overwrite: bool,
+    reason: str | None,
     pin: str | None,
     force: bool,
     policy_path: str | None,
@@ -222,6 +228,8 @@ def result(
     if findings:
         _emit_findings(findings)
         _fail(f"{rel}: not written: {len(findings)} problem(s)", ExitCode.FAILED)
+    data = dump(doc)
+    correction = None
     if (layout.root / rel).exists():
         if not overwrite:
             _fail(
@@ -229,13 +237,42 @@ def result(
                 "(--overwrite is PIN-guarded)",
                 ExitCode.FAILED,
             )
+        if not reason:
+            _fail(f"{rel}: --overwrite needs --reason TEXT (it is recorded in a correction)")
+        correction = _correction(layout, exp_doc["study"], exp_id, rel, data, reason)
         _guard(f"overwrite {rel}", pin=pin, force=force)
+    if correction is not None:  # first: a crash leaves a declaration the hooks refuse alone
+        click.echo(f"wrote {_write_correction(layout, *correction)}")
     if status is not Status.SUCCESS:
         exp_doc["status"] = Status.SUCCESS.value
         write_atomic(layout.root / exp_rel, dump(exp_doc))
         click.echo(f"marked {exp_rel} success")
-    write_atomic(layout.root / rel, dump(doc), overwrite=overwrite)
+    write_atomic(layout.root / rel, data, overwrite=overwrite)
     click.echo(f"wrote {rel}")
+
+
+def _correction(
+    layout: Layout, study: str, exp_id: str, rel: str, data: bytes | None, reason: str | None
+) -> tuple[str, bytes] | None:
+    """The correction a change of the result at `rel` needs (None: it is not committed)."""
+    from expflow_git.corrections import plan_correction
+
+    return plan_correction(
+        layout.root,
+        layout.policy,
+        study=study,
+        experiment=exp_id,
+        result_rel=rel,
+        new_data=data,
+        reason=reason,
+        environ=os.environ,
+    )
+
+
+def _write_correction(layout: Layout, rel: str, data: bytes) -> str:
+    from expflow_git.corrections import write_correction
+
+    return f"{write_correction(layout.root, rel, data)} (a correction: commit it with the result)"
 
 
 def _layout(policy_path: str | None) -> Layout:
@@ -331,9 +368,11 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged changes/deletions of committed results unless PIN-approved."""
+    """Refuse staged changes/deletions of committed results unless a staged correction
+    declares them and the PIN approves them."""
+    from expflow_git.errors import printable
     from expflow_git.guard import ENV_PIN
-    from expflow_git.protect import orphaned_results, staged_rewrites
+    from expflow_git.protect import judge_rewrites, orphaned_results, staged_rewrites
     from expflow_git.validate import Workspace
 
     ws = Workspace.find(policy_path)
@@ -341,29 +380,45 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     if orphans:  # never PIN-approvable: the result would be invalid
         _emit_findings(orphans)
         raise SystemExit(ExitCode.FAILED)
-    rewrites = staged_rewrites(ws)
+    judged = judge_rewrites(ws, staged_rewrites(ws))
+    if judged.refused:  # never PIN-approvable: audit --since would report them
+        _emit_findings(judged.refused)
+        raise SystemExit(ExitCode.FAILED)
+    rewrites = judged.approvable
     if not rewrites:
         return
     if not (pin or force or os.environ.get(ENV_PIN)):
         _emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
-    paths = ", ".join(r.path for r in rewrites)
+    paths = printable(", ".join(r.path for r in rewrites))
     _guard(f"change committed result(s) {paths}", pin=pin, force=force)
     _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
+    for c in judged.declared:
+        _err(f"{PROG} protect: declared by {printable(c.path)}: {printable(c.describe())}")
 
 
 @cli.command("rm")
 @click.argument("exp_id", metavar="ID")
+@click.option(
+    "--reason", help="Why (required when the result is committed; recorded in a correction)."
+)
 @click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
 @click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
 @policy_option
-def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Delete a record and its result (PIN-guarded)."""
+def rm_cmd(
+    exp_id: str, reason: str | None, pin: str | None, force: bool, policy_path: str | None
+) -> None:
+    """Delete a record and its result (PIN-guarded; a committed result leaves a correction)."""
     from expflow_git.records import remove_run
 
     layout = _layout(policy_path)
-    layout.find_experiment(exp_id)  # a missing run fails before any PIN is asked for
+    # A missing run, or a missing reason, fails before any PIN is asked for.
+    _, exp_doc = layout.find_experiment(exp_id)
+    study = exp_doc["study"]
+    correction = _correction(layout, study, exp_id, f"results/{study}/{exp_id}.json", None, reason)
     _guard(f"rm {exp_id}", pin=pin, force=force)
+    if correction is not None:
+        click.echo(f"wrote {_write_correction(layout, *correction)}")
     for rel in remove_run(layout, exp_id):
         click.echo(f"removed {rel}")
 

@@ -423,6 +423,16 @@ class Git:
         )
         return _parse_raw(zsplit(out), 0)[0]
 
+    def index_changes(self) -> list[Change]:
+        """What the index (git's env picks it) changes against HEAD, with both blob ids;
+        nothing while HEAD is unborn (nothing is committed yet)."""
+        if self._exec(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], None).returncode:
+            return []
+        out = self.run(
+            "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "HEAD", "--"
+        )
+        return _parse_raw(zsplit(out), 0)[0]
+
     def log_changes(
         self, base: str | None, rev: str, paths: Sequence[str]
     ) -> Iterator[tuple[str, list[Change]]]:

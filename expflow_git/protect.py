@@ -1,11 +1,13 @@
 """`protect`: results are write-once. A staged change or deletion of a result
-that HEAD already has is refused unless the PIN approves it (SPEC §5, §2.2)."""
+that HEAD already has is refused unless a correction staged with it declares it
+and the PIN approves it (SPEC §5, §2.2; corrections.py, issue 13)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from expflow_git.checks import Rules
+from expflow_git.corrections import Correction, judge_changes
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import zsplit
@@ -20,13 +22,19 @@ class StagedRewrite:
     path: str
     status: str  # git's letter: M modified, D deleted, T type changed
 
-    def finding(self) -> Finding:
+    def finding(self, *, corrections: bool = False) -> Finding:
+        """The refusal; `corrections`: when only a correction staged with it can approve it."""
         verb = {"D": "deletes", "T": "changes the type of"}.get(self.status, "modifies")
+        how = (
+            "no correction staged with it declares it; write one with `expflow-git result ID "
+            "--overwrite --reason TEXT` or `expflow-git rm ID --reason TEXT`"
+            if corrections
+            else "approve with the PIN via EXPFLOW_PIN"
+        )
         return Finding(
             self.path,
             RULE,
-            f"the staged change {verb} a committed result "
-            "(results are write-once; approve with the PIN via EXPFLOW_PIN)",
+            f"the staged change {verb} a committed result (results are write-once; {how})",
         )
 
 
@@ -84,3 +92,32 @@ def orphaned_results(ws: Workspace) -> list[Finding]:
         for e in ws.git.ls_index()
         if stem(e.path) in deleted and matches_any(e.path, policy.result_globs)
     ]
+
+
+# ----------------------------------------------------------------- corrections (issue 13)
+@dataclass(frozen=True)
+class Judged:
+    """The staged rewrites split by the corrections staged with them."""
+
+    refused: tuple[Finding, ...]  # never PIN-approvable
+    approvable: tuple[StagedRewrite, ...]  # the PIN approves these
+    declared: tuple[Correction, ...]  # the corrections that declare them
+
+
+def judge_rewrites(ws: Workspace, rewrites: list[StagedRewrite]) -> Judged:
+    """Under `protect: {corrections: allow}` (the default) a rewrite is approvable only
+    when a correction added in the index declares it; under `deny`, every one is (as
+    before corrections). A changed or unmatched correction is refused either way."""
+    if ws.git is None:
+        return Judged((), tuple(rewrites), ())
+    git = ws.git
+    policy = ws.load_policy()
+    verdict = judge_changes(
+        git.index_changes(), policy, lambda sha: git.run("cat-file", "blob", sha), where="staged"
+    )
+    if not policy.corrections_allowed:
+        return Judged(verdict.findings, tuple(rewrites), ())
+    approvable = tuple(r for r in rewrites if verdict.covers(r.path))
+    refused = [r.finding(corrections=True) for r in rewrites if not verdict.covers(r.path)]
+    declared = tuple(c for _, c in verdict.declared)
+    return Judged(tuple(refused) + verdict.findings, approvable, declared)

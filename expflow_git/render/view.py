@@ -9,6 +9,7 @@ from typing import Any, overload
 from expflow_git import __version__
 from expflow_git.audit import Audit, commit_time_utc
 from expflow_git.checks import CheckKind
+from expflow_git.corrections import Correction
 from expflow_git.errors import Finding
 from expflow_git.policy import Op
 from expflow_git.ranking import Leaderboard, RankedRun
@@ -67,6 +68,7 @@ class View:
     thresholds: tuple[Threshold, ...] = ()  # every threshold/gate the runs were checked against
     tool_version: str = ""
     policy_blob: str = ""
+    corrections: tuple[Correction, ...] = ()  # declared corrections in the tree (issue 13)
 
     @property
     def signed(self) -> bool:
@@ -167,6 +169,7 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
         thresholds=thresholds_from_entries(entries),
         tool_version=p["tool"]["version"],
         policy_blob=p["policy"]["gitBlob"],
+        corrections=tuple(Correction.from_entry(e) for e in entries if e["type"] == "correction"),
     )
 
 
@@ -259,4 +262,5 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         ),
         tool_version=__version__,
         policy_blob=check.policy_blob,
+        corrections=check.corrections,
     )

@@ -344,7 +344,7 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any]) -> Line:
     if hashlib.sha256(data).hexdigest() != policy_info["sha256"]:
         return Line("blobs", False, "policy sha256 does not match")
     policy = load_policy_bytes(data, path=policy_info["path"])
-    globs = policy.experiment_globs + policy.result_globs
+    globs = policy.experiment_globs + policy.result_globs + policy.correction_globs
     at_commit = {
         clean(p): e.sha  # as the report spells a file name that is not UTF-8
         for p, e in entries.items()

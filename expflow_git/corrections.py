@@ -1,0 +1,392 @@
+"""Declared corrections (issue 13): a change to a committed result is accepted only
+with a correction document added in the same commit that names the experiment,
+the superseded blob and the new one (null: deleted), with a reason, an author and
+a time. Corrections are append-only and listed in every report.
+
+This module holds the model (`Correction`, `Rewrite`), reading and checking a
+correction document, writing one (`build_correction`, `write_correction`), and
+the one rule the `protect` hook and `audit --since` share (`judge_changes`, over
+the pure `match`). It reads git only through what the caller passes in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expflow_git.checks import check_content
+from expflow_git.documents import stem
+from expflow_git.errors import ExpflowError, Finding, clean, printable
+from expflow_git.gitstore import Change, Git, no_git_env
+from expflow_git.globs import matches_any
+from expflow_git.policy import Policy
+from expflow_git.schemas import Kind, is_valid
+
+CORRECTION_SCHEMA = "expflow/correction@1"
+CORRECTIONS_DIR = "corrections"  # where `result --overwrite` and `rm` write them
+# What `git var` needs to resolve the identity a commit would get (no_git_env drops them).
+IDENTITY_VARS = (
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+)
+_IDENT = re.compile(r"(?P<name>.*) <(?P<email>[^<>]*)> (?P<time>-?[0-9]+) (?P<tz>[+-][0-9]{4})\Z")
+_CHANGED = ("M", "D", "T")  # git's letters for a change or deletion of a path
+
+
+class Rules(str, enum.Enum):
+    """Stable names of the correction findings."""
+
+    REWRITTEN = "correction-rewritten"  # a committed correction changed or deleted
+    UNMATCHED = "correction-unmatched"  # added, but names no change of its own commit
+    UNKNOWN_EXPERIMENT = "correction-unknown-experiment"
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A correction document, from strictly parsed, schema-valid JSON."""
+
+    path: str
+    experiment: str
+    supersedes: str  # git blob id of the committed result it replaces
+    blob: str | None  # git blob id of the new result; None: the result was deleted
+    reason: str
+    author_name: str
+    author_email: str
+    time: str
+
+    @classmethod
+    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Correction:
+        """Build from a document that passed the correction schema."""
+        return cls(
+            path,
+            doc["experiment"],
+            doc["supersedes"],
+            doc["blob"],
+            doc["reason"],
+            doc["author"]["name"],
+            doc["author"]["email"],
+            doc["time"],
+        )
+
+    def entry(self) -> dict[str, Any]:
+        """The report's entry body for this correction (strings made JCS-safe)."""
+        return {
+            "type": "correction",
+            "path": clean(self.path),
+            "experiment": self.experiment,
+            "supersedes": self.supersedes,
+            "blob": self.blob,
+            "reason": self.reason,
+            "author": {"name": self.author_name, "email": self.author_email},
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Correction:
+        """Back from a report entry (`entry`)."""
+        return cls.from_json(entry["path"], entry)
+
+    def change(self) -> str:
+        """`<old> → <new>` with 12-digit blob ids (new: "deleted")."""
+        return f"{self.supersedes[:12]} → {self.blob[:12] if self.blob else 'deleted'}"
+
+    def describe(self) -> str:
+        """One line for people (control characters escaped by the caller's renderer)."""
+        verb = "deleted" if self.blob is None else "corrected"
+        return (
+            f"result of {self.experiment!r} {verb} ({self.change()}) by {self.author_name} "
+            f"<{self.author_email}> at {self.time}: {self.reason}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """A change of a committed result: its experiment, path, old blob and new blob
+    (None: deleted). Identity is the experiment id; the path is for messages."""
+
+    experiment: str
+    path: str
+    old: str
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How the corrections added with a set of rewrites pair with them."""
+
+    declared: tuple[tuple[Rewrite, Correction], ...]
+    uncovered: tuple[Rewrite, ...]
+    unmatched: tuple[Correction, ...]
+
+
+def match(rewrites: Sequence[Rewrite], added: Sequence[Correction]) -> Coverage:
+    """Pair each rewrite with a correction added beside it that names the same
+    experiment, old blob and new blob; each correction covers one rewrite at most."""
+    free = list(added)
+    declared, uncovered = [], []
+    for rewrite in rewrites:
+        key = (rewrite.experiment, rewrite.old, rewrite.new)
+        hit = next((c for c in free if (c.experiment, c.supersedes, c.blob) == key), None)
+        if hit is None:
+            uncovered.append(rewrite)
+        else:
+            free.remove(hit)
+            declared.append((rewrite, hit))
+    return Coverage(tuple(declared), tuple(uncovered), tuple(free))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one commit's (or the index's) changes decide: the rewrites a correction
+    declares, those none does, and findings about the corrections themselves."""
+
+    declared: tuple[tuple[Rewrite, Correction], ...]
+    uncovered: tuple[Rewrite, ...]
+    findings: tuple[Finding, ...]
+
+    def covers(self, path: str) -> bool:
+        """Whether the rewrite of the result at `path` is declared."""
+        return any(rewrite.path == path for rewrite, _ in self.declared)
+
+
+def judge_changes(
+    changes: Iterable[Change], policy: Policy, read: Callable[[str], bytes], *, where: str
+) -> Verdict:
+    """The rule `protect` applies to the index and `audit --since` to each commit.
+
+    `changes` are one commit's (or the index's) against its parent (HEAD), with
+    blob ids; `read` gives a blob's bytes; `where` ("in commit …", "staged") goes
+    into messages. A change of a committed result is declared exactly when a
+    correction added in the same changes names its experiment, old and new blob
+    (never under `protect: {corrections: deny}`). A changed or deleted correction is
+    `correction-rewritten`; an added one that declares nothing is `correction-unmatched`.
+    """
+    rewrites: list[Rewrite] = []
+    added: list[Correction] = []
+    findings: list[Finding] = []
+    for change in changes:
+        kind = policy.kind_of(change.path)
+        if kind is Kind.RESULT and change.status in _CHANGED and change.old_sha:
+            new = None if change.status == "D" else change.new_sha
+            rewrites.append(Rewrite(stem(change.path), change.path, change.old_sha, new))
+        elif kind is Kind.CORRECTION and change.status in _CHANGED:
+            verb = "deleted" if change.status == "D" else "changed"
+            findings.append(
+                Finding(
+                    change.path,
+                    Rules.REWRITTEN.value,
+                    f"a committed correction was {verb} {where} (corrections are append-only)",
+                )
+            )
+        elif kind is Kind.CORRECTION and change.status == "A" and change.new_sha:
+            # An invalid one declares nothing; `validate` and the audit say why.
+            doc, _ = check_correction(change.path, read(change.new_sha))
+            if doc is not None:
+                added.append(doc)
+    if not policy.corrections_allowed:
+        return Verdict((), tuple(rewrites), tuple(findings))
+    coverage = match(rewrites, added)
+    findings += [
+        Finding(
+            c.path,
+            Rules.UNMATCHED.value,
+            f"declares a change of {c.experiment!r}'s result ({c.change()}) that nothing "
+            f"{where} makes",
+        )
+        for c in coverage.unmatched
+    ]
+    return Verdict(coverage.declared, coverage.uncovered, tuple(findings))
+
+
+# --------------------------------------------------------------------------- reading
+def check_correction(path: str, data: bytes) -> tuple[Correction | None, list[Finding]]:
+    """Strict JSON → the correction schema. The value only if both pass."""
+    from dataclasses import replace
+
+    content = check_content(Kind.CORRECTION, data)
+    if isinstance(content, list):
+        return None, [replace(f, path=path) for f in content]
+    return Correction.from_json(path, content), []
+
+
+def correction_from_record(path: str, raw: Any) -> Correction:
+    """From what the audit's cache kept; TypeError unless it still meets the schema
+    (an edited cache record must be a miss, never a correction of another shape)."""
+    if not is_valid(Kind.CORRECTION, raw):
+        raise TypeError("not a correction document")
+    return Correction.from_json(path, raw)
+
+
+def tree_findings(
+    corrections: Iterable[Correction], experiment_ids: Iterable[str]
+) -> list[Finding]:
+    """A correction that keeps a result must name an experiment of the tree (one that
+    deletes a run names an experiment that is gone with it)."""
+    known = set(experiment_ids)
+    return [
+        Finding(
+            c.path,
+            Rules.UNKNOWN_EXPERIMENT.value,
+            f"names experiment {c.experiment!r}, which has no record here",
+            "/experiment",
+        )
+        for c in corrections
+        if c.blob is not None and c.experiment not in known
+    ]
+
+
+# --------------------------------------------------------------------------- writing
+@dataclass(frozen=True)
+class Author:
+    """The identity git would give a commit made now (`git var GIT_AUTHOR_IDENT`)."""
+
+    name: str
+    email: str
+    time: str  # RFC 3339, UTC
+
+
+def git_author(git: Git, environ: Mapping[str, str]) -> Author:
+    """Who makes the correction, as git resolves it: user.name/user.email and the
+    GIT_AUTHOR_* / GIT_COMMITTER_* variables of `environ` (GIT_AUTHOR_DATE too)."""
+    env = no_git_env(environ)
+    env.update({k: environ[k] for k in IDENTITY_VARS if k in environ})
+    try:
+        text = Git(git.root, git.git_dir, env).run("var", "GIT_AUTHOR_IDENT")
+    except ExpflowError as exc:
+        raise ExpflowError(
+            f"{exc.message} — a correction records its author: set user.name and user.email"
+        ) from None
+    found = _IDENT.match(text.decode("utf-8", "replace").rstrip("\n"))
+    if found is None:
+        raise ExpflowError("git var GIT_AUTHOR_IDENT: an identity git did not format as usual")
+    when = dt.datetime.fromtimestamp(int(found["time"]), tz=dt.timezone.utc)
+    return Author(found["name"], found["email"], when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def committed_blob(git: Git, rel: str) -> str | None:
+    """The blob of `rel` in HEAD; None if HEAD is unborn or lacks it (nothing to correct)."""
+    try:
+        head = git.resolve_commit("HEAD").sha
+    except ExpflowError:
+        return None
+    entry = next((e for e in git.ls_tree(head, [rel]) if e.path == rel), None)
+    return entry.sha if entry is not None and entry.type == "blob" else None
+
+
+def blob_id(git: Git, rel: str, data: bytes) -> str:
+    """The blob id `git add rel` would give `data` (the path's filters applied)."""
+    return git.run("hash-object", "--stdin", f"--path={rel}", input=data).decode().strip()
+
+
+def build_correction(
+    *, experiment: str, supersedes: str, blob: str | None, reason: str, author: Author
+) -> dict[str, Any]:
+    """A correction document; ExpflowError (exit 2) unless it meets the schema (a reason
+    must be one line of text)."""
+    doc = {
+        "schema": CORRECTION_SCHEMA,
+        "experiment": experiment,
+        "supersedes": supersedes,
+        "blob": blob,
+        "reason": reason,
+        "author": {"name": author.name, "email": author.email},
+        "time": author.time,
+    }
+    if not is_valid(Kind.CORRECTION, doc):
+        from expflow_git.schemas import schema_errors
+
+        pointer, message = next(iter(schema_errors(Kind.CORRECTION, doc)))
+        what = "--reason" if pointer == "/reason" else f"correction {pointer}"
+        raise ExpflowError(f"{what}: {printable(message)}")
+    return doc
+
+
+def correction_path(policy: Policy, study: str, doc: Mapping[str, Any]) -> str:
+    """Where a new correction goes: corrections/<study>/<id>/<time>-<old blob>.json."""
+    stamp = doc["time"].replace("-", "").replace(":", "")
+    rel = f"{CORRECTIONS_DIR}/{study}/{doc['experiment']}/{stamp}-{doc['supersedes'][:12]}.json"
+    if not matches_any(rel, policy.correction_globs):
+        raise ExpflowError(
+            f"{rel} would not match the policy's paths.corrections {list(policy.correction_globs)}"
+        )
+    return rel
+
+
+def write_correction(root: Path, rel: str, data: bytes) -> str:
+    """Write a new correction (never over another: a second one in the same second
+    gets a suffix); it must stay inside the work tree. Returns its path."""
+    from expflow_git.atomicfile import write_atomic
+
+    base = rel[: -len(".json")]
+    for n in range(100):
+        candidate = rel if n == 0 else f"{base}-{n}.json"
+        target = root / candidate
+        _inside(root, target.parent)
+        try:
+            write_atomic(target, data, overwrite=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise ExpflowError(f"{rel}: too many corrections of this result in one second")
+
+
+def _inside(root: Path, directory: Path) -> None:
+    """Refuse a folder whose real path leaves the work tree (a committed symlink)."""
+    real_root = os.path.realpath(root)
+    here = directory
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    real = os.path.realpath(here)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise ExpflowError(f"{directory.relative_to(root).as_posix()}: leaves the repository")
+
+
+def plan_correction(
+    root: Path,
+    policy: Policy,
+    *,
+    study: str,
+    experiment: str,
+    result_rel: str,
+    new_data: bytes | None,
+    reason: str | None,
+    environ: Mapping[str, str],
+) -> tuple[str, bytes] | None:
+    """The correction (path, bytes) that replacing `result_rel` by `new_data` (None:
+    deleting it) needs, or None when HEAD has no result there (nothing committed to
+    correct). Checked before anything is written: a missing reason or identity is exit 2."""
+    from expflow_git.records import dump
+
+    try:
+        git = Git.discover(root, env=environ)
+    except ExpflowError:
+        return None  # not a repository: nothing is committed
+    old = committed_blob(git, result_rel)
+    if old is None:
+        return None
+    new = None if new_data is None else blob_id(git, result_rel, new_data)
+    if new == old:
+        return None  # the same bytes: nothing changes
+    if not reason:
+        raise ExpflowError(
+            f"{result_rel}: the result is committed; give --reason TEXT "
+            "(the change is recorded in a correction)"
+        )
+    doc = build_correction(
+        experiment=experiment,
+        supersedes=old,
+        blob=new,
+        reason=reason,
+        author=git_author(git, environ),
+    )
+    return correction_path(policy, study, doc), dump(doc)
