@@ -300,11 +300,25 @@ def test_protect_results_hook(
     assert code == 1, out
     assert f"{RES}: result-rewritten" in out and "deletes" in out
 
-    # Approved with the PIN from the environment; a wrong PIN changes nothing.
+    # Not even with the PIN: without a correction staged with it, `audit --since` would
+    # report it (issue 13).
     assert run_cli(["pin", "init", "1234"], cwd=repo.path, env=hook_env)[0] == 0
     code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
+    assert code == 1, out
+    assert f"{RES}: result-rewritten" in out and "no correction staged" in out
+
+    # Declared with a correction: approved with the PIN from the environment; without it
+    # or with a wrong PIN, refused (and nothing changes).
+    repo.git("reset", "-q", "--hard")
+    code, _, err = run_cli(["result", "exp-001", "--metric", "seg_total=58", "--overwrite",
+                            "--reason", "re-run", "--force"], cwd=repo.path, env=hook_env)
+    assert code == 0, err
+    repo.stage()
+    code, out = run_hook(repo.path, hook_config, hook, None, hook_env)
+    assert code == 1 and "approve with the PIN" in out, out
+    code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
     assert code == 0, out
-    assert "approved" in out
+    assert "approved" in out and "declared by corrections/" in out
     code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "4321"})
     assert code == 1, out
     assert "wrong PIN" in out and "4321" not in out
