@@ -113,7 +113,10 @@ def judge_rewrites(ws: Workspace, rewrites: list[StagedRewrite]) -> Judged:
     git = ws.git
     policy = ws.load_policy()
     verdict = judge_changes(
-        git.index_changes(), policy, lambda sha: git.run("cat-file", "blob", sha), where="staged"
+        git.index_changes(),
+        policy,
+        lambda sha: git.run("cat-file", "blob", sha),
+        where="in the index",
     )
     if not policy.corrections_allowed:
         return Judged(verdict.findings, tuple(rewrites), ())
