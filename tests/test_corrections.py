@@ -412,3 +412,18 @@ def test_a_reason_in_any_script_is_kept_as_written(sandbox: Sandbox, repo: Path)
     (entry,) = entries(statement, "correction")
     assert entry["reason"] == "naïve → fixed"
     assert entry["author"] == {"name": "Expflow Tester", "email": "tester@example.com"}
+
+
+def test_the_job_summary_lists_corrections(sandbox: Sandbox, repo: Path, tmp_path: Path) -> None:
+    """The action's script, with a simulated runner: the summary shows the correction."""
+    from test_action import run_action
+
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct exp-001").code == 0
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    code, log, outputs, summary = run_action(repo, runner, since=base)
+    assert code == 0, log
+    assert outputs["passed"] == "true"
+    assert "### Corrections (1)" in summary and REASON in summary

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.checks import Rules
+from expflow_git.corrections import Rules as CorrectionRule
 from expflow_git.history import RULE as REWRITTEN
 from expflow_git.pinscan import Rule as PinRule
 from expflow_git.render.view import FindingLine, Row, View
@@ -47,7 +48,10 @@ _DESCRIPTIONS: Mapping[str, str] = {
     PinRule.PIN_SHA256.value: "A SHA-256 of a four-digit PIN is committed.",
     PinRule.PIN_HASH_FORMAT.value: "A PIN hash in expflow-git's own format is committed.",
     PinRule.PIN_VALUE.value: "A four-digit PIN is committed under a pin key.",
-    REWRITTEN: "A committed result was later changed or deleted.",
+    REWRITTEN: "A committed result was later changed or deleted without a correction.",
+    CorrectionRule.REWRITTEN.value: "A committed correction was changed or deleted.",
+    CorrectionRule.UNMATCHED.value: "A correction declares a change its commit does not make.",
+    CorrectionRule.UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
     INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
     WALK_FORWARD: "The walk-forward correlation gate does not pass.",
     NO_FEASIBLE_RUN: "No run passes every threshold, gate, required metric and rule.",
