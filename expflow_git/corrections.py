@@ -389,4 +389,6 @@ def plan_correction(
         reason=reason,
         author=git_author(git, environ),
     )
-    return correction_path(policy, study, doc), dump(doc)
+    rel = correction_path(policy, study, doc)
+    _inside(root, (root / rel).parent)  # refused before the PIN, and before any write
+    return rel, dump(doc)

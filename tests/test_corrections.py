@@ -427,3 +427,16 @@ def test_the_job_summary_lists_corrections(sandbox: Sandbox, repo: Path, tmp_pat
     assert code == 0, log
     assert outputs["passed"] == "true"
     assert "### Corrections (1)" in summary and REASON in summary
+
+
+def test_a_symlinked_corrections_folder_is_refused_and_nothing_is_written(
+    sandbox: Sandbox, repo: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "corrections").symlink_to(outside)
+    before = snapshot(repo)
+    res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
+    assert_one_error_line(res, 2, "corrections", "leaves the repository")
+    assert snapshot(repo) == before
+    assert list(outside.iterdir()) == []
