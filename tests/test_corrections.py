@@ -440,3 +440,25 @@ def test_a_symlinked_corrections_folder_is_refused_and_nothing_is_written(
     assert_one_error_line(res, 2, "corrections", "leaves the repository")
     assert snapshot(repo) == before
     assert list(outside.iterdir()) == []
+
+
+def test_a_cached_correction_of_another_shape_is_a_miss(sandbox: Sandbox, repo: Path) -> None:
+    """The per-blob cache is never trusted: an edited (digest recomputed) record whose
+    correction no longer meets the schema is read again from git."""
+    from test_cache import join_shard, split_shard
+
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    (rel,) = corrections_in(repo)
+    cold = sandbox.cli(["audit", "--no-cache", "--format", "json"], repo)
+    assert cold.code == 0 and [
+        c["reason"] for c in entries(statement_of(cold.out), "correction")
+    ] == [REASON], cold
+    assert sandbox.cli(["audit"], repo).code == 0  # fills the cache
+    sha = sandbox.git(repo, "rev-parse", f"HEAD:{rel}")
+    (shard,) = (repo / ".git" / "expflow" / "cache").glob(f"*/{sha[:2]}.json")
+    header, _, records = split_shard(shard)
+    records[sha]["k"]["doc"]["blob"] = 7  # not a blob id: the schema refuses it
+    shard.write_bytes(join_shard(header, records))
+    warm = sandbox.cli(["audit", "--format", "json"], repo)
+    assert warm.code == 0 and warm.out == cold.out
