@@ -107,7 +107,8 @@ class Judged:
 def judge_rewrites(ws: Workspace, rewrites: list[StagedRewrite]) -> Judged:
     """Under `protect: {corrections: allow}` (the default) a rewrite is approvable only
     when a correction added in the index declares it; under `deny`, every one is (as
-    before corrections). A changed or unmatched correction is refused either way."""
+    before corrections). A changed committed correction is refused either way, and under
+    `allow` so is an added one that declares no staged change."""
     if ws.git is None:
         return Judged((), tuple(rewrites), ())
     git = ws.git
