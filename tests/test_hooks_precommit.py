@@ -324,6 +324,42 @@ def test_protect_results_hook(
     assert "wrong PIN" in out and "4321" not in out
 
 
+def test_a_declared_correction_commits_through_the_framework(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    """Issue 13: `result --overwrite --reason` committed through all three of the
+    checkout's hooks (pre-commit install); the same rewrite undeclared is refused."""
+    repo = seeded
+    base = repo.head()
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install", "-c", str(hook_config)],
+                          cwd=repo.path, env=git_env(hook_env), capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert run_cli(["pin", "init", "1234"], cwd=repo.path, env=hook_env)[0] == 0
+    pinned = {**hook_env, "EXPFLOW_PIN": "1234"}
+    metrics = ["--metric", "seg_total=58", "--metric", "pde_mean=15", "--metric",
+               "train_time_min=45"]
+
+    repo.write(RES, (repo.path / RES).read_text().replace("57.09", "58.5"))
+    repo.git("add", "-A")
+    code, out = commit_through_hooks(repo, pinned, "undeclared")
+    assert code != 0 and f"{RES}: result-rewritten" in out, out
+    repo.git("checkout", "-q", "HEAD", "--", RES)
+
+    code, out, err = run_cli(["result", "exp-001", *metrics, "--overwrite", "--reason",
+                              "re-run", "--pin", "1234"], cwd=repo.path, env=hook_env)
+    assert code == 0, out + err
+    repo.git("add", "-A")
+    code, out = commit_through_hooks(repo, pinned, "declared")
+    assert code == 0, out
+    assert repo.head() != base
+    committed = repo.git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert any(p.startswith("corrections/pdebench-task1/exp-001/") for p in committed)
+    code, out, err = run_cli(["audit", "--since", base], cwd=repo.path, env=hook_env)
+    assert code == 0, out + err
+    assert "corrections (1):" in out and "re-run" in out
+
+
 # --------------------------------------------------------------------------- "Done when"
 def commit_through_hooks(repo: ExpRepo, env: dict[str, str], message: str) -> tuple[int, str]:
     proc = subprocess.run(
