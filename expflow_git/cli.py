@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
+    from expflow_git.corrections import Planned
     from expflow_git.gitstore import Git
     from expflow_git.records import Layout
     from expflow_git.render.view import View
@@ -242,7 +243,7 @@ def result(
         correction = _correction(layout, exp_doc["study"], exp_id, rel, data, reason)
         _guard(f"overwrite {rel}", pin=pin, force=force)
     if correction is not None:  # first: a crash leaves a declaration the hooks refuse alone
-        click.echo(f"wrote {_write_correction(layout, *correction)}")
+        click.echo(f"wrote {_write_correction(layout, correction)}")
     if status is not Status.SUCCESS:
         exp_doc["status"] = Status.SUCCESS.value
         write_atomic(layout.root / exp_rel, dump(exp_doc))
@@ -253,7 +254,7 @@ def result(
 
 def _correction(
     layout: Layout, study: str, exp_id: str, rel: str, data: bytes | None, reason: str | None
-) -> tuple[str, bytes] | None:
+) -> Planned | None:
     """The correction a change of the result at `rel` needs (None: it is not committed)."""
     from expflow_git.corrections import plan_correction
 
@@ -269,10 +270,11 @@ def _correction(
     )
 
 
-def _write_correction(layout: Layout, rel: str, data: bytes) -> str:
+def _write_correction(layout: Layout, planned: Planned) -> str:
     from expflow_git.corrections import write_correction
 
-    return f"{write_correction(layout.root, rel, data)} (a correction: commit it with the result)"
+    what = "replaces the uncommitted one" if planned.replaces else "commit it with the result"
+    return f"{write_correction(layout.root, planned)} (a correction: {what})"
 
 
 def _layout(policy_path: str | None) -> Layout:
@@ -418,7 +420,7 @@ def rm_cmd(
     correction = _correction(layout, study, exp_id, f"results/{study}/{exp_id}.json", None, reason)
     _guard(f"rm {exp_id}", pin=pin, force=force)
     if correction is not None:
-        click.echo(f"wrote {_write_correction(layout, *correction)}")
+        click.echo(f"wrote {_write_correction(layout, correction)}")
     for rel in remove_run(layout, exp_id):
         click.echo(f"removed {rel}")
 

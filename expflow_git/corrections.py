@@ -230,9 +230,11 @@ def correction_from_record(path: str, raw: Any) -> Correction:
 def tree_findings(
     corrections: Iterable[Correction], experiment_ids: Iterable[str]
 ) -> list[Finding]:
-    """A correction that keeps a result must name an experiment of the tree (one that
-    deletes a run names an experiment that is gone with it)."""
-    known = set(experiment_ids)
+    """A correction that keeps a result must name an experiment of the tree, or one
+    that a correction of the tree deletes (a run deleted on record keeps its history;
+    a correction that deletes a run names an experiment that is gone with it)."""
+    corrections = list(corrections)
+    known = set(experiment_ids) | {c.experiment for c in corrections if c.blob is None}
     return [
         Finding(
             c.path,
@@ -322,11 +324,27 @@ def correction_path(policy: Policy, study: str, doc: Mapping[str, Any]) -> str:
     return rel
 
 
-def write_correction(root: Path, rel: str, data: bytes) -> str:
-    """Write a new correction (never over another: a second one in the same second
-    gets a suffix); it must stay inside the work tree. Returns its path."""
+@dataclass(frozen=True)
+class Planned:
+    """A correction to write: where, its bytes, and whether it replaces an uncommitted
+    correction of the same committed result (`replaces`: its path)."""
+
+    path: str
+    data: bytes
+    replaces: str | None = None
+
+
+def write_correction(root: Path, planned: Planned) -> str:
+    """Write a new correction (never over a committed one: a second one in the same
+    second gets a suffix), or over the uncommitted one it replaces; it must stay inside
+    the work tree. Returns its path."""
     from expflow_git.atomicfile import write_atomic
 
+    if planned.replaces is not None:
+        _inside(root, (root / planned.replaces).parent)
+        write_atomic(root / planned.replaces, planned.data)
+        return planned.replaces
+    rel, data = planned.path, planned.data
     base = rel[: -len(".json")]
     for n in range(100):
         candidate = rel if n == 0 else f"{base}-{n}.json"
@@ -361,10 +379,12 @@ def plan_correction(
     new_data: bytes | None,
     reason: str | None,
     environ: Mapping[str, str],
-) -> tuple[str, bytes] | None:
-    """The correction (path, bytes) that replacing `result_rel` by `new_data` (None:
-    deleting it) needs, or None when HEAD has no result there (nothing committed to
-    correct). Checked before anything is written: a missing reason or identity is exit 2."""
+) -> Planned | None:
+    """The correction that replacing `result_rel` by `new_data` (None: deleting it)
+    needs, or None when HEAD has no result there (nothing committed to correct).
+    Checked before anything is written: a missing reason or identity is exit 2. An
+    uncommitted correction of the same committed blob (an earlier `--overwrite` not yet
+    committed) is replaced, so that one pending change has one correction."""
     from expflow_git.records import dump
 
     try:
@@ -391,4 +411,21 @@ def plan_correction(
     )
     rel = correction_path(policy, study, doc)
     _inside(root, (root / rel).parent)  # refused before the PIN, and before any write
-    return rel, dump(doc)
+    return Planned(rel, dump(doc), _pending(git, root, rel.rsplit("/", 1)[0], experiment, old))
+
+
+def _pending(git: Git, root: Path, folder: str, experiment: str, old: str) -> str | None:
+    """An uncommitted correction in `folder` of the work tree that supersedes `old`."""
+    directory = root / folder
+    if not directory.is_dir() or directory.is_symlink():
+        return None
+    head = git.resolve_commit("HEAD").sha
+    committed = {e.path for e in git.ls_tree(head, [folder])}
+    for path in sorted(directory.glob("*.json")):
+        rel = f"{folder}/{path.name}"
+        if rel in committed or path.is_symlink() or not path.is_file():
+            continue
+        doc, _ = check_correction(rel, path.read_bytes())
+        if doc is not None and (doc.experiment, doc.supersedes) == (experiment, old):
+            return rel
+    return None

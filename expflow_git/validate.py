@@ -320,8 +320,17 @@ def _correction_findings(rel: str, data: bytes, lookup: _Lookup) -> list[Finding
     correction, findings = check_correction(rel, data)
     if correction is None:
         return findings
-    known = [correction.experiment] if lookup.paths(Kind.EXPERIMENT, correction.experiment) else []
-    return tree_findings([correction], known)
+    if lookup.paths(Kind.EXPERIMENT, correction.experiment):
+        return []
+    # No record: fine only if a tracked correction deletes the run (rare: read them).
+    others = []
+    for path in lookup.ws.tracked_paths():
+        if path != rel and lookup.policy.kind_of(path) is Kind.CORRECTION:
+            other = lookup.ws.read_tracked(path)
+            found = check_correction(path, other)[0] if other is not None else None
+            if found is not None and found.experiment == correction.experiment:
+                others.append(found)
+    return [f for f in tree_findings([correction, *others], []) if f.path == rel]
 
 
 def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:

@@ -462,3 +462,46 @@ def test_a_cached_correction_of_another_shape_is_a_miss(sandbox: Sandbox, repo: 
     shard.write_bytes(join_shard(header, records))
     warm = sandbox.cli(["audit", "--format", "json"], repo)
     assert warm.code == 0 and warm.out == cold.out
+
+
+def test_a_second_overwrite_before_the_commit_replaces_the_pending_correction(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "first try", "--pin", PIN).code == 0
+    sandbox.git(repo, "add", "-A")  # staged, not committed: still pending
+    (first,) = corrections_in(repo)
+    again = sandbox.cli(
+        [
+            "result",
+            "exp-001",
+            "--metric",
+            "seg_total=61",
+            "--metric",
+            "pde_mean=14",
+            "--metric",
+            "train_time_min=40",
+            "--overwrite",
+            "--reason",
+            "second try",
+            "--pin",
+            PIN,
+        ],
+        repo,
+    )
+    assert again.code == 0, again
+    assert "replaces the uncommitted one" in again.out
+    assert corrections_in(repo) == [first]
+    assert load(repo, first)["reason"] == "second try"
+    assert load(repo, first)["blob"] == sandbox.git(repo, "hash-object", res_rel("exp-001"))
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    res, _ = audit_since(sandbox, repo, base)
+    assert res.code == 0, res
+    # After the commit, the next change is a new correction: committed ones are kept.
+    assert sandbox.cli(["rm", "exp-001", "--reason", "withdrawn", "--pin", PIN], repo).code == 0
+    assert len(corrections_in(repo)) == 2
+    assert hook_commit(sandbox, repo, "withdraw").code == 0
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 0, res  # exp-001's first correction names a run deleted on record
+    assert len(entries(statement, "correction")) == 2
+    assert sandbox.cli(["validate"], repo).code == 0  # the hook agrees
