@@ -86,8 +86,10 @@ class Correction:
             "experiment": self.experiment,
             "supersedes": self.supersedes,
             "blob": self.blob,
-            "reason": self.reason,
-            "author": {"name": self.author_name, "email": self.author_email},
+            # Clean already, unless they came from an edited cache record: never let
+            # such a record break the report's encoding.
+            "reason": clean(self.reason),
+            "author": {"name": clean(self.author_name), "email": clean(self.author_email)},
             "time": self.time,
         }
 
@@ -271,7 +273,10 @@ def git_author(git: Git, environ: Mapping[str, str]) -> Author:
     found = _IDENT.match(text.decode("utf-8", "replace").rstrip("\n"))
     if found is None:
         raise ExpflowError("git var GIT_AUTHOR_IDENT: an identity git did not format as usual")
-    when = dt.datetime.fromtimestamp(int(found["time"]), tz=dt.timezone.utc)
+    try:
+        when = dt.datetime.fromtimestamp(int(found["time"]), tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ExpflowError("git var GIT_AUTHOR_IDENT: the time is out of range") from None
     return Author(found["name"], found["email"], when.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
