@@ -167,21 +167,32 @@ def judge_changes(
     """The rule `protect` applies to the index and `audit --since` to each commit.
 
     `changes` are one commit's (or the index's) against its parent (HEAD), with
-    blob ids; `read` gives a blob's bytes; `where` ("in commit …", "staged") goes
-    into messages. A change of a committed result is declared exactly when a
-    correction added in the same changes names its experiment, old and new blob
-    (never under `protect: {corrections: deny}`). A changed or deleted correction is
-    `correction-rewritten`; an added one that declares nothing is `correction-unmatched`.
+    blob ids; `read` gives a blob's bytes; `where` ("in commit …", "in the index")
+    goes into messages. A change (M/T) or deletion (D) of a result path is a
+    `Rewrite` of the experiment named by its file stem; `judge` decides.
     """
-    rewrites: list[Rewrite] = []
+    changes = list(changes)
+    rewrites = [
+        Rewrite(stem(c.path), c.path, c.old_sha, None if c.status == "D" else c.new_sha)
+        for c in changes
+        if c.status in _CHANGED and c.old_sha and policy.kind_of(c.path) is Kind.RESULT
+    ]
+    added, findings = correction_changes(changes, policy, read, where=where)
+    return judge(rewrites, added, findings, policy, where=where)
+
+
+def correction_changes(
+    changes: Iterable[Change], policy: Policy, read: Callable[[str], bytes], *, where: str
+) -> tuple[list[Correction], list[Finding]]:
+    """The corrections `changes` add (an invalid one declares nothing: `validate` and
+    the audit say why), and a `correction-rewritten` finding for each committed
+    correction they change or delete (corrections are append-only; a move is a deletion)."""
     added: list[Correction] = []
     findings: list[Finding] = []
     for change in changes:
-        kind = policy.kind_of(change.path)
-        if kind is Kind.RESULT and change.status in _CHANGED and change.old_sha:
-            new = None if change.status == "D" else change.new_sha
-            rewrites.append(Rewrite(stem(change.path), change.path, change.old_sha, new))
-        elif kind is Kind.CORRECTION and change.status in _CHANGED:
+        if policy.kind_of(change.path) is not Kind.CORRECTION:
+            continue
+        if change.status in _CHANGED:
             verb = "deleted" if change.status == "D" else "changed"
             findings.append(
                 Finding(
@@ -190,15 +201,30 @@ def judge_changes(
                     f"a committed correction was {verb} {where} (corrections are append-only)",
                 )
             )
-        elif kind is Kind.CORRECTION and change.status == "A" and change.new_sha:
-            # An invalid one declares nothing; `validate` and the audit say why.
+        elif change.status == "A" and change.new_sha:
             doc, _ = check_correction(change.path, read(change.new_sha))
             if doc is not None:
                 added.append(doc)
+    return added, findings
+
+
+def judge(
+    rewrites: Sequence[Rewrite],
+    added: Sequence[Correction],
+    findings: Sequence[Finding],
+    policy: Policy,
+    *,
+    where: str,
+) -> Verdict:
+    """The verdict on one commit's (or the index's) rewrites, however the caller found
+    them, given the corrections added beside them and the findings so far. A rewrite is
+    declared exactly when an added correction names its experiment, old and new blob
+    (never under `protect: {corrections: deny}`); under `allow` an added correction that
+    declares nothing is `correction-unmatched`."""
     if not policy.corrections_allowed:
         return Verdict((), tuple(rewrites), tuple(findings))
     coverage = match(rewrites, added)
-    findings += [
+    unmatched = [
         Finding(
             c.path,
             Rules.UNMATCHED.value,
@@ -207,7 +233,7 @@ def judge_changes(
         )
         for c in coverage.unmatched
     ]
-    return Verdict(coverage.declared, coverage.uncovered, tuple(findings))
+    return Verdict(coverage.declared, coverage.uncovered, (*findings, *unmatched))
 
 
 # --------------------------------------------------------------------------- reading

@@ -505,3 +505,23 @@ def test_a_second_overwrite_before_the_commit_replaces_the_pending_correction(
     assert res.code == 0, res  # exp-001's first correction names a run deleted on record
     assert len(entries(statement, "correction")) == 2
     assert sandbox.cli(["validate"], repo).code == 0  # the hook agrees
+
+
+def test_match_pairs_each_correction_with_one_rewrite_of_the_same_experiment_and_blobs() -> None:
+    """The pure rule under every hook and audit (corrections.match)."""
+    from expflow_git.corrections import Correction, Rewrite, match
+
+    def corr(path: str, exp: str, old: str, new: str | None) -> Correction:
+        return Correction(path, exp, old, new, "why", "n", "e", AUTHOR_TIME)
+
+    a, b, c = "a" * 40, "b" * 40, "c" * 40
+    rewrites = [Rewrite("e1", "r/e1.json", a, b), Rewrite("e2", "r/e2.json", a, b)]
+    one = corr("k/1.json", "e1", a, b)
+    coverage = match(
+        rewrites, [one, one, corr("k/2.json", "e2", a, c), corr("k/3.json", "e2", a, None)]
+    )
+    assert coverage.declared == ((rewrites[0], one),)
+    assert coverage.uncovered == (rewrites[1],)  # same blobs, but not what it was changed to
+    assert [x.path for x in coverage.unmatched] == ["k/1.json", "k/2.json", "k/3.json"]
+    deleted = Rewrite("e2", "r/e2.json", a, None)
+    assert match([deleted], [corr("k/3.json", "e2", a, None)]).uncovered == ()
