@@ -3,38 +3,209 @@
 Inputs arrive only as environment variables (EXPFLOW_INPUT_*), never spliced
 into shell. On pull_request events the PR's head commit is audited, not the
 synthetic merge commit GitHub checks out.
+
+What the job reports comes only from this run: any file at `report-path` or
+`html-path` is removed before the audit (a pull request could have committed
+a passing report there), and when the audit writes no report the summary says
+it did not complete and `passed` is false. History is checked by default: since
+the pull request's fork point from its base, or since the commit a push replaced.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExitCode
+from expflow_git.errors import ExitCode, ExpflowError, printable
+from expflow_git.escape import github_data
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
 
 PR_EVENTS = ("pull_request", "pull_request_target")
+PR_BASE = ("pull_request", "base", "sha")
+ZERO_SHA = re.compile(r"0+")
+# What GitHub puts in an event for a commit (SHA-1, or SHA-256 repositories).
+SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+FETCH_HINT = "check out with `fetch-depth: 0` (actions/checkout)"
+
+
+def _event(env: Mapping[str, str]) -> Mapping[str, Any]:
+    """The event payload GitHub wrote (GITHUB_EVENT_PATH); empty if there is none."""
+    try:
+        event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text())
+    except (KeyError, OSError, ValueError):
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def _sha_at(event: Mapping[str, Any], *keys: str) -> str | None:
+    """The commit id at event[k1][k2]…, if it is one."""
+    value: Any = event
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and SHA.fullmatch(value) else None
 
 
 def pr_head_sha(env: Mapping[str, str]) -> str | None:
     """The head commit of the pull request that triggered the run, if any."""
-    if env.get("GITHUB_EVENT_NAME") not in PR_EVENTS or not env.get("GITHUB_EVENT_PATH"):
+    if env.get("GITHUB_EVENT_NAME") not in PR_EVENTS:
         return None
+    return _sha_at(_event(env), "pull_request", "head", "sha")
+
+
+def pr_base_sha(env: Mapping[str, str]) -> str | None:
+    """The base commit of the pull request that triggered the run (of the merge queue
+    group, on merge_group), if any: its policy judges the pull request's commits."""
+    name = env.get("GITHUB_EVENT_NAME")
+    if name == "merge_group":
+        return _sha_at(_event(env), "merge_group", "base_sha")
+    if name in PR_EVENTS:
+        return _sha_at(_event(env), *PR_BASE)
+    return None
+
+
+def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | None, str]:
+    """The commit history is checked since when the `since` input is empty, and why.
+
+    A pull request: where its head left the base branch (the merge base of the base
+    commit and the head; the base commit itself once the PR is up to date); a merge
+    queue's group likewise from its `base_sha`. A push: the commit the push replaced
+    (`before`); none for a new branch. A commit the event names but the clone lacks
+    is an error, never a silently skipped history check.
+    """
+    event = _event(env)
+    name = env.get("GITHUB_EVENT_NAME")
+    if name in (*PR_EVENTS, "merge_group"):
+        keys = ("merge_group", "base_sha") if name == "merge_group" else PR_BASE
+        base = _sha_at(event, *keys)
+        if base is None:
+            raise ExpflowError(f"the event names no base commit ({'.'.join(keys)})")
+        _require_commit(git, base, "the base commit")
+        try:
+            fork = git.run("merge-base", base, rev).decode().strip()
+        except ExpflowError:
+            raise ExpflowError(
+                f"the audited commit and its base {base[:12]} share no history; {FETCH_HINT}"
+            ) from None
+        return fork, f"where it left its base {base[:12]}"
+    if name == "push":
+        before = _sha_at(event, "before")
+        if before is None or ZERO_SHA.fullmatch(before):
+            return None, "a new branch: nothing was there before"
+        forced = event.get("forced") is True
+        _require_commit(
+            git,
+            before,
+            "the commit this push replaced",
+            hint=(
+                "the push was forced, and the commit it replaced cannot be fetched: set the "
+                "`since` input to the commit to check the history from"
+                if forced
+                else FETCH_HINT
+            ),
+        )
+        return before, "the commit this push replaced"
+    return None, f"a {name or 'manual'} event names no earlier commit"
+
+
+def _require_commit(git: Git, sha: str, what: str, hint: str = FETCH_HINT) -> None:
     try:
-        event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text())
-        sha = event["pull_request"]["head"]["sha"]
-    except (OSError, ValueError, KeyError, TypeError):
+        git.resolve_commit(sha)
+    except ExpflowError:
+        raise ExpflowError(f"{what} {sha[:12]} is not in this clone; {hint}") from None
+
+
+def _remove_stale(path: str) -> None:
+    """No file a pull request committed (or an earlier step left) is taken for this run's.
+
+    Inside the checkout, no folder on the way may be a symbolic link: the pull request
+    could commit `reports -> /somewhere` and have this run delete and write there.
+    """
+    from expflow_git.atomicfile import confined
+
+    workspace = Path.cwd()
+    full = Path(os.path.abspath(path))
+    if full.is_relative_to(workspace) and full.parent != workspace:
+        confined(workspace, str(full.parent.relative_to(workspace)))
+    try:
+        os.unlink(path)  # a symlink is removed, never followed
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ExpflowError(
+            f"{printable(path)}: cannot remove what is there before the audit "
+            f"({exc.strerror}); report-path and html-path must name files"
+        ) from None
+
+
+def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
+    """The `audit` command line the inputs and the event ask for."""
+    from expflow_git.gitstore import Git
+
+    git = Git.discover(Path.cwd())
+    head = pr_head_sha(env)
+    rev = env.get("EXPFLOW_INPUT_REV") or head or "HEAD"
+    if rev == head:
+        _require_commit(git, head, "the pull request's head commit")
+    args = ["audit", "--rev", rev, "--format", "github", "--out", report_path]
+    since = env.get("EXPFLOW_INPUT_SINCE")
+    if not since:
+        found, why = default_since(env, git, rev)
+        if found is None:
+            print(f"expflow-git: no history check ({printable(why)}); set `since` for one")
+        else:
+            since = found
+            print(f"expflow-git: history checked since {printable(since[:12])} ({why})")
+    if since:
+        args += ["--since", since]
+    for option, name in (("--policy", "POLICY"), ("--html", "HTML_PATH")):
+        if value := env.get(f"EXPFLOW_INPUT_{name}"):
+            args += [option, value]
+    # A pull request must not bring the rules that judge it: its base's policy does.
+    if policy_ref := env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env):
+        args += ["--policy-ref", policy_ref]
+    return args
+
+
+def summarise(report_path: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(job summary, best feasible id) from the report at `report_path`; None if unreadable."""
+    from expflow_git.render.markdown import render_markdown
+    from expflow_git.render.view import view_from_statement
+    from expflow_git.report.verify import ReportError, parse_report
+
+    try:
+        data = Path(report_path).read_bytes()
+        envelope, statement = parse_report(data, source=report_path)
+    except (OSError, ReportError):
         return None
-    return sha if isinstance(sha, str) else None
+    signers = _signers(data, report_path, env)
+    view = view_from_statement(
+        statement, signers, unverified=bool(envelope.signatures) and not signers
+    )
+    summary = render_markdown(view)
+    if view.signature_unverified:
+        summary += "\n> ⚠️ This report's signature could not be verified.\n"
+    elif not view.signed:
+        summary += "\n> ⚠️ This report is **unsigned**: no signing key was available.\n"
+    return summary, view.best_feasible or ""
 
 
-def _has_commit(sha: str) -> bool:
-    import subprocess
+def _not_completed(code: int) -> str:
+    return (
+        "## ❌ expflow-git audit did not complete\n\n"
+        f"This run wrote no report (exit code {code}): see the job log for the error. "
+        "The audit did not pass; nothing from an earlier report is shown.\n"
+    )
 
-    probe = subprocess.run(["git", "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True)
-    return probe.returncode == 0
+
+def _annotate_error(message: str) -> None:
+    print(f"::error title=expflow-git::{github_data(message)}")
 
 
 def _append(path: str | None, text: str) -> None:
@@ -44,58 +215,75 @@ def _append(path: str | None, text: str) -> None:
 
 
 def _one_line(value: str) -> str:
-    return " ".join(value.split())
+    """A value for $GITHUB_OUTPUT's `key=value` lines (expflow_git.escape.output_value): it
+    stays on its line, so it can add no output and start no heredoc."""
+    from expflow_git.escape import output_value
+
+    return output_value(value)
+
+
+def _signers(data: bytes, source: str, env: Mapping[str, str]) -> list[str]:
+    """Who signed the report, verified with the public half of the key it was signed
+    with (EXPFLOW_SIGNING_KEY); empty when that cannot be shown."""
+    from expflow_git.errors import ExpflowError
+    from expflow_git.report.signer import signing_key
+    from expflow_git.report.signing import keyid
+    from expflow_git.report.trust import TrustedKey
+    from expflow_git.report.verify import Options, verify_report
+
+    try:
+        key = signing_key(None, env)
+    except ExpflowError:
+        return []
+    if key is None:
+        return []
+    public = key.public_key()
+    trusted = TrustedKey(public, keyid(public), "EXPFLOW_SIGNING_KEY")
+    verdict = verify_report(data, source=source, options=Options(trusted=[trusted]))
+    return [k.name() for k in verdict.signers]
 
 
 def run(env: Mapping[str, str]) -> int:
     """Audit, write the summary and the outputs; return the audit's exit code."""
     from expflow_git.cli import main
-    from expflow_git.render.markdown import render_markdown, truncate
-    from expflow_git.render.view import view_from_statement
-    from expflow_git.report.verify import ReportError, parse_report
+    from expflow_git.render.markdown import truncate
 
     report_path = env.get("EXPFLOW_INPUT_REPORT_PATH") or "expflow-report.json"
-    head = pr_head_sha(env)
-    rev = env.get("EXPFLOW_INPUT_REV") or head or "HEAD"
-    if rev == head and not _has_commit(head):
-        print(
-            f"::error title=expflow-git::the pull request's head commit {head[:12]} is not "
-            "in this clone; check out with `fetch-depth: 0` (actions/checkout)"
-        )
-        return int(ExitCode.USAGE)
-    args = ["audit", "--rev", rev, "--format", "github", "--out", report_path]
-    for option, name in (("--policy", "POLICY"), ("--since", "SINCE"), ("--html", "HTML_PATH")):
-        if value := env.get(f"EXPFLOW_INPUT_{name}"):
-            args += [option, value]
-    if not env.get("EXPFLOW_SIGNING_KEY"):
-        print(
-            "::warning title=expflow-git::no signing key (e.g. a pull request from a fork "
-            "gets no secrets): the report is UNSIGNED"
-        )
-    sys.stdout.flush()
-    code = main(args)
-    passed = code == ExitCode.OK
-    best = ""
+    shown: tuple[str, str] | None = None
     try:
-        envelope, statement = parse_report(Path(report_path).read_bytes(), source=report_path)
-    except (OSError, ReportError):
-        summary = (
-            "## ❌ expflow-git audit could not run\n\nSee the job log for the error "
-            f"(exit code {code}).\n"
-        )
+        for path in (report_path, env.get("EXPFLOW_INPUT_HTML_PATH")):
+            if path:
+                _remove_stale(path)
+        args = audit_args(env, report_path)
+        if not env.get("EXPFLOW_SIGNING_KEY"):
+            print(
+                "::warning title=expflow-git::no signing key (e.g. a pull request from a fork "
+                "gets no secrets): the report is UNSIGNED"
+            )
+        sys.stdout.flush()
+        code = main(args)
+        # Exit 0 or 1 is an audit that ran to its verdict; anything else wrote no verdict
+        # to trust, even if a report file exists.
+        if code in (ExitCode.OK, ExitCode.FAILED) and os.path.isfile(report_path):
+            shown = summarise(report_path, env)
+    except ExpflowError as exc:
+        _annotate_error(exc.message)
+        code = int(exc.code)
+    except Exception as exc:  # a bug: the job must still say that the audit did not complete
+        _annotate_error(f"the audit crashed: {type(exc).__name__}: {exc}")
+        code = int(ExitCode.USAGE)
+    sys.stdout.flush()
+    if shown is None:
+        summary, best, passed, written = _not_completed(code), "", False, ""
     else:
-        view = view_from_statement(statement, [s.keyid for s in envelope.signatures])
-        best = view.best_feasible or ""
-        summary = render_markdown(view)
-        if not view.signed:
-            summary += "\n> ⚠️ This report is **unsigned**: no signing key was available.\n"
+        (summary, best), passed, written = shown, code == ExitCode.OK, report_path
     _append(env.get("GITHUB_STEP_SUMMARY"), truncate(summary))
     _append(
         env.get("GITHUB_OUTPUT"),
         f"passed={'true' if passed else 'false'}\nbest-feasible={_one_line(best)}\n"
-        f"report-path={_one_line(report_path)}\n",
+        f"report-path={_one_line(written)}\n",
     )
-    return code
+    return code if shown is not None or code != ExitCode.OK else int(ExitCode.USAGE)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file in the same directory, fsync, rename."""
+"""Atomic file writes: a temp file in the same directory, fsync, rename; and the check
+that a path the tool writes or deletes stays inside the work tree."""
 
 from __future__ import annotations
 
@@ -8,6 +9,33 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from expflow_git.errors import ExpflowError, printable
+
+
+def confined(root: Path, rel: str) -> Path:
+    """`root / rel`, refused (exit 2) unless every part of `rel` that exists is a real
+    directory or file: no symbolic link, no `..`.
+
+    A repository can commit a symlink (`results/s -> /home/me`); a write or delete
+    through it would land outside the work tree. Checked before anything is written,
+    so a refusal leaves everything as it was.
+    """
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        raise ExpflowError(f"{printable(rel)}: not a path inside the work tree")
+    path = root
+    for depth, part in enumerate(parts, 1):
+        path = path / part
+        if path.is_symlink():
+            shown = "/".join(parts[:depth])
+            raise ExpflowError(
+                f"{printable(rel)}: {printable(shown)} is a symbolic link; expflow-git writes "
+                "and deletes only inside the work tree, never through a link (nothing changed)"
+            )
+        if not path.exists():
+            break  # what is missing is created as real directories and files
+    return root.joinpath(*parts)
 
 
 def write_atomic(

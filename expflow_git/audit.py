@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from sys import intern
 from typing import Any, NamedTuple
 
@@ -39,6 +39,7 @@ from expflow_git.policy import (
     load_policy_bytes,
     param_key,
 )
+from expflow_git.policydiff import PolicyProposal, diff_policies
 from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.schemas import Kind
 from expflow_git.spelling import SPELLING, spell_run
@@ -90,6 +91,9 @@ class TreeCheck:
     experiments: tuple[Experiment, ...]
     results: tuple[Result, ...]
     corrections: tuple[Correction, ...] = ()  # declared corrections (corrections.py)
+    # With --policy-ref: the commit whose policy judged, and the audited commit's own.
+    policy_ref: str | None = None
+    proposal: PolicyProposal | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def verdict_passes(
     walk_passed: bool | None,
     focus: str | None,
 ) -> bool:
-    """SPEC §6.2: no finding, a feasible run, the walk-forward gate if configured.
+    """docs/spec.md §6.2: no finding, a feasible run, the walk-forward gate if configured.
 
     With a focus (`--experiment ID`) the verdict is that run's alone (`focus_feasible`).
     """
@@ -137,28 +141,92 @@ def check_tree(
     rev: str = "HEAD",
     *,
     policy_path: str = DEFAULT_POLICY_PATH,
+    policy_ref: str | None = None,
     scan: bool = True,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> TreeCheck:
     """Read, parse and check every document of `rev` (and scan every blob for PINs).
 
-    With `use_cache`, what a blob's content decided is reused from earlier runs.
+    With `policy_ref`, the policy committed at that ref judges, and `rev`'s own policy
+    is only compared with it (TreeCheck.proposal). With `use_cache`, what a blob's
+    content decided is reused from earlier runs.
     """
     commit = git.resolve_commit(rev)
     entries = git.ls_tree(commit.sha)
-    policy_entry = next((e for e in entries if e.path == policy_path), None)
-    if policy_entry is None or policy_entry.type != "blob" or policy_entry.mode == SYMLINK_MODE:
-        raise ExpflowError(
-            f"{policy_path}: no policy file at {rev} ({commit.sha[:12]}); "
-            "commit one (expflow-git init) or pass --policy"
-        )
+    here = next((e for e in entries if e.path == policy_path), None)
+    ref_sha: str | None = None
+    proposal: PolicyProposal | None = None
+    problems: list[Finding] = []
     with BlobReader(git) as reader:
-        policy = load_policy_bytes(reader.read(policy_entry.sha), path=policy_path)
+        if policy_ref is None:
+            if here is None or not _is_file(here):
+                raise ExpflowError(
+                    f"{policy_path}: no policy file at {rev} ({commit.sha[:12]}); "
+                    "commit one (expflow-git init) or pass --policy"
+                )
+            policy_entry = here
+            policy = load_policy_bytes(reader.read(here.sha), path=policy_path)
+        else:
+            ref_sha, policy_entry, policy = _trusted_policy(git, reader, policy_ref, policy_path)
+            proposal, problems = _proposal(reader, here, policy_entry, policy)
         cache = (
             BlobCache.for_git_dir(git.git_dir, policy.sha256, policy.path) if use_cache else None
         )
-        return _read_documents(reader, commit, policy, policy_entry, entries, scan, cache, progress)
+        check = _read_documents(
+            reader, commit, policy, policy_entry, entries, scan, cache, progress, problems
+        )
+    return replace(check, policy_ref=ref_sha, proposal=proposal)
+
+
+def _is_file(entry: TreeEntry | None) -> bool:
+    return entry is not None and entry.type == "blob" and entry.mode != SYMLINK_MODE
+
+
+def _trusted_policy(
+    git: Git, reader: BlobReader, ref: str, policy_path: str
+) -> tuple[str, TreeEntry, Policy]:
+    """The policy committed at `ref`: its commit, its tree entry and the parsed policy.
+    Any problem with it is a usage error (exit 2): there is no rule to judge by."""
+    try:
+        ref_sha = git.resolve_commit(ref).sha
+    except ExpflowError as exc:
+        # CI's default checkout is shallow: the base commit is then simply not there.
+        hint = (
+            " — this is a shallow clone: fetch the full history (actions/checkout with "
+            "`fetch-depth: 0`)"
+            if git.is_shallow()
+            else ""
+        )
+        raise ExpflowError(f"--policy-ref {ref}: {exc.message}{hint}") from None
+    found = [e for e in git.ls_tree(ref_sha, paths=[policy_path]) if e.path == policy_path]
+    if not found or not _is_file(found[0]):
+        raise ExpflowError(f"{policy_path}: no policy file at --policy-ref {ref} ({ref_sha[:12]})")
+    try:
+        policy = load_policy_bytes(reader.read(found[0].sha), path=policy_path)
+    except ExpflowError as exc:
+        raise ExpflowError(f"--policy-ref {ref} ({ref_sha[:12]}): {exc.message}") from None
+    return ref_sha, found[0], policy
+
+
+def _proposal(
+    reader: BlobReader, here: TreeEntry | None, judged: TreeEntry, trusted: Policy
+) -> tuple[PolicyProposal, list[Finding]]:
+    """The audited commit's own policy against the trusted one; a missing or broken one
+    is a finding (it would be the repository's policy after merge)."""
+    path = trusted.path
+    if here is None or not _is_file(here):
+        what = "is not a regular file" if here is not None else "is missing"
+        message = f"the commit's policy file {what}: after merge there would be no policy"
+        return PolicyProposal(None, False), [Finding(path, Rules.POLICY_INVALID.value, message)]
+    if here.sha == judged.sha:
+        return PolicyProposal(here.sha, True), []
+    try:
+        proposed = load_policy_bytes(reader.read(here.sha), path=path)
+    except ExpflowError as exc:
+        message = exc.message.removeprefix(f"{path}: ")
+        return PolicyProposal(here.sha, False), [Finding(path, Rules.POLICY_INVALID.value, message)]
+    return PolicyProposal(here.sha, True, diff_policies(trusted, proposed)), []
 
 
 _KEYS = {Kind.EXPERIMENT: "e", Kind.RESULT: "r", Kind.CORRECTION: "k"}
@@ -289,9 +357,11 @@ def _read_documents(
     scan: bool,
     cache: BlobCache | None,
     progress: Callable[[int, int], None] | None,
+    problems: list[Finding],
 ) -> TreeCheck:
-    """Check every document of the listing; `entries` is emptied once classified."""
-    findings: list[Finding] = []
+    """Check every document of the listing; `entries` is emptied once classified.
+    `problems`: findings made before the listing was read (they are sorted in)."""
+    findings: list[Finding] = list(problems)
     uses: dict[str, list[_Use]] = {}
     for entry in entries:
         kind = policy.kind_of(entry.path)
@@ -452,13 +522,22 @@ def run_audit(
     rev: str = "HEAD",
     *,
     policy_path: str = DEFAULT_POLICY_PATH,
+    policy_ref: str | None = None,
     experiment: str | None = None,
     since: str | None = None,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Audit:
-    """SPEC §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`."""
-    check = check_tree(git, rev, policy_path=policy_path, use_cache=use_cache, progress=progress)
+    """docs/spec.md §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`,
+    judged by the policy at `policy_ref` when given."""
+    check = check_tree(
+        git,
+        rev,
+        policy_path=policy_path,
+        policy_ref=policy_ref,
+        use_cache=use_cache,
+        progress=progress,
+    )
     board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
     if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
         known = any(e.id == experiment for e in check.experiments)
@@ -472,10 +551,10 @@ def run_audit(
     since_sha = None
     rewritten: tuple[Finding, ...] = ()
     if since is not None:
-        from expflow_git.history import resolve_base, rewritten_results
+        from expflow_git.history import history_findings, resolve_base
 
         since_sha = resolve_base(git, since, check.commit.sha)
-        rewritten = tuple(rewritten_results(git, since_sha, check.commit.sha, check.policy))
+        rewritten = tuple(history_findings(git, since_sha, check.commit.sha, check.policy))
     return Audit(
         check=check,
         board=board,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +33,14 @@ class Rules(str, enum.Enum):
     NOT_SUCCESS = "result-for-unsuccessful-run"
     BUDGET = "budget-exceeded"
     NOT_A_FILE = "not-a-regular-file"
+    POLICY_INVALID = "policy-invalid"  # the audited commit's own policy, under --policy-ref
+    DUPLICATE_RESULT = "duplicate-result"
+    RESULT_REWRITTEN = "result-rewritten"
+    RECORD_REWRITTEN = "record-rewritten"
+    # Declared corrections (corrections.py, issue 13)
+    CORRECTION_REWRITTEN = "correction-rewritten"  # a committed correction changed or deleted
+    CORRECTION_UNMATCHED = "correction-unmatched"  # added, names no change of its own commit
+    CORRECTION_UNKNOWN_EXPERIMENT = "correction-unknown-experiment"
 
 
 Document = Experiment | Result
@@ -165,6 +174,7 @@ def integrity_findings(
             )
     for res in sorted(results, key=lambda r: r.path):
         findings.extend(reference_findings(res, by_id.get(res.experiment)))
+    findings.extend(duplicate_result_findings(results))
     if policy.max_runs_per_study is not None:
         per_study = Counter(e.study for e in experiments)
         for study, count in sorted(per_study.items()):
@@ -179,6 +189,37 @@ def integrity_findings(
                     )
                 )
     return findings
+
+
+def duplicate_result_findings(results: Iterable[Result]) -> list[Finding]:
+    """A result is its experiment's: two results for one id each name the other
+    (and neither is ranked, see `pair_runs`)."""
+    by_id: dict[str, list[str]] = {}
+    for res in results:
+        by_id.setdefault(res.experiment, []).append(res.path)
+    findings = []
+    for exp_id, paths in by_id.items():
+        if len(paths) < 2:
+            continue
+        for path in paths:
+            others = ", ".join(sorted((p for p in paths if p != path), key=_path_bytes))
+            findings.append(duplicate_result(path, exp_id, others))
+    return findings
+
+
+def duplicate_result(path: str, exp_id: str, others: str) -> Finding:
+    """The finding on one of several results for one experiment."""
+    return Finding(
+        path,
+        Rules.DUPLICATE_RESULT.value,
+        f"experiment {exp_id!r} also has the result {others}; "
+        "one result per experiment, and neither is ranked",
+        "/experiment",
+    )
+
+
+def _path_bytes(path: str) -> bytes:
+    return path.encode("utf-8", "surrogateescape")
 
 
 def reference_findings(result: Result, experiment: Experiment | None) -> list[Finding]:
@@ -303,7 +344,7 @@ def _required_outcomes(names: tuple[str, ...]) -> tuple[tuple[str, Outcome, Outc
 def run_verdict(
     experiment: Experiment, result: Result, policy: Policy, gates: Sequence[Gate]
 ) -> RunVerdict:
-    """Every per-run check of SPEC §6.2 item 4, in a fixed order; `gates` is
+    """Every per-run check of docs/spec.md §6.2 item 4, in a fixed order; `gates` is
     `policy.all_gates(...)`, computed once for all runs."""
     metrics = result.metrics
     outcomes: list[Outcome] = [gate_outcome(g, metrics) for g in gates]
@@ -327,13 +368,22 @@ def run_verdict(
 def pair_runs(
     experiments: Iterable[Experiment], results: Iterable[Result]
 ) -> list[tuple[Experiment, Result]]:
-    """Runs are results backed by a successful record (the first record of a duplicated id)."""
+    """Runs are results backed by a successful record. An id with two records or two
+    results is no run at all: which one counts is not for the path order to decide."""
     by_id: dict[str, Experiment] = {}
-    for exp in sorted(experiments, key=operator.attrgetter("path")):
-        by_id.setdefault(exp.id, exp)
+    doubled: set[str] = set()
+    for exp in experiments:
+        if by_id.setdefault(exp.id, exp) is not exp:
+            doubled.add(exp.id)
+    ordered = sorted(results, key=operator.attrgetter("experiment"))
+    doubled.update(
+        a.experiment for a, b in itertools.pairwise(ordered) if a.experiment == b.experiment
+    )
     runs = []
     # In results' order by id (stable), which is the runs' order by their record's id.
-    for res in sorted(results, key=operator.attrgetter("experiment")):
+    for res in ordered:
+        if res.experiment in doubled:
+            continue
         record = by_id.get(res.experiment)
         if record is not None and record.status is Status.SUCCESS:
             runs.append((record, res))

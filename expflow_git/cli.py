@@ -14,20 +14,20 @@ import click
 
 from expflow_git import __version__
 from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.escape import line as _line
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
-
+    from expflow_git.audit import TreeCheck
     from expflow_git.corrections import Planned
     from expflow_git.gitstore import Git
     from expflow_git.records import Layout
     from expflow_git.render.view import View
     from expflow_git.report.dsse import Envelope
+    from expflow_git.report.signing import SigningKey
+    from expflow_git.report.trust import TrustedKey
+    from expflow_git.report.verify import Line
 
 PROG = "expflow-git"
 
@@ -37,12 +37,18 @@ def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
 
 
 def _err(message: str) -> None:
-    click.echo(message, err=True)
+    """One line on stderr; what a repository or report put in it is escaped (expflow_git.escape)."""
+    click.echo(_line(message), err=True)
+
+
+def _out(message: str) -> None:
+    """One line on stdout, escaped like `_err`'s."""
+    click.echo(_line(message))
 
 
 def _emit_findings(findings: Sequence[Finding]) -> None:
     for f in findings:
-        click.echo(str(f))
+        _out(str(f))
 
 
 policy_option = click.option(
@@ -51,6 +57,14 @@ policy_option = click.option(
     metavar="FILE",
     envvar="EXPFLOW_POLICY",
     help="Policy file (default: expflow.yaml at the repository root; env EXPFLOW_POLICY).",
+)
+
+
+policy_ref_option = click.option(
+    "--policy-ref",
+    metavar="REF",
+    help="Judge by the policy committed at REF (e.g. the pull request's base), not the one "
+    "at the audited commit, and report what the commit's own policy would change.",
 )
 
 
@@ -173,7 +187,7 @@ def new(
             "already; records are never overwritten"
         )
     write_atomic(layout.root / rel, data, overwrite=False)
-    click.echo(f"wrote {rel} (seed {seed})")
+    _out(f"wrote {rel} (seed {seed})")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
@@ -243,13 +257,13 @@ def result(
         correction = _correction(layout, exp_doc["study"], exp_id, rel, data, reason)
         _guard(f"overwrite {rel}", pin=pin, force=force)
     if correction is not None:  # first: a crash leaves a declaration the hooks refuse alone
-        click.echo(f"wrote {_write_correction(layout, correction)}")
+        _out(f"wrote {_write_correction(layout, correction)}")
     if status is not Status.SUCCESS:
         exp_doc["status"] = Status.SUCCESS.value
         write_atomic(layout.root / exp_rel, dump(exp_doc))
-        click.echo(f"marked {exp_rel} success")
+        _out(f"marked {exp_rel} success")
     write_atomic(layout.root / rel, data, overwrite=overwrite)
-    click.echo(f"wrote {rel}")
+    _out(f"wrote {rel}")  # the study comes from the record
 
 
 def _correction(
@@ -370,9 +384,8 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged changes/deletions of committed results unless a staged correction
-    declares them and the PIN approves them."""
-    from expflow_git.errors import printable
+    """Refuse staged rewrites of committed results and frozen records unless PIN-approved
+    (a result's rewrite also needs a correction staged with it, unless corrections: deny)."""
     from expflow_git.guard import ENV_PIN
     from expflow_git.protect import judge_rewrites, orphaned_results, staged_rewrites
     from expflow_git.validate import Workspace
@@ -392,11 +405,14 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     if not (pin or force or os.environ.get(ENV_PIN)):
         _emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
-    paths = printable(", ".join(r.path for r in rewrites))
-    _guard(f"change committed result(s) {paths}", pin=pin, force=force)
-    _err(f"{PROG} protect: change to {len(rewrites)} committed result(s) approved: {paths}")
+    paths = _line(", ".join(r.path for r in rewrites))  # also shown in the PIN prompt
+    _guard(f"change committed result(s) or frozen record(s) {paths}", pin=pin, force=force)
+    _err(
+        f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
+        f"approved: {paths}"
+    )
     for c in judged.declared:
-        _err(f"{PROG} protect: declared by {printable(c.path)}: {printable(c.describe())}")
+        _err(f"{PROG} protect: declared by {c.path}: {c.describe()}")
 
 
 @cli.command("rm")
@@ -420,9 +436,9 @@ def rm_cmd(
     correction = _correction(layout, study, exp_id, f"results/{study}/{exp_id}.json", None, reason)
     _guard(f"rm {exp_id}", pin=pin, force=force)
     if correction is not None:
-        click.echo(f"wrote {_write_correction(layout, correction)}")
+        _out(f"wrote {_write_correction(layout, correction)}")
     for rel in remove_run(layout, exp_id):
-        click.echo(f"removed {rel}")
+        _out(f"removed {rel}")
 
 
 @cli.command()
@@ -438,7 +454,7 @@ def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: 
     layout = _layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
     _guard(f"cancel {exp_id}", pin=pin, force=force)
-    click.echo(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")
+    _out(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")
 
 
 @cli.command("install-hooks")
@@ -497,6 +513,7 @@ def _policy_rel(policy_path: str | None) -> str:
     show_default=True,
 )
 @policy_option
+@policy_ref_option
 def rank(
     rev: str,
     sort_by: str | None,
@@ -507,6 +524,7 @@ def rank(
     top: int | None,
     fmt: str,
     policy_path: str | None,
+    policy_ref: str | None,
 ) -> None:
     """Compare scores: a gated leaderboard from committed files.
 
@@ -516,13 +534,16 @@ def rank(
     import json
 
     from expflow_git.audit import check_tree, verdicts
+    from expflow_git.escape import json_text
     from expflow_git.policy import Ranking, did_you_mean, parse_gate
     from expflow_git.ranking import rank as rank_runs
     from expflow_git.ranking import sort_keys
     from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
     from expflow_git.render.view import metric_columns, rows_from_board
 
-    check = check_tree(_repo(), rev, policy_path=_policy_rel(policy_path), scan=False)
+    check = check_tree(
+        _repo(), rev, policy_path=_policy_rel(policy_path), policy_ref=policy_ref, scan=False
+    )
     policy = check.policy
     extra = tuple(parse_gate(g, policy.metrics) for g in gates)
     ranking = policy.ranking
@@ -540,30 +561,29 @@ def rank(
             f"{PROG} rank: warning: {len(check.findings)} problem(s) in the committed "
             "documents; run `expflow-git audit` for details"
         )
+    _policy_change_note(check)
     rows = rows_from_board(board)[:top]
     if fmt == "json":
-        click.echo(
-            json.dumps(
+        doc = {
+            "ranking": [
                 {
-                    "ranking": [
-                        {
-                            "id": r.id,
-                            "rank": r.rank,
-                            "feasible": r.feasible,
-                            "metrics": dict(r.metrics),
-                            "failed": list(r.failed),
-                        }
-                        for r in rows
-                    ],
-                    "best_any": board.best_any,
-                    "best_feasible": board.best_feasible,
-                },
-                indent=2,
-            )
-        )
+                    "id": r.id,
+                    "rank": r.rank,
+                    "feasible": r.feasible,
+                    "metrics": dict(r.metrics),
+                    "failed": list(r.failed),
+                }
+                for r in rows
+            ],
+            "best_any": board.best_any,
+            "best_feasible": board.best_feasible,
+        }
+        click.echo(json_text(json.dumps(doc, indent=2)))
     else:
         cells = leaderboard_cells(
-            rows, metric_columns(ranking.sort_by, ranking.tie_break, [r.metrics for r in rows])
+            rows,
+            metric_columns(ranking.sort_by, ranking.tie_break, [r.metrics for r in rows]),
+            exact=fmt == "csv",  # a spreadsheet gets every value as the report spells it
         )
         render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
         click.echo(render(*cells).rstrip("\n"))
@@ -573,31 +593,36 @@ def rank(
         raise SystemExit(ExitCode.FAILED)
 
 
-def _signing_key(path: str | None) -> Ed25519PrivateKey | None:
-    """--sign-key PATH, else env EXPFLOW_SIGNING_KEY (the key itself, or a path to it)."""
-    from expflow_git.report.signing import load_private_key, load_private_key_bytes
+def _policy_change_note(check: TreeCheck) -> None:
+    """Under --policy-ref, what the commit's own policy would change, on stderr."""
+    from expflow_git.render.text import policy_change_lines
 
-    if path:
-        return load_private_key(path)
-    value = os.environ.get("EXPFLOW_SIGNING_KEY", "").strip()
-    if not value:
-        return None
-    if value.startswith("-----BEGIN"):
-        return load_private_key_bytes(value.encode(), source="$EXPFLOW_SIGNING_KEY")
-    return load_private_key(value)
+    for line in policy_change_lines(check.proposal, check.policy_blob):
+        _err(f"{PROG} rank: {line}")
+
+
+def _signing_key(spec: str | None) -> SigningKey | None:
+    """--sign-key KEY, else env EXPFLOW_SIGNING_KEY (see report/signer.py)."""
+    from expflow_git.report.signer import signing_key
+
+    return signing_key(spec, os.environ)
 
 
 @cli.command()
 @rev_option
 @click.option(
-    "--since", metavar="BASE", help="Also examine every commit in BASE..REV for rewritten results."
+    "--since",
+    metavar="BASE",
+    help="Also examine every commit in BASE..REV: rewritten results and frozen records, "
+    "and PIN hashes in any blob the range added.",
 )
 @click.option("--experiment", metavar="ID", help="The verdict is this run's alone.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the report (JSON) here.")
 @click.option(
     "--sign-key",
     metavar="KEY",
-    help="Ed25519 private key (PEM or OpenSSH); or env EXPFLOW_SIGNING_KEY.",
+    help="Ed25519 private key file (PEM or OpenSSH), or agent:SHA256:FINGERPRINT for a key "
+    "held by ssh-agent; or env EXPFLOW_SIGNING_KEY.",
 )
 @click.option(
     "--previous",
@@ -624,6 +649,7 @@ def _signing_key(path: str | None) -> Ed25519PrivateKey | None:
 )
 @click.option("--no-cache", is_flag=True, help="Do not use the per-blob validation cache.")
 @policy_option
+@policy_ref_option
 def audit(
     rev: str,
     since: str | None,
@@ -636,6 +662,7 @@ def audit(
     html_path: str | None,
     no_cache: bool,
     policy_path: str | None,
+    policy_ref: str | None,
 ) -> None:
     """The full audit at a commit; writes a deterministic, hash-chained, signed report.
 
@@ -659,6 +686,7 @@ def audit(
         git,
         rev,
         policy_path=_policy_rel(policy_path),
+        policy_ref=policy_ref,
         experiment=experiment,
         since=since,
         use_cache=not no_cache,
@@ -739,13 +767,20 @@ def _previous_link(path: str) -> dict[str, Any]:
     }
 
 
-def _parse_saved(path: str) -> tuple[Envelope, dict[str, Any]]:
-    from expflow_git.report.verify import ReportError, parse_report
-
+def _read_saved(path: str) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        _fail(f"{path}: no such file")
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror}")
+
+
+def _parse_saved(path: str, data: bytes | None = None) -> tuple[Envelope, dict[str, Any]]:
+    from expflow_git.report.verify import ReportError, parse_report
+
+    if data is None:
+        data = _read_saved(path)
     try:
         return parse_report(data, source=path)
     except ReportError as exc:
@@ -788,35 +823,49 @@ def keygen(out: str) -> None:
 
 
 def _trusted_keys(
-    paths: Sequence[str], trusted_ref: str | None, git: Git | None, report_commit: str | None
-) -> list[Ed25519PublicKey]:
-    """Keys from --public-key and from .expflow/keys/*.pub at a trusted ref — never the report."""
-    from expflow_git.gitstore import BlobReader
-    from expflow_git.report.signing import load_public_key, load_public_key_bytes
+    paths: Sequence[str],
+    trusted_ref: str | None,
+    allowed_signers: str | None,
+    git: Git | None,
+    report_commit: str | None,
+) -> tuple[list[TrustedKey], list[Line]]:
+    """Keys from --public-key, .expflow/keys/*.pub at a trusted ref and an allowed_signers
+    file — never from the report; with a line per key read at the ref, saying where from."""
+    from expflow_git.report import trust
+    from expflow_git.report.verify import Line
 
-    keys = [load_public_key(p) for p in paths]
+    keys = trust.from_files(paths)
+    lines = []
     if trusted_ref:
         if git is None:
             _fail("--trusted-ref needs a repository (run inside one or pass --repo)")
-        ref = git.resolve_commit(trusted_ref)
-        if report_commit is not None and ref.sha == report_commit:
-            _fail(
-                f"--trusted-ref {trusted_ref} is the commit being verified; keys must come "
-                "from elsewhere (e.g. origin/main)"
-            )
-        entries = [
-            e
-            for e in git.ls_tree(ref.sha, paths=[".expflow/keys"])
-            if e.path.endswith(".pub") and e.type == "blob" and e.mode != "120000"
-        ]
-        with BlobReader(git) as reader:
-            keys += [
-                load_public_key_bytes(reader.read(e.sha), source=f"{trusted_ref}:{e.path}")
-                for e in entries
-            ]
-        if not entries:
+        at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit)
+        keys += [k.trusted for k in at_ref]
+        lines += [Line("key", True, k.describe()) for k in at_ref]
+        if not at_ref:
             _err(f"{PROG} verify: warning: no .expflow/keys/*.pub at {trusted_ref}")
-    return keys
+    if allowed_signers:
+        from expflow_git.report.allowed_signers import NAMESPACE, load_allowed_signers
+
+        loaded = load_allowed_signers(allowed_signers)
+        for warning in loaded.warnings:
+            _err(f"{PROG}: warning: {warning}")
+        if not loaded.keys:
+            _fail(
+                f"{allowed_signers}: no ssh-ed25519 key usable for namespace {NAMESPACE!r} "
+                "(see ssh-keygen(1), ALLOWED SIGNERS)"
+            )
+        keys += loaded.keys
+    return keys, lines
+
+
+allowed_signers_option = click.option(
+    "--allowed-signers",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Trust the ssh-ed25519 keys of an OpenSSH allowed_signers file (namespace "
+    "expflow-git), and name their principals.",
+)
 
 
 @cli.command()
@@ -831,8 +880,10 @@ def _trusted_keys(
 @click.option(
     "--trusted-ref",
     metavar="REF",
-    help="Also trust .expflow/keys/*.pub as committed at REF (e.g. origin/main).",
+    help="Also trust .expflow/keys/*.pub as committed at REF (e.g. origin/main); REF must "
+    "not contain the commit being verified.",
 )
+@allowed_signers_option
 @click.option(
     "--repo",
     "repo_dir",
@@ -855,13 +906,14 @@ def _trusted_keys(
     "--chain",
     "chain_dir",
     type=click.Path(file_okay=False, exists=True),
-    help="A directory of reports, in order, to check as a chain.",
+    help="A directory of reports to check as a chain REPORT belongs to.",
 )
 @click.option("--allow-unsigned", is_flag=True, help="Accept an unsigned report explicitly.")
 def verify(
     report: str,
     public_keys: tuple[str, ...],
     trusted_ref: str | None,
+    allowed_signers: str | None,
     repo_dir: str | None,
     ref: str,
     recompute: bool,
@@ -870,8 +922,7 @@ def verify(
 ) -> None:
     """Verify a report's signature, hash chain and binding to the repository."""
     from expflow_git.gitstore import Git
-    from expflow_git.report.verify import Options
-    from expflow_git.report.verify import verify as run_verify
+    from expflow_git.report.verify import Options, verify_report
 
     try:
         data = Path(report).read_bytes()
@@ -880,22 +931,28 @@ def verify(
     git = Git.discover(repo_dir) if repo_dir else None
     keys_repo = git or (_repo() if trusted_ref else None)
     commit = _claimed_commit(data)
-    keys = _trusted_keys(public_keys, trusted_ref, keys_repo, commit)
-    lines = run_verify(
-        data,
-        source=report,
-        options=Options(
-            public_keys=keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
-        ),
+    keys, lines = _trusted_keys(public_keys, trusted_ref, allowed_signers, keys_repo, commit)
+    options = Options(
+        trusted=keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
     )
+    verdict = verify_report(data, source=report, options=options)
+    lines += verdict.lines
     if chain_dir:
         from expflow_git.report.chain import verify_chain
 
-        lines += verify_chain(Path(chain_dir), git=git or keys_repo)
+        lines += verify_chain(Path(chain_dir), report=data, options=options, git=git or keys_repo)
     for line in lines:
-        click.echo(str(line))
+        _out(str(line))  # a line may quote the report (keyids, paths): escaped
     ok = all(line.ok for line in lines)
-    click.echo(f"{report}: {'VERIFIED' if ok else 'VERIFICATION FAILED'}")
+    signers = ", ".join(dict.fromkeys(k.name() for k in verdict.signers))
+    _out(
+        f"{report}: "
+        + (
+            f"VERIFIED{', signed by ' + signers if signers else ''}"
+            if ok
+            else "VERIFICATION FAILED"
+        )
+    )
     if not ok:
         raise SystemExit(ExitCode.FAILED)
 
@@ -930,35 +987,40 @@ def _claimed_commit(data: bytes) -> str | None:
     type=click.Path(dir_okay=False),
     help="Check the signature with this key (repeatable).",
 )
+@allowed_signers_option
 def report_cmd(
-    report_path: str, html_path: str | None, fmt: str, public_keys: tuple[str, ...]
+    report_path: str,
+    html_path: str | None,
+    fmt: str,
+    public_keys: tuple[str, ...],
+    allowed_signers: str | None,
 ) -> None:
-    """Render a saved report, after checking its integrity (and signature, given a key)."""
+    """Render a saved report, after checking its integrity (and signature, given keys).
+
+    Only signatures verified with a given key are shown as signers; without a key the
+    report says its signature was not verified.
+    """
     from expflow_git.atomicfile import write_atomic
     from expflow_git.render.view import view_from_statement
-    from expflow_git.report.signing import load_public_key
-    from expflow_git.report.verify import Options
-    from expflow_git.report.verify import verify as run_verify
+    from expflow_git.report.verify import Options, verify_report
 
-    data = (
-        Path(report_path).read_bytes()
-        if Path(report_path).is_file()
-        else _fail(f"{report_path}: no such file")
+    data = _read_saved(report_path)
+    keys, _ = _trusted_keys(public_keys, None, allowed_signers, None, None)
+    verdict = verify_report(
+        data, source=report_path, options=Options(trusted=keys, allow_unsigned=not keys)
     )
-    keys = [load_public_key(p) for p in public_keys]
-    lines = run_verify(
-        data, source=report_path, options=Options(public_keys=keys, allow_unsigned=not keys)
-    )
-    failed = [line for line in lines if not line.ok]
-    if failed:
-        for line in failed:
-            _err(str(line))
+    if not verdict.ok:
+        for line in verdict.lines:
+            if not line.ok:
+                _err(str(line))
         _fail(f"{report_path}: not rendered: the report does not verify", ExitCode.FAILED)
-    envelope, statement = _parse_saved(report_path)
-    signed_by = [s.keyid for s in envelope.signatures]
-    if not keys and signed_by:
-        _err(f"{PROG} report: signature not checked (pass --public-key to check it)")
-    view = view_from_statement(statement, signed_by)
+    # The bytes that were verified are the bytes shown: the file is never read twice.
+    envelope, statement = _parse_saved(report_path, data)
+    unverified = bool(envelope.signatures) and not verdict.signers
+    if unverified:
+        _err(f"{PROG} report: signature not verified (pass --public-key or --allowed-signers)")
+    signed_by = list(dict.fromkeys(k.name() for k in verdict.signers))
+    view = view_from_statement(statement, signed_by, unverified=unverified)
     if html_path:
         write_atomic(html_path, _html_renderer()(view).encode())
         _err(f"wrote {html_path}")
@@ -1001,8 +1063,8 @@ def diff_cmd(
 
     from expflow_git.audit import check_tree
     from expflow_git.diffing import Change, diff_checks
-    from expflow_git.render.table import md_table, text_table
-    from expflow_git.render.view import fmt_number
+    from expflow_git.escape import json_text
+    from expflow_git.render.table import distinct_numbers, md_table, text_table
 
     git = _repo()
     policy = _policy_rel(policy_path)
@@ -1014,34 +1076,33 @@ def diff_cmd(
     )
     shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "experiment": r.experiment,
-                        "metric": r.metric,
-                        "old": r.old,
-                        "new": r.new,
-                        "delta": r.delta,
-                        "relative": r.relative,
-                        "change": r.change.value,
-                    }
-                    for r in shown
-                ],
-                indent=2,
-            )
-        )
+        doc = [
+            {
+                "experiment": r.experiment,
+                "metric": r.metric,
+                "old": r.old,
+                "new": r.new,
+                "delta": r.delta,
+                "relative": r.relative,
+                "change": r.change.value,
+            }
+            for r in shown
+        ]
+        click.echo(json_text(json.dumps(doc, indent=2)))
     elif not shown:
         click.echo(f"no metric changed between {rev_a} and {rev_b}")
     else:
         marks = {Change.IMPROVED: "▲ improved", Change.REGRESSED: "▼ regressed"}
+        # An old and a new value that differ never look alike, nor two changes.
+        value = distinct_numbers([v for r in shown for v in (r.old, r.new)])
+        delta = distinct_numbers([r.delta for r in shown])
         body = [
             [
                 r.experiment,
                 r.metric,
-                fmt_number(r.old),
-                fmt_number(r.new),
-                fmt_number(r.delta),
+                value[r.old],
+                value[r.new],
+                delta[r.delta],
                 "-" if r.relative is None else f"{r.relative:+.2%}",
                 marks.get(r.change, r.change.value),
             ]

@@ -1,4 +1,4 @@
-"""`expflow-git pin init/check/clear/status`: manage the local PIN (SPEC §5).
+"""`expflow-git pin init/check/clear/status`: manage the local PIN (docs/spec.md §5).
 
 Options are parsed here; the decisions live in pin.py and guard.py. Errors are
 raised as ExpflowError and rendered by the caller's main() (or `main` below).

@@ -5,14 +5,14 @@ a time. Corrections are append-only and listed in every report.
 
 This module holds the model (`Correction`, `Rewrite`), reading and checking a
 correction document, writing one (`build_correction`, `write_correction`), and
-the one rule the `protect` hook and `audit --since` share (`judge_changes`, over
-the pure `match`). It reads git only through what the caller passes in.
+the one rule the `protect` hook and `audit --since` share (`correction_changes`
+and `judge`, over the pure `match`; the callers find the rewrites by experiment id,
+identity.py). It reads git only through what the caller passes in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from expflow_git.checks import check_content
-from expflow_git.documents import stem
+from expflow_git.checks import Rules, check_content
 from expflow_git.errors import ExpflowError, Finding, clean, printable
 from expflow_git.gitstore import Change, Git, no_git_env
 from expflow_git.globs import matches_any
+from expflow_git.identity import REGULAR_MODES
 from expflow_git.policy import Policy
 from expflow_git.schemas import Kind, is_valid
 
@@ -41,14 +41,6 @@ IDENTITY_VARS = (
 )
 _IDENT = re.compile(r"(?P<name>.*) <(?P<email>[^<>]*)> (?P<time>-?[0-9]+) (?P<tz>[+-][0-9]{4})\Z")
 _CHANGED = ("M", "D", "T")  # git's letters for a change or deletion of a path
-
-
-class Rules(str, enum.Enum):
-    """Stable names of the correction findings."""
-
-    REWRITTEN = "correction-rewritten"  # a committed correction changed or deleted
-    UNMATCHED = "correction-unmatched"  # added, but names no change of its own commit
-    UNKNOWN_EXPERIMENT = "correction-unknown-experiment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,47 +153,51 @@ class Verdict:
         return any(rewrite.path == path for rewrite, _ in self.declared)
 
 
-def judge_changes(
-    changes: Iterable[Change], policy: Policy, read: Callable[[str], bytes], *, where: str
-) -> Verdict:
-    """The rule `protect` applies to the index and `audit --since` to each commit.
-
-    `changes` are one commit's (or the index's) against its parent (HEAD), with
-    blob ids; `read` gives a blob's bytes; `where` ("in commit …", "in the index")
-    goes into messages. A change (M/T) or deletion (D) of a result path is a
-    `Rewrite` of the experiment named by its file stem; `judge` decides.
-    """
-    changes = list(changes)
-    rewrites = [
-        Rewrite(stem(c.path), c.path, c.old_sha, None if c.status == "D" else c.new_sha)
-        for c in changes
-        if c.status in _CHANGED and c.old_sha and policy.kind_of(c.path) is Kind.RESULT
-    ]
-    added, findings = correction_changes(changes, policy, read, where=where)
-    return judge(rewrites, added, findings, policy, where=where)
+def is_added_correction(change: Change, policy: Policy) -> bool:
+    """Whether `change` adds a file that, if it parses, is a correction that may declare
+    a change: only the judging policy's `paths.corrections` (the corrections the audit
+    lists), never one only another policy's globs match."""
+    return (
+        change.status == "A"
+        and change.new_sha is not None
+        and change.new_mode in REGULAR_MODES
+        and policy.kind_of(change.path) is Kind.CORRECTION
+    )
 
 
 def correction_changes(
-    changes: Iterable[Change], policy: Policy, read: Callable[[str], bytes], *, where: str
+    changes: Iterable[Change],
+    policy: Policy,
+    read: Callable[[str], bytes],
+    *,
+    where: str,
+    watched: Callable[[str], bool] | None = None,
 ) -> tuple[list[Correction], list[Finding]]:
-    """The corrections `changes` add (an invalid one declares nothing: `validate` and
-    the audit say why), and a `correction-rewritten` finding for each committed
-    correction they change or delete (corrections are append-only; a move is a deletion)."""
+    """The corrections `changes` add (`is_added_correction`; an invalid one declares
+    nothing: `validate` and the audit say why), and a `correction-rewritten` finding for
+    each committed correction they change or delete (corrections are append-only; a move
+    is a deletion). `watched` says which paths are corrections whose change is reported
+    (default: the policy's; callers pass the globs of every policy they combine)."""
+
+    def is_committed_correction(change: Change) -> bool:
+        if watched is not None:
+            return watched(change.path)
+        return policy.kind_of(change.path) is Kind.CORRECTION
+
     added: list[Correction] = []
     findings: list[Finding] = []
     for change in changes:
-        if policy.kind_of(change.path) is not Kind.CORRECTION:
-            continue
-        if change.status in _CHANGED:
+        if change.status in _CHANGED and is_committed_correction(change):
             verb = "deleted" if change.status == "D" else "changed"
             findings.append(
                 Finding(
                     change.path,
-                    Rules.REWRITTEN.value,
+                    Rules.CORRECTION_REWRITTEN.value,
                     f"a committed correction was {verb} {where} (corrections are append-only)",
                 )
             )
-        elif change.status == "A" and change.new_sha:
+        elif is_added_correction(change, policy):
+            assert change.new_sha is not None
             doc, _ = check_correction(change.path, read(change.new_sha))
             if doc is not None:
                 added.append(doc)
@@ -227,13 +223,32 @@ def judge(
     unmatched = [
         Finding(
             c.path,
-            Rules.UNMATCHED.value,
-            f"declares a change of {c.experiment!r}'s result ({c.change()}) that nothing "
-            f"{where} makes",
+            Rules.CORRECTION_UNMATCHED.value,
+            f"declares a change of the result of {c.experiment!r} ({c.change()}) that "
+            f"nothing {where} makes",
         )
         for c in coverage.unmatched
     ]
     return Verdict(coverage.declared, coverage.uncovered, (*findings, *unmatched))
+
+
+def reachable(corrections: Iterable[Correction], experiment: str, old: str) -> set[str | None]:
+    """The blobs (None: deleted) that a chain of `corrections` of `experiment` leads to
+    from `old`, each step one correction's exact old → new blob (`old` itself included).
+    The history audit's BASE-vs-REV comparison accepts a net change only along one."""
+    edges: dict[str, set[str | None]] = {}
+    for c in corrections:
+        if c.experiment == experiment:
+            edges.setdefault(c.supersedes, set()).add(c.blob)
+    seen: set[str | None] = {old}
+    todo: list[str | None] = [old]
+    while todo:
+        blob = todo.pop()
+        for nxt in edges.get(blob, ()) if blob is not None else ():
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
 
 
 # --------------------------------------------------------------------------- reading
@@ -266,7 +281,7 @@ def tree_findings(
     return [
         Finding(
             c.path,
-            Rules.UNKNOWN_EXPERIMENT.value,
+            Rules.CORRECTION_UNKNOWN_EXPERIMENT.value,
             f"names experiment {c.experiment!r}, which has no record here",
             "/experiment",
         )

@@ -61,7 +61,7 @@ class Result:
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
     # The canonical spellings of the metrics, then of each split's (in name order), when
-    # the audit's cache kept them (report.canonical.spell_run); None: spelled when encoded.
+    # the audit's cache kept them (spelling.spell_run); None: spelled when encoded.
     spelled: str | None = None
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+from expflow_git.escape import terminal
 
 
 def clean(text: str) -> str:
@@ -15,9 +15,10 @@ def clean(text: str) -> str:
 
 
 def printable(text: str) -> str:
-    """Control characters escaped (`\\x0a`), so a hostile file name or value can never
-    split a one-line message or forge another line of output."""
-    return text.translate(_CONTROLS)
+    """Control, format and separator characters escaped (`\\x0a`, `\\x1b`, `\\u2028`;
+    an undecodable byte of a file name as `\\xff`), so a hostile file name or value can
+    never split a one-line message or forge another line of output (expflow_git.escape)."""
+    return terminal(text)
 
 
 class ExitCode(enum.IntEnum):

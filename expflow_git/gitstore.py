@@ -9,13 +9,17 @@ Paths are returned as ``str`` decoded from UTF-8 with ``surrogateescape``, so
 a non-UTF-8 name survives the round trip back to git (``os.fsencode`` style).
 Every command also runs with ``--no-replace-objects``: a ``refs/replace``
 entry would otherwise make git serve different bytes for a commit or blob id
-than the ones that hash to it, which an audit must never accept.
+than the ones that hash to it, which an audit must never accept.  For the same
+reason ``GIT_GRAFT_FILE`` points at the null device: a line in
+``.git/info/grafts`` rewrites a commit's parents (``--no-replace-objects`` does
+not cover grafts), and would put any commit "in the history of HEAD".
 Needs git 2.31 or newer (``--diff-merges=first-parent``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,13 +28,23 @@ from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NamedTuple, final
+from typing import IO, final
 
 from expflow_git.errors import ExpflowError
 
 # Every git call starts with these.  --literal-pathspecs: a path filter is a
 # file or a directory prefix, never a glob (callers match globs themselves).
 _GIT = ("git", "--no-replace-objects", "--literal-pathspecs")
+
+# For the one call that needs pathspec magic (:(glob)); its pathspecs are built here.
+_GIT_MAGIC = ("git", "--no-replace-objects")
+_PATHSPEC_VARS = (
+    "GIT_LITERAL_PATHSPECS",
+    "GIT_GLOB_PATHSPECS",
+    "GIT_NOGLOB_PATHSPECS",
+    "GIT_ICASE_PATHSPECS",
+)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 # GIT_* variables that configure how git talks to the outside world rather
 # than which repository or index it works on; they survive no_git_env().
@@ -55,20 +69,39 @@ _KEEP_GIT_VARS = frozenset(
         "GIT_TRACE2",
         "GIT_TRACE2_EVENT",
         "GIT_TRACE2_PERF",
+        # who writes (a note's commit): CI runners give git its identity this way
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_COMMITTER_DATE",
     }
 )
 
 _NULL_SHAS = frozenset({"0" * 40, "0" * 64})
+_NULL_MODE = "000000"
+
+# Set on every git call, whatever the caller's environment says: history is the
+# commits' own parents, never a graft file (git 2.39 still reads
+# $GIT_DIR/info/grafts) nor a replacement.
+_PINNED_ENV = {"GIT_GRAFT_FILE": os.devnull, "GIT_NO_REPLACE_OBJECTS": "1"}
+
+
+def _pinned(env: Mapping[str, str]) -> dict[str, str]:
+    return {**env, **_PINNED_ENV}
 
 
 def no_git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return ``env`` (default ``os.environ``) without the GIT_* variables that pick a repository.
 
     While hooks run, git exports GIT_INDEX_FILE, GIT_DIR, GIT_WORK_TREE,
-    GIT_PREFIX, GIT_AUTHOR_* ...; left in place they make a git call about
-    *another* repository read this one's index or objects.  Variables that
-    only configure transport, prompts, tracing or config injection
-    (GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n) are kept, as pre-commit does.
+    GIT_PREFIX ...; left in place they make a git call about *another*
+    repository read this one's index or objects.  Variables that only
+    configure transport, prompts, tracing or config injection
+    (GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n) are kept, as pre-commit does;
+    so is the identity (GIT_AUTHOR_*, GIT_COMMITTER_*), which CI runners give
+    this way and `audit --note` needs.
     """
     env = os.environ if env is None else env
     return {
@@ -145,16 +178,21 @@ class IndexEntry:
     stage: int
 
 
-class Change(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Change:
     """One changed path of a commit against its first parent; a missing side is ``None``.
 
     ``status`` is git's letter: A added, D deleted, M modified, T type changed.
+    The modes (``100644``, ``120000`` a symlink, ``160000`` a submodule) say what
+    each side is; they take no part in equality (a change is its path and blobs).
     """
 
     status: str
     path: str
     old_sha: str | None
     new_sha: str | None
+    old_mode: str | None = field(default=None, compare=False)
+    new_mode: str | None = field(default=None, compare=False)
 
 
 def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
@@ -167,13 +205,15 @@ def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
             break
         # ":<old mode> <new mode> <old sha> <new sha> <status>" (no renames:
         # always exactly one path follows).
-        _, _, old, new, status = meta[1:].decode("ascii").split(" ")
+        old_mode, new_mode, old, new, status = meta[1:].decode("ascii").split(" ")
         changes.append(
             Change(
                 status[0],
                 _decode_path(records[i + 1]),
                 None if old in _NULL_SHAS else old,
                 None if new in _NULL_SHAS else new,
+                None if old_mode == _NULL_MODE else old_mode,
+                None if new_mode == _NULL_MODE else new_mode,
             )
         )
         i += 2
@@ -209,7 +249,7 @@ class Git:
                 proc = subprocess.run(
                     [*_GIT, "rev-parse", *args],
                     cwd=path,
-                    env=run_env,
+                    env=_pinned(run_env),
                     capture_output=True,
                     check=False,
                 )
@@ -240,12 +280,18 @@ class Git:
 
     # -- running git ----------------------------------------------------
 
-    def _exec(self, args: Sequence[str], input: bytes | None) -> subprocess.CompletedProcess[bytes]:
+    def _exec(
+        self, args: Sequence[str], input: bytes | None, *, git: Sequence[str] = _GIT
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = dict(self.env)
+        if git is not _GIT:  # pathspec magic on: only git's defaults may decide it
+            for name in _PATHSPEC_VARS:
+                env.pop(name, None)
         try:
             return subprocess.run(
-                [*_GIT, *args],
+                [*git, *args],
                 cwd=self.root,
-                env=dict(self.env),
+                env=_pinned(env),
                 input=input,
                 capture_output=True,
                 check=False,
@@ -275,7 +321,7 @@ class Git:
             return subprocess.Popen(
                 [*_GIT, *args],
                 cwd=self.root,
-                env=dict(self.env),
+                env=_pinned(self.env),
                 stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -348,10 +394,31 @@ class Git:
         """Whether `ancestor` is in the history of `descendant` (a commit is its own ancestor)."""
         _check_rev(ancestor)
         _check_rev(descendant)
-        proc = self._exec(["merge-base", "--is-ancestor", ancestor, descendant], None)
+        # A commit-graph file under .git is a cache of parents git would believe;
+        # the answer must come from the commit objects themselves.
+        proc = self._exec(
+            ["-c", "core.commitGraph=false", "merge-base", "--is-ancestor", ancestor, descendant],
+            None,
+        )
         if proc.returncode in (0, 1):
             return proc.returncode == 0
         raise ExpflowError(f"git merge-base: {_first_line(proc.stderr)}")
+
+    def last_change(self, rev: str, path: str) -> str | None:
+        """The newest commit in the history of ``rev`` that changed ``path`` (None if none)."""
+        _check_rev(rev)
+        out = self.run(
+            "-c",
+            "core.commitGraph=false",
+            "log",
+            "-1",
+            "--format=%H",
+            "--no-renames",
+            rev,
+            "--",
+            _encode_path(path),
+        )
+        return out.decode("ascii").strip() or None
 
     def is_shallow(self) -> bool:
         """Whether this is a shallow clone (history before the graft point is missing)."""
@@ -397,6 +464,24 @@ class Git:
         out = self.run("ls-files", "-z").decode("utf-8", "surrogateescape")
         return out.split("\0")[:-1]
 
+    def index_paths_named(self, names: Sequence[str]) -> list[str]:
+        """Index paths whose file name (last segment) is one of ``names``, in any folder.
+
+        One ``ls-files`` with a ``:(glob)**/NAME`` pathspec per name: git filters, so a
+        few names cost the same in any size of index. A name is a plain file name
+        (letters, digits, ``.``, ``_``, ``-``), so it never holds a wildcard.
+        """
+        for name in names:
+            if not _PLAIN_NAME.fullmatch(name):
+                raise ExpflowError(f"not a plain file name: {name!r}")
+        if not names:
+            return []
+        specs = [f":(glob)**/{name}" for name in names]
+        proc = self._exec(["ls-files", "-z", "--", *specs], None, git=_GIT_MAGIC)
+        if proc.returncode != 0:
+            raise ExpflowError(f"git ls-files: {_first_line(proc.stderr)}")
+        return proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
+
     def read_index_file(self, path: str) -> bytes | None:
         """The staged content of ``path``; None if it is not in the index (or only unmerged)."""
         for entry in self.ls_index([path]):
@@ -423,13 +508,11 @@ class Git:
         )
         return _parse_raw(zsplit(out), 0)[0]
 
-    def index_changes(self) -> list[Change]:
-        """What the index (git's env picks it) changes against HEAD, with both blob ids;
-        nothing while HEAD is unborn (nothing is committed yet)."""
-        if self._exec(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], None).returncode:
-            return []
+    def staged_changes(self, commit: str = "HEAD") -> list[Change]:
+        """What the index (the one git's env points at) changes against ``commit``."""
+        _check_rev(commit)
         out = self.run(
-            "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "HEAD", "--"
+            "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", commit, "--"
         )
         return _parse_raw(zsplit(out), 0)[0]
 

@@ -1,4 +1,4 @@
-"""The one PIN guard every destructive command goes through (SPEC §5).
+"""The one PIN guard every destructive command goes through (docs/spec.md §5).
 
 Pure apart from reading the stored hash and the injected callables, so the
 CLI decides how to prompt and warn, and tests can drive every path.

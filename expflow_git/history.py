@@ -1,25 +1,76 @@
-"""History audit (SPEC §6.2 item 7): in BASE..REV, a committed result that a
-later commit changes or deletes is a `result-rewritten` finding, unless a
-correction added in that same commit declares it (corrections.py)."""
+"""History audit (docs/spec.md §6.2 item 7, §9): what the commits of BASE..REV did, beyond
+what the tree of REV shows.
+
+- `result-rewritten`: a committed result (at BASE, or added in the range) that a later
+  commit changes, deletes, or replaces with another file for the same experiment,
+  unless a correction added in that same commit declares exactly that change
+  (corrections.py; never under `protect: {corrections: deny}`). A
+  result is its experiment id's: a byte-for-byte move is not a rewrite; a move out of
+  the globs is a deletion. Documents are recognised by the globs of the judging policy
+  and of the policies at BASE and REV together, so a range that changes `paths`
+  hides nothing; a committed result the policy at REV no longer counts is dropped.
+- `correction-rewritten` / `correction-unmatched`: a committed correction changed,
+  deleted or moved (by any of those policies' globs); a correction added that declares
+  no change of its commit.
+- `record-rewritten`: a frozen field of a record changed after its run's result was
+  committed (see :mod:`expflow_git.identity`).
+- every blob added in the range is scanned for PINs and PIN hashes, so a secret
+  committed and deleted again inside the range is still found (it stays in the history).
+
+Commits are diffed against their first parent; BASE's results and frozen records are
+also compared with REV's directly, for what a merge takes from a first parent that is
+not on the way from BASE (there a net change is declared only by a chain of corrections
+at REV, new since BASE, each naming one exact step).
+
+One `git log --raw` walk, two tree listings and one `git cat-file --batch`
+stream, whatever the number of commits: each blob is read once.
+"""
 
 from __future__ import annotations
 
-import re
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
+from expflow_git.checks import Rules
+from expflow_git.corrections import (
+    Correction,
+    Rewrite,
+    check_correction,
+    correction_changes,
+    is_added_correction,
+    judge,
+    reachable,
+)
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.gitstore import BlobReader, Git
+from expflow_git.gitstore import BlobReader, Change, Git, TreeEntry
 from expflow_git.globs import matches_any
-from expflow_git.policy import Policy
+from expflow_git.identity import (
+    REGULAR_MODES,
+    DocumentGlobs,
+    Frozen,
+    RecordEdit,
+    ResultRewrite,
+    changed_fields,
+    frozen_message,
+    frozen_view,
+    literal_prefix,
+    readable_new,
+    record_edits,
+    result_rewrites,
+)
+from expflow_git.pinscan import is_code_path, name_findings, scan_content
+from expflow_git.policy import Policy, load_policy_bytes
+from expflow_git.schemas import Kind
 
-RULE = "result-rewritten"
-_WILDCARD = re.compile(r"[*?\[]")
+RULE = Rules.RESULT_REWRITTEN.value
+_Edit = tuple[int, RecordEdit, bool]  # commit position, the edit, frozen then
+RECORD_RULE = Rules.RECORD_REWRITTEN.value
+# Blobs larger than this are data, not where a PIN hash is typed (as the tree's scan).
+MAX_SCAN_BYTES = 8 * 1024 * 1024
 
-
-def literal_prefix(glob: str) -> str:
-    """The directory part of a glob before its first wildcard (git pathspecs are literal here)."""
-    head = _WILDCARD.split(glob, maxsplit=1)[0]
-    return head[: head.rfind("/") + 1] if "/" in head else ""
+__all__ = ["RULE", "RECORD_RULE", "history_findings", "literal_prefix", "resolve_base"]
 
 
 def resolve_base(git: Git, base: str, rev_sha: str) -> str:
@@ -41,43 +92,417 @@ def resolve_base(git: Git, base: str, rev_sha: str) -> str:
     return base_sha
 
 
-def rewritten_results(git: Git, base: str, rev_sha: str, policy: Policy) -> list[Finding]:
-    """One finding per change or deletion of an already-committed result in BASE..REV
-    that no correction of its commit declares, and per finding about corrections."""
-    from expflow_git.corrections import judge_changes
+@dataclass
+class _Walk:
+    """The range as git's log gives it, and what the audit needs to read from it."""
 
-    globs = policy.result_globs + policy.correction_globs  # corrections: issue 13
-    prefixes = sorted({literal_prefix(g) for g in globs})
-    paths = [] if "" in prefixes else [p.rstrip("/") for p in prefixes]
+    commits: list[tuple[str, list[Change]]]
+    base_tree: list[TreeEntry]
+    rev_tree: list[TreeEntry]
+    # Every (path, blob) added in the range with the first commit that added it.
+    added: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def history_findings(
+    git: Git, base: str, rev_sha: str, policy: Policy, *, scan: bool = True
+) -> list[Finding]:
+    """Findings about BASE..REV (`base` a resolved ancestor of `rev_sha`), sorted by path.
+
+    `policy` judges (its scan.allow exempts paths from the scan); the policies at BASE
+    and REV (same path) only widen what counts as a document.
+    """
+    walk = _Walk(
+        commits=list(git.log_changes(base, rev_sha, [])),
+        base_tree=git.ls_tree(base),
+        rev_tree=git.ls_tree(rev_sha),
+    )
+    with BlobReader(git) as reader:
+        globs = DocumentGlobs.of(
+            policy,
+            _policy_at(reader, walk.base_tree, policy),
+            _policy_at(reader, walk.rev_tree, policy),
+        )
+        with_result = _result_ids(walk, globs)
+        declared = _Declared.read(walk, policy, reader)
+        findings = _rewritten_results(walk, globs, policy, with_result, declared)
+        reported = {f.path for f in findings if f.rule == RULE}
+        findings += _net_results(walk, globs, policy, declared, reported)
+        findings += _net_corrections(walk, globs, {f.path for f in findings})
+        edits, base_records = _frozen_candidates(walk, globs, with_result)
+        net = _net_record_candidates(walk, globs)
+        if scan:
+            _collect_added(walk, policy)
+        blobs = _Reads(walk, edits, base_records, scan)
+        blobs.records.update(sha for pair in net.values() for sha in (pair[0], pair[1].sha))
+        views, scanned = blobs.read(reader)
+    records = _rewritten_records(walk, edits, base_records, views)
+    findings += records + _net_records(net, views, {stem(f.path) for f in records})
+    findings += _scan_findings(walk, scanned)
+    return sorted(findings, key=_key)
+
+
+def _key(f: Finding) -> tuple[bytes, int, int, str, str, str]:
+    return (
+        f.path.encode("utf-8", "surrogateescape"),
+        f.line or 0,
+        f.col or 0,
+        f.pointer,
+        f.rule,
+        f.message,
+    )
+
+
+def _policy_at(reader: BlobReader, tree: list[TreeEntry], judge: Policy) -> Policy | None:
+    """The policy a tree holds at the judging policy's path, if it loads and differs
+    (it only adds globs to look at)."""
+    entry = next((e for e in tree if e.path == judge.path), None)
+    if entry is None or entry.type != "blob" or entry.mode not in REGULAR_MODES:
+        return None
+    data = reader.read(entry.sha)
+    if hashlib.sha256(data).hexdigest() == judge.sha256:
+        return None  # the judging policy itself
+    try:
+        return load_policy_bytes(data, path=judge.path)
+    except ExpflowError:
+        return None
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class _Declared:
+    """The corrections the audit may accept rewrites by, read once: those each commit
+    adds (by blob), and those at REV that BASE does not have (for BASE against REV)."""
+
+    blobs: dict[str, bytes]
+    new_at_rev: list[Correction]
+
+    @classmethod
+    def read(cls, walk: _Walk, policy: Policy, reader: BlobReader) -> _Declared:
+        if not policy.corrections_allowed:
+            return cls({}, [])  # nothing declares anything: read nothing
+        wanted = {
+            c.new_sha
+            for _, changes in walk.commits
+            for c in changes
+            if is_added_correction(c, policy) and c.new_sha is not None
+        }
+        judged = _judged_corrections(policy)
+        at_base = {e.sha for e in walk.base_tree if _is_doc(e, judged)}
+        # New since BASE by blob: a copy of an older correction declares nothing new.
+        at_rev = [e for e in walk.rev_tree if _is_doc(e, judged) and e.sha not in at_base]
+        blobs = dict(reader.read_many(sorted(wanted | {e.sha for e in at_rev})))
+        new_at_rev = [check_correction(e.path, blobs[e.sha])[0] for e in at_rev]
+        return cls(blobs, [c for c in new_at_rev if c is not None])
+
+
+def _judged_corrections(policy: Policy) -> Callable[[str], bool]:
+    """The judging policy's corrections: the only ones that declare (the report lists them)."""
+    return lambda path: policy.kind_of(path) is Kind.CORRECTION
+
+
+def _rewritten_results(
+    walk: _Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    committed: dict[str, int],
+    declared: _Declared,
+) -> list[Finding]:
+    """Each commit's rewrites of committed results that no correction added in that
+    commit declares, and the findings about its corrections (corrections.judge)."""
     findings: list[Finding] = []
-    with BlobReader(git) as reader:  # reads only the corrections a commit adds
-        log = list(git.log_changes(base, rev_sha, paths))
-        verdicts = [
-            judge_changes(changes, policy, reader.read, where=f"in commit {commit[:12]}")
-            for commit, changes in log
-        ]
-    for (commit, changes), verdict in zip(log, verdicts, strict=True):
+    suffix = (
+        "; no correction added in that commit declares it" if policy.corrections_allowed else ""
+    )
+    for commit, changes in walk.commits:
+        where = f"in commit {commit[:12]}"
+        rewrites = {_as_rewrite(r): r for r in result_rewrites(changes, globs)}
+        added, about = correction_changes(
+            changes,
+            policy,
+            # Under `deny` nothing was read: an empty blob parses as no correction.
+            lambda sha: declared.blobs.get(sha, b""),
+            where=where,
+            watched=globs.is_correction,
+        )
+        verdict = judge(list(rewrites), added, about, policy, where=where)
         findings.extend(verdict.findings)
-        for change in changes:
-            if change.status not in ("M", "D", "T") or not matches_any(
-                change.path, policy.result_globs
-            ):
-                continue
-            if verdict.covers(change.path):
-                continue
-            verb = "deleted" if change.status == "D" else "changed"
+        for rewrite in verdict.uncovered:
+            r = rewrites[rewrite]
+            old, new = r.change.old_sha, r.new_sha
             findings.append(
                 Finding(
-                    change.path,
+                    r.change.path,
                     RULE,
-                    f"committed result of experiment {stem(change.path)!r} was {verb} in "
-                    f"commit {commit[:12]} (blob {change.old_sha and change.old_sha[:12]} → "
-                    f"{change.new_sha[:12] if change.new_sha else 'deleted'})"
-                    + (
-                        "; no correction added in that commit declares it"
-                        if policy.corrections_allowed
-                        else ""
-                    ),
+                    f"committed result of experiment {r.experiment!r} was {r.verb} in "
+                    f"commit {commit[:12]} (blob {old and old[:12]} → "
+                    f"{new[:12] if new else 'deleted'}){suffix}",
                 )
             )
+    if globs.policies == (policy,):
+        return findings  # one set of globs: nothing can fall out of them
+    # Left in place but no longer a result under the policy that judges REV.
+    for entry in walk.rev_tree:
+        if (
+            stem(entry.path) in committed
+            and globs.is_result(entry.path)
+            and policy.kind_of(entry.path) is not Kind.RESULT
+        ):
+            findings.append(
+                Finding(
+                    entry.path,
+                    RULE,
+                    f"committed result of experiment {stem(entry.path)!r} is no longer "
+                    f"matched by paths.results of {policy.path}: it dropped out of the audit",
+                )
+            )
+    return findings
+
+
+def _as_rewrite(r: ResultRewrite) -> Rewrite:
+    """A result rewrite as corrections.py matches it: experiment, old blob → new blob."""
+    return Rewrite(r.experiment, r.change.path, r.change.old_sha or "", r.new_sha)
+
+
+def _documents(tree: list[TreeEntry], test: Callable[[str], bool]) -> dict[str, list[TreeEntry]]:
+    """A tree's documents of one kind by experiment id, each id's in path order."""
+    by_id: dict[str, list[TreeEntry]] = {}
+    for entry in tree:  # ls-tree lists in path order
+        if _is_doc(entry, test):
+            by_id.setdefault(stem(entry.path), []).append(entry)
+    return by_id
+
+
+def _net_results(
+    walk: _Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    declared: _Declared,
+    reported: set[str],
+) -> list[Finding]:
+    """BASE's results that REV no longer holds byte for byte, where no commit's diff
+    against its first parent showed it: a merge whose first parent is an unrelated
+    history (an orphan branch already holding the rewrite) hides it from the walk.
+
+    Accepted only where corrections new at REV lead, one exact step (experiment, old
+    blob → new blob) each, from BASE's blob to one REV holds for that id (or to a
+    deletion, if REV holds none): the walk accepted each commit's own steps, this
+    checks the net change they add up to."""
+    at_rev = {
+        exp_id: {e.sha for e in entries}
+        for exp_id, entries in _documents(walk.rev_tree, globs.is_result).items()
+    }
+    suffix = (
+        "; no chain of corrections new since BASE leads from that blob to the audited one"
+        if policy.corrections_allowed
+        else ""
+    )
+    findings = []
+    for exp_id, entries in _documents(walk.base_tree, globs.is_result).items():
+        for entry in entries:
+            if entry.sha in at_rev.get(exp_id, set()) or entry.path in reported:
+                continue
+            held: set[str | None] = set(at_rev.get(exp_id, ())) or {None}
+            if (
+                policy.corrections_allowed
+                and reachable(declared.new_at_rev, exp_id, entry.sha) & held
+            ):
+                continue
+            findings.append(
+                Finding(
+                    entry.path,
+                    RULE,
+                    f"committed result of experiment {exp_id!r} (blob {entry.sha[:12]}) is "
+                    "not at the audited commit, and no commit's change against its first "
+                    "parent shows it (a merge of an unrelated history?)" + suffix,
+                )
+            )
+    return findings
+
+
+def _net_corrections(walk: _Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
+    """BASE's corrections that REV does not hold at the same path byte for byte, where no
+    commit showed the change: append-only across a merge that hides it from the walk."""
+    at_rev = {(e.path, e.sha) for e in walk.rev_tree}
+    return [
+        Finding(
+            e.path,
+            Rules.CORRECTION_REWRITTEN.value,
+            f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
+            "was, and no commit's change against its first parent shows it (a merge of an "
+            "unrelated history?); corrections are append-only",
+        )
+        for e in walk.base_tree
+        if _is_doc(e, globs.is_correction)
+        and (e.path, e.sha) not in at_rev
+        and e.path not in reported
+    ]
+
+
+def _net_record_candidates(walk: _Walk, globs: DocumentGlobs) -> dict[str, tuple[str, TreeEntry]]:
+    """Runs with a result at BASE whose record's blob differs at REV: BASE's blob and REV's."""
+    with_result = _documents(walk.base_tree, globs.is_result)
+    base = _documents(walk.base_tree, globs.is_record)
+    rev = _documents(walk.rev_tree, globs.is_record)
+    return {
+        exp_id: (base[exp_id][0].sha, rev[exp_id][0])
+        for exp_id in with_result
+        if exp_id in base and exp_id in rev and base[exp_id][0].sha != rev[exp_id][0].sha
+    }
+
+
+def _net_records(
+    net: dict[str, tuple[str, TreeEntry]],
+    views: dict[str, Frozen | None],
+    reported: set[str],
+) -> list[Finding]:
+    """Frozen fields that differ between BASE and REV where no commit showed the edit."""
+    findings = []
+    for exp_id, (old, entry) in sorted(net.items()):
+        fields = changed_fields(views.get(old), views.get(entry.sha))
+        if fields and exp_id not in reported:
+            findings.append(
+                Finding(
+                    entry.path,
+                    RECORD_RULE,
+                    f"the audited commit {frozen_message(fields, exp_id)} (blob {old[:12]} → "
+                    f"{entry.sha[:12]}), and no commit's change against its first parent "
+                    "shows it (a merge of an unrelated history?); a finished run is frozen",
+                )
+            )
+    return findings
+
+
+def _result_ids(walk: _Walk, globs: DocumentGlobs) -> dict[str, int]:
+    """Experiments that had a committed result: at BASE (-1) or first at which
+    position of the walk."""
+    ids = {stem(e.path): -1 for e in walk.base_tree if _is_doc(e, globs.is_result)}
+    for i, (_, changes) in enumerate(walk.commits):
+        for c in changes:
+            if c.new_mode in REGULAR_MODES and globs.is_result(c.path):
+                ids.setdefault(stem(c.path), i)
+    return ids
+
+
+def _is_doc(entry: TreeEntry, test: Callable[[str], bool]) -> bool:
+    return entry.type == "blob" and entry.mode in REGULAR_MODES and test(entry.path)
+
+
+# --------------------------------------------------------------------------- records
+def _frozen_candidates(
+    walk: _Walk, globs: DocumentGlobs, with_result: dict[str, int]
+) -> tuple[list[_Edit], dict[str, str]]:
+    """Record edits of experiments that ever had a committed result, with their
+    commit's position and whether the run was frozen then (a result committed in an
+    earlier commit), and the record blob of each at BASE. The walk is in topological
+    order: where history branches, a result committed on another branch may come
+    first and freeze a record a little early."""
+    # Every edit of such a record: the earlier ones say what it was when it froze.
+    edits = [
+        (i, edit, with_result[edit.experiment] < i)
+        for i, (_, changes) in enumerate(walk.commits)
+        for edit in record_edits(changes, globs)
+        if edit.experiment in with_result
+    ]
+    wanted = {edit.experiment for _, edit, _ in edits}
+    base_records: dict[str, str] = {}
+    for entry in sorted(walk.base_tree, key=lambda e: e.path.encode("utf-8", "surrogateescape")):
+        if stem(entry.path) in wanted and _is_doc(entry, globs.is_record):
+            base_records.setdefault(stem(entry.path), entry.sha)
+    return edits, base_records
+
+
+def _rewritten_records(
+    walk: _Walk,
+    edits: list[_Edit],
+    base_records: dict[str, str],
+    views: dict[str, Frozen | None],
+) -> list[Finding]:
+    """Walk the edits in commit order, each judged against the record its run had
+    last (so a deletion and a later re-adding with other params is still caught)."""
+    last: dict[str, str] = dict(base_records)  # experiment -> the record blob it is frozen to
+    findings = []
+    for i, edit, frozen in edits:
+        exp_id = edit.experiment
+        reference = edit.old_sha or last.get(exp_id)
+        new_view = views.get(edit.change.new_sha or "") if readable_new(edit) else None
+        if frozen and reference is not None:
+            fields = changed_fields(views.get(reference), new_view)
+            if fields:
+                commit = walk.commits[i][0]
+                findings.append(
+                    Finding(
+                        edit.change.path,
+                        RECORD_RULE,
+                        f"commit {commit[:12]} {frozen_message(fields, exp_id)} "
+                        f"(blob {reference[:12]} → {(edit.change.new_sha or '?')[:12]}); "
+                        "a finished run is frozen",
+                    )
+                )
+        if edit.change.new_sha is not None:
+            last[exp_id] = edit.change.new_sha
+    return findings
+
+
+# --------------------------------------------------------------------------- the scan
+def _collect_added(walk: _Walk, policy: Policy) -> None:
+    """Every file blob the range adds, at each path, with the first commit adding it;
+    except what REV still holds at that path (the tree's own scan reports it)."""
+    at_rev = {(e.path, e.sha) for e in walk.rev_tree}
+    allow = policy.scan_allow
+    for commit, changes in walk.commits:
+        for c in changes:
+            if c.new_sha is None or c.new_mode not in REGULAR_MODES:
+                continue
+            key = (c.path, c.new_sha)
+            if key in at_rev or key in walk.added:
+                continue
+            if allow and matches_any(c.path, allow):
+                continue
+            walk.added[key] = commit
+
+
+class _Reads:
+    """The blobs the history needs, read once each through one stream."""
+
+    def __init__(
+        self,
+        walk: _Walk,
+        edits: list[_Edit],
+        base_records: dict[str, str],
+        scan: bool,
+    ) -> None:
+        self.records: set[str] = set(base_records.values())
+        for _, edit, _ in edits:
+            if edit.old_sha:
+                self.records.add(edit.old_sha)
+            if readable_new(edit) and edit.change.new_sha:
+                self.records.add(edit.change.new_sha)
+        self.classes: dict[str, set[bool]] = {}  # blob -> scan as code? (both, if paths differ)
+        if scan:
+            for path, sha in walk.added:
+                self.classes.setdefault(sha, set()).add(is_code_path(path))
+
+    def read(
+        self, reader: BlobReader
+    ) -> tuple[dict[str, Frozen | None], dict[tuple[str, bool], list[Finding]]]:
+        views: dict[str, Frozen | None] = {}
+        scanned: dict[tuple[str, bool], list[Finding]] = {}
+        for sha, data in reader.read_many(sorted(self.records | set(self.classes))):
+            if sha in self.records:
+                views[sha] = frozen_view(data)
+            for code in self.classes.get(sha, ()):
+                big = len(data) > MAX_SCAN_BYTES
+                scanned[sha, code] = [] if big else scan_content(data, code=code)
+        return views, scanned
+
+
+def _scan_findings(walk: _Walk, scanned: dict[tuple[str, bool], list[Finding]]) -> list[Finding]:
+    """Each added (path, blob) the scan flags, naming the commit that added it."""
+    findings: list[Finding] = []
+    for (path, sha), commit in walk.added.items():
+        where = f" (added in commit {commit[:12]}, blob {sha[:12]}; it stays in the history)"
+        hits = name_findings(path) + [
+            replace(f, path=path) for f in scanned.get((sha, is_code_path(path)), [])
+        ]
+        findings.extend(replace(f, message=f.message + where) for f in hits)
     return findings

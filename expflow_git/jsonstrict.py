@@ -1,4 +1,4 @@
-"""Strict JSON reader (SPEC §2.3): every document the tool reads goes through here.
+"""Strict JSON reader (docs/spec.md §2.3): every document the tool reads goes through here.
 
 Both decoders are the C `json` scanner with hooks. The fast one has hooks only
 for objects and constants and stops at a duplicate key or NaN/Infinity; when

@@ -1,4 +1,4 @@
-"""The local PIN: validation, salted slow hashing, storage (SPEC §5).
+"""The local PIN: validation, salted slow hashing, storage (docs/spec.md §5).
 
 Nothing here ever puts a PIN or any part of a stored hash into a message, an
 exception or a repr: errors name where the hash came from, never what it is.

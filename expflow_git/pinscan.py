@@ -1,4 +1,4 @@
-"""Leaked-PIN / PIN-hash scanner for the `scan` hook and the audit (SPEC §5).
+"""Leaked-PIN / PIN-hash scanner for the `scan` hook and the audit (docs/spec.md §5).
 
 The audit scans every blob of a committed tree, so the common case is cheap:
 a NUL probe, one `bytes.translate` and a few substring searches (C speed),

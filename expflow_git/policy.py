@@ -1,4 +1,4 @@
-"""expflow.yaml → Policy: the metrics registry, gates, rules, budget and the rest (SPEC §3).
+"""expflow.yaml → Policy: the metrics registry, gates, rules, budget and the rest (docs/spec.md §3).
 
 A broken policy is a configuration error (exit 2): every problem is raised as
 ExpflowError naming the file and, where known, the JSON pointer. Nothing that

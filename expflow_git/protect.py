@@ -1,69 +1,198 @@
-"""`protect`: results are write-once. A staged change or deletion of a result
-that HEAD already has is refused unless a correction staged with it declares it
-and the PIN approves it (SPEC §5, §2.2; corrections.py, issue 13)."""
+"""`protect`: results are write-once and a finished run is frozen (docs/spec.md §5, §2.2, §9).
+
+A staged change that modifies or deletes a result HEAD already has (`result-rewritten`),
+or changes a frozen field of the record of a run whose result HEAD has
+(`record-rewritten`), is refused unless the PIN approves it. Under `protect:
+{corrections: allow}` (the default) a result's rewrite is approvable only when a
+correction staged with it declares it (corrections.py, issue 13): an undeclared one is
+refused even with the PIN, since `audit --since` would report it. A result is its
+experiment id's: moving it byte for byte is not a rewrite, replacing it is. When the
+staged policy differs from HEAD's, the globs of both decide what is a document, and a
+committed result the new `paths.results` no longer matches counts as deleted.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from expflow_git.checks import Rules
-from expflow_git.corrections import Correction, judge_changes
+from expflow_git.corrections import Correction, Rewrite, correction_changes, judge
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.gitstore import zsplit
+from expflow_git.gitstore import BlobReader, Change
 from expflow_git.globs import matches_any
+from expflow_git.identity import (
+    DocumentGlobs,
+    changed_fields,
+    frozen_message,
+    frozen_view,
+    readable_new,
+    record_edits,
+    result_rewrites,
+)
+from expflow_git.policy import Policy, load_policy_bytes
+from expflow_git.schemas import Kind
 from expflow_git.validate import Workspace
 
-RULE = "result-rewritten"
+RULE = Rules.RESULT_REWRITTEN.value
+_APPROVE = "approve with the PIN via EXPFLOW_PIN"
+_DECLARE = (
+    "no correction staged with it declares it; write one with `expflow-git result ID "
+    "--overwrite --reason TEXT` or `expflow-git rm ID --reason TEXT`"
+)
 
 
 @dataclass(frozen=True)
 class StagedRewrite:
+    """One refused staged change: the path, git's letter (M, D, T, A), the rule, what
+    it does and why that is refused (`detail`, `why`), the blobs before and after (None:
+    no such side), and the experiment whose result it rewrites, if a correction may
+    declare it (None: a record's edit, or a result the policy's globs drop)."""
+
     path: str
-    status: str  # git's letter: M modified, D deleted, T type changed
+    status: str
+    rule: str = RULE
+    detail: str = ""
+    old_sha: str | None = None
+    new_sha: str | None = None
+    why: str = "results are write-once"
+    experiment: str | None = None
 
-    def finding(self, *, corrections: bool = False) -> Finding:
-        """The refusal; `corrections`: when only a correction staged with it can approve it."""
+    def finding(self, *, undeclared: bool = False) -> Finding:
+        """The refusal; `undeclared`: a rewrite only a staged correction can approve."""
         verb = {"D": "deletes", "T": "changes the type of"}.get(self.status, "modifies")
-        how = (
-            "no correction staged with it declares it; write one with `expflow-git result ID "
-            "--overwrite --reason TEXT` or `expflow-git rm ID --reason TEXT`"
-            if corrections
-            else "approve with the PIN via EXPFLOW_PIN"
-        )
+        what = self.detail or f"the staged change {verb} a committed result"
+        how = _DECLARE if undeclared else _APPROVE
         return Finding(
-            self.path,
-            RULE,
-            f"the staged change {verb} a committed result (results are write-once; {how})",
+            self.path, self.rule, f"{what} ({self.why}; {how})" if self.why else f"{what} ({how})"
         )
 
+    def rewrite(self) -> Rewrite | None:
+        """As corrections.py matches it, if a correction may declare it."""
+        if self.experiment is None or self.old_sha is None:
+            return None
+        return Rewrite(self.experiment, self.path, self.old_sha, self.new_sha)
 
-def _staged_changes(ws: Workspace) -> list[tuple[str, str]]:
-    """(status letter, path) of what the index changes against HEAD; none before a commit."""
+
+def _staged_changes(ws: Workspace) -> list[Change]:
+    """What the index changes against HEAD; nothing before the first commit."""
     assert ws.git is not None
     try:
         ws.git.resolve_commit("HEAD")
     except ExpflowError:  # an unborn HEAD has nothing committed to protect
         return []
-    out = ws.git.run("diff-index", "--cached", "--no-renames", "--name-status", "-z", "HEAD", "--")
-    records = zsplit(out)
-    return [
-        (status.decode("ascii")[:1], raw.decode("utf-8", "surrogateescape"))
-        for status, raw in zip(records[::2], records[1::2], strict=True)
-    ]
+    return ws.git.staged_changes("HEAD")
+
+
+def _head_policy(ws: Workspace, changes: list[Change]) -> tuple[Policy | None, bool]:
+    """HEAD's policy when the index changes it (else the staged one is HEAD's), and
+    whether the policy file is changed at all. A HEAD policy that does not load
+    protects nothing more."""
+    rel = ws.rel(ws.policy_path)
+    old = next((c.old_sha for c in changes if c.path == rel), None)
+    touched = any(c.path == rel for c in changes)
+    if old is None or ws.git is None:
+        return None, touched
+    try:
+        with BlobReader(ws.git) as reader:
+            return load_policy_bytes(reader.read(old), path=rel), touched
+    except ExpflowError:
+        return None, touched
 
 
 def staged_rewrites(ws: Workspace) -> list[StagedRewrite]:
-    """Committed results (in HEAD) that the index modifies or deletes."""
+    """Committed results the index rewrites and frozen records it changes, by path."""
     if ws.git is None:
         return []
-    policy = ws.load_policy()
-    if not policy.results_immutable:
+    changes = _staged_changes(ws)
+    if not changes:
         return []
+    policy = ws.load_policy()
+    head_policy, policy_changed = _head_policy(ws, changes)
+    # Write-once holds if either side says so: the commit that turns it off is still judged.
+    if not (policy.results_immutable or (head_policy and head_policy.results_immutable)):
+        return []
+    globs = DocumentGlobs.of(policy, head_policy)
+    out = [
+        StagedRewrite(
+            r.change.path,
+            r.change.status,
+            detail=""
+            if r.replacement is None
+            else f"the staged change replaces a committed result with {r.replacement.path}",
+            old_sha=r.change.old_sha,
+            new_sha=r.new_sha,
+            why="results are write-once"
+            if r.replacement is None
+            else "a result is its experiment's, wherever it lies",
+            experiment=r.experiment,
+        )
+        for r in result_rewrites(changes, globs)
+    ]
+    out += _frozen_records(ws, changes, globs)
+    if policy_changed and head_policy is not None:
+        out += _dropped_by_globs(ws, changes, head_policy, policy)
+    return sorted(out, key=lambda r: (r.path.encode("utf-8", "surrogateescape"), r.rule))
+
+
+def _frozen_records(
+    ws: Workspace, changes: list[Change], globs: DocumentGlobs
+) -> list[StagedRewrite]:
+    """Staged edits of a frozen field of a record whose run has a result in HEAD."""
+    assert ws.git is not None
+    edits = [e for e in record_edits(changes, globs) if e.old_sha is not None]
+    if not edits:
+        return []
+    committed = {
+        stem(e.path)
+        for e in ws.git.ls_tree("HEAD", globs.prefixes())
+        if e.type == "blob" and globs.is_result(e.path)
+    }
+    edits = [e for e in edits if e.experiment in committed]
+    wanted = {e.old_sha for e in edits if e.old_sha} | {
+        e.change.new_sha for e in edits if readable_new(e) and e.change.new_sha
+    }
+    with BlobReader(ws.git) as reader:
+        views = {sha: frozen_view(data) for sha, data in reader.read_many(sorted(wanted))}
+    out = []
+    for edit in edits:
+        assert edit.old_sha is not None
+        new = views.get(edit.change.new_sha or "") if readable_new(edit) else None
+        fields = changed_fields(views[edit.old_sha], new)
+        if fields:
+            out.append(
+                StagedRewrite(
+                    edit.change.path,
+                    edit.change.status,
+                    Rules.RECORD_REWRITTEN.value,
+                    f"the staged change {frozen_message(fields, edit.experiment)}",
+                    edit.old_sha,
+                    edit.change.new_sha,
+                    why="a finished run is frozen",
+                )
+            )
+    return out
+
+
+def _dropped_by_globs(
+    ws: Workspace, changes: list[Change], head_policy: Policy, policy: Policy
+) -> list[StagedRewrite]:
+    """Results in HEAD, left as they are, that the staged policy no longer counts as results."""
+    assert ws.git is not None
+    touched = {c.path for c in changes}
     return [
-        StagedRewrite(path, letter)
-        for letter, path in _staged_changes(ws)
-        if letter in ("M", "D", "T") and matches_any(path, policy.result_globs)
+        StagedRewrite(
+            e.path,
+            "D",
+            detail="the staged policy's paths.results no longer matches this committed "
+            "result: it would drop out of the audit",
+            old_sha=e.sha,
+            why="",
+        )
+        for e in ws.git.ls_tree("HEAD", DocumentGlobs.of(head_policy).prefixes())
+        if e.path not in touched
+        and head_policy.kind_of(e.path) is Kind.RESULT
+        and policy.kind_of(e.path) is not Kind.RESULT
     ]
 
 
@@ -75,10 +204,11 @@ def orphaned_results(ws: Workspace) -> list[Finding]:
     if ws.git is None:
         return []
     policy = ws.load_policy()
-    deleted = {
-        stem(path)
-        for letter, path in _staged_changes(ws)
-        if letter == "D" and matches_any(path, policy.experiment_globs)
+    changes = _staged_changes(ws)
+    records = [c for c in changes if matches_any(c.path, policy.experiment_globs)]
+    # A record moved (deleted here, added there) still backs its result.
+    deleted = {stem(c.path) for c in records if c.status == "D"} - {
+        stem(c.path) for c in records if c.status == "A"
     }
     if not deleted:
         return []
@@ -105,23 +235,33 @@ class Judged:
 
 
 def judge_rewrites(ws: Workspace, rewrites: list[StagedRewrite]) -> Judged:
-    """Under `protect: {corrections: allow}` (the default) a rewrite is approvable only
-    when a correction added in the index declares it; under `deny`, every one is (as
-    before corrections). A changed committed correction is refused either way, and under
-    `allow` so is an added one that declares no staged change."""
+    """Under `protect: {corrections: allow}` (the default) a result's rewrite is
+    approvable only when a correction added in the index declares exactly it; under
+    `deny`, every one is (as before corrections). Frozen records and results the staged
+    globs drop stay PIN-approvable: no correction names them. A changed, deleted or
+    moved committed correction (by the staged or HEAD policy's globs) is refused either
+    way, and under `allow` so is an added one that declares no staged change."""
     if ws.git is None:
         return Judged((), tuple(rewrites), ())
-    git = ws.git
+    changes = _staged_changes(ws)
+    if not changes:
+        return Judged((), tuple(rewrites), ())
     policy = ws.load_policy()
-    verdict = judge_changes(
-        git.index_changes(),
-        policy,
-        lambda sha: git.run("cat-file", "blob", sha),
-        where="in the index",
-    )
+    head_policy, _ = _head_policy(ws, changes)
+    with BlobReader(ws.git) as reader:
+        added, about = correction_changes(
+            changes,
+            policy,
+            reader.read,
+            where="in the index",
+            watched=DocumentGlobs.of(policy, head_policy).is_correction,
+        )
+    declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
+    verdict = judge(list(declarable.values()), added, about, policy, where="in the index")
     if not policy.corrections_allowed:
         return Judged(verdict.findings, tuple(rewrites), ())
-    approvable = tuple(r for r in rewrites if verdict.covers(r.path))
-    refused = [r.finding(corrections=True) for r in rewrites if not verdict.covers(r.path)]
+    uncovered = set(verdict.uncovered)
+    refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
+    approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
-    return Judged(tuple(refused) + verdict.findings, approvable, declared)
+    return Judged((*refused, *verdict.findings), approvable, declared)

@@ -1,4 +1,4 @@
-"""Feasible-first ranking, best_any / best_feasible, and the walk-forward gate (SPEC §6.2)."""
+"""Feasible-first ranking, best_any / best_feasible, the walk-forward gate (docs/spec.md §6.2)."""
 
 from __future__ import annotations
 

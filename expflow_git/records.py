@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from expflow_git.atomicfile import confined
 from expflow_git.checks import check_document, registry_findings
 from expflow_git.documents import (
     EXPERIMENT_SCHEMA,
@@ -127,7 +128,12 @@ class Layout:
     def _checked(self, rel: str, globs: Sequence[str]) -> str:
         if not matches_any(rel, globs):
             raise ExpflowError(f"{rel} would not match the policy's paths {list(globs)}")
+        self.target(rel)
         return rel
+
+    def target(self, rel: str) -> Path:
+        """Where `rel` is on disk; refused (exit 2) if a symlink would take it outside."""
+        return confined(self.root, rel)
 
     def existing_experiments(self, exp_id: str) -> list[Path]:
         """Records named `exp_id` in any study (the id is checked first: it is never a glob)."""
@@ -142,10 +148,21 @@ class Layout:
                 f"no experiment record {exp_id!r} under experiments/", code=ExitCode.FAILED
             )
         rel = hits[0].relative_to(self.root).as_posix()
-        doc, findings = check_document(Kind.EXPERIMENT, rel, hits[0].read_bytes(), self.policy)
+        # Both files of the run are checked before anything reads, asks for a PIN or
+        # writes: `result`, `rm` and `cancel` write or delete them.
+        self.target(rel)
+        data = hits[0].read_bytes()
+        doc, findings = check_document(Kind.EXPERIMENT, rel, data, self.policy)
         if doc is None:
             raise ExpflowError(f"{findings[0]}", code=ExitCode.FAILED)
-        return rel, json.loads(hits[0].read_bytes())
+        record: dict[str, Any] = json.loads(data)
+        self.target(self.result_rel(record["study"], exp_id))
+        return rel, record
+
+    @staticmethod
+    def result_rel(study: str, exp_id: str) -> str:
+        """Where `result` writes a run's result (before the policy's globs are checked)."""
+        return f"results/{study}/{exp_id}.json"
 
 
 def check_id(exp_id: str) -> None:
@@ -247,7 +264,7 @@ def remove_run(layout: Layout, exp_id: str) -> list[str]:
     """Delete a record and its result: the result first, so a crash never leaves a result
     without its record. Returns the removed paths."""
     exp_rel, exp_doc = layout.find_experiment(exp_id)
-    res = layout.root / f"results/{exp_doc['study']}/{exp_id}.json"
+    res = layout.target(layout.result_rel(exp_doc["study"], exp_id))
     removed = []
     if res.exists():
         res.unlink()

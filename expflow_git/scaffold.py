@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import posixpath
 from pathlib import Path
 
-from expflow_git.atomicfile import write_atomic
+from expflow_git.atomicfile import confined, write_atomic
 
 
 class Template(str, enum.Enum):
@@ -31,9 +32,9 @@ rules: []
 protect: {results_immutable: true}
 """
 
-# SPEC §3.1: the standard 13-metric competition registry.
+# docs/spec.md §3.1: the standard 13-metric competition registry.
 COMPETITION_POLICY = """\
-# expflow-git policy: the standard competition registry (SPEC §3.1).
+# expflow-git policy: the standard competition registry (expflow-git's docs/spec.md §3.1).
 version: 1
 paths:
   experiments: ["experiments/**/*.json"]
@@ -65,28 +66,36 @@ protect: {results_immutable: true}
 PRE_COMMIT_CONFIG = """\
 # expflow-git hooks. These use the installed `expflow-git`; to pin a version
 # instead, point `repo:` at the expflow-git repository (see its README).
+# Each entry ends with `--` so that file names are never read as options
+# (a staged file named `--help`); give options through the environment
+# (EXPFLOW_POLICY), not `args:`, which come after the `--`.
 repos:
   - repo: local
     hooks:
       - id: expflow-validate
         name: expflow-git validate
-        entry: expflow-git validate
+        entry: expflow-git validate --
         language: system
         files: (^expflow\\.ya?ml$|\\.json$)
       - id: expflow-no-pin-hash
         name: expflow-git no PIN hash
-        entry: expflow-git scan
+        entry: expflow-git scan --
         language: system
         types: [text]
       - id: expflow-protect-results
         name: expflow-git protect results
-        entry: expflow-git protect
+        entry: expflow-git protect --
         language: system
         pass_filenames: false
         always_run: true
 """
 
+# The workflow README.md shows, byte for byte (a test compares them). Its defaults are
+# what docs/threat-model.md asks of CI: the action audits the PR's head, the history
+# since the PR left its base (hooks can be skipped), under the base's policy, and shows
+# only a report this run wrote; the artifact lets anyone `verify` it.
 WORKFLOW = """\
+# .github/workflows/expflow.yml
 name: expflow-git
 on: [pull_request, push]
 permissions:
@@ -97,12 +106,26 @@ jobs:
     steps:
       - uses: actions/checkout@v4
         with:
-          fetch-depth: 0
+          fetch-depth: 0            # the history since the base, and the PR's head commit
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install expflow-git
-      - run: expflow-git audit --format github --out expflow-report.json
+      - id: audit
+        # wherever you host expflow-git, at a full commit SHA (or a tag you created)
+        uses: expflow/expflow-git@0123456789abcdef0123456789abcdef01234567
+        with:
+          policy: expflow.yaml
+          signing-key: ${{ secrets.EXPFLOW_SIGNING_KEY }}   # none on forks: unsigned
+          report-path: expflow-report.json
+          html-path: expflow-scorecard.html
+      # Only a report this run wrote: never what a pull request put at that path.
+      - if: always() && steps.audit.outputs.report-path != ''
+        uses: actions/upload-artifact@v4
+        with:
+          name: expflow-report
+          path: |
+            expflow-report.json
+            expflow-scorecard.html
 """
 
 
@@ -116,10 +139,15 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         ".pre-commit-config.yaml": PRE_COMMIT_CONFIG,
         ".github/workflows/expflow.yml": WORKFLOW,
     }
+    # Every folder is checked before the first write: a cloned repository may hold a
+    # symlinked `.github` or `results` that would take a write outside the work tree.
+    # A file that exists (a symlinked expflow.yaml too) is kept, so never written through.
+    for folder in sorted({posixpath.dirname(rel) for rel in files} - {""}):
+        confined(root, folder)
     report = []
     for rel, text in files.items():
         target = root / rel
-        if target.exists():
+        if target.exists() or target.is_symlink():
             report.append((rel, False))
             continue
         write_atomic(target, text.encode(), overwrite=False)

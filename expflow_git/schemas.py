@@ -4,6 +4,11 @@ Schemas ship inside the package (the wheel maps the repository's `schemas/`
 to `expflow_git/schemas/`); a source checkout falls back to `schemas/` beside
 the package. Every `$ref` resolves among the bundled schemas only: a remote
 reference is refused, so validation never touches the network.
+
+The files carry no `$id` and refer to each other by file name
+("experiment.schema.json#/$defs/provenance"), so a tool given a schema file
+(check-jsonschema, an editor) finds its siblings in the same folder; here each
+is known by its file name under `BUNDLE`, which nothing ever fetches.
 """
 
 from __future__ import annotations
@@ -55,6 +60,14 @@ def load_schema(kind: Kind) -> dict[str, Any]:
     return schema
 
 
+BUNDLE = "https://expflow-git.invalid/schemas/"  # .invalid: a name no resolver answers
+
+
+def _identified(kind: Kind) -> dict[str, Any]:
+    """The schema for `kind` with the `$id` its file location gives it in the bundle."""
+    return {**load_schema(kind), "$id": f"{BUNDLE}{kind.value}.schema.json"}
+
+
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
     """`pattern` with ECMA-262 semantics for a final `$`: the end of the string.
 
@@ -91,11 +104,12 @@ def validator(kind: Kind) -> Validator:
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
-    resources = [(load_schema(k)["$id"], DRAFT202012.create_resource(load_schema(k))) for k in Kind]
+    schemas = [_identified(k) for k in Kind]
+    resources = [(schema["$id"], DRAFT202012.create_resource(schema)) for schema in schemas]
     registry: Registry[Any] = Registry(
         retrieve=_refuse_remote  # type: ignore[call-arg]  # an attrs field the stubs miss
     ).with_resources(resources)
-    schema = load_schema(kind)
+    schema = _identified(kind)
     Draft202012Validator.check_schema(schema)
     strict = validators.extend(  # type: ignore[no-untyped-call]  # untyped in the stubs
         Draft202012Validator, {"pattern": _ecma_pattern}
@@ -115,8 +129,9 @@ def fast_validator(kind: Kind) -> Any | None:
         import jsonschema_rs
     except ImportError:
         return None
-    registry = jsonschema_rs.Registry([(load_schema(k)["$id"], load_schema(k)) for k in Kind])
-    return jsonschema_rs.Draft202012Validator(load_schema(kind), registry=registry, offline=True)
+    schemas = [_identified(k) for k in Kind]
+    registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in schemas])
+    return jsonschema_rs.Draft202012Validator(_identified(kind), registry=registry, offline=True)
 
 
 def is_valid(kind: Kind, document: Any) -> bool:
@@ -136,12 +151,85 @@ def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:
     """
     fast = fast_validator(kind)
     if fast is not None:
-        errors = [(list(e.instance_path), _rs_message(e)) for e in fast.iter_errors(document)]
+        found = list(fast.iter_errors(document))
+        paths = _rs_paths(kind, document, found)
+        errors = [(path, _rs_message(e)) for path, e in zip(paths, found, strict=True)]
     else:
         errors = [(list(e.absolute_path), e.message) for e in validator(kind).iter_errors(document)]
     errors.sort(key=lambda error: ([str(p) for p in error[0]], error[1]))
     for path, message in errors:
         yield "".join("/" + pointer_token(p) for p in path), _short(message)
+
+
+def _rs_paths(kind: Kind, document: Any, errors: list[Any]) -> list[list[Any]]:
+    """Where each jsonschema-rs error is, as the path of keys and indices into `document`.
+
+    jsonschema-rs hands its paths over lossily: an empty key vanishes (`/splits//0`
+    comes back as `/splits/0`) and a key spelled as a number becomes that number
+    ("01" and "+1" both come back as 1). A path is trusted when no object it passes
+    through holds such a key; otherwise python-jsonschema, which keeps keys as they
+    are, locates the errors and each is paired with the jsonschema-rs error that has
+    the same keywords, the same lossy path and the same value at fault. Errors left
+    tied after that have the same words, so which location each takes is immaterial.
+    """
+    paths = [list(e.instance_path) for e in errors]
+    untrusted = [i for i, path in enumerate(paths) if not _trusted(document, path)]
+    if not untrusted:
+        return paths
+    reference: dict[tuple[str, str], list[tuple[str, list[Any]]]] = {}
+    for error in validator(kind).iter_errors(document):
+        real = list(error.absolute_path)
+        key = (_json([str(step) for step in error.absolute_schema_path]), _json(_lossy(real)))
+        reference.setdefault(key, []).append((_json(error.instance), real))
+    for i in untrusted:
+        error = errors[i]
+        # python-jsonschema's schema path is jsonschema-rs's without the references taken
+        steps = [str(step) for step in error.evaluation_path if step not in ("$ref", "$dynamicRef")]
+        candidates = reference.get((_json(steps), _json(paths[i])), [])
+        names = type(error.kind).__name__ == "PropertyNames"  # at fault: the name, not the object
+        at_fault = _json(error.kind.error.instance if names else error.instance)
+        same = [c for c in candidates if c[0] == at_fault] or candidates
+        if same:
+            pick = same[0]
+            candidates.remove(pick)
+            paths[i] = pick[1]
+    return paths
+
+
+def _trusted(document: Any, path: list[Any]) -> bool:
+    """Whether `path` leads through `document` by objects that hold no key it can lose."""
+    node = document
+    for step in [*path, None]:
+        if isinstance(node, dict):
+            if any(_lossy_key(key) for key in node):
+                return False
+            node = node.get(step if isinstance(step, str) else str(step), _MISSING)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        elif step is not None:
+            return False
+    return True
+
+
+_MISSING = object()
+_DIGITS = re.compile(r"\+?[0-9]+")
+
+
+def _lossy_key(key: str) -> bool:
+    """A key jsonschema-rs does not hand back as it is: empty, or a number not spelled
+    the way it prints ("01", "+1")."""
+    return key == "" or (_DIGITS.fullmatch(key) is not None and str(int(key)) != key)
+
+
+def _lossy(path: list[Any]) -> list[Any]:
+    """`path` as jsonschema-rs would hand it over (see `_rs_paths`)."""
+    out: list[Any] = []
+    for step in path:
+        if isinstance(step, str) and _DIGITS.fullmatch(step) and int(step) < 2**64:
+            out.append(int(step))
+        elif step != "":
+            out.append(step)
+    return out
 
 
 def _rs_message(error: Any) -> str:

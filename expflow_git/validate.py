@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from expflow_git.checks import (
     Rules,
     check_document,
+    duplicate_result,
     reference_findings,
     required_metric_findings,
 )
@@ -149,6 +150,19 @@ class _Lookup:
         by_stem = self.listing()
         return [p for p in by_stem.get(exp_id, []) if self.policy.kind_of(p) is kind]
 
+    def result_paths(self, exp_ids: set[str]) -> dict[str, list[str]]:
+        """Tracked results per experiment id, for these ids (valid results' ids, so
+        plain file names). A few ids are asked of git by name rather than by listing
+        the index: the one-file hook stays as fast in a repository of any size."""
+        git = self.ws.git
+        if self._by_stem is None and git is not None and len(exp_ids) <= FEW_IDS:
+            found: dict[str, list[str]] = {}
+            for path in git.index_paths_named(sorted(f"{i}.json" for i in exp_ids)):
+                if self.policy.kind_of(path) is Kind.RESULT:
+                    found.setdefault(stem(path), []).append(path)
+            return found
+        return {i: self.paths(Kind.RESULT, i) for i in exp_ids}
+
     def listing(self) -> dict[str, list[str]]:
         """Tracked JSON paths by stem, listed on the first call."""
         if self._by_stem is None:
@@ -208,6 +222,7 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     return Validation(checked=len(docs), findings=[finding for _, finding in keyed])
 
 
+FEW_IDS = 32  # results a check asks git for by name (more: one listing of the index)
 PER_WORKER = 1000  # documents: a smaller share does not pay for a forked process
 
 _Doc = tuple[int, str, Kind]  # (position in the given order, path, kind)
@@ -217,7 +232,8 @@ _Keyed = tuple[tuple[int, int], Finding]  # (phase, position), finding
 def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]) -> list[_Keyed]:
     """Check documents. Each finding is keyed (phase, position) so the parts of a
     parallel run merge into the serial order: every document's own findings in
-    the given order, then each result's reference to its record."""
+    the given order, then results that share an experiment, then each result's
+    reference to its record."""
     keyed: list[_Keyed] = []
     experiments: dict[str, Experiment] = {}
     results: list[tuple[int, Result]] = []
@@ -237,9 +253,13 @@ def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]
             results.append((i, doc))
             findings += required_metric_findings(doc, policy)
         keyed.extend(((0, i), finding) for finding in findings)
+    if results:
+        others = lookup.result_paths({res.experiment for _, res in results})
+        for i, res in results:
+            keyed.extend(((1, i), f) for f in _duplicate_result_findings(res, others))
     for i, res in results:
         exp = experiments.get(res.experiment) or _find_experiment(res, lookup, policy)
-        keyed.extend(((1, i), finding) for finding in reference_findings(res, exp))
+        keyed.extend(((2, i), finding) for finding in reference_findings(res, exp))
     return keyed
 
 
@@ -339,6 +359,15 @@ def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
         Finding(exp.path, Rules.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id")
         for other in sorted(others)
     ]
+
+
+def _duplicate_result_findings(res: Result, tracked: dict[str, list[str]]) -> list[Finding]:
+    """Another tracked result for the same experiment (a result is its experiment's,
+    not its path's: a second file would be a second score)."""
+    others = sorted(p for p in tracked.get(res.experiment, []) if p != res.path)
+    if not others:
+        return []
+    return [duplicate_result(res.path, res.experiment, ", ".join(others))]
 
 
 def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:

@@ -22,8 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+# Property tests run the same examples on every run ("ci", the default), so a red CI
+# means a change broke something, not that a new seed turned up; "nightly"
+# (HYPOTHESIS_PROFILE=nightly) draws fresh random examples to find new failures.
+# A test's own @settings (its max_examples) still wins over the profile.
+settings.register_profile("ci", derandomize=True, database=None, max_examples=100, deadline=None)
+settings.register_profile("nightly", derandomize=False, max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Variables that would make the tool, or git, look somewhere other than the test repo.
 _LEAKY_ENV = (

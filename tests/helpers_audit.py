@@ -30,7 +30,7 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 # SHA-256 of the PIN "1234": what a leaked legacy PIN hash looks like.
 PIN_SHA = hashlib.sha256(b"1234").hexdigest()
 
-# The seed competition (SPEC §3.1 subset), without the walk-forward gate.
+# The seed competition (docs/spec.md §3.1 subset), without the walk-forward gate.
 POLICY = """\
 version: 1
 paths:

@@ -27,8 +27,15 @@ def git(repo: Path, *args: str) -> str:
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
+def pr_event(repo: Path, head: str, base: str = "main") -> dict:
+    """A pull_request payload as GitHub writes it (the fields the action reads)."""
+    base_sha = base if len(base) == 40 else git(repo, "rev-parse", base)
+    return {"pull_request": {"head": {"sha": head}, "base": {"sha": base_sha}}}
+
+
 def run_action(repo: Path, tmp: Path, *, event: str = "push", payload: dict | None = None,
-               **inputs: str) -> tuple[int, str, dict[str, str], str]:
+               pythonpath: tuple[Path, ...] = (), **inputs: str
+               ) -> tuple[int, str, dict[str, str], str]:
     event_path = tmp / "event.json"
     event_path.write_text(json.dumps(payload or {}))
     output, summary = tmp / "output.txt", tmp / "summary.md"
@@ -38,7 +45,8 @@ def run_action(repo: Path, tmp: Path, *, event: str = "push", payload: dict | No
            if not k.startswith(("GIT_", "EXPFLOW_", "GITHUB_"))}
     env.update(GITHUB_EVENT_NAME=event, GITHUB_EVENT_PATH=str(event_path),
                GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary),
-               RUNNER_TEMP=str(tmp), PYTHONPATH=str(ROOT), NO_COLOR="1")
+               RUNNER_TEMP=str(tmp), PYTHONPATH=os.pathsep.join(map(str, (*pythonpath, ROOT))),
+               NO_COLOR="1")
     env.update({f"EXPFLOW_INPUT_{k.upper()}": v for k, v in inputs.items() if k != "signing_key"})
     if "signing_key" in inputs:
         env["EXPFLOW_SIGNING_KEY"] = inputs["signing_key"]
@@ -109,8 +117,7 @@ def test_pull_request_audits_the_head_commit_not_the_merge(demo_repo: Path,
     head = git(demo_repo, "rev-parse", "HEAD")
     git(demo_repo, "checkout", "-q", "main")
     code, stdout, outputs, _ = run_action(
-        demo_repo, tmp_path, event="pull_request",
-        payload={"pull_request": {"head": {"sha": head}}})
+        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head))
     assert code == 1 and outputs["passed"] == "false"
     report = json.loads((demo_repo / "expflow-report.json").read_text())
     import base64
@@ -122,7 +129,7 @@ def test_pull_request_audits_the_head_commit_not_the_merge(demo_repo: Path,
 def test_missing_pr_head_says_fetch_depth(demo_repo: Path, tmp_path: Path) -> None:
     code, stdout, outputs, _ = run_action(
         demo_repo, tmp_path, event="pull_request",
-        payload={"pull_request": {"head": {"sha": "1" * 40}}})
+        payload=pr_event(demo_repo, "1" * 40))
     assert code == 2
     assert "fetch-depth: 0" in stdout
 
@@ -150,3 +157,284 @@ def test_action_yml_never_interpolates_inputs_into_run() -> None:
                                  "EXPFLOW_INPUT_SINCE", "EXPFLOW_SIGNING_KEY",
                                  "EXPFLOW_INPUT_REPORT_PATH", "EXPFLOW_INPUT_HTML_PATH"}
     assert set(action["outputs"]) == {"passed", "best-feasible", "report-path"}
+
+
+@pytest.mark.parametrize("event", ["pull_request", "pull_request_target"])
+def test_pull_request_is_judged_by_the_base_policy(demo_repo: Path, tmp_path: Path,
+                                                   event: str) -> None:
+    # The pull request allows every path out of the PIN scan, then commits a PIN hash.
+    base = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-qb", "feature")
+    with (demo_repo / "expflow.yaml").open("a") as fh:
+        fh.write("scan: {allow: ['**']}\n")
+    (demo_repo / ".env").write_text(
+        "EXPFLOW_PIN_HASH=03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4\n")
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "allow everything")
+    head = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-q", "main")
+    # Judged by its own policy (a push of the branch names no base), the commit passes.
+    code, _, _, _ = run_action(demo_repo, tmp_path, event="push", payload={}, rev=head)
+    assert code == 0
+    code, log, outputs, summary = run_action(
+        demo_repo, tmp_path, event=event,
+        payload={"pull_request": {"head": {"sha": head}, "base": {"sha": base}}})
+    assert code == 1 and outputs["passed"] == "false"
+    assert "### Policy change (takes effect after merge)" in summary
+    assert "- **looser** /scan/allow: added \\*\\*" in summary
+    assert "::warning title=expflow policy change::expflow.yaml: 1 looser" in log
+    import base64
+
+    report = json.loads((demo_repo / "expflow-report.json").read_text())
+    statement = json.loads(base64.b64decode(report["payload"]))
+    assert statement["predicate"]["policy"]["ref"] == base
+    assert statement["predicate"]["repo"]["commit"] == head
+
+
+def test_policy_ref_input_overrides_the_default(demo_repo: Path, tmp_path: Path) -> None:
+    first = git(demo_repo, "rev-parse", "HEAD")
+    with (demo_repo / "expflow.yaml").open("a") as fh:
+        fh.write("scan: {allow: ['**']}\n")
+    git(demo_repo, "commit", "-qam", "allow everything")
+    code, _, _, summary = run_action(demo_repo, tmp_path, policy_ref=first)
+    assert code == 0
+    assert "- **looser** /scan/allow: added \\*\\*" in summary
+
+
+# --------------------------------------------------------------------------- issue 13
+RESULT = "results/pdebench-task1/exp-001.json"
+ZERO = "0" * 40
+
+
+def rewrite_a_committed_result(repo: Path) -> str:
+    """A quiet improvement of a committed result, committed past the hooks; returns it."""
+    path = repo / RESULT
+    path.write_text(path.read_text().replace('"seg_total": 57.09', '"seg_total": 58.5'))
+    git(repo, "commit", "--no-verify", "-qam", "quietly improve exp-001")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_pull_request_checks_history_since_its_base_by_default(demo_repo: Path,
+                                                               tmp_path: Path) -> None:
+    """Attack 5: with `since` left empty, a rewrite inside the PR failed nothing."""
+    git(demo_repo, "checkout", "-qb", "feature")
+    head = rewrite_a_committed_result(demo_repo)
+    git(demo_repo, "checkout", "-q", "main")
+    code, log, outputs, summary = run_action(demo_repo, tmp_path, event="pull_request",
+                                             payload=pr_event(demo_repo, head))
+    assert code == 1, log
+    assert outputs["passed"] == "false"
+    base = git(demo_repo, "rev-parse", "main")
+    assert f"history checked since {base[:12]}" in log
+    assert f"::error file={RESULT}" in log and "result-rewritten" in log
+    assert "result-rewritten" in summary
+
+
+def test_pull_request_behind_its_base_is_checked_from_where_it_left(demo_repo: Path,
+                                                                    tmp_path: Path) -> None:
+    """The base branch moved on after the PR branched: its base commit is no ancestor of
+    the head, so the history is checked from the merge base (and the audit still runs)."""
+    fork = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-qb", "feature")
+    (demo_repo / "notes.md").write_text("a note\n")
+    git(demo_repo, "add", "notes.md")
+    git(demo_repo, "commit", "-qm", "a note")
+    head = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-q", "main")
+    (demo_repo / "other.md").write_text("meanwhile on main\n")
+    git(demo_repo, "add", "other.md")
+    git(demo_repo, "commit", "-qm", "main moves on")
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="pull_request",
+                                       payload=pr_event(demo_repo, head))
+    assert code == 0, log
+    assert outputs["passed"] == "true"
+    assert f"history checked since {fork[:12]}" in log
+
+    # The same layout with a rewrite on the branch fails.
+    git(demo_repo, "checkout", "-q", "feature")
+    head = rewrite_a_committed_result(demo_repo)
+    git(demo_repo, "checkout", "-q", "main")
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="pull_request",
+                                       payload=pr_event(demo_repo, head))
+    assert code == 1 and "result-rewritten" in log, log
+
+
+def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path,
+                                                          tmp_path: Path) -> None:
+    before = git(demo_repo, "rev-parse", "HEAD")
+    rewrite_a_committed_result(demo_repo)
+    (demo_repo / "notes.md").write_text("and a later commit on top\n")
+    git(demo_repo, "add", "notes.md")
+    git(demo_repo, "commit", "-qm", "notes")
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push",
+                                       payload={"before": before, "forced": False})
+    assert code == 1, log
+    assert outputs["passed"] == "false"
+    assert f"history checked since {before[:12]}" in log and "result-rewritten" in log
+
+    # An explicit `since` input is taken as given.
+    code, log, _, _ = run_action(demo_repo, tmp_path, event="push",
+                                 payload={"before": before}, since="HEAD~1")
+    assert code == 0, log
+    assert "history checked since" not in log
+
+
+def test_push_of_a_new_branch_has_no_earlier_commit(demo_repo: Path, tmp_path: Path) -> None:
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push",
+                                       payload={"before": ZERO, "created": True})
+    assert code == 0, log
+    assert outputs["passed"] == "true"
+    assert "no history check (a new branch: nothing was there before)" in log
+
+    code, log, _, _ = run_action(demo_repo, tmp_path, event="workflow_dispatch")
+    assert code == 0, log
+    assert "no history check (a workflow_dispatch event names no earlier commit)" in log
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "needles"),
+    [
+        pytest.param("pull_request", None,
+                     ["the base commit 222222222222 is not in this clone",
+                      "fetch-depth: 0"], id="pr-base"),
+        pytest.param("push", {"before": "3" * 40, "forced": False},
+                     ["the commit this push replaced 333333333333 is not in this clone",
+                      "fetch-depth: 0"], id="push-before"),
+        pytest.param("push", {"before": "3" * 40, "forced": True},
+                     ["the commit this push replaced 333333333333 is not in this clone",
+                      "the push was forced", "set the `since` input"], id="forced-push"),
+    ],
+)
+def test_a_default_since_missing_from_the_clone_fails_clearly(
+    demo_repo: Path, tmp_path: Path, event: str, payload: dict | None, needles: list[str]
+) -> None:
+    """Never a silently skipped history check: the job fails and says why."""
+    if payload is None:
+        payload = pr_event(demo_repo, git(demo_repo, "rev-parse", "HEAD"), base="2" * 40)
+    code, log, outputs, summary = run_action(demo_repo, tmp_path, event=event, payload=payload)
+    assert code == 2, log
+    assert outputs == {"passed": "false", "best-feasible": "", "report-path": ""}
+    errors = [line for line in log.splitlines() if line.startswith("::error title=expflow-git::")]
+    assert len(errors) == 1, log
+    for needle in needles:
+        assert needle in errors[0], (needle, log)
+    assert "did not complete" in summary and "PASS" not in summary
+    assert not (demo_repo / "expflow-report.json").exists()
+
+
+def _passing_report(repo: Path, tmp_path: Path) -> tuple[bytes, bytes]:
+    """A real passing report and scorecard of this repository, as a PR could commit them."""
+    code, log, outputs, _ = run_action(repo, tmp_path / "first", html_path="expflow.html")
+    assert code == 0 and outputs["passed"] == "true", log
+    return (repo / "expflow-report.json").read_bytes(), (repo / "expflow.html").read_bytes()
+
+
+@pytest.mark.parametrize("how", ["broken-policy", "unknown-since"])
+def test_a_stale_report_is_never_taken_for_this_runs(demo_repo: Path, tmp_path: Path,
+                                                     how: str) -> None:
+    """Attack 7: the audit exits 2 and writes nothing; a passing report committed at
+    `report-path` used to make the summary PASS, signed, with its best run."""
+    (tmp_path / "first").mkdir()
+    report, html = _passing_report(demo_repo, tmp_path)
+    assert b"PASS" in html or b"pass" in html
+    (demo_repo / "expflow-report.json").write_bytes(report)
+    (demo_repo / "expflow.html").write_bytes(html)
+    inputs = {"html_path": "expflow.html"}
+    if how == "broken-policy":
+        policy = demo_repo / "expflow.yaml"
+        policy.write_text(policy.read_text() + "\nnot: [valid\n")
+    else:
+        inputs["since"] = "no-such-branch"
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "a committed report, and the audit cannot run")
+    code, log, outputs, summary = run_action(demo_repo, tmp_path, event="push", **inputs)
+    assert code == 2, log
+    assert outputs == {"passed": "false", "best-feasible": "", "report-path": ""}
+    assert "did not complete" in summary
+    assert "PASS" not in summary and "exp-001" not in summary and "signed" not in summary
+    # Removed before the audit, so neither the artifact nor a later step can pick them up.
+    assert not (demo_repo / "expflow-report.json").exists()
+    assert not (demo_repo / "expflow.html").exists()
+
+
+def test_a_committed_symlink_at_report_path_is_removed_not_followed(demo_repo: Path,
+                                                                    tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the action's to touch\n")
+    (demo_repo / "expflow-report.json").symlink_to(outside)
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "a symlink where the report goes")
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push")
+    assert code == 0, log
+    assert outputs["passed"] == "true"
+    assert outside.read_text() == "not the action's to touch\n"
+    assert not (demo_repo / "expflow-report.json").is_symlink()
+    assert json.loads((demo_repo / "expflow-report.json").read_text())["payloadType"]
+
+
+def test_a_committed_symlinked_folder_on_the_report_path_is_refused(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    """`reports -> /elsewhere` committed by a pull request: the action must neither delete
+    nor write through it (it used to replace /elsewhere/r.json and write card.html there)."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "r.json").write_text("precious\n")
+    (demo_repo / "reports").symlink_to(outside)
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "a symlinked folder where the report goes")
+    code, log, outputs, summary = run_action(
+        demo_repo, tmp_path, event="push", report_path="reports/r.json",
+        html_path="reports/card.html")
+    assert code == 2, log
+    assert "reports is a symbolic link" in log
+    assert (outside / "r.json").read_text() == "precious\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["r.json"]
+    assert outputs["passed"] == "false" and "did not complete" in summary
+
+
+def test_a_directory_at_report_path_did_not_complete(demo_repo: Path, tmp_path: Path) -> None:
+    (demo_repo / "out").mkdir()
+    code, log, outputs, summary = run_action(demo_repo, tmp_path, report_path="out")
+    assert code == 2, log
+    assert "::error title=expflow-git::out: cannot remove what is there" in log
+    assert outputs["passed"] == "false" and "did not complete" in summary
+
+
+def test_a_crash_inside_the_audit_still_reports_did_not_complete(demo_repo: Path,
+                                                                 tmp_path: Path) -> None:
+    """A bug (any exception out of main()) must not leave the job without a verdict, nor
+    print a traceback whose text GitHub would read as workflow commands."""
+    (tmp_path / "first").mkdir()
+    report, _ = _passing_report(demo_repo, tmp_path)
+    (demo_repo / "expflow-report.json").write_bytes(report)
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    # Fault injection into this package (not into git): the audit raises what a bug would.
+    (inject / "sitecustomize.py").write_text(
+        "import expflow_git.audit\n"
+        "def _crash(*args, **kwargs):\n"
+        "    raise RuntimeError('boom 100%\\n::error::forged')\n"
+        "expflow_git.audit.run_audit = _crash\n"
+    )
+    code, log, outputs, summary = run_action(demo_repo, tmp_path, pythonpath=(inject,))
+    assert code == 2, log
+    assert outputs == {"passed": "false", "best-feasible": "", "report-path": ""}
+    assert "did not complete" in summary and "PASS" not in summary
+    # GitHub's own escapes: the annotation shows the message as raised, on one command line.
+    assert ("::error title=expflow-git::the audit crashed: RuntimeError: boom 100%25%0A"
+            "::error::forged") in log
+    assert not any(line.startswith("::error::forged") for line in log.splitlines())
+    assert not (demo_repo / "expflow-report.json").exists()
+
+
+def test_merge_group_checks_history_since_its_base(demo_repo: Path, tmp_path: Path) -> None:
+    """A merge queue audits the group's commit it checked out, since the queue's base."""
+    base = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-qb", "gh-readonly-queue/main/pr-1")
+    head = rewrite_a_committed_result(demo_repo)
+    payload = {"merge_group": {"base_sha": base, "head_sha": head}}
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="merge_group", payload=payload)
+    assert code == 1, log
+    assert f"history checked since {base[:12]}" in log and "result-rewritten" in log
+    assert outputs["passed"] == "false"

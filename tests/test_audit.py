@@ -1,4 +1,4 @@
-"""`audit` on real repositories: SPEC §6.2 checks 1–6 and 8, exit codes and output formats."""
+"""`audit` on real repositories: docs/spec.md §6.2 checks 1–6 and 8, exit codes, output formats."""
 
 from __future__ import annotations
 
@@ -188,7 +188,8 @@ def test_duplicate_id_in_the_same_study_file_names(xcli: Cli, repo: Path) -> Non
     add_run(repo, "dup", m(40), study="s")
     write_json(repo, "experiments/s/nested/dup.json", experiment("dup", study="s"))
     commit_all(repo)
-    _, st = audit_json(xcli, repo)
+    code, st = audit_json(xcli, repo)
+    assert code == 1  # an invalid document fails the audit
     assert rules_of(st)["duplicate-id"] == ["experiments/s/nested/dup.json"]
 
 
@@ -241,8 +242,10 @@ def test_a_pin_hash_committed_with_no_verify_is_found(
     assert (found[0]["path"], found[0]["line"], found[0]["col"]) == ("docs/notes.txt", 2, 3)
     # the report and every output name the leak, never its value
     text = xcli(["audit"], repo)
+    assert text.code == 1
     for fmt in ("md", "github"):
-        assert PIN_SHA not in xcli(["audit", "--format", fmt], repo).both
+        res = xcli(["audit", "--format", fmt], repo)
+        assert res.code == 1 and PIN_SHA not in res.both
     assert PIN_SHA not in text.both and "docs/notes.txt:2:3: pin-sha256" in text.out
     assert PIN_SHA.encode() not in (tmp_path / "r.json").read_bytes()
     assert PIN_SHA[:8] not in json.dumps(st)
@@ -323,12 +326,14 @@ def test_per_run_verdicts_on_the_seed_example(xcli: Cli, seed: Path) -> None:
 
 
 def test_best_any_differs_from_best_feasible(xcli: Cli, seed: Path) -> None:
-    _, st = audit_json(xcli, seed)
+    code, st = audit_json(xcli, seed)
+    assert code == 0
     res = st["predicate"]["result"]
     assert (res["best_any"], res["best_feasible"]) == ("exp-002", "exp-001")
     assert res["counts"] == {"findings": 0, "runs": 7, "feasible": 4, "ranked": 4}
-    text = xcli(["audit"], seed).out
-    assert "best_any: exp-002   best_feasible: exp-001" in text
+    text = xcli(["audit"], seed)
+    assert text.code == 0
+    assert "best_any: exp-002   best_feasible: exp-001" in text.out
 
 
 def test_policy_gates_and_rules(xcli: Cli, tmp_path: Path) -> None:
@@ -345,7 +350,8 @@ def test_policy_gates_and_rules(xcli: Cli, tmp_path: Path) -> None:
         {**experiment("ok"), "params": {"--SUB_STEP": 1, "cfg/model": "fno"}},
     )
     commit_all(repo)
-    _, st = audit_json(xcli, repo)
+    code, st = audit_json(xcli, repo)
+    assert code == 0  # "ok" passes every gate and rule
     failed = {
         r["id"]: {c["name"]: c["detail"] for c in r["checks"] if not c["passed"]}
         for r in runs_of(st)
@@ -407,7 +413,8 @@ def test_walk_forward_fail(xcli: Cli, tmp_path: Path) -> None:
     assert rules_of(st) == {}
     assert _walk(st)["status"] == "fail"
     assert _walk(st)["r"] < 0
-    assert "walk-forward: FAIL" in xcli(["audit"], repo).out
+    text = xcli(["audit"], repo)
+    assert text.code == 1 and "walk-forward: FAIL" in text.out
 
 
 @pytest.mark.parametrize(
@@ -446,7 +453,8 @@ def _walk_entry(st: dict) -> dict:
 
 
 def test_walk_forward_on_the_seed_example(xcli: Cli, seed: Path) -> None:
-    _, st = audit_json(xcli, seed)
+    code, st = audit_json(xcli, seed)
+    assert code == 0
     assert _walk(st)["status"] == "pass"
     assert _walk(st)["n"] == 4  # only the feasible runs
 
@@ -477,7 +485,8 @@ def test_report_result_is_what_its_entries_imply(xcli: Cli, seed: Path, focus: s
     the verifier's `summarize` reads the parsed entries: the two must agree."""
     from expflow_git.report.statement import summarize
 
-    _, st = audit_json(xcli, seed, *(["--experiment", focus] if focus else []))
+    code, st = audit_json(xcli, seed, *(["--experiment", focus] if focus else []))
+    assert code == (1 if focus == "exp-003" else 0)  # exp-003 is infeasible
     p = st["predicate"]
     result = {k: v for k, v in p["result"].items() if k != "best_any"}
     assert result == summarize(p["entries"], focus)
@@ -554,27 +563,31 @@ def test_text_and_md_show_the_top_of_a_large_board(xcli: Cli, tmp_path: Path) ->
     assert shown == [f"r{i:03d}" for i in range(MAX_SHOWN_ROWS)]
     assert "… 3 more run(s) not shown: the report holds every run" in text.out
     md = xcli(["audit", "--format", "md"], path)
+    assert md.code == 0, md
     md_rows = [line for line in md.out.splitlines() if line.startswith("| ") and " | r" in line]
     assert len(md_rows) == MAX_SHOWN_ROWS
     assert "_3 more run(s) not shown" in md.out
     # The report, and the JSON form, hold every run.
-    _, statement = audit_json(xcli, path)
+    code, statement = audit_json(xcli, path)
+    assert code == 0
     assert len(runs_of(statement)) == count
     # A focused run below the cut is still shown, after the top rows.
     report = tmp_path / "focus.json"
     focus = xcli(["audit", "--experiment", last, "--out", str(report)], path)
+    assert focus.code == 0, focus
     ids = [line.split()[1] for line in focus.out.splitlines() if line[:1].isdigit()]
     assert ids[-1] == last and len(ids) == MAX_SHOWN_ROWS + 1
     assert "… 2 more run(s) not shown" in focus.out
-    inside = xcli(["audit", "--experiment", "r005"], path).out  # in the top: shown once
-    ids = [line.split()[1] for line in inside.splitlines() if line[:1].isdigit()]
+    inside = xcli(["audit", "--experiment", "r005"], path)  # in the top: shown once
+    assert inside.code == 0, inside
+    ids = [line.split()[1] for line in inside.out.splitlines() if line[:1].isdigit()]
     assert len(ids) == MAX_SHOWN_ROWS and ids.count("r005") == 1
     # The live view (rows made from the leaderboard) shows what the saved report shows.
     for fmt in ("text", "md"):
-        live = xcli(["audit", "--experiment", last, "--format", fmt], path).out
+        live = xcli(["audit", "--experiment", last, "--format", fmt], path)
         saved = xcli(["report", str(report), "--format", fmt], path)
-        assert saved.code == 0, saved
-        assert saved.out == live
+        assert (live.code, saved.code) == (0, 0), (live, saved)
+        assert saved.out == live.out
 
 
 def test_github_format_escapes_and_prints_the_full_report(xcli: Cli, repo: Path) -> None:
@@ -624,6 +637,7 @@ def test_text_findings_stay_on_one_line(xcli: Cli, repo: Path) -> None:
     write_json(repo, "experiments/s/x\ny.json", experiment("xy", study="s"))
     commit_all(repo)
     res = xcli(["audit"], repo)
+    assert res.code == 1
     block = res.out.split("findings (1):\n", 1)[1]
     assert len(block.strip("\n").split("\n")) == 1
 

@@ -1,4 +1,4 @@
-"""The per-blob validation cache (SPEC §6.1) on real repositories, through the real CLI.
+"""The per-blob validation cache (docs/spec.md §6.1) on real repositories, through the real CLI.
 
 Layout: `<git dir>/expflow/cache/<version>-<key[:16]>/<2 hex>.json` (the key hashes
 the policy's sha256 and its path, which findings name), one

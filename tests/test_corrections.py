@@ -181,7 +181,9 @@ def test_a_declared_correction_passes_the_hooks_and_audit_since_and_is_shown(
     passes `audit --since` and shows in the report, the text, the Markdown and the
     scorecard; `verify --repo` recomputes it byte for byte."""
     base = sandbox.git(repo, "rev-parse", "HEAD")
-    assert overwrite(sandbox, repo, "--reason", "<b>@octocat</b> re-ran", "--pin", PIN).code == 0
+    reason = "<b>@octocat</b> re-ran"
+    written = overwrite(sandbox, repo, "--reason", reason, env={"EXPFLOW_PIN": PIN})
+    assert written.code == 0, written
     (rel,) = corrections_in(repo)
     committed = hook_commit(sandbox, repo, "correct exp-001")
     assert committed.code == 0, committed
@@ -207,7 +209,7 @@ def test_a_declared_correction_passes_the_hooks_and_audit_since_and_is_shown(
     assert "### Corrections (2)" in md.out and r"\<b\>\@octocat\</b\> re-ran" in md.out
     verified = sandbox.cli(["verify", "r.json", "--allow-unsigned", "--repo", "."], repo)
     assert verified.code == 0, verified
-    assert "ok   recompute:" in verified.out
+    assert "ok   recompute:" in verified.out and "VERIFIED" in verified.out
 
 
 def test_a_correction_dropped_from_a_report_fails_verification(
@@ -225,6 +227,140 @@ def test_a_correction_dropped_from_a_report_fails_verification(
     (repo / "forged.json").write_bytes(reseal(statement, None))
     res = sandbox.cli(["verify", "forged.json", "--allow-unsigned"], repo)
     assert res.code == 1 and "FAIL entries" in res.out, res
+
+
+def test_corrections_in_successive_commits_add_up_across_the_range(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """X → Y and Y → Z, each declared in its commit: BASE's X is not at REV, and the
+    BASE-against-REV comparison accepts it along the two corrections (neither alone
+    names X → Z)."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "first", "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "Y").code == 0
+    again = sandbox.cli(
+        ["result", "exp-001", "--metric", "seg_total=61.5", "--metric", "pde_mean=14",
+         "--metric", "train_time_min=40", "--overwrite", "--reason", "second", "--pin", PIN],
+        repo,
+        {"GIT_AUTHOR_DATE": "@1795100100 +0000"},
+    )
+    assert again.code == 0, again
+    assert hook_commit(sandbox, repo, "Z").code == 0
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 0, res
+    assert not entries(statement, "finding")
+    assert [c["reason"] for c in entries(statement, "correction")] == ["first", "second"]
+
+
+def _declare_by_hand(sandbox: Sandbox, repo: Path, old_blob: str, new_rel: str) -> str:
+    """A correction of exp-001 from `old_blob` to the bytes at `new_rel`, written by hand."""
+    rel = f"corrections/{STUDY}/exp-001/moved.json"
+    save(repo, rel, {
+        "schema": "expflow/correction@1",
+        "experiment": "exp-001",
+        "supersedes": old_blob,
+        "blob": sandbox.git(repo, "hash-object", new_rel),
+        "reason": "moved to its own folder and re-ran",
+        "author": {"name": "Expflow Tester", "email": "tester@example.com"},
+        "time": AUTHOR_TIME,
+    })
+    return rel
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_result_moved_and_edited_is_a_rewrite_unless_declared(
+    sandbox: Sandbox, repo: Path, declared: bool
+) -> None:
+    """`git mv` of a committed result to another folder plus an edit: a rewrite of its
+    experiment's result (identity by id), judged as one by the hooks and `audit --since`;
+    a correction naming exactly the old and the new blob declares it."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    old_blob = sandbox.git(repo, "rev-parse", f"HEAD:{res_rel('exp-001')}")
+    moved = "results/moved/exp-001.json"
+    (repo / "results/moved").mkdir()
+    sandbox.git(repo, "mv", res_rel("exp-001"), moved)
+    doc = load(repo, moved)
+    doc["metrics"]["seg_total"] = 60.5
+    save(repo, moved, doc)
+    if declared:
+        rel = _declare_by_hand(sandbox, repo, old_blob, moved)
+        committed = hook_commit(sandbox, repo, "move and correct")
+        assert committed.code == 0, committed
+        assert f"declared by {rel}" in committed.both
+    else:
+        refused = hook_commit(sandbox, repo, "move and tweak")  # the PIN does not help
+        assert refused.code != 0 and "no correction staged" in refused.both, refused
+        assert "replaces a committed result with results/moved/exp-001.json" in refused.both
+        no_verify_commit(sandbox, repo, "move and tweak")
+    res, statement = audit_since(sandbox, repo, base)
+    if declared:
+        assert res.code == 0, res
+        assert not entries(statement, "finding")
+        assert [c["path"] for c in entries(statement, "correction")] == [rel]
+        verified = sandbox.cli(["verify", "r.json", "--allow-unsigned", "--repo", "."], repo)
+        assert verified.code == 0 and "VERIFIED" in verified.out, verified
+    else:
+        assert res.code == 1
+        assert rules(statement) == [("result-rewritten", res_rel("exp-001"))]
+        (finding,) = entries(statement, "finding")
+        assert "replaced by results/moved/exp-001.json" in finding["message"]
+
+
+def test_a_merge_that_hides_a_dropped_correction_and_another_change_is_caught(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """main declares X → Y (correction C1); a branch forked before it declares X → W
+    (C2) and takes main in with `merge -s ours`: every commit's own step is declared,
+    but against BASE the audited commit lost C1 and turned Y into W, which no chain of
+    corrections new since BASE leads to."""
+    fork = sandbox.git(repo, "rev-parse", "HEAD")
+    branch = sandbox.git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "on main", "--pin", PIN).code == 0
+    (c1,) = corrections_in(repo)
+    assert hook_commit(sandbox, repo, "C1").code == 0
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    sandbox.git(repo, "checkout", "-q", "-b", "pr", fork)
+    other = sandbox.cli(
+        ["result", "exp-001", "--metric", "seg_total=70", "--metric", "pde_mean=14",
+         "--metric", "train_time_min=40", "--overwrite", "--reason", "on the branch",
+         "--pin", PIN],
+        repo,
+        {"GIT_AUTHOR_DATE": "@1795100100 +0000"},
+    )
+    assert other.code == 0, other
+    assert hook_commit(sandbox, repo, "C2").code == 0
+    sandbox.git(repo, "merge", "-q", "--no-verify", "-s", "ours", "-m", "merge", branch)
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [
+        ("correction-rewritten", c1),
+        ("result-rewritten", res_rel("exp-001")),
+    ]
+    assert "no chain of corrections" in res.out
+
+
+def test_a_policy_moving_paths_corrections_cannot_hide_a_deleted_correction(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """The range's own policy points `paths.corrections` elsewhere and deletes a committed
+    correction: BASE's policy still counts it, so the deletion is reported (as the hook,
+    which reads the staged and the HEAD policy, refuses it)."""
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    (rel,) = corrections_in(repo)
+    policy = (repo / "expflow.yaml").read_text()
+    (repo / "expflow.yaml").write_text(
+        policy.replace('  results: ["results/**/*.json"]\n',
+                       '  results: ["results/**/*.json"]\n  corrections: ["fixes/**/*.json"]\n')
+    )
+    (repo / rel).unlink()
+    refused = hook_commit(sandbox, repo, "hide it")
+    assert refused.code != 0 and f"{rel}: correction-rewritten" in refused.both, refused
+    no_verify_commit(sandbox, repo, "hide it")
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [("correction-rewritten", rel)]
 
 
 # =========================================================================== the attacks

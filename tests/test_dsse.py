@@ -86,7 +86,14 @@ def test_unsigned_envelope_has_empty_signature_list() -> None:
 @given(
     payload=st.binary(max_size=200),
     ptype=st.text(max_size=40),
-    sigs=st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=80)), max_size=3),
+    sigs=st.lists(
+        st.tuples(
+            st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=20),
+            st.binary(max_size=80),
+        ),
+        max_size=3,
+        unique_by=(lambda s: s[0], lambda s: s[1]),
+    ),
 )
 def test_round_trip(payload: bytes, ptype: str, sigs: list[tuple[str, bytes]]) -> None:
     env = Envelope(ptype, payload, tuple(Signature(k, s) for k, s in sigs))
@@ -97,23 +104,45 @@ def test_round_trip(payload: bytes, ptype: str, sigs: list[tuple[str, bytes]]) -
     assert encode_envelope(decoded) == raw
 
 
-# --- base64 leniency that the spec requires ------------------------------------
+# --- one spelling per byte string (issue 14 item 2) -------------------------------
 
 
 @pytest.mark.parametrize("data", [b"", b"\xfb", b"\xfb\xff", b"\xfb\xff\xbf", b"\xfa\xfb\xfc\xfd"])
-def test_accepts_standard_and_url_safe_padded_or_not(data: bytes) -> None:
-    for encoded in {
-        base64.b64encode(data).decode(),
+def test_accepts_standard_padded_base64_only(data: bytes) -> None:
+    obj = _good_obj()
+    obj["payload"] = base64.b64encode(data).decode()
+    obj["signatures"][0]["sig"] = base64.b64encode(data).decode()
+    env = decode_envelope(obj, source=SRC)
+    assert env.payload == data and env.signatures[0].sig == data
+    others = {
         base64.b64encode(data).decode().rstrip("="),
         base64.urlsafe_b64encode(data).decode(),
         base64.urlsafe_b64encode(data).decode().rstrip("="),
-    }:
-        obj = _good_obj()
-        obj["payload"] = encoded
-        obj["signatures"][0]["sig"] = encoded
-        env = decode_envelope(obj, source=SRC)
-        assert env.payload == data
-        assert env.signatures[0].sig == data
+    } - {base64.b64encode(data).decode()}
+    for encoded in others:
+        for field in ("payload", "sig"):
+            obj = _good_obj()
+            if field == "payload":
+                obj["payload"] = encoded
+            else:
+                obj["signatures"][0]["sig"] = encoded
+            _reject(obj, r"is not valid base64")
+
+
+def test_duplicate_signature_entries_are_refused() -> None:
+    obj = _good_obj()
+    obj["signatures"] = [obj["signatures"][0], dict(obj["signatures"][0])]
+    _reject(obj, r"signatures\[1\] repeats the keyid of signatures\[0\]")
+    obj = _good_obj()
+    obj["signatures"] = [obj["signatures"][0], {**obj["signatures"][0], "keyid": "other"}]
+    _reject(obj, r"signatures\[1\] repeats the signature of signatures\[0\]")
+
+
+@pytest.mark.parametrize("keyid", ["a b", "x\n::error::forged", "\u00e9", "k" * 257])
+def test_keyids_are_bounded_printable_ascii(keyid: str) -> None:
+    obj = _good_obj()
+    obj["signatures"][0]["keyid"] = keyid
+    _reject(obj, r"keyid must be at most 256 printable ASCII characters")
 
 
 # --- base64 strictness -----------------------------------------------------------

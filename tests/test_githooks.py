@@ -1,4 +1,4 @@
-"""`install-hooks` and the plain git hooks it installs (SPEC §7, issue 4): hooks/pre-commit
+"""`install-hooks` and the plain git hooks it installs (docs/spec.md §7, issue 4): hooks/pre-commit
 (scan, validate and protect on the *staged* content) and hooks/pre-push (the audit, with the
 history since what the remote has), driven by real `git commit` and `git push` to a bare
 remote, with a private HOME and EXPFLOW_HOME (PIN 1234)."""
@@ -363,3 +363,64 @@ def test_pre_push_refuses_a_result_rewritten_on_a_new_branch(
     proc = push(sandbox, hooked, "sneaky")
     assert proc.returncode != 0, proc.stderr
     assert "refs/heads/sneaky" not in remote_refs(sandbox, remote)
+
+
+# =========================================================================== file names
+# Issue 13, attack 8: the hook passed staged names to the CLI without `--`, so a staged
+# file named `--help` (or `-h`, or `-h.json`: click reads `-h.json` as `-h` and more)
+# printed the help and exited 0, and the PIN hash staged beside it was committed.
+@pytest.mark.parametrize("name", ["--help", "-h", "--version"])
+def test_pre_commit_checks_a_file_named_like_an_option(
+    sandbox: Sandbox, hooked: Path, name: str
+) -> None:
+    base = head(sandbox, hooked)
+    (hooked / name).write_text("an innocent note\n")
+    (hooked / ".env").write_text(f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "leak")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert ".env:1:" in output and "Usage:" not in output
+    assert PIN_SHA not in output
+    assert head(sandbox, hooked) == base
+
+
+@pytest.mark.parametrize("name", ["-h.json", "--help.json"])
+def test_pre_commit_validates_beside_a_json_file_named_like_an_option(
+    sandbox: Sandbox, hooked: Path, name: str
+) -> None:
+    base = head(sandbox, hooked)
+    (hooked / name).write_text("{}\n")  # outside the policy's globs: not a document
+    add_run(hooked, "exp-008", metrics={**GOOD, "seg_totl": 54.0})
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "unknown metric")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"{res_rel('exp-008')}#/metrics/seg_totl: unknown-metric" in output
+    assert "Usage:" not in output
+    assert head(sandbox, hooked) == base
+
+    # Without the bad result, the oddly named file commits: it is a file like any other.
+    (hooked / res_rel("exp-008")).unlink()
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "an odd name")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sandbox.git(hooked, "show", f"HEAD:./{name}") == "{}"
+
+
+def test_pre_commit_checks_a_symlink_turned_into_a_file(sandbox: Sandbox, hooked: Path) -> None:
+    """A type change (status T: a committed symbolic link replaced by a file) is staged
+    content like any other; the hook used to list only added, copied, modified and
+    renamed files, and the PIN hash went in."""
+    (hooked / ".env").symlink_to("README.none")
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "a link").returncode == 0
+    base = head(sandbox, hooked)
+    (hooked / ".env").unlink()
+    (hooked / ".env").write_text(f"pin_hash={PIN_SHA}\n")
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "the link becomes a file")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert ".env:1:" in output and PIN_SHA not in output
+    assert head(sandbox, hooked) == base

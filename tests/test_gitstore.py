@@ -113,6 +113,7 @@ def test_no_git_env_drops_repository_selectors_and_keeps_transport() -> None:
         "GIT_INDEX_FILE": ".git/index.lock",
         "GIT_PREFIX": "sub/",
         "GIT_AUTHOR_DATE": "@1 +0000",
+        "GIT_COMMITTER_NAME": "CI",
         "GIT_OBJECT_DIRECTORY": "/o",
         "GIT_EXEC_PATH": "/usr/lib/git-core",
         "GIT_SSH_COMMAND": "ssh -i k",
@@ -124,6 +125,8 @@ def test_no_git_env_drops_repository_selectors_and_keeps_transport() -> None:
     assert no_git_env(env) == {
         "PATH": "/bin",
         "HOME": "/home/x",
+        "GIT_AUTHOR_DATE": "@1 +0000",  # identity selects no repository
+        "GIT_COMMITTER_NAME": "CI",
         "GIT_EXEC_PATH": "/usr/lib/git-core",
         "GIT_SSH_COMMAND": "ssh -i k",
         "GIT_SSL_CAINFO": "/ca",
@@ -541,8 +544,13 @@ def test_changed_paths(repo: Repo, git: Git) -> None:
         Change("M", "results/a.json", a1, a2),
         Change("D", "results/b.json", b1, None),
     ]
-    status, path, old, new = git.changed_paths(second)[1]  # still a plain 4-tuple
-    assert (status, path, old, new) == ("M", "results/a.json", a1, a2)
+    change = git.changed_paths(second)[1]
+    assert (change.status, change.path, change.old_sha, change.new_sha) == (
+        "M", "results/a.json", a1, a2,
+    )
+    # The modes say what each side is (a file here); they take no part in equality.
+    assert (change.old_mode, change.new_mode) == ("100644", "100644")
+    assert git.changed_paths(second)[2].new_mode is None
 
 
 def test_changed_paths_of_a_merge_is_against_the_first_parent(repo: Repo, git: Git) -> None:

@@ -1,4 +1,4 @@
-"""Governance end to end (SPEC §4–§6, issue 4): the PIN guard on `rm`, `cancel` and
+"""Governance end to end (docs/spec.md §4–§6, issue 4): the PIN guard on `rm`, `cancel` and
 `result --overwrite`, the `protect` hook, the history audit (`audit --since`), `diff`
 between revisions, and reports chained over time (`--previous`, `verify --chain`,
 `--note`).
@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -247,9 +246,8 @@ def test_rm_with_a_wrong_pin_exits_1_and_changes_nothing(
 
 def test_rm_without_pin_or_terminal_refuses_promptly(sandbox: Sandbox, repo: Path) -> None:
     before = snapshot(repo)
-    started = time.monotonic()
-    res = sandbox.cli(["rm", "exp-002", "--reason", "x"], repo, timeout=5)
-    assert time.monotonic() - started < 5
+    # A wait for input meets the timeout.
+    res = sandbox.cli(["rm", "exp-002", "--reason", "x"], repo)
     assert_one_error_line(res, 2, "rm exp-002", "no terminal", "--pin", "EXPFLOW_PIN")
     assert snapshot(repo) == before
 

@@ -1,4 +1,4 @@
-"""The hooks end to end (SPEC §7): `pre-commit try-repo <checkout>` in scratch repositories,
+"""The hooks end to end (docs/spec.md §7): `pre-commit try-repo <checkout>` in scratch repositories,
 the issue's "Done when" scenario committed through the hooks, and validate as a plain git
 pre-commit hook reading the index being committed (GIT_INDEX_FILE)."""
 
@@ -20,6 +20,7 @@ from conftest import (
     git,
     git_env,
     git_init,
+    result_doc,
     run_cli,
 )
 from ruamel.yaml import YAML
@@ -157,7 +158,7 @@ def test_hook_manifest() -> None:
     for hook_id, command in entries.items():
         hook = by_id[hook_id]
         assert hook["language"] == "python"
-        assert hook["entry"].split() == ["expflow-git", command]
+        assert hook["entry"].split() == ["expflow-git", command, "--"]
         assert hook["minimum_pre_commit_version"]
         assert not set(hook.get("stages", [])) & legacy_stages
     assert by_id["expflow-protect-results"]["pass_filenames"] is False
@@ -537,3 +538,117 @@ def test_git_hook_with_experiment_doc_in_subdir_of_other_study(git_hooked: ExpRe
     repo.stage()
     code, out = _commit(repo)
     assert code == 0, out
+
+
+# --------------------------------------------------------------------------- file names
+# Issue 13, attack 8: pre-commit appends the file names to the entry; without `--` a
+# staged file named `--help` or `-h` made a hook print its help and pass, and the PIN
+# hash (or the bad result) staged beside it went in. Each entry now ends with `--`.
+def _stage_leak_beside(repo: ExpRepo, name: str) -> None:
+    repo.write(name, "{}\n")
+    repo.write("deploy/.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+    repo.add_experiment("exp-002")
+    repo.add_result("exp-002", metrics={"seg_totl": 1.0, "pde_mean": 1.0, "train_time_min": 1.0})
+    repo.stage()
+
+
+def _assert_both_caught(code: int, out: str) -> None:
+    assert code == 1, out
+    blocks = hook_blocks(out)
+    assert "Failed" in blocks["expflow-no-pin-hash"], out
+    assert "deploy/.env:1:18: pin-sha256" in blocks["expflow-no-pin-hash"], out
+    assert "Failed" in blocks["expflow-validate"], out
+    assert "exp-002.json#/metrics/seg_totl: unknown-metric" in blocks["expflow-validate"], out
+    assert "Usage:" not in out
+    assert PIN_SHA[:8] not in out
+
+
+@pytest.mark.parametrize("name", ["--help", "-h", "-h.json", "--help.json"])
+def test_manifest_hooks_take_option_like_names_as_files(
+    committed_repo: ExpRepo, hook_config: Path, hook_env: dict, name: str
+) -> None:
+    _stage_leak_beside(committed_repo, name)
+    code, out = _pre_commit(["run", "-c", str(hook_config), "--all-files"],
+                            committed_repo.path, hook_env)
+    _assert_both_caught(code, out)
+
+
+@pytest.mark.parametrize("name", ["--help", "-h.json"])
+def test_init_config_hooks_take_option_like_names_as_files(
+    committed_repo: ExpRepo, hook_env: dict, name: str
+) -> None:
+    """The local hooks `init` writes (language: system) end their options the same way,
+    here through a real `git commit` with the pre-commit hook installed."""
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"],
+                          cwd=committed_repo.path, env=git_env(hook_env),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    base = committed_repo.head()
+    _stage_leak_beside(committed_repo, name)
+    code, out = commit_through_hooks(committed_repo, {**hook_env, "PRE_COMMIT_COLOR": "never"},
+                                     "leak")
+    assert code != 0, out
+    assert "deploy/.env:1:18: pin-sha256" in out
+    assert "exp-002.json#/metrics/seg_totl: unknown-metric" in out
+    assert "Usage:" not in out
+    assert committed_repo.head() == base
+
+
+# --------------------------------------------------------------------------- issue 13: identity
+def test_validate_hook_refuses_a_second_result_for_an_experiment(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    """The hook is given only the new file; it is compared with every result in the index."""
+    twin = "results/other/exp-001.json"
+    seeded.write_json(twin, result_doc(metrics={"seg_total": 99.0, "pde_mean": 1.0,
+                                                "train_time_min": 1.0}))
+    seeded.stage(twin)
+    code, out = run_hook(seeded.path, hook_config, "expflow-validate", [twin], hook_env)
+    assert code == 1, out
+    assert f"{twin}#/experiment: duplicate-result: experiment 'exp-001' also has the result {RES}" \
+        in out
+
+
+def test_protect_hook_refuses_a_frozen_record_field(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    hook = "expflow-protect-results"
+    seeded.add_experiment(title="a new title", tags=["renamed"])  # not frozen
+    seeded.stage()
+    code, out = run_hook(seeded.path, hook_config, hook, None, hook_env)
+    assert code == 0, out
+    seeded.add_experiment(params={"Args/--sub_step": 0, "lr": 0.001, "model": "fno"})
+    seeded.stage()
+    code, out = run_hook(seeded.path, hook_config, hook, None, hook_env)
+    assert code == 1, out
+    assert f"{EXP}: record-rewritten: the staged change changes params of experiment " \
+        "'exp-001'" in out
+    assert run_cli(["pin", "init", "1234"], cwd=seeded.path, env=hook_env)[0] == 0
+    code, out = run_hook(seeded.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
+    assert code == 0, out
+    assert "approved" in out
+
+
+def test_commit_through_pre_commit_refuses_both(seeded: ExpRepo, hook_config: Path,
+                                               hook_env: dict) -> None:
+    """`git commit` with the hooks installed: a second result and a record edit are refused,
+    nothing is committed."""
+    shutil.copy(hook_config, seeded.path / ".pre-commit-config.yaml")
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=seeded.path,
+                          env=git_env(hook_env), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seeded.stage()
+    assert commit_through_hooks(seeded, hook_env, "use the snapshot's hooks")[0] == 0
+    head = seeded.head()
+    twin = "results/other/exp-001.json"
+    seeded.write_json(twin, result_doc())
+    seeded.stage()
+    code, out = commit_through_hooks(seeded, hook_env, "second result")
+    assert code != 0 and "duplicate-result" in out, out
+    assert seeded.head() == head
+    (seeded.path / twin).unlink()
+    seeded.add_experiment(seed=7)
+    seeded.stage()
+    code, out = commit_through_hooks(seeded, hook_env, "reseed")
+    assert code != 0 and f"{EXP}: record-rewritten" in out and "seed" in out, out
+    assert seeded.head() == head

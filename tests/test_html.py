@@ -1,4 +1,4 @@
-"""The HTML scorecard (SPEC §6.5): contents, escaping, self-containment, determinism, charts.
+"""The HTML scorecard (docs/spec.md §6.5): contents, escaping, self-contained, determinism, charts.
 
 Real reports come from real repositories (the demo, and a variant with a gate on the
 ranking metric and a broken document); edge cases (0, 1 and 10,000 runs, negative,

@@ -1,4 +1,4 @@
-"""The strict JSON reader (SPEC §2.3): unit cases and hypothesis properties."""
+"""The strict JSON reader (docs/spec.md §2.3): unit cases and hypothesis properties."""
 
 from __future__ import annotations
 

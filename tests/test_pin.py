@@ -1,4 +1,4 @@
-"""PIN validation, hashing, storage, and the `pin` command group (SPEC §5)."""
+"""PIN validation, hashing, storage, and the `pin` command group (docs/spec.md §5)."""
 from __future__ import annotations
 
 import base64
@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -180,12 +179,17 @@ def _with_params(stored: str, params: str) -> str:
     "n=16384,r=8",
     "n=-16384,r=8,p=1",
 ])
-def test_hostile_parameters_refused_fast(hash_1234: str, params: str) -> None:
+def test_hostile_parameters_refused_fast(
+    hash_1234: str, params: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hostile = _with_params(hash_1234, params)
-    start = time.monotonic()
+
+    def no_scrypt(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("scrypt ran on hostile parameters")
+
+    monkeypatch.setattr(hashlib, "scrypt", no_scrypt)  # refused before any work is done
     with pytest.raises(ExpflowError) as exc:
         check_pin("1234", hostile)
-    assert time.monotonic() - start < 1.0
     for fragment in secret_fragments(hash_1234):
         assert fragment not in str(exc.value)
 
@@ -570,9 +574,7 @@ MAIN = "import sys; from expflow_git.cli_pin import main; sys.exit(main())"
 def test_process_clear_without_tty_refuses_promptly(home_with_pin: Path) -> None:
     path = home_with_pin / "pin.hash"
     before = path.read_bytes()
-    start = time.monotonic()
-    proc = _run_process(MAIN, ["clear"], home_with_pin)
-    assert time.monotonic() - start < 10
+    proc = _run_process(MAIN, ["clear"], home_with_pin)  # a wait for input meets the timeout
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("expflow-git: error: ")

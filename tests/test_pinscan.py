@@ -1,4 +1,4 @@
-"""The leaked-PIN / PIN-hash scanner (SPEC §5).
+"""The leaked-PIN / PIN-hash scanner (docs/spec.md §5).
 
 Every hash in this file is computed at run time, so the file holds no token a
 scanner would (rightly) flag.
@@ -315,7 +315,7 @@ def test_pin_value_found(path: str, text: str) -> None:
         "pin: ${{ secrets.PIN }}\n",
         "pin: $PIN\n",
         "pin:\n",
-        'pin = "7391"\n',  # TOML / env style is out of this rule's scope (SPEC: YAML/JSON)
+        'pin = "7391"\n',  # TOML / env style is out of this rule's scope (docs/spec.md: YAML/JSON)
         "--pin 7391\n",
     ],
 )

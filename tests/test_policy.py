@@ -1,10 +1,9 @@
-"""The policy (SPEC §3): loading, gates, thresholds, rules, parameter lookup."""
+"""The policy (docs/spec.md §3): loading, gates, thresholds, rules, parameter lookup."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-import time
 
 import pytest
 from hypothesis import assume, given, settings
@@ -164,19 +163,17 @@ def test_alias_bomb_is_refused_fast() -> None:
     for i in range(1, 12):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     text = COMPETITION_POLICY + "\n".join(lines) + "\n"
-    started = time.monotonic()
-    message = policy_error(text)
-    assert time.monotonic() - started < 5
-    assert "alias" in message
+    assert policy_error(text) == (  # refused while counting, long before expanding
+        "conf/expflow.yaml: policy expands to more than 100000 values (YAML alias bomb?)"
+    )
 
 
 def test_aliases_inside_a_known_key_are_bounded_too() -> None:
     text = edited("gates: []", "gates: &g [" + ", ".join(['"train_time_min:le:60"'] * 50) + "]")
     text += "x: &x [" + ", ".join(["*g"] * 50) + "]\ny: [" + ", ".join(["*x"] * 50) + "]\n"
-    started = time.monotonic()
-    message = policy_error(text)
-    assert time.monotonic() - started < 5
-    assert "alias" in message or "unknown key" in message
+    assert policy_error(text) == (
+        "conf/expflow.yaml: policy expands to more than 100000 values (YAML alias bomb?)"
+    )
 
 
 def test_small_legitimate_aliases_are_fine() -> None:

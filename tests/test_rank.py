@@ -1,4 +1,4 @@
-"""`rank` (compare-scores) on real repositories: SPEC §6.2's `rank` paragraph and issue 3.
+"""`rank` (compare-scores) on real repositories: docs/spec.md §6.2's `rank` paragraph and issue 3.
 
 Ordering, ranks, feasibility and failed checks; filters; every output format;
 threshold semantics; committed files only; one-line exit-2 errors.

@@ -25,7 +25,7 @@ SEED_METRIC_ARGS = [
 
 
 def expected_seed(base_seed: int, study: str, condition: str, replicate: int) -> int:
-    """SPEC §2.1, computed independently of the product."""
+    """docs/spec.md §2.1, computed independently of the product."""
     canonical = rfc8785.dumps([base_seed, study, condition, replicate])
     return int(hashlib.sha256(canonical).hexdigest()[:16], 16) % (2**31 - 1)
 

@@ -1,4 +1,4 @@
-"""The report (SPEC §6.3): determinism, the Statement's binding to git, the Merkle
+"""The report (docs/spec.md §6.3): determinism, the Statement's binding to git, the Merkle
 root and entry chain recomputed independently, signatures, key ids, UNSIGNED
 everywhere, no private key in any output, and golden canonical bytes.
 

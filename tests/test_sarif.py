@@ -1,4 +1,4 @@
-"""`audit --format sarif` (SPEC §8, issue 5): SARIF 2.1.0 for code scanning.
+"""`audit --format sarif` (docs/spec.md §8, issue 5): SARIF 2.1.0 for code scanning.
 
 The structure is checked by hand and against a hand-written subset of the SARIF
 schema (no network); fingerprints must not move when unrelated runs or findings

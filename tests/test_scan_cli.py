@@ -1,4 +1,4 @@
-"""`expflow-git scan` (the no-pin-hash hook) through the CLI: every SPEC §5 rule, masking,
+"""`expflow-git scan` (the no-pin-hash hook) through the CLI: every docs/spec.md §5 rule, masking,
 the pragma, the policy allow-list, binary files."""
 
 from __future__ import annotations

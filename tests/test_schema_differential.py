@@ -49,7 +49,8 @@ POLICY = {
 
 AWKWARD = [None, True, False, 0, -1, 1.5, 2**31 - 1, 2**31, -0.0, 1e300, "", "x", "exp-001\n",
            "\n", "é", "a" * 129, "2026-11-20T10:00:00Z", "2026-11-20 10:00:00", "a" * 40,
-           "A" * 40, [], [1], ["a", "a"], {}, {"k": 1}, {"": 1}]
+           "A" * 40, [], [1], ["a", "a"], {}, {"k": 1}, {"": 1}, {"": {"0": None}},
+           {"01": None, "1": "x"}]
 
 
 def _report_statement(tmp: Path) -> dict[str, Any]:
@@ -70,8 +71,8 @@ def valid_docs(tmp_path_factory: pytest.TempPathFactory) -> dict[Kind, dict[str,
 
 
 def agree(kind: Kind, doc: Any) -> None:
-    """Both judge `doc` alike, and explain an invalid one at the same places (up to
-    where a bad property name is pinned: at its object, or at the name)."""
+    """Both judge `doc` alike, and explain an invalid one at the same places (an empty
+    key or a key spelled as a number, which jsonschema-rs's paths lose, included)."""
     fast = fast_validator(kind)
     assert fast is not None, "jsonschema-rs is a run-time dependency"
     reference = validator(kind).is_valid(doc)
@@ -83,15 +84,7 @@ def agree(kind: Kind, doc: Any) -> None:
             for error in validator(kind).iter_errors(doc)
         }
         assert explained, (kind, json.dumps(doc)[:300])
-        for mine, theirs in ((explained, expected), (expected, explained)):
-            for pointer in mine:
-                assert any(_on_one_path(pointer, other) for other in theirs), (
-                    pointer, expected, explained, json.dumps(doc)[:300]
-                )
-
-
-def _on_one_path(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+        assert explained == expected, (explained, expected, json.dumps(doc)[:300])
 
 
 def paths_of(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

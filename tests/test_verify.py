@@ -1,4 +1,4 @@
-"""`verify` (SPEC §6.4): the tamper matrix of issue 3, trusted keys, the binding to a
+"""`verify` (docs/spec.md §6.4): the tamper matrix of issue 3, trusted keys, the binding to a
 repository whose history may be rewritten, and a property test that any single
 changed byte of a signed report fails verification.
 
@@ -57,6 +57,12 @@ Json = dict[str, Any]
 
 def _key(n: int) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"verify-test-key-%d" % n).digest())
+
+
+def _kid(key: Ed25519PrivateKey) -> str:
+    from expflow_git.report.signing import keyid
+
+    return keyid(key.public_key())
 
 
 def _write_key(key: Ed25519PrivateKey, path: Path) -> Path:
@@ -153,7 +159,7 @@ def assert_fails(
 def test_the_untampered_report_verifies(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
     code, lines, out = verify_bytes(xcli, kit, kit.signed, tmp_path, "--repo", str(kit.repo))
     assert code == 0, out
-    assert out.rstrip().endswith("VERIFIED")
+    assert out.splitlines()[-1].endswith(f": VERIFIED, signed by {_kid(kit.key)}")
     assert list(lines) == [
         "envelope",
         "signature",
@@ -176,26 +182,48 @@ def test_no_recompute_skips_only_the_recompute(xcli: Cli, kit: Kit, tmp_path: Pa
     assert "recompute" not in lines and "blobs" in lines
 
 
-def test_url_safe_base64_is_accepted(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
+def _respelled(data: bytes, encode: Callable[[bytes], bytes]) -> bytes:
+    env = json.loads(data)
+    doc = {
+        "payload": encode(b64d(env["payload"])).decode(),
+        "payloadType": env["payloadType"],
+        "signatures": [
+            {"keyid": s["keyid"], "sig": encode(b64d(s["sig"])).decode()} for s in env["signatures"]
+        ],
+    }
+    # the report file form: canonical JSON and a final newline
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode() + b"\n"
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        base64.urlsafe_b64encode,
+        lambda b: base64.b64encode(b).rstrip(b"="),
+        lambda b: base64.urlsafe_b64encode(b).rstrip(b"="),
+    ],
+    ids=["url-safe", "unpadded", "url-safe-unpadded"],
+)
+def test_a_respelled_envelope_is_refused(
+    xcli: Cli, kit: Kit, tmp_path: Path, encode: Callable[[bytes], bytes]
+) -> None:
+    """Issue 14 item 2: one spelling verifies (standard base64 with padding); the same
+    bytes in another alphabet or without padding are another report and fail."""
+    data = _respelled(kit.signed, encode)
+    assert data != kit.signed
+    code, lines, out = verify_bytes(xcli, kit, data, tmp_path)
+    assert code == 1, out
+    assert lines["parse"][0] is False
+    assert "is not valid base64 (only the standard alphabet with padding" in lines["parse"][1]
+
+
+def test_a_duplicated_signature_entry_is_refused(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
+    """Issue 14 item 2: a repeated signature entry is a changed report."""
     env = json.loads(kit.signed)
-    payload = b64d(env["payload"])
-    sig = b64d(env["signatures"][0]["sig"])
-    data = json.dumps(
-        {
-            "payload": base64.urlsafe_b64encode(payload).decode(),
-            "payloadType": PAYLOAD_TYPE,
-            "signatures": [
-                {
-                    "keyid": env["signatures"][0]["keyid"],
-                    "sig": base64.urlsafe_b64encode(sig).decode(),
-                }
-            ],
-        },
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode() + b"\n"  # the report file form: canonical JSON and a final newline
-    code, _, out = verify_bytes(xcli, kit, data, tmp_path)
-    assert code == 0, out
+    data = envelope_bytes(b64d(env["payload"]), env["signatures"] * 2)
+    code, lines, out = verify_bytes(xcli, kit, data, tmp_path)
+    assert code == 1, out
+    assert "signatures[1] repeats the keyid of signatures[0]" in lines["parse"][1]
 
 
 # ----------------------------------------------------------------------------- the envelope
@@ -285,12 +313,24 @@ def test_another_key_claiming_the_trusted_keyid(xcli: Cli, kit: Kit, tmp_path: P
     assert_fails(xcli, kit, data, tmp_path, "signature", "INVALID")
 
 
-def test_an_extra_untrusted_signature_does_not_hurt(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
+def test_an_extra_untrusted_signature_fails(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
+    """Every signature entry must verify with a trusted key: one nobody can check is
+    there to be shown to a reader as a signer (issue 14 item 3), so it fails."""
     env = json.loads(kit.signed)
     other = json.loads(reseal(kit.statement, kit.other))["signatures"]
     data = envelope_bytes(b64d(env["payload"]), other + env["signatures"])
-    code, _, out = verify_bytes(xcli, kit, data, tmp_path)
-    assert code == 0, out
+    assert_fails(xcli, kit, data, tmp_path, "signature", "signature 0 does not verify with any")
+
+
+def test_a_forged_signer_entry_fails_and_is_never_named(
+    xcli: Cli, kit: Kit, tmp_path: Path
+) -> None:
+    env = json.loads(kit.signed)
+    other = json.loads(reseal(kit.statement, kit.other))["signatures"][0]["sig"]
+    forged = {"keyid": "SHA256:FORGED-RELEASE-KEY", "sig": other}
+    data = envelope_bytes(b64d(env["payload"]), [*env["signatures"], forged])
+    lines = assert_fails(xcli, kit, data, tmp_path, "signature", "signature 1 does not verify")
+    assert "signed by" not in "".join(d for _, d in lines.values())
 
 
 def test_keys_are_never_taken_from_the_report(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
@@ -588,16 +628,23 @@ def test_trusted_ref_reads_keys_committed_at_that_ref(
     report = tmp_path / "r.json"
     report.write_bytes(kit.signed)
     audited = git(own_repo, "rev-parse", "HEAD")
+    # A trusted line that does not contain the audited commit, adding the CI key.
+    git(own_repo, "switch", "-q", "--orphan", "trusted")
     write(own_repo, ".expflow/keys/ci.pub", kit.pub_path.read_bytes())
-    commit_all(own_repo, "trust the CI key", date="2026-11-21T10:00:00+00:00")
-    git(own_repo, "branch", "trusted")
+    added = commit_all(own_repo, "trust the CI key", date="2026-11-21T10:00:00+00:00")
+    git(own_repo, "switch", "-q", "main")
     res = xcli(["verify", str(report), "--trusted-ref", "trusted"], own_repo)
     assert res.code == 0, res.out
     assert "valid Ed25519 signature by trusted key" in res.out
+    # where each trusted key comes from: the ref, the commit read, the commit that added it
+    assert (
+        f"ok   key: {_kid(kit.key)} from trusted:.expflow/keys/ci.pub "
+        f"(read at {added[:12]}, added in {added[:12]})"
+    ) in res.out.splitlines()
     # the audited commit itself is never a source of trust
     res = xcli(["verify", str(report), "--trusted-ref", audited], own_repo)
     assert res.code == 2
-    assert "is the commit being verified" in res.err
+    assert "contains the commit being verified" in res.err
     # a ref without the key gives no trust
     other_report = tmp_path / "other.json"
     other_report.write_bytes(reseal(kit.statement, kit.other))
@@ -617,7 +664,7 @@ def test_a_key_planted_in_the_audited_commit_is_not_trusted(
     res = xcli(["audit", "--out", str(report), "--sign-key", str(kit.other_path)], repo)
     assert res.code == 0
     refused = xcli(["verify", str(report), "--trusted-ref", "HEAD"], repo)
-    assert refused.code == 2 and "commit being verified" in refused.err
+    assert refused.code == 2 and "contains the commit being verified" in refused.err
     untrusted = xcli(["verify", str(report), "--trusted-ref", older], repo)
     assert untrusted.code == 1
     assert "FAIL signature: no trusted public key given" in untrusted.out

@@ -6,13 +6,14 @@ the View: the same report always gives the same bytes.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from expflow_git.escape import html_text
 from expflow_git.policy import Op
+from expflow_git.policydiff import summary
 from expflow_git.render.table import leaderboard_cells
 from expflow_git.render.text import signature_note
 from expflow_git.render.view import Row, Threshold, View, fmt_number
@@ -120,13 +121,16 @@ margin-left:6px;border:1px solid var(--line);color:var(--muted);vertical-align:1
 ol.findings{margin:0;padding-left:22px}
 ol.findings li{margin:0 0 8px;overflow-wrap:anywhere}
 .rule{font-weight:700;color:var(--fail)}
+.eff{font-weight:700;text-transform:uppercase;font-size:12px}
+.eff.looser{color:var(--fail)}.eff.stricter{color:var(--pass)}.eff.changed{color:var(--warn)}
 footer{color:var(--muted);font-size:12px;margin-top:20px;text-align:center}
 """
 
 
 def _e(value: object) -> str:
-    """Escape for text and for quoted attributes alike."""
-    return html.escape(str(value), quote=True)
+    """Escape for text and for quoted attributes alike (expflow_git.escape.html_text: control
+    characters and a file name's undecodable bytes shown as `\\x1b`, `\\xff`)."""
+    return html_text(str(value))
 
 
 def _n(value: float) -> str:
@@ -230,7 +234,9 @@ def _banner(view: View) -> str:
         detail = f"The audit failed{scope}" + (": " + "; ".join(reasons) if reasons else "") + "."
     sig_class = "sig signed" if view.signed else "sig unsigned"
     sig_text = "Report " + signature_note(view)
-    if not view.signed:
+    if view.signature_unverified:
+        sig_text += " — no trusted key was given to check who signed"
+    elif not view.signed:
         sig_text += " — not signed by any key"
     return (
         f'<header class="banner {"pass" if passed else "fail"}" role="banner">'
@@ -251,6 +257,12 @@ def _meta(view: View) -> str:
         (
             "Policy",
             f"<code>{_e(view.policy_path)}</code>"
+            + (
+                f' <span class="muted">at <code>{_e(view.policy_ref[:12])}</code> '
+                "(--policy-ref)</span>"
+                if view.policy_ref
+                else ""
+            )
             + (
                 f' <span class="muted">blob <code>{_e(view.policy_blob[:12])}</code></span>'
                 if view.policy_blob
@@ -691,6 +703,41 @@ def _corrections(view: View) -> str:
     )
 
 
+def _policy_change(view: View) -> str:
+    """The audited commit's own policy against the one that judged (under --policy-ref)."""
+    proposal = view.proposal
+    if proposal is None:
+        return ""
+    head = (
+        '<section aria-labelledby="h-policy"><h2 id="h-policy">Policy change '
+        "(takes effect after merge)</h2>"
+        f'<p class="note">The policy at <code>{_e((view.policy_ref or "-")[:12])}</code> '
+        "judged this commit; the commit's own policy is not applied: "
+        f"{_e(summary(proposal, view.policy_blob))}.</p>"
+    )
+    if not proposal.changes:
+        return head + "</section>"
+    rows = "".join(
+        f'<tr><td><span class="eff {_e(c.effect.value)}">{_e(c.effect.value)}</span></td>'
+        f"<td><code>{_e(c.where)}</code></td><td>{_e(c.before or '')}</td>"
+        f"<td>{_e(c.after or '')}</td></tr>"
+        for c in proposal.changes[:MAX_FINDINGS]
+    )
+    more = (
+        f'<p class="note">Showing the first {MAX_FINDINGS:,} of {len(proposal.changes):,} '
+        "changes; the full list is in the report.</p>"
+        if len(proposal.changes) > MAX_FINDINGS
+        else ""
+    )
+    return (
+        head
+        + '<div class="scroll"><table><thead><tr><th>Effect</th><th>Setting</th>'
+        + f"<th>Before</th><th>After</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        + more
+        + "</section>"
+    )
+
+
 def render_html(view: View) -> str:
     """The scorecard page for a report: verdict, signature, best runs, charts, table, findings."""
     view = replace(view, rows=tuple(view.rows))  # read several times: made once
@@ -705,6 +752,7 @@ def render_html(view: View) -> str:
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
         _banner(view),
         _cards(view),
+        _policy_change(view),
         _metric_chart(view),
         _walk_section(view),
         _leaderboard(view),

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from expflow_git.render.table import (
-    leaderboard_cells,
-    md_escape,
-    md_table,
-    more_rows_note,
-    shown_rows,
-)
+from expflow_git.escape import markdown, markdown_code
+from expflow_git.policydiff import summary
+from expflow_git.render.table import leaderboard_cells, md_table, more_rows_note, shown_rows
 from expflow_git.render.text import signature_note, walk_note
 from expflow_git.render.view import View
 
@@ -17,17 +13,22 @@ MAX_SUMMARY_BYTES = 1000 * 1024
 
 
 def render_markdown(view: View) -> str:
+    """The summary; every string from the report is Markdown-escaped (expflow_git.escape), a
+    path or an id as a code span that nothing inside it can close."""
     icon = "✅" if view.verdict == "pass" else "❌"
     lines = [
         f"## {icon} expflow-git audit: {view.verdict.upper()}",
         "",
-        f"- commit `{view.commit[:12]}`, policy `{md_escape(view.policy_path)}`, "
-        f"{view.inputs} document(s)",
-        f"- report: **{signature_note(view)}**",
-        f"- best_any: `{view.best_any or '-'}` · best_feasible: `{view.best_feasible or '-'}`",
+        f"- commit {markdown_code(view.commit[:12])}, policy {markdown_code(view.policy_path)}"
+        + (f" from {markdown_code(view.policy_ref[:12])} (--policy-ref)" if view.policy_ref else "")
+        + f", {view.inputs} document(s)",
+        f"- report: **{markdown(signature_note(view))}**",
+        f"- best_any: {markdown_code(view.best_any or '-')} · "
+        f"best_feasible: {markdown_code(view.best_feasible or '-')}",
     ]
     if (note := walk_note(view)) is not None:
-        lines.append(f"- {md_escape(note)}")
+        lines.append(f"- {markdown(note)}")
+    lines += _policy_change(view)
     lines += ["", "### Leaderboard", ""]
     shown = shown_rows(view.rows, view.focus)
     lines.append(md_table(*leaderboard_cells(shown, view.metric_columns)) if shown else "_no runs_")
@@ -39,7 +40,7 @@ def render_markdown(view: View) -> str:
     if view.findings:
         lines += ["", f"### Findings ({len(view.findings)})", ""]
         lines += [
-            f"- `{md_escape(f.location())}` **{md_escape(f.rule)}**: {md_escape(f.message)}"
+            f"- {markdown_code(f.location())} **{markdown(f.rule)}**: {markdown(f.message)}"
             for f in view.findings
         ]
     return truncate("\n".join(lines) + "\n")
@@ -47,7 +48,29 @@ def render_markdown(view: View) -> str:
 
 def _quiet(text: str) -> str:
     """Escaped, and no `@name` that would notify someone from a pull request's text."""
-    return md_escape(text).replace("@", "\\@")
+    return markdown(text).replace("@", "\\@")
+
+
+def _policy_change(view: View) -> list[str]:
+    """The audited commit's own policy against the one that judged (under --policy-ref)."""
+    proposal = view.proposal
+    if proposal is None:
+        return []
+    lines = [
+        "",
+        "### Policy change (takes effect after merge)",
+        "",
+        f"The policy at `{view.policy_ref[:12] if view.policy_ref else '-'}` judged this "
+        f"commit; the commit's own policy is not applied: "
+        f"{markdown(summary(proposal, view.policy_blob))}.",
+    ]
+    if proposal.changes:
+        lines.append("")
+        lines += [
+            f"- **{c.effect.value}** {markdown(c.where)}: {markdown(c.describe())}"
+            for c in proposal.changes
+        ]
+    return lines
 
 
 def truncate(text: str, limit: int = MAX_SUMMARY_BYTES) -> str:

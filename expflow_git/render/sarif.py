@@ -16,8 +16,7 @@ from urllib.parse import quote
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.checks import Rules
-from expflow_git.corrections import Rules as CorrectionRule
-from expflow_git.history import RULE as REWRITTEN
+from expflow_git.escape import json_text
 from expflow_git.pinscan import Rule as PinRule
 from expflow_git.render.view import FindingLine, Row, View
 
@@ -43,15 +42,20 @@ _DESCRIPTIONS: Mapping[str, str] = {
     Rules.NOT_SUCCESS.value: "A result belongs to an experiment that did not succeed.",
     Rules.BUDGET.value: "A study has more runs than the policy's budget allows.",
     Rules.NOT_A_FILE.value: "A document path is not a regular file.",
+    Rules.POLICY_INVALID.value: "The commit's own policy, which takes effect after merge, "
+    "is missing or invalid.",
+    Rules.DUPLICATE_RESULT.value: "Two results for one experiment; neither is ranked.",
+    Rules.RECORD_REWRITTEN.value: "A frozen field of a finished run's record was changed.",
     PinRule.PIN_HASH_FILE.value: "A PIN hash file is committed.",
     PinRule.PIN_ASSIGNMENT.value: "A PIN or PIN hash is assigned a literal value.",
     PinRule.PIN_SHA256.value: "A SHA-256 of a four-digit PIN is committed.",
     PinRule.PIN_HASH_FORMAT.value: "A PIN hash in expflow-git's own format is committed.",
     PinRule.PIN_VALUE.value: "A four-digit PIN is committed under a pin key.",
-    REWRITTEN: "A committed result was later changed or deleted without a correction.",
-    CorrectionRule.REWRITTEN.value: "A committed correction was changed or deleted.",
-    CorrectionRule.UNMATCHED.value: "A correction declares a change its commit does not make.",
-    CorrectionRule.UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
+    Rules.RESULT_REWRITTEN.value: "A committed result was later changed, replaced or "
+    "deleted without a correction.",
+    Rules.CORRECTION_REWRITTEN.value: "A committed correction was changed or deleted.",
+    Rules.CORRECTION_UNMATCHED.value: "A correction declares a change its commit does not make.",
+    Rules.CORRECTION_UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
     INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
     WALK_FORWARD: "The walk-forward correlation gate does not pass.",
     NO_FEASIBLE_RUN: "No run passes every threshold, gate, required metric and rule.",
@@ -195,4 +199,5 @@ def render_sarif(view: View) -> str:
             }
         ],
     }
-    return json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # The same JSON value, with nothing in it a terminal or a CI log would act on.
+    return json_text(json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from expflow_git.escape import csv_cell, line, markdown
 from expflow_git.render.view import Row, fmt_number
+from expflow_git.spelling import jcs_number
 
 # The text and Markdown leaderboards show this many rows (people read the top of a
 # board); the report, `rank` and the JSON/CSV formats hold every run.
@@ -36,16 +38,23 @@ def more_rows_note(rows: Sequence[Row], shown: Sequence[Row]) -> str | None:
 
 
 def leaderboard_cells(
-    rows: Sequence[Row], columns: Sequence[str]
+    rows: Sequence[Row], columns: Sequence[str], *, exact: bool = False
 ) -> tuple[list[str], list[list[str]]]:
+    """The leaderboard's header and rows as text. Metric values are shown to six
+    significant digits, or more where six would show two different values of a column
+    alike; `exact` spells each value as the report does (CSV: nothing is lost)."""
     headers = ["rank", "id", "study", "feasible", *columns, "failed checks"]
+    if exact:
+        spell: list[Callable[[float | None], str]] = [exact_number] * len(columns)
+    else:
+        spell = [distinct_numbers([r.metrics.get(c) for r in rows]).__getitem__ for c in columns]
     body = [
         [
             str(r.rank) if r.rank is not None else "-",
             r.id,
             r.study,
             "yes" if r.feasible else "NO",
-            *map(fmt_number, map(r.metrics.get, columns)),
+            *(show(r.metrics.get(c)) for show, c in zip(spell, columns, strict=True)),
             "; ".join(r.failed),
         ]
         for r in rows
@@ -53,50 +62,56 @@ def leaderboard_cells(
     return headers, body
 
 
+def distinct_numbers(values: Iterable[float | None]) -> Mapping[float | None, str]:
+    """How each value is shown: `fmt_number`'s six significant digits, with more digits
+    where fewer would show two different values alike, and past 15 the shortest
+    spelling that reads back as the value: runs that differ never look tied."""
+    distinct = set(values)
+    for digits in range(6, 16):
+        shown = {v: fmt_number(v, digits) for v in distinct}
+        if len(set(shown.values())) == len(distinct):
+            return shown
+    return {v: exact_number(v) for v in distinct}
+
+
+def exact_number(value: float | None) -> str:
+    """A value spelled exactly, as the report spells it (RFC 8785: the shortest spelling
+    that reads back as the same float; integers as integers); `-` for none."""
+    return "-" if value is None else jcs_number(value).decode()
+
+
 def text_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    widths = [len(h) for h in headers]
-    for i, column in enumerate(zip(*body, strict=True)):
+    """A plain-text table; every cell and line escaped for a terminal or a CI log."""
+    head = [line(h) for h in headers]
+    cells = [[line(c) for c in row] for row in body]
+    widths = [len(h) for h in head]
+    for i, column in enumerate(zip(*cells, strict=True)):
         widths[i] = max(widths[i], *map(len, column))
-    line = "  ".join(f"{{:<{w}}}" for w in widths).format  # one call pads a whole row
-    lines = [line(*headers).rstrip(), "  ".join("-" * w for w in widths)]
-    lines += [line(*row).rstrip() for row in body]
-    return "\n".join(lines)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths).format  # one call pads a whole row
+    lines = [fmt(*head).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += [fmt(*row).rstrip() for row in cells]
+    return "\n".join(map(line, lines))
 
 
 def md_escape(text: str) -> str:
-    """Make text safe inside a Markdown table cell (no HTML, no pipes, no line breaks)."""
-    for ch in "\\`*_[]<>|#":
-        text = text.replace(ch, "\\" + ch)
-    return " ".join(text.split())
+    """Make text safe inside a Markdown table cell (expflow_git.escape.markdown)."""
+    return markdown(text)
 
 
 def md_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     lines = [
-        "| " + " | ".join(md_escape(h) for h in headers) + " |",
+        "| " + " | ".join(markdown(h) for h in headers) + " |",
         "|" + "|".join("---" for _ in headers) + "|",
     ]
-    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in body]
+    lines += ["| " + " | ".join(markdown(c) for c in row) + " |" for row in body]
     return "\n".join(lines)
 
 
 def csv_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """CSV (RFC 4180 quoting); cells neutralised against formulas (expflow_git.escape.csv_cell)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows([[_no_formula(c) for c in row] for row in body])
-    return out.getvalue()
-
-
-def _no_formula(cell: str) -> str:
-    """A cell starting with = + - @ is a formula in spreadsheets: neutralise it (not numbers)."""
-    if cell[:1] and cell[:1] in "=+-@" and cell != "-" and not _num(cell):
-        return "'" + cell
-    return cell
-
-
-def _num(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    writer.writerow([csv_cell(h) for h in headers])
+    writer.writerows([[csv_cell(c) for c in row] for row in body])
+    # A cell holds no line break (csv_cell), so each row is one line of output.
+    return "\n".join(map(line, out.getvalue().split("\n")))

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from expflow_git.errors import printable
+from expflow_git.escape import line
+from expflow_git.policydiff import PolicyProposal, summary
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
 from expflow_git.render.view import View
 
 
 def signature_note(view: View) -> str:
+    """Who signed, only as verified; a signature nobody checked names no one."""
     if view.signed:
-        return "signed by " + ", ".join(view.signed_by)
+        return "signed by " + ", ".join(printable(s) for s in view.signed_by)
+    if view.signature_unverified:
+        return "signature not verified"
     return "UNSIGNED"
 
 
@@ -25,11 +30,32 @@ def walk_note(view: View) -> str | None:
     return text + (f" ({w['reason']})" if w["reason"] else "")
 
 
+def policy_note(view: View) -> str:
+    """Which policy judged: its path, and the commit it was read at under --policy-ref."""
+    where = f" at {view.policy_ref[:12]} (--policy-ref)" if view.policy_ref else ""
+    return f"policy {printable(view.policy_path)}{where}"
+
+
+POLICY_CHANGE_TITLE = "policy change in this commit (takes effect after merge, not applied here)"
+
+
+def policy_change_lines(proposal: PolicyProposal | None, judged_blob: str) -> list[str]:
+    """The audited commit's own policy against the one that judged (under --policy-ref)."""
+    if proposal is None:
+        return []
+    lines = [f"{POLICY_CHANGE_TITLE}: {summary(proposal, judged_blob)}"]
+    lines += [
+        f"  {c.effect.value.upper():<9} {printable(c.where)}: {printable(c.describe())}"
+        for c in proposal.changes
+    ]
+    return lines
+
+
 def render_text(view: View) -> str:
     direction = "higher is better" if view.descending else "lower is better"
     lines = [
         f"expflow-git audit of commit {view.commit[:12]} (tree {view.tree[:12]}), "
-        f"policy {view.policy_path}, {view.inputs} document(s)",
+        f"{policy_note(view)}, {view.inputs} document(s)",
         f"verdict: {view.verdict.upper()}"
         + (f" (for experiment {view.focus})" if view.focus else "")
         + f"   report: {signature_note(view)}",
@@ -38,10 +64,12 @@ def render_text(view: View) -> str:
     ]
     if (note := walk_note(view)) is not None:
         lines.append(note)
+    lines += policy_change_lines(view.proposal, view.policy_blob)
     lines.append("")
     if view.rows:
         shown = shown_rows(view.rows, view.focus)
-        lines.append(text_table(*leaderboard_cells(shown, view.metric_columns)))
+        # The table's rows are escaped already and hold no line break of their own.
+        lines += text_table(*leaderboard_cells(shown, view.metric_columns)).split("\n")
         if (more := more_rows_note(view.rows, shown)) is not None:
             lines.append(f"… {more}")
     else:
@@ -51,7 +79,7 @@ def render_text(view: View) -> str:
         lines += [f"  {printable(c.path)}: {printable(c.describe())}" for c in view.corrections]
     if view.findings:
         lines += ["", f"findings ({len(view.findings)}):"]
-        lines += [
-            f"  {printable(f.location())}: {f.rule}: {printable(f.message)}" for f in view.findings
-        ]
-    return "\n".join(lines) + "\n"
+        lines += [f"  {f.location()}: {f.rule}: {f.message}" for f in view.findings]
+    # Each line is escaped whole, after it is built: whatever the report or the
+    # repository put in it stays on it and cannot read as a workflow command.
+    return "\n".join(map(line, lines)) + "\n"

@@ -12,6 +12,7 @@ from expflow_git.checks import CheckKind
 from expflow_git.corrections import Correction
 from expflow_git.errors import Finding
 from expflow_git.policy import Op
+from expflow_git.policydiff import PolicyProposal
 from expflow_git.ranking import Leaderboard, RankedRun
 
 MAX_METRIC_COLUMNS = 6
@@ -54,7 +55,9 @@ class View:
     policy_path: str
     created_at: str
     verdict: str  # "pass" / "fail"
-    signed_by: tuple[str, ...]  # keyids; empty: unsigned
+    # Who signed, as verified against keys the verifier trusts (a principal and its
+    # fingerprint, or a fingerprint); never a keyid the report merely claims.
+    signed_by: tuple[str, ...]
     sort_by: str
     descending: bool
     metric_columns: tuple[str, ...]
@@ -69,6 +72,10 @@ class View:
     tool_version: str = ""
     policy_blob: str = ""
     corrections: tuple[Correction, ...] = ()  # declared corrections in the tree (issue 13)
+    policy_ref: str | None = None  # the commit the policy was read at (--policy-ref)
+    proposal: PolicyProposal | None = None  # the audited commit's own policy, under --policy-ref
+    # Signed, but no signature was checked against a trusted key: who signed is unknown.
+    signature_unverified: bool = False
 
     @property
     def signed(self) -> bool:
@@ -120,8 +127,11 @@ def metric_columns(
     return tuple((cols + seen)[:MAX_METRIC_COLUMNS])
 
 
-def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) -> View:
-    """The view of a saved (already parsed) report."""
+def view_from_statement(
+    statement: Mapping[str, Any], signed_by: Sequence[str], *, unverified: bool = False
+) -> View:
+    """The view of a saved (already parsed) report; `signed_by` are verified signers only,
+    `unverified` says the report carries signatures nobody checked."""
     p = statement["predicate"]
     entries = p["entries"]
     rows = tuple(
@@ -154,6 +164,7 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
         created_at=p["createdAt"],
         verdict=result["verdict"],
         signed_by=tuple(signed_by),
+        signature_unverified=unverified and not signed_by,
         sort_by=ranking["sortBy"],
         descending=ranking["descending"],
         metric_columns=metric_columns(
@@ -170,6 +181,10 @@ def view_from_statement(statement: Mapping[str, Any], signed_by: Sequence[str]) 
         tool_version=p["tool"]["version"],
         policy_blob=p["policy"]["gitBlob"],
         corrections=tuple(Correction.from_entry(e) for e in entries if e["type"] == "correction"),
+        policy_ref=p["policy"].get("ref"),
+        proposal=PolicyProposal.from_json(p["policy"]["proposed"])
+        if "proposed" in p["policy"]
+        else None,
     )
 
 
@@ -216,14 +231,17 @@ class BoardRows(Sequence[Row]):
         return map(_row, self._runs)
 
 
-def fmt_number(value: float | None) -> str:
+def fmt_number(value: float | None, digits: int = 6) -> str:
+    """A value for people to read: `digits` significant digits, whole numbers below
+    10**15 in full; `-` for none (render.table.distinct_numbers adds digits where a
+    column needs them)."""
     if value is None:
         return "-"
     if type(value) is float and not value.is_integer():  # most values: one test
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     if abs(value) < 1e15 and (isinstance(value, int) or value.is_integer()):
         return str(int(value))
-    return f"{value:.6g}"
+    return f"{value:.{digits}g}"
 
 
 def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence[str]) -> View:
@@ -263,4 +281,6 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         tool_version=__version__,
         policy_blob=check.policy_blob,
         corrections=check.corrections,
+        policy_ref=check.policy_ref,
+        proposal=check.proposal,
     )

@@ -1,74 +1,153 @@
-"""`verify --chain DIR`: reports in order form one chain over time (SPEC §6.4 item 6)."""
+"""`verify --chain DIR`: reports in order form one chain over time (docs/spec.md §6.4 item 6).
+
+What a verified chain means (issue 14):
+- every `*.json` in DIR is a report that verifies on its own, with the same trusted
+  keys and options as REPORT (an unsigned link fails unless --allow-unsigned);
+- taken in the order of their `chain.seq`, the first is a chain's first report (seq
+  0, no previous) and each later one names the one before it (seq + 1, the SHA-256 of
+  its payload, its commit, and that commit is an ancestor of its own);
+- REPORT belongs to the chain: its payload is one of the links', or it follows the
+  last link (the head) exactly as a link follows the one before it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExpflowError
-from expflow_git.report.verify import Line, ReportError, parse_report
+from expflow_git.errors import ExpflowError, printable
+from expflow_git.report.verify import Line, Options, ReportError, parse_report, verify
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
 
 
-def verify_chain(directory: Path, *, git: Git | None) -> list[Line]:
-    """One line per link, plus a summary; reports are taken in the order of their seq."""
+@dataclass(frozen=True)
+class _Link:
+    name: str
+    digest: str  # SHA-256 of the payload, as a later report's `chain.prev` names it
+    commit: str
+    chain: dict[str, Any]
+
+
+def verify_chain(
+    directory: Path, *, report: bytes, options: Options, git: Git | None
+) -> list[Line]:
+    """One line per link, REPORT's membership, and a summary; reports are taken in the
+    order of their seq. `options` are REPORT's (its keys check every link); `git`
+    answers ancestry."""
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix == ".json")
     if not files:
-        return [Line("chain", False, f"{directory}: no *.json reports")]
-    lines = []
-    links = []
+        return [Line("chain", False, f"{printable(str(directory))}: no *.json reports")]
+    # A link's repository binding is checked, but it is not audited again.
+    link_options = dataclasses.replace(options, recompute=False)
+    links, failed = [], []
     for path in files:
+        name = printable(path.name)
         try:
-            envelope, statement = parse_report(path.read_bytes(), source=str(path))
-        except ReportError as exc:
-            return [Line("chain", False, str(exc))]
-        predicate = statement["predicate"]
-        links.append(
-            (
-                path.name,
-                hashlib.sha256(envelope.payload).hexdigest(),
-                predicate["repo"]["commit"],
-                predicate["chain"],
-            )
+            data = path.read_bytes()
+        except OSError as exc:
+            return [Line("chain", False, f"{name}: cannot read: {exc.strerror}")]
+        bad = next(
+            (ln for ln in verify(data, source=name, options=link_options) if not ln.ok), None
         )
+        if bad is not None:
+            failed.append(Line("chain", False, f"{name}: {bad.check}: {bad.detail}"))
+        try:
+            links.append(_link(name, data))
+        except ReportError:
+            return failed  # unreadable: its own line says why, and nothing links to it
     # In chain order, whatever the file names (r10.json sorts before r2.json).
-    links.sort(key=lambda link: link[3]["seq"])
-    seqs = [link[3]["seq"] for link in links]
+    links.sort(key=lambda link: link.chain["seq"])
+    seqs = [link.chain["seq"] for link in links]
     if len(set(seqs)) != len(seqs):
         dup = next(s for s in seqs if seqs.count(s) > 1)
-        return [Line("chain", False, f"fork: two reports have seq {dup}")]
-    for (name_a, digest_a, commit_a, chain_a), (name_b, _, commit_b, chain_b) in zip(
-        links, links[1:], strict=False
-    ):
-        prev = chain_b["prev"]
-        problem = None
-        if chain_b["seq"] != chain_a["seq"] + 1:
-            problem = f"seq {chain_b['seq']} does not follow {chain_a['seq']}"
-        elif prev is None or prev["payloadSha256"] != digest_a:
-            problem = f"does not link to {name_a} (payloadSha256 differs)"
-        elif prev["gitCommit"] != commit_a:
-            problem = (
-                f"names commit {prev['gitCommit'][:12]} as previous, "
-                f"{name_a} is about {commit_a[:12]}"
-            )
-        elif git is None:
-            problem = "cannot check commit ancestry without a repository (--repo)"
-        else:
-            try:
-                if not git.is_ancestor(commit_a, commit_b):
-                    problem = f"commit {commit_a[:12]} is not an ancestor of {commit_b[:12]}"
-            except ExpflowError as exc:
-                problem = exc.message
+        return [*failed, Line("chain", False, f"fork: two reports have seq {dup}")]
+    first = links[0]
+    if first.chain["seq"] != 0 or first.chain["prev"] is not None:
+        return [
+            *failed,
+            Line(
+                "chain",
+                False,
+                f"{first.name}: the first report has seq {first.chain['seq']}, not 0 "
+                "(the chain's earlier reports are missing)",
+            ),
+        ]
+    lines = failed
+    for before, after in zip(links, links[1:], strict=False):
+        problem = _follows(before, after, git)
         lines.append(
             Line(
                 "chain",
                 problem is None,
-                f"{name_b}: {problem}" if problem else f"{name_b} follows {name_a}",
+                f"{after.name}: {problem}" if problem else f"{after.name} follows {before.name}",
             )
         )
+    lines.append(_membership(report, links, git))
     if all(line.ok for line in lines):
-        lines.append(Line("chain", True, f"{len(files)} report(s), seq {seqs[0]}..{seqs[-1]}"))
+        lines.append(
+            Line(
+                "chain",
+                True,
+                f"{len(files)} report(s), seq {seqs[0]}..{seqs[-1]}, each one verified",
+            )
+        )
     return lines
+
+
+def _link(name: str, data: bytes) -> _Link:
+    envelope, statement = parse_report(data, source=name)
+    predicate = statement["predicate"]
+    return _Link(
+        name,
+        hashlib.sha256(envelope.payload).hexdigest(),
+        predicate["repo"]["commit"],
+        predicate["chain"],
+    )
+
+
+def _follows(before: _Link, after: _Link, git: Git | None) -> str | None:
+    """Why `after` does not follow `before` directly, or None if it does."""
+    prev = after.chain["prev"]
+    if after.chain["seq"] != before.chain["seq"] + 1:
+        return f"seq {after.chain['seq']} does not follow {before.chain['seq']}"
+    if prev is None or prev["payloadSha256"] != before.digest:
+        return f"does not link to {before.name} (payloadSha256 differs)"
+    if prev["gitCommit"] != before.commit:
+        return (
+            f"names commit {prev['gitCommit'][:12]} as previous, "
+            f"{before.name} is about {before.commit[:12]}"
+        )
+    if git is None:
+        return "cannot check commit ancestry without a repository (--repo)"
+    try:
+        if not git.is_ancestor(before.commit, after.commit):
+            return f"commit {before.commit[:12]} is not an ancestor of {after.commit[:12]}"
+    except ExpflowError as exc:
+        return exc.message
+    return None
+
+
+def _membership(report: bytes, links: list[_Link], git: Git | None) -> Line:
+    """REPORT is one of the links, or follows the head of the chain."""
+    try:
+        own = _link("REPORT", report)
+    except ReportError as exc:
+        return Line("chain", False, f"REPORT cannot be read: {exc}")
+    head = links[-1]
+    same = next((link for link in links if link.digest == own.digest), None)
+    if same is not None:
+        where = "the chain's head" if same is head else f"seq {same.chain['seq']}"
+        return Line("chain", True, f"REPORT is {same.name} ({where})")
+    problem = _follows(head, own, git)
+    if problem is None:
+        return Line("chain", True, f"REPORT follows the chain's head {head.name}")
+    return Line(
+        "chain",
+        False,
+        f"REPORT is not in the chain and does not follow its head {head.name}: {problem}",
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import NoReturn
@@ -16,10 +15,14 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 _ENVELOPE_KEYS = frozenset({"payload", "payloadType", "signatures"})
 _SIGNATURE_KEYS = frozenset({"keyid", "sig"})
-# Either base64 alphabet, optional padding. Anything else (whitespace, line
-# breaks, stray characters) is rejected: the stdlib's lenient decoder would
-# silently drop it, and then two different envelopes would carry one payload.
-_B64_RE = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
+# Standard base64 (RFC 4648 section 4) with its padding, nothing else: one spelling
+# per byte string, so no byte of a report can change while what it says stays
+# (the URL-safe alphabet, missing padding, whitespace or non-zero unused bits
+# would each be a second spelling of the same bytes).
+_B64_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+# A keyid is a hint (ours is a `SHA256:` fingerprint); printable ASCII without
+# spaces and bounded, so that a hostile one cannot forge a line of output.
+_KEYID_RE = re.compile(r"[\x21-\x7e]{0,256}")
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,17 @@ def decode_envelope(obj: object, *, source: str) -> Envelope:
         keyid = raw["keyid"]
         if not isinstance(keyid, str):
             _fail(source, f"{where}.keyid must be a string, got {type_name(keyid)}")
-        sigs.append(
-            Signature(keyid=keyid, sig=_b64decode(raw["sig"], source=source, where=f"{where}.sig"))
-        )
+        if not _KEYID_RE.fullmatch(keyid):
+            _fail(source, f"{where}.keyid must be at most 256 printable ASCII characters")
+        sig = _b64decode(raw["sig"], source=source, where=f"{where}.sig")
+        # A repeated entry changes the bytes of the report and nothing it says; one
+        # key signs once.
+        for j, seen in enumerate(sigs):
+            if seen.keyid == keyid:
+                _fail(source, f"{where} repeats the keyid of signatures[{j}]")
+            if seen.sig == sig:
+                _fail(source, f"{where} repeats the signature of signatures[{j}]")
+        sigs.append(Signature(keyid=keyid, sig=sig))
     return Envelope(payload_type=payload_type, payload=payload, signatures=tuple(sigs))
 
 
@@ -102,29 +113,16 @@ def _b64encode(data: bytes) -> str:
 
 
 def _b64decode(value: object, *, source: str, where: str) -> bytes:
-    """Decode standard or URL-safe base64, padded or not; reject everything else.
-
-    Also rejects mixed alphabets and non-zero trailing bits, so each byte string
-    has exactly one accepted spelling per alphabet/padding choice.
-    """
+    """Decode standard, padded, canonical base64; reject every other spelling."""
     if not isinstance(value, str):
         _fail(source, f"{where} must be a base64 string, got {type_name(value)}")
     if not _B64_RE.fullmatch(value):
-        _fail(source, f"{where} is not valid base64 (character outside the base64 alphabet)")
-    if any(c in value for c in "+/") and any(c in value for c in "-_"):
-        _fail(source, f"{where} is not valid base64 (mixes standard and URL-safe alphabets)")
-    body = value.rstrip("=")
-    if "=" in value and len(value) % 4:
-        _fail(source, f"{where} is not valid base64 (wrong padding)")
-    if len(body) % 4 == 1:
-        _fail(source, f"{where} is not valid base64 (truncated)")
-    std = body.replace("-", "+").replace("_", "/")
-    padded = std + "=" * (-len(std) % 4)
-    try:
-        data = base64.b64decode(padded, validate=True)
-    except binascii.Error:
-        _fail(source, f"{where} is not valid base64")
-    if base64.b64encode(data).decode("ascii") != padded:
+        _fail(
+            source,
+            f"{where} is not valid base64 (only the standard alphabet with padding is accepted)",
+        )
+    data = base64.b64decode(value, validate=True)
+    if base64.b64encode(data).decode("ascii") != value:
         # Unused low bits set in the last character: a second spelling of the
         # same bytes, which would let the envelope change without the payload.
         _fail(source, f"{where} is not valid base64 (non-canonical final character)")

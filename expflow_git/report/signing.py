@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import struct
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -106,7 +107,15 @@ def keyid(pub: Ed25519PublicKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
-def sign(priv: Ed25519PrivateKey, data: bytes | bytearray | memoryview) -> bytes:
+class SigningKey(Protocol):
+    """What signs a report: an Ed25519PrivateKey, or a key held by ssh-agent."""
+
+    def public_key(self) -> Ed25519PublicKey: ...
+
+    def sign(self, data: bytes | memoryview) -> bytes: ...
+
+
+def sign(priv: SigningKey, data: bytes | memoryview) -> bytes:
     """Ed25519 signature over `data` (for reports, `data` is the DSSE PAE)."""
     return priv.sign(data)
 

@@ -1,4 +1,4 @@
-"""The in-toto Statement of an audit (SPEC §6.3): subjects, inputs with their
+"""The in-toto Statement of an audit (docs/spec.md §6.3): subjects, inputs with their
 Merkle root, the hash-chained entries, and a `result` that is derived from the
 entries by the same function the verifier uses — so the two cannot drift."""
 
@@ -31,7 +31,7 @@ ENTRY_DOMAIN = b"expflow-entry-v1\0"
 GENESIS_DOMAIN = b"expflow-genesis-v1\0"
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from expflow_git.report.signing import SigningKey
 
 Json = dict[str, Any]
 
@@ -249,6 +249,23 @@ def ranking_config(audit: Audit) -> Json:
             for t in policy.ranking.tie_break
         ],
     }
+
+
+def policy_json(audit: Audit) -> Json:
+    """Which policy judged: its path, blob and digest, the ranking it sets; with
+    --policy-ref, the commit it was read at and what the audited commit's own policy
+    would change (it takes effect only after merge)."""
+    check = audit.check
+    policy: Json = {
+        "path": clean(check.policy.path),
+        "gitBlob": check.policy_blob,
+        "sha256": check.policy.sha256,
+        "ranking": ranking_config(audit),
+    }
+    if check.policy_ref is not None and check.proposal is not None:
+        policy["ref"] = check.policy_ref
+        policy["proposed"] = check.proposal.as_json()
+    return policy
 
 
 def sort_keys_of(config: Mapping[str, Any]) -> list[tuple[str, bool]]:
@@ -469,12 +486,7 @@ def _template(
         "predicate": {
             "tool": {"name": TOOL_NAME, "version": __version__},
             "repo": repo,
-            "policy": {
-                "path": check.policy.path,
-                "gitBlob": check.policy_blob,
-                "sha256": check.policy.sha256,
-                "ranking": ranking_config(audit),
-            },
+            "policy": policy_json(audit),
             "createdAt": commit_time_utc(check.commit),
             "inputs": {"count": len(check.inputs), "merkleRoot": root, "leaves": _LEAVES},
             "entries": _ENTRIES,
@@ -507,7 +519,7 @@ class Unsigned:
     spool: IO[bytes]
     size: int
 
-    def sign(self, key: Ed25519PrivateKey | None) -> Report:
+    def sign(self, key: SigningKey | None) -> Report:
         """The report, signed when `key` is given; the spool is closed. Ed25519 signs the
         payload in one piece, so it is read back into one buffer."""
         buffer = bytearray(_PAE_ROOM + self.size)
@@ -534,7 +546,7 @@ def build_report(
     audit: Audit,
     *,
     previous: Mapping[str, Any] | None = None,
-    key: Ed25519PrivateKey | None = None,
+    key: SigningKey | None = None,
 ) -> Report:
     """The signed (when `key` is given) report for `audit`."""
     unsigned, _ = encode_report(audit, previous=previous)

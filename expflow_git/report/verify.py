@@ -1,4 +1,4 @@
-"""Verify a report (SPEC §6.4): envelope and signatures, then only the verified
+"""Verify a report (docs/spec.md §6.4): envelope and signatures, then only the verified
 bytes are parsed; the entry chain, Merkle root and result; the binding to a
 repository; and a byte-for-byte recomputation of the entries.
 
@@ -7,14 +7,12 @@ Each check yields a line; a failed early check stops the ones that depend on it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExpflowError, clean
+from expflow_git.errors import ExpflowError, clean, printable
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.report.canonical import canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
@@ -29,12 +27,15 @@ from expflow_git.report.statement import (
     sort_keys_of,
     summarize,
 )
+from expflow_git.report.trust import TrustedKey, parse_utc
+from expflow_git.report.trust import utc as trust_utc
 from expflow_git.schemas import Kind, schema_errors
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from expflow_git.gitstore import Git
+    from expflow_git.gitstore import Git, TreeEntry
+    from expflow_git.policy import Policy
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
@@ -53,11 +54,29 @@ class Line:
 
 @dataclass(frozen=True)
 class Options:
-    public_keys: Sequence[Ed25519PublicKey] = ()
+    """What the verifier brings: trusted keys (never from the report) and the repository."""
+
+    trusted: Sequence[TrustedKey] = ()
+    public_keys: Sequence[Ed25519PublicKey] = ()  # plain keys, trusted like --public-key
     allow_unsigned: bool = False
     repo: Git | None = None
     ref: str = "HEAD"
     recompute: bool = True
+
+    def trusted_keys(self) -> list[TrustedKey]:
+        return [*self.trusted, *(TrustedKey(k, keyid(k), "key") for k in self.public_keys)]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The lines of a verification and the signers it proved (empty unless verified)."""
+
+    lines: list[Line]
+    signers: tuple[TrustedKey, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.lines) and all(line.ok for line in self.lines)
 
 
 class ReportError(Exception):
@@ -89,37 +108,78 @@ def _statement(envelope: Envelope, source: str) -> dict[str, Any]:
         raise ReportError(f"{source}: payload is not strict JSON: {exc.message}") from None
     for pointer, message in schema_errors(Kind.REPORT, statement):
         raise ReportError(f"payload {pointer or '/'}: {message}")
-    if canonical_json(statement) != envelope.payload:
+    try:
+        canonical = canonical_json(statement)
+    except ValueError:
+        # RFC 8785 holds integers up to 2**53 only; bigger ones would also break the
+        # arithmetic of the checks below (issue 14: seq 10**20 was a traceback).
+        raise ReportError(
+            f"payload {_big_integer(statement)}: integer out of range "
+            "(RFC 8785 holds at most 2**53 - 1 in magnitude)"
+        ) from None
+    if canonical != envelope.payload:
         raise ReportError("payload is not in RFC 8785 canonical form")
     return statement
 
 
+def _big_integer(value: Any) -> str:
+    """The JSON pointer of the first integer beyond what RFC 8785 can hold."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        pointer, item = stack.pop()
+        if isinstance(item, dict):
+            stack += [
+                (f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}", v)
+                for k, v in reversed(item.items())
+            ]
+        elif isinstance(item, list):
+            stack += [(f"{pointer}/{i}", v) for i, v in reversed(list(enumerate(item)))]
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 2**53:
+            return printable(pointer)
+    return "/"
+
+
 def verify(data: bytes, *, source: str, options: Options) -> list[Line]:
-    """Every check of SPEC §6.4 items 1–5 that applies; the report passes iff all lines are ok."""
+    """Every check of docs/spec.md §6.4 items 1–5 that applies; passes iff all lines are ok."""
+    return verify_report(data, source=source, options=options).lines
+
+
+def verify_report(data: bytes, *, source: str, options: Options) -> Verdict:
+    """As `verify`, with the signers it proved: the trusted keys every signature verified
+    with, valid at the commit time. Nothing is proved (no signers) unless all lines pass."""
     lines: list[Line] = []
+    signers: list[TrustedKey] = []
     try:
-        for line in _checks(data, source, options):
+        for line in _checks(data, source, options, signers):
             lines.append(line)
             if not line.ok and line.check in _BLOCKING:
                 break
     except ReportError as stop:
         lines.append(Line("parse", False, str(stop)))
-    return lines
+    verdict = Verdict(lines, tuple(signers))
+    return verdict if verdict.ok else Verdict(lines, ())
 
 
-_BLOCKING = {"envelope", "signature", "statement"}
+_BLOCKING = {"envelope", "signature", "statement", "validity"}
 
 
-def _checks(data: bytes, source: str, options: Options) -> Iterator[Line]:
+def _checks(
+    data: bytes, source: str, options: Options, signers: list[TrustedKey]
+) -> Iterator[Line]:
     envelope = _decode(data, source)
     yield _check_envelope(data, envelope)
-    yield _check_signatures(envelope, options)
+    line, good = _check_signatures(envelope, options)
+    yield line
     try:
         statement = _statement(envelope, source)
     except ReportError as stop:
         yield Line("statement", False, str(stop))
         return
     predicate = statement["predicate"]
+    validity, valid = _check_validity(good, predicate["createdAt"])
+    if validity is not None:
+        yield validity
+    signers += valid
     subject_ok = (
         statement["subject"][0]["digest"]["gitCommit"] == predicate["repo"]["commit"]
         and statement["subject"][1]["digest"]["gitTree"] == predicate["repo"]["tree"]
@@ -134,38 +194,6 @@ def _checks(data: bytes, source: str, options: Options) -> Iterator[Line]:
     yield from _check_integrity(predicate)
     if options.repo is not None:
         yield from _check_repo(predicate, options)
-
-
-def _canonical_b64(strings: list[str]) -> bool:
-    """Every base64 string of the envelope in one canonical spelling: all standard and
-    padded, or all URL-safe and either all padded or all unpadded.
-
-    Accepting any spelling per string would let a byte of the file change while its
-    meaning stays (a lone `+` in a signature re-spelled `-`), and SPEC §6.4 says any
-    changed byte must fail.
-    """
-    urlsafe = any("-" in t or "_" in t for t in strings)
-    if urlsafe and any("+" in t or "/" in t for t in strings):
-        return False
-    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
-    padded = unpadded = False
-    for text in strings:
-        try:
-            raw = (
-                base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-                if urlsafe
-                else base64.b64decode(text, validate=True)
-            )
-        except (binascii.Error, ValueError):
-            return False
-        canonical = encode(raw).decode()
-        if text == canonical:
-            padded = padded or canonical.endswith("=")
-        elif urlsafe and text == canonical.rstrip("="):
-            unpadded = True
-        else:
-            return False
-    return not (padded and unpadded)
 
 
 def _check_envelope(data: bytes, envelope: Envelope) -> Line:
@@ -183,61 +211,89 @@ def _check_envelope(data: bytes, envelope: Envelope) -> Line:
             "envelope is not in canonical form (whitespace, key order, escapes or the "
             "final newline were changed)",
         )
-    strings = [raw["payload"]] + [s["sig"] for s in raw["signatures"]]
-    if not _canonical_b64(strings):
-        return Line(
-            "envelope", False, "base64 is not in canonical form (padding or alphabet was changed)"
-        )
     return Line("envelope", True, f"DSSE envelope, payloadType {PAYLOAD_TYPE}")
 
 
-def _check_signatures(envelope: Envelope, options: Options) -> Line:
+def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[TrustedKey]]:
+    """Every signature entry must verify with a trusted key and carry its keyid.
+
+    An entry no trusted key verifies fails the report rather than being skipped: the
+    tool writes one signature, so such an entry can only be there to be shown to a
+    reader as if someone had signed (issue 14).
+    """
     if not envelope.signatures:
         if options.allow_unsigned:
-            return Line("signature", True, "UNSIGNED report, accepted by --allow-unsigned")
-        return Line("signature", False, "report is UNSIGNED (pass --allow-unsigned to accept)")
-    if not options.public_keys:
+            return Line("signature", True, "UNSIGNED report, accepted by --allow-unsigned"), []
+        return Line("signature", False, "report is UNSIGNED (pass --allow-unsigned to accept)"), []
+    trusted = options.trusted_keys()
+    if not trusted:
         if options.allow_unsigned:
             return Line(
                 "signature",
                 True,
                 "signature NOT checked (no trusted key given); "
                 "accepted as unsigned by --allow-unsigned",
-            )
+            ), []
         return Line(
             "signature", False, "no trusted public key given (--public-key or --trusted-ref)"
-        )
+        ), []
     message = pae(envelope.payload_type, envelope.payload)
-    trusted = {keyid(k): k for k in options.public_keys}
-    good = []
+    by_keyid: dict[str, list[TrustedKey]] = {}
+    for key in trusted:
+        by_keyid.setdefault(key.keyid, []).append(key)
+    good: list[TrustedKey] = []
     for i, sig in enumerate(envelope.signatures):
+        hint = printable(sig.keyid)
         verified_by = [
-            kid for kid, key in trusted.items() if verify_signature(key, sig.sig, message)
+            kid for kid, keys in by_keyid.items() if verify_signature(keys[0].key, sig.sig, message)
         ]
-        if verified_by:
-            if sig.keyid not in verified_by:
-                return Line(
-                    "signature",
-                    False,
-                    f"signature {i}: keyid {sig.keyid!r} does not "
-                    f"match the key that made it ({verified_by[0]})",
-                )
-            good.append(verified_by[0])
-        elif sig.keyid in trusted:
-            return Line(
-                "signature",
-                False,
-                f"signature {i} by trusted key {sig.keyid} is "
-                "INVALID: the report was changed after signing",
+        if verified_by and sig.keyid not in verified_by:
+            problem = (
+                f"signature {i}: keyid {hint!r} does not match the key that made it "
+                f"({verified_by[0]})"
             )
-    if not good:
-        return Line(
-            "signature",
-            False,
-            "no signature from a trusted key "
-            f"(signed by {', '.join(s.keyid for s in envelope.signatures)})",
-        )
-    return Line("signature", True, f"valid Ed25519 signature by trusted key {good[0]}")
+        elif verified_by:
+            good += by_keyid[sig.keyid]
+            continue
+        elif sig.keyid in by_keyid:
+            problem = (
+                f"signature {i} by trusted key {hint} is INVALID: the report was changed "
+                "after signing"
+            )
+        elif len(envelope.signatures) == 1:
+            problem = f"no signature from a trusted key (unverified keyid hint {hint!r})"
+        else:
+            problem = (
+                f"signature {i} does not verify with any trusted key (unverified keyid hint "
+                f"{hint!r}); every signature must"
+            )
+        return Line("signature", False, problem), []
+    # A key trusted both as a file and as a principal is shown once, by its principal.
+    named = {k.keyid for k in good if k.principal}
+    good = [k for k in good if k.principal or k.keyid not in named]
+    # The key, not who holds it: a principal is named only once its validity window is
+    # checked against the commit time (the `validity` line, the verdict).
+    keyids = ", ".join(dict.fromkeys(printable(k.keyid) for k in good))
+    return Line("signature", True, f"valid Ed25519 signature by trusted key {keyids}"), good
+
+
+def _check_validity(
+    keys: Sequence[TrustedKey], created_at: str
+) -> tuple[Line | None, list[TrustedKey]]:
+    """Keys with a validity window (allowed_signers) must be valid at the commit time."""
+    if all(k.valid_after is None and k.valid_before is None for k in keys):
+        return None, list(keys)
+    created_at = printable(created_at)
+    when = parse_utc(created_at)
+    if when is None:
+        return Line("validity", False, f"createdAt {printable(created_at)!r} is not a time"), []
+    valid = [k for k in keys if k.valid_at(when)]
+    if not valid:
+        windows = "; ".join(f"{k.name()}: {k.window()}" for k in keys)
+        detail = f"no signing key is valid at the commit time {created_at} ({windows})"
+        return Line("validity", False, detail), []
+    names = ", ".join(dict.fromkeys(k.name() for k in valid))
+    return Line("validity", True, f"{names} valid at the commit time {created_at}"), valid
 
 
 def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
@@ -310,6 +366,14 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
             f"report says {repo['tree'][:12]}",
         )
         return
+    created = trust_utc(commit.time)
+    if predicate["createdAt"] != created:
+        yield Line(
+            "repo",
+            False,
+            f"createdAt {printable(predicate['createdAt'])} is not the commit's time {created}",
+        )
+        return
     head = git.resolve_commit(options.ref)
     if not git.is_ancestor(commit.sha, head.sha):
         yield Line(
@@ -324,26 +388,33 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
         True,
         f"commit {commit_sha[:12]} exists, tree matches, in the history of {options.ref}",
     )
-    yield _check_blobs(git, predicate)
+    yield _check_blobs(git, predicate, head.sha, options.ref)
     if options.recompute:
         yield _recompute(git, predicate)
 
 
-def _check_blobs(git: Git, predicate: Mapping[str, Any]) -> Line:
-    from expflow_git.gitstore import BlobReader
+def _check_blobs(git: Git, predicate: Mapping[str, Any], head: str, ref_name: str) -> Line:
     from expflow_git.globs import matches_any
-    from expflow_git.policy import load_policy_bytes
 
     policy_info = predicate["policy"]
     entries = {e.path: e for e in git.ls_tree(predicate["repo"]["commit"])}
-    policy_entry = entries.get(policy_info["path"])
-    if policy_entry is None or policy_entry.sha != policy_info["gitBlob"]:
-        return Line("blobs", False, f"policy blob of {policy_info['path']} does not match")
-    with BlobReader(git) as reader:
-        data = reader.read(policy_entry.sha)
-    if hashlib.sha256(data).hexdigest() != policy_info["sha256"]:
-        return Line("blobs", False, "policy sha256 does not match")
-    policy = load_policy_bytes(data, path=policy_info["path"])
+    if "ref" in policy_info:
+        judged = _judged_at_ref(git, policy_info, head, ref_name)
+        if isinstance(judged, Line):
+            return judged
+        here = entries.get(policy_info["path"])
+        blob = (
+            here.sha if here is not None and here.type == "blob" and here.mode != "120000" else None
+        )
+        if blob != policy_info["proposed"]["gitBlob"]:
+            return Line("blobs", False, "the commit's own policy blob does not match the report")
+    else:
+        judged = _judged_blob(
+            git, policy_info, entries.get(policy_info["path"]), policy_info["path"]
+        )
+        if isinstance(judged, Line):
+            return judged
+    policy = judged
     globs = policy.experiment_globs + policy.result_globs + policy.correction_globs
     at_commit = {
         clean(p): e.sha  # as the report spells a file name that is not UTF-8
@@ -365,7 +436,48 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any]) -> Line:
             if ps
         ]
         return Line("blobs", False, "; ".join(parts))
-    return Line("blobs", True, f"all {len(leaves)} input blobs and the policy match the commit")
+    where = f" (policy at {policy_info['ref'][:12]})" if "ref" in policy_info else ""
+    return Line(
+        "blobs", True, f"all {len(leaves)} input blobs and the policy match the commit{where}"
+    )
+
+
+def _judged_blob(
+    git: Git, policy_info: Mapping[str, Any], entry: TreeEntry | None, where: str
+) -> Policy | Line:
+    """The policy the report says judged, read from the repository (never from the
+    report), or the failed line when the repository holds no such blob there."""
+    from expflow_git.gitstore import BlobReader
+    from expflow_git.policy import load_policy_bytes
+
+    if entry is None or entry.sha != policy_info["gitBlob"] or entry.mode == "120000":
+        return Line("blobs", False, f"policy blob of {where} does not match")
+    with BlobReader(git) as reader:
+        data = reader.read(entry.sha)
+    if hashlib.sha256(data).hexdigest() != policy_info["sha256"]:
+        return Line("blobs", False, "policy sha256 does not match")
+    try:
+        return load_policy_bytes(data, path=policy_info["path"])
+    except ExpflowError as exc:
+        return Line("blobs", False, f"the policy that judged is not valid: {exc.message}")
+
+
+def _judged_at_ref(
+    git: Git, policy_info: Mapping[str, Any], head: str, ref_name: str
+) -> Policy | Line:
+    """Under --policy-ref the policy must be one the repository's history holds: the
+    recorded commit exists, is in the history of REF, and has the recorded blob at the
+    recorded path. A report cannot name a policy of its own choosing."""
+    ref = policy_info["ref"]
+    try:
+        commit = git.resolve_commit(ref)
+    except ExpflowError:
+        return Line("blobs", False, f"policy ref {ref[:12]} is not in this repository")
+    if not git.is_ancestor(commit.sha, head):
+        return Line("blobs", False, f"policy ref {ref[:12]} is not in the history of {ref_name}")
+    path = policy_info["path"]
+    found = [e for e in git.ls_tree(commit.sha, paths=[path]) if e.path == path]
+    return _judged_blob(git, policy_info, found[0] if found else None, f"{path} at {ref[:12]}")
 
 
 def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
@@ -378,6 +490,9 @@ def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
             git,
             predicate["repo"]["commit"],
             policy_path=predicate["policy"]["path"],
+            # The policy the report names, read again from the repository (_check_blobs
+            # holds it to the recorded blob).
+            policy_ref=predicate["policy"].get("ref"),
             experiment=result.get("focus"),
             since=predicate["repo"].get("since"),
             use_cache=False,  # a poisoned cache must not make a forged report recompute
@@ -387,7 +502,7 @@ def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
     fresh = build_statement(audit)["predicate"]
     same = all(
         canonical_json(fresh[k]) == canonical_json(predicate[k])
-        for k in ("entries", "entriesHead", "inputs", "result")
+        for k in ("entries", "entriesHead", "inputs", "result", "policy")
     )
     return Line(
         "recompute",

@@ -1,0 +1,157 @@
+"""How a string from a repository or a report is written to each place output goes.
+
+A pull request's author controls file names, record and policy strings, and anyone
+can hand over a report: none of that may start a line, move a terminal's cursor,
+become a CI runner's workflow command, a Markdown link, an HTML tag or a spreadsheet
+formula. Every renderer writes such strings through the one function here for its
+sink (a terminal line, a GitHub annotation, Markdown, CSV, HTML, JSON, $GITHUB_OUTPUT).
+
+The module imports only the standard library, so every layer may use it (the
+`Finding` value in errors.py does).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that are invisible or that move, erase or split what a terminal or a log
+# viewer shows: C0 and C1 controls with DEL (ESC starts terminal sequences; CR, LF and
+# NEL end lines), format characters (bidi overrides reorder text, zero-width ones hide
+# it), line and paragraph separators, and lone surrogates (a file name that is not
+# UTF-8 decoded with surrogateescape).
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+# CI runners read a command anywhere in a line that has `##` + a word + `[`: GitHub
+# Actions' old form `##[error]…`, Azure Pipelines' `##vso[…]`, TeamCity's `##teamcity[…]`.
+_RUNNER_PREFIX = re.compile(r"##(?=[A-Za-z]*\[)")
+_RUNNER_BRACKET = re.compile(r"(##[A-Za-z]*)\[")
+
+# Characters with a meaning in GitHub-flavoured Markdown wherever they stand inside a
+# line: escape, code, emphasis, links and images, raw HTML, table cells, headings and
+# issue links, strikethrough, math, entities.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&])")
+
+# A number as `csv_cell` may leave it unquoted: JCS spellings and plain decimals.
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+# What makes a spreadsheet read a cell as a formula (OWASP CSV injection), with the
+# full-width forms some spreadsheets also accept.
+_FORMULA_START = tuple("=+-@＝＋－＠")
+# Where a JSON text (ensure_ascii=False) may hold a character `terminal` would escape:
+# the encoder escapes C0 controls itself, so only beyond ASCII printables.
+_JSON_SUSPECT = re.compile("[\x7f-\U0010ffff]")
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the byte that was not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def terminal(text: str) -> str:
+    """`text` with every invisible or line-splitting character shown as an escape:
+    `\\x1b` for ESC, `\\x0a` for a line feed, `\\xff` for an undecodable byte of a file
+    name, `\\u2028`, `\\u202e`, … The result is one line of printable text."""
+    if text.isprintable():  # nearly every string: one C-level scan
+        return text
+    return "".join(_visible(ch) if unicodedata.category(ch) in _HIDDEN else ch for ch in text)
+
+
+def line(text: str) -> str:
+    """One line of plain output (a terminal, a CI log): `terminal`, and nothing in it a
+    CI runner reads as a workflow command — no `::` first (after blanks), no `##[`."""
+    text = _RUNNER_PREFIX.sub(r"#\\x23", terminal(text))
+    rest = text.lstrip()
+    if rest.startswith("::"):
+        start = len(text) - len(rest)
+        text = f"{text[:start]}\\x3a{text[start + 1 :]}"
+    return text
+
+
+def github_data(text: str) -> str:
+    """The message of a GitHub workflow command (`::error …::DATA`): GitHub's own escapes
+    for `%`, CR and LF (the annotation shows the original), then `line`'s for the rest."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return _RUNNER_PREFIX.sub(r"#\\x23", terminal(text))
+
+
+def github_property(text: str) -> str:
+    """A property of a GitHub workflow command (`file=…`, `title=…`): `github_data`, and
+    `:` and `,`, which end a property, escaped as GitHub does."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def markdown(text: str) -> str:
+    """Inline Markdown text or a table cell (GitHub-flavoured): one line, every character
+    with a meaning backslash-escaped, so it shows as written and never as a link,
+    image, HTML, emphasis or a new cell. (`@name` mentions are left as they are.)"""
+    return " ".join(_MARKDOWN.sub(r"\\\1", terminal(text)).split())
+
+
+def markdown_code(text: str) -> str:
+    """A Markdown code span of `text` (not for table cells): fenced by more backticks than
+    it holds, so nothing inside can close it."""
+    text = _RUNNER_PREFIX.sub(r"#\\x23", terminal(text))
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell: `terminal`, and a cell a spreadsheet would run as a formula (it starts,
+    after any blanks, with = + - @, or with TAB or CR) gets a leading `'`. Numbers are
+    left as they are (so `-0.5` stays a number)."""
+    if text == "-" or _NUMBER.fullmatch(text):
+        return text
+    raw_start = text[:1] in ("\t", "\r")
+    text = _RUNNER_PREFIX.sub(r"#\\x23", terminal(text))
+    if raw_start or text.lstrip().startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def html_text(text: str) -> str:
+    """Text for HTML content or a quoted attribute: `terminal`, then HTML's escapes (and
+    `##[` spelled with an entity, so a log that prints the page runs no command)."""
+    import html  # only the HTML renderer needs it; the hooks start without it
+
+    return html.escape(terminal(text), quote=True).replace("##", "#&#35;")
+
+
+def json_text(text: str) -> str:
+    """JSON text as written for a terminal or log, the same JSON value: characters that
+    must not reach a terminal raw become `\\uXXXX` escapes and the `[` of a runner
+    command (`##[`) `\\u005b`. (Those occur only inside strings.) A lone surrogate,
+    which JSON cannot carry as valid Unicode, is written as the text `\\xNN`."""
+
+    def escape(match: re.Match[str]) -> str:
+        ch = match.group()
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            return "\\" + _visible(ch)  # the JSON text `\\xff`, valid Unicode
+        if category in _HIDDEN:
+            return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else _utf16(ord(ch))
+        return ch
+
+    if not text.isascii():
+        text = _JSON_SUSPECT.sub(escape, text)
+    return _RUNNER_BRACKET.sub(r"\1\\u005b", text)
+
+
+def _utf16(code: int) -> str:
+    """A character beyond the BMP as a JSON surrogate-pair escape."""
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def output_value(text: str) -> str:
+    """A value for $GITHUB_OUTPUT written as `key=value` (our keys are fixed and have no
+    `<<`, so the runner never reads a heredoc): `terminal`, so the value stays on its
+    line and cannot add another output."""
+    return terminal(text)

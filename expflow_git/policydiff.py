@@ -1,0 +1,476 @@
+"""What a proposed policy changes against the trusted one, each change classed as
+looser, stricter or (neither) changed.
+
+Under `audit --policy-ref REF` the policy at REF judges and the audited commit's own
+policy only takes effect after merge; this diff is how the reviewer sees what that
+merge would do to the rules. It compares the parsed policies, not their text: a
+comment or a re-spelling changes nothing, a raised threshold is one change.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+from expflow_git.policy import Gate, Metric, Op, Policy, Rule, fmt_number, param_key
+
+MAX_SHOWN_CHARS = 120  # a setting is shown cut to this (a policy may hold 1 MiB strings)
+
+
+class Effect(str, enum.Enum):
+    """How a change moves the bar a run (or the repository) has to clear."""
+
+    LOOSER = "looser"
+    STRICTER = "stricter"
+    CHANGED = "changed"  # neither: a different rule (ranking order, an eq value, a seed)
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One change: where in the policy (a JSON pointer), the setting before and after
+    (None: it was not there / is not there any more), and its effect."""
+
+    effect: Effect
+    where: str
+    before: str | None = None
+    after: str | None = None
+
+    def describe(self) -> str:
+        """`added X`, `removed X` or `X → Y`."""
+        if self.before is None:
+            return f"added {self.after}"
+        if self.after is None:
+            return f"removed {self.before}"
+        return f"{self.before} → {self.after}"
+
+    def as_json(self) -> dict[str, str]:
+        """The report's form of the change (absent sides are left out)."""
+        out = {"effect": self.effect.value, "where": self.where}
+        if self.before is not None:
+            out["before"] = self.before
+        if self.after is not None:
+            out["after"] = self.after
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PolicyChange:
+        """Back from `as_json` (of a report whose schema was checked)."""
+        return cls(Effect(data["effect"]), data["where"], data.get("before"), data.get("after"))
+
+
+@dataclass(frozen=True)
+class PolicyProposal:
+    """The audited commit's own policy under a trusted one: its blob (None: there is no
+    policy file), whether it is a valid policy, and what it would change."""
+
+    git_blob: str | None
+    valid: bool
+    changes: tuple[PolicyChange, ...] = ()
+
+    def count(self, effect: Effect) -> int:
+        return sum(1 for c in self.changes if c.effect is effect)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "gitBlob": self.git_blob,
+            "valid": self.valid,
+            "changes": [c.as_json() for c in self.changes],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PolicyProposal:
+        return cls(
+            data["gitBlob"],
+            data["valid"],
+            tuple(PolicyChange.from_json(c) for c in data["changes"]),
+        )
+
+
+def summary(proposal: PolicyProposal, judged_blob: str) -> str:
+    """One line on what the proposal does: `2 looser, 1 stricter, …` or why there are none."""
+    if proposal.git_blob is None:
+        return "the commit has no policy file: after merge there would be none"
+    if not proposal.valid:
+        return "the commit's policy is invalid (see the findings)"
+    if not proposal.changes:
+        if proposal.git_blob == judged_blob:
+            return "unchanged"
+        return "reworded only (comments or spelling): no change in meaning"
+    counts = [(proposal.count(e), e.value) for e in Effect]
+    return ", ".join(f"{n} {name}" for n, name in counts if n)
+
+
+# --------------------------------------------------------------------------- the diff
+
+
+def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
+    """Every change `new` makes to `old`, in the policy file's section order."""
+    changes: list[PolicyChange] = []
+    add = changes.append
+    for kind, old_globs, new_globs in (
+        ("experiments", old.experiment_globs, new.experiment_globs),
+        ("results", old.result_globs, new.result_globs),
+    ):
+        # The globs are a union: one fewer can only leave files unchecked.
+        _set_diff(add, f"/paths/{kind}", old_globs, new_globs, Effect.LOOSER, Effect.STRICTER)
+    _metrics(add, old.metrics, new.metrics)
+    _set_diff(
+        add,
+        "/required_metrics",
+        old.required_metrics,
+        new.required_metrics,
+        removed=Effect.LOOSER,
+        added=Effect.STRICTER,
+    )
+    _ranking(add, old, new)
+    _gates(add, old.gates, new.gates)
+    _rules(add, old.rules, new.rules)
+    _bound(
+        add,
+        "/budget/max_runs_per_study",
+        old.max_runs_per_study,
+        new.max_runs_per_study,
+        upper=True,
+    )
+    _walk_forward(add, old, new)
+    if old.base_seed != new.base_seed:
+        add(
+            PolicyChange(
+                Effect.CHANGED, "/seed_policy/base_seed", _show(old.base_seed), _show(new.base_seed)
+            )
+        )
+    if old.results_immutable != new.results_immutable:
+        add(
+            PolicyChange(
+                Effect.LOOSER if old.results_immutable else Effect.STRICTER,
+                "/protect/results_immutable",
+                _show(old.results_immutable),
+                _show(new.results_immutable),
+            )
+        )
+    # More trusted keys, more hands that can sign; fewer files scanned, fewer secrets found.
+    _set_diff(
+        add,
+        "/signing/public_keys",
+        old.public_keys,
+        new.public_keys,
+        removed=Effect.STRICTER,
+        added=Effect.LOOSER,
+    )
+    _set_diff(
+        add,
+        "/scan/allow",
+        old.scan_allow,
+        new.scan_allow,
+        removed=Effect.STRICTER,
+        added=Effect.LOOSER,
+    )
+    _unmodelled(add, old.raw, new.raw)
+    return tuple(changes)
+
+
+Add = Callable[[PolicyChange], None]
+T = TypeVar("T")
+
+
+def _show(value: Any) -> str:
+    """A setting as the policy writes it, cut to a readable length."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        text = fmt_number(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
+
+
+def _set_diff(
+    add: Add,
+    where: str,
+    old: Iterable[T],
+    new: Iterable[T],
+    removed: Effect,
+    added: Effect,
+    show: Callable[[T], str] = _show,
+) -> None:
+    old_items, new_items = dict.fromkeys(old), dict.fromkeys(new)
+    for item in old_items:
+        if item not in new_items:
+            add(PolicyChange(removed, where, show(item), None))
+    for item in new_items:
+        if item not in old_items:
+            add(PolicyChange(added, where, None, show(item)))
+
+
+def _bound(add: Add, where: str, old: float | None, new: float | None, *, upper: bool) -> None:
+    """A limit that holds where it is set: a lower bound (a minimum) or an upper one."""
+    if old == new:
+        return
+    if old is None or new is None:
+        effect = Effect.STRICTER if old is None else Effect.LOOSER
+    else:
+        effect = Effect.STRICTER if (new < old if upper else new > old) else Effect.LOOSER
+    add(PolicyChange(effect, where, _opt(old), _opt(new)))
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else _show(value)
+
+
+def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> None:
+    # A metric out of the registry fails every result that reports it.
+    _set_diff(add, "/metrics", old, new, removed=Effect.STRICTER, added=Effect.LOOSER)
+    for name in [*old, *(n for n in new if n not in old)]:
+        before, after = old.get(name), new.get(name)
+        where = f"/metrics/{_token(name)}"
+        if before is not None and after is not None:
+            if before.higher_is_better != after.higher_is_better:
+                add(
+                    PolicyChange(
+                        Effect.CHANGED,
+                        f"{where}/higher_is_better",
+                        _show(before.higher_is_better),
+                        _show(after.higher_is_better),
+                    )
+                )
+            for attr in ("group", "description", "unit"):
+                if getattr(before, attr) != getattr(after, attr):
+                    add(
+                        PolicyChange(
+                            Effect.CHANGED,
+                            f"{where}/{attr}",
+                            _show(getattr(before, attr)),
+                            _show(getattr(after, attr)),
+                        )
+                    )
+            _bound(add, f"{where}/min", before.min, after.min, upper=False)
+            _bound(add, f"{where}/max", before.max, after.max, upper=True)
+        # A threshold is a gate every run must pass (a run without the metric fails it),
+        # so it counts even where the metric itself is added or removed.
+        old_t = before.threshold if before is not None else None
+        new_t = after.threshold if after is not None else None
+        if old_t == new_t:
+            continue
+        if old_t is not None and new_t is not None and before is not None and after is not None:
+            if before.higher_is_better != after.higher_is_better:
+                add(PolicyChange(Effect.CHANGED, f"{where}/threshold", _show(old_t), _show(new_t)))
+                continue
+            upper = not after.higher_is_better  # lower is better: the threshold is a ceiling
+            _bound(add, f"{where}/threshold", old_t, new_t, upper=upper)
+        else:
+            _bound(add, f"{where}/threshold", old_t, new_t, upper=True)
+
+
+def _token(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _ranking(add: Add, old: Policy, new: Policy) -> None:
+    # Which run is best is not a bar a run clears: a different ranking is a change.
+    a, b = old.ranking, new.ranking
+    if a.sort_by != b.sort_by:
+        add(PolicyChange(Effect.CHANGED, "/ranking/sort_by", a.sort_by, b.sort_by))
+    if a.descending != b.descending:
+        add(
+            PolicyChange(
+                Effect.CHANGED, "/ranking/order", _order(a.descending), _order(b.descending)
+            )
+        )
+    if a.tie_break != b.tie_break:
+        add(
+            PolicyChange(
+                Effect.CHANGED,
+                "/ranking/tie_break",
+                _show(list(a.tie_break)),
+                _show(list(b.tie_break)),
+            )
+        )
+
+
+def _order(descending: bool) -> str:
+    return "desc" if descending else "asc"
+
+
+# A comparison that bounds a value from below or above; eq / ne stand alone.
+_LOWER = {Op.GT: True, Op.GE: False}  # op → whether the bound is strict
+_UPPER = {Op.LT: True, Op.LE: False}
+
+
+def _family(op: Op) -> str:
+    return "lower" if op in _LOWER else "upper" if op in _UPPER else op.value
+
+
+def _tighter(old_op: Op, old_value: Any, new_op: Op, new_value: Any) -> Effect:
+    """Whether `value new_op new_value` holds for fewer values than the old condition;
+    both ops bound from the same side. Values that are not numbers: CHANGED."""
+    numbers = all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old_value, new_value)
+    )
+    if not numbers or _family(old_op) not in ("lower", "upper"):
+        return Effect.CHANGED
+    if _family(old_op) == "lower":
+        old_key, new_key = (old_value, _LOWER[old_op]), (new_value, _LOWER[new_op])
+    else:
+        old_key, new_key = (-old_value, _UPPER[old_op]), (-new_value, _UPPER[new_op])
+    return Effect.STRICTER if new_key > old_key else Effect.LOOSER
+
+
+def _paired(
+    add: Add,
+    where: str,
+    old: Sequence[T],
+    new: Sequence[T],
+    *,
+    key: Callable[[T], Hashable],
+    group: Callable[[T], Hashable],
+    effect: Callable[[T, T], Effect],
+    show: Callable[[T], str],
+) -> None:
+    """Items of a list that all must hold: the same item on both sides is no change;
+    one left on each side of a group (same metric or parameter, same side of the
+    bound) is that item changed; any other one removed is looser, added stricter."""
+    new_keys, old_keys = {key(i) for i in new}, {key(i) for i in old}
+    # Grouped in one pass: a hostile policy may list tens of thousands of items.
+    groups: dict[Hashable, tuple[list[T], list[T]]] = {}
+    for side, items, other in ((0, old, new_keys), (1, new, old_keys)):
+        seen: set[Hashable] = set()
+        for item in items:
+            k = key(item)
+            if k not in other and k not in seen:
+                seen.add(k)
+                groups.setdefault(group(item), ([], []))[side].append(item)
+    for a, b in groups.values():
+        if len(a) == 1 and len(b) == 1:
+            add(PolicyChange(effect(a[0], b[0]), where, show(a[0]), show(b[0])))
+            continue
+        for item in a:
+            add(PolicyChange(Effect.LOOSER, where, show(item), None))
+        for item in b:
+            add(PolicyChange(Effect.STRICTER, where, None, show(item)))
+
+
+def _gates(add: Add, old: Sequence[Gate], new: Sequence[Gate]) -> None:
+    _paired(
+        add,
+        "/gates",
+        old,
+        new,
+        key=lambda g: (g.metric, g.op, float(g.value)),
+        group=lambda g: (g.metric, _family(g.op)),
+        effect=lambda a, b: _tighter(a.op, a.value, b.op, b.value),
+        show=lambda g: _show(g.name),
+    )
+
+
+def _rule_value(value: Any) -> tuple[str, Any]:
+    """A rule's value as a key: 1 and 1.0 are one number, 1 and True and "1" are not."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", float(value))
+    return ("str", value)
+
+
+def _rule_effect(a: Rule, b: Rule) -> Effect:
+    effects = set()
+    if (a.op, _rule_value(a.value)) != (b.op, _rule_value(b.value)):
+        effects.add(_tighter(a.op, a.value, b.op, b.value))
+    if a.required != b.required:
+        # A required parameter fails a run that lacks it; otherwise such a run passes.
+        effects.add(Effect.STRICTER if b.required else Effect.LOOSER)
+    return effects.pop() if len(effects) == 1 else Effect.CHANGED
+
+
+def _show_rule(rule: Rule) -> str:
+    value = json.dumps(rule.value) if isinstance(rule.value, str) else _show(rule.value)
+    return _show(f"{rule.param} {rule.op.value} {value}" + (" (required)" if rule.required else ""))
+
+
+def _rules(add: Add, old: Sequence[Rule], new: Sequence[Rule]) -> None:
+    _paired(
+        add,
+        "/rules",
+        old,
+        new,
+        key=lambda r: (param_key(r.param), r.op, _rule_value(r.value), r.required),
+        group=lambda r: (param_key(r.param), _family(r.op)),
+        effect=_rule_effect,
+        show=_show_rule,
+    )
+
+
+def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
+    a, b = old.walk_forward, new.walk_forward
+    if a == b:
+        return
+    # The walk-forward gate can fail an audit whose runs all pass.
+    if a is None and b is not None:
+        add(PolicyChange(Effect.STRICTER, "/walk_forward", None, _show(asdict(b))))
+        return
+    if b is None and a is not None:
+        add(PolicyChange(Effect.LOOSER, "/walk_forward", _show(asdict(a)), None))
+        return
+    assert a is not None and b is not None
+    for attr in ("metric", "split", "top_n"):
+        if getattr(a, attr) != getattr(b, attr):
+            add(
+                PolicyChange(
+                    Effect.CHANGED,
+                    f"/walk_forward/{attr}",
+                    _show(getattr(a, attr)),
+                    _show(getattr(b, attr)),
+                )
+            )
+    _bound(add, "/walk_forward/min_pearson", a.min_pearson, b.min_pearson, upper=False)
+
+
+# Every key the diff above reads; anything else in the policy is compared as written.
+_MODELLED: Mapping[str, frozenset[str] | None] = {
+    "version": None,
+    "paths": None,
+    "metrics": None,
+    "required_metrics": None,
+    "ranking": None,
+    "gates": None,
+    "rules": None,
+    "budget": None,
+    "walk_forward": None,
+    "seed_policy": None,
+    "protect": frozenset({"results_immutable"}),
+    "signing": None,
+    "scan": None,
+}
+
+
+def _unmodelled(add: Add, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """A setting this diff has no rule for is still reported (as changed), never dropped."""
+    for key in dict.fromkeys([*old, *new]):
+        known = _MODELLED.get(key, frozenset())
+        if key in _MODELLED and known is None:
+            continue
+        a, b = old.get(key), new.get(key)
+        if (
+            key in _MODELLED
+            and isinstance(a, (dict, type(None)))
+            and isinstance(b, (dict, type(None)))
+        ):
+            assert known is not None
+            a_rest = {k: v for k, v in (a or {}).items() if k not in known}
+            b_rest = {k: v for k, v in (b or {}).items() if k not in known}
+            for sub in dict.fromkeys([*a_rest, *b_rest]):
+                if a_rest.get(sub) != b_rest.get(sub):
+                    add(
+                        PolicyChange(
+                            Effect.CHANGED,
+                            f"/{_token(key)}/{_token(sub)}",
+                            _opt(a_rest.get(sub)),
+                            _opt(b_rest.get(sub)),
+                        )
+                    )
+        elif a != b:
+            add(PolicyChange(Effect.CHANGED, f"/{_token(key)}", _opt(a), _opt(b)))

@@ -1,0 +1,188 @@
+"""OpenSSH's allowed_signers file (ssh-keygen(1), ALLOWED SIGNERS) as trusted keys.
+
+One key per line: `principals [options] keytype base64-key [comment]`; options are
+`namespaces="…"`, `valid-after="…"`, `valid-before="…"` and `cert-authority`, parsed as
+OpenSSH's sshsig.c does (names case-insensitive, values quoted). A line is used for a
+report only if its namespaces allow NAMESPACE; its validity window is checked against
+the commit time by `verify`. Only ssh-ed25519 keys can verify a report: a line with
+another key type, or a cert-authority line, is refused with a warning and never used
+(it can only lower trust). Anything malformed stops the run (exit 2), naming FILE:LINE.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import fnmatch
+import re
+import time
+from dataclasses import dataclass
+
+from expflow_git.errors import ExpflowError, printable
+from expflow_git.report.signing import keyid, load_public_key_bytes
+from expflow_git.report.trust import TrustedKey
+
+# The signature namespace of expflow-git reports, as git uses "git" and ssh-keygen
+# -Y sign takes -n: a key limited to namespaces="git" does not sign reports.
+NAMESPACE = "expflow-git"
+
+_MAX_FILE = 1024 * 1024
+_KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ssh-dss",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "sk-ssh-ed25519@openssh.com",
+        "rsa-sha2-256",
+        "rsa-sha2-512",
+    }
+)
+# A token is a run of non-blanks in which a double-quoted part may hold blanks.
+_TOKEN = re.compile(r'(?:"[^"]*"|[^\s"])+')
+_TIME = re.compile(r"(\d{8})(\d{4}(\d{2})?)?(Z?)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The usable keys of a file (possibly none), and one warning per line refused."""
+
+    keys: list[TrustedKey]
+    warnings: list[str]
+
+
+def load_allowed_signers(path: str, *, namespace: str = NAMESPACE) -> Loaded:
+    """Read an allowed_signers file; raise ExpflowError (exit 2) for a malformed line."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_FILE + 1)
+    except OSError as exc:
+        raise ExpflowError(f"{path}: cannot read allowed signers: {exc.strerror}") from None
+    if len(data) > _MAX_FILE:
+        raise ExpflowError(f"{path}: too large to be an allowed signers file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ExpflowError(f"{path}: not UTF-8 text") from None
+    keys: list[TrustedKey] = []
+    warnings: list[str] = []
+    # Lines end at "\n" only, as OpenSSH reads them (str.splitlines would also split at
+    # form feeds and other separators inside a line).
+    for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
+        line = line.removesuffix("\r")
+        where = f"{path}:{number}"
+        stripped = line.strip(" \t")
+        if not stripped or stripped.startswith("#"):
+            continue
+        parsed = _parse_line(stripped, where)
+        if isinstance(parsed, str):
+            warnings.append(f"{where}: {parsed}; line ignored")
+        elif parsed is not None and _namespace_allowed(parsed.namespaces, namespace):
+            keys.append(parsed.key)
+    return Loaded(keys, warnings)
+
+
+@dataclass(frozen=True)
+class _Line:
+    key: TrustedKey
+    namespaces: str | None
+
+
+def _parse_line(line: str, where: str) -> _Line | str | None:
+    """A line's key, or why it is refused (a warning); malformed lines raise."""
+    tokens = _TOKEN.findall(line)
+    if len(tokens) < 3:
+        raise ExpflowError(f"{where}: expected 'principals [options] keytype key'")
+    principals = _unquote(tokens[0], where, "principals")
+    if not principals or any(c.isspace() or not c.isprintable() for c in principals):
+        raise ExpflowError(f"{where}: principals must be non-empty printable text")
+    options: dict[str, str | None] = {}
+    rest = tokens[1:]
+    if rest[0] not in _KEY_TYPES and not rest[0].endswith("-cert-v01@openssh.com"):
+        options = _parse_options(rest[0], where)
+        rest = rest[1:]
+    if len(rest) < 2:
+        raise ExpflowError(f"{where}: missing key")
+    key_type, blob = rest[0], rest[1]
+    if "cert-authority" in options:
+        return (
+            "cert-authority is refused (expflow-git checks plain ssh-ed25519 keys, "
+            "not certificates)"
+        )
+    if key_type != "ssh-ed25519":
+        if key_type in _KEY_TYPES or key_type.endswith("-cert-v01@openssh.com"):
+            return f"{printable(key_type)} keys are not supported (only ssh-ed25519)"
+        raise ExpflowError(f"{where}: unknown key type {printable(key_type[:40])!r}")
+    key = load_public_key_bytes(f"ssh-ed25519 {blob}".encode(), source=where)
+    after = _time(options.get("valid-after"), where, "valid-after")
+    before = _time(options.get("valid-before"), where, "valid-before")
+    trusted = TrustedKey(key, keyid(key), where, principals, after, before)
+    return _Line(trusted, options.get("namespaces"))
+
+
+def _parse_options(text: str, where: str) -> dict[str, str | None]:
+    options: dict[str, str | None] = {}
+    for item in re.findall(r'(?:"[^"]*"|[^,"])+', text):
+        name, eq, value = item.partition("=")
+        name = name.lower()
+        if name == "cert-authority" and not eq:
+            options[name] = None
+        elif name in ("namespaces", "valid-after", "valid-before") and eq:
+            options[name] = _unquote(value, where, name, required=True)
+        else:
+            raise ExpflowError(f"{where}: bad options: unknown key option {printable(name[:40])!r}")
+    return options
+
+
+def _unquote(text: str, where: str, what: str, *, required: bool = False) -> str:
+    if text.startswith('"'):
+        if len(text) < 2 or not text.endswith('"') or '"' in text[1:-1]:
+            raise ExpflowError(f"{where}: {what}: unbalanced quotes")
+        return text[1:-1]
+    if required:
+        raise ExpflowError(f"{where}: bad options: {what} is missing its start quote")
+    if '"' in text:
+        raise ExpflowError(f"{where}: {what}: unbalanced quotes")
+    return text
+
+
+def _time(value: str | None, where: str, what: str) -> int | None:
+    """OpenSSH's YYYYMMDD[HHMM[SS]][Z]: UTC with Z, the local time zone without (as
+    ssh-keygen reads it)."""
+    if value is None:
+        return None
+    match = _TIME.fullmatch(value)
+    if match is None:
+        raise ExpflowError(f"{where}: {what}: expected YYYYMMDD[HHMM[SS]][Z]")
+    digits = value[:-1] if value[-1:] in "zZ" else value
+    shape = {8: "%Y%m%d", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}[len(digits)]
+    try:
+        when = dt.datetime.strptime(digits, shape)
+    except ValueError:
+        raise ExpflowError(f"{where}: {what}: not a date") from None
+    if match.group(4):
+        return calendar.timegm(when.timetuple())
+    return int(time.mktime(when.timetuple()))
+
+
+def _namespace_allowed(patterns: str | None, namespace: str) -> bool:
+    return patterns is None or match_pattern_list(namespace, patterns)
+
+
+def match_pattern_list(name: str, patterns: str) -> bool:
+    """OpenSSH's match_pattern_list: comma-separated `*`/`?` patterns, `!` negates and
+    wins over any positive match."""
+    matched = False
+    for pattern in patterns.split(","):
+        negated = pattern.startswith("!")
+        body = pattern[1:] if negated else pattern
+        # fnmatch also knows [...]; OpenSSH does not, so brackets match themselves.
+        regex = fnmatch.translate(body.replace("[", "[[]"))
+        if re.match(regex, name):
+            if negated:
+                return False
+            matched = True
+    return matched

@@ -1,0 +1,137 @@
+"""Which public keys `verify` trusts, and where each came from (SPEC §6.4 item 1).
+
+Keys come only from the verifier: `--public-key` files, `.expflow/keys/*.pub` at a
+trusted ref that does not contain the verified commit, or an OpenSSH
+allowed_signers file (see `allowed_signers.py`). Never from the report, never from
+the commit being verified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from expflow_git.errors import ExpflowError
+from expflow_git.report.signing import keyid, load_public_key, load_public_key_bytes
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from expflow_git.gitstore import Git
+
+KEYS_DIR = ".expflow/keys"
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A public key the verifier trusts, who it stands for, and when (POSIX seconds)."""
+
+    key: Ed25519PublicKey
+    keyid: str
+    source: str
+    principal: str | None = None
+    valid_after: int | None = None
+    valid_before: int | None = None
+
+    def name(self) -> str:
+        """How a signer is shown: the principal and the fingerprint, or the fingerprint."""
+        return f"{self.principal} ({self.keyid})" if self.principal else self.keyid
+
+    def valid_at(self, when: int) -> bool:
+        """Inside the key's validity window (OpenSSH: valid-after <= t <= valid-before)."""
+        return (self.valid_after is None or when >= self.valid_after) and (
+            self.valid_before is None or when <= self.valid_before
+        )
+
+    def window(self) -> str:
+        parts = []
+        if self.valid_after is not None:
+            parts.append(f"valid-after {utc(self.valid_after)}")
+        if self.valid_before is not None:
+            parts.append(f"valid-before {utc(self.valid_before)}")
+        return ", ".join(parts)
+
+
+def utc(seconds: int) -> str:
+    """POSIX seconds as the report spells times (`2026-11-20T10:00:00Z`)."""
+    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: str) -> int | None:
+    """The report's `createdAt` back to POSIX seconds; None if it is not that shape."""
+    try:
+        when = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    return int(when.replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def from_files(paths: Sequence[str]) -> list[TrustedKey]:
+    """`--public-key FILE`, each trusted without a principal or a time limit."""
+    keys = []
+    for path in paths:
+        key = load_public_key(path)
+        keys.append(TrustedKey(key, keyid(key), f"file {path}"))
+    return keys
+
+
+@dataclass(frozen=True)
+class RefKey:
+    """A key read at a trusted ref: the ref, the commit it was read at, the commit that
+    last changed its file (as seen from there)."""
+
+    trusted: TrustedKey
+    ref: str
+    path: str
+    read_at: str
+    added_in: str | None
+
+    def describe(self) -> str:
+        added = self.added_in[:12] if self.added_in else "unknown"
+        return (
+            f"{self.trusted.keyid} from {self.ref}:{self.path} "
+            f"(read at {self.read_at[:12]}, added in {added})"
+        )
+
+
+def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> list[RefKey]:
+    """`.expflow/keys/*.pub` as committed at `ref`.
+
+    The ref must not contain the verified commit (be it, or a descendant of it):
+    such a ref holds every key the verified change, or a commit stacked on it,
+    added; git cannot tell a reviewed merge from an author's own branch. Exit 2.
+    """
+    from expflow_git.gitstore import BlobReader
+
+    target = git.resolve_commit(ref)
+    if verified_commit is not None and _contains(git, target.sha, verified_commit):
+        raise ExpflowError(
+            f"--trusted-ref {ref} contains the commit being verified "
+            f"({verified_commit[:12]}); read keys at a ref without it, e.g. the branch "
+            "the change is judged against, as it was before the change was merged"
+        )
+    entries = [
+        e
+        for e in git.ls_tree(target.sha, paths=[KEYS_DIR])
+        if e.path.endswith(".pub") and e.type == "blob" and e.mode != "120000"
+    ]
+    keys = []
+    with BlobReader(git) as reader:
+        for e in entries:
+            key = load_public_key_bytes(reader.read(e.sha), source=f"{ref}:{e.path}")
+            trusted = TrustedKey(key, keyid(key), f"{ref}:{e.path}")
+            added = git.last_change(target.sha, e.path)
+            keys.append(RefKey(trusted, ref, e.path, target.sha, added))
+    return keys
+
+
+def _contains(git: Git, tip: str, commit: str) -> bool:
+    if tip == commit:
+        return True
+    try:
+        git.resolve_commit(commit)
+    except ExpflowError:
+        return False  # not in this repository: no ref here can contain it
+    return git.is_ancestor(commit, tip)
