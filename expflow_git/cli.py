@@ -433,7 +433,7 @@ def rm_cmd(
     # A missing run, or a missing reason, fails before any PIN is asked for.
     _, exp_doc = layout.find_experiment(exp_id)
     study = exp_doc["study"]
-    correction = _correction(layout, study, exp_id, f"results/{study}/{exp_id}.json", None, reason)
+    correction = _correction(layout, study, exp_id, layout.result_rel(study, exp_id), None, reason)
     _guard(f"rm {exp_id}", pin=pin, force=force)
     if correction is not None:
         _out(f"wrote {_write_correction(layout, correction)}")
