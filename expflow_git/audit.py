@@ -25,6 +25,7 @@ from expflow_git.checks import (
     run_verdict,
     stem_findings,
 )
+from expflow_git.corrections import Correction, correction_from_record, tree_findings
 from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
@@ -89,6 +90,7 @@ class TreeCheck:
     findings: tuple[Finding, ...]
     experiments: tuple[Experiment, ...]
     results: tuple[Result, ...]
+    corrections: tuple[Correction, ...] = ()  # declared corrections (corrections.py)
     # With --policy-ref: the commit whose policy judged, and the audited commit's own.
     policy_ref: str | None = None
     proposal: PolicyProposal | None = None
@@ -227,9 +229,12 @@ def _proposal(
     return PolicyProposal(here.sha, True, diff_policies(trusted, proposed)), []
 
 
+_KEYS = {Kind.EXPERIMENT: "e", Kind.RESULT: "r", Kind.CORRECTION: "k"}
+
+
 def _key(kind: Kind) -> str:
-    """A document kind's part of a cache record (no enum hashing on the hot path)."""
-    return "e" if kind is Kind.EXPERIMENT else "r"
+    """A document kind's part of a cache record."""
+    return _KEYS[kind]
 
 
 def _finding_row(f: Finding) -> list[Any]:
@@ -303,6 +308,9 @@ def content_record(
         content = check_content(kind, data)
         if isinstance(content, list):
             record[_key(kind)] = {"bad": [_finding_row(f) for f in content]}
+            continue
+        if kind is Kind.CORRECTION:  # a few small documents: kept whole
+            record[_key(kind)] = {"doc": content}
             continue
         # Only what the audit reads again: keeps the cache small and quick to load.
         # The keys recur in every document of a repository: one copy of each.
@@ -383,6 +391,7 @@ def _read_documents(
     inputs: list[InputLeaf] = []
     experiments: list[Experiment] = []
     results: list[Result] = []
+    corrections: list[Correction] = []
 
     def consume(sha: str, record: dict[str, Any]) -> None:
         """Findings and documents of every path that holds this blob; the record is dropped."""
@@ -393,9 +402,12 @@ def _read_documents(
             if use.kind is None:
                 continue
             inputs.append(InputLeaf.of(path, sha, record["h"]))
-            outcome = record["e" if use.kind is Kind.EXPERIMENT else "r"]  # see _key
+            outcome = record[_KEYS[use.kind]]
             if "doc" not in outcome:
                 findings.extend(_row_finding(path, row) for row in _rows(outcome["bad"]))
+                continue
+            if use.kind is Kind.CORRECTION:
+                corrections.append(correction_from_record(path, outcome["doc"]))
                 continue
             # finish_document's checks, with the registry's answer taken from the record.
             # What later checks compute with must have its type (an edited record: a miss).
@@ -433,12 +445,12 @@ def _read_documents(
         """
         if record is None:
             return False
-        marks = len(findings), len(inputs), len(experiments), len(results)
+        marks = len(findings), len(inputs), len(experiments), len(results), len(corrections)
         try:
             consume(sha, record)
         except (KeyError, TypeError, IndexError, AttributeError, ValueError):
             del findings[marks[0] :], inputs[marks[1] :]
-            del experiments[marks[2] :], results[marks[3] :]
+            del experiments[marks[2] :], results[marks[3] :], corrections[marks[4] :]
             return False
         return True
 
@@ -464,6 +476,7 @@ def _read_documents(
         if progress is not None:
             progress(done, total)
     findings.extend(integrity_findings(experiments, results, policy))
+    findings.extend(tree_findings(corrections, (e.id for e in experiments)))
     inputs.sort(key=lambda leaf: path_key(leaf.path))
     findings.sort(key=_finding_key)
     return TreeCheck(
@@ -474,6 +487,7 @@ def _read_documents(
         findings=tuple(findings),
         experiments=tuple(sorted(experiments, key=lambda e: path_key(e.path))),
         results=tuple(sorted(results, key=lambda r: path_key(r.path))),
+        corrections=tuple(sorted(corrections, key=lambda c: path_key(c.path))),
     )
 
 

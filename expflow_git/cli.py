@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from expflow_git.audit import TreeCheck
+    from expflow_git.corrections import Planned
     from expflow_git.gitstore import Git
     from expflow_git.records import Layout
     from expflow_git.render.view import View
@@ -192,7 +193,12 @@ def new(
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @click.argument("exp_id", metavar="ID")
 @click.argument("metric_args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--overwrite", is_flag=True, help="Replace a result (PIN-guarded).")
+@click.option("--overwrite", is_flag=True, help="Replace a result (PIN-guarded; needs --reason).")
+@click.option(
+    "--reason",
+    help="Why the result is replaced (required with --overwrite); a committed result's "
+    "replacement is recorded in a correction.",
+)
 @click.option("--pin", help="PIN for --overwrite (or env EXPFLOW_PIN, or a prompt).")
 @click.option("--force", is_flag=True, help="Skip the PIN check for --overwrite, and say so.")
 @policy_option
@@ -200,6 +206,7 @@ def result(
     exp_id: str,
     metric_args: tuple[str, ...],
     overwrite: bool,
+    reason: str | None,
     pin: str | None,
     force: bool,
     policy_path: str | None,
@@ -236,6 +243,8 @@ def result(
     if findings:
         _emit_findings(findings)
         _fail(f"{rel}: not written: {len(findings)} problem(s)", ExitCode.FAILED)
+    data = dump(doc)
+    correction = None
     if (layout.root / rel).exists():
         if not overwrite:
             _fail(
@@ -243,13 +252,43 @@ def result(
                 "(--overwrite is PIN-guarded)",
                 ExitCode.FAILED,
             )
+        if not reason:
+            _fail(f"{rel}: --overwrite needs --reason TEXT (it is recorded in a correction)")
+        correction = _correction(layout, exp_doc["study"], exp_id, rel, data, reason)
         _guard(f"overwrite {rel}", pin=pin, force=force)
+    if correction is not None:  # first: a crash leaves a declaration the hooks refuse alone
+        _out(f"wrote {_write_correction(layout, correction)}")
     if status is not Status.SUCCESS:
         exp_doc["status"] = Status.SUCCESS.value
         write_atomic(layout.root / exp_rel, dump(exp_doc))
         _out(f"marked {exp_rel} success")
-    write_atomic(layout.root / rel, dump(doc), overwrite=overwrite)
+    write_atomic(layout.root / rel, data, overwrite=overwrite)
     _out(f"wrote {rel}")  # the study comes from the record
+
+
+def _correction(
+    layout: Layout, study: str, exp_id: str, rel: str, data: bytes | None, reason: str | None
+) -> Planned | None:
+    """The correction a change of the result at `rel` needs (None: it is not committed)."""
+    from expflow_git.corrections import plan_correction
+
+    return plan_correction(
+        layout.root,
+        layout.policy,
+        study=study,
+        experiment=exp_id,
+        result_rel=rel,
+        new_data=data,
+        reason=reason,
+        environ=os.environ,
+    )
+
+
+def _write_correction(layout: Layout, planned: Planned) -> str:
+    from expflow_git.corrections import write_correction
+
+    what = "replaces the uncommitted one" if planned.replaces else "commit it with the result"
+    return f"{write_correction(layout.root, planned)} (a correction: {what})"
 
 
 def _layout(policy_path: str | None) -> Layout:
@@ -345,9 +384,10 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged rewrites of committed results and frozen records unless PIN-approved."""
+    """Refuse staged rewrites of committed results and frozen records unless PIN-approved
+    (a result's rewrite also needs a correction staged with it, unless corrections: deny)."""
     from expflow_git.guard import ENV_PIN
-    from expflow_git.protect import orphaned_results, staged_rewrites
+    from expflow_git.protect import judge_rewrites, orphaned_results, staged_rewrites
     from expflow_git.validate import Workspace
 
     ws = Workspace.find(policy_path)
@@ -355,7 +395,11 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     if orphans:  # never PIN-approvable: the result would be invalid
         _emit_findings(orphans)
         raise SystemExit(ExitCode.FAILED)
-    rewrites = staged_rewrites(ws)
+    judged = judge_rewrites(ws, staged_rewrites(ws))
+    if judged.refused:  # never PIN-approvable: audit --since would report them
+        _emit_findings(judged.refused)
+        raise SystemExit(ExitCode.FAILED)
+    rewrites = judged.approvable
     if not rewrites:
         return
     if not (pin or force or os.environ.get(ENV_PIN)):
@@ -367,20 +411,32 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
         f"approved: {paths}"
     )
+    for c in judged.declared:
+        _err(f"{PROG} protect: declared by {c.path}: {c.describe()}")
 
 
 @cli.command("rm")
 @click.argument("exp_id", metavar="ID")
+@click.option(
+    "--reason", help="Why (required when the result is committed; recorded in a correction)."
+)
 @click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
 @click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
 @policy_option
-def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Delete a record and its result (PIN-guarded)."""
+def rm_cmd(
+    exp_id: str, reason: str | None, pin: str | None, force: bool, policy_path: str | None
+) -> None:
+    """Delete a record and its result (PIN-guarded; a committed result leaves a correction)."""
     from expflow_git.records import remove_run
 
     layout = _layout(policy_path)
-    layout.find_experiment(exp_id)  # a missing run fails before any PIN is asked for
+    # A missing run, or a missing reason, fails before any PIN is asked for.
+    _, exp_doc = layout.find_experiment(exp_id)
+    study = exp_doc["study"]
+    correction = _correction(layout, study, exp_id, layout.result_rel(study, exp_id), None, reason)
     _guard(f"rm {exp_id}", pin=pin, force=force)
+    if correction is not None:
+        _out(f"wrote {_write_correction(layout, correction)}")
     for rel in remove_run(layout, exp_id):
         _out(f"removed {rel}")
 
