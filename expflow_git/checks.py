@@ -37,6 +37,10 @@ class Problem(str, enum.Enum):
     DUPLICATE_RESULT = "duplicate-result"
     RESULT_REWRITTEN = "result-rewritten"
     RECORD_REWRITTEN = "record-rewritten"
+    # Declared corrections (corrections.py, issue 13)
+    CORRECTION_REWRITTEN = "correction-rewritten"  # a committed correction changed or deleted
+    CORRECTION_UNMATCHED = "correction-unmatched"  # added, names no change of its own commit
+    CORRECTION_UNKNOWN_EXPERIMENT = "correction-unknown-experiment"
 
 
 Document = Experiment | Result

@@ -2,11 +2,16 @@
 what the tree of REV shows.
 
 - `result-rewritten`: a committed result (at BASE, or added in the range) that a later
-  commit changes, deletes, or replaces with another file for the same experiment. A
+  commit changes, deletes, or replaces with another file for the same experiment,
+  unless a correction added in that same commit declares exactly that change
+  (corrections.py; never under `protect: {corrections: deny}`). A
   result is its experiment id's: a byte-for-byte move is not a rewrite; a move out of
   the globs is a deletion. Documents are recognised by the globs of the judging policy
   and of the policies at BASE and REV together, so a range that changes `paths`
   hides nothing; a committed result the policy at REV no longer counts is dropped.
+- `correction-rewritten` / `correction-unmatched`: a committed correction changed,
+  deleted or moved (by any of those policies' globs); a correction added that declares
+  no change of its commit.
 - `record-rewritten`: a frozen field of a record changed after its run's result was
   committed (see :mod:`expflow_git.identity`).
 - every blob added in the range is scanned for PINs and PIN hashes, so a secret
@@ -14,7 +19,8 @@ what the tree of REV shows.
 
 Commits are diffed against their first parent; BASE's results and frozen records are
 also compared with REV's directly, for what a merge takes from a first parent that is
-not on the way from BASE.
+not on the way from BASE (there a net change is declared only by a chain of corrections
+at REV, new since BASE, each naming one exact step).
 
 One `git log --raw` walk, two tree listings and one `git cat-file --batch`
 stream, whatever the number of commits: each blob is read once.
@@ -27,6 +33,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from expflow_git.checks import Problem
+from expflow_git.corrections import (
+    Correction,
+    Rewrite,
+    check_correction,
+    correction_changes,
+    is_added_correction,
+    judge,
+    reachable,
+)
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
@@ -37,6 +52,7 @@ from expflow_git.identity import (
     DocumentGlobs,
     Frozen,
     RecordEdit,
+    ResultRewrite,
     changed_fields,
     frozen_message,
     frozen_view,
@@ -109,8 +125,11 @@ def history_findings(
             _policy_at(reader, walk.rev_tree, policy),
         )
         with_result = _result_ids(walk, globs)
-        findings = _rewritten_results(walk, globs, policy, with_result)
-        findings += _net_results(walk, globs, {f.path for f in findings})
+        declared = _Declared.read(walk, policy, reader)
+        findings = _rewritten_results(walk, globs, policy, with_result, declared)
+        reported = {f.path for f in findings if f.rule == RULE}
+        findings += _net_results(walk, globs, policy, declared, reported)
+        findings += _net_corrections(walk, globs, {f.path for f in findings})
         edits, base_records = _frozen_candidates(walk, globs, with_result)
         net = _net_record_candidates(walk, globs)
         if scan:
@@ -151,12 +170,66 @@ def _policy_at(reader: BlobReader, tree: list[TreeEntry], judge: Policy) -> Poli
 
 
 # --------------------------------------------------------------------------- results
+@dataclass
+class _Declared:
+    """The corrections the audit may accept rewrites by, read once: those each commit
+    adds (by blob), and those at REV that BASE does not have (for BASE against REV)."""
+
+    blobs: dict[str, bytes]
+    new_at_rev: list[Correction]
+
+    @classmethod
+    def read(cls, walk: _Walk, policy: Policy, reader: BlobReader) -> _Declared:
+        if not policy.corrections_allowed:
+            return cls({}, [])  # nothing declares anything: read nothing
+        wanted = {
+            c.new_sha
+            for _, changes in walk.commits
+            for c in changes
+            if is_added_correction(c, policy) and c.new_sha is not None
+        }
+        judged = _judged_corrections(policy)
+        at_base = {e.sha for e in walk.base_tree if _is_doc(e, judged)}
+        # New since BASE by blob: a copy of an older correction declares nothing new.
+        at_rev = [e for e in walk.rev_tree if _is_doc(e, judged) and e.sha not in at_base]
+        blobs = dict(reader.read_many(sorted(wanted | {e.sha for e in at_rev})))
+        new_at_rev = [check_correction(e.path, blobs[e.sha])[0] for e in at_rev]
+        return cls(blobs, [c for c in new_at_rev if c is not None])
+
+
+def _judged_corrections(policy: Policy) -> Callable[[str], bool]:
+    """The judging policy's corrections: the only ones that declare (the report lists them)."""
+    return lambda path: policy.kind_of(path) is Kind.CORRECTION
+
+
 def _rewritten_results(
-    walk: _Walk, globs: DocumentGlobs, policy: Policy, committed: dict[str, int]
+    walk: _Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    committed: dict[str, int],
+    declared: _Declared,
 ) -> list[Finding]:
-    findings = []
+    """Each commit's rewrites of committed results that no correction added in that
+    commit declares, and the findings about its corrections (corrections.judge)."""
+    findings: list[Finding] = []
+    suffix = (
+        "; no correction added in that commit declares it" if policy.corrections_allowed else ""
+    )
     for commit, changes in walk.commits:
-        for r in result_rewrites(changes, globs):
+        where = f"in commit {commit[:12]}"
+        rewrites = {_as_rewrite(r): r for r in result_rewrites(changes, globs)}
+        added, about = correction_changes(
+            changes,
+            policy,
+            # Under `deny` nothing was read: an empty blob parses as no correction.
+            lambda sha: declared.blobs.get(sha, b""),
+            where=where,
+            watched=globs.is_correction,
+        )
+        verdict = judge(list(rewrites), added, about, policy, where=where)
+        findings.extend(verdict.findings)
+        for rewrite in verdict.uncovered:
+            r = rewrites[rewrite]
             old, new = r.change.old_sha, r.new_sha
             findings.append(
                 Finding(
@@ -164,7 +237,7 @@ def _rewritten_results(
                     RULE,
                     f"committed result of experiment {r.experiment!r} was {r.verb} in "
                     f"commit {commit[:12]} (blob {old and old[:12]} → "
-                    f"{new[:12] if new else 'deleted'})",
+                    f"{new[:12] if new else 'deleted'}){suffix}",
                 )
             )
     if globs.policies == (policy,):
@@ -187,6 +260,11 @@ def _rewritten_results(
     return findings
 
 
+def _as_rewrite(r: ResultRewrite) -> Rewrite:
+    """A result rewrite as corrections.py matches it: experiment, old blob → new blob."""
+    return Rewrite(r.experiment, r.change.path, r.change.old_sha or "", r.new_sha)
+
+
 def _documents(tree: list[TreeEntry], test: Callable[[str], bool]) -> dict[str, list[TreeEntry]]:
     """A tree's documents of one kind by experiment id, each id's in path order."""
     by_id: dict[str, list[TreeEntry]] = {}
@@ -196,18 +274,40 @@ def _documents(tree: list[TreeEntry], test: Callable[[str], bool]) -> dict[str, 
     return by_id
 
 
-def _net_results(walk: _Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
+def _net_results(
+    walk: _Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    declared: _Declared,
+    reported: set[str],
+) -> list[Finding]:
     """BASE's results that REV no longer holds byte for byte, where no commit's diff
     against its first parent showed it: a merge whose first parent is an unrelated
-    history (an orphan branch already holding the rewrite) hides it from the walk."""
+    history (an orphan branch already holding the rewrite) hides it from the walk.
+
+    Accepted only where corrections new at REV lead, one exact step (experiment, old
+    blob → new blob) each, from BASE's blob to one REV holds for that id (or to a
+    deletion, if REV holds none): the walk accepted each commit's own steps, this
+    checks the net change they add up to."""
     at_rev = {
         exp_id: {e.sha for e in entries}
         for exp_id, entries in _documents(walk.rev_tree, globs.is_result).items()
     }
+    suffix = (
+        "; no chain of corrections new since BASE leads from that blob to the audited one"
+        if policy.corrections_allowed
+        else ""
+    )
     findings = []
     for exp_id, entries in _documents(walk.base_tree, globs.is_result).items():
         for entry in entries:
             if entry.sha in at_rev.get(exp_id, set()) or entry.path in reported:
+                continue
+            held: set[str | None] = set(at_rev.get(exp_id, ())) or {None}
+            if (
+                policy.corrections_allowed
+                and reachable(declared.new_at_rev, exp_id, entry.sha) & held
+            ):
                 continue
             findings.append(
                 Finding(
@@ -215,10 +315,29 @@ def _net_results(walk: _Walk, globs: DocumentGlobs, reported: set[str]) -> list[
                     RULE,
                     f"committed result of experiment {exp_id!r} (blob {entry.sha[:12]}) is "
                     "not at the audited commit, and no commit's change against its first "
-                    "parent shows it (a merge of an unrelated history?)",
+                    "parent shows it (a merge of an unrelated history?)" + suffix,
                 )
             )
     return findings
+
+
+def _net_corrections(walk: _Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
+    """BASE's corrections that REV does not hold at the same path byte for byte, where no
+    commit showed the change: append-only across a merge that hides it from the walk."""
+    at_rev = {(e.path, e.sha) for e in walk.rev_tree}
+    return [
+        Finding(
+            e.path,
+            Problem.CORRECTION_REWRITTEN.value,
+            f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
+            "was, and no commit's change against its first parent shows it (a merge of an "
+            "unrelated history?); corrections are append-only",
+        )
+        for e in walk.base_tree
+        if _is_doc(e, globs.is_correction)
+        and (e.path, e.sha) not in at_rev
+        and e.path not in reported
+    ]
 
 
 def _net_record_candidates(walk: _Walk, globs: DocumentGlobs) -> dict[str, tuple[str, TreeEntry]]:
@@ -391,4 +510,3 @@ def _scan_findings(
         ]
         findings.extend(replace(f, message=f.message + where) for f in hits)
     return findings
-

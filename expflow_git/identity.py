@@ -91,13 +91,22 @@ class DocumentGlobs:
     def is_record(self, path: str) -> bool:
         return any(p.kind_of(path) is Kind.EXPERIMENT for p in self.policies)
 
+    def is_correction(self, path: str) -> bool:
+        """A correction (corrections.py) for any of the policies, and neither a result
+        nor a record for any (a path several kinds match is a result, then a record)."""
+        return (
+            any(p.kind_of(path) is Kind.CORRECTION for p in self.policies)
+            and not self.is_result(path)
+            and not self.is_record(path)
+        )
+
     def prefixes(self) -> list[str]:
         """Literal directories that hold every document (for a `git ls-tree` or
         `git log` path filter); empty when a glob starts with a wildcard."""
         heads = {
             literal_prefix(g)
             for p in self.policies
-            for g in (*p.result_globs, *p.experiment_globs)
+            for g in (*p.result_globs, *p.experiment_globs, *p.correction_globs)
         }
         return [] if "" in heads else sorted(h.rstrip("/") for h in heads)
 

@@ -34,6 +34,7 @@ class Kind(enum.Enum):
 
     EXPERIMENT = "experiment"
     RESULT = "result"
+    CORRECTION = "correction"  # a declared change to a committed result (corrections.py)
     POLICY = "policy"
     REPORT = "report"
 

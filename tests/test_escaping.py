@@ -35,6 +35,9 @@ HOSTILE = (
     "\x1b[2J\x9b31m\u2028::notice title=forged::LS\u202e <img src=x onerror=alert(1)> "
     "|`*[l](http://e) %0A"
 )
+CORRECTION_REASON = (
+    "x ::error title=forged::R ##[error]v1 <img src=x onerror=alert(1)> |`*[l](http://e) @octocat"
+)
 # A file name may hold anything but NUL and `/`; this one is not UTF-8 either.
 HOSTILE_NAME = b"evil\n::error title=forged::FILE \xff\x1b[31m ##[error]v1 \xe2\x80\xa8 .json"
 ROOT_NAME = b"::error title=forged::ROOT.yaml"
@@ -155,6 +158,14 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(repo, b"experiments/s1/" + HOSTILE_NAME, b'{"not": "a record"}')
     _write(repo, b"results/s1/" + HOSTILE_NAME, json.dumps(_result("a1", 1.0)).encode())
     _write(repo, ROOT_NAME, b"pin: 4821\n")
+    # A correction (listed in every format) under a hostile name, with what a one-line
+    # reason may hold: a mid-line command, `##[`, HTML, Markdown, a mention.
+    _write(repo, b"corrections/s1/a1/" + HOSTILE_NAME, {
+        "schema": "expflow/correction@1", "experiment": "a1", "supersedes": "a" * 40,
+        "blob": "b" * 40, "reason": CORRECTION_REASON,
+        "author": {"name": "<b>x</b> ##[error]", "email": "a@example.org"},
+        "time": "2026-11-20T12:00:00Z",
+    })
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", "hostile")
     return repo
@@ -191,6 +202,10 @@ def test_audit_output_runs_no_command_and_names_the_files_safely(
     else:
         # The non-UTF-8 byte is shown as an escape, not dropped or replaced.
         assert "FILE \\xff\\x1b[31m" in out.replace("\\\\", "\\"), out
+    if fmt in ("text", "md"):  # the correction is listed, its strings escaped
+        assert "orrections (1)" in out and "onerror" in out, out
+        assert fmt == "text" or "\\@octocat" in out, out  # no mention from Markdown
+    assert "Corrections (1)" in page and "onerror=alert(1)&gt;" in page
 
 
 def test_github_format_annotates_exactly_the_findings_and_infeasible_runs(hostile: Path) -> None:

@@ -230,13 +230,30 @@ def test_pre_commit_guards_committed_results(
     sandbox: Sandbox, hooked: Path, env: dict[str, str], passes: bool
 ) -> None:
     base = head(sandbox, hooked)
-    set_metrics(hooked, "exp-001", seg_total=57.5)  # still a valid result
+    # Declared with a correction (issue 13): the PIN approves it.
+    declare = ["result", "exp-001", "--metric", "seg_total=57.5", "--metric", "pde_mean=15",
+               "--metric", "train_time_min=45.5", "--overwrite", "--reason", "re-run", "--force"]
+    assert sandbox.cli(declare, hooked).code == 0
     sandbox.git(hooked, "add", "-A")
     proc = commit(sandbox, hooked, "tweak exp-001", env)
     output = proc.stdout + proc.stderr
     assert (proc.returncode == 0) is passes, output
     assert res_rel("exp-001") in output
     assert (head(sandbox, hooked) != base) is passes
+
+
+def test_pre_commit_refuses_an_undeclared_rewrite_even_with_the_pin(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    base = head(sandbox, hooked)
+    set_metrics(hooked, "exp-001", seg_total=57.5)  # still a valid result
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "tweak exp-001", {"EXPFLOW_PIN": PIN})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"{res_rel('exp-001')}: result-rewritten" in output
+    assert "no correction staged" in output
+    assert head(sandbox, hooked) == base
 
 
 def test_hooks_work_from_an_interpreter_path_with_a_space(sandbox: Sandbox, repo: Path) -> None:

@@ -206,15 +206,16 @@ def test_rm_with_the_right_pin_deletes_record_and_result(
     sandbox: Sandbox, repo: Path, flags: list[str], env: dict[str, str]
 ) -> None:
     before = snapshot(repo)
-    res = sandbox.cli(["rm", "exp-002", *flags], repo, env)
+    res = sandbox.cli(["rm", "exp-002", "--reason", "a broken run", *flags], repo, env)
     assert res.code == 0, res
-    assert res.out.splitlines() == [
-        f"removed {res_rel('exp-002')}",
-        f"removed {exp_rel('exp-002')}",
-    ]
+    wrote, *removed = res.out.splitlines()
+    assert removed == [f"removed {res_rel('exp-002')}", f"removed {exp_rel('exp-002')}"]
     after = snapshot(repo)
     assert set(before) - set(after) == {res_rel("exp-002"), exp_rel("exp-002")}
-    assert all(after[rel] == before[rel] for rel in after)  # nothing else touched
+    # The committed result leaves a correction (issue 13), and nothing else is touched.
+    (added,) = set(after) - set(before)
+    assert wrote.startswith(f"wrote {added}") and added.startswith("corrections/")
+    assert all(after[rel] == before[rel] for rel in after if rel != added)
     assert PIN not in res.both
 
 
@@ -223,7 +224,7 @@ def test_rm_with_a_wrong_pin_exits_1_and_changes_nothing(
     sandbox: Sandbox, repo: Path, flags: list[str], env: dict[str, str]
 ) -> None:
     before = snapshot(repo)
-    res = sandbox.cli(["rm", "exp-002", *flags], repo, env)
+    res = sandbox.cli(["rm", "exp-002", "--reason", "x", *flags], repo, env)
     assert_one_error_line(res, 1, "wrong PIN", "nothing changed")
     assert WRONG_PIN not in res.err  # a near-miss PIN is never echoed
     assert snapshot(repo) == before
@@ -231,7 +232,8 @@ def test_rm_with_a_wrong_pin_exits_1_and_changes_nothing(
 
 def test_rm_without_pin_or_terminal_refuses_promptly(sandbox: Sandbox, repo: Path) -> None:
     before = snapshot(repo)
-    res = sandbox.cli(["rm", "exp-002"], repo)  # a wait for input meets the timeout
+    # A wait for input meets the timeout.
+    res = sandbox.cli(["rm", "exp-002", "--reason", "x"], repo)
     assert_one_error_line(res, 2, "rm exp-002", "no terminal", "--pin", "EXPFLOW_PIN")
     assert snapshot(repo) == before
 
@@ -240,7 +242,7 @@ def test_rm_never_waits_on_an_open_but_silent_stdin(sandbox: Sandbox, repo: Path
     """A hook or CI job may hand the tool a pipe nobody writes to: it must not read it."""
     before = snapshot(repo)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "expflow_git", "rm", "exp-002"],
+        [sys.executable, "-m", "expflow_git", "rm", "exp-002", "--reason", "x"],
         cwd=repo,
         env=sandbox.environ(),
         stdin=subprocess.PIPE,
@@ -260,7 +262,7 @@ def test_rm_never_waits_on_an_open_but_silent_stdin(sandbox: Sandbox, repo: Path
 
 def test_rm_force_skips_the_pin_and_says_so(sandbox: Sandbox, repo: Path) -> None:
     (sandbox.expflow_home / "pin.hash").unlink()  # works even with no PIN set at all
-    res = sandbox.cli(["rm", "exp-002", "--force"], repo)
+    res = sandbox.cli(["rm", "exp-002", "--reason", "x", "--force"], repo)
     assert res.code == 0, res
     assert "--force: PIN check skipped for rm exp-002" in res.err
     assert not (repo / exp_rel("exp-002")).exists()
@@ -445,7 +447,9 @@ NEW_METRICS = [
 
 def test_result_overwrite_with_the_right_pin_replaces(sandbox: Sandbox, repo: Path) -> None:
     record = (repo / exp_rel("exp-001")).read_bytes()
-    res = sandbox.cli(["result", "exp-001", *NEW_METRICS, "--overwrite", "--pin", PIN], repo)
+    res = sandbox.cli(
+        ["result", "exp-001", *NEW_METRICS, "--overwrite", "--reason", "x", "--pin", PIN], repo
+    )
     assert res.code == 0, res
     assert load(repo, res_rel("exp-001"))["metrics"] == {
         "seg_total": 60.5,
@@ -458,9 +462,16 @@ def test_result_overwrite_with_the_right_pin_replaces(sandbox: Sandbox, repo: Pa
 @pytest.mark.parametrize(
     ("flags", "env", "code", "needle"),
     [
-        pytest.param(["--overwrite", "--pin", WRONG_PIN], {}, 1, "wrong PIN", id="wrong --pin"),
-        pytest.param(["--overwrite"], {"EXPFLOW_PIN": WRONG_PIN}, 1, "wrong PIN", id="wrong env"),
-        pytest.param(["--overwrite"], {}, 2, "no terminal", id="no pin, no tty"),
+        pytest.param(
+            ["--overwrite", "--reason", "x", "--pin", WRONG_PIN], {}, 1, "wrong PIN",
+            id="wrong --pin",
+        ),
+        pytest.param(
+            ["--overwrite", "--reason", "x"], {"EXPFLOW_PIN": WRONG_PIN}, 1, "wrong PIN",
+            id="wrong env",
+        ),
+        pytest.param(["--overwrite", "--reason", "x"], {}, 2, "no terminal", id="no pin, no tty"),
+        pytest.param(["--overwrite", "--pin", PIN], {}, 2, "--reason", id="no --reason"),
         pytest.param(["--pin", PIN], {}, 1, "write-once", id="no --overwrite"),
     ],
 )
@@ -487,7 +498,9 @@ def test_result_overwrite_checks_the_metrics_before_the_pin(sandbox: Sandbox, re
 
 
 def test_result_overwrite_force_says_so(sandbox: Sandbox, repo: Path) -> None:
-    res = sandbox.cli(["result", "exp-001", *NEW_METRICS, "--overwrite", "--force"], repo)
+    res = sandbox.cli(
+        ["result", "exp-001", *NEW_METRICS, "--overwrite", "--reason", "x", "--force"], repo
+    )
     assert res.code == 0, res
     assert f"--force: PIN check skipped for overwrite {res_rel('exp-001')}" in res.err
     assert load(repo, res_rel("exp-001"))["metrics"]["seg_total"] == 60.5
@@ -515,7 +528,15 @@ def test_protect_refuses_a_staged_rewrite_without_the_pin(
 
 
 @pytest.mark.parametrize("how", ["modify", "delete"])
-def test_protect_approves_with_the_right_pin(sandbox: Sandbox, repo: Path, how: str) -> None:
+def test_protect_approves_with_the_right_pin_under_corrections_deny(
+    sandbox: Sandbox, repo: Path, how: str
+) -> None:
+    """`protect: {corrections: deny}` keeps the PIN-only approval of before issue 13
+    (the default, `allow`, needs a correction too: tests/test_corrections.py)."""
+    policy = (repo / "expflow.yaml").read_text()
+    deny = policy.replace("protect: {", "protect: {corrections: deny, ", 1)
+    assert deny != policy
+    (repo / "expflow.yaml").write_text(deny)
     _stage_change(sandbox, repo, how)
     res = sandbox.cli(["protect"], repo, {"EXPFLOW_PIN": PIN})
     assert res.code == 0, res
@@ -523,7 +544,10 @@ def test_protect_approves_with_the_right_pin(sandbox: Sandbox, repo: Path, how: 
 
 
 def test_protect_wrong_pin_exits_1(sandbox: Sandbox, repo: Path) -> None:
-    _stage_change(sandbox, repo, "modify")
+    assert sandbox.cli(
+        ["result", "exp-001", *NEW_METRICS, "--overwrite", "--reason", "x", "--pin", PIN], repo
+    ).code == 0
+    sandbox.git(repo, "add", "-A")
     res = sandbox.cli(["protect"], repo, {"EXPFLOW_PIN": WRONG_PIN})
     assert_one_error_line(res, 1, "wrong PIN", res_rel("exp-001"))
 
@@ -559,7 +583,7 @@ def test_protect_refuses_a_record_deleted_under_its_result_even_with_the_pin(
 
 def test_deleting_a_broken_run_on_purpose(sandbox: Sandbox, repo: Path) -> None:
     """The issue's "Done when": the user who knows the PIN can still delete a run."""
-    assert sandbox.cli(["rm", "exp-004", "--pin", PIN], repo).code == 0
+    assert sandbox.cli(["rm", "exp-004", "--reason", "over time", "--pin", PIN], repo).code == 0
     sandbox.git(repo, "add", "-A")
     refused = sandbox.cli(["protect"], repo)
     assert refused.code == 1 and res_rel("exp-004") in refused.out

@@ -301,14 +301,64 @@ def test_protect_results_hook(
     assert code == 1, out
     assert f"{RES}: result-rewritten" in out and "deletes" in out
 
-    # Approved with the PIN from the environment; a wrong PIN changes nothing.
+    # Not even with the PIN: without a correction staged with it, `audit --since` would
+    # report it (issue 13).
     assert run_cli(["pin", "init", "1234"], cwd=repo.path, env=hook_env)[0] == 0
     code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
+    assert code == 1, out
+    assert f"{RES}: result-rewritten" in out and "no correction staged" in out
+
+    # Declared with a correction: approved with the PIN from the environment; without it
+    # or with a wrong PIN, refused (and nothing changes).
+    repo.git("reset", "-q", "--hard")
+    code, _, err = run_cli(["result", "exp-001", "--metric", "seg_total=58", "--overwrite",
+                            "--reason", "re-run", "--force"], cwd=repo.path, env=hook_env)
+    assert code == 0, err
+    repo.stage()
+    code, out = run_hook(repo.path, hook_config, hook, None, hook_env)
+    assert code == 1 and "approve with the PIN" in out, out
+    code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
     assert code == 0, out
-    assert "approved" in out
+    assert "approved" in out and "declared by corrections/" in out
     code, out = run_hook(repo.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "4321"})
     assert code == 1, out
     assert "wrong PIN" in out and "4321" not in out
+
+
+def test_a_declared_correction_commits_through_the_framework(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    """Issue 13: `result --overwrite --reason` committed through all three of the
+    checkout's hooks (pre-commit install); the same rewrite undeclared is refused."""
+    repo = seeded
+    base = repo.head()
+    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install", "-c", str(hook_config)],
+                          cwd=repo.path, env=git_env(hook_env), capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert run_cli(["pin", "init", "1234"], cwd=repo.path, env=hook_env)[0] == 0
+    pinned = {**hook_env, "EXPFLOW_PIN": "1234"}
+    metrics = ["--metric", "seg_total=58", "--metric", "pde_mean=15", "--metric",
+               "train_time_min=45"]
+
+    repo.write(RES, (repo.path / RES).read_text().replace("57.09", "58.5"))
+    repo.git("add", "-A")
+    code, out = commit_through_hooks(repo, pinned, "undeclared")
+    assert code != 0 and f"{RES}: result-rewritten" in out, out
+    repo.git("checkout", "-q", "HEAD", "--", RES)
+
+    code, out, err = run_cli(["result", "exp-001", *metrics, "--overwrite", "--reason",
+                              "re-run", "--pin", "1234"], cwd=repo.path, env=hook_env)
+    assert code == 0, out + err
+    repo.git("add", "-A")
+    code, out = commit_through_hooks(repo, pinned, "declared")
+    assert code == 0, out
+    assert repo.head() != base
+    committed = repo.git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert any(p.startswith("corrections/pdebench-task1/exp-001/") for p in committed)
+    code, out, err = run_cli(["audit", "--since", base], cwd=repo.path, env=hook_env)
+    assert code == 0, out + err
+    assert "corrections (1):" in out and "re-run" in out
 
 
 # --------------------------------------------------------------------------- "Done when"

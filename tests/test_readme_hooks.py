@@ -165,6 +165,32 @@ def _record_rewritten(repo: ExpRepo, row: Row) -> list[str]:
     return [row.path]
 
 
+def _correction(exp_id: str, blob: str | None = "b" * 40) -> dict[str, object]:
+    return {
+        "schema": "expflow/correction@1", "experiment": exp_id, "supersedes": "a" * 40,
+        "blob": blob, "reason": "re-ran", "author": {"name": "A", "email": "a@example.org"},
+        "time": "2026-11-20T12:00:00Z",
+    }
+
+
+def _correction_rewritten(repo: ExpRepo, row: Row) -> list[str]:
+    exp_id = row.path.split("/")[-2]
+    repo.write_json(row.path, _correction(exp_id))
+    repo.commit("a committed correction")
+    repo.write_json(row.path, {**_correction(exp_id), "reason": "another reason"})
+    return [row.path]
+
+
+def _correction_unmatched(repo: ExpRepo, row: Row) -> list[str]:
+    repo.write_json(row.path, _correction(row.path.split("/")[-2]))
+    return [row.path]
+
+
+def _correction_unknown_experiment(repo: ExpRepo, row: Row) -> list[str]:
+    repo.write_json(row.path, _correction(row.path.split("/")[-2]))
+    return [row.path]
+
+
 # The rule a row names -> how to stage what makes the hook print it (the files staged).
 PRODUCERS: dict[str, Callable[[ExpRepo, Row], list[str]]] = {
     "pin-assignment": _pin_assignment,
@@ -175,6 +201,9 @@ PRODUCERS: dict[str, Callable[[ExpRepo, Row], list[str]]] = {
     "result-rewritten": _result_rewritten,
     "duplicate-result": _duplicate_result,
     "record-rewritten": _record_rewritten,
+    "correction-rewritten": _correction_rewritten,
+    "correction-unmatched": _correction_unmatched,
+    "correction-unknown-experiment": _correction_unknown_experiment,
 }
 
 

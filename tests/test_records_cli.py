@@ -362,7 +362,7 @@ def test_result_overwrite_is_pin_guarded(pending: ExpRepo, isolated_env: Path) -
     assert run_cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)[0] == 0
     before = (cwd / RES).read_bytes()
     env = {"EXPFLOW_HOME": str(isolated_env)}
-    new = ["result", "exp-001", "--overwrite", "--metric", "seg_total=99"]
+    new = ["result", "exp-001", "--overwrite", "--reason", "x", "--metric", "seg_total=99"]
 
     # No PIN set at all: refused (usage), unchanged.
     code, out, err = run_cli(new, cwd=cwd, env=env)
@@ -387,7 +387,7 @@ def test_result_overwrite_is_pin_guarded(pending: ExpRepo, isolated_env: Path) -
 def test_result_overwrite_force_says_so(pending: ExpRepo) -> None:
     cwd = pending.path
     assert run_cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)[0] == 0
-    code, out, err = run_cli(["result", "exp-001", "--overwrite", "--force",
+    code, out, err = run_cli(["result", "exp-001", "--overwrite", "--reason", "x", "--force",
                               "--metric", "seg_total=1"], cwd=cwd)
     assert code == 0, err
     assert "--force" in err

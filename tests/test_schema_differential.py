@@ -32,6 +32,11 @@ RESULT = {
     "splits": {"holdout": {"seg_total": 55.2}},
     "provenance": {"host": "gpu-3", "git_sha": None},
 }
+CORRECTION = {
+    "schema": "expflow/correction@1", "experiment": "exp-001", "supersedes": "a" * 40,
+    "blob": "b" * 40, "reason": "re-ran with the fixed loader",
+    "author": {"name": "T Tester", "email": "t@example.com"}, "time": "2026-11-20T12:00:00Z",
+}
 POLICY = {
     "version": 1, "paths": {"experiments": ["experiments/**/*.json"], "results": ["results/**"]},
     "metrics": {"seg_total": {"group": "Score", "higher_is_better": True},
@@ -62,7 +67,7 @@ def valid_docs(tmp_path_factory: pytest.TempPathFactory) -> dict[Kind, dict[str,
     repo = tmp_path_factory.mktemp("diff") / "repo"
     repo.mkdir()
     return {Kind.EXPERIMENT: EXPERIMENT, Kind.RESULT: RESULT, Kind.POLICY: POLICY,
-            Kind.REPORT: _report_statement(repo)}
+            Kind.CORRECTION: CORRECTION, Kind.REPORT: _report_statement(repo)}
 
 
 def agree(kind: Kind, doc: Any) -> None:
@@ -130,10 +135,11 @@ def test_fast_and_reference_validators_agree(valid_docs: dict[Kind, Any], kind: 
     agree(kind, doc)
 
 
-@pytest.mark.parametrize("kind", [Kind.EXPERIMENT, Kind.RESULT, Kind.POLICY])
+@pytest.mark.parametrize("kind", [Kind.EXPERIMENT, Kind.RESULT, Kind.POLICY, Kind.CORRECTION])
 @pytest.mark.parametrize("value", AWKWARD, ids=repr)
 def test_awkward_values_everywhere(kind: Kind, value: Any) -> None:
-    base = {Kind.EXPERIMENT: EXPERIMENT, Kind.RESULT: RESULT, Kind.POLICY: POLICY}[kind]
+    base = {Kind.EXPERIMENT: EXPERIMENT, Kind.RESULT: RESULT, Kind.POLICY: POLICY,
+            Kind.CORRECTION: CORRECTION}[kind]
     for path in paths_of(base)[1:]:
         doc = copy.deepcopy(base)
         parent: Any = doc

@@ -147,3 +147,25 @@ def test_the_loader_refuses_a_remote_ref_without_touching_the_network(
     finally:  # the next test builds its validators from the bundled schemas again
         for cached in caches:
             cached.cache_clear()
+
+
+@needs_check_jsonschema
+def test_check_jsonschema_accepts_a_correction_the_tool_writes(
+    written: ExpRepo, cli: Any, tmp_path: Path
+) -> None:
+    """correction.schema.json takes the id and the timestamp from experiment.schema.json
+    by relative `$ref`s: a correction `result --overwrite` wrote passes, a broken one not."""
+    written.commit("result")
+    res = cli(["result", "exp-001", "--overwrite", "--reason", "fix", "--force",
+               "--metric", "seg_total=57.1", "--metric", "pde_mean=15",
+               "--metric", "train_time_min=45.5"], cwd=written.path)
+    assert res.code == 0, res.both
+    [path] = sorted((written.path / "corrections").rglob("*.json"))
+    proc = check_jsonschema("correction.schema.json", path, tmp_path)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "ok -- validation done"), proc.stderr
+    doc = json.loads(path.read_text())
+    doc["time"] = "yesterday"
+    bad = written.write("bad.json", json.dumps(doc))
+    proc = check_jsonschema("correction.schema.json", bad, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "$.time: 'yesterday' does not match" in proc.stdout, proc.stdout

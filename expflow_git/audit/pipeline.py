@@ -32,6 +32,7 @@ from expflow_git.checks import (
     run_verdict,
     stem_findings,
 )
+from expflow_git.corrections import Correction, correction_from_record, tree_findings
 from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitblobs import BlobReader
@@ -87,6 +88,7 @@ class TreeCheck:
     findings: tuple[Finding, ...]
     experiments: tuple[Experiment, ...]
     results: tuple[Result, ...]
+    corrections: tuple[Correction, ...] = ()  # declared corrections (corrections.py)
     # With --policy-ref: the commit whose policy judged, and the audited commit's own.
     policy_ref: str | None = None
     proposal: PolicyProposal | None = None
@@ -249,6 +251,7 @@ class _TreeReader:
         self.inputs: list[InputLeaf] = []
         self.experiments: list[Experiment] = []
         self.results: list[Result] = []
+        self.corrections: list[Correction] = []
         self.spellings: dict[str, str] = {}
 
     def classify(self, entries: list[TreeEntry], scan: bool) -> None:
@@ -301,6 +304,9 @@ class _TreeReader:
             if "doc" not in outcome:
                 findings.extend(row_finding(path, row) for row in rows(outcome["bad"]))
                 continue
+            if use.kind is Kind.CORRECTION:
+                self.corrections.append(correction_from_record(path, outcome["doc"]))
+                continue
             # finish_document's checks, with the registry's answer taken from the record.
             # What later checks compute with must have its type (an edited record: a miss).
             raw = outcome["doc"]
@@ -339,12 +345,19 @@ class _TreeReader:
         """
         if record is None:
             return False
-        marks = len(self.findings), len(self.inputs), len(self.experiments), len(self.results)
+        marks = (
+            len(self.findings),
+            len(self.inputs),
+            len(self.experiments),
+            len(self.results),
+            len(self.corrections),
+        )
         try:
             self.consume(sha, record)
         except (KeyError, TypeError, IndexError, AttributeError, ValueError):
             del self.findings[marks[0] :], self.inputs[marks[1] :]
             del self.experiments[marks[2] :], self.results[marks[3] :]
+            del self.corrections[marks[4] :]
             for use in self.uses.get(sha, ()):
                 self.spellings.pop(use.path, None)
             return False
@@ -389,6 +402,7 @@ def _read_documents(
             progress(done, total)
     findings = tree.findings
     findings.extend(integrity_findings(tree.experiments, tree.results, policy))
+    findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))
     tree.inputs.sort(key=lambda leaf: path_key(leaf.path))
     findings.sort(key=_finding_key)
     return TreeCheck(
@@ -399,6 +413,7 @@ def _read_documents(
         findings=tuple(findings),
         experiments=tuple(sorted(tree.experiments, key=lambda e: path_key(e.path))),
         results=tuple(sorted(tree.results, key=lambda r: path_key(r.path))),
+        corrections=tuple(sorted(tree.corrections, key=lambda c: path_key(c.path))),
         spellings=tree.spellings,
     )
 

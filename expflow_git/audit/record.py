@@ -5,7 +5,8 @@ repeats them:
 
     {"h": SHA-256 of the bytes,
      "s": {file class: [finding row, ...]},     the PIN scan, per pinscan FileClass value
-     "e" | "r": document outcome}               per kind the blob is read as
+     "e" | "r" | "k": document outcome}         per kind the blob is read as
+                                                (experiment, result, correction)
 
     document outcome: {"doc": the parsed document, slimmed to what the audit reads,
                        "reg": [finding row, ...] (a result's registry findings),
@@ -55,19 +56,24 @@ class BlobRecord(TypedDict, total=False):
     s: dict[str, list[FindingRow]]  # the PIN scan's findings per file class
     e: DocumentOutcome  # read as an experiment record
     r: DocumentOutcome  # read as a result
+    k: DocumentOutcome  # read as a correction (kept whole: a few small documents)
 
 
 def outcome_of(record: BlobRecord, kind: Kind) -> DocumentOutcome:
     """The record's outcome for one document kind (KeyError when it has none)."""
-    return record["e"] if kind is Kind.EXPERIMENT else record["r"]
+    if kind is Kind.EXPERIMENT:
+        return record["e"]
+    return record["r"] if kind is Kind.RESULT else record["k"]
 
 
 def set_outcome(record: BlobRecord, kind: Kind, outcome: DocumentOutcome) -> None:
     """Keep a document kind's outcome in the record."""
     if kind is Kind.EXPERIMENT:
         record["e"] = outcome
-    else:
+    elif kind is Kind.RESULT:
         record["r"] = outcome
+    else:
+        record["k"] = outcome
 
 
 def finding_row(f: Finding) -> FindingRow:
@@ -146,6 +152,9 @@ def content_record(
         content = check_content(kind, data)
         if isinstance(content, list):
             set_outcome(record, kind, {"bad": [finding_row(f) for f in content]})
+            continue
+        if kind is Kind.CORRECTION:  # a few small documents: kept whole
+            set_outcome(record, kind, {"doc": content})
             continue
         # Only what the audit reads again: keeps the cache small and quick to load.
         # The keys recur in every document of a repository: one copy of each.

@@ -55,8 +55,9 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged rewrites of committed results and frozen records unless PIN-approved."""
-    from expflow_git.hooks.protect import orphaned_results, staged_rewrites
+    """Refuse staged rewrites of committed results and frozen records unless PIN-approved
+    (a result's rewrite also needs a correction staged with it, unless corrections: deny)."""
+    from expflow_git.hooks.protect import judge_rewrites, orphaned_results, staged_rewrites
     from expflow_git.pin.guard import ENV_PIN
     from expflow_git.workspace import Workspace
 
@@ -65,7 +66,11 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     if orphans:  # never PIN-approvable: the result would be invalid
         emit_findings(orphans)
         raise SystemExit(ExitCode.FAILED)
-    rewrites = staged_rewrites(ws)
+    judged = judge_rewrites(ws, staged_rewrites(ws))
+    if judged.refused:  # never PIN-approvable: audit --since would report them
+        emit_findings(judged.refused)
+        raise SystemExit(ExitCode.FAILED)
+    rewrites = judged.approvable
     if not rewrites:
         return
     if not (pin or force or os.environ.get(ENV_PIN)):
@@ -77,6 +82,8 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
         f"approved: {paths}"
     )
+    for c in judged.declared:
+        err(f"{PROG} protect: declared by {c.path}: {c.describe()}")
 
 
 @click.command("install-hooks")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -84,7 +85,12 @@ def new(
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
 @click.argument("exp_id", metavar="ID")
 @click.argument("metric_args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--overwrite", is_flag=True, help="Replace a result (PIN-guarded).")
+@click.option("--overwrite", is_flag=True, help="Replace a result (PIN-guarded; needs --reason).")
+@click.option(
+    "--reason",
+    help="Why the result is replaced (required with --overwrite); a committed result's "
+    "replacement is recorded in a correction.",
+)
 @click.option("--pin", help="PIN for --overwrite (or env EXPFLOW_PIN, or a prompt).")
 @click.option("--force", is_flag=True, help="Skip the PIN check for --overwrite, and say so.")
 @policy_option
@@ -92,6 +98,7 @@ def result(
     exp_id: str,
     metric_args: tuple[str, ...],
     overwrite: bool,
+    reason: str | None,
     pin: str | None,
     force: bool,
     policy_path: str | None,
@@ -101,13 +108,14 @@ def result(
     Metrics are checked against the registry before anything is written. A
     pending or running record is marked `success`.
     """
-    from expflow_git.records.writer import open_layout, plan_result, write_result
+    from expflow_git.records.writer import correction_for, open_layout, plan_result, write_result
 
     layout = open_layout(policy_path)
     plan = plan_result(layout, exp_id, metric_args)
     if plan.findings:
         emit_findings(plan.findings)
         fail(f"{plan.path}: not written: {len(plan.findings)} problem(s)", ExitCode.FAILED)
+    correction = None
     if plan.exists:
         if not overwrite:
             fail(
@@ -115,23 +123,57 @@ def result(
                 "(--overwrite is PIN-guarded)",
                 ExitCode.FAILED,
             )
+        if not reason:
+            fail(f"{plan.path}: --overwrite needs --reason TEXT (it is recorded in a correction)")
+        correction = correction_for(
+            layout,
+            study=plan.record["study"],
+            exp_id=exp_id,
+            result_rel=plan.path,
+            new_data=plan.data,
+            reason=reason,
+            environ=os.environ,
+        )
         guard(f"overwrite {plan.path}", pin=pin, force=force)
-    for done in write_result(layout, plan, overwrite=overwrite):
+    for done in write_result(layout, plan, overwrite=overwrite, correction=correction):
         out(done)
 
 
 @click.command("rm")
 @click.argument("exp_id", metavar="ID")
+@click.option(
+    "--reason", help="Why (required when the result is committed; recorded in a correction)."
+)
 @click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
 @click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
 @policy_option
-def rm_cmd(exp_id: str, pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Delete a record and its result (PIN-guarded)."""
-    from expflow_git.records.writer import open_layout, remove_run
+def rm_cmd(
+    exp_id: str, reason: str | None, pin: str | None, force: bool, policy_path: str | None
+) -> None:
+    """Delete a record and its result (PIN-guarded; a committed result leaves a correction)."""
+    from expflow_git.records.writer import (
+        correction_for,
+        open_layout,
+        remove_run,
+        write_planned_correction,
+    )
 
     layout = open_layout(policy_path)
-    layout.find_experiment(exp_id)  # a missing run fails before any PIN is asked for
+    # A missing run, or a missing reason, fails before any PIN is asked for.
+    _, exp_doc = layout.find_experiment(exp_id)
+    study = exp_doc["study"]
+    correction = correction_for(
+        layout,
+        study=study,
+        exp_id=exp_id,
+        result_rel=layout.result_rel(study, exp_id),
+        new_data=None,
+        reason=reason,
+        environ=os.environ,
+    )
     guard(f"rm {exp_id}", pin=pin, force=force)
+    if correction is not None:
+        out(f"wrote {write_planned_correction(layout, correction)}")
     for rel in remove_run(layout, exp_id):
         out(f"removed {rel}")
 

@@ -2,7 +2,10 @@
 
 A staged change that modifies or deletes a result HEAD already has (`result-rewritten`),
 or changes a frozen field of the record of a run whose result HEAD has
-(`record-rewritten`), is refused unless the PIN approves it. A result is its
+(`record-rewritten`), is refused unless the PIN approves it. Under `protect:
+{corrections: allow}` (the default) a result's rewrite is approvable only when a
+correction staged with it declares it (corrections.py, issue 13): an undeclared one is
+refused even with the PIN, since `audit --since` would report it. A result is its
 experiment id's: moving it byte for byte is not a rewrite, replacing it is. When the
 staged policy differs from HEAD's, the globs of both decide what is a document, and a
 committed result the new `paths.results` no longer matches counts as deleted.
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from expflow_git.checks import Problem
+from expflow_git.corrections import Correction, Rewrite, correction_changes, judge
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
@@ -34,12 +38,18 @@ from expflow_git.workspace import Workspace
 
 RULE = Problem.RESULT_REWRITTEN.value
 _APPROVE = "approve with the PIN via EXPFLOW_PIN"
+_DECLARE = (
+    "no correction staged with it declares it; write one with `expflow-git result ID "
+    "--overwrite --reason TEXT` or `expflow-git rm ID --reason TEXT`"
+)
 
 
 @dataclass(frozen=True)
 class StagedRewrite:
-    """One refused staged change: the path, git's letter (M, D, T, A), the rule, why,
-    and the blobs before and after (None: no such side)."""
+    """One refused staged change: the path, git's letter (M, D, T, A), the rule, what
+    it does and why that is refused (`detail`, `why`), the blobs before and after (None:
+    no such side), and the experiment whose result it rewrites, if a correction may
+    declare it (None: a record's edit, or a result the policy's globs drop)."""
 
     path: str
     status: str
@@ -47,16 +57,23 @@ class StagedRewrite:
     detail: str = ""
     old_sha: str | None = None
     new_sha: str | None = None
+    why: str = "results are write-once"
+    experiment: str | None = None
 
-    def finding(self) -> Finding:
-        if self.detail:
-            return Finding(self.path, self.rule, self.detail)
+    def finding(self, *, undeclared: bool = False) -> Finding:
+        """The refusal; `undeclared`: a rewrite only a staged correction can approve."""
         verb = {"D": "deletes", "T": "changes the type of"}.get(self.status, "modifies")
+        what = self.detail or f"the staged change {verb} a committed result"
+        how = _DECLARE if undeclared else _APPROVE
         return Finding(
-            self.path,
-            self.rule,
-            f"the staged change {verb} a committed result (results are write-once; {_APPROVE})",
+            self.path, self.rule, f"{what} ({self.why}; {how})" if self.why else f"{what} ({how})"
         )
+
+    def rewrite(self) -> Rewrite | None:
+        """As corrections.py matches it, if a correction may declare it."""
+        if self.experiment is None or self.old_sha is None:
+            return None
+        return Rewrite(self.experiment, self.path, self.old_sha, self.new_sha)
 
 
 def _staged_changes(ws: Workspace) -> list[Change]:
@@ -104,10 +121,13 @@ def staged_rewrites(ws: Workspace) -> list[StagedRewrite]:
             r.change.status,
             detail=""
             if r.replacement is None
-            else f"the staged change replaces a committed result with {r.replacement.path} "
-            f"(a result is its experiment's, wherever it lies; {_APPROVE})",
+            else f"the staged change replaces a committed result with {r.replacement.path}",
             old_sha=r.change.old_sha,
             new_sha=r.new_sha,
+            why="results are write-once"
+            if r.replacement is None
+            else "a result is its experiment's, wherever it lies",
+            experiment=r.experiment,
         )
         for r in result_rewrites(changes, globs)
     ]
@@ -147,10 +167,10 @@ def _frozen_records(
                     edit.change.path,
                     edit.change.status,
                     Problem.RECORD_REWRITTEN.value,
-                    f"the staged change {frozen_message(fields, edit.experiment)} "
-                    f"(a finished run is frozen; {_APPROVE})",
+                    f"the staged change {frozen_message(fields, edit.experiment)}",
                     edit.old_sha,
                     edit.change.new_sha,
+                    why="a finished run is frozen",
                 )
             )
     return out
@@ -167,8 +187,9 @@ def _dropped_by_globs(
             e.path,
             "D",
             detail="the staged policy's paths.results no longer matches this committed "
-            f"result: it would drop out of the audit ({_APPROVE})",
+            "result: it would drop out of the audit",
             old_sha=e.sha,
+            why="",
         )
         for e in ws.git.ls_tree("HEAD", DocumentGlobs.of(head_policy).prefixes())
         if e.path not in touched
@@ -203,3 +224,46 @@ def orphaned_results(ws: Workspace) -> list[Finding]:
         for e in ws.git.ls_index()
         if stem(e.path) in deleted and matches_any(e.path, policy.result_globs)
     ]
+
+
+# ----------------------------------------------------------------- corrections (issue 13)
+@dataclass(frozen=True)
+class Judged:
+    """The staged rewrites split by the corrections staged with them."""
+
+    refused: tuple[Finding, ...]  # never PIN-approvable
+    approvable: tuple[StagedRewrite, ...]  # the PIN approves these
+    declared: tuple[Correction, ...]  # the corrections that declare them
+
+
+def judge_rewrites(ws: Workspace, rewrites: list[StagedRewrite]) -> Judged:
+    """Under `protect: {corrections: allow}` (the default) a result's rewrite is
+    approvable only when a correction added in the index declares exactly it; under
+    `deny`, every one is (as before corrections). Frozen records and results the staged
+    globs drop stay PIN-approvable: no correction names them. A changed, deleted or
+    moved committed correction (by the staged or HEAD policy's globs) is refused either
+    way, and under `allow` so is an added one that declares no staged change."""
+    if ws.git is None:
+        return Judged((), tuple(rewrites), ())
+    changes = _staged_changes(ws)
+    if not changes:
+        return Judged((), tuple(rewrites), ())
+    policy = ws.load_policy()
+    head_policy, _ = _head_policy(ws, changes)
+    with BlobReader(ws.git) as reader:
+        added, about = correction_changes(
+            changes,
+            policy,
+            reader.read,
+            where="in the index",
+            watched=DocumentGlobs.of(policy, head_policy).is_correction,
+        )
+    declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
+    verdict = judge(list(declarable.values()), added, about, policy, where="in the index")
+    if not policy.corrections_allowed:
+        return Judged(verdict.findings, tuple(rewrites), ())
+    uncovered = set(verdict.uncovered)
+    refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
+    approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
+    declared = tuple(c for _, c in verdict.declared)
+    return Judged((*refused, *verdict.findings), approvable, declared)

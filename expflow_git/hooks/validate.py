@@ -130,6 +130,9 @@ def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]
         if isinstance(data, Finding):
             keyed.append(((0, i), data))
             continue
+        if kind is Kind.CORRECTION:
+            keyed.extend(((0, i), finding) for finding in _correction_findings(rel, data, lookup))
+            continue
         doc, findings = check_document(kind, rel, data, policy)
         if isinstance(doc, Experiment):
             experiments[doc.id] = doc
@@ -216,6 +219,26 @@ _OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(o
 
 def _symlink_finding(rel: str) -> Finding:
     return Finding(rel, Problem.NOT_A_FILE.value, "is a symbolic link; documents must be files")
+
+
+def _correction_findings(rel: str, data: bytes, lookup: _Lookup) -> list[Finding]:
+    """A correction: strict JSON, its schema, and the experiment it names (corrections.py)."""
+    from expflow_git.corrections import check_correction, tree_findings
+
+    correction, findings = check_correction(rel, data)
+    if correction is None:
+        return findings
+    if lookup.paths(Kind.EXPERIMENT, correction.experiment):
+        return []
+    # No record: fine only if a tracked correction deletes the run (rare: read them).
+    others = []
+    for path in lookup.ws.tracked_paths():
+        if path != rel and lookup.policy.kind_of(path) is Kind.CORRECTION:
+            other = lookup.ws.read_tracked(path)
+            found = check_correction(path, other)[0] if other is not None else None
+            if found is not None and found.experiment == correction.experiment:
+                others.append(found)
+    return [f for f in tree_findings([correction, *others], []) if f.path == rel]
 
 
 def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:

@@ -20,6 +20,7 @@ from expflow_git import __version__
 from expflow_git.errors import ExpflowError
 from expflow_git.jsonstrict import pointer_token
 from expflow_git.policy.model import (
+    DEFAULT_CORRECTION_GLOBS,
     DEFAULT_EXPERIMENT_GLOBS,
     DEFAULT_POLICY_PATH,
     DEFAULT_RESULT_GLOBS,
@@ -302,6 +303,8 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         walk_forward=walk,
         base_seed=raw.get("seed_policy", {}).get("base_seed", 0),
         results_immutable=raw.get("protect", {}).get("results_immutable", True),
+        correction_globs=tuple(paths.get("corrections", DEFAULT_CORRECTION_GLOBS)),
+        corrections_allowed=raw.get("protect", {}).get("corrections", "allow") == "allow",
         public_keys=tuple(raw.get("signing", {}).get("public_keys", [])),
         scan_allow=tuple(raw.get("scan", {}).get("allow", [])),
         raw=raw,

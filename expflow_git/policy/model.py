@@ -23,6 +23,7 @@ from expflow_git.schemas import Kind
 DEFAULT_POLICY_PATH = "expflow.yaml"
 DEFAULT_EXPERIMENT_GLOBS = ("experiments/**/*.json",)
 DEFAULT_RESULT_GLOBS = ("results/**/*.json",)
+DEFAULT_CORRECTION_GLOBS = ("corrections/**/*.json",)
 
 _NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 
@@ -135,6 +136,10 @@ class Ranking:
     tie_break: tuple[str, ...] = ()
 
 
+# The order the kinds are tried in: a path several kinds match is the first of them.
+_KINDS_IN_ORDER = (Kind.RESULT, Kind.EXPERIMENT, Kind.CORRECTION)
+
+
 @dataclass(frozen=True)
 class Policy:
     """The parsed, checked policy. Built once and passed in; never global."""
@@ -152,24 +157,25 @@ class Policy:
     walk_forward: WalkForward | None = None
     base_seed: int = 0
     results_immutable: bool = True
+    # Corrections (corrections.py): where they live, and whether one may approve a rewrite.
+    correction_globs: tuple[str, ...] = DEFAULT_CORRECTION_GLOBS
+    corrections_allowed: bool = True
     public_keys: tuple[str, ...] = ()
     scan_allow: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def kind_of(self, path: str) -> Kind | None:
         """Which kind of document a root-relative path holds, by the policy's globs
-        (a path both kinds match is a result)."""
+        (a path several kinds match is a result, else an experiment record)."""
         index = self._classify(path.removeprefix("./"))
-        if index is None:
-            return None
-        return Kind.RESULT if index == 0 else Kind.EXPERIMENT
+        return None if index is None else _KINDS_IN_ORDER[index]
 
     @functools.cached_property
     def _classify(self) -> Callable[[str], int | None]:
-        """Both kinds' globs at once, results first: one match per path of a tree."""
+        """Every kind's globs at once, results first: one match per path of a tree."""
         from expflow_git.globs import classifier
 
-        return classifier((self.result_globs, self.experiment_globs))
+        return classifier((self.result_globs, self.experiment_globs, self.correction_globs))
 
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expflow_git.atomicfile import confined
 from expflow_git.checks import check_document, registry_findings
@@ -27,6 +27,9 @@ from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.globs import matches_any
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
+
+if TYPE_CHECKING:
+    from expflow_git.corrections import Planned
 
 # Packages whose versions are worth recording when installed; the rest is noise.
 TRACKED_PACKAGES = (
@@ -362,6 +365,7 @@ class PlannedResult:
 
     path: str
     doc: dict[str, Any]
+    data: bytes  # the document as it is written
     findings: list[Finding]  # registry problems: nothing is written when there are any
     exists: bool  # a result is there already (write-once: only a PIN-approved overwrite)
     record_path: str
@@ -386,6 +390,7 @@ def plan_result(layout: Layout, exp_id: str, metric_args: Sequence[str]) -> Plan
     return PlannedResult(
         path=rel,
         doc=doc,
+        data=dump(doc),
         findings=check_new_result(rel, doc, layout.policy),
         exists=(layout.root / rel).exists(),
         record_path=exp_rel,
@@ -394,16 +399,55 @@ def plan_result(layout: Layout, exp_id: str, metric_args: Sequence[str]) -> Plan
     )
 
 
-def write_result(layout: Layout, plan: PlannedResult, *, overwrite: bool) -> list[str]:
-    """Write a planned result (a pending or running record is marked `success` first);
-    returns what was done, one line each."""
+def correction_for(
+    layout: Layout,
+    *,
+    study: str,
+    exp_id: str,
+    result_rel: str,
+    new_data: bytes | None,
+    reason: str | None,
+    environ: Mapping[str, str],
+) -> Planned | None:
+    """The correction a change of the result at `result_rel` needs (None: it is not
+    committed); `new_data` None for a deletion."""
+    from expflow_git.corrections import plan_correction
+
+    return plan_correction(
+        layout.root,
+        layout.policy,
+        study=study,
+        experiment=exp_id,
+        result_rel=result_rel,
+        new_data=new_data,
+        reason=reason,
+        environ=environ,
+    )
+
+
+def write_planned_correction(layout: Layout, planned: Planned) -> str:
+    """Write a planned correction; what was written, for one line of output."""
+    from expflow_git.corrections import write_correction
+
+    what = "replaces the uncommitted one" if planned.replaces else "commit it with the result"
+    return f"{write_correction(layout.root, planned)} (a correction: {what})"
+
+
+def write_result(
+    layout: Layout, plan: PlannedResult, *, overwrite: bool, correction: Planned | None = None
+) -> list[str]:
+    """Write a planned result, after its correction (if any; first, so that a crash leaves
+    a declaration the hooks refuse alone), a pending or running record marked `success`
+    before it; returns what was done, one line each."""
     from expflow_git.atomicfile import write_atomic
 
     done = []
+    if correction is not None:
+        done.append(f"wrote {write_planned_correction(layout, correction)}")
     if plan.record_status is not Status.SUCCESS:
         record = {**plan.record, "status": Status.SUCCESS.value}
         write_atomic(layout.root / plan.record_path, dump(record))
         done.append(f"marked {plan.record_path} success")
-    write_atomic(layout.root / plan.path, dump(plan.doc), overwrite=overwrite)
+    write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite)
     done.append(f"wrote {plan.path}")  # the study comes from the record
     return done

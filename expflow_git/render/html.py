@@ -221,6 +221,28 @@ def _findings(view: View) -> str:
     return head + f'<ol class="findings">{items}</ol>{more}</section>'
 
 
+def _corrections(view: View) -> str:
+    """Every declared correction (issue 13): a changed result is shown, never silent."""
+    n = len(view.corrections)
+    if not n:
+        return ""
+    items = "".join(
+        f"<li><code>{_e(c.path)}</code> <strong>{_e(c.experiment)}</strong> "
+        f"<code>{_e(c.change())}</code> by {_e(c.author_name)} &lt;{_e(c.author_email)}&gt; "
+        f"at {_e(c.time)}: {_e(c.reason)}</li>"
+        for c in view.corrections[:MAX_FINDINGS]
+    )
+    more = (
+        f'<p class="note">Showing the first {MAX_FINDINGS:,} of {n:,} corrections.</p>'
+        if n > MAX_FINDINGS
+        else ""
+    )
+    return (
+        f'<section aria-labelledby="h-corrections"><h2 id="h-corrections">Corrections ({n:,})'
+        f'</h2><ol class="findings">{items}</ol>{more}</section>'
+    )
+
+
 def _policy_change(view: View) -> str:
     """The audited commit's own policy against the one that judged (under --policy-ref)."""
     proposal = view.proposal
@@ -275,6 +297,7 @@ def render_html(view: View) -> str:
         walk_section(view),
         _leaderboard(view),
         _findings(view),
+        _corrections(view),
         _meta(view),
         f"<footer>expflow-git{_e(version)} scorecard of commit <code>{_e(view.commit)}</code>. "
         "Check the report itself with <code>expflow-git verify REPORT</code>; this page is "

@@ -34,6 +34,9 @@ def render_markdown(view: View) -> str:
     lines.append(md_table(*leaderboard_cells(shown, view.metric_columns)) if shown else "_no runs_")
     if (more := more_rows_note(view.rows, shown)) is not None:
         lines.append(f"\n_{more}_")
+    if view.corrections:  # declared, so never silent (issue 13)
+        lines += ["", f"### Corrections ({len(view.corrections)})", ""]
+        lines += [f"- {_quiet(c.path)}: {_quiet(c.describe())}" for c in view.corrections]
     if view.findings:
         lines += ["", f"### Findings ({len(view.findings)})", ""]
         lines += [
@@ -41,6 +44,11 @@ def render_markdown(view: View) -> str:
             for f in view.findings
         ]
     return truncate("\n".join(lines) + "\n")
+
+
+def _quiet(text: str) -> str:
+    """Escaped, and no `@name` that would notify someone from a pull request's text."""
+    return markdown(text).replace("@", "\\@")
 
 
 def _policy_change(view: View) -> list[str]:

@@ -52,7 +52,11 @@ _DESCRIPTIONS: Mapping[str, str] = {
     Leak.PIN_HASH_FORMAT.value: "A PIN hash in expflow-git's own format is committed.",
     Leak.PIN_VALUE.value: "A four-digit PIN is committed under a pin key or after --pin.",
     Leak.PRIVATE_KEY.value: "A private key (PEM or OpenSSH block) is committed.",
-    Problem.RESULT_REWRITTEN.value: "A committed result was later changed, replaced or deleted.",
+    Problem.RESULT_REWRITTEN.value: "A committed result was later changed, replaced or "
+    "deleted without a correction.",
+    Problem.CORRECTION_REWRITTEN.value: "A committed correction was changed or deleted.",
+    Problem.CORRECTION_UNMATCHED.value: "A correction declares a change its commit does not make.",
+    Problem.CORRECTION_UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
     INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
     WALK_FORWARD: "The walk-forward correlation gate does not pass.",
     NO_FEASIBLE_RUN: "No run passes every threshold, gate, required metric and rule.",

@@ -74,6 +74,9 @@ def render_text(view: View) -> str:
             lines.append(f"… {more}")
     else:
         lines.append("no runs (no result with a successful experiment record)")
+    if view.corrections:  # declared, so never silent (issue 13)
+        lines += ["", f"corrections ({len(view.corrections)}):"]
+        lines += [f"  {printable(c.path)}: {printable(c.describe())}" for c in view.corrections]
     if view.findings:
         lines += ["", f"findings ({len(view.findings)}):"]
         lines += [f"  {f.location()}: {f.rule}: {f.message}" for f in view.findings]

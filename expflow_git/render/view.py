@@ -10,6 +10,7 @@ from expflow_git import __version__
 from expflow_git.audit.pipeline import Audit, commit_time_utc
 from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind
+from expflow_git.corrections import Correction
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.policy.diff import PolicyProposal
 from expflow_git.policy.model import Gate, parse_gate
@@ -59,6 +60,7 @@ class View:
     thresholds: tuple[Gate, ...] = ()
     tool_version: str = ""
     policy_blob: str = ""
+    corrections: tuple[Correction, ...] = ()  # declared corrections in the tree (issue 13)
     policy_ref: str | None = None  # the commit the policy was read at (--policy-ref)
     proposal: PolicyProposal | None = None  # the audited commit's own policy, under --policy-ref
     # Signed, but no signature was checked against a trusted key: who signed is unknown.
@@ -169,6 +171,7 @@ def view_from_statement(
         thresholds=thresholds_from_entries(entries),
         tool_version=p["tool"]["version"],
         policy_blob=p["policy"]["gitBlob"],
+        corrections=tuple(Correction.from_entry(e) for e in entries if e["type"] == "correction"),
         policy_ref=p["policy"].get("ref"),
         proposal=PolicyProposal.from_json(p["policy"]["proposed"])
         if "proposed" in p["policy"]
@@ -268,6 +271,7 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         ),
         tool_version=__version__,
         policy_blob=check.policy_blob,
+        corrections=check.corrections,
         policy_ref=check.policy_ref,
         proposal=check.proposal,
     )

@@ -227,6 +227,8 @@ def _template(
 
 def _pieces(audit: Audit) -> Iterator[Piece]:
     yield from (_generic_piece(finding_entry(f)) for f in audit.findings)
+    # Declared corrections (issue 13), by path: visible in every report, never silent.
+    yield from (_generic_piece(c.entry()) for c in audit.check.corrections)
     known: Known = {}
     spellings = audit.check.spellings
     yield from (

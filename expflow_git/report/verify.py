@@ -414,7 +414,7 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any], head: str, ref_name: st
         if isinstance(judged, Line):
             return judged
     policy = judged
-    globs = policy.experiment_globs + policy.result_globs
+    globs = policy.experiment_globs + policy.result_globs + policy.correction_globs
     at_commit = {
         clean(p): e.sha  # as the report spells a file name that is not UTF-8
         for p, e in entries.items()

@@ -1,0 +1,477 @@
+"""Declared corrections (issue 13): a change to a committed result is accepted only
+with a correction document added in the same commit that names the experiment,
+the superseded blob and the new one (null: deleted), with a reason, an author and
+a time. Corrections are append-only and listed in every report.
+
+This module holds the model (`Correction`, `Rewrite`), reading and checking a
+correction document, writing one (`build_correction`, `write_correction`), and
+the one rule the `protect` hook and `audit --since` share (`correction_changes`
+and `judge`, over the pure `match`; the callers find the rewrites by experiment id,
+identity.py). It reads git only through what the caller passes in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expflow_git.checks import Problem, check_content
+from expflow_git.errors import ExpflowError, Finding, clean, printable
+from expflow_git.gitstore import Change, Git, no_git_env
+from expflow_git.globs import matches_any
+from expflow_git.identity import REGULAR_MODES
+from expflow_git.policy.model import Policy
+from expflow_git.schemas import Kind, is_valid
+
+CORRECTION_SCHEMA = "expflow/correction@1"
+CORRECTIONS_DIR = "corrections"  # where `result --overwrite` and `rm` write them
+# What `git var` needs to resolve the identity a commit would get (no_git_env drops them).
+IDENTITY_VARS = (
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+)
+_IDENT = re.compile(r"(?P<name>.*) <(?P<email>[^<>]*)> (?P<time>-?[0-9]+) (?P<tz>[+-][0-9]{4})\Z")
+_CHANGED = ("M", "D", "T")  # git's letters for a change or deletion of a path
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A correction document, from strictly parsed, schema-valid JSON."""
+
+    path: str
+    experiment: str
+    supersedes: str  # git blob id of the committed result it replaces
+    blob: str | None  # git blob id of the new result; None: the result was deleted
+    reason: str
+    author_name: str
+    author_email: str
+    time: str
+
+    @classmethod
+    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Correction:
+        """Build from a document that passed the correction schema."""
+        return cls(
+            path,
+            doc["experiment"],
+            doc["supersedes"],
+            doc["blob"],
+            doc["reason"],
+            doc["author"]["name"],
+            doc["author"]["email"],
+            doc["time"],
+        )
+
+    def entry(self) -> dict[str, Any]:
+        """The report's entry body for this correction (strings made JCS-safe)."""
+        return {
+            "type": "correction",
+            "path": clean(self.path),
+            "experiment": self.experiment,
+            "supersedes": self.supersedes,
+            "blob": self.blob,
+            # Clean already, unless they came from an edited cache record: never let
+            # such a record break the report's encoding.
+            "reason": clean(self.reason),
+            "author": {"name": clean(self.author_name), "email": clean(self.author_email)},
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Correction:
+        """Back from a report entry (`entry`)."""
+        return cls.from_json(entry["path"], entry)
+
+    def change(self) -> str:
+        """`<old> → <new>` with 12-digit blob ids (new: "deleted")."""
+        return f"{self.supersedes[:12]} → {self.blob[:12] if self.blob else 'deleted'}"
+
+    def describe(self) -> str:
+        """One line for people (control characters escaped by the caller's renderer)."""
+        verb = "deleted" if self.blob is None else "corrected"
+        return (
+            f"result of {self.experiment!r} {verb} ({self.change()}) by {self.author_name} "
+            f"<{self.author_email}> at {self.time}: {self.reason}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """A change of a committed result: its experiment, path, old blob and new blob
+    (None: deleted). Identity is the experiment id; the path is for messages."""
+
+    experiment: str
+    path: str
+    old: str
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How the corrections added with a set of rewrites pair with them."""
+
+    declared: tuple[tuple[Rewrite, Correction], ...]
+    uncovered: tuple[Rewrite, ...]
+    unmatched: tuple[Correction, ...]
+
+
+def match(rewrites: Sequence[Rewrite], added: Sequence[Correction]) -> Coverage:
+    """Pair each rewrite with a correction added beside it that names the same
+    experiment, old blob and new blob; each correction covers one rewrite at most."""
+    free = list(added)
+    declared, uncovered = [], []
+    for rewrite in rewrites:
+        key = (rewrite.experiment, rewrite.old, rewrite.new)
+        hit = next((c for c in free if (c.experiment, c.supersedes, c.blob) == key), None)
+        if hit is None:
+            uncovered.append(rewrite)
+        else:
+            free.remove(hit)
+            declared.append((rewrite, hit))
+    return Coverage(tuple(declared), tuple(uncovered), tuple(free))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one commit's (or the index's) changes decide: the rewrites a correction
+    declares, those none does, and findings about the corrections themselves."""
+
+    declared: tuple[tuple[Rewrite, Correction], ...]
+    uncovered: tuple[Rewrite, ...]
+    findings: tuple[Finding, ...]
+
+    def covers(self, path: str) -> bool:
+        """Whether the rewrite of the result at `path` is declared."""
+        return any(rewrite.path == path for rewrite, _ in self.declared)
+
+
+def is_added_correction(change: Change, policy: Policy) -> bool:
+    """Whether `change` adds a file that, if it parses, is a correction that may declare
+    a change: only the judging policy's `paths.corrections` (the corrections the audit
+    lists), never one only another policy's globs match."""
+    return (
+        change.status == "A"
+        and change.new_sha is not None
+        and change.new_mode in REGULAR_MODES
+        and policy.kind_of(change.path) is Kind.CORRECTION
+    )
+
+
+def correction_changes(
+    changes: Iterable[Change],
+    policy: Policy,
+    read: Callable[[str], bytes],
+    *,
+    where: str,
+    watched: Callable[[str], bool] | None = None,
+) -> tuple[list[Correction], list[Finding]]:
+    """The corrections `changes` add (`is_added_correction`; an invalid one declares
+    nothing: `validate` and the audit say why), and a `correction-rewritten` finding for
+    each committed correction they change or delete (corrections are append-only; a move
+    is a deletion). `watched` says which paths are corrections whose change is reported
+    (default: the policy's; callers pass the globs of every policy they combine)."""
+
+    def is_committed_correction(change: Change) -> bool:
+        if watched is not None:
+            return watched(change.path)
+        return policy.kind_of(change.path) is Kind.CORRECTION
+
+    added: list[Correction] = []
+    findings: list[Finding] = []
+    for change in changes:
+        if change.status in _CHANGED and is_committed_correction(change):
+            verb = "deleted" if change.status == "D" else "changed"
+            findings.append(
+                Finding(
+                    change.path,
+                    Problem.CORRECTION_REWRITTEN.value,
+                    f"a committed correction was {verb} {where} (corrections are append-only)",
+                )
+            )
+        elif is_added_correction(change, policy):
+            assert change.new_sha is not None
+            doc, _ = check_correction(change.path, read(change.new_sha))
+            if doc is not None:
+                added.append(doc)
+    return added, findings
+
+
+def judge(
+    rewrites: Sequence[Rewrite],
+    added: Sequence[Correction],
+    findings: Sequence[Finding],
+    policy: Policy,
+    *,
+    where: str,
+) -> Verdict:
+    """The verdict on one commit's (or the index's) rewrites, however the caller found
+    them, given the corrections added beside them and the findings so far. A rewrite is
+    declared exactly when an added correction names its experiment, old and new blob
+    (never under `protect: {corrections: deny}`); under `allow` an added correction that
+    declares nothing is `correction-unmatched`."""
+    if not policy.corrections_allowed:
+        return Verdict((), tuple(rewrites), tuple(findings))
+    coverage = match(rewrites, added)
+    unmatched = [
+        Finding(
+            c.path,
+            Problem.CORRECTION_UNMATCHED.value,
+            f"declares a change of the result of {c.experiment!r} ({c.change()}) that "
+            f"nothing {where} makes",
+        )
+        for c in coverage.unmatched
+    ]
+    return Verdict(coverage.declared, coverage.uncovered, (*findings, *unmatched))
+
+
+def reachable(corrections: Iterable[Correction], experiment: str, old: str) -> set[str | None]:
+    """The blobs (None: deleted) that a chain of `corrections` of `experiment` leads to
+    from `old`, each step one correction's exact old → new blob (`old` itself included).
+    The history audit's BASE-vs-REV comparison accepts a net change only along one."""
+    edges: dict[str, set[str | None]] = {}
+    for c in corrections:
+        if c.experiment == experiment:
+            edges.setdefault(c.supersedes, set()).add(c.blob)
+    seen: set[str | None] = {old}
+    todo: list[str | None] = [old]
+    while todo:
+        blob = todo.pop()
+        for nxt in edges.get(blob, ()) if blob is not None else ():
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+# --------------------------------------------------------------------------- reading
+def check_correction(path: str, data: bytes) -> tuple[Correction | None, list[Finding]]:
+    """Strict JSON → the correction schema. The value only if both pass."""
+    from dataclasses import replace
+
+    content = check_content(Kind.CORRECTION, data)
+    if isinstance(content, list):
+        return None, [replace(f, path=path) for f in content]
+    return Correction.from_json(path, content), []
+
+
+def correction_from_record(path: str, raw: Any) -> Correction:
+    """From what the audit's cache kept; TypeError unless it still meets the schema
+    (an edited cache record must be a miss, never a correction of another shape)."""
+    if not is_valid(Kind.CORRECTION, raw):
+        raise TypeError("not a correction document")
+    return Correction.from_json(path, raw)
+
+
+def tree_findings(
+    corrections: Iterable[Correction], experiment_ids: Iterable[str]
+) -> list[Finding]:
+    """A correction that keeps a result must name an experiment of the tree, or one
+    that a correction of the tree deletes (a run deleted on record keeps its history;
+    a correction that deletes a run names an experiment that is gone with it)."""
+    corrections = list(corrections)
+    known = set(experiment_ids) | {c.experiment for c in corrections if c.blob is None}
+    return [
+        Finding(
+            c.path,
+            Problem.CORRECTION_UNKNOWN_EXPERIMENT.value,
+            f"names experiment {c.experiment!r}, which has no record here",
+            "/experiment",
+        )
+        for c in corrections
+        if c.blob is not None and c.experiment not in known
+    ]
+
+
+# --------------------------------------------------------------------------- writing
+@dataclass(frozen=True)
+class Author:
+    """The identity git would give a commit made now (`git var GIT_AUTHOR_IDENT`)."""
+
+    name: str
+    email: str
+    time: str  # RFC 3339, UTC
+
+
+def git_author(git: Git, environ: Mapping[str, str]) -> Author:
+    """Who makes the correction, as git resolves it: user.name/user.email and the
+    GIT_AUTHOR_* / GIT_COMMITTER_* variables of `environ` (GIT_AUTHOR_DATE too)."""
+    env = no_git_env(environ)
+    env.update({k: environ[k] for k in IDENTITY_VARS if k in environ})
+    try:
+        text = Git(git.root, git.git_dir, env).run("var", "GIT_AUTHOR_IDENT")
+    except ExpflowError as exc:
+        raise ExpflowError(
+            f"{exc.message} — a correction records its author: set user.name and user.email"
+        ) from None
+    found = _IDENT.match(text.decode("utf-8", "replace").rstrip("\n"))
+    if found is None:
+        raise ExpflowError("git var GIT_AUTHOR_IDENT: an identity git did not format as usual")
+    try:
+        when = dt.datetime.fromtimestamp(int(found["time"]), tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ExpflowError("git var GIT_AUTHOR_IDENT: the time is out of range") from None
+    return Author(found["name"], found["email"], when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def committed_blob(git: Git, rel: str) -> str | None:
+    """The blob of `rel` in HEAD; None if HEAD is unborn or lacks it (nothing to correct)."""
+    try:
+        head = git.resolve_commit("HEAD").sha
+    except ExpflowError:
+        return None
+    entry = next((e for e in git.ls_tree(head, [rel]) if e.path == rel), None)
+    return entry.sha if entry is not None and entry.type == "blob" else None
+
+
+def blob_id(git: Git, rel: str, data: bytes) -> str:
+    """The blob id `git add rel` would give `data` (the path's filters applied)."""
+    return git.run("hash-object", "--stdin", f"--path={rel}", input=data).decode().strip()
+
+
+def build_correction(
+    *, experiment: str, supersedes: str, blob: str | None, reason: str, author: Author
+) -> dict[str, Any]:
+    """A correction document; ExpflowError (exit 2) unless it meets the schema (a reason
+    must be one line of text)."""
+    doc = {
+        "schema": CORRECTION_SCHEMA,
+        "experiment": experiment,
+        "supersedes": supersedes,
+        "blob": blob,
+        "reason": reason,
+        "author": {"name": author.name, "email": author.email},
+        "time": author.time,
+    }
+    if not is_valid(Kind.CORRECTION, doc):
+        from expflow_git.schemas import schema_errors
+
+        pointer, message = next(iter(schema_errors(Kind.CORRECTION, doc)))
+        what = "--reason" if pointer == "/reason" else f"correction {pointer}"
+        raise ExpflowError(f"{what}: {printable(message)}")
+    return doc
+
+
+def correction_path(policy: Policy, study: str, doc: Mapping[str, Any]) -> str:
+    """Where a new correction goes: corrections/<study>/<id>/<time>-<old blob>.json."""
+    stamp = doc["time"].replace("-", "").replace(":", "")
+    rel = f"{CORRECTIONS_DIR}/{study}/{doc['experiment']}/{stamp}-{doc['supersedes'][:12]}.json"
+    if not matches_any(rel, policy.correction_globs):
+        raise ExpflowError(
+            f"{rel} would not match the policy's paths.corrections {list(policy.correction_globs)}"
+        )
+    return rel
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A correction to write: where, its bytes, and whether it replaces an uncommitted
+    correction of the same committed result (`replaces`: its path)."""
+
+    path: str
+    data: bytes
+    replaces: str | None = None
+
+
+def write_correction(root: Path, planned: Planned) -> str:
+    """Write a new correction (never over a committed one: a second one in the same
+    second gets a suffix), or over the uncommitted one it replaces; it must stay inside
+    the work tree. Returns its path."""
+    from expflow_git.atomicfile import write_atomic
+
+    if planned.replaces is not None:
+        _inside(root, (root / planned.replaces).parent)
+        write_atomic(root / planned.replaces, planned.data)
+        return planned.replaces
+    rel, data = planned.path, planned.data
+    base = rel[: -len(".json")]
+    for n in range(100):
+        candidate = rel if n == 0 else f"{base}-{n}.json"
+        target = root / candidate
+        _inside(root, target.parent)
+        try:
+            write_atomic(target, data, overwrite=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise ExpflowError(f"{rel}: too many corrections of this result in one second")
+
+
+def _inside(root: Path, directory: Path) -> None:
+    """Refuse a folder whose real path leaves the work tree (a committed symlink)."""
+    real_root = os.path.realpath(root)
+    here = directory
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    real = os.path.realpath(here)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise ExpflowError(f"{directory.relative_to(root).as_posix()}: leaves the repository")
+
+
+def plan_correction(
+    root: Path,
+    policy: Policy,
+    *,
+    study: str,
+    experiment: str,
+    result_rel: str,
+    new_data: bytes | None,
+    reason: str | None,
+    environ: Mapping[str, str],
+) -> Planned | None:
+    """The correction that replacing `result_rel` by `new_data` (None: deleting it)
+    needs, or None when HEAD has no result there (nothing committed to correct).
+    Checked before anything is written: a missing reason or identity is exit 2. An
+    uncommitted correction of the same committed blob (an earlier `--overwrite` not yet
+    committed) is replaced, so that one pending change has one correction."""
+    from expflow_git.records.writer import dump
+
+    try:
+        git = Git.discover(root, env=environ)
+    except ExpflowError:
+        return None  # not a repository: nothing is committed
+    old = committed_blob(git, result_rel)
+    if old is None:
+        return None
+    new = None if new_data is None else blob_id(git, result_rel, new_data)
+    if new == old:
+        return None  # the same bytes: nothing changes
+    if not reason:
+        raise ExpflowError(
+            f"{result_rel}: the result is committed; give --reason TEXT "
+            "(the change is recorded in a correction)"
+        )
+    doc = build_correction(
+        experiment=experiment,
+        supersedes=old,
+        blob=new,
+        reason=reason,
+        author=git_author(git, environ),
+    )
+    rel = correction_path(policy, study, doc)
+    _inside(root, (root / rel).parent)  # refused before the PIN, and before any write
+    return Planned(rel, dump(doc), _pending(git, root, rel.rsplit("/", 1)[0], experiment, old))
+
+
+def _pending(git: Git, root: Path, folder: str, experiment: str, old: str) -> str | None:
+    """An uncommitted correction in `folder` of the work tree that supersedes `old`."""
+    directory = root / folder
+    if not directory.is_dir() or directory.is_symlink():
+        return None
+    head = git.resolve_commit("HEAD").sha
+    committed = {e.path for e in git.ls_tree(head, [folder])}
+    for path in sorted(directory.glob("*.json")):
+        rel = f"{folder}/{path.name}"
+        if rel in committed or path.is_symlink() or not path.is_file():
+            continue
+        doc, _ = check_correction(rel, path.read_bytes())
+        if doc is not None and (doc.experiment, doc.supersedes) == (experiment, old):
+            return rel
+    return None

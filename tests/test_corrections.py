@@ -1,0 +1,663 @@
+"""Declared corrections (issue 13) end to end: `result --overwrite --reason` and
+`rm --reason` write an `expflow/correction@1` document; the plain git hooks
+(`install-hooks`; the pre-commit framework's: test_hooks_precommit.py and
+test_githooks.py) and `audit --since` accept a
+rewrite exactly when a correction added in the same commit names the experiment,
+the old and the new blob; corrections are append-only, validated like any
+document, and listed in the report, the text, the Markdown and the scorecard.
+
+Real repositories (the demo competition), the real CLI as a subprocess, real
+hooks; the sandbox of test_governance (private HOME, PIN 1234, fixed dates).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_audit import Out, assert_one_error_line, statement_of
+from test_governance import (
+    NEW_METRICS,
+    PIN,
+    STUDY,
+    Sandbox,
+    load,
+    make_demo,
+    make_sandbox,
+    res_rel,
+    save,
+    set_metrics,
+    snapshot,
+)
+
+from expflow_git.pin.store import hash_pin
+
+REASON = "re-ran with the fixed data loader"
+AUTHOR_DATE = "@1795100000 +0000"
+AUTHOR_TIME = "2026-11-19T14:53:20Z"
+
+
+@pytest.fixture(scope="module")
+def pin_hash() -> str:
+    return hash_pin(PIN)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pin_hash: str) -> Sandbox:
+    return make_sandbox(tmp_path, monkeypatch, pin_hash)
+
+
+@pytest.fixture
+def repo(sandbox: Sandbox) -> Path:
+    """The committed demo with the plain git hooks of `install-hooks`."""
+    path = make_demo(sandbox)
+    assert sandbox.cli(["install-hooks"], path).code == 0
+    return path
+
+
+def corrections_in(repo: Path) -> list[str]:
+    return sorted(p.relative_to(repo).as_posix() for p in (repo / "corrections").rglob("*.json"))
+
+
+def overwrite(sandbox: Sandbox, repo: Path, *extra: str, env: dict[str, str] | None = None) -> Out:
+    return sandbox.cli(
+        ["result", "exp-001", *NEW_METRICS, "--overwrite", *extra],
+        repo,
+        {"GIT_AUTHOR_DATE": AUTHOR_DATE, **(env or {})},
+    )
+
+
+def hook_commit(sandbox: Sandbox, repo: Path, message: str, pin: bool = True) -> Out:
+    """`git add -A && git commit` through the installed hooks (the PIN in the env)."""
+    sandbox.git(repo, "add", "-A")
+    proc = sandbox.run_git(
+        repo, "commit", "-q", "-m", message, extra={"EXPFLOW_PIN": PIN} if pin else {}
+    )
+    return Out(proc.returncode, proc.stdout, proc.stderr)
+
+
+def no_verify_commit(sandbox: Sandbox, repo: Path, message: str) -> str:
+    return sandbox.commit(repo, message)
+
+
+def audit_since(sandbox: Sandbox, repo: Path, base: str, *extra: str) -> tuple[Out, dict[str, Any]]:
+    res = sandbox.cli(["audit", "--since", base, "--out", "r.json", *extra], repo)
+    assert res.code in (0, 1), res
+    return res, statement_of((repo / "r.json").read_bytes())
+
+
+def entries(statement: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e for e in statement["predicate"]["entries"] if e["type"] == kind]
+
+
+def rules(statement: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted((e["rule"], e["path"]) for e in entries(statement, "finding"))
+
+
+# =========================================================================== writing one
+def test_overwrite_writes_a_correction_naming_both_blobs_and_the_git_identity(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    old_blob = sandbox.git(repo, "rev-parse", f"HEAD:{res_rel('exp-001')}")
+    # The identity as git resolves it: the environment wins over user.name/user.email.
+    res = overwrite(
+        sandbox,
+        repo,
+        "--reason",
+        REASON,
+        "--pin",
+        PIN,
+        env={"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@example.org"},
+    )
+    assert res.code == 0, res
+    (rel,) = corrections_in(repo)
+    assert rel.startswith(f"corrections/{STUDY}/exp-001/")
+    assert f"wrote {rel}" in res.out
+    new_blob = sandbox.git(repo, "hash-object", res_rel("exp-001"))
+    assert load(repo, rel) == {
+        "schema": "expflow/correction@1",
+        "experiment": "exp-001",
+        "supersedes": old_blob,
+        "blob": new_blob,
+        "reason": REASON,
+        "author": {"name": "Ada Lovelace", "email": "ada@example.org"},
+        "time": AUTHOR_TIME,
+    }
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        pytest.param(["--pin", PIN], "--reason", id="no reason"),
+        pytest.param(["--reason", "", "--pin", PIN], "--reason", id="empty reason"),
+        pytest.param(["--reason", "two\nlines", "--pin", PIN], "--reason", id="control char"),
+        pytest.param(["--reason", "   ", "--pin", PIN], "--reason", id="blank reason"),
+    ],
+)
+def test_overwrite_without_a_usable_reason_writes_nothing(
+    sandbox: Sandbox, repo: Path, flags: list[str], needle: str
+) -> None:
+    before = snapshot(repo)
+    res = overwrite(sandbox, repo, *flags)
+    assert_one_error_line(res, 2, needle)
+    assert snapshot(repo) == before
+
+
+def test_overwrite_of_a_result_never_committed_needs_no_correction(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    set_metrics(repo, "exp-001", seg_total=1.0)
+    sandbox.git(repo, "rm", "-q", "--cached", res_rel("exp-001"))
+    sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "uncommit exp-001's result")
+    assert res_rel("exp-001") not in sandbox.git(repo, "ls-tree", "-r", "--name-only", "HEAD")
+    res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
+    assert res.code == 0, res
+    assert not (repo / "corrections").exists()
+
+
+def test_rm_of_a_committed_run_needs_a_reason_and_writes_a_deletion(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    before = snapshot(repo)
+    res = sandbox.cli(["rm", "exp-004", "--pin", PIN], repo)
+    assert_one_error_line(res, 2, res_rel("exp-004"), "--reason")
+    assert snapshot(repo) == before
+    old_blob = sandbox.git(repo, "rev-parse", f"HEAD:{res_rel('exp-004')}")
+    res = sandbox.cli(
+        ["rm", "exp-004", "--reason", "trained on the test split", "--pin", PIN], repo
+    )
+    assert res.code == 0, res
+    (rel,) = corrections_in(repo)
+    doc = load(repo, rel)
+    assert (doc["experiment"], doc["supersedes"], doc["blob"]) == ("exp-004", old_blob, None)
+
+
+# =========================================================================== the honest path
+def test_a_declared_correction_passes_the_hooks_and_audit_since_and_is_shown(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """The issue's "Done when": committed with --reason through the plain hooks, it
+    passes `audit --since` and shows in the report, the text, the Markdown and the
+    scorecard; `verify --repo` recomputes it byte for byte."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    reason = "<b>@octocat</b> re-ran"
+    written = overwrite(sandbox, repo, "--reason", reason, env={"EXPFLOW_PIN": PIN})
+    assert written.code == 0, written
+    (rel,) = corrections_in(repo)
+    committed = hook_commit(sandbox, repo, "correct exp-001")
+    assert committed.code == 0, committed
+    assert "declared by " + rel in committed.both
+    assert sandbox.cli(["rm", "exp-004", "--reason", "leak", "--pin", PIN], repo).code == 0
+    assert hook_commit(sandbox, repo, "drop exp-004").code == 0
+
+    res, statement = audit_since(sandbox, repo, base, "--html", "card.html")
+    assert res.code == 0, res
+    assert not entries(statement, "finding")
+    shown = entries(statement, "correction")
+    assert [(c["experiment"], c["blob"] is None) for c in shown] == [
+        ("exp-001", False),
+        ("exp-004", True),
+    ]
+    assert shown[0]["path"] == rel and shown[0]["reason"] == "<b>@octocat</b> re-ran"
+    assert "corrections (2):" in res.out and "re-ran" in res.out and "deleted" in res.out
+    html = (repo / "card.html").read_text()
+    assert "Corrections (2)" in html and "&lt;b&gt;@octocat&lt;/b&gt; re-ran" in html
+    assert "<b>@octocat" not in html
+    md = sandbox.cli(["report", "r.json", "--format", "md"], repo)
+    assert md.code == 0, md
+    assert "### Corrections (2)" in md.out and r"\<b\>\@octocat\</b\> re-ran" in md.out
+    verified = sandbox.cli(["verify", "r.json", "--allow-unsigned", "--repo", "."], repo)
+    assert verified.code == 0, verified
+    assert "ok   recompute:" in verified.out and "VERIFIED" in verified.out
+
+
+def test_a_correction_dropped_from_a_report_fails_verification(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    from helpers_audit import reseal
+
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct exp-001").code == 0
+    _, statement = audit_since(sandbox, repo, base)
+    kept = [e for e in statement["predicate"]["entries"] if e["type"] != "correction"]
+    assert len(kept) < len(statement["predicate"]["entries"])
+    statement["predicate"]["entries"] = kept
+    (repo / "forged.json").write_bytes(reseal(statement, None))
+    res = sandbox.cli(["verify", "forged.json", "--allow-unsigned"], repo)
+    assert res.code == 1 and "FAIL entries" in res.out, res
+
+
+def test_corrections_in_successive_commits_add_up_across_the_range(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """X → Y and Y → Z, each declared in its commit: BASE's X is not at REV, and the
+    BASE-against-REV comparison accepts it along the two corrections (neither alone
+    names X → Z)."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "first", "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "Y").code == 0
+    again = sandbox.cli(
+        ["result", "exp-001", "--metric", "seg_total=61.5", "--metric", "pde_mean=14",
+         "--metric", "train_time_min=40", "--overwrite", "--reason", "second", "--pin", PIN],
+        repo,
+        {"GIT_AUTHOR_DATE": "@1795100100 +0000"},
+    )
+    assert again.code == 0, again
+    assert hook_commit(sandbox, repo, "Z").code == 0
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 0, res
+    assert not entries(statement, "finding")
+    assert [c["reason"] for c in entries(statement, "correction")] == ["first", "second"]
+
+
+def _declare_by_hand(sandbox: Sandbox, repo: Path, old_blob: str, new_rel: str) -> str:
+    """A correction of exp-001 from `old_blob` to the bytes at `new_rel`, written by hand."""
+    rel = f"corrections/{STUDY}/exp-001/moved.json"
+    save(repo, rel, {
+        "schema": "expflow/correction@1",
+        "experiment": "exp-001",
+        "supersedes": old_blob,
+        "blob": sandbox.git(repo, "hash-object", new_rel),
+        "reason": "moved to its own folder and re-ran",
+        "author": {"name": "Expflow Tester", "email": "tester@example.com"},
+        "time": AUTHOR_TIME,
+    })
+    return rel
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_result_moved_and_edited_is_a_rewrite_unless_declared(
+    sandbox: Sandbox, repo: Path, declared: bool
+) -> None:
+    """`git mv` of a committed result to another folder plus an edit: a rewrite of its
+    experiment's result (identity by id), judged as one by the hooks and `audit --since`;
+    a correction naming exactly the old and the new blob declares it."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    old_blob = sandbox.git(repo, "rev-parse", f"HEAD:{res_rel('exp-001')}")
+    moved = "results/moved/exp-001.json"
+    (repo / "results/moved").mkdir()
+    sandbox.git(repo, "mv", res_rel("exp-001"), moved)
+    doc = load(repo, moved)
+    doc["metrics"]["seg_total"] = 60.5
+    save(repo, moved, doc)
+    if declared:
+        rel = _declare_by_hand(sandbox, repo, old_blob, moved)
+        committed = hook_commit(sandbox, repo, "move and correct")
+        assert committed.code == 0, committed
+        assert f"declared by {rel}" in committed.both
+    else:
+        refused = hook_commit(sandbox, repo, "move and tweak")  # the PIN does not help
+        assert refused.code != 0 and "no correction staged" in refused.both, refused
+        assert "replaces a committed result with results/moved/exp-001.json" in refused.both
+        no_verify_commit(sandbox, repo, "move and tweak")
+    res, statement = audit_since(sandbox, repo, base)
+    if declared:
+        assert res.code == 0, res
+        assert not entries(statement, "finding")
+        assert [c["path"] for c in entries(statement, "correction")] == [rel]
+        verified = sandbox.cli(["verify", "r.json", "--allow-unsigned", "--repo", "."], repo)
+        assert verified.code == 0 and "VERIFIED" in verified.out, verified
+    else:
+        assert res.code == 1
+        assert rules(statement) == [("result-rewritten", res_rel("exp-001"))]
+        (finding,) = entries(statement, "finding")
+        assert "replaced by results/moved/exp-001.json" in finding["message"]
+
+
+def test_a_merge_that_hides_a_dropped_correction_and_another_change_is_caught(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """main declares X → Y (correction C1); a branch forked before it declares X → W
+    (C2) and takes main in with `merge -s ours`: every commit's own step is declared,
+    but against BASE the audited commit lost C1 and turned Y into W, which no chain of
+    corrections new since BASE leads to."""
+    fork = sandbox.git(repo, "rev-parse", "HEAD")
+    branch = sandbox.git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "on main", "--pin", PIN).code == 0
+    (c1,) = corrections_in(repo)
+    assert hook_commit(sandbox, repo, "C1").code == 0
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    sandbox.git(repo, "checkout", "-q", "-b", "pr", fork)
+    other = sandbox.cli(
+        ["result", "exp-001", "--metric", "seg_total=70", "--metric", "pde_mean=14",
+         "--metric", "train_time_min=40", "--overwrite", "--reason", "on the branch",
+         "--pin", PIN],
+        repo,
+        {"GIT_AUTHOR_DATE": "@1795100100 +0000"},
+    )
+    assert other.code == 0, other
+    assert hook_commit(sandbox, repo, "C2").code == 0
+    sandbox.git(repo, "merge", "-q", "--no-verify", "-s", "ours", "-m", "merge", branch)
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [
+        ("correction-rewritten", c1),
+        ("result-rewritten", res_rel("exp-001")),
+    ]
+    assert "no chain of corrections" in res.out
+
+
+def test_a_policy_moving_paths_corrections_cannot_hide_a_deleted_correction(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """The range's own policy points `paths.corrections` elsewhere and deletes a committed
+    correction: BASE's policy still counts it, so the deletion is reported (as the hook,
+    which reads the staged and the HEAD policy, refuses it)."""
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    (rel,) = corrections_in(repo)
+    policy = (repo / "expflow.yaml").read_text()
+    (repo / "expflow.yaml").write_text(
+        policy.replace('  results: ["results/**/*.json"]\n',
+                       '  results: ["results/**/*.json"]\n  corrections: ["fixes/**/*.json"]\n')
+    )
+    (repo / rel).unlink()
+    refused = hook_commit(sandbox, repo, "hide it")
+    assert refused.code != 0 and f"{rel}: correction-rewritten" in refused.both, refused
+    no_verify_commit(sandbox, repo, "hide it")
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [("correction-rewritten", rel)]
+
+
+# =========================================================================== the attacks
+def test_the_same_rewrite_without_a_correction_fails_everywhere(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    set_metrics(repo, "exp-001", seg_total=60.5)
+    refused = hook_commit(sandbox, repo, "tweak", pin=True)
+    assert refused.code != 0 and "no correction staged" in refused.both, refused
+    no_verify_commit(sandbox, repo, "tweak")
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [("result-rewritten", res_rel("exp-001"))]
+    assert "no correction added in that commit declares it" in res.out
+
+
+def test_a_correction_whose_blobs_do_not_match_the_change_fails(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    (rel,) = corrections_in(repo)
+    set_metrics(repo, "exp-001", seg_total=99.0)  # not what the correction declares
+    refused = hook_commit(sandbox, repo, "correct, then tweak")
+    assert refused.code != 0
+    assert "result-rewritten" in refused.both and f"{rel}: correction-unmatched" in refused.both
+    no_verify_commit(sandbox, repo, "correct, then tweak")
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [
+        ("correction-unmatched", rel),
+        ("result-rewritten", res_rel("exp-001")),
+    ]
+
+
+def test_a_correction_of_another_experiment_or_alone_declares_nothing(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    (rel,) = corrections_in(repo)
+    doc = load(repo, rel)
+    doc["experiment"] = "exp-002"
+    save(repo, rel, doc)
+    refused = hook_commit(sandbox, repo, "mislabelled")
+    assert refused.code != 0
+    assert "result-rewritten" in refused.both and "correction-unmatched" in refused.both
+    # The correction alone, without the change it declares.
+    sandbox.git(repo, "reset", "-q")
+    sandbox.git(repo, "checkout", "-q", "HEAD", "--", res_rel("exp-001"))
+    refused = hook_commit(sandbox, repo, "only the correction")
+    assert refused.code != 0 and "correction-unmatched" in refused.both, refused
+
+
+def test_a_correction_of_commit_a_cannot_approve_a_rewrite_in_commit_b(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """A: X → Y declared. B: Y → X declared. C: X → Y again, with no new correction:
+    A's correction names exactly that change, but it was not added in C."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    x = (repo / res_rel("exp-001")).read_bytes()
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    y = (repo / res_rel("exp-001")).read_bytes()
+    assert hook_commit(sandbox, repo, "A").code == 0
+    (repo / res_rel("exp-001")).write_bytes(x)
+    y_blob = sandbox.git(repo, "rev-parse", f"HEAD:{res_rel('exp-001')}")
+    x_blob = sandbox.git(repo, "hash-object", res_rel("exp-001"))
+    assert sandbox.cli(["validate"], repo).code == 0
+    back = load(repo, corrections_in(repo)[0])
+    back.update(supersedes=y_blob, blob=x_blob, reason="undo")
+    save(repo, f"corrections/{STUDY}/exp-001/undo.json", back)
+    assert hook_commit(sandbox, repo, "B").code == 0
+    (repo / res_rel("exp-001")).write_bytes(y)
+    refused = hook_commit(sandbox, repo, "C")
+    assert refused.code != 0 and "result-rewritten" in refused.both, refused
+    c = no_verify_commit(sandbox, repo, "C")
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    (finding,) = entries(statement, "finding")
+    assert (finding["rule"], finding["path"]) == ("result-rewritten", res_rel("exp-001"))
+    assert c[:12] in finding["message"]
+
+
+@pytest.mark.parametrize("how", ["edit", "delete"])
+def test_corrections_are_append_only(sandbox: Sandbox, repo: Path, how: str) -> None:
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    (rel,) = corrections_in(repo)
+    if how == "edit":
+        doc = load(repo, rel)
+        doc["reason"] = "something else"
+        save(repo, rel, doc)
+    else:
+        (repo / rel).unlink()
+    refused = hook_commit(sandbox, repo, "rewrite history")  # the PIN does not help
+    assert refused.code != 0 and f"{rel}: correction-rewritten" in refused.both, refused
+    no_verify_commit(sandbox, repo, "rewrite history")
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [("correction-rewritten", rel)]
+
+
+def test_corrections_deny_refuses_every_rewrite_in_the_audit(sandbox: Sandbox, repo: Path) -> None:
+    policy = (repo / "expflow.yaml").read_text()
+    (repo / "expflow.yaml").write_text(
+        policy.replace("protect: {", "protect: {corrections: deny, ")
+    )
+    base = no_verify_commit(sandbox, repo, "corrections: deny")
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct").code == 0  # the PIN approves, as before
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 1
+    assert rules(statement) == [("result-rewritten", res_rel("exp-001"))]
+    assert len(entries(statement, "correction")) == 1  # still listed
+
+
+# =========================================================================== validation
+@pytest.mark.parametrize(
+    ("change", "rule", "pointer"),
+    [
+        pytest.param({"supersedes": "abc123"}, "schema", "/supersedes", id="short blob"),
+        pytest.param({"blob": "G" * 40}, "schema", "/blob", id="not hex"),
+        pytest.param(
+            {"experiment": "exp-404"},
+            "correction-unknown-experiment",
+            "/experiment",
+            id="unknown experiment",
+        ),
+        pytest.param({"extra": 1}, "schema", "", id="unknown key"),
+    ],
+)
+def test_a_malformed_correction_is_a_finding(
+    sandbox: Sandbox, repo: Path, change: dict[str, Any], rule: str, pointer: str
+) -> None:
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    (rel,) = corrections_in(repo)
+    doc = load(repo, rel)
+    doc.update(change)
+    save(repo, rel, doc)
+    res = sandbox.cli(["validate", rel], repo)
+    assert res.code == 1, res
+    assert f"{rel}{'#' + pointer if pointer else ''}: {rule}" in res.out
+    no_verify_commit(sandbox, repo, "bad correction")
+    audited = sandbox.cli(["audit", "--out", "r.json"], repo)
+    assert audited.code == 1, audited
+    statement = statement_of((repo / "r.json").read_bytes())
+    assert (rule, rel) in rules(statement)
+    # Listed only when it meets its schema (then the finding says what is wrong with it).
+    assert [c["path"] for c in entries(statement, "correction")] == (
+        [rel] if rule == "correction-unknown-experiment" else []
+    )
+
+
+def test_a_duplicate_key_in_a_correction_is_refused(sandbox: Sandbox, repo: Path) -> None:
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    (rel,) = corrections_in(repo)
+    text = (repo / rel).read_text()
+    (repo / rel).write_text(text.replace('"reason":', '"reason": "x", "reason":', 1))
+    res = sandbox.cli(["validate", rel], repo)
+    assert res.code == 1 and "invalid-json" in res.out and "duplicate key" in res.out, res
+
+
+def test_policy_names_the_corrections_folder(sandbox: Sandbox, repo: Path) -> None:
+    policy = (repo / "expflow.yaml").read_text()
+    (repo / "expflow.yaml").write_text(
+        policy.replace("paths:\n", 'paths:\n  corrections: ["fixes/**/*.json"]\n', 1)
+    )
+    assert "fixes/" in (repo / "expflow.yaml").read_text()
+    before = snapshot(repo)
+    res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
+    assert_one_error_line(res, 2, "paths.corrections")
+    assert snapshot(repo) == before
+    bad = policy.replace("protect: {", "protect: {corrections: maybe, ")
+    (repo / "expflow.yaml").write_text(bad)
+    res = sandbox.cli(["validate"], repo)
+    assert res.code == 2 and "/protect/corrections" in res.err, res
+
+
+def test_a_reason_in_any_script_is_kept_as_written(sandbox: Sandbox, repo: Path) -> None:
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "naïve → fixed", "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    _, statement = audit_since(sandbox, repo, base)
+    (entry,) = entries(statement, "correction")
+    assert entry["reason"] == "naïve → fixed"
+    assert entry["author"] == {"name": "Expflow Tester", "email": "tester@example.com"}
+
+
+def test_the_job_summary_lists_corrections(sandbox: Sandbox, repo: Path, tmp_path: Path) -> None:
+    """The action's script, with a simulated runner: the summary shows the correction."""
+    from test_action import run_action
+
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct exp-001").code == 0
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    code, log, outputs, summary = run_action(repo, runner, since=base)
+    assert code == 0, log
+    assert outputs["passed"] == "true"
+    assert "### Corrections (1)" in summary and REASON in summary
+
+
+def test_a_symlinked_corrections_folder_is_refused_and_nothing_is_written(
+    sandbox: Sandbox, repo: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "corrections").symlink_to(outside)
+    before = snapshot(repo)
+    res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
+    assert_one_error_line(res, 2, "corrections", "leaves the repository")
+    assert snapshot(repo) == before
+    assert list(outside.iterdir()) == []
+
+
+def test_a_cached_correction_of_another_shape_is_a_miss(sandbox: Sandbox, repo: Path) -> None:
+    """The per-blob cache is never trusted: an edited (digest recomputed) record whose
+    correction no longer meets the schema is read again from git."""
+    from test_cache import join_shard, split_shard
+
+    assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    (rel,) = corrections_in(repo)
+    cold = sandbox.cli(["audit", "--no-cache", "--format", "json"], repo)
+    assert cold.code == 0 and [
+        c["reason"] for c in entries(statement_of(cold.out), "correction")
+    ] == [REASON], cold
+    assert sandbox.cli(["audit"], repo).code == 0  # fills the cache
+    sha = sandbox.git(repo, "rev-parse", f"HEAD:{rel}")
+    (shard,) = (repo / ".git" / "expflow" / "cache").glob(f"*/{sha[:2]}.json")
+    header, _, records = split_shard(shard)
+    records[sha]["k"]["doc"]["blob"] = 7  # not a blob id: the schema refuses it
+    shard.write_bytes(join_shard(header, records))
+    warm = sandbox.cli(["audit", "--format", "json"], repo)
+    assert warm.code == 0 and warm.out == cold.out
+
+
+def test_a_second_overwrite_before_the_commit_replaces_the_pending_correction(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "first try", "--pin", PIN).code == 0
+    sandbox.git(repo, "add", "-A")  # staged, not committed: still pending
+    (first,) = corrections_in(repo)
+    again = sandbox.cli(
+        [
+            "result",
+            "exp-001",
+            "--metric",
+            "seg_total=61",
+            "--metric",
+            "pde_mean=14",
+            "--metric",
+            "train_time_min=40",
+            "--overwrite",
+            "--reason",
+            "second try",
+            "--pin",
+            PIN,
+        ],
+        repo,
+    )
+    assert again.code == 0, again
+    assert "replaces the uncommitted one" in again.out
+    assert corrections_in(repo) == [first]
+    assert load(repo, first)["reason"] == "second try"
+    assert load(repo, first)["blob"] == sandbox.git(repo, "hash-object", res_rel("exp-001"))
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    res, _ = audit_since(sandbox, repo, base)
+    assert res.code == 0, res
+    # After the commit, the next change is a new correction: committed ones are kept.
+    assert sandbox.cli(["rm", "exp-001", "--reason", "withdrawn", "--pin", PIN], repo).code == 0
+    assert len(corrections_in(repo)) == 2
+    assert hook_commit(sandbox, repo, "withdraw").code == 0
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 0, res  # exp-001's first correction names a run deleted on record
+    assert len(entries(statement, "correction")) == 2
+    assert sandbox.cli(["validate"], repo).code == 0  # the hook agrees
+
+
+def test_match_pairs_each_correction_with_one_rewrite_of_the_same_experiment_and_blobs() -> None:
+    """The pure rule under every hook and audit (corrections.match)."""
+    from expflow_git.corrections import Correction, Rewrite, match
+
+    def corr(path: str, exp: str, old: str, new: str | None) -> Correction:
+        return Correction(path, exp, old, new, "why", "n", "e", AUTHOR_TIME)
+
+    a, b, c = "a" * 40, "b" * 40, "c" * 40
+    rewrites = [Rewrite("e1", "r/e1.json", a, b), Rewrite("e2", "r/e2.json", a, b)]
+    one = corr("k/1.json", "e1", a, b)
+    coverage = match(
+        rewrites, [one, one, corr("k/2.json", "e2", a, c), corr("k/3.json", "e2", a, None)]
+    )
+    assert coverage.declared == ((rewrites[0], one),)
+    assert coverage.uncovered == (rewrites[1],)  # same blobs, but not what it was changed to
+    assert [x.path for x in coverage.unmatched] == ["k/1.json", "k/2.json", "k/3.json"]
+    deleted = Rewrite("e2", "r/e2.json", a, None)
+    assert match([deleted], [corr("k/3.json", "e2", a, None)]).uncovered == ()
