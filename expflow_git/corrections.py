@@ -431,7 +431,7 @@ def plan_correction(
     Checked before anything is written: a missing reason or identity is exit 2. An
     uncommitted correction of the same committed blob (an earlier `--overwrite` not yet
     committed) is replaced, so that one pending change has one correction."""
-    from expflow_git.records.writer import dump
+    from expflow_git.documents import dump
 
     try:
         git = Git.discover(root, env=environ)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import re
 import sys
 from collections.abc import Mapping
@@ -71,3 +72,8 @@ def stem(path: str) -> str:
     """The file name without directory and `.json` suffix."""
     name = path.rsplit("/", 1)[-1]
     return name[:-5] if name.endswith(".json") else name
+
+
+def dump(doc: Mapping[str, Any]) -> bytes:
+    """How the tool writes documents: stable key order, two-space indent, final newline."""
+    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()

@@ -22,6 +22,7 @@ from expflow_git.documents import (
     Experiment,
     Result,
     Status,
+    dump,
 )
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.globs import matches_any
@@ -175,11 +176,6 @@ def check_id(exp_id: str) -> None:
             f"invalid id {exp_id!r}: use letters, digits, '.', '_' and '-' "
             "(at most 128, starting with a letter or digit)"
         )
-
-
-def dump(doc: Mapping[str, Any]) -> bytes:
-    """How the tool writes documents: stable key order, two-space indent, final newline."""
-    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
 def build_experiment(
