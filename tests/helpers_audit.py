@@ -53,6 +53,7 @@ rules:
 
 WALK = "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3}\n"
 
+
 def clean_env(extra: Mapping[str, str] | None = None, date: str = DATE) -> dict[str, str]:
     """The scrubbed environment (tests/support.py) with a fixed identity and dates."""
     return scrubbed_env(

@@ -160,12 +160,19 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(repo, ROOT_NAME, b"pin: 4821\n")
     # A correction (listed in every format) under a hostile name, with what a one-line
     # reason may hold: a mid-line command, `##[`, HTML, Markdown, a mention.
-    _write(repo, b"corrections/s1/a1/" + HOSTILE_NAME, {
-        "schema": "expflow/correction@1", "experiment": "a1", "supersedes": "a" * 40,
-        "blob": "b" * 40, "reason": CORRECTION_REASON,
-        "author": {"name": "<b>x</b> ##[error]", "email": "a@example.org"},
-        "time": "2026-11-20T12:00:00Z",
-    })
+    _write(
+        repo,
+        b"corrections/s1/a1/" + HOSTILE_NAME,
+        {
+            "schema": "expflow/correction@1",
+            "experiment": "a1",
+            "supersedes": "a" * 40,
+            "blob": "b" * 40,
+            "reason": CORRECTION_REASON,
+            "author": {"name": "<b>x</b> ##[error]", "email": "a@example.org"},
+            "time": "2026-11-20T12:00:00Z",
+        },
+    )
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", "hostile")
     return repo

@@ -231,8 +231,20 @@ def test_pre_commit_guards_committed_results(
 ) -> None:
     base = head(sandbox, hooked)
     # Declared with a correction (issue 13): the PIN approves it.
-    declare = ["result", "exp-001", "--metric", "seg_total=57.5", "--metric", "pde_mean=15",
-               "--metric", "train_time_min=45.5", "--overwrite", "--reason", "re-run", "--force"]
+    declare = [
+        "result",
+        "exp-001",
+        "--metric",
+        "seg_total=57.5",
+        "--metric",
+        "pde_mean=15",
+        "--metric",
+        "train_time_min=45.5",
+        "--overwrite",
+        "--reason",
+        "re-run",
+        "--force",
+    ]
     assert sandbox.cli(declare, hooked).code == 0
     sandbox.git(hooked, "add", "-A")
     proc = commit(sandbox, hooked, "tweak exp-001", env)

@@ -538,7 +538,10 @@ def test_changed_paths(repo: Repo, git: Git) -> None:
     ]
     change = git.changed_paths(second)[1]
     assert (change.status, change.path, change.old_sha, change.new_sha) == (
-        "M", "results/a.json", a1, a2,
+        "M",
+        "results/a.json",
+        a1,
+        a2,
     )
     # The modes say what each side is (a file here); they take no part in equality.
     assert (change.old_mode, change.new_mode) == ("100644", "100644")

@@ -463,11 +463,17 @@ def test_result_overwrite_with_the_right_pin_replaces(sandbox: Sandbox, repo: Pa
     ("flags", "env", "code", "needle"),
     [
         pytest.param(
-            ["--overwrite", "--reason", "x", "--pin", WRONG_PIN], {}, 1, "wrong PIN",
+            ["--overwrite", "--reason", "x", "--pin", WRONG_PIN],
+            {},
+            1,
+            "wrong PIN",
             id="wrong --pin",
         ),
         pytest.param(
-            ["--overwrite", "--reason", "x"], {"EXPFLOW_PIN": WRONG_PIN}, 1, "wrong PIN",
+            ["--overwrite", "--reason", "x"],
+            {"EXPFLOW_PIN": WRONG_PIN},
+            1,
+            "wrong PIN",
             id="wrong env",
         ),
         pytest.param(["--overwrite", "--reason", "x"], {}, 2, "no terminal", id="no pin, no tty"),
@@ -544,9 +550,12 @@ def test_protect_approves_with_the_right_pin_under_corrections_deny(
 
 
 def test_protect_wrong_pin_exits_1(sandbox: Sandbox, repo: Path) -> None:
-    assert sandbox.cli(
-        ["result", "exp-001", *NEW_METRICS, "--overwrite", "--reason", "x", "--pin", PIN], repo
-    ).code == 0
+    assert (
+        sandbox.cli(
+            ["result", "exp-001", *NEW_METRICS, "--overwrite", "--reason", "x", "--pin", PIN], repo
+        ).code
+        == 0
+    )
     sandbox.git(repo, "add", "-A")
     res = sandbox.cli(["protect"], repo, {"EXPFLOW_PIN": WRONG_PIN})
     assert_one_error_line(res, 1, "wrong PIN", res_rel("exp-001"))

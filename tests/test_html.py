@@ -298,9 +298,7 @@ def test_view_from_statement_collects_thresholds_and_gates(demo: Path, gated: Pa
     assert view.policy_blob == statement["predicate"]["policy"]["gitBlob"]
     assert len(view.rows) == 7 and view.best_any == "exp-002"  # existing fields unchanged
     gated_view = view_from_statement(*statement_of(gated / "report.json"))
-    assert gated_view.thresholds_on("seg_total") == (
-        Gate("seg_total", Op.GT, 53.0, source="gate"),
-    )
+    assert gated_view.thresholds_on("seg_total") == (Gate("seg_total", Op.GT, 53.0, source="gate"),)
 
 
 # --- contents and safety ------------------------------------------------------

@@ -136,7 +136,7 @@ def test_a_principal_outside_its_window_is_never_named(signed: Signed, xcli: Cli
     key_type, blob = signed.pub.read_text().split()[:2]
     allowed = signed.root / "two"
     allowed.write_text(
-        f"{PRINCIPAL} {key_type} {blob}\nmallory valid-before=\"20000101\" {key_type} {blob}\n"
+        f'{PRINCIPAL} {key_type} {blob}\nmallory valid-before="20000101" {key_type} {blob}\n'
     )
     res = xcli(["verify", str(signed.report), "--allowed-signers", str(allowed)], signed.repo)
     assert res.code == 0, res

@@ -555,8 +555,7 @@ def test_prefilter_never_hides_a_finding(text: str, path: str) -> None:
     # The bytes pre-filter is an optimisation only: scanning with it (scan_bytes)
     # must equal scanning the decoded text rule by rule.
     direct = [
-        replace(f, path=path)
-        for f in _scan_text(text.removeprefix("\ufeff"), is_code_path(path))
+        replace(f, path=path) for f in _scan_text(text.removeprefix("\ufeff"), is_code_path(path))
     ]
     via_bytes = [f for f in scan_bytes(path, text.encode("utf-8")) if f.rule != "pin-hash-file"]
     if "\x00" in text:
@@ -565,8 +564,30 @@ def test_prefilter_never_hides_a_finding(text: str, path: str) -> None:
         assert via_bytes == direct
 
 
-_REFERENCE_PARTS = ["$", "{", "{{", "}", "}}", "(", ")", ":", "-", "?", "%", "*", "x", "AB", " ",
-                    "\r", "env", "$(", "${", "${{", "#", ","]
+_REFERENCE_PARTS = [
+    "$",
+    "{",
+    "{{",
+    "}",
+    "}}",
+    "(",
+    ")",
+    ":",
+    "-",
+    "?",
+    "%",
+    "*",
+    "x",
+    "AB",
+    " ",
+    "\r",
+    "env",
+    "$(",
+    "${",
+    "${{",
+    "#",
+    ",",
+]
 
 
 @settings(max_examples=2000)

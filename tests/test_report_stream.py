@@ -28,8 +28,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def test_streamed_envelope_is_the_reference_encoding(demo: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streamed_envelope_is_the_reference_encoding(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from expflow_git.audit.pipeline import run_audit
 
     keygen(str(tmp_path / "k"))
@@ -44,14 +45,20 @@ def test_streamed_envelope_is_the_reference_encoding(demo: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("fmt", ["text", "md"])
-def test_audit_output_equals_rendering_the_saved_report(demo: Path, tmp_path: Path,
-                                                        fmt: str) -> None:
+def test_audit_output_equals_rendering_the_saved_report(
+    demo: Path, tmp_path: Path, fmt: str
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "r.json"
 
     def run(*args: str) -> str:
-        proc = subprocess.run([sys.executable, "-m", "expflow_git", *args], cwd=demo, env=env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "expflow_git", *args],
+            cwd=demo,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 

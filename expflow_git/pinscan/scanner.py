@@ -125,7 +125,6 @@ _KEY_RE = re.compile(
 )
 
 
-
 # The pre-filter. One C-speed pass folds the bytes: every hex digit becomes 0x01
 # and ASCII letters become lower case (p, i, n are not hex digits, so they
 # survive). Then a 64-hex run is a plain substring search, and the key regex
@@ -444,5 +443,3 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             Hit(Leak.PIN_ASSIGNMENT, value.start, value.end, f"{key} assigned a value (masked)")
         )
     return hits
-
-

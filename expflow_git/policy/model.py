@@ -217,9 +217,7 @@ def parse_number(text: str, *, what: str) -> float:
     return value
 
 
-def parse_gate(
-    text: str, metrics: Mapping[str, Metric] | None, *, source: str = "gate"
-) -> Gate:
+def parse_gate(text: str, metrics: Mapping[str, Metric] | None, *, source: str = "gate") -> Gate:
     """Parse `metric:op:value` strictly: unknown metric, unknown op or bad value → exit 2.
 
     The one gate parser: `--gate`, the policy's gates, and a report's check names read

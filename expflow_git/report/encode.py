@@ -220,9 +220,7 @@ def _template(
     audit: Audit, previous: Mapping[str, Any] | None, root: str, head: Json, result: Json
 ) -> Json:
     """The Statement with placeholders where the entries and the input leaves go."""
-    return statement_value(
-        audit, previous, root, head, result, leaves=_LEAVES, entries=_ENTRIES
-    )
+    return statement_value(audit, previous, root, head, result, leaves=_LEAVES, entries=_ENTRIES)
 
 
 def _pieces(audit: Audit) -> Iterator[Piece]:
@@ -232,8 +230,7 @@ def _pieces(audit: Audit) -> Iterator[Piece]:
     known: Known = {}
     spellings = audit.check.spellings
     yield from (
-        _run_piece(ranked, known, spellings.get(ranked.verdict.path))
-        for ranked in audit.board.runs
+        _run_piece(ranked, known, spellings.get(ranked.verdict.path)) for ranked in audit.board.runs
     )
     walk = walk_entry(audit)
     if walk is not None:
