@@ -80,7 +80,8 @@ repos:
         name: expflow-git no PIN hash
         entry: expflow-git scan --
         language: system
-        types_or: [text, symlink]  # a link's target is its content
+        types: []  # not the default [file]: a link's target is its content
+        types_or: [text, symlink]
       - id: expflow-protect-results
         name: expflow-git protect results
         entry: expflow-git protect --
