@@ -41,7 +41,6 @@ def hooked(committed_repo: ExpRepo) -> ExpRepo:
     """The plain hooks installed, a policy naming final/*, and the seed run committed."""
     code, out, err = run_cli(["install-hooks"], committed_repo.path)
     assert code == 0, (out, err)
-    assert "pre-merge-commit: installed" in out
     _name_final_results(committed_repo)
     committed_repo.add_experiment()
     committed_repo.add_result()
@@ -74,6 +73,7 @@ def test_the_plain_hook_validates_a_document_without_a_json_name(hooked: ExpRepo
 
 
 def test_a_clean_merge_runs_the_hooks(hooked: ExpRepo) -> None:
+    assert os.access(hooked.path / ".git" / "hooks" / "pre-merge-commit", os.X_OK)
     base = hooked.head()
     hooked.git("checkout", "-q", "-b", "side")
     hooked.write_json(BAD, {"schema": "expflow/result@1"})
