@@ -50,8 +50,12 @@ def hooked(committed_repo: ExpRepo) -> ExpRepo:
 
 def _commit(repo: ExpRepo, message: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["git", "commit", "-q", "-m", message], cwd=repo.path, env=git_env(),
-        capture_output=True, text=True, check=False,
+        ["git", "commit", "-q", "-m", message],
+        cwd=repo.path,
+        env=git_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -83,8 +87,12 @@ def test_a_clean_merge_runs_the_hooks(hooked: ExpRepo) -> None:
     hooked.commit("main")
     head = hooked.head()
     proc = subprocess.run(
-        ["git", "merge", "--no-ff", "-q", "-m", "merge side", "side"], cwd=hooked.path,
-        env=git_env(), capture_output=True, text=True, check=False,
+        ["git", "merge", "--no-ff", "-q", "-m", "merge side", "side"],
+        cwd=hooked.path,
+        env=git_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert BAD in proc.stdout + proc.stderr
@@ -97,8 +105,12 @@ def test_a_clean_merge_runs_the_hooks(hooked: ExpRepo) -> None:
     hooked.commit("exp-002")
     hooked.git("checkout", "-q", "main")
     proc = subprocess.run(
-        ["git", "merge", "--no-ff", "-q", "-m", "merge good", "good"], cwd=hooked.path,
-        env=git_env(), capture_output=True, text=True, check=False,
+        ["git", "merge", "--no-ff", "-q", "-m", "merge good", "good"],
+        cwd=hooked.path,
+        env=git_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert hooked.git("rev-list", "--parents", "-n", "1", "HEAD").count(" ") == 2
@@ -118,7 +130,11 @@ def framework_env(isolated_env: Path, tmp_path: Path) -> dict[str, str]:
 def _pre_commit(repo: ExpRepo, env: dict[str, str], hook: str, *files: str) -> tuple[int, str]:
     proc = subprocess.run(
         [sys.executable, "-m", "pre_commit", "run", hook, "--verbose", "--files", *files],
-        cwd=repo.path, env=git_env(env), capture_output=True, text=True, timeout=300,
+        cwd=repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
         check=False,
     )
     output = proc.stdout + proc.stderr

@@ -28,7 +28,8 @@ RANDOM_SHA = hashlib.sha256(b"not a pin at all").hexdigest()
 
 def _policy_with_result_globs(repo: ExpRepo, globs: list[str]) -> None:
     policy = (repo.path / "expflow.yaml").read_text()
-    new, count = re.subn(r"(?m)^  results: .*$", lambda _: "  results: " + json.dumps(globs), policy)
+    line = "  results: " + json.dumps(globs)
+    new, count = re.subn(r"(?m)^  results: .*$", lambda _: line, policy)
     assert count == 1
     repo.write("expflow.yaml", new)
 
@@ -72,8 +73,10 @@ def test_a_long_glob_and_a_long_allow_list_are_refused(exp_repo: ExpRepo) -> Non
     assert long not in err
     _policy_with_result_globs(exp_repo, ["results/**/*.json"])
     policy = (exp_repo.path / "expflow.yaml").read_text()
-    exp_repo.write("expflow.yaml", policy + "scan:\n  allow: " + json.dumps(
-        [f"a{i}/**" for i in range(257)]) + "\n")
+    exp_repo.write(
+        "expflow.yaml",
+        policy + "scan:\n  allow: " + json.dumps([f"a{i}/**" for i in range(257)]) + "\n",
+    )
     code, out, err = run_cli(["scan"], exp_repo.path)  # scan warns and scans everything
     assert "/scan/allow: " in err, (out, err)
     code, out, err = run_cli(["validate"], exp_repo.path)
@@ -86,8 +89,10 @@ def test_many_allowed_risky_globs_over_1000_files_finish(committed_repo: ExpRepo
     risky = [f"**/q{i}*z*" for i in range(255)]  # none is `regex_is_safe`: the matcher's path
     _policy_with_result_globs(repo, ["results/**/*.json", *risky])
     policy = (repo.path / "expflow.yaml").read_text()
-    repo.write("expflow.yaml", policy + "scan:\n  allow: " + json.dumps(
-        [f"**/a{i}*b*" for i in range(256)]) + "\n")
+    repo.write(
+        "expflow.yaml",
+        policy + "scan:\n  allow: " + json.dumps([f"**/a{i}*b*" for i in range(256)]) + "\n",
+    )
     for i in range(1000):
         repo.write(f"data/d{i % 10}/file{i}.txt", f"{i}\n")
     repo.add_experiment()
@@ -189,7 +194,7 @@ LOOKALIKES = [
     ("anchor.yaml", "pin: &p abcd\nvalue: &v 1234\n"),
     ("alias-only.yaml", "pin: &p\n"),
     ("tag.yaml", "pin: !!str 12345\n"),
-    ("flag.sh", "expflow-git rm e1 --pin \\\n  \"$PIN\"\n"),
+    ("flag.sh", 'expflow-git rm e1 --pin \\\n  "$PIN"\n'),
     ("split.yaml", f'h: "{RANDOM_SHA[:32]}\\\n  {RANDOM_SHA[32:]}"\n'),
     ("long.yaml", f'h: "a{PIN_SHA[:32]}\\\n  {PIN_SHA[32:]}"\n'),
     ("escaped.json", '{"h":"\\u0030' + RANDOM_SHA[1:] + '"}\n'),
