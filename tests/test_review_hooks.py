@@ -156,3 +156,24 @@ def test_the_init_config_validates_any_named_file_and_scans_links(
     code, output = _pre_commit(committed_repo, framework_env, "expflow-no-pin-hash", "leaklink")
     assert code == 1, output
     assert "leaklink:1:1: pin-sha256" in output
+
+
+def test_a_submodule_commits_through_the_plain_hook(hooked: ExpRepo, tmp_path: Path) -> None:
+    """Validation gets no submodule: its checkout is no folder of staged files, even where
+    the policy's globs would name the files inside it."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    hooked.git("init", "-q", str(sub))
+    (sub / "final").mkdir()
+    (sub / "final" / "x").write_text("{}\n")
+    for args in (
+        ("add", "-A"),
+        ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "s"),
+    ):
+        hooked.git("-C", str(sub), *args)
+    policy = (hooked.path / "expflow.yaml").read_text()
+    hooked.write("expflow.yaml", policy.replace('"final/*"', '"**/final/*"'))
+    hooked.commit("any final/ folder")
+    hooked.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "vendor")
+    proc = _commit(hooked, "vendor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
