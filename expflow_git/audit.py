@@ -368,8 +368,9 @@ def _read_documents(
                 Finding(entry.path, Rules.NOT_A_FILE.value, f"is {what}; documents must be files")
             )
             continue
-        if entry.type != "blob" or entry.mode == SYMLINK_MODE:
+        if entry.type != "blob":
             continue
+        # A symbolic link's blob is its target string: scanned like a file's content.
         scanned = scan and not (policy.scan_allow and matches_any(entry.path, policy.scan_allow))
         if kind is None and not scanned:
             continue

@@ -10,7 +10,7 @@ from expflow_git.atomicfile import write_atomic
 from expflow_git.gitstore import Git
 from expflow_git.resources import bundled_dir
 
-HOOK_NAMES = ("pre-commit", "pre-push")
+HOOK_NAMES = ("pre-commit", "pre-merge-commit", "pre-push")
 _DEFAULT_LINE = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
 
 

@@ -451,7 +451,7 @@ def _collect_added(walk: _Walk, policy: Policy) -> None:
     allow = policy.scan_allow
     for commit, changes in walk.commits:
         for c in changes:
-            if c.new_sha is None or c.new_mode not in REGULAR_MODES:
+            if c.new_sha is None or c.new_mode not in (*REGULAR_MODES, "120000"):
                 continue
             key = (c.path, c.new_sha)
             if key in at_rev or key in walk.added:
