@@ -339,9 +339,9 @@ def _write_once(
     steps on its own first-parent line: a result committed on one branch and dropped by
     a merge that keeps another's is seen only here.
 
-    One of them may be the run's first result (BASE's, else the earliest in the walk);
-    every other must be where a chain of corrections new at REV leads from it, and a
-    chain that ends in a declared deletion lets the run start again with a new result."""
+    One of them is the run's first result (BASE's, else the earliest in the walk);
+    every other must be where a chain of corrections new at REV leads from it (as for
+    BASE against REV: a run deleted on record and re-added has no chain, and is reported)."""
     base = _documents(walk.base_tree, globs.is_result)
     rev = _documents(walk.rev_tree, globs.is_result)
     # experiment -> blob -> (walk position where first committed, -1 at BASE; a path)
@@ -365,12 +365,9 @@ def _write_once(
         covered: set[str | None] = set()
         for held in base.get(exp_id, []):
             covered |= reachable(chains, exp_id, held.sha)
-        may_start = exp_id not in base or None in covered
-        for blob in sorted(blobs, key=lambda b: (blobs[b][0], b)):  # walk order
-            if blob not in covered and may_start:
-                chain = reachable(chains, exp_id, blob)
-                covered |= chain
-                may_start = None in chain
+        if exp_id not in base:  # a run new in the range: its earliest result is its first
+            first_sha = min(blobs, key=lambda b: (blobs[b][0], b))
+            covered = reachable(chains, exp_id, first_sha)
         first = min(blobs.values())[1]
         for missed in sorted(wanted - covered, key=lambda b: b or ""):
             what = (
