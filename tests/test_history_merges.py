@@ -206,3 +206,23 @@ def test_merges_cost_no_extra_git_processes(repo: Path, tmp_path: Path) -> None:
     many = calls(base)  # four merges
     assert len(one) == len(many), (one, many)
     assert sum(c.endswith("cat-file --batch") for c in many) == 2, many
+
+
+def test_a_record_under_a_non_ascii_folder_is_read_where_the_result_was_committed(
+    repo: Path,
+) -> None:
+    ok(repo, "new", "e2", "--study", "s", "--param", "lr=0.2", "--status", "success")
+    (repo / "experiments/straße").mkdir()
+    where = "experiments/straße/e2.json"
+    (repo / REC).rename(repo / where)
+    base = commit(repo, "rec2")
+    git(repo, "checkout", "-q", "-b", "res")
+    ok(repo, "result", "e2", "--metric", "accuracy=0.3")
+    commit(repo, "result")
+    git(repo, "checkout", "-q", "-b", "edit", base)
+    record = repo / where
+    record.write_text(record.read_text().replace('"lr": 0.2', '"lr": 0.7'))
+    commit(repo, "edit")
+    git(repo, "merge", "-q", "res", "-m", "merge")
+    code, findings = audit(repo, base)
+    assert code == 1 and findings.get(where) == "record-rewritten", findings
