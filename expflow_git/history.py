@@ -20,7 +20,11 @@ what the tree of REV shows.
 Commits are diffed against their first parent; BASE's results and frozen records are
 also compared with REV's directly, for what a merge takes from a first parent that is
 not on the way from BASE (there a net change is declared only by a chain of corrections
-at REV, new since BASE, each naming one exact step).
+at REV, new since BASE, each naming one exact step). Two checks over the whole range
+make the verdict independent of a merge's parent order: every result blob the range
+commits for an id must lie on one chain of declared corrections (`_write_once`), and a
+run's record at REV must keep the frozen fields it had beside its result in each commit
+that committed that result (`_frozen_at_rev`, read as `<commit>:<path>`).
 
 One `git log --raw` walk, two tree listings and one `git cat-file --batch`
 stream, whatever the number of commits: each blob is read once.
