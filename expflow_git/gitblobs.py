@@ -124,7 +124,7 @@ class BlobReader:
         assert proc.stdin is not None and proc.stdout is not None
         try:
             # One short line fits in the pipe buffer: no writer thread needed.
-            proc.stdin.write(names[0].encode("ascii") + b"\n")
+            proc.stdin.write(_encode_name(names[0]) + b"\n")
             proc.stdin.flush()
         except OSError:
             raise self._died() from None
@@ -154,7 +154,7 @@ class BlobReader:
         proc = self._start()
         stdin, stdout = proc.stdin, proc.stdout
         assert stdin is not None and stdout is not None
-        request = ("\n".join(names) + "\n").encode("ascii")
+        request = _encode_name("\n".join(names) + "\n")
 
         def feed() -> None:
             try:
@@ -194,6 +194,12 @@ def _check_names(shas: Iterable[str]) -> list[str]:
     # One request per line: a newline inside a name would inject a second one.
     names = list(shas)
     for name in names:
-        if not name or "\n" in name or name.strip() != name or not name.isascii():
+        if not name or "\n" in name or name.strip() != name:
             raise ExpflowError(f"not an object id: {name!r}")
     return names
+
+
+def _encode_name(text: str) -> bytes:
+    # A name may be `<commit>:<path>` (the history audit reads a record as it was at a
+    # commit): a path goes back to git's bytes exactly, as in gitstore's _encode_path.
+    return text.encode("utf-8", "surrogateescape")

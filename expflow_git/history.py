@@ -20,7 +20,11 @@ what the tree of REV shows.
 Commits are diffed against their first parent; BASE's results and frozen records are
 also compared with REV's directly, for what a merge takes from a first parent that is
 not on the way from BASE (there a net change is declared only by a chain of corrections
-at REV, new since BASE, each naming one exact step).
+at REV, new since BASE, each naming one exact step). Two checks over the whole range
+make the verdict independent of a merge's parent order: every result blob the range
+commits for an id must lie on one chain of declared corrections (`_write_once`), and a
+run's record at REV must keep the frozen fields it had beside its result in each commit
+that committed that result (`_frozen_at_rev`, read as `<commit>:<path>`).
 
 One `git log --raw` walk, two tree listings and one `git cat-file --batch`
 stream, whatever the number of commits: each blob is read once.
@@ -48,6 +52,7 @@ from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Change, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
+    FROZEN_FIELDS,
     REGULAR_MODES,
     DocumentGlobs,
     Frozen,
@@ -129,6 +134,7 @@ def history_findings(
         findings = _rewritten_results(walk, globs, policy, with_result, declared)
         reported = {f.path for f in findings if f.rule == RULE}
         findings += _net_results(walk, globs, policy, declared, reported)
+        findings += _write_once(walk, globs, policy, declared, _ids(findings, RULE))
         findings += _net_corrections(walk, globs, {f.path for f in findings})
         edits, base_records = _frozen_candidates(walk, globs, with_result)
         net = _net_record_candidates(walk, globs)
@@ -136,9 +142,13 @@ def history_findings(
             _collect_added(walk, policy)
         blobs = _Reads(walk, edits, base_records, scan)
         blobs.records.update(sha for pair in net.values() for sha in (pair[0], pair[1].sha))
+        introduced = _introduced_results(walk, globs)
+        blobs.records.update(entry.sha for entry, _, _ in introduced.values())
         views, scanned = blobs.read(reader)
-    records = _rewritten_records(walk, edits, base_records, views)
-    findings += records + _net_records(net, views, {stem(f.path) for f in records})
+        records = _rewritten_records(walk, edits, base_records, views)
+        records += _net_records(net, views, _ids(records, RECORD_RULE))
+        records += _frozen_at_rev(reader, introduced, views, _ids(records, RECORD_RULE))
+    findings += records
     findings += _scan_findings(walk, scanned)
     return sorted(findings, key=_key)
 
@@ -321,6 +331,73 @@ def _net_results(
     return findings
 
 
+def _write_once(
+    walk: _Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    declared: _Declared,
+    reported: set[str],
+) -> list[Finding]:
+    """Write-once over the whole range, whatever the parents' order: every result blob
+    any commit of BASE..REV committed for an experiment (a merge's diff against its first
+    parent shows what it takes from the others and what it makes itself), with BASE's
+    and REV's, and "deleted" when REV holds none. Each commit's diff shows only the
+    steps on its own first-parent line: a result committed on one branch and dropped by
+    a merge that keeps another's is seen only here.
+
+    One of them is the run's first result (BASE's, else the earliest in the walk);
+    every other must be where a chain of corrections new at REV leads from it (as for
+    BASE against REV: a run deleted on record and re-added has no chain, and is reported)."""
+    base = _documents(walk.base_tree, globs.is_result)
+    rev = _documents(walk.rev_tree, globs.is_result)
+    # experiment -> blob -> (walk position where first committed, -1 at BASE; a path)
+    seen: dict[str, dict[str, tuple[int, str]]] = {}
+    for exp_id, entries in base.items():
+        for entry in entries:
+            seen.setdefault(exp_id, {}).setdefault(entry.sha, (-1, entry.path))
+    for i, (_, changes) in enumerate(walk.commits):
+        for c in changes:
+            if c.new_sha is not None and c.new_mode in REGULAR_MODES and globs.is_result(c.path):
+                seen.setdefault(stem(c.path), {}).setdefault(c.new_sha, (i, c.path))
+    for exp_id, entries in rev.items():
+        for entry in entries:
+            seen.setdefault(exp_id, {}).setdefault(entry.sha, (len(walk.commits), entry.path))
+    chains = declared.new_at_rev if policy.corrections_allowed else []
+    findings = []
+    for exp_id, blobs in sorted(seen.items()):
+        wanted: set[str | None] = {*blobs, *(() if exp_id in rev else (None,))}
+        if len(wanted) < 2 or exp_id in reported:
+            continue
+        covered: set[str | None] = set()
+        for held in base.get(exp_id, []):
+            covered |= reachable(chains, exp_id, held.sha)
+        if exp_id not in base:  # a run new in the range: its earliest result is its first
+            first_sha = min(blobs, key=lambda b: (blobs[b][0], b))
+            covered = reachable(chains, exp_id, first_sha)
+        first = min(blobs.values())[1]
+        for missed in sorted(wanted - covered, key=lambda b: b or ""):
+            what = (
+                f"blob {missed[:12]} (at {blobs[missed][1]})"
+                if missed is not None
+                else "its deletion (the audited commit holds none)"
+            )
+            findings.append(
+                Finding(
+                    blobs[missed][1] if missed is not None else first,
+                    RULE,
+                    f"experiment {exp_id!r} has {len(wanted)} different committed results "
+                    f"in the range: no chain of corrections new since BASE leads to {what} "
+                    "from its first result (a merge kept one branch's result over another's?)",
+                )
+            )
+    return findings
+
+
+def _ids(findings: list[Finding], rule: str) -> set[str]:
+    """The experiments (file stems) that findings of `rule` are about."""
+    return {stem(f.path) for f in findings if f.rule == rule}
+
+
 def _net_corrections(walk: _Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
     """BASE's corrections that REV does not hold at the same path byte for byte, where no
     commit showed the change: append-only across a merge that hides it from the walk."""
@@ -445,6 +522,95 @@ def _rewritten_records(
     return findings
 
 
+_Introduced = tuple[TreeEntry, list[str], list[str]]  # REV's record, commits, record paths
+
+
+def _introduced_results(walk: _Walk, globs: DocumentGlobs) -> dict[str, _Introduced]:
+    """Runs whose result at REV was committed in the range (BASE's are _net_records'):
+    REV's record, every commit whose diff adds that result blob (its own commit, and a
+    merge taking it from a parent other than the first), and every path the run's
+    record had (REV's first), to find the record in those commits' trees."""
+    base = _documents(walk.base_tree, globs.is_result)
+    records = _documents(walk.rev_tree, globs.is_record)
+    new = {
+        exp_id: {e.sha for e in entries} - {e.sha for e in base.get(exp_id, [])}
+        for exp_id, entries in _documents(walk.rev_tree, globs.is_result).items()
+        if exp_id in records
+    }
+    commits: dict[str, list[str]] = {}
+    paths: dict[str, set[str]] = {}
+    for entry in walk.base_tree:
+        if stem(entry.path) in new and globs.is_record(entry.path):
+            paths.setdefault(stem(entry.path), set()).add(entry.path)
+    for commit, changes in walk.commits:
+        for c in changes:
+            exp_id = stem(c.path)
+            if exp_id not in new:
+                continue
+            if globs.is_record(c.path):
+                paths.setdefault(exp_id, set()).add(c.path)
+            elif c.new_sha in new[exp_id] and globs.is_result(c.path):
+                if commit not in commits.setdefault(exp_id, []):
+                    commits[exp_id].append(commit)
+    out = {}
+    for exp_id, found in commits.items():
+        at_rev = records[exp_id][0]
+        others = sorted(paths.get(exp_id, set()) - {at_rev.path})
+        out[exp_id] = (at_rev, found, [at_rev.path, *others])
+    return out
+
+
+def _frozen_at_rev(
+    reader: BlobReader,
+    introduced: dict[str, _Introduced],
+    views: dict[str, Frozen | None],
+    reported: set[str],
+) -> list[Finding]:
+    """A run's record at REV against the record beside its result in each commit that
+    committed that result (read as `<commit>:<path>`): the run froze there, whichever
+    parent a later merge lists first."""
+    findings = []
+    for exp_id, (entry, commits, paths) in sorted(introduced.items()):
+        if exp_id in reported:
+            continue
+        for commit in commits:
+            data, unnamed = _record_at(reader, commit, paths)
+            if data is None and not unnamed:
+                continue  # no record beside the result then: nothing froze
+            fields = (
+                changed_fields(frozen_view(data), views.get(entry.sha))
+                if data is not None
+                else list(FROZEN_FIELDS)
+            )
+            if fields:
+                findings.append(
+                    Finding(
+                        entry.path,
+                        RECORD_RULE,
+                        f"the audited commit {frozen_message(fields, exp_id)}: its record "
+                        f"(blob {entry.sha[:12]}) differs from the one beside the result in "
+                        f"commit {commit[:12]}, which committed it; a finished run is frozen",
+                    )
+                )
+                break
+    return findings
+
+
+def _record_at(reader: BlobReader, commit: str, paths: list[str]) -> tuple[bytes | None, bool]:
+    """The first of `paths` that is a file in `commit`'s tree, and whether a path could
+    not be named to git (a line break in it: then nothing proves the record unchanged)."""
+    unnamed = False
+    for path in paths:
+        if "\n" in path or path.strip() != path:
+            unnamed = True
+            continue
+        try:
+            return reader.read(f"{commit}:{path}"), False
+        except ExpflowError:
+            continue  # not there, or not a file, in that commit
+    return None, unnamed
+
+
 # --------------------------------------------------------------------------- the scan
 def _collect_added(walk: _Walk, policy: Policy) -> None:
     """Every file blob the range adds, at each path, with the first commit adding it;
@@ -453,7 +619,7 @@ def _collect_added(walk: _Walk, policy: Policy) -> None:
     allow = policy.scan_allow
     for commit, changes in walk.commits:
         for c in changes:
-            if c.new_sha is None or c.new_mode not in REGULAR_MODES:
+            if c.new_sha is None or c.new_mode not in (*REGULAR_MODES, "120000"):
                 continue
             key = (c.path, c.new_sha)
             if key in at_rev or key in walk.added:

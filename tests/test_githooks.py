@@ -32,7 +32,7 @@ from test_governance import (
 from expflow_git.pin.store import hash_pin
 
 PROJECT = Path(__file__).resolve().parents[1]
-HOOKS = ("pre-commit", "pre-push")
+HOOKS = ("pre-commit", "pre-merge-commit", "pre-push")
 PIN_SHA = hashlib.sha256(PIN.encode()).hexdigest()
 
 
@@ -103,7 +103,7 @@ def test_install_hooks_is_idempotent(sandbox: Sandbox, hooked: Path) -> None:
     assert res.code == 0, res
     assert [line.split(": ", 1)[1] for line in res.out.splitlines()] == [
         "kept (already installed)"
-    ] * 2
+    ] * len(HOOKS)
     after = {n: ((hooks_dir / n).read_bytes(), (hooks_dir / n).stat().st_mtime_ns) for n in HOOKS}
     assert after == before
 
@@ -116,6 +116,7 @@ def test_install_hooks_keeps_a_different_hook(sandbox: Sandbox, repo: Path) -> N
     lines = dict(line.split(": ", 1) for line in res.out.splitlines())
     assert lines == {
         str(mine): "kept: a different hook exists; merge it by hand",
+        str(repo / ".git" / "hooks" / "pre-merge-commit"): "installed",
         str(repo / ".git" / "hooks" / "pre-push"): "installed",
     }
     assert mine.read_text() == "#!/bin/sh\necho my own hook\n"

@@ -28,7 +28,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-FORMAT = 6  # 6: the PIN scan reads notebooks, nested keys, --pin, private keys
+FORMAT = 7  # 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes, symlinks
 
 
 class BlobCache:

@@ -268,8 +268,9 @@ class _TreeReader:
                     )
                 )
                 continue
-            if entry.type != "blob" or entry.mode == SYMLINK_MODE:
+            if entry.type != "blob":
                 continue
+            # A symbolic link's blob is its target string: scanned like a file's content.
             scanned = scan and not (
                 policy.scan_allow and matches_any(entry.path, policy.scan_allow)
             )

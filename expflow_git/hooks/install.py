@@ -9,7 +9,7 @@ from pathlib import Path
 from expflow_git.atomicfile import write_atomic
 from expflow_git.gitstore import Git
 
-HOOK_NAMES = ("pre-commit", "pre-push")
+HOOK_NAMES = ("pre-commit", "pre-merge-commit", "pre-push")
 _DEFAULT_LINE = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
 
 

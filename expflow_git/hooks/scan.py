@@ -41,10 +41,17 @@ def scan_paths(
 
 
 def _read(ws: Workspace, full: Path, rel: str, warn: Callable[[str], None]) -> bytes | None:
-    """The bytes to scan: staged content with --staged, else the regular file on disk."""
+    """The bytes to scan: staged content with --staged, else the file (or link target) on disk."""
     if ws.staged:
         return ws.read_tracked(rel)
-    if full.is_symlink() or not full.is_file():
+    if full.is_symlink():
+        # A link's content, as git stores it, is its target string: scanned, never followed
+        # (a PIN hash committed as a link target would otherwise pass every check).
+        try:
+            return os.fsencode(os.readlink(full))
+        except OSError:
+            return None
+    if not full.is_file():
         return None
     if full.stat().st_size > MAX_SCAN_BYTES:
         warn(f"{rel}: skipped, larger than {MAX_SCAN_BYTES} bytes")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
-from expflow_git.pinscan.values import Kind, Line, value_at
+from expflow_git.pinscan.values import Kind, Line, past_properties, value_at
 
 # --- nested keys ----------------------------------------------------------------------
 
@@ -64,6 +64,8 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             continue
         consumed = c.end()
         value = value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
+        if value is not None:
+            value = past_properties(text, value, line)
         if value is None or value.kind is Kind.REFERENCE:
             continue
         consumed = value.end
@@ -135,7 +137,9 @@ def _toml_children(text: str, header: re.Match[str], stop: int) -> list[tuple[st
 # --- the tool's flag on a command line ------------------------------------------------
 
 _FLAG_RE = re.compile(
-    r"(?<![\w-])--pin(?:=|[ \t]+)(?P<q>[\"']?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])", re.ASCII
+    # `--pin \` then the PIN on the next line: a shell or Makefile line continuation.
+    r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>[\"']?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])",
+    re.ASCII,
 )
 
 

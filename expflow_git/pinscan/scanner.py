@@ -81,7 +81,7 @@ from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
 from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
 from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits
-from expflow_git.pinscan.values import Kind, Line, value_at
+from expflow_git.pinscan.values import Kind, Line, past_properties, value_at
 
 PRAGMA = "expflow: allow-pin-hash"
 PIN_HASH_FILENAME = "pin.hash"
@@ -141,6 +141,9 @@ _FOLDED_HEX_RUN = _HEX_MARK * 64
 _FOLDED_KEY_RE = re.compile(
     rb"pin(?:[_.]?" + re.escape(b"hash".translate(_FOLD)) + rb")?[\"']?(?:\]?[ \t]*[:=]|[ \t]*\])"
 )
+# A hex run cut by an escaped line break that the format removes (a YAML double-quoted
+# or TOML multi-line string: `abc\` newline `  def`): see `_split_hex_hits`.
+_FOLDED_SPLIT_HEX_RE = re.compile(rb"\x01\\\r?\n[ \t]*\x01")
 _FORMAT_PREFIX = PIN_HASH_PREFIX.encode("ascii")
 # Only when PIN_HASH_RE stops starting with its literal prefix does the filter need the regex.
 _FORMAT_FALLBACK_RE = (
@@ -166,7 +169,7 @@ def _may_match(data: bytes) -> _Family:
     """The rule families that can fire on `data` (ASCII-compatible text); NONE for most files."""
     folded = data.translate(_FOLD)
     families = _Family.NONE
-    if _FOLDED_HEX_RUN in folded:
+    if _FOLDED_HEX_RUN in folded or _FOLDED_SPLIT_HEX_RE.search(folded) is not None:
         families |= _Family.HEX
     if _FORMAT_PREFIX in data or (
         _FORMAT_FALLBACK_RE is not None and _FORMAT_FALLBACK_RE.search(data)
@@ -251,7 +254,8 @@ def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:
         return []  # binary
     families = _may_match(data)
-    if not families and cls is not FileClass.NOTEBOOK:
+    escaped = cls is not FileClass.NOTEBOOK and b"\\u" in data
+    if not families and not escaped and cls is not FileClass.NOTEBOOK:
         return []
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
@@ -260,7 +264,47 @@ def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
     raw = _scan_text(text, code, families) if families else []
     if cls is FileClass.NOTEBOOK:
         return _with_notebook(raw, text)
+    if escaped:
+        return _with_unescaped(raw, text, code)
     return raw
+
+
+# `\uXXXX` naming a printable ASCII character other than `"` and `\` (which would change
+# where a string ends): JSON, YAML and TOML strings spell a PIN or a hash digit that way.
+_U_ESCAPE_RE = re.compile(
+    r"\\u(00(?:2[013-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|7[0-9a-eA-E]))"
+)
+
+
+def _with_unescaped(raw: list[Finding], text: str, code: bool) -> list[Finding]:
+    """The raw findings and those in the text with its `\\u` escapes of ASCII decoded, each
+    once. A decoded escape is one character where the text has six, on the same line (no
+    line break is decoded), so a hit's place in the text is its place in the decoded text
+    plus five per escape before it."""
+    decoded_at: list[int] = []  # where each decoded escape stands in the decoded text
+
+    def decode(m: re.Match[str]) -> str:
+        decoded_at.append(m.start() - 5 * len(decoded_at))
+        return chr(int(m.group(1), 16))
+
+    decoded = _U_ESCAPE_RE.sub(decode, text)
+    if not decoded_at:
+        return raw
+    families = _may_match(decoded.encode("utf-8", "surrogatepass"))
+    hits = _text_hits(decoded, code, families) if families else []
+    if not hits:
+        return raw
+    newlines = _Newlines(text)
+    found = {(f.line, f.col, f.rule): f for f in raw}
+    for hit in hits:
+        start = hit.start + 5 * bisect.bisect_left(decoded_at, hit.start)
+        line, line_start = newlines.line_of(start)
+        col = start - line_start + 1
+        found.setdefault(
+            (line, col, hit.rule.value),
+            Finding("", hit.rule.value, hit.message, line=line, col=col),
+        )
+    return [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0, k[2]))]
 
 
 def _with_notebook(raw: list[Finding], text: str) -> list[Finding]:
@@ -363,14 +407,8 @@ def _content_hits(text: str, families: _Family) -> list[Hit]:
                 and _bounded(text, start, end)
                 and m.group().lower() in pin_sha256_set()
             ):
-                hits.append(
-                    Hit(
-                        Leak.PIN_SHA256,
-                        start,
-                        end,
-                        "leaked SHA-256 of a 4-digit PIN (64 hex chars, masked: ****)",
-                    )
-                )
+                hits.append(Hit(Leak.PIN_SHA256, start, end, _SHA_MESSAGE))
+        hits += _split_hex_hits(text)
     if _Family.FORMAT not in families:
         return hits
     for m in PIN_HASH_RE.finditer(text):
@@ -382,6 +420,32 @@ def _content_hits(text: str, families: _Family) -> list[Hit]:
                 f"string in expflow's PIN-hash format ({len(m.group())} chars, masked: ****)",
             )
         )
+    return hits
+
+
+_SHA_MESSAGE = "leaked SHA-256 of a 4-digit PIN (64 hex chars, masked: ****)"
+_CONTINUATION_RE = re.compile(r"\\\r?\n[ \t]*")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_HEX_HEAD_RE = re.compile(r"[0-9A-Fa-f]{1,64}")
+
+
+def _split_hex_hits(text: str) -> list[Hit]:
+    """A PIN's SHA-256 cut in two by an escaped line break (`\\` at the end of a line, which a
+    YAML double-quoted or TOML multi-line string removes with the next line's indent). Each
+    break is looked at once, and at most 64 characters on either side of it: linear."""
+    hits: list[Hit] = []
+    for m in _CONTINUATION_RE.finditer(text):
+        start = m.start()
+        floor = max(0, start - 64)
+        while start > floor and text[start - 1] in _HEX_DIGITS:
+            start -= 1
+        tail = _HEX_HEAD_RE.match(text, m.end())
+        if start == m.start() or tail is None:
+            continue
+        end = tail.end()
+        token = text[start : m.start()] + tail.group()
+        if len(token) == 64 and _bounded(text, start, end) and token.lower() in pin_sha256_set():
+            hits.append(Hit(Leak.PIN_SHA256, start, end, _SHA_MESSAGE))
     return hits
 
 
@@ -418,6 +482,8 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         if is_pin and sep != ":":
             continue
         value = value_at(text, m.end(), line.at(m.end()), spaced=m.group().endswith((" ", "\t")))
+        if value is not None and is_pin:
+            value = past_properties(text, value, line)
         if value is None:
             continue
         consumed = value.end

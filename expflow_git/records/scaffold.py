@@ -76,12 +76,12 @@ repos:
         name: expflow-git validate
         entry: expflow-git validate --
         language: system
-        files: (^expflow\\.ya?ml$|\\.json$)
       - id: expflow-no-pin-hash
         name: expflow-git no PIN hash
         entry: expflow-git scan --
         language: system
-        types: [text]
+        types: []  # not the default [file]: a link's target is its content
+        types_or: [text, symlink]
       - id: expflow-protect-results
         name: expflow-git protect results
         entry: expflow-git protect --
