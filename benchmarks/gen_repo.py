@@ -137,7 +137,7 @@ def manifest_path(dest: Path) -> Path:
 
 def competition_policy() -> str:
     """The `init --template competition` policy, from the installed package."""
-    from expflow_git.scaffold import COMPETITION_POLICY
+    from expflow_git.records.scaffold import COMPETITION_POLICY
 
     return COMPETITION_POLICY
 

@@ -498,9 +498,7 @@ class Bench:
     def plain(self) -> tuple[Path, dict[str, Any]]:
         runs = 500 if self.quick else 5_000
         # 20 files of each other leak form (13 forms) and 260 ordinary files beside them.
-        return dataset(
-            f"plain-{runs}", runs=runs, plain=True, invalid=16, planted=100, forms=20
-        )
+        return dataset(f"plain-{runs}", runs=runs, plain=True, invalid=16, planted=100, forms=20)
 
     def validate(self) -> None:
         root, man = self.plain()

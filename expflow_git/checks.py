@@ -15,11 +15,11 @@ from typing import Any
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
-from expflow_git.policy import Gate, Policy, Rule, did_you_mean, fmt_number, param_key
+from expflow_git.policy.model import Gate, Policy, Rule, did_you_mean, fmt_number, param_key
 from expflow_git.schemas import Kind, is_valid, schema_errors
 
 
-class Rules(str, enum.Enum):
+class Problem(str, enum.Enum):
     """Stable names of document and integrity findings (used by reports and SARIF)."""
 
     JSON = "invalid-json"
@@ -70,12 +70,12 @@ def check_content(
     try:
         raw = parse_json(data)
     except JsonProblem as exc:
-        return [Finding("", Rules.JSON.value, exc.message, exc.pointer, exc.line, exc.col)]
+        return [Finding("", Problem.JSON.value, exc.message, exc.pointer, exc.line, exc.col)]
     if is_valid(kind, raw):
         return raw
     if not explain:
-        return [Finding("", Rules.SCHEMA.value, f"does not match the {kind.value} schema")]
-    return [Finding("", Rules.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)]
+        return [Finding("", Problem.SCHEMA.value, f"does not match the {kind.value} schema")]
+    return [Finding("", Problem.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)]
 
 
 def finish_document(
@@ -105,7 +105,7 @@ def stem_findings(doc: Document) -> list[Finding]:
     return [
         Finding(
             doc.path,
-            Rules.STEM.value,
+            Problem.STEM.value,
             f"{field} {value!r} differs from the file name {name!r}",
             f"/{field}",
         )
@@ -122,16 +122,16 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
             spec = policy.metrics.get(name)
             if spec is None:
                 problem = (
-                    Rules.UNKNOWN_METRIC,
+                    Problem.UNKNOWN_METRIC,
                     f"metric {name!r} is not in the registry of "
                     f"{policy.path}{did_you_mean(name, policy.metrics)}",
                 )
             elif abs(value) >= 2**53:  # beyond exact integers: JCS (the report) cannot hold it
-                problem = (Rules.METRIC_RANGE, f"{name} is a number too large to compare exactly")
+                problem = (Problem.METRIC_RANGE, f"{name} is a number too large to compare exactly")
             elif spec.min is not None and value < spec.min:
-                problem = (Rules.METRIC_RANGE, f"{name} = {value} is below its min {spec.min}")
+                problem = (Problem.METRIC_RANGE, f"{name} = {value} is below its min {spec.min}")
             elif spec.max is not None and value > spec.max:
-                problem = (Rules.METRIC_RANGE, f"{name} = {value} is above its max {spec.max}")
+                problem = (Problem.METRIC_RANGE, f"{name} = {value} is above its max {spec.max}")
             else:
                 continue
             rule, message = problem
@@ -146,7 +146,7 @@ def required_metric_findings(result: Result, policy: Policy) -> list[Finding]:
     return [
         Finding(
             result.path,
-            Rules.REQUIRED_METRIC.value,
+            Problem.REQUIRED_METRIC.value,
             f"required metric {name!r} is missing",
             "/metrics",
         )
@@ -167,7 +167,7 @@ def integrity_findings(
             findings.append(
                 Finding(
                     exp.path,
-                    Rules.DUPLICATE_ID.value,
+                    Problem.DUPLICATE_ID.value,
                     f"id {exp.id!r} is already used by {first.path}",
                     "/id",
                 )
@@ -183,7 +183,7 @@ def integrity_findings(
                 findings.append(
                     Finding(
                         first_path,
-                        Rules.BUDGET.value,
+                        Problem.BUDGET.value,
                         f"study {study!r} has {count} runs, over the budget of "
                         f"{policy.max_runs_per_study}",
                     )
@@ -211,7 +211,7 @@ def duplicate_result(path: str, exp_id: str, others: str) -> Finding:
     """The finding on one of several results for one experiment."""
     return Finding(
         path,
-        Rules.DUPLICATE_RESULT.value,
+        Problem.DUPLICATE_RESULT.value,
         f"experiment {exp_id!r} also has the result {others}; "
         "one result per experiment, and neither is ranked",
         "/experiment",
@@ -228,7 +228,7 @@ def reference_findings(result: Result, experiment: Experiment | None) -> list[Fi
         return [
             Finding(
                 result.path,
-                Rules.DANGLING_RESULT.value,
+                Problem.DANGLING_RESULT.value,
                 f"no experiment record with id {result.experiment!r}",
                 "/experiment",
             )
@@ -237,7 +237,7 @@ def reference_findings(result: Result, experiment: Experiment | None) -> list[Fi
         return [
             Finding(
                 result.path,
-                Rules.NOT_SUCCESS.value,
+                Problem.NOT_SUCCESS.value,
                 f"experiment {experiment.id!r} has status {experiment.status.value!r}, "
                 "not 'success'",
                 "/experiment",
@@ -272,7 +272,6 @@ class RunVerdict:
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
     outcomes: tuple[Outcome, ...]
-    spelled: str | None = None  # the result's (documents.Result.spelled)
     feasible: bool = field(init=False)  # every check passed: asked often, computed once
 
     def __post_init__(self) -> None:
@@ -361,7 +360,6 @@ def run_verdict(
         metrics=result.metrics,
         splits=result.splits,
         outcomes=tuple(outcomes),
-        spelled=result.spelled,
     )
 
 

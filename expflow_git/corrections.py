@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from expflow_git.checks import Rules, check_content
+from expflow_git.checks import Problem, check_content
 from expflow_git.errors import ExpflowError, Finding, clean, printable
 from expflow_git.gitstore import Change, Git, no_git_env
 from expflow_git.globs import matches_any
 from expflow_git.identity import REGULAR_MODES
-from expflow_git.policy import Policy
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind, is_valid
 
 CORRECTION_SCHEMA = "expflow/correction@1"
@@ -192,7 +192,7 @@ def correction_changes(
             findings.append(
                 Finding(
                     change.path,
-                    Rules.CORRECTION_REWRITTEN.value,
+                    Problem.CORRECTION_REWRITTEN.value,
                     f"a committed correction was {verb} {where} (corrections are append-only)",
                 )
             )
@@ -223,7 +223,7 @@ def judge(
     unmatched = [
         Finding(
             c.path,
-            Rules.CORRECTION_UNMATCHED.value,
+            Problem.CORRECTION_UNMATCHED.value,
             f"declares a change of the result of {c.experiment!r} ({c.change()}) that "
             f"nothing {where} makes",
         )
@@ -281,7 +281,7 @@ def tree_findings(
     return [
         Finding(
             c.path,
-            Rules.CORRECTION_UNKNOWN_EXPERIMENT.value,
+            Problem.CORRECTION_UNKNOWN_EXPERIMENT.value,
             f"names experiment {c.experiment!r}, which has no record here",
             "/experiment",
         )
@@ -431,7 +431,7 @@ def plan_correction(
     Checked before anything is written: a missing reason or identity is exit 2. An
     uncommitted correction of the same committed blob (an earlier `--overwrite` not yet
     committed) is replaced, so that one pending change has one correction."""
-    from expflow_git.records import dump
+    from expflow_git.documents import dump
 
     try:
         git = Git.discover(root, env=environ)

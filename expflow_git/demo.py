@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.scaffold import COMPETITION_POLICY
+from expflow_git.records.scaffold import COMPETITION_POLICY
 
 DEMO_POLICY = COMPETITION_POLICY + (
     "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3}\n"

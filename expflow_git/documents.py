@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import re
 import sys
 from collections.abc import Mapping
@@ -60,19 +61,19 @@ class Result:
     experiment: str
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
-    # The canonical spellings of the metrics, then of each split's (in name order), when
-    # the audit's cache kept them (spelling.spell_run); None: spelled when encoded.
-    spelled: str | None = None
 
     @classmethod
-    def from_json(cls, path: str, doc: Mapping[str, Any], spelled: str | None = None) -> Result:
+    def from_json(cls, path: str, doc: Mapping[str, Any]) -> Result:
         """Build from a document that already passed the result schema (shared, not copied)."""
-        return cls(
-            path, sys.intern(doc["experiment"]), doc["metrics"], doc.get("splits", {}), spelled
-        )
+        return cls(path, sys.intern(doc["experiment"]), doc["metrics"], doc.get("splits", {}))
 
 
 def stem(path: str) -> str:
     """The file name without directory and `.json` suffix."""
     name = path.rsplit("/", 1)[-1]
     return name[:-5] if name.endswith(".json") else name
+
+
+def dump(doc: Mapping[str, Any]) -> bytes:
+    """How the tool writes documents: stable key order, two-space indent, final newline."""
+    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()

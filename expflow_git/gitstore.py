@@ -22,13 +22,10 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
-import threading
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import IO, final
+from typing import IO
 
 from expflow_git.errors import ExpflowError
 
@@ -131,7 +128,7 @@ def _encode_path(path: str) -> str:
     return os.fsdecode(path.encode("utf-8", "surrogateescape"))
 
 
-def _first_line(stderr: bytes) -> str:
+def first_line(stderr: bytes) -> str:
     """The line of git's stderr worth showing: the first fatal/error line, else the first line."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     for ln in lines:
@@ -256,7 +253,7 @@ class Git:
             except FileNotFoundError:
                 raise ExpflowError("git is not installed or not on PATH") from None
             if proc.returncode != 0:
-                detail = _first_line(proc.stderr)
+                detail = first_line(proc.stderr)
                 msg = f"not a git repository: {path}"
                 if "not a git repository" not in detail.lower():
                     msg += f" ({detail})"  # e.g. git's "dubious ownership" refusal
@@ -305,7 +302,7 @@ class Git:
         """Run ``git ARGS`` at the root and return stdout; failure raises ExpflowError (exit 2)."""
         proc = self._exec(args, input)
         if proc.returncode != 0:
-            detail = _first_line(proc.stderr) or f"exited with status {proc.returncode}"
+            detail = first_line(proc.stderr) or f"exited with status {proc.returncode}"
             raise ExpflowError(f"git {args[0] if args else ''}: {detail}")
         return proc.stdout
 
@@ -402,7 +399,7 @@ class Git:
         )
         if proc.returncode in (0, 1):
             return proc.returncode == 0
-        raise ExpflowError(f"git merge-base: {_first_line(proc.stderr)}")
+        raise ExpflowError(f"git merge-base: {first_line(proc.stderr)}")
 
     def last_change(self, rev: str, path: str) -> str | None:
         """The newest commit in the history of ``rev`` that changed ``path`` (None if none)."""
@@ -479,7 +476,7 @@ class Git:
         specs = [f":(glob)**/{name}" for name in names]
         proc = self._exec(["ls-files", "-z", "--", *specs], None, git=_GIT_MAGIC)
         if proc.returncode != 0:
-            raise ExpflowError(f"git ls-files: {_first_line(proc.stderr)}")
+            raise ExpflowError(f"git ls-files: {first_line(proc.stderr)}")
         return proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
 
     def read_index_file(self, path: str) -> bytes | None:
@@ -573,195 +570,26 @@ class Git:
         if proc.returncode == 1:  # "no note found for object"
             return None
         if proc.returncode != 0:
-            raise ExpflowError(f"git notes: {_first_line(proc.stderr)}")
+            raise ExpflowError(f"git notes: {first_line(proc.stderr)}")
         return self.run("cat-file", "blob", proc.stdout.decode("ascii").strip())
 
 
-@final
-class BlobReader:
-    """Blobs by id from one long-lived ``git cat-file --batch`` process.
-
-    :meth:`read_many` pipelines: a writer thread feeds every request while
-    this thread reads the answers, so neither side waits on the other and the
-    pipes never fill up both ways (the deadlock of writing everything first).
-    That gives what ``--buffer`` is for (git never idles waiting for the next
-    request) without its catch: a buffered process holds its answers until
-    stdin closes, so it could not also serve :meth:`read` afterwards.
-    Measured on 100k small blobs, plain ``--batch`` pipelined this way is as
-    fast as ``--batch --buffer``; the cost left is Python's per-answer work.
-    Not thread-safe; use as a context manager so the process is reaped.
-    """
-
-    def __init__(self, git: Git) -> None:
-        self._git = git
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr: IO[bytes] | None = None
-        self._busy = False
-
-    def __enter__(self) -> BlobReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop the cat-file process (closing its stdin lets it exit cleanly)."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    try:
-                        pipe.close()
-                    except OSError:  # BrokenPipe flushing to a dead process
-                        pass
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        if self._proc is None:
-            # stderr goes to a file: a pipe nobody drains could fill and stall git.
-            self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as git)
-            self._proc = self._git.popen(
-                # A bulk read walks long delta chains: git's default 96 MiB
-                # delta-base cache is too small for 100k+ blobs and doubles the time.
-                "-c",
-                "core.deltaBaseCacheLimit=512m",
-                "cat-file",
-                "--batch",
-                stdin=subprocess.PIPE,
-                stderr=self._stderr,
-                bufsize=1 << 16,
-            )
-        return self._proc
-
-    def _died(self) -> ExpflowError:
-        detail = ""
-        if self._stderr is not None:
-            self._stderr.seek(0)
-            detail = _first_line(self._stderr.read())
-        self.close()
-        return ExpflowError(f"git cat-file: {detail or 'exited unexpectedly'}")
-
-    def _answer(self, stdout: IO[bytes], name: str) -> bytes:
-        """Read one answer: ``<sha> <type> <size>LF<content>LF`` or ``<name> missing LF``.
-
-        A missing object or a non-blob raises after its whole answer is read,
-        so the stream stays usable; anything else stops the process.
-        """
-        header = stdout.readline()
-        if not header.endswith(b"\n"):
-            raise self._died()
-        parts = header.split()
-        if len(parts) != 3:
-            if parts[-1:] == [b"missing"]:
-                raise ExpflowError(f"git object {name} is missing from the repository")
-            text = header.decode("utf-8", "replace").strip()
-            self._abort()
-            raise ExpflowError(f"git cat-file: unexpected answer for {name}: {text}")
-        size = int(parts[2])
-        data = stdout.read(size)
-        if len(data) != size or stdout.read(1) != b"\n":
-            raise self._died()
-        if parts[1] != b"blob":
-            raise ExpflowError(f"git object {name} is a {parts[1].decode()}, not a blob")
-        return data
-
-    def read(self, sha: str) -> bytes:
-        """The content of blob ``sha``; a missing object or a non-blob raises ExpflowError."""
-        names = _check_names([sha])
-        if self._busy:
-            raise RuntimeError("BlobReader: a read_many() is still being consumed")
-        proc = self._start()
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            # One short line fits in the pipe buffer: no writer thread needed.
-            proc.stdin.write(_encode_name(names[0]) + b"\n")
-            proc.stdin.flush()
-        except OSError:
-            raise self._died() from None
-        try:
-            return self._answer(proc.stdout, sha)
-        except ExpflowError:
-            raise
-        except BaseException:  # e.g. KeyboardInterrupt mid-answer: out of step now
-            self._abort()
-            raise
-
-    def read_many(self, shas: Iterable[str]) -> Generator[tuple[str, bytes], None, None]:
-        """Yield ``(sha, content)`` for every requested blob, in request order.
-
-        ``shas`` is consumed and checked at the call.  Abandoning the iterator
-        early stops the process (it would still be answering); the next call
-        starts a new one.
-        """
-        names = _check_names(shas)
-        if self._busy:
-            raise RuntimeError("BlobReader: a read_many() is still being consumed")
-        return self._stream(names)
-
-    def _stream(self, names: list[str]) -> Generator[tuple[str, bytes], None, None]:
-        if not names:
-            return
-        proc = self._start()
-        stdin, stdout = proc.stdin, proc.stdout
-        assert stdin is not None and stdout is not None
-        request = _encode_name("\n".join(names) + "\n")
-
-        def feed() -> None:
-            try:
-                stdin.write(request)
-                stdin.flush()
-            except (OSError, ValueError):
-                pass  # git died or was stopped; the reading side reports why
-
-        writer = threading.Thread(target=feed, name="cat-file-writer", daemon=True)
-        self._busy = True
-        done = False
-        writer.start()
-        try:
-            answer = self._answer
-            for name in names:
-                yield name, answer(stdout, name)
-            done = True
-        finally:
-            self._busy = False
-            if not done:
-                # Stopped mid-stream (an error, or the caller broke off): git
-                # still has answers queued, so this process cannot be reused.
-                self._abort(writer)
-            writer.join()
-
-    def _abort(self, writer: threading.Thread | None = None) -> None:
-        # Kill first: the writer may be blocked in write() holding the pipe's
-        # lock, and only a dead reader on the other end releases it.
-        if self._proc is not None:
-            self._proc.kill()
-        if writer is not None:
-            writer.join()
-        self.close()
-
-
-def _check_names(shas: Iterable[str]) -> list[str]:
-    # One request per line: a newline inside a name would inject a second one.
-    names = list(shas)
-    for name in names:
-        if not name or "\n" in name or name.strip() != name:
-            raise ExpflowError(f"not an object id: {name!r}")
-    return names
-
-
-def _encode_name(text: str) -> bytes:
-    # A name may be `<commit>:<path>` (the history audit reads a record as it was at a
-    # commit): a path goes back to git's bytes exactly, as in _encode_path.
-    return text.encode("utf-8", "surrogateescape")
+def unignored_work_tree(path: str) -> Path | None:
+    """The root of the git work tree `path` lies in, unless .gitignore keeps `path` out
+    (None then, and outside any work tree): where a file is one `git add -A` from being
+    committed."""
+    try:
+        git = Git.discover(os.path.dirname(os.path.abspath(path)))
+    except ExpflowError:
+        return None  # not in a repository (or no git)
+    if git.root == git.git_dir:
+        return None  # a bare repository has no work tree
+    # Not through Git.run: check-ignore refuses its --literal-pathspecs. Exit 0: ignored.
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "--", os.path.abspath(path)],
+        cwd=git.root,
+        env=dict(git.env),
+        capture_output=True,
+        check=False,
+    )
+    return None if ignored.returncode == 0 else git.root

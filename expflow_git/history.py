@@ -36,7 +36,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from expflow_git.checks import Rules
+from expflow_git.checks import Problem
 from expflow_git.corrections import (
     Correction,
     Rewrite,
@@ -48,7 +48,8 @@ from expflow_git.corrections import (
 )
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.gitstore import BlobReader, Change, Git, TreeEntry
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Change, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
     FROZEN_FIELDS,
@@ -65,13 +66,14 @@ from expflow_git.identity import (
     record_edits,
     result_rewrites,
 )
-from expflow_git.pinscan import FileClass, file_class, name_findings, scan_content
-from expflow_git.policy import Policy, load_policy_bytes
+from expflow_git.pinscan.scanner import FileClass, file_class, name_findings, scan_content
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
-RULE = Rules.RESULT_REWRITTEN.value
+RULE = Problem.RESULT_REWRITTEN.value
 _Edit = tuple[int, RecordEdit, bool]  # commit position, the edit, frozen then
-RECORD_RULE = Rules.RECORD_REWRITTEN.value
+RECORD_RULE = Problem.RECORD_REWRITTEN.value
 # Blobs larger than this are data, not where a PIN hash is typed (as the tree's scan).
 MAX_SCAN_BYTES = 8 * 1024 * 1024
 
@@ -403,7 +405,7 @@ def _net_corrections(walk: _Walk, globs: DocumentGlobs, reported: set[str]) -> l
     return [
         Finding(
             e.path,
-            Rules.CORRECTION_REWRITTEN.value,
+            Problem.CORRECTION_REWRITTEN.value,
             f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
             "was, and no commit's change against its first parent shows it (a merge of an "
             "unrelated history?); corrections are append-only",

@@ -16,7 +16,7 @@ from typing import Any
 from expflow_git.documents import stem
 from expflow_git.gitstore import Change
 from expflow_git.jsonstrict import JsonProblem, parse_json
-from expflow_git.policy import Policy
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
 # What the run was: which experiment, in which study, with which parameters and seed,

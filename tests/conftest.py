@@ -5,6 +5,8 @@
 - the `cli` fixture calls `expflow_git.cli.main` in-process (fast), from the
   given directory, with stdout/stderr captured.
 
+Both, the `git()` helper and the environment scrub live in tests/support.py.
+
 Fixtures other test modules define with the same names (e.g. `repo` in
 test_gitstore.py) take precedence there; the ones here are named `exp_repo`,
 `cli` and `isolated_env` to stay out of their way.
@@ -14,17 +16,39 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+import shutil
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
+from support import (
+    PROJECT,
+    CliCall,
+    CliResult,
+    git,
+    git_init,
+    in_process_cli,
+    run_cli,
+    scrub_process_env,
+    scrubbed_env,
+)
 
-PROJECT = Path(__file__).resolve().parents[1]
+# The scrub under the name test modules know it by.
+git_env = scrubbed_env
+
+__all__ = [
+    "PROJECT",
+    "CliCall",
+    "CliResult",
+    "git",
+    "git_env",
+    "git_init",
+    "run_cli",
+    "scrubbed_env",
+]
+
 
 # Property tests run the same examples on every run ("ci", the default), so a red CI
 # means a change broke something, not that a new seed turned up; "nightly"
@@ -34,82 +58,42 @@ settings.register_profile("ci", derandomize=True, database=None, max_examples=10
 settings.register_profile("nightly", derandomize=False, max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# Variables that would make the tool, or git, look somewhere other than the test repo.
-_LEAKY_ENV = (
-    "EXPFLOW_POLICY",
-    "EXPFLOW_PIN",
-    "EXPFLOW_PIN_HASH",
-    "EXPFLOW_JOBS",
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_PREFIX",
-    "NO_COLOR",
-)
+# What a test needs beyond Python and git, as markers (registered in pyproject.toml): a
+# test whose need is not met is skipped, saying which.
+_NEEDS: dict[str, tuple[Callable[[], bool], str]] = {
+    "chromium": (
+        lambda: bool(shutil.which("chromium") or shutil.which("chromium-browser")),
+        "needs Chromium: no `chromium` or `chromium-browser` on PATH "
+        "(Debian: apt-get install chromium)",
+    ),
+    "ssh_keygen": (lambda: bool(shutil.which("ssh-keygen")), "needs OpenSSH's ssh-keygen"),
+    "ssh_agent": (
+        lambda: all(shutil.which(t) for t in ("ssh-keygen", "ssh-agent", "ssh-add")),
+        "needs OpenSSH's ssh-keygen, ssh-agent and ssh-add",
+    ),
+    "nonroot": (
+        lambda: hasattr(os, "geteuid") and os.geteuid() != 0,
+        "needs a non-root user (root reads a file whatever its mode)",
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pre-commit installs the checkout's hooks with pip: tests using `hook_repo` need a
+    package index (deselect them offline with `-m "not network"`)."""
+    for item in items:
+        if "hook_repo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.network)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for name, (available, reason) in _NEEDS.items():
+        if item.get_closest_marker(name) is not None and not available():
+            pytest.skip(f"{reason} [marker {name}]")
+
 
 SEED_PARAMS = {"Args/--sub_step": 5, "lr": 0.001, "model": "fno"}
 SEED_METRICS = {"seg_total": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}
-
-
-def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without repository selectors, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in _LEAKY_ENV}
-    env.update(extra or {})
-    return env
-
-
-def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> str:
-    """Run git in `cwd`; with check, a failure fails the test with git's message."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=git_env(env), capture_output=True, text=True, check=False
-    )
-    if check:
-        assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
-    return proc.stdout.strip()
-
-
-def git_init(path: Path) -> Path:
-    """`git init` with a local identity and no signing."""
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Expflow Tester")
-    git(path, "config", "user.email", "tester@example.com")
-    git(path, "config", "commit.gpgsign", "false")
-    return path
-
-
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def both(self) -> str:
-        return self.out + self.err
-
-
-def run_cli(
-    args: list[str],
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-    input: str | None = None,
-) -> tuple[int, str, str]:
-    """Run the real CLI (`python -m expflow_git ARGS`) in `cwd`: (code, stdout, stderr)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "expflow_git", *args],
-        cwd=cwd,
-        env=git_env(env),
-        input=input if input is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def experiment_doc(exp_id: str = "exp-001", **overrides: Any) -> dict[str, Any]:
@@ -197,8 +181,7 @@ class ExpRepo:
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """No EXPFLOW_* or GIT_* selector from the outside; a private EXPFLOW_HOME (which
     `run_cli` subprocesses inherit)."""
-    for name in _LEAKY_ENV:
-        monkeypatch.delenv(name, raising=False)
+    scrub_process_env(monkeypatch)
     home = tmp_path_factory.mktemp("expflow-home")
     monkeypatch.setenv("EXPFLOW_HOME", str(home))
     return home
@@ -230,27 +213,12 @@ def committed_repo(exp_repo: ExpRepo) -> ExpRepo:
     return exp_repo
 
 
-CliCall = Callable[..., CliResult]
-
-
 @pytest.fixture
 def cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated_env: Path
 ) -> Iterator[CliCall]:
     """In-process `expflow_git.cli.main(args)` run from `cwd`; returns a CliResult."""
-    from expflow_git.cli import main
-
-    def call(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> CliResult:
-        capsys.readouterr()  # drop anything earlier
-        with monkeypatch.context() as m:
-            m.chdir(cwd)
-            for key, value in (env or {}).items():
-                m.setenv(key, value)
-            code = main(list(args))
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
-
-    yield call
+    yield in_process_cli(monkeypatch, capsys)
 
 
 def assert_clean_output(*texts: str) -> None:

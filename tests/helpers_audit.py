@@ -10,19 +10,20 @@ Kept apart from conftest.py on purpose: these tests own their fixtures.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rfc8785
+from support import IDENTITY, CliCall, CliResult, in_process_cli, scrub_process_env, scrubbed_env
+from support import git as support_git
+from support import run_cli as support_run_cli
 
 DATE = "2026-11-20T10:00:00+00:00"
 STUDY = "pdebench-task1"
@@ -52,39 +53,22 @@ rules:
 
 WALK = "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3}\n"
 
-_LEAKY = (
-    "EXPFLOW_POLICY",
-    "EXPFLOW_PIN",
-    "EXPFLOW_PIN_HASH",
-    "EXPFLOW_HOME",
-    "EXPFLOW_SIGNING_KEY",
-    "NO_COLOR",
-)
-
 
 def clean_env(extra: Mapping[str, str] | None = None, date: str = DATE) -> dict[str, str]:
-    """The environment without GIT_* / EXPFLOW_* selectors, with fixed identity and dates."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k not in _LEAKY}
-    env.update(
-        GIT_AUTHOR_NAME="Expflow Tester",
-        GIT_AUTHOR_EMAIL="tester@example.com",
-        GIT_COMMITTER_NAME="Expflow Tester",
-        GIT_COMMITTER_EMAIL="tester@example.com",
-        GIT_AUTHOR_DATE=date,
-        GIT_COMMITTER_DATE=date,
-        GIT_CONFIG_NOSYSTEM="1",
+    """The scrubbed environment (tests/support.py) with a fixed identity and dates."""
+    return scrubbed_env(
+        {
+            **IDENTITY,
+            "GIT_AUTHOR_DATE": date,
+            "GIT_COMMITTER_DATE": date,
+            "GIT_CONFIG_NOSYSTEM": "1",
+            **(extra or {}),
+        }
     )
-    env.update(extra or {})
-    return env
 
 
-def git(cwd: Path, *args: str, date: str = DATE, check: bool = True) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=clean_env(date=date), capture_output=True, text=True
-    )
-    if check:
-        assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout.strip()
+# support.git, with this module's fixed identity and date unless a call names another.
+git = functools.partial(support_git, date=DATE, env={"GIT_CONFIG_NOSYSTEM": "1"})
 
 
 def init_repo(path: Path) -> Path:
@@ -199,57 +183,25 @@ def copy_repo(src: Path, dest: Path) -> Path:
 # ----------------------------------------------------------------------------- the CLI
 
 
-@dataclass
-class Out:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def both(self) -> str:
-        return self.out + self.err
+Out = CliResult
 
 
 def run_cli(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Out:
-    """The real CLI as a subprocess: `python -m expflow_git ARGS`."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "expflow_git", *args],
-        cwd=cwd,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    return Out(proc.returncode, proc.stdout, proc.stderr)
+    """The real CLI as a subprocess: `python -m expflow_git ARGS`, fixed identity and dates."""
+    return support_run_cli(args, cwd, clean_env(env))
 
 
-Cli = Callable[..., Out]
+Cli = CliCall
 
 
 def make_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """`expflow_git.cli.main(args)` in-process, run from `cwd`, output captured.
-
-    Each test module wraps this in its own `xcli` fixture.
-    """
-    from expflow_git.cli import main
-
-    for name in _LEAKY:
-        monkeypatch.delenv(name, raising=False)
+    """`expflow_git.cli.main(args)` in-process, run from `cwd`, output captured, in the
+    scrubbed environment. Each test module wraps this in its own `xcli` fixture."""
+    scrub_process_env(monkeypatch)
+    monkeypatch.delenv("EXPFLOW_HOME", raising=False)
     for name in [k for k in os.environ if k.startswith("GIT_")]:
         monkeypatch.delenv(name, raising=False)
-
-    def call(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Out:
-        capsys.readouterr()
-        with monkeypatch.context() as mp:
-            mp.chdir(cwd)
-            for key, value in (env or {}).items():
-                mp.setenv(key, value)
-            code = main(list(args))
-        captured = capsys.readouterr()
-        return Out(code, captured.out, captured.err)
-
-    return call
+    return in_process_cli(monkeypatch, capsys)
 
 
 def assert_one_error_line(res: Out, code: int, *needles: str) -> None:

@@ -3,6 +3,7 @@ environment against real repositories: outputs, summary, annotations, exit code.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -11,20 +12,20 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+from support import NO_SIGNING, scrubbed_env
+from support import git as support_git
 
 from expflow_git.demo import build_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
-               GIT_AUTHOR_DATE="2026-11-21T10:00:00+00:00",
-               GIT_COMMITTER_DATE="2026-11-21T10:00:00+00:00")
-    return subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=repo, env=env,
-                          check=True, capture_output=True, text=True).stdout.strip()
+# support.git with a fixed identity and date, and no commit signing.
+git = functools.partial(
+    support_git,
+    date="2026-11-21T10:00:00+00:00",
+    env=NO_SIGNING,
+)
 
 
 def pr_event(repo: Path, head: str, base: str = "main") -> dict:
@@ -33,25 +34,41 @@ def pr_event(repo: Path, head: str, base: str = "main") -> dict:
     return {"pull_request": {"head": {"sha": head}, "base": {"sha": base_sha}}}
 
 
-def run_action(repo: Path, tmp: Path, *, event: str = "push", payload: dict | None = None,
-               pythonpath: tuple[Path, ...] = (), **inputs: str
-               ) -> tuple[int, str, dict[str, str], str]:
+def run_action(
+    repo: Path,
+    tmp: Path,
+    *,
+    event: str = "push",
+    payload: dict | None = None,
+    pythonpath: tuple[Path, ...] = (),
+    **inputs: str,
+) -> tuple[int, str, dict[str, str], str]:
     event_path = tmp / "event.json"
     event_path.write_text(json.dumps(payload or {}))
     output, summary = tmp / "output.txt", tmp / "summary.md"
     output.write_text("")
     summary.write_text("")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "EXPFLOW_", "GITHUB_"))}
-    env.update(GITHUB_EVENT_NAME=event, GITHUB_EVENT_PATH=str(event_path),
-               GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary),
-               RUNNER_TEMP=str(tmp), PYTHONPATH=os.pathsep.join(map(str, (*pythonpath, ROOT))),
-               NO_COLOR="1")
+    env = scrubbed_env()
+    env.update(
+        GITHUB_EVENT_NAME=event,
+        GITHUB_EVENT_PATH=str(event_path),
+        GITHUB_OUTPUT=str(output),
+        GITHUB_STEP_SUMMARY=str(summary),
+        RUNNER_TEMP=str(tmp),
+        PYTHONPATH=os.pathsep.join(map(str, (*pythonpath, ROOT))),
+        NO_COLOR="1",
+    )
     env.update({f"EXPFLOW_INPUT_{k.upper()}": v for k, v in inputs.items() if k != "signing_key"})
     if "signing_key" in inputs:
         env["EXPFLOW_SIGNING_KEY"] = inputs["signing_key"]
-    proc = subprocess.run([sys.executable, "-m", "expflow_git.action"], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "expflow_git.action"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if line)
     assert "Traceback" not in proc.stderr
     # Annotations go to stdout and errors to stderr; the job log shows both.
@@ -69,8 +86,11 @@ def demo_repo(tmp_path: Path) -> Path:
 def test_push_event_passes_with_outputs_and_summary(demo_repo: Path, tmp_path: Path) -> None:
     code, stdout, outputs, summary = run_action(demo_repo, tmp_path)
     assert code == 0
-    assert outputs == {"passed": "true", "best-feasible": "exp-001",
-                       "report-path": "expflow-report.json"}
+    assert outputs == {
+        "passed": "true",
+        "best-feasible": "exp-001",
+        "report-path": "expflow-report.json",
+    }
     assert (demo_repo / "expflow-report.json").is_file()
     assert "expflow-git audit: PASS" in summary and "| exp-001 |" in summary
     assert "unsigned" in summary.lower()
@@ -82,16 +102,29 @@ def test_signed_report_verifies(demo_repo: Path, tmp_path: Path) -> None:
 
     key = tmp_path / "k"
     keygen(str(key))
-    code, stdout, outputs, summary = run_action(demo_repo, tmp_path,
-                                                signing_key=key.read_text(),
-                                                report_path=str(tmp_path / "r.json"))
+    code, stdout, outputs, summary = run_action(
+        demo_repo, tmp_path, signing_key=key.read_text(), report_path=str(tmp_path / "r.json")
+    )
     assert code == 0 and "no signing key" not in stdout
     assert key.read_text().strip().splitlines()[1] not in stdout + summary
     report = str(tmp_path / "r.json")
-    verify = subprocess.run([sys.executable, "-m", "expflow_git", "verify", report,
-                             "--public-key", f"{key}.pub", "--repo", str(demo_repo)],
-                            cwd=demo_repo, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    verify = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "expflow_git",
+            "verify",
+            report,
+            "--public-key",
+            f"{key}.pub",
+            "--repo",
+            str(demo_repo),
+        ],
+        cwd=demo_repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "signed by SHA256:" in summary
 
@@ -107,8 +140,7 @@ def test_failing_audit_fails_the_job_with_annotations(demo_repo: Path, tmp_path:
     assert "NaN is not a JSON number" in summary
 
 
-def test_pull_request_audits_the_head_commit_not_the_merge(demo_repo: Path,
-                                                           tmp_path: Path) -> None:
+def test_pull_request_audits_the_head_commit_not_the_merge(demo_repo: Path, tmp_path: Path) -> None:
     # The PR head breaks a rule; GitHub's synthetic merge commit would not contain it.
     git(demo_repo, "checkout", "-qb", "feature")
     bad = demo_repo / "results/pdebench-task1/exp-006.json"
@@ -117,7 +149,8 @@ def test_pull_request_audits_the_head_commit_not_the_merge(demo_repo: Path,
     head = git(demo_repo, "rev-parse", "HEAD")
     git(demo_repo, "checkout", "-q", "main")
     code, stdout, outputs, _ = run_action(
-        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head))
+        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head)
+    )
     assert code == 1 and outputs["passed"] == "false"
     report = json.loads((demo_repo / "expflow-report.json").read_text())
     import base64
@@ -128,8 +161,8 @@ def test_pull_request_audits_the_head_commit_not_the_merge(demo_repo: Path,
 
 def test_missing_pr_head_says_fetch_depth(demo_repo: Path, tmp_path: Path) -> None:
     code, stdout, outputs, _ = run_action(
-        demo_repo, tmp_path, event="pull_request",
-        payload=pr_event(demo_repo, "1" * 40))
+        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, "1" * 40)
+    )
     assert code == 2
     assert "fetch-depth: 0" in stdout
 
@@ -139,8 +172,9 @@ def test_since_on_a_shallow_clone_says_fetch_depth(demo_repo: Path, tmp_path: Pa
     git(demo_repo, "add", "notes.txt")
     git(demo_repo, "commit", "-qm", "second")
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{demo_repo}", str(clone)],
-                   check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{demo_repo}", str(clone)], check=True
+    )
     code, log, outputs, _ = run_action(clone, tmp_path, since="HEAD~1")
     assert code == 2
     assert outputs["passed"] == "false"
@@ -153,22 +187,29 @@ def test_action_yml_never_interpolates_inputs_into_run() -> None:
     for step in action["runs"]["steps"]:
         assert "${{" not in step.get("run", ""), step
     audit = next(s for s in action["runs"]["steps"] if s.get("id") == "audit")
-    assert set(audit["env"]) >= {"EXPFLOW_INPUT_POLICY", "EXPFLOW_INPUT_REV",
-                                 "EXPFLOW_INPUT_SINCE", "EXPFLOW_SIGNING_KEY",
-                                 "EXPFLOW_INPUT_REPORT_PATH", "EXPFLOW_INPUT_HTML_PATH"}
+    assert set(audit["env"]) >= {
+        "EXPFLOW_INPUT_POLICY",
+        "EXPFLOW_INPUT_REV",
+        "EXPFLOW_INPUT_SINCE",
+        "EXPFLOW_SIGNING_KEY",
+        "EXPFLOW_INPUT_REPORT_PATH",
+        "EXPFLOW_INPUT_HTML_PATH",
+    }
     assert set(action["outputs"]) == {"passed", "best-feasible", "report-path"}
 
 
 @pytest.mark.parametrize("event", ["pull_request", "pull_request_target"])
-def test_pull_request_is_judged_by_the_base_policy(demo_repo: Path, tmp_path: Path,
-                                                   event: str) -> None:
+def test_pull_request_is_judged_by_the_base_policy(
+    demo_repo: Path, tmp_path: Path, event: str
+) -> None:
     # The pull request allows every path out of the PIN scan, then commits a PIN hash.
     base = git(demo_repo, "rev-parse", "HEAD")
     git(demo_repo, "checkout", "-qb", "feature")
     with (demo_repo / "expflow.yaml").open("a") as fh:
         fh.write("scan: {allow: ['**']}\n")
     (demo_repo / ".env").write_text(
-        "EXPFLOW_PIN_HASH=03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4\n")
+        "EXPFLOW_PIN_HASH=03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4\n"
+    )
     git(demo_repo, "add", "-A")
     git(demo_repo, "commit", "-qm", "allow everything")
     head = git(demo_repo, "rev-parse", "HEAD")
@@ -177,8 +218,11 @@ def test_pull_request_is_judged_by_the_base_policy(demo_repo: Path, tmp_path: Pa
     code, _, _, _ = run_action(demo_repo, tmp_path, event="push", payload={}, rev=head)
     assert code == 0
     code, log, outputs, summary = run_action(
-        demo_repo, tmp_path, event=event,
-        payload={"pull_request": {"head": {"sha": head}, "base": {"sha": base}}})
+        demo_repo,
+        tmp_path,
+        event=event,
+        payload={"pull_request": {"head": {"sha": head}, "base": {"sha": base}}},
+    )
     assert code == 1 and outputs["passed"] == "false"
     assert "### Policy change (takes effect after merge)" in summary
     assert "- **looser** /scan/allow: added \\*\\*" in summary
@@ -214,14 +258,16 @@ def rewrite_a_committed_result(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-def test_pull_request_checks_history_since_its_base_by_default(demo_repo: Path,
-                                                               tmp_path: Path) -> None:
+def test_pull_request_checks_history_since_its_base_by_default(
+    demo_repo: Path, tmp_path: Path
+) -> None:
     """Attack 5: with `since` left empty, a rewrite inside the PR failed nothing."""
     git(demo_repo, "checkout", "-qb", "feature")
     head = rewrite_a_committed_result(demo_repo)
     git(demo_repo, "checkout", "-q", "main")
-    code, log, outputs, summary = run_action(demo_repo, tmp_path, event="pull_request",
-                                             payload=pr_event(demo_repo, head))
+    code, log, outputs, summary = run_action(
+        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head)
+    )
     assert code == 1, log
     assert outputs["passed"] == "false"
     base = git(demo_repo, "rev-parse", "main")
@@ -230,8 +276,9 @@ def test_pull_request_checks_history_since_its_base_by_default(demo_repo: Path,
     assert "result-rewritten" in summary
 
 
-def test_pull_request_behind_its_base_is_checked_from_where_it_left(demo_repo: Path,
-                                                                    tmp_path: Path) -> None:
+def test_pull_request_behind_its_base_is_checked_from_where_it_left(
+    demo_repo: Path, tmp_path: Path
+) -> None:
     """The base branch moved on after the PR branched: its base commit is no ancestor of
     the head, so the history is checked from the merge base (and the audit still runs)."""
     fork = git(demo_repo, "rev-parse", "HEAD")
@@ -244,8 +291,9 @@ def test_pull_request_behind_its_base_is_checked_from_where_it_left(demo_repo: P
     (demo_repo / "other.md").write_text("meanwhile on main\n")
     git(demo_repo, "add", "other.md")
     git(demo_repo, "commit", "-qm", "main moves on")
-    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="pull_request",
-                                       payload=pr_event(demo_repo, head))
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head)
+    )
     assert code == 0, log
     assert outputs["passed"] == "true"
     assert f"history checked since {fork[:12]}" in log
@@ -254,34 +302,37 @@ def test_pull_request_behind_its_base_is_checked_from_where_it_left(demo_repo: P
     git(demo_repo, "checkout", "-q", "feature")
     head = rewrite_a_committed_result(demo_repo)
     git(demo_repo, "checkout", "-q", "main")
-    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="pull_request",
-                                       payload=pr_event(demo_repo, head))
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head)
+    )
     assert code == 1 and "result-rewritten" in log, log
 
 
-def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path,
-                                                          tmp_path: Path) -> None:
+def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path, tmp_path: Path) -> None:
     before = git(demo_repo, "rev-parse", "HEAD")
     rewrite_a_committed_result(demo_repo)
     (demo_repo / "notes.md").write_text("and a later commit on top\n")
     git(demo_repo, "add", "notes.md")
     git(demo_repo, "commit", "-qm", "notes")
-    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push",
-                                       payload={"before": before, "forced": False})
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="push", payload={"before": before, "forced": False}
+    )
     assert code == 1, log
     assert outputs["passed"] == "false"
     assert f"history checked since {before[:12]}" in log and "result-rewritten" in log
 
     # An explicit `since` input is taken as given.
-    code, log, _, _ = run_action(demo_repo, tmp_path, event="push",
-                                 payload={"before": before}, since="HEAD~1")
+    code, log, _, _ = run_action(
+        demo_repo, tmp_path, event="push", payload={"before": before}, since="HEAD~1"
+    )
     assert code == 0, log
     assert "history checked since" not in log
 
 
 def test_push_of_a_new_branch_has_no_earlier_commit(demo_repo: Path, tmp_path: Path) -> None:
-    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push",
-                                       payload={"before": ZERO, "created": True})
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="push", payload={"before": ZERO, "created": True}
+    )
     assert code == 0, log
     assert outputs["passed"] == "true"
     assert "no history check (a new branch: nothing was there before)" in log
@@ -294,15 +345,28 @@ def test_push_of_a_new_branch_has_no_earlier_commit(demo_repo: Path, tmp_path: P
 @pytest.mark.parametrize(
     ("event", "payload", "needles"),
     [
-        pytest.param("pull_request", None,
-                     ["the base commit 222222222222 is not in this clone",
-                      "fetch-depth: 0"], id="pr-base"),
-        pytest.param("push", {"before": "3" * 40, "forced": False},
-                     ["the commit this push replaced 333333333333 is not in this clone",
-                      "fetch-depth: 0"], id="push-before"),
-        pytest.param("push", {"before": "3" * 40, "forced": True},
-                     ["the commit this push replaced 333333333333 is not in this clone",
-                      "the push was forced", "set the `since` input"], id="forced-push"),
+        pytest.param(
+            "pull_request",
+            None,
+            ["the base commit 222222222222 is not in this clone", "fetch-depth: 0"],
+            id="pr-base",
+        ),
+        pytest.param(
+            "push",
+            {"before": "3" * 40, "forced": False},
+            ["the commit this push replaced 333333333333 is not in this clone", "fetch-depth: 0"],
+            id="push-before",
+        ),
+        pytest.param(
+            "push",
+            {"before": "3" * 40, "forced": True},
+            [
+                "the commit this push replaced 333333333333 is not in this clone",
+                "the push was forced",
+                "set the `since` input",
+            ],
+            id="forced-push",
+        ),
     ],
 )
 def test_a_default_since_missing_from_the_clone_fails_clearly(
@@ -330,8 +394,9 @@ def _passing_report(repo: Path, tmp_path: Path) -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize("how", ["broken-policy", "unknown-since"])
-def test_a_stale_report_is_never_taken_for_this_runs(demo_repo: Path, tmp_path: Path,
-                                                     how: str) -> None:
+def test_a_stale_report_is_never_taken_for_this_runs(
+    demo_repo: Path, tmp_path: Path, how: str
+) -> None:
     """Attack 7: the audit exits 2 and writes nothing; a passing report committed at
     `report-path` used to make the summary PASS, signed, with its best run."""
     (tmp_path / "first").mkdir()
@@ -357,8 +422,9 @@ def test_a_stale_report_is_never_taken_for_this_runs(demo_repo: Path, tmp_path: 
     assert not (demo_repo / "expflow.html").exists()
 
 
-def test_a_committed_symlink_at_report_path_is_removed_not_followed(demo_repo: Path,
-                                                                    tmp_path: Path) -> None:
+def test_a_committed_symlink_at_report_path_is_removed_not_followed(
+    demo_repo: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("not the action's to touch\n")
     (demo_repo / "expflow-report.json").symlink_to(outside)
@@ -384,8 +450,12 @@ def test_a_committed_symlinked_folder_on_the_report_path_is_refused(
     git(demo_repo, "add", "-A")
     git(demo_repo, "commit", "-qm", "a symlinked folder where the report goes")
     code, log, outputs, summary = run_action(
-        demo_repo, tmp_path, event="push", report_path="reports/r.json",
-        html_path="reports/card.html")
+        demo_repo,
+        tmp_path,
+        event="push",
+        report_path="reports/r.json",
+        html_path="reports/card.html",
+    )
     assert code == 2, log
     assert "reports is a symbolic link" in log
     assert (outside / "r.json").read_text() == "precious\n"
@@ -401,8 +471,9 @@ def test_a_directory_at_report_path_did_not_complete(demo_repo: Path, tmp_path: 
     assert outputs["passed"] == "false" and "did not complete" in summary
 
 
-def test_a_crash_inside_the_audit_still_reports_did_not_complete(demo_repo: Path,
-                                                                 tmp_path: Path) -> None:
+def test_a_crash_inside_the_audit_still_reports_did_not_complete(
+    demo_repo: Path, tmp_path: Path
+) -> None:
     """A bug (any exception out of main()) must not leave the job without a verdict, nor
     print a traceback whose text GitHub would read as workflow commands."""
     (tmp_path / "first").mkdir()
@@ -412,18 +483,19 @@ def test_a_crash_inside_the_audit_still_reports_did_not_complete(demo_repo: Path
     inject.mkdir()
     # Fault injection into this package (not into git): the audit raises what a bug would.
     (inject / "sitecustomize.py").write_text(
-        "import expflow_git.audit\n"
+        "import expflow_git.audit.pipeline\n"
         "def _crash(*args, **kwargs):\n"
         "    raise RuntimeError('boom 100%\\n::error::forged')\n"
-        "expflow_git.audit.run_audit = _crash\n"
+        "expflow_git.audit.pipeline.run_audit = _crash\n"
     )
     code, log, outputs, summary = run_action(demo_repo, tmp_path, pythonpath=(inject,))
     assert code == 2, log
     assert outputs == {"passed": "false", "best-feasible": "", "report-path": ""}
     assert "did not complete" in summary and "PASS" not in summary
     # GitHub's own escapes: the annotation shows the message as raised, on one command line.
-    assert ("::error title=expflow-git::the audit crashed: RuntimeError: boom 100%25%0A"
-            "::error::forged") in log
+    assert (
+        "::error title=expflow-git::the audit crashed: RuntimeError: boom 100%25%0A::error::forged"
+    ) in log
     assert not any(line.startswith("::error::forged") for line in log.splitlines())
     assert not (demo_repo / "expflow-report.json").exists()
 

@@ -483,7 +483,7 @@ def test_experiment_feasible_exits_0(xcli: Cli, seed: Path) -> None:
 def test_report_result_is_what_its_entries_imply(xcli: Cli, seed: Path, focus: str | None) -> None:
     """The encoder tallies `result` entry by entry (the ranking as canonical bytes);
     the verifier's `summarize` reads the parsed entries: the two must agree."""
-    from expflow_git.report.statement import summarize
+    from expflow_git.report.rules import summarize
 
     code, st = audit_json(xcli, seed, *(["--experiment", focus] if focus else []))
     assert code == (1 if focus == "exp-003" else 0)  # exp-003 is infeasible

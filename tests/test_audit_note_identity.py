@@ -23,10 +23,14 @@ def test_audit_note_takes_the_identity_from_the_environment(
     home = tmp_path / "home"  # no ~/.gitconfig, no ~/.config/git/config
     home.mkdir()
     bare = {
-        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"), "EMAIL": "",
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "EMAIL": "",
         # git must not guess a name from the machine: the identity is the environment's or none
-        "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "user.useConfigOnly",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "user.useConfigOnly",
         "GIT_CONFIG_VALUE_0": "true",
     }
     repo = tmp_path / "repo"

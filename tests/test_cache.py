@@ -46,7 +46,7 @@ from helpers_audit import (
 )
 
 from expflow_git import __version__
-from expflow_git.cache import FORMAT
+from expflow_git.audit.cache import FORMAT
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
-from expflow_git.ranking import Leaderboard, RankedRun
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
-from expflow_git.report.statement import Known, _run_piece, run_entries
+from expflow_git.report.encode import Known, _run_piece
+from expflow_git.report.statement import run_entries
 from expflow_git.spelling import SPELLING, spell_numbers, spell_run
 
 scalars = (
@@ -157,10 +158,10 @@ def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
     # With `cached`, the numbers' spellings come along, as from a cache record.
     spelled = spell_run(metrics, splits) if cached else None
     assert spelled is None or SPELLING.fullmatch(spelled)
-    verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks), spelled)
+    verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks))
     ranked = RankedRun(verdict, rank)
     prev = "ab" * 32
-    before, after, summary = _run_piece(ranked, {})(seq, prev)
+    before, after, summary = _run_piece(ranked, {}, spelled)(seq, prev)
     entry = dict(next(run_entries_of(ranked)), seq=seq, prev=prev)
     assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
     assert summary == {"type": "run", "id": run_id, "rank": rank, "feasible": verdict.feasible}
@@ -171,8 +172,8 @@ def test_run_entry_copies_the_cached_spellings() -> None:
     each split's in name order); they are not spelled again."""
     metrics, splits = {"b": 2.0, "a": 1.5}, {"z": {"a": 3.0}, "h": {"a": 4.0, "c": 5.0}}
     assert spell_run(metrics, splits) == "1.5,2;4,5;3"
-    verdict = RunVerdict("r", "s", (), "p", metrics, splits, (), "7,8;9,10;11")
-    _, after, _ = _run_piece(RankedRun(verdict, 1), {})(0, "ab" * 32)
+    verdict = RunVerdict("r", "s", (), "p", metrics, splits, ())
+    _, after, _ = _run_piece(RankedRun(verdict, 1), {}, "7,8;9,10;11")(0, "ab" * 32)
     assert b'"metrics":{"a":7,"b":8}' in after
     assert b'"splits":{"h":{"a":9,"c":10},"z":{"a":11}}' in after
 

@@ -31,7 +31,7 @@ from test_governance import (
     snapshot,
 )
 
-from expflow_git.pin import hash_pin
+from expflow_git.pin.store import hash_pin
 
 REASON = "re-ran with the fixed data loader"
 AUTHOR_DATE = "@1795100000 +0000"
@@ -239,8 +239,21 @@ def test_corrections_in_successive_commits_add_up_across_the_range(
     assert overwrite(sandbox, repo, "--reason", "first", "--pin", PIN).code == 0
     assert hook_commit(sandbox, repo, "Y").code == 0
     again = sandbox.cli(
-        ["result", "exp-001", "--metric", "seg_total=61.5", "--metric", "pde_mean=14",
-         "--metric", "train_time_min=40", "--overwrite", "--reason", "second", "--pin", PIN],
+        [
+            "result",
+            "exp-001",
+            "--metric",
+            "seg_total=61.5",
+            "--metric",
+            "pde_mean=14",
+            "--metric",
+            "train_time_min=40",
+            "--overwrite",
+            "--reason",
+            "second",
+            "--pin",
+            PIN,
+        ],
         repo,
         {"GIT_AUTHOR_DATE": "@1795100100 +0000"},
     )
@@ -255,15 +268,19 @@ def test_corrections_in_successive_commits_add_up_across_the_range(
 def _declare_by_hand(sandbox: Sandbox, repo: Path, old_blob: str, new_rel: str) -> str:
     """A correction of exp-001 from `old_blob` to the bytes at `new_rel`, written by hand."""
     rel = f"corrections/{STUDY}/exp-001/moved.json"
-    save(repo, rel, {
-        "schema": "expflow/correction@1",
-        "experiment": "exp-001",
-        "supersedes": old_blob,
-        "blob": sandbox.git(repo, "hash-object", new_rel),
-        "reason": "moved to its own folder and re-ran",
-        "author": {"name": "Expflow Tester", "email": "tester@example.com"},
-        "time": AUTHOR_TIME,
-    })
+    save(
+        repo,
+        rel,
+        {
+            "schema": "expflow/correction@1",
+            "experiment": "exp-001",
+            "supersedes": old_blob,
+            "blob": sandbox.git(repo, "hash-object", new_rel),
+            "reason": "moved to its own folder and re-ran",
+            "author": {"name": "Expflow Tester", "email": "tester@example.com"},
+            "time": AUTHOR_TIME,
+        },
+    )
     return rel
 
 
@@ -321,9 +338,21 @@ def test_a_merge_that_hides_a_dropped_correction_and_another_change_is_caught(
     base = sandbox.git(repo, "rev-parse", "HEAD")
     sandbox.git(repo, "checkout", "-q", "-b", "pr", fork)
     other = sandbox.cli(
-        ["result", "exp-001", "--metric", "seg_total=70", "--metric", "pde_mean=14",
-         "--metric", "train_time_min=40", "--overwrite", "--reason", "on the branch",
-         "--pin", PIN],
+        [
+            "result",
+            "exp-001",
+            "--metric",
+            "seg_total=70",
+            "--metric",
+            "pde_mean=14",
+            "--metric",
+            "train_time_min=40",
+            "--overwrite",
+            "--reason",
+            "on the branch",
+            "--pin",
+            PIN,
+        ],
         repo,
         {"GIT_AUTHOR_DATE": "@1795100100 +0000"},
     )
@@ -351,8 +380,10 @@ def test_a_policy_moving_paths_corrections_cannot_hide_a_deleted_correction(
     (rel,) = corrections_in(repo)
     policy = (repo / "expflow.yaml").read_text()
     (repo / "expflow.yaml").write_text(
-        policy.replace('  results: ["results/**/*.json"]\n',
-                       '  results: ["results/**/*.json"]\n  corrections: ["fixes/**/*.json"]\n')
+        policy.replace(
+            '  results: ["results/**/*.json"]\n',
+            '  results: ["results/**/*.json"]\n  corrections: ["fixes/**/*.json"]\n',
+        )
     )
     (repo / rel).unlink()
     refused = hook_commit(sandbox, repo, "hide it")

@@ -22,7 +22,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import git, git_env, git_init, run_cli
+from conftest import git, git_init, run_cli, scrubbed_env
 from helpers_audit import reseal, statement_of
 from hypothesis import given
 from hypothesis import strategies as st
@@ -91,7 +91,7 @@ def run_bytes(args: list[str], cwd: Path) -> tuple[int, str, str]:
     proc = subprocess.run(
         [sys.executable, "-m", "expflow_git", *args],
         cwd=cwd,
-        env=git_env(),
+        env=scrubbed_env(),
         capture_output=True,
         timeout=120,
         check=False,
@@ -160,12 +160,19 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(repo, ROOT_NAME, b"pin: 4821\n")
     # A correction (listed in every format) under a hostile name, with what a one-line
     # reason may hold: a mid-line command, `##[`, HTML, Markdown, a mention.
-    _write(repo, b"corrections/s1/a1/" + HOSTILE_NAME, {
-        "schema": "expflow/correction@1", "experiment": "a1", "supersedes": "a" * 40,
-        "blob": "b" * 40, "reason": CORRECTION_REASON,
-        "author": {"name": "<b>x</b> ##[error]", "email": "a@example.org"},
-        "time": "2026-11-20T12:00:00Z",
-    })
+    _write(
+        repo,
+        b"corrections/s1/a1/" + HOSTILE_NAME,
+        {
+            "schema": "expflow/correction@1",
+            "experiment": "a1",
+            "supersedes": "a" * 40,
+            "blob": "b" * 40,
+            "reason": CORRECTION_REASON,
+            "author": {"name": "<b>x</b> ##[error]", "email": "a@example.org"},
+            "time": "2026-11-20T12:00:00Z",
+        },
+    )
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", "hostile")
     return repo
@@ -246,7 +253,7 @@ def test_protect_findings_run_no_command(hostile: Path, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(hostile, repo, symlinks=True)
     name = os.fsdecode(b"results/s1/" + HOSTILE_NAME)
-    subprocess.run(["git", "rm", "-q", "--cached", "--", name], cwd=repo, env=git_env(), check=True)
+    git(repo, "rm", "-q", "--cached", "--", name)
     code, out, err = run_bytes(["protect"], repo)
     assert code == 1
     assert "result-rewritten" in out

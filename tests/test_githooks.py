@@ -29,7 +29,7 @@ from test_governance import (
     set_metrics,
 )
 
-from expflow_git.pin import hash_pin
+from expflow_git.pin.store import hash_pin
 
 PROJECT = Path(__file__).resolve().parents[1]
 HOOKS = ("pre-commit", "pre-merge-commit", "pre-push")
@@ -60,7 +60,7 @@ def hooked(sandbox: Sandbox, repo: Path) -> Path:
 
 def expected_hook(name: str) -> str:
     """The shipped script, calling this very interpreter's expflow_git."""
-    text = (PROJECT / "hooks" / name).read_text()
+    text = (PROJECT / "expflow_git" / "hooks" / "scripts" / name).read_text()
     default = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
     assert default in text
     python = shlex.quote(sys.executable)
@@ -232,8 +232,20 @@ def test_pre_commit_guards_committed_results(
 ) -> None:
     base = head(sandbox, hooked)
     # Declared with a correction (issue 13): the PIN approves it.
-    declare = ["result", "exp-001", "--metric", "seg_total=57.5", "--metric", "pde_mean=15",
-               "--metric", "train_time_min=45.5", "--overwrite", "--reason", "re-run", "--force"]
+    declare = [
+        "result",
+        "exp-001",
+        "--metric",
+        "seg_total=57.5",
+        "--metric",
+        "pde_mean=15",
+        "--metric",
+        "train_time_min=45.5",
+        "--overwrite",
+        "--reason",
+        "re-run",
+        "--force",
+    ]
     assert sandbox.cli(declare, hooked).code == 0
     sandbox.git(hooked, "add", "-A")
     proc = commit(sandbox, hooked, "tweak exp-001", env)

@@ -9,18 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import run_git
 
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.gitstore import (
-    BlobReader,
-    Change,
-    Commit,
-    Git,
-    IndexEntry,
-    TreeEntry,
-    no_git_env,
-    zsplit,
-)
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Change, Commit, Git, IndexEntry, TreeEntry, no_git_env, zsplit
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -42,24 +35,13 @@ class Repo:
             self.git("config", key, value)
 
     def git(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None) -> str:
+        """support.run_git in this repository, each call a minute after the last."""
         self._tick += 1
         date = f"{1_700_000_000 + self._tick * 60} +0100"
-        full_env = {
-            **os.environ,
-            "GIT_COMMITTER_DATE": date,
-            "GIT_AUTHOR_DATE": date,
-            **(env or {}),
-        }
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            input=input,
-            env=full_env,
-            capture_output=True,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr.decode()
-        return proc.stdout.decode("utf-8", "surrogateescape").strip()
+        dates = {"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+        proc = run_git(self.path, *args, env={**dates, **(env or {})}, input=input)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
 
     def write(self, rel: str, text: str | bytes) -> None:
         p = self.path / rel
@@ -546,7 +528,10 @@ def test_changed_paths(repo: Repo, git: Git) -> None:
     ]
     change = git.changed_paths(second)[1]
     assert (change.status, change.path, change.old_sha, change.new_sha) == (
-        "M", "results/a.json", a1, a2,
+        "M",
+        "results/a.json",
+        a1,
+        a2,
     )
     # The modes say what each side is (a file here); they take no part in equality.
     assert (change.old_mode, change.new_mode) == ("100644", "100644")

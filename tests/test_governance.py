@@ -21,9 +21,12 @@ from typing import Any
 
 import pytest
 from helpers_audit import Out, assert_one_error_line, b64d, reseal, rules_of, statement_of
+from support import git as support_git
+from support import run_cli
+from support import run_git as support_run_git
 
 from expflow_git.demo import build_repo
-from expflow_git.pin import hash_pin, save_hash
+from expflow_git.pin.store import hash_pin, save_hash
 
 PIN = "1234"
 WRONG_PIN = "9876"
@@ -56,27 +59,19 @@ class Sandbox:
         env.update(extra or {})
         return env
 
+    def _date(self) -> str:
+        self._tick += 1
+        return f"@{EPOCH + 60 * self._tick} +0000"
+
     def run_git(
         self, cwd: Path, *args: str, extra: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        self._tick += 1
-        date = f"@{EPOCH + 60 * self._tick} +0000"
-        env = self.environ({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, **(extra or {})})
-        return subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        """support.run_git in this sandbox, each call a minute after the last."""
+        return support_run_git(cwd, *args, env=self.environ(extra), date=self._date())
 
-    def git(self, cwd: Path, *args: str) -> str:
-        proc = self.run_git(cwd, *args)
-        assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-        return proc.stdout.strip()
+    def git(self, cwd: Path, *args: str, check: bool = True) -> str:
+        """support.git in this sandbox, each call a minute after the last."""
+        return support_git(cwd, *args, env=self.environ(), date=self._date(), check=check)
 
     def commit(self, repo: Path, message: str) -> str:
         """Stage everything and commit without hooks; returns the new HEAD."""
@@ -91,18 +86,9 @@ class Sandbox:
         extra: Mapping[str, str] | None = None,
         timeout: float = 60,
     ) -> Out:
-        proc = subprocess.run(
-            [sys.executable, "-m", "expflow_git", *args],
-            cwd=cwd,
-            env=self.environ(extra),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        assert "Traceback" not in proc.stderr, proc.stderr
-        return Out(proc.returncode, proc.stdout, proc.stderr)
+        res = run_cli(args, cwd, self.environ(extra), timeout=timeout)
+        assert "Traceback" not in res.err, res.err
+        return res
 
 
 @pytest.fixture(scope="module")
@@ -312,8 +298,8 @@ def test_rm_run_without_result_removes_the_record(sandbox: Sandbox, repo: Path) 
 
 
 def _layout(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from expflow_git.records import Layout
-    from expflow_git.validate import Workspace
+    from expflow_git.records.writer import Layout
+    from expflow_git.workspace import Workspace
 
     monkeypatch.chdir(repo)
     ws = Workspace.find(None)
@@ -326,7 +312,7 @@ def test_rm_crash_half_way_never_strands_a_result(
 ) -> None:
     """The result goes first: a crash after one deletion leaves a record without a result
     (a valid state), never a result without its record, and no stray file."""
-    from expflow_git.records import remove_run as remove
+    from expflow_git.records.writer import remove_run as remove
 
     layout = _layout(repo, monkeypatch)
     before = snapshot(repo)
@@ -434,7 +420,7 @@ def test_cancel_of_a_finished_run_is_refused_before_any_pin(
 def test_cancel_crash_while_writing_leaves_the_record_whole(
     sandbox: Sandbox, waiting: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from expflow_git.records import cancel_run, cancellable
+    from expflow_git.records.writer import cancel_run, cancellable
 
     layout = _layout(waiting, monkeypatch)
     before = snapshot(waiting)
@@ -477,11 +463,17 @@ def test_result_overwrite_with_the_right_pin_replaces(sandbox: Sandbox, repo: Pa
     ("flags", "env", "code", "needle"),
     [
         pytest.param(
-            ["--overwrite", "--reason", "x", "--pin", WRONG_PIN], {}, 1, "wrong PIN",
+            ["--overwrite", "--reason", "x", "--pin", WRONG_PIN],
+            {},
+            1,
+            "wrong PIN",
             id="wrong --pin",
         ),
         pytest.param(
-            ["--overwrite", "--reason", "x"], {"EXPFLOW_PIN": WRONG_PIN}, 1, "wrong PIN",
+            ["--overwrite", "--reason", "x"],
+            {"EXPFLOW_PIN": WRONG_PIN},
+            1,
+            "wrong PIN",
             id="wrong env",
         ),
         pytest.param(["--overwrite", "--reason", "x"], {}, 2, "no terminal", id="no pin, no tty"),
@@ -558,9 +550,12 @@ def test_protect_approves_with_the_right_pin_under_corrections_deny(
 
 
 def test_protect_wrong_pin_exits_1(sandbox: Sandbox, repo: Path) -> None:
-    assert sandbox.cli(
-        ["result", "exp-001", *NEW_METRICS, "--overwrite", "--reason", "x", "--pin", PIN], repo
-    ).code == 0
+    assert (
+        sandbox.cli(
+            ["result", "exp-001", *NEW_METRICS, "--overwrite", "--reason", "x", "--pin", PIN], repo
+        ).code
+        == 0
+    )
     sandbox.git(repo, "add", "-A")
     res = sandbox.cli(["protect"], repo, {"EXPFLOW_PIN": WRONG_PIN})
     assert_one_error_line(res, 1, "wrong PIN", res_rel("exp-001"))
@@ -1028,6 +1023,6 @@ def test_audit_note_stores_the_report_bytes(
     assert shown == (repo / "noted.json").read_bytes()
     assert shown == (repo / "reports/r0.json").read_bytes()  # same inputs, same bytes
     # The note is on the audited commit, not on HEAD.
-    assert sandbox.run_git(repo, "notes", "--ref", "expflow", "list", c1).returncode != 0
+    assert sandbox.git(repo, "notes", "--ref", "expflow", "list", c1, check=False) == ""
     (listed,) = sandbox.git(repo, "notes", "--ref", "expflow", "list").splitlines()
     assert listed.split()[1] == c0

@@ -1,4 +1,5 @@
 """The PIN guard every destructive command uses (docs/spec.md §5)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.guard import ENV_PIN, require_pin
-from expflow_git.pin import ENV_PIN_HASH, PIN_HASH_PREFIX, hash_pin, save_hash
+from expflow_git.pin.guard import ENV_PIN, require_pin
+from expflow_git.pin.store import ENV_PIN_HASH, PIN_HASH_PREFIX, hash_pin, save_hash
 
 
 class Console:
@@ -32,10 +33,24 @@ class Console:
         self.warnings.append(message)
 
 
-def guard(env: dict[str, str], console: Console, *, pin: str | None = None,
-          force: bool = False, interactive: bool = False, action: str = "rm exp-001") -> None:
-    require_pin(action, pin=pin, force=force, env=env, interactive=interactive,
-                prompt=console.prompt, warn=console.warn)
+def guard(
+    env: dict[str, str],
+    console: Console,
+    *,
+    pin: str | None = None,
+    force: bool = False,
+    interactive: bool = False,
+    action: str = "rm exp-001",
+) -> None:
+    require_pin(
+        action,
+        pin=pin,
+        force=force,
+        env=env,
+        interactive=interactive,
+        prompt=console.prompt,
+        warn=console.warn,
+    )
 
 
 def sha256_hex(pin: str) -> str:
@@ -217,8 +232,10 @@ def test_broken_pin_file_is_exit_2_without_content(
 @given(st.text(max_size=8))
 def test_any_pin_flag_outcome(tmp_path_factory: pytest.TempPathFactory, given_pin: str) -> None:
     # A cheap legacy hash keeps this fast; the guard's logic is the same for both schemes.
-    env = {"EXPFLOW_HOME": str(tmp_path_factory.getbasetemp() / "absent"),
-           ENV_PIN_HASH: sha256_hex("1234")}
+    env = {
+        "EXPFLOW_HOME": str(tmp_path_factory.getbasetemp() / "absent"),
+        ENV_PIN_HASH: sha256_hex("1234"),
+    }
     console = Console()
     if given_pin == "1234":
         guard(env, console, pin=given_pin)

@@ -53,7 +53,10 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     listing = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=CHECKOUT, env=git_env(), capture_output=True, check=True,
+        cwd=CHECKOUT,
+        env=git_env(),
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     dest = git_init(tmp_path_factory.mktemp("expflow-git-checkout") / "expflow-git")
     for rel in filter(None, listing.split("\0")):
@@ -84,7 +87,12 @@ def hook_env(pre_commit_home: Path, isolated_env: Path) -> dict[str, str]:
 def _pre_commit(args: list[str], repo: Path, env: dict[str, str]) -> tuple[int, str]:
     proc = subprocess.run(
         [sys.executable, "-m", "pre_commit", *args, "--verbose"],
-        cwd=repo, env=git_env(env), capture_output=True, text=True, timeout=600, check=False,
+        cwd=repo,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     output = proc.stdout + proc.stderr
     assert "An unexpected error has occurred" not in output, output
@@ -108,7 +116,8 @@ def try_repo(
     """
     return _pre_commit(
         ["try-repo", str(hook_repo), *([hook_id] if hook_id else []), *_selection(files)],
-        repo, env,
+        repo,
+        env,
     )
 
 
@@ -152,8 +161,11 @@ def test_hook_manifest() -> None:
     hooks = YAML(typ="safe").load((CHECKOUT / ".pre-commit-hooks.yaml").read_text())
     by_id = {h["id"]: h for h in hooks}
     assert set(HOOK_IDS) <= set(by_id)
-    entries = {"expflow-validate": "validate", "expflow-no-pin-hash": "scan",
-               "expflow-protect-results": "protect"}
+    entries = {
+        "expflow-validate": "validate",
+        "expflow-no-pin-hash": "scan",
+        "expflow-protect-results": "protect",
+    }
     legacy_stages = {"commit", "push", "merge-commit"}
     for hook_id, command in entries.items():
         hook = by_id[hook_id]
@@ -244,8 +256,7 @@ def test_validate_hook_broken_policy(exp_repo: ExpRepo, hook_config: Path, hook_
     policy = exp_repo.path / "expflow.yaml"
     policy.write_text(policy.read_text().replace("gates: []", 'gates: ["seg_total:gte:1"]'))
     exp_repo.stage()
-    code, out = run_hook(exp_repo.path, hook_config, "expflow-validate", ["expflow.yaml"],
-                         hook_env)
+    code, out = run_hook(exp_repo.path, hook_config, "expflow-validate", ["expflow.yaml"], hook_env)
     assert code == 1, out  # pre-commit's own code; the hook's is reported below
     assert "exit code: 2" in out
     assert "expflow.yaml: /gates/0" in out and "unknown operator 'gte'" in out
@@ -255,16 +266,18 @@ def test_no_pin_hash_hook(exp_repo: ExpRepo, hook_config: Path, hook_env: dict) 
     seed_example(exp_repo)
     exp_repo.write("notes.md", "nothing secret here\n")
     exp_repo.stage()
-    code, out = run_hook(exp_repo.path, hook_config, "expflow-no-pin-hash", ["notes.md", EXP],
-                         hook_env)
+    code, out = run_hook(
+        exp_repo.path, hook_config, "expflow-no-pin-hash", ["notes.md", EXP], hook_env
+    )
     assert code == 0, out
     code, out = run_hook(exp_repo.path, hook_config, "expflow-no-pin-hash", None, hook_env)
     assert code == 0, out
 
     exp_repo.write("deploy/.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
     exp_repo.stage()
-    code, out = run_hook(exp_repo.path, hook_config, "expflow-no-pin-hash", ["deploy/.env"],
-                         hook_env)
+    code, out = run_hook(
+        exp_repo.path, hook_config, "expflow-no-pin-hash", ["deploy/.env"], hook_env
+    )
     assert code == 1, out
     assert "deploy/.env:1:18: pin-sha256" in out
     assert PIN_SHA[:8] not in out and PIN_SHA[-8:] not in out
@@ -311,8 +324,20 @@ def test_protect_results_hook(
     # Declared with a correction: approved with the PIN from the environment; without it
     # or with a wrong PIN, refused (and nothing changes).
     repo.git("reset", "-q", "--hard")
-    code, _, err = run_cli(["result", "exp-001", "--metric", "seg_total=58", "--overwrite",
-                            "--reason", "re-run", "--force"], cwd=repo.path, env=hook_env)
+    code, _, err = run_cli(
+        [
+            "result",
+            "exp-001",
+            "--metric",
+            "seg_total=58",
+            "--overwrite",
+            "--reason",
+            "re-run",
+            "--force",
+        ],
+        cwd=repo.path,
+        env=hook_env,
+    )
     assert code == 0, err
     repo.stage()
     code, out = run_hook(repo.path, hook_config, hook, None, hook_env)
@@ -332,14 +357,25 @@ def test_a_declared_correction_commits_through_the_framework(
     checkout's hooks (pre-commit install); the same rewrite undeclared is refused."""
     repo = seeded
     base = repo.head()
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install", "-c", str(hook_config)],
-                          cwd=repo.path, env=git_env(hook_env), capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", "-c", str(hook_config)],
+        cwd=repo.path,
+        env=git_env(hook_env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert run_cli(["pin", "init", "1234"], cwd=repo.path, env=hook_env)[0] == 0
     pinned = {**hook_env, "EXPFLOW_PIN": "1234"}
-    metrics = ["--metric", "seg_total=58", "--metric", "pde_mean=15", "--metric",
-               "train_time_min=45"]
+    metrics = [
+        "--metric",
+        "seg_total=58",
+        "--metric",
+        "pde_mean=15",
+        "--metric",
+        "train_time_min=45",
+    ]
 
     repo.write(RES, (repo.path / RES).read_text().replace("57.09", "58.5"))
     repo.git("add", "-A")
@@ -347,8 +383,11 @@ def test_a_declared_correction_commits_through_the_framework(
     assert code != 0 and f"{RES}: result-rewritten" in out, out
     repo.git("checkout", "-q", "HEAD", "--", RES)
 
-    code, out, err = run_cli(["result", "exp-001", *metrics, "--overwrite", "--reason",
-                              "re-run", "--pin", "1234"], cwd=repo.path, env=hook_env)
+    code, out, err = run_cli(
+        ["result", "exp-001", *metrics, "--overwrite", "--reason", "re-run", "--pin", "1234"],
+        cwd=repo.path,
+        env=hook_env,
+    )
     assert code == 0, out + err
     repo.git("add", "-A")
     code, out = commit_through_hooks(repo, pinned, "declared")
@@ -364,8 +403,13 @@ def test_a_declared_correction_commits_through_the_framework(
 # --------------------------------------------------------------------------- "Done when"
 def commit_through_hooks(repo: ExpRepo, env: dict[str, str], message: str) -> tuple[int, str]:
     proc = subprocess.run(
-        ["git", "commit", "-m", message], cwd=repo.path, env=git_env(env),
-        capture_output=True, text=True, timeout=300, check=False,
+        ["git", "commit", "-m", message],
+        cwd=repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     output = proc.stdout + proc.stderr
     assert_clean_output(output)
@@ -376,8 +420,14 @@ def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:
     """The issue's acceptance scenario, following the README's quick start."""
     repo = exp_repo
     env = hook_env
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=repo.path,
-                          env=git_env(env), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     repo.git("add", "-A")
@@ -389,28 +439,62 @@ def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:
         code, out, err = run_cli(list(args), cwd=repo.path, env=env)
         assert code == 0, out + err
 
-    cli("new", "exp-001", "--study", "pdebench-task1", "--param", "Args/--sub_step=5",
-        "--param", "lr=0.001", "--tag", "fno")
-    cli("result", "exp-001", "--metric", "seg_total=57.09", "--metric", "pde_mean=15.0",
-        "--metric", "train_time_min=45.5", "--split", "holdout", "--metric", "seg_total=55.2")
+    cli(
+        "new",
+        "exp-001",
+        "--study",
+        "pdebench-task1",
+        "--param",
+        "Args/--sub_step=5",
+        "--param",
+        "lr=0.001",
+        "--tag",
+        "fno",
+    )
+    cli(
+        "result",
+        "exp-001",
+        "--metric",
+        "seg_total=57.09",
+        "--metric",
+        "pde_mean=15.0",
+        "--metric",
+        "train_time_min=45.5",
+        "--split",
+        "holdout",
+        "--metric",
+        "seg_total=55.2",
+    )
     good_result = (repo.path / RES).read_bytes()
-    raw = ('{"schema": "expflow/result@1", "experiment": "exp-001", '
-           '"recorded_at": "2026-11-20T11:02:00Z", "metrics": %s}\n')
+    raw = (
+        '{"schema": "expflow/result@1", "experiment": "exp-001", '
+        '"recorded_at": "2026-11-20T11:02:00Z", "metrics": %s}\n'
+    )
     attempts = [
         # (file, content, what the refusal must say)
-        ("config/run.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n",
-         ["config/run.env:1:18: pin-sha256"]),
-        (RES, raw % '{"seg_totl": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}',
-         [f"{RES}#/metrics/seg_totl: unknown-metric", "did you mean 'seg_total'"]),
-        (RES, raw % '{"seg_total": NaN, "pde_mean": 15.0, "train_time_min": 45.5}',
-         [f"{RES}#/metrics/seg_total: invalid-json: NaN is not a JSON number"]),
-        (RES, raw % '{"seg_total": 57.09, "seg_total": 58, "pde_mean": 15.0, '
-                    '"train_time_min": 45.5}',
-         [f'{RES}#/metrics: invalid-json: duplicate key "seg_total"']),
-        ("results/pdebench-task1/exp-002.json",
-         (raw % '{"seg_total": 1, "pde_mean": 1, "train_time_min": 1}').replace("exp-001",
-                                                                             "exp-002"),
-         ["results/pdebench-task1/exp-002.json#/experiment: result-without-record"]),
+        ("config/run.env", f"EXPFLOW_PIN_HASH={PIN_SHA}\n", ["config/run.env:1:18: pin-sha256"]),
+        (
+            RES,
+            raw % '{"seg_totl": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}',
+            [f"{RES}#/metrics/seg_totl: unknown-metric", "did you mean 'seg_total'"],
+        ),
+        (
+            RES,
+            raw % '{"seg_total": NaN, "pde_mean": 15.0, "train_time_min": 45.5}',
+            [f"{RES}#/metrics/seg_total: invalid-json: NaN is not a JSON number"],
+        ),
+        (
+            RES,
+            raw % '{"seg_total": 57.09, "seg_total": 58, "pde_mean": 15.0, "train_time_min": 45.5}',
+            [f'{RES}#/metrics: invalid-json: duplicate key "seg_total"'],
+        ),
+        (
+            "results/pdebench-task1/exp-002.json",
+            (raw % '{"seg_total": 1, "pde_mean": 1, "train_time_min": 1}').replace(
+                "exp-001", "exp-002"
+            ),
+            ["results/pdebench-task1/exp-002.json#/experiment: result-without-record"],
+        ),
     ]
     for rel, content, needles in attempts:
         repo.write(rel, content)
@@ -456,8 +540,14 @@ def git_hooked(committed_repo: ExpRepo) -> ExpRepo:
 
 
 def _commit(repo: ExpRepo, *args: str) -> tuple[int, str]:
-    proc = subprocess.run(["git", "commit", "-q", "-m", "c", *args], cwd=repo.path,
-                          env=git_env(), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["git", "commit", "-q", "-m", "c", *args],
+        cwd=repo.path,
+        env=git_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -568,8 +658,9 @@ def test_manifest_hooks_take_option_like_names_as_files(
     committed_repo: ExpRepo, hook_config: Path, hook_env: dict, name: str
 ) -> None:
     _stage_leak_beside(committed_repo, name)
-    code, out = _pre_commit(["run", "-c", str(hook_config), "--all-files"],
-                            committed_repo.path, hook_env)
+    code, out = _pre_commit(
+        ["run", "-c", str(hook_config), "--all-files"], committed_repo.path, hook_env
+    )
     _assert_both_caught(code, out)
 
 
@@ -579,14 +670,20 @@ def test_init_config_hooks_take_option_like_names_as_files(
 ) -> None:
     """The local hooks `init` writes (language: system) end their options the same way,
     here through a real `git commit` with the pre-commit hook installed."""
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"],
-                          cwd=committed_repo.path, env=git_env(hook_env),
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=committed_repo.path,
+        env=git_env(hook_env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     base = committed_repo.head()
     _stage_leak_beside(committed_repo, name)
-    code, out = commit_through_hooks(committed_repo, {**hook_env, "PRE_COMMIT_COLOR": "never"},
-                                     "leak")
+    code, out = commit_through_hooks(
+        committed_repo, {**hook_env, "PRE_COMMIT_COLOR": "never"}, "leak"
+    )
     assert code != 0, out
     assert "deploy/.env:1:18: pin-sha256" in out
     assert "exp-002.json#/metrics/seg_totl: unknown-metric" in out
@@ -600,13 +697,16 @@ def test_validate_hook_refuses_a_second_result_for_an_experiment(
 ) -> None:
     """The hook is given only the new file; it is compared with every result in the index."""
     twin = "results/other/exp-001.json"
-    seeded.write_json(twin, result_doc(metrics={"seg_total": 99.0, "pde_mean": 1.0,
-                                                "train_time_min": 1.0}))
+    seeded.write_json(
+        twin, result_doc(metrics={"seg_total": 99.0, "pde_mean": 1.0, "train_time_min": 1.0})
+    )
     seeded.stage(twin)
     code, out = run_hook(seeded.path, hook_config, "expflow-validate", [twin], hook_env)
     assert code == 1, out
-    assert f"{twin}#/experiment: duplicate-result: experiment 'exp-001' also has the result {RES}" \
+    assert (
+        f"{twin}#/experiment: duplicate-result: experiment 'exp-001' also has the result {RES}"
         in out
+    )
 
 
 def test_protect_hook_refuses_a_frozen_record_field(
@@ -621,21 +721,29 @@ def test_protect_hook_refuses_a_frozen_record_field(
     seeded.stage()
     code, out = run_hook(seeded.path, hook_config, hook, None, hook_env)
     assert code == 1, out
-    assert f"{EXP}: record-rewritten: the staged change changes params of experiment " \
-        "'exp-001'" in out
+    assert (
+        f"{EXP}: record-rewritten: the staged change changes params of experiment 'exp-001'" in out
+    )
     assert run_cli(["pin", "init", "1234"], cwd=seeded.path, env=hook_env)[0] == 0
     code, out = run_hook(seeded.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
     assert code == 0, out
     assert "approved" in out
 
 
-def test_commit_through_pre_commit_refuses_both(seeded: ExpRepo, hook_config: Path,
-                                               hook_env: dict) -> None:
+def test_commit_through_pre_commit_refuses_both(
+    seeded: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
     """`git commit` with the hooks installed: a second result and a record edit are refused,
     nothing is committed."""
     shutil.copy(hook_config, seeded.path / ".pre-commit-config.yaml")
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=seeded.path,
-                          env=git_env(hook_env), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=seeded.path,
+        env=git_env(hook_env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seeded.stage()
     assert commit_through_hooks(seeded, hook_env, "use the snapshot's hooks")[0] == 0

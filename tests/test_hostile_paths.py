@@ -17,11 +17,17 @@ import pytest
 from helpers_audit import assert_one_error_line
 from test_governance import PIN, Sandbox, make_demo, make_sandbox
 
-from expflow_git.pin import hash_pin
+from expflow_git.pin.store import hash_pin
 
 PIN_SHA = hashlib.sha256(PIN.encode()).hexdigest()
-METRICS = ["--metric", "seg_total=58.0", "--metric", "pde_mean=14.0",
-           "--metric", "train_time_min=40.0"]
+METRICS = [
+    "--metric",
+    "seg_total=58.0",
+    "--metric",
+    "pde_mean=14.0",
+    "--metric",
+    "train_time_min=40.0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +99,9 @@ def test_validate_takes_option_like_names_after_the_double_dash_as_files(
     bad.write_text(bad.read_text().replace('"seg_total"', '"seg_totl"'))
     (repo / name).write_text("{}\n")
     sandbox.git(repo, "add", "-A")
-    res = sandbox.cli(["validate", "--staged", "--", name, "results/pdebench-task1/exp-001.json"],
-                      repo)
+    res = sandbox.cli(
+        ["validate", "--staged", "--", name, "results/pdebench-task1/exp-001.json"], repo
+    )
     assert res.code == 1, res
     assert "results/pdebench-task1/exp-001.json#/metrics/seg_totl: unknown-metric" in res.out
     assert "Usage:" not in res.out + res.err
@@ -111,8 +118,9 @@ def _link(repo: Path, rel: str, target: Path) -> None:
     (repo / rel).symlink_to(target, target_is_directory=target.is_dir())
 
 
-def _refused(sandbox: Sandbox, repo: Path, outside: Path, args: list[str], rel: str,
-             link: str) -> None:
+def _refused(
+    sandbox: Sandbox, repo: Path, outside: Path, args: list[str], rel: str, link: str
+) -> None:
     """The command exits 2 with one line naming the target and the link; nothing changed."""
     before = (tree(repo), tree(outside))
     res = sandbox.cli(args, repo, {"EXPFLOW_PIN": PIN})
@@ -128,8 +136,7 @@ def test_result_never_writes_through_a_symlinked_study_folder(
     _link(repo, "results/s", outside)
     sandbox.commit(repo, "a study folder that is a link")
     (outside / "e1.json").unlink()  # where `result` would write
-    _refused(sandbox, repo, outside, ["result", "e1", *METRICS], "results/s/e1.json",
-             "results/s")
+    _refused(sandbox, repo, outside, ["result", "e1", *METRICS], "results/s/e1.json", "results/s")
     # The record was not marked `success` either: checked before the first write.
     assert '"status": "pending"' in (repo / "experiments/s/e1.json").read_text()
 
@@ -145,8 +152,7 @@ def test_rm_never_deletes_through_a_symlinked_study_folder(
     assert (repo / "experiments/s/e1.json").is_file()
 
 
-@pytest.mark.parametrize("command", [["cancel", "e1"], ["rm", "e1"],
-                                     ["result", "e1", *METRICS]])
+@pytest.mark.parametrize("command", [["cancel", "e1"], ["rm", "e1"], ["result", "e1", *METRICS]])
 def test_record_commands_refuse_a_symlinked_record_folder(
     sandbox: Sandbox, repo: Path, outside: Path, command: list[str]
 ) -> None:
@@ -166,12 +172,17 @@ def test_new_never_writes_through_a_symlinked_record_folder(
 ) -> None:
     _link(repo, "experiments/s", outside)
     sandbox.commit(repo, "a record folder that is a link")
-    _refused(sandbox, repo, outside, ["new", "e2", "--study", "s"], "experiments/s/e2.json",
-             "experiments/s")
+    _refused(
+        sandbox,
+        repo,
+        outside,
+        ["new", "e2", "--study", "s"],
+        "experiments/s/e2.json",
+        "experiments/s",
+    )
 
 
-def test_a_symlinked_document_is_refused_too(sandbox: Sandbox, repo: Path,
-                                             outside: Path) -> None:
+def test_a_symlinked_document_is_refused_too(sandbox: Sandbox, repo: Path, outside: Path) -> None:
     """A link to a file: `rm` would delete the link only, but a document is never a link
     (validate refuses one), and `result --overwrite` would replace what it points at."""
     _record(sandbox, repo)
@@ -180,15 +191,15 @@ def test_a_symlinked_document_is_refused_too(sandbox: Sandbox, repo: Path,
     _refused(sandbox, repo, outside, ["rm", "e1"], "results/s/e1.json", "results/s/e1.json")
 
 
-def test_a_link_that_stays_inside_is_refused_as_well(sandbox: Sandbox, repo: Path,
-                                                     outside: Path) -> None:
+def test_a_link_that_stays_inside_is_refused_as_well(
+    sandbox: Sandbox, repo: Path, outside: Path
+) -> None:
     """git stores the link, not what it points at: a result written through it would be
     committed at another path than the one the tool reports."""
     _record(sandbox, repo)
     _link(repo, "results/s", repo / "results/pdebench-task1")
     sandbox.commit(repo, "a link inside")
-    _refused(sandbox, repo, outside, ["result", "e1", *METRICS], "results/s/e1.json",
-             "results/s")
+    _refused(sandbox, repo, outside, ["result", "e1", *METRICS], "results/s/e1.json", "results/s")
 
 
 def test_the_commands_still_work_without_links(sandbox: Sandbox, repo: Path) -> None:
@@ -201,8 +212,9 @@ def test_the_commands_still_work_without_links(sandbox: Sandbox, repo: Path) -> 
 
 
 @pytest.mark.parametrize("link", [".github", "results"])
-def test_init_never_writes_through_a_symlinked_folder(sandbox: Sandbox, outside: Path,
-                                                      link: str) -> None:
+def test_init_never_writes_through_a_symlinked_folder(
+    sandbox: Sandbox, outside: Path, link: str
+) -> None:
     """`init` in a clone that commits `.github` (or `results`) as a link outside: refused
     before the first file is written."""
     repo = sandbox.root / "clone"

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
@@ -25,12 +23,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import NO_SIGNING, CliResult, git, run_cli
 
-from expflow_git.checks import CheckKind
 from expflow_git.demo import build_repo
-from expflow_git.policy import Op
-from expflow_git.render.html import MAX_CHART_RUNS, MAX_TABLE_ROWS, render_html
-from expflow_git.render.view import FindingLine, Row, Threshold, View, view_from_statement
+from expflow_git.policy.model import Gate, Op
+from expflow_git.render.charts import MAX_CHART_RUNS
+from expflow_git.render.html import MAX_TABLE_ROWS, render_html
+from expflow_git.render.view import FindingLine, Row, View, view_from_statement
 
 EVIL = '<script>alert("x")</script>\'&'
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
@@ -165,37 +164,18 @@ def assert_self_contained(page: str) -> None:
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "EXPFLOW_"))}
-    env.update(
-        EXPFLOW_HOME=str(home),
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-    )
-    return env
+    return {
+        "EXPFLOW_HOME": str(home),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        **NO_SIGNING,
+    }
 
 
-def cli(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "expflow_git", *args],
-        cwd=cwd,
-        env=_env(cwd.parent / "home"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd,
-        env=_env(cwd.parent / "home"),
-        check=True,
-        capture_output=True,
-    )
+def cli(args: Sequence[str], cwd: Path) -> CliResult:
+    return run_cli(list(args), cwd, _env(cwd.parent / "home"))
 
 
 def statement_of(report: Path) -> tuple[dict[str, Any], list[str]]:
@@ -210,7 +190,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("demo")
     (base / "home").mkdir()
     proc = cli(["demo", "--dir", str(base)], cwd=base / "home")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.code == 0, proc.both
     return base
 
 
@@ -226,12 +206,13 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     policy.write_text(policy.read_text().replace("gates: []", 'gates: ["seg_total:gt:53"]'))
     bad = {"schema": "expflow/result@1", "experiment": EVIL, "metrics": {}}
     (repo / "results" / "pdebench-task1" / "bad.json").write_text(json.dumps(bad))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "gate on seg_total; a broken result")
+    env = _env(repo.parent / "home")
+    git(repo, "add", "-A", env=env)
+    git(repo, "commit", "-q", "-m", "gate on seg_total; a broken result", env=env)
     proc = cli(
         ["audit", "--html", str(base / "card.html"), "--out", str(base / "report.json")], repo
     )
-    assert proc.returncode == 1, proc.stdout + proc.stderr  # the broken document fails it
+    assert proc.code == 1, proc.both  # the broken document fails it
     return base
 
 
@@ -278,7 +259,7 @@ def test_report_html_is_the_renderers_bytes_and_the_same_every_time(demo: Path) 
              "--public-key", str(demo / "demo-key.pub")],
             repo,
         )  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
+        assert proc.code == 0, proc.err
     statement, keyids = statement_of(demo / "report.json")
     expected = render_html(view_from_statement(statement, keyids)).encode()
     assert out1.read_bytes() == expected
@@ -309,17 +290,15 @@ def test_view_from_statement_collects_thresholds_and_gates(demo: Path, gated: Pa
     statement, keyids = statement_of(demo / "report.json")
     view = view_from_statement(statement, keyids)
     assert view.thresholds == (
-        Threshold("pde_mean", Op.LT, 18.09, CheckKind.THRESHOLD),
-        Threshold("train_time_min", Op.LT, 60.0, CheckKind.THRESHOLD),
+        Gate("pde_mean", Op.LT, 18.09, source="threshold"),
+        Gate("train_time_min", Op.LT, 60.0, source="threshold"),
     )
     assert view.thresholds_on("seg_total") == ()
     assert view.tool_version == statement["predicate"]["tool"]["version"]
     assert view.policy_blob == statement["predicate"]["policy"]["gitBlob"]
     assert len(view.rows) == 7 and view.best_any == "exp-002"  # existing fields unchanged
     gated_view = view_from_statement(*statement_of(gated / "report.json"))
-    assert gated_view.thresholds_on("seg_total") == (
-        Threshold("seg_total", Op.GT, 53.0, CheckKind.GATE),
-    )
+    assert gated_view.thresholds_on("seg_total") == (Gate("seg_total", Op.GT, 53.0, source="gate"),)
 
 
 # --- contents and safety ------------------------------------------------------
@@ -343,7 +322,7 @@ def test_every_field_is_escaped() -> None:
         best_any=EVIL + "2",
         best_feasible=EVIL,
         walk=walk([(EVIL, 1.0, 2.0)], metric=EVIL, split=EVIL, reason=EVIL),
-        thresholds=(Threshold(EVIL, Op.GT, 1.5, CheckKind.GATE),),
+        thresholds=(Gate(EVIL, Op.GT, 1.5, source="gate"),),
         tool_version=EVIL,
         policy_blob=EVIL,
     )
@@ -364,7 +343,7 @@ def test_every_field_is_escaped() -> None:
             [run(i, float(i), feasible=i % 2 == 0) for i in range(30)],
             findings=(FindingLine("a.json", "schema", "bad", "/x", 2, 5),),
             walk=walk([(f"run-{i:05d}", i, i * 0.9) for i in range(30)]),
-            thresholds=(Threshold("score", Op.LT, 12.0, CheckKind.THRESHOLD),),
+            thresholds=(Gate("score", Op.LT, 12.0, source="threshold"),),
             verdict="fail",
         ),
     ],
@@ -441,7 +420,7 @@ def test_awkward_values_stay_inside_the_chart(values: list[float]) -> None:
     st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
 )
 def test_any_finite_values_give_a_sane_chart(values: list[float], gate: float | None) -> None:
-    thresholds = () if gate is None else (Threshold("score", Op.GE, gate, CheckKind.GATE),)
+    thresholds = () if gate is None else (Gate("score", Op.GE, gate, source="gate"),)
     view = make_view([run(i, v) for i, v in enumerate(values)], thresholds=thresholds)
     check_chart_geometry(render_html(view), len(values))
 
@@ -460,8 +439,8 @@ def check_chart_geometry(page: str, marks: int) -> None:
 
 def test_threshold_line_sits_between_passing_and_failing_runs() -> None:
     rows = [run(1, 10.0, rank=1), run(2, 8.0, rank=2), run(3, 2.0, feasible=False)]
-    gate = Threshold("score", Op.GT, 5.0, CheckKind.GATE)
-    other = Threshold("time", Op.LT, 60.0, CheckKind.THRESHOLD)
+    gate = Gate("score", Op.GT, 5.0, source="gate")
+    other = Gate("time", Op.LT, 60.0, source="threshold")
     chart = chart_svg(render_html(make_view(rows, thresholds=(gate, other))))
     line = floats("x1", re.search(r'<line class="threshold"[^>]*>', chart).group(0))  # type: ignore[union-attr]
     dots = floats("cx", chart)  # the two feasible runs, best first
@@ -588,10 +567,7 @@ def colours(width: int, height: int, bpp: int, pixels: bytes) -> Iterator[tuple[
         yield pixels[i], pixels[i + 1], pixels[i + 2]
 
 
-@pytest.mark.skipif(
-    _chromium() is None,
-    reason="no `chromium` or `chromium-browser` on PATH (Debian: apt-get install chromium)",
-)
+@pytest.mark.chromium
 def test_chromium_renders_a_non_blank_scorecard(demo: Path, tmp_path: Path) -> None:
     statement, keyids = statement_of(demo / "report.json")
     page = tmp_path / "scorecard.html"

@@ -46,9 +46,9 @@ def test_brackets_inside_strings_do_not_count_as_depth() -> None:
 
 def test_depth_cap_boundary() -> None:
     inner = DEFAULT_MAX_DEPTH - 1  # the top-level object is one level
-    ok = "{\"a\": " + "[" * inner + "]" * inner + "}"
+    ok = '{"a": ' + "[" * inner + "]" * inner + "}"
     assert parse_json(ok.encode())
-    deep = "{\"a\": " + "[" * (inner + 1) + "]" * (inner + 1) + "}"
+    deep = '{"a": ' + "[" * (inner + 1) + "]" * (inner + 1) + "}"
     assert "nested deeper" in str(problem(deep.encode()))
 
 
@@ -138,9 +138,41 @@ def test_arbitrary_bytes_parse_or_give_a_clean_problem(data: bytes) -> None:
 
 
 _TOKENS = st.sampled_from(
-    ['{', '}', '[', ']', ':', ',', '"a"', '"b"', '"a"', '1', '-0.5', '1e999', '-1e999', 'NaN',
-     'Infinity', '-Infinity', 'true', 'false', 'null', '"\\u0000"', '"\\ud800"', '"x\\"y"',
-     ' ', '\n', '1' * 30, '"', '\\', '\ufeff', 'é', '0x1', '01', '1.', '.5']
+    [
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        '"a"',
+        '"b"',
+        '"a"',
+        "1",
+        "-0.5",
+        "1e999",
+        "-1e999",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "true",
+        "false",
+        "null",
+        '"\\u0000"',
+        '"\\ud800"',
+        '"x\\"y"',
+        " ",
+        "\n",
+        "1" * 30,
+        '"',
+        "\\",
+        "\ufeff",
+        "é",
+        "0x1",
+        "01",
+        "1.",
+        ".5",
+    ]
 )
 
 
@@ -175,9 +207,27 @@ def _full_decoder_outcome(data: bytes) -> object:
 
 
 _NUMBERS = st.sampled_from(
-    ["1e99", "1e100", "1E+308", "2e308", "-1e999", "-1.5e-400", "1e-99", "0.5", "-0", "7",
-     "1" * 199, "1" * 200, "9" * 4400, "1" * 150 + "e99", "1" * 210 + ".0", "3.25E+2", "NaN",
-     "-Infinity", "1e0400"]
+    [
+        "1e99",
+        "1e100",
+        "1E+308",
+        "2e308",
+        "-1e999",
+        "-1.5e-400",
+        "1e-99",
+        "0.5",
+        "-0",
+        "7",
+        "1" * 199,
+        "1" * 200,
+        "9" * 4400,
+        "1" * 150 + "e99",
+        "1" * 210 + ".0",
+        "3.25E+2",
+        "NaN",
+        "-Infinity",
+        "1e0400",
+    ]
 )
 _LEAVES = _NUMBERS | st.sampled_from(['"s"', '"\\ud800"', '"e123"', "true", "null"])
 
@@ -220,8 +270,16 @@ def test_fast_path_is_taken_and_refuses_what_the_full_decoder_refuses() -> None:
 
 @pytest.mark.parametrize(
     ("number", "plain"),
-    [("1e99", True), ("12.5e-99", True), ("1" * 199, True), ("1e100", False), ("1e+100", False),
-     ("1E-100", False), ("1" * 200, False), ("0." + "0" * 200 + "1", False)],
+    [
+        ("1e99", True),
+        ("12.5e-99", True),
+        ("1" * 199, True),
+        ("1e100", False),
+        ("1e+100", False),
+        ("1E-100", False),
+        ("1" * 200, False),
+        ("0." + "0" * 200 + "1", False),
+    ],
 )
 def test_risky_numbers_are_searched_for(number: str, plain: bool) -> None:
     assert jsonstrict._plain_numbers(f'{{"x": {number}}}'.encode()) is plain
@@ -229,10 +287,16 @@ def test_risky_numbers_are_searched_for(number: str, plain: bool) -> None:
 
 @pytest.mark.parametrize(
     ("text", "plain"),
-    [('{"sha": "a5e1234f0e999"}', True),  # a hex digest: not a number
-     ('{"sha": "5e123"}', True), ('{"x": [1e100]}', False), ('{"x": 1E+100\n}', False),
-     ('{"x":1e-0400,"y":2}', False), ("1e999", False), ('{"x": 1e100 }', False),
-     ('{"note": "a 1e400, b"}', False)],  # in a string, but shaped like a number: searched
+    [
+        ('{"sha": "a5e1234f0e999"}', True),  # a hex digest: not a number
+        ('{"sha": "5e123"}', True),
+        ('{"x": [1e100]}', False),
+        ('{"x": 1E+100\n}', False),
+        ('{"x":1e-0400,"y":2}', False),
+        ("1e999", False),
+        ('{"x": 1e100 }', False),
+        ('{"note": "a 1e400, b"}', False),
+    ],  # in a string, but shaped like a number: searched
 )
 def test_only_number_shaped_exponents_are_searched_for(text: str, plain: bool) -> None:
     assert jsonstrict._plain_numbers(text.encode()) is plain
@@ -264,8 +328,9 @@ _scalars = (
 )
 _json_values = st.recursive(
     _scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=30,
 )
 

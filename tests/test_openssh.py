@@ -20,10 +20,8 @@ from hypothesis import strategies as st
 SSH_KEYGEN = shutil.which("ssh-keygen")
 SSH_AGENT = shutil.which("ssh-agent")
 SSH_ADD = shutil.which("ssh-add")
-needs_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="OpenSSH ssh-keygen is not installed")
-needs_agent = pytest.mark.skipif(
-    None in (SSH_KEYGEN, SSH_AGENT, SSH_ADD), reason="OpenSSH ssh-agent/ssh-add are not installed"
-)
+needs_keygen = pytest.mark.ssh_keygen
+needs_agent = pytest.mark.ssh_agent
 # The seed repository's commit time (helpers_audit.DATE), as ssh-keygen -O verify-time takes it.
 COMMIT_TIME = "20261120100000Z"
 PRINCIPAL = "alice@example.com"
@@ -138,7 +136,7 @@ def test_a_principal_outside_its_window_is_never_named(signed: Signed, xcli: Cli
     key_type, blob = signed.pub.read_text().split()[:2]
     allowed = signed.root / "two"
     allowed.write_text(
-        f"{PRINCIPAL} {key_type} {blob}\nmallory valid-before=\"20000101\" {key_type} {blob}\n"
+        f'{PRINCIPAL} {key_type} {blob}\nmallory valid-before="20000101" {key_type} {blob}\n'
     )
     res = xcli(["verify", str(signed.report), "--allowed-signers", str(allowed)], signed.repo)
     assert res.code == 0, res

@@ -1,4 +1,5 @@
 """PIN validation, hashing, storage, and the `pin` command group (docs/spec.md §5)."""
+
 from __future__ import annotations
 
 import base64
@@ -17,11 +18,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expflow_git import pin as pinmod
-from expflow_git.cli_pin import PinSettings, pin_group
+from expflow_git.cli.pin import PinSettings, pin_group
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.guard import ENV_PIN
-from expflow_git.pin import (
+from expflow_git.pin import store as pinmod
+from expflow_git.pin.guard import ENV_PIN
+from expflow_git.pin.store import (
     ENV_PIN_HASH,
     PIN_HASH_PREFIX,
     PIN_HASH_RE,
@@ -83,13 +84,26 @@ def test_valid_pins(good: str) -> None:
     assert is_valid_pin(good)
 
 
-@pytest.mark.parametrize("bad", [
-    "١٢٣٤",  # Arabic-Indic digits
-    "²³¹⁴",  # superscripts: str.isdigit() says True
-    "１２３４",  # fullwidth
-    "۱۲۳۴",  # Extended Arabic-Indic
-    " 123", "123 ", "12345", "123", "", "1234\n", "12a4", "-123", "+123", "12.3", "1_23",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "١٢٣٤",  # Arabic-Indic digits
+        "²³¹⁴",  # superscripts: str.isdigit() says True
+        "１２３４",  # fullwidth
+        "۱۲۳۴",  # Extended Arabic-Indic
+        " 123",
+        "123 ",
+        "12345",
+        "123",
+        "",
+        "1234\n",
+        "12a4",
+        "-123",
+        "+123",
+        "12.3",
+        "1_23",
+    ],
+)
 def test_invalid_pins_refused(bad: str) -> None:
     assert not is_valid_pin(bad)
 
@@ -166,19 +180,22 @@ def _with_params(stored: str, params: str) -> str:
     return "$".join(parts)
 
 
-@pytest.mark.parametrize("params", [
-    "n=1073741824,r=8,p=1",  # 1 TiB of memory: refused before scrypt runs
-    "n=1048576,r=32,p=1",  # 4 GiB
-    "n=16384,r=8,p=999",
-    "n=16384,r=999,p=1",
-    "n=16383,r=8,p=1",  # not a power of two
-    "n=1,r=8,p=1",
-    "n=0,r=8,p=1",
-    "r=8,n=16384,p=1",
-    "n=16384,r=8,p=1,x=1",
-    "n=16384,r=8",
-    "n=-16384,r=8,p=1",
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        "n=1073741824,r=8,p=1",  # 1 TiB of memory: refused before scrypt runs
+        "n=1048576,r=32,p=1",  # 4 GiB
+        "n=16384,r=8,p=999",
+        "n=16384,r=999,p=1",
+        "n=16383,r=8,p=1",  # not a power of two
+        "n=1,r=8,p=1",
+        "n=0,r=8,p=1",
+        "r=8,n=16384,p=1",
+        "n=16384,r=8,p=1,x=1",
+        "n=16384,r=8",
+        "n=-16384,r=8,p=1",
+    ],
+)
 def test_hostile_parameters_refused_fast(
     hash_1234: str, params: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,15 +211,18 @@ def test_hostile_parameters_refused_fast(
         assert fragment not in str(exc.value)
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda s: s.replace("expflow$", "expflox$"),
-    lambda s: s + "$extra",
-    lambda s: s.rsplit("$", 1)[0] + "$" + "!" * 43,
-    lambda s: s.rsplit("$", 1)[0] + "$" + "A",  # a lone base64 char cannot decode
-    lambda s: s.rsplit("$", 1)[0] + "$" + "AAAA",  # 3 bytes: too short to be a hash
-    lambda s: "",
-    lambda s: "0" * 63,
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda s: s.replace("expflow$", "expflox$"),
+        lambda s: s + "$extra",
+        lambda s: s.rsplit("$", 1)[0] + "$" + "!" * 43,
+        lambda s: s.rsplit("$", 1)[0] + "$" + "A",  # a lone base64 char cannot decode
+        lambda s: s.rsplit("$", 1)[0] + "$" + "AAAA",  # 3 bytes: too short to be a hash
+        lambda s: "",
+        lambda s: "0" * 63,
+    ],
+)
 def test_malformed_stored_hash_is_a_config_error(hash_1234: str, mangle: object) -> None:
     assert callable(mangle)
     with pytest.raises(ExpflowError) as exc:
@@ -243,8 +263,9 @@ def test_load_from_env(env: dict[str, str]) -> None:
     assert stored.path is None
 
 
-def test_file_takes_precedence_over_env(home_with_pin: Path, env: dict[str, str],
-                                        hash_1234: str) -> None:
+def test_file_takes_precedence_over_env(
+    home_with_pin: Path, env: dict[str, str], hash_1234: str
+) -> None:
     env[ENV_PIN_HASH] = sha256_hex("9999")
     stored = load_stored_hash(env)
     assert stored is not None
@@ -254,8 +275,9 @@ def test_file_takes_precedence_over_env(home_with_pin: Path, env: dict[str, str]
     assert stored.scheme is PinScheme.SCRYPT
 
 
-def test_stored_hash_repr_hides_value(home_with_pin: Path, env: dict[str, str],
-                                      hash_1234: str) -> None:
+def test_stored_hash_repr_hides_value(
+    home_with_pin: Path, env: dict[str, str], hash_1234: str
+) -> None:
     stored = load_stored_hash(env)
     for fragment in secret_fragments(hash_1234):
         assert fragment not in repr(stored)
@@ -263,8 +285,9 @@ def test_stored_hash_repr_hides_value(home_with_pin: Path, env: dict[str, str],
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage\n", b"\xff\xfe", b"x" * 10000])
-def test_malformed_file_is_config_error_without_content(home: Path, env: dict[str, str],
-                                                        content: bytes) -> None:
+def test_malformed_file_is_config_error_without_content(
+    home: Path, env: dict[str, str], content: bytes
+) -> None:
     home.mkdir()
     (home / "pin.hash").write_bytes(content)
     with pytest.raises(ExpflowError) as exc:
@@ -297,8 +320,9 @@ def test_save_refuses_unknown_format(home: Path) -> None:
     assert not (home / "pin.hash").exists()
 
 
-def test_failed_write_leaves_old_file_intact(home_with_pin: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_old_file_intact(
+    home_with_pin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = home_with_pin / "pin.hash"
     before = path.read_bytes()
     new_hash = hash_pin("5678")
@@ -323,19 +347,28 @@ def test_clear_hash(home_with_pin: Path) -> None:
 # --- the `pin` command group --------------------------------------------------------
 
 
-def run_pin(args: Sequence[str], env: Mapping[str, str], *, interactive: bool = False,
-            input: str | None = None) -> tuple[int, str, str]:
-    """Invoke `pin ARGS` and render errors as the lead's main() does: (code, stdout, stderr)."""
-    result = CliRunner().invoke(pin_group, list(args), input=input,
-                                obj=PinSettings(env=dict(env), interactive=interactive),
-                                standalone_mode=False)
+def run_pin(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    interactive: bool = False,
+    input: str | None = None,
+) -> tuple[int, str, str]:
+    """Invoke `pin ARGS` and render errors as the one main() does: (code, stdout, stderr)."""
+    result = CliRunner().invoke(
+        pin_group,
+        list(args),
+        input=input,
+        obj=PinSettings(env=dict(env), interactive=interactive),
+        standalone_mode=False,
+    )
     exc = result.exception
     if isinstance(exc, ExpflowError):
         return int(exc.code), result.stdout, result.stderr + f"expflow-git: error: {exc.message}\n"
     if isinstance(exc, click.ClickException):
         return exc.exit_code, result.stdout, result.stderr + exc.format_message()
     if isinstance(exc, click.Abort):
-        return 1, result.stdout, result.stderr
+        return 2, result.stdout, result.stderr + "expflow-git: aborted\n"
     if exc is not None and not isinstance(exc, SystemExit):
         raise exc
     return result.exit_code, result.stdout, result.stderr
@@ -368,8 +401,7 @@ def test_init_prompts_twice_hidden(env: dict[str, str]) -> None:
 
 
 def test_init_prompt_retries_on_mismatch_and_bad_pin(env: dict[str, str]) -> None:
-    code, _, err = run_pin(["init"], env, interactive=True,
-                           input="١٢٣٤\n1111\n2222\n3333\n3333\n")
+    code, _, err = run_pin(["init"], env, interactive=True, input="١٢٣٤\n1111\n2222\n3333\n3333\n")
     assert code == 0, err
     assert "4 ASCII digits" in err and "do not match" in err
     assert check_pin("3333", stored_value(env))
@@ -487,8 +519,9 @@ def test_clear_nothing_or_env_only(env: dict[str, str]) -> None:
     assert code == 2 and ENV_PIN_HASH in err
 
 
-def test_status_reports_without_hash(home_with_pin: Path, env: dict[str, str],
-                                     hash_1234: str) -> None:
+def test_status_reports_without_hash(
+    home_with_pin: Path, env: dict[str, str], hash_1234: str
+) -> None:
     env[ENV_PIN_HASH] = sha256_hex("9999")
     code, out, err = run_pin(["status"], env)
     assert code == 0
@@ -498,9 +531,13 @@ def test_status_reports_without_hash(home_with_pin: Path, env: dict[str, str],
     assert "ignored" in out
     code, jout, jerr = run_pin(["status", "--format", "json"], env)
     assert code == 0
-    assert json.loads(jout) == {"set": True, "source": "file", "scheme": "scrypt",
-                                "path": str(home_with_pin / "pin.hash"),
-                                "env_hash_ignored": True}
+    assert json.loads(jout) == {
+        "set": True,
+        "source": "file",
+        "scheme": "scrypt",
+        "path": str(home_with_pin / "pin.hash"),
+        "env_hash_ignored": True,
+    }
     for fragment in secret_fragments(hash_1234) + secret_fragments(sha256_hex("9999")):
         assert fragment not in out + err + jout + jerr
 
@@ -563,12 +600,20 @@ def _subprocess_env(home: Path) -> dict[str, str]:
 
 def _run_process(code: str, args: Sequence[str], home: Path) -> subprocess.CompletedProcess[str]:
     # start_new_session drops the controlling terminal, so not even /dev/tty is reachable.
-    return subprocess.run([sys.executable, "-c", code, *args], env=_subprocess_env(home),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
-                          timeout=30, start_new_session=True, cwd=REPO_ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=_subprocess_env(home),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        start_new_session=True,
+        cwd=REPO_ROOT,
+    )
 
 
-MAIN = "import sys; from expflow_git.cli_pin import main; sys.exit(main())"
+MAIN = "import sys; from expflow_git.cli import main; sys.exit(main(['pin', *sys.argv[1:]]))"
 
 
 def test_process_clear_without_tty_refuses_promptly(home_with_pin: Path) -> None:
@@ -585,8 +630,11 @@ def test_process_clear_without_tty_refuses_promptly(home_with_pin: Path) -> None
 def test_process_raw_group_clear_refuses(home_with_pin: Path) -> None:
     path = home_with_pin / "pin.hash"
     before = path.read_bytes()
-    proc = _run_process("from expflow_git.cli_pin import pin_group; pin_group(prog_name='pin')",
-                        ["clear"], home_with_pin)
+    proc = _run_process(
+        "from expflow_git.cli.pin import pin_group; pin_group(prog_name='pin')",
+        ["clear"],
+        home_with_pin,
+    )
     assert proc.returncode != 0
     assert path.read_bytes() == before
 
@@ -612,5 +660,6 @@ def test_main_usage_error_exit_2(home: Path) -> None:
 def test_pinmod_exports_format_constants() -> None:
     # Another module (the scanner) imports these names.
     assert pinmod.PIN_HASH_PREFIX == "expflow$scrypt$"
-    assert pinmod.PIN_HASH_RE.search("x expflow$scrypt$n=16384,r=8,p=1$" + "A" * 22 + "$"
-                                     + "B" * 43)
+    assert pinmod.PIN_HASH_RE.search(
+        "x expflow$scrypt$n=16384,r=8,p=1$" + "A" * 22 + "$" + "B" * 43
+    )

@@ -14,17 +14,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from expflow_git.errors import Finding
-from expflow_git.pin import PIN_HASH_PREFIX, PIN_HASH_RE
-from expflow_git.pinscan import (
+from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
+from expflow_git.pinscan.scanner import (
     PRAGMA,
-    Rule,
+    Leak,
     _scan_text,
     is_code_path,
     path_is_allowed,
     pin_sha256_set,
     scan_bytes,
 )
-from expflow_git.scanvalues import _REFERENCE_RE, Line, reference_end
+from expflow_git.pinscan.values import _REFERENCE_RE, Line, reference_end
 
 PIN = "7391"
 PIN_SHA = hashlib.sha256(PIN.encode()).hexdigest()
@@ -55,7 +55,7 @@ def assert_masked(findings: list[Finding], secret: str) -> None:
 
 
 def test_rule_names_are_stable() -> None:
-    assert {r.value for r in Rule} == {
+    assert {r.value for r in Leak} == {
         "pin-hash-file",
         "pin-assignment",
         "pin-sha256",
@@ -555,8 +555,7 @@ def test_prefilter_never_hides_a_finding(text: str, path: str) -> None:
     # The bytes pre-filter is an optimisation only: scanning with it (scan_bytes)
     # must equal scanning the decoded text rule by rule.
     direct = [
-        replace(f, path=path)
-        for f in _scan_text(text.removeprefix("\ufeff"), is_code_path(path))
+        replace(f, path=path) for f in _scan_text(text.removeprefix("\ufeff"), is_code_path(path))
     ]
     via_bytes = [f for f in scan_bytes(path, text.encode("utf-8")) if f.rule != "pin-hash-file"]
     if "\x00" in text:
@@ -565,8 +564,30 @@ def test_prefilter_never_hides_a_finding(text: str, path: str) -> None:
         assert via_bytes == direct
 
 
-_REFERENCE_PARTS = ["$", "{", "{{", "}", "}}", "(", ")", ":", "-", "?", "%", "*", "x", "AB", " ",
-                    "\r", "env", "$(", "${", "${{", "#", ","]
+_REFERENCE_PARTS = [
+    "$",
+    "{",
+    "{{",
+    "}",
+    "}}",
+    "(",
+    ")",
+    ":",
+    "-",
+    "?",
+    "%",
+    "*",
+    "x",
+    "AB",
+    " ",
+    "\r",
+    "env",
+    "$(",
+    "${",
+    "${{",
+    "#",
+    ",",
+]
 
 
 @settings(max_examples=2000)

@@ -11,16 +11,9 @@ from hypothesis import strategies as st
 
 from expflow_git.checks import gate_outcome, rule_outcome
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.policy import (
-    Gate,
-    Metric,
-    Op,
-    Rule,
-    load_policy_bytes,
-    param_key,
-    parse_gate,
-)
-from expflow_git.scaffold import COMPETITION_POLICY, MINIMAL_POLICY
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import Gate, Metric, Op, Rule, param_key, parse_gate
+from expflow_git.records.scaffold import COMPETITION_POLICY, MINIMAL_POLICY
 
 REGISTRY = load_policy_bytes(COMPETITION_POLICY.encode()).metrics
 
@@ -95,36 +88,52 @@ def test_ranking_direction(order: str | None, descending: bool) -> None:
     ("text", "needles"),
     [
         (edited("gates: []", "gatez: []"), ("unknown key 'gatez'", "did you mean 'gates'")),
-        (edited("ranking:\n", "ranking:\n  sort_bye: x\n"),
-         ("/ranking", "unknown key 'sort_bye'", "did you mean 'sort_by'")),
-        (edited("{param: sub_step,", "{parm: sub_step, param: sub_step,"),
-         ("/rules/0", "did you mean 'param'")),
-        (edited("protect: {results_immutable: true}", "protect: {results_immutabel: true}"),
-         ("did you mean 'results_immutable'",)),
+        (
+            edited("ranking:\n", "ranking:\n  sort_bye: x\n"),
+            ("/ranking", "unknown key 'sort_bye'", "did you mean 'sort_by'"),
+        ),
+        (
+            edited("{param: sub_step,", "{parm: sub_step, param: sub_step,"),
+            ("/rules/0", "did you mean 'param'"),
+        ),
+        (
+            edited("protect: {results_immutable: true}", "protect: {results_immutabel: true}"),
+            ("did you mean 'results_immutable'",),
+        ),
         (edited("version: 1", "version: 2"), ("/version",)),
         (edited("version: 1\n", ""), ('"version" is a required property',)),
         (edited("threshold: 60", "threshold: true"), ("/metrics/train_time_min/threshold",)),
         (edited("threshold: 60", "threshold: .inf"), ("/metrics/train_time_min/threshold",)),
         (edited("threshold: 60", "threshold: 1e999"), ("/metrics/train_time_min/threshold",)),
         (edited("min: 0, unit", "min: 5, max: 1, unit"), ("/metrics/train_time_min", "greater")),
-        (edited("required_metrics: [seg_total,", "required_metrics: [seg_totl,"),
-         ("/required_metrics/0", "did you mean 'seg_total'")),
+        (
+            edited("required_metrics: [seg_total,", "required_metrics: [seg_totl,"),
+            ("/required_metrics/0", "did you mean 'seg_total'"),
+        ),
         (edited("tie_break: [pde_mean]", "tie_break: [pde_meen]"), ("/ranking/tie_break/0",)),
         (edited("gates: []", "gates: [train_time_min:le:60, 'bad']"), ("/gates/1", "malformed")),
         (edited("gates: []", "gates: [42]"), ("/gates/0",)),
-        (edited('results: ["results/**/*.json"]', 'results: ["results/[z-a]/*.json"]'),
-         ("/paths/results/0", "bad glob")),
-        (edited("version: 1\n", "version: 1\nscan: {allow: ['[b-a]']}\n"),
-         ("/scan/allow/0", "bad glob")),
+        (
+            edited('results: ["results/**/*.json"]', 'results: ["results/[z-a]/*.json"]'),
+            ("/paths/results/0", "bad glob"),
+        ),
+        (
+            edited("version: 1\n", "version: 1\nscan: {allow: ['[b-a]']}\n"),
+            ("/scan/allow/0", "bad glob"),
+        ),
         (edited("gates: []", "gates: []\ngates: []"), ("duplicate key",)),
-        (edited("protect:", "walk_forward: {metric: nope, split: h}\nprotect:"),
-         ("/walk_forward/metric",)),
+        (
+            edited("protect:", "walk_forward: {metric: nope, split: h}\nprotect:"),
+            ("/walk_forward/metric",),
+        ),
         (edited("protect:", "1: one\nprotect:"), ("must be a string",)),
         ("version: 1\nmetrics: {}\n", ("/metrics",)),
         ("- version: 1\n", ("mapping",)),
         ("", ("empty",)),
-        ("version: 1\nmetrics: {a: {group: x, higher_is_better: true}}\n\tbad: tab\n",
-         ("invalid YAML",)),
+        (
+            "version: 1\nmetrics: {a: {group: x, higher_is_better: true}}\n\tbad: tab\n",
+            ("invalid YAML",),
+        ),
         (edited("protect:", '"\\ud800x": 1\nprotect:'), ("/: a lone surrogate is not text",)),
         (edited("group: Score", 'group: "S\\udc00"'), ("/group: a lone surrogate",)),
     ],
@@ -177,8 +186,10 @@ def test_aliases_inside_a_known_key_are_bounded_too() -> None:
 
 
 def test_small_legitimate_aliases_are_fine() -> None:
-    text = edited("required_metrics: [seg_total, pde_mean, train_time_min]",
-                  "required_metrics: &req [seg_total, pde_mean, train_time_min]")
+    text = edited(
+        "required_metrics: [seg_total, pde_mean, train_time_min]",
+        "required_metrics: &req [seg_total, pde_mean, train_time_min]",
+    )
     text = text.replace("tie_break: [pde_mean]", "tie_break: [pde_mean]")
     assert load_policy_bytes(text.encode()).required_metrics[0] == "seg_total"
 
@@ -249,8 +260,25 @@ def test_parse_gate_arbitrary_text(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["seg_total", "pde_mean", ":", "lt", "ge", "eq", "x", "1", "-2.5e3", " ",
-                         "nan", "LE", "::", "1e999", "."]),
+        st.sampled_from(
+            [
+                "seg_total",
+                "pde_mean",
+                ":",
+                "lt",
+                "ge",
+                "eq",
+                "x",
+                "1",
+                "-2.5e3",
+                " ",
+                "nan",
+                "LE",
+                "::",
+                "1e999",
+                ".",
+            ]
+        ),
         max_size=8,
     ).map("".join)
 )
@@ -267,7 +295,7 @@ def test_parse_gate_gate_like_text(text: str) -> None:
 @given(
     st.sampled_from(sorted(REGISTRY)),
     st.sampled_from(list(Op)),
-    st.floats(allow_nan=False, allow_infinity=False) | st.integers(-10**12, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12),
 )
 def test_well_formed_gate_round_trips(metric: str, op: Op, value: float) -> None:
     gate = parse_gate(f"{metric}:{op.value}:{value!r}", REGISTRY)
@@ -362,8 +390,13 @@ def test_param_key(name: str, key: str) -> None:
 
 
 @settings(deadline=None)
-@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1,
-               max_size=12), st.text(alphabet="abcXYZ/", max_size=10), st.integers(0, 3))
+@given(
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=12
+    ),
+    st.text(alphabet="abcXYZ/", max_size=10),
+    st.integers(0, 3),
+)
 def test_param_key_matches_any_prefix_dashes_and_case(name: str, prefix: str, dashes: int) -> None:
     assume(not prefix or prefix.endswith("/"))
     decorated = f"{prefix}{'-' * dashes}{name.swapcase()}"

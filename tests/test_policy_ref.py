@@ -27,8 +27,8 @@ from helpers_audit import (
     write,
 )
 
-from expflow_git.policy import load_policy_bytes
-from expflow_git.policydiff import Effect, PolicyChange, diff_policies
+from expflow_git.policy.diff import Effect, PolicyChange, diff_policies
+from expflow_git.policy.load import load_policy_bytes
 
 BASE_POLICY = POLICY.replace("gates: []", "gates: ['seg_total:gt:50']")
 

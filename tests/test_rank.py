@@ -33,8 +33,8 @@ from helpers_audit import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from expflow_git.audit.ranking import best_any, rank
 from expflow_git.checks import CheckKind, Outcome, RunVerdict
-from expflow_git.ranking import best_any, rank
 
 
 @pytest.fixture

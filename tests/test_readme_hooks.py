@@ -59,11 +59,17 @@ def readme_rows() -> list[Row]:
         message = cells[2].strip("`")
         found = _LOCATION.match(message)
         assert found is not None, f"no `file[:line:col|#pointer]: rule: ` in {message!r}"
-        rows.append(Row(
-            hook=cells[1], message=message, path=found["path"],
-            line=int(found["line"] or 0), column=int(found["col"] or 0),
-            pointer=found["ptr"], rule=found["rule"],
-        ))
+        rows.append(
+            Row(
+                hook=cells[1],
+                message=message,
+                path=found["path"],
+                line=int(found["line"] or 0),
+                column=int(found["col"] or 0),
+                pointer=found["ptr"],
+                rule=found["rule"],
+            )
+        )
     return rows
 
 
@@ -78,8 +84,9 @@ def _study_and_id(path: str) -> tuple[str, str]:
 
 def _with_experiment(repo: ExpRepo, row: Row) -> None:
     study, exp_id = _study_and_id(row.path)
-    repo.write_json(f"experiments/{study}/{exp_id}.json",
-                    experiment_doc(exp_id, study=study, status="success"))
+    repo.write_json(
+        f"experiments/{study}/{exp_id}.json", experiment_doc(exp_id, study=study, status="success")
+    )
 
 
 def _at_line_and_column(row: Row, text: str) -> str:
@@ -138,8 +145,10 @@ def _result_rewritten(repo: ExpRepo, row: Row) -> list[str]:
     _, exp_id = _study_and_id(row.path)
     repo.write_json(row.path, result_doc(exp_id))
     repo.commit("a committed result")
-    repo.write_json(row.path, result_doc(exp_id, metrics={"seg_total": 99.0, "pde_mean": 1.0,
-                                                          "train_time_min": 1.0}))
+    repo.write_json(
+        row.path,
+        result_doc(exp_id, metrics={"seg_total": 99.0, "pde_mean": 1.0, "train_time_min": 1.0}),
+    )
     return [row.path]
 
 
@@ -167,8 +176,12 @@ def _record_rewritten(repo: ExpRepo, row: Row) -> list[str]:
 
 def _correction(exp_id: str, blob: str | None = "b" * 40) -> dict[str, object]:
     return {
-        "schema": "expflow/correction@1", "experiment": exp_id, "supersedes": "a" * 40,
-        "blob": blob, "reason": "re-ran", "author": {"name": "A", "email": "a@example.org"},
+        "schema": "expflow/correction@1",
+        "experiment": exp_id,
+        "supersedes": "a" * 40,
+        "blob": blob,
+        "reason": "re-ran",
+        "author": {"name": "A", "email": "a@example.org"},
         "time": "2026-11-20T12:00:00Z",
     }
 

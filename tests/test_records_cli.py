@@ -20,7 +20,12 @@ EXP = f"experiments/{STUDY}/exp-001.json"
 RES = f"results/{STUDY}/exp-001.json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SEED_METRIC_ARGS = [
-    "--metric", "seg_total=57.09", "--metric", "pde_mean=15.0", "--metric", "train_time_min=45.5",
+    "--metric",
+    "seg_total=57.09",
+    "--metric",
+    "pde_mean=15.0",
+    "--metric",
+    "train_time_min=45.5",
 ]
 
 
@@ -36,8 +41,9 @@ def load(path: Path) -> dict:
 
 def leftovers(directory: Path) -> list[str]:
     """Anything a non-atomic writer could leave behind (temp files, partial files)."""
-    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") or
-                  p.suffix == ".tmp")
+    return sorted(
+        p.name for p in directory.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"
+    )
 
 
 # --------------------------------------------------------------------------- init
@@ -45,12 +51,17 @@ def test_init_competition_writes_the_standard_registry(tmp_path: Path, cli) -> N
     repo = git_init(tmp_path / "r")
     res = cli(["init", "--template", "competition"], cwd=repo)
     assert res.code == 0, res.both
-    for rel in ("expflow.yaml", "experiments", "results", ".pre-commit-config.yaml",
-                ".github/workflows/expflow.yml"):
+    for rel in (
+        "expflow.yaml",
+        "experiments",
+        "results",
+        ".pre-commit-config.yaml",
+        ".github/workflows/expflow.yml",
+    ):
         assert (repo / rel).exists(), rel
         assert rel.split("/")[0] in res.out
 
-    from expflow_git.policy import load_policy_bytes
+    from expflow_git.policy.load import load_policy_bytes
 
     policy = load_policy_bytes((repo / "expflow.yaml").read_bytes())
     groups = {
@@ -80,7 +91,7 @@ def test_init_minimal_policy_loads_and_init_never_overwrites(tmp_path: Path, cli
     target = tmp_path / "new-dir"
     res = cli(["init", str(target)], cwd=tmp_path)
     assert res.code == 0, res.both
-    from expflow_git.policy import load_policy_bytes
+    from expflow_git.policy.load import load_policy_bytes
 
     load_policy_bytes((target / "expflow.yaml").read_bytes())
     (target / "expflow.yaml").write_text("# mine\n")
@@ -101,10 +112,31 @@ def test_init_bad_template_is_usage_error(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- new
 def test_new_writes_a_valid_record_with_derived_seed(committed_repo: ExpRepo, cli) -> None:
     repo = committed_repo
-    res = cli(["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5",
-               "--param", "lr=0.001", "--param", "model=fno", "--param", "amp=true",
-               "--tag", "task1", "--tag", "fno", "--tag", "task1", "--title", "FNO baseline"],
-              cwd=repo.path)
+    res = cli(
+        [
+            "new",
+            "exp-001",
+            "--study",
+            STUDY,
+            "--param",
+            "Args/--sub_step=5",
+            "--param",
+            "lr=0.001",
+            "--param",
+            "model=fno",
+            "--param",
+            "amp=true",
+            "--tag",
+            "task1",
+            "--tag",
+            "fno",
+            "--tag",
+            "task1",
+            "--title",
+            "FNO baseline",
+        ],
+        cwd=repo.path,
+    )
     assert res.code == 0, res.both
     doc = load(repo.path / EXP)
     seed = expected_seed(0, STUDY, "exp-001", 0)
@@ -159,10 +191,20 @@ def test_new_seed_matches_spec(
 
 def test_new_seed_is_deterministic_and_input_sensitive(exp_repo: ExpRepo, cli) -> None:
     for exp_id in ("a-1", "a-2"):
-        assert cli(["new", exp_id, "--study", STUDY, "--condition", "c", "--replicate", "3"],
-                   cwd=exp_repo.path).code == 0
-    assert cli(["new", "a-3", "--study", STUDY, "--condition", "c", "--replicate", "4"],
-               cwd=exp_repo.path).code == 0
+        assert (
+            cli(
+                ["new", exp_id, "--study", STUDY, "--condition", "c", "--replicate", "3"],
+                cwd=exp_repo.path,
+            ).code
+            == 0
+        )
+    assert (
+        cli(
+            ["new", "a-3", "--study", STUDY, "--condition", "c", "--replicate", "4"],
+            cwd=exp_repo.path,
+        ).code
+        == 0
+    )
     seeds = [load(exp_repo.path / f"experiments/{STUDY}/a-{i}.json")["seed"] for i in (1, 2, 3)]
     assert seeds[0] == seeds[1] != seeds[2]
 
@@ -227,8 +269,23 @@ def test_new_without_policy_is_usage_error(tmp_path: Path, cli) -> None:
 
 
 def test_new_param_values_that_are_not_finite_stay_strings(exp_repo: ExpRepo, cli) -> None:
-    res = cli(["new", "exp-001", "--study", STUDY, "--param", "a=NaN", "--param", "b=1e999",
-               "--param", "c=[1,2]", "--param", "d=null"], cwd=exp_repo.path)
+    res = cli(
+        [
+            "new",
+            "exp-001",
+            "--study",
+            STUDY,
+            "--param",
+            "a=NaN",
+            "--param",
+            "b=1e999",
+            "--param",
+            "c=[1,2]",
+            "--param",
+            "d=null",
+        ],
+        cwd=exp_repo.path,
+    )
     assert res.code == 0, res.both
     params = load(exp_repo.path / EXP)["params"]
     assert params == {"a": "NaN", "b": "1e999", "c": "[1,2]", "d": None}
@@ -237,15 +294,26 @@ def test_new_param_values_that_are_not_finite_stay_strings(exp_repo: ExpRepo, cl
 # --------------------------------------------------------------------------- result
 @pytest.fixture
 def pending(exp_repo: ExpRepo, cli) -> ExpRepo:
-    res = cli(["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5"],
-              cwd=exp_repo.path)
+    res = cli(
+        ["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5"], cwd=exp_repo.path
+    )
     assert res.code == 0, res.both
     return exp_repo
 
 
 def test_result_writes_and_marks_the_record_success(pending: ExpRepo, cli) -> None:
-    res = cli(["result", "exp-001", *SEED_METRIC_ARGS, "--split", "holdout",
-               "--metric", "seg_total=55.2"], cwd=pending.path)
+    res = cli(
+        [
+            "result",
+            "exp-001",
+            *SEED_METRIC_ARGS,
+            "--split",
+            "holdout",
+            "--metric",
+            "seg_total=55.2",
+        ],
+        cwd=pending.path,
+    )
     assert res.code == 0, res.both
     doc = load(pending.path / RES)
     assert doc["experiment"] == "exp-001"
@@ -287,14 +355,18 @@ def test_result_refuses_registry_violations_before_writing(
     assert RES in out + err
     assert_clean_output(out, err)
     assert not (pending.path / RES).exists()
-    assert not (pending.path / "results" / STUDY).exists() or \
-        list((pending.path / "results" / STUDY).iterdir()) == []
+    assert (
+        not (pending.path / "results" / STUDY).exists()
+        or list((pending.path / "results" / STUDY).iterdir()) == []
+    )
     assert (pending.path / EXP).read_bytes() == record  # still pending
 
 
 def test_result_unknown_split_metric_refused(pending: ExpRepo, cli) -> None:
-    res = cli(["result", "exp-001", *SEED_METRIC_ARGS, "--split", "holdout",
-               "--metric", "seg_totl=1"], cwd=pending.path)
+    res = cli(
+        ["result", "exp-001", *SEED_METRIC_ARGS, "--split", "holdout", "--metric", "seg_totl=1"],
+        cwd=pending.path,
+    )
     assert res.code == 1
     assert "/splits/holdout/seg_totl" in res.out
     assert not (pending.path / RES).exists()
@@ -387,8 +459,10 @@ def test_result_overwrite_is_pin_guarded(pending: ExpRepo, isolated_env: Path) -
 def test_result_overwrite_force_says_so(pending: ExpRepo) -> None:
     cwd = pending.path
     assert run_cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)[0] == 0
-    code, out, err = run_cli(["result", "exp-001", "--overwrite", "--reason", "x", "--force",
-                              "--metric", "seg_total=1"], cwd=cwd)
+    code, out, err = run_cli(
+        ["result", "exp-001", "--overwrite", "--reason", "x", "--force", "--metric", "seg_total=1"],
+        cwd=cwd,
+    )
     assert code == 0, err
     assert "--force" in err
     assert load(cwd / RES)["metrics"] == {"seg_total": 1}

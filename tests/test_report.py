@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -224,7 +223,7 @@ def test_signature_verifies_over_dsse_pae(signed: bytes, key: Path) -> None:
         pub.verify(base64.b64decode(sig["sig"]), payload)
 
 
-@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen not installed")
+@pytest.mark.ssh_keygen
 def test_keyid_is_the_ssh_keygen_fingerprint(signed: bytes, key: Path) -> None:
     out = subprocess.run(
         ["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True, text=True, check=True

@@ -8,15 +8,13 @@ are added, in a real repository as much as in a hand-built View.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from support import NO_SIGNING, git, run_cli
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.demo import STUDY, build_repo
@@ -198,42 +196,28 @@ def uri(result: dict[str, Any]) -> str:
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "EXPFLOW_"))}
-    env.update(
-        EXPFLOW_HOME=str(home),
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-    )
-    return env
+    """Added to the scrubbed environment (tests/support.py): a private home, an identity."""
+    return {
+        "EXPFLOW_HOME": str(home),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        **NO_SIGNING,
+    }
 
 
 def audit_sarif(repo: Path, expected_code: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "expflow_git", "audit", "--format", "sarif"],
-        cwd=repo,
-        env=_env(repo.parent / "home"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == expected_code, proc.stdout + proc.stderr
-    doc: dict[str, Any] = json.loads(proc.stdout)
+    res = run_cli(["audit", "--format", "sarif"], repo, _env(repo.parent / "home"))
+    assert res.code == expected_code, res.both
+    doc: dict[str, Any] = json.loads(res.out)
     jsonschema.validate(doc, SARIF_SUBSET)
     return doc
 
 
 def commit_all(repo: Path, message: str) -> None:
-    for args in (["add", "-A"], ["-c", "commit.gpgsign=false", "commit", "-q", "-m", message]):
-        subprocess.run(
-            ["git", *args],
-            cwd=repo,
-            env=_env(repo.parent / "home"),
-            check=True,
-            capture_output=True,
-        )
+    for args in (["add", "-A"], ["commit", "-q", "-m", message]):
+        git(repo, *args, env=_env(repo.parent / "home"))
 
 
 def add_run(repo: Path, exp_id: str, seg_total: float, minutes: float) -> None:

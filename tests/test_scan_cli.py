@@ -16,7 +16,7 @@ NOT_A_PIN_SHA = hashlib.sha256(b"just some file contents").hexdigest()
 
 
 def own_format_hash() -> str:
-    from expflow_git.pin import hash_pin
+    from expflow_git.pin.store import hash_pin
 
     return hash_pin("2580")
 
@@ -34,10 +34,15 @@ POSITIVES = [
     ("config/PIN.HASH", "", "pin-hash-file", 1, 1, None),
     (".env", f"EXPFLOW_PIN_HASH={PIN_SHA[:20]}xyz\n", "pin-assignment", 1, 18, PIN_SHA[:20]),
     (".env.local", "A=1\nEXPFLOW_PIN=2580\n", "pin-assignment", 2, 13, None),
-    ("deploy.sh", "#!/bin/sh\nexport EXPFLOW_PIN_HASH='s3cr3t-v4lue'\n", "pin-assignment", 2,
-     26, "s3cr3t-v4lue"),
-    ("conf.yaml", "auth:\n  pin_hash: \"q9w8e7r6t5y4\"\n", "pin-assignment", 2, 14,
-     "q9w8e7r6t5y4"),
+    (
+        "deploy.sh",
+        "#!/bin/sh\nexport EXPFLOW_PIN_HASH='s3cr3t-v4lue'\n",
+        "pin-assignment",
+        2,
+        26,
+        "s3cr3t-v4lue",
+    ),
+    ("conf.yaml", 'auth:\n  pin_hash: "q9w8e7r6t5y4"\n', "pin-assignment", 2, 14, "q9w8e7r6t5y4"),
     ("conf.json", '{\n  "pinHash": "zx81zx81zx81"\n}\n', "pin-assignment", 2, 15, "zx81zx81zx81"),
     ("conf.toml", '[auth]\npin.hash = "t0mlt0mlt0ml"\n', "pin-assignment", 2, 13, "t0mlt0mlt0ml"),
     ("notes.md", f"the hash is {PIN_SHA} ok\n", "pin-sha256", 1, 13, PIN_SHA),
@@ -55,7 +60,13 @@ POSITIVES = [
     ids=[f"{p[2]}:{p[0]}" for p in POSITIVES],
 )
 def test_each_rule_is_found(
-    exp_repo: ExpRepo, cli, rel: str, content: str, rule: str, line: int, col: int,
+    exp_repo: ExpRepo,
+    cli,
+    rel: str,
+    content: str,
+    rule: str,
+    line: int,
+    col: int,
     secret: str | None,
 ) -> None:
     own = own_format_hash()
@@ -138,8 +149,7 @@ def test_every_pin_sha256_is_flagged(exp_repo: ExpRepo, cli) -> None:
 def test_pragma_exempts_its_line_only(exp_repo: ExpRepo, cli) -> None:
     exp_repo.write(
         "fixture.py",
-        f'KNOWN = "{PIN_SHA}"  # expflow: allow-pin-hash\n'
-        f'OTHER = "{PIN_SHA}"\n',
+        f'KNOWN = "{PIN_SHA}"  # expflow: allow-pin-hash\nOTHER = "{PIN_SHA}"\n',
     )
     res = cli(["scan", "fixture.py"], cwd=exp_repo.path)
     assert res.code == 1

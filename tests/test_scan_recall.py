@@ -52,32 +52,97 @@ def assert_masked(output: str, *secrets: str) -> None:
 # --- item 12: nested keys ----------------------------------------------------------------
 
 NESTED = [
-    ("conf.yaml", f"auth:\n  pin:\n    hash: {OPAQUE_SHA}\n", OPAQUE_SHA, "pin-assignment",
-     "pin.hash assigned a value (masked)"),
-    ("conf.yaml", "pin:  # the operator's\n  salt: x\n  hash: 'opaque-value-1'\n",
-     "opaque-value-1", "pin-assignment", "pin.hash assigned a value (masked)"),
-    ("conf.json", json.dumps({"pin": {"hash": OPAQUE_SHA}}), OPAQUE_SHA, "pin-assignment",
-     "pin.hash assigned a value (masked)"),
-    ("conf.json", json.dumps({"x": 1, "PIN": {"sha256": OPAQUE_SHA}}, indent=2), OPAQUE_SHA,
-     "pin-assignment", "PIN.sha256 assigned a value (masked)"),
-    ("conf.toml", f'[pin]\nhash = "{OPAQUE_SHA}"\n', OPAQUE_SHA, "pin-assignment",
-     "pin.hash assigned a value (masked)"),
-    ("conf.toml", f'[auth.pin]  # ops\nrounds = 3\ndigest = "{OPAQUE_SHA}"\n', OPAQUE_SHA,
-     "pin-assignment", "pin.digest assigned a value (masked)"),
-    ("conf.toml", f'pin = {{ hash = "{OPAQUE_SHA}" }}\n', OPAQUE_SHA, "pin-assignment",
-     "pin.hash assigned a value (masked)"),
-    ("conf.yaml", f"pin: {{hash: {OPAQUE_SHA}}}\n", OPAQUE_SHA, "pin-assignment",
-     "pin.hash assigned a value (masked)"),
-    ("conf.yaml", f"pin:\n  value: {PIN}\n", PIN, "pin-value",
-     "4-digit PIN under key 'pin.value' (masked: ****)"),
-    ("conf.yaml", f"operator:\n  pin:\n    code: '{PIN}'\n", PIN, "pin-value",
-     "4-digit PIN under key 'pin.code' (masked: ****)"),
-    ("conf.json", json.dumps({"pin": {"value": int(PIN)}}), PIN, "pin-value",
-     "4-digit PIN under key 'pin.value' (masked: ****)"),
-    ("conf.toml", f"[pin]\nvalue = {PIN}\n", PIN, "pin-value",
-     "4-digit PIN under key 'pin.value' (masked: ****)"),
-    ("settings.py", f'CONFIG = {{"pin": {{"hash": "{OPAQUE_SHA}"}}}}\n', OPAQUE_SHA,
-     "pin-assignment", "pin.hash assigned a value (masked)"),
+    (
+        "conf.yaml",
+        f"auth:\n  pin:\n    hash: {OPAQUE_SHA}\n",
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin.hash assigned a value (masked)",
+    ),
+    (
+        "conf.yaml",
+        "pin:  # the operator's\n  salt: x\n  hash: 'opaque-value-1'\n",
+        "opaque-value-1",
+        "pin-assignment",
+        "pin.hash assigned a value (masked)",
+    ),
+    (
+        "conf.json",
+        json.dumps({"pin": {"hash": OPAQUE_SHA}}),
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin.hash assigned a value (masked)",
+    ),
+    (
+        "conf.json",
+        json.dumps({"x": 1, "PIN": {"sha256": OPAQUE_SHA}}, indent=2),
+        OPAQUE_SHA,
+        "pin-assignment",
+        "PIN.sha256 assigned a value (masked)",
+    ),
+    (
+        "conf.toml",
+        f'[pin]\nhash = "{OPAQUE_SHA}"\n',
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin.hash assigned a value (masked)",
+    ),
+    (
+        "conf.toml",
+        f'[auth.pin]  # ops\nrounds = 3\ndigest = "{OPAQUE_SHA}"\n',
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin.digest assigned a value (masked)",
+    ),
+    (
+        "conf.toml",
+        f'pin = {{ hash = "{OPAQUE_SHA}" }}\n',
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin.hash assigned a value (masked)",
+    ),
+    (
+        "conf.yaml",
+        f"pin: {{hash: {OPAQUE_SHA}}}\n",
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin.hash assigned a value (masked)",
+    ),
+    (
+        "conf.yaml",
+        f"pin:\n  value: {PIN}\n",
+        PIN,
+        "pin-value",
+        "4-digit PIN under key 'pin.value' (masked: ****)",
+    ),
+    (
+        "conf.yaml",
+        f"operator:\n  pin:\n    code: '{PIN}'\n",
+        PIN,
+        "pin-value",
+        "4-digit PIN under key 'pin.code' (masked: ****)",
+    ),
+    (
+        "conf.json",
+        json.dumps({"pin": {"value": int(PIN)}}),
+        PIN,
+        "pin-value",
+        "4-digit PIN under key 'pin.value' (masked: ****)",
+    ),
+    (
+        "conf.toml",
+        f"[pin]\nvalue = {PIN}\n",
+        PIN,
+        "pin-value",
+        "4-digit PIN under key 'pin.value' (masked: ****)",
+    ),
+    (
+        "settings.py",
+        f'CONFIG = {{"pin": {{"hash": "{OPAQUE_SHA}"}}}}\n',
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin.hash assigned a value (masked)",
+    ),
 ]
 
 
@@ -139,14 +204,24 @@ LEAKY_LINES = [
 
 def notebook(cells: list[dict[str, object]]) -> str:
     """As Jupyter writes a notebook (nbformat: sorted keys, one-space indent)."""
-    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
 
 def code_cell(source: list[str], outputs: list[dict[str, object]] | None = None) -> dict:
-    return {"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
-            "outputs": outputs or [], "source": source}
+    return {
+        "cell_type": "code",
+        "execution_count": 1,
+        "id": "c1",
+        "metadata": {},
+        "outputs": outputs or [],
+        "source": source,
+    }
 
 
 def test_notebook_cell_sources_are_scanned(exp_repo: ExpRepo, cli) -> None:
@@ -173,13 +248,24 @@ def test_notebook_cell_sources_are_scanned(exp_repo: ExpRepo, cli) -> None:
 def test_notebook_outputs_and_markdown_are_scanned(exp_repo: ExpRepo, cli) -> None:
     outputs = [
         {"name": "stdout", "output_type": "stream", "text": ["ok\n", f"EXPFLOW_PIN={PIN}\n"]},
-        {"data": {"text/plain": [f"'{PIN_SHA}'"]}, "execution_count": 1, "metadata": {},
-         "output_type": "execute_result"},
-        {"data": {"image/png": base64.b64encode(os.urandom(96)).decode()}, "metadata": {},
-         "output_type": "display_data"},
+        {
+            "data": {"text/plain": [f"'{PIN_SHA}'"]},
+            "execution_count": 1,
+            "metadata": {},
+            "output_type": "execute_result",
+        },
+        {
+            "data": {"image/png": base64.b64encode(os.urandom(96)).decode()},
+            "metadata": {},
+            "output_type": "display_data",
+        },
     ]
-    markdown = {"cell_type": "markdown", "id": "m1", "metadata": {},
-                "source": ["# Setup\n", "\n", "pin:\n", f"  value: {PIN}\n"]}
+    markdown = {
+        "cell_type": "markdown",
+        "id": "m1",
+        "metadata": {},
+        "source": ["# Setup\n", "\n", "pin:\n", f"  value: {PIN}\n"],
+    }
     raw = notebook([code_cell(["run()"], outputs), markdown])
     res = scan(exp_repo, cli, {"nb.ipynb": raw})
     assert res.code == 1, res.both
@@ -190,9 +276,22 @@ def test_notebook_outputs_and_markdown_are_scanned(exp_repo: ExpRepo, cli) -> No
 
 def test_notebook_escapes_shift_the_column(exp_repo: ExpRepo, cli) -> None:
     # `\u00e9` (6 characters in the file, one decoded) and `\"` before the value
-    nb = json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
-                                "source": [f'x = "\u00e9"; EXPFLOW_PIN = "{PIN}"\n']}],
-                     "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+    nb = json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "outputs": [],
+                    "source": [f'x = "\u00e9"; EXPFLOW_PIN = "{PIN}"\n'],
+                }
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
+        indent=1,
+    )
     assert "\\u00e9" in nb
     res = scan(exp_repo, cli, {"esc.ipynb": nb})
     line, col = located(nb, PIN)
@@ -208,8 +307,9 @@ def test_a_malformed_notebook_is_scanned_raw(exp_repo: ExpRepo, cli) -> None:
 
 
 def test_a_clean_notebook_is_clean(exp_repo: ExpRepo, cli) -> None:
-    raw = notebook([code_cell(["pin = input()\n", "pin_hash = hash_pin(pin)\n",
-                               "%env EXPFLOW_PIN=$PIN\n"])])
+    raw = notebook(
+        [code_cell(["pin = input()\n", "pin_hash = hash_pin(pin)\n", "%env EXPFLOW_PIN=$PIN\n"])]
+    )
     res = scan(exp_repo, cli, {"clean.ipynb": raw})
     assert res.code == 0, res.out
 
@@ -229,8 +329,11 @@ def test_the_audit_reads_notebooks(exp_repo: ExpRepo) -> None:
 FLAGS = [
     ("scripts/cleanup.sh", f"#!/bin/sh\nexpflow-git rm exp-007 --pin {PIN}\n"),
     ("Makefile", f"clean:\n\texpflow-git rm exp-007 --pin={PIN}\n"),
-    (".github/workflows/ci.yml",
-     f"jobs:\n  x:\n    steps:\n      - run: expflow-git cancel exp-1 --pin '{PIN}' --reason x\n"),
+    (
+        ".github/workflows/ci.yml",
+        "jobs:\n  x:\n    steps:\n"
+        f"      - run: expflow-git cancel exp-1 --pin '{PIN}' --reason x\n",
+    ),
     ("tools/run.py", f'subprocess.run("expflow-git rm x --pin {PIN}", shell=True)\n'),
 ]
 
@@ -271,7 +374,8 @@ def test_pin_flag_lookalikes_are_clean(exp_repo: ExpRepo, cli, content: str) -> 
 
 def _pem(key: object, fmt: serialization.PrivateFormat, password: bytes | None = None) -> str:
     encryption = (
-        serialization.BestAvailableEncryption(password) if password
+        serialization.BestAvailableEncryption(password)
+        if password
         else serialization.NoEncryption()
     )
     return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
@@ -282,8 +386,17 @@ def _pem(key: object, fmt: serialization.PrivateFormat, password: bytes | None =
 def _armored_pgp() -> str:
     body = base64.b64encode(os.urandom(300)).decode()
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return "\n".join(["-----BEGIN PGP PRIVATE KEY BLOCK-----", "Version: x", "", *lines,
-                      "=" + body[:4], "-----END PGP PRIVATE KEY BLOCK-----", ""])
+    return "\n".join(
+        [
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+            "Version: x",
+            "",
+            *lines,
+            "=" + body[:4],
+            "-----END PGP PRIVATE KEY BLOCK-----",
+            "",
+        ]
+    )
 
 
 def private_keys() -> dict[str, tuple[str, str]]:
@@ -296,19 +409,25 @@ def private_keys() -> dict[str, tuple[str, str]]:
     return {
         "pkcs8.pem": (pkcs8, "PRIVATE KEY"),
         "rsa.pem": (
-            _pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL), "RSA PRIVATE KEY"
+            _pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL),
+            "RSA PRIVATE KEY",
         ),
         "rsa-enc.pem": (
-            _pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL, b"pw"), "RSA PRIVATE KEY"
+            _pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL, b"pw"),
+            "RSA PRIVATE KEY",
         ),
         "ec.key": (_pem(ec_key, serialization.PrivateFormat.TraditionalOpenSSL), "EC PRIVATE KEY"),
-        "enc.pem": (_pem(ec_key, serialization.PrivateFormat.PKCS8, b"pw"),
-                    "ENCRYPTED PRIVATE KEY"),
+        "enc.pem": (
+            _pem(ec_key, serialization.PrivateFormat.PKCS8, b"pw"),
+            "ENCRYPTED PRIVATE KEY",
+        ),
         "id_ed25519": (_pem(ed_key, serialization.PrivateFormat.OpenSSH), "OPENSSH PRIVATE KEY"),
         "secring.asc": (_armored_pgp(), "PGP PRIVATE KEY BLOCK"),
         "sa.json": (service_account, "PRIVATE KEY"),
-        "values.yaml": ("tls:\n  key: |\n" + "".join("    " + ln + "\n" for ln in
-                                                    pkcs8.splitlines()), "PRIVATE KEY"),
+        "values.yaml": (
+            "tls:\n  key: |\n" + "".join("    " + ln + "\n" for ln in pkcs8.splitlines()),
+            "PRIVATE KEY",
+        ),
     }
 
 
@@ -354,8 +473,9 @@ def test_keygen_in_a_work_tree_warns(exp_repo: ExpRepo, tmp_path: Path) -> None:
     # Outside any repository, and where .gitignore keeps the key out: no warning.
     outside = tmp_path / "outside"
     outside.mkdir()
-    code, _, err = run_cli(["keygen", "--out", "ci-key"], cwd=outside,
-                           env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
+    code, _, err = run_cli(
+        ["keygen", "--out", "ci-key"], cwd=outside, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    )
     assert code == 0 and "warning" not in err, err
     (exp_repo.path / ".gitignore").write_text("*-key\n")
     code, _, err = run_cli(["keygen", "--out", "keys/ci2-key"], cwd=exp_repo.path)
@@ -370,9 +490,7 @@ def test_init_writes_a_gitignore_that_keeps_keys_out(exp_repo: ExpRepo) -> None:
     exp_repo.git("add", "-A")
     staged = exp_repo.git("diff", "--cached", "--name-only").splitlines()
     assert ".gitignore" in staged
-    assert {"keys/ci-key.pub", ".expflow/keys/release.pub", "deploy/signing.pem.pub"} <= set(
-        staged
-    )
+    assert {"keys/ci-key.pub", ".expflow/keys/release.pub", "deploy/signing.pem.pub"} <= set(staged)
     assert not {"keys/ci-key", ".expflow/keys/release", "deploy/signing.pem"} & set(staged)
 
 
@@ -394,8 +512,14 @@ def test_the_hooks_refuse_a_committed_private_key(exp_repo: ExpRepo, tmp_path: P
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
         "PRE_COMMIT_COLOR": "never",
     }
-    proc = subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=exp_repo.path,
-                          env=git_env(env), capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=exp_repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     exp_repo.git("add", "-A")
     exp_repo.git("commit", "-q", "-m", "scaffold", env=env)
@@ -403,9 +527,15 @@ def test_the_hooks_refuse_a_committed_private_key(exp_repo: ExpRepo, tmp_path: P
     code, _, err = run_cli(["keygen", "--out", "keys/ci-key"], cwd=exp_repo.path, env=env)
     assert code == 0 and "warning" in err
     exp_repo.git("add", "-A")
-    proc = subprocess.run(["git", "commit", "-m", "add keys"], cwd=exp_repo.path,
-                          env=git_env(env), capture_output=True, text=True, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        ["git", "commit", "-m", "add keys"],
+        cwd=exp_repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     assert "keys/ci-key:1:1: private-key: a private key (OPENSSH PRIVATE KEY)" in output
@@ -423,7 +553,10 @@ def test_this_repository_is_clean_outside_its_fixtures() -> None:
     checkout = Path(__file__).resolve().parents[1]
     listing = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=checkout, env=git_env(), capture_output=True, check=True,
+        cwd=checkout,
+        env=git_env(),
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     files = [f for f in listing.split("\0") if f and (checkout / f).is_file()]
     code, out, err = run_cli(["scan", *files], cwd=checkout)

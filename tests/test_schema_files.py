@@ -42,12 +42,25 @@ def check_jsonschema(schema: str, document: Path, tmp: Path) -> subprocess.Compl
     """check-jsonschema on `document`, with any download bound to fail (a dead proxy)."""
     assert CHECK_JSONSCHEMA is not None
     dead = "http://127.0.0.1:9"
-    env = git_env({"HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead,
-                   "https_proxy": dead, "NO_PROXY": "", "no_proxy": "",
-                   "XDG_CACHE_HOME": str(tmp / "cache")})
+    env = git_env(
+        {
+            "HTTP_PROXY": dead,
+            "HTTPS_PROXY": dead,
+            "http_proxy": dead,
+            "https_proxy": dead,
+            "NO_PROXY": "",
+            "no_proxy": "",
+            "XDG_CACHE_HOME": str(tmp / "cache"),
+        }
+    )
     return subprocess.run(
         [CHECK_JSONSCHEMA, "--no-cache", "--schemafile", str(SCHEMAS / schema), str(document)],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -55,12 +68,39 @@ def check_jsonschema(schema: str, document: Path, tmp: Path) -> subprocess.Compl
 def written(committed_repo: ExpRepo, cli: Any) -> ExpRepo:
     """A repository whose record, result and signed report the tool wrote itself."""
     repo = committed_repo
-    res = cli(["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5", "--tag", "fno",
-               "--title", "FNO baseline"], cwd=repo.path)
+    res = cli(
+        [
+            "new",
+            "exp-001",
+            "--study",
+            STUDY,
+            "--param",
+            "Args/--sub_step=5",
+            "--tag",
+            "fno",
+            "--title",
+            "FNO baseline",
+        ],
+        cwd=repo.path,
+    )
     assert res.code == 0, res.both
-    res = cli(["result", "exp-001", "--metric", "seg_total=57.09", "--metric", "pde_mean=15",
-               "--metric", "train_time_min=45.5", "--split", "holdout",
-               "--metric", "seg_total=55.2"], cwd=repo.path)
+    res = cli(
+        [
+            "result",
+            "exp-001",
+            "--metric",
+            "seg_total=57.09",
+            "--metric",
+            "pde_mean=15",
+            "--metric",
+            "train_time_min=45.5",
+            "--split",
+            "holdout",
+            "--metric",
+            "seg_total=55.2",
+        ],
+        cwd=repo.path,
+    )
     assert res.code == 0, res.both
     repo.commit("run exp-001")
     res = cli(["audit", "--out", "report.json"], cwd=repo.path)
@@ -73,8 +113,12 @@ def written(committed_repo: ExpRepo, cli: Any) -> ExpRepo:
 @needs_check_jsonschema
 @pytest.mark.parametrize(
     ("schema", "document"),
-    [("experiment.schema.json", EXP), ("result.schema.json", RES),
-     ("policy.schema.json", "expflow.yaml"), ("report.schema.json", "statement.json")],
+    [
+        ("experiment.schema.json", EXP),
+        ("result.schema.json", RES),
+        ("policy.schema.json", "expflow.yaml"),
+        ("report.schema.json", "statement.json"),
+    ],
 )
 def test_check_jsonschema_accepts_what_the_tool_writes(
     written: ExpRepo, tmp_path: Path, schema: str, document: str
@@ -132,16 +176,22 @@ def test_the_loader_refuses_a_remote_ref_without_touching_the_network(
     for cached in caches:
         cached.cache_clear()
     try:
-        doc = {"schema": "expflow/result@1", "experiment": "exp-001",
-               "recorded_at": "2026-11-20T11:02:00Z", "metrics": {"m": 1}, "provenance": {}}
+        doc = {
+            "schema": "expflow/result@1",
+            "experiment": "exp-001",
+            "recorded_at": "2026-11-20T11:02:00Z",
+            "metrics": {"m": 1},
+            "provenance": {},
+        }
         with pytest.raises(Exception) as refused:  # python-jsonschema wraps our refusal
             schemas.validator(Kind.RESULT).is_valid(doc)
         chain: list[BaseException] = [refused.value]
         while chain[-1].__cause__ is not None:
             chain.append(chain[-1].__cause__)
-        assert "refusing to fetch remote $ref 'https://example.com/provenance.json'" in [
-            str(exc) for exc in chain if isinstance(exc, ExpflowError)
-        ][0]
+        assert (
+            "refusing to fetch remote $ref 'https://example.com/provenance.json'"
+            in [str(exc) for exc in chain if isinstance(exc, ExpflowError)][0]
+        )
         with pytest.raises(ValueError, match="example.com"):  # jsonschema-rs, offline
             schemas.fast_validator(Kind.RESULT)
     finally:  # the next test builds its validators from the bundled schemas again
@@ -156,9 +206,23 @@ def test_check_jsonschema_accepts_a_correction_the_tool_writes(
     """correction.schema.json takes the id and the timestamp from experiment.schema.json
     by relative `$ref`s: a correction `result --overwrite` wrote passes, a broken one not."""
     written.commit("result")
-    res = cli(["result", "exp-001", "--overwrite", "--reason", "fix", "--force",
-               "--metric", "seg_total=57.1", "--metric", "pde_mean=15",
-               "--metric", "train_time_min=45.5"], cwd=written.path)
+    res = cli(
+        [
+            "result",
+            "exp-001",
+            "--overwrite",
+            "--reason",
+            "fix",
+            "--force",
+            "--metric",
+            "seg_total=57.1",
+            "--metric",
+            "pde_mean=15",
+            "--metric",
+            "train_time_min=45.5",
+        ],
+        cwd=written.path,
+    )
     assert res.code == 0, res.both
     [path] = sorted((written.path / "corrections").rglob("*.json"))
     proc = check_jsonschema("correction.schema.json", path, tmp_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
@@ -27,7 +26,7 @@ from expflow_git.report.signing import (
 )
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_ssh_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen not installed")
+needs_ssh_keygen = pytest.mark.ssh_keygen
 
 # RFC 8032 §7.1 TEST 1.
 RFC8032_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
@@ -219,9 +218,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
         load_public_key(str(big))
 
 
-@pytest.mark.skipif(
-    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can read a mode-000 file"
-)
+@pytest.mark.nonroot
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "k"
     path.write_bytes(_pkcs8_pem(_fixed_key()))

@@ -33,7 +33,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expflow_git.errors import Finding
-from expflow_git.policy import Policy, load_policy_bytes
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -62,7 +63,7 @@ def _raw_result(metrics_json: str) -> bytes:
 
 
 def _template_policy() -> str:
-    from expflow_git.scaffold import COMPETITION_POLICY
+    from expflow_git.records.scaffold import COMPETITION_POLICY
 
     return COMPETITION_POLICY
 
@@ -105,124 +106,361 @@ class Bad:
 
 CORPUS: list[Bad] = [
     # ---- strict JSON (docs/spec.md §2.3) --------------------------------------------------------
-    Bad("duplicate-key", {RES: _raw_result('{"seg_total": 1, "seg_total": 2, "pde_mean": 1, '
-                                           '"train_time_min": 1}')},
-        RES, 1, ("duplicate key", '"seg_total"'), "/metrics"),
-    Bad("nan", {RES: _raw_result('{"seg_total": NaN, "pde_mean": 1, "train_time_min": 1}')},
-        RES, 1, ("NaN",), "/metrics/seg_total"),
-    Bad("infinity", {RES: _raw_result('{"seg_total": Infinity, "pde_mean": 1, '
-                                      '"train_time_min": 1}')},
-        RES, 1, ("Infinity",), "/metrics/seg_total"),
-    Bad("minus-infinity", {RES: _raw_result('{"seg_total": 1, "pde_mean": -Infinity, '
-                                            '"train_time_min": 1}')},
-        RES, 1, ("-Infinity",), "/metrics/pde_mean"),
-    Bad("overflow-1e999", {RES: _raw_result('{"seg_total": 1e999, "pde_mean": 1, '
-                                            '"train_time_min": 1}')},
-        RES, 1, ("1e999", "infinity"), "/metrics/seg_total"),
+    Bad(
+        "duplicate-key",
+        {RES: _raw_result('{"seg_total": 1, "seg_total": 2, "pde_mean": 1, "train_time_min": 1}')},
+        RES,
+        1,
+        ("duplicate key", '"seg_total"'),
+        "/metrics",
+    ),
+    Bad(
+        "nan",
+        {RES: _raw_result('{"seg_total": NaN, "pde_mean": 1, "train_time_min": 1}')},
+        RES,
+        1,
+        ("NaN",),
+        "/metrics/seg_total",
+    ),
+    Bad(
+        "infinity",
+        {RES: _raw_result('{"seg_total": Infinity, "pde_mean": 1, "train_time_min": 1}')},
+        RES,
+        1,
+        ("Infinity",),
+        "/metrics/seg_total",
+    ),
+    Bad(
+        "minus-infinity",
+        {RES: _raw_result('{"seg_total": 1, "pde_mean": -Infinity, "train_time_min": 1}')},
+        RES,
+        1,
+        ("-Infinity",),
+        "/metrics/pde_mean",
+    ),
+    Bad(
+        "overflow-1e999",
+        {RES: _raw_result('{"seg_total": 1e999, "pde_mean": 1, "train_time_min": 1}')},
+        RES,
+        1,
+        ("1e999", "infinity"),
+        "/metrics/seg_total",
+    ),
     Bad("bom", {RES: b"\xef\xbb\xbf" + _metrics()}, RES, 1, ("byte-order mark",)),
-    Bad("invalid-utf8", {EXP: _j(experiment_doc()).replace(b"FNO baseline", b"FNO \xff\xfe base")},
-        EXP, 1, ("invalid UTF-8",)),
+    Bad(
+        "invalid-utf8",
+        {EXP: _j(experiment_doc()).replace(b"FNO baseline", b"FNO \xff\xfe base")},
+        EXP,
+        1,
+        ("invalid UTF-8",),
+    ),
     Bad("top-level-array", {RES: b"[" + _metrics() + b"]"}, RES, 1, ("top level", "array")),
-    Bad("nesting-5000", {EXP: _j(experiment_doc(params={})).replace(
-        b'"params": {}', b'"params": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}")},
-        EXP, 1, ("nested deeper",)),
-    Bad("over-1-MiB", {EXP: _j(experiment_doc(title="x" * 999, params={
-        f"p{i:06d}": "y" * 1100 for i in range(1000)}))},
-        EXP, 1, ("bytes", "cap")),
-    Bad("syntax-trailing-comma", {RES: b'{"schema": "expflow/result@1",}\n'}, RES, 1,
-        ("invalid JSON",)),
+    Bad(
+        "nesting-5000",
+        {
+            EXP: _j(experiment_doc(params={})).replace(
+                b'"params": {}', b'"params": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+            )
+        },
+        EXP,
+        1,
+        ("nested deeper",),
+    ),
+    Bad(
+        "over-1-MiB",
+        {
+            EXP: _j(
+                experiment_doc(
+                    title="x" * 999, params={f"p{i:06d}": "y" * 1100 for i in range(1000)}
+                )
+            )
+        },
+        EXP,
+        1,
+        ("bytes", "cap"),
+    ),
+    Bad(
+        "syntax-trailing-comma",
+        {RES: b'{"schema": "expflow/result@1",}\n'},
+        RES,
+        1,
+        ("invalid JSON",),
+    ),
     # ---- schema and registry (docs/spec.md §2.1, §2.2) ------------------------------------------
-    Bad("boolean-metric", {RES: _metrics(seg_total=True)}, RES, 1, ("number",),
-        "/metrics/seg_total"),
-    Bad("string-metric", {RES: _metrics(pde_mean="15.0")}, RES, 1, ("number",),
-        "/metrics/pde_mean"),
-    Bad("unknown-metric", {RES: _metrics(seg_totl=1.0)}, RES, 1,
-        ("unknown-metric", "seg_totl", "did you mean 'seg_total'"), "/metrics/seg_totl"),
-    Bad("unknown-split-metric", {RES: _j(result_doc(splits={"holdout": {"pde_meen": 1.0}}))},
-        RES, 1, ("unknown-metric", "did you mean 'pde_mean'"), "/splits/holdout/pde_meen"),
-    Bad("metric-below-min", {RES: _metrics(train_time_min=-0.5)}, RES, 1,
-        ("metric-out-of-range", "below its min"), "/metrics/train_time_min"),
-    Bad("missing-required-metric", {RES: _metrics(train_time_min=None)}, RES, 1,
-        ("required metric", "train_time_min"), "/metrics"),
-    Bad("result-stem-mismatch", {"results/pdebench-task1/exp-002.json": _metrics()},
-        "results/pdebench-task1/exp-002.json", 1, ("id-mismatch", "exp-001"), "/experiment"),
-    Bad("id-not-file-stem", {"experiments/pdebench-task1/exp-9.json": _j(experiment_doc())},
-        "experiments/pdebench-task1/exp-9.json", 1, ("id-mismatch", "exp-001", "exp-9"), "/id"),
-    Bad("bad-id-pattern", {"experiments/pdebench-task1/-exp 1.json": _j(experiment_doc("-exp 1"))},
-        "experiments/pdebench-task1/-exp 1.json", 1, ("does not match",), "/id"),
-    Bad("bad-status", {EXP: _j(experiment_doc(status="done"))}, EXP, 1,
+    Bad(
+        "boolean-metric", {RES: _metrics(seg_total=True)}, RES, 1, ("number",), "/metrics/seg_total"
+    ),
+    Bad(
+        "string-metric", {RES: _metrics(pde_mean="15.0")}, RES, 1, ("number",), "/metrics/pde_mean"
+    ),
+    Bad(
+        "unknown-metric",
+        {RES: _metrics(seg_totl=1.0)},
+        RES,
+        1,
+        ("unknown-metric", "seg_totl", "did you mean 'seg_total'"),
+        "/metrics/seg_totl",
+    ),
+    Bad(
+        "unknown-split-metric",
+        {RES: _j(result_doc(splits={"holdout": {"pde_meen": 1.0}}))},
+        RES,
+        1,
+        ("unknown-metric", "did you mean 'pde_mean'"),
+        "/splits/holdout/pde_meen",
+    ),
+    Bad(
+        "metric-below-min",
+        {RES: _metrics(train_time_min=-0.5)},
+        RES,
+        1,
+        ("metric-out-of-range", "below its min"),
+        "/metrics/train_time_min",
+    ),
+    Bad(
+        "missing-required-metric",
+        {RES: _metrics(train_time_min=None)},
+        RES,
+        1,
+        ("required metric", "train_time_min"),
+        "/metrics",
+    ),
+    Bad(
+        "result-stem-mismatch",
+        {"results/pdebench-task1/exp-002.json": _metrics()},
+        "results/pdebench-task1/exp-002.json",
+        1,
+        ("id-mismatch", "exp-001"),
+        "/experiment",
+    ),
+    Bad(
+        "id-not-file-stem",
+        {"experiments/pdebench-task1/exp-9.json": _j(experiment_doc())},
+        "experiments/pdebench-task1/exp-9.json",
+        1,
+        ("id-mismatch", "exp-001", "exp-9"),
+        "/id",
+    ),
+    Bad(
+        "bad-id-pattern",
+        {"experiments/pdebench-task1/-exp 1.json": _j(experiment_doc("-exp 1"))},
+        "experiments/pdebench-task1/-exp 1.json",
+        1,
+        ("does not match",),
+        "/id",
+    ),
+    Bad(
+        "bad-status",
+        {EXP: _j(experiment_doc(status="done"))},
+        EXP,
+        1,
         ('"done" is not one of ["pending","running","success","failed","skipped"]',),
-        "/status"),
-    Bad("non-scalar-param", {EXP: _j(experiment_doc(params={"layers": [64, 64]}))}, EXP, 1,
+        "/status",
+    ),
+    Bad(
+        "non-scalar-param",
+        {EXP: _j(experiment_doc(params={"layers": [64, 64]}))},
+        EXP,
+        1,
         ('[64,64] is not of type "boolean" or "null" or "number" or "string"',),
-        "/params/layers"),
-    Bad("seed-out-of-range", {EXP: _j(experiment_doc(seed=2**31 - 1))}, EXP, 1,
-        ("2147483647",), "/seed"),
+        "/params/layers",
+    ),
+    Bad(
+        "seed-out-of-range",
+        {EXP: _j(experiment_doc(seed=2**31 - 1))},
+        EXP,
+        1,
+        ("2147483647",),
+        "/seed",
+    ),
     Bad("seed-negative", {EXP: _j(experiment_doc(seed=-1))}, EXP, 1, ("-1",), "/seed"),
     Bad("seed-float", {EXP: _j(experiment_doc(seed=1.5))}, EXP, 1, ("integer",), "/seed"),
-    Bad("bad-timestamp", {EXP: _j(experiment_doc(created_at="20 Nov 2026"))}, EXP, 1,
-        ("does not match",), "/created_at"),
-    Bad("missing-study", {EXP: _j({k: v for k, v in experiment_doc().items() if k != "study"})},
-        EXP, 1, ('"study" is a required property',)),
+    Bad(
+        "bad-timestamp",
+        {EXP: _j(experiment_doc(created_at="20 Nov 2026"))},
+        EXP,
+        1,
+        ("does not match",),
+        "/created_at",
+    ),
+    Bad(
+        "missing-study",
+        {EXP: _j({k: v for k, v in experiment_doc().items() if k != "study"})},
+        EXP,
+        1,
+        ('"study" is a required property',),
+    ),
     Bad("unknown-record-key", {EXP: _j(experiment_doc(sttus="success"))}, EXP, 1, ("sttus",)),
-    Bad("wrong-schema-tag", {RES: _j(result_doc(schema="expflow/result@2"))}, RES, 1,
-        ("expflow/result@1",), "/schema"),
+    Bad(
+        "wrong-schema-tag",
+        {RES: _j(result_doc(schema="expflow/result@2"))},
+        RES,
+        1,
+        ("expflow/result@1",),
+        "/schema",
+    ),
     # ---- references (docs/spec.md §2.2) ---------------------------------------------------------
-    Bad("result-without-record", {"results/pdebench-task1/exp-404.json":
-                                  _j(result_doc("exp-404"))},
-        "results/pdebench-task1/exp-404.json", 1,
-        ("result-without-record", "exp-404"), "/experiment"),
-    Bad("result-for-failed-run", {EXP: _j(experiment_doc(status="failed")), RES: _metrics()},
-        RES, 1, ("result-for-unsuccessful-run", "'failed'"), "/experiment"),
-    Bad("result-for-pending-run", {EXP: _j(experiment_doc(status="pending")), RES: _metrics()},
-        RES, 1, ("result-for-unsuccessful-run", "'pending'"), "/experiment"),
-    Bad("duplicate-id-across-studies", {"experiments/other-study/exp-001.json":
-                                        _j(experiment_doc(study="other-study"))},
-        "experiments/other-study/exp-001.json", 1, ("duplicate-id", EXP), "/id"),
+    Bad(
+        "result-without-record",
+        {"results/pdebench-task1/exp-404.json": _j(result_doc("exp-404"))},
+        "results/pdebench-task1/exp-404.json",
+        1,
+        ("result-without-record", "exp-404"),
+        "/experiment",
+    ),
+    Bad(
+        "result-for-failed-run",
+        {EXP: _j(experiment_doc(status="failed")), RES: _metrics()},
+        RES,
+        1,
+        ("result-for-unsuccessful-run", "'failed'"),
+        "/experiment",
+    ),
+    Bad(
+        "result-for-pending-run",
+        {EXP: _j(experiment_doc(status="pending")), RES: _metrics()},
+        RES,
+        1,
+        ("result-for-unsuccessful-run", "'pending'"),
+        "/experiment",
+    ),
+    Bad(
+        "duplicate-id-across-studies",
+        {"experiments/other-study/exp-001.json": _j(experiment_doc(study="other-study"))},
+        "experiments/other-study/exp-001.json",
+        1,
+        ("duplicate-id", EXP),
+        "/id",
+    ),
     # ---- the policy (docs/spec.md §3): exit 2 ---------------------------------------------------
-    Bad("policy-unknown-key", {POLICY: _policy("required_metrics:", "requird_metrics:")},
-        POLICY, 2, ("unknown key 'requird_metrics'", "did you mean 'required_metrics'")),
-    Bad("policy-unknown-metric-key", {POLICY: _policy("seg1: {group: Score,",
-                                                      "seg1: {grup: Score,")},
-        POLICY, 2, ("/metrics/seg1", "unknown key 'grup'", "did you mean 'group'")),
-    Bad("policy-malformed-gate", {POLICY: _policy("gates: []", 'gates: ["train_time_min:le"]')},
-        POLICY, 2, ("/gates/0", "malformed")),
-    Bad("policy-gate-unknown-op", {POLICY: _policy("gates: []",
-                                                   'gates: ["train_time_min:lte:60"]')},
-        POLICY, 2, ("/gates/0", "unknown operator 'lte'")),
-    Bad("policy-gate-nan", {POLICY: _policy("gates: []", 'gates: ["train_time_min:le:nan"]')},
-        POLICY, 2, ("/gates/0", "'nan'")),
-    Bad("policy-gate-inf", {POLICY: _policy("gates: []", 'gates: ["pde_mean:lt:inf"]')},
-        POLICY, 2, ("/gates/0", "'inf'")),
-    Bad("policy-gate-unknown-metric", {POLICY: _policy("gates: []",
-                                                       'gates: ["train_tim_min:le:60"]')},
-        POLICY, 2, ("/gates/0", "unknown metric 'train_tim_min'",
-                    "did you mean 'train_time_min'")),
+    Bad(
+        "policy-unknown-key",
+        {POLICY: _policy("required_metrics:", "requird_metrics:")},
+        POLICY,
+        2,
+        ("unknown key 'requird_metrics'", "did you mean 'required_metrics'"),
+    ),
+    Bad(
+        "policy-unknown-metric-key",
+        {POLICY: _policy("seg1: {group: Score,", "seg1: {grup: Score,")},
+        POLICY,
+        2,
+        ("/metrics/seg1", "unknown key 'grup'", "did you mean 'group'"),
+    ),
+    Bad(
+        "policy-malformed-gate",
+        {POLICY: _policy("gates: []", 'gates: ["train_time_min:le"]')},
+        POLICY,
+        2,
+        ("/gates/0", "malformed"),
+    ),
+    Bad(
+        "policy-gate-unknown-op",
+        {POLICY: _policy("gates: []", 'gates: ["train_time_min:lte:60"]')},
+        POLICY,
+        2,
+        ("/gates/0", "unknown operator 'lte'"),
+    ),
+    Bad(
+        "policy-gate-nan",
+        {POLICY: _policy("gates: []", 'gates: ["train_time_min:le:nan"]')},
+        POLICY,
+        2,
+        ("/gates/0", "'nan'"),
+    ),
+    Bad(
+        "policy-gate-inf",
+        {POLICY: _policy("gates: []", 'gates: ["pde_mean:lt:inf"]')},
+        POLICY,
+        2,
+        ("/gates/0", "'inf'"),
+    ),
+    Bad(
+        "policy-gate-unknown-metric",
+        {POLICY: _policy("gates: []", 'gates: ["train_tim_min:le:60"]')},
+        POLICY,
+        2,
+        ("/gates/0", "unknown metric 'train_tim_min'", "did you mean 'train_time_min'"),
+    ),
     Bad("policy-alias-bomb", {POLICY: _alias_bomb()}, POLICY, 2, ("alias",)),
-    Bad("policy-pin-hash", {POLICY: _template_policy().encode() + f"# {PIN_SHA}\n".encode()},
-        POLICY, 2, ("pin-sha256", "PIN")),
-    Bad("policy-pin-assignment", {POLICY: _policy("protect:", "pin_hash: 'abcdef'\nprotect:")},
-        POLICY, 2, ("pin-assignment",)),
-    Bad("policy-duplicate-yaml-key", {POLICY: _policy("gates: []", "gates: []\ngates: []")},
-        POLICY, 2, ("duplicate key", "gates")),
-    Bad("policy-version-2", {POLICY: _policy("version: 1", "version: 2")}, POLICY, 2,
-        ("/version",)),
-    Bad("policy-threshold-nan", {POLICY: _policy("threshold: 18.09", "threshold: .nan")},
-        POLICY, 2, ("/metrics/pde_mean/threshold", "finite")),
-    Bad("policy-invalid-yaml", {POLICY: _template_policy().encode() + b"gates: [\n"}, POLICY, 2,
-        ("invalid YAML",)),
-    Bad("policy-deep-yaml", {POLICY: b"version: 1\nx: " + b"[" * 5000 + b"]" * 5000 + b"\n"},
-        POLICY, 2, ("expflow.yaml",)),
-    Bad("policy-missing-higher-is-better", {POLICY: _policy(
-        "seg1: {group: Score, higher_is_better: true, type: scalar}",
-        "seg1: {group: Score, type: scalar}")},
-        POLICY, 2, ("/metrics/seg1", "higher_is_better")),
-    Bad("policy-sort-by-unknown", {POLICY: _policy("sort_by: seg_total", "sort_by: seg_totl")},
-        POLICY, 2, ("/ranking/sort_by", "did you mean 'seg_total'")),
-    Bad("policy-rule-bad-op", {POLICY: _policy("op: gt, value: 0", "op: gte, value: 0")},
-        POLICY, 2, ("/rules/0/op",)),
-    Bad("policy-yaml-date", {POLICY: _policy("protect:", "title: 2026-11-20\nprotect:")},
-        POLICY, 2, ("/title",)),
+    Bad(
+        "policy-pin-hash",
+        {POLICY: _template_policy().encode() + f"# {PIN_SHA}\n".encode()},
+        POLICY,
+        2,
+        ("pin-sha256", "PIN"),
+    ),
+    Bad(
+        "policy-pin-assignment",
+        {POLICY: _policy("protect:", "pin_hash: 'abcdef'\nprotect:")},
+        POLICY,
+        2,
+        ("pin-assignment",),
+    ),
+    Bad(
+        "policy-duplicate-yaml-key",
+        {POLICY: _policy("gates: []", "gates: []\ngates: []")},
+        POLICY,
+        2,
+        ("duplicate key", "gates"),
+    ),
+    Bad(
+        "policy-version-2", {POLICY: _policy("version: 1", "version: 2")}, POLICY, 2, ("/version",)
+    ),
+    Bad(
+        "policy-threshold-nan",
+        {POLICY: _policy("threshold: 18.09", "threshold: .nan")},
+        POLICY,
+        2,
+        ("/metrics/pde_mean/threshold", "finite"),
+    ),
+    Bad(
+        "policy-invalid-yaml",
+        {POLICY: _template_policy().encode() + b"gates: [\n"},
+        POLICY,
+        2,
+        ("invalid YAML",),
+    ),
+    Bad(
+        "policy-deep-yaml",
+        {POLICY: b"version: 1\nx: " + b"[" * 5000 + b"]" * 5000 + b"\n"},
+        POLICY,
+        2,
+        ("expflow.yaml",),
+    ),
+    Bad(
+        "policy-missing-higher-is-better",
+        {
+            POLICY: _policy(
+                "seg1: {group: Score, higher_is_better: true, type: scalar}",
+                "seg1: {group: Score, type: scalar}",
+            )
+        },
+        POLICY,
+        2,
+        ("/metrics/seg1", "higher_is_better"),
+    ),
+    Bad(
+        "policy-sort-by-unknown",
+        {POLICY: _policy("sort_by: seg_total", "sort_by: seg_totl")},
+        POLICY,
+        2,
+        ("/ranking/sort_by", "did you mean 'seg_total'"),
+    ),
+    Bad(
+        "policy-rule-bad-op",
+        {POLICY: _policy("op: gt, value: 0", "op: gte, value: 0")},
+        POLICY,
+        2,
+        ("/rules/0/op",),
+    ),
+    Bad(
+        "policy-yaml-date",
+        {POLICY: _policy("protect:", "title: 2026-11-20\nprotect:")},
+        POLICY,
+        2,
+        ("/title",),
+    ),
     Bad("policy-empty", {POLICY: b""}, POLICY, 2, ("empty",)),
     Bad("policy-missing", {}, POLICY, 2, ("no policy file",), drop=(POLICY,)),
 ]
@@ -369,10 +607,13 @@ def test_changed_policy_rechecks_every_document(committed_repo: ExpRepo, cli) ->
     assert cli(["validate", POLICY], cwd=repo.path).code == 0
     # Drop pde_mean from the registry: the committed result now uses an unknown metric.
     text = (repo.path / POLICY).read_text()
-    text = text.replace("  pde_mean: {group: PDE, higher_is_better: false, type: scalar, "
-                        "threshold: 18.09}\n", "")
-    text = text.replace("required_metrics: [seg_total, pde_mean, train_time_min]",
-                        "required_metrics: [seg_total, train_time_min]")
+    text = text.replace(
+        "  pde_mean: {group: PDE, higher_is_better: false, type: scalar, threshold: 18.09}\n", ""
+    )
+    text = text.replace(
+        "required_metrics: [seg_total, pde_mean, train_time_min]",
+        "required_metrics: [seg_total, train_time_min]",
+    )
     text = text.replace("tie_break: [pde_mean]", "tie_break: []")
     repo.write(POLICY, text)
     repo.stage(POLICY)
@@ -430,7 +671,7 @@ def test_huge_document_is_refused_unread(
 ) -> None:
     """A 3 GiB file (sparse: it takes no disk) named like a record is refused by its
     size, as the strict reader would, and is never read into memory."""
-    from expflow_git import validate as validate_module
+    from expflow_git.hooks import validate as validate_module
 
     (exp_repo.path / EXP).parent.mkdir(parents=True)
     with open(exp_repo.path / EXP, "wb") as fh:
@@ -457,7 +698,7 @@ def test_fifo_named_as_a_document_is_refused_without_blocking(exp_repo: ExpRepo,
     assert f"{EXP}: not-a-regular-file: is not a regular file" in res.out
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads anything")
+@pytest.mark.nonroot
 def test_unreadable_document_is_a_finding(exp_repo: ExpRepo, cli) -> None:
     exp_repo.write(EXP, _j(experiment_doc()))
     (exp_repo.path / EXP).chmod(0)
@@ -501,8 +742,9 @@ def test_validate_outside_a_repository(tmp_path: Path, cli) -> None:
 
 
 def test_metric_name_with_newline_is_reported_on_one_line(staged_record: ExpRepo) -> None:
-    staged_record.write(RES, _raw_result('{"seg_total": 1, "pde_mean": 1, "train_time_min": 1, '
-                                         '"seg_totl\\n": 2}'))
+    staged_record.write(
+        RES, _raw_result('{"seg_total": 1, "pde_mean": 1, "train_time_min": 1, "seg_totl\\n": 2}')
+    )
     code, out, err = run_cli(["validate", RES], cwd=staged_record.path)
     assert code == 1
     assert len(out.splitlines()) == 1, out
@@ -526,8 +768,11 @@ _SURROGATE_BUG = (
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [(b'"x": 1', b'"x\\ud800": [1]'), (b'"success"', b'"succ\\udc00ss"'),
-     (b'"pdebench-task1"', b'"pdebench\\ud83d"')],
+    [
+        (b'"x": 1', b'"x\\ud800": [1]'),
+        (b'"success"', b'"succ\\udc00ss"'),
+        (b'"pdebench-task1"', b'"pdebench\\ud83d"'),
+    ],
     ids=["param-key", "status", "study"],
 )
 def test_lone_surrogate_gives_a_clean_error(staged_record: ExpRepo, old: bytes, new: bytes) -> None:
@@ -550,18 +795,45 @@ def test_param_key_with_newline_is_reported_on_one_line(staged_record: ExpRepo) 
 
 # --------------------------------------------------------------------------- properties
 _FIELDS = {
-    Kind.EXPERIMENT: ["schema", "id", "study", "title", "created_at", "tags", "status", "seed",
-                      "params", "provenance", "reason", "extra"],
-    Kind.RESULT: ["schema", "experiment", "recorded_at", "metrics", "splits", "provenance",
-                  "extra"],
+    Kind.EXPERIMENT: [
+        "schema",
+        "id",
+        "study",
+        "title",
+        "created_at",
+        "tags",
+        "status",
+        "seed",
+        "params",
+        "provenance",
+        "reason",
+        "extra",
+    ],
+    Kind.RESULT: [
+        "schema",
+        "experiment",
+        "recorded_at",
+        "metrics",
+        "splits",
+        "provenance",
+        "extra",
+    ],
 }
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
     | st.sampled_from(["exp-001", "success", "failed", "seg_total", "pde_mean"]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8) | st.sampled_from(["seg_total", "train_time_min"]),
-                      children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=8) | st.sampled_from(["seg_total", "train_time_min"]),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 
@@ -594,7 +866,7 @@ HOOK_NEVER_IMPORTS = (
     "jsonschema",
     "referencing",
     "expflow_git.report",
-    "expflow_git.audit",
+    "expflow_git.audit.pipeline",
     "expflow_git.render",
 )
 
@@ -633,7 +905,7 @@ def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo) -> None:
         assert code == expected, err
         assert (f"{broken}#/status: schema: " in out) is (path == broken), out
         loaded = set(out.split())
-        assert "expflow_git.validate" in loaded  # the listing is real
+        assert "expflow_git.hooks.validate" in loaded  # the listing is real
         leaked = sorted(
             m for m in loaded for top in HOOK_NEVER_IMPORTS if m == top or m.startswith(top + ".")
         )

@@ -464,7 +464,7 @@ def test_a_fully_consistent_forgery_is_caught_by_recompute(
 ) -> None:
     """Edit a metric, recompute everything a verifier can recompute, sign with the key:
     only re-running the audit at the commit can tell."""
-    from expflow_git.report.statement import expected_best_any, sort_keys_of, summarize
+    from expflow_git.report.rules import expected_best_any, sort_keys_of, summarize
 
     st = kit.statement_copy()
     p = st["predicate"]

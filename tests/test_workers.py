@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import CliCall, ExpRepo, experiment_doc, result_doc
 
-from expflow_git import validate as validate_module
 from expflow_git import workers
+from expflow_git.hooks import validate as validate_module
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork")
 
@@ -154,15 +154,20 @@ def test_parallel_validate_prints_what_a_serial_one_does(
     exp_repo: ExpRepo, cli: CliCall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _mixed_repo(exp_repo)
-    files = sorted(
-        str(p.relative_to(exp_repo.path)) for p in exp_repo.path.glob("*/*/*.json")
-    )
+    files = sorted(str(p.relative_to(exp_repo.path)) for p in exp_repo.path.glob("*/*/*.json"))
     serial = cli(["validate", *files], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "1"})
     assert serial.code == 1
     rules = {line.split(": ")[1] for line in serial.out.splitlines()}
-    assert rules >= {"schema", "invalid-json", "unknown-metric", "id-mismatch",
-                     "result-for-unsuccessful-run", "duplicate-id", "result-without-record",
-                     "required-metric"}, serial.out
+    assert rules >= {
+        "schema",
+        "invalid-json",
+        "unknown-metric",
+        "id-mismatch",
+        "result-for-unsuccessful-run",
+        "duplicate-id",
+        "result-without-record",
+        "required-metric",
+    }, serial.out
 
     forks = []
     real_fork = workers._fork
@@ -190,5 +195,7 @@ def test_parallel_validate_prints_what_a_serial_one_does(
         assert len(forks) == 2  # three processes: two forked
         assert parts_here == [os.getpid()]  # the children's answers were used
         assert (parallel.code, parallel.out, parallel.err) == (
-            expected.code, expected.out, expected.err
+            expected.code,
+            expected.out,
+            expected.err,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from expflow_git.escape import github_data, github_property
-from expflow_git.policydiff import summary as policy_summary
+from expflow_git.policy.diff import summary as policy_summary
 from expflow_git.render.view import View
 
 

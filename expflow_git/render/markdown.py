@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from expflow_git.escape import markdown, markdown_code
-from expflow_git.policydiff import summary
+from expflow_git.policy.diff import summary
 from expflow_git.render.table import leaderboard_cells, md_table, more_rows_note, shown_rows
 from expflow_git.render.text import signature_note, walk_note
 from expflow_git.render.view import View

@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 from expflow_git import TOOL_NAME, __version__
-from expflow_git.checks import Rules
+from expflow_git.checks import Problem
 from expflow_git.escape import json_text
-from expflow_git.pinscan import Rule as PinRule
+from expflow_git.pinscan.hits import Leak
 from expflow_git.render.view import FindingLine, Row, View
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -29,34 +29,34 @@ INFEASIBLE_RUN = "infeasible-run"
 WALK_FORWARD = "walk-forward"
 NO_FEASIBLE_RUN = "no-feasible-run"
 
-_PIN_RULES = frozenset(r.value for r in PinRule)
+_PIN_RULES = frozenset(r.value for r in Leak)
 _DESCRIPTIONS: Mapping[str, str] = {
-    Rules.JSON.value: "The document is not strict JSON.",
-    Rules.SCHEMA.value: "The document does not match its schema.",
-    Rules.STEM.value: "The file name differs from the document's id.",
-    Rules.UNKNOWN_METRIC.value: "A result reports a metric that is not in the registry.",
-    Rules.METRIC_RANGE.value: "A metric lies outside its registered range.",
-    Rules.REQUIRED_METRIC.value: "A result lacks a metric the policy requires.",
-    Rules.DUPLICATE_ID.value: "Two experiment records share one id.",
-    Rules.DANGLING_RESULT.value: "A result has no experiment record.",
-    Rules.NOT_SUCCESS.value: "A result belongs to an experiment that did not succeed.",
-    Rules.BUDGET.value: "A study has more runs than the policy's budget allows.",
-    Rules.NOT_A_FILE.value: "A document path is not a regular file.",
-    Rules.POLICY_INVALID.value: "The commit's own policy, which takes effect after merge, "
+    Problem.JSON.value: "The document is not strict JSON.",
+    Problem.SCHEMA.value: "The document does not match its schema.",
+    Problem.STEM.value: "The file name differs from the document's id.",
+    Problem.UNKNOWN_METRIC.value: "A result reports a metric that is not in the registry.",
+    Problem.METRIC_RANGE.value: "A metric lies outside its registered range.",
+    Problem.REQUIRED_METRIC.value: "A result lacks a metric the policy requires.",
+    Problem.DUPLICATE_ID.value: "Two experiment records share one id.",
+    Problem.DANGLING_RESULT.value: "A result has no experiment record.",
+    Problem.NOT_SUCCESS.value: "A result belongs to an experiment that did not succeed.",
+    Problem.BUDGET.value: "A study has more runs than the policy's budget allows.",
+    Problem.NOT_A_FILE.value: "A document path is not a regular file.",
+    Problem.POLICY_INVALID.value: "The commit's own policy, which takes effect after merge, "
     "is missing or invalid.",
-    Rules.DUPLICATE_RESULT.value: "Two results for one experiment; neither is ranked.",
-    Rules.RECORD_REWRITTEN.value: "A frozen field of a finished run's record was changed.",
-    PinRule.PIN_HASH_FILE.value: "A PIN hash file is committed.",
-    PinRule.PIN_ASSIGNMENT.value: "A PIN or PIN hash is assigned a literal value.",
-    PinRule.PIN_SHA256.value: "A SHA-256 of a four-digit PIN is committed.",
-    PinRule.PIN_HASH_FORMAT.value: "A PIN hash in expflow-git's own format is committed.",
-    PinRule.PIN_VALUE.value: "A four-digit PIN is committed under a pin key or after --pin.",
-    PinRule.PRIVATE_KEY.value: "A private key (PEM or OpenSSH block) is committed.",
-    Rules.RESULT_REWRITTEN.value: "A committed result was later changed, replaced or "
+    Problem.DUPLICATE_RESULT.value: "Two results for one experiment; neither is ranked.",
+    Problem.RECORD_REWRITTEN.value: "A frozen field of a finished run's record was changed.",
+    Leak.PIN_HASH_FILE.value: "A PIN hash file is committed.",
+    Leak.PIN_ASSIGNMENT.value: "A PIN or PIN hash is assigned a literal value.",
+    Leak.PIN_SHA256.value: "A SHA-256 of a four-digit PIN is committed.",
+    Leak.PIN_HASH_FORMAT.value: "A PIN hash in expflow-git's own format is committed.",
+    Leak.PIN_VALUE.value: "A four-digit PIN is committed under a pin key or after --pin.",
+    Leak.PRIVATE_KEY.value: "A private key (PEM or OpenSSH block) is committed.",
+    Problem.RESULT_REWRITTEN.value: "A committed result was later changed, replaced or "
     "deleted without a correction.",
-    Rules.CORRECTION_REWRITTEN.value: "A committed correction was changed or deleted.",
-    Rules.CORRECTION_UNMATCHED.value: "A correction declares a change its commit does not make.",
-    Rules.CORRECTION_UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
+    Problem.CORRECTION_REWRITTEN.value: "A committed correction was changed or deleted.",
+    Problem.CORRECTION_UNMATCHED.value: "A correction declares a change its commit does not make.",
+    Problem.CORRECTION_UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
     INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
     WALK_FORWARD: "The walk-forward correlation gate does not pass.",
     NO_FEASIBLE_RUN: "No run passes every threshold, gate, required metric and rule.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from expflow_git.errors import printable
 from expflow_git.escape import line
-from expflow_git.policydiff import PolicyProposal, summary
+from expflow_git.policy.diff import PolicyProposal, summary
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
 from expflow_git.render.view import View
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from expflow_git import __version__
-from expflow_git.audit import Audit, commit_time_utc
+from expflow_git.audit.pipeline import Audit, commit_time_utc
+from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind
 from expflow_git.corrections import Correction
-from expflow_git.errors import Finding
-from expflow_git.policy import Op
-from expflow_git.policydiff import PolicyProposal
-from expflow_git.ranking import Leaderboard, RankedRun
+from expflow_git.errors import ExpflowError, Finding
+from expflow_git.policy.diff import PolicyProposal
+from expflow_git.policy.model import Gate, parse_gate
 
 MAX_METRIC_COLUMNS = 6
 
@@ -31,19 +31,6 @@ class Row:
 
 # A finding as a report shows it is the finding itself.
 FindingLine = Finding
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """A registry threshold or policy gate on a metric, as the report's run checks name it."""
-
-    metric: str
-    op: Op
-    value: float
-    kind: CheckKind  # THRESHOLD (registry) or GATE (policy / --gate)
-
-    def label(self) -> str:
-        return f"{self.metric} {self.op.symbol} {fmt_number(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +55,9 @@ class View:
     walk: Mapping[str, Any] | None
     focus: str | None = None
     inputs: int = 0
-    thresholds: tuple[Threshold, ...] = ()  # every threshold/gate the runs were checked against
+    # Every registry threshold and gate the runs were checked against (`source` is the
+    # check's kind: threshold or gate).
+    thresholds: tuple[Gate, ...] = ()
     tool_version: str = ""
     policy_blob: str = ""
     corrections: tuple[Correction, ...] = ()  # declared corrections in the tree (issue 13)
@@ -81,7 +70,7 @@ class View:
     def signed(self) -> bool:
         return bool(self.signed_by)
 
-    def thresholds_on(self, metric: str) -> tuple[Threshold, ...]:
+    def thresholds_on(self, metric: str) -> tuple[Gate, ...]:
         return tuple(t for t in self.thresholds if t.metric == metric)
 
 
@@ -93,19 +82,21 @@ def _failed(checks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     )
 
 
-def _threshold(kind: str, name: str) -> Threshold | None:
-    """`metric:op:value` back into its parts; None for a name that is not one."""
-    parts = name.rsplit(":", 2)
-    if len(parts) != 3:
+def _threshold(kind: str, name: str) -> Gate | None:
+    """A threshold or gate check's name (`metric:op:value`) read back by the policy's gate
+    parser; None for a name that is not one (a report is data, not configuration)."""
+    if kind not in _GATE_KINDS:
         return None
     try:
-        op, value, check_kind = Op(parts[1]), float(parts[2]), CheckKind(kind)
-    except ValueError:
+        return parse_gate(name, None, source=kind)
+    except ExpflowError:
         return None
-    return Threshold(parts[0], op, value, check_kind)
 
 
-def thresholds_from_entries(entries: Sequence[Mapping[str, Any]]) -> tuple[Threshold, ...]:
+_GATE_KINDS = (CheckKind.THRESHOLD.value, CheckKind.GATE.value)
+
+
+def thresholds_from_entries(entries: Sequence[Mapping[str, Any]]) -> tuple[Gate, ...]:
     """The distinct threshold and gate checks of the run entries, in first-seen order."""
     names = dict.fromkeys(
         (c["kind"], c["name"])

@@ -103,7 +103,7 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> list[RefKey]:
     such a ref holds every key the verified change, or a commit stacked on it,
     added; git cannot tell a reviewed merge from an author's own branch. Exit 2.
     """
-    from expflow_git.gitstore import BlobReader
+    from expflow_git.gitblobs import BlobReader
 
     target = git.resolve_commit(ref)
     if verified_commit is not None and _contains(git, target.sha, verified_commit):

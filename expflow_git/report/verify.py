@@ -17,16 +17,15 @@ from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.report.canonical import canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
 from expflow_git.report.merkle import leaf_hash, merkle_root
-from expflow_git.report.signing import keyid, verify_signature
-from expflow_git.report.statement import (
+from expflow_git.report.rules import (
     check_run_order,
-    entry_hash,
     expected_best_any,
-    genesis_hash,
     recompute_walk,
     sort_keys_of,
     summarize,
 )
+from expflow_git.report.signing import keyid, verify_signature
+from expflow_git.report.statement import entry_hash, genesis_hash
 from expflow_git.report.trust import TrustedKey, parse_utc
 from expflow_git.report.trust import utc as trust_utc
 from expflow_git.schemas import Kind, schema_errors
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from expflow_git.gitstore import Git, TreeEntry
-    from expflow_git.policy import Policy
+    from expflow_git.policy.model import Policy
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
@@ -447,8 +446,8 @@ def _judged_blob(
 ) -> Policy | Line:
     """The policy the report says judged, read from the repository (never from the
     report), or the failed line when the repository holds no such blob there."""
-    from expflow_git.gitstore import BlobReader
-    from expflow_git.policy import load_policy_bytes
+    from expflow_git.gitblobs import BlobReader
+    from expflow_git.policy.load import load_policy_bytes
 
     if entry is None or entry.sha != policy_info["gitBlob"] or entry.mode == "120000":
         return Line("blobs", False, f"policy blob of {where} does not match")
@@ -481,8 +480,8 @@ def _judged_at_ref(
 
 
 def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
-    from expflow_git.audit import run_audit
-    from expflow_git.report.statement import build_statement
+    from expflow_git.audit.pipeline import run_audit
+    from expflow_git.report.encode import build_statement
 
     result = predicate["result"]
     try:

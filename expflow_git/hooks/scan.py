@@ -7,12 +7,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.pinscan import scan_bytes
-from expflow_git.validate import Workspace, walk_files
+from expflow_git.heap import no_cyclic_gc
+from expflow_git.pinscan.scanner import scan_bytes
+from expflow_git.workspace import Workspace, walk_files
 
 MAX_SCAN_BYTES = 8 * 1024 * 1024  # larger files are data dumps, not config: skipped
 
 
+@no_cyclic_gc()  # see heap.py: millions of acyclic objects
 def scan_paths(
     ws: Workspace, paths: Sequence[str], *, warn: Callable[[str], None]
 ) -> tuple[list[Finding], int]:

@@ -230,3 +230,19 @@ def _block_scalar_value(text: str, line_start: int, eol: int) -> Value | None:
             return None
         return Value(start + indent, start + len(line.rstrip()), Kind.LITERAL)
     return None
+
+
+def past_properties(text: str, value: Value, line: Line) -> Value | None:
+    """The value itself, after any YAML node properties before it (`&anchor`, `!tag`,
+    `!!str`): `pin: &p 1234` holds the PIN 1234. Each step reads on along the line."""
+    while value.kind is Kind.BARE and text[value.start] in "&!":
+        pos = value.end
+        while pos < line.end and text[pos] in " \t":
+            pos += 1
+        if pos == value.end:
+            return None  # `&a,` or the line's end: nothing after the property
+        next_value = value_at(text, pos, line, spaced=True)
+        if next_value is None:
+            return None
+        value = next_value
+    return value

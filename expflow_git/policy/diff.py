@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from expflow_git.policy import Gate, Metric, Op, Policy, Rule, fmt_number, param_key
+from expflow_git.policy.model import Gate, Metric, Op, Policy, Rule, fmt_number, param_key
 
 MAX_SHOWN_CHARS = 120  # a setting is shown cut to this (a policy may hold 1 MiB strings)
 

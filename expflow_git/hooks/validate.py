@@ -19,115 +19,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expflow_git.checks import (
-    Rules,
+    Problem,
     check_document,
     duplicate_result,
     reference_findings,
     required_metric_findings,
 )
 from expflow_git.documents import Experiment, Result, Status, stem
-from expflow_git.errors import ExpflowError, Finding
+from expflow_git.errors import Finding
+from expflow_git.heap import no_cyclic_gc
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
-from expflow_git.policy import DEFAULT_POLICY_PATH, Policy, load_policy_bytes
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
+from expflow_git.workspace import Workspace, walk_files
 
 if TYPE_CHECKING:
-    from expflow_git.gitstore import Git
-
-
-@dataclass
-class Workspace:
-    """Where a hook runs: the root, the policy file, and the repository (if any)."""
-
-    root: Path
-    policy_path: Path
-    git: Git | None
-    staged: bool = False  # read checked files from the index, not the working tree
-    _prefixes: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def find(cls, policy: str | None, *, staged: bool = False) -> Workspace:
-        """The enclosing repository (or the current directory) and its policy file.
-
-        Git's own environment is kept: inside a hook GIT_INDEX_FILE names the
-        index being committed, which is what the hooks must look at.
-        """
-        from expflow_git.gitstore import Git
-
-        try:
-            git: Git | None = Git.discover(Path.cwd(), env=os.environ)
-        except ExpflowError:
-            git = None
-        base = git.root if git is not None else Path.cwd()
-        chosen = policy or os.environ.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH
-        policy_path = Path(chosen) if Path(chosen).is_absolute() else base / chosen
-        if staged and git is None:
-            raise ExpflowError("--staged needs a git repository")
-        return cls(root=base, policy_path=policy_path, git=git, staged=staged)
-
-    def rel(self, path: str | Path) -> str:
-        """A path relative to the root, with '/' separators, as globs and messages use it.
-
-        Directories are resolved, once each (thousands of files share a few), but
-        not the file itself: a symlinked document keeps its own name (and is then
-        refused as a symlink), not its target's. A relative path is taken from the
-        working directory of the first call: a workspace serves one command.
-        """
-        directory, name = os.path.split(os.fspath(path))
-        if name in ("", ".", ".."):  # not a file name the directory's prefix can take
-            directory, name = os.path.split(os.path.abspath(path))
-        if directory not in self._prefixes:
-            self._prefixes[directory] = self._prefix(directory)
-        prefix = self._prefixes[directory]
-        return Path(path).as_posix() if prefix is None else prefix + name
-
-    def _prefix(self, directory: str) -> str | None:
-        """`directory` relative to the root with a final '/' ('' for the root), or
-        None if it is outside the root."""
-        resolved = os.path.realpath(os.path.abspath(directory))
-        root = os.path.realpath(self.root)
-        if resolved == root:
-            return ""
-        if resolved.startswith(root + os.sep):
-            return resolved[len(root) + 1 :].replace(os.sep, "/") + "/"
-        return None
-
-    def load_policy(self) -> Policy:
-        rel = self.rel(self.policy_path)
-        if self.staged:
-            staged = self.read_tracked(rel)
-            if staged is None:
-                raise ExpflowError(f"{rel}: no policy file staged")
-            return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir())
-        try:
-            data = self.policy_path.read_bytes()
-        except FileNotFoundError:
-            raise ExpflowError(
-                f"{rel}: no policy file; run `expflow-git init` or pass --policy"
-            ) from None
-        except OSError as exc:
-            raise ExpflowError(f"{rel}: cannot read policy: {exc.strerror}") from None
-        return load_policy_bytes(data, path=rel, cache_dir=self.cache_dir())
-
-    def cache_dir(self) -> Path | None:
-        """Where checked policies are remembered (inside the git directory)."""
-        return self.git.git_dir / "expflow" if self.git is not None else None
-
-    def tracked_paths(self) -> list[str]:
-        """Every path in the index (in a repository), else every file below the root."""
-        if self.git is not None:
-            return self.git.index_paths()
-        return walk_files(self.root, strict=False)
-
-    def read_tracked(self, path: str) -> bytes | None:
-        """Staged content of `path` (in a repository), else the file on disk."""
-        if self.git is not None:
-            return self.git.read_index_file(path)
-        try:
-            return (self.root / path).read_bytes()
-        except OSError:
-            return None
+    pass
 
 
 @dataclass
@@ -174,27 +82,7 @@ class _Lookup:
         return self._by_stem
 
 
-def walk_files(root: Path, *, strict: bool = True) -> list[str]:
-    """Every file below `root` (not inside .git), relative, with '/' separators.
-
-    `strict`: a directory that cannot be listed is an error, not a silent gap (for
-    a directory given to be checked; the whole tree, listed to look for other
-    records with an id, passes over what it cannot read).
-    """
-    out: list[str] = []
-    top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top, onerror=_unlistable if strict else None):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        out.extend(prefix + name for name in filenames)
-    return out
-
-
-def _unlistable(exc: OSError) -> None:
-    raise ExpflowError(f"{exc.filename}: cannot list: {exc.strerror}")
-
-
+@no_cyclic_gc()  # see heap.py: millions of acyclic objects
 def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     """Check `paths` (all records and results if empty or if the policy is among them)."""
     policy = ws.load_policy()
@@ -282,7 +170,7 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[str]:
 def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
     if ws.staged:
         staged = ws.read_tracked(rel)
-        return Finding(rel, Rules.NOT_A_FILE.value, "not staged") if staged is None else staged
+        return Finding(rel, Problem.NOT_A_FILE.value, "not staged") if staged is None else staged
     full = os.path.join(ws.root, rel)
     if not _NOFOLLOW and os.path.islink(full):
         return _symlink_finding(rel)
@@ -294,21 +182,21 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
         staged = ws.read_tracked(rel)
         if staged is None:
-            return Finding(rel, Rules.NOT_A_FILE.value, "no such file")
+            return Finding(rel, Problem.NOT_A_FILE.value, "no such file")
         return staged
     except OSError as exc:
         if os.path.islink(full):  # ELOOP on Linux; other errors elsewhere
             return _symlink_finding(rel)
-        return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
+        return Finding(rel, Problem.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            return Finding(rel, Rules.NOT_A_FILE.value, "is not a regular file")
+            return Finding(rel, Problem.NOT_A_FILE.value, "is not a regular file")
         if info.st_size > DEFAULT_MAX_BYTES:  # what parse_json would say, without reading it
-            return Finding(rel, Rules.JSON.value, over_cap(info.st_size))
+            return Finding(rel, Problem.JSON.value, over_cap(info.st_size))
         return _read_all(fd, info.st_size)
     except OSError as exc:
-        return Finding(rel, Rules.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
+        return Finding(rel, Problem.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     finally:
         os.close(fd)
 
@@ -330,7 +218,7 @@ _OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(o
 
 
 def _symlink_finding(rel: str) -> Finding:
-    return Finding(rel, Rules.NOT_A_FILE.value, "is a symbolic link; documents must be files")
+    return Finding(rel, Problem.NOT_A_FILE.value, "is a symbolic link; documents must be files")
 
 
 def _correction_findings(rel: str, data: bytes, lookup: _Lookup) -> list[Finding]:
@@ -356,7 +244,9 @@ def _correction_findings(rel: str, data: bytes, lookup: _Lookup) -> list[Finding
 def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
     others = [p for p in lookup.paths(Kind.EXPERIMENT, exp.id) if p != exp.path]
     return [
-        Finding(exp.path, Rules.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id")
+        Finding(
+            exp.path, Problem.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id"
+        )
         for other in sorted(others)
     ]
 
@@ -377,7 +267,7 @@ def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
     return [
         Finding(
             exp.path,
-            Rules.NOT_SUCCESS.value,
+            Problem.NOT_SUCCESS.value,
             f"status {exp.status.value!r}, but result {res} exists; a run with a result "
             "must stay 'success'",
             "/status",

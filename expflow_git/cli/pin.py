@@ -1,7 +1,7 @@
 """`expflow-git pin init/check/clear/status`: manage the local PIN (docs/spec.md §5).
 
-Options are parsed here; the decisions live in pin.py and guard.py. Errors are
-raised as ExpflowError and rendered by the caller's main() (or `main` below).
+Options are parsed here; the decisions live in pin/store.py and pin/guard.py. Errors
+are raised as ExpflowError and rendered by the one main() (cli/main.py).
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import click
 
+from expflow_git.cli.console import PROG, PinSettings, guard, pin_settings, warn
 from expflow_git.errors import ExpflowError
-from expflow_git.guard import require_pin
-from expflow_git.pin import (
+from expflow_git.pin.store import (
     ENV_PIN_HASH,
     HashSource,
     PinScheme,
@@ -31,39 +29,12 @@ from expflow_git.pin import (
     save_hash,
 )
 
-PROG = "expflow-git"
-
-
-@dataclass(frozen=True)
-class PinSettings:
-    """What the pin commands take from the process; tests pass their own as click's `obj`."""
-
-    env: Mapping[str, str]
-    interactive: bool
-
-    @classmethod
-    def from_process(cls) -> PinSettings:
-        """The real environment; interactive only when stdin is a terminal."""
-        stdin = sys.stdin
-        return cls(env=os.environ, interactive=stdin is not None and stdin.isatty())
+__all__ = ["PinSettings", "pin_group"]
 
 
 def _settings() -> PinSettings:
-    # find_object walks up to the root context, so the main CLI (or a test) can
-    # inject settings once; anything else falls back to the real process.
-    found = click.get_current_context().find_object(PinSettings)
-    return found if found is not None else PinSettings.from_process()
-
-
-def warn(message: str) -> None:
-    """Print one warning line on stderr."""
-    click.echo(f"{PROG}: warning: {message}", err=True)
-
-
-def prompt_hidden(text: str) -> str:
-    """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results)."""
-    value: str = click.prompt(text, hide_input=True, err=True)
-    return value
+    # The root context may hold settings a test injected; else the real process's.
+    return pin_settings()
 
 
 def _new_pin_value(value: str) -> str:
@@ -76,18 +47,6 @@ def _new_pin_value(value: str) -> str:
 def _pin_exists(env: Mapping[str, str]) -> bool:
     """Whether any PIN is configured, without parsing it (a broken one still counts)."""
     return os.path.lexists(pin_file(env)) or bool(env.get(ENV_PIN_HASH, "").strip())
-
-
-def _guard(action: str, settings: PinSettings, *, pin: str | None, force: bool) -> None:
-    require_pin(
-        action,
-        pin=pin,
-        force=force,
-        env=settings.env,
-        interactive=settings.interactive,
-        prompt=prompt_hidden,
-        warn=warn,
-    )
 
 
 @click.group(name="pin")
@@ -118,7 +77,7 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
         )
 
     if _pin_exists(settings.env):
-        _guard("replacing the existing PIN", settings, pin=old_pin, force=force)
+        guard("replacing the existing PIN", pin=old_pin, force=force)
 
     if new_pin is None:
         new_pin = click.prompt(
@@ -138,7 +97,7 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
 @click.option("--pin", metavar="PIN", help="The PIN to check (else $EXPFLOW_PIN, else a prompt).")
 def check_cmd(pin: str | None) -> None:
     """Exit 0 if the PIN is correct, 1 if it is wrong."""
-    _guard("pin check", _settings(), pin=pin, force=False)
+    guard("pin check", pin=pin, force=False)
     click.echo("PIN is correct")
 
 
@@ -157,7 +116,7 @@ def clear_cmd(pin: str | None, force: bool) -> None:
             )
         click.echo("no PIN is set; nothing to clear")
         return
-    _guard("pin clear", settings, pin=pin, force=force)
+    guard("pin clear", pin=pin, force=force)
     clear_hash(pin_home(settings.env))
     click.echo(f"PIN cleared (removed {path})")
     if env_hash_set:
@@ -218,27 +177,3 @@ def _warn_about(stored: StoredHash) -> None:
                 f"{stored.path} is accessible to other users (mode {mode:04o}); "
                 f"run `chmod 600 {stored.path}`"
             )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the pin group standalone: an ExpflowError becomes one stderr line and its code."""
-    try:
-        rv = pin_group.main(
-            args=list(argv) if argv is not None else None,
-            prog_name=f"{PROG} pin",
-            standalone_mode=False,
-        )
-    except ExpflowError as err:
-        click.echo(f"{PROG}: error: {err.message}", err=True)
-        return int(err.code)
-    except click.ClickException as err:
-        err.show()
-        return err.exit_code
-    except click.Abort:
-        click.echo("Aborted!", err=True)
-        return 1
-    return rv if isinstance(rv, int) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

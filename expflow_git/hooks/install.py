@@ -1,4 +1,4 @@
-"""`install-hooks`: the plain git hooks in hooks/, for repositories without pre-commit."""
+"""`install-hooks`: the plain git hooks in hooks/scripts/, for repositories without pre-commit."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
 from expflow_git.gitstore import Git
-from expflow_git.resources import bundled_dir
 
 HOOK_NAMES = ("pre-commit", "pre-merge-commit", "pre-push")
 _DEFAULT_LINE = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
 
 
 def hook_source_dir() -> Path:
-    """The shipped hook scripts (inside the wheel, or hooks/ in a source checkout)."""
-    return bundled_dir("hooks", "pre-commit")
+    """The shipped hook scripts: package data beside this module, in a checkout or a wheel."""
+    return Path(__file__).resolve().parent / "scripts"
 
 
 def install_hooks(git: Git) -> list[tuple[str, str]]:

@@ -7,8 +7,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from expflow_git.audit import TreeCheck
-from expflow_git.policy import Metric
+from expflow_git.audit.pipeline import TreeCheck
+from expflow_git.policy.model import Metric
 
 
 class Change(str, enum.Enum):

@@ -1,4 +1,5 @@
-"""expflow.yaml → Policy: the metrics registry, gates, rules, budget and the rest (docs/spec.md §3).
+"""expflow.yaml → Policy (policy/model.py): YAML with budgets, unknown keys, the registry,
+gates, rules and the rest (docs/spec.md §3).
 
 A broken policy is a configuration error (exit 2): every problem is raised as
 ExpflowError naming the file and, where known, the JSON pointer. Nothing that
@@ -7,260 +8,37 @@ fails to parse is ever silently dropped or treated as passing.
 
 from __future__ import annotations
 
-import difflib
-import enum
-import functools
 import hashlib
 import json
 import math
-import operator
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from expflow_git import __version__
 from expflow_git.errors import ExpflowError
 from expflow_git.jsonstrict import pointer_token
+from expflow_git.policy.model import (
+    DEFAULT_CORRECTION_GLOBS,
+    DEFAULT_EXPERIMENT_GLOBS,
+    DEFAULT_POLICY_PATH,
+    DEFAULT_RESULT_GLOBS,
+    Metric,
+    Op,
+    Policy,
+    Ranking,
+    Rule,
+    WalkForward,
+    did_you_mean,
+    parse_gate,
+)
 from expflow_git.schemas import Kind, is_valid, load_schema, schema_errors
 
-DEFAULT_POLICY_PATH = "expflow.yaml"
-DEFAULT_EXPERIMENT_GLOBS = ("experiments/**/*.json",)
-DEFAULT_RESULT_GLOBS = ("results/**/*.json",)
-DEFAULT_CORRECTION_GLOBS = ("corrections/**/*.json",)
 MAX_POLICY_BYTES = 1024 * 1024
 # A policy is a small file: a node budget stops YAML alias "billion laughs"
 # expansions long before they cost memory or time.
 MAX_POLICY_NODES = 100_000
-
-_NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
-
-
-class Op(enum.Enum):
-    """Comparison operators of gates and rules."""
-
-    LT = "lt"
-    LE = "le"
-    GT = "gt"
-    GE = "ge"
-    EQ = "eq"
-    NE = "ne"
-
-    @property
-    def symbol(self) -> str:
-        return _SYMBOLS[self]
-
-    def holds(self, left: Any, right: Any) -> bool:
-        """`left OP right`; False when the two cannot be compared (e.g. str vs number)."""
-        if type(left) in NUMBER_TYPES and type(right) in NUMBER_TYPES:  # nearly always
-            return bool(_FUNCS[self._value_](left, right))
-        if _is_number(left) != _is_number(right):
-            return self is Op.NE
-        try:
-            return bool(_FUNCS[self._value_](left, right))
-        except TypeError:
-            return False
-
-
-_SYMBOLS = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
-_FUNCS: dict[str, Callable[[Any, Any], Any]] = {  # by value: no enum hashing per check
-    Op.LT.value: operator.lt,
-    Op.LE.value: operator.le,
-    Op.GT.value: operator.gt,
-    Op.GE.value: operator.ge,
-    Op.EQ.value: operator.eq,
-    Op.NE.value: operator.ne,
-}
-
-
-NUMBER_TYPES = frozenset({int, float})  # exact types of JSON numbers: a bool is not one
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One entry of the metrics registry."""
-
-    name: str
-    group: str
-    higher_is_better: bool
-    description: str = ""
-    unit: str = ""
-    threshold: float | None = None
-    min: float | None = None
-    max: float | None = None
-
-    def threshold_gate(self) -> Gate | None:
-        """The gate a registry threshold implies: strictly better than the threshold."""
-        if self.threshold is None:
-            return None
-        op = Op.GT if self.higher_is_better else Op.LT
-        return Gate(self.name, op, self.threshold, source="threshold")
-
-
-@dataclass(frozen=True)
-class Gate:
-    """`metric:op:value`: a run passes iff its metric OP value."""
-
-    metric: str
-    op: Op
-    value: float
-    source: str = "gate"
-
-    @functools.cached_property
-    def name(self) -> str:
-        return f"{self.metric}:{self.op.value}:{fmt_number(self.value)}"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A competition rule on a run's parameters."""
-
-    param: str
-    op: Op
-    value: str | float | bool
-    required: bool = False
-
-    @functools.cached_property
-    def name(self) -> str:
-        return f"{self.param}:{self.op.value}:{self.value}"
-
-
-@dataclass(frozen=True)
-class WalkForward:
-    metric: str
-    split: str
-    top_n: int = 10
-    min_pearson: float = 0.3
-
-
-@dataclass(frozen=True)
-class Ranking:
-    sort_by: str
-    descending: bool
-    tie_break: tuple[str, ...] = ()
-
-
-# The order the kinds are tried in: a path several kinds match is the first of them.
-_KINDS_IN_ORDER = (Kind.RESULT, Kind.EXPERIMENT, Kind.CORRECTION)
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The parsed, checked policy. Built once and passed in; never global."""
-
-    path: str
-    sha256: str
-    metrics: Mapping[str, Metric]
-    required_metrics: tuple[str, ...]
-    ranking: Ranking
-    gates: tuple[Gate, ...]
-    rules: tuple[Rule, ...]
-    experiment_globs: tuple[str, ...] = DEFAULT_EXPERIMENT_GLOBS
-    result_globs: tuple[str, ...] = DEFAULT_RESULT_GLOBS
-    max_runs_per_study: int | None = None
-    walk_forward: WalkForward | None = None
-    base_seed: int = 0
-    results_immutable: bool = True
-    # Corrections (corrections.py): where they live, and whether one may approve a rewrite.
-    correction_globs: tuple[str, ...] = DEFAULT_CORRECTION_GLOBS
-    corrections_allowed: bool = True
-    public_keys: tuple[str, ...] = ()
-    scan_allow: tuple[str, ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def kind_of(self, path: str) -> Kind | None:
-        """Which kind of document a root-relative path holds, by the policy's globs
-        (a path several kinds match is a result, else an experiment record)."""
-        index = self._classify(path.removeprefix("./"))
-        return None if index is None else _KINDS_IN_ORDER[index]
-
-    @functools.cached_property
-    def _classify(self) -> Callable[[str], int | None]:
-        """Every kind's globs at once, results first: one match per path of a tree."""
-        from expflow_git.globs import classifier
-
-        return classifier((self.result_globs, self.experiment_globs, self.correction_globs))
-
-    def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
-        """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
-        gates = self.threshold_gates + self.gates + extra
-        # The same condition given twice (a --gate that repeats a threshold) is one check.
-        seen: set[tuple[str, Op, float]] = set()
-        unique = []
-        for gate in gates:
-            key = (gate.metric, gate.op, float(gate.value))
-            if key not in seen:
-                seen.add(key)
-                unique.append(gate)
-        return tuple(unique)
-
-    @functools.cached_property
-    def rule_keys(self) -> frozenset[str]:
-        """The normalised names (`param_key`) of the parameters the rules read."""
-        return frozenset(param_key(rule.param) for rule in self.rules)
-
-    @functools.cached_property
-    def threshold_gates(self) -> tuple[Gate, ...]:
-        """The gates the registry's thresholds imply, in registry order."""
-        return tuple(g for m in self.metrics.values() if (g := m.threshold_gate()))
-
-
-def fmt_number(value: float) -> str:
-    """A number as people write it: 60, not 60.0; 18.09 as is."""
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
-
-
-def parse_number(text: str, *, what: str) -> float:
-    """A finite decimal number, as JSON writes it; anything else is a usage error."""
-    text = text.strip()
-    if not _NUMBER_RE.match(text):
-        raise ExpflowError(f"{what}: {text!r} is not a number")
-    value = float(text)
-    if not math.isfinite(value):
-        raise ExpflowError(f"{what}: {text!r} is not a finite number")
-    return value
-
-
-def parse_gate(text: str, metrics: Mapping[str, Metric], *, source: str = "gate") -> Gate:
-    """Parse `metric:op:value` strictly: unknown metric, unknown op or bad value → exit 2."""
-    parts = text.split(":")
-    if len(parts) != 3 or not all(p.strip() for p in parts):
-        raise ExpflowError(
-            f"gate {text!r} is malformed: expected metric:op:value "
-            "(op one of lt, le, gt, ge, eq, ne)"
-        )
-    metric, op_text, value_text = (p.strip() for p in parts)
-    try:
-        op = Op(op_text.lower())
-    except ValueError:
-        raise ExpflowError(
-            f"gate {text!r}: unknown operator {op_text!r}; use one of lt, le, gt, ge, eq, ne"
-        ) from None
-    if metric not in metrics:
-        raise ExpflowError(
-            f"gate {text!r}: unknown metric {metric!r}{did_you_mean(metric, metrics)}"
-        )
-    return Gate(metric, op, parse_number(value_text, what=f"gate {text!r}"), source=source)
-
-
-@functools.lru_cache(maxsize=4096)
-@functools.lru_cache(maxsize=4096)  # a repository's records share a few parameter names
-def param_key(name: str) -> str:
-    """How rules find a parameter: last path segment, leading dashes dropped, case folded.
-
-    `Args/--sub_step` and `sub_step` both become `sub_step`.
-    """
-    return name.rsplit("/", 1)[-1].lstrip("-").casefold()
-
-
-def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def load_policy_bytes(
@@ -393,7 +171,7 @@ def _text(text: str, path: str, pointer: str) -> str:
 
 
 def _check_no_secrets(data: bytes, path: str) -> None:
-    from expflow_git.pinscan import scan_bytes
+    from expflow_git.pinscan.scanner import scan_bytes
 
     findings = scan_bytes(path, data)
     if findings:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from expflow_git.checks import RunVerdict
-from expflow_git.policy import Metric, Ranking, WalkForward
+from expflow_git.policy.model import Metric, Ranking, WalkForward
 
 
 @dataclass(frozen=True, slots=True)

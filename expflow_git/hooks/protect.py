@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from expflow_git.checks import Rules
+from expflow_git.checks import Problem
 from expflow_git.corrections import Correction, Rewrite, correction_changes, judge
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
-from expflow_git.gitstore import BlobReader, Change
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Change
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
     DocumentGlobs,
@@ -30,11 +31,12 @@ from expflow_git.identity import (
     record_edits,
     result_rewrites,
 )
-from expflow_git.policy import Policy, load_policy_bytes
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
-from expflow_git.validate import Workspace
+from expflow_git.workspace import Workspace
 
-RULE = Rules.RESULT_REWRITTEN.value
+RULE = Problem.RESULT_REWRITTEN.value
 _APPROVE = "approve with the PIN via EXPFLOW_PIN"
 _DECLARE = (
     "no correction staged with it declares it; write one with `expflow-git result ID "
@@ -164,7 +166,7 @@ def _frozen_records(
                 StagedRewrite(
                     edit.change.path,
                     edit.change.status,
-                    Rules.RECORD_REWRITTEN.value,
+                    Problem.RECORD_REWRITTEN.value,
                     f"the staged change {frozen_message(fields, edit.experiment)}",
                     edit.old_sha,
                     edit.change.new_sha,
@@ -215,7 +217,7 @@ def orphaned_results(ws: Workspace) -> list[Finding]:
     return [
         Finding(
             e.path,
-            Rules.DANGLING_RESULT.value,
+            Problem.DANGLING_RESULT.value,
             f"its experiment record {stem(e.path)!r} is being deleted; "
             "delete the run with `expflow-git rm`",
         )

@@ -8,46 +8,44 @@ scanned as it arrives so that no more than one raw document is held at once.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
-from sys import intern
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from expflow_git.cache import BlobCache
+from expflow_git.audit.cache import BlobCache
+from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
+from expflow_git.audit.record import (
+    BlobRecord,
+    as_dict,
+    content_record,
+    numbers,
+    outcome_of,
+    row_finding,
+    rows,
+    spelled,
+)
 from expflow_git.checks import (
-    Rules,
+    Problem,
     RunVerdict,
-    check_content,
     integrity_findings,
     pair_runs,
-    registry_findings,
     run_verdict,
     stem_findings,
 )
 from expflow_git.corrections import Correction, correction_from_record, tree_findings
 from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
-from expflow_git.gitstore import BlobReader, Commit, Git, TreeEntry
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
-from expflow_git.pinscan import FileClass, file_class, name_findings, scan_content
-from expflow_git.policy import (
-    DEFAULT_POLICY_PATH,
-    NUMBER_TYPES,
-    Gate,
-    Policy,
-    load_policy_bytes,
-    param_key,
-)
-from expflow_git.policydiff import PolicyProposal, diff_policies
-from expflow_git.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
+from expflow_git.heap import no_cyclic_gc
+from expflow_git.pinscan.scanner import file_class, name_findings
+from expflow_git.policy.diff import PolicyProposal, diff_policies
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import DEFAULT_POLICY_PATH, Gate, Policy
 from expflow_git.schemas import Kind
-from expflow_git.spelling import SPELLING, spell_run
 
 SYMLINK_MODE = "120000"
-# Blobs larger than this are data (weights, archives), not where a PIN hash is
-# typed; the scan skips them and says so in the findings' absence of a read.
-MAX_SCAN_BYTES = 8 * 1024 * 1024
 
 
 class InputLeaf(NamedTuple):
@@ -94,6 +92,9 @@ class TreeCheck:
     # With --policy-ref: the commit whose policy judged, and the audited commit's own.
     policy_ref: str | None = None
     proposal: PolicyProposal | None = None
+    # The canonical spellings of a result's numbers (spelling.spell_run), by its path,
+    # where the cache kept them: only the report's encoder reads them.
+    spellings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def commit_time_utc(commit: Commit) -> str:
     return dt.datetime.fromtimestamp(commit.time, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@no_cyclic_gc()  # see heap.py: millions of acyclic objects
 def check_tree(
     git: Git,
     rev: str = "HEAD",
@@ -218,123 +220,16 @@ def _proposal(
     if here is None or not _is_file(here):
         what = "is not a regular file" if here is not None else "is missing"
         message = f"the commit's policy file {what}: after merge there would be no policy"
-        return PolicyProposal(None, False), [Finding(path, Rules.POLICY_INVALID.value, message)]
+        return PolicyProposal(None, False), [Finding(path, Problem.POLICY_INVALID.value, message)]
     if here.sha == judged.sha:
         return PolicyProposal(here.sha, True), []
     try:
         proposed = load_policy_bytes(reader.read(here.sha), path=path)
     except ExpflowError as exc:
         message = exc.message.removeprefix(f"{path}: ")
-        return PolicyProposal(here.sha, False), [Finding(path, Rules.POLICY_INVALID.value, message)]
+        problem = Finding(path, Problem.POLICY_INVALID.value, message)
+        return PolicyProposal(here.sha, False), [problem]
     return PolicyProposal(here.sha, True, diff_policies(trusted, proposed)), []
-
-
-_KEYS = {Kind.EXPERIMENT: "e", Kind.RESULT: "r", Kind.CORRECTION: "k"}
-
-
-def _key(kind: Kind) -> str:
-    """A document kind's part of a cache record."""
-    return _KEYS[kind]
-
-
-def _finding_row(f: Finding) -> list[Any]:
-    return [f.rule, f.message, f.pointer, f.line, f.col]
-
-
-def _row_finding(path: str, row: list[Any]) -> Finding:
-    rule, message, pointer, line, col = row
-    if not (type(rule) is type(message) is type(pointer) is str) or not (
-        _is_position(line) and _is_position(col)
-    ):
-        raise TypeError("a finding row of another shape")
-    return Finding(path, rule, message, pointer, line, col)
-
-
-def _is_position(value: Any) -> bool:
-    return value is None or type(value) is int
-
-
-def _rows(value: Any) -> list[Any]:
-    if type(value) is not list:
-        raise TypeError("findings must be a list")
-    return value
-
-
-def _numbers(values: Any) -> None:
-    """TypeError unless `values` is an object of numbers (ranking and gates compute with them)."""
-    if type(values) is not dict or not NUMBER_TYPES.issuperset(map(type, values.values())):
-        raise TypeError("an object of numbers was expected")
-
-
-def _spelled(value: Any) -> str | None:
-    """A record's number spellings (`spell_run`); TypeError unless they are what
-    `spell_run` could have written (they are copied into the report as they are)."""
-    if value is None or (type(value) is str and SPELLING.fullmatch(value)):
-        return value
-    raise TypeError("spellings of numbers were expected")
-
-
-def _dict(value: Any) -> dict[Any, Any]:
-    if type(value) is not dict:
-        raise TypeError("an object was expected")
-    return value
-
-
-# The fields the audit reads of a document (Experiment.from_json and Result.from_json
-# read no others; an experiment's title and seed are not audited).
-_READ_FIELDS = {
-    Kind.EXPERIMENT: ("id", "study", "status", "params", "tags"),
-    Kind.RESULT: ("experiment", "metrics", "splits"),
-}
-
-
-def ruled_by(policy: Policy, param: str) -> bool:
-    """Whether one of the policy's rules reads this record parameter (the others are
-    not kept: an audit of 100k runs needs only these)."""
-    return param_key(param) in policy.rule_keys
-
-
-def content_record(
-    data: bytes, kinds: Collection[Kind], scan_classes: Collection[str], policy: Policy
-) -> dict[str, Any]:
-    """What a blob's bytes decide under one policy: sha256, the PIN scan per file class
-    (`t` text, `c` code), and per document kind the parsed document (with a result's
-    registry findings, path left out) or the document's findings."""
-    record: dict[str, Any] = {"h": hashlib.sha256(data).hexdigest(), "s": {}}
-    for cls in scan_classes:
-        found = scan_content(data, FileClass(cls)) if len(data) <= MAX_SCAN_BYTES else []
-        record["s"][cls] = [_finding_row(f) for f in found]
-    for kind in kinds:
-        content = check_content(kind, data)
-        if isinstance(content, list):
-            record[_key(kind)] = {"bad": [_finding_row(f) for f in content]}
-            continue
-        if kind is Kind.CORRECTION:  # a few small documents: kept whole
-            record[_key(kind)] = {"doc": content}
-            continue
-        # Only what the audit reads again: keeps the cache small and quick to load.
-        # The keys recur in every document of a repository: one copy of each.
-        slim = {k: content[k] for k in _READ_FIELDS[kind] if k in content}
-        outcome: dict[str, Any] = {"doc": slim}
-        if kind is Kind.EXPERIMENT:
-            slim["params"] = {
-                intern(k): v for k, v in content["params"].items() if ruled_by(policy, k)
-            }
-        else:
-            slim["metrics"] = {intern(k): v for k, v in slim["metrics"].items()}
-            if "splits" in slim:
-                slim["splits"] = {
-                    intern(name): {intern(k): v for k, v in split.items()}
-                    for name, split in slim["splits"].items()
-                }
-            result = Result.from_json("", slim)
-            outcome["reg"] = [_finding_row(f) for f in registry_findings(result, policy)]
-            # The report spells these numbers again on every audit: keep the spelling
-            # (only of a valid result: the registry refuses what JCS cannot hold).
-            if not outcome["reg"] and (spelled := spell_run(result.metrics, result.splits)):
-                outcome["sp"] = spelled
-        record[_key(kind)] = outcome
-    return record
 
 
 class _Use(NamedTuple):
@@ -343,6 +238,131 @@ class _Use(NamedTuple):
     path: str
     kind: Kind | None
     scan_class: str | None  # None: not scanned (scan off, or the policy's scan.allow)
+
+
+class _TreeReader:
+    """The documents and findings of one tree, gathered blob by blob from records
+    (cached, or made by `content_record` as the blob arrives)."""
+
+    def __init__(self, policy: Policy, problems: list[Finding]) -> None:
+        self.policy = policy
+        self.findings: list[Finding] = list(problems)
+        self.uses: dict[str, list[_Use]] = {}
+        self.inputs: list[InputLeaf] = []
+        self.experiments: list[Experiment] = []
+        self.results: list[Result] = []
+        self.corrections: list[Correction] = []
+        self.spellings: dict[str, str] = {}
+
+    def classify(self, entries: list[TreeEntry], scan: bool) -> None:
+        """What the tree asks of each blob; `entries` is emptied once classified (the
+        listing need not stay in memory)."""
+        policy, findings, uses = self.policy, self.findings, self.uses
+        for entry in entries:
+            kind = policy.kind_of(entry.path)
+            if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
+                what = "a submodule" if entry.type == "commit" else "a symbolic link"
+                findings.append(
+                    Finding(
+                        entry.path, Problem.NOT_A_FILE.value, f"is {what}; documents must be files"
+                    )
+                )
+                continue
+            if entry.type != "blob":
+                continue
+            # A symbolic link's blob is its target string: scanned like a file's content.
+            scanned = scan and not (
+                policy.scan_allow and matches_any(entry.path, policy.scan_allow)
+            )
+            if kind is None and not scanned:
+                continue
+            if scanned:
+                findings.extend(name_findings(entry.path))
+            cls = file_class(entry.path).value if scanned else None
+            uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls))
+        del entries[:]
+
+    def needs(self, sha: str) -> tuple[Collection[Kind], Collection[str]]:
+        """Every question the tree asks of a blob: its document kinds, its scan classes."""
+        here = self.uses[sha]
+        kinds = [u.kind for u in here if u.kind is not None]
+        classes = [u.scan_class for u in here if u.scan_class is not None]
+        if len(here) == 1:  # nearly always: one path per blob
+            return kinds, classes
+        return list(dict.fromkeys(kinds)), set(classes)
+
+    def consume(self, sha: str, record: BlobRecord) -> None:
+        """Findings and documents of every path that holds this blob; the record is dropped."""
+        findings = self.findings
+        for use in self.uses[sha]:
+            path = use.path
+            if use.scan_class is not None and (found := rows(record["s"][use.scan_class])):
+                findings.extend(row_finding(path, row) for row in found)
+            if use.kind is None:
+                continue
+            self.inputs.append(InputLeaf.of(path, sha, record["h"]))
+            outcome = outcome_of(record, use.kind)
+            if "doc" not in outcome:
+                findings.extend(row_finding(path, row) for row in rows(outcome["bad"]))
+                continue
+            if use.kind is Kind.CORRECTION:
+                self.corrections.append(correction_from_record(path, outcome["doc"]))
+                continue
+            # finish_document's checks, with the registry's answer taken from the record.
+            # What later checks compute with must have its type (an edited record: a miss).
+            raw = outcome["doc"]
+            doc: Experiment | Result
+            if use.kind is Kind.EXPERIMENT:
+                if type(raw["params"]) is not dict:
+                    raise TypeError("params must be an object")
+                doc = Experiment.from_json(path, raw)
+                problems = stem_findings(doc)
+            else:
+                numbers(raw["metrics"])
+                for split in as_dict(raw.get("splits", {})).values():
+                    numbers(split)
+                doc = Result.from_json(path, raw)
+                if (spellings := spelled(outcome.get("sp"))) is not None:
+                    self.spellings[path] = spellings
+                problems = [row_finding(path, row) for row in rows(outcome["reg"])]
+                problems += stem_findings(doc)
+            if problems:
+                findings.extend(problems)
+            elif isinstance(doc, Experiment):
+                self.experiments.append(doc)
+            else:
+                self.results.append(doc)
+        del self.uses[sha]
+
+    def consume_cached(self, sha: str, record: Any) -> bool:
+        """Consume a cached record; one that lacks the shape `content_record` writes
+        (an edited shard whose digest was recomputed) changes nothing and is a miss.
+
+        Its shard passed the header and digest checks (cache.py), so its parts have the
+        shapes `content_record` wrote, unless it was edited after its digest was
+        recomputed: `consume` reads every part a use of the blob needs, and raises on
+        one that is missing, or of another type where later checks compute with it
+        (finding rows, params, metrics, splits). Other edits are believed (decisions.md).
+        """
+        if record is None:
+            return False
+        marks = (
+            len(self.findings),
+            len(self.inputs),
+            len(self.experiments),
+            len(self.results),
+            len(self.corrections),
+        )
+        try:
+            self.consume(sha, record)
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError):
+            del self.findings[marks[0] :], self.inputs[marks[1] :]
+            del self.experiments[marks[2] :], self.results[marks[3] :]
+            del self.corrections[marks[4] :]
+            for use in self.uses.get(sha, ()):
+                self.spellings.pop(use.path, None)
+            return False
+        return True
 
 
 def _read_documents(
@@ -358,137 +378,44 @@ def _read_documents(
 ) -> TreeCheck:
     """Check every document of the listing; `entries` is emptied once classified.
     `problems`: findings made before the listing was read (they are sorted in)."""
-    findings: list[Finding] = list(problems)
-    uses: dict[str, list[_Use]] = {}
-    for entry in entries:
-        kind = policy.kind_of(entry.path)
-        if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
-            what = "a submodule" if entry.type == "commit" else "a symbolic link"
-            findings.append(
-                Finding(entry.path, Rules.NOT_A_FILE.value, f"is {what}; documents must be files")
-            )
-            continue
-        if entry.type != "blob":
-            continue
-        # A symbolic link's blob is its target string: scanned like a file's content.
-        scanned = scan and not (policy.scan_allow and matches_any(entry.path, policy.scan_allow))
-        if kind is None and not scanned:
-            continue
-        if scanned:
-            findings.extend(name_findings(entry.path))
-        cls = file_class(entry.path).value if scanned else None
-        uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls))
-
-    def needs(sha: str) -> tuple[Collection[Kind], Collection[str]]:
-        """Every question the tree asks of a blob: its document kinds, its scan classes."""
-        here = uses[sha]
-        kinds = [u.kind for u in here if u.kind is not None]
-        classes = [u.scan_class for u in here if u.scan_class is not None]
-        if len(here) == 1:  # nearly always: one path per blob
-            return kinds, classes
-        return list(dict.fromkeys(kinds)), set(classes)
-
-    del entries[:]  # classified: the listing need not stay in memory
-    inputs: list[InputLeaf] = []
-    experiments: list[Experiment] = []
-    results: list[Result] = []
-    corrections: list[Correction] = []
-
-    def consume(sha: str, record: dict[str, Any]) -> None:
-        """Findings and documents of every path that holds this blob; the record is dropped."""
-        for use in uses[sha]:
-            path = use.path
-            if use.scan_class is not None and (rows := _rows(record["s"][use.scan_class])):
-                findings.extend(_row_finding(path, row) for row in rows)
-            if use.kind is None:
-                continue
-            inputs.append(InputLeaf.of(path, sha, record["h"]))
-            outcome = record[_KEYS[use.kind]]
-            if "doc" not in outcome:
-                findings.extend(_row_finding(path, row) for row in _rows(outcome["bad"]))
-                continue
-            if use.kind is Kind.CORRECTION:
-                corrections.append(correction_from_record(path, outcome["doc"]))
-                continue
-            # finish_document's checks, with the registry's answer taken from the record.
-            # What later checks compute with must have its type (an edited record: a miss).
-            raw = outcome["doc"]
-            doc: Experiment | Result
-            if use.kind is Kind.EXPERIMENT:
-                if type(raw["params"]) is not dict:
-                    raise TypeError("params must be an object")
-                doc = Experiment.from_json(path, raw)
-                problems = stem_findings(doc)
-            else:
-                _numbers(raw["metrics"])
-                for split in _dict(raw.get("splits", {})).values():
-                    _numbers(split)
-                doc = Result.from_json(path, raw, _spelled(outcome.get("sp")))
-                problems = [_row_finding(path, row) for row in _rows(outcome["reg"])]
-                problems += stem_findings(doc)
-            if problems:
-                findings.extend(problems)
-            elif isinstance(doc, Experiment):
-                experiments.append(doc)
-            else:
-                results.append(doc)
-        del uses[sha]
-
-    def consume_cached(sha: str, record: Any) -> bool:
-        """Consume a cached record; one that lacks the shape `content_record` writes
-        (an edited shard whose digest was recomputed) changes nothing and is a miss.
-
-        Its shard passed the header and digest checks (cache.py), so its parts have the
-        shapes `content_record` wrote, unless it was edited after its digest was
-        recomputed: `consume` reads every part a use of the blob needs, and raises on
-        one that is missing, or of another type where later checks compute with it
-        (finding rows, params, metrics, splits). Other edits are believed (decisions.md).
-        """
-        if record is None:
-            return False
-        marks = len(findings), len(inputs), len(experiments), len(results), len(corrections)
-        try:
-            consume(sha, record)
-        except (KeyError, TypeError, IndexError, AttributeError, ValueError):
-            del findings[marks[0] :], inputs[marks[1] :]
-            del experiments[marks[2] :], results[marks[3] :], corrections[marks[4] :]
-            return False
-        return True
-
+    tree = _TreeReader(policy, problems)
+    tree.classify(entries, scan)
     # Shard by shard, so at most one cache shard is in memory; without a cache, one batch.
     batches: dict[str, list[str]] = {}
-    for sha in uses:
+    for sha in tree.uses:
         batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
-    done, total = 0, len(uses)
+    done, total = 0, len(tree.uses)
     for shard, shas in sorted(batches.items()):
         missing = []
         records = cache.records(shard) if cache is not None else {}
         for sha in shas:
-            if not consume_cached(sha, records.get(sha)):
+            if not tree.consume_cached(sha, records.get(sha)):
                 missing.append(sha)
         for sha, data in reader.read_many(missing):
-            record = content_record(data, *needs(sha), policy)
+            record = content_record(data, *tree.needs(sha), policy)
             if cache is not None:
                 cache.put(sha, record)
-            consume(sha, record)
+            tree.consume(sha, record)
         if cache is not None:
             cache.save(shard)
         done += len(shas)
         if progress is not None:
             progress(done, total)
-    findings.extend(integrity_findings(experiments, results, policy))
-    findings.extend(tree_findings(corrections, (e.id for e in experiments)))
-    inputs.sort(key=lambda leaf: path_key(leaf.path))
+    findings = tree.findings
+    findings.extend(integrity_findings(tree.experiments, tree.results, policy))
+    findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))
+    tree.inputs.sort(key=lambda leaf: path_key(leaf.path))
     findings.sort(key=_finding_key)
     return TreeCheck(
         commit=commit,
         policy=policy,
         policy_blob=policy_entry.sha,
-        inputs=tuple(inputs),
+        inputs=tuple(tree.inputs),
         findings=tuple(findings),
-        experiments=tuple(sorted(experiments, key=lambda e: path_key(e.path))),
-        results=tuple(sorted(results, key=lambda r: path_key(r.path))),
-        corrections=tuple(sorted(corrections, key=lambda c: path_key(c.path))),
+        experiments=tuple(sorted(tree.experiments, key=lambda e: path_key(e.path))),
+        results=tuple(sorted(tree.results, key=lambda r: path_key(r.path))),
+        corrections=tuple(sorted(tree.corrections, key=lambda c: path_key(c.path))),
+        spellings=tree.spellings,
     )
 
 

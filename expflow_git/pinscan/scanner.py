@@ -5,7 +5,8 @@ a NUL probe, one `bytes.translate` and a few substring searches (C speed),
 plus one small regex search only if the file contains "pin". Only files that
 trip that pre-filter are decoded, and only the rule families it flagged run.
 
-Rules (the stable names are the values of `Rule`):
+Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-key,
+`--pin` and private-key rules):
 
 - ``pin-hash-file``: the file's basename is ``pin.hash`` (any case), whatever
   its content; reported at 1:1.
@@ -72,29 +73,20 @@ import itertools
 import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from expflow_git import notebook
 from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
-from expflow_git.pin import PIN_HASH_PREFIX, PIN_HASH_RE
-from expflow_git.scanvalues import Kind, Line, Value, value_at
+from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
+from expflow_git.pinscan import notebook
+from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
+from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits
+from expflow_git.pinscan.values import Kind, Line, past_properties, value_at
 
 PRAGMA = "expflow: allow-pin-hash"
 PIN_HASH_FILENAME = "pin.hash"
 
 _BINARY_PROBE = 8192
-
-
-class Rule(str, enum.Enum):
-    """Stable rule names, as they appear in `Finding.rule`."""
-
-    PIN_HASH_FILE = "pin-hash-file"
-    PIN_ASSIGNMENT = "pin-assignment"
-    PIN_SHA256 = "pin-sha256"
-    PIN_HASH_FORMAT = "pin-hash-format"
-    PIN_VALUE = "pin-value"
-    PRIVATE_KEY = "private-key"
 
 
 class FileClass(str, enum.Enum):
@@ -131,9 +123,6 @@ _KEY_RE = re.compile(
     # ASCII: the bytes pre-filter must see every key this matches (no `ſ`/`K` folding).
     re.IGNORECASE | re.VERBOSE | re.ASCII,
 )
-
-_FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
-_NUMBER_RE = re.compile(r"[0-9]+")
 
 
 # The pre-filter. One C-speed pass folds the bytes: every hex digit becomes 0x01
@@ -247,7 +236,7 @@ def name_findings(path: str) -> list[Finding]:
     return [
         Finding(
             path,
-            Rule.PIN_HASH_FILE.value,
+            Leak.PIN_HASH_FILE.value,
             "a file named pin.hash (a stored PIN hash) must not be committed",
             line=1,
             col=1,
@@ -350,14 +339,6 @@ def _with_notebook(raw: list[Finding], text: str) -> list[Finding]:
     return [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0, k[2]))]
 
 
-@dataclass(frozen=True)
-class _Hit:
-    rule: Rule
-    start: int  # offset of the token's first character in the text
-    end: int
-    message: str
-
-
 def _scan_text(text: str, code: bool, families: _Family = _Family.ALL) -> list[Finding]:
     """Content findings for decoded text (every rule except pin-hash-file)."""
     hits = _text_hits(text, code, families)
@@ -388,22 +369,22 @@ class _Newlines:
         return self.offsets[line - 1] if line <= len(self.offsets) else self._length
 
 
-def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[_Hit]:
+def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[Hit]:
     """Every rule's hits on decoded text, by position, without those on a pragma line."""
     content = _content_hits(text, families)
     hits = list(content)
     if _Family.KEY in families:
-        overlaps = _Overlaps(content)
+        overlaps = Overlaps(content)
         hits += _key_hits(code, text, overlaps)
-        hits += _nested_hits(code, text, overlaps)
+        hits += nested_hits(code, text, overlaps)
     if _Family.FLAG in families:
-        hits += _flag_hits(text)
+        hits += flag_hits(text)
     if _Family.PRIVATE in families:
-        hits += _private_key_hits(text)
+        hits += private_key_hits(text)
     if not hits:
         return []
     newlines = _Newlines(text)
-    kept: list[_Hit] = []
+    kept: list[Hit] = []
     pragma_lines: dict[int, bool] = {}  # by line number: each line is searched once
     for hit in sorted(hits, key=lambda h: (h.start, h.rule.value)):
         line, line_start = newlines.line_of(hit.start)
@@ -416,8 +397,8 @@ def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[_
     return kept
 
 
-def _content_hits(text: str, families: _Family) -> list[_Hit]:
-    hits: list[_Hit] = []
+def _content_hits(text: str, families: _Family) -> list[Hit]:
+    hits: list[Hit] = []
     if _Family.HEX in families:
         for m in _HEX_RUN_RE.finditer(text):
             start, end = m.span()
@@ -426,14 +407,14 @@ def _content_hits(text: str, families: _Family) -> list[_Hit]:
                 and _bounded(text, start, end)
                 and m.group().lower() in pin_sha256_set()
             ):
-                hits.append(_Hit(Rule.PIN_SHA256, start, end, _SHA_MESSAGE))
+                hits.append(Hit(Leak.PIN_SHA256, start, end, _SHA_MESSAGE))
         hits += _split_hex_hits(text)
     if _Family.FORMAT not in families:
         return hits
     for m in PIN_HASH_RE.finditer(text):
         hits.append(
-            _Hit(
-                Rule.PIN_HASH_FORMAT,
+            Hit(
+                Leak.PIN_HASH_FORMAT,
                 m.start(),
                 m.end(),
                 f"string in expflow's PIN-hash format ({len(m.group())} chars, masked: ****)",
@@ -448,11 +429,11 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _HEX_HEAD_RE = re.compile(r"[0-9A-Fa-f]{1,64}")
 
 
-def _split_hex_hits(text: str) -> list[_Hit]:
+def _split_hex_hits(text: str) -> list[Hit]:
     """A PIN's SHA-256 cut in two by an escaped line break (`\\` at the end of a line, which a
     YAML double-quoted or TOML multi-line string removes with the next line's indent). Each
     break is looked at once, and at most 64 characters on either side of it: linear."""
-    hits: list[_Hit] = []
+    hits: list[Hit] = []
     for m in _CONTINUATION_RE.finditer(text):
         start = m.start()
         floor = max(0, start - 64)
@@ -464,7 +445,7 @@ def _split_hex_hits(text: str) -> list[_Hit]:
         end = tail.end()
         token = text[start : m.start()] + tail.group()
         if len(token) == 64 and _bounded(text, start, end) and token.lower() in pin_sha256_set():
-            hits.append(_Hit(Rule.PIN_SHA256, start, end, _SHA_MESSAGE))
+            hits.append(Hit(Leak.PIN_SHA256, start, end, _SHA_MESSAGE))
     return hits
 
 
@@ -481,22 +462,9 @@ def _bounded(text: str, start: int, end: int) -> bool:
     )
 
 
-class _Overlaps:
-    """Whether a span overlaps a content hit, in O(log n) (a line of thousands of hashes)."""
-
-    def __init__(self, content: list[_Hit]) -> None:
-        spans = sorted((h.start, h.end) for h in content)
-        self.starts = [s for s, _ in spans]
-        self.max_end = list(itertools.accumulate((e for _, e in spans), max))
-
-    def any(self, start: int, end: int) -> bool:
-        index = bisect.bisect_left(self.starts, end)  # hits starting before `end`
-        return index > 0 and self.max_end[index - 1] > start
-
-
-def _key_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
+def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
     """pin-assignment and pin-value hits; an assignment overlapping a content hit is dropped."""
-    hits: list[_Hit] = []
+    hits: list[Hit] = []
     line = Line(text)
     consumed = 0  # a key inside an earlier key's value is part of that value, not a new key
     for m in _KEY_RE.finditer(text):
@@ -515,16 +483,16 @@ def _key_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
             continue
         value = value_at(text, m.end(), line.at(m.end()), spaced=m.group().endswith((" ", "\t")))
         if value is not None and is_pin:
-            value = _past_properties(text, value, line)
+            value = past_properties(text, value, line)
         if value is None:
             continue
         consumed = value.end
         token = text[value.start : value.end]
         if is_pin:
-            if value.kind is not Kind.REFERENCE and _FOUR_DIGITS_RE.fullmatch(token):
+            if value.kind is not Kind.REFERENCE and FOUR_DIGITS_RE.fullmatch(token):
                 hits.append(
-                    _Hit(
-                        Rule.PIN_VALUE,
+                    Hit(
+                        Leak.PIN_VALUE,
                         value.start,
                         value.end,
                         "4-digit PIN under key 'pin' (masked: ****)",
@@ -533,211 +501,11 @@ def _key_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
             continue
         if value.kind is Kind.REFERENCE:
             continue
-        if code and value.kind is Kind.BARE and not _NUMBER_RE.fullmatch(token):
+        if code and value.kind is Kind.BARE and not NUMBER_RE.fullmatch(token):
             continue  # in source code an unquoted right-hand side is an expression
         if overlaps.any(value.start, value.end):
             continue  # the content rule already names this token, more specifically
         hits.append(
-            _Hit(Rule.PIN_ASSIGNMENT, value.start, value.end, f"{key} assigned a value (masked)")
+            Hit(Leak.PIN_ASSIGNMENT, value.start, value.end, f"{key} assigned a value (masked)")
         )
     return hits
-
-
-def _past_properties(text: str, value: Value, line: Line) -> Value | None:
-    """The value itself, after any YAML node properties before it (`&anchor`, `!tag`,
-    `!!str`): `pin: &p 1234` holds the PIN 1234. Each step reads on along the line."""
-    while value.kind is Kind.BARE and text[value.start] in "&!":
-        pos = value.end
-        while pos < line.end and text[pos] in " \t":
-            pos += 1
-        if pos == value.end:
-            return None  # `&a,` or the line's end: nothing after the property
-        next_value = value_at(text, pos, line, spaced=True)
-        if next_value is None:
-            return None
-        value = next_value
-    return value
-
-
-# --- nested keys ----------------------------------------------------------------------
-
-_HASH_CHILDREN = "hash|sha256|digest|hashed"
-_VALUE_CHILDREN = "value|code|secret|number"
-# A YAML `pin:` opening a block mapping (nothing but a comment after the colon).
-_YAML_PIN_RE = re.compile(
-    r"^(?P<indent> *)(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*:[ \t]*(?:#[^\n]*)?\r?$",
-    re.IGNORECASE | re.MULTILINE | re.ASCII,
-)
-# A TOML table `[pin]`, `[auth.pin]`, `[[pin]]`, `["pin"]`.
-_TOML_PIN_RE = re.compile(
-    r"^[ \t]*\[\[?[ \t]*(?:[^\]\n]*\.[ \t]*)?(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*\]\]?"
-    r"[ \t]*(?:#[^\n]*)?\r?$",
-    re.IGNORECASE | re.MULTILINE | re.ASCII,
-)
-# `pin: {`, `"pin": {`, `pin = {` (a flow mapping, JSON object, TOML inline table).
-_FLOW_PIN_RE = re.compile(
-    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*\{",
-    re.IGNORECASE | re.ASCII,
-)
-_CHILD = rf"(?P<q>[\"']?)(?P<key>{_HASH_CHILDREN}|{_VALUE_CHILDREN})(?P=q)[ \t]*"
-_YAML_CHILD_RE = re.compile(_CHILD + r":[ \t]+", re.IGNORECASE | re.ASCII)
-_TOML_CHILD_RE = re.compile(_CHILD + r"=[ \t]*", re.IGNORECASE | re.ASCII)
-_FLOW_CHILD_RE = re.compile(
-    r"(?<![\w-])" + _CHILD + r"(?:=|:(?=[ \t\"'0-9]))[ \t]*", re.IGNORECASE | re.ASCII
-)
-_BRACE_RE = re.compile(r"[{}]")
-_INDENT_RE = re.compile(r"[ \t]*")
-
-
-def _nested_hits(code: bool, text: str, overlaps: _Overlaps) -> list[_Hit]:
-    """Hits for the direct children of `pin` mappings (see the module docstring).
-
-    Each form is read in one pass: a mapping's children end where the next `pin`
-    mapping of the same form begins, so no line is read for two mappings."""
-    children: list[tuple[str, re.Match[str]]] = []  # (the pin key as written, child match)
-    openers = list(_YAML_PIN_RE.finditer(text))
-    for i, m in enumerate(openers):
-        stop = openers[i + 1].start() if i + 1 < len(openers) else len(text)
-        children += _yaml_children(text, m, stop)
-    headers = list(_TOML_PIN_RE.finditer(text))
-    for i, m in enumerate(headers):
-        stop = headers[i + 1].start() if i + 1 < len(headers) else len(text)
-        children += _toml_children(text, m, stop)
-    for m in _FLOW_PIN_RE.finditer(text):
-        close = _BRACE_RE.search(text, m.end())
-        stop = close.start() if close is not None else len(text)
-        children += [(m.group("key"), c) for c in _FLOW_CHILD_RE.finditer(text, m.end(), stop)]
-    hits: list[_Hit] = []
-    line = Line(text)
-    consumed = 0  # a child found twice (two forms), or inside an earlier child's value
-    for parent, c in sorted(children, key=lambda pc: pc[1].start()):
-        if c.start() < consumed:
-            continue
-        consumed = c.end()
-        value = value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
-        if value is not None:
-            value = _past_properties(text, value, line)
-        if value is None or value.kind is Kind.REFERENCE:
-            continue
-        consumed = value.end
-        token = text[value.start : value.end]
-        child = c.group("key")
-        name = f"{parent}.{child}"
-        if child.lower() in _VALUE_CHILDREN.split("|"):
-            if _FOUR_DIGITS_RE.fullmatch(token):
-                hits.append(
-                    _Hit(
-                        Rule.PIN_VALUE,
-                        value.start,
-                        value.end,
-                        f"4-digit PIN under key '{name}' (masked: ****)",
-                    )
-                )
-            continue
-        if code and value.kind is Kind.BARE and not _NUMBER_RE.fullmatch(token):
-            continue
-        if overlaps.any(value.start, value.end):
-            continue
-        hits.append(
-            _Hit(Rule.PIN_ASSIGNMENT, value.start, value.end, f"{name} assigned a value (masked)")
-        )
-    return hits
-
-
-def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
-    """The direct children of a YAML block mapping: the lines at the first child's indent,
-    up to the first line indented no deeper than the `pin:` line."""
-    indent = len(opener.group("indent"))
-    child_indent = -1
-    out: list[tuple[str, re.Match[str]]] = []
-    pos = opener.end() + 1
-    while pos < stop:
-        eol = text.find("\n", pos, stop)
-        eol = stop if eol == -1 else eol
-        lead = _INDENT_RE.match(text, pos, eol)
-        body = lead.end() if lead is not None else pos
-        if body < eol and text[body] not in "#\r":
-            depth = body - pos
-            if depth <= indent or "\t" in text[pos:body]:
-                break
-            if child_indent == -1:
-                child_indent = depth
-            if depth == child_indent and (c := _YAML_CHILD_RE.match(text, body, eol)):
-                out.append((opener.group("key"), c))
-        pos = eol + 1
-    return out
-
-
-def _toml_children(text: str, header: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
-    """The `key = value` lines of a TOML table, up to the next table header."""
-    out: list[tuple[str, re.Match[str]]] = []
-    pos = header.end() + 1
-    while pos < stop:
-        eol = text.find("\n", pos, stop)
-        eol = stop if eol == -1 else eol
-        lead = _INDENT_RE.match(text, pos, eol)
-        body = lead.end() if lead is not None else pos
-        if text.startswith("[", body):
-            break
-        if c := _TOML_CHILD_RE.match(text, body, eol):
-            out.append((header.group("key"), c))
-        pos = eol + 1
-    return out
-
-
-# --- the tool's flag on a command line ------------------------------------------------
-
-_FLAG_RE = re.compile(
-    # `--pin \` then the PIN on the next line: a shell or Makefile line continuation.
-    r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>[\"']?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])",
-    re.ASCII,
-)
-
-
-def _flag_hits(text: str) -> list[_Hit]:
-    return [
-        _Hit(
-            Rule.PIN_VALUE,
-            m.start("pin"),
-            m.end("pin"),
-            "4-digit PIN given with --pin on a command line (masked: ****)",
-        )
-        for m in _FLAG_RE.finditer(text)
-    ]
-
-
-# --- private keys -----------------------------------------------------------------------
-
-# A line break is a newline, or `\n` inside a JSON string (a service account's key file).
-_BR = r"[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*"
-_PRIVATE_KEY_RE = re.compile(
-    r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"
-    + _BR
-    # RFC 1421 headers (Proc-Type: 4,ENCRYPTED / DEK-Info) or PGP armor headers, a blank line
-    + r"(?:[A-Za-z][A-Za-z0-9-]*:[^\n\\]*"
-    + _BR
-    + r"){0,8}(?:"
-    + _BR
-    + r")?"
-    # the base64 body: one line of 16 or more characters, then any lines
-    + r"[A-Za-z0-9+/=]{16,}"
-    + _BR
-    + r"(?:[A-Za-z0-9+/=]+"
-    + _BR
-    + r")*"
-    + r"-----END (?P=label)PRIVATE KEY(?P=block)?-----",
-    re.ASCII,
-)
-
-
-def _private_key_hits(text: str) -> list[_Hit]:
-    return [
-        _Hit(
-            Rule.PRIVATE_KEY,
-            m.start(),
-            m.end(),
-            f"a private key ({m.group('label')}PRIVATE KEY{m.group('block') or ''}) must not "
-            "be committed (contents masked; rotate the key)",
-        )
-        for m in _PRIVATE_KEY_RE.finditer(text)
-    ]

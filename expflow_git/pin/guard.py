@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.pin import PinScheme, check_pin, is_valid_pin, load_stored_hash
+from expflow_git.pin.store import PinScheme, check_pin, is_valid_pin, load_stored_hash
 
 ENV_PIN = "EXPFLOW_PIN"
 PROMPT_TRIES = 3

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expflow_git.atomicfile import confined
 from expflow_git.checks import check_document, registry_findings
@@ -22,11 +22,15 @@ from expflow_git.documents import (
     Experiment,
     Result,
     Status,
+    dump,
 )
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.globs import matches_any
-from expflow_git.policy import Policy, parse_number
+from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
+
+if TYPE_CHECKING:
+    from expflow_git.corrections import Planned
 
 # Packages whose versions are worth recording when installed; the rest is noise.
 TRACKED_PACKAGES = (
@@ -174,11 +178,6 @@ def check_id(exp_id: str) -> None:
         )
 
 
-def dump(doc: Mapping[str, Any]) -> bytes:
-    """How the tool writes documents: stable key order, two-space indent, final newline."""
-    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
-
-
 def build_experiment(
     *,
     exp_id: str,
@@ -300,3 +299,151 @@ def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: st
 
     write_atomic(layout.root / exp_rel, data)
     return exp_rel
+
+
+def open_layout(policy_path: str | None) -> Layout:
+    """Where record commands read and write: the enclosing workspace, under its policy."""
+    from expflow_git.workspace import Workspace
+
+    ws = Workspace.find(policy_path)
+    return Layout(ws.root, ws.load_policy())
+
+
+def write_experiment(
+    layout: Layout,
+    *,
+    exp_id: str,
+    study: str,
+    params: Sequence[str],
+    tags: Sequence[str],
+    seed: int | None,
+    condition: str | None,
+    replicate: int,
+    title: str,
+    status: Status,
+) -> tuple[str, int]:
+    """`new`: build a record (`params` as K=V, the seed derived unless given), check it
+    against the policy, and write it; never over an existing record. Returns (path, seed)."""
+    from expflow_git.atomicfile import write_atomic
+
+    policy = layout.policy
+    parsed = {k: parse_scalar(v) for k, v in parse_assignments(params, what="--param")}
+    if seed is None:
+        seed = derive_seed(policy.base_seed, study, condition or exp_id, replicate)
+    doc = build_experiment(
+        exp_id=exp_id,
+        study=study,
+        params=parsed,
+        tags=tags,
+        seed=seed,
+        title=title,
+        status=status,
+        root=layout.root,
+    )
+    rel = layout.experiment_path(study, exp_id)
+    data = dump(doc)
+    _, findings = check_document(Kind.EXPERIMENT, rel, data, policy)
+    if findings:
+        raise ExpflowError(str(findings[0]))
+    existing = layout.existing_experiments(exp_id)
+    if existing:
+        raise ExpflowError(
+            f"{existing[0].relative_to(layout.root).as_posix()}: experiment {exp_id!r} exists "
+            "already; records are never overwritten"
+        )
+    write_atomic(layout.root / rel, data, overwrite=False)
+    return rel, seed
+
+
+@dataclass(frozen=True)
+class PlannedResult:
+    """A result built and checked, not yet written (`result`)."""
+
+    path: str
+    doc: dict[str, Any]
+    data: bytes  # the document as it is written
+    findings: list[Finding]  # registry problems: nothing is written when there are any
+    exists: bool  # a result is there already (write-once: only a PIN-approved overwrite)
+    record_path: str
+    record: dict[str, Any]
+    record_status: Status
+
+
+def plan_result(layout: Layout, exp_id: str, metric_args: Sequence[str]) -> PlannedResult:
+    """Build `exp_id`'s result from `--metric K=V… [--split NAME --metric K=V…]…` and check
+    it; a failed or skipped run is refused (exit 1)."""
+    metrics, splits = parse_metric_args(metric_args)
+    exp_rel, exp_doc = layout.find_experiment(exp_id)
+    status = record_status(exp_doc)
+    if status in (Status.FAILED, Status.SKIPPED):
+        raise ExpflowError(
+            f"{exp_rel}: experiment {exp_id!r} has status {status.value!r}; "
+            "a result needs a successful run",
+            code=ExitCode.FAILED,
+        )
+    rel = layout.result_path(exp_doc["study"], exp_id)
+    doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root)
+    return PlannedResult(
+        path=rel,
+        doc=doc,
+        data=dump(doc),
+        findings=check_new_result(rel, doc, layout.policy),
+        exists=(layout.root / rel).exists(),
+        record_path=exp_rel,
+        record=exp_doc,
+        record_status=status,
+    )
+
+
+def correction_for(
+    layout: Layout,
+    *,
+    study: str,
+    exp_id: str,
+    result_rel: str,
+    new_data: bytes | None,
+    reason: str | None,
+    environ: Mapping[str, str],
+) -> Planned | None:
+    """The correction a change of the result at `result_rel` needs (None: it is not
+    committed); `new_data` None for a deletion."""
+    from expflow_git.corrections import plan_correction
+
+    return plan_correction(
+        layout.root,
+        layout.policy,
+        study=study,
+        experiment=exp_id,
+        result_rel=result_rel,
+        new_data=new_data,
+        reason=reason,
+        environ=environ,
+    )
+
+
+def write_planned_correction(layout: Layout, planned: Planned) -> str:
+    """Write a planned correction; what was written, for one line of output."""
+    from expflow_git.corrections import write_correction
+
+    what = "replaces the uncommitted one" if planned.replaces else "commit it with the result"
+    return f"{write_correction(layout.root, planned)} (a correction: {what})"
+
+
+def write_result(
+    layout: Layout, plan: PlannedResult, *, overwrite: bool, correction: Planned | None = None
+) -> list[str]:
+    """Write a planned result, after its correction (if any; first, so that a crash leaves
+    a declaration the hooks refuse alone), a pending or running record marked `success`
+    before it; returns what was done, one line each."""
+    from expflow_git.atomicfile import write_atomic
+
+    done = []
+    if correction is not None:
+        done.append(f"wrote {write_planned_correction(layout, correction)}")
+    if plan.record_status is not Status.SUCCESS:
+        record = {**plan.record, "status": Status.SUCCESS.value}
+        write_atomic(layout.root / plan.record_path, dump(record))
+        done.append(f"marked {plan.record_path} success")
+    write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite)
+    done.append(f"wrote {plan.path}")  # the study comes from the record
+    return done

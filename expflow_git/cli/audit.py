@@ -1,0 +1,289 @@
+"""The audit of a commit: `rank`, `audit` (the signed report), `diff`, and `demo`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from expflow_git.cli.console import PROG, err, warn
+from expflow_git.cli.options import policy_option, policy_ref_option, repo, rev_option
+from expflow_git.errors import ExitCode
+
+if TYPE_CHECKING:
+    from expflow_git.audit.pipeline import TreeCheck
+
+
+@click.command()
+@rev_option
+@click.option("--sort-by", metavar="METRIC", help="Rank by this metric instead of ranking.sort_by.")
+@click.option(
+    "--ascending/--descending",
+    "ascending",
+    default=None,
+    help="Sort direction (default: the metric's higher_is_better).",
+)
+@click.option(
+    "--gate", "gates", multiple=True, metavar="M:OP:V", help="An extra gate (repeatable)."
+)
+@click.option("--study", help="Only runs of this study.")
+@click.option(
+    "--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all of them)."
+)
+@click.option("--top", type=click.IntRange(1), help="Show at most N rows.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "md", "csv"]),
+    default="table",
+    show_default=True,
+)
+@policy_option
+@policy_ref_option
+def rank(
+    rev: str,
+    sort_by: str | None,
+    ascending: bool | None,
+    gates: tuple[str, ...],
+    study: str | None,
+    tags: tuple[str, ...],
+    top: int | None,
+    fmt: str,
+    policy_path: str | None,
+    policy_ref: str | None,
+) -> None:
+    """Compare scores: a gated leaderboard from committed files.
+
+    Feasible runs come first, ranked 1..k; then the infeasible ones, with the checks they failed.
+    Exit 1 when no run is feasible.
+    """
+    from expflow_git import api
+    from expflow_git.policy.model import policy_in_commit
+    from expflow_git.render.rank import best_line, render_rank
+
+    ranked = api.rank(
+        repo(),
+        rev,
+        policy_path=policy_in_commit(policy_path),
+        policy_ref=policy_ref,
+        sort_by=sort_by,
+        ascending=ascending,
+        gates=gates,
+        study=study,
+        tags=tags,
+        top=top,
+    )
+    if ranked.check.findings:
+        warn(
+            f"{len(ranked.check.findings)} problem(s) in the committed documents; "
+            "run `expflow-git audit` for details",
+            command="rank",
+        )
+    _policy_change_note(ranked.check)
+    click.echo(render_rank(ranked.board, ranked.rows, ranked.ranking, fmt))
+    if fmt == "table":
+        err(best_line(ranked.board))
+    if ranked.board.best_feasible is None:
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _policy_change_note(check: TreeCheck) -> None:
+    """Under --policy-ref, what the commit's own policy would change, on stderr."""
+    from expflow_git.render.text import policy_change_lines
+
+    for text in policy_change_lines(check.proposal, check.policy_blob):
+        err(f"{PROG} rank: {text}")
+
+
+@click.command()
+@rev_option
+@click.option(
+    "--since",
+    metavar="BASE",
+    help="Also examine every commit in BASE..REV: rewritten results and frozen records, "
+    "and PIN hashes in any blob the range added.",
+)
+@click.option("--experiment", metavar="ID", help="The verdict is this run's alone.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the report (JSON) here.")
+@click.option(
+    "--sign-key",
+    metavar="KEY",
+    help="Ed25519 private key file (PEM or OpenSSH), or agent:SHA256:FINGERPRINT for a key "
+    "held by ssh-agent; or env EXPFLOW_SIGNING_KEY.",
+)
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Chain this report to a previous one.",
+)
+@click.option(
+    "--note",
+    is_flag=True,
+    help="Also store the report as a git note (refs/notes/expflow) on the commit.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md", "github", "sarif"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Also write a self-contained HTML scorecard.",
+)
+@click.option("--no-cache", is_flag=True, help="Do not use the per-blob validation cache.")
+@policy_option
+@policy_ref_option
+def audit(
+    rev: str,
+    since: str | None,
+    experiment: str | None,
+    out: str | None,
+    sign_key: str | None,
+    previous: str | None,
+    note: bool,
+    fmt: str,
+    html_path: str | None,
+    no_cache: bool,
+    policy_path: str | None,
+    policy_ref: str | None,
+) -> None:
+    """The full audit at a commit; writes a deterministic, hash-chained, signed report.
+
+    Exit 0 iff there is no invalid document, no integrity or secret finding, at least
+    one feasible run, and the walk-forward gate (if configured) passes.
+    """
+    from expflow_git import api
+    from expflow_git.atomicfile import open_atomic, write_atomic
+    from expflow_git.policy.model import policy_in_commit
+    from expflow_git.render.formats import html_renderer, renderer
+    from expflow_git.report.saved import previous_link
+    from expflow_git.report.signer import signing_key
+
+    # What runs after the audit is imported before it (see heap.memory_releaser).
+    render = None if fmt == "json" else renderer(fmt)
+    render_html = html_renderer() if html_path else None
+    key = signing_key(sign_key, os.environ)
+    git = repo()
+    report, shown = api.audit_report(
+        git,
+        rev,
+        policy_path=policy_in_commit(policy_path),
+        policy_ref=policy_ref,
+        experiment=experiment,
+        since=since,
+        use_cache=not no_cache,
+        progress=_progress(),
+        key=key,
+        previous=previous_link(previous) if previous else None,
+        render=render,
+        render_html=render_html,
+    )
+    if out:
+        with open_atomic(out) as fh:
+            report.write(fh)
+    if note:
+        git.add_note(shown.commit, report.to_bytes())
+    if html_path:
+        write_atomic(html_path, shown.html)
+    if shown.text is None:
+        sys.stdout.flush()
+        report.write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        del report  # its buffer (100+ MB at 100k runs) is not kept while the text is output
+        click.echo(shown.text, nl=False)
+    where = f" written to {out}" if out else ""
+    signed_by = shown.signed_by
+    err(
+        f"{PROG} audit: {'PASS' if shown.passed else 'FAIL'}; report "
+        f"{'signed by ' + signed_by[0] if signed_by else 'UNSIGNED'}{where}"
+    )
+    if not shown.passed:
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _progress() -> Callable[[int, int], None] | None:
+    """A progress bar on stderr, only on a TTY and for long runs."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < 2000 or (done % 500 and done != total):
+            return
+        width = 30
+        filled = width * done // total
+        end = "\n" if done == total else ""
+        sys.stderr.write(
+            f"\r  reading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+@click.command("diff")
+@click.argument("rev_a")
+@click.argument("rev_b", default="HEAD")
+@click.option("--all", "show_all", is_flag=True, help="Also rows that did not change.")
+@click.option(
+    "--atol",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Changes within atol + rtol·|old| count as unchanged.",
+)
+@click.option("--rtol", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any metric regressed.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "md"]),
+    default="table",
+    show_default=True,
+)
+@policy_option
+def diff_cmd(
+    rev_a: str,
+    rev_b: str,
+    show_all: bool,
+    atol: float,
+    rtol: float,
+    fail_on_regression: bool,
+    fmt: str,
+    policy_path: str | None,
+) -> None:
+    """Metrics per experiment between two revisions (REV_B defaults to HEAD)."""
+    from expflow_git import api
+    from expflow_git.audit.diff import Change
+    from expflow_git.policy.model import policy_in_commit
+    from expflow_git.render.diff import render_diff
+
+    rows = api.diff(
+        repo(), rev_a, rev_b, policy_path=policy_in_commit(policy_path), atol=atol, rtol=rtol
+    )
+    shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
+    click.echo(render_diff(shown, rev_a, rev_b, fmt))
+    if fail_on_regression and any(r.change is Change.REGRESSED for r in rows):
+        raise SystemExit(ExitCode.FAILED)
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build the example (default: a new temporary directory).",
+)
+def demo(directory: Path | None) -> None:
+    """Build an example repository, commit, audit, sign, verify, print the leaderboard."""
+    from expflow_git.demo import run_demo
+
+    raise SystemExit(run_demo(directory, echo=click.echo))

@@ -1,0 +1,86 @@
+"""What every command prints and asks through: one output line, one warning style, one
+error type, and the PIN prompt. Everything from a repository or a report is escaped."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+import click
+
+from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.escape import line
+
+PROG = "expflow-git"
+
+
+def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
+    """Stop the command: main() prints `expflow-git: error: MESSAGE` and exits with `code`."""
+    raise ExpflowError(message, code=code)
+
+
+def err(message: str) -> None:
+    """One line on stderr; what a repository or report put in it is escaped (expflow_git.escape)."""
+    click.echo(line(message), err=True)
+
+
+def out(message: str) -> None:
+    """One line on stdout, escaped like `err`'s."""
+    click.echo(line(message))
+
+
+def warn(message: str, *, command: str | None = None) -> None:
+    """The one warning style: `expflow-git[ COMMAND]: warning: MESSAGE` on stderr."""
+    err(f"{PROG}{' ' + command if command else ''}: warning: {message}")
+
+
+def emit_findings(findings: Sequence[Finding]) -> None:
+    """One `path: reason` line per finding, on stdout."""
+    for f in findings:
+        out(str(f))
+
+
+@dataclass(frozen=True)
+class PinSettings:
+    """What the PIN guard takes from the process; tests pass their own as click's `obj`."""
+
+    env: Mapping[str, str]
+    interactive: bool
+
+    @classmethod
+    def from_process(cls) -> PinSettings:
+        """The real environment; interactive only when stdin is a terminal."""
+        stdin = sys.stdin
+        return cls(env=os.environ, interactive=stdin is not None and stdin.isatty())
+
+
+def pin_settings() -> PinSettings:
+    """The settings a test injected into the root context, else the real process's."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(PinSettings) if ctx is not None else None
+    return found if found is not None else PinSettings.from_process()
+
+
+def prompt_hidden(text: str) -> str:
+    """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results)."""
+    value: str = click.prompt(text, hide_input=True, err=True)
+    return value
+
+
+def guard(action: str, *, pin: str | None, force: bool) -> None:
+    """The one PIN guard for every destructive command (pin/guard.py decides)."""
+    from expflow_git.pin.guard import require_pin
+
+    settings = pin_settings()
+    require_pin(
+        action,
+        pin=pin,
+        force=force,
+        env=settings.env,
+        interactive=settings.interactive,
+        prompt=prompt_hidden,
+        warn=warn,
+    )

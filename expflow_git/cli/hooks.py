@@ -1,0 +1,95 @@
+"""The hooks on the index or the work tree: `validate`, `scan`, `protect`, and
+`install-hooks` for repositories without pre-commit."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from expflow_git.cli.console import PROG, emit_findings, err, guard
+from expflow_git.cli.options import hook_options, policy_option, repo
+from expflow_git.errors import ExitCode
+from expflow_git.escape import line
+
+
+@click.command()
+@hook_options
+def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
+    """Validate records, results and the policy (all of them when no PATHS are given)."""
+    from expflow_git.hooks.validate import validate as run_validate
+    from expflow_git.workspace import Workspace
+
+    outcome = run_validate(Workspace.find(policy_path, staged=staged), paths)
+    emit_findings(outcome.findings)
+    if outcome.findings:
+        err(
+            f"{PROG} validate: {len(outcome.findings)} problem(s) in "
+            f"{len({f.path for f in outcome.findings})} file(s)"
+        )
+        raise SystemExit(ExitCode.FAILED)
+    err(f"{PROG} validate: {outcome.checked} document(s) OK")
+
+
+@click.command()
+@hook_options
+def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
+    """Find leaked PINs and PIN hashes (every tracked file when no PATHS are given)."""
+    from expflow_git.hooks.scan import scan_paths
+    from expflow_git.workspace import Workspace
+
+    ws = Workspace.find(policy_path, staged=staged)
+    findings, count = scan_paths(ws, paths, warn=err)
+    emit_findings(findings)
+    if findings:
+        err(
+            f"{PROG} scan: {len(findings)} leaked PIN / PIN hash / private key finding(s); "
+            "remove them (and rotate the PIN or key)"
+        )
+        raise SystemExit(ExitCode.FAILED)
+    err(f"{PROG} scan: {count} file(s) clean")
+
+
+@click.command()
+@click.option("--pin", help="PIN approving the change (or env EXPFLOW_PIN).")
+@click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
+@policy_option
+def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
+    """Refuse staged rewrites of committed results and frozen records unless PIN-approved
+    (a result's rewrite also needs a correction staged with it, unless corrections: deny)."""
+    from expflow_git.hooks.protect import judge_rewrites, orphaned_results, staged_rewrites
+    from expflow_git.pin.guard import ENV_PIN
+    from expflow_git.workspace import Workspace
+
+    ws = Workspace.find(policy_path)
+    orphans = orphaned_results(ws)
+    if orphans:  # never PIN-approvable: the result would be invalid
+        emit_findings(orphans)
+        raise SystemExit(ExitCode.FAILED)
+    judged = judge_rewrites(ws, staged_rewrites(ws))
+    if judged.refused:  # never PIN-approvable: audit --since would report them
+        emit_findings(judged.refused)
+        raise SystemExit(ExitCode.FAILED)
+    rewrites = judged.approvable
+    if not rewrites:
+        return
+    if not (pin or force or os.environ.get(ENV_PIN)):
+        emit_findings([r.finding() for r in rewrites])
+        raise SystemExit(ExitCode.FAILED)
+    paths = line(", ".join(r.path for r in rewrites))  # also shown in the PIN prompt
+    guard(f"change committed result(s) or frozen record(s) {paths}", pin=pin, force=force)
+    err(
+        f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
+        f"approved: {paths}"
+    )
+    for c in judged.declared:
+        err(f"{PROG} protect: declared by {c.path}: {c.describe()}")
+
+
+@click.command("install-hooks")
+def install_hooks_cmd() -> None:
+    """Install the plain git hooks (pre-commit, pre-push) into .git/hooks (never overwrites)."""
+    from expflow_git.hooks.install import install_hooks
+
+    for path, what in install_hooks(repo()):
+        click.echo(f"{path}: {what}")

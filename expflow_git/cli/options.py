@@ -1,0 +1,73 @@
+"""Options several commands share, and the repository a command runs in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
+
+policy_option = click.option(
+    "--policy",
+    "policy_path",
+    metavar="FILE",
+    envvar="EXPFLOW_POLICY",
+    help="Policy file (default: expflow.yaml at the repository root; env EXPFLOW_POLICY).",
+)
+
+policy_ref_option = click.option(
+    "--policy-ref",
+    metavar="REF",
+    help="Judge by the policy committed at REF (e.g. the pull request's base), not the one "
+    "at the audited commit, and report what the commit's own policy would change.",
+)
+
+rev_option = click.option(
+    "--rev", default="HEAD", show_default=True, help="Commit to read (never the working tree)."
+)
+
+allowed_signers_option = click.option(
+    "--allowed-signers",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Trust the ssh-ed25519 keys of an OpenSSH allowed_signers file (namespace "
+    "expflow-git), and name their principals.",
+)
+
+
+class AsGiven(click.Path):
+    """A path taken as given, without a look at the disk: the check reads each file
+    once and reports a missing or unreadable one as a finding on that file."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return os.fsdecode(value)
+
+
+def hook_options(command: Callable[..., None]) -> Callable[..., None]:
+    """PATHS, --staged and --policy: what every file-checking hook takes."""
+    for decorator in reversed(
+        [
+            click.argument("paths", nargs=-1, type=AsGiven(path_type=str)),
+            click.option(
+                "--staged",
+                is_flag=True,
+                help="Check the staged content (the index), not the working tree "
+                "(for plain git hooks).",
+            ),
+            policy_option,
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+def repo() -> Git:
+    """The repository enclosing the working directory."""
+    from expflow_git.gitstore import Git
+
+    return Git.discover(Path.cwd())

@@ -1,0 +1,194 @@
+"""Writing records: `init`, `new`, `result`, `rm`, `cancel`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from expflow_git.cli.console import emit_findings, fail, guard, out
+from expflow_git.cli.options import policy_option
+from expflow_git.errors import ExitCode
+
+
+@click.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--template",
+    type=click.Choice(["minimal", "competition"]),
+    default="minimal",
+    show_default=True,
+    help="competition writes the standard 13-metric registry.",
+)
+def init(directory: Path, template: str) -> None:
+    """Scaffold expflow.yaml, experiments/, results/, hooks config and a workflow."""
+    from expflow_git.records.scaffold import Template, scaffold
+
+    for rel, created in scaffold(directory, Template(template)):
+        click.echo(f"{'created' if created else 'kept   '} {directory / rel}")
+
+
+@click.command()
+@click.argument("exp_id", metavar="ID")
+@click.option("--study", required=True, help="Study the run belongs to.")
+@click.option("--param", "params", multiple=True, metavar="K=V", help="A parameter (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 2), help="Seed (default: derived).")
+@click.option("--condition", help="Condition for the derived seed (default: the ID).")
+@click.option(
+    "--replicate",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Replicate number for the derived seed.",
+)
+@click.option("--title", default="", help="A one-line title.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "running", "success"]),
+    default="pending",
+    show_default=True,
+)
+@policy_option
+def new(
+    exp_id: str,
+    study: str,
+    params: tuple[str, ...],
+    tags: tuple[str, ...],
+    seed: int | None,
+    condition: str | None,
+    replicate: int,
+    title: str,
+    status: str,
+    policy_path: str | None,
+) -> None:
+    """Write an experiment record with captured provenance and a derived seed."""
+    from expflow_git.documents import Status
+    from expflow_git.records.writer import open_layout, write_experiment
+
+    rel, seed = write_experiment(
+        open_layout(policy_path),
+        exp_id=exp_id,
+        study=study,
+        params=params,
+        tags=tags,
+        seed=seed,
+        condition=condition,
+        replicate=replicate,
+        title=title,
+        status=Status(status),
+    )
+    out(f"wrote {rel} (seed {seed})")
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True})
+@click.argument("exp_id", metavar="ID")
+@click.argument("metric_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--overwrite", is_flag=True, help="Replace a result (PIN-guarded; needs --reason).")
+@click.option(
+    "--reason",
+    help="Why the result is replaced (required with --overwrite); a committed result's "
+    "replacement is recorded in a correction.",
+)
+@click.option("--pin", help="PIN for --overwrite (or env EXPFLOW_PIN, or a prompt).")
+@click.option("--force", is_flag=True, help="Skip the PIN check for --overwrite, and say so.")
+@policy_option
+def result(
+    exp_id: str,
+    metric_args: tuple[str, ...],
+    overwrite: bool,
+    reason: str | None,
+    pin: str | None,
+    force: bool,
+    policy_path: str | None,
+) -> None:
+    """Write a result: --metric K=V… [--split NAME --metric K=V…]…
+
+    Metrics are checked against the registry before anything is written. A
+    pending or running record is marked `success`.
+    """
+    from expflow_git.records.writer import correction_for, open_layout, plan_result, write_result
+
+    layout = open_layout(policy_path)
+    plan = plan_result(layout, exp_id, metric_args)
+    if plan.findings:
+        emit_findings(plan.findings)
+        fail(f"{plan.path}: not written: {len(plan.findings)} problem(s)", ExitCode.FAILED)
+    correction = None
+    if plan.exists:
+        if not overwrite:
+            fail(
+                f"{plan.path}: a result exists already; results are write-once "
+                "(--overwrite is PIN-guarded)",
+                ExitCode.FAILED,
+            )
+        if not reason:
+            fail(f"{plan.path}: --overwrite needs --reason TEXT (it is recorded in a correction)")
+        correction = correction_for(
+            layout,
+            study=plan.record["study"],
+            exp_id=exp_id,
+            result_rel=plan.path,
+            new_data=plan.data,
+            reason=reason,
+            environ=os.environ,
+        )
+        guard(f"overwrite {plan.path}", pin=pin, force=force)
+    for done in write_result(layout, plan, overwrite=overwrite, correction=correction):
+        out(done)
+
+
+@click.command("rm")
+@click.argument("exp_id", metavar="ID")
+@click.option(
+    "--reason", help="Why (required when the result is committed; recorded in a correction)."
+)
+@click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
+@click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
+@policy_option
+def rm_cmd(
+    exp_id: str, reason: str | None, pin: str | None, force: bool, policy_path: str | None
+) -> None:
+    """Delete a record and its result (PIN-guarded; a committed result leaves a correction)."""
+    from expflow_git.records.writer import (
+        correction_for,
+        open_layout,
+        remove_run,
+        write_planned_correction,
+    )
+
+    layout = open_layout(policy_path)
+    # A missing run, or a missing reason, fails before any PIN is asked for.
+    _, exp_doc = layout.find_experiment(exp_id)
+    study = exp_doc["study"]
+    correction = correction_for(
+        layout,
+        study=study,
+        exp_id=exp_id,
+        result_rel=layout.result_rel(study, exp_id),
+        new_data=None,
+        reason=reason,
+        environ=os.environ,
+    )
+    guard(f"rm {exp_id}", pin=pin, force=force)
+    if correction is not None:
+        out(f"wrote {write_planned_correction(layout, correction)}")
+    for rel in remove_run(layout, exp_id):
+        out(f"removed {rel}")
+
+
+@click.command()
+@click.argument("exp_id", metavar="ID")
+@click.option("--reason", default="", help="Why the run was cancelled.")
+@click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
+@click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
+@policy_option
+def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: str | None) -> None:
+    """Set a pending/running experiment to `skipped`, with the reason (PIN-guarded)."""
+    from expflow_git.records.writer import cancel_run, cancellable, open_layout
+
+    layout = open_layout(policy_path)
+    exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
+    guard(f"cancel {exp_id}", pin=pin, force=force)
+    out(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")

@@ -1,0 +1,195 @@
+"""Keys and verification: `keygen`, `verify`, and `report` (render a saved report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from expflow_git.cli.console import PROG, err, fail, out, warn
+from expflow_git.cli.options import allowed_signers_option, repo
+from expflow_git.errors import ExitCode
+
+
+@click.command()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Private key path; the public key goes to PATH.pub.",
+)
+def keygen(out: str) -> None:
+    """Make an Ed25519 key pair (PATH mode 0600, PATH.pub)."""
+    from expflow_git.errors import printable
+    from expflow_git.gitstore import unignored_work_tree
+    from expflow_git.report.signing import keygen as make_keys
+
+    kid = make_keys(out)
+    click.echo(f"wrote {out} (private, mode 0600) and {out}.pub\nkeyid {kid}")
+    # A private key inside a work tree is one `git add -A` from being committed (the
+    # scan's private-key rule refuses it too).
+    root = unignored_work_tree(out)
+    if root is not None:
+        warn(
+            f"{printable(out)} is a private key inside the git work tree "
+            f"{printable(str(root))}; never commit it (add it to .gitignore, or keep keys "
+            "outside the repository)",
+            command="keygen",
+        )
+
+
+@click.command()
+@click.argument("report", type=click.Path(dir_okay=False))
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A trusted public key (repeatable).",
+)
+@click.option(
+    "--trusted-ref",
+    metavar="REF",
+    help="Also trust .expflow/keys/*.pub as committed at REF (e.g. origin/main); REF must "
+    "not contain the commit being verified.",
+)
+@allowed_signers_option
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Check the report's binding to this repository.",
+)
+@click.option(
+    "--ref",
+    default="HEAD",
+    show_default=True,
+    help="With --repo: the commit must be in the history of REF.",
+)
+@click.option(
+    "--recompute/--no-recompute",
+    default=True,
+    show_default=True,
+    help="With --repo: re-run the audit and compare the entries byte for byte.",
+)
+@click.option(
+    "--chain",
+    "chain_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="A directory of reports to check as a chain REPORT belongs to.",
+)
+@click.option("--allow-unsigned", is_flag=True, help="Accept an unsigned report explicitly.")
+def verify(
+    report: str,
+    public_keys: tuple[str, ...],
+    trusted_ref: str | None,
+    allowed_signers: str | None,
+    repo_dir: str | None,
+    ref: str,
+    recompute: bool,
+    chain_dir: str | None,
+    allow_unsigned: bool,
+) -> None:
+    """Verify a report's signature, hash chain and binding to the repository."""
+    from expflow_git.gitstore import Git
+    from expflow_git.report.keyring import trusted_keys
+    from expflow_git.report.saved import claimed_commit, read_bytes
+    from expflow_git.report.verify import Options, verify_report
+
+    data = read_bytes(report)
+    git = Git.discover(repo_dir) if repo_dir else None
+    keys_repo = git or (repo() if trusted_ref else None)
+    keyring = trusted_keys(
+        public_keys,
+        trusted_ref=trusted_ref,
+        allowed_signers=allowed_signers,
+        git=keys_repo,
+        report_commit=claimed_commit(data),
+        warn=lambda message: warn(message, command="verify"),
+    )
+    options = Options(
+        trusted=keyring.keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
+    )
+    verdict = verify_report(data, source=report, options=options)
+    lines = keyring.lines + verdict.lines
+    if chain_dir:
+        from expflow_git.report.chain import verify_chain
+
+        lines += verify_chain(Path(chain_dir), report=data, options=options, git=git or keys_repo)
+    for line in lines:
+        out(str(line))  # a line may quote the report (keyids, paths): escaped
+    ok = all(line.ok for line in lines)
+    signers = ", ".join(dict.fromkeys(k.name() for k in verdict.signers))
+    out(
+        f"{report}: "
+        + (
+            f"VERIFIED{', signed by ' + signers if signers else ''}"
+            if ok
+            else "VERIFICATION FAILED"
+        )
+    )
+    if not ok:
+        raise SystemExit(ExitCode.FAILED)
+
+
+@click.command("report")
+@click.argument("report_path", metavar="REPORT", type=click.Path(dir_okay=False))
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Write a self-contained HTML scorecard.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Check the signature with this key (repeatable).",
+)
+@allowed_signers_option
+def report_cmd(
+    report_path: str,
+    html_path: str | None,
+    fmt: str,
+    public_keys: tuple[str, ...],
+    allowed_signers: str | None,
+) -> None:
+    """Render a saved report, after checking its integrity (and signature, given keys).
+
+    Only signatures verified with a given key are shown as signers; without a key the
+    report says its signature was not verified.
+    """
+    from expflow_git.atomicfile import write_atomic
+    from expflow_git.render.formats import html_renderer, renderer
+    from expflow_git.render.view import view_from_statement
+    from expflow_git.report.keyring import trusted_keys
+    from expflow_git.report.saved import parse_saved, read_bytes
+    from expflow_git.report.verify import Options, verify_report
+
+    data = read_bytes(report_path)
+    keys = trusted_keys(
+        public_keys, allowed_signers=allowed_signers, warn=lambda message: warn(message)
+    ).keys
+    verdict = verify_report(
+        data, source=report_path, options=Options(trusted=keys, allow_unsigned=not keys)
+    )
+    if not verdict.ok:
+        for line in verdict.lines:
+            if not line.ok:
+                err(str(line))
+        fail(f"{report_path}: not rendered: the report does not verify", ExitCode.FAILED)
+    # The bytes that were verified are the bytes shown: the file is never read twice.
+    envelope, statement = parse_saved(data, source=report_path)
+    unverified = bool(envelope.signatures) and not verdict.signers
+    if unverified:
+        err(f"{PROG} report: signature not verified (pass --public-key or --allowed-signers)")
+    signed_by = list(dict.fromkeys(k.name() for k in verdict.signers))
+    view = view_from_statement(statement, signed_by, unverified=unverified)
+    if html_path:
+        write_atomic(html_path, html_renderer()(view).encode())
+        err(f"wrote {html_path}")
+    click.echo(renderer(fmt)(view), nl=False)

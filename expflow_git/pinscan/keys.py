@@ -1,0 +1,192 @@
+"""The PIN scanner's structural rules: keys nested below a `pin` mapping, the tool's own
+`--pin` flag on a command line, and private-key blocks (see scanner.py for the rules)."""
+
+from __future__ import annotations
+
+import re
+
+from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
+from expflow_git.pinscan.values import Kind, Line, past_properties, value_at
+
+# --- nested keys ----------------------------------------------------------------------
+
+_HASH_CHILDREN = "hash|sha256|digest|hashed"
+_VALUE_CHILDREN = "value|code|secret|number"
+# A YAML `pin:` opening a block mapping (nothing but a comment after the colon).
+_YAML_PIN_RE = re.compile(
+    r"^(?P<indent> *)(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*:[ \t]*(?:#[^\n]*)?\r?$",
+    re.IGNORECASE | re.MULTILINE | re.ASCII,
+)
+# A TOML table `[pin]`, `[auth.pin]`, `[[pin]]`, `["pin"]`.
+_TOML_PIN_RE = re.compile(
+    r"^[ \t]*\[\[?[ \t]*(?:[^\]\n]*\.[ \t]*)?(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*\]\]?"
+    r"[ \t]*(?:#[^\n]*)?\r?$",
+    re.IGNORECASE | re.MULTILINE | re.ASCII,
+)
+# `pin: {`, `"pin": {`, `pin = {` (a flow mapping, JSON object, TOML inline table).
+_FLOW_PIN_RE = re.compile(
+    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*\{",
+    re.IGNORECASE | re.ASCII,
+)
+_CHILD = rf"(?P<q>[\"']?)(?P<key>{_HASH_CHILDREN}|{_VALUE_CHILDREN})(?P=q)[ \t]*"
+_YAML_CHILD_RE = re.compile(_CHILD + r":[ \t]+", re.IGNORECASE | re.ASCII)
+_TOML_CHILD_RE = re.compile(_CHILD + r"=[ \t]*", re.IGNORECASE | re.ASCII)
+_FLOW_CHILD_RE = re.compile(
+    r"(?<![\w-])" + _CHILD + r"(?:=|:(?=[ \t\"'0-9]))[ \t]*", re.IGNORECASE | re.ASCII
+)
+_BRACE_RE = re.compile(r"[{}]")
+_INDENT_RE = re.compile(r"[ \t]*")
+
+
+def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
+    """Hits for the direct children of `pin` mappings (see the module docstring).
+
+    Each form is read in one pass: a mapping's children end where the next `pin`
+    mapping of the same form begins, so no line is read for two mappings."""
+    children: list[tuple[str, re.Match[str]]] = []  # (the pin key as written, child match)
+    openers = list(_YAML_PIN_RE.finditer(text))
+    for i, m in enumerate(openers):
+        stop = openers[i + 1].start() if i + 1 < len(openers) else len(text)
+        children += _yaml_children(text, m, stop)
+    headers = list(_TOML_PIN_RE.finditer(text))
+    for i, m in enumerate(headers):
+        stop = headers[i + 1].start() if i + 1 < len(headers) else len(text)
+        children += _toml_children(text, m, stop)
+    for m in _FLOW_PIN_RE.finditer(text):
+        close = _BRACE_RE.search(text, m.end())
+        stop = close.start() if close is not None else len(text)
+        children += [(m.group("key"), c) for c in _FLOW_CHILD_RE.finditer(text, m.end(), stop)]
+    hits: list[Hit] = []
+    line = Line(text)
+    consumed = 0  # a child found twice (two forms), or inside an earlier child's value
+    for parent, c in sorted(children, key=lambda pc: pc[1].start()):
+        if c.start() < consumed:
+            continue
+        consumed = c.end()
+        value = value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
+        if value is not None:
+            value = past_properties(text, value, line)
+        if value is None or value.kind is Kind.REFERENCE:
+            continue
+        consumed = value.end
+        token = text[value.start : value.end]
+        child = c.group("key")
+        name = f"{parent}.{child}"
+        if child.lower() in _VALUE_CHILDREN.split("|"):
+            if FOUR_DIGITS_RE.fullmatch(token):
+                hits.append(
+                    Hit(
+                        Leak.PIN_VALUE,
+                        value.start,
+                        value.end,
+                        f"4-digit PIN under key '{name}' (masked: ****)",
+                    )
+                )
+            continue
+        if code and value.kind is Kind.BARE and not NUMBER_RE.fullmatch(token):
+            continue
+        if overlaps.any(value.start, value.end):
+            continue
+        hits.append(
+            Hit(Leak.PIN_ASSIGNMENT, value.start, value.end, f"{name} assigned a value (masked)")
+        )
+    return hits
+
+
+def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
+    """The direct children of a YAML block mapping: the lines at the first child's indent,
+    up to the first line indented no deeper than the `pin:` line."""
+    indent = len(opener.group("indent"))
+    child_indent = -1
+    out: list[tuple[str, re.Match[str]]] = []
+    pos = opener.end() + 1
+    while pos < stop:
+        eol = text.find("\n", pos, stop)
+        eol = stop if eol == -1 else eol
+        lead = _INDENT_RE.match(text, pos, eol)
+        body = lead.end() if lead is not None else pos
+        if body < eol and text[body] not in "#\r":
+            depth = body - pos
+            if depth <= indent or "\t" in text[pos:body]:
+                break
+            if child_indent == -1:
+                child_indent = depth
+            if depth == child_indent and (c := _YAML_CHILD_RE.match(text, body, eol)):
+                out.append((opener.group("key"), c))
+        pos = eol + 1
+    return out
+
+
+def _toml_children(text: str, header: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
+    """The `key = value` lines of a TOML table, up to the next table header."""
+    out: list[tuple[str, re.Match[str]]] = []
+    pos = header.end() + 1
+    while pos < stop:
+        eol = text.find("\n", pos, stop)
+        eol = stop if eol == -1 else eol
+        lead = _INDENT_RE.match(text, pos, eol)
+        body = lead.end() if lead is not None else pos
+        if text.startswith("[", body):
+            break
+        if c := _TOML_CHILD_RE.match(text, body, eol):
+            out.append((header.group("key"), c))
+        pos = eol + 1
+    return out
+
+
+# --- the tool's flag on a command line ------------------------------------------------
+
+_FLAG_RE = re.compile(
+    # `--pin \` then the PIN on the next line: a shell or Makefile line continuation.
+    r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>[\"']?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])",
+    re.ASCII,
+)
+
+
+def flag_hits(text: str) -> list[Hit]:
+    return [
+        Hit(
+            Leak.PIN_VALUE,
+            m.start("pin"),
+            m.end("pin"),
+            "4-digit PIN given with --pin on a command line (masked: ****)",
+        )
+        for m in _FLAG_RE.finditer(text)
+    ]
+
+
+# --- private keys -----------------------------------------------------------------------
+
+# A line break is a newline, or `\n` inside a JSON string (a service account's key file).
+_BR = r"[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*"
+_PRIVATE_KEY_RE = re.compile(
+    r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"
+    + _BR
+    # RFC 1421 headers (Proc-Type: 4,ENCRYPTED / DEK-Info) or PGP armor headers, a blank line
+    + r"(?:[A-Za-z][A-Za-z0-9-]*:[^\n\\]*"
+    + _BR
+    + r"){0,8}(?:"
+    + _BR
+    + r")?"
+    # the base64 body: one line of 16 or more characters, then any lines
+    + r"[A-Za-z0-9+/=]{16,}"
+    + _BR
+    + r"(?:[A-Za-z0-9+/=]+"
+    + _BR
+    + r")*"
+    + r"-----END (?P=label)PRIVATE KEY(?P=block)?-----",
+    re.ASCII,
+)
+
+
+def private_key_hits(text: str) -> list[Hit]:
+    return [
+        Hit(
+            Leak.PRIVATE_KEY,
+            m.start(),
+            m.end(),
+            f"a private key ({m.group('label')}PRIVATE KEY{m.group('block') or ''}) must not "
+            "be committed (contents masked; rotate the key)",
+        )
+        for m in _PRIVATE_KEY_RE.finditer(text)
+    ]

@@ -1,0 +1,1 @@
+"""Writing records: `init` (scaffold.py), `new`, `result`, `rm`, `cancel` (writer.py)."""

@@ -1,0 +1,374 @@
+"""The scorecard's SVG charts: each metric's runs against its thresholds and gates, and
+the walk-forward scatter. Coordinates have fixed precision: the same view always gives
+the same bytes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from expflow_git.policy.model import Gate, Op
+from expflow_git.render.markup import esc as _e
+from expflow_git.render.markup import num as _n
+from expflow_git.render.markup import short as _short
+from expflow_git.render.view import Row, View, fmt_number
+
+MAX_CHART_RUNS = 50
+MAX_LABELLED_POINTS = 25
+
+# Chart geometry (SVG user units; the SVGs scale to the page width).
+_LABEL_W = 210
+_PLOT_W = 560
+_VALUE_W = 150
+_ROW_H = 24
+_AXIS_H = 44
+_SCATTER = 380
+_SCATTER_LEFT = 64
+_SCATTER_BOTTOM = 50
+
+# --- scales -----------------------------------------------------------------
+
+
+# Positions are computed on values clipped to this range, so no sum or difference
+# overflows; the labels always show the true values.
+_LIMIT = 1e300
+
+
+def _clip(value: float) -> float:
+    return min(_LIMIT, max(-_LIMIT, value))
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """A linear map from a data domain onto [start, end] in SVG units."""
+
+    lo: float
+    hi: float
+    start: float
+    end: float
+    ticks: tuple[float, ...]
+
+    def __call__(self, value: float) -> float:
+        frac = (_clip(value) - self.lo) / (self.hi - self.lo)
+        return self.start + min(1.0, max(0.0, frac)) * (self.end - self.start)
+
+
+def _nice_step(raw: float) -> float:
+    power: float = 10.0 ** math.floor(math.log10(raw))
+    for m in (1.0, 2.0, 2.5, 5.0):
+        if raw <= m * power:
+            return m * power
+    return 10 * power
+
+
+def _scale(values: Iterable[float], start: float, end: float, *, ticks: int = 5) -> _Scale:
+    """A padded domain with round ticks; safe for no value, one value and equal values."""
+    vals = [_clip(v) for v in values if math.isfinite(v)]
+    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    if hi - lo <= max(abs(lo), abs(hi)) * 1e-9 or hi - lo < 1e-200:
+        # Equal, or equal up to float noise: centre them in a range of ±10 %.
+        pad = max(abs(lo), abs(hi)) * 0.1
+        pad = pad if pad >= 1e-200 else 1.0
+        lo, hi = lo - pad, hi + pad
+    span = hi - lo
+    step = _nice_step(span / ticks)
+    lo = math.floor((lo - span * 0.05) / step) * step
+    hi = math.ceil((hi + span * 0.05) / step) * step
+    count = round((hi - lo) / step)
+    marks = (lo + i * step for i in range(count + 1))
+    return _Scale(lo, hi, start, end, tuple(t for t in marks if abs(t) <= _LIMIT))
+
+
+def _tick_label(value: float) -> str:
+    # Twelve significant digits hide float noise such as 0.30000000000000004.
+    return fmt_number(float(f"{value:.12g}") + 0.0)
+
+
+def legend(thresholds: bool) -> str:
+    ok = (
+        '<span><svg width="14" height="14" aria-hidden="true">'
+        '<circle cx="7" cy="7" r="5" class="dot ok"/></svg>feasible</span>'
+    )
+    bad = (
+        '<span><svg width="14" height="14" aria-hidden="true">'
+        '<path d="M3 3L11 11M3 11L11 3" class="dot bad"/></svg>infeasible</span>'
+    )
+    line = (
+        '<span><svg width="22" height="14" aria-hidden="true">'
+        '<line x1="11" y1="0" x2="11" y2="14" class="threshold"/></svg>threshold / gate '
+        "(shaded side fails)</span>"
+        if thresholds
+        else ""
+    )
+    return f'<div class="legend" aria-hidden="true">{ok}{bad}{line}</div>'
+
+
+def _chart_rows(view: View) -> tuple[list[Row], list[str]]:
+    """The runs to draw (best first, capped) and notes on what was left out."""
+    drawn = [r for r in view.rows if r.metrics.get(view.sort_by) is not None]
+    sign = -1.0 if view.descending else 1.0
+    drawn.sort(key=lambda r: (sign * float(r.metrics[view.sort_by]), r.id))
+    shown = drawn[:MAX_CHART_RUNS]
+    # The winner under the rules is always on the chart, even below the cut.
+    extra = [r for r in drawn[MAX_CHART_RUNS:] if r.id == view.best_feasible]
+    notes = []
+    if len(drawn) > len(shown):
+        notes.append(
+            f"showing the top {len(shown):,} of {len(drawn):,} runs by {view.sort_by}"
+            + (" and best_feasible" if extra else "")
+        )
+    if len(drawn) < len(view.rows):
+        notes.append(f"{len(view.rows) - len(drawn):,} run(s) without {view.sort_by} not drawn")
+    return shown + extra, notes
+
+
+def _label(gate: Gate) -> str:
+    """`metric < value`, the number as the scorecard shows numbers."""
+    return f"{gate.metric} {gate.op.symbol} {fmt_number(gate.value)}"
+
+
+def _failing_zone(t: Gate, x: _Scale, top: float, height: float) -> str:
+    """Shade the side of a threshold line where runs fail it."""
+    at = x(t.value)
+    if t.op in (Op.GT, Op.GE):
+        left, right = x.start, at
+    elif t.op in (Op.LT, Op.LE):
+        left, right = at, x.end
+    else:
+        return ""
+    if right - left <= 0:
+        return ""
+    return (
+        f'<rect class="zone" x="{_n(left)}" y="{_n(top)}" width="{_n(right - left)}" '
+        f'height="{_n(height)}"/>'
+    )
+
+
+def metric_chart(view: View) -> str:
+    rows, notes = _chart_rows(view)
+    metric = view.sort_by
+    direction = "higher is better" if view.descending else "lower is better"
+    head = f'<section aria-labelledby="h-chart"><h2 id="h-chart">{_e(metric)} per run</h2>'
+    if not rows:
+        text = f"No run has {metric}; nothing to chart." if view.rows else "No runs to chart."
+        return head + f'<p class="muted">{_e(text)}</p></section>'
+    thresholds = view.thresholds_on(metric)
+    top = 18.0 + 16.0 * len(thresholds)
+    plot_h = _ROW_H * len(rows)
+    width = _LABEL_W + _PLOT_W + _VALUE_W
+    height = top + plot_h + _AXIS_H
+    x = _scale(
+        [float(r.metrics[metric]) for r in rows] + [t.value for t in thresholds],
+        _LABEL_W,
+        _LABEL_W + _PLOT_W,
+    )
+    title = f"{metric} per run ({direction})"
+    desc = (
+        f"Dot chart of {metric} for {len(rows)} run(s), best first; filled dots are feasible "
+        "runs, crosses are infeasible runs"
+        + (
+            "; dashed vertical lines mark " + ", ".join(_label(t) for t in thresholds)
+            if thresholds
+            else ""
+        )
+        + "."
+    )
+    out = [
+        f'<svg viewBox="0 0 {width} {_n(height)}" width="{width}" height="{_n(height)}" '
+        f'role="img" aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="chart-title">{_e(title)}</title><desc id="chart-desc">{_e(desc)}</desc>',
+    ]
+    for t in thresholds:
+        out.append(_failing_zone(t, x, top, plot_h))
+    bottom = top + plot_h
+    for tick in x.ticks:
+        at = _n(x(tick))
+        out.append(f'<line class="grid" x1="{at}" y1="{_n(top)}" x2="{at}" y2="{_n(bottom)}"/>')
+        out.append(
+            f'<text class="tick" x="{at}" y="{_n(bottom + 16)}" text-anchor="middle">'
+            f"{_e(_tick_label(tick))}</text>"
+        )
+    out.append(
+        f'<line class="axis" x1="{_LABEL_W}" y1="{_n(bottom)}" x2="{_LABEL_W + _PLOT_W}" '
+        f'y2="{_n(bottom)}"/>'
+    )
+    out.append(
+        f'<text class="tick" x="{_LABEL_W + _PLOT_W / 2:.1f}" y="{_n(bottom + 36)}" '
+        f'text-anchor="middle">{_e(metric)} ({direction})</text>'
+    )
+    for i, row in enumerate(rows):
+        out.append(_chart_row(view, row, x, top + i * _ROW_H + _ROW_H / 2))
+    for i, t in enumerate(thresholds):
+        at = _n(x(t.value))
+        label_y = 12.0 + 16.0 * i
+        out.append(
+            f'<line class="threshold" x1="{at}" y1="{_n(label_y + 4)}" x2="{at}" '
+            f'y2="{_n(bottom)}"><title>{_e(t.source)} {_e(_label(t))}</title></line>'
+        )
+        out.append(
+            f'<text x="{at}" y="{_n(label_y)}" text-anchor="middle" class="best">'
+            f"{_e(t.source)} {_e(t.op.symbol)} {_e(fmt_number(t.value))}</text>"
+        )
+    out.append("</svg>")
+    caption = (
+        f"Each run's {metric} ({direction}), best first."
+        + "".join(f" {n[:1].upper()}{n[1:]}." for n in notes)
+        + ("" if thresholds else f" No threshold or gate on {metric}.")
+    )
+    return (
+        head
+        + legend(bool(thresholds))
+        + '<figure><div class="scroll">'
+        + "".join(out)
+        + f"</div><figcaption>{_e(caption)}</figcaption></figure></section>"
+    )
+
+
+def _chart_row(view: View, row: Row, x: _Scale, y: float) -> str:
+    value = float(row.metrics[view.sort_by])
+    at = x(value)
+    ok = row.feasible
+    cls = "ok" if ok else "bad"
+    rank = f"#{row.rank} " if row.rank is not None else ""
+    tags = best_tags(view, row.id)
+    status = "feasible" if ok else "infeasible: " + "; ".join(row.failed)
+    tip = f"{rank}{row.id} — {view.sort_by} {fmt_number(value)} — {status}"
+    mark = (
+        f'<circle class="dot ok" cx="{_n(at)}" cy="{_n(y)}" r="5.5"/>'
+        if ok
+        else f'<path class="dot bad" d="M{_n(at - 5)} {_n(y - 5)}L{_n(at + 5)} {_n(y + 5)}'
+        f'M{_n(at - 5)} {_n(y + 5)}L{_n(at + 5)} {_n(y - 5)}"/>'
+    )
+    label = f"{rank}{_short(row.id)}"
+    return (
+        f"<g><title>{_e(tip)}</title>"
+        f'<text class="id {cls}{" best" if tags else ""}" x="{_LABEL_W - 10}" y="{_n(y + 4)}" '
+        f'text-anchor="end">{_e(label)}</text>'
+        f'<line class="stem {cls}" x1="{_LABEL_W}" y1="{_n(y)}" x2="{_n(at)}" y2="{_n(y)}"/>'
+        f"{mark}"
+        f'<text x="{_LABEL_W + _PLOT_W + 10}" y="{_n(y + 4)}">{_e(fmt_number(value))}'
+        + (f'<tspan class="tag" dx="8">{_e(" · ".join(tags))}</tspan>' if tags else "")
+        + "</text></g>"
+    )
+
+
+def _points(walk: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    return [
+        (str(p[0]), float(p[1]), float(p[2]))
+        for p in walk["points"]
+        if math.isfinite(float(p[1])) and math.isfinite(float(p[2]))
+    ]
+
+
+def walk_section(view: View) -> str:
+    w = view.walk
+    if w is None:
+        return ""
+    metric, split = str(w["metric"]), str(w["split"])
+    r = "n/a" if w["r"] is None else f"{w['r']:.4f}"
+    status = str(w["status"])
+    caption = (
+        f"Pearson r = {r} between {metric} and {split}/{metric} over {w['n']} run(s) "
+        f"(top {w['topN']} feasible); the gate needs r ≥ {fmt_number(w['minPearson'])}."
+        + (f" {w['reason']}." if w["reason"] else "")
+    )
+    points = _points(w)
+    figure = (
+        _scatter(points, metric, split) if points else '<p class="muted">No points to plot.</p>'
+    )
+    facts = (
+        ("Status", f'<span class="status {_e(status)}">{_e(status.upper())}</span>'),
+        ("Pearson r", _e(r)),
+        ("Gate", f"r ≥ {_e(fmt_number(w['minPearson']))}"),
+        ("Runs", f"{_e(w['n'])} of the top {_e(w['topN'])} feasible"),
+    )
+    text = (
+        '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
+        f"<p>Each point is a feasible run: its {_e(metric)} on the main evaluation (x) against "
+        f"the same metric on the <code>{_e(split)}</code> split (y); the dashed line is y = x. "
+        "A strong correlation means the ranking carries over to unseen data; a weak one means "
+        "it may be fitted to the evaluation set.</p>"
+    )
+    return (
+        '<section aria-labelledby="h-walk"><h2 id="h-walk">Walk-forward check</h2>'
+        f'<div class="walk"><figure>{figure}<figcaption>{_e(caption)}</figcaption></figure>'
+        f"<div>{text}</div></div></section>"
+    )
+
+
+def _scatter(points: Sequence[tuple[str, float, float]], metric: str, split: str) -> str:
+    size = _SCATTER
+    left, bottom_pad, top = _SCATTER_LEFT, _SCATTER_BOTTOM, 14
+    width, height = left + size + 20, top + size + bottom_pad
+    values = [v for _, a, b in points for v in (a, b)]
+    # One domain for both axes keeps the plot square, so y = x is the diagonal.
+    x = _scale(values, left, left + size)
+    y = _scale(values, top + size, top)
+    title = f"{split}/{metric} against {metric}"
+    desc = f"Scatter plot of {len(points)} run(s) with the line y = x."
+    out = [
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-labelledby="walk-title walk-desc" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="walk-title">{_e(title)}</title><desc id="walk-desc">{_e(desc)}</desc>',
+    ]
+    for tick in x.ticks:
+        at = _n(x(tick))
+        out.append(f'<line class="grid" x1="{at}" y1="{top}" x2="{at}" y2="{top + size}"/>')
+        out.append(
+            f'<text class="tick" x="{at}" y="{top + size + 16}" text-anchor="middle">'
+            f"{_e(_tick_label(tick))}</text>"
+        )
+    for tick in y.ticks:
+        at = _n(y(tick))
+        out.append(f'<line class="grid" x1="{left}" y1="{at}" x2="{left + size}" y2="{at}"/>')
+        out.append(
+            f'<text class="tick" x="{left - 6}" y="{_n(y(tick) + 4)}" text-anchor="end">'
+            f"{_e(_tick_label(tick))}</text>"
+        )
+    out.append(
+        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" class="axis"/>'
+    )
+    out.append(
+        f'<line class="diag" x1="{_n(x(x.lo))}" y1="{_n(y(y.lo))}" x2="{_n(x(x.hi))}" '
+        f'y2="{_n(y(y.hi))}"><title>y = x</title></line>'
+    )
+    out.append(
+        # Below the diagonal near its top end, clear of the line.
+        f'<text class="tag" x="{left + size - 8}" y="{top + 48}" text-anchor="end">y = x</text>'
+    )
+    for run_id, a, b in points:
+        out.append(
+            f'<circle class="pt" cx="{_n(x(a))}" cy="{_n(y(b))}" r="5.5"><title>'
+            f"{_e(f'{run_id}: {metric} {fmt_number(a)}, {split}/{metric} {fmt_number(b)}')}"
+            "</title></circle>"
+        )
+    if len(points) <= MAX_LABELLED_POINTS:
+        for run_id, a, b in points:
+            # Labels of points near the right edge go on their left, inside the plot.
+            right = x(a) > left + size * 0.75
+            anchor = ' text-anchor="end"' if right else ""
+            out.append(
+                f'<text class="tag" x="{_n(x(a) - 8 if right else x(a) + 8)}" '
+                f'y="{_n(y(b) + 4)}"{anchor}>{_e(_short(run_id, 16))}</text>'
+            )
+    out.append(
+        f'<text class="tick" x="{left + size / 2:.1f}" y="{top + size + 38}" '
+        f'text-anchor="middle">{_e(metric)}</text>'
+    )
+    out.append(
+        f'<text class="tick" transform="rotate(-90)" x="{-(top + size / 2):.1f}" y="14" '
+        f'text-anchor="middle">{_e(f"{split} / {metric}")}</text>'
+    )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def best_tags(view: View, run_id: str) -> list[str]:
+    """Which of the best runs (best_feasible, best_any) `run_id` is."""
+    return [
+        tag
+        for tag, best in (("best_feasible", view.best_feasible), ("best_any", view.best_any))
+        if best == run_id
+    ]

@@ -1,0 +1,29 @@
+"""Small pieces of the scorecard's markup shared by the page (html.py) and its charts
+(charts.py): escaping, SVG numbers, class attributes, shortened labels."""
+
+from __future__ import annotations
+
+from expflow_git.escape import html_text
+
+MAX_LABEL_CHARS = 26
+
+
+def esc(value: object) -> str:
+    """Escape for text and for quoted attributes alike (expflow_git.escape.html_text: control
+    characters and a file name's undecodable bytes shown as `\\x1b`, `\\xff`)."""
+    return html_text(str(value))
+
+
+def num(value: float) -> str:
+    """An SVG coordinate: fixed precision so the bytes never depend on float noise."""
+    return f"{value:.1f}"
+
+
+def css_class(names: str) -> str:
+    """` class="…"`, or nothing for no names."""
+    return f' class="{names}"' if names else ""
+
+
+def short(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """`text`, cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

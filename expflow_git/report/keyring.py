@@ -1,0 +1,61 @@
+"""The keys a verification trusts: --public-key files, `.expflow/keys/*.pub` as committed
+at a trusted ref, and an OpenSSH allowed_signers file; never keys from the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from expflow_git.errors import ExpflowError
+from expflow_git.report import trust
+from expflow_git.report.trust import TrustedKey
+from expflow_git.report.verify import Line
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The trusted keys, and a verdict line per key read at the ref (saying where from)."""
+
+    keys: list[TrustedKey]
+    lines: list[Line] = field(default_factory=list)
+
+
+def trusted_keys(
+    paths: Sequence[str],
+    *,
+    trusted_ref: str | None = None,
+    allowed_signers: str | None = None,
+    git: Git | None = None,
+    report_commit: str | None = None,
+    warn: Callable[[str], None],
+) -> Keyring:
+    """Gather the keys; `report_commit` (what the report claims) must not be reachable from
+    `trusted_ref` (trust.at_ref refuses it). A ref without keys and skipped allowed_signers
+    lines are told to `warn` as they are found."""
+    keys = trust.from_files(paths)
+    lines = []
+    if trusted_ref:
+        if git is None:
+            raise ExpflowError("--trusted-ref needs a repository (run inside one or pass --repo)")
+        at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit)
+        keys += [k.trusted for k in at_ref]
+        lines += [Line("key", True, k.describe()) for k in at_ref]
+        if not at_ref:
+            warn(f"no .expflow/keys/*.pub at {trusted_ref}")
+    if allowed_signers:
+        from expflow_git.report.allowed_signers import NAMESPACE, load_allowed_signers
+
+        loaded = load_allowed_signers(allowed_signers)
+        for warning in loaded.warnings:
+            warn(warning)
+        if not loaded.keys:
+            raise ExpflowError(
+                f"{allowed_signers}: no ssh-ed25519 key usable for namespace {NAMESPACE!r} "
+                "(see ssh-keygen(1), ALLOWED SIGNERS)"
+            )
+        keys += loaded.keys
+    return Keyring(keys, lines)

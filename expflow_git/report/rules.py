@@ -1,0 +1,142 @@
+"""The rules a report's entries obey, applied by the encoder as it writes them and by
+the verifier as it reads them back: the `result` they imply, the order and ranks of the
+runs, the best run overall, the walk-forward figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from expflow_git.audit.pipeline import verdict_passes
+from expflow_git.audit.ranking import best_any, order_key, pearson
+
+Json = dict[str, Any]
+
+
+def sort_keys_of(config: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    return [(config["sortBy"], config["descending"])] + [
+        (t["metric"], t["descending"]) for t in config["tieBreak"]
+    ]
+
+
+def summarize(entries: Sequence[Mapping[str, Any]], focus: str | None) -> Json:
+    """The `result` the entries imply: verdict, counts, best runs, ranking, walk-forward."""
+    ranking: list[Json] = []
+    tally = Tally(
+        focus,
+        lambda run_id, rank, feasible: ranking.append(
+            {"id": run_id, "rank": rank, "feasible": feasible}
+        ),
+    )
+    for entry in entries:
+        tally.add(entry)
+    return tally.result(ranking)
+
+
+class Tally:
+    """What `result` says of a report's entries, gathered one entry at a time (the
+    encoder's and the verifier's one way to it). Each run's ranking item goes to
+    `ranking_item(id, rank, feasible)`: the encoder writes its canonical bytes, as
+    100k dicts would be the largest thing built while a report is encoded."""
+
+    def __init__(self, focus: str | None, ranking_item: Callable[[Any, Any, Any], object]):
+        self.focus = focus
+        self.ranking_item = ranking_item
+        self.findings = self.runs = self.feasible = self.ranked = 0
+        self.best_feasible: Any = None
+        self.focus_feasible = False
+        self.walk: Mapping[str, Any] | None = None
+
+    def add(self, entry: Mapping[str, Any]) -> None:
+        """One entry (or what the encoder keeps of it: type, and id/rank/feasible)."""
+        kind = entry["type"]
+        if kind == "finding":
+            self.findings += 1
+        elif kind == "run":
+            run_id, rank, feasible = entry["id"], entry["rank"], entry["feasible"]
+            self.ranking_item(run_id, rank, feasible)
+            self.runs += 1
+            self.feasible += 1 if feasible else 0
+            if rank is not None:
+                if not self.ranked:
+                    self.best_feasible = run_id
+                self.ranked += 1
+            self.focus_feasible = self.focus_feasible or bool(run_id == self.focus and feasible)
+        elif kind == "walk-forward" and self.walk is None:
+            self.walk = entry
+
+    def result(self, ranking: object) -> Json:
+        walk = self.walk
+        passed = verdict_passes(
+            findings=self.findings,
+            feasible_runs=self.feasible,
+            focus_feasible=self.focus_feasible,
+            walk_passed=None if walk is None else walk["status"] == "pass",
+            focus=self.focus,
+        )
+        return {
+            "verdict": "pass" if passed else "fail",
+            "focus": self.focus,
+            "counts": {
+                "findings": self.findings,
+                "runs": self.runs,
+                "feasible": self.feasible,
+                "ranked": self.ranked,
+            },
+            "ranking": ranking,
+            "best_feasible": self.best_feasible,
+            "walkForward": None
+            if walk is None
+            else {"status": walk["status"], "r": walk["r"], "n": walk["n"]},
+        }
+
+
+def expected_best_any(
+    entries: Sequence[Mapping[str, Any]], keys: list[tuple[str, bool]]
+) -> str | None:
+    runs = [(e["id"], e["metrics"]) for e in entries if e["type"] == "run"]
+    return best_any(runs, keys)
+
+
+def check_run_order(
+    entries: Sequence[Mapping[str, Any]], keys: list[tuple[str, bool]]
+) -> list[str]:
+    """Problems with the run entries' order, ranks and feasibility (empty when consistent)."""
+    problems = []
+    runs = [e for e in entries if e["type"] == "run"]
+    for r in runs:
+        if r["feasible"] != all(c["passed"] for c in r["checks"]):
+            problems.append(f"run {r['id']!r}: 'feasible' contradicts its checks")
+    want = sorted(runs, key=lambda r: order_key(r["metrics"], r["id"], r["feasible"], keys))
+    if [r["id"] for r in want] != [r["id"] for r in runs]:
+        problems.append("run entries are not in ranking order")
+    next_rank = 1
+    for r in runs:
+        rankable = r["feasible"] and keys[0][0] in r["metrics"]
+        expected = next_rank if rankable else None
+        next_rank += 1 if rankable else 0
+        if r["rank"] != expected:
+            problems.append(f"run {r['id']!r}: rank {r['rank']} should be {expected}")
+    return problems
+
+
+def recompute_walk(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Problems with the walk-forward entry (its points and r from the ranked runs)."""
+    walks = [e for e in entries if e["type"] == "walk-forward"]
+    if not walks:
+        return []
+    w = walks[0]
+    ranked = [e for e in entries if e["type"] == "run" and e["rank"] is not None][: w["topN"]]
+    points = [
+        [e["id"], e["metrics"][w["metric"]], e["splits"][w["split"]][w["metric"]]]
+        for e in ranked
+        if w["metric"] in e["metrics"] and w["metric"] in e.get("splits", {}).get(w["split"], {})
+    ]
+    problems = []
+    if points != w["points"] or w["n"] != len(points):
+        problems.append("walk-forward points do not match the ranked runs")
+    r = pearson([p[1] for p in points], [p[2] for p in points]) if len(points) >= 3 else None
+    status = "insufficient" if r is None else ("pass" if r >= w["minPearson"] else "fail")
+    if w["r"] != r or w["status"] != status:
+        problems.append(f"walk-forward r/status should be {r}/{status}")
+    return problems

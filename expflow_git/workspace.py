@@ -1,0 +1,132 @@
+"""Where a hook or a record command runs: the root, the policy file, the repository (if
+any), and whether files are read from the index or the work tree. validate, scan, protect
+and the record commands share it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from expflow_git.errors import ExpflowError
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import DEFAULT_POLICY_PATH, Policy
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
+
+
+@dataclass
+class Workspace:
+    """Where a hook runs: the root, the policy file, and the repository (if any)."""
+
+    root: Path
+    policy_path: Path
+    git: Git | None
+    staged: bool = False  # read checked files from the index, not the working tree
+    _prefixes: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def find(cls, policy: str | None, *, staged: bool = False) -> Workspace:
+        """The enclosing repository (or the current directory) and its policy file.
+
+        Git's own environment is kept: inside a hook GIT_INDEX_FILE names the
+        index being committed, which is what the hooks must look at.
+        """
+        from expflow_git.gitstore import Git
+
+        try:
+            git: Git | None = Git.discover(Path.cwd(), env=os.environ)
+        except ExpflowError:
+            git = None
+        base = git.root if git is not None else Path.cwd()
+        chosen = policy or os.environ.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH
+        policy_path = Path(chosen) if Path(chosen).is_absolute() else base / chosen
+        if staged and git is None:
+            raise ExpflowError("--staged needs a git repository")
+        return cls(root=base, policy_path=policy_path, git=git, staged=staged)
+
+    def rel(self, path: str | Path) -> str:
+        """A path relative to the root, with '/' separators, as globs and messages use it.
+
+        Directories are resolved, once each (thousands of files share a few), but
+        not the file itself: a symlinked document keeps its own name (and is then
+        refused as a symlink), not its target's. A relative path is taken from the
+        working directory of the first call: a workspace serves one command.
+        """
+        directory, name = os.path.split(os.fspath(path))
+        if name in ("", ".", ".."):  # not a file name the directory's prefix can take
+            directory, name = os.path.split(os.path.abspath(path))
+        if directory not in self._prefixes:
+            self._prefixes[directory] = self._prefix(directory)
+        prefix = self._prefixes[directory]
+        return Path(path).as_posix() if prefix is None else prefix + name
+
+    def _prefix(self, directory: str) -> str | None:
+        """`directory` relative to the root with a final '/' ('' for the root), or
+        None if it is outside the root."""
+        resolved = os.path.realpath(os.path.abspath(directory))
+        root = os.path.realpath(self.root)
+        if resolved == root:
+            return ""
+        if resolved.startswith(root + os.sep):
+            return resolved[len(root) + 1 :].replace(os.sep, "/") + "/"
+        return None
+
+    def load_policy(self) -> Policy:
+        rel = self.rel(self.policy_path)
+        if self.staged:
+            staged = self.read_tracked(rel)
+            if staged is None:
+                raise ExpflowError(f"{rel}: no policy file staged")
+            return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir())
+        try:
+            data = self.policy_path.read_bytes()
+        except FileNotFoundError:
+            raise ExpflowError(
+                f"{rel}: no policy file; run `expflow-git init` or pass --policy"
+            ) from None
+        except OSError as exc:
+            raise ExpflowError(f"{rel}: cannot read policy: {exc.strerror}") from None
+        return load_policy_bytes(data, path=rel, cache_dir=self.cache_dir())
+
+    def cache_dir(self) -> Path | None:
+        """Where checked policies are remembered (inside the git directory)."""
+        return self.git.git_dir / "expflow" if self.git is not None else None
+
+    def tracked_paths(self) -> list[str]:
+        """Every path in the index (in a repository), else every file below the root."""
+        if self.git is not None:
+            return self.git.index_paths()
+        return walk_files(self.root, strict=False)
+
+    def read_tracked(self, path: str) -> bytes | None:
+        """Staged content of `path` (in a repository), else the file on disk."""
+        if self.git is not None:
+            return self.git.read_index_file(path)
+        try:
+            return (self.root / path).read_bytes()
+        except OSError:
+            return None
+
+
+def walk_files(root: Path, *, strict: bool = True) -> list[str]:
+    """Every file below `root` (not inside .git), relative, with '/' separators.
+
+    `strict`: a directory that cannot be listed is an error, not a silent gap (for
+    a directory given to be checked; the whole tree, listed to look for other
+    records with an id, passes over what it cannot read).
+    """
+    out: list[str] = []
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top, onerror=_unlistable if strict else None):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        out.extend(prefix + name for name in filenames)
+    return out
+
+
+def _unlistable(exc: OSError) -> None:
+    raise ExpflowError(f"{exc.filename}: cannot list: {exc.strerror}")

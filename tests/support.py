@@ -1,0 +1,183 @@
+"""Test support shared by every test module: one environment scrub, one `git()` helper,
+the CLI as a subprocess (`run_cli`) and in-process (`in_process_cli`).
+
+conftest.py builds its fixtures on these; modules import them from here (or from
+conftest, which re-exports them).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+# Variables that would make git look at another repository or index (git exports them
+# while hooks run), or the tool at another policy, PIN or key; the GitHub runner's own.
+_GIT_SELECTORS = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_PREFIX",
+        "GIT_NAMESPACE",
+    }
+)
+_KEPT = frozenset({"EXPFLOW_HOME"})  # the isolated_env fixture points it at a private folder
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Expflow Tester",
+    "GIT_AUTHOR_EMAIL": "tester@example.com",
+    "GIT_COMMITTER_NAME": "Expflow Tester",
+    "GIT_COMMITTER_EMAIL": "tester@example.com",
+}
+
+# Commits without signing, whatever the user's git configuration says.
+NO_SIGNING = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "commit.gpgsign",
+    "GIT_CONFIG_VALUE_0": "false",
+}
+
+
+def is_leaky(name: str) -> bool:
+    """Whether the scrub drops variable `name` (see `scrubbed_env`)."""
+    if name in _KEPT:
+        return False
+    return (
+        name in _GIT_SELECTORS
+        or name.startswith(("EXPFLOW_", "GITHUB_"))
+        or name in ("NO_COLOR", "FORCE_COLOR")
+    )
+
+
+def scrubbed_env(
+    extra: Mapping[str, str] | None = None, *, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`base` (os.environ) without repository selectors, EXPFLOW_* (but EXPFLOW_HOME) and
+    GITHUB_* settings, plus `extra`."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not is_leaky(k)}
+    env.update(extra or {})
+    return env
+
+
+def scrub_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same scrub applied to this process (for in-process CLI calls and git)."""
+    for name in [k for k in os.environ if is_leaky(k)]:
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    date: str | None = None,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run git in `cwd` under the scrubbed environment plus `env`, whatever it returns;
+    with `date`, a fixed identity and that author and committer date (so commits are the
+    same on every run). Output is text (undecodable bytes kept as surrogates)."""
+    extra = dict(env or {})
+    if date is not None:
+        extra = {**IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, **extra}
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=scrubbed_env(extra),
+        input=input if input is not None else b"",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    decode = lambda data: data.decode("utf-8", "surrogateescape")  # noqa: E731
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, decode(proc.stdout), decode(proc.stderr)
+    )
+
+
+def git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    date: str | None = None,
+    input: bytes | None = None,
+) -> str:
+    """`run_git`'s stdout, stripped; with check, a failure fails the test with git's message."""
+    proc = run_git(cwd, *args, env=env, date=date, input=input)
+    if check:
+        assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def git_init(path: Path) -> Path:
+    """`git init` with a local identity and no signing."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", IDENTITY["GIT_AUTHOR_NAME"])
+    git(path, "config", "user.email", IDENTITY["GIT_AUTHOR_EMAIL"])
+    git(path, "config", "commit.gpgsign", "false")
+    return path
+
+
+class CliResult(NamedTuple):
+    """What a CLI run gave: the exit code and the two streams."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def both(self) -> str:
+        return self.out + self.err
+
+
+def run_cli(
+    args: list[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> CliResult:
+    """Run the real CLI (`python -m expflow_git ARGS`) in `cwd`, without a terminal."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "expflow_git", *args],
+        cwd=cwd,
+        env=scrubbed_env(env),
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+CliCall = Callable[..., CliResult]
+
+
+def in_process_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliCall:
+    """`expflow_git.cli.main(args)` in this process, run from `cwd` with `env` added,
+    output captured (fast; what a subprocess would see, but for the terminal)."""
+    from expflow_git.cli import main
+
+    def call(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> CliResult:
+        capsys.readouterr()  # drop anything earlier
+        with monkeypatch.context() as m:
+            m.chdir(cwd)
+            for key, value in (env or {}).items():
+                m.setenv(key, value)
+            code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return call
