@@ -1,0 +1,93 @@
+"""History audit (docs/spec.md §6.2 item 7, §9): what the commits of BASE..REV did, beyond
+what the tree of REV shows.
+
+- results.py: `result-rewritten`, `correction-rewritten` / `correction-unmatched`
+  (results are write-once).
+- records.py: `record-rewritten` (finished runs' records are frozen).
+- secrets.py: every blob added in the range is scanned for PINs and PIN hashes.
+- walk.py: the one walk of the range they share; `history_findings` here runs them.
+
+Commits are diffed against their first parent; BASE's results and frozen records are
+also compared with REV's directly, for what a merge takes from a first parent that is
+not on the way from BASE (there a net change is declared only by a chain of corrections
+at REV, new since BASE, each naming one exact step). Two checks over the whole range
+make the verdict independent of a merge's parent order: every result blob the range
+commits for an id must lie on one chain of declared corrections (`write_once`), and a
+run's record at REV must keep the frozen fields it had beside its result in each commit
+that committed that result (`frozen_at_rev`, read as `<commit>:<path>`).
+
+One `git log --raw` walk, two tree listings and one `git cat-file --batch`
+stream, whatever the number of commits: each blob is read once.
+"""
+
+from __future__ import annotations
+
+from expflow_git.errors import Finding
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Git
+from expflow_git.history.records import (
+    RECORD_RULE,
+    frozen_at_rev,
+    frozen_candidates,
+    introduced_results,
+    net_record_candidates,
+    net_records,
+    rewritten_records,
+)
+from expflow_git.history.results import (
+    RULE,
+    Declared,
+    net_corrections,
+    net_results,
+    rewritten_results,
+    write_once,
+)
+from expflow_git.history.secrets import Reads, collect_added, scan_findings
+from expflow_git.history.walk import Walk, ids, key, policy_at, resolve_base, result_ids
+from expflow_git.identity import DocumentGlobs, literal_prefix
+from expflow_git.policy.model import Policy
+
+__all__ = ["RULE", "RECORD_RULE", "history_findings", "literal_prefix", "resolve_base"]
+
+
+def history_findings(
+    git: Git, base: str, rev_sha: str, policy: Policy, *, scan: bool = True
+) -> list[Finding]:
+    """Findings about BASE..REV (`base` a resolved ancestor of `rev_sha`), sorted by path.
+
+    `policy` judges (its scan.allow exempts paths from the scan); the policies at BASE
+    and REV (same path) only widen what counts as a document.
+    """
+    walk = Walk(
+        commits=list(git.log_changes(base, rev_sha, [])),
+        base_tree=git.ls_tree(base),
+        rev_tree=git.ls_tree(rev_sha),
+    )
+    with BlobReader(git) as reader:
+        globs = DocumentGlobs.of(
+            policy,
+            policy_at(reader, walk.base_tree, policy),
+            policy_at(reader, walk.rev_tree, policy),
+        )
+        with_result = result_ids(walk, globs)
+        declared = Declared.read(walk, policy, reader)
+        findings = rewritten_results(walk, globs, policy, with_result, declared)
+        reported = {f.path for f in findings if f.rule == RULE}
+        findings += net_results(walk, globs, policy, declared, reported)
+        findings += write_once(walk, globs, policy, declared, ids(findings, RULE))
+        findings += net_corrections(walk, globs, {f.path for f in findings})
+        edits, base_records = frozen_candidates(walk, globs, with_result)
+        net = net_record_candidates(walk, globs)
+        if scan:
+            collect_added(walk, policy)
+        blobs = Reads(walk, edits, base_records, scan)
+        blobs.records.update(sha for pair in net.values() for sha in (pair[0], pair[1].sha))
+        introduced = introduced_results(walk, globs)
+        blobs.records.update(entry.sha for entry, _, _ in introduced.values())
+        views, scanned = blobs.read(reader)
+        records = rewritten_records(walk, edits, base_records, views)
+        records += net_records(net, views, ids(records, RECORD_RULE))
+        records += frozen_at_rev(reader, introduced, views, ids(records, RECORD_RULE))
+    findings += records
+    findings += scan_findings(walk, scanned)
+    return sorted(findings, key=key)

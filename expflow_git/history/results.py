@@ -1,0 +1,262 @@
+"""Results are write-once (docs/spec.md §6.2 item 7, §9).
+
+- `result-rewritten`: a committed result (at BASE, or added in the range) that a later
+  commit changes, deletes, or replaces with another file for the same experiment,
+  unless a correction added in that same commit declares exactly that change
+  (corrections.py; never under `protect: {corrections: deny}`). A
+  result is its experiment id's: a byte-for-byte move is not a rewrite; a move out of
+  the globs is a deletion. Documents are recognised by the globs of the judging policy
+  and of the policies at BASE and REV together, so a range that changes `paths`
+  hides nothing; a committed result the policy at REV no longer counts is dropped.
+- `correction-rewritten` / `correction-unmatched`: a committed correction changed,
+  deleted or moved (by any of those policies' globs); a correction added that declares
+  no change of its commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from expflow_git.checks import Problem
+from expflow_git.corrections import (
+    Correction,
+    Rewrite,
+    check_correction,
+    correction_changes,
+    is_added_correction,
+    judge,
+    reachable,
+)
+from expflow_git.documents import stem
+from expflow_git.errors import Finding
+from expflow_git.gitblobs import BlobReader
+from expflow_git.history.walk import Walk, documents, is_doc
+from expflow_git.identity import REGULAR_MODES, DocumentGlobs, ResultRewrite, result_rewrites
+from expflow_git.policy.model import Policy
+from expflow_git.schemas import Kind
+
+RULE = Problem.RESULT_REWRITTEN.value
+
+
+@dataclass
+class Declared:
+    """The corrections the audit may accept rewrites by, read once: those each commit
+    adds (by blob), and those at REV that BASE does not have (for BASE against REV)."""
+
+    blobs: dict[str, bytes]
+    new_at_rev: list[Correction]
+
+    @classmethod
+    def read(cls, walk: Walk, policy: Policy, reader: BlobReader) -> Declared:
+        if not policy.corrections_allowed:
+            return cls({}, [])  # nothing declares anything: read nothing
+        wanted = {
+            c.new_sha
+            for _, changes in walk.commits
+            for c in changes
+            if is_added_correction(c, policy) and c.new_sha is not None
+        }
+        judged = _judged_corrections(policy)
+        at_base = {e.sha for e in walk.base_tree if is_doc(e, judged)}
+        # New since BASE by blob: a copy of an older correction declares nothing new.
+        at_rev = [e for e in walk.rev_tree if is_doc(e, judged) and e.sha not in at_base]
+        blobs = dict(reader.read_many(sorted(wanted | {e.sha for e in at_rev})))
+        new_at_rev = [check_correction(e.path, blobs[e.sha])[0] for e in at_rev]
+        return cls(blobs, [c for c in new_at_rev if c is not None])
+
+
+def _judged_corrections(policy: Policy) -> Callable[[str], bool]:
+    """The judging policy's corrections: the only ones that declare (the report lists them)."""
+    return lambda path: policy.kind_of(path) is Kind.CORRECTION
+
+
+def rewritten_results(
+    walk: Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    committed: dict[str, int],
+    declared: Declared,
+) -> list[Finding]:
+    """Each commit's rewrites of committed results that no correction added in that
+    commit declares, and the findings about its corrections (corrections.judge)."""
+    findings: list[Finding] = []
+    suffix = (
+        "; no correction added in that commit declares it" if policy.corrections_allowed else ""
+    )
+    for commit, changes in walk.commits:
+        where = f"in commit {commit[:12]}"
+        rewrites = {_as_rewrite(r): r for r in result_rewrites(changes, globs)}
+        added, about = correction_changes(
+            changes,
+            policy,
+            # Under `deny` nothing was read: an empty blob parses as no correction.
+            lambda sha: declared.blobs.get(sha, b""),
+            where=where,
+            watched=globs.is_correction,
+        )
+        verdict = judge(list(rewrites), added, about, policy, where=where)
+        findings.extend(verdict.findings)
+        for rewrite in verdict.uncovered:
+            r = rewrites[rewrite]
+            old, new = r.change.old_sha, r.new_sha
+            findings.append(
+                Finding(
+                    r.change.path,
+                    RULE,
+                    f"committed result of experiment {r.experiment!r} was {r.verb} in "
+                    f"commit {commit[:12]} (blob {old and old[:12]} → "
+                    f"{new[:12] if new else 'deleted'}){suffix}",
+                )
+            )
+    if globs.policies == (policy,):
+        return findings  # one set of globs: nothing can fall out of them
+    # Left in place but no longer a result under the policy that judges REV.
+    for entry in walk.rev_tree:
+        if (
+            stem(entry.path) in committed
+            and globs.is_result(entry.path)
+            and policy.kind_of(entry.path) is not Kind.RESULT
+        ):
+            findings.append(
+                Finding(
+                    entry.path,
+                    RULE,
+                    f"committed result of experiment {stem(entry.path)!r} is no longer "
+                    f"matched by paths.results of {policy.path}: it dropped out of the audit",
+                )
+            )
+    return findings
+
+
+def _as_rewrite(r: ResultRewrite) -> Rewrite:
+    """A result rewrite as corrections.py matches it: experiment, old blob → new blob."""
+    return Rewrite(r.experiment, r.change.path, r.change.old_sha or "", r.new_sha)
+
+
+def net_results(
+    walk: Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    declared: Declared,
+    reported: set[str],
+) -> list[Finding]:
+    """BASE's results that REV no longer holds byte for byte, where no commit's diff
+    against its first parent showed it: a merge whose first parent is an unrelated
+    history (an orphan branch already holding the rewrite) hides it from the walk.
+
+    Accepted only where corrections new at REV lead, one exact step (experiment, old
+    blob → new blob) each, from BASE's blob to one REV holds for that id (or to a
+    deletion, if REV holds none): the walk accepted each commit's own steps, this
+    checks the net change they add up to."""
+    at_rev = {
+        exp_id: {e.sha for e in entries}
+        for exp_id, entries in documents(walk.rev_tree, globs.is_result).items()
+    }
+    suffix = (
+        "; no chain of corrections new since BASE leads from that blob to the audited one"
+        if policy.corrections_allowed
+        else ""
+    )
+    findings = []
+    for exp_id, entries in documents(walk.base_tree, globs.is_result).items():
+        for entry in entries:
+            if entry.sha in at_rev.get(exp_id, set()) or entry.path in reported:
+                continue
+            held: set[str | None] = set(at_rev.get(exp_id, ())) or {None}
+            if (
+                policy.corrections_allowed
+                and reachable(declared.new_at_rev, exp_id, entry.sha) & held
+            ):
+                continue
+            findings.append(
+                Finding(
+                    entry.path,
+                    RULE,
+                    f"committed result of experiment {exp_id!r} (blob {entry.sha[:12]}) is "
+                    "not at the audited commit, and no commit's change against its first "
+                    "parent shows it (a merge of an unrelated history?)" + suffix,
+                )
+            )
+    return findings
+
+
+def write_once(
+    walk: Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    declared: Declared,
+    reported: set[str],
+) -> list[Finding]:
+    """Write-once over the whole range, whatever the parents' order: every result blob
+    any commit of BASE..REV committed for an experiment (a merge's diff against its first
+    parent shows what it takes from the others and what it makes itself), with BASE's
+    and REV's, and "deleted" when REV holds none. Each commit's diff shows only the
+    steps on its own first-parent line: a result committed on one branch and dropped by
+    a merge that keeps another's is seen only here.
+
+    One of them is the run's first result (BASE's, else the earliest in the walk);
+    every other must be where a chain of corrections new at REV leads from it (as for
+    BASE against REV: a run deleted on record and re-added has no chain, and is reported)."""
+    base = documents(walk.base_tree, globs.is_result)
+    rev = documents(walk.rev_tree, globs.is_result)
+    # experiment -> blob -> (walk position where first committed, -1 at BASE; a path)
+    seen: dict[str, dict[str, tuple[int, str]]] = {}
+    for exp_id, entries in base.items():
+        for entry in entries:
+            seen.setdefault(exp_id, {}).setdefault(entry.sha, (-1, entry.path))
+    for i, (_, changes) in enumerate(walk.commits):
+        for c in changes:
+            if c.new_sha is not None and c.new_mode in REGULAR_MODES and globs.is_result(c.path):
+                seen.setdefault(stem(c.path), {}).setdefault(c.new_sha, (i, c.path))
+    for exp_id, entries in rev.items():
+        for entry in entries:
+            seen.setdefault(exp_id, {}).setdefault(entry.sha, (len(walk.commits), entry.path))
+    chains = declared.new_at_rev if policy.corrections_allowed else []
+    findings = []
+    for exp_id, blobs in sorted(seen.items()):
+        wanted: set[str | None] = {*blobs, *(() if exp_id in rev else (None,))}
+        if len(wanted) < 2 or exp_id in reported:
+            continue
+        covered: set[str | None] = set()
+        for held in base.get(exp_id, []):
+            covered |= reachable(chains, exp_id, held.sha)
+        if exp_id not in base:  # a run new in the range: its earliest result is its first
+            first_sha = min(blobs, key=lambda b: (blobs[b][0], b))
+            covered = reachable(chains, exp_id, first_sha)
+        first = min(blobs.values())[1]
+        for missed in sorted(wanted - covered, key=lambda b: b or ""):
+            what = (
+                f"blob {missed[:12]} (at {blobs[missed][1]})"
+                if missed is not None
+                else "its deletion (the audited commit holds none)"
+            )
+            findings.append(
+                Finding(
+                    blobs[missed][1] if missed is not None else first,
+                    RULE,
+                    f"experiment {exp_id!r} has {len(wanted)} different committed results "
+                    f"in the range: no chain of corrections new since BASE leads to {what} "
+                    "from its first result (a merge kept one branch's result over another's?)",
+                )
+            )
+    return findings
+
+
+def net_corrections(walk: Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
+    """BASE's corrections that REV does not hold at the same path byte for byte, where no
+    commit showed the change: append-only across a merge that hides it from the walk."""
+    at_rev = {(e.path, e.sha) for e in walk.rev_tree}
+    return [
+        Finding(
+            e.path,
+            Problem.CORRECTION_REWRITTEN.value,
+            f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
+            "was, and no commit's change against its first parent shows it (a merge of an "
+            "unrelated history?); corrections are append-only",
+        )
+        for e in walk.base_tree
+        if is_doc(e, globs.is_correction)
+        and (e.path, e.sha) not in at_rev
+        and e.path not in reported
+    ]
