@@ -136,12 +136,7 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
         upper=True,
     )
     _walk_forward(add, old, new)
-    if old.base_seed != new.base_seed:
-        add(
-            PolicyChange(
-                Effect.CHANGED, "/seed_policy/base_seed", _show(old.base_seed), _show(new.base_seed)
-            )
-        )
+    _changed(add, "/seed_policy/base_seed", old.base_seed, new.base_seed)
     if old.results_immutable != new.results_immutable:
         add(
             PolicyChange(
@@ -273,23 +268,15 @@ def _token(name: str) -> str:
 def _ranking(add: Add, old: Policy, new: Policy) -> None:
     # Which run is best is not a bar a run clears: a different ranking is a change.
     a, b = old.ranking, new.ranking
-    if a.sort_by != b.sort_by:
-        add(PolicyChange(Effect.CHANGED, "/ranking/sort_by", a.sort_by, b.sort_by))
-    if a.descending != b.descending:
-        add(
-            PolicyChange(
-                Effect.CHANGED, "/ranking/order", _order(a.descending), _order(b.descending)
-            )
-        )
-    if a.tie_break != b.tie_break:
-        add(
-            PolicyChange(
-                Effect.CHANGED,
-                "/ranking/tie_break",
-                _show(list(a.tie_break)),
-                _show(list(b.tie_break)),
-            )
-        )
+    _changed(add, "/ranking/sort_by", a.sort_by, b.sort_by, show=str)
+    _changed(add, "/ranking/order", a.descending, b.descending, show=_order)
+    _changed(add, "/ranking/tie_break", a.tie_break, b.tie_break, show=lambda t: _show(list(t)))
+
+
+def _changed(add: Add, where: str, old: T, new: T, *, show: Callable[[T], str] = _show) -> None:
+    """A setting that is neither looser nor stricter when it moves: only `changed`."""
+    if old != new:
+        add(PolicyChange(Effect.CHANGED, where, show(old), show(new)))
 
 
 def _order(descending: bool) -> str:
