@@ -349,7 +349,6 @@ def write_experiment(
     it against the policy, and write it; never over an existing record. Returns (path, seed)."""
     from expflow_git.atomicfile import write_atomic
 
-    check_id(exp_id)
     check_reason(status, reason)
     policy = layout.policy
     if seed is None:
