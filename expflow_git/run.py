@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from expflow_git.documents import Scalar, Status
 
 if TYPE_CHECKING:
+    from expflow_git.documents import Experiment, Result
     from expflow_git.policy.model import Policy
 
 
@@ -37,15 +39,17 @@ class Run:
 def read_runs(root: Path, policy: Policy) -> list[Run]:
     """Every valid record in the working tree (tracked or not), with its result, by id.
 
-    Documents that fail validation are left out: `expflow-git validate` names them."""
+    Documents that fail validation, and symbolic links, are left out: `expflow-git
+    validate` names them."""
+    import json
+
     from expflow_git.checks import check_document
     from expflow_git.documents import Experiment, Result
     from expflow_git.schemas import Kind
-    from expflow_git.workspace import walk_files
 
     records: dict[str, tuple[Experiment, str | None]] = {}
     results: dict[str, Result] = {}
-    for rel in walk_files(root, strict=False):
+    for rel in _document_candidates(root, policy):
         kind = policy.kind_of(rel)
         if kind not in (Kind.EXPERIMENT, Kind.RESULT):
             continue
@@ -55,32 +59,52 @@ def read_runs(root: Path, policy: Policy) -> list[Run]:
             continue
         doc, _ = check_document(kind, rel, data, policy, explain=False)
         if isinstance(doc, Experiment):
-            import json
-
-            reason = json.loads(data).get("reason")
-            records.setdefault(doc.id, (doc, reason))
+            records.setdefault(doc.id, (doc, json.loads(data).get("reason")))
         elif isinstance(doc, Result):
             results.setdefault(doc.experiment, doc)
-    runs = []
-    for exp_id in sorted(records):
-        record, reason = records[exp_id]
-        result = results.get(exp_id)
-        runs.append(
-            Run(
-                id=record.id,
-                study=record.study,
-                status=record.status,
-                params=dict(record.params),
-                tags=record.tags,
-                metrics=dict(result.metrics) if result else {},
-                splits={k: dict(v) for k, v in result.splits.items()} if result else {},
-                reason=reason,
-                record_path=record.path,
-                result_path=result.path if result else None,
-                seed=record.seed,
-            )
-        )
-    return runs
+    return [_run(*records[exp_id], results.get(exp_id)) for exp_id in sorted(records)]
+
+
+def _run(record: Experiment, reason: str | None, result: Result | None) -> Run:
+    return Run(
+        id=record.id,
+        study=record.study,
+        status=record.status,
+        params=dict(record.params),
+        tags=record.tags,
+        metrics=dict(result.metrics) if result else {},
+        splits={k: dict(v) for k, v in result.splits.items()} if result else {},
+        reason=reason,
+        record_path=record.path,
+        result_path=result.path if result else None,
+        seed=record.seed,
+    )
+
+
+def _document_candidates(root: Path, policy: Policy) -> list[str]:
+    """Files (not links) below the fixed leading folders of the record and result globs
+    (`experiments/` of `experiments/**/*.json`): a checkout's data or virtualenv folders
+    are never walked. Relative, '/'-separated, sorted."""
+    tops = set()
+    for glob in (*policy.experiment_globs, *policy.result_globs):
+        fixed = []
+        for part in glob.split("/")[:-1]:
+            if any(c in part for c in "*?["):
+                break
+            fixed.append(part)
+        tops.add("/".join(fixed))
+    found = set()
+    for top in sorted(tops):
+        start = root / top if top else root
+        if start.is_symlink() or not start.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            base = Path(dirpath).relative_to(root).as_posix()
+            for name in filenames:
+                if not os.path.islink(os.path.join(dirpath, name)):
+                    found.add(name if base == "." else f"{base}/{name}")
+    return sorted(found)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ExpRepo, run_cli
+from conftest import ExpRepo, experiment_doc, run_cli
 
 import expflow_git
 from expflow_git import Repository, Status
@@ -176,6 +176,8 @@ def test_runs_lists_the_working_tree_with_filters(repo: Repository, exp_repo: Ex
     repo.log_result("a", SEED)
     repo.new("b", study="other", status="failed", reason="oom")
     exp_repo.write("experiments/other/broken.json", "{")  # invalid: left out
+    outside = exp_repo.write_json("data/c.json", experiment_doc("c"))  # not a record's path
+    (exp_repo.path / "experiments/other/c.json").symlink_to(outside)  # a link: left out
     runs = repo.runs()
     assert [r.id for r in runs] == ["a", "b"]  # untracked files count
     a = runs[0]
