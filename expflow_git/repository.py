@@ -1,27 +1,33 @@
 """The public Python API (docs/api.md): `Repository`, one experiment repository. Its
-record methods call the functions the CLI's `new`, `result`, `start`, `fail` and `cancel`
-call (expflow_git.records); rank, audit, verify and the scorecard wrap expflow_git.api, as
-the CLI's `rank`, `audit` and `verify` do. One code path, two front ends."""
+record methods call the functions the CLI's `new`, `result`, `start`, `fail` and
+`cancel` call (expflow_git.records); rank, audit, verify and the scorecard wrap
+expflow_git.api through expflow_git.outcomes, as the CLI's `rank`, `audit` and `verify`
+do. One code path, two front ends."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from expflow_git.documents import Scalar, Status
 from expflow_git.errors import ExpflowError
-from expflow_git.outcomes import AuditResult, RankResult, VerifyResult, ranked_rows
-from expflow_git.run import ActiveRun, Run, checked_metrics, read_runs
+from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
+from expflow_git.run import (
+    ActiveRun,
+    Run,
+    checked_metrics,
+    checked_params,
+    read_runs,
+    same_record,
+)
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import Policy
     from expflow_git.records.writer import Layout
-    from expflow_git.render.view import View
 
 _REASON_MAX = 2000  # the record schema's limit on `reason`
 
@@ -86,7 +92,7 @@ class Repository:
             self._layout(),
             exp_id=id,
             study=study,
-            params=_checked_params(params or {}),
+            params=checked_params(params or {}),
             tags=list(tags),
             seed=seed,
             condition=condition,
@@ -196,7 +202,7 @@ class Repository:
         layout = self._layout()
         if layout.existing_experiments(id):
             record = self.get(id)
-            _same_record(record, study=study, params=params, tags=tags)
+            same_record(record, study=study, params=params, tags=tags)
             self.start(id)
             study = record.study
         else:
@@ -243,9 +249,9 @@ class Repository:
     ) -> RankResult:
         """The gated leaderboard of the committed runs at `rev` (as `expflow-git rank`);
         `gates` are extra `metric:op:value` checks."""
-        from expflow_git import api
+        from expflow_git.outcomes import rank_at
 
-        ranked = api.rank(
+        return rank_at(
             self._repo(),
             rev,
             policy_path=self._policy_in_commit(),
@@ -256,14 +262,6 @@ class Repository:
             study=study,
             tags=list(tags),
             top=top,
-        )
-        return RankResult(
-            rows=ranked_rows(ranked.rows),
-            best_any=ranked.board.best_any,
-            best_feasible=ranked.board.best_feasible,
-            sort_by=ranked.ranking.sort_by,
-            descending=ranked.ranking.descending,
-            findings=tuple(ranked.check.findings),
         )
 
     def audit(
@@ -278,10 +276,20 @@ class Repository:
     ) -> AuditResult:
         """The full audit of `rev` (as `expflow-git audit`); `report=True` also returns the
         report's bytes, signed with the key at `sign_key` (a path or `agent:SHA256:…`)."""
-        result, _ = self._audit(
-            rev=rev, since=since, policy_ref=policy_ref, experiment=experiment, sign_key=sign_key
+        from dataclasses import replace
+
+        from expflow_git.outcomes import audit_at
+
+        result, _ = audit_at(
+            self._repo(),
+            rev,
+            policy_path=self._policy_in_commit(),
+            since=since,
+            policy_ref=policy_ref,
+            experiment=experiment,
+            sign_key=sign_key,
         )
-        return result if report else _without_report(result)
+        return result if report else replace(result, report=None)
 
     def html(
         self,
@@ -292,8 +300,17 @@ class Repository:
         path: str | os.PathLike[str] | None = None,
     ) -> str:
         """The HTML scorecard of `rev` (as `audit --html`); also written to `path` if given."""
-        _, html = self._audit(
-            rev=rev, since=since, policy_ref=policy_ref, experiment=None, sign_key=None, html=True
+        from expflow_git.outcomes import audit_at
+
+        _, html = audit_at(
+            self._repo(),
+            rev,
+            policy_path=self._policy_in_commit(),
+            since=since,
+            policy_ref=policy_ref,
+            experiment=None,
+            sign_key=None,
+            html=True,
         )
         if path is not None:
             from expflow_git.atomicfile import write_atomic
@@ -313,35 +330,19 @@ class Repository:
     ) -> VerifyResult:
         """Verify a report (bytes, or a file's path) against this repository, as
         `expflow-git verify REPORT --repo .`: signature, hash chain, binding, recompute."""
-        import warnings
-
-        from expflow_git.report.keyring import trusted_keys
-        from expflow_git.report.saved import claimed_commit, read_bytes
-        from expflow_git.report.verify import Options, verify_report
+        from expflow_git.outcomes import verify_at
+        from expflow_git.report.saved import read_bytes
 
         source = "<report>" if isinstance(report, bytes) else os.fspath(report)
-        data = report if isinstance(report, bytes) else read_bytes(source)
-        git = self._repo()
-        keyring = trusted_keys(
-            list(public_keys),
+        return verify_at(
+            self._repo(),
+            report if isinstance(report, bytes) else read_bytes(source),
+            source=source,
+            public_keys=public_keys,
             allowed_signers=allowed_signers,
-            git=git,
-            report_commit=claimed_commit(data),
-            warn=warnings.warn,
-        )
-        options = Options(
-            trusted=keyring.keys,
             allow_unsigned=allow_unsigned,
-            repo=git,
-            ref=ref,
             recompute=recompute,
-        )
-        verdict = verify_report(data, source=source, options=options)
-        lines = [*keyring.lines, *verdict.lines]
-        return VerifyResult(
-            ok=all(line.ok for line in lines) and verdict.ok,
-            lines=tuple(str(line) for line in lines),
-            signers=tuple(dict.fromkeys(k.name() for k in verdict.signers)),
+            ref=ref,
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -354,90 +355,3 @@ class Repository:
         from expflow_git.policy.model import policy_in_commit
 
         return policy_in_commit(self._policy_path)
-
-    def _audit(
-        self,
-        *,
-        rev: str,
-        since: str | None,
-        policy_ref: str | None,
-        experiment: str | None,
-        sign_key: str | None,
-        html: bool = False,
-    ) -> tuple[AuditResult, str]:
-        from expflow_git import api
-        from expflow_git.render.formats import html_renderer
-        from expflow_git.report.signer import signing_key
-
-        seen: list[View] = []
-
-        def keep(view: View) -> str:  # the view is the audit's, read before it is freed
-            seen.append(view)
-            return ""
-
-        report, shown = api.audit_report(
-            self._repo(),
-            rev,
-            policy_path=self._policy_in_commit(),
-            policy_ref=policy_ref,
-            experiment=experiment,
-            since=since,
-            use_cache=True,
-            progress=None,
-            key=signing_key(sign_key, {}),
-            previous=None,
-            render=keep,
-            render_html=html_renderer() if html else None,
-        )
-        view = seen[0]
-        result = AuditResult(
-            verdict=view.verdict,
-            commit=view.commit,
-            best_any=view.best_any,
-            best_feasible=view.best_feasible,
-            rows=ranked_rows(view.rows),
-            findings=tuple(view.findings),
-            signed_by=tuple(shown.signed_by),
-            report=report.to_bytes(),
-        )
-        return result, shown.html.decode()
-
-
-def _without_report(result: AuditResult) -> AuditResult:
-    from dataclasses import replace
-
-    return replace(result, report=None)
-
-
-def _checked_params(params: Mapping[str, Any]) -> dict[str, Scalar]:
-    """A record's params: string names, scalar values (string, finite number, bool,
-    None), as the record schema allows; otherwise ValueError naming the parameter."""
-    out: dict[str, Scalar] = {}
-    for name, value in params.items():
-        if not isinstance(name, str):
-            raise ValueError(f"parameter {name!r}: names are strings")
-        if value is not None and not isinstance(value, (str, int, float, bool)):
-            raise ValueError(f"parameter {name!r}: {value!r} is not a string, number or bool")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"parameter {name!r}: {value!r} is not a finite number")
-        out[name] = value
-    return out
-
-
-def _same_record(
-    record: Run, *, study: str | None, params: Mapping[str, Any] | None, tags: Sequence[str]
-) -> None:
-    """`run()` on an existing record: what it is given must be what the record says."""
-    differs = [
-        what
-        for what, given, has in (
-            ("study", study, record.study),
-            ("params", None if params is None else dict(params), dict(record.params)),
-            ("tags", tuple(tags) or None, record.tags),
-        )
-        if given is not None and given != has
-    ]
-    if differs:
-        raise ValueError(
-            f"{record.record_path}: run {record.id!r} exists with other {', '.join(differs)}"
-        )

@@ -7,7 +7,7 @@ import difflib
 import math
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,3 +151,37 @@ def closest(name: str, known: Mapping[str, Any]) -> str:
     """`; the closest known name is 'x'` (empty when nothing is known)."""
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.0)
     return f"; the closest known name is {match[0]!r}" if match else ""
+
+
+def checked_params(params: Mapping[str, Any]) -> dict[str, Scalar]:
+    """A record's params: string names, scalar values (string, finite number, bool,
+    None), as the record schema allows; otherwise ValueError naming the parameter."""
+    out: dict[str, Scalar] = {}
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise ValueError(f"parameter {name!r}: names are strings")
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise ValueError(f"parameter {name!r}: {value!r} is not a string, number or bool")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"parameter {name!r}: {value!r} is not a finite number")
+        out[name] = value
+    return out
+
+
+def same_record(
+    record: Run, *, study: str | None, params: Mapping[str, Any] | None, tags: Sequence[str]
+) -> None:
+    """`run()` on an existing record: what it is given must be what the record says."""
+    differs = [
+        what
+        for what, given, has in (
+            ("study", study, record.study),
+            ("params", None if params is None else dict(params), dict(record.params)),
+            ("tags", tuple(tags) or None, record.tags),
+        )
+        if given is not None and given != has
+    ]
+    if differs:
+        raise ValueError(
+            f"{record.record_path}: run {record.id!r} exists with other {', '.join(differs)}"
+        )
