@@ -15,7 +15,15 @@ from typing import Any
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
-from expflow_git.policy.model import Gate, Policy, Rule, did_you_mean, fmt_number, param_key
+from expflow_git.policy.model import (
+    Gate,
+    Policy,
+    Rule,
+    did_you_mean,
+    fmt_number,
+    numeric,
+    param_key,
+)
 from expflow_git.schemas import Kind, is_valid, schema_errors
 
 
@@ -317,7 +325,7 @@ def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
     if not matches:
         return _absent(rule.name, rule.required)
     value = matches[0]
-    if rule.op.holds(value, rule.value):
+    if rule.op.holds(numeric(value), numeric(rule.value)):
         return passed(CheckKind.RULE, rule.name)
     return Outcome(
         CheckKind.RULE,

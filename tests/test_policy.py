@@ -410,7 +410,13 @@ def test_param_key_matches_any_prefix_dashes_and_case(name: str, prefix: str, da
         ({"ARGS/--SUB_STEP": 1}, True, ""),
         ({"sub_step": 0}, False, "0"),
         ({"Args/--sub_step": -3}, False, "-3"),
-        ({"Args/--sub_step": "5"}, False, "'5'"),  # a string is not a number
+        # A number spelled in a string is that number (trackers store params as strings,
+        # docs/spec.md §3); a string that spells none is not one.
+        ({"Args/--sub_step": "5"}, True, ""),
+        ({"Args/--sub_step": "0"}, False, "'0'"),
+        ({"Args/--sub_step": "1e-3"}, True, ""),
+        ({"Args/--sub_step": "five"}, False, "'five'"),
+        ({"Args/--sub_step": "nan"}, False, "'nan'"),
         ({"Args/--sub_step": True}, False, "True"),  # nor is a boolean
         ({"sub_steps": 5}, False, "required parameter absent"),
         ({}, False, "required parameter absent"),

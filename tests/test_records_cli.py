@@ -250,7 +250,10 @@ def test_new_writes_atomically(exp_repo: ExpRepo, cli) -> None:
         (["new", "exp-001", "--study", STUDY, "--param", "=5"], "NAME=VALUE"),
         (["new", "exp-001", "--study", STUDY, "--tag", "bad tag!"], "/tags"),
         (["new", "exp-001"], "--study"),
-        (["new", "exp-001", "--study", STUDY, "--status", "failed"], "status"),
+        (["new", "exp-001", "--study", STUDY, "--status", "failed"], "needs --reason"),
+        (["new", "exp-001", "--study", STUDY, "--status", "skipped"], "needs --reason"),
+        (["new", "exp-001", "--study", STUDY, "--status", "failed", "--reason", " "], "--reason"),
+        (["new", "exp-001", "--study", STUDY, "--reason", "why"], "--status failed or skipped"),
     ],
 )
 def test_new_bad_input_is_usage_error(exp_repo: ExpRepo, args: list[str], needle: str) -> None:
@@ -423,7 +426,7 @@ def test_result_id_is_not_a_glob(pending: ExpRepo, cli, pattern: str) -> None:
 def test_result_refuses_overwrite_without_flag(pending: ExpRepo, cli) -> None:
     assert cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path).code == 0
     before = (pending.path / RES).read_bytes()
-    res = cli(["result", "exp-001", "--metric", "seg_total=99"], cwd=pending.path)
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path)
     assert res.code == 1
     assert RES in res.err and "write-once" in res.err
     assert (pending.path / RES).read_bytes() == before
@@ -434,7 +437,8 @@ def test_result_overwrite_is_pin_guarded(pending: ExpRepo, isolated_env: Path) -
     assert run_cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)[0] == 0
     before = (cwd / RES).read_bytes()
     env = {"EXPFLOW_HOME": str(isolated_env)}
-    new = ["result", "exp-001", "--overwrite", "--reason", "x", "--metric", "seg_total=99"]
+    new = ["result", "exp-001", "--overwrite", "--reason", "x", *SEED_METRIC_ARGS]
+    new[new.index("seg_total=57.09")] = "seg_total=99"
 
     # No PIN set at all: refused (usage), unchanged.
     code, out, err = run_cli(new, cwd=cwd, env=env)
@@ -452,7 +456,7 @@ def test_result_overwrite_is_pin_guarded(pending: ExpRepo, isolated_env: Path) -
     # Right PIN from the environment: replaced.
     code, out, err = run_cli(new, cwd=cwd, env={**env, "EXPFLOW_PIN": "1234"})
     assert code == 0, err
-    assert load(cwd / RES)["metrics"] == {"seg_total": 99}
+    assert load(cwd / RES)["metrics"] == {"seg_total": 99, "pde_mean": 15, "train_time_min": 45.5}
     assert leftovers(cwd / f"results/{STUDY}") == []
 
 
@@ -460,9 +464,10 @@ def test_result_overwrite_force_says_so(pending: ExpRepo) -> None:
     cwd = pending.path
     assert run_cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)[0] == 0
     code, out, err = run_cli(
-        ["result", "exp-001", "--overwrite", "--reason", "x", "--force", "--metric", "seg_total=1"],
+        ["result", "exp-001", "--overwrite", "--reason", "x", "--force", *SEED_METRIC_ARGS[2:]]
+        + ["--metric", "seg_total=1"],
         cwd=cwd,
     )
     assert code == 0, err
     assert "--force" in err
-    assert load(cwd / RES)["metrics"] == {"seg_total": 1}
+    assert load(cwd / RES)["metrics"] == {"pde_mean": 15, "train_time_min": 45.5, "seg_total": 1}

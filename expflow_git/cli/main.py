@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("records", "init"),
     "new": ("records", "new"),
     "result": ("records", "result"),
+    "start": ("records", "start"),
+    "fail": ("records", "fail_cmd"),
     "rm": ("records", "rm_cmd"),
     "cancel": ("records", "cancel"),
     "validate": ("hooks", "validate"),

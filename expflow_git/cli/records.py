@@ -1,4 +1,5 @@
-"""Writing records: `init`, `new`, `result`, `rm`, `cancel`."""
+"""Writing records: `init`, `new`, `result`, `start`, `fail`, `rm`, `cancel`. Each is
+options → one call into expflow_git.records (the functions the Python API calls too)."""
 
 from __future__ import annotations
 
@@ -46,10 +47,12 @@ def init(directory: Path, template: str) -> None:
 @click.option("--title", default="", help="A one-line title.")
 @click.option(
     "--status",
-    type=click.Choice(["pending", "running", "success"]),
+    type=click.Choice(["pending", "running", "success", "failed", "skipped"]),
     default="pending",
     show_default=True,
+    help="failed and skipped need --reason.",
 )
+@click.option("--reason", help="Why the run failed or was skipped (with --status failed|skipped).")
 @policy_option
 def new(
     exp_id: str,
@@ -61,23 +64,25 @@ def new(
     replicate: int,
     title: str,
     status: str,
+    reason: str | None,
     policy_path: str | None,
 ) -> None:
     """Write an experiment record with captured provenance and a derived seed."""
     from expflow_git.documents import Status
-    from expflow_git.records.writer import open_layout, write_experiment
+    from expflow_git.records.writer import open_layout, params_from_args, write_experiment
 
     rel, seed = write_experiment(
         open_layout(policy_path),
         exp_id=exp_id,
         study=study,
-        params=params,
+        params=params_from_args(params),
         tags=tags,
         seed=seed,
         condition=condition,
         replicate=replicate,
         title=title,
         status=Status(status),
+        reason=reason,
     )
     out(f"wrote {rel} (seed {seed})")
 
@@ -105,13 +110,20 @@ def result(
 ) -> None:
     """Write a result: --metric K=V… [--split NAME --metric K=V…]…
 
-    Metrics are checked against the registry before anything is written. A
-    pending or running record is marked `success`.
+    Metrics are checked against the registry and the required metrics before anything
+    is written. A pending or running record is marked `success`.
     """
-    from expflow_git.records.writer import correction_for, open_layout, plan_result, write_result
+    from expflow_git.records.writer import (
+        correction_for,
+        open_layout,
+        parse_metric_args,
+        plan_result,
+        write_result,
+    )
 
+    metrics, splits = parse_metric_args(metric_args)
     layout = open_layout(policy_path)
-    plan = plan_result(layout, exp_id, metric_args)
+    plan = plan_result(layout, exp_id, metrics, splits)
     if plan.findings:
         emit_findings(plan.findings)
         fail(f"{plan.path}: not written: {len(plan.findings)} problem(s)", ExitCode.FAILED)
@@ -137,6 +149,29 @@ def result(
         guard(f"overwrite {plan.path}", pin=pin, force=force)
     for done in write_result(layout, plan, overwrite=overwrite, correction=correction):
         out(done)
+
+
+@click.command()
+@click.argument("exp_id", metavar="ID")
+@policy_option
+def start(exp_id: str, policy_path: str | None) -> None:
+    """Mark a pending run `running` (training has begun)."""
+    from expflow_git.records.lifecycle import start_run
+    from expflow_git.records.writer import open_layout
+
+    out(f"started {start_run(open_layout(policy_path), exp_id)}")
+
+
+@click.command("fail")
+@click.argument("exp_id", metavar="ID")
+@click.option("--reason", required=True, help="Why the run failed (kept in the record).")
+@policy_option
+def fail_cmd(exp_id: str, reason: str, policy_path: str | None) -> None:
+    """Mark a run `failed`, with the reason; refused once the run has a result."""
+    from expflow_git.records.lifecycle import fail_run
+    from expflow_git.records.writer import open_layout
+
+    out(f"failed {fail_run(open_layout(policy_path), exp_id, reason)}")
 
 
 @click.command("rm")

@@ -217,6 +217,17 @@ def parse_number(text: str, *, what: str) -> float:
     return value
 
 
+def numeric(value: Any) -> Any:
+    """`value` as rules and filters compare it: a string that spells a finite decimal
+    number (`"5"`, `"1e-3"`; trackers such as MLflow and ClearML store every parameter as
+    a string) is that number; anything else, a bool included, is itself (docs/spec.md §3)."""
+    if type(value) is str and _NUMBER_RE.match(value):
+        number = float(value)
+        if math.isfinite(number):
+            return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    return value
+
+
 def parse_gate(text: str, metrics: Mapping[str, Metric] | None, *, source: str = "gate") -> Gate:
     """Parse `metric:op:value` strictly: unknown metric, unknown op or bad value → exit 2.
 

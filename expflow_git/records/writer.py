@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.atomicfile import confined
-from expflow_git.checks import check_document, registry_findings
+from expflow_git.checks import check_document, registry_findings, required_metric_findings
 from expflow_git.documents import (
     EXPERIMENT_SCHEMA,
     ID_RE,
     RESULT_SCHEMA,
     Experiment,
     Result,
+    Scalar,
     Status,
     dump,
 )
@@ -251,8 +252,10 @@ def parse_metric_args(args: Sequence[str]) -> tuple[dict[str, float], dict[str, 
 
 
 def check_new_result(path: str, doc: Mapping[str, Any], policy: Policy) -> list[Finding]:
-    """Registry checks on a result before it is written (unknown metric, out of range)."""
-    return registry_findings(Result.from_json(path, doc), policy)
+    """What the validate hook would refuse in a result, checked before it is written:
+    unknown metrics, values out of range, missing required metrics."""
+    result = Result.from_json(path, doc)
+    return registry_findings(result, policy) + required_metric_findings(result, policy)
 
 
 def record_status(doc: Mapping[str, Any]) -> Status:
@@ -309,37 +312,59 @@ def open_layout(policy_path: str | None) -> Layout:
     return Layout(ws.root, ws.load_policy())
 
 
+def params_from_args(items: Sequence[str]) -> dict[str, Scalar]:
+    """`--param K=V…` as a record's params (JSON scalars when they parse as one)."""
+    return {k: parse_scalar(v) for k, v in parse_assignments(items, what="--param")}
+
+
+# Statuses that say why the run has no result: they need a reason (docs/spec.md §4).
+NEEDS_REASON = (Status.FAILED, Status.SKIPPED)
+
+
+def check_reason(status: Status, reason: str | None) -> None:
+    """A failed or skipped run needs a reason; any other status takes none (exit 2)."""
+    if status in NEEDS_REASON and not (reason and reason.strip()):
+        raise ExpflowError(
+            f"status {status.value!r} needs --reason TEXT (why the run has no result)"
+        )
+    if status not in NEEDS_REASON and reason is not None:
+        raise ExpflowError("--reason goes with --status failed or skipped")
+
+
 def write_experiment(
     layout: Layout,
     *,
     exp_id: str,
     study: str,
-    params: Sequence[str],
+    params: Mapping[str, Scalar],
     tags: Sequence[str],
     seed: int | None,
     condition: str | None,
     replicate: int,
     title: str,
     status: Status,
+    reason: str | None = None,
 ) -> tuple[str, int]:
-    """`new`: build a record (`params` as K=V, the seed derived unless given), check it
-    against the policy, and write it; never over an existing record. Returns (path, seed)."""
+    """`new` (and `Repository.new`): build a record (the seed derived unless given), check
+    it against the policy, and write it; never over an existing record. Returns (path, seed)."""
     from expflow_git.atomicfile import write_atomic
 
+    check_reason(status, reason)
     policy = layout.policy
-    parsed = {k: parse_scalar(v) for k, v in parse_assignments(params, what="--param")}
     if seed is None:
         seed = derive_seed(policy.base_seed, study, condition or exp_id, replicate)
     doc = build_experiment(
         exp_id=exp_id,
         study=study,
-        params=parsed,
+        params=params,
         tags=tags,
         seed=seed,
         title=title,
         status=status,
         root=layout.root,
     )
+    if reason is not None:
+        doc["reason"] = reason
     rel = layout.experiment_path(study, exp_id)
     data = dump(doc)
     _, findings = check_document(Kind.EXPERIMENT, rel, data, policy)
@@ -369,10 +394,15 @@ class PlannedResult:
     record_status: Status
 
 
-def plan_result(layout: Layout, exp_id: str, metric_args: Sequence[str]) -> PlannedResult:
-    """Build `exp_id`'s result from `--metric K=V… [--split NAME --metric K=V…]…` and check
-    it; a failed or skipped run is refused (exit 1)."""
-    metrics, splits = parse_metric_args(metric_args)
+def plan_result(
+    layout: Layout,
+    exp_id: str,
+    metrics: Mapping[str, float],
+    splits: Mapping[str, Mapping[str, float]],
+) -> PlannedResult:
+    """Build `exp_id`'s result and check it against the registry and the required metrics
+    (`findings`: nothing may be written when there are any); a failed or skipped run is
+    refused (exit 1)."""
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     status = record_status(exp_doc)
     if status in (Status.FAILED, Status.SKIPPED):

@@ -1,0 +1,205 @@
+"""What the Python API's rank, audit and verify return, typed and frozen, and the calls
+that make them: expflow_git.api and the verifier, as the CLI's commands call them, read
+from the same leaderboard and view the CLI renders, so both show the same thing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from expflow_git.errors import Finding
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
+    from expflow_git.render.view import View
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """One row of a leaderboard: feasible runs ranked 1..k, the others `rank` None."""
+
+    rank: int | None
+    id: str
+    study: str
+    feasible: bool
+    metrics: Mapping[str, float]
+    failed: tuple[str, ...]  # "check (why)" for every check the run failed
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """`Repository.rank`: the leaderboard at a commit, and its two winners."""
+
+    rows: tuple[RankedRow, ...]
+    best_any: str | None  # top by the ranking metric, ignoring gates and rules
+    best_feasible: str | None  # top among the runs that pass every check
+    sort_by: str
+    descending: bool
+    findings: tuple[Finding, ...]  # problems in the committed documents
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """`Repository.audit`: the verdict and what it rests on; `report` the signed report's
+    bytes (the file `audit --out` writes) when asked for, else None."""
+
+    verdict: str  # "pass" or "fail"
+    commit: str
+    best_any: str | None
+    best_feasible: str | None
+    rows: tuple[RankedRow, ...]
+    findings: tuple[Finding, ...]
+    signed_by: tuple[str, ...]  # the signing key's id; empty: unsigned
+    report: bytes | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """`Repository.verify`: one line per check (as `expflow-git verify` prints them)."""
+
+    ok: bool
+    lines: tuple[str, ...]
+    signers: tuple[str, ...]  # only keys the signature was verified with
+
+
+def ranked_rows(rows: Sequence[object]) -> tuple[RankedRow, ...]:
+    """The API's rows from the renderers' (expflow_git.render.view.Row)."""
+    from expflow_git.render.view import Row
+
+    return tuple(
+        RankedRow(r.rank, r.id, r.study, r.feasible, dict(r.metrics), tuple(r.failed))
+        for r in rows
+        if isinstance(r, Row)
+    )
+
+
+def rank_at(
+    git: Git,
+    rev: str,
+    *,
+    policy_path: str,
+    policy_ref: str | None,
+    sort_by: str | None,
+    ascending: bool | None,
+    gates: Sequence[str],
+    study: str | None,
+    tags: Sequence[str],
+    top: int | None,
+) -> RankResult:
+    """`expflow-git rank` as a value (expflow_git.api.rank)."""
+    from expflow_git import api
+
+    ranked = api.rank(
+        git,
+        rev,
+        policy_path=policy_path,
+        policy_ref=policy_ref,
+        sort_by=sort_by,
+        ascending=ascending,
+        gates=gates,
+        study=study,
+        tags=tags,
+        top=top,
+    )
+    return RankResult(
+        rows=ranked_rows(ranked.rows),
+        best_any=ranked.board.best_any,
+        best_feasible=ranked.board.best_feasible,
+        sort_by=ranked.ranking.sort_by,
+        descending=ranked.ranking.descending,
+        findings=tuple(ranked.check.findings),
+    )
+
+
+def audit_at(
+    git: Git,
+    rev: str,
+    *,
+    policy_path: str,
+    since: str | None,
+    policy_ref: str | None,
+    experiment: str | None,
+    sign_key: str | None,
+    html: bool = False,
+) -> tuple[AuditResult, str]:
+    """`expflow-git audit` as a value (expflow_git.api.audit_report), with the report's
+    bytes, and the HTML scorecard when `html` (else "")."""
+    from expflow_git import api
+    from expflow_git.render.formats import html_renderer
+    from expflow_git.report.signer import signing_key
+
+    seen: list[View] = []
+
+    def keep(view: View) -> str:  # the audit's view, kept before the audit lets it go
+        seen.append(view)
+        return ""
+
+    report, shown = api.audit_report(
+        git,
+        rev,
+        policy_path=policy_path,
+        policy_ref=policy_ref,
+        experiment=experiment,
+        since=since,
+        use_cache=True,
+        progress=None,
+        key=signing_key(sign_key, {}),  # only the key asked for, never one from the env
+        previous=None,
+        render=keep,
+        render_html=html_renderer() if html else None,
+    )
+    view = seen[0]
+    result = AuditResult(
+        verdict=view.verdict,
+        commit=view.commit,
+        best_any=view.best_any,
+        best_feasible=view.best_feasible,
+        rows=ranked_rows(view.rows),
+        findings=tuple(view.findings),
+        signed_by=tuple(shown.signed_by),
+        report=report.to_bytes(),
+    )
+    return result, shown.html.decode()
+
+
+def verify_at(
+    git: Git,
+    data: bytes,
+    *,
+    source: str,
+    public_keys: Sequence[str],
+    allowed_signers: str | None,
+    allow_unsigned: bool,
+    recompute: bool,
+    ref: str,
+) -> VerifyResult:
+    """`expflow-git verify REPORT --repo DIR` as a value: keys only from `public_keys`
+    and `allowed_signers`, never from the report."""
+    import warnings
+
+    from expflow_git.report.keyring import trusted_keys
+    from expflow_git.report.saved import claimed_commit
+    from expflow_git.report.verify import Options, verify_report
+
+    keyring = trusted_keys(
+        list(public_keys),
+        allowed_signers=allowed_signers,
+        git=git,
+        report_commit=claimed_commit(data),
+        warn=warnings.warn,
+    )
+    options = Options(
+        trusted=keyring.keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
+    )
+    verdict = verify_report(data, source=source, options=options)
+    lines = [*keyring.lines, *verdict.lines]
+    return VerifyResult(
+        ok=verdict.ok and all(line.ok for line in lines),
+        lines=tuple(str(line) for line in lines),
+        signers=tuple(dict.fromkeys(k.name() for k in verdict.signers)),
+    )

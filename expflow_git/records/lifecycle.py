@@ -1,0 +1,71 @@
+"""A run's status after `new` (docs/spec.md §4): `start` (pending → running) and `fail`
+(→ failed, with a reason). `result` (→ success) and `cancel` (→ skipped) are in writer.py.
+The CLI and the Python API (expflow_git.repository) both call these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from expflow_git.checks import check_document
+from expflow_git.documents import Status, dump
+from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.records.writer import Layout, record_status
+from expflow_git.schemas import Kind
+
+# What a run may become, from each status it may leave.
+_CAN_START = (Status.PENDING,)
+_CAN_FAIL = (Status.PENDING, Status.RUNNING, Status.SUCCESS)
+
+
+def start_run(layout: Layout, exp_id: str) -> str:
+    """Mark a pending run `running`; returns the record's path. Any other status is
+    refused (exit 1): a run starts once."""
+    exp_rel, doc = layout.find_experiment(exp_id)
+    status = record_status(doc)
+    if status not in _CAN_START:
+        raise ExpflowError(
+            f"{exp_rel}: only a pending experiment can be started (status is {status.value!r})",
+            code=ExitCode.FAILED,
+        )
+    return _set_status(layout, exp_rel, doc, Status.RUNNING, reason=None)
+
+
+def fail_run(layout: Layout, exp_id: str, reason: str) -> str:
+    """Mark a run without a result `failed`, with the reason; returns the record's path.
+    Refused (exit 1) once the run has a result (a committed one is write-once, and so
+    is the status beside it), or when it is failed or skipped already."""
+    if not reason.strip():
+        raise ExpflowError("fail needs --reason TEXT (why the run failed)")
+    exp_rel, doc = layout.find_experiment(exp_id)
+    status = record_status(doc)
+    result_rel = layout.result_rel(doc["study"], exp_id)
+    if layout.target(result_rel).exists():
+        raise ExpflowError(
+            f"{result_rel}: experiment {exp_id!r} has a result; a run with a result cannot "
+            "be marked failed (a wrong result is corrected with `result --overwrite`, or "
+            "deleted with `rm`)",
+            code=ExitCode.FAILED,
+        )
+    if status not in _CAN_FAIL:
+        raise ExpflowError(
+            f"{exp_rel}: experiment {exp_id!r} is {status.value!r} already",
+            code=ExitCode.FAILED,
+        )
+    return _set_status(layout, exp_rel, doc, Status.FAILED, reason=reason)
+
+
+def _set_status(
+    layout: Layout, exp_rel: str, doc: dict[str, Any], status: Status, *, reason: str | None
+) -> str:
+    """Write the record with its new status (and reason), checked like any record first."""
+    from expflow_git.atomicfile import write_atomic
+
+    updated = {**doc, "status": status.value}
+    if reason is not None:
+        updated["reason"] = reason
+    data = dump(updated)
+    _, findings = check_document(Kind.EXPERIMENT, exp_rel, data, layout.policy)
+    if findings:
+        raise ExpflowError(str(findings[0]))
+    write_atomic(layout.root / exp_rel, data)
+    return exp_rel

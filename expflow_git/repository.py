@@ -1,0 +1,357 @@
+"""The public Python API (docs/api.md): `Repository`, one experiment repository. Its
+record methods call the functions the CLI's `new`, `result`, `start`, `fail` and
+`cancel` call (expflow_git.records); rank, audit, verify and the scorecard wrap
+expflow_git.api through expflow_git.outcomes, as the CLI's `rank`, `audit` and `verify`
+do. One code path, two front ends."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from expflow_git.documents import Scalar, Status
+from expflow_git.errors import ExpflowError
+from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
+from expflow_git.run import (
+    ActiveRun,
+    Run,
+    checked_metrics,
+    checked_params,
+    read_runs,
+    same_record,
+)
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
+    from expflow_git.policy.model import Policy
+    from expflow_git.records.writer import Layout
+
+_REASON_MAX = 2000  # the record schema's limit on `reason`
+
+
+class Repository:
+    """An experiment repository: the git work tree enclosing `path` (or `path` itself
+    outside git), judged by the policy at `policy` (default `expflow.yaml` at its root).
+
+    Errors: `ValueError` for metrics or params the policy refuses (nothing is written);
+    `expflow_git.errors.ExpflowError` for what the CLI reports on one line (its `code`
+    is the CLI's exit code)."""
+
+    def __init__(self, path: str | os.PathLike[str] = ".", *, policy: str | None = None) -> None:
+        from expflow_git.gitstore import Git
+
+        start = Path(path).resolve()
+        try:
+            self._git: Git | None = Git.discover(start)
+        except ExpflowError:
+            self._git = None
+        self.root: Path = self._git.root if self._git is not None else start
+        self._policy_path = policy or os.environ.get("EXPFLOW_POLICY") or "expflow.yaml"
+
+    def __repr__(self) -> str:
+        return f"Repository({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ the policy
+    @property
+    def policy(self) -> Policy:
+        """The policy in the working tree, read afresh (it may have changed)."""
+        from expflow_git.workspace import Workspace
+
+        target = Path(self._policy_path)
+        where = target if target.is_absolute() else self.root / target
+        return Workspace(root=self.root, policy_path=where, git=self._git).load_policy()
+
+    def _layout(self) -> Layout:
+        from expflow_git.records.writer import Layout
+
+        return Layout(self.root, self.policy)
+
+    # ------------------------------------------------------------------ records
+    def new(
+        self,
+        id: str,
+        *,
+        study: str,
+        params: Mapping[str, Scalar] | None = None,
+        tags: Sequence[str] = (),
+        seed: int | None = None,
+        condition: str | None = None,
+        replicate: int = 0,
+        title: str = "",
+        status: Status | str = Status.PENDING,
+        reason: str | None = None,
+    ) -> Run:
+        """Write a record (as `expflow-git new`): provenance captured, the seed derived
+        from the policy's base seed, study, condition (default: the id) and replicate."""
+        from expflow_git.records.writer import write_experiment
+
+        write_experiment(
+            self._layout(),
+            exp_id=id,
+            study=study,
+            params=checked_params(params or {}),
+            tags=list(tags),
+            seed=seed,
+            condition=condition,
+            replicate=replicate,
+            title=title,
+            status=Status(status),
+            reason=reason,
+        )
+        return self.get(id)
+
+    def log_result(
+        self,
+        id: str,
+        metrics: Mapping[str, float],
+        *,
+        splits: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> Run:
+        """Write the run's result (as `expflow-git result`) and mark it `success`. Checked
+        against the registry and the required metrics first: ValueError, nothing written."""
+        from expflow_git.records.writer import plan_result, write_result
+
+        layout = self._layout()
+        checked = checked_metrics(metrics, layout.policy)
+        checked_splits = {
+            name: checked_metrics(m, layout.policy) for name, m in (splits or {}).items()
+        }
+        plan = plan_result(layout, id, checked, checked_splits)
+        if plan.findings:
+            raise ValueError("; ".join(str(f) for f in plan.findings))
+        if plan.exists:
+            raise ExpflowError(
+                f"{plan.path}: a result exists already; results are write-once "
+                "(`expflow-git result --overwrite` is PIN-guarded)"
+            )
+        write_result(layout, plan, overwrite=False)
+        return self.get(id)
+
+    def start(self, id: str) -> Run:
+        """Mark a pending run `running` (as `expflow-git start`)."""
+        from expflow_git.records.lifecycle import start_run
+
+        start_run(self._layout(), id)
+        return self.get(id)
+
+    def fail(self, id: str, reason: str) -> Run:
+        """Mark a run without a result `failed`, with the reason (as `expflow-git fail`)."""
+        from expflow_git.records.lifecycle import fail_run
+
+        fail_run(self._layout(), id, reason)
+        return self.get(id)
+
+    def skip(self, id: str, reason: str, *, pin: str | None = None) -> Run:
+        """Mark a pending or running run `skipped` (as `expflow-git cancel`): PIN-guarded,
+        the PIN from `pin` or $EXPFLOW_PIN (there is no prompt)."""
+        import warnings
+
+        from expflow_git.pin.guard import require_pin
+        from expflow_git.records.writer import cancel_run, cancellable
+
+        layout = self._layout()
+        exp_rel, doc = cancellable(layout, id)
+        require_pin(
+            f"cancel {id}",
+            pin=pin,
+            force=False,
+            env=os.environ,
+            interactive=False,
+            prompt=lambda _: "",
+            warn=warnings.warn,
+        )
+        cancel_run(layout, exp_rel, doc, reason)
+        return self.get(id)
+
+    # ------------------------------------------------------------------ reading
+    def runs(self, study: str | None = None, status: Status | str | None = None) -> list[Run]:
+        """Every run in the working tree (tracked or not), by id; only a study's, or only
+        those with a status, when given."""
+        wanted = None if status is None else Status(status)
+        return [
+            run
+            for run in read_runs(self.root, self.policy)
+            if (study is None or run.study == study) and (wanted is None or run.status is wanted)
+        ]
+
+    def get(self, id: str) -> Run:
+        """One run by id (KeyError when there is no valid record with that id)."""
+        for run in read_runs(self.root, self.policy):
+            if run.id == id:
+                return run
+        raise KeyError(id)
+
+    # ------------------------------------------------------------------ training
+    @contextlib.contextmanager
+    def run(
+        self,
+        id: str,
+        *,
+        study: str | None = None,
+        params: Mapping[str, Scalar] | None = None,
+        tags: Sequence[str] = (),
+        title: str = "",
+    ) -> Iterator[ActiveRun]:
+        """A training run: the record is written `running` on entry (a pending record
+        `new` wrote is started instead); `log`/`log_split` collect metrics; a normal exit
+        writes the result and marks the run `success`; an exception marks it `failed`
+        with "TypeName: message" as the reason, writes no result, and is re-raised."""
+        layout = self._layout()
+        if layout.existing_experiments(id):
+            record = self.get(id)
+            same_record(record, study=study, params=params, tags=tags)
+            self.start(id)
+            study = record.study
+        else:
+            if study is None:
+                raise ValueError(f"run {id!r} has no record yet: give study=")
+            self.new(id, study=study, params=params, tags=tags, title=title, status=Status.RUNNING)
+        active = ActiveRun(id, study, layout.policy)
+        try:
+            yield active
+        except BaseException as exc:
+            self._mark_failed(layout, id, exc)
+            raise
+        try:
+            self.log_result(id, active.metrics, splits=active.splits)
+        except ValueError as exc:
+            # The block finished but its result would fail the policy: nothing is written
+            # but the status, which says why.
+            self._mark_failed(layout, id, exc)
+            raise
+
+    def _mark_failed(self, layout: Layout, id: str, exc: BaseException) -> None:
+        import warnings
+
+        from expflow_git.records.lifecycle import fail_run
+
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        try:
+            fail_run(layout, id, message[:_REASON_MAX])
+        except (ExpflowError, OSError) as problem:  # the exception in flight matters more
+            warnings.warn(f"run {id!r} could not be marked failed: {problem}", stacklevel=3)
+
+    # ------------------------------------------------------------------ judging
+    def rank(
+        self,
+        *,
+        rev: str = "HEAD",
+        sort_by: str | None = None,
+        ascending: bool | None = None,
+        gates: Sequence[str] = (),
+        study: str | None = None,
+        tags: Sequence[str] = (),
+        top: int | None = None,
+        policy_ref: str | None = None,
+    ) -> RankResult:
+        """The gated leaderboard of the committed runs at `rev` (as `expflow-git rank`);
+        `gates` are extra `metric:op:value` checks."""
+        from expflow_git.outcomes import rank_at
+
+        return rank_at(
+            self._repo(),
+            rev,
+            policy_path=self._policy_in_commit(),
+            policy_ref=policy_ref,
+            sort_by=sort_by,
+            ascending=ascending,
+            gates=list(gates),
+            study=study,
+            tags=list(tags),
+            top=top,
+        )
+
+    def audit(
+        self,
+        *,
+        rev: str = "HEAD",
+        since: str | None = None,
+        policy_ref: str | None = None,
+        experiment: str | None = None,
+        sign_key: str | None = None,
+        report: bool = False,
+    ) -> AuditResult:
+        """The full audit of `rev` (as `expflow-git audit`); `report=True` also returns the
+        report's bytes, signed with the key at `sign_key` (a path or `agent:SHA256:…`)."""
+        from dataclasses import replace
+
+        from expflow_git.outcomes import audit_at
+
+        result, _ = audit_at(
+            self._repo(),
+            rev,
+            policy_path=self._policy_in_commit(),
+            since=since,
+            policy_ref=policy_ref,
+            experiment=experiment,
+            sign_key=sign_key,
+        )
+        return result if report else replace(result, report=None)
+
+    def html(
+        self,
+        *,
+        rev: str = "HEAD",
+        since: str | None = None,
+        policy_ref: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> str:
+        """The HTML scorecard of `rev` (as `audit --html`); also written to `path` if given."""
+        from expflow_git.outcomes import audit_at
+
+        _, html = audit_at(
+            self._repo(),
+            rev,
+            policy_path=self._policy_in_commit(),
+            since=since,
+            policy_ref=policy_ref,
+            experiment=None,
+            sign_key=None,
+            html=True,
+        )
+        if path is not None:
+            from expflow_git.atomicfile import write_atomic
+
+            write_atomic(os.fspath(path), html.encode())
+        return html
+
+    def verify(
+        self,
+        report: bytes | str | os.PathLike[str],
+        *,
+        public_keys: Sequence[str] = (),
+        allowed_signers: str | None = None,
+        allow_unsigned: bool = False,
+        recompute: bool = True,
+        ref: str = "HEAD",
+    ) -> VerifyResult:
+        """Verify a report (bytes, or a file's path) against this repository, as
+        `expflow-git verify REPORT --repo .`: signature, hash chain, binding, recompute."""
+        from expflow_git.outcomes import verify_at
+        from expflow_git.report.saved import read_bytes
+
+        source = "<report>" if isinstance(report, bytes) else os.fspath(report)
+        return verify_at(
+            self._repo(),
+            report if isinstance(report, bytes) else read_bytes(source),
+            source=source,
+            public_keys=public_keys,
+            allowed_signers=allowed_signers,
+            allow_unsigned=allow_unsigned,
+            recompute=recompute,
+            ref=ref,
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    def _repo(self) -> Git:
+        if self._git is None:
+            raise ExpflowError(f"not a git repository: {self.root}")
+        return self._git
+
+    def _policy_in_commit(self) -> str:
+        from expflow_git.policy.model import policy_in_commit
+
+        return policy_in_commit(self._policy_path)

@@ -1,0 +1,187 @@
+"""Runs as the Python API shows them: `Run` (a record and its result, read from the working
+tree) and `ActiveRun`, what `Repository.run(...)` yields to a training script."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from expflow_git.documents import Scalar, Status
+
+if TYPE_CHECKING:
+    from expflow_git.documents import Experiment, Result
+    from expflow_git.policy.model import Policy
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run in the working tree: its record, and its result if it has one."""
+
+    id: str
+    study: str
+    status: Status
+    params: Mapping[str, Scalar]
+    tags: tuple[str, ...]
+    metrics: Mapping[str, float]  # empty without a result
+    splits: Mapping[str, Mapping[str, float]]
+    reason: str | None  # why a failed or skipped run has no result
+    record_path: str  # relative to the repository root, '/' separated
+    result_path: str | None
+    seed: int | None = None
+
+
+def read_runs(root: Path, policy: Policy) -> list[Run]:
+    """Every valid record in the working tree (tracked or not), with its result, by id.
+
+    Documents that fail validation, and symbolic links, are left out: `expflow-git
+    validate` names them."""
+    import json
+
+    from expflow_git.checks import check_document
+    from expflow_git.documents import Experiment, Result
+    from expflow_git.schemas import Kind
+
+    records: dict[str, tuple[Experiment, str | None]] = {}
+    results: dict[str, Result] = {}
+    for rel in _document_candidates(root, policy):
+        kind = policy.kind_of(rel)
+        if kind not in (Kind.EXPERIMENT, Kind.RESULT):
+            continue
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            continue
+        doc, _ = check_document(kind, rel, data, policy, explain=False)
+        if isinstance(doc, Experiment):
+            records.setdefault(doc.id, (doc, json.loads(data).get("reason")))
+        elif isinstance(doc, Result):
+            results.setdefault(doc.experiment, doc)
+    return [_run(*records[exp_id], results.get(exp_id)) for exp_id in sorted(records)]
+
+
+def _run(record: Experiment, reason: str | None, result: Result | None) -> Run:
+    return Run(
+        id=record.id,
+        study=record.study,
+        status=record.status,
+        params=dict(record.params),
+        tags=record.tags,
+        metrics=dict(result.metrics) if result else {},
+        splits={k: dict(v) for k, v in result.splits.items()} if result else {},
+        reason=reason,
+        record_path=record.path,
+        result_path=result.path if result else None,
+        seed=record.seed,
+    )
+
+
+def _document_candidates(root: Path, policy: Policy) -> list[str]:
+    """Files (not links) below the fixed leading folders of the record and result globs
+    (`experiments/` of `experiments/**/*.json`): a checkout's data or virtualenv folders
+    are never walked. Relative, '/'-separated, sorted."""
+    tops = set()
+    for glob in (*policy.experiment_globs, *policy.result_globs):
+        fixed = []
+        for part in glob.split("/")[:-1]:
+            if any(c in part for c in "*?["):
+                break
+            fixed.append(part)
+        tops.add("/".join(fixed))
+    found = set()
+    for top in sorted(tops):
+        start = root / top if top else root
+        if start.is_symlink() or not start.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            base = Path(dirpath).relative_to(root).as_posix()
+            for name in filenames:
+                if not os.path.islink(os.path.join(dirpath, name)):
+                    found.add(name if base == "." else f"{base}/{name}")
+    return sorted(found)
+
+
+@dataclass
+class ActiveRun:
+    """A run in progress: `log(**metrics)` and `log_split(name, **metrics)` collect what the
+    result will hold (a later value of a metric replaces an earlier one). Every name is
+    checked against the registry as it is logged."""
+
+    id: str
+    study: str
+    policy: Policy = field(repr=False)
+    metrics: dict[str, float] = field(default_factory=dict)
+    splits: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def log(self, **metrics: float) -> None:
+        """Record metrics of the run (names from the policy's registry)."""
+        self.metrics.update(checked_metrics(metrics, self.policy))
+
+    def log_split(self, name: str, **metrics: float) -> None:
+        """Record metrics measured on another slice of data (`splits.<name>`)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a split needs a non-empty name")
+        self.splits.setdefault(name, {}).update(checked_metrics(metrics, self.policy))
+
+
+def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, float]:
+    """Metrics the registry knows, each a finite number (not a bool); otherwise ValueError
+    naming the metric (and, for an unknown one, the closest known name)."""
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        if name not in policy.metrics:
+            raise ValueError(f"unknown metric {name!r}{closest(name, policy.metrics)}")
+        # numbers.Real: NumPy's scalars too; a bool is not a measurement.
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"metric {name!r}: {value!r} is not a number")
+        number = value if isinstance(value, int) else float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"metric {name!r}: {value!r} is not a finite number")
+        out[name] = number
+    return out
+
+
+def closest(name: str, known: Mapping[str, Any]) -> str:
+    """`; the closest known name is 'x'` (empty when nothing is known)."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.0)
+    return f"; the closest known name is {match[0]!r}" if match else ""
+
+
+def checked_params(params: Mapping[str, Any]) -> dict[str, Scalar]:
+    """A record's params: string names, scalar values (string, finite number, bool,
+    None), as the record schema allows; otherwise ValueError naming the parameter."""
+    out: dict[str, Scalar] = {}
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise ValueError(f"parameter {name!r}: names are strings")
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise ValueError(f"parameter {name!r}: {value!r} is not a string, number or bool")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"parameter {name!r}: {value!r} is not a finite number")
+        out[name] = value
+    return out
+
+
+def same_record(
+    record: Run, *, study: str | None, params: Mapping[str, Any] | None, tags: Sequence[str]
+) -> None:
+    """`run()` on an existing record: what it is given must be what the record says."""
+    differs = [
+        what
+        for what, given, has in (
+            ("study", study, record.study),
+            ("params", None if params is None else dict(params), dict(record.params)),
+            ("tags", tuple(tags) or None, record.tags),
+        )
+        if given is not None and given != has
+    ]
+    if differs:
+        raise ValueError(
+            f"{record.record_path}: run {record.id!r} exists with other {', '.join(differs)}"
+        )

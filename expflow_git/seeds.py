@@ -1,0 +1,185 @@
+"""The seed scripts' three functions, under their names, for code that has a tracker's
+metrics in hand rather than a repository (docs/api.md): `validate_competition_rules`,
+`compare_scores` and `gate_scores`. They judge with the checks, ranking and walk-forward
+gate the audit uses; gates go through the one gate parser (policy.model.parse_gate)."""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expflow_git.documents import Status
+from expflow_git.errors import ExpflowError
+from expflow_git.policy.model import Policy
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a run: its kind (threshold, gate, required, rule, registry), its
+    name (`metric:op:value`, `required:metric`, `param:op:value`), and why it failed."""
+
+    kind: str
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RulesVerdict:
+    """`validate_competition_rules`: whether every check passed, and each check."""
+
+    all_pass: bool
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One run of `compare_scores`: feasible runs ranked 1..k, the others `rank` None."""
+
+    id: str
+    rank: int | None
+    feasible: bool
+    metrics: Mapping[str, float]
+    failed: tuple[str, ...]  # every gate the run failed, "gate (why)"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`compare_scores`: the rows (feasible first) and the two winners."""
+
+    rows: tuple[ScoreRow, ...]
+    best_any: str | None  # top by `sort_by`, ignoring the gates
+    best_feasible: str | None  # top among the runs that pass every gate
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """`gate_scores`: the walk-forward gate on two lists."""
+
+    passed: bool
+    pearson: float | None  # None: fewer than three pairs, or no variance
+    reasons: tuple[str, ...]  # why it did not pass (empty when it passed)
+
+
+def validate_competition_rules(
+    *,
+    task_metrics: Mapping[str, float],
+    task_params: Mapping[str, Any],
+    policy: Policy | str | os.PathLike[str] | None = None,
+) -> RulesVerdict:
+    """Judge one run as the audit does: registry (unknown metric, range), thresholds,
+    gates, required metrics and rules; `policy` a Policy, a policy file's path, or None
+    for the built-in competition registry (`init --template competition`). Parameters
+    spelled as numbers in strings (`"5"`) compare as numbers (docs/spec.md §3)."""
+    from expflow_git.checks import registry_findings, run_verdict
+    from expflow_git.documents import Experiment, Result
+
+    judged = _policy(policy)
+    metrics = _numbers(task_metrics, what="metric")
+    result = Result("<task_metrics>", "run", metrics, {})
+    record = Experiment("<task_params>", "run", "run", Status.SUCCESS, dict(task_params))
+    checks = [
+        Check("registry", f"registry:{f.pointer.rsplit('/', 1)[-1]}", False, f.message)
+        for f in registry_findings(result, judged)
+    ]
+    verdict = run_verdict(record, result, judged, judged.all_gates())
+    checks += [Check(o.kind.value, o.name, o.passed, o.detail) for o in verdict.outcomes]
+    return RulesVerdict(all(c.passed for c in checks), tuple(checks))
+
+
+def compare_scores(
+    runs: Mapping[str, Mapping[str, float]],
+    *,
+    sort_by: str,
+    ascending: bool = False,
+    gates: Sequence[str] = (),
+) -> Comparison:
+    """Rank runs (each id → its metrics, as a tracker's flattened metrics) by `sort_by`:
+    runs passing every `metric:op:value` gate first, ranked, then the rest with the gates
+    they failed (a run without a gate's metric fails it). A malformed gate: ValueError."""
+    from expflow_git.audit.ranking import rank
+    from expflow_git.checks import RunVerdict, gate_outcome
+    from expflow_git.policy.model import parse_gate
+
+    try:
+        parsed = [parse_gate(g, None) for g in gates]
+    except ExpflowError as exc:
+        raise ValueError(exc.message) from None
+    verdicts = []
+    for run_id, metrics in runs.items():
+        values = _numbers(metrics, what=f"run {run_id!r}: metric")
+        outcomes = tuple(gate_outcome(g, values) for g in parsed)
+        verdicts.append(RunVerdict(str(run_id), "", (), "", values, {}, outcomes))
+    board = rank(verdicts, [(sort_by, not ascending)])
+    rows = tuple(
+        ScoreRow(
+            id=r.verdict.id,
+            rank=r.rank,
+            feasible=r.verdict.feasible,
+            metrics=r.verdict.metrics,
+            failed=tuple(f"{o.name} ({o.detail})" for o in r.verdict.outcomes if not o.passed),
+        )
+        for r in board.runs
+    )
+    return Comparison(rows, board.best_any, board.best_feasible)
+
+
+def gate_scores(
+    train: Sequence[float], holdout: Sequence[float], min_pearson: float = 0.3
+) -> GateVerdict:
+    """The walk-forward gate: passes iff the Pearson correlation of the two lists (one
+    pair per run) is at least `min_pearson`; fewer than three pairs, or no variance,
+    never passes. Lists of different lengths: ValueError."""
+    from expflow_git.audit.ranking import pearson
+
+    xs = list(_numbers(dict(enumerate(train)), what="train value").values())
+    ys = list(_numbers(dict(enumerate(holdout)), what="holdout value").values())
+    if len(xs) != len(ys):
+        raise ValueError(f"train has {len(xs)} values and holdout {len(ys)}: one pair per run")
+    if len(xs) < 3:
+        return GateVerdict(False, None, (f"{len(xs)} pair(s); at least 3 are needed",))
+    r = pearson(xs, ys)
+    if r is None:
+        return GateVerdict(False, None, ("no variance: correlation undefined",))
+    if r < min_pearson:
+        return GateVerdict(False, r, (f"pearson r = {r:.4f} < {min_pearson}",))
+    return GateVerdict(True, r, ())
+
+
+def _numbers(values: Mapping[Any, Any], *, what: str) -> dict[str, float]:
+    """Finite numbers (not bools), else ValueError naming the culprit."""
+    out: dict[str, float] = {}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{what} {name!r}: {value!r} is not a number")
+        number = value if isinstance(value, int) else float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{what} {name!r}: {value!r} is not a finite number")
+        out[str(name)] = number
+    return out
+
+
+def _policy(policy: Policy | str | os.PathLike[str] | None) -> Policy:
+    from expflow_git.policy.load import load_policy_bytes
+
+    if isinstance(policy, Policy):
+        return policy
+    if policy is None:
+        return _competition_policy()
+    path = Path(policy)
+    return load_policy_bytes(path.read_bytes(), path=path.name)
+
+
+@functools.lru_cache(maxsize=1)
+def _competition_policy() -> Policy:
+    """The registry `init --template competition` writes (docs/spec.md §3.1), parsed once."""
+    from expflow_git.policy.load import load_policy_bytes
+    from expflow_git.records.scaffold import COMPETITION_POLICY
+
+    return load_policy_bytes(COMPETITION_POLICY.encode(), path="<competition registry>")

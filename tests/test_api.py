@@ -1,0 +1,337 @@
+"""The public Python API (issue 16, item 2) in real repositories: `Repository`, the
+`run()` context manager, listing runs, rank/audit/verify, the seeds' functions, and
+numbers spelled in strings. The CLI is checked to write what the API writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo, experiment_doc, run_cli
+
+import expflow_git
+from expflow_git import Repository, Status
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+STUDY = "pdebench-task1"
+SEED = {"seg_total": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}
+
+
+@pytest.fixture
+def repo(exp_repo: ExpRepo) -> Repository:
+    return Repository(exp_repo.path)
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+# ------------------------------------------------------------------ import
+def test_import_is_cheap_and_exports_lazily() -> None:
+    code = (
+        "import sys, expflow_git\n"
+        "heavy = [m for m in ('click', 'jsonschema', 'jsonschema_rs', 'git', 'ruamel') "
+        "if m in sys.modules]\n"
+        "print(heavy)\n"
+        "print(expflow_git.Repository.__module__, expflow_git.compare_scores.__module__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines() == ["[]", "expflow_git.repository expflow_git.seeds"]
+    with pytest.raises(AttributeError):
+        expflow_git.no_such_name  # noqa: B018
+    assert set(expflow_git.__all__) <= set(dir(expflow_git))
+
+
+# ------------------------------------------------------------------ run()
+def test_run_writes_running_then_result_and_success(repo: Repository, exp_repo: ExpRepo) -> None:
+    record = exp_repo.path / exp_repo.exp_path()
+    with repo.run("exp-001", study=STUDY, params={"Args/--sub_step": "5"}, tags=["fno"]) as run:
+        assert _json(record)["status"] == "running"  # written on entry
+        run.log(seg_total=50.0, pde_mean=15.0)
+        run.log(seg_total=57.09, train_time_min=45.5)  # a later value replaces an earlier one
+        run.log_split("holdout", seg_total=55.2)
+    doc = _json(record)
+    assert doc["status"] == "success" and doc["tags"] == ["fno"]
+    assert doc["params"] == {"Args/--sub_step": "5"}
+    result = _json(exp_repo.path / exp_repo.res_path())
+    assert result["metrics"] == SEED and result["splits"] == {"holdout": {"seg_total": 55.2}}
+    # What the API wrote passes the validate hook.
+    exp_repo.stage()
+    code, out, err = run_cli(["validate", "--staged"], cwd=exp_repo.path)
+    assert code == 0, out + err
+
+
+def test_run_marks_failed_on_an_exception_and_reraises(repo: Repository, exp_repo: ExpRepo) -> None:
+    boom = RuntimeError("CUDA out of memory")
+    with pytest.raises(RuntimeError) as caught:
+        with repo.run("exp-001", study=STUDY) as run:
+            run.log(**SEED)
+            raise boom
+    assert caught.value is boom
+    doc = _json(exp_repo.path / exp_repo.exp_path())
+    assert (doc["status"], doc["reason"]) == ("failed", "RuntimeError: CUDA out of memory")
+    assert not (exp_repo.path / exp_repo.res_path()).exists()
+
+
+def test_run_unknown_metric_names_the_closest(repo: Repository, exp_repo: ExpRepo) -> None:
+    with pytest.raises(
+        ValueError, match="unknown metric 'pde_maen'; the closest known name is 'pde_mean'"
+    ):
+        with repo.run("exp-001", study=STUDY) as run:
+            run.log(pde_maen=1.0)
+    assert repo.get("exp-001").status is Status.FAILED
+    assert not (exp_repo.path / exp_repo.res_path()).exists()
+
+
+def test_run_missing_required_metric_writes_no_result(repo: Repository, exp_repo: ExpRepo) -> None:
+    with pytest.raises(ValueError, match="required metric 'train_time_min' is missing"):
+        with repo.run("exp-001", study=STUDY) as run:
+            run.log(seg_total=1.0, pde_mean=1.0)
+    assert not (exp_repo.path / exp_repo.res_path()).exists()
+    assert repo.get("exp-001").status is Status.FAILED
+
+
+@pytest.mark.parametrize("value", [float("nan"), True, "1.0", None])
+def test_log_refuses_what_is_not_a_finite_number(repo: Repository, value: object) -> None:
+    with pytest.raises(ValueError, match="seg_total"):
+        with repo.run("exp-001", study=STUDY) as run:
+            run.log(seg_total=value)  # type: ignore[arg-type]
+
+
+def test_run_starts_a_pending_record_and_refuses_a_different_one(repo: Repository) -> None:
+    repo.new("exp-001", study=STUDY, params={"sub_step": 5})
+    with pytest.raises(ValueError, match="other params"):
+        with repo.run("exp-001", params={"sub_step": 6}):
+            pass
+    assert repo.get("exp-001").status is Status.PENDING
+    with repo.run("exp-001", study=STUDY) as run:
+        run.log(**SEED)
+    assert repo.get("exp-001").status is Status.SUCCESS
+
+
+# ------------------------------------------------------------------ records
+def test_api_and_cli_write_the_same_record(repo: Repository, exp_repo: ExpRepo, cli) -> None:
+    repo.new("exp-001", study=STUDY, params={"lr": 0.001, "model": "fno"}, tags=["a"])
+    res = cli(
+        ["new", "exp-002", "--study", STUDY, "--param", "lr=0.001", "--param", "model=fno"]
+        + ["--tag", "a", "--condition", "exp-001"],
+        cwd=exp_repo.path,
+    )
+    assert res.code == 0, res.both
+    api_doc = _json(exp_repo.path / exp_repo.exp_path("exp-001"))
+    cli_doc = _json(exp_repo.path / exp_repo.exp_path("exp-002"))
+    assert list(api_doc) == list(cli_doc)
+    same = ("study", "tags", "status", "seed", "params")
+    assert {k: api_doc[k] for k in same} == {k: cli_doc[k] for k in same}
+
+
+def test_log_result_checks_before_writing(repo: Repository, exp_repo: ExpRepo) -> None:
+    repo.new("exp-001", study=STUDY)
+    with pytest.raises(ValueError, match="'seg_totl'; the closest known name is 'seg_total'"):
+        repo.log_result("exp-001", {**SEED, "seg_totl": 1.0})
+    with pytest.raises(ValueError, match="required metric 'pde_mean' is missing"):
+        repo.log_result("exp-001", {"seg_total": 1.0, "train_time_min": 1.0})
+    with pytest.raises(ValueError, match="train_time_min = -1 is below its min 0"):
+        repo.log_result("exp-001", {**SEED, "train_time_min": -1})
+    assert not (exp_repo.path / exp_repo.res_path()).exists()
+    assert repo.get("exp-001").status is Status.PENDING
+    run = repo.log_result("exp-001", SEED, splits={"holdout": {"seg_total": 55.2}})
+    assert (run.status, dict(run.metrics)) == (Status.SUCCESS, SEED)
+    with pytest.raises(expflow_git.ExpflowError, match="write-once"):
+        repo.log_result("exp-001", SEED)
+
+
+def test_lifecycle_methods(repo: Repository) -> None:
+    assert repo.new("a", study=STUDY).status is Status.PENDING
+    assert repo.start("a").status is Status.RUNNING
+    failed = repo.fail("a", "diverged")
+    assert (failed.status, failed.reason) == (Status.FAILED, "diverged")
+    skipped = repo.new("b", study=STUDY, status="skipped", reason="superseded")
+    assert (skipped.status, skipped.reason) == (Status.SKIPPED, "superseded")
+    with pytest.raises(expflow_git.ExpflowError, match="needs --reason"):
+        repo.new("c", study=STUDY, status="failed")
+    with pytest.raises(ValueError, match="parameter 'lr'"):
+        repo.new("d", study=STUDY, params={"lr": [0.1]})  # type: ignore[dict-item]
+
+
+def test_skip_is_pin_guarded(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, exp_repo: ExpRepo
+) -> None:
+    repo.new("a", study=STUDY)
+    with pytest.raises(expflow_git.ExpflowError, match="no PIN is set"):
+        repo.skip("a", "not needed")
+    assert run_cli(["pin", "init", "1234"], cwd=exp_repo.path).code == 0
+    with pytest.raises(expflow_git.ExpflowError, match="wrong PIN"):
+        repo.skip("a", "not needed", pin="9999")
+    assert repo.get("a").status is Status.PENDING
+    assert repo.skip("a", "not needed", pin="1234").status is Status.SKIPPED
+
+
+def test_runs_lists_the_working_tree_with_filters(repo: Repository, exp_repo: ExpRepo) -> None:
+    repo.new("a", study=STUDY, params={"lr": "0.1"})
+    repo.log_result("a", SEED)
+    repo.new("b", study="other", status="failed", reason="oom")
+    exp_repo.write("experiments/other/broken.json", "{")  # invalid: left out
+    outside = exp_repo.write_json("data/c.json", experiment_doc("c"))  # not a record's path
+    (exp_repo.path / "experiments/other/c.json").symlink_to(outside)  # a link: left out
+    runs = repo.runs()
+    assert [r.id for r in runs] == ["a", "b"]  # untracked files count
+    a = runs[0]
+    assert (a.study, a.status, a.params, a.result_path) == (
+        STUDY,
+        Status.SUCCESS,
+        {"lr": "0.1"},
+        f"results/{STUDY}/a.json",
+    )
+    assert [r.id for r in repo.runs(study="other")] == ["b"]
+    assert [r.id for r in repo.runs(status="success")] == ["a"]
+    assert repo.runs(study=STUDY, status=Status.FAILED) == []
+    with pytest.raises(KeyError):
+        repo.get("zzz")
+
+
+# ------------------------------------------------------------------ rank / audit / verify
+def test_rank_audit_verify_html(repo: Repository, exp_repo: ExpRepo, tmp_path: Path) -> None:
+    repo.new("fast", study=STUDY, params={"sub_step": "5"})
+    repo.log_result("fast", {"seg_total": 50.0, "pde_mean": 12.0, "train_time_min": 20})
+    repo.new("slow", study=STUDY, params={"sub_step": 5})
+    repo.log_result("slow", {"seg_total": 60.0, "pde_mean": 12.0, "train_time_min": 50})
+    exp_repo.commit("runs")
+    board = repo.rank(gates=["train_time_min:lt:30"])
+    assert [(r.id, r.rank, r.feasible) for r in board.rows] == [
+        ("fast", 1, True),
+        ("slow", None, False),
+    ]
+    assert board.rows[1].failed == ("train_time_min:lt:30 (50 not < 30)",)
+    assert (board.best_any, board.best_feasible, board.sort_by) == ("slow", "fast", "seg_total")
+    with pytest.raises(expflow_git.ExpflowError, match="malformed"):
+        repo.rank(gates=["train_time_min<30"])
+
+    audit = repo.audit()
+    assert (audit.verdict, audit.passed, audit.best_feasible, audit.report) == (
+        "pass",
+        True,
+        "slow",
+        None,
+    )
+    assert [r.id for r in audit.rows] == ["slow", "fast"] and audit.findings == ()
+    signed = repo.audit(report=True)
+    assert signed.report is not None and signed.commit == exp_repo.head()
+    saved = tmp_path / "report.json"
+    saved.write_bytes(signed.report)
+    # The CLI verifies what the API wrote, and the API what the CLI wrote.
+    code, out, err = run_cli(
+        ["verify", str(saved), "--allow-unsigned", "--repo", "."], cwd=exp_repo.path
+    )
+    assert code == 0 and "VERIFIED" in out, out + err
+    code, _, err = run_cli(["audit", "--out", str(saved)], cwd=exp_repo.path)
+    assert code == 0, err
+    assert saved.read_bytes() == signed.report
+    assert repo.verify(saved, allow_unsigned=True).ok
+    tampered = signed.report.replace(b'"payload":"', b'"payload":"A', 1)
+    assert not repo.verify(tampered, allow_unsigned=True).ok
+    assert not repo.verify(saved).ok  # unsigned, and not allowed
+
+    html = repo.html(path=tmp_path / "s.html")
+    assert "slow" in html and (tmp_path / "s.html").read_text() == html
+
+
+# ------------------------------------------------------------------ numbers in strings
+def test_rank_compares_a_number_in_a_string_as_a_number(exp_repo: ExpRepo) -> None:
+    """MLflow and ClearML store params as strings: `"5"` passes `sub_step > 0`."""
+    exp_repo.add_experiment("exp-001", params={"Args/--sub_step": "5"})
+    exp_repo.add_result("exp-001")
+    exp_repo.add_experiment("exp-002", params={"Args/--sub_step": "0"})
+    exp_repo.add_result("exp-002")
+    exp_repo.commit("runs")
+    code, out, err = run_cli(["rank", "--format", "json"], cwd=exp_repo.path)
+    assert code == 0, err
+    rows = {r["id"]: r for r in json.loads(out)["ranking"]}
+    assert rows["exp-001"]["feasible"] is True
+    assert rows["exp-002"]["feasible"] is False
+
+
+# ------------------------------------------------------------------ the seeds' functions
+def test_validate_competition_rules_seed_example() -> None:
+    verdict = expflow_git.validate_competition_rules(
+        task_metrics=SEED, task_params={"Args/--sub_step": "5"}
+    )
+    assert verdict.all_pass is True
+    assert [c.name for c in verdict.checks] == [
+        "pde_mean:lt:18.09",
+        "train_time_min:lt:60",
+        "required:seg_total",
+        "required:pde_mean",
+        "required:train_time_min",
+        "sub_step:gt:0",
+    ]
+    bad = expflow_git.validate_competition_rules(
+        task_metrics={"seg_total": 1.0, "pde_mean": 19.0, "seg_totl": 2.0}, task_params={}
+    )
+    failed = {c.name: c.detail for c in bad.checks if not c.passed}
+    assert bad.all_pass is False
+    assert failed["pde_mean:lt:18.09"] == "19 not < 18.09"
+    assert failed["required:train_time_min"] == "missing"
+    assert failed["sub_step:gt:0"] == "required parameter absent"
+    assert "did you mean 'seg_total'" in failed["registry:seg_totl"]
+
+
+def test_validate_competition_rules_with_a_policy_file(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "version: 1\nmetrics:\n  acc: {group: S, higher_is_better: true, threshold: 0.5}\n"
+        "required_metrics: [acc]\nranking: {sort_by: acc}\n"
+        "rules:\n  - {param: model, op: eq, value: fno}\n"
+    )
+    ok = expflow_git.validate_competition_rules(
+        task_metrics={"acc": 0.9}, task_params={"model": "fno"}, policy=policy
+    )
+    assert ok.all_pass and len(ok.checks) == 3
+
+
+def test_compare_scores_feasible_first() -> None:
+    runs = {
+        "a": {"seg_total": 57.1, "pde_mean": 15.0},
+        "b": {"seg_total": 61.4, "pde_mean": 19.7},
+        "c": {"seg_total": 52.4, "pde_mean": 12.0},
+        "d": {"pde_mean": 1.0},
+    }
+    table = expflow_git.compare_scores(runs, sort_by="seg_total", gates=["pde_mean:lt:18.09"])
+    assert [(r.id, r.rank) for r in table.rows] == [("a", 1), ("c", 2), ("d", None), ("b", None)]
+    assert (table.best_any, table.best_feasible) == ("b", "a")
+    assert table.rows[3].failed == ("pde_mean:lt:18.09 (19.7 not < 18.09)",)
+    up = expflow_git.compare_scores(runs, sort_by="seg_total", ascending=True)
+    assert [r.id for r in up.rows][:3] == ["c", "a", "b"] and up.best_any == "c"
+    for gate in ("pde_mean<18", "pde_mean:lesser:1", "pde_mean:lt:nan", ""):
+        with pytest.raises(ValueError):
+            expflow_git.compare_scores(runs, sort_by="seg_total", gates=[gate])
+
+
+def test_gate_scores() -> None:
+    good = expflow_git.gate_scores([1, 2, 3, 4], [1.1, 2.1, 2.9, 4.2])
+    assert good.passed and good.pearson is not None and good.pearson > 0.9 and good.reasons == ()
+    bad = expflow_git.gate_scores([1, 2, 3, 4], [4, 3, 2, 1], min_pearson=0.3)
+    assert (bad.passed, bad.pearson) == (False, -1.0) and "< 0.3" in bad.reasons[0]
+    few = expflow_git.gate_scores([1, 2], [1, 2])
+    assert not few.passed and few.pearson is None and "at least 3" in few.reasons[0]
+    flat = expflow_git.gate_scores([1, 1, 1], [1, 2, 3])
+    assert not flat.passed and "no variance" in flat.reasons[0]
+    with pytest.raises(ValueError, match="one pair per run"):
+        expflow_git.gate_scores([1, 2, 3], [1, 2])
+
+
+def test_numeric() -> None:
+    numeric = expflow_git.numeric
+    assert [numeric(v) for v in ("5", "-0.5", "1e-3", "5.0")] == [5, -0.5, 0.001, 5]
+    assert [numeric(v) for v in ("five", " 5", "nan", "1e999", True, None)] == [
+        "five",
+        " 5",
+        "nan",
+        "1e999",
+        True,
+        None,
+    ]
