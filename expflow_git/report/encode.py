@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import json
+import operator
 import shutil
 import tempfile
 from binascii import hexlify
@@ -92,6 +93,9 @@ def _outcome_bytes(o: Outcome, known: Known) -> bytes:
     return encoded
 
 
+_PASSED = operator.attrgetter("passed")
+
+
 def _run_piece(
     ranked: RankedRun, known: Known, spelled_run: str | None = None, rung: Rung | None = None
 ) -> Piece:
@@ -101,9 +105,10 @@ def _run_piece(
     `rung`: the run on the ladder, when there is one."""
     v = ranked.verdict
     feasible = v.feasible
-    # A feasible run's checks are all shared passed values (checks.passed): most runs of
-    # a report have the same ones, encoded once.
-    same = ("checks", *map(id, v.outcomes)) if feasible else None
+    # A run whose checks all passed holds only shared values (checks.passed): most runs
+    # of a report have the same ones, encoded once. (A feasible run may have failed a
+    # warning: its own outcomes, not worth keeping.)
+    same = ("checks", *map(id, v.outcomes)) if feasible and all(map(_PASSED, v.outcomes)) else None
     hit = known.get(same) if same is not None else None
     if hit is not None:
         before = hit[1]

@@ -161,7 +161,8 @@ def recompute_ladder(
     if [r["ladder"]["order"] for r in ordered] != list(range(len(runs))):
         return ["the runs' ladder orders are not 0, 1, 2, … each once"], {}
     sort_by = config["sortBy"]
-    scores = [r["metrics"][sort_by] if r["rank"] is not None else None for r in ordered]
+    # A ranked run lacking the sort metric is check_run_order's to report: not eligible here.
+    scores = [r["metrics"].get(sort_by) if r["rank"] is not None else None for r in ordered]
     moved, best, level = climb(scores, step, config["descending"])
     problems = [
         f"run {r['id']!r}: ladder 'moved' should be {m}"
