@@ -21,6 +21,8 @@ from helpers_audit import (
     runs_of,
     statement_of,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from expflow_git.audit.ladder import climb, released
 from expflow_git.policy.diff import Effect, PolicyChange, diff_policies
@@ -268,3 +270,30 @@ def test_climb_is_algorithm_1() -> None:
     assert level is not None and math.isclose(level, 0.3)
     assert released(5.0, 1e-320) == 5.0  # η too fine for a float: the score itself
     assert climb([None, None], 1.0, descending=True) == ([False, False], None, None)
+
+
+@given(
+    scores=st.lists(
+        st.one_of(st.none(), st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)),
+        max_size=40,
+    ),
+    step=st.floats(min_value=1e-3, max_value=100.0),
+    descending=st.booleans(),
+)
+def test_climb_moves_only_past_the_released_score_by_more_than_the_step(
+    scores: list[float | None], step: float, descending: bool
+) -> None:
+    moved, best, level = climb(scores, step, descending)
+    sign = 1.0 if descending else -1.0
+    current: float | None = None
+    for score, did in zip(scores, moved, strict=True):
+        if score is None:
+            assert not did
+            continue
+        beats = current is None or sign * (score - current) > step
+        assert did == beats
+        if did:
+            current = released(score, step)
+            assert abs(current - score) <= step / 2 + 1e-9 * max(1.0, abs(score))
+    assert level == current
+    assert best == (max(i for i, d in enumerate(moved) if d) if any(moved) else None)
