@@ -4,7 +4,7 @@ calls one of these, prints what it returns and picks the exit code."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,12 +103,13 @@ def rank(
     policy_ref: str | None,
     sort_by: str | None,
     ascending: bool | None,
-    gates: Sequence[str],
+    gates: Sequence[str | Mapping[str, Any]],
     study: str | None,
     tags: Sequence[str],
     top: int | None,
 ) -> Ranked:
-    """The gated leaderboard of `rev`: extra `gates` (`metric:op:value`), another sort
+    """The gated leaderboard of `rev`: extra `gates` (`metric:op:value`, or the policy's
+    mapping form `{gate, severity}`: a warning is advisory), another sort
     metric or direction, only a study's runs or runs with all `tags`, the first `top`."""
     from expflow_git.audit.pipeline import check_tree, verdicts
     from expflow_git.audit.ranking import rank as rank_runs

@@ -19,6 +19,7 @@ from expflow_git.policy.model import (
     Gate,
     Policy,
     Rule,
+    Severity,
     did_you_mean,
     fmt_number,
     numeric,
@@ -263,12 +264,19 @@ class CheckKind(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One per-run check: its name, whether it passed, and why not."""
+    """One per-run check: its name, whether it passed, and why not. A failed warning
+    (an advisory check) is reported but never makes the run infeasible."""
 
     kind: CheckKind
     name: str
     passed: bool
     detail: str = ""
+    severity: Severity = Severity.ERROR
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this outcome makes its run infeasible: a failed error."""
+        return not self.passed and self.severity is Severity.ERROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,55 +291,67 @@ class RunVerdict:
     feasible: bool = field(init=False)  # every check passed: asked often, computed once
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "feasible", all(map(_PASSED, self.outcomes)))
+        # Nearly always every check passed: one pass over them; warnings only if not.
+        ok = all(map(_PASSED, self.outcomes)) or not any(o.blocks for o in self.outcomes)
+        object.__setattr__(self, "feasible", ok)
 
     @property
     def failed(self) -> list[str]:
-        return [o.name for o in self.outcomes if not o.passed]
+        """The failed checks that make the run infeasible (not the warnings)."""
+        return [o.name for o in self.outcomes if o.blocks]
+
+    @property
+    def warned(self) -> list[str]:
+        """The failed advisory checks (severity warning)."""
+        return [o.name for o in self.outcomes if not o.passed and not o.blocks]
 
 
 _PASSED = operator.attrgetter("passed")
 
 
 @functools.lru_cache(maxsize=1024)
-def passed(kind: CheckKind, name: str) -> Outcome:
+def passed(kind: CheckKind, name: str, severity: Severity = Severity.ERROR) -> Outcome:
     """A passed check is the same value for every run: share one instance of it."""
-    return Outcome(kind, name, True)
+    return Outcome(kind, name, True, "", severity)
 
 
 def gate_outcome(gate: Gate, metrics: Mapping[str, float]) -> Outcome:
     kind = CheckKind.THRESHOLD if gate.source == "threshold" else CheckKind.GATE
     value = metrics.get(gate.metric)
     if value is None:
-        return Outcome(kind, gate.name, False, "missing")
+        return Outcome(kind, gate.name, False, "missing", gate.severity)
     if gate.op.holds(value, gate.value):
-        return passed(kind, gate.name)
+        return passed(kind, gate.name, gate.severity)
     return Outcome(
-        kind, gate.name, False, f"{fmt_number(value)} not {gate.op.symbol} {fmt_number(gate.value)}"
+        kind,
+        gate.name,
+        False,
+        f"{fmt_number(value)} not {gate.op.symbol} {fmt_number(gate.value)}",
+        gate.severity,
     )
 
 
 @functools.lru_cache(maxsize=1024)
-def _absent(name: str, required: bool) -> Outcome:
+def _absent(name: str, required: bool, severity: Severity) -> Outcome:
     """A rule whose parameter a record lacks: one shared value per rule."""
-    return Outcome(
-        CheckKind.RULE, name, not required, "required parameter absent" if required else "absent"
-    )
+    detail = "required parameter absent" if required else "absent"
+    return Outcome(CheckKind.RULE, name, not required, detail, severity)
 
 
 def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
     key = param_key(rule.param)
     matches = [v for k, v in params.items() if param_key(k) == key]
     if not matches:
-        return _absent(rule.name, rule.required)
+        return _absent(rule.name, rule.required, rule.severity)
     value = matches[0]
     if rule.op.holds(numeric(value), numeric(rule.value)):
-        return passed(CheckKind.RULE, rule.name)
+        return passed(CheckKind.RULE, rule.name, rule.severity)
     return Outcome(
         CheckKind.RULE,
         rule.name,
         False,
         f"{rule.param} = {value!r} not {rule.op.symbol} {rule.value!r}",
+        rule.severity,
     )
 
 

@@ -46,7 +46,8 @@ class ScoreRow:
     rank: int | None
     feasible: bool
     metrics: Mapping[str, float]
-    failed: tuple[str, ...]  # every gate the run failed, "gate (why)"
+    failed: tuple[str, ...]  # every error gate the run failed, "gate (why)"
+    warnings: tuple[str, ...] = ()  # the advisory (severity warning) gates it failed
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,13 @@ def compare_scores(
     *,
     sort_by: str,
     ascending: bool = False,
-    gates: Sequence[str] = (),
+    gates: Sequence[str | Mapping[str, Any]] = (),
 ) -> Comparison:
     """Rank runs (each id → its metrics, as a tracker's flattened metrics) by `sort_by`:
     runs passing every `metric:op:value` gate first, ranked, then the rest with the gates
-    they failed (a run without a gate's metric fails it). A malformed gate: ValueError."""
+    they failed (a run without a gate's metric fails it). A gate is `metric:op:value` or
+    `{gate: …, severity: warning}`: a failed warning is listed, never changes the ranking.
+    A malformed gate: ValueError."""
     from expflow_git.audit.ranking import rank
     from expflow_git.checks import RunVerdict, gate_outcome
     from expflow_git.policy.model import parse_gate
@@ -123,7 +126,12 @@ def compare_scores(
             rank=r.rank,
             feasible=r.verdict.feasible,
             metrics=r.verdict.metrics,
-            failed=tuple(f"{o.name} ({o.detail})" for o in r.verdict.outcomes if not o.passed),
+            failed=tuple(f"{o.name} ({o.detail})" for o in r.verdict.outcomes if o.blocks),
+            warnings=tuple(
+                f"{o.name} ({o.detail})"
+                for o in r.verdict.outcomes
+                if not o.passed and not o.blocks
+            ),
         )
         for r in board.runs
     )

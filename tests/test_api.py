@@ -311,6 +311,18 @@ def test_compare_scores_feasible_first() -> None:
             expflow_git.compare_scores(runs, sort_by="seg_total", gates=[gate])
 
 
+def test_compare_scores_warning_gate_is_listed_but_never_reranks() -> None:
+    runs = {"a": {"seg_total": 57.1, "pde_mean": 15.0}, "b": {"seg_total": 61.4, "pde_mean": 19.7}}
+    warn = {"gate": "pde_mean:lt:18.09", "severity": "warning"}
+    table = expflow_git.compare_scores(runs, sort_by="seg_total", gates=[warn])
+    assert [(r.id, r.rank, r.feasible) for r in table.rows] == [("b", 1, True), ("a", 2, True)]
+    assert (table.best_any, table.best_feasible) == ("b", "b")
+    assert table.rows[0].failed == ()
+    assert table.rows[0].warnings == ("pde_mean:lt:18.09 (19.7 not < 18.09)",)
+    with pytest.raises(ValueError):
+        expflow_git.compare_scores(runs, sort_by="seg_total", gates=[{"gate": "x", "severity": 1}])
+
+
 def test_gate_scores() -> None:
     good = expflow_git.gate_scores([1, 2, 3, 4], [1.1, 2.1, 2.9, 4.2])
     assert good.passed and good.pearson is not None and good.pearson > 0.9 and good.reasons == ()

@@ -256,7 +256,7 @@ def test_json_shape(xcli: Cli, seed: Path) -> None:
     data = rank_json(xcli, seed)
     assert list(data) == ["ranking", "best_any", "best_feasible"]
     for row in data["ranking"]:
-        assert list(row) == ["id", "rank", "feasible", "metrics", "failed"]
+        assert list(row) == ["id", "rank", "feasible", "metrics", "failed", "warnings"]
         assert isinstance(row["failed"], list)
         assert isinstance(row["feasible"], bool)
         assert all(isinstance(v, float) for v in row["metrics"].values())

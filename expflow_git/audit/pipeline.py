@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from expflow_git.audit.cache import BlobCache
+from expflow_git.audit.ladder import Ladder, audit_ladder
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.record import (
     BlobRecord,
@@ -105,6 +106,7 @@ class Audit:
     focus: str | None = None
     since: str | None = None
     extra_findings: tuple[Finding, ...] = ()
+    ladder: Ladder | None = None  # with ranking.ladder_step (audit/ladder.py)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -487,4 +489,5 @@ def run_audit(
         focus=experiment,
         since=since_sha,
         extra_findings=rewritten,
+        ladder=audit_ladder(git, check.commit.sha, check.policy, board),
     )

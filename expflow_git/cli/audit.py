@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 @click.option(
     "--gate", "gates", multiple=True, metavar="M:OP:V", help="An extra gate (repeatable)."
 )
+@click.option(
+    "--warn",
+    "warns",
+    multiple=True,
+    metavar="M:OP:V",
+    help="An extra advisory gate: reported, never makes a run infeasible (repeatable).",
+)
 @click.option("--study", help="Only runs of this study.")
 @click.option(
     "--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all of them)."
@@ -49,6 +56,7 @@ def rank(
     sort_by: str | None,
     ascending: bool | None,
     gates: tuple[str, ...],
+    warns: tuple[str, ...],
     study: str | None,
     tags: tuple[str, ...],
     top: int | None,
@@ -72,7 +80,7 @@ def rank(
         policy_ref=policy_ref,
         sort_by=sort_by,
         ascending=ascending,
-        gates=gates,
+        gates=[*gates, *({"gate": w, "severity": "warning"} for w in warns)],
         study=study,
         tags=tags,
         top=top,

@@ -15,7 +15,16 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from expflow_git.policy.model import Gate, Metric, Op, Policy, Rule, fmt_number, param_key
+from expflow_git.policy.model import (
+    Gate,
+    Metric,
+    Op,
+    Policy,
+    Rule,
+    Severity,
+    fmt_number,
+    param_key,
+)
 
 MAX_SHOWN_CHARS = 120  # a setting is shown cut to this (a policy may hold 1 MiB strings)
 
@@ -217,6 +226,10 @@ def _opt(value: Any) -> str | None:
     return None if value is None else _show(value)
 
 
+def _opt_show(value: Any) -> str:
+    return "none" if value is None else _show(value)
+
+
 def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> None:
     # A metric out of the registry fails every result that reports it.
     _set_diff(add, "/metrics", old, new, removed=Effect.STRICTER, added=Effect.LOOSER)
@@ -271,6 +284,8 @@ def _ranking(add: Add, old: Policy, new: Policy) -> None:
     _changed(add, "/ranking/sort_by", a.sort_by, b.sort_by, show=str)
     _changed(add, "/ranking/order", a.descending, b.descending, show=_order)
     _changed(add, "/ranking/tie_break", a.tie_break, b.tie_break, show=lambda t: _show(list(t)))
+    # The Ladder only says which run is best, never whether one passes: a change.
+    _changed(add, "/ranking/ladder_step", a.ladder_step, b.ladder_step, show=_opt_show)
 
 
 def _changed(add: Add, where: str, old: T, new: T, *, show: Callable[[T], str] = _show) -> None:
@@ -341,13 +356,83 @@ def _paired(
             add(PolicyChange(Effect.STRICTER, where, None, show(item)))
 
 
+S = TypeVar("S", Gate, Rule)
+
+
+def _by_severity(
+    add: Add,
+    where: str,
+    old: Sequence[S],
+    new: Sequence[S],
+    *,
+    key: Callable[[S], Hashable],
+    show: Callable[[S], str],
+) -> tuple[list[S], list[S]]:
+    """Severity first: the same check turned from error to warning is looser (it no longer
+    blocks a run), the other way stricter. A warning added, removed or changed blocks no
+    run: only `changed`. Returns the error checks of each side left to compare."""
+
+    def severities(items: Sequence[S]) -> dict[Hashable, Severity]:
+        out: dict[Hashable, Severity] = {}
+        for item in items:  # an error among repeats of one check makes it an error
+            if out.get(key(item)) is not Severity.ERROR:
+                out[key(item)] = item.severity
+        return out
+
+    def marked(item: S, severity: Severity) -> str:
+        return _show(f"{show(item)} ({severity.value})")
+
+    before, after = severities(old), severities(new)
+    flipped = {k for k in before.keys() & after.keys() if before[k] is not after[k]}
+    shown: set[Hashable] = set()
+    for item in new:
+        k = key(item)
+        if k in flipped and k not in shown:
+            shown.add(k)
+            loosened = after[k] is Severity.WARNING
+            add(
+                PolicyChange(
+                    Effect.LOOSER if loosened else Effect.STRICTER,
+                    where,
+                    marked(item, before[k]),
+                    marked(item, after[k]),
+                )
+            )
+    warn_old: list[S] = [
+        i for i in old if before[key(i)] is Severity.WARNING and key(i) not in flipped
+    ]
+    warn_new: list[S] = [
+        i for i in new if after[key(i)] is Severity.WARNING and key(i) not in flipped
+    ]
+    names: dict[Hashable, str] = {}
+    for warning in warn_old + warn_new:
+        names.setdefault(key(warning), marked(warning, Severity.WARNING))
+    _set_diff(
+        add,
+        where,
+        [key(i) for i in warn_old],
+        [key(i) for i in warn_new],
+        removed=Effect.CHANGED,
+        added=Effect.CHANGED,
+        show=names.__getitem__,
+    )
+    errors_old = [i for i in old if before[key(i)] is Severity.ERROR and key(i) not in flipped]
+    errors_new = [i for i in new if after[key(i)] is Severity.ERROR and key(i) not in flipped]
+    return errors_old, errors_new
+
+
+def _gate_key(g: Gate) -> Hashable:
+    return (g.metric, g.op, float(g.value))
+
+
 def _gates(add: Add, old: Sequence[Gate], new: Sequence[Gate]) -> None:
+    old, new = _by_severity(add, "/gates", old, new, key=_gate_key, show=lambda g: g.name)
     _paired(
         add,
         "/gates",
         old,
         new,
-        key=lambda g: (g.metric, g.op, float(g.value)),
+        key=_gate_key,
         group=lambda g: (g.metric, _family(g.op)),
         effect=lambda a, b: _tighter(a.op, a.value, b.op, b.value),
         show=lambda g: _show(g.name),
@@ -378,13 +463,18 @@ def _show_rule(rule: Rule) -> str:
     return _show(f"{rule.param} {rule.op.value} {value}" + (" (required)" if rule.required else ""))
 
 
+def _rule_key(r: Rule) -> Hashable:
+    return (param_key(r.param), r.op, _rule_value(r.value), r.required)
+
+
 def _rules(add: Add, old: Sequence[Rule], new: Sequence[Rule]) -> None:
+    old, new = _by_severity(add, "/rules", old, new, key=_rule_key, show=_show_rule)
     _paired(
         add,
         "/rules",
         old,
         new,
-        key=lambda r: (param_key(r.param), r.op, _rule_value(r.value), r.required),
+        key=_rule_key,
         group=lambda r: (param_key(r.param), _family(r.op)),
         effect=_rule_effect,
         show=_show_rule,

@@ -29,6 +29,7 @@ from expflow_git.policy.model import (
     Policy,
     Ranking,
     Rule,
+    Severity,
     WalkForward,
     did_you_mean,
     parse_gate,
@@ -273,7 +274,13 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
             raise ExpflowError(f"{path}: /gates/{i}: {exc.message}") from None
 
     rules = tuple(
-        Rule(param=r["param"], op=Op(r["op"]), value=r["value"], required=r.get("required", False))
+        Rule(
+            param=r["param"],
+            op=Op(r["op"]),
+            value=r["value"],
+            required=r.get("required", False),
+            severity=Severity(r.get("severity", Severity.ERROR.value)),
+        )
         for r in raw.get("rules", [])
     )
 
@@ -294,7 +301,7 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         sha256=digest,
         metrics=metrics,
         required_metrics=required,
-        ranking=Ranking(sort_by, descending, tie_break),
+        ranking=Ranking(sort_by, descending, tie_break, ranking_raw.get("ladder_step")),
         gates=tuple(gates),
         rules=rules,
         experiment_globs=tuple(paths.get("experiments", DEFAULT_EXPERIMENT_GLOBS)),

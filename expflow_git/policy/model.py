@@ -6,6 +6,7 @@ load.py builds these from expflow.yaml; everything else only reads them.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import enum
 import functools
@@ -72,6 +73,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+class Severity(str, enum.Enum):
+    """What a failed check does: an error makes the run infeasible; a warning is only
+    reported (docs/spec.md §3, advisory constraints)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Metric:
     """One entry of the metrics registry."""
@@ -101,6 +110,7 @@ class Gate:
     op: Op
     value: float
     source: str = "gate"
+    severity: Severity = Severity.ERROR
 
     @functools.cached_property
     def name(self) -> str:
@@ -115,6 +125,7 @@ class Rule:
     op: Op
     value: str | float | bool
     required: bool = False
+    severity: Severity = Severity.ERROR
 
     @functools.cached_property
     def name(self) -> str:
@@ -134,6 +145,8 @@ class Ranking:
     sort_by: str
     descending: bool
     tie_break: tuple[str, ...] = ()
+    # The Ladder's step η (audit/ladder.py); None: no ladder.
+    ladder_step: float | None = None
 
 
 # The order the kinds are tried in: a path several kinds match is the first of them.
@@ -180,14 +193,18 @@ class Policy:
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
         gates = self.threshold_gates + self.gates + extra
-        # The same condition given twice (a --gate that repeats a threshold) is one check.
-        seen: set[tuple[str, Op, float]] = set()
-        unique = []
+        # The same condition given twice (a --gate that repeats a threshold) is one check,
+        # where it first appears; an error among its repeats makes it an error.
+        seen: dict[tuple[str, Op, float], int] = {}
+        unique: list[Gate] = []
         for gate in gates:
             key = (gate.metric, gate.op, float(gate.value))
-            if key not in seen:
-                seen.add(key)
+            at = seen.get(key)
+            if at is None:
+                seen[key] = len(unique)
                 unique.append(gate)
+            elif gate.severity is Severity.ERROR and unique[at].severity is not Severity.ERROR:
+                unique[at] = dataclasses.replace(unique[at], severity=Severity.ERROR)
         return tuple(unique)
 
     @functools.cached_property
@@ -228,12 +245,21 @@ def numeric(value: Any) -> Any:
     return value
 
 
-def parse_gate(text: str, metrics: Mapping[str, Metric] | None, *, source: str = "gate") -> Gate:
+def parse_gate(
+    spec: str | Mapping[str, Any], metrics: Mapping[str, Metric] | None, *, source: str = "gate"
+) -> Gate:
     """Parse `metric:op:value` strictly: unknown metric, unknown op or bad value → exit 2.
 
-    The one gate parser: `--gate`, the policy's gates, and a report's check names read
-    back for display (`metrics` None: the metric is not looked up in a registry).
+    `spec` is the string, or `{gate: "metric:op:value", severity: error|warning}` (the
+    default severity is error). The one gate parser: `--gate`/`--warn`, the policy's
+    gates, `compare_scores`, and a report's check names read back for display (`metrics`
+    None: the metric is not looked up in a registry).
     """
+    severity = Severity.ERROR
+    if not isinstance(spec, str):
+        text, severity = _gate_mapping(spec)
+    else:
+        text = spec
     parts = text.split(":")
     if len(parts) != 3 or not all(p.strip() for p in parts):
         raise ExpflowError(
@@ -251,7 +277,32 @@ def parse_gate(text: str, metrics: Mapping[str, Metric] | None, *, source: str =
         raise ExpflowError(
             f"gate {text!r}: unknown metric {metric!r}{did_you_mean(metric, metrics)}"
         )
-    return Gate(metric, op, parse_number(value_text, what=f"gate {text!r}"), source=source)
+    value = parse_number(value_text, what=f"gate {text!r}")
+    return Gate(metric, op, value, source=source, severity=severity)
+
+
+_GATE_KEYS = ("gate", "severity")
+
+
+def _gate_mapping(spec: Mapping[str, Any]) -> tuple[str, Severity]:
+    """The text and severity of a gate's mapping form; anything else is a usage error."""
+    if not isinstance(spec, Mapping):
+        raise ExpflowError(f"gate {spec!r}: expected a string or a mapping with 'gate'")
+    for key in spec:
+        if key not in _GATE_KEYS:
+            raise ExpflowError(
+                f"gate: unknown key {key!r}{did_you_mean(str(key), list(_GATE_KEYS))}"
+            )
+    text = spec.get("gate")
+    if not isinstance(text, str):
+        raise ExpflowError("gate: 'gate' must be a string metric:op:value")
+    severity = spec.get("severity", Severity.ERROR.value)
+    try:
+        return text, Severity(severity)
+    except ValueError:
+        raise ExpflowError(
+            f"gate {text!r}: severity {severity!r} is not one of error, warning"
+        ) from None
 
 
 @functools.lru_cache(maxsize=4096)

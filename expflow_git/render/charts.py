@@ -234,6 +234,8 @@ def _chart_row(view: View, row: Row, x: _Scale, y: float) -> str:
     rank = f"#{row.rank} " if row.rank is not None else ""
     tags = best_tags(view, row.id)
     status = "feasible" if ok else "infeasible: " + "; ".join(row.failed)
+    if row.warnings:
+        status += f" ({len(row.warnings)} warning(s))"
     tip = f"{rank}{row.id} — {view.sort_by} {fmt_number(value)} — {status}"
     mark = (
         f'<circle class="dot ok" cx="{_n(at)}" cy="{_n(y)}" r="5.5"/>'
@@ -366,9 +368,10 @@ def _scatter(points: Sequence[tuple[str, float, float]], metric: str, split: str
 
 
 def best_tags(view: View, run_id: str) -> list[str]:
-    """Which of the best runs (best_feasible, best_any) `run_id` is."""
-    return [
-        tag
-        for tag, best in (("best_feasible", view.best_feasible), ("best_any", view.best_any))
-        if best == run_id
-    ]
+    """Which of the best runs (best_feasible, best_any, best_ladder) `run_id` is."""
+    bests = (
+        ("best_feasible", view.best_feasible),
+        ("best_any", view.best_any),
+        ("best_ladder", view.best_ladder),
+    )
+    return [tag for tag, best in bests if best == run_id]

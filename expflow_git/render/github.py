@@ -21,12 +21,13 @@ def render_github(view: View) -> str:
         where = f" at {f.pointer}" if f.pointer else ""
         lines.append(f"::error {props}::{github_data(f.message + where)}")
     for row in view.rows:
-        if not row.feasible:
+        if not row.feasible or row.warnings:
+            what = "infeasible run " if not row.feasible else "advisory check failed by run "
             props = (
                 f"file={github_property(row.path)},"
-                f"title={github_property('expflow infeasible run ' + row.id)}"
+                f"title={github_property('expflow ' + what + row.id)}"
             )
-            lines.append(f"::warning {props}::{github_data('; '.join(row.failed))}")
+            lines.append(f"::warning {props}::{github_data(row.checks_note)}")
     if view.proposal is not None and view.proposal.changes:
         # A pull request that loosens the rules is what a reviewer must not miss.
         counts = policy_summary(view.proposal, view.policy_blob)
@@ -44,7 +45,9 @@ def render_github(view: View) -> str:
     )
     summary = (
         f"audit {view.verdict.upper()}: best_feasible {view.best_feasible or '-'}, "
-        f"best_any {view.best_any or '-'}; report {signature}"
+        f"best_any {view.best_any or '-'}"
+        + (f", best_ladder {view.best_ladder or '-'}" if view.ladder is not None else "")
+        + f"; report {signature}"
     )
     lines.append(f"::{level} title=expflow-git audit::{github_data(summary)}")
     return "\n".join(lines) + "\n"

@@ -15,8 +15,8 @@ from expflow_git.render.charts import best_tags, metric_chart, walk_section
 from expflow_git.render.markup import css_class as _class
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.table import leaderboard_cells
-from expflow_git.render.text import signature_note
-from expflow_git.render.view import Row, View, fmt_number
+from expflow_git.render.text import ladder_note, signature_note
+from expflow_git.render.view import WARNING_MARK, Row, View, fmt_number
 
 MAX_TABLE_ROWS = 1000
 MAX_FINDINGS = 1000
@@ -144,17 +144,34 @@ def _cards(view: View) -> str:
         f'<div class="big mono">{_e(view.best_any or "none")}</div>{any_note}</div>'
     )
     feasible = sum(r.feasible for r in view.rows)
+    warned = sum(1 for r in view.rows if r.warnings)
     counts = (
         f'<div class="card"><h3>Runs</h3><div class="big">{len(view.rows):,}</div>'
         f"<p>{feasible:,} feasible · {len(view.rows) - feasible:,} infeasible · "
-        f"{len(view.findings):,} finding(s)</p></div>"
+        f"{len(view.findings):,} finding(s)"
+        + (f" · {warned:,} with warnings" if warned else "")
+        + "</p></div>"
     )
-    return f'<div class="cards">{best}{any_card}{counts}</div>'
+    return f'<div class="cards">{best}{any_card}{_ladder_card(view)}{counts}</div>'
+
+
+def _ladder_card(view: View) -> str:
+    """The Ladder's best run (ranking.ladder_step): only with a ladder."""
+    note = ladder_note(view)
+    if note is None:
+        return ""
+    return (
+        '<div class="card"><h3>best_ladder</h3>'
+        f'<div class="big mono">{_e(view.best_ladder or "none")}</div><p>{_e(note)}</p></div>'
+    )
 
 
 def _board_row(view: View, row: Row, cells: Sequence[str], metric_idx: range) -> str:
     pills = "".join(f'<span class="pill">{t}</span>' for t in best_tags(view, row.id))
     chips = "".join(f'<span class="chk">{_e(f)}</span>' for f in row.failed)
+    chips += "".join(
+        f'<span class="chk warn">{_e(WARNING_MARK + " " + w)}</span>' for w in row.warnings
+    )
     tds = [
         f'<td class="num">{_e(cells[0])}</td>',
         f'<th scope="row" class="nowrap"><code>{_e(cells[1])}</code>{pills}</th>',

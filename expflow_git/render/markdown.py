@@ -5,7 +5,7 @@ from __future__ import annotations
 from expflow_git.escape import markdown, markdown_code
 from expflow_git.policy.diff import summary
 from expflow_git.render.table import leaderboard_cells, md_table, more_rows_note, shown_rows
-from expflow_git.render.text import signature_note, walk_note
+from expflow_git.render.text import ladder_note, signature_note, walk_note
 from expflow_git.render.view import View
 
 # GitHub refuses step summaries over 1 MiB; stay well under it.
@@ -26,8 +26,14 @@ def render_markdown(view: View) -> str:
         f"- best_any: {markdown_code(view.best_any or '-')} · "
         f"best_feasible: {markdown_code(view.best_feasible or '-')}",
     ]
+    if (note := ladder_note(view)) is not None:
+        lines.append(f"- {markdown(note)}")
     if (note := walk_note(view)) is not None:
         lines.append(f"- {markdown(note)}")
+    if warned := sum(1 for r in view.rows if r.warnings):
+        lines.append(
+            f"- ⚠️ {warned} run(s) fail an advisory check (warnings: reported, not blocking)"
+        )
     lines += _policy_change(view)
     lines += ["", "### Leaderboard", ""]
     shown = shown_rows(view.rows, view.focus)

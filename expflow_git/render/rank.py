@@ -26,6 +26,7 @@ def render_rank(board: Leaderboard, rows: Sequence[Row], ranking: Ranking, fmt: 
                     "feasible": r.feasible,
                     "metrics": dict(r.metrics),
                     "failed": list(r.failed),
+                    "warnings": list(r.warnings),
                 }
                 for r in rows
             ],

@@ -26,6 +26,7 @@ FINGERPRINT_KEY = "expflowFinding/v1"
 SRCROOT = "%SRCROOT%"
 
 INFEASIBLE_RUN = "infeasible-run"
+ADVISORY_CHECK = "advisory-check"  # a failed check of severity warning (never blocks)
 WALK_FORWARD = "walk-forward"
 NO_FEASIBLE_RUN = "no-feasible-run"
 
@@ -58,6 +59,7 @@ _DESCRIPTIONS: Mapping[str, str] = {
     Problem.CORRECTION_UNMATCHED.value: "A correction declares a change its commit does not make.",
     Problem.CORRECTION_UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
     INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
+    ADVISORY_CHECK: "A run fails an advisory gate or rule (severity warning): reported only.",
     WALK_FORWARD: "The walk-forward correlation gate does not pass.",
     NO_FEASIBLE_RUN: "No run passes every threshold, gate, required metric and rule.",
 }
@@ -82,7 +84,7 @@ def _location(path: str, line: int | None = None, col: int | None = None) -> dic
 
 def _rule(rule_id: str) -> dict[str, Any]:
     text = _DESCRIPTIONS.get(rule_id, f"expflow-git finding {rule_id}.")
-    level = "warning" if rule_id == INFEASIBLE_RUN else "error"
+    level = "warning" if rule_id in (INFEASIBLE_RUN, ADVISORY_CHECK) else "error"
     rule: dict[str, Any] = {
         "id": rule_id,
         "name": rule_id,
@@ -122,6 +124,17 @@ def _run_result(row: Row) -> dict[str, Any]:
         # The run, not the reasons: the alert follows the run while its reasons change.
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(INFEASIBLE_RUN, row.path, row.id)},
         "properties": {"runId": row.id, "failedChecks": list(row.failed)},
+    }
+
+
+def _advisory_result(row: Row) -> dict[str, Any]:
+    return {
+        "ruleId": ADVISORY_CHECK,
+        "level": "warning",
+        "message": {"text": f"run {row.id} fails advisory check(s): {'; '.join(row.warnings)}"},
+        "locations": [_location(row.path)],
+        "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(ADVISORY_CHECK, row.path, row.id)},
+        "properties": {"runId": row.id, "warnings": list(row.warnings)},
     }
 
 
@@ -165,10 +178,12 @@ def _gate_results(view: View) -> list[dict[str, Any]]:
 
 
 def render_sarif(view: View) -> str:
-    """SARIF 2.1.0: a result per finding (error), infeasible run (warning) and failed gate."""
+    """SARIF 2.1.0: a result per finding (error), infeasible run (warning), run failing an
+    advisory check (warning) and failed gate."""
     seen: dict[str, int] = {}
     results = [_finding_result(f, seen) for f in view.findings]
     results += [_run_result(r) for r in view.rows if not r.feasible]
+    results += [_advisory_result(r) for r in view.rows if r.warnings]
     results += _gate_results(view)
     rule_ids = sorted({r["ruleId"] for r in results})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}

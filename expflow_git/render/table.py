@@ -55,7 +55,7 @@ def leaderboard_cells(
             r.study,
             "yes" if r.feasible else "NO",
             *(show(r.metrics.get(c)) for show, c in zip(spell, columns, strict=True)),
-            "; ".join(r.failed),
+            r.checks_note,
         ]
         for r in rows
     ]

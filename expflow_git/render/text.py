@@ -6,7 +6,7 @@ from expflow_git.errors import printable
 from expflow_git.escape import line
 from expflow_git.policy.diff import PolicyProposal, summary
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
-from expflow_git.render.view import View
+from expflow_git.render.view import View, fmt_number
 
 
 def signature_note(view: View) -> str:
@@ -28,6 +28,26 @@ def walk_note(view: View) -> str | None:
         f"{w['split']}/{w['metric']} over {w['n']} run(s), needs ≥ {w['minPearson']}"
     )
     return text + (f" ({w['reason']})" if w["reason"] else "")
+
+
+MAX_SHOWN_MOVES = 5
+
+
+def ladder_note(view: View) -> str | None:
+    """The Ladder's outcome in one line (None without a ladder): its best run, its released
+    score and the runs that moved it (the last few), so a lucky draw is told apart."""
+    if view.ladder is None:
+        return None
+    moves = view.ladder_moves
+    shown = " → ".join(moves[-MAX_SHOWN_MOVES:])
+    if len(moves) > MAX_SHOWN_MOVES:
+        shown = "… → " + shown
+    score = "-" if view.ladder["score"] is None else fmt_number(view.ladder["score"], 12)
+    return (
+        f"best_ladder: {view.best_ladder or '-'} — {view.sort_by} {score} on the ladder "
+        f"(step {fmt_number(view.ladder['step'], 12)}; moved {len(moves)} time(s)"
+        + (f": {shown})" if moves else ")")
+    )
 
 
 def policy_note(view: View) -> str:
@@ -62,8 +82,12 @@ def render_text(view: View) -> str:
         f"best_any: {view.best_any or '-'}   best_feasible: {view.best_feasible or '-'}   "
         f"(sorted by {view.sort_by}, {direction})",
     ]
+    if (note := ladder_note(view)) is not None:
+        lines.append(note)
     if (note := walk_note(view)) is not None:
         lines.append(note)
+    if warned := sum(1 for r in view.rows if r.warnings):
+        lines.append(f"warnings: {warned} run(s) fail an advisory check (not counted against them)")
     lines += policy_change_lines(view.proposal, view.policy_blob)
     lines.append("")
     if view.rows:

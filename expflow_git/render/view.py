@@ -16,6 +16,7 @@ from expflow_git.policy.diff import PolicyProposal
 from expflow_git.policy.model import Gate, parse_gate
 
 MAX_METRIC_COLUMNS = 6
+WARNING_MARK = "warning:"  # how every output marks a failed advisory check
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,13 @@ class Row:
     path: str
     feasible: bool
     metrics: Mapping[str, float]
-    failed: tuple[str, ...]  # "name (detail)" of each failed check
+    failed: tuple[str, ...]  # "name (detail)" of each failed check that blocks the run
+    warnings: tuple[str, ...] = ()  # "name (detail)" of each failed advisory check
+
+    @property
+    def checks_note(self) -> str:
+        """The failed checks as one cell: the blocking ones, then each warning marked."""
+        return "; ".join((*self.failed, *(f"{WARNING_MARK} {w}" for w in self.warnings)))
 
 
 # A finding as a report shows it is the finding itself.
@@ -65,6 +72,11 @@ class View:
     proposal: PolicyProposal | None = None  # the audited commit's own policy, under --policy-ref
     # Signed, but no signature was checked against a trusted key: who signed is unknown.
     signature_unverified: bool = False
+    # The Ladder (ranking.ladder_step): its best run, {"step", "score"}, and the runs that
+    # moved it, in submission order. None / () without a ladder.
+    best_ladder: str | None = None
+    ladder: Mapping[str, Any] | None = None
+    ladder_moves: tuple[str, ...] = ()
 
     @property
     def signed(self) -> bool:
@@ -74,11 +86,12 @@ class View:
         return tuple(t for t in self.thresholds if t.metric == metric)
 
 
-def _failed(checks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+def _failed(checks: Sequence[Mapping[str, Any]], *, warning: bool = False) -> tuple[str, ...]:
+    """The failed checks of a run entry: the blocking ones, or (`warning`) the advisory ones."""
     return tuple(
         f"{c['name']} ({c['detail']})" if c["detail"] else c["name"]
         for c in checks
-        if not c["passed"]
+        if not c["passed"] and (c.get("severity") == "warning") == warning
     )
 
 
@@ -134,6 +147,7 @@ def view_from_statement(
             e["feasible"],
             e["metrics"],
             _failed(e["checks"]),
+            _failed(e["checks"], warning=True),
         )
         for e in entries
         if e["type"] == "run"
@@ -148,6 +162,11 @@ def view_from_statement(
     walks = [e for e in entries if e["type"] == "walk-forward"]
     ranking = p["policy"]["ranking"]
     result = p["result"]
+    moved = sorted(
+        (e["ladder"]["order"], e["id"])
+        for e in entries
+        if e["type"] == "run" and e.get("ladder", {}).get("moved")
+    )
     return View(
         commit=p["repo"]["commit"],
         tree=p["repo"]["tree"],
@@ -176,19 +195,21 @@ def view_from_statement(
         proposal=PolicyProposal.from_json(p["policy"]["proposed"])
         if "proposed" in p["policy"]
         else None,
+        best_ladder=result.get("best_ladder"),
+        ladder=result.get("ladder"),
+        ladder_moves=tuple(run_id for _, run_id in moved),
     )
 
 
 def _row(ranked: RankedRun) -> Row:
     v = ranked.verdict
-    failed = (
-        ()
-        if v.feasible
-        else tuple(
-            f"{o.name} ({o.detail})" if o.detail else o.name for o in v.outcomes if not o.passed
-        )
-    )
-    return Row(ranked.rank, v.id, v.study, v.path, v.feasible, v.metrics, failed)
+    failed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    if not all(o.passed for o in v.outcomes):
+        shown = [(o, f"{o.name} ({o.detail})" if o.detail else o.name) for o in v.outcomes]
+        failed = tuple(text for o, text in shown if o.blocks)
+        warnings = tuple(text for o, text in shown if not o.passed and not o.blocks)
+    return Row(ranked.rank, v.id, v.study, v.path, v.feasible, v.metrics, failed, warnings)
 
 
 def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
@@ -274,4 +295,15 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         corrections=check.corrections,
         policy_ref=check.policy_ref,
         proposal=check.proposal,
+        best_ladder=result.get("best_ladder"),
+        ladder=result.get("ladder"),
+        ladder_moves=ladder_moves(audit),
     )
+
+
+def ladder_moves(audit: Audit) -> tuple[str, ...]:
+    """The runs that moved the audit's ladder, in submission order."""
+    if audit.ladder is None:
+        return ()
+    rungs = audit.ladder.rungs
+    return tuple(sorted((i for i in rungs if rungs[i].moved), key=lambda i: rungs[i].order))

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import json
+import operator
 import shutil
 import tempfile
 from binascii import hexlify
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
+from expflow_git.audit.ladder import Rung
 from expflow_git.audit.pipeline import Audit, InputLeaf
 from expflow_git.audit.ranking import RankedRun
 from expflow_git.checks import Outcome
@@ -31,7 +33,9 @@ from expflow_git.report.statement import (
     Json,
     finding_entry,
     genesis_hash,
+    ladder_result,
     outcome_json,
+    rung_json,
     statement_value,
     walk_entry,
 )
@@ -89,15 +93,22 @@ def _outcome_bytes(o: Outcome, known: Known) -> bytes:
     return encoded
 
 
-def _run_piece(ranked: RankedRun, known: Known, spelled_run: str | None = None) -> Piece:
+_PASSED = operator.attrgetter("passed")
+
+
+def _run_piece(
+    ranked: RankedRun, known: Known, spelled_run: str | None = None, rung: Rung | None = None
+) -> Piece:
     """A run entry encoded straight to canonical bytes: the same bytes as
     `canonical_json` of its `run_entries` value, at a fraction of the cost.
-    `spelled_run`: the result's number spellings, as the audit's cache kept them."""
+    `spelled_run`: the result's number spellings, as the audit's cache kept them;
+    `rung`: the run on the ladder, when there is one."""
     v = ranked.verdict
     feasible = v.feasible
-    # A feasible run's checks are all shared passed values (checks.passed): most runs of
-    # a report have the same ones, encoded once.
-    same = ("checks", *map(id, v.outcomes)) if feasible else None
+    # A run whose checks all passed holds only shared values (checks.passed): most runs
+    # of a report have the same ones, encoded once. (A feasible run may have failed a
+    # warning: its own outcomes, not worth keeping.)
+    same = ("checks", *map(id, v.outcomes)) if feasible and all(map(_PASSED, v.outcomes)) else None
     hit = known.get(same) if same is not None else None
     if hit is not None:
         before = hit[1]
@@ -113,9 +124,11 @@ def _run_piece(ranked: RankedRun, known: Known, spelled_run: str | None = None) 
     spelled = spelled_run.split(";") if spelled_run is not None else None
     if spelled is not None and len(spelled) != 1 + len(v.splits):
         spelled = None
+    ladder = b"" if rung is None else b',"ladder":' + canonical_json(rung_json(rung))
     head = (
         b'"id":'
         + jcs_string(v.id)
+        + ladder
         + b',"metrics":'
         + jcs_numbers(v.metrics, spelled[0] if spelled else None)
         + b',"path":'
@@ -229,8 +242,15 @@ def _pieces(audit: Audit) -> Iterator[Piece]:
     yield from (_generic_piece(c.entry()) for c in audit.check.corrections)
     known: Known = {}
     spellings = audit.check.spellings
+    rungs = audit.ladder.rungs if audit.ladder is not None else None
     yield from (
-        _run_piece(ranked, known, spellings.get(ranked.verdict.path)) for ranked in audit.board.runs
+        _run_piece(
+            ranked,
+            known,
+            spellings.get(ranked.verdict.path),
+            None if rungs is None else rungs[ranked.verdict.id],
+        )
+        for ranked in audit.board.runs
     )
     walk = walk_entry(audit)
     if walk is not None:
@@ -343,6 +363,7 @@ def encode_report(
     batch.flush()
     result = tally.result(_RANKING)
     result["best_any"] = audit.board.best_any
+    result.update(ladder_result(audit.ladder))
     head = {"count": count, "hash": last}
     full = canonical_json(_template(audit, previous, root, head, result))
     _, after_entries = _split(full, _ENTRIES)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from expflow_git.audit.ladder import climb
 from expflow_git.audit.pipeline import verdict_passes
 from expflow_git.audit.ranking import best_any, order_key, pearson
 
@@ -105,7 +106,7 @@ def check_run_order(
     problems = []
     runs = [e for e in entries if e["type"] == "run"]
     for r in runs:
-        if r["feasible"] != all(c["passed"] for c in r["checks"]):
+        if r["feasible"] != all(c["passed"] or c.get("severity") == "warning" for c in r["checks"]):
             problems.append(f"run {r['id']!r}: 'feasible' contradicts its checks")
     want = sorted(runs, key=lambda r: order_key(r["metrics"], r["id"], r["feasible"], keys))
     if [r["id"] for r in want] != [r["id"] for r in runs]:
@@ -140,3 +141,36 @@ def recompute_walk(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     if w["r"] != r or w["status"] != status:
         problems.append(f"walk-forward r/status should be {r}/{status}")
     return problems
+
+
+def recompute_ladder(
+    entries: Sequence[Mapping[str, Any]], config: Mapping[str, Any]
+) -> tuple[list[str], Json]:
+    """Problems with the run entries' `ladder` members, and what `result` says of the
+    ladder: Algorithm 1 (audit/ladder.py) re-run over the runs in their recorded order.
+    That order itself comes from the repository's history: `verify --repo` recomputes it."""
+    runs = [e for e in entries if e["type"] == "run"]
+    step = config.get("ladderStep")
+    if step is None:
+        if any("ladder" in r for r in runs):
+            return ["run entries carry a ladder, but the ranking sets no ladder step"], {}
+        return [], {}
+    if any("ladder" not in r for r in runs):
+        return ["a run entry lacks its ladder member"], {}
+    ordered = sorted(runs, key=lambda r: r["ladder"]["order"])
+    if [r["ladder"]["order"] for r in ordered] != list(range(len(runs))):
+        return ["the runs' ladder orders are not 0, 1, 2, … each once"], {}
+    sort_by = config["sortBy"]
+    # A ranked run lacking the sort metric is check_run_order's to report: not eligible here.
+    scores = [r["metrics"].get(sort_by) if r["rank"] is not None else None for r in ordered]
+    moved, best, level = climb(scores, step, config["descending"])
+    problems = [
+        f"run {r['id']!r}: ladder 'moved' should be {m}"
+        for r, m in zip(ordered, moved, strict=True)
+        if r["ladder"]["moved"] != m
+    ]
+    expected: Json = {
+        "best_ladder": None if best is None else ordered[best]["id"],
+        "ladder": {"step": step, "score": level},
+    }
+    return problems, expected

@@ -11,9 +11,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from expflow_git import TOOL_NAME, __version__
+from expflow_git.audit.ladder import Ladder, Rung
 from expflow_git.audit.pipeline import Audit, commit_time_utc
 from expflow_git.checks import Outcome
 from expflow_git.errors import Finding, clean
+from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, json_number
 from expflow_git.report.merkle import leaf_hash, merkle_root
 
@@ -67,8 +69,9 @@ def finding_entry(f: Finding) -> Json:
     return entry
 
 
-def run_entries(audit: Audit) -> Iterator[Json]:
-    """The run entries as values (the report itself is encoded by encode.py's `_run_piece`)."""
+def run_entries(audit: Audit, ladder: Ladder | None = None) -> Iterator[Json]:
+    """The run entries as values (the report itself is encoded by encode.py's `_run_piece`);
+    `ladder` is the audit's (`audit.ladder`)."""
     for ranked in audit.board.runs:
         v = ranked.verdict
         entry: Json = {
@@ -78,6 +81,8 @@ def run_entries(audit: Audit) -> Iterator[Json]:
             "path": clean(v.path),
             "metrics": {k: json_number(x) for k, x in sorted(v.metrics.items())},
         }
+        if ladder is not None:
+            entry["ladder"] = rung_json(ladder.rungs[v.id])
         if v.splits:
             entry["splits"] = {
                 k: {name: json_number(x) for name, x in sorted(m.items())}
@@ -90,8 +95,30 @@ def run_entries(audit: Audit) -> Iterator[Json]:
 
 
 def outcome_json(o: Outcome) -> Json:
-    """A check outcome as a run entry lists it."""
-    return {"kind": o.kind.value, "name": o.name, "passed": o.passed, "detail": clean(o.detail)}
+    """A check outcome as a run entry lists it; an advisory check says `severity: warning`
+    (an error check says nothing: reports without warnings keep their bytes)."""
+    out: Json = {
+        "kind": o.kind.value,
+        "name": o.name,
+        "passed": o.passed,
+        "detail": clean(o.detail),
+    }
+    if o.severity is Severity.WARNING:
+        out["severity"] = o.severity.value
+    return out
+
+
+def rung_json(rung: Rung) -> Json:
+    """A run entry's `ladder` member: its submission order and whether it moved the ladder."""
+    return {"order": rung.order, "moved": rung.moved}
+
+
+def ladder_result(ladder: Ladder | None) -> Json:
+    """What `result` says of the ladder: nothing without one (reports keep their bytes)."""
+    if ladder is None:
+        return {}
+    score = None if ladder.score is None else json_number(ladder.score)
+    return {"best_ladder": ladder.best, "ladder": {"step": ladder.step, "score": score}}
 
 
 def walk_entry(audit: Audit) -> Json | None:
@@ -115,7 +142,7 @@ def walk_entry(audit: Audit) -> Json | None:
 
 def ranking_config(audit: Audit) -> Json:
     policy = audit.check.policy
-    return {
+    config: Json = {
         "sortBy": policy.ranking.sort_by,
         "descending": policy.ranking.descending,
         "tieBreak": [
@@ -123,6 +150,9 @@ def ranking_config(audit: Audit) -> Json:
             for t in policy.ranking.tie_break
         ],
     }
+    if policy.ranking.ladder_step is not None:
+        config["ladderStep"] = policy.ranking.ladder_step
+    return config
 
 
 def policy_json(audit: Audit) -> Json:

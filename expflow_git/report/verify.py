@@ -20,6 +20,7 @@ from expflow_git.report.merkle import leaf_hash, merkle_root
 from expflow_git.report.rules import (
     check_run_order,
     expected_best_any,
+    recompute_ladder,
     recompute_walk,
     sort_keys_of,
     summarize,
@@ -332,9 +333,11 @@ def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
 
     keys = sort_keys_of(policy["ranking"])
     result = predicate["result"]
-    problems = check_run_order(entries, keys) + recompute_walk(entries)
+    ladder_problems, ladder = recompute_ladder(entries, policy["ranking"])
+    problems = check_run_order(entries, keys) + recompute_walk(entries) + ladder_problems
     expected = summarize(entries, result.get("focus") if isinstance(result, dict) else None)
     expected["best_any"] = expected_best_any(entries, keys)
+    expected.update(ladder)
     if result != expected:
         differing = sorted(
             k for k in set(expected) | set(result) if expected.get(k) != result.get(k)
