@@ -17,6 +17,7 @@ from expflow_git.errors import Finding
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
 from expflow_git.policy.model import Gate, Policy, Rule, did_you_mean, fmt_number, param_key
 from expflow_git.schemas import Kind, is_valid, schema_errors
+from expflow_git.series import series_findings
 
 
 class Problem(str, enum.Enum):
@@ -113,7 +114,8 @@ def stem_findings(doc: Document) -> list[Finding]:
 
 
 def registry_findings(result: Result, policy: Policy) -> list[Finding]:
-    """Every metric (also under splits) is registered and within its declared min/max."""
+    """Every metric (also under splits and series) is registered and within its declared
+    min/max; series also by series.py's rules (steps, caps, aggregates)."""
     findings = []
     groups = [("/metrics", result.metrics)]
     groups += [(f"/splits/{pointer_token(s)}", m) for s, m in sorted(result.splits.items())]
@@ -138,6 +140,8 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
             findings.append(
                 Finding(result.path, rule.value, message, f"{base}/{pointer_token(name)}")
             )
+    if result.series:  # a result without series pays nothing for them
+        findings += series_findings(result.path, result.series, result.metrics, policy)
     return findings
 
 

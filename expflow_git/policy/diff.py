@@ -15,7 +15,16 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from expflow_git.policy.model import Gate, Metric, Op, Policy, Rule, fmt_number, param_key
+from expflow_git.policy.model import (
+    Aggregate,
+    Gate,
+    Metric,
+    Op,
+    Policy,
+    Rule,
+    fmt_number,
+    param_key,
+)
 
 MAX_SHOWN_CHARS = 120  # a setting is shown cut to this (a policy may hold 1 MiB strings)
 
@@ -243,6 +252,7 @@ def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> 
                             _show(getattr(after, attr)),
                         )
                     )
+            _aggregate(add, f"{where}/aggregate", before.aggregate, after.aggregate)
             _bound(add, f"{where}/min", before.min, after.min, upper=False)
             _bound(add, f"{where}/max", before.max, after.max, upper=True)
         # A threshold is a gate every run must pass (a run without the metric fails it),
@@ -414,6 +424,23 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
                 )
             )
     _bound(add, "/walk_forward/min_pearson", a.min_pearson, b.min_pearson, upper=False)
+    _bound(
+        add,
+        "/walk_forward/max_evaluations_per_study",
+        a.max_evaluations_per_study,
+        b.max_evaluations_per_study,
+        upper=True,
+    )
+
+
+def _aggregate(add: Add, where: str, old: Aggregate | None, new: Aggregate | None) -> None:
+    """An aggregate is a check on every result with a series: dropping one loosens."""
+    if old == new:
+        return
+    effect = Effect.CHANGED
+    if old is None or new is None:
+        effect = Effect.STRICTER if old is None else Effect.LOOSER
+    add(PolicyChange(effect, where, _opt(old and old.value), _opt(new and new.value)))
 
 
 # Every key the diff above reads; anything else in the policy is compared as written.
