@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
@@ -44,6 +44,9 @@ from expflow_git.policy.diff import PolicyProposal, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import DEFAULT_POLICY_PATH, Gate, Policy
 from expflow_git.schemas import Kind
+
+if TYPE_CHECKING:
+    from expflow_git.audit.budget import HoldoutBudget
 
 SYMLINK_MODE = "120000"
 
@@ -105,6 +108,7 @@ class Audit:
     focus: str | None = None
     since: str | None = None
     extra_findings: tuple[Finding, ...] = ()
+    budget: HoldoutBudget | None = None  # the holdout budget's counts (audit/budget.py)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -480,6 +484,11 @@ def run_audit(
 
         since_sha = resolve_base(git, since, check.commit.sha)
         rewritten = tuple(history_findings(git, since_sha, check.commit.sha, check.policy))
+    from expflow_git.audit.budget import holdout_budget
+
+    budget = holdout_budget(git, check, since_sha)
+    if budget is not None:
+        rewritten += tuple(budget.findings(check.policy.path))
     return Audit(
         check=check,
         board=board,
@@ -487,4 +496,5 @@ def run_audit(
         focus=experiment,
         since=since_sha,
         extra_findings=rewritten,
+        budget=budget,
     )

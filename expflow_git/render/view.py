@@ -65,6 +65,7 @@ class View:
     proposal: PolicyProposal | None = None  # the audited commit's own policy, under --policy-ref
     # Signed, but no signature was checked against a trusted key: who signed is unknown.
     signature_unverified: bool = False
+    holdout: Mapping[str, Any] | None = None  # the holdout-budget entry (audit/budget.py)
 
     @property
     def signed(self) -> bool:
@@ -146,6 +147,7 @@ def view_from_statement(
         if e["type"] == "finding"
     )
     walks = [e for e in entries if e["type"] == "walk-forward"]
+    budgets = [e for e in entries if e["type"] == "holdout-budget"]
     ranking = p["policy"]["ranking"]
     result = p["result"]
     return View(
@@ -176,6 +178,7 @@ def view_from_statement(
         proposal=PolicyProposal.from_json(p["policy"]["proposed"])
         if "proposed" in p["policy"]
         else None,
+        holdout=budgets[0] if budgets else None,
     )
 
 
@@ -238,7 +241,7 @@ def fmt_number(value: float | None, digits: int = 6) -> str:
 def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence[str]) -> View:
     """The view of a report while it is being made: from the audit itself, so a large
     report need not be parsed back. Shows what `view_from_statement` shows of it."""
-    from expflow_git.report.statement import walk_entry
+    from expflow_git.report.statement import budget_entry, walk_entry
 
     check = audit.check
     runs = audit.board.runs
@@ -274,4 +277,5 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         corrections=check.corrections,
         policy_ref=check.policy_ref,
         proposal=check.proposal,
+        holdout=budget_entry(audit),
     )
