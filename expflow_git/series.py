@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from expflow_git.errors import Finding
 from expflow_git.escape import line
@@ -195,3 +196,11 @@ def _num(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.6g}"
+
+
+@dataclass(frozen=True)
+class RunSeries:
+    """One run's series, as the scorecard draws them (render/curves.py)."""
+
+    id: str
+    series: Series

@@ -134,3 +134,64 @@ def test_series_text() -> None:
     assert series_text({}) == ""
     assert len(sparkline([float(i) for i in range(1000)])) == 24
     assert sparkline([1e308, -1e308]) == "█▁"
+
+
+def _curves_repo(tmp_path: Path) -> Path:
+    repo = new_repo(tmp_path / "repo", SERIES_POLICY)
+    for i, seg in enumerate((57.0, 58.0, 59.0)):
+        curve = [[step, 2.0 / (step + 1) + i] for step in range(0, 1000, 10)]
+        add_run(repo, f"exp-00{i}", m(seg, loss=curve[-1][1]))
+        path = repo / f"results/pdebench-task1/exp-00{i}.json"
+        doc = json.loads(path.read_text())
+        doc["series"] = {"loss": curve}
+        path.write_text(json.dumps(doc))
+    add_run(repo, "exp-009", m(50.0))  # no series: not drawn
+    commit_all(repo)
+    return repo
+
+
+def _curves(page: str) -> str:
+    match = re.search(r'<section aria-labelledby="h-curves">.*?</section>', page, re.S)
+    assert match, "no learning curves section"
+    return match.group(0)
+
+
+def test_the_scorecard_draws_the_top_runs_learning_curves(tmp_path: Path) -> None:
+    repo = _curves_repo(tmp_path)
+    pages = []
+    for name in ("a.html", "b.html"):
+        res = run_cli(["audit", "--html", str(tmp_path / name)], repo)
+        assert res.code == 0, res.both
+        pages.append((tmp_path / name).read_bytes())
+    assert pages[0] == pages[1]  # deterministic
+    section = _curves(pages[0].decode())
+    assert section.count("<polyline") == 3
+    # Best first (exp-002 has the highest seg_total), the run without series absent.
+    assert re.findall(r"<g class=\"curve\"><title>(exp-\d+)</title>", section) == [
+        "exp-002",
+        "exp-001",
+        "exp-000",
+    ]
+    assert "<script" not in pages[0].decode().lower()
+    # Each line keeps its 100 points (under the thinning limit).
+    first = re.search(r'points="([^"]+)"', section)
+    assert first and len(first.group(1).split(" ")) == 100
+
+
+def test_the_curves_escape_names_and_thin_long_series() -> None:
+    from expflow_git.render.curves import MAX_LINE_POINTS, curves_section
+    from expflow_git.render.view import View
+    from expflow_git.series import RunSeries
+
+    hostile = "<img src=x onerror=alert(1)>"
+    view = View(
+        commit="0" * 40, tree="0" * 40, policy_path="expflow.yaml", created_at="", verdict="pass",
+        signed_by=(), sort_by="loss", descending=False, metric_columns=(), rows=(),
+        findings=(), best_any=None, best_feasible=None, walk=None,
+        curves=(RunSeries(hostile, {hostile: [[i, float(i % 7)] for i in range(5000)]}),),
+    )  # fmt: skip
+    section = curves_section(view)
+    assert "<img" not in section and "&lt;img src=x onerror=alert(1)&gt;" in section
+    points = re.search(r'points="([^"]+)"', section)
+    assert points and len(points.group(1).split(" ")) == MAX_LINE_POINTS
+    assert curves_section(view) == section

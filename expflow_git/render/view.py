@@ -14,6 +14,7 @@ from expflow_git.corrections import Correction
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.policy.diff import PolicyProposal
 from expflow_git.policy.model import Gate, parse_gate
+from expflow_git.series import RunSeries
 
 MAX_METRIC_COLUMNS = 6
 
@@ -66,6 +67,9 @@ class View:
     # Signed, but no signature was checked against a trusted key: who signed is unknown.
     signature_unverified: bool = False
     holdout: Mapping[str, Any] | None = None  # the holdout-budget entry (audit/budget.py)
+    # The top runs' series (audit/curves.py): drawn by `audit --html` only, as a report
+    # holds no series (docs/decisions.md, issue 19).
+    curves: tuple[RunSeries, ...] = ()
 
     @property
     def signed(self) -> bool:
