@@ -22,6 +22,7 @@ from expflow_git.policy.model import (
     Op,
     Policy,
     Rule,
+    WalkForward,
     fmt_number,
     param_key,
 )
@@ -407,10 +408,10 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
         return
     # The walk-forward gate can fail an audit whose runs all pass.
     if a is None and b is not None:
-        add(PolicyChange(Effect.STRICTER, "/walk_forward", None, _show(asdict(b))))
+        add(PolicyChange(Effect.STRICTER, "/walk_forward", None, _shown_walk(b)))
         return
     if b is None and a is not None:
-        add(PolicyChange(Effect.LOOSER, "/walk_forward", _show(asdict(a)), None))
+        add(PolicyChange(Effect.LOOSER, "/walk_forward", _shown_walk(a), None))
         return
     assert a is not None and b is not None
     for attr in ("metric", "split", "top_n"):
@@ -431,6 +432,11 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
         b.max_evaluations_per_study,
         upper=True,
     )
+
+
+def _shown_walk(walk: WalkForward) -> str:
+    """The section as written: an unset budget is left out."""
+    return _show({k: v for k, v in asdict(walk).items() if v is not None})
 
 
 def _aggregate(add: Add, where: str, old: Aggregate | None, new: Aggregate | None) -> None:
