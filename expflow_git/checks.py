@@ -42,6 +42,7 @@ class Problem(str, enum.Enum):
     CORRECTION_REWRITTEN = "correction-rewritten"  # a committed correction changed or deleted
     CORRECTION_UNMATCHED = "correction-unmatched"  # added, names no change of its own commit
     CORRECTION_UNKNOWN_EXPERIMENT = "correction-unknown-experiment"
+    HOLDOUT_BUDGET = "holdout-budget-exceeded"  # audit/budget.py (issue 19)
 
 
 Document = Experiment | Result

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.checks import check_content
+from expflow_git.checks import Problem, check_content
 from expflow_git.documents import stem
 from expflow_git.errors import Finding, clean
 from expflow_git.gitblobs import BlobReader
@@ -35,7 +35,7 @@ from expflow_git.schemas import Kind
 if TYPE_CHECKING:
     from expflow_git.audit.pipeline import TreeCheck
 
-RULE = "holdout-budget-exceeded"
+RULE = Problem.HOLDOUT_BUDGET.value
 POINTER = "/walk_forward/max_evaluations_per_study"
 
 Study = str | None  # None: no record of the run was found anywhere
