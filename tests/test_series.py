@@ -195,3 +195,16 @@ def test_the_curves_escape_names_and_thin_long_series() -> None:
     points = re.search(r'points="([^"]+)"', section)
     assert points and len(points.group(1).split(" ")) == MAX_LINE_POINTS
     assert curves_section(view) == section
+
+
+def test_the_faster_depth_scan_keeps_escapes_and_strings_apart() -> None:
+    # The scan visits only brackets, quotes, backslashes and line feeds: an escape whose
+    # second character it does not visit (`\n`) must still end at the next quote.
+    from expflow_git.jsonstrict import JsonProblem, parse_json
+
+    inside = '{"s": "a\\n' + "[" * 100 + '", "t": 1}'
+    assert parse_json(inside.encode())["t"] == 1
+    deep = '{"s": "a\\n", "t":\n' + "[" * 70 + "]" * 70 + "}"
+    with pytest.raises(JsonProblem, match="nested deeper than 64 levels") as caught:
+        parse_json(deep.encode())
+    assert caught.value.line == 2
