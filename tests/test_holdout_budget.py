@@ -188,3 +188,30 @@ def test_no_budget_no_entry(tmp_path: Path) -> None:
     res = run_cli(["audit", "--format", "json"], repo)
     entries = statement_of(res.out.encode())["predicate"]["entries"]
     assert not [e for e in entries if e["type"] == "holdout-budget"]
+
+
+def test_a_merges_own_new_result_is_a_look(tmp_path: Path) -> None:
+    # An "evil merge": the merge commit itself carries a result no parent has.
+    repo, base = _base(tmp_path, limit=5)
+    git(repo, "checkout", "-q", "-b", "side")
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "side: one look")
+    git(repo, "checkout", "-q", "main")
+    _run(repo, "exp-002", 58.0)
+    commit_all(repo, "main: one look")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "side")
+    _run(repo, "exp-001", 59.5)  # another look, made inside the merge
+    commit_all(repo, "merge side")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 3}
+
+
+def test_an_invalid_result_still_counts_in_history(tmp_path: Path) -> None:
+    # A look that failed validation (an unknown metric) was still a look at the holdout.
+    repo, base = _base(tmp_path, limit=5)
+    add_run(repo, "exp-001", m(57.0, bogus=1.0), splits={"holdout": {"seg_total": 55.0}})
+    commit_all(repo, "a bad result")
+    (repo / f"results/{STUDY}/exp-001.json").unlink()
+    commit_all(repo, "gone")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 1}
