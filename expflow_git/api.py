@@ -5,7 +5,7 @@ calls one of these, prints what it returns and picks the exit code."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExpflowError
@@ -71,6 +71,10 @@ def audit_report(
         unsigned, summary = encode_report(result, previous=previous)
         signed_by = [] if key is None else [keyid(key.public_key())]
         view = view_from_audit(result, summary, signed_by)
+        if render_html is not None:  # the top runs' learning curves (a report has none)
+            from expflow_git.audit.curves import top_series
+
+            view = replace(view, curves=top_series(git, result))
         del result, summary  # the payload is spooled and the view holds what is still shown
         # Everything shown is rendered now, so that only the payload is in memory while
         # it is signed; nothing is written before the report is. The memory is handed

@@ -26,6 +26,7 @@ from expflow_git.policy.model import (
     param_key,
 )
 from expflow_git.schemas import Kind, is_valid, schema_errors
+from expflow_git.series import series_findings
 
 
 class Problem(str, enum.Enum):
@@ -50,6 +51,7 @@ class Problem(str, enum.Enum):
     CORRECTION_REWRITTEN = "correction-rewritten"  # a committed correction changed or deleted
     CORRECTION_UNMATCHED = "correction-unmatched"  # added, names no change of its own commit
     CORRECTION_UNKNOWN_EXPERIMENT = "correction-unknown-experiment"
+    HOLDOUT_BUDGET = "holdout-budget-exceeded"  # audit/budget.py (issue 19)
 
 
 Document = Experiment | Result
@@ -122,7 +124,8 @@ def stem_findings(doc: Document) -> list[Finding]:
 
 
 def registry_findings(result: Result, policy: Policy) -> list[Finding]:
-    """Every metric (also under splits) is registered and within its declared min/max."""
+    """Every metric (also under splits and series) is registered and within its declared
+    min/max; series also by series.py's rules (steps, caps, aggregates)."""
     findings = []
     groups = [("/metrics", result.metrics)]
     groups += [(f"/splits/{pointer_token(s)}", m) for s, m in sorted(result.splits.items())]
@@ -147,6 +150,8 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
             findings.append(
                 Finding(result.path, rule.value, message, f"{base}/{pointer_token(name)}")
             )
+    if result.series:  # a result without series pays nothing for them
+        findings += series_findings(result.path, result.series, result.metrics, policy)
     return findings
 
 

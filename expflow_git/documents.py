@@ -6,7 +6,7 @@ import enum
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,11 +61,21 @@ class Result:
     experiment: str
     metrics: Mapping[str, float]
     splits: Mapping[str, Mapping[str, float]]
+    # Step-wise values per metric (series.py): `[[step, value], ...]`. The audit keeps
+    # them only while a result is checked (its Results hold none: see audit/record.py).
+    # None (not an empty dict per result) where there are none.
+    series: Mapping[str, Sequence[Sequence[float]]] | None = None
 
     @classmethod
     def from_json(cls, path: str, doc: Mapping[str, Any]) -> Result:
         """Build from a document that already passed the result schema (shared, not copied)."""
-        return cls(path, sys.intern(doc["experiment"]), doc["metrics"], doc.get("splits", {}))
+        return cls(
+            path,
+            sys.intern(doc["experiment"]),
+            doc["metrics"],
+            doc.get("splits", {}),
+            doc.get("series"),
+        )
 
 
 def stem(path: str) -> str:

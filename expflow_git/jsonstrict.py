@@ -238,18 +238,25 @@ def _clip(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+# The only characters the depth scan acts on: it visits these, not every character
+# (a result's series is mostly digits and commas: ~3x faster there, same answers).
+_DEPTH_CHARS = re.compile(r'[\[\]{}"\\\n]')
+
+
 def _check_depth(text: str, max_depth: int) -> None:
     """Exact nesting depth, skipping brackets inside strings; linear, no recursion."""
     depth = 0
     in_string = False
-    escaped = False
+    escaped_at = -1  # the position a backslash in a string escapes
     line = 1
-    for ch in text:
+    for match in _DEPTH_CHARS.finditer(text):
+        at = match.start()
+        ch = text[at]
         if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
+            if at == escaped_at:
+                continue
+            if ch == "\\":
+                escaped_at = at + 1
             elif ch == '"':
                 in_string = False
         elif ch == '"':

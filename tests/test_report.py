@@ -406,7 +406,8 @@ ranking:
 gates: []
 rules:
   - {param: sub_step, op: gt, value: 0, required: true}
-walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3}
+walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3,
+               max_evaluations_per_study: 10}
 """
 # id: (seg_total, pde_mean, train_time_min, holdout seg_total)
 GOLDEN_RUNS = {

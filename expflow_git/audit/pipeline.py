@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
@@ -45,6 +45,9 @@ from expflow_git.policy.diff import PolicyProposal, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import DEFAULT_POLICY_PATH, Gate, Policy
 from expflow_git.schemas import Kind
+
+if TYPE_CHECKING:
+    from expflow_git.audit.budget import HoldoutBudget
 
 SYMLINK_MODE = "120000"
 
@@ -107,6 +110,7 @@ class Audit:
     since: str | None = None
     extra_findings: tuple[Finding, ...] = ()
     ladder: Ladder | None = None  # with ranking.ladder_step (audit/ladder.py)
+    budget: HoldoutBudget | None = None  # the holdout budget's counts (audit/budget.py)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -482,6 +486,11 @@ def run_audit(
 
         since_sha = resolve_base(git, since, check.commit.sha)
         rewritten = tuple(history_findings(git, since_sha, check.commit.sha, check.policy))
+    from expflow_git.audit.budget import holdout_budget
+
+    budget = holdout_budget(git, check, since_sha)
+    if budget is not None:
+        rewritten += tuple(budget.findings(check.policy.path))
     return Audit(
         check=check,
         board=board,
@@ -490,4 +499,5 @@ def run_audit(
         since=since_sha,
         extra_findings=rewritten,
         ladder=audit_ladder(git, check.commit.sha, check.policy, board),
+        budget=budget,
     )

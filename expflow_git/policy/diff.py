@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from expflow_git.policy.model import (
+    Aggregate,
     Gate,
     Metric,
     Op,
     Policy,
     Rule,
     Severity,
+    WalkForward,
     fmt_number,
     param_key,
 )
@@ -256,6 +258,7 @@ def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> 
                             _show(getattr(after, attr)),
                         )
                     )
+            _aggregate(add, f"{where}/aggregate", before.aggregate, after.aggregate)
             _bound(add, f"{where}/min", before.min, after.min, upper=False)
             _bound(add, f"{where}/max", before.max, after.max, upper=True)
         # A threshold is a gate every run must pass (a run without the metric fails it),
@@ -487,10 +490,10 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
         return
     # The walk-forward gate can fail an audit whose runs all pass.
     if a is None and b is not None:
-        add(PolicyChange(Effect.STRICTER, "/walk_forward", None, _show(asdict(b))))
+        add(PolicyChange(Effect.STRICTER, "/walk_forward", None, _shown_walk(b)))
         return
     if b is None and a is not None:
-        add(PolicyChange(Effect.LOOSER, "/walk_forward", _show(asdict(a)), None))
+        add(PolicyChange(Effect.LOOSER, "/walk_forward", _shown_walk(a), None))
         return
     assert a is not None and b is not None
     for attr in ("metric", "split", "top_n"):
@@ -504,6 +507,28 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
                 )
             )
     _bound(add, "/walk_forward/min_pearson", a.min_pearson, b.min_pearson, upper=False)
+    _bound(
+        add,
+        "/walk_forward/max_evaluations_per_study",
+        a.max_evaluations_per_study,
+        b.max_evaluations_per_study,
+        upper=True,
+    )
+
+
+def _shown_walk(walk: WalkForward) -> str:
+    """The section as written: an unset budget is left out."""
+    return _show({k: v for k, v in asdict(walk).items() if v is not None})
+
+
+def _aggregate(add: Add, where: str, old: Aggregate | None, new: Aggregate | None) -> None:
+    """An aggregate is a check on every result with a series: dropping one loosens."""
+    if old == new:
+        return
+    effect = Effect.CHANGED
+    if old is None or new is None:
+        effect = Effect.STRICTER if old is None else Effect.LOOSER
+    add(PolicyChange(effect, where, _opt(old and old.value), _opt(new and new.value)))
 
 
 # Every key the diff above reads; anything else in the policy is compared as written.

@@ -24,6 +24,7 @@ from expflow_git.policy.model import (
     DEFAULT_EXPERIMENT_GLOBS,
     DEFAULT_POLICY_PATH,
     DEFAULT_RESULT_GLOBS,
+    Aggregate,
     Metric,
     Op,
     Policy,
@@ -239,6 +240,7 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
             threshold=m.get("threshold"),
             min=m.get("min"),
             max=m.get("max"),
+            aggregate=Aggregate(m["aggregate"]) if "aggregate" in m else None,
         )
         for name, m in raw["metrics"].items()
     }
@@ -292,6 +294,7 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
             split=wf["split"],
             top_n=wf.get("top_n", 10),
             min_pearson=wf.get("min_pearson", 0.3),
+            max_evaluations_per_study=wf.get("max_evaluations_per_study"),
         )
 
     paths = raw.get("paths", {})

@@ -14,7 +14,7 @@ import math
 import operator
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,20 @@ _FUNCS: dict[str, Callable[[Any, Any], Any]] = {  # by value: no enum hashing pe
 }
 
 
+class Aggregate(enum.Enum):
+    """Which point of a metric's series its headline value must equal (docs/spec.md §2.2)."""
+
+    LAST = "last"
+    MIN = "min"
+    MAX = "max"
+
+    def of(self, values: Sequence[float]) -> float:
+        """The aggregate of a non-empty sequence of values."""
+        if self is Aggregate.LAST:
+            return values[-1]
+        return min(values) if self is Aggregate.MIN else max(values)
+
+
 NUMBER_TYPES = frozenset({int, float})  # exact types of JSON numbers: a bool is not one
 
 
@@ -93,6 +107,8 @@ class Metric:
     threshold: float | None = None
     min: float | None = None
     max: float | None = None
+    # With a series (series.py), the value `metrics` must hold: no silent recomputation.
+    aggregate: Aggregate | None = None
 
     def threshold_gate(self) -> Gate | None:
         """The gate a registry threshold implies: strictly better than the threshold."""
@@ -138,6 +154,8 @@ class WalkForward:
     split: str
     top_n: int = 10
     min_pearson: float = 0.3
+    # The holdout budget (audit/budget.py): results carrying `split` per study, at most.
+    max_evaluations_per_study: int | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from expflow_git.policy.diff import summary
 from expflow_git.render.charts import best_tags, metric_chart, walk_section
+from expflow_git.render.curves import curves_section
+from expflow_git.render.holdout import holdout_section
 from expflow_git.render.markup import css_class as _class
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.table import leaderboard_cells
@@ -312,6 +314,8 @@ def render_html(view: View) -> str:
         _policy_change(view),
         metric_chart(view),
         walk_section(view),
+        holdout_section(view.holdout),
+        curves_section(view),
         _leaderboard(view),
         _findings(view),
         _corrections(view),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from expflow_git.escape import markdown, markdown_code
 from expflow_git.policy.diff import summary
+from expflow_git.render.holdout import budget_note
 from expflow_git.render.table import leaderboard_cells, md_table, more_rows_note, shown_rows
 from expflow_git.render.text import ladder_note, signature_note, walk_note
 from expflow_git.render.view import View
@@ -34,6 +35,8 @@ def render_markdown(view: View) -> str:
         lines.append(
             f"- ⚠️ {warned} run(s) fail an advisory check (warnings: reported, not blocking)"
         )
+    if (note := budget_note(view.holdout)) is not None:
+        lines.append(f"- {markdown(note)}")
     lines += _policy_change(view)
     lines += ["", "### Leaderboard", ""]
     shown = shown_rows(view.rows, view.focus)

@@ -19,6 +19,7 @@ from expflow_git.checks import Problem
 from expflow_git.escape import json_text
 from expflow_git.pinscan.hits import Leak
 from expflow_git.render.view import FindingLine, Row, View
+from expflow_git.series import SeriesProblem
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -58,6 +59,10 @@ _DESCRIPTIONS: Mapping[str, str] = {
     Problem.CORRECTION_REWRITTEN.value: "A committed correction was changed or deleted.",
     Problem.CORRECTION_UNMATCHED.value: "A correction declares a change its commit does not make.",
     Problem.CORRECTION_UNKNOWN_EXPERIMENT.value: "A correction names an unknown experiment.",
+    SeriesProblem.STEP.value: "A series' steps are not strictly increasing integers from 0.",
+    SeriesProblem.TOO_LONG.value: "A series (or a result's series together) is over its cap.",
+    SeriesProblem.AGGREGATE.value: "A headline metric differs from its series' aggregate.",
+    Problem.HOLDOUT_BUDGET.value: "A study looked at the holdout split over its budget.",
     INFEASIBLE_RUN: "A run fails a threshold, gate, required metric or rule.",
     ADVISORY_CHECK: "A run fails an advisory gate or rule (severity warning): reported only.",
     WALK_FORWARD: "The walk-forward correlation gate does not pass.",

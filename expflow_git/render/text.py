@@ -5,6 +5,7 @@ from __future__ import annotations
 from expflow_git.errors import printable
 from expflow_git.escape import line
 from expflow_git.policy.diff import PolicyProposal, summary
+from expflow_git.render.holdout import budget_note
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
 from expflow_git.render.view import View, fmt_number
 
@@ -88,6 +89,8 @@ def render_text(view: View) -> str:
         lines.append(note)
     if warned := sum(1 for r in view.rows if r.warnings):
         lines.append(f"warnings: {warned} run(s) fail an advisory check (not counted against them)")
+    if (note := budget_note(view.holdout)) is not None:
+        lines.append(note)
     lines += policy_change_lines(view.proposal, view.policy_blob)
     lines.append("")
     if view.rows:

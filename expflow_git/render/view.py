@@ -14,6 +14,7 @@ from expflow_git.corrections import Correction
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.policy.diff import PolicyProposal
 from expflow_git.policy.model import Gate, parse_gate
+from expflow_git.series import RunSeries
 
 MAX_METRIC_COLUMNS = 6
 WARNING_MARK = "warning:"  # how every output marks a failed advisory check
@@ -77,6 +78,10 @@ class View:
     best_ladder: str | None = None
     ladder: Mapping[str, Any] | None = None
     ladder_moves: tuple[str, ...] = ()
+    holdout: Mapping[str, Any] | None = None  # the holdout-budget entry (audit/budget.py)
+    # The top runs' series (audit/curves.py): drawn by `audit --html` only, as a report
+    # holds no series (docs/decisions.md, issue 19).
+    curves: tuple[RunSeries, ...] = ()
 
     @property
     def signed(self) -> bool:
@@ -160,6 +165,7 @@ def view_from_statement(
         if e["type"] == "finding"
     )
     walks = [e for e in entries if e["type"] == "walk-forward"]
+    budgets = [e for e in entries if e["type"] == "holdout-budget"]
     ranking = p["policy"]["ranking"]
     result = p["result"]
     moved = sorted(
@@ -198,6 +204,7 @@ def view_from_statement(
         best_ladder=result.get("best_ladder"),
         ladder=result.get("ladder"),
         ladder_moves=tuple(run_id for _, run_id in moved),
+        holdout=budgets[0] if budgets else None,
     )
 
 
@@ -259,7 +266,7 @@ def fmt_number(value: float | None, digits: int = 6) -> str:
 def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence[str]) -> View:
     """The view of a report while it is being made: from the audit itself, so a large
     report need not be parsed back. Shows what `view_from_statement` shows of it."""
-    from expflow_git.report.statement import walk_entry
+    from expflow_git.report.statement import budget_entry, walk_entry
 
     check = audit.check
     runs = audit.board.runs
@@ -298,6 +305,7 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         best_ladder=result.get("best_ladder"),
         ladder=result.get("ladder"),
         ladder_moves=ladder_moves(audit),
+        holdout=budget_entry(audit),
     )
 
 

@@ -31,6 +31,7 @@ from expflow_git.report.signing import keyid, sign
 from expflow_git.report.statement import (
     ENTRY_DOMAIN,
     Json,
+    budget_entry,
     finding_entry,
     genesis_hash,
     ladder_result,
@@ -255,6 +256,9 @@ def _pieces(audit: Audit) -> Iterator[Piece]:
     walk = walk_entry(audit)
     if walk is not None:
         yield _generic_piece(walk)
+    budget = budget_entry(audit)
+    if budget is not None:
+        yield _generic_piece(budget)
 
 
 _SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a larger payload is built in a temporary file

@@ -140,6 +140,11 @@ def walk_entry(audit: Audit) -> Json | None:
     }
 
 
+def budget_entry(audit: Audit) -> Json | None:
+    """The holdout budget's counts per study (audit/budget.py), when the policy sets one."""
+    return None if audit.budget is None else audit.budget.entry()
+
+
 def ranking_config(audit: Audit) -> Json:
     policy = audit.check.policy
     config: Json = {

@@ -1,0 +1,226 @@
+"""The holdout budget (docs/spec.md §6.2 item 6; Dwork et al., "The reusable holdout"):
+`walk_forward.max_evaluations_per_study: N` caps how often a study looks at the
+walk-forward split. Every look leaks information about it, so every result document
+that carries the split counts, whatever became of it:
+
+- without `--since`: the results of the audited tree that carry the split;
+- with `--since BASE`: those of BASE's tree, plus every time a commit of BASE..REV
+  commits a result blob that carries the split for an experiment (added, changed, or
+  added again after a deletion: a deletion, a correction or a re-add never lowers the
+  count). A byte-identical move within one commit is the same look, not a new one; so
+  is what a merge brings from a branch whose commits were counted already (a merge's
+  own new blob, an "evil merge", counts).
+
+A run's study is its record's: at REV, else the last one the range or BASE holds
+(a deleted run still counts against its study).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from expflow_git.checks import Problem, check_content
+from expflow_git.documents import stem
+from expflow_git.errors import Finding, clean
+from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import Change, Git, TreeEntry
+from expflow_git.identity import REGULAR_MODES, DocumentGlobs
+from expflow_git.jsonstrict import JsonProblem, parse_json
+from expflow_git.policy.model import Policy, WalkForward
+from expflow_git.schemas import Kind
+
+if TYPE_CHECKING:
+    from expflow_git.audit.pipeline import TreeCheck
+
+RULE = Problem.HOLDOUT_BUDGET.value
+POINTER = "/walk_forward/max_evaluations_per_study"
+
+Study = str | None  # None: no record of the run was found anywhere
+
+
+@dataclass(frozen=True)
+class HoldoutBudget:
+    """How many results carrying the holdout split each study committed, against the limit."""
+
+    split: str
+    limit: int
+    history: bool  # counted over BASE..REV (True) or in the audited tree
+    counts: tuple[tuple[Study, int], ...]  # by study, sorted (a run without record first)
+
+    def over(self) -> list[tuple[Study, int]]:
+        return [(study, n) for study, n in self.counts if n > self.limit]
+
+    def findings(self, policy_path: str) -> list[Finding]:
+        """One finding per study over the budget (each fails the audit)."""
+        where = "in the history since --since" if self.history else "in the tree"
+        return [
+            Finding(
+                policy_path,
+                RULE,
+                f"{_study_name(study)} has {n} result(s) carrying the holdout split "
+                f"{self.split!r} {where}, over the budget of {self.limit} per study",
+                POINTER,
+            )
+            for study, n in self.over()
+        ]
+
+    def entry(self) -> dict[str, Any]:
+        """The report's entry (docs/spec.md §6.3): verify recomputes it byte for byte."""
+        return {
+            "type": "holdout-budget",
+            "split": clean(self.split),
+            "max": self.limit,
+            "counted": "history" if self.history else "tree",
+            "studies": [
+                {"study": None if s is None else clean(s), "evaluations": n} for s, n in self.counts
+            ],
+        }
+
+
+def _study_name(study: Study) -> str:
+    return "runs without a record" if study is None else f"study {study!r}"
+
+
+def holdout_budget(git: Git, check: TreeCheck, since: str | None) -> HoldoutBudget | None:
+    """The budget's counts for an audited tree (and BASE..REV with `since`, a resolved
+    ancestor); None when the policy sets no budget."""
+    walk = budget_policy(check.policy)
+    if walk is None or walk.max_evaluations_per_study is None:
+        return None
+    if since is None:
+        counts = _tree_counts(check, walk.split)
+    else:
+        counts = _history_counts(git, check, since, walk)
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+    return HoldoutBudget(
+        walk.split, walk.max_evaluations_per_study, since is not None, tuple(ordered)
+    )
+
+
+def _tree_counts(check: TreeCheck, split: str) -> Counter[Study]:
+    studies = {e.id: e.study for e in check.experiments}
+    return Counter(studies.get(r.experiment) for r in check.results if split in r.splits)
+
+
+def _history_counts(git: Git, check: TreeCheck, base: str, walk: WalkForward) -> Counter[Study]:
+    policy = check.policy
+    rev = check.commit.sha
+    commits = list(git.log_changes(base, rev, []))
+    merges = set(git.run("rev-list", "--merges", rev, f"^{base}", "--").decode().split())
+    base_tree = git.ls_tree(base)
+    with BlobReader(git) as reader:
+        from expflow_git.history.walk import policy_at
+
+        globs = DocumentGlobs.of(
+            policy,
+            policy_at(reader, base_tree, policy),
+            policy_at(reader, git.ls_tree(rev), policy),
+        )
+        looks = _looks(base_tree, commits, merges, globs)
+        carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
+        ids = {exp_id for exp_id, sha in looks if carrying[sha]}
+        studies = _studies(reader, check, ids, base_tree, commits, globs)
+    return Counter(studies.get(exp_id) for exp_id, sha in looks if carrying[sha])
+
+
+def _looks(
+    base_tree: list[TreeEntry],
+    commits: list[tuple[str, list[Change]]],
+    merges: set[str],
+    globs: DocumentGlobs,
+) -> list[tuple[str, str]]:
+    """Every (experiment id, result blob) committed: BASE's results, then each commit's."""
+    looks = [(stem(e.path), e.sha) for e in base_tree if _is_result(e.type, e.mode, e.path, globs)]
+    seen = set(looks)
+    for sha, changes in commits:
+        # A blob this commit deletes for the same id is moved, not looked at again.
+        gone = {
+            (stem(c.path), c.old_sha)
+            for c in changes
+            if c.old_sha is not None and _is_result("blob", c.old_mode, c.path, globs)
+        }
+        for c in changes:
+            if c.new_sha is None or not _is_result("blob", c.new_mode, c.path, globs):
+                continue
+            look = (stem(c.path), c.new_sha)
+            if c.old_sha == c.new_sha or look in gone:
+                continue
+            # A merge is diffed against its first parent: what it brings from its other
+            # parents was counted where those commits made it.
+            if sha in merges and look in seen:
+                continue
+            looks.append(look)
+            seen.add(look)
+    return looks
+
+
+def _is_result(kind: str, mode: str | None, path: str, globs: DocumentGlobs) -> bool:
+    return kind == "blob" and mode in REGULAR_MODES and globs.is_result(path)
+
+
+def _carrying(
+    reader: BlobReader, check: TreeCheck, shas: Iterable[str], split: str
+) -> Mapping[str, bool]:
+    """Which blobs hold a result with the split: REV's valid results are known already,
+    the others are read (any parseable document counts, valid or not: it was a look)."""
+    results = {r.path: r for r in check.results}
+    known: dict[str, bool] = {}
+    for leaf in check.inputs:
+        res = results.get(leaf.path)
+        if res is not None:
+            known[leaf.git_blob] = split in res.splits
+    wanted = sorted(set(shas) - known.keys())
+    for sha, data in reader.read_many(wanted):
+        known[sha] = _has_split(data, split)
+    return known
+
+
+def _has_split(data: bytes, split: str) -> bool:
+    try:
+        doc = parse_json(data)
+    except JsonProblem:
+        return False
+    splits = doc.get("splits") if isinstance(doc, dict) else None
+    return isinstance(splits, dict) and split in splits
+
+
+def _studies(
+    reader: BlobReader,
+    check: TreeCheck,
+    ids: set[str],
+    base_tree: list[TreeEntry],
+    commits: list[tuple[str, list[Change]]],
+    globs: DocumentGlobs,
+) -> dict[str, Study]:
+    """Each id's study: its record at REV, else the last record of it in BASE..REV or at BASE."""
+    studies: dict[str, Study] = {e.id: e.study for e in check.experiments if e.id in ids}
+    missing = ids - studies.keys()
+    if not missing:
+        return studies
+    # Oldest first, so that a later record of an id replaces an earlier one.
+    records = [e.sha for e in base_tree if _is_record(e.mode, e.path, globs, missing)]
+    records += [
+        c.new_sha
+        for _, changes in commits
+        for c in changes
+        if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, missing)
+    ]
+    read = dict(reader.read_many(sorted(set(records))))
+    for sha in records:
+        doc = check_content(Kind.EXPERIMENT, read[sha], explain=False)
+        if isinstance(doc, dict) and doc["id"] in missing:
+            studies[doc["id"]] = doc["study"]
+    return studies
+
+
+def _is_record(mode: str | None, path: str, globs: DocumentGlobs, ids: set[str]) -> bool:
+    return mode in REGULAR_MODES and globs.is_record(path) and stem(path) in ids
+
+
+def budget_policy(policy: Policy) -> WalkForward | None:
+    """The walk-forward section when it sets a holdout budget."""
+    walk = policy.walk_forward
+    return walk if walk is not None and walk.max_evaluations_per_study is not None else None

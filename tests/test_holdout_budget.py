@@ -1,0 +1,217 @@
+"""The holdout budget (issue 19 part 3, docs/spec.md §6.2 item 6): results carrying the
+walk-forward split, per study, counted in the tree or over BASE..REV's history, where
+deleting, renaming, correcting or re-adding a result never lowers the count; the
+count in the report (verify recomputes it) and in every output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from helpers_audit import (
+    POLICY,
+    add_run,
+    commit_all,
+    git,
+    m,
+    new_repo,
+    run_cli,
+    statement_of,
+    write,
+    write_json,
+)
+
+STUDY = "pdebench-task1"
+
+
+def _policy(limit: int) -> str:
+    return POLICY + (
+        "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: -1,\n"
+        f"               max_evaluations_per_study: {limit}}}\n"
+    )
+
+
+def _run(repo: Path, exp_id: str, seg: float, *, study: str = STUDY, holdout: bool = True) -> None:
+    splits = {"holdout": {"seg_total": seg - 1}} if holdout else None
+    add_run(repo, exp_id, m(seg), study=study, splits=splits)
+
+
+def _budget(args: list[str], repo: Path) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    """The audit's exit code, its holdout-budget entry and its findings."""
+    res = run_cli(["audit", "--format", "json", *args], repo)
+    assert res.code in (0, 1), res.err
+    entries = statement_of(res.out.encode())["predicate"]["entries"]
+    [entry] = [e for e in entries if e["type"] == "holdout-budget"]
+    return res.code, entry, [e for e in entries if e["type"] == "finding"]
+
+
+def _counts(entry: dict[str, Any]) -> dict[str | None, int]:
+    return {s["study"]: s["evaluations"] for s in entry["studies"]}
+
+
+def _base(tmp_path: Path, limit: int = 1) -> tuple[Path, str]:
+    repo = new_repo(tmp_path / "repo", _policy(limit))
+    _run(repo, "exp-000", 50.0, holdout=False)  # a run that never looked at the holdout
+    return repo, commit_all(repo, "base")
+
+
+def test_the_tree_count_per_study_fails_the_audit_over_the_budget(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo", _policy(2))
+    for i, seg in enumerate((55.0, 56.0, 57.0)):
+        _run(repo, f"exp-00{i}", seg)
+    _run(repo, "exp-010", 58.0, study="other")
+    _run(repo, "exp-011", 59.0, study="other", holdout=False)
+    commit_all(repo)
+    code, entry, findings = _budget([], repo)
+    assert code == 1
+    assert entry["counted"] == "tree" and entry["max"] == 2 and entry["split"] == "holdout"
+    assert _counts(entry) == {"other": 1, STUDY: 3}
+    [finding] = findings
+    assert finding["rule"] == "holdout-budget-exceeded"
+    assert finding["path"] == "expflow.yaml"
+    assert finding["pointer"] == "/walk_forward/max_evaluations_per_study"
+    assert f"study '{STUDY}' has 3 result(s)" in finding["message"]
+    text = run_cli(["audit"], repo).out
+    assert f"holdout budget: FAIL — results carrying split holdout per study (in the tree), " \
+           f"at most 2: other 1, {STUDY} 3 OVER" in text  # fmt: skip
+    # Within the budget: passes, and the count is still shown.
+    write(repo, "expflow.yaml", _policy(3))
+    commit_all(repo, "budget 3")
+    code, entry, findings = _budget([], repo)
+    assert code == 0 and findings == [] and _counts(entry) == {"other": 1, STUDY: 3}
+
+
+def test_added_deleted_and_added_again_counts_twice_in_history(tmp_path: Path) -> None:
+    repo, base = _base(tmp_path, limit=1)
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "add")
+    result = repo / f"results/{STUDY}/exp-001.json"
+    data = result.read_bytes()
+    result.unlink()
+    commit_all(repo, "delete")
+    result.write_bytes(data)  # the very same bytes, the same blob
+    commit_all(repo, "add again")
+    _, entry, findings = _budget(["--since", base], repo)
+    assert entry["counted"] == "history"
+    assert _counts(entry) == {STUDY: 2}
+    assert any(f["rule"] == "holdout-budget-exceeded" for f in findings)
+    # The tree alone holds one: without --since the budget of one holds.
+    _, entry, findings = _budget([], repo)
+    assert _counts(entry) == {STUDY: 1}
+    assert not any(f["rule"] == "holdout-budget-exceeded" for f in findings)
+
+
+def test_deleting_a_run_does_not_reset_its_studys_count(tmp_path: Path) -> None:
+    repo, base = _base(tmp_path)
+    _run(repo, "exp-001", 57.0)
+    _run(repo, "exp-002", 58.0)
+    commit_all(repo, "two looks")
+    for rel in (f"results/{STUDY}/exp-001.json", f"experiments/{STUDY}/exp-001.json"):
+        (repo / rel).unlink()
+    commit_all(repo, "forget the worse one")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 2}  # exp-001's record is gone; its study is remembered
+
+
+def test_a_rename_is_no_new_look_and_a_correction_is_one(tmp_path: Path) -> None:
+    repo, base = _base(tmp_path, limit=5)
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "add")
+    git(repo, "mv", f"results/{STUDY}", "results/renamed")
+    commit_all(repo, "move")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 1}
+    path = repo / "results/renamed/exp-001.json"
+    doc = json.loads(path.read_text())
+    doc["splits"]["holdout"]["seg_total"] = 55.5
+    write_json(repo, "results/renamed/exp-001.json", doc)
+    commit_all(repo, "a corrected result")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 2}
+
+
+def test_a_merged_branch_is_counted_once(tmp_path: Path) -> None:
+    repo, base = _base(tmp_path, limit=5)
+    git(repo, "checkout", "-q", "-b", "side")
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "side: one look")
+    git(repo, "checkout", "-q", "main")
+    _run(repo, "exp-002", 58.0)
+    commit_all(repo, "main: one look")
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "side")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 2}
+
+
+def test_verify_recomputes_the_count(tmp_path: Path) -> None:
+    repo, base = _base(tmp_path, limit=1)
+    _run(repo, "exp-001", 57.0)
+    _run(repo, "exp-002", 58.0)
+    commit_all(repo, "add")
+    (repo / f"results/{STUDY}/exp-001.json").unlink()
+    commit_all(repo, "delete")
+    report = tmp_path / "report.json"
+    res = run_cli(["audit", "--since", base, "--out", str(report)], repo)
+    assert res.code == 1
+    verify = run_cli(["verify", str(report), "--repo", ".", "--allow-unsigned"], repo)
+    assert verify.code == 0, verify.both
+    assert "VERIFIED" in verify.out
+    md = run_cli(["report", str(report), "--format", "md"], repo)
+    assert "holdout budget: FAIL" in md.out and f"{STUDY} 2 OVER" in md.out
+    html = tmp_path / "card.html"
+    run_cli(["report", str(report), "--html", str(html)], repo)
+    assert '<h2 id="h-holdout">Holdout budget</h2>' in html.read_text()
+
+
+def test_a_bad_budget_is_a_configuration_error(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo", _policy(-1))
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo)
+    res = run_cli(["audit"], repo)
+    assert res.code == 2
+    assert "max_evaluations_per_study" in res.err and "Traceback" not in res.err
+
+
+def test_the_policy_diff_calls_a_raised_budget_looser(tmp_path: Path) -> None:
+    repo, base = _base(tmp_path, limit=1)
+    write(repo, "expflow.yaml", _policy(9))
+    commit_all(repo, "loosen")
+    res = run_cli(["audit", "--policy-ref", base], repo)
+    assert "LOOSER    /walk_forward/max_evaluations_per_study: 1 → 9" in res.out, res.out
+
+
+def test_no_budget_no_entry(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo", POLICY)
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo)
+    res = run_cli(["audit", "--format", "json"], repo)
+    entries = statement_of(res.out.encode())["predicate"]["entries"]
+    assert not [e for e in entries if e["type"] == "holdout-budget"]
+
+
+def test_a_merges_own_new_result_is_a_look(tmp_path: Path) -> None:
+    # An "evil merge": the merge commit itself carries a result no parent has.
+    repo, base = _base(tmp_path, limit=5)
+    git(repo, "checkout", "-q", "-b", "side")
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "side: one look")
+    git(repo, "checkout", "-q", "main")
+    _run(repo, "exp-002", 58.0)
+    commit_all(repo, "main: one look")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "side")
+    _run(repo, "exp-001", 59.5)  # another look, made inside the merge
+    commit_all(repo, "merge side")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 3}
+
+
+def test_an_invalid_result_still_counts_in_history(tmp_path: Path) -> None:
+    # A look that failed validation (an unknown metric) was still a look at the holdout.
+    repo, base = _base(tmp_path, limit=5)
+    add_run(repo, "exp-001", m(57.0, bogus=1.0), splits={"holdout": {"seg_total": 55.0}})
+    commit_all(repo, "a bad result")
+    (repo / f"results/{STUDY}/exp-001.json").unlink()
+    commit_all(repo, "gone")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 1}
