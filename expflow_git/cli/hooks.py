@@ -70,16 +70,22 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     """Refuse staged rewrites of committed results and frozen records unless PIN-approved
     (a result's rewrite also needs a correction staged with it, unless corrections: deny)."""
-    from expflow_git.hooks.protect import judge_rewrites, orphaned_results, staged_rewrites
+    from expflow_git.hooks.protect import (
+        judge_rewrites,
+        orphaned_results,
+        staged_changes,
+        staged_rewrites,
+    )
     from expflow_git.pin.guard import ENV_PIN
     from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path)
-    orphans = orphaned_results(ws)
+    changes = staged_changes(ws)  # read once: every check below judges the same index
+    orphans = orphaned_results(ws, changes)
     if orphans:  # never PIN-approvable: the result would be invalid
         emit_findings(orphans)
         raise SystemExit(ExitCode.FAILED)
-    judged = judge_rewrites(ws, staged_rewrites(ws))
+    judged = judge_rewrites(ws, changes, staged_rewrites(ws, changes))
     if judged.refused:  # never PIN-approvable: audit --since would report them
         emit_findings(judged.refused)
         raise SystemExit(ExitCode.FAILED)

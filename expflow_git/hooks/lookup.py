@@ -89,10 +89,13 @@ class Lookup:
                     self._by_stem.setdefault(stem(path), []).append(path)
         return self._paths
 
-    def paths(self, kind: Kind, exp_id: str) -> list[str]:
-        """The listed documents of `kind` for id `exp_id` (JSON files named `ID.json`)."""
-        self.all_paths()
-        return [p for p in self._by_stem.get(exp_id, []) if self.policy.kind_of(p) is kind]
+    def paths(self, kind: Kind, exp_id: str, *, besides: str = "") -> list[str]:
+        """The listed documents of `kind` for id `exp_id` (JSON files named `ID.json`),
+        but `besides` (the document asking: usually the only one, and no glob is matched)."""
+        if self._paths is None:
+            self.all_paths()
+        kind_of = self.policy.kind_of
+        return [p for p in self._by_stem.get(exp_id, ()) if p != besides and kind_of(p) is kind]
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read these paths' blobs now, all through one stream (INDEX; else a no-op)."""

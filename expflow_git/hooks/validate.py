@@ -50,8 +50,7 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
     """Check `paths`; without paths every document (of the working tree, or with --staged
     of the index); every document of the index too if the policy is among `paths`."""
     policy = ws.load_policy()
-    lookup, rels = _scope(ws, policy, paths, _expand(ws, policy, paths))
-    docs = [(i, rel, kind) for i, rel in enumerate(rels) if (kind := policy.kind_of(rel))]
+    lookup, docs = _scope(ws, policy, paths, _expand(ws, policy, paths))
     try:
         _prefetch(lookup, docs, staged=ws.staged)
         given = frozenset(rel for _, rel, _ in docs)
@@ -79,26 +78,27 @@ _Keyed = tuple[tuple[int, int], Finding]  # (phase, position), finding
 
 def _scope(
     ws: Workspace, policy: Policy, paths: Sequence[str], rels: list[str]
-) -> tuple[Lookup, list[str]]:
-    """Where the documents not given are looked up, and the paths to check.
+) -> tuple[Lookup, list[_Doc]]:
+    """Where the documents not given are looked up, and the documents to check.
 
     Without paths, every document of the working tree, tracked or not (what `git add -A`
     would commit); with --staged, of the index. A changed policy can invalidate any
     committed document: given the policy, every document of the index is re-checked.
     """
     every = not paths or ws.rel(ws.policy_path) in rels
+    given = [(rel, kind) for rel in rels if (kind := policy.kind_of(rel))]
     if ws.git is None:
         lookup = Lookup(Source.FOLDER, ws.root, policy, lambda: walk_files(ws.root, strict=False))
     elif not paths and not ws.staged:
-        git = ws.git
-        lookup = Lookup(Source.WORK_TREE, ws.root, policy, git.work_tree_paths)
+        lookup = Lookup(Source.WORK_TREE, ws.root, policy, ws.git.work_tree_paths)
     else:
-        doc_rels = [rel for rel in rels if policy.kind_of(rel)]
-        corrections = any(policy.kind_of(rel) is Kind.CORRECTION for rel in doc_rels)
-        lookup = Lookup.index(ws.git, policy, doc_rels, whole=every or corrections)
+        whole = every or any(kind is Kind.CORRECTION for _, kind in given)
+        lookup = Lookup.index(ws.git, policy, [rel for rel, _ in given], whole=whole)
     if every:
-        rels = sorted(set(rels) | {p for p in lookup.all_paths() if policy.kind_of(p)})
-    return lookup, rels
+        seen = {rel for rel, _ in given}
+        given += [(p, k) for p in lookup.all_paths() if p not in seen and (k := policy.kind_of(p))]
+        given = sorted(set(given))
+    return lookup, [(i, rel, kind) for i, (rel, kind) in enumerate(given)]
 
 
 def _prefetch(lookup: Lookup, docs: list[_Doc], *, staged: bool) -> None:
@@ -251,7 +251,7 @@ def _correction_findings(rel: str, data: bytes, lookup: Lookup) -> list[Finding]
 
 
 def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
-    others = [p for p in lookup.paths(Kind.EXPERIMENT, exp.id) if p != exp.path]
+    others = lookup.paths(Kind.EXPERIMENT, exp.id, besides=exp.path)
     return [
         Finding(
             exp.path, Problem.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id"
@@ -263,7 +263,7 @@ def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
 def _duplicate_result_findings(res: Result, lookup: Lookup) -> list[Finding]:
     """Another result for the same experiment (a result is its experiment's, not its
     path's: a second file would be a second score)."""
-    others = sorted(p for p in lookup.paths(Kind.RESULT, res.experiment) if p != res.path)
+    others = sorted(lookup.paths(Kind.RESULT, res.experiment, besides=res.path))
     if not others:
         return []
     return [duplicate_result(res.path, res.experiment, ", ".join(others))]
