@@ -1,6 +1,6 @@
 """Time expflow-git beside the tools users would otherwise use, on the same synthetic data.
 
-    python benchmarks/run.py [--quick] [--repeat R] [--json OUT] [--tasks hook,validate,audit,scan]
+    python benchmarks/run.py [--quick] [--repeat R] [--json OUT] [--tasks hook,sweep,validate,audit,scan]
                              [--profile]
 
 Run it with the interpreter expflow-git is installed in (its ``expflow-git``
@@ -24,6 +24,9 @@ Tasks (issue 6):
             the planted PIN hashes, false positives on the decoys
   hook      expflow-git validate ONE_RESULT vs check-jsonschema ONE_RESULT,
             with `python -c pass` as the floor
+  sweep     (issue 18) small documents, 2,000 records committed and their results
+            staged (quick: 200): validate the results, the records, and one result,
+            vs check-jsonschema on the records (and on the one result)
 ``--profile`` also writes cProfile output of the smaller audit and
 ``-X importtime`` of the one-file validate under benchmarks/out/profile/.
 """
