@@ -1,7 +1,7 @@
 """Time expflow-git beside the tools users would otherwise use, on the same synthetic data.
 
-    python benchmarks/run.py [--quick] [--repeat R] [--json OUT] [--tasks hook,sweep,validate,audit,scan]
-                             [--profile]
+    python benchmarks/run.py [--quick] [--repeat R] [--json OUT]
+                             [--tasks hook,sweep,validate,audit,scan] [--profile]
 
 Run it with the interpreter expflow-git is installed in (its ``expflow-git``
 script is taken from beside ``sys.executable``).  Data sets are built once
