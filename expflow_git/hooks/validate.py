@@ -59,6 +59,7 @@ def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
         if workers == 1:
             answers = [work(docs)]
         else:
+            lookup.close()  # no git pipes inherited by the workers (they share what it read)
             # A record and its result share a file stem (= id): they land in the same part.
             parts: list[list[_Doc]] = [[] for _ in range(workers)]
             for doc in docs:
