@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import IO, final
 
 from expflow_git.errors import ExpflowError
-from expflow_git.gitstore import Git, IndexEntry, first_line
+from expflow_git.gitstore import GITLINK, Git, IndexEntry, first_line
 
 
 @final
@@ -206,35 +206,14 @@ def _encode_name(text: str) -> bytes:
 
 
 FEW_PATHS = 64  # named to git one by one; more: the whole index is listed and filtered here
-GITLINK = "160000"  # a submodule's entry: a commit, not a blob
-
-
-def staged_blobs(git: Git, paths: Sequence[str]) -> dict[str, bytes]:
-    """The staged content of each of ``paths`` the index holds (stage 0, not a submodule),
-    by path: one ``ls-files`` and one blob stream, however many paths (a hook's process
-    count must not grow with the commit)."""
-    return read_entries(git, staged_entries(git, paths))
 
 
 def staged_entries(git: Git, paths: Sequence[str]) -> dict[str, IndexEntry]:
-    """The index entries at ``paths`` (stage 0, not a submodule), by path, in one ``ls-files``."""
+    """The index entries at ``paths`` (stage 0, not a submodule), by path, in one
+    ``ls-files`` however many paths (a hook's git processes must not grow with the
+    commit); read their blobs through one :class:`BlobReader`."""
     wanted = set(paths)
     if not wanted:
         return {}
     listed = git.ls_index_named((), sorted(wanted)) if len(wanted) <= FEW_PATHS else git.ls_index()
     return {e.path: e for e in listed if e.path in wanted and e.stage == 0 and e.mode != GITLINK}
-
-
-def read_entries(git: Git, entries: dict[str, IndexEntry]) -> dict[str, bytes]:
-    """The blobs of ``entries`` by path, through one ``cat-file --batch`` stream."""
-    if not entries:
-        return {}
-    by_sha: dict[str, list[str]] = {}
-    for path, entry in entries.items():
-        by_sha.setdefault(entry.sha, []).append(path)
-    out: dict[str, bytes] = {}
-    with BlobReader(git) as reader:
-        for sha, data in reader.read_many(by_sha):
-            for path in by_sha[sha]:
-                out[path] = data
-    return out

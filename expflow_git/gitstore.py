@@ -171,6 +171,9 @@ class TreeEntry:
     sha: str
 
 
+GITLINK = "160000"  # a submodule's mode: its entry names a commit, not a blob
+
+
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
     """One ``git ls-files -s`` line; ``stage`` is 0 unless the path is unmerged (1-3)."""

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from expflow_git.gitstore import Git, IndexEntry
 
 FEW_DOCS = 32  # checked documents whose ids are asked of git by name (more: the whole index)
-GITLINK = "160000"  # a submodule's index entry: a commit, not a blob
 
 
 class Source(enum.Enum):
@@ -66,7 +65,7 @@ class Lookup:
     def index(cls, git: Git, policy: Policy, rels: list[str], *, whole: bool) -> Lookup:
         """The index: only the entries named like `rels` (their ids, in any folder, and
         the paths themselves) when they are few, else all of it; one `ls-files` either way."""
-        from expflow_git.gitstore import is_plain_name
+        from expflow_git.gitstore import GITLINK, is_plain_name
 
         names = sorted({stem(rel) + ".json" for rel in rels})
         if whole or len(rels) > FEW_DOCS or not all(is_plain_name(n) for n in names):
