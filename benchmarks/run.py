@@ -1,7 +1,7 @@
 """Time expflow-git beside the tools users would otherwise use, on the same synthetic data.
 
-    python benchmarks/run.py [--quick] [--repeat R] [--json OUT] [--tasks hook,validate,audit,scan]
-                             [--profile]
+    python benchmarks/run.py [--quick] [--repeat R] [--json OUT]
+                             [--tasks hook,sweep,validate,audit,scan] [--profile]
 
 Run it with the interpreter expflow-git is installed in (its ``expflow-git``
 script is taken from beside ``sys.executable``).  Data sets are built once
@@ -24,6 +24,9 @@ Tasks (issue 6):
             the planted PIN hashes, false positives on the decoys
   hook      expflow-git validate ONE_RESULT vs check-jsonschema ONE_RESULT,
             with `python -c pass` as the floor
+  sweep     (issue 18) small documents, 2,000 records committed and their results
+            staged (quick: 200): validate the results, the records, and one result,
+            vs check-jsonschema on the records (and on the one result)
 ``--profile`` also writes cProfile output of the smaller audit and
 ``-X importtime`` of the one-file validate under benchmarks/out/profile/.
 """
@@ -679,6 +682,10 @@ class Bench:
             "recall_detect_secrets": r_ds,
         }
 
+    # -- 6: a sweep's results, records, one file (issue 18; sweep_task below) ------
+    def sweep(self) -> None:
+        sweep_task(self)
+
     # -- 4: one-file hook ----------------------------------------------------------
     def hook(self) -> None:
         runs = 1_000 if self.quick else 10_000
@@ -753,6 +760,173 @@ class Bench:
                 + "".join(f"{c:>12} {s:>8} {name}\n" for c, s, _, name in top)
             )
             print(f"  import times written to {prof_dir}/importtime-validate*.txt", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- sweep (issue 18)
+# A sweep's results landing in one commit, its records committed at launch: the hook's
+# worst case before issue 18 (two git processes per result). Small documents, as the
+# issue's workload: records of ~550 bytes (three params, a provenance block), results of
+# ~430 bytes (three metrics). Kept apart from the tasks above so the blocks merge apart.
+
+SWEEP_RUNS = 2_000
+
+
+def sweep_repo(runs: int) -> tuple[Path, list[str], list[str]]:
+    """A repository with `runs` records committed (packed, as a clone is) and their results
+    staged: (root, record paths, result paths). Built once under out/data/."""
+    import random
+
+    dest = DATA / f"sweep-{runs}"
+    exps = [f"experiments/sweep/r{i:06d}.json" for i in range(runs)]
+    ress = [f"results/sweep/r{i:06d}.json" for i in range(runs)]
+    done = dest / ".built-v1"
+    if done.exists():
+        return dest, exps, ress
+    print(f"building {dest} ({runs} runs, small documents) …", file=sys.stderr, flush=True)
+    shutil.rmtree(dest, ignore_errors=True)
+    (dest / "experiments/sweep").mkdir(parents=True)
+    (dest / "results/sweep").mkdir(parents=True)
+    rng = random.Random(18)
+    env = clean_env(GIT_AUTHOR_DATE="1795000000 +0000", GIT_COMMITTER_DATE="1795000000 +0000")
+    env.update(GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com")
+    env.update(GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=dest, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    (dest / "expflow.yaml").write_text(gen_repo.competition_policy())
+    for i, (exp_path, res_path) in enumerate(zip(exps, ress, strict=True)):
+        exp_id = f"r{i:06d}"
+        created, recorded = gen_repo.stamp(rng)
+        record = {
+            "schema": "expflow/experiment@1",
+            "id": exp_id,
+            "study": "sweep",
+            "created_at": created,
+            "status": "success",
+            "seed": rng.randrange(0, 2**31 - 1),
+            "params": {
+                "Args/--sub_step": rng.choice((1, 2, 5)),
+                "lr": rng.choice((1e-4, 1e-3)),
+                "model": "fno",
+            },
+            "provenance": gen_repo.provenance(rng, created),
+        }
+        res = {
+            "schema": "expflow/result@1",
+            "experiment": exp_id,
+            "recorded_at": recorded,
+            "metrics": {
+                "seg_total": round(rng.uniform(30, 75), 3),
+                "pde_mean": round(rng.uniform(8, 24), 3),
+                "train_time_min": round(rng.uniform(5, 75), 2),
+            },
+            "provenance": gen_repo.provenance(rng, recorded),
+        }
+        (dest / exp_path).write_bytes(gen_repo.dump(record))
+        (dest / res_path).write_bytes(gen_repo.dump(res))
+    git("add", "expflow.yaml", "experiments")
+    git("commit", "-q", "--no-verify", "-m", "launch the sweep")
+    git("gc", "-q")
+    git("add", "results")  # staged, as in the commit the hook judges
+    done.write_text("")
+    return dest, exps, ress
+
+
+def sweep_task(bench: Bench) -> None:
+    """validate of a sweep's staged results (records committed), of its records, and of
+    one result (the one-file hook), each against check-jsonschema on the same files."""
+    runs = 200 if bench.quick else SWEEP_RUNS
+    repo, exps, ress = sweep_repo(runs)
+    print(f"sweep, {runs} runs (small documents):", file=sys.stderr, flush=True)
+    ours_env = clean_env(expflow=True)
+    cj = str(BASE_BIN / "check-jsonschema")
+    exp_schema = str(SCHEMAS / "experiment.schema.json")
+    summary = r"expflow-git validate: "
+    results_only = measure(
+        f"expflow-git validate {runs} results",
+        [bench.exe, "validate", "--", *ress],
+        repo,
+        bench.repeat,
+        env=ours_env,
+        expect=summary,
+    )
+    records = measure(
+        f"expflow-git validate {runs} records",
+        [bench.exe, "validate", "--", *exps],
+        repo,
+        bench.repeat,
+        env=ours_env,
+        expect=summary,
+    )
+    base = measure(
+        f"check-jsonschema {runs} records",
+        [cj, "--schemafile", exp_schema, *exps],
+        repo,
+        bench.repeat,
+    )
+    one = ress[len(ress) // 2]
+    hook = measure(
+        "expflow-git validate ONE (sweep)",
+        [bench.exe, "validate", "--", one],
+        repo,
+        max(bench.repeat, 5),
+        env=ours_env,
+        expect=summary,
+    )
+    hook_base = measure(
+        "check-jsonschema ONE (sweep)",
+        [cj, "--schemafile", RESULT_SCHEMA, one],
+        repo,
+        max(bench.repeat, 5),
+    )
+    for task, ours, goal in (
+        (f"validate {runs} results (records committed) vs check-jsonschema", results_only, 1.0),
+        (f"validate {runs} records vs check-jsonschema", records, 0.1),
+    ):
+        ratio = ours.median / base.median
+        bench.add(task, ours.median, base.median, ratio, f"≤ {goal:g}×", ratio <= goal)
+    ratio = hook.median / hook_base.median
+    bench.add(
+        "one-file hook (sweep) vs check-jsonschema",
+        hook.median,
+        hook_base.median,
+        ratio,
+        "≤ 0.5×",
+        ratio <= 0.5,
+    )
+    bench.raw["sweep"] = {
+        "runs": runs,
+        "validate_results": results_only.as_json(),
+        "validate_records": records.as_json(),
+        "check_jsonschema_records": base.as_json(),
+        "hook": hook.as_json(),
+        "check_jsonschema_one": hook_base.as_json(),
+    }
+    if bench.profile:
+        prof_dir = OUT / "profile"
+        prof_dir.mkdir(parents=True, exist_ok=True)
+        for name, paths in (("results", ress), ("one", [one])):
+            target = prof_dir / f"validate-sweep-{name}.prof"
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "cProfile",
+                    "-o",
+                    str(target),
+                    "-m",
+                    "expflow_git",
+                    "validate",
+                    "--",
+                    *paths,
+                ],
+                cwd=repo,
+                env={**ours_env, "EXPFLOW_JOBS": "1"},
+                capture_output=True,
+            )
+        print(f"  cProfile of the sweep's validate written to {prof_dir}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- output
@@ -840,8 +1014,8 @@ def main(argv: list[str] | None = None) -> int:
         "--tasks",
         # The short, start-up-bound timings first; detect-secrets (its own process pool)
         # leaves the machine busy for a while, so the scan comes last.
-        default="hook,validate,audit,scan",
-        help="comma-separated subset of hook,validate,audit,scan, run in the order given",
+        default="hook,sweep,validate,audit,scan",
+        help="comma-separated subset of hook,sweep,validate,audit,scan, run in the order given",
     )
     ap.add_argument("--json", type=Path, metavar="OUT", help="write the raw numbers here")
     ap.add_argument(
@@ -851,7 +1025,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = set(tasks) - {"audit", "validate", "scan", "hook"}
+    unknown = set(tasks) - {"audit", "validate", "scan", "hook", "sweep"}
     if unknown or args.repeat < 1:
         ap.error(f"unknown task(s): {', '.join(sorted(unknown))}" if unknown else "--repeat ≥ 1")
     OUT.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import threading
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from types import TracebackType
 from typing import IO, final
 
 from expflow_git.errors import ExpflowError
-from expflow_git.gitstore import Git, first_line
+from expflow_git.gitstore import GITLINK, Git, IndexEntry, first_line
 
 
 @final
@@ -203,3 +203,17 @@ def _encode_name(text: str) -> bytes:
     # A name may be `<commit>:<path>` (the history audit reads a record as it was at a
     # commit): a path goes back to git's bytes exactly, as in gitstore's _encode_path.
     return text.encode("utf-8", "surrogateescape")
+
+
+FEW_PATHS = 64  # named to git one by one; more: the whole index is listed and filtered here
+
+
+def staged_entries(git: Git, paths: Sequence[str]) -> dict[str, IndexEntry]:
+    """The index entries at ``paths`` (stage 0, not a submodule), by path, in one
+    ``ls-files`` however many paths (a hook's git processes must not grow with the
+    commit); read their blobs through one :class:`BlobReader`."""
+    wanted = set(paths)
+    if not wanted:
+        return {}
+    listed = git.ls_index_named((), sorted(wanted)) if len(wanted) <= FEW_PATHS else git.ls_index()
+    return {e.path: e for e in listed if e.path in wanted and e.stage == 0 and e.mode != GITLINK}

@@ -43,6 +43,12 @@ _PATHSPEC_VARS = (
 )
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
+
+def is_plain_name(name: str) -> bool:
+    """Whether ``name`` is a file name :meth:`Git.ls_index_named` takes (no wildcard, no '/')."""
+    return _PLAIN_NAME.fullmatch(name) is not None
+
+
 # GIT_* variables that configure how git talks to the outside world rather
 # than which repository or index it works on; they survive no_git_env().
 _KEEP_GIT_VARS = frozenset(
@@ -165,6 +171,9 @@ class TreeEntry:
     sha: str
 
 
+GITLINK = "160000"  # a submodule's mode: its entry names a commit, not a blob
+
+
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
     """One ``git ls-files -s`` line; ``stage`` is 0 unless the path is unmerged (1-3)."""
@@ -217,6 +226,17 @@ def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
     return changes, i
 
 
+def _parse_index(out: bytes) -> list[IndexEntry]:
+    """``ls-files -s -z`` records: ``<mode> SP <sha> SP <stage> TAB <path>``."""
+    entries: list[IndexEntry] = []
+    append = entries.append
+    for rec in out.decode("utf-8", "surrogateescape").split("\0")[:-1]:
+        meta, path = rec.split("\t", 1)
+        mode, sha, stage = meta.split(" ")
+        append(IndexEntry(path, mode, sha, int(stage)))
+    return entries
+
+
 @dataclass(frozen=True)
 class Git:
     """A repository: its work-tree top (``root``; the git dir if bare) and the env git runs with.
@@ -241,7 +261,7 @@ class Git:
         if not Path(path).is_dir():
             raise ExpflowError(f"not a git repository: {path}")
 
-        def rev_parse(*args: str) -> list[str]:
+        def rev_parse(*args: str, quiet: bool = False) -> list[str]:
             try:
                 proc = subprocess.run(
                     [*_GIT, "rev-parse", *args],
@@ -254,14 +274,24 @@ class Git:
                 raise ExpflowError("git is not installed or not on PATH") from None
             if proc.returncode != 0:
                 detail = first_line(proc.stderr)
+                if quiet and "not a git repository" not in detail.lower():
+                    return []  # asked again, step by step
                 msg = f"not a git repository: {path}"
                 if "not a git repository" not in detail.lower():
                     msg += f" ({detail})"  # e.g. git's "dubious ownership" refusal
                 raise ExpflowError(msg)
             return os.fsdecode(proc.stdout).splitlines()
 
-        git_dir, bare = rev_parse("--absolute-git-dir", "--is-bare-repository")
-        root = git_dir if bare == "true" else rev_parse("--show-toplevel")[0]
+        # One process in a work tree (every hook run starts here); --show-toplevel fails
+        # in a bare repository or inside the git directory, asked again without it then.
+        found = rev_parse(
+            "--absolute-git-dir", "--is-bare-repository", "--show-toplevel", quiet=True
+        )
+        if len(found) == 3 and found[1] == "false":
+            git_dir, root = found[0], found[2]
+        else:
+            git_dir, bare = rev_parse("--absolute-git-dir", "--is-bare-repository")
+            root = git_dir if bare == "true" else rev_parse("--show-toplevel")[0]
         # Every later command runs at `root`, not at `path`: pin the locations
         # a hook's env may give relative to where it was found.  Git itself
         # reads a relative GIT_INDEX_FILE (hooks get ".git/index") from the top
@@ -447,37 +477,43 @@ class Git:
     def ls_index(self, paths: Sequence[str] | None = None) -> list[IndexEntry]:
         """The index git's env points at (see :class:`Git`), optionally under ``paths``."""
         args = ["ls-files", "-s", "-z", "--"] + [_encode_path(p) for p in paths or ()]
-        text = self.run(*args).decode("utf-8", "surrogateescape")
-        entries: list[IndexEntry] = []
-        for rec in text.split("\0")[:-1]:
-            # "<mode> SP <sha> SP <stage> TAB <path>"
-            meta, path = rec.split("\t", 1)
-            mode, sha, stage = meta.split(" ")
-            entries.append(IndexEntry(path, mode, sha, int(stage)))
-        return entries
+        return _parse_index(self.run(*args))
 
     def index_paths(self) -> list[str]:
         """Just the paths in the index: far cheaper than :meth:`ls_index` for big indexes."""
         out = self.run("ls-files", "-z").decode("utf-8", "surrogateescape")
         return out.split("\0")[:-1]
 
-    def index_paths_named(self, names: Sequence[str]) -> list[str]:
-        """Index paths whose file name (last segment) is one of ``names``, in any folder.
+    def work_tree_paths(self) -> list[str]:
+        """Every path of the work tree git would see: tracked (as the index lists them, also
+        deleted from disk) or untracked, but not ignored; each once."""
+        out = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        return list(dict.fromkeys(out.decode("utf-8", "surrogateescape").split("\0")[:-1]))
 
-        One ``ls-files`` with a ``:(glob)**/NAME`` pathspec per name: git filters, so a
-        few names cost the same in any size of index. A name is a plain file name
-        (letters, digits, ``.``, ``_``, ``-``), so it never holds a wildcard.
+    def index_paths_named(self, names: Sequence[str]) -> list[str]:
+        """Index paths whose file name (last segment) is one of ``names``, in any folder."""
+        return [e.path for e in self.ls_index_named(names)]
+
+    def ls_index_named(self, names: Sequence[str], paths: Sequence[str] = ()) -> list[IndexEntry]:
+        """Index entries whose file name (last segment) is one of ``names``, in any folder,
+        and those at ``paths`` (exact paths, or folders).
+
+        One ``ls-files -s`` with a ``:(glob)**/NAME`` pathspec per name and a
+        ``:(literal)PATH`` one per path: git filters, so a few names cost the same in any
+        size of index. A name is a plain file name (letters, digits, ``.``, ``_``,
+        ``-``), so it never holds a wildcard.
         """
         for name in names:
             if not _PLAIN_NAME.fullmatch(name):
                 raise ExpflowError(f"not a plain file name: {name!r}")
-        if not names:
+        if not names and not paths:
             return []
         specs = [f":(glob)**/{name}" for name in names]
-        proc = self._exec(["ls-files", "-z", "--", *specs], None, git=_GIT_MAGIC)
+        specs += [":(literal)" + _encode_path(p) for p in paths]
+        proc = self._exec(["ls-files", "-s", "-z", "--", *specs], None, git=_GIT_MAGIC)
         if proc.returncode != 0:
             raise ExpflowError(f"git ls-files: {first_line(proc.stderr)}")
-        return proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
+        return _parse_index(proc.stdout)
 
     def read_index_file(self, path: str) -> bytes | None:
         """The staged content of ``path``; None if it is not in the index (or only unmerged)."""

@@ -8,6 +8,8 @@ conftest, which re-exports them).
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -181,3 +183,56 @@ def in_process_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
         return CliResult(code, captured.out, captured.err)
 
     return call
+
+
+class GitCall(NamedTuple):
+    """One git process a command started: who started it (pid, command line) and git's
+    arguments."""
+
+    pid: int
+    parent: str
+    args: str
+
+
+def git_counter(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A `git` first on PATH that logs each call, then runs the real one: the environment
+    that puts it there, and the log (read it with `git_calls`). The parent's command
+    line comes from /proc (Linux; empty elsewhere).
+
+    Git puts its exec path first on PATH for the hooks it runs, so the wrapper's folder
+    is also the exec path: git's own helpers linked in beside it, a hook's `git` is the
+    wrapper too.
+    """
+    real = shutil.which("git")
+    assert real
+    exec_path = Path(
+        subprocess.run(
+            [real, "--exec-path"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    bindir = tmp_path / "counted-git"
+    bindir.mkdir()
+    for helper in exec_path.iterdir():
+        if helper.name != "git":
+            (bindir / helper.name).symlink_to(helper)
+    log = tmp_path / "git-calls.log"
+    wrapper = bindir / "git"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "parent=$(tr '\\000' ' ' < /proc/$PPID/cmdline 2>/dev/null)\n"
+        f'printf \'%s\\t%s\\t%s\\n\' "$PPID" "$parent" "$*" >> "{log}"\n'
+        f'exec "{real}" "$@"\n'
+    )
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "GIT_EXEC_PATH": str(bindir)}, log
+
+
+def git_calls(log: Path) -> list[GitCall]:
+    """The calls `git_counter`'s git logged, in order (none if it was never run)."""
+    if not log.exists():
+        return []
+    calls = []
+    for line in log.read_text(errors="surrogateescape").splitlines():
+        pid, parent, args = line.split("\t", 2)
+        calls.append(GitCall(int(pid), parent.strip(), args))
+    return calls

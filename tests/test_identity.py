@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from conftest import (
     result_doc,
     run_cli,
 )
+from support import git_calls, git_counter
 
 EXP = "experiments/pdebench-task1/exp-001.json"
 RES = "results/pdebench-task1/exp-001.json"
@@ -381,15 +380,7 @@ def test_a_secret_still_in_the_tree_is_reported_once(seeded: ExpRepo) -> None:
 @pytest.fixture
 def counted_git(tmp_path: Path) -> tuple[dict[str, str], Path]:
     """A `git` first on PATH that logs each call, then runs the real one."""
-    real = shutil.which("git")
-    assert real
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    log = tmp_path / "git-calls.log"
-    wrapper = bindir / "git"
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}, log
+    return git_counter(tmp_path)
 
 
 def test_since_runs_as_many_git_processes_for_one_commit_as_for_many(
@@ -414,7 +405,7 @@ def test_since_runs_as_many_git_processes_for_one_commit_as_for_many(
             seeded, "audit", "--rev", "HEAD", "--since", since, "--no-cache", env=env
         )
         assert code == 0, err
-        return sorted(log.read_text().splitlines())
+        return sorted(call.args for call in git_calls(log))
 
     short = calls("HEAD~1")  # one commit
     long = calls(base)  # nine

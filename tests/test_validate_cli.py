@@ -685,8 +685,11 @@ def test_huge_document_is_refused_unread(
         raise AssertionError("the file was read")
 
     monkeypatch.setattr(validate_module, "_read_all", no_read)
+    from expflow_git.hooks.lookup import Lookup, Source
+
     ws = validate_module.Workspace(exp_repo.path, exp_repo.path / "expflow.yaml", None)
-    found = validate_module._read_for_check(ws, EXP)
+    folder = Lookup(Source.FOLDER, ws.root, ws.load_policy(), list)
+    found = validate_module._read_for_check(ws, EXP, folder)
     assert isinstance(found, Finding) and f"{found.path}: {found.rule}: {found.message}" == expected
 
 

@@ -187,7 +187,15 @@ def test_parallel_validate_prints_what_a_serial_one_does(
     monkeypatch.setattr(validate_module, "_check_part", spying_check_part)
     monkeypatch.setattr(validate_module, "PER_WORKER", 10)
     monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: {0, 1, 2})
-    for given in (files, list(reversed(files)), ["experiments", "results"]):
+    # Results alone read their records from the index (one stream, before the fork);
+    # --staged reads every document from it.
+    for given in (
+        files,
+        list(reversed(files)),
+        ["experiments", "results"],
+        ["results"],
+        ["--staged", *files],
+    ):
         expected = cli(["validate", *given], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "1"})
         forks.clear()
         parts_here.clear()

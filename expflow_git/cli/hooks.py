@@ -16,7 +16,20 @@ from expflow_git.escape import line
 @click.command()
 @hook_options
 def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
-    """Validate records, results and the policy (all of them when no PATHS are given)."""
+    """Validate records, results, corrections and the policy.
+
+    \b
+    PATHS (what the pre-commit hook passes): those files as they are on disk;
+      each result's record and the other documents of an id are looked up in
+      the git index (what the commit will hold), so an untracked record does
+      not back a result. A directory stands for the files below it; naming the
+      policy re-checks every document in the index.
+    No PATHS: every document in the working tree, tracked or untracked (not
+      ignored), each looked up there too: an untracked record backs its result.
+    --staged (plain git hooks): the staged content of PATHS (no PATHS: of
+      every document in the index), everything looked up in the index.
+    Outside a git repository: every file below the current directory.
+    """
     from expflow_git.hooks.validate import validate as run_validate
     from expflow_git.workspace import Workspace
 
@@ -57,16 +70,22 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     """Refuse staged rewrites of committed results and frozen records unless PIN-approved
     (a result's rewrite also needs a correction staged with it, unless corrections: deny)."""
-    from expflow_git.hooks.protect import judge_rewrites, orphaned_results, staged_rewrites
+    from expflow_git.hooks.protect import (
+        judge_rewrites,
+        orphaned_results,
+        staged_changes,
+        staged_rewrites,
+    )
     from expflow_git.pin.guard import ENV_PIN
     from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path)
-    orphans = orphaned_results(ws)
+    changes = staged_changes(ws)  # read once: every check below judges the same index
+    orphans = orphaned_results(ws, changes)
     if orphans:  # never PIN-approvable: the result would be invalid
         emit_findings(orphans)
         raise SystemExit(ExitCode.FAILED)
-    judged = judge_rewrites(ws, staged_rewrites(ws))
+    judged = judge_rewrites(ws, changes, staged_rewrites(ws, changes))
     if judged.refused:  # never PIN-approvable: audit --since would report them
         emit_findings(judged.refused)
         raise SystemExit(ExitCode.FAILED)

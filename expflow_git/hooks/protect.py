@@ -76,9 +76,11 @@ class StagedRewrite:
         return Rewrite(self.experiment, self.path, self.old_sha, self.new_sha)
 
 
-def _staged_changes(ws: Workspace) -> list[Change]:
-    """What the index changes against HEAD; nothing before the first commit."""
-    assert ws.git is not None
+def staged_changes(ws: Workspace) -> list[Change]:
+    """What the index changes against HEAD; nothing before the first commit (or outside
+    git). Read once per hook run and passed to the checks below."""
+    if ws.git is None:
+        return []
     try:
         ws.git.resolve_commit("HEAD")
     except ExpflowError:  # an unborn HEAD has nothing committed to protect
@@ -102,11 +104,11 @@ def _head_policy(ws: Workspace, changes: list[Change]) -> tuple[Policy | None, b
         return None, touched
 
 
-def staged_rewrites(ws: Workspace) -> list[StagedRewrite]:
-    """Committed results the index rewrites and frozen records it changes, by path."""
+def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]:
+    """Committed results the index rewrites and frozen records it changes (`changes`:
+    :func:`staged_changes`), by path."""
     if ws.git is None:
         return []
-    changes = _staged_changes(ws)
     if not changes:
         return []
     policy = ws.load_policy()
@@ -198,15 +200,15 @@ def _dropped_by_globs(
     ]
 
 
-def orphaned_results(ws: Workspace) -> list[Finding]:
-    """Results left in the index while the index deletes their experiment record.
+def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
+    """Results left in the index while the index deletes their experiment record
+    (`changes`: :func:`staged_changes`).
 
     (`expflow-git rm` deletes both; a record deleted alone strands its result.)
     """
     if ws.git is None:
         return []
     policy = ws.load_policy()
-    changes = _staged_changes(ws)
     records = [c for c in changes if matches_any(c.path, policy.experiment_globs)]
     # A record moved (deleted here, added there) still backs its result.
     deleted = {stem(c.path) for c in records if c.status == "D"} - {
@@ -236,7 +238,7 @@ class Judged:
     declared: tuple[Correction, ...]  # the corrections that declare them
 
 
-def judge_rewrites(ws: Workspace, rewrites: list[StagedRewrite]) -> Judged:
+def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRewrite]) -> Judged:
     """Under `protect: {corrections: allow}` (the default) a result's rewrite is
     approvable only when a correction added in the index declares exactly it; under
     `deny`, every one is (as before corrections). Frozen records and results the staged
@@ -245,7 +247,6 @@ def judge_rewrites(ws: Workspace, rewrites: list[StagedRewrite]) -> Judged:
     way, and under `allow` so is an added one that declares no staged change."""
     if ws.git is None:
         return Judged((), tuple(rewrites), ())
-    changes = _staged_changes(ws)
     if not changes:
         return Judged((), tuple(rewrites), ())
     policy = ws.load_policy()

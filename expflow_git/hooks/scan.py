@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from expflow_git.errors import ExpflowError, Finding
@@ -30,20 +30,39 @@ def scan_paths(
         targets = [ws.root / rel for rel in ws.tracked_paths()]
     findings: list[Finding] = []
     count = 0
+    if ws.staged:
+        for rel, data in _staged(ws, [ws.rel(full) for full in targets]):
+            count += 1
+            findings.extend(scan_bytes(rel, data, allow=allow))
+        return findings, count
     for full in targets:
         rel = ws.rel(full)
-        data = _read(ws, full, rel, warn)
-        if data is None:
+        content = _read(full, rel, warn)
+        if content is None:
             continue
         count += 1
-        findings.extend(scan_bytes(rel, data, allow=allow))
+        findings.extend(scan_bytes(rel, content, allow=allow))
     return findings, count
 
 
-def _read(ws: Workspace, full: Path, rel: str, warn: Callable[[str], None]) -> bytes | None:
-    """The bytes to scan: staged content with --staged, else the file (or link target) on disk."""
-    if ws.staged:
-        return ws.read_tracked(rel)
+def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The staged content of each of `rels` the index holds, in order: one `ls-files` and one
+    blob stream for them all (a hook's git processes must not grow with the commit), one
+    blob in memory at a time."""
+    from expflow_git.gitblobs import BlobReader, staged_entries
+
+    if ws.git is None:
+        return
+    entries = staged_entries(ws.git, rels)
+    wanted = [rel for rel in rels if rel in entries]
+    with BlobReader(ws.git) as reader:
+        blobs = reader.read_many(entries[rel].sha for rel in wanted)
+        for rel, (_, data) in zip(wanted, blobs, strict=True):
+            yield rel, data
+
+
+def _read(full: Path, rel: str, warn: Callable[[str], None]) -> bytes | None:
+    """The bytes to scan on disk: the file, or a symbolic link's target string."""
     if full.is_symlink():
         # A link's content, as git stores it, is its target string: scanned, never followed
         # (a PIN hash committed as a link target would otherwise pass every check).

@@ -1,10 +1,12 @@
 """`validate`: check the given files (what pre-commit passes) against the policy.
 
 The files themselves are read from the working tree — inside a pre-commit
-hook that is the staged content. Documents they *refer to* (a result's
-experiment record, other records with the same id) are looked up in the git
-index when there is a repository, so a result cannot lean on a record that is
-not going to be committed with it.
+hook that is the staged content — or with --staged from the index. Documents
+they *refer to* (a result's experiment record, other records with the same id)
+are looked up in the git index when there is a repository, so a result cannot
+lean on a record that is not going to be committed with it. Without paths,
+every document of the working tree is checked, tracked or not, and looked up
+there (hooks/lookup.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from expflow_git.checks import (
     Problem,
@@ -28,14 +29,12 @@ from expflow_git.checks import (
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.heap import no_cyclic_gc
+from expflow_git.hooks.lookup import Lookup, Source
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
 from expflow_git.workspace import Workspace, walk_files
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -46,87 +45,96 @@ class Validation:
     findings: list[Finding] = field(default_factory=list)
 
 
-class _Lookup:
-    """Tracked records and results by file stem (= id), listed once on first use."""
-
-    def __init__(self, ws: Workspace, policy: Policy) -> None:
-        self.ws = ws
-        self.policy = policy
-        self._by_stem: dict[str, list[str]] | None = None
-
-    def paths(self, kind: Kind, exp_id: str) -> list[str]:
-        by_stem = self.listing()
-        return [p for p in by_stem.get(exp_id, []) if self.policy.kind_of(p) is kind]
-
-    def result_paths(self, exp_ids: set[str]) -> dict[str, list[str]]:
-        """Tracked results per experiment id, for these ids (valid results' ids, so
-        plain file names). A few ids are asked of git by name rather than by listing
-        the index: the one-file hook stays as fast in a repository of any size."""
-        git = self.ws.git
-        if self._by_stem is None and git is not None and len(exp_ids) <= FEW_IDS:
-            found: dict[str, list[str]] = {}
-            for path in git.index_paths_named(sorted(f"{i}.json" for i in exp_ids)):
-                if self.policy.kind_of(path) is Kind.RESULT:
-                    found.setdefault(stem(path), []).append(path)
-            return found
-        return {i: self.paths(Kind.RESULT, i) for i in exp_ids}
-
-    def listing(self) -> dict[str, list[str]]:
-        """Tracked JSON paths by stem, listed on the first call."""
-        if self._by_stem is None:
-            # Only string work over the whole index; the globs judge the few candidates.
-            self._by_stem = {}
-            for path in self.ws.tracked_paths():
-                if path.endswith(".json"):
-                    self._by_stem.setdefault(stem(path), []).append(path)
-        return self._by_stem
-
-
 @no_cyclic_gc()  # see heap.py: millions of acyclic objects
 def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
-    """Check `paths` (all records and results if empty or if the policy is among them)."""
+    """Check `paths`; without paths every document (of the working tree, or with --staged
+    of the index); every document of the index too if the policy is among `paths`."""
     policy = ws.load_policy()
-    lookup = _Lookup(ws, policy)
-    rels = _expand(ws, policy, paths)
-    policy_rel = ws.rel(ws.policy_path)
-    if not paths or policy_rel in rels:
-        # A changed policy can invalidate any committed document: re-check them all.
-        every = [p for p in ws.tracked_paths() if policy.kind_of(p)]
-        rels = sorted(set(rels) | set(every))
-    docs = [(i, rel, kind) for i, rel in enumerate(rels) if (kind := policy.kind_of(rel))]
-    workers = worker_count(len(docs), PER_WORKER)
-    if workers == 1:
-        keyed = _check_part(ws, policy, lookup, docs)
-    else:
-        # A record and its result share a file stem (= id): they land in the same part.
-        # Each worker lists the tree for itself when it first needs to: side by side,
-        # that costs less than one listing before the fork.
-        parts: list[list[_Doc]] = [[] for _ in range(workers)]
-        for doc in docs:
-            parts[hash(stem(doc[1])) % workers].append(doc)
-        work = functools.partial(_check_part, ws, policy, lookup)
-        keyed = [item for answer in map_parts(work, parts) for item in answer]
-        keyed.sort(key=operator.itemgetter(0))
-    return Validation(checked=len(docs), findings=[finding for _, finding in keyed])
+    lookup, docs = _scope(ws, policy, paths, _expand(ws, policy, paths))
+    try:
+        _prefetch(lookup, docs, staged=ws.staged)
+        given = frozenset(rel for _, rel, _ in docs)
+        work = functools.partial(_check_part, ws, policy, lookup, given)
+        workers = worker_count(len(docs), PER_WORKER)
+        if workers == 1:
+            answers = [work(docs)]
+        else:
+            lookup.close()  # no git pipes inherited by the workers (they share what it read)
+            # A record and its result share a file stem (= id): they land in the same part.
+            parts: list[list[_Doc]] = [[] for _ in range(workers)]
+            for doc in docs:
+                parts[hash(stem(doc[1])) % workers].append(doc)
+            answers = map_parts(work, parts)
+    finally:
+        lookup.close()
+    keyed = sorted((item for _, part in answers for item in part), key=operator.itemgetter(0))
+    return Validation(sum(n for n, _ in answers), [finding for _, finding in keyed])
 
 
-FEW_IDS = 32  # results a check asks git for by name (more: one listing of the index)
 PER_WORKER = 1000  # documents: a smaller share does not pay for a forked process
 
 _Doc = tuple[int, str, Kind]  # (position in the given order, path, kind)
 _Keyed = tuple[tuple[int, int], Finding]  # (phase, position), finding
 
 
-def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]) -> list[_Keyed]:
-    """Check documents. Each finding is keyed (phase, position) so the parts of a
-    parallel run merge into the serial order: every document's own findings in
-    the given order, then results that share an experiment, then each result's
-    reference to its record."""
+def _scope(
+    ws: Workspace, policy: Policy, paths: Sequence[str], rels: list[str]
+) -> tuple[Lookup, list[_Doc]]:
+    """Where the documents not given are looked up, and the documents to check.
+
+    Without paths, every document of the working tree, tracked or not (what `git add -A`
+    would commit); with --staged, of the index. A changed policy can invalidate any
+    committed document: given the policy, every document of the index is re-checked.
+    """
+    every = not paths or ws.rel(ws.policy_path) in rels
+    given = [(rel, kind) for rel in rels if (kind := policy.kind_of(rel))]
+    if ws.git is None:
+        lookup = Lookup(Source.FOLDER, ws.root, policy, lambda: walk_files(ws.root, strict=False))
+    elif not paths and not ws.staged:
+        lookup = Lookup(Source.WORK_TREE, ws.root, policy, ws.git.work_tree_paths)
+    else:
+        whole = every or any(kind is Kind.CORRECTION for _, kind in given)
+        lookup = Lookup.index(ws.git, policy, [rel for rel, _ in given], whole=whole)
+    if every:
+        seen = {rel for rel, _ in given}
+        given += [(p, k) for p in lookup.all_paths() if p not in seen and (k := policy.kind_of(p))]
+        given = sorted(set(given))
+    return lookup, [(i, rel, kind) for i, (rel, kind) in enumerate(given)]
+
+
+def _prefetch(lookup: Lookup, docs: list[_Doc], *, staged: bool) -> None:
+    """From the index, read up front every blob the checks will ask for: the staged
+    documents themselves, the records of the results (those not checked from disk), and
+    the corrections (a correction may need the others)."""
+    if lookup.source is not Source.INDEX:
+        return
+    given = {rel for _, rel, _ in docs}
+    wanted = list(given) if staged else []
+    for _, rel, kind in docs:
+        if kind is Kind.RESULT:
+            wanted += [p for p in lookup.paths(Kind.EXPERIMENT, stem(rel)) if p not in given]
+    if any(kind is Kind.CORRECTION for _, _, kind in docs):
+        policy = lookup.policy
+        wanted += [p for p in lookup.all_paths() if policy.kind_of(p) is Kind.CORRECTION]
+    lookup.prefetch(wanted)
+
+
+def _check_part(
+    ws: Workspace, policy: Policy, lookup: Lookup, given: frozenset[str], docs: list[_Doc]
+) -> tuple[int, list[_Keyed]]:
+    """Check documents: how many were read, and the findings. Each finding is keyed
+    (phase, position) so the parts of a parallel run merge into the serial order: every
+    document's own findings in the given order, then results that share an experiment,
+    then each result's reference to its record."""
     keyed: list[_Keyed] = []
     experiments: dict[str, Experiment] = {}
     results: list[tuple[int, Result]] = []
+    checked = 0
     for i, rel, kind in docs:
-        data = _read_for_check(ws, rel)
+        data = _read_for_check(ws, rel, lookup)
+        if data is None:  # deleted from the working tree: not there to check
+            continue
+        checked += 1
         if isinstance(data, Finding):
             keyed.append(((0, i), data))
             continue
@@ -141,14 +149,12 @@ def _check_part(ws: Workspace, policy: Policy, lookup: _Lookup, docs: list[_Doc]
             results.append((i, doc))
             findings += required_metric_findings(doc, policy)
         keyed.extend(((0, i), finding) for finding in findings)
-    if results:
-        others = lookup.result_paths({res.experiment for _, res in results})
-        for i, res in results:
-            keyed.extend(((1, i), f) for f in _duplicate_result_findings(res, others))
     for i, res in results:
-        exp = experiments.get(res.experiment) or _find_experiment(res, lookup, policy)
+        keyed.extend(((1, i), finding) for finding in _duplicate_result_findings(res, lookup))
+    for i, res in results:
+        exp = experiments.get(res.experiment) or _find_experiment(res, lookup, given)
         keyed.extend(((2, i), finding) for finding in reference_findings(res, exp))
-    return keyed
+    return checked, keyed
 
 
 def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[str]:
@@ -167,9 +173,11 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[str]:
     return out
 
 
-def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
+def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding | None:
+    """The document's bytes, or a finding why it cannot be checked; None if it is gone
+    from the working tree (`validate` without paths checks what is there)."""
     if ws.staged:
-        staged = ws.read_tracked(rel)
+        staged = lookup.read(rel)
         return Finding(rel, Problem.NOT_A_FILE.value, "not staged") if staged is None else staged
     full = os.path.join(ws.root, rel)
     if not _NOFOLLOW and os.path.islink(full):
@@ -179,8 +187,10 @@ def _read_for_check(ws: Workspace, rel: str) -> bytes | Finding:
         # block it (O_NONBLOCK), and is refused below.
         fd = os.open(full, _OPEN_FLAGS)
     except FileNotFoundError:
+        if lookup.source is Source.WORK_TREE:
+            return None  # tracked, but deleted from the working tree
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
-        staged = ws.read_tracked(rel)
+        staged = lookup.read(rel) if lookup.source is Source.INDEX else None
         if staged is None:
             return Finding(rel, Problem.NOT_A_FILE.value, "no such file")
         return staged
@@ -221,7 +231,7 @@ def _symlink_finding(rel: str) -> Finding:
     return Finding(rel, Problem.NOT_A_FILE.value, "is a symbolic link; documents must be files")
 
 
-def _correction_findings(rel: str, data: bytes, lookup: _Lookup) -> list[Finding]:
+def _correction_findings(rel: str, data: bytes, lookup: Lookup) -> list[Finding]:
     """A correction: strict JSON, its schema, and the experiment it names (corrections.py)."""
     from expflow_git.corrections import check_correction, tree_findings
 
@@ -230,19 +240,19 @@ def _correction_findings(rel: str, data: bytes, lookup: _Lookup) -> list[Finding
         return findings
     if lookup.paths(Kind.EXPERIMENT, correction.experiment):
         return []
-    # No record: fine only if a tracked correction deletes the run (rare: read them).
+    # No record: fine only if another correction deletes the run (rare: read them).
     others = []
-    for path in lookup.ws.tracked_paths():
+    for path in lookup.all_paths():
         if path != rel and lookup.policy.kind_of(path) is Kind.CORRECTION:
-            other = lookup.ws.read_tracked(path)
+            other = lookup.read(path)
             found = check_correction(path, other)[0] if other is not None else None
             if found is not None and found.experiment == correction.experiment:
                 others.append(found)
     return [f for f in tree_findings([correction, *others], []) if f.path == rel]
 
 
-def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
-    others = [p for p in lookup.paths(Kind.EXPERIMENT, exp.id) if p != exp.path]
+def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
+    others = lookup.paths(Kind.EXPERIMENT, exp.id, besides=exp.path)
     return [
         Finding(
             exp.path, Problem.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id"
@@ -251,17 +261,17 @@ def _duplicate_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
     ]
 
 
-def _duplicate_result_findings(res: Result, tracked: dict[str, list[str]]) -> list[Finding]:
-    """Another tracked result for the same experiment (a result is its experiment's,
-    not its path's: a second file would be a second score)."""
-    others = sorted(p for p in tracked.get(res.experiment, []) if p != res.path)
+def _duplicate_result_findings(res: Result, lookup: Lookup) -> list[Finding]:
+    """Another result for the same experiment (a result is its experiment's, not its
+    path's: a second file would be a second score)."""
+    others = sorted(lookup.paths(Kind.RESULT, res.experiment, besides=res.path))
     if not others:
         return []
     return [duplicate_result(res.path, res.experiment, ", ".join(others))]
 
 
-def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
-    """A record with a committed result must stay `success` (the result's backing)."""
+def _orphan_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
+    """A record with a result must stay `success` (the result's backing)."""
     if exp.status is Status.SUCCESS:
         return []
     return [
@@ -276,25 +286,20 @@ def _orphan_findings(exp: Experiment, lookup: _Lookup) -> list[Finding]:
     ]
 
 
-def _find_experiment(res: Result, lookup: _Lookup, policy: Policy) -> Experiment | None:
-    """The result's record: at the conventional place (results/S/ID.json ->
-    experiments/S/ID.json) without listing the index, else wherever the index has it."""
+def _find_experiment(res: Result, lookup: Lookup, given: frozenset[str]) -> Experiment | None:
+    """The result's record where the lookup has it, the conventional place first
+    (results/S/ID.json -> experiments/S/ID.json). A record among the checked files was
+    judged as checked (a valid one is the part's own): it is not read again."""
     first, _, rest = res.path.partition("/")
     guess = f"experiments/{rest}" if first == "results" else ""
-    if guess and policy.kind_of(guess) is Kind.EXPERIMENT:
-        found = _read_experiment(guess, lookup, policy)
-        if found is not None and found.id == res.experiment:
-            return found
-    for path in lookup.paths(Kind.EXPERIMENT, res.experiment):
-        found = _read_experiment(path, lookup, policy)
-        if found is not None:
-            return found
+    found = lookup.paths(Kind.EXPERIMENT, res.experiment)
+    for path in sorted(found, key=lambda p: p != guess):
+        if path in given:
+            continue
+        data = lookup.read(path)
+        if data is None:
+            continue
+        doc, _ = check_document(Kind.EXPERIMENT, path, data, lookup.policy, explain=False)
+        if isinstance(doc, Experiment):
+            return doc
     return None
-
-
-def _read_experiment(path: str, lookup: _Lookup, policy: Policy) -> Experiment | None:
-    data = lookup.ws.read_tracked(path)
-    if data is None:
-        return None
-    doc, _ = check_document(Kind.EXPERIMENT, path, data, policy, explain=False)
-    return doc if isinstance(doc, Experiment) else None

@@ -1,0 +1,139 @@
+"""Where `validate` finds what it was not given: a result's record, the other records and
+results of an id, the corrections (docs/spec.md §7).
+
+One listing, made once: the index (what the commit will hold: `--staged`, and the hook's
+given files), the working tree (`validate` without paths: tracked or not, as `git add -A`
+would see it), or a folder outside git. From the index, every blob a check needs is read
+through one `git cat-file --batch` stream before the documents are checked, so a run's
+git processes do not grow with its files (issue 18: a process or two per result made a
+2,000-result commit wait seconds).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from expflow_git.documents import stem
+from expflow_git.policy.model import Policy
+from expflow_git.schemas import Kind
+
+if TYPE_CHECKING:
+    from expflow_git.gitblobs import BlobReader
+    from expflow_git.gitstore import Git, IndexEntry
+
+FEW_DOCS = 32  # checked documents whose ids are asked of git by name (more: the whole index)
+
+
+class Source(enum.Enum):
+    """Where the documents a check was not given are looked up."""
+
+    INDEX = "index"
+    WORK_TREE = "work tree"
+    FOLDER = "folder"  # outside any repository
+
+
+class Lookup:
+    """Documents by file stem (= id), and their contents, from one listing."""
+
+    def __init__(
+        self,
+        source: Source,
+        root: Path,
+        policy: Policy,
+        listing: Callable[[], Iterable[str]],
+        *,
+        git: Git | None = None,
+        entries: dict[str, IndexEntry] | None = None,
+    ) -> None:
+        self.source = source
+        self.root = root
+        self.policy = policy
+        self._git = git
+        self._entries = entries or {}  # path -> stage-0 entry (INDEX)
+        self._list = listing
+        self._paths: list[str] | None = None
+        self._by_stem: dict[str, list[str]] = {}
+        self._blobs: dict[str, bytes] = {}
+        self._reader: BlobReader | None = None
+        self._reader_pid = 0
+
+    @classmethod
+    def index(cls, git: Git, policy: Policy, rels: list[str], *, whole: bool) -> Lookup:
+        """The index: only the entries named like `rels` (their ids, in any folder, and
+        the paths themselves) when they are few, else all of it; one `ls-files` either way."""
+        from expflow_git.gitstore import GITLINK, is_plain_name
+
+        names = sorted({stem(rel) + ".json" for rel in rels})
+        if whole or len(rels) > FEW_DOCS or not all(is_plain_name(n) for n in names):
+            listed = git.ls_index()
+        else:
+            listed = git.ls_index_named(names, rels)
+        entries = {e.path: e for e in listed if e.stage == 0 and e.mode != GITLINK}
+        paths = list(dict.fromkeys(e.path for e in listed))  # an unmerged path: up to 3 stages
+        found = cls(Source.INDEX, git.root, policy, lambda: paths, git=git, entries=entries)
+        found.all_paths()  # before any fork: the listing is shared, not redone per worker
+        return found
+
+    def all_paths(self) -> list[str]:
+        """Every listed path (listed on the first call)."""
+        if self._paths is None:
+            self._paths = list(self._list())
+            for path in self._paths:
+                # Only string work over the whole listing; the globs judge the few candidates.
+                if path.endswith(".json"):
+                    self._by_stem.setdefault(stem(path), []).append(path)
+        return self._paths
+
+    def paths(self, kind: Kind, exp_id: str, *, besides: str = "") -> list[str]:
+        """The listed documents of `kind` for id `exp_id` (JSON files named `ID.json`),
+        but `besides` (the document asking: usually the only one, and no glob is matched)."""
+        if self._paths is None:
+            self.all_paths()
+        kind_of = self.policy.kind_of
+        return [p for p in self._by_stem.get(exp_id, ()) if p != besides and kind_of(p) is kind]
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read these paths' blobs now, all through one stream (INDEX; else a no-op)."""
+        wanted = {p: e.sha for p in paths if (e := self._entries.get(p)) and p not in self._blobs}
+        if not wanted:
+            return
+        by_sha: dict[str, list[str]] = {}
+        for path, sha in wanted.items():
+            by_sha.setdefault(sha, []).append(path)
+        for sha, data in self._blob_reader().read_many(by_sha):
+            for path in by_sha[sha]:
+                self._blobs[path] = data
+
+    def read(self, path: str) -> bytes | None:
+        """The content of `path` where it is looked up; None if it is not there."""
+        if self.source is not Source.INDEX:
+            try:
+                return (self.root / path).read_bytes()
+            except OSError:
+                return None
+        if path in self._blobs:
+            return self._blobs[path]
+        entry = self._entries.get(path)
+        if entry is None:
+            return None
+        # Not prefetched (a tracked file deleted from disk): this process's one stream.
+        return self._blob_reader().read(entry.sha)
+
+    def _blob_reader(self) -> BlobReader:
+        # A forked worker must not use its parent's pipes: each process starts its own.
+        if self._reader is None or self._reader_pid != os.getpid():
+            from expflow_git.gitblobs import BlobReader
+
+            assert self._git is not None
+            self._reader, self._reader_pid = BlobReader(self._git), os.getpid()
+        return self._reader
+
+    def close(self) -> None:
+        """Stop this process's blob stream, if it started one."""
+        if self._reader is not None and self._reader_pid == os.getpid():
+            self._reader.close()
+        self._reader = None
