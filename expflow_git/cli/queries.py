@@ -63,15 +63,18 @@ def parse_columns(text: str | None) -> tuple[Field, ...]:
 
 def check_fields(run_set: RunSet, where: Where | None, columns: tuple[Field, ...]) -> None:
     """Metric and status names the policy does not know are errors, with a hint."""
-    from expflow_git.query.where import check_fields as check
-
-    metrics = run_set.policy.metrics
     if where is not None:
         with option_errors("--where"):
-            where.check(metrics, _STATUSES)
-    if columns:
-        with option_errors("--columns"):
-            check(((c, None) for c in columns), metrics, _STATUSES)
+            where.check(run_set.policy.metrics, _STATUSES)
+    check_columns(run_set.policy, columns)
+
+
+def check_columns(policy: Policy, columns: tuple[Field, ...]) -> None:
+    """`--columns` naming a metric the registry lacks: exit 2 with a hint."""
+    from expflow_git.query.where import check_fields as check
+
+    with option_errors("--columns"):
+        check(((c, None) for c in columns), policy.metrics, _STATUSES)
 
 
 def open_runs(rev: str | None, policy_path: str | None) -> tuple[RunSet, Git | None]:

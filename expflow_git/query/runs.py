@@ -79,8 +79,12 @@ class RunSet:
         return sorted({r.study for r in self.runs})
 
 
-def run_from(experiment: Experiment, result: Result | None, raw: Mapping[str, Any]) -> Run:
-    """A run from its record (and `raw`, the record's JSON) and its result."""
+def run_from(
+    experiment: Experiment, result: Result | None, raw: Mapping[str, Any] | None = None
+) -> Run:
+    """A run from its record (`raw`: the record's JSON, for what Experiment leaves out)
+    and its result."""
+    raw = raw or {}
     return Run(
         id=experiment.id,
         study=experiment.study,
