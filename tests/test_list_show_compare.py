@@ -8,10 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 from pathlib import Path
 
 import pytest
-from conftest import ExpRepo, assert_clean_output, run_cli
+from conftest import PROJECT, ExpRepo, assert_clean_output, run_cli
 
 from expflow_git.escape import csv_cell
 
@@ -302,3 +303,44 @@ def test_compare_needs_two_known_runs(runs: ExpRepo) -> None:
     assert code == 1 and "no experiment 'nope'" in err
     code, out, _ = cli(runs, "compare", "exp-001", "exp-005", "--format", "md")
     assert code == 0 and out.splitlines()[0] == "| field | exp-001 | exp-005 |"
+
+
+# ----------------------------------------------------------------------------- the README
+
+
+def test_readme_looking_at_runs_commands_work_as_printed(tmp_path: Path) -> None:
+    """Every command of README's "Looking at runs" block, as printed, on the seed example."""
+    from helpers_audit import seed_repo
+
+    text = (PROJECT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Looking at runs\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(ln, comments=True) for ln in block.splitlines() if ln.strip()]
+    assert len(commands) == 5 and all(c[0] == "expflow-git" for c in commands)
+    repo = seed_repo(tmp_path / "seed")
+    for command in commands:
+        res = run_cli(command[1:], cwd=repo)
+        assert res.code == 0, (command, res.err)
+        assert_clean_output(res.out, res.err)
+        assert res.out.strip(), command
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "(" * 3000 + "tags.a" + ")" * 3000,  # past the length bound
+        "(" * 1000 + "tags.a" + ")" * 1000,  # past the nesting bound
+        "not " * 900 + "tags.a",
+        "params.x in (" + ",".join(["1"] * 1200) + ")",
+        "params.`\x1b[2J` = '\u202e'\x00",
+    ],
+)
+def test_hostile_expressions_are_one_line_exit_2(runs: ExpRepo, expr: str) -> None:
+    """An expression from a workflow a pull request edits: bounded, never a traceback,
+    and nothing it holds reaches the terminal raw."""
+    code, out, err = cli(runs, "list", "--where", expr.replace("\x00", ""))
+    if code == 0:  # the last one is a valid expression: it matches no run
+        assert "\x1b" not in err
+        return
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("expflow-git: error: --where: column ")
