@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from expflow_git.audit.ranking import Leaderboard
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import Ranking
+    from expflow_git.query.runs import Run
+    from expflow_git.query.where import Where
     from expflow_git.render.view import Row, View
     from expflow_git.report.encode import Report
     from expflow_git.report.signing import SigningKey
@@ -97,6 +99,7 @@ class Ranked:
     board: Leaderboard
     rows: Sequence[Row]
     ranking: Ranking
+    runs: Mapping[str, Run]  # with `details`: every run by id (params, splits, status)
 
 
 def rank(
@@ -111,14 +114,20 @@ def rank(
     study: str | None,
     tags: Sequence[str],
     top: int | None,
+    where: Where | None = None,
+    details: bool = False,
 ) -> Ranked:
     """The gated leaderboard of `rev`: extra `gates` (`metric:op:value`, or the policy's
-    mapping form `{gate, severity}`: a warning is advisory), another sort
-    metric or direction, only a study's runs or runs with all `tags`, the first `top`."""
+    mapping form `{gate, severity}`: a warning is advisory), another sort metric or
+    direction, only a study's runs, runs with all `tags` or matching `where`
+    (query.where), the first `top`. With `details` (or `where`), `Ranked.runs` holds
+    every ranked run's params, splits and status."""
     from expflow_git.audit.pipeline import check_tree, verdicts
     from expflow_git.audit.ranking import rank as rank_runs
     from expflow_git.audit.ranking import sort_keys
+    from expflow_git.documents import Status
     from expflow_git.policy.model import Ranking, did_you_mean, parse_gate
+    from expflow_git.query.runs import load_runs
     from expflow_git.render.view import rows_from_board
 
     with no_cyclic_gc():
@@ -134,10 +143,18 @@ def rank(
             ranking = Ranking(sort_by, policy.metrics[sort_by].higher_is_better, ranking.tie_break)
         if ascending is not None:
             ranking = Ranking(ranking.sort_by, not ascending, ranking.tie_break)
-        board = rank_runs(
-            verdicts(check, extra, study=study, tags=tags), sort_keys(ranking, policy.metrics)
-        )
-        return Ranked(check, board, rows_from_board(board)[:top], ranking)
+        chosen = verdicts(check, extra, study=study, tags=tags)
+        runs: Mapping[str, Run] = {}
+        if details or where is not None:
+            # The audit keeps only the parameters rules read: filters and columns need
+            # them all, so the records are read once more (query.runs).
+            run_set = load_runs(git.root, policy, git=git, rev=check.commit.sha)
+            runs = {r.id: r for r in run_set.runs if r.result is not None}
+        if where is not None:
+            where.check(policy.metrics, [s.value for s in Status])
+            chosen = [v for v in chosen if v.id in runs and where.matches(runs[v.id])]
+        board = rank_runs(chosen, sort_keys(ranking, policy.metrics))
+        return Ranked(check, board, rows_from_board(board)[:top], ranking, runs)
 
 
 def diff(

@@ -201,6 +201,17 @@ class Change:
     new_mode: str | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class LogEntry:
+    """One commit of `Git.log_touching`: who, when (committer time) and what it changed."""
+
+    sha: str
+    time: int
+    author: str
+    subject: str
+    changes: tuple[Change, ...]
+
+
 def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
     """Parse ``--raw -z`` records (``:meta`` then path) from ``start``, up to the first non-raw."""
     changes: list[Change] = []
@@ -588,6 +599,50 @@ class Git:
             changes, i = _parse_raw(records, i + 1)
             if changes:
                 yield head[len(b"commit ") :].decode("ascii"), changes
+
+    def log_touching(self, rev: str, paths: Sequence[str]) -> list[LogEntry]:
+        """Every commit in the history of ``rev`` that touches ``paths`` (files or
+        directory prefixes), newest first, with its time, author, subject and changes:
+        one ``git log`` for all the paths (what `show` prints as a run's history)."""
+        _check_rev(rev)
+        if not paths:
+            return []
+        out = self.run(
+            "log",
+            "--raw",
+            "-z",
+            "--no-renames",
+            "--no-abbrev",
+            "--no-color",
+            "--no-show-signature",
+            "--root",
+            "--diff-merges=first-parent",
+            # NUL can be in no field: a hostile author or subject cannot shift them.
+            "--format=commit %H%x00%ct%x00%an%x00%s",
+            rev,
+            "--",
+            *(_encode_path(p) for p in paths),
+        )
+        records = zsplit(out)
+        entries: list[LogEntry] = []
+        i = 0
+        while i + 3 < len(records):
+            head = records[i].lstrip(b"\n")
+            if not head.startswith(b"commit "):
+                raise ExpflowError(f"git log: unexpected output near {head[:60]!r}")
+            sha = head[len(b"commit ") :].decode("ascii")
+            time, author, subject = records[i + 1], records[i + 2], records[i + 3]
+            changes, i = _parse_raw(records, i + 4)
+            entries.append(
+                LogEntry(
+                    sha,
+                    int(time),
+                    author.decode("utf-8", "replace"),
+                    subject.decode("utf-8", "replace"),
+                    tuple(changes),
+                )
+            )
+        return entries
 
     # -- notes --------------------------------------------------------------
 

@@ -114,7 +114,7 @@ def test_done_when_table(seed: Path) -> None:
     assert res.code == 0, res
     lines = res.out.splitlines()
     assert lines[0].split()[:4] == ["rank", "id", "study", "feasible"]
-    body = [line.split()[:4] for line in lines[2:]]
+    body = [line.split()[:4] for line in lines[2:-1]]
     assert body == [
         ["1", "exp-006", STUDY, "yes"],
         ["2", "exp-001", STUDY, "yes"],
@@ -124,8 +124,9 @@ def test_done_when_table(seed: Path) -> None:
         ["-", "exp-003", STUDY, "NO"],
         ["-", "exp-002", STUDY, "NO"],
     ]
-    assert "sub_step:gt:0" in lines[-2]
-    assert "best_any: exp-006" in res.err and "best_feasible: exp-006" in res.err
+    assert "sub_step:gt:0" in lines[-3]
+    # issue 16: the best runs are part of the output (stdout), its last line
+    assert lines[-1] == "best_any: exp-006   best_feasible: exp-006"
 
 
 def test_a_gate_repeating_a_threshold_is_not_reported_twice(xcli: Cli, seed: Path) -> None:
@@ -256,7 +257,18 @@ def test_json_shape(xcli: Cli, seed: Path) -> None:
     data = rank_json(xcli, seed)
     assert list(data) == ["ranking", "best_any", "best_feasible"]
     for row in data["ranking"]:
-        assert list(row) == ["id", "rank", "feasible", "metrics", "failed", "warnings"]
+        assert list(row) == [
+            "id",
+            "rank",
+            "feasible",
+            "metrics",
+            "failed",
+            "warnings",
+            "study",
+            "status",
+            "params",
+            "splits",
+        ]
         assert isinstance(row["failed"], list)
         assert isinstance(row["feasible"], bool)
         assert all(isinstance(v, float) for v in row["metrics"].values())

@@ -43,6 +43,17 @@ if TYPE_CHECKING:
 )
 @click.option("--top", type=click.IntRange(1), help="Show at most N rows.")
 @click.option(
+    "--where",
+    "where_text",
+    metavar="EXPR",
+    help='Only runs matching EXPR (e.g. "metrics.seg_total > 50 and params.lr <= 1e-3").',
+)
+@click.option(
+    "--columns",
+    metavar="FIELDS",
+    help="Also these fields, comma-separated (params.lr,splits.holdout.seg_total).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json", "md", "csv"]),
@@ -60,6 +71,8 @@ def rank(
     study: str | None,
     tags: tuple[str, ...],
     top: int | None,
+    where_text: str | None,
+    columns: str | None,
     fmt: str,
     policy_path: str | None,
     policy_ref: str | None,
@@ -70,21 +83,33 @@ def rank(
     Exit 1 when no run is feasible.
     """
     from expflow_git import api
+    from expflow_git.cli.queries import (
+        check_columns,
+        note_unknown_study,
+        option_errors,
+        parse_columns,
+        parse_where,
+    )
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.rank import best_line, render_rank
 
-    ranked = api.rank(
-        repo(),
-        rev,
-        policy_path=policy_in_commit(policy_path),
-        policy_ref=policy_ref,
-        sort_by=sort_by,
-        ascending=ascending,
-        gates=[*gates, *({"gate": w, "severity": "warning"} for w in warns)],
-        study=study,
-        tags=tags,
-        top=top,
-    )
+    where, fields = parse_where(where_text), parse_columns(columns)
+    with option_errors("--where"):
+        ranked = api.rank(
+            repo(),
+            rev,
+            policy_path=policy_in_commit(policy_path),
+            policy_ref=policy_ref,
+            sort_by=sort_by,
+            ascending=ascending,
+            gates=[*gates, *({"gate": w, "severity": "warning"} for w in warns)],
+            study=study,
+            tags=tags,
+            top=top,
+            where=where,
+            details=fmt == "json" or bool(fields),
+        )
+    check_columns(ranked.check.policy, fields)
     if ranked.check.findings:
         warn(
             f"{len(ranked.check.findings)} problem(s) in the committed documents; "
@@ -92,9 +117,14 @@ def rank(
             command="rank",
         )
     _policy_change_note(ranked.check)
-    click.echo(render_rank(ranked.board, ranked.rows, ranked.ranking, fmt))
+    click.echo(render_rank(ranked.board, ranked.rows, ranked.ranking, fmt, ranked.runs, fields))
     if fmt == "table":
-        err(best_line(ranked.board))
+        click.echo(best_line(ranked.board))
+    studies = sorted({e.study for e in ranked.check.experiments})
+    if study is not None and study not in studies:
+        note_unknown_study(study, studies, "rank")
+    elif where is not None and not ranked.board.runs:
+        warn("no ranked run matches --where", command="rank")
     if ranked.board.best_feasible is None:
         raise SystemExit(ExitCode.FAILED)
 

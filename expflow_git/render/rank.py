@@ -3,44 +3,79 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.escape import json_text
 from expflow_git.policy.model import Ranking
+from expflow_git.query.runs import Run
+from expflow_git.query.where import Field, value_of
+from expflow_git.render.runs import show_value
 from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
 from expflow_git.render.view import Row, metric_columns
 
 FORMATS = ("table", "json", "md", "csv")
 
 
-def render_rank(board: Leaderboard, rows: Sequence[Row], ranking: Ranking, fmt: str) -> str:
+def render_rank(
+    board: Leaderboard,
+    rows: Sequence[Row],
+    ranking: Ranking,
+    fmt: str,
+    runs: Mapping[str, Run] | None = None,
+    columns: Sequence[Field] = (),
+) -> str:
     """The shown `rows` of `board` in format `fmt` (one of FORMATS), as `rank` prints it
-    (plus a newline)."""
+    (plus a newline); JSON rows also carry each run's study, status, params and splits
+    (from `runs`), and the tables the extra `columns` (`params.lr`, `splits.S.M`)."""
+    runs = runs or {}
     if fmt == "json":
         doc = {
-            "ranking": [
-                {
-                    "id": r.id,
-                    "rank": r.rank,
-                    "feasible": r.feasible,
-                    "metrics": dict(r.metrics),
-                    "failed": list(r.failed),
-                    "warnings": list(r.warnings),
-                }
-                for r in rows
-            ],
+            "ranking": [{**_row_json(r), **_run_json(runs.get(r.id))} for r in rows],
             "best_any": board.best_any,
             "best_feasible": board.best_feasible,
         }
         return json_text(json.dumps(doc, indent=2))
-    cells = leaderboard_cells(
+    exact = fmt == "csv"  # a spreadsheet gets every value as the report spells it
+    headers, body = leaderboard_cells(
         rows,
         metric_columns(ranking.sort_by, ranking.tie_break, [r.metrics for r in rows]),
-        exact=fmt == "csv",  # a spreadsheet gets every value as the report spells it
+        exact=exact,
     )
+    if columns:  # before "failed checks", which stays last
+        headers[-1:-1] = [str(c) for c in columns]
+        for row, cells in zip(rows, body, strict=True):
+            run = runs.get(row.id)
+            extra = [
+                show_value(None if run is None else value_of(c, run), exact=exact) for c in columns
+            ]
+            cells[-1:-1] = extra
     render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
-    return render(*cells).rstrip("\n")
+    return render(headers, body).rstrip("\n")
+
+
+def _row_json(r: Row) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "rank": r.rank,
+        "feasible": r.feasible,
+        "metrics": dict(r.metrics),
+        "failed": list(r.failed),
+        "warnings": list(r.warnings),
+    }
+
+
+def _run_json(run: Run | None) -> dict[str, Any]:
+    """What a ranked row adds from its run: study, status, params and splits."""
+    if run is None:
+        return {}
+    return {
+        "study": run.study,
+        "status": run.status.value,
+        "params": dict(run.params),
+        "splits": {k: dict(v) for k, v in run.splits.items()},
+    }
 
 
 def best_line(board: Leaderboard) -> str:

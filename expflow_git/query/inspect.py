@@ -1,0 +1,164 @@
+"""What `show` and `compare` say about runs, as values: a run's verdict under the policy
+(the audit's own checks and ranking), its history, and runs side by side with deltas."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from expflow_git.audit.ranking import Leaderboard, rank, sort_keys
+from expflow_git.checks import Outcome, RunVerdict, pair_runs, run_verdict
+from expflow_git.corrections import Correction
+from expflow_git.documents import Status
+from expflow_git.errors import ExpflowError, Finding
+from expflow_git.gitstore import Git, LogEntry
+from expflow_git.policy.model import Gate, Policy
+from expflow_git.query.runs import Run, RunSet
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A run's standing: every check (empty when it is not ranked at all), and its place
+    on the leaderboard of its source (None: infeasible or not ranked)."""
+
+    ranked: bool  # a success with a result: it takes part in the ranking
+    why_not: str  # why it is not ranked ("" if it is)
+    outcomes: tuple[Outcome, ...]
+    feasible: bool
+    rank: int | None
+    of: int  # how many runs were ranked
+    best_any: str | None
+    best_feasible: str | None
+
+
+def board_of(run_set: RunSet, extra: tuple[Gate, ...] = ()) -> Leaderboard:
+    """The leaderboard of every run of the set, as `rank` and the audit rank them."""
+    policy = run_set.policy
+    gates = policy.all_gates(extra)
+    pairs = pair_runs(
+        [r.experiment for r in run_set.runs], [r.result for r in run_set.runs if r.result]
+    )
+    verdicts = [run_verdict(exp, res, policy, gates) for exp, res in pairs]
+    return rank(verdicts, sort_keys(policy.ranking, policy.metrics))
+
+
+def verdict_of(run: Run, run_set: RunSet) -> Verdict:
+    """`run` judged by the policy: its checks and its place among the set's runs."""
+    if run.status is not Status.SUCCESS:
+        why = f"status {run.status.value}" + (f": {run.reason}" if run.reason else "")
+        return Verdict(False, why, (), False, None, 0, None, None)
+    if run.result is None:
+        return Verdict(False, "no result", (), False, None, 0, None, None)
+    board = board_of(run_set)
+    ranked = sum(1 for r in board.runs if r.rank is not None)
+    mine = next((r for r in board.runs if r.verdict.id == run.id), None)
+    if mine is None:  # two records or two results for its id: not ranked (a finding says so)
+        return Verdict(
+            False, "its id has two records or two results", (), False, None, 0, *_best(board)
+        )
+    v: RunVerdict = mine.verdict
+    return Verdict(True, "", v.outcomes, v.feasible, mine.rank, ranked, *_best(board))
+
+
+def _best(board: Leaderboard) -> tuple[str | None, str | None]:
+    return board.best_any, board.best_feasible
+
+
+def run_files(run: Run, corrections: Sequence[Correction]) -> list[str]:
+    """Every path of the run: record, result and its corrections."""
+    paths = [run.record_path]
+    if run.result_path is not None:
+        paths.append(run.result_path)
+    paths += [c.path for c in corrections]
+    return paths
+
+
+def history_of(git: Git | None, rev: str, paths: Sequence[str]) -> list[LogEntry]:
+    """The commits that touched the run's files, newest first (one `git log`); none
+    outside a repository or before the first commit."""
+    if git is None:
+        return []
+    try:
+        git.resolve_commit(rev)
+    except ExpflowError:  # no commit yet: the run simply has no history
+        return []
+    return git.log_touching(rev, paths)
+
+
+def corrections_of(run: Run, run_set: RunSet) -> list[Correction]:
+    return [c for c in run_set.corrections if c.experiment == run.id]
+
+
+def findings_of(run: Run, run_set: RunSet) -> list[Finding]:
+    """The problems the set found in the run's files."""
+    mine = {run.record_path, run.result_path}
+    return [f for f in run_set.findings if f.path in mine]
+
+
+class Direction(str, enum.Enum):
+    """How a metric moved against the first run, by its registry direction."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    SAME = "same"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One field of `compare`: each run's value; for metrics the delta against the
+    first run and whether that is better or worse (by the metric's direction)."""
+
+    field: str
+    values: tuple[object, ...]  # None where the run has no value
+    deltas: tuple[float | None, ...]  # None for the first run, or where not comparable
+    outcomes: tuple[Direction | None, ...]  # better / worse / same, None where not comparable
+    differs: bool
+
+
+def compare_lines(runs: Sequence[Run], policy: Policy) -> list[Line]:
+    """Params, then metrics, then splits' metrics, side by side."""
+    lines = []
+    for name in _keys(r.params for r in runs):
+        values = tuple(r.params.get(name) for r in runs)
+        lines.append(_plain(f"params.{name}", values))
+    for name in _keys(r.metrics for r in runs):
+        lines.append(_metric(f"metrics.{name}", [r.metrics.get(name) for r in runs], name, policy))
+    splits = sorted({s for r in runs for s in r.splits})
+    for split in splits:
+        for name in _keys(r.splits.get(split, {}) for r in runs):
+            measured = [r.splits.get(split, {}).get(name) for r in runs]
+            lines.append(_metric(f"splits.{split}.{name}", measured, name, policy))
+    return lines
+
+
+def _keys(maps: Iterable[Mapping[str, object]]) -> list[str]:
+    """Every key of any of the maps, sorted."""
+    return sorted({key for m in maps for key in m})
+
+
+def _plain(field: str, values: tuple[object, ...]) -> Line:
+    none = (None,) * len(values)
+    return Line(field, values, none, none, len({repr(v) for v in values}) > 1)
+
+
+def _metric(field: str, values: list[float | None], name: str, policy: Policy) -> Line:
+    metric = policy.metrics.get(name)
+    higher = metric.higher_is_better if metric is not None else None
+    first = values[0]
+    deltas: list[float | None] = [None]
+    outcomes: list[Direction | None] = [None]
+    for value in values[1:]:
+        if first is None or value is None:
+            deltas.append(None)
+            outcomes.append(None)
+            continue
+        delta = value - first
+        deltas.append(delta)
+        if delta == 0:
+            outcomes.append(Direction.SAME)
+        elif higher is None:
+            outcomes.append(None)
+        else:
+            outcomes.append(Direction.BETTER if (delta > 0) == higher else Direction.WORSE)
+    return Line(field, tuple(values), tuple(deltas), tuple(outcomes), len(set(values)) > 1)

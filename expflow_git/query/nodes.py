@@ -1,0 +1,169 @@
+"""The nodes of a parsed `--where` expression and how each reads a run's fields
+(docs/spec.md §4.1): a missing value matches no comparison; tags are a list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from expflow_git.policy.model import param_key
+from expflow_git.query.values import compare
+
+Literal = str | float | bool | None
+
+
+class Fields(Protocol):
+    """What a filter reads of a run (query.runs.Run has it; so does a ranked run)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def study(self) -> str: ...
+    @property
+    def status_name(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, object]: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+    @property
+    def splits(self) -> Mapping[str, Mapping[str, float]]: ...
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field path (`("splits", "holdout", "seg_total")`) and where it starts."""
+
+    path: tuple[str, ...]
+    column: int
+
+    @property
+    def root(self) -> str:
+        return self.path[0]
+
+    def __str__(self) -> str:
+        return ".".join(self.path)
+
+
+_MISSING = object()
+
+
+def lookup(field: Field, run: Fields) -> object:
+    """The run's value of `field`; `_MISSING` where it has none. A parameter is found by
+    its exact name, else as a rule finds it (last path segment, dashes, case)."""
+    root, path = field.root, field.path
+    if root == "metrics":
+        return run.metrics.get(path[1], _MISSING)
+    if root == "splits":
+        return run.splits.get(path[1], {}).get(path[2], _MISSING)
+    if root == "params":
+        params = run.params
+        if path[1] in params:
+            return params[path[1]]
+        key = param_key(path[1])
+        return next((v for k, v in params.items() if param_key(k) == key), _MISSING)
+    if root == "study":
+        return run.study
+    if root == "status":
+        return run.status_name
+    if root == "id":
+        return run.id
+    raise AssertionError(root)  # tags are tested by Tagged / TagTest
+
+
+def _tag_values(name: str, tags: Sequence[str]) -> list[str]:
+    """The values of key:value tags `NAME:VALUE` with this name."""
+    prefix = name + ":"
+    return [t[len(prefix) :] for t in tags if t.startswith(prefix)]
+
+
+class Node(Protocol):
+    def matches(self, run: Fields) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Compare:
+    """`field OP value`: false where the run has no such value (as in MLflow)."""
+
+    field: Field
+    op: str
+    value: Literal
+
+    def matches(self, run: Fields) -> bool:
+        if self.field.root == "tags":
+            if len(self.field.path) == 1:  # `tags = 'x'`: membership
+                return (self.value in run.tags) == (self.op == "=")
+            values = _tag_values(self.field.path[1], run.tags)
+            if self.op == "!=":
+                return bool(values) and all(compare(v, "!=", self.value) for v in values)
+            return any(compare(v, self.op, self.value) for v in values)
+        found = lookup(self.field, run)
+        return found is not _MISSING and compare(found, self.op, self.value)
+
+
+@dataclass(frozen=True)
+class In:
+    """`field [not] in (v, …)`: present and equal to one of them (or to none)."""
+
+    field: Field
+    values: tuple[Literal, ...]
+    negated: bool
+
+    def matches(self, run: Fields) -> bool:
+        if self.field.root == "tags":
+            found: list[object] = (
+                list(run.tags)
+                if len(self.field.path) == 1
+                else list(_tag_values(self.field.path[1], run.tags))
+            )
+            if not found and len(self.field.path) > 1:
+                return False
+        else:
+            value = lookup(self.field, run)
+            if value is _MISSING:
+                return False
+            found = [value]
+        hit = any(compare(f, "=", v) for f in found for v in self.values)
+        return hit != self.negated
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A bare `tags.NAME`: the run has the tag NAME, or a key:value tag `NAME:…`."""
+
+    name: str
+
+    def matches(self, run: Fields) -> bool:
+        return self.name in run.tags or bool(_tag_values(self.name, run.tags))
+
+
+@dataclass(frozen=True)
+class Not:
+    part: Node
+
+    def matches(self, run: Fields) -> bool:
+        return not self.part.matches(run)
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Node, ...]
+
+    def matches(self, run: Fields) -> bool:
+        return all(p.matches(run) for p in self.parts)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Node, ...]
+
+    def matches(self, run: Fields) -> bool:
+        return any(p.matches(run) for p in self.parts)
+
+
+def value_of(field: Field, run: Fields) -> object:
+    """A column's value for a run: None where it has none."""
+    found = lookup(field, run)
+    return None if found is _MISSING else found

@@ -1,0 +1,238 @@
+"""Every run of the work tree (or of a commit) as a typed row: its record, whatever its
+status, with its result if it has one, and the corrections of its result.
+
+The work tree is what a researcher looks at before committing: tracked files and
+untracked ones git does not ignore, each read once, never through a symbolic link. A
+commit is read through git objects, one `cat-file --batch` stream. Documents are checked
+as the hooks check them (strict JSON, schema, registry); one that fails is left out and
+named in `RunSet.findings`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expflow_git.checks import Problem, check_content, finish_document, integrity_findings
+from expflow_git.corrections import Correction, check_correction
+from expflow_git.documents import Experiment, Result, Scalar, Status
+from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.gitstore import Git
+from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
+from expflow_git.policy.model import Policy, did_you_mean
+from expflow_git.schemas import Kind
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: its record's fields, its result's metrics and splits (empty without a
+    result), and where both are."""
+
+    id: str
+    study: str
+    status: Status
+    reason: str  # why a run failed or was skipped ("" if the record gives none)
+    title: str
+    created_at: str
+    params: Mapping[str, Scalar]
+    tags: tuple[str, ...]
+    metrics: Mapping[str, float]
+    splits: Mapping[str, Mapping[str, float]]
+    record_path: str
+    result_path: str | None
+    experiment: Experiment
+    result: Result | None
+
+    @property
+    def status_name(self) -> str:
+        return self.status.value
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """The runs of one source, the policy that judges them, and what could not be read."""
+
+    source: str  # "the work tree", or the commit's id
+    policy: Policy
+    runs: tuple[Run, ...]  # by study, then id
+    corrections: tuple[Correction, ...]
+    findings: tuple[Finding, ...]
+
+    def get(self, run_id: str) -> Run:
+        """The run with this id; exit 1 naming the closest ids if there is none."""
+        found = [r for r in self.runs if r.id == run_id]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            paths = ", ".join(r.record_path for r in found)
+            raise ExpflowError(
+                f"experiment {run_id!r} has several records ({paths})", code=ExitCode.FAILED
+            )
+        hint = did_you_mean(run_id, [r.id for r in self.runs])
+        raise ExpflowError(f"no experiment {run_id!r} in {self.source}{hint}", code=ExitCode.FAILED)
+
+    def studies(self) -> list[str]:
+        return sorted({r.study for r in self.runs})
+
+
+def run_from(
+    experiment: Experiment, result: Result | None, raw: Mapping[str, Any] | None = None
+) -> Run:
+    """A run from its record (`raw`: the record's JSON, for what Experiment leaves out)
+    and its result."""
+    raw = raw or {}
+    return Run(
+        id=experiment.id,
+        study=experiment.study,
+        status=experiment.status,
+        reason=str(raw.get("reason", "")),
+        title=experiment.title,
+        created_at=str(raw.get("created_at", "")),
+        params=experiment.params,
+        tags=experiment.tags,
+        metrics=result.metrics if result is not None else {},
+        splits=result.splits if result is not None else {},
+        record_path=experiment.path,
+        result_path=result.path if result is not None else None,
+        experiment=experiment,
+        result=result,
+    )
+
+
+def load_runs(
+    root: Path, policy: Policy, *, git: Git | None = None, rev: str | None = None
+) -> RunSet:
+    """The runs of the work tree at `root` (with `git`, the files git would commit), or
+    of commit `rev` (needs `git`), judged by `policy`."""
+    if rev is not None:
+        if git is None:
+            raise ExpflowError(f"--rev {rev}: not a git repository")
+        commit = git.resolve_commit(rev)
+        documents: Iterable[tuple[str, Kind, bytes | Finding]] = _commit_documents(
+            git, commit.sha, policy
+        )
+        source = f"commit {commit.sha[:12]}"
+    else:
+        documents = _work_tree_documents(root, git, policy)
+        source = "the work tree"
+    experiments: list[tuple[Experiment, Mapping[str, Any]]] = []
+    results: list[Result] = []
+    corrections: list[Correction] = []
+    findings: list[Finding] = []
+    for path, kind, data in documents:
+        if isinstance(data, Finding):
+            findings.append(data)
+            continue
+        if kind is Kind.CORRECTION:
+            correction, problems = check_correction(path, data)
+            findings += problems
+            if correction is not None:
+                corrections.append(correction)
+            continue
+        content = check_content(kind, data)
+        if isinstance(content, list):
+            findings += [
+                Finding(path, f.rule, f.message, f.pointer, f.line, f.col) for f in content
+            ]
+            continue
+        doc, problems = finish_document(kind, path, content, policy)
+        findings += problems
+        if isinstance(doc, Experiment):
+            experiments.append((doc, content))
+        elif isinstance(doc, Result):
+            results.append(doc)
+    findings += integrity_findings([e for e, _ in experiments], results, policy)
+    by_id: dict[str, list[Result]] = {}
+    for res in results:
+        by_id.setdefault(res.experiment, []).append(res)
+    runs = []
+    for exp, raw in experiments:
+        own = by_id.get(exp.id, [])
+        # Two results for one run: neither is its (the finding names both), as in rank.
+        runs.append(run_from(exp, own[0] if len(own) == 1 else None, raw))
+    runs.sort(key=lambda r: (r.study, r.id, r.record_path))
+    corrections.sort(key=lambda c: (c.experiment, c.time, c.path))
+    return RunSet(source, policy, tuple(runs), tuple(corrections), tuple(findings))
+
+
+def _commit_documents(
+    git: Git, sha: str, policy: Policy
+) -> Iterator[tuple[str, Kind, bytes | Finding]]:
+    """The documents of a commit's tree, read through one blob stream."""
+    from expflow_git.gitblobs import BlobReader
+
+    wanted: dict[str, list[tuple[str, Kind]]] = {}
+    for entry in git.ls_tree(sha):
+        kind = policy.kind_of(entry.path)
+        if kind is None:
+            continue
+        if entry.type != "blob" or entry.mode == "120000":
+            yield entry.path, kind, _not_a_file(entry.path, "is not a regular file")
+            continue
+        wanted.setdefault(entry.sha, []).append((entry.path, kind))
+    with BlobReader(git) as reader:
+        for blob, data in reader.read_many(list(wanted)):
+            for path, kind in wanted[blob]:
+                yield path, kind, data
+
+
+def _work_tree_documents(
+    root: Path, git: Git | None, policy: Policy
+) -> Iterator[tuple[str, Kind, bytes | Finding]]:
+    """The documents of the work tree: with git, tracked files and untracked ones it does
+    not ignore (what `git add -A` would commit); without, every file below `root`."""
+    if git is not None:
+        out = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        paths = sorted(set(out.decode("utf-8", "surrogateescape").split("\0")[:-1]))
+    else:
+        from expflow_git.workspace import walk_files
+
+        paths = sorted(walk_files(root, strict=False))
+    for rel in paths:
+        kind = policy.kind_of(rel)
+        if kind is not None:
+            data = read_document(root, rel)
+            if data is not None:
+                yield rel, kind, data
+
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def read_document(root: Path, rel: str) -> bytes | Finding | None:
+    """A document's bytes, a finding if it cannot be one (a symbolic link, not a regular
+    file, too large), or None if it is gone (deleted, not yet staged)."""
+    full = os.path.join(root, rel)
+    if os.path.islink(full):
+        return _not_a_file(rel, "is a symbolic link; documents must be files")
+    try:
+        fd = os.open(full, _OPEN_FLAGS)  # no link followed, a FIFO does not block
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return _not_a_file(rel, f"cannot read: {exc.strerror}")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return _not_a_file(rel, "is not a regular file")
+        data = os.read(fd, DEFAULT_MAX_BYTES + 1)
+        while len(data) <= DEFAULT_MAX_BYTES and (chunk := os.read(fd, 1 << 20)):
+            data += chunk
+        if len(data) > DEFAULT_MAX_BYTES:
+            return Finding(rel, Problem.JSON.value, over_cap(max(len(data), info.st_size)))
+        return data
+    finally:
+        os.close(fd)
+
+
+def _not_a_file(rel: str, message: str) -> Finding:
+    return Finding(rel, Problem.NOT_A_FILE.value, message)

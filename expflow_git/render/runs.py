@@ -1,0 +1,204 @@
+"""`list`, `show` and `compare` as text, JSON, Markdown or CSV. Every string from the
+repository goes through the sink's escape (render.table's tables, escape.json_text)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from expflow_git.escape import json_text, line
+from expflow_git.gitstore import LogEntry
+from expflow_git.query.inspect import Line, Verdict
+from expflow_git.query.runs import Run
+from expflow_git.query.where import Field, value_of
+from expflow_git.render.table import csv_table, exact_number, md_table, text_table
+from expflow_git.render.view import fmt_number
+
+LIST_FORMATS = ("text", "json", "csv", "md")
+
+
+def show_value(value: object, *, exact: bool = False) -> str:
+    """A value for people: `-` for none, numbers to six significant digits (`exact`: as
+    the report spells them), booleans as JSON writes them."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return exact_number(value) if exact else fmt_number(value)
+    return str(value)
+
+
+def _table(headers: list[str], body: list[list[str]], fmt: str) -> str:
+    render = {"text": text_table, "md": md_table, "csv": csv_table}[fmt]
+    return render(headers, body).rstrip("\n")
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A run as `list --format json` and `show --format json` write it."""
+    return {
+        "id": run.id,
+        "study": run.study,
+        "status": run.status.value,
+        "reason": run.reason,
+        "title": run.title,
+        "created_at": run.created_at,
+        "tags": list(run.tags),
+        "params": dict(run.params),
+        "metrics": dict(run.metrics),
+        "splits": {k: dict(v) for k, v in run.splits.items()},
+        "record": run.record_path,
+        "result": run.result_path,
+    }
+
+
+def render_list(
+    runs: Sequence[Run], metrics: Sequence[str], columns: Sequence[Field], fmt: str
+) -> str:
+    """The runs, one row each: id, study, status, the key `metrics`, the extra `columns`
+    and the reason a run failed or was skipped."""
+    if fmt == "json":
+        return json_text(json.dumps({"runs": [run_json(r) for r in runs]}, indent=2))
+    exact = fmt == "csv"
+    headers = ["id", "study", "status", *metrics, *(str(c) for c in columns), "reason"]
+    body = [
+        [
+            r.id,
+            r.study,
+            r.status.value,
+            *(show_value(r.metrics.get(m), exact=exact) for m in metrics),
+            *(show_value(value_of(c, r), exact=exact) for c in columns),
+            r.reason,
+        ]
+        for r in runs
+    ]
+    return _table(headers, body, fmt)
+
+
+def _when(time: int) -> str:
+    return dt.datetime.fromtimestamp(time, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+_VERBS = {"A": "added", "D": "deleted", "M": "changed", "T": "changed type of"}
+
+
+def render_show(
+    run: Run,
+    verdict: Verdict,
+    history: Sequence[LogEntry],
+    corrections: Sequence[Any],
+    problems: Sequence[Any],
+    fmt: str,
+) -> str:
+    """Everything about one run: record, result, splits, verdict with every check,
+    history and corrections."""
+    if fmt == "json":
+        doc = {
+            **run_json(run),
+            "verdict": {
+                "ranked": verdict.ranked,
+                "why_not": verdict.why_not,
+                "feasible": verdict.feasible,
+                "rank": verdict.rank,
+                "ranked_runs": verdict.of,
+                "best_any": verdict.best_any,
+                "best_feasible": verdict.best_feasible,
+                "checks": [
+                    {"kind": o.kind.value, "name": o.name, "passed": o.passed, "detail": o.detail}
+                    for o in verdict.outcomes
+                ],
+            },
+            "problems": [str(p) for p in problems],
+            "history": [
+                {
+                    "commit": e.sha,
+                    "time": e.time,
+                    "author": e.author,
+                    "subject": e.subject,
+                    "changes": [{"status": c.status, "path": c.path} for c in e.changes],
+                }
+                for e in history
+            ],
+            "corrections": [c.entry() for c in corrections],
+        }
+        return json_text(json.dumps(doc, indent=2))
+    out = [
+        f"{run.id}  ({run.study}, {run.status.value})",
+        *([f"  title:    {run.title}"] if run.title else []),
+        *([f"  reason:   {run.reason}"] if run.reason else []),
+        f"  created:  {run.created_at or '-'}",
+        f"  tags:     {', '.join(run.tags) or '-'}",
+        f"  record:   {run.record_path}",
+        f"  result:   {run.result_path or '-'}",
+        "params",
+        *(f"  {k} = {show_value(v)}" for k, v in sorted(run.params.items())),
+        "metrics",
+        *(f"  {k} = {show_value(v)}" for k, v in sorted(run.metrics.items())),
+    ]
+    for split, values in sorted(run.splits.items()):
+        out.append(f"split {split}")
+        out += [f"  {k} = {show_value(v)}" for k, v in sorted(values.items())]
+    out.append("verdict")
+    if not verdict.ranked:
+        out.append(f"  not ranked: {verdict.why_not}")
+    else:
+        standing = (
+            f"rank {verdict.rank} of {verdict.of}"
+            if verdict.rank is not None
+            else "unranked (fails a check)"
+            if not verdict.feasible
+            else "unranked"
+        )
+        out.append(f"  {'feasible' if verdict.feasible else 'INFEASIBLE'}, {standing}")
+        for o in verdict.outcomes:
+            mark = "pass" if o.passed else "FAIL"
+            out.append(
+                f"  {mark}  {o.kind.value:<9} {o.name}{f' ({o.detail})' if o.detail else ''}"
+            )
+    if problems:
+        out.append("problems")
+        out += [f"  {p}" for p in problems]
+    out.append("history")
+    if not history:
+        out.append("  not committed")
+    for e in history:
+        what = "; ".join(f"{_VERBS.get(c.status, c.status)} {c.path}" for c in e.changes)
+        out.append(f"  {e.sha[:12]}  {_when(e.time)}  {e.author}  {e.subject}  [{what}]")
+    if corrections:
+        out.append("corrections")
+        out += [f"  {c.describe()}" for c in corrections]
+    return "\n".join(map(line, out))
+
+
+def render_compare(ids: Sequence[str], lines: Sequence[Line], fmt: str) -> str:
+    """Fields down, runs across; each metric of a later run with its delta against the
+    first and whether that is better or worse."""
+    if fmt == "json":
+        doc = {
+            "runs": list(ids),
+            "fields": [
+                {
+                    "field": ln.field,
+                    "values": list(ln.values),
+                    "deltas": list(ln.deltas),
+                    "outcomes": [o.value if o is not None else None for o in ln.outcomes],
+                    "differs": ln.differs,
+                }
+                for ln in lines
+            ],
+        }
+        return json_text(json.dumps(doc, indent=2))
+    headers = ["field", *ids]
+    body = []
+    for ln in lines:
+        cells = [("* " if ln.differs else "  ") + ln.field if fmt == "text" else ln.field]
+        for value, delta, outcome in zip(ln.values, ln.deltas, ln.outcomes, strict=True):
+            cell = show_value(value)
+            if delta is not None:
+                sign = "+" if delta >= 0 else ""
+                cell += f" ({sign}{fmt_number(delta)}{', ' + outcome.value if outcome else ''})"
+            cells.append(cell)
+        body.append(cells)
+    return _table(headers, body, fmt)
