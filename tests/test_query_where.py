@@ -115,7 +115,8 @@ def test_status_and_reasonless_runs() -> None:
 
 
 def test_numeric_helper() -> None:
-    assert numeric("5") == 5.0 and numeric(" 1e-3 ") == 0.001 and numeric(3) == 3.0
+    assert numeric("5") == 5.0 and numeric("1e-3") == 0.001 and numeric(3) == 3.0
+    assert numeric(" 5") is None  # the one spelling rules use too (docs/spec.md §3)
     assert numeric(True) is None and numeric("nan") is None and numeric("inf") is None
     assert numeric("0x10") is None and numeric("1e999") is None and numeric(None) is None
     assert compare("10", ">", "9")  # numerically, not "10" < "9" as strings
