@@ -171,9 +171,14 @@ def series_text(series: Series) -> str:
     return "".join(line(text) + "\n" for text in lines)
 
 
-def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
+def sparkline(
+    values: Sequence[float],
+    width: int = SPARK_WIDTH,
+    scale: tuple[float, float] | None = None,
+) -> str:
     """At most `width` bars: the values in equal runs by position, each run's mean,
-    scaled between the smallest and largest mean."""
+    scaled between the smallest and largest mean, or between `scale`'s (low, high) so
+    that several runs' lines share one axis (`compare`)."""
     # Clipped, so no sum or difference overflows (series_text may see unchecked input).
     values = [min(_LIMIT, max(-_LIMIT, v)) for v in values]
     n = len(values)
@@ -184,11 +189,33 @@ def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
     for b in range(buckets):
         chunk = values[b * n // buckets : (b + 1) * n // buckets]
         means.append(sum(chunk) / len(chunk))
-    low, high = min(means), max(means)
+    low, high = (min(means), max(means)) if scale is None else scale
+    means = [min(high, max(low, m)) for m in means]
     if not high > low:  # flat (or too close to tell apart): the middle bar
         return _BARS[3] * buckets
     top = len(_BARS) - 1
     return "".join(_BARS[round((m - low) / (high - low) * top)] for m in means)
+
+
+def overlay_text(runs: Sequence[tuple[str, Series]]) -> str:
+    """Several runs' series, metric by metric, one line per run on one shared axis (the
+    smallest and largest value any of them has for that metric): `compare`'s overlay.
+    Terminal-safe; "" when no run has a series."""
+    out = []
+    for name in sorted({m for _, series in runs for m in series if series[m]}):
+        lines = [(run_id, series[name]) for run_id, series in runs if series.get(name)]
+        values = [v for _, points in lines for _, v in points]
+        axis = (min(values), max(values))
+        axis = (max(-_LIMIT, axis[0]), min(_LIMIT, axis[1]))
+        out.append(f"{name}  (one axis: {_num(axis[0])} .. {_num(axis[1])})")
+        width = max(len(run_id) for run_id, _ in lines)
+        for run_id, points in lines:
+            ys = [v for _, v in points]
+            out.append(
+                f"  {run_id:<{width}}  {sparkline(ys, scale=axis):<{SPARK_WIDTH}}  "
+                f"n={len(points)} last {_num(ys[-1])}"
+            )
+    return "".join(line(text) + "\n" for text in out)
 
 
 def _num(value: float) -> str:

@@ -208,3 +208,33 @@ def test_the_faster_depth_scan_keeps_escapes_and_strings_apart() -> None:
     with pytest.raises(JsonProblem, match="nested deeper than 64 levels") as caught:
         parse_json(deep.encode())
     assert caught.value.line == 2
+
+
+def test_show_prints_a_runs_series_and_compare_overlays_them_on_one_axis(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"loss": CURVE})
+    add_run(repo, "exp-002", m(58.0, loss=0.2))
+    path = repo / "results/pdebench-task1/exp-002.json"
+    doc = json.loads(path.read_text())
+    doc["series"] = {"loss": [[0, 3.0], [10, 0.2]]}
+    path.write_text(json.dumps(doc))
+    commit_all(repo)
+
+    show = run_cli(["show", "exp-001"], repo)
+    assert show.code == 0, show.both
+    assert re.search(r"^series\n  loss  \S+  n=4 steps 0\.\.300  min 0\.4  max 2\.5  last 0\.4$",
+                     show.out, re.M), show.out  # fmt: skip
+    shown = json.loads(run_cli(["show", "exp-001", "--format", "json"], repo).out)
+    assert shown["series"] == {"loss": CURVE}
+
+    compare = run_cli(["compare", "exp-001", "exp-002"], repo)
+    assert compare.code == 0, compare.both
+    overlay = compare.out.split("\nseries\n", 1)[1]
+    assert overlay.splitlines()[0] == "loss  (one axis: 0.2 .. 3)"
+    one, two = overlay.splitlines()[1:3]
+    assert one.startswith("  exp-001  ") and one.endswith("n=4 last 0.4")
+    assert two.startswith("  exp-002  ") and two.endswith("n=2 last 0.2")
+    # One axis: exp-001's highest point (2.5) is below exp-002's (3.0), so it never
+    # reaches the top bar; exp-002's first point does.
+    assert "█" not in one.split()[1] and two.split()[1][0] == "█"
+    data = json.loads(run_cli(["compare", "exp-001", "exp-002", "--format", "json"], repo).out)
+    assert data["series"]["exp-002"] == {"loss": [[0, 3.0], [10, 0.2]]}

@@ -239,4 +239,4 @@ def compare(run_ids: tuple[str, ...], rev: str | None, fmt: str, policy_path: st
         raise ExpflowError("compare needs at least two run ids")
     run_set, _ = open_runs(rev, policy_path)
     runs = [run_set.get(i) for i in run_ids]
-    click.echo(render_compare(run_ids, compare_lines(runs, run_set.policy), fmt))
+    click.echo(render_compare(run_ids, compare_lines(runs, run_set.policy), fmt, runs))

@@ -15,6 +15,7 @@ from expflow_git.query.runs import Run
 from expflow_git.query.where import Field, value_of
 from expflow_git.render.table import csv_table, exact_number, md_table, text_table
 from expflow_git.render.view import fmt_number
+from expflow_git.series import overlay_text, series_text
 
 LIST_FORMATS = ("text", "json", "csv", "md")
 
@@ -106,10 +107,17 @@ def render_show(
                 "best_any": verdict.best_any,
                 "best_feasible": verdict.best_feasible,
                 "checks": [
-                    {"kind": o.kind.value, "name": o.name, "passed": o.passed, "detail": o.detail}
+                    {
+                        "kind": o.kind.value,
+                        "name": o.name,
+                        "passed": o.passed,
+                        "detail": o.detail,
+                        "severity": o.severity.value,
+                    }
                     for o in verdict.outcomes
                 ],
             },
+            "series": _series(run),
             "problems": [str(p) for p in problems],
             "history": [
                 {
@@ -140,6 +148,9 @@ def render_show(
     for split, values in sorted(run.splits.items()):
         out.append(f"split {split}")
         out += [f"  {k} = {show_value(v)}" for k, v in sorted(values.items())]
+    if series := _series(run):
+        out.append("series")
+        out += [f"  {text}" for text in series_text(series).splitlines()]
     out.append("verdict")
     if not verdict.ranked:
         out.append(f"  not ranked: {verdict.why_not}")
@@ -153,7 +164,7 @@ def render_show(
         )
         out.append(f"  {'feasible' if verdict.feasible else 'INFEASIBLE'}, {standing}")
         for o in verdict.outcomes:
-            mark = "pass" if o.passed else "FAIL"
+            mark = "pass" if o.passed else "FAIL" if o.blocks else "warn"
             out.append(
                 f"  {mark}  {o.kind.value:<9} {o.name}{f' ({o.detail})' if o.detail else ''}"
             )
@@ -172,9 +183,19 @@ def render_show(
     return "\n".join(map(line, out))
 
 
-def render_compare(ids: Sequence[str], lines: Sequence[Line], fmt: str) -> str:
+def _series(run: Run) -> dict[str, list[list[float]]]:
+    """The run's series (metric → [[step, value], …]); {} without."""
+    if run.result is None or not run.result.series:
+        return {}
+    return {m: [list(p) for p in points] for m, points in run.result.series.items()}
+
+
+def render_compare(
+    ids: Sequence[str], lines: Sequence[Line], fmt: str, runs: Sequence[Run] = ()
+) -> str:
     """Fields down, runs across; each metric of a later run with its delta against the
-    first and whether that is better or worse."""
+    first and whether that is better or worse; in text, the runs' series overlaid, one
+    shared axis per metric."""
     if fmt == "json":
         doc = {
             "runs": list(ids),
@@ -188,6 +209,7 @@ def render_compare(ids: Sequence[str], lines: Sequence[Line], fmt: str) -> str:
                 }
                 for ln in lines
             ],
+            "series": {run.id: _series(run) for run in runs if _series(run)},
         }
         return json_text(json.dumps(doc, indent=2))
     headers = ["field", *ids]
@@ -201,4 +223,6 @@ def render_compare(ids: Sequence[str], lines: Sequence[Line], fmt: str) -> str:
                 cell += f" ({sign}{fmt_number(delta)}{', ' + outcome.value if outcome else ''})"
             cells.append(cell)
         body.append(cells)
-    return _table(headers, body, fmt)
+    table = _table(headers, body, fmt)
+    overlay = overlay_text([(run.id, _series(run)) for run in runs]) if fmt == "text" else ""
+    return table + (f"\n\nseries\n{overlay.rstrip()}" if overlay else "")
