@@ -171,3 +171,47 @@ def test_the_python_api_imports_the_same(exp_repo: ExpRepo, tmp_path: Path) -> N
         path, id_column="run", study=STUDY, root=exp_repo.path, status_column="state"
     )
     assert summary.count(Action.NEW) == 4 and summary.refused == 0
+
+
+def rows(count: int) -> str:
+    lines = ["run,sub_step,seg_total,pde_mean,train_time_min"]
+    lines += [f"r-{i:04d},{i % 7 + 1},{50 + i % 10},15,{30 + i % 20}" for i in range(count)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_progress_bar_only_on_a_terminal(exp_repo: ExpRepo, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from support import scrubbed_env
+
+    path = write_csv(tmp_path, rows(250))
+    plain = run_cli(args(path, "--dry-run"), exp_repo.path)
+    assert plain.code == 0 and plain.err == "", plain  # no terminal: no bar
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "expflow_git", *args(path, "--dry-run")],
+        cwd=exp_repo.path,
+        env=scrubbed_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other end is closed: everything was read
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"import [" in seen and b"250/250" in seen, seen
+    assert b"250/250" not in proc.stdout  # the bar is on stderr, never in the output

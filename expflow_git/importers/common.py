@@ -32,7 +32,7 @@ from typing import Any
 from expflow_git.atomicfile import write_atomic
 from expflow_git.checks import check_document, required_metric_findings
 from expflow_git.corrections import Planned as PlannedCorrection
-from expflow_git.corrections import committed_blob, plan_correction, write_correction
+from expflow_git.corrections import plan_correction, write_correction
 from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Result, Status, dump
 from expflow_git.errors import ExpflowError
 from expflow_git.importers.source import Source, SourceRun
@@ -110,6 +110,16 @@ class _Context:
     environ: Mapping[str, str]
     captured_at: str = field(default_factory=utc_now)
     seen: dict[str, str] = field(default_factory=dict)  # id → the run that took it
+    # Read once per import, not once per run (a year of trials is thousands of runs):
+    records: dict[str, list[Path]] = field(default_factory=dict)  # id → record files
+    committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
+
+    def __post_init__(self) -> None:
+        folder = self.layout.root / "experiments"
+        if folder.is_dir():
+            for path in sorted(folder.glob("*/*.json")):
+                self.records.setdefault(path.name[: -len(".json")], []).append(path)
+        self.committed = _committed_results(self.layout)
 
 
 def plan_import(
@@ -169,7 +179,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     if findings:
         return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
 
-    existing = layout.existing_experiments(run.exp_id)
+    existing = ctx.records.get(run.exp_id, [])
     if not existing:
         if layout.target(res_rel).exists():
             return _refused(run, f"{res_rel}: a result exists without its record")
@@ -188,8 +198,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return _refused(run, f"{res_rel}: the result there is no valid JSON document")
     if _same(old_record, record) and _same(old_result, result):
         return RunPlan(run, Action.UNCHANGED)
-    committed = _committed(layout, res_rel)
-    if committed is None:
+    if res_rel not in ctx.committed:
         removes = (res_rel,) if result is None and old_result is not None else ()
         return RunPlan(
             run, Action.UPDATED, tuple(writes), removes, reasons=_changes(old_record, record)
@@ -356,12 +365,14 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
     return (f"{', '.join(keys) or 'result'} changed",)
 
 
-def _committed(layout: Layout, rel: str) -> str | None:
-    """The blob of `rel` in HEAD (None: not a repository, no commit, or not there)."""
+def _committed_results(layout: Layout) -> dict[str, str]:
+    """Path → blob of every file under results/ in HEAD (none: not a repository, or no
+    commit yet), from one `git ls-tree`."""
     from expflow_git.gitstore import Git
 
     try:
         git = Git.discover(layout.root)
+        head = git.resolve_commit("HEAD").sha
     except ExpflowError:
-        return None
-    return committed_blob(git, rel)
+        return {}
+    return {e.path: e.sha for e in git.ls_tree(head, ["results"]) if e.type == "blob"}
