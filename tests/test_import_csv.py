@@ -215,3 +215,13 @@ def test_a_progress_bar_only_on_a_terminal(exp_repo: ExpRepo, tmp_path: Path) ->
     assert proc.returncode == 0
     assert b"import [" in seen and b"250/250" in seen, seen
     assert b"250/250" not in proc.stdout  # the bar is on stderr, never in the output
+
+
+def test_a_study_over_its_budget_is_warned_of(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text() + "budget: {max_runs_per_study: 3}\n")
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    assert "study sheet will have 4 runs, over the policy's budget of 3" in res.err

@@ -223,3 +223,19 @@ def test_the_python_api_imports_the_same(exp_repo: ExpRepo, store: Store) -> Non
     )
     assert summary.count(Action.NEW) == 6
     assert result(exp_repo, store, "fno-a")["metrics"]["seg_total"] == 57.0
+
+
+def test_a_password_never_reaches_an_error_message(exp_repo: ExpRepo, cli: CliCall) -> None:
+    # MLflow quotes an unsupported URI in its error; the import shows it without the password.
+    args = [
+        "import",
+        "mlflow",
+        "--tracking-uri",
+        "foo://bob:s3cret@localhost/x",
+        "--experiment",
+        "e",
+    ]
+    res = cli(args, exp_repo.path)
+    assert res.code == 2, res
+    assert "s3cret" not in res.both and "foo://bob@localhost/x" in res.err
+    assert res.err.count("\n") == 1

@@ -267,6 +267,15 @@ def test_values_the_registry_refuses_are_reported_per_trial(
     assert res.code == 0, res  # what was written passes validate
 
 
+def test_numeric_user_attributes_outside_the_registry_are_listed_once(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    res = cli(import_args(db), exp_repo.path)  # `holdout` taken into no split
+    assert res.code == 0, res
+    notes = [ln for ln in res.err.splitlines() if "not in the registry" in ln]
+    assert len(notes) == 1 and notes[0].endswith("not imported: holdout"), res.err
+
+
 def test_dry_run_writes_nothing(exp_repo: ExpRepo, db: Path, cli: CliCall) -> None:
     res = cli(import_args(db, "--dry-run"), exp_repo.path)
     assert res.code == 0, res

@@ -185,8 +185,10 @@ def _run(
         guard(f"import {planned.corrections} correction(s)", pin=pin, force=force)
     if not dry_run:
         apply_import(layout, planned)
-    summary = ImportSummary(planned.source, planned.plans, dry_run=dry_run)
+    summary = ImportSummary(planned.source, planned.plans, dry_run, planned.warnings)
     _print(summary)
+    for warning in summary.warnings:
+        warn(warning, command="import")
     if summary.refused:
         raise SystemExit(ExitCode.FAILED)
 

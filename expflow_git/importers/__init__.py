@@ -76,7 +76,7 @@ def import_source(
     summary = plan_import(layout, source, correct=correct, progress=progress)
     if not dry_run:
         apply_import(layout, summary)
-    return ImportSummary(summary.source, summary.plans, dry_run=dry_run)
+    return ImportSummary(summary.source, summary.plans, dry_run, summary.warnings)
 
 
 def import_optuna(

@@ -77,11 +77,13 @@ class RunPlan:
 
 @dataclass(frozen=True)
 class ImportSummary:
-    """The plan of one import (what was written, unless `dry_run`)."""
+    """The plan of one import (what was written, unless `dry_run`), and warnings about
+    what the audit will say of it (a study over its budget)."""
 
     source: Source
     plans: tuple[RunPlan, ...]
     dry_run: bool = False
+    warnings: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for p in self.plans if p.action is action)
@@ -141,7 +143,20 @@ def plan_import(
         plans.append(_plan_run(ctx, run))
         if progress is not None:
             progress(done, total)
-    return ImportSummary(source, tuple(plans))
+    return ImportSummary(source, tuple(plans), warnings=_budget(ctx, plans))
+
+
+def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
+    """The audit fails a study with more records than `budget.max_runs_per_study`."""
+    limit = ctx.layout.policy.max_runs_per_study
+    if limit is None:
+        return ()
+    study = ctx.source.expflow_study
+    ids = {i for i, paths in ctx.records.items() if any(p.parent.name == study for p in paths)}
+    ids |= {p.run.exp_id for p in plans if p.action is Action.NEW}
+    if len(ids) <= limit:
+        return ()
+    return (f"study {study} will have {len(ids)} runs, over the policy's budget of {limit}",)
 
 
 def apply_import(layout: Layout, summary: ImportSummary) -> None:

@@ -83,7 +83,9 @@ def read_mlflow(
             mapper = _Mapper(client, study_id(experiment, study_as), dict(metrics or {}), policy)
             runs = [mapper.run(run) for run in _runs(client, found.experiment_id)]
         except failures as exc:
-            raise ExpflowError(f"{uri}: cannot read MLflow: {first_line(exc)}") from None
+            raise ExpflowError(
+                f"{uri}: cannot read MLflow: {first_line(exc, tracking_uri)}"
+            ) from None
     return Source(
         tracker="mlflow",
         uri=uri,

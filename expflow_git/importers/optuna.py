@@ -85,9 +85,13 @@ def read_optuna(
     except KeyError:
         raise ExpflowError(f"{uri}: no Optuna study named {printable(study)!r}") from None
     except (ValueError, ImportError, RuntimeError, optuna.exceptions.OptunaError) as exc:
-        raise ExpflowError(f"{uri}: cannot read the Optuna study: {first_line(exc)}") from None
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna study: {first_line(exc, storage)}"
+        ) from None
     except sqlalchemy_error() as exc:
-        raise ExpflowError(f"{uri}: cannot read the Optuna storage: {first_line(exc)}") from None
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna storage: {first_line(exc, storage)}"
+        ) from None
     if len(names) != len(directions):
         have = f"{len(names)} metric name(s)" if names else "no metric_names"
         raise ExpflowError(
@@ -102,6 +106,7 @@ def read_optuna(
         study=study,
         expflow_study=mapper.study,
         runs=[mapper.run(t) for t in sorted(trials, key=lambda t: t.number)],
+        notes=mapper.notes(),
     )
 
 
@@ -115,6 +120,7 @@ class _Mapper:
         self.names = names
         self.split_attrs = split_attrs
         self.policy = policy
+        self.unknown: set[str] = set()  # numeric user attributes the registry lacks
 
     def run(self, trial: Any) -> SourceRun:
         where = f"trial {trial.number}: "
@@ -153,9 +159,19 @@ class _Mapper:
         metrics = dict(zip(self.names, (float(v) for v in values), strict=True))
         for key, raw in sorted(trial.user_attrs.items()):
             value = metric_value(raw)
-            if key in self.policy.metrics and key not in metrics and value is not None:
+            if value is None or key in metrics:
+                continue
+            if key in self.policy.metrics:
                 metrics[key] = value  # a user attribute that is a registry metric
+            elif key not in self.split_attrs.values():
+                self.unknown.add(key)
         return metrics
+
+    def notes(self) -> tuple[str, ...]:
+        if not self.unknown:
+            return ()
+        names = ", ".join(sorted(self.unknown))
+        return (f"numeric user attributes not in the registry, not imported: {names}",)
 
     def _splits(self, trial: Any, where: str, problems: list[str]) -> dict[str, dict[str, float]]:
         splits: dict[str, dict[str, float]] = {}

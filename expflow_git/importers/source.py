@@ -222,10 +222,19 @@ class _Never(Exception):
     """Stands for an exception type that cannot be raised."""
 
 
-def first_line(exc: BaseException) -> str:
-    """A library's error message as one printable line."""
+def first_line(exc: BaseException, uri: str) -> str:
+    """A library's error message as one printable line, without `uri`'s password (a
+    library may quote the URI it was given)."""
     text = str(exc).strip().splitlines()
-    return printable(text[0] if text else type(exc).__name__)
+    message = text[0] if text else type(exc).__name__
+    message = message.replace(uri, redact_uri(uri))
+    try:
+        password = urllib.parse.urlsplit(uri).password
+    except ValueError:
+        password = None
+    if password:
+        message = message.replace(password, "***")
+    return printable(message)
 
 
 def refuse_missing_sqlite(url: str, shown: str) -> None:
