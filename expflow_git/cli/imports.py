@@ -206,6 +206,7 @@ def _print(summary: ImportSummary) -> None:
             for reason in plan.reasons:
                 out(f"{head}: {reason}")
             continue
+        head = f"{head[:-1]}, {plan.run.status.value})"
         files = [w.path for w in plan.writes]
         if plan.correction is not None:
             files.insert(0, plan.correction.path)
