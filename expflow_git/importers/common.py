@@ -177,9 +177,9 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return RunPlan(run, Action.REFUSED, reasons=run.problems)
     if run.exp_id in ctx.seen:
         first = ctx.seen[run.exp_id]
-        return _refused(run, f"{label}: id {run.exp_id!r} is derived twice (also for {first})")
+        return _refused(run, f"id {run.exp_id!r} is derived twice (also for {first})")
     ctx.seen[run.exp_id] = label
-    problems = [f"{label}: {p}" for p in _non_finite(run)]
+    problems = _non_finite(run)
     if problems:
         return RunPlan(run, Action.REFUSED, reasons=tuple(problems))
     record = _record(ctx, run)

@@ -124,11 +124,10 @@ class _Mapper:
 
     def run(self, run: Any) -> SourceRun:
         info, data = run.info, run.data
-        where = f"run {info.run_id}: "
         status = _STATES.get(info.status)
         problems = []
         if status is None:
-            problems.append(f"{where}status {printable(str(info.status))} has no expflow status")
+            problems.append(f"status {printable(str(info.status))} has no expflow status")
             status = Status.FAILED
         metrics = self._metrics(info.run_id, data.metrics) if status is Status.SUCCESS else {}
         return SourceRun(

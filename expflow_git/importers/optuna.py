@@ -123,20 +123,19 @@ class _Mapper:
         self.unknown: set[str] = set()  # numeric user attributes the registry lacks
 
     def run(self, trial: Any) -> SourceRun:
-        where = f"trial {trial.number}: "
         status = _STATES.get(trial.state.name)
         # A WAITING trial enqueued with fixed parameters has them only there.
         fixed = trial.system_attrs.get("fixed_params")
         given = trial.params or (fixed if isinstance(fixed, dict) else {})
-        params, problems = scalar_params(given, where)
+        params, problems = scalar_params(given)
         if status is None:
-            problems.append(f"{where}state {trial.state.name} has no expflow status")
+            problems.append(f"state {trial.state.name} has no expflow status")
             status = Status.FAILED
         metrics: dict[str, float] = {}
         splits: dict[str, dict[str, float]] = {}
         if status is Status.SUCCESS:
-            metrics = self._metrics(trial, where, problems)
-            splits = self._splits(trial, where, problems)
+            metrics = self._metrics(trial, problems)
+            splits = self._splits(trial, problems)
         return SourceRun(
             run=str(trial.number),
             exp_id=join_id(self.study, f"t{trial.number:04d}"),
@@ -151,10 +150,10 @@ class _Mapper:
             problems=tuple(problems),
         )
 
-    def _metrics(self, trial: Any, where: str, problems: list[str]) -> dict[str, float]:
+    def _metrics(self, trial: Any, problems: list[str]) -> dict[str, float]:
         values = list(trial.values or ())
         if len(values) != len(self.names):
-            problems.append(f"{where}{len(values)} objective value(s), {len(self.names)} expected")
+            problems.append(f"{len(values)} objective value(s), {len(self.names)} expected")
             return {}
         metrics = dict(zip(self.names, (float(v) for v in values), strict=True))
         for key, raw in sorted(trial.user_attrs.items()):
@@ -173,7 +172,7 @@ class _Mapper:
         names = ", ".join(sorted(self.unknown))
         return (f"numeric user attributes not in the registry, not imported: {names}",)
 
-    def _splits(self, trial: Any, where: str, problems: list[str]) -> dict[str, dict[str, float]]:
+    def _splits(self, trial: Any, problems: list[str]) -> dict[str, dict[str, float]]:
         splits: dict[str, dict[str, float]] = {}
         for split, attr in self.split_attrs.items():
             if attr not in trial.user_attrs:
@@ -188,8 +187,7 @@ class _Mapper:
                 splits[split] = {str(k): float(v) for k, v in raw.items()}
             else:
                 problems.append(
-                    f"{where}user attribute {attr!r} is no number nor a mapping of metric "
-                    "names to numbers"
+                    f"user attribute {attr!r} is no number nor a mapping of metric names to numbers"
                 )
         return splits
 

@@ -178,7 +178,7 @@ def registry_names(names: Sequence[str], policy: Policy, *, option: str) -> tupl
     return tuple(names)
 
 
-def scalar_params(params: Mapping[str, Any], where: str) -> tuple[dict[str, Scalar], list[str]]:
+def scalar_params(params: Mapping[str, Any]) -> tuple[dict[str, Scalar], list[str]]:
     """Parameters a record can hold (strings, finite numbers, booleans, null), and a
     problem for each other one (a list, a NaN)."""
     kept: dict[str, Scalar] = {}
@@ -189,7 +189,7 @@ def scalar_params(params: Mapping[str, Any], where: str) -> tuple[dict[str, Scal
         elif isinstance(value, float) and math.isfinite(value):
             kept[str(key)] = value
         else:
-            problems.append(f"{where}param {key!r} = {value!r} is no string, finite number or bool")
+            problems.append(f"param {key!r} = {value!r} is no string, finite number or bool")
     return kept, problems
 
 
