@@ -324,3 +324,25 @@ def test_the_python_api_imports_the_same(exp_repo: ExpRepo, db: Path) -> None:
     assert summary.count(Action.NEW) == 7 and (exp_repo.path / res_rel(0)).exists()
     again = import_optuna(storage_url(db), STUDY, root=exp_repo.path)
     assert again.count(Action.UNCHANGED) == 7 and again.refused == 0
+
+
+def test_a_single_objective_study_needs_its_metric_named(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    db = tmp_path / "single.db"
+    study = optuna.create_study(study_name="single", storage=storage_url(db), direction="minimize")
+    study.add_trial(
+        create_trial(
+            params={"sub_step": 3},
+            distributions={"sub_step": IntDistribution(1, 8)},
+            value=14.5,
+            user_attrs={"seg_total": 55.0, "train_time_min": 20.0},
+        )
+    )
+    base = ["import", "optuna", "--storage", storage_url(db), "--study", "single"]
+    res = cli(base, exp_repo.path)
+    assert res.code == 2 and "has 1 objective(s) and no metric_names" in res.err, res
+    res = cli([*base, "--metric", "pde_mean"], exp_repo.path)
+    assert res.code == 0, res
+    doc = load(exp_repo, "results/single/single-t0000.json")
+    assert doc["metrics"] == {"pde_mean": 14.5, "seg_total": 55.0, "train_time_min": 20.0}
