@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verify", "verify"),
     "report": ("verify", "report_cmd"),
     "pin": ("pin", "pin_group"),
+    "import": ("imports", "import_group"),
 }
 
 

@@ -1,0 +1,241 @@
+"""`import optuna|mlflow|csv`: read a tracker, plan, (PIN for corrections), write, summarize.
+
+Options → one reader (expflow_git.importers) → plan → apply → one line per run that
+changes and a totals line; exit 1 when a run was refused.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from expflow_git.cli.console import PROG, guard, out, warn
+from expflow_git.cli.options import policy_option
+from expflow_git.errors import ExitCode
+
+if TYPE_CHECKING:  # the modules load only when a command runs
+    from expflow_git.importers import ImportSummary, Source
+    from expflow_git.records.writer import Layout
+
+
+def _import_options(command: Callable[..., None]) -> Callable[..., None]:
+    """What every importer takes: --dry-run, --correct/--pin/--force, --policy."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--dry-run", is_flag=True, help="Print what would be written; write nothing."
+            ),
+            click.option(
+                "--correct",
+                metavar="REASON",
+                help="Take in runs changed after their result was committed as declared "
+                "corrections with this reason (PIN-guarded; the policy must allow them).",
+            ),
+            click.option("--pin", help="PIN for --correct (or env EXPFLOW_PIN, or a prompt)."),
+            click.option("--force", is_flag=True, help="Skip the PIN check, and say so."),
+            policy_option,
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring runs in from Optuna, MLflow or a CSV file.
+
+    Idempotent and incremental: a second import adds new runs, updates records of runs
+    still running or pending, and never rewrites a committed result.
+    """
+
+
+@import_group.command("optuna")
+@click.option("--storage", required=True, metavar="URL", help="Optuna storage URL.")
+@click.option("--study", required=True, metavar="NAME", help="The Optuna study.")
+@click.option("--study-as", metavar="S", help="The records' study (default: the study name).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Registry metric of each objective, in objective order (default: the study's "
+    "metric_names).",
+)
+@click.option(
+    "--split-attr",
+    "split_attrs",
+    multiple=True,
+    metavar="SPLIT=ATTR",
+    help="Put user attribute ATTR into splits.SPLIT (a number: the first objective's metric).",
+)
+@_import_options
+def optuna_cmd(
+    storage: str,
+    study: str,
+    study_as: str | None,
+    metrics: tuple[str, ...],
+    split_attrs: tuple[str, ...],
+    **options: Any,
+) -> None:
+    """One record per trial, one result per completed trial."""
+    from expflow_git.importers.optuna import parse_split_attrs, read_optuna
+    from expflow_git.records.writer import open_layout
+
+    layout = open_layout(options["policy_path"])
+    splits = parse_split_attrs(split_attrs)
+    source = read_optuna(
+        storage, study, layout.policy, study_as=study_as, metrics=metrics, split_attrs=splits
+    )
+    _run(layout, source, **options)
+
+
+@import_group.command("mlflow")
+@click.option("--tracking-uri", required=True, metavar="URI", help="MLflow tracking URI.")
+@click.option("--experiment", required=True, metavar="NAME", help="The MLflow experiment.")
+@click.option("--study-as", metavar="S", help="The records' study (default: the experiment).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME=min|max|last",
+    help="How a registry metric is taken from its history (default: last).",
+)
+@_import_options
+def mlflow_cmd(
+    tracking_uri: str,
+    experiment: str,
+    study_as: str | None,
+    metrics: tuple[str, ...],
+    **options: Any,
+) -> None:
+    """One record per run, one result per finished run."""
+    from expflow_git.importers.mlflow import parse_metric_choices, read_mlflow
+    from expflow_git.records.writer import open_layout
+
+    layout = open_layout(options["policy_path"])
+    chosen = parse_metric_choices(metrics, layout.policy)
+    source = read_mlflow(tracking_uri, experiment, layout.policy, study_as=study_as, metrics=chosen)
+    _run(layout, source, **options)
+
+
+@import_group.command("csv")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--id-column", required=True, metavar="C", help="The column naming each run.")
+@click.option("--study", required=True, metavar="S", help="The records' study.")
+@click.option(
+    "--param-columns",
+    multiple=True,
+    metavar="C,…",
+    help="Parameter columns (default: every column that is no id, status or metric).",
+)
+@click.option(
+    "--metric-columns",
+    multiple=True,
+    metavar="C,…",
+    help="Metric columns, METRIC or SPLIT/METRIC (default: those named like registry metrics).",
+)
+@click.option("--status-column", metavar="C", help="Each run's status (default: success).")
+@_import_options
+def csv_cmd(
+    file: str,
+    id_column: str,
+    study: str,
+    param_columns: tuple[str, ...],
+    metric_columns: tuple[str, ...],
+    status_column: str | None,
+    **options: Any,
+) -> None:
+    """One record per row, one result per successful row."""
+    from expflow_git.importers.csv import columns_option, read_csv
+    from expflow_git.records.writer import open_layout
+
+    layout = open_layout(options["policy_path"])
+    source = read_csv(
+        file,
+        layout.policy,
+        id_column=id_column,
+        study=study,
+        param_columns=columns_option(param_columns),
+        metric_columns=columns_option(metric_columns),
+        status_column=status_column,
+    )
+    _run(layout, source, **options)
+
+
+def _run(
+    layout: Layout,
+    source: Source,
+    *,
+    dry_run: bool,
+    correct: str | None,
+    pin: str | None,
+    force: bool,
+    policy_path: str | None,
+) -> None:
+    from expflow_git.importers import ImportSummary, apply_import, plan_import
+
+    for note in source.notes:
+        warn(note, command="import")
+    planned = plan_import(layout, source, correct=correct, environ=os.environ, progress=_progress())
+    if planned.corrections and not dry_run:
+        guard(f"import {planned.corrections} correction(s)", pin=pin, force=force)
+    if not dry_run:
+        apply_import(layout, planned)
+    summary = ImportSummary(planned.source, planned.plans, dry_run, planned.warnings)
+    _print(summary)
+    for warning in summary.warnings:
+        warn(warning, command="import")
+    if summary.refused:
+        raise SystemExit(ExitCode.FAILED)
+
+
+def _print(summary: ImportSummary) -> None:
+    """One line per run that is not unchanged (refusals: one per reason), then totals."""
+    from expflow_git.importers import Action
+
+    source = summary.source
+    for plan in summary.plans:
+        if plan.action is Action.UNCHANGED:
+            continue
+        head = f"{plan.action.value:<9} {plan.run.exp_id} ({plan.run.label(source.tracker)})"
+        if plan.action is Action.REFUSED:
+            for reason in plan.reasons:
+                out(f"{head}: {reason}")
+            continue
+        head = f"{head[:-1]}, {plan.run.status.value})"
+        files = [w.path for w in plan.writes]
+        if plan.correction is not None:
+            files.insert(0, plan.correction.path)
+        files += [f"removed {rel}" for rel in plan.removes]
+        why = f" [{'; '.join(plan.reasons)}]" if plan.reasons else ""
+        out(f"{head}: {', '.join(files)}{why}")
+    verb = "dry run, nothing written" if summary.dry_run else "imported"
+    out(
+        f"{verb}: {source.tracker} {source.study!r} → study {source.expflow_study}: "
+        f"{summary.totals()}"
+    )
+    if not summary.dry_run and any(p.writes for p in summary.plans):
+        out("next: git add -A && git commit (the hooks check the same as the import did)")
+
+
+def _progress() -> Callable[[int, int], None] | None:
+    """A progress bar on stderr, only on a terminal and for long imports."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < 200 or (done % 50 and done != total):
+            return
+        width = 30
+        filled = width * done // total
+        end = "\n" if done == total else ""
+        sys.stderr.write(
+            f"\r  {PROG} import [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
+        )
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,157 @@
+"""Bring existing runs in (docs/spec.md §4.2): Optuna studies, MLflow experiments and
+CSV files become records and results, idempotently and incrementally.
+
+Each importer reads its tracker into a `Source` (optuna.py, mlflow.py, csv.py); the
+plan (common.py) decides per run what to write and checks it as `validate` would; the
+apply writes it. The functions here do all three for Python callers; the CLI
+(`expflow-git import …`, cli/imports.py) runs the same steps with a PIN guard before
+corrections. The tracker libraries are optional extras, imported only when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from expflow_git.importers.common import (
+    Action,
+    ImportSummary,
+    RunPlan,
+    apply_import,
+    plan_import,
+)
+from expflow_git.importers.source import Source, SourceRun
+from expflow_git.records.writer import Layout
+
+__all__ = [
+    "Action",
+    "ImportSummary",
+    "RunPlan",
+    "Source",
+    "apply_import",
+    "plan_import",
+    "SourceRun",
+    "import_csv",
+    "import_mlflow",
+    "import_optuna",
+    "import_source",
+    "open_repository",
+]
+
+Progress = Callable[[int, int], None]
+
+
+def open_repository(root: str | Path = ".", policy: str | None = None) -> Layout:
+    """Where an import writes: the git repository enclosing `root` (or `root` itself) and
+    its policy (`policy`, relative to that root, default expflow.yaml)."""
+    from expflow_git.errors import ExpflowError
+    from expflow_git.gitstore import Git
+    from expflow_git.policy.model import DEFAULT_POLICY_PATH
+    from expflow_git.workspace import Workspace
+
+    start = Path(root).resolve()
+    try:
+        git: Git | None = Git.discover(start)
+    except ExpflowError:
+        git = None
+    base = git.root if git is not None else start
+    chosen = Path(policy or DEFAULT_POLICY_PATH)
+    ws = Workspace(
+        root=base, policy_path=chosen if chosen.is_absolute() else base / chosen, git=git
+    )
+    return Layout(base, ws.load_policy())
+
+
+def import_source(
+    layout: Layout,
+    source: Source,
+    *,
+    dry_run: bool = False,
+    correct: str | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Plan `source` against the repository and, unless `dry_run`, write the plan.
+    `correct` (a reason) takes in runs changed after their result was committed as
+    declared corrections, where the policy allows them (no PIN is asked here)."""
+    summary = plan_import(layout, source, correct=correct, progress=progress)
+    if not dry_run:
+        apply_import(layout, summary)
+    return ImportSummary(summary.source, summary.plans, dry_run, summary.warnings)
+
+
+def import_optuna(
+    storage: str,
+    study: str,
+    *,
+    root: str | Path = ".",
+    policy: str | None = None,
+    study_as: str | None = None,
+    metrics: Sequence[str] = (),
+    split_attrs: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    correct: str | None = None,
+) -> ImportSummary:
+    """Import the trials of an Optuna study (`storage` is Optuna's storage URL)."""
+    from expflow_git.importers.optuna import read_optuna
+
+    layout = open_repository(root, policy)
+    source = read_optuna(
+        storage,
+        study,
+        layout.policy,
+        study_as=study_as,
+        metrics=metrics,
+        split_attrs=split_attrs,
+    )
+    return import_source(layout, source, dry_run=dry_run, correct=correct)
+
+
+def import_mlflow(
+    tracking_uri: str,
+    experiment: str,
+    *,
+    root: str | Path = ".",
+    policy: str | None = None,
+    study_as: str | None = None,
+    metrics: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    correct: str | None = None,
+) -> ImportSummary:
+    """Import the runs of an MLflow experiment; `metrics` maps a registry metric to
+    `last` (the default), `min` or `max` of its history."""
+    from expflow_git.importers.mlflow import read_mlflow
+
+    layout = open_repository(root, policy)
+    source = read_mlflow(
+        tracking_uri, experiment, layout.policy, study_as=study_as, metrics=metrics
+    )
+    return import_source(layout, source, dry_run=dry_run, correct=correct)
+
+
+def import_csv(
+    path: str | Path,
+    *,
+    id_column: str,
+    study: str,
+    root: str | Path = ".",
+    policy: str | None = None,
+    param_columns: Sequence[str] = (),
+    metric_columns: Sequence[str] = (),
+    status_column: str | None = None,
+    dry_run: bool = False,
+    correct: str | None = None,
+) -> ImportSummary:
+    """Import the rows of a CSV file, one run per row."""
+    from expflow_git.importers.csv import read_csv
+
+    layout = open_repository(root, policy)
+    source = read_csv(
+        path,
+        layout.policy,
+        id_column=id_column,
+        study=study,
+        param_columns=param_columns,
+        metric_columns=metric_columns,
+        status_column=status_column,
+    )
+    return import_source(layout, source, dry_run=dry_run, correct=correct)

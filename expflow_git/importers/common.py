@@ -1,0 +1,393 @@
+"""Plan and apply an import (docs/spec.md §4.2): idempotent and incremental.
+
+For each run of a `Source` the plan builds the record (and, for a successful run, the
+result) the run maps to, checks both with the same checks as `validate` before
+anything is written, and compares them with what the work tree holds:
+
+- no record with that id: **new**;
+- the same content (times and provenance aside): **unchanged**;
+- different, and the run's result is not committed: **updated** (a run still running
+  or pending, or an import not yet committed);
+- different, and the result is committed: **refused** as changed after commit (a
+  committed result is never rewritten), unless `correct` gives a reason and the
+  policy allows corrections: then **corrected**, the new result with a correction
+  (corrections.py), as `result --overwrite --reason` writes it. A change of a frozen
+  record field (params, status) cannot be corrected.
+
+`apply` writes each run's files atomically: the correction, then the record, then the
+result (a crash never leaves a result its record does not back).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from expflow_git.atomicfile import write_atomic
+from expflow_git.checks import check_document, required_metric_findings
+from expflow_git.corrections import Planned as PlannedCorrection
+from expflow_git.corrections import plan_correction, write_correction
+from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Result, Status, dump
+from expflow_git.errors import ExpflowError
+from expflow_git.importers.source import Source, SourceRun
+from expflow_git.jsonstrict import JsonProblem, parse_json
+from expflow_git.records.writer import Layout, utc_now
+from expflow_git.schemas import Kind
+
+# What an import may differ in without the run having changed: when it was read, and
+# where from (a moved database file is the same study).
+_VOLATILE = ("created_at", "recorded_at", "provenance")
+# A committed run's record fields that are as write-once as its result (spec §2.1).
+_FROZEN = ("id", "study", "params", "seed", "status")
+
+
+class Action(str, enum.Enum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    CORRECTED = "corrected"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One file to write: its path under the root and its bytes."""
+
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What the import does with one run, and why."""
+
+    run: SourceRun
+    action: Action
+    writes: tuple[Write, ...] = ()
+    removes: tuple[str, ...] = ()  # an uncommitted result of a run that is no success now
+    correction: PlannedCorrection | None = None
+    reasons: tuple[str, ...] = ()  # why refused (one line each), or what changed
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """The plan of one import (what was written, unless `dry_run`), and warnings about
+    what the audit will say of it (a study over its budget)."""
+
+    source: Source
+    plans: tuple[RunPlan, ...]
+    dry_run: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def count(self, action: Action) -> int:
+        return sum(1 for p in self.plans if p.action is action)
+
+    @property
+    def refused(self) -> int:
+        return self.count(Action.REFUSED)
+
+    @property
+    def corrections(self) -> int:
+        return self.count(Action.CORRECTED)
+
+    def totals(self) -> str:
+        """`3 new, 1 updated, 5 unchanged, 0 refused` (and corrected, when any)."""
+        parts = [f"{self.count(a)} {a.value}" for a in Action if a is not Action.CORRECTED]
+        if self.corrections:
+            parts.insert(2, f"{self.corrections} corrected")
+        return ", ".join(parts)
+
+
+@dataclass
+class _Context:
+    layout: Layout
+    source: Source
+    correct: str | None
+    environ: Mapping[str, str]
+    captured_at: str = field(default_factory=utc_now)
+    seen: dict[str, str] = field(default_factory=dict)  # id → the run that took it
+    # Read once per import, not once per run (a year of trials is thousands of runs):
+    records: dict[str, list[Path]] = field(default_factory=dict)  # id → record files
+    committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
+
+    def __post_init__(self) -> None:
+        folder = self.layout.root / "experiments"
+        if folder.is_dir():
+            for path in sorted(folder.glob("*/*.json")):
+                self.records.setdefault(path.name[: -len(".json")], []).append(path)
+        self.committed = _committed_results(self.layout)
+
+
+def plan_import(
+    layout: Layout,
+    source: Source,
+    *,
+    correct: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportSummary:
+    """Decide, run by run, what importing `source` writes; nothing is written here."""
+    # The policy's globs must take the files before any run is looked at (exit 2).
+    layout.experiment_path(source.expflow_study, "x")
+    layout.result_path(source.expflow_study, "x")
+    ctx = _Context(layout, source, correct, os.environ if environ is None else environ)
+    plans = []
+    total = len(source.runs)
+    for done, run in enumerate(source.runs, 1):
+        plans.append(_plan_run(ctx, run))
+        if progress is not None:
+            progress(done, total)
+    return ImportSummary(source, tuple(plans), warnings=_budget(ctx, plans))
+
+
+def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
+    """The audit fails a study with more records than `budget.max_runs_per_study`."""
+    limit = ctx.layout.policy.max_runs_per_study
+    if limit is None:
+        return ()
+    study = ctx.source.expflow_study
+    ids = {i for i, paths in ctx.records.items() if any(p.parent.name == study for p in paths)}
+    ids |= {p.run.exp_id for p in plans if p.action is Action.NEW}
+    if len(ids) <= limit:
+        return ()
+    return (f"study {study} will have {len(ids)} runs, over the policy's budget of {limit}",)
+
+
+def apply_import(layout: Layout, summary: ImportSummary) -> None:
+    """Write what the plan decided, run by run, each file atomically."""
+    for plan in summary.plans:
+        if plan.correction is not None:
+            write_correction(layout.root, plan.correction)
+        for write in plan.writes:
+            write_atomic(layout.target(write.path), write.data)
+        for rel in plan.removes:
+            layout.target(rel).unlink(missing_ok=True)
+
+
+def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
+    source, layout = ctx.source, ctx.layout
+    label = run.label(source.tracker)
+    if run.problems:
+        return RunPlan(run, Action.REFUSED, reasons=run.problems)
+    if run.exp_id in ctx.seen:
+        first = ctx.seen[run.exp_id]
+        return _refused(run, f"id {run.exp_id!r} is derived twice (also for {first})")
+    ctx.seen[run.exp_id] = label
+    problems = _non_finite(run)
+    if problems:
+        return RunPlan(run, Action.REFUSED, reasons=tuple(problems))
+    record = _record(ctx, run)
+    result = _result(ctx, run) if run.status is Status.SUCCESS else None
+    study = source.expflow_study
+    rec_rel = layout.experiment_path(study, run.exp_id)
+    res_rel = layout.result_path(study, run.exp_id)
+    writes = [Write(rec_rel, dump(record))]
+    if result is not None:
+        writes.append(Write(res_rel, dump(result)))
+    findings = _check(ctx, writes)
+    if findings:
+        return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
+
+    existing = ctx.records.get(run.exp_id, [])
+    if not existing:
+        if layout.target(res_rel).exists():
+            return _refused(run, f"{res_rel}: a result exists without its record")
+        return RunPlan(run, Action.NEW, tuple(writes))
+    old_rel = existing[0].relative_to(layout.root).as_posix()
+    old_record = _read(existing[0])
+    if old_record is None:
+        return _refused(run, f"{old_rel}: the record there is no valid JSON document")
+    mismatch = _other_run(old_record, source, run)
+    if mismatch or old_rel != rec_rel:
+        why = mismatch or f"it is in another study ({old_rel})"
+        return _refused(run, f"id {run.exp_id!r} is taken: {why}")
+    res_path = layout.target(res_rel)
+    old_result = _read(res_path) if res_path.exists() else None
+    if res_path.exists() and old_result is None:
+        return _refused(run, f"{res_rel}: the result there is no valid JSON document")
+    if _same(old_record, record) and _same(old_result, result):
+        return RunPlan(run, Action.UNCHANGED)
+    if res_rel not in ctx.committed:
+        removes = (res_rel,) if result is None and old_result is not None else ()
+        return RunPlan(
+            run, Action.UPDATED, tuple(writes), removes, reasons=_changes(old_record, record)
+        )
+    return _changed_after_commit(ctx, run, old_record, record, writes, res_rel)
+
+
+def _changed_after_commit(
+    ctx: _Context,
+    run: SourceRun,
+    old_record: Mapping[str, Any],
+    record: Mapping[str, Any],
+    writes: list[Write],
+    res_rel: str,
+) -> RunPlan:
+    """The run's result is committed and the source says something else."""
+    label = run.label(ctx.source.tracker)
+    frozen = [k for k in _FROZEN if old_record.get(k) != record.get(k)]
+    if frozen:
+        return _refused(
+            run,
+            f"{label} changed after its result was committed: its {', '.join(frozen)} "
+            "differ, and a committed run's record is frozen (nothing written)",
+        )
+    if len(writes) < 2 or _same(_read(ctx.layout.target(res_rel)), json.loads(writes[1].data)):
+        # Only what is not frozen (title, tags, reason) changed: the record may follow.
+        return RunPlan(run, Action.UPDATED, (writes[0],), reasons=_changes(old_record, record))
+    if ctx.correct is None:
+        return _refused(
+            run,
+            f"{label} changed after its result {res_rel} was committed; results are "
+            "write-once (take it in as a declared correction with --correct REASON)",
+        )
+    if not ctx.layout.policy.corrections_allowed:
+        return _refused(
+            run,
+            f"{label} changed after its result {res_rel} was committed, and the policy "
+            "allows no corrections (protect.corrections: deny)",
+        )
+    correction = plan_correction(
+        ctx.layout.root,
+        ctx.layout.policy,
+        study=ctx.source.expflow_study,
+        experiment=run.exp_id,
+        result_rel=res_rel,
+        new_data=writes[1].data,
+        reason=ctx.correct,
+        environ=ctx.environ,
+    )
+    # The record is unchanged in what is frozen; rewrite only the result.
+    return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
+
+
+def _refused(run: SourceRun, reason: str) -> RunPlan:
+    return RunPlan(run, Action.REFUSED, reasons=(reason,))
+
+
+def _non_finite(run: SourceRun) -> list[str]:
+    groups = [("", run.metrics)] + [(f"split {s}: ", m) for s, m in run.splits.items()]
+    return [
+        f"{where}{name} = {value} is not a finite number"
+        for where, metrics in groups
+        for name, value in metrics.items()
+        if not math.isfinite(value)
+    ]
+
+
+def _provenance(ctx: _Context, run: SourceRun) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "tracker": ctx.source.tracker,
+        "uri": ctx.source.uri,
+        "study": ctx.source.study,
+        "run": run.run,
+    }
+    if run.name:
+        source["name"] = run.name
+    if run.started_at:
+        source["started_at"] = run.started_at
+    if run.finished_at:
+        source["finished_at"] = run.finished_at
+    return {"captured_at": ctx.captured_at, "source": source}
+
+
+def _record(ctx: _Context, run: SourceRun) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema": EXPERIMENT_SCHEMA,
+        "id": run.exp_id,
+        "study": ctx.source.expflow_study,
+    }
+    if run.title:
+        doc["title"] = run.title
+    doc["created_at"] = run.started_at or ctx.captured_at
+    doc["tags"] = list(dict.fromkeys(run.tags))
+    doc["status"] = run.status.value
+    if run.reason:
+        doc["reason"] = run.reason
+    doc["params"] = dict(run.params)
+    doc["provenance"] = _provenance(ctx, run)
+    return doc
+
+
+def _result(ctx: _Context, run: SourceRun) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema": RESULT_SCHEMA,
+        "experiment": run.exp_id,
+        "recorded_at": run.finished_at or ctx.captured_at,
+        "metrics": dict(run.metrics),
+    }
+    if run.splits:
+        doc["splits"] = {name: dict(values) for name, values in run.splits.items()}
+    doc["provenance"] = _provenance(ctx, run)
+    return doc
+
+
+def _check(ctx: _Context, writes: Sequence[Write]) -> list[str]:
+    """What `validate` would say about the files: strict JSON, schema, file name, registry
+    (every document), required metrics (results)."""
+    policy = ctx.layout.policy
+    lines: list[str] = []
+    for write in writes:
+        kind = policy.kind_of(write.path) or Kind.EXPERIMENT  # the globs took both paths
+        doc, findings = check_document(kind, write.path, write.data, policy)
+        if isinstance(doc, Result):
+            findings = [*findings, *required_metric_findings(doc, policy)]
+        lines.extend(str(f) for f in findings)
+    return lines
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A document in the work tree, strictly parsed (None: not a JSON object)."""
+    try:
+        raw = parse_json(path.read_bytes())
+    except (JsonProblem, OSError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun) -> str:
+    """Why an existing record is not this run's (empty: it is)."""
+    prov = record.get("provenance")
+    origin = prov.get("source") if isinstance(prov, dict) else None
+    if not isinstance(origin, dict):
+        return "its record was not imported (no provenance.source)"
+    ours = (source.tracker, source.study, run.run)
+    theirs = (origin.get("tracker"), origin.get("study"), origin.get("run"))
+    if theirs != ours:
+        return f"its record was imported from {theirs[0]} {theirs[1]!r}, run {theirs[2]!r}"
+    return ""
+
+
+def _content(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if doc is None else {k: v for k, v in doc.items() if k not in _VOLATILE}
+
+
+def _same(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    return _content(old) == _content(new)
+
+
+def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a record update changes, for the summary: `status running → success`."""
+    if old.get("status") != new.get("status"):
+        return (f"status {old.get('status')} → {new.get('status')}",)
+    keys = sorted(k for k in set(old) | set(new) if k not in _VOLATILE and old.get(k) != new.get(k))
+    return (f"{', '.join(keys) or 'result'} changed",)
+
+
+def _committed_results(layout: Layout) -> dict[str, str]:
+    """Path → blob of every file under results/ in HEAD (none: not a repository, or no
+    commit yet), from one `git ls-tree`."""
+    from expflow_git.gitstore import Git
+
+    try:
+        git = Git.discover(layout.root)
+        head = git.resolve_commit("HEAD").sha
+    except ExpflowError:
+        return {}
+    return {e.path: e.sha for e in git.ls_tree(head, ["results"]) if e.type == "blob"}

@@ -1,0 +1,184 @@
+"""Read runs from a CSV file (a spreadsheet's export): one row per run, strict parsing
+(docs/spec.md §4.2).
+
+The id column names the run; metric columns are registry metrics (`METRIC`, or
+`SPLIT/METRIC` for a split), by default every column named like one; parameter
+columns are kept as the strings the file holds, by default every other column. An
+optional status column says pending, running, success, failed or skipped (default:
+success). A cell that is no number in a metric column refuses its row, naming the
+row (its line in the file) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from expflow_git.documents import Status
+from expflow_git.errors import ExpflowError, printable
+from expflow_git.importers.source import Source, SourceRun, sanitize_id, study_id
+from expflow_git.policy.model import Policy, did_you_mean
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_STATUS = {s.value: s for s in Status}
+
+
+def columns_option(values: Sequence[str]) -> tuple[str, ...]:
+    """`--metric-columns a,b --metric-columns c`: comma-separated and repeatable."""
+    return tuple(c.strip() for value in values for c in value.split(",") if c.strip())
+
+
+def read_csv(
+    path: str | Path,
+    policy: Policy,
+    *,
+    id_column: str,
+    study: str,
+    param_columns: Sequence[str] = (),
+    metric_columns: Sequence[str] = (),
+    status_column: str | None = None,
+) -> Source:
+    """Every row of the CSV file at `path`, mapped."""
+    shown = printable(str(path))
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")  # a spreadsheet's BOM is fine
+    except UnicodeDecodeError as exc:
+        raise ExpflowError(f"{shown}: not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise ExpflowError(f"{shown}: {exc.strerror}") from None
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise ExpflowError(f"{shown}: not CSV: {printable(str(exc))}") from None
+    if not rows:
+        raise ExpflowError(f"{shown}: empty (a header row is needed)")
+    header = [h.strip() for h in rows[0]]
+    layout = _Columns(shown, header, policy, id_column, status_column)
+    metrics = layout.metric_columns(metric_columns)
+    params = layout.param_columns(param_columns, metrics)
+    expflow_study = study_id(study, study)
+    runs = []
+    # csv counts lines; a quoted cell may span several, so number by the reader's rows
+    for number, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines are no runs
+        runs.append(layout.run(number, row, params, metrics))
+    return Source(
+        tracker="csv",
+        uri=str(path),
+        study=Path(path).name,
+        expflow_study=expflow_study,
+        runs=runs,
+    )
+
+
+class _Columns:
+    """The header, and how each row maps through it."""
+
+    def __init__(
+        self,
+        shown: str,
+        header: list[str],
+        policy: Policy,
+        id_column: str,
+        status_column: str | None,
+    ) -> None:
+        self.shown = shown
+        self.header = header
+        self.policy = policy
+        doubles = sorted({h for h in header if header.count(h) > 1})
+        if doubles:
+            raise ExpflowError(f"{shown}: column {printable(doubles[0])!r} appears twice")
+        self.id_index = self.index(id_column, "--id-column")
+        self.status_index = None
+        if status_column is not None:
+            self.status_index = self.index(status_column, "--status-column")
+
+    def index(self, column: str, option: str) -> int:
+        if column not in self.header:
+            hint = did_you_mean(column, self.header)
+            raise ExpflowError(
+                f"{self.shown}: {option} {printable(column)!r}: no such column{hint}"
+            )
+        return self.header.index(column)
+
+    def metric_columns(self, given: Sequence[str]) -> dict[int, tuple[str | None, str]]:
+        """Column index → (split or None, metric)."""
+        chosen: dict[int, tuple[str | None, str]] = {}
+        names = given or [h for h in self.header if self._metric_of(h) in self.policy.metrics]
+        for column in names:
+            index = self.index(column, "--metric-columns")
+            metric = self._metric_of(column)
+            if metric not in self.policy.metrics:
+                hint = did_you_mean(metric, self.policy.metrics)
+                raise ExpflowError(
+                    f"{self.shown}: --metric-columns {printable(column)!r}: {metric!r} is not "
+                    f"in the registry of {self.policy.path}{hint}"
+                )
+            split = column.rsplit("/", 1)[0] if "/" in column else None
+            chosen[index] = (split, metric)
+        return chosen
+
+    @staticmethod
+    def _metric_of(column: str) -> str:
+        return column.rsplit("/", 1)[-1]
+
+    def param_columns(
+        self, given: Sequence[str], metrics: dict[int, tuple[str | None, str]]
+    ) -> list[int]:
+        if given:
+            return [self.index(c, "--param-columns") for c in given]
+        taken = {self.id_index, self.status_index, *metrics}
+        return [i for i in range(len(self.header)) if i not in taken and self.header[i]]
+
+    def run(
+        self,
+        number: int,
+        row: list[str],
+        params: list[int],
+        metrics: dict[int, tuple[str | None, str]],
+    ) -> SourceRun:
+        raw_id = row[self.id_index].strip() if self.id_index < len(row) else ""
+        where = f"{self.shown}: row {number}: "
+        problems = []
+        if len(row) != len(self.header):
+            problems.append(f"{where}{len(row)} cells, the header has {len(self.header)}")
+        if not raw_id:
+            problems.append(f"{where}column {printable(self.header[self.id_index])!r} is empty")
+        status = Status.SUCCESS
+        if self.status_index is not None and self.status_index < len(row):
+            cell = row[self.status_index].strip().lower()
+            if cell not in _STATUS:
+                problems.append(
+                    f"{where}column {printable(self.header[self.status_index])!r}: "
+                    f"{printable(cell)!r} is no status ({', '.join(_STATUS)})"
+                )
+            else:
+                status = _STATUS[cell]
+        values: dict[str, float] = {}
+        splits: dict[str, dict[str, float]] = {}
+        for index, (split, metric) in metrics.items():
+            cell = row[index].strip() if index < len(row) else ""
+            if not cell:
+                continue  # not measured
+            if not _NUMBER.match(cell):
+                problems.append(
+                    f"{where}column {printable(self.header[index])!r}: "
+                    f"{printable(cell)!r} is not a number"
+                )
+                continue
+            target = values if split is None else splits.setdefault(split, {})
+            target[metric] = float(cell)
+        return SourceRun(
+            run=raw_id,
+            exp_id=sanitize_id(raw_id) if raw_id else f"row-{number}",
+            status=status,
+            params={self.header[i]: row[i] for i in params if i < len(row)},
+            metrics=values if status is Status.SUCCESS else {},
+            splits=splits if status is Status.SUCCESS else {},
+            title=raw_id,
+            problems=tuple(problems),
+        )

@@ -1,0 +1,201 @@
+"""Read an MLflow experiment through MLflow's own client (the `mlflow` extra): one
+`SourceRun` per run, on any tracking URI the client supports (docs/spec.md §4.2).
+
+FINISHED → success with a result, FAILED/KILLED → failed, RUNNING → running,
+SCHEDULED → pending. Params stay the strings MLflow stores; user tags (not `mlflow.*`)
+become `key:value` tags where the tag pattern allows. Metrics: the registry's only, the
+last value by default, the smallest or largest of the history on request
+(`--metric NAME=min|max|last`); the others are listed once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from expflow_git.documents import Status
+from expflow_git.errors import ExpflowError, printable
+from expflow_git.importers.source import (
+    Source,
+    SourceRun,
+    epoch_ms_time,
+    first_line,
+    is_tag,
+    metric_value,
+    redact_uri,
+    refuse_missing_sqlite,
+    registry_names,
+    require_extra,
+    sanitize_id,
+    sqlalchemy_error,
+    study_id,
+)
+from expflow_git.policy.model import Policy
+
+_STATES = {
+    "FINISHED": Status.SUCCESS,
+    "FAILED": Status.FAILED,
+    "KILLED": Status.FAILED,
+    "RUNNING": Status.RUNNING,
+    "SCHEDULED": Status.PENDING,
+}
+AGGREGATES = ("last", "min", "max")
+_PAGE = 1000
+
+
+def parse_metric_choices(items: Sequence[str], policy: Policy) -> dict[str, str]:
+    """`--metric NAME=min|max|last` (a bare NAME is `last`); names must be registry
+    metrics (exit 2)."""
+    chosen: dict[str, str] = {}
+    for item in items:
+        name, sep, how = item.partition("=")
+        how = how.strip().lower() if sep else "last"
+        if how not in AGGREGATES:
+            raise ExpflowError(f"--metric {printable(item)!r}: expected NAME=min|max|last")
+        chosen[name.strip()] = how
+    registry_names(list(chosen), policy, option="--metric")
+    return chosen
+
+
+def read_mlflow(
+    tracking_uri: str,
+    experiment: str,
+    policy: Policy,
+    *,
+    study_as: str | None = None,
+    metrics: Mapping[str, str] | None = None,
+) -> Source:
+    """Every active run of `experiment`, mapped (oldest first)."""
+    tracking = require_extra("mlflow.tracking", "mlflow")
+    exceptions = require_extra("mlflow.exceptions", "mlflow")
+    uri = redact_uri(tracking_uri)
+    refuse_missing_sqlite(tracking_uri, uri)
+    failures = (exceptions.MlflowException, ValueError, ImportError, sqlalchemy_error())
+    with _quiet():
+        try:
+            client = tracking.MlflowClient(tracking_uri=tracking_uri)
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise ExpflowError(f"{uri}: no MLflow experiment named {printable(experiment)!r}")
+            mapper = _Mapper(client, study_id(experiment, study_as), dict(metrics or {}), policy)
+            runs = [mapper.run(run) for run in _runs(client, found.experiment_id)]
+        except failures as exc:
+            raise ExpflowError(
+                f"{uri}: cannot read MLflow: {first_line(exc, tracking_uri)}"
+            ) from None
+    return Source(
+        tracker="mlflow",
+        uri=uri,
+        study=experiment,
+        expflow_study=mapper.study,
+        runs=runs,
+        notes=mapper.notes(),
+    )
+
+
+def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
+    token = None
+    while True:
+        page = client.search_runs(
+            experiment_ids=[experiment_id],
+            max_results=_PAGE,
+            order_by=["attributes.start_time ASC", "attributes.run_id ASC"],
+            page_token=token,
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+class _Mapper:
+    """One MLflow run → one SourceRun; remembers what it could not keep, to say once."""
+
+    def __init__(self, client: Any, study: str, chosen: dict[str, str], policy: Policy) -> None:
+        self.client = client
+        self.study = study
+        self.chosen = chosen
+        self.policy = policy
+        self.unknown: set[str] = set()
+        self.dropped_tags: set[str] = set()
+
+    def run(self, run: Any) -> SourceRun:
+        info, data = run.info, run.data
+        status = _STATES.get(info.status)
+        problems = []
+        if status is None:
+            problems.append(f"status {printable(str(info.status))} has no expflow status")
+            status = Status.FAILED
+        metrics = self._metrics(info.run_id, data.metrics) if status is Status.SUCCESS else {}
+        return SourceRun(
+            run=info.run_id,
+            exp_id=sanitize_id(info.run_id),
+            status=status,
+            params=dict(data.params),  # strings, as MLflow stores them
+            metrics=metrics,
+            title=info.run_name or "",
+            name=info.run_name or "",
+            tags=self._tags(data.tags),
+            reason="" if info.status != "KILLED" else "killed (MLflow status KILLED)",
+            started_at=epoch_ms_time(info.start_time),
+            finished_at=epoch_ms_time(info.end_time),
+            problems=tuple(problems),
+        )
+
+    def _metrics(self, run_id: str, last: Mapping[str, Any]) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for name, raw in sorted(last.items()):
+            if name not in self.policy.metrics:
+                self.unknown.add(name)
+                continue
+            how = self.chosen.get(name, "last")
+            value = metric_value(raw) if how == "last" else self._aggregate(run_id, name, how)
+            if value is not None:
+                metrics[name] = value
+        return metrics
+
+    def _aggregate(self, run_id: str, name: str, how: str) -> float:
+        values = [float(m.value) for m in self.client.get_metric_history(run_id, name)]
+        if not values or not all(math.isfinite(v) for v in values):
+            return math.nan  # refused by the plan, naming the metric
+        return min(values) if how == "min" else max(values)
+
+    def _tags(self, tags: Mapping[str, str]) -> tuple[str, ...]:
+        kept = []
+        for key, value in sorted(tags.items()):
+            if key.startswith("mlflow."):
+                continue  # MLflow's own (source, user, run name): provenance, not tags
+            tag = f"{key}:{value}"
+            if is_tag(tag):
+                kept.append(tag)
+            else:
+                self.dropped_tags.add(key)
+        return tuple(kept)
+
+    def notes(self) -> tuple[str, ...]:
+        notes = []
+        if self.unknown:
+            notes.append(
+                f"metrics not in the registry, not imported: {', '.join(sorted(self.unknown))}"
+            )
+        if self.dropped_tags:
+            notes.append(
+                "tags not kept (key:value must be a tag of at most 64 letters, digits and "
+                f"._:/+-): {', '.join(sorted(self.dropped_tags))}"
+            )
+        return tuple(notes)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow logs its store's set-up at INFO on stderr, which is the import's."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

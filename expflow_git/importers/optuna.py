@@ -1,0 +1,205 @@
+"""Read an Optuna study through Optuna's own API (the `optuna` extra): one `SourceRun` per
+trial (docs/spec.md §4.2).
+
+COMPLETE → success with a result, FAIL → failed (with the reason Optuna kept, where it
+kept one), PRUNED → skipped, RUNNING → running, WAITING → pending. The objective values
+become registry metrics in objective order (`--metric`, by default the study's
+`metric_names`); user attributes named like registry metrics join them, and
+`--split-attr SPLIT=ATTR` puts a user attribute into `splits.SPLIT`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from expflow_git.documents import Status
+from expflow_git.errors import ExpflowError, printable
+from expflow_git.importers.source import (
+    Source,
+    SourceRun,
+    first_line,
+    join_id,
+    metric_value,
+    redact_uri,
+    refuse_missing_sqlite,
+    registry_names,
+    require_extra,
+    scalar_params,
+    sqlalchemy_error,
+    study_id,
+    utc_time,
+)
+from expflow_git.policy.model import Policy
+
+_STATES = {
+    "COMPLETE": Status.SUCCESS,
+    "FAIL": Status.FAILED,
+    "PRUNED": Status.SKIPPED,
+    "RUNNING": Status.RUNNING,
+    "WAITING": Status.PENDING,
+}
+_SPLIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+
+
+def parse_split_attrs(items: Sequence[str]) -> dict[str, str]:
+    """`--split-attr SPLIT=ATTR` pairs; a split name must fit the result schema (exit 2)."""
+    splits: dict[str, str] = {}
+    for item in items:
+        split, sep, attr = item.partition("=")
+        if not sep or not attr or not _SPLIT.match(split):
+            raise ExpflowError(
+                f"--split-attr {printable(item)!r}: expected SPLIT=ATTR, SPLIT of letters, "
+                "digits, '.', '_' and '-'"
+            )
+        if split in splits:
+            raise ExpflowError(f"--split-attr {split!r} given twice")
+        splits[split] = attr
+    return splits
+
+
+def read_optuna(
+    storage: str,
+    study: str,
+    policy: Policy,
+    *,
+    study_as: str | None = None,
+    metrics: Sequence[str] = (),
+    split_attrs: Mapping[str, str] | None = None,
+) -> Source:
+    """Every trial of `study` in `storage` (an Optuna storage URL), mapped."""
+    optuna = require_extra("optuna", "optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # stderr is ours
+    uri = redact_uri(storage)
+    refuse_missing_sqlite(storage, uri)
+    try:
+        with warnings.catch_warnings():
+            # metric_names is "experimental": a warning per import says nothing useful
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            loaded = optuna.load_study(study_name=study, storage=storage)
+            trials = loaded.get_trials(deepcopy=False)
+            directions = loaded.directions
+            names = list(metrics) or list(loaded.metric_names or [])
+    except KeyError:
+        raise ExpflowError(f"{uri}: no Optuna study named {printable(study)!r}") from None
+    except (ValueError, ImportError, RuntimeError, optuna.exceptions.OptunaError) as exc:
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna study: {first_line(exc, storage)}"
+        ) from None
+    except sqlalchemy_error() as exc:
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna storage: {first_line(exc, storage)}"
+        ) from None
+    if len(names) != len(directions):
+        have = f"{len(names)} metric name(s)" if names else "no metric_names"
+        raise ExpflowError(
+            f"study {printable(study)!r} has {len(directions)} objective(s) and {have}: give "
+            "--metric NAME once per objective, in objective order"
+        )
+    registry_names(names, policy, option="--metric")
+    mapper = _Mapper(study_id(study, study_as), tuple(names), dict(split_attrs or {}), policy)
+    return Source(
+        tracker="optuna",
+        uri=uri,
+        study=study,
+        expflow_study=mapper.study,
+        runs=[mapper.run(t) for t in sorted(trials, key=lambda t: t.number)],
+        notes=mapper.notes(),
+    )
+
+
+class _Mapper:
+    """One trial → one SourceRun."""
+
+    def __init__(
+        self, study: str, names: tuple[str, ...], split_attrs: dict[str, str], policy: Policy
+    ) -> None:
+        self.study = study
+        self.names = names
+        self.split_attrs = split_attrs
+        self.policy = policy
+        self.unknown: set[str] = set()  # numeric user attributes the registry lacks
+
+    def run(self, trial: Any) -> SourceRun:
+        status = _STATES.get(trial.state.name)
+        # A WAITING trial enqueued with fixed parameters has them only there.
+        fixed = trial.system_attrs.get("fixed_params")
+        given = trial.params or (fixed if isinstance(fixed, dict) else {})
+        params, problems = scalar_params(given)
+        if status is None:
+            problems.append(f"state {trial.state.name} has no expflow status")
+            status = Status.FAILED
+        metrics: dict[str, float] = {}
+        splits: dict[str, dict[str, float]] = {}
+        if status is Status.SUCCESS:
+            metrics = self._metrics(trial, problems)
+            splits = self._splits(trial, problems)
+        return SourceRun(
+            run=str(trial.number),
+            exp_id=join_id(self.study, f"t{trial.number:04d}"),
+            status=status,
+            params=params,
+            metrics=metrics,
+            splits=splits,
+            title=f"trial {trial.number}",
+            reason=_reason(trial, status),
+            started_at=utc_time(trial.datetime_start),
+            finished_at=utc_time(trial.datetime_complete),
+            problems=tuple(problems),
+        )
+
+    def _metrics(self, trial: Any, problems: list[str]) -> dict[str, float]:
+        values = list(trial.values or ())
+        if len(values) != len(self.names):
+            problems.append(f"{len(values)} objective value(s), {len(self.names)} expected")
+            return {}
+        metrics = dict(zip(self.names, (float(v) for v in values), strict=True))
+        for key, raw in sorted(trial.user_attrs.items()):
+            value = metric_value(raw)
+            if value is None or key in metrics:
+                continue
+            if key in self.policy.metrics:
+                metrics[key] = value  # a user attribute that is a registry metric
+            elif key not in self.split_attrs.values():
+                self.unknown.add(key)
+        return metrics
+
+    def notes(self) -> tuple[str, ...]:
+        if not self.unknown:
+            return ()
+        names = ", ".join(sorted(self.unknown))
+        return (f"numeric user attributes not in the registry, not imported: {names}",)
+
+    def _splits(self, trial: Any, problems: list[str]) -> dict[str, dict[str, float]]:
+        splits: dict[str, dict[str, float]] = {}
+        for split, attr in self.split_attrs.items():
+            if attr not in trial.user_attrs:
+                continue  # this trial measured no such split
+            raw = trial.user_attrs[attr]
+            value = metric_value(raw)
+            if value is not None:
+                # One number: the first objective's metric on that split (what the
+                # walk-forward gate compares).
+                splits[split] = {self.names[0]: value}
+            elif isinstance(raw, dict) and all(metric_value(v) is not None for v in raw.values()):
+                splits[split] = {str(k): float(v) for k, v in raw.items()}
+            else:
+                problems.append(
+                    f"user attribute {attr!r} is no number nor a mapping of metric names to numbers"
+                )
+        return splits
+
+
+def _reason(trial: Any, status: Status) -> str:
+    if status is Status.FAILED:
+        for attrs in (trial.system_attrs, trial.user_attrs):
+            reason = attrs.get("fail_reason")
+            if isinstance(reason, str) and reason:
+                return reason[:2000]
+        return "failed in Optuna (no reason recorded)"
+    if status is Status.SKIPPED:
+        steps = trial.intermediate_values
+        return f"pruned at step {max(steps)}" if steps else "pruned"
+    return ""

@@ -1,0 +1,245 @@
+"""What every importer hands to the plan (`common.py`): a tracker's runs, already mapped to
+expflow's terms (record id, status, params, metrics, splits), and the helpers the three
+importers share: stable ids, URIs without passwords, UTC times, strict numbers, the extra.
+
+Nothing here reads a tracker; optuna.py, mlflow.py and csv.py do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from expflow_git.documents import ID_RE, Scalar, Status
+from expflow_git.errors import ExpflowError, printable
+from expflow_git.policy.model import Policy, did_you_mean
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """One run of a tracker, mapped: the record and result the plan builds from it.
+
+    `metrics` may still hold what the registry refuses (NaN, out of range): the plan
+    checks every value with the same checks as `validate` and refuses the run.
+    `problems` are what the importer itself refused (a non-number in a CSV cell)."""
+
+    run: str  # the tracker's own identity: trial number, run id, the id column's value
+    exp_id: str  # the record id derived from it (stable, sanitized to the id pattern)
+    status: Status
+    params: Mapping[str, Scalar]
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    splits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    title: str = ""
+    name: str = ""  # the tracker's run name, kept in provenance
+    tags: tuple[str, ...] = ()
+    reason: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    problems: tuple[str, ...] = ()
+
+    def label(self, tracker: str) -> str:
+        """How messages name the run in its tracker: `trial 3`, `run 9f2c…`, `row a-1`."""
+        noun = {"optuna": "trial", "mlflow": "run", "csv": "id"}.get(tracker, "run")
+        return f"{noun} {self.run}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The runs of one study of one tracker, and notes worth one line each (metrics
+    that are not in the registry, tags that could not be kept)."""
+
+    tracker: str  # optuna | mlflow | csv (provenance.source.tracker)
+    uri: str  # where it was read, any password removed
+    study: str  # the tracker's study / experiment / file name
+    expflow_study: str  # the study the records get
+    runs: Sequence[SourceRun]
+    notes: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------- ids
+_NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_ID_MAX = 128
+
+
+def sanitize_id(text: str) -> str:
+    """`text` if it is a valid id; else its invalid characters as `-`, trimmed, with the
+    first 8 hex digits of its SHA-256 appended, so that two names that sanitize alike
+    (`a b`, `a/b`) still get two ids, the same ones on every import."""
+    if ID_RE.match(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    body = _NOT_ID.sub("-", text).lstrip("._-")[: _ID_MAX - len(digest) - 1].rstrip("._-")
+    return f"{body}-{digest}" if body else f"x{digest}"
+
+
+def join_id(*parts: str) -> str:
+    """Parts joined by `-`, each already an id; a result too long is shortened the same
+    way `sanitize_id` does (a hash of the whole keeps it unique)."""
+    whole = "-".join(parts)
+    if len(whole) <= _ID_MAX:
+        return whole
+    digest = hashlib.sha256(whole.encode()).hexdigest()[:8]
+    return f"{whole[: _ID_MAX - 9].rstrip('._-')}-{digest}"
+
+
+def study_id(name: str, study_as: str | None) -> str:
+    """The expflow study: `--study-as` (which must be an id) or the tracker's name,
+    sanitized."""
+    if study_as is None:
+        return sanitize_id(name)
+    if not ID_RE.match(study_as):
+        raise ExpflowError(
+            f"--study-as {study_as!r}: use letters, digits, '.', '_' and '-' "
+            "(at most 128, starting with a letter or digit)"
+        )
+    return study_as
+
+
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,63}\Z")
+
+
+def is_tag(text: str) -> bool:
+    """Whether `text` fits the record schema's tag pattern."""
+    return bool(_TAG.match(text))
+
+
+# ----------------------------------------------------------------------------- URIs
+_SECRET_QUERY = re.compile(r"pass|secret|token|key|auth|credential", re.IGNORECASE)
+
+
+def redact_uri(uri: str) -> str:
+    """The URI as provenance keeps it: no password in the user info, no query value
+    whose name says it is a secret (`?password=`, `?token=`)."""
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError:
+        return "<unparseable URI>"
+    if parts.password is None and not _SECRET_QUERY.search(parts.query):
+        return uri  # unchanged: urlunsplit would drop the empty host of sqlite:////path
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{host}" if user else host
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        query = urllib.parse.urlencode(
+            [(k, "REDACTED" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="/"
+        )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+# ----------------------------------------------------------------------------- values
+def utc_time(value: dt.datetime | None) -> str | None:
+    """RFC 3339 in UTC; a naive time (Optuna's) is taken as this machine's local time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.astimezone()
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def epoch_ms_time(value: int | None) -> str | None:
+    """MLflow's milliseconds since the epoch as RFC 3339 UTC."""
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return utc_time(moment)
+
+
+def metric_value(value: Any) -> float | None:
+    """A tracker's number as a metric value (NaN and infinities kept, for the plan to
+    refuse and name); None for what is no number at all (a string, a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def registry_names(names: Sequence[str], policy: Policy, *, option: str) -> tuple[str, ...]:
+    """Metric names given on the command line must be in the registry (exit 2)."""
+    for name in names:
+        if name not in policy.metrics:
+            raise ExpflowError(
+                f"{option} {printable(name)!r}: not in the registry of "
+                f"{policy.path}{did_you_mean(name, policy.metrics)}"
+            )
+    return tuple(names)
+
+
+def scalar_params(params: Mapping[str, Any]) -> tuple[dict[str, Scalar], list[str]]:
+    """Parameters a record can hold (strings, finite numbers, booleans, null), and a
+    problem for each other one (a list, a NaN)."""
+    kept: dict[str, Scalar] = {}
+    problems = []
+    for key, value in params.items():
+        if value is None or isinstance(value, (str, bool, int)):
+            kept[str(key)] = value
+        elif isinstance(value, float) and math.isfinite(value):
+            kept[str(key)] = value
+        else:
+            problems.append(f"param {key!r} = {value!r} is no string, finite number or bool")
+    return kept, problems
+
+
+# ----------------------------------------------------------------------------- extras
+def require_extra(module: str, extra: str) -> ModuleType:
+    """Import an optional tracker library, or stop with the one line that says which
+    extra installs it (exit 2)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ExpflowError(
+            f"{module} is not installed: install expflow-git[{extra}] "
+            f"(pip install 'expflow-git[{extra}]')"
+        ) from None
+
+
+def sqlalchemy_error() -> type[Exception]:
+    """SQLAlchemy's base error (the SQL stores of Optuna and MLflow raise it), or a type
+    nothing raises when SQLAlchemy is absent."""
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:
+        return _Never
+    return SQLAlchemyError
+
+
+class _Never(Exception):
+    """Stands for an exception type that cannot be raised."""
+
+
+def first_line(exc: BaseException, uri: str) -> str:
+    """A library's error message as one printable line, without `uri`'s password (a
+    library may quote the URI it was given)."""
+    text = str(exc).strip().splitlines()
+    message = text[0] if text else type(exc).__name__
+    message = message.replace(uri, redact_uri(uri))
+    try:
+        password = urllib.parse.urlsplit(uri).password
+    except ValueError:
+        password = None
+    if password:
+        message = message.replace(password, "***")
+    return printable(message)
+
+
+def refuse_missing_sqlite(url: str, shown: str) -> None:
+    """SQLAlchemy would create an empty database for a mistyped `sqlite:///` path."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :].split("?", 1)[0]
+        if path and path != ":memory:" and not Path(path).exists():
+            raise ExpflowError(f"{shown}: no such database file")

@@ -1,0 +1,148 @@
+"""`expflow-git import` (issue 17, docs/spec.md §4.2), what the three importers share: stable
+ids, URIs without passwords, the missing extra, and the helpers the importer tests use
+(hooks installed for real, commits through them, the audit)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo
+from support import run_cli, run_git
+
+from expflow_git.documents import ID_RE
+from expflow_git.importers.source import join_id, redact_uri, sanitize_id
+from expflow_git.pin.store import hash_pin, save_hash
+
+PIN = "1234"
+
+
+# ----------------------------------------------------------------------------- helpers
+def install_hooks(repo: ExpRepo) -> None:
+    """The plain git hooks (`install-hooks`), calling this interpreter's expflow_git."""
+    res = run_cli(["install-hooks"], repo.path)
+    assert res.code == 0, res
+
+
+def hook_commit(
+    repo: ExpRepo, message: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`git add -A && git commit` through the installed hooks (no --no-verify)."""
+    repo.git("add", "-A")
+    return run_git(repo.path, "commit", "-q", "-m", message, env=env)
+
+
+def set_pin(home: Path) -> dict[str, str]:
+    """A PIN in the private EXPFLOW_HOME; the environment that gives it to a hook."""
+    save_hash(home, hash_pin(PIN))
+    return {"EXPFLOW_PIN": PIN}
+
+
+def audit_passes(repo: ExpRepo) -> str:
+    """`audit` at HEAD exits 0; its text output."""
+    res = run_cli(["audit"], repo.path)
+    assert res.code == 0, res
+    return res.out
+
+
+def totals(out: str) -> str:
+    """The totals line of an import's output."""
+    line = next(ln for ln in out.splitlines() if ln.startswith(("imported:", "dry run")))
+    return line.split(": ", 2)[-1]
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under experiments/, results/ and corrections/, with its bytes."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for folder in ("experiments", "results", "corrections")
+        for p in sorted((root / folder).rglob("*"))
+        if p.is_file()
+    }
+
+
+# ----------------------------------------------------------------------------- ids
+@pytest.mark.parametrize(
+    "name", ["pde search", "a/b", "a b", "../../etc", "-x", "é", "\x1b[31m", "", "x" * 300]
+)
+def test_sanitized_ids_are_valid_stable_and_distinct(name: str) -> None:
+    made = sanitize_id(name)
+    assert ID_RE.match(made), made
+    assert sanitize_id(name) == made  # the same id on every import
+    assert "/" not in made and ".." not in made.split("-")[0]
+
+
+def test_names_that_sanitize_alike_keep_distinct_ids() -> None:
+    ids = {sanitize_id(n) for n in ("a b", "a/b", "a-b", "a  b", "a\tb")}
+    assert len(ids) == 5
+    assert sanitize_id("exp-001") == "exp-001"  # a valid id is kept as it is
+
+
+def test_joined_ids_stay_within_the_pattern() -> None:
+    long = join_id("s" * 120, "t0001")
+    assert ID_RE.match(long) and len(long) <= 128
+    assert long != join_id("s" * 120, "t0002")
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+        ("sqlite:///rel.db", "sqlite:///rel.db"),
+        ("postgresql://bob:s3cret@db:5432/optuna", "postgresql://bob@db:5432/optuna"),
+        ("mysql+pymysql://:s3cret@db/o", "mysql+pymysql://db/o"),
+        (
+            "https://u:s3cret@mlflow.example/?token=s3cret&x=1",
+            "https://u@mlflow.example/?token=REDACTED&x=1",
+        ),
+        ("http://mlflow.example:5000", "http://mlflow.example:5000"),
+    ],
+)
+def test_provenance_uri_has_no_password(uri: str, shown: str) -> None:
+    assert redact_uri(uri) == shown
+    assert "s3cret" not in redact_uri(uri)
+
+
+# ----------------------------------------------------------------------------- extras
+@pytest.mark.parametrize(
+    ("module", "args", "extra"),
+    [
+        ("optuna", ["optuna", "--storage", "sqlite:///x.db", "--study", "s"], "optuna"),
+        (
+            "mlflow",
+            ["mlflow", "--tracking-uri", "sqlite:///x.db", "--experiment", "e"],
+            "mlflow",
+        ),
+    ],
+)
+def test_a_missing_extra_is_one_line_naming_it(
+    exp_repo: ExpRepo, module: str, args: list[str], extra: str
+) -> None:
+    # A real subprocess in which the tracker library cannot be imported.
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; "
+        "from expflow_git.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "import", *args],
+        cwd=exp_repo.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert f"install expflow-git[{extra}]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (exp_repo.path / "experiments").exists() or not any(
+        (exp_repo.path / "experiments").rglob("*.json")
+    )
+
+
+def test_import_is_listed_in_the_help(exp_repo: ExpRepo) -> None:
+    res = run_cli(["import", "--help"], exp_repo.path)
+    assert res.code == 0
+    for name in ("optuna", "mlflow", "csv"):
+        assert name in res.out

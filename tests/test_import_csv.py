@@ -1,0 +1,227 @@
+"""`expflow-git import csv` (issue 17, docs/spec.md §4.2): one run per row, strict parsing
+(a non-number in a metric column names the row and the column), a status column, splits
+as SPLIT/METRIC columns, ids sanitized and escaped where printed; committed through the
+real hooks and audited; a second import is a no-op."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ExpRepo
+from support import CliCall, run_cli
+from test_import_common import audit_passes, hook_commit, install_hooks, totals, tree_bytes
+
+from expflow_git.documents import ID_RE
+
+STUDY = "sheet"
+GOOD = (
+    "run,sub_step,lr,seg_total,pde_mean,train_time_min,holdout/seg_total,state\n"
+    "r-001,5,0.001,57.09,15.0,45.5,55.2,success\n"
+    "r-002,3,0.01,58.2,14.1,50,56.0,success\n"
+    "r-003,4,0.02,,,,,failed\n"
+    "r-004,2,0.03,56.1,16.2,38,53.9,success\n"
+)
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "runs.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def args(path: Path, *extra: str) -> list[str]:
+    return ["import", "csv", str(path), "--id-column", "run", "--study", STUDY, *extra]
+
+
+def load(repo: ExpRepo, rel: str) -> Any:
+    return json.loads((repo.path / rel).read_text())
+
+
+def test_rows_become_runs_with_splits_and_statuses(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    path = write_csv(tmp_path, GOOD)
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "4 new, 0 updated, 0 unchanged, 0 refused"
+    rec = load(exp_repo, f"experiments/{STUDY}/r-001.json")
+    assert rec["status"] == "success"
+    assert rec["params"] == {"sub_step": "5", "lr": "0.001"}  # kept as the file has them
+    assert rec["provenance"]["source"] == {
+        "tracker": "csv",
+        "uri": str(path),
+        "study": "runs.csv",
+        "run": "r-001",
+    }
+    res_doc = load(exp_repo, f"results/{STUDY}/r-001.json")
+    assert res_doc["metrics"] == {"seg_total": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}
+    assert res_doc["splits"] == {"holdout": {"seg_total": 55.2}}
+    assert load(exp_repo, f"experiments/{STUDY}/r-003.json")["status"] == "failed"
+    assert not (exp_repo.path / f"results/{STUDY}/r-003.json").exists()
+
+
+def test_committed_through_the_hooks_audited_and_reimported_as_a_noop(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    install_hooks(exp_repo)
+    # The cells are strings; the template's numeric rule on them is another change's.
+    policy = exp_repo.path / "expflow.yaml"
+    rule = "  - {param: sub_step, op: gt, value: 0, required: true}\n"
+    policy.write_text(policy.read_text().replace("rules:\n" + rule, "rules: []\n"))
+    path = write_csv(tmp_path, GOOD)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    proc = hook_commit(exp_repo, "import the sheet")
+    assert proc.returncode == 0, proc.stderr
+    assert "r-002" in audit_passes(exp_repo)
+    before = tree_bytes(exp_repo.path)
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert totals(res.out) == "0 new, 0 updated, 4 unchanged, 0 refused", res
+    assert tree_bytes(exp_repo.path) == before and exp_repo.status() == ""
+    # A row appended later is the only thing the next import writes.
+    path.write_text(GOOD + "r-005,6,0.04,59,13,41,57,success\n")
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert totals(res.out) == "1 new, 0 updated, 4 unchanged, 0 refused", res
+    # A committed row edited in the sheet is refused, and nothing is rewritten.
+    path.write_text(GOOD.replace("57.09", "57.5"))
+    before = tree_bytes(exp_repo.path)
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 1 and "r-001 (id r-001): id r-001 changed after its result" in res.out
+    assert tree_bytes(exp_repo.path) == before
+
+
+def test_a_non_number_names_the_row_and_column_and_refuses_only_that_row(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    text = GOOD.replace("58.2,14.1", "58.2,n/a").replace("56.1,", "NaN,")
+    res = cli(args(write_csv(tmp_path, text), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert "row 3: column 'pde_mean': 'n/a' is not a number" in res.out
+    assert "row 5: column 'seg_total': 'NaN' is not a number" in res.out
+    assert totals(res.out) == "2 new, 0 updated, 0 unchanged, 2 refused"
+    assert not (exp_repo.path / f"experiments/{STUDY}/r-002.json").exists()
+    assert (exp_repo.path / f"results/{STUDY}/r-001.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD.replace("r-002", "r-001"), "id 'r-001' is derived twice"),
+        (GOOD.replace(",success\nr-002", ",succes\nr-002"), "'succes' is no status"),
+        (GOOD + "r-009,1\n", "row 6: 2 cells, the header has 8"),
+        (GOOD.replace("r-001,5,0.001,57.09,15.0,45.5", "r-001,5,0.001,57.09,15.0,-1"), "below"),
+        (GOOD.replace("r-001,5,0.001,57.09,15.0,45.5", "r-001,5,0.001,57.09,15.0,"), "required"),
+    ],
+)
+def test_bad_rows_are_refused_one_line_each(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, text: str, message: str
+) -> None:
+    res = cli(args(write_csv(tmp_path, text), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    refused = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    assert len(refused) == 1 and message in refused[0], res.out
+
+
+@pytest.mark.parametrize(
+    ("extra", "text", "message"),
+    [
+        (["--status-column", "stat"], GOOD, "no such column (did you mean 'state'?)"),
+        (["--metric-columns", "seg_totl"], GOOD.replace("seg_total,", "seg_totl,", 1), "registry"),
+        ([], "run,seg_total,seg_total\n", "appears twice"),
+        ([], "", "empty"),
+    ],
+)
+def test_file_level_problems_are_exit_2(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, extra: list[str], text: str, message: str
+) -> None:
+    res = cli(args(write_csv(tmp_path, text), *extra), exp_repo.path)
+    assert res.code == 2 and message in res.err and res.err.count("\n") == 1, res
+
+
+def test_not_utf8_is_exit_2(exp_repo: ExpRepo, tmp_path: Path, cli: CliCall) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("run,seg_total\nr\xe9,1\n".encode("latin-1"))
+    res = cli(args(path), exp_repo.path)
+    assert res.code == 2 and "not UTF-8" in res.err, res
+
+
+def test_hostile_ids_are_sanitized_and_escaped(exp_repo: ExpRepo, tmp_path: Path) -> None:
+    text = (
+        "run,seg_total,pde_mean,train_time_min,sub_step\n"
+        '"\x1b[31m../../evil\u202e",57,15,45,5\n'
+        '"::error::forged",56,15,45,5\n'
+    )
+    res = run_cli(args(write_csv(tmp_path, text)), exp_repo.path)
+    assert res.code == 0, res
+    assert "\x1b" not in res.out and "\u202e" not in res.out
+    assert not any(ln.startswith("::") for ln in res.out.splitlines())
+    written = sorted(p.name for p in (exp_repo.path / "experiments" / STUDY).iterdir())
+    assert len(written) == 2 and all(ID_RE.match(n[: -len(".json")]) for n in written)
+    assert not (tmp_path / "evil").exists()
+    assert run_cli(["validate"], exp_repo.path).code == 0
+
+
+def test_the_python_api_imports_the_same(exp_repo: ExpRepo, tmp_path: Path) -> None:
+    from expflow_git.importers import Action, import_csv
+
+    path = write_csv(tmp_path, GOOD)
+    summary = import_csv(
+        path, id_column="run", study=STUDY, root=exp_repo.path, status_column="state"
+    )
+    assert summary.count(Action.NEW) == 4 and summary.refused == 0
+
+
+def rows(count: int) -> str:
+    lines = ["run,sub_step,seg_total,pde_mean,train_time_min"]
+    lines += [f"r-{i:04d},{i % 7 + 1},{50 + i % 10},15,{30 + i % 20}" for i in range(count)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_progress_bar_only_on_a_terminal(exp_repo: ExpRepo, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from support import scrubbed_env
+
+    path = write_csv(tmp_path, rows(250))
+    plain = run_cli(args(path, "--dry-run"), exp_repo.path)
+    assert plain.code == 0 and plain.err == "", plain  # no terminal: no bar
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "expflow_git", *args(path, "--dry-run")],
+        cwd=exp_repo.path,
+        env=scrubbed_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other end is closed: everything was read
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"import [" in seen and b"250/250" in seen, seen
+    assert b"250/250" not in proc.stdout  # the bar is on stderr, never in the output
+
+
+def test_a_study_over_its_budget_is_warned_of(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text() + "budget: {max_runs_per_study: 3}\n")
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    assert "study sheet will have 4 runs, over the policy's budget of 3" in res.err

@@ -1,0 +1,241 @@
+"""`expflow-git import mlflow` (issue 17, docs/spec.md §4.2) on real MLflow runs that MLflow's
+own client writes to a local SQLite tracking store under tmp (no server, no network):
+statuses, string params, tags, last/min/max metrics, unknown metrics listed once; the
+import committed through the real hooks and audited; a second import is a no-op; a run
+changed after commit is reported, not rewritten."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ExpRepo
+from support import CliCall
+from test_import_common import audit_passes, hook_commit, install_hooks, totals, tree_bytes
+
+pytest.importorskip(
+    "mlflow.tracking", reason="needs the mlflow extra: pip install 'expflow-git[mlflow]'"
+)
+pytest.importorskip("sqlalchemy", reason="needs the mlflow extra's SQLAlchemy (SQLite store)")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+EXPERIMENT = "pde runs"
+STUDY = "pde-mlflow"
+
+
+class Store:
+    """A SQLite tracking store and the runs written to it, by name."""
+
+    def __init__(self, path: Path) -> None:
+        self.uri = f"sqlite:///{path}"
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.experiment_id = self.client.create_experiment(EXPERIMENT)
+        self.ids: dict[str, str] = {}
+
+    def run(self, name: str, *, params: dict[str, str], tags: dict[str, str] | None = None) -> str:
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags or {})
+        for key, value in params.items():
+            self.client.log_param(run.info.run_id, key, value)
+        self.ids[name] = run.info.run_id
+        return str(run.info.run_id)
+
+    def log(self, name: str, metric: str, *values: float) -> None:
+        for step, value in enumerate(values):
+            self.client.log_metric(self.ids[name], metric, value, step=step)
+
+    def end(self, name: str, status: str) -> None:
+        self.client.set_terminated(self.ids[name], status)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """fno-a FINISHED (seg_total 50, 57, 56; pde_mean 16, 15), fno-b FINISHED, crashed
+    FAILED, stopped KILLED, live RUNNING, queued SCHEDULED."""
+    store = Store(tmp_path / "mlflow.db")
+    store.run(
+        "fno-a",
+        params={"sub_step": "5", "lr": "0.001"},
+        tags={"team": "pde", "note": "two words"},
+    )
+    store.log("fno-a", "seg_total", 50.0, 57.0, 56.0)
+    store.log("fno-a", "pde_mean", 16.0, 15.0)
+    store.log("fno-a", "train_time_min", 45.0)
+    store.log("fno-a", "gpu_util", 0.9)  # not in the registry
+    store.end("fno-a", "FINISHED")
+    store.run("fno-b", params={"sub_step": "3", "lr": "0.01"})
+    store.log("fno-b", "seg_total", 54.0)
+    store.log("fno-b", "pde_mean", 14.0)
+    store.log("fno-b", "train_time_min", 30.0)
+    store.log("fno-b", "gpu_util", 0.8)
+    store.end("fno-b", "FINISHED")
+    store.run("crashed", params={"sub_step": "2"})
+    store.end("crashed", "FAILED")
+    store.run("stopped", params={"sub_step": "2"})
+    store.end("stopped", "KILLED")
+    store.run("live", params={"sub_step": "4"})
+    store.run("queued", params={"sub_step": "4"})
+    store.client.update_run(store.ids["queued"], status="SCHEDULED")
+    return store
+
+
+def import_args(store: Store, *extra: str) -> list[str]:
+    return [
+        "import",
+        "mlflow",
+        "--tracking-uri",
+        store.uri,
+        "--experiment",
+        EXPERIMENT,
+        "--study-as",
+        STUDY,
+        *extra,
+    ]
+
+
+def record(repo: ExpRepo, store: Store, name: str) -> Any:
+    return json.loads((repo.path / f"experiments/{STUDY}/{store.ids[name]}.json").read_text())
+
+
+def result_path(repo: ExpRepo, store: Store, name: str) -> Path:
+    return repo.path / f"results/{STUDY}/{store.ids[name]}.json"
+
+
+def result(repo: ExpRepo, store: Store, name: str) -> Any:
+    return json.loads(result_path(repo, store, name).read_text())
+
+
+def test_runs_map_to_records_and_results(exp_repo: ExpRepo, store: Store, cli: CliCall) -> None:
+    res = cli(import_args(store), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "6 new, 0 updated, 0 unchanged, 0 refused"
+    statuses = {n: record(exp_repo, store, n)["status"] for n in store.ids}
+    assert statuses == {
+        "fno-a": "success",
+        "fno-b": "success",
+        "crashed": "failed",
+        "stopped": "failed",
+        "live": "running",
+        "queued": "pending",
+    }
+    rec = record(exp_repo, store, "fno-a")
+    assert rec["params"] == {"sub_step": "5", "lr": "0.001"}  # strings, as MLflow keeps them
+    assert rec["tags"] == ["team:pde"]  # "two words" is no tag; said once on stderr
+    assert rec["title"] == "fno-a"
+    source = rec["provenance"]["source"]
+    assert source == {**source, "tracker": "mlflow", "run": store.ids["fno-a"], "name": "fno-a"}
+    assert source["study"] == EXPERIMENT and source["uri"] == store.uri
+    assert record(exp_repo, store, "stopped")["reason"].startswith("killed")
+    # The last value of each registry metric; unknown ones listed once, not per run.
+    assert result(exp_repo, store, "fno-a")["metrics"] == {
+        "seg_total": 56.0,
+        "pde_mean": 15.0,
+        "train_time_min": 45.0,
+    }
+    warnings = [ln for ln in res.err.splitlines() if "not in the registry" in ln]
+    assert len(warnings) == 1 and "gpu_util" in warnings[0], res.err
+    assert any("tags not kept" in ln and "note" in ln for ln in res.err.splitlines())
+    for name in ("crashed", "stopped", "live", "queued"):
+        assert not result_path(exp_repo, store, name).exists()
+
+
+def test_min_and_max_of_the_history_on_request(
+    exp_repo: ExpRepo, store: Store, cli: CliCall
+) -> None:
+    args = import_args(store, "--metric", "seg_total=max", "--metric", "pde_mean=min")
+    assert cli(args, exp_repo.path).code == 0
+    metrics = result(exp_repo, store, "fno-a")["metrics"]
+    assert metrics["seg_total"] == 57.0 and metrics["pde_mean"] == 15.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--metric", "seg_total=median"], "expected NAME=min|max|last"),
+        (["--metric", "gpu_util=max"], "not in the registry"),
+    ],
+)
+def test_bad_metric_choices_are_exit_2(
+    exp_repo: ExpRepo, store: Store, cli: CliCall, extra: list[str], message: str
+) -> None:
+    res = cli(import_args(store, *extra), exp_repo.path)
+    assert res.code == 2 and message in res.err, res
+
+
+def test_committed_through_the_hooks_audited_and_reimported_as_a_noop(
+    exp_repo: ExpRepo, store: Store, cli: CliCall
+) -> None:
+    install_hooks(exp_repo)
+    # MLflow params are strings ("5"); comparing them with the template's numeric rule
+    # (sub_step > 0) is another change's (numeric strings compare numerically): this
+    # audit judges without the rule.
+    policy = exp_repo.path / "expflow.yaml"
+    rule = "  - {param: sub_step, op: gt, value: 0, required: true}\n"
+    assert rule in policy.read_text()
+    policy.write_text(policy.read_text().replace("rules:\n" + rule, "rules: []\n"))
+    assert cli(import_args(store), exp_repo.path).code == 0
+    proc = hook_commit(exp_repo, "import mlflow")
+    assert proc.returncode == 0, proc.stderr
+    assert store.ids["fno-a"] in audit_passes(exp_repo)
+    before = tree_bytes(exp_repo.path)
+    again = cli(import_args(store), exp_repo.path)
+    assert again.code == 0, again
+    assert totals(again.out) == "0 new, 0 updated, 6 unchanged, 0 refused"
+    assert tree_bytes(exp_repo.path) == before and exp_repo.status() == ""
+    # The live run finishes: its record is updated, its result added.
+    store.log("live", "seg_total", 58.0)
+    store.log("live", "pde_mean", 13.0)
+    store.log("live", "train_time_min", 50.0)
+    store.end("live", "FINISHED")
+    res = cli(import_args(store), exp_repo.path)
+    assert totals(res.out) == "0 new, 1 updated, 5 unchanged, 0 refused", res
+    assert hook_commit(exp_repo, "live finished").returncode == 0
+    audit_passes(exp_repo)
+
+
+def test_a_run_changed_after_commit_is_reported_not_rewritten(
+    exp_repo: ExpRepo, store: Store, cli: CliCall
+) -> None:
+    assert cli(import_args(store), exp_repo.path).code == 0
+    exp_repo.commit("import")
+    before = tree_bytes(exp_repo.path)
+    store.log("fno-b", "seg_total", 54.0, 60.0)  # logged to the finished run: last is 60
+    res = cli(import_args(store), exp_repo.path)
+    assert res.code == 1, res
+    refusal = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    assert len(refusal) == 1 and store.ids["fno-b"] in refusal[0]
+    assert "changed after its result" in refusal[0]
+    assert tree_bytes(exp_repo.path) == before
+
+
+def test_unknown_experiment_is_exit_2(exp_repo: ExpRepo, store: Store, cli: CliCall) -> None:
+    args = ["import", "mlflow", "--tracking-uri", store.uri, "--experiment", "nope"]
+    res = cli(args, exp_repo.path)
+    assert res.code == 2 and "no MLflow experiment named 'nope'" in res.err, res
+
+
+def test_the_python_api_imports_the_same(exp_repo: ExpRepo, store: Store) -> None:
+    from expflow_git.importers import Action, import_mlflow
+
+    summary = import_mlflow(
+        store.uri, EXPERIMENT, root=exp_repo.path, study_as=STUDY, metrics={"seg_total": "max"}
+    )
+    assert summary.count(Action.NEW) == 6
+    assert result(exp_repo, store, "fno-a")["metrics"]["seg_total"] == 57.0
+
+
+def test_a_password_never_reaches_an_error_message(exp_repo: ExpRepo, cli: CliCall) -> None:
+    # MLflow quotes an unsupported URI in its error; the import shows it without the password.
+    args = [
+        "import",
+        "mlflow",
+        "--tracking-uri",
+        "foo://bob:s3cret@localhost/x",
+        "--experiment",
+        "e",
+    ]
+    res = cli(args, exp_repo.path)
+    assert res.code == 2, res
+    assert "s3cret" not in res.both and "foo://bob@localhost/x" in res.err
+    assert res.err.count("\n") == 1

@@ -1,0 +1,348 @@
+"""`expflow-git import optuna` (issue 17, docs/spec.md §4.2) on real Optuna studies in a
+SQLite file, written by Optuna itself: every trial state, two objectives, user attributes
+as metrics and splits; the import committed through the real hooks and audited; a second
+import is a no-op; a change after commit is reported, not rewritten."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ExpRepo
+from support import CliCall, run_cli
+from test_import_common import (
+    audit_passes,
+    hook_commit,
+    install_hooks,
+    set_pin,
+    totals,
+    tree_bytes,
+)
+
+optuna = pytest.importorskip(
+    "optuna", reason="needs the optuna extra: pip install 'expflow-git[optuna]'"
+)
+from optuna.distributions import FloatDistribution, IntDistribution  # noqa: E402
+from optuna.trial import TrialState, create_trial  # noqa: E402
+
+STUDY = "pde-search"
+DIST = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "sub_step": IntDistribution(1, 8)}
+
+
+def storage_url(db: Path) -> str:
+    return f"sqlite:///{db}"
+
+
+def make_study(db: Path, name: str = STUDY) -> Any:
+    """A two-objective study (seg_total up, pde_mean down) with a trial in every state:
+    0, 1 and 3 COMPLETE, 2 FAIL (with a reason), 4 PRUNED, 5 RUNNING, 6 WAITING."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=name, storage=storage_url(db), directions=["maximize", "minimize"]
+    )
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        study.set_metric_names(["seg_total", "pde_mean"])
+    for n, (seg, pde) in enumerate([(57.0, 15.0), (58.5, 14.2)]):
+        study.add_trial(complete(n + 1, seg, pde, holdout=seg - 2))
+    study.add_trial(
+        create_trial(
+            params={"lr": 0.02, "sub_step": 2},
+            distributions=DIST,
+            state=TrialState.FAIL,
+            system_attrs={"fail_reason": "CUDA out of memory"},
+        )
+    )
+    study.add_trial(complete(3, 56.0, 16.0, holdout=55.0))
+    study.add_trial(
+        create_trial(
+            params={"lr": 0.03, "sub_step": 3}, distributions=DIST, state=TrialState.PRUNED
+        )
+    )
+    study.ask(DIST).set_user_attr("train_time_min", 44.0)  # RUNNING
+    study.enqueue_trial({"lr": 0.05, "sub_step": 5})  # WAITING
+    return study
+
+
+def complete(sub_step: int, seg: float, pde: float, **attrs: Any) -> Any:
+    return create_trial(
+        params={"lr": 0.01 * sub_step, "sub_step": sub_step},
+        distributions=DIST,
+        values=[seg, pde],
+        user_attrs={"train_time_min": 40.0 + sub_step, "note": "x", **attrs},
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "optuna.db"
+    make_study(path)
+    return path
+
+
+def import_args(db: Path, *extra: str) -> list[str]:
+    return ["import", "optuna", "--storage", storage_url(db), "--study", STUDY, *extra]
+
+
+def load(repo: ExpRepo, rel: str) -> Any:
+    return json.loads((repo.path / rel).read_text())
+
+
+def exp_rel(n: int) -> str:
+    return f"experiments/{STUDY}/{STUDY}-t{n:04d}.json"
+
+
+def res_rel(n: int) -> str:
+    return f"results/{STUDY}/{STUDY}-t{n:04d}.json"
+
+
+def test_every_state_maps_to_a_status_with_provenance(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    res = cli(import_args(db, "--split-attr", "holdout=holdout"), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "7 new, 0 updated, 0 unchanged, 0 refused"
+    statuses = [load(exp_repo, exp_rel(n))["status"] for n in range(7)]
+    assert statuses == ["success", "success", "failed", "success", "skipped", "running", "pending"]
+    assert load(exp_repo, exp_rel(2))["reason"] == "CUDA out of memory"
+    assert load(exp_repo, exp_rel(4))["reason"] == "pruned"
+    assert load(exp_repo, exp_rel(6))["params"] == {"lr": 0.05, "sub_step": 5}  # enqueued
+    record = load(exp_repo, exp_rel(1))
+    assert record["params"] == {"lr": 0.02, "sub_step": 2}
+    source = record["provenance"]["source"]
+    assert source["tracker"] == "optuna" and source["run"] == "1" and source["study"] == STUDY
+    assert source["uri"] == storage_url(db)
+    assert source["started_at"].endswith("Z") and source["finished_at"].endswith("Z")
+    # Objectives in objective order, a user attribute that is a registry metric, a split.
+    result = load(exp_repo, res_rel(1))
+    assert result["metrics"] == {"seg_total": 58.5, "pde_mean": 14.2, "train_time_min": 42.0}
+    assert result["splits"] == {"holdout": {"seg_total": 56.5}}
+    assert result["provenance"]["source"]["run"] == "1"
+    for n in (2, 4, 5, 6):
+        assert not (exp_repo.path / res_rel(n)).exists()
+
+
+def test_imported_study_commits_through_the_hooks_audits_and_reimports_as_a_noop(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    install_hooks(exp_repo)
+    assert cli(import_args(db), exp_repo.path).code == 0
+    proc = hook_commit(exp_repo, "import the study")
+    assert proc.returncode == 0, proc.stderr
+    out = audit_passes(exp_repo)
+    assert f"{STUDY}-t0001" in out
+    before = tree_bytes(exp_repo.path)
+    again = cli(import_args(db), exp_repo.path)
+    assert again.code == 0, again
+    assert totals(again.out) == "0 new, 0 updated, 7 unchanged, 0 refused"
+    assert tree_bytes(exp_repo.path) == before  # not one byte rewritten
+    assert exp_repo.status() == ""
+
+
+def test_incremental_new_trials_and_finished_running_ones(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    install_hooks(exp_repo)
+    assert cli(import_args(db), exp_repo.path).code == 0
+    assert hook_commit(exp_repo, "first import").returncode == 0
+    study = optuna.load_study(study_name=STUDY, storage=storage_url(db))
+    running = next(t for t in study.get_trials() if t.state is TrialState.RUNNING)
+    study.tell(running.number, [59.0, 13.0])  # the running trial finishes
+    study.add_trial(complete(6, 60.0, 12.5))  # and a new one
+    res = cli(import_args(db), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "1 new, 1 updated, 6 unchanged, 0 refused"
+    assert "status running → success" in res.out
+    assert load(exp_repo, exp_rel(5))["status"] == "success"
+    assert load(exp_repo, res_rel(5))["metrics"]["seg_total"] == 59.0
+    assert (exp_repo.path / res_rel(7)).exists()
+    assert hook_commit(exp_repo, "second import").returncode == 0, "the hooks refused it"
+    audit_passes(exp_repo)
+
+
+def change_objective(db: Path, trial_number: int, value: float) -> None:
+    """Someone edits a finished trial's first objective in the database itself."""
+    with sqlite3.connect(db) as con:
+        (trial_id,) = con.execute(
+            "SELECT trial_id FROM trials WHERE number = ?", (trial_number,)
+        ).fetchone()
+        con.execute(
+            "UPDATE trial_values SET value = ? WHERE trial_id = ? AND objective = 0",
+            (value, trial_id),
+        )
+
+
+def test_a_source_changed_after_commit_is_reported_not_rewritten(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    install_hooks(exp_repo)
+    assert cli(import_args(db), exp_repo.path).code == 0
+    assert hook_commit(exp_repo, "import").returncode == 0
+    before = tree_bytes(exp_repo.path)
+    change_objective(db, 1, 61.0)
+    res = cli(import_args(db), exp_repo.path)
+    assert res.code == 1, res
+    assert totals(res.out) == "0 new, 0 updated, 6 unchanged, 1 refused"
+    refusal = next(ln for ln in res.out.splitlines() if ln.startswith("refused"))
+    assert f"{STUDY}-t0001 (trial 1)" in refusal
+    assert "changed after its result" in refusal and "--correct REASON" in refusal
+    assert tree_bytes(exp_repo.path) == before
+    assert exp_repo.status() == ""
+
+
+def test_a_changed_source_is_taken_in_as_a_declared_correction(
+    exp_repo: ExpRepo, db: Path, cli: CliCall, isolated_env: Path
+) -> None:
+    install_hooks(exp_repo)
+    pin_env = set_pin(isolated_env)
+    assert cli(import_args(db), exp_repo.path).code == 0
+    assert hook_commit(exp_repo, "import").returncode == 0
+    change_objective(db, 1, 61.0)
+    # Without the PIN (no terminal) the correction is refused before anything is written.
+    refused = run_cli(
+        [*import_args(db), "--correct", "re-scored with the fixed metric"], exp_repo.path
+    )
+    assert refused.code == 2, refused
+    assert exp_repo.status() == ""
+    res = run_cli(
+        [*import_args(db), "--correct", "re-scored with the fixed metric"],
+        exp_repo.path,
+        env=pin_env,
+    )
+    assert res.code == 0, res
+    assert totals(res.out) == "0 new, 0 updated, 1 corrected, 6 unchanged, 0 refused"
+    assert load(exp_repo, res_rel(1))["metrics"]["seg_total"] == 61.0
+    corrections = list((exp_repo.path / "corrections").rglob("*.json"))
+    assert len(corrections) == 1
+    doc = json.loads(corrections[0].read_text())
+    assert doc["experiment"] == f"{STUDY}-t0001"
+    assert doc["reason"] == "re-scored with the fixed metric"
+    # The protect hook accepts the declared rewrite (with the PIN), and the audit lists it.
+    proc = hook_commit(exp_repo, "correct trial 1", env=pin_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "re-scored with the fixed metric" in audit_passes(exp_repo)
+
+
+def test_no_correction_where_the_policy_denies_them(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(
+        policy.read_text().replace(
+            "protect: {results_immutable: true}",
+            "protect: {results_immutable: true, corrections: deny}",
+        )
+    )
+    assert cli(import_args(db), exp_repo.path).code == 0
+    exp_repo.commit("import")
+    before = tree_bytes(exp_repo.path)
+    change_objective(db, 0, 50.0)
+    res = cli([*import_args(db), "--correct", "why", "--force"], exp_repo.path)
+    assert res.code == 1
+    assert "allows no corrections" in res.out
+    assert tree_bytes(exp_repo.path) == before
+
+
+def test_values_the_registry_refuses_are_reported_per_trial(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    db = tmp_path / "bad.db"
+    study = make_study(db)
+    study.add_trial(complete(4, 57.0, 15.0, train_time_min=-3.0))  # below its min 0
+    study.add_trial(complete(5, 57.0, 15.0, train_time_min=float("nan")))
+    res = cli(import_args(db), exp_repo.path)
+    assert res.code == 1, res
+    assert totals(res.out) == "7 new, 0 updated, 0 unchanged, 2 refused"
+    lines = res.out.splitlines()
+    t7 = [ln for ln in lines if "(trial 7)" in ln]
+    t8 = [ln for ln in lines if "(trial 8)" in ln]
+    assert len(t7) == 1 and "metric-out-of-range" in t7[0] and "train_time_min" in t7[0]
+    assert len(t8) == 1 and "train_time_min = nan is not a finite number" in t8[0]
+    for n in (7, 8):  # nothing half-written: neither record nor result
+        assert not (exp_repo.path / exp_rel(n)).exists()
+        assert not (exp_repo.path / res_rel(n)).exists()
+    res = run_cli(["validate"], exp_repo.path)
+    assert res.code == 0, res  # what was written passes validate
+
+
+def test_numeric_user_attributes_outside_the_registry_are_listed_once(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    res = cli(import_args(db), exp_repo.path)  # `holdout` taken into no split
+    assert res.code == 0, res
+    notes = [ln for ln in res.err.splitlines() if "not in the registry" in ln]
+    assert len(notes) == 1 and notes[0].endswith("not imported: holdout"), res.err
+
+
+def test_dry_run_writes_nothing(exp_repo: ExpRepo, db: Path, cli: CliCall) -> None:
+    res = cli(import_args(db, "--dry-run"), exp_repo.path)
+    assert res.code == 0, res
+    assert res.out.splitlines()[-1].startswith("dry run, nothing written")
+    assert exp_rel(0) in res.out and res_rel(0) in res.out
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--metric", "seg_totl", "--metric", "pde_mean"], "did you mean 'seg_total'"),
+        (["--metric", "seg_total"], "has 2 objective(s) and 1 metric name(s)"),
+        (["--split-attr", "holdout"], "expected SPLIT=ATTR"),
+        (["--study-as", "../x"], "--study-as"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(
+    exp_repo: ExpRepo, db: Path, cli: CliCall, extra: list[str], message: str
+) -> None:
+    res = cli(import_args(db, *extra), exp_repo.path)
+    assert res.code == 2, res
+    assert message in res.err and res.err.count("\n") == 1, res.err
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
+
+
+def test_unknown_study_and_missing_file_are_exit_2_and_create_nothing(
+    exp_repo: ExpRepo, db: Path, tmp_path: Path, cli: CliCall
+) -> None:
+    res = cli(["import", "optuna", "--storage", storage_url(db), "--study", "nope"], exp_repo.path)
+    assert res.code == 2 and "no Optuna study named 'nope'" in res.err, res
+    missing = tmp_path / "typo.db"
+    res = cli(
+        ["import", "optuna", "--storage", storage_url(missing), "--study", "s"], exp_repo.path
+    )
+    assert res.code == 2 and "no such database file" in res.err, res
+    assert not missing.exists()  # SQLAlchemy would have created an empty database
+
+
+def test_the_python_api_imports_the_same(exp_repo: ExpRepo, db: Path) -> None:
+    from expflow_git.importers import Action, import_optuna
+
+    summary = import_optuna(storage_url(db), STUDY, root=exp_repo.path, dry_run=True)
+    assert summary.count(Action.NEW) == 7 and not (exp_repo.path / exp_rel(0)).exists()
+    summary = import_optuna(storage_url(db), STUDY, root=exp_repo.path)
+    assert summary.count(Action.NEW) == 7 and (exp_repo.path / res_rel(0)).exists()
+    again = import_optuna(storage_url(db), STUDY, root=exp_repo.path)
+    assert again.count(Action.UNCHANGED) == 7 and again.refused == 0
+
+
+def test_a_single_objective_study_needs_its_metric_named(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    db = tmp_path / "single.db"
+    study = optuna.create_study(study_name="single", storage=storage_url(db), direction="minimize")
+    study.add_trial(
+        create_trial(
+            params={"sub_step": 3},
+            distributions={"sub_step": IntDistribution(1, 8)},
+            value=14.5,
+            user_attrs={"seg_total": 55.0, "train_time_min": 20.0},
+        )
+    )
+    base = ["import", "optuna", "--storage", storage_url(db), "--study", "single"]
+    res = cli(base, exp_repo.path)
+    assert res.code == 2 and "has 1 objective(s) and no metric_names" in res.err, res
+    res = cli([*base, "--metric", "pde_mean"], exp_repo.path)
+    assert res.code == 0, res
+    doc = load(exp_repo, "results/single/single-t0000.json")
+    assert doc["metrics"] == {"pde_mean": 14.5, "seg_total": 55.0, "train_time_min": 20.0}
