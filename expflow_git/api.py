@@ -12,6 +12,7 @@ from expflow_git.errors import ExpflowError
 from expflow_git.heap import memory_releaser, no_cyclic_gc
 
 if TYPE_CHECKING:
+    from expflow_git.audit.attempts import StudyAttempts
     from expflow_git.audit.diff import MetricDiff
     from expflow_git.audit.pipeline import TreeCheck
     from expflow_git.audit.ranking import Leaderboard
@@ -93,6 +94,8 @@ class Ranked:
     board: Leaderboard
     rows: Sequence[Row]
     ranking: Ranking
+    # The records of the same study / tags per status, and the runs not ranked (issue 16).
+    attempts: tuple[StudyAttempts, ...] = ()
 
 
 def rank(
@@ -110,6 +113,7 @@ def rank(
 ) -> Ranked:
     """The gated leaderboard of `rev`: extra `gates` (`metric:op:value`), another sort
     metric or direction, only a study's runs or runs with all `tags`, the first `top`."""
+    from expflow_git.audit.attempts import count_attempts
     from expflow_git.audit.pipeline import check_tree, verdicts
     from expflow_git.audit.ranking import rank as rank_runs
     from expflow_git.audit.ranking import sort_keys
@@ -132,7 +136,8 @@ def rank(
         board = rank_runs(
             verdicts(check, extra, study=study, tags=tags), sort_keys(ranking, policy.metrics)
         )
-        return Ranked(check, board, rows_from_board(board)[:top], ranking)
+        attempts = count_attempts(check.experiments, study=study, tags=tags)
+        return Ranked(check, board, rows_from_board(board)[:top], ranking, attempts)
 
 
 def diff(

@@ -28,7 +28,9 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-FORMAT = 7  # 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes, symlinks
+# 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes, symlinks;
+# 8: records keep their `reason` (issue 16)
+FORMAT = 8
 
 
 class BlobCache:

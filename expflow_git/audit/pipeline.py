@@ -12,7 +12,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
+from expflow_git.audit.params import TopParams, top_params
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.record import (
     BlobRecord,
@@ -105,6 +107,9 @@ class Audit:
     focus: str | None = None
     since: str | None = None
     extra_findings: tuple[Finding, ...] = ()
+    # Every record per study and status, and the runs left off the board (issue 16).
+    attempts: tuple[StudyAttempts, ...] = ()
+    top_params: TopParams | None = None  # the params that differ between the top runs
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -487,4 +492,8 @@ def run_audit(
         focus=experiment,
         since=since_sha,
         extra_findings=rewritten,
+        attempts=count_attempts(check.experiments),
+        top_params=top_params(
+            git, board, check.experiments, {leaf.path: leaf.git_blob for leaf in check.inputs}
+        ),
     )

@@ -84,7 +84,7 @@ def rank(
             command="rank",
         )
     _policy_change_note(ranked.check)
-    click.echo(render_rank(ranked.board, ranked.rows, ranked.ranking, fmt))
+    click.echo(render_rank(ranked.board, ranked.rows, ranked.ranking, fmt, ranked.attempts))
     if fmt == "table":
         err(best_line(ranked.board))
     if ranked.board.best_feasible is None:

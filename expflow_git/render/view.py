@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from expflow_git import __version__
+from expflow_git.audit.attempts import StudyAttempts
+from expflow_git.audit.params import TopParams
 from expflow_git.audit.pipeline import Audit, commit_time_utc
 from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind
@@ -65,6 +67,9 @@ class View:
     proposal: PolicyProposal | None = None  # the audited commit's own policy, under --policy-ref
     # Signed, but no signature was checked against a trusted key: who signed is unknown.
     signature_unverified: bool = False
+    # Every record per study and status, with the runs left off the board (issue 16).
+    attempts: tuple[StudyAttempts, ...] = ()
+    top_params: TopParams | None = None  # the params that differ between the top runs
 
     @property
     def signed(self) -> bool:
@@ -146,6 +151,7 @@ def view_from_statement(
         if e["type"] == "finding"
     )
     walks = [e for e in entries if e["type"] == "walk-forward"]
+    tops = [TopParams.from_entry(e) for e in entries if e["type"] == "params"]
     ranking = p["policy"]["ranking"]
     result = p["result"]
     return View(
@@ -176,6 +182,8 @@ def view_from_statement(
         proposal=PolicyProposal.from_json(p["policy"]["proposed"])
         if "proposed" in p["policy"]
         else None,
+        attempts=tuple(StudyAttempts.from_entry(e) for e in entries if e["type"] == "attempts"),
+        top_params=tops[0] if tops else None,
     )
 
 
@@ -274,4 +282,6 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         corrections=check.corrections,
         policy_ref=check.policy_ref,
         proposal=check.proposal,
+        attempts=audit.attempts,
+        top_params=audit.top_params,
     )
