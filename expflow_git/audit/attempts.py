@@ -114,11 +114,16 @@ def totals_of_entry(entry: Mapping[str, Any], into: dict[str, int]) -> None:
         into["total"] = into.get("total", 0) + n
 
 
+def by_status(attempts: Sequence[StudyAttempts]) -> str:
+    """`18 success, 2 failed, 1 pending` over every study (zeros left out)."""
+    t = totals(attempts)
+    return ", ".join(f"{t[s.value]:,} {s.value}" for s in STATUSES if t[s.value])
+
+
 def attempts_note(attempts: Sequence[StudyAttempts]) -> str:
     """`21 record(s): 18 success, 2 failed, 1 pending` over every study (zeros left out)."""
-    t = totals(attempts)
-    parts = [f"{t[s.value]:,} {s.value}" for s in STATUSES if t[s.value]]
-    return f"{t['total']:,} record(s)" + (": " + ", ".join(parts) if parts else "")
+    total = sum(a.total for a in attempts)
+    return f"{total:,} record(s)" + (f": {by_status(attempts)}" if total else "")
 
 
 def study_note(a: StudyAttempts) -> str:

@@ -51,7 +51,7 @@ def render_rank(
     render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
     text = render(*cells).rstrip("\n")
     if fmt == "table" and attempts:
-        text += "\n" + "\n".join(map(line, attempts_lines(attempts)))
+        text += "\n\n" + "\n".join(map(line, attempts_lines(attempts)))
     elif fmt == "md" and attempts:
         text += "\n" + "\n".join(attempts_markdown(attempts))
     return text
