@@ -225,3 +225,12 @@ def test_reason_is_optional_in_the_record(exp_repo: ExpRepo, cli: CliCall, tmp_p
     exp_repo.commit("failed")
     res = cli(["validate"], exp_repo.path)
     assert res.code == 0, res.both
+
+
+def test_a_saved_report_shows_every_attempt(repo: ExpRepo, cli: CliCall) -> None:
+    assert cli(["audit", "--out", "r.json"], repo.path).code == 0
+    text = cli(["report", "r.json"], repo.path)
+    assert text.code == 0, text.err
+    assert "excluded from the ranking (5):" in text.out
+    md = cli(["report", "r.json", "--format", "md"], repo.path)
+    assert f"- `exp-003` ({STUDY}) **failed**: CUDA out of memory at epoch 3" in md.out

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 from conftest import CliCall, ExpRepo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import PROJECT
 from test_html import colours, png_pixels
 
@@ -278,3 +280,50 @@ def test_update_the_readme_screenshot(exp_repo: ExpRepo, cli: CliCall, tmp_path:
     demo.commit("a failed and a skipped run")
     scorecard(demo, cli)
     screenshot(repo / "card.html", 1200, 2400, PROJECT / "docs" / "scorecard.png", tmp_path)
+
+
+# --- numbers and axis, as pure functions ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (57.09, "57.09"),
+        (123456.7, "123457"),
+        (999999.5, "1 million"),
+        (1234567, "1.235 million"),
+        (999.99e6, "1 billion"),
+        (1.5e12, "1.5 trillion"),
+        (2.5e15, "2.5×10¹⁵"),
+        (-4.2e-7, "-4.2×10⁻⁷"),
+        (5e-324, "4.941×10⁻³²⁴"),
+        (None, "-"),
+    ],
+)
+def test_readable_numbers(value: float | None, shown: str) -> None:
+    from expflow_git.render.numbers import readable
+
+    assert readable(value) == shown
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_readable_columns_never_show_different_values_alike(values: list[float]) -> None:
+    from expflow_git.render.numbers import readable_column
+
+    shown = readable_column(values)
+    assert len(set(shown.values())) == len(set(values))
+
+
+def test_the_axis_is_cut_only_where_zero_would_hide_the_differences() -> None:
+    from expflow_git.render.charts import value_axis
+
+    x, cut = value_axis([52.4, 57.09, 61.4], 0, 100)
+    assert cut is None and x.lo == 0 and x(0) == 0
+    x, cut = value_axis([1000.1, 1000.3], 0, 100)
+    assert cut == "1000.05" and x.lo == 1000.05 and x(1000.1) > 10
+    x, cut = value_axis([-5.0, 3.0], 0, 100)  # 0 is inside: nothing to cut
+    assert cut is None and x.lo < 0 < x.hi
+    x, cut = value_axis([-1000.3, -1000.1], 0, 100)
+    assert cut is not None and x.hi < 0
+    assert value_axis([0.0, 0.0], 0, 100)[1] is None
