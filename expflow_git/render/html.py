@@ -12,7 +12,7 @@ from pathlib import Path
 
 from expflow_git.audit.attempts import by_status
 from expflow_git.policy.diff import summary
-from expflow_git.render.charts import best_tags, metric_chart, walk_section
+from expflow_git.render.charts import best_tags, metric_chart
 from expflow_git.render.markup import css_class as _class
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.markup import name
@@ -20,6 +20,7 @@ from expflow_git.render.numbers import exact_title, readable_column
 from expflow_git.render.sections import attempts_section, params_section
 from expflow_git.render.text import signature_note
 from expflow_git.render.view import Row, View, fmt_number
+from expflow_git.render.walkchart import walk_section
 
 MAX_TABLE_ROWS = 1000
 MAX_FINDINGS = 1000
