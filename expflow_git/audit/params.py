@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.documents import Experiment, Scalar
@@ -56,15 +56,22 @@ class TopParams:
         return cls(tuple(entry["runs"]), entry["differ"], int(entry["same"]))
 
 
+class _Leaf(Protocol):
+    """An audited document's path and blob (pipeline.InputLeaf)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def git_blob(self) -> str: ...
+
+
 def top_params(
-    git: Git,
-    board: Leaderboard,
-    experiments: Iterable[Experiment],
-    blobs: Mapping[str, str],
+    git: Git, board: Leaderboard, experiments: Iterable[Experiment], inputs: Iterable[_Leaf]
 ) -> TopParams | None:
     """The params that differ between the board's first TOP_RUNS runs (and best_any),
-    read from their records' blobs (`blobs`: git blob by path); None with fewer than
-    two runs (nothing to compare)."""
+    read from their records' blobs (found among the audit's `inputs`); None with fewer
+    than two runs (nothing to compare)."""
     ids = [r.verdict.id for r in board.runs[:TOP_RUNS]]
     if board.best_any is not None and board.best_any not in ids:
         ids.append(board.best_any)
@@ -72,7 +79,10 @@ def top_params(
         return None
     wanted = set(ids)
     # Ranked runs have one record each (pair_runs leaves doubled ids out).
-    shas = {e.id: blobs[e.path] for e in experiments if e.id in wanted}
+    paths = {e.id: e.path for e in experiments if e.id in wanted}
+    wanted_paths = set(paths.values())
+    blobs = {leaf.path: leaf.git_blob for leaf in inputs if leaf.path in wanted_paths}
+    shas = {run_id: blobs[path] for run_id, path in paths.items()}
     with BlobReader(git) as reader:
         # These blobs passed the audit's strict parse and schema: they parse again.
         docs = {sha: parse_json(data) for sha, data in reader.read_many(set(shas.values()))}

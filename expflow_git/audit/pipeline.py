@@ -493,7 +493,5 @@ def run_audit(
         since=since_sha,
         extra_findings=rewritten,
         attempts=count_attempts(check.experiments),
-        top_params=top_params(
-            git, board, check.experiments, {leaf.path: leaf.git_blob for leaf in check.inputs}
-        ),
+        top_params=top_params(git, board, check.experiments, check.inputs),
     )
