@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.documents import Experiment, Scalar
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import Git
 from expflow_git.jsonstrict import parse_json
 
 TOP_RUNS = 5  # the leaderboard's first rows compared (best_any joins them when below)
@@ -67,11 +66,14 @@ class _Leaf(Protocol):
 
 
 def top_params(
-    git: Git, board: Leaderboard, experiments: Iterable[Experiment], inputs: Iterable[_Leaf]
+    reader: BlobReader,
+    board: Leaderboard,
+    experiments: Iterable[Experiment],
+    inputs: Iterable[_Leaf],
 ) -> TopParams | None:
     """The params that differ between the board's first TOP_RUNS runs (and best_any),
-    read from their records' blobs (found among the audit's `inputs`); None with fewer
-    than two runs (nothing to compare)."""
+    read from their records' blobs (found among the audit's `inputs`) through the
+    audit's `reader`; None with fewer than two runs (nothing to compare)."""
     ids = [r.verdict.id for r in board.runs[:TOP_RUNS]]
     if board.best_any is not None and board.best_any not in ids:
         ids.append(board.best_any)
@@ -83,9 +85,8 @@ def top_params(
     wanted_paths = set(paths.values())
     blobs = {leaf.path: leaf.git_blob for leaf in inputs if leaf.path in wanted_paths}
     shas = {run_id: blobs[path] for run_id, path in paths.items()}
-    with BlobReader(git) as reader:
-        # These blobs passed the audit's strict parse and schema: they parse again.
-        docs = {sha: parse_json(data) for sha, data in reader.read_many(set(shas.values()))}
+    # These blobs passed the audit's strict parse and schema: they parse again.
+    docs = {sha: parse_json(data) for sha, data in reader.read_many(sorted(set(shas.values())))}
     return compare(ids, [docs[shas[i]]["params"] for i in ids])
 
 

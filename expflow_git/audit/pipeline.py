@@ -7,6 +7,7 @@ scanned as it arrives so that no more than one raw document is held at once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -152,12 +153,14 @@ def check_tree(
     scan: bool = True,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    reader: BlobReader | None = None,
 ) -> TreeCheck:
     """Read, parse and check every document of `rev` (and scan every blob for PINs).
 
     With `policy_ref`, the policy committed at that ref judges, and `rev`'s own policy
     is only compared with it (TreeCheck.proposal). With `use_cache`, what a blob's
-    content decided is reused from earlier runs.
+    content decided is reused from earlier runs. `reader`: the caller's blob stream
+    (the audit reads a few more blobs after ranking), else one of its own.
     """
     commit = git.resolve_commit(rev)
     entries = git.ls_tree(commit.sha)
@@ -165,7 +168,9 @@ def check_tree(
     ref_sha: str | None = None
     proposal: PolicyProposal | None = None
     problems: list[Finding] = []
-    with BlobReader(git) as reader:
+    with contextlib.ExitStack() as stack:
+        if reader is None:
+            reader = stack.enter_context(BlobReader(git))
         if policy_ref is None:
             if here is None or not _is_file(here):
                 raise ExpflowError(
@@ -460,15 +465,19 @@ def run_audit(
 ) -> Audit:
     """docs/spec.md §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`,
     judged by the policy at `policy_ref` when given."""
-    check = check_tree(
-        git,
-        rev,
-        policy_path=policy_path,
-        policy_ref=policy_ref,
-        use_cache=use_cache,
-        progress=progress,
-    )
-    board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
+    # One blob stream for the tree and, after ranking, the top runs' whole records.
+    with BlobReader(git) as reader:
+        check = check_tree(
+            git,
+            rev,
+            policy_path=policy_path,
+            policy_ref=policy_ref,
+            use_cache=use_cache,
+            progress=progress,
+            reader=reader,
+        )
+        board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
+        top = top_params(reader, board, check.experiments, check.inputs)
     if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
         known = any(e.id == experiment for e in check.experiments)
         raise ExpflowError(
@@ -493,5 +502,5 @@ def run_audit(
         since=since_sha,
         extra_findings=rewritten,
         attempts=count_attempts(check.experiments),
-        top_params=top_params(git, board, check.experiments, check.inputs),
+        top_params=top,
     )
