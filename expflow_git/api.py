@@ -12,6 +12,7 @@ from expflow_git.errors import ExpflowError
 from expflow_git.heap import memory_releaser, no_cyclic_gc
 
 if TYPE_CHECKING:
+    from expflow_git.audit.attempts import StudyAttempts
     from expflow_git.audit.diff import MetricDiff
     from expflow_git.audit.pipeline import TreeCheck
     from expflow_git.audit.ranking import Leaderboard
@@ -100,6 +101,8 @@ class Ranked:
     rows: Sequence[Row]
     ranking: Ranking
     runs: Mapping[str, Run]  # with `details`: every run by id (params, splits, status)
+    # The records of the same study / tags per status, and the runs not ranked (issue 16).
+    attempts: tuple[StudyAttempts, ...] = ()
 
 
 def rank(
@@ -122,6 +125,7 @@ def rank(
     direction, only a study's runs, runs with all `tags` or matching `where`
     (query.where), the first `top`. With `details` (or `where`), `Ranked.runs` holds
     every ranked run's params, splits and status."""
+    from expflow_git.audit.attempts import count_attempts
     from expflow_git.audit.pipeline import check_tree, verdicts
     from expflow_git.audit.ranking import rank as rank_runs
     from expflow_git.audit.ranking import sort_keys
@@ -154,7 +158,8 @@ def rank(
             where.check(policy.metrics, [s.value for s in Status])
             chosen = [v for v in chosen if v.id in runs and where.matches(runs[v.id])]
         board = rank_runs(chosen, sort_keys(ranking, policy.metrics))
-        return Ranked(check, board, rows_from_board(board)[:top], ranking, runs)
+        attempts = count_attempts(check.experiments, study=study, tags=tags)
+        return Ranked(check, board, rows_from_board(board)[:top], ranking, runs, attempts)
 
 
 def diff(

@@ -39,6 +39,7 @@ class Experiment:
     tags: tuple[str, ...] = ()
     seed: int | None = None
     title: str = ""
+    reason: str = ""  # why a run failed or was skipped (optional in the record)
 
     @classmethod
     def from_json(cls, path: str, doc: Mapping[str, Any]) -> Experiment:
@@ -52,6 +53,7 @@ class Experiment:
             tags=tuple(map(sys.intern, doc.get("tags", ()))),
             seed=doc.get("seed"),
             title=doc.get("title", ""),
+            reason=doc.get("reason", ""),
         )
 
 

@@ -112,11 +112,11 @@ def view_box(svg: str) -> tuple[float, float]:
     return float(match.group(1)), float(match.group(2))
 
 
-VOID = {"meta", "br", "hr", "img", "input", "link"}
+VOID = {"meta", "br", "hr", "img", "input", "link", "wbr"}
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "header", "footer", "section",
     "div", "h1", "h2", "h3", "p", "span", "code", "dl", "dt", "dd", "figure", "figcaption",
-    "table", "caption", "thead", "tbody", "tr", "th", "td", "ol", "li",
+    "table", "caption", "thead", "tbody", "tr", "th", "td", "ol", "li", "wbr",
     "svg", "desc", "g", "rect", "line", "circle", "path", "text", "tspan",
 }  # fmt: skip
 
@@ -231,9 +231,11 @@ def test_demo_scorecard_shows_verdict_signature_best_runs_and_walk_forward(demo:
     assert cards
     assert ">exp-001<" in cards.group(0)  # best_feasible
     assert ">exp-002<" in cards.group(0) and "pde_mean:lt:18.09" in cards.group(0)  # best_any
-    # Leaderboard: seven rows, the three infeasible ones marked and their failed checks shown.
-    assert page.count("<tr") == 1 + 7
-    assert page.count('<tr class="infeasible">') == 3
+    # Leaderboard: seven rows, the three infeasible ones marked and their failed checks shown
+    # on a line of their own under each.
+    board = page[page.index('id="h-board"') :].split("</section>")[0]
+    assert board.count("<tr") == 1 + 7 + 3
+    assert board.count('<tr class="infeasible">') == board.count('<tr class="why">') == 3
     (slow,) = [e for e in statement["predicate"]["entries"] if e.get("id") == "exp-004"]
     (failed,) = [f"{c['name']} ({c['detail']})" for c in slow["checks"] if not c["passed"]]
     assert failed.startswith("train_time_min:lt:60 (72")
@@ -388,7 +390,8 @@ def test_ten_thousand_runs_are_capped_in_the_chart_and_the_table() -> None:
     assert chart.count("<g><title>") == MAX_CHART_RUNS + 1
     assert "<title>run-00001 — score 1 — feasible</title>" in chart
     assert f"Showing the top {MAX_CHART_RUNS} of 10,000 runs by score and best_feasible." in page
-    assert page.count("<tr") == 1 + MAX_TABLE_ROWS
+    board = page[page.index('id="h-board"') :].split("</section>")[0]
+    assert board.count("<tr") - board.count('<tr class="why">') == 1 + MAX_TABLE_ROWS
     assert f"Showing the first {MAX_TABLE_ROWS:,} of 10,000 runs" in page
     assert len(page) < 2_000_000
 

@@ -192,9 +192,10 @@ def test_entry_chain_recomputed_independently(signed: bytes) -> None:
         assert entry["hash"] == entry_hash(entry)
         prev = entry["hash"]
     assert p["entriesHead"] == {"count": len(entries), "hash": prev}
-    # findings first, then one entry per run, then the walk-forward outcome
+    # findings first, the attempts per study, one entry per run, the params that differ
+    # between the top runs, then the walk-forward outcome
     kinds = [e["type"] for e in entries]
-    assert kinds == ["run"] * 7 + ["walk-forward"]
+    assert kinds == ["attempts"] + ["run"] * 7 + ["params", "walk-forward"]
     result = p["result"]
     assert result["verdict"] == "pass"
     assert result["best_any"] == "exp-002" and result["best_feasible"] == "exp-001"
@@ -208,7 +209,7 @@ def test_findings_come_first_in_the_entries(xcli: Cli, tmp_path: Path) -> None:
     commit_all(repo)
     res = xcli(["audit", "--format", "json"], repo)
     entries = statement_of(res.out)["predicate"]["entries"]
-    assert [e["type"] for e in entries] == ["finding", "run"]
+    assert [e["type"] for e in entries] == ["finding", "attempts", "run"]
     assert entries[0]["rule"] == "id-mismatch"
 
 
@@ -433,7 +434,8 @@ def _golden_record(exp_id: str, study: str) -> dict[str, Any]:
 
 
 def build_golden_repo(root: Path) -> Path:
-    """A tiny fixed repository: four runs, one finding, a walk-forward gate, fixed dates."""
+    """A tiny fixed repository: four runs, a failed one, one finding, a walk-forward gate,
+    fixed dates."""
     repo = new_repo(root, GOLDEN_POLICY)
     for exp_id, (seg, pde, minutes, holdout) in GOLDEN_RUNS.items():
         write_json(repo, f"experiments/{STUDY}/{exp_id}.json", _golden_record(exp_id, STUDY))
@@ -449,6 +451,9 @@ def build_golden_repo(root: Path) -> Path:
             },
         )
     write_json(repo, "experiments/other/stray.json", _golden_record("not-stray", "other"))
+    # A failed run, left off the board with its reason (issue 16: every attempt counted).
+    failed = _golden_record("g-005", STUDY) | {"status": "failed", "reason": "out of memory"}
+    write_json(repo, f"experiments/{STUDY}/g-005.json", failed)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", "golden", date="2026-11-20T10:00:00+00:00")
     return repo

@@ -300,7 +300,7 @@ def test_a_graft_does_not_put_a_side_commit_in_the_history(
         (
             b'"seg_total":50,',
             b'"seg_total":-100000000000000000000,',
-            "/predicate/entries/0/metrics/seg_total",
+            "/predicate/entries/1/metrics/seg_total",  # entry 0: the study's attempts
         ),
     ],
 )

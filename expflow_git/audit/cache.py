@@ -28,9 +28,9 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
 
-# 8: results may hold series (issue 19); 7: the PIN scan decodes \u escapes, YAML
-# anchors and tags, split hashes, symlinks
-FORMAT = 8
+# 9: records keep their `reason` (issue 16); 8: results may hold series (issue 19);
+# 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes, symlinks
+FORMAT = 9
 
 
 class BlobCache:

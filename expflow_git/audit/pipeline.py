@@ -7,13 +7,16 @@ scanned as it arrives so that no more than one raw document is held at once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
+from expflow_git.audit.params import TopParams, top_params
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.record import (
     BlobRecord,
@@ -111,6 +114,9 @@ class Audit:
     extra_findings: tuple[Finding, ...] = ()
     ladder: Ladder | None = None  # with ranking.ladder_step (audit/ladder.py)
     budget: HoldoutBudget | None = None  # the holdout budget's counts (audit/budget.py)
+    # Every record per study and status, and the runs left off the board (issue 16).
+    attempts: tuple[StudyAttempts, ...] = ()
+    top_params: TopParams | None = None  # the params that differ between the top runs
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -153,12 +159,14 @@ def check_tree(
     scan: bool = True,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    reader: BlobReader | None = None,
 ) -> TreeCheck:
     """Read, parse and check every document of `rev` (and scan every blob for PINs).
 
     With `policy_ref`, the policy committed at that ref judges, and `rev`'s own policy
     is only compared with it (TreeCheck.proposal). With `use_cache`, what a blob's
-    content decided is reused from earlier runs.
+    content decided is reused from earlier runs. `reader`: the caller's blob stream
+    (the audit reads a few more blobs after ranking), else one of its own.
     """
     commit = git.resolve_commit(rev)
     entries = git.ls_tree(commit.sha)
@@ -166,7 +174,9 @@ def check_tree(
     ref_sha: str | None = None
     proposal: PolicyProposal | None = None
     problems: list[Finding] = []
-    with BlobReader(git) as reader:
+    with contextlib.ExitStack() as stack:
+        if reader is None:
+            reader = stack.enter_context(BlobReader(git))
         if policy_ref is None:
             if here is None or not _is_file(here):
                 raise ExpflowError(
@@ -461,15 +471,19 @@ def run_audit(
 ) -> Audit:
     """docs/spec.md §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`,
     judged by the policy at `policy_ref` when given."""
-    check = check_tree(
-        git,
-        rev,
-        policy_path=policy_path,
-        policy_ref=policy_ref,
-        use_cache=use_cache,
-        progress=progress,
-    )
-    board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
+    # One blob stream for the tree and, after ranking, the top runs' whole records.
+    with BlobReader(git) as reader:
+        check = check_tree(
+            git,
+            rev,
+            policy_path=policy_path,
+            policy_ref=policy_ref,
+            use_cache=use_cache,
+            progress=progress,
+            reader=reader,
+        )
+        board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
+        top = top_params(reader, board, check.experiments, check.inputs)
     if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
         known = any(e.id == experiment for e in check.experiments)
         raise ExpflowError(
@@ -500,4 +514,6 @@ def run_audit(
         extra_findings=rewritten,
         ladder=audit_ladder(git, check.commit.sha, check.policy, board),
         budget=budget,
+        attempts=count_attempts(check.experiments),
+        top_params=top,
     )

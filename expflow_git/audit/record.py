@@ -125,9 +125,9 @@ def as_dict(value: Any) -> dict[Any, Any]:
 
 
 # The fields the audit reads of a document (Experiment.from_json and Result.from_json
-# read no others; an experiment's title and seed are not audited).
+# read no others; an experiment's title and seed are not audited; its reason is shown).
 _READ_FIELDS = {
-    Kind.EXPERIMENT: ("id", "study", "status", "params", "tags"),
+    Kind.EXPERIMENT: ("id", "study", "status", "params", "tags", "reason"),
     Kind.RESULT: ("experiment", "metrics", "splits"),
 }
 

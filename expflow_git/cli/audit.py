@@ -117,7 +117,11 @@ def rank(
             command="rank",
         )
     _policy_change_note(ranked.check)
-    click.echo(render_rank(ranked.board, ranked.rows, ranked.ranking, fmt, ranked.runs, fields))
+    click.echo(
+        render_rank(
+            ranked.board, ranked.rows, ranked.ranking, fmt, ranked.runs, fields, ranked.attempts
+        )
+    )
     if fmt == "table":
         click.echo(best_line(ranked.board))
     studies = sorted({e.study for e in ranked.check.experiments})

@@ -1,32 +1,32 @@
-"""The scorecard's SVG charts: each metric's runs against its thresholds and gates, and
-the walk-forward scatter. Coordinates have fixed precision: the same view always gives
-the same bytes."""
+"""The scorecard's dot chart: each run's ranking metric against its thresholds and
+gates, on an axis from 0 or one that says where it is cut (walkchart.py draws the
+walk-forward scatter with the same scales). Coordinates have fixed precision: the same
+view always gives the same bytes."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from expflow_git.policy.model import Gate, Op
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.markup import num as _n
 from expflow_git.render.markup import short as _short
+from expflow_git.render.numbers import readable, readable_column
+from expflow_git.render.table import exact_number
 from expflow_git.render.view import Row, View, fmt_number
 
 MAX_CHART_RUNS = 50
-MAX_LABELLED_POINTS = 25
 
 # Chart geometry (SVG user units; the SVGs scale to the page width).
-_LABEL_W = 210
-_PLOT_W = 560
-_VALUE_W = 150
+# The value column holds a long number and both best-run tags (`best_feasible · best_any`).
+_LABEL_W = 230
+_PLOT_W = 500
+_VALUE_W = 270
+_LABEL_CHARS = 24  # a run id in the chart, after its rank (`#12 `), fits _LABEL_W in bold
 _ROW_H = 24
 _AXIS_H = 44
-_SCATTER = 380
-_SCATTER_LEFT = 64
-_SCATTER_BOTTOM = 50
 
 # --- scales -----------------------------------------------------------------
 
@@ -63,27 +63,59 @@ def _nice_step(raw: float) -> float:
     return 10 * power
 
 
-def _scale(values: Iterable[float], start: float, end: float, *, ticks: int = 5) -> _Scale:
-    """A padded domain with round ticks; safe for no value, one value and equal values."""
+def scale(
+    values: Iterable[float], start: float, end: float, *, ticks: int = 5, zero: bool = False
+) -> _Scale:
+    """A padded domain with round ticks; safe for no value, one value and equal values.
+    With `zero`, the domain reaches 0 and is padded only on the side away from it."""
     vals = [_clip(v) for v in values if math.isfinite(v)]
     lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    if zero:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
     if hi - lo <= max(abs(lo), abs(hi)) * 1e-9 or hi - lo < 1e-200:
-        # Equal, or equal up to float noise: centre them in a range of ±10 %.
+        # Equal, or equal up to float noise: centre them in a range of ±10 % (from 0:
+        # widen on the side away from it).
         pad = max(abs(lo), abs(hi)) * 0.1
         pad = pad if pad >= 1e-200 else 1.0
-        lo, hi = lo - pad, hi + pad
+        if not zero:
+            lo, hi = lo - pad, hi + pad
+        elif hi > 0 or lo == 0:
+            hi += pad
+        else:
+            lo -= pad
     span = hi - lo
     step = _nice_step(span / ticks)
-    lo = math.floor((lo - span * 0.05) / step) * step
-    hi = math.ceil((hi + span * 0.05) / step) * step
+    lo = 0.0 if zero and lo == 0 else math.floor((lo - span * 0.05) / step) * step
+    hi = 0.0 if zero and hi == 0 else math.ceil((hi + span * 0.05) / step) * step
     count = round((hi - lo) / step)
     marks = (lo + i * step for i in range(count + 1))
     return _Scale(lo, hi, start, end, tuple(t for t in marks if abs(t) <= _LIMIT))
 
 
-def _tick_label(value: float) -> str:
+# Differences under this share of the values' size cannot be seen on an axis from 0:
+# such an axis is cut, and says so.
+_CUT_BELOW = 0.05
+
+
+def value_axis(values: Sequence[float], start: float, end: float) -> tuple[_Scale, str | None]:
+    """The dot chart's axis and, where it does not start at 0, where it is cut.
+
+    An axis from 0 keeps the distances between runs true to their differences; only
+    when the values differ by less than 5 % of their size (nothing would be seen) is
+    it cut near them, and the chart then says so and draws no bars from the cut."""
+    finite = [_clip(v) for v in values if math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    size = max(abs(lo), abs(hi))
+    if lo <= 0 <= hi or hi - lo == 0 or hi - lo >= _CUT_BELOW * size:
+        return scale(finite, start, end, zero=True), None
+    x = scale(finite, start, end)
+    return x, tick_label(x.lo if lo > 0 else x.hi)
+
+
+def tick_label(value: float) -> str:
+    """An axis tick as the scorecard shows numbers."""
     # Twelve significant digits hide float noise such as 0.30000000000000004.
-    return fmt_number(float(f"{value:.12g}") + 0.0)
+    return readable(float(f"{value:.12g}") + 0.0, 12)
 
 
 def legend(thresholds: bool) -> str:
@@ -147,6 +179,7 @@ def _failing_zone(t: Gate, x: _Scale, top: float, height: float) -> str:
 
 
 def metric_chart(view: View) -> str:
+    """The section charting each run's ranking metric, best first, with its thresholds."""
     rows, notes = _chart_rows(view)
     metric = view.sort_by
     direction = "higher is better" if view.descending else "lower is better"
@@ -159,11 +192,19 @@ def metric_chart(view: View) -> str:
     plot_h = _ROW_H * len(rows)
     width = _LABEL_W + _PLOT_W + _VALUE_W
     height = top + plot_h + _AXIS_H
-    x = _scale(
+    x, cut = value_axis(
         [float(r.metrics[metric]) for r in rows] + [t.value for t in thresholds],
         _LABEL_W,
         _LABEL_W + _PLOT_W,
     )
+    axis_note = (
+        "Axis from 0: distances between dots are true to the differences."
+        if cut is None
+        else f"Axis cut at {cut}, not from 0: the values differ by less than "
+        f"{_CUT_BELOW:.0%} of their size, so the distances between dots exaggerate "
+        "the differences."
+    )
+    shown = readable_column([float(r.metrics[metric]) for r in rows])
     title = f"{metric} per run ({direction})"
     desc = (
         f"Dot chart of {metric} for {len(rows)} run(s), best first; filled dots are feasible "
@@ -173,7 +214,8 @@ def metric_chart(view: View) -> str:
             if thresholds
             else ""
         )
-        + "."
+        + ". "
+        + axis_note
     )
     out = [
         f'<svg viewBox="0 0 {width} {_n(height)}" width="{width}" height="{_n(height)}" '
@@ -188,18 +230,24 @@ def metric_chart(view: View) -> str:
         out.append(f'<line class="grid" x1="{at}" y1="{_n(top)}" x2="{at}" y2="{_n(bottom)}"/>')
         out.append(
             f'<text class="tick" x="{at}" y="{_n(bottom + 16)}" text-anchor="middle">'
-            f"{_e(_tick_label(tick))}</text>"
+            f"{_e(tick_label(tick))}</text>"
         )
     out.append(
         f'<line class="axis" x1="{_LABEL_W}" y1="{_n(bottom)}" x2="{_LABEL_W + _PLOT_W}" '
         f'y2="{_n(bottom)}"/>'
     )
+    if cut is not None:
+        out.append(_axis_break(x.start if x.lo > 0 else x.end, bottom))
     out.append(
         f'<text class="tick" x="{_LABEL_W + _PLOT_W / 2:.1f}" y="{_n(bottom + 36)}" '
         f'text-anchor="middle">{_e(metric)} ({direction})</text>'
     )
+    # Bars from a cut axis would exaggerate as much as the axis: only dots then.
+    base = None if cut is not None else x(0.0)
     for i, row in enumerate(rows):
-        out.append(_chart_row(view, row, x, top + i * _ROW_H + _ROW_H / 2))
+        value = float(row.metrics[metric])
+        y = top + i * _ROW_H + _ROW_H / 2
+        out.append(_chart_row(view, row, x, y, base, shown[value]))
     for i, t in enumerate(thresholds):
         at = _n(x(t.value))
         label_y = 12.0 + 16.0 * i
@@ -220,13 +268,24 @@ def metric_chart(view: View) -> str:
     return (
         head
         + legend(bool(thresholds))
-        + '<figure><div class="scroll">'
+        + f'<p class="axisnote{" cut" if cut is not None else ""}">{_e(axis_note)}</p>'
+        + "<figure>"
         + "".join(out)
-        + f"</div><figcaption>{_e(caption)}</figcaption></figure></section>"
+        + f"<figcaption>{_e(caption)}</figcaption></figure></section>"
     )
 
 
-def _chart_row(view: View, row: Row, x: _Scale, y: float) -> str:
+def _axis_break(at: float, y: float) -> str:
+    """Two slanted strokes across the axis where it is cut."""
+    return (
+        f'<path class="break" d="M{_n(at - 7)} {_n(y + 6)}L{_n(at - 1)} {_n(y - 6)}'
+        f'M{_n(at + 1)} {_n(y + 6)}L{_n(at + 7)} {_n(y - 6)}"><title>axis cut</title></path>'
+    )
+
+
+def _chart_row(view: View, row: Row, x: _Scale, y: float, base: float | None, shown: str) -> str:
+    """One run: its label, a bar from 0 (`base`; none on a cut axis), its mark, its value
+    as `shown` (the exact value in the row's title)."""
     value = float(row.metrics[view.sort_by])
     at = x(value)
     ok = row.feasible
@@ -236,135 +295,28 @@ def _chart_row(view: View, row: Row, x: _Scale, y: float) -> str:
     status = "feasible" if ok else "infeasible: " + "; ".join(row.failed)
     if row.warnings:
         status += f" ({len(row.warnings)} warning(s))"
-    tip = f"{rank}{row.id} — {view.sort_by} {fmt_number(value)} — {status}"
+    tip = f"{rank}{row.id} — {view.sort_by} {exact_number(value)} — {status}"
     mark = (
         f'<circle class="dot ok" cx="{_n(at)}" cy="{_n(y)}" r="5.5"/>'
         if ok
         else f'<path class="dot bad" d="M{_n(at - 5)} {_n(y - 5)}L{_n(at + 5)} {_n(y + 5)}'
         f'M{_n(at - 5)} {_n(y + 5)}L{_n(at + 5)} {_n(y - 5)}"/>'
     )
-    label = f"{rank}{_short(row.id)}"
+    label = f"{rank}{_short(row.id, _LABEL_CHARS)}"
     return (
         f"<g><title>{_e(tip)}</title>"
         f'<text class="id {cls}{" best" if tags else ""}" x="{_LABEL_W - 10}" y="{_n(y + 4)}" '
         f'text-anchor="end">{_e(label)}</text>'
-        f'<line class="stem {cls}" x1="{_LABEL_W}" y1="{_n(y)}" x2="{_n(at)}" y2="{_n(y)}"/>'
-        f"{mark}"
-        f'<text x="{_LABEL_W + _PLOT_W + 10}" y="{_n(y + 4)}">{_e(fmt_number(value))}'
+        + (
+            f'<line class="stem {cls}" x1="{_n(base)}" y1="{_n(y)}" x2="{_n(at)}" y2="{_n(y)}"/>'
+            if base is not None
+            else ""
+        )
+        + f"{mark}"
+        f'<text x="{_LABEL_W + _PLOT_W + 10}" y="{_n(y + 4)}">{_e(shown)}'
         + (f'<tspan class="tag" dx="8">{_e(" · ".join(tags))}</tspan>' if tags else "")
         + "</text></g>"
     )
-
-
-def _points(walk: Mapping[str, Any]) -> list[tuple[str, float, float]]:
-    return [
-        (str(p[0]), float(p[1]), float(p[2]))
-        for p in walk["points"]
-        if math.isfinite(float(p[1])) and math.isfinite(float(p[2]))
-    ]
-
-
-def walk_section(view: View) -> str:
-    w = view.walk
-    if w is None:
-        return ""
-    metric, split = str(w["metric"]), str(w["split"])
-    r = "n/a" if w["r"] is None else f"{w['r']:.4f}"
-    status = str(w["status"])
-    caption = (
-        f"Pearson r = {r} between {metric} and {split}/{metric} over {w['n']} run(s) "
-        f"(top {w['topN']} feasible); the gate needs r ≥ {fmt_number(w['minPearson'])}."
-        + (f" {w['reason']}." if w["reason"] else "")
-    )
-    points = _points(w)
-    figure = (
-        _scatter(points, metric, split) if points else '<p class="muted">No points to plot.</p>'
-    )
-    facts = (
-        ("Status", f'<span class="status {_e(status)}">{_e(status.upper())}</span>'),
-        ("Pearson r", _e(r)),
-        ("Gate", f"r ≥ {_e(fmt_number(w['minPearson']))}"),
-        ("Runs", f"{_e(w['n'])} of the top {_e(w['topN'])} feasible"),
-    )
-    text = (
-        '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
-        f"<p>Each point is a feasible run: its {_e(metric)} on the main evaluation (x) against "
-        f"the same metric on the <code>{_e(split)}</code> split (y); the dashed line is y = x. "
-        "A strong correlation means the ranking carries over to unseen data; a weak one means "
-        "it may be fitted to the evaluation set.</p>"
-    )
-    return (
-        '<section aria-labelledby="h-walk"><h2 id="h-walk">Walk-forward check</h2>'
-        f'<div class="walk"><figure>{figure}<figcaption>{_e(caption)}</figcaption></figure>'
-        f"<div>{text}</div></div></section>"
-    )
-
-
-def _scatter(points: Sequence[tuple[str, float, float]], metric: str, split: str) -> str:
-    size = _SCATTER
-    left, bottom_pad, top = _SCATTER_LEFT, _SCATTER_BOTTOM, 14
-    width, height = left + size + 20, top + size + bottom_pad
-    values = [v for _, a, b in points for v in (a, b)]
-    # One domain for both axes keeps the plot square, so y = x is the diagonal.
-    x = _scale(values, left, left + size)
-    y = _scale(values, top + size, top)
-    title = f"{split}/{metric} against {metric}"
-    desc = f"Scatter plot of {len(points)} run(s) with the line y = x."
-    out = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-labelledby="walk-title walk-desc" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="walk-title">{_e(title)}</title><desc id="walk-desc">{_e(desc)}</desc>',
-    ]
-    for tick in x.ticks:
-        at = _n(x(tick))
-        out.append(f'<line class="grid" x1="{at}" y1="{top}" x2="{at}" y2="{top + size}"/>')
-        out.append(
-            f'<text class="tick" x="{at}" y="{top + size + 16}" text-anchor="middle">'
-            f"{_e(_tick_label(tick))}</text>"
-        )
-    for tick in y.ticks:
-        at = _n(y(tick))
-        out.append(f'<line class="grid" x1="{left}" y1="{at}" x2="{left + size}" y2="{at}"/>')
-        out.append(
-            f'<text class="tick" x="{left - 6}" y="{_n(y(tick) + 4)}" text-anchor="end">'
-            f"{_e(_tick_label(tick))}</text>"
-        )
-    out.append(
-        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" class="axis"/>'
-    )
-    out.append(
-        f'<line class="diag" x1="{_n(x(x.lo))}" y1="{_n(y(y.lo))}" x2="{_n(x(x.hi))}" '
-        f'y2="{_n(y(y.hi))}"><title>y = x</title></line>'
-    )
-    out.append(
-        # Below the diagonal near its top end, clear of the line.
-        f'<text class="tag" x="{left + size - 8}" y="{top + 48}" text-anchor="end">y = x</text>'
-    )
-    for run_id, a, b in points:
-        out.append(
-            f'<circle class="pt" cx="{_n(x(a))}" cy="{_n(y(b))}" r="5.5"><title>'
-            f"{_e(f'{run_id}: {metric} {fmt_number(a)}, {split}/{metric} {fmt_number(b)}')}"
-            "</title></circle>"
-        )
-    if len(points) <= MAX_LABELLED_POINTS:
-        for run_id, a, b in points:
-            # Labels of points near the right edge go on their left, inside the plot.
-            right = x(a) > left + size * 0.75
-            anchor = ' text-anchor="end"' if right else ""
-            out.append(
-                f'<text class="tag" x="{_n(x(a) - 8 if right else x(a) + 8)}" '
-                f'y="{_n(y(b) + 4)}"{anchor}>{_e(_short(run_id, 16))}</text>'
-            )
-    out.append(
-        f'<text class="tick" x="{left + size / 2:.1f}" y="{top + size + 38}" '
-        f'text-anchor="middle">{_e(metric)}</text>'
-    )
-    out.append(
-        f'<text class="tick" transform="rotate(-90)" x="{-(top + size / 2):.1f}" y="14" '
-        f'text-anchor="middle">{_e(f"{split} / {metric}")}</text>'
-    )
-    out.append("</svg>")
-    return "".join(out)
 
 
 def best_tags(view: View, run_id: str) -> list[str]:

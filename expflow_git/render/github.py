@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from expflow_git.audit.attempts import attempts_note
 from expflow_git.escape import github_data, github_property
 from expflow_git.policy.diff import summary as policy_summary
 from expflow_git.render.view import View
@@ -34,6 +35,10 @@ def render_github(view: View) -> str:
         lines.append(
             f"::warning title=expflow policy change::{github_data(view.policy_path)}: "
             f"{github_data(counts)} (takes effect after merge; not applied in this audit)"
+        )
+    if view.attempts:  # every attempt counted (issue 16): the board is not all there is
+        lines.append(
+            f"::notice title=expflow attempts::{github_data(attempts_note(view.attempts))}"
         )
     level = "notice" if view.verdict == "pass" else "error"
     signature = (

@@ -6,19 +6,23 @@ the View: the same report always gives the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from expflow_git.audit.attempts import by_status
 from expflow_git.policy.diff import summary
-from expflow_git.render.charts import best_tags, metric_chart, walk_section
+from expflow_git.render.charts import best_tags, metric_chart
 from expflow_git.render.curves import curves_section
 from expflow_git.render.holdout import holdout_section
 from expflow_git.render.markup import css_class as _class
 from expflow_git.render.markup import esc as _e
-from expflow_git.render.table import leaderboard_cells
+from expflow_git.render.markup import name
+from expflow_git.render.numbers import exact_title, readable_column
+from expflow_git.render.sections import attempts_section, params_section
 from expflow_git.render.text import ladder_note, signature_note
 from expflow_git.render.view import WARNING_MARK, Row, View, fmt_number
+from expflow_git.render.walkchart import walk_section
 
 MAX_TABLE_ROWS = 1000
 MAX_FINDINGS = 1000
@@ -147,8 +151,15 @@ def _cards(view: View) -> str:
     )
     feasible = sum(r.feasible for r in view.rows)
     warned = sum(1 for r in view.rows if r.warnings)
+    records = sum(a.total for a in view.attempts)
+    # Every attempt counted (issue 16): the board's runs out of every record.
+    of = (
+        f"<p>on the board, of {records:,} record(s): {_e(by_status(view.attempts))}</p>"
+        if view.attempts
+        else ""
+    )
     counts = (
-        f'<div class="card"><h3>Runs</h3><div class="big">{len(view.rows):,}</div>'
+        f'<div class="card"><h3>Runs</h3><div class="big">{len(view.rows):,}</div>{of}'
         f"<p>{feasible:,} feasible · {len(view.rows) - feasible:,} infeasible · "
         f"{len(view.findings):,} finding(s)"
         + (f" · {warned:,} with warnings" if warned else "")
@@ -168,21 +179,37 @@ def _ladder_card(view: View) -> str:
     )
 
 
-def _board_row(view: View, row: Row, cells: Sequence[str], metric_idx: range) -> str:
+def _metric_cell(value: float | None, shown: str) -> str:
+    title = exact_title(value, shown)
+    attr = f' title="{_e(title)}"' if title else ""
+    return f'<td class="num"{attr}>{_e(shown)}</td>'
+
+
+def _board_row(view: View, row: Row, columns: Sequence[Mapping[float | None, str]]) -> str:
+    """A run's row, and under an infeasible run's a row with the checks it failed: the
+    table stays as wide as its metrics, however long the reasons (nothing clipped)."""
     pills = "".join(f'<span class="pill">{t}</span>' for t in best_tags(view, row.id))
+    values = [row.metrics.get(m) for m in view.metric_columns]
+    tds = [
+        f'<td class="num">{row.rank if row.rank is not None else "-"}</td>',
+        f'<th scope="row" class="id"><code>{_e(row.id)}</code>{pills}</th>',
+        f'<td class="study">{_e(row.study)}</td>',
+        '<td class="yes">yes</td>' if row.feasible else '<td class="no">NO</td>',
+        *(_metric_cell(v, col[v]) for v, col in zip(values, columns, strict=True)),
+    ]
+    line = f"<tr{_class('' if row.feasible else 'infeasible')}>{''.join(tds)}</tr>"
+    if not row.failed and not row.warnings:
+        return line
     chips = "".join(f'<span class="chk">{_e(f)}</span>' for f in row.failed)
     chips += "".join(
         f'<span class="chk warn">{_e(WARNING_MARK + " " + w)}</span>' for w in row.warnings
     )
-    tds = [
-        f'<td class="num">{_e(cells[0])}</td>',
-        f'<th scope="row" class="nowrap"><code>{_e(cells[1])}</code>{pills}</th>',
-        f'<td class="nowrap">{_e(cells[2])}</td>',
-        '<td class="yes">yes</td>' if row.feasible else '<td class="no">NO</td>',
-        *(f'<td class="num">{_e(cells[i])}</td>' for i in metric_idx),
-        f"<td>{chips}</td>",
-    ]
-    return f"<tr{_class('' if row.feasible else 'infeasible')}>{''.join(tds)}</tr>"
+    span = 4 + len(view.metric_columns)
+    label = "failed:" if row.failed else "advisory:"
+    return (
+        line + f'<tr class="why"><td colspan="{span}"><span class="muted">{label}</span> '
+        f"{chips}</td></tr>"
+    )
 
 
 def _leaderboard(view: View) -> str:
@@ -193,33 +220,47 @@ def _leaderboard(view: View) -> str:
             "</p></section>"
         )
     rows = view.rows[:MAX_TABLE_ROWS]
-    headers, body = leaderboard_cells(rows, view.metric_columns)
-    metric_idx = range(4, 4 + len(view.metric_columns))
-    ths = []
-    for i, h in enumerate(headers):
-        sort = i in metric_idx and h == view.sort_by
-        cls = " ".join(c for c, on in (("num", i == 0 or i in metric_idx), ("sort", sort)) if on)
+    columns = [readable_column([r.metrics.get(m) for r in rows]) for m in view.metric_columns]
+    ths = ['<th scope="col" class="num flag">rank</th>', '<th scope="col">id</th>']
+    ths += ['<th scope="col">study</th>', '<th scope="col" class="flag">feasible</th>']
+    for m in view.metric_columns:
+        sort = m == view.sort_by
         arrow = (" ↓" if view.descending else " ↑") if sort else ""
-        ths.append(f'<th scope="col"{_class(cls)}>{_e(h)}{arrow}</th>')
-    trs = "".join(
-        _board_row(view, row, cells, metric_idx) for row, cells in zip(rows, body, strict=True)
-    )
+        ths.append(f'<th scope="col"{_class("num sort" if sort else "num")}>{name(m)}{arrow}</th>')
+    trs = "".join(_board_row(view, row, columns) for row in rows)
     caption = (
-        "Feasible runs ranked first, then infeasible runs (unranked) with the checks they failed."
+        "Feasible runs ranked first, then infeasible runs (unranked), each with the checks "
+        "it failed on the line below. Large numbers are rounded: the exact value is in "
+        "each cell's tooltip."
     )
-    note = (
-        f'<p class="note">Showing the first {len(rows):,} of {len(view.rows):,} runs; '
-        "the full list is in the report.</p>"
-        if len(view.rows) > len(rows)
-        else ""
-    )
+    notes = []
+    if len(view.rows) > len(rows):
+        notes.append(
+            f"Showing the first {len(rows):,} of {len(view.rows):,} runs; "
+            "the full list is in the report."
+        )
+    hidden = _hidden_metrics(view)
+    if hidden:
+        notes.append(
+            f"Showing {len(view.metric_columns)} of {len(view.metric_columns) + hidden} "
+            "metrics (the ranking metric, its tie-breaks, then by name); every value is in "
+            "the report."
+        )
     return (
         head
-        + f'<div class="scroll"><table><caption>{_e(caption)}</caption>'
-        + f"<thead><tr>{''.join(ths)}</tr></thead><tbody>{trs}</tbody></table></div>"
-        + note
+        + f'<table class="fit board"><caption>{_e(caption)}</caption>'
+        + f"<thead><tr>{''.join(ths)}</tr></thead><tbody>{trs}</tbody></table>"
+        + "".join(f'<p class="note">{_e(n)}</p>' for n in notes)
         + "</section>"
     )
+
+
+def _hidden_metrics(view: View) -> int:
+    """How many metrics the runs have that the table has no column for."""
+    seen: set[str] = set()
+    for r in view.rows:
+        seen.update(r.metrics)
+    return len(seen - set(view.metric_columns))
 
 
 def _findings(view: View) -> str:
@@ -290,8 +331,8 @@ def _policy_change(view: View) -> str:
     )
     return (
         head
-        + '<div class="scroll"><table><thead><tr><th>Effect</th><th>Setting</th>'
-        + f"<th>Before</th><th>After</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        + '<table class="fit"><thead><tr><th>Effect</th><th>Setting</th>'
+        + f"<th>Before</th><th>After</th></tr></thead><tbody>{rows}</tbody></table>"
         + more
         + "</section>"
     )
@@ -317,6 +358,8 @@ def render_html(view: View) -> str:
         holdout_section(view.holdout),
         curves_section(view),
         _leaderboard(view),
+        params_section(view),
+        attempts_section(view),
         _findings(view),
         _corrections(view),
         _meta(view),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from expflow_git.escape import markdown, markdown_code
 from expflow_git.policy.diff import summary
+from expflow_git.render.attempts import attempts_markdown
 from expflow_git.render.holdout import budget_note
 from expflow_git.render.table import leaderboard_cells, md_table, more_rows_note, shown_rows
 from expflow_git.render.text import ladder_note, signature_note, walk_note
@@ -43,6 +44,7 @@ def render_markdown(view: View) -> str:
     lines.append(md_table(*leaderboard_cells(shown, view.metric_columns)) if shown else "_no runs_")
     if (more := more_rows_note(view.rows, shown)) is not None:
         lines.append(f"\n_{more}_")
+    lines += attempts_markdown(view.attempts)  # every attempt counted (issue 16)
     if view.corrections:  # declared, so never silent (issue 13)
         lines += ["", f"### Corrections ({len(view.corrections)})", ""]
         lines += [f"- {_quiet(c.path)}: {_quiet(c.describe())}" for c in view.corrections]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from expflow_git.escape import html_text
 
 MAX_LABEL_CHARS = 26
@@ -27,3 +29,12 @@ def css_class(names: str) -> str:
 def short(text: str, limit: int = MAX_LABEL_CHARS) -> str:
     """`text`, cut to `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_JOINS = re.compile(r"([_./-])")
+
+
+def name(text: str) -> str:
+    """An escaped identifier (a metric's name, a param's) that may break after its `_`,
+    `.`, `/` and `-` (`<wbr>`): `train_time_min` wraps in a narrow column header."""
+    return _JOINS.sub(r"\1<wbr>", esc(text))

@@ -6,11 +6,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from expflow_git.audit.attempts import StudyAttempts
 from expflow_git.audit.ranking import Leaderboard
-from expflow_git.escape import json_text
+from expflow_git.escape import json_text, line
 from expflow_git.policy.model import Ranking
 from expflow_git.query.runs import Run
 from expflow_git.query.where import Field, value_of
+from expflow_git.render.attempts import attempts_lines, attempts_markdown
 from expflow_git.render.runs import show_value
 from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
 from expflow_git.render.view import Row, metric_columns
@@ -25,16 +27,20 @@ def render_rank(
     fmt: str,
     runs: Mapping[str, Run] | None = None,
     columns: Sequence[Field] = (),
+    attempts: Sequence[StudyAttempts] = (),
 ) -> str:
     """The shown `rows` of `board` in format `fmt` (one of FORMATS), as `rank` prints it
     (plus a newline); JSON rows also carry each run's study, status, params and splits
-    (from `runs`), and the tables the extra `columns` (`params.lr`, `splits.S.M`)."""
+    (from `runs`), and the tables the extra `columns` (`params.lr`, `splits.S.M`). Under
+    the table (in JSON, as `attempts`) every record counted per study and status with
+    the runs not ranked (not in CSV, which is one table)."""
     runs = runs or {}
     if fmt == "json":
         doc = {
             "ranking": [{**_row_json(r), **_run_json(runs.get(r.id))} for r in rows],
             "best_any": board.best_any,
             "best_feasible": board.best_feasible,
+            "attempts": [{k: v for k, v in a.entry().items() if k != "type"} for a in attempts],
         }
         return json_text(json.dumps(doc, indent=2))
     exact = fmt == "csv"  # a spreadsheet gets every value as the report spells it
@@ -52,7 +58,12 @@ def render_rank(
             ]
             cells[-1:-1] = extra
     render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
-    return render(headers, body).rstrip("\n")
+    text = render(headers, body).rstrip("\n")
+    if fmt == "table" and attempts:
+        text += "\n\n" + "\n".join(map(line, attempts_lines(attempts)))
+    elif fmt == "md" and attempts:
+        text += "\n" + "\n".join(attempts_markdown(attempts))
+    return text
 
 
 def _row_json(r: Row) -> dict[str, Any]:

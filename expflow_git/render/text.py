@@ -5,6 +5,7 @@ from __future__ import annotations
 from expflow_git.errors import printable
 from expflow_git.escape import line
 from expflow_git.policy.diff import PolicyProposal, summary
+from expflow_git.render.attempts import attempts_lines
 from expflow_git.render.holdout import budget_note
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
 from expflow_git.render.view import View, fmt_number
@@ -101,6 +102,8 @@ def render_text(view: View) -> str:
             lines.append(f"… {more}")
     else:
         lines.append("no runs (no result with a successful experiment record)")
+    if view.attempts:  # every attempt counted, not only the ranked ones (issue 16)
+        lines += ["", *attempts_lines(view.attempts)]
     if view.corrections:  # declared, so never silent (issue 13)
         lines += ["", f"corrections ({len(view.corrections)}):"]
         lines += [f"  {printable(c.path)}: {printable(c.describe())}" for c in view.corrections]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from expflow_git import __version__
+from expflow_git.audit.attempts import StudyAttempts
+from expflow_git.audit.params import TopParams
 from expflow_git.audit.pipeline import Audit, commit_time_utc
 from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind
@@ -82,6 +84,9 @@ class View:
     # The top runs' series (audit/curves.py): drawn by `audit --html` only, as a report
     # holds no series (docs/decisions.md, issue 19).
     curves: tuple[RunSeries, ...] = ()
+    # Every record per study and status, with the runs left off the board (issue 16).
+    attempts: tuple[StudyAttempts, ...] = ()
+    top_params: TopParams | None = None  # the params that differ between the top runs
 
     @property
     def signed(self) -> bool:
@@ -166,6 +171,7 @@ def view_from_statement(
     )
     walks = [e for e in entries if e["type"] == "walk-forward"]
     budgets = [e for e in entries if e["type"] == "holdout-budget"]
+    tops = [TopParams.from_entry(e) for e in entries if e["type"] == "params"]
     ranking = p["policy"]["ranking"]
     result = p["result"]
     moved = sorted(
@@ -205,6 +211,8 @@ def view_from_statement(
         ladder=result.get("ladder"),
         ladder_moves=tuple(run_id for _, run_id in moved),
         holdout=budgets[0] if budgets else None,
+        attempts=tuple(StudyAttempts.from_entry(e) for e in entries if e["type"] == "attempts"),
+        top_params=tops[0] if tops else None,
     )
 
 
@@ -306,6 +314,8 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         ladder=result.get("ladder"),
         ladder_moves=ladder_moves(audit),
         holdout=budget_entry(audit),
+        attempts=audit.attempts,
+        top_params=audit.top_params,
     )
 
 

@@ -241,6 +241,8 @@ def _pieces(audit: Audit) -> Iterator[Piece]:
     yield from (_generic_piece(finding_entry(f)) for f in audit.findings)
     # Declared corrections (issue 13), by path: visible in every report, never silent.
     yield from (_generic_piece(c.entry()) for c in audit.check.corrections)
+    # Every attempt counted (issue 16): each study's records by status, the runs left out.
+    yield from (_generic_piece(a.entry()) for a in audit.attempts)
     known: Known = {}
     spellings = audit.check.spellings
     rungs = audit.ladder.rungs if audit.ladder is not None else None
@@ -253,6 +255,8 @@ def _pieces(audit: Audit) -> Iterator[Piece]:
         )
         for ranked in audit.board.runs
     )
+    if audit.top_params is not None:  # the params that differ between the top runs
+        yield _generic_piece(audit.top_params.entry())
     walk = walk_entry(audit)
     if walk is not None:
         yield _generic_piece(walk)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from expflow_git.audit.attempts import totals_of_entry
 from expflow_git.audit.ladder import climb
 from expflow_git.audit.pipeline import verdict_passes
 from expflow_git.audit.ranking import best_any, order_key, pearson
@@ -47,6 +48,7 @@ class Tally:
         self.best_feasible: Any = None
         self.focus_feasible = False
         self.walk: Mapping[str, Any] | None = None
+        self.attempts: dict[str, int] = {}  # stays empty for a report without the entries
 
     def add(self, entry: Mapping[str, Any]) -> None:
         """One entry (or what the encoder keeps of it: type, and id/rank/feasible)."""
@@ -65,6 +67,8 @@ class Tally:
             self.focus_feasible = self.focus_feasible or bool(run_id == self.focus and feasible)
         elif kind == "walk-forward" and self.walk is None:
             self.walk = entry
+        elif kind == "attempts":
+            totals_of_entry(entry, self.attempts)
 
     def result(self, ranking: object) -> Json:
         walk = self.walk
@@ -75,7 +79,7 @@ class Tally:
             walk_passed=None if walk is None else walk["status"] == "pass",
             focus=self.focus,
         )
-        return {
+        result: Json = {
             "verdict": "pass" if passed else "fail",
             "focus": self.focus,
             "counts": {
@@ -90,6 +94,9 @@ class Tally:
             if walk is None
             else {"status": walk["status"], "r": walk["r"], "n": walk["n"]},
         }
+        if self.attempts:  # records per status over every study, and their total (issue 16)
+            result["attempts"] = dict(sorted(self.attempts.items()))
+        return result
 
 
 def expected_best_any(
@@ -174,3 +181,22 @@ def recompute_ladder(
         "ladder": {"step": step, "score": level},
     }
     return problems, expected
+
+
+def check_attempts(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Problems with the attempts entries: one per study, in study order, each listing
+    exactly as many excluded runs of each status as it counts (none `success`)."""
+    problems = []
+    studies = [e["study"] for e in entries if e["type"] == "attempts"]
+    if studies != sorted(set(studies)):
+        problems.append("attempts entries are not one per study in study order")
+    for e in entries:
+        if e["type"] != "attempts":
+            continue
+        listed: dict[str, int] = {}
+        for x in e["excluded"]:
+            listed[x["status"]] = listed.get(x["status"], 0) + 1
+        counted = {k: n for k, n in e["counts"].items() if k != "success" and n}
+        if listed != counted:
+            problems.append(f"attempts of study {e['study']!r}: the excluded runs do not match")
+    return problems

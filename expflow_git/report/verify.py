@@ -18,6 +18,7 @@ from expflow_git.report.canonical import canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
 from expflow_git.report.merkle import leaf_hash, merkle_root
 from expflow_git.report.rules import (
+    check_attempts,
     check_run_order,
     expected_best_any,
     recompute_ladder,
@@ -335,6 +336,7 @@ def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
     result = predicate["result"]
     ladder_problems, ladder = recompute_ladder(entries, policy["ranking"])
     problems = check_run_order(entries, keys) + recompute_walk(entries) + ladder_problems
+    problems += check_attempts(entries)
     expected = summarize(entries, result.get("focus") if isinstance(result, dict) else None)
     expected["best_any"] = expected_best_any(entries, keys)
     expected.update(ladder)
