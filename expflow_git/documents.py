@@ -14,6 +14,8 @@ EXPERIMENT_SCHEMA = "expflow/experiment@1"
 # The schemas' id pattern, for ids that arrive on the command line.
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 RESULT_SCHEMA = "expflow/result@1"
+# The record schema's maxLength of `reason` (a test holds the two together).
+REASON_MAX_LENGTH = 2000
 
 Scalar = str | int | float | bool | None
 
