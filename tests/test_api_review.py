@@ -128,7 +128,9 @@ def test_nested_runs_of_two_ids_are_independent(repo: Repository) -> None:
 def test_a_run_with_a_result_is_left_alone(repo: Repository, exp_repo: ExpRepo) -> None:
     with repo.run("exp-001", study=STUDY, params={"sub_step": 1}) as run:
         run.log(**SEED)
-    before = {p: (exp_repo.path / p).read_bytes() for p in (exp_repo.exp_path(), exp_repo.res_path())}
+    before = {
+        p: (exp_repo.path / p).read_bytes() for p in (exp_repo.exp_path(), exp_repo.res_path())
+    }
     with pytest.raises(ExpflowError, match="status is 'success'") as caught:
         with repo.run("exp-001") as run:
             run.log(seg_total=1.0)
@@ -319,6 +321,7 @@ def test_run_of_a_broken_record_names_the_file(repo: Repository, exp_repo: ExpRe
 def test_ids_that_are_not_ids_are_refused_before_anything_is_written(
     repo: Repository, exp_repo: ExpRepo, bad_id: str
 ) -> None:
+    before = exp_repo.status()
     for call in (
         lambda: repo.new(bad_id, study=STUDY),
         lambda: repo.run(bad_id, study=STUDY).__enter__(),
@@ -327,7 +330,7 @@ def test_ids_that_are_not_ids_are_refused_before_anything_is_written(
     ):
         with pytest.raises(ExpflowError):
             call()
-    assert not exp_repo.status()  # nothing written anywhere
+    assert exp_repo.status() == before  # nothing written anywhere
 
 
 def test_a_reason_with_terminal_escapes_never_reaches_the_terminal_raw(
