@@ -7,12 +7,16 @@ import difflib
 import math
 import numbers
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import Scalar, Status
+
+# The result schema's pattern for a split's name (schemas/result.schema.json).
+_SPLIT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 if TYPE_CHECKING:
     from expflow_git.documents import Experiment, Result
@@ -129,8 +133,11 @@ class ActiveRun:
     def log_split(self, name: str, **metrics: float) -> None:
         """Record metrics measured on another slice of data (`splits.<name>`)."""
         self._open()
-        if not isinstance(name, str) or not name:
-            raise ValueError("a split needs a non-empty name")
+        if not isinstance(name, str) or not _SPLIT_RE.match(name):
+            raise ValueError(
+                f"split name {_short(name)}: use letters, digits, '.', '_' and '-' "
+                "(at most 64, starting with a letter or digit)"
+            )
         self.splits.setdefault(name, {}).update(checked_metrics(metrics, self.policy))
 
     def _open(self) -> None:

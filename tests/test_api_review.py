@@ -354,3 +354,70 @@ def test_a_reason_with_terminal_escapes_never_reaches_the_terminal_raw(
         assert "\x1b" not in text and "\x07" not in text and "\r" not in text
     assert len(err.splitlines()) == 1
     assert_clean_output(out, err)
+
+
+# ------------------------------------------------------------------ results the hook refuses
+def test_result_with_a_split_name_the_schema_refuses_writes_nothing(exp_repo: ExpRepo) -> None:
+    """`result --split "hold out"` wrote a result the validate hook refuses and marked the
+    run success; fixing it needed --overwrite and the PIN (issue 16, item 4)."""
+    new = ["new", "exp-001", "--study", STUDY, "--param", "sub_step=1"]
+    assert run_cli(new, cwd=exp_repo.path).code == 0
+    metrics = [arg for k, v in SEED.items() for arg in ("--metric", f"{k}={v}")]
+    split = ["--split", "hold out", "--metric", "seg_total=1"]
+    code, out, err = run_cli(["result", "exp-001", *metrics, *split], cwd=exp_repo.path)
+    assert code == 1, out + err
+    assert f"{exp_repo.res_path()}#/splits: schema: property name" in out
+    assert not (exp_repo.path / exp_repo.res_path()).exists()
+    assert _record(exp_repo, "exp-001")["status"] == "pending"
+
+
+def test_a_split_name_is_checked_as_it_is_logged(repo: Repository, exp_repo: ExpRepo) -> None:
+    with pytest.raises(ValueError, match="split name 'hold out'"):
+        with repo.run("exp-001", study=STUDY, params={"sub_step": 1}) as run:
+            run.log(**SEED)
+            run.log_split("hold out", seg_total=1.0)
+    assert repo.get("exp-001").status is Status.FAILED
+    repo.new("exp-002", study=STUDY, params={"sub_step": 1})
+    with pytest.raises(ValueError, match="schema: property name"):
+        repo.log_result("exp-002", SEED, splits={"../x": {"seg_total": 1.0}})
+    assert not (exp_repo.path / exp_repo.res_path("exp-002")).exists()
+    assert repo.get("exp-002").status is Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["new", "exp-002", "--study", STUDY, "--param", "k=\udcff"],
+        ["new", "exp-002", "--study", STUDY, "--title", "\udcff"],
+        ["new", "exp-002", "--study", STUDY, "--status", "failed", "--reason", "\udcff\x1b[2J"],
+        ["fail", "exp-001", "--reason", "\udcff"],
+        [
+            "result",
+            "exp-001",
+            "--metric",
+            "seg_total=1",
+            "--split",
+            "\udcff",
+            "--metric",
+            "seg_total=1",
+        ],
+    ],
+    ids=["param", "title", "reason", "fail", "split"],
+)
+def test_arguments_that_are_not_utf8_are_one_line_errors(
+    exp_repo: ExpRepo, args: list[str]
+) -> None:
+    """A non-UTF-8 argument (a surrogate once decoded) was a UnicodeEncodeError traceback."""
+    assert run_cli(["new", "exp-001", "--study", STUDY], cwd=exp_repo.path).code == 0
+    before = exp_repo.status(), _record(exp_repo, "exp-001")
+    code, out, err = run_cli(args, cwd=exp_repo.path)
+    assert code in (1, 2), out + err
+    assert len(err.strip().splitlines()) == 1 and "\x1b" not in err
+    assert_clean_output(out, err)
+    assert (exp_repo.status(), _record(exp_repo, "exp-001")) == before
+
+
+def test_the_api_refuses_text_that_is_not_utf8(repo: Repository, exp_repo: ExpRepo) -> None:
+    with pytest.raises(ExpflowError, match="not UTF-8"):
+        repo.new("exp-001", study=STUDY, params={"k": "\udcff"})
+    assert not (exp_repo.path / exp_repo.exp_path()).exists()

@@ -262,10 +262,18 @@ def refuse_existing(plan: PlannedResult) -> None:
         )
 
 
-def check_new_result(path: str, doc: Mapping[str, Any], policy: Policy) -> list[Finding]:
+def check_new_result(path: str, data: bytes, policy: Policy) -> list[Finding]:
     """What the validate hook would refuse in a result, checked before it is written:
-    unknown metrics, values out of range, missing required metrics."""
-    result = Result.from_json(path, doc)
+    the schema (a split's name, how many splits), unknown metrics, values out of range,
+    missing required metrics."""
+    from dataclasses import replace
+
+    from expflow_git.checks import check_content
+
+    content = check_content(Kind.RESULT, data)
+    if isinstance(content, list):
+        return [replace(f, path=path) for f in content]
+    result = Result.from_json(path, content)
     return registry_findings(result, policy) + required_metric_findings(result, policy)
 
 
@@ -396,11 +404,12 @@ def plan_result(
         )
     rel = layout.result_path(exp_doc["study"], exp_id)
     doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root)
+    data = dump(doc)
     return PlannedResult(
         path=rel,
         doc=doc,
-        data=dump(doc),
-        findings=check_new_result(rel, doc, layout.policy),
+        data=data,
+        findings=check_new_result(rel, data, layout.policy),
         exists=(layout.root / rel).exists(),
         record_path=exp_rel,
         record=exp_doc,
