@@ -14,6 +14,8 @@ EXPERIMENT_SCHEMA = "expflow/experiment@1"
 # The schemas' id pattern, for ids that arrive on the command line.
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 RESULT_SCHEMA = "expflow/result@1"
+# The record schema's maxLength of `reason` (a test holds the two together).
+REASON_MAX_LENGTH = 2000
 
 Scalar = str | int | float | bool | None
 
@@ -88,4 +90,15 @@ def stem(path: str) -> str:
 
 def dump(doc: Mapping[str, Any]) -> bytes:
     """How the tool writes documents: stable key order, two-space indent, final newline."""
-    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        # A lone surrogate: a command-line argument (or a Python string built from a file
+        # name) that was not UTF-8. Refused as input, never a traceback.
+        from expflow_git.errors import ExpflowError, printable
+
+        near = " ".join(text[max(0, exc.start - 40) : exc.end + 10].split())
+        raise ExpflowError(
+            f"not UTF-8 text (a non-UTF-8 argument or file name?): {printable(near)}"
+        ) from None

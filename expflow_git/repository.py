@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from expflow_git.documents import Scalar, Status
+from expflow_git.documents import REASON_MAX_LENGTH, Scalar, Status
 from expflow_git.errors import ExpflowError
 from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
@@ -20,6 +20,8 @@ from expflow_git.run import (
     Run,
     checked_metrics,
     checked_params,
+    checked_tags,
+    failure_reason,
     read_runs,
     same_record,
 )
@@ -28,8 +30,6 @@ if TYPE_CHECKING:
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import Policy
     from expflow_git.records.writer import Layout
-
-_REASON_MAX = 2000  # the record schema's limit on `reason`
 
 
 class Repository:
@@ -93,7 +93,7 @@ class Repository:
             exp_id=id,
             study=study,
             params=checked_params(params or {}),
-            tags=list(tags),
+            tags=checked_tags(tags),
             seed=seed,
             condition=condition,
             replicate=replicate,
@@ -112,7 +112,7 @@ class Repository:
     ) -> Run:
         """Write the run's result (as `expflow-git result`) and mark it `success`. Checked
         against the registry and the required metrics first: ValueError, nothing written."""
-        from expflow_git.records.writer import plan_result, write_result
+        from expflow_git.records.writer import plan_result, refuse_existing, write_result
 
         layout = self._layout()
         checked = checked_metrics(metrics, layout.policy)
@@ -122,11 +122,7 @@ class Repository:
         plan = plan_result(layout, id, checked, checked_splits)
         if plan.findings:
             raise ValueError("; ".join(str(f) for f in plan.findings))
-        if plan.exists:
-            raise ExpflowError(
-                f"{plan.path}: a result exists already; results are write-once "
-                "(`expflow-git result --overwrite` is PIN-guarded)"
-            )
+        refuse_existing(plan)
         write_result(layout, plan, overwrite=False)
         return self.get(id)
 
@@ -150,7 +146,7 @@ class Repository:
         import warnings
 
         from expflow_git.pin.guard import require_pin
-        from expflow_git.records.writer import cancel_run, cancellable
+        from expflow_git.records.lifecycle import cancel_run, cancellable
 
         layout = self._layout()
         exp_rel, doc = cancellable(layout, id)
@@ -200,7 +196,11 @@ class Repository:
         writes the result and marks the run `success`; an exception marks it `failed`
         with "TypeName: message" as the reason, writes no result, and is re-raised."""
         layout = self._layout()
+        tags = checked_tags(tags)
         if layout.existing_experiments(id):
+            # The record's path checked (no link out of the work tree) and the record
+            # parsed strictly first: a broken one is named, not a KeyError from `get`.
+            layout.find_experiment(id)
             record = self.get(id)
             same_record(record, study=study, params=params, tags=tags)
             self.start(id)
@@ -213,8 +213,12 @@ class Repository:
         try:
             yield active
         except BaseException as exc:
+            # KeyboardInterrupt and SystemExit too: the run did not finish (as MLflow's
+            # `start_run` marks it FAILED), and the exception goes on unchanged.
+            active.finished = True
             self._mark_failed(layout, id, exc)
             raise
+        active.finished = True
         try:
             self.log_result(id, active.metrics, splits=active.splits)
         except ValueError as exc:
@@ -228,9 +232,8 @@ class Repository:
 
         from expflow_git.records.lifecycle import fail_run
 
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         try:
-            fail_run(layout, id, message[:_REASON_MAX])
+            fail_run(layout, id, failure_reason(exc, REASON_MAX_LENGTH))
         except (ExpflowError, OSError) as problem:  # the exception in flight matters more
             warnings.warn(f"run {id!r} could not be marked failed: {problem}", stacklevel=3)
 

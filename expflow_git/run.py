@@ -7,12 +7,16 @@ import difflib
 import math
 import numbers
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import Scalar, Status
+
+# The result schema's pattern for a split's name (schemas/result.schema.json).
+_SPLIT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 if TYPE_CHECKING:
     from expflow_git.documents import Experiment, Result
@@ -111,23 +115,35 @@ def _document_candidates(root: Path, policy: Policy) -> list[str]:
 class ActiveRun:
     """A run in progress: `log(**metrics)` and `log_split(name, **metrics)` collect what the
     result will hold (a later value of a metric replaces an earlier one). Every name is
-    checked against the registry as it is logged."""
+    checked against the registry as it is logged. Once its `with` block is left the run
+    is `finished`: logging then raises RuntimeError (the result is written already)."""
 
     id: str
     study: str
     policy: Policy = field(repr=False)
     metrics: dict[str, float] = field(default_factory=dict)
     splits: dict[str, dict[str, float]] = field(default_factory=dict)
+    finished: bool = False
 
     def log(self, **metrics: float) -> None:
         """Record metrics of the run (names from the policy's registry)."""
+        self._open()
         self.metrics.update(checked_metrics(metrics, self.policy))
 
     def log_split(self, name: str, **metrics: float) -> None:
         """Record metrics measured on another slice of data (`splits.<name>`)."""
-        if not isinstance(name, str) or not name:
-            raise ValueError("a split needs a non-empty name")
+        self._open()
+        if not isinstance(name, str) or not _SPLIT_RE.match(name):
+            raise ValueError(
+                f"split name {_short(name)}: use letters, digits, '.', '_' and '-' "
+                "(at most 64, starting with a letter or digit)"
+            )
         self.splits.setdefault(name, {}).update(checked_metrics(metrics, self.policy))
+
+    def _open(self) -> None:
+        # A value logged after the block would be silently lost: the result is written.
+        if self.finished:
+            raise RuntimeError(f"run {self.id!r} has finished: log inside its `with` block")
 
 
 def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, float]:
@@ -137,14 +153,54 @@ def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, flo
     for name, value in metrics.items():
         if name not in policy.metrics:
             raise ValueError(f"unknown metric {name!r}{closest(name, policy.metrics)}")
-        # numbers.Real: NumPy's scalars too; a bool is not a measurement.
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"metric {name!r}: {value!r} is not a number")
-        number = value if isinstance(value, int) else float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"metric {name!r}: {value!r} is not a finite number")
-        out[name] = number
+        out[name] = finite_number(value, what=f"metric {name!r}")
     return out
+
+
+def finite_number(value: Any, *, what: str) -> float:
+    """`value` if it is a finite real number (NumPy's scalars too; not a bool: a bool is
+    not a measurement), else ValueError naming `what`. An int too large for a double is
+    not finite (OverflowError would escape `math.isfinite`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what}: {value!r} is not a number")
+    number = value if isinstance(value, int) else float(value)
+    try:
+        finite = math.isfinite(number)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ValueError(f"{what}: {_short(value)} is not a finite number")
+    return number
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def checked_tags(tags: Sequence[str]) -> list[str]:
+    """Tags as a list of strings; one string is refused, not split into its letters."""
+    if isinstance(tags, str):
+        raise ValueError(f"tags: give a list of strings, not the string {_short(tags)}")
+    out = list(tags)
+    for tag in out:
+        if not isinstance(tag, str):
+            raise ValueError(f"tag {_short(tag)}: tags are strings")
+    return out
+
+
+def failure_reason(exc: BaseException, limit: int) -> str:
+    """`TypeName: message` for a run's record, at most `limit` characters. Never raises:
+    a message that cannot be made a string, or holds text that is not UTF-8 (a lone
+    surrogate from a file name), must not replace the exception in flight."""
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__: the type name still says what failed
+        message = "<the exception's message could not be read>"
+    text = f"{name}: {message}" if message else name
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def closest(name: str, known: Mapping[str, Any]) -> str:

@@ -6,8 +6,6 @@ gate the audit uses; gates go through the one gate parser (policy.model.parse_ga
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -80,11 +78,13 @@ def validate_competition_rules(
     spelled as numbers in strings (`"5"`) compare as numbers (docs/spec.md §3)."""
     from expflow_git.checks import registry_findings, run_verdict
     from expflow_git.documents import Experiment, Result
+    from expflow_git.run import checked_params
 
     judged = _policy(policy)
     metrics = _numbers(task_metrics, what="metric")
     result = Result("<task_metrics>", "run", metrics, {})
-    record = Experiment("<task_params>", "run", "run", Status.SUCCESS, dict(task_params))
+    params = checked_params(task_params)  # string names, scalar values, as a record's
+    record = Experiment("<task_params>", "run", "run", Status.SUCCESS, params)
     checks = [
         Check("registry", f"registry:{f.pointer.rsplit('/', 1)[-1]}", False, f.message)
         for f in registry_findings(result, judged)
@@ -111,14 +111,16 @@ def compare_scores(
     from expflow_git.policy.model import parse_gate
 
     try:
-        parsed = [parse_gate(g, None) for g in gates]
+        parsed = [parse_gate(g, None) for g in _gate_texts(gates)]
     except ExpflowError as exc:
         raise ValueError(exc.message) from None
     verdicts = []
     for run_id, metrics in runs.items():
+        if not isinstance(run_id, str):  # 1 and "1" would be two rows with one id
+            raise ValueError(f"run id {run_id!r}: run ids are strings")
         values = _numbers(metrics, what=f"run {run_id!r}: metric")
         outcomes = tuple(gate_outcome(g, values) for g in parsed)
-        verdicts.append(RunVerdict(str(run_id), "", (), "", values, {}, outcomes))
+        verdicts.append(RunVerdict(run_id, "", (), "", values, {}, outcomes))
     board = rank(verdicts, [(sort_by, not ascending)])
     rows = tuple(
         ScoreRow(
@@ -145,9 +147,15 @@ def gate_scores(
     pair per run) is at least `min_pearson`; fewer than three pairs, or no variance,
     never passes. Lists of different lengths: ValueError."""
     from expflow_git.audit.ranking import pearson
+    from expflow_git.run import finite_number
 
-    xs = list(_numbers(dict(enumerate(train)), what="train value").values())
-    ys = list(_numbers(dict(enumerate(holdout)), what="holdout value").values())
+    # As the policy's walk_forward.min_pearson: a number in [-1, 1]. NaN would make the
+    # gate pass whatever the correlation (`r < nan` is false).
+    bound = finite_number(min_pearson, what="min_pearson")
+    if not -1 <= bound <= 1:
+        raise ValueError(f"min_pearson: {min_pearson!r} is not between -1 and 1")
+    xs = list(_numbers(dict(enumerate(train)), what="train value", exact=True).values())
+    ys = list(_numbers(dict(enumerate(holdout)), what="holdout value", exact=True).values())
     if len(xs) != len(ys):
         raise ValueError(f"train has {len(xs)} values and holdout {len(ys)}: one pair per run")
     if len(xs) < 3:
@@ -160,17 +168,29 @@ def gate_scores(
     return GateVerdict(True, r, ())
 
 
-def _numbers(values: Mapping[Any, Any], *, what: str) -> dict[str, float]:
-    """Finite numbers (not bools), else ValueError naming the culprit."""
+def _numbers(values: Mapping[Any, Any], *, what: str, exact: bool = False) -> dict[str, float]:
+    """Finite numbers (not bools), else ValueError naming the culprit; `exact`: below
+    2**53 in magnitude, as a result's metrics (docs/spec.md §2.2), so that sums of
+    squares cannot overflow."""
+    from expflow_git.run import finite_number
+
     out: dict[str, float] = {}
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"{what} {name!r}: {value!r} is not a number")
-        number = value if isinstance(value, int) else float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"{what} {name!r}: {value!r} is not a finite number")
+        number = finite_number(value, what=f"{what} {name!r}")
+        if exact and abs(number) >= 2**53:
+            raise ValueError(f"{what} {name!r}: {value!r} is 2**53 or more in magnitude")
         out[str(name)] = number
     return out
+
+
+def _gate_texts(gates: Sequence[str]) -> list[str]:
+    """The gates as strings; one string alone is refused (it would be read letter by letter)."""
+    if isinstance(gates, str):
+        raise ValueError(f"gates: give a list of 'metric:op:value' strings, not {gates!r}")
+    for gate in gates:
+        if not isinstance(gate, str):
+            raise ValueError(f"gate {gate!r} is malformed: expected a 'metric:op:value' string")
+    return list(gates)
 
 
 def _policy(policy: Policy | str | os.PathLike[str] | None) -> Policy:

@@ -420,7 +420,7 @@ def test_cancel_of_a_finished_run_is_refused_before_any_pin(
 def test_cancel_crash_while_writing_leaves_the_record_whole(
     sandbox: Sandbox, waiting: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from expflow_git.records.writer import cancel_run, cancellable
+    from expflow_git.records.lifecycle import cancel_run, cancellable
 
     layout = _layout(waiting, monkeypatch)
     before = snapshot(waiting)

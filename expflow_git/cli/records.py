@@ -118,6 +118,7 @@ def result(
         open_layout,
         parse_metric_args,
         plan_result,
+        refuse_existing,
         write_result,
     )
 
@@ -130,11 +131,7 @@ def result(
     correction = None
     if plan.exists:
         if not overwrite:
-            fail(
-                f"{plan.path}: a result exists already; results are write-once "
-                "(--overwrite is PIN-guarded)",
-                ExitCode.FAILED,
-            )
+            refuse_existing(plan)
         if not reason:
             fail(f"{plan.path}: --overwrite needs --reason TEXT (it is recorded in a correction)")
         correction = correction_for(
@@ -221,7 +218,8 @@ def rm_cmd(
 @policy_option
 def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: str | None) -> None:
     """Set a pending/running experiment to `skipped`, with the reason (PIN-guarded)."""
-    from expflow_git.records.writer import cancel_run, cancellable, open_layout
+    from expflow_git.records.lifecycle import cancel_run, cancellable
+    from expflow_git.records.writer import open_layout
 
     layout = open_layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for

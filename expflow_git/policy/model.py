@@ -27,6 +27,10 @@ DEFAULT_RESULT_GLOBS = ("results/**/*.json",)
 DEFAULT_CORRECTION_GLOBS = ("corrections/**/*.json",)
 
 _NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
+# A number in a string, for `numeric`: JSON's number grammar exactly (RFC 8259 §6), the
+# spelling `new --param K=V` stores as a number; ASCII digits only ("١٢" is not one).
+_JSON_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
+_JSON_INTEGER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 
 
 class Op(enum.Enum):
@@ -253,14 +257,27 @@ def parse_number(text: str, *, what: str) -> float:
 
 
 def numeric(value: Any) -> Any:
-    """`value` as rules and filters compare it: a string that spells a finite decimal
-    number (`"5"`, `"1e-3"`; trackers such as MLflow and ClearML store every parameter as
-    a string) is that number; anything else, a bool included, is itself (docs/spec.md §3)."""
-    if type(value) is str and _NUMBER_RE.match(value):
-        number = float(value)
-        if math.isfinite(number):
-            return int(number) if number.is_integer() and abs(number) < 2**53 else number
-    return value
+    """`value` as rules and filters compare it: a string spelled as a JSON number (`"5"`,
+    `"-0.5"`, `"1e-3"`; trackers such as MLflow and ClearML store every parameter as a
+    string) whose value a double holds finitely is that number, an integer exactly;
+    anything else, a bool included, is itself (docs/spec.md §3)."""
+    if type(value) is not str or not _JSON_NUMBER_RE.match(value):
+        return value
+    if _JSON_INTEGER_RE.match(value):
+        # int(), not float(): "9007199254740993" is not 9007199254740992. A double holds
+        # at most 309 integer digits; more would be slow to convert, and is not finite.
+        if len(value) > 310:
+            return value
+        integer = int(value)
+        try:
+            float(integer)
+        except OverflowError:
+            return value
+        return integer
+    number = float(value)
+    if not math.isfinite(number):
+        return value
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def parse_gate(

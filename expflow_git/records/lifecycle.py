@@ -1,5 +1,5 @@
-"""A run's status after `new` (docs/spec.md §4): `start` (pending → running) and `fail`
-(→ failed, with a reason). `result` (→ success) and `cancel` (→ skipped) are in writer.py.
+"""A run's status after `new` (docs/spec.md §4): `start` (pending → running), `fail`
+(→ failed, with a reason) and `cancel` (→ skipped). `result` (→ success) is in writer.py.
 The CLI and the Python API (expflow_git.repository) both call these."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from expflow_git.schemas import Kind
 # What a run may become, from each status it may leave.
 _CAN_START = (Status.PENDING,)
 _CAN_FAIL = (Status.PENDING, Status.RUNNING, Status.SUCCESS)
+_CAN_CANCEL = (Status.PENDING, Status.RUNNING)
 
 
 def start_run(layout: Layout, exp_id: str) -> str:
@@ -52,6 +53,25 @@ def fail_run(layout: Layout, exp_id: str, reason: str) -> str:
             code=ExitCode.FAILED,
         )
     return _set_status(layout, exp_rel, doc, Status.FAILED, reason=reason)
+
+
+def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
+    """The record to cancel; refused (exit 1) unless it is pending or running."""
+    exp_rel, exp_doc = layout.find_experiment(exp_id)
+    status = record_status(exp_doc)
+    if status not in _CAN_CANCEL:
+        raise ExpflowError(
+            f"{exp_rel}: only a pending or running experiment can be cancelled "
+            f"(status is {status.value!r})",
+            code=ExitCode.FAILED,
+        )
+    return exp_rel, exp_doc
+
+
+def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: str) -> str:
+    """Set a record `cancellable` returned to `skipped`, with the reason (none if empty);
+    returns its path."""
+    return _set_status(layout, exp_rel, exp_doc, Status.SKIPPED, reason=reason or None)
 
 
 def _set_status(

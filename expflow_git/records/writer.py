@@ -251,10 +251,29 @@ def parse_metric_args(args: Sequence[str]) -> tuple[dict[str, float], dict[str, 
     return metrics, splits
 
 
-def check_new_result(path: str, doc: Mapping[str, Any], policy: Policy) -> list[Finding]:
+def refuse_existing(plan: PlannedResult) -> None:
+    """A result is write-once: a second one is refused (exit 1) unless it goes through
+    `result --overwrite`, PIN-guarded and declared in a correction."""
+    if plan.exists:
+        raise ExpflowError(
+            f"{plan.path}: a result exists already; results are write-once "
+            "(`expflow-git result --overwrite` is PIN-guarded)",
+            code=ExitCode.FAILED,
+        )
+
+
+def check_new_result(path: str, data: bytes, policy: Policy) -> list[Finding]:
     """What the validate hook would refuse in a result, checked before it is written:
-    unknown metrics, values out of range, missing required metrics."""
-    result = Result.from_json(path, doc)
+    the schema (a split's name, how many splits), unknown metrics, values out of range,
+    missing required metrics."""
+    from dataclasses import replace
+
+    from expflow_git.checks import check_content
+
+    content = check_content(Kind.RESULT, data)
+    if isinstance(content, list):
+        return [replace(f, path=path) for f in content]
+    result = Result.from_json(path, content)
     return registry_findings(result, policy) + required_metric_findings(result, policy)
 
 
@@ -274,34 +293,6 @@ def remove_run(layout: Layout, exp_id: str) -> list[str]:
     (layout.root / exp_rel).unlink()
     removed.append(exp_rel)
     return removed
-
-
-def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
-    """The record to cancel; refused (exit 1) unless it is pending or running."""
-    exp_rel, exp_doc = layout.find_experiment(exp_id)
-    status = record_status(exp_doc)
-    if status not in (Status.PENDING, Status.RUNNING):
-        raise ExpflowError(
-            f"{exp_rel}: only a pending or running experiment can be cancelled "
-            f"(status is {status.value!r})",
-            code=ExitCode.FAILED,
-        )
-    return exp_rel, exp_doc
-
-
-def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: str) -> str:
-    """Set a record `cancellable` returned to `skipped`, with the reason; returns its path."""
-    exp_doc["status"] = Status.SKIPPED.value
-    if reason:
-        exp_doc["reason"] = reason
-    data = dump(exp_doc)
-    _, findings = check_document(Kind.EXPERIMENT, exp_rel, data, layout.policy)
-    if findings:
-        raise ExpflowError(str(findings[0]))
-    from expflow_git.atomicfile import write_atomic
-
-    write_atomic(layout.root / exp_rel, data)
-    return exp_rel
 
 
 def open_layout(policy_path: str | None) -> Layout:
@@ -413,11 +404,12 @@ def plan_result(
         )
     rel = layout.result_path(exp_doc["study"], exp_id)
     doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root)
+    data = dump(doc)
     return PlannedResult(
         path=rel,
         doc=doc,
-        data=dump(doc),
-        findings=check_new_result(rel, doc, layout.policy),
+        data=data,
+        findings=check_new_result(rel, data, layout.policy),
         exists=(layout.root / rel).exists(),
         record_path=exp_rel,
         record=exp_doc,
