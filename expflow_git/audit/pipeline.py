@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from expflow_git.audit.cache import BlobCache
@@ -147,12 +148,14 @@ def check_tree(
     scan: bool = True,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> TreeCheck:
     """Read, parse and check every document of `rev` (and scan every blob for PINs).
 
     With `policy_ref`, the policy committed at that ref judges, and `rev`'s own policy
     is only compared with it (TreeCheck.proposal). With `use_cache`, what a blob's
-    content decided is reused from earlier runs.
+    content decided is reused from earlier runs; cache files this user may not have
+    written are ignored, and told to `warn` (docs/threat-model.md: the cache is trusted).
     """
     commit = git.resolve_commit(rev)
     entries = git.ls_tree(commit.sha)
@@ -178,7 +181,19 @@ def check_tree(
         check = _read_documents(
             reader, commit, policy, policy_entry, entries, scan, cache, progress, problems
         )
+    if cache is not None and cache.distrusted and warn is not None:
+        warn(_distrust_message(cache.distrusted))
     return replace(check, policy_ref=ref_sha, proposal=proposal)
+
+
+def _distrust_message(distrusted: Sequence[tuple[Path, str]]) -> str:
+    """One warning for every ignored cache file (an attacker could make hundreds)."""
+    path, why = distrusted[0]
+    more = f" (and {len(distrusted) - 1} more)" if len(distrusted) > 1 else ""
+    return (
+        f"{path}: cache file ignored, {why}{more}; the cache must be this user's own "
+        "(the audit re-read those documents)"
+    )
 
 
 def _is_file(entry: TreeEntry | None) -> bool:
@@ -452,6 +467,7 @@ def run_audit(
     since: str | None = None,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Audit:
     """docs/spec.md §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`,
     judged by the policy at `policy_ref` when given."""
@@ -462,6 +478,7 @@ def run_audit(
         policy_ref=policy_ref,
         use_cache=use_cache,
         progress=progress,
+        warn=warn,
     )
     board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
     if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
