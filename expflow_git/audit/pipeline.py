@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from expflow_git.audit.cache import BlobCache
+from expflow_git.audit.parallel import ROUND_BLOBS, content_records
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.record import (
     BlobRecord,
     as_dict,
-    content_record,
     numbers,
     outcome_of,
     row_finding,
@@ -395,27 +395,43 @@ def _read_documents(
     `problems`: findings made before the listing was read (they are sorted in)."""
     tree = _TreeReader(policy, problems)
     tree.classify(entries, scan)
-    # Shard by shard, so at most one cache shard is in memory; without a cache, one batch.
+    # Shard by shard, so that few cache shards are in memory at once. The blobs no
+    # record answers for are read and checked in rounds of about ROUND_BLOBS (on every
+    # core: parallel.py), and the shards they belong to saved after each round.
     batches: dict[str, list[str]] = {}
     for sha in tree.uses:
         batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
     done, total = 0, len(tree.uses)
-    for shard, shas in sorted(batches.items()):
-        missing = []
-        records = cache.records(shard) if cache is not None else {}
-        for sha in shas:
-            if not tree.consume_cached(sha, records.get(sha)):
-                missing.append(sha)
-        for sha, data in reader.read_many(missing):
-            record = content_record(data, *tree.needs(sha), policy)
+    missing: list[str] = []
+    pending: list[str] = []  # shards whose blobs are in `missing`
+
+    def flush() -> None:
+        for sha, record in content_records(reader, missing, tree.needs, policy):
             if cache is not None:
                 cache.put(sha, record)
             tree.consume(sha, record)
         if cache is not None:
-            cache.save(shard)
+            for name in pending:
+                cache.save(name)
+        missing.clear()
+        pending.clear()
+
+    for shard, shas in sorted(batches.items()):
+        records = cache.records(shard) if cache is not None else {}
+        for sha in shas:
+            if not tree.consume_cached(sha, records.get(sha)):
+                missing.append(sha)
+                if len(missing) >= ROUND_BLOBS:
+                    flush()
+        pending.append(shard)
+        # A shard all of whose blobs had records is let go at once (a warm audit holds
+        # one shard at a time); the others once a round is worth checking.
+        if not missing or len(missing) >= ROUND_BLOBS // 4:
+            flush()
         done += len(shas)
         if progress is not None:
             progress(done, total)
+    flush()
     findings = tree.findings
     findings.extend(integrity_findings(tree.experiments, tree.results, policy))
     findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))
