@@ -29,7 +29,8 @@ def dataset(data: Path, runs: int) -> Path:
     """Build (or reuse, while its manifest matches) the small-document repository."""
     dest = data / f"small-{runs}"
     manifest = gen_small.manifest_path(dest)
-    want = gen_small.wanted(runs, 20, 0)
+    studies = gen_small.studies_for(runs)
+    want = gen_small.wanted(runs, studies, 0)
     if manifest.exists() and json.loads(manifest.read_text()) == want:
         return dest
     print(f"building {dest} ({runs} runs) …", file=sys.stderr, flush=True)
@@ -40,7 +41,7 @@ def dataset(data: Path, runs: int) -> Path:
         shutil.rmtree(dest)
     manifest.unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
-    gen_small.build(dest, runs)
+    gen_small.build(dest, runs, studies)
     print(f"  built in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     return dest
 
