@@ -159,9 +159,17 @@ def test_action_never_reads_a_cache_left_in_the_workspace(demo_repo: Path, tmp_p
     assert run_metrics((demo_repo / outputs["report-path"]).read_bytes()) == run_metrics(honest)
 
 
-def test_action_yml_caches_nothing() -> None:
-    """No step restores or saves anything between jobs (actions/cache of .git/expflow)."""
+def test_action_and_the_workflow_init_writes_cache_nothing() -> None:
+    """No step restores or saves anything between jobs (actions/cache of .git/expflow),
+    neither in the action nor in the workflow `init` writes."""
+    from expflow_git.records.scaffold import WORKFLOW
+
     action = YAML(typ="safe").load((ROOT / "action.yml").read_text())
-    for step in action["runs"]["steps"]:
+    workflow = YAML(typ="safe").load(WORKFLOW)
+    steps = list(action["runs"]["steps"])
+    for job in workflow["jobs"].values():
+        steps += job["steps"]
+    assert len(steps) > 2
+    for step in steps:
         assert "cache" not in str(step.get("uses", "")), step
         assert ".git/expflow" not in str(step), step
