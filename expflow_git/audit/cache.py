@@ -90,6 +90,18 @@ class BlobCache:
             return {}
         return records if isinstance(records, dict) else {}
 
+    def distrust_warning(self) -> str | None:
+        """One warning for every shard ignored as not this user's own (an attacker could
+        make hundreds), or None."""
+        if not self.distrusted:
+            return None
+        path, why = self.distrusted[0]
+        more = f" (and {len(self.distrusted) - 1} more)" if len(self.distrusted) > 1 else ""
+        return (
+            f"{path}: cache file ignored, {why}{more}; the cache must be this user's own "
+            "(the audit re-read those documents)"
+        )
+
     def records(self, shard: str) -> dict[str, Any]:
         """Every record of one shard (two hex digits) by blob SHA; may be edited in place."""
         return self._shard(shard)

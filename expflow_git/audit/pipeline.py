@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from expflow_git.audit.cache import BlobCache
@@ -181,19 +180,9 @@ def check_tree(
         check = _read_documents(
             reader, commit, policy, policy_entry, entries, scan, cache, progress, problems
         )
-    if cache is not None and cache.distrusted and warn is not None:
-        warn(_distrust_message(cache.distrusted))
+    if cache is not None and warn is not None and (message := cache.distrust_warning()):
+        warn(message)
     return replace(check, policy_ref=ref_sha, proposal=proposal)
-
-
-def _distrust_message(distrusted: Sequence[tuple[Path, str]]) -> str:
-    """One warning for every ignored cache file (an attacker could make hundreds)."""
-    path, why = distrusted[0]
-    more = f" (and {len(distrusted) - 1} more)" if len(distrusted) > 1 else ""
-    return (
-        f"{path}: cache file ignored, {why}{more}; the cache must be this user's own "
-        "(the audit re-read those documents)"
-    )
 
 
 def _is_file(entry: TreeEntry | None) -> bool:
