@@ -22,6 +22,8 @@ Tasks (issue 6):
             (quick: 1k); peak RSS
   scan      expflow-git scan FILES vs detect-secrets scan FILES: time, recall on
             the planted PIN hashes, false positives on the decoys
+  small     the audit on 20k and 100k runs of small documents (issue 18;
+            small_docs.py), warm and cold vs the floor; --million adds 1M runs
   hook      expflow-git validate ONE_RESULT vs check-jsonschema ONE_RESULT,
             with `python -c pass` as the floor
   sweep     (issue 18) small documents, 2,000 records committed and their results
@@ -65,6 +67,7 @@ GNU_TIME = Path("/usr/bin/time")
 
 sys.path.insert(0, str(HERE))
 import gen_repo  # noqa: E402  (beside this file, not a package)
+import small_docs  # noqa: E402  (the same)
 
 # --------------------------------------------------------------------------- running
 
@@ -341,6 +344,7 @@ class Bench:
     rows: list[Row] = field(default_factory=list)
     raw: dict[str, object] = field(default_factory=dict)
     exe: str = field(default_factory=expflow_bin)
+    million: bool = False  # task small: also 1M runs (--million)
 
     def add(
         self,
@@ -496,6 +500,10 @@ class Bench:
             pstats.Stats(str(pstats_file), stream=buf).sort_stats(order).print_stats(35)
             (prof_dir / f"audit-{runs}.{order}.txt").write_text(buf.getvalue())
         print(f"  profile written to {prof_dir}/audit-{runs}.*.txt", file=sys.stderr)
+
+    # -- 1c: the audit on many small documents (issue 18, small_docs.py) ---------
+    def small(self) -> None:
+        small_docs.run_small(self, million=self.million)
 
     # -- 2: validate vs check-jsonschema -----------------------------------------
     def plain(self) -> tuple[Path, dict[str, Any]]:
@@ -1014,8 +1022,14 @@ def main(argv: list[str] | None = None) -> int:
         "--tasks",
         # The short, start-up-bound timings first; detect-secrets (its own process pool)
         # leaves the machine busy for a while, so the scan comes last.
-        default="hook,sweep,validate,audit,scan",
-        help="comma-separated subset of hook,sweep,validate,audit,scan, run in the order given",
+        default="hook,sweep,validate,audit,small,scan",
+        help="comma-separated subset of hook,sweep,validate,audit,small,scan, run in that order",
+    )
+    ap.add_argument(
+        "--million",
+        action="store_true",
+        default=os.environ.get("EXPFLOW_BENCH_MILLION") == "1",
+        help="task small: also 1,000,000 runs (long; or EXPFLOW_BENCH_MILLION=1)",
     )
     ap.add_argument("--json", type=Path, metavar="OUT", help="write the raw numbers here")
     ap.add_argument(
@@ -1025,13 +1039,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = set(tasks) - {"audit", "validate", "scan", "hook", "sweep"}
+    unknown = set(tasks) - {"audit", "validate", "scan", "hook", "sweep", "small"}
     if unknown or args.repeat < 1:
         ap.error(f"unknown task(s): {', '.join(sorted(unknown))}" if unknown else "--repeat ≥ 1")
     OUT.mkdir(parents=True, exist_ok=True)
     ensure_baselines()
     t0 = time.perf_counter()
     bench = Bench(repeat=args.repeat, quick=args.quick, profile=args.profile)
+    bench.million = args.million
     start_load = os.getloadavg()
     env_info = environment(bench.exe)
     for task in tasks:

@@ -153,7 +153,9 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     rev = env.get("EXPFLOW_INPUT_REV") or head or "HEAD"
     if rev == head:
         _require_commit(git, head, "the pull request's head commit")
-    args = ["audit", "--rev", rev, "--format", "github", "--out", report_path]
+    # --no-cache: the cache is local and trusted (docs/threat-model.md), and a runner's
+    # workspace may hold one an earlier job (another pull request's) wrote.
+    args = ["audit", "--rev", rev, "--format", "github", "--out", report_path, "--no-cache"]
     since = env.get("EXPFLOW_INPUT_SINCE")
     if not since:
         found, why = default_since(env, git, rev)

@@ -50,6 +50,7 @@ def audit_report(
     previous: dict[str, Any] | None,
     render: Callable[[View], str] | None,
     render_html: Callable[[View], str] | None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Report, AuditShown]:
     """Audit `rev` and sign the report (chained to `previous`), rendering what is shown
     with `render` and `render_html` first. The renderers are the caller's, imported
@@ -70,6 +71,7 @@ def audit_report(
             since=since,
             use_cache=use_cache,
             progress=progress,
+            warn=warn,
         )
         unsigned, summary = encode_report(result, previous=previous)
         signed_by = [] if key is None else [keyid(key.public_key())]

@@ -183,13 +183,17 @@ def _numbers(values: Mapping[Any, Any], *, what: str, exact: bool = False) -> di
     return out
 
 
-def _gate_texts(gates: Sequence[str]) -> list[str]:
-    """The gates as strings; one string alone is refused (it would be read letter by letter)."""
+def _gate_texts(gates: Sequence[str | Mapping[str, Any]]) -> list[str | Mapping[str, Any]]:
+    """The gates, each a `metric:op:value` string or a `{gate, severity}` mapping; one
+    string alone is refused (it would be read letter by letter)."""
     if isinstance(gates, str):
         raise ValueError(f"gates: give a list of 'metric:op:value' strings, not {gates!r}")
     for gate in gates:
-        if not isinstance(gate, str):
-            raise ValueError(f"gate {gate!r} is malformed: expected a 'metric:op:value' string")
+        if not isinstance(gate, (str, Mapping)):
+            raise ValueError(
+                f"gate {gate!r} is malformed: expected a 'metric:op:value' string "
+                "or a {gate, severity} mapping"
+            )
     return list(gates)
 
 

@@ -15,12 +15,20 @@ miss, as is anything unreadable or malformed, and so is a record without the
 shape the audit wrote: the cache is rebuilt. A shard whose digest was recomputed
 after an edit is believed (only someone who can write into .git can do that);
 `verify --recompute` never reads the cache, so it catches such a report.
+
+The cache is local and trusted (docs/threat-model.md): a record decides a verdict
+without the blob being read again, so a shard is only believed if this user wrote
+it. One owned by another user, or that another user could have written (group- or
+world-writable), is ignored like a damaged one, and named in `distrusted` so that
+the command can warn about it; the next save replaces it with one of ours.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +54,8 @@ class BlobCache:
         }
         self._shards: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
+        # Shard files ignored because this user may not have written them, with why.
+        self.distrusted: list[tuple[Path, str]] = []
 
     @classmethod
     def for_git_dir(cls, git_dir: Path, policy_digest: str, policy_path: str) -> BlobCache:
@@ -65,7 +75,14 @@ class BlobCache:
 
     def _load(self, path: Path) -> dict[str, Any]:
         try:
-            header, digest, body = path.read_bytes().split(b"\n", 2)
+            with path.open("rb") as fh:
+                # The status of the file read, not of whatever the path names later.
+                why = untrusted(os.fstat(fh.fileno()))
+                if why is not None:
+                    self.distrusted.append((path, why))
+                    return {}
+                data = fh.read()
+            header, digest, body = data.split(b"\n", 2)
             if json.loads(header) != self.header:
                 return {}
             if digest.decode("ascii") != hashlib.sha256(body).hexdigest():
@@ -74,6 +91,18 @@ class BlobCache:
         except (OSError, ValueError, RecursionError):
             return {}
         return records if isinstance(records, dict) else {}
+
+    def distrust_warning(self) -> str | None:
+        """One warning for every shard ignored as not this user's own (an attacker could
+        make hundreds), or None."""
+        if not self.distrusted:
+            return None
+        path, why = self.distrusted[0]
+        more = f" (and {len(self.distrusted) - 1} more)" if len(self.distrusted) > 1 else ""
+        return (
+            f"{path}: cache file ignored, {why}{more}; the cache must be this user's own "
+            "(the audit re-read those documents)"
+        )
 
     def records(self, shard: str) -> dict[str, Any]:
         """Every record of one shard (two hex digits) by blob SHA; may be edited in place."""
@@ -100,3 +129,16 @@ class BlobCache:
             write_atomic(target, header + b"\n" + digest + b"\n" + body)
         except OSError:
             return
+
+
+def untrusted(status: os.stat_result) -> str | None:
+    """Why a cache file may not be this user's own writing (None: it is).
+
+    Where there are no user ids (Windows), only the mode is looked at.
+    """
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None and status.st_uid != geteuid():
+        return f"owned by another user (uid {status.st_uid})"
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "writable by other users (group or world)"
+    return None

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
+from expflow_git.audit.parallel import ROUND_BLOBS, content_records
 from expflow_git.audit.params import TopParams, top_params
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.record import (
     BlobRecord,
     as_dict,
-    content_record,
     numbers,
     outcome_of,
     row_finding,
@@ -160,13 +160,16 @@ def check_tree(
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
     reader: BlobReader | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> TreeCheck:
     """Read, parse and check every document of `rev` (and scan every blob for PINs).
 
     With `policy_ref`, the policy committed at that ref judges, and `rev`'s own policy
     is only compared with it (TreeCheck.proposal). With `use_cache`, what a blob's
-    content decided is reused from earlier runs. `reader`: the caller's blob stream
-    (the audit reads a few more blobs after ranking), else one of its own.
+    content decided is reused from earlier runs; cache files this user may not have
+    written are ignored, and told to `warn` (docs/threat-model.md: the cache is trusted).
+    `reader`: the caller's blob stream (the audit reads a few more blobs after
+    ranking), else one of its own.
     """
     commit = git.resolve_commit(rev)
     entries = git.ls_tree(commit.sha)
@@ -194,6 +197,8 @@ def check_tree(
         check = _read_documents(
             reader, commit, policy, policy_entry, entries, scan, cache, progress, problems
         )
+    if cache is not None and warn is not None and (message := cache.distrust_warning()):
+        warn(message)
     return replace(check, policy_ref=ref_sha, proposal=proposal)
 
 
@@ -396,27 +401,43 @@ def _read_documents(
     `problems`: findings made before the listing was read (they are sorted in)."""
     tree = _TreeReader(policy, problems)
     tree.classify(entries, scan)
-    # Shard by shard, so at most one cache shard is in memory; without a cache, one batch.
+    # Shard by shard, so that few cache shards are in memory at once. The blobs no
+    # record answers for are read and checked in rounds of about ROUND_BLOBS (on every
+    # core: parallel.py), and the shards they belong to saved after each round.
     batches: dict[str, list[str]] = {}
     for sha in tree.uses:
         batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
     done, total = 0, len(tree.uses)
-    for shard, shas in sorted(batches.items()):
-        missing = []
-        records = cache.records(shard) if cache is not None else {}
-        for sha in shas:
-            if not tree.consume_cached(sha, records.get(sha)):
-                missing.append(sha)
-        for sha, data in reader.read_many(missing):
-            record = content_record(data, *tree.needs(sha), policy)
+    missing: list[str] = []
+    pending: list[str] = []  # shards whose blobs are in `missing`
+
+    def flush() -> None:
+        for sha, record in content_records(reader, missing, tree.needs, policy):
             if cache is not None:
                 cache.put(sha, record)
             tree.consume(sha, record)
         if cache is not None:
-            cache.save(shard)
+            for name in pending:
+                cache.save(name)
+        missing.clear()
+        pending.clear()
+
+    for shard, shas in sorted(batches.items()):
+        records = cache.records(shard) if cache is not None else {}
+        for sha in shas:
+            if not tree.consume_cached(sha, records.get(sha)):
+                missing.append(sha)
+                if len(missing) >= ROUND_BLOBS:
+                    flush()
+        pending.append(shard)
+        # A shard all of whose blobs had records is let go at once (a warm audit holds
+        # one shard at a time); the others once a round is worth checking.
+        if not missing or len(missing) >= ROUND_BLOBS // 4:
+            flush()
         done += len(shas)
         if progress is not None:
             progress(done, total)
+    flush()
     findings = tree.findings
     findings.extend(integrity_findings(tree.experiments, tree.results, policy))
     findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))
@@ -468,6 +489,7 @@ def run_audit(
     since: str | None = None,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Audit:
     """docs/spec.md §6.2: items 1–6 at `rev`, item 7 with `since`, item 8 with `experiment`,
     judged by the policy at `policy_ref` when given."""
@@ -481,6 +503,7 @@ def run_audit(
             use_cache=use_cache,
             progress=progress,
             reader=reader,
+            warn=warn,
         )
         board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
         top = top_params(reader, board, check.experiments, check.inputs)

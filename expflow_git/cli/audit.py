@@ -227,6 +227,7 @@ def audit(
         previous=previous_link(previous) if previous else None,
         render=render,
         render_html=render_html,
+        warn=lambda message: warn(message, command="audit"),
     )
     if out:
         with open_atomic(out) as fh:

@@ -1,0 +1,66 @@
+"""The audit's cold read spread over the cores (issue 18, audit/parallel.py): the same
+report, byte for byte, whatever the number of processes, with and without the cache,
+invalid documents, registry findings and PIN hashes included. Real git, the real CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers_audit import (
+    PIN_SHA,
+    STUDY,
+    add_run,
+    commit_all,
+    copy_repo,
+    m,
+    new_repo,
+    run_cli,
+    write,
+)
+
+from expflow_git.audit.parallel import PER_WORKER
+
+RUNS = PER_WORKER + 100  # 2 documents a run: worth two processes
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+pytestmark = pytest.mark.skipif(cores() < 2, reason="needs two cores to fork a worker")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = new_repo(tmp_path_factory.mktemp("parallel") / "repo")
+    for i in range(RUNS):
+        add_run(repo, f"run-{i:04d}", m(40 + i % 97, pde=10 + i % 13, minutes=30 + i % 40))
+    add_run(repo, "odd", m(51, accuracy=0.5))  # unknown metric: a registry finding
+    write(repo, f"experiments/{STUDY}/broken.json", '{"schema": "expflow/experiment@1",\n')
+    write(repo, f"results/{STUDY}/nan.json", '{"experiment": "x", "metrics": {"a": NaN}}\n')
+    write(repo, "notes/leak.txt", f"pin hash: {PIN_SHA}\n")
+    commit_all(repo)
+    return repo
+
+
+def report(repo: Path, *args: str, jobs: str | None = None) -> bytes:
+    out = repo.parent / "report.json"
+    env = {"EXPFLOW_JOBS": jobs} if jobs is not None else None
+    res = run_cli(["audit", "--out", str(out), *args], repo, env)
+    assert res.code == 1, res  # the planted findings
+    assert "Traceback" not in res.err
+    assert "pin-sha256" in res.out and "broken.json" in res.out
+    return out.read_bytes()
+
+
+def test_parallel_cold_read_gives_the_one_process_report(template: Path, tmp_path: Path) -> None:
+    repo = copy_repo(template, tmp_path / "repo")
+    one = report(repo, "--no-cache", jobs="1")
+    assert report(repo, "--no-cache") == one
+    assert report(repo, "--no-cache", jobs="2") == one
+    # With the cache: the first run checks in parallel and fills it, the second reads it.
+    assert report(repo) == one
+    assert (repo / ".git" / "expflow" / "cache").is_dir()
+    assert report(repo) == one

@@ -1,0 +1,175 @@
+"""The audit's cache is local and trusted (issue 18, docs/threat-model.md): a shard
+decides verdicts without the blobs being read again, so one this user may not have
+written (another owner, group- or world-writable) is ignored with a warning, and the
+GitHub Action never reads a cache at all. Real repositories, the real CLI.
+"""
+
+# The fixtures `repo`, `template` and `demo_repo` are imported from the modules that
+# define them, and test parameters of those names receive them (not a redefinition).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers_audit import Cli, make_cli
+from ruamel.yaml import YAML
+from test_action import (
+    ROOT,
+    demo_repo,  # noqa: F401 (a fixture)
+    run_action,
+)
+from test_cache import (  # noqa: F401 (fixtures)
+    RESULT,
+    AuditRun,
+    audit,
+    blob,
+    join_shard,
+    repo,
+    run_metrics,
+    shard_of,
+    split_shard,
+    template,
+    valid_records,
+)
+
+
+@pytest.fixture
+def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return make_cli(monkeypatch, capsys)
+
+
+def forge(cli: Cli, repo: Path) -> tuple[AuditRun, Path]:
+    """The honest `--no-cache` audit; then a warm cache whose record of run-00's result
+    says seg_total 99, its shard's digest recomputed (what the plain cache believes)."""
+    honest = audit(cli, repo, "--no-cache")
+    audit(cli, repo)
+    sha = blob(repo, RESULT)
+    shard = shard_of(repo, sha)
+    header, _, records = split_shard(shard)
+    records[sha]["r"]["doc"]["metrics"]["seg_total"] = 99.0
+    del records[sha]["r"]["sp"]
+    shard.write_bytes(join_shard(header, records))
+    shard.chmod(0o644)
+    return honest, shard
+
+
+def test_forged_shard_of_this_user_is_believed(xcli: Cli, repo: Path) -> None:
+    """The other tests' premise: the forgery works when the file passes the checks."""
+    _, shard = forge(xcli, repo)
+    assert run_metrics(audit(xcli, repo).report)["run-00"]["seg_total"] == 99
+
+
+@pytest.mark.parametrize("bits", [stat.S_IWGRP, stat.S_IWOTH], ids=["g+w", "o+w"])
+def test_shard_writable_by_others_is_ignored_with_a_warning(
+    xcli: Cli, repo: Path, bits: int
+) -> None:
+    honest, shard = forge(xcli, repo)
+    shard.chmod(0o644 | bits)
+    res = audit(xcli, repo)
+    assert res.report == honest.report
+    assert res.code == honest.code
+    warnings = [ln for ln in res.err.splitlines() if ": warning: " in ln]
+    assert len(warnings) == 1, res.err
+    assert warnings[0].startswith("expflow-git audit: warning: ")
+    assert shard.name in warnings[0] and "writable by other users" in warnings[0]
+    # The audit saved an honest shard of its own in its place: trusted again, silently.
+    mode = shard.stat().st_mode
+    assert not mode & (stat.S_IWGRP | stat.S_IWOTH)
+    assert valid_records(shard)[blob(repo, RESULT)]["r"]["doc"]["metrics"]["seg_total"] == 50
+    again = audit(xcli, repo)
+    assert again.report == honest.report and ": warning: " not in again.err
+
+
+def test_many_distrusted_shards_give_one_warning(xcli: Cli, repo: Path) -> None:
+    honest, shard = forge(xcli, repo)
+    shards = sorted(shard.parent.glob("*.json"))
+    assert len(shards) > 3
+    for path in shards:
+        path.chmod(0o666)
+    res = audit(xcli, repo)
+    assert res.report == honest.report
+    warnings = [ln for ln in res.err.splitlines() if ": warning: " in ln]
+    assert len(warnings) == 1 and f"(and {len(shards) - 1} more)" in warnings[0], res.err
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root to give a file another owner",
+)
+def test_shard_owned_by_another_user_is_ignored(xcli: Cli, repo: Path) -> None:
+    honest, shard = forge(xcli, repo)
+    os.chown(shard, 65534, 65534)  # nobody
+    res = audit(xcli, repo)
+    assert res.report == honest.report
+    assert "owned by another user (uid 65534)" in res.err, res.err
+
+
+def test_own_cache_under_a_group_writable_umask_is_trusted(xcli: Cli, repo: Path) -> None:
+    """A umask of 002 (user-private groups) must not make every shard of ours distrusted."""
+    old = os.umask(0o002)
+    try:
+        honest = audit(xcli, repo, "--no-cache")
+        audit(xcli, repo)
+        warm = audit(xcli, repo)
+    finally:
+        os.umask(old)
+    assert warm.report == honest.report and ": warning: " not in warm.err, warm.err
+    shard = shard_of(repo, blob(repo, RESULT))
+    assert not shard.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+# ----------------------------------------------------------------------------- the action
+
+
+def test_action_never_reads_a_cache_left_in_the_workspace(demo_repo: Path, tmp_path: Path) -> None:
+    """A self-hosted runner keeps its workspace: an earlier job (another pull request's)
+    can leave a forged cache, owned by the runner's user. The action audits without it."""
+    honest_code, _, honest_out, _ = run_action(demo_repo, tmp_path)
+    honest = (demo_repo / honest_out["report-path"]).read_bytes()
+    (demo_repo / honest_out["report-path"]).unlink()
+    # Warm a cache the way a local run would, then forge every record it holds.
+    subprocess.run(
+        [sys.executable, "-m", "expflow_git", "audit", "--out", str(tmp_path / "local.json")],
+        cwd=demo_repo,
+        capture_output=True,
+        check=False,
+    )
+    shards = list((demo_repo / ".git" / "expflow" / "cache").rglob("*.json"))
+    assert shards
+    forged_any = False
+    for shard in shards:
+        header, _, records = split_shard(shard)
+        for record in records.values():
+            doc = record.get("r", {}).get("doc")
+            if doc is not None:
+                doc["metrics"] = {k: 0.0 for k in doc["metrics"]}
+                record["r"].pop("sp", None)
+                forged_any = True
+        shard.write_bytes(join_shard(header, records))
+    assert forged_any
+    code, _, outputs, _ = run_action(demo_repo, tmp_path)
+    assert code == honest_code == 0
+    assert outputs == honest_out
+    assert run_metrics((demo_repo / outputs["report-path"]).read_bytes()) == run_metrics(honest)
+
+
+def test_action_and_the_workflow_init_writes_cache_nothing() -> None:
+    """No step restores or saves anything between jobs (actions/cache of .git/expflow),
+    neither in the action nor in the workflow `init` writes."""
+    from expflow_git.records.scaffold import WORKFLOW
+
+    action = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    workflow = YAML(typ="safe").load(WORKFLOW)
+    steps = list(action["runs"]["steps"])
+    for job in workflow["jobs"].values():
+        steps += job["steps"]
+    assert len(steps) > 2
+    for step in steps:
+        assert "cache" not in str(step.get("uses", "")), step
+        assert ".git/expflow" not in str(step), step
