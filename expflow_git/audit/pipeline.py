@@ -489,5 +489,12 @@ def run_audit(
         focus=experiment,
         since=since_sha,
         extra_findings=rewritten,
-        ladder=audit_ladder(git, check.commit.sha, check.policy, board),
+        ladder=audit_ladder(
+            git,
+            check.commit.sha,
+            check.policy,
+            board,
+            {leaf.path: leaf.git_blob for leaf in check.inputs},
+            check.policy_ref,
+        ),
     )
