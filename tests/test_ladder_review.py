@@ -186,3 +186,46 @@ def test_advisory_checks_and_the_ladder_are_escaped_in_every_sink(tmp_path: Path
         assert_runner_safe(err)
         page = html.read_text(encoding="utf-8")
         assert "<img" not in page and hidden_chars(page.replace("\n", "")) == []
+
+
+def test_an_error_forged_into_a_warning_is_caught_by_recompute(xcli: Cli, tmp_path: Path) -> None:
+    """The predicate records no gates, so a report that calls a failed threshold a
+    warning (and redoes feasibility, ranks and result) is consistent in itself: only
+    the signature and recompute against the repository can refuse it."""
+    from expflow_git.audit.ranking import order_key
+    from expflow_git.report.rules import expected_best_any, sort_keys_of, summarize
+
+    r = new_repo(tmp_path / "repo", LADDER)
+    add_run(r, "solid", _m(57.0))
+    add_run(r, "slow", _m(60.0, pde=20.0))  # the top score, failing the pde_mean threshold
+    commit_all(r, "runs")
+    st = _statement(xcli, r)
+    p = st["predicate"]
+    runs = [e for e in p["entries"] if e["type"] == "run"]
+    assert [e["id"] for e in runs] == ["solid", "slow"] and runs[1]["rank"] is None
+    for check in runs[1]["checks"]:
+        if not check["passed"]:
+            check["severity"] = "warning"
+    runs[1]["feasible"] = True
+    keys = sort_keys_of(p["policy"]["ranking"])
+    runs.sort(key=lambda e: order_key(e["metrics"], e["id"], e["feasible"], keys))
+    for rank, e in enumerate(runs, 1):
+        e["rank"] = rank
+    # The ladder, consistent too: slow submitted first (it sets [60]_1), solid second.
+    runs[0]["ladder"], runs[1]["ladder"] = (
+        {"order": 0, "moved": True},
+        {"order": 1, "moved": False},
+    )
+    p["entries"] = runs + [e for e in p["entries"] if e["type"] != "run"]
+    p["result"] = summarize(p["entries"], None) | {
+        "best_any": expected_best_any(p["entries"], keys),
+        "best_ladder": "slow",
+        "ladder": {"step": 1, "score": 60},
+    }
+    _rechain(st)
+    forged = tmp_path / "forged.json"
+    forged.write_bytes(reseal(st, None))
+    alone = xcli(["verify", str(forged), "--allow-unsigned"], tmp_path)
+    assert alone.code == 0, alone.out  # consistent in itself: the limit of offline checks
+    res = xcli(["verify", str(forged), "--allow-unsigned", "--repo", str(r)], tmp_path)
+    assert res.code == 1 and "FAIL recompute" in res.out, res.out
