@@ -29,6 +29,8 @@ from test_escaping import HOSTILE, assert_runner_safe, hidden_chars, run_bytes
 from test_ladder import LADDER, _m, _rechain
 
 from expflow_git.audit.ladder import climb, released
+from expflow_git.policy.diff import Effect, diff_policies
+from expflow_git.policy.load import load_policy_bytes
 
 OLD = "2020-01-01T00:00:00+00:00"  # a date a pull request's author may claim
 
@@ -229,3 +231,23 @@ def test_an_error_forged_into_a_warning_is_caught_by_recompute(xcli: Cli, tmp_pa
     assert alone.code == 0, alone.out  # consistent in itself: the limit of offline checks
     res = xcli(["verify", str(forged), "--allow-unsigned", "--repo", str(r)], tmp_path)
     assert res.code == 1 and "FAIL recompute" in res.out, res.out
+
+
+def _changes(before: str, after: str) -> list[tuple[Effect, str]]:
+    policies = (load_policy_bytes(LADDER.replace("gates: []", g).encode()) for g in (before, after))
+    return [(c.effect, c.describe()) for c in diff_policies(*policies)]
+
+
+def test_an_error_turned_warning_beside_a_new_error_is_a_lowered_bar() -> None:
+    """error seg_total > 50 → warning seg_total > 50 plus error seg_total > 49: what now
+    blocks a run is > 49, a looser bar, not a stricter addition."""
+    error = "gates: ['seg_total:gt:50']"
+    softened = "gates: [{gate: 'seg_total:gt:50', severity: warning}, 'seg_total:gt:49']"
+    assert _changes(error, softened) == [
+        (Effect.LOOSER, "seg_total:gt:50 (error) → seg_total:gt:50 (warning)"),
+        (Effect.LOOSER, "seg_total:gt:50 → seg_total:gt:49"),
+    ]
+    assert _changes(softened, error) == [
+        (Effect.STRICTER, "seg_total:gt:50 (warning) → seg_total:gt:50 (error)"),
+        (Effect.STRICTER, "seg_total:gt:49 → seg_total:gt:50"),
+    ]
