@@ -561,13 +561,15 @@ class Git:
         return _parse_raw(zsplit(out), 0)[0]
 
     def log_changes(
-        self, base: str | None, rev: str, paths: Sequence[str]
+        self, base: str | None, rev: str, paths: Sequence[str], *, first_parent: bool = False
     ) -> Iterator[tuple[str, list[Change]]]:
         """Each commit in ``base..rev`` that touches ``paths``, oldest first, with its changes.
 
         One ``git log`` process for the whole walk; changes are against the
         first parent as in :meth:`changed_paths`.  ``--full-history`` keeps
-        side branches that git's default history simplification would hide.
+        side branches that git's default history simplification would hide;
+        ``first_parent`` walks only ``rev``'s first-parent chain instead, where a
+        merge brings in what its side branch added.
         """
         _check_rev(rev)
         args = [
@@ -586,6 +588,8 @@ class Git:
             "--format=commit %H",
             rev,
         ]
+        if first_parent:
+            args.insert(1, "--first-parent")
         if base is not None:
             _check_rev(base)
             args.append(f"^{base}")

@@ -330,6 +330,10 @@ def test_protect_results_hook(
             "exp-001",
             "--metric",
             "seg_total=58",
+            "--metric",  # a result is checked whole before it is written (issue 16)
+            "pde_mean=15",
+            "--metric",
+            "train_time_min=45",
             "--overwrite",
             "--reason",
             "re-run",

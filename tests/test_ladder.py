@@ -21,7 +21,7 @@ from helpers_audit import (
     runs_of,
     statement_of,
 )
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from expflow_git.audit.ladder import climb, released
@@ -119,10 +119,11 @@ def test_a_later_real_improvement_moves_the_ladder(xcli: Cli, tmp_path: Path) ->
     commit_all(r, "real")
     st = _report(xcli, r)
     assert st["predicate"]["result"]["best_ladder"] == "real"
-    assert st["predicate"]["result"]["ladder"]["score"] == 58  # [57.5]_1, halves round up
+    # [57.5]_1 = 57: a half rounds toward the worse side (down for a score, as a loss's up)
+    assert st["predicate"]["result"]["ladder"]["score"] == 57
     text = xcli(["audit"], r).out
     assert (
-        "best_ladder: real — seg_total 58 on the ladder (step 1; moved 3 time(s): "
+        "best_ladder: real — seg_total 57 on the ladder (step 1; moved 3 time(s): "
         "base → step → real)" in text
     )
 
@@ -280,6 +281,7 @@ def test_climb_is_algorithm_1() -> None:
     step=st.floats(min_value=1e-3, max_value=100.0),
     descending=st.booleans(),
 )
+@example(scores=[1.0, -5.916031861198553e-285], step=1.0, descending=False)
 def test_climb_moves_only_past_the_released_score_by_more_than_the_step(
     scores: list[float | None], step: float, descending: bool
 ) -> None:
@@ -290,10 +292,12 @@ def test_climb_moves_only_past_the_released_score_by_more_than_the_step(
         if score is None:
             assert not did
             continue
-        beats = current is None or sign * (score - current) > step
+        # Algorithm 1's own comparison (score < R − η for a loss, its mirror for a score):
+        # `sign * (score - current) > step` rounds differently (1e-285 − 1.0 is −1.0).
+        beats = current is None or sign * score > sign * current + step
         assert did == beats
         if did:
-            current = released(score, step)
+            current = released(score, step, descending)
             assert abs(current - score) <= step / 2 + 1e-9 * max(1.0, abs(score))
     assert level == current
     assert best == (max(i for i, d in enumerate(moved) if d) if any(moved) else None)

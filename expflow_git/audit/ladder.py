@@ -5,9 +5,16 @@ first committed (docs/spec.md §6.2 item 5).
 Algorithm 1 with a loss: R₀ = ∞; for each submission f_t, if R_S(f_t) < R_{t−1} − η then
 R_t = [R_S(f_t)]_η (the score rounded to the nearest multiple of η), else R_t = R_{t−1}.
 Here the submissions are the feasible ranked runs, the score is the ranking metric, and
-a higher-is-better metric is the mirror image (beat R_{t−1} + η). The ladder's best is
-the last run that moved it, and R_T is its released score: a top of the board that beat
-the ladder by no more than η (a lucky draw on the holdout) does not move it.
+a higher-is-better metric is its exact mirror image: the loss −score climbs the ladder
+(so it must beat R_{t−1} + η, and a half rounds toward the worse side either way). The
+ladder's best is the last run that moved it, and R_T is its released score: a top of the
+board that beat the ladder by no more than η (a lucky draw on the holdout) does not move it.
+
+The submission order is history, never a date a document or a commit claims: a result
+document is submitted at the first commit of the audited commit's first-parent chain that
+brought it (a merge brings a side branch's results at once), and under `--policy-ref`
+the judged ref's own chain comes first, so a pull request that merged the base branch in
+cannot place its results before the base's.
 
 `climb` is the one implementation: the audit runs it on the history it reads, the
 verifier on the orders a report's run entries carry (report/rules.py).
@@ -20,7 +27,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from expflow_git.audit.ranking import Leaderboard
-from expflow_git.documents import stem
 from expflow_git.gitstore import Git
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -46,9 +52,12 @@ class Ladder:
     rungs: Mapping[str, Rung]
 
 
-def released(score: float, step: float) -> float:
-    """[score]_η: the nearest multiple of η (halves round up). Where η is too fine for a
-    float to tell (the quotient past 2⁵³), the score itself."""
+def released(score: float, step: float, descending: bool = False) -> float:
+    """[score]_η: the nearest multiple of η, a half rounded toward the worse side (up for
+    a loss, down for a higher-is-better score: the mirror image, so a tie never flatters
+    a run). Where η is too fine for a float to tell (the quotient past 2⁵³), the score."""
+    if descending:
+        return 0.0 - released(-score, step)  # 0.0 − x: never a −0.0 in a report
     quotient = score / step
     if not math.isfinite(quotient) or abs(quotient) >= 2**53:
         return score
@@ -70,21 +79,28 @@ def climb(
         if score is None:
             continue
         if level is None or (score > level + step if descending else score < level - step):
-            level = released(score, step)
+            level = released(score, step, descending)
             moved[i] = True
             best = i
     return moved, best, level
 
 
-def first_commits(git: Git, rev: str, policy: Policy) -> dict[str, int]:
-    """The position, in `rev`'s history (oldest first, git's --topo-order), of the commit
-    that first added a result of each experiment id at a path the policy names as a
-    result: one `git log` for the whole history."""
+def first_commits(git: Git, rev: str, policy: Policy, trusted: str | None = None) -> dict[str, int]:
+    """The submission position of each result document, by its blob: the position, in
+    `rev`'s first-parent history (oldest first), of the commit that first brought that
+    blob to a path the policy names as a result. With `trusted` (the --policy-ref commit)
+    its first-parent history comes first and then `rev`'s commits it does not hold. One
+    `git log` per history."""
+    walks = [(None, rev)] if trusted is None else [(None, trusted), (trusted, rev)]
     first: dict[str, int] = {}
-    for position, (_, changes) in enumerate(git.log_changes(None, rev, [])):
-        for change in changes:
-            if change.status == "A" and policy.kind_of(change.path) is Kind.RESULT:
-                first.setdefault(stem(change.path), position)
+    position = 0
+    for base, tip in walks:
+        for _, changes in git.log_changes(base, tip, [], first_parent=True):
+            for change in changes:
+                # A modified result is a new submission: its blob, not its id, is followed.
+                if change.new_sha is not None and policy.kind_of(change.path) is Kind.RESULT:
+                    first.setdefault(change.new_sha, position)
+            position += 1
     return first
 
 
@@ -107,9 +123,24 @@ def ladder(board: Leaderboard, first: Mapping[str, int], step: float) -> Ladder:
     )
 
 
-def audit_ladder(git: Git, rev: str, policy: Policy, board: Leaderboard) -> Ladder | None:
-    """The ladder of an audit when the policy sets `ranking.ladder_step`, else None."""
+def audit_ladder(
+    git: Git,
+    rev: str,
+    policy: Policy,
+    board: Leaderboard,
+    blobs: Mapping[str, str],
+    trusted: str | None = None,
+) -> Ladder | None:
+    """The ladder of an audit when the policy sets `ranking.ladder_step`, else None.
+    `blobs`: the git blob of each input at `rev`, by path; `trusted`: the --policy-ref
+    commit."""
     step = policy.ranking.ladder_step
     if step is None:
         return None
-    return ladder(board, first_commits(git, rev, policy), step)
+    by_blob = first_commits(git, rev, policy, trusted)
+    first = {
+        run.verdict.id: by_blob[blob]
+        for run in board.runs
+        if (blob := blobs.get(run.verdict.path)) is not None and blob in by_blob
+    }
+    return ladder(board, first, step)

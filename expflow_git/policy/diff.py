@@ -335,10 +335,12 @@ def _paired(
     group: Callable[[T], Hashable],
     effect: Callable[[T, T], Effect],
     show: Callable[[T], str],
+    said: frozenset[Hashable] = frozenset(),
 ) -> None:
     """Items of a list that all must hold: the same item on both sides is no change;
     one left on each side of a group (same metric or parameter, same side of the
-    bound) is that item changed; any other one removed is looser, added stricter."""
+    bound) is that item changed; any other one removed is looser, added stricter,
+    unless its key is in `said` (its change was told already)."""
     new_keys, old_keys = {key(i) for i in new}, {key(i) for i in old}
     # Grouped in one pass: a hostile policy may list tens of thousands of items.
     groups: dict[Hashable, tuple[list[T], list[T]]] = {}
@@ -354,9 +356,11 @@ def _paired(
             add(PolicyChange(effect(a[0], b[0]), where, show(a[0]), show(b[0])))
             continue
         for item in a:
-            add(PolicyChange(Effect.LOOSER, where, show(item), None))
+            if key(item) not in said:
+                add(PolicyChange(Effect.LOOSER, where, show(item), None))
         for item in b:
-            add(PolicyChange(Effect.STRICTER, where, None, show(item)))
+            if key(item) not in said:
+                add(PolicyChange(Effect.STRICTER, where, None, show(item)))
 
 
 S = TypeVar("S", Gate, Rule)
@@ -370,10 +374,12 @@ def _by_severity(
     *,
     key: Callable[[S], Hashable],
     show: Callable[[S], str],
-) -> tuple[list[S], list[S]]:
+) -> tuple[list[S], list[S], frozenset[Hashable]]:
     """Severity first: the same check turned from error to warning is looser (it no longer
     blocks a run), the other way stricter. A warning added, removed or changed blocks no
-    run: only `changed`. Returns the error checks of each side left to compare."""
+    run: only `changed`. Returns the error checks of each side, the flipped ones included
+    (an error turned warning beside a new error is that bar moved: error gt 50 → warning
+    gt 50 plus error gt 49 is looser, not a stricter addition), and the flipped keys."""
 
     def severities(items: Sequence[S]) -> dict[Hashable, Severity]:
         out: dict[Hashable, Severity] = {}
@@ -419,9 +425,9 @@ def _by_severity(
         added=Effect.CHANGED,
         show=names.__getitem__,
     )
-    errors_old = [i for i in old if before[key(i)] is Severity.ERROR and key(i) not in flipped]
-    errors_new = [i for i in new if after[key(i)] is Severity.ERROR and key(i) not in flipped]
-    return errors_old, errors_new
+    errors_old = [i for i in old if before[key(i)] is Severity.ERROR]
+    errors_new = [i for i in new if after[key(i)] is Severity.ERROR]
+    return errors_old, errors_new, frozenset(flipped)
 
 
 def _gate_key(g: Gate) -> Hashable:
@@ -429,7 +435,7 @@ def _gate_key(g: Gate) -> Hashable:
 
 
 def _gates(add: Add, old: Sequence[Gate], new: Sequence[Gate]) -> None:
-    old, new = _by_severity(add, "/gates", old, new, key=_gate_key, show=lambda g: g.name)
+    old, new, said = _by_severity(add, "/gates", old, new, key=_gate_key, show=lambda g: g.name)
     _paired(
         add,
         "/gates",
@@ -439,6 +445,7 @@ def _gates(add: Add, old: Sequence[Gate], new: Sequence[Gate]) -> None:
         group=lambda g: (g.metric, _family(g.op)),
         effect=lambda a, b: _tighter(a.op, a.value, b.op, b.value),
         show=lambda g: _show(g.name),
+        said=said,
     )
 
 
@@ -471,7 +478,7 @@ def _rule_key(r: Rule) -> Hashable:
 
 
 def _rules(add: Add, old: Sequence[Rule], new: Sequence[Rule]) -> None:
-    old, new = _by_severity(add, "/rules", old, new, key=_rule_key, show=_show_rule)
+    old, new, said = _by_severity(add, "/rules", old, new, key=_rule_key, show=_show_rule)
     _paired(
         add,
         "/rules",
@@ -481,6 +488,7 @@ def _rules(add: Add, old: Sequence[Rule], new: Sequence[Rule]) -> None:
         group=lambda r: (param_key(r.param), _family(r.op)),
         effect=_rule_effect,
         show=_show_rule,
+        said=said,
     )
 
 
