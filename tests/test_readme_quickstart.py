@@ -65,7 +65,7 @@ def test_quick_start_runs_as_printed_and_installs_working_hooks(tmp_path: Path) 
     assert re.search(r"expflow-git protect results\.+Passed", both), both
     # ... and rank shows the committed run.
     assert re.search(r"^1 +exp-001 +pdebench-task1 +yes", proc.stdout, re.M), proc.stdout
-    assert "best_feasible: exp-001" in proc.stderr
+    assert "best_feasible: exp-001" in proc.stdout  # the best line is on stdout (issue 16)
 
     repo = tmp_path / "my-experiments"
     failed = (repo / "experiments/pdebench-task1/exp-002.json").read_text()
