@@ -3,7 +3,7 @@ plain.py for the hook's plain forms): check, print, pick the exit code. No click
 
 from __future__ import annotations
 
-from expflow_git.cli.console import PROG, emit_findings, err
+from expflow_git.cli.console import PROG, emit_findings, err, warn
 from expflow_git.errors import ExitCode
 
 
@@ -12,7 +12,8 @@ def run_validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) 
     from expflow_git.hooks.validate import validate
     from expflow_git.workspace import Workspace
 
-    outcome = validate(Workspace.find(policy_path, staged=staged), paths)
+    ws = Workspace.find(policy_path, staged=staged)
+    outcome = validate(ws, paths, warn=lambda message: warn(message, command="validate"))
     emit_findings(outcome.findings)
     if outcome.findings:
         err(
