@@ -12,6 +12,7 @@ The module imports only the standard library, so every layer may use it (the
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -37,9 +38,14 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 # What makes a spreadsheet read a cell as a formula (OWASP CSV injection), with the
 # full-width forms some spreadsheets also accept.
 _FORMULA_START = tuple("=+-@＝＋－＠")
-# Where a JSON text (ensure_ascii=False) may hold a character `terminal` would escape:
-# the encoder escapes C0 controls itself, so only beyond ASCII printables.
-_JSON_SUSPECT = re.compile("[\x7f-\U0010ffff]")
+
+
+@functools.cache
+def _json_suspect() -> re.Pattern[str]:
+    """Where a JSON text (ensure_ascii=False) may hold a character `terminal` would
+    escape: the encoder escapes C0 controls itself, so only beyond ASCII printables.
+    Compiled on first use: its charset costs ~8 ms, paid by every hook otherwise."""
+    return re.compile("[\x7f-\U0010ffff]")
 
 
 def _visible(ch: str) -> str:
@@ -140,7 +146,7 @@ def json_text(text: str) -> str:
         return ch
 
     if not text.isascii():
-        text = _JSON_SUSPECT.sub(escape, text)
+        text = _json_suspect().sub(escape, text)
     return _RUNNER_BRACKET.sub(r"\1\\u005b", text)
 
 

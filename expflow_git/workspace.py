@@ -5,6 +5,7 @@ and the record commands share it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,13 +75,14 @@ class Workspace:
             return resolved[len(root) + 1 :].replace(os.sep, "/") + "/"
         return None
 
-    def load_policy(self) -> Policy:
+    def load_policy(self, warn: Callable[[str], None] | None = None) -> Policy:
+        """The policy (staged, with --staged); `warn` hears of an untrusted cache file."""
         rel = self.rel(self.policy_path)
         if self.staged:
             staged = self.read_tracked(rel)
             if staged is None:
                 raise ExpflowError(f"{rel}: no policy file staged")
-            return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir())
+            return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir(), warn=warn)
         try:
             data = self.policy_path.read_bytes()
         except FileNotFoundError:
@@ -89,7 +91,7 @@ class Workspace:
             ) from None
         except OSError as exc:
             raise ExpflowError(f"{rel}: cannot read policy: {exc.strerror}") from None
-        return load_policy_bytes(data, path=rel, cache_dir=self.cache_dir())
+        return load_policy_bytes(data, path=rel, cache_dir=self.cache_dir(), warn=warn)
 
     def cache_dir(self) -> Path | None:
         """Where checked policies are remembered (inside the git directory)."""

@@ -860,8 +860,10 @@ def test_document_checks_never_crash(kind: Kind, data: st.DataObject) -> None:
 
 # The one-file hook path imports none of this (issue 6): the report and signing code,
 # GitPython, the YAML parser (the policy a hook checked once is remembered in
-# .git/expflow), python-jsonschema (jsonschema-rs judges and explains documents).
+# .git/expflow), python-jsonschema (jsonschema-rs judges and explains documents), and
+# click (issue 18: the hook's plain command lines are read by cli/plain.py).
 HOOK_NEVER_IMPORTS = (
+    "click",
     "cryptography",
     "git",
     "rfc8785",
@@ -896,15 +898,21 @@ def run_cli_code(code: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo) -> None:
+@pytest.mark.parametrize(
+    "form",
+    [[], ["--"], ["--staged"], ["--policy", "expflow.yaml", "--"], ["--policy=expflow.yaml"]],
+)
+def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo, form: list[str]) -> None:
     exp = exp_repo.add_experiment()
     res = exp_repo.add_result()
     exp_repo.commit("a run")
     broken = exp_repo.add_experiment("exp-002", status="done")  # breaks the schema
+    exp_repo.stage(broken)  # --staged reads it from the index
     warm = run_cli(["validate", res], cwd=exp_repo.path)  # remembers the checked policy
     assert warm[0] == 0, warm
     for path, expected in ((exp, 0), (res, 0), (broken, 1)):
-        code, out, err = run_cli_code(_LIST_MODULES, ["validate", path], exp_repo.path)
+        args = ["validate", *form, path]
+        code, out, err = run_cli_code(_LIST_MODULES, args, exp_repo.path)
         assert code == expected, err
         assert (f"{broken}#/status: schema: " in out) is (path == broken), out
         loaded = set(out.split())

@@ -7,9 +7,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
-
-import click
+from typing import NoReturn, TextIO
 
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.escape import line
@@ -24,12 +22,20 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
 
 def err(message: str) -> None:
     """One line on stderr; what a repository or report put in it is escaped (expflow_git.escape)."""
-    click.echo(line(message), err=True)
+    _echo(line(message), sys.stderr)
 
 
 def out(message: str) -> None:
     """One line on stdout, escaped like `err`'s."""
-    click.echo(line(message))
+    _echo(line(message), sys.stdout)
+
+
+def _echo(text: str, stream: TextIO | None) -> None:
+    # click.echo's plain-text path without importing click (the validate hook never
+    # loads it): the stream looked up at each call (tests swap it), one write, a flush.
+    if stream is not None:
+        stream.write(text + "\n")
+        stream.flush()
 
 
 def warn(message: str, *, command: str | None = None) -> None:
@@ -59,6 +65,8 @@ class PinSettings:
 
 def pin_settings() -> PinSettings:
     """The settings a test injected into the root context, else the real process's."""
+    import click
+
     ctx = click.get_current_context(silent=True)
     found = ctx.find_object(PinSettings) if ctx is not None else None
     return found if found is not None else PinSettings.from_process()
@@ -66,6 +74,8 @@ def pin_settings() -> PinSettings:
 
 def prompt_hidden(text: str) -> str:
     """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results)."""
+    import click
+
     value: str = click.prompt(text, hide_input=True, err=True)
     return value
 

@@ -30,18 +30,9 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
       every document in the index), everything looked up in the index.
     Outside a git repository: every file below the current directory.
     """
-    from expflow_git.hooks.validate import validate as run_validate
-    from expflow_git.workspace import Workspace
+    from expflow_git.cli.validating import run_validate
 
-    outcome = run_validate(Workspace.find(policy_path, staged=staged), paths)
-    emit_findings(outcome.findings)
-    if outcome.findings:
-        err(
-            f"{PROG} validate: {len(outcome.findings)} problem(s) in "
-            f"{len({f.path for f in outcome.findings})} file(s)"
-        )
-        raise SystemExit(ExitCode.FAILED)
-    err(f"{PROG} validate: {outcome.checked} document(s) OK")
+    run_validate(paths, staged, policy_path)
 
 
 @click.command()

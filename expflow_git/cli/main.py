@@ -1,6 +1,7 @@
-"""The command group and the one `main`: every command module is loaded only when its
-command runs (a hook pays for no other command's imports), and every error the library
-raises becomes one stderr line and its exit code here."""
+"""The one `main`: the click group (group.py) runs every command, but for the validate
+hook's plain command lines, which skip click's import (a hook runs once per commit, and
+its start-up is most of its time: issue 18). Every error the library raises becomes one
+stderr line and its exit code here."""
 
 from __future__ import annotations
 
@@ -8,86 +9,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-import click
-
-from expflow_git import __version__
 from expflow_git.cli.console import PROG, err
 from expflow_git.errors import ExitCode, ExpflowError
-
-# command name → (module in expflow_git.cli, attribute): one module per pipeline.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("records", "init"),
-    "new": ("records", "new"),
-    "result": ("records", "result"),
-    "start": ("records", "start"),
-    "fail": ("records", "fail_cmd"),
-    "rm": ("records", "rm_cmd"),
-    "cancel": ("records", "cancel"),
-    "validate": ("hooks", "validate"),
-    "scan": ("hooks", "scan"),
-    "protect": ("hooks", "protect"),
-    "install-hooks": ("hooks", "install_hooks_cmd"),
-    "rank": ("audit", "rank"),
-    "list": ("queries", "list_cmd"),
-    "show": ("queries", "show"),
-    "compare": ("queries", "compare"),
-    "audit": ("audit", "audit"),
-    "diff": ("audit", "diff_cmd"),
-    "demo": ("audit", "demo"),
-    "keygen": ("verify", "keygen"),
-    "verify": ("verify", "verify"),
-    "report": ("verify", "report_cmd"),
-    "pin": ("pin", "pin_group"),
-    "import": ("imports", "import_group"),
-}
-
-
-class _Commands(click.Group):
-    """The command group; a command's module is imported only when it is asked for."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS:
-            return None
-        import importlib
-
-        module, attribute = COMMANDS[name]
-        command = getattr(importlib.import_module(f"expflow_git.cli.{module}"), attribute)
-        assert isinstance(command, click.Command)
-        return command
-
-
-@click.group(
-    cls=_Commands,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
-@click.version_option(__version__, prog_name=PROG)
-def cli() -> None:
-    """Policy-as-code for ML experiments kept in git.
-
-    Exit codes: 0 pass, 1 the checked data fails the policy, 2 usage or configuration error.
-    """
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every user-facing error becomes one stderr line and its exit code."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name=PROG,
-            standalone_mode=False,
-        )
+        return _run(args)
     except ExpflowError as exc:
         err(f"{PROG}: error: {exc.message}")
         return int(exc.code)
-    except click.exceptions.Abort:
-        err(f"{PROG}: aborted")
-        return int(ExitCode.USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else int(bool(exc.code))
     except BrokenPipeError:
@@ -102,4 +35,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err(f"{PROG}: interrupted")
         return 130
+
+
+def _run(args: list[str]) -> int:
+    """The command: the validate hook's plain form directly, anything else through click."""
+    from expflow_git.cli.plain import plain_validate
+
+    hook = plain_validate(args)
+    if hook is not None:
+        from expflow_git.cli.validating import run_validate
+
+        run_validate(*hook)
+        return int(ExitCode.OK)
+    import click
+
+    from expflow_git.cli.group import cli
+
+    try:
+        cli.main(args=args, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Abort:
+        err(f"{PROG}: aborted")
+        return int(ExitCode.USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE)
     return int(ExitCode.OK)

@@ -15,7 +15,7 @@ import functools
 import operator
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +46,13 @@ class Validation:
 
 
 @no_cyclic_gc()  # see heap.py: millions of acyclic objects
-def validate(ws: Workspace, paths: Sequence[str]) -> Validation:
+def validate(
+    ws: Workspace, paths: Sequence[str], *, warn: Callable[[str], None] | None = None
+) -> Validation:
     """Check `paths`; without paths every document (of the working tree, or with --staged
-    of the index); every document of the index too if the policy is among `paths`."""
-    policy = ws.load_policy()
+    of the index); every document of the index too if the policy is among `paths`.
+    `warn` hears of a cache file not trusted (localcache.py)."""
+    policy = ws.load_policy(warn)
     lookup, docs = _scope(ws, policy, paths, _expand(ws, policy, paths))
     try:
         _prefetch(lookup, docs, staged=ws.staged)

@@ -8,11 +8,10 @@ fails to parse is ever silently dropped or treated as passing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +43,20 @@ MAX_POLICY_NODES = 100_000
 
 
 def load_policy_bytes(
-    data: bytes, *, path: str = DEFAULT_POLICY_PATH, cache_dir: Path | None = None
+    data: bytes,
+    *,
+    path: str = DEFAULT_POLICY_PATH,
+    cache_dir: Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Policy:
     """Parse and check a policy document; any problem is ExpflowError (exit 2) naming `path`.
 
     With `cache_dir`, a policy already checked (same bytes, same tool version) is read
-    back from there, which spares a hook the YAML parser; it is re-validated on use.
+    back from there, which spares a hook the YAML parser; it is re-validated on use, and
+    only a file this user wrote is read (`warn` is told of one that is not trusted).
     """
-    digest = hashlib.sha256(data).hexdigest()
-    cached = _cached_policy(cache_dir, digest)
+    digest = _sha256_hex(data)
+    cached = _cached_policy(cache_dir, digest, warn)
     if cached is not None:
         return _build(cached, path, digest)
     raw = _load_yaml(data, path)
@@ -67,16 +71,37 @@ def load_policy_bytes(
     return policy
 
 
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 of the policy's bytes. CPython's built-in SHA-256 where it has one: `hashlib`
+    loads OpenSSL first (~5 ms of every hook's start-up, for one small digest)."""
+    # _sha2 from CPython 3.12, _sha256 before; hashlib where neither is built in.
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            from hashlib import sha256
+    return str(sha256(data).hexdigest())
+
+
 def _policy_cache_file(cache_dir: Path, digest: str) -> Path:
     return cache_dir / f"policy-{__version__}-{digest}.json"
 
 
-def _cached_policy(cache_dir: Path | None, digest: str) -> dict[str, Any] | None:
+def _cached_policy(
+    cache_dir: Path | None, digest: str, warn: Callable[[str], None] | None
+) -> dict[str, Any] | None:
     if cache_dir is None:
         return None
+    from expflow_git.localcache import read_own
+
+    data = read_own(_policy_cache_file(cache_dir, digest), warn)
+    if data is None:
+        return None  # parsed from the YAML, and remembered again (by this user)
     try:
-        raw = json.loads(_policy_cache_file(cache_dir, digest).read_bytes())
-    except (OSError, ValueError):
+        raw = json.loads(data)
+    except ValueError:
         return None
     return raw if isinstance(raw, dict) and is_valid(Kind.POLICY, raw) else None
 

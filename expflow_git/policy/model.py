@@ -7,7 +7,6 @@ load.py builds these from expflow.yaml; everything else only reads them.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import functools
 import math
@@ -351,6 +350,8 @@ def param_key(name: str) -> str:
 
 
 def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
+    import difflib  # only a broken policy needs it; every hook imports this module
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

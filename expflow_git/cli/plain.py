@@ -1,0 +1,36 @@
+"""The validate hook's command line read without click (issue 18: importing click was a
+sixth of a hook's time). Only the plain forms pre-commit and plain git hooks write are
+taken — `validate [--staged] [--policy FILE] [--] PATH…` — and read exactly as click
+reads them; anything else (help, an unknown or misspelt option, a path starting with
+`-` before `--`) returns None and goes through click, which explains it."""
+
+from __future__ import annotations
+
+
+def plain_validate(args: list[str]) -> tuple[tuple[str, ...], bool, str | None] | None:
+    """(paths, staged, policy) for a plain `validate` command line, else None."""
+    if not args or args[0] != "validate":
+        return None
+    paths: list[str] = []
+    staged = False
+    policy: str | None = None
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg == "--":
+            paths.extend(rest)
+        elif arg == "--staged":
+            staged = True
+        elif arg == "--policy":
+            value = next(rest, None)
+            if not value or value.startswith("-"):  # click's words for that
+                return None
+            policy = value  # the last one given wins, as with click
+        elif arg.startswith("--policy="):
+            policy = arg.removeprefix("--policy=")
+            if not policy:
+                return None
+        elif arg.startswith("-"):
+            return None
+        else:
+            paths.append(arg)
+    return tuple(paths), staged, policy

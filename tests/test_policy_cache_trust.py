@@ -1,0 +1,81 @@
+"""The remembered policy in .git/expflow (the hook's start-up without the YAML parser) is
+read only from a file this user wrote (issue 18: a cache stands in for the work it
+spares, so it must be local and trusted). A policy cache file another user could have
+written is ignored with a warning: the policy is parsed from its YAML again."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo, result_doc, run_cli
+
+
+def _cache_files(repo: ExpRepo) -> list[Path]:
+    return sorted((repo.path / ".git" / "expflow").glob("policy-*.json"))
+
+
+@pytest.fixture
+def remembered(exp_repo: ExpRepo) -> tuple[ExpRepo, str, Path]:
+    """A run committed, a result missing a required metric staged, and the policy
+    remembered by a first run: (repo, the result's path, the cache file)."""
+    exp_repo.add_experiment()
+    exp_repo.commit("a record")
+    metrics = result_doc()["metrics"]
+    dropped = sorted(metrics)[0]
+    res = exp_repo.res_path()
+    exp_repo.write_json(res, result_doc(metrics={k: v for k, v in metrics.items() if k != dropped}))
+    first = run_cli(["validate", res], cwd=exp_repo.path)
+    assert first.code == 1 and "required-metric" in first.out, first
+    (cache,) = _cache_files(exp_repo)
+    return exp_repo, res, cache
+
+
+def _weaken(cache: Path) -> None:
+    """What another user with write access could leave: the same digest, no required
+    metrics."""
+    raw = json.loads(cache.read_bytes())
+    raw["required_metrics"] = []
+    cache.write_text(json.dumps(raw))
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o646])
+def test_policy_cache_others_may_write_is_ignored(
+    remembered: tuple[ExpRepo, str, Path], mode: int
+) -> None:
+    repo, res, cache = remembered
+    _weaken(cache)
+    os.chmod(cache, mode)
+    found = run_cli(["validate", res], cwd=repo.path)
+    assert found.code == 1, found  # judged by expflow.yaml, not by the planted cache
+    assert "required-metric" in found.out
+    assert "expflow-git validate: warning: " in found.err
+    assert "cache file ignored: writable by group or others" in found.err
+    assert "Traceback" not in found.err
+    # parsed again and remembered by this user: the next run is quiet and as strict
+    again = run_cli(["validate", res], cwd=repo.path)
+    assert again.code == 1 and "required-metric" in again.out
+    assert "warning" not in again.err
+    assert os.stat(cache).st_mode & 0o022 == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_policy_cache_of_another_owner_is_ignored(remembered: tuple[ExpRepo, str, Path]) -> None:
+    repo, res, cache = remembered
+    _weaken(cache)
+    os.chown(cache, 4242, 4242)
+    found = run_cli(["validate", res], cwd=repo.path)
+    assert found.code == 1 and "required-metric" in found.out, found
+    assert "cache file ignored: owned by uid 4242, not this user" in found.err
+
+
+def test_policy_cache_symlink_is_not_followed(remembered: tuple[ExpRepo, str, Path]) -> None:
+    repo, res, cache = remembered
+    planted = repo.path / "planted.json"
+    _weaken(cache)
+    cache.rename(planted)
+    cache.symlink_to(planted)
+    found = run_cli(["validate", res], cwd=repo.path)
+    assert found.code == 1 and "required-metric" in found.out, found
