@@ -163,19 +163,35 @@ class Repository:
         return self.get(id)
 
     # ------------------------------------------------------------------ reading
-    def runs(self, study: str | None = None, status: Status | str | None = None) -> list[Run]:
-        """Every run in the working tree (tracked or not), by id; only a study's, or only
-        those with a status, when given."""
+    def runs(
+        self,
+        study: str | None = None,
+        status: Status | str | None = None,
+        where: str | None = None,
+    ) -> list[Run]:
+        """Every run in the working tree (tracked or not), by id; only a study's, only
+        those with a status, or only those matching `where` (the `--where` grammar of
+        `list` and `rank`, docs/spec.md §4.1: `"metrics.seg_total > 50 and params.lr <=
+        1e-3"`) when given. A malformed expression: ValueError with its column."""
         wanted = None if status is None else Status(status)
+        parsed = None
+        if where is not None:
+            from expflow_git.query.where import parse
+
+            try:
+                parsed = parse(where)
+                parsed.check(self.policy.metrics, [s.value for s in Status])
+            except ExpflowError as exc:
+                raise ValueError(f"where: {exc.message}") from None
         return [
             run
-            for run in read_runs(self.root, self.policy)
+            for run in read_runs(self.root, self.policy, self._git, parsed)
             if (study is None or run.study == study) and (wanted is None or run.status is wanted)
         ]
 
     def get(self, id: str) -> Run:
         """One run by id (KeyError when there is no valid record with that id)."""
-        for run in read_runs(self.root, self.policy):
+        for run in read_runs(self.root, self.policy, self._git):
             if run.id == id:
                 return run
         raise KeyError(id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +18,10 @@ from expflow_git.documents import Scalar, Status
 _SPLIT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 if TYPE_CHECKING:
-    from expflow_git.documents import Experiment, Result
+    from expflow_git.gitstore import Git
     from expflow_git.policy.model import Policy
+    from expflow_git.query.runs import Run as QueryRun
+    from expflow_git.query.where import Where
 
 
 @dataclass(frozen=True)
@@ -40,75 +41,35 @@ class Run:
     seed: int | None = None
 
 
-def read_runs(root: Path, policy: Policy) -> list[Run]:
-    """Every valid record in the working tree (tracked or not), with its result, by id.
+def read_runs(
+    root: Path, policy: Policy, git: Git | None = None, where: Where | None = None
+) -> list[Run]:
+    """Every valid record in the working tree (tracked or not: with `git`, what `git add
+    -A` would commit), with its result, by id; only those matching `where`.
 
-    Documents that fail validation, and symbolic links, are left out: `expflow-git
-    validate` names them."""
-    import json
+    The one reader `list`, `show` and `compare` use too (query.runs). Documents that
+    fail validation, and symbolic links, are left out: `expflow-git validate` names them."""
+    from expflow_git.query.runs import load_runs
 
-    from expflow_git.checks import check_document
-    from expflow_git.documents import Experiment, Result
-    from expflow_git.schemas import Kind
-
-    records: dict[str, tuple[Experiment, str | None]] = {}
-    results: dict[str, Result] = {}
-    for rel in _document_candidates(root, policy):
-        kind = policy.kind_of(rel)
-        if kind not in (Kind.EXPERIMENT, Kind.RESULT):
-            continue
-        try:
-            data = (root / rel).read_bytes()
-        except OSError:
-            continue
-        doc, _ = check_document(kind, rel, data, policy, explain=False)
-        if isinstance(doc, Experiment):
-            records.setdefault(doc.id, (doc, json.loads(data).get("reason")))
-        elif isinstance(doc, Result):
-            results.setdefault(doc.experiment, doc)
-    return [_run(*records[exp_id], results.get(exp_id)) for exp_id in sorted(records)]
+    found = load_runs(root, policy, git=git).runs
+    chosen = [r for r in found if where is None or where.matches(r)]
+    return sorted((_run(r) for r in chosen), key=lambda r: (r.id, r.record_path))
 
 
-def _run(record: Experiment, reason: str | None, result: Result | None) -> Run:
+def _run(run: QueryRun) -> Run:
     return Run(
-        id=record.id,
-        study=record.study,
-        status=record.status,
-        params=dict(record.params),
-        tags=record.tags,
-        metrics=dict(result.metrics) if result else {},
-        splits={k: dict(v) for k, v in result.splits.items()} if result else {},
-        reason=reason,
-        record_path=record.path,
-        result_path=result.path if result else None,
-        seed=record.seed,
+        id=run.id,
+        study=run.study,
+        status=run.status,
+        params=dict(run.params),
+        tags=run.tags,
+        metrics=dict(run.metrics),
+        splits={k: dict(v) for k, v in run.splits.items()},
+        reason=run.reason or None,
+        record_path=run.record_path,
+        result_path=run.result_path,
+        seed=run.experiment.seed,
     )
-
-
-def _document_candidates(root: Path, policy: Policy) -> list[str]:
-    """Files (not links) below the fixed leading folders of the record and result globs
-    (`experiments/` of `experiments/**/*.json`): a checkout's data or virtualenv folders
-    are never walked. Relative, '/'-separated, sorted."""
-    tops = set()
-    for glob in (*policy.experiment_globs, *policy.result_globs):
-        fixed = []
-        for part in glob.split("/")[:-1]:
-            if any(c in part for c in "*?["):
-                break
-            fixed.append(part)
-        tops.add("/".join(fixed))
-    found = set()
-    for top in sorted(tops):
-        start = root / top if top else root
-        if start.is_symlink() or not start.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(start):
-            dirnames[:] = [d for d in dirnames if d != ".git"]
-            base = Path(dirpath).relative_to(root).as_posix()
-            for name in filenames:
-                if not os.path.islink(os.path.join(dirpath, name)):
-                    found.add(name if base == "." else f"{base}/{name}")
-    return sorted(found)
 
 
 @dataclass

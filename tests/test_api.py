@@ -347,3 +347,22 @@ def test_numeric() -> None:
         True,
         None,
     ]
+
+
+def test_runs_where_uses_the_list_grammar_and_reader(exp_repo: ExpRepo) -> None:
+    """`Repository.runs(where=…)` is `list --where`: the same reader, the same grammar."""
+    root = exp_repo.path
+    repo = expflow_git.Repository(root)
+    repo.new("exp-001", study="s", params={"lr": "0.001", "sub_step": 5})
+    repo.log_result("exp-001", {"seg_total": 57.0, "pde_mean": 15.0, "train_time_min": 45.0})
+    repo.new("exp-002", study="s", params={"lr": "0.1", "sub_step": 5})
+    repo.log_result("exp-002", {"seg_total": 61.0, "pde_mean": 15.0, "train_time_min": 45.0})
+    picked = repo.runs(where="metrics.seg_total > 50 and params.lr <= 1e-3")
+    assert [r.id for r in picked] == ["exp-001"]  # "0.001" compares as a number
+    listed = run_cli(["list", "--where", "metrics.seg_total > 50 and params.lr <= 1e-3",
+                      "--format", "json"], cwd=root)  # fmt: skip
+    assert [r["id"] for r in json.loads(listed.out)["runs"]] == ["exp-001"]
+    with pytest.raises(ValueError, match="column"):
+        repo.runs(where="metrics.seg_total >")
+    with pytest.raises(ValueError, match="seg_totl"):
+        repo.runs(where="metrics.seg_totl > 1")
