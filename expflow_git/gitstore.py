@@ -248,6 +248,21 @@ def _parse_index(out: bytes) -> list[IndexEntry]:
     return entries
 
 
+# `git log` as the history readers parse it: raw changes, NUL-separated, full ids, no
+# renames, against the first parent of a merge, whatever the user's configuration.
+_LOG_RAW = (
+    "log",
+    "--raw",
+    "-z",
+    "--no-renames",
+    "--no-abbrev",
+    "--no-color",
+    "--no-show-signature",
+    "--root",
+    "--diff-merges=first-parent",
+)
+
+
 @dataclass(frozen=True)
 class Git:
     """A repository: its work-tree top (``root``; the git dir if bare) and the env git runs with.
@@ -573,15 +588,7 @@ class Git:
         """
         _check_rev(rev)
         args = [
-            "log",
-            "--raw",
-            "-z",
-            "--no-renames",
-            "--no-abbrev",
-            "--no-color",
-            "--no-show-signature",
-            "--root",
-            "--diff-merges=first-parent",
+            *_LOG_RAW,
             "--full-history",
             "--topo-order",
             "--reverse",
@@ -612,15 +619,7 @@ class Git:
         if not paths:
             return []
         out = self.run(
-            "log",
-            "--raw",
-            "-z",
-            "--no-renames",
-            "--no-abbrev",
-            "--no-color",
-            "--no-show-signature",
-            "--root",
-            "--diff-merges=first-parent",
+            *_LOG_RAW,
             # NUL can be in no field: a hostile author or subject cannot shift them.
             "--format=commit %H%x00%ct%x00%an%x00%s",
             rev,
