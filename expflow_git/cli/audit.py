@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from expflow_git.cli.console import PROG, err, warn
+from expflow_git.cli.console import PROG, err, progress_bar, warn
 from expflow_git.cli.options import policy_option, policy_ref_option, repo, rev_option
 from expflow_git.errors import ExitCode
 
@@ -222,7 +221,7 @@ def audit(
         experiment=experiment,
         since=since,
         use_cache=not no_cache,
-        progress=_progress(),
+        progress=progress_bar("reading", at_least=2000, every=500),
         key=key,
         previous=previous_link(previous) if previous else None,
         render=render,
@@ -251,25 +250,6 @@ def audit(
     )
     if not shown.passed:
         raise SystemExit(ExitCode.FAILED)
-
-
-def _progress() -> Callable[[int, int], None] | None:
-    """A progress bar on stderr, only on a TTY and for long runs."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        if total < 2000 or (done % 500 and done != total):
-            return
-        width = 30
-        filled = width * done // total
-        end = "\n" if done == total else ""
-        sys.stderr.write(
-            f"\r  reading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
-        )
-        sys.stderr.flush()
-
-    return show
 
 
 @click.command("diff")

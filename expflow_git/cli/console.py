@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, TextIO
 
@@ -94,3 +94,23 @@ def guard(action: str, *, pin: str | None, force: bool) -> None:
         prompt=prompt_hidden,
         warn=warn,
     )
+
+
+def progress_bar(label: str, *, at_least: int, every: int) -> Callable[[int, int], None] | None:
+    """A progress bar on stderr, only on a terminal and only for `at_least` items or more,
+    redrawn every `every` items and at the end (None: no bar)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < at_least or (done % every and done != total):
+            return
+        width = 30
+        filled = width * done // total
+        end = "\n" if done == total else ""
+        sys.stderr.write(
+            f"\r  {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
+        )
+        sys.stderr.flush()
+
+    return show

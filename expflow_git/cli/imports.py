@@ -7,13 +7,12 @@ changes and a totals line; exit 1 when a run was refused.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from expflow_git.cli.console import PROG, guard, out, warn
+from expflow_git.cli.console import PROG, guard, out, progress_bar, warn
 from expflow_git.cli.options import policy_option
 from expflow_git.errors import ExitCode
 
@@ -180,7 +179,13 @@ def _run(
 
     for note in source.notes:
         warn(note, command="import")
-    planned = plan_import(layout, source, correct=correct, environ=os.environ, progress=_progress())
+    planned = plan_import(
+        layout,
+        source,
+        correct=correct,
+        environ=os.environ,
+        progress=progress_bar(f"{PROG} import", at_least=200, every=50),
+    )
     if planned.corrections and not dry_run:
         guard(f"import {planned.corrections} correction(s)", pin=pin, force=force)
     if not dry_run:
@@ -220,22 +225,3 @@ def _print(summary: ImportSummary) -> None:
     )
     if not summary.dry_run and any(p.writes for p in summary.plans):
         out("next: git add -A && git commit (the hooks check the same as the import did)")
-
-
-def _progress() -> Callable[[int, int], None] | None:
-    """A progress bar on stderr, only on a terminal and for long imports."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        if total < 200 or (done % 50 and done != total):
-            return
-        width = 30
-        filled = width * done // total
-        end = "\n" if done == total else ""
-        sys.stderr.write(
-            f"\r  {PROG} import [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}"
-        )
-        sys.stderr.flush()
-
-    return show
