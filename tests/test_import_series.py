@@ -52,7 +52,10 @@ def optuna_study(db: Path, *, off_by: float = 0.0) -> str:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{db}"
     study = optuna.create_study(
-        study_name=STUDY, storage=url, direction="maximize", sampler=optuna.samplers.RandomSampler(0)
+        study_name=STUDY,
+        storage=url,
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(0),
     )
 
     def objective(trial: Any) -> float:
@@ -82,7 +85,9 @@ def test_optuna_intermediate_values_become_the_series_committed_audited_shown(
     assert res.code == 0, res
     assert totals(res.out) == "2 new, 0 updated, 0 unchanged, 0 refused"
     doc = load(exp_repo, f"results/{STUDY}/{STUDY}-t0001.json")
-    assert doc["series"] == {"seg_total": [[0, 51.0], [10, 52.0], [20, 53.0], [30, 54.0], [40, 55.0]]}
+    assert doc["series"] == {
+        "seg_total": [[0, 51.0], [10, 52.0], [20, 53.0], [30, 54.0], [40, 55.0]]
+    }
     assert doc["metrics"]["seg_total"] == 55.0
     proc = hook_commit(exp_repo, "import optuna with series")
     assert proc.returncode == 0, proc.stderr

@@ -211,10 +211,10 @@ class _Mapper:
 
 
 def _aggregate(values: Sequence[float], how: str) -> float:
+    if values and how == "last":
+        return values[-1]
     if not values or not all(math.isfinite(v) for v in values):
         return math.nan  # refused by the plan, naming the metric
-    if how == "last":
-        return values[-1]
     return min(values) if how == "min" else max(values)
 
 
