@@ -274,10 +274,7 @@ def _series_hint(ctx: _Context, res_rel: str, write: Write) -> str:
     old, new = _read(ctx.layout.target(res_rel)), json.loads(write.data)
     if old is None or ("series" in old) == ("series" in new):
         return ""
-    drop = {"series", *_VOLATILE}
-    if {k: v for k, v in old.items() if k not in drop} != {
-        k: v for k, v in new.items() if k not in drop
-    }:
+    if not _same({**old, "series": None}, {**new, "series": None}):
         return ""
     return f" {'with' if 'series' in old else 'without'} series (import as it was: --series or not)"
 
