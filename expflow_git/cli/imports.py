@@ -71,6 +71,12 @@ def import_group() -> None:
     metavar="SPLIT=ATTR",
     help="Put user attribute ATTR into splits.SPLIT (a number: the first objective's metric).",
 )
+@click.option(
+    "--series",
+    is_flag=True,
+    help="Also import each completed trial's intermediate values as the series of the "
+    "first objective's metric.",
+)
 @_import_options
 def optuna_cmd(
     storage: str,
@@ -78,6 +84,7 @@ def optuna_cmd(
     study_as: str | None,
     metrics: tuple[str, ...],
     split_attrs: tuple[str, ...],
+    series: bool,
     **options: Any,
 ) -> None:
     """One record per trial, one result per completed trial."""
@@ -87,7 +94,13 @@ def optuna_cmd(
     layout = open_layout(options["policy_path"])
     splits = parse_split_attrs(split_attrs)
     source = read_optuna(
-        storage, study, layout.policy, study_as=study_as, metrics=metrics, split_attrs=splits
+        storage,
+        study,
+        layout.policy,
+        study_as=study_as,
+        metrics=metrics,
+        split_attrs=splits,
+        series=series,
     )
     _run(layout, source, **options)
 
@@ -103,12 +116,18 @@ def optuna_cmd(
     metavar="NAME=min|max|last",
     help="How a registry metric is taken from its history (default: last).",
 )
+@click.option(
+    "--series",
+    is_flag=True,
+    help="Also import each registry metric's history as its series (one point per step).",
+)
 @_import_options
 def mlflow_cmd(
     tracking_uri: str,
     experiment: str,
     study_as: str | None,
     metrics: tuple[str, ...],
+    series: bool,
     **options: Any,
 ) -> None:
     """One record per run, one result per finished run."""
@@ -117,7 +136,9 @@ def mlflow_cmd(
 
     layout = open_layout(options["policy_path"])
     chosen = parse_metric_choices(metrics, layout.policy)
-    source = read_mlflow(tracking_uri, experiment, layout.policy, study_as=study_as, metrics=chosen)
+    source = read_mlflow(
+        tracking_uri, experiment, layout.policy, study_as=study_as, metrics=chosen, series=series
+    )
     _run(layout, source, **options)
 
 

@@ -88,10 +88,12 @@ def import_optuna(
     study_as: str | None = None,
     metrics: Sequence[str] = (),
     split_attrs: Mapping[str, str] | None = None,
+    series: bool = False,
     dry_run: bool = False,
     correct: str | None = None,
 ) -> ImportSummary:
-    """Import the trials of an Optuna study (`storage` is Optuna's storage URL)."""
+    """Import the trials of an Optuna study (`storage` is Optuna's storage URL); `series`:
+    with each completed trial's intermediate values as its first metric's series."""
     from expflow_git.importers.optuna import read_optuna
 
     layout = open_repository(root, policy)
@@ -102,6 +104,7 @@ def import_optuna(
         study_as=study_as,
         metrics=metrics,
         split_attrs=split_attrs,
+        series=series,
     )
     return import_source(layout, source, dry_run=dry_run, correct=correct)
 
@@ -114,16 +117,18 @@ def import_mlflow(
     policy: str | None = None,
     study_as: str | None = None,
     metrics: Mapping[str, str] | None = None,
+    series: bool = False,
     dry_run: bool = False,
     correct: str | None = None,
 ) -> ImportSummary:
     """Import the runs of an MLflow experiment; `metrics` maps a registry metric to
-    `last` (the default), `min` or `max` of its history."""
+    `last` (the default), `min` or `max` of its history; `series`: with each registry
+    metric's history as its series."""
     from expflow_git.importers.mlflow import read_mlflow
 
     layout = open_repository(root, policy)
     source = read_mlflow(
-        tracking_uri, experiment, layout.policy, study_as=study_as, metrics=metrics
+        tracking_uri, experiment, layout.policy, study_as=study_as, metrics=metrics, series=series
     )
     return import_source(layout, source, dry_run=dry_run, correct=correct)
 

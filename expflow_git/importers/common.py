@@ -244,8 +244,9 @@ def _changed_after_commit(
     if ctx.correct is None:
         return _refused(
             run,
-            f"{label} changed after its result {res_rel} was committed; results are "
-            "write-once (take it in as a declared correction with --correct REASON)",
+            f"{label} changed after its result {res_rel} was committed"
+            f"{_series_hint(ctx, res_rel, writes[1])}; results are write-once (take it in "
+            "as a declared correction with --correct REASON)",
         )
     if not ctx.layout.policy.corrections_allowed:
         return _refused(
@@ -267,18 +268,36 @@ def _changed_after_commit(
     return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
 
 
+def _series_hint(ctx: _Context, res_rel: str, write: Write) -> str:
+    """When only `series` differs, the likely cause: `--series` given one time, not the
+    other (an import compares whole results)."""
+    old, new = _read(ctx.layout.target(res_rel)), json.loads(write.data)
+    if old is None or ("series" in old) == ("series" in new):
+        return ""
+    if not _same({**old, "series": None}, {**new, "series": None}):
+        return ""
+    return f" {'with' if 'series' in old else 'without'} series (import as it was: --series or not)"
+
+
 def _refused(run: SourceRun, reason: str) -> RunPlan:
     return RunPlan(run, Action.REFUSED, reasons=(reason,))
 
 
 def _non_finite(run: SourceRun) -> list[str]:
     groups = [("", run.metrics)] + [(f"split {s}: ", m) for s, m in run.splits.items()]
-    return [
+    found = [
         f"{where}{name} = {value} is not a finite number"
         for where, metrics in groups
         for name, value in metrics.items()
         if not math.isfinite(value)
     ]
+    # Strict JSON has no NaN: such a point is named, not dropped (the curve would lie).
+    for name, points in run.series.items():
+        bad = [step for step, value in points if not math.isfinite(value)]
+        if bad:
+            steps = ", ".join(map(str, bad[:5])) + (", …" if len(bad) > 5 else "")
+            found.append(f"series {name}: {len(bad)} value(s) not finite (step {steps})")
+    return found
 
 
 def _provenance(ctx: _Context, run: SourceRun) -> dict[str, Any]:
@@ -324,6 +343,8 @@ def _result(ctx: _Context, run: SourceRun) -> dict[str, Any]:
     }
     if run.splits:
         doc["splits"] = {name: dict(values) for name, values in run.splits.items()}
+    if run.series:
+        doc["series"] = {name: [[s, v] for s, v in pts] for name, pts in run.series.items()}
     doc["provenance"] = _provenance(ctx, run)
     return doc
 

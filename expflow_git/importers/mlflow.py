@@ -5,7 +5,10 @@ FINISHED → success with a result, FAILED/KILLED → failed, RUNNING → runnin
 SCHEDULED → pending. Params stay the strings MLflow stores; user tags (not `mlflow.*`)
 become `key:value` tags where the tag pattern allows. Metrics: the registry's only, the
 last value by default, the smallest or largest of the history on request
-(`--metric NAME=min|max|last`); the others are listed once.
+(`--metric NAME=min|max|last`); the others are listed once. With `--series`, each registry
+metric's history becomes its series (steps as MLflow's `step`; several values at one
+step: the last by timestamp, then the largest, as MLflow picks its latest value), and
+the headline is the last, smallest or largest point of that series.
 """
 
 from __future__ import annotations
@@ -67,8 +70,10 @@ def read_mlflow(
     *,
     study_as: str | None = None,
     metrics: Mapping[str, str] | None = None,
+    series: bool = False,
 ) -> Source:
-    """Every active run of `experiment`, mapped (oldest first)."""
+    """Every active run of `experiment`, mapped (oldest first); `series`: with each
+    registry metric's history."""
     tracking = require_extra("mlflow.tracking", "mlflow")
     exceptions = require_extra("mlflow.exceptions", "mlflow")
     uri = redact_uri(tracking_uri)
@@ -80,7 +85,9 @@ def read_mlflow(
             found = client.get_experiment_by_name(experiment)
             if found is None:
                 raise ExpflowError(f"{uri}: no MLflow experiment named {printable(experiment)!r}")
-            mapper = _Mapper(client, study_id(experiment, study_as), dict(metrics or {}), policy)
+            mapper = _Mapper(
+                client, study_id(experiment, study_as), dict(metrics or {}), policy, series
+            )
             runs = [mapper.run(run) for run in _runs(client, found.experiment_id)]
         except failures as exc:
             raise ExpflowError(
@@ -114,8 +121,11 @@ def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
 class _Mapper:
     """One MLflow run → one SourceRun; remembers what it could not keep, to say once."""
 
-    def __init__(self, client: Any, study: str, chosen: dict[str, str], policy: Policy) -> None:
+    def __init__(
+        self, client: Any, study: str, chosen: dict[str, str], policy: Policy, series: bool
+    ) -> None:
         self.client = client
+        self.series = series
         self.study = study
         self.chosen = chosen
         self.policy = policy
@@ -129,13 +139,17 @@ class _Mapper:
         if status is None:
             problems.append(f"status {printable(str(info.status))} has no expflow status")
             status = Status.FAILED
-        metrics = self._metrics(info.run_id, data.metrics) if status is Status.SUCCESS else {}
+        metrics: dict[str, float] = {}
+        series: dict[str, list[tuple[int, float]]] = {}
+        if status is Status.SUCCESS:
+            metrics, series = self._metrics(info.run_id, data.metrics)
         return SourceRun(
             run=info.run_id,
             exp_id=sanitize_id(info.run_id),
             status=status,
             params=dict(data.params),  # strings, as MLflow stores them
             metrics=metrics,
+            series=series,
             title=info.run_name or "",
             name=info.run_name or "",
             tags=self._tags(data.tags),
@@ -145,23 +159,30 @@ class _Mapper:
             problems=tuple(problems),
         )
 
-    def _metrics(self, run_id: str, last: Mapping[str, Any]) -> dict[str, float]:
+    def _metrics(
+        self, run_id: str, last: Mapping[str, Any]
+    ) -> tuple[dict[str, float], dict[str, list[tuple[int, float]]]]:
         metrics: dict[str, float] = {}
+        series: dict[str, list[tuple[int, float]]] = {}
         for name, raw in sorted(last.items()):
             if name not in self.policy.metrics:
                 self.unknown.add(name)
                 continue
             how = self.chosen.get(name, "last")
-            value = metric_value(raw) if how == "last" else self._aggregate(run_id, name, how)
+            if self.series:
+                points = _steps(self.client.get_metric_history(run_id, name))
+                series[name] = points
+                # The headline from the series written beside it, so the two agree
+                # (an `aggregate:` in the registry is then checked against the choice).
+                value: float | None = _aggregate([v for _, v in points], how)
+            elif how == "last":
+                value = metric_value(raw)
+            else:
+                history = self.client.get_metric_history(run_id, name)
+                value = _aggregate([float(m.value) for m in history], how)
             if value is not None:
                 metrics[name] = value
-        return metrics
-
-    def _aggregate(self, run_id: str, name: str, how: str) -> float:
-        values = [float(m.value) for m in self.client.get_metric_history(run_id, name)]
-        if not values or not all(math.isfinite(v) for v in values):
-            return math.nan  # refused by the plan, naming the metric
-        return min(values) if how == "min" else max(values)
+        return metrics, series
 
     def _tags(self, tags: Mapping[str, str]) -> tuple[str, ...]:
         kept = []
@@ -187,6 +208,28 @@ class _Mapper:
                 f"._:/+-): {', '.join(sorted(self.dropped_tags))}"
             )
         return tuple(notes)
+
+
+def _aggregate(values: Sequence[float], how: str) -> float:
+    if values and how == "last":
+        return values[-1]
+    if not values or not all(math.isfinite(v) for v in values):
+        return math.nan  # refused by the plan, naming the metric
+    return min(values) if how == "min" else max(values)
+
+
+def _steps(history: Sequence[Any]) -> list[tuple[int, float]]:
+    """A metric's history as a series: one point per step, by step; of several values
+    logged at one step the last by timestamp (then the largest), which is also the
+    value MLflow reports as the metric's latest."""
+    latest: dict[int, tuple[int, float]] = {}
+    for m in history:
+        key = (int(m.timestamp), float(m.value))
+        step = int(m.step)
+        # A NaN may win a tie (it compares false): the plan then refuses it, never drops it.
+        if step not in latest or not key <= latest[step]:
+            latest[step] = key
+    return [(step, latest[step][1]) for step in sorted(latest)]
 
 
 @contextlib.contextmanager

@@ -5,7 +5,9 @@ COMPLETE → success with a result, FAIL → failed (with the reason Optuna kept
 kept one), PRUNED → skipped, RUNNING → running, WAITING → pending. The objective values
 become registry metrics in objective order (`--metric`, by default the study's
 `metric_names`); user attributes named like registry metrics join them, and
-`--split-attr SPLIT=ATTR` puts a user attribute into `splits.SPLIT`.
+`--split-attr SPLIT=ATTR` puts a user attribute into `splits.SPLIT`. With `--series`, a
+completed trial's intermediate values (`trial.report(value, step)`) become the series of
+the first objective's metric.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ def read_optuna(
     study_as: str | None = None,
     metrics: Sequence[str] = (),
     split_attrs: Mapping[str, str] | None = None,
+    series: bool = False,
 ) -> Source:
-    """Every trial of `study` in `storage` (an Optuna storage URL), mapped."""
+    """Every trial of `study` in `storage` (an Optuna storage URL), mapped; `series`: with
+    each completed trial's intermediate values."""
     optuna = require_extra("optuna", "optuna")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # stderr is ours
     uri = redact_uri(storage)
@@ -99,7 +103,9 @@ def read_optuna(
             "--metric NAME once per objective, in objective order"
         )
     registry_names(names, policy, option="--metric")
-    mapper = _Mapper(study_id(study, study_as), tuple(names), dict(split_attrs or {}), policy)
+    mapper = _Mapper(
+        study_id(study, study_as), tuple(names), dict(split_attrs or {}), policy, series=series
+    )
     return Source(
         tracker="optuna",
         uri=uri,
@@ -114,12 +120,19 @@ class _Mapper:
     """One trial → one SourceRun."""
 
     def __init__(
-        self, study: str, names: tuple[str, ...], split_attrs: dict[str, str], policy: Policy
+        self,
+        study: str,
+        names: tuple[str, ...],
+        split_attrs: dict[str, str],
+        policy: Policy,
+        *,
+        series: bool,
     ) -> None:
         self.study = study
         self.names = names
         self.split_attrs = split_attrs
         self.policy = policy
+        self.series = series
         self.unknown: set[str] = set()  # numeric user attributes the registry lacks
 
     def run(self, trial: Any) -> SourceRun:
@@ -133,9 +146,15 @@ class _Mapper:
             status = Status.FAILED
         metrics: dict[str, float] = {}
         splits: dict[str, dict[str, float]] = {}
+        series: dict[str, list[tuple[int, float]]] = {}
         if status is Status.SUCCESS:
             metrics = self._metrics(trial, problems)
             splits = self._splits(trial, problems)
+            if self.series and trial.intermediate_values:
+                # Optuna reports steps as non-negative ints, one value each (a second
+                # report at a step is ignored by Optuna): sorted, they are a series.
+                steps = sorted(trial.intermediate_values.items())
+                series[self.names[0]] = [(int(k), float(v)) for k, v in steps]
         return SourceRun(
             run=str(trial.number),
             exp_id=join_id(self.study, f"t{trial.number:04d}"),
@@ -143,6 +162,7 @@ class _Mapper:
             params=params,
             metrics=metrics,
             splits=splits,
+            series=series,
             title=f"trial {trial.number}",
             reason=_reason(trial, status),
             started_at=utc_time(trial.datetime_start),

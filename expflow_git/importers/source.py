@@ -37,6 +37,8 @@ class SourceRun:
     params: Mapping[str, Scalar]
     metrics: Mapping[str, float] = field(default_factory=dict)
     splits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # `--series`: step-wise values of registry metrics, steps increasing (spec §2.2).
+    series: Mapping[str, Sequence[tuple[int, float]]] = field(default_factory=dict)
     title: str = ""
     name: str = ""  # the tracker's run name, kept in provenance
     tags: tuple[str, ...] = ()
