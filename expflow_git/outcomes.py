@@ -5,12 +5,13 @@ from the same leaderboard and view the CLI renders, so both show the same thing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import Finding
 
 if TYPE_CHECKING:
+    from expflow_git.audit.attempts import StudyAttempts
     from expflow_git.gitstore import Git
     from expflow_git.render.view import View
 
@@ -25,6 +26,12 @@ class RankedRow:
     feasible: bool
     metrics: Mapping[str, float]
     failed: tuple[str, ...]  # "check (why)" for every check the run failed
+    warnings: tuple[str, ...] = ()  # the advisory (severity warning) checks it failed
+
+
+def attempt_counts(attempts: Sequence[StudyAttempts]) -> dict[str, dict[str, int]]:
+    """Every record counted per study and status (issue 16: every attempt counted)."""
+    return {a.study: dict(a.counts) for a in attempts}
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class RankResult:
     sort_by: str
     descending: bool
     findings: tuple[Finding, ...]  # problems in the committed documents
+    attempts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # study → status → n
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,9 @@ class AuditResult:
     findings: tuple[Finding, ...]
     signed_by: tuple[str, ...]  # the signing key's id; empty: unsigned
     report: bytes | None = None
+    attempts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # study → status → n
+    best_ladder: str | None = None  # with ranking.ladder_step (the Ladder)
+    holdout: Mapping[str, Any] | None = None  # the holdout budget's counts, when one is set
 
     @property
     def passed(self) -> bool:
@@ -72,7 +83,9 @@ def ranked_rows(rows: Sequence[object]) -> tuple[RankedRow, ...]:
     from expflow_git.render.view import Row
 
     return tuple(
-        RankedRow(r.rank, r.id, r.study, r.feasible, dict(r.metrics), tuple(r.failed))
+        RankedRow(
+            r.rank, r.id, r.study, r.feasible, dict(r.metrics), tuple(r.failed), tuple(r.warnings)
+        )
         for r in rows
         if isinstance(r, Row)
     )
@@ -113,6 +126,7 @@ def rank_at(
         sort_by=ranked.ranking.sort_by,
         descending=ranked.ranking.descending,
         findings=tuple(ranked.check.findings),
+        attempts=attempt_counts(ranked.attempts),
     )
 
 
@@ -163,6 +177,9 @@ def audit_at(
         findings=tuple(view.findings),
         signed_by=tuple(shown.signed_by),
         report=report.to_bytes(),
+        attempts=attempt_counts(view.attempts),
+        best_ladder=view.best_ladder,
+        holdout=None if view.holdout is None else dict(view.holdout),
     )
     return result, shown.html.decode()
 

@@ -109,9 +109,12 @@ class Repository:
         metrics: Mapping[str, float],
         *,
         splits: Mapping[str, Mapping[str, float]] | None = None,
+        series: Mapping[str, Sequence[tuple[int, float]]] | None = None,
     ) -> Run:
         """Write the run's result (as `expflow-git result`) and mark it `success`. Checked
-        against the registry and the required metrics first: ValueError, nothing written."""
+        against the registry and the required metrics first (and `series`, metric →
+        [(step, value), …], against the series rules and declared aggregates): ValueError,
+        nothing written."""
         from expflow_git.records.writer import plan_result, refuse_existing, write_result
 
         layout = self._layout()
@@ -119,7 +122,7 @@ class Repository:
         checked_splits = {
             name: checked_metrics(m, layout.policy) for name, m in (splits or {}).items()
         }
-        plan = plan_result(layout, id, checked, checked_splits)
+        plan = plan_result(layout, id, checked, checked_splits, series)
         if plan.findings:
             raise ValueError("; ".join(str(f) for f in plan.findings))
         refuse_existing(plan)
@@ -236,7 +239,7 @@ class Repository:
             raise
         active.finished = True
         try:
-            self.log_result(id, active.metrics, splits=active.splits)
+            self.log_result(id, active.metrics, splits=active.splits, series=active.series)
         except ValueError as exc:
             # The block finished but its result would fail the policy: nothing is written
             # but the status, which says why.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import Scalar, Status
+from expflow_git.policy.model import Aggregate
 
 # The result schema's pattern for a split's name (schemas/result.schema.json).
 _SPLIT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
@@ -84,12 +85,26 @@ class ActiveRun:
     policy: Policy = field(repr=False)
     metrics: dict[str, float] = field(default_factory=dict)
     splits: dict[str, dict[str, float]] = field(default_factory=dict)
+    series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     finished: bool = False
 
-    def log(self, **metrics: float) -> None:
-        """Record metrics of the run (names from the policy's registry)."""
+    def log(self, step: int | None = None, **metrics: float) -> None:
+        """Record metrics of the run (names from the policy's registry). With `step` (as
+        MLflow's `log_metric(key, value, step)`), each value is also a point of the
+        metric's series (docs/spec.md §2.2), and the headline value is the series'
+        aggregate the registry declares (its last point when it declares none)."""
         self._open()
-        self.metrics.update(checked_metrics(metrics, self.policy))
+        checked = checked_metrics(metrics, self.policy)
+        if step is None:
+            self.metrics.update(checked)
+            return
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"step {_short(step)}: a step is a non-negative integer")
+        for name, value in checked.items():
+            points = self.series.setdefault(name, [])
+            points.append((step, value))
+            aggregate = self.policy.metrics[name].aggregate or Aggregate.LAST
+            self.metrics[name] = aggregate.of([v for _, v in points])
 
     def log_split(self, name: str, **metrics: float) -> None:
         """Record metrics measured on another slice of data (`splits.<name>`)."""

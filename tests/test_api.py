@@ -366,3 +366,55 @@ def test_runs_where_uses_the_list_grammar_and_reader(exp_repo: ExpRepo) -> None:
         repo.runs(where="metrics.seg_total >")
     with pytest.raises(ValueError, match="seg_totl"):
         repo.runs(where="metrics.seg_totl > 1")
+
+
+def test_issue_19_primitives_through_the_api(repo: Repository, exp_repo: ExpRepo) -> None:
+    """Series logged with steps, warning gates, every attempt, the Ladder and the holdout
+    budget, as the API returns them (issue 19: every primitive through the Python API)."""
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    assert "ranking:\n" in text and "walk_forward" not in text
+    text = text.replace("ranking:\n", "ranking:\n  ladder_step: 1.0\n")
+    text += (
+        "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3,\n"
+        "               max_evaluations_per_study: 1}\n"
+    )
+    policy.write_text(text)
+    with repo.run("curve", study=STUDY, params={"sub_step": 5}) as run:
+        for step, value in ((0, 30.0), (10, 50.0), (20, 57.09)):
+            run.log(step=step, seg_total=value)
+        run.log(pde_mean=15.0, train_time_min=45.5)
+        run.log_split("holdout", seg_total=55.0)
+    doc = _json(exp_repo.path / exp_repo.res_path("curve"))
+    assert doc["series"] == {"seg_total": [[0, 30.0], [10, 50.0], [20, 57.09]]}
+    assert doc["metrics"]["seg_total"] == 57.09  # the series' last point
+    assert run_cli(["validate"], cwd=exp_repo.path).code == 0
+    shown = run_cli(["show", "curve"], cwd=exp_repo.path)
+    assert "seg_total" in shown.out.split("\nseries\n")[1].splitlines()[0]
+
+    with pytest.raises(ValueError, match="series-step"):
+        with repo.run("bad-steps", study=STUDY, params={"sub_step": 5}) as run:
+            run.log(step=5, seg_total=1.0)
+            run.log(step=5, seg_total=2.0)  # a step must increase
+            run.log(pde_mean=15.0, train_time_min=45.5)
+    assert repo.get("bad-steps").status is Status.FAILED
+    assert not (exp_repo.path / exp_repo.res_path("bad-steps")).exists()
+    with pytest.raises(ValueError, match="step"):
+        with repo.run("neg", study=STUDY, params={"sub_step": 5}) as run:
+            run.log(step=-1, seg_total=1.0)
+
+    exp_repo.commit("the curve first")
+    repo.new("late", study=STUDY, params={"sub_step": 5})
+    repo.log_result("late", {"seg_total": 57.5, "pde_mean": 15.0, "train_time_min": 45.5},
+                    splits={"holdout": {"seg_total": 55.5}})  # fmt: skip
+    exp_repo.commit("a later run, a second holdout look")
+    board = repo.rank(gates=[{"gate": "pde_mean:lt:14", "severity": "warning"}])
+    assert all(r.feasible for r in board.rows) and board.rows[0].warnings
+    assert board.attempts[STUDY]["failed"] == 2 and board.attempts[STUDY]["success"] == 2
+    audit = repo.audit()
+    assert audit.attempts[STUDY] == board.attempts[STUDY]
+    # The Ladder: "late" beats "curve" by 0.41 < η = 1: the board's top is not a new rung.
+    assert (audit.best_feasible, audit.best_ladder) == ("late", "curve")
+    # Two results carry the holdout split, the budget allows one: the audit fails.
+    assert audit.holdout is not None and audit.holdout["max"] == 1
+    assert not audit.passed

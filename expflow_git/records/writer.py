@@ -210,6 +210,7 @@ def build_result(
     metrics: Mapping[str, float],
     splits: Mapping[str, Mapping[str, float]],
     root: Path,
+    series: Mapping[str, Sequence[Sequence[float]]] | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "schema": RESULT_SCHEMA,
@@ -219,6 +220,8 @@ def build_result(
     }
     if splits:
         doc["splits"] = {k: dict(v) for k, v in splits.items()}
+    if series:
+        doc["series"] = {k: [list(p) for p in points] for k, points in series.items()}
     doc["provenance"] = capture_provenance(root)
     return doc
 
@@ -390,6 +393,7 @@ def plan_result(
     exp_id: str,
     metrics: Mapping[str, float],
     splits: Mapping[str, Mapping[str, float]],
+    series: Mapping[str, Sequence[Sequence[float]]] | None = None,
 ) -> PlannedResult:
     """Build `exp_id`'s result and check it against the registry and the required metrics
     (`findings`: nothing may be written when there are any); a failed or skipped run is
@@ -403,7 +407,9 @@ def plan_result(
             code=ExitCode.FAILED,
         )
     rel = layout.result_path(exp_doc["study"], exp_id)
-    doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root)
+    doc = build_result(
+        exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root, series=series
+    )
     data = dump(doc)
     return PlannedResult(
         path=rel,
