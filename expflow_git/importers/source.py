@@ -213,11 +213,14 @@ def require_extra(module: str, extra: str) -> ModuleType:
 def sqlalchemy_error() -> type[Exception]:
     """SQLAlchemy's base error (the SQL stores of Optuna and MLflow raise it), or a type
     nothing raises when SQLAlchemy is absent."""
-    try:
-        from sqlalchemy.exc import SQLAlchemyError
+    import importlib
+
+    try:  # through importlib: type-checked without SQLAlchemy installed (CI's lint step)
+        module = importlib.import_module("sqlalchemy.exc")
     except ImportError:
         return _Never
-    return SQLAlchemyError
+    error = getattr(module, "SQLAlchemyError", _Never)
+    return error if isinstance(error, type) and issubclass(error, Exception) else _Never
 
 
 class _Never(Exception):
