@@ -157,18 +157,18 @@ _LIMIT = 1e300
 def series_text(series: Series) -> str:
     """One line per metric, by name: a sparkline of its values, the number of points,
     the step range, min, max and last value. Terminal-safe (escape.line); "" for none."""
+    names = {name: line(name) for name in series if series[name]}  # escaped, then aligned
+    width = max(map(len, names.values()), default=0)
     lines = []
-    for name in sorted(series):
+    for name in sorted(names):
         points = series[name]
-        if not points:
-            continue
         values = [value for _, value in points]
         lines.append(
-            f"{name}  {sparkline(values)}  n={len(points)} "
+            f"{names[name]:<{width}}  {sparkline(values):<{SPARK_WIDTH}}  n={len(points)} "
             f"steps {_num(points[0][0])}..{_num(points[-1][0])}  "
             f"min {_num(min(values))}  max {_num(max(values))}  last {_num(values[-1])}"
         )
-    return "".join(line(text) + "\n" for text in lines)
+    return "".join(text + "\n" for text in lines)
 
 
 def sparkline(

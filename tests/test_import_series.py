@@ -94,7 +94,7 @@ def test_optuna_intermediate_values_become_the_series_committed_audited_shown(
     assert f"{STUDY}-t0001" in audit_passes(exp_repo)
     shown = cli(["show", f"{STUDY}-t0001"], exp_repo.path)
     assert shown.code == 0, shown
-    assert re.search(r"seg_total  \S+  n=5 steps 0\.\.40  min 51  max 55  last 55", shown.out)
+    assert re.search(r"seg_total  \S+ +n=5 steps 0\.\.40  min 51  max 55  last 55", shown.out)
     # Again, with --series: nothing to do.
     before = tree_bytes(exp_repo.path)
     again = cli(optuna_args(url, "--series"), exp_repo.path)

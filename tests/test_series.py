@@ -128,9 +128,12 @@ def test_a_result_without_series_is_unchanged(tmp_path: Path) -> None:
 def test_series_text() -> None:
     text = series_text({"loss": CURVE, "acc": [[0, 0.5]], "evil\x1b[2J": [[0, 1.0]]})
     lines = text.splitlines()
-    assert lines[0].startswith("acc  ▄  n=1 steps 0..0")
-    assert lines[1] == "evil\\x1b[2J  ▄  n=1 steps 0..0  min 1  max 1  last 1"
-    assert lines[2] == "loss  █▄▂▁  n=4 steps 0..300  min 0.4  max 2.5  last 0.4"
+    assert lines[0].split()[:5] == ["acc", "▄", "n=1", "steps", "0..0"]
+    assert lines[1].split() == ["evil\\x1b[2J", "▄", "n=1", "steps", "0..0", "min", "1", "max",
+                                "1", "last", "1"]  # fmt: skip
+    assert lines[2].split() == ["loss", "█▄▂▁", "n=4", "steps", "0..300", "min", "0.4", "max",
+                                "2.5", "last", "0.4"]  # fmt: skip
+    assert len({text.index("n=") for text in lines}) == 1  # names and bars aligned
     assert series_text({}) == ""
     assert len(sparkline([float(i) for i in range(1000)])) == 24
     assert sparkline([1e308, -1e308]) == "█▁"
@@ -221,7 +224,7 @@ def test_show_prints_a_runs_series_and_compare_overlays_them_on_one_axis(tmp_pat
 
     show = run_cli(["show", "exp-001"], repo)
     assert show.code == 0, show.both
-    assert re.search(r"^series\n  loss  \S+  n=4 steps 0\.\.300  min 0\.4  max 2\.5  last 0\.4$",
+    assert re.search(r"^series\n  loss  \S+ +n=4 steps 0\.\.300  min 0\.4  max 2\.5  last 0\.4$",
                      show.out, re.M), show.out  # fmt: skip
     shown = json.loads(run_cli(["show", "exp-001", "--format", "json"], repo).out)
     assert shown["series"] == {"loss": CURVE}

@@ -98,7 +98,8 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
 
 @click.command("install-hooks")
 def install_hooks_cmd() -> None:
-    """Install the plain git hooks (pre-commit, pre-push) into .git/hooks (never overwrites)."""
+    """Install the plain git hooks (pre-commit, pre-merge-commit, pre-push) into .git/hooks
+    (never overwrites)."""
     from expflow_git.hooks.install import install_hooks
 
     for path, what in install_hooks(repo()):

@@ -91,7 +91,7 @@ class _Columns:
         self.policy = policy
         doubles = sorted({h for h in header if header.count(h) > 1})
         if doubles:
-            raise ExpflowError(f"{shown}: column {printable(doubles[0])!r} appears twice")
+            raise ExpflowError(f"{shown}: column '{printable(doubles[0])}' appears twice")
         self.id_index = self.index(id_column, "--id-column")
         self.status_index = None
         if status_column is not None:
@@ -101,7 +101,7 @@ class _Columns:
         if column not in self.header:
             hint = did_you_mean(column, self.header)
             raise ExpflowError(
-                f"{self.shown}: {option} {printable(column)!r}: no such column{hint}"
+                f"{self.shown}: {option} '{printable(column)}': no such column{hint}"
             )
         return self.header.index(column)
 
@@ -115,7 +115,7 @@ class _Columns:
             if metric not in self.policy.metrics:
                 hint = did_you_mean(metric, self.policy.metrics)
                 raise ExpflowError(
-                    f"{self.shown}: --metric-columns {printable(column)!r}: {metric!r} is not "
+                    f"{self.shown}: --metric-columns '{printable(column)}': {metric!r} is not "
                     f"in the registry of {self.policy.path}{hint}"
                 )
             split = column.rsplit("/", 1)[0] if "/" in column else None
@@ -147,14 +147,14 @@ class _Columns:
         if len(row) != len(self.header):
             problems.append(f"{where}{len(row)} cells, the header has {len(self.header)}")
         if not raw_id:
-            problems.append(f"{where}column {printable(self.header[self.id_index])!r} is empty")
+            problems.append(f"{where}column '{printable(self.header[self.id_index])}' is empty")
         status = Status.SUCCESS
         if self.status_index is not None and self.status_index < len(row):
             cell = row[self.status_index].strip().lower()
             if cell not in _STATUS:
                 problems.append(
-                    f"{where}column {printable(self.header[self.status_index])!r}: "
-                    f"{printable(cell)!r} is no status ({', '.join(_STATUS)})"
+                    f"{where}column '{printable(self.header[self.status_index])}': "
+                    f"'{printable(cell)}' is no status ({', '.join(_STATUS)})"
                 )
             else:
                 status = _STATUS[cell]
@@ -166,8 +166,8 @@ class _Columns:
                 continue  # not measured
             if not _NUMBER.match(cell):
                 problems.append(
-                    f"{where}column {printable(self.header[index])!r}: "
-                    f"{printable(cell)!r} is not a number"
+                    f"{where}column '{printable(self.header[index])}': "
+                    f"'{printable(cell)}' is not a number"
                 )
                 continue
             target = values if split is None else splits.setdefault(split, {})

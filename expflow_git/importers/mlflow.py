@@ -57,7 +57,7 @@ def parse_metric_choices(items: Sequence[str], policy: Policy) -> dict[str, str]
         name, sep, how = item.partition("=")
         how = how.strip().lower() if sep else "last"
         if how not in AGGREGATES:
-            raise ExpflowError(f"--metric {printable(item)!r}: expected NAME=min|max|last")
+            raise ExpflowError(f"--metric '{printable(item)}': expected NAME=min|max|last")
         chosen[name.strip()] = how
     registry_names(list(chosen), policy, option="--metric")
     return chosen
@@ -84,7 +84,7 @@ def read_mlflow(
             client = tracking.MlflowClient(tracking_uri=tracking_uri)
             found = client.get_experiment_by_name(experiment)
             if found is None:
-                raise ExpflowError(f"{uri}: no MLflow experiment named {printable(experiment)!r}")
+                raise ExpflowError(f"{uri}: no MLflow experiment named '{printable(experiment)}'")
             mapper = _Mapper(
                 client, study_id(experiment, study_as), dict(metrics or {}), policy, series
             )

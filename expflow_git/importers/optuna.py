@@ -53,7 +53,7 @@ def parse_split_attrs(items: Sequence[str]) -> dict[str, str]:
         split, sep, attr = item.partition("=")
         if not sep or not attr or not _SPLIT.match(split):
             raise ExpflowError(
-                f"--split-attr {printable(item)!r}: expected SPLIT=ATTR, SPLIT of letters, "
+                f"--split-attr '{printable(item)}': expected SPLIT=ATTR, SPLIT of letters, "
                 "digits, '.', '_' and '-'"
             )
         if split in splits:
@@ -87,7 +87,7 @@ def read_optuna(
             directions = loaded.directions
             names = list(metrics) or list(loaded.metric_names or [])
     except KeyError:
-        raise ExpflowError(f"{uri}: no Optuna study named {printable(study)!r}") from None
+        raise ExpflowError(f"{uri}: no Optuna study named '{printable(study)}'") from None
     except (ValueError, ImportError, RuntimeError, optuna.exceptions.OptunaError) as exc:
         raise ExpflowError(
             f"{uri}: cannot read the Optuna study: {first_line(exc, storage)}"
@@ -99,7 +99,7 @@ def read_optuna(
     if len(names) != len(directions):
         have = f"{len(names)} metric name(s)" if names else "no metric_names"
         raise ExpflowError(
-            f"study {printable(study)!r} has {len(directions)} objective(s) and {have}: give "
+            f"study '{printable(study)}' has {len(directions)} objective(s) and {have}: give "
             "--metric NAME once per objective, in objective order"
         )
     registry_names(names, policy, option="--metric")

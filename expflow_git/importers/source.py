@@ -174,7 +174,7 @@ def registry_names(names: Sequence[str], policy: Policy, *, option: str) -> tupl
     for name in names:
         if name not in policy.metrics:
             raise ExpflowError(
-                f"{option} {printable(name)!r}: not in the registry of "
+                f"{option} '{printable(name)}': not in the registry of "
                 f"{policy.path}{did_you_mean(name, policy.metrics)}"
             )
     return tuple(names)

@@ -46,5 +46,5 @@ def render_diff(rows: Sequence[MetricDiff], rev_a: str, rev_b: str, fmt: str) ->
         ]
         for r in rows
     ]
-    headers = ["experiment", "metric", rev_a, rev_b, "change", "relative", ""]
+    headers = ["experiment", "metric", rev_a, rev_b, "change", "relative", "verdict"]
     return (md_table if fmt == "md" else text_table)(headers, body)

@@ -142,7 +142,7 @@ def render_show(
         f"  result:   {run.result_path or '-'}",
         "params",
         *(f"  {k} = {show_value(v)}" for k, v in sorted(run.params.items())),
-        "metrics",
+        *(["metrics"] if run.metrics else []),
         *(f"  {k} = {show_value(v)}" for k, v in sorted(run.metrics.items())),
     ]
     for split, values in sorted(run.splits.items()):

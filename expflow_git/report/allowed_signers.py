@@ -115,7 +115,7 @@ def _parse_line(line: str, where: str) -> _Line | str | None:
     if key_type != "ssh-ed25519":
         if key_type in _KEY_TYPES or key_type.endswith("-cert-v01@openssh.com"):
             return f"{printable(key_type)} keys are not supported (only ssh-ed25519)"
-        raise ExpflowError(f"{where}: unknown key type {printable(key_type[:40])!r}")
+        raise ExpflowError(f"{where}: unknown key type '{printable(key_type[:40])}'")
     key = load_public_key_bytes(f"ssh-ed25519 {blob}".encode(), source=where)
     after = _time(options.get("valid-after"), where, "valid-after")
     before = _time(options.get("valid-before"), where, "valid-before")
@@ -133,7 +133,7 @@ def _parse_options(text: str, where: str) -> dict[str, str | None]:
         elif name in ("namespaces", "valid-after", "valid-before") and eq:
             options[name] = _unquote(value, where, name, required=True)
         else:
-            raise ExpflowError(f"{where}: bad options: unknown key option {printable(name[:40])!r}")
+            raise ExpflowError(f"{where}: bad options: unknown key option '{printable(name[:40])}'")
     return options
 
 

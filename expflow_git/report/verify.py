@@ -287,7 +287,7 @@ def _check_validity(
     created_at = printable(created_at)
     when = parse_utc(created_at)
     if when is None:
-        return Line("validity", False, f"createdAt {printable(created_at)!r} is not a time"), []
+        return Line("validity", False, f"createdAt '{printable(created_at)}' is not a time"), []
     valid = [k for k in keys if k.valid_at(when)]
     if not valid:
         windows = "; ".join(f"{k.name()}: {k.window()}" for k in keys)
