@@ -15,6 +15,7 @@ how the work was split.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Iterator, Sequence
 
 from expflow_git.audit.record import BlobRecord, content_record
@@ -27,6 +28,10 @@ from expflow_git.workers import worker_count
 ROUND_BLOBS = 20_000  # blobs checked per round (their records are held until consumed)
 ROUND_BYTES = 64 * 1024 * 1024  # content held per round
 PER_WORKER = 2_000  # blobs: a smaller share does not pay for a forked process
+# The audit's own process also reads the stream and consumes every record: checking
+# half of each round beside one child, it used 2.6 s of CPU to the child's 0.9 s (20k
+# small documents, cold); with a quarter share, 2.2 s to 1.3 s.
+OWN_SHARE = 0.25
 READ_STEP = 256  # blobs read per stream: a round may pass ROUND_BYTES by one step's
 
 Needs = Callable[[str], tuple[Collection[Kind], Collection[str]]]
@@ -81,12 +86,20 @@ class Checker:
         if not blobs:
             return
         workers = worker_count(len(blobs), PER_WORKER)
-        size = -(-len(blobs) // workers)
         parts = [
-            [(data, *needs(sha)) for sha, data in blobs[i : i + size]]
-            for i in range(0, len(blobs), size)
+            [(data, *needs(sha)) for sha, data in blobs[a:b]]
+            for a, b in _shares(len(blobs), workers)
         ]
         shas = (sha for sha, _ in blobs)
         for records in self.pool.map(parts):
             for record in records:
                 yield next(shas), record
+
+
+def _shares(blobs: int, workers: int) -> list[tuple[int, int]]:
+    """Where each part of a round starts and ends: this process's own (the first) is
+    OWN_SHARE of a child's, for it also reads the stream and consumes every record."""
+    own = int(blobs * OWN_SHARE / (OWN_SHARE + workers - 1))
+    size = -(-(blobs - own) // (workers - 1)) if workers > 1 else 0
+    bounds = [0, own, *range(own + size, blobs, size), blobs] if workers > 1 else [0, blobs]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
