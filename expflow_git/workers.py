@@ -66,7 +66,7 @@ def map_parts(work: Callable[[P], R], parts: Sequence[P]) -> list[R]:
         for child in children:  # only if this process's own work failed
             if child is not None:
                 os.close(child[1])
-                _reap(child[0], kill=True)
+                reap(child[0], kill=True)
 
 
 def _fork(work: Callable[[P], R], part: P, siblings: list[int]) -> tuple[int, int] | None:
@@ -120,15 +120,15 @@ def _collect(pid: int, fd: int, work: Callable[[P], R], part: P) -> R:
         with os.fdopen(fd, "rb") as pipe:
             payload = pipe.read()
     except BaseException:
-        _reap(pid, kill=True)
+        reap(pid, kill=True)
         raise
-    if _reap(pid) != 0 or not payload:  # (an empty answer: the work itself exited)
+    if reap(pid) != 0 or not payload:  # (an empty answer: the work itself exited)
         return work(part)
     answer: R = pickle.loads(payload)  # whole: _send returns 0 only once it is written
     return answer
 
 
-def _reap(pid: int, *, kill: bool = False) -> int:
+def reap(pid: int, *, kill: bool = False) -> int:
     """Wait for a child (killing it first if asked); its exit code (negative: a signal,
     or no status to be had)."""
     if kill:

@@ -11,15 +11,18 @@ import pytest
 from helpers_audit import (
     PIN_SHA,
     STUDY,
+    Cli,
     add_run,
     commit_all,
     copy_repo,
     m,
+    make_cli,
     new_repo,
     run_cli,
     write,
 )
 
+from expflow_git.audit import parallel, pipeline
 from expflow_git.audit.parallel import PER_WORKER
 
 RUNS = PER_WORKER + 100  # 2 documents a run: worth two processes
@@ -64,3 +67,36 @@ def test_parallel_cold_read_gives_the_one_process_report(template: Path, tmp_pat
     assert report(repo) == one
     assert (repo / ".git" / "expflow" / "cache").is_dir()
     assert report(repo) == one
+
+
+@pytest.fixture
+def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return make_cli(monkeypatch, capsys)
+
+
+def test_the_workers_are_forked_once_for_every_round(
+    template: Path, tmp_path: Path, xcli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forking the grown audit once per round was most of its system time at a million
+    runs (forkpool.py): the children are forked once and fed round after round."""
+    repo = copy_repo(template, tmp_path / "repo")
+    one = report(repo, "--no-cache", jobs="1")
+    # Rounds of 1,000 blobs: the ~4,200 documents take five rounds, each worth two.
+    monkeypatch.setattr(parallel, "ROUND_BLOBS", 1_000)
+    monkeypatch.setattr(pipeline, "ROUND_BLOBS", 1_000)
+    monkeypatch.setattr(parallel, "PER_WORKER", 200)
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counted_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    out = tmp_path / "pooled.json"
+    res = xcli(["audit", "--no-cache", "--out", str(out)], repo, {"EXPFLOW_JOBS": "2"})
+    assert res.code == 1, res
+    assert len(forks) == 1  # one child (two processes), not one per round
+    assert out.read_bytes() == one

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
-from expflow_git.audit.parallel import ROUND_BLOBS, content_records
+from expflow_git.audit.parallel import ROUND_BLOBS, Checker
 from expflow_git.audit.params import TopParams, top_params
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.record import (
@@ -412,7 +412,7 @@ def _read_documents(
     pending: list[str] = []  # shards whose blobs are in `missing`
 
     def flush() -> None:
-        for sha, record in content_records(reader, missing, tree.needs, policy):
+        for sha, record in checker.records(reader, missing, tree.needs):
             if cache is not None:
                 cache.put(sha, record)
             tree.consume(sha, record)
@@ -422,22 +422,24 @@ def _read_documents(
         missing.clear()
         pending.clear()
 
-    for shard, shas in sorted(batches.items()):
-        records = cache.records(shard) if cache is not None else {}
-        for sha in shas:
-            if not tree.consume_cached(sha, records.get(sha)):
-                missing.append(sha)
-                if len(missing) >= ROUND_BLOBS:
-                    flush()
-        pending.append(shard)
-        # A shard all of whose blobs had records is let go at once (a warm audit holds
-        # one shard at a time); the others once a round is worth checking.
-        if not missing or len(missing) >= ROUND_BLOBS // 4:
-            flush()
-        done += len(shas)
-        if progress is not None:
-            progress(done, total)
-    flush()
+    # The checker's children end before the blob stream does (they hold its pipes).
+    with Checker(policy) as checker:
+        for shard, shas in sorted(batches.items()):
+            records = cache.records(shard) if cache is not None else {}
+            for sha in shas:
+                if not tree.consume_cached(sha, records.get(sha)):
+                    missing.append(sha)
+                    if len(missing) >= ROUND_BLOBS:
+                        flush()
+            pending.append(shard)
+            # A shard all of whose blobs had records is let go at once (a warm audit
+            # holds one shard at a time); the others once a round is worth checking.
+            if not missing or len(missing) >= ROUND_BLOBS // 4:
+                flush()
+            done += len(shas)
+            if progress is not None:
+                progress(done, total)
+        flush()
     findings = tree.findings
     findings.extend(integrity_findings(tree.experiments, tree.results, policy))
     findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))

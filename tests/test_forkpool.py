@@ -1,0 +1,82 @@
+"""The audit's workers (forkpool.py): forked once and reused round after round, answers
+in order, and a child that fails has its part redone here and is not used again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+from expflow_git.forkpool import ForkPool
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork")
+
+
+def _square(part: list[int]) -> list[tuple[int, int]]:
+    return [(x * x, os.getpid()) for x in part]
+
+
+def test_children_are_forked_once_and_fed_every_round() -> None:
+    with ForkPool(_square, 3) as pool:
+        rounds = [pool.map([[i], [i + 1, i + 2], [i + 3]]) for i in range(0, 40, 4)]
+    for i, answers in zip(range(0, 40, 4), rounds, strict=True):
+        assert [[sq for sq, _ in a] for a in answers] == [
+            [i * i],
+            [(i + 1) ** 2, (i + 2) ** 2],
+            [(i + 3) ** 2],
+        ]
+    pids = [tuple(a[0][1] for a in answers) for answers in rounds]
+    assert len(set(pids)) == 1  # the same three processes every round
+    here, *children = pids[0]
+    assert here == os.getpid() and len(set(children)) == 2 and here not in children
+
+
+def test_more_parts_than_children_are_done_here() -> None:
+    with ForkPool(_square, 2) as pool:
+        answers = pool.map([[1], [2], [3]])
+    assert [[sq for sq, _ in a] for a in answers] == [[1], [4], [9]]
+    assert answers[2][0][1] == os.getpid()
+
+
+@pytest.mark.parametrize("how", ["raise", "exit", "kill"])
+def test_a_child_that_fails_is_redone_here_and_not_used_again(how: str) -> None:
+    parent = os.getpid()
+
+    def work(part: list[int]) -> list[tuple[int, int]]:
+        if os.getpid() != parent and part == [2]:
+            if how == "raise":
+                raise RuntimeError("worker broke")
+            if how == "exit":
+                os._exit(3)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _square(part)
+
+    with ForkPool(work, 2) as pool:
+        first = pool.map([[1], [2]])
+        second = pool.map([[3], [4]])
+    assert [[sq for sq, _ in a] for a in first] == [[1], [4]]
+    assert first[1][0][1] == parent  # redone here
+    assert [[sq for sq, _ in a] for a in second] == [[9], [16]]
+    assert second[1][0][1] == parent  # the failed child's slot stays empty
+
+
+def test_an_error_in_the_work_itself_is_raised_here() -> None:
+    def work(part: list[int]) -> list[int]:
+        if part == [2]:
+            raise ValueError("bad part")
+        return part
+
+    with ForkPool(work, 2) as pool, pytest.raises(ValueError, match="bad part"):
+        pool.map([[1], [2]])
+
+
+def test_close_reaps_every_child() -> None:
+    pool = ForkPool(_square, 3)
+    answers = pool.map([[1], [2], [3]])
+    children = {a[0][1] for a in answers[1:]}
+    pool.close()
+    for pid in children:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
