@@ -227,3 +227,12 @@ def assert_clean_output(*texts: str) -> None:
         assert "Traceback" not in text, text
         assert "RecursionError" not in text, text
         assert "MemoryError" not in text, text
+
+
+@pytest.fixture
+def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """The real CLI run in-process (helpers_audit.make_cli): the audit, rank, report and
+    verify tests' driver, one fixture for all of them."""
+    from helpers_audit import make_cli
+
+    return make_cli(monkeypatch, capsys)

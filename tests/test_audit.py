@@ -23,7 +23,6 @@ from helpers_audit import (
     experiment,
     git,
     m,
-    make_cli,
     new_repo,
     result,
     rules_of,
@@ -34,11 +33,6 @@ from helpers_audit import (
     write,
     write_json,
 )
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 @pytest.fixture(scope="module")

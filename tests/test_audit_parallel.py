@@ -16,7 +16,6 @@ from helpers_audit import (
     commit_all,
     copy_repo,
     m,
-    make_cli,
     new_repo,
     run_cli,
     write,
@@ -67,11 +66,6 @@ def test_parallel_cold_read_gives_the_one_process_report(template: Path, tmp_pat
     assert report(repo) == one
     assert (repo / ".git" / "expflow" / "cache").is_dir()
     assert report(repo) == one
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def test_the_workers_are_forked_once_for_every_round(

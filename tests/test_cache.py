@@ -36,7 +36,6 @@ from helpers_audit import (
     copy_repo,
     git,
     m,
-    make_cli,
     new_repo,
     result,
     runs_of,
@@ -47,12 +46,6 @@ from helpers_audit import (
 
 from expflow_git import __version__
 from expflow_git.audit.cache import FORMAT
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
-
 
 RESULT = f"results/{STUDY}/run-00.json"  # a blob whose record holds a parsed result
 BROKEN = f"experiments/{STUDY}/broken.json"  # a blob whose record holds findings ("bad")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers_audit import Cli, make_cli
+from helpers_audit import Cli
 from ruamel.yaml import YAML
 from test_action import (
     ROOT,
@@ -37,11 +37,6 @@ from test_cache import (  # noqa: F401 (fixtures)
     template,
     valid_records,
 )
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def forge(cli: Cli, repo: Path) -> tuple[AuditRun, Path]:

@@ -15,7 +15,6 @@ from helpers_audit import (
     assert_one_error_line,
     commit_all,
     git,
-    make_cli,
     new_repo,
     reseal,
     runs_of,
@@ -29,11 +28,6 @@ from expflow_git.policy.diff import Effect, PolicyChange, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 
 LADDER = POLICY.replace("  tie_break: [pde_mean]\n", "  tie_break: [pde_mean]\n  ladder_step: 1\n")
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def _m(seg: float, pde: float = 15.0) -> dict[str, float]:

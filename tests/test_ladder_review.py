@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from helpers_audit import (
     Cli,
     add_run,
     commit_all,
     git,
-    make_cli,
     new_repo,
     reseal,
     runs_of,
@@ -33,11 +31,6 @@ from expflow_git.policy.diff import Effect, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 
 OLD = "2020-01-01T00:00:00+00:00"  # a date a pull request's author may claim
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def _statement(cli: Cli, r: Path, *args: str) -> dict:

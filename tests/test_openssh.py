@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers_audit import Cli, make_cli, run_cli, seed_repo
+from helpers_audit import Cli, run_cli, seed_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,11 +25,6 @@ needs_agent = pytest.mark.ssh_agent
 # The seed repository's commit time (helpers_audit.DATE), as ssh-keygen -O verify-time takes it.
 COMMIT_TIME = "20261120100000Z"
 PRINCIPAL = "alice@example.com"
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def ssh_keygen_key(path: Path, comment: str = "alice") -> Path:

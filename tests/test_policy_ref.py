@@ -19,7 +19,6 @@ from helpers_audit import (
     commit_all,
     git,
     m,
-    make_cli,
     new_repo,
     reseal,
     run_cli,
@@ -31,11 +30,6 @@ from expflow_git.policy.diff import Effect, PolicyChange, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 
 BASE_POLICY = POLICY.replace("gates: []", "gates: ['seg_total:gt:50']")
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def _loosen_gate(r: Path) -> PolicyChange:

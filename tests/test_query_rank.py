@@ -10,12 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers_audit import Cli, add_run, commit_all, m, make_cli, new_repo, run_cli, seed_repo
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
+from helpers_audit import Cli, add_run, commit_all, m, new_repo, run_cli, seed_repo
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from helpers_audit import (
     git,
     init_repo,
     m,
-    make_cli,
     new_repo,
     run_cli,
     seed_repo,
@@ -35,12 +34,6 @@ from hypothesis import strategies as st
 
 from expflow_git.audit.ranking import best_any, rank
 from expflow_git.checks import CheckKind, Outcome, RunVerdict
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
-
 
 DONE_WHEN = [
     "rank",

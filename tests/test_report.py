@@ -37,7 +37,6 @@ from helpers_audit import (
     experiment,
     git,
     m,
-    make_cli,
     new_repo,
     pae,
     run_cli,
@@ -45,12 +44,6 @@ from helpers_audit import (
     statement_of,
     write_json,
 )
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
-
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_KEY = GOLDEN / "signing-key.pem"

@@ -17,7 +17,6 @@ from helpers_audit import (
     add_run,
     assert_one_error_line,
     commit_all,
-    make_cli,
     new_repo,
     reseal,
     runs_of,
@@ -33,11 +32,6 @@ from expflow_git.policy.model import Severity, parse_gate
 WARN_GATE = "{gate: 'seg_total:gt:56', severity: warning}"
 WARN_RULE = "  - {param: lr, op: lt, value: 0.0001, severity: warning}\n"
 ADVISORY = POLICY.replace("gates: []", f"gates: [{WARN_GATE}]").rstrip("\n") + "\n" + WARN_RULE
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def _m(seg: float, pde: float = 15.0) -> dict[str, float]:

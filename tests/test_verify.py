@@ -32,7 +32,6 @@ from helpers_audit import (
     envelope_bytes,
     git,
     m,
-    make_cli,
     new_repo,
     reseal,
     run_cli,
@@ -42,12 +41,6 @@ from helpers_audit import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
-
 
 Json = dict[str, Any]
 

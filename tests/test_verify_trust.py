@@ -25,7 +25,6 @@ from helpers_audit import (
     envelope_bytes,
     git,
     m,
-    make_cli,
     new_repo,
     reseal,
     run_cli,
@@ -36,11 +35,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from expflow_git.report.signing import keyid
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
 
 
 def _key(name: str) -> Ed25519PrivateKey:
