@@ -220,7 +220,12 @@ def git_counter(tmp_path: Path) -> tuple[dict[str, str], Path]:
     wrapper.write_text(
         "#!/bin/sh\n"
         "parent=$(tr '\\000' ' ' < /proc/$PPID/cmdline 2>/dev/null)\n"
-        f'printf \'%s\\t%s\\t%s\\n\' "$PPID" "$parent" "$*" >> "{log}"\n'
+        # Hooks run in parallel and a long line is written in parts: one writer at a
+        # time (the lock is let go before git runs, so a nested git is never blocked).
+        f'exec 9>>"{log}"\n'
+        "command -v flock >/dev/null 2>&1 && flock 9\n"
+        'printf \'%s\\t%s\\t%s\\n\' "$PPID" "$parent" "$*" >&9\n'
+        "exec 9>&-\n"
         f'exec "{real}" "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
