@@ -241,3 +241,18 @@ def git_calls(log: Path) -> list[GitCall]:
         pid, parent, args = line.split("\t", 2)
         calls.append(GitCall(int(pid), parent.strip(), args))
     return calls
+
+
+def pre_commit_install(path: Path, env: Mapping[str, str], *args: str) -> None:
+    """`pre-commit install` (this interpreter's pre-commit) in the repository at `path`;
+    `args` are passed on (`-c CONFIG`). Fails the test, with pre-commit's output, if it
+    fails."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", *args],
+        cwd=path,
+        env=scrubbed_env(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -24,6 +24,7 @@ from conftest import (
     run_cli,
 )
 from ruamel.yaml import YAML
+from support import pre_commit_install
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -361,15 +362,7 @@ def test_a_declared_correction_commits_through_the_framework(
     checkout's hooks (pre-commit install); the same rewrite undeclared is refused."""
     repo = seeded
     base = repo.head()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install", "-c", str(hook_config)],
-        cwd=repo.path,
-        env=git_env(hook_env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pre_commit_install(repo.path, hook_env, "-c", str(hook_config))
     assert run_cli(["pin", "init", "1234"], cwd=repo.path, env=hook_env)[0] == 0
     pinned = {**hook_env, "EXPFLOW_PIN": "1234"}
     metrics = [
@@ -424,15 +417,7 @@ def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:
     """The issue's acceptance scenario, following the README's quick start."""
     repo = exp_repo
     env = hook_env
-    proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install"],
-        cwd=repo.path,
-        env=git_env(env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pre_commit_install(repo.path, env)
 
     repo.git("add", "-A")
     code, out = commit_through_hooks(repo, env, "scaffold")
@@ -674,15 +659,7 @@ def test_init_config_hooks_take_option_like_names_as_files(
 ) -> None:
     """The local hooks `init` writes (language: system) end their options the same way,
     here through a real `git commit` with the pre-commit hook installed."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install"],
-        cwd=committed_repo.path,
-        env=git_env(hook_env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pre_commit_install(committed_repo.path, hook_env)
     base = committed_repo.head()
     _stage_leak_beside(committed_repo, name)
     code, out = commit_through_hooks(
@@ -740,15 +717,7 @@ def test_commit_through_pre_commit_refuses_both(
     """`git commit` with the hooks installed: a second result and a record edit are refused,
     nothing is committed."""
     shutil.copy(hook_config, seeded.path / ".pre-commit-config.yaml")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install"],
-        cwd=seeded.path,
-        env=git_env(hook_env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pre_commit_install(seeded.path, hook_env)
     seeded.stage()
     assert commit_through_hooks(seeded, hook_env, "use the snapshot's hooks")[0] == 0
     head = seeded.head()

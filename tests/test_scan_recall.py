@@ -20,6 +20,7 @@ import pytest
 from conftest import ExpRepo, assert_clean_output, git_env, run_cli
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from support import pre_commit_install
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -512,15 +513,7 @@ def test_the_hooks_refuse_a_committed_private_key(exp_repo: ExpRepo, tmp_path: P
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
         "PRE_COMMIT_COLOR": "never",
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "install"],
-        cwd=exp_repo.path,
-        env=git_env(env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pre_commit_install(exp_repo.path, env)
     exp_repo.git("add", "-A")
     exp_repo.git("commit", "-q", "-m", "scaffold", env=env)
     base = exp_repo.head()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ExpRepo, experiment_doc, git_env, result_doc, run_cli
-from support import git_calls, git_counter
+from support import git_calls, git_counter, pre_commit_install
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="names each git call's parent through /proc"
@@ -153,17 +153,9 @@ def test_each_hook_process_starts_the_same_git_commands_for_500_results_as_for_o
     }
     if hooks == "install-hooks":
         code, out, err = run_cli(["install-hooks"], launched.path, env=env)
+        assert code == 0, out + err
     else:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pre_commit", "install"],
-            cwd=launched.path,
-            env=git_env(env),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        code, out, err = proc.returncode, proc.stdout, proc.stderr
-    assert code == 0, out + err
+        pre_commit_install(launched.path, env)
 
     def runs(ids: list[str]) -> dict[str, list[tuple[str, ...]]]:
         _add_results(launched, ids)
