@@ -8,14 +8,12 @@ Real repositories (`expflow-git init`), the real CLI as a subprocess.
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 from pathlib import Path
 
 import pytest
 from conftest import git, git_init, run_cli
 from helpers_audit import statement_of
+from support import git_calls, git_counter
 
 REC = "experiments/s/e2.json"
 RES = "results/s/e2.json"
@@ -177,15 +175,7 @@ def test_a_declared_correction_merged_in_passes(repo: Path, first: str) -> None:
 
 
 def test_merges_cost_no_extra_git_processes(repo: Path, tmp_path: Path) -> None:
-    real = shutil.which("git")
-    assert real
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    log = tmp_path / "git-calls.log"
-    wrapper = bindir / "git"
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    env, log = git_counter(tmp_path)
     base = git(repo, "rev-parse", "HEAD")
     for n in range(4):
         git(repo, "checkout", "-q", "-b", f"b{n}", "main")
@@ -200,7 +190,7 @@ def test_merges_cost_no_extra_git_processes(repo: Path, tmp_path: Path) -> None:
         log.unlink(missing_ok=True)
         code, findings = audit(repo, since, env)
         assert (code, findings) == (0, {})
-        return sorted(log.read_text().splitlines())
+        return sorted(call.args for call in git_calls(log))
 
     one = calls("HEAD~1")  # the last merge only
     many = calls(base)  # four merges
