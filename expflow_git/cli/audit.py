@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 from expflow_git.cli.console import PROG, err, progress_bar, warn
-from expflow_git.cli.options import policy_option, policy_ref_option, repo, rev_option
+from expflow_git.cli.options import (
+    columns_option,
+    policy_option,
+    policy_ref_option,
+    repo,
+    rev_option,
+    where_option,
+)
 from expflow_git.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -41,17 +48,8 @@ if TYPE_CHECKING:
     "--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all of them)."
 )
 @click.option("--top", type=click.IntRange(1), help="Show at most N rows.")
-@click.option(
-    "--where",
-    "where_text",
-    metavar="EXPR",
-    help='Only runs matching EXPR (e.g. "metrics.seg_total > 50 and params.lr <= 1e-3").',
-)
-@click.option(
-    "--columns",
-    metavar="FIELDS",
-    help="Also these fields, comma-separated (params.lr,splits.holdout.seg_total).",
-)
+@where_option
+@columns_option
 @click.option(
     "--format",
     "fmt",

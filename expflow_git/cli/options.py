@@ -27,6 +27,20 @@ policy_ref_option = click.option(
     "at the audited commit, and report what the commit's own policy would change.",
 )
 
+# `list` and `rank` filter and widen their tables the same way (docs/spec.md §4.1).
+where_option = click.option(
+    "--where",
+    "where_text",
+    metavar="EXPR",
+    help='Only runs matching EXPR (e.g. "metrics.seg_total > 50 and params.lr <= 1e-3").',
+)
+
+columns_option = click.option(
+    "--columns",
+    metavar="FIELDS",
+    help="Also these fields, comma-separated (params.lr,splits.holdout.seg_total).",
+)
+
 rev_option = click.option(
     "--rev", default="HEAD", show_default=True, help="Commit to read (never the working tree)."
 )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from expflow_git.cli.console import warn
-from expflow_git.cli.options import policy_option
+from expflow_git.cli.options import columns_option, policy_option, where_option
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError
 
@@ -134,10 +134,8 @@ def note_unknown_study(study: str, known: list[str], command: str) -> None:
     type=click.Choice(_STATUSES),
     help="Only runs with this status (repeatable: any of them).",
 )
-@click.option("--where", "where_text", metavar="EXPR", help="Only runs matching EXPR.")
-@click.option(
-    "--columns", metavar="FIELDS", help="Also these fields, comma-separated (params.lr,…)."
-)
+@where_option
+@columns_option
 @click.option(
     "--format",
     "fmt",
