@@ -31,6 +31,22 @@ class Status(enum.Enum):
 _STATUS = {s.value: s for s in Status}  # faster than Status(value); KeyError if unknown
 
 
+# Shared values where a million runs would each hold an equal copy (an audit keeps
+# every record's and result's value): never mutated, as the documents are frozen.
+NO_PARAMS: Mapping[str, Scalar] = {}
+_TAGS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shared_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    """The record's tags as an interned tuple: most runs of a study repeat the same few."""
+    if not tags:
+        return ()
+    value = tuple(map(sys.intern, tags))
+    if len(_TAGS) > 4096:  # a repository of unique tag sets gains nothing: start over
+        _TAGS.clear()
+    return _TAGS.setdefault(value, value)
+
+
 @dataclass(frozen=True, slots=True)
 class Experiment:
     path: str
@@ -51,12 +67,18 @@ class Experiment:
             id=sys.intern(doc["id"]),
             study=sys.intern(doc["study"]),
             status=_STATUS[doc["status"]],
-            params=doc["params"],
-            tags=tuple(map(sys.intern, doc.get("tags", ()))),
+            # No params left (the audit keeps only those rules read): the shared empty one.
+            params=doc["params"] or NO_PARAMS,
+            tags=_shared_tags(doc.get("tags", ())),
             seed=doc.get("seed"),
             title=doc.get("title", ""),
             reason=doc.get("reason", ""),
         )
+
+
+# The splits of a result that has none: one shared empty mapping, not a dict per result
+# (64 bytes each: 64 MB at a million runs). Never mutated: a Result is a frozen value.
+NO_SPLITS: Mapping[str, Mapping[str, float]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +99,7 @@ class Result:
             path,
             sys.intern(doc["experiment"]),
             doc["metrics"],
-            doc.get("splits", {}),
+            doc.get("splits", NO_SPLITS),
             doc.get("series"),
         )
 

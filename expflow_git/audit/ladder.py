@@ -23,9 +23,10 @@ verifier on the orders a report's run entries carry (report/rules.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from expflow_git.audit.params import Leaf
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.gitstore import Git
 from expflow_git.policy.model import Policy
@@ -128,15 +129,18 @@ def audit_ladder(
     rev: str,
     policy: Policy,
     board: Leaderboard,
-    blobs: Mapping[str, str],
+    inputs: Iterable[Leaf],
     trusted: str | None = None,
 ) -> Ladder | None:
     """The ladder of an audit when the policy sets `ranking.ladder_step`, else None.
-    `blobs`: the git blob of each input at `rev`, by path; `trusted`: the --policy-ref
-    commit."""
+    `inputs`: the audit's input leaves at `rev` (each path's git blob); `trusted`: the
+    --policy-ref commit."""
     step = policy.ranking.ladder_step
     if step is None:
         return None
+    # Only the ranked results' blobs: a map of every input would be 2M strings at 1M runs.
+    paths = {run.verdict.path for run in board.runs}
+    blobs = {leaf.path: leaf.git_blob for leaf in inputs if leaf.path in paths}
     by_blob = first_commits(git, rev, policy, trusted)
     first = {
         run.verdict.id: by_blob[blob]

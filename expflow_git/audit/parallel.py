@@ -31,7 +31,7 @@ PER_WORKER = 2_000  # blobs: a smaller share does not pay for a forked process
 # The audit's own process also reads the stream and consumes every record: checking
 # half of each round beside one child, it used 2.6 s of CPU to the child's 0.9 s (20k
 # small documents, cold); with a quarter share, 2.2 s to 1.3 s.
-OWN_SHARE = 0.25
+OWN_SHARE = 0.5
 READ_STEP = 256  # blobs read per stream: a round may pass ROUND_BYTES by one step's
 
 Needs = Callable[[str], tuple[Collection[Kind], Collection[str]]]

@@ -55,7 +55,7 @@ class TopParams:
         return cls(tuple(entry["runs"]), entry["differ"], int(entry["same"]))
 
 
-class _Leaf(Protocol):
+class Leaf(Protocol):
     """An audited document's path and blob (pipeline.InputLeaf)."""
 
     @property
@@ -69,7 +69,7 @@ def top_params(
     reader: BlobReader,
     board: Leaderboard,
     experiments: Iterable[Experiment],
-    inputs: Iterable[_Leaf],
+    inputs: Iterable[Leaf],
 ) -> TopParams | None:
     """The params that differ between the board's first TOP_RUNS runs (and best_any),
     read from their records' blobs (found among the audit's `inputs`) through the

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
@@ -53,6 +54,14 @@ if TYPE_CHECKING:
     from expflow_git.audit.budget import HoldoutBudget
 
 SYMLINK_MODE = "120000"
+
+
+class _HasPath(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+_Pathed = TypeVar("_Pathed", bound=_HasPath)
 
 
 class InputLeaf(NamedTuple):
@@ -143,6 +152,20 @@ def verdict_passes(
 def path_key(path: str) -> bytes:
     """Sort paths by their bytes, as git does."""
     return path.encode("utf-8", "surrogateescape")
+
+
+_PATH = operator.attrgetter("path")
+
+
+def by_path(items: list[_Pathed]) -> list[_Pathed]:
+    """`items` sorted in place by their paths' bytes, as git sorts them. ASCII paths sort
+    the same as str: their keys are then the paths themselves, not a bytes copy of each
+    (two million at once, at a million runs)."""
+    if all(item.path.isascii() for item in items):
+        items.sort(key=_PATH)
+    else:
+        items.sort(key=lambda item: path_key(item.path))
+    return items
 
 
 def commit_time_utc(commit: Commit) -> str:
@@ -443,7 +466,7 @@ def _read_documents(
     findings = tree.findings
     findings.extend(integrity_findings(tree.experiments, tree.results, policy))
     findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))
-    tree.inputs.sort(key=lambda leaf: path_key(leaf.path))
+    by_path(tree.inputs)
     findings.sort(key=_finding_key)
     return TreeCheck(
         commit=commit,
@@ -451,9 +474,9 @@ def _read_documents(
         policy_blob=policy_entry.sha,
         inputs=tuple(tree.inputs),
         findings=tuple(findings),
-        experiments=tuple(sorted(tree.experiments, key=lambda e: path_key(e.path))),
-        results=tuple(sorted(tree.results, key=lambda r: path_key(r.path))),
-        corrections=tuple(sorted(tree.corrections, key=lambda c: path_key(c.path))),
+        experiments=tuple(by_path(tree.experiments)),
+        results=tuple(by_path(tree.results)),
+        corrections=tuple(by_path(tree.corrections)),
         spellings=tree.spellings,
     )
 
@@ -542,7 +565,7 @@ def run_audit(
             check.commit.sha,
             check.policy,
             board,
-            {leaf.path: leaf.git_blob for leaf in check.inputs},
+            check.inputs,
             check.policy_ref,
         ),
         budget=budget,
