@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
+from expflow_git.audit.leaves import Leaves, digests_of
 from expflow_git.audit.parallel import ROUND_BLOBS, Checker
 from expflow_git.audit.params import TopParams, top_params
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
@@ -39,7 +40,7 @@ from expflow_git.checks import (
 )
 from expflow_git.corrections import Correction, correction_from_record, tree_findings
 from expflow_git.documents import Experiment, Result
-from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
+from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Commit, Git, TreeEntry
 from expflow_git.globs import matches_any
@@ -64,35 +65,6 @@ class _HasPath(Protocol):
 _Pathed = TypeVar("_Pathed", bound=_HasPath)
 
 
-class InputLeaf(NamedTuple):
-    """One document the audit read: the Merkle leaf that proves it was audited."""
-
-    path: str
-    # Its SHA-256 (32 bytes), then its git blob id: one 85-byte object, not two hex
-    # strings of 202 (an audit of 100k runs holds 200k of these until the report).
-    digests: bytes
-
-    @classmethod
-    def of(cls, path: str, git_blob: str, sha256: str) -> InputLeaf:
-        """From hex digests; ValueError unless `sha256` is 32 bytes of hex (it may come
-        from an edited cache record, and must not shift bytes into the blob id)."""
-        digest = bytes.fromhex(sha256)
-        if len(sha256) != 64 or len(digest) != 32:
-            raise ValueError("a SHA-256 is 64 hex digits")
-        return cls(path, digest + bytes.fromhex(git_blob))
-
-    @property
-    def git_blob(self) -> str:
-        return self.digests[32:].hex()
-
-    @property
-    def sha256(self) -> str:
-        return self.digests[:32].hex()
-
-    def as_json(self) -> dict[str, str]:
-        return {"path": clean(self.path), "gitBlob": self.git_blob, "sha256": self.sha256}
-
-
 @dataclass(frozen=True)
 class TreeCheck:
     """Everything read and checked at one commit, before ranking."""
@@ -100,7 +72,7 @@ class TreeCheck:
     commit: Commit
     policy: Policy
     policy_blob: str
-    inputs: tuple[InputLeaf, ...]
+    inputs: Leaves  # every document read, in path order
     findings: tuple[Finding, ...]
     experiments: tuple[Experiment, ...]
     results: tuple[Result, ...]
@@ -282,6 +254,7 @@ class _Use(NamedTuple):
     path: str
     kind: Kind | None
     scan_class: str | None  # None: not scanned (scan off, or the policy's scan.allow)
+    slot: int  # a document's leaf (its rank in path order); -1: not a document
 
 
 class _TreeReader:
@@ -292,7 +265,11 @@ class _TreeReader:
         self.policy = policy
         self.findings: list[Finding] = list(problems)
         self.uses: dict[str, list[_Use]] = {}
-        self.inputs: list[InputLeaf] = []
+        # The leaves, filled slot by slot as documents arrive (classify sizes them).
+        self.leaf_paths: list[str] = []
+        self.leaf_digests = bytearray()
+        self.width = 52  # digest bytes per leaf: SHA-256, then a SHA-1 (or SHA-256) blob id
+        self.in_order = True  # whether git listed the documents in byte order of path
         self.experiments: list[Experiment] = []
         self.results: list[Result] = []
         self.corrections: list[Correction] = []
@@ -302,6 +279,7 @@ class _TreeReader:
         """What the tree asks of each blob; `entries` is emptied once classified (the
         listing need not stay in memory)."""
         policy, findings, uses = self.policy, self.findings, self.uses
+        slots, last, in_order = 0, "", True
         for entry in entries:
             kind = policy.kind_of(entry.path)
             if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
@@ -323,7 +301,18 @@ class _TreeReader:
             if scanned:
                 findings.extend(name_findings(entry.path))
             cls = file_class(entry.path).value if scanned else None
-            uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls))
+            slot = -1
+            if kind is not None:
+                slot, slots = slots, slots + 1
+                # ASCII strs compare as their bytes: then git's order is kept as it is.
+                in_order = in_order and entry.path.isascii() and last < entry.path
+                last = entry.path
+            uses.setdefault(entry.sha, []).append(_Use(entry.path, kind, cls, slot))
+        if entries:
+            self.width = 32 + len(entries[0].sha) // 2
+        self.leaf_paths = [""] * slots
+        self.leaf_digests = bytearray(slots * self.width)
+        self.in_order = in_order
         del entries[:]
 
     def needs(self, sha: str) -> tuple[Collection[Kind], Collection[str]]:
@@ -338,13 +327,20 @@ class _TreeReader:
     def consume(self, sha: str, record: BlobRecord) -> None:
         """Findings and documents of every path that holds this blob; the record is dropped."""
         findings = self.findings
+        digests = b""
         for use in self.uses[sha]:
             path = use.path
             if use.scan_class is not None and (found := rows(record["s"][use.scan_class])):
                 findings.extend(row_finding(path, row) for row in found)
             if use.kind is None:
                 continue
-            self.inputs.append(InputLeaf.of(path, sha, record["h"]))
+            if not digests:
+                digests = digests_of(sha, record["h"])
+                if len(digests) != self.width:
+                    raise ValueError("a blob id of another length")
+            start = use.slot * self.width
+            self.leaf_paths[use.slot] = path
+            self.leaf_digests[start : start + self.width] = digests
             outcome = outcome_of(record, use.kind)
             if "doc" not in outcome:
                 findings.extend(row_finding(path, row) for row in rows(outcome["bad"]))
@@ -390,9 +386,9 @@ class _TreeReader:
         """
         if record is None:
             return False
+        # (Leaves it wrote are written again when the blob is checked.)
         marks = (
             len(self.findings),
-            len(self.inputs),
             len(self.experiments),
             len(self.results),
             len(self.corrections),
@@ -400,9 +396,8 @@ class _TreeReader:
         try:
             self.consume(sha, record)
         except (KeyError, TypeError, IndexError, AttributeError, ValueError):
-            del self.findings[marks[0] :], self.inputs[marks[1] :]
-            del self.experiments[marks[2] :], self.results[marks[3] :]
-            del self.corrections[marks[4] :]
+            del self.findings[marks[0] :], self.experiments[marks[1] :]
+            del self.results[marks[2] :], self.corrections[marks[3] :]
             for use in self.uses.get(sha, ()):
                 self.spellings.pop(use.path, None)
             return False
@@ -466,13 +461,17 @@ def _read_documents(
     findings = tree.findings
     findings.extend(integrity_findings(tree.experiments, tree.results, policy))
     findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))
-    by_path(tree.inputs)
+    inputs = Leaves(tree.leaf_paths, tree.leaf_digests, tree.width)
+    if "" in tree.leaf_paths:  # every document's blob is consumed: a slot left empty is a bug
+        raise RuntimeError("audit: a document was listed but never read")
+    if not tree.in_order:
+        inputs = inputs.reordered(path_key)
     findings.sort(key=_finding_key)
     return TreeCheck(
         commit=commit,
         policy=policy,
         policy_blob=policy_entry.sha,
-        inputs=tuple(tree.inputs),
+        inputs=inputs,
         findings=tuple(findings),
         experiments=tuple(by_path(tree.experiments)),
         results=tuple(by_path(tree.results)),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from expflow_git.audit.ladder import Rung
-from expflow_git.audit.pipeline import Audit, InputLeaf
+from expflow_git.audit.pipeline import Audit
 from expflow_git.audit.ranking import RankedRun
 from expflow_git.checks import Outcome
 from expflow_git.errors import clean
@@ -160,13 +160,12 @@ def _run_piece(
     return encode
 
 
-def leaf_bytes(leaf: InputLeaf) -> bytes:
+def leaf_bytes(path: str, digests: bytes | memoryview) -> bytes:
     """An input leaf's canonical bytes (`canonical_json(leaf.as_json())`)."""
-    path = leaf.path if leaf.path.isascii() else clean(leaf.path)
     return b'{"gitBlob":"%s","path":%s,"sha256":"%s"}' % (
-        hexlify(leaf.digests[32:]),
-        jcs_string(path),
-        hexlify(leaf.digests[:32]),
+        hexlify(digests[32:]),
+        jcs_string(path if path.isascii() else clean(path)),
+        hexlify(digests[:32]),
     )
 
 
@@ -346,8 +345,8 @@ def encode_report(
     leaves = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
     tree = MerkleTree()
     batch = _Batch(leaves)
-    for leaf in check.inputs:
-        encoded = leaf_bytes(leaf)
+    for path, digests in check.inputs.pairs():
+        encoded = leaf_bytes(path, digests)
         batch.add(encoded)
         tree.add(leaf_hash_of_canonical(encoded))
     batch.flush()
