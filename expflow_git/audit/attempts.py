@@ -72,21 +72,26 @@ def count_attempts(
 ) -> tuple[StudyAttempts, ...]:
     """The valid records per study (sorted by study), optionally only one study's or
     those carrying all `tags` (as `rank` filters its runs)."""
-    counts: dict[str, dict[str, int]] = {}
+    # Counted by Status, named by value at the end: once per record, an enum's `.value`
+    # is a descriptor call (a million of them at 100k runs).
+    counts: dict[str, dict[Status, int]] = {}
     excluded: dict[str, list[Excluded]] = {}
+    success = Status.SUCCESS
     for exp in experiments:
         if (study is not None and exp.study != study) or any(t not in exp.tags for t in tags):
             continue
-        per = counts.setdefault(exp.study, dict.fromkeys((s.value for s in STATUSES), 0))
-        per[exp.status.value] += 1
-        if exp.status is not Status.SUCCESS:
+        per = counts.get(exp.study)
+        if per is None:
+            per = counts[exp.study] = dict.fromkeys(STATUSES, 0)
+        per[exp.status] += 1
+        if exp.status is not success:
             excluded.setdefault(exp.study, []).append(
                 Excluded(exp.id, exp.study, exp.path, exp.status.value, exp.reason)
             )
     return tuple(
         StudyAttempts(
             name,
-            counts[name],
+            {status.value: n for status, n in counts[name].items()},
             tuple(sorted(excluded.get(name, ()), key=lambda e: (e.id, _bytes(e.path)))),
         )
         for name in sorted(counts)

@@ -27,11 +27,12 @@ from expflow_git.documents import Experiment, Result
 from expflow_git.errors import Finding
 from expflow_git.gitstore import TreeEntry
 from expflow_git.globs import matches_any
-from expflow_git.pinscan.scanner import file_class, name_findings
+from expflow_git.pinscan.scanner import FileClass, file_class, is_code_path, name_findings
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
 SYMLINK_MODE = "120000"
+_TEXT = FileClass.TEXT.value
 
 
 class Use(NamedTuple):
@@ -86,7 +87,9 @@ class TreeReader:
                 continue
             if scanned:
                 findings.extend(name_findings(entry.path))
-            cls = file_class(entry.path).value if scanned else None
+            cls = None
+            if scanned:  # (an enum's `.value` is a descriptor call: not once per path)
+                cls = file_class(entry.path).value if is_code_path(entry.path) else _TEXT
             slot = -1
             if kind is not None:
                 slot, slots = slots, slots + 1

@@ -8,7 +8,7 @@ from expflow_git.policy.diff import PolicyProposal, summary
 from expflow_git.render.attempts import attempts_lines
 from expflow_git.render.holdout import budget_note
 from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
-from expflow_git.render.view import View, fmt_number
+from expflow_git.render.view import View, fmt_number, warned_rows
 
 
 def signature_note(view: View) -> str:
@@ -88,7 +88,7 @@ def render_text(view: View) -> str:
         lines.append(note)
     if (note := walk_note(view)) is not None:
         lines.append(note)
-    if warned := sum(1 for r in view.rows if r.warnings):
+    if warned := warned_rows(view.rows):
         lines.append(f"warnings: {warned} run(s) fail an advisory check (not counted against them)")
     if (note := budget_note(view.holdout)) is not None:
         lines.append(note)

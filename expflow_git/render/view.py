@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -231,6 +232,9 @@ def rows_from_board(board: Leaderboard) -> tuple[Row, ...]:
     return tuple(map(_row, board.runs))
 
 
+_PASSED = operator.attrgetter("passed")
+
+
 class BoardRows(Sequence[Row]):
     """A leaderboard's rows, each made when it is read: the view of a 100k-run audit need
     not hold 100k rows while the report is built (the text shows the first 200)."""
@@ -257,6 +261,19 @@ class BoardRows(Sequence[Row]):
     def __iter__(self) -> Iterator[Row]:
         return map(_row, self._runs)
 
+    def warned(self) -> int:
+        """How many rows have warnings, without making the rows."""
+        return sum(
+            1 for r in self._runs if not all(map(_PASSED, r.verdict.outcomes)) and r.verdict.warned
+        )
+
+
+def warned_rows(rows: Sequence[Row]) -> int:
+    """How many rows have warnings (a leaderboard's without making its rows)."""
+    if isinstance(rows, BoardRows):
+        return rows.warned()
+    return sum(1 for r in rows if r.warnings)
+
 
 def fmt_number(value: float | None, digits: int = 6) -> str:
     """A value for people to read: `digits` significant digits, whole numbers below
@@ -280,8 +297,10 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
     runs = audit.board.runs
     ranking = check.policy.ranking
     kinds = (CheckKind.THRESHOLD, CheckKind.GATE)
+    # Most runs share one tuple of passed outcomes (checks.run_verdict): each tuple once.
+    distinct = {id(r.verdict.outcomes): r.verdict.outcomes for r in runs}
     names = dict.fromkeys(
-        (o.kind, o.name) for r in audit.board.runs for o in r.verdict.outcomes if o.kind in kinds
+        (o.kind, o.name) for outcomes in distinct.values() for o in outcomes if o.kind in kinds
     )
     return View(
         commit=check.commit.sha,
