@@ -36,6 +36,14 @@ class _Child(NamedTuple):
     from_child: int  # the answers come up this one
 
 
+class Pending(NamedTuple, Generic[P]):
+    """Parts sent by `ForkPool.submit`, with the child (slot) each went to (None: to be
+    done by the parent)."""
+
+    parts: Sequence[P]
+    sent: list[tuple[int, _Child | None]]
+
+
 class ForkPool(Generic[P, R]):
     """Up to `size - 1` children computing `work(part)`; use as a context manager so
     that they are ended and reaped (a child holds the parent's inherited pipes open)."""
@@ -59,6 +67,15 @@ class ForkPool(Generic[P, R]):
         (forked on the first call; parts beyond the live children are done here)."""
         if len(parts) < 2:
             return [self.work(part) for part in parts]
+        pending = self.submit(parts[1:])
+        own = self.work(parts[0])
+        return [own, *self.gather(pending)]
+
+    def submit(self, parts: Sequence[P]) -> Pending[P]:
+        """Send each part to a child (forked on the first call) and return at once;
+        `gather` gives the answers. Parts beyond the live children are left for
+        `gather` to do here. Gather (or `discard`) before submitting again: a child
+        answers one part at a time."""
         if self._children is None:
             self._children = []
             for _ in range(self.size - 1):
@@ -67,17 +84,28 @@ class ForkPool(Generic[P, R]):
                     break
                 self._children.append(child)
         sent: list[tuple[int, _Child | None]] = []
-        for i, part in enumerate(parts[1:]):
+        for i, part in enumerate(parts):
             child = self._children[i] if i < len(self._children) else None
             if child is not None and not self._send(i, child, part):
                 child = None
             sent.append((i, child))
-        answers = [self.work(parts[0])]
-        for i, child in sent:
-            part = parts[i + 1]
+        return Pending(parts, sent)
+
+    def gather(self, pending: Pending[P]) -> list[R]:
+        """The answers to a `submit`, in order: a child's, or (for a child that failed or
+        was not there) the part computed here."""
+        answers = []
+        for (i, child), part in zip(pending.sent, pending.parts, strict=True):
             answer = self._receive(i, child) if child is not None else None
             answers.append(self.work(part) if answer is None else answer[0])
         return answers
+
+    def discard(self, pending: Pending[P]) -> None:
+        """Give up on a `submit` (the caller stopped): the children still working on its
+        parts are ended, so that no stale answer waits in a pipe."""
+        for i, child in pending.sent:
+            if child is not None and self._children is not None and self._children[i] is child:
+                self._drop(i, child)
 
     def close(self) -> None:
         """End every child: its pipe closed (its loop ends), then reaped."""

@@ -75,9 +75,10 @@ def test_the_workers_are_forked_once_for_every_round(
     runs (forkpool.py): the children are forked once and fed round after round."""
     repo = copy_repo(template, tmp_path / "repo")
     one = report(repo, "--no-cache", jobs="1")
-    # Rounds of 1,000 blobs: the ~4,200 documents take five rounds, each worth two.
+    # Rounds of 1,000 blobs: the ~4,200 documents take five rounds, each worth two,
+    # pipelined in one batch and in batches of 1,000.
     monkeypatch.setattr(parallel, "ROUND_BLOBS", 1_000)
-    monkeypatch.setattr(pipeline, "ROUND_BLOBS", 1_000)
+    monkeypatch.setattr(pipeline, "BATCH_BLOBS", 1_000)
     monkeypatch.setattr(parallel, "PER_WORKER", 200)
     forks: list[int] = []
     real_fork = os.fork
@@ -94,3 +95,19 @@ def test_the_workers_are_forked_once_for_every_round(
     assert res.code == 1, res
     assert len(forks) == 1  # one child (two processes), not one per round
     assert out.read_bytes() == one
+
+
+def test_pipelined_rounds_give_the_one_process_report(
+    template: Path, tmp_path: Path, xcli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rounds of 500 blobs in one batch: the children check round k while this process
+    consumes round k - 1; records arrive out of request order, the report does not care."""
+    repo = copy_repo(template, tmp_path / "repo")
+    one = report(repo, "--no-cache", jobs="1")
+    monkeypatch.setattr(parallel, "ROUND_BLOBS", 500)
+    monkeypatch.setattr(parallel, "PER_WORKER", 100)
+    for args in (["--no-cache"], []):  # and the cache those rounds fill, read back
+        out = tmp_path / "pipelined.json"
+        res = xcli(["audit", *args, "--out", str(out)], repo, {"EXPFLOW_JOBS": "2"})
+        assert res.code == 1, res
+        assert out.read_bytes() == one

@@ -80,3 +80,29 @@ def test_close_reaps_every_child() -> None:
     for pid in children:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_submit_returns_at_once_and_gather_gives_the_answers_in_order() -> None:
+    """The audit pipelines its rounds: a round is submitted, this process works on its
+    own share and earlier answers meanwhile, and gathers the round later."""
+    with ForkPool(_square, 3) as pool:
+        pending = pool.submit([[2], [3, 4]])
+        here = _square([1])  # what the caller does while the children work
+        answers = pool.gather(pending)
+        again = pool.gather(pool.submit([[5], [6]]))
+    assert here[0][0] == 1
+    assert [[sq for sq, _ in a] for a in answers] == [[4], [9, 16]]
+    assert [[sq for sq, _ in a] for a in again] == [[25], [36]]
+    assert {a[0][1] for a in answers} == {a[0][1] for a in again}  # the same children
+    assert os.getpid() not in {a[0][1] for a in answers}
+
+
+def test_a_discarded_submit_leaves_no_stale_answer() -> None:
+    """A caller that stops before gathering (an error while consuming records) must not
+    get the abandoned round's answer for its next part: those children are ended."""
+    with ForkPool(_square, 2) as pool:
+        pending = pool.submit([[7]])
+        pool.discard(pending)
+        answers = pool.map([[1], [2]])
+    assert [[sq for sq, _ in a] for a in answers] == [[1], [4]]
+    assert answers[1][0][1] == os.getpid()  # the ended child's slot is done here

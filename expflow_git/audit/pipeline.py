@@ -18,7 +18,7 @@ from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
 from expflow_git.audit.leaves import Leaves
-from expflow_git.audit.parallel import ROUND_BLOBS, Checker
+from expflow_git.audit.parallel import BATCH_BLOBS, Checker
 from expflow_git.audit.params import TopParams, top_params
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
 from expflow_git.audit.tree import SYMLINK_MODE, TreeReader
@@ -250,7 +250,7 @@ def _read_documents(
     tree = TreeReader(policy, problems)
     tree.classify(entries, scan)
     # Shard by shard, so that few cache shards are in memory at once. The blobs no
-    # record answers for are read and checked in rounds of about ROUND_BLOBS (on every
+    # record answers for are read and checked in rounds of about BATCH_BLOBS (on every
     # core: parallel.py), and the shards they belong to saved after each round.
     batches: dict[str, list[str]] = {}
     for sha in tree.uses:
@@ -277,12 +277,12 @@ def _read_documents(
             for sha in shas:
                 if not tree.consume_cached(sha, records.get(sha)):
                     missing.append(sha)
-                    if len(missing) >= ROUND_BLOBS:
+                    if len(missing) >= BATCH_BLOBS:
                         flush()
             pending.append(shard)
             # A shard all of whose blobs had records is let go at once (a warm audit
             # holds one shard at a time); the others once a round is worth checking.
-            if not missing or len(missing) >= ROUND_BLOBS // 4:
+            if not missing or len(missing) >= BATCH_BLOBS // 4:
                 flush()
             done += len(shas)
             if progress is not None:
