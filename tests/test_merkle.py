@@ -156,3 +156,25 @@ def test_large_tree_matches_reference() -> None:
 
 def test_sha256_hex() -> None:
     assert sha256_hex(b"") == CT_ROOTS[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 3 * 4096 + 50),
+    st.lists(st.integers(0, 3 * 4096 + 50), max_size=4),
+)
+def test_leaves_added_in_bulk_give_the_reference_root(count: int, cuts: list[int]) -> None:
+    """add_many hashes aligned chunks of 4,096 leaves level by level: whatever the bulk
+    calls' sizes (aligned or not), the root is the recursive reference's."""
+    hashes = [_h(i.to_bytes(2, "big")) for i in range(count)]
+    tree = MerkleTree()
+    start = 0
+    for cut in sorted(min(c, count) for c in cuts) + [count]:
+        tree.add_many(hashes[start:cut])
+        start = cut
+    assert tree.root() == _reference_root(hashes)
+
+
+def test_bulk_leaves_must_be_hashes() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        MerkleTree().add_many([_h(b"a"), b"short"])

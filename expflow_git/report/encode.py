@@ -25,7 +25,7 @@ from expflow_git.checks import Outcome
 from expflow_git.errors import clean
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
-from expflow_git.report.merkle import MerkleTree, leaf_hash_of_canonical
+from expflow_git.report.merkle import CHUNK, MerkleTree, leaf_hash_of_canonical
 from expflow_git.report.rules import Tally
 from expflow_git.report.signing import keyid, sign
 from expflow_git.report.statement import (
@@ -69,12 +69,17 @@ def _linked(pieces: Iterable[Piece], genesis: str) -> Iterator[tuple[bytes, Summ
     encoded once and joined with and without the hash member.
     """
     prev = genesis
+    sha256 = hashlib.sha256
     for seq, piece in enumerate(pieces):
         before, after, summary = piece(seq, prev)
-        bare = b"{" + b",".join(part for part in (before, after) if part) + b"}"
-        prev = hashlib.sha256(ENTRY_DOMAIN + bare).hexdigest()
-        member = b'"hash":"' + prev.encode() + b'"'
-        yield b"{" + b",".join(p for p in (before, member, after) if p) + b"}", summary, prev
+        # (Every entry has members after "hash": "prev", "seq", "type".)
+        if before:
+            digest = sha256(ENTRY_DOMAIN + b"{" + before + b"," + after + b"}")
+            prev = digest.hexdigest()
+            yield b'{%s,"hash":"%s",%s}' % (before, prev.encode(), after), summary, prev
+        else:
+            prev = sha256(ENTRY_DOMAIN + b"{" + after + b"}").hexdigest()
+            yield b'{"hash":"%s",%s}' % (prev.encode(), after), summary, prev
 
 
 # Encoded passed checks by identity (they are shared values: see checks.passed), and a
@@ -345,10 +350,15 @@ def encode_report(
     leaves = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
     tree = MerkleTree()
     batch = _Batch(leaves)
+    hashes: list[bytes] = []
     for path, digests in check.inputs.pairs():
         encoded = leaf_bytes(path, digests)
         batch.add(encoded)
-        tree.add(leaf_hash_of_canonical(encoded))
+        hashes.append(leaf_hash_of_canonical(encoded))
+        if len(hashes) == CHUNK:
+            tree.add_many(hashes)
+            hashes = []
+    tree.add_many(hashes)
     batch.flush()
     root = tree.root().hex()
     genesis = genesis_hash(check.commit.sha, check.policy_blob, root)

@@ -38,6 +38,9 @@ def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
     return tree.root()
 
 
+CHUNK = 4096  # leaves hashed level by level at once (a power of two)
+
+
 class MerkleTree:
     """The RFC 9162 tree hash, built leaf by leaf in O(log n) memory.
 
@@ -53,7 +56,36 @@ class MerkleTree:
     def add(self, leaf_hash: bytes) -> None:
         if len(leaf_hash) != _HASH_LEN:
             raise ValueError(f"leaf hash must be {_HASH_LEN} bytes, got {len(leaf_hash)}")
-        size, digest = 1, leaf_hash
+        self._add(1, leaf_hash)
+
+    def add_many(self, leaf_hashes: list[bytes]) -> None:
+        """Add leaves in bulk: each aligned run of CHUNK leaves is hashed level by level
+        in one comprehension per level (a complete subtree, so the same node hashes the
+        leaf-by-leaf counter would make), the rest one by one."""
+        if any(len(h) != _HASH_LEN for h in leaf_hashes):
+            raise ValueError(f"leaf hashes must be {_HASH_LEN} bytes")
+        # A chunk is a subtree only where the leaves so far are a multiple of CHUNK.
+        start = min(len(leaf_hashes), -self._count % CHUNK)
+        for leaf in leaf_hashes[:start]:
+            self._add(1, leaf)
+        while len(leaf_hashes) - start >= CHUNK:
+            level = leaf_hashes[start : start + CHUNK]
+            while len(level) > 1:
+                level = [
+                    hashlib.sha256(_NODE_PREFIX + a + b).digest()
+                    for a, b in zip(level[0::2], level[1::2], strict=True)
+                ]
+            self._add(CHUNK, level[0])
+            start += CHUNK
+        for leaf in leaf_hashes[start:]:
+            self._add(1, leaf)
+
+    @property
+    def _count(self) -> int:
+        return sum(size for size, _ in self._subtrees)
+
+    def _add(self, size: int, digest: bytes) -> None:
+        """A complete subtree of `size` leaves (a power of two, at most the smallest so far)."""
         subtrees = self._subtrees
         while subtrees and subtrees[-1][0] == size:
             digest = node_hash(subtrees.pop()[1], digest)
