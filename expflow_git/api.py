@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from expflow_git.report.signing import SigningKey
 
 
+def _keyid(key: SigningKey) -> str:
+    from expflow_git.report.signing import keyid  # (cryptography: only to sign)
+
+    return keyid(key.public_key())
+
+
 @dataclass(frozen=True)
 class AuditShown:
     """What an audit shows besides its report: rendered before the report is signed."""
@@ -58,7 +64,6 @@ def audit_report(
     from expflow_git.audit.pipeline import run_audit
     from expflow_git.render.view import view_from_audit
     from expflow_git.report.encode import encode_report
-    from expflow_git.report.signing import keyid
 
     release_memory = memory_releaser()
     with no_cyclic_gc():
@@ -74,7 +79,7 @@ def audit_report(
             warn=warn,
         )
         unsigned, summary = encode_report(result, previous=previous)
-        signed_by = [] if key is None else [keyid(key.public_key())]
+        signed_by = [] if key is None else [_keyid(key)]
         view = view_from_audit(result, summary, signed_by)
         if render_html is not None:  # the top runs' learning curves (a report has none)
             from expflow_git.audit.curves import top_series

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -130,6 +130,15 @@ def rank(
         raise SystemExit(ExitCode.FAILED)
 
 
+def _previous(path: str | None) -> dict[str, Any] | None:
+    """The link to the report `--previous` names (its parse: only when there is one)."""
+    if path is None:
+        return None
+    from expflow_git.report.saved import previous_link
+
+    return previous_link(path)
+
+
 def _policy_change_note(check: TreeCheck) -> None:
     """Under --policy-ref, what the commit's own policy would change, on stderr."""
     from expflow_git.render.text import policy_change_lines
@@ -203,7 +212,6 @@ def audit(
     from expflow_git.atomicfile import open_atomic, write_atomic
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.formats import html_renderer, renderer
-    from expflow_git.report.saved import previous_link
     from expflow_git.report.signer import signing_key
 
     # What runs after the audit is imported before it (see heap.memory_releaser).
@@ -221,7 +229,7 @@ def audit(
         use_cache=not no_cache,
         progress=progress_bar("reading", at_least=2000, every=500),
         key=key,
-        previous=previous_link(previous) if previous else None,
+        previous=_previous(previous),
         render=render,
         render_html=render_html,
         warn=lambda message: warn(message, command="audit"),

@@ -27,7 +27,6 @@ from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
 from expflow_git.report.merkle import CHUNK, MerkleTree, leaf_hash_of_canonical
 from expflow_git.report.rules import Tally
-from expflow_git.report.signing import keyid, sign
 from expflow_git.report.statement import (
     ENTRY_DOMAIN,
     Json,
@@ -298,6 +297,8 @@ class Unsigned:
         buffer[start:_PAE_ROOM] = header
         signatures: tuple[Signature, ...] = ()
         if key is not None:
+            from expflow_git.report.signing import keyid, sign  # (cryptography: only to sign)
+
             sig = sign(key, memoryview(buffer)[start:])
             signatures = (Signature(keyid=keyid(key.public_key()), sig=sig),)
         return Report(buffer=buffer, pae_start=start, signatures=signatures)

@@ -8,8 +8,10 @@ ssh-ed25519 key held by ssh-agent.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from expflow_git.report.signing import SigningKey, load_private_key, load_private_key_bytes
+if TYPE_CHECKING:
+    from expflow_git.report.signing import SigningKey
 
 AGENT_PREFIX = "agent:"
 
@@ -18,7 +20,9 @@ def signing_key(spec: str | None, env: Mapping[str, str]) -> SigningKey | None:
     """The key `spec` names, else the one in env EXPFLOW_SIGNING_KEY; None for neither."""
     value = spec or env.get("EXPFLOW_SIGNING_KEY", "").strip()
     if not value:
-        return None
+        return None  # (an unsigned audit never loads cryptography)
+    from expflow_git.report.signing import load_private_key, load_private_key_bytes
+
     if value.startswith(AGENT_PREFIX):
         from expflow_git.report.sshagent import agent_key
 
