@@ -48,9 +48,12 @@ class ForkPool(Generic[P, R]):
     """Up to `size - 1` children computing `work(part)`; use as a context manager so
     that they are ended and reaped (a child holds the parent's inherited pipes open)."""
 
-    def __init__(self, work: Callable[[P], R], size: int) -> None:
+    def __init__(
+        self, work: Callable[[P], R], size: int, finish: Callable[[], None] | None = None
+    ) -> None:
         self.work = work
         self.size = size
+        self.finish = finish  # run in a child when its parent is done with it
         # None: not forked yet; a child that failed leaves None in its slot.
         self._children: list[_Child | None] | None = None
 
@@ -143,7 +146,11 @@ class ForkPool(Generic[P, R]):
                 for sibling in filter(None, self._children or ()):
                     os.close(sibling.to_child)
                     os.close(sibling.from_child)
-                _serve(self.work, down_read, up_write)
+                try:
+                    _serve(self.work, down_read, up_write)
+                finally:
+                    if self.finish is not None:
+                        self.finish()
             finally:
                 os._exit(0)
         signal.pthread_sigmask(signal.SIG_SETMASK, held)

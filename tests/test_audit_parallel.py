@@ -20,6 +20,7 @@ from helpers_audit import (
     run_cli,
     write,
 )
+from support import git_calls, git_counter
 
 from expflow_git.audit import parallel, pipeline
 from expflow_git.audit.parallel import PER_WORKER
@@ -111,3 +112,37 @@ def test_pipelined_rounds_give_the_one_process_report(
         res = xcli(["audit", *args, "--out", str(out)], repo, {"EXPFLOW_JOBS": "2"})
         assert res.code == 1, res
         assert out.read_bytes() == one
+
+
+def _cat_files_reading(repo: Path) -> list[int]:
+    """Live `git cat-file` processes whose working directory is `repo` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if b"cat-file" in cmdline and Path(cwd).resolve() == repo.resolve():
+            found.append(int(proc.name))
+    return found
+
+
+def test_children_read_through_their_own_streams_and_leave_none_behind(
+    template: Path, tmp_path: Path
+) -> None:
+    """A child reads its part's blobs through its own `git cat-file` (never the audit's
+    stream, which it inherited): one stream per process, each reaped when it ends."""
+    repo = copy_repo(template, tmp_path / "repo")
+    one = report(repo, "--no-cache", jobs="1")
+    env, log = git_counter(tmp_path)
+    out = tmp_path / "own-streams.json"
+    res = run_cli(["audit", "--no-cache", "--out", str(out)], repo, {**env, "EXPFLOW_JOBS": "2"})
+    assert res.code == 1, res
+    assert out.read_bytes() == one
+    streams = [c for c in git_calls(log) if c.args.endswith("cat-file --batch")]
+    assert len(streams) == 2, streams  # the audit's and its child's
+    assert len({c.pid for c in streams}) == 2  # started by two processes
+    assert _cat_files_reading(repo) == []

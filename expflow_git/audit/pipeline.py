@@ -176,7 +176,7 @@ def check_tree(
             BlobCache.for_git_dir(git.git_dir, policy.sha256, policy.path) if use_cache else None
         )
         check = _read_documents(
-            reader, commit, policy, policy_entry, entries, scan, cache, progress, problems
+            git, reader, commit, policy, policy_entry, entries, scan, cache, progress, problems
         )
     if cache is not None and warn is not None and (message := cache.distrust_warning()):
         warn(message)
@@ -235,6 +235,7 @@ def _proposal(
 
 
 def _read_documents(
+    git: Git,
     reader: BlobReader,
     commit: Commit,
     policy: Policy,
@@ -271,7 +272,7 @@ def _read_documents(
         pending.clear()
 
     # The checker's children end before the blob stream does (they hold its pipes).
-    with Checker(policy) as checker:
+    with Checker(policy, git) as checker:
         for shard, shas in sorted(batches.items()):
             records = cache.records(shard) if cache is not None else {}
             for sha in shas:
