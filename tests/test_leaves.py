@@ -116,3 +116,11 @@ def test_leaves_sequence_and_reorder() -> None:
     assert ordered == Leaves(["a", "b", "c"], bytes([1]) * 64 + bytes(64) + bytes([2]) * 64, 64)
     with pytest.raises(ValueError, match="digests"):
         Leaves(paths, digests[:-1], width)
+
+
+def test_blobs_of_some_paths() -> None:
+    leaves = Leaves(
+        ["a", "b", "c"], bytes(32) + b"\x01" * 20 + bytes(32) + b"\x02" * 20 + bytes(52), 52
+    )
+    assert leaves.blobs({"c", "a", "zz"}) == {"a": "01" * 20, "c": "00" * 20}
+    assert leaves.blobs(()) == {}

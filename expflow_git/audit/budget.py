@@ -167,11 +167,9 @@ def _carrying(
     """Which blobs hold a result with the split: REV's valid results are known already,
     the others are read (any parseable document counts, valid or not: it was a look)."""
     results = {r.path: r for r in check.results}
-    known: dict[str, bool] = {}
-    for leaf in check.inputs:
-        res = results.get(leaf.path)
-        if res is not None:
-            known[leaf.git_blob] = split in res.splits
+    known = {
+        blob: split in results[path].splits for path, blob in check.inputs.blobs(results).items()
+    }
     wanted = sorted(set(shas) - known.keys())
     for sha, data in reader.read_many(wanted):
         known[sha] = _has_split(data, split)

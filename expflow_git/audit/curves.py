@@ -23,7 +23,7 @@ def top_series(git: Git, audit: Audit, limit: int = MAX_CURVE_RUNS) -> tuple[Run
             break
         ranked.append(run.verdict)
     paths = {v.path for v in ranked}
-    blobs = {leaf.path: leaf.git_blob for leaf in audit.check.inputs if leaf.path in paths}
+    blobs = audit.check.inputs.blobs(paths)
     wanted = [blobs[v.path] for v in ranked if v.path in blobs]
     with BlobReader(git) as reader:
         data = dict(reader.read_many(sorted(set(wanted))))

@@ -23,10 +23,10 @@ verifier on the orders a report's run entries carry (report/rules.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from expflow_git.audit.params import Leaf
+from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.gitstore import Git
 from expflow_git.policy.model import Policy
@@ -129,7 +129,7 @@ def audit_ladder(
     rev: str,
     policy: Policy,
     board: Leaderboard,
-    inputs: Iterable[Leaf],
+    inputs: Leaves,
     trusted: str | None = None,
 ) -> Ladder | None:
     """The ladder of an audit when the policy sets `ranking.ladder_step`, else None.
@@ -140,7 +140,7 @@ def audit_ladder(
         return None
     # Only the ranked results' blobs: a map of every input would be 2M strings at 1M runs.
     paths = {run.verdict.path for run in board.runs}
-    blobs = {leaf.path: leaf.git_blob for leaf in inputs if leaf.path in paths}
+    blobs = inputs.blobs(paths)
     by_blob = first_commits(git, rev, policy, trusted)
     first = {
         run.verdict.id: by_blob[blob]

@@ -10,7 +10,7 @@ slot in path order before any blob is read, so nothing is sorted afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import NamedTuple, overload
 
 
@@ -91,6 +91,15 @@ class Leaves(Sequence[InputLeaf]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # mutable parts: not hashable
+
+    def blobs(self, paths: Collection[str]) -> dict[str, str]:
+        """The git blob id of each leaf at one of `paths` (found without a leaf object)."""
+        width, digests = self.width, self.digests
+        return {
+            path: digests[i * width + 32 : (i + 1) * width].hex()
+            for i, path in enumerate(self.paths)
+            if path in paths
+        }
 
     def pairs(self) -> Iterator[tuple[str, memoryview]]:
         """Each leaf's path and digests, without a leaf object (the report's encoder)."""

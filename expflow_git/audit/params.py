@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.documents import Experiment, Scalar
 from expflow_git.gitblobs import BlobReader
@@ -55,21 +56,11 @@ class TopParams:
         return cls(tuple(entry["runs"]), entry["differ"], int(entry["same"]))
 
 
-class Leaf(Protocol):
-    """An audited document's path and blob (pipeline.InputLeaf)."""
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def git_blob(self) -> str: ...
-
-
 def top_params(
     reader: BlobReader,
     board: Leaderboard,
     experiments: Iterable[Experiment],
-    inputs: Iterable[Leaf],
+    inputs: Leaves,
 ) -> TopParams | None:
     """The params that differ between the board's first TOP_RUNS runs (and best_any),
     read from their records' blobs (found among the audit's `inputs`) through the
@@ -83,7 +74,7 @@ def top_params(
     # Ranked runs have one record each (pair_runs leaves doubled ids out).
     paths = {e.id: e.path for e in experiments if e.id in wanted}
     wanted_paths = set(paths.values())
-    blobs = {leaf.path: leaf.git_blob for leaf in inputs if leaf.path in wanted_paths}
+    blobs = inputs.blobs(wanted_paths)
     shas = {run_id: blobs[path] for run_id, path in paths.items()}
     # These blobs passed the audit's strict parse and schema: they parse again.
     docs = {sha: parse_json(data) for sha, data in reader.read_many(sorted(set(shas.values())))}
