@@ -17,6 +17,7 @@ import enum
 import functools
 import json
 import re
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,13 +126,59 @@ def fast_validator(kind: Kind) -> Any | None:
     It judges and explains every document; python-jsonschema, the reference, takes
     over where it is missing, and a differential test keeps the two in agreement.
     """
-    try:
-        import jsonschema_rs
-    except ImportError:
+    jsonschema_rs = _import_jsonschema_rs()
+    if jsonschema_rs is None:
         return None
     schemas = [_identified(k) for k in Kind]
     registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in schemas])
     return jsonschema_rs.Draft202012Validator(_identified(kind), registry=registry, offline=True)
+
+
+def _import_jsonschema_rs() -> Any | None:
+    """The jsonschema_rs module, or None if it is not installed.
+
+    Its extension imports `email.utils` (with socket, random, datetime, urllib.parse) for
+    one call at load time: `parsedate_to_datetime` of its own build date, for a `__build__`
+    info dict no one here reads. That was ~9 ms of every hook's start-up (issue 18), so
+    while the extension loads `email.utils` is a stand-in that hands the date back as
+    text and sends any other name to the real module; it is removed at once, and
+    `import email.utils` anywhere later gets the real one.
+    """
+    import sys
+
+    if "jsonschema_rs" in sys.modules or "email.utils" in sys.modules:
+        return _import_plain()
+    sys.modules["email.utils"] = _BuildDateOnly("email.utils")
+    try:
+        return _import_plain()
+    finally:
+        if isinstance(sys.modules.get("email.utils"), _BuildDateOnly):
+            del sys.modules["email.utils"]
+
+
+def _import_plain() -> Any | None:
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs
+
+
+class _BuildDateOnly(types.ModuleType):
+    """`email.utils` while jsonschema_rs loads: its build date stays text; any other
+    name comes from the real module (should a later version use more of it)."""
+
+    @staticmethod
+    def parsedate_to_datetime(text: str) -> str:
+        return text
+
+    def __getattr__(self, name: str) -> Any:
+        import importlib
+        import sys
+
+        if sys.modules.get("email.utils") is self:
+            del sys.modules["email.utils"]  # the real one from here on
+        return getattr(importlib.import_module("email.utils"), name)
 
 
 def is_valid(kind: Kind, document: Any) -> bool:
