@@ -1,9 +1,7 @@
 """Strict JSON reader (docs/spec.md §2.3): every document the tool reads goes through here.
 
-Both decoders are the C `json` scanner with hooks. The fast one has a hook only
-for constants (a duplicate key is found by counting the text's keys against the
-decoded ones; where that cannot tell, a hook per object), and stops at a
-duplicate key or NaN/Infinity; when
+Both decoders are the C `json` scanner with hooks. The fast one has hooks only
+for objects and constants and stops at a duplicate key or NaN/Infinity; when
 the bytes hold a number that could overflow (a three-digit exponent, 200
 digits in a row) its values are then searched for an infinity. Anything it
 refuses, or that search finds, is read again by the full decoder, whose hooks
@@ -143,40 +141,9 @@ _MISS = object()
 def _fast_decode(text: str) -> Any:
     """The document, or _MISS when the full decoder must read it (and say why)."""
     try:
-        if _keys_countable(text):
-            value = _PLAIN.decode(text)
-            if text.count('":') == _key_count(value):
-                return value
         return _FAST.decode(text)
     except (_Refused, ValueError, RecursionError):  # ValueError: also JSONDecodeError
         return _MISS
-
-
-# Without a hook per object the C decoder is ~2x faster; a duplicate key is then found by
-# counting. With no whitespace before any `:`, every key ends in `":`, so the text holds at
-# least as many `":` as keys (more where a string holds one); the decoded objects hold
-# fewer keys than that when one was given twice. Equal counts therefore mean no key
-# repeats; anything else (a spaced colon too) goes the hooked way.
-_PLAIN = json.JSONDecoder(parse_constant=_fast_constant)
-
-
-def _keys_countable(text: str) -> bool:
-    return not (" :" in text or "\n:" in text or "\t:" in text or "\r:" in text)
-
-
-def _key_count(value: Any) -> int:
-    """The keys of every object in `value` (nested no deeper than the depth cap)."""
-    if type(value) is dict:
-        count = len(value)
-        children: Any = value.values()
-    elif type(value) is list:
-        count, children = 0, value
-    else:
-        return 0
-    for child in children:
-        if type(child) is dict or type(child) is list:
-            count += _key_count(child)
-    return count
 
 
 def _holds_infinity(value: Any) -> bool:
