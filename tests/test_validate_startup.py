@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 from conftest import ExpRepo, experiment_doc, result_doc, run_cli
 from support import LIST_MODULES, run_cli_code
@@ -156,3 +157,20 @@ def test_the_whole_index_listing_reads_conflicts_and_submodules_as_the_named_one
     for run in ("run-001", "run-002"):
         assert any(f"{run}.json#/experiment: result-without-record" in line for line in few), few
     assert any("run-003.json#/experiment: result-for-unsuccessful-run" in f for f in few), few
+
+
+def test_main_called_with_arguments_leaves_the_collector_as_it_found_it(
+    exp_repo: ExpRepo, cli: Any
+) -> None:
+    """Only the program itself (`main()` reading sys.argv, about to exit) freezes the heap
+    and runs its hook with the collector off: a caller passing arguments (these tests, a
+    script) gets its collector back as it was."""
+    import gc
+
+    records, _ = _sweep(exp_repo, 2)
+    frozen = gc.get_freeze_count()
+    for args in (["validate", "--", *records], ["validate", "--staged", "--", *records]):
+        res = cli(args, cwd=exp_repo.path)
+        assert res.code == 0, res
+        assert gc.isenabled()
+        assert gc.get_freeze_count() == frozen

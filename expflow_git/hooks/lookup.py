@@ -68,8 +68,9 @@ class Lookup:
         the paths themselves) when they are few, else all of it; one `ls-files` either way."""
         from expflow_git.gitstore import GITLINK, is_plain_name
 
-        names = sorted({stem(rel) + ".json" for rel in rels})
-        if whole or len(rels) > FEW_DOCS or not all(is_plain_name(n) for n in names):
+        few = not whole and len(rels) <= FEW_DOCS
+        names = sorted({stem(rel) + ".json" for rel in rels}) if few else []
+        if not few or not all(is_plain_name(n) for n in names):
             paths, blob_ids = _index_listing(git.run("ls-files", "-s", "-z", "--"))
         else:
             listed = git.ls_index_named(names, rels)
