@@ -287,6 +287,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class RunVerdict:
+    """A run's per-run checks: its record and result's numbers and every outcome."""
+
     id: str
     study: str
     tags: tuple[str, ...]

@@ -33,6 +33,8 @@ _STATUS = {s.value: s for s in Status}  # faster than Status(value); KeyError if
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
+    """An experiment record (experiment.schema.json) and where it was read."""
+
     path: str
     id: str
     study: str
@@ -61,6 +63,8 @@ class Experiment:
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """A run's result (result.schema.json) and where it was read."""
+
     path: str
     experiment: str
     metrics: Mapping[str, float]
