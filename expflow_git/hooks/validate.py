@@ -148,11 +148,14 @@ def _check_part(
         doc, findings = check_document(kind, rel, data, policy)
         if isinstance(doc, Experiment):
             experiments[doc.id] = doc
-            findings += _duplicate_findings(doc, lookup) + _orphan_findings(doc, lookup)
+            findings += _duplicate_findings(doc, lookup)
+            if doc.status is not Status.SUCCESS:
+                findings += _orphan_findings(doc, lookup)
         elif isinstance(doc, Result):
             results.append((i, doc))
             findings += required_metric_findings(doc, policy)
-        keyed.extend(((0, i), finding) for finding in findings)
+        if findings:  # nearly never: no generator made per document
+            keyed.extend(((0, i), finding) for finding in findings)
     for i, res in results:
         keyed.extend(((1, i), finding) for finding in _duplicate_result_findings(res, lookup))
     for i, res in results:
