@@ -174,3 +174,20 @@ def test_main_called_with_arguments_leaves_the_collector_as_it_found_it(
         assert res.code == 0, res
         assert gc.isenabled()
         assert gc.get_freeze_count() == frozen
+
+
+def test_a_record_whose_blob_is_missing_is_one_error_line(exp_repo: ExpRepo) -> None:
+    """The one-shot `cat-file` reads a missing object (an index entry made with
+    `--info-only`) as the streaming reader did: one line naming it, exit 2, no traceback,
+    whether the index is asked by name or listed whole."""
+    _, results = _sweep(exp_repo, MANY)
+    missing = "1" * 40
+    record = exp_repo.exp_path("run-004")
+    exp_repo.git("update-index", "--info-only", "--cacheinfo", f"100644,{missing},{record}")
+    for files in ([results[4]], results):
+        res = run_cli(["validate", "--", *files], cwd=exp_repo.path)
+        assert res.code == 2, res
+        assert res.err.strip() == (
+            f"expflow-git: error: git object {missing} is missing from the repository"
+        ), res.err
+        assert res.out == ""
