@@ -13,6 +13,7 @@ is known by its file name under `BUNDLE`, which nothing ever fetches.
 
 from __future__ import annotations
 
+import _thread
 import enum
 import functools
 import json
@@ -188,11 +189,17 @@ def _import_plain() -> Any | None:
 
 class _BuildDateOnly(types.ModuleType):
     """`email.utils` while jsonschema_rs loads: its build date stays text; any other
-    name comes from the real module (should a later version use more of it)."""
+    name, or any other thread (one that imports `email.utils` meanwhile), gets the real
+    module's."""
 
-    @staticmethod
-    def parsedate_to_datetime(text: str) -> str:
-        return text
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._loading_thread = _thread.get_ident()
+
+    def parsedate_to_datetime(self, text: str) -> Any:
+        if _thread.get_ident() == self._loading_thread:
+            return text
+        return self.__getattr__("parsedate_to_datetime")(text)
 
     def __getattr__(self, name: str) -> Any:
         import importlib

@@ -191,3 +191,19 @@ def test_a_record_whose_blob_is_missing_is_one_error_line(exp_repo: ExpRepo) -> 
             f"expflow-git: error: git object {missing} is missing from the repository"
         ), res.err
         assert res.out == ""
+
+
+def test_another_thread_importing_email_utils_meanwhile_gets_the_real_function() -> None:
+    """While jsonschema-rs loads, the stand-in keeps only that thread's call as text."""
+    import threading
+
+    from expflow_git.schemas import _BuildDateOnly
+
+    stand_in = _BuildDateOnly("email.utils")
+    date = "Tue, 27 Oct 2026 10:17:51 +0000"
+    answers: list[object] = []
+    other = threading.Thread(target=lambda: answers.append(stand_in.parsedate_to_datetime(date)))
+    other.start()
+    other.join()
+    assert type(answers[0]).__name__ == "datetime"
+    assert stand_in.parsedate_to_datetime(date) == date  # the loading thread's: text
