@@ -26,7 +26,6 @@ from expflow_git.policy.model import (
     param_key,
 )
 from expflow_git.schemas import Kind, is_valid, schema_errors
-from expflow_git.series import series_findings
 
 
 class Problem(str, enum.Enum):
@@ -150,7 +149,9 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
             findings.append(
                 Finding(result.path, rule.value, message, f"{base}/{pointer_token(name)}")
             )
-    if result.series:  # a result without series pays nothing for them
+    if result.series:  # a result without series pays nothing for them, not even the import
+        from expflow_git.series import series_findings
+
         findings += series_findings(result.path, result.series, result.metrics, policy)
     return findings
 
@@ -286,6 +287,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class RunVerdict:
+    """A run's per-run checks: its record and result's numbers and every outcome."""
+
     id: str
     study: str
     tags: tuple[str, ...]

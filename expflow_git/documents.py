@@ -49,6 +49,8 @@ def _shared_tags(tags: Sequence[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
+    """An experiment record (experiment.schema.json) and where it was read."""
+
     path: str
     id: str
     study: str
@@ -83,6 +85,8 @@ NO_SPLITS: Mapping[str, Mapping[str, float]] = {}
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """A run's result (result.schema.json) and where it was read."""
+
     path: str
     experiment: str
     metrics: Mapping[str, float]

@@ -13,10 +13,12 @@ is known by its file name under `BUNDLE`, which nothing ever fetches.
 
 from __future__ import annotations
 
+import _thread
 import enum
 import functools
 import json
 import re
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,13 +127,87 @@ def fast_validator(kind: Kind) -> Any | None:
     It judges and explains every document; python-jsonschema, the reference, takes
     over where it is missing, and a differential test keeps the two in agreement.
     """
+    jsonschema_rs = _import_jsonschema_rs()
+    if jsonschema_rs is None:
+        return None
+    # Only the schemas `kind` refers to: each one registered is parsed again per validator
+    # (the policy's, with all five, took 4x its own time in every hook's start-up).
+    schemas = [_identified(k) for k in _referred(kind)]
+    registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in schemas])
+    return jsonschema_rs.Draft202012Validator(_identified(kind), registry=registry, offline=True)
+
+
+def _referred(kind: Kind) -> list[Kind]:
+    """`kind` and the bundled schemas its `$ref`s name by file name, transitively (any
+    other reference is left to the validator, which refuses it offline)."""
+    by_file = {f"{k.value}.schema.json": k for k in Kind}
+    found = [kind]
+    todo: list[Any] = [load_schema(kind)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            target = by_file.get(ref.partition("#")[0]) if isinstance(ref, str) else None
+            if target is not None and target not in found:
+                found.append(target)
+                todo.append(load_schema(target))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found
+
+
+def _import_jsonschema_rs() -> Any | None:
+    """The jsonschema_rs module, or None if it is not installed.
+
+    Its extension imports `email.utils` (with socket, random, datetime, urllib.parse) for
+    one call at load time: `parsedate_to_datetime` of its own build date, for a `__build__`
+    info dict no one here reads. That was ~9 ms of every hook's start-up (issue 18), so
+    while the extension loads `email.utils` is a stand-in that hands the date back as
+    text and sends any other name to the real module; it is removed at once, and
+    `import email.utils` anywhere later gets the real one.
+    """
+    import sys
+
+    if "jsonschema_rs" in sys.modules or "email.utils" in sys.modules:
+        return _import_plain()
+    sys.modules["email.utils"] = _BuildDateOnly("email.utils")
+    try:
+        return _import_plain()
+    finally:
+        if isinstance(sys.modules.get("email.utils"), _BuildDateOnly):
+            del sys.modules["email.utils"]
+
+
+def _import_plain() -> Any | None:
     try:
         import jsonschema_rs
     except ImportError:
         return None
-    schemas = [_identified(k) for k in Kind]
-    registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in schemas])
-    return jsonschema_rs.Draft202012Validator(_identified(kind), registry=registry, offline=True)
+    return jsonschema_rs
+
+
+class _BuildDateOnly(types.ModuleType):
+    """`email.utils` while jsonschema_rs loads: its build date stays text; any other
+    name, or any other thread (one that imports `email.utils` meanwhile), gets the real
+    module's."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._loading_thread = _thread.get_ident()
+
+    def parsedate_to_datetime(self, text: str) -> Any:
+        if _thread.get_ident() == self._loading_thread:
+            return text
+        return self.__getattr__("parsedate_to_datetime")(text)
+
+    def __getattr__(self, name: str) -> Any:
+        import importlib
+        import sys
+
+        if sys.modules.get("email.utils") is self:
+            del sys.modules["email.utils"]  # the real one from here on
+        return getattr(importlib.import_module("email.utils"), name)
 
 
 def is_valid(kind: Kind, document: Any) -> bool:

@@ -256,3 +256,30 @@ def pre_commit_install(path: Path, env: Mapping[str, str], *args: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# Runs the CLI in-process and prints every module loaded by its end (a hook's imports are
+# a guarantee: test_validate_cli.py, test_validate_startup.py).
+LIST_MODULES = (
+    "import sys\n"
+    "from expflow_git.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('\\n'.join(sorted(sys.modules)))\n"
+    "raise SystemExit(code)\n"
+)
+
+
+def run_cli_code(
+    code: str, args: list[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`python -c CODE ARGS` in `cwd`, as `run_cli` runs the CLI: (code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=scrubbed_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr

@@ -14,8 +14,6 @@ import functools
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +23,12 @@ from conftest import (
     ExpRepo,
     assert_clean_output,
     experiment_doc,
-    git_env,
     result_doc,
     run_cli,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import LIST_MODULES, run_cli_code
 
 from expflow_git.errors import Finding
 from expflow_git.policy.load import load_policy_bytes
@@ -875,28 +873,6 @@ HOOK_NEVER_IMPORTS = (
     "expflow_git.render",
 )
 
-_LIST_MODULES = (
-    "import sys\n"
-    "from expflow_git.cli import main\n"
-    "code = main(sys.argv[1:])\n"
-    "print('\\n'.join(sorted(sys.modules)))\n"
-    "raise SystemExit(code)\n"
-)
-
-
-def run_cli_code(code: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
-    """`python -c CODE ARGS` in `cwd`, as `run_cli` runs the CLI: (code, stdout, stderr)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=cwd,
-        env=git_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
-
 
 @pytest.mark.parametrize(
     "form",
@@ -912,7 +888,7 @@ def test_one_file_hook_imports_only_what_it_needs(exp_repo: ExpRepo, form: list[
     assert warm[0] == 0, warm
     for path, expected in ((exp, 0), (res, 0), (broken, 1)):
         args = ["validate", *form, path]
-        code, out, err = run_cli_code(_LIST_MODULES, args, exp_repo.path)
+        code, out, err = run_cli_code(LIST_MODULES, args, exp_repo.path)
         assert code == expected, err
         assert (f"{broken}#/status: schema: " in out) is (path == broken), out
         loaded = set(out.split())

@@ -3,10 +3,8 @@ error type, and the PIN prompt. Everything from a repository or a report is esca
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from expflow_git.errors import ExitCode, ExpflowError, Finding
@@ -49,29 +47,6 @@ def emit_findings(findings: Sequence[Finding]) -> None:
         out(str(f))
 
 
-@dataclass(frozen=True)
-class PinSettings:
-    """What the PIN guard takes from the process; tests pass their own as click's `obj`."""
-
-    env: Mapping[str, str]
-    interactive: bool
-
-    @classmethod
-    def from_process(cls) -> PinSettings:
-        """The real environment; interactive only when stdin is a terminal."""
-        stdin = sys.stdin
-        return cls(env=os.environ, interactive=stdin is not None and stdin.isatty())
-
-
-def pin_settings() -> PinSettings:
-    """The settings a test injected into the root context, else the real process's."""
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    found = ctx.find_object(PinSettings) if ctx is not None else None
-    return found if found is not None else PinSettings.from_process()
-
-
 def prompt_hidden(text: str) -> str:
     """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results)."""
     import click
@@ -82,6 +57,7 @@ def prompt_hidden(text: str) -> str:
 
 def guard(action: str, *, pin: str | None, force: bool) -> None:
     """The one PIN guard for every destructive command (pin/guard.py decides)."""
+    from expflow_git.cli.pinsettings import pin_settings
     from expflow_git.pin.guard import require_pin
 
     settings = pin_settings()

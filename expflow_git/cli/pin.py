@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 import click
 
-from expflow_git.cli.console import PROG, PinSettings, guard, pin_settings, warn
+from expflow_git.cli.console import PROG, guard, warn
+from expflow_git.cli.pinsettings import PinSettings, pin_settings
 from expflow_git.errors import ExpflowError
 from expflow_git.pin.store import (
     ENV_PIN_HASH,

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expflow_git.documents import stem
+from expflow_git.errors import ExpflowError
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
 if TYPE_CHECKING:
     from expflow_git.gitblobs import BlobReader
-    from expflow_git.gitstore import Git, IndexEntry
+    from expflow_git.gitstore import Git
 
 FEW_DOCS = 32  # checked documents whose ids are asked of git by name (more: the whole index)
 
@@ -47,13 +48,13 @@ class Lookup:
         listing: Callable[[], Iterable[str]],
         *,
         git: Git | None = None,
-        entries: dict[str, IndexEntry] | None = None,
+        blob_ids: dict[str, str] | None = None,
     ) -> None:
         self.source = source
         self.root = root
         self.policy = policy
         self._git = git
-        self._entries = entries or {}  # path -> stage-0 entry (INDEX)
+        self._ids = blob_ids or {}  # path -> blob id of its stage-0 entry (INDEX)
         self._list = listing
         self._paths: list[str] | None = None
         self._by_stem: dict[str, list[str]] = {}
@@ -67,14 +68,15 @@ class Lookup:
         the paths themselves) when they are few, else all of it; one `ls-files` either way."""
         from expflow_git.gitstore import GITLINK, is_plain_name
 
-        names = sorted({stem(rel) + ".json" for rel in rels})
-        if whole or len(rels) > FEW_DOCS or not all(is_plain_name(n) for n in names):
-            listed = git.ls_index()
+        few = not whole and len(rels) <= FEW_DOCS
+        names = sorted({stem(rel) + ".json" for rel in rels}) if few else []
+        if not few or not all(is_plain_name(n) for n in names):
+            paths, blob_ids = _index_listing(git.run("ls-files", "-s", "-z", "--"))
         else:
             listed = git.ls_index_named(names, rels)
-        entries = {e.path: e for e in listed if e.stage == 0 and e.mode != GITLINK}
-        paths = list(dict.fromkeys(e.path for e in listed))  # an unmerged path: up to 3 stages
-        found = cls(Source.INDEX, git.root, policy, lambda: paths, git=git, entries=entries)
+            blob_ids = {e.path: e.sha for e in listed if e.stage == 0 and e.mode != GITLINK}
+            paths = list(dict.fromkeys(e.path for e in listed))  # unmerged: up to 3 stages
+        found = cls(Source.INDEX, git.root, policy, lambda: paths, git=git, blob_ids=blob_ids)
         found.all_paths()  # before any fork: the listing is shared, not redone per worker
         return found
 
@@ -82,10 +84,12 @@ class Lookup:
         """Every listed path (listed on the first call)."""
         if self._paths is None:
             self._paths = list(self._list())
+            by_stem = self._by_stem
             for path in self._paths:
-                # Only string work over the whole listing; the globs judge the few candidates.
+                # Only string work over the whole listing (stem() inlined: thousands of
+                # paths); the globs judge the few candidates.
                 if path.endswith(".json"):
-                    self._by_stem.setdefault(stem(path), []).append(path)
+                    by_stem.setdefault(path[path.rfind("/") + 1 : -5], []).append(path)
         return self._paths
 
     def paths(self, kind: Kind, exp_id: str, *, besides: str = "") -> list[str]:
@@ -97,14 +101,15 @@ class Lookup:
         return [p for p in self._by_stem.get(exp_id, ()) if p != besides and kind_of(p) is kind]
 
     def prefetch(self, paths: Iterable[str]) -> None:
-        """Read these paths' blobs now, all through one stream (INDEX; else a no-op)."""
-        wanted = {p: e.sha for p in paths if (e := self._entries.get(p)) and p not in self._blobs}
+        """Read these paths' blobs now, all in one `git cat-file` (INDEX; else a no-op)."""
+        wanted = {p: sha for p in paths if (sha := self._ids.get(p)) and p not in self._blobs}
         if not wanted:
             return
         by_sha: dict[str, list[str]] = {}
         for path, sha in wanted.items():
             by_sha.setdefault(sha, []).append(path)
-        for sha, data in self._blob_reader().read_many(by_sha):
+        assert self._git is not None
+        for sha, data in read_blobs(self._git, list(by_sha)).items():
             for path in by_sha[sha]:
                 self._blobs[path] = data
 
@@ -117,11 +122,11 @@ class Lookup:
                 return None
         if path in self._blobs:
             return self._blobs[path]
-        entry = self._entries.get(path)
-        if entry is None:
+        sha = self._ids.get(path)
+        if sha is None:
             return None
         # Not prefetched (a tracked file deleted from disk): this process's one stream.
-        return self._blob_reader().read(entry.sha)
+        return self._blob_reader().read(sha)
 
     def _blob_reader(self) -> BlobReader:
         # A forked worker must not use its parent's pipes: each process starts its own.
@@ -137,3 +142,52 @@ class Lookup:
         if self._reader is not None and self._reader_pid == os.getpid():
             self._reader.close()
         self._reader = None
+
+
+def read_blobs(git: Git, shas: list[str]) -> dict[str, bytes]:
+    """The blobs `shas` (index entries' ids: 40 or 64 hex digits) from one `git cat-file
+    --batch` given them all at once. A hook reads its blobs once, up front: a one-shot
+    process spares it the streaming reader's thread, temporary file and imports
+    (gitblobs.py, ~5 ms of a one-file hook's start-up: issue 18)."""
+    for sha in shas:
+        if not (sha.isascii() and sha.isalnum()):  # one id a line: nothing to inject
+            raise ExpflowError(f"not an object id: {sha!r}")
+    out = git.run("cat-file", "--batch", input="".join(f"{sha}\n" for sha in shas).encode())
+    blobs: dict[str, bytes] = {}
+    at = 0
+    for sha in shas:  # answers in request order: "<sha> <type> <size>LF<content>LF"
+        end = out.find(b"\n", at)
+        header = out[at:end].split() if end >= 0 else []
+        if len(header) != 3:
+            if header[-1:] == [b"missing"]:
+                raise ExpflowError(f"git object {sha} is missing from the repository")
+            raise ExpflowError(f"git cat-file: unexpected answer for {sha}")
+        if header[1] != b"blob":
+            raise ExpflowError(f"git object {sha} is a {header[1].decode()}, not a blob")
+        size = int(header[2])
+        blobs[sha] = out[end + 1 : end + 1 + size]
+        at = end + 2 + size
+        if out[at - 1 : at] != b"\n" or len(blobs[sha]) != size:
+            raise ExpflowError(f"git cat-file: answer for {sha} cut short")
+    return blobs
+
+
+def _index_listing(out: bytes) -> tuple[list[str], dict[str, str]]:
+    """`ls-files -s -z` output: every path once, in order, and the blob id of each stage-0
+    entry but a submodule's. Records are `<mode> SP <id> SP <stage> TAB <path>` with a
+    six-digit mode and a one-digit stage, so the fields are sliced at the widths of the
+    first record (checked on every one) instead of split: a 2,000-run sweep's index has
+    4,000 entries, and every hook with many files lists it (issue 18)."""
+    from expflow_git.gitstore import GITLINK
+
+    records = out.decode("utf-8", "surrogateescape").split("\0")[:-1]
+    tab = records[0].find("\t") if records else 0
+    shaped = (r[tab : tab + 1] == "\t" and r[6:7] == " " == r[tab - 2 : tab - 1] for r in records)
+    if tab < 10 or not all(shaped):
+        raise ExpflowError("git ls-files: unexpected output")
+    paths = [r[tab + 1 :] for r in records]
+    ids = {r[tab + 1 :]: r[7 : tab - 2] for r in records if r[tab - 1] == "0"}
+    for r in records:
+        if r.startswith(GITLINK):  # names a commit, not a blob (rare: dropped after)
+            ids.pop(r[tab + 1 :], None)
+    return list(dict.fromkeys(paths)) if len(ids) < len(paths) else paths, ids

@@ -81,7 +81,7 @@ _Keyed = tuple[tuple[int, int], Finding]  # (phase, position), finding
 
 
 def _scope(
-    ws: Workspace, policy: Policy, paths: Sequence[str], rels: list[str]
+    ws: Workspace, policy: Policy, paths: Sequence[str], rels: list[tuple[str, Kind | None]]
 ) -> tuple[Lookup, list[_Doc]]:
     """Where the documents not given are looked up, and the documents to check.
 
@@ -89,8 +89,9 @@ def _scope(
     would commit); with --staged, of the index. A changed policy can invalidate any
     committed document: given the policy, every document of the index is re-checked.
     """
-    every = not paths or ws.rel(ws.policy_path) in rels
-    given = [(rel, kind) for rel in rels if (kind := policy.kind_of(rel))]
+    policy_rel = ws.rel(ws.policy_path)
+    every = not paths or any(rel == policy_rel for rel, _ in rels)
+    given = [(rel, kind) for rel, kind in rels if kind]
     if ws.git is None:
         lookup = Lookup(Source.FOLDER, ws.root, policy, lambda: walk_files(ws.root, strict=False))
     elif not paths and not ws.staged:
@@ -147,11 +148,14 @@ def _check_part(
         doc, findings = check_document(kind, rel, data, policy)
         if isinstance(doc, Experiment):
             experiments[doc.id] = doc
-            findings += _duplicate_findings(doc, lookup) + _orphan_findings(doc, lookup)
+            findings += _duplicate_findings(doc, lookup)
+            if doc.status is not Status.SUCCESS:
+                findings += _orphan_findings(doc, lookup)
         elif isinstance(doc, Result):
             results.append((i, doc))
             findings += required_metric_findings(doc, policy)
-        keyed.extend(((0, i), finding) for finding in findings)
+        if findings:  # nearly never: no generator made per document
+            keyed.extend(((0, i), finding) for finding in findings)
     for i, res in results:
         keyed.extend(((1, i), finding) for finding in _duplicate_result_findings(res, lookup))
     for i, res in results:
@@ -160,19 +164,23 @@ def _check_part(
     return checked, keyed
 
 
-def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[str]:
-    """The paths relative to the root; a directory stands for every file below it.
+def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[str, Kind | None]]:
+    """The paths relative to the root, each with the kind of document the policy names it
+    (classified once: a sweep gives thousands); a directory stands for every file below it.
 
     A `.json` path the policy names as a document is taken for a file without a
     look at the disk (a directory there is then refused as not a regular file).
     """
-    out: list[str] = []
+    out: list[tuple[str, Kind | None]] = []
+    kind_of = policy.kind_of
     for p in paths:
         rel = ws.rel(p)
-        if not (rel.endswith(".json") and policy.kind_of(rel)) and os.path.isdir(p):
-            out.extend(ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
+        kind = kind_of(rel) if rel.endswith(".json") else None
+        if kind is None and os.path.isdir(p):
+            subs = (ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
+            out.extend((sub, kind_of(sub)) for sub in subs)
         else:
-            out.append(rel)
+            out.append((rel, kind if kind is not None else kind_of(rel)))
     return out
 
 

@@ -153,6 +153,9 @@ class Rule:
 
 @dataclass(frozen=True)
 class WalkForward:
+    """The walk-forward check (docs/spec.md §6.2 item 6): `metric` against itself on `split`
+    over the top `top_n` feasible runs, and the holdout budget."""
+
     metric: str
     split: str
     top_n: int = 10
@@ -163,6 +166,8 @@ class WalkForward:
 
 @dataclass(frozen=True)
 class Ranking:
+    """How the leaderboard sorts: by `sort_by`, then the tie-breaks."""
+
     sort_by: str
     descending: bool
     tie_break: tuple[str, ...] = ()
