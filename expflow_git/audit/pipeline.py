@@ -168,7 +168,14 @@ def check_tree(
                     "commit one (expflow-git init) or pass --policy"
                 )
             policy_entry = here
-            policy = load_policy_bytes(reader.read(here.sha), path=policy_path)
+            # With the cache, a policy checked before is read back without the YAML
+            # parser (~30 ms), as the hooks do (policy/load.py; re-validated on use).
+            policy = load_policy_bytes(
+                reader.read(here.sha),
+                path=policy_path,
+                cache_dir=git.git_dir / "expflow" if use_cache else None,
+                warn=warn,
+            )
         else:
             ref_sha, policy_entry, policy = _trusted_policy(git, reader, policy_ref, policy_path)
             proposal, problems = _proposal(reader, here, policy_entry, policy)
