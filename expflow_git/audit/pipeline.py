@@ -1,8 +1,9 @@
 """The audit: read a commit's tree through git objects → check → rank → an Audit value.
 
 Only committed bytes are read (never the working tree), all of them through
-one `git cat-file --batch` stream, and each blob is parsed, checked and
-scanned as it arrives so that no more than one raw document is held at once.
+`git cat-file --batch` (this process's stream, and one per cold-read worker:
+parallel.py), and each blob is parsed, checked and scanned as it arrives, so that
+no more than one raw document per process is held at once.
 """
 
 from __future__ import annotations
