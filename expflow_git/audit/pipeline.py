@@ -297,9 +297,12 @@ def _read_documents(
             if progress is not None:
                 progress(done, total)
         flush()
+    # In path order first: the integrity checks sort by path again, which is then one
+    # pass over a sorted list, not a second n log n sort of a million documents.
+    experiments, results = by_path(tree.experiments), by_path(tree.results)
     findings = tree.findings
-    findings.extend(integrity_findings(tree.experiments, tree.results, policy))
-    findings.extend(tree_findings(tree.corrections, (e.id for e in tree.experiments)))
+    findings.extend(integrity_findings(experiments, results, policy))
+    findings.extend(tree_findings(tree.corrections, (e.id for e in experiments)))
     inputs = Leaves(tree.leaf_paths, tree.leaf_digests, tree.width)
     if "" in tree.leaf_paths:  # every document's blob is consumed: a slot left empty is a bug
         raise RuntimeError("audit: a document was listed but never read")
@@ -312,8 +315,8 @@ def _read_documents(
         policy_blob=policy_entry.sha,
         inputs=inputs,
         findings=tuple(findings),
-        experiments=tuple(by_path(tree.experiments)),
-        results=tuple(by_path(tree.results)),
+        experiments=tuple(experiments),
+        results=tuple(results),
         corrections=tuple(by_path(tree.corrections)),
         spellings=tree.spellings,
     )

@@ -72,8 +72,15 @@ def rank(verdicts: Sequence[RunVerdict], keys: SortKeys) -> Leaderboard:
             next_rank += 1
         else:
             runs.append(RankedRun(v, None))
-    # best_any: the same order without the feasibility group (what `best_any` computes).
-    top = min((key[1:] for key, v in keyed if sort_metric in v.metrics), default=None)
+    # best_any: the same order without the feasibility group (what `best_any` computes):
+    # the first ranked run, or an infeasible run with the metric that sorts before it.
+    ranked = next((key[1:] for key, v in keyed if key[0] == 0), None)
+    top = min(
+        (key[1:] for key, v in keyed if key[0] == 2 and sort_metric in v.metrics),
+        default=ranked,
+    )
+    if ranked is not None and top is not None:
+        top = min(top, ranked)
     return Leaderboard(
         sort_by=sort_metric,
         descending=descending,
