@@ -5,7 +5,7 @@ bytes each, one commit packed as a clone is. The floor is floor.py with orjson
 (one `git ls-tree -r -z`, one `git cat-file --batch --buffer`, every JSON blob
 parsed). Goals, as ratios measured in the same run: warm audit ≤ 3× the floor,
 cold (`--no-cache`) ≤ 6×, at 20k and 100k runs; peak RSS at 100k < 400 MiB.
-With `--million` (or EXPFLOW_BENCH_MILLION=1; long: ~10–20 min, 2M documents):
+With `--million` (or EXPFLOW_BENCH_MILLION=1; long: ~5 min to build, ~6 min to run, 2M documents):
 1M runs, peak RSS < 2 GiB and cold seconds per document ≤ 1.2× the 100k figure.
 """
 
