@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 EXPERIMENT_SCHEMA = "expflow/experiment@1"
@@ -32,8 +33,8 @@ _STATUS = {s.value: s for s in Status}  # faster than Status(value); KeyError if
 
 
 # Shared values where a million runs would each hold an equal copy (an audit keeps
-# every record's and result's value): never mutated, as the documents are frozen.
-NO_PARAMS: Mapping[str, Scalar] = {}
+# every record's and result's value): read-only views, so no caller can change them for all.
+NO_PARAMS: Mapping[str, Scalar] = MappingProxyType({})
 _TAGS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
@@ -79,8 +80,8 @@ class Experiment:
 
 
 # The splits of a result that has none: one shared empty mapping, not a dict per result
-# (64 bytes each: 64 MB at a million runs). Never mutated: a Result is a frozen value.
-NO_SPLITS: Mapping[str, Mapping[str, float]] = {}
+# (64 bytes each: 64 MB at a million runs); read-only, as NO_PARAMS.
+NO_SPLITS: Mapping[str, Mapping[str, float]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import os
 import pickle
 import signal
 import struct
+import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Generic, NamedTuple, TypeVar
@@ -27,7 +28,10 @@ from expflow_git.workers import reap
 P = TypeVar("P")
 R = TypeVar("R")
 
-_LENGTH = struct.Struct("<Q")  # every message: its length, then its pickle
+_LENGTH = struct.Struct("<Q")
+# How long `close` lets an idle child run its `finish` (close its own git stream) before
+# it is killed: milliseconds are enough; a child stuck in work is not waited for longer.
+FINISH_SECONDS = 2.0  # every message: its length, then its pickle
 
 
 class _Child(NamedTuple):
@@ -111,10 +115,11 @@ class ForkPool(Generic[P, R]):
                 self._drop(i, child)
 
     def close(self) -> None:
-        """End every child: its pipe closed (its loop ends), then reaped."""
+        """End every child: its pipe closed, so its loop ends and `finish` runs (a child
+        still busy after FINISH_SECONDS is killed), then reaped."""
         for i, child in enumerate(self._children or ()):
             if child is not None:
-                self._drop(i, child)
+                self._drop(i, child, grace=FINISH_SECONDS)
         self._children = []
 
     def _fork(self) -> _Child | None:
@@ -178,12 +183,22 @@ class ForkPool(Generic[P, R]):
         self._drop(slot, child)
         return None
 
-    def _drop(self, slot: int, child: _Child) -> None:
-        """End a child; its slot stays empty, so later slots keep their children."""
+    def _drop(self, slot: int, child: _Child, grace: float = 0.0) -> None:
+        """End a child (at once, or given `grace` seconds to end on its own); its slot
+        stays empty, so later slots keep their children."""
         if self._children is not None:
             self._children[slot] = None
         os.close(child.to_child)
         os.close(child.from_child)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(child.pid, os.WNOHANG)
+            except ChildProcessError:  # no status to be had (SIGCHLD ignored)
+                return
+            if pid:
+                return  # it ended on its own, after its `finish`
+            time.sleep(0.001)
         reap(child.pid, kill=True)
 
 

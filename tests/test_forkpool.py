@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +108,25 @@ def test_a_discarded_submit_leaves_no_stale_answer() -> None:
         answers = pool.map([[1], [2]])
     assert [[sq for sq, _ in a] for a in answers] == [[1], [4]]
     assert answers[1][0][1] == os.getpid()  # the ended child's slot is done here
+
+
+def test_close_lets_every_child_run_its_finish(tmp_path: Path) -> None:
+    """`finish` (the audit's children close their own git stream with it) runs in every
+    child when the pool is closed, not only in those that happened to see the pipe's
+    end before being killed (found by review: 1 of 3 ran it)."""
+
+    def finish() -> None:
+        time.sleep(0.05)  # as closing a git stream takes a moment
+        (tmp_path / f"finished-{os.getpid()}").write_text("x")
+
+    with ForkPool(_double, 4, finish=finish) as pool:
+        assert pool.map([1, 2, 3, 4]) == [2, 4, 6, 8]
+        children = [c.pid for c in pool._children or () if c is not None]
+    assert len(children) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"finished-{pid}" for pid in children
+    )
+
+
+def _double(part: int) -> int:
+    return part * 2

@@ -5,10 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from helpers_audit import add_run, commit_all, git, m, new_repo, write
+from helpers_audit import (
+    STUDY,
+    add_run,
+    clean_env,
+    commit_all,
+    experiment,
+    git,
+    m,
+    new_repo,
+    result,
+    run_cli,
+    write,
+)
 
 from expflow_git.audit.leaves import InputLeaf, Leaves
 from expflow_git.audit.pipeline import check_tree
@@ -124,3 +138,109 @@ def test_blobs_of_some_paths() -> None:
     )
     assert leaves.blobs({"c", "a", "zz"}) == {"a": "01" * 20, "c": "00" * 20}
     assert leaves.blobs(()) == {}
+
+
+# Crafted trees (review of issue 18's third pass): a tree object written --literally,
+# its entries out of order and a name twice, and names that are not UTF-8. The
+# --no-cache report (the ground truth), the cold one that fills the cache and the warm
+# one must be the same bytes, and `verify --repo` must recompute them.
+
+
+def _git_bytes(repo: Path, *args: str, data: bytes | None = None) -> bytes:
+    return subprocess.run(
+        ["git", *args], cwd=repo, input=data, capture_output=True, check=True, env=clean_env()
+    ).stdout
+
+
+def _object(repo: Path, data: bytes, kind: str = "blob") -> str:
+    args = ["hash-object", "-t", kind, "--literally", "-w", "--stdin"]
+    return _git_bytes(repo, *args, data=data).decode().strip()
+
+
+def _tree_object(repo: Path, entries: list[tuple[str, bytes, str]]) -> str:
+    raw = b"".join(
+        mode.encode() + b" " + name + b"\0" + bytes.fromhex(sha) for mode, name, sha in entries
+    )
+    return _object(repo, raw, "tree")
+
+
+def _crafted(tmp_path: Path, twice: bool) -> tuple[Path, str]:
+    repo = new_repo(tmp_path / "repo")
+    for i in range(3):
+        add_run(repo, f"run-{i}", m(40 + i))
+    commit_all(repo)
+
+    def record(i: str) -> str:
+        return _object(repo, json.dumps(experiment(i)).encode())
+
+    def outcome(i: str) -> str:
+        return _object(repo, json.dumps(result(i, m(50))).encode())
+
+    records = [
+        ("100644", b"z.json", record("z")),
+        ("100644", b"a.json", record("a")),
+        ("100644", b"\xff\xfe.json", record("x")),
+        *([("100644", b"a.json", record("a2"))] if twice else []),
+        ("100644", b"\xc3\xa9.json", record("e")),
+    ]
+    results = [("100644", b"z.json", outcome("z")), ("100644", b"a.json", outcome("a"))]
+    study_e = _tree_object(repo, [("40000", STUDY.encode(), _tree_object(repo, records))])
+    study_r = _tree_object(repo, [("40000", STUDY.encode(), _tree_object(repo, results))])
+    policy = _git_bytes(repo, "rev-parse", "HEAD:expflow.yaml").decode().strip()
+    root = _tree_object(
+        repo,
+        [
+            ("40000", b"results", study_r),
+            ("100644", b"expflow.yaml", policy),
+            ("40000", b"experiments", study_e),
+        ],
+    )
+    head = _git_bytes(repo, "rev-parse", "HEAD").decode().strip()
+    commit = _git_bytes(repo, "commit-tree", root, "-p", head, "-m", "crafted").decode().strip()
+    _git_bytes(repo, "update-ref", "HEAD", commit)
+    return repo, commit
+
+
+def _three_reports(repo: Path, rev: str, jobs: str) -> list[bytes]:
+    out = []
+    for args in (["--no-cache"], [], []):  # ground truth, cold filling the cache, warm
+        path = repo.parent / "r.json"
+        res = run_cli(
+            ["audit", "--rev", rev, "--out", str(path), *args], repo, {"EXPFLOW_JOBS": jobs}
+        )
+        assert "Traceback" not in res.err, res
+        out.append(path.read_bytes())
+        ver = run_cli(["verify", str(path), "--allow-unsigned", "--repo", "."], repo)
+        assert "FAIL repo" not in ver.out and "FAIL entries" not in ver.out, ver.out
+    return out
+
+
+@pytest.mark.parametrize("twice", [False, True])
+def test_a_crafted_tree_gives_one_report_cold_warm_and_without_cache(
+    tmp_path: Path, twice: bool
+) -> None:
+    repo, commit = _crafted(tmp_path, twice)
+    for jobs in ("1", "2"):
+        ground, cold, warm = _three_reports(repo, commit, jobs)
+        assert ground == cold == warm
+
+
+def test_verify_accepts_the_report_of_a_path_that_is_not_utf8(tmp_path: Path) -> None:
+    """A record at a path that is not UTF-8 (any pull request can add one): the report
+    writes the path as `clean` spells it (`\\udcff` as text) and verify checks the
+    order of those texts' bytes, so the leaves are sorted by them too. Before, `verify
+    --repo` rejected the audit's own report: "input leaves are not sorted" (review)."""
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "run-0", m(40))
+    add_run(repo, "run-1", m(41))
+    folder = os.fsencode(repo / "experiments" / STUDY)
+    with open(folder + b"/\xff.json", "wb") as fh:
+        fh.write(json.dumps(experiment("x")).encode())
+    commit_all(repo)
+    path = repo.parent / "r.json"
+    res = run_cli(["audit", "--no-cache", "--out", str(path)], repo)
+    assert "Traceback" not in res.err, res
+    ver = run_cli(["verify", str(path), "--allow-unsigned", "--repo", "."], repo)
+    assert ver.code == 0, ver.out + ver.err
+    assert "FAIL inputs" not in ver.out
+    assert ver.out.rstrip().endswith("VERIFIED")

@@ -32,7 +32,7 @@ from expflow_git.checks import (
 )
 from expflow_git.corrections import Correction, tree_findings
 from expflow_git.documents import Experiment, Result
-from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Commit, Git, TreeEntry
 from expflow_git.heap import no_cyclic_gc
@@ -111,6 +111,13 @@ def verdict_passes(
 def path_key(path: str) -> bytes:
     """Sort paths by their bytes, as git does."""
     return path.encode("utf-8", "surrogateescape")
+
+
+def leaf_key(path: str) -> bytes:
+    """The order of the report's input leaves: by the bytes of the path as the report
+    writes it (`clean`: an undecodable byte as the text `\\udcff`), which is what
+    `verify` checks; the same as `path_key` for every path that is UTF-8."""
+    return clean(path).encode("utf-8")
 
 
 _PATH = operator.attrgetter("path")
@@ -307,7 +314,7 @@ def _read_documents(
     if "" in tree.leaf_paths:  # every document's blob is consumed: a slot left empty is a bug
         raise RuntimeError("audit: a document was listed but never read")
     if not tree.in_order:
-        inputs = inputs.reordered(path_key)
+        inputs = inputs.reordered(leaf_key)
     findings.sort(key=_finding_key)
     return TreeCheck(
         commit=commit,
