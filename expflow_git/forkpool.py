@@ -28,10 +28,10 @@ from expflow_git.workers import reap
 P = TypeVar("P")
 R = TypeVar("R")
 
-_LENGTH = struct.Struct("<Q")
+_LENGTH = struct.Struct("<Q")  # every message: its length, then its pickle
 # How long `close` lets an idle child run its `finish` (close its own git stream) before
 # it is killed: milliseconds are enough; a child stuck in work is not waited for longer.
-FINISH_SECONDS = 2.0  # every message: its length, then its pickle
+FINISH_SECONDS = 2.0
 
 
 class _Child(NamedTuple):

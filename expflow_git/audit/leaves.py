@@ -5,7 +5,8 @@ A leaf is a path and two digests: the document's SHA-256 and its git blob id. An
 audit of a million runs holds two million of them until the report is written, so
 `Leaves` keeps the paths (shared with the documents) and one bytearray of digests,
 not an object per leaf (~160 bytes each). The tree listing gives each document its
-slot in path order before any blob is read, so nothing is sorted afterwards.
+slot in path order before any blob is read, so nothing is sorted afterwards (unless
+git's order is not the report's: a path that is not ASCII, see pipeline.leaf_key).
 """
 
 from __future__ import annotations
@@ -20,12 +21,6 @@ class InputLeaf(NamedTuple):
     path: str
     digests: bytes  # its SHA-256 (32 bytes), then its git blob id
 
-    @classmethod
-    def of(cls, path: str, git_blob: str, sha256: str) -> InputLeaf:
-        """From hex digests; ValueError unless `sha256` is 32 bytes of hex (it may come
-        from an edited cache record, and must not shift bytes into the blob id)."""
-        return cls(path, digests_of(git_blob, sha256))
-
     @property
     def git_blob(self) -> str:
         return self.digests[32:].hex()
@@ -35,13 +30,15 @@ class InputLeaf(NamedTuple):
         return self.digests[:32].hex()
 
     def as_json(self) -> dict[str, str]:
+        """The leaf as the report writes it (report/encode.py spells the same bytes)."""
         from expflow_git.errors import clean
 
         return {"path": clean(self.path), "gitBlob": self.git_blob, "sha256": self.sha256}
 
 
 def digests_of(git_blob: str, sha256: str) -> bytes:
-    """A leaf's digests from hex; ValueError unless `sha256` is 64 hex digits."""
+    """A leaf's digests from hex; ValueError unless `sha256` is 64 hex digits (it may
+    come from an edited cache record, and must not shift bytes into the blob id)."""
     digest = bytes.fromhex(sha256)
     if len(sha256) != 64 or len(digest) != 32:
         raise ValueError("a SHA-256 is 64 hex digits")
