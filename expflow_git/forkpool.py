@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import signal
 import struct
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Generic, NamedTuple, TypeVar
 
-from expflow_git.workers import reap
+from expflow_git.workers import fork_child, reap
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -133,32 +132,27 @@ class ForkPool(Generic[P, R]):
             os.close(down_read)
             os.close(down_write)
             return None
-        # Ctrl-C reaches every process of the group: held until the child is inside the
-        # guard that ends it, so it can never unwind into the parent's code.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            pid = os.fork()
-        except OSError:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        siblings = [
+            fd for c in filter(None, self._children or ()) for fd in (c.to_child, c.from_child)
+        ]
+
+        def child() -> int:
+            os.close(down_write)
+            os.close(up_read)
+            for fd in siblings:
+                os.close(fd)
+            try:
+                _serve(self.work, down_read, up_write)
+            finally:
+                if self.finish is not None:
+                    self.finish()
+            return 0
+
+        pid = fork_child(child)
+        if pid is None:
             for fd in (down_read, down_write, up_read, up_write):
                 os.close(fd)
             return None
-        if pid == 0:  # the child: never returns, never runs the parent's cleanup or output
-            try:
-                signal.pthread_sigmask(signal.SIG_SETMASK, held)
-                os.close(down_write)
-                os.close(up_read)
-                for sibling in filter(None, self._children or ()):
-                    os.close(sibling.to_child)
-                    os.close(sibling.from_child)
-                try:
-                    _serve(self.work, down_read, up_write)
-                finally:
-                    if self.finish is not None:
-                        self.finish()
-            finally:
-                os._exit(0)
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(down_read)
         os.close(up_write)
         return _Child(pid, down_write, up_read)

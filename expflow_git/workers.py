@@ -77,28 +77,44 @@ def _fork(work: Callable[[P], R], part: P, siblings: list[int]) -> tuple[int, in
         read_end, write_end = os.pipe()
     except OSError:
         return None
-    # Ctrl-C reaches every process of the group: held until the child is inside the
-    # guard that ends it, so it can never unwind into the parent's code.
+
+    def child() -> int:
+        for fd in (read_end, *siblings):
+            os.close(fd)
+        return _send(work(part), write_end)
+
+    pid = fork_child(child)
+    if pid is None:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    os.close(write_end)
+    return pid, read_end
+
+
+def fork_child(child: Callable[[], int]) -> int | None:
+    """Fork a process that runs `child()` and exits with the status it returns (1 if it
+    raises): it never returns into the parent's code, cleanup or output. The parent gets
+    its pid, or None when no process is to be had.
+
+    Ctrl-C reaches every process of the group: SIGINT and SIGTERM are held until the
+    child is inside the guard that ends it, so it can never unwind into the parent's code.
+    """
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         pid = os.fork()
     except OSError:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        os.close(read_end)
-        os.close(write_end)
         return None
-    if pid == 0:  # the child: never returns, never runs the parent's cleanup or output
+    if pid == 0:
         status = 1
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            for fd in (read_end, *siblings):
-                os.close(fd)
-            status = _send(work(part), write_end)
+            status = child()
         finally:
             os._exit(status)
     signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    os.close(write_end)
-    return pid, read_end
+    return pid
 
 
 def _send(answer: R, fd: int) -> int:
