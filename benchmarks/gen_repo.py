@@ -46,7 +46,7 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -578,32 +578,30 @@ def write_plain(dest: Path, spec: Spec) -> Manifest:
     return man
 
 
-def write_git(dest: Path, spec: Spec, *, checkout: bool) -> Manifest:
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(dest), *args], check=True)
-
-    dest.mkdir(parents=True, exist_ok=True)
-    git("init", "-q", "-b", "main")
-    git("config", "user.name", "bench")
-    git("config", "user.email", "bench@example.invalid")
-    git("config", "commit.gpgsign", "false")
+def fast_import(
+    dest: Path, documents: Iterable[tuple[str, bytes]], message: str, when: str
+) -> None:
+    """`git init` in the folder `dest` and one commit of `documents` (path, bytes) on
+    `main` by `git fast-import`: the blobs first (streamed straight into its pack), then
+    one commit naming them by mark, with a fixed identity and date `when` (same input,
+    same commit id). Not packed further: the caller repacks as it wants."""
+    git_in(dest, "init", "-q", "-b", "main")
+    git_in(dest, "config", "user.name", "bench")
+    git_in(dest, "config", "user.email", "bench@example.invalid")
+    git_in(dest, "config", "commit.gpgsign", "false")
     proc = subprocess.Popen(
         ["git", "-C", str(dest), "fast-import", "--quiet", "--done"],
         stdin=subprocess.PIPE,
     )
     assert proc.stdin is not None
     out = proc.stdin
-    when = f"{1_796_000_000 + spec.seed % 86400} +0000"
-    # Blobs first, then one commit that names them by mark: fast-import
-    # streams blobs straight into its pack.
     paths: list[str] = []
-    man = Manifest(spec)
-    for mark, (path, data) in enumerate(generate(spec, man), 1):
+    for mark, (path, data) in enumerate(documents, 1):
         out.write(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)))
         out.write(data)
         out.write(b"\n")
         paths.append(path)
-    msg = f"Synthetic experiments: {spec.runs} runs over {spec.studies} studies\n".encode()
+    msg = message.encode()
     out.write(b"commit refs/heads/main\n")
     out.write(f"author bench <bench@example.invalid> {when}\n".encode())
     out.write(f"committer bench <bench@example.invalid> {when}\n".encode())
@@ -614,11 +612,23 @@ def write_git(dest: Path, spec: Spec, *, checkout: bool) -> Manifest:
     out.close()
     if proc.wait() != 0:
         raise SystemExit("git fast-import failed")
-    git("repack", "-adq")
-    git("gc", "-q")
+
+
+def write_git(dest: Path, spec: Spec, *, checkout: bool) -> Manifest:
+    dest.mkdir(parents=True, exist_ok=True)
+    man = Manifest(spec)
+    message = f"Synthetic experiments: {spec.runs} runs over {spec.studies} studies\n"
+    fast_import(dest, generate(spec, man), message, f"{1_796_000_000 + spec.seed % 86400} +0000")
+    git_in(dest, "repack", "-adq")
+    git_in(dest, "gc", "-q")
     if checkout:
-        git("reset", "-q", "--hard", "main")
+        git_in(dest, "reset", "-q", "--hard", "main")
     return man
+
+
+def git_in(dest: Path, *args: str) -> None:
+    """Run git in the repository at `dest`; fail the build if it fails."""
+    subprocess.run(["git", "-C", str(dest), *args], check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
