@@ -11,6 +11,14 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from pathlib import Path
+
+
+def state_dir(git_dir: Path) -> Path:
+    """Where this machine's expflow-git state lives in a repository: remembered policies,
+    and the audit's per-blob cache under `cache/`."""
+    return git_dir / "expflow"
+
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 

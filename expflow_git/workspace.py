@@ -95,7 +95,9 @@ class Workspace:
 
     def cache_dir(self) -> Path | None:
         """Where checked policies are remembered (inside the git directory)."""
-        return self.git.git_dir / "expflow" if self.git is not None else None
+        from expflow_git.localcache import state_dir
+
+        return state_dir(self.git.git_dir) if self.git is not None else None
 
     def tracked_paths(self) -> list[str]:
         """Every path in the index (in a repository), else every file below the root."""

@@ -35,6 +35,7 @@ from typing import Any
 
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
+from expflow_git.localcache import state_dir
 
 # 9: records keep their `reason` (issue 16); 8: results may hold series (issue 19);
 # 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes, symlinks
@@ -62,7 +63,7 @@ class BlobCache:
         """The cache of one policy: its bytes and its path (findings name the policy file)."""
         key = hashlib.sha256(f"{policy_digest}\0{policy_path}".encode()).hexdigest()
         return cls(
-            git_dir / "expflow" / "cache" / f"{__version__}-{key[:16]}", policy_digest, policy_path
+            state_dir(git_dir) / "cache" / f"{__version__}-{key[:16]}", policy_digest, policy_path
         )
 
     def _shard(self, sha: str) -> dict[str, Any]:

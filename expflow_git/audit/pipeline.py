@@ -36,6 +36,7 @@ from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Commit, Git, TreeEntry
 from expflow_git.heap import no_cyclic_gc
+from expflow_git.localcache import state_dir
 from expflow_git.policy.diff import PolicyProposal, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import DEFAULT_POLICY_PATH, Gate, Policy
@@ -181,7 +182,7 @@ def check_tree(
             policy = load_policy_bytes(
                 reader.read(here.sha),
                 path=policy_path,
-                cache_dir=git.git_dir / "expflow" if use_cache else None,
+                cache_dir=state_dir(git.git_dir) if use_cache else None,
                 warn=warn,
             )
         else:
