@@ -13,6 +13,7 @@ from expflow_git.policy.model import Gate, Op
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.markup import num as _n
 from expflow_git.render.markup import short as _short
+from expflow_git.render.markup import svg_open
 from expflow_git.render.numbers import readable, readable_column
 from expflow_git.render.table import exact_number
 from expflow_git.render.view import Row, View, fmt_number
@@ -217,11 +218,7 @@ def metric_chart(view: View) -> str:
         + ". "
         + axis_note
     )
-    out = [
-        f'<svg viewBox="0 0 {width} {_n(height)}" width="{width}" height="{_n(height)}" '
-        f'role="img" aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="chart-title">{_e(title)}</title><desc id="chart-desc">{_e(desc)}</desc>',
-    ]
+    out = [svg_open(width, _n(height), "chart", title, desc)]
     for t in thresholds:
         out.append(_failing_zone(t, x, top, plot_h))
     bottom = top + plot_h

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.markup import num as _n
 from expflow_git.render.markup import short as _short
+from expflow_git.render.markup import svg_open
 from expflow_git.render.view import View, fmt_number
 from expflow_git.series import Points
 
@@ -82,15 +83,11 @@ def _chart(index: int, metric: str, view: View) -> str:
         return f"{_n(px)},{_n(py)}"
 
     bottom, right = _TOP + plot_h, _LEFT + plot_w
-    title_id, desc_id = f"curve-{index}-title", f"curve-{index}-desc"
     desc = f"{metric} against step for {len(lines)} run(s): " + ", ".join(
         f"{run_id} ({len(pts)} point(s) drawn)" for _, run_id, pts in lines
     )
     out = [
-        f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
-        f'aria-labelledby="{title_id} {desc_id}" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="{title_id}">{_e(metric)} per step</title>'
-        f'<desc id="{desc_id}">{_e(desc)}</desc>',
+        svg_open(_W, _H, f"curve-{index}", f"{metric} per step", desc),
         f'<line class="axis" x1="{_LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}"/>',
         f'<line class="axis" x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{bottom}"/>',
         f'<text class="tick" x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end">'

@@ -38,3 +38,14 @@ def name(text: str) -> str:
     """An escaped identifier (a metric's name, a param's) that may break after its `_`,
     `.`, `/` and `-` (`<wbr>`): `train_time_min` wraps in a narrow column header."""
     return _JOINS.sub(r"\1<wbr>", esc(text))
+
+
+def svg_open(width: object, height: object, ident: str, title: str, desc: str) -> str:
+    """An inline chart's opening: the `<svg>` tag sized `width` × `height` (as given),
+    labelled by its `<title id="IDENT-title">` and `<desc id="IDENT-desc">`, which follow
+    (escaped here)."""
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-labelledby="{ident}-title {ident}-desc" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{ident}-title">{esc(title)}</title><desc id="{ident}-desc">{esc(desc)}</desc>'
+    )

@@ -11,6 +11,7 @@ from expflow_git.render.charts import scale, tick_label
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.markup import num as _n
 from expflow_git.render.markup import short as _short
+from expflow_git.render.markup import svg_open
 from expflow_git.render.view import View, fmt_number
 
 MAX_LABELLED_POINTS = 25
@@ -75,11 +76,7 @@ def _scatter(points: Sequence[tuple[str, float, float]], metric: str, split: str
     y = scale(values, top + size, top)
     title = f"{split}/{metric} against {metric}"
     desc = f"Scatter plot of {len(points)} run(s) with the line y = x."
-    out = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-labelledby="walk-title walk-desc" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="walk-title">{_e(title)}</title><desc id="walk-desc">{_e(desc)}</desc>',
-    ]
+    out = [svg_open(width, height, "walk", title, desc)]
     for tick in x.ticks:
         at = _n(x(tick))
         out.append(f'<line class="grid" x1="{at}" y1="{top}" x2="{at}" y2="{top + size}"/>')
