@@ -12,6 +12,7 @@ import click
 from expflow_git.cli.console import PROG, err, progress_bar, warn
 from expflow_git.cli.options import (
     columns_option,
+    format_option,
     policy_option,
     policy_ref_option,
     repo,
@@ -50,13 +51,7 @@ if TYPE_CHECKING:
 @click.option("--top", type=click.IntRange(1), help="Show at most N rows.")
 @where_option
 @columns_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "md", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "md", "csv")
 @policy_option
 @policy_ref_option
 def rank(
@@ -173,13 +168,7 @@ def _policy_change_note(check: TreeCheck) -> None:
     is_flag=True,
     help="Also store the report as a git note (refs/notes/expflow) on the commit.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "md", "github", "sarif"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json", "md", "github", "sarif")
 @click.option(
     "--html",
     "html_path",
@@ -271,13 +260,7 @@ def audit(
 )
 @click.option("--rtol", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any metric regressed.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "md"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "md")
 @policy_option
 def diff_cmd(
     rev_a: str,

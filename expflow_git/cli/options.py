@@ -20,6 +20,14 @@ policy_option = click.option(
     help="Policy file (default: expflow.yaml at the repository root; env EXPFLOW_POLICY).",
 )
 
+
+def format_option(*choices: str) -> Callable[[Any], Any]:
+    """`--format` (into `fmt`): one of `choices`, the first by default."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices)), default=choices[0], show_default=True
+    )
+
+
 policy_ref_option = click.option(
     "--policy-ref",
     metavar="REF",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import click
 
 from expflow_git.cli.console import PROG, guard, warn
+from expflow_git.cli.options import format_option
 from expflow_git.cli.pinsettings import PinSettings, pin_settings
 from expflow_git.errors import ExpflowError
 from expflow_git.pin.store import (
@@ -125,9 +126,7 @@ def clear_cmd(pin: str | None, force: bool) -> None:
 
 
 @pin_group.command("status")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text", "json")
 def status_cmd(fmt: str) -> None:
     """Say whether a PIN is set, where it comes from and how it is hashed (never the hash)."""
     settings = _settings()

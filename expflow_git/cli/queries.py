@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from expflow_git.cli.console import warn
-from expflow_git.cli.options import columns_option, policy_option, where_option
+from expflow_git.cli.options import columns_option, format_option, policy_option, where_option
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError
 
@@ -136,13 +136,7 @@ def note_unknown_study(study: str, known: list[str], command: str) -> None:
 )
 @where_option
 @columns_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "csv", "md"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json", "csv", "md")
 @policy_option
 def list_cmd(
     rev: str | None,
@@ -183,9 +177,7 @@ def list_cmd(
 @click.command("show")
 @click.argument("run_id", metavar="ID")
 @rev_or_work_tree
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text", "json")
 @policy_option
 def show(run_id: str, rev: str | None, fmt: str, policy_path: str | None) -> None:
     """One run: record, result, splits, its verdict with every check, its history (the
@@ -218,13 +210,7 @@ def show(run_id: str, rev: str | None, fmt: str, policy_path: str | None) -> Non
 @click.command("compare")
 @click.argument("run_ids", metavar="ID ID [ID]...", nargs=-1, required=True)
 @rev_or_work_tree
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "md", "csv"]),
-    default="text",
-    show_default=True,
-)
+@format_option("text", "json", "md", "csv")
 @policy_option
 def compare(run_ids: tuple[str, ...], rev: str | None, fmt: str, policy_path: str | None) -> None:
     """Params, metrics and splits of runs side by side; each metric with its delta

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from expflow_git.cli.console import PROG, err, fail, out, warn
-from expflow_git.cli.options import allowed_signers_option, repo
+from expflow_git.cli.options import allowed_signers_option, format_option, repo
 from expflow_git.errors import ExitCode
 
 
@@ -140,9 +140,7 @@ def verify(
     type=click.Path(dir_okay=False),
     help="Write a self-contained HTML scorecard.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True
-)
+@format_option("text", "md")
 @click.option(
     "--public-key",
     "public_keys",
