@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
-from expflow_git.report.encode import Known, _run_piece
-from expflow_git.report.statement import run_entries
+from expflow_git.policy.model import Severity
+from expflow_git.report.encode import Known, _run_piece, outcome_bytes
+from expflow_git.report.statement import outcome_json, run_entries
 from expflow_git.spelling import SPELLING, spell_numbers, spell_run
 
 scalars = (
@@ -129,7 +130,14 @@ outcomes = st.builds(
     unicode_text,
     st.booleans(),
     unicode_text,
+    st.sampled_from(list(Severity)),
 )
+
+
+@given(outcomes)
+def test_check_bytes_are_the_canonical_json_of_the_check(outcome: Outcome) -> None:
+    """A failed check's bytes are written directly (each one's detail is its own)."""
+    assert outcome_bytes(outcome) == rfc8785.dumps(outcome_json(outcome))
 
 
 @settings(max_examples=400, deadline=None)

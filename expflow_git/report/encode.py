@@ -23,6 +23,7 @@ from expflow_git.audit.pipeline import Audit
 from expflow_git.audit.ranking import RankedRun
 from expflow_git.checks import Outcome
 from expflow_git.errors import clean
+from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
 from expflow_git.report.merkle import CHUNK, MerkleTree, leaf_hash_of_canonical
@@ -34,7 +35,6 @@ from expflow_git.report.statement import (
     finding_entry,
     genesis_hash,
     ladder_result,
-    outcome_json,
     rung_json,
     statement_value,
     walk_entry,
@@ -92,10 +92,24 @@ def _outcome_bytes(o: Outcome, known: Known) -> bytes:
     hit = known.get(id(o)) if o.passed else None
     if hit is not None:
         return hit[1]
-    encoded = canonical_json(outcome_json(o))
+    encoded = outcome_bytes(o)
     if o.passed:
         known[id(o)] = (o, encoded)
     return encoded
+
+
+def outcome_bytes(o: Outcome) -> bytes:
+    """`canonical_json(outcome_json(o))`, written directly: a failed check's detail is
+    its own (a value, a bound), so each one is encoded (JCS orders these ASCII keys as
+    written here; a test holds the two together)."""
+    severity = b',"severity":"warning"' if o.severity is Severity.WARNING else b""
+    return b'{"detail":%s,"kind":%s,"name":%s,"passed":%s%s}' % (
+        jcs_string(clean(o.detail)),
+        jcs_string(o.kind.value),
+        jcs_string(o.name),
+        b"true" if o.passed else b"false",
+        severity,
+    )
 
 
 _PASSED = operator.attrgetter("passed")
