@@ -60,34 +60,31 @@ def run_small(bench: Bench, *, million: bool) -> None:
         label = f"{runs // 1000}k runs" if runs < 1_000_000 else "1M runs"
         repeat = 1 if runs >= 1_000_000 else bench.repeat
         print(f"audit, small documents, {label} ({docs} documents):", file=sys.stderr)
-        floor = run.measure(
-            f"floor small {label} (git + orjson)",
-            [
-                str(run.BASE_BIN / "python"),
-                str(run.HERE / "floor.py"),
-                str(repo),
-                "--parser",
-                "orjson",
-            ],
-            repo,
-            repeat,
-        )
         envelope = str(run.OUT / f"audit-small-{runs}.report.json")
         text = run.OUT / f"audit-small-{runs}.txt"
-        timings = {}
-        for mode, extra in (("cold", ["--no-cache"]), ("warm", [])):
-            timings[mode] = run.measure(
-                f"expflow-git audit {'--no-cache' if extra else '(cache)'}, small {label}",
-                [bench.exe, "audit", *extra, "--out", envelope],
-                repo,
-                repeat,
-                env=run.clean_env(expflow=True),
-                stdout=text,
-                expect=AUDIT_DONE,
-            )
-        cold, warm = timings["cold"], timings["warm"]
+        floor_argv = [str(run.BASE_BIN / "python"), str(run.HERE / "floor.py"), str(repo)]
+        floor, cold, warm = run.measure_rounds(
+            [
+                run.Command(
+                    f"floor small {label} (git + orjson)", [*floor_argv, "--parser", "orjson"], repo
+                ),
+                *(
+                    run.Command(
+                        f"expflow-git audit {'--no-cache' if extra else '(cache)'}, small {label}",
+                        [bench.exe, "audit", *extra, "--out", envelope],
+                        repo,
+                        run.clean_env(expflow=True),
+                        text,
+                        AUDIT_DONE,
+                    )
+                    # (the warm command's warm-up fills the cache before the first round)
+                    for extra in (["--no-cache"], [])
+                ),
+            ],
+            repeat,
+        )
         for mode, timing, goal in (("warm (cache)", warm, 3), ("cold (--no-cache)", cold, 6)):
-            ratio = timing.median / floor.median
+            ratio = run.paired_ratio(timing, floor)
             bench.add(
                 f"audit small docs {label} {mode} vs floor",
                 timing.median,
