@@ -46,7 +46,7 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,7 +142,7 @@ def competition_policy() -> str:
     return COMPETITION_POLICY
 
 
-def dump(doc: dict[str, object]) -> bytes:
+def dump(doc: Mapping[str, object]) -> bytes:
     """As `expflow-git new/result` writes documents: two-space indent, final newline."""
     return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 

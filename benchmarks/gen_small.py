@@ -19,7 +19,7 @@ import json
 import random
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from gen_repo import fast_import, git_in  # (beside this file, not a package)
@@ -48,7 +48,7 @@ MODELS = ("fno", "unet", "resnet", "vit")
 HOSTS = ("gpu-a", "gpu-b", "gpu-c", "gpu-d")
 
 
-def dump(doc: dict[str, object]) -> bytes:
+def dump(doc: Mapping[str, object]) -> bytes:
     """As `expflow-git new/result` writes documents: two-space indent, final newline."""
     return (json.dumps(doc, indent=2) + "\n").encode()
 

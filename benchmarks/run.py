@@ -7,9 +7,11 @@ Run it with the interpreter expflow-git is installed in (its ``expflow-git``
 script is taken from beside ``sys.executable``).  Data sets are built once
 with gen_repo.py and cached under benchmarks/out/data/; the baselines
 (check-jsonschema, detect-secrets, orjson for the floor) are installed into
-benchmarks/out/venv-baselines/ when missing.  Every command runs once untimed
-(warm-up), then R times (once, if the warm-up took over SLOW_SECONDS); the
-table shows medians.  Wall time is ``time.perf_counter`` around the child;
+benchmarks/out/venv-baselines/ when missing.  The commands a ratio compares
+run in rounds (measure_rounds): each once untimed (warm-up), then R rounds in
+which each runs once, in turn (one round if a round's warm-ups took over
+SLOW_ROUND_SECONDS); the table shows medians, and each ratio is the median of
+the rounds' ratios.  Wall time is ``time.perf_counter`` around the child;
 peak memory is measured on the warm-up run with ``/usr/bin/time -f %M`` (the
 largest process of the command's tree that was waited for: expflow-git's
 Python, not its git helpers, in practice).
@@ -61,9 +63,7 @@ SCHEMAS = HERE.parent / "schemas"
 RESULT_SCHEMA = str(SCHEMAS / "result.schema.json")
 BASELINE_PACKAGES = ("check-jsonschema", "detect-secrets", "orjson")
 MiB = 1024 * 1024
-# A command whose warm-up takes longer than this is timed once, not --repeat times.
-SLOW_SECONDS = 20.0
-# Commands timed in rounds (measure_rounds) get one round once a round's warm-ups take longer.
+# One timed round (measure_rounds), not --repeat, once a round's warm-ups take longer.
 SLOW_ROUND_SECONDS = 60.0
 GNU_TIME = Path("/usr/bin/time")
 
@@ -203,37 +203,11 @@ def measure_rounds(commands: Sequence[Command], repeat: int) -> list[Timing]:
     return timings
 
 
-def paired_ratio(ours: Timing, base: Timing) -> float:
-    """The median of the rounds' ratios (`measure_rounds`: sample i of both is round i)."""
-    pairs = zip(ours.samples, base.samples, strict=True)
-    return statistics.median(a.seconds / b.seconds for a, b in pairs)
-
-
-def measure(
-    name: str,
-    argv: Sequence[str],
-    cwd: Path,
-    repeat: int,
-    *,
-    env: dict[str, str] | None = None,
-    stdout: Path | None = None,
-    expect: str | None = None,
-) -> Timing:
-    """One untimed warm-up (which also measures peak RSS), then `repeat` timed runs."""
-    env = env or clean_env()
-    timing = Timing(name, list(argv), str(cwd))
-    first, timing.rss_kib = run_once(argv, cwd, env, stdout, rss=True, expect=expect)
-    if first.seconds > SLOW_SECONDS:
-        repeat = 1  # keeps the whole run near 10 minutes while a command is this slow
-    for _ in range(repeat):
-        timing.samples.append(run_once(argv, cwd, env, stdout, expect=expect)[0])
-    print(
-        f"  {name:<44} median {timing.median:8.3f} s  "
-        f"(n={repeat}, peak RSS {timing.rss_mib:6.1f} MiB)",
-        file=sys.stderr,
-        flush=True,
-    )
-    return timing
+def paired_ratio(ours: Timing, *base: Timing) -> float:
+    """The median of the rounds' ratios (`measure_rounds`: sample i of each is round i);
+    several `base` timings are summed round by round (one tool run twice)."""
+    rounds = zip(ours.samples, *(b.samples for b in base), strict=True)
+    return float(statistics.median(a.seconds / sum(b.seconds for b in bs) for a, *bs in rounds))
 
 
 # --------------------------------------------------------------------------- set-up
@@ -424,64 +398,63 @@ class Bench:
             label = f"{runs // 1000}k runs"
             print(f"audit, {label} ({docs} documents):", file=sys.stderr, flush=True)
             floor_py = str(HERE / "floor.py")
-            floor_std = measure(
-                f"floor {label} (git + json)",
-                [sys.executable, floor_py, str(repo), "--parser", "json"],
-                repo,
-                self.repeat,
-            )
-            floor_orj = measure(
-                f"floor {label} (git + orjson)",
-                [str(BASE_BIN / "python"), floor_py, str(repo), "--parser", "orjson"],
-                repo,
-                self.repeat,
-            )
             report = OUT / f"audit-{runs}.txt"
             # The signed-report file is part of the job: every timed audit writes it.
             envelope = str(OUT / f"audit-{runs}.report.json")
-            cold = measure(
-                f"expflow-git audit --no-cache, {label}",
-                [self.exe, "audit", "--no-cache", "--out", envelope],
-                repo,
+            done = r"expflow-git audit: (PASS|FAIL)"
+            floor_std, floor_orj, cold, warm = measure_rounds(
+                [
+                    Command(
+                        f"floor {label} (git + json)",
+                        [sys.executable, floor_py, str(repo), "--parser", "json"],
+                        repo,
+                    ),
+                    Command(
+                        f"floor {label} (git + orjson)",
+                        [str(BASE_BIN / "python"), floor_py, str(repo), "--parser", "orjson"],
+                        repo,
+                    ),
+                    Command(
+                        f"expflow-git audit --no-cache, {label}",
+                        [self.exe, "audit", "--no-cache", "--out", envelope],
+                        repo,
+                        clean_env(expflow=True),
+                        report,
+                        done,
+                    ),
+                    Command(
+                        f"expflow-git audit (cache), {label}",
+                        [self.exe, "audit", "--out", envelope],
+                        repo,
+                        clean_env(expflow=True),
+                        report,
+                        done,
+                    ),
+                ],
                 self.repeat,
-                env=clean_env(expflow=True),
-                stdout=report,
-                expect=r"expflow-git audit: (PASS|FAIL)",
-            )
-            warm = measure(
-                f"expflow-git audit (cache), {label}",
-                [self.exe, "audit", "--out", envelope],
-                repo,
-                self.repeat,
-                env=clean_env(expflow=True),
-                stdout=report,
-                expect=r"expflow-git audit: (PASS|FAIL)",
             )
             found = {
                 (p, ln) for p, ln, rule in expflow_findings(report) if rule == "pin-sha256" and ln
             }
             floor = floor_orj
-            self.add(
-                f"audit {label} cold (--no-cache) vs floor [orjson]",
-                cold.median,
-                floor.median,
-                cold.median / floor.median,
-                "≤ 3×",
-                cold.median <= 3 * floor.median,
-            )
-            self.add(
-                f"audit {label} warm (cache) vs floor [orjson]",
-                warm.median,
-                floor.median,
-                warm.median / floor.median,
-                "≤ 1.5×",
-                warm.median <= 1.5 * floor.median,
-            )
+            for mode, timing, goal in (
+                ("cold (--no-cache)", cold, 3.0),
+                ("warm (cache)", warm, 1.5),
+            ):
+                ratio = paired_ratio(timing, floor)
+                self.add(
+                    f"audit {label} {mode} vs floor [orjson]",
+                    timing.median,
+                    floor.median,
+                    ratio,
+                    f"≤ {goal:g}×",
+                    ratio <= goal,
+                )
             self.add(
                 "  same, cold vs floor [stdlib json]",
                 cold.median,
                 floor_std.median,
-                cold.median / floor_std.median,
+                paired_ratio(cold, floor_std),
                 "",
                 None,
             )
@@ -567,42 +540,37 @@ class Bench:
         ours_env = clean_env(expflow=True, GIT_CEILING_DIRECTORIES=str(root.parent))
         print(f"validate, {n} files:", file=sys.stderr, flush=True)
         ours_out = OUT / "validate-expflow.txt"
-        ours = measure(
-            f"expflow-git validate ({n} files)",
-            [self.exe, "validate", *exps, *ress],
-            root,
-            self.repeat,
-            env=ours_env,
-            stdout=ours_out,
-            expect=r"expflow-git validate: ",
-        )
-        cj = str(BASE_BIN / "check-jsonschema")
+        cj = [str(BASE_BIN / "check-jsonschema"), "--output-format", "json", "--schemafile"]
         cj_exp_out, cj_res_out = OUT / "validate-cj-exp.json", OUT / "validate-cj-res.json"
-        base_exp = measure(
-            f"check-jsonschema experiments ({len(exps)} files)",
+        ours, base_exp, base_res = measure_rounds(
             [
-                cj,
-                "--output-format",
-                "json",
-                "--schemafile",
-                str(SCHEMAS / "experiment.schema.json"),
-                *exps,
+                Command(
+                    f"expflow-git validate ({n} files)",
+                    [self.exe, "validate", *exps, *ress],
+                    root,
+                    ours_env,
+                    ours_out,
+                    r"expflow-git validate: ",
+                ),
+                Command(
+                    f"check-jsonschema experiments ({len(exps)} files)",
+                    [*cj, str(SCHEMAS / "experiment.schema.json"), *exps],
+                    root,
+                    env,
+                    cj_exp_out,
+                ),
+                Command(
+                    f"check-jsonschema results ({len(ress)} files)",
+                    [*cj, RESULT_SCHEMA, *ress],
+                    root,
+                    env,
+                    cj_res_out,
+                ),
             ],
-            root,
             self.repeat,
-            env=env,
-            stdout=cj_exp_out,
-        )
-        base_res = measure(
-            f"check-jsonschema results ({len(ress)} files)",
-            [cj, "--output-format", "json", "--schemafile", RESULT_SCHEMA, *ress],
-            root,
-            self.repeat,
-            env=env,
-            stdout=cj_res_out,
         )
         base = base_exp.median + base_res.median
-        ratio = ours.median / base
+        ratio = paired_ratio(ours, base_exp, base_res)
         self.add(
             f"validate {n} files vs check-jsonschema (2 runs)",
             ours.median,
@@ -653,29 +621,32 @@ class Bench:
         n = len(files)
         print(f"scan, {n} files:", file=sys.stderr, flush=True)
         ours_out = OUT / "scan-expflow.txt"
-        ours = measure(
-            f"expflow-git scan ({n} files)",
-            [self.exe, "scan", *files],
-            root,
-            self.repeat,
-            env=ours_env,
-            stdout=ours_out,
-            expect=r"expflow-git scan: ",
-        )
         ds_out = OUT / "scan-detect-secrets.json"
-        base = measure(
-            f"detect-secrets scan ({n} files)",
-            [str(BASE_BIN / "detect-secrets"), "scan", *files],
-            root,
+        ours, base = measure_rounds(
+            [
+                Command(
+                    f"expflow-git scan ({n} files)",
+                    [self.exe, "scan", *files],
+                    root,
+                    ours_env,
+                    ours_out,
+                    r"expflow-git scan: ",
+                ),
+                Command(
+                    f"detect-secrets scan ({n} files)",
+                    [str(BASE_BIN / "detect-secrets"), "scan", *files],
+                    root,
+                    env,
+                    ds_out,
+                ),
+            ],
             self.repeat,
-            env=env,
-            stdout=ds_out,
         )
         found_ours = {(p, ln) for p, ln, _ in expflow_findings(ours_out) if ln}
         ds = json.loads(ds_out.read_text())["results"]
         found_ds = {(f, s["line_number"]) for f, lst in ds.items() for s in lst}
         r_ours, r_ds = recall(found_ours, man), recall(found_ds, man)
-        ratio = ours.median / base.median
+        ratio = paired_ratio(ours, base)
         full = r_ours["planted_found"] == r_ours["planted"] and r_ours["decoys_flagged"] == 0
         self.add(
             f"scan {n} files vs detect-secrets",
@@ -752,22 +723,25 @@ class Bench:
             and f"experiments/study-000/000-r{i:07d}.json" not in bad
         )
         print(f"one-file hook ({one} in the {runs // 1000}k-run repository):", file=sys.stderr)
-        ours = measure(
-            "expflow-git validate ONE",
-            [self.exe, "validate", one],
-            repo,
+        ours, base, floor = measure_rounds(
+            [
+                Command(
+                    "expflow-git validate ONE",
+                    [self.exe, "validate", one],
+                    repo,
+                    clean_env(expflow=True),
+                    expect=r"expflow-git validate: ",
+                ),
+                Command(
+                    "check-jsonschema ONE",
+                    [str(BASE_BIN / "check-jsonschema"), "--schemafile", RESULT_SCHEMA, one],
+                    repo,
+                ),
+                Command("python -c pass", [sys.executable, "-c", "pass"], repo),
+            ],
             max(self.repeat, 5),
-            env=clean_env(expflow=True),
-            expect=r"expflow-git validate: ",
         )
-        base = measure(
-            "check-jsonschema ONE",
-            [str(BASE_BIN / "check-jsonschema"), "--schemafile", RESULT_SCHEMA, one],
-            repo,
-            max(self.repeat, 5),
-        )
-        floor = measure("python -c pass", [sys.executable, "-c", "pass"], repo, max(self.repeat, 5))
-        ratio = ours.median / base.median
+        ratio = paired_ratio(ours, base)
         self.add(
             "one-file hook: validate ONE vs check-jsonschema",
             ours.median,
@@ -780,7 +754,7 @@ class Bench:
             "  same vs `python -c pass` (floor)",
             ours.median,
             floor.median,
-            ours.median / floor.median,
+            paired_ratio(ours, floor),
             "",
             None,
         )
@@ -1107,8 +1081,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: the code changed during the run (at the end: {end_state})")
     print(
         f"medians of {args.repeat} run(s) after one warm-up (one-file hook: ≥ 5 runs); "
-        "ratio = expflow-git / baseline (for sweep and small: the median of the ratios "
-        "of rounds that run both in turn)"
+        "ratio = expflow-git / baseline, the median of the ratios of rounds that run "
+        "both in turn"
     )
     print()
     print(table(bench.rows))
