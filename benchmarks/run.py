@@ -873,19 +873,15 @@ def sweep_task(bench: Bench) -> None:
     summary = r"expflow-git validate: "
     results_only, records, base = measure_rounds(
         [
-            Command(
-                f"expflow-git validate {runs} results",
-                [bench.exe, "validate", "--", *ress],
-                repo,
-                ours_env,
-                expect=summary,
-            ),
-            Command(
-                f"expflow-git validate {runs} records",
-                [bench.exe, "validate", "--", *exps],
-                repo,
-                ours_env,
-                expect=summary,
+            *(
+                Command(
+                    f"expflow-git validate {runs} {what}",
+                    [bench.exe, "validate", "--", *files],
+                    repo,
+                    ours_env,
+                    expect=summary,
+                )
+                for what, files in (("results", ress), ("records", exps))
             ),
             Command(
                 f"check-jsonschema {runs} records", [cj, "--schemafile", exp_schema, *exps], repo
