@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
-from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.policy.model import Severity
+from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.encode import Known, _run_piece, outcome_bytes
 from expflow_git.report.statement import outcome_json, run_entries
 from expflow_git.spelling import SPELLING, spell_numbers, spell_run
