@@ -189,7 +189,7 @@ def measure_rounds(commands: Sequence[Command], repeat: int) -> list[Timing]:
     for c, env, timing in zip(commands, envs, timings, strict=True):
         first, timing.rss_kib = run_once(c.argv, c.cwd, env, c.stdout, rss=True, expect=c.expect)
         round_seconds += first.seconds
-    # One round while a round is this slow (the million-run audits).
+    # One round while a round is this slow (the million-run audits, detect-secrets).
     for _ in range(1 if round_seconds > SLOW_ROUND_SECONDS else repeat):
         for c, env, timing in zip(commands, envs, timings, strict=True):
             timing.samples.append(run_once(c.argv, c.cwd, env, c.stdout, expect=c.expect)[0])
