@@ -203,6 +203,23 @@ def measure_rounds(commands: Sequence[Command], repeat: int) -> list[Timing]:
     return timings
 
 
+def audit_commands(exe: str, label: str, repo: Path, envelope: str, text: Path) -> list[Command]:
+    """The cold (`--no-cache`) and the warm audit of `repo`, in that order: in rounds, the
+    warm one's warm-up fills the cache before the first round. Every timed audit writes
+    its signed-report file (`envelope`), as the job does; its text goes to `text`."""
+    return [
+        Command(
+            f"expflow-git audit {'--no-cache' if extra else '(cache)'}, {label}",
+            [exe, "audit", *extra, "--out", envelope],
+            repo,
+            clean_env(expflow=True),
+            text,
+            r"expflow-git audit: (PASS|FAIL)",
+        )
+        for extra in (["--no-cache"], [])
+    ]
+
+
 def paired_ratio(ours: Timing, *base: Timing) -> float:
     """The median of the rounds' ratios (`measure_rounds`: sample i of each is round i);
     several `base` timings are summed round by round (one tool run twice)."""
@@ -399,9 +416,7 @@ class Bench:
             print(f"audit, {label} ({docs} documents):", file=sys.stderr, flush=True)
             floor_py = str(HERE / "floor.py")
             report = OUT / f"audit-{runs}.txt"
-            # The signed-report file is part of the job: every timed audit writes it.
             envelope = str(OUT / f"audit-{runs}.report.json")
-            done = r"expflow-git audit: (PASS|FAIL)"
             floor_std, floor_orj, cold, warm = measure_rounds(
                 [
                     Command(
@@ -414,22 +429,7 @@ class Bench:
                         [str(BASE_BIN / "python"), floor_py, str(repo), "--parser", "orjson"],
                         repo,
                     ),
-                    Command(
-                        f"expflow-git audit --no-cache, {label}",
-                        [self.exe, "audit", "--no-cache", "--out", envelope],
-                        repo,
-                        clean_env(expflow=True),
-                        report,
-                        done,
-                    ),
-                    Command(
-                        f"expflow-git audit (cache), {label}",
-                        [self.exe, "audit", "--out", envelope],
-                        repo,
-                        clean_env(expflow=True),
-                        report,
-                        done,
-                    ),
+                    *audit_commands(self.exe, label, repo, envelope, report),
                 ],
                 self.repeat,
             )

@@ -22,8 +22,6 @@ import gen_small
 if TYPE_CHECKING:
     from run import Bench
 
-AUDIT_DONE = r"expflow-git audit: (PASS|FAIL)"
-
 
 def dataset(data: Path, runs: int) -> Path:
     """Build (or reuse, while its manifest matches) the small-document repository."""
@@ -61,27 +59,21 @@ def run_small(bench: Bench, *, million: bool) -> None:
         print(f"audit, small documents, {label} ({docs} documents):", file=sys.stderr)
         envelope = str(run.OUT / f"audit-small-{runs}.report.json")
         text = run.OUT / f"audit-small-{runs}.txt"
-        floor_py = str(run.HERE / "floor.py")
         # (A million runs get one round: measure_rounds sees how long a round takes.)
         floor, cold, warm = run.measure_rounds(
             [
                 run.Command(
                     f"floor small {label} (git + orjson)",
-                    [str(run.BASE_BIN / "python"), floor_py, str(repo), "--parser", "orjson"],
+                    [
+                        str(run.BASE_BIN / "python"),
+                        str(run.HERE / "floor.py"),
+                        str(repo),
+                        "--parser",
+                        "orjson",
+                    ],
                     repo,
                 ),
-                *(
-                    run.Command(
-                        f"expflow-git audit {'--no-cache' if extra else '(cache)'}, small {label}",
-                        [bench.exe, "audit", *extra, "--out", envelope],
-                        repo,
-                        run.clean_env(expflow=True),
-                        text,
-                        AUDIT_DONE,
-                    )
-                    # (the warm command's warm-up fills the cache before the first round)
-                    for extra in (["--no-cache"], [])
-                ),
+                *run.audit_commands(bench.exe, f"small {label}", repo, envelope, text),
             ],
             bench.repeat,
         )
