@@ -347,13 +347,24 @@ def _absent(name: str, required: bool, severity: Severity) -> Outcome:
 
 
 def rule_outcome(rule: Rule, params: Mapping[str, object]) -> Outcome:
+    """A record may give the rule's parameter under several names (`sub_step` and
+    `Args/--sub_step`): each value must hold, so no decoy spelling and no key order
+    decides; a failure names the value of the first such name in code-point order."""
     key = param_key(rule.param)
-    matches = [v for k, v in params.items() if param_key(k) == key]
-    if not matches:
+    bound = numeric(rule.value)
+    found = False
+    failed: tuple[str, object] | None = None
+    for name, value in params.items():
+        if param_key(name) != key:
+            continue
+        found = True
+        if not rule.op.holds(numeric(value), bound) and (failed is None or name < failed[0]):
+            failed = (name, value)
+    if not found:
         return _absent(rule.name, rule.required, rule.severity)
-    value = matches[0]
-    if rule.op.holds(numeric(value), numeric(rule.value)):
+    if failed is None:
         return passed(CheckKind.RULE, rule.name, rule.severity)
+    value = failed[1]
     return Outcome(
         CheckKind.RULE,
         rule.name,

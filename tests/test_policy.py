@@ -436,6 +436,26 @@ def test_optional_rule_absent_passes_present_is_checked() -> None:
     assert not rule_outcome(rule, {"model": "unet"}).passed
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sub_step": 5, "Args/--sub_step": 0},  # the decoy first: it used to be the one read
+        {"Args/--sub_step": 0, "SUB_STEP": 5},
+        {"SUB_STEP": 5, "--sub_step": "0", "Args/--sub_step": 5},
+    ],
+)
+def test_a_rule_holds_only_if_every_spelling_of_its_parameter_holds(params: dict) -> None:
+    """A record that gives the parameter under several names cannot pass a rule with one
+    good value in front of a bad one, and the key order never changes the verdict."""
+    rule = Rule("sub_step", Op.GT, 0, required=True)
+    outcome = rule_outcome(rule, params)
+    reordered = rule_outcome(rule, dict(reversed(list(params.items()))))
+    assert not outcome.passed and not reordered.passed
+    assert outcome.detail == reordered.detail
+    assert "not > 0" in outcome.detail and ("= 0 " in outcome.detail or "'0'" in outcome.detail)
+    assert rule_outcome(rule, {"sub_step": 5, "Args/--sub_step": "5"}).passed
+
+
 def test_rules_from_policy_match_seed_params() -> None:
     p = load_policy_bytes(COMPETITION_POLICY.encode())
     (rule,) = p.rules

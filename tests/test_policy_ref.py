@@ -107,6 +107,29 @@ def test_a_pull_request_cannot_loosen_the_rules_that_judge_it(
     assert statement["predicate"]["policy"]["proposed"]["changes"] == [change.as_json()]
 
 
+def test_a_decoy_spelling_of_a_ruled_parameter_does_not_pass_the_rule(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    """A pull request's record that gives the ruled parameter twice, a good value before
+    a bad one (`sub_step: 5`, then `Args/--sub_step: 0`), is infeasible under the base's
+    rule; the first spelling alone used to decide (the key order: test_policy.py)."""
+    r = new_repo(tmp_path / "repo", BASE_POLICY)
+    add_run(r, "base-run", m(55))
+    base = commit_all(r, "base")
+    add_run(r, "pr-run", m(99), sub_step=0)  # writes `Args/--sub_step: 0`
+    path = r / "experiments/pdebench-task1/pr-run.json"
+    record = json.loads(path.read_text())
+    record["params"] = {"sub_step": 5, **record["params"]}
+    path.write_text(json.dumps(record))
+    commit_all(r, "pull request")
+    res = xcli(["audit", "--policy-ref", base, "--format", "json"], r)
+    result = statement_of(res.out)["predicate"]["result"]
+    assert result["best_any"] == "pr-run"
+    assert result["best_feasible"] == "base-run", result
+    focus = xcli(["audit", "--policy-ref", base, "--experiment", "pr-run"], r)
+    assert focus.code == 1 and "sub_step" in focus.out, focus
+
+
 def test_the_report_records_the_policy_that_judged_and_verifies(xcli: Cli, tmp_path: Path) -> None:
     r, base, change = pr_repo(tmp_path / "repo", _loosen_gate)
     key = tmp_path / "key"
