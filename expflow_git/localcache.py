@@ -20,39 +20,55 @@ def state_dir(git_dir: Path) -> Path:
     return git_dir / "expflow"
 
 
-_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+# No link is followed, and a FIFO does not block the open (it is then refused below).
+_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
-def read_own(path: str | os.PathLike[str], warn: Callable[[str], None] | None) -> bytes | None:
-    """The file's bytes if this user owns it and no one else may write it; None if it is
-    missing, unreadable or not trusted (`warn` is told why it is not trusted)."""
+def read_trusted(path: str | os.PathLike[str]) -> tuple[bytes | None, str]:
+    """A cache file's bytes if this user owns it and no one else may write it:
+    `(bytes, "")`; `(None, why)` for one this user may not have written (a symbolic
+    link, another owner, writable by others); `(None, "")` for one missing, unreadable
+    or not a regular file of this user's (a directory, a FIFO: damage, not a forgery)."""
     try:
         fd = os.open(path, _FLAGS)
     except OSError:
-        return None  # missing (the usual case) or a symbolic link: not a cache file
+        # The link itself is refused, whoever owns it: it could name any file of ours.
+        return None, "a symbolic link" if os.path.islink(path) else ""
     try:
         info = os.fstat(fd)  # of the file opened: no swap between the check and the read
         why = _untrusted(info)
-        if why:
-            if warn is not None:
-                warn(f"{os.fsdecode(path)}: cache file ignored: {why}")
-            return None
+        if why or not stat.S_ISREG(info.st_mode):
+            return None, why
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
-        return b"".join(chunks)
+        return b"".join(chunks), ""
     except OSError:
-        return None
+        return None, ""
     finally:
         os.close(fd)
 
 
+def read_own(path: str | os.PathLike[str], warn: Callable[[str], None] | None) -> bytes | None:
+    """The file's bytes if this user wrote it (`read_trusted`); None if not, and `warn`
+    is told why when it may be someone else's."""
+    data, why = read_trusted(path)
+    if why and warn is not None:
+        warn(f"{os.fsdecode(path)}: cache file ignored: {why}")
+    return data
+
+
 def _untrusted(info: os.stat_result) -> str:
-    if not stat.S_ISREG(info.st_mode):
-        return "not a regular file"
+    """Why a cache file may not be this user's own writing ("": it is). Where there
+    are no user ids (Windows), only the mode is looked at."""
     geteuid = getattr(os, "geteuid", None)
     if geteuid is not None and info.st_uid != geteuid():
-        return f"owned by uid {info.st_uid}, not this user"
+        return f"owned by another user (uid {info.st_uid})"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return "writable by group or others"
+        return "writable by other users (group or world)"
     return ""

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from helpers_audit import Cli
 from ruamel.yaml import YAML
+from support import run_cli
 from test_action import (
     ROOT,
     demo_repo,  # noqa: F401 (a fixture)
@@ -103,6 +104,42 @@ def test_shard_owned_by_another_user_is_ignored(xcli: Cli, repo: Path) -> None:
     res = audit(xcli, repo)
     assert res.report == honest.report
     assert "owned by another user (uid 65534)" in res.err, res.err
+
+
+def test_shard_that_is_a_symbolic_link_is_ignored_with_a_warning(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    """A link in a shard's place is refused, whoever owns it and whatever it names: one
+    to a forged file of this user's (say a JSON file a pull request committed, checked
+    out by this user) used to be believed, as only the target's owner was checked."""
+    honest, shard = forge(xcli, repo)
+    planted = tmp_path / "planted.json"
+    shard.rename(planted)
+    forged = planted.read_bytes()
+    shard.symlink_to(planted)
+    res = audit(xcli, repo)
+    assert res.report == honest.report and res.code == honest.code
+    warnings = [ln for ln in res.err.splitlines() if ": warning: " in ln]
+    assert len(warnings) == 1 and "a symbolic link" in warnings[0], res.err
+    # Replaced by a shard of the audit's own (the link, not its target).
+    assert not shard.is_symlink() and shard.is_file()
+    assert planted.read_bytes() == forged
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_shard_that_is_a_fifo_is_ignored_not_waited_on(xcli: Cli, repo: Path) -> None:
+    """A named pipe in a shard's place used to block the audit's open for ever."""
+    honest = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    shard = shard_of(repo, blob(repo, RESULT))
+    shard.unlink()
+    os.mkfifo(shard, 0o600)
+    report = repo.parent / "report.json"
+    done = run_cli(["audit", "--out", str(report)], repo, timeout=120)  # a subprocess
+    assert done.code == honest.code, done.err
+    assert report.read_bytes() == honest.report
+    assert "Traceback" not in done.err
+    assert shard.is_file()  # replaced by a shard of the audit's own
 
 
 def test_own_cache_under_a_group_writable_umask_is_trusted(xcli: Cli, repo: Path) -> None:

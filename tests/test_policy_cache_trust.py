@@ -52,7 +52,7 @@ def test_policy_cache_others_may_write_is_ignored(
     assert found.code == 1, found  # judged by expflow.yaml, not by the planted cache
     assert "required-metric" in found.out
     assert "expflow-git validate: warning: " in found.err
-    assert "cache file ignored: writable by group or others" in found.err
+    assert "cache file ignored: writable by other users (group or world)" in found.err
     assert "Traceback" not in found.err
     # parsed again and remembered by this user: the next run is quiet and as strict
     again = run_cli(["validate", res], cwd=repo.path)
@@ -68,7 +68,7 @@ def test_policy_cache_of_another_owner_is_ignored(remembered: tuple[ExpRepo, str
     os.chown(cache, 4242, 4242)
     found = run_cli(["validate", res], cwd=repo.path)
     assert found.code == 1 and "required-metric" in found.out, found
-    assert "cache file ignored: owned by uid 4242, not this user" in found.err
+    assert "cache file ignored: owned by another user (uid 4242)" in found.err
 
 
 def test_policy_cache_symlink_is_not_followed(remembered: tuple[ExpRepo, str, Path]) -> None:
@@ -79,3 +79,15 @@ def test_policy_cache_symlink_is_not_followed(remembered: tuple[ExpRepo, str, Pa
     cache.symlink_to(planted)
     found = run_cli(["validate", res], cwd=repo.path)
     assert found.code == 1 and "required-metric" in found.out, found
+    assert "cache file ignored: a symbolic link" in found.err, found.err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_policy_cache_fifo_is_not_waited_on(remembered: tuple[ExpRepo, str, Path]) -> None:
+    """A named pipe in the remembered policy's place used to block the hook's open."""
+    repo, res, cache = remembered
+    cache.unlink()
+    os.mkfifo(cache, 0o600)
+    found = run_cli(["validate", res], cwd=repo.path, timeout=120)
+    assert found.code == 1 and "required-metric" in found.out, found
+    assert "Traceback" not in found.err

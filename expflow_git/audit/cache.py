@@ -18,24 +18,23 @@ after an edit is believed (only someone who can write into .git can do that);
 
 The cache is local and trusted (docs/threat-model.md): a record decides a verdict
 without the blob being read again, so a shard is only believed if this user wrote
-it. One owned by another user, or that another user could have written (group- or
-world-writable), is ignored like a damaged one, and named in `distrusted` so that
-the command can warn about it; the next save replaces it with one of ours.
+it. One owned by another user, that another user could have written (group- or
+world-writable), or a symbolic link in its place, is ignored like a damaged one
+(localcache.read_trusted), and named in `distrusted` so that the command can warn
+about it; the next save replaces it with one of ours.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from expflow_git import __version__
 from expflow_git.atomicfile import write_atomic
-from expflow_git.localcache import state_dir
+from expflow_git.localcache import read_trusted, state_dir
 
 # 9: records keep their `reason` (issue 16); 8: results may hold series (issue 19);
 # 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes, symlinks
@@ -75,21 +74,19 @@ class BlobCache:
         return shard
 
     def _load(self, path: Path) -> dict[str, Any]:
+        data, why = read_trusted(path)
+        if why:
+            self.distrusted.append((path, why))
+        if data is None:
+            return {}
         try:
-            with path.open("rb") as fh:
-                # The status of the file read, not of whatever the path names later.
-                why = untrusted(os.fstat(fh.fileno()))
-                if why is not None:
-                    self.distrusted.append((path, why))
-                    return {}
-                data = fh.read()
             header, digest, body = data.split(b"\n", 2)
             if json.loads(header) != self.header:
                 return {}
             if digest.decode("ascii") != hashlib.sha256(body).hexdigest():
                 return {}
             records = json.loads(body)
-        except (OSError, ValueError, RecursionError):
+        except (ValueError, RecursionError):
             return {}
         return records if isinstance(records, dict) else {}
 
@@ -130,16 +127,3 @@ class BlobCache:
             write_atomic(target, header + b"\n" + digest + b"\n" + body)
         except OSError:
             return
-
-
-def untrusted(status: os.stat_result) -> str | None:
-    """Why a cache file may not be this user's own writing (None: it is).
-
-    Where there are no user ids (Windows), only the mode is looked at.
-    """
-    geteuid = getattr(os, "geteuid", None)
-    if geteuid is not None and status.st_uid != geteuid():
-        return f"owned by another user (uid {status.st_uid})"
-    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return "writable by other users (group or world)"
-    return None
