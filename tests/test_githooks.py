@@ -269,6 +269,30 @@ def test_pre_commit_refuses_an_undeclared_rewrite_even_with_the_pin(
     assert head(sandbox, hooked) == base
 
 
+@pytest.mark.parametrize("how", ["add", "commit PATH"])
+def test_pre_commit_judges_by_the_staged_policy_not_an_unstaged_edit(
+    sandbox: Sandbox, hooked: Path, how: str
+) -> None:
+    """protect read expflow.yaml from the working tree: an unstaged edit turning
+    write-once off let a rewritten result through the plain hooks (which, unlike the
+    pre-commit framework, stash nothing); the staged policy, as validate and scan use."""
+    base = head(sandbox, hooked)
+    set_metrics(hooked, "exp-001", seg_total=57.5)
+    policy = hooked / "expflow.yaml"
+    text = policy.read_text()
+    assert "protect: {results_immutable: true}" in text
+    policy.write_text(text.replace("results_immutable: true", "results_immutable: false"))
+    if how == "add":
+        sandbox.git(hooked, "add", res_rel("exp-001"))
+        proc = commit(sandbox, hooked, "tweak exp-001", {})
+    else:
+        proc = sandbox.run_git(hooked, "commit", "-q", "-m", "tweak", res_rel("exp-001"))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"{res_rel('exp-001')}: result-rewritten" in output
+    assert head(sandbox, hooked) == base
+
+
 def test_hooks_work_from_an_interpreter_path_with_a_space(sandbox: Sandbox, repo: Path) -> None:
     venv = Path(sys.prefix)
     spaced = sandbox.root / "my envs" / "venv"

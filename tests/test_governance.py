@@ -543,6 +543,7 @@ def test_protect_approves_with_the_right_pin_under_corrections_deny(
     deny = policy.replace("protect: {", "protect: {corrections: deny, ", 1)
     assert deny != policy
     (repo / "expflow.yaml").write_text(deny)
+    sandbox.commit(repo, "corrections: deny")  # protect judges by the staged policy
     _stage_change(sandbox, repo, how)
     res = sandbox.cli(["protect"], repo, {"EXPFLOW_PIN": PIN})
     assert res.code == 0, res

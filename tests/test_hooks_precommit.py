@@ -672,6 +672,42 @@ def test_init_config_hooks_take_option_like_names_as_files(
     assert committed_repo.head() == base
 
 
+def _stage_symlinked_result(repo: ExpRepo) -> str:
+    """A result whose file is a symbolic link to a bad document elsewhere in the tree."""
+    repo.add_experiment("exp-002")
+    repo.write("data/exp-002.json", '{"schema": "expflow/result@1", "metrics": {"x": NaN}}\n')
+    link = repo.path / repo.res_path("exp-002")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.relpath(repo.path / "data/exp-002.json", link.parent))
+    repo.stage()
+    return repo.res_path("exp-002")
+
+
+def test_manifest_validate_hook_is_given_a_symlinked_document(
+    committed_repo: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    """pre-commit's default `types: [file]` never passed a symbolic link to validate, so a
+    document committed as a link (to any content) got through the framework's hooks."""
+    res = _stage_symlinked_result(committed_repo)
+    code, out = run_hook(committed_repo.path, hook_config, "expflow-validate", [res], hook_env)
+    assert code == 1, out
+    assert f"{res}: not-a-regular-file" in out, out
+
+
+def test_init_config_validate_hook_is_given_a_symlinked_document(
+    committed_repo: ExpRepo, hook_env: dict
+) -> None:
+    pre_commit_install(committed_repo.path, hook_env)
+    base = committed_repo.head()
+    res = _stage_symlinked_result(committed_repo)
+    code, out = commit_through_hooks(
+        committed_repo, {**hook_env, "PRE_COMMIT_COLOR": "never"}, "a linked result"
+    )
+    assert code != 0, out
+    assert f"{res}: not-a-regular-file" in out, out
+    assert committed_repo.head() == base
+
+
 # --------------------------------------------------------------------------- issue 13: identity
 def test_validate_hook_refuses_a_second_result_for_an_experiment(
     seeded: ExpRepo, hook_config: Path, hook_env: dict

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import click
 
@@ -70,7 +71,11 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     from expflow_git.pin.guard import ENV_PIN
     from expflow_git.workspace import Workspace
 
+    # The index is what is committed, so its policy judges (as validate/scan --staged):
+    # an unstaged edit of expflow.yaml must not turn write-once off for this commit.
     ws = Workspace.find(policy_path)
+    if ws.git is not None:
+        ws = replace(ws, staged=True)
     changes = staged_changes(ws)  # read once: every check below judges the same index
     orphans = orphaned_results(ws, changes)
     if orphans:  # never PIN-approvable: the result would be invalid

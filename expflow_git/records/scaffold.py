@@ -76,6 +76,8 @@ repos:
         name: expflow-git validate
         entry: expflow-git validate --
         language: system
+        types: []  # not the default [file]: a symlinked document is refused, not skipped
+        types_or: [file, symlink]
       - id: expflow-no-pin-hash
         name: expflow-git no PIN hash
         entry: expflow-git scan --
