@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,8 +171,15 @@ class _Columns:
                     f"'{printable(cell)}' is not a number"
                 )
                 continue
+            value = float(cell)
+            if not math.isfinite(value):  # `1e400`: a number no double holds
+                problems.append(
+                    f"{where}column '{printable(self.header[index])}': "
+                    f"'{printable(cell)}' is too large for a number"
+                )
+                continue
             target = values if split is None else splits.setdefault(split, {})
-            target[metric] = float(cell)
+            target[metric] = value
         return SourceRun(
             run=raw_id,
             exp_id=sanitize_id(raw_id) if raw_id else f"row-{number}",
