@@ -245,6 +245,36 @@ def test_a_pin_hash_committed_with_no_verify_is_found(
     assert PIN_SHA[:8] not in json.dumps(st)
 
 
+def test_a_pin_hash_in_a_file_name_is_found_and_never_printed(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    """Only a file named `pin.hash` was caught by its name: a PIN's digest in a name
+    (`notes-<sha>.txt`) went into the history unseen, at HEAD and in `--since`."""
+    base = commit_all(repo)
+    leak = repo / f"docs/notes-{PIN_SHA}.txt"
+    write(repo, leak.relative_to(repo).as_posix(), "nothing secret in here\n")
+    scanned = xcli(["scan", "--", str(leak)], repo)
+    assert scanned.code == 1 and "docs/notes-****.txt: pin-sha256" in scanned.out
+    assert PIN_SHA[:8] not in scanned.both
+    commit_all(repo)  # --no-verify: the hooks never saw it
+    report = tmp_path / "r.json"
+    code, st = audit_json(xcli, repo, "--out", str(report))
+    assert code == 1
+    found = [f for f in st["predicate"]["entries"] if f.get("rule") == "pin-sha256"]
+    assert [f["path"] for f in found] == ["docs/notes-****.txt"], found
+    assert PIN_SHA[:8] not in json.dumps(st) and PIN_SHA.encode() not in report.read_bytes()
+    for fmt in ("text", "md", "github", "sarif"):
+        res = xcli(["audit", "--format", fmt], repo)
+        assert res.code == 1 and PIN_SHA[:8] not in res.both, fmt
+    # Deleted again, it stays in the history: `--since` finds it there.
+    leak.unlink()
+    commit_all(repo)
+    code, st = audit_json(xcli, repo, "--since", base)
+    found = [f for f in st["predicate"]["entries"] if f.get("rule") == "pin-sha256"]
+    assert code == 1 and [f["path"] for f in found] == ["docs/notes-****.txt"], found
+    assert "stays in the history" in found[0]["message"] and PIN_SHA[:8] not in json.dumps(st)
+
+
 @pytest.mark.parametrize(
     ("rel", "content", "rule"),
     [

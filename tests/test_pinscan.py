@@ -101,6 +101,30 @@ def test_pin_hash_file_also_reports_content() -> None:
     assert rules(findings) == ["pin-hash-file", "pin-hash-format"]
 
 
+@pytest.mark.parametrize("template", ["notes-{}.txt", "a/{}/b.bin", "{}", "x/{}.PIN"])
+def test_a_pin_digest_in_the_path_is_a_leak_named_masked(template: str) -> None:
+    """A name stays in the history as content does; the finding must not print it."""
+    digest = hashlib.sha256(b"0042").hexdigest()
+    for spelled in (digest, digest.upper()):
+        path = template.format(spelled)
+        findings = scan_bytes(path, b"\x00binary: the content is not read")
+        assert rules(findings) == ["pin-sha256"]
+        assert findings[0].path == template.format("****")
+        assert spelled not in repr(findings) and spelled[:8] not in repr(findings)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"notes-{hashlib.sha256(b'not a pin').hexdigest()}.txt",  # 64 hex, no PIN's digest
+        f"a{hashlib.sha256(b'0042').hexdigest()}.txt",  # a 65-hex run is no SHA-256
+        "short-0042.txt",
+    ],
+)
+def test_other_hex_in_a_path_is_no_leak(path: str) -> None:
+    assert scan_bytes(path, b"nothing here") == []
+
+
 # --- pin-assignment ----------------------------------------------------------
 
 ASSIGNMENTS = [

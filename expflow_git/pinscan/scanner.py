@@ -227,21 +227,31 @@ def file_class(path: str) -> FileClass:
 
 
 def name_findings(path: str) -> list[Finding]:
-    """The finding a file's name alone gives (a committed `pin.hash`)."""
+    """The findings a file's name alone gives: a committed `pin.hash`, and a PIN's SHA-256
+    in the path (a name stays in the history as surely as content). That finding names
+    the path with the digest masked: there, the name is the secret."""
+    found: list[Finding] = []
     if (
-        path[-8:].lower() != PIN_HASH_FILENAME
-        or posixpath.basename(path).lower() != PIN_HASH_FILENAME
+        path[-8:].lower() == PIN_HASH_FILENAME
+        and posixpath.basename(path).lower() == PIN_HASH_FILENAME
     ):
-        return []
-    return [
-        Finding(
-            path,
-            Leak.PIN_HASH_FILE.value,
-            "a file named pin.hash (a stored PIN hash) must not be committed",
-            line=1,
-            col=1,
+        found.append(
+            Finding(
+                path,
+                Leak.PIN_HASH_FILE.value,
+                "a file named pin.hash (a stored PIN hash) must not be committed",
+                line=1,
+                col=1,
+            )
         )
-    ]
+    if len(path) >= 64 and (masked := _HEX_RUN_RE.sub(_mask_pin_digest, path)) != path:
+        found.append(Finding(masked, Leak.PIN_SHA256.value, f"the path holds a {_SHA_MESSAGE}"))
+    return found
+
+
+def _mask_pin_digest(m: re.Match[str]) -> str:
+    token = m.group()
+    return "****" if len(token) == 64 and token.lower() in pin_sha256_set() else token
 
 
 def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
