@@ -31,7 +31,7 @@ _RUNNER_BRACKET = re.compile(r"(##[A-Za-z]*)\[")
 # Characters with a meaning in GitHub-flavoured Markdown wherever they stand inside a
 # line: escape, code, emphasis, links and images, raw HTML, table cells, headings and
 # issue links, strikethrough, math, entities.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&@])")
 
 # A number as `csv_cell` may leave it unquoted: JCS spellings and plain decimals.
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
@@ -95,7 +95,8 @@ def github_property(text: str) -> str:
 def markdown(text: str) -> str:
     """Inline Markdown text or a table cell (GitHub-flavoured): one line, every character
     with a meaning backslash-escaped, so it shows as written and never as a link,
-    image, HTML, emphasis or a new cell. (`@name` mentions are left as they are.)"""
+    image, HTML, emphasis, a new cell, or an `@name` mention that would notify someone
+    where the Markdown is posted (a job summary, a pull request comment)."""
     return " ".join(_MARKDOWN.sub(r"\\\1", terminal(text)).split())
 
 

@@ -211,8 +211,33 @@ def test_audit_output_runs_no_command_and_names_the_files_safely(
         assert "FILE \\xff\\x1b[31m" in out.replace("\\\\", "\\"), out
     if fmt in ("text", "md"):  # the correction is listed, its strings escaped
         assert "orrections (1)" in out and "onerror" in out, out
-        assert fmt == "text" or "\\@octocat" in out, out  # no mention from Markdown
+        assert fmt == "text" or "\\@octocat" in out, out
+    if fmt == "md":  # no mention from Markdown: not in a finding, a cell or a correction
+        assert "@octocat" not in out.replace("\\@", ""), out
     assert "Corrections (1)" in page and "onerror=alert(1)&gt;" in page
+
+
+def test_markdown_mentions_no_one_from_a_finding(tmp_path: Path) -> None:
+    """A name a pull request chose, quoted in a finding's message (a metric key the
+    schema refuses), was written as a live `@name` in Markdown output (a job summary, a
+    comment a workflow posts): only reasons and corrections escaped `@`."""
+    repo = git_init(tmp_path / "repo")
+    for args in (
+        ["init", "--template", "minimal"],
+        ["new", "e1", "--study", "s"],
+        ["result", "e1", "--metric", "accuracy=0.5"],
+    ):
+        code, _, err = run_cli(args, cwd=repo)
+        assert code == 0, err
+    result = repo / "results/s/e1.json"
+    doc = json.loads(result.read_text())
+    doc["metrics"]["@octocat"] = 1.0
+    result.write_text(json.dumps(doc))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "x")
+    code, out, _ = run_cli(["audit", "--format", "md"], cwd=repo)
+    assert code == 1 and "\\@octocat" in out, out
+    assert "@octocat" not in out.replace("\\@", ""), out
 
 
 def test_github_format_annotates_exactly_the_findings_and_infeasible_runs(hostile: Path) -> None:
@@ -234,6 +259,8 @@ def test_rank_output_runs_no_command(hostile: Path, fmt: str) -> None:
     assert code == 0, err
     assert_runner_safe(out)
     assert_runner_safe(err)
+    if fmt == "md":
+        assert "@octocat" not in out.replace("\\@", ""), out
     if fmt == "json":
         failed = {r["id"]: r["failed"] for r in json.loads(out)["ranking"]}
         assert any(HOSTILE in f for f in failed["a2"])  # JSON keeps the value exactly

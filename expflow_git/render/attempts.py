@@ -61,7 +61,7 @@ def attempts_markdown(attempts: Sequence[StudyAttempts]) -> list[str]:
         shown = itertools.islice(excluded_runs(attempts), MAX_EXCLUDED_SHOWN)
         lines += [
             f"- {markdown_code(e.id)} ({markdown(e.study)}) **{e.status}**: "
-            + (markdown(e.reason).replace("@", "\\@") if e.reason else f"_{NO_REASON}_")
+            + (markdown(e.reason) if e.reason else f"_{NO_REASON}_")
             for e in shown
         ]
         if n > MAX_EXCLUDED_SHOWN:

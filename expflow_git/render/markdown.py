@@ -47,7 +47,7 @@ def render_markdown(view: View) -> str:
     lines += attempts_markdown(view.attempts)  # every attempt counted (issue 16)
     if view.corrections:  # declared, so never silent (issue 13)
         lines += ["", f"### Corrections ({len(view.corrections)})", ""]
-        lines += [f"- {_quiet(c.path)}: {_quiet(c.describe())}" for c in view.corrections]
+        lines += [f"- {markdown(c.path)}: {markdown(c.describe())}" for c in view.corrections]
     if view.findings:
         lines += ["", f"### Findings ({len(view.findings)})", ""]
         lines += [
@@ -55,11 +55,6 @@ def render_markdown(view: View) -> str:
             for f in view.findings
         ]
     return truncate("\n".join(lines) + "\n")
-
-
-def _quiet(text: str) -> str:
-    """Escaped, and no `@name` that would notify someone from a pull request's text."""
-    return markdown(text).replace("@", "\\@")
 
 
 def _policy_change(view: View) -> list[str]:
