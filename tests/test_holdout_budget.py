@@ -215,3 +215,30 @@ def test_an_invalid_result_still_counts_in_history(tmp_path: Path) -> None:
     commit_all(repo, "gone")
     _, entry, _ = _budget(["--since", base], repo)
     assert _counts(entry) == {STUDY: 1}
+
+
+def test_a_merge_from_before_base_cannot_bring_back_uncounted_looks(tmp_path: Path) -> None:
+    """Looks made before BASE and deleted by BASE came back unseen through a merge whose
+    first parent is older than BASE (its diff against that parent shows no change):
+    the history counted 2 while the audited tree held 4."""
+    repo = new_repo(tmp_path / "repo", _policy(2))
+    _run(repo, "exp-001", 50.0)
+    _run(repo, "exp-002", 51.0)
+    old = commit_all(repo, "X: two looks")
+    for exp_id in ("exp-001", "exp-002"):
+        git(repo, "rm", "-q", f"results/{STUDY}/{exp_id}.json")
+        git(repo, "rm", "-q", f"experiments/{STUDY}/{exp_id}.json")
+    git(repo, "commit", "-q", "--no-verify", "-m", "base: the old probes removed")
+    base = git(repo, "rev-parse", "HEAD")
+    _run(repo, "exp-003", 52.0)
+    _run(repo, "exp-004", 53.0)
+    pr = commit_all(repo, "C1: two looks")
+    git(repo, "checkout", "-q", old)
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", pr)
+    git(repo, "checkout", old, "--", "results", "experiments")  # X's files back, C1's kept
+    commit_all(repo, "an evil merge")
+    tree_code, tree, _ = _budget([], repo)
+    assert tree_code == 1 and _counts(tree) == {STUDY: 4}
+    code, entry, findings = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 4}, entry
+    assert code == 1 and any(f["rule"] == "holdout-budget-exceeded" for f in findings)

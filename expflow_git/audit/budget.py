@@ -9,7 +9,8 @@ that carries the split counts, whatever became of it:
   added again after a deletion: a deletion, a correction or a re-add never lowers the
   count). A byte-identical move within one commit is the same look, not a new one; so
   is what a merge brings from a branch whose commits were counted already (a merge's
-  own new blob, an "evil merge", counts).
+  own new blob, an "evil merge", counts); and a result of REV's tree that none of
+  these counted (a merge from a parent older than BASE re-adding what BASE deleted).
 
 A run's study is its record's: at REV, else the last one the range or BASE holds
 (a deleted run still counts against its study).
@@ -110,16 +111,16 @@ def _history_counts(git: Git, check: TreeCheck, base: str, walk: WalkForward) ->
     rev = check.commit.sha
     commits = list(git.log_changes(base, rev, []))
     merges = set(git.run("rev-list", "--merges", rev, f"^{base}", "--").decode().split())
-    base_tree = git.ls_tree(base)
+    base_tree, rev_tree = git.ls_tree(base), git.ls_tree(rev)
     with BlobReader(git) as reader:
         from expflow_git.history.walk import policy_at
 
         globs = DocumentGlobs.of(
             policy,
             policy_at(reader, base_tree, policy),
-            policy_at(reader, git.ls_tree(rev), policy),
+            policy_at(reader, rev_tree, policy),
         )
-        looks = _looks(base_tree, commits, merges, globs)
+        looks = _looks(base_tree, commits, merges, globs, rev_tree)
         carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
         studies = _studies(reader, check, ids, base_tree, commits, globs)
@@ -131,8 +132,12 @@ def _looks(
     commits: list[tuple[str, list[Change]]],
     merges: set[str],
     globs: DocumentGlobs,
+    rev_tree: list[TreeEntry],
 ) -> list[tuple[str, str]]:
-    """Every (experiment id, result blob) committed: BASE's results, then each commit's."""
+    """Every (experiment id, result blob) committed: BASE's results, then each commit's,
+    then any of REV's that none of those counted: a merge whose first parent is older
+    than BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a
+    floor for the history's)."""
     looks = [(stem(e.path), e.sha) for e in base_tree if _is_result(e.type, e.mode, e.path, globs)]
     seen = set(looks)
     for sha, changes in commits:
@@ -154,6 +159,11 @@ def _looks(
                 continue
             looks.append(look)
             seen.add(look)
+    looks += [
+        look
+        for e in rev_tree
+        if _is_result(e.type, e.mode, e.path, globs) and (look := (stem(e.path), e.sha)) not in seen
+    ]
     return looks
 
 
