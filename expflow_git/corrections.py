@@ -13,13 +13,13 @@ identity.py). It reads git only through what the caller passes in.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from expflow_git.atomicfile import confined
 from expflow_git.checks import Problem, check_content
 from expflow_git.errors import ExpflowError, Finding, clean, printable
 from expflow_git.gitstore import Change, Git, no_git_env
@@ -386,33 +386,24 @@ def write_correction(root: Path, planned: Planned) -> str:
     the work tree. Returns its path."""
     from expflow_git.atomicfile import write_atomic
 
+    # No symbolic link on the way, even one back inside the work tree (atomicfile.confined).
     if planned.replaces is not None:
-        _inside(root, (root / planned.replaces).parent)
-        write_atomic(root / planned.replaces, planned.data)
+        write_atomic(confined(root, planned.replaces), planned.data)
         return planned.replaces
     rel, data = planned.path, planned.data
     base = rel[: -len(".json")]
     for n in range(100):
         candidate = rel if n == 0 else f"{base}-{n}.json"
-        target = root / candidate
-        _inside(root, target.parent)
+        target = confined(root, candidate)
         try:
             write_atomic(target, data, overwrite=False)
         except FileExistsError:
+            if not target.parent.is_dir():  # a file where the folder goes: no name clash
+                folder = candidate.rsplit("/", 1)[0]
+                raise ExpflowError(f"{printable(folder)}: not a directory") from None
             continue
         return candidate
     raise ExpflowError(f"{rel}: too many corrections of this result in one second")
-
-
-def _inside(root: Path, directory: Path) -> None:
-    """Refuse a folder whose real path leaves the work tree (a committed symlink)."""
-    real_root = os.path.realpath(root)
-    here = directory
-    while not here.exists() and here != here.parent:
-        here = here.parent
-    real = os.path.realpath(here)
-    if real != real_root and not real.startswith(real_root + os.sep):
-        raise ExpflowError(f"{directory.relative_to(root).as_posix()}: leaves the repository")
 
 
 def plan_correction(
@@ -456,7 +447,7 @@ def plan_correction(
         author=git_author(git, environ),
     )
     rel = correction_path(policy, study, doc)
-    _inside(root, (root / rel).parent)  # refused before the PIN, and before any write
+    confined(root, rel)  # a link on the way is refused before the PIN and any write
     return Planned(rel, dump(doc), _pending(git, root, rel.rsplit("/", 1)[0], experiment, old))
 
 

@@ -604,9 +604,25 @@ def test_a_symlinked_corrections_folder_is_refused_and_nothing_is_written(
     (repo / "corrections").symlink_to(outside)
     before = snapshot(repo)
     res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
-    assert_one_error_line(res, 2, "corrections", "leaves the repository")
+    assert_one_error_line(res, 2, "corrections", "is a symbolic link")
     assert snapshot(repo) == before
     assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("target", ["notes", "missing"], ids=["inside", "dangling"])
+def test_a_corrections_folder_linked_back_inside_is_refused_too(
+    sandbox: Sandbox, repo: Path, target: str
+) -> None:
+    """A committed `corrections -> notes` link was followed (its real path stays in the
+    work tree), so the correction landed in notes/ where the policy never looks, while
+    the result was overwritten; a dangling link read as a name clash."""
+    if target == "notes":
+        (repo / "notes").mkdir()
+    (repo / "corrections").symlink_to(target)
+    before = snapshot(repo)
+    res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
+    assert_one_error_line(res, 2, "corrections", "is a symbolic link")
+    assert snapshot(repo) == before
 
 
 def test_a_cached_correction_of_another_shape_is_a_miss(sandbox: Sandbox, repo: Path) -> None:
