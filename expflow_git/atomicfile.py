@@ -4,7 +4,9 @@ that a path the tool writes or deletes stays inside the work tree."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,8 +56,16 @@ def write_atomic(
 def open_atomic(
     path: str | os.PathLike[str], *, mode: int = 0o644, overwrite: bool = True
 ) -> Iterator[BinaryIO]:
-    """A file to stream into; it takes `path`'s place only if the block finishes."""
+    """A file to stream into; it takes `path`'s place only if the block finishes. A device
+    or a pipe there (`--out /dev/null`, `/dev/stdout`, a FIFO) is written in place: a
+    rename would replace the node itself (run as root, /dev/null with a plain file)."""
     target = Path(path)
+    if _is_special(target):
+        if not overwrite:
+            raise FileExistsError(errno.EEXIST, "file exists", str(target))
+        with open(target, "wb") as fh:
+            yield fh
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -74,3 +84,12 @@ def open_atomic(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _is_special(path: Path) -> bool:
+    """Whether `path` names (through any links) something other than a file or folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))

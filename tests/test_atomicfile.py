@@ -1,0 +1,70 @@
+"""Atomic writes (atomicfile.py): a regular file is replaced whole or not at all; a device
+or a pipe at the path is written in place, never replaced by a file (`--out /dev/null`
+run as root turned /dev/null into a plain file: every later `> /dev/null` wrote to it)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from support import git, git_init, run_cli
+
+from expflow_git.atomicfile import write_atomic
+
+
+def test_a_regular_file_is_replaced_whole(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "out.json"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["out.json"]  # no temp file left
+    with pytest.raises(FileExistsError):
+        write_atomic(target, b"three", overwrite=False)
+    assert target.read_bytes() == b"two"
+
+
+def _drain(fifo: Path, into: list[bytes]) -> threading.Thread:
+    def read() -> None:
+        with open(fifo, "rb") as fh:
+            into.append(fh.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_written_in_place_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _drain(fifo, got)
+    write_atomic(fifo, b"streamed")
+    reader.join(timeout=30)
+    assert got == [b"streamed"]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still the pipe
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fifo"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_audit_out_to_a_pipe_streams_the_report(tmp_path: Path) -> None:
+    repo = git_init(tmp_path / "repo")
+    for args in (["init", "--template", "minimal"], ["new", "e1", "--study", "s"]):
+        code, _, err = run_cli(args, cwd=repo)
+        assert code == 0, err
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "a record")
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _drain(fifo, got)
+    code, _, err = run_cli(["audit", "--out", str(fifo)], cwd=repo)
+    if reader.is_alive():  # nothing was written: let the reader see the end
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    reader.join(timeout=60)
+    assert "Traceback" not in err
+    assert got and got[0].startswith(b'{"payload":"'), (code, err)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
