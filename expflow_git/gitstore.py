@@ -542,11 +542,10 @@ class Git:
         return _parse_index(proc.stdout)
 
     def read_index_file(self, path: str) -> bytes | None:
-        """The staged content of ``path``; None if it is not in the index (or only unmerged)."""
-        for entry in self.ls_index([path]):
-            if entry.path == path and entry.stage == 0:
-                return self.run("cat-file", "blob", entry.sha)
-        return None
+        """The staged content of ``path``; None if it is not in the index (or only unmerged,
+        or not a blob). One process: ``:0:PATH`` names the index's stage-0 entry."""
+        proc = self._exec(("cat-file", "blob", f":0:{path}"), None)
+        return proc.stdout if proc.returncode == 0 else None
 
     # -- history --------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class Workspace:
     git: Git | None
     staged: bool = False  # read checked files from the index, not the working tree
     _prefixes: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _policy: Policy | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def find(cls, policy: str | None, *, staged: bool = False) -> Workspace:
@@ -76,7 +77,13 @@ class Workspace:
         return None
 
     def load_policy(self, warn: Callable[[str], None] | None = None) -> Policy:
-        """The policy (staged, with --staged); `warn` hears of an untrusted cache file."""
+        """The policy (staged, with --staged), read once per workspace; `warn` hears of an
+        untrusted cache file."""
+        if self._policy is None:
+            self._policy = self._read_policy(warn)
+        return self._policy
+
+    def _read_policy(self, warn: Callable[[str], None] | None) -> Policy:
         rel = self.rel(self.policy_path)
         if self.staged:
             staged = self.read_tracked(rel)

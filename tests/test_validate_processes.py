@@ -106,8 +106,8 @@ def test_a_command_starts_as_many_git_processes_for_500_results_as_for_one(
     many = calls(_ids(1, SWEEP))
     assert one == many, (one, many)
     # Find the repository, list the index, stream the blobs (with --staged, the policy's
-    # own ls-files and cat-file too); protect: HEAD and the staged changes, once each.
-    assert len(many) <= 5, many
+    # own cat-file too); protect: HEAD, the staged changes and the staged policy, once each.
+    assert len(many) <= 6, many
 
 
 def test_validate_reads_the_records_of_500_results_from_the_index(
