@@ -245,7 +245,12 @@ class Policy:
 
 
 def fmt_number(value: float) -> str:
-    """A number as people write it: 60, not 60.0; 18.09 as is."""
+    """A number as people write it: 60, not 60.0; 18.09 as is. An integer of more than
+    20 digits (a document may hold one no double holds: 10**400) is shown by its first
+    digits and its length."""
+    if type(value) is int:
+        text = str(value)
+        return text if len(text) <= 20 else f"{text[:6]}… ({len(text.lstrip('-'))} digits)"
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from expflow_git.policy.model import param_key
 from expflow_git.query.values import compare
 
-Literal = str | float | bool | None
+Literal = str | int | float | bool | None
 
 
 class Fields(Protocol):

@@ -71,8 +71,8 @@ def tokens(text: str) -> list[Token]:
                 out.append(Token("field", text[pos:end], pos + 1, path))
             pos = end
         elif kind == "number":
-            number = float(match.group())
-            if not math.isfinite(number):
+            number = _number(match.group())
+            if number is None:
                 raise WhereError(pos + 1, f"{match.group()} is not a finite number")
             out.append(Token("number", match.group(), pos + 1, number))
             pos = match.end()
@@ -133,3 +133,16 @@ def _field(text: str, start: int) -> tuple[tuple[str, ...], int]:
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _number(spelled: str) -> int | float | None:
+    """A literal's value: an integer spelling exactly (`9007199254740993`), else a double;
+    None where no double holds it (`1e400`, 10**400)."""
+    try:
+        number = int(spelled) if _INTEGER.fullmatch(spelled) else float(spelled)
+        return number if math.isfinite(number) else None
+    except (OverflowError, ValueError):  # too large for a double, or too many digits
+        return None

@@ -20,16 +20,18 @@ OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def numeric(value: object) -> float | None:
+def numeric(value: object) -> int | float | None:
     """`value` as a number: a JSON number (never a boolean), or a string that spells a
     finite one as rules read it (policy.model.numeric: `"5"`, `"1e-3"`); None for
-    anything else. Filters and rules share that one spelling (docs/spec.md §3)."""
+    anything else. Filters and rules share that one spelling (docs/spec.md §3). An
+    integer stays one: Python compares it with a float exactly (9007199254740993 is not
+    9007199254740992.0), and one no double holds (10**400) is still ordered."""
     if type(value) is int or type(value) is float:
-        return float(value)
+        return value
     if isinstance(value, str):
         number = rule_numeric(value)
         if type(number) is int or type(number) is float:
-            return float(number)
+            return number
     return None
 
 

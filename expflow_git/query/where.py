@@ -208,7 +208,7 @@ class _Parser:
         tok = self.tok
         value: Literal
         if tok.kind == "number":
-            assert isinstance(tok.value, float)
+            assert isinstance(tok.value, (int, float))
             value = tok.value
         elif tok.kind == "string":
             assert isinstance(tok.value, str)
@@ -217,7 +217,7 @@ class _Parser:
             value = {"true": True, "false": False, "null": None}[tok.text]
         else:
             raise self.fail("a value (a number, a 'quoted string', true, false or null)")
-        if field.root in ("metrics", "splits") and not isinstance(value, float):
+        if field.root in ("metrics", "splits") and type(value) not in (int, float):
             if not (isinstance(value, str) and numeric(value) is not None):
                 raise WhereError(tok.column, f"{field} is a number; {tok.text} is not one")
         self.i += 1

@@ -17,6 +17,7 @@ from expflow_git.corrections import Correction
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.policy.diff import PolicyProposal
 from expflow_git.policy.model import Gate, parse_gate
+from expflow_git.policy.model import fmt_number as model_fmt_number
 from expflow_git.series import RunSeries
 
 MAX_METRIC_COLUMNS = 6
@@ -285,6 +286,8 @@ def fmt_number(value: float | None, digits: int = 6) -> str:
         return f"{value:.{digits}g}"
     if abs(value) < 1e15 and (isinstance(value, int) or value.is_integer()):
         return str(int(value))
+    if type(value) is int and abs(value) > 1e300:  # a record may hold 10**400: no double
+        return model_fmt_number(value)
     return f"{value:.{digits}g}"
 
 
