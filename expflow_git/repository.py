@@ -101,7 +101,7 @@ class Repository:
             status=Status(status),
             reason=reason,
         )
-        return self.get(id)
+        return self.get(id)  # (re-reads the tree: run() writes its record without this)
 
     def log_result(
         self,
@@ -214,6 +214,9 @@ class Repository:
         `new` wrote is started instead); `log`/`log_split` collect metrics; a normal exit
         writes the result and marks the run `success`; an exception marks it `failed`
         with "TypeName: message" as the reason, writes no result, and is re-raised."""
+        from expflow_git.records.lifecycle import start_run
+        from expflow_git.records.writer import write_experiment
+
         layout = self._layout()
         tags = checked_tags(tags)
         if layout.existing_experiments(id):
@@ -222,12 +225,27 @@ class Repository:
             layout.find_experiment(id)
             record = self.get(id)
             same_record(record, study=study, params=params, tags=tags)
-            self.start(id)
             study = record.study
+            start_run(layout, id)
         else:
             if study is None:
                 raise ValueError(f"run {id!r} has no record yet: give study=")
-            self.new(id, study=study, params=params, tags=tags, title=title, status=Status.RUNNING)
+            write_experiment(
+                layout,
+                exp_id=id,
+                study=study,
+                params=checked_params(params or {}),
+                tags=tags,
+                seed=None,
+                condition=None,
+                replicate=0,
+                title=title,
+                status=Status.RUNNING,
+                reason=None,
+            )
+        # The record says `running` from here on: nothing but the block runs before the
+        # `try` (no re-read of the tree an interrupt could land in), and whatever ends the
+        # block or its result's write early marks the run failed.
         active = ActiveRun(id, study, layout.policy)
         try:
             yield active
@@ -240,10 +258,11 @@ class Repository:
         active.finished = True
         try:
             self.log_result(id, active.metrics, splits=active.splits, series=active.series)
-        except ValueError as exc:
-            # The block finished but its result would fail the policy: nothing is written
-            # but the status, which says why.
-            self._mark_failed(layout, id, exc)
+        except BaseException as exc:
+            # The block finished but its result was not written (it would fail the
+            # policy, the policy broke meanwhile, an interrupt): the status says why.
+            if not (self.root / layout.result_rel(study, id)).exists():
+                self._mark_failed(layout, id, exc)
             raise
 
     def _mark_failed(self, layout: Layout, id: str, exc: BaseException) -> None:

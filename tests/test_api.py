@@ -77,6 +77,47 @@ def test_run_marks_failed_on_an_exception_and_reraises(repo: Repository, exp_rep
     assert not (exp_repo.path / exp_repo.res_path()).exists()
 
 
+def test_run_reads_nothing_between_writing_running_and_the_block(
+    repo: Repository, exp_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupt landing after the record said `running` but before the block began
+    (while `new` re-read the whole tree: seconds in a large repository) left the run
+    `running` for ever, and a retry was refused."""
+
+    real_get, in_block = Repository.get, []
+
+    class Interrupt(BaseException):  # as KeyboardInterrupt, without stopping pytest
+        pass
+
+    def interrupted(self: Repository, id: str) -> object:
+        if not in_block:
+            raise Interrupt  # where the re-read of the tree was
+        return real_get(self, id)
+
+    monkeypatch.setattr(Repository, "get", interrupted)
+    with repo.run("exp-001", study=STUDY) as run:  # no re-read before: the block runs
+        in_block.append(True)
+        run.log(**SEED)
+    monkeypatch.undo()
+    assert repo.get("exp-001").status is Status.SUCCESS
+
+
+def test_run_marks_failed_when_the_result_cannot_be_written(
+    repo: Repository, exp_repo: ExpRepo
+) -> None:
+    """Not only a result that fails the policy (ValueError): a policy broken during the
+    block (a `git pull`) raised an ExpflowError and left the run `running`."""
+    policy = exp_repo.path / "expflow.yaml"
+    with pytest.raises(Exception, match="expflow.yaml") as caught:
+        with repo.run("exp-001", study=STUDY) as run:
+            run.log(**SEED)
+            policy.write_text("metrics: [unclosed\n")
+    assert not isinstance(caught.value, ValueError)
+    doc = _json(exp_repo.path / exp_repo.exp_path())
+    assert doc["status"] == "failed" and "expflow.yaml" in doc["reason"], doc
+    assert not (exp_repo.path / exp_repo.res_path()).exists()
+
+
 def test_run_unknown_metric_names_the_closest(repo: Repository, exp_repo: ExpRepo) -> None:
     with pytest.raises(
         ValueError, match="unknown metric 'pde_maen'; the closest known name is 'pde_mean'"
