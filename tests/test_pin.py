@@ -392,6 +392,24 @@ def test_init_positional_warns_about_history(home: Path, env: dict[str, str]) ->
         assert fragment not in out + err
 
 
+@pytest.mark.parametrize("inside", [".expflow", ".", "sub/dir"])
+def test_init_refuses_a_pin_home_inside_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inside: str
+) -> None:
+    """`EXPFLOW_HOME=.expflow` wrote the hash into the work tree, where `git add -A`
+    stages it (the scan would catch it; better never to write it there)."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    monkeypatch.chdir(repo)
+    code, out, err = run_pin(["init", "2468"], {"EXPFLOW_HOME": inside})
+    assert code == 2 and "inside this repository" in err and "nothing changed" in err, err
+    assert sorted(p.name for p in repo.iterdir()) == [".git"]
+    assert "2468" not in out + err
+    outside = tmp_path / "home"
+    code, _, err = run_pin(["init", "2468"], {"EXPFLOW_HOME": str(outside)})
+    assert code == 0 and (outside / "pin.hash").exists(), err
+
+
 def test_init_prompts_twice_hidden(env: dict[str, str]) -> None:
     code, out, err = run_pin(["init"], env, interactive=True, input="1357\n1357\n")
     assert code == 0, err

@@ -10,14 +10,16 @@ import json
 import os
 import stat
 from collections.abc import Mapping
+from pathlib import Path
 
 import click
 
 from expflow_git.cli.console import PROG, guard, warn
 from expflow_git.cli.options import format_option
 from expflow_git.cli.pinsettings import PinSettings, pin_settings
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, printable
 from expflow_git.pin.store import (
+    ENV_HOME,
     ENV_PIN_HASH,
     HashSource,
     PinScheme,
@@ -65,6 +67,7 @@ def pin_group() -> None:
 def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
     """Set the PIN (asked twice, hidden). Replacing one needs the current PIN."""
     settings = _settings()
+    _outside_the_repository(pin_home(settings.env))
     if new_pin is not None:
         if not is_valid_pin(new_pin):
             raise ExpflowError("a PIN must be exactly 4 ASCII digits (0-9); nothing changed")
@@ -93,6 +96,24 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
     click.echo(f"PIN set in {path} (scrypt)")
     if settings.env.get(ENV_PIN_HASH, "").strip():
         warn(f"${ENV_PIN_HASH} is also set; the file takes precedence over it")
+
+
+def _outside_the_repository(home: Path) -> None:
+    """Refuse a PIN home inside the repository this runs in (`EXPFLOW_HOME=.expflow`):
+    `git add -A` would commit the hash (docs/spec.md §5: never in a repository)."""
+    from expflow_git.gitstore import Git
+
+    try:
+        root = os.path.realpath(Git.discover(Path.cwd(), env=os.environ).root)
+    except ExpflowError:
+        return  # not in a repository
+    target = os.path.realpath(home)
+    if target == root or target.startswith(root + os.sep):
+        raise ExpflowError(
+            f"the PIN home {printable(str(home))} (${ENV_HOME}) is inside this repository: "
+            f"the PIN hash is never kept in one; set ${ENV_HOME} outside it (default "
+            "~/.expflow); nothing changed"
+        )
 
 
 @pin_group.command("check")
