@@ -20,6 +20,7 @@ from expflow_git.run import (
     Run,
     checked_metrics,
     checked_params,
+    checked_series,
     checked_tags,
     failure_reason,
     read_runs,
@@ -119,10 +120,13 @@ class Repository:
 
         layout = self._layout()
         checked = checked_metrics(metrics, layout.policy)
+        if splits is not None and not isinstance(splits, Mapping):
+            raise ValueError("splits: give a mapping of split names to metrics")
         checked_splits = {
             name: checked_metrics(m, layout.policy) for name, m in (splits or {}).items()
         }
-        plan = plan_result(layout, id, checked, checked_splits, series)
+        points = checked_series(series) if series is not None else None
+        plan = plan_result(layout, id, checked, checked_splits, points)
         if plan.findings:
             raise ValueError("; ".join(str(f) for f in plan.findings))
         refuse_existing(plan)

@@ -7,7 +7,7 @@ import difflib
 import math
 import numbers
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +125,8 @@ class ActiveRun:
 def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, float]:
     """Metrics the registry knows, each a finite number (not a bool); otherwise ValueError
     naming the metric (and, for an unknown one, the closest known name)."""
+    if not isinstance(metrics, Mapping):
+        raise ValueError(f"metrics: give a mapping of names to numbers, not {_short(metrics)}")
     out: dict[str, float] = {}
     for name, value in metrics.items():
         if name not in policy.metrics:
@@ -188,6 +190,8 @@ def closest(name: str, known: Mapping[str, Any]) -> str:
 def checked_params(params: Mapping[str, Any]) -> dict[str, Scalar]:
     """A record's params: string names, scalar values (string, finite number, bool,
     None), as the record schema allows; otherwise ValueError naming the parameter."""
+    if not isinstance(params, Mapping):
+        raise ValueError(f"params: give a mapping of names to values, not {_short(params)}")
     out: dict[str, Scalar] = {}
     for name, value in params.items():
         if not isinstance(name, str):
@@ -217,3 +221,27 @@ def same_record(
         raise ValueError(
             f"{record.record_path}: run {record.id!r} exists with other {', '.join(differs)}"
         )
+
+
+def checked_series(series: Mapping[str, Any]) -> dict[str, list[tuple[int, float]]]:
+    """Step-wise values as `log_result` takes them, metric → [(step, value), …]: each step
+    an integer, each value a finite number; otherwise ValueError naming the metric (the
+    series rules of series.py judge the rest: order, bounds, aggregates)."""
+    if not isinstance(series, Mapping):
+        raise ValueError(f"series: give a mapping of metric names to points, not {_short(series)}")
+    out: dict[str, list[tuple[int, float]]] = {}
+    for name, points in series.items():
+        if isinstance(points, (str, bytes)) or not isinstance(points, Iterable):
+            raise ValueError(f"series {name!r}: give (step, value) pairs, not {_short(points)}")
+        checked = []
+        for point in points:
+            pair = isinstance(point, Sequence) and not isinstance(point, (str, bytes))
+            if not pair or len(point) != 2:
+                raise ValueError(f"series {name!r}: {_short(point)} is not a (step, value) pair")
+            step, value = point
+            if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+                raise ValueError(f"series {name!r}: step {_short(step)} is not an integer")
+            where = f"series {name!r} at step {int(step)}"
+            checked.append((int(step), finite_number(value, what=where)))
+        out[name] = checked
+    return out

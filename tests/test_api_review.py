@@ -8,6 +8,7 @@ it guards against."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -421,3 +422,43 @@ def test_the_api_refuses_text_that_is_not_utf8(repo: Repository, exp_repo: ExpRe
     with pytest.raises(ExpflowError, match="not UTF-8"):
         repo.new("exp-001", study=STUDY, params={"k": "\udcff"})
     assert not (exp_repo.path / exp_repo.exp_path()).exists()
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda r: r.new("a7", study="s" * 5000), "invalid study"),  # was OSError ENAMETOOLONG
+        (lambda r: r.new("a8", study="s", params=[1, 2]), "params: give a mapping"),
+        (lambda r: r.new("a9", study="s", replicate=-5), "replicate -5"),
+        (lambda r: r.log_result("exp-001", metrics=[1]), "metrics: give a mapping"),
+        (
+            lambda r: r.log_result("exp-001", {"seg_total": 1}, splits={"holdout": 5}),
+            "metrics: give a mapping",
+        ),
+        (
+            lambda r: r.log_result("exp-001", {"seg_total": 1}, series={"seg_total": None}),
+            "give (step, value) pairs",
+        ),
+        (
+            lambda r: r.log_result("exp-001", {"seg_total": 1}, series={"seg_total": [5]}),
+            "is not a (step, value) pair",
+        ),
+    ],
+)
+def test_wrong_arguments_are_named_errors_and_write_nothing(
+    repo: Repository, exp_repo: ExpRepo, call: object, message: str
+) -> None:
+    """AttributeError, TypeError and OSError escaped from these; a negative replicate was
+    taken (the CLI refuses it)."""
+    before = _snapshot(exp_repo.path)
+    with pytest.raises((ValueError, ExpflowError), match=re.escape(message)):
+        call(repo)  # type: ignore[operator]
+    assert _snapshot(exp_repo.path) == before

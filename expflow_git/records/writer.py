@@ -170,11 +170,13 @@ class Layout:
         return f"results/{study}/{exp_id}.json"
 
 
-def check_id(exp_id: str) -> None:
-    """Ids from the command line must be valid ids (they name files)."""
-    if not ID_RE.match(exp_id):
+def check_id(exp_id: str, what: str = "id") -> None:
+    """Ids (and study names) from the command line or the API must be valid ids: they
+    name files and folders."""
+    if not isinstance(exp_id, str) or not ID_RE.match(exp_id):
+        shown = exp_id if len(str(exp_id)) <= 60 else f"{str(exp_id)[:60]}…"
         raise ExpflowError(
-            f"invalid id {exp_id!r}: use letters, digits, '.', '_' and '-' "
+            f"invalid {what} {shown!r}: use letters, digits, '.', '_' and '-' "
             "(at most 128, starting with a letter or digit)"
         )
 
@@ -344,6 +346,10 @@ def write_experiment(
     from expflow_git.atomicfile import write_atomic
 
     check_reason(status, reason)
+    check_id(exp_id)
+    check_id(study, "study")  # before it names a folder (a 5,000-character one: ENAMETOOLONG)
+    if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
+        raise ExpflowError(f"replicate {replicate!r}: a non-negative integer")
     policy = layout.policy
     if seed is None:
         seed = derive_seed(policy.base_seed, study, condition or exp_id, replicate)
