@@ -125,7 +125,12 @@ class Layout:
     policy: Policy
 
     def experiment_path(self, study: str, exp_id: str) -> str:
-        return self._checked(f"experiments/{study}/{exp_id}.json", self.policy.experiment_globs)
+        return self._checked(self.experiment_rel(study, exp_id), self.policy.experiment_globs)
+
+    @staticmethod
+    def experiment_rel(study: str, exp_id: str) -> str:
+        """Where `new` writes a run's record (before the policy's globs are checked)."""
+        return f"experiments/{study}/{exp_id}.json"
 
     def result_path(self, study: str, exp_id: str) -> str:
         return self._checked(f"results/{study}/{exp_id}.json", self.policy.result_globs)
@@ -346,8 +351,6 @@ def write_experiment(
     from expflow_git.atomicfile import write_atomic
 
     check_reason(status, reason)
-    check_id(exp_id)
-    check_id(study, "study")  # before it names a folder (a 5,000-character one: ENAMETOOLONG)
     if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
         raise ExpflowError(f"replicate {replicate!r}: a non-negative integer")
     policy = layout.policy
@@ -365,11 +368,14 @@ def write_experiment(
     )
     if reason is not None:
         doc["reason"] = reason
-    rel = layout.experiment_path(study, exp_id)
+    # Checked before the path is looked at: a study or id the schema refuses (one of
+    # 5,000 characters) is named by its pointer, not met as ENAMETOOLONG on the disk.
     data = dump(doc)
-    _, findings = check_document(Kind.EXPERIMENT, rel, data, policy)
+    planned = layout.experiment_rel(study, exp_id)
+    _, findings = check_document(Kind.EXPERIMENT, planned, data, policy)
     if findings:
         raise ExpflowError(str(findings[0]))
+    rel = layout.experiment_path(study, exp_id)
     existing = layout.existing_experiments(exp_id)
     if existing:
         raise ExpflowError(
