@@ -265,7 +265,7 @@ class Repository:
         except BaseException as exc:
             # The block finished but its result was not written (it would fail the
             # policy, the policy broke meanwhile, an interrupt): the status says why.
-            if not (self.root / layout.result_rel(study, id)).exists():
+            if not (self.root / layout.result_of(study, id)).exists():
                 self._mark_failed(layout, id, exc)
             raise
 

@@ -471,3 +471,46 @@ def test_result_overwrite_force_says_so(pending: ExpRepo) -> None:
     assert code == 0, err
     assert "--force" in err
     assert load(cwd / RES)["metrics"] == {"pde_mean": 15, "train_time_min": 45.5, "seg_total": 1}
+
+
+@pytest.fixture
+def moved(pending: ExpRepo, cli) -> ExpRepo:
+    """exp-001 finished, then its result moved to results/archive/ (the policy's globs
+    take it there; a run's result is its id's, wherever it lies) and committed."""
+    assert cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path).code == 0
+    (pending.path / "results/archive").mkdir()
+    (pending.path / RES).rename(pending.path / "results/archive/exp-001.json")
+    pending.commit("archive the result")
+    return pending
+
+
+def test_record_commands_find_a_moved_result_by_its_id(
+    moved: ExpRepo, cli, isolated_env: Path
+) -> None:
+    """They looked only at results/<study>/<id>.json: `result` wrote a second score with
+    no PIN, `fail` turned a finished run into a failed one, and `rm` left the result of
+    a deleted record behind, with no correction."""
+    cwd, archived = moved.path, moved.path / "results/archive/exp-001.json"
+    before = archived.read_bytes()
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=cwd)
+    assert res.code == 1 and "results/archive/exp-001.json" in res.err, res.both
+    assert not (cwd / RES).exists() and archived.read_bytes() == before
+    res = cli(["fail", "exp-001", "--reason", "oops"], cwd=cwd)
+    assert res.code == 1 and "has a result" in res.err, res.both
+    assert load(cwd / f"experiments/{STUDY}/exp-001.json")["status"] == "success"
+    env = {"EXPFLOW_HOME": str(isolated_env), "EXPFLOW_PIN": "1234"}
+    assert run_cli(["pin", "init", "1234"], cwd=cwd, env=env)[0] == 0
+    code, _, err = run_cli(["rm", "exp-001"], cwd=cwd, env=env)
+    assert code == 2 and "--reason" in err, err  # a committed result needs a correction
+    code, out, err = run_cli(["rm", "exp-001", "--reason", "bad split"], cwd=cwd, env=env)
+    assert code == 0, err
+    assert "removed results/archive/exp-001.json" in out and not archived.exists()
+
+
+def test_new_finds_a_moved_record_by_its_id(pending: ExpRepo, cli) -> None:
+    old = pending.path / f"experiments/{STUDY}/old"
+    old.mkdir()
+    (pending.path / f"experiments/{STUDY}/exp-001.json").rename(old / "exp-001.json")
+    res = cli(["new", "exp-001", "--study", STUDY], cwd=pending.path)
+    assert res.code == 2 and "exists already" in res.err, res.both
+    assert not (pending.path / f"experiments/{STUDY}/exp-001.json").exists()

@@ -198,7 +198,7 @@ def rm_cmd(
         layout,
         study=study,
         exp_id=exp_id,
-        result_rel=layout.result_rel(study, exp_id),
+        result_rel=layout.result_of(study, exp_id),
         new_data=None,
         reason=reason,
         environ=os.environ,

@@ -39,7 +39,7 @@ def fail_run(layout: Layout, exp_id: str, reason: str) -> str:
         raise ExpflowError("fail needs --reason TEXT (why the run failed)")
     exp_rel, doc = layout.find_experiment(exp_id)
     status = record_status(doc)
-    result_rel = layout.result_rel(doc["study"], exp_id)
+    result_rel = layout.result_of(doc["study"], exp_id)
     if layout.target(result_rel).exists():
         raise ExpflowError(
             f"{result_rel}: experiment {exp_id!r} has a result; a run with a result cannot "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import platform
 import socket
 from collections.abc import Mapping, Sequence
@@ -135,6 +136,10 @@ class Layout:
     def result_path(self, study: str, exp_id: str) -> str:
         return self._checked(f"results/{study}/{exp_id}.json", self.policy.result_globs)
 
+    def checked_result(self, rel: str) -> str:
+        """A result's path, checked as `result_path` checks the usual one."""
+        return self._checked(rel, self.policy.result_globs)
+
     def _checked(self, rel: str, globs: Sequence[str]) -> str:
         if not matches_any(rel, globs):
             raise ExpflowError(f"{rel} would not match the policy's paths {list(globs)}")
@@ -146,9 +151,41 @@ class Layout:
         return confined(self.root, rel)
 
     def existing_experiments(self, exp_id: str) -> list[Path]:
-        """Records named `exp_id` in any study (the id is checked first: it is never a glob)."""
+        """Records named `exp_id` wherever the policy's globs take records (a run's
+        identity is its id, not its folder: a record moved to experiments/A/old/ is
+        still this run's)."""
+        return [self.root / rel for rel in self.named(exp_id, self.policy.experiment_globs)]
+
+    def result_of(self, study: str, exp_id: str) -> str:
+        """Where the run's result is: in its study's folder, else any file the policy's
+        result globs match named `exp_id` (moved there, as a committed result may be),
+        else where `result` would write it."""
+        rel = self.result_rel(study, exp_id)
+        if os.path.lexists(self.root / rel):
+            return rel
+        found = self.named(exp_id, self.policy.result_globs)
+        return found[0] if found else rel
+
+    def named(self, exp_id: str, globs: Sequence[str]) -> list[str]:
+        """Every path below the root named `<exp_id>.json` that `globs` match, sorted;
+        only the folders the globs can reach are walked, never through a link (the id
+        is checked first: it is never a pattern)."""
         check_id(exp_id)
-        return sorted((self.root / "experiments").glob(f"*/{exp_id}.json"))
+        name, found = f"{exp_id}.json", set()
+        for base in {_literal_folder(g) for g in globs}:
+            for folder, dirs, files in os.walk(self.root / base):
+                dirs[:] = [d for d in dirs if d != ".git"]
+                # A file behind a linked folder is named too, so that `target` refuses
+                # it aloud (os.walk itself never follows the link).
+                linked = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+                candidates = [name] if name in files else []
+                candidates += [f"{d}/{name}" for d in linked]
+                for candidate in candidates:
+                    path = Path(folder, candidate)
+                    rel = path.relative_to(self.root).as_posix()
+                    if os.path.lexists(path) and matches_any(rel, globs):
+                        found.add(rel)
+        return sorted(found)
 
     def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
         """The record with this id on disk (any study), strictly parsed and checked."""
@@ -166,7 +203,7 @@ class Layout:
         if doc is None:
             raise ExpflowError(f"{findings[0]}", code=ExitCode.FAILED)
         record: dict[str, Any] = json.loads(data)
-        self.target(self.result_rel(record["study"], exp_id))
+        self.target(self.result_of(record["study"], exp_id))
         return rel, record
 
     @staticmethod
@@ -295,7 +332,7 @@ def remove_run(layout: Layout, exp_id: str) -> list[str]:
     """Delete a record and its result: the result first, so a crash never leaves a result
     without its record. Returns the removed paths."""
     exp_rel, exp_doc = layout.find_experiment(exp_id)
-    res = layout.target(layout.result_rel(exp_doc["study"], exp_id))
+    res = layout.target(layout.result_of(exp_doc["study"], exp_id))
     removed = []
     if res.exists():
         res.unlink()
@@ -418,7 +455,8 @@ def plan_result(
             "a result needs a successful run",
             code=ExitCode.FAILED,
         )
-    rel = layout.result_path(exp_doc["study"], exp_id)
+    # Over the run's result wherever it is (a second file would be a second score).
+    rel = layout.checked_result(layout.result_of(exp_doc["study"], exp_id))
     doc = build_result(
         exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root, series=series
     )
@@ -487,3 +525,15 @@ def write_result(
     write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite)
     done.append(f"wrote {plan.path}")  # the study comes from the record
     return done
+
+
+def _literal_folder(glob: str) -> str:
+    """The folder a glob's matches all lie below: its segments before the first one
+    with a wildcard (`results/**/*.json` → `results`; `**/*.json` → the root)."""
+    parts = glob.split("/")
+    literal = []
+    for part in parts[:-1]:
+        if any(c in part for c in "*?["):
+            break
+        literal.append(part)
+    return "/".join(literal)
