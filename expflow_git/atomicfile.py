@@ -41,26 +41,42 @@ def confined(root: Path, rel: str) -> Path:
 
 
 def write_atomic(
-    path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, overwrite: bool = True
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    mode: int = 0o644,
+    overwrite: bool = True,
+    named_by_user: bool = False,
 ) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half.
 
     With overwrite=False an existing file is never replaced (FileExistsError),
-    even if it appears between the check and the rename.
+    even if it appears between the check and the rename. `named_by_user`: see open_atomic.
     """
-    with open_atomic(path, mode=mode, overwrite=overwrite) as fh:
+    with open_atomic(path, mode=mode, overwrite=overwrite, named_by_user=named_by_user) as fh:
         fh.write(data)
 
 
 @contextlib.contextmanager
 def open_atomic(
-    path: str | os.PathLike[str], *, mode: int = 0o644, overwrite: bool = True
+    path: str | os.PathLike[str],
+    *,
+    mode: int = 0o644,
+    overwrite: bool = True,
+    named_by_user: bool = False,
 ) -> Iterator[BinaryIO]:
-    """A file to stream into; it takes `path`'s place only if the block finishes. A device
-    or a pipe there (`--out /dev/null`, `/dev/stdout`, a FIFO) is written in place: a
-    rename would replace the node itself (run as root, /dev/null with a plain file)."""
+    """A file to stream into; it takes `path`'s place only if the block finishes.
+
+    `named_by_user` (`--out FILE`, `--html FILE`): a device or a pipe there (`/dev/null`,
+    a FIFO, `/dev/stdout` to a terminal or a pipe), and any of the system's own links
+    (`/dev/stdout` to a file), is written into, as a shell's `>` would: a rename would
+    replace the node itself (run as root, /dev/null with a plain file). Any other link
+    is replaced, never written through (a pull request can commit one at the report's
+    path, pointing anywhere). The tool's own files (the cache, records) replace
+    whatever is in their place.
+    """
     target = Path(path)
-    if _is_special(target):
+    if named_by_user and _written_in_place(target):
         if not overwrite:
             raise FileExistsError(errno.EEXIST, "file exists", str(target))
         with open(target, "wb") as fh:
@@ -86,10 +102,16 @@ def open_atomic(
         raise
 
 
-def _is_special(path: Path) -> bool:
-    """Whether `path` names (through any links) something other than a file or folder."""
+_SYSTEM_DIRS = ("/dev/", "/proc/")
+
+
+def _written_in_place(path: Path) -> bool:
+    """A device, a pipe or a socket (through links), or a link of the system's own."""
     try:
         mode = os.stat(path).st_mode
+        link = path.is_symlink()
     except (OSError, ValueError):
         return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return True
+    return link and os.path.abspath(path).startswith(_SYSTEM_DIRS)

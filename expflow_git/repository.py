@@ -360,7 +360,7 @@ class Repository:
         if path is not None:
             from expflow_git.atomicfile import write_atomic
 
-            write_atomic(os.fspath(path), html.encode())
+            write_atomic(os.fspath(path), html.encode(), named_by_user=True)
         return html
 
     def verify(

@@ -42,11 +42,33 @@ def test_a_pipe_is_written_in_place_not_replaced(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     got: list[bytes] = []
     reader = _drain(fifo, got)
-    write_atomic(fifo, b"streamed")
+    write_atomic(fifo, b"streamed", named_by_user=True)
     reader.join(timeout=30)
     assert got == [b"streamed"]
     assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still the pipe
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fifo"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_the_tools_own_file_replaces_a_pipe_without_waiting(tmp_path: Path) -> None:
+    """A cache file's place taken by a FIFO: replaced, never written into (that would
+    wait for a reader for ever)."""
+    fifo = tmp_path / "01.json"
+    os.mkfifo(fifo)
+    write_atomic(fifo, b"cache")
+    assert fifo.read_bytes() == b"cache" and not stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_a_link_at_a_named_path_is_replaced_not_written_through(tmp_path: Path) -> None:
+    """A pull request can commit `report.json -> ~/.bashrc`: the report takes the link's
+    place; the file it named is untouched."""
+    victim = tmp_path / "bashrc"
+    victim.write_text("keep me\n")
+    link = tmp_path / "report.json"
+    link.symlink_to(victim)
+    write_atomic(link, b"report", named_by_user=True)
+    assert victim.read_text() == "keep me\n"
+    assert not link.is_symlink() and link.read_bytes() == b"report"
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")

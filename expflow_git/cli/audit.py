@@ -224,12 +224,12 @@ def audit(
         warn=lambda message: warn(message, command="audit"),
     )
     if out:
-        with open_atomic(out) as fh:
+        with open_atomic(out, named_by_user=True) as fh:
             report.write(fh)
     if note:
         git.add_note(shown.commit, report.to_bytes())
     if html_path:
-        write_atomic(html_path, shown.html)
+        write_atomic(html_path, shown.html, named_by_user=True)
     if shown.text is None:
         sys.stdout.flush()
         report.write(sys.stdout.buffer)

@@ -188,6 +188,6 @@ def report_cmd(
     signed_by = list(dict.fromkeys(k.name() for k in verdict.signers))
     view = view_from_statement(statement, signed_by, unverified=unverified)
     if html_path:
-        write_atomic(html_path, html_renderer()(view).encode())
+        write_atomic(html_path, html_renderer()(view).encode(), named_by_user=True)
         err(f"wrote {html_path}")
     click.echo(renderer(fmt)(view), nl=False)
