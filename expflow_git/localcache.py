@@ -29,11 +29,16 @@ _FLAGS = (
 )
 
 
-def read_trusted(path: str | os.PathLike[str]) -> tuple[bytes | None, str]:
+def read_trusted(
+    path: str | os.PathLike[str], *, below: Path | None = None
+) -> tuple[bytes | None, str]:
     """A cache file's bytes if this user owns it and no one else may write it:
     `(bytes, "")`; `(None, why)` for one this user may not have written (a symbolic
-    link, another owner, writable by others); `(None, "")` for one missing, unreadable
+    link, in its place or, with `below` (the git directory), for a folder between the
+    two; another owner; writable by others); `(None, "")` for one missing, unreadable
     or not a regular file of this user's (a directory, a FIFO: damage, not a forgery)."""
+    if below is not None and (linked := _linked_folder(Path(path).parent, below)) is not None:
+        return None, f"its folder {linked} is a symbolic link"
     try:
         fd = os.open(path, _FLAGS)
     except OSError:
@@ -54,10 +59,21 @@ def read_trusted(path: str | os.PathLike[str]) -> tuple[bytes | None, str]:
         os.close(fd)
 
 
-def read_own(path: str | os.PathLike[str], warn: Callable[[str], None] | None) -> bytes | None:
+def _linked_folder(folder: Path, below: Path) -> Path | None:
+    """The first folder from `folder` up to (not including) `below` that is a link."""
+    while folder != below and folder != folder.parent:
+        if folder.is_symlink():
+            return folder
+        folder = folder.parent
+    return None
+
+
+def read_own(
+    path: str | os.PathLike[str], warn: Callable[[str], None] | None, *, below: Path | None = None
+) -> bytes | None:
     """The file's bytes if this user wrote it (`read_trusted`); None if not, and `warn`
     is told why when it may be someone else's."""
-    data, why = read_trusted(path)
+    data, why = read_trusted(path, below=below)
     if why and warn is not None:
         warn(f"{os.fsdecode(path)}: cache file ignored: {why}")
     return data

@@ -126,6 +126,23 @@ def test_shard_that_is_a_symbolic_link_is_ignored_with_a_warning(
     assert planted.read_bytes() == forged
 
 
+@pytest.mark.parametrize("level", [0, 1], ids=["policy folder", "cache folder"])
+def test_a_linked_folder_on_the_way_to_a_shard_is_distrusted(
+    xcli: Cli, repo: Path, tmp_path: Path, level: int
+) -> None:
+    """O_NOFOLLOW guards only the file's own name: a link in place of the shard's folder
+    (or of .git/expflow/cache) to a folder of forged shards of this user's was believed."""
+    honest, shard = forge(xcli, repo)
+    folder = shard.parents[level]
+    planted = tmp_path / "planted"
+    folder.rename(planted)
+    folder.symlink_to(planted)
+    res = audit(xcli, repo)
+    assert res.report == honest.report and res.code == honest.code
+    warnings = [ln for ln in res.err.splitlines() if ": warning: " in ln]
+    assert len(warnings) == 1 and "is a symbolic link" in warnings[0], res.err
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_shard_that_is_a_fifo_is_ignored_not_waited_on(xcli: Cli, repo: Path) -> None:
     """A named pipe in a shard's place used to block the audit's open for ever."""

@@ -44,8 +44,11 @@ FORMAT = 9
 class BlobCache:
     """Cached records by blob SHA, one shard (first two hex digits) at a time."""
 
-    def __init__(self, directory: Path, policy_digest: str, policy_path: str) -> None:
+    def __init__(
+        self, directory: Path, policy_digest: str, policy_path: str, below: Path | None = None
+    ) -> None:
         self.directory = directory
+        self.below = below  # the git directory: no folder between it and a shard is a link
         self.header = {
             "format": FORMAT,
             "tool": __version__,
@@ -61,9 +64,8 @@ class BlobCache:
     def for_git_dir(cls, git_dir: Path, policy_digest: str, policy_path: str) -> BlobCache:
         """The cache of one policy: its bytes and its path (findings name the policy file)."""
         key = hashlib.sha256(f"{policy_digest}\0{policy_path}".encode()).hexdigest()
-        return cls(
-            state_dir(git_dir) / "cache" / f"{__version__}-{key[:16]}", policy_digest, policy_path
-        )
+        directory = state_dir(git_dir) / "cache" / f"{__version__}-{key[:16]}"
+        return cls(directory, policy_digest, policy_path, below=git_dir)
 
     def _shard(self, sha: str) -> dict[str, Any]:
         name = sha[:2]
@@ -74,7 +76,7 @@ class BlobCache:
         return shard
 
     def _load(self, path: Path) -> dict[str, Any]:
-        data, why = read_trusted(path)
+        data, why = read_trusted(path, below=self.below)
         if why:
             self.distrusted.append((path, why))
         if data is None:

@@ -96,7 +96,7 @@ def _cached_policy(
         return None
     from expflow_git.localcache import read_own
 
-    data = read_own(_policy_cache_file(cache_dir, digest), warn)
+    data = read_own(_policy_cache_file(cache_dir, digest), warn, below=cache_dir.parent)
     if data is None:
         return None  # parsed from the YAML, and remembered again (by this user)
     try:
