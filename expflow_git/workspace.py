@@ -26,6 +26,9 @@ class Workspace:
     policy_path: Path
     git: Git | None
     staged: bool = False  # read checked files from the index, not the working tree
+    # protect: the policy the index holds (an unstaged edit must not judge the commit),
+    # else the file on disk (an untracked policy, or one outside the repository).
+    policy_from_index: bool = False
     _prefixes: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
     _policy: Policy | None = field(default=None, repr=False, compare=False)
 
@@ -85,11 +88,12 @@ class Workspace:
 
     def _read_policy(self, warn: Callable[[str], None] | None) -> Policy:
         rel = self.rel(self.policy_path)
-        if self.staged:
+        if self.staged or (self.policy_from_index and self.git is not None):
             staged = self.read_tracked(rel)
-            if staged is None:
+            if staged is not None:
+                return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir(), warn=warn)
+            if self.staged:
                 raise ExpflowError(f"{rel}: no policy file staged")
-            return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir(), warn=warn)
         try:
             data = self.policy_path.read_bytes()
         except FileNotFoundError:

@@ -533,6 +533,19 @@ def test_protect_refuses_a_staged_rewrite_without_the_pin(
     assert sandbox.git(repo, "diff", "--cached", "--name-status") == index
 
 
+def test_protect_reads_a_policy_the_index_does_not_hold_from_disk(
+    sandbox: Sandbox, repo: Path, tmp_path: Path
+) -> None:
+    """protect judges by the staged policy; one outside the repository (--policy) has no
+    staged copy and is read from disk, as before, not refused as unstaged."""
+    outside = tmp_path / "policy.yaml"
+    outside.write_text((repo / "expflow.yaml").read_text())
+    _stage_change(sandbox, repo, "modify")
+    res = sandbox.cli(["protect", "--policy", str(outside)], repo)
+    assert res.code == 1, res  # judged: the rewrite is refused, not a usage error
+    assert f"{res_rel('exp-001')}: result-rewritten" in res.out
+
+
 @pytest.mark.parametrize("how", ["modify", "delete"])
 def test_protect_approves_with_the_right_pin_under_corrections_deny(
     sandbox: Sandbox, repo: Path, how: str

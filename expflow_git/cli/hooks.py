@@ -73,9 +73,7 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
 
     # The index is what is committed, so its policy judges (as validate/scan --staged):
     # an unstaged edit of expflow.yaml must not turn write-once off for this commit.
-    ws = Workspace.find(policy_path)
-    if ws.git is not None:
-        ws = replace(ws, staged=True)
+    ws = replace(Workspace.find(policy_path), policy_from_index=True)
     changes = staged_changes(ws)  # read once: every check below judges the same index
     orphans = orphaned_results(ws, changes)
     if orphans:  # never PIN-approvable: the result would be invalid
