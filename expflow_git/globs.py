@@ -25,7 +25,8 @@ from dataclasses import dataclass
 _STAR = "*"
 
 
-def _normalise(pattern: str) -> str:
+def normalise(pattern: str) -> str:
+    """A glob as it is matched: no leading `./` or `/` (paths are relative to the root)."""
     return pattern.removeprefix("./").lstrip("/")
 
 
@@ -33,7 +34,7 @@ def _normalise(pattern: str) -> str:
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """Translate one glob; `*`/`?`/`[...]` stay within a segment, a `**` segment spans any."""
     out: list[str] = []
-    segments = _normalise(pattern).split("/")
+    segments = normalise(pattern).split("/")
     last = len(segments) - 1
     for i, segment in enumerate(segments):
         if segment == "**":
@@ -86,7 +87,7 @@ def regex_is_safe(pattern: str) -> bool:
     """Whether `glob_regex(pattern)` cannot backtrack catastrophically: every segment has at
     most one `*` run (its extent is then fixed by the segment's end) and at most one `**`
     stands before the last segment (one choice of how many directories it spans)."""
-    segments = _normalise(pattern).split("/")
+    segments = normalise(pattern).split("/")
     inner_globstars = sum(1 for s in segments[:-1] if s == "**")
     if inner_globstars > 1:
         return False
@@ -172,7 +173,7 @@ class _Matcher:
 
     @classmethod
     def of(cls, pattern: str) -> _Matcher:
-        segments = _normalise(pattern).split("/")
+        segments = normalise(pattern).split("/")
         trailing = segments[-1] == "**"
         if trailing:
             segments.pop()

@@ -226,3 +226,25 @@ def test_a_study_over_its_budget_is_warned_of(
     res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
     assert res.code == 0, res
     assert "study sheet will have 4 runs, over the policy's budget of 3" in res.err
+
+
+def test_a_moved_run_is_not_imported_twice(exp_repo: ExpRepo, tmp_path: Path, cli: CliCall) -> None:
+    """The importer looked for records only at experiments/<study>/<id>.json and results
+    at results/<study>/<id>.json: a committed run moved elsewhere (as the policy's globs
+    allow) was imported again as new, a second record and a second score."""
+    path = write_csv(tmp_path, GOOD)
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    exp_repo.commit("imported")
+    moves = {
+        f"experiments/{STUDY}/r-001.json": f"experiments/{STUDY}/old/r-001.json",
+        f"results/{STUDY}/r-001.json": "results/archive/r-001.json",
+    }
+    for src, dst in moves.items():
+        (exp_repo.path / dst).parent.mkdir(parents=True, exist_ok=True)
+        (exp_repo.path / src).rename(exp_repo.path / dst)
+    exp_repo.commit("archived r-001")
+    before = tree_bytes(exp_repo.path)
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert "r-001" in res.out and "is taken" in res.out, res.out
+    assert tree_bytes(exp_repo.path) == before  # no second record, no second result

@@ -514,3 +514,18 @@ def test_new_finds_a_moved_record_by_its_id(pending: ExpRepo, cli) -> None:
     res = cli(["new", "exp-001", "--study", STUDY], cwd=pending.path)
     assert res.code == 2 and "exists already" in res.err, res.both
     assert not (pending.path / f"experiments/{STUDY}/exp-001.json").exists()
+
+
+def test_record_commands_take_globs_with_a_leading_slash(exp_repo: ExpRepo, cli) -> None:
+    """`/experiments/**/*.json` is the same glob as `experiments/**/*.json` (globs.py);
+    the lookup by id walked the filesystem's /experiments instead."""
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    assert '  experiments: ["experiments/**/*.json"]' in text
+    for folder in ("experiments", "results"):
+        text = text.replace(f'["{folder}/', f'["/{folder}/')
+    policy.write_text(text)
+    assert cli(["new", "r1", "--study", STUDY], cwd=exp_repo.path).code == 0
+    res = cli(["new", "r1", "--study", "other"], cwd=exp_repo.path)
+    assert res.code == 2 and "exists already" in res.err, res.both
+    assert cli(["result", "r1", *SEED_METRIC_ARGS], cwd=exp_repo.path).code == 0

@@ -115,12 +115,14 @@ class _Context:
     # Read once per import, not once per run (a year of trials is thousands of runs):
     records: dict[str, list[Path]] = field(default_factory=dict)  # id → record files
     committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
+    results: dict[str, list[str]] = field(default_factory=dict)  # id → result paths
 
     def __post_init__(self) -> None:
-        folder = self.layout.root / "experiments"
-        if folder.is_dir():
-            for path in sorted(folder.glob("*/*.json")):
-                self.records.setdefault(path.name[: -len(".json")], []).append(path)
+        # Wherever the policy's globs take records (a moved record is still its run's).
+        root, globs = self.layout.root, self.layout.policy.experiment_globs
+        for stem, rels in self.layout.index(globs).items():
+            self.records[stem] = [root / rel for rel in rels]
+        self.results = self.layout.index(self.layout.policy.result_globs)
         self.committed = _committed_results(self.layout)
 
 
@@ -186,7 +188,8 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     result = _result(ctx, run) if run.status is Status.SUCCESS else None
     study = source.expflow_study
     rec_rel = layout.experiment_path(study, run.exp_id)
-    res_rel = layout.result_path(study, run.exp_id)
+    # Over the run's result wherever it is (a second file would be a second score).
+    res_rel = layout.checked_result(layout.result_of(study, run.exp_id, ctx.results))
     writes = [Write(rec_rel, dump(record))]
     if result is not None:
         writes.append(Write(res_rel, dump(result)))

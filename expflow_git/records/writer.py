@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -27,7 +28,7 @@ from expflow_git.documents import (
     dump,
 )
 from expflow_git.errors import ExitCode, ExpflowError, Finding
-from expflow_git.globs import matches_any
+from expflow_git.globs import matches_any, normalise
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
 
@@ -156,36 +157,48 @@ class Layout:
         still this run's)."""
         return [self.root / rel for rel in self.named(exp_id, self.policy.experiment_globs)]
 
-    def result_of(self, study: str, exp_id: str) -> str:
+    def result_of(
+        self, study: str, exp_id: str, index: Mapping[str, list[str]] | None = None
+    ) -> str:
         """Where the run's result is: in its study's folder, else any file the policy's
         result globs match named `exp_id` (moved there, as a committed result may be),
-        else where `result` would write it."""
+        else where `result` would write it. `index`: the results' `index`, when the
+        caller looks up many runs at once (an import)."""
         rel = self.result_rel(study, exp_id)
         if os.path.lexists(self.root / rel):
             return rel
-        found = self.named(exp_id, self.policy.result_globs)
+        if index is None:
+            found = self.named(exp_id, self.policy.result_globs)
+        else:
+            check_id(exp_id)
+            found = index.get(exp_id, [])
         return found[0] if found else rel
 
     def named(self, exp_id: str, globs: Sequence[str]) -> list[str]:
-        """Every path below the root named `<exp_id>.json` that `globs` match, sorted;
-        only the folders the globs can reach are walked, never through a link (the id
-        is checked first: it is never a pattern)."""
+        """Every path named `<exp_id>.json` that `globs` match, sorted (the id is checked
+        first: it is never a pattern)."""
         check_id(exp_id)
-        name, found = f"{exp_id}.json", set()
-        for base in {_literal_folder(g) for g in globs}:
-            for folder, dirs, files in os.walk(self.root / base):
+        return self.index(globs).get(exp_id, [])
+
+    def index(self, globs: Sequence[str]) -> dict[str, list[str]]:
+        """Every `.json` path below the root that `globs` match, by file stem (= id),
+        sorted. Only the folders the globs can reach are walked, never through a link: a
+        file behind a linked folder is listed, so that `target` refuses it aloud. (Listed
+        afresh each time: a command writes between two looks.)"""
+        found: dict[str, set[str]] = {}
+        for base in {_literal_folder(g) for g in globs} - {None}:
+            for folder, dirs, files in os.walk(self.root / str(base)):
                 dirs[:] = [d for d in dirs if d != ".git"]
-                # A file behind a linked folder is named too, so that `target` refuses
-                # it aloud (os.walk itself never follows the link).
-                linked = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
-                candidates = [name] if name in files else []
-                candidates += [f"{d}/{name}" for d in linked]
-                for candidate in candidates:
-                    path = Path(folder, candidate)
-                    rel = path.relative_to(self.root).as_posix()
-                    if os.path.lexists(path) and matches_any(rel, globs):
-                        found.add(rel)
-        return sorted(found)
+                names = [f for f in files if f.endswith(".json")]
+                for d in dirs:
+                    if os.path.islink(os.path.join(folder, d)):
+                        with contextlib.suppress(OSError):
+                            names += [f"{d}/{f}" for f in os.listdir(os.path.join(folder, d))]
+                for name in names:
+                    rel = Path(folder, name).relative_to(self.root).as_posix()
+                    if rel.endswith(".json") and matches_any(rel, globs):
+                        found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add(rel)
+        return {stem: sorted(rels) for stem, rels in found.items()}
 
     def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
         """The record with this id on disk (any study), strictly parsed and checked."""
@@ -527,13 +540,13 @@ def write_result(
     return done
 
 
-def _literal_folder(glob: str) -> str:
+def _literal_folder(glob: str) -> str | None:
     """The folder a glob's matches all lie below: its segments before the first one
-    with a wildcard (`results/**/*.json` → `results`; `**/*.json` → the root)."""
-    parts = glob.split("/")
+    with a wildcard (`results/**/*.json` → `results`; `/results/…` too; `**/*.json` →
+    the root); None for one that would leave the work tree (`..`: it matches nothing)."""
     literal = []
-    for part in parts[:-1]:
+    for part in normalise(glob).split("/")[:-1]:
         if any(c in part for c in "*?["):
             break
         literal.append(part)
-    return "/".join(literal)
+    return None if ".." in literal else "/".join(literal)
