@@ -265,7 +265,11 @@ class Repository:
         except BaseException as exc:
             # The block finished but its result was not written (it would fail the
             # policy, the policy broke meanwhile, an interrupt): the status says why.
-            if not (self.root / layout.result_of(study, id)).exists():
+            try:
+                written = (self.root / layout.result_of(study, id)).exists()
+            except (ExpflowError, OSError):  # the exception in flight matters more
+                written = False
+            if not written:
                 self._mark_failed(layout, id, exc)
             raise
 

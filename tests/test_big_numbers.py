@@ -75,3 +75,46 @@ def test_a_series_step_no_double_holds_is_a_finding(tmp_path: Path) -> None:
         assert "Traceback" not in err, (args, err)
         if args[0] in ("validate", "audit"):
             assert code == 1 and "series-step: step 100000… (401 digits)" in out, (args, out)
+
+
+def test_big_integer_params_in_csv_and_compare_are_exact(tmp_path: Path) -> None:
+    """`list --format csv` raised rfc8785's IntegerDomainError on a param above 2**53;
+    `compare` said two params differ and printed both as 1.15292e+18."""
+    repo = _repo(tmp_path)
+    _run(repo, "r1", {"hashseed": 2**60})
+    _run(repo, "r2", {"hashseed": 2**60 + 1})
+    _commit(repo)
+    code, out, err = run_cli(["list", "--columns", "params.hashseed", "--format", "csv"], cwd=repo)
+    assert code == 0 and "Traceback" not in err, err
+    assert str(2**60) in out and str(2**60 + 1) in out, out
+    code, out, err = run_cli(["compare", "r1", "r2"], cwd=repo)
+    assert code == 0 and str(2**60) in out and str(2**60 + 1) in out, out
+
+
+def test_the_policy_diff_compares_rule_values_exactly() -> None:
+    """A rule's value 2**53 → 2**53 + 1 was "reworded only" (compared as doubles), and a
+    value of 10**400 crashed the diff (`audit --policy-ref`) with OverflowError."""
+    from expflow_git.policy.diff import diff_policies
+    from expflow_git.policy.load import load_policy_bytes
+    from expflow_git.records.scaffold import COMPETITION_POLICY
+
+    def with_value(value: int) -> object:
+        text = COMPETITION_POLICY.replace("op: gt, value: 0,", f"op: gt, value: {value},")
+        assert text != COMPETITION_POLICY
+        return load_policy_bytes(text.encode())
+
+    changes = diff_policies(with_value(2**53), with_value(2**53 + 1))  # type: ignore[arg-type]
+    assert changes and all("reworded" not in c.describe() for c in changes), changes
+    assert diff_policies(with_value(1), with_value(HUGE))  # type: ignore[arg-type]
+
+
+def test_validate_does_not_walk_a_linked_folder(tmp_path: Path) -> None:
+    """The manifest passes symbolic links to validate: `data -> /usr` was walked whole."""
+    repo = _repo(tmp_path)
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "bad.json").write_text("{not json")  # git would never commit it: a link's
+    (repo / "experiments").mkdir(exist_ok=True)  # target is not in the tree
+    (repo / "experiments/linked").symlink_to(target)
+    code, out, err = run_cli(["validate", "--", "experiments/linked"], cwd=repo)
+    assert code == 0 and "bad.json" not in out + err, (out, err)

@@ -110,9 +110,8 @@ def _outside_the_repository(home: Path) -> None:
     target = os.path.realpath(home)
     if target == root or target.startswith(root + os.sep):
         raise ExpflowError(
-            f"the PIN home {printable(str(home))} (${ENV_HOME}) is inside this repository: "
-            f"the PIN hash is never kept in one; set ${ENV_HOME} outside it (default "
-            "~/.expflow); nothing changed"
+            f"the PIN home {printable(str(home))} is inside this repository: the PIN hash "
+            f"is never kept in one; set ${ENV_HOME} to a folder outside it; nothing changed"
         )
 
 

@@ -176,7 +176,8 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
     for p in paths:
         rel = ws.rel(p)
         kind = kind_of(rel) if rel.endswith(".json") else None
-        if kind is None and os.path.isdir(p):
+        # A link to a folder (`data -> /mnt/datasets`) is a name, not a folder to walk.
+        if kind is None and os.path.isdir(p) and not os.path.islink(p):
             subs = (ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
             out.extend((sub, kind_of(sub)) for sub in subs)
         else:

@@ -454,7 +454,9 @@ def _rule_value(value: Any) -> tuple[str, Any]:
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, (int, float)):
-        return ("number", float(value))
+        # As it is: Python equates and hashes 1 and 1.0 alike, compares 2**53 + 1 with
+        # 2**53 exactly, and never overflows on 10**400 (float() would).
+        return ("number", value)
     return ("str", value)
 
 

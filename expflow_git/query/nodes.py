@@ -62,8 +62,12 @@ def lookup(field: Field, run: Fields) -> object:
         params = run.params
         if path[1] in params:
             return params[path[1]]
-        key = param_key(path[1])
-        return next((v for k, v in params.items() if param_key(k) == key), _MISSING)
+        key = param_key(path[1])  # the first such name in code-point order, not key order
+        return min(
+            ((k, v) for k, v in params.items() if param_key(k) == key),
+            default=(None, _MISSING),
+            key=lambda kv: str(kv[0]),
+        )[1]
     if root == "study":
         return run.study
     if root == "status":

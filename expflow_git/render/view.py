@@ -286,7 +286,7 @@ def fmt_number(value: float | None, digits: int = 6) -> str:
         return f"{value:.{digits}g}"
     if abs(value) < 1e15 and (isinstance(value, int) or value.is_integer()):
         return str(int(value))
-    if type(value) is int and abs(value) > 1e300:  # a record may hold 10**400: no double
+    if type(value) is int:  # exact up to 20 digits, then abbreviated (10**400: no double)
         return model_fmt_number(value)
     return f"{value:.{digits}g}"
 
