@@ -67,13 +67,12 @@ def open_atomic(
 ) -> Iterator[BinaryIO]:
     """A file to stream into; it takes `path`'s place only if the block finishes.
 
-    `named_by_user` (`--out FILE`, `--html FILE`): a device or a pipe there (`/dev/null`,
-    a FIFO, `/dev/stdout` to a terminal or a pipe), and any of the system's own links
-    (`/dev/stdout` to a file), is written into, as a shell's `>` would: a rename would
-    replace the node itself (run as root, /dev/null with a plain file). Any other link
-    is replaced, never written through (a pull request can commit one at the report's
-    path, pointing anywhere). The tool's own files (the cache, records) replace
-    whatever is in their place.
+    `named_by_user` (`--out FILE`, `--html FILE`): a device or a pipe named directly
+    (`/dev/null`, a FIFO), or one of the system's own links (`/dev/stdout`), is written
+    into, as a shell's `>` would: a rename would replace the node itself (run as root,
+    /dev/null with a plain file). Any other link is replaced, never written through,
+    whatever it names (a pull request can commit one at the report's path). The tool's
+    own files (the cache, records) replace whatever is in their place.
     """
     target = Path(path)
     if named_by_user and _written_in_place(target):
@@ -106,12 +105,14 @@ _SYSTEM_DIRS = ("/dev/", "/proc/")
 
 
 def _written_in_place(path: Path) -> bool:
-    """A device, a pipe or a socket (through links), or a link of the system's own."""
+    """A device, a pipe or a socket named directly, or a link of the system's own
+    (/dev/stdout). A link anywhere else is never followed, whatever it names: committed
+    at the report's path as `report.json -> /dev/sda`, it would have the report written
+    over a disk."""
     try:
+        if path.is_symlink():
+            return os.path.abspath(path).startswith(_SYSTEM_DIRS) and os.path.exists(path)
         mode = os.stat(path).st_mode
-        link = path.is_symlink()
     except (OSError, ValueError):
         return False
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        return True
-    return link and os.path.abspath(path).startswith(_SYSTEM_DIRS)
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))

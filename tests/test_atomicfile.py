@@ -59,16 +59,23 @@ def test_the_tools_own_file_replaces_a_pipe_without_waiting(tmp_path: Path) -> N
     assert fifo.read_bytes() == b"cache" and not stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
-def test_a_link_at_a_named_path_is_replaced_not_written_through(tmp_path: Path) -> None:
-    """A pull request can commit `report.json -> ~/.bashrc`: the report takes the link's
-    place; the file it named is untouched."""
-    victim = tmp_path / "bashrc"
-    victim.write_text("keep me\n")
+@pytest.mark.parametrize(
+    "kind",
+    ["file", pytest.param("fifo", marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason=""))],
+)
+def test_a_link_at_a_named_path_is_replaced_not_written_through(tmp_path: Path, kind: str) -> None:
+    """A pull request can commit `report.json -> ~/.bashrc`, or `-> /dev/sda`: the report
+    takes the link's place; what it named is untouched (a FIFO stands in for a device)."""
+    victim = tmp_path / "victim"
+    if kind == "file":
+        victim.write_text("keep me\n")
+    else:
+        os.mkfifo(victim)
     link = tmp_path / "report.json"
     link.symlink_to(victim)
-    write_atomic(link, b"report", named_by_user=True)
-    assert victim.read_text() == "keep me\n"
+    write_atomic(link, b"report", named_by_user=True)  # (a FIFO written into would block)
     assert not link.is_symlink() and link.read_bytes() == b"report"
+    assert kind == "fifo" or victim.read_text() == "keep me\n"
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
