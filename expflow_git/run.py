@@ -235,10 +235,14 @@ def checked_series(series: Mapping[str, Any]) -> dict[str, list[tuple[int, float
             raise ValueError(f"series {name!r}: give (step, value) pairs, not {_short(points)}")
         checked = []
         for point in points:
-            pair = isinstance(point, Sequence) and not isinstance(point, (str, bytes))
-            if not pair or len(point) != 2:
-                raise ValueError(f"series {name!r}: {_short(point)} is not a (step, value) pair")
-            step, value = point
+            try:  # a tuple, a list, a NumPy row: anything that unpacks into two
+                if isinstance(point, (str, bytes)):
+                    raise TypeError
+                step, value = point
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"series {name!r}: {_short(point)} is not a (step, value) pair"
+                ) from None
             if isinstance(step, bool) or not isinstance(step, numbers.Integral):
                 raise ValueError(f"series {name!r}: step {_short(step)} is not an integer")
             where = f"series {name!r} at step {int(step)}"

@@ -77,7 +77,7 @@ def distinct_numbers(values: Iterable[float | None]) -> Mapping[float | None, st
 def exact_number(value: float | None) -> str:
     """A value spelled exactly, as the report spells it (RFC 8785: the shortest spelling
     that reads back as the same float; integers as integers); `-` for none."""
-    if type(value) is int:  # a param may be any integer; JCS holds only doubles'
+    if type(value) is int:  # a param may be any integer; JCS holds only doubles
         return str(value)
     return "-" if value is None else jcs_number(value).decode()
 
