@@ -87,14 +87,12 @@ class Repository:
     ) -> Run:
         """Write a record (as `expflow-git new`): provenance captured, the seed derived
         from the policy's base seed, study, condition (default: the id) and replicate."""
-        from expflow_git.records.writer import write_experiment
-
-        write_experiment(
+        self._write_record(
             self._layout(),
-            exp_id=id,
+            id,
             study=study,
-            params=checked_params(params or {}),
-            tags=checked_tags(tags),
+            params=params,
+            tags=tags,
             seed=seed,
             condition=condition,
             replicate=replicate,
@@ -103,6 +101,38 @@ class Repository:
             reason=reason,
         )
         return self.get(id)  # (re-reads the tree: run() writes its record without this)
+
+    @staticmethod
+    def _write_record(
+        layout: Layout,
+        id: str,
+        *,
+        study: str,
+        params: Mapping[str, Scalar] | None,
+        tags: Sequence[str],
+        title: str,
+        status: Status,
+        seed: int | None = None,
+        condition: str | None = None,
+        replicate: int = 0,
+        reason: str | None = None,
+    ) -> None:
+        """`new`'s write (also `run`'s): the record built, checked and written."""
+        from expflow_git.records.writer import write_experiment
+
+        write_experiment(
+            layout,
+            exp_id=id,
+            study=study,
+            params=checked_params(params or {}),
+            tags=checked_tags(tags),
+            seed=seed,
+            condition=condition,
+            replicate=replicate,
+            title=title,
+            status=status,
+            reason=reason,
+        )
 
     def log_result(
         self,
@@ -219,7 +249,6 @@ class Repository:
         writes the result and marks the run `success`; an exception marks it `failed`
         with "TypeName: message" as the reason, writes no result, and is re-raised."""
         from expflow_git.records.lifecycle import start_run
-        from expflow_git.records.writer import write_experiment
 
         layout = self._layout()
         tags = checked_tags(tags)
@@ -234,18 +263,14 @@ class Repository:
         else:
             if study is None:
                 raise ValueError(f"run {id!r} has no record yet: give study=")
-            write_experiment(
+            self._write_record(
                 layout,
-                exp_id=id,
+                id,
                 study=study,
-                params=checked_params(params or {}),
+                params=params,
                 tags=tags,
-                seed=None,
-                condition=None,
-                replicate=0,
                 title=title,
                 status=Status.RUNNING,
-                reason=None,
             )
         # The record says `running` from here on: nothing but the block runs before the
         # `try` (no re-read of the tree an interrupt could land in), and whatever ends the

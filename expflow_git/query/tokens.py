@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from expflow_git.errors import ExpflowError
+from expflow_git.policy.model import numeric
 
 _KEYWORDS = ("and", "or", "not", "in", "true", "false", "null")
 
@@ -135,14 +136,15 @@ def _field(text: str, start: int) -> tuple[tuple[str, ...], int]:
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
-_INTEGER = re.compile(r"-?[0-9]+")
-
-
 def _number(spelled: str) -> int | float | None:
-    """A literal's value: an integer spelling exactly (`9007199254740993`), else a double;
-    None where no double holds it (`1e400`, 10**400)."""
+    """A literal's value as rules read a number (policy.model.numeric: an integer
+    spelling exactly, `9007199254740993`), else as a double (`1.`, `007`); None where no
+    double holds it (`1e400`, 10**400)."""
+    number = numeric(spelled)
+    if type(number) is int or type(number) is float:
+        return number
     try:
-        number = int(spelled) if _INTEGER.fullmatch(spelled) else float(spelled)
-        return number if math.isfinite(number) else None
-    except (OverflowError, ValueError):  # too large for a double, or too many digits
+        value = float(spelled)
+    except (OverflowError, ValueError):
         return None
+    return value if math.isfinite(value) else None

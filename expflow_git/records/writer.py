@@ -135,7 +135,7 @@ class Layout:
         return f"experiments/{study}/{exp_id}.json"
 
     def result_path(self, study: str, exp_id: str) -> str:
-        return self._checked(f"results/{study}/{exp_id}.json", self.policy.result_globs)
+        return self.checked_result(self.result_rel(study, exp_id))
 
     def checked_result(self, rel: str) -> str:
         """A result's path, checked as `result_path` checks the usual one."""
@@ -225,13 +225,12 @@ class Layout:
         return f"results/{study}/{exp_id}.json"
 
 
-def check_id(exp_id: str, what: str = "id") -> None:
-    """Ids (and study names) from the command line or the API must be valid ids: they
-    name files and folders."""
+def check_id(exp_id: str) -> None:
+    """Ids from the command line or the API must be valid ids: they name files."""
     if not isinstance(exp_id, str) or not ID_RE.match(exp_id):
         shown = exp_id if len(str(exp_id)) <= 60 else f"{str(exp_id)[:60]}…"
         raise ExpflowError(
-            f"invalid {what} {shown!r}: use letters, digits, '.', '_' and '-' "
+            f"invalid id {shown!r}: use letters, digits, '.', '_' and '-' "
             "(at most 128, starting with a letter or digit)"
         )
 
