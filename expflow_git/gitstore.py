@@ -479,13 +479,16 @@ class Git:
 
     # -- trees and the index ------------------------------------------------
 
-    def ls_tree(self, commit: str, paths: Sequence[str] | None = None) -> list[TreeEntry]:
+    def ls_tree(
+        self, commit: str, paths: Sequence[str] | None = None, *, trees: bool = False
+    ) -> list[TreeEntry]:
         """Every blob, symlink and submodule in ``commit``'s tree, optionally under ``paths``.
 
         ``paths`` are literal files or directory prefixes from the top of the tree.
+        With ``trees``, every folder too (type ``tree``), listed before what it holds.
         """
         _check_rev(commit)
-        args = ["ls-tree", "-r", "-z", "--full-tree", commit, "--"]
+        args = ["ls-tree", "-r", "-z", "--full-tree", *(["-t"] if trees else []), commit, "--"]
         args += [_encode_path(p) for p in paths or ()]
         # Decoding the whole listing at once and splitting str is about twice
         # as fast as per-record bytes work; the metadata is ASCII anyway.

@@ -88,3 +88,17 @@ def _untrusted(info: os.stat_result) -> str:
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return "writable by other users (group or world)"
     return ""
+
+
+def write_own(target: Path, data: bytes) -> None:
+    """Write a cache file whole (a temp file renamed over it), replacing an empty folder
+    in its place; a cache that cannot be written is simply not kept."""
+    from expflow_git.atomicfile import write_atomic
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir() and not target.is_symlink():
+            target.rmdir()  # an empty directory in the file's place: ours to replace
+        write_atomic(target, data)
+    except OSError:
+        return

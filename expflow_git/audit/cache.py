@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from expflow_git import __version__
-from expflow_git.atomicfile import write_atomic
-from expflow_git.localcache import read_trusted, state_dir
+from expflow_git.audit.folders import FolderCache
+from expflow_git.localcache import read_trusted, state_dir, write_own
 
 # 9: records keep their `reason` (issue 16); 8: results may hold series (issue 19);
 # 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes, symlinks
@@ -66,6 +66,12 @@ class BlobCache:
         key = hashlib.sha256(f"{policy_digest}\0{policy_path}".encode()).hexdigest()
         directory = state_dir(git_dir) / "cache" / f"{__version__}-{key[:16]}"
         return cls(directory, policy_digest, policy_path, below=git_dir)
+
+    def folders(self, scan: bool) -> FolderCache:
+        """The folder cache beside this one (folders.py): same policy, tool and owner checks."""
+        return FolderCache(
+            self.directory, self.header, scan=scan, below=self.below, distrusted=self.distrusted
+        )
 
     def _shard(self, sha: str) -> dict[str, Any]:
         name = sha[:2]
@@ -121,11 +127,4 @@ class BlobCache:
         body = json.dumps(records, separators=(",", ":")).encode()
         header = json.dumps(self.header, separators=(",", ":")).encode()
         digest = hashlib.sha256(body).hexdigest().encode()
-        target = self.directory / f"{shard}.json"
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            if target.is_dir() and not target.is_symlink():
-                target.rmdir()  # an empty directory in the shard's place: ours to replace
-            write_atomic(target, header + b"\n" + digest + b"\n" + body)
-        except OSError:
-            return
+        write_own(self.directory / f"{shard}.json", header + b"\n" + digest + b"\n" + body)

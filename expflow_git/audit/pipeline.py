@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import operator
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
+from expflow_git.audit.folders import FolderCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
 from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.parallel import BATCH_BLOBS, Checker
@@ -162,8 +164,9 @@ def check_tree(
     ranking), else one of its own.
     """
     commit = git.resolve_commit(rev)
-    entries = git.ls_tree(commit.sha)
-    here = next((e for e in entries if e.path == policy_path), None)
+    # With the cache, the folders too: an unchanged one is taken whole (folders.py).
+    entries = git.ls_tree(commit.sha, trees=use_cache)
+    here = next((e for e in entries if e.path == policy_path and e.type != "tree"), None)
     ref_sha: str | None = None
     proposal: PolicyProposal | None = None
     problems: list[Finding] = []
@@ -191,8 +194,19 @@ def check_tree(
         cache = (
             BlobCache.for_git_dir(git.git_dir, policy.sha256, policy.path) if use_cache else None
         )
+        folders = cache.folders(scan) if cache is not None else None
         check = _read_documents(
-            git, reader, commit, policy, policy_entry, entries, scan, cache, progress, problems
+            git,
+            reader,
+            commit,
+            policy,
+            policy_entry,
+            entries,
+            scan,
+            cache,
+            folders,
+            progress,
+            problems,
         )
     if cache is not None and warn is not None and (message := cache.distrust_warning()):
         warn(message)
@@ -259,13 +273,28 @@ def _read_documents(
     entries: list[TreeEntry],
     scan: bool,
     cache: BlobCache | None,
+    folders: FolderCache | None,
     progress: Callable[[int, int], None] | None,
     problems: list[Finding],
 ) -> TreeCheck:
     """Check every document of the listing; `entries` is emptied once classified.
-    `problems`: findings made before the listing was read (they are sorted in)."""
+    `problems`: findings made before the listing was read (they are sorted in).
+    With `folders` (and folders in the listing), an unchanged leaf folder is taken whole
+    from the folder cache, and each one read blob by blob is kept there afterwards."""
     tree = TreeReader(policy, problems)
-    tree.classify(entries, scan)
+    if folders is None:
+        tree.classify(entries, scan)
+    else:
+        width = 32 + len(commit.sha) // 2
+        trees = [e for e in entries if e.type == "tree"]
+        # A folder listed twice (only a malformed tree can) is read twice, blob by blob.
+        twice = {path for path, n in Counter(e.path for e in trees).items() if n > 1}
+        cached = {
+            e.path: (e.sha, folder)
+            for e in trees
+            if e.path not in twice and (folder := folders.load(e.path, e.sha, width)) is not None
+        }
+        tree.classify(entries, scan, cached, note=True)
     # Shard by shard, so that few cache shards are in memory at once. The blobs no
     # record answers for are read and checked in rounds of about BATCH_BLOBS (on every
     # core: parallel.py), and the shards they belong to saved after each round.
@@ -305,6 +334,9 @@ def _read_documents(
             if progress is not None:
                 progress(done, total)
         flush()
+    if folders is not None:
+        for path, (sha, folder) in tree.folders().items():
+            folders.save(path, sha, folder)
     # In path order first: the integrity checks sort by path again, which is then one
     # pass over a sorted list, not a second n log n sort of a million documents.
     experiments, results = by_path(tree.experiments), by_path(tree.results)

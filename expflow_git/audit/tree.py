@@ -8,9 +8,11 @@ A record comes from the cache (`consume_cached`) or is made as the blob is check
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
+from expflow_git.audit.folders import MIN_DOCUMENTS, Folder
 from expflow_git.audit.leaves import digests_of
 from expflow_git.audit.record import (
     BlobRecord,
@@ -44,6 +46,47 @@ class Use(NamedTuple):
     slot: int  # a document's leaf (its rank in path order); -1: not a document
 
 
+class Span:
+    """A folder's entries as the listing gives them, noted for the folder cache.
+
+    `git ls-tree -r` writes a folder's entries right after the folder, but a path
+    alone does not say which tree it came from: a malformed tree may hold a name with a
+    `/` in it, listed as if it were in another folder. So the entries are hashed back
+    into the tree object they would make, and the folder is kept only if that is its
+    tree id (and only if no other path of the listing claims to be in it: folders())."""
+
+    __slots__ = (
+        "body",
+        "count",
+        "end_finding",
+        "end_slot",
+        "first_finding",
+        "first_slot",
+        "path",
+        "prefix",
+        "tree",
+    )
+
+    def __init__(self, path: str, tree: str, first_slot: int, first_finding: int) -> None:
+        self.path, self.prefix, self.tree = path, path + "/", tree
+        self.first_slot, self.first_finding = first_slot, first_finding
+        self.end_slot = self.end_finding = self.count = 0
+        self.body = bytearray()
+
+    def add(self, entry: TreeEntry) -> None:
+        name = entry.path[len(self.prefix) :].encode("utf-8", "surrogateescape")
+        self.body += b"%s %s\0%s" % (entry.mode.encode(), name, bytes.fromhex(entry.sha))
+        self.count += 1
+
+    def is_whole(self) -> bool:
+        """Whether the entries noted are exactly those of the folder's tree object."""
+        algorithm = hashlib.sha1 if len(self.tree) == 40 else hashlib.sha256
+        header = b"tree %d\0" % len(self.body)
+        whole = algorithm(header + self.body).hexdigest() == self.tree
+        self.body = bytearray()  # (no longer needed)
+        return whole
+
+
 class TreeReader:
     """The documents and findings of one tree, gathered blob by blob from records
     (cached, or made by `content_record` as the blob arrives)."""
@@ -61,13 +104,63 @@ class TreeReader:
         self.results: list[Result] = []
         self.corrections: list[Correction] = []
         self.spellings: dict[str, str] = {}
+        # Leaf folders read blob by blob that the folder cache may keep (folders.py), by
+        # path; the folders noted once or more, and the folders of the paths listed
+        # outside a noted folder's entries (a folder in both is kept never).
+        self.spans: dict[str, Span] = {}
+        self.seen: set[str] = set()
+        self.outside: set[str] = set()
+        self.listed = 0  # the findings before this index are the listing's (or earlier)
 
-    def classify(self, entries: list[TreeEntry], scan: bool) -> None:
+    def classify(
+        self,
+        entries: list[TreeEntry],
+        scan: bool,
+        cached: Mapping[str, tuple[str, Folder]] | None = None,
+        *,
+        note: bool = False,
+    ) -> None:
         """What the tree asks of each blob; `entries` is emptied once classified (the
-        listing need not stay in memory)."""
+        listing need not stay in memory). With folders in the listing (`ls_tree(trees=
+        True)`): a folder of `cached` (path -> its tree id and Folder) at that tree id is
+        taken whole, its entries skipped; with `note`, each folder that holds no folder
+        is noted in `spans` as it is classified, for the folder cache (folders()).
+        """
         policy, findings, uses = self.policy, self.findings, self.uses
+        cached = cached or {}
         slots, last, in_order = 0, "", True
+        taken: list[tuple[int, Folder]] = []
+        skip = 0  # entries of a cached folder still to pass over
+        span: Span | None = None  # the folder being noted
         for entry in entries:
+            if skip:
+                skip -= 1
+                continue
+            if span is not None:
+                if entry.path.startswith(span.prefix) and entry.type != "tree":
+                    span.add(entry)
+                else:  # its end (or a folder inside it: it is no leaf folder)
+                    if entry.type != "tree" or not entry.path.startswith(span.prefix):
+                        self._close(span, slots)
+                    span = None
+            if note and span is None:
+                self.outside.add(entry.path.rpartition("/")[0])
+            if entry.type == "tree":
+                hit = cached.get(entry.path)
+                if hit is not None and hit[0] == entry.sha:
+                    folder = hit[1]
+                    skip = folder.count
+                    # Its documents are in this tree's lists: no noted folder may share its path.
+                    self.spans.pop(entry.path, None)
+                    self.seen.add(entry.path)
+                    taken.append((slots, folder))
+                    slots += len(folder.paths)
+                    for path in folder.paths:
+                        in_order = in_order and path.isascii() and last < path
+                        last = path
+                elif note:
+                    span = Span(entry.path, entry.sha, slots, len(findings))
+                continue
             kind = policy.kind_of(entry.path)
             if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
                 what = "a submodule" if entry.type == "commit" else "a symbolic link"
@@ -97,12 +190,75 @@ class TreeReader:
                 in_order = in_order and entry.path.isascii() and last < entry.path
                 last = entry.path
             uses.setdefault(entry.sha, []).append(Use(entry.path, kind, cls, slot))
+        if span is not None:
+            self._close(span, slots)
         if entries:
             self.width = 32 + len(entries[0].sha) // 2
         self.leaf_paths = [""] * slots
         self.leaf_digests = bytearray(slots * self.width)
         self.in_order = in_order
         del entries[:]
+        self.listed = len(findings)
+        width = self.width
+        for start, folder in taken:
+            self.leaf_paths[start : start + len(folder.paths)] = folder.paths
+            self.leaf_digests[start * width : (start + len(folder.paths)) * width] = folder.digests
+            findings.extend(folder.findings)
+            self.experiments.extend(folder.experiments)
+            self.results.extend(folder.results)
+            self.corrections.extend(folder.corrections)
+            self.spellings.update(folder.spellings)
+
+    def _close(self, span: Span, slots: int) -> None:
+        """The end of a noted folder's entries: kept in `spans` if it is worth an entry
+        and they are exactly its tree's (see Span); a folder listed twice is kept never."""
+        if span.path in self.spans or span.path in self.seen:
+            self.spans.pop(span.path, None)
+        elif slots - span.first_slot >= MIN_DOCUMENTS and span.is_whole():
+            span.end_slot, span.end_finding = slots, len(self.findings)
+            self.spans[span.path] = span
+        self.seen.add(span.path)
+
+    def folders(self) -> dict[str, tuple[str, Folder]]:
+        """What each folder of `spans` gave, once every blob is consumed: by path, its
+        tree id and its Folder (for the folder cache)."""
+        width, out = self.width, {}
+        for path, span in self.spans.items():
+            if path in self.outside:  # a path elsewhere in the listing claims to be in it
+                continue
+            start, end = span.first_slot, span.end_slot
+            kept = Folder(
+                span.count,
+                self.leaf_paths[start:end],
+                bytes(self.leaf_digests[start * width : end * width]),
+                self.findings[span.first_finding : span.end_finding],  # the listing's
+                [],
+                [],
+                [],
+                {},
+            )
+            out[path] = (span.tree, kept)
+
+        def folder_of(path: str) -> Folder | None:
+            noted = out.get(path.rpartition("/")[0])
+            return noted[1] if noted is not None else None
+
+        for found in self.findings[self.listed :]:
+            if (folder := folder_of(found.path)) is not None:
+                folder.findings.append(found)
+        for experiment in self.experiments:
+            if (folder := folder_of(experiment.path)) is not None:
+                folder.experiments.append(experiment)
+        for result in self.results:
+            if (folder := folder_of(result.path)) is not None:
+                folder.results.append(result)
+        for correction in self.corrections:
+            if (folder := folder_of(correction.path)) is not None:
+                folder.corrections.append(correction)
+        for path, spelling in self.spellings.items():
+            if (folder := folder_of(path)) is not None:
+                folder.spellings[path] = spelling
+        return out
 
     def needs(self, sha: str) -> tuple[Collection[Kind], Collection[str]]:
         """Every question the tree asks of a blob: its document kinds, its scan classes."""

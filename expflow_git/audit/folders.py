@@ -1,0 +1,212 @@
+"""The audit's folder cache: what one folder's documents decided, kept whole, so that
+a warm audit takes an unchanged study in with one file read instead of one cache
+record and one round of checks per document (issue 18).
+
+A folder is kept when it holds no folder (a *leaf* folder: a study's records, or its
+results) and at least MIN_DOCUMENTS documents. Its entry is keyed by the folder's path
+and git tree id, which fix every name, mode and blob below it; the cache directory (the
+blob cache's, cache.py) fixes the policy and the tool version, and the entry's header
+adds the PIN-scan setting. The body is what reading the folder gave the audit: its
+documents' leaves (paths and digests, in the listing's order), every finding at one of
+its paths, and the accepted documents as the blob cache keeps them, built again by the
+same constructors. Checks across folders (a second result for a run, corrections that
+name a record) are redone on every audit from the documents.
+
+One file per folder path (named by the path's digest): a commit that adds runs to a
+study replaces that study's entry, so the cache holds one entry per folder, not one per
+commit. A file is believed as the blob cache's shards are (localcache.read_trusted: this
+user's own, not group- or world-writable, reached through no link; header equal, body
+matching its SHA-256); a part of another shape makes the entry a miss, and the folder is
+read blob by blob. `--no-cache` and `verify --recompute` never read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expflow_git.audit.record import as_dict, numbers, row_finding, spelled
+from expflow_git.corrections import Correction
+from expflow_git.documents import Experiment, Result
+from expflow_git.errors import Finding
+from expflow_git.localcache import read_trusted, write_own
+
+FORMAT = 1
+# Fewer documents than this are read through the blob cache: one more file to open
+# costs about what a few documents' records do.
+MIN_DOCUMENTS = 16
+
+
+@dataclass(frozen=True)
+class Folder:
+    """What one leaf folder's entries gave the audit."""
+
+    count: int  # its entries in the listing (files, links, submodules: what is skipped)
+    paths: list[str]  # its documents, in the listing's order (the report's leaves)
+    digests: bytes  # their leaf digests, `width` bytes each (leaves.py)
+    findings: list[Finding]  # every finding at one of its paths
+    experiments: list[Experiment]  # the records, results and corrections it accepted
+    results: list[Result]
+    corrections: list[Correction]
+    spellings: dict[str, str]  # a result's number spellings, by path (spelling.py)
+
+
+class FolderCache:
+    """Folder entries under one cache directory (`BlobCache.directory`)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        header: Mapping[str, Any],
+        *,
+        scan: bool,
+        below: Path | None,
+        distrusted: list[tuple[Path, str]],
+    ) -> None:
+        self.directory = directory / "folders"
+        self.header = {**header, "folderFormat": FORMAT, "scan": scan}
+        self.below = below
+        self.distrusted = distrusted  # shared with the blob cache: one warning for both
+
+    def _file(self, path: str) -> Path:
+        name = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        return self.directory / f"{name}.json"
+
+    def _header(self, path: str, tree: str) -> bytes:
+        header = {**self.header, "path": path, "tree": tree}
+        return json.dumps(header, separators=(",", ":")).encode()
+
+    def load(self, path: str, tree: str, width: int) -> Folder | None:
+        """The entry of folder `path` at tree id `tree`, or None (absent, not this
+        user's, damaged, of another tree or another shape)."""
+        data, why = read_trusted(self._file(path), below=self.below)
+        if why:
+            self.distrusted.append((self._file(path), why))
+        if data is None:
+            return None
+        try:
+            header, digest, body = data.split(b"\n", 2)
+            if header != self._header(path, tree):
+                return None
+            if digest.decode("ascii") != hashlib.sha256(body).hexdigest():
+                return None
+            return _folder(json.loads(body), width)
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError, RecursionError):
+            return None
+
+    def save(self, path: str, tree: str, folder: Folder) -> None:
+        """Keep the folder's entry (replacing the one of an earlier tree); a cache we
+        cannot write is not kept."""
+        body = json.dumps(_body(folder), separators=(",", ":")).encode()
+        digest = hashlib.sha256(body).hexdigest().encode()
+        write_own(self._file(path), self._header(path, tree) + b"\n" + digest + b"\n" + body)
+
+
+def _body(folder: Folder) -> dict[str, Any]:
+    """The entry's JSON: lists, as the blob cache's records are slow to load as objects."""
+    return {
+        "count": folder.count,
+        "paths": folder.paths,
+        "digests": folder.digests.hex(),
+        "findings": [
+            [f.path, f.rule, f.message, f.pointer, f.line, f.col] for f in folder.findings
+        ],
+        "experiments": [[e.path, _experiment_doc(e)] for e in folder.experiments],
+        "results": [[r.path, _result_doc(r)] for r in folder.results],
+        "spellings": folder.spellings,
+        "corrections": [
+            [
+                c.path,
+                c.experiment,
+                c.supersedes,
+                c.blob,
+                c.reason,
+                c.author_name,
+                c.author_email,
+                c.time,
+            ]
+            for c in folder.corrections
+        ],
+    }
+
+
+def _experiment_doc(e: Experiment) -> dict[str, Any]:
+    """The record as the blob cache keeps it: what `Experiment.from_json` builds it from."""
+    doc: dict[str, Any] = {
+        "id": e.id,
+        "study": e.study,
+        "status": e.status.value,
+        "params": dict(e.params),
+    }
+    if e.tags:
+        doc["tags"] = list(e.tags)
+    if e.seed is not None:
+        doc["seed"] = e.seed
+    if e.title:
+        doc["title"] = e.title
+    if e.reason:
+        doc["reason"] = e.reason
+    return doc
+
+
+def _result_doc(r: Result) -> dict[str, Any]:
+    doc: dict[str, Any] = {"experiment": r.experiment, "metrics": dict(r.metrics)}
+    if r.splits:
+        doc["splits"] = {name: dict(split) for name, split in r.splits.items()}
+    return doc
+
+
+def _folder(body: Any, width: int) -> Folder:
+    """An entry's body back into values, with the checks the blob cache's records get
+    (pipeline.py, tree.TreeReader.consume): a part of another type raises."""
+    count = body["count"]
+    if type(count) is not int or count < 0:
+        raise TypeError("count must be a number of entries")
+    paths = body["paths"]
+    if type(paths) is not list or not all(type(p) is str for p in paths):
+        raise TypeError("paths must be strings")
+    digests = bytes.fromhex(body["digests"])
+    if len(digests) != len(paths) * width:
+        raise ValueError("digests do not match the paths")
+    findings = [row_finding(_path(row[0]), row[1:]) for row in _list(body["findings"])]
+    experiments = []
+    for path, doc in _list(body["experiments"]):
+        if type(doc["params"]) is not dict:
+            raise TypeError("params must be an object")
+        experiments.append(Experiment.from_json(_path(path), doc))
+    results = []
+    for path, doc in _list(body["results"]):
+        numbers(doc["metrics"])
+        for split in as_dict(doc.get("splits", {})).values():
+            numbers(split)
+        results.append(Result.from_json(_path(path), doc))
+    spellings = as_dict(body["spellings"])
+    for spelling in spellings.values():
+        if spelled(spelling) is None:
+            raise TypeError("a spelling was expected")
+    corrections = [_correction(row) for row in _list(body["corrections"])]
+    return Folder(count, paths, digests, findings, experiments, results, corrections, spellings)
+
+
+def _list(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise TypeError("a list was expected")
+    return value
+
+
+def _path(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError("a path must be a string")
+    return value
+
+
+def _correction(row: Any) -> Correction:
+    path, experiment, supersedes, blob, reason, name, email, time = row
+    texts = (path, experiment, supersedes, reason, name, email, time)
+    if not all(type(t) is str for t in texts) or not (blob is None or type(blob) is str):
+        raise TypeError("a correction of another shape")
+    return Correction(path, experiment, supersedes, blob, reason, name, email, time)

@@ -1,0 +1,487 @@
+"""The folder cache (audit/folders.py, issue 18) on real repositories, through the real CLI.
+
+Layout: `<blob cache dir>/folders/<sha256(folder path)[:32]>.json`, one entry per leaf
+folder (a folder that holds no folder) with at least MIN_DOCUMENTS documents; an entry
+is a header line (the blob cache's header, the folder format, the scan setting, the
+folder's path and git tree id), the SHA-256 of the body, and the body.
+
+The contract is the blob cache's (test_cache.py): a warm report is byte-identical to a
+`--no-cache` one; a damaged, edited-to-another-shape, foreign or stale entry is a miss
+and is rebuilt; an entry whose digest was recomputed after an edit is believed (only
+someone who can write into .git can do that) and `verify` recomputes without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_audit import (
+    PIN_SHA,
+    STUDY,
+    Cli,
+    add_run,
+    commit_all,
+    copy_repo,
+    findings_of,
+    git,
+    m,
+    new_repo,
+    result,
+    runs_of,
+    statement_of,
+    write,
+    write_json,
+)
+from test_cache import AuditRun, audit, cache_dir
+
+from expflow_git.audit.folders import MIN_DOCUMENTS
+from expflow_git.audit.pipeline import check_tree
+from expflow_git.gitstore import Git
+
+EXPERIMENTS = f"experiments/{STUDY}"
+RESULTS = f"results/{STUDY}"
+ODD = "experiments/stüdy"  # a folder whose paths are not ASCII: git's order is not used
+
+
+def _correction(exp_id: str, supersedes: str) -> dict[str, Any]:
+    return {
+        "schema": "expflow/correction@1",
+        "experiment": exp_id,
+        "supersedes": supersedes,
+        "blob": None,
+        "reason": "the run was broken",
+        "author": {"name": "Tester", "email": "tester@example.com"},
+        "time": "2026-11-20T10:00:00Z",
+    }
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Leaf folders of every kind the audit reads, each with enough documents for an
+    entry: parsed records and results (some with splits), registry and strict-JSON
+    findings, PIN-scan findings in a file and in a file name, a linked document, a
+    folder whose paths are not ASCII, and a nested folder (not a leaf) beside them."""
+    repo = new_repo(tmp_path_factory.mktemp("folders") / "repo")
+    for i in range(MIN_DOCUMENTS + 2):
+        splits = {"holdout": {"seg_total": 49.5 + i}} if i % 3 == 0 else None
+        add_run(repo, f"run-{i:02d}", m(50 + i, pde=10 + i / 4), splits=splits)
+    add_run(repo, "slow", m(80, minutes=75))  # infeasible
+    add_run(repo, "odd", m(51, accuracy=0.5))  # unknown metric: a registry finding
+    write(repo, f"{EXPERIMENTS}/broken.json", '{"schema": "expflow/experiment@1",\n')
+    write(repo, f"{EXPERIMENTS}/notes.txt", f"pin hash: {PIN_SHA}\n")
+    write(repo, f"{EXPERIMENTS}/{PIN_SHA}.txt", "a file named by the PIN's digest\n")
+    os.symlink("run-00.json", repo / EXPERIMENTS / "linked.json")
+    for i in range(MIN_DOCUMENTS):
+        exp = {"schema": "expflow/experiment@1", "id": f"u-{i:02d}", "study": "odd"}
+        write_json(repo, f"{ODD}/u-{i:02d}.json", {**exp, "status": "success", "params": {}})
+    write_json(repo, f"{ODD}/ü.json", {**exp, "id": "u-99", "status": "failed", "params": {}})
+    for i in range(MIN_DOCUMENTS):  # corrections in a leaf folder of their own
+        write_json(repo, f"corrections/{STUDY}/gone/c-{i:02d}.json", _correction("gone", "a" * 40))
+    # A folder inside results/STUDY (which is then no leaf): a second result for run-00,
+    # a finding across folders that every audit makes again.
+    write_json(repo, f"{RESULTS}/deeper/again.json", result("run-00", m(70)))
+    commit_all(repo)
+    return repo
+
+
+@pytest.fixture
+def repo(template: Path, tmp_path: Path) -> Path:
+    return copy_repo(template, tmp_path / "repo")
+
+
+def folder_dir(repo: Path) -> Path:
+    return cache_dir(repo) / "folders"
+
+
+def entry_of(repo: Path, folder: str) -> Path:
+    name = hashlib.sha256(folder.encode()).hexdigest()[:32]
+    return folder_dir(repo) / f"{name}.json"
+
+
+def tree_id(repo: Path, folder: str, rev: str = "HEAD") -> str:
+    return git(repo, "rev-parse", f"{rev}:{folder}")
+
+
+def split_entry(entry: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    header, _, body = entry.read_bytes().split(b"\n", 2)
+    return json.loads(header), json.loads(body)
+
+
+def join_entry(header: dict[str, Any], body: Any) -> bytes:
+    """An entry's bytes with its digest recomputed (as a forger with .git access would)."""
+    data = json.dumps(body, separators=(",", ":")).encode()
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return head + b"\n" + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+
+
+def same(after: AuditRun, cold: AuditRun) -> None:
+    assert after.report == cold.report
+    assert (after.code, after.out, after.err) == (cold.code, cold.out, cold.err)
+
+
+# ----------------------------------------------------------------------------- 1. warm = cold
+
+
+def test_leaf_folders_with_enough_documents_get_an_entry(xcli: Cli, repo: Path) -> None:
+    audit(xcli, repo)
+    kept = {split_entry(p)[0]["path"] for p in folder_dir(repo).glob("*.json")}
+    # results/STUDY holds a folder (deeper): not a leaf; the small folders have too few.
+    assert kept == {EXPERIMENTS, ODD, f"corrections/{STUDY}/gone"}, kept
+    for folder in kept:
+        header, body = split_entry(entry_of(repo, folder))
+        assert header["tree"] == tree_id(repo, folder)
+        assert header["scan"] is True
+        assert all(path.startswith(folder + "/") for path in body["paths"])
+    assert len(split_entry(entry_of(repo, EXPERIMENTS))[1]["paths"]) == MIN_DOCUMENTS + 5
+
+
+def test_warm_audit_from_folder_entries_is_byte_identical_to_a_cold_one(
+    xcli: Cli, repo: Path
+) -> None:
+    cold = audit(xcli, repo, "--no-cache")
+    assert cold.code == 1  # the findings are there to be kept
+    rules = {f["rule"] for f in findings_of(statement_of(cold.report))}
+    assert {"pin-sha256", "invalid-json", "not-a-regular-file", "id-mismatch"} <= rules, rules
+    first = audit(xcli, repo)  # reads blob by blob, writes the entries
+    assert entry_of(repo, EXPERIMENTS).is_file()
+    same(first, cold)
+    same(audit(xcli, repo), cold)  # from the entries
+
+
+def test_a_folder_entry_is_what_the_warm_audit_reads(xcli: Cli, repo: Path) -> None:
+    """With every blob record gone, a warm audit reads no blob of a kept folder again
+    (its entry alone decides: see the forged entry below), but every other blob."""
+    audit(xcli, repo)
+    for shard in cache_dir(repo).glob("*.json"):
+        shard.unlink()
+    audit(xcli, repo)
+    records: set[str] = set()
+    for shard in cache_dir(repo).glob("*.json"):
+        records |= set(json.loads(shard.read_bytes().split(b"\n", 2)[2]))
+    listing = [
+        line.split()
+        for line in git(repo, "-c", "core.quotePath=false", "ls-tree", "-r", "HEAD").splitlines()
+    ]
+    kept = {EXPERIMENTS, ODD, f"corrections/{STUDY}/gone"}
+    inside = {sha for _, _, sha, path in listing if path.rpartition("/")[0] in kept}
+    outside = {sha for _, _, sha, path in listing if path.rpartition("/")[0] not in kept}
+    assert inside - outside and not (inside - outside) & records
+    assert git(repo, "rev-parse", f"HEAD:{RESULTS}/run-00.json") in records
+
+
+@pytest.mark.parametrize("minimum", [1, MIN_DOCUMENTS])
+@pytest.mark.parametrize("scan", [True, False])
+def test_check_tree_from_entries_equals_the_uncached_check(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, minimum: int, scan: bool
+) -> None:
+    """Every value the audit keeps (documents, findings, leaves, spellings,
+    corrections) is the same whether a folder was read or taken from its entry; with
+    a minimum of 1, every leaf folder of the tree (also the small ones) has one."""
+    monkeypatch.setattr("expflow_git.audit.tree.MIN_DOCUMENTS", minimum)
+    gitrepo = Git.discover(repo)
+    cold = check_tree(gitrepo, use_cache=False, scan=scan)
+    first = check_tree(gitrepo, scan=scan)
+    assert any(folder_dir(repo).glob("*.json"))
+    warm = check_tree(gitrepo, scan=scan)
+    for check in (first, warm):
+        assert check.findings == cold.findings
+        assert check.experiments == cold.experiments
+        assert check.results == cold.results
+        assert check.corrections == cold.corrections
+        assert check.inputs == cold.inputs
+        assert dict(check.spellings) == dict(cold.spellings)
+    assert len(cold.corrections) == MIN_DOCUMENTS
+    # The other scan setting is another entry's question, never this one's answer.
+    other = check_tree(gitrepo, scan=not scan)
+    assert other.findings == check_tree(gitrepo, use_cache=False, scan=not scan).findings
+
+
+def test_no_cache_writes_no_entry(xcli: Cli, repo: Path) -> None:
+    audit(xcli, repo, "--no-cache")
+    assert not folder_dir(repo).exists()
+
+
+# ----------------------------------------------------------------------------- 2. changes
+
+
+def test_a_changed_folder_is_read_again_and_its_entry_replaced(xcli: Cli, repo: Path) -> None:
+    audit(xcli, repo)
+    before = {p.name for p in folder_dir(repo).glob("*.json")}
+    add_run(repo, "late", m(99), study=STUDY)  # a new best run in the kept folder
+    commit_all(repo, "one more run")
+    warm = audit(xcli, repo)
+    assert warm.report == audit(xcli, repo, "--no-cache").report
+    assert statement_of(warm.report)["predicate"]["result"]["best_feasible"] == "late"
+    # One entry per folder, the new tree's: a sweep of many commits does not pile up.
+    assert {p.name for p in folder_dir(repo).glob("*.json")} == before
+    assert split_entry(entry_of(repo, EXPERIMENTS))[0]["tree"] == tree_id(repo, EXPERIMENTS)
+
+
+def test_auditing_an_older_commit_after_a_newer_one_is_exact(xcli: Cli, repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD")
+    old_cold = audit(xcli, repo, "--no-cache")
+    add_run(repo, "late", m(99), study=STUDY)
+    commit_all(repo, "one more run")
+    audit(xcli, repo)  # HEAD's entries replace the first commit's
+    same(audit(xcli, repo, "--rev", first), old_cold)
+    same(audit(xcli, repo, "--rev", first), old_cold)
+
+
+# ----------------------------------------------------------------------------- 3. damage
+
+
+Damage = Callable[[Path], None]
+
+
+def _garbage(entry: Path) -> None:
+    entry.write_bytes(b"\x00garbage\xff")
+
+
+def _truncated(entry: Path) -> None:
+    entry.write_bytes(entry.read_bytes()[:-40])
+
+
+def _wrong_digest(entry: Path) -> None:
+    header, digest, body = entry.read_bytes().split(b"\n", 2)
+    entry.write_bytes(header + b"\n" + b"0" * 64 + b"\n" + body)
+
+
+def _header(**change: Any) -> Damage:
+    def damage(entry: Path) -> None:
+        header, body = split_entry(entry)
+        entry.write_bytes(join_entry({**header, **change}, body))
+
+    return damage
+
+
+def _body(reshape: Callable[[dict[str, Any]], object]) -> Damage:
+    def damage(entry: Path) -> None:
+        header, body = split_entry(entry)
+        reshape(body)
+        entry.write_bytes(join_entry(header, body))
+
+    return damage
+
+
+def _first_doc(kind: str, key: str, value: object) -> Callable[[dict[str, Any]], object]:
+    def reshape(body: dict[str, Any]) -> None:
+        body[kind][0][1][key] = value
+
+    return reshape
+
+
+def _directory(entry: Path) -> None:
+    entry.unlink()
+    entry.mkdir()
+
+
+DAMAGE = {
+    "garbage": _garbage,
+    "truncated": _truncated,
+    "wrong-digest": _wrong_digest,
+    "empty": lambda entry: entry.write_bytes(b""),
+    "directory": _directory,
+    "other-tree": _header(tree="0" * 40),
+    "other-path": _header(path="elsewhere"),
+    "other-scan": _header(scan=False),
+    "other-format": _header(folderFormat=0),
+    "other-policy": _header(policy="0" * 64),
+    "body-not-object": _body(lambda body: body.clear()),
+    "paths-not-strings": _body(lambda body: body.__setitem__("paths", [1] * len(body["paths"]))),
+    "digests-short": _body(lambda body: body.__setitem__("digests", body["digests"][:-2])),
+    "digests-not-hex": _body(lambda body: body.__setitem__("digests", "zz")),
+    "finding-row-short": _body(lambda body: body["findings"][0].__setitem__(slice(2, None), [])),
+    "finding-line-string": _body(lambda body: body["findings"][0].__setitem__(4, "2")),
+    "params-list": _body(_first_doc("experiments", "params", [])),
+    "status-unknown": _body(_first_doc("experiments", "status", "won")),
+    "metric-string": _body(_first_doc("results", "metrics", {"seg_total": "50"})),
+    "split-list": _body(_first_doc("results", "splits", {"holdout": [1]})),
+    "spelling-with-structure": _body(
+        lambda body: body["spellings"].update({body["results"][0][0]: '50},"x":{"y":1'})
+    ),
+    "correction-short": _body(lambda body: body["corrections"].append(["c.json"])),
+}
+
+
+def _kept_folder(name: str) -> str:
+    return f"corrections/{STUDY}/gone" if name == "correction-short" else EXPERIMENTS
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGE))
+def test_a_damaged_entry_is_a_miss_and_is_rebuilt(xcli: Cli, repo: Path, name: str) -> None:
+    cold = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    folder = _kept_folder(name)
+    if name in {"metric-string", "split-list", "spelling-with-structure"}:
+        folder = f"{RESULTS}-flat"
+        _flat_results(repo)
+        cold = audit(xcli, repo, "--no-cache")
+        audit(xcli, repo)
+    honest = entry_of(repo, folder).read_bytes()
+    DAMAGE[name](entry_of(repo, folder))
+    same(audit(xcli, repo), cold)
+    assert entry_of(repo, folder).read_bytes() == honest  # rebuilt, the same as before
+    assert not list(folder_dir(repo).glob(".*.tmp")), "no temp file left behind"
+
+
+def _flat_results(repo: Path) -> None:
+    """A leaf folder of results (results/STUDY holds a folder: it is no leaf)."""
+    for i in range(MIN_DOCUMENTS):
+        splits = {"holdout": {"seg_total": 30.5 + i}}
+        add_run(repo, f"flat-{i:02d}", m(30 + i), study=f"{STUDY}-flat", splits=splits)
+    commit_all(repo, "a flat study")
+
+
+# ----------------------------------------------------------------------------- 4. trust
+
+
+def test_forged_entry_is_believed_but_verify_recomputes_without_it(xcli: Cli, repo: Path) -> None:
+    _flat_results(repo)
+    honest = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    entry = entry_of(repo, f"{RESULTS}-flat")
+    header, body = split_entry(entry)
+    path, doc = next(row for row in body["results"] if row[0].endswith("/flat-00.json"))
+    doc["metrics"]["seg_total"] = 99.0
+    body["spellings"].pop(path)  # the numbers' spellings, which the report would copy
+    entry.write_bytes(join_entry(header, body))
+
+    forged = audit(xcli, repo)
+    by_id = {run["id"]: run["metrics"] for run in runs_of(statement_of(forged.report))}
+    assert by_id["flat-00"]["seg_total"] == 99
+    assert forged.report != honest.report
+
+    forged_path = repo.parent / "forged.json"
+    forged_path.write_bytes(forged.report)
+    res = xcli(["verify", str(forged_path), "--repo", str(repo), "--allow-unsigned"], repo)
+    assert res.code == 1, res
+    failed = [line for line in res.out.splitlines() if line.startswith("FAIL")]
+    assert failed and all(line.startswith("FAIL recompute") for line in failed), res.out
+
+
+@pytest.mark.parametrize("bits", [stat.S_IWGRP, stat.S_IWOTH], ids=["g+w", "o+w"])
+def test_entry_writable_by_others_is_ignored_with_a_warning(
+    xcli: Cli, repo: Path, bits: int
+) -> None:
+    cold = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    entry = entry_of(repo, EXPERIMENTS)
+    header, body = split_entry(entry)
+    body["experiments"][0][1]["params"]["Args/--sub_step"] = 0  # would fail a rule
+    entry.write_bytes(join_entry(header, body))
+    entry.chmod(entry.stat().st_mode | bits)
+    warm = audit(xcli, repo)
+    assert warm.report == cold.report
+    assert str(entry) in warm.err and "cache file ignored" in warm.err, warm.err
+    assert "writable" in warm.err
+
+
+def test_entry_that_is_a_symbolic_link_is_ignored_with_a_warning(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    cold = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    entry = entry_of(repo, EXPERIMENTS)
+    elsewhere = tmp_path / "planted.json"
+    header, body = split_entry(entry)
+    body["findings"] = []  # would hide the PIN finding
+    elsewhere.write_bytes(join_entry(header, body))
+    entry.unlink()
+    entry.symlink_to(elsewhere)
+    warm = audit(xcli, repo)
+    assert warm.report == cold.report
+    assert "cache file ignored" in warm.err, warm.err
+    assert elsewhere.read_bytes().startswith(b"{")  # the planted file was not written over
+
+
+def test_a_listing_with_folders_names_the_same_files_as_without(repo: Path) -> None:
+    """`ls_tree(trees=True)` adds the folders (each before what it holds) and nothing else."""
+    gitrepo = Git.discover(repo)
+    plain = gitrepo.ls_tree("HEAD")
+    both = gitrepo.ls_tree("HEAD", trees=True)
+    assert [e for e in both if e.type != "tree"] == plain
+    seen: set[str] = set()
+    for e in both:
+        parent = e.path.rpartition("/")[0]
+        assert not parent or parent in seen, e.path
+        if e.type == "tree":
+            seen.add(e.path)
+    assert {ODD, EXPERIMENTS, RESULTS, f"{RESULTS}/deeper"} <= seen
+
+
+# ----------------------------------------------------------------------------- 5. hostile trees
+
+
+def _raw(repo: Path, *args: str, data: bytes | None = None) -> bytes:
+    proc = subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True, check=True)
+    return proc.stdout
+
+
+def _entries(tree: bytes) -> list[tuple[bytes, bytes, bytes]]:
+    """A tree object's (mode, name, binary id) entries, in order."""
+    out, i = [], 0
+    while i < len(tree):
+        space, nul = tree.index(b" ", i), tree.index(b"\0", i)
+        out.append((tree[i:space], tree[space + 1 : nul], tree[nul + 1 : nul + 21]))
+        i = nul + 21
+    return out
+
+
+def _hostile_commit(repo: Path, how: str) -> str:
+    """HEAD's tree with one entry the listing cannot place by its path alone: a file
+    named with slashes, listed right after a kept folder's entries as if it were one of
+    them, or before every other entry; or the folder listed twice, the second time with
+    a document more."""
+    root = _entries(_raw(repo, "cat-file", "tree", "HEAD^{tree}"))
+    at = next(i for i, (_, name, _) in enumerate(root) if name == b"experiments")
+    extra = experiment_doc("u-50")
+    blob = _raw(repo, "hash-object", "-w", "--stdin", data=extra).strip()
+    if how.startswith("slash-in-name"):
+        # Listed right after the folder's own entries, or first of all (out of order).
+        entry = (b"100644", ODD.encode() + b"/u-50.json", bytes.fromhex(blob.decode()))
+        root.insert(0 if how.endswith("first") else at + 1, entry)
+    else:  # the same folder twice
+        odd = _entries(_raw(repo, "cat-file", "tree", f"HEAD:{ODD}"))
+        odd.append((b"100644", b"u-50.json", bytes.fromhex(blob.decode())))
+        odd_tree = _tree(repo, odd)
+        experiments = _entries(_raw(repo, "cat-file", "tree", "HEAD:experiments"))
+        experiments.append((b"40000", "stüdy".encode(), bytes.fromhex(odd_tree)))
+        root.insert(at + 1, (b"40000", b"experiments", bytes.fromhex(_tree(repo, experiments))))
+    tree = _tree(repo, root)
+    return _raw(repo, "commit-tree", tree, "-p", "HEAD", "-m", how).decode().strip()
+
+
+def _tree(repo: Path, entries: list[tuple[bytes, bytes, bytes]]) -> str:
+    data = b"".join(mode + b" " + name + b"\0" + sha for mode, name, sha in entries)
+    args = ["hash-object", "-t", "tree", "-w", "--literally", "--stdin"]
+    return _raw(repo, *args, data=data).decode().strip()
+
+
+def experiment_doc(exp_id: str) -> bytes:
+    doc = {"schema": "expflow/experiment@1", "id": exp_id, "study": "odd"}
+    return json.dumps({**doc, "status": "success", "params": {}}).encode()
+
+
+@pytest.mark.parametrize("how", ["slash-in-name", "slash-in-name-first", "folder-twice"])
+def test_a_malformed_tree_never_poisons_a_folder_entry(xcli: Cli, repo: Path, how: str) -> None:
+    """The attacker's commit lists a document as if it were in a folder whose tree id
+    is main's; auditing it must not leave an entry that adds the document to main."""
+    main = git(repo, "rev-parse", "HEAD")
+    hostile = _hostile_commit(repo, how)
+    listing = git(repo, "-c", "core.quotePath=false", "ls-tree", "-r", hostile).splitlines()
+    odd = [line.split("\t")[1] for line in listing if line.split("\t")[1].startswith(ODD)]
+    assert f"{ODD}/u-50.json" in odd  # git lists it as if it were in the folder
+    hostile_cold = audit(xcli, repo, "--rev", hostile, "--no-cache")
+    main_cold = audit(xcli, repo, "--rev", main, "--no-cache")
+    assert hostile_cold.report != main_cold.report
+    for _ in range(2):
+        same(audit(xcli, repo, "--rev", hostile), hostile_cold)
+        same(audit(xcli, repo, "--rev", main), main_cold)
