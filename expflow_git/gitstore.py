@@ -22,10 +22,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from expflow_git.errors import ExpflowError
 
@@ -161,9 +161,10 @@ class Commit:
     tz: str
 
 
-@dataclass(frozen=True, slots=True)
-class TreeEntry:
-    """One ``git ls-tree -r`` line. ``mode`` 120000 is a symlink, ``type`` "commit" a submodule."""
+class TreeEntry(NamedTuple):
+    """One ``git ls-tree -r`` line. ``mode`` 120000 is a symlink, ``type`` "commit" a submodule.
+    (A tuple: a listing makes one per path, and a tuple is built ~4x faster than a frozen
+    dataclass: 0.07 s of a 20k-run audit.)"""
 
     path: str
     mode: str
@@ -172,6 +173,15 @@ class TreeEntry:
 
 
 GITLINK = "160000"  # a submodule's mode: its entry names a commit, not a blob
+TREE_RECORD = "040000 tree "  # how a folder's line of `git ls-tree -t` starts
+
+
+def tree_entry(record: str, intern: Callable[[str], str] = sys.intern) -> TreeEntry:
+    """One line of `git ls-tree -z`: "<mode> SP <type> SP <sha> TAB <path>" (the few modes
+    and types interned: shared by every entry)."""
+    meta, path = record.split("\t", 1)
+    mode, kind, sha = meta.split(" ")
+    return TreeEntry(path, intern(mode), intern(kind), sha)
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,21 +497,19 @@ class Git:
         ``paths`` are literal files or directory prefixes from the top of the tree.
         With ``trees``, every folder too (type ``tree``), listed before what it holds.
         """
+        return list(map(tree_entry, self.tree_records(commit, paths, trees=trees)))
+
+    def tree_records(
+        self, commit: str, paths: Sequence[str] | None = None, *, trees: bool = False
+    ) -> list[str]:
+        """:meth:`ls_tree`'s lines, not yet parsed (:func:`tree_entry`): the audit parses
+        only those it does not skip."""
         _check_rev(commit)
         args = ["ls-tree", "-r", "-z", "--full-tree", *(["-t"] if trees else []), commit, "--"]
         args += [_encode_path(p) for p in paths or ()]
         # Decoding the whole listing at once and splitting str is about twice
         # as fast as per-record bytes work; the metadata is ASCII anyway.
-        text = self.run(*args).decode("utf-8", "surrogateescape")
-        entries: list[TreeEntry] = []
-        append = entries.append
-        intern = sys.intern  # a few modes and types, shared by every entry
-        for rec in text.split("\0")[:-1]:
-            # "<mode> SP <type> SP <sha> TAB <path>"
-            meta, path = rec.split("\t", 1)
-            mode, kind, sha = meta.split(" ")
-            append(TreeEntry(path, intern(mode), intern(kind), sha))
-        return entries
+        return self.run(*args).decode("utf-8", "surrogateescape").split("\0")[:-1]
 
     def ls_index(self, paths: Sequence[str] | None = None) -> list[IndexEntry]:
         """The index git's env points at (see :class:`Git`), optionally under ``paths``."""

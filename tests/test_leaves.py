@@ -249,7 +249,7 @@ def test_verify_accepts_the_report_of_a_path_that_is_not_utf8(tmp_path: Path) ->
 @pytest.mark.parametrize("path", ["results/s/a.json", "results/s/\udcff.json", 'r/\u00e9"q.json'])
 def test_the_encoder_spells_a_leaf_as_its_json_form(path: str) -> None:
     from expflow_git.report.canonical import canonical_json
-    from expflow_git.report.encode import leaf_bytes
+    from expflow_git.report.inputs import leaf_bytes
 
     digests = bytes(range(32)) + bytes(range(100, 120))
     leaf = InputLeaf(path, digests)

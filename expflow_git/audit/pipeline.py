@@ -36,12 +36,13 @@ from expflow_git.corrections import Correction, tree_findings
 from expflow_git.documents import Experiment, Result
 from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import Commit, Git, TreeEntry
+from expflow_git.gitstore import TREE_RECORD, Commit, Git, TreeEntry, tree_entry
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.localcache import state_dir
 from expflow_git.policy.diff import PolicyProposal, diff_policies
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import DEFAULT_POLICY_PATH, Gate, Policy
+from expflow_git.report.inputs import LeavesJob
 
 if TYPE_CHECKING:
     from expflow_git.audit.budget import HoldoutBudget
@@ -88,6 +89,8 @@ class Audit:
     # Every record per study and status, and the runs left off the board (issue 16).
     attempts: tuple[StudyAttempts, ...] = ()
     top_params: TopParams | None = None  # the params that differ between the top runs
+    # The report's input leaves, encoded while the runs were ranked (report/inputs.py).
+    leaves: LeavesJob | None = None
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -164,9 +167,10 @@ def check_tree(
     ranking), else one of its own.
     """
     commit = git.resolve_commit(rev)
-    # With the cache, the folders too: an unchanged one is taken whole (folders.py).
-    entries = git.ls_tree(commit.sha, trees=use_cache)
-    here = next((e for e in entries if e.path == policy_path and e.type != "tree"), None)
+    # With the cache, the folders too: an unchanged one is taken whole (folders.py),
+    # and its lines are never parsed.
+    records = git.tree_records(commit.sha, trees=use_cache)
+    here = _entry_at(records, policy_path)
     ref_sha: str | None = None
     proposal: PolicyProposal | None = None
     problems: list[Finding] = []
@@ -201,7 +205,7 @@ def check_tree(
             commit,
             policy,
             policy_entry,
-            entries,
+            records,
             scan,
             cache,
             folders,
@@ -211,6 +215,18 @@ def check_tree(
     if cache is not None and warn is not None and (message := cache.distrust_warning()):
         warn(message)
     return replace(check, policy_ref=ref_sha, proposal=proposal)
+
+
+def _entry_at(records: list[str], path: str) -> TreeEntry | None:
+    """The listing's first entry at `path` that is not a folder (found without parsing
+    the others: a line ends with its path)."""
+    suffix = f"\t{path}"
+    for record in records:
+        if record.endswith(suffix) and not record.startswith(TREE_RECORD):
+            entry = tree_entry(record)
+            if entry.path == path:
+                return entry
+    return None
 
 
 def _is_file(entry: TreeEntry | None) -> bool:
@@ -270,23 +286,23 @@ def _read_documents(
     commit: Commit,
     policy: Policy,
     policy_entry: TreeEntry,
-    entries: list[TreeEntry],
+    records: list[str],
     scan: bool,
     cache: BlobCache | None,
     folders: FolderCache | None,
     progress: Callable[[int, int], None] | None,
     problems: list[Finding],
 ) -> TreeCheck:
-    """Check every document of the listing; `entries` is emptied once classified.
+    """Check every document of the listing (`git ls-tree` lines: emptied once classified).
     `problems`: findings made before the listing was read (they are sorted in).
     With `folders` (and folders in the listing), an unchanged leaf folder is taken whole
     from the folder cache, and each one read blob by blob is kept there afterwards."""
     tree = TreeReader(policy, problems)
     if folders is None:
-        tree.classify(entries, scan)
+        tree.classify(records, scan)
     else:
         width = 32 + len(commit.sha) // 2
-        trees = [e for e in entries if e.type == "tree"]
+        trees = [tree_entry(r) for r in records if r.startswith(TREE_RECORD)]
         # A folder listed twice (only a malformed tree can) is read twice, blob by blob.
         twice = {path for path, n in Counter(e.path for e in trees).items() if n > 1}
         cached = {
@@ -294,7 +310,7 @@ def _read_documents(
             for e in trees
             if e.path not in twice and (folder := folders.load(e.path, e.sha, width)) is not None
         }
-        tree.classify(entries, scan, cached, note=True)
+        tree.classify(records, scan, cached, note=True)
     # Shard by shard, so that few cache shards are in memory at once. The blobs no
     # record answers for are read and checked in rounds of about BATCH_BLOBS (on every
     # core: parallel.py), and the shards they belong to saved after each round.
@@ -319,9 +335,9 @@ def _read_documents(
     # The checker's children end before the blob stream does (they hold its pipes).
     with Checker(policy, git) as checker:
         for shard, shas in sorted(batches.items()):
-            records = cache.records(shard) if cache is not None else {}
+            shard_records = cache.records(shard) if cache is not None else {}
             for sha in shas:
-                if not tree.consume_cached(sha, records.get(sha)):
+                if not tree.consume_cached(sha, shard_records.get(sha)):
                     missing.append(sha)
                     if len(missing) >= BATCH_BLOBS:
                         flush()
@@ -411,8 +427,27 @@ def run_audit(
             reader=reader,
             warn=warn,
         )
-        board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
-        top = top_params(reader, board, check.experiments, check.inputs)
+        # The leaves need only what was read: encoded by a child while this one ranks.
+        leaves = LeavesJob(check.inputs)
+        try:
+            return _judge(git, reader, rev, check, experiment, since, leaves)
+        except BaseException:
+            leaves.close()
+            raise
+
+
+def _judge(
+    git: Git,
+    reader: BlobReader,
+    rev: str,
+    check: TreeCheck,
+    experiment: str | None,
+    since: str | None,
+    leaves: LeavesJob,
+) -> Audit:
+    """run_audit's items 4–8, once the tree is read and checked."""
+    board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
+    top = top_params(reader, board, check.experiments, check.inputs)
     if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
         known = any(e.id == experiment for e in check.experiments)
         raise ExpflowError(
@@ -452,4 +487,5 @@ def run_audit(
         budget=budget,
         attempts=count_attempts(check.experiments),
         top_params=top,
+        leaves=leaves,
     )

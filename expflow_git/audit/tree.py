@@ -27,7 +27,7 @@ from expflow_git.checks import Problem, stem_findings
 from expflow_git.corrections import Correction, correction_from_record
 from expflow_git.documents import Experiment, Result
 from expflow_git.errors import Finding
-from expflow_git.gitstore import TreeEntry
+from expflow_git.gitstore import TreeEntry, tree_entry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan.scanner import FileClass, file_class, is_code_path, name_findings
 from expflow_git.policy.model import Policy
@@ -114,28 +114,28 @@ class TreeReader:
 
     def classify(
         self,
-        entries: list[TreeEntry],
+        records: list[str],
         scan: bool,
         cached: Mapping[str, tuple[str, Folder]] | None = None,
         *,
         note: bool = False,
     ) -> None:
-        """What the tree asks of each blob; `entries` is emptied once classified (the
-        listing need not stay in memory). With folders in the listing (`ls_tree(trees=
-        True)`): a folder of `cached` (path -> its tree id and Folder) at that tree id is
-        taken whole, its entries skipped; with `note`, each folder that holds no folder
-        is noted in `spans` as it is classified, for the folder cache (folders()).
+        """What the tree asks of each blob of the listing (`git ls-tree -r` lines, parsed
+        here: `records` is emptied once classified, the listing need not stay in
+        memory). With folders in the listing (`tree_records(trees=True)`): a folder of
+        `cached` (path -> its tree id and Folder) at that tree id is taken whole, its
+        lines skipped unparsed; with `note`, each folder that holds no folder is noted
+        in `spans` as it is classified, for the folder cache (folders()).
         """
         policy, findings, uses = self.policy, self.findings, self.uses
         cached = cached or {}
         slots, last, in_order = 0, "", True
         taken: list[tuple[int, Folder]] = []
-        skip = 0  # entries of a cached folder still to pass over
         span: Span | None = None  # the folder being noted
-        for entry in entries:
-            if skip:
-                skip -= 1
-                continue
+        at, end = 0, len(records)
+        while at < end:
+            entry = tree_entry(records[at])
+            at += 1
             if span is not None:
                 if entry.path.startswith(span.prefix) and entry.type != "tree":
                     span.add(entry)
@@ -149,7 +149,7 @@ class TreeReader:
                 hit = cached.get(entry.path)
                 if hit is not None and hit[0] == entry.sha:
                     folder = hit[1]
-                    skip = folder.count
+                    at += folder.count  # its lines: exactly its tree's entries (Span)
                     # Its documents are in this tree's lists: no noted folder may share its path.
                     self.spans.pop(entry.path, None)
                     self.seen.add(entry.path)
@@ -192,12 +192,12 @@ class TreeReader:
             uses.setdefault(entry.sha, []).append(Use(entry.path, kind, cls, slot))
         if span is not None:
             self._close(span, slots)
-        if entries:
-            self.width = 32 + len(entries[0].sha) // 2
+        if records:
+            self.width = 32 + len(tree_entry(records[0]).sha) // 2
         self.leaf_paths = [""] * slots
         self.leaf_digests = bytearray(slots * self.width)
         self.in_order = in_order
-        del entries[:]
+        del records[:]
         self.listed = len(findings)
         width = self.width
         for start, folder in taken:

@@ -13,7 +13,6 @@ import json
 import operator
 import shutil
 import tempfile
-from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
@@ -26,7 +25,7 @@ from expflow_git.errors import clean
 from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
-from expflow_git.report.merkle import CHUNK, MerkleTree, leaf_hash_of_canonical
+from expflow_git.report.inputs import encode_leaves
 from expflow_git.report.rules import Tally
 from expflow_git.report.statement import (
     ENTRY_DOMAIN,
@@ -176,15 +175,6 @@ def _run_piece(
         return before, after, summary
 
     return encode
-
-
-def leaf_bytes(path: str, digests: bytes | memoryview) -> bytes:
-    """An input leaf's canonical bytes (`canonical_json(leaf.as_json())`)."""
-    return b'{"gitBlob":"%s","path":%s,"sha256":"%s"}' % (
-        hexlify(digests[32:]),
-        jcs_string(path if path.isascii() else clean(path)),
-        hexlify(digests[:32]),
-    )
 
 
 _ENTRIES = "\x00expflow-entries\x00"  # placeholders the real arrays are spliced in for
@@ -360,22 +350,10 @@ def encode_report(
     `previous` is {"seq", "payloadSha256", "gitCommit"} of the report this one follows.
     """
     check = audit.check
-    # The leaves go to their own spool while they are hashed: the Merkle root comes
-    # first (the genesis hash needs it), their bytes last in the payload.
-    leaves = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
-    tree = MerkleTree()
-    batch = _Batch(leaves)
-    hashes: list[bytes] = []
-    for path, digests in check.inputs.pairs():
-        encoded = leaf_bytes(path, digests)
-        batch.add(encoded)
-        hashes.append(leaf_hash_of_canonical(encoded))
-        if len(hashes) == CHUNK:
-            tree.add_many(hashes)
-            hashes = []
-    tree.add_many(hashes)
-    batch.flush()
-    root = tree.root().hex()
+    # The leaves' bytes and Merkle root first (the genesis hash needs the root), their
+    # bytes last in the payload; begun in a child while the audit ranked (inputs.py).
+    inputs = audit.leaves.result() if audit.leaves is not None else encode_leaves(check.inputs)
+    root = inputs.root.hex()
     genesis = genesis_hash(check.commit.sha, check.policy_blob, root)
     # Keys before "entries" (chain, createdAt) do not depend on the entries: the
     # prefix can be written first and every entry appended as it is hashed.
@@ -401,7 +379,7 @@ def encode_report(
     _, after_entries = _split(full, _ENTRIES)
     before_leaves, after_leaves = _split(after_entries, _LEAVES)
     out.write(b"]" + before_leaves + b"[")
-    with leaves:
+    with inputs.spool as leaves:
         leaves.seek(0)
         shutil.copyfileobj(leaves, out, _B64_CHUNK)
     before_ranking, after_ranking = _split(after_leaves, _RANKING)
