@@ -29,7 +29,7 @@ class Status(enum.Enum):
     SKIPPED = "skipped"
 
 
-_STATUS = {s.value: s for s in Status}  # faster than Status(value); KeyError if unknown
+STATUS_OF = {s.value: s for s in Status}  # faster than Status(value); KeyError if unknown
 
 
 # Shared values where a million runs would each hold an equal copy (an audit keeps
@@ -38,7 +38,7 @@ NO_PARAMS: Mapping[str, Scalar] = MappingProxyType({})
 _TAGS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
-def _shared_tags(tags: Sequence[str]) -> tuple[str, ...]:
+def shared_tags(tags: Sequence[str]) -> tuple[str, ...]:
     """The record's tags as an interned tuple: most runs of a study repeat the same few."""
     if not tags:
         return ()
@@ -69,10 +69,10 @@ class Experiment:
             path=path,
             id=sys.intern(doc["id"]),
             study=sys.intern(doc["study"]),
-            status=_STATUS[doc["status"]],
+            status=STATUS_OF[doc["status"]],
             # No params left (the audit keeps only those rules read): the shared empty one.
             params=doc["params"] or NO_PARAMS,
-            tags=_shared_tags(doc.get("tags", ())),
+            tags=shared_tags(doc.get("tags", ())),
             seed=doc.get("seed"),
             title=doc.get("title", ""),
             reason=doc.get("reason", ""),

@@ -273,7 +273,7 @@ def _body(reshape: Callable[[dict[str, Any]], object]) -> Damage:
 
 def _first_doc(kind: str, key: str, value: object) -> Callable[[dict[str, Any]], object]:
     def reshape(body: dict[str, Any]) -> None:
-        body[kind][0][1][key] = value
+        body[kind][key][0] = value
 
     return reshape
 
@@ -305,7 +305,7 @@ DAMAGE = {
     "metric-string": _body(_first_doc("results", "metrics", {"seg_total": "50"})),
     "split-list": _body(_first_doc("results", "splits", {"holdout": [1]})),
     "spelling-with-structure": _body(
-        lambda body: body["spellings"].update({body["results"][0][0]: '50},"x":{"y":1'})
+        lambda body: body["spellings"].update({body["results"]["path"][0]: '50},"x":{"y":1'})
     ),
     "correction-short": _body(lambda body: body["corrections"].append(["c.json"])),
 }
@@ -349,8 +349,9 @@ def test_forged_entry_is_believed_but_verify_recomputes_without_it(xcli: Cli, re
     audit(xcli, repo)
     entry = entry_of(repo, f"{RESULTS}-flat")
     header, body = split_entry(entry)
-    path, doc = next(row for row in body["results"] if row[0].endswith("/flat-00.json"))
-    doc["metrics"]["seg_total"] = 99.0
+    at = next(i for i, path in enumerate(body["results"]["path"]) if path.endswith("/flat-00.json"))
+    path = body["results"]["path"][at]
+    body["results"]["metrics"][at]["seg_total"] = 99.0
     body["spellings"].pop(path)  # the numbers' spellings, which the report would copy
     entry.write_bytes(join_entry(header, body))
 
@@ -375,7 +376,7 @@ def test_entry_writable_by_others_is_ignored_with_a_warning(
     audit(xcli, repo)
     entry = entry_of(repo, EXPERIMENTS)
     header, body = split_entry(entry)
-    body["experiments"][0][1]["params"]["Args/--sub_step"] = 0  # would fail a rule
+    body["experiments"]["params"][0]["Args/--sub_step"] = 0  # would fail a rule
     entry.write_bytes(join_entry(header, body))
     entry.chmod(entry.stat().st_mode | bits)
     warm = audit(xcli, repo)

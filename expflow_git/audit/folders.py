@@ -24,18 +24,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from sys import intern
 from typing import Any
 
-from expflow_git.audit.record import as_dict, numbers, row_finding, spelled
+from expflow_git.audit.record import as_dict, numbers, row_finding
 from expflow_git.corrections import Correction
-from expflow_git.documents import Experiment, Result
+from expflow_git.documents import NO_PARAMS, NO_SPLITS, STATUS_OF, Experiment, Result, shared_tags
 from expflow_git.errors import Finding
 from expflow_git.localcache import read_trusted, write_own
+from expflow_git.spelling import SPELLING
 
-FORMAT = 1
+FORMAT = 2  # 2: columns
+# Every spelling of a folder at once, one per line (a spelling holds no line break).
+SPELLINGS = re.compile(rf"(?:{SPELLING.pattern})(?:\n(?:{SPELLING.pattern}))*+")
 # Fewer documents than this are read through the blob cache: one more file to open
 # costs about what a few documents' records do.
 MIN_DOCUMENTS = 16
@@ -107,7 +112,9 @@ class FolderCache:
 
 
 def _body(folder: Folder) -> dict[str, Any]:
-    """The entry's JSON: lists, as the blob cache's records are slow to load as objects."""
+    """The entry's JSON: columns of lists (one per field), as objects with keys (the
+    blob cache's records) are slow to load, and a column checks its type at once."""
+    experiments, results = folder.experiments, folder.results
     return {
         "count": folder.count,
         "paths": folder.paths,
@@ -115,8 +122,26 @@ def _body(folder: Folder) -> dict[str, Any]:
         "findings": [
             [f.path, f.rule, f.message, f.pointer, f.line, f.col] for f in folder.findings
         ],
-        "experiments": [[e.path, _experiment_doc(e)] for e in folder.experiments],
-        "results": [[r.path, _result_doc(r)] for r in folder.results],
+        "experiments": {
+            "path": [e.path for e in experiments],
+            "id": [e.id for e in experiments],
+            "study": [e.study for e in experiments],
+            "status": [e.status.value for e in experiments],
+            "params": [dict(e.params) for e in experiments],
+            "tags": [list(e.tags) for e in experiments],
+            "seed": [e.seed for e in experiments],
+            "title": [e.title for e in experiments],
+            "reason": [e.reason for e in experiments],
+        },
+        "results": {
+            "path": [r.path for r in results],
+            "experiment": [r.experiment for r in results],
+            "metrics": [dict(r.metrics) for r in results],
+            "splits": [
+                {name: dict(split) for name, split in r.splits.items()} if r.splits else None
+                for r in results
+            ],
+        },
         "spellings": folder.spellings,
         "corrections": [
             [
@@ -134,62 +159,63 @@ def _body(folder: Folder) -> dict[str, Any]:
     }
 
 
-def _experiment_doc(e: Experiment) -> dict[str, Any]:
-    """The record as the blob cache keeps it: what `Experiment.from_json` builds it from."""
-    doc: dict[str, Any] = {
-        "id": e.id,
-        "study": e.study,
-        "status": e.status.value,
-        "params": dict(e.params),
-    }
-    if e.tags:
-        doc["tags"] = list(e.tags)
-    if e.seed is not None:
-        doc["seed"] = e.seed
-    if e.title:
-        doc["title"] = e.title
-    if e.reason:
-        doc["reason"] = e.reason
-    return doc
-
-
-def _result_doc(r: Result) -> dict[str, Any]:
-    doc: dict[str, Any] = {"experiment": r.experiment, "metrics": dict(r.metrics)}
-    if r.splits:
-        doc["splits"] = {name: dict(split) for name, split in r.splits.items()}
-    return doc
-
-
 def _folder(body: Any, width: int) -> Folder:
     """An entry's body back into values, with the checks the blob cache's records get
     (pipeline.py, tree.TreeReader.consume): a part of another type raises."""
     count = body["count"]
     if type(count) is not int or count < 0:
         raise TypeError("count must be a number of entries")
-    paths = body["paths"]
-    if type(paths) is not list or not all(type(p) is str for p in paths):
-        raise TypeError("paths must be strings")
+    paths = _strings(body["paths"])
     digests = bytes.fromhex(body["digests"])
     if len(digests) != len(paths) * width:
         raise ValueError("digests do not match the paths")
     findings = [row_finding(_path(row[0]), row[1:]) for row in _list(body["findings"])]
-    experiments = []
-    for path, doc in _list(body["experiments"]):
-        if type(doc["params"]) is not dict:
-            raise TypeError("params must be an object")
-        experiments.append(Experiment.from_json(_path(path), doc))
-    results = []
-    for path, doc in _list(body["results"]):
-        numbers(doc["metrics"])
-        for split in as_dict(doc.get("splits", {})).values():
-            numbers(split)
-        results.append(Result.from_json(_path(path), doc))
+    e = body["experiments"]
+    params = _list(e["params"])
+    if not all(type(p) is dict for p in params):
+        raise TypeError("params must be objects")
+    statuses = [STATUS_OF[status] for status in _list(e["status"])]  # KeyError if unknown
+    columns = zip(
+        _strings(e["path"]),
+        map(intern, _list(e["id"])),
+        map(intern, _list(e["study"])),
+        statuses,
+        params,
+        map(shared_tags, _list(e["tags"])),
+        _list(e["seed"]),
+        _strings(e["title"]),
+        _strings(e["reason"]),
+        strict=True,
+    )
+    experiments = [
+        Experiment(path, id_, study, status, p or NO_PARAMS, tags, seed, title, reason)
+        for path, id_, study, status, p, tags, seed, title, reason in columns
+    ]
+    r = body["results"]
+    metrics, splits = _list(r["metrics"]), _list(r["splits"])
+    for values in metrics:
+        numbers(values)
+    for split in splits:
+        if split is not None:
+            for values in as_dict(split).values():
+                numbers(values)
+    results = [
+        Result(path, experiment, m, split or NO_SPLITS)
+        for path, experiment, m, split in zip(
+            _strings(r["path"]), map(intern, _list(r["experiment"])), metrics, splits, strict=True
+        )
+    ]
     spellings = as_dict(body["spellings"])
-    for spelling in spellings.values():
-        if spelled(spelling) is None:
-            raise TypeError("a spelling was expected")
+    if spellings and not SPELLINGS.fullmatch("\n".join(_strings(list(spellings.values())))):
+        raise TypeError("spellings of numbers were expected")
     corrections = [_correction(row) for row in _list(body["corrections"])]
     return Folder(count, paths, digests, findings, experiments, results, corrections, spellings)
+
+
+def _strings(value: Any) -> list[str]:
+    if type(value) is not list or not all(type(item) is str for item in value):
+        raise TypeError("a list of strings was expected")
+    return value
 
 
 def _list(value: Any) -> list[Any]:

@@ -18,13 +18,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from expflow_git.documents import Status
+from expflow_git.documents import STATUS_OF, Status
 from expflow_git.errors import ExpflowError, printable
 from expflow_git.importers.source import Source, SourceRun, sanitize_id, study_id
 from expflow_git.policy.model import Policy, did_you_mean
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
-_STATUS = {s.value: s for s in Status}
 
 
 def columns_option(values: Sequence[str]) -> tuple[str, ...]:
@@ -152,13 +151,13 @@ class _Columns:
         status = Status.SUCCESS
         if self.status_index is not None and self.status_index < len(row):
             cell = row[self.status_index].strip().lower()
-            if cell not in _STATUS:
+            if cell not in STATUS_OF:
                 problems.append(
                     f"{where}column '{printable(self.header[self.status_index])}': "
-                    f"'{printable(cell)}' is no status ({', '.join(_STATUS)})"
+                    f"'{printable(cell)}' is no status ({', '.join(STATUS_OF)})"
                 )
             else:
-                status = _STATUS[cell]
+                status = STATUS_OF[cell]
         values: dict[str, float] = {}
         splits: dict[str, dict[str, float]] = {}
         for index, (split, metric) in metrics.items():
