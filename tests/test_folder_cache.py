@@ -30,6 +30,7 @@ from helpers_audit import (
     add_run,
     commit_all,
     copy_repo,
+    experiment,
     findings_of,
     git,
     m,
@@ -445,7 +446,34 @@ def _hostile_commit(repo: Path, how: str) -> str:
     at = next(i for i, (_, name, _) in enumerate(root) if name == b"experiments")
     extra = experiment_doc("u-50")
     blob = _raw(repo, "hash-object", "-w", "--stdin", data=extra).strip()
-    if how.startswith("slash-in-name"):
+    if how == "slash-in-parent":  # in `experiments`, before the study's own folder
+        sub = _entries(_raw(repo, "cat-file", "tree", "HEAD:experiments"))
+        evil = (b"100644", STUDY.encode() + b"/u-50.json", bytes.fromhex(blob.decode()))
+        root[at] = (b"40000", b"experiments", bytes.fromhex(_tree(repo, [evil, *sub])))
+    elif how == "slashes-in-folder":  # a folder of its own whose every name holds a `/`
+        leak = _raw(repo, "hash-object", "-w", "--stdin", data=f"pin: {PIN_SHA}\n".encode())
+        junk = [
+            (b"100644", b"j/u-%02d.json" % i, bytes.fromhex(blob.decode()))
+            for i in range(MIN_DOCUMENTS + 1)
+        ]
+        junk.append((b"100644", b"j/leak.txt", bytes.fromhex(leak.decode())))
+        sub = _entries(_raw(repo, "cat-file", "tree", "HEAD:experiments"))
+        folder = (b"40000", b"junk", bytes.fromhex(_tree(repo, junk)))
+        root[at] = (b"40000", b"experiments", bytes.fromhex(_tree(repo, [folder, *sub])))
+    elif how == "name-twice":  # a second record, of another status, at the same path
+        twice = _entries(_raw(repo, "cat-file", "tree", f"HEAD:{EXPERIMENTS}"))
+        run = next(i for i, (_, name, _) in enumerate(twice) if name == b"run-00.json")
+        record = json.loads(_raw(repo, "cat-file", "blob", f"HEAD:{EXPERIMENTS}/run-00.json"))
+        failed = json.dumps({**record, "status": "failed"}).encode()
+        again = _raw(repo, "hash-object", "-w", "--stdin", data=failed).strip()
+        twice.insert(run + 1, (b"100644", b"run-00.json", bytes.fromhex(again.decode())))
+        study = bytes.fromhex(_tree(repo, twice))
+        sub = [
+            (mode, name, study if name == STUDY.encode() else sha)
+            for mode, name, sha in _entries(_raw(repo, "cat-file", "tree", "HEAD:experiments"))
+        ]
+        root[at] = (b"40000", b"experiments", bytes.fromhex(_tree(repo, sub)))
+    elif how.startswith("slash-in-name"):
         # Listed right after the folder's own entries, or first of all (out of order).
         entry = (b"100644", ODD.encode() + b"/u-50.json", bytes.fromhex(blob.decode()))
         root.insert(0 if how.endswith("first") else at + 1, entry)
@@ -471,18 +499,58 @@ def experiment_doc(exp_id: str) -> bytes:
     return json.dumps({**doc, "status": "success", "params": {}}).encode()
 
 
-@pytest.mark.parametrize("how", ["slash-in-name", "slash-in-name-first", "folder-twice"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "slash-in-name",
+        "slash-in-name-first",
+        "slash-in-parent",
+        "slashes-in-folder",
+        "folder-twice",
+        "name-twice",
+    ],
+)
 def test_a_malformed_tree_never_poisons_a_folder_entry(xcli: Cli, repo: Path, how: str) -> None:
     """The attacker's commit lists a document as if it were in a folder whose tree id
     is main's; auditing it must not leave an entry that adds the document to main."""
     main = git(repo, "rev-parse", "HEAD")
     hostile = _hostile_commit(repo, how)
     listing = git(repo, "-c", "core.quotePath=false", "ls-tree", "-r", hostile).splitlines()
-    odd = [line.split("\t")[1] for line in listing if line.split("\t")[1].startswith(ODD)]
-    assert f"{ODD}/u-50.json" in odd  # git lists it as if it were in the folder
+    paths = [line.split("\t")[1] for line in listing]
+    claimed = f"{EXPERIMENTS}/u-50.json" if how == "slash-in-parent" else f"{ODD}/u-50.json"
+    if how == "slashes-in-folder":
+        claimed = "experiments/junk/j/leak.txt"
+    if how == "name-twice":
+        claimed = f"{EXPERIMENTS}/run-00.json"
+        assert paths.count(claimed) == 2
+    assert claimed in paths  # git lists it as if it were in that folder
     hostile_cold = audit(xcli, repo, "--rev", hostile, "--no-cache")
     main_cold = audit(xcli, repo, "--rev", main, "--no-cache")
     assert hostile_cold.report != main_cold.report
     for _ in range(2):
         same(audit(xcli, repo, "--rev", hostile), hostile_cold)
         same(audit(xcli, repo, "--rev", main), main_cold)
+
+
+def test_a_folder_named_with_a_pin_digest_lends_no_finding_to_one_named_stars(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    """A file in a folder named by a PIN's digest is reported at a masked path,
+    `experiments/****/x.json`; the real folder `experiments/****` of a later commit must
+    not be given those findings (no malformed tree needed)."""
+    repo = new_repo(tmp_path / "repo")
+    for i in range(MIN_DOCUMENTS):
+        doc = experiment(f"p-{i:02d}", study="p", status="failed")
+        write_json(repo, f"experiments/{PIN_SHA}/p-{i:02d}.json", doc)
+    first = commit_all(repo, "a folder named by a digest")
+    for i in range(MIN_DOCUMENTS):
+        write_json(repo, f"experiments/****/s-{i:02d}.json", experiment(f"s-{i:02d}", study="s"))
+        write_json(repo, f"results/s/s-{i:02d}.json", result(f"s-{i:02d}", m(40 + i)))
+    both = commit_all(repo, "and a folder named ****")
+    git(repo, "rm", "-rq", f"experiments/{PIN_SHA}")
+    last = commit_all(repo, "only ****")
+    cold = audit(xcli, repo, "--rev", last, "--no-cache")
+    assert cold.code == 0, cold.err
+    for rev in (first, both, last):
+        audit(xcli, repo, "--rev", rev)
+    same(audit(xcli, repo, "--rev", last), cold)

@@ -129,14 +129,22 @@ def leaf_key(path: str) -> bytes:
 _PATH = operator.attrgetter("path")
 
 
-def by_path(items: list[_Pathed]) -> list[_Pathed]:
+def by_path(items: list[_Pathed], *, unique: bool = False) -> list[_Pathed]:
     """`items` sorted in place by their paths' bytes, as git sorts them. ASCII paths sort
     the same as str: their keys are then the paths themselves, not a bytes copy of each
-    (two million at once, at a million runs)."""
+    (two million at once, at a million runs).
+
+    Two items at one path (only a malformed tree lists a path twice) are ordered by what
+    they hold, never by the order they were read in, which the caches change; `unique`:
+    the caller knows no path is listed twice (TreeReader.in_order)."""
     if all(item.path.isascii() for item in items):
         items.sort(key=_PATH)
     else:
         items.sort(key=lambda item: path_key(item.path))
+    if not unique:
+        paths = list(map(_PATH, items))
+        if any(map(operator.eq, paths, paths[1:])):
+            items.sort(key=lambda item: (path_key(item.path), repr(item)))
     return items
 
 
@@ -355,7 +363,9 @@ def _read_documents(
             folders.save(path, sha, folder)
     # In path order first: the integrity checks sort by path again, which is then one
     # pass over a sorted list, not a second n log n sort of a million documents.
-    experiments, results = by_path(tree.experiments), by_path(tree.results)
+    unique = tree.in_order  # (paths in strictly increasing order: none listed twice)
+    experiments = by_path(tree.experiments, unique=unique)
+    results = by_path(tree.results, unique=unique)
     findings = tree.findings
     findings.extend(integrity_findings(experiments, results, policy))
     findings.extend(tree_findings(tree.corrections, (e.id for e in experiments)))

@@ -44,26 +44,33 @@ class Use(NamedTuple):
     kind: Kind | None
     scan_class: str | None  # None: not scanned (scan off, or the policy's scan.allow)
     slot: int  # a document's leaf (its rank in path order); -1: not a document
+    folder: Span | None = None  # the noted folder whose entries listed it (folders())
 
 
 class Span:
-    """A folder's entries as the listing gives them, noted for the folder cache.
+    """A folder's entries as the listing gives them, noted for the folder cache, and
+    what reading them gave (each document and finding is added to the folder whose
+    entries listed it, never by its path: a malformed tree may list a path that looks
+    like one of a folder's anywhere, and a finding's path may be masked).
 
-    `git ls-tree -r` writes a folder's entries right after the folder, but a path
-    alone does not say which tree it came from: a malformed tree may hold a name with a
-    `/` in it, listed as if it were in another folder. So the entries are hashed back
-    into the tree object they would make, and the folder is kept only if that is its
-    tree id (and only if no other path of the listing claims to be in it: folders())."""
+    The entries are hashed back into the tree object they would make, and the folder is
+    kept only if that is its tree id and no name in it is one git never writes (a `/` in
+    it, empty, `.` or `..`)."""
 
     __slots__ = (
         "body",
+        "corrections",
         "count",
         "end_finding",
         "end_slot",
+        "experiments",
+        "findings",
         "first_finding",
         "first_slot",
         "path",
         "prefix",
+        "results",
+        "spellings",
         "tree",
     )
 
@@ -72,17 +79,25 @@ class Span:
         self.first_slot, self.first_finding = first_slot, first_finding
         self.end_slot = self.end_finding = self.count = 0
         self.body = bytearray()
+        self.findings: list[Finding] = []  # the blobs' (the listing's: first..end_finding)
+        self.experiments: list[Experiment] = []
+        self.results: list[Result] = []
+        self.corrections: list[Correction] = []
+        self.spellings: dict[str, str] = {}
 
     def add(self, entry: TreeEntry) -> None:
-        name = entry.path[len(self.prefix) :].encode("utf-8", "surrogateescape")
-        self.body += b"%s %s\0%s" % (entry.mode.encode(), name, bytes.fromhex(entry.sha))
+        name = entry.path[len(self.prefix) :]
+        if "/" in name or name in ("", ".", ".."):
+            self.tree = ""  # never kept
+        raw = name.encode("utf-8", "surrogateescape")
+        self.body += b"%s %s\0%s" % (entry.mode.encode(), raw, bytes.fromhex(entry.sha))
         self.count += 1
 
     def is_whole(self) -> bool:
         """Whether the entries noted are exactly those of the folder's tree object."""
         algorithm = hashlib.sha1 if len(self.tree) == 40 else hashlib.sha256
         header = b"tree %d\0" % len(self.body)
-        whole = algorithm(header + self.body).hexdigest() == self.tree
+        whole = bool(self.tree) and algorithm(header + self.body).hexdigest() == self.tree
         self.body = bytearray()  # (no longer needed)
         return whole
 
@@ -105,12 +120,9 @@ class TreeReader:
         self.corrections: list[Correction] = []
         self.spellings: dict[str, str] = {}
         # Leaf folders read blob by blob that the folder cache may keep (folders.py), by
-        # path; the folders noted once or more, and the folders of the paths listed
-        # outside a noted folder's entries (a folder in both is kept never).
+        # path, and the folders noted once or more (one noted twice is kept never).
         self.spans: dict[str, Span] = {}
         self.seen: set[str] = set()
-        self.outside: set[str] = set()
-        self.listed = 0  # the findings before this index are the listing's (or earlier)
 
     def classify(
         self,
@@ -143,8 +155,6 @@ class TreeReader:
                     if entry.type != "tree" or not entry.path.startswith(span.prefix):
                         self._close(span, slots)
                     span = None
-            if note and span is None:
-                self.outside.add(entry.path.rpartition("/")[0])
             if entry.type == "tree":
                 hit = cached.get(entry.path)
                 if hit is not None and hit[0] == entry.sha:
@@ -189,7 +199,7 @@ class TreeReader:
                 # ASCII strs compare as their bytes: then git's order is kept as it is.
                 in_order = in_order and entry.path.isascii() and last < entry.path
                 last = entry.path
-            uses.setdefault(entry.sha, []).append(Use(entry.path, kind, cls, slot))
+            uses.setdefault(entry.sha, []).append(Use(entry.path, kind, cls, slot, span))
         if span is not None:
             self._close(span, slots)
         if records:
@@ -198,7 +208,6 @@ class TreeReader:
         self.leaf_digests = bytearray(slots * self.width)
         self.in_order = in_order
         del records[:]
-        self.listed = len(findings)
         width = self.width
         for start, folder in taken:
             self.leaf_paths[start : start + len(folder.paths)] = folder.paths
@@ -224,40 +233,21 @@ class TreeReader:
         tree id and its Folder (for the folder cache)."""
         width, out = self.width, {}
         for path, span in self.spans.items():
-            if path in self.outside:  # a path elsewhere in the listing claims to be in it
-                continue
             start, end = span.first_slot, span.end_slot
-            kept = Folder(
-                span.count,
-                self.leaf_paths[start:end],
-                bytes(self.leaf_digests[start * width : end * width]),
-                self.findings[span.first_finding : span.end_finding],  # the listing's
-                [],
-                [],
-                [],
-                {},
+            listed = self.findings[span.first_finding : span.end_finding]
+            out[path] = (
+                span.tree,
+                Folder(
+                    span.count,
+                    self.leaf_paths[start:end],
+                    bytes(self.leaf_digests[start * width : end * width]),
+                    listed + span.findings,
+                    span.experiments,
+                    span.results,
+                    span.corrections,
+                    span.spellings,
+                ),
             )
-            out[path] = (span.tree, kept)
-
-        def folder_of(path: str) -> Folder | None:
-            noted = out.get(path.rpartition("/")[0])
-            return noted[1] if noted is not None else None
-
-        for found in self.findings[self.listed :]:
-            if (folder := folder_of(found.path)) is not None:
-                folder.findings.append(found)
-        for experiment in self.experiments:
-            if (folder := folder_of(experiment.path)) is not None:
-                folder.experiments.append(experiment)
-        for result in self.results:
-            if (folder := folder_of(result.path)) is not None:
-                folder.results.append(result)
-        for correction in self.corrections:
-            if (folder := folder_of(correction.path)) is not None:
-                folder.corrections.append(correction)
-        for path, spelling in self.spellings.items():
-            if (folder := folder_of(path)) is not None:
-                folder.spellings[path] = spelling
         return out
 
     def needs(self, sha: str) -> tuple[Collection[Kind], Collection[str]]:
@@ -273,7 +263,14 @@ class TreeReader:
         """Findings and documents of every path that holds this blob; the record is dropped."""
         findings = self.findings
         digests = b""
-        for use in self.uses[sha]:
+        uses = self.uses[sha]
+        # Where each use's findings and documents begin (they are added in use order),
+        # for the folders that listed them (only with the folder cache).
+        noted = any(use.folder is not None for use in uses)
+        marks: list[tuple[int, int, int, int]] = []
+        for use in uses:
+            if noted:
+                marks.append(self._ends())
             path = use.path
             if use.scan_class is not None and (found := rows(record["s"][use.scan_class])):
                 findings.extend(row_finding(path, row) for row in found)
@@ -317,7 +314,30 @@ class TreeReader:
                 self.experiments.append(doc)
             else:
                 self.results.append(doc)
+        if noted:
+            marks.append(self._ends())
+            for use, begin, finish in zip(uses, marks, marks[1:], strict=False):
+                if use.folder is not None:
+                    self._note(use.folder, use.path, begin, finish)
         del self.uses[sha]
+
+    def _ends(self) -> tuple[int, int, int, int]:
+        return len(self.findings), len(self.experiments), len(self.results), len(self.corrections)
+
+    def _note(
+        self,
+        folder: Span,
+        path: str,
+        start: tuple[int, int, int, int],
+        end: tuple[int, int, int, int],
+    ) -> None:
+        """Add what one use of a blob gave (between `start` and `end`) to its folder."""
+        folder.findings += self.findings[start[0] : end[0]]
+        folder.experiments += self.experiments[start[1] : end[1]]
+        folder.results += self.results[start[2] : end[2]]
+        folder.corrections += self.corrections[start[3] : end[3]]
+        if path in self.spellings:  # (a result's, kept even if the result was refused)
+            folder.spellings[path] = self.spellings[path]
 
     def consume_cached(self, sha: str, record: Any) -> bool:
         """Consume a cached record; one that lacks the shape `content_record` writes

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from expflow_git.audit.leaves import Leaves
+from expflow_git.errors import clean
 from expflow_git.report.canonical import jcs_string
 from expflow_git.report.merkle import CHUNK, MerkleTree, leaf_hash_of_canonical
 from expflow_git.workers import fork_child, reap, worker_count
@@ -30,8 +31,6 @@ _FLUSH = 4096  # leaves written at once (a spooled file's `write` is Python code
 
 def leaf_bytes(path: str, digests: bytes | memoryview) -> bytes:
     """An input leaf's canonical bytes (`canonical_json(leaf.as_json())`)."""
-    from expflow_git.errors import clean
-
     return b'{"gitBlob":"%s","path":%s,"sha256":"%s"}' % (
         hexlify(digests[32:]),
         jcs_string(path if path.isascii() else clean(path)),
