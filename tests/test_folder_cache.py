@@ -102,9 +102,9 @@ def folder_dir(repo: Path) -> Path:
     return cache_dir(repo) / "folders"
 
 
-def entry_of(repo: Path, folder: str) -> Path:
-    name = hashlib.sha256(folder.encode()).hexdigest()[:32]
-    return folder_dir(repo) / f"{name}.json"
+def entry_of(repo: Path, folder: str, scan: bool = True) -> Path:
+    key = folder.encode() + b"\0" + (b"scan" if scan else b"")
+    return folder_dir(repo) / f"{hashlib.sha256(key).hexdigest()[:32]}.json"
 
 
 def tree_id(repo: Path, folder: str, rev: str = "HEAD") -> str:
@@ -554,3 +554,15 @@ def test_a_folder_named_with_a_pin_digest_lends_no_finding_to_one_named_stars(
     for rev in (first, both, last):
         audit(xcli, repo, "--rev", rev)
     same(audit(xcli, repo, "--rev", last), cold)
+
+
+def test_a_scanning_audit_and_a_rank_keep_an_entry_each(repo: Path) -> None:
+    """`audit` scans for PIN hashes and `rank` does not: their entries for one folder
+    differ, and neither replaces the other (a team alternating them keeps both warm)."""
+    gitrepo = Git.discover(repo)
+    check_tree(gitrepo, scan=True)
+    check_tree(gitrepo, scan=False)
+    scanned, plain = entry_of(repo, EXPERIMENTS), entry_of(repo, EXPERIMENTS, scan=False)
+    assert split_entry(scanned)[0]["scan"] is True
+    assert split_entry(plain)[0]["scan"] is False
+    assert scanned != plain

@@ -12,9 +12,9 @@ its paths, and the accepted documents as the blob cache keeps them, built again 
 same constructors. Checks across folders (a second result for a run, corrections that
 name a record) are redone on every audit from the documents.
 
-One file per folder path (named by the path's digest): a commit that adds runs to a
-study replaces that study's entry, so the cache holds one entry per folder, not one per
-commit. A file is believed as the blob cache's shards are (localcache.read_trusted: this
+One file per folder path and scan setting (named by their digest): a commit that adds
+runs to a study replaces that study's entry, so the cache holds one entry per folder,
+not one per commit. A file is believed as the blob cache's shards are (localcache.read_trusted: this
 user's own, not group- or world-writable, reached through no link; header equal, body
 matching its SHA-256); a part of another shape makes the entry a miss, and the folder is
 read blob by blob. `--no-cache` and `verify --recompute` never read it.
@@ -74,12 +74,15 @@ class FolderCache:
     ) -> None:
         self.directory = directory / "folders"
         self.header = {**header, "folderFormat": FORMAT, "scan": scan}
+        self.scan = scan
         self.below = below
         self.distrusted = distrusted  # shared with the blob cache: one warning for both
 
     def _file(self, path: str) -> Path:
-        name = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-        return self.directory / f"{name}.json"
+        """One file per folder path and scan setting (the audit scans, `rank` and `diff`
+        do not: each keeps its own entry instead of replacing the other's)."""
+        key = path.encode("utf-8", "surrogateescape") + b"\0" + (b"scan" if self.scan else b"")
+        return self.directory / f"{hashlib.sha256(key).hexdigest()[:32]}.json"
 
     def _header(self, path: str, tree: str) -> bytes:
         header = {**self.header, "path": path, "tree": tree}
