@@ -14,10 +14,14 @@ name a record) are redone on every audit from the documents.
 
 One file per folder path and scan setting (named by their digest): a commit that adds
 runs to a study replaces that study's entry, so the cache holds one entry per folder,
-not one per commit. A file is believed as the blob cache's shards are (localcache.read_trusted: this
-user's own, not group- or world-writable, reached through no link; header equal, body
-matching its SHA-256); a part of another shape makes the entry a miss, and the folder is
-read blob by blob. `--no-cache` and `verify --recompute` never read it.
+not one per commit. A file is believed as the blob cache's shards are
+(localcache.read_trusted: this user's own, not group- or world-writable, reached
+through no link; header equal, body matching its SHA-256); a part of another shape
+makes the entry a miss, and the folder is read blob by blob. `--no-cache` and
+`verify --recompute` never read it.
+
+What a folder's entries gave is noted for that folder as they are classified and their
+blobs consumed (tree.Span), never found again by path: see tree.py for why.
 """
 
 from __future__ import annotations
