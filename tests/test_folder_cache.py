@@ -369,16 +369,28 @@ def test_forged_entry_is_believed_but_verify_recomputes_without_it(xcli: Cli, re
     assert failed and all(line.startswith("FAIL recompute") for line in failed), res.out
 
 
+def _forged(
+    cli: Cli, repo: Path, edit: Callable[[dict[str, Any]], object]
+) -> tuple[AuditRun, Path, bytes]:
+    """The `--no-cache` reference, then the kept folder's entry: its path and its bytes
+    after `edit` of its body (digest recomputed)."""
+    cold = audit(cli, repo, "--no-cache")
+    audit(cli, repo)
+    entry = entry_of(repo, EXPERIMENTS)
+    header, body = split_entry(entry)
+    edit(body)
+    return cold, entry, join_entry(header, body)
+
+
 @pytest.mark.parametrize("bits", [stat.S_IWGRP, stat.S_IWOTH], ids=["g+w", "o+w"])
 def test_entry_writable_by_others_is_ignored_with_a_warning(
     xcli: Cli, repo: Path, bits: int
 ) -> None:
-    cold = audit(xcli, repo, "--no-cache")
-    audit(xcli, repo)
-    entry = entry_of(repo, EXPERIMENTS)
-    header, body = split_entry(entry)
-    body["experiments"]["params"][0]["Args/--sub_step"] = 0  # would fail a rule
-    entry.write_bytes(join_entry(header, body))
+    def fail_a_rule(body: dict[str, Any]) -> None:
+        body["experiments"]["params"][0]["Args/--sub_step"] = 0
+
+    cold, entry, forged = _forged(xcli, repo, fail_a_rule)
+    entry.write_bytes(forged)
     entry.chmod(entry.stat().st_mode | bits)
     warm = audit(xcli, repo)
     assert warm.report == cold.report
@@ -389,13 +401,9 @@ def test_entry_writable_by_others_is_ignored_with_a_warning(
 def test_entry_that_is_a_symbolic_link_is_ignored_with_a_warning(
     xcli: Cli, repo: Path, tmp_path: Path
 ) -> None:
-    cold = audit(xcli, repo, "--no-cache")
-    audit(xcli, repo)
-    entry = entry_of(repo, EXPERIMENTS)
-    elsewhere = tmp_path / "planted.json"
-    header, body = split_entry(entry)
-    body["findings"] = []  # would hide the PIN finding
-    elsewhere.write_bytes(join_entry(header, body))
+    cold, entry, forged = _forged(xcli, repo, lambda body: body.__setitem__("findings", []))
+    elsewhere = tmp_path / "planted.json"  # (no findings: would hide the PIN finding)
+    elsewhere.write_bytes(forged)
     entry.unlink()
     entry.symlink_to(elsewhere)
     warm = audit(xcli, repo)

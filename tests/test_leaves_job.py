@@ -130,15 +130,20 @@ def test_without_a_fork_the_work_is_done_here(monkeypatch: pytest.MonkeyPatch) -
     assert _read(job.result()) == _expected(leaves)
 
 
+def _study(tmp_path: Path, runs: int) -> Path:
+    repo = new_repo(tmp_path / "repo")
+    for i in range(runs):
+        add_run(repo, f"run-{i}", m(50 + i))
+    commit_all(repo)
+    return repo
+
+
 @linux_fork
 @pytest.mark.usefixtures("forking")
 def test_an_audit_whose_leaves_a_child_encoded_is_byte_identical(
     xcli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = new_repo(tmp_path / "repo")
-    for i in range(6):
-        add_run(repo, f"run-{i}", m(50 + i))
-    commit_all(repo)
+    repo = _study(tmp_path, 6)
     forked = xcli(["audit", "--no-cache", "--out", str(tmp_path / "a.json")], repo)
     monkeypatch.setenv("EXPFLOW_JOBS", "1")
     alone = xcli(["audit", "--no-cache", "--out", str(tmp_path / "b.json")], repo)
@@ -151,9 +156,7 @@ def test_an_audit_whose_leaves_a_child_encoded_is_byte_identical(
 def test_an_audit_that_fails_after_forking_leaves_no_child(
     xcli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = new_repo(tmp_path / "repo")
-    add_run(repo, "run-0", m(50))
-    commit_all(repo)
+    repo = _study(tmp_path, 1)
     started: list[tuple[LeavesJob, int]] = []
     real = LeavesJob.__init__
 
