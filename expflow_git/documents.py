@@ -104,7 +104,7 @@ class Result:
             path,
             sys.intern(doc["experiment"]),
             doc["metrics"],
-            doc.get("splits", NO_SPLITS),
+            doc.get("splits") or NO_SPLITS,  # (an empty one is the shared empty one)
             doc.get("series"),
         )
 

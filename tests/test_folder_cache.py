@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from helpers_audit import (
     PIN_SHA,
+    POLICY,
     STUDY,
     Cli,
     add_run,
@@ -574,3 +575,59 @@ def test_a_scanning_audit_and_a_rank_keep_an_entry_each(repo: Path) -> None:
     assert split_entry(scanned)[0]["scan"] is True
     assert split_entry(plain)[0]["scan"] is False
     assert scanned != plain
+
+
+# ----------------------------------------------------------------------------- 6. a path twice
+
+BUDGET = (
+    "walk_forward: {metric: seg_total, split: holdout, top_n: 3, min_pearson: -1,\n"
+    "               max_evaluations_per_study: 50}\n"
+)
+
+
+@pytest.mark.parametrize("case", ["refused-copy", "empty-splits"])
+def test_a_result_path_listed_twice_reads_the_same_with_and_without_the_caches(
+    xcli: Cli, tmp_path: Path, case: str
+) -> None:
+    """A malformed tree lists `results/flat/r-00.json` twice. Which of the two documents
+    the report's numbers and the holdout budget's count come from must not depend on
+    the order the caches read them in: a refused copy (it names another run) lends the
+    ranked run none of its numbers, and an empty `splits` is one value however read."""
+    repo = new_repo(tmp_path / "repo", POLICY + BUDGET)
+    for i in range(MIN_DOCUMENTS):
+        add_run(repo, f"r-{i:02d}", m(50 + i), study="flat")
+    base = commit_all(repo)
+    if case == "refused-copy":
+        copies = [result("zzz", m(91.25)), result("r-00", m(50))]
+    else:
+        holdout = {"holdout": {"seg_total": 49.0}}
+        copies = [result("r-00", m(50), holdout), result("r-00", m(50), {})]
+    names = [
+        (mode, name, sha)
+        for mode, name, sha in _entries(_raw(repo, "cat-file", "tree", "HEAD:results/flat"))
+        if name != b"r-00.json"
+    ]
+    for doc in copies:
+        data = (json.dumps(doc, indent=2) + "\n").encode()
+        sha = _raw(repo, "hash-object", "-w", "--stdin", data=data).strip().decode()
+        names.insert(0, (b"100644", b"r-00.json", bytes.fromhex(sha)))
+    flat = bytes.fromhex(_tree(repo, names))
+    root = [
+        (
+            mode,
+            name,
+            bytes.fromhex(_tree(repo, [(b"40000", b"flat", flat)])) if name == b"results" else sha,
+        )
+        for mode, name, sha in _entries(_raw(repo, "cat-file", "tree", "HEAD^{tree}"))
+    ]
+    twice = _raw(repo, "commit-tree", _tree(repo, root), "-p", base, "-m", case)
+    rev = twice.decode().strip()
+    cold = audit(xcli, repo, "--rev", rev, "--since", base, "--no-cache")
+    assert "budget" in json.dumps(statement_of(cold.report))
+    same(audit(xcli, repo, "--rev", rev, "--since", base), cold)  # the blob cache's order
+    kept = (repo / ".git" / "expflow" / "cache").glob("*/folders/*.json")
+    assert "results/flat" in {split_entry(entry)[0]["path"] for entry in kept}
+    same(audit(xcli, repo, "--rev", rev, "--since", base), cold)  # the folder entry's
+    if case == "refused-copy":
+        run = next(r for r in runs_of(statement_of(cold.report)) if r["id"] == "r-00")
+        assert run["metrics"]["seg_total"] == 50

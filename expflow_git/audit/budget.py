@@ -176,7 +176,11 @@ def _carrying(
 ) -> Mapping[str, bool]:
     """Which blobs hold a result with the split: REV's valid results are known already,
     the others are read (any parseable document counts, valid or not: it was a look)."""
-    results = {r.path: r for r in check.results}
+    # A path listed twice (a malformed tree) does not say which blob is which result:
+    # those blobs are read.
+    paths = check.inputs.paths
+    twice = {a for a, b in zip(paths, paths[1:], strict=False) if a == b}
+    results = {r.path: r for r in check.results if r.path not in twice}
     known = {
         blob: split in results[path].splits for path, blob in check.inputs.blobs(results).items()
     }

@@ -154,6 +154,8 @@ class TreeReader:
                 else:  # its end (or a folder inside it: it is no leaf folder)
                     if entry.type != "tree" or not entry.path.startswith(span.prefix):
                         self._close(span, slots)
+                    else:
+                        self.seen.add(span.path)  # (listed again, it is kept never)
                     span = None
             if entry.type == "tree":
                 hit = cached.get(entry.path)
@@ -304,8 +306,7 @@ class TreeReader:
                 for split in as_dict(raw.get("splits", {})).values():
                     numbers(split)
                 doc = Result.from_json(path, raw)
-                if (spellings := spelled(outcome.get("sp"))) is not None:
-                    self.spellings[path] = spellings
+                spellings = spelled(outcome.get("sp"))
                 problems = [row_finding(path, row) for row in rows(outcome["reg"])]
                 problems += stem_findings(doc)
             if problems:
@@ -314,6 +315,10 @@ class TreeReader:
                 self.experiments.append(doc)
             else:
                 self.results.append(doc)
+                # Only an accepted result's: the report finds them by the run's path, and
+                # a refused document at the same path must not lend it its numbers.
+                if spellings is not None:
+                    self.spellings[path] = spellings
         if noted:
             marks.append(self._ends())
             for use, begin, finish in zip(uses, marks, marks[1:], strict=False):
@@ -336,7 +341,7 @@ class TreeReader:
         folder.experiments += self.experiments[start[1] : end[1]]
         folder.results += self.results[start[2] : end[2]]
         folder.corrections += self.corrections[start[3] : end[3]]
-        if path in self.spellings:  # (a result's, kept even if the result was refused)
+        if end[2] > start[2] and path in self.spellings:  # (an accepted result's)
             folder.spellings[path] = self.spellings[path]
 
     def consume_cached(self, sha: str, record: Any) -> bool:
