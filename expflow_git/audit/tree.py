@@ -145,8 +145,11 @@ class TreeReader:
         taken: list[tuple[int, Folder]] = []
         span: Span | None = None  # the folder being noted
         at, end = 0, len(records)
+        if records:  # digest bytes per leaf: SHA-256, then the object id (SHA-1 or SHA-256)
+            self.width = 32 + len(tree_entry(records[0]).sha) // 2
         while at < end:
             entry = tree_entry(records[at])
+            records[at] = ""  # let the line go (a million runs: ~200 MB of lines)
             at += 1
             if span is not None:
                 if entry.path.startswith(span.prefix) and entry.type != "tree":
@@ -204,8 +207,6 @@ class TreeReader:
             uses.setdefault(entry.sha, []).append(Use(entry.path, kind, cls, slot, span))
         if span is not None:
             self._close(span, slots)
-        if records:
-            self.width = 32 + len(tree_entry(records[0]).sha) // 2
         self.leaf_paths = [""] * slots
         self.leaf_digests = bytearray(slots * self.width)
         self.in_order = in_order
