@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO
 
 from expflow_git.errors import ExpflowError
 
@@ -161,10 +161,9 @@ class Commit:
     tz: str
 
 
-class TreeEntry(NamedTuple):
-    """One ``git ls-tree -r`` line. ``mode`` 120000 is a symlink, ``type`` "commit" a submodule.
-    (A tuple: a listing makes one per path, and a tuple is built ~4x faster than a frozen
-    dataclass: 0.07 s of a 20k-run audit.)"""
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One ``git ls-tree -r`` line. ``mode`` 120000 is a symlink, ``type`` "commit" a submodule."""
 
     path: str
     mode: str
