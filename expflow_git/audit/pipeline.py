@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from expflow_git.audit.attempts import StudyAttempts, count_attempts
 from expflow_git.audit.cache import BlobCache
-from expflow_git.audit.folders import FolderCache
 from expflow_git.audit.ladder import Ladder, audit_ladder
 from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.parallel import BATCH_BLOBS, Checker
@@ -206,7 +205,6 @@ def check_tree(
         cache = (
             BlobCache.for_git_dir(git.git_dir, policy.sha256, policy.path) if use_cache else None
         )
-        folders = cache.folders(scan) if cache is not None else None
         check = _read_documents(
             git,
             reader,
@@ -216,7 +214,6 @@ def check_tree(
             records,
             scan,
             cache,
-            folders,
             progress,
             problems,
         )
@@ -297,15 +294,15 @@ def _read_documents(
     records: list[str],
     scan: bool,
     cache: BlobCache | None,
-    folders: FolderCache | None,
     progress: Callable[[int, int], None] | None,
     problems: list[Finding],
 ) -> TreeCheck:
     """Check every document of the listing (`git ls-tree` lines: emptied once classified).
     `problems`: findings made before the listing was read (they are sorted in).
-    With `folders` (and folders in the listing), an unchanged leaf folder is taken whole
-    from the folder cache, and each one read blob by blob is kept there afterwards."""
+    With the cache (and folders in the listing), an unchanged leaf folder is taken whole
+    from the folder cache beside it, and each one read blob by blob is kept there after."""
     tree = TreeReader(policy, problems)
+    folders = cache.folders(scan) if cache is not None else None
     if folders is None:
         tree.classify(records, scan)
     else:

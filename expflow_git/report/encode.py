@@ -25,7 +25,7 @@ from expflow_git.errors import clean
 from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
-from expflow_git.report.inputs import encode_leaves
+from expflow_git.report.inputs import SPOOL_IN_MEMORY, Batch, encode_leaves
 from expflow_git.report.rules import Tally
 from expflow_git.report.statement import (
     ENTRY_DOMAIN,
@@ -272,9 +272,6 @@ def _pieces(audit: Audit) -> Iterator[Piece]:
         yield _generic_piece(budget)
 
 
-_SPOOL_IN_MEMORY = 16 * 1024 * 1024  # a larger payload is built in a temporary file
-
-
 @dataclass
 class Unsigned:
     """A report's payload, built and spooled (a temporary file once it is large) so the
@@ -319,28 +316,6 @@ def build_report(
     return unsigned.sign(key)
 
 
-class _Batch:
-    """Comma-separated items written to a spool a few thousand at a time (a spooled
-    file's `write` is Python code: once per item, it was a fifth of the encoding)."""
-
-    def __init__(self, spool: IO[bytes]) -> None:
-        self.spool = spool
-        self.items: list[bytes] = []
-        self.first = True
-
-    def add(self, item: bytes) -> None:
-        self.items.append(item)
-        if len(self.items) == 4096:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.items:
-            self.spool.write(b"" if self.first else b",")
-            self.spool.write(b",".join(self.items))
-            self.first = False
-            self.items.clear()
-
-
 def encode_report(
     audit: Audit, *, previous: Mapping[str, Any] | None = None
 ) -> tuple[Unsigned, Json]:
@@ -358,13 +333,13 @@ def encode_report(
     # Keys before "entries" (chain, createdAt) do not depend on the entries: the
     # prefix can be written first and every entry appended as it is hashed.
     prefix, _ = _split(canonical_json(_template(audit, previous, root, {}, {})), _ENTRIES)
-    out = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)
+    out = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
     out.write(prefix + b"[")
     ranking = bytearray()
     tally = Tally(audit.focus, lambda *item: ranking.extend(_ranking_item_bytes(*item)))
     count = 0
     last = genesis
-    batch = _Batch(out)
+    batch = Batch(out)
     for encoded, summary, digest in _linked(_pieces(audit), genesis):
         batch.add(encoded)
         tally.add(summary)
