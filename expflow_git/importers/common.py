@@ -115,6 +115,7 @@ class _Context:
     # Read once per import, not once per run (a year of trials is thousands of runs):
     records: dict[str, list[Path]] = field(default_factory=dict)  # id → record files
     committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
+    committed_ids: dict[str, str] = field(default_factory=dict)  # id → a result path in HEAD
     results: dict[str, list[str]] = field(default_factory=dict)  # id → result paths
 
     def __post_init__(self) -> None:
@@ -124,6 +125,8 @@ class _Context:
             self.records[stem] = [root / rel for rel in rels]
         self.results = self.layout.index(self.layout.policy.result_globs)
         self.committed = _committed_results(self.layout)
+        for rel in sorted(self.committed, reverse=True):
+            self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
 
 
 def plan_import(
@@ -193,14 +196,21 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     writes = [Write(rec_rel, dump(record))]
     if result is not None:
         writes.append(Write(res_rel, dump(result)))
-    findings = _check(ctx, writes)
+    findings = _check(ctx, writes) + _blocked(layout, writes)
     if findings:
         return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
 
     existing = ctx.records.get(run.exp_id, [])
+    committed = ctx.committed_ids.get(run.exp_id)
     if not existing:
         if layout.target(res_rel).exists():
             return _refused(run, f"{res_rel}: a result exists without its record")
+        if committed is not None:  # deleted from the work tree, not from the history
+            return _refused(
+                run,
+                f"{label}: its result {committed} is committed (and gone from the work "
+                "tree); results are write-once (nothing written)",
+            )
         return RunPlan(run, Action.NEW, tuple(writes))
     old_rel = existing[0].relative_to(layout.root).as_posix()
     old_record = _read(existing[0])
@@ -216,7 +226,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return _refused(run, f"{res_rel}: the result there is no valid JSON document")
     if _same(old_record, record) and _same(old_result, result):
         return RunPlan(run, Action.UNCHANGED)
-    if res_rel not in ctx.committed:
+    if res_rel not in ctx.committed and committed is None:
         removes = (res_rel,) if result is None and old_result is not None else ()
         return RunPlan(
             run, Action.UPDATED, tuple(writes), removes, reasons=_changes(old_record, record)
@@ -405,13 +415,35 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _committed_results(layout: Layout) -> dict[str, str]:
-    """Path → blob of every file under results/ in HEAD (none: not a repository, or no
-    commit yet), from one `git ls-tree`."""
+    """Path → blob of every result in HEAD, wherever the policy's globs take results (a
+    committed result moved to `archive/` is still committed; none: not a repository, or
+    no commit yet), from one `git ls-tree`."""
     from expflow_git.gitstore import Git
+    from expflow_git.identity import DocumentGlobs
 
     try:
         git = Git.discover(layout.root)
         head = git.resolve_commit("HEAD").sha
     except ExpflowError:
         return {}
-    return {e.path: e.sha for e in git.ls_tree(head, ["results"]) if e.type == "blob"}
+    globs = DocumentGlobs.of(layout.policy)
+    return {
+        e.path: e.sha
+        for e in git.ls_tree(head, globs.prefixes())
+        if e.type == "blob" and globs.is_result(e.path)
+    }
+
+
+def _blocked(layout: Layout, writes: Sequence[Write]) -> list[str]:
+    """A file where a write needs a folder (`results/<study>` a file): refused when the
+    run is planned, not after its record is written."""
+    problems = []
+    for write in writes:
+        parts = write.path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            here = layout.root / folder
+            if os.path.lexists(here) and not here.is_dir():
+                problems.append(f"{folder}: is not a folder, so {write.path} cannot be written")
+                break
+    return problems

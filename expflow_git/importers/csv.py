@@ -59,7 +59,7 @@ def read_csv(
     layout = _Columns(shown, header, policy, id_column, status_column)
     metrics = layout.metric_columns(metric_columns)
     params = layout.param_columns(param_columns, metrics)
-    expflow_study = study_id(study, study)
+    expflow_study = study_id(study, study, option="--study")
     runs = []
     # csv counts lines; a quoted cell may span several, so number by the reader's rows
     for number, row in enumerate(rows[1:], 2):

@@ -93,6 +93,12 @@ def read_mlflow(
             raise ExpflowError(
                 f"{uri}: cannot read MLflow: {first_line(exc, tracking_uri)}"
             ) from None
+        except ExpflowError:
+            raise
+        except Exception as exc:  # a damaged store (an unknown status, a broken meta.yaml)
+            raise ExpflowError(
+                f"{uri}: cannot read MLflow: {type(exc).__name__}: {first_line(exc, tracking_uri)}"
+            ) from None
     return Source(
         tracker="mlflow",
         uri=uri,

@@ -96,6 +96,10 @@ def read_optuna(
         raise ExpflowError(
             f"{uri}: cannot read the Optuna storage: {first_line(exc, storage)}"
         ) from None
+    except Exception as exc:  # a damaged store: Optuna's own asserts and lookups fail
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna study: {type(exc).__name__}: {first_line(exc, storage)}"
+        ) from None
     if len(names) != len(directions):
         have = f"{len(names)} metric name(s)" if names else "no metric_names"
         raise ExpflowError(
@@ -106,12 +110,21 @@ def read_optuna(
     mapper = _Mapper(
         study_id(study, study_as), tuple(names), dict(split_attrs or {}), policy, series=series
     )
+    try:
+        runs = [mapper.run(t) for t in sorted(trials, key=lambda t: t.number)]
+    except ExpflowError:
+        raise
+    except Exception as exc:  # a trial the store holds damaged (a NULL number, ...)
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna study's trials: {type(exc).__name__}: "
+            f"{first_line(exc, storage)}"
+        ) from None
     return Source(
         tracker="optuna",
         uri=uri,
         study=study,
         expflow_study=mapper.study,
-        runs=[mapper.run(t) for t in sorted(trials, key=lambda t: t.number)],
+        runs=runs,
         notes=mapper.notes(),
     )
 
@@ -203,8 +216,8 @@ class _Mapper:
                 # One number: the first objective's metric on that split (what the
                 # walk-forward gate compares).
                 splits[split] = {self.names[0]: value}
-            elif isinstance(raw, dict) and all(metric_value(v) is not None for v in raw.values()):
-                splits[split] = {str(k): float(v) for k, v in raw.items()}
+            elif isinstance(raw, dict) and (numbers := _numbers(raw)) is not None:
+                splits[split] = numbers
             else:
                 problems.append(
                     f"user attribute {attr!r} is no number nor a mapping of metric names to numbers"
@@ -223,3 +236,14 @@ def _reason(trial: Any, status: Status) -> str:
         steps = trial.intermediate_values
         return f"pruned at step {max(steps)}" if steps else "pruned"
     return ""
+
+
+def _numbers(raw: Mapping[Any, Any]) -> dict[str, float] | None:
+    """A user attribute's mapping of metric names to numbers; None if a value is none."""
+    out = {}
+    for key, raw_value in raw.items():
+        value = metric_value(raw_value)
+        if value is None:
+            return None
+        out[str(key)] = value
+    return out

@@ -92,14 +92,14 @@ def join_id(*parts: str) -> str:
     return f"{whole[: _ID_MAX - 9].rstrip('._-')}-{digest}"
 
 
-def study_id(name: str, study_as: str | None) -> str:
-    """The expflow study: `--study-as` (which must be an id) or the tracker's name,
-    sanitized."""
+def study_id(name: str, study_as: str | None, *, option: str = "--study-as") -> str:
+    """The expflow study: `--study-as` (which must be an id; `option` names it in the
+    error) or the tracker's name, sanitized."""
     if study_as is None:
         return sanitize_id(name)
     if not ID_RE.match(study_as):
         raise ExpflowError(
-            f"--study-as {study_as!r}: use letters, digits, '.', '_' and '-' "
+            f"{option} {study_as!r}: use letters, digits, '.', '_' and '-' "
             "(at most 128, starting with a letter or digit)"
         )
     return study_as
@@ -156,7 +156,7 @@ def epoch_ms_time(value: int | None) -> str | None:
         return None
     try:
         moment = dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
+    except (OverflowError, OSError, ValueError, TypeError):  # (TypeError: not a number)
         return None
     return utc_time(moment)
 
@@ -166,7 +166,10 @@ def metric_value(value: Any) -> float | None:
     refuse and name); None for what is no number at all (a string, a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int no double holds: infinite, refused by the plan by name
+        return math.inf if value > 0 else -math.inf
 
 
 def registry_names(names: Sequence[str], policy: Policy, *, option: str) -> tuple[str, ...]:
