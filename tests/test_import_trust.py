@@ -176,3 +176,30 @@ def test_a_damaged_mlflow_store_is_one_line_not_a_traceback(
     else:  # the time is dropped from the provenance; the run is imported
         assert res.code == 0, res
         assert "1 new" in res.out, res.out
+
+
+def test_an_import_never_writes_into_the_store_it_reads(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optuna made its tables in any SQLite database it was pointed at, MLflow its
+    schema in an empty file and a file store's folders at a mistyped path (inside the
+    repository): each import then failed as "no study", the source already changed."""
+    pytest.importorskip("optuna")
+    pytest.importorskip("mlflow.tracking")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    notes = tmp_path / "notes.db"
+    with sqlite3.connect(notes) as conn:
+        conn.execute("create table notes(x)")
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    before = {p: p.read_bytes() for p in (notes, empty)}
+    cases = [
+        (["optuna", "--storage", f"sqlite:///{notes}", "--study", "s"], "no Optuna store"),
+        (["mlflow", "--tracking-uri", f"sqlite:///{empty}", "--experiment", "e"], "no MLflow"),
+        (["mlflow", "--tracking-uri", "mlrnus", "--experiment", "e"], "no MLflow store folder"),
+    ]
+    for argv, message in cases:
+        res = cli(["import", *argv], exp_repo.path)
+        assert res.code == 2 and message in res.err and res.err.count("\n") == 1, res
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (exp_repo.path / "mlrnus").exists()

@@ -29,7 +29,7 @@ from expflow_git.importers.source import (
     is_tag,
     metric_value,
     redact_uri,
-    refuse_missing_sqlite,
+    refuse_missing_store,
     registry_names,
     require_extra,
     sanitize_id,
@@ -77,7 +77,7 @@ def read_mlflow(
     tracking = require_extra("mlflow.tracking", "mlflow")
     exceptions = require_extra("mlflow.exceptions", "mlflow")
     uri = redact_uri(tracking_uri)
-    refuse_missing_sqlite(tracking_uri, uri)
+    refuse_missing_store(tracking_uri, uri, tracker="MLflow", table="experiments")
     failures = (exceptions.MlflowException, ValueError, ImportError, sqlalchemy_error())
     with _quiet():
         try:

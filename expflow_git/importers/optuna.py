@@ -26,7 +26,7 @@ from expflow_git.importers.source import (
     join_id,
     metric_value,
     redact_uri,
-    refuse_missing_sqlite,
+    refuse_missing_store,
     registry_names,
     require_extra,
     scalar_params,
@@ -77,7 +77,7 @@ def read_optuna(
     optuna = require_extra("optuna", "optuna")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # stderr is ours
     uri = redact_uri(storage)
-    refuse_missing_sqlite(storage, uri)
+    refuse_missing_store(storage, uri, tracker="Optuna", table="studies")
     try:
         with warnings.catch_warnings():
             # metric_names is "experimental": a warning per import says nothing useful

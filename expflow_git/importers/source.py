@@ -7,11 +7,14 @@ Nothing here reads a tracker; optuna.py, mlflow.py and csv.py do.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
 import re
+import sqlite3
 import urllib.parse
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,9 +248,33 @@ def first_line(exc: BaseException, uri: str) -> str:
     return printable(message)
 
 
-def refuse_missing_sqlite(url: str, shown: str) -> None:
-    """SQLAlchemy would create an empty database for a mistyped `sqlite:///` path."""
+def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> None:
+    """A tracker's library makes what it does not find: SQLAlchemy an empty database for
+    a mistyped `sqlite:///` path, then Optuna or MLflow its tables in any database it is
+    given, MLflow a file store's folders. An import reads its source and never changes
+    it, so the store must already be there (a database: with the tracker's `table`,
+    looked for read-only) before the library opens it."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :].split("?", 1)[0]
-        if path and path != ":memory:" and not Path(path).exists():
+        if not path or path == ":memory:":
+            return
+        if not Path(path).exists():
             raise ExpflowError(f"{shown}: no such database file")
+        try:
+            read_only = Path(path).resolve().as_uri() + "?mode=ro"
+            with contextlib.closing(sqlite3.connect(read_only, uri=True)) as db:
+                found = db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise ExpflowError(
+                f"{shown}: cannot read the database: {printable(str(exc))}"
+            ) from None
+        if found is None:
+            raise ExpflowError(f"{shown}: no {tracker} store in this database (left as it is)")
+        return
+    parts = urllib.parse.urlsplit(url)
+    if tracker == "MLflow" and parts.scheme in ("", "file"):
+        folder = Path(urllib.request.url2pathname(parts.path) if parts.scheme else url)
+        if not folder.is_dir():
+            raise ExpflowError(f"{shown}: no MLflow store folder there")
