@@ -69,9 +69,21 @@ def test_a_committed_result_gone_from_the_work_tree_is_not_written_again(
 
     res = cli(args(write_csv(tmp_path, CHANGED), "--status-column", "state"), exp_repo.path)
     assert res.code == 1, res
-    assert f"its result results/{STUDY}/r-001.json is committed" in res.out, res.out
+    assert f"its result results/{STUDY}/r-001.json is committed and gone" in res.out, res.out
     assert not (exp_repo.path / f"results/{STUDY}/r-001.json").exists()
     assert not (exp_repo.path / f"experiments/{STUDY}/r-001.json").exists()
+
+
+def test_a_committed_result_gone_but_its_record_kept_is_named_as_gone(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    assert cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("imported")
+    (exp_repo.path / f"results/{STUDY}/r-001.json").unlink()
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert f"its result results/{STUDY}/r-001.json is committed and gone" in res.out, res.out
+    assert not (exp_repo.path / f"results/{STUDY}/r-001.json").exists()
 
 
 def test_a_file_where_the_results_folder_goes_is_refused_before_anything_is_written(

@@ -206,11 +206,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         if layout.target(res_rel).exists():
             return _refused(run, f"{res_rel}: a result exists without its record")
         if committed is not None:  # deleted from the work tree, not from the history
-            return _refused(
-                run,
-                f"{label}: its result {committed} is committed (and gone from the work "
-                "tree); results are write-once (nothing written)",
-            )
+            return _gone(run, label, committed)
         return RunPlan(run, Action.NEW, tuple(writes))
     old_rel = existing[0].relative_to(layout.root).as_posix()
     old_record = _read(existing[0])
@@ -226,6 +222,8 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return _refused(run, f"{res_rel}: the result there is no valid JSON document")
     if _same(old_record, record) and _same(old_result, result):
         return RunPlan(run, Action.UNCHANGED)
+    if committed is not None and not os.path.lexists(res_path):
+        return _gone(run, label, committed)
     if res_rel not in ctx.committed and committed is None:
         removes = (res_rel,) if result is None and old_result is not None else ()
         return RunPlan(
@@ -290,6 +288,14 @@ def _series_hint(ctx: _Context, res_rel: str, write: Write) -> str:
     if not _same({**old, "series": None}, {**new, "series": None}):
         return ""
     return f" {'with' if 'series' in old else 'without'} series (import as it was: --series or not)"
+
+
+def _gone(run: SourceRun, label: str, committed: str) -> RunPlan:
+    return _refused(
+        run,
+        f"{label}: its result {committed} is committed and gone from the work tree; "
+        f"results are write-once (`git checkout HEAD -- {committed}` brings it back)",
+    )
 
 
 def _refused(run: SourceRun, reason: str) -> RunPlan:
