@@ -14,7 +14,7 @@ from conftest import ExpRepo
 from support import CliCall
 from test_import_csv import GOOD, STUDY, args, write_csv
 
-from expflow_git.importers.source import metric_value
+from expflow_git.importers.source import first_line, metric_value
 
 CHANGED = GOOD.replace("r-001,5,0.001,57.09", "r-001,5,0.001,99.9")
 
@@ -215,3 +215,61 @@ def test_an_import_never_writes_into_the_store_it_reads(
         assert res.code == 2 and message in res.err and res.err.count("\n") == 1, res
     assert {p: p.read_bytes() for p in before} == before
     assert not (exp_repo.path / "mlrnus").exists()
+
+
+def _optuna_study(tmp_path: Path, name: str = "o.db") -> Path:
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = tmp_path / name
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        study.set_metric_names(["seg_total"])
+    trial = study.ask()
+    trial.suggest_float("lr", 0.0, 1.0)
+    trial.set_user_attr("pde_mean", 15.0)  # the registry's other required metrics
+    trial.set_user_attr("train_time_min", 40.0)
+    study.tell(trial, 57.0)
+    return db
+
+
+def test_a_damaged_trial_is_not_called_a_missing_study(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """A parameter's distribution without its type raised KeyError('type') inside
+    `get_trials`, and every KeyError was reported as "no Optuna study named 's'"."""
+    db = _optuna_study(tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("update trial_params set distribution_json = '{}'")
+    res = cli(["import", "optuna", "--storage", f"sqlite:///{db}", "--study", "s"], exp_repo.path)
+    assert res.code == 2 and res.err.count("\n") == 1, res
+    assert "no Optuna study named" not in res.err, res.err
+    assert "cannot read the Optuna study's trials: KeyError: 'type'" in res.err, res.err
+    missing = cli(
+        ["import", "optuna", "--storage", f"sqlite:///{db}", "--study", "t"], exp_repo.path
+    )
+    assert missing.code == 2 and "no Optuna study named 't'" in missing.err, missing
+
+
+def test_an_unexpected_error_names_its_type_once() -> None:
+    """An empty message came out as `KeyError: KeyError`."""
+    assert first_line(KeyError(), "u", named=True) == "KeyError"
+    assert first_line(KeyError("type"), "u", named=True) == "KeyError: 'type'"
+    assert first_line(ValueError("bad\nmore"), "u") == "bad"
+
+
+def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """The store check took the text after `sqlite:///` as the file: `my%20runs.db` was
+    refused as missing though SQLAlchemy opens `my runs.db`, and a `sqlite+pysqlite:///`
+    URL was not checked at all, so a mistyped path became a new, empty database."""
+    db = _optuna_study(tmp_path, "my runs.db")
+    spaced = f"sqlite:///{tmp_path}/my%20runs.db"
+    res = cli(["import", "optuna", "--storage", spaced, "--study", "s"], exp_repo.path)
+    assert res.code == 0 and "1 new" in res.out, res
+    typo = tmp_path / "my-runs.db"
+    for url in (f"sqlite+pysqlite:///{typo}", f"SQLITE:///{typo}"):
+        res = cli(["import", "optuna", "--storage", url, "--study", "s"], exp_repo.path)
+        assert res.code == 2 and "no such database file" in res.err, res
+        assert not typo.exists()
+    assert db.exists()

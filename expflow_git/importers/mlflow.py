@@ -97,7 +97,7 @@ def read_mlflow(
             raise
         except Exception as exc:  # a damaged store (an unknown status, a broken meta.yaml)
             raise ExpflowError(
-                f"{uri}: cannot read MLflow: {type(exc).__name__}: {first_line(exc, tracking_uri)}"
+                f"{uri}: cannot read MLflow: {first_line(exc, tracking_uri, named=True)}"
             ) from None
     return Source(
         tracker="mlflow",

@@ -78,17 +78,12 @@ def read_optuna(
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # stderr is ours
     uri = redact_uri(storage)
     refuse_missing_store(storage, uri, tracker="Optuna", table="studies")
+    failures = (ValueError, ImportError, RuntimeError, optuna.exceptions.OptunaError)
     try:
-        with warnings.catch_warnings():
-            # metric_names is "experimental": a warning per import says nothing useful
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            loaded = optuna.load_study(study_name=study, storage=storage)
-            trials = loaded.get_trials(deepcopy=False)
-            directions = loaded.directions
-            names = list(metrics) or list(loaded.metric_names or [])
-    except KeyError:
+        loaded = optuna.load_study(study_name=study, storage=storage)
+    except KeyError:  # Optuna's "Record does not exist."
         raise ExpflowError(f"{uri}: no Optuna study named '{printable(study)}'") from None
-    except (ValueError, ImportError, RuntimeError, optuna.exceptions.OptunaError) as exc:
+    except failures as exc:
         raise ExpflowError(
             f"{uri}: cannot read the Optuna study: {first_line(exc, storage)}"
         ) from None
@@ -98,7 +93,22 @@ def read_optuna(
         ) from None
     except Exception as exc:  # a damaged store: Optuna's own asserts and lookups fail
         raise ExpflowError(
-            f"{uri}: cannot read the Optuna study: {type(exc).__name__}: {first_line(exc, storage)}"
+            f"{uri}: cannot read the Optuna study: {first_line(exc, storage, named=True)}"
+        ) from None
+    try:
+        with warnings.catch_warnings():
+            # metric_names is "experimental": a warning per import says nothing useful
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            trials = loaded.get_trials(deepcopy=False)
+            directions = loaded.directions
+            names = list(metrics) or list(loaded.metric_names or [])
+    except failures as exc:
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna study: {first_line(exc, storage)}"
+        ) from None
+    except Exception as exc:  # a damaged trial: a distribution without its type, ...
+        raise ExpflowError(
+            f"{uri}: cannot read the Optuna study's trials: {first_line(exc, storage, named=True)}"
         ) from None
     if len(names) != len(directions):
         have = f"{len(names)} metric name(s)" if names else "no metric_names"
@@ -116,8 +126,7 @@ def read_optuna(
         raise
     except Exception as exc:  # a trial the store holds damaged (a NULL number, ...)
         raise ExpflowError(
-            f"{uri}: cannot read the Optuna study's trials: {type(exc).__name__}: "
-            f"{first_line(exc, storage)}"
+            f"{uri}: cannot read the Optuna study's trials: {first_line(exc, storage, named=True)}"
         ) from None
     return Source(
         tracker="optuna",

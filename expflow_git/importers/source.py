@@ -233,11 +233,16 @@ class _Never(Exception):
     """Stands for an exception type that cannot be raised."""
 
 
-def first_line(exc: BaseException, uri: str) -> str:
+def first_line(exc: BaseException, uri: str, *, named: bool = False) -> str:
     """A library's error message as one printable line, without `uri`'s password (a
-    library may quote the URI it was given)."""
+    library may quote the URI it was given); `named`: after the exception's type (for
+    errors no library meant to raise: `KeyError: 'type'`), the type alone if it says
+    nothing more."""
     text = str(exc).strip().splitlines()
-    message = text[0] if text else type(exc).__name__
+    name = type(exc).__name__
+    message = text[0] if text else name
+    if named and text:
+        message = f"{name}: {message}"
     message = message.replace(uri, redact_uri(uri))
     try:
         password = urllib.parse.urlsplit(uri).password
@@ -254,10 +259,10 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
     given, MLflow a file store's folders. An import reads its source and never changes
     it, so the store must already be there (a database: with the tracker's `table`,
     looked for read-only) before the library opens it."""
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :].split("?", 1)[0]
-        if not path or path == ":memory:":
-            return
+    path = _sqlite_file(url)
+    if path == "":
+        return  # an in-memory database: nothing to change
+    if path is not None:
         if not Path(path).exists():
             raise ExpflowError(f"{shown}: no such database file")
         try:
@@ -278,3 +283,24 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
         folder = Path(urllib.request.url2pathname(parts.path) if parts.scheme else url)
         if not folder.is_dir():
             raise ExpflowError(f"{shown}: no MLflow store folder there")
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file a SQLAlchemy URL opens, read as SQLAlchemy reads it (`sqlite+pysqlite:`,
+    `%20` decoded, `file:` URIs with `uri=true`); "" for an in-memory database, None for
+    a URL that is no SQLite one (or no URL: an MLflow folder)."""
+    import importlib
+
+    try:  # SQLAlchemy comes with both trackers; through importlib for the lint step
+        parsed = importlib.import_module("sqlalchemy.engine").make_url(url)
+    except Exception:  # no SQLAlchemy, or not a URL it reads
+        return None
+    if str(parsed.get_backend_name()).lower() != "sqlite":
+        return None
+    database = str(parsed.database or "")
+    if database.startswith("file:") and str(parsed.query.get("uri", "")).lower() == "true":
+        uri = urllib.parse.urlsplit(database)
+        if "mode=memory" in uri.query:
+            return ""
+        database = urllib.parse.unquote(uri.path)
+    return "" if database == ":memory:" else database
