@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ExpRepo
@@ -101,6 +102,17 @@ def test_a_file_where_the_results_folder_goes_is_refused_before_anything_is_writ
     assert written == ["r-003.json"], written
 
 
+def _new_study(tmp_path: Path, name: str = "o.db") -> tuple[Any, Path]:
+    """An empty Optuna study 's' maximizing `seg_total`, in SQLite: (study, file)."""
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = tmp_path / name
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        study.set_metric_names(["seg_total"])
+    return study, db
+
+
 def test_a_number_no_double_holds_is_infinite_for_the_plan_to_refuse() -> None:
     """`float(10**400)` raised OverflowError out of the Optuna mapping: a traceback."""
     assert metric_value(10**400) == float("inf")
@@ -111,12 +123,7 @@ def test_a_number_no_double_holds_is_infinite_for_the_plan_to_refuse() -> None:
 def test_an_optuna_user_attribute_too_large_for_a_double_refuses_its_trial(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:
-    optuna = pytest.importorskip("optuna")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    db = tmp_path / "o.db"
-    study = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
-    with pytest.warns(optuna.exceptions.ExperimentalWarning):
-        study.set_metric_names(["seg_total"])
+    study, db = _new_study(tmp_path)
     trial = study.ask()
     trial.set_user_attr("pde_mean", 10**400)  # a registry metric, as a user attribute
     study.tell(trial, 57.0)
@@ -130,12 +137,7 @@ def test_an_optuna_user_attribute_too_large_for_a_double_refuses_its_trial(
 def test_a_damaged_optuna_store_is_one_line_not_a_traceback(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:
-    optuna = pytest.importorskip("optuna")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    db = tmp_path / "o.db"
-    study = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
-    with pytest.warns(optuna.exceptions.ExperimentalWarning):
-        study.set_metric_names(["seg_total"])
+    study, db = _new_study(tmp_path)
     study.tell(study.ask(), 57.0)
     with sqlite3.connect(db) as conn:
         conn.execute("update trials set state = 'BOGUS'")
@@ -218,12 +220,8 @@ def test_an_import_never_writes_into_the_store_it_reads(
 
 
 def _optuna_study(tmp_path: Path, name: str = "o.db") -> Path:
-    optuna = pytest.importorskip("optuna")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    db = tmp_path / name
-    study = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
-    with pytest.warns(optuna.exceptions.ExperimentalWarning):
-        study.set_metric_names(["seg_total"])
+    """A study with one complete trial that has every registry metric."""
+    study, db = _new_study(tmp_path, name)
     trial = study.ask()
     trial.suggest_float("lr", 0.0, 1.0)
     trial.set_user_attr("pde_mean", 15.0)  # the registry's other required metrics
