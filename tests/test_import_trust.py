@@ -58,6 +58,41 @@ def test_a_committed_result_outside_results_is_never_rewritten(
     assert exp_repo.status() == ""
 
 
+def test_an_uncommitted_policy_edit_does_not_hide_a_committed_result(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Committed results were looked for under the work tree's globs only: with the
+    archive glob dropped from an uncommitted `expflow.yaml`, an archived r-001 was not
+    seen, and a second result for it was written under `results/` (`updated`, exit 0)."""
+    archive_results(exp_repo)
+    assert cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("imported")
+    (exp_repo.path / "archive" / STUDY).mkdir(parents=True)
+    exp_repo.git("mv", f"results/{STUDY}/r-001.json", f"archive/{STUDY}/r-001.json")
+    exp_repo.commit("archived")
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text().replace(', "archive/**/*.json"', ""))
+
+    res = cli(args(write_csv(tmp_path, CHANGED), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert "r-001" in res.out and "committed" in res.out, res.out
+    assert not (exp_repo.path / f"results/{STUDY}/r-001.json").exists()
+
+
+def test_a_folder_where_a_runs_file_goes_is_refused_before_anything_is_written(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """A folder at `experiments/<study>/r-002.json` stopped the import half way (exit 2,
+    `Is a directory`): r-001 written, r-004 not, and no summary."""
+    (exp_repo.path / f"experiments/{STUDY}/r-002.json").mkdir(parents=True)
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert f"experiments/{STUDY}/r-002.json: is a folder" in res.out, res.out
+    assert "3 new" in res.out and "1 refused" in res.out, res.out
+    written = sorted(p.name for p in (exp_repo.path / "results" / STUDY).glob("*.json"))
+    assert written == ["r-001.json", "r-004.json"], written
+
+
 def test_a_committed_result_gone_from_the_work_tree_is_not_written_again(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -27,7 +27,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expflow_git.atomicfile import write_atomic
 from expflow_git.checks import check_document, required_metric_findings
@@ -37,8 +37,13 @@ from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Result, Stat
 from expflow_git.errors import ExpflowError
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.jsonstrict import JsonProblem, parse_json
+from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.model import Policy
 from expflow_git.records.writer import Layout, utc_now
 from expflow_git.schemas import Kind
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
 
 # What an import may differ in without the run having changed: when it was read, and
 # where from (a moved database file is the same study).
@@ -421,9 +426,10 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _committed_results(layout: Layout) -> dict[str, str]:
-    """Path → blob of every result in HEAD, wherever the policy's globs take results (a
-    committed result moved to `archive/` is still committed; none: not a repository, or
-    no commit yet), from one `git ls-tree`."""
+    """Path → blob of every result in HEAD, wherever the work tree's policy or HEAD's
+    takes results (a committed result moved to `archive/` is still committed, and an
+    uncommitted edit of the policy does not hide it; none: not a repository, or no
+    commit yet), from one `git ls-tree`."""
     from expflow_git.gitstore import Git
     from expflow_git.identity import DocumentGlobs
 
@@ -432,7 +438,7 @@ def _committed_results(layout: Layout) -> dict[str, str]:
         head = git.resolve_commit("HEAD").sha
     except ExpflowError:
         return {}
-    globs = DocumentGlobs.of(layout.policy)
+    globs = DocumentGlobs.of(layout.policy, _head_policy(git, head, layout.policy.path))
     return {
         e.path: e.sha
         for e in git.ls_tree(head, globs.prefixes())
@@ -440,16 +446,33 @@ def _committed_results(layout: Layout) -> dict[str, str]:
     }
 
 
+def _head_policy(git: Git, head: str, rel: str) -> Policy | None:
+    """The policy HEAD commits at `rel`, or None (none there, or one that does not load:
+    it names no more results)."""
+    found = [e.sha for e in git.ls_tree(head, [rel]) if e.path == rel and e.type == "blob"]
+    if not found:
+        return None
+    try:
+        return load_policy_bytes(git.run("cat-file", "blob", found[0]), path=rel)
+    except ExpflowError:
+        return None
+
+
 def _blocked(layout: Layout, writes: Sequence[Write]) -> list[str]:
-    """A file where a write needs a folder (`results/<study>` a file): refused when the
-    run is planned, not after its record is written."""
+    """A file where a write needs a folder (`results/<study>` a file), or a folder where
+    it writes its file: refused when the run is planned, not after its record is
+    written (a link is replaced, as every write replaces one)."""
     problems = []
     for write in writes:
-        parts = write.path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
+        parts = write.path.split("/")
+        for depth in range(1, len(parts)):
             folder = "/".join(parts[:depth])
             here = layout.root / folder
             if os.path.lexists(here) and not here.is_dir():
                 problems.append(f"{folder}: is not a folder, so {write.path} cannot be written")
                 break
+        else:
+            target = layout.root / write.path
+            if target.is_dir() and not target.is_symlink():
+                problems.append(f"{write.path}: is a folder, so the file cannot be written")
     return problems
