@@ -6,13 +6,14 @@ Each test fails on the code before its fix."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ExpRepo
-from support import CliCall
+from support import CliCall, run_cli
 from test_import_csv import GOOD, STUDY, args, write_csv
 
 from expflow_git.importers.source import first_line, metric_value
@@ -20,12 +21,19 @@ from expflow_git.importers.source import first_line, metric_value
 CHANGED = GOOD.replace("r-001,5,0.001,57.09", "r-001,5,0.001,99.9")
 
 
-def archive_results(exp_repo: ExpRepo) -> None:
+def import_and_archive(exp_repo: ExpRepo, tmp_path: Path, cli: CliCall) -> None:
+    """`archive/**/*.json` added to the result globs; GOOD imported and committed, then
+    r-001's result moved to `archive/` and committed."""
     policy = exp_repo.path / "expflow.yaml"
     text = policy.read_text()
     old = 'results: ["results/**/*.json"]'
     assert old in text
     policy.write_text(text.replace(old, 'results: ["results/**/*.json", "archive/**/*.json"]'))
+    assert cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("imported")
+    (exp_repo.path / "archive" / STUDY).mkdir(parents=True)
+    exp_repo.git("mv", f"results/{STUDY}/r-001.json", f"archive/{STUDY}/r-001.json")
+    exp_repo.commit("archived")
 
 
 @pytest.mark.parametrize(
@@ -41,12 +49,7 @@ def test_a_committed_result_outside_results_is_never_rewritten(
     """The importer knew only the results under `results/` as committed: one moved (and
     committed) where the policy's globs also take results was rewritten, or removed with
     its run turned `running`, and the import said `updated`."""
-    archive_results(exp_repo)
-    assert cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path).code == 0
-    exp_repo.commit("imported")
-    (exp_repo.path / "archive" / STUDY).mkdir(parents=True)
-    exp_repo.git("mv", f"results/{STUDY}/r-001.json", f"archive/{STUDY}/r-001.json")
-    exp_repo.commit("archived")
+    import_and_archive(exp_repo, tmp_path, cli)
     kept = (exp_repo.path / f"archive/{STUDY}/r-001.json").read_bytes()
     record = (exp_repo.path / f"experiments/{STUDY}/r-001.json").read_bytes()
 
@@ -64,12 +67,7 @@ def test_an_uncommitted_policy_edit_does_not_hide_a_committed_result(
     """Committed results were looked for under the work tree's globs only: with the
     archive glob dropped from an uncommitted `expflow.yaml`, an archived r-001 was not
     seen, and a second result for it was written under `results/` (`updated`, exit 0)."""
-    archive_results(exp_repo)
-    assert cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path).code == 0
-    exp_repo.commit("imported")
-    (exp_repo.path / "archive" / STUDY).mkdir(parents=True)
-    exp_repo.git("mv", f"results/{STUDY}/r-001.json", f"archive/{STUDY}/r-001.json")
-    exp_repo.commit("archived")
+    import_and_archive(exp_repo, tmp_path, cli)
     policy = exp_repo.path / "expflow.yaml"
     policy.write_text(policy.read_text().replace(', "archive/**/*.json"', ""))
 
@@ -300,9 +298,115 @@ def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(
     spaced = f"sqlite:///{tmp_path}/my%20runs.db"
     res = cli(["import", "optuna", "--storage", spaced, "--study", "s"], exp_repo.path)
     assert res.code == 0 and "1 new" in res.out, res
+    one = f"sqlite:///file:{db.parent}/my%20runs.db?uri=1"  # SQLAlchemy's uri=1 is uri=true
+    res = cli(["import", "optuna", "--storage", one, "--study", "s"], exp_repo.path)
+    assert res.code == 0 and "1 unchanged" in res.out, res
     typo = tmp_path / "my-runs.db"
-    for url in (f"sqlite+pysqlite:///{typo}", f"SQLITE:///{typo}"):
+    for url in (
+        f"sqlite+pysqlite:///{typo}",
+        f"sqlite:///file:{typo}?mode=rwc&uri=true",
+        # not an in-memory database: `mode=memory` is in the file name, `?` escaped
+        f"sqlite:///file:{typo}%3Fxmode=memory?uri=true",
+    ):
         res = cli(["import", "optuna", "--storage", url, "--study", "s"], exp_repo.path)
-        assert res.code == 2 and "no such database file" in res.err, res
+        assert res.code == 2 and "no such database file" in res.err, (url, res)
         assert not typo.exists()
     assert db.exists()
+
+
+def _tables(db: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return {row[0] for row in conn.execute("select name from sqlite_master")}
+
+
+def test_a_database_is_read_and_never_changed_by_the_trackers_library(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Only the tracker's one table was looked for: Optuna made its other tables in any
+    database with a `studies` table, or one missing from its own store; MLflow made ~70
+    in any database with an `experiments` table, and printed its traceback."""
+    pytest.importorskip("mlflow.tracking")
+    lab = tmp_path / "lab.db"
+    with contextlib.closing(sqlite3.connect(lab)) as conn:
+        conn.execute("create table studies(id integer primary key, title text)")
+        conn.execute("create table experiments(id integer primary key, title text)")
+        conn.commit()
+    older = _optuna_study(tmp_path)
+    with contextlib.closing(sqlite3.connect(older)) as conn:
+        conn.execute("drop table trial_heartbeats")
+        conn.commit()
+    before = {p: p.read_bytes() for p in (lab, older)}
+    status = exp_repo.status()
+    for argv in (
+        ["optuna", "--storage", f"sqlite:///{lab}", "--study", "s"],
+        ["optuna", "--storage", f"sqlite:///{older}", "--study", "s"],
+        ["mlflow", "--tracking-uri", f"sqlite:///{lab}", "--experiment", "e"],
+    ):
+        res = cli(["import", *argv], exp_repo.path)
+        assert res.code == 2 and res.err.count("\n") == 1, (argv, res)
+        assert "Traceback" not in res.err and "readonly database" in res.err, (argv, res)
+    assert {p: p.read_bytes() for p in before} == before
+    assert _tables(lab) == {"studies", "experiments"}
+    assert "trial_heartbeats" not in _tables(older)
+    assert exp_repo.status() == status
+
+
+def test_a_wal_database_is_left_without_files_beside_it(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """The store check opened the database read-only, and a read-only connection cannot
+    remove the -wal and -shm files it makes beside a WAL database."""
+    (tmp_path / "store").mkdir()
+    db = _optuna_study(tmp_path / "store")
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("pragma journal_mode=wal").fetchone() == ("wal",)
+    assert sorted(p.name for p in db.parent.iterdir()) == ["o.db"]
+    res = cli(["import", "optuna", "--storage", f"sqlite:///{db}", "--study", "s"], exp_repo.path)
+    assert res.code == 0 and "1 new" in res.out, res
+    assert sorted(p.name for p in db.parent.iterdir()) == ["o.db"]
+
+
+def test_a_folder_without_an_mlflow_experiment_is_not_opened_as_a_store(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow made `.trash` in any folder it was given (`--tracking-uri .`: in the work
+    tree), and an empty URI made MLflow open its default store, `mlflow.db` here."""
+    pytest.importorskip("mlflow.tracking")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for uri, message in (
+        (".", "no MLflow experiment in this folder"),
+        (str(empty), "no MLflow experiment in this folder"),
+        ("", "an empty URL names no MLflow store"),
+    ):
+        res = cli(["import", "mlflow", "--tracking-uri", uri, "--experiment", "e"], exp_repo.path)
+        assert res.code == 2 and message in res.err and res.err.count("\n") == 1, (uri, res)
+    assert not (exp_repo.path / ".trash").exists() and not list(empty.iterdir())
+    assert not (exp_repo.path / "mlflow.db").exists() and not (exp_repo.path / "mlruns").exists()
+    res = cli(["import", "optuna", "--storage", "", "--study", "s"], exp_repo.path)
+    assert res.code == 2 and "an empty URL names no Optuna store" in res.err, res
+
+
+def test_an_mlflow_import_sends_no_telemetry(
+    exp_repo: ExpRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow 3 starts its telemetry when imported, outside CI and tests: the import wrote
+    `~/.config/mlflow/telemetry.json` and would have sent usage records."""
+    pytest.importorskip("mlflow.tracking")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    client = MlflowClient(tracking_uri=uri)
+    client.create_run(client.create_experiment("e"))
+    config = tmp_path / "config"
+    for name in ("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS", "MLFLOW_DISABLE_TELEMETRY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    env = {"XDG_CONFIG_HOME": str(config), "HOME": str(tmp_path)}
+    res = run_cli(
+        ["import", "mlflow", "--tracking-uri", uri, "--experiment", "e"], exp_repo.path, env
+    )
+    assert res.code == 0, res
+    assert not (config / "mlflow").exists(), sorted(config.rglob("*"))

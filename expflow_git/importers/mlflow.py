@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from expflow_git.importers.source import (
     first_line,
     is_tag,
     metric_value,
+    read_only_sqlite,
     redact_uri,
     refuse_missing_store,
     registry_names,
@@ -74,12 +76,15 @@ def read_mlflow(
 ) -> Source:
     """Every active run of `experiment`, mapped (oldest first); `series`: with each
     registry metric's history."""
+    # Nothing goes to the network: MLflow's telemetry is off before MLflow is imported
+    # (it starts then), and it writes no installation id under ~/.config either.
+    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     tracking = require_extra("mlflow.tracking", "mlflow")
     exceptions = require_extra("mlflow.exceptions", "mlflow")
     uri = redact_uri(tracking_uri)
     refuse_missing_store(tracking_uri, uri, tracker="MLflow", table="experiments")
     failures = (exceptions.MlflowException, ValueError, ImportError, sqlalchemy_error())
-    with _quiet():
+    with _quiet(), read_only_sqlite():
         try:
             client = tracking.MlflowClient(tracking_uri=tracking_uri)
             found = client.get_experiment_by_name(experiment)
@@ -240,10 +245,11 @@ def _steps(history: Sequence[Any]) -> list[tuple[int, float]]:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """MLflow logs its store's set-up at INFO on stderr, which is the import's."""
+    """MLflow logs its store's set-up on stderr, which is the import's: its failures too,
+    with their tracebacks, which the import's one line names."""
     logger = logging.getLogger("mlflow")
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:

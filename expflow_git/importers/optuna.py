@@ -25,6 +25,7 @@ from expflow_git.importers.source import (
     first_line,
     join_id,
     metric_value,
+    read_only_sqlite,
     redact_uri,
     refuse_missing_store,
     registry_names,
@@ -78,6 +79,38 @@ def read_optuna(
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # stderr is ours
     uri = redact_uri(storage)
     refuse_missing_store(storage, uri, tracker="Optuna", table="studies")
+    with read_only_sqlite():  # the store is read, never changed (spec §4.2)
+        trials, directions, names = _load(optuna, storage, study, uri)
+    names = list(metrics) or names
+    if len(names) != len(directions):
+        have = f"{len(names)} metric name(s)" if names else "no metric_names"
+        raise ExpflowError(
+            f"study '{printable(study)}' has {len(directions)} objective(s) and {have}: give "
+            "--metric NAME once per objective, in objective order"
+        )
+    registry_names(names, policy, option="--metric")
+    mapper = _Mapper(
+        study_id(study, study_as), tuple(names), dict(split_attrs or {}), policy, series=series
+    )
+    try:
+        runs = [mapper.run(t) for t in sorted(trials, key=lambda t: t.number)]
+    except ExpflowError:
+        raise
+    except Exception as exc:  # a trial the store holds damaged (a NULL number, ...)
+        raise _damaged_trials(uri, storage, exc) from None
+    return Source(
+        tracker="optuna",
+        uri=uri,
+        study=study,
+        expflow_study=mapper.study,
+        runs=runs,
+        notes=mapper.notes(),
+    )
+
+
+def _load(optuna: Any, storage: str, study: str, uri: str) -> tuple[Any, Any, list[str]]:
+    """The study's trials, directions and metric names, or one line (exit 2) that tells
+    a missing study from a damaged one."""
     failures = (ValueError, ImportError, RuntimeError, optuna.exceptions.OptunaError)
     try:
         loaded = optuna.load_study(study_name=study, storage=storage)
@@ -99,42 +132,22 @@ def read_optuna(
         with warnings.catch_warnings():
             # metric_names is "experimental": a warning per import says nothing useful
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            trials = loaded.get_trials(deepcopy=False)
-            directions = loaded.directions
-            names = list(metrics) or list(loaded.metric_names or [])
+            return (
+                loaded.get_trials(deepcopy=False),
+                loaded.directions,
+                list(loaded.metric_names or []),
+            )
     except failures as exc:
         raise ExpflowError(
             f"{uri}: cannot read the Optuna study: {first_line(exc, storage)}"
         ) from None
     except Exception as exc:  # a damaged trial: a distribution without its type, ...
-        raise ExpflowError(
-            f"{uri}: cannot read the Optuna study's trials: {first_line(exc, storage, named=True)}"
-        ) from None
-    if len(names) != len(directions):
-        have = f"{len(names)} metric name(s)" if names else "no metric_names"
-        raise ExpflowError(
-            f"study '{printable(study)}' has {len(directions)} objective(s) and {have}: give "
-            "--metric NAME once per objective, in objective order"
-        )
-    registry_names(names, policy, option="--metric")
-    mapper = _Mapper(
-        study_id(study, study_as), tuple(names), dict(split_attrs or {}), policy, series=series
-    )
-    try:
-        runs = [mapper.run(t) for t in sorted(trials, key=lambda t: t.number)]
-    except ExpflowError:
-        raise
-    except Exception as exc:  # a trial the store holds damaged (a NULL number, ...)
-        raise ExpflowError(
-            f"{uri}: cannot read the Optuna study's trials: {first_line(exc, storage, named=True)}"
-        ) from None
-    return Source(
-        tracker="optuna",
-        uri=uri,
-        study=study,
-        expflow_study=mapper.study,
-        runs=runs,
-        notes=mapper.notes(),
+        raise _damaged_trials(uri, storage, exc) from None
+
+
+def _damaged_trials(uri: str, storage: str, exc: Exception) -> ExpflowError:
+    return ExpflowError(
+        f"{uri}: cannot read the Optuna study's trials: {first_line(exc, storage, named=True)}"
     )
 
 

@@ -15,7 +15,8 @@ import re
 import sqlite3
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -258,7 +259,10 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
     a mistyped `sqlite:///` path, then Optuna or MLflow its tables in any database it is
     given, MLflow a file store's folders. An import reads its source and never changes
     it, so the store must already be there (a database: with the tracker's `table`,
-    looked for read-only) before the library opens it."""
+    looked for without a change; a file store: with an experiment) before the library
+    opens it, and the library then reads it under `read_only_sqlite`."""
+    if not url.strip():
+        raise ExpflowError(f"an empty URL names no {tracker} store")
     path = _sqlite_file(url)
     if path == "":
         return  # an in-memory database: nothing to change
@@ -266,8 +270,12 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
         if not Path(path).exists():
             raise ExpflowError(f"{shown}: no such database file")
         try:
-            read_only = Path(path).resolve().as_uri() + "?mode=ro"
-            with contextlib.closing(sqlite3.connect(read_only, uri=True)) as db:
+            # Read-write but query-only, never created: a read-only connection could not
+            # remove the -wal and -shm files it makes beside a WAL database.
+            with contextlib.closing(
+                sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True)
+            ) as db:
+                db.execute("PRAGMA query_only = ON")
                 found = db.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
                 ).fetchone()
@@ -283,24 +291,81 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
         folder = Path(urllib.request.url2pathname(parts.path) if parts.scheme else url)
         if not folder.is_dir():
             raise ExpflowError(f"{shown}: no MLflow store folder there")
+        # MLflow makes its `.trash` folder in any folder it opens as a store.
+        if not any(map(_mlflow_experiment, folder.glob("*/meta.yaml"))):
+            raise ExpflowError(f"{shown}: no MLflow experiment in this folder (left as it is)")
+
+
+def _mlflow_experiment(meta: Path) -> bool:
+    """Whether `meta` is an MLflow file store's experiment description."""
+    try:
+        with meta.open("rb") as file:
+            return b"experiment_id:" in file.read(4096)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def read_only_sqlite() -> Iterator[None]:
+    """Every SQLite connection SQLAlchemy opens meanwhile is query-only: the tracker's
+    library, which makes or migrates its tables in a database that lacks them, can read
+    its store and not change it (the change fails, and the import says so). SQLAlchemy's
+    warnings (a URL option it does not know) are not the import's output. The engines
+    it opened are closed at the end."""
+    import importlib
+
+    try:  # through importlib: type-checked without SQLAlchemy installed (CI's lint step)
+        event = importlib.import_module("sqlalchemy.event")
+        engine = importlib.import_module("sqlalchemy.engine").Engine
+        warning = importlib.import_module("sqlalchemy.exc").SAWarning
+    except ImportError:
+        yield
+        return
+
+    opened: list[Any] = []
+
+    def query_only(connection: Any, _record: Any) -> None:
+        if isinstance(connection, sqlite3.Connection):
+            connection.execute("PRAGMA query_only = ON")
+
+    def note(connection: Any) -> None:
+        if connection.engine not in opened:
+            opened.append(connection.engine)
+
+    event.listen(engine, "connect", query_only)
+    event.listen(engine, "engine_connect", note)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", warning)
+            yield
+    finally:
+        event.remove(engine, "connect", query_only)
+        event.remove(engine, "engine_connect", note)
+        # Closed, not left to the interpreter's exit: the last connection to a WAL
+        # database closed is what removes its -wal and -shm files.
+        for used in opened:
+            used.dispose()
 
 
 def _sqlite_file(url: str) -> str | None:
-    """The file a SQLAlchemy URL opens, read as SQLAlchemy reads it (`sqlite+pysqlite:`,
-    `%20` decoded, `file:` URIs with `uri=true`); "" for an in-memory database, None for
-    a URL that is no SQLite one (or no URL: an MLflow folder)."""
+    """The file a SQLAlchemy URL opens, as SQLAlchemy's own dialect hands it to SQLite
+    (`sqlite+pysqlite:`, `%20` decoded, a `file:` URI with `uri=true` or `uri=1`); ""
+    for an in-memory database, None for a URL that is no SQLite one (or no URL: an
+    MLflow folder)."""
     import importlib
 
     try:  # SQLAlchemy comes with both trackers; through importlib for the lint step
         parsed = importlib.import_module("sqlalchemy.engine").make_url(url)
+        if str(parsed.get_backend_name()).lower() != "sqlite":
+            return None
+        (filename, *_), options = parsed.get_dialect()().create_connect_args(parsed)
     except Exception:  # no SQLAlchemy, or not a URL it reads
         return None
-    if str(parsed.get_backend_name()).lower() != "sqlite":
-        return None
-    database = str(parsed.database or "")
-    if database.startswith("file:") and str(parsed.query.get("uri", "")).lower() == "true":
-        uri = urllib.parse.urlsplit(database)
-        if "mode=memory" in uri.query:
-            return ""
-        database = urllib.parse.unquote(uri.path)
-    return "" if database == ":memory:" else database
+    if filename == ":memory:":
+        return ""
+    if not options.get("uri"):
+        return str(filename)
+    uri = urllib.parse.urlsplit(str(filename))
+    if "memory" in urllib.parse.parse_qs(uri.query).get("mode", []):
+        return ""
+    return urllib.parse.unquote(uri.path)
