@@ -248,3 +248,16 @@ def test_a_moved_run_is_not_imported_twice(exp_repo: ExpRepo, tmp_path: Path, cl
     res = cli(args(path, "--status-column", "state"), exp_repo.path)
     assert "r-001" in res.out and "is taken" in res.out, res.out
     assert tree_bytes(exp_repo.path) == before  # no second record, no second result
+
+
+def test_a_renamed_export_is_the_same_runs(exp_repo: ExpRepo, tmp_path: Path, cli: CliCall) -> None:
+    """A CSV's runs were owned by its file name: the next export, saved as another file,
+    had every run refused as "taken" by the first file."""
+    assert cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("imported")
+    before = tree_bytes(exp_repo.path)
+    later = write_csv(tmp_path, GOOD + "r-005,2,0.03,56.5,16.0,39,54.0,success\n", "runs-v2.csv")
+    res = cli(args(later, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    assert "1 new, 0 updated, 4 unchanged, 0 refused" in res.out, res.out
+    assert {k: v for k, v in tree_bytes(exp_repo.path).items() if k in before} == before
