@@ -404,11 +404,10 @@ def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun) -> str
         return "its record was not imported (no provenance.source)"
     ours = (source.tracker, source.study, run.run)
     theirs = (origin.get("tracker"), origin.get("study"), origin.get("run"))
-    if source.tracker == "csv":
-        # A CSV is named by its file, which the next export renames (runs-12-03.csv):
-        # its run is its row's id in the study, whose folder holds the record.
-        ours, theirs = ours[::2], theirs[::2]
-    if theirs != ours:
+    # A CSV is named by its file, which the next export renames (runs-12-03.csv): its
+    # run is its row's id in the study, whose folder holds the record.
+    same = ours[::2] == theirs[::2] if source.tracker == "csv" else ours == theirs
+    if not same:
         return f"its record was imported from {theirs[0]} {theirs[1]!r}, run {theirs[2]!r}"
     return ""
 
