@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -307,11 +308,18 @@ def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(
         f"sqlite:///file:{typo}?mode=rwc&uri=true",
         # not an in-memory database: `mode=memory` is in the file name, `?` escaped
         f"sqlite:///file:{typo}%3Fxmode=memory?uri=true",
+        # no `file:`: SQLite opens the name as it is (`my runs.db#x`), not as a URI
+        f"sqlite:///{db}%23x?uri=true",
     ):
         res = cli(["import", "optuna", "--storage", url, "--study", "s"], exp_repo.path)
         assert res.code == 2 and "no such database file" in res.err, (url, res)
-        assert not typo.exists()
-    assert db.exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["my runs.db", "repo"], url
+    memory = cli(
+        ["import", "optuna", "--storage", "sqlite:///file::memory:?uri=true", "--study", "s"],
+        exp_repo.path,
+    )
+    # An empty in-memory database, read as one (not as a missing file `:memory:`)
+    assert memory.code == 2 and "readonly database" in memory.err, memory
 
 
 def _tables(db: Path) -> set[str]:
@@ -410,3 +418,88 @@ def test_an_mlflow_import_sends_no_telemetry(
     )
     assert res.code == 0, res
     assert not (config / "mlflow").exists(), sorted(config.rglob("*"))
+
+
+def test_the_store_check_never_writes_a_wal_databases_pending_pages(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """The check opened the database read-write; as the last connection to close, it
+    wrote a WAL database's pending pages into the file and removed the -wal, even when
+    the URL asked for `immutable=1` or `mode=ro`."""
+    (tmp_path / "live").mkdir()
+    db = _optuna_study(tmp_path / "live")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    with contextlib.closing(sqlite3.connect(db)) as live:
+        live.execute("pragma journal_mode=wal")
+        live.execute("pragma wal_autocheckpoint=0")
+        live.execute("create table notes(x)")  # a page only the -wal holds
+        live.commit()
+        for name in ("o.db", "o.db-wal"):  # as a crash leaves them: the writer still open
+            (copy / name).write_bytes((db.parent / name).read_bytes())
+    before = (copy / "o.db").read_bytes()
+    for options in ("immutable=1", "mode=ro"):
+        url = f"sqlite:///file:{copy}/o.db?{options}&uri=true"
+        res = cli(
+            ["import", "optuna", "--storage", url, "--study", "s", "--dry-run"], exp_repo.path
+        )
+        assert res.code == 0 and "1 new" in res.out, (url, res)
+        assert (copy / "o.db").read_bytes() == before, url
+        assert (copy / "o.db-wal").exists(), url
+
+
+def test_read_only_touches_this_threads_connections_and_every_checkout(tmp_path: Path) -> None:
+    """The listener was class-wide and on `connect` only: another thread's writes to its
+    own database failed during an import, and a connection pooled before it was not
+    made query-only."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    from expflow_git.importers.source import read_only_sqlite
+
+    def write(engine: Any) -> str:
+        try:
+            with engine.begin() as conn:
+                conn.execute(sqlalchemy.text("insert into t values (1)"))
+            return "written"
+        except sqlalchemy.exc.OperationalError as exc:
+            return "readonly" if "readonly" in str(exc) else str(exc)
+
+    ours, theirs = (sqlalchemy.create_engine(f"sqlite:///{tmp_path}/{n}.db") for n in "ab")
+    for engine in (ours, theirs):  # each with a pooled connection, made beforehand
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("create table t(x)"))
+    outcome: list[str] = []
+    with read_only_sqlite():
+        inside = write(ours)
+        other = threading.Thread(target=lambda: outcome.append(write(theirs)))
+        other.start()
+        other.join()
+    assert (inside, outcome) == ("readonly", ["written"])
+    assert write(ours) == "written"  # its query-only connections were closed
+
+
+@pytest.mark.parametrize("given", ["../outside.yaml", "ABSOLUTE"])
+def test_a_policy_outside_the_repository_still_imports(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, given: str
+) -> None:
+    """HEAD's policy was looked up at `--policy`'s path: one outside the repository made
+    `git ls-tree` fail, and every import with it exit 2."""
+    exp_repo.commit("init")
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes((exp_repo.path / "expflow.yaml").read_bytes())
+    policy = str(outside) if given == "ABSOLUTE" else given
+    sheet = write_csv(tmp_path, GOOD)
+    res = cli([*args(sheet, "--status-column", "state"), "--policy", policy], exp_repo.path)
+    assert res.code == 0 and "4 new" in res.out, res
+
+
+def test_an_update_names_every_field_it_changes(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """A committed failed run taken in as a success with other params was shown as
+    `status failed → success` alone: the params change was not named."""
+    assert cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("imported")
+    retried = GOOD.replace("r-003,4,0.02,,,,,failed", "r-003,6,0.02,55.0,15.5,41,53.0,success")
+    res = cli(args(write_csv(tmp_path, retried), "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    assert "status failed → success; params changed" in res.out, res.out

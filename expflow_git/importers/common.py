@@ -422,10 +422,12 @@ def _same(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
 
 def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
     """What a record update changes, for the summary: `status running → success`."""
-    if old.get("status") != new.get("status"):
-        return (f"status {old.get('status')} → {new.get('status')}",)
     keys = sorted(k for k in set(old) | set(new) if k not in _VOLATILE and old.get(k) != new.get(k))
-    return (f"{', '.join(keys) or 'result'} changed",)
+    if "status" not in keys:
+        return (f"{', '.join(keys) or 'result'} changed",)
+    status = f"status {old.get('status')} → {new.get('status')}"
+    keys.remove("status")
+    return (f"{status}; {', '.join(keys)} changed",) if keys else (status,)
 
 
 def _committed_results(layout: Layout) -> dict[str, str]:
@@ -452,11 +454,11 @@ def _committed_results(layout: Layout) -> dict[str, str]:
 def _head_policy(git: Git, head: str, rel: str) -> Policy | None:
     """The policy HEAD commits at `rel`, or None (none there, or one that does not load:
     it names no more results)."""
-    found = [e.sha for e in git.ls_tree(head, [rel]) if e.path == rel and e.type == "blob"]
-    if not found:
-        return None
+    if rel.startswith("/") or rel.split("/", 1)[0] == "..":
+        return None  # `--policy` outside the repository: HEAD holds none of it
     try:
-        return load_policy_bytes(git.run("cat-file", "blob", found[0]), path=rel)
+        found = [e.sha for e in git.ls_tree(head, [rel]) if e.path == rel and e.type == "blob"]
+        return load_policy_bytes(git.run("cat-file", "blob", found[0]), path=rel) if found else None
     except ExpflowError:
         return None
 

@@ -13,6 +13,7 @@ import hashlib
 import math
 import re
 import sqlite3
+import threading
 import urllib.parse
 import urllib.request
 import warnings
@@ -263,19 +264,21 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
     opens it, and the library then reads it under `read_only_sqlite`."""
     if not url.strip():
         raise ExpflowError(f"an empty URL names no {tracker} store")
-    path = _sqlite_file(url)
-    if path == "":
+    sqlite = _sqlite_file(url)
+    if sqlite == ("", ""):
         return  # an in-memory database: nothing to change
-    if path is not None:
+    if sqlite is not None:
+        path, options = sqlite
         if not Path(path).exists():
             raise ExpflowError(f"{shown}: no such database file")
+        # Read-only, with the URL's other options (`immutable`): not the connection that
+        # closes a WAL database last, which would write its pending pages into the file.
+        query = [(k, v) for k, v in urllib.parse.parse_qsl(options) if k != "mode"]
+        probe = (
+            f"{Path(path).resolve().as_uri()}?{urllib.parse.urlencode([*query, ('mode', 'ro')])}"
+        )
         try:
-            # Read-write but query-only, never created: a read-only connection could not
-            # remove the -wal and -shm files it makes beside a WAL database.
-            with contextlib.closing(
-                sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True)
-            ) as db:
-                db.execute("PRAGMA query_only = ON")
+            with contextlib.closing(sqlite3.connect(probe, uri=True)) as db:
                 found = db.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
                 ).fetchone()
@@ -311,7 +314,9 @@ def read_only_sqlite() -> Iterator[None]:
     library, which makes or migrates its tables in a database that lacks them, can read
     its store and not change it (the change fails, and the import says so). SQLAlchemy's
     warnings (a URL option it does not know) are not the import's output. The engines
-    it opened are closed at the end."""
+    it opened are closed at the end, so no connection stays query-only in the caller's
+    pools. Only this thread's connections are touched (an API caller's other threads
+    may be writing to their own databases meanwhile)."""
     import importlib
 
     try:  # through importlib: type-checked without SQLAlchemy installed (CI's lint step)
@@ -323,23 +328,25 @@ def read_only_sqlite() -> Iterator[None]:
         return
 
     opened: list[Any] = []
+    reader = threading.get_ident()  # the import's thread: other threads' engines are theirs
 
-    def query_only(connection: Any, _record: Any) -> None:
-        if isinstance(connection, sqlite3.Connection):
+    def query_only(connection: Any, _record: Any, _proxy: Any) -> None:
+        # On every checkout, not only on connect: a pooled connection is one too.
+        if threading.get_ident() == reader and isinstance(connection, sqlite3.Connection):
             connection.execute("PRAGMA query_only = ON")
 
     def note(connection: Any) -> None:
-        if connection.engine not in opened:
+        if threading.get_ident() == reader and connection.engine not in opened:
             opened.append(connection.engine)
 
-    event.listen(engine, "connect", query_only)
+    event.listen(engine, "checkout", query_only)
     event.listen(engine, "engine_connect", note)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", warning)
             yield
     finally:
-        event.remove(engine, "connect", query_only)
+        event.remove(engine, "checkout", query_only)
         event.remove(engine, "engine_connect", note)
         # Closed, not left to the interpreter's exit: the last connection to a WAL
         # database closed is what removes its -wal and -shm files.
@@ -347,25 +354,28 @@ def read_only_sqlite() -> Iterator[None]:
             used.dispose()
 
 
-def _sqlite_file(url: str) -> str | None:
-    """The file a SQLAlchemy URL opens, as SQLAlchemy's own dialect hands it to SQLite
-    (`sqlite+pysqlite:`, `%20` decoded, a `file:` URI with `uri=true` or `uri=1`); ""
-    for an in-memory database, None for a URL that is no SQLite one (or no URL: an
-    MLflow folder)."""
+def _sqlite_file(url: str) -> tuple[str, str] | None:
+    """The file a SQLAlchemy URL opens and the URI options SQLite gets with it, as
+    SQLAlchemy's own dialect hands them over (`sqlite+pysqlite:`, `%20` decoded, a
+    `file:` URI with `uri=true` or `uri=1`); ("", "") for an in-memory database, None
+    for a URL that is no SQLite one (or no URL: an MLflow folder)."""
     import importlib
 
     try:  # SQLAlchemy comes with both trackers; through importlib for the lint step
-        parsed = importlib.import_module("sqlalchemy.engine").make_url(url)
-        if str(parsed.get_backend_name()).lower() != "sqlite":
-            return None
-        (filename, *_), options = parsed.get_dialect()().create_connect_args(parsed)
+        with warnings.catch_warnings():  # an option SQLAlchemy does not know: the library's
+            warnings.simplefilter("ignore")
+            parsed = importlib.import_module("sqlalchemy.engine").make_url(url)
+            if str(parsed.get_backend_name()).lower() != "sqlite":
+                return None
+            (filename, *_), options = parsed.get_dialect()().create_connect_args(parsed)
     except Exception:  # no SQLAlchemy, or not a URL it reads
         return None
-    if filename == ":memory:":
-        return ""
-    if not options.get("uri"):
-        return str(filename)
-    uri = urllib.parse.urlsplit(str(filename))
-    if "memory" in urllib.parse.parse_qs(uri.query).get("mode", []):
-        return ""
-    return urllib.parse.unquote(uri.path)
+    filename = str(filename)
+    # SQLite reads a name as a URI only when asked to and when it starts with `file:`.
+    if options.get("uri") and filename.startswith("file:"):
+        uri = urllib.parse.urlsplit(filename)
+        path = urllib.parse.unquote(uri.path)
+        if path == ":memory:" or "memory" in urllib.parse.parse_qs(uri.query).get("mode", []):
+            return "", ""
+        return path, uri.query
+    return ("", "") if filename == ":memory:" else (filename, "")
