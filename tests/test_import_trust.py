@@ -302,6 +302,15 @@ def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(
     one = f"sqlite:///file:{db.parent}/my%20runs.db?uri=1"  # SQLAlchemy's uri=1 is uri=true
     res = cli(["import", "optuna", "--storage", one, "--study", "s"], exp_repo.path)
     assert res.code == 0 and "1 unchanged" in res.out, res
+    # A tab in the name: SQLite keeps it where `urlsplit` dropped it (and checked `tb.db`)
+    tabbed = db.rename(tmp_path / "t\tb.db")
+    res = cli(
+        ["import", "optuna", "--storage", f"sqlite:///file:{tmp_path}/t%09b.db?uri=true"]
+        + ["--study", "s"],
+        exp_repo.path,
+    )
+    assert res.code == 0 and "1 unchanged" in res.out, res
+    db = tabbed.rename(db)
     typo = tmp_path / "my-runs.db"
     for url in (
         f"sqlite+pysqlite:///{typo}",
@@ -470,11 +479,30 @@ def test_read_only_touches_this_threads_connections_and_every_checkout(tmp_path:
     outcome: list[str] = []
     with read_only_sqlite():
         inside = write(ours)
-        other = threading.Thread(target=lambda: outcome.append(write(theirs)))
-        other.start()
-        other.join()
-    assert (inside, outcome) == ("readonly", ["written"])
-    assert write(ours) == "written"  # its query-only connections were closed
+        # Another thread, on its own engine and on the one this thread just used (MLflow
+        # shares one engine per URL): the pooled connection is writable again.
+        for engine in (theirs, ours):
+            other = threading.Thread(target=lambda e=engine: outcome.append(write(e)))
+            other.start()
+            other.join()
+    assert (inside, outcome) == ("readonly", ["written", "written"])
+    assert write(ours) == "written"
+
+
+def test_read_only_leaves_an_in_memory_database_open() -> None:
+    """The engines were disposed at the end: a Python caller's in-memory store (MLflow's
+    `sqlite:///:memory:`) was closed, and every table in it lost."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    from expflow_git.importers.source import read_only_sqlite
+
+    memory = sqlalchemy.create_engine("sqlite://")
+    with memory.begin() as conn:
+        conn.execute(sqlalchemy.text("create table t(x)"))
+        conn.execute(sqlalchemy.text("insert into t values (1)"))
+    with read_only_sqlite(), memory.connect() as conn:
+        assert conn.execute(sqlalchemy.text("select count(*) from t")).scalar() == 1
+    with memory.connect() as conn:
+        assert conn.execute(sqlalchemy.text("select count(*) from t")).scalar() == 1
 
 
 @pytest.mark.parametrize("given", ["../outside.yaml", "ABSOLUTE"])

@@ -265,7 +265,7 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
     if not url.strip():
         raise ExpflowError(f"an empty URL names no {tracker} store")
     sqlite = _sqlite_file(url)
-    if sqlite == ("", ""):
+    if sqlite is not None and not sqlite[0]:
         return  # an in-memory database: nothing to change
     if sqlite is not None:
         path, options = sqlite
@@ -273,9 +273,9 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
             raise ExpflowError(f"{shown}: no such database file")
         # Read-only, with the URL's other options (`immutable`): not the connection that
         # closes a WAL database last, which would write its pending pages into the file.
-        query = [(k, v) for k, v in urllib.parse.parse_qsl(options) if k != "mode"]
-        probe = (
-            f"{Path(path).resolve().as_uri()}?{urllib.parse.urlencode([*query, ('mode', 'ro')])}"
+        query = [*((k, v) for k, v in options if k != "mode"), ("mode", "ro")]
+        probe = f"{Path(path).resolve().as_uri()}?" + "&".join(
+            f"{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='')}" for k, v in query
         )
         try:
             with contextlib.closing(sqlite3.connect(probe, uri=True)) as db:
@@ -308,15 +308,18 @@ def _mlflow_experiment(meta: Path) -> bool:
         return False
 
 
+_QUERY_ONLY = "expflow_query_only"  # a pooled connection's mark: made query-only by us
+
+
 @contextlib.contextmanager
 def read_only_sqlite() -> Iterator[None]:
     """Every SQLite connection SQLAlchemy opens meanwhile is query-only: the tracker's
     library, which makes or migrates its tables in a database that lacks them, can read
     its store and not change it (the change fails, and the import says so). SQLAlchemy's
     warnings (a URL option it does not know) are not the import's output. The engines
-    it opened are closed at the end, so no connection stays query-only in the caller's
-    pools. Only this thread's connections are touched (an API caller's other threads
-    may be writing to their own databases meanwhile)."""
+    it opened are closed at the end. Only this thread's connections are touched, and
+    each is writable again when it goes back to its pool (an API caller's other threads
+    may be writing meanwhile, through the same engine)."""
     import importlib
 
     try:  # through importlib: type-checked without SQLAlchemy installed (CI's lint step)
@@ -330,34 +333,46 @@ def read_only_sqlite() -> Iterator[None]:
     opened: list[Any] = []
     reader = threading.get_ident()  # the import's thread: other threads' engines are theirs
 
-    def query_only(connection: Any, _record: Any, _proxy: Any) -> None:
+    def query_only(connection: Any, record: Any, _proxy: Any) -> None:
         # On every checkout, not only on connect: a pooled connection is one too.
         if threading.get_ident() == reader and isinstance(connection, sqlite3.Connection):
             connection.execute("PRAGMA query_only = ON")
+            record.info[_QUERY_ONLY] = True
+
+    def writable(connection: Any, record: Any) -> None:
+        # Back in its pool, a connection is its owner's again: MLflow shares one engine
+        # per URL between threads, and the next checkout may be another thread's.
+        if record is not None and record.info.pop(_QUERY_ONLY, False):
+            if isinstance(connection, sqlite3.Connection):
+                connection.execute("PRAGMA query_only = OFF")
 
     def note(connection: Any) -> None:
         if threading.get_ident() == reader and connection.engine not in opened:
             opened.append(connection.engine)
 
-    event.listen(engine, "checkout", query_only)
-    event.listen(engine, "engine_connect", note)
+    hooks = (("checkout", query_only), ("checkin", writable), ("engine_connect", note))
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", warning)
             yield
     finally:
-        event.remove(engine, "checkout", query_only)
-        event.remove(engine, "engine_connect", note)
+        for name, hook in hooks:
+            event.remove(engine, name, hook)
         # Closed, not left to the interpreter's exit: the last connection to a WAL
-        # database closed is what removes its -wal and -shm files.
+        # database closed is what removes its -wal and -shm files. An in-memory
+        # database is left open: closing it would lose it.
         for used in opened:
-            used.dispose()
+            found = _sqlite_file(str(used.url))
+            if found is None or found[0]:
+                used.dispose()
 
 
-def _sqlite_file(url: str) -> tuple[str, str] | None:
+def _sqlite_file(url: str) -> tuple[str, list[tuple[str, str]]] | None:
     """The file a SQLAlchemy URL opens and the URI options SQLite gets with it, as
     SQLAlchemy's own dialect hands them over (`sqlite+pysqlite:`, `%20` decoded, a
-    `file:` URI with `uri=true` or `uri=1`); ("", "") for an in-memory database, None
+    `file:` URI with `uri=true` or `uri=1`); ("", []) for an in-memory database, None
     for a URL that is no SQLite one (or no URL: an MLflow folder)."""
     import importlib
 
@@ -373,9 +388,20 @@ def _sqlite_file(url: str) -> tuple[str, str] | None:
     filename = str(filename)
     # SQLite reads a name as a URI only when asked to and when it starts with `file:`.
     if options.get("uri") and filename.startswith("file:"):
-        uri = urllib.parse.urlsplit(filename)
-        path = urllib.parse.unquote(uri.path)
-        if path == ":memory:" or "memory" in urllib.parse.parse_qs(uri.query).get("mode", []):
-            return "", ""
-        return path, uri.query
-    return ("", "") if filename == ":memory:" else (filename, "")
+        path, query = _sqlite_uri(filename)
+        return ("", []) if path == ":memory:" or ("mode", "memory") in query else (path, query)
+    return ("", []) if filename == ":memory:" else (filename, [])
+
+
+def _sqlite_uri(name: str) -> tuple[str, list[tuple[str, str]]]:
+    """A `file:` URI's path and options, split as SQLite splits them: an authority
+    (empty or `localhost`) skipped, `%HH` decoded, and nothing else (`urlsplit` drops a
+    tab or a newline from a path, and `parse_qsl` reads `+` as a space)."""
+    rest = name[len("file:") :]
+    if rest.startswith("//"):
+        slash = rest.find("/", 2)
+        rest = rest[slash:] if slash != -1 else ""
+    path, _, query = rest.partition("#")[0].partition("?")
+    pairs = [item.partition("=") for item in query.split("&") if item]
+    unquote = urllib.parse.unquote
+    return unquote(path), [(unquote(key), unquote(value)) for key, _, value in pairs]
