@@ -313,13 +313,13 @@ _QUERY_ONLY = "expflow_query_only"  # a pooled connection's mark: made query-onl
 
 @contextlib.contextmanager
 def read_only_sqlite() -> Iterator[None]:
-    """Every SQLite connection SQLAlchemy opens meanwhile is query-only: the tracker's
-    library, which makes or migrates its tables in a database that lacks them, can read
-    its store and not change it (the change fails, and the import says so). SQLAlchemy's
-    warnings (a URL option it does not know) are not the import's output. The engines
-    it opened are closed at the end. Only this thread's connections are touched, and
-    each is writable again when it goes back to its pool (an API caller's other threads
-    may be writing meanwhile, through the same engine)."""
+    """Every SQLite connection this thread takes from SQLAlchemy meanwhile is
+    query-only: the tracker's library, which makes or migrates its tables in a database
+    that lacks them, can read its store and not change it (the change fails, and the
+    import says so). Each is writable again when it goes back to its pool, and other
+    threads' are not touched (an API caller may be writing meanwhile, through the same
+    engine). The engines used are closed at the end. SQLAlchemy's warnings (a URL
+    option it does not know) are not the import's output."""
     import importlib
 
     try:  # through importlib: type-checked without SQLAlchemy installed (CI's lint step)
