@@ -37,7 +37,6 @@ from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Result, Stat
 from expflow_git.errors import ExpflowError
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.jsonstrict import JsonProblem, parse_json
-from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import Policy
 from expflow_git.records.writer import Layout, utc_now
 from expflow_git.schemas import Kind
@@ -443,7 +442,7 @@ def _committed_results(layout: Layout) -> dict[str, str]:
         head = git.resolve_commit("HEAD").sha
     except ExpflowError:
         return {}
-    globs = DocumentGlobs.of(layout.policy, _head_policy(git, head, layout.policy.path))
+    globs = DocumentGlobs.of(layout.policy, _head_policy(git, head, layout.policy))
     return {
         e.path: e.sha
         for e in git.ls_tree(head, globs.prefixes())
@@ -451,14 +450,17 @@ def _committed_results(layout: Layout) -> dict[str, str]:
     }
 
 
-def _head_policy(git: Git, head: str, rel: str) -> Policy | None:
-    """The policy HEAD commits at `rel`, or None (none there, or one that does not load:
-    it names no more results)."""
-    if rel.startswith("/") or rel.split("/", 1)[0] == "..":
+def _head_policy(git: Git, head: str, policy: Policy) -> Policy | None:
+    """The policy HEAD commits at `policy`'s path, if it loads and differs (history's
+    `policy_at`: it only adds globs to look at)."""
+    from expflow_git.gitblobs import BlobReader
+    from expflow_git.history.walk import policy_at
+
+    if policy.path.startswith("/") or policy.path.split("/", 1)[0] == "..":
         return None  # `--policy` outside the repository: HEAD holds none of it
     try:
-        found = [e.sha for e in git.ls_tree(head, [rel]) if e.path == rel and e.type == "blob"]
-        return load_policy_bytes(git.run("cat-file", "blob", found[0]), path=rel) if found else None
+        with BlobReader(git) as reader:
+            return policy_at(reader, git.ls_tree(head, [policy.path]), policy)
     except ExpflowError:
         return None
 
