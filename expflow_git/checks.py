@@ -16,6 +16,7 @@ from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
 from expflow_git.policy.model import (
+    NUMBER_TYPES,
     Gate,
     Policy,
     Rule,
@@ -323,8 +324,12 @@ def passed(kind: CheckKind, name: str, severity: Severity = Severity.ERROR) -> O
     return Outcome(kind, name, True, "", severity)
 
 
+def _gate_kind(gate: Gate) -> CheckKind:
+    return CheckKind.THRESHOLD if gate.source == "threshold" else CheckKind.GATE
+
+
 def gate_outcome(gate: Gate, metrics: Mapping[str, float]) -> Outcome:
-    kind = CheckKind.THRESHOLD if gate.source == "threshold" else CheckKind.GATE
+    kind = _gate_kind(gate)
     value = metrics.get(gate.metric)
     if value is None:
         return Outcome(kind, gate.name, False, "missing", gate.severity)
@@ -392,22 +397,53 @@ def run_verdict(
 ) -> RunVerdict:
     """Every per-run check of docs/spec.md §6.2 item 4, in a fixed order; `gates` is
     `policy.all_gates(...)`, computed once for all runs."""
-    metrics = result.metrics
-    outcomes: list[Outcome] = [gate_outcome(g, metrics) for g in gates]
-    outcomes += [
-        ok if name in metrics else missing
-        for name, ok, missing in _required_outcomes(policy.required_metrics)
+    return judge_runs([(experiment, result)], policy, gates)[0]
+
+
+def judge_runs(
+    pairs: Iterable[tuple[Experiment, Result]], policy: Policy, gates: Sequence[Gate]
+) -> list[RunVerdict]:
+    """`run_verdict` of every run (record, result), with what is the same for every run
+    (each gate's comparison and passed outcome, the required metrics') looked up once."""
+    # A gate that holds on a number gives its shared passed outcome; anything else (a
+    # missing metric, a failed comparison, a bound that is no number) is gate_outcome's.
+    checks = [
+        (
+            g.metric,
+            g.op.compare if type(g.value) in NUMBER_TYPES else None,
+            g.value,
+            passed(_gate_kind(g), g.name, g.severity),
+            g,
+        )
+        for g in gates
     ]
-    outcomes += [rule_outcome(r, experiment.params) for r in policy.rules]
-    return RunVerdict(
-        id=experiment.id,
-        study=experiment.study,
-        tags=experiment.tags,
-        path=result.path,
-        metrics=result.metrics,
-        splits=result.splits,
-        outcomes=_shared(tuple(outcomes)),
-    )
+    required = _required_outcomes(policy.required_metrics)
+    rules = policy.rules
+    verdicts = []
+    for experiment, result in pairs:
+        metrics = result.metrics
+        outcomes = []
+        for metric, compare, bound, ok, gate in checks:
+            value = metrics.get(metric)
+            if compare is not None and type(value) in NUMBER_TYPES and compare(value, bound):
+                outcomes.append(ok)
+            else:
+                outcomes.append(gate_outcome(gate, metrics))
+        outcomes += [ok if name in metrics else missing for name, ok, missing in required]
+        if rules:
+            outcomes += [rule_outcome(r, experiment.params) for r in rules]
+        verdicts.append(  # (by position: ~0.5 µs less a run than by keyword)
+            RunVerdict(
+                experiment.id,
+                experiment.study,
+                experiment.tags,
+                result.path,
+                metrics,
+                result.splits,
+                _shared(tuple(outcomes)),
+            )
+        )
+    return verdicts
 
 
 # The outcomes of runs that passed every check, by their identities: most runs of an

@@ -28,8 +28,8 @@ from expflow_git.checks import (
     Problem,
     RunVerdict,
     integrity_findings,
+    judge_runs,
     pair_runs,
-    run_verdict,
 )
 from expflow_git.corrections import Correction, tree_findings
 from expflow_git.documents import Experiment, Result
@@ -397,15 +397,14 @@ def verdicts(
     tags: Sequence[str] = (),
 ) -> list[RunVerdict]:
     """Per-run verdicts, optionally only for one study / runs carrying all `tags`."""
-    gates = check.policy.all_gates(extra_gates)
-    out = []
-    for exp, res in pair_runs(check.experiments, check.results):
-        if study is not None and exp.study != study:
-            continue
-        if any(t not in exp.tags for t in tags):
-            continue
-        out.append(run_verdict(exp, res, check.policy, gates))
-    return out
+    pairs = pair_runs(check.experiments, check.results)
+    if study is not None or tags:
+        pairs = [
+            (exp, res)
+            for exp, res in pairs
+            if (study is None or exp.study == study) and all(t in exp.tags for t in tags)
+        ]
+    return judge_runs(pairs, check.policy, check.policy.all_gates(extra_gates))
 
 
 def run_audit(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from expflow_git.checks import RunVerdict
 from expflow_git.policy.model import Metric, Ranking, WalkForward
@@ -62,32 +64,35 @@ _MISSING = (1, 0.0)
 def rank(verdicts: Sequence[RunVerdict], keys: SortKeys) -> Leaderboard:
     """Feasible runs with the sort metric ranked 1..k, then the rest in the same order, unranked."""
     keyed = [(order_key(v.metrics, v.id, v.feasible, keys), v) for v in verdicts]
-    keyed.sort(key=operator.itemgetter(0))
+    keyed.sort(key=_KEY)
     sort_metric, descending = keys[0]
-    runs = []
-    next_rank = 1
-    for _, v in keyed:
-        if v.feasible and sort_metric in v.metrics:
-            runs.append(RankedRun(v, next_rank))
-            next_rank += 1
-        else:
-            runs.append(RankedRun(v, None))
+    # In order, the ranked runs (group 0) first; then group 1 (feasible, no sort metric)
+    # and group 2 (infeasible), each with the runs that have the sort metric first.
+    ranked = bisect.bisect_left(keyed, 1, key=_group)
+    infeasible = bisect.bisect_left(keyed, 2, lo=ranked, key=_group)
+    runs = [RankedRun(v, n) for n, (_, v) in enumerate(keyed[:ranked], 1)]
+    runs += [RankedRun(v, None) for _, v in keyed[ranked:]]
     # best_any: the same order without the feasibility group (what `best_any` computes):
-    # the first ranked run, or an infeasible run with the metric that sorts before it.
-    ranked = next((key[1:] for key, v in keyed if key[0] == 0), None)
-    top = min(
-        (key[1:] for key, v in keyed if key[0] == 2 and sort_metric in v.metrics),
-        default=ranked,
-    )
-    if ranked is not None and top is not None:
-        top = min(top, ranked)
+    # the first ranked run, or the first infeasible one if it has the metric and sorts
+    # before it (key[1] is the sort metric's missing flag).
+    tops = [keyed[0][0][1:]] if ranked else []
+    if infeasible < len(keyed) and keyed[infeasible][0][1] == 0:
+        tops.append(keyed[infeasible][0][1:])
+    top = min(tops, default=None)
     return Leaderboard(
         sort_by=sort_metric,
         descending=descending,
         runs=tuple(runs),
         best_any=None if top is None else str(top[-1]),
-        best_feasible=runs[0].verdict.id if runs and runs[0].rank == 1 else None,
+        best_feasible=runs[0].verdict.id if ranked else None,
     )
+
+
+_KEY = operator.itemgetter(0)
+
+
+def _group(item: tuple[tuple[object, ...], RunVerdict]) -> int:
+    return cast(int, item[0][0])
 
 
 def best_any(runs: Sequence[tuple[str, Mapping[str, float]]], keys: SortKeys) -> str | None:

@@ -46,6 +46,11 @@ class Op(enum.Enum):
     def symbol(self) -> str:
         return _SYMBOLS[self]
 
+    @property
+    def compare(self) -> Callable[[Any, Any], Any]:
+        """The operator itself, for two numbers (`holds` takes values of any type)."""
+        return _FUNCS[self._value_]
+
     def holds(self, left: Any, right: Any) -> bool:
         """`left OP right`; False when the two cannot be compared (e.g. str vs number)."""
         if type(left) in NUMBER_TYPES and type(right) in NUMBER_TYPES:  # nearly always

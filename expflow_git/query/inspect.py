@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from expflow_git.audit.ranking import Leaderboard, rank, sort_keys
-from expflow_git.checks import Outcome, RunVerdict, pair_runs, run_verdict
+from expflow_git.checks import Outcome, RunVerdict, judge_runs, pair_runs
 from expflow_git.corrections import Correction
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError, Finding
@@ -39,8 +39,7 @@ def board_of(run_set: RunSet, extra: tuple[Gate, ...] = ()) -> Leaderboard:
     pairs = pair_runs(
         [r.experiment for r in run_set.runs], [r.result for r in run_set.runs if r.result]
     )
-    verdicts = [run_verdict(exp, res, policy, gates) for exp, res in pairs]
-    return rank(verdicts, sort_keys(policy.ranking, policy.metrics))
+    return rank(judge_runs(pairs, policy, gates), sort_keys(policy.ranking, policy.metrics))
 
 
 def verdict_of(run: Run, run_set: RunSet) -> Verdict:

@@ -7,6 +7,7 @@ read back into one buffer to be signed and written without a copy."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -81,9 +82,9 @@ def _linked(pieces: Iterable[Piece], genesis: str) -> Iterator[tuple[bytes, Summ
 
 
 # Encoded passed checks by identity (they are shared values: see checks.passed), and a
-# feasible run's whole "checks" member by the identities of its checks; each kept with
-# its outcome(s), so that no identity is reused while the bytes are known.
-Known = dict[int | tuple[object, ...], tuple[Outcome | tuple[Outcome, ...], bytes]]
+# feasible run's whole "checks" member by the identity of its tuple of checks; each kept
+# with its outcome(s), so that no identity is reused while the bytes are known.
+Known = dict[int, tuple[Outcome | tuple[Outcome, ...], bytes]]
 
 
 def _outcome_bytes(o: Outcome, known: Known) -> bytes:
@@ -114,6 +115,12 @@ def outcome_bytes(o: Outcome) -> bytes:
 _PASSED = operator.attrgetter("passed")
 
 
+@functools.lru_cache(maxsize=4096)
+def _study_bytes(study: str) -> bytes:
+    """A study's canonical string: a report's runs share a few studies."""
+    return jcs_string(study)
+
+
 def _run_piece(
     ranked: RankedRun, known: Known, spelled_run: str | None = None, rung: Rung | None = None
 ) -> Piece:
@@ -123,35 +130,33 @@ def _run_piece(
     `rung`: the run on the ladder, when there is one."""
     v = ranked.verdict
     feasible = v.feasible
-    # A run whose checks all passed holds only shared values (checks.passed): most runs
-    # of a report have the same ones, encoded once. (A feasible run may have failed a
+    # A run whose checks all passed holds only shared values (checks.passed), and most
+    # runs of a report hold the same tuple of them (checks._shared): its "checks" member
+    # is encoded once, by the tuple's identity. (A feasible run may have failed a
     # warning: its own outcomes, not worth keeping.)
-    same = ("checks", *map(id, v.outcomes)) if feasible and all(map(_PASSED, v.outcomes)) else None
-    hit = known.get(same) if same is not None else None
+    outcomes = v.outcomes
+    same = feasible and all(map(_PASSED, outcomes))
+    hit = known.get(id(outcomes)) if same else None
     if hit is not None:
         before = hit[1]
     else:
-        before = (
-            b'"checks":['
-            + b",".join(_outcome_bytes(o, known) for o in v.outcomes)
-            + (b'],"feasible":true' if feasible else b'],"feasible":false')
+        before = b'"checks":[%s],"feasible":%s' % (
+            b",".join([_outcome_bytes(o, known) for o in outcomes]),
+            b"true" if feasible else b"false",
         )
-        if same is not None:
-            known[same] = (v.outcomes, before)
+        if same:
+            known[id(outcomes)] = (outcomes, before)
     # The spellings a cache record kept: the metrics', then each split's in name order.
     spelled = spelled_run.split(";") if spelled_run is not None else None
     if spelled is not None and len(spelled) != 1 + len(v.splits):
         spelled = None
     ladder = b"" if rung is None else b',"ladder":' + canonical_json(rung_json(rung))
-    head = (
-        b'"id":'
-        + jcs_string(v.id)
-        + ladder
-        + b',"metrics":'
-        + jcs_numbers(v.metrics, spelled[0] if spelled else None)
-        + b',"path":'
-        + jcs_string(clean(v.path))
-        + b',"prev":"'
+    path = v.path if v.path.isascii() else clean(v.path)  # (only non-ASCII can need it)
+    head = b'"id":%s%s,"metrics":%s,"path":%s,"prev":"' % (
+        jcs_string(v.id),
+        ladder,
+        jcs_numbers(v.metrics, spelled[0] if spelled else None),
+        jcs_string(path),
     )
     rank = b"null" if ranked.rank is None else str(ranked.rank).encode()
     splits = b""
@@ -167,7 +172,7 @@ def _run_piece(
             splits = b',"splits":' + canonical_json(
                 {n: {k: json_number(x) for k, x in m.items()} for n, m in v.splits.items()}
             )
-    tail = splits + b',"study":' + jcs_string(v.study) + b',"type":"run"'
+    tail = b'%s,"study":%s,"type":"run"' % (splits, _study_bytes(v.study))
     summary: Summary = {"type": "run", "id": v.id, "rank": ranked.rank, "feasible": feasible}
 
     def encode(seq: int, prev: str) -> tuple[bytes, bytes, Summary]:
