@@ -1,18 +1,17 @@
 """Strict JSON reader (docs/spec.md §2.3): every document the tool reads goes through here.
 
-A document is read first by orjson (`_fast_decode`), which refuses what the strict
-reader refuses (NaN/Infinity, numbers that overflow to infinity, lone surrogates,
-invalid UTF-8) but differs from it in two ways, both sent on to the full decoder:
-an integer beyond 64 bits becomes a float, and a duplicate key keeps its last value.
-Anything it refuses is read again by the full decoder: the C `json` scanner with hooks
-that turn every problem (duplicate keys, NaN/Infinity, numbers that overflow to
-infinity or pass the int digit limit) into a sentinel value; the tree is then walked
-to find the first sentinel's JSON pointer, which the message names.
+Both decoders are the C `json` scanner with hooks. The fast one has hooks only
+for objects and constants and stops at a duplicate key or NaN/Infinity; when
+the bytes hold a number that could overflow (a three-digit exponent, 200
+digits in a row) its values are then searched for an infinity. Anything it
+refuses, or that search finds, is read again by the full decoder, whose hooks
+turn every problem (duplicate keys, NaN/Infinity, numbers that overflow to
+infinity or pass the int digit limit) into a sentinel value; the tree is then
+walked to find the first sentinel's JSON pointer, which the message names.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import re
@@ -53,11 +52,52 @@ class _DupDict(dict[str, Any]):
     reason = ""
 
 
-# Digits to "0", every other byte as it is: 19 zeros in a row are 19 digits in a row.
-_DIGITS = bytes.maketrans(b"0123456789", b"0" * 10)
-_LONG_INTEGER = b"0" * 19  # orjson reads an integer of 20 digits or more as a float
-_COLON_ESCAPE = b"\\u003"  # (with an "a" or "A": a colon written as an escape)
-_orjson: Any = None  # imported at the first document (~4 ms a command that reads none spares)
+class _Refused(Exception):
+    """The fast decoder met a duplicate key or NaN/Infinity: the full one explains."""
+
+
+def _fast_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Refused
+    return obj
+
+
+def _fast_constant(name: str) -> Any:
+    raise _Refused
+
+
+_FAST = json.JSONDecoder(object_pairs_hook=_fast_pairs, parse_constant=_fast_constant)
+
+
+def _number_classes() -> bytes:
+    """A translation table: digits to "0", "eE" to "e", "+-" to "+", what may end a
+    number (",}]" and JSON whitespace) to ",", all else to " "."""
+    table = bytearray(b" " * 256)
+    for digit in b"0123456789":
+        table[digit] = ord("0")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    table[ord("+")] = table[ord("-")] = ord("+")
+    for end in b",}] \t\n\r":
+        table[end] = ord(",")
+    return bytes(table)
+
+
+_NUMBER_CLASSES = _number_classes()
+_LONG_DIGITS = b"0" * 200
+# An exponent of three or more digits that ends where a number ends: a hex digest
+# in a string ("...5e123a...") does not send its document to the search.
+_BIG_EXPONENT = re.compile(rb"e\+?000+(?:,|\Z)")
+
+
+def _plain_numbers(data: bytes) -> bool:
+    """No number here can overflow to infinity or pass Python's int digit limit
+    (a literal under 200 digits with an exponent under 100 is below 1e300)."""
+    shape = data.translate(_NUMBER_CLASSES)
+    if _LONG_DIGITS in shape:
+        return False
+    # One search: a substring test for "e000" first is no faster in a shape of zeros.
+    return _BIG_EXPONENT.search(shape) is None
 
 
 def parse_json(
@@ -73,13 +113,18 @@ def parse_json(
         raise JsonProblem(
             "starts with a UTF-8 byte-order mark (BOM); save it as plain UTF-8", line=1, col=1
         )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise JsonProblem(f"invalid UTF-8 at byte {exc.start}", line=line) from None
     # Only a document with more brackets than the cap can be nested deeper than
     # it: the cheap count spares the exact scan for nearly every document.
     if data.count(b"[") + data.count(b"{") > max_depth:
-        _check_depth(_text(data), max_depth)
-    value = _fast_decode(data)
-    if value is _MISS:
-        value = _full_decode(_text(data), max_depth)
+        _check_depth(text, max_depth)
+    value = _fast_decode(text)
+    if value is _MISS or (not _plain_numbers(data) and _holds_infinity(value)):
+        value = _full_decode(text, max_depth)
     # A `\\uD800`-style escape can decode to a lone surrogate, which is not Unicode
     # text; only documents holding such an escape pay for the walk.
     if b"\\" in data and (b"\\ud" in data or b"\\uD" in data):  # one byte: a fast scan first
@@ -89,39 +134,28 @@ def parse_json(
     return value
 
 
-def _text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise JsonProblem(f"invalid UTF-8 at byte {exc.start}", line=line) from None
-
-
 _MISS = object()
 
 
-def _fast_decode(data: bytes) -> Any:
-    """The document as orjson reads it, or _MISS when the full decoder must read it.
-
-    Two cases orjson reads otherwise go to the full decoder: 19 digits in a row (an
-    integer past 64 bits would be a float), and a duplicate key (orjson keeps the last
-    value). A colon is either a member's (one each) or in a string, and orjson writes
-    both back as they were read, so the value written again holds fewer colons than
-    the bytes exactly when a key was given twice. A colon written as an escape is in a
-    string read but not in the bytes, and would hide one duplicate: a document holding
-    `\\u003` is read by the full decoder.
-    """
-    global _orjson
-    if _LONG_INTEGER in data.translate(_DIGITS) or _COLON_ESCAPE in data:
-        return _MISS
-    if _orjson is None:
-        _orjson = importlib.import_module("orjson")
+def _fast_decode(text: str) -> Any:
+    """The document, or _MISS when the full decoder must read it (and say why)."""
     try:
-        value = _orjson.loads(data)
-        members = _orjson.dumps(value).count(b":")
-    except (ValueError, TypeError):  # (orjson's JSONDecodeError; JSONEncodeError: too deep)
+        return _FAST.decode(text)
+    except (_Refused, ValueError, RecursionError):  # ValueError: also JSONDecodeError
         return _MISS
-    return value if members == data.count(b":") else _MISS
+
+
+def _holds_infinity(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float) and math.isinf(node):
+            return True
+    return False
 
 
 def _full_decode(text: str, max_depth: int) -> Any:
