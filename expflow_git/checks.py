@@ -429,7 +429,7 @@ def judge_runs(
                 outcomes.append(ok)
             else:
                 outcomes.append(gate_outcome(gate, metrics))
-        outcomes += [ok if name in metrics else missing for name, ok, missing in required]
+        outcomes += [held if name in metrics else lacked for name, held, lacked in required]
         if rules:
             outcomes += [rule_outcome(r, experiment.params) for r in rules]
         verdicts.append(  # (by position: ~0.5 µs less a run than by keyword)
