@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import IO, TypeVar
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -155,3 +155,75 @@ def reap(pid: int, *, kill: bool = False) -> int:
     except ChildProcessError:  # SIGCHLD ignored by whoever started us: no status to read
         return -1
     return os.waitstatus_to_exitcode(status)
+
+
+class SpoolJob:
+    """`work(spool)` begun in a forked child that writes to a new temporary file and
+    answers a few bytes through a pipe. `answer()` waits for it: the answer and the file
+    (at its start), or None when there is none (no process, pipe or file was to be had,
+    or the child failed), and the caller then does the work itself. `close()` ends a
+    child whose answer is never asked for.
+
+    The child holds only its own file and pipe: an inherited pipe (the audit's `git
+    cat-file` stream) held open there would keep git waiting for the parent's end."""
+
+    def __init__(self, work: Callable[[IO[bytes]], bytes]) -> None:
+        self.pid: int | None = None
+        self._pipe = -1
+        self._spool: IO[bytes] | None = None
+        import tempfile  # (not on a hook's path)
+
+        try:
+            spool = tempfile.TemporaryFile()
+        except OSError:
+            return
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            spool.close()
+            return
+
+        def child() -> int:
+            keep = sorted((write_end, spool.fileno()))
+            os.closerange(3, keep[0])
+            os.closerange(keep[0] + 1, keep[1])
+            os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+            answer = work(spool)
+            spool.flush()
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(answer)
+            return 0
+
+        pid = fork_child(child)
+        os.close(write_end)
+        if pid is None:
+            os.close(read_end)
+            spool.close()
+            return
+        self.pid, self._pipe, self._spool = pid, read_end, spool
+
+    def answer(self) -> tuple[bytes, IO[bytes]] | None:
+        pid, spool = self.pid, self._spool
+        if pid is None or spool is None:
+            return None
+        self.pid = self._spool = None
+        try:
+            with os.fdopen(self._pipe, "rb") as pipe:
+                answer = pipe.read()
+        except BaseException:
+            reap(pid, kill=True)
+            spool.close()
+            raise
+        if reap(pid) != 0 or not answer:
+            spool.close()
+            return None
+        spool.seek(0)
+        return answer, spool
+
+    def close(self) -> None:
+        pid, spool = self.pid, self._spool
+        if pid is not None and spool is not None:
+            self.pid = self._spool = None
+            os.close(self._pipe)
+            reap(pid, kill=True)
+            spool.close()

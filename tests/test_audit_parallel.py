@@ -5,7 +5,9 @@ invalid documents, registry findings and PIN hashes included. Real git, the real
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers_audit import (
@@ -24,6 +26,8 @@ from support import git_calls, git_counter
 
 from expflow_git.audit import parallel, pipeline
 from expflow_git.audit.parallel import PER_WORKER
+from expflow_git.forkpool import ForkPool
+from expflow_git.gitblobs import BlobReader
 
 RUNS = PER_WORKER + 100  # 2 documents a run: worth two processes
 
@@ -77,10 +81,10 @@ def test_the_workers_are_forked_once_for_every_round(
     repo = copy_repo(template, tmp_path / "repo")
     one = report(repo, "--no-cache", jobs="1")
     # Rounds of 1,000 blobs: the ~4,200 documents take five rounds, each worth two,
-    # pipelined in one batch and in batches of 1,000.
+    # pipelined in one batch (cold) and in batches of 1,000 (filling the cache).
     monkeypatch.setattr(parallel, "ROUND_BLOBS", 1_000)
     monkeypatch.setattr(pipeline, "BATCH_BLOBS", 1_000)
-    monkeypatch.setattr(parallel, "PER_WORKER", 200)
+    monkeypatch.setattr(parallel, "PER_WORKER", 50)  # (the cache's batches: 250 and more)
     forks: list[int] = []
     real_fork = os.fork
 
@@ -91,11 +95,13 @@ def test_the_workers_are_forked_once_for_every_round(
         return pid
 
     monkeypatch.setattr(os, "fork", counted_fork)
-    out = tmp_path / "pooled.json"
-    res = xcli(["audit", "--no-cache", "--out", str(out)], repo, {"EXPFLOW_JOBS": "2"})
-    assert res.code == 1, res
-    assert len(forks) == 1  # one child (two processes), not one per round
-    assert out.read_bytes() == one
+    for args in (["--no-cache"], []):
+        forks.clear()
+        out = tmp_path / "pooled.json"
+        res = xcli(["audit", *args, "--out", str(out)], repo, {"EXPFLOW_JOBS": "2"})
+        assert res.code == 1, res
+        assert len(forks) == 1  # one child (two processes), not one per round or batch
+        assert out.read_bytes() == one
 
 
 def test_pipelined_rounds_give_the_one_process_report(
@@ -146,3 +152,46 @@ def test_children_read_through_their_own_streams_and_leave_none_behind(
     assert len(streams) == 2, streams  # the audit's and its child's
     assert len({c.pid for c in streams}) == 2  # started by two processes
     assert _cat_files_reading(repo) == []
+
+
+def test_the_cold_read_is_one_batch_and_a_part_carries_only_blob_ids(
+    template: Path, tmp_path: Path, xcli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a cache nothing waits on a round's records, so the cold read is one batch
+    and the children's rounds never run dry between batches (with the cache, batches
+    are still cut for its shards). A child answers a blob's questions (document kinds,
+    scan classes) from the classification it was forked with: a part is blob ids alone,
+    and a blob at a result's path and a code path gets both answers."""
+    repo = copy_repo(template, tmp_path / "repo")
+    twin = (repo / "results" / STUDY / "run-0007.json").read_bytes()
+    write(repo, "scripts/run_0007.py", twin)  # the same blob: a result and code
+    commit_all(repo)
+    one = report(repo, "--no-cache", jobs="1")
+    monkeypatch.setattr(parallel, "ROUND_BLOBS", 1_000)
+    monkeypatch.setattr(pipeline, "BATCH_BLOBS", 1_000)
+    monkeypatch.setattr(parallel, "PER_WORKER", 200)
+    batches: list[int] = []
+    sent: list[object] = []
+    real_records = parallel.Checker.records
+    real_submit = ForkPool.submit
+
+    def records(self: parallel.Checker, reader: BlobReader, shas: Sequence[str]) -> Iterator[Any]:
+        if shas:
+            batches.append(len(shas))
+        return real_records(self, reader, shas)
+
+    def submit(self: ForkPool[Any, Any], parts: Sequence[Any]) -> Any:
+        sent.extend(item for part in parts for item in part)
+        return real_submit(self, parts)
+
+    monkeypatch.setattr(parallel.Checker, "records", records)
+    monkeypatch.setattr(ForkPool, "submit", submit)
+    for args, cut in ((["--no-cache"], False), ([], True)):
+        batches.clear()
+        out = tmp_path / "batches.json"
+        res = xcli(["audit", *args, "--out", str(out)], repo, {"EXPFLOW_JOBS": "2"})
+        assert res.code == 1, res
+        assert out.read_bytes() == one
+        assert (len(batches) > 1) == cut, batches
+        assert sum(batches) == 4_206  # every blob (the twin's once)
+    assert sent and all(type(item) is str and len(item) == 40 for item in sent)

@@ -15,7 +15,7 @@ from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
 from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
-from expflow_git.report.encode import Known, _run_piece, outcome_bytes
+from expflow_git.report.encode import Known, _run_piece, outcome_bytes, run_parts
 from expflow_git.report.statement import outcome_json, run_entries
 from expflow_git.spelling import SPELLING, spell_numbers, spell_run
 
@@ -169,7 +169,7 @@ def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
     verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks))
     ranked = RankedRun(verdict, rank)
     prev = "ab" * 32
-    before, after, summary = _run_piece(ranked, {}, spelled)(seq, prev)
+    before, after, summary = _run_piece(ranked, run_parts(verdict, {}, spelled))(seq, prev)
     entry = dict(next(run_entries_of(ranked)), seq=seq, prev=prev)
     assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
     assert summary == {"type": "run", "id": run_id, "rank": rank, "feasible": verdict.feasible}
@@ -181,7 +181,9 @@ def test_run_entry_copies_the_cached_spellings() -> None:
     metrics, splits = {"b": 2.0, "a": 1.5}, {"z": {"a": 3.0}, "h": {"a": 4.0, "c": 5.0}}
     assert spell_run(metrics, splits) == "1.5,2;4,5;3"
     verdict = RunVerdict("r", "s", (), "p", metrics, splits, ())
-    _, after, _ = _run_piece(RankedRun(verdict, 1), {}, "7,8;9,10;11")(0, "ab" * 32)
+    _, after, _ = _run_piece(RankedRun(verdict, 1), run_parts(verdict, {}, "7,8;9,10;11"))(
+        0, "ab" * 32
+    )
     assert b'"metrics":{"a":7,"b":8}' in after
     assert b'"splits":{"h":{"a":9,"c":10},"z":{"a":11}}' in after
 
@@ -214,7 +216,7 @@ def test_runs_of_one_report_share_encoded_checks_correctly(
             f"run-{n}", "s", (), f"results/s/run-{n}.json", {"m": n / 3}, {}, tuple(checks)
         )
         ranked = RankedRun(verdict, n + 1 if verdict.feasible else None)
-        before, after, _ = _run_piece(ranked, known)(n, "ab" * 32)
+        before, after, _ = _run_piece(ranked, run_parts(ranked.verdict, known))(n, "ab" * 32)
         entry = dict(next(run_entries_of(ranked)), seq=n, prev="ab" * 32)
         assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
 

@@ -60,7 +60,7 @@ def forking(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_child_encodes_the_leaves_as_the_spec_defines_them() -> None:
     leaves = _leaves(5000)  # more than one flush and one Merkle chunk
     job = LeavesJob(leaves)
-    assert job._child is not None  # it did fork
+    assert job.job is not None and job.job.pid is not None  # it did fork
     assert _read(job.result()) == _expected(leaves) == _read(encode_leaves(leaves))
 
 
@@ -81,7 +81,7 @@ def test_a_child_that_fails_has_its_work_redone_here(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(inputs, "encode_leaves", failing)
     leaves = _leaves(300)
     job = LeavesJob(leaves)
-    assert job._child is not None
+    assert job.job is not None and job.job.pid is not None
     assert _read(job.result()) == _expected(leaves)
 
 
@@ -102,8 +102,8 @@ def test_the_child_holds_none_of_its_parents_files(monkeypatch: pytest.MonkeyPat
     read_end, write_end = os.pipe()
     try:
         job = LeavesJob(_leaves(10))
-        assert job._child is not None
-        pid = job._child[0]
+        assert job.job is not None and job.job.pid is not None
+        pid = job.job.pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # until the child has closed what it closes
             fds = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
@@ -126,7 +126,7 @@ def test_without_a_fork_the_work_is_done_here(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("EXPFLOW_JOBS", "1")
     leaves = _leaves(50)
     job = LeavesJob(leaves)
-    assert job._child is None
+    assert job.job is None
     assert _read(job.result()) == _expected(leaves)
 
 
@@ -162,14 +162,14 @@ def test_an_audit_that_fails_after_forking_leaves_no_child(
 
     def spy(self: LeavesJob, leaves: Leaves) -> None:
         real(self, leaves)
-        assert self._child is not None
-        started.append((self, self._child[0]))
+        assert self.job is not None and self.job.pid is not None
+        started.append((self, self.job.pid))
 
     monkeypatch.setattr(LeavesJob, "__init__", spy)
     res = xcli(["audit", "--experiment", "nope", "--out", str(tmp_path / "r.json")], repo)
     assert res.code == 1 and "no experiment 'nope'" in res.err, res
     assert started
     for job, pid in started:
-        assert job._child is None  # closed
+        assert job.job is None  # closed
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # and reaped

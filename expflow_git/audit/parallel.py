@@ -5,6 +5,12 @@ audit every round cost more system time than the checks). A child is sent blob i
 and reads the blobs through its own `git cat-file` stream; this process reads its
 own share through the audit's stream. The records come back through the pool.
 
+What the tree asks of each blob (`needs`: its document kinds and scan classes) is
+read by a child from its own copy of the tree's classification, taken when it was
+forked (on the first round, once every path is classified): a blob id is all a part
+carries down (building and pickling each blob's questions here was ~4% of this
+process's work).
+
 The batch is cut into rounds of ROUND_BLOBS, and two are in flight: the children
 check round k while this process checks its own share of round k + 1 and consumes
 round k's records. Every blob is checked as it is read, so the memory a round takes
@@ -38,7 +44,6 @@ PER_WORKER = 2_000  # blobs: a smaller share does not pay for a forked process
 OWN_SHARE = 0.8
 
 Needs = Callable[[str], tuple[Collection[Kind], Collection[str]]]
-Ask = tuple[str, Collection[Kind], Collection[str]]  # blob id, kinds, scan classes
 
 
 class Checker:
@@ -46,13 +51,16 @@ class Checker:
     worth them, while the audit holds little, and fed every later round; use as a
     context manager, and end it before the blob stream (a child inherits its pipes)."""
 
-    def __init__(self, policy: Policy, git: Git) -> None:
+    def __init__(self, policy: Policy, git: Git, needs: Needs) -> None:
+        """`needs`: a blob's document kinds and scan classes, for every blob that will be
+        asked for, from the first round on (a child keeps the answers it was forked with)."""
         self.policy = policy
         self.git = git
+        self.needs = needs
         # This process's own stream for the parts it reads itself (a failed child's):
         # never the audit's, and never one inherited through a fork.
         self._reader: tuple[int, BlobReader] | None = None
-        self.pool: ForkPool[list[Ask], list[BlobRecord]] = ForkPool(
+        self.pool: ForkPool[list[str], list[BlobRecord]] = ForkPool(
             self._work, worker_count(1 << 62, PER_WORKER), finish=self._close
         )
 
@@ -68,32 +76,30 @@ class Checker:
             self._reader[1].close()
         self._reader = None
 
-    def _work(self, part: list[Ask]) -> list[BlobRecord]:
+    def _work(self, part: list[str]) -> list[BlobRecord]:
         """Read and check a part's blobs, through this process's own stream."""
         if self._reader is None or self._reader[0] != os.getpid():
             self._reader = (os.getpid(), BlobReader(self.git))
-        blobs = self._reader[1].read_many([sha for sha, _, _ in part])
+        needs, policy = self.needs, self.policy
         return [
-            content_record(data, kinds, classes, self.policy)
-            for (_, data), (_, kinds, classes) in zip(blobs, part, strict=True)
+            content_record(data, *needs(sha), policy)
+            for sha, data in self._reader[1].read_many(part)
         ]
 
-    def records(
-        self, reader: BlobReader, shas: Sequence[str], needs: Needs
-    ) -> Iterator[tuple[str, BlobRecord]]:
+    def records(self, reader: BlobReader, shas: Sequence[str]) -> Iterator[tuple[str, BlobRecord]]:
         """`(sha, content_record(...))` for every blob of `shas` (this process's share
-        read through `reader`), in no set order; `needs` gives a blob's document kinds
-        and scan classes.
+        read through `reader`), in no set order.
 
         The rounds are pipelined: the children check round k while this process checks
         its own share of round k + 1 and hands back (consumes) round k's records; a
         round's answers are taken before the next round is sent (a child answers one
         part at a time)."""
+        needs = self.needs
         if worker_count(len(shas), PER_WORKER) == 1:
             for sha, data in reader.read_many(shas):
                 yield sha, content_record(data, *needs(sha), self.policy)
             return
-        waiting: tuple[list[list[str]], Pending[list[Ask]]] | None = None
+        waiting: tuple[list[list[str]], Pending[list[str]]] | None = None
         try:
             for start in range(0, len(shas), ROUND_BLOBS):
                 round_ = shas[start : start + ROUND_BLOBS]
@@ -103,8 +109,7 @@ class Checker:
                     yield from self._gathered(*waiting)
                     waiting = None
                 if len(names) > 1:  # (the audit's stream is idle: nothing half-read forks)
-                    parts = [[(sha, *needs(sha)) for sha in part] for part in names[1:]]
-                    waiting = (names[1:], self.pool.submit(parts))
+                    waiting = (names[1:], self.pool.submit(names[1:]))
                 for sha, data in reader.read_many(names[0]):
                     yield sha, content_record(data, *needs(sha), self.policy)
             if waiting is not None:
@@ -115,7 +120,7 @@ class Checker:
                 self.pool.discard(waiting[1])
 
     def _gathered(
-        self, names: list[list[str]], pending: Pending[list[Ask]]
+        self, names: list[list[str]], pending: Pending[list[str]]
     ) -> Iterator[tuple[str, BlobRecord]]:
         for shas, records in zip(names, self.pool.gather(pending), strict=True):
             yield from zip(shas, records, strict=True)

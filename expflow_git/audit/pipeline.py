@@ -323,11 +323,15 @@ def _read_documents(
     for sha in tree.uses:
         batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
     done, total = 0, len(tree.uses)
+    # A round's records wait only for the cache to keep them: without one they are
+    # consumed as they come, and the cold read is one batch, so that the children's
+    # rounds never run dry between batches.
+    batch = BATCH_BLOBS if cache is not None else max(total, 1)
     missing: list[str] = []
     pending: list[str] = []  # shards whose blobs are in `missing`
 
     def flush() -> None:
-        for sha, record in checker.records(reader, missing, tree.needs):
+        for sha, record in checker.records(reader, missing):
             if cache is not None:
                 cache.put(sha, record)
             tree.consume(sha, record)
@@ -338,18 +342,18 @@ def _read_documents(
         pending.clear()
 
     # The checker's children end before the blob stream does (they hold its pipes).
-    with Checker(policy, git) as checker:
+    with Checker(policy, git, tree.needs) as checker:
         for shard, shas in sorted(batches.items()):
             shard_records = cache.records(shard) if cache is not None else {}
             for sha in shas:
                 if not tree.consume_cached(sha, shard_records.get(sha)):
                     missing.append(sha)
-                    if len(missing) >= BATCH_BLOBS:
+                    if len(missing) >= batch:
                         flush()
             pending.append(shard)
             # A shard all of whose blobs had records is let go at once (a warm audit
             # holds one shard at a time); the others once a round is worth checking.
-            if not missing or len(missing) >= BATCH_BLOBS // 4:
+            if not missing or len(missing) >= batch // 4:
                 flush()
             done += len(shas)
             if progress is not None:

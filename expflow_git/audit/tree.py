@@ -27,7 +27,7 @@ from expflow_git.checks import Problem, stem_findings
 from expflow_git.corrections import Correction, correction_from_record
 from expflow_git.documents import Experiment, Result
 from expflow_git.errors import Finding
-from expflow_git.gitstore import TreeEntry, tree_entry
+from expflow_git.gitstore import tree_entry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan.scanner import FileClass, file_class, is_code_path, name_findings
 from expflow_git.policy.model import Policy
@@ -84,12 +84,13 @@ class Span:
         self.corrections: list[Correction] = []
         self.spellings: dict[str, str] = {}
 
-    def add(self, entry: TreeEntry) -> None:
-        name = entry.path[len(self.prefix) :]
+    def add(self, path: str, mode: str, sha: str) -> None:
+        """One entry of the folder's listing: its path, mode and object id."""
+        name = path[len(self.prefix) :]
         if "/" in name or name in ("", ".", ".."):
             self.tree = ""  # never kept
         raw = name.encode("utf-8", "surrogateescape")
-        self.body += b"%s %s\0%s" % (entry.mode.encode(), raw, bytes.fromhex(entry.sha))
+        self.body += b"%s %s\0%s" % (mode.encode(), raw, bytes.fromhex(sha))
         self.count += 1
 
     def is_whole(self) -> bool:
@@ -151,65 +152,75 @@ class TreeReader:
         at, end = 0, len(records)
         if records:  # digest bytes per leaf: SHA-256, then the object id (SHA-1 or SHA-256)
             self.width = 32 + len(tree_entry(records[0]).sha) // 2
+        id_end = 12 + (self.width - 32) * 2  # where a blob line's object id ends
         while at < end:
-            entry = tree_entry(records[at])
+            record = records[at]
             records[at] = ""  # let the line go (a million runs: ~200 MB of lines)
             at += 1
+            # Nearly every line is a blob's, "<6-digit mode> blob <id>\t<path>": its
+            # fields are sliced at those widths (what tree_entry's split gives such a
+            # line); any other line is split.
+            if record[6:12] == " blob " and record[id_end : id_end + 1] == "\t":
+                path, mode, objtype, sha = (
+                    record[id_end + 1 :],
+                    record[:6],
+                    "blob",
+                    record[12:id_end],
+                )
+            else:
+                entry = tree_entry(record)
+                path, mode, objtype, sha = entry.path, entry.mode, entry.type, entry.sha
             if span is not None:
-                if entry.path.startswith(span.prefix) and entry.type != "tree":
-                    span.add(entry)
+                if path.startswith(span.prefix) and objtype != "tree":
+                    span.add(path, mode, sha)
                 else:  # its end (or a folder inside it: it is no leaf folder)
-                    if entry.type != "tree" or not entry.path.startswith(span.prefix):
+                    if objtype != "tree" or not path.startswith(span.prefix):
                         self._close(span, slots)
                     else:
                         self.seen.add(span.path)  # (listed again, it is kept never)
                     span = None
-            if entry.type == "tree":
-                hit = cached.get(entry.path)
-                if hit is not None and hit[0] == entry.sha:
+            if objtype == "tree":
+                hit = cached.get(path)
+                if hit is not None and hit[0] == sha:
                     folder = hit[1]
                     at += folder.count  # its lines: exactly its tree's entries (Span)
                     # Its documents are in this tree's lists: no noted folder may share its path.
-                    self.spans.pop(entry.path, None)
-                    self.seen.add(entry.path)
+                    self.spans.pop(path, None)
+                    self.seen.add(path)
                     taken.append((slots, folder))
                     slots += len(folder.paths)
-                    for path in folder.paths:
-                        in_order = in_order and path.isascii() and last < path
-                        last = path
+                    for folder_path in folder.paths:
+                        in_order = in_order and folder_path.isascii() and last < folder_path
+                        last = folder_path
                 elif note:
-                    span = Span(entry.path, entry.sha, slots, len(findings))
+                    span = Span(path, sha, slots, len(findings))
                 continue
-            kind = policy.kind_of(entry.path)
-            if kind is not None and (entry.type != "blob" or entry.mode == SYMLINK_MODE):
-                what = "a submodule" if entry.type == "commit" else "a symbolic link"
+            kind = policy.kind_of(path)
+            if kind is not None and (objtype != "blob" or mode == SYMLINK_MODE):
+                what = "a submodule" if objtype == "commit" else "a symbolic link"
                 findings.append(
-                    Finding(
-                        entry.path, Problem.NOT_A_FILE.value, f"is {what}; documents must be files"
-                    )
+                    Finding(path, Problem.NOT_A_FILE.value, f"is {what}; documents must be files")
                 )
                 continue
-            if entry.type != "blob":
+            if objtype != "blob":
                 continue
             # A symbolic link's blob is its target string: scanned like a file's content.
-            scanned = scan and not (
-                policy.scan_allow and matches_any(entry.path, policy.scan_allow)
-            )
+            scanned = scan and not (policy.scan_allow and matches_any(path, policy.scan_allow))
             if kind is None and not scanned:
                 continue
             if scanned:
-                findings.extend(name_findings(entry.path))
+                findings.extend(name_findings(path))
             cls = None
             if scanned:  # (an enum's `.value` is a descriptor call: not once per path)
-                cls = file_class(entry.path).value if is_code_path(entry.path) else _TEXT
+                cls = file_class(path).value if is_code_path(path) else _TEXT
             slot = -1
             if kind is not None:
                 slot, slots = slots, slots + 1
                 # ASCII strs compare as their bytes: then git's order is kept as it is.
-                in_order = in_order and entry.path.isascii() and last < entry.path
-                last = entry.path
-            use = Use(entry.path, kind, cls, slot)
-            uses.setdefault(entry.sha, []).append(use)
+                in_order = in_order and path.isascii() and last < path
+                last = path
+            use = Use(path, kind, cls, slot)
+            uses.setdefault(sha, []).append(use)
             if span is not None:
                 self.listed_in[id(use)] = span
         if span is not None:

@@ -11,7 +11,6 @@ work redone here, so the report never depends on whether it ran.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from binascii import hexlify
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from expflow_git.audit.leaves import Leaves
 from expflow_git.errors import clean
 from expflow_git.report.canonical import jcs_string
 from expflow_git.report.merkle import CHUNK, MerkleTree, leaf_hash_of_canonical
-from expflow_git.workers import fork_child, reap, worker_count
+from expflow_git.workers import SpoolJob, worker_count
 
 # Fewer leaves than this are encoded in the audit's own process: a fork costs more.
 PER_CHILD = 8_000
@@ -92,67 +91,20 @@ class LeavesJob:
 
     def __init__(self, inputs: Leaves) -> None:
         self.inputs = inputs
-        self._child: tuple[int, int, IO[bytes]] | None = None  # pid, pipe, its file
+        self.job: SpoolJob | None = None
         if worker_count(len(inputs), PER_CHILD) > 1:
-            self._child = _start(inputs)
+            self.job = SpoolJob(lambda spool: encode_leaves(inputs, spool).root)
 
     def result(self) -> EncodedLeaves:
-        if self._child is None:
+        job, self.job = self.job, None
+        done = job.answer() if job is not None else None
+        if done is None or len(done[0]) != 32:  # the child failed: done again here
+            if done is not None:
+                done[1].close()
             return encode_leaves(self.inputs)
-        pid, pipe, spool = self._child
-        self._child = None
-        try:
-            with os.fdopen(pipe, "rb") as answer:
-                root = answer.read()
-        except BaseException:
-            reap(pid, kill=True)
-            spool.close()
-            raise
-        if reap(pid) != 0 or len(root) != 32:  # it failed: done again here
-            spool.seek(0)
-            spool.truncate()
-            return encode_leaves(self.inputs, spool)
-        spool.seek(0)
-        return EncodedLeaves(root, spool)
+        return EncodedLeaves(*done)
 
     def close(self) -> None:
-        if self._child is not None:
-            pid, pipe, spool = self._child
-            self._child = None
-            os.close(pipe)
-            reap(pid, kill=True)
-            spool.close()
-
-
-def _start(inputs: Leaves) -> tuple[int, int, IO[bytes]] | None:
-    """Fork the child that writes the leaves to a new temporary file and the root to a
-    pipe; None when no file, pipe or process is to be had (the work is then done here)."""
-    try:
-        spool = tempfile.TemporaryFile()
-    except OSError:
-        return None
-    try:
-        read_end, write_end = os.pipe()
-    except OSError:
-        spool.close()
-        return None
-
-    def child() -> int:
-        # Only its own file and pipe: an inherited pipe (the audit's `git cat-file`
-        # stream) held open here would keep git waiting for the parent's end of it.
-        keep = sorted((write_end, spool.fileno()))
-        os.closerange(3, keep[0])
-        os.closerange(keep[0] + 1, keep[1])
-        os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
-        root = encode_leaves(inputs, spool).root
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(root)
-        return 0
-
-    pid = fork_child(child)
-    os.close(write_end)
-    if pid is None:
-        os.close(read_end)
-        spool.close()
-        return None
-    return pid, read_end, spool
+        if self.job is not None:
+            self.job.close()
+            self.job = None
