@@ -436,7 +436,12 @@ def _encode(
         leaves.seek(0)
         shutil.copyfileobj(leaves, out, _B64_CHUNK)
     before_ranking, after_ranking = _split(after_leaves, _RANKING)
-    out.write(b"]" + before_ranking + b"[" + ranking[1:] + b"]" + after_ranking)
+    # (Written in place: the ranking is ~50 bytes a run, and a copy of it, or two, was
+    # the encoding's peak at a million runs.)
+    out.write(b"]" + before_ranking + b"[")
+    with memoryview(ranking) as items:
+        out.write(items[1:])
+    out.write(b"]" + after_ranking)
     del result["ranking"]  # only the payload holds it
     return Unsigned(spool=out, size=out.tell()), result
 
