@@ -22,6 +22,8 @@ from expflow_git.report.rules import Tally
 linux_fork = pytest.mark.skipif(
     not hasattr(os, "fork") or not hasattr(os, "sched_getaffinity"), reason="forks on Linux"
 )
+# Every test may fork (the last one says it will not).
+pytestmark = [linux_fork, pytest.mark.usefixtures("forking")]
 LADDER = POLICY.replace("  tie_break: [pde_mean]\n", "  tie_break: [pde_mean]\n  ladder_step: 1\n")
 
 
@@ -55,8 +57,6 @@ def _alone(audit: Audit, monkeypatch: pytest.MonkeyPatch) -> bytes:
         return build_report(audit).to_bytes()
 
 
-@linux_fork
-@pytest.mark.usefixtures("forking")
 @pytest.mark.parametrize("policy", [POLICY, LADDER], ids=["plain", "ladder"])
 def test_a_child_encodes_the_later_runs_as_this_process_would(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str
@@ -72,8 +72,6 @@ def test_a_child_encodes_the_later_runs_as_this_process_would(
     assert build_report(audit).to_bytes() == _alone(audit, monkeypatch)
 
 
-@linux_fork
-@pytest.mark.usefixtures("forking")
 def test_a_child_that_fails_has_its_half_encoded_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,8 +101,6 @@ def _write_wrongly(
     monkeypatch.setattr(_BoardParts, "_write_later_half", write)
 
 
-@linux_fork
-@pytest.mark.usefixtures("forking")
 @pytest.mark.parametrize(
     ("content", "answer"),
     [
@@ -123,8 +119,6 @@ def test_what_the_child_wrote_is_read_only_when_whole(
     assert build_report(audit).to_bytes() == expected
 
 
-@linux_fork
-@pytest.mark.usefixtures("forking")
 def test_an_encoding_that_fails_leaves_no_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
