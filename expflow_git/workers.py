@@ -194,8 +194,14 @@ class SpoolJob:
                 pipe.write(answer)
             return 0
 
-        pid = fork_child(child)
-        os.close(write_end)
+        try:
+            pid = fork_child(child)
+        except BaseException:
+            os.close(read_end)
+            spool.close()
+            raise
+        finally:
+            os.close(write_end)
         if pid is None:
             os.close(read_end)
             spool.close()
@@ -208,7 +214,14 @@ class SpoolJob:
             return None
         self.pid = self._spool = None
         try:
-            with os.fdopen(self._pipe, "rb") as pipe:
+            pipe = os.fdopen(self._pipe, "rb")
+        except BaseException:
+            os.close(self._pipe)
+            reap(pid, kill=True)
+            spool.close()
+            raise
+        try:
+            with pipe:
                 answer = pipe.read()
         except BaseException:
             reap(pid, kill=True)

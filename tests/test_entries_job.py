@@ -7,6 +7,8 @@ wrongly or wrote a damaged file, and no child outlives an encoding that fails.""
 from __future__ import annotations
 
 import os
+import pickle
+from array import array
 from pathlib import Path
 from typing import IO
 
@@ -29,7 +31,7 @@ LADDER = POLICY.replace("  tie_break: [pde_mean]\n", "  tie_break: [pde_mean]\n 
 
 @pytest.fixture
 def forking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A child for any number of runs, its parts pickled two runs at a time."""
+    """A child for any number of runs, its parts written two runs at a time."""
     monkeypatch.setattr(encode, "RUNS_PER_CHILD", 1)
     monkeypatch.setattr(encode, "_PARTS_BATCH", 2)
     monkeypatch.delenv("EXPFLOW_JOBS", raising=False)
@@ -101,14 +103,22 @@ def _write_wrongly(
     monkeypatch.setattr(_BoardParts, "_write_later_half", write)
 
 
+def _batch(count: int, lengths: list[int], data: bytes) -> bytes:
+    """A batch as the child writes it, with the counts and lengths given."""
+    return encode._BATCH_HEAD.pack(count, len(data)) + array("Q", lengths).tobytes() + data
+
+
 @pytest.mark.parametrize(
     ("content", "answer"),
     [
-        (b"not a pickle", None),  # a damaged file
+        (b"not a batch", None),  # a damaged file
         (b"", None),  # an empty one
         (b"", b"1"),  # an answer that does not count the later half
+        (_batch(10**6, [0, 0, 0], b""), None),  # more runs than are left
+        (_batch(1, [1, 1, 1], b"12345"), None),  # lengths that are not the bytes'
+        (_batch(1, [10, 10, 10], b"x" * 30)[:-5], None),  # cut short
     ],
-    ids=["damaged", "empty", "miscounted"],
+    ids=["damaged", "empty", "miscounted", "too-many-runs", "bad-lengths", "truncated"],
 )
 def test_what_the_child_wrote_is_read_only_when_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, answer: bytes | None
@@ -117,6 +127,29 @@ def test_what_the_child_wrote_is_read_only_when_whole(
     expected = _alone(audit, monkeypatch)
     _write_wrongly(monkeypatch, content, answer)
     assert build_report(audit).to_bytes() == expected
+
+
+class _Touch:
+    """Unpickled, it would create `path` (what a pickle can make its reader do)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (Path.touch, (self.path,))
+
+
+def test_a_file_that_holds_a_pickle_is_never_unpickled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is this user's, so another of this user's processes could write into
+    it (through /proc/PID/fd): it is read as plain bytes, never as a pickle."""
+    audit = _audit(tmp_path)
+    expected = _alone(audit, monkeypatch)
+    marker = tmp_path / "unpickled"
+    _write_wrongly(monkeypatch, pickle.dumps(_Touch(marker)))
+    assert build_report(audit).to_bytes() == expected
+    assert not marker.exists()
 
 
 def test_an_encoding_that_fails_leaves_no_child(

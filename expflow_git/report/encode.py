@@ -12,9 +12,10 @@ import hashlib
 import io
 import json
 import operator
-import pickle
 import shutil
+import struct
 import tempfile
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
@@ -117,7 +118,12 @@ def outcome_bytes(o: Outcome) -> bytes:
 _PASSED = operator.attrgetter("passed")
 # Fewer runs than this are all encoded in the audit's own process: a fork costs more.
 RUNS_PER_CHILD = 10_000
-_PARTS_BATCH = 4096  # run entries' parts pickled at once by the child
+_PARTS_BATCH = 4096  # run entries' parts written at once by the child
+# A batch of parts as the child writes it: the number of runs and of bytes, then each
+# part's length (three a run, as array("Q") bytes), then the parts' bytes one after
+# another. Plain bytes, not a pickle: the file is this user's, and a pickle would run
+# whatever another of this user's processes wrote into it.
+_BATCH_HEAD = struct.Struct("<QQ")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -221,12 +227,16 @@ class _BoardParts:
         return run_parts(v, known, self.spellings.get(v.path), rung)
 
     def _write_later_half(self, spool: IO[bytes]) -> bytes:
-        """In the child: the later half's parts, pickled a batch at a time."""
+        """In the child: the later half's parts, a batch at a time (_BATCH_HEAD)."""
         known: Known = {}
         later = self.runs[self.half :]
         for at in range(0, len(later), _PARTS_BATCH):
             batch = [self.parts(ranked, known) for ranked in later[at : at + _PARTS_BATCH]]
-            pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            pieces = [piece for parts in batch for piece in parts]
+            data = b"".join(pieces)
+            spool.write(_BATCH_HEAD.pack(len(batch), len(data)))
+            spool.write(array("Q", map(len, pieces)).tobytes())
+            spool.write(data)
         return b"%d" % len(later)
 
     def __iter__(self) -> Iterator[tuple[RankedRun, RunParts]]:
@@ -240,11 +250,9 @@ class _BoardParts:
         if done is not None:
             answer, spool = done
             with spool:
-                # (The child wrote the file whole before answering: its own pickles.)
                 while answer == b"%d" % len(later) and at < len(later):
-                    try:
-                        batch: list[RunParts] = pickle.load(spool)
-                    except (EOFError, pickle.UnpicklingError):
+                    batch = _read_batch(spool, len(later) - at)
+                    if batch is None:  # (a file the child did not write whole)
                         break
                     yield from zip(later[at : at + len(batch)], batch, strict=True)
                     at += len(batch)
@@ -254,6 +262,34 @@ class _BoardParts:
         if self.job is not None:
             self.job.close()
             self.job = None
+
+
+def _read_batch(spool: IO[bytes], most: int) -> list[RunParts] | None:
+    """One batch of parts as `_write_later_half` wrote it (of at most `most` runs), or
+    None where the file does not hold one whole."""
+    head = spool.read(_BATCH_HEAD.size)
+    if len(head) != _BATCH_HEAD.size:
+        return None
+    count, size = _BATCH_HEAD.unpack(head)
+    if not 0 < count <= most:
+        return None
+    lengths = array("Q")
+    raw = spool.read(3 * count * lengths.itemsize)
+    if len(raw) != 3 * count * lengths.itemsize:
+        return None
+    lengths.frombytes(raw)
+    data = spool.read(size) if sum(lengths) == size else b""
+    if len(data) != size:
+        return None
+    batch: list[RunParts] = []
+    at = 0
+    for i in range(0, 3 * count, 3):
+        a = at + lengths[i]
+        b = a + lengths[i + 1]
+        c = b + lengths[i + 2]
+        batch.append((data[at:a], data[a:b], data[b:c]))
+        at = c
+    return batch
 
 
 _ENTRIES = "\x00expflow-entries\x00"  # placeholders the real arrays are spliced in for
