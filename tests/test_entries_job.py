@@ -18,7 +18,7 @@ from helpers_audit import POLICY, add_run, commit_all, m, new_repo
 from expflow_git.audit.pipeline import Audit, run_audit
 from expflow_git.gitstore import Git
 from expflow_git.report import encode
-from expflow_git.report.encode import _BoardParts, build_report, encode_report
+from expflow_git.report.encode import _BATCH_HEAD, _BoardParts, build_report, encode_report
 from expflow_git.report.rules import Tally
 
 linux_fork = pytest.mark.skipif(
@@ -105,7 +105,7 @@ def _write_wrongly(
 
 def _batch(count: int, lengths: list[int], data: bytes) -> bytes:
     """A batch as the child writes it, with the counts and lengths given."""
-    return encode._BATCH_HEAD.pack(count, len(data)) + array("Q", lengths).tobytes() + data
+    return _BATCH_HEAD.pack(count, len(data)) + array("Q", lengths).tobytes() + data
 
 
 @pytest.mark.parametrize(
@@ -117,8 +117,9 @@ def _batch(count: int, lengths: list[int], data: bytes) -> bytes:
         (_batch(10**6, [0, 0, 0], b""), None),  # more runs than are left
         (_batch(1, [1, 1, 1], b"12345"), None),  # lengths that are not the bytes'
         (_batch(1, [10, 10, 10], b"x" * 30)[:-5], None),  # cut short
+        (_BATCH_HEAD.pack(1, 2**63) + array("Q", [2**62, 2**62, 0]).tobytes(), None),  # vast
     ],
-    ids=["damaged", "empty", "miscounted", "too-many-runs", "bad-lengths", "truncated"],
+    ids=["damaged", "empty", "miscounted", "too-many-runs", "bad-lengths", "truncated", "vast"],
 )
 def test_what_the_child_wrote_is_read_only_when_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, answer: bytes | None

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import operator
+import os
 import shutil
 import struct
 import tempfile
@@ -250,8 +251,9 @@ class _BoardParts:
         if done is not None:
             answer, spool = done
             with spool:
+                end = os.fstat(spool.fileno()).st_size
                 while answer == b"%d" % len(later) and at < len(later):
-                    batch = _read_batch(spool, len(later) - at)
+                    batch = _read_batch(spool, len(later) - at, end)
                     if batch is None:  # (a file the child did not write whole)
                         break
                     yield from zip(later[at : at + len(batch)], batch, strict=True)
@@ -264,14 +266,14 @@ class _BoardParts:
             self.job = None
 
 
-def _read_batch(spool: IO[bytes], most: int) -> list[RunParts] | None:
-    """One batch of parts as `_write_later_half` wrote it (of at most `most` runs), or
-    None where the file does not hold one whole."""
+def _read_batch(spool: IO[bytes], most: int, end: int) -> list[RunParts] | None:
+    """One batch of parts as `_write_later_half` wrote it (of at most `most` runs, in a
+    file of `end` bytes), or None where the file does not hold one whole."""
     head = spool.read(_BATCH_HEAD.size)
     if len(head) != _BATCH_HEAD.size:
         return None
     count, size = _BATCH_HEAD.unpack(head)
-    if not 0 < count <= most:
+    if not 0 < count <= most or size > end - spool.tell():
         return None
     lengths = array("Q")
     raw = spool.read(3 * count * lengths.itemsize)
