@@ -116,10 +116,20 @@ def _batch(count: int, lengths: list[int], data: bytes) -> bytes:
         (b"", b"1"),  # an answer that does not count the later half
         (_batch(10**6, [0, 0, 0], b""), None),  # more runs than are left
         (_batch(1, [1, 1, 1], b"12345"), None),  # lengths that are not the bytes'
+        (_batch(1, [1, 1, 1], b""), None),  # lengths, and no bytes at all
         (_batch(1, [10, 10, 10], b"x" * 30)[:-5], None),  # cut short
         (_BATCH_HEAD.pack(1, 2**63) + array("Q", [2**62, 2**62, 0]).tobytes(), None),  # vast
     ],
-    ids=["damaged", "empty", "miscounted", "too-many-runs", "bad-lengths", "truncated", "vast"],
+    ids=[
+        "damaged",
+        "empty",
+        "miscounted",
+        "too-many-runs",
+        "bad-lengths",
+        "no-bytes",
+        "truncated",
+        "vast",
+    ],
 )
 def test_what_the_child_wrote_is_read_only_when_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, answer: bytes | None

@@ -280,7 +280,9 @@ def _read_batch(spool: IO[bytes], most: int, end: int) -> list[RunParts] | None:
     if len(raw) != 3 * count * lengths.itemsize:
         return None
     lengths.frombytes(raw)
-    data = spool.read(size) if sum(lengths) == size else b""
+    if sum(lengths) != size:
+        return None
+    data = spool.read(size)
     if len(data) != size:
         return None
     batch: list[RunParts] = []
