@@ -3,6 +3,7 @@ parallel `validate` that prints exactly what a serial one does."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -49,6 +50,64 @@ def test_a_child_that_fails_has_its_part_redone_here(how: str) -> None:
         assert answers == [[10], "not a list, but never checked", [30]]
     else:
         assert answers == [[10], [20], [30]]
+
+
+def _held_by_child() -> tuple[bytes, set[str]] | None:
+    """A SpoolJob's answer, and what its child had open (beyond 0-2) as it worked."""
+
+    def work(spool: Any) -> bytes:
+        held = []
+        for fd in os.listdir("/proc/self/fd"):
+            if int(fd) > 2:
+                with contextlib.suppress(FileNotFoundError):  # (the listing's own)
+                    held.append(os.readlink(f"/proc/self/fd/{fd}"))
+        spool.write("\n".join(held).encode())
+        return b"done"
+
+    job = workers.SpoolJob(work)
+    assert job.pid is not None
+    answered = job.answer()
+    if answered is None:
+        return None
+    answer, spool = answered
+    with spool:
+        return answer, set(spool.read().decode().splitlines())
+
+
+def test_a_spool_job_child_keeps_only_its_pipe_and_file_without_close_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child closes what it inherited by listing /proc/self/fd, not by walking every
+    number to the open-files limit: where close_range is missing (an old kernel, a
+    seccomp profile), os.closerange closes each number in turn, minutes a child under a
+    container's limit of 2^30. Here os.closerange fails outright: the child must not need it."""
+
+    def unusable(low: int, high: int) -> None:
+        raise OSError("no close_range here")
+
+    monkeypatch.setattr(os, "closerange", unusable)
+    read_end, write_end = os.pipe()  # an inherited pipe, as the audit's git stream is
+    try:
+        outcome = _held_by_child()
+        assert outcome is not None  # the child answered (the old child died in closerange)
+        answer, held = outcome
+        assert answer == b"done"
+        assert os.readlink(f"/proc/self/fd/{write_end}") not in held
+        assert len(held) == 2 and sum(h.startswith("pipe:") for h in held) == 1, held
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_without_proc_every_number_but_the_kept_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there is no /proc listing, close_inherited closes up to the limit around the
+    descriptors it keeps (each range once, none of the kept ones)."""
+    ranges: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "listdir", lambda path: (_ for _ in ()).throw(OSError("no /proc")))
+    monkeypatch.setattr(os, "closerange", lambda low, high: ranges.append((low, high)))
+    monkeypatch.setattr(os, "sysconf", lambda name: 1024)
+    workers.close_inherited({9, 5, 1})
+    assert ranges == [(3, 5), (6, 9), (10, 1024)]
 
 
 def test_the_parents_failure_stops_the_children() -> None:
