@@ -512,3 +512,44 @@ def test_leaderboard_best_any_is_best_any_of_the_runs(
     assert board.best_any == best_any([(v.id, v.metrics) for v in verdicts], keys)
     ranked = [r for r in board.runs if r.rank is not None]
     assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(
+                st.sampled_from(["seg_total", "pde_mean", "f1"]),
+                # Ties, ints equal to floats, signed zeros, and an int a float cannot hold.
+                st.sampled_from([1, 1.0, 2.5, -1.0, 0.0, -0.0, 2**60 + 1, 2**60]),
+            ),
+            st.booleans(),
+        ),
+        max_size=12,
+    ),
+    st.lists(
+        st.tuples(st.sampled_from(["seg_total", "pde_mean", "f1"]), st.booleans()),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda key: key[0],
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_rank_orders_runs_as_order_key_does(
+    runs: list[tuple[dict[str, float], bool]], keys: list[tuple[str, bool]], rng: object
+) -> None:
+    """The leaderboard is the order of `order_key`,
+    which `verify --recompute` checks a report's ranking by, whatever order the runs come in."""
+    from expflow_git.audit.ranking import order_key
+
+    failed = (Outcome(CheckKind.GATE, "g", False, "x"),)
+    verdicts = [
+        RunVerdict(f"r{i:02d}", "s", (), f"results/r{i:02d}.json", m, {}, () if ok else failed)
+        for i, (m, ok) in enumerate(runs)
+    ]
+    rng.shuffle(verdicts)  # type: ignore[attr-defined]
+    board = rank(verdicts, keys)
+    want = sorted(verdicts, key=lambda v: order_key(v.metrics, v.id, v.feasible, keys))
+    assert [r.verdict.id for r in board.runs] == [v.id for v in want]
+    ranked = [r.verdict.id for r in board.runs if r.rank is not None]
+    assert ranked == [v.id for v in want if v.feasible and keys[0][0] in v.metrics]
