@@ -538,8 +538,8 @@ def test_leaderboard_best_any_is_best_any_of_the_runs(
 def test_rank_orders_runs_as_order_key_does(
     runs: list[tuple[dict[str, float], bool]], keys: list[tuple[str, bool]], rng: object
 ) -> None:
-    """The leaderboard is the order of `order_key`,
-    which `verify --recompute` checks a report's ranking by, whatever order the runs come in."""
+    """The leaderboard is in `order_key`'s order (what `verify --recompute` checks a
+    report's ranking by), whatever order the runs come in."""
     from expflow_git.audit.ranking import order_key
 
     failed = (Outcome(CheckKind.GATE, "g", False, "x"),)

@@ -103,7 +103,11 @@ def test_without_proc_every_number_but_the_kept_is_closed(monkeypatch: pytest.Mo
     """Where there is no /proc listing, close_inherited closes up to the limit around the
     descriptors it keeps (each range once, none of the kept ones)."""
     ranges: list[tuple[int, int]] = []
-    monkeypatch.setattr(os, "listdir", lambda path: (_ for _ in ()).throw(OSError("no /proc")))
+
+    def no_proc(path: str) -> list[str]:
+        raise OSError("no /proc")
+
+    monkeypatch.setattr(os, "listdir", no_proc)
     monkeypatch.setattr(os, "closerange", lambda low, high: ranges.append((low, high)))
     monkeypatch.setattr(os, "sysconf", lambda name: 1024)
     workers.close_inherited({9, 5, 1})
