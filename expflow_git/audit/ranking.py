@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import enum
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,9 +63,12 @@ def rank(verdicts: Sequence[RunVerdict], keys: SortKeys) -> Leaderboard:
     # once sorted (at a million runs the pairs were ~60 MB of the audit's peak).
     ordered = sorted(verdicts, key=lambda v: order_key(v.metrics, v.id, v.feasible, keys))
     sort_metric, descending = keys[0]
+
+    def group(v: RunVerdict) -> int:
+        return group_of(v.feasible, sort_metric in v.metrics)
+
     # In order, the ranked runs (group 0) first; then group 1 (feasible, no sort metric)
     # and group 2 (infeasible), each with the runs that have the sort metric first.
-    group = functools.partial(_group, sort_metric)
     ranked = bisect.bisect_left(ordered, 1, key=group)
     infeasible = bisect.bisect_left(ordered, 2, lo=ranked, key=group)
     runs = [RankedRun(v, n) for n, v in enumerate(ordered[:ranked], 1)]
@@ -92,10 +94,6 @@ def group_of(feasible: bool, has_sort_metric: bool) -> int:
     """A run's group in `order_key`: 0 ranked, 1 feasible without the sort metric, 2
     infeasible."""
     return 0 if feasible and has_sort_metric else (1 if feasible else 2)
-
-
-def _group(sort_metric: str, v: RunVerdict) -> int:
-    return group_of(v.feasible, sort_metric in v.metrics)
 
 
 def best_any(runs: Sequence[tuple[str, Mapping[str, float]]], keys: SortKeys) -> str | None:

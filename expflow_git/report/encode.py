@@ -252,7 +252,9 @@ class _BoardParts:
             answer, spool = done
             with spool:
                 end = os.fstat(spool.fileno()).st_size
-                while answer == b"%d" % len(later) and at < len(later):
+                # A child that answers another count: none of its file is read.
+                counted = answer == b"%d" % len(later)
+                while counted and at < len(later):
                     batch = _read_batch(spool, len(later) - at, end)
                     if batch is None:  # (a file the child did not write whole)
                         break
