@@ -55,36 +55,21 @@ class Checker:
         """`needs`: a blob's document kinds and scan classes, for every blob that will be
         asked for, from the first round on (a child keeps the answers it was forked with)."""
         self.policy = policy
-        self.git = git
         self.needs = needs
-        # This process's own stream for the parts it reads itself (a failed child's):
-        # never the audit's, and never one inherited through a fork.
-        self._reader: tuple[int, BlobReader] | None = None
+        # The pool holds what a part is, not this object: no reference cycle keeps the
+        # tree (through `needs`) alive after the audit, for a full collection to find.
+        parts = _Parts(policy, git, needs)
         self.pool: ForkPool[list[str], list[BlobRecord]] = ForkPool(
-            self._work, worker_count(1 << 62, PER_WORKER), finish=self._close
+            parts.work, worker_count(1 << 62, PER_WORKER), finish=parts.close
         )
+        self._parts = parts
 
     def __enter__(self) -> Checker:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.pool.close()
-        self._close()
-
-    def _close(self) -> None:
-        if self._reader is not None and self._reader[0] == os.getpid():
-            self._reader[1].close()
-        self._reader = None
-
-    def _work(self, part: list[str]) -> list[BlobRecord]:
-        """Read and check a part's blobs, through this process's own stream."""
-        if self._reader is None or self._reader[0] != os.getpid():
-            self._reader = (os.getpid(), BlobReader(self.git))
-        needs, policy = self.needs, self.policy
-        return [
-            content_record(data, *needs(sha), policy)
-            for sha, data in self._reader[1].read_many(part)
-        ]
+        self._parts.close()
 
     def records(self, reader: BlobReader, shas: Sequence[str]) -> Iterator[tuple[str, BlobRecord]]:
         """`(sha, content_record(...))` for every blob of `shas` (this process's share
@@ -124,6 +109,33 @@ class Checker:
     ) -> Iterator[tuple[str, BlobRecord]]:
         for shas, records in zip(names, self.pool.gather(pending), strict=True):
             yield from zip(shas, records, strict=True)
+
+
+class _Parts:
+    """Reading and checking a part's blobs, in whichever process the part is done."""
+
+    def __init__(self, policy: Policy, git: Git, needs: Needs) -> None:
+        self.policy = policy
+        self.git = git
+        self.needs = needs
+        # This process's own stream for the parts it reads itself (a failed child's):
+        # never the audit's, and never one inherited through a fork.
+        self._reader: tuple[int, BlobReader] | None = None
+
+    def work(self, part: list[str]) -> list[BlobRecord]:
+        """Read and check a part's blobs, through this process's own stream."""
+        if self._reader is None or self._reader[0] != os.getpid():
+            self._reader = (os.getpid(), BlobReader(self.git))
+        needs, policy = self.needs, self.policy
+        return [
+            content_record(data, *needs(sha), policy)
+            for sha, data in self._reader[1].read_many(part)
+        ]
+
+    def close(self) -> None:
+        if self._reader is not None and self._reader[0] == os.getpid():
+            self._reader[1].close()
+        self._reader = None
 
 
 def _shares(blobs: int, workers: int) -> list[tuple[int, int]]:
