@@ -109,7 +109,7 @@ class TreeReader:
     def __init__(self, policy: Policy, problems: list[Finding]) -> None:
         self.policy = policy
         self.findings: list[Finding] = list(problems)
-        self.uses: dict[str, list[Use]] = {}
+        self.uses: dict[str, tuple[Use, ...]] = {}
         # The leaves, filled slot by slot as documents arrive (classify sizes them).
         self.leaf_paths: list[str] = []
         self.leaf_digests = bytearray()
@@ -220,7 +220,8 @@ class TreeReader:
                 in_order = in_order and path.isascii() and last < path
                 last = path
             use = Use(path, kind, cls, slot)
-            uses.setdefault(sha, []).append(use)
+            here = uses.get(sha)  # nearly always one path a blob: a 1-tuple, not a list
+            uses[sha] = (use,) if here is None else (*here, use)
             if span is not None:
                 self.listed_in[id(use)] = span
         if span is not None:
