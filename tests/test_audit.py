@@ -770,9 +770,11 @@ def test_reference_counting_frees_the_audits_documents(
     """The audit runs with the cyclic collector off (heap.no_cyclic_gc), so nothing it
     keeps may sit in a reference cycle: the tree and its documents, held through the cold
     read's workers, waited for a full collection (~0.2 s at 100k runs, and ~10 MiB more
-    at the peak until it ran)."""
+    at the peak until it ran). Cold, and warm (from the cache an audit filled)."""
     repo = copy_repo(seed, tmp_path / "repo")
     git = Git.discover(repo)
+    if cache:  # the audit below reads the cache this one fills
+        run_audit(git, use_cache=True)
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
