@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,12 @@ from helpers_audit import (
     write_json,
 )
 
+from expflow_git.audit import parallel
 from expflow_git.audit.pipeline import run_audit
+from expflow_git.audit.tree import TreeReader
 from expflow_git.documents import Experiment, Result
 from expflow_git.gitstore import Git
+from expflow_git.policy.load import load_policy_bytes
 
 
 @pytest.fixture(scope="module")
@@ -763,31 +767,60 @@ def test_a_metric_beyond_exact_integers_is_a_finding(
     assert verified.code == 0 and "Traceback" not in verified.err, verified.out
 
 
-@pytest.mark.parametrize("cache", [False, True])
+@pytest.mark.parametrize("how", ["cold", "warm", "forked"])
 def test_reference_counting_frees_the_audits_documents(
-    seed: Path, tmp_path: Path, cache: bool
+    seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     """The audit runs with the cyclic collector off (heap.no_cyclic_gc), so nothing it
     keeps may sit in a reference cycle: the tree and its documents, held through the cold
     read's workers, waited for a full collection (~0.2 s at 100k runs, and ~10 MiB more
-    at the peak until it ran). Cold, and warm (from the cache an audit filled)."""
+    at the peak until it ran). Cold, warm (from the cache an audit filled), and with the
+    cold read's blobs checked in a forked child too."""
     repo = copy_repo(seed, tmp_path / "repo")
     git = Git.discover(repo)
-    if cache:  # the audit below reads the cache this one fills
+    if how == "warm":  # the audit below reads the cache this one fills
         run_audit(git, use_cache=True)
+    if how == "forked":
+        monkeypatch.setenv("EXPFLOW_JOBS", "2")
+        monkeypatch.setattr(parallel, "PER_WORKER", 2)
     gc.collect()
-    enabled = gc.isenabled()
+    enabled, debug = gc.isenabled(), gc.get_debug()
     gc.disable()
     try:
-        audit = run_audit(git, use_cache=cache)
+        audit = run_audit(git, use_cache=how == "warm")
         assert audit.check.experiments and audit.check.results
         del audit
         gc.set_debug(gc.DEBUG_SAVEALL)
         gc.collect()
-        kept = [type(o).__name__ for o in gc.garbage if isinstance(o, (Experiment, Result))]
+        kept = [
+            type(o).__name__
+            for o in gc.garbage
+            if isinstance(o, (Experiment, Result, TreeReader, parallel.Checker))
+        ]
     finally:
-        gc.set_debug(0)
+        gc.set_debug(debug)
         gc.garbage.clear()
         if enabled:
             gc.enable()
     assert kept == []
+
+
+def test_a_blob_at_many_paths_is_classified_in_linear_time() -> None:
+    """A tree may hold one blob at thousands of paths (empty `__init__.py` files, copies
+    of one document): its uses are stored twice at most (a 1-tuple, then a list appended
+    to), never copied once per path, which made classifying k such paths cost k²."""
+    policy = load_policy_bytes(POLICY.encode())
+    empty = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+    paths = [f"pkg{i:04d}/__init__.py" for i in range(1_000)]
+    stores: Counter[str] = Counter()
+
+    class CountingDict(dict[str, Any]):
+        def __setitem__(self, key: str, value: Any) -> None:
+            stores[key] += 1
+            super().__setitem__(key, value)
+
+    tree = TreeReader(policy, [])
+    tree.uses = CountingDict()
+    tree.classify([f"100644 blob {empty}\t{path}" for path in paths], scan=True)
+    assert [use.path for use in tree.uses[empty]] == paths
+    assert stores[empty] <= 2

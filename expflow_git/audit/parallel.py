@@ -68,8 +68,10 @@ class Checker:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.pool.close()
-        self._parts.close()
+        try:
+            self.pool.close()
+        finally:
+            self._parts.close()
 
     def records(self, reader: BlobReader, shas: Sequence[str]) -> Iterator[tuple[str, BlobRecord]]:
         """`(sha, content_record(...))` for every blob of `shas` (this process's share

@@ -109,7 +109,7 @@ class TreeReader:
     def __init__(self, policy: Policy, problems: list[Finding]) -> None:
         self.policy = policy
         self.findings: list[Finding] = list(problems)
-        self.uses: dict[str, tuple[Use, ...]] = {}
+        self.uses: dict[str, tuple[Use] | list[Use]] = {}
         # The leaves, filled slot by slot as documents arrive (classify sizes them).
         self.leaf_paths: list[str] = []
         self.leaf_digests = bytearray()
@@ -220,8 +220,16 @@ class TreeReader:
                 in_order = in_order and path.isascii() and last < path
                 last = path
             use = Use(path, kind, cls, slot)
-            here = uses.get(sha)  # nearly always one path a blob: a 1-tuple, not a list
-            uses[sha] = (use,) if here is None else (*here, use)
+            # Nearly always one path a blob: a 1-tuple (one allocation); a list from the
+            # second on, appended to (never a tuple copied per path: k paths of one blob,
+            # empty files say, would cost k² in the size of the tree).
+            here = uses.get(sha)
+            if here is None:
+                uses[sha] = (use,)
+            elif isinstance(here, list):
+                here.append(use)
+            else:
+                uses[sha] = [*here, use]
             if span is not None:
                 self.listed_in[id(use)] = span
         if span is not None:
