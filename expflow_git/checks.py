@@ -193,12 +193,15 @@ def integrity_findings(
     findings.extend(duplicate_result_findings(results))
     if policy.max_runs_per_study is not None:
         per_study = Counter(e.study for e in experiments)
+        first_path: dict[str, str] = {}  # each study's first record, in one pass (not one a study)
+        for e in experiments:
+            if e.study not in first_path or e.path < first_path[e.study]:
+                first_path[e.study] = e.path
         for study, count in sorted(per_study.items()):
             if count > policy.max_runs_per_study:
-                first_path = min(e.path for e in experiments if e.study == study)
                 findings.append(
                     Finding(
-                        first_path,
+                        first_path[study],
                         Problem.BUDGET.value,
                         f"study {study!r} has {count} runs, over the budget of "
                         f"{policy.max_runs_per_study}",

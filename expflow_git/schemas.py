@@ -249,7 +249,8 @@ def _rs_paths(kind: Kind, document: Any, errors: list[Any]) -> list[list[Any]]:
     tied after that have the same words, so which location each takes is immaterial.
     """
     paths = [list(e.instance_path) for e in errors]
-    untrusted = [i for i, path in enumerate(paths) if not _trusted(document, path)]
+    lossy: dict[int, bool] = {}  # by object: whether it holds such a key (asked once each)
+    untrusted = [i for i, path in enumerate(paths) if not _trusted(document, path, lossy)]
     if not untrusted:
         return paths
     reference: dict[tuple[str, str], list[tuple[str, list[Any]]]] = {}
@@ -272,12 +273,17 @@ def _rs_paths(kind: Kind, document: Any, errors: list[Any]) -> list[list[Any]]:
     return paths
 
 
-def _trusted(document: Any, path: list[Any]) -> bool:
-    """Whether `path` leads through `document` by objects that hold no key it can lose."""
+def _trusted(document: Any, path: list[Any], lossy: dict[int, bool]) -> bool:
+    """Whether `path` leads through `document` by objects that hold no key it can lose.
+    `lossy` remembers each object's answer: k errors in an object of k keys (a document's
+    every metric of the wrong type) would otherwise read its keys k times (k² in all)."""
     node = document
     for step in [*path, None]:
         if isinstance(node, dict):
-            if any(_lossy_key(key) for key in node):
+            holds = lossy.get(id(node))
+            if holds is None:
+                holds = lossy[id(node)] = any(_lossy_key(key) for key in node)
+            if holds:
                 return False
             node = node.get(step if isinstance(step, str) else str(step), _MISSING)
         elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):

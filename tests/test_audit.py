@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from helpers_audit import (
 from expflow_git.audit import parallel
 from expflow_git.audit.pipeline import run_audit
 from expflow_git.audit.tree import TreeReader
+from expflow_git.checks import integrity_findings
 from expflow_git.documents import Experiment, Result
 from expflow_git.gitstore import Git
 from expflow_git.policy.load import load_policy_bytes
@@ -824,3 +826,31 @@ def test_a_blob_at_many_paths_is_classified_in_linear_time() -> None:
     tree.classify([f"100644 blob {empty}\t{path}" for path in paths], scan=True)
     assert [use.path for use in tree.uses[empty]] == paths
     assert stores[empty] <= 2
+
+
+def test_the_study_budget_reads_the_records_once_however_many_studies_are_over_it() -> None:
+    """Each study over `max_runs_per_study` is named by its first record's path; that
+    path was found by a pass over every record per study (k² for k/2 studies of two)."""
+    policy = load_policy_bytes(
+        (POLICY + "budget:\n  max_runs_per_study: 1\n").encode(), path="expflow.yaml"
+    )
+    passes = 0
+
+    class Records(list[Experiment]):
+        def __iter__(self) -> Iterator[Experiment]:
+            nonlocal passes
+            passes += 1
+            return super().__iter__()
+
+    records = Records(
+        Experiment.from_json(
+            f"experiments/s{i // 2:03d}/e{i:03d}.json",
+            experiment(f"e{i:03d}", study=f"s{i // 2:03d}"),
+        )
+        for i in reversed(range(200))
+    )
+    found = [f for f in integrity_findings(records, [], policy) if f.rule == "budget-exceeded"]
+    assert [f.path for f in found] == [
+        f"experiments/s{i:03d}/e{2 * i:03d}.json" for i in range(100)
+    ]
+    assert passes <= 5  # a few passes in all, not one per study (102 here)
