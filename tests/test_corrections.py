@@ -12,11 +12,21 @@ hooks; the sandbox of test_governance (private HOME, PIN 1234, fixed dates).
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_audit import Out, assert_one_error_line, statement_of
+from helpers_audit import (
+    Out,
+    add_run,
+    assert_one_error_line,
+    commit_all,
+    m,
+    new_repo,
+    statement_of,
+    write_json,
+)
 from test_governance import (
     NEW_METRICS,
     PIN,
@@ -31,7 +41,11 @@ from test_governance import (
     snapshot,
 )
 
+from expflow_git import corrections
+from expflow_git.hooks.validate import validate
 from expflow_git.pin.store import hash_pin
+from expflow_git.policy.model import Policy
+from expflow_git.workspace import Workspace
 
 REASON = "re-ran with the fixed data loader"
 AUTHOR_DATE = "@1795100000 +0000"
@@ -708,3 +722,59 @@ def test_match_pairs_each_correction_with_one_rewrite_of_the_same_experiment_and
     assert [x.path for x in coverage.unmatched] == ["k/1.json", "k/2.json", "k/3.json"]
     deleted = Rewrite("e2", "r/e2.json", a, None)
     assert match([deleted], [corr("k/3.json", "e2", a, None)]).uncovered == ()
+
+
+def _correction_of(exp_id: str) -> dict[str, Any]:
+    return {
+        "schema": "expflow/correction@1",
+        "experiment": exp_id,
+        "supersedes": "a" * 40,
+        "blob": None,
+        "reason": REASON,
+        "author": {"name": "Ada Lovelace", "email": "ada@example.org"},
+        "time": AUTHOR_TIME,
+    }
+
+
+@pytest.mark.parametrize("named", ["apart", "alike"])
+def test_many_corrections_are_read_and_matched_once_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: str
+) -> None:
+    """`validate` of k corrections. Apart: each names a run with no record, and each read
+    and checked every other correction to find one deleting its run (k² documents).
+    Alike: k corrections of one run, every file named like its record, and every such
+    file was matched against the globs again for each correction's question (k²). Now
+    each correction is checked at most twice, and each path classified a few times."""
+    repo = new_repo(tmp_path / "repo")
+    k = 60
+    if named == "apart":
+        docs = {f"corrections/c{i:03d}/gone{i:03d}.json": f"gone{i:03d}" for i in range(k)}
+    else:
+        add_run(repo, "x", m(50))
+        docs = {f"corrections/d{i:03d}/x.json": "x" for i in range(k)}
+    for rel, exp_id in docs.items():
+        write_json(repo, rel, _correction_of(exp_id))
+    commit_all(repo)
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("EXPFLOW_JOBS", "1")
+    checked: Counter[str] = Counter()
+    real_check = corrections.check_correction
+
+    def check(path: str, data: bytes) -> Any:
+        checked[path] += 1
+        return real_check(path, data)
+
+    classified = 0
+    real_kind_of = Policy.kind_of
+
+    def kind_of(self: Policy, path: str) -> Any:
+        nonlocal classified
+        classified += 1
+        return real_kind_of(self, path)
+
+    monkeypatch.setattr(corrections, "check_correction", check)
+    monkeypatch.setattr(Policy, "kind_of", kind_of)
+    outcome = validate(Workspace.find(None), sorted(docs))
+    assert outcome.checked == k
+    assert set(checked) >= set(docs) and max(checked.values()) <= 2
+    assert classified <= 10 * k  # (k² = 3,600 before)

@@ -58,6 +58,7 @@ class Lookup:
         self._list = listing
         self._paths: list[str] | None = None
         self._by_stem: dict[str, list[str]] = {}
+        self._by_stem_kind: dict[tuple[Kind, str], list[str]] = {}  # (paths())
         self._blobs: dict[str, bytes] = {}
         self._reader: BlobReader | None = None
         self._reader_pid = 0
@@ -97,8 +98,16 @@ class Lookup:
         but `besides` (the document asking: usually the only one, and no glob is matched)."""
         if self._paths is None:
             self.all_paths()
-        kind_of = self.policy.kind_of
-        return [p for p in self._by_stem.get(exp_id, ()) if p != besides and kind_of(p) is kind]
+        named = self._by_stem.get(exp_id, ())
+        if len(named) == 1:  # nearly always: only the document asking, no glob matched
+            return [p for p in named if p != besides and self.policy.kind_of(p) is kind]
+        # Many files with one name (thousands of corrections of one run, say) are sorted
+        # by kind once, not matched against the globs again on every question (k²).
+        of_kind = self._by_stem_kind.get((kind, exp_id))
+        if of_kind is None:
+            kind_of = self.policy.kind_of
+            of_kind = self._by_stem_kind[kind, exp_id] = [p for p in named if kind_of(p) is kind]
+        return [p for p in of_kind if p != besides]
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read these paths' blobs now, all in one `git cat-file` (INDEX; else a no-op)."""

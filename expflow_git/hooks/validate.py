@@ -18,6 +18,7 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expflow_git.checks import (
     Problem,
@@ -35,6 +36,9 @@ from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
 from expflow_git.workspace import Workspace, walk_files
+
+if TYPE_CHECKING:
+    from expflow_git.corrections import Correction
 
 
 @dataclass
@@ -133,6 +137,7 @@ def _check_part(
     keyed: list[_Keyed] = []
     experiments: dict[str, Experiment] = {}
     results: list[tuple[int, Result]] = []
+    corrections = _Corrections(lookup)
     checked = 0
     for i, rel, kind in docs:
         data = _read_for_check(ws, rel, lookup)
@@ -143,7 +148,8 @@ def _check_part(
             keyed.append(((0, i), data))
             continue
         if kind is Kind.CORRECTION:
-            keyed.extend(((0, i), finding) for finding in _correction_findings(rel, data, lookup))
+            found = _correction_findings(rel, data, lookup, corrections)
+            keyed.extend(((0, i), finding) for finding in found)
             continue
         doc, findings = check_document(kind, rel, data, policy)
         if isinstance(doc, Experiment):
@@ -243,7 +249,9 @@ def _symlink_finding(rel: str) -> Finding:
     return Finding(rel, Problem.NOT_A_FILE.value, "is a symbolic link; documents must be files")
 
 
-def _correction_findings(rel: str, data: bytes, lookup: Lookup) -> list[Finding]:
+def _correction_findings(
+    rel: str, data: bytes, lookup: Lookup, every: _Corrections
+) -> list[Finding]:
     """A correction: strict JSON, its schema, and the experiment it names (corrections.py)."""
     from expflow_git.corrections import check_correction, tree_findings
 
@@ -253,14 +261,33 @@ def _correction_findings(rel: str, data: bytes, lookup: Lookup) -> list[Finding]
     if lookup.paths(Kind.EXPERIMENT, correction.experiment):
         return []
     # No record: fine only if another correction deletes the run (rare: read them).
-    others = []
-    for path in lookup.all_paths():
-        if path != rel and lookup.policy.kind_of(path) is Kind.CORRECTION:
-            other = lookup.read(path)
-            found = check_correction(path, other)[0] if other is not None else None
-            if found is not None and found.experiment == correction.experiment:
-                others.append(found)
+    others = [c for c in every.naming(correction.experiment) if c.path != rel]
     return [f for f in tree_findings([correction, *others], []) if f.path == rel]
+
+
+class _Corrections:
+    """The lookup's corrections by the experiment they name, read and checked on first
+    need: once for every correction that needs them (k corrections of experiments with
+    no record read k² documents when each read them all)."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        self._lookup = lookup
+        self._by_experiment: dict[str, list[Correction]] | None = None
+
+    def naming(self, exp_id: str) -> list[Correction]:
+        if self._by_experiment is None:
+            from expflow_git.corrections import check_correction
+
+            lookup = self._lookup
+            by_experiment: dict[str, list[Correction]] = {}
+            for path in lookup.all_paths():
+                if lookup.policy.kind_of(path) is Kind.CORRECTION:
+                    data = lookup.read(path)
+                    found = check_correction(path, data)[0] if data is not None else None
+                    if found is not None:
+                        by_experiment.setdefault(found.experiment, []).append(found)
+            self._by_experiment = by_experiment
+        return self._by_experiment.get(exp_id, [])
 
 
 def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
