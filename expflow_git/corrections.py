@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,17 +127,22 @@ class Coverage:
 def match(rewrites: Sequence[Rewrite], added: Sequence[Correction]) -> Coverage:
     """Pair each rewrite with a correction added beside it that names the same
     experiment, old blob and new blob; each correction covers one rewrite at most."""
-    free = list(added)
-    declared, uncovered = [], []
+    # By what they declare, each in the order added: a rewrite takes the first still free
+    # (a scan of every correction per rewrite was R × C for one commit).
+    free: dict[tuple[str, str, str | None], deque[int]] = {}
+    for i, c in enumerate(added):
+        free.setdefault((c.experiment, c.supersedes, c.blob), deque()).append(i)
+    declared, uncovered, taken = [], [], set()
     for rewrite in rewrites:
-        key = (rewrite.experiment, rewrite.old, rewrite.new)
-        hit = next((c for c in free if (c.experiment, c.supersedes, c.blob) == key), None)
-        if hit is None:
+        waiting = free.get((rewrite.experiment, rewrite.old, rewrite.new))
+        if not waiting:
             uncovered.append(rewrite)
         else:
-            free.remove(hit)
-            declared.append((rewrite, hit))
-    return Coverage(tuple(declared), tuple(uncovered), tuple(free))
+            i = waiting.popleft()
+            taken.add(i)
+            declared.append((rewrite, added[i]))
+    unmatched = tuple(c for i, c in enumerate(added) if i not in taken)
+    return Coverage(tuple(declared), tuple(uncovered), unmatched)
 
 
 @dataclass(frozen=True)
