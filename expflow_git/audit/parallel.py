@@ -54,8 +54,6 @@ class Checker:
     def __init__(self, policy: Policy, git: Git, needs: Needs) -> None:
         """`needs`: a blob's document kinds and scan classes, for every blob that will be
         asked for, from the first round on (a child keeps the answers it was forked with)."""
-        self.policy = policy
-        self.needs = needs
         # The pool holds what a part is, not this object: no reference cycle keeps the
         # tree (through `needs`) alive after the audit, for a full collection to find.
         parts = _Parts(policy, git, needs)
@@ -81,10 +79,8 @@ class Checker:
         its own share of round k + 1 and hands back (consumes) round k's records; a
         round's answers are taken before the next round is sent (a child answers one
         part at a time)."""
-        needs = self.needs
         if worker_count(len(shas), PER_WORKER) == 1:
-            for sha, data in reader.read_many(shas):
-                yield sha, content_record(data, *needs(sha), self.policy)
+            yield from self._parts.checked(reader, shas)
             return
         waiting: tuple[list[list[str]], Pending[list[str]]] | None = None
         try:
@@ -97,8 +93,7 @@ class Checker:
                     waiting = None
                 if len(names) > 1:  # (the audit's stream is idle: nothing half-read forks)
                     waiting = (names[1:], self.pool.submit(names[1:]))
-                for sha, data in reader.read_many(names[0]):
-                    yield sha, content_record(data, *needs(sha), self.policy)
+                yield from self._parts.checked(reader, names[0])
             if waiting is not None:
                 yield from self._gathered(*waiting)
                 waiting = None
@@ -128,11 +123,13 @@ class _Parts:
         """Read and check a part's blobs, through this process's own stream."""
         if self._reader is None or self._reader[0] != os.getpid():
             self._reader = (os.getpid(), BlobReader(self.git))
+        return [record for _, record in self.checked(self._reader[1], part)]
+
+    def checked(self, reader: BlobReader, shas: Sequence[str]) -> Iterator[tuple[str, BlobRecord]]:
+        """`(sha, content_record(...))` for every blob of `shas`, read through `reader`."""
         needs, policy = self.needs, self.policy
-        return [
-            content_record(data, *needs(sha), policy)
-            for sha, data in self._reader[1].read_many(part)
-        ]
+        for sha, data in reader.read_many(shas):
+            yield sha, content_record(data, *needs(sha), policy)
 
     def close(self) -> None:
         if self._reader is not None and self._reader[0] == os.getpid():
