@@ -22,8 +22,10 @@ from helpers_audit import (
     add_run,
     assert_one_error_line,
     commit_all,
+    git,
     m,
     new_repo,
+    result,
     statement_of,
     write_json,
 )
@@ -806,3 +808,43 @@ def test_many_corrections_are_read_and_matched_once_each(
     assert outcome.checked == k
     assert set(checked) >= set(docs) and max(checked.values()) <= 2
     assert classified <= 10 * k  # (k² = 3,600 before)
+
+
+def test_audit_since_follows_each_runs_chains_over_its_own_corrections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`audit --since` over k runs each rewritten with a correction: the net change of
+    each run was followed over every correction of the range (k × k: 1.2 s at 8,000
+    each); now over the corrections naming that run."""
+    from expflow_git.audit.pipeline import run_audit
+    from expflow_git.gitstore import Git
+    from expflow_git.history import results as history
+
+    repo = new_repo(tmp_path / "repo")
+    k = 12
+    for i in range(k):
+        add_run(repo, f"e{i:02d}", m(50 + i))
+    base = commit_all(repo)
+    for i in range(k):
+        rel = f"results/{STUDY}/e{i:02d}.json"
+        old = git(repo, "rev-parse", f"HEAD:{rel}")
+        write_json(repo, rel, result(f"e{i:02d}", m(40 + i)))
+        declared = _correction_of(f"e{i:02d}") | {
+            "supersedes": old,
+            "blob": git(repo, "hash-object", rel),
+        }
+        write_json(repo, f"corrections/{STUDY}/e{i:02d}/fix.json", declared)
+    commit_all(repo, "rewrite every run, each declared")
+
+    walked: list[int] = []
+    real = history.reachable
+
+    def reachable(chains: Any, experiment: str, old: str) -> set[str | None]:
+        walked.append(len(chains))
+        return real(chains, experiment, old)
+
+    monkeypatch.setattr(history, "reachable", reachable)
+    audit = run_audit(Git.discover(repo), since=base, use_cache=False)
+    assert not audit.findings
+    assert len(walked) >= k  # each rewritten run's chains were followed
+    assert max(walked) == 1  # over its own correction (all k before)

@@ -45,12 +45,14 @@ class Declared:
     adds (by blob), and those at REV that BASE does not have (for BASE against REV)."""
 
     blobs: dict[str, bytes]
-    new_at_rev: list[Correction]
+    # By the experiment they name: each run's chains are followed over its own
+    # corrections, not over every correction of the range (E × C).
+    new_at_rev: dict[str, list[Correction]]
 
     @classmethod
     def read(cls, walk: Walk, policy: Policy, reader: BlobReader) -> Declared:
         if not policy.corrections_allowed:
-            return cls({}, [])  # nothing declares anything: read nothing
+            return cls({}, {})  # nothing declares anything: read nothing
         wanted = {
             c.new_sha
             for _, changes in walk.commits
@@ -62,8 +64,12 @@ class Declared:
         # New since BASE by blob: a copy of an older correction declares nothing new.
         at_rev = [e for e in walk.rev_tree if is_doc(e, judged) and e.sha not in at_base]
         blobs = dict(reader.read_many(sorted(wanted | {e.sha for e in at_rev})))
-        new_at_rev = [check_correction(e.path, blobs[e.sha])[0] for e in at_rev]
-        return cls(blobs, [c for c in new_at_rev if c is not None])
+        new_at_rev: dict[str, list[Correction]] = {}
+        for e in at_rev:
+            correction = check_correction(e.path, blobs[e.sha])[0]
+            if correction is not None:
+                new_at_rev.setdefault(correction.experiment, []).append(correction)
+        return cls(blobs, new_at_rev)
 
 
 def _judged_corrections(policy: Policy) -> Callable[[str], bool]:
@@ -166,7 +172,7 @@ def net_results(
             held: set[str | None] = set(at_rev.get(exp_id, ())) or {None}
             if (
                 policy.corrections_allowed
-                and reachable(declared.new_at_rev, exp_id, entry.sha) & held
+                and reachable(declared.new_at_rev.get(exp_id, ()), exp_id, entry.sha) & held
             ):
                 continue
             findings.append(
@@ -212,7 +218,7 @@ def write_once(
     for exp_id, entries in rev.items():
         for entry in entries:
             seen.setdefault(exp_id, {}).setdefault(entry.sha, (len(walk.commits), entry.path))
-    chains = declared.new_at_rev if policy.corrections_allowed else []
+    chains = declared.new_at_rev if policy.corrections_allowed else {}
     findings = []
     for exp_id, blobs in sorted(seen.items()):
         wanted: set[str | None] = {*blobs, *(() if exp_id in rev else (None,))}
@@ -220,10 +226,10 @@ def write_once(
             continue
         covered: set[str | None] = set()
         for held in base.get(exp_id, []):
-            covered |= reachable(chains, exp_id, held.sha)
+            covered |= reachable(chains.get(exp_id, ()), exp_id, held.sha)
         if exp_id not in base:  # a run new in the range: its earliest result is its first
             first_sha = min(blobs, key=lambda b: (blobs[b][0], b))
-            covered = reachable(chains, exp_id, first_sha)
+            covered = reachable(chains.get(exp_id, ()), exp_id, first_sha)
         first = min(blobs.values())[1]
         for missed in sorted(wanted - covered, key=lambda b: b or ""):
             what = (
