@@ -212,7 +212,8 @@ def integrity_findings(
 
 def duplicate_result_findings(results: Iterable[Result]) -> list[Finding]:
     """A result is its experiment's: two results for one id each name the other
-    (and neither is ranked, see `pair_runs`)."""
+    (and neither is ranked, see `pair_runs`). Each names the first few others and a
+    count (k results of one id naming all the others made k² bytes of findings)."""
     by_id: dict[str, list[str]] = {}
     for res in results:
         by_id.setdefault(res.experiment, []).append(res.path)
@@ -220,9 +221,10 @@ def duplicate_result_findings(results: Iterable[Result]) -> list[Finding]:
     for exp_id, paths in by_id.items():
         if len(paths) < 2:
             continue
+        ordered = sorted(paths, key=_path_bytes)
         for path in paths:
-            others = ", ".join(sorted((p for p in paths if p != path), key=_path_bytes))
-            findings.append(duplicate_result(path, exp_id, others))
+            others = (p for p in ordered if p != path)
+            findings.append(duplicate_result(path, exp_id, some_of(others, len(paths) - 1)))
     return findings
 
 
@@ -235,6 +237,16 @@ def duplicate_result(path: str, exp_id: str, others: str) -> Finding:
         "one result per experiment, and neither is ranked",
         "/experiment",
     )
+
+
+NAMED = 3  # the other paths a finding names; past that, how many more there are
+
+
+def some_of(paths: Iterable[str], count: int) -> str:
+    """The first `NAMED` of `paths` (in order; `count` in all), and how many more:
+    `a, b, c and 4,997 more`. A finding's message stays short however many there are."""
+    named = ", ".join(itertools.islice(paths, NAMED))
+    return named if count <= NAMED else f"{named} and {count - NAMED:,} more"
 
 
 def _path_bytes(path: str) -> bytes:

@@ -11,9 +11,10 @@ git processes do not grow with its files (issue 18: a process or two per result 
 
 from __future__ import annotations
 
+import bisect
 import enum
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,21 +94,26 @@ class Lookup:
                     by_stem.setdefault(path[path.rfind("/") + 1 : -5], []).append(path)
         return self._paths
 
-    def paths(self, kind: Kind, exp_id: str, *, besides: str = "") -> list[str]:
+    def named(self, kind: Kind, exp_id: str) -> Sequence[str]:
         """The listed documents of `kind` for id `exp_id` (JSON files named `ID.json`),
-        but `besides` (the document asking: usually the only one, and no glob is matched)."""
+        sorted; not a copy (k documents of one id asking about it read one list, not k)."""
         if self._paths is None:
             self.all_paths()
         named = self._by_stem.get(exp_id, ())
         if len(named) == 1:  # nearly always: only the document asking, no glob matched
-            return [p for p in named if p != besides and self.policy.kind_of(p) is kind]
+            return named if self.policy.kind_of(named[0]) is kind else ()
         # Many files with one name (thousands of corrections of one run, say) are sorted
         # by kind once, not matched against the globs again on every question (k²).
         of_kind = self._by_stem_kind.get((kind, exp_id))
         if of_kind is None:
             kind_of = self.policy.kind_of
-            of_kind = self._by_stem_kind[kind, exp_id] = [p for p in named if kind_of(p) is kind]
-        return [p for p in of_kind if p != besides]
+            of_kind = sorted(p for p in named if kind_of(p) is kind)
+            self._by_stem_kind[kind, exp_id] = of_kind
+        return of_kind
+
+    def paths(self, kind: Kind, exp_id: str, *, besides: str = "") -> list[str]:
+        """`named`, but `besides` (the document asking), as a list of its own."""
+        return [p for p in self.named(kind, exp_id) if p != besides]
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read these paths' blobs now, all in one `git cat-file` (INDEX; else a no-op)."""
@@ -151,6 +157,12 @@ class Lookup:
         if self._reader is not None and self._reader_pid == os.getpid():
             self._reader.close()
         self._reader = None
+
+
+def holds(paths: Sequence[str], path: str) -> bool:
+    """Whether the sorted `paths` (a `Lookup.named` answer) hold `path`."""
+    at = bisect.bisect_left(paths, path)
+    return at < len(paths) and paths[at] == path
 
 
 def read_blobs(git: Git, shas: list[str]) -> dict[str, bytes]:

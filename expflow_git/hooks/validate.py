@@ -26,11 +26,12 @@ from expflow_git.checks import (
     duplicate_result,
     reference_findings,
     required_metric_findings,
+    some_of,
 )
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding
 from expflow_git.heap import no_cyclic_gc
-from expflow_git.hooks.lookup import Lookup, Source
+from expflow_git.hooks.lookup import Lookup, Source, holds
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -118,9 +119,8 @@ def _prefetch(lookup: Lookup, docs: list[_Doc], *, staged: bool) -> None:
         return
     given = {rel for _, rel, _ in docs}
     wanted = list(given) if staged else []
-    for _, rel, kind in docs:
-        if kind is Kind.RESULT:
-            wanted += [p for p in lookup.paths(Kind.EXPERIMENT, stem(rel)) if p not in given]
+    for exp_id in dict.fromkeys(stem(rel) for _, rel, kind in docs if kind is Kind.RESULT):
+        wanted += [p for p in lookup.named(Kind.EXPERIMENT, exp_id) if p not in given]
     if any(kind is Kind.CORRECTION for _, _, kind in docs):
         policy = lookup.policy
         wanted += [p for p in lookup.all_paths() if policy.kind_of(p) is Kind.CORRECTION]
@@ -164,8 +164,9 @@ def _check_part(
             keyed.extend(((0, i), finding) for finding in findings)
     for i, res in results:
         keyed.extend(((1, i), finding) for finding in _duplicate_result_findings(res, lookup))
+    records = _Records(lookup, given)
     for i, res in results:
-        exp = experiments.get(res.experiment) or _find_experiment(res, lookup, given)
+        exp = experiments.get(res.experiment) or records.of(res)
         keyed.extend(((2, i), finding) for finding in reference_findings(res, exp))
     return checked, keyed
 
@@ -258,7 +259,7 @@ def _correction_findings(
     correction, findings = check_correction(rel, data)
     if correction is None:
         return findings
-    if lookup.paths(Kind.EXPERIMENT, correction.experiment):
+    if lookup.named(Kind.EXPERIMENT, correction.experiment):
         return []
     # No record: fine only if another correction deletes the run (rare: read them).
     others = [c for c in every.naming(correction.experiment) if c.path != rel]
@@ -291,54 +292,85 @@ class _Corrections:
 
 
 def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
-    others = lookup.paths(Kind.EXPERIMENT, exp.id, besides=exp.path)
+    """Other records with this id: one finding naming the first few (k records of one
+    id gave k(k-1) findings, one for each other)."""
+    named = lookup.named(Kind.EXPERIMENT, exp.id)
+    count = len(named) - holds(named, exp.path)
+    if not count:
+        return []
+    others = some_of((p for p in named if p != exp.path), count)
     return [
         Finding(
-            exp.path, Problem.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {other}", "/id"
+            exp.path, Problem.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {others}", "/id"
         )
-        for other in sorted(others)
     ]
 
 
 def _duplicate_result_findings(res: Result, lookup: Lookup) -> list[Finding]:
     """Another result for the same experiment (a result is its experiment's, not its
     path's: a second file would be a second score)."""
-    others = sorted(lookup.paths(Kind.RESULT, res.experiment, besides=res.path))
-    if not others:
+    named = lookup.named(Kind.RESULT, res.experiment)
+    count = len(named) - holds(named, res.path)
+    if not count:
         return []
-    return [duplicate_result(res.path, res.experiment, ", ".join(others))]
+    others = some_of((p for p in named if p != res.path), count)
+    return [duplicate_result(res.path, res.experiment, others)]
 
 
 def _orphan_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
     """A record with a result must stay `success` (the result's backing)."""
-    if exp.status is Status.SUCCESS:
+    named = lookup.named(Kind.RESULT, exp.id)
+    if exp.status is Status.SUCCESS or not named:
         return []
+    results = (
+        f"result {named[0]} exists"
+        if len(named) == 1
+        else f"results {some_of(named, len(named))} exist"
+    )
     return [
         Finding(
             exp.path,
             Problem.NOT_SUCCESS.value,
-            f"status {exp.status.value!r}, but result {res} exists; a run with a result "
-            "must stay 'success'",
+            f"status {exp.status.value!r}, but {results}; a run with a result must stay 'success'",
             "/status",
         )
-        for res in lookup.paths(Kind.RESULT, exp.id)
     ]
 
 
-def _find_experiment(res: Result, lookup: Lookup, given: frozenset[str]) -> Experiment | None:
-    """The result's record where the lookup has it, the conventional place first
-    (results/S/ID.json -> experiments/S/ID.json). A record among the checked files was
-    judged as checked (a valid one is the part's own): it is not read again."""
-    first, _, rest = res.path.partition("/")
-    guess = f"experiments/{rest}" if first == "results" else ""
-    found = lookup.paths(Kind.EXPERIMENT, res.experiment)
-    for path in sorted(found, key=lambda p: p != guess):
-        if path in given:
-            continue
-        data = lookup.read(path)
-        if data is None:
-            continue
-        doc, _ = check_document(Kind.EXPERIMENT, path, data, lookup.policy, explain=False)
-        if isinstance(doc, Experiment):
+class _Records:
+    """The records of the results checked without them, found and judged once: a result's
+    conventional place first (results/S/ID.json -> experiments/S/ID.json), else its id's
+    first valid record (k results of one id asked for the same k records: k²). A record
+    among the checked files was judged as checked (a valid one is the part's own): it is
+    not read again."""
+
+    def __init__(self, lookup: Lookup, given: frozenset[str]) -> None:
+        self._lookup = lookup
+        self._given = given
+        self._judged: dict[str, Experiment | None] = {}
+        self._first: dict[str, Experiment | None] = {}
+
+    def of(self, res: Result) -> Experiment | None:
+        found = self._lookup.named(Kind.EXPERIMENT, res.experiment)
+        first, _, rest = res.path.partition("/")
+        guess = f"experiments/{rest}" if first == "results" else ""
+        if guess and holds(found, guess) and (doc := self._judge(guess)):
             return doc
-    return None
+        if res.experiment not in self._first:
+            judged = (self._judge(path) for path in found)
+            self._first[res.experiment] = next(filter(None, judged), None)
+        return self._first[res.experiment]
+
+    def _judge(self, path: str) -> Experiment | None:
+        if path in self._given:
+            return None
+        if path not in self._judged:
+            data = self._lookup.read(path)
+            doc = None
+            if data is not None:
+                found, _ = check_document(
+                    Kind.EXPERIMENT, path, data, self._lookup.policy, explain=False
+                )
+                doc = found if isinstance(found, Experiment) else None
+            self._judged[path] = doc
+        return self._judged[path]

@@ -1,0 +1,165 @@
+"""Many documents of one id, as a pull request's author may commit them (issue 18's
+hunt for quadratic paths): every finding names the first few others and a count, each
+document gets one finding, and the hook judges each record once.
+
+k results of one run each named all k-1 others (4,000 of them: a 515 MB report); k
+records of one id gave k(k-1) `duplicate-id` lines from the hook (the audit gives k-1);
+a failed record gave one `not-success` line per result; k results of one id each read
+and judged the same k records again. Real repositories, the real CLI as a subprocess,
+`validate` in-process where the work is counted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers_audit import (
+    STUDY,
+    add_run,
+    commit_all,
+    experiment,
+    findings_of,
+    m,
+    new_repo,
+    result,
+    run_cli,
+    statement_of,
+    write_json,
+)
+
+from expflow_git import checks
+from expflow_git.hooks import validate as hook
+from expflow_git.schemas import Kind
+from expflow_git.workspace import Workspace
+
+K = 9  # documents of one id: each finding names 3 of the 8 others, and "5 more"
+
+
+def _lines(out: str, rule: str) -> list[str]:
+    return [line for line in out.splitlines() if f": {rule}: " in line]
+
+
+def test_some_of_names_the_first_few_and_counts_the_rest() -> None:
+    assert checks.some_of(["a", "b"], 2) == "a, b"
+    assert checks.some_of(iter("abc"), 3) == "a, b, c"
+    assert checks.some_of(iter("abcdefg"), 7) == "a, b, c and 4 more"
+    assert checks.some_of((str(i) for i in range(5000)), 5000) == "0, 1, 2 and 4,997 more"
+
+
+def test_results_of_one_run_each_name_three_others_in_the_audit_and_the_hook(
+    tmp_path: Path,
+) -> None:
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "exp-001", m(50))
+    twins = [f"results/t{i}/exp-001.json" for i in range(K - 1)]
+    for rel in twins:
+        write_json(repo, rel, result("exp-001", m(60)))
+    commit_all(repo)
+    every = sorted([f"results/{STUDY}/exp-001.json", *twins])
+
+    res = run_cli(["audit", "--no-cache", "--format", "json"], repo)
+    assert res.code == 1, res
+    found = [f for f in findings_of(statement_of(res.out)) if f["rule"] == "duplicate-result"]
+    assert sorted(f["path"] for f in found) == every
+    for f in found:
+        others = [p for p in every if p != f["path"]]
+        assert f["message"] == (
+            f"experiment 'exp-001' also has the result {', '.join(others[:3])} and 5 more; "
+            "one result per experiment, and neither is ranked"
+        )
+
+    checked = run_cli(["validate"], repo)
+    assert checked.code == 1, checked
+    lines = _lines(checked.out, "duplicate-result")
+    assert len(lines) == K
+    for rel, line in zip(every, sorted(lines), strict=True):
+        others = [p for p in every if p != rel]
+        assert line.startswith(f"{rel}#/experiment: duplicate-result: ")
+        assert f"also has the result {', '.join(others[:3])} and 5 more;" in line
+
+
+def test_records_of_one_id_give_one_finding_each_from_the_hook(tmp_path: Path) -> None:
+    """k records of one id: k `duplicate-id` lines from the hook (k(k-1) before), each
+    naming three of the others; the audit's k-1 name the first record."""
+    repo = new_repo(tmp_path / "repo")
+    records = sorted(f"experiments/s{i}/exp-001.json" for i in range(K))
+    for rel in records:
+        write_json(repo, rel, experiment("exp-001"))
+    commit_all(repo)
+
+    checked = run_cli(["validate"], repo)
+    assert checked.code == 1, checked
+    lines = sorted(_lines(checked.out, "duplicate-id"))
+    assert len(lines) == K
+    for rel, line in zip(records, lines, strict=True):
+        others = [p for p in records if p != rel]
+        assert line == (
+            f"{rel}#/id: duplicate-id: id 'exp-001' is also used by "
+            f"{', '.join(others[:3])} and 5 more"
+        )
+
+    res = run_cli(["audit", "--no-cache", "--format", "json"], repo)
+    found = [f for f in findings_of(statement_of(res.out)) if f["rule"] == "duplicate-id"]
+    assert sorted(f["path"] for f in found) == records[1:]
+
+
+def test_a_failed_record_with_many_results_is_one_finding(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "exp-001", m(50), status="failed")
+    results = sorted(
+        [f"results/{STUDY}/exp-001.json", *(f"results/t{i}/exp-001.json" for i in range(4))]
+    )
+    for rel in results[1:]:
+        write_json(repo, rel, result("exp-001", m(60)))
+    commit_all(repo)
+    checked = run_cli(["validate", f"experiments/{STUDY}/exp-001.json"], repo)
+    assert checked.code == 1, checked
+    (line,) = _lines(checked.out, "result-for-unsuccessful-run")
+    assert line == (
+        f"experiments/{STUDY}/exp-001.json#/status: result-for-unsuccessful-run: "
+        f"status 'failed', but results {', '.join(results[:3])} and 2 more exist; "
+        "a run with a result must stay 'success'"
+    )
+    one = run_cli(["validate", "--staged"], new_failed_run(tmp_path / "one"))
+    assert re.search(r"but result \S+ exists; a run with a result", one.out), one
+
+
+def new_failed_run(path: Path) -> Path:
+    repo = new_repo(path)
+    add_run(repo, "exp-001", m(50), status="failed")
+    commit_all(repo)
+    return repo
+
+
+def test_results_of_one_id_judge_its_records_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """k results of one run given to the hook, its k records committed and each invalid:
+    every result read and judged every record again (k² checks); now each record is
+    judged once."""
+    repo = new_repo(tmp_path / "repo")
+    k = 20
+    for i in range(k):
+        write_json(repo, f"experiments/s{i:02d}/x.json", {"id": "x", "broken": True})
+    given = [f"results/s{i:02d}/x.json" for i in range(k)]
+    for rel in given:
+        write_json(repo, rel, result("x", m(50)))
+    commit_all(repo)
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("EXPFLOW_JOBS", "1")
+    judged: list[str] = []
+    real = hook.check_document
+
+    def check_document(kind: Kind, path: str, data: bytes, *args: Any, **kw: Any) -> Any:
+        if kind is Kind.EXPERIMENT:
+            judged.append(path)
+        return real(kind, path, data, *args, **kw)
+
+    monkeypatch.setattr(hook, "check_document", check_document)
+    outcome = hook.validate(Workspace.find(None), given)
+    assert outcome.checked == k
+    assert {f.rule for f in outcome.findings} == {"duplicate-result", "result-without-record"}
+    assert sorted(judged) == sorted(f"experiments/s{i:02d}/x.json" for i in range(k))
