@@ -631,3 +631,38 @@ def test_a_result_path_listed_twice_reads_the_same_with_and_without_the_caches(
     if case == "refused-copy":
         run = next(r for r in runs_of(statement_of(cold.report)) if r["id"] == "r-00")
         assert run["metrics"]["seg_total"] == 50
+
+
+def test_folders_nested_too_deep_are_listed_as_their_files_alone(
+    xcli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder's line in the listing holds its whole path, so a chain of d nested
+    folders is d² bytes (16k of them: a 541 MB listing and peak, where `--no-cache`
+    lists 32 KB). Past a floor of bytes at a mean line too long, the audit lists the
+    files alone (no folder entry is used) and says the same as without the cache.
+    The floor and the line are made small here so a short chain meets them."""
+    from expflow_git import gitstore
+
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "shallow", m(50))
+    deep = "experiments/" + "/".join(["nest"] * 120)
+    write_json(repo, f"{deep}/deep.json", experiment("deep"))
+    write_json(repo, f"{RESULTS}/deep.json", result("deep", m(70)))
+    commit_all(repo)
+    monkeypatch.setattr(gitstore, "LISTING_FLOOR", 8192, raising=False)
+    monkeypatch.setattr(gitstore, "LONG_LINE", 100, raising=False)
+
+    listed = Git.discover(repo).tree_records("HEAD", trees=True)
+    assert listed == Git.discover(repo).tree_records("HEAD")  # no folder's line
+    cold = audit(xcli, repo, "--no-cache")
+    assert cold.code == 0, cold.err
+    assert [r["id"] for r in runs_of(statement_of(cold.report))][:1] == ["deep"]
+    same(audit(xcli, repo), cold)
+    same(audit(xcli, repo), cold)
+
+
+def test_a_listing_with_folders_of_an_unknown_commit_is_gits_error(repo: Path) -> None:
+    from expflow_git.errors import ExpflowError
+
+    with pytest.raises(ExpflowError, match=r"^git ls-tree: fatal: "):
+        Git.discover(repo).tree_records("0" * 40, trees=True)
