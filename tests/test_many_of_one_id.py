@@ -163,3 +163,32 @@ def test_results_of_one_id_judge_its_records_once(
     assert outcome.checked == k
     assert {f.rule for f in outcome.findings} == {"duplicate-result", "result-without-record"}
     assert sorted(judged) == sorted(f"experiments/s{i:02d}/x.json" for i in range(k))
+
+
+def test_a_document_alone_of_its_name_is_classified_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common case stays cheap: a record that is the only file of its name is
+    matched against the globs once (to know it is a record), not again when it asks
+    for others of its id."""
+    from expflow_git.policy.model import Policy
+
+    repo = new_repo(tmp_path / "repo")
+    k = 50
+    given = [f"experiments/{STUDY}/r{i:03d}.json" for i in range(k)]
+    for i in range(k):
+        write_json(repo, given[i], experiment(f"r{i:03d}"))
+    commit_all(repo)
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("EXPFLOW_JOBS", "1")
+    classified: list[str] = []
+    real = Policy.kind_of
+
+    def kind_of(self: Policy, path: str) -> Any:
+        classified.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(Policy, "kind_of", kind_of)
+    outcome = hook.validate(Workspace.find(None), given)
+    assert outcome.checked == k and not outcome.findings
+    assert sorted(p for p in classified if p in given) == given

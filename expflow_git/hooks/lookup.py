@@ -94,14 +94,17 @@ class Lookup:
                     by_stem.setdefault(path[path.rfind("/") + 1 : -5], []).append(path)
         return self._paths
 
-    def named(self, kind: Kind, exp_id: str) -> Sequence[str]:
+    def named(self, kind: Kind, exp_id: str, *, asking: str = "") -> Sequence[str]:
         """The listed documents of `kind` for id `exp_id` (JSON files named `ID.json`),
-        sorted; not a copy (k documents of one id asking about it read one list, not k)."""
+        sorted; not a copy (k documents of one id asking about it read one list, not k).
+        The document `asking` may be among them, except when it is the only one: then
+        the answer is empty, and no glob is matched."""
         if self._paths is None:
             self.all_paths()
         named = self._by_stem.get(exp_id, ())
-        if len(named) == 1:  # nearly always: only the document asking, no glob matched
-            return named if self.policy.kind_of(named[0]) is kind else ()
+        if len(named) == 1:  # nearly always: only the document asking
+            only = named[0]
+            return named if only != asking and self.policy.kind_of(only) is kind else ()
         # Many files with one name (thousands of corrections of one run, say) are sorted
         # by kind once, not matched against the globs again on every question (k²).
         of_kind = self._by_stem_kind.get((kind, exp_id))
@@ -110,10 +113,6 @@ class Lookup:
             of_kind = sorted(p for p in named if kind_of(p) is kind)
             self._by_stem_kind[kind, exp_id] = of_kind
         return of_kind
-
-    def paths(self, kind: Kind, exp_id: str, *, besides: str = "") -> list[str]:
-        """`named`, but `besides` (the document asking), as a list of its own."""
-        return [p for p in self.named(kind, exp_id) if p != besides]
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read these paths' blobs now, all in one `git cat-file` (INDEX; else a no-op)."""

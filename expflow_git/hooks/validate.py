@@ -294,7 +294,7 @@ class _Corrections:
 def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
     """Other records with this id: one finding naming the first few (k records of one
     id gave k(k-1) findings, one for each other)."""
-    named = lookup.named(Kind.EXPERIMENT, exp.id)
+    named = lookup.named(Kind.EXPERIMENT, exp.id, asking=exp.path)
     count = len(named) - holds(named, exp.path)
     if not count:
         return []
@@ -309,7 +309,7 @@ def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
 def _duplicate_result_findings(res: Result, lookup: Lookup) -> list[Finding]:
     """Another result for the same experiment (a result is its experiment's, not its
     path's: a second file would be a second score)."""
-    named = lookup.named(Kind.RESULT, res.experiment)
+    named = lookup.named(Kind.RESULT, res.experiment, asking=res.path)
     count = len(named) - holds(named, res.path)
     if not count:
         return []
