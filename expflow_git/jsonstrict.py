@@ -270,40 +270,54 @@ def _check_depth(text: str, max_depth: int) -> None:
             line += 1
 
 
+# Where a walk is, as a chain of (parent, key): the pointer string is made only for the
+# node reported. A string per node made every child of a long key's array hold a copy of
+# that key (a 120 KB document: 1.6 GB).
+_Where = tuple[Any, str | int] | None
+
+
+def _pointer(where: _Where) -> str:
+    keys: list[str | int] = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    return "".join(f"/{pointer_token(key)}" for key in reversed(keys))
+
+
 def _check_surrogates(value: Any) -> None:
-    stack: list[tuple[str, Any]] = [("", value)]
+    stack: list[tuple[_Where, Any]] = [(None, value)]
     while stack:
-        pointer, node = stack.pop()
+        where, node = stack.pop()
         if isinstance(node, str):
-            _no_surrogate(node, pointer, "string")
+            _no_surrogate(node, where, "string")
         elif isinstance(node, dict):
             for key, child in node.items():
-                _no_surrogate(key, pointer, "key")
-                stack.append((f"{pointer}/{pointer_token(key)}", child))
+                _no_surrogate(key, where, "key")
+                stack.append(((where, key), child))
         elif isinstance(node, list):
-            stack.extend((f"{pointer}/{i}", child) for i, child in enumerate(node))
+            stack.extend(((where, i), child) for i, child in enumerate(node))
 
 
-def _no_surrogate(text: str, pointer: str, what: str) -> None:
+def _no_surrogate(text: str, where: _Where, what: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         # The pointer of a bad key would itself hold the surrogate: name its parent.
         raise JsonProblem(
             f"{what} holds an unpaired surrogate escape (\\uD800-\\uDFFF); it is not valid Unicode",
-            pointer=pointer,
+            pointer=_pointer(where),
         ) from None
 
 
 def _find_bad(value: Any) -> tuple[str, str]:
     """The pointer and reason of the first refused value, in document order."""
-    stack: list[tuple[str, Any]] = [("", value)]
+    stack: list[tuple[_Where, Any]] = [(None, value)]
     while stack:
-        pointer, node = stack.pop()
+        where, node = stack.pop()
         if isinstance(node, _Bad):
-            return pointer, node.reason
+            return _pointer(where), node.reason
         if isinstance(node, _DupDict):
-            return pointer, node.reason
+            return _pointer(where), node.reason
         if isinstance(node, dict):
             items = list(node.items())
         elif isinstance(node, list):
@@ -311,5 +325,5 @@ def _find_bad(value: Any) -> tuple[str, str]:
         else:
             continue
         for key, child in reversed(items):
-            stack.append((f"{pointer}/{pointer_token(key)}", child))
+            stack.append(((where, key), child))
     return "", "invalid value"

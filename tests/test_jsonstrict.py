@@ -422,3 +422,29 @@ def test_any_duplicated_key_is_refused(doc: dict, data: st.DataObject) -> None:
     p = problem(text.encode())
     assert p.message == f"duplicate key {json.dumps(key)}"
     assert p.pointer == ""
+
+
+@pytest.mark.parametrize("bad", ['"z": {"a": 1, "a": 2}', '"z": "\\ud800"'])
+def test_finding_a_refused_value_makes_no_pointer_per_node(bad: str) -> None:
+    """A key of length L over an array of n items: the walks that find the refused value
+    made a pointer string per node, n copies of the key (a 120 KB document: 1.6 GB).
+    Now a pointer is made for the node reported only. The array before the refused
+    value and after it (the walks go in different orders)."""
+    n = 3000
+    long = f'"{"k" * n}": [{", ".join(["0"] * n)}]'
+    for data in (f"{{{long}, {bad}}}".encode(), f"{{{bad}, {long}}}".encode()):
+        _assert_found_in_little_memory(data)
+
+
+def _assert_found_in_little_memory(data: bytes) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(JsonProblem) as problem:
+            parse_json(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert problem.value.pointer in ("/z/a", "/z")
+    assert peak < 3 * len(data) + 2_000_000  # (~9 MB of pointers before: n × L bytes)
