@@ -192,3 +192,30 @@ def test_a_document_alone_of_its_name_is_classified_once(
     outcome = hook.validate(Workspace.find(None), given)
     assert outcome.checked == k and not outcome.findings
     assert sorted(p for p in classified if p in given) == given
+
+
+def test_a_leaky_file_at_many_paths_lists_twenty_findings_at_each(tmp_path: Path) -> None:
+    """Git keeps one blob for any number of paths: k leaks in one file at m paths were
+    k × m findings from a repository of k + m lines (k = m = 1,000: a 400 MB report).
+    The report lists a file's first 20 content findings and how many more, at each path,
+    in the audit and in `audit --since`; `scan` reads files from disk and lists all."""
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "exp-001", m(50))
+    base = commit_all(repo)
+    leaks = "".join(f"pin: {1000 + i}\n" for i in range(30))
+    paths = [f"notes/n{i}.txt" for i in range(4)]
+    for rel in paths:
+        (repo / rel).parent.mkdir(exist_ok=True)
+        (repo / rel).write_text(leaks)
+    commit_all(repo)
+    for args in ([], ["--since", base]):
+        res = run_cli(["audit", "--no-cache", "--format", "json", *args], repo)
+        assert res.code == 1, res
+        found = [f for f in findings_of(statement_of(res.out)) if f["path"] in paths]
+        for rel in paths:
+            mine = [f for f in found if f["path"] == rel]
+            assert len(mine) == 21 and all(f["rule"] == "pin-value" for f in mine), args
+            assert [f["line"] for f in mine] == list(range(1, 22))
+            assert mine[-1]["message"].startswith("10 more finding(s) in this file, not listed")
+    scanned = run_cli(["scan", *paths], repo)
+    assert len(scanned.out.splitlines()) == 30 * len(paths)

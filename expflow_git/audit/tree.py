@@ -29,7 +29,14 @@ from expflow_git.documents import Experiment, Result
 from expflow_git.errors import Finding
 from expflow_git.gitstore import tree_entry
 from expflow_git.globs import matches_any
-from expflow_git.pinscan.scanner import FileClass, file_class, is_code_path, name_findings
+from expflow_git.pinscan.scanner import (
+    MAX_LISTED,
+    FileClass,
+    file_class,
+    is_code_path,
+    listed,
+    name_findings,
+)
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
@@ -304,7 +311,8 @@ class TreeReader:
                 marks.append(self._ends())
             path = use.path
             if use.scan_class is not None and (found := rows(record["s"][use.scan_class])):
-                findings.extend(row_finding(path, row) for row in found)
+                head = [row_finding(path, row) for row in found[: MAX_LISTED + 1]]
+                findings.extend(listed(head, len(found)))
             if use.kind is None:
                 continue
             if not digests:

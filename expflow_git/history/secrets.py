@@ -13,7 +13,14 @@ from expflow_git.gitblobs import BlobReader
 from expflow_git.globs import matches_any
 from expflow_git.history.walk import Edit, Walk
 from expflow_git.identity import REGULAR_MODES, Frozen, frozen_view, readable_new
-from expflow_git.pinscan.scanner import FileClass, file_class, name_findings, scan_content
+from expflow_git.pinscan.scanner import (
+    MAX_LISTED,
+    FileClass,
+    file_class,
+    listed,
+    name_findings,
+    scan_content,
+)
 from expflow_git.policy.model import Policy
 
 # Blobs larger than this are data, not where a PIN hash is typed (as the tree's scan).
@@ -77,8 +84,8 @@ def scan_findings(walk: Walk, scanned: dict[tuple[str, FileClass], list[Finding]
     findings: list[Finding] = []
     for (path, sha), commit in walk.added.items():
         where = f" (added in commit {commit[:12]}, blob {sha[:12]}; it stays in the history)"
-        hits = name_findings(path) + [
-            replace(f, path=path) for f in scanned.get((sha, file_class(path)), [])
-        ]
+        found = scanned.get((sha, file_class(path)), [])
+        head = [replace(f, path=path) for f in found[: MAX_LISTED + 1]]
+        hits = name_findings(path) + listed(head, len(found))
         findings.extend(replace(f, message=f.message + where) for f in hits)
     return findings

@@ -254,6 +254,23 @@ def _mask_pin_digest(m: re.Match[str]) -> str:
     return "****" if len(token) == 64 and token.lower() in pin_sha256_set() else token
 
 
+# A report lists this many of one file's content findings, then how many more. Git keeps
+# one blob for any number of paths: k leaks in a file at m paths were k × m findings
+# from a repository of k + m lines (k = m = 1,000: a 400 MB report). `scan` reads each
+# file from disk, and lists every finding.
+MAX_LISTED = 20
+
+
+def listed(found: Sequence[Finding], total: int) -> list[Finding]:
+    """The first MAX_LISTED of a file's `total` content findings (`found` holds at least
+    one more when there are more), and one more saying how many are not listed."""
+    if total <= MAX_LISTED:
+        return list(found)
+    rest = found[MAX_LISTED]
+    more = f"{total - MAX_LISTED:,} more finding(s) in this file, not listed"
+    return [*found[:MAX_LISTED], replace(rest, message=f"{more}; the next: {rest.message}")]
+
+
 def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
     """The content findings (path left empty): what depends only on the bytes and the file's
     class, so the audit may cache it per blob."""
