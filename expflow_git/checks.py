@@ -21,7 +21,6 @@ from expflow_git.policy.model import (
     Policy,
     Rule,
     Severity,
-    did_you_mean,
     fmt_number,
     numeric,
     param_key,
@@ -136,7 +135,7 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
                 problem = (
                     Problem.UNKNOWN_METRIC,
                     f"metric {name!r} is not in the registry of "
-                    f"{policy.path}{did_you_mean(name, policy.metrics)}",
+                    f"{policy.path}{policy.metric_hint(name)}",
                 )
             elif abs(value) >= 2**53:  # beyond exact integers: JCS (the report) cannot hold it
                 problem = (Problem.METRIC_RANGE, f"{name} is a number too large to compare exactly")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from expflow_git.errors import Finding
 from expflow_git.escape import line
 from expflow_git.jsonstrict import pointer_token
-from expflow_git.policy.model import Aggregate, Policy, did_you_mean, fmt_number
+from expflow_git.policy.model import Aggregate, Policy, fmt_number
 
 # A learning curve of 10,000 points is finer than any plot of it; a result document
 # is at most 1 MiB (jsonstrict), which 50,000 short points nearly fill.
@@ -85,7 +85,7 @@ def _one_series(
     if spec is None:
         message = (
             f"series of metric {name!r}, which is not in the registry of "
-            f"{policy.path}{did_you_mean(name, policy.metrics)}"
+            f"{policy.path}{policy.metric_hint(name)}"
         )
         return [_finding(path, SeriesProblem.UNKNOWN_METRIC, message, base)]
     if len(points) > MAX_SERIES_POINTS:

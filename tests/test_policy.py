@@ -461,3 +461,43 @@ def test_rules_from_policy_match_seed_params() -> None:
     (rule,) = p.rules
     assert rule_outcome(rule, {"Args/--sub_step": 5, "lr": 0.001}).passed
     assert not rule_outcome(rule, {"Args/--sub_step": 0}).passed
+
+
+@pytest.mark.parametrize(
+    ("unknown", "hint"),
+    [
+        ("seg_totl", "seg_total"),  # a character left out
+        ("seg_totall", "seg_total"),  # one added
+        ("pde_meen", "pde_mean"),  # one changed
+        ("pde_maen", "pde_mean"),  # two swapped
+        ("SEG_TOTAL", "seg_total"),  # case aside
+        ("accuracy", None),
+        ("s" * 500, None),
+    ],
+)
+def test_an_unknown_metric_is_hinted_by_a_name_one_edit_away(
+    unknown: str, hint: str | None
+) -> None:
+    policy = load_policy_bytes(COMPETITION_POLICY.encode())
+    assert policy.metric_hint(unknown) == (f" (did you mean {hint!r}?)" if hint else "")
+
+
+def test_hints_for_many_unknown_metrics_do_not_compare_them_with_every_metric(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """difflib over the whole registry for every unknown name cost names × metrics (200
+    results of 100 unknown names against 2,000 metrics: 131 s). The hint now looks up
+    the name's few one-edit forms in an index of the registry, made once."""
+    import difflib
+
+    names = [f"registered_metric_name_{i:04d}" for i in range(500)]
+    metrics = "".join(f"  {n}: {{group: G, higher_is_better: true}}\n" for n in names)
+    text = COMPETITION_POLICY.replace("metrics:\n", "metrics:\n" + metrics, 1)
+    policy = load_policy_bytes(text.encode())
+    from expflow_git.checks import registry_findings
+    from expflow_git.documents import Result
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", None)  # never asked
+    result = Result("r.json", "r", {n.replace("name", "nane"): 1.0 for n in names}, {})
+    found = registry_findings(result, policy)
+    assert [f.message.partition(" (")[2] for f in found] == [f"did you mean {n!r}?)" for n in names]

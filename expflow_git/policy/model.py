@@ -13,7 +13,7 @@ import math
 import operator
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +208,26 @@ class Policy:
     scan_allow: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    def metric_hint(self, name: str) -> str:
+        """` (did you mean 'x'?)` for a metric not in the registry: a registered name one
+        edit away, case aside, found in an index made once. (difflib over the whole
+        registry for every unknown name cost names × metrics: 200 results of 100
+        unknown names against 2,000 metrics took 131 s.)"""
+        index = self._hint_index
+        found = next((index[key] for key in _one_edit(name.lower()) if key in index), None)
+        return f" (did you mean {found!r}?)" if found is not None else ""
+
+    @functools.cached_property
+    def _hint_index(self) -> dict[str, str]:
+        # Each registered name, and each with one character deleted: two names one
+        # edit apart (a character deleted, added, changed, or two swapped) share one.
+        index: dict[str, str] = {}
+        if len(self.metrics) <= MAX_HINTED_METRICS:  # (names of ≤ 128 characters)
+            for metric in sorted(self.metrics):
+                for key in _one_edit(metric.lower()):
+                    index.setdefault(key, metric)
+        return index
+
     def kind_of(self, path: str) -> Kind | None:
         """Which kind of document a root-relative path holds, by the policy's globs
         (a path several kinds match is a result, else an experiment record)."""
@@ -362,6 +382,17 @@ def param_key(name: str) -> str:
     `Args/--sub_step` and `sub_step` both become `sub_step`.
     """
     return name.rsplit("/", 1)[-1].lstrip("-").casefold()
+
+
+MAX_HINTED_METRICS = 1000  # a registry past this size gives no spelling hint
+
+
+def _one_edit(word: str) -> Iterator[str]:
+    """The word, then the word with one character deleted, in turn."""
+    yield word
+    if len(word) <= 128:  # no registered name is longer: a longer word needs no more
+        for i in range(len(word)):
+            yield word[:i] + word[i + 1 :]
 
 
 def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
