@@ -501,3 +501,85 @@ def test_hints_for_many_unknown_metrics_do_not_compare_them_with_every_metric(
     result = Result("r.json", "r", {n.replace("name", "nane"): 1.0 for n in names}, {})
     found = registry_findings(result, policy)
     assert [f.message.partition(" (")[2] for f in found] == [f"did you mean {n!r}?)" for n in names]
+
+
+def _many(n: int, item: str) -> str:
+    return "[" + ", ".join(item.format(i=i) for i in range(n)) + "]"
+
+
+_RULES = "rules:\n  - {param: sub_step, op: gt, value: 0, required: true}\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "item", "pointer", "cap"),
+    [
+        ("gates: []", "gates: {}", "'seg_total:gt:{i}'", "/gates", 256),
+        (_RULES, "rules: {}\n", "{{param: p{i}, op: gt, value: 0}}", "/rules", 256),
+        (
+            "required_metrics: [seg_total, pde_mean, train_time_min]",
+            "required_metrics: {}",
+            "m{i}",
+            "/required_metrics",
+            256,
+        ),
+        ("tie_break: [pde_mean]", "tie_break: {}", "pde_mean", "/ranking/tie_break", 16),
+        (
+            "gates: []",
+            "gates: []\nsigning: {{public_keys: {}}}",
+            "k{i}",
+            "/signing/public_keys",
+            256,
+        ),
+    ],
+)
+def test_the_policys_lists_are_bounded(
+    old: str, new: str, item: str, pointer: str, cap: int
+) -> None:
+    """Every run's report entry lists every gate, rule and required metric, and ranking
+    builds a key of every tie-break metric for every run: an unbounded list made the
+    report runs × checks (2,000 gates and 2,000 runs: 372 MB) and the ranking's keys
+    runs × tie-breaks (8,000 of each: 1 GB). A policy past a cap is a config error."""
+
+    def with_items(n: int) -> bytes:
+        items = "[" + ", ".join(item.format(i=i) for i in range(n)) + "]"
+        return edited(old, new.replace("{}", items).replace("{{", "{").replace("}}", "}")).encode()
+
+    with pytest.raises(ExpflowError, match=f"{pointer}: .* more items than the maximum of {cap}"):
+        load_policy_bytes(with_items(cap + 1))
+    try:
+        load_policy_bytes(with_items(cap))
+    except ExpflowError as exc:  # at the cap: only other checks may refuse it
+        assert "maximum" not in str(exc)
+
+
+def test_each_rule_looks_up_its_params_instead_of_reading_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every rule read every param of every run (rules × params a run: ~1 s a run at the
+    policy's and a record's caps). A run's params are keyed once; the verdicts do not
+    change (a decoy spelling still fails the rule)."""
+    from expflow_git import checks
+    from expflow_git.documents import Experiment, Result, Status
+
+    rules = "".join(f"  - {{param: p{i}, op: gt, value: 0}}\n" for i in range(40))
+    policy = load_policy_bytes(edited(_RULES, "rules:\n" + rules).encode())
+    metrics = {"seg_total": 1.0, "pde_mean": 1.0, "train_time_min": 1.0}
+    pairs = []
+    for run in range(5):
+        params: dict[str, object] = {f"Args/--p{i}": 1 for i in range(40)}
+        params[f"p{run}"] = 0  # a second spelling that breaks the rule
+        exp = Experiment(f"e{run}.json", f"e{run}", "s", Status.SUCCESS, params)
+        pairs.append((exp, Result(f"r{run}.json", f"e{run}", metrics, {})))
+    keyed = 0
+    real = checks.param_key
+
+    def param_key(name: str) -> str:
+        nonlocal keyed
+        keyed += 1
+        return real(name)
+
+    monkeypatch.setattr(checks, "param_key", param_key)
+    verdicts = checks.judge_runs(pairs, policy, policy.gates)
+    failed = [[o.name for o in v.outcomes if not o.passed] for v in verdicts]
+    assert failed == [[f"p{run}:gt:0"] for run in range(5)]
+    assert keyed <= 40 + 5 * 41  # (5 × 40 × 41 = 8,200 before)
