@@ -148,10 +148,14 @@ def result_rewrites(changes: Sequence[Change], globs: DocumentGlobs) -> list[Res
     A modified or retyped result is rewritten. A deleted one is rewritten unless the
     same blob is added for the same experiment at another result path (a move).
     """
-    added: dict[str, list[Change]] = {}
+    # Per id, the first result added (a deleted one's replacement) and the set of blobs
+    # added: a commit moving k results of one id is then k look-ups, not k² comparisons.
+    first_added: dict[str, Change] = {}
+    added_blobs: dict[str, set[str | None]] = {}
     for change in changes:
         if change.status == "A" and _is_result_file(change, globs):
-            added.setdefault(stem(change.path), []).append(change)
+            first_added.setdefault(stem(change.path), change)
+            added_blobs.setdefault(stem(change.path), set()).add(change.new_sha)
     out = []
     for change in changes:
         if change.status not in ("M", "D", "T") or not globs.is_result(change.path):
@@ -160,10 +164,9 @@ def result_rewrites(changes: Sequence[Change], globs: DocumentGlobs) -> list[Res
         if change.status != "D":
             out.append(ResultRewrite(exp_id, change))
             continue
-        elsewhere = added.get(exp_id, [])
-        if any(a.new_sha == change.old_sha for a in elsewhere):
+        if change.old_sha in added_blobs.get(exp_id, ()):
             continue  # moved, byte for byte
-        out.append(ResultRewrite(exp_id, change, elsewhere[0] if elsewhere else None))
+        out.append(ResultRewrite(exp_id, change, first_added.get(exp_id)))
     return out
 
 
