@@ -101,10 +101,10 @@ class BlobReader:
         header = stdout.readline()
         if not header.endswith(b"\n"):
             raise self._died()
+        if header.endswith(b" missing\n"):  # `<name> missing`: a name may hold spaces
+            raise ExpflowError(f"git object {name} is missing from the repository")
         parts = header.split()
-        if len(parts) != 3:
-            if parts[-1:] == [b"missing"]:
-                raise ExpflowError(f"git object {name} is missing from the repository")
+        if len(parts) != 3 or not parts[2].isdigit():
             text = header.decode("utf-8", "replace").strip()
             self._abort()
             raise ExpflowError(f"git cat-file: unexpected answer for {name}: {text}")

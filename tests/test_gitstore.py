@@ -396,6 +396,19 @@ def test_read_missing_blob(repo: Repo, git: Git) -> None:
         assert blobs.read(good) == b"ok"  # a fresh process after the aborted stream
 
 
+def test_a_missing_path_with_spaces_is_missing_not_a_crash(repo: Repo, git: Git) -> None:
+    """`<commit>:<path> missing` for a path with spaces was split into three fields and
+    read as a size (a ValueError: `audit --since` crashed where a run's record had moved
+    to a folder with a space and was gone beside a later result)."""
+    repo.commit("one", {"u v/x.json": "1"})
+    with BlobReader(git) as blobs:
+        assert blobs.read("HEAD:u v/x.json") == b"1"
+        for name in ("HEAD:u v/gone.json", "HEAD:a b c"):
+            with pytest.raises(ExpflowError, match=f"^git object {name} is missing"):
+                blobs.read(name)
+        assert blobs.read("HEAD:u v/x.json") == b"1"  # the stream is still in step
+
+
 def test_read_rejects_non_blobs_and_bad_names(repo: Repo, git: Git) -> None:
     repo.commit("one", {"a": "1"})
     tree = repo.git("rev-parse", "HEAD^{tree}")
