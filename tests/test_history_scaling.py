@@ -1,7 +1,14 @@
-"""`audit --since` stays linear where one commit moves many results of one run:
-`result_rewrites` compared each deleted result of an id with every result added for it
-in the same commit (a commit moving k results: k² comparisons); now a set. The test
-counts the comparisons at a small k, on a real repository.
+"""`audit --since` stays linear where one run has many commits, paths or moves:
+
+- `frozen_at_rev` finds the record beside a run's result in each commit that committed
+  it. It asked git for `<commit>:<path>` for every path the record ever had: k result
+  commits × P paths look-ups (k = P = 1,000: 72 s). It now follows each commit's record
+  paths through the first-parent diffs, and the answers are those of the look-ups, on
+  merges, empty commits and a branch forked before BASE too.
+- `result_rewrites` compared each deleted result of an id with every result added for
+  it in the same commit (a commit moving k results: k² comparisons); now a set.
+
+The tests count the work (blob reads, comparisons) at a small k, on real repositories.
 """
 
 from __future__ import annotations
@@ -10,10 +17,173 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_audit import add_run, commit_all, m, new_repo, result, write_json
+from helpers_audit import add_run, commit_all, experiment, git, m, new_repo, result, write_json
 
 from expflow_git.audit.pipeline import run_audit
+from expflow_git.documents import stem
+from expflow_git.errors import ExpflowError, Finding
+from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
+
+RECORD = "record-rewritten"
+
+
+def _record_at(reader: BlobReader, commit: str, paths: list[str]) -> tuple[bytes | None, bool]:
+    """What frozen_at_rev read before: the first of `paths` git names a blob at in
+    `commit`, and whether a path could not be named (the reference for the new walk)."""
+    unnamed = False
+    for path in paths:
+        if "\n" in path or path.strip() != path:
+            unnamed = True
+            continue
+        try:
+            return reader.read(f"{commit}:{path}"), False
+        except ExpflowError:
+            continue
+    return None, unnamed
+
+
+def _spy_frozen(monkeypatch: pytest.MonkeyPatch, *, compare: bool = False) -> dict[str, Any]:
+    """Wrap `frozen_at_rev` as the audit calls it: count its blob reads and keep what it
+    finds with no run reported (an edit a commit shows hides the run from it); with
+    `compare`, also the record beside each result both by the new walk and by look-ups."""
+    import expflow_git.history as history
+    from expflow_git.history import records
+
+    seen: dict[str, Any] = {"reads": 0, "findings": []}
+    real_read = BlobReader.read
+
+    def read(self: BlobReader, sha: str) -> bytes:
+        seen["reads"] += 1
+        return real_read(self, sha)
+
+    def frozen_at_rev(
+        git: Git, reader: BlobReader, introduced: Any, views: Any, reported: set[str]
+    ) -> list[Finding]:
+        monkeypatch.setattr(BlobReader, "read", read)
+        try:
+            found = records.frozen_at_rev(git, reader, introduced, views, set())
+        finally:
+            monkeypatch.setattr(BlobReader, "read", real_read)
+        seen["findings"] = found
+        if compare:
+            seen["answers"] = {
+                (exp_id, commit): _record_at(reader, commit, paths)
+                for exp_id, (_, commits, paths) in introduced.runs.items()
+                for commit in commits
+            }
+            seen["beside"] = records._records_beside(
+                git, reader, introduced.runs, introduced.changes
+            )
+        return [f for f in found if stem(f.path) not in reported]
+
+    monkeypatch.setattr(history, "frozen_at_rev", frozen_at_rev)
+    return seen
+
+
+def _same_answers(seen: dict[str, Any]) -> None:
+    """The walk's record beside each result is what `<commit>:<path>` look-ups give."""
+    from expflow_git.identity import frozen_view
+
+    assert seen["answers"], "no result commit was judged"
+    for key, (data, unnamed) in seen["answers"].items():
+        found, view, new_unnamed = seen["beside"][key]
+        assert (found, new_unnamed) == (data is not None, unnamed if data is None else False), key
+        if data is not None:
+            assert view == frozen_view(data), key
+
+
+def test_frozen_at_rev_reads_once_per_commit_not_per_path_the_record_had(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """k paths the record of x had (added, then deleted), k commits each committing x's
+    result, the record added last: each result commit up to the one with a record was
+    asked about every path (467 reads at k = 30); now a handful. The verdict is unchanged: the
+    commit that had a record beside the result with other params is named."""
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "a", m(0.9))
+    base = commit_all(repo, "base")
+    k = 30
+    for j in range(k):
+        write_json(repo, f"experiments/p{j:02d}/x.json", experiment("x", study="s"))
+    commit_all(repo, "records")
+    for j in range(k):
+        (repo / f"experiments/p{j:02d}/x.json").unlink()
+    commit_all(repo, "no records")
+    middle = ""
+    for i in range(k):
+        write_json(repo, f"results/r{i:02d}/x.json", result("x", m(0.5)))
+        if i == k // 2:  # a record beside this one, with other params
+            doc = experiment("x", study="s") | {"params": {"lr": 0.5}}
+            write_json(repo, "experiments/p00/x.json", doc)
+        elif i == k // 2 + 1:
+            (repo / "experiments/p00/x.json").unlink()
+        sha = commit_all(repo, f"result {i}")
+        middle = sha if i == k // 2 else middle
+    write_json(repo, "experiments/s/x.json", experiment("x", study="s"))
+    commit_all(repo, "the record")
+
+    seen = _spy_frozen(monkeypatch)
+    audit = run_audit(Git.discover(repo), since=base, use_cache=False)
+
+    at_rev = git(repo, "rev-parse", "HEAD:experiments/s/x.json")
+    assert [(f.path, f.rule, f.message) for f in seen["findings"]] == [
+        (
+            "experiments/s/x.json",
+            RECORD,
+            "the audited commit changes params of experiment 'x', whose result is "
+            f"committed: its record (blob {at_rev[:12]})"
+            f" differs from the one beside the result in commit {middle[:12]}, which "
+            "committed it; a finished run is frozen",
+        )
+    ]
+    # The audit reports the edits themselves (their commits show them), so not this.
+    rewritten = sorted(f.path for f in audit.findings if f.rule == RECORD)
+    assert rewritten == ["experiments/p00/x.json", "experiments/s/x.json"]
+    assert seen["reads"] <= 4, seen["reads"]  # 467 before
+
+
+def test_frozen_at_rev_follows_merges_empty_commits_and_a_fork_before_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a commit's record paths are not the previous commit's: a branch forked
+    before BASE still holds a record path BASE had moved away (its result froze that
+    record), an empty commit stands between a result commit and its parent, and merges
+    bring results in. Each answer is the `<commit>:<path>` look-up's."""
+    repo = new_repo(tmp_path / "repo")
+    write_json(repo, "experiments/old/y.json", experiment("y", study="s"))
+    fork = commit_all(repo, "y's record")
+    (repo / "experiments/old/y.json").unlink()
+    doc = experiment("y", study="s") | {"params": {"lr": 0.3}}
+    write_json(repo, "experiments/new/y.json", doc)
+    base = commit_all(repo, "moved, new params")
+
+    git(repo, "checkout", "-q", "-b", "side", fork)
+    write_json(repo, "results/f/y.json", result("y", m(0.5)))
+    side = commit_all(repo, "a result beside the old record")
+    write_json(repo, "experiments/old/y.json", experiment("y", study="s", tags=("x",)))
+    commit_all(repo, "the old record retagged")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-commit", "side", check=False)
+    git(repo, "rm", "-q", "--cached", "--ignore-unmatch", "experiments/old/y.json")
+    (repo / "experiments/old/y.json").unlink(missing_ok=True)
+    commit_all(repo, "merge side")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "empty")
+    write_json(repo, "results/c/y.json", result("y", m(0.5)))
+    commit_all(repo, "a result beside the new record")
+    git(repo, "checkout", "-q", "-b", "other", base)
+    write_json(repo, "results/o/y.json", result("y", m(0.5)))
+    commit_all(repo, "a result on another branch")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-edit", "other")
+
+    seen = _spy_frozen(monkeypatch, compare=True)
+    run_audit(Git.discover(repo), since=base, use_cache=False)
+
+    _same_answers(seen)
+    assert len(seen["answers"]) >= 4
+    assert [(f.path, f.rule) for f in seen["findings"]] == [("experiments/new/y.json", RECORD)]
+    assert side[:12] in seen["findings"][0].message
 
 
 def test_result_rewrites_is_linear_in_the_results_one_commit_moves(

@@ -14,10 +14,12 @@ at REV, new since BASE, each naming one exact step). Two checks over the whole r
 make the verdict independent of a merge's parent order: every result blob the range
 commits for an id must lie on one chain of declared corrections (`write_once`), and a
 run's record at REV must keep the frozen fields it had beside its result in each commit
-that committed that result (`frozen_at_rev`, read as `<commit>:<path>`).
+that committed that result (`frozen_at_rev`: each commit's record paths followed through
+the first-parent diffs, a path no commit changed read as `<commit>:<path>`).
 
-One `git log --raw` walk, two tree listings and one `git cat-file --batch`
-stream, whatever the number of commits: each blob is read once.
+One `git log --raw` walk, two tree listings, one `git cat-file --batch-check` of the
+walk's trees and one `git cat-file --batch` stream, whatever the number of commits:
+each blob is read once.
 """
 
 from __future__ import annotations
@@ -83,11 +85,11 @@ def history_findings(
         blobs = Reads(walk, edits, base_records, scan)
         blobs.records.update(sha for pair in net.values() for sha in (pair[0], pair[1].sha))
         introduced = introduced_results(walk, globs)
-        blobs.records.update(entry.sha for entry, _, _ in introduced.values())
+        blobs.records.update(entry.sha for entry, _, _ in introduced.runs.values())
         views, scanned = blobs.read(reader)
         records = rewritten_records(walk, edits, base_records, views)
         records += net_records(net, views, ids(records, RECORD_RULE))
-        records += frozen_at_rev(reader, introduced, views, ids(records, RECORD_RULE))
+        records += frozen_at_rev(git, reader, introduced, views, ids(records, RECORD_RULE))
     findings += records
     findings += scan_findings(walk, scanned)
     return sorted(findings, key=key)

@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import heapq
+from dataclasses import dataclass
+
 from expflow_git.checks import Problem
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import TreeEntry
+from expflow_git.gitstore import GITLINK, Git, TreeEntry
 from expflow_git.history.walk import Edit, Walk, documents, is_doc
 from expflow_git.identity import (
     FROZEN_FIELDS,
@@ -116,9 +119,20 @@ def rewritten_records(
 
 
 _Introduced = tuple[TreeEntry, list[str], list[str]]  # REV's record, commits, record paths
+_RecordChange = tuple[str, str, str | None]  # experiment, record path, its blob after (None: gone)
 
 
-def introduced_results(walk: Walk, globs: DocumentGlobs) -> dict[str, _Introduced]:
+@dataclass(frozen=True)
+class Introduced:
+    """`introduced_results`' answer: the runs by id, and each commit of the walk (in its
+    order) with its changes to those runs' record paths, for `frozen_at_rev` to know
+    which path is a file in a commit's tree without asking git path by path."""
+
+    runs: dict[str, _Introduced]
+    changes: list[tuple[str, list[_RecordChange]]]
+
+
+def introduced_results(walk: Walk, globs: DocumentGlobs) -> Introduced:
     """Runs whose result at REV was committed in the range (BASE's are net_records'):
     REV's record, every commit whose diff adds that result blob (its own commit, and a
     merge taking it from a parent other than the first), and every path the run's
@@ -130,51 +144,54 @@ def introduced_results(walk: Walk, globs: DocumentGlobs) -> dict[str, _Introduce
         for exp_id, entries in documents(walk.rev_tree, globs.is_result).items()
         if exp_id in records
     }
-    commits: dict[str, list[str]] = {}
+    commits: dict[str, dict[str, None]] = {}  # an ordered set: a merge may add several
     paths: dict[str, set[str]] = {}
+    changes: list[tuple[str, list[_RecordChange]]] = []
     for entry in walk.base_tree:
         if stem(entry.path) in new and globs.is_record(entry.path):
             paths.setdefault(stem(entry.path), set()).add(entry.path)
-    for commit, changes in walk.commits:
-        for c in changes:
+    for commit, diff in walk.commits:
+        mine = []
+        for c in diff:
             exp_id = stem(c.path)
             if exp_id not in new:
                 continue
             if globs.is_record(c.path):
                 paths.setdefault(exp_id, set()).add(c.path)
+                # `<commit>:<path>` reads a symlink's blob too, never a submodule's commit.
+                blob = c.new_sha if c.new_mode not in (None, GITLINK) else None
+                mine.append((exp_id, c.path, blob))
             elif c.new_sha in new[exp_id] and globs.is_result(c.path):
-                if commit not in commits.setdefault(exp_id, []):
-                    commits[exp_id].append(commit)
+                commits.setdefault(exp_id, {})[commit] = None
+        changes.append((commit, mine))
     out = {}
     for exp_id, found in commits.items():
         at_rev = records[exp_id][0]
         others = sorted(paths.get(exp_id, set()) - {at_rev.path})
-        out[exp_id] = (at_rev, found, [at_rev.path, *others])
-    return out
+        out[exp_id] = (at_rev, list(found), [at_rev.path, *others])
+    return Introduced(out, changes)
 
 
 def frozen_at_rev(
+    git: Git,
     reader: BlobReader,
-    introduced: dict[str, _Introduced],
+    introduced: Introduced,
     views: dict[str, Frozen | None],
     reported: set[str],
 ) -> list[Finding]:
     """A run's record at REV against the record beside its result in each commit that
-    committed that result (read as `<commit>:<path>`): the run froze there, whichever
-    parent a later merge lists first."""
+    committed that result (the first of its paths that is a file there, as
+    `<commit>:<path>` reads it): the run froze there, whichever parent a later merge
+    lists first."""
+    runs = {x: run for x, run in sorted(introduced.runs.items()) if x not in reported}
+    beside = _records_beside(git, reader, runs, introduced.changes)
     findings = []
-    for exp_id, (entry, commits, paths) in sorted(introduced.items()):
-        if exp_id in reported:
-            continue
+    for exp_id, (entry, commits, _) in runs.items():
         for commit in commits:
-            data, unnamed = _record_at(reader, commit, paths)
-            if data is None and not unnamed:
+            found, view, unnamed = beside[exp_id, commit]
+            if not found and not unnamed:
                 continue  # no record beside the result then: nothing froze
-            fields = (
-                changed_fields(frozen_view(data), views.get(entry.sha))
-                if data is not None
-                else list(FROZEN_FIELDS)
-            )
+            fields = changed_fields(view, views.get(entry.sha)) if found else list(FROZEN_FIELDS)
             if fields:
                 findings.append(
                     Finding(
@@ -189,16 +206,149 @@ def frozen_at_rev(
     return findings
 
 
-def _record_at(reader: BlobReader, commit: str, paths: list[str]) -> tuple[bytes | None, bool]:
-    """The first of `paths` that is a file in `commit`'s tree, and whether a path could
-    not be named to git (a line break in it: then nothing proves the record unchanged)."""
-    unnamed = False
-    for path in paths:
-        if "\n" in path or path.strip() != path:
-            unnamed = True
-            continue
-        try:
-            return reader.read(f"{commit}:{path}"), False
-        except ExpflowError:
-            continue  # not there, or not a file, in that commit
-    return None, unnamed
+# Whether a record was found beside the result, its frozen view, and whether a path
+# could not be named to git (a line break in it: then nothing proves the record unchanged).
+_Beside = tuple[bool, Frozen | None, bool]
+_AS_AT_ROOT = ""  # a path no commit of the chain touched: as in the tree the chain starts from
+
+
+class _RecordPaths:
+    """One run's record paths (REV's first, those git can be asked for) as they are at
+    the commit the walk in `_records_beside` stands on: the blob a commit of its chain
+    left at a path (None: no file there), else as in the tree the chain starts from
+    (asked at most once). The heap holds the indices that may be a file, so the first
+    one is found without a scan of the others."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = [p for p in paths if _nameable(p)]
+        self.unnamed = len(self.paths) != len(paths)
+        self.index = {p: i for i, p in enumerate(self.paths)}
+        self.blob: dict[int, str | None] = {}  # what the chain left; _AS_AT_ROOT: untouched
+        self.absent_at_root: set[int] = set()
+        self.heap = list(range(len(self.paths)))  # sorted, so already a heap
+
+    def maybe_file(self, i: int) -> bool:
+        return self.blob[i] is not None if i in self.blob else i not in self.absent_at_root
+
+    def set(self, i: int, blob: str | None) -> None:
+        """Path `i` now holds `blob` (None: no file; _AS_AT_ROOT: as at the chain's start)."""
+        if blob == _AS_AT_ROOT:
+            del self.blob[i]
+        else:
+            self.blob[i] = blob
+        if self.maybe_file(i):
+            heapq.heappush(self.heap, i)  # again: it may have been dropped as no file
+
+    def first_file(
+        self, reader: BlobReader, commit: str, seen: dict[str, Frozen | None]
+    ) -> _Beside:
+        """The first path that is a file in `commit`'s tree, read as `<commit>:<path>`
+        would read it; a path whose read fails is passed over, as before."""
+        unreadable = []
+        found: _Beside = (False, None, self.unnamed)
+        while self.heap:
+            i = self.heap[0]
+            blob = self.blob.get(i, _AS_AT_ROOT)
+            if not self.maybe_file(i):
+                heapq.heappop(self.heap)
+                continue
+            try:
+                if blob:  # the blob a commit of the chain left there
+                    if blob not in seen:
+                        seen[blob] = frozen_view(reader.read(blob))
+                    found = (True, seen[blob], False)
+                else:
+                    found = (True, frozen_view(reader.read(f"{commit}:{self.paths[i]}")), False)
+                break
+            except ExpflowError:  # not there or not a file, or its blob is missing
+                heapq.heappop(self.heap)
+                if blob:
+                    unreadable.append(i)  # still a file for the next commit
+                else:
+                    self.absent_at_root.add(i)  # so in every tree from this chain's start
+        for i in unreadable:
+            heapq.heappush(self.heap, i)
+        return found
+
+
+def _records_beside(
+    git: Git,
+    reader: BlobReader,
+    runs: dict[str, _Introduced],
+    changes: list[tuple[str, list[_RecordChange]]],
+) -> dict[tuple[str, str], _Beside]:
+    """For each run and each commit that committed its result, the record beside it.
+
+    Asking git for `<commit>:<path>` for each path the record ever had costs commits ×
+    paths look-ups. Instead each commit's record paths follow from its first parent's and
+    its own diff: the commits form a forest (a commit under the earlier one whose tree is
+    its first parent's tree; a root where none is: BASE, a fork before it), walked depth
+    first, each diff applied on the way down and undone on the way up. A path no commit of
+    a chain touched is as in the chain's first tree: looked up there at most once."""
+    wanted: dict[str, list[str]] = {}  # commit -> the runs that committed a result there
+    for exp_id, (_, commits, _) in runs.items():
+        for commit in commits:
+            wanted.setdefault(commit, []).append(exp_id)
+    if not wanted:
+        return {}
+    last = max(i for i, (commit, _) in enumerate(changes) if commit in wanted)
+    changes = changes[: last + 1]  # what comes later is no ancestor of those commits
+    by_commit = dict(changes)
+    trees = _trees(git, [commit for commit, _ in changes])
+    first_with_tree: dict[str, str] = {}
+    children: dict[str, list[str]] = {}
+    roots: dict[str | None, list[str]] = {}
+    for (commit, _), (tree, parent_tree) in zip(changes, trees, strict=True):
+        under = first_with_tree.get(parent_tree or "")
+        if under is not None:
+            children.setdefault(under, []).append(commit)
+        else:
+            roots.setdefault(parent_tree, []).append(commit)
+        if tree is not None:
+            first_with_tree.setdefault(tree, commit)
+    out: dict[tuple[str, str], _Beside] = {}
+    seen: dict[str, Frozen | None] = {}
+    for starts in roots.values():
+        state: dict[str, _RecordPaths] = {}  # per run, from this root on
+        stack: list[tuple[str, list[tuple[_RecordPaths, int, str | None]] | None]]
+        stack = [(commit, None) for commit in reversed(starts)]
+        while stack:
+            commit, undo = stack.pop()
+            if undo is not None:  # on the way up
+                for paths, i, blob in reversed(undo):
+                    paths.set(i, blob)
+                continue
+            undo = []
+            for exp_id, path, blob in by_commit[commit]:
+                if exp_id in runs:
+                    paths = _of_run(state, runs, exp_id)
+                    if (at := paths.index.get(path)) is not None:
+                        undo.append((paths, at, paths.blob.get(at, _AS_AT_ROOT)))
+                        paths.set(at, blob)
+            for exp_id in wanted.get(commit, []):
+                out[exp_id, commit] = _of_run(state, runs, exp_id).first_file(reader, commit, seen)
+            stack.append((commit, undo))
+            stack.extend((child, None) for child in reversed(children.get(commit, [])))
+    return out
+
+
+def _of_run(
+    state: dict[str, _RecordPaths], runs: dict[str, _Introduced], exp_id: str
+) -> _RecordPaths:
+    if exp_id not in state:  # untouched so far on every chain from this root
+        state[exp_id] = _RecordPaths(runs[exp_id][2])
+    return state[exp_id]
+
+
+def _trees(git: Git, commits: list[str]) -> list[tuple[str | None, str | None]]:
+    """Each commit's tree and its first parent's (None: no parent), in one
+    `git cat-file --batch-check`."""
+    names = "".join(f"{c}^{{tree}}\n{c}^1^{{tree}}\n" for c in commits).encode("ascii")
+    out = git.run("cat-file", "--batch-check=%(objectname)", input=names)
+    ids = [None if b" " in line else line.decode("ascii") for line in out.splitlines()]
+    return list(zip(ids[::2], ids[1::2], strict=True))
+
+
+def _nameable(path: str) -> bool:
+    # `<commit>:<path>` is one line of cat-file's input, which strips it.
+    return "\n" not in path and path.strip() == path
