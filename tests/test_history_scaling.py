@@ -18,29 +18,15 @@ from typing import Any
 
 import pytest
 from helpers_audit import add_run, commit_all, experiment, git, m, new_repo, result, write_json
+from test_frozen_differential import _record_at  # the look-ups the walk replaced
 
 from expflow_git.audit.pipeline import run_audit
 from expflow_git.documents import stem
-from expflow_git.errors import ExpflowError, Finding
+from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
 
 RECORD = "record-rewritten"
-
-
-def _record_at(reader: BlobReader, commit: str, paths: list[str]) -> tuple[bytes | None, bool]:
-    """What frozen_at_rev read before: the first of `paths` git names a blob at in
-    `commit`, and whether a path could not be named (the reference for the new walk)."""
-    unnamed = False
-    for path in paths:
-        if "\n" in path or path.strip() != path:
-            unnamed = True
-            continue
-        try:
-            return reader.read(f"{commit}:{path}"), False
-        except ExpflowError:
-            continue
-    return None, unnamed
 
 
 def _spy_frozen(monkeypatch: pytest.MonkeyPatch, *, compare: bool = False) -> dict[str, Any]:
