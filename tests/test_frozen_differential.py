@@ -669,3 +669,51 @@ def test_a_record_path_with_a_space_missing_beside_a_result(tmp_path: Path) -> N
     commit_all(repo, "the record moved to a path with a space")
     audit = run_audit(Git.discover(repo), since=base, use_cache=False)
     assert not [f for f in audit.findings if f.rule == RECORD]  # moved, not changed
+
+
+def test_a_tree_naming_a_record_twice_is_read_as_git_reads_the_path(tmp_path: Path) -> None:
+    """A hand-made tree (`hash-object --literally`, which `git fsck` refuses but a clone
+    takes) holds x.json twice: R1 (x's record at BASE) first, then R2 with other params.
+    git's diff against BASE shows only `A x.json R2`, while `<commit>:<path>` reads R1.
+    The walk read the blob the diff named, so the record beside x's result was R2, and
+    REV's record (R2, at another path) passed; the look-ups it replaced read R1 and
+    reported the change. Each answer is now read at `<commit>:<path>`."""
+    from helpers_audit import add_run, commit_all
+
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "x", None, study="s", sub_step=5)
+    base = commit_all(repo, "base")
+
+    def put(kind: str, data: bytes) -> str:
+        return git(repo, "hash-object", "-t", kind, "-w", "--literally", "--stdin", input=data)
+
+    def tree(*entries: tuple[str, str, str]) -> str:  # in the given order, as given
+        raw = b"".join(
+            f"{mode} {name}\0".encode() + bytes.fromhex(sha) for mode, name, sha in entries
+        )
+        return put("tree", raw)
+
+    r1 = git(repo, "rev-parse", f"{base}:experiments/s/x.json")
+    r2 = put("blob", json.dumps(experiment("x", study="s", sub_step=7)).encode())
+    res = put("blob", json.dumps(result("x", m(0.5))).encode())
+    policy = git(repo, "rev-parse", f"{base}:expflow.yaml")
+
+    def top(*study: tuple[str, str, str]) -> str:
+        experiments = tree(("40000", "s", tree(*study)))
+        results = tree(("40000", "s", tree(("100644", "x.json", res))))
+        return tree(
+            ("40000", "experiments", experiments),
+            ("100644", "expflow.yaml", policy),
+            ("40000", "results", results),
+        )
+
+    twice = (("100644", "x.json", r1), ("100644", "x.json", r2))
+    moved = ("40000", "a", tree(("100644", "x.json", r2)))
+    c1 = git(repo, "commit-tree", top(*twice), "-p", base, "-m", "x twice, and its result")
+    c2 = git(repo, "commit-tree", top(moved, *twice), "-p", c1, "-m", "R2 at another path")
+    c3 = git(repo, "commit-tree", top(moved), "-p", c2, "-m", "the doubled name gone")
+    git(repo, "update-ref", "refs/heads/main", c3)
+    assert git(repo, "rev-parse", f"{c1}:experiments/s/x.json") == r1
+    audit = run_audit(Git.discover(repo), since=base, use_cache=False)
+    frozen = [f for f in audit.findings if f.rule == RECORD]
+    assert [(f.path, c1[:12] in f.message) for f in frozen] == [("experiments/s/a/x.json", True)]

@@ -239,31 +239,25 @@ class _RecordPaths:
         if self.maybe_file(i):
             heapq.heappush(self.heap, i)  # again: it may have been dropped as no file
 
-    def first_file(
-        self, reader: BlobReader, commit: str, seen: dict[str, Frozen | None]
-    ) -> _Beside:
+    def first_file(self, reader: BlobReader, commit: str) -> _Beside:
         """The first path that is a file in `commit`'s tree, read as `<commit>:<path>`
-        would read it; a path whose read fails is passed over, as before."""
+        (never by the blob a diff named: a malformed tree, one name twice, makes git's
+        diff and its path look-up disagree); a path whose read fails is passed over, as
+        before."""
         unreadable = []
         found: _Beside = (False, None, self.unnamed)
         while self.heap:
             i = self.heap[0]
-            blob = self.blob.get(i, _AS_AT_ROOT)
             if not self.maybe_file(i):
                 heapq.heappop(self.heap)
                 continue
             try:
-                if blob:  # the blob a commit of the chain left there
-                    if blob not in seen:
-                        seen[blob] = frozen_view(reader.read(blob))
-                    found = (True, seen[blob], False)
-                else:
-                    found = (True, frozen_view(reader.read(f"{commit}:{self.paths[i]}")), False)
+                found = (True, frozen_view(reader.read(f"{commit}:{self.paths[i]}")), False)
                 break
-            except ExpflowError:  # not there or not a file, or its blob is missing
+            except ExpflowError:  # not there or not a file
                 heapq.heappop(self.heap)
-                if blob:
-                    unreadable.append(i)  # still a file for the next commit
+                if self.blob.get(i, _AS_AT_ROOT):
+                    unreadable.append(i)  # a commit of the chain left a file: kept
                 else:
                     self.absent_at_root.add(i)  # so in every tree from this chain's start
         for i in unreadable:
@@ -307,7 +301,6 @@ def _records_beside(
         if tree is not None:
             first_with_tree.setdefault(tree, commit)
     out: dict[tuple[str, str], _Beside] = {}
-    seen: dict[str, Frozen | None] = {}
     for starts in roots.values():
         state: dict[str, _RecordPaths] = {}  # per run, from this root on
         stack: list[tuple[str, list[tuple[_RecordPaths, int, str | None]] | None]]
@@ -326,7 +319,7 @@ def _records_beside(
                         undo.append((paths, at, paths.blob.get(at, _AS_AT_ROOT)))
                         paths.set(at, blob)
             for exp_id in wanted.get(commit, []):
-                out[exp_id, commit] = _of_run(state, runs, exp_id).first_file(reader, commit, seen)
+                out[exp_id, commit] = _of_run(state, runs, exp_id).first_file(reader, commit)
             stack.append((commit, undo))
             stack.extend((child, None) for child in reversed(children.get(commit, [])))
     return out
