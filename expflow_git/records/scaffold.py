@@ -106,9 +106,6 @@ jobs:
   audit:
     runs-on: ubuntu-latest
     steps:
-      # git checks the objects it fetches: a malformed tree (one name twice) makes git's
-      # own diff and path look-up disagree (docs/threat-model.md, `audit --since`)
-      - run: git config --global transfer.fsckObjects true
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0            # the history since the base, and the PR's head commit
