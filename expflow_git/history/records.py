@@ -119,7 +119,7 @@ def rewritten_records(
 
 
 _Introduced = tuple[TreeEntry, list[str], list[str]]  # REV's record, commits, record paths
-_RecordChange = tuple[str, str, str | None]  # experiment, record path, its blob after (None: gone)
+_RecordChange = tuple[str, str, bool]  # experiment, record path, whether it is a file after
 
 
 @dataclass(frozen=True)
@@ -159,8 +159,7 @@ def introduced_results(walk: Walk, globs: DocumentGlobs) -> Introduced:
             if globs.is_record(c.path):
                 paths.setdefault(exp_id, set()).add(c.path)
                 # `<commit>:<path>` reads a symlink's blob too, never a submodule's commit.
-                blob = c.new_sha if c.new_mode not in (None, GITLINK) else None
-                mine.append((exp_id, c.path, blob))
+                mine.append((exp_id, c.path, c.new_mode not in (None, GITLINK)))
             elif c.new_sha in new[exp_id] and globs.is_result(c.path):
                 commits.setdefault(exp_id, {})[commit] = None
         changes.append((commit, mine))
@@ -209,41 +208,40 @@ def frozen_at_rev(
 # Whether a record was found beside the result, its frozen view, and whether a path
 # could not be named to git (a line break in it: then nothing proves the record unchanged).
 _Beside = tuple[bool, Frozen | None, bool]
-_AS_AT_ROOT = ""  # a path no commit of the chain touched: as in the tree the chain starts from
 
 
 class _RecordPaths:
     """One run's record paths (REV's first, those git can be asked for) as they are at
-    the commit the walk in `_records_beside` stands on: the blob a commit of its chain
-    left at a path (None: no file there), else as in the tree the chain starts from
-    (asked at most once). The heap holds the indices that may be a file, so the first
-    one is found without a scan of the others."""
+    the commit the walk in `_records_beside` stands on: whether a commit of its chain
+    left a file at a path, else as in the tree the chain starts from (asked at most
+    once). The heap holds the indices that may be a file, so the first one is found
+    without a scan of the others."""
 
     def __init__(self, paths: list[str]) -> None:
         self.paths = [p for p in paths if _nameable(p)]
         self.unnamed = len(self.paths) != len(paths)
         self.index = {p: i for i, p in enumerate(self.paths)}
-        self.blob: dict[int, str | None] = {}  # what the chain left; _AS_AT_ROOT: untouched
+        self.left: dict[int, bool] = {}  # a file or none, as the chain left it (else untouched)
         self.absent_at_root: set[int] = set()
         self.heap = list(range(len(self.paths)))  # sorted, so already a heap
 
     def maybe_file(self, i: int) -> bool:
-        return self.blob[i] is not None if i in self.blob else i not in self.absent_at_root
+        return self.left[i] if i in self.left else i not in self.absent_at_root
 
-    def set(self, i: int, blob: str | None) -> None:
-        """Path `i` now holds `blob` (None: no file; _AS_AT_ROOT: as at the chain's start)."""
-        if blob == _AS_AT_ROOT:
-            del self.blob[i]
+    def set(self, i: int, is_file: bool | None) -> None:
+        """Path `i` is now a file or not (None: as at the chain's start again)."""
+        if is_file is None:
+            del self.left[i]
         else:
-            self.blob[i] = blob
+            self.left[i] = is_file
         if self.maybe_file(i):
             heapq.heappush(self.heap, i)  # again: it may have been dropped as no file
 
     def first_file(self, reader: BlobReader, commit: str) -> _Beside:
         """The first path that is a file in `commit`'s tree, read as `<commit>:<path>`
-        (never by the blob a diff named: a malformed tree, one name twice, makes git's
-        diff and its path look-up disagree); a path whose read fails is passed over, as
-        before."""
+        (the diffs only say which paths are files: a malformed tree, one name twice,
+        makes git's diff and its path look-up disagree on the blob); a path whose read
+        fails is passed over, as before."""
         unreadable = []
         found: _Beside = (False, None, self.unnamed)
         while self.heap:
@@ -256,7 +254,7 @@ class _RecordPaths:
                 break
             except ExpflowError:  # not there or not a file
                 heapq.heappop(self.heap)
-                if self.blob.get(i, _AS_AT_ROOT):
+                if self.left.get(i):
                     unreadable.append(i)  # a commit of the chain left a file: kept
                 else:
                     self.absent_at_root.add(i)  # so in every tree from this chain's start
@@ -303,21 +301,21 @@ def _records_beside(
     out: dict[tuple[str, str], _Beside] = {}
     for starts in roots.values():
         state: dict[str, _RecordPaths] = {}  # per run, from this root on
-        stack: list[tuple[str, list[tuple[_RecordPaths, int, str | None]] | None]]
+        stack: list[tuple[str, list[tuple[_RecordPaths, int, bool | None]] | None]]
         stack = [(commit, None) for commit in reversed(starts)]
         while stack:
             commit, undo = stack.pop()
             if undo is not None:  # on the way up
-                for paths, i, blob in reversed(undo):
-                    paths.set(i, blob)
+                for paths, i, was in reversed(undo):
+                    paths.set(i, was)
                 continue
             undo = []
-            for exp_id, path, blob in by_commit[commit]:
+            for exp_id, path, is_file in by_commit[commit]:
                 if exp_id in runs:
                     paths = _of_run(state, runs, exp_id)
                     if (at := paths.index.get(path)) is not None:
-                        undo.append((paths, at, paths.blob.get(at, _AS_AT_ROOT)))
-                        paths.set(at, blob)
+                        undo.append((paths, at, paths.left.get(at)))
+                        paths.set(at, is_file)
             for exp_id in wanted.get(commit, []):
                 out[exp_id, commit] = _of_run(state, runs, exp_id).first_file(reader, commit)
             stack.append((commit, undo))
