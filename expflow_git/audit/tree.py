@@ -8,6 +8,7 @@ A record comes from the cache (`consume_cached`) or is made as the blob is check
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
@@ -30,7 +31,6 @@ from expflow_git.errors import Finding
 from expflow_git.gitstore import tree_entry
 from expflow_git.globs import matches_any
 from expflow_git.pinscan.scanner import (
-    MAX_LISTED,
     FileClass,
     file_class,
     is_code_path,
@@ -311,8 +311,7 @@ class TreeReader:
                 marks.append(self._ends())
             path = use.path
             if use.scan_class is not None and (found := rows(record["s"][use.scan_class])):
-                head = [row_finding(path, row) for row in found[: MAX_LISTED + 1]]
-                findings.extend(listed(head, len(found)))
+                findings.extend(listed(found, functools.partial(row_finding, path)))
             if use.kind is None:
                 continue
             if not digests:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from expflow_git.errors import Finding
@@ -14,7 +15,6 @@ from expflow_git.globs import matches_any
 from expflow_git.history.walk import Edit, Walk
 from expflow_git.identity import REGULAR_MODES, Frozen, frozen_view, readable_new
 from expflow_git.pinscan.scanner import (
-    MAX_LISTED,
     FileClass,
     file_class,
     listed,
@@ -85,7 +85,6 @@ def scan_findings(walk: Walk, scanned: dict[tuple[str, FileClass], list[Finding]
     for (path, sha), commit in walk.added.items():
         where = f" (added in commit {commit[:12]}, blob {sha[:12]}; it stays in the history)"
         found = scanned.get((sha, file_class(path)), [])
-        head = [replace(f, path=path) for f in found[: MAX_LISTED + 1]]
-        hits = name_findings(path) + listed(head, len(found))
+        hits = name_findings(path) + listed(found, functools.partial(replace, path=path))
         findings.extend(replace(f, message=f.message + where) for f in hits)
     return findings

@@ -72,8 +72,9 @@ import hashlib
 import itertools
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
@@ -259,16 +260,18 @@ def _mask_pin_digest(m: re.Match[str]) -> str:
 # from a repository of k + m lines (k = m = 1,000: a 400 MB report). `scan` reads each
 # file from disk, and lists every finding.
 MAX_LISTED = 20
+_Row = TypeVar("_Row")  # a cached row, or a Finding
 
 
-def listed(found: Sequence[Finding], total: int) -> list[Finding]:
-    """The first MAX_LISTED of a file's `total` content findings (`found` holds at least
-    one more when there are more), and one more saying how many are not listed."""
-    if total <= MAX_LISTED:
-        return list(found)
-    rest = found[MAX_LISTED]
-    more = f"{total - MAX_LISTED:,} more finding(s) in this file, not listed"
-    return [*found[:MAX_LISTED], replace(rest, message=f"{more}; the next: {rest.message}")]
+def listed(found: Sequence[_Row], finding: Callable[[_Row], Finding]) -> list[Finding]:
+    """The first MAX_LISTED of a file's content findings (`finding` makes each of those
+    listed from its row), and one more saying how many are not listed."""
+    head = [finding(row) for row in found[: MAX_LISTED + 1]]
+    if len(found) <= MAX_LISTED:
+        return head
+    rest = head[MAX_LISTED]
+    more = f"{len(found) - MAX_LISTED:,} more finding(s) in this file, not listed"
+    return [*head[:MAX_LISTED], replace(rest, message=f"{more}; the next: {rest.message}")]
 
 
 def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
