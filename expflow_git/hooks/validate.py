@@ -294,27 +294,26 @@ class _Corrections:
 def _duplicate_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
     """Other records with this id: one finding naming the first few (k records of one
     id gave k(k-1) findings, one for each other)."""
-    named = lookup.named(Kind.EXPERIMENT, exp.id, asking=exp.path)
-    count = len(named) - holds(named, exp.path)
-    if not count:
+    others = _others(lookup, Kind.EXPERIMENT, exp.id, exp.path)
+    if not others:
         return []
-    others = some_of((p for p in named if p != exp.path), count)
-    return [
-        Finding(
-            exp.path, Problem.DUPLICATE_ID.value, f"id {exp.id!r} is also used by {others}", "/id"
-        )
-    ]
+    message = f"id {exp.id!r} is also used by {others}"
+    return [Finding(exp.path, Problem.DUPLICATE_ID.value, message, "/id")]
 
 
 def _duplicate_result_findings(res: Result, lookup: Lookup) -> list[Finding]:
     """Another result for the same experiment (a result is its experiment's, not its
     path's: a second file would be a second score)."""
-    named = lookup.named(Kind.RESULT, res.experiment, asking=res.path)
-    count = len(named) - holds(named, res.path)
-    if not count:
-        return []
-    others = some_of((p for p in named if p != res.path), count)
-    return [duplicate_result(res.path, res.experiment, others)]
+    others = _others(lookup, Kind.RESULT, res.experiment, res.path)
+    return [duplicate_result(res.path, res.experiment, others)] if others else []
+
+
+def _others(lookup: Lookup, kind: Kind, exp_id: str, path: str) -> str:
+    """The listed documents of `kind` for `exp_id` but `path`: the first few and how
+    many more (`checks.some_of`), or "" when there is none."""
+    named = lookup.named(kind, exp_id, asking=path)
+    count = len(named) - holds(named, path)
+    return some_of((p for p in named if p != path), count) if count else ""
 
 
 def _orphan_findings(exp: Experiment, lookup: Lookup) -> list[Finding]:
