@@ -374,7 +374,6 @@ def _gate_mapping(spec: Mapping[str, Any]) -> tuple[str, Severity]:
         ) from None
 
 
-@functools.lru_cache(maxsize=4096)
 @functools.lru_cache(maxsize=4096)  # a repository's records share a few parameter names
 def param_key(name: str) -> str:
     """How rules find a parameter: last path segment, leading dashes dropped, case folded.
