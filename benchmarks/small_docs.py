@@ -5,13 +5,18 @@ bytes each, one commit packed as a clone is. The floor is floor.py with orjson
 (one `git ls-tree -r -z`, one `git cat-file --batch --buffer`, every JSON blob
 parsed). Goals, as ratios measured in the same run: warm audit ≤ 3× the floor,
 cold (`--no-cache`) ≤ 6×, at 20k and 100k runs; peak RSS at 100k < 400 MiB.
-With `--million` (or EXPFLOW_BENCH_MILLION=1; long: ~5 min to build, ~6 min to run, 2M documents):
-1M runs, peak RSS < 2 GiB and cold seconds per document ≤ 1.2× the 100k figure.
+With `--million` (or EXPFLOW_BENCH_MILLION=1; long: ~5 min to build, ~7 min to run, 2M documents):
+1M runs, peak RSS < 2 GiB and cold seconds per document ≤ 1.2× the 100k figure. The 100k
+figure for that ratio is timed in the same round as the million-run audit, just before and
+just after it (the mean of the two): a shared machine's load moves over the minutes between
+the 100k rounds and the million-run round, and moved the ratio between runs by more than
+the goal's margin (1.15× to 1.42× for the same code).
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,7 +25,7 @@ from typing import TYPE_CHECKING
 import gen_small
 
 if TYPE_CHECKING:
-    from run import Bench
+    from run import Bench, Command
 
 
 def dataset(data: Path, runs: int) -> Path:
@@ -52,6 +57,8 @@ def run_small(bench: Bench, *, million: bool) -> None:
     if million:
         sizes.append(1_000_000)
     per_doc: dict[int, float] = {}
+    floor_per_doc: dict[int, float] = {}
+    per_doc_beside = 0.0  # the 100k-run cold audit beside the million-run one (below)
     for runs in sizes:
         repo = dataset(run.DATA, runs)
         docs = 2 * runs
@@ -59,24 +66,37 @@ def run_small(bench: Bench, *, million: bool) -> None:
         print(f"audit, small documents, {label} ({docs} documents):", file=sys.stderr)
         envelope = str(run.OUT / f"audit-small-{runs}.report.json")
         text = run.OUT / f"audit-small-{runs}.txt"
-        # (A million runs get one round: measure_rounds sees how long a round takes.)
-        floor, cold, warm = run.measure_rounds(
+        floor_cmd = run.Command(
+            f"floor small {label} (git + orjson)",
             [
-                run.Command(
-                    f"floor small {label} (git + orjson)",
-                    [
-                        str(run.BASE_BIN / "python"),
-                        str(run.HERE / "floor.py"),
-                        str(repo),
-                        "--parser",
-                        "orjson",
-                    ],
-                    repo,
-                ),
-                *run.audit_commands(bench.exe, f"small {label}", repo, envelope, text),
+                str(run.BASE_BIN / "python"),
+                str(run.HERE / "floor.py"),
+                str(repo),
+                "--parser",
+                "orjson",
             ],
-            bench.repeat,
+            repo,
         )
+        cold_cmd, warm_cmd = run.audit_commands(bench.exe, f"small {label}", repo, envelope, text)
+        if runs < 1_000_000:
+            floor, cold, warm = run.measure_rounds([floor_cmd, cold_cmd, warm_cmd], bench.repeat)
+        else:
+            # One round (measure_rounds sees how long a round takes), the 100k-run cold
+            # audit on either side of the million-run one: the per-document ratio below.
+            base_runs = sizes[-2]
+            before, after = (_cold_audit(bench, base_runs, when) for when in ("before", "after"))
+            floor, before_t, cold, after_t, warm = run.measure_rounds(
+                [floor_cmd, before, cold_cmd, after, warm_cmd], bench.repeat
+            )
+            beside = [
+                (b.seconds + a.seconds) / 2
+                for b, a in zip(before_t.samples, after_t.samples, strict=True)
+            ]
+            per_doc_beside = statistics.median(beside) / (2 * base_runs)
+            bench.raw[f"small_{base_runs}_beside_1M"] = {
+                "before": before_t.as_json(),
+                "after": after_t.as_json(),
+            }
         for mode, timing, goal in (("warm (cache)", warm, 3), ("cold (--no-cache)", cold, 6)):
             ratio = run.paired_ratio(timing, floor)
             bench.add(
@@ -99,6 +119,7 @@ def run_small(bench: Bench, *, million: bool) -> None:
                 rss < limit,
             )
         per_doc[runs] = cold.median / docs
+        floor_per_doc[runs] = floor.median / docs
         bench.raw[f"small_{runs}"] = {
             "documents": docs,
             "floor_orjson": floor.as_json(),
@@ -109,12 +130,36 @@ def run_small(bench: Bench, *, million: bool) -> None:
             "per_document_us_floor": 1e6 * floor.median / docs,
         }
     if million:
-        base, big = per_doc[sizes[-2]], per_doc[sizes[-1]]
+        big, base = per_doc[sizes[-1]], per_doc_beside
         bench.add(
-            "audit small docs cold per document µs, 1M vs 100k",
+            "audit small docs cold per document µs, 1M vs 100k beside it",
             f"{1e6 * big:.1f}",
             f"{1e6 * base:.1f}",
             big / base,
             "≤ 1.2× (linear)",
             big / base <= 1.2,
         )
+        # What the machine itself does at that size: the floor's own time per document.
+        floor_big, floor_base = floor_per_doc[sizes[-1]], floor_per_doc[sizes[-2]]
+        bench.add(
+            "floor per document µs, 1M vs 100k (context)",
+            f"{1e6 * floor_big:.1f}",
+            f"{1e6 * floor_base:.1f}",
+            floor_big / floor_base,
+            "",
+            None,
+        )
+
+
+def _cold_audit(bench: Bench, runs: int, when: str) -> Command:
+    """The cold audit of the `runs`-run repository, timed `when` ("before", "after") the
+    million-run one in its round: its own report and text files."""
+    import run
+
+    repo = dataset(run.DATA, runs)
+    envelope = str(run.OUT / f"audit-small-{runs}-{when}-1M.report.json")
+    text = run.OUT / f"audit-small-{runs}-{when}-1M.txt"
+    cold, _ = run.audit_commands(
+        bench.exe, f"small {runs // 1000}k runs, {when} 1M", repo, envelope, text
+    )
+    return cold
