@@ -1,5 +1,6 @@
 """Test support shared by every test module: one environment scrub, one `git()` helper,
-the CLI as a subprocess (`run_cli`) and in-process (`in_process_cli`).
+the CLI as a subprocess (`run_cli`) and in-process (`in_process_cli`), and the calls a
+patched function hears (`record_calls`), for tests that count the work done.
 
 conftest.py builds its fixtures on these; modules import them from here (or from
 conftest, which re-exports them).
@@ -14,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -192,6 +193,23 @@ class GitCall(NamedTuple):
     pid: int
     parent: str
     args: str
+
+
+def record_calls(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str
+) -> list[tuple[Any, ...]]:
+    """Patch `owner.name` (a module's function, or a class's method: `self` is then the
+    first argument) to record each call's positional arguments, in order, and call the
+    original; the list the calls are recorded in is returned."""
+    real = getattr(owner, name)
+    calls: list[tuple[Any, ...]] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls
 
 
 def git_counter(tmp_path: Path) -> tuple[dict[str, str], Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers_audit import (
@@ -29,6 +28,7 @@ from helpers_audit import (
     statement_of,
     write_json,
 )
+from support import record_calls
 
 from expflow_git import checks
 from expflow_git.hooks import validate as hook
@@ -150,18 +150,11 @@ def test_results_of_one_id_judge_its_records_once(
     commit_all(repo)
     monkeypatch.chdir(repo)
     monkeypatch.setenv("EXPFLOW_JOBS", "1")
-    judged: list[str] = []
-    real = hook.check_document
-
-    def check_document(kind: Kind, path: str, data: bytes, *args: Any, **kw: Any) -> Any:
-        if kind is Kind.EXPERIMENT:
-            judged.append(path)
-        return real(kind, path, data, *args, **kw)
-
-    monkeypatch.setattr(hook, "check_document", check_document)
+    checks = record_calls(monkeypatch, hook, "check_document")
     outcome = hook.validate(Workspace.find(None), given)
     assert outcome.checked == k
     assert {f.rule for f in outcome.findings} == {"duplicate-result", "result-without-record"}
+    judged = [path for kind, path, *_ in checks if kind is Kind.EXPERIMENT]
     assert sorted(judged) == sorted(f"experiments/s{i:02d}/x.json" for i in range(k))
 
 
@@ -181,17 +174,10 @@ def test_a_document_alone_of_its_name_is_classified_once(
     commit_all(repo)
     monkeypatch.chdir(repo)
     monkeypatch.setenv("EXPFLOW_JOBS", "1")
-    classified: list[str] = []
-    real = Policy.kind_of
-
-    def kind_of(self: Policy, path: str) -> Any:
-        classified.append(path)
-        return real(self, path)
-
-    monkeypatch.setattr(Policy, "kind_of", kind_of)
+    classified = record_calls(monkeypatch, Policy, "kind_of")
     outcome = hook.validate(Workspace.find(None), given)
     assert outcome.checked == k and not outcome.findings
-    assert sorted(p for p in classified if p in given) == given
+    assert sorted(path for _, path in classified if path in given) == given
 
 
 def test_a_leaky_file_at_many_paths_lists_twenty_findings_at_each(tmp_path: Path) -> None:
