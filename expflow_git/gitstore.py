@@ -144,6 +144,12 @@ def first_line(stderr: bytes) -> str:
     return lines[0] if lines else ""
 
 
+def _failed(args: Sequence[str], returncode: int, stderr: bytes) -> ExpflowError:
+    """`git ARGS` failed: the error told (exit 2), with git's own line where it gave one."""
+    detail = first_line(stderr) or f"exited with status {returncode}"
+    return ExpflowError(f"git {args[0] if args else ''}: {detail}")
+
+
 def _check_rev(rev: str) -> None:
     # A revision starting with "-" would be read as an option (rev-parse
     # has no working --end-of-options); nothing valid starts that way.
@@ -372,8 +378,7 @@ class Git:
         """Run ``git ARGS`` at the root and return stdout; failure raises ExpflowError (exit 2)."""
         proc = self._exec(args, input)
         if proc.returncode != 0:
-            detail = first_line(proc.stderr) or f"exited with status {proc.returncode}"
-            raise ExpflowError(f"git {args[0] if args else ''}: {detail}")
+            raise _failed(args, proc.returncode, proc.stderr)
         return proc.stdout
 
     def popen(
@@ -523,27 +528,33 @@ class Git:
         than `run`'s). `bounded` (a listing with folders): None once past LISTING_FLOOR
         bytes at more than LONG_LINE a line. Each folder's line holds its whole path,
         so a chain of d nested folders is d² bytes (16k of them: a 541 MB listing),
-        where the files alone are listed in linear bytes."""
-        proc = self.popen(*args, stderr=subprocess.DEVNULL)
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux only
-            import fcntl
+        where the files alone are listed in linear bytes. Git's stderr goes to a
+        temporary file (a pipe could fill while stdout is read): a failure is told with
+        git's own message, without listing again."""
+        import tempfile
 
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
-        chunks: list[bytes] = []
-        size = lines = 0
-        with proc:
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-                if bounded:
-                    size += len(chunk)
-                    lines += chunk.count(b"\0")
-                    if size > LISTING_FLOOR and size > lines * LONG_LINE:
-                        proc.kill()
-                        return None
-        if proc.returncode != 0:
-            return self.run(*args)  # again, for git's own message (ExpflowError)
+        with tempfile.TemporaryFile() as errors:
+            proc = self.popen(*args, stderr=errors)
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux only
+                import fcntl
+
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+            chunks: list[bytes] = []
+            size = lines = 0
+            with proc:
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                    if bounded:
+                        size += len(chunk)
+                        lines += chunk.count(b"\0")
+                        if size > LISTING_FLOOR and size > lines * LONG_LINE:
+                            proc.kill()
+                            return None
+            if proc.returncode != 0:
+                errors.seek(0)
+                raise _failed(args, proc.returncode, errors.read(1 << 16))
         return b"".join(chunks)
 
     def ls_index(self, paths: Sequence[str] | None = None) -> list[IndexEntry]:

@@ -42,6 +42,7 @@ from helpers_audit import (
     write,
     write_json,
 )
+from support import record_calls
 from test_cache import AuditRun, audit, cache_dir
 
 from expflow_git.audit.folders import MIN_DOCUMENTS
@@ -666,3 +667,27 @@ def test_a_listing_with_folders_of_an_unknown_commit_is_gits_error(repo: Path) -
 
     with pytest.raises(ExpflowError, match=r"^git ls-tree: fatal: "):
         Git.discover(repo).tree_records("0" * 40, trees=True)
+
+
+@pytest.mark.parametrize("trees", [False, True])
+def test_a_listing_that_fails_midway_is_told_once_with_gits_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trees: bool
+) -> None:
+    """A listing git gives up on after some of it (a folder's tree object missing) is
+    git's own error at once. It used to be listed a second time, whole and unbounded,
+    only to get git's message."""
+    from expflow_git.errors import ExpflowError
+
+    repo = new_repo(tmp_path / "repo")
+    for i in range(50):
+        write_json(repo, f"a/{i:02d}.json", {"i": i})
+    write_json(repo, "z/gone.json", {"i": -1})
+    commit_all(repo)
+    lost = git(repo, "rev-parse", "HEAD:z").strip()
+    (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
+    found = Git.discover(repo)
+    again = record_calls(monkeypatch, Git, "run")
+    with pytest.raises(ExpflowError, match=r"^git ls-tree: (fatal|error): ") as raised:
+        found.tree_records("HEAD", trees=trees)
+    assert "\n" not in str(raised.value)
+    assert not [args for args in again if "ls-tree" in args]
