@@ -150,6 +150,20 @@ def _failed(args: Sequence[str], returncode: int, stderr: bytes) -> ExpflowError
     return ExpflowError(f"git {args[0] if args else ''}: {detail}")
 
 
+@contextlib.contextmanager
+def _scratch_file() -> Iterator[IO[bytes] | None]:
+    """A temporary file for git's stderr, or None where there is no temporary folder."""
+    import tempfile
+
+    try:
+        scratch = tempfile.TemporaryFile()
+    except OSError:
+        yield None
+        return
+    with scratch:
+        yield scratch
+
+
 def _check_rev(rev: str) -> None:
     # A revision starting with "-" would be read as an option (rev-parse
     # has no working --end-of-options); nothing valid starts that way.
@@ -531,10 +545,8 @@ class Git:
         where the files alone are listed in linear bytes. Git's stderr goes to a
         temporary file (a pipe could fill while stdout is read): a failure is told with
         git's own message, without listing again."""
-        import tempfile
-
-        with tempfile.TemporaryFile() as errors:
-            proc = self.popen(*args, stderr=errors)
+        with _scratch_file() as errors:
+            proc = self.popen(*args, stderr=errors or subprocess.DEVNULL)
             assert proc.stdout is not None
             fd = proc.stdout.fileno()
             with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux only
@@ -553,8 +565,11 @@ class Git:
                             proc.kill()
                             return None
             if proc.returncode != 0:
-                errors.seek(0)
-                raise _failed(args, proc.returncode, errors.read(1 << 16))
+                told = b""
+                if errors is not None:
+                    errors.seek(0)
+                    told = errors.read(1 << 16)
+                raise _failed(args, proc.returncode, told)
         return b"".join(chunks)
 
     def ls_index(self, paths: Sequence[str] | None = None) -> list[IndexEntry]:

@@ -691,3 +691,28 @@ def test_a_listing_that_fails_midway_is_told_once_with_gits_error(
         found.tree_records("HEAD", trees=trees)
     assert "\n" not in str(raised.value)
     assert not [args for args in again if "ls-tree" in args]
+
+
+def test_a_listing_needs_no_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a temporary folder for git's stderr the listing is read as ever, and a
+    failure is still one line (git's exit status in place of its message)."""
+    import tempfile
+
+    from expflow_git.errors import ExpflowError
+
+    repo = new_repo(tmp_path / "repo")
+    write_json(repo, "z/kept.json", {"i": 1})
+    commit_all(repo)
+    listed = Git.discover(repo).tree_records("HEAD")
+
+    def no_folder(*args: Any, **kwargs: Any) -> Any:
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_folder)
+    assert Git.discover(repo).tree_records("HEAD") == listed
+    lost = git(repo, "rev-parse", "HEAD:z").strip()
+    (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
+    with pytest.raises(ExpflowError, match=r"^git ls-tree: exited with status \d+$"):
+        Git.discover(repo).tree_records("HEAD")
