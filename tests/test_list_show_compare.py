@@ -296,6 +296,28 @@ def test_compare_side_by_side_with_direction_aware_deltas(runs: ExpRepo) -> None
     assert {o for f in json.loads(same)["fields"] for o in f["outcomes"][1:]} <= {"same", None}
 
 
+def test_a_long_value_does_not_pad_every_row(runs: ExpRepo) -> None:
+    """A column is padded to its widest cell only up to MAX_PADDED_WIDTH characters: a
+    longer value is shown whole on its own row. Padded into every row, one long param
+    made `compare`'s output rows × its length (two records of 1 MB: 1.9 GB)."""
+    from expflow_git.render.table import MAX_PADDED_WIDTH
+
+    note = "n" * 50_000
+    runs.add_experiment("long-a", params={"note": note, **{f"a{i}": i for i in range(300)}})
+    runs.add_result("long-a")
+    runs.add_experiment("long-b", params={f"b{i}": i for i in range(300)})
+    runs.add_result("long-b")
+    code, out, err = cli(runs, "compare", "long-a", "long-b")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(out) < len(note) + len(lines) * (MAX_PADDED_WIDTH + 100)  # ~30 MB before
+    (long_line,) = [ln for ln in lines if note in ln]
+    assert long_line.split()[-2:] == [note, "-"]  # whole, and the row goes on after it
+    # The other rows still line up: the second run's column starts at one place.
+    starts = {ln.index(" -") for ln in lines if ln.lstrip("* ").startswith("params.a")}
+    assert len(starts) == 1
+
+
 def test_compare_needs_two_known_runs(runs: ExpRepo) -> None:
     code, _, err = cli(runs, "compare", "exp-001")
     assert code == 2 and err == "expflow-git: error: compare needs at least two run ids\n"

@@ -82,17 +82,29 @@ def exact_number(value: float | None) -> str:
     return "-" if value is None else jcs_number(value).decode()
 
 
+# A column is padded to its widest cell of at most this many characters. A longer cell
+# is shown whole and shifts the rest of its own row: padded into every row, one long
+# value made the output rows × its length (two records of 1 MB: 1.9 GB from `compare`).
+MAX_PADDED_WIDTH = 120
+
+
 def text_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    """A plain-text table; every cell and line escaped for a terminal or a CI log."""
+    """A plain-text table; every cell and line escaped for a terminal or a CI log. Each
+    column is as wide as its widest cell up to MAX_PADDED_WIDTH characters."""
     head = [line(h) for h in headers]
     cells = [[line(c) for c in row] for row in body]
-    widths = [len(h) for h in head]
+    widths = [_padded(len(h)) for h in head]
     for i, column in enumerate(zip(*cells, strict=True)):
-        widths[i] = max(widths[i], *map(len, column))
+        widths[i] = max(widths[i], *map(_padded, map(len, column)))
     fmt = "  ".join(f"{{:<{w}}}" for w in widths).format  # one call pads a whole row
     lines = [fmt(*head).rstrip(), "  ".join("-" * w for w in widths)]
     lines += [fmt(*row).rstrip() for row in cells]
     return "\n".join(map(line, lines))
+
+
+def _padded(width: int) -> int:
+    """How wide a cell of `width` characters makes its column (0: it does not)."""
+    return width if width <= MAX_PADDED_WIDTH else 0
 
 
 def md_escape(text: str) -> str:
