@@ -15,6 +15,7 @@ from support import CliCall, run_cli
 from test_import_common import audit_passes, hook_commit, install_hooks, totals, tree_bytes
 
 from expflow_git.documents import ID_RE
+from expflow_git.errors import ExpflowError
 
 STUDY = "sheet"
 GOOD = (
@@ -261,3 +262,34 @@ def test_a_renamed_export_is_the_same_runs(exp_repo: ExpRepo, tmp_path: Path, cl
     assert res.code == 0, res
     assert "1 new, 0 updated, 4 unchanged, 0 refused" in res.out, res.out
     assert {k: v for k, v in tree_bytes(exp_repo.path).items() if k in before} == before
+
+
+def test_a_wide_header_is_read_in_one_pass() -> None:
+    """Each column's position is found once: the header was searched again for every
+    column (its count to find doubles, its index per metric column), C² comparisons
+    (40k columns: 22 s). The header's names count their comparisons here."""
+    from expflow_git.importers.csv import _Columns
+    from expflow_git.policy.load import load_policy_bytes
+    from expflow_git.records.scaffold import COMPETITION_POLICY
+
+    compared = 0
+
+    class Name(str):
+        def __eq__(self, other: object) -> bool:
+            nonlocal compared
+            compared += 1
+            return str.__eq__(self, other) is True
+
+        __hash__ = str.__hash__
+
+    columns = 1000
+    header = [Name("run"), *(Name(f"s{i:04d}/seg_total") for i in range(columns))]
+    layout = _Columns(
+        "wide.csv", header, load_policy_bytes(COMPETITION_POLICY.encode()), "run", None
+    )
+    chosen = layout.metric_columns(())
+    assert sorted(chosen) == list(range(1, columns + 1))
+    assert chosen[7] == ("s0006", "seg_total")
+    assert compared <= 10 * columns  # (~1.5 million before)
+    with pytest.raises(ExpflowError, match="column 's0001/seg_total' appears twice"):
+        _Columns("wide.csv", [*header, Name("s0001/seg_total")], layout.policy, "run", None)
