@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import record_calls
 
 from expflow_git.query.values import compare, numeric
 from expflow_git.query.where import MAX_DEPTH, MAX_LENGTH, WhereError, fields_of, parse
@@ -249,3 +250,21 @@ def test_any_input_parses_or_fails_with_a_column(text: str) -> None:
         return
     where.matches(SEED)  # a parsed expression evaluates on any run without raising
     where.matches(FakeRun())
+
+
+def test_params_are_keyed_once_a_run_however_many_tests_ask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A test by a name a rule would find (`params.z`, not an exact key) scanned every
+    parameter of the run: tests × params a run (250 tests, 1,000 params, 400 runs: 6.9 s).
+    The run's parameters are keyed once per expression and run."""
+    from expflow_git.query import nodes
+
+    keyed = record_calls(monkeypatch, nodes, "param_key")
+    params = {f"Args/--p{i}": i for i in range(200)} | {"Z": 2, "--z": 3}
+    run = FakeRun(params=params)
+    tests = 50
+    where = parse(" or ".join(["params.zz = 1"] * (tests - 1) + ["params.z = 3"]))
+    assert where.matches(run)  # by key, `--z` before `Z` in code-point order
+    assert not parse("params.z = 2").matches(run)
+    assert len(keyed) <= 2 * (len(params) + tests)  # (50 × 202 before)

@@ -50,9 +50,36 @@ class Field:
 _MISSING = object()
 
 
+class Reading:
+    """A run as one expression reads it (its Fields), with its parameters keyed as rules
+    find them, made on the first test that asks by such a name. Each test scanned every
+    parameter: tests × params a run (250 tests, 1,000 params, 400 runs: 6.9 s)."""
+
+    __slots__ = ("id", "study", "status_name", "params", "tags", "metrics", "splits", "_keyed")
+
+    def __init__(self, run: Fields) -> None:
+        self.id, self.study, self.status_name = run.id, run.study, run.status_name
+        self.params, self.tags = run.params, run.tags
+        self.metrics, self.splits = run.metrics, run.splits
+        self._keyed: dict[str, tuple[str, object]] | None = None
+
+    def param(self, name: str) -> object:
+        """The parameter a rule would read as `name` (last path segment, dashes, case):
+        of several, the first name in code-point order, not in key order."""
+        if self._keyed is None:
+            keyed: dict[str, tuple[str, object]] = {}
+            for k, v in self.params.items():
+                key, spelled = param_key(k), str(k)
+                held = keyed.get(key)
+                if held is None or spelled < held[0]:
+                    keyed[key] = (spelled, v)
+            self._keyed = keyed
+        return self._keyed.get(param_key(name), (None, _MISSING))[1]
+
+
 def lookup(field: Field, run: Fields) -> object:
     """The run's value of `field`; `_MISSING` where it has none. A parameter is found by
-    its exact name, else as a rule finds it (last path segment, dashes, case)."""
+    its exact name, else as a rule finds it (Reading.param)."""
     root, path = field.root, field.path
     if root == "metrics":
         return run.metrics.get(path[1], _MISSING)
@@ -62,12 +89,7 @@ def lookup(field: Field, run: Fields) -> object:
         params = run.params
         if path[1] in params:
             return params[path[1]]
-        key = param_key(path[1])  # the first such name in code-point order, not key order
-        return min(
-            ((k, v) for k, v in params.items() if param_key(k) == key),
-            default=(None, _MISSING),
-            key=lambda kv: str(kv[0]),
-        )[1]
+        return (run if isinstance(run, Reading) else Reading(run)).param(path[1])
     if root == "study":
         return run.study
     if root == "status":

@@ -29,6 +29,7 @@ from expflow_git.query.nodes import (
     Literal,
     Node,
     Not,
+    Reading,
     Tagged,
     value_of,
 )
@@ -65,7 +66,7 @@ class Where:
     fields: tuple[tuple[Field, Literal | None], ...]  # (field, a value compared with it)
 
     def matches(self, run: Fields) -> bool:
-        return self.node.matches(run)
+        return self.node.matches(Reading(run))
 
     def check(self, metrics: Mapping[str, object], statuses: Sequence[str]) -> None:
         """See `check_fields`."""
