@@ -32,6 +32,9 @@ _RUNNER_BRACKET = re.compile(r"(##[A-Za-z]*)\[")
 # line: escape, code, emphasis, links and images, raw HTML, table cells, headings and
 # issue links, strikethrough, math, entities.
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&@])")
+# What GitHub's autolink extension makes a link of with no markup at all: `www.` and
+# `scheme://`. Its dot or colon escaped, the text shows as written and links nowhere.
+_AUTOLINK = re.compile(r"(?i)(?<=www)\.|:(?=//)")
 
 # A number as `csv_cell` may leave it unquoted: JCS spellings and plain decimals.
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
@@ -94,10 +97,13 @@ def github_property(text: str) -> str:
 
 def markdown(text: str) -> str:
     """Inline Markdown text or a table cell (GitHub-flavoured): one line, every character
-    with a meaning backslash-escaped, so it shows as written and never as a link,
-    image, HTML, emphasis, a new cell, or an `@name` mention that would notify someone
-    where the Markdown is posted (a job summary, a pull request comment)."""
-    return " ".join(_MARKDOWN.sub(r"\\\1", terminal(text)).split())
+    with a meaning backslash-escaped, so it shows as written and never as a link (bare
+    `www.` and `https://` ones too), image, HTML, emphasis, a new cell, or an `@name`
+    mention that would notify someone where the Markdown is posted (a job summary, a
+    pull request comment). A bare e-mail address is still a mailto link: GitHub finds
+    those after every escape is undone (docs/decisions.md)."""
+    escaped = _MARKDOWN.sub(r"\\\1", terminal(text))
+    return " ".join(_AUTOLINK.sub(r"\\\g<0>", escaped).split())
 
 
 def markdown_code(text: str) -> str:

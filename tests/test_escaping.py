@@ -661,3 +661,26 @@ def test_json_text_is_the_same_json_value(value: object) -> None:
         text = escape.json_text(json.dumps(value, ensure_ascii=ensure_ascii, indent=2))
         assert json.loads(text) == value
         assert hidden_chars(text) == [] and "##[" not in text
+
+
+def test_markdown_makes_no_link_of_a_bare_address(tmp_path: Path) -> None:
+    """GitHub's autolink extension links a bare `www.…` or `https://…` with no markup at
+    all: a failed run's reason (a pull request's words) became a live link in a job
+    summary. Its dot or colon is escaped now; the text reads the same once rendered."""
+    from expflow_git import escape
+
+    repo = git_init(tmp_path / "repo")
+    for args in (["init", "--template", "minimal"], ["new", "e1", "--study", "s"]):
+        code, _, err = run_cli(args, cwd=repo)
+        assert code == 0, err
+    record = next((repo / "experiments").rglob("e1.json"))
+    doc = json.loads(record.read_text())
+    reason = "OOM - rerun at WWW.evil-example.com or https://evil-example.com/login?next=x"
+    doc.update(status="failed", reason=reason)
+    record.write_text(json.dumps(doc))
+    code, out, err = run_cli(["list", "--format", "md"], cwd=repo)
+    assert code == 0, err
+    assert "WWW\\.evil-example" in out and "https\\://evil-example" in out, out
+    assert not re.search(r"(?i)www\.|[^\\]://", out), out
+    for text in (reason, "ftp://x.y www.a.b", "a \\www.b c"):  # as written, once rendered
+        assert re.sub(r"\\(.)", r"\1", escape.markdown(text)) == text
