@@ -318,6 +318,54 @@ def test_a_long_value_does_not_pad_every_row(runs: ExpRepo) -> None:
     assert len(starts) == 1
 
 
+def test_list_shows_as_many_key_metrics_as_a_leaderboard(runs: ExpRepo) -> None:
+    """Every row had a column per gate and registry threshold, which a policy does not
+    bound: 1,000 thresholds of long names over 1,000 runs made 118 MB of text from 401 KB.
+    `list` shows the ranking metric and the first gates' up to MAX_METRIC_COLUMNS, as the
+    leaderboards do; JSON (and --columns) hold the rest."""
+    from expflow_git.render.view import MAX_METRIC_COLUMNS
+
+    policy = (runs.path / "expflow.yaml").read_text()
+    extra = "".join(
+        f"  gate_metric_{i:02d}: {{group: G, higher_is_better: true, threshold: 0}}\n"
+        for i in range(10)
+    )
+    (runs.path / "expflow.yaml").write_text(policy.replace("metrics:\n", "metrics:\n" + extra, 1))
+    code, out, err = cli(runs, "list")
+    assert code == 0, err
+    header = out.splitlines()[0].split()
+    assert header[:3] == ["id", "study", "status"] and header[-1] == "reason"
+    assert len(header) == 3 + MAX_METRIC_COLUMNS + 1, header
+    assert "seg_total" in header  # the ranking metric first
+    assert sum(h.startswith("gate_metric_") for h in header) < 10
+
+
+def test_columns_key_a_runs_params_once(
+    runs: ExpRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--columns params.X` by a name a rule would find keyed all the run's params again
+    for every column (100 runs × 1,000 params × 250 columns: 6.5 s); once a run now."""
+    from support import in_process_cli, record_calls
+
+    from expflow_git.query import nodes
+
+    runs.add_experiment("wide", params={f"Args/--p{i}": i for i in range(100)})
+    runs.add_result("wide")
+    runs.commit("a run of many params")  # (rank reads a commit)
+    columns = ",".join(f"params.q{i}" for i in range(40)) + ",params.p7"
+    keyed = record_calls(monkeypatch, nodes, "param_key")
+    for command in ("list", "rank"):
+        keyed.clear()
+        res = in_process_cli(monkeypatch, capsys)(
+            [command, "--columns", columns, "--format", "csv"], runs.path
+        )
+        assert res.code in (0, 1), res
+        header, *rows = csv.reader(io.StringIO(res.out))
+        (row,) = [r for r in rows if "wide" in r]
+        assert row[header.index("params.p7")] == "7" and row[header.index("params.q3")] == "-"
+        assert len(keyed) <= 1000, command  # (4,000 for the wide run alone before)
+
+
 def test_compare_needs_two_known_runs(runs: ExpRepo) -> None:
     code, _, err = cli(runs, "compare", "exp-001")
     assert code == 2 and err == "expflow-git: error: compare needs at least two run ids\n"

@@ -152,6 +152,7 @@ def list_cmd(
     EXPR is MLflow-like: metrics.seg_total > 50 and params.lr <= 1e-3 or tags.fno.
     """
     from expflow_git.render.runs import render_list
+    from expflow_git.render.view import MAX_METRIC_COLUMNS
 
     where = parse_where(where_text)
     fields = parse_columns(columns)
@@ -167,7 +168,10 @@ def list_cmd(
     ]
     policy = run_set.policy
     key = [policy.ranking.sort_by, *(g.metric for g in policy.all_gates())]
-    click.echo(render_list(runs, list(dict.fromkeys(key)), fields, fmt))
+    # As many as a leaderboard shows: the registry's thresholds are not bounded, and
+    # every column is in every row (--columns adds any other).
+    shown = list(dict.fromkeys(key))[:MAX_METRIC_COLUMNS]
+    click.echo(render_list(runs, shown, fields, fmt))
     if study is not None and study not in run_set.studies():
         note_unknown_study(study, run_set.studies(), "list")
     elif not runs and run_set.runs:

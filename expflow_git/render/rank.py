@@ -11,9 +11,9 @@ from expflow_git.audit.ranking import Leaderboard
 from expflow_git.escape import json_text, line
 from expflow_git.policy.model import Ranking
 from expflow_git.query.runs import Run
-from expflow_git.query.where import Field, value_of
+from expflow_git.query.where import Field
 from expflow_git.render.attempts import attempts_lines, attempts_markdown
-from expflow_git.render.runs import show_value
+from expflow_git.render.runs import column_cells, show_value
 from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
 from expflow_git.render.view import Row, metric_columns
 
@@ -53,10 +53,10 @@ def render_rank(
         headers[-1:-1] = [str(c) for c in columns]
         for row, cells in zip(rows, body, strict=True):
             run = runs.get(row.id)
-            extra = [
-                show_value(None if run is None else value_of(c, run), exact=exact) for c in columns
-            ]
-            cells[-1:-1] = extra
+            if run is None:
+                cells[-1:-1] = [show_value(None, exact=exact)] * len(columns)
+            else:
+                cells[-1:-1] = column_cells(run, columns, exact=exact)
     render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
     text = render(headers, body).rstrip("\n")
     if fmt == "table" and attempts:

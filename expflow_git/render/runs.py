@@ -11,6 +11,7 @@ from typing import Any
 from expflow_git.escape import json_text, line
 from expflow_git.gitstore import LogEntry
 from expflow_git.query.inspect import Line, Verdict
+from expflow_git.query.nodes import Fields, Reading
 from expflow_git.query.runs import Run
 from expflow_git.query.where import Field, value_of
 from expflow_git.render.table import csv_table, exact_number, md_table, text_table
@@ -70,12 +71,21 @@ def render_list(
             r.study,
             r.status.value,
             *(show_value(r.metrics.get(m), exact=exact) for m in metrics),
-            *(show_value(value_of(c, r), exact=exact) for c in columns),
+            *column_cells(r, columns, exact=exact),
             r.reason,
         ]
         for r in runs
     ]
     return _table(headers, body, fmt)
+
+
+def column_cells(run: Fields, columns: Sequence[Field], *, exact: bool) -> list[str]:
+    """The `--columns` cells of a run, read through one Reading (its params keyed once
+    for every column, not once a column)."""
+    if not columns:
+        return []
+    reading = Reading(run)
+    return [show_value(value_of(c, reading), exact=exact) for c in columns]
 
 
 def _when(time: int) -> str:
