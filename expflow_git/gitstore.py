@@ -158,6 +158,8 @@ def _scratch_file() -> Iterator[IO[bytes] | None]:
     try:
         scratch = tempfile.TemporaryFile()
     except OSError:
+        scratch = None
+    if scratch is None:  # (yielded outside the handler: no error carries it as context)
         yield None
         return
     with scratch:

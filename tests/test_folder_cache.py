@@ -714,5 +714,6 @@ def test_a_listing_needs_no_temporary_folder(
     assert Git.discover(repo).tree_records("HEAD") == listed
     lost = git(repo, "rev-parse", "HEAD:z").strip()
     (repo / ".git" / "objects" / lost[:2] / lost[2:]).unlink()
-    with pytest.raises(ExpflowError, match=r"^git ls-tree: exited with status \d+$"):
+    with pytest.raises(ExpflowError, match=r"^git ls-tree: exited with status \d+$") as raised:
         Git.discover(repo).tree_records("HEAD")
+    assert raised.value.__context__ is None  # (not "during handling of" the missing folder)
