@@ -212,6 +212,25 @@ def record_calls(
     return calls
 
 
+class ComparedStrings:
+    """Makes strings (`of`) that count how often they are compared for equality, in
+    `compared`: a list's `count` and `index` compare every item, a dict's look-up by
+    hash compares none."""
+
+    def __init__(self) -> None:
+        self.compared = 0
+        maker = self
+
+        class Counted(str):
+            def __eq__(self, other: object) -> bool:
+                maker.compared += 1
+                return str.__eq__(self, other) is True
+
+            __hash__ = str.__hash__
+
+        self.of = Counted
+
+
 def git_counter(tmp_path: Path) -> tuple[dict[str, str], Path]:
     """A `git` first on PATH that logs each call, then runs the real one: the environment
     that puts it there, and the log (read it with `git_calls`). The parent's command

@@ -29,7 +29,7 @@ from helpers_audit import (
     statement_of,
     write_json,
 )
-from support import record_calls
+from support import ComparedStrings, record_calls
 from test_governance import (
     NEW_METRICS,
     PIN,
@@ -733,26 +733,17 @@ def test_match_finds_each_rewrites_correction_without_scanning_them_all() -> Non
     each now finds its correction by what it declares."""
     from expflow_git.corrections import Correction, Rewrite, match
 
-    compared = 0
-
-    class Id(str):
-        def __eq__(self, other: object) -> bool:
-            nonlocal compared
-            compared += 1
-            return str.__eq__(self, other) is True
-
-        __hash__ = str.__hash__
-
+    ids = ComparedStrings()
     a, b, k = "a" * 40, "b" * 40, 300
-    rewrites = [Rewrite(Id(f"e{i}"), f"r/e{i}.json", a, b) for i in range(k)]
+    rewrites = [Rewrite(ids.of(f"e{i}"), f"r/e{i}.json", a, b) for i in range(k)]
     added = [
-        Correction(f"k/{i}.json", Id(f"e{i}"), a, b, "why", "n", "e", AUTHOR_TIME)
+        Correction(f"k/{i}.json", ids.of(f"e{i}"), a, b, "why", "n", "e", AUTHOR_TIME)
         for i in reversed(range(k))
     ]
     coverage = match(rewrites, added)
     assert [c.path for _, c in coverage.declared] == [f"k/{i}.json" for i in range(k)]
     assert coverage.uncovered == () and coverage.unmatched == ()
-    assert compared <= 3 * k  # (~k²/2 = 45,000 before)
+    assert ids.compared <= 3 * k  # (~k²/2 = 45,000 before)
 
 
 def _correction_of(exp_id: str) -> dict[str, Any]:

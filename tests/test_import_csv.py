@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import ExpRepo
-from support import CliCall, run_cli
+from support import CliCall, ComparedStrings, run_cli
 from test_import_common import audit_passes, hook_commit, install_hooks, totals, tree_bytes
 
 from expflow_git.documents import ID_RE
@@ -272,24 +272,15 @@ def test_a_wide_header_is_read_in_one_pass() -> None:
     from expflow_git.policy.load import load_policy_bytes
     from expflow_git.records.scaffold import COMPETITION_POLICY
 
-    compared = 0
-
-    class Name(str):
-        def __eq__(self, other: object) -> bool:
-            nonlocal compared
-            compared += 1
-            return str.__eq__(self, other) is True
-
-        __hash__ = str.__hash__
-
+    names = ComparedStrings()
     columns = 1000
-    header = [Name("run"), *(Name(f"s{i:04d}/seg_total") for i in range(columns))]
+    header = [names.of("run"), *(names.of(f"s{i:04d}/seg_total") for i in range(columns))]
     layout = _Columns(
         "wide.csv", header, load_policy_bytes(COMPETITION_POLICY.encode()), "run", None
     )
     chosen = layout.metric_columns(())
     assert sorted(chosen) == list(range(1, columns + 1))
     assert chosen[7] == ("s0006", "seg_total")
-    assert compared <= 10 * columns  # (~1.5 million before)
+    assert names.compared <= 10 * columns  # (~1.5 million before)
     with pytest.raises(ExpflowError, match="column 's0001/seg_total' appears twice"):
-        _Columns("wide.csv", [*header, Name("s0001/seg_total")], layout.policy, "run", None)
+        _Columns("wide.csv", [*header, names.of("s0001/seg_total")], layout.policy, "run", None)
