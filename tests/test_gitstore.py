@@ -646,3 +646,20 @@ def test_notes_errors(repo: Repo, git: Git) -> None:
         git.add_note("1" * 40, b"x")
     with pytest.raises(ExpflowError, match="^revision is not a commit"):
         git.add_note("HEAD^{tree}", b"x")
+
+
+def test_log_touching_covers_many_paths_with_few_pathspecs() -> None:
+    """Past MAX_PATHSPECS paths, `log_touching` gives git their folders, cut shorter until
+    few, and keeps each change by path (a file, or one inside a folder asked for)."""
+    from expflow_git.gitstore import MAX_PATHSPECS, _covering, _is_under
+
+    few = [f"c/{i}.json" for i in range(MAX_PATHSPECS)]
+    assert _covering(few) == (few, None)
+    spread = [f"c/{i}/x.json" for i in range(MAX_PATHSPECS + 1)] + ["e/r.json", "top.json"]
+    specs, wanted = _covering(spread)
+    assert specs == ["c", "e", "top.json"] and wanted == frozenset(spread)
+    at_root = [f"f{i}.json" for i in range(MAX_PATHSPECS + 1)]
+    assert _covering(at_root)[0] == ["."]
+    asked = frozenset({"c/1/x.json", "d/sub"})
+    assert _is_under("c/1/x.json", asked) and _is_under("d/sub/y/z.json", asked)
+    assert not _is_under("c/1/y.json", asked) and not _is_under("d/subway.json", asked)

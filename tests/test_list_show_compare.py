@@ -270,6 +270,45 @@ def test_show_history_and_corrections_in_one_git_log(runs: ExpRepo, tmp_path: Pa
     assert doc["metrics"]["seg_total"] == 57.4
 
 
+def test_show_history_of_many_corrections_gives_git_a_few_folders(
+    runs: ExpRepo, tmp_path: Path
+) -> None:
+    """Each correction's path was a pathspec of the one `git log`, and git matches every
+    pathspec against every file of each folder a commit changed: C corrections in C
+    commits cost C³ (2,000: 113 s). Past MAX_PATHSPECS paths git gets their folders and
+    the changes are kept by path: the same history, a commit touching only another
+    run's file in the same folder left out."""
+    from expflow_git.gitstore import MAX_PATHSPECS
+
+    code, _, err = cli(
+        runs, "result", "exp-001", "--metric", "seg_total=57.4", "--metric", "pde_mean=15.0",
+        "--metric", "train_time_min=45.5", "--overwrite", "--reason", "fixed", "--force",
+    )  # fmt: skip
+    assert code == 0, err
+    runs.commit("correct exp-001")
+    folder = runs.path / "corrections/pdebench-task1/exp-001"
+    (first,) = folder.iterdir()
+    for i in range(MAX_PATHSPECS + 8):
+        (folder / f"again-{i:02d}.json").write_bytes(first.read_bytes())
+        runs.commit(f"correction {i}")
+    other = json.loads(first.read_text()) | {"experiment": "exp-002"}
+    (folder / "zz-other.json").write_text(json.dumps(other))
+    runs.commit("another run's correction in the same folder")
+    trace = tmp_path / "trace.txt"
+    env = {"GIT_TRACE": str(trace)}
+    res = run_cli(["show", "exp-001", "--format", "json"], cwd=runs.path, env=env)
+    assert res.code == 0, res.err
+    doc = json.loads(res.out)
+    mine = sorted(p.relative_to(runs.path).as_posix() for p in folder.iterdir())
+    mine.remove("corrections/pdebench-task1/exp-001/zz-other.json")
+    paths = [runs.exp_path("exp-001"), runs.res_path("exp-001"), *mine]
+    expected = runs.git("log", "--format=%s", "HEAD", "--", *paths).splitlines()
+    assert [h["subject"] for h in doc["history"]] == expected
+    assert expected[0] == f"correction {MAX_PATHSPECS + 7}" and len(expected) == MAX_PATHSPECS + 10
+    (log,) = [ln for ln in trace.read_text().splitlines() if "trace: built-in: git log " in ln]
+    assert len(log.split(" -- ", 1)[1].split()) <= MAX_PATHSPECS  # (43 paths before)
+
+
 # ----------------------------------------------------------------------------- compare
 
 
