@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -520,8 +521,12 @@ def test_leaderboard_best_any_is_best_any_of_the_runs(
         st.tuples(
             st.dictionaries(
                 st.sampled_from(["seg_total", "pde_mean", "f1"]),
-                # Ties, ints equal to floats, signed zeros, and an int a float cannot hold.
-                st.sampled_from([1, 1.0, 2.5, -1.0, 0.0, -0.0, 2**60 + 1, 2**60]),
+                # Ties, ints equal to floats, signed zeros, an int a float cannot hold,
+                # ints beyond every float (one rounds up to overflow), and infinities.
+                st.sampled_from(
+                    [1, 1.0, 2.5, -1.0, 0.0, -0.0, 2**60 + 1, 2**60]
+                    + [10**400, -(10**400), 2**1024 - 2**970, math.inf, -math.inf]
+                ),
             ),
             st.booleans(),
         ),
@@ -539,17 +544,18 @@ def test_rank_orders_runs_as_order_key_does(
     runs: list[tuple[dict[str, float], bool]], keys: list[tuple[str, bool]], rng: object
 ) -> None:
     """The leaderboard is in `order_key`'s order (what `verify --recompute` checks a
-    report's ranking by), whatever order the runs come in."""
+    report's ranking by), whatever order the runs come in; runs whose keys are all equal
+    (an id used twice) stay in the order they came in, as `sorted` keeps them."""
     from expflow_git.audit.ranking import order_key
 
     failed = (Outcome(CheckKind.GATE, "g", False, "x"),)
     verdicts = [
-        RunVerdict(f"r{i:02d}", "s", (), f"results/r{i:02d}.json", m, {}, () if ok else failed)
+        RunVerdict(f"r{i % 7:02d}", "s", (), f"results/r{i:02d}.json", m, {}, () if ok else failed)
         for i, (m, ok) in enumerate(runs)
     ]
     rng.shuffle(verdicts)  # type: ignore[attr-defined]
     board = rank(verdicts, keys)
     want = sorted(verdicts, key=lambda v: order_key(v.metrics, v.id, v.feasible, keys))
-    assert [r.verdict.id for r in board.runs] == [v.id for v in want]
-    ranked = [r.verdict.id for r in board.runs if r.rank is not None]
-    assert ranked == [v.id for v in want if v.feasible and keys[0][0] in v.metrics]
+    assert [r.verdict.path for r in board.runs] == [v.path for v in want]
+    ranked = [r.verdict.path for r in board.runs if r.rank is not None]
+    assert ranked == [v.path for v in want if v.feasible and keys[0][0] in v.metrics]

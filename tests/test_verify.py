@@ -452,6 +452,41 @@ def test_a_rechained_edit_contradicting_its_checks(xcli: Cli, kit: Kit, tmp_path
     )
 
 
+def test_rechained_runs_out_of_ranking_order(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
+    """Two ranked runs swapped, the chain recomputed: the order is checked against the
+    policy's ranking keys, not only the chain."""
+    st = kit.statement_copy()
+    runs = [i for i, e in enumerate(_entries(st)) if e.get("type") == "run"]
+    first, second = (_entries(st)[i] for i in runs[:2])
+    _entries(st)[runs[0]], _entries(st)[runs[1]] = second, first
+    _rechain(st)
+    lines = assert_fails(
+        xcli, kit, reseal(st, kit.key), tmp_path, "result", "run entries are not in ranking order"
+    )
+    assert lines["entries"][0] is True
+
+
+@pytest.mark.parametrize("how", ["swapped", "repeated"])
+def test_input_leaves_out_of_path_order(xcli: Cli, kit: Kit, tmp_path: Path, how: str) -> None:
+    """Leaves swapped or one listed twice, with a Merkle root and chain made to match."""
+    from expflow_git.report.statement import inputs_root
+
+    st = kit.statement_copy()
+    inputs = st["predicate"]["inputs"]
+    leaves = inputs["leaves"]
+    if how == "swapped":
+        leaves[2], leaves[3] = leaves[3], leaves[2]
+    else:
+        leaves.insert(3, copy.deepcopy(leaves[2]))
+    inputs["count"] = len(leaves)
+    inputs["merkleRoot"] = inputs_root(leaves)
+    _rechain(st)
+    lines = assert_fails(
+        xcli, kit, reseal(st, kit.key), tmp_path, "inputs", "not sorted by path or not unique"
+    )
+    assert lines["entries"][0] is True
+
+
 def test_a_fully_consistent_forgery_is_caught_by_recompute(
     xcli: Cli, kit: Kit, tmp_path: Path
 ) -> None:
