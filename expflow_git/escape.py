@@ -41,6 +41,7 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 # What makes a spreadsheet read a cell as a formula (OWASP CSV injection), with the
 # full-width forms some spreadsheets also accept.
 _FORMULA_START = tuple("=+-@＝＋－＠")
+_SARIF = re.compile(r"[\\\[\]{}]")
 
 
 @functools.cache
@@ -114,6 +115,18 @@ def markdown_code(text: str) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def sarif_text(text: str) -> str:
+    """A SARIF plain-text message (SARIF 2.1.0 §3.11.5, §3.11.6): a bracket or a backslash
+    is backslash-escaped, so no `[text](target)` in it is an embedded link, and a brace is
+    doubled, so no `{0}` is a placeholder; a viewer shows the text as written."""
+    return _SARIF.sub(_sarif_escape, text)
+
+
+def _sarif_escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    return ch + ch if ch in "{}" else "\\" + ch
 
 
 def csv_cell(text: str) -> str:

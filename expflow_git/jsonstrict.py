@@ -2,12 +2,17 @@
 
 Both decoders are the C `json` scanner with hooks. The fast one has hooks only
 for objects and constants and stops at a duplicate key or NaN/Infinity; when
-the bytes hold a number that could overflow (a three-digit exponent, 200
-digits in a row) its values are then searched for an infinity. Anything it
-refuses, or that search finds, is read again by the full decoder, whose hooks
-turn every problem (duplicate keys, NaN/Infinity, numbers that overflow to
-infinity or pass the int digit limit) into a sentinel value; the tree is then
-walked to find the first sentinel's JSON pointer, which the message names.
+the bytes hold a number a double may not hold as written (16 or more digits and
+points in a row, a three-digit exponent) it also checks every float literal
+(`float_problem`). Anything it refuses is read again by the full decoder,
+whose hooks turn every problem (duplicate keys, NaN/Infinity, numbers that
+overflow, underflow or have more digits than a double holds, ints past the
+digit limit) into a sentinel value; the tree is then walked to find the first
+sentinel's JSON pointer, which the message names.
+
+A number is read as the double whose shortest spelling is the same decimal, or
+refused: otherwise `60.0000000000000001` would pass a gate `le:60` and be
+reported as 60, and `-1e-400` a `min: 0` as 0 (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -67,14 +72,53 @@ def _fast_constant(name: str) -> Any:
     raise _Refused
 
 
+def _checked_float(literal: str) -> float:
+    value = float(literal)
+    if float_problem(literal, value) is not None:
+        raise _Refused
+    return value
+
+
 _FAST = json.JSONDecoder(object_pairs_hook=_fast_pairs, parse_constant=_fast_constant)
+# For a document whose numbers a double may not hold as written: each float checked.
+_FAST_CHECKED = json.JSONDecoder(
+    object_pairs_hook=_fast_pairs, parse_constant=_fast_constant, parse_float=_checked_float
+)
+
+
+def float_problem(literal: str, value: float) -> str | None:
+    """Why a float literal is refused, or None: it must be the decimal the double's
+    shortest spelling is (`0.1`, `57.09`, `1.50`, `1e2` are; `1e999`, `1e-400`,
+    `60.0000000000000001`, `0.10000000000000001` are not)."""
+    if math.isinf(value):
+        return f"number {_clip(literal)} overflows to infinity"
+    # Up to 15 digits and no exponent: a double in the normal range, and no two such
+    # decimals are the same double.
+    if len(literal) < 16 and "e" not in literal and "E" not in literal:
+        return None
+    shortest = repr(value)
+    if shortest == literal or _same_decimal(literal, shortest):
+        return None
+    return (
+        f"number {_clip(literal)} would be read as {shortest} (a double does not hold it "
+        f"as written); write {shortest}"
+    )
+
+
+def _same_decimal(a: str, b: str) -> bool:
+    from decimal import Decimal  # (only for a literal not spelled the shortest way)
+
+    try:
+        return Decimal(a) == Decimal(b)
+    except ArithmeticError:  # an exponent past the decimal module's own (1e-4000000000…)
+        return False
 
 
 def _number_classes() -> bytes:
-    """A translation table: digits to "0", "eE" to "e", "+-" to "+", what may end a
-    number (",}]" and JSON whitespace) to ",", all else to " "."""
+    """A translation table: digits and "." to "0", "eE" to "e", "+-" to "+", what may
+    end a number (",}]" and JSON whitespace) to ",", all else to " "."""
     table = bytearray(b" " * 256)
-    for digit in b"0123456789":
+    for digit in b"0123456789.":
         table[digit] = ord("0")
     table[ord("e")] = table[ord("E")] = ord("e")
     table[ord("+")] = table[ord("-")] = ord("+")
@@ -84,15 +128,17 @@ def _number_classes() -> bytes:
 
 
 _NUMBER_CLASSES = _number_classes()
-_LONG_DIGITS = b"0" * 200
+_LONG_DIGITS = b"0" * 16  # digits and points
 # An exponent of three or more digits that ends where a number ends: a hex digest
-# in a string ("...5e123a...") does not send its document to the search.
+# in a string ("...5e123a...") does not count.
 _BIG_EXPONENT = re.compile(rb"e\+?000+(?:,|\Z)")
 
 
 def _plain_numbers(data: bytes) -> bool:
-    """No number here can overflow to infinity or pass Python's int digit limit
-    (a literal under 200 digits with an exponent under 100 is below 1e300)."""
+    """Every number here is a double as written (and an int under Python's digit limit):
+    a literal of at most 15 digits with an exponent under 100 is a double in the normal
+    range, and no two such decimals are one double. Digits in a string count too: a
+    false alarm only costs its document the checked decoder."""
     shape = data.translate(_NUMBER_CLASSES)
     if _LONG_DIGITS in shape:
         return False
@@ -122,8 +168,8 @@ def parse_json(
     # it: the cheap count spares the exact scan for nearly every document.
     if data.count(b"[") + data.count(b"{") > max_depth:
         _check_depth(text, max_depth)
-    value = _fast_decode(text)
-    if value is _MISS or (not _plain_numbers(data) and _holds_infinity(value)):
+    value = _fast_decode(text, _FAST if _plain_numbers(data) else _FAST_CHECKED)
+    if value is _MISS:
         value = _full_decode(text, max_depth)
     # A `\\uD800`-style escape can decode to a lone surrogate, which is not Unicode
     # text; only documents holding such an escape pay for the walk.
@@ -137,25 +183,12 @@ def parse_json(
 _MISS = object()
 
 
-def _fast_decode(text: str) -> Any:
+def _fast_decode(text: str, decoder: json.JSONDecoder = _FAST) -> Any:
     """The document, or _MISS when the full decoder must read it (and say why)."""
     try:
-        return _FAST.decode(text)
+        return decoder.decode(text)
     except (_Refused, ValueError, RecursionError):  # ValueError: also JSONDecodeError
         return _MISS
-
-
-def _holds_infinity(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, float) and math.isinf(node):
-            return True
-    return False
 
 
 def _full_decode(text: str, max_depth: int) -> Any:
@@ -167,9 +200,10 @@ def _full_decode(text: str, max_depth: int) -> Any:
 
     def on_float(literal: str) -> Any:
         value = float(literal)
-        if math.isinf(value):
+        problem = float_problem(literal, value)
+        if problem is not None:
             flagged.append(True)
-            return _Bad(f"number {_clip(literal)} overflows to infinity")
+            return _Bad(problem)
         return value
 
     def on_int(literal: str) -> Any:

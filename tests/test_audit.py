@@ -769,6 +769,36 @@ def test_a_metric_beyond_exact_integers_is_a_finding(
     assert verified.code == 0 and "Traceback" not in verified.err, verified.out
 
 
+@pytest.mark.parametrize(
+    ("literal", "read_as"),
+    [("-1e-400", "-0.0"), ("1e-999", "0.0"), ("45.00000000000000001", "45.0")],
+)
+def test_a_number_a_double_does_not_hold_as_written_is_refused(
+    repo: Path, tmp_path: Path, literal: str, read_as: str
+) -> None:
+    """A negative training time under `min: 0`, spelled so that a double reads it as 0
+    (or a number that is not its double's shortest spelling): the run was feasible and
+    ranked first, its value reported as 0, and `verify --recompute` agreed (an attacker's
+    hunt, issue 18). Now the result is refused by the hook and by the audit, and not
+    ranked."""
+    add_run(repo, "tiny", m(99))
+    rel = f"results/{STUDY}/tiny.json"
+    text = (repo / rel).read_text()
+    (repo / rel).write_text(text.replace('"train_time_min": 45.0', f'"train_time_min": {literal}'))
+    assert literal in (repo / rel).read_text()
+    hook = run_cli(["validate", "--", rel], repo)
+    message = f"number {literal} would be read as {read_as}"
+    assert hook.code == 1 and f"{rel}#/metrics/train_time_min: invalid-json:" in hook.out, hook
+    assert message in hook.out
+    commit_all(repo, "a training time a double reads as something else")
+    audited, verified = _audit_then_verify(repo, tmp_path)
+    assert audited.code == 1 and "Traceback" not in audited.err, audited
+    assert rel in audited.out and message in audited.out
+    board = run_cli(["rank", "--format", "json"], repo)
+    assert "tiny" not in board.out  # not ranked: its result is not a valid document
+    assert verified.code == 0, verified.out
+
+
 @pytest.mark.parametrize("how", ["cold", "warm", "forked"])
 def test_reference_counting_frees_the_audits_documents(
     seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str

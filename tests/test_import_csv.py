@@ -96,11 +96,17 @@ def test_a_non_number_names_the_row_and_column_and_refuses_only_that_row(
 ) -> None:
     text = GOOD.replace("58.2,14.1", "58.2,n/a").replace("56.1,", "NaN,")
     text = text.replace("57.09,", "-1e400,")  # the spelling of a number, beyond a double
+    # More digits than a double holds: its document would say 38.0, not what the cell does.
+    text = text.replace(",38,", ",38.00000000000000001,")
     res = cli(args(write_csv(tmp_path, text), "--status-column", "state"), exp_repo.path)
     assert res.code == 1, res
     assert "row 3: column 'pde_mean': 'n/a' is not a number" in res.out
     assert "row 5: column 'seg_total': 'NaN' is not a number" in res.out
     assert "row 2: column 'seg_total': '-1e400' is too large for a number" in res.out, res.out
+    assert (
+        "row 5: column 'train_time_min': number 38.00000000000000001 would be read as 38.0"
+        in res.out
+    ), res.out
     assert totals(res.out) == "1 new, 0 updated, 0 unchanged, 3 refused"
     assert not (exp_repo.path / f"experiments/{STUDY}/r-002.json").exists()
     assert not (exp_repo.path / f"results/{STUDY}/r-001.json").exists()

@@ -36,8 +36,54 @@ def test_parses_plain_object() -> None:
     assert isinstance(doc["a"], int) and isinstance(doc["b"][0], bool)
 
 
-def test_underflow_is_zero_not_an_error() -> None:
-    assert parse_json(b'{"x": 1e-999}') == {"x": 0.0}
+@pytest.mark.parametrize(
+    "number",
+    [
+        "0.1",
+        "57.09",
+        "1.50",
+        "60.0",
+        "1e2",
+        "1E+2",
+        "-0.0",
+        "0.30000000000000004",  # 0.1 + 0.2, as Python writes it
+        "1.7976931348623157e308",  # the largest double
+        "2.2250738585072014e-308",  # the smallest normal one
+        "5e-324",  # the smallest subnormal one
+        "0.000000000000001",
+        "123456789012345.6",
+    ],
+)
+def test_numbers_a_double_holds_as_written_are_read(number: str) -> None:
+    """A number is the decimal its double's shortest spelling is: read as that double."""
+    assert parse_json(f'{{"x": {number}}}'.encode()) == {"x": float(number)}
+
+
+@pytest.mark.parametrize(
+    ("number", "read_as"),
+    [
+        ("1e-999", "0.0"),  # underflow: read as 0, it would pass `min: 0` (issue 18's hunt)
+        ("-1e-400", "-0.0"),
+        ("60.0000000000000001", "60.0"),  # would pass `le:60`
+        ("0.10000000000000001", "0.1"),  # 17 digits (%.17g): not the decimal 0.1
+        ("4.9e-324", "5e-324"),
+        ("1.2e-323", "1e-323"),
+        ("12345678901234567.0", "1.2345678901234568e+16"),
+    ],
+)
+def test_numbers_a_double_does_not_hold_as_written_are_refused(number: str, read_as: str) -> None:
+    """The report would certify the double's value, not the document's: refused, naming
+    the spelling that is the double, at the number's pointer, on the fast path as on
+    the full decoder."""
+    p = problem(f'{{"a": 1, "b": [2.5, {number}]}}'.encode())
+    assert (p.message, p.pointer) == (
+        f"number {number} would be read as {read_as} (a double does not hold it as written); "
+        f"write {read_as}",
+        "/b/1",
+    )
+    assert _outcome(f'{{"x": {number}}}'.encode()) == _full_decoder_outcome(
+        f'{{"x": {number}}}'.encode()
+    )
 
 
 def test_brackets_inside_strings_do_not_count_as_depth() -> None:
@@ -200,7 +246,7 @@ def _outcome(data: bytes) -> object:
 def _full_decoder_outcome(data: bytes) -> object:
     """What the full decoder (every per-number hook) alone says of `data`."""
     original = jsonstrict._fast_decode
-    jsonstrict._fast_decode = lambda _text: jsonstrict._MISS  # type: ignore[assignment]
+    jsonstrict._fast_decode = lambda _text, _decoder=None: jsonstrict._MISS  # type: ignore[assignment]
     try:
         return _outcome(data)
     finally:
@@ -235,6 +281,16 @@ _NUMBERS = st.sampled_from(
         "-9223372036854775809",
         "123456789012345678.5",
         "0.1234567890123456789",
+        "0.30000000000000004",
+        "0.10000000000000001",
+        "60.0000000000000001",
+        "-1e-400",
+        "1e-99",
+        "5e-324",
+        "1.50",
+        "123456789012345.6",
+        "-12345678901234.5",
+        "-1e-" + "4" * 40,  # an exponent past the decimal module's
     ]
 )
 _LEAVES = _NUMBERS | st.sampled_from(
@@ -274,8 +330,12 @@ def test_fast_path_is_taken_and_refuses_what_the_full_decoder_refuses() -> None:
     assert jsonstrict._fast_decode('{"a": 1.5, "b": [2]}') == {"a": 1.5, "b": [2]}
     for text in ('{"a": 1, "a": 2}', '{"a": NaN}', '{"a": [-Infinity]}', '{"a": 1'):
         assert jsonstrict._fast_decode(text) is jsonstrict._MISS
-    # An overflow the fast decoder takes as infinity is found by the search.
-    assert jsonstrict._holds_infinity(jsonstrict._fast_decode('{"a": {"b": [1e999]}}'))
+    # An overflow or a rounded number the checked decoder refuses: the full one explains.
+    for text in ('{"a": {"b": [1e999]}}', '{"a": 60.0000000000000001}', '{"a": [1e-400]}'):
+        assert jsonstrict._fast_decode(text, jsonstrict._FAST_CHECKED) is jsonstrict._MISS
+    assert jsonstrict._fast_decode('{"a": 0.30000000000000004}', jsonstrict._FAST_CHECKED) == {
+        "a": 0.30000000000000004
+    }
 
 
 @pytest.mark.parametrize(
@@ -283,7 +343,12 @@ def test_fast_path_is_taken_and_refuses_what_the_full_decoder_refuses() -> None:
     [
         ("1e99", True),
         ("12.5e-99", True),
-        ("1" * 199, True),
+        ("1.5", True),
+        ("123456789012345", True),  # 15 digits: every such decimal is its own double
+        ("-1234567890123.5", True),
+        ("1234567890123456", False),
+        ("0.30000000000000004", False),
+        ("1" * 199, False),
         ("1e100", False),
         ("1e+100", False),
         ("1E-100", False),
@@ -291,7 +356,7 @@ def test_fast_path_is_taken_and_refuses_what_the_full_decoder_refuses() -> None:
         ("0." + "0" * 200 + "1", False),
     ],
 )
-def test_risky_numbers_are_searched_for(number: str, plain: bool) -> None:
+def test_risky_numbers_are_checked(number: str, plain: bool) -> None:
     assert jsonstrict._plain_numbers(f'{{"x": {number}}}'.encode()) is plain
 
 
@@ -306,9 +371,13 @@ def test_risky_numbers_are_searched_for(number: str, plain: bool) -> None:
         ("1e999", False),
         ('{"x": 1e100 }', False),
         ('{"note": "a 1e400, b"}', False),
-    ],  # in a string, but shaped like a number: searched
+        ('{"id": "run-123456789012345"}', True),
+        ('{"version": "3.11.7", "ip": "10.0.0.1"}', True),
+        ('{"note": "x:1234567890123456"}', False),
+        ('{"ip": "192.168.100.200.1"}', False),
+    ],  # in a string, but shaped like a number: checked (the cost of a false alarm only)
 )
-def test_only_number_shaped_exponents_are_searched_for(text: str, plain: bool) -> None:
+def test_only_number_shaped_literals_are_checked(text: str, plain: bool) -> None:
     assert jsonstrict._plain_numbers(text.encode()) is plain
 
 

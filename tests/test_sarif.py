@@ -413,3 +413,18 @@ def test_text_is_carried_verbatim_not_marked_up() -> None:
     evil = '<script>alert("x")</script> ::error::%0A\n'
     found = results(sarif(make_view([], [FindingLine("a.json", "schema", evil)])))
     assert found[0]["message"]["text"] == evil
+
+
+def test_repository_text_is_no_embedded_link_or_placeholder() -> None:
+    """SARIF's plain-text messages have a syntax of their own: `[text](target)` is an
+    embedded link and `{0}` a placeholder (SARIF 2.1.0 §3.11.5, §3.11.6). A param value
+    or a finding's text that spells them is escaped in every message (an attacker's
+    hunt, issue 18), so a viewer shows it as written."""
+    bait = "[Re-run approved, click here](https://evil.example/login) {0} C:\\x"
+    shown = "\\[Re-run approved, click here\\](https://evil.example/login) {{0}} C:\\\\x"
+    row = Row(None, "r", "s", "results/s/r.json", False, {}, (f"p:gt:0 (p = {bait})",), (bait,))
+    found = results(sarif(make_view([row], [FindingLine("a.json", "schema", bait)])))
+    texts = {r["ruleId"]: r["message"]["text"] for r in found}
+    assert texts["schema"] == shown
+    assert texts["infeasible-run"] == f"run r is infeasible: p:gt:0 (p = {shown})"
+    assert texts["advisory-check"] == f"run r fails advisory check(s): {shown}"

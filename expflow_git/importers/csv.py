@@ -21,6 +21,7 @@ from pathlib import Path
 from expflow_git.documents import STATUS_OF, Status
 from expflow_git.errors import ExpflowError, printable
 from expflow_git.importers.source import Source, SourceRun, sanitize_id, study_id
+from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, did_you_mean
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
@@ -180,6 +181,10 @@ class _Columns:
                     f"{where}column '{printable(self.header[index])}': "
                     f"'{printable(cell)}' is too large for a number"
                 )
+                continue
+            rounded = float_problem(cell, value)  # as a document's number would be
+            if rounded is not None:
+                problems.append(f"{where}column '{printable(self.header[index])}': {rounded}")
                 continue
             target = values if split is None else splits.setdefault(split, {})
             target[metric] = value

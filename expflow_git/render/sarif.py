@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.checks import Problem
-from expflow_git.escape import json_text
+from expflow_git.escape import json_text, sarif_text
 from expflow_git.pinscan.hits import Leak
 from expflow_git.render.view import FindingLine, Row, View
 from expflow_git.series import SeriesProblem
@@ -101,6 +101,11 @@ def _rule(rule_id: str) -> dict[str, Any]:
     return rule
 
 
+def _message(text: str) -> dict[str, str]:
+    """A result's message: repository text in it is shown as written (escape.sarif_text)."""
+    return {"text": sarif_text(text)}
+
+
 def _finding_result(f: FindingLine, seen: dict[str, int]) -> dict[str, Any]:
     key = _fingerprint(f.rule, f.path, f.pointer, f.message)
     # Two identical findings must stay two alerts: number the repeats.
@@ -110,7 +115,7 @@ def _finding_result(f: FindingLine, seen: dict[str, int]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.rule,
         "level": "error",
-        "message": {"text": f.message + (f" (at {f.pointer})" if f.pointer else "")},
+        "message": _message(f.message + (f" (at {f.pointer})" if f.pointer else "")),
         "locations": [_location(f.path, f.line, f.col)],
         "partialFingerprints": {FINGERPRINT_KEY: key},
     }
@@ -124,7 +129,7 @@ def _run_result(row: Row) -> dict[str, Any]:
     return {
         "ruleId": INFEASIBLE_RUN,
         "level": "warning",
-        "message": {"text": f"run {row.id} is infeasible: {failed}"},
+        "message": _message(f"run {row.id} is infeasible: {failed}"),
         "locations": [_location(row.path)],
         # The run, not the reasons: the alert follows the run while its reasons change.
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(INFEASIBLE_RUN, row.path, row.id)},
@@ -136,7 +141,7 @@ def _advisory_result(row: Row) -> dict[str, Any]:
     return {
         "ruleId": ADVISORY_CHECK,
         "level": "warning",
-        "message": {"text": f"run {row.id} fails advisory check(s): {'; '.join(row.warnings)}"},
+        "message": _message(f"run {row.id} fails advisory check(s): {'; '.join(row.warnings)}"),
         "locations": [_location(row.path)],
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(ADVISORY_CHECK, row.path, row.id)},
         "properties": {"runId": row.id, "warnings": list(row.warnings)},
@@ -158,7 +163,7 @@ def _gate_results(view: View) -> list[dict[str, Any]]:
             {
                 "ruleId": WALK_FORWARD,
                 "level": "error",
-                "message": {"text": text},
+                "message": _message(text),
                 "locations": [_location(view.policy_path)],
                 "partialFingerprints": {
                     FINGERPRINT_KEY: _fingerprint(
@@ -172,7 +177,7 @@ def _gate_results(view: View) -> list[dict[str, Any]]:
             {
                 "ruleId": NO_FEASIBLE_RUN,
                 "level": "error",
-                "message": {"text": f"none of the {len(view.rows)} run(s) is feasible"},
+                "message": _message(f"none of the {len(view.rows)} run(s) is feasible"),
                 "locations": [_location(view.policy_path)],
                 "partialFingerprints": {
                     FINGERPRINT_KEY: _fingerprint(NO_FEASIBLE_RUN, view.policy_path)
