@@ -238,19 +238,38 @@ def judge(
     return Verdict(coverage.declared, coverage.uncovered, (*findings, *unmatched))
 
 
-def reachable(corrections: Iterable[Correction], experiment: str, old: str) -> set[str | None]:
+def reachable(corrections: Iterable[Correction], experiment: str, *old: str) -> set[str | None]:
     """The blobs (None: deleted) that a chain of `corrections` of `experiment` leads to
-    from `old`, each step one correction's exact old → new blob (`old` itself included).
+    from any of `old`, each step one correction's exact old → new blob (`old` included).
     The history audit's BASE-vs-REV comparison accepts a net change only along one."""
-    edges: dict[str, set[str | None]] = {}
+    steps: dict[str | None, set[str | None]] = {}
     for c in corrections:
         if c.experiment == experiment:
-            edges.setdefault(c.supersedes, set()).add(c.blob)
-    seen: set[str | None] = {old}
-    todo: list[str | None] = [old]
+            steps.setdefault(c.supersedes, set()).add(c.blob)
+    return _walk(steps, old)
+
+
+def leading_to(
+    corrections: Iterable[Correction], experiment: str, targets: Iterable[str | None]
+) -> set[str | None]:
+    """The blobs from which a chain of `corrections` of `experiment` leads to one of
+    `targets` (None: deleted), `targets` included: `reachable` backwards, so that many
+    blobs are each asked about in one walk (one walk per blob read every correction
+    of the experiment again: blobs x corrections)."""
+    back: dict[str | None, set[str | None]] = {}
+    for c in corrections:
+        if c.experiment == experiment:
+            back.setdefault(c.blob, set()).add(c.supersedes)
+    return _walk(back, targets)
+
+
+def _walk(
+    steps: Mapping[str | None, set[str | None]], start: Iterable[str | None]
+) -> set[str | None]:
+    seen: set[str | None] = set(start)
+    todo = list(seen)
     while todo:
-        blob = todo.pop()
-        for nxt in edges.get(blob, ()) if blob is not None else ():
+        for nxt in steps.get(todo.pop(), ()):
             if nxt not in seen:
                 seen.add(nxt)
                 todo.append(nxt)

@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 from helpers_audit import add_run, commit_all, experiment, git, m, new_repo, result, write_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import record_calls
 from test_frozen_differential import _record_at  # the look-ups the walk replaced
 
 from expflow_git.audit.pipeline import run_audit
@@ -227,3 +230,78 @@ def test_result_rewrites_is_linear_in_the_results_one_commit_moves(
     assert rewritten == [f"results/d{i:02d}/x.json" for i in range(k)]
     first = "results/e00/x.json"
     assert all(f"replaced by {first}" in f.message for f in audit.findings if f.path in rewritten)
+
+
+def test_corrections_are_walked_once_per_experiment_not_once_per_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BASE holds k results of one experiment x; the range adds k corrections of x. The
+    write-once check walked x's corrections from each of BASE's results, and the net
+    check to REV's from each result REV no longer holds: k walks, each reading all k
+    corrections (4,000: 9 s; an attacker's hunt). One walk from all of them now, and one
+    backwards from REV's results, with the same findings."""
+    import hashlib
+
+    from expflow_git import corrections
+    from expflow_git.history import results
+
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "a", m(0.9))
+    write_json(repo, "experiments/s/x.json", experiment("x", study="s"))
+    k = 30
+    for i in range(k):
+        write_json(repo, f"results/d{i:02d}/x.json", result("x", m(float(i))))
+    base = commit_all(repo, "k results of x")
+    shas = [git(repo, "rev-parse", f"HEAD:results/d{i:02d}/x.json") for i in range(k)]
+    for i in range(k):  # k corrections of x; the first two lead d00 and d01 to a deletion
+        old = shas[i] if i < 2 else hashlib.sha1(b"o%d" % i).hexdigest()
+        doc = {
+            "schema": "expflow/correction@1",
+            "experiment": "x",
+            "supersedes": old,
+            "blob": None if i < 2 else hashlib.sha1(b"n%d" % i).hexdigest(),
+            "reason": "a correction",
+            "author": {"name": "a", "email": "a@example.com"},
+            "time": "2026-11-20T10:00:00Z",
+        }
+        write_json(repo, f"corrections/s/x/{i:03d}.json", doc)
+    commit_all(repo, "k corrections of x")
+    walks = record_calls(monkeypatch, results, "reachable")
+    back = record_calls(monkeypatch, results, "leading_to")
+    audit = run_audit(Git.discover(repo), since=base, use_cache=False)
+
+    assert len(walks) == 1 and len(back) == 0, (len(walks), len(back))  # k walks before
+    assert set(walks[0][2:]) == set(shas)  # from every result BASE holds
+    unmatched = sorted(f.path for f in audit.findings if f.rule == "correction-unmatched")
+    assert unmatched == [f"corrections/s/x/{i:03d}.json" for i in range(k)]
+    assert not [f for f in audit.findings if f.rule == "result-rewritten"]
+    assert corrections.reachable(
+        [c for c in audit.check.corrections if c.experiment == "x"], "x", shas[0]
+    ) == {shas[0], None}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcde"), st.sampled_from("abcde") | st.none()), max_size=12
+    ),
+    st.sets(st.sampled_from("abcde") | st.none(), min_size=1),
+)
+def test_leading_to_is_reachable_backwards(
+    steps: list[tuple[str, str | None]], targets: set[str | None]
+) -> None:
+    """A blob is among those leading to the targets exactly when a forward walk from it
+    reaches one of them (the net check's one walk for many single ones)."""
+    from expflow_git.corrections import Correction, leading_to, reachable
+
+    chain = [
+        Correction(f"c{i}", "x", old, new, "r", "a", "a@b", "t")
+        for i, (old, new) in enumerate(steps)
+    ]
+    chain.append(Correction("other", "y", "a", "e", "r", "a", "a@b", "t"))  # another run's
+    leading = leading_to(chain, "x", targets)
+    for blob in "abcde":
+        assert (blob in leading) == bool(reachable(chain, "x", blob) & targets), blob
+    assert reachable(chain, "x", "a", "b") == reachable(chain, "x", "a") | reachable(
+        chain, "x", "b"
+    )

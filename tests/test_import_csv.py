@@ -113,6 +113,20 @@ def test_a_non_number_names_the_row_and_column_and_refuses_only_that_row(
     assert (exp_repo.path / f"experiments/{STUDY}/r-003.json").exists()
 
 
+def test_a_long_cell_that_is_no_number_is_refused_at_once(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """The number pattern split a run of digits every way before giving up on the
+    character after it: one cell of 40,000 digits and an `x` took 22.8 s, the csv
+    module's longest field (131,072) about five minutes (an attacker's hunt)."""
+    cell = "1" * 40_000 + "x"
+    res = cli(
+        args(write_csv(tmp_path, GOOD.replace("57.09,", cell + ",")), "--dry-run"), exp_repo.path
+    )
+    assert res.code == 1, res
+    assert "row 2: column 'seg_total': '" + "1" * 20 in res.out and "is not a number" in res.out
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

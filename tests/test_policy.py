@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -12,7 +13,7 @@ from support import record_calls
 
 from expflow_git.checks import gate_outcome, rule_outcome
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.policy.load import load_policy_bytes
+from expflow_git.policy.load import MAX_POLICY_TEXT, load_policy_bytes
 from expflow_git.policy.model import Gate, Metric, Op, Rule, param_key, parse_gate
 from expflow_git.records.scaffold import COMPETITION_POLICY, MINIMAL_POLICY
 
@@ -184,6 +185,35 @@ def test_aliases_inside_a_known_key_are_bounded_too() -> None:
     assert policy_error(text) == (
         "conf/expflow.yaml: policy expands to more than 100000 values (YAML alias bomb?)"
     )
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_a_long_string_aliased_thousands_of_times_is_refused_fast(
+    tmp_path: Path, valid: bool
+) -> None:
+    """Few nodes, but every copy of one 40,000-character string was checked (each
+    encoded again: quadratic), kept, and written to the policy cache: 12,000 copies from a
+    198 KB policy took 5.5 s, 979 MB and a 481 MB cache file (an attacker's hunt). The
+    expanded text is now budgeted while counting, before anything is copied or cached."""
+    long = "a" * 40_000
+    if valid:  # a valid policy: one metric's entry aliased as many metrics
+        entry = f'{{group: G, higher_is_better: true, description: "{long}"}}'
+        extra = "\n".join([f"  zz0: &m {entry}"] + [f"  zz{i}: *m" for i in range(1, 12_000)])
+        text = COMPETITION_POLICY.replace("metrics:\n", "metrics:\n" + extra + "\n", 1)
+    else:
+        text = (
+            COMPETITION_POLICY + f'blob: &s "{long}"\nlist: [' + ", ".join(["*s"] * 12_000) + "]\n"
+        )
+    assert len(text) < 300_000
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(text.encode(), path="conf/expflow.yaml", cache_dir=cache)
+    assert str(info.value) == (
+        f"conf/expflow.yaml: policy expands to more than {MAX_POLICY_TEXT} characters of text "
+        "(YAML alias bomb?)"
+    )
+    assert list(cache.iterdir()) == []  # nothing remembered
 
 
 def test_small_legitimate_aliases_are_fine() -> None:

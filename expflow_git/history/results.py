@@ -26,6 +26,7 @@ from expflow_git.corrections import (
     correction_changes,
     is_added_correction,
     judge,
+    leading_to,
     reachable,
 )
 from expflow_git.documents import stem
@@ -166,15 +167,16 @@ def net_results(
     )
     findings = []
     for exp_id, entries in documents(walk.base_tree, globs.is_result).items():
+        leading: set[str | None] | None = None  # the blobs a chain leads from to REV's
         for entry in entries:
             if entry.sha in at_rev.get(exp_id, set()) or entry.path in reported:
                 continue
-            held: set[str | None] = set(at_rev.get(exp_id, ())) or {None}
-            if (
-                policy.corrections_allowed
-                and reachable(declared.new_at_rev.get(exp_id, ()), exp_id, entry.sha) & held
-            ):
-                continue
+            if policy.corrections_allowed:
+                if leading is None:
+                    held: set[str | None] = {*at_rev.get(exp_id, ())} or {None}
+                    leading = leading_to(declared.new_at_rev.get(exp_id, ()), exp_id, held)
+                if entry.sha in leading:
+                    continue
             findings.append(
                 Finding(
                     entry.path,
@@ -224,10 +226,9 @@ def write_once(
         wanted: set[str | None] = {*blobs, *(() if exp_id in rev else (None,))}
         if len(wanted) < 2 or exp_id in reported:
             continue
-        covered: set[str | None] = set()
-        for held in base.get(exp_id, []):
-            covered |= reachable(chains.get(exp_id, ()), exp_id, held.sha)
-        if exp_id not in base:  # a run new in the range: its earliest result is its first
+        if exp_id in base:  # from every result BASE holds, in one walk
+            covered = reachable(chains.get(exp_id, ()), exp_id, *(e.sha for e in base[exp_id]))
+        else:  # a run new in the range: its earliest result is its first
             first_sha = min(blobs, key=lambda b: (blobs[b][0], b))
             covered = reachable(chains.get(exp_id, ()), exp_id, first_sha)
         first = min(blobs.values())[1]

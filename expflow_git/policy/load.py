@@ -40,6 +40,9 @@ MAX_POLICY_BYTES = 1024 * 1024
 # A policy is a small file: a node budget stops YAML alias "billion laughs"
 # expansions long before they cost memory or time.
 MAX_POLICY_NODES = 100_000
+# ... and a text budget: one long string aliased thousands of times is few nodes, but
+# every copy was checked, kept and written to the policy cache (200 KB: 480 MB).
+MAX_POLICY_TEXT = 4 * MAX_POLICY_BYTES  # characters of keys and strings, aliases expanded
 
 
 def load_policy_bytes(
@@ -147,8 +150,10 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
 
 
 def _count_nodes(root: Any, path: str) -> None:
-    """Walk iteratively with a budget: aliases can make a tiny file a huge tree."""
+    """Walk iteratively with budgets: aliases can make a tiny file a huge tree, or a huge
+    text (a long string repeated)."""
     budget = MAX_POLICY_NODES
+    text = MAX_POLICY_TEXT
     stack = [root]
     while stack:
         node = stack.pop()
@@ -157,7 +162,14 @@ def _count_nodes(root: Any, path: str) -> None:
             raise ExpflowError(
                 f"{path}: policy expands to more than {MAX_POLICY_NODES} values (YAML alias bomb?)"
             )
-        if isinstance(node, dict):
+        if isinstance(node, str):
+            text -= len(node)
+            if text < 0:
+                raise ExpflowError(
+                    f"{path}: policy expands to more than {MAX_POLICY_TEXT} characters of "
+                    "text (YAML alias bomb?)"
+                )
+        elif isinstance(node, dict):
             stack.extend(node.keys())
             stack.extend(node.values())
         elif isinstance(node, list):
