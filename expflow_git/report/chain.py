@@ -64,7 +64,7 @@ def verify_chain(
     links.sort(key=lambda link: link.chain["seq"])
     seqs = [link.chain["seq"] for link in links]
     if len(set(seqs)) != len(seqs):
-        dup = next(s for s in seqs if seqs.count(s) > 1)
+        dup = next(a for a, b in zip(seqs, seqs[1:]) if a == b)  # (sorted: side by side)
         return [*failed, Line("chain", False, f"fork: two reports have seq {dup}")]
     first = links[0]
     if first.chain["seq"] != 0 or first.chain["prev"] is not None:
