@@ -127,6 +127,12 @@ def _invalid_json(repo: ExpRepo, row: Row) -> list[str]:
         metrics = metrics.replace(f'"{keys[1]}": ', f'"{keys[1]}": NaN, "_": ', 1)
     elif duplicate := re.search(r'duplicate key "([^"]+)"', row.message):
         metrics = metrics.replace("{", f'{{"{duplicate[1]}": 1, ', 1)
+    elif rounded := re.search(r"number (\S+) would be read as", row.message):
+        doc = result_doc(exp_id)
+        metrics = metrics.replace(
+            f'"{keys[1]}": {json.dumps(doc["metrics"][keys[1]])}', f'"{keys[1]}": {rounded[1]}'
+        )
+        assert rounded[1] in metrics, metrics
     else:
         pytest.fail(f"no way to produce the invalid-json row {row.message!r}")
     doc = json.dumps({**result_doc(exp_id), "metrics": "@"})
