@@ -224,6 +224,7 @@ class TreeEntry:
 
 
 GITLINK = "160000"  # a submodule's mode: its entry names a commit, not a blob
+SYMLINK = "120000"  # a symbolic link's mode: its blob is the target's name
 # A listing with every folder's path (`ls-tree -t`) past this many bytes, at more than
 # LONG_LINE bytes a line, is folders nested too deep: the files are listed alone.
 LISTING_FLOOR = 64 << 20

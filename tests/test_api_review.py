@@ -257,6 +257,8 @@ def test_numeric_reads_json_numbers(text: str, value: float) -> None:
         "1e309",
         "-1e309",
         "1" + "0" * 400,  # an integer no double holds
+        "-1e-400",  # a double would read it as 0 (docs/spec.md §2.3)
+        "0.0100000000000000001",  # ... as 0.01
         "",
         "-",
         "1e",

@@ -4,6 +4,7 @@ pre-commit hook reading the index being committed (GIT_INDEX_FILE)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
@@ -171,7 +172,8 @@ def test_hook_manifest() -> None:
     for hook_id, command in entries.items():
         hook = by_id[hook_id]
         assert hook["language"] == "python"
-        assert hook["entry"].split() == ["expflow-git", command, "--"]
+        staged = ["--staged"] if command != "protect" else []  # what git commits
+        assert hook["entry"].split() == ["expflow-git", command, *staged, "--"]
         assert hook["minimum_pre_commit_version"]
         assert not set(hook.get("stages", [])) & legacy_stages
     assert by_id["expflow-protect-results"]["pass_filenames"] is False
@@ -411,6 +413,45 @@ def commit_through_hooks(repo: ExpRepo, env: dict[str, str], message: str) -> tu
     output = proc.stdout + proc.stderr
     assert_clean_output(output)
     return proc.returncode, output
+
+
+def test_the_hooks_judge_what_git_commits_not_the_file_on_disk(
+    exp_repo: ExpRepo, hook_env: dict
+) -> None:
+    """The file on disk need not be what git commits, even once pre-commit has stashed
+    what is not staged: a repository's own `.gitattributes` (working-tree-encoding)
+    makes git convert it, and an index entry marked skip-worktree is not compared
+    with the disk. The scan and validate hooks read the disk, so a PIN hash written in
+    UTF-7 and a result with an unknown metric were committed (an attacker's hunt); they
+    read the staged content now."""
+    repo, env = exp_repo, hook_env
+    pre_commit_install(repo.path, env)
+    seed_example(repo)
+    repo.git("add", "-A")
+    code, out = commit_through_hooks(repo, env, "scaffold")
+    assert code == 0, out
+    before = repo.head()
+
+    encoded = base64.b64encode(PIN_SHA.encode("utf-16-be")).decode().rstrip("=")
+    repo.write(".gitattributes", "notes/*.txt working-tree-encoding=UTF-7\n")
+    repo.write("notes/n.txt", f"deploy token: +{encoded}-\n")
+    repo.git("add", "-A")
+    assert repo.git("show", ":notes/n.txt").strip() == f"deploy token: {PIN_SHA}"
+    code, out = commit_through_hooks(repo, env, "a PIN hash, in UTF-7 on disk")
+    assert code == 1 and "notes/n.txt:1:15: pin-sha256" in out, out
+    assert repo.head() == before
+    repo.git("rm", "-q", "--cached", "notes/n.txt", ".gitattributes")
+
+    repo.add_experiment("exp-002")
+    bad = repo.add_result("exp-002")
+    good = (repo.path / bad).read_text()
+    repo.write(bad, good.replace('"seg_total"', '"seg_totl"'))
+    repo.git("add", "-A")
+    repo.git("update-index", "--skip-worktree", bad)
+    repo.write(bad, good)  # a valid result on disk; the index keeps the other
+    code, out = commit_through_hooks(repo, env, "an unknown metric, staged only")
+    assert code == 1 and f"{bad}#/metrics/seg_totl: unknown-metric" in out, out
+    assert repo.head() == before
 
 
 def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:

@@ -187,9 +187,9 @@ def test_aliases_inside_a_known_key_are_bounded_too() -> None:
     )
 
 
-@pytest.mark.parametrize("valid", [True, False])
+@pytest.mark.parametrize("valid", [True, False, "int"])
 def test_a_long_string_aliased_thousands_of_times_is_refused_fast(
-    tmp_path: Path, valid: bool
+    tmp_path: Path, valid: bool | str
 ) -> None:
     """Few nodes, but every copy of one 40,000-character string was checked (each
     encoded again: quadratic), kept, and written to the policy cache: 12,000 copies from a
@@ -198,6 +198,8 @@ def test_a_long_string_aliased_thousands_of_times_is_refused_fast(
     long = "a" * 40_000
     if valid:  # a valid policy: one metric's entry aliased as many metrics
         entry = f'{{group: G, higher_is_better: true, description: "{long}"}}'
+        if valid == "int":  # an int of 4,000 digits is one node too (the review's)
+            entry = f"{{group: G, higher_is_better: true, threshold: {'9' * 4000}}}"
         extra = "\n".join([f"  zz0: &m {entry}"] + [f"  zz{i}: *m" for i in range(1, 12_000)])
         text = COMPETITION_POLICY.replace("metrics:\n", "metrics:\n" + extra + "\n", 1)
     else:
@@ -458,6 +460,21 @@ def test_required_rule(params: dict, passed: bool, detail: str) -> None:
     outcome = rule_outcome(rule, params)
     assert outcome.passed is passed
     assert detail in outcome.detail
+
+
+@pytest.mark.parametrize("spelled", ["-1e-400", "-0.00000000000000000000000000001e-300"])
+def test_a_string_a_double_does_not_hold_as_written_is_no_number(spelled: str) -> None:
+    """A tracker's string param read as a double was 0 and passed `ge:0` though it says
+    a negative number (an attacker's hunt, and the review: the documents' own numbers
+    are refused for it, docs/spec.md §2.3). It is no number to rules and filters now,
+    and a bound or a `--metric` so spelled is refused."""
+    rule = Rule("wd", Op.GE, 0, required=True)
+    assert not rule_outcome(rule, {"wd": spelled}).passed
+    assert rule_outcome(rule, {"wd": "0.5"}).passed
+    assert param_key("wd") == "wd"
+    with pytest.raises(ExpflowError) as info:
+        parse_gate("train_time_min:le:60.0000000000000001", None)
+    assert "would be read as 60.0" in str(info.value)
 
 
 def test_optional_rule_absent_passes_present_is_checked() -> None:

@@ -146,6 +146,7 @@ def test_numeric_helper() -> None:
         ("", 1, "empty"),
         ("params.x = 1 and", 17, "a field"),
         ("params.x = 1e999", 12, "not a finite number"),
+        ("params.x > 1e-4000", 12, "a double holds as written"),  # was read as 0
     ],
 )
 def test_errors_name_the_column(expr: str, column: int, words: str) -> None:

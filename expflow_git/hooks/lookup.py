@@ -50,12 +50,14 @@ class Lookup:
         *,
         git: Git | None = None,
         blob_ids: dict[str, str] | None = None,
+        links: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         self.root = root
         self.policy = policy
         self._git = git
         self._ids = blob_ids or {}  # path -> blob id of its stage-0 entry (INDEX)
+        self.links = links  # stage-0 entries that are symbolic links (INDEX)
         self._list = listing
         self._paths: list[str] | None = None
         self._by_stem: dict[str, list[str]] = {}
@@ -68,17 +70,20 @@ class Lookup:
     def index(cls, git: Git, policy: Policy, rels: list[str], *, whole: bool) -> Lookup:
         """The index: only the entries named like `rels` (their ids, in any folder, and
         the paths themselves) when they are few, else all of it; one `ls-files` either way."""
-        from expflow_git.gitstore import GITLINK, is_plain_name
+        from expflow_git.gitstore import GITLINK, SYMLINK, is_plain_name
 
         few = not whole and len(rels) <= FEW_DOCS
         names = sorted({stem(rel) + ".json" for rel in rels}) if few else []
         if not few or not all(is_plain_name(n) for n in names):
-            paths, blob_ids = _index_listing(git.run("ls-files", "-s", "-z", "--"))
+            paths, blob_ids, links = _index_listing(git.run("ls-files", "-s", "-z", "--"))
         else:
             listed = git.ls_index_named(names, rels)
             blob_ids = {e.path: e.sha for e in listed if e.stage == 0 and e.mode != GITLINK}
+            links = frozenset(e.path for e in listed if e.stage == 0 and e.mode == SYMLINK)
             paths = list(dict.fromkeys(e.path for e in listed))  # unmerged: up to 3 stages
-        found = cls(Source.INDEX, git.root, policy, lambda: paths, git=git, blob_ids=blob_ids)
+        found = cls(
+            Source.INDEX, git.root, policy, lambda: paths, git=git, blob_ids=blob_ids, links=links
+        )
         found.all_paths()  # before any fork: the listing is shared, not redone per worker
         return found
 
@@ -192,13 +197,14 @@ def read_blobs(git: Git, shas: list[str]) -> dict[str, bytes]:
     return blobs
 
 
-def _index_listing(out: bytes) -> tuple[list[str], dict[str, str]]:
-    """`ls-files -s -z` output: every path once, in order, and the blob id of each stage-0
-    entry but a submodule's. Records are `<mode> SP <id> SP <stage> TAB <path>` with a
-    six-digit mode and a one-digit stage, so the fields are sliced at the widths of the
-    first record (checked on every one) instead of split: a 2,000-run sweep's index has
-    4,000 entries, and every hook with many files lists it (issue 18)."""
-    from expflow_git.gitstore import GITLINK
+def _index_listing(out: bytes) -> tuple[list[str], dict[str, str], frozenset[str]]:
+    """`ls-files -s -z` output: every path once, in order, the blob id of each stage-0
+    entry but a submodule's, and the stage-0 symbolic links. Records are `<mode> SP <id>
+    SP <stage> TAB <path>` with a six-digit mode and a one-digit stage, so the fields are
+    sliced at the widths of the first record (checked on every one) instead of split: a
+    2,000-run sweep's index has 4,000 entries, and every hook with many files lists it
+    (issue 18)."""
+    from expflow_git.gitstore import GITLINK, SYMLINK
 
     records = out.decode("utf-8", "surrogateescape").split("\0")[:-1]
     tab = records[0].find("\t") if records else 0
@@ -207,7 +213,11 @@ def _index_listing(out: bytes) -> tuple[list[str], dict[str, str]]:
         raise ExpflowError("git ls-files: unexpected output")
     paths = [r[tab + 1 :] for r in records]
     ids = {r[tab + 1 :]: r[7 : tab - 2] for r in records if r[tab - 1] == "0"}
+    links = []
     for r in records:
         if r.startswith(GITLINK):  # names a commit, not a blob (rare: dropped after)
             ids.pop(r[tab + 1 :], None)
-    return list(dict.fromkeys(paths)) if len(ids) < len(paths) else paths, ids
+        elif r.startswith(SYMLINK) and r[tab - 1] == "0":
+            links.append(r[tab + 1 :])
+    unique = list(dict.fromkeys(paths)) if len(ids) < len(paths) else paths
+    return unique, ids, frozenset(links)

@@ -196,6 +196,8 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
     """The document's bytes, or a finding why it cannot be checked; None if it is gone
     from the working tree (`validate` without paths checks what is there)."""
     if ws.staged:
+        if rel in lookup.links:  # as on disk: git would commit the link, not a document
+            return _symlink_finding(rel)
         staged = lookup.read(rel)
         return Finding(rel, Problem.NOT_A_FILE.value, "not staged") if staged is None else staged
     full = os.path.join(ws.root, rel)

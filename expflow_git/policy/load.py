@@ -162,8 +162,8 @@ def _count_nodes(root: Any, path: str) -> None:
             raise ExpflowError(
                 f"{path}: policy expands to more than {MAX_POLICY_NODES} values (YAML alias bomb?)"
             )
-        if isinstance(node, str):
-            text -= len(node)
+        if isinstance(node, (str, int)):  # an int of up to 4,300 digits is text too
+            text -= len(node) if isinstance(node, str) else node.bit_length() * 3 // 10 + 1
             if text < 0:
                 raise ExpflowError(
                     f"{path}: policy expands to more than {MAX_POLICY_TEXT} characters of "

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expflow_git.errors import ExpflowError
+from expflow_git.jsonstrict import float_problem
 from expflow_git.schemas import Kind
 
 DEFAULT_POLICY_PATH = "expflow.yaml"
@@ -280,21 +281,26 @@ def fmt_number(value: float) -> str:
 
 
 def parse_number(text: str, *, what: str) -> float:
-    """A finite decimal number, as JSON writes it; anything else is a usage error."""
+    """A finite decimal number, as JSON writes it and a double holds as written
+    (jsonstrict.float_problem); anything else is a usage error."""
     text = text.strip()
     if not _NUMBER_RE.match(text):
         raise ExpflowError(f"{what}: {text!r} is not a number")
     value = float(text)
     if not math.isfinite(value):
         raise ExpflowError(f"{what}: {text!r} is not a finite number")
+    problem = float_problem(text, value)
+    if problem is not None:  # `--metric x=1e-400`, a gate `le:60.0000000000000001`
+        raise ExpflowError(f"{what}: {problem}")
     return value
 
 
 def numeric(value: Any) -> Any:
     """`value` as rules and filters compare it: a string spelled as a JSON number (`"5"`,
     `"-0.5"`, `"1e-3"`; trackers such as MLflow and ClearML store every parameter as a
-    string) whose value a double holds finitely is that number, an integer exactly;
-    anything else, a bool included, is itself (docs/spec.md §3)."""
+    string) whose value a double holds finitely and as written (jsonstrict.float_problem:
+    `"-1e-400"` would pass `ge:0` as 0) is that number, an integer exactly; anything
+    else, a bool included, is itself (docs/spec.md §3)."""
     if type(value) is not str or not _JSON_NUMBER_RE.match(value):
         return value
     if _JSON_INTEGER_RE.match(value):
@@ -309,7 +315,7 @@ def numeric(value: Any) -> Any:
             return value
         return integer
     number = float(value)
-    if not math.isfinite(number):
+    if not math.isfinite(number) or float_problem(value, number) is not None:
         return value
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from expflow_git.errors import ExpflowError
+from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import numeric
 
 _KEYWORDS = ("and", "or", "not", "in", "true", "false", "null")
@@ -74,7 +75,9 @@ def tokens(text: str) -> list[Token]:
         elif kind == "number":
             number = _number(match.group())
             if number is None:
-                raise WhereError(pos + 1, f"{match.group()} is not a finite number")
+                raise WhereError(
+                    pos + 1, f"{match.group()} is not a finite number a double holds as written"
+                )
             out.append(Token("number", match.group(), pos + 1, number))
             pos = match.end()
         elif kind == "dot":
@@ -139,7 +142,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 def _number(spelled: str) -> int | float | None:
     """A literal's value as rules read a number (policy.model.numeric: an integer
     spelling exactly, `9007199254740993`), else as a double (`1.`, `007`); None where no
-    double holds it (`1e400`, 10**400)."""
+    double holds it, or not as written (`1e400`, 10**400, `1e-4000`)."""
     number = numeric(spelled)
     if type(number) is int or type(number) is float:
         return number
@@ -147,4 +150,4 @@ def _number(spelled: str) -> int | float | None:
         value = float(spelled)
     except (OverflowError, ValueError):
         return None
-    return value if math.isfinite(value) else None
+    return value if math.isfinite(value) and float_problem(spelled, value) is None else None

@@ -68,19 +68,20 @@ PRE_COMMIT_CONFIG = """\
 # instead, point `repo:` at the expflow-git repository (see its README).
 # Each entry ends with `--` so that file names are never read as options
 # (a staged file named `--help`); give options through the environment
-# (EXPFLOW_POLICY), not `args:`, which come after the `--`.
+# (EXPFLOW_POLICY), not `args:`, which come after the `--`. `--staged`: the
+# content git commits, whatever .gitattributes makes of the files on disk.
 repos:
   - repo: local
     hooks:
       - id: expflow-validate
         name: expflow-git validate
-        entry: expflow-git validate --
+        entry: expflow-git validate --staged --
         language: system
         types: []  # not the default [file]: a symlinked document is refused, not skipped
         types_or: [file, symlink]
       - id: expflow-no-pin-hash
         name: expflow-git no PIN hash
-        entry: expflow-git scan --
+        entry: expflow-git scan --staged --
         language: system
         types: []  # not the default [file]: a link's target is its content
         types_or: [text, symlink]

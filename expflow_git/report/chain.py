@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,7 @@ def verify_chain(
     links.sort(key=lambda link: link.chain["seq"])
     seqs = [link.chain["seq"] for link in links]
     if len(set(seqs)) != len(seqs):
-        dup = next(a for a, b in zip(seqs, seqs[1:]) if a == b)  # (sorted: side by side)
+        dup = next(a for a, b in itertools.pairwise(seqs) if a == b)  # (sorted: side by side)
         return [*failed, Line("chain", False, f"fork: two reports have seq {dup}")]
     first = links[0]
     if first.chain["seq"] != 0 or first.chain["prev"] is not None:

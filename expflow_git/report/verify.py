@@ -304,7 +304,7 @@ def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
     paths = [leaf["path"].encode("utf-8", "surrogateescape") for leaf in leaves]
     root = merkle_root([leaf_hash(leaf) for leaf in leaves]).hex()
     # Strictly increasing (sorted and unique): one pass, not a sort of every path.
-    if not all(map(bytes.__lt__, paths, itertools.islice(paths, 1, None))):
+    if not all(a < b for a, b in itertools.pairwise(paths)):
         yield Line("inputs", False, "input leaves are not sorted by path or not unique")
     elif inputs["count"] != len(leaves) or root != inputs["merkleRoot"]:
         yield Line(
