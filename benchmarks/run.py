@@ -727,7 +727,7 @@ class Bench:
             [
                 Command(
                     "expflow-git validate ONE",
-                    [self.exe, "validate", one],
+                    [self.exe, "validate", "--staged", "--", one],  # as the hook runs it
                     repo,
                     clean_env(expflow=True),
                     expect=r"expflow-git validate: ",
@@ -876,7 +876,7 @@ def sweep_task(bench: Bench) -> None:
             *(
                 Command(
                     f"expflow-git validate {runs} {what}",
-                    [bench.exe, "validate", "--", *files],
+                    [bench.exe, "validate", "--staged", "--", *files],  # as the hook runs it
                     repo,
                     ours_env,
                     expect=summary,
@@ -894,7 +894,7 @@ def sweep_task(bench: Bench) -> None:
         [
             Command(
                 "expflow-git validate ONE (sweep)",
-                [bench.exe, "validate", "--", one],
+                [bench.exe, "validate", "--staged", "--", one],
                 repo,
                 ours_env,
                 expect=summary,

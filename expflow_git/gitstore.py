@@ -19,6 +19,7 @@ Needs git 2.31 or newer (``--diff-merges=first-parent``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -26,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from expflow_git.errors import ExpflowError
 
@@ -221,6 +222,31 @@ class TreeEntry:
     mode: str
     type: str
     sha: str
+
+
+@functools.cache
+def builtin_hash(name: str) -> Callable[[bytes], Any]:
+    """CPython's own `sha1` or `sha256` constructor: `hashlib` loads OpenSSL first (~5 ms
+    of every hook's start-up, for a few small digests). `_sha2` from CPython 3.12,
+    `_sha1`/`_sha256` before; hashlib where neither is built in."""
+    import importlib
+
+    for module in ("_sha2", f"_{name}"):
+        try:
+            found: Callable[[bytes], Any] = getattr(importlib.import_module(module), name)
+            return found
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return functools.partial(hashlib.new, name)
+
+
+def blob_id(data: bytes, width: int) -> str:
+    """The id git gives `data` as a blob: SHA-1 (40 hex digits) or SHA-256 (64)."""
+    digest = builtin_hash("sha1" if width == 40 else "sha256")(b"blob %d\0" % len(data))
+    digest.update(data)
+    return str(digest.hexdigest())
 
 
 GITLINK = "160000"  # a submodule's mode: its entry names a commit, not a blob

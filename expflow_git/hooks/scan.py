@@ -31,10 +31,14 @@ def scan_paths(
     findings: list[Finding] = []
     count = 0
     if ws.staged:
-        for rel, data in _staged(ws, [ws.rel(full) for full in targets]):
+        by_position: list[tuple[int, list[Finding]]] = []
+        for position, rel, data in _staged(ws, [ws.rel(full) for full in targets]):
             count += 1
-            findings.extend(scan_bytes(rel, data, allow=allow))
-        return findings, count
+            found = scan_bytes(rel, data, allow=allow)
+            if found:
+                by_position.append((position, found))
+        by_position.sort(key=lambda item: item[0])  # in the order given, as from disk
+        return [f for _, found in by_position for f in found], count
     for full in targets:
         rel = ws.rel(full)
         content = _read(full, rel, warn)
@@ -45,20 +49,31 @@ def scan_paths(
     return findings, count
 
 
-def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[str, bytes]]:
-    """The staged content of each of `rels` the index holds, in order: one `ls-files` and one
-    blob stream for them all (a hook's git processes must not grow with the commit), one
-    blob in memory at a time."""
+def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes]]:
+    """(position in `rels`, path, staged content) of each of `rels` the index holds: one
+    `ls-files` for them all, each from the file on disk when it is the staged blob
+    (`same_on_disk`), the others through one blob stream (a hook's git processes must
+    not grow with the commit); one blob in memory at a time."""
     from expflow_git.gitblobs import BlobReader, staged_entries
+    from expflow_git.hooks.lookup import same_on_disk
 
     if ws.git is None:
         return
     entries = staged_entries(ws.git, rels)
-    wanted = [rel for rel in rels if rel in entries]
+    from_git = []
+    for position, rel in enumerate(rels):
+        if rel in entries:
+            data = same_on_disk(ws.root, rel, entries[rel].sha)
+            if data is None:
+                from_git.append((position, rel))
+            else:
+                yield position, rel, data
+    if not from_git:
+        return
     with BlobReader(ws.git) as reader:
-        blobs = reader.read_many(entries[rel].sha for rel in wanted)
-        for rel, (_, data) in zip(wanted, blobs, strict=True):
-            yield rel, data
+        blobs = reader.read_many(entries[rel].sha for _, rel in from_git)
+        for (position, rel), (_, data) in zip(from_git, blobs, strict=True):
+            yield position, rel, data
 
 
 def _read(full: Path, rel: str, warn: Callable[[str], None]) -> bytes | None:

@@ -60,7 +60,7 @@ def validate(
     policy = ws.load_policy(warn)
     lookup, docs = _scope(ws, policy, paths, _expand(ws, policy, paths))
     try:
-        _prefetch(lookup, docs, staged=ws.staged)
+        _prefetch(lookup, docs)
         given = frozenset(rel for _, rel, _ in docs)
         work = functools.partial(_check_part, ws, policy, lookup, given)
         workers = worker_count(len(docs), PER_WORKER)
@@ -111,14 +111,15 @@ def _scope(
     return lookup, [(i, rel, kind) for i, (rel, kind) in enumerate(given)]
 
 
-def _prefetch(lookup: Lookup, docs: list[_Doc], *, staged: bool) -> None:
-    """From the index, read up front every blob the checks will ask for: the staged
-    documents themselves, the records of the results (those not checked from disk), and
-    the corrections (a correction may need the others)."""
+def _prefetch(lookup: Lookup, docs: list[_Doc]) -> None:
+    """From the index, read up front the blobs the checks will ask for besides the
+    documents checked: the records of the results, and the corrections (a correction
+    may need the others). A staged document is read by the process that checks it
+    (Lookup.read: from disk when it is the blob, so the parts read theirs at once)."""
     if lookup.source is not Source.INDEX:
         return
     given = {rel for _, rel, _ in docs}
-    wanted = list(given) if staged else []
+    wanted: list[str] = []
     for exp_id in dict.fromkeys(stem(rel) for _, rel, kind in docs if kind is Kind.RESULT):
         wanted += [p for p in lookup.named(Kind.EXPERIMENT, exp_id) if p not in given]
     if any(kind is Kind.CORRECTION for _, _, kind in docs):

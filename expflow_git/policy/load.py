@@ -75,17 +75,10 @@ def load_policy_bytes(
 
 
 def _sha256_hex(data: bytes) -> str:
-    """SHA-256 of the policy's bytes. CPython's built-in SHA-256 where it has one: `hashlib`
-    loads OpenSSL first (~5 ms of every hook's start-up, for one small digest)."""
-    # _sha2 from CPython 3.12, _sha256 before; hashlib where neither is built in.
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            from hashlib import sha256
-    return str(sha256(data).hexdigest())
+    """SHA-256 of the policy's bytes (CPython's own: gitstore.builtin_hash)."""
+    from expflow_git.gitstore import builtin_hash
+
+    return str(builtin_hash("sha256")(data).hexdigest())
 
 
 def _policy_cache_file(cache_dir: Path, digest: str) -> Path:
