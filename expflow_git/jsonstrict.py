@@ -74,6 +74,8 @@ def _fast_constant(name: str) -> Any:
 
 def _checked_float(literal: str) -> float:
     value = float(literal)
+    if repr(value) == literal:  # as Python writes floats: checked at once (a series)
+        return value
     if float_problem(literal, value) is not None:
         raise _Refused
     return value
