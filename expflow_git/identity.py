@@ -100,13 +100,17 @@ class DocumentGlobs:
             and not self.is_record(path)
         )
 
-    def prefixes(self) -> list[str]:
-        """Literal directories that hold every document (for a `git ls-tree` or
-        `git log` path filter); empty when a glob starts with a wildcard."""
+    def prefixes(self, *, corrections_only: bool = False) -> list[str]:
+        """Literal directories that hold every document, or every correction (for a `git
+        ls-tree` or `git log` path filter); empty when a glob starts with a wildcard."""
         heads = {
             literal_prefix(g)
             for p in self.policies
-            for g in (*p.result_globs, *p.experiment_globs, *p.correction_globs)
+            for g in (
+                p.correction_globs
+                if corrections_only
+                else (*p.result_globs, *p.experiment_globs, *p.correction_globs)
+            )
         }
         return [] if "" in heads else sorted(h.rstrip("/") for h in heads)
 

@@ -190,6 +190,39 @@ def test_rm_of_a_committed_run_needs_a_reason_and_writes_a_deletion(
     assert (doc["experiment"], doc["supersedes"], doc["blob"]) == ("exp-004", old_blob, None)
 
 
+@pytest.mark.parametrize("same", [False, True])
+def test_a_run_deleted_on_record_does_not_come_back_under_its_id(
+    sandbox: Sandbox, repo: Path, same: bool
+) -> None:
+    """`rm` with a reason, committed; then the record back and a better result under the
+    same id: the hooks passed it and `audit --since` reported it as a rewrite (an
+    attacker's hunt). The hook refuses it now, PIN or not; the very result deleted, put
+    back, is no change and passes."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    exp_path = repo / f"experiments/{STUDY}/exp-001.json"
+    record, result = exp_path.read_bytes(), (repo / res_rel("exp-001")).read_bytes()
+    res = sandbox.cli(["rm", "exp-001", "--reason", "a bad run", "--pin", PIN], repo)
+    assert res.code == 0, res
+    assert hook_commit(sandbox, repo, "rm exp-001").code == 0
+    deletion = corrections_in(repo)[0]
+    exp_path.write_bytes(record)
+    (repo / res_rel("exp-001")).write_bytes(result)
+    if not same:
+        set_metrics(repo, "exp-001", seg_total=99.0)
+    out = hook_commit(sandbox, repo, "exp-001 again")
+    if same:
+        assert out.code == 0, out
+        return
+    assert out.code != 0, out
+    assert (
+        f"{res_rel('exp-001')}: result-rewritten: the staged change adds a result of "
+        f"experiment 'exp-001', whose result a committed correction deletes ({deletion})"
+    ) in out.err + out.out
+    sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "exp-001 again, no hooks")
+    res, statement = audit_since(sandbox, repo, base)
+    assert ("result-rewritten", res_rel("exp-001")) in rules(statement)
+
+
 # =========================================================================== the honest path
 def test_a_declared_correction_passes_the_hooks_and_audit_since_and_is_shown(
     sandbox: Sandbox, repo: Path

@@ -16,7 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from expflow_git.checks import Problem
-from expflow_git.corrections import Correction, Rewrite, correction_changes, judge
+from expflow_git.corrections import (
+    Correction,
+    Rewrite,
+    check_correction,
+    correction_changes,
+    judge,
+)
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
@@ -265,6 +271,43 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         return Judged(verdict.findings, tuple(rewrites), ())
     uncovered = set(verdict.uncovered)
     refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
+    refused += _readded(ws, changes, DocumentGlobs.of(policy, head_policy))
     approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
     return Judged((*refused, *verdict.findings), approvable, declared)
+
+
+def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list[Finding]:
+    """Results the index adds for an experiment whose result a correction in HEAD deletes
+    (`rm`): no chain of corrections leads on from a deletion, so `audit --since` reports
+    the new one as a rewrite; refused here too (the same blob as the one deleted is no
+    change). HEAD's corrections are read only when the index adds a result."""
+    added = [c for c in changes if c.status == "A" and c.new_sha and globs.is_result(c.path)]
+    if not added or ws.git is None:
+        return []
+    entries = [
+        e
+        for e in ws.git.ls_tree("HEAD", globs.prefixes(corrections_only=True))
+        if e.type == "blob" and globs.is_correction(e.path)
+    ]
+    deleted: dict[str, dict[str, str]] = {}  # experiment -> deleted blob -> correction
+    if entries:
+        with BlobReader(ws.git) as reader:
+            blobs = reader.read_many(e.sha for e in entries)
+            for entry, (_, data) in zip(entries, blobs, strict=True):
+                correction = check_correction(entry.path, data)[0]
+                if correction is not None and correction.blob is None:
+                    by_blob = deleted.setdefault(correction.experiment, {})
+                    by_blob[correction.supersedes] = entry.path
+    return [
+        Finding(
+            c.path,
+            RULE,
+            f"the staged change adds a result of experiment {stem(c.path)!r}, whose result "
+            f"a committed correction deletes ({next(iter(gone.values()))}): a run deleted "
+            "on record does not come back under its id (audit --since would report it); "
+            "give the new run a new id",
+        )
+        for c in added
+        if (gone := deleted.get(stem(c.path))) is not None and c.new_sha not in gone
+    ]
