@@ -242,11 +242,7 @@ def reachable(corrections: Iterable[Correction], experiment: str, *old: str) -> 
     """The blobs (None: deleted) that a chain of `corrections` of `experiment` leads to
     from any of `old`, each step one correction's exact old → new blob (`old` included).
     The history audit's BASE-vs-REV comparison accepts a net change only along one."""
-    steps: dict[str | None, set[str | None]] = {}
-    for c in corrections:
-        if c.experiment == experiment:
-            steps.setdefault(c.supersedes, set()).add(c.blob)
-    return _walk(steps, old)
+    return _walk(_steps(corrections, experiment), old)
 
 
 def leading_to(
@@ -256,11 +252,19 @@ def leading_to(
     `targets` (None: deleted), `targets` included: `reachable` backwards, so that many
     blobs are each asked about in one walk (one walk per blob read every correction
     of the experiment again: blobs x corrections)."""
-    back: dict[str | None, set[str | None]] = {}
+    return _walk(_steps(corrections, experiment, backwards=True), targets)
+
+
+def _steps(
+    corrections: Iterable[Correction], experiment: str, *, backwards: bool = False
+) -> dict[str | None, set[str | None]]:
+    """Each correction of `experiment` as a step old blob → new blob (or new → old)."""
+    steps: dict[str | None, set[str | None]] = {}
     for c in corrections:
         if c.experiment == experiment:
-            back.setdefault(c.blob, set()).add(c.supersedes)
-    return _walk(back, targets)
+            start, end = (c.blob, c.supersedes) if backwards else (c.supersedes, c.blob)
+            steps.setdefault(start, set()).add(end)
+    return steps
 
 
 def _walk(
