@@ -238,8 +238,9 @@ def test_corrections_are_walked_once_per_experiment_not_once_per_result(
     """BASE holds k results of one experiment x; the range adds k corrections of x. The
     write-once check walked x's corrections from each of BASE's results, and the net
     check to REV's from each result REV no longer holds: k walks, each reading all k
-    corrections (4,000: 9 s; an attacker's hunt). One walk from all of them now, and one
-    backwards from REV's results, with the same findings."""
+    corrections (4,000: 9 s; an attacker's hunt). One walk from all of them now, with
+    the same findings (REV holds BASE's results here, so the net check walks nothing;
+    its one walk backwards is `leading_to`'s, tested below)."""
     import hashlib
 
     from expflow_git import corrections
