@@ -280,9 +280,16 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
 def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list[Finding]:
     """Results the index adds for an experiment whose result a correction in HEAD deletes
     (`rm`): no chain of corrections leads on from a deletion, so `audit --since` reports
-    the new one as a rewrite; refused here too (the same blob as the one deleted is no
-    change). HEAD's corrections are read only when the index adds a result."""
-    added = [c for c in changes if c.status == "A" and c.new_sha and globs.is_result(c.path)]
+    the new one as a rewrite; refused here too. A blob the run's corrections name (one it
+    had, put back) is no rewrite, and an experiment whose result the index also moves or
+    replaces is `result_rewrites`' to judge. HEAD's corrections are read only when the
+    index adds a result."""
+    moved = {stem(c.path) for c in changes if c.status != "A" and globs.is_result(c.path)}
+    added = [
+        c
+        for c in changes
+        if c.status == "A" and c.new_sha and globs.is_result(c.path) and stem(c.path) not in moved
+    ]
     if not added or ws.git is None:
         return []
     entries = [
@@ -290,24 +297,28 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
         for e in ws.git.ls_tree("HEAD", globs.prefixes(corrections_only=True))
         if e.type == "blob" and globs.is_correction(e.path)
     ]
-    deleted: dict[str, dict[str, str]] = {}  # experiment -> deleted blob -> correction
+    deleted: dict[str, str] = {}  # experiment -> a correction deleting its result
+    had: dict[str, set[str | None]] = {}  # experiment -> every blob its corrections name
     if entries:
         with BlobReader(ws.git) as reader:
             blobs = reader.read_many(e.sha for e in entries)
             for entry, (_, data) in zip(entries, blobs, strict=True):
                 correction = check_correction(entry.path, data)[0]
-                if correction is not None and correction.blob is None:
-                    by_blob = deleted.setdefault(correction.experiment, {})
-                    by_blob[correction.supersedes] = entry.path
+                if correction is not None:
+                    had.setdefault(correction.experiment, set()).update(
+                        (correction.supersedes, correction.blob)
+                    )
+                    if correction.blob is None:
+                        deleted.setdefault(correction.experiment, entry.path)
     return [
         Finding(
             c.path,
             RULE,
             f"the staged change adds a result of experiment {stem(c.path)!r}, whose result "
-            f"a committed correction deletes ({next(iter(gone.values()))}): a run deleted "
-            "on record does not come back under its id (audit --since would report it); "
-            "give the new run a new id",
+            f"a committed correction deletes ({deleted[stem(c.path)]}): a run deleted on "
+            "record does not come back under its id (audit --since would report it); give "
+            "the new run a new id",
         )
         for c in added
-        if (gone := deleted.get(stem(c.path))) is not None and c.new_sha not in gone
+        if stem(c.path) in deleted and c.new_sha not in had[stem(c.path)]
     ]
