@@ -20,8 +20,10 @@ def state_dir(git_dir: Path) -> Path:
     return git_dir / "expflow"
 
 
-# No link is followed, and a FIFO does not block the open (it is then refused below).
-_FLAGS = (
+# How a file that must be a regular file is opened (this cache's files, the hooks'
+# documents): no link is followed, and a FIFO does not block the open (the caller
+# refuses it after fstat).
+READ_NOFOLLOW = (
     os.O_RDONLY
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_NONBLOCK", 0)
@@ -40,7 +42,7 @@ def read_trusted(
     if below is not None and (linked := _linked_folder(Path(path).parent, below)) is not None:
         return None, f"its folder {linked} is a symbolic link"
     try:
-        fd = os.open(path, _FLAGS)
+        fd = os.open(path, READ_NOFOLLOW)
     except OSError:
         # The link itself is refused, whoever owns it: it could name any file of ours.
         return None, "a symbolic link" if os.path.islink(path) else ""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError
+from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
@@ -182,7 +183,7 @@ def same_on_disk(root: Path, path: str, sha: str) -> bytes | None:
     from expflow_git.gitstore import blob_id
 
     try:
-        fd = os.open(os.path.join(root, path), _OPEN_FLAGS)
+        fd = os.open(os.path.join(root, path), READ_NOFOLLOW)
     except OSError:
         return None
     try:
@@ -198,8 +199,6 @@ def same_on_disk(root: Path, path: str, sha: str) -> bytes | None:
 
 
 MAX_SAME_ON_DISK = 1 << 20  # bytes: a larger file is no document (jsonstrict's cap)
-# No link is followed (a link's blob is its target's name), no FIFO blocks the open.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 def holds(paths: Sequence[str], path: str) -> bool:

@@ -33,6 +33,7 @@ from expflow_git.errors import Finding
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.hooks.lookup import Lookup, Source, holds
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
+from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
@@ -207,7 +208,7 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
     try:
         # One open that refuses a symbolic link instead of lstat + open; a FIFO does not
         # block it (O_NONBLOCK), and is refused below.
-        fd = os.open(full, _OPEN_FLAGS)
+        fd = os.open(full, READ_NOFOLLOW)
     except FileNotFoundError:
         if lookup.source is Source.WORK_TREE:
             return None  # tracked, but deleted from the working tree
@@ -245,8 +246,7 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # (where there is none, links are asked about)
 
 
 def _symlink_finding(rel: str) -> Finding:

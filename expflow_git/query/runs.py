@@ -23,6 +23,7 @@ from expflow_git.documents import Experiment, Result, Scalar, Status
 from expflow_git.errors import ExitCode, ExpflowError, Finding
 from expflow_git.gitstore import Git
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
+from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy, did_you_mean
 from expflow_git.schemas import Kind
 
@@ -200,14 +201,6 @@ def _work_tree_documents(
                 yield rel, kind, data
 
 
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-)
-
-
 def read_document(root: Path, rel: str) -> bytes | Finding | None:
     """A document's bytes, a finding if it cannot be one (a symbolic link, not a regular
     file, too large), or None if it is gone (deleted, not yet staged)."""
@@ -215,7 +208,7 @@ def read_document(root: Path, rel: str) -> bytes | Finding | None:
     if os.path.islink(full):
         return _not_a_file(rel, "is a symbolic link; documents must be files")
     try:
-        fd = os.open(full, _OPEN_FLAGS)  # no link followed, a FIFO does not block
+        fd = os.open(full, READ_NOFOLLOW)  # no link followed, a FIFO does not block
     except FileNotFoundError:
         return None
     except OSError as exc:
