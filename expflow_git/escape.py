@@ -31,7 +31,8 @@ _RUNNER_BRACKET = re.compile(r"(##[A-Za-z]*)\[")
 # Characters with a meaning in GitHub-flavoured Markdown wherever they stand inside a
 # line: escape, code, emphasis, links and images, raw HTML, table cells, headings and
 # issue links, strikethrough, math, entities.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&@])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&])")
+_AT = re.compile("@+")  # one code span a run: `@``@` would be one span of "@``@"
 # What GitHub's autolink extension makes a link of with no markup at all: `www.` and
 # `scheme://`. Its dot or colon escaped, the text shows as written and links nowhere.
 _AUTOLINK = re.compile(r"(?i)(?<=www)\.|:(?=//)")
@@ -101,9 +102,10 @@ def markdown(text: str) -> str:
     with a meaning backslash-escaped, so it shows as written and never as a link (bare
     `www.` and `https://` ones too), image, HTML, emphasis, a new cell, or an `@name`
     mention that would notify someone where the Markdown is posted (a job summary, a
-    pull request comment). A bare e-mail address is still a mailto link: GitHub finds
-    those after every escape is undone (docs/decisions.md)."""
-    escaped = _MARKDOWN.sub(r"\\\1", terminal(text))
+    pull request comment), or an e-mail address as a mailto link. GitHub finds those
+    after every escape is undone, so `@` is a code span of its own: the text on either
+    side of it is two texts, and no address or mention spans them (docs/decisions.md)."""
+    escaped = _AT.sub(r"`\g<0>`", _MARKDOWN.sub(r"\\\1", terminal(text)))
     return " ".join(_AUTOLINK.sub(r"\\\g<0>", escaped).split())
 
 

@@ -270,7 +270,7 @@ def test_a_declared_correction_passes_the_hooks_and_audit_since_and_is_shown(
     assert "<b>@octocat" not in html
     md = sandbox.cli(["report", "r.json", "--format", "md"], repo)
     assert md.code == 0, md
-    assert "### Corrections (2)" in md.out and r"\<b\>\@octocat\</b\> re-ran" in md.out
+    assert "### Corrections (2)" in md.out and r"\<b\>`@`octocat\</b\> re-ran" in md.out
     verified = sandbox.cli(["verify", "r.json", "--allow-unsigned", "--repo", "."], repo)
     assert verified.code == 0, verified
     assert "ok   recompute:" in verified.out and "VERIFIED" in verified.out

@@ -211,9 +211,9 @@ def test_audit_output_runs_no_command_and_names_the_files_safely(
         assert "FILE \\xff\\x1b[31m" in out.replace("\\\\", "\\"), out
     if fmt in ("text", "md"):  # the correction is listed, its strings escaped
         assert "orrections (1)" in out and "onerror" in out, out
-        assert fmt == "text" or "\\@octocat" in out, out
+        assert fmt == "text" or "`@`octocat" in out, out
     if fmt == "md":  # no mention from Markdown: not in a finding, a cell or a correction
-        assert "@octocat" not in out.replace("\\@", ""), out
+        assert "@octocat" not in out.replace("`@`", ""), out
     assert "Corrections (1)" in page and "onerror=alert(1)&gt;" in page
 
 
@@ -236,8 +236,8 @@ def test_markdown_mentions_no_one_from_a_finding(tmp_path: Path) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", "x")
     code, out, _ = run_cli(["audit", "--format", "md"], cwd=repo)
-    assert code == 1 and "\\@octocat" in out, out
-    assert "@octocat" not in out.replace("\\@", ""), out
+    assert code == 1 and "`@`octocat" in out, out
+    assert "@octocat" not in out.replace("`@`", ""), out
 
 
 def test_github_format_annotates_exactly_the_findings_and_infeasible_runs(hostile: Path) -> None:
@@ -260,7 +260,7 @@ def test_rank_output_runs_no_command(hostile: Path, fmt: str) -> None:
     assert_runner_safe(out)
     assert_runner_safe(err)
     if fmt == "md":
-        assert "@octocat" not in out.replace("\\@", ""), out
+        assert "@octocat" not in out.replace("`@`", ""), out
     if fmt == "json":
         failed = {r["id"]: r["failed"] for r in json.loads(out)["ranking"]}
         assert any(HOSTILE in f for f in failed["a2"])  # JSON keeps the value exactly
@@ -684,3 +684,56 @@ def test_markdown_makes_no_link_of_a_bare_address(tmp_path: Path) -> None:
     assert not re.search(r"(?i)www\.|[^\\]://", out), out
     for text in (reason, "ftp://x.y www.a.b", "a \\www.b c"):  # as written, once rendered
         assert re.sub(r"\\(.)", r"\1", escape.markdown(text)) == text
+
+
+_markdown_text = st.lists(
+    st.characters(codec="utf-8", exclude_categories=("Cs",))
+    | st.sampled_from(
+        [
+            "a@b.com",
+            "@octocat",
+            "mailto:x@y.org",
+            "www.",
+            "https://",
+            "x.y",
+            "![i](j)",
+            "[l](m)",
+            "<b>",
+            "&amp;",
+            "**",
+            "~~",
+            "`",
+            "|",
+            "\\",
+            "#1",
+            " ",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@pytest.mark.parametrize("where", ["paragraph", "table cell"])
+@given(text=_markdown_text)
+def test_markdown_renders_on_github_as_its_text_and_nothing_more(where: str, text: str) -> None:
+    """Rendered by GitHub's own cmark (autolink, tables, strikethrough; raw HTML kept):
+    no link (e-mail addresses too: `a@b.com` was a mailto link after every escape), no
+    image or tag but `@`'s code span, no `@` outside it (a mention), and the words
+    read as written."""
+    import html
+
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    from expflow_git import escape
+
+    cell = escape.markdown(text)
+    source = f"| h |\n|---|\n| {cell} |\n" if where == "table cell" else f"x {cell}\n"
+    page = cmarkgfm.github_flavored_markdown_to_html(source, options=Options.CMARK_OPT_UNSAFE)
+    body = re.sub(r"<th>h</th>|</?(p|table|thead|tbody|tr|th|td)>", "", page)
+    tags = set(re.findall(r"</?([a-z]+)", body))
+    assert tags <= {"code"}, page
+    assert "@" not in re.sub(r"<code>@+</code>", "", body), page
+    shown = html.unescape(re.sub(r"</?code>", "", body)).strip()
+    words = " ".join(escape.terminal(text).split())
+    assert shown == (f"x {words}".rstrip() if where == "paragraph" else words), page
