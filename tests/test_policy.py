@@ -477,6 +477,30 @@ def test_a_string_a_double_does_not_hold_as_written_is_no_number(spelled: str) -
     assert "would be read as 60.0" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("bound", "read_as"),
+    [("-1e-400", "-0.0"), ("60.0000000000000001", "60.0"), ("0.10000000000000001", "0.1")],
+)
+def test_a_policy_number_a_double_does_not_hold_as_written_is_refused(
+    bound: str, read_as: str
+) -> None:
+    """A policy's YAML numbers were read by float(): `min: -1e-400` was -0.0, so the
+    policy said one bound and judged by another. They follow the documents' rule now
+    (docs/spec.md §2.3), naming the policy's line and column; YAML's own spellings of
+    a number a double holds (`.5e-1`, `1.0e+0`, `+2.5`) still read."""
+    policy = MINIMAL_POLICY.replace("min: 0, max: 1,", f"min: {bound}, max: 1,")
+    assert bound in policy
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(policy.encode(), path="p.yaml")
+    line = 1 + policy[: policy.index(bound)].count("\n")
+    assert str(info.value).startswith(f"p.yaml:{line}:") and f"would be read as {read_as}" in str(
+        info.value
+    )
+    for spelled, value in ((".5e-1", 0.05), ("1.0e+0", 1.0), ("+2.5e-1", 0.25)):
+        text = MINIMAL_POLICY.replace("min: 0, max: 1,", f"min: {spelled}, max: 1,")
+        assert load_policy_bytes(text.encode()).metrics["accuracy"].min == value
+
+
 def test_optional_rule_absent_passes_present_is_checked() -> None:
     rule = Rule("Model", Op.EQ, "fno", required=False)
     assert rule_outcome(rule, {}).passed

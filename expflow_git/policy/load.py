@@ -8,6 +8,7 @@ fails to parse is ever silently dropped or treated as passing.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -17,7 +18,7 @@ from typing import Any
 
 from expflow_git import __version__
 from expflow_git.errors import ExpflowError
-from expflow_git.jsonstrict import pointer_token
+from expflow_git.jsonstrict import float_problem, pointer_token
 from expflow_git.policy.model import (
     DEFAULT_CORRECTION_GLOBS,
     DEFAULT_EXPERIMENT_GLOBS,
@@ -82,7 +83,8 @@ def _sha256_hex(data: bytes) -> str:
 
 
 def _policy_cache_file(cache_dir: Path, digest: str) -> Path:
-    return cache_dir / f"policy-{__version__}-{digest}.json"
+    # f2: floats are read as written (a policy cached before may hold `1e-400`).
+    return cache_dir / f"policy-{__version__}-f2-{digest}.json"
 
 
 def _cached_policy(
@@ -124,6 +126,8 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _constructor()
+    yaml.constructor.source = path
     try:
         raw = yaml.load(text)
     except YAMLError as exc:
@@ -140,6 +144,28 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     _count_nodes(raw, path)
     plain: dict[str, Any] = _plain(raw, path)
     return plain
+
+
+@functools.cache
+def _constructor() -> type[Any]:
+    """ruamel's safe constructor, but a float must be the decimal its double's shortest
+    spelling is (jsonstrict.float_problem), as in a document: `min: -1e-400` would be
+    -0.0, and a threshold `60.0000000000000001` would be 60."""
+    from ruamel.yaml.constructor import SafeConstructor
+
+    class Constructor(SafeConstructor):
+        source = DEFAULT_POLICY_PATH
+
+        def construct_yaml_float(self, node: Any) -> float:
+            value = float(super().construct_yaml_float(node))
+            problem = float_problem(node.value, value) if math.isfinite(value) else None
+            if problem is not None:
+                mark = node.start_mark
+                raise ExpflowError(f"{self.source}:{mark.line + 1}:{mark.column + 1}: {problem}")
+            return value
+
+    Constructor.add_constructor("tag:yaml.org,2002:float", Constructor.construct_yaml_float)
+    return Constructor
 
 
 def _count_nodes(root: Any, path: str) -> None:
