@@ -242,3 +242,30 @@ def test_a_merge_from_before_base_cannot_bring_back_uncounted_looks(tmp_path: Pa
     code, entry, findings = _budget(["--since", base], repo)
     assert _counts(entry) == {STUDY: 4}, entry
     assert code == 1 and any(f["rule"] == "holdout-budget-exceeded" for f in findings)
+
+
+def test_a_look_the_strict_reader_refuses_still_counts(tmp_path: Path) -> None:
+    """A result committed with one strict-JSON fault (a digit too many, a BOM, a key
+    given twice) counted as no look: its holdout numbers are as readable, so a pull
+    request could look as often as it liked, fixing each look's fault in the next
+    commit (an attacker's hunt). Such a blob is read leniently and counts; one no JSON
+    reader reads counts too."""
+    faults = {
+        "a digit too many": lambda text: text.replace(": 57.0,", ": 57.00000000000000001,"),
+        "a BOM": lambda text: "\ufeff" + text,
+        "a key given twice": lambda text: text.replace("{\n", '{\n  "splits": {},\n', 1),
+        "no JSON at all": lambda text: text[:-3],
+    }
+    for fault, spoil in faults.items():
+        repo, base = _base(tmp_path / fault.replace(" ", "-"), limit=1)
+        _run(repo, "exp-001", 57.0)
+        result = repo / f"results/{STUDY}/exp-001.json"
+        good = result.read_text()
+        result.write_text(spoil(good))
+        assert result.read_text() != good, fault
+        commit_all(repo, f"a look with {fault}")
+        result.write_text(good.replace("56.0", "55.5"))  # the next look, valid
+        commit_all(repo, "a second look")
+        code, entry, findings = _budget(["--since", base], repo)
+        assert _counts(entry) == {STUDY: 2}, fault
+        assert code == 1 and any(f["rule"] == "holdout-budget-exceeded" for f in findings)
