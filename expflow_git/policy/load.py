@@ -33,6 +33,7 @@ from expflow_git.policy.model import (
     Severity,
     WalkForward,
     did_you_mean,
+    fmt_number,
     parse_gate,
 )
 from expflow_git.schemas import Kind, is_valid, load_schema, schema_errors
@@ -164,7 +165,18 @@ def _constructor() -> type[Any]:
                 raise ExpflowError(f"{self.source}:{mark.line + 1}:{mark.column + 1}: {problem}")
             return value
 
+        def construct_yaml_int(self, node: Any) -> int:
+            try:
+                return int(super().construct_yaml_int(node))
+            except ValueError:  # past Python's 4,300 digits: no double holds it either
+                mark = node.start_mark
+                raise ExpflowError(
+                    f"{self.source}:{mark.line + 1}:{mark.column + 1}: an integer of "
+                    f"{len(node.value)} characters is not a finite number"
+                ) from None
+
     Constructor.add_constructor("tag:yaml.org,2002:float", Constructor.construct_yaml_float)
+    Constructor.add_constructor("tag:yaml.org,2002:int", Constructor.construct_yaml_int)
     return Constructor
 
 
@@ -209,6 +221,14 @@ def _plain(node: Any, path: str, pointer: str = "") -> Any:
         return [_plain(v, path, f"{pointer}/{i}") for i, v in enumerate(node)]
     if isinstance(node, float) and not math.isfinite(node):
         raise ExpflowError(f"{path}: {pointer}: {node} is not a finite number")
+    if type(node) is int:  # a bound or a step is read as a double: 10**320 is not one
+        try:
+            float(node)
+        except OverflowError:
+            raise ExpflowError(
+                f"{path}: {pointer}: {fmt_number(node)} is not a finite number "
+                "(a double does not hold it)"
+            ) from None
     if isinstance(node, str):
         return _text(node, path, pointer)
     if node is None or isinstance(node, (int, float, bool)):
