@@ -115,6 +115,28 @@ def test_status_and_reasonless_runs() -> None:
     assert not matches("metrics.seg_total > 0", failed)  # no result: no metric
 
 
+def test_names_compare_as_text_never_as_the_numbers_they_spell() -> None:
+    """Every string that spelled a number compared as that number, ids and studies too:
+    study `2024.1` was `2024.10` (`rank --where "study = '2024.1'"` ranked the other
+    study's runs), and `id != '1.10'` hid run `1.1` (an attacker's hunt). A name is text;
+    an unquoted number is the name as typed. Params keep the tracker rule (`"5"` = 5)."""
+    dated = FakeRun(id="1.1", study="2024.1")
+    for expr, expected in [
+        ("study = '2024.1'", True),
+        ("study = '2024.10'", False),
+        ("study = 2024.10", False),
+        ("study = 2024.1", True),
+        ("id = '1.10'", False),
+        ("id != '1.10'", True),
+        ("id in ('1.10', 1.100)", False),
+        ("id in (1.1)", True),
+        ("id < '1.10'", True),  # as text: '1.1' sorts before '1.10'
+        ("study = 2024.1 and id = 1.1", True),
+    ]:
+        assert matches(expr, dated) is expected, expr
+    assert matches("params.n = 5", FakeRun(params={"n": "5.0"}))
+
+
 def test_numeric_helper() -> None:
     assert numeric("5") == 5.0 and numeric("1e-3") == 0.001 and numeric(3) == 3.0
     assert numeric(" 5") is None  # the one spelling rules use too (docs/spec.md §3)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from expflow_git.policy.model import param_key
-from expflow_git.query.values import compare
+from expflow_git.query.values import compare, compare_names
 
 Literal = str | int | float | bool | None
+# Fields that are names: compared as text, and an unquoted number is the name as typed.
+NAMES = ("id", "study", "status")
 
 
 class Fields(Protocol):
@@ -126,7 +128,8 @@ class Compare:
                 return bool(values) and all(compare(v, "!=", self.value) for v in values)
             return any(compare(v, self.op, self.value) for v in values)
         found = lookup(self.field, run)
-        return found is not _MISSING and compare(found, self.op, self.value)
+        same = compare_names if self.field.root in NAMES else compare
+        return found is not _MISSING and same(found, self.op, self.value)
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ class In:
             if value is _MISSING:
                 return False
             found = [value]
-        hit = any(compare(f, "=", v) for f in found for v in self.values)
+        same = compare_names if self.field.root in NAMES else compare
+        hit = any(same(f, "=", v) for f in found for v in self.values)
         return hit != self.negated
 
 

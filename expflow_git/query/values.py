@@ -62,3 +62,12 @@ def compare(left: object, op: str, right: object) -> bool:
     elif left is None and right is None:
         return op in ("=", "<=", ">=")
     return op == "!="
+
+
+def compare_names(left: object, op: str, right: object) -> bool:
+    """`left OP right` for a name (a run's id, study or status): as strings only, never as
+    the numbers they may spell (study `2024.1` is not `2024.10`); a name and anything
+    else are unequal and not ordered."""
+    if isinstance(left, str) and isinstance(right, str):
+        return OPS[op](left, right)
+    return op == "!="

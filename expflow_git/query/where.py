@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from expflow_git.policy.model import did_you_mean
 from expflow_git.query.nodes import (
+    NAMES,
     AllOf,
     AnyOf,
     Compare,
@@ -208,7 +209,9 @@ class _Parser:
     def value(self, field: Field) -> Literal:
         tok = self.tok
         value: Literal
-        if tok.kind == "number":
+        if tok.kind == "number" and field.root in NAMES:
+            value = tok.text  # `study = 2024.10` is the study so named, not a number
+        elif tok.kind == "number":
             assert isinstance(tok.value, (int, float))
             value = tok.value
         elif tok.kind == "string":
