@@ -5,6 +5,7 @@ feasible run beats it by more than η. Real repositories with a chosen history o
 from __future__ import annotations
 
 import math
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from pathlib import Path
 
 import pytest
@@ -267,31 +268,52 @@ def test_climb_is_algorithm_1() -> None:
     assert climb([None, None], 1.0, descending=True) == ([False, False], None, None)
 
 
+def _decimal(x: float) -> Decimal:
+    return Decimal(repr(x))
+
+
 @given(
     scores=st.lists(
-        st.one_of(st.none(), st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)),
+        st.one_of(
+            st.none(),
+            st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+            st.integers(-300, 300).map(lambda k: k / 10),  # on the grid of η = 0.1, 0.05
+            st.integers(-300, 300).map(lambda k: k / 20),
+        ),
         max_size=40,
     ),
-    step=st.floats(min_value=1e-3, max_value=100.0),
+    step=st.one_of(st.floats(min_value=1e-3, max_value=100.0), st.sampled_from([0.1, 0.05])),
     descending=st.booleans(),
 )
 @example(scores=[1.0, -5.916031861198553e-285], step=1.0, descending=False)
+@example(scores=[0.3, 0.2], step=0.1, descending=False)
+@example(scores=[0.35], step=0.1, descending=False)
 def test_climb_moves_only_past_the_released_score_by_more_than_the_step(
     scores: list[float | None], step: float, descending: bool
 ) -> None:
+    """Against Algorithm 1 on the decimals the numbers are (Python's decimal module, to
+    1,000 digits): in doubles one ulp decided a boundary (a loss of 0.2 "beat" 0.3 by more
+    than 0.1, and 0.35 was released as 0.30000000000000004; an attacker's hunt)."""
     moved, best, level = climb(scores, step, descending)
-    sign = 1.0 if descending else -1.0
-    current: float | None = None
-    for score, did in zip(scores, moved, strict=True):
-        if score is None:
-            assert not did
-            continue
-        # Algorithm 1's own comparison (score < R − η for a loss, its mirror for a score):
-        # `sign * (score - current) > step` rounds differently (1e-285 − 1.0 is −1.0).
-        beats = current is None or sign * score > sign * current + step
-        assert did == beats
-        if did:
-            current = released(score, step, descending)
-            assert abs(current - score) <= step / 2 + 1e-9 * max(1.0, abs(score))
-    assert level == current
+    eta = _decimal(step)
+    current: Decimal | None = None
+    with localcontext() as ctx:
+        ctx.prec = 1000
+        for score, did in zip(scores, moved, strict=True):
+            if score is None:
+                assert not did
+                continue
+            exact = _decimal(score)
+            beats = current is None or (
+                exact > current + eta if descending else exact < current - eta
+            )
+            assert did == beats, (score, current)
+            if did:
+                # The nearest multiple of η, a half toward the worse side (up for a loss).
+                half = Decimal(-1 if descending else 1) / 2
+                current = (exact / eta + half).to_integral_value(
+                    rounding=ROUND_CEILING if descending else ROUND_FLOOR
+                ) * eta
+                assert released(score, step, descending) == float(current)
+    assert level == (None if current is None else float(current))
     assert best == (max(i for i, d in enumerate(moved) if d) if any(moved) else None)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.ranking import Leaderboard
@@ -56,13 +57,23 @@ class Ladder:
 def released(score: float, step: float, descending: bool = False) -> float:
     """[score]_η: the nearest multiple of η, a half rounded toward the worse side (up for
     a loss, down for a higher-is-better score: the mirror image, so a tie never flatters
-    a run). Where η is too fine for a float to tell (the quotient past 2⁵³), the score."""
+    a run), computed on the decimals the numbers are, as a double."""
+    return float(_released(_exact(score), _exact(step), descending))
+
+
+def _exact(number: float) -> Fraction:
+    """The decimal a document's or the policy's number is (docs/spec.md §2.3: its
+    double's shortest spelling; `0.1`, not the double nearest it)."""
+    return Fraction(repr(number)) if type(number) is float else Fraction(number)
+
+
+def _released(score: Fraction, step: Fraction, descending: bool) -> Fraction:
     if descending:
-        return 0.0 - released(-score, step)  # 0.0 − x: never a −0.0 in a report
-    quotient = score / step
-    if not math.isfinite(quotient) or abs(quotient) >= 2**53:
-        return score
-    return math.floor(quotient + 0.5) * step
+        return -_released(-score, step, False)
+    return math.floor(score / step + _HALF) * step
+
+
+_HALF = Fraction(1, 2)
 
 
 def climb(
@@ -71,19 +82,34 @@ def climb(
     """Algorithm 1 over `scores` in submission order (None: the run is not eligible).
 
     Returns whether each submission moved the ladder, the index of the last that did, and
-    the released score R_T.
+    the released score R_T. Scores, η and R are compared as the decimals they are: in
+    doubles, one ulp decided the boundary (a loss of 0.2 beat 0.3 by "more than" 0.1).
     """
     moved = [False] * len(scores)
     best: int | None = None
-    level: float | None = None  # R_{t-1}; None is R₀ = ∞ (a loss) or −∞ (a score)
+    eta = _exact(step)
+    level: Fraction | None = None  # R_{t-1}; None is R₀ = ∞ (a loss) or −∞ (a score)
+    bar = 0.0  # R_{t-1} ± η as a double: it decides every score not within a hair of it
     for i, score in enumerate(scores):
         if score is None:
             continue
-        if level is None or (score > level + step if descending else score < level - step):
-            level = released(score, step, descending)
-            moved[i] = True
-            best = i
-    return moved, best, level
+        if level is not None:
+            gap = score - bar if descending else bar - score  # > 0: it beats R by more than η
+            if abs(gap) > 1e-12 * max(abs(score), abs(bar), abs(step)) + 1e-300:
+                if gap < 0:
+                    continue
+            elif not _beats(_exact(score), level, eta, descending):
+                continue
+        level = _released(_exact(score), eta, descending)
+        bar = float(level + eta if descending else level - eta)
+        moved[i] = True
+        best = i
+    return moved, best, None if level is None else float(level)
+
+
+def _beats(score: Fraction, level: Fraction, step: Fraction, descending: bool) -> bool:
+    """Algorithm 1's test on the decimals: a score beats R by more than η."""
+    return score > level + step if descending else score < level - step
 
 
 def first_commits(git: Git, rev: str, policy: Policy, trusted: str | None = None) -> dict[str, int]:
