@@ -326,7 +326,9 @@ def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path, tmp_p
         demo_repo, tmp_path, event="push", payload={"before": before}, since="HEAD~1"
     )
     assert code == 0, log
-    assert "history checked since" not in log
+    assert "expflow-git: history checked since" not in log  # the action's own guess
+    head1 = git(demo_repo, "rev-parse", "HEAD~1")
+    assert f"audit PASS (every run; history checked since {head1[:12]})" in log
 
 
 def test_push_of_a_new_branch_has_no_earlier_commit(demo_repo: Path, tmp_path: Path) -> None:

@@ -501,18 +501,50 @@ def test_walk_forward_on_the_seed_example(xcli: Cli, seed: Path) -> None:
 def test_experiment_infeasible_exits_1_naming_the_rule(xcli: Cli, seed: Path) -> None:
     res = xcli(["audit", "--experiment", "exp-003"], seed)
     assert res.code == 1
-    assert "verdict: FAIL (for experiment exp-003)" in res.out
-    row = next(line for line in res.out.splitlines() if " exp-003 " in line)
+    assert "verdict: FAIL (experiment exp-003 only; history not checked)" in res.out
+    row = next(r for r in res.out.splitlines() if " exp-003 " in r and "verdict" not in r)
     assert "sub_step:gt:0" in row and "sub_step = 0 not > 0" in row
     _, st = audit_json(xcli, seed, "--experiment", "exp-003")
     assert st["predicate"]["result"]["focus"] == "exp-003"
     assert st["predicate"]["result"]["verdict"] == "fail"
 
 
+def test_every_form_says_what_the_verdict_covers(xcli: Cli, repo: Path, tmp_path: Path) -> None:
+    """A verdict for one experiment passes with invalid documents beside it, and one
+    without `--since` never read the history; the Markdown summary, the annotations and
+    `verify`'s result line said neither, so such a report read like a full check (an
+    attacker's hunt). Every form says it now."""
+    base = commit_all(repo, "base")
+    write(repo, f"results/{STUDY}/broken.json", "{")
+    commit_all(repo, "a broken result beside the good run")
+    report = tmp_path / "focus.json"
+    res = xcli(["audit", "--experiment", "good", "--out", str(report)], repo)
+    assert res.code == 0, res  # the run itself passes
+    focus = "experiment good only; history not checked"
+    assert f"verdict: PASS ({focus})" in res.out
+    md = xcli(["report", str(report), "--format", "md"], repo).out
+    assert "- verdict covers: experiment good only; history not checked" in md
+    github = xcli(["audit", "--experiment", "good", "--format", "github"], repo).out
+    assert f"::notice title=expflow-git audit::audit PASS ({focus})" in github
+    verified = xcli(["verify", str(report), "--allow-unsigned", "--repo", "."], repo)
+    assert verified.code == 0 and f"verdict PASS ({focus}) follows" in verified.out
+    card = tmp_path / "card.html"
+    xcli(["report", str(report), "--html", str(card)], repo)
+    assert f"verdict covers: {focus}" in card.read_text()
+    report = tmp_path / "since.json"
+    res = xcli(["audit", "--since", base, "--out", str(report)], repo)
+    assert res.code == 1
+    history = f"every run; history checked since {base[:12]}"
+    assert f"verdict: FAIL ({history})" in res.out
+    assert history in xcli(["report", str(report), "--format", "md"], repo).out
+    verified = xcli(["verify", str(report), "--allow-unsigned", "--repo", "."], repo)
+    assert f"verdict FAIL ({history}) follows" in verified.out
+
+
 def test_experiment_feasible_exits_0(xcli: Cli, seed: Path) -> None:
     res = xcli(["audit", "--experiment", "exp-005"], seed)
     assert res.code == 0
-    assert "verdict: PASS (for experiment exp-005)" in res.out
+    assert "verdict: PASS (experiment exp-005 only; history not checked)" in res.out
 
 
 @pytest.mark.parametrize("focus", [None, "exp-003", "exp-005"])

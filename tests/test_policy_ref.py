@@ -446,3 +446,29 @@ def test_a_base_missing_from_a_shallow_clone_says_fetch_depth(tmp_path: Path) ->
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{r}", str(clone))
     res = run_cli(["audit", "--policy-ref", base], clone)
     assert_one_error_line(res, 2, f"--policy-ref {base}: unknown revision", "fetch-depth: 0")
+
+
+def test_no_number_of_infeasible_runs_hides_a_policy_change_or_the_verdict(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    """GitHub shows the first 10 warnings and 10 errors of a step, in the order printed.
+    The policy-change warning came after one per infeasible run: a pull request with ten
+    (or a leaderboard that had them) pushed it out of sight, and the verdict came last,
+    after every finding (an attacker's hunt). Both come first now."""
+    r = new_repo(tmp_path / "repo", BASE_POLICY)
+    add_run(r, "base-run", m(55))
+    base = commit_all(r, "base")
+    _loosen_gate(r)
+    for i in range(12):
+        add_run(r, f"slow-{i:02d}", m(60, minutes=90))  # over the 60-minute threshold
+    write(r, "results/pdebench-task1/broken.json", "{")  # a finding (an error)
+    commit_all(r, "pull request")
+    res = xcli(["audit", "--policy-ref", base, "--format", "github"], r)
+    assert res.code == 1
+    commands = [line for line in res.out.splitlines() if line.startswith("::")]
+    warnings = [c for c in commands if c.startswith("::warning")]
+    errors = [c for c in commands if c.startswith("::error")]
+    assert len(warnings) > 10  # twelve infeasible runs, and the policy change
+    assert warnings[0].startswith("::warning title=expflow policy change::expflow.yaml: 1 looser")
+    assert errors[0].startswith("::error title=expflow-git audit::audit FAIL (every run; ")
+    assert any("broken.json" in e for e in errors[1:])

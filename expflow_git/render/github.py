@@ -9,11 +9,39 @@ from expflow_git.render.view import View
 
 
 def render_github(view: View) -> str:
-    """One annotation per finding and per infeasible run; GitHub shows the first 10 per step.
+    """The verdict, then what a reviewer must not miss, then one annotation per finding and
+    per infeasible run. GitHub shows only the first 10 errors and 10 warnings of a step,
+    in the order printed: the verdict and a policy change come first, so that no number
+    of findings or infeasible runs (a pull request's to make) can push them out of sight.
 
     Every string from the repository or the report is escaped (expflow_git.escape): it can
     neither end the annotation's line nor add a property."""
-    lines = []
+    level = "notice" if view.verdict == "pass" else "error"
+    signature = (
+        "signed"
+        if view.signed
+        else "signature not verified"
+        if view.signature_unverified
+        else "UNSIGNED"
+    )
+    summary = (
+        f"audit {view.verdict.upper()} ({view.scope}): best_feasible "
+        f"{view.best_feasible or '-'}, best_any {view.best_any or '-'}"
+        + (f", best_ladder {view.best_ladder or '-'}" if view.ladder is not None else "")
+        + f"; report {signature}"
+    )
+    lines = [f"::{level} title=expflow-git audit::{github_data(summary)}"]
+    if view.proposal is not None and view.proposal.changes:
+        # A pull request that loosens the rules is what a reviewer must not miss.
+        counts = policy_summary(view.proposal, view.policy_blob)
+        lines.append(
+            f"::warning title=expflow policy change::{github_data(view.policy_path)}: "
+            f"{github_data(counts)} (takes effect after merge; not applied in this audit)"
+        )
+    if view.attempts:  # every attempt counted (issue 16): the board is not all there is
+        lines.append(
+            f"::notice title=expflow attempts::{github_data(attempts_note(view.attempts))}"
+        )
     for f in view.findings:
         props = f"file={github_property(f.path)}"
         if f.line is not None:
@@ -29,30 +57,4 @@ def render_github(view: View) -> str:
                 f"title={github_property('expflow ' + what + row.id)}"
             )
             lines.append(f"::warning {props}::{github_data(row.checks_note)}")
-    if view.proposal is not None and view.proposal.changes:
-        # A pull request that loosens the rules is what a reviewer must not miss.
-        counts = policy_summary(view.proposal, view.policy_blob)
-        lines.append(
-            f"::warning title=expflow policy change::{github_data(view.policy_path)}: "
-            f"{github_data(counts)} (takes effect after merge; not applied in this audit)"
-        )
-    if view.attempts:  # every attempt counted (issue 16): the board is not all there is
-        lines.append(
-            f"::notice title=expflow attempts::{github_data(attempts_note(view.attempts))}"
-        )
-    level = "notice" if view.verdict == "pass" else "error"
-    signature = (
-        "signed"
-        if view.signed
-        else "signature not verified"
-        if view.signature_unverified
-        else "UNSIGNED"
-    )
-    summary = (
-        f"audit {view.verdict.upper()}: best_feasible {view.best_feasible or '-'}, "
-        f"best_any {view.best_any or '-'}"
-        + (f", best_ladder {view.best_ladder or '-'}" if view.ladder is not None else "")
-        + f"; report {signature}"
-    )
-    lines.append(f"::{level} title=expflow-git audit::{github_data(summary)}")
     return "\n".join(lines) + "\n"

@@ -72,7 +72,7 @@ def _banner(view: View) -> str:
         f'<div class="text"><h1>{word}</h1><p>{_e(detail)}</p>'
         f'<p class="muted">commit <code>{_e(view.commit[:12])}</code> · policy '
         f"<code>{_e(view.policy_path)}</code> · {view.inputs:,} document(s) · "
-        f"{_e(view.created_at)}</p>"
+        f"{_e(view.created_at)} · verdict covers: {_e(view.scope)}</p>"
         f'<div class="{sig_class}">{_e(sig_text)}</div></div></header>'
     )
 

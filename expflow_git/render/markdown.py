@@ -21,6 +21,7 @@ def render_markdown(view: View) -> str:
     lines = [
         f"## {icon} expflow-git audit: {view.verdict.upper()}",
         "",
+        f"- verdict covers: {markdown(view.scope)}",
         f"- commit {markdown_code(view.commit[:12])}, policy {markdown_code(view.policy_path)}"
         + (f" from {markdown_code(view.policy_ref[:12])} (--policy-ref)" if view.policy_ref else "")
         + f", {view.inputs} document(s)",

@@ -78,9 +78,7 @@ def render_text(view: View) -> str:
     lines = [
         f"expflow-git audit of commit {view.commit[:12]} (tree {view.tree[:12]}), "
         f"{policy_note(view)}, {view.inputs} document(s)",
-        f"verdict: {view.verdict.upper()}"
-        + (f" (for experiment {view.focus})" if view.focus else "")
-        + f"   report: {signature_note(view)}",
+        f"verdict: {view.verdict.upper()} ({line(view.scope)})   report: {signature_note(view)}",
         f"best_any: {view.best_any or '-'}   best_feasible: {view.best_feasible or '-'}   "
         f"(sorted by {view.sort_by}, {direction})",
     ]

@@ -66,6 +66,7 @@ class View:
     best_feasible: str | None
     walk: Mapping[str, Any] | None
     focus: str | None = None
+    since: str | None = None  # the base the history was checked from (--since)
     inputs: int = 0
     # Every registry threshold and gate the runs were checked against (`source` is the
     # check's kind: threshold or gate).
@@ -93,6 +94,13 @@ class View:
     @property
     def signed(self) -> bool:
         return bool(self.signed_by)
+
+    @property
+    def scope(self) -> str:
+        """What the verdict covers (report.statement.scope_note)."""
+        from expflow_git.report.statement import scope_note
+
+        return scope_note(self.focus, self.since)
 
     def thresholds_on(self, metric: str) -> tuple[Gate, ...]:
         return tuple(t for t in self.thresholds if t.metric == metric)
@@ -200,6 +208,7 @@ def view_from_statement(
         best_feasible=result["best_feasible"],
         walk=walks[0] if walks else None,
         focus=result.get("focus"),
+        since=p["repo"].get("since"),
         inputs=p["inputs"]["count"],
         thresholds=thresholds_from_entries(entries),
         tool_version=p["tool"]["version"],
@@ -323,6 +332,7 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         best_feasible=result["best_feasible"],
         walk=walk_entry(audit),
         focus=result.get("focus"),
+        since=audit.since,
         inputs=len(check.inputs),
         thresholds=tuple(
             t for kind, name in names if (t := _threshold(kind.value, name)) is not None

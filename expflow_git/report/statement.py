@@ -187,6 +187,15 @@ def chain_link(previous: Mapping[str, Any] | None) -> Json:
     }
 
 
+def scope_note(focus: str | None, since: str | None) -> str:
+    """What a verdict covers, as every form shows it: one experiment or every run, and
+    whether the history was checked (`--since`). A report of a tree alone, or of one
+    run, reads like a full check otherwise (an attacker's hunt)."""
+    runs = f"experiment {focus} only" if focus else "every run"
+    history = f"history checked since {since[:12]}" if since else "history not checked"
+    return f"{runs}; {history}"
+
+
 def statement_value(
     audit: Audit,
     previous: Mapping[str, Any] | None,

@@ -28,7 +28,7 @@ from expflow_git.report.rules import (
     summarize,
 )
 from expflow_git.report.signing import keyid, verify_signature
-from expflow_git.report.statement import entry_hash, genesis_hash
+from expflow_git.report.statement import entry_hash, genesis_hash, scope_note
 from expflow_git.report.trust import TrustedKey, parse_utc
 from expflow_git.report.trust import utc as trust_utc
 from expflow_git.schemas import Kind, schema_errors
@@ -336,6 +336,7 @@ def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
 
     keys = sort_keys_of(policy["ranking"])
     result = predicate["result"]
+    scope = scope_note(result.get("focus"), repo.get("since"))
     ladder_problems, ladder = recompute_ladder(entries, policy["ranking"])
     problems = check_run_order(entries, keys) + recompute_walk(entries) + ladder_problems
     problems += check_attempts(entries)
@@ -350,7 +351,8 @@ def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
     yield Line(
         "result",
         not problems,
-        "; ".join(problems) or f"verdict {result['verdict'].upper()} follows from the entries",
+        "; ".join(problems)
+        or f"verdict {result['verdict'].upper()} ({scope}) follows from the entries",
     )
 
 
