@@ -22,7 +22,7 @@ from typing import Any
 
 from expflow_git.atomicfile import confined
 from expflow_git.checks import Problem, check_content
-from expflow_git.errors import ExpflowError, Finding, clean, printable
+from expflow_git.errors import ExpflowError, Finding, clean, path_text, printable
 from expflow_git.gitstore import Change, Git, no_git_env
 from expflow_git.globs import matches_any
 from expflow_git.identity import REGULAR_MODES
@@ -75,7 +75,7 @@ class Correction:
         """The report's entry body for this correction (strings made JCS-safe)."""
         return {
             "type": "correction",
-            "path": clean(self.path),
+            "path": path_text(self.path),
             "experiment": self.experiment,
             "supersedes": self.supersedes,
             "blob": self.blob,

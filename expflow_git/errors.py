@@ -14,6 +14,16 @@ def clean(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def path_text(path: str) -> str:
+    """A file name as a report spells it, one name to one spelling: a backslash doubled,
+    then `clean` (an undecodable byte as the text `\\udcff`). Without the first, a file
+    named with the six characters `\\udcff` and one whose name holds the byte 0xff
+    were one path in a report, which then failed its own verification."""
+    if path.isascii() and "\\" not in path:  # nearly every path: two C-level scans
+        return path
+    return clean(path.replace("\\", "\\\\"))
+
+
 def printable(text: str) -> str:
     """Control, format and separator characters escaped (`\\x0a`, `\\x1b`, `\\u2028`;
     an undecodable byte of a file name as `\\xff`), so a hostile file name or value can

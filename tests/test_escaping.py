@@ -737,3 +737,37 @@ def test_markdown_renders_on_github_as_its_text_and_nothing_more(where: str, tex
     shown = html.unescape(re.sub(r"</?code>", "", body)).strip()
     words = " ".join(escape.terminal(text).split())
     assert shown == (f"x {words}".rstrip() if where == "paragraph" else words), page
+
+
+def test_two_file_names_are_never_one_path_in_a_report(tmp_path: Path) -> None:
+    """An undecodable byte of a file name is spelled `\\udcff` in a report, and so was a
+    file literally named with those six characters: both in one commit made one path
+    twice, and the audit wrote a report that failed its own verification (`inputs: not
+    sorted or not unique`) while `blobs` counted one file fewer (an attacker's hunt).
+    A report spells a backslash doubled now, so each name has its own spelling."""
+    repo = git_init(tmp_path / "repo")
+    for args in (
+        ["init", "--template", "minimal"],
+        ["new", "e1", "--study", "s"],
+        ["result", "e1", "--metric", "accuracy=0.5"],
+    ):
+        code, _, err = run_cli(args, cwd=repo)
+        assert code == 0, err
+    for name in (b"bad\xff.json", b"bad\\udcff.json", b"a\\b.json"):
+        (repo / "results/s").joinpath(os.fsdecode(name)).write_bytes(b'{"x": 1}')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "look-alike names")
+    report = tmp_path / "report.json"
+    code, _, err = run_cli(["audit", "--no-cache", "--out", str(report)], cwd=repo)
+    assert code == 1, err  # none of the three is a valid result
+    leaves = [
+        leaf["path"] for leaf in statement_of(report.read_bytes())["predicate"]["inputs"]["leaves"]
+    ]
+    assert {p for p in leaves if p.startswith("results/s/") and p != "results/s/e1.json"} == {
+        "results/s/bad\\udcff.json",
+        "results/s/bad\\\\udcff.json",
+        "results/s/a\\\\b.json",
+    }
+    code, out, err = run_cli(["verify", str(report), "--allow-unsigned", "--repo", "."], cwd=repo)
+    assert code == 0 and "VERIFIED" in out, out + err
+    assert f"all {len(leaves)} input blobs" in out and len(leaves) == 5, out  # policy aside

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from expflow_git.documents import Experiment, Status
-from expflow_git.errors import clean
+from expflow_git.errors import path_text
 
 # Every status, in the order people read them: done first, then still open, then given up.
 STATUSES = (Status.SUCCESS, Status.FAILED, Status.SKIPPED, Status.RUNNING, Status.PENDING)
@@ -48,7 +48,7 @@ class StudyAttempts:
             "study": self.study,
             "counts": dict(self.counts),
             "excluded": [
-                {"id": e.id, "path": clean(e.path), "status": e.status, "reason": e.reason}
+                {"id": e.id, "path": path_text(e.path), "status": e.status, "reason": e.reason}
                 for e in self.excluded
             ],
         }

@@ -31,9 +31,9 @@ class InputLeaf(NamedTuple):
 
     def as_json(self) -> dict[str, str]:
         """The leaf as the report writes it (report/encode.py spells the same bytes)."""
-        from expflow_git.errors import clean
+        from expflow_git.errors import path_text
 
-        return {"path": clean(self.path), "gitBlob": self.git_blob, "sha256": self.sha256}
+        return {"path": path_text(self.path), "gitBlob": self.git_blob, "sha256": self.sha256}
 
 
 def digests_of(git_blob: str, sha256: str) -> bytes:

@@ -33,7 +33,7 @@ from expflow_git.checks import (
 )
 from expflow_git.corrections import Correction, tree_findings
 from expflow_git.documents import Experiment, Result
-from expflow_git.errors import ExitCode, ExpflowError, Finding, clean
+from expflow_git.errors import ExitCode, ExpflowError, Finding, path_text
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import TREE_RECORD, Commit, Git, TreeEntry, tree_entry
 from expflow_git.heap import no_cyclic_gc
@@ -120,9 +120,10 @@ def path_key(path: str) -> bytes:
 
 def leaf_key(path: str) -> bytes:
     """The order of the report's input leaves: by the bytes of the path as the report
-    writes it (`clean`: an undecodable byte as the text `\\udcff`), which is what
-    `verify` checks; the same as `path_key` for every path that is UTF-8."""
-    return clean(path).encode("utf-8")
+    writes it (`path_text`: an undecodable byte as the text `\\udcff`, a backslash
+    doubled), which is what `verify` checks; the same as `path_key` for every path that
+    is UTF-8 and has no backslash."""
+    return path_text(path).encode("utf-8")
 
 
 _PATH = operator.attrgetter("path")

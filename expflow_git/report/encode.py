@@ -25,7 +25,7 @@ from expflow_git.audit.ladder import Rung
 from expflow_git.audit.pipeline import Audit
 from expflow_git.audit.ranking import RankedRun
 from expflow_git.checks import Outcome, RunVerdict
-from expflow_git.errors import clean
+from expflow_git.errors import clean, path_text
 from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
@@ -167,7 +167,7 @@ def run_parts(
     if spelled is not None and len(spelled) != 1 + len(v.splits):
         spelled = None
     ladder = b"" if rung is None else b',"ladder":' + canonical_json(rung_json(rung))
-    path = v.path if v.path.isascii() else clean(v.path)  # (only non-ASCII can need it)
+    path = path_text(v.path)
     head = b'"id":%s%s,"metrics":%s,"path":%s,"prev":"' % (
         jcs_string(v.id),
         ladder,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from expflow_git.audit.leaves import Leaves
-from expflow_git.errors import clean
+from expflow_git.errors import path_text
 from expflow_git.report.canonical import jcs_string
 from expflow_git.report.merkle import CHUNK, MerkleTree, leaf_hash_of_canonical
 from expflow_git.workers import SpoolJob, worker_count
@@ -31,7 +31,7 @@ def leaf_bytes(path: str, digests: bytes | memoryview) -> bytes:
     """An input leaf's canonical bytes (`canonical_json(leaf.as_json())`)."""
     return b'{"gitBlob":"%s","path":%s,"sha256":"%s"}' % (
         hexlify(digests[32:]),
-        jcs_string(path if path.isascii() else clean(path)),
+        jcs_string(path_text(path)),
         hexlify(digests[:32]),
     )
 

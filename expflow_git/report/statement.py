@@ -14,7 +14,7 @@ from expflow_git import TOOL_NAME, __version__
 from expflow_git.audit.ladder import Ladder, Rung
 from expflow_git.audit.pipeline import Audit, commit_time_utc
 from expflow_git.checks import Outcome
-from expflow_git.errors import Finding, clean
+from expflow_git.errors import Finding, clean, path_text
 from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, json_number
 from expflow_git.report.merkle import leaf_hash, merkle_root
@@ -58,7 +58,7 @@ def inputs_root(leaves: Sequence[Mapping[str, str]]) -> str:
 
 
 def finding_entry(f: Finding) -> Json:
-    entry: Json = {"type": "finding", "rule": f.rule, "path": clean(f.path)}
+    entry: Json = {"type": "finding", "rule": f.rule, "path": path_text(f.path)}
     if f.pointer:
         entry["pointer"] = clean(f.pointer)
     if f.line is not None:
@@ -78,7 +78,7 @@ def run_entries(audit: Audit, ladder: Ladder | None = None) -> Iterator[Json]:
             "type": "run",
             "id": v.id,
             "study": v.study,
-            "path": clean(v.path),
+            "path": path_text(v.path),
             "metrics": {k: json_number(x) for k, x in sorted(v.metrics.items())},
         }
         if ladder is not None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExpflowError, clean, printable
+from expflow_git.errors import ExpflowError, path_text, printable
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.report.canonical import canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
@@ -425,7 +425,7 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any], head: str, ref_name: st
     policy = judged
     globs = policy.experiment_globs + policy.result_globs + policy.correction_globs
     at_commit = {
-        clean(p): e.sha  # as the report spells a file name that is not UTF-8
+        path_text(p): e.sha  # as the report spells a file name (one to one)
         for p, e in entries.items()
         if e.type == "blob" and e.mode != "120000" and matches_any(p, globs)
     }
