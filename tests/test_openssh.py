@@ -251,6 +251,9 @@ def test_cert_authority_and_other_key_types_are_refused_with_a_warning(
         ('alice valid-after="2020" KEY', "expected YYYYMMDD[HHMM[SS]][Z]"),
         ("alice ssh-ed25519 AAAA", "cannot parse public key"),
         ("alice nonsense-type AAAA", "unknown key option 'nonsense-type'"),
+        # OpenSSH refuses an option given twice; the last one won here (an attacker's hunt)
+        ('alice namespaces="git",namespaces="expflow-git" KEY', "namespaces given twice"),
+        ('alice valid-before="20200101",VALID-BEFORE="29990101" KEY', "valid-before given twice"),
     ],
 )
 def test_a_malformed_allowed_signers_line_is_one_error(

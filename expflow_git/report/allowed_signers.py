@@ -128,6 +128,8 @@ def _parse_options(text: str, where: str) -> dict[str, str | None]:
     for item in re.findall(r'(?:"[^"]*"|[^,"])+', text):
         name, eq, value = item.partition("=")
         name = name.lower()
+        if name in options:  # OpenSSH refuses it too: no "last one wins" to argue over
+            raise ExpflowError(f"{where}: bad options: {printable(name[:40])} given twice")
         if name == "cert-authority" and not eq:
             options[name] = None
         elif name in ("namespaces", "valid-after", "valid-before") and eq:
