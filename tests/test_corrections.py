@@ -12,6 +12,7 @@ hooks; the sandbox of test_governance (private HOME, PIN 1234, fixed dates).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -235,6 +236,44 @@ def test_a_run_deleted_on_record_does_not_come_back_under_its_id(
     sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "exp-001 again, no hooks")
     res, statement = audit_since(sandbox, repo, base)
     assert ("result-rewritten", res_rel("exp-001")) in rules(statement)
+
+
+@pytest.mark.parametrize("when", ["with the result", "alone"])
+def test_a_run_put_back_with_its_record_changed_is_refused(
+    sandbox: Sandbox, repo: Path, when: str
+) -> None:
+    """The very result deleted, put back with its record's seed changed: every hook
+    passed it (the put-back blob is one the run's corrections name, and an added record
+    was never judged for its frozen fields), and `audit --since` reported it as
+    `record-rewritten`; so did such a record put back alone. The hook compares the record
+    with the one the run had when the correction deleting it was committed; the record
+    put back as it was still passes, and then its result."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    exp_path = repo / f"experiments/{STUDY}/exp-001.json"
+    record, result = exp_path.read_bytes(), (repo / res_rel("exp-001")).read_bytes()
+    res = sandbox.cli(["rm", "exp-001", "--reason", "a bad run", "--pin", PIN], repo)
+    assert res.code == 0, res
+    assert hook_commit(sandbox, repo, "rm exp-001").code == 0
+    deletion = next(p for p in corrections_in(repo) if load(repo, p)["blob"] is None)
+    changed = json.loads(record)
+    changed["seed"] = changed.get("seed", 0) + 1
+    exp_path.write_text(json.dumps(changed, indent=2) + "\n")
+    if when == "with the result":
+        (repo / res_rel("exp-001")).write_bytes(result)
+    out = hook_commit(sandbox, repo, "exp-001 again")
+    assert out.code != 0, out
+    assert (
+        f"experiments/{STUDY}/exp-001.json: record-rewritten: the staged change puts run "
+        f"'exp-001' back (deleted by {deletion}) with its record changed: seed differ"
+    ) in out.err + out.out
+    exp_path.write_bytes(record)  # as it was: passes, and the audit agrees
+    out = hook_commit(sandbox, repo, "exp-001 again, as it was")
+    assert out.code == 0, out
+    if when == "alone":  # the record first, then its result
+        (repo / res_rel("exp-001")).write_bytes(result)
+        assert hook_commit(sandbox, repo, "exp-001's result again").code == 0
+    res, statement = audit_since(sandbox, repo, base)
+    assert not [r for r in rules(statement) if "rewritten" in r[0]], rules(statement)
 
 
 # =========================================================================== the honest path

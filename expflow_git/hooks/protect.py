@@ -29,6 +29,7 @@ from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Change
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
+    REGULAR_MODES,
     DocumentGlobs,
     changed_fields,
     frozen_message,
@@ -282,15 +283,17 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
     (`rm`): no chain of corrections leads on from a deletion, so `audit --since` reports
     the new one as a rewrite; refused here too. A blob the run's corrections name (one it
     had, put back) is no rewrite, and an experiment whose result the index also moves or
-    replaces is `result_rewrites`' to judge. HEAD's corrections are read only when the
-    index adds a result."""
+    replaces is `result_rewrites`' to judge. A record added for such a run must be the
+    one it had (`_changed_on_the_way_back`). HEAD's corrections are read only when the
+    index adds a result or a record."""
     moved = {stem(c.path) for c in changes if c.status != "A" and globs.is_result(c.path)}
     added = [
         c
         for c in changes
         if c.status == "A" and c.new_sha and globs.is_result(c.path) and stem(c.path) not in moved
     ]
-    if not added or ws.git is None:
+    records = {stem(c.path) for c in changes if c.status == "A" and globs.is_record(c.path)}
+    if not (added or records) or ws.git is None:
         return []
     entries = [
         e
@@ -310,7 +313,7 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
                     )
                     if correction.blob is None:
                         deleted.setdefault(correction.experiment, entry.path)
-    return [
+    refused = [
         Finding(
             c.path,
             RULE,
@@ -322,3 +325,65 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
         for c in added
         if stem(c.path) in deleted and c.new_sha not in had[stem(c.path)]
     ]
+    back = {
+        stem(c.path): deleted[stem(c.path)]
+        for c in added
+        if stem(c.path) in deleted and c.new_sha in had[stem(c.path)]
+    }
+    back.update((exp_id, deleted[exp_id]) for exp_id in records if exp_id in deleted)
+    return refused + (_changed_on_the_way_back(ws, changes, globs, back) if back else [])
+
+
+def _changed_on_the_way_back(
+    ws: Workspace, changes: list[Change], globs: DocumentGlobs, back: dict[str, str]
+) -> list[Finding]:
+    """A run deleted on record (`back`: experiment id -> the correction that deleted it)
+    whose record the index adds, or whose result it puts back over HEAD's record, with a
+    frozen field changed from the record the run had when it was deleted (in the parent
+    of the commit that added that correction): the audit reports it as
+    `record-rewritten`. Two git processes a run, in a rare commit."""
+    assert ws.git is not None
+    # The run's record as the commit will hold it: staged, else HEAD's (put back earlier).
+    records = {
+        stem(c.path): (c.path, c.new_sha, c.new_mode)
+        for c in changes
+        if c.status in ("A", "M", "T") and c.new_sha and globs.is_record(c.path)
+    }
+    touched = {c.path for c in changes}
+    for e in ws.git.ls_tree("HEAD", globs.prefixes()):
+        if e.path not in touched and globs.is_record(e.path) and stem(e.path) in back:
+            records.setdefault(stem(e.path), (e.path, e.sha, e.mode))
+    out = []
+    for exp_id, (path, sha, mode) in sorted(records.items()):
+        if exp_id not in back:
+            continue
+        deleting = (
+            ws.git.run("log", "-1", "--format=%H", "--diff-filter=A", "HEAD", "--", back[exp_id])
+            .decode()
+            .strip()
+        )
+        if not deleting:
+            continue
+        try:
+            before = ws.git.ls_tree(f"{deleting}^", globs.prefixes())
+        except ExpflowError:  # the root commit: no record before it
+            continue
+        old = [e.sha for e in before if globs.is_record(e.path) and stem(e.path) == exp_id]
+        if len(old) != 1:
+            continue
+        with BlobReader(ws.git) as reader:
+            views = dict(reader.read_many([old[0], sha]))
+        new = frozen_view(views[sha]) if mode in REGULAR_MODES else None
+        fields = changed_fields(frozen_view(views[old[0]]), new)
+        if fields:
+            out.append(
+                Finding(
+                    path,
+                    Problem.RECORD_REWRITTEN.value,
+                    f"the staged change puts run {exp_id!r} back (deleted by {back[exp_id]}) "
+                    f"with its record changed: {', '.join(fields)} differ from the record "
+                    "it had then (audit --since would report it); put the record back as "
+                    "it was, or give the new run a new id",
+                )
+            )
+    return out
