@@ -149,8 +149,9 @@ class ResultRewrite:
 def result_rewrites(changes: Sequence[Change], globs: DocumentGlobs) -> list[ResultRewrite]:
     """The results one change set (a commit, or the index against HEAD) rewrites.
 
-    A modified or retyped result is rewritten. A deleted one is rewritten unless the
-    same blob is added for the same experiment at another result path (a move).
+    A modified or retyped result is rewritten (its executable bit alone changed is not:
+    the same bytes). A deleted one is rewritten unless the same blob is added for the
+    same experiment at another result path (a move).
     """
     # Per id, the first result added (a deleted one's replacement) and the set of blobs
     # added: a commit moving k results of one id is then k look-ups, not k² comparisons.
@@ -166,7 +167,10 @@ def result_rewrites(changes: Sequence[Change], globs: DocumentGlobs) -> list[Res
             continue
         exp_id = stem(change.path)
         if change.status != "D":
-            out.append(ResultRewrite(exp_id, change))
+            # The executable bit alone (`chmod +x`): the same bytes, no rewrite.
+            same = change.old_sha == change.new_sha and change.old_mode in REGULAR_MODES
+            if not (same and change.new_mode in REGULAR_MODES):
+                out.append(ResultRewrite(exp_id, change))
             continue
         if change.old_sha in added_blobs.get(exp_id, ()):
             continue  # moved, byte for byte

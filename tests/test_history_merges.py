@@ -216,3 +216,60 @@ def test_a_record_under_a_non_ascii_folder_is_read_where_the_result_was_committe
     git(repo, "merge", "-q", "res", "-m", "merge")
     code, findings = audit(repo, base)
     assert code == 1 and findings.get(where) == "record-rewritten", findings
+
+
+def test_a_second_record_under_a_glob_the_pull_request_adds_is_no_decoy(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    """BASE's record bytes copied under a glob the pull request's own policy adds
+    (`a/*.json`, sorting before `experiments/`): the net check compared BASE's record
+    with that copy, the first in path order, and a merge from before BASE brought the
+    run's frozen params back to what they were before its result (an attacker's hunt).
+    The record the judging policy reads is compared now; and a glob added to `paths` is
+    a `changed` policy line, not `stricter`."""
+    repo = git_init(tmp_path / "repo")
+    ok(repo, "init")
+    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.1", "--status", "success")
+    c0 = commit(repo, "the record first")
+    record = repo / "experiments/s/r1.json"
+    record.write_text(record.read_text().replace('"lr": 0.1', '"lr": 0.3'))  # no result yet
+    ok(repo, "result", "r1", "--metric", "accuracy=0.5")
+    base = commit(repo, "r1 frozen at lr 0.3")
+    git(repo, "checkout", "-q", "-b", "pr", c0)
+    (repo / "a").mkdir()
+    (repo / "a/r1.json").write_text(git(repo, "show", f"{base}:experiments/s/r1.json") + "\n")
+    policy = repo / "expflow.yaml"
+    globs = 'experiments: ["experiments/**/*.json"]'
+    assert globs in policy.read_text()
+    policy.write_text(
+        policy.read_text().replace(globs, 'experiments: ["experiments/**/*.json", "a/*.json"]')
+    )
+    commit(repo, "a decoy")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", base, check=False)
+    git(repo, "checkout", c0, "--", "experiments/s/r1.json")  # lr back to 0.1
+    commit(repo, "merge")
+    assert '"lr": 0.1' in record.read_text()
+    code, out, err = run_cli(
+        ["audit", "--since", base, "--policy-ref", base, "--no-cache", "--format", "json"], repo
+    )
+    assert code == 1, out + err
+    entries = statement_of(out)["predicate"]["entries"]
+    assert {e["path"]: e["rule"] for e in entries if "rule" in e} == {
+        "experiments/s/r1.json": "record-rewritten"
+    }
+    proposed = statement_of(out)["predicate"]["policy"]["proposed"]["changes"]
+    assert [(c["effect"], c["where"]) for c in proposed] == [("changed", "/paths/experiments")]
+
+
+def test_the_executable_bit_alone_is_no_rewrite(repo: Path) -> None:
+    """`chmod +x` on a committed result was `result-rewritten` (blob X → X), and no
+    correction can declare a change of no bytes (an attacker's hunt: a false refusal).
+    The same bytes are the same result; a change of bytes with it still is a rewrite."""
+    base = git(repo, "rev-parse", "HEAD")
+    result = repo / "results/s/e1.json"
+    result.chmod(0o755)
+    commit(repo, "chmod +x")
+    assert audit(repo, base) == (0, {})
+    result.write_text(result.read_text().replace("0.5", "0.9"))
+    commit(repo, "and a better number")
+    assert audit(repo, base) == (1, {"results/s/e1.json": "result-rewritten"})

@@ -372,7 +372,7 @@ def test_added_and_removed_items_and_every_section() -> None:
     )
     assert changes(old, new) == [
         ("looser", "/paths/results", "results/**/*.json", None),
-        ("stricter", "/paths/results", None, "res/**/*.json"),
+        ("changed", "/paths/results", None, "res/**/*.json"),
         ("stricter", "/metrics", "seg1", None),
         ("stricter", "/metrics/train_time_min/min", "0", "1"),
         ("stricter", "/metrics/train_time_min/threshold", "60", "50"),

@@ -25,15 +25,32 @@ from expflow_git.identity import (
     readable_new,
     record_edits,
 )
+from expflow_git.policy.model import Policy
+from expflow_git.schemas import Kind
 
 RECORD_RULE = Problem.RECORD_REWRITTEN.value
 
 
-def net_record_candidates(walk: Walk, globs: DocumentGlobs) -> dict[str, tuple[str, TreeEntry]]:
+def records_of(
+    tree: list[TreeEntry], globs: DocumentGlobs, policy: Policy
+) -> dict[str, list[TreeEntry]]:
+    """A tree's records by experiment id, each id's the judging `policy` reads first (then
+    in path order): a second record of a run under a glob only BASE's or REV's policy
+    has is no decoy to compare in its place (an attacker's hunt)."""
+    by_id = documents(tree, globs.is_record)
+    for entries in by_id.values():
+        if len(entries) > 1:
+            entries.sort(key=lambda e: policy.kind_of(e.path) is not Kind.EXPERIMENT)
+    return by_id
+
+
+def net_record_candidates(
+    walk: Walk, globs: DocumentGlobs, policy: Policy
+) -> dict[str, tuple[str, TreeEntry]]:
     """Runs with a result at BASE whose record's blob differs at REV: BASE's blob and REV's."""
     with_result = documents(walk.base_tree, globs.is_result)
-    base = documents(walk.base_tree, globs.is_record)
-    rev = documents(walk.rev_tree, globs.is_record)
+    base = records_of(walk.base_tree, globs, policy)
+    rev = records_of(walk.rev_tree, globs, policy)
     return {
         exp_id: (base[exp_id][0].sha, rev[exp_id][0])
         for exp_id in with_result
@@ -132,13 +149,13 @@ class Introduced:
     changes: list[tuple[str, list[_RecordChange]]]
 
 
-def introduced_results(walk: Walk, globs: DocumentGlobs) -> Introduced:
+def introduced_results(walk: Walk, globs: DocumentGlobs, policy: Policy) -> Introduced:
     """Runs whose result at REV was committed in the range (BASE's are net_records'):
     REV's record, every commit whose diff adds that result blob (its own commit, and a
     merge taking it from a parent other than the first), and every path the run's
     record had (REV's first), to find the record in those commits' trees."""
     base = documents(walk.base_tree, globs.is_result)
-    records = documents(walk.rev_tree, globs.is_record)
+    records = records_of(walk.rev_tree, globs, policy)
     new = {
         exp_id: {e.sha for e in entries} - {e.sha for e in base.get(exp_id, [])}
         for exp_id, entries in documents(walk.rev_tree, globs.is_result).items()

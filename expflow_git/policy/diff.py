@@ -125,8 +125,10 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
         ("experiments", old.experiment_globs, new.experiment_globs),
         ("results", old.result_globs, new.result_globs),
     ):
-        # The globs are a union: one fewer can only leave files unchecked.
-        _set_diff(add, f"/paths/{kind}", old_globs, new_globs, Effect.LOOSER, Effect.STRICTER)
+        # The globs are a union: one fewer can only leave files unchecked. One more checks
+        # more files, but is a new place for a document too (a second record of a run
+        # under it, which the judging policy does not read): not simply stricter.
+        _set_diff(add, f"/paths/{kind}", old_globs, new_globs, Effect.LOOSER, Effect.CHANGED)
     _metrics(add, old.metrics, new.metrics)
     _set_diff(
         add,
