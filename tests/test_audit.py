@@ -531,6 +531,8 @@ def test_every_form_says_what_the_verdict_covers(xcli: Cli, repo: Path, tmp_path
     card = tmp_path / "card.html"
     xcli(["report", str(report), "--html", str(card)], repo)
     assert f"verdict covers: {focus}" in card.read_text()
+    sarif = json.loads(xcli(["audit", "--experiment", "good", "--format", "sarif"], repo).out)
+    assert sarif["runs"][0]["properties"]["verdictCovers"] == focus
     report = tmp_path / "since.json"
     res = xcli(["audit", "--since", base, "--out", str(report)], repo)
     assert res.code == 1

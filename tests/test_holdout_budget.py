@@ -255,6 +255,8 @@ def test_a_look_the_strict_reader_refuses_still_counts(tmp_path: Path) -> None:
         "a BOM": lambda text: "\ufeff" + text,
         "a key given twice": lambda text: text.replace("{\n", '{\n  "splits": {},\n', 1),
         "no JSON at all": lambda text: text[:-3],
+        "a list around it": lambda text: f"[{text}]",  # (the review)
+        "over the size cap": lambda text: text + " " * (1 << 20),
     }
     for fault, spoil in faults.items():
         repo, base = _base(tmp_path / fault.replace(" ", "-"), limit=1)

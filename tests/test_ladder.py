@@ -265,6 +265,9 @@ def test_climb_is_algorithm_1() -> None:
     assert best == 4
     assert level is not None and math.isclose(level, 0.3)
     assert released(5.0, 1e-320) == 5.0  # η too fine for a float: the score itself
+    # Past the largest double (a crafted report's numbers): an infinity, not a traceback.
+    assert climb([1.7e308], 1e308, descending=False) == ([True], 0, math.inf)
+    assert released(-1.7e308, 1e308, descending=True) == -math.inf
     assert climb([None, None], 1.0, descending=True) == ([False, False], None, None)
 
 

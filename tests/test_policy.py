@@ -505,27 +505,29 @@ def test_a_policy_number_a_double_does_not_hold_as_written_is_refused(
     ("old", "new", "pointer"),
     [
         ("max: 1,", "max: 1, threshold: 1{zeros},", "/metrics/accuracy/threshold"),
-        (
-            "sort_by: accuracy\n",
-            "sort_by: accuracy\n  ladder_step: 1{zeros}\n",
-            "/ranking/ladder_step",
-        ),
+        ("accuracy\n", "accuracy\n  ladder_step: 1{zeros}\n", "/ranking/ladder_step"),
+        ("accuracy\n", "accuracy\n  ladder_step: 10000000000000000000\n", "/ranking/ladder_step"),
         ("max: 1,", "max: -1{zeros},", "/metrics/accuracy/max"),
+        ("max: 1,", "max: 9007199254740993,", "/metrics/accuracy/max"),
         ("max: 1,", "max: 1{many},", ":"),
     ],
 )
-def test_a_policy_integer_no_double_holds_is_refused(old: str, new: str, pointer: str) -> None:
+def test_a_policy_integer_past_2_53_is_refused(old: str, new: str, pointer: str) -> None:
     """A YAML integer of 321 digits passed as a threshold or a ladder step: `validate`
     said OK, and every later audit, rank, list and show died on float() with a traceback
-    (an attacker's hunt). It is refused like a non-finite float, exit 2; one past
-    Python's 4,300 digits too (ruamel raised ValueError)."""
+    (an attacker's hunt); 10**19 as a ladder step (or a walk-forward count) died writing
+    the report, whose canonical JSON holds no integer past 2**53 (the review). A policy's
+    integers are at most 2**53 now, exit 2; one past Python's 4,300 digits too (ruamel
+    raised ValueError)."""
     text = MINIMAL_POLICY.replace(old, new.format(zeros="0" * 320, many="0" * 5000), 1)
     assert text != MINIMAL_POLICY
     with pytest.raises(ExpflowError) as info:
         load_policy_bytes(text.encode(), path="p.yaml")
     assert info.value.code == ExitCode.USAGE
     assert str(info.value).startswith(f"p.yaml{'' if pointer == ':' else ': '}{pointer}")
-    assert "is not a finite number" in str(info.value)
+    assert "is too large" in str(info.value) or "is not a finite number" in str(info.value)
+    edge = MINIMAL_POLICY.replace("max: 1,", "max: 9007199254740992,", 1)
+    assert load_policy_bytes(edge.encode()).metrics["accuracy"].max == 2**53
 
 
 def test_optional_rule_absent_passes_present_is_checked() -> None:

@@ -29,7 +29,7 @@ from expflow_git.errors import Finding, clean
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Change, Git, TreeEntry
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs
-from expflow_git.jsonstrict import JsonProblem, parse_json
+from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.policy.model import Policy, WalkForward
 from expflow_git.schemas import Kind
 
@@ -194,8 +194,8 @@ def _has_split(data: bytes, split: str) -> bool:
     """Whether a committed result blob carries the split. One the strict reader refuses
     was a look all the same (a digit too many, a BOM, a key given twice, over the size
     cap: its numbers are as readable): it is read leniently, every key given twice kept,
-    and one no JSON reader reads counts (it may hold the split; a look is the author's
-    to make readable)."""
+    and one no JSON reader reads, or over the size cap, or not an object, counts (it may
+    hold the split; a look is the author's to make readable)."""
     try:
         doc = parse_json(data)
     except JsonProblem:
@@ -206,6 +206,9 @@ def _has_split(data: bytes, split: str) -> bool:
 
 def _lenient_has_split(data: bytes, split: str) -> bool:
     import json
+
+    if len(data) > DEFAULT_MAX_BYTES:
+        return True  # a look, unread: the lenient reader would cost ~25x its size in memory
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, list[Any]]:
         keyed: dict[str, list[Any]] = {}
@@ -224,7 +227,7 @@ def _lenient_has_split(data: bytes, split: str) -> bool:
     except (ValueError, RecursionError):
         return True
     if not isinstance(doc, dict):
-        return False
+        return True  # `[{…the result…}]`: one fault more, and the numbers as readable
     return any(isinstance(s, dict) and split in s for s in doc.get("splits", ()))
 
 

@@ -58,7 +58,7 @@ def released(score: float, step: float, descending: bool = False) -> float:
     """[score]_η: the nearest multiple of η, a half rounded toward the worse side (up for
     a loss, down for a higher-is-better score: the mirror image, so a tie never flatters
     a run), computed on the decimals the numbers are, as a double."""
-    return float(_released(_exact(score), _exact(step), descending))
+    return _double(_released(_exact(score), _exact(step), descending))
 
 
 def _exact(number: float) -> Fraction:
@@ -101,10 +101,19 @@ def climb(
             elif not _beats(_exact(score), level, eta, descending):
                 continue
         level = _released(_exact(score), eta, descending)
-        bar = float(level + eta if descending else level - eta)
+        bar = _double(level + eta if descending else level - eta)
         moved[i] = True
         best = i
-    return moved, best, None if level is None else float(level)
+    return moved, best, None if level is None else _double(level)
+
+
+def _double(number: Fraction) -> float:
+    """The nearest double; past the largest, an infinity (a report's scores near 1.8e308
+    and a step of 1e300 reach it: the verifier then disagrees, never crashes)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
 
 
 def _beats(score: Fraction, level: Fraction, step: Fraction, descending: bool) -> bool:

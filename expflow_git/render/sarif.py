@@ -220,6 +220,7 @@ def render_sarif(view: View) -> str:
                     "tree": view.tree,
                     "policy": view.policy_path,
                     "verdict": view.verdict,
+                    "verdictCovers": sarif_text(view.scope),
                     "signedBy": list(view.signed_by),
                 },
             }
