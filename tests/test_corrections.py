@@ -276,6 +276,44 @@ def test_a_run_put_back_with_its_record_changed_is_refused(
     assert not [r for r in rules(statement) if "rewritten" in r[0]], rules(statement)
 
 
+@pytest.mark.parametrize("how", ["new result", "record changed", "as it was"])
+def test_a_run_deleted_in_an_earlier_pull_request_is_judged_at_the_tree(
+    sandbox: Sandbox, repo: Path, how: str
+) -> None:
+    """`rm` merged in one pull request, the run back under its id in the next: the
+    next one's audit (BASE after the deletion, as the action runs it) passed with a new
+    result and new params, since the range held no deletion (an attacker's hunt). The
+    audited tree itself says the run was deleted: a result that is none of the run's
+    blobs is `result-rewritten`, and a record changed from the one it had before the
+    deletion is `record-rewritten`, with or without `--since`. The run put back as it
+    was passes."""
+    exp_path = repo / f"experiments/{STUDY}/exp-001.json"
+    record, result = exp_path.read_bytes(), (repo / res_rel("exp-001")).read_bytes()
+    res = sandbox.cli(["rm", "exp-001", "--reason", "a bad run", "--pin", PIN], repo)
+    assert res.code == 0, res
+    sandbox.git(repo, "add", "-A")
+    sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "pull request 1: rm exp-001")
+    merged = sandbox.git(repo, "rev-parse", "HEAD")
+    changed = json.loads(record)
+    changed["seed"] = changed.get("seed", 0) + 1
+    exp_path.write_bytes(json.dumps(changed).encode() if how == "record changed" else record)
+    (repo / res_rel("exp-001")).write_bytes(result)
+    if how == "new result":
+        set_metrics(repo, "exp-001", seg_total=99.0)
+    sandbox.git(repo, "add", "-A")
+    sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "pull request 2: exp-001 again")
+    expected = {
+        "new result": [("result-rewritten", res_rel("exp-001"))],
+        "record changed": [("record-rewritten", f"experiments/{STUDY}/exp-001.json")],
+        "as it was": [],
+    }[how]
+    for extra in (["--since", merged], []):
+        res = sandbox.cli(["audit", *extra, "--out", "r.json"], repo)
+        assert res.code == (1 if expected else 0), res
+        statement = statement_of((repo / "r.json").read_bytes())
+        assert [r for r in rules(statement) if "rewritten" in r[0]] == expected
+
+
 # =========================================================================== the honest path
 def test_a_declared_correction_passes_the_hooks_and_audit_since_and_is_shown(
     sandbox: Sandbox, repo: Path
