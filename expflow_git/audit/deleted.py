@@ -49,8 +49,20 @@ def deleted_runs_back(git: Git, check: TreeCheck, reported: set[str]) -> list[Fi
             deleted.setdefault(c.experiment, c.path)
     if not deleted:
         return []
-    results = [r for r in check.results if r.experiment in deleted and r.path not in reported]
-    blobs = check.inputs.blobs({r.path for r in results})
+    candidates = [r for r in check.results if r.experiment in deleted]
+    blobs = check.inputs.blobs({r.path for r in candidates})
+    # A run is gone if a deletion's blob is none of its results here: one that still
+    # holds it was never deleted (a correction that matches nothing, `correction-
+    # unmatched` in the history), and its other results are not judged by it.
+    present: dict[str, set[str]] = {}
+    for r in candidates:
+        present.setdefault(r.experiment, set()).add(blobs.get(r.path, ""))
+    gone = {
+        c.experiment
+        for c in check.corrections
+        if c.blob is None and c.supersedes not in present.get(c.experiment, ())
+    }
+    results = [r for r in candidates if r.experiment in gone and r.path not in reported]
     findings = [
         Finding(
             r.path,

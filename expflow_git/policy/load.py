@@ -207,6 +207,11 @@ def _count_nodes(root: Any, path: str) -> None:
             stack.extend(node)
 
 
+# A rule's value (or one of an `in` list) is compared with a param exactly, as an
+# integer: 2**53 + 1 is not 2**53, and a tracker may store any integer (docs/spec.md §3).
+_RULE_VALUE = re.compile(r"/rules/[0-9]+/value(?:/[0-9]+)?\Z")
+
+
 def _plain(node: Any, path: str, pointer: str = "") -> Any:
     """YAML values → JSON values; YAML-only types (dates, non-finite floats…) are refused."""
     if isinstance(node, dict):
@@ -221,10 +226,10 @@ def _plain(node: Any, path: str, pointer: str = "") -> Any:
         return [_plain(v, path, f"{pointer}/{i}") for i, v in enumerate(node)]
     if isinstance(node, float) and not math.isfinite(node):
         raise ExpflowError(f"{path}: {pointer}: {node} is not a finite number")
-    if type(node) is int and abs(node) > 2**53:
-        # A bound or a step is read as a double, and a report's canonical JSON holds no
-        # integer past 2**53: 10**19 as a ladder step passed `validate`, then every
-        # audit died writing the report.
+    if type(node) is int and abs(node) > 2**53 and not _RULE_VALUE.match(pointer):
+        # A bound, a step or a count is read as a double, and a report's canonical JSON
+        # holds no integer past 2**53: 10**19 as a ladder step passed `validate`, then
+        # every audit died writing the report. Rule values are compared exactly.
         raise ExpflowError(
             f"{path}: {pointer}: {fmt_number(node)} is too large: a policy's integers are "
             "at most 2**53 (9007199254740992) in magnitude"
