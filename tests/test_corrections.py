@@ -263,8 +263,9 @@ def test_a_run_put_back_with_its_record_changed_is_refused(
     out = hook_commit(sandbox, repo, "exp-001 again")
     assert out.code != 0, out
     assert (
-        f"experiments/{STUDY}/exp-001.json: record-rewritten: the staged change puts run "
-        f"'exp-001' back (deleted by {deletion}) with its record changed: seed differ"
+        f"experiments/{STUDY}/exp-001.json: record-rewritten: the staged change brings "
+        f"experiment 'exp-001' back after its deletion ({deletion}) with its record "
+        "changed: seed differ"
     ) in out.err + out.out
     exp_path.write_bytes(record)  # as it was: passes, and the audit agrees
     out = hook_commit(sandbox, repo, "exp-001 again, as it was")

@@ -2,33 +2,30 @@
 
 `rm` of a run with a committed result writes a correction with `blob: null`, and no
 chain of corrections leads on from a deletion. The protect hook refuses a run brought
-back; `audit --since` saw it only when the deletion was in the range. A later pull
-request, whose BASE already holds the deletion, brought the run back with a new result
-and new params, and its audit passed (an attacker's hunt). So the audited tree itself
-is checked, with or without `--since`:
+back; `audit --since` saw it only when the deletion was in the range, so a later pull
+request, whose BASE already held the deletion, brought the run back with a new result
+and new params and passed (an attacker's hunt). The audited tree is checked against
+the deletions BASE holds (with `--since`; without it, the tree's own, which a tree
+alone cannot tell apart from ones its last author wrote):
 
-- a valid result of such a run must be a blob the run's corrections name (one it had,
-  put back), else `result-rewritten`;
-- its record must hold the frozen fields it had just before the commit that added the
-  deleting correction, else `record-rewritten` (read from history: where the history
-  is not there, a shallow clone, nothing is compared).
+- a valid result of such a run must be a blob those corrections name, or one a chain
+  of corrections (BASE's or the tree's) leads to from them, else `result-rewritten`;
+- its record must be, at the same path, the record it had just before the oldest
+  commit that added one of those deletions, else `record-rewritten` (where the clone
+  lacks that commit's parent, nothing is compared).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from expflow_git.checks import Problem
-from expflow_git.documents import Experiment, stem
-from expflow_git.errors import ExpflowError, Finding
+from expflow_git.corrections import Correction, check_correction
+from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
-from expflow_git.identity import (
-    REGULAR_MODES,
-    DocumentGlobs,
-    changed_fields,
-    frozen_view,
-)
+from expflow_git.identity import DocumentGlobs, changed_fields, frozen_view
 from expflow_git.policy.model import Policy
 
 if TYPE_CHECKING:
@@ -38,95 +35,179 @@ RULE = Problem.RESULT_REWRITTEN.value
 RECORD_RULE = Problem.RECORD_REWRITTEN.value
 
 
-def deleted_runs_back(git: Git, check: TreeCheck, reported: set[str]) -> list[Finding]:
-    """Findings for the runs of the audited tree a correction there deletes; `reported`:
-    paths the history walk (`--since`) already reported."""
-    deleted: dict[str, str] = {}  # experiment -> the first correction (by path) deleting it
-    had: dict[str, set[str | None]] = {}  # experiment -> every blob its corrections name
-    for c in sorted(check.corrections, key=lambda c: c.path):
-        had.setdefault(c.experiment, set()).update((c.supersedes, c.blob))
-        if c.blob is None:
-            deleted.setdefault(c.experiment, c.path)
-    if not deleted:
-        return []
-    candidates = [r for r in check.results if r.experiment in deleted]
+def deleted_runs_back(
+    git: Git, check: TreeCheck, since: str | None, reported: set[str]
+) -> list[Finding]:
+    """Findings for the audited tree's runs that a correction of BASE (`since`) or, without
+    it, of the tree deletes; `reported`: paths the history walk already reported."""
+    rev = check.commit.sha
+    with BlobReader(git) as reader:
+        if since is None:
+            anchors, globs = list(check.corrections), DocumentGlobs.of(check.policy)
+        else:
+            # BASE's and REV's policies only add globs to look at (a pull request's change
+            # to `paths` hides no deletion); the judging one is read already.
+            globs = DocumentGlobs.of(
+                check.policy, *(_policy_at(git, reader, c, check) for c in (since, rev))
+            )
+            anchors = corrections_at(git, reader, since, globs)
+        deleting: dict[str, list[Correction]] = {}
+        for c in sorted(anchors, key=lambda c: c.path):
+            if c.blob is None:
+                deleting.setdefault(c.experiment, []).append(c)
+        if not deleting:
+            return []
+        findings = _results_back(check, anchors, deleting, reported)
+        back = {
+            e.id: e.path for e in check.experiments if e.id in deleting and e.path not in reported
+        }
+        if back:
+            blobs = check.inputs.blobs(set(back.values()))
+            now = {exp_id: (path, blobs.get(path)) for exp_id, path in back.items()}
+            findings += records_changed(
+                git, reader, since or rev, globs, deleting, now, where="the audited commit"
+            )
+    return findings
+
+
+def _policy_at(git: Git, reader: BlobReader, commit: str, check: TreeCheck) -> Policy | None:
+    from expflow_git.history.walk import policy_at
+
+    entries = git.ls_tree(commit, [check.policy.path])
+    if any(e.path == check.policy.path and e.sha == check.policy_blob for e in entries):
+        return None  # the judging policy itself: nothing to read
+    return policy_at(reader, entries, check.policy)
+
+
+def corrections_at(
+    git: Git, reader: BlobReader, commit: str, globs: DocumentGlobs
+) -> list[Correction]:
+    """The valid corrections of `commit`'s tree (by any of `globs`' policies)."""
+    entries = [
+        e
+        for e in git.ls_tree(commit, globs.prefixes(corrections_only=True))
+        if e.type == "blob" and globs.is_correction(e.path)
+    ]
+    blobs = reader.read_many(e.sha for e in entries)
+    found = (check_correction(e.path, data)[0] for e, (_, data) in zip(entries, blobs, strict=True))
+    return [c for c in found if c is not None]
+
+
+def _results_back(
+    check: TreeCheck,
+    anchors: list[Correction],
+    deleting: Mapping[str, list[Correction]],
+    reported: set[str],
+) -> list[Finding]:
+    candidates = [r for r in check.results if r.experiment in deleting]
     blobs = check.inputs.blobs({r.path for r in candidates})
-    # A run is gone if a deletion's blob is none of its results here: one that still
-    # holds it was never deleted (a correction that matches nothing, `correction-
-    # unmatched` in the history), and its other results are not judged by it.
+    # A run still holding the blob a deletion names was never deleted (that correction
+    # matches nothing: `correction-unmatched` in the history); it is not judged by it.
     present: dict[str, set[str]] = {}
     for r in candidates:
         present.setdefault(r.experiment, set()).add(blobs.get(r.path, ""))
     gone = {
-        c.experiment
-        for c in check.corrections
-        if c.blob is None and c.supersedes not in present.get(c.experiment, ())
+        exp_id
+        for exp_id, cs in deleting.items()
+        if any(c.supersedes not in present.get(exp_id, ()) for c in cs)
     }
-    results = [r for r in candidates if r.experiment in gone and r.path not in reported]
-    findings = [
+    allowed = {
+        exp_id: _reachable(exp_id, anchors, [*anchors, *check.corrections]) for exp_id in gone
+    }
+    return [
         Finding(
             r.path,
             RULE,
             f"a result of experiment {r.experiment!r}, whose result a committed correction "
-            f"deletes ({deleted[r.experiment]}): a run deleted on record does not come back "
-            "under its id with a result it never had",
+            f"deletes ({deleting[r.experiment][0].path}): a run deleted on record comes back "
+            "only with a result it had (or one its corrections lead to from those)",
         )
-        for r in results
-        if blobs.get(r.path) not in had[r.experiment]
+        for r in candidates
+        if r.experiment in gone
+        and r.path not in reported
+        and blobs.get(r.path) not in allowed[r.experiment]
     ]
-    back = [e for e in check.experiments if e.id in deleted and e.path not in reported]
-    if back:
-        findings += _records_changed(git, check.commit.sha, check.policy, deleted, back)
-    return findings
 
 
-def _records_changed(
-    git: Git, rev: str, policy: Policy, deleted: dict[str, str], back: list[Experiment]
+def _reachable(exp_id: str, anchors: Iterable[Correction], known: Iterable[Correction]) -> set[str]:
+    """The blobs the anchors name for `exp_id`, and every blob a chain of corrections
+    (none a deletion) leads to from them."""
+    found = {b for c in anchors if c.experiment == exp_id for b in (c.supersedes, c.blob) if b}
+    steps: dict[str, set[str]] = {}
+    for c in known:
+        if c.experiment == exp_id and c.blob is not None:
+            steps.setdefault(c.supersedes, set()).add(c.blob)
+    todo = list(found)
+    while todo:
+        for nxt in steps.get(todo.pop(), ()):
+            if nxt not in found:
+                found.add(nxt)
+                todo.append(nxt)
+    return found
+
+
+def records_changed(
+    git: Git,
+    reader: BlobReader,
+    upto: str,
+    globs: DocumentGlobs,
+    deleting: Mapping[str, list[Correction]],
+    now: Mapping[str, tuple[str, str | None]],
+    *,
+    where: str,
 ) -> list[Finding]:
-    """Records of deleted runs against the record each had before the commit that added
-    its deleting correction: one `git log` of the correction folders, one listing of the
-    record folders per such commit's parent, and one read of the blobs."""
-    globs = DocumentGlobs.of(policy)
-    wanted = {deleted[e.id] for e in back}
-    added_in: dict[str, str] = {}  # correction path -> the last commit that added it
-    for commit, changes in git.log_changes(None, rev, globs.prefixes(corrections_only=True)):
+    """Records of runs deleted on record (`now`: id -> (path, blob; None where it is no
+    file)) against the record each had, at the same path, in the parent of the oldest
+    commit of `upto`'s history that added one of its deletions. One `git log` of the
+    correction folders, one `git cat-file --batch-check` and one read of the blobs."""
+    adds = {c.path: exp_id for exp_id, cs in deleting.items() if exp_id in now for c in cs}
+    first: dict[str, str] = {}  # experiment -> the oldest commit adding one of its deletions
+    for commit, changes in git.log_changes(None, upto, globs.prefixes(corrections_only=True)):
         for change in changes:
-            if change.status == "A" and change.path in wanted:
-                added_in[change.path] = commit
-    before: dict[str, str] = {}  # experiment -> its record blob before the deletion
-    for commit in sorted({added_in[p] for p in wanted if p in added_in}):
-        try:
-            entries = git.ls_tree(f"{commit}^", globs.prefixes())
-        except ExpflowError:  # a root commit, or a parent a shallow clone lacks
-            continue
-        ids = {e.id for e in back if added_in.get(deleted[e.id]) == commit}
-        found: dict[str, list[str]] = {}
-        for entry in entries:
-            if entry.mode in REGULAR_MODES and globs.is_record(entry.path):
-                if (exp_id := stem(entry.path)) in ids:
-                    found.setdefault(exp_id, []).append(entry.sha)
-        before.update((exp_id, shas[0]) for exp_id, shas in found.items() if len(shas) == 1)
-    if not before:
+            if change.status == "A" and change.path in adds:
+                first.setdefault(adds[change.path], commit)
+    runs = sorted((exp_id, now[exp_id][0], commit) for exp_id, commit in first.items())
+    # Each commit's parent (a shallow clone may lack it: then nothing is compared), and
+    # the record at the same path there; `<commit>^:<path>` is one line of cat-file's
+    # input, so a path it cannot name (a line break, blanks at an end) is not there.
+    names = []
+    for _, path, commit in runs:
+        names.append(f"{commit}^")
+        names.append(f"{commit}^:{path}" if "\n" not in path and path.strip() == path else "")
+    answers = git.run(
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        input="".join(f"{n}\n" for n in names if n).encode(),
+    ).splitlines()
+    found = iter(answers)
+    before: dict[str, str | None] = {}
+    for i, (exp_id, _, _) in enumerate(runs):
+        parent = next(found).decode("utf-8", "replace").partition(" ")[2]
+        line = next(found).decode("utf-8", "replace") if names[2 * i + 1] else ""
+        sha, _, kind = line.partition(" ")
+        if parent == "commit":
+            before[exp_id] = sha if kind == "blob" else None
+    runs = [run for run in runs if run[0] in before]
+    if not runs:
         return []
-    now = {e.id: e for e in back if e.id in before}
-    rev_entries = {e.path: e.sha for e in git.ls_tree(rev, sorted({x.path for x in now.values()}))}
-    with BlobReader(git) as reader:
-        views = {
-            sha: frozen_view(data)
-            for sha, data in reader.read_many(sorted({*before.values(), *rev_entries.values()}))
-        }
-    out = []
-    for exp_id, record in sorted(now.items()):
-        sha = rev_entries.get(record.path)
-        fields = changed_fields(views.get(before[exp_id]), views.get(sha or ""))
-        if sha is not None and fields:
-            out.append(
-                Finding(
-                    record.path,
-                    RECORD_RULE,
-                    f"experiment {exp_id!r} came back after its deletion ({deleted[exp_id]}) "
-                    f"with its record changed: {', '.join(fields)} differ from the record it "
-                    "had then; a finished run is frozen",
-                )
+    wanted = {s for s in before.values() if s} | {b for _, b in now.values() if b}
+    views = {sha: frozen_view(data) for sha, data in reader.read_many(sorted(wanted))}
+    findings = []
+    for exp_id, path, _ in runs:
+        old, new = before.get(exp_id), now[exp_id][1]
+        deletion = deleting[exp_id][0].path
+        if old is None:
+            detail = "at a path it did not have then; put it back where and as it was"
+        elif fields := changed_fields(views.get(old), views.get(new or "")):
+            detail = f"with its record changed: {', '.join(fields)} differ from the one it had"
+        else:
+            continue
+        findings.append(
+            Finding(
+                path,
+                RECORD_RULE,
+                f"{where} brings experiment {exp_id!r} back after its deletion ({deletion}) "
+                f"{detail}; a finished run is frozen",
             )
-    return out
+        )
+    return findings

@@ -475,10 +475,10 @@ def _judge(
 
         since_sha = resolve_base(git, since, check.commit.sha)
         rewritten = tuple(history_findings(git, since_sha, check.commit.sha, check.policy))
-    if check.corrections:  # a run deleted on record, back under its id (audit/deleted.py)
+    if check.corrections or since_sha is not None:  # a run deleted on record, back again
         from expflow_git.audit.deleted import deleted_runs_back
 
-        rewritten += tuple(deleted_runs_back(git, check, {f.path for f in rewritten}))
+        rewritten += tuple(deleted_runs_back(git, check, since_sha, {f.path for f in rewritten}))
     from expflow_git.audit.budget import holdout_budget
 
     budget = holdout_budget(git, check, since_sha)

@@ -19,7 +19,6 @@ from expflow_git.checks import Problem
 from expflow_git.corrections import (
     Correction,
     Rewrite,
-    check_correction,
     correction_changes,
     judge,
 )
@@ -295,95 +294,53 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
     records = {stem(c.path) for c in changes if c.status == "A" and globs.is_record(c.path)}
     if not (added or records) or ws.git is None:
         return []
-    entries = [
-        e
-        for e in ws.git.ls_tree("HEAD", globs.prefixes(corrections_only=True))
-        if e.type == "blob" and globs.is_correction(e.path)
-    ]
-    deleted: dict[str, str] = {}  # experiment -> a correction deleting its result
-    had: dict[str, set[str | None]] = {}  # experiment -> every blob its corrections name
-    if entries:
-        with BlobReader(ws.git) as reader:
-            blobs = reader.read_many(e.sha for e in entries)
-            for entry, (_, data) in zip(entries, blobs, strict=True):
-                correction = check_correction(entry.path, data)[0]
-                if correction is not None:
-                    had.setdefault(correction.experiment, set()).update(
-                        (correction.supersedes, correction.blob)
-                    )
-                    if correction.blob is None:
-                        deleted.setdefault(correction.experiment, entry.path)
-    refused = [
-        Finding(
-            c.path,
-            RULE,
-            f"the staged change adds a result of experiment {stem(c.path)!r}, whose result "
-            f"a committed correction deletes ({deleted[stem(c.path)]}): a run deleted on "
-            "record does not come back under its id (audit --since would report it); give "
-            "the new run a new id",
+    from expflow_git.audit.deleted import corrections_at, records_changed
+
+    with BlobReader(ws.git) as reader:
+        committed = corrections_at(ws.git, reader, "HEAD", globs)
+        deleting: dict[str, list[Correction]] = {}  # experiment -> corrections deleting it
+        had: dict[str, set[str | None]] = {}  # experiment -> every blob its corrections name
+        for correction in sorted(committed, key=lambda c: c.path):
+            had.setdefault(correction.experiment, set()).update(
+                (correction.supersedes, correction.blob)
+            )
+            if correction.blob is None:
+                deleting.setdefault(correction.experiment, []).append(correction)
+        refused = [
+            Finding(
+                c.path,
+                RULE,
+                f"the staged change adds a result of experiment {stem(c.path)!r}, whose "
+                f"result a committed correction deletes ({deleting[stem(c.path)][0].path}): "
+                "a run deleted on record does not come back under its id (audit --since "
+                "would report it); give the new run a new id",
+            )
+            for c in added
+            if stem(c.path) in deleting and c.new_sha not in had[stem(c.path)]
+        ]
+        back = {stem(c.path) for c in added if stem(c.path) in deleting} | (
+            records & deleting.keys()
         )
-        for c in added
-        if stem(c.path) in deleted and c.new_sha not in had[stem(c.path)]
-    ]
-    back = {
-        stem(c.path): deleted[stem(c.path)]
-        for c in added
-        if stem(c.path) in deleted and c.new_sha in had[stem(c.path)]
-    }
-    back.update((exp_id, deleted[exp_id]) for exp_id in records if exp_id in deleted)
-    return refused + (_changed_on_the_way_back(ws, changes, globs, back) if back else [])
+        if back:
+            now = _records_now(ws, changes, globs, back)
+            refused += records_changed(
+                ws.git, reader, "HEAD", globs, deleting, now, where="the staged change"
+            )
+    return refused
 
 
-def _changed_on_the_way_back(
-    ws: Workspace, changes: list[Change], globs: DocumentGlobs, back: dict[str, str]
-) -> list[Finding]:
-    """A run deleted on record (`back`: experiment id -> the correction that deleted it)
-    whose record the index adds, or whose result it puts back over HEAD's record, with a
-    frozen field changed from the record the run had when it was deleted (in the parent
-    of the commit that added that correction): the audit reports it as
-    `record-rewritten`. Two git processes a run, in a rare commit."""
+def _records_now(
+    ws: Workspace, changes: list[Change], globs: DocumentGlobs, ids: set[str]
+) -> dict[str, tuple[str, str | None]]:
+    """The records of `ids` as the commit will hold them (staged, else HEAD's): path and
+    blob (None where it is no file: a symlink or a submodule is no record as it was)."""
     assert ws.git is not None
-    # The run's record as the commit will hold it: staged, else HEAD's (put back earlier).
-    records = {
-        stem(c.path): (c.path, c.new_sha, c.new_mode)
-        for c in changes
-        if c.status in ("A", "M", "T") and c.new_sha and globs.is_record(c.path)
-    }
+    now: dict[str, tuple[str, str | None]] = {}
+    for c in changes:
+        if c.status in ("A", "M", "T") and globs.is_record(c.path) and stem(c.path) in ids:
+            now[stem(c.path)] = (c.path, c.new_sha if c.new_mode in REGULAR_MODES else None)
     touched = {c.path for c in changes}
     for e in ws.git.ls_tree("HEAD", globs.prefixes()):
-        if e.path not in touched and globs.is_record(e.path) and stem(e.path) in back:
-            records.setdefault(stem(e.path), (e.path, e.sha, e.mode))
-    out = []
-    for exp_id, (path, sha, mode) in sorted(records.items()):
-        if exp_id not in back:
-            continue
-        deleting = (
-            ws.git.run("log", "-1", "--format=%H", "--diff-filter=A", "HEAD", "--", back[exp_id])
-            .decode()
-            .strip()
-        )
-        if not deleting:
-            continue
-        try:
-            before = ws.git.ls_tree(f"{deleting}^", globs.prefixes())
-        except ExpflowError:  # the root commit: no record before it
-            continue
-        old = [e.sha for e in before if globs.is_record(e.path) and stem(e.path) == exp_id]
-        if len(old) != 1:
-            continue
-        with BlobReader(ws.git) as reader:
-            views = dict(reader.read_many([old[0], sha]))
-        new = frozen_view(views[sha]) if mode in REGULAR_MODES else None
-        fields = changed_fields(frozen_view(views[old[0]]), new)
-        if fields:
-            out.append(
-                Finding(
-                    path,
-                    Problem.RECORD_REWRITTEN.value,
-                    f"the staged change puts run {exp_id!r} back (deleted by {back[exp_id]}) "
-                    f"with its record changed: {', '.join(fields)} differ from the record "
-                    "it had then (audit --since would report it); put the record back as "
-                    "it was, or give the new run a new id",
-                )
-            )
-    return out
+        if e.path not in touched and globs.is_record(e.path) and stem(e.path) in ids:
+            now.setdefault(stem(e.path), (e.path, e.sha if e.mode in REGULAR_MODES else None))
+    return now

@@ -1,0 +1,171 @@
+"""A run deleted on record (`rm` with a reason: a correction with `blob: null`) stays
+deleted, whichever pull request brings it back (docs/spec.md §2.4, audit/deleted.py):
+judged against the deletions BASE holds, so that neither a later pull request nor its
+own corrections, `rm`s, merges or `paths` can bring it back with another result or
+record. Two attacker's hunts and a review found each way in; the run put back as it
+was still passes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import git, git_init, run_cli
+from helpers_audit import statement_of
+
+REC, RES = "experiments/s/r1.json", "results/s/r1.json"
+
+
+def ok(repo: Path, *args: str) -> None:
+    code, out, err = run_cli(list(args), repo)
+    assert code == 0, out + err
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def findings(repo: Path, *args: str) -> tuple[int, list[tuple[str, str]]]:
+    code, out, err = run_cli(["audit", "--no-cache", "--format", "json", *args], repo)
+    assert code in (0, 1) and "Traceback" not in err, out + err
+    entries = statement_of(out)["predicate"]["entries"]
+    return code, sorted((e["rule"], e["path"]) for e in entries if e["type"] == "finding")
+
+
+@pytest.fixture
+def base(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
+    """BASE: r1 (lr 0.1, accuracy 0.5) and r2, then `rm r1` merged."""
+    repo = git_init(tmp_path / "repo")
+    ok(repo, "init")
+    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.1", "--status", "success")
+    ok(repo, "result", "r1", "--metric", "accuracy=0.5")
+    ok(repo, "new", "r2", "--study", "s", "--param", "lr=0.2", "--status", "success")
+    ok(repo, "result", "r2", "--metric", "accuracy=0.6")
+    commit(repo, "runs")
+    ok(repo, "rm", "r1", "--reason", "a bad run", "--force")
+    return repo, commit(repo, "rm r1")
+
+
+def _new_result(repo: Path) -> None:  # helper-64: a later pull request, new params
+    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.5", "--status", "success")
+    ok(repo, "result", "r1", "--metric", "accuracy=0.99")
+    commit(repo, "r1 again")
+
+
+def _own_rm_launders(repo: Path) -> None:  # the review: its own deletion, then put back
+    ok(repo, "new", "r1", "--study", "a", "--param", "lr=0.9", "--status", "success")
+    ok(repo, "result", "r1", "--metric", "accuracy=0.99")
+    p1 = commit(repo, "r1 in study a")
+    ok(repo, "rm", "r1", "--reason", "launder", "--force")
+    commit(repo, "rm it again")
+    git(repo, "checkout", p1, "--", "experiments/a/r1.json", "results/a/r1.json")
+    commit(repo, "and back")
+
+
+def _own_correction_launders(repo: Path) -> None:  # the review: a blob it never had
+    git(repo, "checkout", "HEAD~1", "--", REC)  # the record exactly as it was
+    ok(repo, "result", "r1", "--metric", "accuracy=0.7")
+    commit(repo, "a result r1 never had")
+    ok(repo, "result", "r1", "--overwrite", "--metric", "accuracy=0.99", "--reason", "x", "--force")
+    commit(repo, "declared over it")
+
+
+def _corrections_glob_moved(repo: Path) -> None:  # the review: the PR's own `paths`
+    policy = repo / "expflow.yaml"
+    text = policy.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("  results: "))
+    policy.write_text(text.replace(line, line + '\n  corrections: ["corrections/keep/**/*.json"]'))
+    _new_result(repo)
+
+
+def _as_it_was(repo: Path) -> None:
+    for rel in (REC, RES):
+        git(repo, "checkout", "HEAD~1", "--", rel)
+    commit(repo, "r1 put back as it was")
+
+
+def _as_it_was_then_corrected(repo: Path) -> None:
+    _as_it_was(repo)
+    ok(repo, "result", "r1", "--overwrite", "--metric", "accuracy=0.55", "--reason", "x", "--force")
+    commit(repo, "a declared correction of the run put back")
+
+
+@pytest.mark.parametrize(
+    ("pull_request", "expected"),
+    [
+        (_new_result, [("record-rewritten", REC), ("result-rewritten", RES)]),
+        (
+            _own_rm_launders,
+            [
+                ("record-rewritten", "experiments/a/r1.json"),
+                ("result-rewritten", "results/a/r1.json"),
+            ],
+        ),
+        (_own_correction_launders, [("result-rewritten", RES)]),
+        (_corrections_glob_moved, [("record-rewritten", REC), ("result-rewritten", RES)]),
+        (_as_it_was, []),
+        (_as_it_was_then_corrected, []),
+    ],
+)
+def test_a_run_deleted_before_base_stays_deleted(
+    base: tuple[Path, str],
+    pull_request: Callable[[Path], None],
+    expected: list[tuple[str, str]],
+) -> None:
+    repo, merged = base
+    pull_request(repo)
+    code, found = findings(repo, "--since", merged)
+    rewrites = [f for f in found if f[0].endswith("-rewritten")]
+    assert rewrites == expected, found
+    assert code == (1 if expected else 0)
+
+
+def test_a_merge_adding_the_deletion_is_not_the_record_compared_with(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    """r1 finished with lr 0.1 on main, then deleted; a pull request branched before its
+    result set lr 0.9, merged main (taking the deletion through the merge, whose first
+    parent is the branch) and put r1 back with lr 0.9 and main's result: the record was
+    compared with the merge's first parent (the review). The oldest commit that added
+    the deletion is the one compared with."""
+    repo = git_init(tmp_path / "repo")
+    ok(repo, "init")
+    ok(repo, "new", "r2", "--study", "s", "--param", "lr=0.2", "--status", "success")
+    ok(repo, "result", "r2", "--metric", "accuracy=0.6")
+    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.1", "--status", "running")
+    c0 = commit(repo, "c0")
+    ok(repo, "result", "r1", "--metric", "accuracy=0.5")
+    c1 = commit(repo, "c1: r1 finished with lr 0.1")
+    ok(repo, "rm", "r1", "--reason", "bad", "--force")
+    merged = commit(repo, "c2: rm r1")
+    git(repo, "checkout", "-q", "-b", "pr", c0)
+    record = json.loads((repo / REC).read_text())
+    record.update(params={"lr": 0.9}, status="success")
+    (repo / REC).write_text(json.dumps(record, indent=2) + "\n")
+    (repo / RES).write_text(git(repo, "show", f"{c1}:{RES}") + "\n")
+    commit(repo, "F1: lr 0.9, and main's result")
+    git(repo, "merge", "-q", "--no-commit", "main", check=False)
+    git(repo, "rm", "-q", "--ignore-unmatch", REC, RES)
+    commit(repo, "M: main merged, r1 deleted to resolve")
+    for rel in (REC, RES):
+        (repo / rel).write_text(git(repo, "show", f"HEAD^1:{rel}") + "\n")
+    commit(repo, "r1 back with lr 0.9")
+    code, found = findings(repo, "--since", merged, "--policy-ref", merged)
+    assert ("record-rewritten", REC) in found and code == 1, found
+
+
+def test_the_hook_judges_a_submodule_put_back_as_a_record_without_reading_it(
+    base: tuple[Path, str],
+) -> None:
+    """A gitlink staged at the deleted run's record path: the hook read its id as a blob
+    and stopped, exit 2, "missing from the repository" (the review). No submodule is the
+    record the run had: `record-rewritten`, exit 1."""
+    repo, _ = base
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},{REC}")
+    code, out, err = run_cli(["protect"], repo)
+    assert code == 1, out + err
+    assert f"{REC}: record-rewritten: the staged change brings experiment 'r1' back" in out + err
