@@ -106,14 +106,19 @@ def _results_back(
     present: dict[str, set[str]] = {}
     for r in candidates:
         present.setdefault(r.experiment, set()).add(blobs.get(r.path, ""))
+    # Only runs with a result here are judged: the walk is per run, not per deletion.
     gone = {
         exp_id
-        for exp_id, cs in deleting.items()
-        if any(c.supersedes not in present.get(exp_id, ()) for c in cs)
+        for exp_id in present
+        if any(c.supersedes not in present[exp_id] for c in deleting[exp_id])
     }
-    allowed = {
-        exp_id: _reachable(exp_id, anchors, [*anchors, *check.corrections]) for exp_id in gone
-    }
+    anchored: dict[str, list[Correction]] = {}
+    known: dict[str, list[Correction]] = {}
+    for group, corrections in ((anchored, anchors), (known, [*anchors, *check.corrections])):
+        for c in corrections:
+            if c.experiment in gone:
+                group.setdefault(c.experiment, []).append(c)
+    allowed = {exp_id: _reachable(exp_id, anchored[exp_id], known[exp_id]) for exp_id in gone}
     return [
         Finding(
             r.path,
