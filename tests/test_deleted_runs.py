@@ -14,19 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import git, git_init, run_cli
 from helpers_audit import statement_of
+from test_history_merges import commit, ok
 
 REC, RES = "experiments/s/r1.json", "results/s/r1.json"
-
-
-def ok(repo: Path, *args: str) -> None:
-    code, out, err = run_cli(list(args), repo)
-    assert code == 0, out + err
-
-
-def commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
 
 
 def findings(repo: Path, *args: str) -> tuple[int, list[tuple[str, str]]]:
