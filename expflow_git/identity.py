@@ -92,13 +92,10 @@ class DocumentGlobs:
         return any(p.kind_of(path) is Kind.EXPERIMENT for p in self.policies)
 
     def is_correction(self, path: str) -> bool:
-        """A correction (corrections.py) for any of the policies, and neither a result
-        nor a record for any (a path several kinds match is a result, then a record)."""
-        return (
-            any(p.kind_of(path) is Kind.CORRECTION for p in self.policies)
-            and not self.is_result(path)
-            and not self.is_record(path)
-        )
+        """A correction (corrections.py) by any of the policies' own globs, whatever
+        another policy calls its path: a pull request's `paths` taking BASE's
+        corrections in as records or results does not unmake them."""
+        return any(p.kind_of(path) is Kind.CORRECTION for p in self.policies)
 
     def prefixes(self, *, corrections_only: bool = False) -> list[str]:
         """Literal directories that hold every document, or every correction (for a `git

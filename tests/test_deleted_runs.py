@@ -159,3 +159,48 @@ def test_the_hook_judges_a_submodule_put_back_as_a_record_without_reading_it(
     code, out, err = run_cli(["protect"], repo)
     assert code == 1, out + err
     assert f"{REC}: record-rewritten: the staged change brings experiment 'r1' back" in out + err
+
+
+@pytest.mark.parametrize("kind", ["experiments", "results"])
+@pytest.mark.parametrize("removed", [False, True], ids=["kept", "removed"])
+@pytest.mark.parametrize("policy_ref", [False, True], ids=["own-policy", "base-policy"])
+def test_a_proposed_glob_over_the_corrections_does_not_unmake_them(
+    base: tuple[Path, str], kind: str, removed: bool, policy_ref: bool
+) -> None:
+    """The pull request's own `paths.<kind>` takes BASE's corrections folder in (and may
+    delete it): BASE's deletion was then a correction by no policy, and r1 came back with
+    a new result and params under the action's `--policy-ref BASE` (the last hunt of the
+    sixteenth pass). A correction is one by any policy's own globs, whatever another
+    policy calls its path."""
+    repo, merged = base
+    policy = repo / "expflow.yaml"
+    text = policy.read_text()
+    line = next(x for x in text.splitlines() if x.startswith(f"  {kind}: ["))
+    policy.write_text(text.replace(line, line[:-1] + ', "corrections/**/*.json"]'))
+    deletion = git(repo, "ls-files", "corrections").strip()
+    if removed:
+        git(repo, "rm", "-rq", "corrections")
+    _new_result(repo)
+    code, found = findings(repo, "--since", merged, *(["--policy-ref", merged] * policy_ref))
+    assert ("record-rewritten", REC) in found and ("result-rewritten", RES) in found, found
+    assert (("correction-rewritten", deletion) in found) is removed, found
+    assert code == 1
+
+
+def test_the_hook_keeps_heads_corrections_under_a_staged_glob_over_them(
+    base: tuple[Path, str],
+) -> None:
+    """The same move staged: the policy takes `corrections/` in as records and the
+    deletion is removed. The hook refuses the removed correction and the run back."""
+    repo, _ = base
+    policy = repo / "expflow.yaml"
+    text = policy.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("  experiments: ["))
+    policy.write_text(text.replace(line, line[:-1] + ', "corrections/**/*.json"]'))
+    git(repo, "rm", "-rq", "corrections")
+    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.5", "--status", "success")
+    ok(repo, "result", "r1", "--metric", "accuracy=0.99")
+    git(repo, "add", "-A")
+    code, out, err = run_cli(["protect"], repo)
+    assert code == 1, out + err
+    assert "correction-rewritten" in out + err and f"{RES}: " in out + err, out + err
