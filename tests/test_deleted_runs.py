@@ -204,3 +204,43 @@ def test_the_hook_keeps_heads_corrections_under_a_staged_glob_over_them(
     code, out, err = run_cli(["protect"], repo)
     assert code == 1, out + err
     assert "correction-rewritten" in out + err and f"{RES}: " in out + err, out + err
+
+
+def test_a_note_of_base_is_no_anchor_under_a_proposed_corrections_glob(
+    base: tuple[Path, str],
+) -> None:
+    """A file shaped as a correction of r1 to a new blob, merged long before where no
+    policy reads a correction (`docs/notes/`); the pull request's own paths.corrections
+    takes it in, and r1 came back with that blob: the note was an anchor of BASE's
+    deletions (an attacker's hunt, seventeenth pass). BASE's corrections are the ones
+    BASE's own or the judging policy calls so."""
+    repo, _ = base
+    new = {
+        "schema": "expflow/result@1",
+        "experiment": "r1",
+        "recorded_at": "2026-01-01T00:00:00Z",
+        "metrics": {"accuracy": 0.99},
+    }
+    text = json.dumps(new, indent=2) + "\n"
+    blob = git(repo, "hash-object", "--stdin", input=text.encode())
+    note = {
+        "schema": "expflow/correction@1",
+        "experiment": "r1",
+        "supersedes": "1" * 40,
+        "blob": blob,
+        "reason": "a note",
+        "author": {"name": "a", "email": "a@b"},
+        "time": "2026-01-01T00:00:00Z",
+    }
+    (repo / "docs/notes").mkdir(parents=True)
+    (repo / "docs/notes/r1.json").write_text(json.dumps(note) + "\n")
+    merged = commit(repo, "a note")
+    policy = repo / "expflow.yaml"
+    line = next(x for x in policy.read_text().splitlines() if x.startswith("  results: ["))
+    globs = '  corrections: ["corrections/**/*.json", "docs/notes/**/*.json"]'
+    policy.write_text(policy.read_text().replace(line, f"{line}\n{globs}"))
+    git(repo, "checkout", "HEAD~2", "--", REC)  # the record exactly as it was
+    (repo / RES).write_text(text)
+    commit(repo, "r1 back with the note's blob")
+    code, found = findings(repo, "--since", merged, "--policy-ref", merged)
+    assert ("result-rewritten", RES) in found and code == 1, found

@@ -394,6 +394,21 @@ def test_added_and_removed_items_and_every_section() -> None:
     assert changes(new, new) == []
 
 
+def test_a_corrections_glob_change_is_a_change_in_meaning() -> None:
+    """`paths.corrections` was read as no change in meaning ("reworded only"), though a
+    correction out of the globs deletes nothing any more: merged, it let the next pull
+    request bring a run deleted on record back (an attacker's hunt, seventeenth pass)."""
+    old = POLICY.replace(
+        'results: ["results/**/*.json"]',
+        'results: ["results/**/*.json"]\n  corrections: ["corrections/**/*.json"]',
+    )
+    new = old.replace('corrections: ["corrections/**/*.json"]', 'corrections: ["a/**/*.json"]')
+    assert changes(old, new) == [
+        ("looser", "/paths/corrections", "corrections/**/*.json", None),
+        ("changed", "/paths/corrections", None, "a/**/*.json"),
+    ]
+
+
 WALK_LINE = "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3}\n"
 
 

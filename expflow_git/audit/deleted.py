@@ -45,11 +45,10 @@ def deleted_runs_back(
         if since is None:
             anchors, globs = list(check.corrections), DocumentGlobs.of(check.policy)
         else:
-            # BASE's and REV's policies only add globs to look at (a pull request's change
-            # to `paths` hides no deletion); the judging one is read already.
-            globs = DocumentGlobs.of(
-                check.policy, *(_policy_at(git, reader, c, check) for c in (since, rev))
-            )
+            # BASE's corrections are the ones BASE's own or the judging policy calls so: a
+            # pull request's `paths.corrections` makes no file of BASE a deletion's
+            # anchor (a blob the run never had, named by a note merged long before).
+            globs = DocumentGlobs.of(check.policy, _policy_at(git, reader, since, check))
             anchors = corrections_at(git, reader, since, globs)
         deleting: dict[str, list[Correction]] = {}
         for c in sorted(anchors, key=lambda c: c.path):

@@ -124,10 +124,12 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
     for kind, old_globs, new_globs in (
         ("experiments", old.experiment_globs, new.experiment_globs),
         ("results", old.result_globs, new.result_globs),
+        ("corrections", old.correction_globs, new.correction_globs),
     ):
-        # The globs are a union: one fewer can only leave files unchecked. One more checks
-        # more files, but is a new place for a document too (a second record of a run
-        # under it, which the judging policy does not read): not simply stricter.
+        # The globs are a union: one fewer can only leave files unchecked (a correction
+        # out of them deletes or corrects nothing any more: a run deleted on record is
+        # back). One more checks more files, but is a new place for a document too (a
+        # second record of a run, a correction no policy read before): not stricter.
         _set_diff(add, f"/paths/{kind}", old_globs, new_globs, Effect.LOOSER, Effect.CHANGED)
     _metrics(add, old.metrics, new.metrics)
     _set_diff(
