@@ -109,8 +109,11 @@ def test_a_run_deleted_before_base_stays_deleted(
     repo, merged = base
     pull_request(repo)
     code, found = findings(repo, "--since", merged)
-    rewrites = [f for f in found if f[0].endswith("-rewritten")]
+    rewrites = [f for f in found if f[0] in ("record-rewritten", "result-rewritten")]
     assert rewrites == expected, found
+    # Only the moved paths.corrections leaves BASE's deletion out of the PR's policy.
+    dropped = [f for f in found if f[0] == "correction-rewritten"]
+    assert len(dropped) == (pull_request is _corrections_glob_moved), found
     assert code == (1 if expected else 0)
 
 
@@ -183,7 +186,9 @@ def test_a_proposed_glob_over_the_corrections_does_not_unmake_them(
     _new_result(repo)
     code, found = findings(repo, "--since", merged, *(["--policy-ref", merged] * policy_ref))
     assert ("record-rewritten", REC) in found and ("result-rewritten", RES) in found, found
-    assert (("correction-rewritten", deletion) in found) is removed, found
+    # Deleted, or kept where the proposed policy no longer reads it as a correction.
+    assert deletion in {path for _, path in found}, found
+    assert ("correction-rewritten", deletion) in found or not removed, found
     assert code == 1
 
 
@@ -244,3 +249,20 @@ def test_a_note_of_base_is_no_anchor_under_a_proposed_corrections_glob(
     commit(repo, "r1 back with the note's blob")
     code, found = findings(repo, "--since", merged, "--policy-ref", merged)
     assert ("result-rewritten", RES) in found and code == 1, found
+
+
+def test_a_policy_that_stops_reading_a_committed_correction_fails(
+    base: tuple[Path, str],
+) -> None:
+    """A pull request that only moves paths.corrections away passed (and its report said
+    "reworded only"); merged, BASE's deletion was read by no policy, and the next pull
+    request brought r1 back with a new result (an attacker's hunt, seventeenth pass)."""
+    repo, merged = base
+    policy = repo / "expflow.yaml"
+    line = next(x for x in policy.read_text().splitlines() if x.startswith("  results: ["))
+    moved = '  corrections: ["archive/**/*.json"]'
+    policy.write_text(policy.read_text().replace(line, f"{line}\n{moved}"))
+    commit(repo, "tidy paths")
+    deletion = git(repo, "ls-files", "corrections")
+    code, found = findings(repo, "--since", merged, "--policy-ref", merged)
+    assert found == [("correction-rewritten", deletion)] and code == 1, found

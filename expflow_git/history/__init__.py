@@ -66,18 +66,16 @@ def history_findings(
         rev_tree=git.ls_tree(rev_sha),
     )
     with BlobReader(git) as reader:
-        globs = DocumentGlobs.of(
-            policy,
-            policy_at(reader, walk.base_tree, policy),
-            policy_at(reader, walk.rev_tree, policy),
-        )
+        rev_policy = policy_at(reader, walk.rev_tree, policy)
+        globs = DocumentGlobs.of(policy, policy_at(reader, walk.base_tree, policy), rev_policy)
         with_result = result_ids(walk, globs)
         declared = Declared.read(walk, policy, reader)
         findings = rewritten_results(walk, globs, policy, with_result, declared)
         reported = {f.path for f in findings if f.rule == RULE}
         findings += net_results(walk, globs, policy, declared, reported)
         findings += write_once(walk, globs, policy, declared, ids(findings, RULE))
-        findings += net_corrections(walk, globs, {f.path for f in findings})
+        at_rev = rev_policy or policy
+        findings += net_corrections(walk, globs, at_rev, {f.path for f in findings})
         edits, base_records = frozen_candidates(walk, globs, with_result)
         net = net_record_candidates(walk, globs, policy)
         if scan:

@@ -250,20 +250,35 @@ def write_once(
     return findings
 
 
-def net_corrections(walk: Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
+def net_corrections(
+    walk: Walk, globs: DocumentGlobs, at_rev_policy: Policy, reported: set[str]
+) -> list[Finding]:
     """BASE's corrections that REV does not hold at the same path byte for byte, where no
-    commit showed the change: append-only across a merge that hides it from the walk."""
+    commit showed the change: append-only across a merge that hides it from the walk;
+    and those REV's own policy (`at_rev_policy`) no longer calls corrections: once merged,
+    no policy would read them, and a run they delete would come back."""
     at_rev = {(e.path, e.sha) for e in walk.rev_tree}
-    return [
-        Finding(
-            e.path,
-            Problem.CORRECTION_REWRITTEN.value,
-            f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
-            "was, and no commit's change against its first parent shows it (a merge of an "
-            "unrelated history?); corrections are append-only",
+    findings = []
+    for e in walk.base_tree:
+        if not is_doc(e, globs.is_correction) or e.path in reported:
+            continue
+        if (e.path, e.sha) not in at_rev:
+            detail = (
+                "is not at the audited commit as it was, and no commit's change against its "
+                "first parent shows it (a merge of an unrelated history?)"
+            )
+        elif at_rev_policy.kind_of(e.path) is not Kind.CORRECTION:
+            detail = (
+                f"is no longer matched by paths.corrections of {at_rev_policy.path} at the "
+                "audited commit (once merged, it would delete or correct nothing)"
+            )
+        else:
+            continue
+        findings.append(
+            Finding(
+                e.path,
+                Problem.CORRECTION_REWRITTEN.value,
+                f"a committed correction (blob {e.sha[:12]}) {detail}; corrections are append-only",
+            )
         )
-        for e in walk.base_tree
-        if is_doc(e, globs.is_correction)
-        and (e.path, e.sha) not in at_rev
-        and e.path not in reported
-    ]
+    return findings
