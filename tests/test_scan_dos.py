@@ -67,3 +67,42 @@ def test_adversarial_lines_scan_in_linear_time(
     res = cli(["scan", "long.yaml"], cwd=exp_repo.path)
     assert res.code == (1 if per_unit else 0), res.err
     assert len(res.out.splitlines()) == per_unit * n
+
+
+# A key block's header lines padded with blanks (or carriage returns) and no body: the
+# old pattern let a header's value and the line break both take a trailing blank, so a
+# failed 150-byte block with eight such headers backtracked (n + 1)^8 times and hung the
+# hook and the action's audit (an attacker's hunt, issue 18 seventeenth pass).
+PADDED_HEADERS = [
+    "-----BEGIN RSA PRIVATE KEY-----\n" + f"A:{pad * 40}\n" * 8 + "x\n"
+    for pad in (" ", "\t", "\r", " \r")
+]
+
+
+@pytest.mark.parametrize("block", PADDED_HEADERS, ids=["blank", "tab", "cr", "blank-cr"])
+def test_key_headers_padded_with_blanks_scan_in_linear_time(exp_repo: ExpRepo, block: str) -> None:
+    exp_repo.write("notes.txt", block * 200)
+    exp_repo.commit("notes")
+    code, out, err = run_cli(["scan", "notes.txt"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert (code, out) == (0, ""), err
+    code, out, err = run_cli(["audit", "--no-cache"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert "verdict: " in out and "notes.txt" not in out, out + err  # no run: FAIL
+
+
+def test_a_key_with_blank_padded_headers_is_still_found(exp_repo: ExpRepo) -> None:
+    """Trailing blanks, a CRLF, an indented body: each header value ends in a non-blank
+    now, and the blanks are the line break's."""
+    key = (
+        "-----BEGIN RSA PRIVATE KEY-----  \r\n"
+        "Proc-Type: 4,ENCRYPTED \t\r\n"
+        "DEK-Info: AES-128-CBC,0123456789ABCDEF  \r\n"
+        "   \r\n"
+        "  MIIEpAIBAAKCAQEAx1234567890abcdef\r\n"
+        "  abcd==  \r\n"
+        "  -----END RSA PRIVATE KEY-----\r\n"
+    )
+    exp_repo.write("id_rsa.txt", key)
+    code, out, err = run_cli(["scan", "id_rsa.txt"], cwd=exp_repo.path)
+    assert code == 1 and out.startswith("id_rsa.txt:1:1: private-key"), out + err

@@ -157,24 +157,24 @@ def flag_hits(text: str) -> list[Hit]:
 
 # --- private keys -----------------------------------------------------------------------
 
-# A line break is a newline, or `\n` inside a JSON string (a service account's key file).
-_BR = r"[ \t]*(?:\r?\n|(?:\\r)?\\n)[ \t]*"
+# A line break is a newline, or `\n` inside a JSON string (a service account's key file),
+# after a line's trailing blanks; a line's leading blanks are its next token's. No two
+# parts can take the same blank or character, so a block that fails to match is given
+# up in time linear in its length (blanks that either side could take made a failed
+# 150-byte block with eight headers backtrack (n + 1)^8 times; an attacker's hunt).
+_BR = r"[ \t]*(?:\r?\n|(?:\\r)?\\n)"
+_IND = r"[ \t]*"
 _PRIVATE_KEY_RE = re.compile(
     r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"
     + _BR
-    # RFC 1421 headers (Proc-Type: 4,ENCRYPTED / DEK-Info) or PGP armor headers, a blank line
-    + r"(?:[A-Za-z][A-Za-z0-9-]*:[^\n\\]*"
-    + _BR
-    + r"){0,8}(?:"
-    + _BR
-    + r")?"
+    # RFC 1421 headers (Proc-Type: 4,ENCRYPTED / DEK-Info) or PGP armor headers, each value
+    # ending in a non-blank (a carriage return counts as a blank), then a blank line
+    + rf"(?:{_IND}[A-Za-z][A-Za-z0-9-]*:[^\n\r\\ \t]*(?:[ \t\r]+[^\n\r\\ \t]+)*{_BR}){{0,8}}"
+    + rf"(?:{_BR})?"
     # the base64 body: one line of 16 or more characters, then any lines
-    + r"[A-Za-z0-9+/=]{16,}"
-    + _BR
-    + r"(?:[A-Za-z0-9+/=]+"
-    + _BR
-    + r")*"
-    + r"-----END (?P=label)PRIVATE KEY(?P=block)?-----",
+    + rf"{_IND}[A-Za-z0-9+/=]{{16,}}{_BR}"
+    + rf"(?:{_IND}[A-Za-z0-9+/=]+{_BR})*"
+    + rf"{_IND}-----END (?P=label)PRIVATE KEY(?P=block)?-----",
     re.ASCII,
 )
 
