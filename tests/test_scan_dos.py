@@ -106,3 +106,21 @@ def test_a_key_with_blank_padded_headers_is_still_found(exp_repo: ExpRepo) -> No
     exp_repo.write("id_rsa.txt", key)
     code, out, err = run_cli(["scan", "id_rsa.txt"], cwd=exp_repo.path)
     assert code == 1 and out.startswith("id_rsa.txt:1:1: private-key"), out + err
+
+
+def test_a_pin_digest_in_a_path_is_masked_in_every_scan_finding(exp_repo: ExpRepo) -> None:
+    """The name finding masked the digest, and the content finding of the same file on
+    the next line printed it (`scan --staged`, the audit's text and GitHub annotations:
+    the CI log; an attacker's hunt, issue 18 seventeenth pass)."""
+    digest = PIN_SHA
+    exp_repo.write(f"notes/{digest}.txt", "EXPFLOW_PIN=1234\n")
+    exp_repo.git("add", "-A")
+    code, out, err = run_cli(["scan", "--staged"], cwd=exp_repo.path)
+    assert code == 1 and "notes/****.txt:1:13: pin-assignment" in out, out + err
+    assert digest not in out + err and digest[:12] not in out + err
+    exp_repo.commit("a leak")
+    for fmt in ("text", "github", "md", "sarif"):
+        code, out, err = run_cli(["audit", "--no-cache", "--format", fmt], cwd=exp_repo.path)
+        shown = "notes/%2A%2A%2A%2A.txt" if fmt == "sarif" else "notes/****.txt"
+        assert code == 1 and out.count(shown) >= 2, out + err  # both findings
+        assert digest not in out + err and digest[:12] not in out + err, fmt

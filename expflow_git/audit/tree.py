@@ -36,6 +36,7 @@ from expflow_git.pinscan.scanner import (
     is_code_path,
     listed,
     name_findings,
+    shown_path,
 )
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -311,7 +312,7 @@ class TreeReader:
                 marks.append(self._ends())
             path = use.path
             if use.scan_class is not None and (found := rows(record["s"][use.scan_class])):
-                findings.extend(listed(found, functools.partial(row_finding, path)))
+                findings.extend(listed(found, functools.partial(row_finding, shown_path(path))))
             if use.kind is None:
                 continue
             if not digests:

@@ -20,6 +20,7 @@ from expflow_git.pinscan.scanner import (
     listed,
     name_findings,
     scan_content,
+    shown_path,
 )
 from expflow_git.policy.model import Policy
 
@@ -85,6 +86,8 @@ def scan_findings(walk: Walk, scanned: dict[tuple[str, FileClass], list[Finding]
     for (path, sha), commit in walk.added.items():
         where = f" (added in commit {commit[:12]}, blob {sha[:12]}; it stays in the history)"
         found = scanned.get((sha, file_class(path)), [])
-        hits = name_findings(path) + listed(found, functools.partial(replace, path=path))
+        hits = name_findings(path) + listed(
+            found, functools.partial(replace, path=shown_path(path))
+        )
         findings.extend(replace(f, message=f.message + where) for f in hits)
     return findings

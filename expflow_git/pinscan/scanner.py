@@ -210,7 +210,8 @@ def scan_bytes(path: str, data: bytes, *, allow: Sequence[str] = ()) -> list[Fin
     if allow and path_is_allowed(path, allow):
         return []
     content = scan_content(data, file_class(path))
-    return name_findings(path) + [replace(f, path=path) for f in content]
+    shown = shown_path(path)
+    return name_findings(path) + [replace(f, path=shown) for f in content]
 
 
 def is_code_path(path: str) -> bool:
@@ -245,9 +246,15 @@ def name_findings(path: str) -> list[Finding]:
                 col=1,
             )
         )
-    if len(path) >= 64 and (masked := _HEX_RUN_RE.sub(_mask_pin_digest, path)) != path:
+    if (masked := shown_path(path)) != path:
         found.append(Finding(masked, Leak.PIN_SHA256.value, f"the path holds a {_SHA_MESSAGE}"))
     return found
+
+
+def shown_path(path: str) -> str:
+    """`path` as the scan's findings name it: a PIN's SHA-256 in it masked (`****`), in
+    every finding about the file, not only the one that says the name leaks it."""
+    return _HEX_RUN_RE.sub(_mask_pin_digest, path) if len(path) >= 64 else path
 
 
 def _mask_pin_digest(m: re.Match[str]) -> str:
