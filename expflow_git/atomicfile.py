@@ -116,3 +116,14 @@ def _written_in_place(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def refuse_same_file(a: str, b: str, a_name: str, b_name: str) -> None:
+    """Exit 2 before anything is written when two outputs (or an input and an output)
+    name one file, after links and `..`, existing or not: one would overwrite the other."""
+    try:
+        same = os.path.samefile(a, b)
+    except OSError:
+        same = os.path.realpath(a) == os.path.realpath(b)
+    if same:
+        raise ExpflowError(f"{printable(b)}: {a_name} and {b_name} name the same file")

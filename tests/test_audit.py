@@ -918,3 +918,21 @@ def test_the_study_budget_reads_the_records_once_however_many_studies_are_over_i
         f"experiments/s{i:03d}/e{2 * i:03d}.json" for i in range(100)
     ]
     assert passes <= 5  # a few passes in all, not one per study (102 here)
+
+
+def test_an_output_naming_another_is_refused_before_anything_is_written(
+    seed: Path, tmp_path: Path
+) -> None:
+    """`audit --out F --html F` wrote the scorecard over the report and said "written"
+    (exit 0, no report); `report F --html F` wrote it over the report it rendered (an
+    attacker's hunt, issue 18 seventeenth pass). Exit 2, nothing written."""
+    report = tmp_path / "r.json"
+    (tmp_path / "sub").mkdir()
+    res = run_cli(["audit", "--out", str(report), "--html", str(tmp_path / "sub/../r.json")], seed)
+    assert res.code == 2 and "--out and --html name the same file" in res.err, res.err
+    assert not report.exists()
+    assert run_cli(["audit", "--out", str(report)], seed).code == 0
+    before = report.read_bytes()
+    res = run_cli(["report", str(report), "--html", str(report)], seed)
+    assert res.code == 2 and "REPORT and --html name the same file" in res.err, res.err
+    assert report.read_bytes() == before

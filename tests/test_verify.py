@@ -754,3 +754,12 @@ def test_swapped_adjacent_bytes_fail(kit: Kit) -> None:
         if report[i] != report[i + 1]:
             swapped = report[:i] + report[i + 1 : i + 2] + report[i : i + 1] + report[i + 2 :]
             assert not _verifies(kit, swapped), i
+
+
+@pytest.mark.parametrize("command", ["verify", "report"])
+def test_an_endless_file_is_refused_at_the_size_cap(xcli: Cli, kit: Kit, command: str) -> None:
+    """`verify /dev/zero` read without a limit (an attacker's hunt, issue 18 seventeenth
+    pass): a report is read up to its cap, and a file over it is refused, exit 1."""
+    res = xcli([command, "/dev/zero"], kit.repo)
+    assert res.code == 1, res.err
+    assert res.err.strip().endswith("/dev/zero: over 512 MiB, larger than any report")

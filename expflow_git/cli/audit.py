@@ -198,11 +198,13 @@ def audit(
     one feasible run, and the walk-forward gate (if configured) passes.
     """
     from expflow_git import api
-    from expflow_git.atomicfile import open_atomic, write_atomic
+    from expflow_git.atomicfile import open_atomic, refuse_same_file, write_atomic
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.formats import html_renderer, renderer
     from expflow_git.report.signer import signing_key
 
+    if out and html_path:
+        refuse_same_file(out, html_path, "--out", "--html")
     # What runs after the audit is imported before it (see heap.memory_releaser).
     render = None if fmt == "json" else renderer(fmt)
     render_html = html_renderer() if html_path else None

@@ -161,13 +161,15 @@ def report_cmd(
     Only signatures verified with a given key are shown as signers; without a key the
     report says its signature was not verified.
     """
-    from expflow_git.atomicfile import write_atomic
+    from expflow_git.atomicfile import refuse_same_file, write_atomic
     from expflow_git.render.formats import html_renderer, renderer
     from expflow_git.render.view import view_from_statement
     from expflow_git.report.keyring import trusted_keys
     from expflow_git.report.saved import parse_saved, read_bytes
     from expflow_git.report.verify import Options, verify_report
 
+    if html_path:
+        refuse_same_file(report_path, html_path, "REPORT", "--html")
     data = read_bytes(report_path)
     keys = trusted_keys(
         public_keys, allowed_signers=allowed_signers, warn=lambda message: warn(message)

@@ -8,17 +8,25 @@ from typing import Any
 
 from expflow_git.errors import ExitCode, ExpflowError
 from expflow_git.report.dsse import Envelope
-from expflow_git.report.verify import ReportError, parse_report
+from expflow_git.report.verify import MAX_REPORT_BYTES, ReportError, parse_report
 
 
 def read_bytes(path: str) -> bytes:
-    """The file's bytes; one that cannot be read is a usage error naming it."""
+    """The file's bytes; one that cannot be read is a usage error naming it, and one over
+    the report size cap is refused once the cap is read (`/dev/zero` never ends)."""
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_REPORT_BYTES + 1)
     except FileNotFoundError:
         raise ExpflowError(f"{path}: no such file") from None
     except OSError as exc:
         raise ExpflowError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_REPORT_BYTES:
+        raise ExpflowError(
+            f"{path}: over {MAX_REPORT_BYTES >> 20} MiB, larger than any report",
+            code=ExitCode.FAILED,
+        )
+    return data
 
 
 def parse_saved(data: bytes, *, source: str) -> tuple[Envelope, dict[str, Any]]:
