@@ -936,3 +936,13 @@ def test_an_output_naming_another_is_refused_before_anything_is_written(
     res = run_cli(["report", str(report), "--html", str(report)], seed)
     assert res.code == 2 and "REPORT and --html name the same file" in res.err, res.err
     assert report.read_bytes() == before
+    key = tmp_path / "key.pem"
+    key.write_text("not read: refused first\n")
+    for args, message in (
+        (["--sign-key", str(key), "--html", str(key)], "--sign-key and --html"),
+        (["--sign-key", str(key), "--out", str(key)], "--sign-key and --out"),
+        (["--previous", str(report), "--html", str(report)], "--previous and --html"),
+    ):  # the review: the scorecard written over the signing key, exit 0
+        res = run_cli(["audit", *args], seed)
+        assert res.code == 2 and f"{message} name the same file" in res.err, res.err
+    assert key.read_text() == "not read: refused first\n" and report.read_bytes() == before

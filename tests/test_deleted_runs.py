@@ -211,15 +211,9 @@ def test_the_hook_keeps_heads_corrections_under_a_staged_glob_over_them(
     assert "correction-rewritten" in out + err and f"{RES}: " in out + err, out + err
 
 
-def test_a_note_of_base_is_no_anchor_under_a_proposed_corrections_glob(
-    base: tuple[Path, str],
-) -> None:
-    """A file shaped as a correction of r1 to a new blob, merged long before where no
-    policy reads a correction (`docs/notes/`); the pull request's own paths.corrections
-    takes it in, and r1 came back with that blob: the note was an anchor of BASE's
-    deletions (an attacker's hunt, seventeenth pass). BASE's corrections are the ones
-    BASE's own or the judging policy calls so."""
-    repo, _ = base
+def _note(repo: Path) -> str:
+    """A result r1 never had (its text), and a file shaped as a correction of r1 to it at
+    `docs/notes/r1.json`, where no policy reads a correction."""
     new = {
         "schema": "expflow/result@1",
         "experiment": "r1",
@@ -227,28 +221,64 @@ def test_a_note_of_base_is_no_anchor_under_a_proposed_corrections_glob(
         "metrics": {"accuracy": 0.99},
     }
     text = json.dumps(new, indent=2) + "\n"
-    blob = git(repo, "hash-object", "--stdin", input=text.encode())
     note = {
         "schema": "expflow/correction@1",
         "experiment": "r1",
         "supersedes": "1" * 40,
-        "blob": blob,
+        "blob": git(repo, "hash-object", "--stdin", input=text.encode()),
         "reason": "a note",
         "author": {"name": "a", "email": "a@b"},
         "time": "2026-01-01T00:00:00Z",
     }
     (repo / "docs/notes").mkdir(parents=True)
     (repo / "docs/notes/r1.json").write_text(json.dumps(note) + "\n")
-    merged = commit(repo, "a note")
+    return text
+
+
+def _read_notes_as_corrections(repo: Path) -> None:
     policy = repo / "expflow.yaml"
     line = next(x for x in policy.read_text().splitlines() if x.startswith("  results: ["))
     globs = '  corrections: ["corrections/**/*.json", "docs/notes/**/*.json"]'
     policy.write_text(policy.read_text().replace(line, f"{line}\n{globs}"))
-    git(repo, "checkout", "HEAD~2", "--", REC)  # the record exactly as it was
+
+
+def _r1_back_with(repo: Path, text: str, deleted: str) -> None:
+    git(repo, "checkout", f"{deleted}~1", "--", REC)  # the record exactly as it was
     (repo / RES).write_text(text)
     commit(repo, "r1 back with the note's blob")
+
+
+def test_a_note_of_base_is_no_anchor_under_a_proposed_corrections_glob(
+    base: tuple[Path, str],
+) -> None:
+    """The note merged long before; the pull request's own paths.corrections takes it
+    in, and r1 came back with that blob: the note was an anchor of BASE's deletions (an
+    attacker's hunt, seventeenth pass). BASE's corrections are the ones BASE's own or the
+    judging policy calls so."""
+    repo, deleted = base
+    text = _note(repo)
+    merged = commit(repo, "a note")
+    _read_notes_as_corrections(repo)
+    _r1_back_with(repo, text, deleted)
     code, found = findings(repo, "--since", merged, "--policy-ref", merged)
     assert ("result-rewritten", RES) in found and code == 1, found
+
+
+@pytest.mark.parametrize("note_first", [False, True], ids=["with-the-glob", "merged-before"])
+def test_a_correction_only_the_proposed_policy_reads_fails(
+    base: tuple[Path, str], note_first: bool
+) -> None:
+    """The glob and the note in one pull request (or the note merged before, the glob
+    after) passed as a policy change only; merged, BASE's own policy made the note an
+    anchor and the next pull request brought r1 back with its blob (the review of the
+    seventeenth pass). A correction the judging policy does not read fails."""
+    repo, deleted = base
+    _note(repo)
+    since = commit(repo, "a note") if note_first else deleted
+    _read_notes_as_corrections(repo)
+    commit(repo, "notes are corrections too")
+    code, found = findings(repo, "--since", since, "--policy-ref", since)
+    assert found == [("correction-unmatched", "docs/notes/r1.json")] and code == 1, found
 
 
 def test_a_policy_that_stops_reading_a_committed_correction_fails(
@@ -266,3 +296,26 @@ def test_a_policy_that_stops_reading_a_committed_correction_fails(
     deletion = git(repo, "ls-files", "corrections")
     code, found = findings(repo, "--since", merged, "--policy-ref", merged)
     assert found == [("correction-rewritten", deletion)] and code == 1, found
+
+
+def test_files_under_a_moved_corrections_glob_that_are_no_corrections_pass(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    """A repository with a `corrections/` folder of its own data before it took the
+    default policy moves expflow's corrections elsewhere: its label fixes were each
+    `correction-rewritten` ("would delete or correct nothing"; the review). Only valid
+    corrections are judged so."""
+    repo = git_init(tmp_path / "repo")
+    (repo / "corrections").mkdir()
+    (repo / "corrections/labels.json").write_text('{"image": "a.png", "label": "cat"}\n')
+    ok(repo, "init")
+    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.1", "--status", "success")
+    ok(repo, "result", "r1", "--metric", "accuracy=0.5")
+    adopted = commit(repo, "adopt expflow-git")
+    policy = repo / "expflow.yaml"
+    line = next(x for x in policy.read_text().splitlines() if x.startswith("  results: ["))
+    moved = '  corrections: ["expflow/corrections/**/*.json"]'
+    policy.write_text(policy.read_text().replace(line, f"{line}\n{moved}"))
+    commit(repo, "expflow's corrections live in expflow/corrections")
+    code, found = findings(repo, "--since", adopted)
+    assert (code, found) == (0, []), found

@@ -198,13 +198,12 @@ def audit(
     one feasible run, and the walk-forward gate (if configured) passes.
     """
     from expflow_git import api
-    from expflow_git.atomicfile import open_atomic, refuse_same_file, write_atomic
+    from expflow_git.atomicfile import open_atomic, write_atomic
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.formats import html_renderer, renderer
     from expflow_git.report.signer import signing_key
 
-    if out and html_path:
-        refuse_same_file(out, html_path, "--out", "--html")
+    _refuse_overwrites(out, html_path, sign_key, previous)
     # What runs after the audit is imported before it (see heap.memory_releaser).
     render = None if fmt == "json" else renderer(fmt)
     render_html = html_renderer() if html_path else None
@@ -247,6 +246,25 @@ def audit(
     )
     if not shown.passed:
         raise SystemExit(ExitCode.FAILED)
+
+
+def _refuse_overwrites(
+    out: str | None, html_path: str | None, sign_key: str | None, previous: str | None
+) -> None:
+    """Exit 2 before the audit when an output names another output, the signing key or
+    the previous report (the scorecard over the key: exit 0, the key gone). `--out` may
+    replace `--previous`: a report rolled forward in place is a choice, and it is whole."""
+    from expflow_git.atomicfile import refuse_same_file
+
+    pairs = (
+        ("--out", out, "--html", html_path),
+        ("--sign-key", sign_key, "--out", out),
+        ("--sign-key", sign_key, "--html", html_path),
+        ("--previous", previous, "--html", html_path),
+    )
+    for a_name, a, b_name, b in pairs:
+        if a and b:
+            refuse_same_file(a, b, a_name, b_name)
 
 
 @click.command("diff")

@@ -39,6 +39,7 @@ from expflow_git.history.records import (
 from expflow_git.history.results import (
     RULE,
     Declared,
+    corrections_read_otherwise,
     net_corrections,
     net_results,
     rewritten_results,
@@ -74,8 +75,10 @@ def history_findings(
         reported = {f.path for f in findings if f.rule == RULE}
         findings += net_results(walk, globs, policy, declared, reported)
         findings += write_once(walk, globs, policy, declared, ids(findings, RULE))
-        at_rev = rev_policy or policy
-        findings += net_corrections(walk, globs, at_rev, {f.path for f in findings})
+        findings += net_corrections(walk, globs, {f.path for f in findings})
+        findings += corrections_read_otherwise(
+            walk, globs, policy, rev_policy or policy, reader, {f.path for f in findings}
+        )
         edits, base_records = frozen_candidates(walk, globs, with_result)
         net = net_record_candidates(walk, globs, policy)
         if scan:

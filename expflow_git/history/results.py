@@ -250,35 +250,83 @@ def write_once(
     return findings
 
 
-def net_corrections(
-    walk: Walk, globs: DocumentGlobs, at_rev_policy: Policy, reported: set[str]
-) -> list[Finding]:
+def net_corrections(walk: Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
     """BASE's corrections that REV does not hold at the same path byte for byte, where no
-    commit showed the change: append-only across a merge that hides it from the walk;
-    and those REV's own policy (`at_rev_policy`) no longer calls corrections: once merged,
-    no policy would read them, and a run they delete would come back."""
+    commit showed the change: append-only across a merge that hides it from the walk."""
     at_rev = {(e.path, e.sha) for e in walk.rev_tree}
-    findings = []
-    for e in walk.base_tree:
-        if not is_doc(e, globs.is_correction) or e.path in reported:
-            continue
-        if (e.path, e.sha) not in at_rev:
-            detail = (
-                "is not at the audited commit as it was, and no commit's change against its "
-                "first parent shows it (a merge of an unrelated history?)"
-            )
-        elif at_rev_policy.kind_of(e.path) is not Kind.CORRECTION:
-            detail = (
-                f"is no longer matched by paths.corrections of {at_rev_policy.path} at the "
-                "audited commit (once merged, it would delete or correct nothing)"
-            )
-        else:
-            continue
-        findings.append(
-            Finding(
-                e.path,
-                Problem.CORRECTION_REWRITTEN.value,
-                f"a committed correction (blob {e.sha[:12]}) {detail}; corrections are append-only",
-            )
+    return [
+        Finding(
+            e.path,
+            Problem.CORRECTION_REWRITTEN.value,
+            f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
+            "was, and no commit's change against its first parent shows it (a merge of an "
+            "unrelated history?); corrections are append-only",
         )
+        for e in walk.base_tree
+        if is_doc(e, globs.is_correction)
+        and (e.path, e.sha) not in at_rev
+        and e.path not in reported
+    ]
+
+
+def corrections_read_otherwise(
+    walk: Walk,
+    globs: DocumentGlobs,
+    policy: Policy,
+    at_rev: Policy,
+    reader: BlobReader,
+    reported: set[str],
+) -> list[Finding]:
+    """Valid corrections that the audited commit's own policy (`at_rev`) reads otherwise
+    than the judging one (`policy`) and BASE's: one of BASE's it no longer calls a
+    correction (once merged, it would delete or correct nothing: the run comes back),
+    and one it calls a correction that the judging policy does not (never judged as one
+    when it was added; once merged, BASE's own policy would make it an anchor of a
+    deleted run). A correction takes effect only under a policy that judged it added."""
+    at_rev_tree = {(e.path, e.sha) for e in walk.rev_tree}
+    dropped = [
+        e
+        for e in walk.base_tree
+        if is_doc(e, globs.is_correction)
+        and (e.path, e.sha) in at_rev_tree
+        and at_rev.kind_of(e.path) is not Kind.CORRECTION
+    ]
+    unjudged = []
+    if at_rev is not policy:
+        unjudged = [
+            e
+            for e in walk.rev_tree
+            if is_doc(e, lambda path: at_rev.kind_of(path) is Kind.CORRECTION)
+            and policy.kind_of(e.path) is not Kind.CORRECTION
+        ]
+    entries = [e for e in (*dropped, *unjudged) if e.path not in reported]
+    if not entries:
+        return []
+    valid = {
+        e.path
+        for e, (_, data) in zip(entries, reader.read_many(e.sha for e in entries), strict=True)
+        if check_correction(e.path, data)[0] is not None
+    }
+    findings = [
+        Finding(
+            e.path,
+            Problem.CORRECTION_REWRITTEN.value,
+            f"a committed correction (blob {e.sha[:12]}) is no longer read as one by "
+            f"{at_rev.path} at the audited commit (paths.corrections): once merged, it would "
+            "delete or correct nothing; corrections are append-only",
+        )
+        for e in dropped
+        if e.path in valid
+    ]
+    findings += (
+        Finding(
+            e.path,
+            Problem.CORRECTION_UNMATCHED.value,
+            f"a correction (blob {e.sha[:12]}) that {at_rev.path} at the audited commit reads "
+            "and the judging policy does not: a correction counts only under a policy that "
+            "judged it when it was added (land the paths.corrections change first)",
+        )
+        for e in unjudged
+        if e.path in valid
+    )
     return findings

@@ -19,7 +19,8 @@ _YAML_PIN_RE = re.compile(
 )
 # A TOML table `[pin]`, `[auth.pin]`, `[[pin]]`, `["pin"]`.
 _TOML_PIN_RE = re.compile(
-    r"^[ \t]*\[\[?[ \t]*(?:[^\]\n]*\.[ \t]*)?(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*\]\]?"
+    # the dotted prefix starts at a non-blank: the blanks before it are `[ \t]*`'s alone
+    r"^[ \t]*\[\[?[ \t]*(?:(?![ \t])[^\]\n]*\.[ \t]*)?(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*\]\]?"
     r"[ \t]*(?:#[^\n]*)?\r?$",
     re.IGNORECASE | re.MULTILINE | re.ASCII,
 )
@@ -158,11 +159,12 @@ def flag_hits(text: str) -> list[Hit]:
 # --- private keys -----------------------------------------------------------------------
 
 # A line break is a newline, or `\n` inside a JSON string (a service account's key file),
-# after a line's trailing blanks; a line's leading blanks are its next token's. No two
-# parts can take the same blank or character, so a block that fails to match is given
-# up in time linear in its length (blanks that either side could take made a failed
-# 150-byte block with eight headers backtrack (n + 1)^8 times; an attacker's hunt).
-_BR = r"[ \t]*(?:\r?\n|(?:\\r)?\\n)"
+# after a line's trailing blanks (carriage returns among them); a line's leading blanks
+# are its next token's. No two parts can take the same blank or character, so a block
+# that fails to match is given up in time linear in its length (blanks that either side
+# could take made a failed 150-byte block with eight headers backtrack (n + 1)^8 times;
+# an attacker's hunt).
+_BR = r"(?:[ \t\r]*\n|[ \t]*(?:\\r)?\\n)"
 _IND = r"[ \t]*"
 _PRIVATE_KEY_RE = re.compile(
     r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"

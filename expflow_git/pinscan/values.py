@@ -43,6 +43,8 @@ class Line:
         self._brace_from = 0
         self._brace_at = -2
         self._block: Value | None | bool = False  # False: not computed
+        # What `past_properties` found after a property token, by the token's start
+        self.after_property: dict[int, Value | None] = {}
 
     def at(self, pos: int) -> Line:
         """Move to the line holding `pos` (never backwards: callers go in text order)."""
@@ -59,6 +61,7 @@ class Line:
         self.end = end
         self._last_paren = self._last_pair = self._brace_at = -2
         self._block = False
+        self.after_property = {}
         return self
 
     def last_paren(self) -> int:
@@ -234,15 +237,30 @@ def _block_scalar_value(text: str, line_start: int, eol: int) -> Value | None:
 
 def past_properties(text: str, value: Value, line: Line) -> Value | None:
     """The value itself, after any YAML node properties before it (`&anchor`, `!tag`,
-    `!!str`): `pin: &p 1234` holds the PIN 1234. Each step reads on along the line."""
+    `!!str`): `pin: &p 1234` holds the PIN 1234. Each step reads on along the line.
+
+    What a walk found is remembered by each property token it passed (`line`), so a later
+    key inside one (`&pin: &pin: …`) does not walk the rest of the line again: each
+    property of a line is walked once (every key re-walking them was quadratic)."""
+    memo = line.after_property
+    passed: list[int] = []
+    result: Value | None = value
     while value.kind is Kind.BARE and text[value.start] in "&!":
+        if value.start in memo:
+            result = memo[value.start]
+            break
+        passed.append(value.start)
         pos = value.end
         while pos < line.end and text[pos] in " \t":
             pos += 1
         if pos == value.end:
-            return None  # `&a,` or the line's end: nothing after the property
+            result = None  # `&a,` or the line's end: nothing after the property
+            break
         next_value = value_at(text, pos, line, spaced=True)
         if next_value is None:
-            return None
-        value = next_value
-    return value
+            result = None
+            break
+        value = result = next_value
+    for start in passed:
+        memo[start] = result
+    return result
