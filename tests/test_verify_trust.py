@@ -34,6 +34,7 @@ from helpers_audit import (
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from expflow_git.report import saved
 from expflow_git.report.signing import keyid
 
 
@@ -237,15 +238,15 @@ def test_report_shows_the_bytes_it_verified(
     envelope["payload"] = json.loads(reseal(statement, None))["payload"]
     swapped = envelope_bytes(b64d(envelope["payload"]), envelope["signatures"])
     reads: list[str] = []
-    real_read = Path.read_bytes
+    real_read = saved.read_bytes
 
-    def read_then_swap(self: Path) -> bytes:
-        if self.name != r0.name:
-            return real_read(self)
-        reads.append(str(self))
+    def read_then_swap(path: str) -> bytes:
+        if Path(path).name != r0.name:
+            return real_read(path)
+        reads.append(path)
         return genuine if len(reads) == 1 else swapped
 
-    monkeypatch.setattr(Path, "read_bytes", read_then_swap)
+    monkeypatch.setattr(saved, "read_bytes", read_then_swap)
     res = xcli(["report", str(r0), "--public-key", str(repo.ci_pub)], repo.path)
     assert res.code == 0, res
     assert len(reads) == 1
