@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,14 @@ def pr_event(repo: Path, head: str, base: str = "main") -> dict:
     """A pull_request payload as GitHub writes it (the fields the action reads)."""
     base_sha = base if len(base) == 40 else git(repo, "rev-parse", base)
     return {"pull_request": {"head": {"sha": head}, "base": {"sha": base_sha}}}
+
+
+# The audit step's command as action.yml runs it, with this interpreter for `python3`.
+AUDIT_STEP = next(
+    step["run"]
+    for step in YAML(typ="safe").load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    if step.get("id") == "audit"
+)
 
 
 def run_action(
@@ -62,7 +71,7 @@ def run_action(
     if "signing_key" in inputs:
         env["EXPFLOW_SIGNING_KEY"] = inputs["signing_key"]
     proc = subprocess.run(
-        [sys.executable, "-m", "expflow_git.action"],
+        ["bash", "-c", AUDIT_STEP.replace("python3", shlex.quote(sys.executable), 1)],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -138,6 +147,32 @@ def test_failing_audit_fails_the_job_with_annotations(demo_repo: Path, tmp_path:
     assert outputs["passed"] == "false"
     assert "::error file=results/pdebench-task1/exp-006.json" in stdout
     assert "NaN is not a JSON number" in summary
+
+
+@pytest.mark.parametrize("planted", ["expflow_git/action.py", "json.py"])
+def test_code_the_pull_request_commits_never_runs(
+    demo_repo: Path, tmp_path: Path, planted: str
+) -> None:
+    """The step ran `python3 -m expflow_git.action` in the checkout, and `-m` puts the
+    working directory first on sys.path: a committed `expflow_git/` package (or a module
+    named as one the tool imports) ran instead of the tool, with the signing key in its
+    environment, and wrote `passed=true` (an attacker's hunt, issue 18 seventeenth pass)."""
+    bad = demo_repo / "results/pdebench-task1/exp-006.json"
+    bad.write_text(bad.read_text().replace('"seg_total": 53.9', '"seg_total": NaN'))
+    forged = (
+        "import os\n"
+        "open(os.environ['GITHUB_OUTPUT'], 'a').write('passed=true\\n')\n"
+        "raise SystemExit(0)\n"
+    )
+    (demo_repo / planted).parent.mkdir(exist_ok=True)
+    (demo_repo / planted).write_text(forged)
+    if planted.startswith("expflow_git/"):
+        (demo_repo / "expflow_git/__init__.py").write_text("")
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "break one result, and a helper module")
+    code, stdout, outputs, _ = run_action(demo_repo, tmp_path)
+    assert code == 1 and outputs["passed"] == "false", stdout
+    assert "::error file=results/pdebench-task1/exp-006.json" in stdout
 
 
 def test_pull_request_audits_the_head_commit_not_the_merge(demo_repo: Path, tmp_path: Path) -> None:

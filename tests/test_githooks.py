@@ -186,6 +186,25 @@ def test_pre_commit_refuses_bad_content(sandbox: Sandbox, hooked: Path, kind: st
     assert head(sandbox, hooked) == base
 
 
+@pytest.mark.parametrize("planted", ["expflow_git/__main__.py", "json.py"])
+def test_the_hooks_never_run_code_from_the_work_tree(
+    sandbox: Sandbox, hooked: Path, planted: str
+) -> None:
+    """The hooks ran `"$EXPFLOW_PYTHON" -m expflow_git` at the work tree's root, and `-m`
+    puts it first on sys.path: a branch's own `expflow_git/` (or a `json.py`) ran instead
+    of the tool and passed every commit (an attacker's hunt, issue 18 seventeenth pass)."""
+    base = head(sandbox, hooked)
+    _, needle = _write_bad(sandbox, hooked, "unknown-metric")
+    (hooked / planted).parent.mkdir(exist_ok=True)
+    (hooked / planted).write_text("raise SystemExit(0)\n")
+    if planted.startswith("expflow_git/"):
+        (hooked / "expflow_git/__init__.py").write_text("")
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "a bad metric, and a helper module")
+    assert proc.returncode != 0 and needle in proc.stdout + proc.stderr, proc
+    assert head(sandbox, hooked) == base
+
+
 @pytest.mark.parametrize("kind", ["unknown-metric", "pin-sha256"])
 def test_pre_commit_judges_the_staged_content_not_the_working_tree(
     sandbox: Sandbox, hooked: Path, kind: str
