@@ -186,6 +186,9 @@ def correction_changes(
     (default: the policy's; callers pass the globs of every policy they combine)."""
 
     def is_committed_correction(change: Change) -> bool:
+        # A correction is a file: a symbolic link at a correction's path never was one.
+        if change.old_mode is not None and change.old_mode not in REGULAR_MODES:
+            return False
         if watched is not None:
             return watched(change.path)
         return policy.kind_of(change.path) is Kind.CORRECTION

@@ -945,4 +945,7 @@ def test_an_output_naming_another_is_refused_before_anything_is_written(
     ):  # the review: the scorecard written over the signing key, exit 0
         res = run_cli(["audit", *args], seed)
         assert res.code == 2 and f"{message} name the same file" in res.err, res.err
+    env = {"EXPFLOW_SIGNING_KEY": str(key)}  # the key named by the environment (review)
+    res = run_cli(["audit", "--html", str(key)], seed, env=env)
+    assert res.code == 2 and "--sign-key and --html name the same file" in res.err, res.err
     assert key.read_text() == "not read: refused first\n" and report.read_bytes() == before

@@ -319,3 +319,24 @@ def test_files_under_a_moved_corrections_glob_that_are_no_corrections_pass(
     commit(repo, "expflow's corrections live in expflow/corrections")
     code, found = findings(repo, "--since", adopted)
     assert (code, found) == (0, []), found
+
+
+def test_a_symbolic_link_is_never_a_correction(base: tuple[Path, str]) -> None:
+    """A link under a new corrections glob, its target string a correction's text:
+    never judged (no check reads a link as a document), yet, merged, the deleted-run
+    check read it as BASE's correction and r1 came back with the blob it named, and
+    removing it was `correction-rewritten` (the review of the seventeenth pass). A
+    correction is a file, everywhere."""
+    repo, deleted = base
+    text = _note(repo)
+    note = repo / "docs/notes/r1.json"
+    target = note.read_text().strip()
+    note.unlink()
+    note.symlink_to(target)
+    _read_notes_as_corrections(repo)
+    merged = commit(repo, "notes are corrections too, and a link")
+    git(repo, "rm", "-q", "docs/notes/r1.json")
+    _r1_back_with(repo, text, deleted)
+    code, found = findings(repo, "--since", merged, "--policy-ref", merged)
+    assert ("result-rewritten", RES) in found and code == 1, found
+    assert not [f for f in found if f[1] == "docs/notes/r1.json"], found

@@ -25,7 +25,7 @@ from expflow_git.corrections import Correction, check_correction
 from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
-from expflow_git.identity import DocumentGlobs, changed_fields, frozen_view
+from expflow_git.identity import REGULAR_MODES, DocumentGlobs, changed_fields, frozen_view
 from expflow_git.policy.model import Policy
 
 if TYPE_CHECKING:
@@ -81,11 +81,12 @@ def _policy_at(git: Git, reader: BlobReader, commit: str, check: TreeCheck) -> P
 def corrections_at(
     git: Git, reader: BlobReader, commit: str, globs: DocumentGlobs
 ) -> list[Correction]:
-    """The valid corrections of `commit`'s tree (by any of `globs`' policies)."""
+    """The valid corrections of `commit`'s tree (by any of `globs`' policies): files only,
+    as everywhere (a symbolic link's target string is no correction)."""
     entries = [
         e
         for e in git.ls_tree(commit, globs.prefixes(corrections_only=True))
-        if e.type == "blob" and globs.is_correction(e.path)
+        if e.type == "blob" and e.mode in REGULAR_MODES and globs.is_correction(e.path)
     ]
     blobs = reader.read_many(e.sha for e in entries)
     found = (check_correction(e.path, data)[0] for e, (_, data) in zip(entries, blobs, strict=True))
