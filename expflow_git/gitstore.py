@@ -196,6 +196,10 @@ def _is_under(path: str, wanted: frozenset[str]) -> bool:
     return False
 
 
+# A ref's name as git's DWIM reads one (no revision syntax: `~`, `^`, `:`, `@{`, blanks).
+_REF_NAME = re.compile(r"[A-Za-z0-9._/+-]+")
+
+
 def _check_rev(rev: str) -> None:
     # A revision starting with "-" would be read as an option (rev-parse
     # has no working --end-of-options); nothing valid starts that way.
@@ -494,6 +498,30 @@ class Git:
         if kind != "commit":
             raise ExpflowError(f"revision is not a commit: '{rev}' is a {kind}")
         return self._read_commit(sha)
+
+    def resolve_trusted(self, rev: str) -> Commit:
+        """`resolve_commit`, for a name that decides what is trusted (`--trusted-ref`,
+        `--policy-ref`, `verify --ref`, `--since`): a name two refs answer to is refused.
+        git takes `refs/tags/NAME` before `refs/heads/NAME` and `refs/remotes/NAME`, so a
+        tag `origin/main` anyone who can push a tag could add chose the keys or the
+        policy (an attacker's hunt); the full ref name says which is meant."""
+        _check_rev(rev)
+        if _REF_NAME.fullmatch(rev):
+            forms = {
+                rev,
+                f"refs/{rev}",
+                f"refs/tags/{rev}",
+                f"refs/heads/{rev}",
+                f"refs/remotes/{rev}",
+                f"refs/remotes/{rev}/HEAD",
+            }
+            listed = self.run("for-each-ref", "--format=%(refname)", *sorted(forms))
+            found = sorted(set(listed.decode("utf-8", "replace").splitlines()) & forms)
+            if len(found) > 1:
+                # (`_REF_NAME` lets no character through that needs escaping)
+                names = ", ".join(found)
+                raise ExpflowError(f"'{rev}' names {len(found)} refs ({names}): give the full name")
+        return self.resolve_commit(rev)
 
     def _object_info(self, name: str) -> tuple[str, str] | None:
         """(sha, type) of the object ``name`` names, or None if there is none."""

@@ -582,6 +582,25 @@ def test_a_report_moved_to_another_commit(xcli: Cli, kit: Kit, tmp_path: Path) -
     )
 
 
+def test_a_report_naming_other_parents(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
+    """The parents a report binds were never compared with the commit's: re-signed with
+    two made-up parents, it verified against the repository (an attacker's hunt,
+    issue 18 seventeenth pass). `parents` is no input of the hash chain: nothing else
+    changes."""
+    st = kit.statement_copy()
+    st["predicate"]["repo"]["parents"] = ["1" * 40, "2" * 40]
+    assert_fails(
+        xcli,
+        kit,
+        reseal(st, kit.key),
+        tmp_path,
+        "repo",
+        "parent(s), the report names others",
+        "--repo",
+        str(kit.repo),
+    )
+
+
 def test_a_statement_that_is_not_canonical(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
     payload = json.dumps(kit.statement, indent=1).encode()
     from helpers_audit import pae

@@ -490,6 +490,38 @@ def test_trusted_ref_keys_say_where_they_come_from(xcli: Cli, repo: Repo, tmp_pa
     )
 
 
+def test_a_tag_named_as_the_trusted_branch_is_refused(
+    xcli: Cli, repo: Repo, tmp_path: Path
+) -> None:
+    """Anyone who can push a tag pushed `origin/main` at an orphan commit holding only
+    their key: git takes `refs/tags/NAME` first, so `--trusted-ref origin/main` trusted
+    it and a report they signed VERIFIED (an attacker's hunt, issue 18 seventeenth
+    pass). A name two refs answer to is refused, for `--policy-ref` and `--since` too."""
+    git(repo.path, "switch", "-q", "-c", "base", repo.c0)
+    write(repo.path, ".expflow/keys/ci.pub", repo.ci_pub.read_bytes())
+    commit_all(repo.path, "trust CI", date="2026-11-22T10:00:00+00:00")
+    git(repo.path, "update-ref", "refs/remotes/origin/main", "HEAD")
+    evil, evil_pub = _write_key(_key("evil"), tmp_path / "evil")
+    git(repo.path, "switch", "-q", "--orphan", "evil")
+    git(repo.path, "rm", "-rqf", "--ignore-unmatch", ".")
+    write(repo.path, ".expflow/keys/evil.pub", evil_pub.read_bytes())
+    commit_all(repo.path, "only my key", date="2026-11-23T10:00:00+00:00")
+    git(repo.path, "tag", "origin/main")
+    git(repo.path, "switch", "-q", "main")
+    report = tmp_path / "r.json"
+    signed = ["--out", str(report), "--sign-key", str(evil)]
+    res = xcli(["audit", "--rev", repo.c1, *signed], repo.path)
+    assert res.code == 0, res
+    ambiguous = "'origin/main' names 2 refs (refs/remotes/origin/main, refs/tags/origin/main)"
+    res = run_cli(["verify", str(report), "--trusted-ref", "origin/main"], repo.path)
+    assert res.code == 2 and ambiguous in res.err and "VERIFIED" not in res.out, res
+    res = run_cli(["verify", str(report), "--trusted-ref", "refs/remotes/origin/main"], repo.path)
+    assert res.code == 1 and "VERIFIED" not in res.out, res  # evil's key is not there
+    for args in (["--policy-ref", "origin/main"], ["--since", "origin/main"]):
+        res = run_cli(["audit", "--rev", repo.c1, *args], repo.path)
+        assert res.code == 2 and ambiguous in res.err, (args, res)
+
+
 # =========================================================================== 3. the action
 
 

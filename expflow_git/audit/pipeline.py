@@ -245,7 +245,7 @@ def _trusted_policy(
     """The policy committed at `ref`: its commit, its tree entry and the parsed policy.
     Any problem with it is a usage error (exit 2): there is no rule to judge by."""
     try:
-        ref_sha = git.resolve_commit(ref).sha
+        ref_sha = git.resolve_trusted(ref).sha
     except ExpflowError as exc:
         # CI's default checkout is shallow: the base commit is then simply not there.
         hint = (

@@ -29,7 +29,7 @@ def resolve_base(git: Git, base: str, rev_sha: str) -> str:
         else ""
     )
     try:
-        base_sha = git.resolve_commit(base).sha
+        base_sha = git.resolve_trusted(base).sha
     except ExpflowError as exc:
         raise ExpflowError(f"--since {base}: {exc.message}{hint}") from None
     if not git.is_ancestor(base_sha, rev_sha):

@@ -105,7 +105,7 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> list[RefKey]:
     """
     from expflow_git.gitblobs import BlobReader
 
-    target = git.resolve_commit(ref)
+    target = git.resolve_trusted(ref)
     if verified_commit is not None and _contains(git, target.sha, verified_commit):
         raise ExpflowError(
             f"--trusted-ref {ref} contains the commit being verified "

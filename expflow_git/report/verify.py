@@ -374,6 +374,14 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
             f"report says {repo['tree'][:12]}",
         )
         return
+    if list(commit.parents) != repo["parents"]:  # what the report binds (an attacker's hunt)
+        yield Line(
+            "repo",
+            False,
+            f"commit {commit_sha[:12]} has {len(commit.parents)} parent(s), "
+            "the report names others",
+        )
+        return
     created = trust_utc(commit.time)
     if predicate["createdAt"] != created:
         yield Line(
@@ -382,7 +390,7 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
             f"createdAt {printable(predicate['createdAt'])} is not the commit's time {created}",
         )
         return
-    head = git.resolve_commit(options.ref)
+    head = git.resolve_trusted(options.ref)
     if not git.is_ancestor(commit.sha, head.sha):
         yield Line(
             "repo",
