@@ -198,6 +198,8 @@ def _is_under(path: str, wanted: frozenset[str]) -> bool:
 
 # A ref's name as git's DWIM reads one (no revision syntax: `~`, `^`, `:`, `@{`, blanks).
 _REF_NAME = re.compile(r"[A-Za-z0-9._/+-]+")
+_REV_SUFFIX = re.compile(r"[~^:@]")
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # taken as the object, not a ref
 
 
 def _check_rev(rev: str) -> None:
@@ -506,21 +508,24 @@ class Git:
         tag `origin/main` anyone who can push a tag could add chose the keys or the
         policy (an attacker's hunt); the full ref name says which is meant."""
         _check_rev(rev)
-        if _REF_NAME.fullmatch(rev):
+        name = _REV_SUFFIX.split(rev, maxsplit=1)[0]  # `origin/main~1` names origin/main
+        # A commit id is the object, and HEAD (FETCH_HEAD, …) git's own file: both first.
+        pseudo = name == "HEAD" or name.endswith("_HEAD")
+        if _REF_NAME.fullmatch(name) and not _OBJECT_ID.fullmatch(name) and not pseudo:
             forms = {
-                rev,
-                f"refs/{rev}",
-                f"refs/tags/{rev}",
-                f"refs/heads/{rev}",
-                f"refs/remotes/{rev}",
-                f"refs/remotes/{rev}/HEAD",
+                name,
+                f"refs/{name}",
+                f"refs/tags/{name}",
+                f"refs/heads/{name}",
+                f"refs/remotes/{name}",
+                f"refs/remotes/{name}/HEAD",
             }
             listed = self.run("for-each-ref", "--format=%(refname)", *sorted(forms))
             found = sorted(set(listed.decode("utf-8", "replace").splitlines()) & forms)
             if len(found) > 1:
                 # (`_REF_NAME` lets no character through that needs escaping)
-                names = ", ".join(found)
-                raise ExpflowError(f"'{rev}' names {len(found)} refs ({names}): give the full name")
+                refs = ", ".join(found)
+                raise ExpflowError(f"'{name}' names {len(found)} refs ({refs}): give the full name")
         return self.resolve_commit(rev)
 
     def _object_info(self, name: str) -> tuple[str, str] | None:

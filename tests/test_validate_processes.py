@@ -64,7 +64,10 @@ def _per_run(log: Path) -> dict[str, list[tuple[str, ...]]]:
     command: dict[int, str] = {}
     for call in git_calls(log):
         words = call.parent.split()
-        if not any("expflow" in w for w in words[:3]):
+        # `expflow-git …`, or the installed hooks' `python -c '…import main…' …`
+        hook = "expflow_git.cli import main" in call.parent
+        ours = hook or any("expflow" in w for w in words[:3])
+        if not ours:
             continue  # git itself, the hook script, pre-commit
         command[call.pid] = next((w for w in words if w in HOOKS), "?")
         by_pid[call.pid].append(_subcommand(call.args))
