@@ -163,8 +163,10 @@ def is_added_correction(change: Change, policy: Policy) -> bool:
     """Whether `change` adds a file that, if it parses, is a correction that may declare
     a change: only the judging policy's `paths.corrections` (the corrections the audit
     lists), never one only another policy's globs match."""
+    # A link or submodule that becomes a file (`T`) adds a file as surely as `A` does.
+    added = change.status == "A" or (change.status == "T" and change.old_mode not in REGULAR_MODES)
     return (
-        change.status == "A"
+        added
         and change.new_sha is not None
         and change.new_mode in REGULAR_MODES
         and policy.kind_of(change.path) is Kind.CORRECTION

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, printable
 
 # Every git call starts with these.  --literal-pathspecs: a path filter is a
 # file or a directory prefix, never a glob (callers match globs themselves).
@@ -196,9 +196,9 @@ def _is_under(path: str, wanted: frozenset[str]) -> bool:
     return False
 
 
-# A ref's name as git's DWIM reads one (no revision syntax: `~`, `^`, `:`, `@{`, blanks).
-_REF_NAME = re.compile(r"[A-Za-z0-9._/+-]+")
-_REV_SUFFIX = re.compile(r"[~^:@]")
+# Where a revision's syntax begins after a ref's name (`~`, `^`, `:`, `@{`).
+_REV_SUFFIX = re.compile(r"[~^:]|@\{")
+_SHORT_ID = re.compile(r"[0-9a-fA-F]{4,63}")
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # taken as the object, not a ref
 
 
@@ -511,7 +511,7 @@ class Git:
         name = _REV_SUFFIX.split(rev, maxsplit=1)[0]  # `origin/main~1` names origin/main
         # A commit id is the object, and HEAD (FETCH_HEAD, …) git's own file: both first.
         pseudo = name == "HEAD" or name.endswith("_HEAD")
-        if _REF_NAME.fullmatch(name) and not _OBJECT_ID.fullmatch(name) and not pseudo:
+        if name and not _OBJECT_ID.fullmatch(name) and not pseudo:
             forms = {
                 name,
                 f"refs/{name}",
@@ -522,11 +522,25 @@ class Git:
             }
             listed = self.run("for-each-ref", "--format=%(refname)", *sorted(forms))
             found = sorted(set(listed.decode("utf-8", "replace").splitlines()) & forms)
+            if name.startswith("refs/") and name in found:
+                found = [name]  # a full name: git reads that ref first
+            if found and _SHORT_ID.fullmatch(name) and self._abbreviates(name):
+                # git takes a ref before an abbreviated commit id, silently
+                raise ExpflowError(
+                    f"'{printable(name)}' is a ref's name and may be a commit's: give the "
+                    "full commit id or the full ref name"
+                )
             if len(found) > 1:
-                # (`_REF_NAME` lets no character through that needs escaping)
-                refs = ", ".join(found)
-                raise ExpflowError(f"'{name}' names {len(found)} refs ({refs}): give the full name")
+                refs = printable(", ".join(found))
+                raise ExpflowError(
+                    f"'{printable(name)}' names {len(found)} refs ({refs}): give the full name"
+                )
         return self.resolve_commit(rev)
+
+    def _abbreviates(self, prefix: str) -> bool:
+        """Whether some object's id starts with the hex `prefix`."""
+        proc = self._exec(["rev-parse", f"--disambiguate={prefix.lower()}"], None)
+        return proc.returncode == 0 and bool(proc.stdout.strip())
 
     def _object_info(self, name: str) -> tuple[str, str] | None:
         """(sha, type) of the object ``name`` names, or None if there is none."""

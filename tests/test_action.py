@@ -50,6 +50,7 @@ def run_action(
     event: str = "push",
     payload: dict | None = None,
     pythonpath: tuple[Path, ...] = (),
+    injected: bool = False,
     **inputs: str,
 ) -> tuple[int, str, dict[str, str], str]:
     event_path = tmp / "event.json"
@@ -71,7 +72,11 @@ def run_action(
     if "signing_key" in inputs:
         env["EXPFLOW_SIGNING_KEY"] = inputs["signing_key"]
     proc = subprocess.run(
-        ["bash", "-c", AUDIT_STEP.replace("python3", shlex.quote(sys.executable), 1)],
+        # action.yml's step ignores PYTHONPATH (`-E`); a fault injected through it needs
+        # the script run as a module.
+        [sys.executable, "-m", "expflow_git.action"]
+        if injected
+        else ["bash", "-c", AUDIT_STEP.replace("python3", shlex.quote(sys.executable), 1)],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -170,7 +175,8 @@ def test_code_the_pull_request_commits_never_runs(
         (demo_repo / "expflow_git/__init__.py").write_text("")
     git(demo_repo, "add", "-A")
     git(demo_repo, "commit", "-qm", "break one result, and a helper module")
-    code, stdout, outputs, _ = run_action(demo_repo, tmp_path)
+    # A job's `PYTHONPATH: .` put the workspace back on the path (the review): `-E`.
+    code, stdout, outputs, _ = run_action(demo_repo, tmp_path, pythonpath=(demo_repo,))
     assert code == 1 and outputs["passed"] == "false", stdout
     assert "::error file=results/pdebench-task1/exp-006.json" in stdout
 
@@ -525,7 +531,9 @@ def test_a_crash_inside_the_audit_still_reports_did_not_complete(
         "    raise RuntimeError('boom 100%\\n::error::forged')\n"
         "expflow_git.audit.pipeline.run_audit = _crash\n"
     )
-    code, log, outputs, summary = run_action(demo_repo, tmp_path, pythonpath=(inject,))
+    code, log, outputs, summary = run_action(
+        demo_repo, tmp_path, pythonpath=(inject,), injected=True
+    )
     assert code == 2, log
     assert outputs == {"passed": "false", "best-feasible": "", "report-path": ""}
     assert "did not complete" in summary and "PASS" not in summary

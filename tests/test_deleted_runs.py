@@ -340,3 +340,24 @@ def test_a_symbolic_link_is_never_a_correction(base: tuple[Path, str]) -> None:
     code, found = findings(repo, "--since", merged, "--policy-ref", merged)
     assert ("result-rewritten", RES) in found and code == 1, found
     assert not [f for f in found if f[1] == "docs/notes/r1.json"], found
+
+
+def test_a_link_that_becomes_a_file_is_an_added_correction(base: tuple[Path, str]) -> None:
+    """A link merged where no policy read corrections, the glob added after, then the
+    link turned into a correction-shaped file: git says `T`, neither added nor changed,
+    so no check judged it, and merged it was r1's anchor (the review of the pass). A
+    file that replaces a link or a submodule is added."""
+    repo, _ = base
+    _note(repo)
+    note = repo / "docs/notes/r1.json"
+    text = note.read_text()
+    note.unlink()
+    note.symlink_to("elsewhere")
+    commit(repo, "a link")
+    _read_notes_as_corrections(repo)
+    merged = commit(repo, "notes are corrections")
+    note.unlink()
+    note.write_text(text)
+    commit(repo, "the link is a file now")
+    code, found = findings(repo, "--since", merged, "--policy-ref", merged)
+    assert ("correction-unmatched", "docs/notes/r1.json") in found and code == 1, found

@@ -200,7 +200,8 @@ def test_the_hooks_never_run_code_from_the_work_tree(
     if planted.startswith("expflow_git/"):
         (hooked / "expflow_git/__init__.py").write_text("")
     sandbox.git(hooked, "add", "-A")
-    proc = commit(sandbox, hooked, "a bad metric, and a helper module")
+    # A PYTHONPATH naming the work tree put it back on the path (the review): `-E`.
+    proc = commit(sandbox, hooked, "a bad metric, and a helper module", {"PYTHONPATH": "."})
     assert proc.returncode != 0 and needle in proc.stdout + proc.stderr, proc
     assert head(sandbox, hooked) == base
 

@@ -520,6 +520,16 @@ def test_a_tag_named_as_the_trusted_branch_is_refused(
     for args in (["--policy-ref", "origin/main"], ["--since", "origin/main"]):
         res = run_cli(["audit", "--rev", repo.c1, *args], repo.path)
         assert res.code == 2 and ambiguous in res.err, (args, res)
+    # A full name is the ref git reads first, whatever tag shadows it (the review).
+    git(repo.path, "tag", "refs/remotes/origin/main", "evil")
+    full = ["verify", str(report), "--trusted-ref", "refs/remotes/origin/main"]
+    res = run_cli(full, repo.path)
+    assert res.code == 1 and "VERIFIED" not in res.out, res  # read, and evil's key not there
+    # A tag named as an abbreviated commit id: git takes the tag, silently (the review).
+    short = repo.c0[:9]
+    git(repo.path, "tag", short, "evil")
+    res = run_cli(["verify", str(report), "--trusted-ref", short], repo.path)
+    assert res.code == 2 and f"'{short}' is a ref's name and may be a commit's" in res.err, res
 
 
 # =========================================================================== 3. the action
