@@ -201,9 +201,9 @@ def audit(
     from expflow_git.atomicfile import open_atomic, write_atomic
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.formats import html_renderer, renderer
-    from expflow_git.report.signer import signing_key
+    from expflow_git.report.signer import key_file, signing_key
 
-    _refuse_overwrites(out, html_path, sign_key or _key_file_from_env(), previous)
+    _refuse_overwrites(out, html_path, key_file(sign_key, os.environ), previous)
     # What runs after the audit is imported before it (see heap.memory_releaser).
     render = None if fmt == "json" else renderer(fmt)
     render_html = html_renderer() if html_path else None
@@ -246,15 +246,6 @@ def audit(
     )
     if not shown.passed:
         raise SystemExit(ExitCode.FAILED)
-
-
-def _key_file_from_env() -> str | None:
-    """The key file `$EXPFLOW_SIGNING_KEY` names, when it names one (not a key's text,
-    not an agent's key), as `signer.signing_key` reads it."""
-    from expflow_git.report.signer import AGENT_PREFIX
-
-    value = os.environ.get("EXPFLOW_SIGNING_KEY", "").strip()
-    return value if value and not value.startswith(("-----BEGIN", AGENT_PREFIX)) else None
 
 
 def _refuse_overwrites(

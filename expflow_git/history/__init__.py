@@ -39,7 +39,6 @@ from expflow_git.history.records import (
 from expflow_git.history.results import (
     RULE,
     Declared,
-    corrections_read_otherwise,
     net_corrections,
     net_results,
     rewritten_results,
@@ -75,8 +74,7 @@ def history_findings(
         reported = {f.path for f in findings if f.rule == RULE}
         findings += net_results(walk, globs, policy, declared, reported)
         findings += write_once(walk, globs, policy, declared, ids(findings, RULE))
-        findings += net_corrections(walk, globs, {f.path for f in findings})
-        findings += corrections_read_otherwise(
+        findings += net_corrections(
             walk, globs, policy, rev_policy or policy, reader, {f.path for f in findings}
         )
         edits, base_records = frozen_candidates(walk, globs, with_result)

@@ -32,6 +32,7 @@ from expflow_git.corrections import (
 from expflow_git.documents import stem
 from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import TreeEntry
 from expflow_git.history.walk import Walk, documents, is_doc
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs, ResultRewrite, result_rewrites
 from expflow_git.policy.model import Policy
@@ -250,26 +251,7 @@ def write_once(
     return findings
 
 
-def net_corrections(walk: Walk, globs: DocumentGlobs, reported: set[str]) -> list[Finding]:
-    """BASE's corrections that REV does not hold at the same path byte for byte, where no
-    commit showed the change: append-only across a merge that hides it from the walk."""
-    at_rev = {(e.path, e.sha) for e in walk.rev_tree}
-    return [
-        Finding(
-            e.path,
-            Problem.CORRECTION_REWRITTEN.value,
-            f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
-            "was, and no commit's change against its first parent shows it (a merge of an "
-            "unrelated history?); corrections are append-only",
-        )
-        for e in walk.base_tree
-        if is_doc(e, globs.is_correction)
-        and (e.path, e.sha) not in at_rev
-        and e.path not in reported
-    ]
-
-
-def corrections_read_otherwise(
+def net_corrections(
     walk: Walk,
     globs: DocumentGlobs,
     policy: Policy,
@@ -277,37 +259,54 @@ def corrections_read_otherwise(
     reader: BlobReader,
     reported: set[str],
 ) -> list[Finding]:
-    """Valid corrections that the audited commit's own policy (`at_rev`) reads otherwise
-    than the judging one (`policy`) and BASE's: one of BASE's it no longer calls a
-    correction (once merged, it would delete or correct nothing: the run comes back),
-    and one it calls a correction that the judging policy does not (never judged as one
-    when it was added; once merged, BASE's own policy would make it an anchor of a
-    deleted run). A correction takes effect only under a policy that judged it added."""
-    at_rev_tree = {(e.path, e.sha) for e in walk.rev_tree}
-    dropped = [
-        e
-        for e in walk.base_tree
-        if is_doc(e, globs.is_correction)
-        and (e.path, e.sha) in at_rev_tree
-        and at_rev.kind_of(e.path) is not Kind.CORRECTION
+    """BASE's corrections against REV's, net of the walk, in one pass over each tree:
+
+    - one REV does not hold at the same path byte for byte, where no commit showed the
+      change: append-only across a merge that hides it from the walk;
+    - a valid one of BASE's that REV's own policy (`at_rev`) no longer calls a correction:
+      once merged, it would delete or correct nothing (the run comes back);
+    - a valid one REV's policy calls a correction and the judging one (`policy`) does
+      not: never judged as one when it was added, and once merged BASE's own policy
+      would make it an anchor of a deleted run. A correction takes effect only under a
+      policy that judged it added."""
+    missing: list[TreeEntry] = []
+    dropped: list[TreeEntry] = []
+    for e in walk.base_tree:
+        if e.path in reported or not is_doc(e, globs.is_correction):
+            continue
+        if (e.path, e.sha) not in walk.rev_blobs:
+            missing.append(e)
+        elif at_rev.kind_of(e.path) is not Kind.CORRECTION:
+            dropped.append(e)
+    findings = [
+        Finding(
+            e.path,
+            Problem.CORRECTION_REWRITTEN.value,
+            f"a committed correction (blob {e.sha[:12]}) is not at the audited commit as it "
+            "was, and no commit's change against its first parent shows it (a merge of an "
+            "unrelated history?); corrections are append-only",
+        )
+        for e in missing
     ]
-    unjudged = []
+    unjudged: list[TreeEntry] = []
     if at_rev is not policy:
+        skip = reported | {e.path for e in missing}
         unjudged = [
             e
             for e in walk.rev_tree
-            if is_doc(e, lambda path: at_rev.kind_of(path) is Kind.CORRECTION)
+            if e.path not in skip
+            and is_doc(e, lambda path: at_rev.kind_of(path) is Kind.CORRECTION)
             and policy.kind_of(e.path) is not Kind.CORRECTION
         ]
-    entries = [e for e in (*dropped, *unjudged) if e.path not in reported]
+    entries = [*dropped, *unjudged]
     if not entries:
-        return []
+        return findings
     valid = {
         e.path
         for e, (_, data) in zip(entries, reader.read_many(e.sha for e in entries), strict=True)
         if check_correction(e.path, data)[0] is not None
     }
-    findings = [
+    findings += (
         Finding(
             e.path,
             Problem.CORRECTION_REWRITTEN.value,
@@ -317,7 +316,7 @@ def corrections_read_otherwise(
         )
         for e in dropped
         if e.path in valid
-    ]
+    )
     findings += (
         Finding(
             e.path,

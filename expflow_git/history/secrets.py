@@ -31,7 +31,7 @@ MAX_SCAN_BYTES = 8 * 1024 * 1024
 def collect_added(walk: Walk, policy: Policy) -> None:
     """Every file blob the range adds, at each path, with the first commit adding it;
     except what REV still holds at that path (the tree's own scan reports it)."""
-    at_rev = {(e.path, e.sha) for e in walk.rev_tree}
+    at_rev = walk.rev_blobs
     allow = policy.scan_allow
     for commit, changes in walk.commits:
         for c in changes:

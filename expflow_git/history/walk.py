@@ -3,6 +3,7 @@ the trees of BASE and REV, and helpers over them."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ class Walk:
     rev_tree: list[TreeEntry]
     # Every (path, blob) added in the range with the first commit that added it.
     added: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def rev_blobs(self) -> frozenset[tuple[str, str]]:
+        """Every (path, blob) of REV's tree: what the audited commit holds as it is."""
+        return frozenset((e.path, e.sha) for e in self.rev_tree)
 
 
 def key(f: Finding) -> tuple[bytes, int, int, str, str, str]:

@@ -16,9 +16,21 @@ if TYPE_CHECKING:
 AGENT_PREFIX = "agent:"
 
 
+def _spec(spec: str | None, env: Mapping[str, str]) -> tuple[str, bool]:
+    """The value that names the key, and whether it is the key's own PEM text."""
+    value = spec or env.get("EXPFLOW_SIGNING_KEY", "").strip()
+    return value, not spec and value.startswith("-----BEGIN")
+
+
+def key_file(spec: str | None, env: Mapping[str, str]) -> str | None:
+    """The private key file `signing_key` reads, if the key comes from one."""
+    value, inline = _spec(spec, env)
+    return None if not value or inline or value.startswith(AGENT_PREFIX) else value
+
+
 def signing_key(spec: str | None, env: Mapping[str, str]) -> SigningKey | None:
     """The key `spec` names, else the one in env EXPFLOW_SIGNING_KEY; None for neither."""
-    value = spec or env.get("EXPFLOW_SIGNING_KEY", "").strip()
+    value, inline = _spec(spec, env)
     if not value:
         return None  # (an unsigned audit never loads cryptography)
     from expflow_git.report.signing import load_private_key, load_private_key_bytes
@@ -27,6 +39,6 @@ def signing_key(spec: str | None, env: Mapping[str, str]) -> SigningKey | None:
         from expflow_git.report.sshagent import agent_key
 
         return agent_key(value.removeprefix(AGENT_PREFIX), env)
-    if not spec and value.startswith("-----BEGIN"):
+    if inline:
         return load_private_key_bytes(value.encode(), source="$EXPFLOW_SIGNING_KEY")
     return load_private_key(value)
