@@ -29,6 +29,7 @@ from test_governance import (
     set_metrics,
 )
 
+from expflow_git.hooks.install import SHIPPED, shipped_digest
 from expflow_git.pin.store import hash_pin
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -135,6 +136,77 @@ def test_install_hooks_follows_core_hooks_path(sandbox: Sandbox, repo: Path) -> 
     add_run(repo, "exp-008", metrics={**GOOD, "seg_totl": 1.0})
     sandbox.git(repo, "add", "-A")
     assert commit(sandbox, repo, "bad").returncode != 0  # the installed hook runs
+
+
+def old_hook(name: str) -> str:
+    """A hook as an earlier install-hooks wrote it: these ran `python -m expflow_git` in
+    the work tree, so a branch's own committed `expflow_git/` was the code that ran."""
+    text = (Path(__file__).parent / "old_hooks" / name).read_text()
+    assert "-m expflow_git" in text
+    assert shipped_digest(text) in SHIPPED[name]
+    default = "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-}"
+    return text.replace(
+        default, "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-" + shlex.quote(sys.executable) + "}"
+    )
+
+
+def test_install_hooks_replaces_an_earlier_expflow_hook(sandbox: Sandbox, repo: Path) -> None:
+    """An unedited hook of an earlier version is replaced (it used to be kept as "a
+    different hook", so an upgrade left the hook that imports the branch's code)."""
+    hooks_dir = repo / ".git" / "hooks"
+    for name in ("pre-commit", "pre-push"):
+        (hooks_dir / name).write_text(old_hook(name))
+        (hooks_dir / name).chmod(0o755)
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 0, res
+    lines = dict(line.split(": ", 1) for line in res.out.splitlines())
+    assert lines == {
+        str(hooks_dir / "pre-commit"): "updated (an earlier expflow-git hook)",
+        str(hooks_dir / "pre-merge-commit"): "installed",
+        str(hooks_dir / "pre-push"): "updated (an earlier expflow-git hook)",
+    }
+    for name in HOOKS:
+        assert (hooks_dir / name).read_text() == expected_hook(name)
+        assert os.access(hooks_dir / name, os.X_OK)
+    # The replaced hook is the one that runs: a branch's own package is not imported.
+    (repo / "expflow_git").mkdir()
+    (repo / "expflow_git" / "__init__.py").write_text("raise SystemExit(0)\n")
+    add_run(repo, "exp-008", metrics={**GOOD, "seg_totl": 1.0})
+    sandbox.git(repo, "add", "-A")
+    assert commit(sandbox, repo, "bad").returncode != 0
+
+
+def test_install_hooks_keeps_an_edited_expflow_hook(sandbox: Sandbox, repo: Path) -> None:
+    """A hook that opens as ours but was edited (merged by hand) is the user's: kept."""
+    mine = repo / ".git" / "hooks" / "pre-commit"
+    edited = old_hook("pre-commit") + "echo and my own line\n"
+    mine.write_text(edited)
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 0, res
+    assert f"{mine}: kept: a different hook exists; merge it by hand" in res.out.splitlines()
+    assert mine.read_text() == edited
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_shipped_hook_is_known(name: str) -> None:
+    """The table of shipped digests holds the scripts as they are now (a change to a script
+    must add its digest) and, in a checkout, every version its history shipped."""
+    assert shipped_digest(expected_hook(name)) in SHIPPED[name]
+    if not (PROJECT / ".git").exists():
+        return
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(PROJECT), *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    # Each commit that changed the script, and its path then (hooks/ before the move).
+    log = git(
+        "log", "--follow", "--format=%H", "--name-only", "--", f"expflow_git/hooks/scripts/{name}"
+    )
+    versions = [line for line in log.splitlines() if line]
+    for commit_id, path in zip(versions[::2], versions[1::2], strict=True):
+        assert shipped_digest(git("show", f"{commit_id}:{path}")) in SHIPPED[name], commit_id
 
 
 def test_install_hooks_outside_a_repository(sandbox: Sandbox) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -18,8 +20,52 @@ def hook_source_dir() -> Path:
     return Path(__file__).resolve().parent / "scripts"
 
 
+# The SHA-256 of every version of each script that expflow-git has shipped, with its
+# interpreter line emptied (`shipped_digest`): a hook with one of these digests was
+# written by `install-hooks` and never edited, so it is replaced by the current one.
+# Anything else (edited, merged by hand, another tool's) is kept. Changing a script
+# means adding its new digest here (tests/test_githooks.py holds the table to the files).
+SHIPPED = {
+    "pre-commit": frozenset(
+        {
+            "15999306ac3b27f4ef4816646cfd37164abd28d8257d8f48fe5f4877449457ae",
+            "36de57067478be41d9b855e1870874538a9b2a16062a829141b6e9d2532ad9e5",
+            "700cf6534f3155dbaea9eca4c7ab7f5ff283ad89030ea32867cf250e2b548df8",
+            "850797ba10b9d0e5aba63911b53bc88cc502471dfb9d8d5c77a91f0d51999277",
+            "93f8ae565376cca8390ccdf2b2b1e5acbe2117d97309d4897784dbe2f6107925",
+            "d9dd002e314326387a59cd90e7256c79b83b65587450de392d80e23ad6ee7bd7",
+            "dbf20d33b4591c68901ceb04cd5e94619c84979d2fe026ece2874bbd9277e7c4",
+            "f97b7b516c73fcc097953a1887b54ef6ddbced5c8d3b8f92d981718ad1197bb3",
+            "7a8a47472f5efe7520c8d56eae6922bb36e66e524f07ff99c92098063126b7d1",
+        }
+    ),
+    "pre-merge-commit": frozenset(
+        {"8f7f1c303f42778c55533be204cfe4941cc28ca5e0687cdd8fe6a019a027b221"}
+    ),
+    "pre-push": frozenset(
+        {
+            "04ceb7d731a2744a5c77e99f2e093699785ebe8d0111fb58ce129f07a99602bd",
+            "32c630a432213349c55730edbb0b26846d18dad8226296ecf66cb513c3b940e4",
+            "50f3b0647291e82a083e478dd2a7967c54b5f1779e3560701a54ba1eac522c80",
+            "b2da518e6dcd78bc29f83fd649aba65a3a451ea9999c3c735070c2db145b2168",
+            "a1dd59cd66a93dcd46a5ef632c1640454cb02a846717a89fb6c11c712e80297d",
+        }
+    ),
+}
+# The line install-hooks fills in (EXPFLOW_GIT before the hooks called Python directly).
+_INTERPRETER_LINE = re.compile(r"(?m)^(EXPFLOW_(?:GIT|PYTHON))=\$\{\1:-.*\}$")
+
+
+def shipped_digest(text: str) -> str:
+    """A hook's digest with the interpreter it was installed for left out."""
+    plain = _INTERPRETER_LINE.sub(lambda m: f"{m[1]}=${{{m[1]}:-}}", text)
+    return hashlib.sha256(plain.encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def install_hooks(git: Git) -> list[tuple[str, str]]:
-    """Install each hook unless one exists; returns (hook path, "installed"/"kept …")."""
+    """Install each hook unless another exists; one that an earlier expflow-git installed,
+    unedited, is replaced (the hooks before 0.1.0's last fixes ran `python -m` in the work
+    tree, importing a branch's own `expflow_git/`). Returns (hook path, what was done)."""
     hooks_dir = Path(git.run("rev-parse", "--git-path", "hooks").decode().strip())
     if not hooks_dir.is_absolute():
         hooks_dir = git.root / hooks_dir
@@ -30,16 +76,16 @@ def install_hooks(git: Git) -> list[tuple[str, str]]:
         target = hooks_dir / name
         text = (hook_source_dir() / name).read_text()
         text = text.replace(_DEFAULT_LINE, "EXPFLOW_PYTHON=${EXPFLOW_PYTHON:-" + python + "}")
-        if target.exists():
-            same = target.read_text(errors="replace") == text
-            report.append(
-                (
-                    str(target),
-                    "kept (already installed)"
-                    if same
-                    else "kept: a different hook exists; merge it by hand",
-                )
-            )
+        if target.is_symlink() or target.exists():
+            found = b"" if target.is_symlink() or not target.is_file() else target.read_bytes()
+            if found == text.encode():
+                report.append((str(target), "kept (already installed)"))
+                continue
+            if shipped_digest(found.decode("utf-8", "surrogateescape")) not in SHIPPED[name]:
+                report.append((str(target), "kept: a different hook exists; merge it by hand"))
+                continue
+            write_atomic(target, text.encode(), mode=0o755)
+            report.append((str(target), "updated (an earlier expflow-git hook)"))
             continue
         write_atomic(target, text.encode(), mode=0o755, overwrite=False)
         report.append((str(target), "installed"))
