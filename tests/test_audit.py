@@ -759,6 +759,19 @@ def test_unwritable_output_is_one_line_not_a_traceback(
     assert blocker.read_text() == "not a directory\n"
 
 
+@pytest.mark.parametrize("unwritable", ["--out", "--html"])
+def test_one_unwritable_output_writes_neither(seed: Path, tmp_path: Path, unwritable: str) -> None:
+    """--out and --html take their places together: the report was written and kept when
+    the scorecard could not be (exit 2), as if the audit had not run."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    paths = {"--out": tmp_path / "r.json", "--html": tmp_path / "s.html"}
+    paths[unwritable] = blocker / "cannot"
+    res = run_cli(["audit", *(str(a) for pair in paths.items() for a in pair)], seed)
+    assert_one_error_line(res, 2, str(blocker))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
 # ----------------------------------------------------------------------------- awkward data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -198,7 +199,7 @@ def audit(
     one feasible run, and the walk-forward gate (if configured) passes.
     """
     from expflow_git import api
-    from expflow_git.atomicfile import open_atomic, write_atomic
+    from expflow_git.atomicfile import open_atomic
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.formats import html_renderer, renderer
     from expflow_git.report.signer import key_file, signing_key
@@ -224,13 +225,18 @@ def audit(
         render_html=render_html,
         warn=lambda message: warn(message, command="audit"),
     )
-    if out:
-        with open_atomic(out, named_by_user=True) as fh:
-            report.write(fh)
+    # Both files are opened before either is written, and take their places together: a
+    # scorecard that cannot be written leaves no report behind it (and the other way).
+    with contextlib.ExitStack() as outputs:
+        files = [
+            outputs.enter_context(open_atomic(p, named_by_user=True)) for p in (out, html_path) if p
+        ]
+        if out:
+            report.write(files[0])
+        if html_path:
+            files[-1].write(shown.html)
     if note:
         git.add_note(shown.commit, report.to_bytes())
-    if html_path:
-        write_atomic(html_path, shown.html, named_by_user=True)
     if shown.text is None:
         sys.stdout.flush()
         report.write(sys.stdout.buffer)
