@@ -373,6 +373,11 @@ def test_gate_scores() -> None:
     assert not few.passed and few.pearson is None and "at least 3" in few.reasons[0]
     flat = expflow_git.gate_scores([1, 1, 1], [1, 2, 3])
     assert not flat.passed and "no variance" in flat.reasons[0]
+    # Equal values whose float mean is not one of them: exact sums, still no variance
+    # (r was 1.0 for both sides constant, 0.0 for one, which passed min_pearson <= 0).
+    for xs, ys in (([0.1] * 3, [0.1] * 3), ([57.09] * 5, [1, 2, 3, 4, 5])):
+        flat = expflow_git.gate_scores(xs, ys, min_pearson=-1.0)
+        assert (flat.passed, flat.pearson) == (False, None) and "no variance" in flat.reasons[0]
     with pytest.raises(ValueError, match="one pair per run"):
         expflow_git.gate_scores([1, 2, 3], [1, 2])
 

@@ -459,6 +459,10 @@ def test_walk_forward_fail(xcli: Cli, tmp_path: Path) -> None:
         [(50, 49), (60, 61)],  # two runs: r = 1.0, yet never a pass
         [(50, 49), (55, None), (60, 61)],  # a run without the split does not count
         [(50, 40), (55, 40), (60, 40)],  # no variance: correlation undefined
+        # Equal scores whose floating-point mean is not one of them (3 × 0.1 / 3 is
+        # 0.10000000000000002): r was exactly 1.0, a pass.
+        [(0.1, 0.1), (0.1, 0.1), (0.1, 0.1)],
+        [(0.7, 0.7), (0.7, 0.7), (0.7, 0.7)],
     ],
 )
 def test_walk_forward_insufficient_is_never_a_pass(

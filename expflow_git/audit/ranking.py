@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import enum
 import math
+from fractions import Fraction
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -153,13 +154,21 @@ def walk_forward(board: Leaderboard, config: WalkForward) -> WalkForwardOutcome:
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson correlation, rounded to 12 places so reports are stable across platforms."""
+    """Pearson correlation, rounded to 12 places so reports are stable across platforms;
+    None when either side has no variance.
+
+    The sums are exact (fractions of the values as written): in floating point the mean
+    of three 0.1s is 0.10000000000000002, so equal scores had a tiny spread of their own
+    and correlated at exactly 1.0 (a walk-forward PASS the spec calls INSUFFICIENT).
+    """
     n = len(xs)
-    mx = math.fsum(xs) / n
-    my = math.fsum(ys) / n
-    sxy = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    sxx = math.fsum((x - mx) ** 2 for x in xs)
-    syy = math.fsum((y - my) ** 2 for y in ys)
+    fx = [Fraction(x) for x in xs]
+    fy = [Fraction(y) for y in ys]
+    mx, my = sum(fx) / n, sum(fy) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(fx, fy, strict=True))
+    sxx = sum((x - mx) ** 2 for x in fx)
+    syy = sum((y - my) ** 2 for y in fy)
     if sxx == 0 or syy == 0:
         return None
-    return round(max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy))), 12)
+    r = math.copysign(math.sqrt(sxy * sxy / (sxx * syy)), sxy)
+    return round(max(-1.0, min(1.0, r)), 12)
