@@ -176,6 +176,8 @@ def test_hook_manifest() -> None:
         assert hook["entry"].split() == ["expflow-git", command, *staged, "--"]
         assert hook["minimum_pre_commit_version"]
         assert not set(hook.get("stages", [])) & legacy_stages
+        # Each reads the index: at pre-push it would judge that, not what is pushed.
+        assert "pre-push" not in hook.get("stages", [])
     assert by_id["expflow-protect-results"]["pass_filenames"] is False
 
 
@@ -746,6 +748,70 @@ def test_init_config_validate_hook_is_given_a_symlinked_document(
     )
     assert code != 0, out
     assert f"{res}: not-a-regular-file" in out, out
+    assert committed_repo.head() == base
+
+
+# Files pre-commit calls binary (a control byte in the first KiB, a UTF-16 BOM) that the
+# scanner reads: the hook was given text files only, so these leaks were committed.
+BINARY_LOOKING = {
+    "NOTES": PIN_SHA.encode() + b"\x01\n",
+    "hash.out": "\ufeff".encode("utf-16-le") + PIN_SHA.encode("utf-16-le"),
+}
+
+
+def test_manifest_scan_hook_is_given_every_file(
+    committed_repo: ExpRepo, hook_config: Path, hook_env: dict
+) -> None:
+    for rel, data in BINARY_LOOKING.items():
+        committed_repo.write(rel, data)
+    committed_repo.stage()
+    code, out = run_hook(committed_repo.path, hook_config, "expflow-no-pin-hash", None, hook_env)
+    assert code == 1, out
+    for rel in BINARY_LOOKING:
+        assert f"{rel}:1:" in out and "pin-sha256" in out, out
+
+
+def test_init_config_scan_hook_is_given_every_file(committed_repo: ExpRepo, hook_env: dict) -> None:
+    pre_commit_install(committed_repo.path, hook_env)
+    base = committed_repo.head()
+    for rel, data in BINARY_LOOKING.items():
+        committed_repo.write(rel, data)
+    committed_repo.stage()
+    code, out = commit_through_hooks(
+        committed_repo, {**hook_env, "PRE_COMMIT_COLOR": "never"}, "binary-looking leaks"
+    )
+    assert code != 0, out
+    for rel in BINARY_LOOKING:
+        assert f"{rel}:1:" in out, out
+    assert committed_repo.head() == base
+
+
+def test_init_config_checks_a_clean_merge(committed_repo: ExpRepo, hook_env: dict) -> None:
+    """git runs pre-merge-commit, not pre-commit, for a merge without conflicts: `pre-commit
+    install` with init's config installs it, so a branch's rewrite is refused at the merge."""
+    seed_example(committed_repo)
+    committed_repo.commit("exp-001")
+    pre_commit_install(committed_repo.path, hook_env)
+    assert (committed_repo.path / ".git" / "hooks" / "pre-merge-commit").exists()
+    main = committed_repo.git("branch", "--show-current")
+    committed_repo.git("checkout", "-q", "-b", "theirs")
+    committed_repo.add_result(metrics={"seg_total": 1.0, "pde_mean": 1.0, "train_time_min": 1.0})
+    committed_repo.commit("a rewrite, hooks skipped")
+    committed_repo.git("checkout", "-q", main)
+    committed_repo.write("notes.md", "unrelated\n")
+    committed_repo.commit("so the merge is not a fast-forward")
+    base = committed_repo.head()
+    proc = subprocess.run(
+        ["git", "merge", "--no-ff", "--no-edit", "theirs"],
+        cwd=committed_repo.path,
+        env=git_env({**hook_env, "PRE_COMMIT_COLOR": "never"}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert f"{RES}: result-rewritten" in proc.stdout + proc.stderr
     assert committed_repo.head() == base
 
 

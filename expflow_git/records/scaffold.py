@@ -70,6 +70,11 @@ PRE_COMMIT_CONFIG = """\
 # (a staged file named `--help`); give options through the environment
 # (EXPFLOW_POLICY), not `args:`, which come after the `--`. `--staged`: the
 # content git commits, whatever .gitattributes makes of the files on disk.
+# `pre-commit install` installs both hook types: git runs pre-merge-commit, not
+# pre-commit, for a merge without conflicts. The hooks judge the index, so they
+# never run at pre-push (the action audits what is pushed).
+default_install_hook_types: [pre-commit, pre-merge-commit]
+default_stages: [pre-commit, pre-merge-commit, manual]
 repos:
   - repo: local
     hooks:
@@ -83,8 +88,8 @@ repos:
         name: expflow-git no PIN hash
         entry: expflow-git scan --staged --
         language: system
-        types: []  # not the default [file]: a link's target is its content
-        types_or: [text, symlink]
+        types: []  # every file (one control byte makes a file "binary" to pre-commit)
+        types_or: [file, symlink]
       - id: expflow-protect-results
         name: expflow-git protect results
         entry: expflow-git protect --
