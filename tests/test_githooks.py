@@ -480,17 +480,24 @@ def test_pre_push_lets_a_branch_deletion_through(
     assert "refs/heads/feature" not in remote_refs(sandbox, remote)
 
 
+@pytest.mark.parametrize("by_url", [False, True])
 def test_pre_push_refuses_a_result_rewritten_on_a_new_branch(
-    sandbox: Sandbox, hooked: Path, remote: Path
+    sandbox: Sandbox, hooked: Path, remote: Path, by_url: bool
 ) -> None:
+    """Also pushed by URL: no remote-tracking ref answered to the URL, so the hook found no
+    base and audited without history ("PASS (history not checked)")."""
     assert push(sandbox, hooked, "main").returncode == 0
     sandbox.git(hooked, "switch", "-q", "-c", "sneaky")
     doc = load(hooked, res_rel("exp-001"))
     doc["metrics"]["seg_total"] = 57.5
     save(hooked, res_rel("exp-001"), doc)
     sandbox.commit(hooked, "quietly improve exp-001")
-    proc = push(sandbox, hooked, "sneaky")
+    if by_url:
+        proc = sandbox.run_git(hooked, "push", str(remote), "sneaky")
+    else:
+        proc = push(sandbox, hooked, "sneaky")
     assert proc.returncode != 0, proc.stderr
+    assert f"{res_rel('exp-001')}: result-rewritten" in proc.stderr
     assert "refs/heads/sneaky" not in remote_refs(sandbox, remote)
 
 
