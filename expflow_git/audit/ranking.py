@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 import enum
 import math
-from fractions import Fraction
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from expflow_git.checks import RunVerdict
 from expflow_git.policy.model import Metric, Ranking, WalkForward
