@@ -348,11 +348,15 @@ def _parse_index(out: bytes) -> list[IndexEntry]:
 
 # `git log` as the history readers parse it: raw changes, NUL-separated, full ids, no
 # renames, against the first parent of a merge, whatever the user's configuration.
+# Every diff lists submodules whatever `.gitmodules` says: `ignore = all` there (a
+# pull request's own file) hid a submodule added at a document path from every check.
+_ALL_SUBMODULES = "--ignore-submodules=none"
 _LOG_RAW = (
     "log",
     "--raw",
     "-z",
     "--no-renames",
+    _ALL_SUBMODULES,
     "--no-abbrev",
     "--no-color",
     "--no-show-signature",
@@ -734,6 +738,7 @@ class Git:
             "-r",
             "-z",
             "--no-renames",
+            _ALL_SUBMODULES,
             "--no-abbrev",
             "--no-commit-id",
             "--root",
@@ -747,7 +752,15 @@ class Git:
         """What the index (the one git's env points at) changes against ``commit``."""
         _check_rev(commit)
         out = self.run(
-            "diff-index", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", commit, "--"
+            "diff-index",
+            "--cached",
+            "--raw",
+            "-z",
+            "--no-renames",
+            "--no-abbrev",
+            _ALL_SUBMODULES,
+            commit,
+            "--",
         )
         return _parse_raw(zsplit(out), 0)[0]
 

@@ -385,6 +385,42 @@ def test_pre_commit_judges_by_the_staged_policy_not_an_unstaged_edit(
     assert head(sandbox, hooked) == base
 
 
+@pytest.mark.parametrize("ignored", [False, True])
+def test_pre_commit_refuses_a_submodule_at_a_document_path(
+    sandbox: Sandbox, hooked: Path, ignored: bool
+) -> None:
+    """validate is never given a submodule (the plain hook skips them, pre-commit passes
+    none) and protect looked only at rewrites: a submodule at a result's path was
+    committed, and the audit then refused it. `ignore = all` in .gitmodules (the branch's
+    own file) hid it from git's diffs as well."""
+    base = head(sandbox, hooked)
+    path = res_rel("exp-009")
+    sandbox.git(hooked, "update-index", "--add", "--cacheinfo", f"160000,{base},{path}")
+    if ignored:
+        (hooked / ".gitmodules").write_text(
+            f'[submodule "x"]\n\tpath = {path}\n\turl = ./x\n\tignore = all\n'
+        )
+        sandbox.git(hooked, "add", ".gitmodules")
+    proc = commit(sandbox, hooked, "a submodule where a result goes")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert f"{path}: not-a-regular-file: is a submodule" in output
+    assert head(sandbox, hooked) == base
+
+
+def test_pre_commit_refuses_untracking_the_policy(sandbox: Sandbox, hooked: Path) -> None:
+    """`git rm --cached expflow.yaml`, the file kept on disk: validate had no file, protect
+    read the policy from disk, and the commit had no policy (its audit exits 2)."""
+    base = head(sandbox, hooked)
+    sandbox.git(hooked, "rm", "-q", "--cached", "expflow.yaml")
+    proc = commit(sandbox, hooked, "untrack the policy")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "expflow-git: error: expflow.yaml: the staged change deletes the policy file" in output
+    assert "Traceback" not in output
+    assert head(sandbox, hooked) == base
+
+
 def test_hooks_work_from_an_interpreter_path_with_a_space(sandbox: Sandbox, repo: Path) -> None:
     venv = Path(sys.prefix)
     spaced = sandbox.root / "my envs" / "venv"

@@ -66,6 +66,7 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         judge_rewrites,
         orphaned_results,
         staged_changes,
+        staged_entries_refused,
         staged_rewrites,
     )
     from expflow_git.pin.guard import ENV_PIN
@@ -75,8 +76,8 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     # an unstaged edit of expflow.yaml must not turn write-once off for this commit.
     ws = replace(Workspace.find(policy_path), policy_from_index=True)
     changes = staged_changes(ws)  # read once: every check below judges the same index
-    orphans = orphaned_results(ws, changes)
-    if orphans:  # never PIN-approvable: the result would be invalid
+    orphans = staged_entries_refused(ws, changes) + orphaned_results(ws, changes)
+    if orphans:  # never PIN-approvable: the audit would refuse the commit
         emit_findings(orphans)
         raise SystemExit(ExitCode.FAILED)
     judged = judge_rewrites(ws, changes, staged_rewrites(ws, changes))

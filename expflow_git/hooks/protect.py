@@ -25,7 +25,7 @@ from expflow_git.corrections import (
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import Change
+from expflow_git.gitstore import GITLINK, Change
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
     REGULAR_MODES,
@@ -203,6 +203,28 @@ def _dropped_by_globs(
         if e.path not in touched
         and head_policy.kind_of(e.path) is Kind.RESULT
         and policy.kind_of(e.path) is not Kind.RESULT
+    ]
+
+
+def staged_entries_refused(ws: Workspace, changes: list[Change]) -> list[Finding]:
+    """What the index stages that the audit of the commit would refuse and no hook given
+    files sees: a submodule at a document path (pre-commit passes none, the plain hook
+    skips them), and HEAD's policy file deleted from the index (validate is given no
+    file; the file left on disk would have judged this commit)."""
+    rel = ws.rel(ws.policy_path)
+    if any(c.path == rel and c.status == "D" for c in changes):
+        raise ExpflowError(
+            f"{rel}: the staged change deletes the policy file from the index; "
+            "a commit without it cannot be audited (restore it with `git restore --staged`)"
+        )
+    linked = [c for c in changes if c.new_mode == GITLINK and c.status in "AMT"]
+    if not linked:
+        return []
+    policy = ws.load_policy()
+    return [
+        Finding(c.path, Problem.NOT_A_FILE.value, "is a submodule; documents must be files")
+        for c in linked
+        if policy.kind_of(c.path) is not None
     ]
 
 
