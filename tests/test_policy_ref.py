@@ -412,6 +412,23 @@ def test_a_corrections_glob_change_is_a_change_in_meaning() -> None:
 WALK_LINE = "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: 0.3}\n"
 
 
+def test_renaming_the_budgeted_split_is_looser() -> None:
+    """The holdout budget counts the looks at `split`: renamed (holdout -> heldout) it
+    counted none of the study's earlier looks, and the diff said only "changed" (an
+    attacker's hunt: six looks against a budget of three, no finding at any stage)."""
+    budgeted = WALK_LINE.replace(
+        "min_pearson: 0.3}", "min_pearson: 0.3, max_evaluations_per_study: 3}"
+    )
+    renamed = budgeted.replace("split: holdout", "split: heldout")
+    assert changes(POLICY + budgeted, POLICY + renamed) == [
+        ("looser", "/walk_forward/split", "holdout", "heldout")
+    ]
+    # Without a budget a rename only changes which scores the gate correlates.
+    assert changes(POLICY + WALK_LINE, POLICY + WALK_LINE.replace("holdout", "heldout")) == [
+        ("changed", "/walk_forward/split", "holdout", "heldout")
+    ]
+
+
 def test_a_threshold_follows_the_metric_direction_and_the_metric_itself() -> None:
     # Higher is better: the threshold is a floor, raising it is stricter.
     old = POLICY.replace(

@@ -512,9 +512,12 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
     assert a is not None and b is not None
     for attr in ("metric", "split", "top_n"):
         if getattr(a, attr) != getattr(b, attr):
+            # The holdout budget counts looks at `split`: renaming it while a budget is
+            # set drops every earlier look from the count.
+            budgeted = attr == "split" and b.max_evaluations_per_study is not None
             add(
                 PolicyChange(
-                    Effect.CHANGED,
+                    Effect.LOOSER if budgeted else Effect.CHANGED,
                     f"/walk_forward/{attr}",
                     _show(getattr(a, attr)),
                     _show(getattr(b, attr)),
