@@ -371,10 +371,16 @@ def blob_id(git: Git, rel: str, data: bytes) -> str:
 
 
 def build_correction(
-    *, experiment: str, supersedes: str, blob: str | None, reason: str, author: Author
+    *,
+    experiment: str,
+    supersedes: str,
+    blob: str | None,
+    reason: str,
+    author: Author,
+    reason_option: str = "--reason",
 ) -> dict[str, Any]:
     """A correction document; ExpflowError (exit 2) unless it meets the schema (a reason
-    must be one line of text)."""
+    must be one line of text; `reason_option` is the option that gave it, for the error)."""
     doc = {
         "schema": CORRECTION_SCHEMA,
         "experiment": experiment,
@@ -388,7 +394,7 @@ def build_correction(
         from expflow_git.schemas import schema_errors
 
         pointer, message = next(iter(schema_errors(Kind.CORRECTION, doc)))
-        what = "--reason" if pointer == "/reason" else f"correction {pointer}"
+        what = reason_option if pointer == "/reason" else f"correction {pointer}"
         raise ExpflowError(f"{what}: {printable(message)}")
     return doc
 
@@ -450,6 +456,7 @@ def plan_correction(
     new_data: bytes | None,
     reason: str | None,
     environ: Mapping[str, str],
+    reason_option: str = "--reason",
 ) -> Planned | None:
     """The correction that replacing `result_rel` by `new_data` (None: deleting it)
     needs, or None when HEAD has no result there (nothing committed to correct).
@@ -470,7 +477,7 @@ def plan_correction(
         return None  # the same bytes: nothing changes
     if not reason:
         raise ExpflowError(
-            f"{result_rel}: the result is committed; give --reason TEXT "
+            f"{result_rel}: the result is committed; give {reason_option} TEXT "
             "(the change is recorded in a correction)"
         )
     doc = build_correction(
@@ -479,6 +486,7 @@ def plan_correction(
         blob=new,
         reason=reason,
         author=git_author(git, environ),
+        reason_option=reason_option,
     )
     rel = correction_path(policy, study, doc)
     confined(root, rel)  # a link on the way is refused before the PIN and any write

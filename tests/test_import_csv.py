@@ -91,6 +91,44 @@ def test_committed_through_the_hooks_audited_and_reimported_as_a_noop(
     assert tree_bytes(exp_repo.path) == before
 
 
+def test_a_correction_of_a_result_moved_in_the_work_tree_is_refused(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """The committed result moved and the move not committed: `--correct` said
+    "corrected" and wrote the new score with no correction (HEAD had nothing at the
+    work-tree path), which protect and the audit then refused (an attacker's hunt)."""
+    path = write_csv(tmp_path, GOOD)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("import the sheet")
+    committed = exp_repo.path / f"results/{STUDY}/r-001.json"
+    elsewhere = exp_repo.path / f"results/{STUDY}/old/r-001.json"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(committed.read_bytes())
+    committed.unlink()
+    path.write_text(GOOD.replace("57.09", "57.5"))
+    before = tree_bytes(exp_repo.path)
+    res = cli(args(path, "--status-column", "state", "--correct", "fix", "--force"), exp_repo.path)
+    assert res.code == 1, res
+    assert "corrected" not in totals(res.out).replace("0 corrected", ""), res.out
+    assert tree_bytes(exp_repo.path) == before
+    assert not (exp_repo.path / "corrections").exists()
+
+
+def test_an_empty_correction_reason_names_the_option(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    path = write_csv(tmp_path, GOOD)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("import the sheet")
+    path.write_text(GOOD.replace("57.09", "57.5"))
+    for reason in ("", "x\x1b[31m"):
+        res = cli(
+            args(path, "--status-column", "state", "--correct", reason, "--force"), exp_repo.path
+        )
+        assert res.code == 2, res
+        assert "--correct" in res.err and "--reason" not in res.err, res.err
+
+
 def test_a_non_number_names_the_row_and_column_and_refuses_only_that_row(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -269,6 +269,13 @@ def _changed_after_commit(
             f"{label} changed after its result {res_rel} was committed, and the policy "
             "allows no corrections (protect.corrections: deny)",
         )
+    if res_rel not in ctx.committed:  # moved or copied in the work tree: HEAD has none here
+        return _refused(
+            run,
+            f"{label} changed after its result was committed as "
+            f"{ctx.committed_ids[run.exp_id]}, which the work tree has as {res_rel}; "
+            "commit or undo that move first (nothing written)",
+        )
     correction = plan_correction(
         ctx.layout.root,
         ctx.layout.policy,
@@ -278,7 +285,10 @@ def _changed_after_commit(
         new_data=writes[1].data,
         reason=ctx.correct,
         environ=ctx.environ,
+        reason_option="--correct",
     )
+    if correction is None:  # (never "corrected" without the correction that declares it)
+        return _refused(run, f"{label}: {res_rel} has no committed result to correct")
     # The record is unchanged in what is frozen; rewrite only the result.
     return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
 
