@@ -36,9 +36,9 @@ def remembered(exp_repo: ExpRepo) -> tuple[ExpRepo, str, Path]:
 def _weaken(cache: Path) -> None:
     """What another user with write access could leave: the same digest, no required
     metrics."""
-    raw = json.loads(cache.read_bytes())
-    raw["required_metrics"] = []
-    cache.write_text(json.dumps(raw))
+    entry = json.loads(cache.read_bytes())
+    entry["policy"]["required_metrics"] = []
+    cache.write_text(json.dumps(entry))
 
 
 @pytest.mark.parametrize("mode", [0o664, 0o646])
@@ -91,3 +91,37 @@ def test_policy_cache_fifo_is_not_waited_on(remembered: tuple[ExpRepo, str, Path
     found = run_cli(["validate", res], cwd=repo.path, timeout=120)
     assert found.code == 1 and "required-metric" in found.out, found
     assert "Traceback" not in found.err
+
+
+def test_another_policy_renamed_onto_the_name_is_not_read(
+    remembered: tuple[ExpRepo, str, Path],
+) -> None:
+    """The file held the policy alone, bound to it by its name: this user's own cached
+    copy of a laxer policy (an older commit's, a branch's) renamed onto the strict one's
+    name was read as it, and the hooks judged by the lax policy (an attacker's hunt)."""
+    repo, res, cache = remembered
+    strict = (repo.path / "expflow.yaml").read_text()
+    line = "required_metrics: [seg_total, pde_mean, train_time_min]\n"
+    assert line in strict
+    lax = strict.replace(line, "required_metrics: []\n")
+    (repo.path / "expflow.yaml").write_text(lax)
+    assert run_cli(["validate", res], cwd=repo.path).code == 0  # the lax one, remembered
+    (lax_cache,) = set(_cache_files(repo)) - {cache}
+    (repo.path / "expflow.yaml").write_text(strict)
+    lax_cache.replace(cache)
+    found = run_cli(["validate", res], cwd=repo.path)
+    assert found.code == 1 and "required-metric" in found.out, found
+
+
+def test_a_policy_cached_at_another_path_is_scanned_at_this_one(exp_repo: ExpRepo) -> None:
+    """The PIN scan's verdict depends on the path (an unquoted value in a `.py` file is
+    code, not a leak): bytes accepted as policy.py were read back from the cache as
+    expflow.yaml, where `--no-cache` refuses them."""
+    policy = (exp_repo.path / "expflow.yaml").read_text() + "# pin_hash: deadbeefcafe\n"
+    (exp_repo.path / "expflow.yaml").write_text(policy)
+    (exp_repo.path / "policy.py").write_text(policy)
+    exp_repo.commit("a policy with a PIN-hash assignment in a comment")
+    assert run_cli(["validate", "--policy", "policy.py"], cwd=exp_repo.path).code == 0
+    found = run_cli(["validate"], cwd=exp_repo.path)
+    assert found.code == 2, found
+    assert "the policy must never hold a PIN or PIN hash" in found.err

@@ -56,12 +56,13 @@ def load_policy_bytes(
 ) -> Policy:
     """Parse and check a policy document; any problem is ExpflowError (exit 2) naming `path`.
 
-    With `cache_dir`, a policy already checked (same bytes, same tool version) is read
-    back from there, which spares a hook the YAML parser; it is re-validated on use, and
-    only a file this user wrote is read (`warn` is told of one that is not trusted).
+    With `cache_dir`, a policy already checked (same bytes at the same path, same tool
+    version) is read back from there, which spares a hook the YAML parser; it is
+    re-validated on use, and only a file this user wrote is read (`warn` is told of one
+    that is not trusted).
     """
     digest = _sha256_hex(data)
-    cached = _cached_policy(cache_dir, digest, warn)
+    cached = _cached_policy(cache_dir, digest, path, warn)
     if cached is not None:
         return _build(cached, path, digest)
     raw = _load_yaml(data, path)
@@ -72,7 +73,7 @@ def load_policy_bytes(
             raise ExpflowError(f"{path}: {pointer or '/'}: {message}")
     policy = _build(raw, path, digest)
     if cache_dir is not None:
-        _store_policy(cache_dir, digest, raw)
+        _store_policy(cache_dir, digest, path, raw)
     return policy
 
 
@@ -83,34 +84,49 @@ def _sha256_hex(data: bytes) -> str:
     return str(builtin_hash("sha256")(data).hexdigest())
 
 
-def _policy_cache_file(cache_dir: Path, digest: str) -> Path:
+def _policy_cache_file(cache_dir: Path, digest: str, path: str) -> Path:
     # f2: floats are read as written (a policy cached before may hold `1e-400`).
-    return cache_dir / f"policy-{__version__}-f2-{digest}.json"
+    # f3: the file names the policy's digest and path inside, and its name the path too:
+    # the PIN scan's verdict depends on the path (a `.py` name, `pin.hash`), and a file
+    # renamed onto another policy's name must not stand in for it.
+    where = _sha256_hex(path.encode("utf-8", "surrogateescape"))[:16]
+    return cache_dir / f"policy-{__version__}-f3-{digest}-{where}.json"
 
 
 def _cached_policy(
-    cache_dir: Path | None, digest: str, warn: Callable[[str], None] | None
+    cache_dir: Path | None, digest: str, path: str, warn: Callable[[str], None] | None
 ) -> dict[str, Any] | None:
     if cache_dir is None:
         return None
     from expflow_git.localcache import read_own
 
-    data = read_own(_policy_cache_file(cache_dir, digest), warn, below=cache_dir.parent)
+    data = read_own(_policy_cache_file(cache_dir, digest, path), warn, below=cache_dir.parent)
     if data is None:
         return None  # parsed from the YAML, and remembered again (by this user)
     try:
-        raw = json.loads(data)
+        entry = json.loads(data)
     except ValueError:
         return None
-    return raw if isinstance(raw, dict) and is_valid(Kind.POLICY, raw) else None
+    if not (
+        isinstance(entry, dict)
+        and entry.get("sha256") == digest
+        and entry.get("path") == path
+        and isinstance(raw := entry.get("policy"), dict)
+    ):
+        return None  # another policy's entry (renamed onto this name), or damaged
+    return raw if is_valid(Kind.POLICY, raw) else None
 
 
-def _store_policy(cache_dir: Path, digest: str, raw: Mapping[str, Any]) -> None:
+def _store_policy(cache_dir: Path, digest: str, path: str, raw: Mapping[str, Any]) -> None:
     from expflow_git.atomicfile import write_atomic
 
+    entry = {"sha256": digest, "path": path, "policy": raw}
     try:
-        write_atomic(_policy_cache_file(cache_dir, digest), json.dumps(raw).encode())
-    except OSError:
+        write_atomic(
+            _policy_cache_file(cache_dir, digest, path),
+            json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogateescape"),
+        )
+    except (OSError, UnicodeError):
         return  # a cache we cannot write is simply not kept
 
 
