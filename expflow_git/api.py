@@ -126,12 +126,14 @@ def rank(
     top: int | None,
     where: Where | None = None,
     details: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Ranked:
     """The gated leaderboard of `rev`: extra `gates` (`metric:op:value`, or the policy's
     mapping form `{gate, severity}`: a warning is advisory), another sort metric or
     direction, only a study's runs, runs with all `tags` or matching `where`
     (query.where), the first `top`. With `details` (or `where`), `Ranked.runs` holds
-    every ranked run's params, splits and status."""
+    every ranked run's params, splits and status. `warn` hears of a cache file ignored
+    as untrusted (as the audit's does)."""
     from expflow_git.audit.attempts import count_attempts
     from expflow_git.audit.pipeline import check_tree, verdicts
     from expflow_git.audit.ranking import rank as rank_runs
@@ -142,7 +144,9 @@ def rank(
     from expflow_git.render.view import rows_from_board
 
     with no_cyclic_gc():
-        check = check_tree(git, rev, policy_path=policy_path, policy_ref=policy_ref, scan=False)
+        check = check_tree(
+            git, rev, policy_path=policy_path, policy_ref=policy_ref, scan=False, warn=warn
+        )
         policy = check.policy
         extra = tuple(parse_gate(g, policy.metrics) for g in gates)
         ranking = policy.ranking
@@ -170,16 +174,24 @@ def rank(
 
 
 def diff(
-    git: Git, rev_a: str, rev_b: str, *, policy_path: str, atol: float, rtol: float
+    git: Git,
+    rev_a: str,
+    rev_b: str,
+    *,
+    policy_path: str,
+    atol: float,
+    rtol: float,
+    warn: Callable[[str], None] | None = None,
 ) -> list[MetricDiff]:
-    """Every run's metrics compared between two revisions, under the policy at each."""
+    """Every run's metrics compared between two revisions, under the policy at each;
+    `warn` hears of a cache file ignored as untrusted."""
     from expflow_git.audit.diff import diff_checks
     from expflow_git.audit.pipeline import check_tree
 
     with no_cyclic_gc():
         return diff_checks(
-            check_tree(git, rev_a, policy_path=policy_path, scan=False),
-            check_tree(git, rev_b, policy_path=policy_path, scan=False),
+            check_tree(git, rev_a, policy_path=policy_path, scan=False, warn=warn),
+            check_tree(git, rev_b, policy_path=policy_path, scan=False, warn=warn),
             atol=atol,
             rtol=rtol,
         )

@@ -78,6 +78,13 @@ class VerifyResult:
     signers: tuple[str, ...]  # only keys the signature was verified with
 
 
+def _warn(message: str) -> None:
+    """The API's channel for what the CLI warns of on stderr (a cache file ignored)."""
+    import warnings
+
+    warnings.warn(message, stacklevel=4)
+
+
 def ranked_rows(rows: Sequence[object]) -> tuple[RankedRow, ...]:
     """The API's rows from the renderers' (expflow_git.render.view.Row)."""
     from expflow_git.render.view import Row
@@ -118,6 +125,7 @@ def rank_at(
         study=study,
         tags=tags,
         top=top,
+        warn=_warn,
     )
     return RankResult(
         rows=ranked_rows(ranked.rows),
@@ -166,6 +174,7 @@ def audit_at(
         previous=None,
         render=keep,
         render_html=html_renderer() if html else None,
+        warn=_warn,
     )
     view = seen[0]
     result = AuditResult(

@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,34 @@ def test_action_and_the_workflow_init_writes_cache_nothing() -> None:
     for step in steps:
         assert "cache" not in str(step.get("uses", "")), step
         assert ".git/expflow" not in str(step), step
+
+
+@pytest.mark.parametrize("command", [["rank"], ["diff", "HEAD", "HEAD"]])
+def test_rank_and_diff_warn_of_a_cache_file_they_ignore(
+    xcli: Cli, repo: Path, command: list[str]
+) -> None:
+    """They read the same cache as the audit and ignored such a file silently (an
+    attacker's hunt): the threat model promises one warning wherever it is ignored."""
+    _, shard = forge(xcli, repo)
+    shard.chmod(0o666)
+    res = xcli(command, repo)
+    warnings = [ln for ln in res.err.splitlines() if "cache file ignored" in ln]
+    assert len(warnings) == 1, res.err
+    assert warnings[0].startswith(f"expflow-git {command[0]}: warning: ")
+    assert "writable by other users" in warnings[0]
+    assert "99" not in res.out
+
+
+@pytest.mark.parametrize("method", ["audit", "rank"])
+def test_the_python_api_warns_of_a_cache_file_it_ignores(
+    xcli: Cli, repo: Path, method: str
+) -> None:
+    from expflow_git import Repository
+
+    _, shard = forge(xcli, repo)
+    shard.chmod(0o666)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(Repository(repo), method)()
+    told = [str(w.message) for w in caught if "cache file ignored" in str(w.message)]
+    assert len(told) == 1 and shard.name in told[0], [str(w.message) for w in caught]

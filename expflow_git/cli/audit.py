@@ -101,6 +101,7 @@ def rank(
             top=top,
             where=where,
             details=fmt == "json" or bool(fields),
+            warn=lambda message: warn(message, command="rank"),
         )
     check_columns(ranked.check.policy, fields)
     if ranked.check.findings:
@@ -305,7 +306,13 @@ def diff_cmd(
     from expflow_git.render.diff import render_diff
 
     rows = api.diff(
-        repo(), rev_a, rev_b, policy_path=policy_in_commit(policy_path), atol=atol, rtol=rtol
+        repo(),
+        rev_a,
+        rev_b,
+        policy_path=policy_in_commit(policy_path),
+        atol=atol,
+        rtol=rtol,
+        warn=lambda message: warn(message, command="diff"),
     )
     shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
     click.echo(render_diff(shown, rev_a, rev_b, fmt))
