@@ -173,6 +173,14 @@ EVASIONS = [
     ("escaped.json", '{"h":"\\u0030' + PIN_SHA[1:] + '"}\n', "pin-sha256", 1, 7),
     ("escaped-pin.json", '{"pin":{"value":"\\u0031234"}}\n', "pin-value", 1, 18),
     ("late.json", '{"a": "\\u00e9\\u0041",\n "pin": "12\\u00334"}\n', "pin-value", 2, 10),
+    # Escapes other than `\u00XX`, and TOML's blank-padded continuations (an attacker's
+    # hunt: each value, as its loader reads it, is the hash or the PIN; all were clean).
+    ("x.yaml", 'h: "\\x30' + PIN_SHA[1:] + '"\n', "pin-sha256", 1, 5),
+    ("x-pin.yaml", 'pin: "\\x31\\x32\\x33\\x34"\n', "pin-value", 1, 7),
+    ("U.toml", 'h = "\\U00000030' + PIN_SHA[1:] + '"\n', "pin-sha256", 1, 6),
+    ("after-U.yaml", 'a: "\\U00000041\\x42"\npin: "12\\x334"\n', "pin-value", 2, 7),
+    ("blank.toml", f'h = """{PIN_SHA[:32]}\\\n\n  {PIN_SHA[32:]}"""\n', "pin-sha256", 1, 8),
+    ("trail.toml", f'h = """{PIN_SHA[:32]}\\  \n  {PIN_SHA[32:]}"""\n', "pin-sha256", 1, 8),
 ]
 
 
@@ -200,6 +208,9 @@ LOOKALIKES = [
     ("escaped.json", '{"h":"\\u0030' + RANDOM_SHA[1:] + '"}\n'),
     ("quote.json", '{"pin":"\\u00221234"}\n'),
     ("code.py", 'x = "\\u0041\\u0042"\n'),
+    ("x.yaml", 'h: "\\x30' + RANDOM_SHA[1:] + '"\n'),
+    ("quote-x.yaml", 'pin: "\\x221234"\n'),
+    ("no-break.toml", f'h = """{PIN_SHA[:32]}\\  x\n  {PIN_SHA[32:]}"""\n'),
 ]
 
 

@@ -143,8 +143,9 @@ _FOLDED_KEY_RE = re.compile(
     rb"pin(?:[_.]?" + re.escape(b"hash".translate(_FOLD)) + rb")?[\"']?(?:\]?[ \t]*[:=]|[ \t]*\])"
 )
 # A hex run cut by an escaped line break that the format removes (a YAML double-quoted
-# or TOML multi-line string: `abc\` newline `  def`): see `_split_hex_hits`.
-_FOLDED_SPLIT_HEX_RE = re.compile(rb"\x01\\\r?\n[ \t]*\x01")
+# or TOML multi-line string: `abc\` newline `  def`, blanks after the `\` and blank
+# lines too in TOML): see `_split_hex_hits`.
+_FOLDED_SPLIT_HEX_RE = re.compile(rb"\x01\\[ \t]*\r?\n[ \t\r\n]*\x01")
 _FORMAT_PREFIX = PIN_HASH_PREFIX.encode("ascii")
 # Only when PIN_HASH_RE stops starting with its literal prefix does the filter need the regex.
 _FORMAT_FALLBACK_RE = (
@@ -291,7 +292,7 @@ def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:
         return []  # binary
     families = _may_match(data)
-    escaped = cls is not FileClass.NOTEBOOK and b"\\u" in data
+    escaped = cls is not FileClass.NOTEBOOK and any(e in data for e in _ESCAPE_STARTS)
     if not families and not escaped and cls is not FileClass.NOTEBOOK:
         return []
     try:
@@ -306,22 +307,25 @@ def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
     return raw
 
 
-# `\uXXXX` naming a printable ASCII character other than `"` and `\` (which would change
-# where a string ends): JSON, YAML and TOML strings spell a PIN or a hash digit that way.
-_U_ESCAPE_RE = re.compile(
-    r"\\u(00(?:2[013-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|7[0-9a-eA-E]))"
-)
+# An escape naming a printable ASCII character other than `"` and `\` (which would change
+# where a string ends): `\u00XX` (JSON, YAML, TOML), `\U000000XX` (YAML, TOML) and `\xXX`
+# (YAML double-quoted, TOML 1.1) spell a PIN or a hash digit that way.
+_ASCII_HEX = r"(?:2[013-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|7[0-9a-eA-E])"
+_U_ESCAPE_RE = re.compile(rf"\\(?:u00|U000000|x)({_ASCII_HEX})")
+_ESCAPE_STARTS = (b"\\u", b"\\U", b"\\x")
 
 
 def _with_unescaped(raw: list[Finding], text: str, code: bool) -> list[Finding]:
-    """The raw findings and those in the text with its `\\u` escapes of ASCII decoded, each
-    once. A decoded escape is one character where the text has six, on the same line (no
-    line break is decoded), so a hit's place in the text is its place in the decoded text
-    plus five per escape before it."""
+    """The raw findings and those in the text with its escapes of ASCII decoded, each
+    once. A decoded escape is one character where the text has four to ten, on the same
+    line (no line break is decoded), so a hit's place in the text is its place in the
+    decoded text plus what the escapes before it took away."""
     decoded_at: list[int] = []  # where each decoded escape stands in the decoded text
+    removed = [0]  # removed[k]: the characters the first k escapes took away
 
     def decode(m: re.Match[str]) -> str:
-        decoded_at.append(m.start() - 5 * len(decoded_at))
+        decoded_at.append(m.start() - removed[-1])
+        removed.append(removed[-1] + len(m.group()) - 1)
         return chr(int(m.group(1), 16))
 
     decoded = _U_ESCAPE_RE.sub(decode, text)
@@ -334,7 +338,7 @@ def _with_unescaped(raw: list[Finding], text: str, code: bool) -> list[Finding]:
     newlines = _Newlines(text)
     found = {(f.line, f.col, f.rule): f for f in raw}
     for hit in hits:
-        start = hit.start + 5 * bisect.bisect_left(decoded_at, hit.start)
+        start = hit.start + removed[bisect.bisect_left(decoded_at, hit.start)]
         line, line_start = newlines.line_of(start)
         col = start - line_start + 1
         found.setdefault(
@@ -461,7 +465,9 @@ def _content_hits(text: str, families: _Family) -> list[Hit]:
 
 
 _SHA_MESSAGE = "leaked SHA-256 of a 4-digit PIN (64 hex chars, masked: ****)"
-_CONTINUATION_RE = re.compile(r"\\\r?\n[ \t]*")
+# TOML trims every blank after a line-ending `\` up to the next character that is not
+# one, blank lines too; YAML the next line's indent.
+_CONTINUATION_RE = re.compile(r"\\[ \t]*\r?\n[ \t\r\n]*")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _HEX_HEAD_RE = re.compile(r"[0-9A-Fa-f]{1,64}")
 
