@@ -154,6 +154,7 @@ def test_min_and_max_of_the_history_on_request(
     [
         (["--metric", "seg_total=median"], "expected NAME=min|max|last"),
         (["--metric", "gpu_util=max"], "not in the registry"),
+        (["--metric", "seg_total=min", "--metric", "seg_total=max"], "'seg_total': named twice"),
     ],
 )
 def test_bad_metric_choices_are_exit_2(

@@ -289,6 +289,8 @@ def test_dry_run_writes_nothing(exp_repo: ExpRepo, db: Path, cli: CliCall) -> No
     [
         (["--metric", "seg_totl", "--metric", "pde_mean"], "did you mean 'seg_total'"),
         (["--metric", "seg_total"], "has 2 objective(s) and 1 metric name(s)"),
+        # One objective's value was written under the name, the other's lost (exit 0).
+        (["--metric", "seg_total", "--metric", "seg_total"], "'seg_total': named twice"),
         (["--split-attr", "holdout"], "expected SPLIT=ATTR"),
         (["--study-as", "../x"], "--study-as"),
     ],

@@ -60,6 +60,8 @@ def parse_metric_choices(items: Sequence[str], policy: Policy) -> dict[str, str]
         how = how.strip().lower() if sep else "last"
         if how not in AGGREGATES:
             raise ExpflowError(f"--metric '{printable(item)}': expected NAME=min|max|last")
+        if name.strip() in chosen:
+            raise ExpflowError(f"--metric '{printable(name.strip())}': named twice; name each once")
         chosen[name.strip()] = how
     registry_names(list(chosen), policy, option="--metric")
     return chosen

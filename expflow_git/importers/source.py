@@ -178,8 +178,13 @@ def metric_value(value: Any) -> float | None:
 
 
 def registry_names(names: Sequence[str], policy: Policy, *, option: str) -> tuple[str, ...]:
-    """Metric names given on the command line must be in the registry (exit 2)."""
+    """Metric names given on the command line must be in the registry, each once (exit 2:
+    a name given twice kept one objective's value under it, the other's lost)."""
+    seen: set[str] = set()
     for name in names:
+        if name in seen:
+            raise ExpflowError(f"{option} '{printable(name)}': named twice; name each once")
+        seen.add(name)
         if name not in policy.metrics:
             raise ExpflowError(
                 f"{option} '{printable(name)}': not in the registry of "
