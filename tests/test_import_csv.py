@@ -5,7 +5,9 @@ real hooks and audited; a second import is a no-op."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +114,45 @@ def test_a_correction_of_a_result_moved_in_the_work_tree_is_refused(
     assert "corrected" not in totals(res.out).replace("0 corrected", ""), res.out
     assert tree_bytes(exp_repo.path) == before
     assert not (exp_repo.path / "corrections").exists()
+
+
+def test_a_write_that_fails_leaves_no_half_run(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk at r-002's result: its record was left behind with status success and
+    no score (which validate accepts), and nothing said that r-001 was written."""
+    import expflow_git.importers.common as common
+
+    real = common.write_atomic
+
+    def full_disk(path: Any, data: bytes, **kw: Any) -> None:
+        if Path(path).name == "r-002.json" and "results" in Path(path).parts:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data, **kw)
+
+    monkeypatch.setattr(common, "write_atomic", full_disk)
+    res = cli(args(write_csv(tmp_path, GOOD)), exp_repo.path)
+    assert res.code == 2, res
+    (line,) = res.err.splitlines()
+    assert line.startswith("expflow-git: error: ") and "No space left on device" in line
+    assert "run r-002 not written, 1 run(s) before it written whole" in line
+    written = sorted(
+        p.relative_to(exp_repo.path).as_posix() for p in exp_repo.path.glob("*/sheet/*")
+    )
+    assert written == [f"experiments/{STUDY}/r-001.json", f"results/{STUDY}/r-001.json"]
+
+
+def test_a_named_pipe_at_a_record_path_is_refused_not_waited_on(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """The import read it (`read_bytes`) and waited forever; list and validate skip it."""
+    fifo = exp_repo.path / f"experiments/{STUDY}/r-001.json"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    res = run_cli(args(write_csv(tmp_path, GOOD)), exp_repo.path, timeout=30)
+    assert res.code == 1, res
+    assert "r-001" in res.out and "no valid JSON document" in res.out, res.out
+    assert (exp_repo.path / f"results/{STUDY}/r-002.json").exists()
 
 
 def test_an_empty_correction_reason_names_the_option(

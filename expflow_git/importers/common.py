@@ -20,6 +20,7 @@ result (a crash never leaves a result its record does not back).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import math
@@ -169,14 +170,61 @@ def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
 
 
 def apply_import(layout: Layout, summary: ImportSummary) -> None:
-    """Write what the plan decided, run by run, each file atomically."""
+    """Write what the plan decided, run by run, each file atomically, and each run whole
+    or not at all: a write that fails (a full disk, a folder that cannot be written)
+    puts back what the run's earlier writes replaced, and the error says how many runs
+    were written before it. (A record written without its result was a run that had
+    succeeded with no score, and `validate` accepts that.)"""
+    written = 0
     for plan in summary.plans:
+        try:
+            _apply_run(layout, plan)
+        except (OSError, ExpflowError) as exc:
+            raise ExpflowError(
+                f"{_problem(exc)}; run {plan.run.exp_id} not written, "
+                f"{written} run(s) before it written whole"
+            ) from None
+        written += bool(plan.writes or plan.removes or plan.correction)
+
+
+def _problem(exc: OSError | ExpflowError) -> str:
+    """An error as one line naming its file (the CLI escapes what it prints)."""
+    if isinstance(exc, ExpflowError):
+        return str(exc)
+    where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def _apply_run(layout: Layout, plan: RunPlan) -> None:
+    """One run's files; on a failure, each file it wrote is put back as it was."""
+    before: list[tuple[Path, bytes | None]] = []
+
+    def keep(path: Path) -> None:
+        before.append((path, path.read_bytes() if path.is_file() else None))
+
+    try:
+        for write in plan.writes:
+            keep(layout.target(write.path))
+        for rel in plan.removes:
+            keep(layout.target(rel))
         if plan.correction is not None:
-            write_correction(layout.root, plan.correction)
+            if plan.correction.replaces is not None:  # an uncommitted one, rewritten
+                keep(layout.root / plan.correction.replaces)
+                write_correction(layout.root, plan.correction)
+            else:
+                before.append((layout.root / write_correction(layout.root, plan.correction), None))
         for write in plan.writes:
             write_atomic(layout.target(write.path), write.data)
         for rel in plan.removes:
             layout.target(rel).unlink(missing_ok=True)
+    except BaseException:
+        for path, data in reversed(before):
+            with contextlib.suppress(OSError):
+                if data is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomic(path, data)
+        raise
 
 
 def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
@@ -397,7 +445,10 @@ def _check(ctx: _Context, writes: Sequence[Write]) -> list[str]:
 
 
 def _read(path: Path) -> dict[str, Any] | None:
-    """A document in the work tree, strictly parsed (None: not a JSON object)."""
+    """A document in the work tree, strictly parsed (None: not a JSON object, or not a
+    regular file: a named pipe there would block the read forever)."""
+    if not path.is_file():
+        return None
     try:
         raw = parse_json(path.read_bytes())
     except (JsonProblem, OSError):
