@@ -271,3 +271,38 @@ def test_a_look_the_strict_reader_refuses_still_counts(tmp_path: Path) -> None:
         code, entry, findings = _budget(["--since", base], repo)
         assert _counts(entry) == {STUDY: 2}, fault
         assert code == 1 and any(f["rule"] == "holdout-budget-exceeded" for f in findings)
+
+
+def test_deleted_failed_attempts_still_count_against_the_runs_budget(tmp_path: Path) -> None:
+    """`budget.max_runs_per_study` counted the tree's records only: a pull request deleting
+    BASE's failed records and adding as many new tries had 5 runs against a budget of 3
+    and passed (an attacker's hunt). Under --since, every run BASE or the range had a
+    record of counts, as every holdout look does."""
+    repo = new_repo(tmp_path / "repo", POLICY + "budget: {max_runs_per_study: 3}\n")
+    add_run(repo, "exp-000", m(50.0))
+    for exp_id in ("exp-001", "exp-002"):
+        add_run(repo, exp_id, status="failed")
+    base = commit_all(repo, "base")
+    for exp_id in ("exp-001", "exp-002"):
+        (repo / f"experiments/{STUDY}/{exp_id}.json").unlink()
+    add_run(repo, "exp-003", m(51.0))
+    add_run(repo, "exp-004", m(52.0))
+    commit_all(repo, "two more tries, the failures gone")
+    assert run_cli(["audit", "--no-cache"], repo).code == 0  # the tree alone: 3 runs
+    res = run_cli(["audit", "--no-cache", "--since", base, "--format", "json"], repo)
+    assert res.code == 1, res.err
+    entries = statement_of(res.out.encode())["predicate"]["entries"]
+    [finding] = [e for e in entries if e["type"] == "finding"]
+    assert finding["rule"] == "budget-exceeded" and finding["path"] == "expflow.yaml"
+    assert finding["pointer"] == "/budget/max_runs_per_study"
+    assert (
+        f"study '{STUDY}' has had 5 runs since --since (2 of them deleted since)"
+        in (finding["message"])
+    )
+    # Over the budget in the tree itself: reported once, by the tree's own check.
+    add_run(repo, "exp-005", m(53.0))
+    commit_all(repo, "a fourth in the tree")
+    res = run_cli(["audit", "--no-cache", "--since", base, "--format", "json"], repo)
+    entries = statement_of(res.out.encode())["predicate"]["entries"]
+    budget = [e for e in entries if e["type"] == "finding" and e["rule"] == "budget-exceeded"]
+    assert [e["message"] for e in budget] == [f"study '{STUDY}' has 4 runs, over the budget of 3"]

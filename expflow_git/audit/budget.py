@@ -101,6 +101,49 @@ def holdout_budget(git: Git, check: TreeCheck, since: str | None) -> HoldoutBudg
     )
 
 
+def run_budget_history(git: Git, check: TreeCheck, since: str | None) -> list[Finding]:
+    """`budget.max_runs_per_study` over BASE..REV (with `since`): every run that had a
+    record at BASE or in a commit of the range counts against its study, as a holdout
+    look does, so deleting failed attempts does not buy new tries. Only the studies the
+    tree's own count (checks.py) leaves under the budget are reported here."""
+    limit = check.policy.max_runs_per_study
+    if limit is None or since is None:
+        return []
+    rev = check.commit.sha
+    commits = list(git.log_changes(since, rev, []))
+    base_tree = git.ls_tree(since)
+    with BlobReader(git) as reader:
+        from expflow_git.history.walk import policy_at
+
+        globs = DocumentGlobs.of(
+            check.policy,
+            policy_at(reader, base_tree, check.policy),
+            policy_at(reader, git.ls_tree(rev), check.policy),
+        )
+        ran = {stem(e.path) for e in base_tree if _is_record(e.mode, e.path, globs, None)}
+        ran |= {
+            stem(c.path)
+            for _, changes in commits
+            for c in changes
+            if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, None)
+        }
+        now: Counter[Study] = Counter(e.study for e in check.experiments)
+        gone = ran - {e.id for e in check.experiments}
+        studies = _studies(reader, check, gone, base_tree, commits, globs) if gone else {}
+    erased = Counter(studies.get(exp_id) for exp_id in gone)
+    return [
+        Finding(
+            check.policy.path,
+            Problem.BUDGET.value,
+            f"{_study_name(study)} has had {now[study] + n} runs since --since ({n} of them "
+            f"deleted since), over the budget of {limit}",
+            "/budget/max_runs_per_study",
+        )
+        for study, n in sorted(erased.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+        if now[study] <= limit < now[study] + n
+    ]
+
+
 def _tree_counts(check: TreeCheck, split: str) -> Counter[Study]:
     studies = {e.id: e.study for e in check.experiments}
     return Counter(studies.get(r.experiment) for r in check.results if split in r.splits)
@@ -260,8 +303,9 @@ def _studies(
     return studies
 
 
-def _is_record(mode: str | None, path: str, globs: DocumentGlobs, ids: set[str]) -> bool:
-    return mode in REGULAR_MODES and globs.is_record(path) and stem(path) in ids
+def _is_record(mode: str | None, path: str, globs: DocumentGlobs, ids: set[str] | None) -> bool:
+    """A record's file (of one of `ids`, unless None)."""
+    return mode in REGULAR_MODES and globs.is_record(path) and (ids is None or stem(path) in ids)
 
 
 def budget_policy(policy: Policy) -> WalkForward | None:

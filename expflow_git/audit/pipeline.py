@@ -479,11 +479,12 @@ def _judge(
         from expflow_git.audit.deleted import deleted_runs_back
 
         rewritten += tuple(deleted_runs_back(git, check, since_sha, {f.path for f in rewritten}))
-    from expflow_git.audit.budget import holdout_budget
+    from expflow_git.audit.budget import holdout_budget, run_budget_history
 
     budget = holdout_budget(git, check, since_sha)
     if budget is not None:
         rewritten += tuple(budget.findings(check.policy.path))
+    rewritten += tuple(run_budget_history(git, check, since_sha))
     return Audit(
         check=check,
         board=board,
