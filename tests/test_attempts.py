@@ -220,6 +220,16 @@ def test_the_top_runs_params_that_differ_are_in_the_report(repo: ExpRepo, cli: C
     assert ok.code == 0, ok.out
 
 
+def test_params_equal_as_numbers_do_not_differ() -> None:
+    """`lr: 1` and `lr: 1.0` were reported as differing, then both printed as 1 (an
+    attacker's hunt): numbers compare by value, as frozen fields do; True is no 1."""
+    from expflow_git.audit.params import compare
+
+    top = compare(["a", "b"], [{"lr": 1, "on": True, "k": 2}, {"lr": 1.0, "on": 1, "k": 2.5}])
+    assert top.differ == {"on": {"a": True, "b": 1}, "k": {"a": 2, "b": 2.5}}
+    assert top.same == 1
+
+
 def test_reason_is_optional_in_the_record(exp_repo: ExpRepo, cli: CliCall, tmp_path: Path) -> None:
     exp_repo.add_experiment("exp-001", status="failed")
     exp_repo.commit("failed")

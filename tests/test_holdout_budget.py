@@ -102,6 +102,26 @@ def test_added_deleted_and_added_again_counts_twice_in_history(tmp_path: Path) -
     assert not any(f["rule"] == "holdout-budget-exceeded" for f in findings)
 
 
+def test_a_look_in_splits_the_schema_refuses_counts(tmp_path: Path) -> None:
+    """`"splits": [{"holdout": …}]` parses, fails the schema, and was no look; corrected
+    away in the next commit, the study's one look was free (an attacker's hunt). The
+    same look wrapped in a top-level list was counted: now both are."""
+    repo, base = _base(tmp_path, limit=1)
+    _run(repo, "exp-001", 57.0)
+    add_run(repo, "exp-002", m(58.0))
+    rel = f"results/{STUDY}/exp-002.json"
+    doc = json.loads((repo / rel).read_text())
+    doc["splits"] = [{"holdout": {"seg_total": 57.0}}]
+    write_json(repo, rel, doc)
+    commit_all(repo, "a look as a list")
+    del doc["splits"]
+    write_json(repo, rel, doc)
+    commit_all(repo, "without it")
+    _, entry, findings = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 2}
+    assert any(f["rule"] == "holdout-budget-exceeded" for f in findings)
+
+
 def test_deleting_a_run_does_not_reset_its_studys_count(tmp_path: Path) -> None:
     repo, base = _base(tmp_path)
     _run(repo, "exp-001", 57.0)

@@ -243,8 +243,17 @@ def _has_split(data: bytes, split: str) -> bool:
         doc = parse_json(data)
     except JsonProblem:
         return _lenient_has_split(data, split)
-    splits = doc.get("splits") if isinstance(doc, dict) else None
-    return isinstance(splits, dict) and split in splits
+    if not isinstance(doc, dict):
+        return True  # as the lenient reader counts it: one fault more, as readable
+    return _holds(doc.get("splits"), split)
+
+
+def _holds(splits: Any, split: str) -> bool:
+    """Whether a result's `splits` (as written, valid or not) may hold the split: an
+    object naming it, or anything the schema refuses (`[{"holdout": …}]` is a look)."""
+    if splits is None:
+        return False
+    return split in splits if isinstance(splits, dict) else True
 
 
 def _lenient_has_split(data: bytes, split: str) -> bool:
@@ -271,7 +280,7 @@ def _lenient_has_split(data: bytes, split: str) -> bool:
         return True
     if not isinstance(doc, dict):
         return True  # `[{…the result…}]`: one fault more, and the numbers as readable
-    return any(isinstance(s, dict) and split in s for s in doc.get("splits", ()))
+    return any(_holds(s, split) for s in doc.get("splits", ()))
 
 
 def _studies(

@@ -97,5 +97,10 @@ def compare(ids: Sequence[str], params: Sequence[Mapping[str, Scalar]]) -> TopPa
 
 
 def _same(a: Scalar, b: Scalar) -> bool:
-    # 1 and True are equal in Python, not in a record: the types must match too.
+    """Numbers by value (1 and 1.0 are one value, and the entry spells both 1; frozen
+    fields compare them so too), anything else by type and value (1 and True are equal
+    in Python, not in a record)."""
+    numbers = (int, float)
+    if type(a) in numbers and type(b) in numbers:
+        return a == b
     return type(a) is type(b) and a == b
