@@ -98,6 +98,9 @@ def test_joined_ids_stay_within_the_pattern() -> None:
             "https://u@mlflow.example/?token=REDACTED&x=1",
         ),
         ("http://mlflow.example:5000", "http://mlflow.example:5000"),
+        # Redacted, a path with no host stays one (`tmp` was read as the host).
+        ("sqlite:////tmp/o.db?token=s3cret", "sqlite:////tmp/o.db?token=REDACTED"),
+        ("sqlite:///rel.db?password=s3cret", "sqlite:///rel.db?password=REDACTED"),
     ],
 )
 def test_provenance_uri_has_no_password(uri: str, shown: str) -> None:

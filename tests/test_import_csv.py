@@ -328,6 +328,24 @@ def test_a_study_over_its_budget_is_warned_of(
     assert "study sheet will have 4 runs, over the policy's budget of 3" in res.err
 
 
+def test_the_budget_warning_counts_records_below_the_studys_folder(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Records were counted by their folder's name: two kept in `experiments/sheet/old/`
+    were not the study's, and a third run got no warning the audit then refused."""
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text() + "budget: {max_runs_per_study: 2}\n")
+    for exp_id in ("o-1", "o-2"):
+        exp_repo.write_json(
+            f"experiments/{STUDY}/old/{exp_id}.json",
+            {"schema": "expflow/experiment@1", "id": exp_id, "study": STUDY, "status": "failed"},
+        )
+    one = "run,sub_step,lr,seg_total,pde_mean,train_time_min\nr-001,5,0.001,57.09,15.0,45.5\n"
+    res = cli(args(write_csv(tmp_path, one)), exp_repo.path)
+    assert res.code == 0, res
+    assert "study sheet will have 3 runs, over the policy's budget of 2" in res.err
+
+
 def test_a_moved_run_is_not_imported_twice(exp_repo: ExpRepo, tmp_path: Path, cli: CliCall) -> None:
     """The importer looked for records only at experiments/<study>/<id>.json and results
     at results/<study>/<id>.json: a committed run moved elsewhere (as the policy's globs

@@ -162,7 +162,13 @@ def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     if limit is None:
         return ()
     study = ctx.source.expflow_study
-    ids = {i for i, paths in ctx.records.items() if any(p.parent.name == study for p in paths)}
+    # A record's study is its `study` field, wherever the globs keep it (a folder of its
+    # own below the study's, `experiments/s/old/`, held records the folder name missed).
+    ids = {
+        i
+        for i, paths in ctx.records.items()
+        if any((doc := _read(p)) is not None and doc.get("study") == study for p in paths)
+    }
     ids |= {p.run.exp_id for p in plans if p.action is Action.NEW}
     if len(ids) <= limit:
         return ()

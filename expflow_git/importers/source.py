@@ -142,7 +142,12 @@ def redact_uri(uri: str) -> str:
         query = urllib.parse.urlencode(
             [(k, "REDACTED" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="/"
         )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    # Put back by hand: urlunsplit drops an empty host (`sqlite:////tmp/o.db` came back as
+    # `sqlite://tmp/o.db`, `tmp` a host), and the URI must still name the same store.
+    head = f"{parts.scheme}:" if parts.scheme else ""
+    authority = f"//{netloc}" if uri[len(head) :].startswith("//") else netloc
+    tail = (f"?{query}" if "?" in uri else "") + (f"#{parts.fragment}" if "#" in uri else "")
+    return f"{head}{authority}{parts.path}{tail}"
 
 
 # ----------------------------------------------------------------------------- values
