@@ -516,22 +516,29 @@ def test_pre_push_lets_a_branch_deletion_through(
     assert "refs/heads/feature" not in remote_refs(sandbox, remote)
 
 
-@pytest.mark.parametrize("by_url", [False, True])
+@pytest.mark.parametrize("how", ["origin", "by URL", "held by another remote"])
 def test_pre_push_refuses_a_result_rewritten_on_a_new_branch(
-    sandbox: Sandbox, hooked: Path, remote: Path, by_url: bool
+    sandbox: Sandbox, hooked: Path, remote: Path, how: str
 ) -> None:
     """Also pushed by URL: no remote-tracking ref answered to the URL, so the hook found no
-    base and audited without history ("PASS (history not checked)")."""
+    base and audited without history ("PASS (history not checked)"); and a branch some
+    other remote's refs already hold has no boundary against them either."""
     assert push(sandbox, hooked, "main").returncode == 0
     sandbox.git(hooked, "switch", "-q", "-c", "sneaky")
     doc = load(hooked, res_rel("exp-001"))
     doc["metrics"]["seg_total"] = 57.5
     save(hooked, res_rel("exp-001"), doc)
     sandbox.commit(hooked, "quietly improve exp-001")
-    if by_url:
-        proc = sandbox.run_git(hooked, "push", str(remote), "sneaky")
-    else:
+    if how == "held by another remote":
+        fork = sandbox.root / "fork.git"
+        sandbox.git(sandbox.root, "init", "-q", "--bare", str(fork))
+        sandbox.git(hooked, "remote", "add", "fork", str(fork))
+        assert sandbox.run_git(hooked, "push", "--no-verify", "fork", "sneaky").returncode == 0
+        sandbox.git(hooked, "fetch", "-q", "fork")
+    if how == "origin":
         proc = push(sandbox, hooked, "sneaky")
+    else:
+        proc = sandbox.run_git(hooked, "push", str(remote), "sneaky")
     assert proc.returncode != 0, proc.stderr
     assert f"{res_rel('exp-001')}: result-rewritten" in proc.stderr
     assert "refs/heads/sneaky" not in remote_refs(sandbox, remote)
