@@ -408,15 +408,20 @@ def test_pre_commit_refuses_a_submodule_at_a_document_path(
     assert head(sandbox, hooked) == base
 
 
-def test_pre_commit_refuses_untracking_the_policy(sandbox: Sandbox, hooked: Path) -> None:
+@pytest.mark.parametrize("how", ["untracked", "a submodule"])
+def test_pre_commit_refuses_untracking_the_policy(sandbox: Sandbox, hooked: Path, how: str) -> None:
     """`git rm --cached expflow.yaml`, the file kept on disk: validate had no file, protect
     read the policy from disk, and the commit had no policy (its audit exits 2)."""
     base = head(sandbox, hooked)
     sandbox.git(hooked, "rm", "-q", "--cached", "expflow.yaml")
+    if how == "a submodule":
+        sandbox.git(hooked, "update-index", "--add", "--cacheinfo", f"160000,{base},expflow.yaml")
+    protect = sandbox.cli(["protect", "--"], hooked)
+    assert protect.code == 2, protect
+    assert_one_error_line(protect, 2, "expflow.yaml: the staged change leaves no policy file")
     proc = commit(sandbox, hooked, "untrack the policy")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
-    assert "expflow-git: error: expflow.yaml: the staged change deletes the policy file" in output
     assert "Traceback" not in output
     assert head(sandbox, hooked) == base
 

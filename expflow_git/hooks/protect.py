@@ -209,13 +209,14 @@ def _dropped_by_globs(
 def staged_entries_refused(ws: Workspace, changes: list[Change]) -> list[Finding]:
     """What the index stages that the audit of the commit would refuse and no hook given
     files sees: a submodule at a document path (pre-commit passes none, the plain hook
-    skips them), and HEAD's policy file deleted from the index (validate is given no
-    file; the file left on disk would have judged this commit)."""
+    skips them), and HEAD's policy file deleted from the index or replaced by what is no
+    file (validate is given none; the file left on disk would have judged this commit)."""
     rel = ws.rel(ws.policy_path)
-    if any(c.path == rel and c.status == "D" for c in changes):
+    if any(c.path == rel and c.new_mode not in REGULAR_MODES for c in changes):
         raise ExpflowError(
-            f"{rel}: the staged change deletes the policy file from the index; "
-            "a commit without it cannot be audited (restore it with `git restore --staged`)"
+            f"{rel}: the staged change leaves no policy file in the index (deleted, or a "
+            "link or submodule in its place); a commit without it cannot be audited "
+            "(restore it with `git restore --staged`)"
         )
     linked = [c for c in changes if c.new_mode == GITLINK and c.status in "AMT"]
     if not linked:
