@@ -326,3 +326,18 @@ def test_deleted_failed_attempts_still_count_against_the_runs_budget(tmp_path: P
     entries = statement_of(res.out.encode())["predicate"]["entries"]
     budget = [e for e in entries if e["type"] == "finding" and e["rule"] == "budget-exceeded"]
     assert [e["message"] for e in budget] == [f"study '{STUDY}' has 4 runs, over the budget of 3"]
+
+
+def test_a_record_only_ever_pending_is_no_attempt(tmp_path: Path) -> None:
+    """A pending record renamed for a typo in the range counted as a second run (review):
+    only a record that said the run started (or ended) is an attempt."""
+    repo = new_repo(tmp_path / "repo", POLICY + "budget: {max_runs_per_study: 2}\n")
+    add_run(repo, "exp-000", m(50.0))
+    base = commit_all(repo, "base")
+    add_run(repo, "exp-0001", status="pending")
+    commit_all(repo, "a typo")
+    (repo / f"experiments/{STUDY}/exp-0001.json").unlink()
+    add_run(repo, "exp-001", m(51.0))
+    commit_all(repo, "the run, named right")
+    res = run_cli(["audit", "--no-cache", "--since", base], repo)
+    assert res.code == 0, res.out

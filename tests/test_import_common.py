@@ -101,6 +101,7 @@ def test_joined_ids_stay_within_the_pattern() -> None:
         # Redacted, a path with no host stays one (`tmp` was read as the host).
         ("sqlite:////tmp/o.db?token=s3cret", "sqlite:////tmp/o.db?token=REDACTED"),
         ("sqlite:///rel.db?password=s3cret", "sqlite:///rel.db?password=REDACTED"),
+        ("http://u:s3cret@h/p#a?b", "http://u@h/p#a?b"),  # a `?` in the fragment is no query
     ],
 )
 def test_provenance_uri_has_no_password(uri: str, shown: str) -> None:

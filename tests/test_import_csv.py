@@ -142,6 +142,33 @@ def test_a_write_that_fails_leaves_no_half_run(
     assert written == [f"experiments/{STUDY}/r-001.json", f"results/{STUDY}/r-001.json"]
 
 
+def test_a_run_that_cannot_be_put_back_is_said_to_be_half_written(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk stays full: the record the run replaced cannot be written back either, and
+    the error must not say "not written" (a review)."""
+    import expflow_git.importers.common as common
+
+    path = write_csv(tmp_path, GOOD)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    real, full = common.write_atomic, []
+
+    def full_disk(target: Any, data: bytes, **kw: Any) -> None:
+        if full or (Path(target).name == "r-001.json" and "results" in Path(target).parts):
+            full.append(target)
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real(target, data, **kw)
+
+    monkeypatch.setattr(common, "write_atomic", full_disk)
+    path.write_text(GOOD.replace("r-001,5,0.001,57.09", "r-001,6,0.001,57.5"))
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 2, res
+    assert (
+        f"run r-001 half written (could not put back results/{STUDY}/r-001.json, "
+        f"experiments/{STUDY}/r-001.json), 0 run(s) before it written whole" in res.err
+    )
+
+
 def test_a_named_pipe_at_a_record_path_is_refused_not_waited_on(
     exp_repo: ExpRepo, tmp_path: Path
 ) -> None:

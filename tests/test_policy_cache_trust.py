@@ -125,3 +125,21 @@ def test_a_policy_cached_at_another_path_is_scanned_at_this_one(exp_repo: ExpRep
     found = run_cli(["validate"], cwd=exp_repo.path)
     assert found.code == 2, found
     assert "the policy must never hold a PIN or PIN hash" in found.err
+
+
+def test_a_policy_at_a_path_that_is_not_utf8_is_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its entry was written with the raw byte, which JSON does not read: never a hit."""
+    import expflow_git.policy.load as load
+    from expflow_git.records.scaffold import COMPETITION_POLICY
+
+    policy = COMPETITION_POLICY.encode()
+    first = load.load_policy_bytes(policy, path="p\udcffx.yaml", cache_dir=tmp_path)
+
+    def no_yaml(*_: object) -> None:
+        raise AssertionError("parsed again: the remembered policy was not read")
+
+    monkeypatch.setattr(load, "_load_yaml", no_yaml)
+    again = load.load_policy_bytes(policy, path="p\udcffx.yaml", cache_dir=tmp_path)
+    assert again == first

@@ -103,9 +103,10 @@ def holdout_budget(git: Git, check: TreeCheck, since: str | None) -> HoldoutBudg
 
 def run_budget_history(git: Git, check: TreeCheck, since: str | None) -> list[Finding]:
     """`budget.max_runs_per_study` over BASE..REV (with `since`): every run that had a
-    record at BASE or in a commit of the range counts against its study, as a holdout
-    look does, so deleting failed attempts does not buy new tries. Only the studies the
-    tree's own count (checks.py) leaves under the budget are reported here."""
+    record beyond `pending` at BASE or in a commit of the range counts against its
+    study, as a holdout look does, so deleting failed attempts does not buy new tries.
+    Only the studies the tree's own count (checks.py) leaves under the budget are
+    reported here."""
     limit = check.policy.max_runs_per_study
     if limit is None or since is None:
         return []
@@ -129,8 +130,15 @@ def run_budget_history(git: Git, check: TreeCheck, since: str | None) -> list[Fi
         }
         now: Counter[Study] = Counter(e.study for e in check.experiments)
         gone = ran - {e.id for e in check.experiments}
-        studies = _studies(reader, check, gone, base_tree, commits, globs) if gone else {}
-    erased = Counter(studies.get(exp_id) for exp_id in gone)
+        # A gone run counts under its last record's study once any of its records said it
+        # ran (a record only ever pending, say renamed for a typo, was no attempt).
+        studies: dict[str, Study] = {}
+        attempted: set[str] = set()
+        for doc in _records_of(reader, gone, base_tree, commits, globs) if gone else ():
+            studies[doc["id"]] = doc["study"]
+            if doc["status"] != "pending":
+                attempted.add(doc["id"])
+    erased = Counter(studies.get(exp_id) for exp_id in attempted)
     return [
         Finding(
             check.policy.path,
@@ -294,22 +302,34 @@ def _studies(
     """Each id's study: its record at REV, else the last record of it in BASE..REV or at BASE."""
     studies: dict[str, Study] = {e.id: e.study for e in check.experiments if e.id in ids}
     missing = ids - studies.keys()
-    if not missing:
-        return studies
-    # Oldest first, so that a later record of an id replaces an earlier one.
-    records = [e.sha for e in base_tree if _is_record(e.mode, e.path, globs, missing)]
+    if missing:
+        for doc in _records_of(reader, missing, base_tree, commits, globs):
+            studies[doc["id"]] = doc["study"]
+    return studies
+
+
+def _records_of(
+    reader: BlobReader,
+    ids: set[str],
+    base_tree: list[TreeEntry],
+    commits: list[tuple[str, list[Change]]],
+    globs: DocumentGlobs,
+) -> list[dict[str, Any]]:
+    """Every valid record of `ids` at BASE and in the range's commits, oldest first."""
+    records = [e.sha for e in base_tree if _is_record(e.mode, e.path, globs, ids)]
     records += [
         c.new_sha
         for _, changes in commits
         for c in changes
-        if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, missing)
+        if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, ids)
     ]
     read = dict(reader.read_many(sorted(set(records))))
+    docs = []
     for sha in records:
         doc = check_content(Kind.EXPERIMENT, read[sha], explain=False)
-        if isinstance(doc, dict) and doc["id"] in missing:
-            studies[doc["id"]] = doc["study"]
-    return studies
+        if isinstance(doc, dict) and doc["id"] in ids:
+            docs.append(doc)
+    return docs
 
 
 def _is_record(mode: str | None, path: str, globs: DocumentGlobs, ids: set[str] | None) -> bool:

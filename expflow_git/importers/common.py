@@ -20,7 +20,6 @@ result (a crash never leaves a result its record does not back).
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import math
@@ -183,11 +182,18 @@ def apply_import(layout: Layout, summary: ImportSummary) -> None:
     succeeded with no score, and `validate` accepts that.)"""
     written = 0
     for plan in summary.plans:
+        left: list[Path] = []  # files a failed run could not put back
         try:
-            _apply_run(layout, plan)
+            _apply_run(layout, plan, left)
         except (OSError, ExpflowError) as exc:
+            state = (
+                f"half written (could not put back "
+                f"{', '.join(p.relative_to(layout.root).as_posix() for p in left)})"
+                if left
+                else "not written"
+            )
             raise ExpflowError(
-                f"{_problem(exc)}; run {plan.run.exp_id} not written, "
+                f"{_problem(exc)}; run {plan.run.exp_id} {state}, "
                 f"{written} run(s) before it written whole"
             ) from None
         written += bool(plan.writes or plan.removes or plan.correction)
@@ -201,8 +207,9 @@ def _problem(exc: OSError | ExpflowError) -> str:
     return f"{where}{exc.strerror or exc}"
 
 
-def _apply_run(layout: Layout, plan: RunPlan) -> None:
-    """One run's files; on a failure, each file it wrote is put back as it was."""
+def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> None:
+    """One run's files; on a failure, each file it wrote is put back as it was (those
+    that cannot be are added to `left`)."""
     before: list[tuple[Path, bytes | None]] = []
 
     def keep(path: Path) -> None:
@@ -225,11 +232,13 @@ def _apply_run(layout: Layout, plan: RunPlan) -> None:
             layout.target(rel).unlink(missing_ok=True)
     except BaseException:
         for path, data in reversed(before):
-            with contextlib.suppress(OSError):
+            try:
                 if data is None:
                     path.unlink(missing_ok=True)
                 else:
                     write_atomic(path, data)
+            except OSError:
+                left.append(path)
         raise
 
 

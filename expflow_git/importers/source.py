@@ -146,7 +146,10 @@ def redact_uri(uri: str) -> str:
     # `sqlite://tmp/o.db`, `tmp` a host), and the URI must still name the same store.
     head = f"{parts.scheme}:" if parts.scheme else ""
     authority = f"//{netloc}" if uri[len(head) :].startswith("//") else netloc
-    tail = (f"?{query}" if "?" in uri else "") + (f"#{parts.fragment}" if "#" in uri else "")
+    before_fragment = uri.split("#", 1)[0]
+    tail = (f"?{query}" if "?" in before_fragment else "") + (
+        f"#{parts.fragment}" if "#" in uri else ""
+    )
     return f"{head}{authority}{parts.path}{tail}"
 
 

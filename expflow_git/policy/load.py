@@ -89,7 +89,7 @@ def _policy_cache_file(cache_dir: Path, digest: str, path: str) -> Path:
     # f3: the file names the policy's digest and path inside, and its name the path too:
     # the PIN scan's verdict depends on the path (a `.py` name, `pin.hash`), and a file
     # renamed onto another policy's name must not stand in for it.
-    where = _sha256_hex(path.encode("utf-8", "surrogateescape"))[:16]
+    where = _sha256_hex(path.encode("utf-8", "surrogatepass"))[:16]
     return cache_dir / f"policy-{__version__}-f3-{digest}-{where}.json"
 
 
@@ -122,11 +122,9 @@ def _store_policy(cache_dir: Path, digest: str, path: str, raw: Mapping[str, Any
 
     entry = {"sha256": digest, "path": path, "policy": raw}
     try:
-        write_atomic(
-            _policy_cache_file(cache_dir, digest, path),
-            json.dumps(entry, ensure_ascii=False).encode("utf-8", "surrogateescape"),
-        )
-    except (OSError, UnicodeError):
+        # ASCII JSON: a path that is not UTF-8 (`\udcff`) reads back as it was written.
+        write_atomic(_policy_cache_file(cache_dir, digest, path), json.dumps(entry).encode())
+    except OSError:
         return  # a cache we cannot write is simply not kept
 
 

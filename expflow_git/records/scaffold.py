@@ -73,6 +73,7 @@ PRE_COMMIT_CONFIG = """\
 # `pre-commit install` installs both hook types: git runs pre-merge-commit, not
 # pre-commit, for a merge without conflicts. The hooks judge the index, so they
 # never run at pre-push (the action audits what is pushed).
+minimum_pre_commit_version: "3.2.0"  # the stage names below
 default_install_hook_types: [pre-commit, pre-merge-commit]
 default_stages: [pre-commit, pre-merge-commit, manual]
 repos:
