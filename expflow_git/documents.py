@@ -21,6 +21,14 @@ REASON_MAX_LENGTH = 2000
 Scalar = str | int | float | bool | None
 
 
+def same_scalar(a: Scalar, b: Scalar) -> bool:
+    """Two param values are one value: numbers by value (1 and 1.0), anything else by
+    type and value (1 and True are equal in Python, not in a record)."""
+    if type(a) in (int, float) and type(b) in (int, float):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
 class Status(enum.Enum):
     PENDING = "pending"
     RUNNING = "running"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.documents import Scalar, Status
+from expflow_git.documents import Scalar, Status, same_scalar
 from expflow_git.policy.model import Aggregate
 
 # The result schema's pattern for a split's name (schemas/result.schema.json).
@@ -215,12 +215,19 @@ def same_record(
             ("params", None if params is None else dict(params), dict(record.params)),
             ("tags", tuple(tags) or None, record.tags),
         )
-        if given is not None and given != has
+        if given is not None and not _same(given, has)
     ]
     if differs:
         raise ValueError(
             f"{record.record_path}: run {record.id!r} exists with other {', '.join(differs)}"
         )
+
+
+def _same(given: Any, has: Any) -> bool:
+    """Params as a record holds them: `True` is no 1 (a rule never reads it as a number)."""
+    if isinstance(given, dict) and isinstance(has, dict):
+        return given.keys() == has.keys() and all(same_scalar(given[k], has[k]) for k in given)
+    return bool(given == has)
 
 
 def checked_series(series: Mapping[str, Any]) -> dict[str, list[tuple[int, float]]]:

@@ -154,6 +154,19 @@ def test_run_starts_a_pending_record_and_refuses_a_different_one(repo: Repositor
     assert repo.get("exp-001").status is Status.SUCCESS
 
 
+def test_run_refuses_a_record_whose_param_is_a_boolean_for_a_number(repo: Repository) -> None:
+    """`True == 1` in Python: the record kept `true`, which no rule reads as a number, and
+    the run started (a hunt). 1 and 1.0 stay one value."""
+    repo.new("exp-001", study=STUDY, params={"sub_step": True, "lr": 1})
+    with pytest.raises(ValueError, match="other params"):
+        with repo.run("exp-001", params={"sub_step": 1, "lr": 1}):
+            pass
+    assert repo.get("exp-001").status is Status.PENDING
+    with repo.run("exp-001", params={"sub_step": True, "lr": 1.0}) as run:
+        run.log(**SEED)
+    assert repo.get("exp-001").status is Status.SUCCESS
+
+
 # ------------------------------------------------------------------ records
 def test_api_and_cli_write_the_same_record(repo: Repository, exp_repo: ExpRepo, cli) -> None:
     repo.new("exp-001", study=STUDY, params={"lr": 0.001, "model": "fno"}, tags=["a"])

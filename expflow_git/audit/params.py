@@ -13,7 +13,7 @@ from typing import Any
 
 from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.ranking import Leaderboard
-from expflow_git.documents import Experiment, Scalar
+from expflow_git.documents import Experiment, Scalar, same_scalar
 from expflow_git.gitblobs import BlobReader
 from expflow_git.jsonstrict import parse_json
 
@@ -89,18 +89,8 @@ def compare(ids: Sequence[str], params: Sequence[Mapping[str, Scalar]]) -> TopPa
     for name in names:
         values = [(i, p[name]) for i, p in zip(ids, params, strict=True) if name in p]
         first = values[0][1]
-        if len(values) == len(ids) and all(_same(v, first) for _, v in values):
+        if len(values) == len(ids) and all(same_scalar(v, first) for _, v in values):
             same += 1
         else:
             differ[name] = {i: _value(v) for i, v in values}
     return TopParams(tuple(ids), differ, same)
-
-
-def _same(a: Scalar, b: Scalar) -> bool:
-    """Numbers by value (1 and 1.0 are one value, and the entry spells both 1; frozen
-    fields compare them so too), anything else by type and value (1 and True are equal
-    in Python, not in a record)."""
-    numbers = (int, float)
-    if type(a) in numbers and type(b) in numbers:
-        return a == b
-    return type(a) is type(b) and a == b
