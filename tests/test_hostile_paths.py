@@ -152,6 +152,25 @@ def test_rm_never_deletes_through_a_symlinked_study_folder(
     assert (repo / "experiments/s/e1.json").is_file()
 
 
+def test_a_linked_documents_folder_is_refused_not_walked(
+    sandbox: Sandbox, repo: Path, outside: Path
+) -> None:
+    """`results -> /` made every record command walk the whole file system before
+    refusing, and the refusal named a file found deep behind the link (a hunt)."""
+    _record(sandbox, repo)
+    deep = outside / "a" / "b" / "c" / "s"
+    deep.mkdir(parents=True)
+    (deep / "e1.json").write_text("deep\n")
+    (repo / "results").rename(repo / "results-old")
+    _link(repo, "results", outside)
+    sandbox.commit(repo, "the results folder is a link")
+    before = (tree(repo), tree(outside))
+    res = sandbox.cli(["result", "e1", *METRICS], repo)
+    assert_one_error_line(res, 2, ": results is a symbolic link", "nothing changed")
+    assert "a/b/c" not in res.err
+    assert (tree(repo), tree(outside)) == before
+
+
 @pytest.mark.parametrize("command", [["cancel", "e1"], ["rm", "e1"], ["result", "e1", *METRICS]])
 def test_record_commands_refuse_a_symlinked_record_folder(
     sandbox: Sandbox, repo: Path, outside: Path, command: list[str]

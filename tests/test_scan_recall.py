@@ -493,6 +493,9 @@ def test_init_writes_a_gitignore_that_keeps_keys_out(exp_repo: ExpRepo) -> None:
     assert ".gitignore" in staged
     assert {"keys/ci-key.pub", ".expflow/keys/release.pub", "deploy/signing.pem.pub"} <= set(staged)
     assert not {"keys/ci-key", ".expflow/keys/release", "deploy/signing.pem"} & set(staged)
+    # A write killed halfway leaves `.<name>.<random>.tmp` (atomicfile): never committed.
+    exp_repo.write("experiments/s/.e1.json.k2x9.tmp", "{")
+    assert exp_repo.git("status", "--porcelain", "--untracked-files=all", "experiments/s") == ""
 
 
 def test_init_keeps_an_existing_gitignore(tmp_path: Path) -> None:

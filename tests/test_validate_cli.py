@@ -529,6 +529,16 @@ def test_seed_example_validates(exp_repo: ExpRepo) -> None:
     assert "2 document(s) OK" in err
 
 
+def test_validate_before_anything_is_added(exp_repo: ExpRepo) -> None:
+    """An empty index (right after `init` and `new`): `validate expflow.yaml` read the empty
+    listing as malformed ("git ls-files: unexpected output", exit 2; a hunt)."""
+    assert exp_repo.git("ls-files") == ""
+    exp_repo.add_experiment()
+    code, out, err = run_cli(["validate", "expflow.yaml", EXP], cwd=exp_repo.path)
+    assert (code, out) == (0, ""), out + err
+    assert "Traceback" not in err and "unexpected output" not in err
+
+
 def test_validate_without_paths_checks_every_tracked_document(exp_repo: ExpRepo, cli) -> None:
     exp_repo.add_experiment()
     exp_repo.add_result()

@@ -245,7 +245,9 @@ def _index_listing(out: bytes) -> tuple[list[str], dict[str, str], frozenset[str
     from expflow_git.gitstore import GITLINK, SYMLINK
 
     records = out.decode("utf-8", "surrogateescape").split("\0")[:-1]
-    tab = records[0].find("\t") if records else 0
+    if not records:  # an empty index (nothing added yet)
+        return [], {}, frozenset()
+    tab = records[0].find("\t")
     shaped = (r[tab : tab + 1] == "\t" and r[6:7] == " " == r[tab - 2 : tab - 1] for r in records)
     if tab < 10 or not all(shaped):
         raise ExpflowError("git ls-files: unexpected output")

@@ -153,6 +153,9 @@ id_ecdsa
 id_ed25519
 .expflow/keys/*
 !.expflow/keys/*.pub
+# A write cut short (the process killed) can leave its temporary file beside the
+# document: `.<name>.<random>.tmp`.
+.*.tmp
 """
 
 

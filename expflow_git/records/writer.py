@@ -186,8 +186,19 @@ class Layout:
         file behind a linked folder is listed, so that `target` refuses it aloud. (Listed
         afresh each time: a command writes between two looks.)"""
         found: dict[str, set[str]] = {}
+        real_root = os.path.realpath(self.root)
         for base in {_literal_folder(g) for g in globs} - {None}:
-            for folder, dirs, files in os.walk(self.root / str(base)):
+            top = self.root / str(base)
+            if os.path.realpath(top) != os.path.normpath(os.path.join(real_root, str(base))):
+                # The folder itself is (or lies behind) a link: its entries are listed for
+                # `target` to refuse, never walked (`results -> /` walked the whole disk).
+                with contextlib.suppress(OSError):
+                    for name in os.listdir(top):
+                        rel = f"{base}/{name}"
+                        if rel.endswith(".json") and matches_any(rel, globs):
+                            found.setdefault(name[:-5], set()).add(rel)
+                continue
+            for folder, dirs, files in os.walk(top):
                 dirs[:] = [d for d in dirs if d != ".git"]
                 names = [f for f in files if f.endswith(".json")]
                 for d in dirs:
