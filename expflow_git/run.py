@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -178,7 +179,24 @@ def failure_reason(exc: BaseException, limit: int) -> str:
         message = "<the exception's message could not be read>"
     text = f"{name}: {message}" if message else name
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _without_pin(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# `--pin 1234`, `--pin=1234`, and the argument list `'--pin', '1234'` a failed command's
+# error prints (subprocess.CalledProcessError): the reason is committed with the record.
+_PIN_FLAG_VALUE = re.compile(r"(--pin\W{1,6})\d{4}(?!\d)")
+
+
+def _without_pin(text: str) -> str:
+    """The text with a PIN given after `--pin`, or the PIN in $EXPFLOW_PIN, masked."""
+    text = _PIN_FLAG_VALUE.sub(r"\1****", text)
+    from expflow_git.pin.guard import ENV_PIN
+
+    pin = os.environ.get(ENV_PIN, "")
+    if len(pin) == 4 and pin.isascii() and pin.isdigit():
+        text = re.sub(rf"(?<!\d){pin}(?!\d)", "****", text)
+    return text
 
 
 def closest(name: str, known: Mapping[str, Any]) -> str:

@@ -77,6 +77,27 @@ def test_run_marks_failed_on_an_exception_and_reraises(repo: Repository, exp_rep
     assert not (exp_repo.path / exp_repo.res_path()).exists()
 
 
+def test_a_failed_runs_reason_never_holds_the_pin(
+    repo: Repository, exp_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A training script's failed `subprocess.run([..., "--pin", "4321"])`: the error's
+    text, argument list and all, became the committed record's reason, and the scan does
+    not read an argument list (a hunt). The PIN of $EXPFLOW_PIN is masked too."""
+    with pytest.raises(subprocess.CalledProcessError):
+        with repo.run("exp-001", study=STUDY):
+            subprocess.run(
+                [sys.executable, "-c", "raise SystemExit(3)", "--pin", "4321"], check=True
+            )
+    reason = _json(exp_repo.path / exp_repo.exp_path())["reason"]
+    assert "4321" not in reason and "'--pin', '****'" in reason, reason
+    monkeypatch.setenv("EXPFLOW_PIN", "2468")
+    with pytest.raises(RuntimeError):
+        with repo.run("exp-002", study=STUDY):
+            raise RuntimeError("login with 2468 failed at step 12468")
+    reason = _json(exp_repo.path / exp_repo.exp_path("exp-002"))["reason"]
+    assert reason == "RuntimeError: login with **** failed at step 12468"
+
+
 def test_run_reads_nothing_between_writing_running_and_the_block(
     repo: Repository, exp_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
