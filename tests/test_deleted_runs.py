@@ -155,13 +155,14 @@ def test_the_hook_judges_a_submodule_put_back_as_a_record_without_reading_it(
     base: tuple[Path, str],
 ) -> None:
     """A gitlink staged at the deleted run's record path: the hook read its id as a blob
-    and stopped, exit 2, "missing from the repository" (the review). No submodule is the
-    record the run had: `record-rewritten`, exit 1."""
+    and stopped, exit 2, "missing from the repository" (the review). A submodule at a
+    document path is refused as one (`not-a-regular-file`, exit 1) before any run is
+    judged: no submodule is the record the run had."""
     repo, _ = base
     git(repo, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},{REC}")
     code, out, err = run_cli(["protect"], repo)
     assert code == 1, out + err
-    assert f"{REC}: record-rewritten: the staged change brings experiment 'r1' back" in out + err
+    assert f"{REC}: not-a-regular-file: is a submodule" in out + err
 
 
 @pytest.mark.parametrize("kind", ["experiments", "results"])

@@ -257,3 +257,52 @@ def test_init_keeps_a_symlinked_policy(sandbox: Sandbox, outside: Path) -> None:
     assert res.code == 0, res
     assert "kept    expflow.yaml" in res.out.replace(str(repo) + "/", "")
     assert (outside / "policy.yaml").read_text() == "# shared\n"
+
+
+# =========================================================================== committed results
+RES_001 = "results/pdebench-task1/exp-001.json"
+
+
+def _moved_committed_result(sandbox: Sandbox, repo: Path) -> str:
+    """exp-001's committed result moved (`git mv`), the move not committed."""
+    moved = "results/archive/exp-001.json"
+    (repo / "results/archive").mkdir()
+    sandbox.git(repo, "mv", RES_001, moved)
+    return moved
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["result", "exp-001", *METRICS, "--overwrite", "--reason", "x", "--pin", PIN],
+        ["rm", "exp-001", "--reason", "x", "--pin", PIN],
+    ],
+    ids=["result --overwrite", "rm"],
+)
+def test_a_result_moved_and_not_committed_is_not_corrected_at_its_new_path(
+    sandbox: Sandbox, repo: Path, command: list[str]
+) -> None:
+    """The correction was looked for at the work tree's path, where HEAD has nothing: the
+    command wrote (or deleted) with no correction, and protect then told the user to run
+    the very command that had just run (a hunt)."""
+    moved = _moved_committed_result(sandbox, repo)
+    before = tree(repo)
+    res = sandbox.cli(command, repo)
+    assert_one_error_line(res, 1, f"{moved}: the result of 'exp-001' is committed as")
+    assert tree(repo) == before
+
+
+@pytest.mark.parametrize(
+    "command", [["result", "exp-001", *METRICS], ["fail", "exp-001", "--reason", "x"]]
+)
+def test_a_committed_result_deleted_from_the_work_tree_is_still_its_runs(
+    sandbox: Sandbox, repo: Path, command: list[str]
+) -> None:
+    """Deleted from disk, the committed result was not looked for: `result` wrote a new
+    one with no PIN and no correction, and `fail` turned the committed run `failed`."""
+    (repo / RES_001).unlink()
+    before = tree(repo)
+    res = sandbox.cli(command, repo)
+    assert res.code == 1, res
+    assert RES_001 in res.err and "Traceback" not in res.err
+    assert tree(repo) == before

@@ -211,6 +211,41 @@ class Layout:
                         found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add(rel)
         return {stem: sorted(rels) for stem, rels in found.items()}
 
+    def committed_result(self, exp_id: str) -> str | None:
+        """Where HEAD holds the run's result (a file the policy's result globs take, named
+        `exp_id`); None outside git, before the first commit, or when it holds none. The
+        work tree may have moved or deleted it: a committed result is write-once all the
+        same."""
+        from expflow_git.gitstore import Git
+
+        try:
+            git = Git.discover(self.root)
+            head = git.resolve_commit("HEAD").sha
+        except ExpflowError:
+            return None
+        globs = self.policy.result_globs
+        folders = {_literal_folder(g) for g in globs} - {None}
+        listed = git.ls_tree(head, None if "" in folders else sorted(str(f) for f in folders))
+        name = f"{exp_id}.json"
+        found = sorted(
+            e.path
+            for e in listed
+            if e.path.rsplit("/", 1)[-1] == name and matches_any(e.path, globs)
+        )
+        return found[0] if found else None
+
+    def moved_result(self, exp_id: str, rel: str) -> None:
+        """Refuse (exit 1) to write or correct the run's result at `rel` while HEAD holds it
+        at another path: a correction of `rel` would name nothing HEAD has, and protect and
+        the audit would refuse the change as an undeclared rewrite."""
+        committed = self.committed_result(exp_id)
+        if committed is not None and committed != rel:
+            raise ExpflowError(
+                f"{rel}: the result of {exp_id!r} is committed as {committed}; commit that "
+                "move first, or undo it (nothing changed)",
+                code=ExitCode.FAILED,
+            )
+
     def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
         """The record with this id on disk (any study), strictly parsed and checked."""
         hits = self.existing_experiments(exp_id)
@@ -484,12 +519,14 @@ def plan_result(
         exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root, series=series
     )
     data = dump(doc)
+    layout.moved_result(exp_id, rel)
     return PlannedResult(
         path=rel,
         doc=doc,
         data=data,
         findings=check_new_result(rel, data, layout.policy),
-        exists=(layout.root / rel).exists(),
+        # On disk, or committed and deleted from the work tree: write-once either way.
+        exists=(layout.root / rel).exists() or layout.committed_result(exp_id) == rel,
         record_path=exp_rel,
         record=exp_doc,
         record_status=status,
@@ -509,6 +546,8 @@ def correction_for(
     """The correction a change of the result at `result_rel` needs (None: it is not
     committed); `new_data` None for a deletion."""
     from expflow_git.corrections import plan_correction
+
+    layout.moved_result(exp_id, result_rel)
 
     return plan_correction(
         layout.root,
