@@ -9,7 +9,7 @@ from typing import Any
 from expflow_git.checks import check_document
 from expflow_git.documents import Status, dump
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.records.writer import Layout, record_status
+from expflow_git.records.writer import Layout, record_status, records_lock
 from expflow_git.schemas import Kind
 
 # What a run may become, from each status it may leave.
@@ -20,7 +20,12 @@ _CAN_CANCEL = (Status.PENDING, Status.RUNNING)
 
 def start_run(layout: Layout, exp_id: str) -> str:
     """Mark a pending run `running`; returns the record's path. Any other status is
-    refused (exit 1): a run starts once."""
+    refused (exit 1): a run starts once (two processes too: records_lock)."""
+    with records_lock(layout.root):
+        return _start_run(layout, exp_id)
+
+
+def _start_run(layout: Layout, exp_id: str) -> str:
     exp_rel, doc = layout.find_experiment(exp_id)
     status = record_status(doc)
     if status not in _CAN_START:
@@ -37,6 +42,11 @@ def fail_run(layout: Layout, exp_id: str, reason: str) -> str:
     is the status beside it), or when it is failed or skipped already."""
     if not reason.strip():
         raise ExpflowError("fail needs --reason TEXT (why the run failed)")
+    with records_lock(layout.root):
+        return _fail_run(layout, exp_id, reason)
+
+
+def _fail_run(layout: Layout, exp_id: str, reason: str) -> str:
     exp_rel, doc = layout.find_experiment(exp_id)
     status = record_status(doc)
     result_rel = layout.result_of(doc["study"], exp_id)
@@ -73,8 +83,15 @@ def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
 
 def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: str) -> str:
     """Set a record `cancellable` returned to `skipped`, with the reason (none if empty);
-    returns its path."""
-    return _set_status(layout, exp_rel, exp_doc, Status.SKIPPED, reason=reason or None)
+    returns its path. It is checked again first: the PIN prompt came between."""
+    with records_lock(layout.root):
+        now_rel, now_doc = cancellable(layout, exp_doc["id"])
+        if (now_rel, now_doc) != (exp_rel, exp_doc):
+            raise ExpflowError(
+                f"{exp_rel}: the run changed while this command ran; nothing written",
+                code=ExitCode.FAILED,
+            )
+        return _set_status(layout, exp_rel, exp_doc, Status.SKIPPED, reason=reason or None)
 
 
 def _set_status(

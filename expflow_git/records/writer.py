@@ -9,7 +9,7 @@ import json
 import os
 import platform
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -271,6 +271,28 @@ class Layout:
         return f"results/{study}/{exp_id}.json"
 
 
+@contextlib.contextmanager
+def records_lock(root: Path) -> Iterator[None]:
+    """One record command at a time in a work tree: an exclusive `flock` on its root
+    folder, so that what a command checks (no record with this id, the run still
+    pending, no result yet) still holds when it writes. Two `new` of one id, or `result`
+    and `fail` of one run, in two processes each passed its check before the other
+    wrote. Held for a check and its writes, never across a PIN prompt or a training run,
+    and never taken twice by one command (it would wait on itself); none where the
+    system has no `flock`."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (closing releases the lock)
+
+
 def check_id(exp_id: str) -> None:
     """Ids from the command line or the API must be valid ids: they name files."""
     if not isinstance(exp_id, str) or not ID_RE.match(exp_id):
@@ -389,6 +411,11 @@ def record_status(doc: Mapping[str, Any]) -> Status:
 def remove_run(layout: Layout, exp_id: str) -> list[str]:
     """Delete a record and its result: the result first, so a crash never leaves a result
     without its record. Returns the removed paths."""
+    with records_lock(layout.root):
+        return _remove_run(layout, exp_id)
+
+
+def _remove_run(layout: Layout, exp_id: str) -> list[str]:
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     res = layout.target(layout.result_of(exp_doc["study"], exp_id))
     removed = []
@@ -471,13 +498,14 @@ def write_experiment(
     if findings:
         raise ExpflowError(str(findings[0]))
     rel = layout.experiment_path(study, exp_id)
-    existing = layout.existing_experiments(exp_id)
-    if existing:
-        raise ExpflowError(
-            f"{existing[0].relative_to(layout.root).as_posix()}: experiment {exp_id!r} exists "
-            "already; records are never overwritten"
-        )
-    write_atomic(layout.root / rel, data, overwrite=False)
+    with records_lock(layout.root):
+        existing = layout.existing_experiments(exp_id)
+        if existing:
+            raise ExpflowError(
+                f"{existing[0].relative_to(layout.root).as_posix()}: experiment {exp_id!r} "
+                "exists already; records are never overwritten"
+            )
+        write_atomic(layout.root / rel, data, overwrite=False)
     return rel, seed
 
 
@@ -575,6 +603,34 @@ def write_result(
     """Write a planned result, after its correction (if any; first, so that a crash leaves
     a declaration the hooks refuse alone), a pending or running record marked `success`
     before it; returns what was done, one line each."""
+
+    with records_lock(layout.root):
+        _still_as_planned(layout, plan)
+        return _write_result(layout, plan, overwrite=overwrite, correction=correction)
+
+
+def _still_as_planned(layout: Layout, plan: PlannedResult) -> None:
+    """Refuse (exit 1, nothing written) when the run changed since it was planned: another
+    process marked it failed, wrote its result, or removed it meanwhile."""
+    record = layout.root / plan.record_path
+    try:
+        now = json.loads(record.read_bytes()) if record.is_file() else None
+    except ValueError:
+        now = None
+    there = (layout.root / plan.path).exists() or layout.committed_result(
+        plan.doc["experiment"]
+    ) == plan.path
+    if now != plan.record or there != plan.exists:
+        raise ExpflowError(
+            f"{plan.record_path}: the run changed while this command ran (another command "
+            "wrote it); nothing written, run it again",
+            code=ExitCode.FAILED,
+        )
+
+
+def _write_result(
+    layout: Layout, plan: PlannedResult, *, overwrite: bool, correction: Planned | None
+) -> list[str]:
     from expflow_git.atomicfile import write_atomic
 
     done = []

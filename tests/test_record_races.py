@@ -1,0 +1,99 @@
+"""Record commands in two processes at once (docs/decisions.md, records_lock): what a
+command checks (no record with this id, the run still pending, no result yet) still
+holds when it writes. Each race is made certain, not timed: the test holds the work
+tree's lock, starts the command, waits until /proc/locks shows it blocked on that lock,
+makes the other process's write, and lets it go."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo, experiment_doc
+from support import scrubbed_env
+
+from expflow_git.records.writer import records_lock
+
+pytestmark = [
+    pytest.mark.usefixtures("isolated_env"),
+    pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks"),
+]
+
+METRICS = ["--metric", "seg_total=58", "--metric", "pde_mean=14", "--metric", "train_time_min=40"]
+
+
+def _blocked(pid: int) -> bool:
+    """Whether `pid` waits for a flock (a `->` line of /proc/locks)."""
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" in fields and "FLOCK" in fields and str(pid) in fields:
+            return True
+    return False
+
+
+@contextmanager
+def held_while(repo: ExpRepo, args: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """The CLI started while this test holds the lock, once it waits for it."""
+    with records_lock(repo.path):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "expflow_git", *args],
+            cwd=repo.path,
+            env=scrubbed_env({"EXPFLOW_PIN": "", "EXPFLOW_FORCE": ""}),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not _blocked(proc.pid):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out, err = proc.communicate()
+                pytest.fail(f"the command never waited for the lock: {proc.returncode} {out}{err}")
+            time.sleep(0.01)
+        yield proc
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out + err
+
+
+def test_two_new_of_one_id_in_two_studies(exp_repo: ExpRepo) -> None:
+    """Both passed the "no record with this id" check, and the tree held a duplicate id."""
+    with held_while(exp_repo, ["new", "x1", "--study", "a"]) as proc:
+        exp_repo.write_json("experiments/b/x1.json", experiment_doc("x1", study="b"))
+    code, output = finish(proc)
+    assert code != 0 and "x1' exists already" in output, output
+    assert not (exp_repo.path / "experiments/a/x1.json").exists()
+
+
+def test_a_run_failed_while_its_result_waits(exp_repo: ExpRepo) -> None:
+    """`result` planned a pending run, `fail` marked it failed meanwhile, and the result was
+    written beside a failed record (validate then refused both)."""
+    exp_repo.add_experiment("x1", status="pending")
+    record = exp_repo.path / exp_repo.exp_path("x1")
+    with held_while(exp_repo, ["result", "x1", *METRICS]) as proc:
+        doc = json.loads(record.read_text())
+        record.write_text(json.dumps({**doc, "status": "failed", "reason": "OOM"}))
+    code, output = finish(proc)
+    assert code == 1 and "the run changed while this command ran" in output, output
+    assert not (exp_repo.path / exp_repo.res_path("x1")).exists()
+    assert json.loads(record.read_text())["status"] == "failed"
+
+
+def test_a_run_started_twice(exp_repo: ExpRepo) -> None:
+    """Two training scripts entering `run()` on one pending run both started it."""
+    exp_repo.add_experiment("x1", status="pending")
+    record = exp_repo.path / exp_repo.exp_path("x1")
+    with held_while(exp_repo, ["start", "x1"]) as proc:
+        doc = json.loads(record.read_text())
+        record.write_text(json.dumps({**doc, "status": "running"}))
+    code, output = finish(proc)
+    assert code == 1 and "only a pending experiment can be started" in output, output
