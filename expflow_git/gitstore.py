@@ -463,6 +463,13 @@ class Git:
             raise _failed(args, proc.returncode, proc.stderr)
         return proc.stdout
 
+    def is_ignored(self, rel: str) -> bool:
+        """Whether git's ignore rules (`.gitignore`, `info/exclude`) keep the path `rel`
+        (from the root) out of the repository."""
+        # check-ignore refuses --literal-pathspecs; "./" keeps a leading ":" from being magic.
+        path = _encode_path(f"./{rel}")
+        return self._exec(["check-ignore", "-q", "--", path], None, git=_GIT_MAGIC).returncode == 0
+
     def popen(
         self,
         *args: str,

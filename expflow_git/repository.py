@@ -252,17 +252,22 @@ class Repository:
 
         layout = self._layout()
         tags = checked_tags(tags)
-        if layout.existing_experiments(id):
+        existing = bool(layout.existing_experiments(id))
+        if existing:
             # The record's path checked (no link out of the work tree) and the record
             # parsed strictly first: a broken one is named, not a KeyError from `get`.
             layout.find_experiment(id)
             record = self.get(id)
             same_record(record, study=study, params=params, tags=tags)
             study = record.study
+        elif study is None:
+            raise ValueError(f"run {id!r} has no record yet: give study=")
+        # Where the result goes is checked before the record says `running`: a results
+        # folder that is a link was refused only at the end, and the run stayed running.
+        layout.target(layout.checked_result(layout.result_of(study, id)))
+        if existing:
             start_run(layout, id)
         else:
-            if study is None:
-                raise ValueError(f"run {id!r} has no record yet: give study=")
             self._write_record(
                 layout,
                 id,

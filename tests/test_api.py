@@ -188,6 +188,40 @@ def test_run_refuses_a_record_whose_param_is_a_boolean_for_a_number(repo: Reposi
     assert repo.get("exp-001").status is Status.SUCCESS
 
 
+def test_run_checks_where_its_result_goes_before_it_starts(
+    repo: Repository, exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """A results folder that is a link was refused only when the result was written: the
+    record said `running` for ever (fail was refused through the same link; a hunt)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (exp_repo.path / "results").mkdir(exist_ok=True)
+    (exp_repo.path / "results" / STUDY).symlink_to(elsewhere, target_is_directory=True)
+    repo.new("exp-001", study=STUDY)
+    for run_id in ("exp-001", "exp-002"):  # a pending record, and none yet
+        with pytest.raises(expflow_git.ExpflowError, match="is a symbolic link"):
+            with repo.run(run_id, study=STUDY) as run:
+                run.log(**SEED)
+    assert repo.get("exp-001").status is Status.PENDING
+    assert not (exp_repo.path / exp_repo.exp_path("exp-002")).exists()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_record_git_would_ignore_is_refused_before_it_is_written(
+    repo: Repository, exp_repo: ExpRepo
+) -> None:
+    """`new` wrote it, then `get` (which lists what git sees) raised KeyError; run() the
+    same. Such a record would never be committed (a hunt)."""
+    with (exp_repo.path / ".gitignore").open("a") as fh:
+        fh.write("experiments/hidden/\n")
+    with pytest.raises(expflow_git.ExpflowError, match="gitignore keeps this file out"):
+        repo.new("exp-001", study="hidden")
+    with pytest.raises(expflow_git.ExpflowError, match="gitignore keeps this file out"):
+        with repo.run("exp-002", study="hidden") as run:
+            run.log(**SEED)
+    assert not (exp_repo.path / "experiments" / "hidden").exists()
+
+
 # ------------------------------------------------------------------ records
 def test_api_and_cli_write_the_same_record(repo: Repository, exp_repo: ExpRepo, cli) -> None:
     repo.new("exp-001", study=STUDY, params={"lr": 0.001, "model": "fno"}, tags=["a"])

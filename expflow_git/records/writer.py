@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import platform
+import posixpath
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -293,6 +294,25 @@ def records_lock(root: Path) -> Iterator[None]:
         os.close(fd)  # (closing releases the lock)
 
 
+def _refuse_ignored(root: Path, rel: str) -> None:
+    """A record where `.gitignore` keeps files out would never be committed, and nothing
+    that lists the repository's runs would find it: refused (exit 2) before it is written."""
+    from expflow_git.gitstore import Git
+
+    try:
+        git = Git.discover(root)
+    except ExpflowError:
+        return  # not a repository: nothing is ignored
+    prefix = os.path.relpath(os.path.realpath(root), os.path.realpath(git.root))
+    if prefix.startswith(".."):
+        return  # (the work tree is the repository's, always: nothing to ask)
+    if git.is_ignored(posixpath.normpath(posixpath.join(prefix.replace(os.sep, "/"), rel))):
+        raise ExpflowError(
+            f"{rel}: .gitignore keeps this file out of the repository; a record there "
+            "would never be committed (nothing written)"
+        )
+
+
 def check_id(exp_id: str) -> None:
     """Ids from the command line or the API must be valid ids: they name files."""
     if not isinstance(exp_id, str) or not ID_RE.match(exp_id):
@@ -498,6 +518,7 @@ def write_experiment(
     if findings:
         raise ExpflowError(str(findings[0]))
     rel = layout.experiment_path(study, exp_id)
+    _refuse_ignored(layout.root, rel)
     with records_lock(layout.root):
         existing = layout.existing_experiments(exp_id)
         if existing:
