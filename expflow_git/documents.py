@@ -24,7 +24,9 @@ Scalar = str | int | float | bool | None
 def same_scalar(a: Scalar, b: Scalar) -> bool:
     """Two param values are one value: numbers by value (1 and 1.0), anything else by
     type and value (1 and True are equal in Python, not in a record)."""
-    if type(a) in (int, float) and type(b) in (int, float):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):  # numpy's too
         return a == b
     return type(a) is type(b) and a == b
 

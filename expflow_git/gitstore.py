@@ -35,7 +35,8 @@ from expflow_git.errors import ExpflowError, printable
 # file or a directory prefix, never a glob (callers match globs themselves).
 _GIT = ("git", "--no-replace-objects", "--literal-pathspecs")
 
-# For the one call that needs pathspec magic (:(glob)); its pathspecs are built here.
+# For the calls that cannot take --literal-pathspecs: ls-files with pathspec magic
+# (:(glob), its pathspecs built here) and check-ignore (it refuses the option).
 _GIT_MAGIC = ("git", "--no-replace-objects")
 _PATHSPEC_VARS = (
     "GIT_LITERAL_PATHSPECS",
@@ -463,12 +464,18 @@ class Git:
             raise _failed(args, proc.returncode, proc.stderr)
         return proc.stdout
 
-    def is_ignored(self, rel: str) -> bool:
-        """Whether git's ignore rules (`.gitignore`, `info/exclude`) keep the path `rel`
-        (from the root) out of the repository."""
+    def ignored(self, rels: Sequence[str]) -> set[str]:
+        """Those of the paths `rels` (from the root) that git's ignore rules (`.gitignore`,
+        `info/exclude`) keep out of the repository; one process for all of them."""
+        if not rels:
+            return set()
         # check-ignore refuses --literal-pathspecs; "./" keeps a leading ":" from being magic.
-        path = _encode_path(f"./{rel}")
-        return self._exec(["check-ignore", "-q", "--", path], None, git=_GIT_MAGIC).returncode == 0
+        given = "".join(f"./{rel}\0" for rel in rels).encode("utf-8", "surrogateescape")
+        proc = self._exec(["check-ignore", "-z", "--stdin"], given, git=_GIT_MAGIC)
+        if proc.returncode not in (0, 1):
+            raise _failed(["check-ignore"], proc.returncode, proc.stderr)
+        out = proc.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
+        return {path.removeprefix("./") for path in out}
 
     def popen(
         self,

@@ -264,7 +264,10 @@ class Repository:
             raise ValueError(f"run {id!r} has no record yet: give study=")
         # Where the result goes is checked before the record says `running`: a results
         # folder that is a link was refused only at the end, and the run stayed running.
-        layout.target(layout.checked_result(layout.result_of(study, id)))
+        # (A name the file system refuses is left to the record's own checks below,
+        # which name its JSON pointer.)
+        with contextlib.suppress(OSError):
+            layout.target(layout.checked_result(layout.result_of(study, id)))
         if existing:
             start_run(layout, id)
         else:

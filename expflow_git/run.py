@@ -183,7 +183,7 @@ def failure_reason(exc: BaseException, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# `--pin 1234`, `--pin=1234`, and the argument list `'--pin', '1234'` a failed command's
+# `--pin NNNN`, `--pin=NNNN`, and the argument list `'--pin', 'NNNN'` a failed command's
 # error prints (subprocess.CalledProcessError): the reason is committed with the record.
 _PIN_FLAG_VALUE = re.compile(r"(--pin\W{1,6})\d{4}(?!\d)")
 

@@ -222,6 +222,44 @@ def test_a_record_git_would_ignore_is_refused_before_it_is_written(
     assert not (exp_repo.path / "experiments" / "hidden").exists()
 
 
+def test_run_compares_number_subclasses_by_value(repo: Repository) -> None:
+    """A sweep grid's numpy floats (a float subclass) were "other params" on the second
+    look once params compared by exact type (a review)."""
+
+    class Grid(float):
+        pass
+
+    repo.new("exp-001", study=STUDY, params={"lr": Grid(0.1), "sub_step": 5})
+    with repo.run("exp-001", params={"lr": Grid(0.1), "sub_step": 5}) as run:
+        run.log(**SEED)
+    assert repo.get("exp-001").status is Status.SUCCESS
+
+
+def test_run_names_a_study_the_schema_refuses(repo: Repository) -> None:
+    """The result's target was checked first, and a 300-character study met the file
+    system (`File name too long`) before the record's check named its pointer."""
+    with pytest.raises(expflow_git.ExpflowError, match="/study"):
+        with repo.run("exp-001", study="s" * 300) as run:
+            run.log(**SEED)
+
+
+def test_record_commands_work_where_a_folder_cannot_be_locked(
+    repo: Repository, exp_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On NFS or Lustre, flock of a folder fails (ENOLCK): every record command failed
+    with "No locks available" (a review). They run without the lock there."""
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with repo.run("exp-001", study=STUDY) as run:
+        run.log(**SEED)
+    assert repo.get("exp-001").status is Status.SUCCESS
+
+
 # ------------------------------------------------------------------ records
 def test_api_and_cli_write_the_same_record(repo: Repository, exp_repo: ExpRepo, cli) -> None:
     repo.new("exp-001", study=STUDY, params={"lr": 0.001, "model": "fno"}, tags=["a"])

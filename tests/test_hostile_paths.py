@@ -306,3 +306,40 @@ def test_a_committed_result_deleted_from_the_work_tree_is_still_its_runs(
     assert res.code == 1, res
     assert RES_001 in res.err and "Traceback" not in res.err
     assert tree(repo) == before
+
+
+@pytest.mark.parametrize("command", [["result", "e1", *METRICS], ["fail", "e1", "--reason", "x"]])
+def test_a_linked_records_folder_is_named_not_missed(
+    sandbox: Sandbox, repo: Path, outside: Path, command: list[str]
+) -> None:
+    """`experiments` itself a link: its direct entries were listed, the records one level
+    down were not, and the command said "no experiment record" (exit 1; a review)."""
+    _record(sandbox, repo)
+    (repo / "experiments").rename(outside / "experiments")
+    _link(repo, "experiments", outside / "experiments")
+    sandbox.commit(repo, "the records folder is a link")
+    before = (tree(repo), tree(outside))
+    res = sandbox.cli(command, repo)
+    assert_one_error_line(res, 2, "experiments: experiments is a symbolic link")
+    assert (tree(repo), tree(outside)) == before
+
+
+def test_a_result_committed_in_another_folder_and_deleted_from_disk(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """Committed at results/archive/ (a move the spec allows), then deleted from the disk:
+    `result --overwrite` and `rm` said "committed as results/archive/…; commit that move
+    first", and `fail` sent the user to them (a review)."""
+    archived = "results/archive/exp-001.json"
+    (repo / "results/archive").mkdir()
+    sandbox.git(repo, "mv", RES_001, archived)
+    sandbox.commit(repo, "archive exp-001's result")
+    (repo / archived).unlink()
+    res = sandbox.cli(["fail", "exp-001", "--reason", "x"], repo)
+    assert res.code == 1 and f"{archived}: experiment 'exp-001' has a result" in res.err, res
+    res = sandbox.cli(
+        ["result", "exp-001", *METRICS, "--overwrite", "--reason", "re-run", "--pin", PIN], repo
+    )
+    assert res.code == 0, res
+    assert (repo / archived).is_file() and not (repo / RES_001).exists()
+    assert "a correction" in res.out

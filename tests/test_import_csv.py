@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ExpRepo
+from conftest import ExpRepo, experiment_doc
 from support import CliCall, ComparedStrings, run_cli
 from test_import_common import audit_passes, hook_commit, install_hooks, totals, tree_bytes
 
@@ -180,6 +180,40 @@ def test_a_named_pipe_at_a_record_path_is_refused_not_waited_on(
     assert res.code == 1, res
     assert "r-001" in res.out and "no valid JSON document" in res.out, res.out
     assert (exp_repo.path / f"results/{STUDY}/r-002.json").exists()
+
+
+def test_rows_into_a_folder_git_ignores_are_refused(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """They were written, and `get` then raised KeyError: such records are never committed
+    (a review; `new` refuses them too)."""
+    with (exp_repo.path / ".gitignore").open("a") as fh:
+        fh.write(f"experiments/{STUDY}/\n")
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert ".gitignore keeps this file out of the repository" in res.out
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
+
+
+def test_a_record_written_while_the_import_planned_is_not_overwritten(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another command's `new` between the import's plan and its writes (a PIN prompt may
+    stand there): the import wrote over it, or a second record of the id (a review)."""
+    import expflow_git.importers as importers
+
+    real = importers.plan_import
+
+    def then_another_new(*a: Any, **kw: Any) -> Any:
+        planned = real(*a, **kw)
+        exp_repo.write_json("experiments/other/r-002.json", experiment_doc("r-002", study="other"))
+        return planned
+
+    monkeypatch.setattr(importers, "plan_import", then_another_new)
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert "run r-002 has a record now" in res.err
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
 
 
 def test_an_empty_correction_reason_names_the_option(

@@ -198,7 +198,7 @@ def rm_cmd(
         layout,
         study=study,
         exp_id=exp_id,
-        result_rel=layout.result_of(study, exp_id),
+        result_rel=layout.run_result(study, exp_id)[0],
         new_data=None,
         reason=reason,
         environ=os.environ,

@@ -34,11 +34,11 @@ from expflow_git.checks import check_document, required_metric_findings
 from expflow_git.corrections import Planned as PlannedCorrection
 from expflow_git.corrections import plan_correction, write_correction
 from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Result, Status, dump
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExitCode, ExpflowError
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.policy.model import Policy
-from expflow_git.records.writer import Layout, utc_now
+from expflow_git.records.writer import Layout, records_lock, utc_now
 from expflow_git.schemas import Kind
 
 if TYPE_CHECKING:
@@ -152,7 +152,22 @@ def plan_import(
         plans.append(_plan_run(ctx, run))
         if progress is not None:
             progress(done, total)
+    plans = _not_ignored(layout, plans)
     return ImportSummary(source, tuple(plans), warnings=_budget(ctx, plans))
+
+
+def _not_ignored(layout: Layout, plans: list[RunPlan]) -> list[RunPlan]:
+    """A run whose files `.gitignore` keeps out is refused: it would never be committed,
+    and nothing that lists the repository's runs would find it (as `new` refuses it)."""
+    ignored = layout.ignored([w.path for p in plans for w in p.writes])
+    if not ignored:
+        return plans
+    return [
+        _refused(p.run, f"{hidden}: .gitignore keeps this file out of the repository")
+        if (hidden := next((w.path for w in p.writes if w.path in ignored), None))
+        else p
+        for p in plans
+    ]
 
 
 def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
@@ -179,7 +194,27 @@ def apply_import(layout: Layout, summary: ImportSummary) -> None:
     or not at all: a write that fails (a full disk, a folder that cannot be written)
     puts back what the run's earlier writes replaced, and the error says how many runs
     were written before it. (A record written without its result was a run that had
-    succeeded with no score, and `validate` accepts that.)"""
+    succeeded with no score, and `validate` accepts that.) Under the work tree's lock,
+    as every record command writes, once the runs the plan found new are still new."""
+    with records_lock(layout.root):
+        _still_new(layout, summary)
+        _apply_runs(layout, summary)
+
+
+def _still_new(layout: Layout, summary: ImportSummary) -> None:
+    """Refuse (exit 1, nothing written) when a run the plan found new has a record now:
+    another command wrote one since (a PIN prompt may have come between)."""
+    new = {p.run.exp_id for p in summary.plans if p.action is Action.NEW}
+    taken = sorted(new & layout.index(layout.policy.experiment_globs).keys())
+    if taken:
+        raise ExpflowError(
+            f"run {taken[0]} has a record now (another command wrote it while this import "
+            "ran); nothing written, import again",
+            code=ExitCode.FAILED,
+        )
+
+
+def _apply_runs(layout: Layout, summary: ImportSummary) -> None:
     written = 0
     for plan in summary.plans:
         left: list[Path] = []  # files a failed run could not put back

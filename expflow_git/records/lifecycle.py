@@ -49,11 +49,8 @@ def fail_run(layout: Layout, exp_id: str, reason: str) -> str:
 def _fail_run(layout: Layout, exp_id: str, reason: str) -> str:
     exp_rel, doc = layout.find_experiment(exp_id)
     status = record_status(doc)
-    result_rel = layout.result_of(doc["study"], exp_id)
-    committed = layout.committed_result(exp_id)
-    if committed is not None:
-        result_rel = committed  # deleted or moved in the work tree: still its result
-    if committed is not None or layout.target(result_rel).exists():
+    result_rel, committed = layout.run_result(doc["study"], exp_id)
+    if committed or layout.target(result_rel).exists():
         raise ExpflowError(
             f"{result_rel}: experiment {exp_id!r} has a result; a run with a result cannot "
             "be marked failed (a wrong result is corrected with `result --overwrite`, or "

@@ -191,14 +191,9 @@ class Layout:
         for base in {_literal_folder(g) for g in globs} - {None}:
             top = self.root / str(base)
             if os.path.realpath(top) != os.path.normpath(os.path.join(real_root, str(base))):
-                # The folder itself is (or lies behind) a link: its entries are listed for
-                # `target` to refuse, never walked (`results -> /` walked the whole disk).
-                with contextlib.suppress(OSError):
-                    for name in os.listdir(top):
-                        rel = f"{base}/{name}"
-                        if rel.endswith(".json") and matches_any(rel, globs):
-                            found.setdefault(name[:-5], set()).add(rel)
-                continue
+                # The folder itself is (or lies behind) a link: refused at once (exit 2),
+                # never walked (`results -> /` walked the whole disk first).
+                confined(self.root, str(base))
             for folder, dirs, files in os.walk(top):
                 dirs[:] = [d for d in dirs if d != ".git"]
                 names = [f for f in files if f.endswith(".json")]
@@ -235,17 +230,39 @@ class Layout:
         )
         return found[0] if found else None
 
-    def moved_result(self, exp_id: str, rel: str) -> None:
-        """Refuse (exit 1) to write or correct the run's result at `rel` while HEAD holds it
-        at another path: a correction of `rel` would name nothing HEAD has, and protect and
-        the audit would refuse the change as an undeclared rewrite."""
+    def ignored(self, rels: Sequence[str]) -> set[str]:
+        """Those of `rels` (from the work tree's root) that git's ignore rules keep out of
+        the repository: none outside git. One `git check-ignore` for all of them."""
+        from expflow_git.gitstore import Git
+
+        try:
+            git = Git.discover(self.root)
+        except ExpflowError:
+            return set()
+        prefix = os.path.relpath(os.path.realpath(self.root), os.path.realpath(git.root))
+        if prefix.startswith(".."):
+            return set()  # (the work tree is the repository's, always: nothing to ask)
+        prefix = prefix.replace(os.sep, "/")
+        full = {posixpath.normpath(posixpath.join(prefix, rel)): rel for rel in rels}
+        return {full[path] for path in git.ignored(list(full)) if path in full}
+
+    def run_result(self, study: str, exp_id: str) -> tuple[str, bool]:
+        """Where the run's result is (or goes), and whether HEAD holds it there. On disk,
+        it is where it is; deleted from the disk, it is where HEAD has it (write-once all
+        the same). Refused (exit 1) while the disk has it at one path and HEAD at another:
+        a correction of the new path would name nothing HEAD has, and protect and the
+        audit would refuse the change as an undeclared rewrite."""
+        rel = self.result_of(study, exp_id)
         committed = self.committed_result(exp_id)
-        if committed is not None and committed != rel:
+        if committed is None or committed == rel:
+            return rel, committed is not None
+        if os.path.lexists(self.root / rel):
             raise ExpflowError(
                 f"{rel}: the result of {exp_id!r} is committed as {committed}; commit that "
                 "move first, or undo it (nothing changed)",
                 code=ExitCode.FAILED,
             )
+        return committed, True
 
     def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
         """The record with this id on disk (any study), strictly parsed and checked."""
@@ -279,34 +296,28 @@ def records_lock(root: Path) -> Iterator[None]:
     pending, no result yet) still holds when it writes. Two `new` of one id, or `result`
     and `fail` of one run, in two processes each passed its check before the other
     wrote. Held for a check and its writes, never across a PIN prompt or a training run,
-    and never taken twice by one command (it would wait on itself); none where the
-    system has no `flock`."""
+    and never taken twice by one command (it would wait on itself). None where the
+    system has no `flock`, or the file system cannot lock a folder (NFS, Lustre): the
+    commands work as they did before there was a lock."""
     try:
         import fcntl
-    except ImportError:  # not POSIX: no lock
+
+        fd = os.open(root, os.O_RDONLY)
+    except (ImportError, OSError):  # not POSIX, or the folder cannot be opened
         yield
         return
-    fd = os.open(root, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # ENOLCK, ENOSYS, EOPNOTSUPP: no lock
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # (closing releases the lock)
 
 
-def _refuse_ignored(root: Path, rel: str) -> None:
+def _refuse_ignored(layout: Layout, rel: str) -> None:
     """A record where `.gitignore` keeps files out would never be committed, and nothing
     that lists the repository's runs would find it: refused (exit 2) before it is written."""
-    from expflow_git.gitstore import Git
-
-    try:
-        git = Git.discover(root)
-    except ExpflowError:
-        return  # not a repository: nothing is ignored
-    prefix = os.path.relpath(os.path.realpath(root), os.path.realpath(git.root))
-    if prefix.startswith(".."):
-        return  # (the work tree is the repository's, always: nothing to ask)
-    if git.is_ignored(posixpath.normpath(posixpath.join(prefix.replace(os.sep, "/"), rel))):
+    if layout.ignored([rel]):
         raise ExpflowError(
             f"{rel}: .gitignore keeps this file out of the repository; a record there "
             "would never be committed (nothing written)"
@@ -518,7 +529,7 @@ def write_experiment(
     if findings:
         raise ExpflowError(str(findings[0]))
     rel = layout.experiment_path(study, exp_id)
-    _refuse_ignored(layout.root, rel)
+    _refuse_ignored(layout, rel)
     with records_lock(layout.root):
         existing = layout.existing_experiments(exp_id)
         if existing:
@@ -563,19 +574,19 @@ def plan_result(
             code=ExitCode.FAILED,
         )
     # Over the run's result wherever it is (a second file would be a second score).
-    rel = layout.checked_result(layout.result_of(exp_doc["study"], exp_id))
+    rel, committed = layout.run_result(exp_doc["study"], exp_id)
+    rel = layout.checked_result(rel)
     doc = build_result(
         exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root, series=series
     )
     data = dump(doc)
-    layout.moved_result(exp_id, rel)
     return PlannedResult(
         path=rel,
         doc=doc,
         data=data,
         findings=check_new_result(rel, data, layout.policy),
         # On disk, or committed and deleted from the work tree: write-once either way.
-        exists=(layout.root / rel).exists() or layout.committed_result(exp_id) == rel,
+        exists=committed or (layout.root / rel).exists(),
         record_path=exp_rel,
         record=exp_doc,
         record_status=status,
@@ -595,8 +606,6 @@ def correction_for(
     """The correction a change of the result at `result_rel` needs (None: it is not
     committed); `new_data` None for a deletion."""
     from expflow_git.corrections import plan_correction
-
-    layout.moved_result(exp_id, result_rel)
 
     return plan_correction(
         layout.root,
@@ -638,9 +647,9 @@ def _still_as_planned(layout: Layout, plan: PlannedResult) -> None:
         now = json.loads(record.read_bytes()) if record.is_file() else None
     except ValueError:
         now = None
-    there = (layout.root / plan.path).exists() or layout.committed_result(
-        plan.doc["experiment"]
-    ) == plan.path
+    there = (layout.root / plan.path).exists() or (
+        plan.exists and layout.committed_result(plan.doc["experiment"]) == plan.path
+    )
     if now != plan.record or there != plan.exists:
         raise ExpflowError(
             f"{plan.record_path}: the run changed while this command ran (another command "
