@@ -184,8 +184,9 @@ class Layout:
     def index(self, globs: Sequence[str]) -> dict[str, list[str]]:
         """Every `.json` path below the root that `globs` match, by file stem (= id),
         sorted. Only the folders the globs can reach are walked, never through a link: a
-        file behind a linked folder is listed, so that `target` refuses it aloud. (Listed
-        afresh each time: a command writes between two looks.)"""
+        file behind a linked folder is listed, so that `target` refuses it aloud, and a
+        top folder that is a link is refused at once (exit 2). (Listed afresh each time:
+        a command writes between two looks.)"""
         found: dict[str, set[str]] = {}
         real_root = os.path.realpath(self.root)
         for base in {_literal_folder(g) for g in globs} - {None}:
@@ -632,8 +633,8 @@ def write_result(
 ) -> list[str]:
     """Write a planned result, after its correction (if any; first, so that a crash leaves
     a declaration the hooks refuse alone), a pending or running record marked `success`
-    before it; returns what was done, one line each."""
-
+    before it; returns what was done, one line each. Under the work tree's lock, once
+    the run is still as it was planned (a PIN prompt may have come between)."""
     with records_lock(layout.root):
         _still_as_planned(layout, plan)
         return _write_result(layout, plan, overwrite=overwrite, correction=correction)
