@@ -131,6 +131,26 @@ def _decode_path(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+# The times a report can spell (ISO 8601, years 1 to 9999): git accepts any integer a
+# committer writes, and a year-10000 commit made every audit a traceback.
+_FIRST_TIME, _LAST_TIME = -62_135_596_800, 253_402_300_799
+
+
+def commit_time(stamp: bytes, sha: str) -> int:
+    """A committer time as git stores it (seconds), refused (exit 2) unless it is an
+    integer in the years 1 to 9999."""
+    try:
+        seconds = int(stamp)
+    except ValueError:
+        raise ExpflowError(f"commit {sha}: its committer line holds no time git writes") from None
+    if not _FIRST_TIME <= seconds <= _LAST_TIME:
+        raise ExpflowError(
+            f"commit {sha}: its committer time ({seconds}) is outside the years 1 to 9999, "
+            "which no report can spell"
+        )
+    return seconds
+
+
 def _encode_path(path: str) -> str:
     # subprocess encodes str arguments with the filesystem encoding and
     # surrogateescape; going through bytes keeps a non-UTF-8 name exact.
@@ -586,8 +606,10 @@ class Git:
             elif key == b"committer":
                 # "Name <email> 1700000000 +0000": the name may hold spaces,
                 # the last two fields never do.
-                stamp, zone = value.rsplit(b" ", 2)[1:]
-                time, tz = int(stamp), zone.decode("ascii")
+                fields = value.rsplit(b" ", 2)
+                if len(fields) != 3:
+                    raise ExpflowError(f"commit {sha}: its committer line is not git's")
+                time, tz = commit_time(fields[1], sha), fields[2].decode("ascii", "replace")
         return Commit(sha, tree, tuple(parents), time, tz)
 
     def rev_list(self, rev: str, base: str | None = None) -> list[str]:
@@ -632,6 +654,15 @@ class Git:
     def is_shallow(self) -> bool:
         """Whether this is a shallow clone (history before the graft point is missing)."""
         return self.run("rev-parse", "--is-shallow-repository").strip() == b"true"
+
+    def shallow_commits(self) -> frozenset[str]:
+        """The commits a shallow clone cut the history at (their parents are missing)."""
+        where = Path(os.fsdecode(self.run("rev-parse", "--git-path", "shallow").strip()))
+        path = where if where.is_absolute() else self.root / where
+        try:
+            return frozenset(path.read_text("ascii").split())
+        except (OSError, UnicodeDecodeError):
+            return frozenset()
 
     # -- trees and the index ------------------------------------------------
 
@@ -851,7 +882,7 @@ class Git:
             entries.append(
                 LogEntry(
                     sha,
-                    int(time),
+                    commit_time(time, sha),
                     author.decode("utf-8", "replace"),
                     subject.decode("utf-8", "replace"),
                     tuple(changes),

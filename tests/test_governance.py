@@ -701,6 +701,52 @@ def test_audit_since_in_a_shallow_clone_says_fetch_depth_0(
     assert_one_error_line(res, 2, "--since", "shallow clone", "fetch-depth: 0")
 
 
+def test_audit_since_a_base_the_shallow_clone_has_but_a_merged_branch_it_cut(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """BASE is in the clone and an ancestor, but a side branch merged in the range is cut
+    by the shallow boundary: its rewrite (made and undone) was never read, and the audit
+    passed where a full clone's fails (an attacker's hunt)."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    sandbox.git(repo, "switch", "-q", "-c", "side")
+    original = (repo / res_rel("exp-001")).read_bytes()
+    set_metrics(repo, "exp-001", seg_total=99.0)
+    sandbox.commit(repo, "rewrite")
+    (repo / res_rel("exp-001")).write_bytes(original)
+    sandbox.commit(repo, "undo it")
+    (repo / "notes.md").write_text("unrelated\n")
+    sandbox.commit(repo, "unrelated")
+    sandbox.git(repo, "switch", "-q", "main")
+    sandbox.git(repo, "merge", "-q", "--no-ff", "--no-verify", "-m", "merge", "side")
+    assert sandbox.cli(["audit", "--since", base], repo).code == 1  # the full history
+    shallow = sandbox.root / "shallow"
+    sandbox.git(sandbox.root, "clone", "-q", "--depth", "2", f"file://{repo}", str(shallow))
+    assert sandbox.git(shallow, "cat-file", "-t", base) == "commit"
+    res = sandbox.cli(["audit", "--since", base], shallow)
+    assert_one_error_line(res, 2, "--since", "cut at", "shallow clone", "fetch-depth: 0")
+
+
+def test_a_commit_time_no_report_can_spell_is_one_line_exit_2(sandbox: Sandbox, repo: Path) -> None:
+    """git (and fsck) accept a year-10000 committer time: `audit` and `show` were
+    tracebacks with exit 1, "the data fails the policy" (an attacker's hunt)."""
+    set_metrics(repo, "exp-001", seg_total=57.0)
+    sandbox.git(repo, "add", "-A")
+    sandbox.run_git(
+        repo,
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        "far future",
+        extra={"GIT_COMMITTER_DATE": "@253402300800 +0000"},
+    )
+    for command in (["audit"], ["show", "exp-001", "--rev", "HEAD"]):
+        res = sandbox.cli(command, repo)
+        assert_one_error_line(
+            res, 2, "committer time (253402300800) is outside the years 1 to 9999"
+        )
+
+
 def test_audit_since_a_commit_off_the_history_is_a_usage_error(
     sandbox: Sandbox, repo: Path
 ) -> None:

@@ -35,6 +35,15 @@ def resolve_base(git: Git, base: str, rev_sha: str) -> str:
         raise ExpflowError(f"--since {base}: {exc.message}{hint}") from None
     if not git.is_ancestor(base_sha, rev_sha):
         raise ExpflowError(f"--since {base} is not an ancestor of the audited commit{hint}")
+    if hint:
+        # BASE is there, but a branch merged in the range may still be cut: its commits
+        # below the cut would never be read, and the history check would pass unseen.
+        cut = git.shallow_commits() & set(git.rev_list(rev_sha, base_sha))
+        if cut:
+            raise ExpflowError(
+                f"--since {base}: the history since it is cut at {min(cut)[:12]} by this "
+                f"shallow clone{hint}"
+            )
     return base_sha
 
 
