@@ -31,6 +31,7 @@ from expflow_git.policy.model import Severity, parse_gate
 
 WARN_GATE = "{gate: 'seg_total:gt:56', severity: warning}"
 WARN_RULE = "  - {param: lr, op: lt, value: 0.0001, severity: warning}\n"
+WALK_FLOAT = "walk_forward: {metric: seg_total, split: holdout, top_n: 10.0, min_pearson: 0.3}\n"
 ADVISORY = POLICY.replace("gates: []", f"gates: [{WARN_GATE}]").rstrip("\n") + "\n" + WARN_RULE
 
 
@@ -100,6 +101,41 @@ def test_a_warning_repeated_as_an_error_is_an_error(xcli: Cli, tmp_path: Path) -
     rows = _rank(xcli, r, "--gate", "seg_total:gt:56")
     assert rows["lucky"]["feasible"] is False
     assert rows["lucky"]["failed"] == ["seg_total:gt:56 (55 not > 56)"]
+
+
+def test_a_rule_repeated_as_an_error_and_a_warning_is_one_error(xcli: Cli, tmp_path: Path) -> None:
+    """Gates were merged so; rules became two checks of one name, a FAIL and a warn (an
+    attacker's hunt), while the policy diff counted them as one error."""
+    twice = ADVISORY + WARN_RULE.replace(", severity: warning", "")
+    r = advisory_repo(tmp_path / "repo", twice)
+    rows = _rank(xcli, r)
+    assert rows["lucky"]["feasible"] is False
+    assert [f for f in rows["lucky"]["failed"] if f.startswith("lr:")] == [
+        "lr:lt:0.0001 (lr = 0.001 not < 0.0001)"
+    ]
+    assert not [w for w in rows["lucky"]["warnings"] if w.startswith("lr:")]
+    policy = load_policy_bytes(twice.encode())
+    assert [(rule.name, rule.severity) for rule in policy.rules if rule.param == "lr"] == [
+        ("lr:lt:0.0001", Severity.ERROR)
+    ]
+
+
+def test_a_walk_forward_top_n_written_as_a_float_is_its_integer(xcli: Cli, tmp_path: Path) -> None:
+    """The schema takes 10.0 for an integer; every hook passed it and every audit was a
+    traceback (a slice of 10.0; an attacker's hunt)."""
+    r = advisory_repo(tmp_path / "repo", ADVISORY + WALK_FLOAT)
+    res = xcli(["audit"], r)
+    assert res.code in (0, 1) and "Traceback" not in res.err, res
+    assert "walk-forward:" in res.out
+
+
+def test_a_policy_nested_too_deep_is_one_line_exit_2(xcli: Cli, tmp_path: Path) -> None:
+    """jsonschema-rs gave up at ~260 levels with a traceback, exit 1 (an attacker's hunt)."""
+    r = advisory_repo(tmp_path / "repo", POLICY + "scan: {allow: " + "[" * 300 + "]" * 300 + "}\n")
+    res = xcli(["validate", "expflow.yaml"], r)
+    assert res.code == 2, res
+    assert res.err.startswith("expflow-git: error: expflow.yaml: policy nests more than 64")
+    assert res.err.count("\n") == 1
 
 
 def test_parse_gate_takes_the_mapping_form() -> None:

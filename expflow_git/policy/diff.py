@@ -26,6 +26,7 @@ from expflow_git.policy.model import (
     WalkForward,
     fmt_number,
     param_key,
+    value_key,
 )
 
 MAX_SHOWN_CHARS = 120  # a setting is shown cut to this (a policy may hold 1 MiB strings)
@@ -453,20 +454,9 @@ def _gates(add: Add, old: Sequence[Gate], new: Sequence[Gate]) -> None:
     )
 
 
-def _rule_value(value: Any) -> tuple[str, Any]:
-    """A rule's value as a key: 1 and 1.0 are one number, 1 and True and "1" are not."""
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, (int, float)):
-        # As it is: Python equates and hashes 1 and 1.0 alike, compares 2**53 + 1 with
-        # 2**53 exactly, and never overflows on 10**400 (float() would).
-        return ("number", value)
-    return ("str", value)
-
-
 def _rule_effect(a: Rule, b: Rule) -> Effect:
     effects = set()
-    if (a.op, _rule_value(a.value)) != (b.op, _rule_value(b.value)):
+    if (a.op, value_key(a.value)) != (b.op, value_key(b.value)):
         effects.add(_tighter(a.op, a.value, b.op, b.value))
     if a.required != b.required:
         # A required parameter fails a run that lacks it; otherwise such a run passes.
@@ -480,7 +470,7 @@ def _show_rule(rule: Rule) -> str:
 
 
 def _rule_key(r: Rule) -> Hashable:
-    return (param_key(r.param), r.op, _rule_value(r.value), r.required)
+    return r.key
 
 
 def _rules(add: Add, old: Sequence[Rule], new: Sequence[Rule]) -> None:

@@ -34,6 +34,7 @@ from expflow_git.policy.model import (
     WalkForward,
     did_you_mean,
     fmt_number,
+    one_check_each,
     parse_gate,
 )
 from expflow_git.schemas import Kind, is_valid, load_schema, schema_errors
@@ -45,6 +46,8 @@ MAX_POLICY_NODES = 100_000
 # ... and a text budget: one long string aliased thousands of times is few nodes, but
 # every copy was checked, kept and written to the policy cache (200 KB: 480 MB).
 MAX_POLICY_TEXT = 4 * MAX_POLICY_BYTES  # characters of keys and strings, aliases expanded
+# As deep as a document may nest (jsonstrict.DEFAULT_MAX_DEPTH): a policy needs a few levels.
+MAX_POLICY_DEPTH = 64
 
 
 def load_policy_bytes(
@@ -196,12 +199,15 @@ def _constructor() -> type[Any]:
 
 def _count_nodes(root: Any, path: str) -> None:
     """Walk iteratively with budgets: aliases can make a tiny file a huge tree, or a huge
-    text (a long string repeated)."""
+    text (a long string repeated); and no deeper than a document may nest (the schema's
+    validator gave up at ~260 levels with a traceback)."""
     budget = MAX_POLICY_NODES
     text = MAX_POLICY_TEXT
-    stack = [root]
+    stack: list[tuple[Any, int]] = [(root, 0)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
+        if depth > MAX_POLICY_DEPTH:
+            raise ExpflowError(f"{path}: policy nests more than {MAX_POLICY_DEPTH} levels deep")
         budget -= 1
         if budget < 0:
             raise ExpflowError(
@@ -215,10 +221,10 @@ def _count_nodes(root: Any, path: str) -> None:
                     "text (YAML alias bomb?)"
                 )
         elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
+            stack.extend((key, depth + 1) for key in node)
+            stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
-            stack.extend(node)
+            stack.extend((item, depth + 1) for item in node)
 
 
 # A rule's value (or one of an `in` list) is compared with a param exactly, as an
@@ -370,15 +376,18 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         except ExpflowError as exc:
             raise ExpflowError(f"{path}: /gates/{i}: {exc.message}") from None
 
-    rules = tuple(
-        Rule(
-            param=r["param"],
-            op=Op(r["op"]),
-            value=r["value"],
-            required=r.get("required", False),
-            severity=Severity(r.get("severity", Severity.ERROR.value)),
-        )
-        for r in raw.get("rules", [])
+    rules = one_check_each(
+        (
+            Rule(
+                param=r["param"],
+                op=Op(r["op"]),
+                value=r["value"],
+                required=r.get("required", False),
+                severity=Severity(r.get("severity", Severity.ERROR.value)),
+            )
+            for r in raw.get("rules", [])
+        ),
+        lambda rule: rule.key,
     )
 
     walk = None
@@ -387,7 +396,7 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         walk = WalkForward(
             metric=known(wf["metric"], "/walk_forward/metric"),
             split=wf["split"],
-            top_n=wf.get("top_n", 10),
+            top_n=int(wf.get("top_n", 10)),  # (the schema takes 10.0 for an integer)
             min_pearson=wf.get("min_pearson", 0.3),
             max_evaluations_per_study=wf.get("max_evaluations_per_study"),
         )

@@ -13,9 +13,9 @@ import math
 import operator
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from expflow_git.errors import ExpflowError
 from expflow_git.jsonstrict import float_problem
@@ -156,6 +156,43 @@ class Rule:
     def name(self) -> str:
         return f"{self.param}:{self.op.value}:{self.value}"
 
+    @functools.cached_property
+    def key(self) -> Hashable:
+        """The condition: rules with one key are one check (`one_check_each`)."""
+        return (param_key(self.param), self.op, value_key(self.value), self.required)
+
+
+def value_key(value: str | float | bool) -> tuple[str, str | float | bool]:
+    """A rule's value as a key: 1 and 1.0 are one number, 1 and True and "1" are not."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        # As it is: Python equates and hashes 1 and 1.0 alike, compares 2**53 + 1 with
+        # 2**53 exactly, and never overflows on 10**400 (float() would).
+        return ("number", value)
+    return ("str", value)
+
+
+_Check = TypeVar("_Check", "Gate", Rule)
+
+
+def one_check_each(
+    checks: Iterable[_Check], key: Callable[[_Check], Hashable]
+) -> tuple[_Check, ...]:
+    """The same condition given twice (a --gate that repeats a threshold, a rule written
+    as an error and as a warning) is one check, where it first appears; an error among
+    its repeats makes it an error (docs/spec.md §3)."""
+    seen: dict[Hashable, int] = {}
+    unique: list[_Check] = []
+    for check in checks:
+        at = seen.get(key(check))
+        if at is None:
+            seen[key(check)] = len(unique)
+            unique.append(check)
+        elif check.severity is Severity.ERROR and unique[at].severity is not Severity.ERROR:
+            unique[at] = dataclasses.replace(unique[at], severity=Severity.ERROR)
+    return tuple(unique)
+
 
 @dataclass(frozen=True)
 class WalkForward:
@@ -245,19 +282,7 @@ class Policy:
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
         gates = self.threshold_gates + self.gates + extra
-        # The same condition given twice (a --gate that repeats a threshold) is one check,
-        # where it first appears; an error among its repeats makes it an error.
-        seen: dict[tuple[str, Op, float], int] = {}
-        unique: list[Gate] = []
-        for gate in gates:
-            key = (gate.metric, gate.op, float(gate.value))
-            at = seen.get(key)
-            if at is None:
-                seen[key] = len(unique)
-                unique.append(gate)
-            elif gate.severity is Severity.ERROR and unique[at].severity is not Severity.ERROR:
-                unique[at] = dataclasses.replace(unique[at], severity=Severity.ERROR)
-        return tuple(unique)
+        return one_check_each(gates, lambda g: (g.metric, g.op, float(g.value)))
 
     @functools.cached_property
     def rule_keys(self) -> frozenset[str]:
