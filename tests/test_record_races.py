@@ -97,3 +97,34 @@ def test_a_run_started_twice(exp_repo: ExpRepo) -> None:
         record.write_text(json.dumps({**doc, "status": "running"}))
     code, output = finish(proc)
     assert code == 1 and "only a pending experiment can be started" in output, output
+
+
+def test_rm_plans_its_correction_again_after_waiting(exp_repo: ExpRepo) -> None:
+    """`rm` planned its correction before the PIN prompt and wrote it after: a correction
+    of the same committed result written meanwhile (another `result --overwrite`) was
+    left beside a second one (a review). Planned again under the lock, it replaces it."""
+    from expflow_git.corrections import plan_correction, write_correction
+    from expflow_git.policy.load import load_policy_bytes
+
+    exp_repo.add_experiment()
+    res = exp_repo.add_result()
+    exp_repo.commit("a run")
+    with held_while(exp_repo, ["rm", "exp-001", "--reason", "withdrawn", "--force"]) as proc:
+        policy = load_policy_bytes((exp_repo.path / "expflow.yaml").read_bytes())
+        meanwhile = plan_correction(
+            exp_repo.path,
+            policy,
+            study="pdebench-task1",
+            experiment="exp-001",
+            result_rel=res,
+            new_data=b'{"changed": true}\n',
+            reason="another command's overwrite",
+            environ={},
+        )
+        assert meanwhile is not None
+        write_correction(exp_repo.path, meanwhile)
+    code, output = finish(proc)
+    assert code == 0, output
+    corrections = list((exp_repo.path / "corrections").rglob("*.json"))
+    assert len(corrections) == 1, corrections
+    assert json.loads(corrections[0].read_text())["reason"] == "withdrawn"

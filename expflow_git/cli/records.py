@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from expflow_git.cli.console import emit_findings, fail, guard, out
 from expflow_git.cli.options import policy_option
 from expflow_git.errors import ExitCode
+
+if TYPE_CHECKING:
+    from expflow_git.corrections import Planned
 
 
 @click.command()
@@ -186,28 +190,36 @@ def rm_cmd(
     from expflow_git.records.writer import (
         correction_for,
         open_layout,
+        records_lock,
         remove_run,
         write_planned_correction,
     )
 
     layout = open_layout(policy_path)
-    # A missing run, or a missing reason, fails before any PIN is asked for.
-    _, exp_doc = layout.find_experiment(exp_id)
-    study = exp_doc["study"]
-    correction = correction_for(
-        layout,
-        study=study,
-        exp_id=exp_id,
-        result_rel=layout.run_result(study, exp_id)[0],
-        new_data=None,
-        reason=reason,
-        environ=os.environ,
-    )
+
+    def planned() -> Planned | None:
+        _, exp_doc = layout.find_experiment(exp_id)
+        study = exp_doc["study"]
+        return correction_for(
+            layout,
+            study=study,
+            exp_id=exp_id,
+            result_rel=layout.run_result(study, exp_id)[0],
+            new_data=None,
+            reason=reason,
+            environ=os.environ,
+        )
+
+    planned()  # a missing run or reason, a moved result: refused before any PIN is asked for
     guard(f"rm {exp_id}", pin=pin, force=force)
-    if correction is not None:
-        out(f"wrote {write_planned_correction(layout, correction)}")
-    for rel in remove_run(layout, exp_id):
-        out(f"removed {rel}")
+    with records_lock(layout.root):
+        # Planned again under the lock: another command may have changed the run, or
+        # written a correction of it, while the PIN was asked for.
+        correction = planned()
+        if correction is not None:
+            out(f"wrote {write_planned_correction(layout, correction)}")
+        for rel in remove_run(layout, exp_id, held=True):
+            out(f"removed {rel}")
 
 
 @click.command()

@@ -440,14 +440,13 @@ def record_status(doc: Mapping[str, Any]) -> Status:
     return Experiment.from_json("", doc).status
 
 
-def remove_run(layout: Layout, exp_id: str) -> list[str]:
+def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
     """Delete a record and its result: the result first, so a crash never leaves a result
-    without its record. Returns the removed paths."""
-    with records_lock(layout.root):
-        return _remove_run(layout, exp_id)
-
-
-def _remove_run(layout: Layout, exp_id: str) -> list[str]:
+    without its record. Returns the removed paths. Under the work tree's lock (`held`:
+    the caller holds it already)."""
+    if not held:
+        with records_lock(layout.root):
+            return remove_run(layout, exp_id, held=True)
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     res = layout.target(layout.result_of(exp_doc["study"], exp_id))
     removed = []
