@@ -131,22 +131,23 @@ def _decode_path(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-# The times a report can spell (ISO 8601, years 1 to 9999): git accepts any integer a
-# committer writes, and a year-10000 commit made every audit a traceback.
-_FIRST_TIME, _LAST_TIME = -62_135_596_800, 253_402_300_799
+# The times a report spells (ISO 8601 with a four-digit year): git accepts any digits a
+# committer writes, and a year-10000 commit made every audit a traceback. Before 1970
+# git itself shows no time (`%ct` is empty for a negative one).
+_LAST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 def commit_time(stamp: bytes, sha: str) -> int:
-    """A committer time as git stores it (seconds), refused (exit 2) unless it is an
-    integer in the years 1 to 9999."""
-    try:
-        seconds = int(stamp)
-    except ValueError:
-        raise ExpflowError(f"commit {sha}: its committer line holds no time git writes") from None
-    if not _FIRST_TIME <= seconds <= _LAST_TIME:
+    """A committer time as git stores it (seconds), refused (exit 2) unless it is plain
+    digits (as git's `%ct` shows it) up to the end of the year 9999."""
+    if not (stamp.isdigit() and stamp.isascii()):
+        raise ExpflowError(f"commit {sha}: its committer line holds no time git writes")
+    seconds = int(stamp) if len(stamp) <= 12 else _LAST_TIME + 1  # (12 digits hold 9999)
+    if seconds > _LAST_TIME:
+        shown = stamp[:20].decode("ascii") + ("…" if len(stamp) > 20 else "")
         raise ExpflowError(
-            f"commit {sha}: its committer time ({seconds}) is outside the years 1 to 9999, "
-            "which no report can spell"
+            f"commit {sha}: its committer time ({shown}) is past the year 9999, which no "
+            "report can spell"
         )
     return seconds
 

@@ -663,3 +663,30 @@ def test_log_touching_covers_many_paths_with_few_pathspecs() -> None:
     asked = frozenset({"c/1/x.json", "d/sub"})
     assert _is_under("c/1/x.json", asked) and _is_under("d/sub/y/z.json", asked)
     assert not _is_under("c/1/y.json", asked) and not _is_under("d/subway.json", asked)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "accepted"),
+    [
+        (b"0", True),
+        (b"1700000000", True),
+        (b"253402300799", True),  # 9999-12-31T23:59:59Z
+        (b"253402300800", False),  # the year 10000: no report can spell it
+        (b"9" * 5000, False),  # past int()'s digit limit: refused, not a ValueError
+        (b"-1", False),  # git's %ct shows none before 1970; the report would say 1969
+        (b"1_700_000_000", False),  # int() reads it, git does not
+        (b"", False),
+    ],
+)
+def test_commit_time_takes_what_git_writes_and_a_report_can_spell(
+    stamp: bytes, accepted: bool
+) -> None:
+    """A crafted committer time made `audit` and `show` tracebacks (years past 9999), or
+    made them disagree (`-1` read by one and refused by the other; reviews)."""
+    from expflow_git.gitstore import commit_time
+
+    if accepted:
+        assert commit_time(stamp, "c0ffee") == int(stamp)
+    else:
+        with pytest.raises(ExpflowError, match="commit c0ffee: its committer"):
+            commit_time(stamp, "c0ffee")

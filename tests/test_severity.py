@@ -129,6 +129,21 @@ def test_a_walk_forward_top_n_written_as_a_float_is_its_integer(xcli: Cli, tmp_p
     assert "walk-forward:" in res.out
 
 
+def test_integer_settings_written_as_floats_are_integers_bounded_as_integers(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    """`top_n: 1.0e+20` got past the 2**53 bound and made the report's canonical JSON a
+    traceback; `max_runs_per_study: 2.0` was shown as "budget of 2.0" (a review)."""
+    huge = ADVISORY + WALK_FLOAT.replace("top_n: 10.0", "top_n: 1.0e+20")
+    r = advisory_repo(tmp_path / "repo", huge)
+    res = xcli(["audit"], r)
+    assert res.code == 2, res
+    assert res.err.startswith("expflow-git: error: expflow.yaml: /walk_forward/top_n: ")
+    assert "at most 2**53" in res.err and res.err.count("\n") == 1
+    budget = load_policy_bytes((ADVISORY + "budget: {max_runs_per_study: 2.0}\n").encode())
+    assert type(budget.max_runs_per_study) is int and budget.max_runs_per_study == 2
+
+
 def test_a_policy_nested_too_deep_is_one_line_exit_2(xcli: Cli, tmp_path: Path) -> None:
     """jsonschema-rs gave up at ~260 levels with a traceback, exit 1 (an attacker's hunt)."""
     r = advisory_repo(tmp_path / "repo", POLICY + "scan: {allow: " + "[" * 300 + "]" * 300 + "}\n")

@@ -227,6 +227,20 @@ def _count_nodes(root: Any, path: str) -> None:
             stack.extend((item, depth + 1) for item in node)
 
 
+def _integer(value: Any, path: str, pointer: str) -> Any:
+    """A setting the schema types as an integer, as an int: the schema takes 10.0 for
+    one, and a float slices nothing and is shown as "5.0" in the report. Bounded as the
+    integers are (`1.0e+20` as an int made the report's canonical JSON fail)."""
+    if not isinstance(value, float):
+        return value
+    if abs(value) > 2**53:
+        raise ExpflowError(
+            f"{path}: {pointer}: {fmt_number(value)} is too large: a policy's integers are "
+            "at most 2**53 (9007199254740992) in magnitude"
+        )
+    return int(value)
+
+
 # A rule's value (or one of an `in` list) is compared with a param exactly, as an
 # integer: 2**53 + 1 is not 2**53, and a tracker may store any integer (docs/spec.md §3).
 _RULE_VALUE = re.compile(r"/rules/[0-9]+/value(?:/[0-9]+)?\Z")
@@ -396,9 +410,13 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         walk = WalkForward(
             metric=known(wf["metric"], "/walk_forward/metric"),
             split=wf["split"],
-            top_n=int(wf.get("top_n", 10)),  # (the schema takes 10.0 for an integer)
+            top_n=_integer(wf.get("top_n", 10), path, "/walk_forward/top_n"),
             min_pearson=wf.get("min_pearson", 0.3),
-            max_evaluations_per_study=wf.get("max_evaluations_per_study"),
+            max_evaluations_per_study=_integer(
+                wf.get("max_evaluations_per_study"),
+                path,
+                "/walk_forward/max_evaluations_per_study",
+            ),
         )
 
     paths = raw.get("paths", {})
@@ -413,9 +431,13 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         rules=rules,
         experiment_globs=tuple(paths.get("experiments", DEFAULT_EXPERIMENT_GLOBS)),
         result_globs=tuple(paths.get("results", DEFAULT_RESULT_GLOBS)),
-        max_runs_per_study=raw.get("budget", {}).get("max_runs_per_study"),
+        max_runs_per_study=_integer(
+            raw.get("budget", {}).get("max_runs_per_study"), path, "/budget/max_runs_per_study"
+        ),
         walk_forward=walk,
-        base_seed=raw.get("seed_policy", {}).get("base_seed", 0),
+        base_seed=_integer(
+            raw.get("seed_policy", {}).get("base_seed", 0), path, "/seed_policy/base_seed"
+        ),
         results_immutable=raw.get("protect", {}).get("results_immutable", True),
         correction_globs=tuple(paths.get("corrections", DEFAULT_CORRECTION_GLOBS)),
         corrections_allowed=raw.get("protect", {}).get("corrections", "allow") == "allow",
