@@ -662,8 +662,12 @@ class Git:
         path = where if where.is_absolute() else self.root / where
         try:
             return frozenset(path.read_text("ascii").split())
+        except FileNotFoundError:
+            return frozenset()  # not shallow (any more)
         except (OSError, UnicodeDecodeError):
-            return frozenset()
+            raise ExpflowError(
+                f"{path}: the shallow clone's list of cut commits is unreadable"
+            ) from None
 
     # -- trees and the index ------------------------------------------------
 

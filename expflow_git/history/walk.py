@@ -41,8 +41,8 @@ def resolve_base(git: Git, base: str, rev_sha: str) -> str:
         cut = git.shallow_commits() & set(git.rev_list(rev_sha, base_sha))
         if cut:
             raise ExpflowError(
-                f"--since {base}: the history since it is cut at {min(cut)[:12]} by this "
-                f"shallow clone{hint}"
+                f"--since {base}: the history since it is cut at {min(cut)[:12]} by the "
+                f"clone's depth{hint}"
             )
     return base_sha
 
