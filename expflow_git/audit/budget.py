@@ -85,59 +85,81 @@ def _study_name(study: Study) -> str:
     return "runs without a record" if study is None else f"study {study!r}"
 
 
-def holdout_budget(git: Git, check: TreeCheck, since: str | None) -> HoldoutBudget | None:
-    """The budget's counts for an audited tree (and BASE..REV with `since`, a resolved
-    ancestor); None when the policy sets no budget."""
+@dataclass(frozen=True)
+class BudgetRange:
+    """BASE..REV as both budgets read it: each commit's changes, BASE's and REV's trees,
+    and the document globs of the judging policy and of BASE's and REV's own. Read once
+    per audit (`budget_range`): the two budgets walked the same log and trees each."""
+
+    base: str
+    commits: list[tuple[str, list[Change]]]
+    base_tree: list[TreeEntry]
+    rev_tree: list[TreeEntry]
+    globs: DocumentGlobs
+
+
+def budget_range(git: Git, check: TreeCheck, since: str | None) -> BudgetRange | None:
+    """The range the budgets count over (`since`: a resolved ancestor); None without
+    `--since`, or when the policy sets neither budget."""
+    policy = check.policy
+    if since is None or (budget_policy(policy) is None and policy.max_runs_per_study is None):
+        return None
+    from expflow_git.history.walk import policy_at
+
+    base_tree, rev_tree = git.ls_tree(since), git.ls_tree(check.commit.sha)
+    with BlobReader(git) as reader:
+        globs = DocumentGlobs.of(
+            policy, policy_at(reader, base_tree, policy), policy_at(reader, rev_tree, policy)
+        )
+    commits = list(git.log_changes(since, check.commit.sha, []))
+    return BudgetRange(since, commits, base_tree, rev_tree, globs)
+
+
+def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> HoldoutBudget | None:
+    """The budget's counts for an audited tree, or over BASE..REV with `span`; None when
+    the policy sets no budget."""
     walk = budget_policy(check.policy)
     if walk is None or walk.max_evaluations_per_study is None:
         return None
-    if since is None:
+    if span is None:
         counts = _tree_counts(check, walk.split)
     else:
-        counts = _history_counts(git, check, since, walk)
+        counts = _history_counts(git, check, span, walk)
     ordered = sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
     return HoldoutBudget(
-        walk.split, walk.max_evaluations_per_study, since is not None, tuple(ordered)
+        walk.split, walk.max_evaluations_per_study, span is not None, tuple(ordered)
     )
 
 
-def run_budget_history(git: Git, check: TreeCheck, since: str | None) -> list[Finding]:
-    """`budget.max_runs_per_study` over BASE..REV (with `since`): every run that had a
-    record beyond `pending` at BASE or in a commit of the range counts against its
+def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> list[Finding]:
+    """`budget.max_runs_per_study` over BASE..REV (`span`, with `--since`): every run that
+    had a record beyond `pending` at BASE or in a commit of the range counts against its
     study, as a holdout look does, so deleting failed attempts does not buy new tries.
     Only the studies the tree's own count (checks.py) leaves under the budget are
     reported here."""
     limit = check.policy.max_runs_per_study
-    if limit is None or since is None:
+    if limit is None or span is None:
         return []
-    rev = check.commit.sha
-    commits = list(git.log_changes(since, rev, []))
-    base_tree = git.ls_tree(since)
-    with BlobReader(git) as reader:
-        from expflow_git.history.walk import policy_at
-
-        globs = DocumentGlobs.of(
-            check.policy,
-            policy_at(reader, base_tree, check.policy),
-            policy_at(reader, git.ls_tree(rev), check.policy),
-        )
-        ran = {stem(e.path) for e in base_tree if _is_record(e.mode, e.path, globs, None)}
-        ran |= {
-            stem(c.path)
-            for _, changes in commits
-            for c in changes
-            if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, None)
-        }
-        now: Counter[Study] = Counter(e.study for e in check.experiments)
-        gone = ran - {e.id for e in check.experiments}
-        # A gone run counts under its last record's study once any of its records said it
-        # ran (a record only ever pending, say renamed for a typo, was no attempt).
-        studies: dict[str, Study] = {}
-        attempted: set[str] = set()
-        for doc in _records_of(reader, gone, base_tree, commits, globs) if gone else ():
-            studies[doc["id"]] = doc["study"]
-            if doc["status"] != "pending":
-                attempted.add(doc["id"])
+    globs = span.globs
+    ran = {stem(e.path) for e in span.base_tree if _is_record(e.mode, e.path, globs, None)}
+    ran |= {
+        stem(c.path)
+        for _, changes in span.commits
+        for c in changes
+        if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, None)
+    }
+    now: Counter[Study] = Counter(e.study for e in check.experiments)
+    gone = ran - {e.id for e in check.experiments}
+    # A gone run counts under its last record's study once any of its records said it
+    # ran (a record only ever pending, say renamed for a typo, was no attempt).
+    studies: dict[str, Study] = {}
+    attempted: set[str] = set()
+    if gone:
+        with BlobReader(git) as reader:
+            for doc in _records_of(reader, gone, span):
+                studies[doc["id"]] = doc["study"]
+                if doc["status"] != "pending":
+                    attempted.add(doc["id"])
     erased = Counter(studies.get(exp_id) for exp_id in attempted)
     return [
         Finding(
@@ -157,24 +179,16 @@ def _tree_counts(check: TreeCheck, split: str) -> Counter[Study]:
     return Counter(studies.get(r.experiment) for r in check.results if split in r.splits)
 
 
-def _history_counts(git: Git, check: TreeCheck, base: str, walk: WalkForward) -> Counter[Study]:
-    policy = check.policy
+def _history_counts(
+    git: Git, check: TreeCheck, span: BudgetRange, walk: WalkForward
+) -> Counter[Study]:
     rev = check.commit.sha
-    commits = list(git.log_changes(base, rev, []))
-    merges = set(git.run("rev-list", "--merges", rev, f"^{base}", "--").decode().split())
-    base_tree, rev_tree = git.ls_tree(base), git.ls_tree(rev)
+    merges = set(git.run("rev-list", "--merges", rev, f"^{span.base}", "--").decode().split())
+    looks = _looks(span.base_tree, span.commits, merges, span.globs, span.rev_tree)
     with BlobReader(git) as reader:
-        from expflow_git.history.walk import policy_at
-
-        globs = DocumentGlobs.of(
-            policy,
-            policy_at(reader, base_tree, policy),
-            policy_at(reader, rev_tree, policy),
-        )
-        looks = _looks(base_tree, commits, merges, globs, rev_tree)
         carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
-        studies = _studies(reader, check, ids, base_tree, commits, globs)
+        studies = _studies(reader, check, ids, span)
     return Counter(studies.get(exp_id) for exp_id, sha in looks if carrying[sha])
 
 
@@ -292,34 +306,24 @@ def _lenient_has_split(data: bytes, split: str) -> bool:
 
 
 def _studies(
-    reader: BlobReader,
-    check: TreeCheck,
-    ids: set[str],
-    base_tree: list[TreeEntry],
-    commits: list[tuple[str, list[Change]]],
-    globs: DocumentGlobs,
+    reader: BlobReader, check: TreeCheck, ids: set[str], span: BudgetRange
 ) -> dict[str, Study]:
     """Each id's study: its record at REV, else the last record of it in BASE..REV or at BASE."""
     studies: dict[str, Study] = {e.id: e.study for e in check.experiments if e.id in ids}
     missing = ids - studies.keys()
     if missing:
-        for doc in _records_of(reader, missing, base_tree, commits, globs):
+        for doc in _records_of(reader, missing, span):
             studies[doc["id"]] = doc["study"]
     return studies
 
 
-def _records_of(
-    reader: BlobReader,
-    ids: set[str],
-    base_tree: list[TreeEntry],
-    commits: list[tuple[str, list[Change]]],
-    globs: DocumentGlobs,
-) -> list[dict[str, Any]]:
+def _records_of(reader: BlobReader, ids: set[str], span: BudgetRange) -> list[dict[str, Any]]:
     """Every valid record of `ids` at BASE and in the range's commits, oldest first."""
-    records = [e.sha for e in base_tree if _is_record(e.mode, e.path, globs, ids)]
+    globs = span.globs
+    records = [e.sha for e in span.base_tree if _is_record(e.mode, e.path, globs, ids)]
     records += [
         c.new_sha
-        for _, changes in commits
+        for _, changes in span.commits
         for c in changes
         if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, ids)
     ]

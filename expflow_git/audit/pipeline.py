@@ -479,12 +479,13 @@ def _judge(
         from expflow_git.audit.deleted import deleted_runs_back
 
         rewritten += tuple(deleted_runs_back(git, check, since_sha, {f.path for f in rewritten}))
-    from expflow_git.audit.budget import holdout_budget, run_budget_history
+    from expflow_git.audit.budget import budget_range, holdout_budget, run_budget_history
 
-    budget = holdout_budget(git, check, since_sha)
+    span = budget_range(git, check, since_sha)  # (read once for both budgets)
+    budget = holdout_budget(git, check, span)
     if budget is not None:
         rewritten += tuple(budget.findings(check.policy.path))
-    rewritten += tuple(run_budget_history(git, check, since_sha))
+    rewritten += tuple(run_budget_history(git, check, span))
     return Audit(
         check=check,
         board=board,
