@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ from expflow_git.schemas import Kind
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Planned
+    from expflow_git.gitstore import Git
 
 # Packages whose versions are worth recording when installed; the rest is noise.
 TRACKED_PACKAGES = (
@@ -208,17 +210,28 @@ class Layout:
                         found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add(rel)
         return {stem: sorted(rels) for stem, rels in found.items()}
 
+    @functools.cached_property
+    def git(self) -> Git | None:
+        """The repository of the work tree (None outside git), found once per layout:
+        `new` and `result` ask it what HEAD holds and what it ignores."""
+        from expflow_git.gitstore import Git
+
+        try:
+            return Git.discover(self.root)
+        except ExpflowError:
+            return None
+
     def committed_result(self, exp_id: str) -> str | None:
         """Where HEAD holds the run's result (a file the policy's result globs take, named
         `exp_id`); None outside git, before the first commit, or when it holds none. The
         work tree may have moved or deleted it: a committed result is write-once all the
         same."""
-        from expflow_git.gitstore import Git
-
+        git = self.git
+        if git is None:
+            return None
         try:
-            git = Git.discover(self.root)
             head = git.resolve_commit("HEAD").sha
-        except ExpflowError:
+        except ExpflowError:  # no commit yet
             return None
         globs = self.policy.result_globs
         folders = {_literal_folder(g) for g in globs} - {None}
@@ -234,11 +247,8 @@ class Layout:
     def ignored(self, rels: Sequence[str]) -> set[str]:
         """Those of `rels` (from the work tree's root) that git's ignore rules keep out of
         the repository: none outside git. One `git check-ignore` for all of them."""
-        from expflow_git.gitstore import Git
-
-        try:
-            git = Git.discover(self.root)
-        except ExpflowError:
+        git = self.git
+        if git is None:
             return set()
         prefix = os.path.relpath(os.path.realpath(self.root), os.path.realpath(git.root))
         if prefix.startswith(".."):
