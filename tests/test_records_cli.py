@@ -294,6 +294,56 @@ def test_new_param_values_that_are_not_finite_stay_strings(exp_repo: ExpRepo, cl
     assert params == {"a": "NaN", "b": "1e999", "c": "[1,2]", "d": None}
 
 
+@pytest.mark.parametrize(
+    ("records", "results", "record_at", "result_at"),
+    [
+        (
+            "runs/records/*.json",
+            "runs/scores/**/*.json",
+            "runs/records/{id}.json",
+            "runs/scores/{study}/{id}.json",
+        ),
+        ("lab/*/exp/*.json", "lab/*/res/*.json", None, None),  # no literal folder takes a run
+    ],
+)
+def test_new_and_result_write_where_the_policys_paths_take_them(
+    exp_repo: ExpRepo, cli, records: str, results: str, record_at: str | None, result_at: str | None
+) -> None:
+    """With other `paths` than the defaults, `new` wrote experiments/<study>/ all the
+    same and then refused it ("would not match the policy's paths"): a record the tool's
+    own policy reads could not be made by the tool. Now the policy's globs place it."""
+    repo = exp_repo
+    policy = (repo.path / "expflow.yaml").read_text()
+    policy = policy.replace('experiments: ["experiments/**/*.json"]', f'experiments: ["{records}"]')
+    policy = policy.replace('results: ["results/**/*.json"]', f'results: ["{results}"]')
+    assert records in policy and results in policy
+    (repo.path / "expflow.yaml").write_text(policy)
+    res = cli(["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5"], cwd=repo.path)
+    if record_at is None:
+        assert res.code == 2 and res.out == ""
+        assert (
+            f"experiments/{STUDY}/exp-001.json would not match the policy's paths.experiments"
+            in res.err
+        )
+        assert not (repo.path / "experiments" / STUDY).exists()
+        return
+    assert res.code == 0, res.both
+    record = record_at.format(id="exp-001", study=STUDY)
+    assert load(repo.path / record)["study"] == STUDY
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=repo.path)
+    assert res.code == 0, res.both
+    result = result_at.format(id="exp-001", study=STUDY)
+    assert load(repo.path / result)["experiment"] == "exp-001"
+    assert load(repo.path / record)["status"] == "success"
+    assert not (repo.path / "experiments" / STUDY).exists()
+    assert not (repo.path / "results" / STUDY).exists()
+    repo.git("add", "-A")
+    assert cli(["validate", "--staged", record, result], cwd=repo.path).code == 0
+    repo.git("commit", "-q", "-m", "a run where the policy keeps runs")
+    res = cli(["audit"], cwd=repo.path)
+    assert res.code == 0 and "exp-001" in res.out, res.both
+
+
 # --------------------------------------------------------------------------- result
 @pytest.fixture
 def pending(exp_repo: ExpRepo, cli) -> ExpRepo:

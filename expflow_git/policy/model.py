@@ -272,6 +272,15 @@ class Policy:
         index = self._classify(path.removeprefix("./"))
         return None if index is None else _KINDS_IN_ORDER[index]
 
+    def globs_of(self, kind: Kind) -> tuple[str, ...]:
+        """The `paths` globs of records, results or corrections."""
+        by_kind = {
+            Kind.EXPERIMENT: self.experiment_globs,
+            Kind.RESULT: self.result_globs,
+            Kind.CORRECTION: self.correction_globs,
+        }
+        return by_kind.get(kind, ())
+
     @functools.cached_property
     def _classify(self) -> Callable[[str], int | None]:
         """Every kind's globs at once, results first: one match per path of a tree."""

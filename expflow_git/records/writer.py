@@ -124,29 +124,49 @@ def parse_assignments(items: Sequence[str], *, what: str) -> list[tuple[str, str
 
 @dataclass(frozen=True)
 class Layout:
-    """Where `new` and `result` put files: experiments/<study>/<id>.json and results/…"""
+    """Where `new` and `result` put files: experiments/<study>/<id>.json and results/…
+    by default, else where the policy's `paths` globs take them (`_placed`)."""
 
     root: Path
     policy: Policy
 
     def experiment_path(self, study: str, exp_id: str) -> str:
-        return self._checked(self.experiment_rel(study, exp_id), self.policy.experiment_globs)
+        return self._checked(self.experiment_rel(study, exp_id), Kind.EXPERIMENT)
 
-    @staticmethod
-    def experiment_rel(study: str, exp_id: str) -> str:
+    def experiment_rel(self, study: str, exp_id: str) -> str:
         """Where `new` writes a run's record (before the policy's globs are checked)."""
-        return f"experiments/{study}/{exp_id}.json"
+        return self._placed("experiments", study, exp_id, Kind.EXPERIMENT)
 
     def result_path(self, study: str, exp_id: str) -> str:
         return self.checked_result(self.result_rel(study, exp_id))
 
     def checked_result(self, rel: str) -> str:
         """A result's path, checked as `result_path` checks the usual one."""
-        return self._checked(rel, self.policy.result_globs)
+        return self._checked(rel, Kind.RESULT)
 
-    def _checked(self, rel: str, globs: Sequence[str]) -> str:
-        if not matches_any(rel, globs):
-            raise ExpflowError(f"{rel} would not match the policy's paths {list(globs)}")
+    def result_rel(self, study: str, exp_id: str) -> str:
+        """Where `result` writes a run's result (before the policy's globs are checked)."""
+        return self._placed("results", study, exp_id, Kind.RESULT)
+
+    def _placed(self, usual: str, study: str, exp_id: str, kind: Kind) -> str:
+        """`<usual>/<study>/<id>.json` when the policy reads a `kind` there; else, for each
+        of its `kind` globs in order, `<folder>/<study>/<id>.json` then `<folder>/<id>.json`
+        below the glob's literal folder, the first the policy reads as a `kind`; else the
+        usual path (which `_checked` then refuses, naming the globs)."""
+        globs = self.policy.globs_of(kind)
+        candidates = [f"{usual}/{study}/{exp_id}.json"]
+        for folder in dict.fromkeys(_literal_folder(g) for g in globs):
+            if folder is not None:
+                top = f"{folder}/" if folder else ""
+                candidates += [f"{top}{study}/{exp_id}.json", f"{top}{exp_id}.json"]
+        kind_of = self.policy.kind_of
+        return next((rel for rel in candidates if kind_of(rel) is kind), candidates[0])
+
+    def _checked(self, rel: str, kind: Kind) -> str:
+        if self.policy.kind_of(rel) is not kind:
+            key = "experiments" if kind is Kind.EXPERIMENT else "results"
+            globs = list(self.policy.globs_of(kind))
+            raise ExpflowError(f"{rel} would not match the policy's paths.{key} {globs}")
         self.target(rel)
         return rel
 
@@ -280,7 +300,9 @@ class Layout:
         hits = self.existing_experiments(exp_id)
         if not hits:
             raise ExpflowError(
-                f"no experiment record {exp_id!r} under experiments/", code=ExitCode.FAILED
+                f"no experiment record {exp_id!r} where the policy's paths.experiments "
+                f"{list(self.policy.experiment_globs)} take records",
+                code=ExitCode.FAILED,
             )
         rel = hits[0].relative_to(self.root).as_posix()
         # Both files of the run are checked before anything reads, asks for a PIN or
@@ -293,11 +315,6 @@ class Layout:
         record: dict[str, Any] = json.loads(data)
         self.target(self.result_of(record["study"], exp_id))
         return rel, record
-
-    @staticmethod
-    def result_rel(study: str, exp_id: str) -> str:
-        """Where `result` writes a run's result (before the policy's globs are checked)."""
-        return f"results/{study}/{exp_id}.json"
 
 
 @contextlib.contextmanager
