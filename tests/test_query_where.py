@@ -115,6 +115,29 @@ def test_status_and_reasonless_runs() -> None:
     assert not matches("metrics.seg_total > 0", failed)  # no result: no metric
 
 
+@pytest.mark.parametrize(
+    ("equal", "listed"),
+    [
+        ("tags = 5", "tags in (5)"),
+        ("tags != 5", "tags not in (5)"),
+        ("tags = '5.0'", "tags in ('5.0')"),
+        ("tags = 5.0", "tags in (5.0)"),
+        ("tags = true", "tags in (true)"),
+        ("tags != 'True'", "tags not in ('True')"),
+    ],
+)
+def test_a_tag_is_in_the_list_exactly_whichever_operator_asks(equal: str, listed: str) -> None:
+    """`tags = V` tested exact membership while `tags in (V)` compared each tag like a
+    param: with tags ["5", "true"], `tags in ('5.0')` and `tags in (true)` matched and
+    the same `=` did not, `tags != 5` matched where `tags not in (5)` did not (an
+    attacker's hunt). The list holds names: both read a tag as it is written, and an
+    unquoted number as typed."""
+    run = FakeRun(tags=("5", "true", "k:5"))
+    assert matches(equal, run) is matches(listed, run)
+    expected = {"tags = 5": True, "tags != 5": False}.get(equal, equal.startswith("tags !="))
+    assert matches(equal, run) is expected, equal
+
+
 def test_names_compare_as_text_never_as_the_numbers_they_spell() -> None:
     """Every string that spelled a number compared as that number, ids and studies too:
     study `2024.1` was `2024.10` (`rank --where "study = '2024.1'"` ranked the other

@@ -48,6 +48,13 @@ class Field:
     def __str__(self) -> str:
         return ".".join(self.path)
 
+    @property
+    def names(self) -> bool:
+        """Whether it holds names (NAMES, and `tags`, the list of a run's tags): compared
+        as text, an unquoted number the name as typed (`tags = 5` is the tag "5", as
+        `tags in (5)` is)."""
+        return self.root in NAMES or self.path == ("tags",)
+
 
 _MISSING = object()
 
@@ -128,7 +135,7 @@ class Compare:
                 return bool(values) and all(compare(v, "!=", self.value) for v in values)
             return any(compare(v, self.op, self.value) for v in values)
         found = lookup(self.field, run)
-        same = compare_names if self.field.root in NAMES else compare
+        same = compare_names if self.field.names else compare
         return found is not _MISSING and same(found, self.op, self.value)
 
 
@@ -154,7 +161,7 @@ class In:
             if value is _MISSING:
                 return False
             found = [value]
-        same = compare_names if self.field.root in NAMES else compare
+        same = compare_names if self.field.names else compare
         hit = any(same(f, "=", v) for f in found for v in self.values)
         return hit != self.negated
 

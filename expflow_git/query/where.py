@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from expflow_git.policy.model import did_you_mean
 from expflow_git.query.nodes import (
-    NAMES,
     AllOf,
     AnyOf,
     Compare,
@@ -209,7 +208,7 @@ class _Parser:
     def value(self, field: Field) -> Literal:
         tok = self.tok
         value: Literal
-        if tok.kind == "number" and field.root in NAMES:
+        if tok.kind == "number" and field.names:
             value = tok.text  # `study = 2024.10` is the study so named, not a number
         elif tok.kind == "number":
             assert isinstance(tok.value, (int, float))
