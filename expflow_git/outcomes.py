@@ -106,7 +106,7 @@ def rank_at(
     policy_ref: str | None,
     sort_by: str | None,
     ascending: bool | None,
-    gates: Sequence[str],
+    gates: Sequence[str | Mapping[str, Any]],
     study: str | None,
     tags: Sequence[str],
     top: int | None,

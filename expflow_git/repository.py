@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import REASON_MAX_LENGTH, Scalar, Status
 from expflow_git.errors import ExpflowError
@@ -21,10 +21,12 @@ from expflow_git.run import (
     checked_metrics,
     checked_params,
     checked_series,
+    checked_split_name,
     checked_tags,
     failure_reason,
     read_runs,
     same_record,
+    string_list,
 )
 
 if TYPE_CHECKING:
@@ -153,7 +155,8 @@ class Repository:
         if splits is not None and not isinstance(splits, Mapping):
             raise ValueError("splits: give a mapping of split names to metrics")
         checked_splits = {
-            name: checked_metrics(m, layout.policy) for name, m in (splits or {}).items()
+            checked_split_name(name): checked_metrics(m, layout.policy)
+            for name, m in (splits or {}).items()
         }
         points = checked_series(series) if series is not None else None
         plan = plan_result(layout, id, checked, checked_splits, points)
@@ -174,7 +177,7 @@ class Repository:
         """Mark a run without a result `failed`, with the reason (as `expflow-git fail`)."""
         from expflow_git.records.lifecycle import fail_run
 
-        fail_run(self._layout(), id, reason)
+        fail_run(self._layout(), id, _reason(reason))
         return self.get(id)
 
     def skip(self, id: str, reason: str, *, pin: str | None = None) -> Run:
@@ -185,6 +188,7 @@ class Repository:
         from expflow_git.pin.guard import require_pin
         from expflow_git.records.lifecycle import cancel_run, cancellable
 
+        reason = _reason(reason)
         layout = self._layout()
         exp_rel, doc = cancellable(layout, id)
         require_pin(
@@ -212,17 +216,18 @@ class Repository:
         1e-3"`) when given. A malformed expression: ValueError with its column."""
         wanted = None if status is None else Status(status)
         parsed = None
+        policy = self.policy  # (a broken policy is the ExpflowError it is, not a `where` error)
         if where is not None:
             from expflow_git.query.where import parse
 
             try:
                 parsed = parse(where)
-                parsed.check(self.policy.metrics, [s.value for s in Status])
+                parsed.check(policy.metrics, [s.value for s in Status])
             except ExpflowError as exc:
                 raise ValueError(f"where: {exc.message}") from None
         return [
             run
-            for run in read_runs(self.root, self.policy, self._git, parsed)
+            for run in read_runs(self.root, policy, self._git, parsed)
             if (study is None or run.study == study) and (wanted is None or run.status is wanted)
         ]
 
@@ -323,7 +328,7 @@ class Repository:
         rev: str = "HEAD",
         sort_by: str | None = None,
         ascending: bool | None = None,
-        gates: Sequence[str] = (),
+        gates: Sequence[str | Mapping[str, Any]] = (),
         study: str | None = None,
         tags: Sequence[str] = (),
         top: int | None = None,
@@ -332,7 +337,12 @@ class Repository:
         """The gated leaderboard of the committed runs at `rev` (as `expflow-git rank`);
         `gates` are extra `metric:op:value` checks."""
         from expflow_git.outcomes import rank_at
+        from expflow_git.seeds import gate_texts
 
+        if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+            raise ValueError(f"top: {top!r} is not a positive integer")  # as `--top`
+        if ascending is not None and not isinstance(ascending, bool):
+            raise ValueError(f"ascending: {ascending!r} is not True, False or None")
         return rank_at(
             self._repo(),
             rev,
@@ -340,9 +350,9 @@ class Repository:
             policy_ref=policy_ref,
             sort_by=sort_by,
             ascending=ascending,
-            gates=list(gates),
+            gates=gate_texts(gates),
             study=study,
-            tags=list(tags),
+            tags=checked_tags(tags),
             top=top,
         )
 
@@ -420,7 +430,7 @@ class Repository:
             self._repo(),
             report if isinstance(report, bytes) else read_bytes(source),
             source=source,
-            public_keys=public_keys,
+            public_keys=string_list(public_keys, "public_keys", "key"),
             allowed_signers=allowed_signers,
             allow_unsigned=allow_unsigned,
             recompute=recompute,
@@ -437,3 +447,10 @@ class Repository:
         from expflow_git.policy.model import policy_in_commit
 
         return policy_in_commit(self._policy_path)
+
+
+def _reason(reason: object) -> str:
+    """A reason given to `fail` or `skip`: text (None was an AttributeError)."""
+    if not isinstance(reason, str):
+        raise ValueError(f"reason: give the reason as text, not {reason!r:.40}")
+    return reason

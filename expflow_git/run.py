@@ -99,28 +99,35 @@ class ActiveRun:
         if step is None:
             self.metrics.update(checked)
             return
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
             raise ValueError(f"step {_short(step)}: a step is a non-negative integer")
         for name, value in checked.items():
             points = self.series.setdefault(name, [])
-            points.append((step, value))
+            points.append((int(step), value))
             aggregate = self.policy.metrics[name].aggregate or Aggregate.LAST
             self.metrics[name] = aggregate.of([v for _, v in points])
 
     def log_split(self, name: str, **metrics: float) -> None:
         """Record metrics measured on another slice of data (`splits.<name>`)."""
         self._open()
-        if not isinstance(name, str) or not _SPLIT_RE.match(name):
-            raise ValueError(
-                f"split name {_short(name)}: use letters, digits, '.', '_' and '-' "
-                "(at most 64, starting with a letter or digit)"
-            )
+        name = checked_split_name(name)
         self.splits.setdefault(name, {}).update(checked_metrics(metrics, self.policy))
 
     def _open(self) -> None:
         # A value logged after the block would be silently lost: the result is written.
         if self.finished:
             raise RuntimeError(f"run {self.id!r} has finished: log inside its `with` block")
+
+
+def checked_split_name(name: Any) -> str:
+    """A split's name as the result schema takes it; otherwise ValueError (None, a bool or
+    a number is refused, never written as the JSON text of it)."""
+    if not isinstance(name, str) or not _SPLIT_RE.match(name):
+        raise ValueError(
+            f"split name {_short(name)}: use letters, digits, '.', '_' and '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return name
 
 
 def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, float]:
@@ -130,6 +137,8 @@ def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, flo
         raise ValueError(f"metrics: give a mapping of names to numbers, not {_short(metrics)}")
     out: dict[str, float] = {}
     for name, value in metrics.items():
+        if not isinstance(name, str):
+            raise ValueError(f"metric name {_short(name)}: names are strings")
         if name not in policy.metrics:
             raise ValueError(f"unknown metric {name!r}{closest(name, policy.metrics)}")
         out[name] = finite_number(value, what=f"metric {name!r}")
@@ -159,12 +168,18 @@ def _short(value: Any) -> str:
 
 def checked_tags(tags: Sequence[str]) -> list[str]:
     """Tags as a list of strings; one string is refused, not split into its letters."""
-    if isinstance(tags, str):
-        raise ValueError(f"tags: give a list of strings, not the string {_short(tags)}")
-    out = list(tags)
-    for tag in out:
-        if not isinstance(tag, str):
-            raise ValueError(f"tag {_short(tag)}: tags are strings")
+    return string_list(tags, "tags", "tag")
+
+
+def string_list(values: Any, what: str, item: str) -> list[str]:
+    """`values` as a list of strings; otherwise ValueError naming `what` (one string alone
+    is refused, never read letter by letter) or the `item` that is not a string."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValueError(f"{what}: give a list of strings, not {_short(values)}")
+    out = list(values)
+    for value in out:
+        if not isinstance(value, str):
+            raise ValueError(f"{item} {_short(value)}: {what} are strings")
     return out
 
 
@@ -214,11 +229,14 @@ def checked_params(params: Mapping[str, Any]) -> dict[str, Scalar]:
     for name, value in params.items():
         if not isinstance(name, str):
             raise ValueError(f"parameter {name!r}: names are strings")
-        if value is not None and not isinstance(value, (str, int, float, bool)):
+        if value is None or isinstance(value, (str, bool)):
+            out[name] = value
+        elif isinstance(value, numbers.Integral):  # NumPy's integers too, as its floats
+            out[name] = int(value)
+        elif isinstance(value, numbers.Real):
+            out[name] = finite_number(float(value), what=f"parameter {name!r}")
+        else:
             raise ValueError(f"parameter {name!r}: {value!r} is not a string, number or bool")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"parameter {name!r}: {value!r} is not a finite number")
-        out[name] = value
     return out
 
 

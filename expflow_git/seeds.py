@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,9 +111,11 @@ def compare_scores(
     from expflow_git.policy.model import parse_gate
 
     try:
-        parsed = [parse_gate(g, None) for g in _gate_texts(gates)]
+        parsed = [parse_gate(g, None) for g in gate_texts(gates)]
     except ExpflowError as exc:
         raise ValueError(exc.message) from None
+    if not isinstance(runs, Mapping):
+        raise ValueError(f"runs: give a mapping of run ids to metrics, not {type(runs).__name__}")
     verdicts = []
     for run_id, metrics in runs.items():
         if not isinstance(run_id, str):  # 1 and "1" would be two rows with one id
@@ -174,6 +176,8 @@ def _numbers(values: Mapping[Any, Any], *, what: str, exact: bool = False) -> di
     squares cannot overflow."""
     from expflow_git.run import finite_number
 
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{what}s: give a mapping of names to numbers, not {values!r:.40}")
     out: dict[str, float] = {}
     for name, value in values.items():
         number = finite_number(value, what=f"{what} {name!r}")
@@ -183,11 +187,11 @@ def _numbers(values: Mapping[Any, Any], *, what: str, exact: bool = False) -> di
     return out
 
 
-def _gate_texts(gates: Sequence[str | Mapping[str, Any]]) -> list[str | Mapping[str, Any]]:
+def gate_texts(gates: Sequence[str | Mapping[str, Any]]) -> list[str | Mapping[str, Any]]:
     """The gates, each a `metric:op:value` string or a `{gate, severity}` mapping; one
     string alone is refused (it would be read letter by letter)."""
-    if isinstance(gates, str):
-        raise ValueError(f"gates: give a list of 'metric:op:value' strings, not {gates!r}")
+    if isinstance(gates, (str, bytes)) or not isinstance(gates, Iterable):
+        raise ValueError(f"gates: give a list of 'metric:op:value' strings, not {gates!r:.40}")
     for gate in gates:
         if not isinstance(gate, (str, Mapping)):
             raise ValueError(
@@ -205,7 +209,11 @@ def _policy(policy: Policy | str | os.PathLike[str] | None) -> Policy:
     if policy is None:
         return _competition_policy()
     path = Path(policy)
-    return load_policy_bytes(path.read_bytes(), path=path.name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # as the CLI says it (exit 2), not a FileNotFoundError
+        raise ExpflowError(f"{path}: cannot read policy: {exc.strerror}") from None
+    return load_policy_bytes(data, path=path.name)
 
 
 @functools.lru_cache(maxsize=1)

@@ -206,6 +206,37 @@ def test_compare_scores_refuses_what_it_would_misread() -> None:
         expflow_git.compare_scores({1: {"x": 1.0}, "1": {"x": 2.0}}, sort_by="x")  # type: ignore[dict-item]
 
 
+def test_the_seeds_functions_name_what_they_cannot_read(tmp_path: Path) -> None:
+    """FileNotFoundError, IsADirectoryError, AttributeError and TypeError escaped from
+    these (an attacker's hunt)."""
+    for policy in (tmp_path / "none.yaml", tmp_path):
+        with pytest.raises(ExpflowError, match="cannot read policy") as caught:
+            expflow_git.validate_competition_rules(task_metrics={}, task_params={}, policy=policy)
+        assert caught.value.code == 2
+    runs = {"a": {"x": 1.0}}
+    with pytest.raises(ValueError, match="runs: give a mapping"):
+        expflow_git.compare_scores([("a", {"x": 1.0})], sort_by="x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="metrics: give a mapping of names to numbers"):
+        expflow_git.compare_scores({"a": 5}, sort_by="x")  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="gates: give a list"):
+        expflow_git.compare_scores(runs, sort_by="x", gates=None)  # type: ignore[arg-type]
+
+
+def test_numpy_integers_are_numbers_as_numpy_floats_are(repo: Repository) -> None:
+    """A sweep's `np.int64` step or param was refused ("a step is a non-negative integer",
+    "is not a string, number or bool") where its `np.float64` values were taken (an
+    attacker's hunt). They are written as the plain numbers they are."""
+    np = pytest.importorskip("numpy")
+    repo.new("exp-001", study=STUDY, params={"sub_step": np.int64(3), "lr": np.float32(0.5)})
+    assert repo.get("exp-001").params == {"sub_step": 3, "lr": 0.5}
+    with repo.run("exp-001", params={"sub_step": 3, "lr": 0.5}) as run:
+        run.log(step=np.int64(3), **SEED)
+        run.log(step=np.uint8(7), **SEED)
+    assert repo.get("exp-001").status is Status.SUCCESS
+    with pytest.raises(ValueError, match="parameter 'lr'"):
+        repo.new("exp-002", study=STUDY, params={"lr": np.float32("nan")})
+
+
 def test_validate_competition_rules_checks_its_params() -> None:
     metrics = dict(SEED)
     with pytest.raises(ValueError, match="names are strings"):  # was an AttributeError
@@ -381,7 +412,7 @@ def test_a_split_name_is_checked_as_it_is_logged(repo: Repository, exp_repo: Exp
             run.log_split("hold out", seg_total=1.0)
     assert repo.get("exp-001").status is Status.FAILED
     repo.new("exp-002", study=STUDY, params={"sub_step": 1})
-    with pytest.raises(ValueError, match="schema: property name"):
+    with pytest.raises(ValueError, match="split name '../x'"):  # (as log_split says it)
         repo.log_result("exp-002", SEED, splits={"../x": {"seg_total": 1.0}})
     assert not (exp_repo.path / exp_repo.res_path("exp-002")).exists()
     assert repo.get("exp-002").status is Status.PENDING
@@ -453,6 +484,24 @@ def _snapshot(root: Path) -> dict[str, bytes]:
             lambda r: r.log_result("exp-001", {"seg_total": 1}, series={"seg_total": [5]}),
             "is not a (step, value) pair",
         ),
+        # An attacker's hunt: TypeError from a metric name that is no string; split names
+        # None, True, 1.5 written as "null", "true", "1.5"; AttributeError from fail(id, None);
+        # rank(top=-1) dropped the last row, top=0 gave none; tags, gates and keys given
+        # as one string were read letter by letter (gate 'p' is malformed, key file 'k').
+        (lambda r: r.log_result("exp-001", {**SEED, 1: 2.0}), "metric name 1: names are strings"),
+        (lambda r: r.log_result("exp-001", SEED, splits={None: SEED}), "split name None"),
+        (lambda r: r.log_result("exp-001", SEED, splits={True: SEED}), "split name True"),
+        (lambda r: r.log_result("exp-001", SEED, splits={1.5: SEED}), "split name 1.5"),
+        (lambda r: r.fail("exp-001", None), "reason: give the reason as text"),
+        (lambda r: r.skip("exp-001", None, pin="1234"), "reason: give the reason as text"),
+        (lambda r: r.rank(top=-1), "top: -1 is not a positive integer"),
+        (lambda r: r.rank(top=0), "top: 0 is not a positive integer"),
+        (lambda r: r.rank(top=1.5), "top: 1.5 is not a positive integer"),
+        (lambda r: r.rank(top=True), "top: True is not a positive integer"),
+        (lambda r: r.rank(ascending="no"), "ascending: 'no' is not True, False or None"),
+        (lambda r: r.rank(tags="fno"), "tags: give a list of strings"),
+        (lambda r: r.rank(gates="pde_mean:lt:14"), "gates: give a list of 'metric:op:value'"),
+        (lambda r: r.verify(b"{}", public_keys="k.pub"), "public_keys: give a list of strings"),
     ],
 )
 def test_wrong_arguments_are_named_errors_and_write_nothing(
