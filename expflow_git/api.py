@@ -184,7 +184,8 @@ def diff(
     warn: Callable[[str], None] | None = None,
 ) -> list[MetricDiff]:
     """Every run's metrics compared between two revisions, under the policy at each;
-    `warn` hears of a cache file ignored as untrusted."""
+    `warn` hears of a cache file ignored as untrusted, and of a run with several results
+    (left out)."""
     from expflow_git.audit.diff import diff_checks
     from expflow_git.audit.pipeline import check_tree
 
@@ -194,4 +195,5 @@ def diff(
             check_tree(git, rev_b, policy_path=policy_path, scan=False, warn=warn),
             atol=atol,
             rtol=rtol,
+            warn=warn,
         )

@@ -844,6 +844,27 @@ def test_diff_json_rows_carry_old_new_delta_relative(
     assert (added["old"], added["new"], added["delta"]) == (None, 14.0, None)
 
 
+def test_diff_leaves_out_a_run_with_two_results_and_says_so(
+    sandbox: Sandbox, revisions: tuple[Path, str, str, str]
+) -> None:
+    """A second result of exp-002 in another folder: `rank` ranks neither and `show` refuses
+    the run, but `diff` reported one of them (the last read) as the run's metrics (an
+    attacker's hunt). Neither is compared now, and stderr says why."""
+    repo, _, _, c = revisions
+    second = load(repo, res_rel("exp-002"))
+    second["metrics"]["pde_mean"] = 1.0
+    save(repo, "results/other/exp-002.json", second)
+    d = sandbox.commit(repo, "D: a second result for exp-002")
+    res = sandbox.cli(["diff", c, d, "--all", "--format", "json"], repo)
+    assert res.code == 0, res
+    rows = json.loads(res.out)
+    assert [r for r in rows if r["experiment"] == "exp-002"] == []
+    assert {r["experiment"] for r in rows} >= {"exp-001", "exp-003"}
+    (line,) = res.err.splitlines()
+    assert line.startswith("expflow-git diff: warning: 'exp-002' has 2 results at ")
+    assert "results/other/exp-002.json" in line and line.endswith("not compared")
+
+
 def test_diff_table_says_improved_or_regressed_in_words(
     sandbox: Sandbox, revisions: tuple[Path, str, str, str]
 ) -> None:

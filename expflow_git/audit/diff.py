@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from expflow_git.audit.pipeline import TreeCheck
+from expflow_git.documents import Result
 from expflow_git.policy.model import Metric
 
 
@@ -50,18 +51,44 @@ def classify(old: float, new: float, metric: Metric | None, *, atol: float, rtol
     return Change.IMPROVED if better else Change.REGRESSED
 
 
-def _metrics_by_run(check: TreeCheck) -> dict[str, Mapping[str, float]]:
-    return {r.experiment: r.metrics for r in check.results}
+def _results_by_run(
+    check: TreeCheck, warn: Callable[[str], None] | None
+) -> dict[str, list[Result]]:
+    """Each run's results; `warn` hears of a run with several (which would be its score
+    is what the audit refuses to say: none of them is ranked)."""
+    by_run: dict[str, list[Result]] = {}
+    for res in check.results:
+        by_run.setdefault(res.experiment, []).append(res)
+    for exp_id, results in sorted(by_run.items()):
+        if len(results) > 1 and warn is not None:
+            paths = ", ".join(sorted(r.path for r in results))
+            warn(
+                f"{exp_id!r} has {len(results)} results at {check.commit.sha[:12]} ({paths}): "
+                "not compared"
+            )
+    return by_run
 
 
 def diff_checks(
-    old: TreeCheck, new: TreeCheck, *, atol: float = 0.0, rtol: float = 0.0
+    old: TreeCheck,
+    new: TreeCheck,
+    *,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    warn: Callable[[str], None] | None = None,
 ) -> list[MetricDiff]:
-    """One row per (experiment, metric) present on either side, in id then metric order.
+    """One row per (experiment, metric) present on either side, in id then metric order;
+    a run with several results on either side is left out (`warn` hears of it): it is
+    neither removed nor added, and no one of its results is its score.
 
     The newer revision's registry decides each metric's direction.
     """
-    before, after = _metrics_by_run(old), _metrics_by_run(new)
+    sides = _results_by_run(old, warn), _results_by_run(new, warn)
+    several = {exp_id for side in sides for exp_id, rs in side.items() if len(rs) > 1}
+    before, after = (
+        {exp_id: rs[0].metrics for exp_id, rs in side.items() if exp_id not in several}
+        for side in sides
+    )
     registry = {**old.policy.metrics, **new.policy.metrics}
     rows = []
     for exp_id in sorted(set(before) | set(after)):
