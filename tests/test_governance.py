@@ -967,6 +967,19 @@ def test_diff_unknown_revision_is_one_line_exit_2(
     assert_one_error_line(res, 2, "no-such-rev")
 
 
+@pytest.mark.parametrize("option", ["--atol", "--rtol"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_diff_tolerance_is_a_finite_number(
+    sandbox: Sandbox, revisions: tuple[Path, str, str, str], option: str, value: str
+) -> None:
+    """`--atol nan` passed click's FloatRange(0) and acted as 0 (an attacker's hunt): a
+    bad option is exit 2 (docs/spec.md), not a tolerance that silently means none."""
+    repo, _, b, c = revisions
+    res = sandbox.cli(["diff", b, c, option, value, "--fail-on-regression"], repo)
+    assert res.code == 2 and res.out == "", res
+    assert f"Invalid value for '{option}'" in res.err
+
+
 # =========================================================================== report chain
 def payload_sha(report: Path) -> str:
     return hashlib.sha256(b64d(json.loads(report.read_bytes())["payload"])).hexdigest()

@@ -12,6 +12,7 @@ import click
 
 from expflow_git.cli.console import PROG, err, progress_bar, warn
 from expflow_git.cli.options import (
+    Tolerance,
     columns_option,
     format_option,
     policy_option,
@@ -280,12 +281,12 @@ def _refuse_overwrites(
 @click.option("--all", "show_all", is_flag=True, help="Also rows that did not change.")
 @click.option(
     "--atol",
-    type=click.FloatRange(0),
+    type=Tolerance(),
     default=0.0,
     show_default=True,
     help="Changes within atol + rtol·|old| count as unchanged.",
 )
-@click.option("--rtol", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option("--rtol", type=Tolerance(), default=0.0, show_default=True)
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 if any metric regressed.")
 @format_option("table", "json", "md")
 @policy_option

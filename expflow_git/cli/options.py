@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,22 @@ policy_option = click.option(
     envvar="EXPFLOW_POLICY",
     help="Policy file (default: expflow.yaml at the repository root; env EXPFLOW_POLICY).",
 )
+
+
+class Tolerance(click.FloatRange):
+    """A finite number ≥ 0: NaN passes FloatRange(0) (no comparison with it is false),
+    and acted as 0; infinity would call every change none."""
+
+    name = "tolerance"
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def format_option(*choices: str) -> Callable[[Any], Any]:
