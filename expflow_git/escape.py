@@ -172,6 +172,15 @@ def json_text(text: str) -> str:
     return _RUNNER_BRACKET.sub(r"\1\\u005b", text)
 
 
+def json_document(doc: object) -> str:
+    """A JSON output (`--format json`), indented, as `json_text` writes it for a terminal.
+    Not ASCII-only: `json.dumps` would write a lone surrogate (a file name's byte that is
+    not UTF-8) as the escape `\udcff`, which no JSON reader takes back as text."""
+    import json
+
+    return json_text(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
 def _utf16(code: int) -> str:
     """A character beyond the BMP as a JSON surrogate-pair escape."""
     code -= 0x10000

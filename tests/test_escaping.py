@@ -540,6 +540,29 @@ def test_tables_round_when_rounding_hides_nothing(close_values: Path) -> None:
 # ----------------------------------------------------------------------------- item 9
 
 
+def test_json_outputs_never_carry_a_lone_surrogate(tmp_path: Path) -> None:
+    """`list`, `show`, `rank` and `diff --format json` wrote a folder's byte 0xff as the
+    escape `\\udcff` (json.dumps' ASCII mode, before json_text saw it): a lone surrogate
+    that jq turns into U+FFFD and that Python reads back as text it cannot encode (an
+    attacker's hunt). It is the text `\\xff`, as in every other output."""
+    repo = git_init(tmp_path / "repo")
+    for args in (["init", "--template", "minimal"], ["new", "e1", "--study", "s"]):
+        assert run_cli(args, cwd=repo)[0] == 0
+    bad = repo.joinpath(os.fsdecode(b"experiments/bad\xffs"))
+    (repo / "experiments/s").rename(bad)
+    assert run_cli(["result", "e1", "--metric", "accuracy=0.5"], cwd=repo)[0] == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "a folder named with a byte")
+    for args in (["list"], ["show", "e1"], ["rank"], ["diff", "HEAD", "HEAD", "--all"]):
+        code, out, err = run_bytes([*args, "--format", "json"], repo)
+        assert code == 0, err
+        assert "\\udcff" not in out
+        text = json.dumps(json.loads(out), ensure_ascii=False)
+        text.encode("utf-8")  # no lone surrogate anywhere in the value
+        if args[0] in ("list", "show"):
+            assert "experiments/bad\\\\xffs/e1.json" in text, text
+
+
 def test_a_file_name_that_is_not_utf8_renders_in_every_format(
     hostile: Path, tmp_path: Path
 ) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from expflow_git.audit.diff import Change, MetricDiff
-from expflow_git.escape import json_text
+from expflow_git.escape import json_document
 from expflow_git.render.table import distinct_numbers, md_table, text_table
 
 FORMATS = ("table", "json", "md")
@@ -27,7 +26,7 @@ def render_diff(rows: Sequence[MetricDiff], rev_a: str, rev_b: str, fmt: str) ->
             }
             for r in rows
         ]
-        return json_text(json.dumps(doc, indent=2))
+        return json_document(doc)
     if not rows:
         return f"no metric changed between {rev_a} and {rev_b}"
     marks = {Change.IMPROVED: "▲ improved", Change.REGRESSED: "▼ regressed"}

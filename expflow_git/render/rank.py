@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from expflow_git.audit.attempts import StudyAttempts
 from expflow_git.audit.ranking import Leaderboard
-from expflow_git.escape import json_text, line
+from expflow_git.escape import json_document, line
 from expflow_git.policy.model import Ranking
 from expflow_git.query.runs import Run
 from expflow_git.query.where import Field
@@ -42,7 +41,7 @@ def render_rank(
             "best_feasible": board.best_feasible,
             "attempts": [{k: v for k, v in a.entry().items() if k != "type"} for a in attempts],
         }
-        return json_text(json.dumps(doc, indent=2))
+        return json_document(doc)
     exact = fmt == "csv"  # a spreadsheet gets every value as the report spells it
     headers, body = leaderboard_cells(
         rows,

@@ -1,14 +1,13 @@
 """`list`, `show` and `compare` as text, JSON, Markdown or CSV. Every string from the
-repository goes through the sink's escape (render.table's tables, escape.json_text)."""
+repository goes through the sink's escape (render.table's tables, escape.json_document)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from expflow_git.escape import json_text, line
+from expflow_git.escape import json_document, line
 from expflow_git.gitstore import LogEntry
 from expflow_git.query.inspect import Line, Verdict
 from expflow_git.query.nodes import Fields, Reading
@@ -62,7 +61,7 @@ def render_list(
     """The runs, one row each: id, study, status, the key `metrics`, the extra `columns`
     and the reason a run failed or was skipped."""
     if fmt == "json":
-        return json_text(json.dumps({"runs": [run_json(r) for r in runs]}, indent=2))
+        return json_document({"runs": [run_json(r) for r in runs]})
     exact = fmt == "csv"
     headers = ["id", "study", "status", *metrics, *(str(c) for c in columns), "reason"]
     body = [
@@ -141,7 +140,7 @@ def render_show(
             ],
             "corrections": [c.entry() for c in corrections],
         }
-        return json_text(json.dumps(doc, indent=2))
+        return json_document(doc)
     out = [
         f"{run.id}  ({run.study}, {run.status.value})",
         *([f"  title:    {run.title}"] if run.title else []),
@@ -221,7 +220,7 @@ def render_compare(
             ],
             "series": {run.id: _series(run) for run in runs if _series(run)},
         }
-        return json_text(json.dumps(doc, indent=2))
+        return json_document(doc)
     headers = ["field", *ids]
     body = []
     for ln in lines:

@@ -1,9 +1,12 @@
 """SARIF 2.1.0 for code scanning (`audit --format sarif`): findings, infeasible runs, gates.
 
 Each result carries a `partialFingerprints` value computed from what identifies the
-problem itself (rule, file, pointer, message — or the run id), never from its position
-in the report, so adding or removing an unrelated run or finding leaves it unchanged
-and code scanning keeps tracking the same alert.
+problem itself (rule, file, pointer, message — or the run id), never from its line or
+its position in the report, so adding or removing an unrelated run or finding leaves
+it unchanged and code scanning keeps tracking the same alert. Findings identical in all
+four (two PINs after `--pin` in one script) are numbered in the file's order, as
+GitHub's own line hashes number identical lines: one added above them shifts theirs.
+Their lines are never hashed: they hold the secret.
 """
 
 from __future__ import annotations
