@@ -378,6 +378,28 @@ def test_the_private_key_never_appears_in_any_output(
         assert secret not in blob
 
 
+@pytest.mark.parametrize("form", ["base64", "bag-attributes", "raw-hex"])
+def test_a_signing_key_in_another_form_is_never_quoted(
+    xcli: Cli, seed: Path, key: Path, form: str
+) -> None:
+    """$EXPFLOW_SIGNING_KEY not starting with `-----BEGIN` was taken for a path and
+    quoted in "…: key file not found" / "File name too long": a base64-encoded secret, or
+    openssl's "Bag Attributes" lines before the PEM, went whole into the CI log (an
+    attacker's hunt)."""
+    text = key.read_text()
+    value = {
+        "base64": base64.b64encode(text.encode()).decode(),
+        "bag-attributes": "Bag Attributes\n    localKeyID: 01\n" + text,
+        "raw-hex": _secret_forms(key)[-2],
+    }[form]
+    res = xcli(["audit"], seed, env={"EXPFLOW_SIGNING_KEY": value})
+    assert res.code == 2 and res.out == "", res.both
+    (line,) = res.err.splitlines()
+    assert line.startswith("expflow-git: error: $EXPFLOW_SIGNING_KEY (taken for a key file's path)")
+    for secret in [*_secret_forms(key), value[:40], value[-40:]]:
+        assert secret not in res.err, secret
+
+
 # ----------------------------------------------------------------------------- golden bytes
 
 

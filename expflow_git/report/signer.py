@@ -41,4 +41,9 @@ def signing_key(spec: str | None, env: Mapping[str, str]) -> SigningKey | None:
         return agent_key(value.removeprefix(AGENT_PREFIX), env)
     if inline:
         return load_private_key_bytes(value.encode(), source="$EXPFLOW_SIGNING_KEY")
-    return load_private_key(value)
+    if spec:
+        return load_private_key(value)
+    # A value from the environment that is no PEM text is taken for a key file's path,
+    # but it may be the secret itself in another form (base64, openssl's "Bag
+    # Attributes" lines before the PEM): no message ever quotes it (CI logs keep them).
+    return load_private_key(value, source="$EXPFLOW_SIGNING_KEY (taken for a key file's path)")

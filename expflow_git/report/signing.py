@@ -28,10 +28,14 @@ _PEM_BEGIN = b"-----BEGIN "
 _SSH_ED25519 = b"ssh-ed25519"
 
 
-def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """Load an unencrypted Ed25519 private key file (PEM PKCS#8 or OpenSSH format)."""
+def load_private_key(
+    path: str | os.PathLike[str], *, source: str | None = None
+) -> Ed25519PrivateKey:
+    """Load an unencrypted Ed25519 private key file (PEM PKCS#8 or OpenSSH format); the
+    messages name it `source` (its path when not given)."""
     name = os.fspath(path)
-    return load_private_key_bytes(_read_key_file(name), source=name)
+    source = source or name
+    return load_private_key_bytes(_read_key_file(name, source), source=source)
 
 
 def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
@@ -174,16 +178,19 @@ def _ssh_string(data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + data
 
 
-def _read_key_file(path: str) -> bytes:
+def _read_key_file(path: str, source: str | None = None) -> bytes:
+    """The file's bytes; the messages name it `source` (its path when not given)."""
+    source = source or path
     try:
         with open(path, "rb") as fh:
             data = fh.read(_MAX_KEY_FILE + 1)
     except FileNotFoundError:
-        raise ExpflowError(f"{path}: key file not found") from None
+        raise ExpflowError(f"{source}: key file not found") from None
     except IsADirectoryError:
-        raise ExpflowError(f"{path}: is a directory, not a key file") from None
-    except OSError as exc:
-        raise ExpflowError(f"{path}: cannot read key file: {exc.strerror}") from None
+        raise ExpflowError(f"{source}: is a directory, not a key file") from None
+    except (OSError, ValueError) as exc:  # (ValueError: a NUL in the name)
+        reason = exc.strerror if isinstance(exc, OSError) else "not a file name"
+        raise ExpflowError(f"{source}: cannot read key file: {reason}") from None
     if len(data) > _MAX_KEY_FILE:
-        raise ExpflowError(f"{path}: too large to be a key file")
+        raise ExpflowError(f"{source}: too large to be a key file")
     return data
