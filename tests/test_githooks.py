@@ -97,6 +97,35 @@ def test_install_hooks_installs_both_executable(sandbox: Sandbox, repo: Path) ->
     assert not list(hooks_dir.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize("where", ["shared", ".githooks"])
+def test_install_hooks_refuses_a_hooks_path_outside_the_git_directory(
+    sandbox: Sandbox, repo: Path, tmp_path: Path, where: str
+) -> None:
+    """core.hooksPath set to a folder other repositories use: the hooks were written
+    there and every other repository's commit then failed ("no policy file staged"); a
+    tracked `.githooks` got hooks naming this machine's interpreter (an attacker's hunt).
+    Refused, as pre-commit refuses it; a hooksPath inside .git is this repository's."""
+    shared = tmp_path / "shared" if where == "shared" else repo / ".githooks"
+    shared.mkdir()
+    sandbox.git(repo, "config", "core.hooksPath", str(shared))
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 2 and res.out == "", res
+    (line,) = res.err.splitlines()
+    assert "core.hooksPath names a folder outside this repository's git directory" in line
+    assert list(shared.iterdir()) == []
+    # git runs hooks from core.hooksPath: inside .git, that is where they go.
+    inside = repo / ".git" / "my-hooks"
+    sandbox.git(repo, "config", "core.hooksPath", ".git/my-hooks")
+    res = sandbox.cli(["install-hooks"], repo / "experiments")  # from a subdirectory, too
+    assert res.code == 0, res
+    for name in HOOKS:
+        assert (inside / name).read_text() == expected_hook(name)
+        assert not (repo / ".git" / "hooks" / name).exists()
+    add_run(repo, "exp-008", metrics={**GOOD, "seg_totl": 1.0})
+    sandbox.git(repo, "add", "-A")
+    assert commit(sandbox, repo, "bad").returncode != 0  # the installed hook runs
+
+
 def test_install_hooks_is_idempotent(sandbox: Sandbox, hooked: Path) -> None:
     hooks_dir = hooked / ".git" / "hooks"
     before = {n: ((hooks_dir / n).read_bytes(), (hooks_dir / n).stat().st_mtime_ns) for n in HOOKS}
@@ -123,19 +152,6 @@ def test_install_hooks_keeps_a_different_hook(sandbox: Sandbox, repo: Path) -> N
     assert mine.read_text() == "#!/bin/sh\necho my own hook\n"
     assert stat.S_IMODE(mine.stat().st_mode) == 0o750
     assert (repo / ".git" / "hooks" / "pre-push").read_text() == expected_hook("pre-push")
-
-
-def test_install_hooks_follows_core_hooks_path(sandbox: Sandbox, repo: Path) -> None:
-    """git runs hooks from core.hooksPath when it is set: that is where they must go."""
-    sandbox.git(repo, "config", "core.hooksPath", ".githooks")
-    res = sandbox.cli(["install-hooks"], repo / "experiments")  # from a subdirectory, too
-    assert res.code == 0, res
-    for name in HOOKS:
-        assert (repo / ".githooks" / name).read_text() == expected_hook(name)
-        assert not (repo / ".git" / "hooks" / name).exists()
-    add_run(repo, "exp-008", metrics={**GOOD, "seg_totl": 1.0})
-    sandbox.git(repo, "add", "-A")
-    assert commit(sandbox, repo, "bad").returncode != 0  # the installed hook runs
 
 
 def old_hook(name: str) -> str:

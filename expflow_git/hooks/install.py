@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 import sys
 from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
+from expflow_git.errors import ExpflowError, printable
 from expflow_git.gitstore import Git
 
 HOOK_NAMES = ("pre-commit", "pre-merge-commit", "pre-push")
@@ -64,13 +66,26 @@ def shipped_digest(text: str) -> str:
     return hashlib.sha256(plain.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def _own_path(git: Git, *args: str) -> Path:
+    """A path `git rev-parse` answers, absolute (it answers from the work tree's root)."""
+    path = Path(os.fsdecode(git.run("rev-parse", *args).rstrip(b"\n")))
+    return path if path.is_absolute() else git.root / path
+
+
 def install_hooks(git: Git) -> list[tuple[str, str]]:
     """Install each hook unless another exists; one that an earlier expflow-git installed,
     unedited, is replaced (the hooks before 0.1.0's last fixes ran `python -m` in the work
     tree, importing a branch's own `expflow_git/`). Returns (hook path, what was done)."""
-    hooks_dir = Path(git.run("rev-parse", "--git-path", "hooks").decode().strip())
-    if not hooks_dir.is_absolute():
-        hooks_dir = git.root / hooks_dir
+    hooks_dir = _own_path(git, "--git-path", "hooks")
+    common = _own_path(git, "--git-common-dir")
+    if not os.path.realpath(hooks_dir).startswith(os.path.join(os.path.realpath(common), "")):
+        # core.hooksPath: a folder other repositories share, or one the work tree tracks
+        # (the hooks name this machine's interpreter). pre-commit refuses it too.
+        raise ExpflowError(
+            f"{printable(str(hooks_dir))}: core.hooksPath names a folder outside this "
+            "repository's git directory, which other repositories or the work tree may "
+            "share; refusing to install there (unset it: `git config --unset core.hooksPath`)"
+        )
     # The hooks call this very installation, whatever PATH the committer has.
     python = shlex.quote(sys.executable)
     report = []
