@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
+from expflow_git.errors import printable
 from expflow_git.records.scaffold import COMPETITION_POLICY
 
 DEMO_POLICY = COMPETITION_POLICY + (
@@ -89,16 +90,19 @@ def build_repo(root: Path) -> None:
 
 def run_demo(directory: Path | None, *, echo: Callable[[str], None]) -> int:
     """Build, audit, sign, verify; print the leaderboard. Returns the exit code."""
-    base = directory or Path(tempfile.mkdtemp(prefix="expflow-demo-"))
+    # Absolute: the steps run inside the repository (a relative --dir put the private
+    # key, the report and the scorecard in its work tree).
+    base = (directory or Path(tempfile.mkdtemp(prefix="expflow-demo-"))).absolute()
     repo = base / "repo"
-    if repo.exists():
-        echo(f"expflow-git demo: {repo} exists already; choose another --dir")
-        return 2
-    repo.mkdir(parents=True)
-    build_repo(repo)
     key = base / "demo-key"
     report = base / "report.json"
     html = base / "scorecard.html"
+    for path in (repo, key, Path(f"{key}.pub"), report, html):
+        if os.path.lexists(path):  # never written over: they may be the user's
+            echo(f"expflow-git demo: {printable(str(path))} exists already; choose another --dir")
+            return 2
+    repo.mkdir(parents=True)
+    build_repo(repo)
     cli = [sys.executable, "-m", "expflow_git"]
 
     def step(title: str, args: list[str]) -> int:

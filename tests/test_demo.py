@@ -90,3 +90,28 @@ def test_every_file_the_demo_lists_exists(demo: tuple[Path, str]) -> None:
     assert paths
     for path in paths:
         assert Path(path).exists(), path
+
+
+def test_demo_with_a_relative_dir_keeps_its_files_out_of_the_repository(tmp_path: Path) -> None:
+    """`demo --dir d1` wrote the private key, the report and the scorecard into
+    d1/repo/d1/ (the steps run inside the repository), left them untracked there, and
+    listed d1/demo-key, which did not exist (an attacker's hunt)."""
+    res = run_cli(["demo", "--dir", "d1"], tmp_path)
+    assert res.code == 0, res
+    base = tmp_path / "d1"
+    for name in ("demo-key", "demo-key.pub", "report.json", "scorecard.html"):
+        assert (base / name).is_file(), name
+    assert not (base / "repo" / "d1").exists()
+    assert git(base / "repo", "status", "--porcelain") == ""
+    assert f"keys       {base / 'demo-key'} (private" in res.out
+
+
+@pytest.mark.parametrize("name", ["report.json", "scorecard.html", "demo-key.pub"])
+def test_demo_never_writes_over_a_file_in_its_dir(tmp_path: Path, name: str) -> None:
+    """`demo --dir DIR` replaced the user's DIR/report.json and DIR/scorecard.html: only
+    DIR/repo was checked (an attacker's hunt)."""
+    (tmp_path / name).write_text("mine\n")
+    res = run_cli(["demo", "--dir", str(tmp_path)], tmp_path)
+    assert res.code == 2 and "exists already" in res.both, res
+    assert (tmp_path / name).read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
