@@ -48,7 +48,7 @@ def read_trusted(
         return None, "a symbolic link" if os.path.islink(path) else ""
     try:
         info = os.fstat(fd)  # of the file opened: no swap between the check and the read
-        why = _untrusted(info)
+        why = untrusted(info)
         if why or not stat.S_ISREG(info.st_mode):
             return None, why
         chunks = []
@@ -81,7 +81,7 @@ def read_own(
     return data
 
 
-def _untrusted(info: os.stat_result) -> str:
+def untrusted(info: os.stat_result) -> str:
     """Why a cache file may not be this user's own writing ("": it is). Where there
     are no user ids (Windows), only the mode is looked at."""
     geteuid = getattr(os, "geteuid", None)

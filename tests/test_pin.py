@@ -681,3 +681,49 @@ def test_pinmod_exports_format_constants() -> None:
     assert pinmod.PIN_HASH_RE.search(
         "x expflow$scrypt$n=16384,r=8,p=1$" + "A" * 22 + "$" + "B" * 43
     )
+
+
+def _pin_check(home: Path, pin: str, cwd: Path) -> tuple[int, str]:
+    from support import run_cli
+
+    res = run_cli(["pin", "check", "--pin", pin], cwd, env={"EXPFLOW_HOME": str(home)})
+    return res.code, res.out + res.err
+
+
+@pytest.mark.parametrize("who", ["group-writable", "world-writable", "another-user"])
+def test_a_pin_file_someone_else_may_write_guards_nothing(
+    home_with_pin: Path, tmp_path: Path, who: str
+) -> None:
+    """The guard read a pin.hash another user owned, or any user could write: whoever
+    wrote it chose the PIN (an attacker's hunt). It is refused (exit 2), as the local
+    cache's files are, until it is this user's again."""
+    path = home_with_pin / "pin.hash"
+    if who == "another-user":
+        if os.geteuid() != 0:
+            pytest.skip("changing a file's owner needs root")
+        os.chown(path, 65534, 65534)
+    else:
+        path.chmod(0o620 if who == "group-writable" else 0o602)
+    code, text = _pin_check(home_with_pin, "1234", tmp_path)
+    assert code == 2, text
+    assert "whoever may write it chooses the PIN" in text
+    if who == "another-user":
+        os.chown(path, 0, 0)
+    path.chmod(0o600)
+    assert _pin_check(home_with_pin, "1234", tmp_path)[0] == 0
+
+
+def test_a_hand_made_cheap_scrypt_hash_is_refused(home: Path, tmp_path: Path) -> None:
+    """`expflow$scrypt$n=2,r=1,p=1$…` was accepted as a PIN hash: a brute force of it
+    costs nothing, and no expflow-git ever wrote one (an attacker's hunt)."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(b"0000", salt=salt, n=2, r=1, p=1, dklen=32)
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    home.mkdir()
+    (home / "pin.hash").write_text(f"expflow$scrypt$n=2,r=1,p=1${b64(salt)}${b64(digest)}\n")
+    (home / "pin.hash").chmod(0o600)
+    code, text = _pin_check(home, "0000", tmp_path)
+    assert code == 2 and "not in a format expflow-git can check" in text, text

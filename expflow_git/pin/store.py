@@ -134,6 +134,8 @@ def _parse_scrypt(stored: str) -> _ScryptHash | None:
         return None
     if 128 * r * n > _MAX_SCRYPT_MEMORY or n * r * p > _MAX_SCRYPT_WORK:
         return None
+    if n * r < _SCRYPT_N * _SCRYPT_R:  # cheaper than any hash this tool writes: hand-made
+        return None
     salt = _b64decode(parts[3])
     digest = _b64decode(parts[4])
     if salt is None or digest is None:
@@ -202,14 +204,25 @@ def pin_file(env: Mapping[str, str]) -> Path:
 
 
 def _read_pin_file(path: Path) -> str | None:
-    """The stripped content of pin.hash, or None if there is no such file."""
+    """The stripped content of pin.hash, or None if there is no such file. One another
+    user may have written (their own, or writable by group or world) is refused, as the
+    local cache's are: whoever can write it chooses the PIN."""
+    from expflow_git.localcache import untrusted
+
     try:
         with path.open("rb") as fh:
+            why = untrusted(os.fstat(fh.fileno()))
             raw = fh.read(_MAX_STORED_BYTES + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ExpflowError(f"cannot read the PIN hash file {path}: {exc.strerror}") from None
+    if why:
+        fix = "`chmod 600` it" if why.startswith("writable") else "remove it"
+        raise ExpflowError(
+            f"the PIN hash file {path} is {why}: whoever may write it chooses the PIN; "
+            f"{fix}, or run `expflow-git pin clear --force` and `expflow-git pin init`"
+        )
     if len(raw) > _MAX_STORED_BYTES:
         raise ExpflowError(
             f"the PIN hash file {path} is too large to be a PIN hash; "
