@@ -198,14 +198,17 @@ def failure_reason(exc: BaseException, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# `--pin NNNN`, `--pin=NNNN`, and the argument list `'--pin', 'NNNN'` a failed command's
-# error prints (subprocess.CalledProcessError): the reason is committed with the record.
-_PIN_FLAG_VALUE = re.compile(r"(--pin\W{1,6})\d{4}(?!\d)")
+# `--pin NNNN`, `--pin=NNNN`, and the argument lists `'--pin', 'NNNN'` and `b'--pin',
+# b'NNNN'` a failed command's error prints (subprocess.CalledProcessError): the reason
+# is committed with the record. So is `pin init [--force] NNNN`, the PIN as an argument.
+_SEP = r"""(?:[^\w\n]|(?<=[\s,])b(?=['"])){1,8}"""
+_PIN_GIVEN = re.compile(rf"(--pin{_SEP}|\bpin{_SEP}init{_SEP}(?:--force{_SEP})?)\d{{4}}(?!\d)")
 
 
 def _without_pin(text: str) -> str:
-    """The text with a PIN given after `--pin`, or the PIN in $EXPFLOW_PIN, masked."""
-    text = _PIN_FLAG_VALUE.sub(r"\1****", text)
+    """The text with a PIN given after `--pin` or to `pin init`, or the PIN in
+    $EXPFLOW_PIN, masked."""
+    text = _PIN_GIVEN.sub(r"\1****", text)
     from expflow_git.pin.guard import ENV_PIN
 
     pin = os.environ.get(ENV_PIN, "")

@@ -90,6 +90,20 @@ def test_a_failed_runs_reason_never_holds_the_pin(
             )
     reason = _json(exp_repo.path / exp_repo.exp_path())["reason"]
     assert "4321" not in reason and "'--pin', '****'" in reason, reason
+    # An argument list of bytes, and the PIN given to `pin init` (an attacker's hunt).
+    for i, argv in enumerate(
+        [
+            [sys.executable.encode(), b"-c", b"raise SystemExit(3)", b"--pin", b"4321"],
+            [sys.executable, "-c", "raise SystemExit(3)", "pin", "init", "4321"],
+            [sys.executable, "-c", "raise SystemExit(3)", "pin", "init", "--force", "4321"],
+        ],
+        start=3,
+    ):
+        with pytest.raises(subprocess.CalledProcessError):
+            with repo.run(f"exp-00{i}", study=STUDY):
+                subprocess.run(argv, check=True)
+        reason = _json(exp_repo.path / exp_repo.exp_path(f"exp-00{i}"))["reason"]
+        assert "4321" not in reason and "'****'" in reason, reason
     monkeypatch.setenv("EXPFLOW_PIN", "2468")
     with pytest.raises(RuntimeError):
         with repo.run("exp-002", study=STUDY):
