@@ -727,3 +727,27 @@ def test_a_hand_made_cheap_scrypt_hash_is_refused(home: Path, tmp_path: Path) ->
     (home / "pin.hash").chmod(0o600)
     code, text = _pin_check(home, "0000", tmp_path)
     assert code == 2 and "not in a format expflow-git can check" in text, text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pin", "check", "4821"],
+        ["pin", "clear", "4821"],
+        ["pin", "init", "4821", "4821"],
+        ["rm", "exp-001", "4821"],
+        ["cancel", "exp-001", "4821"],
+    ],
+)
+def test_a_pin_given_where_none_is_taken_is_not_echoed(
+    home_with_pin: Path, tmp_path: Path, args: list[str]
+) -> None:
+    """Click's "Got unexpected extra argument (4821)" printed the PIN of a command that
+    takes none as an argument (an attacker's hunt: `pin init` does take one, so the slip
+    is easy). It is masked, and the error is still a usage error (exit 2)."""
+    from support import run_cli
+
+    res = run_cli(args, tmp_path, env={"EXPFLOW_HOME": str(home_with_pin)})
+    assert res.code == 2
+    assert "4821" not in res.out + res.err
+    assert "unexpected extra argument (****)" in res.err

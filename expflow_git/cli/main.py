@@ -6,6 +6,7 @@ stderr line and its exit code here."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -75,6 +76,15 @@ def _run(args: list[str]) -> int:
         err(f"{PROG}: aborted")
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
+        if isinstance(exc, click.UsageError):
+            # Click quotes what it could not place ("Got unexpected extra argument
+            # (4821)"): a PIN given where none is taken (`pin check 4821`, `rm ID 4821`)
+            # must not reach a terminal or a CI log either.
+            text = _FOUR_DIGITS.sub("****", exc.format_message())
+            exc = click.UsageError(text, exc.ctx)
         exc.show()
         return int(ExitCode.USAGE)
     return int(ExitCode.OK)
+
+
+_FOUR_DIGITS = re.compile(r"(?<![\w.])[0-9]{4}(?![\w.])")
