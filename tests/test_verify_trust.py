@@ -556,3 +556,32 @@ def test_the_action_names_only_the_signer_it_verified(tmp_path: Path) -> None:
     assert code == 0
     assert f"report: **signed by {kid}**" in summary
     assert summary.count("signed by") == 1
+
+
+def test_a_key_file_the_verified_repository_tracks_is_warned_of(xcli: Cli, repo: Repo) -> None:
+    """`verify --public-key K --repo .` with K (or --allowed-signers F) a file the
+    repository under verification tracks: a pull request's commit can replace it with
+    its own key, and the report it signed was VERIFIED without a word (an attacker's
+    hunt; keys never come from the data verified). It is warned of; a key kept outside
+    the repository, or untracked in it, is not."""
+    report = repo.audit(xcli, "r1.json", repo.c1)
+    inside = repo.path / "keys" / "ci.pub"
+    inside.parent.mkdir()
+    inside.write_bytes(repo.ci_pub.read_bytes())
+    signers = repo.path / "allowed_signers"
+    signers.write_text(f'ci namespaces="expflow-git" {repo.ci_pub.read_text().strip()}\n')
+    args = ["verify", str(report), "--repo", "."]
+    for extra in (["--public-key", str(inside)], ["--allowed-signers", "allowed_signers"]):
+        res = run_cli([*args, *extra], repo.path)  # untracked: the user's own file
+        assert res.code == 0 and "repository being verified" not in res.err, res
+    git(repo.path, "add", "keys/ci.pub", "allowed_signers")
+    for extra, name in (
+        (["--public-key", str(inside)], str(inside)),
+        (["--allowed-signers", "allowed_signers"], "allowed_signers"),
+    ):
+        res = run_cli([*args, *extra], repo.path)
+        assert res.code == 0, res
+        (line,) = [ln for ln in res.err.splitlines() if "repository being verified" in ln]
+        assert line.startswith(f"expflow-git verify: warning: {name} is a file of the ")
+    res = run_cli([*args, "--public-key", str(repo.ci_pub)], repo.path)
+    assert res.code == 0 and "repository being verified" not in res.err, res

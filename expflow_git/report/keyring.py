@@ -3,11 +3,12 @@ at a trusted ref, and an OpenSSH allowed_signers file; never keys from the repor
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, printable
 from expflow_git.report import trust
 from expflow_git.report.trust import TrustedKey
 from expflow_git.report.verify import Line
@@ -37,6 +38,14 @@ def trusted_keys(
     `trusted_ref` (trust.at_ref refuses it). A ref without keys and skipped allowed_signers
     lines are told to `warn` as they are found."""
     keys = trust.from_files(paths)
+    if git is not None:
+        files = [*paths, *([allowed_signers] if allowed_signers else [])]
+        for name in tracked_in(git, files):
+            warn(
+                f"{printable(name)} is a file of the repository being verified: a commit can "
+                "change it, so it proves nothing about that commit; keep trusted keys "
+                "outside it, or read them at a ref (--trusted-ref)"
+            )
     lines = []
     if trusted_ref:
         if git is None:
@@ -59,3 +68,18 @@ def trusted_keys(
             )
         keys += loaded.keys
     return Keyring(keys, lines)
+
+
+def tracked_in(git: Git, files: Sequence[str]) -> list[str]:
+    """Those of `files` (as given) that the repository's index tracks: one `ls-files`
+    for those inside its work tree, after links."""
+    root = os.path.realpath(git.root)
+    inside: dict[str, str] = {}
+    for name in files:
+        rel = os.path.relpath(os.path.realpath(name), root)
+        if rel != os.curdir and not rel.startswith(os.pardir):
+            inside[rel.replace(os.sep, "/")] = name
+    if not inside:
+        return []
+    tracked = {e.path for e in git.ls_index(list(inside))}
+    return [name for rel, name in inside.items() if rel in tracked]
