@@ -197,6 +197,25 @@ def test_runs_missing_the_sort_metric_are_last_in_both_directions(xcli: Cli, rep
     assert asc["best_any"] == "a" and desc["best_any"] == "b"
 
 
+def test_rank_exits_0_when_the_only_feasible_run_is_unranked(xcli: Cli, repo: Path) -> None:
+    """The one feasible run lacks the sort metric: the audit passes (a run is feasible,
+    docs/spec.md §6.2) and `rank` exited 1 for "nothing ranked", where the spec says it
+    exits 1 when no run is feasible (a differential fuzzer's find)."""
+    add_run(repo, "c", m(99))  # feasible, no seg1
+    add_run(repo, "d", m(98, pde=30.0, seg1=1.0))  # infeasible
+    commit_all(repo)
+    res = xcli(["rank", "--sort-by", "seg1", "--format", "json"], repo)
+    data = json.loads(res.out)
+    assert data["best_feasible"] is None
+    assert [(r["id"], r["rank"], r["feasible"]) for r in data["ranking"]] == [
+        ("c", None, True),
+        ("d", None, False),
+    ]
+    assert res.code == 0, res
+    assert xcli(["audit"], repo).code == 0
+    assert xcli(["rank", "--sort-by", "seg1", "--gate", "seg_total:gt:100"], repo).code == 1
+
+
 def test_a_run_missing_a_required_metric_fails_and_sorts_last(xcli: Cli, repo: Path) -> None:
     add_run(repo, "full", m(50, pde=17.0))
     add_run(repo, "nopde", {"seg_total": 90.0, "train_time_min": 10.0})

@@ -124,7 +124,9 @@ def rank(
         note_unknown_study(study, studies, "rank")
     elif where is not None and not ranked.board.runs:
         warn("no ranked run matches --where", command="rank")
-    if ranked.board.best_feasible is None:
+    # Exit 1 when no run is feasible (docs/spec.md §6.2), as the audit's verdict counts
+    # them: a feasible run without the sort metric is unranked, not infeasible.
+    if not any(run.verdict.feasible for run in ranked.board.runs):
         raise SystemExit(ExitCode.FAILED)
 
 
