@@ -24,7 +24,6 @@ from expflow_git.atomicfile import confined
 from expflow_git.checks import Problem, check_content
 from expflow_git.errors import ExpflowError, Finding, clean, path_text, printable
 from expflow_git.gitstore import Change, Git, no_git_env
-from expflow_git.globs import matches_any
 from expflow_git.identity import REGULAR_MODES
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind, is_valid
@@ -400,10 +399,14 @@ def build_correction(
 
 
 def correction_path(policy: Policy, study: str, doc: Mapping[str, Any]) -> str:
-    """Where a new correction goes: corrections/<study>/<id>/<time>-<old blob>.json."""
+    """Where a new correction goes: corrections/<study>/<id>/<time>-<old blob>.json, or
+    where the policy's `paths.corrections` take it (`Policy.placed`)."""
     stamp = doc["time"].replace("-", "").replace(":", "")
-    rel = f"{CORRECTIONS_DIR}/{study}/{doc['experiment']}/{stamp}-{doc['supersedes'][:12]}.json"
-    if not matches_any(rel, policy.correction_globs):
+    name = f"{stamp}-{doc['supersedes'][:12]}.json"
+    exp_id = doc["experiment"]
+    tails = [f"{study}/{exp_id}/{name}", f"{exp_id}/{name}", name]
+    rel = policy.placed(Kind.CORRECTION, CORRECTIONS_DIR, tails)
+    if policy.kind_of(rel) is not Kind.CORRECTION:
         raise ExpflowError(
             f"{rel} would not match the policy's paths.corrections {list(policy.correction_globs)}"
         )

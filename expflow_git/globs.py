@@ -299,3 +299,15 @@ def _classifier(groups: tuple[tuple[str, ...], ...]) -> Callable[[str], int | No
         return next((i for i, s in enumerate(sets) if s.matches(path)), None)
 
     return by_sets
+
+
+def literal_folder(glob: str) -> str | None:
+    """The folder a glob's matches all lie below: its segments before the first one
+    with a wildcard (`results/**/*.json` → `results`; `/results/…` too; `**/*.json` →
+    the root); None for one that would leave the work tree (`..`: it matches nothing)."""
+    literal = []
+    for part in normalise(glob).split("/")[:-1]:
+        if any(c in part for c in "*?["):
+            break
+        literal.append(part)
+    return None if ".." in literal else "/".join(literal)

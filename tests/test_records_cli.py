@@ -315,7 +315,10 @@ def test_new_and_result_write_where_the_policys_paths_take_them(
     repo = exp_repo
     policy = (repo.path / "expflow.yaml").read_text()
     policy = policy.replace('experiments: ["experiments/**/*.json"]', f'experiments: ["{records}"]')
-    policy = policy.replace('results: ["results/**/*.json"]', f'results: ["{results}"]')
+    policy = policy.replace(
+        'results: ["results/**/*.json"]',
+        f'results: ["{results}"]\n  corrections: ["fixes/**/*.json"]',
+    )
     assert records in policy and results in policy
     (repo.path / "expflow.yaml").write_text(policy)
     res = cli(["new", "exp-001", "--study", STUDY, "--param", "Args/--sub_step=5"], cwd=repo.path)
@@ -340,8 +343,24 @@ def test_new_and_result_write_where_the_policys_paths_take_them(
     repo.git("add", "-A")
     assert cli(["validate", "--staged", record, result], cwd=repo.path).code == 0
     repo.git("commit", "-q", "-m", "a run where the policy keeps runs")
+    base = repo.head()
     res = cli(["audit"], cwd=repo.path)
     assert res.code == 0 and "exp-001" in res.out, res.both
+    # A correction goes where paths.corrections takes it (a review: it was always
+    # corrections/<study>/<id>/, refused by this policy, so no run could be corrected).
+    metrics = [*SEED_METRIC_ARGS[:-1], "train_time_min=44.0"]
+    res = cli(
+        ["result", "exp-001", *metrics, "--overwrite", "--reason", "re-ran", "--force"],
+        cwd=repo.path,
+    )
+    assert res.code == 0, res.both
+    (fix,) = (repo.path / "fixes" / STUDY / "exp-001").glob("*.json")
+    assert load(fix)["experiment"] == "exp-001"
+    assert not (repo.path / "corrections").exists()
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "corrected")
+    res = cli(["audit", "--since", base], cwd=repo.path)
+    assert res.code == 0, res.both
 
 
 # --------------------------------------------------------------------------- result

@@ -281,6 +281,20 @@ class Policy:
         }
         return by_kind.get(kind, ())
 
+    def placed(self, kind: Kind, usual: str, tails: Sequence[str]) -> str:
+        """Where a new document of `kind` goes: `<usual>/<tails[0]>` when the policy reads
+        a `kind` there; else, for each of its `kind` globs in order, each of `tails` below
+        the glob's literal folder, the first the policy reads as a `kind` (never one
+        another kind's globs take first); else the usual path, which callers refuse,
+        naming the globs."""
+        from expflow_git.globs import literal_folder
+
+        candidates = [f"{usual}/{tails[0]}"]
+        for folder in dict.fromkeys(literal_folder(g) for g in self.globs_of(kind)):
+            if folder is not None:
+                candidates += [f"{folder}/{tail}" if folder else tail for tail in tails]
+        return next((rel for rel in candidates if self.kind_of(rel) is kind), candidates[0])
+
     @functools.cached_property
     def _classify(self) -> Callable[[str], int | None]:
         """Every kind's globs at once, results first: one match per path of a tree."""

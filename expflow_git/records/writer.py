@@ -30,7 +30,7 @@ from expflow_git.documents import (
     dump,
 )
 from expflow_git.errors import ExitCode, ExpflowError, Finding
-from expflow_git.globs import matches_any, normalise
+from expflow_git.globs import literal_folder, matches_any
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
 
@@ -125,7 +125,7 @@ def parse_assignments(items: Sequence[str], *, what: str) -> list[tuple[str, str
 @dataclass(frozen=True)
 class Layout:
     """Where `new` and `result` put files: experiments/<study>/<id>.json and results/…
-    by default, else where the policy's `paths` globs take them (`_placed`)."""
+    by default, else where the policy's `paths` globs take them (`Policy.placed`)."""
 
     root: Path
     policy: Policy
@@ -135,7 +135,8 @@ class Layout:
 
     def experiment_rel(self, study: str, exp_id: str) -> str:
         """Where `new` writes a run's record (before the policy's globs are checked)."""
-        return self._placed("experiments", study, exp_id, Kind.EXPERIMENT)
+        tails = [f"{study}/{exp_id}.json", f"{exp_id}.json"]
+        return self.policy.placed(Kind.EXPERIMENT, "experiments", tails)
 
     def result_path(self, study: str, exp_id: str) -> str:
         return self.checked_result(self.result_rel(study, exp_id))
@@ -146,21 +147,8 @@ class Layout:
 
     def result_rel(self, study: str, exp_id: str) -> str:
         """Where `result` writes a run's result (before the policy's globs are checked)."""
-        return self._placed("results", study, exp_id, Kind.RESULT)
-
-    def _placed(self, usual: str, study: str, exp_id: str, kind: Kind) -> str:
-        """`<usual>/<study>/<id>.json` when the policy reads a `kind` there; else, for each
-        of its `kind` globs in order, `<folder>/<study>/<id>.json` then `<folder>/<id>.json`
-        below the glob's literal folder, the first the policy reads as a `kind`; else the
-        usual path (which `_checked` then refuses, naming the globs)."""
-        globs = self.policy.globs_of(kind)
-        candidates = [f"{usual}/{study}/{exp_id}.json"]
-        for folder in dict.fromkeys(_literal_folder(g) for g in globs):
-            if folder is not None:
-                top = f"{folder}/" if folder else ""
-                candidates += [f"{top}{study}/{exp_id}.json", f"{top}{exp_id}.json"]
-        kind_of = self.policy.kind_of
-        return next((rel for rel in candidates if kind_of(rel) is kind), candidates[0])
+        tails = [f"{study}/{exp_id}.json", f"{exp_id}.json"]
+        return self.policy.placed(Kind.RESULT, "results", tails)
 
     def _checked(self, rel: str, kind: Kind) -> str:
         if self.policy.kind_of(rel) is not kind:
@@ -211,7 +199,7 @@ class Layout:
         a command writes between two looks.)"""
         found: dict[str, set[str]] = {}
         real_root = os.path.realpath(self.root)
-        for base in {_literal_folder(g) for g in globs} - {None}:
+        for base in {literal_folder(g) for g in globs} - {None}:
             top = self.root / str(base)
             if os.path.realpath(top) != os.path.normpath(os.path.join(real_root, str(base))):
                 # The folder itself is (or lies behind) a link: refused at once (exit 2),
@@ -254,7 +242,7 @@ class Layout:
         except ExpflowError:  # no commit yet
             return None
         globs = self.policy.result_globs
-        folders = {_literal_folder(g) for g in globs} - {None}
+        folders = {literal_folder(g) for g in globs} - {None}
         listed = git.ls_tree(head, None if "" in folders else sorted(str(f) for f in folders))
         name = f"{exp_id}.json"
         found = sorted(
@@ -701,14 +689,3 @@ def _write_result(
     done.append(f"wrote {plan.path}")  # the study comes from the record
     return done
 
-
-def _literal_folder(glob: str) -> str | None:
-    """The folder a glob's matches all lie below: its segments before the first one
-    with a wildcard (`results/**/*.json` → `results`; `/results/…` too; `**/*.json` →
-    the root); None for one that would leave the work tree (`..`: it matches nothing)."""
-    literal = []
-    for part in normalise(glob).split("/")[:-1]:
-        if any(c in part for c in "*?["):
-            break
-        literal.append(part)
-    return None if ".." in literal else "/".join(literal)
