@@ -698,15 +698,25 @@ def test_a_duplicate_key_in_a_correction_is_refused(sandbox: Sandbox, repo: Path
 
 
 def test_policy_names_the_corrections_folder(sandbox: Sandbox, repo: Path) -> None:
+    """A correction goes where `paths.corrections` takes it (it was refused unless the
+    policy took corrections/<study>/<id>/: review); one no glob's folder can take is
+    refused, naming the globs, with nothing written."""
     policy = (repo / "expflow.yaml").read_text()
     (repo / "expflow.yaml").write_text(
-        policy.replace("paths:\n", 'paths:\n  corrections: ["fixes/**/*.json"]\n', 1)
+        policy.replace("paths:\n", 'paths:\n  corrections: ["fixes/*/*/x-*.json"]\n', 1)
     )
     assert "fixes/" in (repo / "expflow.yaml").read_text()
     before = snapshot(repo)
     res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
     assert_one_error_line(res, 2, "paths.corrections")
     assert snapshot(repo) == before
+    (repo / "expflow.yaml").write_text(
+        policy.replace("paths:\n", 'paths:\n  corrections: ["fixes/**/*.json"]\n', 1)
+    )
+    res = overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN)
+    assert res.code == 0, res
+    assert "wrote fixes/pdebench-task1/exp-001/" in res.out
+    assert not (repo / "corrections").exists()
     bad = policy.replace("protect: {", "protect: {corrections: maybe, ")
     (repo / "expflow.yaml").write_text(bad)
     res = sandbox.cli(["validate"], repo)
