@@ -82,10 +82,14 @@ def read_own(
 
 
 def untrusted(info: os.stat_result) -> str:
-    """Why a cache file may not be this user's own writing ("": it is). Where there
-    are no user ids (Windows), only the mode is looked at."""
+    """Why a file of this user's state (a cache file, the PIN hash) may not be this
+    user's own writing ("": it is). Where there are no user ids (Windows) nothing is said:
+    its mode bits call every writable file writable by all (0o666), which would refuse
+    every PIN hash and ignore every cache file there."""
     geteuid = getattr(os, "geteuid", None)
-    if geteuid is not None and info.st_uid != geteuid():
+    if geteuid is None:
+        return ""
+    if info.st_uid != geteuid():
         return f"owned by another user (uid {info.st_uid})"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return "writable by other users (group or world)"

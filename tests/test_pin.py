@@ -751,3 +751,24 @@ def test_a_pin_given_where_none_is_taken_is_not_echoed(
     assert res.code == 2
     assert "4821" not in res.out + res.err
     assert "unexpected extra argument (****)" in res.err
+
+
+def test_where_there_are_no_user_ids_the_mode_says_nothing(
+    home_with_pin: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Windows every writable file's mode is 0o666: the trust check called each
+    pin.hash, `pin init`'s own too, writable by all, and every guarded command failed
+    closed (review). Without user ids there is no other user to tell apart."""
+    real_fstat = os.fstat
+
+    def windows_fstat(fd: int) -> os.stat_result:
+        info = list(real_fstat(fd))
+        info[0] = stat.S_IFREG | 0o666
+        return os.stat_result(info)
+
+    monkeypatch.setattr(os, "fstat", windows_fstat)
+    with pytest.raises(ExpflowError, match="writable by other users"):
+        load_stored_hash(env)  # with user ids, as here: refused
+    monkeypatch.delattr(os, "geteuid")
+    stored = load_stored_hash(env)
+    assert stored is not None and check_pin("1234", stored.value)
