@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from expflow_git.escape import terminal
@@ -73,3 +74,13 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.location()}: {self.rule}: {printable(self.message)}"
+
+
+_FOUR_DIGITS = re.compile(r"(?<![0-9.])[0-9]{4}(?![0-9.])")
+
+
+def without_pins(text: str) -> str:
+    """`text` quoting an argument a user gave where none is taken, every run of exactly
+    four digits masked: it may be a PIN given in the wrong place (`pin check 4821`,
+    `--pin4821`), and this text reaches a terminal or a CI log."""
+    return _FOUR_DIGITS.sub("****", text)

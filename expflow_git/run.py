@@ -200,15 +200,20 @@ def failure_reason(exc: BaseException, limit: int) -> str:
 
 # `--pin NNNN`, `--pin=NNNN`, and the argument lists `'--pin', 'NNNN'` and `b'--pin',
 # b'NNNN'` a failed command's error prints (subprocess.CalledProcessError): the reason
-# is committed with the record. So is `pin init [--force] NNNN`, the PIN as an argument.
+# is committed with the record. So is `pin init [--force] [--pin OLD] [--] NNNN`, the new
+# PIN as an argument. Four digits only: `--pin 2024-01-01` is not a PIN.
 _SEP = r"""(?:[^\w\n]|(?<=[\s,])b(?=['"])){1,8}"""
-_PIN_GIVEN = re.compile(rf"(--pin{_SEP}|\bpin{_SEP}init{_SEP}(?:--force{_SEP})?)\d{{4}}(?!\d)")
+_ALONE = r"(?![0-9]|[-.:/][0-9])"
+_PIN_AFTER_FLAG = re.compile(rf"(--pin{_SEP})[0-9]{{4}}{_ALONE}")
+_PIN_TO_INIT = re.compile(
+    rf"(\bpin{_SEP}init{_SEP}(?:(?:--force|--pin{_SEP}\*{{4}}|--){_SEP})*)[0-9]{{4}}{_ALONE}"
+)
 
 
 def _without_pin(text: str) -> str:
     """The text with a PIN given after `--pin` or to `pin init`, or the PIN in
     $EXPFLOW_PIN, masked."""
-    text = _PIN_GIVEN.sub(r"\1****", text)
+    text = _PIN_TO_INIT.sub(r"\1****", _PIN_AFTER_FLAG.sub(r"\1****", text))
     from expflow_git.pin.guard import ENV_PIN
 
     pin = os.environ.get(ENV_PIN, "")

@@ -96,6 +96,9 @@ def test_a_failed_runs_reason_never_holds_the_pin(
             [sys.executable.encode(), b"-c", b"raise SystemExit(3)", b"--pin", b"4321"],
             [sys.executable, "-c", "raise SystemExit(3)", "pin", "init", "4321"],
             [sys.executable, "-c", "raise SystemExit(3)", "pin", "init", "--force", "4321"],
+            # The new PIN after the old one, and after `--` (review).
+            [sys.executable, "-c", "raise SystemExit(3)", "pin", "init", "--pin", "1111", "4321"],
+            [sys.executable, "-c", "raise SystemExit(3)", "pin", "init", "--", "4321"],
         ],
         start=3,
     ):
@@ -103,7 +106,7 @@ def test_a_failed_runs_reason_never_holds_the_pin(
             with repo.run(f"exp-00{i}", study=STUDY):
                 subprocess.run(argv, check=True)
         reason = _json(exp_repo.path / exp_repo.exp_path(f"exp-00{i}"))["reason"]
-        assert "4321" not in reason and "'****'" in reason, reason
+        assert "4321" not in reason and "1111" not in reason and "'****'" in reason, reason
     monkeypatch.setenv("EXPFLOW_PIN", "2468")
     with pytest.raises(RuntimeError):
         with repo.run("exp-002", study=STUDY):

@@ -6,12 +6,11 @@ stderr line and its exit code here."""
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Sequence
 
 from expflow_git.cli.console import PROG, err
-from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.errors import ExitCode, ExpflowError, without_pins
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,11 +79,8 @@ def _run(args: list[str]) -> int:
             # Click quotes what it could not place ("Got unexpected extra argument
             # (4821)"): a PIN given where none is taken (`pin check 4821`, `rm ID 4821`)
             # must not reach a terminal or a CI log either.
-            text = _FOUR_DIGITS.sub("****", exc.format_message())
+            text = without_pins(exc.format_message())
             exc = click.UsageError(text, exc.ctx)
         exc.show()
         return int(ExitCode.USAGE)
     return int(ExitCode.OK)
-
-
-_FOUR_DIGITS = re.compile(r"(?<![\w.])[0-9]{4}(?![\w.])")

@@ -29,7 +29,7 @@ from expflow_git.documents import (
     Status,
     dump,
 )
-from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.errors import ExitCode, ExpflowError, Finding, without_pins
 from expflow_git.globs import literal_folder, matches_any
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
@@ -419,7 +419,9 @@ def parse_metric_args(args: Sequence[str]) -> tuple[dict[str, float], dict[str, 
                 raise ExpflowError("--split needs a NAME")
             target = splits.setdefault(split, {})
         else:
-            raise ExpflowError(f"unexpected argument {arg!r}; use --metric NAME=VALUE")
+            raise ExpflowError(
+                without_pins(f"unexpected argument {arg!r}; use --metric NAME=VALUE")
+            )
     if not metrics:
         raise ExpflowError("give at least one --metric NAME=VALUE")
     return metrics, splits
@@ -688,4 +690,3 @@ def _write_result(
     write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite)
     done.append(f"wrote {plan.path}")  # the study comes from the record
     return done
-
