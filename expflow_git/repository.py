@@ -23,7 +23,9 @@ from expflow_git.run import (
     checked_series,
     checked_split_name,
     checked_tags,
+    checked_texts,
     failure_reason,
+    plain_int,
     read_runs,
     same_record,
     string_list,
@@ -122,15 +124,17 @@ class Repository:
         """`new`'s write (also `run`'s): the record built, checked and written."""
         from expflow_git.records.writer import write_experiment
 
+        checked_texts(study=study, title=title, condition=condition, reason=reason)
+
         write_experiment(
             layout,
             exp_id=id,
             study=study,
             params=checked_params(params or {}),
             tags=checked_tags(tags),
-            seed=seed,
+            seed=plain_int(seed),
             condition=condition,
-            replicate=replicate,
+            replicate=plain_int(replicate),
             title=title,
             status=status,
             reason=reason,
@@ -214,6 +218,7 @@ class Repository:
         those with a status, or only those matching `where` (the `--where` grammar of
         `list` and `rank`, docs/spec.md §4.1: `"metrics.seg_total > 50 and params.lr <=
         1e-3"`) when given. A malformed expression: ValueError with its column."""
+        checked_texts(study=study, where=where)
         wanted = None if status is None else Status(status)
         parsed = None
         policy = self.policy  # (a broken policy is the ExpflowError it is, not a `where` error)
@@ -339,6 +344,7 @@ class Repository:
         from expflow_git.outcomes import rank_at
         from expflow_git.seeds import gate_texts
 
+        checked_texts(rev=rev, sort_by=sort_by, study=study, policy_ref=policy_ref)
         if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
             raise ValueError(f"top: {top!r} is not a positive integer")  # as `--top`
         if ascending is not None and not isinstance(ascending, bool):
@@ -372,6 +378,9 @@ class Repository:
 
         from expflow_git.outcomes import audit_at
 
+        checked_texts(
+            rev=rev, since=since, policy_ref=policy_ref, experiment=experiment, sign_key=sign_key
+        )
         result, _ = audit_at(
             self._repo(),
             rev,
@@ -394,6 +403,7 @@ class Repository:
         """The HTML scorecard of `rev` (as `audit --html`); also written to `path` if given."""
         from expflow_git.outcomes import audit_at
 
+        checked_texts(rev=rev, since=since, policy_ref=policy_ref)
         _, html = audit_at(
             self._repo(),
             rev,
@@ -424,6 +434,8 @@ class Repository:
         `expflow-git verify REPORT --repo .`: signature, hash chain, binding, recompute."""
         from expflow_git.outcomes import verify_at
         from expflow_git.report.saved import read_bytes
+
+        checked_texts(allowed_signers=allowed_signers, ref=ref)
 
         source = "<report>" if isinstance(report, bytes) else os.fspath(report)
         return verify_at(

@@ -166,6 +166,22 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
+def checked_texts(**values: object) -> None:
+    """Each of `values` text or None; otherwise ValueError naming it (a number given for a
+    revision or a study was an AttributeError or TypeError deep inside)."""
+    for what, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{what}: give text, not {_short(value)}")
+
+
+def plain_int(value: Any) -> Any:
+    """An integer of any kind (NumPy's too, never a bool) as the int it is; anything else
+    as given, for the check that follows to name."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
 def checked_tags(tags: Sequence[str]) -> list[str]:
     """Tags as a list of strings; one string is refused, not split into its letters."""
     return string_list(tags, "tags", "tag")

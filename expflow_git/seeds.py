@@ -110,6 +110,10 @@ def compare_scores(
     from expflow_git.checks import RunVerdict, gate_outcome
     from expflow_git.policy.model import parse_gate
 
+    if not isinstance(sort_by, str):
+        raise ValueError(f"sort_by: give a metric's name, not {sort_by!r:.40}")
+    if not isinstance(ascending, bool):
+        raise ValueError(f"ascending: {ascending!r:.40} is not True or False")
     try:
         parsed = [parse_gate(g, None) for g in gate_texts(gates)]
     except ExpflowError as exc:
@@ -123,6 +127,11 @@ def compare_scores(
         values = _numbers(metrics, what=f"run {run_id!r}: metric")
         outcomes = tuple(gate_outcome(g, values) for g in parsed)
         verdicts.append(RunVerdict(run_id, "", (), "", values, {}, outcomes))
+    if verdicts and not any(sort_by in v.metrics for v in verdicts):
+        from expflow_git.run import closest
+
+        known = {name: None for v in verdicts for name in v.metrics}
+        raise ValueError(f"sort_by: no run has a metric {sort_by!r}{closest(sort_by, known)}")
     board = rank(verdicts, [(sort_by, not ascending)])
     rows = tuple(
         ScoreRow(
@@ -156,6 +165,9 @@ def gate_scores(
     bound = finite_number(min_pearson, what="min_pearson")
     if not -1 <= bound <= 1:
         raise ValueError(f"min_pearson: {min_pearson!r} is not between -1 and 1")
+    for name, values in (("train", train), ("holdout", holdout)):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise ValueError(f"{name}: give a list of numbers, not {values!r:.40}")
     xs = list(_numbers(dict(enumerate(train)), what="train value", exact=True).values())
     ys = list(_numbers(dict(enumerate(holdout)), what="holdout value", exact=True).values())
     if len(xs) != len(ys):

@@ -220,6 +220,15 @@ def test_the_seeds_functions_name_what_they_cannot_read(tmp_path: Path) -> None:
         expflow_git.compare_scores({"a": 5}, sort_by="x")  # type: ignore[dict-item]
     with pytest.raises(ValueError, match="gates: give a list"):
         expflow_git.compare_scores(runs, sort_by="x", gates=None)  # type: ignore[arg-type]
+    # A review: "False" sorted ascending; a misspelt metric ranked no run, silently.
+    with pytest.raises(ValueError, match="ascending: 'False' is not True or False"):
+        expflow_git.compare_scores(runs, sort_by="x", ascending="False")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no run has a metric 'y'; the closest known name is 'x'"):
+        expflow_git.compare_scores(runs, sort_by="y")
+    with pytest.raises(ValueError, match="train: give a list of numbers"):
+        expflow_git.gate_scores(None, [1.0])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="holdout: give a list of numbers"):
+        expflow_git.gate_scores([1.0, 2.0, 3.0], "abc")  # type: ignore[arg-type]
 
 
 def test_numpy_integers_are_numbers_as_numpy_floats_are(repo: Repository) -> None:
@@ -229,6 +238,9 @@ def test_numpy_integers_are_numbers_as_numpy_floats_are(repo: Repository) -> Non
     np = pytest.importorskip("numpy")
     repo.new("exp-001", study=STUDY, params={"sub_step": np.int64(3), "lr": np.float32(0.5)})
     assert repo.get("exp-001").params == {"sub_step": 3, "lr": 0.5}
+    # A seed or replicate from a NumPy grid (a review: "int64 is not JSON serializable").
+    assert repo.new("exp-003", study=STUDY, seed=np.int64(7)).seed == 7
+    assert repo.new("exp-004", study=STUDY, replicate=np.int64(1)).status is Status.PENDING
     with repo.run("exp-001", params={"sub_step": 3, "lr": 0.5}) as run:
         run.log(step=np.int64(3), **SEED)
         run.log(step=np.uint8(7), **SEED)
@@ -502,6 +514,15 @@ def _snapshot(root: Path) -> dict[str, bytes]:
         (lambda r: r.rank(tags="fno"), "tags: give a list of strings"),
         (lambda r: r.rank(gates="pde_mean:lt:14"), "gates: give a list of 'metric:op:value'"),
         (lambda r: r.verify(b"{}", public_keys="k.pub"), "public_keys: give a list of strings"),
+        # A review: the first sweep left these TypeErrors and AttributeErrors.
+        (lambda r: r.new("a10", study="s", status="failed", reason=5), "reason: give text"),
+        (lambda r: r.new("a11", study=5), "study: give text"),
+        (lambda r: r.rank(sort_by=5), "sort_by: give text"),
+        (lambda r: r.rank(rev=5), "rev: give text"),
+        (lambda r: r.audit(rev=5), "rev: give text"),
+        (lambda r: r.html(since=5), "since: give text"),
+        (lambda r: r.runs(where=5), "where: give text"),
+        (lambda r: r.verify(b"{}", allowed_signers=["a"]), "allowed_signers: give text"),
     ],
 )
 def test_wrong_arguments_are_named_errors_and_write_nothing(
