@@ -776,3 +776,18 @@ def test_where_there_are_no_user_ids_the_mode_says_nothing(
     monkeypatch.delattr(os, "geteuid")
     stored = load_stored_hash(env)
     assert stored is not None and check_pin("1234", stored.value)
+
+
+def test_pin_status_json_carries_no_lone_surrogate(tmp_path: Path, hash_1234: str) -> None:
+    """`pin status --format json` wrote a home folder's byte 0xff as `\\udcff` (ASCII
+    json.dumps), as list and show did (review): the text `\\xff` now, as everywhere."""
+    from support import run_cli
+
+    home = tmp_path / os.fsdecode(b"ph\xff3")
+    save_hash(home, hash_1234)
+    res = run_cli(["pin", "status", "--format", "json"], tmp_path, env={"EXPFLOW_HOME": str(home)})
+    assert res.code == 0, res
+    assert "\\udcff" not in res.out
+    status = json.loads(res.out)
+    status["path"].encode("utf-8")
+    assert status["path"].endswith("ph\\xff3/pin.hash") and status["set"] is True

@@ -6,7 +6,6 @@ are raised as ExpflowError and rendered by the one main() (cli/main.py).
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from expflow_git.cli.console import PROG, guard, warn
 from expflow_git.cli.options import format_option
 from expflow_git.cli.pinsettings import PinSettings, pin_settings
 from expflow_git.errors import ExpflowError, printable
+from expflow_git.escape import json_document
 from expflow_git.pin.store import (
     ENV_HOME,
     ENV_PIN_HASH,
@@ -159,18 +159,14 @@ def status_cmd(fmt: str) -> None:
     if stored is not None:
         _warn_about(stored)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "set": stored is not None,
-                    "source": stored.source.value if stored else None,
-                    "path": str(stored.path) if stored and stored.path else None,
-                    "scheme": stored.scheme.value if stored else None,
-                    "env_hash_ignored": env_ignored,
-                },
-                sort_keys=True,
-            )
-        )
+        status = {
+            "env_hash_ignored": env_ignored,
+            "path": str(stored.path) if stored and stored.path else None,
+            "scheme": stored.scheme.value if stored else None,
+            "set": stored is not None,
+            "source": stored.source.value if stored else None,
+        }
+        click.echo(json_document(status))
         return
     if stored is None:
         click.echo("PIN: not set")
