@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -113,6 +114,18 @@ def test_install_hooks_refuses_a_hooks_path_outside_the_git_directory(
     (line,) = res.err.splitlines()
     assert "core.hooksPath names a folder outside this repository's git directory" in line
     assert list(shared.iterdir()) == []
+    # A hooks folder that is a link out of .git, without core.hooksPath: refused, and the
+    # message does not tell to unset what is not set (review).
+    sandbox.git(repo, "config", "--unset", "core.hooksPath")
+    hooks = repo / ".git" / "hooks"
+    shutil.rmtree(hooks)
+    hooks.symlink_to(shared)
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 2 and res.out == "", res
+    assert "the hooks folder is a link out of this repository's git directory" in res.err
+    assert "core.hooksPath" not in res.err and list(shared.iterdir()) == []
+    hooks.unlink()
+    hooks.mkdir()
     # git runs hooks from core.hooksPath: inside .git, that is where they go.
     inside = repo / ".git" / "my-hooks"
     sandbox.git(repo, "config", "core.hooksPath", ".git/my-hooks")

@@ -81,10 +81,19 @@ def install_hooks(git: Git) -> list[tuple[str, str]]:
     if not os.path.realpath(hooks_dir).startswith(os.path.join(os.path.realpath(common), "")):
         # core.hooksPath: a folder other repositories share, or one the work tree tracks
         # (the hooks name this machine's interpreter). pre-commit refuses it too.
+        try:
+            configured = bool(git.run("config", "--get", "core.hooksPath").strip())
+        except ExpflowError:  # (exit 1: not set)
+            configured = False
+        why = (
+            "core.hooksPath names a folder outside this repository's git directory"
+            if configured
+            else "the hooks folder is a link out of this repository's git directory"
+        )
+        fix = "unset it: `git config --unset core.hooksPath`" if configured else "replace the link"
         raise ExpflowError(
-            f"{printable(str(hooks_dir))}: core.hooksPath names a folder outside this "
-            "repository's git directory, which other repositories or the work tree may "
-            "share; refusing to install there (unset it: `git config --unset core.hooksPath`)"
+            f"{printable(str(hooks_dir))}: {why}, which other repositories or the work tree "
+            f"may share; refusing to install there ({fix})"
         )
     # The hooks call this very installation, whatever PATH the committer has.
     python = shlex.quote(sys.executable)
