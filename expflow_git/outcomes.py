@@ -217,6 +217,7 @@ def verify_at(
         allowed_signers=allowed_signers,
         git=git,
         report_commit=claimed_commit(data),
+        verified=git,
         warn=warnings.warn,
     )
     options = Options(

@@ -585,3 +585,9 @@ def test_a_key_file_the_verified_repository_tracks_is_warned_of(xcli: Cli, repo:
         assert line.startswith(f"expflow-git verify: warning: {name} is a file of the ")
     res = run_cli([*args, "--public-key", str(repo.ci_pub)], repo.path)
     assert res.code == 0 and "repository being verified" not in res.err, res
+    # No repository verified (no --repo): nothing to warn of, even when --trusted-ref
+    # reads keys from the repository around (review: it warned falsely there).
+    res = run_cli(
+        ["verify", str(report), "--public-key", str(inside), "--trusted-ref", "HEAD"], repo.path
+    )
+    assert "repository being verified" not in res.err, res

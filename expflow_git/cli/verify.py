@@ -105,6 +105,7 @@ def verify(
         allowed_signers=allowed_signers,
         git=keys_repo,
         report_commit=claimed_commit(data),
+        verified=git,
         warn=lambda message: warn(message, command="verify"),
     )
     options = Options(

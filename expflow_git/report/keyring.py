@@ -32,15 +32,17 @@ def trusted_keys(
     allowed_signers: str | None = None,
     git: Git | None = None,
     report_commit: str | None = None,
+    verified: Git | None = None,
     warn: Callable[[str], None],
 ) -> Keyring:
     """Gather the keys; `report_commit` (what the report claims) must not be reachable from
-    `trusted_ref` (trust.at_ref refuses it). A ref without keys and skipped allowed_signers
-    lines are told to `warn` as they are found."""
+    `trusted_ref` (trust.at_ref refuses it; `git` is where that ref is read). A ref
+    without keys, skipped allowed_signers lines, and a key file the `verified` repository
+    tracks are told to `warn` as they are found."""
     keys = trust.from_files(paths)
-    if git is not None:
+    if verified is not None:
         files = [*paths, *([allowed_signers] if allowed_signers else [])]
-        for name in tracked_in(git, files):
+        for name in tracked_in(verified, files):
             warn(
                 f"{printable(name)} is a file of the repository being verified: a commit can "
                 "change it, so it proves nothing about that commit; keep trusted keys "
