@@ -76,11 +76,12 @@ class Finding:
         return f"{self.location()}: {self.rule}: {printable(self.message)}"
 
 
-_FOUR_DIGITS = re.compile(r"(?<![0-9.])[0-9]{4}(?![0-9.])")
+_FOUR_DIGITS = re.compile(r"(?<![\w./:-])[0-9]{4}(?![\w./:-])|(?<=--pin)[0-9]{4}(?![0-9])")
 
 
 def without_pins(text: str) -> str:
-    """`text` quoting an argument a user gave where none is taken, every run of exactly
-    four digits masked: it may be a PIN given in the wrong place (`pin check 4821`,
-    `--pin4821`), and this text reaches a terminal or a CI log."""
+    """`text` quoting an argument a user gave where none is taken, with four digits that
+    stand alone (`pin check 4821`), or follow `--pin` (`--pin4821`), masked: a PIN given
+    in the wrong place reaches a terminal or a CI log otherwise. Four digits of a word,
+    a path or a date (`done2024`, `/srv/2024`, `2024-01-01`) are left as they are."""
     return _FOUR_DIGITS.sub("****", text)

@@ -217,9 +217,10 @@ def failure_reason(exc: BaseException, limit: int) -> str:
 # `--pin NNNN`, `--pin=NNNN`, and the argument lists `'--pin', 'NNNN'` and `b'--pin',
 # b'NNNN'` a failed command's error prints (subprocess.CalledProcessError): the reason
 # is committed with the record. So is `pin init [--force] [--pin OLD] [--] NNNN`, the new
-# PIN as an argument. Four digits only: `--pin 2024-01-01` is not a PIN.
+# PIN as an argument. As the PIN scan reads them (a reason it would refuse could not be
+# committed): four digits and no fifth.
 _SEP = r"""(?:[^\w\n]|(?<=[\s,])b(?=['"])){1,8}"""
-_ALONE = r"(?![0-9]|[-.:/][0-9])"
+_ALONE = r"(?![0-9])"
 _PIN_AFTER_FLAG = re.compile(rf"(--pin{_SEP})[0-9]{{4}}{_ALONE}")
 _PIN_TO_INIT = re.compile(
     rf"(\bpin{_SEP}init{_SEP}(?:(?:--force|--pin{_SEP}\*{{4}}|--){_SEP})*)[0-9]{{4}}{_ALONE}"

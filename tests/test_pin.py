@@ -791,3 +791,22 @@ def test_pin_status_json_carries_no_lone_surrogate(tmp_path: Path, hash_1234: st
     status = json.loads(res.out)
     status["path"].encode("utf-8")
     assert status["path"].endswith("ph\\xff3/pin.hash") and status["set"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "kept"),
+    [
+        (["verify", "r.json", "--repo", "/nonexistent/2024"], "/nonexistent/2024"),
+        (["new", "e3", "--study", "s1", "--seed", "2024x"], "2024x"),
+        (["list", "--status", "done2024"], "done2024"),
+    ],
+)
+def test_four_digits_of_a_word_path_or_date_stay_in_a_usage_error(
+    tmp_path: Path, args: list[str], kept: str
+) -> None:
+    """The first masking hid every four digits in a usage error: `/srv/repos/****`,
+    `'****x'` (review). Only four digits that stand alone, or follow --pin, may be a PIN."""
+    from support import run_cli
+
+    res = run_cli(args, tmp_path)
+    assert res.code == 2 and kept in res.err, res
