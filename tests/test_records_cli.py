@@ -363,6 +363,46 @@ def test_new_and_result_write_where_the_policys_paths_take_them(
     assert res.code == 0, res.both
 
 
+def test_a_results_folder_inside_the_records_folder_is_never_read_as_records(
+    exp_repo: ExpRepo, cli, tmp_path: Path
+) -> None:
+    """Records `data/**`, results `data/results/**`: the record commands listed every
+    file the records' globs matched, results too, and took the first by path, so for a
+    study sorting after `results` the result was read as the run's record ("created_at is
+    a required property" from `result --overwrite`, `rm`, `fail`; a second import refused
+    every run as "in another study"; an attacker's hunt). A path the results' globs take
+    is a result, as the policy reads it."""
+    repo = exp_repo
+    policy = (repo.path / "expflow.yaml").read_text()
+    policy = policy.replace(
+        'experiments: ["experiments/**/*.json"]', 'experiments: ["data/**/*.json"]'
+    )
+    policy = policy.replace('results: ["results/**/*.json"]', 'results: ["data/results/**/*.json"]')
+    (repo.path / "expflow.yaml").write_text(policy)
+    args = ["--param", "Args/--sub_step=5"]
+    assert cli(["new", "exp-001", "--study", "zeta", *args], cwd=repo.path).code == 0
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=repo.path)
+    assert res.code == 0 and "data/results/zeta/exp-001.json" in res.out, res.both
+    rows = tmp_path / "runs.csv"
+    rows.write_text("run,seg_total,pde_mean,train_time_min,sub_step\nr1,50,15,40,5\n")
+    csv = ["import", "csv", str(rows), "--id-column", "run", "--study", "zeta"]
+    assert cli(csv, cwd=repo.path).code == 0
+    res = cli(csv, cwd=repo.path)
+    assert res.code == 0 and "0 new" in res.out and "1 unchanged" in res.out, res.both
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "runs of a study after 'results'")
+    base = repo.head()
+    metrics = [*SEED_METRIC_ARGS[:-1], "train_time_min=44.0"]
+    overwrite = ["result", "exp-001", *metrics, "--overwrite", "--reason", "re-ran", "--force"]
+    res = cli(overwrite, cwd=repo.path)
+    assert res.code == 0, res.both
+    assert cli(["rm", "r1", "--reason", "gone", "--force"], cwd=repo.path).code == 0
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "corrected")
+    res = cli(["audit", "--since", base], cwd=repo.path)
+    assert res.code == 0, res.both
+
+
 # --------------------------------------------------------------------------- result
 @pytest.fixture
 def pending(exp_repo: ExpRepo, cli) -> ExpRepo:

@@ -124,10 +124,10 @@ class _Context:
 
     def __post_init__(self) -> None:
         # Wherever the policy's globs take records (a moved record is still its run's).
-        root, globs = self.layout.root, self.layout.policy.experiment_globs
-        for stem, rels in self.layout.index(globs).items():
+        root = self.layout.root
+        for stem, rels in self.layout.index(Kind.EXPERIMENT).items():
             self.records[stem] = [root / rel for rel in rels]
-        self.results = self.layout.index(self.layout.policy.result_globs)
+        self.results = self.layout.index(Kind.RESULT)
         self.committed = _committed_results(self.layout)
         for rel in sorted(self.committed, reverse=True):
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
@@ -205,7 +205,7 @@ def _still_new(layout: Layout, summary: ImportSummary) -> None:
     """Refuse (exit 1, nothing written) when a run the plan found new has a record now:
     another command wrote one since (a PIN prompt may have come between)."""
     new = {p.run.exp_id for p in summary.plans if p.action is Action.NEW}
-    taken = sorted(new & layout.index(layout.policy.experiment_globs).keys())
+    taken = sorted(new & layout.index(Kind.EXPERIMENT).keys())
     if taken:
         raise ExpflowError(
             f"run {taken[0]} has a record now (another command wrote it while this import "

@@ -30,7 +30,7 @@ from expflow_git.documents import (
     dump,
 )
 from expflow_git.errors import ExitCode, ExpflowError, Finding, without_pins
-from expflow_git.globs import literal_folder, matches_any
+from expflow_git.globs import literal_folder
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
 
@@ -166,7 +166,7 @@ class Layout:
         """Records named `exp_id` wherever the policy's globs take records (a run's
         identity is its id, not its folder: a record moved to experiments/A/old/ is
         still this run's)."""
-        return [self.root / rel for rel in self.named(exp_id, self.policy.experiment_globs)]
+        return [self.root / rel for rel in self.named(exp_id, Kind.EXPERIMENT)]
 
     def result_of(
         self, study: str, exp_id: str, index: Mapping[str, list[str]] | None = None
@@ -179,27 +179,29 @@ class Layout:
         if os.path.lexists(self.root / rel):
             return rel
         if index is None:
-            found = self.named(exp_id, self.policy.result_globs)
+            found = self.named(exp_id, Kind.RESULT)
         else:
             check_id(exp_id)
             found = index.get(exp_id, [])
         return found[0] if found else rel
 
-    def named(self, exp_id: str, globs: Sequence[str]) -> list[str]:
-        """Every path named `<exp_id>.json` that `globs` match, sorted (the id is checked
-        first: it is never a pattern)."""
+    def named(self, exp_id: str, kind: Kind) -> list[str]:
+        """Every path named `<exp_id>.json` the policy reads as a `kind`, sorted (the id is
+        checked first: it is never a pattern)."""
         check_id(exp_id)
-        return self.index(globs).get(exp_id, [])
+        return self.index(kind).get(exp_id, [])
 
-    def index(self, globs: Sequence[str]) -> dict[str, list[str]]:
-        """Every `.json` path below the root that `globs` match, by file stem (= id),
-        sorted. Only the folders the globs can reach are walked, never through a link: a
+    def index(self, kind: Kind) -> dict[str, list[str]]:
+        """Every `.json` path below the root the policy reads as a `kind` (as `kind_of`
+        does: a path the results' globs take too is a result, never a record), by file stem
+        (= id), sorted. Only the folders its globs can reach are walked, never through a link: a
         file behind a linked folder is listed, so that `target` refuses it aloud, and a
         top folder that is a link is refused at once (exit 2). (Listed afresh each time:
         a command writes between two looks.)"""
         found: dict[str, set[str]] = {}
         real_root = os.path.realpath(self.root)
-        for base in {literal_folder(g) for g in globs} - {None}:
+        kind_of = self.policy.kind_of
+        for base in {literal_folder(g) for g in self.policy.globs_of(kind)} - {None}:
             top = self.root / str(base)
             if os.path.realpath(top) != os.path.normpath(os.path.join(real_root, str(base))):
                 # The folder itself is (or lies behind) a link: refused at once (exit 2),
@@ -214,7 +216,7 @@ class Layout:
                             names += [f"{d}/{f}" for f in os.listdir(os.path.join(folder, d))]
                 for name in names:
                     rel = Path(folder, name).relative_to(self.root).as_posix()
-                    if rel.endswith(".json") and matches_any(rel, globs):
+                    if rel.endswith(".json") and kind_of(rel) is kind:
                         found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add(rel)
         return {stem: sorted(rels) for stem, rels in found.items()}
 
@@ -248,7 +250,7 @@ class Layout:
         found = sorted(
             e.path
             for e in listed
-            if e.path.rsplit("/", 1)[-1] == name and matches_any(e.path, globs)
+            if e.path.rsplit("/", 1)[-1] == name and self.policy.kind_of(e.path) is Kind.RESULT
         )
         return found[0] if found else None
 
