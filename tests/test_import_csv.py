@@ -462,3 +462,39 @@ def test_a_wide_header_is_read_in_one_pass() -> None:
     assert names.compared <= 10 * columns  # (~1.5 million before)
     with pytest.raises(ExpflowError, match="column 's0001/seg_total' appears twice"):
         _Columns("wide.csv", [*header, names.of("s0001/seg_total")], layout.policy, "run", None)
+
+
+def test_a_run_deleted_on_record_is_never_brought_back(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, isolated_env: Path
+) -> None:
+    """`rm` of a committed run, committed: a second import planned the run as new and
+    wrote it back, and the hook then refused the commit ("a committed correction deletes
+    it"; an attacker's hunt). README: "a deleted run is not imported again as new". The
+    import refuses it, as `new` and `Repository.run` do, before anything is written."""
+    from test_import_common import set_pin
+
+    import expflow_git
+
+    env = set_pin(isolated_env)
+    install_hooks(exp_repo)
+    path = write_csv(tmp_path, GOOD)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    assert hook_commit(exp_repo, "import").returncode == 0
+    res = cli(["rm", "r-002", "--reason", "a leak in the split"], exp_repo.path, env=env)
+    assert res.code == 0, res
+    proc = hook_commit(exp_repo, "remove r-002", env=env)
+    assert proc.returncode == 0, proc.stderr
+    before = tree_bytes(exp_repo.path)
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert "r-002" in res.out and "was deleted on record" in res.out
+    assert totals(res.out) == "0 new, 0 updated, 3 unchanged, 1 refused"
+    assert tree_bytes(exp_repo.path) == before
+    res = cli(["new", "r-002", "--study", STUDY, "--param", "sub_step=1"], exp_repo.path)
+    assert res.code == 1 and "was deleted on record" in res.err, res
+    repo = expflow_git.Repository(exp_repo.path)
+    with pytest.raises(ExpflowError, match="was deleted on record"):
+        with repo.run("r-002", study=STUDY, params={"sub_step": 1}):
+            pass
+    assert tree_bytes(exp_repo.path) == before
+    assert "r-001" in audit_passes(exp_repo)

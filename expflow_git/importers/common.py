@@ -38,7 +38,7 @@ from expflow_git.errors import ExitCode, ExpflowError
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.policy.model import Policy
-from expflow_git.records.writer import Layout, records_lock, utc_now
+from expflow_git.records.writer import Layout, deleted_message, records_lock, utc_now
 from expflow_git.schemas import Kind
 
 if TYPE_CHECKING:
@@ -121,6 +121,7 @@ class _Context:
     committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
     committed_ids: dict[str, str] = field(default_factory=dict)  # id → a result path in HEAD
     results: dict[str, list[str]] = field(default_factory=dict)  # id → result paths
+    deleted: dict[str, str] = field(default_factory=dict)  # id → HEAD's deleting correction
 
     def __post_init__(self) -> None:
         # Wherever the policy's globs take records (a moved record is still its run's).
@@ -128,6 +129,7 @@ class _Context:
         for stem, rels in self.layout.index(Kind.EXPERIMENT).items():
             self.records[stem] = [root / rel for rel in rels]
         self.results = self.layout.index(Kind.RESULT)
+        self.deleted = self.layout.deleted_on_record()
         self.committed = _committed_results(self.layout)
         for rel in sorted(self.committed, reverse=True):
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
@@ -309,6 +311,8 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
             return _refused(run, f"{res_rel}: a result exists without its record")
         if committed is not None:  # deleted from the work tree, not from the history
             return _gone(run, label, committed)
+        if run.exp_id in ctx.deleted:  # deleted on record (a correction): it stays so
+            return _refused(run, deleted_message(run.exp_id, ctx.deleted[run.exp_id]))
         return RunPlan(run, Action.NEW, tuple(writes))
     old_rel = existing[0].relative_to(layout.root).as_posix()
     old_record = _read(existing[0])

@@ -254,6 +254,30 @@ class Layout:
         )
         return found[0] if found else None
 
+    def deleted_on_record(self) -> dict[str, str]:
+        """The runs HEAD's corrections delete (`rm` of a committed result, `blob: null`):
+        id → the first such correction's path. Such a run does not come back under its id
+        (docs/spec.md §2.4; the protect hook and `audit --since` refuse it). None outside
+        git or before the first commit."""
+        git = self.git
+        if git is None:
+            return {}
+        try:
+            git.resolve_commit("HEAD")
+        except ExpflowError:
+            return {}
+        from expflow_git.audit.deleted import corrections_at
+        from expflow_git.gitblobs import BlobReader
+        from expflow_git.identity import DocumentGlobs
+
+        with BlobReader(git) as reader:
+            found = corrections_at(git, reader, "HEAD", DocumentGlobs.of(self.policy))
+        deleted: dict[str, str] = {}
+        for correction in sorted(found, key=lambda c: c.path):
+            if correction.blob is None:
+                deleted.setdefault(correction.experiment, correction.path)
+        return deleted
+
     def ignored(self, rels: Sequence[str]) -> set[str]:
         """Those of `rels` (from the work tree's root) that git's ignore rules keep out of
         the repository: none outside git. One `git check-ignore` for all of them."""
@@ -549,6 +573,9 @@ def write_experiment(
         raise ExpflowError(str(findings[0]))
     rel = layout.experiment_path(study, exp_id)
     _refuse_ignored(layout, rel)
+    deleted = layout.deleted_on_record().get(exp_id)
+    if deleted is not None:
+        raise ExpflowError(deleted_message(exp_id, deleted), code=ExitCode.FAILED)
     with records_lock(layout.root):
         existing = layout.existing_experiments(exp_id)
         if existing:
@@ -558,6 +585,14 @@ def write_experiment(
             )
         write_atomic(layout.root / rel, data, overwrite=False)
     return rel, seed
+
+
+def deleted_message(exp_id: str, correction: str) -> str:
+    """Why a run deleted on record is not written again under its id."""
+    return (
+        f"experiment {exp_id!r} was deleted on record ({correction}): a run deleted on "
+        "record does not come back under its id; give the new run a new id"
+    )
 
 
 @dataclass(frozen=True)
