@@ -425,7 +425,8 @@ def test_a_moved_run_is_not_imported_twice(exp_repo: ExpRepo, tmp_path: Path, cl
     exp_repo.commit("archived r-001")
     before = tree_bytes(exp_repo.path)
     res = cli(args(path, "--status-column", "state"), exp_repo.path)
-    assert "r-001" in res.out and "is taken" in res.out, res.out
+    # Its run still (a moved record is its run's, in its study: it was refused as taken).
+    assert res.code == 0 and totals(res.out) == "0 new, 0 updated, 4 unchanged, 0 refused", res
     assert tree_bytes(exp_repo.path) == before  # no second record, no second result
 
 
@@ -498,3 +499,51 @@ def test_a_run_deleted_on_record_is_never_brought_back(
             pass
     assert tree_bytes(exp_repo.path) == before
     assert "r-001" in audit_passes(exp_repo)
+
+
+def test_another_studys_run_is_refused_with_flat_folders(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Records `records/*.json`: every study's record of one id has one path, and the
+    import told another study only by the record's folder, so importing the file again
+    into study s2 moved its runs there ("updated … [study changed]"; an attacker's hunt;
+    docs/spec.md: a record id taken by another study is refused)."""
+    policy = (exp_repo.path / "expflow.yaml").read_text()
+    policy = policy.replace(
+        'experiments: ["experiments/**/*.json"]', 'experiments: ["records/*.json"]'
+    )
+    policy = policy.replace('results: ["results/**/*.json"]', 'results: ["scores/*.json"]')
+    (exp_repo.path / "expflow.yaml").write_text(policy)
+    path = write_csv(tmp_path, GOOD)
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0 and load(exp_repo, "records/r-001.json")["study"] == STUDY, res
+    before = tree_bytes(exp_repo.path)
+    other = ["import", "csv", str(path), "--id-column", "run", "--study", "s2"]
+    res = cli([*other, "--status-column", "state"], exp_repo.path)
+    assert res.code == 1, res
+    assert totals(res.out) == "0 new, 0 updated, 0 unchanged, 4 refused"
+    assert "it is in another study (records/r-001.json)" in res.out
+    assert tree_bytes(exp_repo.path) == before
+
+
+def test_a_record_moved_in_its_study_is_still_its_runs(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """`git mv experiments/sheet/r-002.json experiments/old/`: the next import refused the
+    run as "in another study (experiments/old/r-002.json)", though its record says study
+    sheet (an attacker's hunt; a moved record is still its run's, as a moved result is).
+    It is unchanged, and a change is written where the record is."""
+    path = write_csv(tmp_path, GOOD)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    (exp_repo.path / "experiments/old").mkdir()
+    os.rename(
+        exp_repo.path / f"experiments/{STUDY}/r-002.json",
+        exp_repo.path / "experiments/old/r-002.json",
+    )
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0 and totals(res.out) == "0 new, 0 updated, 4 unchanged, 0 refused", res
+    changed = write_csv(tmp_path, GOOD.replace("r-002,3,", "r-002,7,"), "changed.csv")
+    res = cli(args(changed, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0 and totals(res.out) == "0 new, 1 updated, 3 unchanged, 0 refused", res
+    assert load(exp_repo, "experiments/old/r-002.json")["params"]["sub_step"] == "7"
+    assert not (exp_repo.path / f"experiments/{STUDY}/r-002.json").exists()

@@ -318,10 +318,18 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     old_record = _read(existing[0])
     if old_record is None:
         return _refused(run, f"{old_rel}: the record there is no valid JSON document")
+    # Another source's run, or another study's (by the record's own `study`: with flat
+    # folders every study's record has one path, and a run was moved into the other).
     mismatch = _other_run(old_record, source, run)
-    if mismatch or old_rel != rec_rel:
-        why = mismatch or f"it is in another study ({old_rel})"
-        return _refused(run, f"id {run.exp_id!r} is taken: {why}")
+    if not mismatch and old_record.get("study") != study:
+        mismatch = f"it is in another study ({old_rel})"
+    if mismatch:
+        return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
+    if old_rel != rec_rel:  # moved by hand within its study: the run's record is there
+        writes[0] = Write(old_rel, dump(record))
+        findings = _check(ctx, writes) + _blocked(layout, writes)
+        if findings:
+            return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
     res_path = layout.target(res_rel)
     old_result = _read(res_path) if res_path.exists() else None
     if res_path.exists() and old_result is None:
