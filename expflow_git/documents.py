@@ -125,9 +125,24 @@ def stem(path: str) -> str:
     return name[:-5] if name.endswith(".json") else name
 
 
+def _plain(value: object) -> object:
+    """A number of another kind (NumPy's, from a tracker or a sweep) as the plain number
+    it is, NaN and infinity then refused as any float is; anything else is a TypeError
+    as json makes it."""
+    import numbers
+
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        return bool(value)  # (NumPy's bool is no number)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def dump(doc: Mapping[str, Any]) -> bytes:
     """How the tool writes documents: stable key order, two-space indent, final newline."""
-    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, default=_plain) + "\n"
     try:
         return text.encode()
     except UnicodeEncodeError as exc:

@@ -150,3 +150,37 @@ def test_import_is_listed_in_the_help(exp_repo: ExpRepo) -> None:
     assert res.code == 0
     for name in ("optuna", "mlflow", "csv"):
         assert name in res.out
+
+
+def test_an_import_of_numpy_values_writes_plain_numbers(tmp_path: Path) -> None:
+    """A source whose params, metrics and series steps are NumPy scalars (what a tracker's
+    client or a sweep hands over) was a TypeError traceback from the writer ("int64 is not
+    JSON serializable"; an attacker's hunt). They are written as the numbers they are."""
+    np = pytest.importorskip("numpy")
+    import json
+
+    from expflow_git.documents import Status
+    from expflow_git.importers import Source, SourceRun, import_source, open_repository
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run_git(repo, "init", "-q")
+    assert run_cli(["init", "--template", "minimal"], repo).code == 0
+    run = SourceRun(
+        run="1",
+        exp_id="np-1",
+        status=Status.SUCCESS,
+        params={"lr": np.float32(0.5), "depth": np.int64(3), "amp": np.bool_(True)},
+        metrics={"accuracy": np.float64(0.5), "loss": np.float32(0.25)},
+        series={"loss": [(np.int64(0), np.float32(0.5)), (np.int64(1), np.float64(0.25))]},
+    )
+    source = Source(tracker="mlflow", uri="x", study="s", expflow_study="s", runs=[run])
+    summary = import_source(open_repository(str(repo)), source)
+    assert [p.action.value for p in summary.plans] == ["new"]
+    record = json.loads((repo / "experiments/s/np-1.json").read_text())
+    assert record["params"] == {"lr": 0.5, "depth": 3, "amp": True}
+    result = json.loads((repo / "results/s/np-1.json").read_text())
+    assert result["metrics"] == {"accuracy": 0.5, "loss": 0.25}
+    assert result["series"]["loss"] == [[0, 0.5], [1, 0.25]]
+    run_git(repo, "add", "-A")
+    assert run_cli(["validate", "--staged"], repo).code == 0
