@@ -493,18 +493,20 @@ def plan_correction(
     )
     rel = correction_path(policy, study, doc)
     confined(root, rel)  # a link on the way is refused before the PIN and any write
-    return Planned(rel, dump(doc), _pending(git, root, rel.rsplit("/", 1)[0], experiment, old))
+    folder = rel.rpartition("/")[0]  # ("" at the root, where `paths.corrections` may put it)
+    return Planned(rel, dump(doc), _pending(git, root, folder, experiment, old))
 
 
 def _pending(git: Git, root: Path, folder: str, experiment: str, old: str) -> str | None:
-    """An uncommitted correction in `folder` of the work tree that supersedes `old`."""
+    """An uncommitted correction in `folder` of the work tree ("": the root) that
+    supersedes `old`."""
     directory = root / folder
     if not directory.is_dir() or directory.is_symlink():
         return None
     head = git.resolve_commit("HEAD").sha
-    committed = {e.path for e in git.ls_tree(head, [folder])}
+    committed = {e.path for e in git.ls_tree(head, [folder] if folder else None)}
     for path in sorted(directory.glob("*.json")):
-        rel = f"{folder}/{path.name}"
+        rel = f"{folder}/{path.name}" if folder else path.name
         if rel in committed or path.is_symlink() or not path.is_file():
             continue
         doc, _ = check_correction(rel, path.read_bytes())

@@ -842,6 +842,38 @@ def test_a_second_overwrite_before_the_commit_replaces_the_pending_correction(
     assert sandbox.cli(["validate"], repo).code == 0  # the hook agrees
 
 
+def test_a_pending_correction_at_the_root_is_replaced_too(sandbox: Sandbox, repo: Path) -> None:
+    """`paths.corrections: ["*.json"]` puts a correction at the root; the pending one was
+    looked for in a "folder" named after the file, never found, and a second overwrite
+    wrote a second correction, which the hook then refused (review)."""
+    policy = (repo / "expflow.yaml").read_text()
+    (repo / "expflow.yaml").write_text(
+        policy.replace("paths:\n", 'paths:\n  corrections: ["*.json"]\n', 1)
+    )
+    sandbox.git(repo, "add", "-A")
+    sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "corrections at the root")
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    assert overwrite(sandbox, repo, "--reason", "first try", "--pin", PIN).code == 0
+    (first,) = [p.name for p in repo.glob("*.json")]
+    metrics = [
+        "--metric",
+        "seg_total=61",
+        "--metric",
+        "pde_mean=14",
+        "--metric",
+        "train_time_min=40",
+    ]
+    again = sandbox.cli(
+        ["result", "exp-001", *metrics, "--overwrite", "--reason", "second", "--pin", PIN], repo
+    )
+    assert again.code == 0 and "replaces the uncommitted one" in again.out, again
+    assert [p.name for p in repo.glob("*.json")] == [first]
+    assert load(repo, first)["reason"] == "second"
+    assert hook_commit(sandbox, repo, "correct").code == 0
+    res, _ = audit_since(sandbox, repo, base)
+    assert res.code == 0, res
+
+
 def test_match_pairs_each_correction_with_one_rewrite_of_the_same_experiment_and_blobs() -> None:
     """The pure rule under every hook and audit (corrections.match)."""
     from expflow_git.corrections import Correction, Rewrite, match
