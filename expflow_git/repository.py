@@ -369,7 +369,7 @@ class Repository:
         since: str | None = None,
         policy_ref: str | None = None,
         experiment: str | None = None,
-        sign_key: str | None = None,
+        sign_key: str | os.PathLike[str] | None = None,
         report: bool = False,
     ) -> AuditResult:
         """The full audit of `rev` (as `expflow-git audit`); `report=True` also returns the
@@ -378,6 +378,8 @@ class Repository:
 
         from expflow_git.outcomes import audit_at
 
+        if isinstance(sign_key, os.PathLike):  # a key file's path
+            sign_key = os.fspath(sign_key)
         checked_texts(
             rev=rev, since=since, policy_ref=policy_ref, experiment=experiment, sign_key=sign_key
         )
@@ -425,7 +427,7 @@ class Repository:
         report: bytes | str | os.PathLike[str],
         *,
         public_keys: Sequence[str] = (),
-        allowed_signers: str | None = None,
+        allowed_signers: str | os.PathLike[str] | None = None,
         allow_unsigned: bool = False,
         recompute: bool = True,
         ref: str = "HEAD",
@@ -435,6 +437,8 @@ class Repository:
         from expflow_git.outcomes import verify_at
         from expflow_git.report.saved import read_bytes
 
+        if isinstance(allowed_signers, os.PathLike):  # a path, as `report` may be
+            allowed_signers = os.fspath(allowed_signers)
         checked_texts(allowed_signers=allowed_signers, ref=ref)
 
         source = "<report>" if isinstance(report, bytes) else os.fspath(report)

@@ -587,3 +587,23 @@ def test_issue_19_primitives_through_the_api(repo: Repository, exp_repo: ExpRepo
     # Two results carry the holdout split, the budget allows one: the audit fails.
     assert audit.holdout is not None and audit.holdout["max"] == 1
     assert not audit.passed
+
+
+def test_key_files_may_be_given_as_paths(
+    repo: Repository, exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """`verify(allowed_signers=Path(…))` worked and the first argument check refused it
+    (review); `audit(sign_key=Path(…))` was an AttributeError. Paths are taken, as the
+    report's own path is."""
+    repo.new("fast", study=STUDY, params={"sub_step": "5"})
+    repo.log_result("fast", {"seg_total": 50.0, "pde_mean": 12.0, "train_time_min": 20})
+    exp_repo.commit("runs")
+    key = tmp_path / "ci-key"
+    code, _, err = run_cli(["keygen", "--out", str(key)], cwd=tmp_path)
+    assert code == 0, err
+    signed = repo.audit(report=True, sign_key=key)
+    assert signed.report is not None
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f'ci namespaces="expflow-git" {(tmp_path / "ci-key.pub").read_text()}')
+    verdict = repo.verify(signed.report, allowed_signers=signers)
+    assert verdict.ok and [s.split()[0] for s in verdict.signers] == ["ci"], verdict.lines

@@ -126,6 +126,12 @@ def test_install_hooks_refuses_a_hooks_path_outside_the_git_directory(
     assert "core.hooksPath" not in res.err and list(shared.iterdir()) == []
     hooks.unlink()
     hooks.mkdir()
+    # Set to "" (git then reads no hooks folder of its own): still configured, and the
+    # advice names where it is set, local or global (review).
+    sandbox.git(repo, "config", "core.hooksPath", "")
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 2 and "git config --show-origin core.hooksPath" in res.err, res
+    assert "link" not in res.err
     # git runs hooks from core.hooksPath: inside .git, that is where they go.
     inside = repo / ".git" / "my-hooks"
     sandbox.git(repo, "config", "core.hooksPath", ".git/my-hooks")

@@ -810,3 +810,19 @@ def test_four_digits_of_a_word_path_or_date_stay_in_a_usage_error(
 
     res = run_cli(args, tmp_path)
     assert res.code == 2 and kept in res.err, res
+
+
+def test_a_usage_error_and_pin_status_escape_what_they_quote(
+    tmp_path: Path, hash_1234: str
+) -> None:
+    """Click's usage errors printed the argument they could not place raw (an OSC escape
+    set the terminal's title), and `pin status` the $EXPFLOW_HOME path (review)."""
+    from support import run_cli
+
+    res = run_cli(["rm", "e1", "\x1b]0;pwned\x07\x1b[31mRED\u202e"], tmp_path)
+    assert res.code == 2 and "\x1b" not in res.err and "\u202e" not in res.err, res
+    assert "\\x1b]0;pwned" in res.err
+    home = tmp_path / "h\x1b[31m"
+    save_hash(home, hash_1234)
+    res = run_cli(["pin", "status"], tmp_path, env={"EXPFLOW_HOME": str(home)})
+    assert res.code == 0 and "\x1b" not in res.out and "h\\x1b[31m" in res.out, res

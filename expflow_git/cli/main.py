@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from expflow_git.cli.console import PROG, err
 from expflow_git.errors import ExitCode, ExpflowError, without_pins
+from expflow_git.escape import line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +80,8 @@ def _run(args: list[str]) -> int:
             # Click quotes what it could not place ("Got unexpected extra argument
             # (4821)"): a PIN given where none is taken (`pin check 4821`, `rm ID 4821`)
             # must not reach a terminal or a CI log either.
-            text = without_pins(exc.format_message())
+            # What it quotes is the user's, and may hold a terminal escape: escaped too.
+            text = line(without_pins(exc.format_message()))
             exc = click.UsageError(text, exc.ctx)
         exc.show()
         return int(ExitCode.USAGE)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from expflow_git.cli.console import PROG, guard, warn
+from expflow_git.cli.console import PROG, guard, out, warn
 from expflow_git.cli.options import format_option
 from expflow_git.cli.pinsettings import PinSettings, pin_settings
 from expflow_git.errors import ExpflowError, printable
@@ -173,7 +173,7 @@ def status_cmd(fmt: str) -> None:
         warn(f"run `{PROG} pin init` to set one")
         return
     click.echo("PIN: set")
-    click.echo(f"source: {stored.source.value} ({stored.describe_source()})")
+    out(f"source: {stored.source.value} ({stored.describe_source()})")  # (a path: escaped)
     click.echo(f"scheme: {stored.scheme.value}")
     if env_ignored:
         click.echo(f"note: ${ENV_PIN_HASH} is also set and ignored (the file takes precedence)")

@@ -82,15 +82,20 @@ def install_hooks(git: Git) -> list[tuple[str, str]]:
         # core.hooksPath: a folder other repositories share, or one the work tree tracks
         # (the hooks name this machine's interpreter). pre-commit refuses it too.
         try:
-            configured = bool(git.run("config", "--get", "core.hooksPath").strip())
-        except ExpflowError:  # (exit 1: not set)
+            git.run("config", "--get", "core.hooksPath")  # (set, even to "", or exit 1)
+            configured = True
+        except ExpflowError:
             configured = False
         why = (
             "core.hooksPath names a folder outside this repository's git directory"
             if configured
             else "the hooks folder is a link out of this repository's git directory"
         )
-        fix = "unset it: `git config --unset core.hooksPath`" if configured else "replace the link"
+        fix = (
+            "unset it where `git config --show-origin core.hooksPath` says it is set"
+            if configured
+            else "replace the link"
+        )
         raise ExpflowError(
             f"{printable(str(hooks_dir))}: {why}, which other repositories or the work tree "
             f"may share; refusing to install there ({fix})"
