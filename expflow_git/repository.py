@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -426,7 +426,7 @@ class Repository:
         self,
         report: bytes | str | os.PathLike[str],
         *,
-        public_keys: Sequence[str] = (),
+        public_keys: Sequence[str | os.PathLike[str]] = (),
         allowed_signers: str | os.PathLike[str] | None = None,
         allow_unsigned: bool = False,
         recompute: bool = True,
@@ -446,7 +446,7 @@ class Repository:
             self._repo(),
             report if isinstance(report, bytes) else read_bytes(source),
             source=source,
-            public_keys=string_list(public_keys, "public_keys", "key"),
+            public_keys=string_list(_paths_as_text(public_keys), "public_keys", "key"),
             allowed_signers=allowed_signers,
             allow_unsigned=allow_unsigned,
             recompute=recompute,
@@ -470,3 +470,11 @@ def _reason(reason: object) -> str:
     if not isinstance(reason, str):
         raise ValueError(f"reason: give the reason as text, not {reason!r:.40}")
     return reason
+
+
+def _paths_as_text(values: object) -> object:
+    """Key files as the paths of them a list may hold as `Path`s (anything else as given,
+    for `string_list` to name)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        return values
+    return [os.fspath(v) if isinstance(v, os.PathLike) else v for v in values]

@@ -607,3 +607,4 @@ def test_key_files_may_be_given_as_paths(
     signers.write_text(f'ci namespaces="expflow-git" {(tmp_path / "ci-key.pub").read_text()}')
     verdict = repo.verify(signed.report, allowed_signers=signers)
     assert verdict.ok and [s.split()[0] for s in verdict.signers] == ["ci"], verdict.lines
+    assert repo.verify(signed.report, public_keys=[tmp_path / "ci-key.pub"]).ok

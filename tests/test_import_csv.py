@@ -499,6 +499,24 @@ def test_a_run_deleted_on_record_is_never_brought_back(
             pass
     assert tree_bytes(exp_repo.path) == before
     assert "r-001" in audit_passes(exp_repo)
+    # HEAD's corrections are read with HEAD's policy too: an uncommitted edit of
+    # paths.corrections hid the deletion, and both wrote the run back (review).
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    policy.write_text(text.replace("paths:\n", 'paths:\n  corrections: ["notes/**/*.json"]\n', 1))
+    res = cli(["new", "r-002", "--study", STUDY, "--param", "sub_step=1"], exp_repo.path)
+    assert res.code == 1 and "was deleted on record" in res.err, res
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 1 and "was deleted on record" in res.out, res
+    policy.write_text(text)
+    assert tree_bytes(exp_repo.path) == before
+    # An uncommitted `rm` of a committed run: `new` of its id wrote a record the hook
+    # then refused (review); HEAD holds its result, so its record is frozen.
+    res = cli(["rm", "r-001", "--reason", "again"], exp_repo.path, env=env)
+    assert res.code == 0, res
+    res = cli(["new", "r-001", "--study", STUDY, "--param", "sub_step=9"], exp_repo.path)
+    assert res.code == 1 and "has a committed result" in res.err, res
+    assert not (exp_repo.path / f"experiments/{STUDY}/r-001.json").exists()
 
 
 def test_another_studys_run_is_refused_with_flat_folders(
@@ -547,3 +565,19 @@ def test_a_record_moved_in_its_study_is_still_its_runs(
     assert res.code == 0 and totals(res.out) == "0 new, 1 updated, 3 unchanged, 0 refused", res
     assert load(exp_repo, "experiments/old/r-002.json")["params"]["sub_step"] == "7"
     assert not (exp_repo.path / f"experiments/{STUDY}/r-002.json").exists()
+
+
+def test_a_record_without_a_study_is_repaired_not_refused(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """A record that lost its `study`, in its study's folder: the import read it as
+    "in another study" (review); it is the run's, and updated (the study put back)."""
+    path = write_csv(tmp_path, GOOD)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    rel = f"experiments/{STUDY}/r-001.json"
+    doc = load(exp_repo, rel)
+    del doc["study"]
+    (exp_repo.path / rel).write_text(json.dumps(doc, indent=2) + "\n")
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0 and totals(res.out) == "0 new, 1 updated, 3 unchanged, 0 refused", res
+    assert load(exp_repo, rel)["study"] == STUDY

@@ -826,3 +826,7 @@ def test_a_usage_error_and_pin_status_escape_what_they_quote(
     save_hash(home, hash_1234)
     res = run_cli(["pin", "status"], tmp_path, env={"EXPFLOW_HOME": str(home)})
     assert res.code == 0 and "\x1b" not in res.out and "h\\x1b[31m" in res.out, res
+    other = tmp_path / "o\x1b]0;X\x07"
+    for cmd in (["pin", "init", "7391"], ["pin", "clear", "--force"]):  # (review)
+        res = run_cli(cmd, tmp_path, env={"EXPFLOW_HOME": str(other)})
+        assert res.code == 0 and "\x1b" not in res.out + res.err and "o\\x1b]0;X" in res.out, res

@@ -93,7 +93,7 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
             err=True,
         )
     path = save_hash(pin_home(settings.env), hash_pin(new_pin))
-    click.echo(f"PIN set in {path} (scrypt)")
+    out(f"PIN set in {path} (scrypt)")
     if settings.env.get(ENV_PIN_HASH, "").strip():
         warn(f"${ENV_PIN_HASH} is also set; the file takes precedence over it")
 
@@ -140,7 +140,7 @@ def clear_cmd(pin: str | None, force: bool) -> None:
         return
     guard("pin clear", pin=pin, force=force)
     clear_hash(pin_home(settings.env))
-    click.echo(f"PIN cleared (removed {path})")
+    out(f"PIN cleared (removed {path})")
     if env_hash_set:
         warn(f"${ENV_PIN_HASH} is still set, so a PIN is still required")
 

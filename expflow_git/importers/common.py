@@ -37,12 +37,17 @@ from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Result, Stat
 from expflow_git.errors import ExitCode, ExpflowError
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.jsonstrict import JsonProblem, parse_json
-from expflow_git.policy.model import Policy
-from expflow_git.records.writer import Layout, deleted_message, records_lock, utc_now
+from expflow_git.records.writer import (
+    Layout,
+    deleted_message,
+    head_policy,
+    records_lock,
+    utc_now,
+)
 from expflow_git.schemas import Kind
 
 if TYPE_CHECKING:
-    from expflow_git.gitstore import Git
+    pass
 
 # What an import may differ in without the run having changed: when it was read, and
 # where from (a moved database file is the same study).
@@ -321,7 +326,8 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     # Another source's run, or another study's (by the record's own `study`: with flat
     # folders every study's record has one path, and a run was moved into the other).
     mismatch = _other_run(old_record, source, run)
-    if not mismatch and old_record.get("study") != study:
+    theirs = old_record.get("study")
+    if not mismatch and isinstance(theirs, str) and theirs != study:
         mismatch = f"it is in another study ({old_rel})"
     if mismatch:
         return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
@@ -557,6 +563,7 @@ def _committed_results(layout: Layout) -> dict[str, str]:
     takes results (a committed result moved to `archive/` is still committed, and an
     uncommitted edit of the policy does not hide it; none: not a repository, or no
     commit yet), from one `git ls-tree`."""
+    from expflow_git.gitblobs import BlobReader
     from expflow_git.gitstore import Git
     from expflow_git.identity import DocumentGlobs
 
@@ -565,27 +572,13 @@ def _committed_results(layout: Layout) -> dict[str, str]:
         head = git.resolve_commit("HEAD").sha
     except ExpflowError:
         return {}
-    globs = DocumentGlobs.of(layout.policy, _head_policy(git, head, layout.policy))
+    with BlobReader(git) as reader:
+        globs = DocumentGlobs.of(layout.policy, head_policy(git, reader, layout.policy))
     return {
         e.path: e.sha
         for e in git.ls_tree(head, globs.prefixes())
         if e.type == "blob" and globs.is_result(e.path)
     }
-
-
-def _head_policy(git: Git, head: str, policy: Policy) -> Policy | None:
-    """The policy HEAD commits at `policy`'s path, if it loads and differs (history's
-    `policy_at`: it only adds globs to look at)."""
-    from expflow_git.gitblobs import BlobReader
-    from expflow_git.history.walk import policy_at
-
-    if policy.path.startswith("/") or policy.path.split("/", 1)[0] == "..":
-        return None  # `--policy` outside the repository: HEAD holds none of it
-    try:
-        with BlobReader(git) as reader:
-            return policy_at(reader, git.ls_tree(head, [policy.path]), policy)
-    except ExpflowError:
-        return None
 
 
 def _blocked(layout: Layout, writes: Sequence[Write]) -> list[str]:

@@ -36,6 +36,7 @@ from expflow_git.schemas import Kind
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Planned
+    from expflow_git.gitblobs import BlobReader
     from expflow_git.gitstore import Git
 
 # Packages whose versions are worth recording when installed; the rest is noise.
@@ -271,7 +272,8 @@ class Layout:
         from expflow_git.identity import DocumentGlobs
 
         with BlobReader(git) as reader:
-            found = corrections_at(git, reader, "HEAD", DocumentGlobs.of(self.policy))
+            globs = DocumentGlobs.of(self.policy, head_policy(git, reader, self.policy))
+            found = corrections_at(git, reader, "HEAD", globs)
         deleted: dict[str, str] = {}
         for correction in sorted(found, key=lambda c: c.path):
             if correction.blob is None:
@@ -573,9 +575,6 @@ def write_experiment(
         raise ExpflowError(str(findings[0]))
     rel = layout.experiment_path(study, exp_id)
     _refuse_ignored(layout, rel)
-    deleted = layout.deleted_on_record().get(exp_id)
-    if deleted is not None:
-        raise ExpflowError(deleted_message(exp_id, deleted), code=ExitCode.FAILED)
     with records_lock(layout.root):
         existing = layout.existing_experiments(exp_id)
         if existing:
@@ -583,8 +582,23 @@ def write_experiment(
                 f"{existing[0].relative_to(layout.root).as_posix()}: experiment {exp_id!r} "
                 "exists already; records are never overwritten"
             )
+        _refuse_committed_run(layout, exp_id)
         write_atomic(layout.root / rel, data, overwrite=False)
     return rel, seed
+
+
+def head_policy(git: Git, reader: BlobReader, policy: Policy) -> Policy | None:
+    """The policy HEAD commits at `policy`'s path, if it loads and differs (history's
+    `policy_at`: it only adds globs to look at; an uncommitted edit of `paths` hides no
+    committed document)."""
+    from expflow_git.history.walk import policy_at
+
+    if policy.path.startswith("/") or policy.path.split("/", 1)[0] == "..":
+        return None  # `--policy` outside the repository: HEAD holds none of it
+    try:
+        return policy_at(reader, git.ls_tree("HEAD", [policy.path]), policy)
+    except ExpflowError:
+        return None
 
 
 def deleted_message(exp_id: str, correction: str) -> str:
@@ -593,6 +607,23 @@ def deleted_message(exp_id: str, correction: str) -> str:
         f"experiment {exp_id!r} was deleted on record ({correction}): a run deleted on "
         "record does not come back under its id; give the new run a new id"
     )
+
+
+def _refuse_committed_run(layout: Layout, exp_id: str) -> None:
+    """A new record for an id whose run is committed is refused (exit 1): HEAD holds its
+    result (its record removed from the work tree, as an uncommitted `rm` leaves it: the
+    run's record is frozen), or a correction of HEAD deletes the run (docs/spec.md §2.4).
+    The hook and `audit --since` refuse either; here nothing is written."""
+    committed = layout.committed_result(exp_id)
+    if committed is not None:
+        raise ExpflowError(
+            f"{committed}: experiment {exp_id!r} has a committed result; its record is "
+            "frozen (put the committed one back: `git checkout HEAD -- <record>`)",
+            code=ExitCode.FAILED,
+        )
+    deleted = layout.deleted_on_record().get(exp_id)
+    if deleted is not None:
+        raise ExpflowError(deleted_message(exp_id, deleted), code=ExitCode.FAILED)
 
 
 @dataclass(frozen=True)
