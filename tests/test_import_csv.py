@@ -567,17 +567,21 @@ def test_a_record_moved_in_its_study_is_still_its_runs(
     assert not (exp_repo.path / f"experiments/{STUDY}/r-002.json").exists()
 
 
-def test_a_record_without_a_study_is_repaired_not_refused(
+def test_a_record_without_a_study_is_neither_taken_over_nor_another_studys(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:
-    """A record that lost its `study`, in its study's folder: the import read it as
-    "in another study" (review); it is the run's, and updated (the study put back)."""
+    """A record that lost its `study`: the import called it "in another study" (review),
+    and once told it was the run's, another study's import took it over (the next
+    review; a flat folder cannot tell). It is refused as what it is."""
     path = write_csv(tmp_path, GOOD)
     assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
     rel = f"experiments/{STUDY}/r-001.json"
     doc = load(exp_repo, rel)
     del doc["study"]
     (exp_repo.path / rel).write_text(json.dumps(doc, indent=2) + "\n")
-    res = cli(args(path, "--status-column", "state"), exp_repo.path)
-    assert res.code == 0 and totals(res.out) == "0 new, 1 updated, 3 unchanged, 0 refused", res
-    assert load(exp_repo, rel)["study"] == STUDY
+    before = tree_bytes(exp_repo.path)
+    for study in (STUDY, "other"):
+        given = ["import", "csv", str(path), "--id-column", "run", "--study", study]
+        res = cli([*given, "--status-column", "state"], exp_repo.path)
+        assert res.code == 1 and f"its record {rel} has no study" in res.out, res
+        assert tree_bytes(exp_repo.path) == before

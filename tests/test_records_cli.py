@@ -403,6 +403,31 @@ def test_a_results_folder_inside_the_records_folder_is_never_read_as_records(
     assert res.code == 0, res.both
 
 
+def test_new_refuses_an_id_heads_result_holds_under_an_edited_policy(
+    exp_repo: ExpRepo, cli
+) -> None:
+    """A committed run whose record was removed from the work tree: `new` of its id is
+    refused (its record is frozen), also when an uncommitted edit of `paths.results`
+    no longer takes HEAD's result (review: `new` read the work tree's globs only, wrote
+    the record, and the hook refused it)."""
+    repo = exp_repo
+    assert (
+        cli(["new", "exp-001", "--study", STUDY, "--param", "sub_step=5"], cwd=repo.path).code == 0
+    )
+    assert cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=repo.path).code == 0
+    repo.commit("a run")
+    (repo.path / EXP).unlink()
+    policy = repo.path / "expflow.yaml"
+    policy.write_text(
+        policy.read_text().replace('results: ["results/**/*.json"]', 'results: ["res/**/*.json"]')
+    )
+    res = cli(["new", "exp-001", "--study", STUDY, "--param", "sub_step=9"], cwd=repo.path)
+    assert res.code == 1 and f"{RES}: experiment 'exp-001' has a committed result" in res.err, (
+        res.both
+    )
+    assert not (repo.path / EXP).exists()
+
+
 # --------------------------------------------------------------------------- result
 @pytest.fixture
 def pending(exp_repo: ExpRepo, cli) -> ExpRepo:

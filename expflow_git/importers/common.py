@@ -327,7 +327,11 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     # folders every study's record has one path, and a run was moved into the other).
     mismatch = _other_run(old_record, source, run)
     theirs = old_record.get("study")
-    if not mismatch and isinstance(theirs, str) and theirs != study:
+    if not mismatch and not isinstance(theirs, str):
+        # Whose run it is cannot be told (a flat folder holds every study's): not taken
+        # over, nor said to be another study's.
+        mismatch = f"its record {old_rel} has no study; fix the record"
+    elif not mismatch and theirs != study:
         mismatch = f"it is in another study ({old_rel})"
     if mismatch:
         return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")

@@ -233,8 +233,9 @@ class Layout:
             return None
 
     def committed_result(self, exp_id: str) -> str | None:
-        """Where HEAD holds the run's result (a file the policy's result globs take, named
-        `exp_id`); None outside git, before the first commit, or when it holds none. The
+        """Where HEAD holds the run's result (a file the work tree's or HEAD's policy reads
+        as a result, named `exp_id`: an uncommitted edit of `paths` hides no committed
+        result); None outside git, before the first commit, or when it holds none. The
         work tree may have moved or deleted it: a committed result is write-once all the
         same."""
         git = self.git
@@ -244,14 +245,16 @@ class Layout:
             head = git.resolve_commit("HEAD").sha
         except ExpflowError:  # no commit yet
             return None
-        globs = self.policy.result_globs
-        folders = {literal_folder(g) for g in globs} - {None}
+        from expflow_git.gitblobs import BlobReader
+        from expflow_git.identity import DocumentGlobs
+
+        with BlobReader(git) as reader:
+            globs = DocumentGlobs.of(self.policy, head_policy(git, reader, self.policy))
+        folders = {literal_folder(g) for p in globs.policies for g in p.result_globs} - {None}
         listed = git.ls_tree(head, None if "" in folders else sorted(str(f) for f in folders))
         name = f"{exp_id}.json"
         found = sorted(
-            e.path
-            for e in listed
-            if e.path.rsplit("/", 1)[-1] == name and self.policy.kind_of(e.path) is Kind.RESULT
+            e.path for e in listed if e.path.rsplit("/", 1)[-1] == name and globs.is_result(e.path)
         )
         return found[0] if found else None
 
