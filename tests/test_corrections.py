@@ -799,6 +799,15 @@ def test_a_cached_correction_of_another_shape_is_a_miss(sandbox: Sandbox, repo: 
     assert warm.code == 0 and warm.out == cold.out
 
 
+def second_overwrite(sandbox: Sandbox, repo: Path, reason: str) -> Out:
+    """`result --overwrite` of exp-001 with other metrics than `overwrite`'s, at this time."""
+    metrics = ["seg_total=61", "pde_mean=14", "train_time_min=40"]
+    given = [arg for metric in metrics for arg in ("--metric", metric)]
+    return sandbox.cli(
+        ["result", "exp-001", *given, "--overwrite", "--reason", reason, "--pin", PIN], repo
+    )
+
+
 def test_a_second_overwrite_before_the_commit_replaces_the_pending_correction(
     sandbox: Sandbox, repo: Path
 ) -> None:
@@ -806,24 +815,7 @@ def test_a_second_overwrite_before_the_commit_replaces_the_pending_correction(
     assert overwrite(sandbox, repo, "--reason", "first try", "--pin", PIN).code == 0
     sandbox.git(repo, "add", "-A")  # staged, not committed: still pending
     (first,) = corrections_in(repo)
-    again = sandbox.cli(
-        [
-            "result",
-            "exp-001",
-            "--metric",
-            "seg_total=61",
-            "--metric",
-            "pde_mean=14",
-            "--metric",
-            "train_time_min=40",
-            "--overwrite",
-            "--reason",
-            "second try",
-            "--pin",
-            PIN,
-        ],
-        repo,
-    )
+    again = second_overwrite(sandbox, repo, "second try")
     assert again.code == 0, again
     assert "replaces the uncommitted one" in again.out
     assert corrections_in(repo) == [first]
@@ -855,17 +847,7 @@ def test_a_pending_correction_at_the_root_is_replaced_too(sandbox: Sandbox, repo
     base = sandbox.git(repo, "rev-parse", "HEAD")
     assert overwrite(sandbox, repo, "--reason", "first try", "--pin", PIN).code == 0
     (first,) = [p.name for p in repo.glob("*.json")]
-    metrics = [
-        "--metric",
-        "seg_total=61",
-        "--metric",
-        "pde_mean=14",
-        "--metric",
-        "train_time_min=40",
-    ]
-    again = sandbox.cli(
-        ["result", "exp-001", *metrics, "--overwrite", "--reason", "second", "--pin", PIN], repo
-    )
+    again = second_overwrite(sandbox, repo, "second")
     assert again.code == 0 and "replaces the uncommitted one" in again.out, again
     assert [p.name for p in repo.glob("*.json")] == [first]
     assert load(repo, first)["reason"] == "second"
