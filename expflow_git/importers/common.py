@@ -40,7 +40,6 @@ from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.records.writer import (
     Layout,
     deleted_message,
-    head_policy,
     records_lock,
     utc_now,
 )
@@ -567,20 +566,12 @@ def _committed_results(layout: Layout) -> dict[str, str]:
     takes results (a committed result moved to `archive/` is still committed, and an
     uncommitted edit of the policy does not hide it; none: not a repository, or no
     commit yet), from one `git ls-tree`."""
-    from expflow_git.gitblobs import BlobReader
-    from expflow_git.gitstore import Git
-    from expflow_git.identity import DocumentGlobs
-
-    try:
-        git = Git.discover(layout.root)
-        head = git.resolve_commit("HEAD").sha
-    except ExpflowError:
+    git, globs = layout.git, layout.head_globs
+    if git is None or globs is None:
         return {}
-    with BlobReader(git) as reader:
-        globs = DocumentGlobs.of(layout.policy, head_policy(git, reader, layout.policy))
     return {
         e.path: e.sha
-        for e in git.ls_tree(head, globs.prefixes())
+        for e in git.ls_tree("HEAD", globs.prefixes())
         if e.type == "blob" and globs.is_result(e.path)
     }
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from expflow_git.corrections import Planned
     from expflow_git.gitblobs import BlobReader
     from expflow_git.gitstore import Git
+    from expflow_git.identity import DocumentGlobs
 
 # Packages whose versions are worth recording when installed; the rest is noise.
 TRACKED_PACKAGES = (
@@ -232,26 +233,35 @@ class Layout:
         except ExpflowError:
             return None
 
-    def committed_result(self, exp_id: str) -> str | None:
-        """Where HEAD holds the run's result (a file the work tree's or HEAD's policy reads
-        as a result, named `exp_id`: an uncommitted edit of `paths` hides no committed
-        result); None outside git, before the first commit, or when it holds none. The
-        work tree may have moved or deleted it: a committed result is write-once all the
-        same."""
+    @functools.cached_property
+    def head_globs(self) -> DocumentGlobs | None:
+        """The globs of the work tree's policy and of HEAD's (an uncommitted edit of
+        `paths` hides no committed document), read once per layout; None outside git or
+        before the first commit."""
         git = self.git
         if git is None:
             return None
         try:
-            head = git.resolve_commit("HEAD").sha
+            git.resolve_commit("HEAD")
         except ExpflowError:  # no commit yet
             return None
         from expflow_git.gitblobs import BlobReader
         from expflow_git.identity import DocumentGlobs
 
         with BlobReader(git) as reader:
-            globs = DocumentGlobs.of(self.policy, head_policy(git, reader, self.policy))
+            return DocumentGlobs.of(self.policy, head_policy(git, reader, self.policy))
+
+    def committed_result(self, exp_id: str) -> str | None:
+        """Where HEAD holds the run's result (a file the work tree's or HEAD's policy reads
+        as a result, named `exp_id`: an uncommitted edit of `paths` hides no committed
+        result); None outside git, before the first commit, or when it holds none. The
+        work tree may have moved or deleted it: a committed result is write-once all the
+        same."""
+        git, globs = self.git, self.head_globs
+        if git is None or globs is None:
+            return None
         folders = {literal_folder(g) for p in globs.policies for g in p.result_globs} - {None}
-        listed = git.ls_tree(head, None if "" in folders else sorted(str(f) for f in folders))
+        listed = git.ls_tree("HEAD", None if "" in folders else sorted(str(f) for f in folders))
         name = f"{exp_id}.json"
         found = sorted(
             e.path for e in listed if e.path.rsplit("/", 1)[-1] == name and globs.is_result(e.path)
@@ -263,19 +273,13 @@ class Layout:
         id → the first such correction's path. Such a run does not come back under its id
         (docs/spec.md §2.4; the protect hook and `audit --since` refuse it). None outside
         git or before the first commit."""
-        git = self.git
-        if git is None:
-            return {}
-        try:
-            git.resolve_commit("HEAD")
-        except ExpflowError:
+        git, globs = self.git, self.head_globs
+        if git is None or globs is None:
             return {}
         from expflow_git.audit.deleted import corrections_at
         from expflow_git.gitblobs import BlobReader
-        from expflow_git.identity import DocumentGlobs
 
         with BlobReader(git) as reader:
-            globs = DocumentGlobs.of(self.policy, head_policy(git, reader, self.policy))
             found = corrections_at(git, reader, "HEAD", globs)
         deleted: dict[str, str] = {}
         for correction in sorted(found, key=lambda c: c.path):
