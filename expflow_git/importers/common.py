@@ -27,7 +27,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from expflow_git.atomicfile import write_atomic
 from expflow_git.checks import check_document, required_metric_findings
@@ -44,9 +44,6 @@ from expflow_git.records.writer import (
     utc_now,
 )
 from expflow_git.schemas import Kind
-
-if TYPE_CHECKING:
-    pass
 
 # What an import may differ in without the run having changed: when it was read, and
 # where from (a moved database file is the same study).
