@@ -21,6 +21,7 @@ result (a crash never leaves a result its record does not back).
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import os
@@ -122,7 +123,6 @@ class _Context:
     committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
     committed_ids: dict[str, str] = field(default_factory=dict)  # id → a result path in HEAD
     results: dict[str, list[str]] = field(default_factory=dict)  # id → result paths
-    deleted: dict[str, str] = field(default_factory=dict)  # id → HEAD's deleting correction
 
     def __post_init__(self) -> None:
         # Wherever the policy's globs take records (a moved record is still its run's).
@@ -130,10 +130,15 @@ class _Context:
         for stem, rels in self.layout.index(Kind.EXPERIMENT).items():
             self.records[stem] = [root / rel for rel in rels]
         self.results = self.layout.index(Kind.RESULT)
-        self.deleted = self.layout.deleted_on_record()
         self.committed = _committed_results(self.layout)
         for rel in sorted(self.committed, reverse=True):
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
+
+    @functools.cached_property
+    def deleted(self) -> dict[str, str]:
+        """Id → HEAD's correction deleting the run, read when a run would be new (every
+        correction of HEAD is read: not for an import that finds every run)."""
+        return self.layout.deleted_on_record()
 
 
 def plan_import(
