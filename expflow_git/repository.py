@@ -378,8 +378,7 @@ class Repository:
 
         from expflow_git.outcomes import audit_at
 
-        if isinstance(sign_key, os.PathLike):  # a key file's path
-            sign_key = os.fspath(sign_key)
+        sign_key = _path_text(sign_key)
         checked_texts(
             rev=rev, since=since, policy_ref=policy_ref, experiment=experiment, sign_key=sign_key
         )
@@ -437,8 +436,7 @@ class Repository:
         from expflow_git.outcomes import verify_at
         from expflow_git.report.saved import read_bytes
 
-        if isinstance(allowed_signers, os.PathLike):  # a path, as `report` may be
-            allowed_signers = os.fspath(allowed_signers)
+        allowed_signers = _path_text(allowed_signers)
         checked_texts(allowed_signers=allowed_signers, ref=ref)
 
         source = "<report>" if isinstance(report, bytes) else os.fspath(report)
@@ -472,9 +470,15 @@ def _reason(reason: object) -> str:
     return reason
 
 
+def _path_text(value: str | os.PathLike[str] | None) -> str | None:
+    """A key file given as a `Path` as its path's text (anything else as given, for the
+    checks that follow to name)."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
 def _paths_as_text(values: object) -> object:
-    """Key files as the paths of them a list may hold as `Path`s (anything else as given,
-    for `string_list` to name)."""
+    """Each key file of a list given as a `Path` as its path's text (one string alone left for
+    `string_list` to refuse)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         return values
     return [os.fspath(v) if isinstance(v, os.PathLike) else v for v in values]
