@@ -373,6 +373,14 @@ def _parse_index(out: bytes) -> list[IndexEntry]:
 # Every diff lists submodules whatever `.gitmodules` says: `ignore = all` there (a
 # pull request's own file) hid a submodule added at a document path from every check.
 _ALL_SUBMODULES = "--ignore-submodules=none"
+# git's empty tree by object id width (SHA-1, SHA-256). As a base (`audit --since`) it
+# is the history from before the first commit: it excludes no commit, and lists as a
+# tree with no entries, so the walk of a range needs no case of its own.
+EMPTY_TREES = {
+    40: "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    64: "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321",
+}
+
 _LOG_RAW = (
     "log",
     "--raw",
@@ -617,7 +625,7 @@ class Git:
         """Commits in ``base..rev`` (all of ``rev``'s history without ``base``), oldest first."""
         _check_rev(rev)
         args = ["rev-list", "--topo-order", "--reverse", rev]
-        if base is not None:
+        if base is not None and base not in EMPTY_TREES.values():
             _check_rev(base)
             args.append(f"^{base}")
         return self.run(*args, "--").decode("ascii").split()
@@ -836,7 +844,7 @@ class Git:
         ]
         if first_parent:
             args.insert(1, "--first-parent")
-        if base is not None:
+        if base is not None and base not in EMPTY_TREES.values():
             _check_rev(base)
             args.append(f"^{base}")
         args += ["--", *(_encode_path(p) for p in paths)]

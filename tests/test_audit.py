@@ -547,6 +547,35 @@ def test_every_form_says_what_the_verdict_covers(xcli: Cli, repo: Path, tmp_path
     assert f"verdict FAIL ({history}) follows" in verified.out
 
 
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def test_since_the_empty_tree_checks_the_first_commits_own_files(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    """`--since` git's empty tree is the whole history. Since the first commit, that
+    commit's own files were never read: a PIN hash it added and the next commit deleted
+    passed (a new branch's pre-push hook, with no remote base, audited so)."""
+    write(repo, "docs/notes.txt", f"pin_hash={PIN_SHA}\n")
+    root = commit_all(repo)
+    (repo / "docs/notes.txt").unlink()
+    commit_all(repo)
+    code, st = audit_json(xcli, repo, "--since", root)
+    assert code == 0 and not [f for f in st["predicate"]["entries"] if "rule" in f]
+    report = tmp_path / "whole.json"
+    res = xcli(["audit", "--since", EMPTY_TREE, "--out", str(report)], repo)
+    assert res.code == 1, res
+    assert "docs/notes.txt:1:10: pin-sha256" in res.out and root[:12] in res.out
+    assert "verdict: FAIL (every run; whole history checked)" in res.out
+    assert PIN_SHA[:8] not in res.both and PIN_SHA.encode() not in report.read_bytes()
+    verified = xcli(["verify", str(report), "--allow-unsigned", "--repo", "."], repo)
+    assert verified.code == 0, verified
+    assert "verdict FAIL (every run; whole history checked) follows" in verified.out
+    # Only git's empty tree: another tree is no commit to start from.
+    tree = git(repo, "rev-parse", "HEAD^{tree}")
+    assert_one_error_line(xcli(["audit", "--since", tree], repo), 2, "--since")
+
+
 def test_experiment_feasible_exits_0(xcli: Cli, seed: Path) -> None:
     res = xcli(["audit", "--experiment", "exp-005"], seed)
     assert res.code == 0

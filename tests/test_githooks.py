@@ -584,6 +584,27 @@ def test_pre_push_refuses_a_result_rewritten_on_a_new_branch(
     assert "refs/heads/sneaky" not in remote_refs(sandbox, remote)
 
 
+def test_pre_push_reads_a_new_branchs_first_commit(
+    sandbox: Sandbox, hooked: Path, remote: Path
+) -> None:
+    """With no remote base, the hook audited since the branch's first commit: that
+    commit's own files were never read, and a PIN hash it added (the next commit
+    deleting it) was pushed. It audits from git's empty tree now: the whole history."""
+    assert push(sandbox, hooked, "main").returncode == 0
+    sandbox.git(hooked, "checkout", "-q", "--orphan", "fresh")  # keeps the files
+    (hooked / ".env").write_text(f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+    sandbox.git(hooked, "add", "-A")
+    sandbox.commit(hooked, "a first commit that leaks")  # --no-verify: past pre-commit
+    (hooked / ".env").unlink()
+    sandbox.git(hooked, "add", "-A")
+    sandbox.commit(hooked, "and hides it")
+    proc = sandbox.run_git(hooked, "push", str(remote), "fresh")
+    assert proc.returncode != 0, proc.stderr
+    assert ".env:1:" in proc.stderr and "stays in the history" in proc.stderr
+    assert "whole history checked" in proc.stderr and PIN_SHA not in proc.stderr
+    assert "refs/heads/fresh" not in remote_refs(sandbox, remote)
+
+
 # =========================================================================== file names
 # Issue 13, attack 8: the hook passed staged names to the CLI without `--`, so a staged
 # file named `--help` (or `-h`, or `-h.json`: click reads `-h.json` as `-h` and more)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import Change, Git, TreeEntry
+from expflow_git.gitstore import EMPTY_TREES, Change, Git, TreeEntry
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs, RecordEdit
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import Policy
@@ -20,7 +20,9 @@ Edit = tuple[int, RecordEdit, bool]  # commit position, the edit, frozen then
 
 
 def resolve_base(git: Git, base: str, rev_sha: str) -> str:
-    """BASE as a commit in the history of REV; a shallow clone gets the fetch-depth hint."""
+    """BASE as a commit in the history of REV, or git's empty tree (EMPTY_TREES: before
+    the first commit, so the whole history, the first commit's own files too); a shallow
+    clone gets the fetch-depth hint."""
     hint = (
         (
             " — this is a shallow clone: fetch the full history (actions/checkout with "
@@ -29,12 +31,16 @@ def resolve_base(git: Git, base: str, rev_sha: str) -> str:
         if git.is_shallow()
         else ""
     )
-    try:
-        base_sha = git.resolve_trusted(base).sha
-    except ExpflowError as exc:
-        raise ExpflowError(f"--since {base}: {exc.message}{hint}") from None
-    if not git.is_ancestor(base_sha, rev_sha):
-        raise ExpflowError(f"--since {base} is not an ancestor of the audited commit{hint}")
+    whole = base.lower() == EMPTY_TREES.get(len(rev_sha))
+    if whole:
+        base_sha = base.lower()  # git reads it as a tree with nothing in it
+    else:
+        try:
+            base_sha = git.resolve_trusted(base).sha
+        except ExpflowError as exc:
+            raise ExpflowError(f"--since {base}: {exc.message}{hint}") from None
+        if not git.is_ancestor(base_sha, rev_sha):
+            raise ExpflowError(f"--since {base} is not an ancestor of the audited commit{hint}")
     if hint:
         # BASE is there, but a branch merged in the range may still be cut: its commits
         # below the cut would never be read, and the history check would pass unseen.

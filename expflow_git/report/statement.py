@@ -15,6 +15,7 @@ from expflow_git.audit.ladder import Ladder, Rung
 from expflow_git.audit.pipeline import Audit, commit_time_utc
 from expflow_git.checks import Outcome
 from expflow_git.errors import Finding, clean, path_text
+from expflow_git.gitstore import EMPTY_TREES
 from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, json_number
 from expflow_git.report.merkle import leaf_hash, merkle_root
@@ -192,7 +193,12 @@ def scope_note(focus: str | None, since: str | None) -> str:
     whether the history was checked (`--since`). A report of a tree alone, or of one
     run, reads like a full check otherwise (an attacker's hunt)."""
     runs = f"experiment {focus} only" if focus else "every run"
-    history = f"history checked since {since[:12]}" if since else "history not checked"
+    if not since:
+        history = "history not checked"
+    elif since in EMPTY_TREES.values():
+        history = "whole history checked"  # since before the first commit
+    else:
+        history = f"history checked since {since[:12]}"
     return f"{runs}; {history}"
 
 
