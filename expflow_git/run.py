@@ -211,32 +211,42 @@ def failure_reason(exc: BaseException, limit: int) -> str:
     text = f"{name}: {message}" if message else name
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     text = _without_pin(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    # The reason is committed with the record: one the scan still flags as the record
+    # holds it (JSON-escaped, or cut short) is left out whole.
+    from expflow_git.documents import dump
+    from expflow_git.pinscan.scanner import FileClass, scan_content
+
+    record = dump({"reason": text})
+    if any(scan_content(record, cls) for cls in (FileClass.TEXT, FileClass.CODE)):
+        return f"{name}: (the message is left out: the PIN scan flags it)"[:limit]
+    return text
 
 
-# `--pin NNNN`, `--pin=NNNN`, and the argument lists `'--pin', 'NNNN'` and `b'--pin',
-# b'NNNN'` a failed command's error prints (subprocess.CalledProcessError): the reason
-# is committed with the record. So is `pin init [--force] [--pin OLD] [--] NNNN`, the new
-# PIN as an argument. As the PIN scan reads them (a reason it would refuse could not be
-# committed): four digits and no fifth.
+def _without_pin(text: str) -> str:
+    """The text with what the PIN scan flags masked (`pinscan.scanner.masked`), and the
+    PINs it does not read there: one after `--pin` or given to `pin init` in an argument
+    list, or the PIN in $EXPFLOW_PIN."""
+    from expflow_git.pin.guard import ENV_PIN
+    from expflow_git.pinscan.scanner import masked
+
+    text = masked(_PIN_TO_INIT.sub(r"\1****", _PIN_AFTER_FLAG.sub(r"\1****", text)))
+    pin = os.environ.get(ENV_PIN, "")
+    if len(pin) == 4 and pin.isascii() and pin.isdigit():
+        text = re.sub(rf"(?<!\d){pin}(?!\d)", "****", text)
+    return text
+
+
+# The argument lists `'--pin', 'NNNN'` and `b'--pin', b'NNNN'` a failed command's error
+# prints (subprocess.CalledProcessError), and `pin init [--force] [--pin OLD] [--] NNNN`,
+# the new PIN as an argument: the PIN scan does not read a PIN there, and the reason is
+# committed with the record. Four digits and no fifth.
 _SEP = r"""(?:[^\w\n]|(?<=[\s,])b(?=['"])){1,8}"""
 _ALONE = r"(?![0-9])"
 _PIN_AFTER_FLAG = re.compile(rf"(--pin{_SEP})[0-9]{{4}}{_ALONE}")
 _PIN_TO_INIT = re.compile(
     rf"(\bpin{_SEP}init{_SEP}(?:(?:--force|--pin{_SEP}\*{{4}}|--){_SEP})*)[0-9]{{4}}{_ALONE}"
 )
-
-
-def _without_pin(text: str) -> str:
-    """The text with a PIN given after `--pin` or to `pin init`, or the PIN in
-    $EXPFLOW_PIN, masked."""
-    text = _PIN_TO_INIT.sub(r"\1****", _PIN_AFTER_FLAG.sub(r"\1****", text))
-    from expflow_git.pin.guard import ENV_PIN
-
-    pin = os.environ.get(ENV_PIN, "")
-    if len(pin) == 4 and pin.isascii() and pin.isdigit():
-        text = re.sub(rf"(?<!\d){pin}(?!\d)", "****", text)
-    return text
 
 
 def closest(name: str, known: Mapping[str, Any]) -> str:

@@ -115,6 +115,45 @@ def test_a_failed_runs_reason_never_holds_the_pin(
     assert reason == "RuntimeError: login with **** failed at step 12468"
 
 
+def test_a_failed_runs_reason_holds_nothing_the_pin_scan_refuses(
+    repo: Repository, exp_repo: ExpRepo
+) -> None:
+    """The reason masked only the PINs its own patterns knew, a copy of one scan rule: a
+    PIN's SHA-256, a key's block or `pin_hash = ...` in an exception's message was
+    committed with the record, and the hook or the audit then refused the repository.
+    Every span the scan flags is masked now, and a reason it would still refuse (here,
+    cut short so that four digits stand alone) is left out."""
+    import hashlib
+
+    from expflow_git.run import failure_reason
+
+    digest = hashlib.sha256(b"4321").hexdigest()
+    block = "PRIVATE KEY-----"
+    key = f"-----BEGIN OPENSSH {block}\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH {block}"
+    left_out = "RuntimeError: (the message is left out: the PIN scan flags it)"
+    messages = {
+        f"checkpoint {digest} does not match": "RuntimeError: checkpoint **** does not match",
+        f"cannot sign with\n{key}\n": "RuntimeError: cannot sign with\n****\n",
+        "launch failed: train.py --pin 4321 --epochs 3": (
+            "RuntimeError: launch failed: train.py --pin **** --epochs 3"
+        ),
+        # The digest masked, `pin_hash = ****` is still an assignment to the scan.
+        f"bad config: pin_hash = {digest}": left_out,
+    }
+    for i, (message, expected) in enumerate(messages.items(), start=1):
+        with pytest.raises(RuntimeError):
+            with repo.run(f"exp-00{i}", study=STUDY):
+                raise RuntimeError(message)
+        path = exp_repo.path / exp_repo.exp_path(f"exp-00{i}")
+        assert _json(path)["reason"] == expected
+    exp_repo.stage()
+    code, out, err = run_cli(["scan", "--staged"], cwd=exp_repo.path)
+    assert code == 0, out + err
+    limit = len("RuntimeError: --pin 1234…")  # cut there, four digits would stand alone
+    assert failure_reason(RuntimeError("--pin 123456"), limit) == left_out[:limit]
+    assert failure_reason(RuntimeError("--pin 12345"), limit) == "RuntimeError: --pin 12345"
+
+
 def test_run_reads_nothing_between_writing_running_and_the_block(
     repo: Repository, exp_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -413,8 +413,25 @@ class _Newlines:
         return self.offsets[line - 1] if line <= len(self.offsets) else self._length
 
 
-def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[Hit]:
-    """Every rule's hits on decoded text, by position, without those on a pragma line."""
+def masked(text: str) -> str:
+    """`text` with every span the scan flags in it, read as text and as code, replaced by
+    `****`, a pragma or not: what the tool writes from a message it did not choose (a
+    failed run's reason) never carries what the scan refuses."""
+    for code in (False, True):
+        spans = sorted((h.start, h.end) for h in _every_hit(text, code, _Family.ALL))
+        merged: list[list[int]] = []
+        for start, end in spans:
+            if merged and start < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        for start, end in reversed(merged):
+            text = f"{text[:start]}****{text[end:]}"
+    return text
+
+
+def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
+    """Every rule's hits on decoded text, pragma lines too, in no order."""
     content = _content_hits(text, families)
     hits = list(content)
     if _Family.KEY in families:
@@ -425,6 +442,12 @@ def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[H
         hits += flag_hits(text)
     if _Family.PRIVATE in families:
         hits += private_key_hits(text)
+    return hits
+
+
+def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[Hit]:
+    """Every rule's hits on decoded text, by position, without those on a pragma line."""
+    hits = _every_hit(text, code, families)
     if not hits:
         return []
     newlines = _Newlines(text)
