@@ -28,6 +28,7 @@ from expflow_git.run import (
     plain_int,
     read_runs,
     same_record,
+    short_repr,
     string_list,
 )
 
@@ -466,7 +467,7 @@ class Repository:
 def _reason(reason: object) -> str:
     """A reason given to `fail` or `skip`: text (None was an AttributeError)."""
     if not isinstance(reason, str):
-        raise ValueError(f"reason: give the reason as text, not {reason!r:.40}")
+        raise ValueError(f"reason: give the reason as text, not {short_repr(reason)}")
     return reason
 
 

@@ -100,7 +100,7 @@ class ActiveRun:
             self.metrics.update(checked)
             return
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-            raise ValueError(f"step {_short(step)}: a step is a non-negative integer")
+            raise ValueError(f"step {short_repr(step)}: a step is a non-negative integer")
         for name, value in checked.items():
             points = self.series.setdefault(name, [])
             points.append((int(step), value))
@@ -124,7 +124,7 @@ def checked_split_name(name: Any) -> str:
     a number is refused, never written as the JSON text of it)."""
     if not isinstance(name, str) or not _SPLIT_RE.match(name):
         raise ValueError(
-            f"split name {_short(name)}: use letters, digits, '.', '_' and '-' "
+            f"split name {short_repr(name)}: use letters, digits, '.', '_' and '-' "
             "(at most 64, starting with a letter or digit)"
         )
     return name
@@ -134,11 +134,11 @@ def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, flo
     """Metrics the registry knows, each a finite number (not a bool); otherwise ValueError
     naming the metric (and, for an unknown one, the closest known name)."""
     if not isinstance(metrics, Mapping):
-        raise ValueError(f"metrics: give a mapping of names to numbers, not {_short(metrics)}")
+        raise ValueError(f"metrics: give a mapping of names to numbers, not {short_repr(metrics)}")
     out: dict[str, float] = {}
     for name, value in metrics.items():
         if not isinstance(name, str):
-            raise ValueError(f"metric name {_short(name)}: names are strings")
+            raise ValueError(f"metric name {short_repr(name)}: names are strings")
         if name not in policy.metrics:
             raise ValueError(f"unknown metric {name!r}{closest(name, policy.metrics)}")
         out[name] = finite_number(value, what=f"metric {name!r}")
@@ -157,11 +157,12 @@ def finite_number(value: Any, *, what: str) -> float:
     except OverflowError:
         finite = False
     if not finite:
-        raise ValueError(f"{what}: {_short(value)} is not a finite number")
+        raise ValueError(f"{what}: {short_repr(value)} is not a finite number")
     return number
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """`repr(value)`, at most 40 characters: an argument of the wrong kind, named in an error."""
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
 
@@ -171,7 +172,7 @@ def checked_texts(**values: object) -> None:
     revision or a study was an AttributeError or TypeError deep inside)."""
     for what, value in values.items():
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"{what}: give text, not {_short(value)}")
+            raise ValueError(f"{what}: give text, not {short_repr(value)}")
 
 
 def plain_int(value: Any) -> Any:
@@ -191,11 +192,11 @@ def string_list(values: Any, what: str, item: str) -> list[str]:
     """`values` as a list of strings; otherwise ValueError naming `what` (one string alone
     is refused, never read letter by letter) or the `item` that is not a string."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ValueError(f"{what}: give a list of strings, not {_short(values)}")
+        raise ValueError(f"{what}: give a list of strings, not {short_repr(values)}")
     out = list(values)
     for value in out:
         if not isinstance(value, str):
-            raise ValueError(f"{item} {_short(value)}: {what} are strings")
+            raise ValueError(f"{item} {short_repr(value)}: {what} are strings")
     return out
 
 
@@ -259,7 +260,7 @@ def checked_params(params: Mapping[str, Any]) -> dict[str, Scalar]:
     """A record's params: string names, scalar values (string, finite number, bool,
     None), as the record schema allows; otherwise ValueError naming the parameter."""
     if not isinstance(params, Mapping):
-        raise ValueError(f"params: give a mapping of names to values, not {_short(params)}")
+        raise ValueError(f"params: give a mapping of names to values, not {short_repr(params)}")
     out: dict[str, Scalar] = {}
     for name, value in params.items():
         if not isinstance(name, str):
@@ -306,11 +307,13 @@ def checked_series(series: Mapping[str, Any]) -> dict[str, list[tuple[int, float
     an integer, each value a finite number; otherwise ValueError naming the metric (the
     series rules of series.py judge the rest: order, bounds, aggregates)."""
     if not isinstance(series, Mapping):
-        raise ValueError(f"series: give a mapping of metric names to points, not {_short(series)}")
+        raise ValueError(
+            f"series: give a mapping of metric names to points, not {short_repr(series)}"
+        )
     out: dict[str, list[tuple[int, float]]] = {}
     for name, points in series.items():
         if isinstance(points, (str, bytes)) or not isinstance(points, Iterable):
-            raise ValueError(f"series {name!r}: give (step, value) pairs, not {_short(points)}")
+            raise ValueError(f"series {name!r}: give (step, value) pairs, not {short_repr(points)}")
         checked = []
         for point in points:
             try:  # a tuple, a list, a NumPy row: anything that unpacks into two
@@ -319,10 +322,10 @@ def checked_series(series: Mapping[str, Any]) -> dict[str, list[tuple[int, float
                 step, value = point
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"series {name!r}: {_short(point)} is not a (step, value) pair"
+                    f"series {name!r}: {short_repr(point)} is not a (step, value) pair"
                 ) from None
             if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-                raise ValueError(f"series {name!r}: step {_short(step)} is not an integer")
+                raise ValueError(f"series {name!r}: step {short_repr(step)} is not an integer")
             where = f"series {name!r} at step {int(step)}"
             checked.append((int(step), finite_number(value, what=where)))
         out[name] = checked

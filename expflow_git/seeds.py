@@ -15,6 +15,7 @@ from typing import Any
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError
 from expflow_git.policy.model import Policy
+from expflow_git.run import short_repr
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,9 @@ def compare_scores(
     from expflow_git.policy.model import parse_gate
 
     if not isinstance(sort_by, str):
-        raise ValueError(f"sort_by: give a metric's name, not {sort_by!r:.40}")
+        raise ValueError(f"sort_by: give a metric's name, not {short_repr(sort_by)}")
     if not isinstance(ascending, bool):
-        raise ValueError(f"ascending: {ascending!r:.40} is not True or False")
+        raise ValueError(f"ascending: {short_repr(ascending)} is not True or False")
     try:
         parsed = [parse_gate(g, None) for g in gate_texts(gates)]
     except ExpflowError as exc:
@@ -167,7 +168,7 @@ def gate_scores(
         raise ValueError(f"min_pearson: {min_pearson!r} is not between -1 and 1")
     for name, values in (("train", train), ("holdout", holdout)):
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-            raise ValueError(f"{name}: give a list of numbers, not {values!r:.40}")
+            raise ValueError(f"{name}: give a list of numbers, not {short_repr(values)}")
     xs = list(_numbers(dict(enumerate(train)), what="train value", exact=True).values())
     ys = list(_numbers(dict(enumerate(holdout)), what="holdout value", exact=True).values())
     if len(xs) != len(ys):
@@ -189,7 +190,7 @@ def _numbers(values: Mapping[Any, Any], *, what: str, exact: bool = False) -> di
     from expflow_git.run import finite_number
 
     if not isinstance(values, Mapping):
-        raise ValueError(f"{what}s: give a mapping of names to numbers, not {values!r:.40}")
+        raise ValueError(f"{what}s: give a mapping of names to numbers, not {short_repr(values)}")
     out: dict[str, float] = {}
     for name, value in values.items():
         number = finite_number(value, what=f"{what} {name!r}")
@@ -203,7 +204,9 @@ def gate_texts(gates: Sequence[str | Mapping[str, Any]]) -> list[str | Mapping[s
     """The gates, each a `metric:op:value` string or a `{gate, severity}` mapping; one
     string alone is refused (it would be read letter by letter)."""
     if isinstance(gates, (str, bytes)) or not isinstance(gates, Iterable):
-        raise ValueError(f"gates: give a list of 'metric:op:value' strings, not {gates!r:.40}")
+        raise ValueError(
+            f"gates: give a list of 'metric:op:value' strings, not {short_repr(gates)}"
+        )
     for gate in gates:
         if not isinstance(gate, (str, Mapping)):
             raise ValueError(
