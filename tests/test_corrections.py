@@ -238,6 +238,19 @@ def test_a_run_deleted_on_record_does_not_come_back_under_its_id(
     assert ("result-rewritten", res_rel("exp-001")) in rules(statement)
 
 
+def test_new_after_an_uncommitted_rm_names_the_deletion(sandbox: Sandbox, repo: Path) -> None:
+    """`new` of an id whose `rm` is not yet committed was refused as a run with a
+    committed result whose record should be put back: the user meant the deletion."""
+    res = sandbox.cli(["rm", "exp-001", "--reason", "a bad run", "--pin", PIN], repo)
+    assert res.code == 0, res
+    deletion = next(p for p in corrections_in(repo) if load(repo, p)["blob"] is None)
+    res = sandbox.cli(["new", "exp-001", "--study", STUDY, "--param", "sub_step=5"], repo)
+    assert res.code == 1, res
+    assert f"experiment 'exp-001' was deleted on record ({deletion})" in res.err, res
+    assert "give the new run a new id" in res.err and "committed result" not in res.err
+    assert not (repo / f"experiments/{STUDY}/exp-001.json").exists()
+
+
 @pytest.mark.parametrize("when", ["with the result", "alone"])
 def test_a_run_put_back_with_its_record_changed_is_refused(
     sandbox: Sandbox, repo: Path, when: str

@@ -287,6 +287,23 @@ class Layout:
                 deleted.setdefault(correction.experiment, correction.path)
         return deleted
 
+    def pending_deletion(self, exp_id: str) -> str | None:
+        """The first correction of the work tree (by path) that deletes the run (`rm`, not
+        yet committed, or committed), if any: read only where a command is refused anyway."""
+        from expflow_git.corrections import check_correction
+
+        for rel in sorted(r for rels in self.index(Kind.CORRECTION).values() for r in rels):
+            path = self.root / rel
+            if path.is_symlink() or not path.is_file():
+                continue
+            correction, _ = check_correction(rel, path.read_bytes())
+            if correction is not None and (correction.experiment, correction.blob) == (
+                exp_id,
+                None,
+            ):
+                return rel
+        return None
+
     def ignored(self, rels: Sequence[str]) -> set[str]:
         """Those of `rels` (from the work tree's root) that git's ignore rules keep out of
         the repository: none outside git. One `git check-ignore` for all of them."""
@@ -623,6 +640,9 @@ def _refuse_committed_run(layout: Layout, exp_id: str) -> None:
     The hook and `audit --since` refuse either; here nothing is written."""
     committed = layout.committed_result(exp_id)
     if committed is not None:
+        pending = layout.pending_deletion(exp_id)
+        if pending is not None:  # an `rm` not yet committed: the user meant the deletion
+            raise ExpflowError(deleted_message(exp_id, pending), code=ExitCode.FAILED)
         raise ExpflowError(
             f"{committed}: experiment {exp_id!r} has a committed result; its record is "
             "frozen (put the committed one back: `git checkout HEAD -- <record>`)",
