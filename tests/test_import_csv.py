@@ -511,11 +511,12 @@ def test_a_run_deleted_on_record_is_never_brought_back(
     policy.write_text(text)
     assert tree_bytes(exp_repo.path) == before
     # An uncommitted `rm` of a committed run: `new` of its id wrote a record the hook
-    # then refused (review); HEAD holds its result, so its record is frozen.
+    # then refused (review); HEAD holds its result, so its record is frozen, and the
+    # refusal names the pending deletion.
     res = cli(["rm", "r-001", "--reason", "again"], exp_repo.path, env=env)
     assert res.code == 0, res
     res = cli(["new", "r-001", "--study", STUDY, "--param", "sub_step=9"], exp_repo.path)
-    assert res.code == 1 and "has a committed result" in res.err, res
+    assert res.code == 1 and "'r-001' was deleted on record (corrections/" in res.err, res
     assert not (exp_repo.path / f"experiments/{STUDY}/r-001.json").exists()
 
 
