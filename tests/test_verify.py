@@ -331,7 +331,7 @@ def test_keys_are_never_taken_from_the_report(xcli: Cli, kit: Kit, tmp_path: Pat
     assert code == 1
     assert lines["signature"] == (
         False,
-        "no trusted public key given (--public-key or --trusted-ref)",
+        "no trusted public key given (--public-key, --allowed-signers or --trusted-ref)",
     )
 
 

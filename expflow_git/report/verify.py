@@ -237,7 +237,9 @@ def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[
                 "accepted as unsigned by --allow-unsigned",
             ), []
         return Line(
-            "signature", False, "no trusted public key given (--public-key or --trusted-ref)"
+            "signature",
+            False,
+            "no trusted public key given (--public-key, --allowed-signers or --trusted-ref)",
         ), []
     message = pae(envelope.payload_type, envelope.payload)
     by_keyid: dict[str, list[TrustedKey]] = {}
