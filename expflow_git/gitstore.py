@@ -155,6 +155,8 @@ def commit_time(stamp: bytes, sha: str) -> int:
 def _encode_path(path: str) -> str:
     # subprocess encodes str arguments with the filesystem encoding and
     # surrogateescape; going through bytes keeps a non-UTF-8 name exact.
+    if "\0" in path:  # (a report's own policy path, read again by verify: a traceback)
+        raise ExpflowError(f"'{printable(path)}': no path holds a NUL byte")
     return os.fsdecode(path.encode("utf-8", "surrogateescape"))
 
 

@@ -42,6 +42,8 @@ from helpers_audit import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from expflow_git.errors import printable
+
 Json = dict[str, Any]
 
 
@@ -772,3 +774,111 @@ def test_an_endless_file_is_refused_at_the_size_cap(xcli: Cli, kit: Kit, command
     res = xcli([command, "/dev/zero"], kit.repo)
     assert res.code == 1, res.err
     assert res.err.strip().endswith("/dev/zero: over 512 MiB, larger than any report")
+
+
+# --------------------------------------------------------------- the report's own claims
+# A report is the attacker's: every string and number in it reaches the verifier's code.
+# (An attacker's hunt, issue 18 twentieth pass.)
+
+
+@pytest.mark.parametrize("path", ["", "/etc/passwd", "../expflow.yaml", "exp\0flow.yaml"])
+def test_a_policy_path_under_a_policy_ref_is_no_pathspec(
+    xcli: Cli, kit: Kit, tmp_path: Path, path: str
+) -> None:
+    """Under `policy.ref` the report's `policy.path` went to `git ls-tree` as it was: git
+    refused `/x` and `""` (exit 2, no check lines) and a NUL was a traceback."""
+    st = kit.statement_copy()
+    policy = st["predicate"]["policy"]
+    policy["ref"] = st["predicate"]["repo"]["commit"]
+    policy["proposed"] = {"gitBlob": None, "valid": True, "changes": []}
+    policy["path"] = path
+    args = ("--allow-unsigned", "--repo", str(kit.repo))
+    code, lines, out = verify_bytes(xcli, kit, reseal(st, None), tmp_path, *args, trusted=False)
+    assert code == 1 and "VERIFICATION FAILED" in out, out
+    assert lines["blobs"] == (False, f"policy path '{printable(path)}' is not a file's path")
+
+
+def test_huge_scores_in_a_report_fail_its_walk_forward_without_a_traceback(
+    xcli: Cli, kit: Kit, tmp_path: Path
+) -> None:
+    """The walk-forward is recomputed from the report's numbers: at 1e200 the correlation's
+    sign, taken from an exact fraction as a float, overflowed (a traceback in `verify`
+    and in `report`)."""
+    st = kit.statement_copy()
+    for entry in _entries(st):
+        if entry.get("id") == "exp-001":
+            entry["metrics"]["seg_total"] = entry["splits"]["holdout"]["seg_total"] = 1e200
+        if entry.get("type") == "walk-forward":
+            point = next(p for p in entry["points"] if p[0] == "exp-001")
+            point[1:] = [1e200, 1e200]
+    _rechain(st)
+    lines = assert_fails(xcli, kit, reseal(st, kit.key), tmp_path, "result", "walk-forward")
+    assert lines["entries"][0] is True
+    saved = str(tmp_path / "report.json")
+    res = xcli(["report", saved, "--public-key", str(kit.pub_path)], kit.repo)
+    assert res.code == 1 and "Traceback" not in res.err and "does not verify" in res.err, res
+
+
+def test_a_trusted_ref_is_never_used_for_a_commit_the_repository_lacks(
+    xcli: Cli, kit: Kit, tmp_path: Path
+) -> None:
+    """`--trusted-ref` must not contain the verified commit; a report naming a commit the
+    clone does not have passed that check for any ref, so the author's own branch, with
+    the key it added, verified the author's report."""
+    st = kit.statement_copy()
+    ghost = "1" * 40
+    st["predicate"]["repo"]["commit"] = st["subject"][0]["digest"]["gitCommit"] = ghost
+    _rechain(st)
+    report = tmp_path / "ghost.json"
+    report.write_bytes(reseal(st, kit.key))
+    res = xcli(["verify", str(report), "--trusted-ref", "HEAD"], kit.repo)
+    assert res.code == 2 and "VERIFIED" not in res.out, res
+    assert f"the report's commit {ghost} is not in this repository" in res.err
+
+
+@pytest.mark.parametrize(
+    ("zone", "option"),
+    [("JST-9", 'valid-before="00010101"'), ("EST5", 'valid-after="99991231235959"')],
+)
+def test_an_allowed_signers_time_at_the_calendars_ends_is_no_traceback(
+    xcli: Cli, kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zone: str, option: str
+) -> None:
+    """A time without `Z` is local: year 1 east of UTC, or 9999 west of it, fell outside
+    the years a time is shown in, and verify was a traceback where UTC gave a FAIL."""
+    import time
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        signers = tmp_path / "allowed_signers"
+        signers.write_text(f"ci@example {option} {kit.pub_path.read_text().strip()}\n")
+        report = tmp_path / "report.json"
+        report.write_bytes(kit.signed)
+        res = xcli(["verify", str(report), "--allowed-signers", str(signers)], kit.repo)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert res.code == 1 and "Traceback" not in res.err, res
+    assert "VERIFICATION FAILED" in res.out and "FAIL validity" in res.out, res.out
+
+
+def test_a_chain_link_is_read_only_up_to_the_size_cap(
+    xcli: Cli, kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REPORT was read up to the cap and every `--chain` link whole: a link linked to a
+    huge file was read into memory. (The cap is lowered here, not the file raised.)"""
+    from expflow_git.report import chain
+
+    monkeypatch.setattr(chain, "MAX_REPORT_BYTES", len(kit.signed) + 100)
+    links = tmp_path / "chain"
+    links.mkdir()
+    (links / "r0.json").write_bytes(kit.signed)
+    (links / "zz.json").write_bytes(b" " * (len(kit.signed) + 101))
+    report = tmp_path / "report.json"
+    report.write_bytes(kit.signed)
+    res = xcli(
+        ["verify", str(report), "--public-key", str(kit.pub_path), "--chain", str(links)],
+        kit.repo,
+    )
+    assert res.code == 1, res
+    assert "FAIL chain: zz.json: over " in res.out and "larger than any report" in res.out, res.out

@@ -170,5 +170,7 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     syy = sum((y - my) ** 2 for y in fy)
     if sxx == 0 or syy == 0:
         return None
-    r = math.copysign(math.sqrt(sxy * sxy / (sxx * syy)), sxy)
+    # (The sign from the fraction's: as a float, sxy of values near 1e200 overflowed, and
+    # a report's walk-forward is recomputed by verify from numbers the report gives.)
+    r = math.copysign(math.sqrt(sxy * sxy / (sxx * syy)), 1 if sxy > 0 else -1)
     return round(max(-1.0, min(1.0, r)), 12)

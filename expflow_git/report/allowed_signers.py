@@ -167,7 +167,17 @@ def _time(value: str | None, where: str, what: str) -> int | None:
         raise ExpflowError(f"{where}: {what}: not a date") from None
     if match.group(4):
         return calendar.timegm(when.timetuple())
-    return int(time.mktime(when.timetuple()))
+    try:
+        seconds = int(time.mktime(when.timetuple()))
+    except (OverflowError, ValueError):
+        raise ExpflowError(f"{where}: {what}: not a date this system can place") from None
+    # Year 1 east of UTC, or 9999 west of it, lies outside the years a time is shown in
+    # (a traceback): a time before (after) every other is the first (last) one.
+    return max(_FIRST, min(_LAST, seconds))
+
+
+_FIRST = calendar.timegm((1, 1, 1, 0, 0, 0))
+_LAST = calendar.timegm((9999, 12, 31, 23, 59, 59))
 
 
 def _namespace_allowed(patterns: str | None, namespace: str) -> bool:

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExpflowError, printable
-from expflow_git.report.verify import Line, Options, ReportError, parse_report, verify
+from expflow_git.report.verify import (
+    MAX_REPORT_BYTES,
+    Line,
+    Options,
+    ReportError,
+    parse_report,
+    verify,
+)
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
@@ -49,9 +56,18 @@ def verify_chain(
     for path in files:
         name = printable(path.name)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as fh:  # (read only up to the cap, as REPORT is)
+                data = fh.read(MAX_REPORT_BYTES + 1)
         except OSError as exc:
             return [Line("chain", False, f"{name}: cannot read: {exc.strerror}")]
+        if len(data) > MAX_REPORT_BYTES:
+            return [
+                Line(
+                    "chain",
+                    False,
+                    f"{name}: over {MAX_REPORT_BYTES >> 20} MiB, larger than any report",
+                )
+            ]
         bad = next(
             (ln for ln in verify(data, source=name, options=link_options) if not ln.ok), None
         )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, printable
 from expflow_git.report.signing import keyid, load_public_key, load_public_key_bytes
 
 if TYPE_CHECKING:
@@ -133,5 +133,12 @@ def _contains(git: Git, tip: str, commit: str) -> bool:
     try:
         git.resolve_commit(commit)
     except ExpflowError:
-        return False  # not in this repository: no ref here can contain it
+        # The report's own claim: a commit made up, or one this clone lacks, would pass
+        # any ref, the author's own branch with its own key among them (an attacker's
+        # hunt). Whether the ref holds the change cannot be told, so it is refused.
+        raise ExpflowError(
+            f"the report's commit {printable(commit[:40])} is not in this repository: keys "
+            "at --trusted-ref are read only for a commit the clone holds (fetch it, or "
+            "give --public-key or --allowed-signers)"
+        ) from None
     return git.is_ancestor(commit, tip)

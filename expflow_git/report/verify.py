@@ -494,6 +494,11 @@ def _judged_at_ref(
     if not git.is_ancestor(commit.sha, head):
         return Line("blobs", False, f"policy ref {ref[:12]} is not in the history of {ref_name}")
     path = policy_info["path"]
+    parts = path.split("/")
+    if "\0" in path or any(part in ("", ".", "..") for part in parts):
+        # The report's own string, never a pathspec of its choosing (git refused `/x`
+        # and `""` as usage, exit 2, and a NUL was a traceback).
+        return Line("blobs", False, f"policy path '{printable(path)}' is not a file's path")
     found = [e for e in git.ls_tree(commit.sha, paths=[path]) if e.path == path]
     return _judged_blob(git, policy_info, found[0] if found else None, f"{path} at {ref[:12]}")
 
