@@ -25,6 +25,19 @@ def path_text(path: str) -> str:
     return clean(path.replace("\\", "\\\\"))
 
 
+# (Compiled on first use, by `re`'s own cache, as _FOUR_DIGITS below.)
+_SPELLED = r"\\(\\|udc[89a-f][0-9a-f])"
+
+
+def path_from_text(text: str) -> str:
+    """A path as `path_text` spelled it, back: a report's paths, shown from its file as the
+    audit shows them (a backslash once, a byte that is not UTF-8 as `\\xff` once
+    escaped). What is not such a spelling is left as it is."""
+    if "\\" not in text:
+        return text
+    return re.sub(_SPELLED, lambda m: "\\" if m[1] == "\\" else chr(int(m[1][1:], 16)), text)
+
+
 def printable(text: str) -> str:
     """Control, format and separator characters escaped (`\\x0a`, `\\x1b`, `\\u2028`;
     an undecodable byte of a file name as `\\xff`), so a hostile file name or value can

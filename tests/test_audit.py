@@ -837,6 +837,34 @@ def test_a_document_name_that_is_not_utf8_is_audited_and_verifies(
     assert verified.code == 0 and "Traceback" not in verified.err, verified.out
 
 
+def test_a_report_shown_from_its_file_names_files_as_the_audit_does(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A report spells a backslash doubled and a byte that is not UTF-8 as `\\udcff`
+    (`errors.path_text`: one spelling per name); `report FILE` showed those spellings
+    (`a\\\\b.json`) where the audit showed the names (`a\\b.json`, `\\xff`)."""
+    folder = os.fsencode(str(repo / "results" / STUDY))
+    for name in (b"/a\\b.json", b"/c\xff.json"):
+        with open(folder + name, "wb") as fh:
+            fh.write(json.dumps(result("a", m(50))).encode())
+    commit_all(repo, "odd file names")
+    out = tmp_path / "report.json"
+    command = [sys.executable, "-m", "expflow_git"]
+    audited = subprocess.run(
+        [*command, "audit", "--out", str(out)], cwd=repo, env=clean_env(), capture_output=True
+    )
+    shown = subprocess.run(
+        [*command, "report", str(out)], cwd=repo, env=clean_env(), capture_output=True
+    )
+    assert (audited.returncode, shown.returncode) == (1, 0), (audited, shown)
+    lines = [ln for ln in audited.stdout.splitlines() if b"id-mismatch" in ln]
+    assert [ln.split(b"#")[0].strip() for ln in lines] == [
+        f"results/{STUDY}/a\\b.json".encode(),
+        f"results/{STUDY}/c\\xff.json".encode(),
+    ]
+    assert all(ln in shown.stdout.splitlines() for ln in lines), shown.stdout
+
+
 @pytest.mark.parametrize("value", [2**53, 1e16, -(2.0**60)])
 def test_a_metric_beyond_exact_integers_is_a_finding(
     repo: Path, tmp_path: Path, value: float

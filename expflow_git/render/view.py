@@ -14,7 +14,7 @@ from expflow_git.audit.pipeline import Audit, commit_time_utc
 from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind
 from expflow_git.corrections import Correction
-from expflow_git.errors import ExpflowError, Finding
+from expflow_git.errors import ExpflowError, Finding, path_from_text
 from expflow_git.policy.diff import PolicyProposal
 from expflow_git.policy.model import Gate, parse_gate
 from expflow_git.policy.model import fmt_number as model_fmt_number
@@ -163,7 +163,7 @@ def view_from_statement(
             e["rank"],
             e["id"],
             e["study"],
-            e["path"],
+            path_from_text(e["path"]),
             e["feasible"],
             e["metrics"],
             _failed(e["checks"]),
@@ -174,7 +174,12 @@ def view_from_statement(
     )
     findings = tuple(
         FindingLine(
-            e["path"], e["rule"], e["message"], e.get("pointer", ""), e.get("line"), e.get("col")
+            path_from_text(e["path"]),
+            e["rule"],
+            e["message"],
+            e.get("pointer", ""),
+            e.get("line"),
+            e.get("col"),
         )
         for e in entries
         if e["type"] == "finding"
@@ -192,7 +197,7 @@ def view_from_statement(
     return View(
         commit=p["repo"]["commit"],
         tree=p["repo"]["tree"],
-        policy_path=p["policy"]["path"],
+        policy_path=path_from_text(p["policy"]["path"]),
         created_at=p["createdAt"],
         verdict=result["verdict"],
         signed_by=tuple(signed_by),
