@@ -428,6 +428,29 @@ def test_new_refuses_an_id_heads_result_holds_under_an_edited_policy(
     assert not (repo.path / EXP).exists()
 
 
+def test_new_finds_the_repository_and_resolves_head_once_each(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """`new` found the repository three times and resolved HEAD twice (its provenance
+    and what HEAD holds): 13 git processes where 10 do. The record names the HEAD that
+    was read."""
+    from support import git_calls, git_counter
+
+    repo = exp_repo
+    assert run_cli(["new", "exp-001", "--study", STUDY], repo.path)[0] == 0
+    head = repo.commit("a run")
+    env, log = git_counter(tmp_path)
+    code, out, err = run_cli(
+        ["new", "exp-002", "--study", STUDY, "--param", "sub_step=6"], repo.path, env=env
+    )
+    assert code == 0, out + err
+    calls = [c.args for c in git_calls(log)]
+    assert sum("rev-parse --absolute-git-dir" in c for c in calls) == 2, calls  # policy, git
+    assert sum(" cat-file commit " in f" {c} " for c in calls) == 1, calls
+    record = json.loads((repo.path / f"experiments/{STUDY}/exp-002.json").read_text())
+    assert record["provenance"]["git_sha"] == head
+
+
 # --------------------------------------------------------------------------- result
 @pytest.fixture
 def pending(exp_repo: ExpRepo, cli) -> ExpRepo:

@@ -70,7 +70,7 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def capture_provenance(root: Path) -> dict[str, Any]:
+def capture_provenance(layout: Layout) -> dict[str, Any]:
     """Where and with what a record was made: git SHA, host, platform, versions, time."""
     prov: dict[str, Any] = {
         "host": socket.gethostname()[:256],
@@ -79,14 +79,16 @@ def capture_provenance(root: Path) -> dict[str, Any]:
         "package_versions": _package_versions(),
         "captured_at": utc_now(),
     }
-    try:
-        from expflow_git.gitstore import Git
-
-        git = Git.discover(root)
-        prov["git_sha"] = git.resolve_commit("HEAD").sha
-        prov["git_dirty"] = bool(git.run("status", "--porcelain", "--untracked-files=no").strip())
-    except ExpflowError:
+    git, head = layout.git, layout.head
+    if git is None or head is None:
         prov["git_sha"] = None  # not a repository, or no commit yet
+        return prov
+    try:
+        dirty = bool(git.run("status", "--porcelain", "--untracked-files=no").strip())
+    except ExpflowError:
+        prov["git_sha"] = None
+        return prov
+    prov["git_sha"], prov["git_dirty"] = head, dirty
     return prov
 
 
@@ -234,16 +236,24 @@ class Layout:
             return None
 
     @functools.cached_property
+    def head(self) -> str | None:
+        """HEAD's commit id, resolved once per layout (the record's provenance and what
+        HEAD holds); None outside git or before the first commit."""
+        git = self.git
+        if git is None:
+            return None
+        try:
+            return git.resolve_commit("HEAD").sha
+        except ExpflowError:  # no commit yet
+            return None
+
+    @functools.cached_property
     def head_globs(self) -> DocumentGlobs | None:
         """The globs of the work tree's policy and of HEAD's (an uncommitted edit of
         `paths` hides no committed document), read once per layout; None outside git or
         before the first commit."""
         git = self.git
-        if git is None:
-            return None
-        try:
-            git.resolve_commit("HEAD")
-        except ExpflowError:  # no commit yet
+        if git is None or self.head is None:
             return None
         from expflow_git.gitblobs import BlobReader
         from expflow_git.identity import DocumentGlobs
@@ -411,7 +421,7 @@ def build_experiment(
     seed: int,
     title: str,
     status: Status,
-    root: Path,
+    layout: Layout,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {"schema": EXPERIMENT_SCHEMA, "id": exp_id, "study": study}
     if title:
@@ -422,7 +432,7 @@ def build_experiment(
         status=status.value,
         seed=seed,
         params=dict(params),
-        provenance=capture_provenance(root),
+        provenance=capture_provenance(layout),
     )
     return doc
 
@@ -432,7 +442,7 @@ def build_result(
     exp_id: str,
     metrics: Mapping[str, float],
     splits: Mapping[str, Mapping[str, float]],
-    root: Path,
+    layout: Layout,
     series: Mapping[str, Sequence[Sequence[float]]] | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
@@ -445,7 +455,7 @@ def build_result(
         doc["splits"] = {k: dict(v) for k, v in splits.items()}
     if series:
         doc["series"] = {k: [list(p) for p in points] for k, points in series.items()}
-    doc["provenance"] = capture_provenance(root)
+    doc["provenance"] = capture_provenance(layout)
     return doc
 
 
@@ -586,7 +596,7 @@ def write_experiment(
         seed=seed,
         title=title,
         status=status,
-        root=layout.root,
+        layout=layout,
     )
     if reason is not None:
         doc["reason"] = reason
@@ -689,7 +699,7 @@ def plan_result(
     rel, committed = layout.run_result(exp_doc["study"], exp_id)
     rel = layout.checked_result(rel)
     doc = build_result(
-        exp_id=exp_id, metrics=metrics, splits=splits, root=layout.root, series=series
+        exp_id=exp_id, metrics=metrics, splits=splits, layout=layout, series=series
     )
     data = dump(doc)
     return PlannedResult(
