@@ -144,6 +144,34 @@ def test_a_moved_record_is_found_by_id_where_the_result_was_committed(repo: Path
     assert code == 1 and findings.get("experiments/t/e2.json") == "record-rewritten", findings
 
 
+def test_a_record_from_a_fork_before_base_is_frozen_where_its_result_was_committed(
+    repo: Path,
+) -> None:
+    """A branch forked before BASE commits a run's result beside its record (lr=0.2);
+    BASE had deleted that record (a run without a result: no correction). The pull
+    request adds the run's record elsewhere with other params and merges the branch: the
+    record beside the result sat at a path neither BASE nor any commit of the range
+    touched, so it was never looked at, and the audit passed (an attacker's hunt)."""
+    ok(repo, "new", "e2", "--study", "s", "--param", "lr=0.2")
+    fork = commit(repo, "e2 planned")
+    old = (repo / REC).read_text()
+    ok(repo, "rm", "e2", "--force")
+    base = commit(repo, "e2 dropped")
+    git(repo, "checkout", "-q", "-b", "side", fork)
+    ok(repo, "result", "e2", "--metric", "accuracy=0.9")
+    (repo / REC).write_text(old)  # the record as it was planned, beside the result
+    commit(repo, "e2's result")
+    git(repo, "checkout", "-q", "-b", "pr", base)
+    (repo / "experiments/t").mkdir(parents=True)
+    moved = old.replace('"lr": 0.2', '"lr": 0.7').replace('"pending"', '"success"')
+    (repo / "experiments/t/e2.json").write_text(moved)
+    commit(repo, "e2 again, other params")
+    git(repo, "merge", "-q", "side", "-m", "merge")
+    assert not (repo / REC).exists() and (repo / RES).exists()
+    code, findings = audit(repo, base)
+    assert code == 1 and findings == {"experiments/t/e2.json": "record-rewritten"}, findings
+
+
 def test_an_honest_merge_of_two_new_runs_passes(repo: Path) -> None:
     base = git(repo, "rev-parse", "HEAD")
     for branch, (exp_id, lr) in {"a": ("e2", "0.2"), "b": ("e3", "0.3")}.items():

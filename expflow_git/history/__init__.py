@@ -35,6 +35,7 @@ from expflow_git.history.records import (
     net_record_candidates,
     net_records,
     rewritten_records,
+    with_fork_records,
 )
 from expflow_git.history.results import (
     RULE,
@@ -83,7 +84,7 @@ def history_findings(
             collect_added(walk, policy)
         blobs = Reads(walk, edits, base_records, scan)
         blobs.records.update(sha for pair in net.values() for sha in (pair[0], pair[1].sha))
-        introduced = introduced_results(walk, globs, policy)
+        introduced = with_fork_records(git, base, introduced_results(walk, globs, policy), globs)
         blobs.records.update(entry.sha for entry, _, _ in introduced.runs.values())
         views, scanned = blobs.read(reader)
         records = rewritten_records(walk, edits, base_records, views)

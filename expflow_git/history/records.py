@@ -188,6 +188,34 @@ def introduced_results(walk: Walk, globs: DocumentGlobs, policy: Policy) -> Intr
     return Introduced(out, changes)
 
 
+def with_fork_records(
+    git: Git, base: str, introduced: Introduced, globs: DocumentGlobs
+) -> Introduced:
+    """`introduced` with the record paths its runs have in the trees the range's chains
+    start from, other than BASE's: a commit whose first parent lies outside the range (a
+    branch forked before BASE) holds that parent's records. A path BASE no longer has
+    and no commit of the range touched was never looked at, so a record changed by a
+    merge after its run's result was committed beside the old one passed (an attacker's
+    hunt). One `cat-file --batch-check`, and one listing per such tree."""
+    if not introduced.runs:
+        return introduced
+    trees = _trees(git, [base, *(commit for commit, _ in introduced.changes)])
+    made = {tree for tree, _ in trees}
+    forks = sorted({parent for _, parent in trees[1:] if parent and parent not in made})
+    found: dict[str, set[str]] = {}
+    for tree in forks:
+        for entry in git.ls_tree(tree, globs.prefixes()):
+            if stem(entry.path) in introduced.runs and is_doc(entry, globs.is_record):
+                found.setdefault(stem(entry.path), set()).add(entry.path)
+    if not found:
+        return introduced
+    runs = {
+        exp_id: (entry, commits, [*paths, *sorted(found.get(exp_id, set()) - set(paths))])
+        for exp_id, (entry, commits, paths) in introduced.runs.items()
+    }
+    return Introduced(runs, introduced.changes)
+
+
 def frozen_at_rev(
     git: Git,
     reader: BlobReader,

@@ -698,9 +698,7 @@ def plan_result(
     # Over the run's result wherever it is (a second file would be a second score).
     rel, committed = layout.run_result(exp_doc["study"], exp_id)
     rel = layout.checked_result(rel)
-    doc = build_result(
-        exp_id=exp_id, metrics=metrics, splits=splits, layout=layout, series=series
-    )
+    doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, layout=layout, series=series)
     data = dump(doc)
     return PlannedResult(
         path=rel,
