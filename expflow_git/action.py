@@ -97,7 +97,7 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
     if name == "push":
         before = _sha_at(event, "before")
         if before is None or ZERO_SHA.fullmatch(before):
-            return None, "a new branch: nothing was there before"
+            return _new_branch_base(git, rev, event)
         forced = event.get("forced") is True
         _require_commit(
             git,
@@ -112,6 +112,32 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
         )
         return before, "the commit this push replaced"
     return None, f"a {name or 'manual'} event names no earlier commit"
+
+
+def _new_branch_base(git: Git, rev: str, event: Mapping[str, Any]) -> tuple[str, str]:
+    """A new branch's push: since the newest commit another branch of the checkout's
+    remote already holds (its remote-tracking refs, the pushed branch's own left out),
+    as the pre-push hook does; with none, the whole history from git's empty tree. A new
+    branch had no history check, so a rewrite on it, or a key its first commit added and
+    the next deleted, passed (a review)."""
+    from expflow_git.gitstore import EMPTY_TREES
+
+    ref = event.get("ref")
+    own = (
+        f"refs/remotes/origin/{ref.removeprefix('refs/heads/')}"
+        if isinstance(ref, str) and ref.startswith("refs/heads/")
+        else None
+    )
+    listed = git.run("for-each-ref", "--format=%(refname)", "refs/remotes/").decode()
+    others = [name for name in listed.split() if name != own]
+    sha = git.resolve_commit(rev).sha
+    walked = git.run("rev-list", "--boundary", sha, "--not", *others, "--").decode().split()
+    if not walked:
+        return sha, "a new branch of commits other branches hold: nothing new"
+    boundary = next((line[1:] for line in walked if line.startswith("-")), None)
+    if boundary is not None:
+        return boundary, "a new branch: where it left the branches already pushed"
+    return EMPTY_TREES[len(sha)], "a new branch with no commit other branches hold"
 
 
 def _require_commit(git: Git, sha: str, what: str, hint: str = FETCH_HINT) -> None:
@@ -146,7 +172,7 @@ def _remove_stale(path: str) -> None:
 
 def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     """The `audit` command line the inputs and the event ask for."""
-    from expflow_git.gitstore import Git
+    from expflow_git.gitstore import EMPTY_TREES, Git
 
     git = Git.discover(Path.cwd())
     head = pr_head_sha(env)
@@ -163,7 +189,12 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
             print(f"expflow-git: no history check ({printable(why)}); set `since` for one")
         else:
             since = found
-            print(f"expflow-git: history checked since {printable(since[:12])} ({why})")
+            what = (
+                "the whole history checked"
+                if since in EMPTY_TREES.values()
+                else f"history checked since {printable(since[:12])}"
+            )
+            print(f"expflow-git: {what} ({why})")
     if since:
         args += ["--since", since]
     for option, name in (("--policy", "POLICY"), ("--html", "HTML_PATH")):

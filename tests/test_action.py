@@ -4,6 +4,7 @@ environment against real repositories: outputs, summary, annotations, exit code.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shlex
@@ -372,17 +373,53 @@ def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path, tmp_p
     assert f"audit PASS (every run; history checked since {head1[:12]})" in log
 
 
-def test_push_of_a_new_branch_has_no_earlier_commit(demo_repo: Path, tmp_path: Path) -> None:
-    code, log, outputs, _ = run_action(
-        demo_repo, tmp_path, event="push", payload={"before": ZERO, "created": True}
-    )
+def test_push_of_a_new_branch_checks_its_history(demo_repo: Path, tmp_path: Path) -> None:
+    """A new branch had no history check (a review): a rewrite on it, or a key its first
+    commit added and the next deleted, passed the push's audit. It is checked since the
+    newest commit another branch of the remote holds, else from the empty tree."""
+    new = {"before": ZERO, "created": True, "ref": "refs/heads/feature"}
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=new)
     assert code == 0, log
     assert outputs["passed"] == "true"
-    assert "no history check (a new branch: nothing was there before)" in log
+    assert "the whole history checked (a new branch with no commit other branches" in log
+    assert "audit PASS (every run; whole history checked)" in log
+
+    main = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "update-ref", "refs/remotes/origin/main", main)  # as actions/checkout
+    git(demo_repo, "checkout", "-qb", "feature")
+    head = rewrite_a_committed_result(demo_repo)
+    git(demo_repo, "update-ref", "refs/remotes/origin/feature", head)  # the pushed branch
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=new)
+    assert code == 1 and outputs["passed"] == "false", log
+    assert f"history checked since {main[:12]} (a new branch: where it left" in log
+    assert "result-rewritten" in log
+
+    git(demo_repo, "reset", "-q", "--hard", main)  # a branch of commits main holds
+    code, log, _, _ = run_action(demo_repo, tmp_path, event="push", payload=new)
+    assert code == 0, log
+    assert f"history checked since {main[:12]} (a new branch of commits other" in log
 
     code, log, _, _ = run_action(demo_repo, tmp_path, event="workflow_dispatch")
     assert code == 0, log
     assert "no history check (a workflow_dispatch event names no earlier commit)" in log
+
+
+def test_push_of_a_new_branch_reads_its_first_commits_files(tmp_path: Path) -> None:
+    """An orphan branch whose first commit adds a PIN hash and whose next deletes it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    build_repo(repo)
+    digest = hashlib.sha256(b"4821").hexdigest()
+    (repo / "notes.txt").write_text(f"pin_hash: {digest}\n")
+    git(repo, "checkout", "-q", "--orphan", "fresh")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "first", "--no-verify")
+    git(repo, "rm", "-q", "notes.txt")
+    git(repo, "commit", "-qm", "hidden", "--no-verify")
+    new = {"before": ZERO, "created": True, "ref": "refs/heads/fresh"}
+    code, log, outputs, _ = run_action(repo, tmp_path, event="push", payload=new)
+    assert code == 1 and outputs["passed"] == "false", log
+    assert "notes.txt" in log and "stays in the history" in log and digest not in log
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import subprocess
 import sys
@@ -451,6 +452,18 @@ def test_walk_forward_fail(xcli: Cli, tmp_path: Path) -> None:
     assert _walk(st)["r"] < 0
     text = xcli(["audit"], repo)
     assert text.code == 1 and "walk-forward: FAIL" in text.out
+
+
+def test_no_correlation_is_zero_not_minus_zero(xcli: Cli, tmp_path: Path) -> None:
+    """Holdout scores that do not follow the ranked ones at all (r = 0 exactly): the
+    sign taken from the exact sum made it -0.0, "r = -0.0000" in every form, and a
+    report written before no longer recomputed (a review)."""
+    repo = _walk_repo(tmp_path, [(60, 51), (59, 48), (58, 51), (57, 50)])
+    code, st = audit_json(xcli, repo)
+    assert code == 1 and _walk(st)["status"] == "fail"
+    assert _walk(st)["r"] == 0.0 and math.copysign(1, _walk(st)["r"]) == 1.0
+    text = xcli(["audit"], repo).out
+    assert "r = 0.0000 <" in text and "-0.0000" not in text, text
 
 
 @pytest.mark.parametrize(

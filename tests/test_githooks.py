@@ -30,6 +30,7 @@ from test_governance import (
     set_metrics,
 )
 
+from expflow_git.demo import build_repo
 from expflow_git.hooks.install import SHIPPED, shipped_digest
 from expflow_git.pin.store import hash_pin
 
@@ -603,6 +604,46 @@ def test_pre_push_reads_a_new_branchs_first_commit(
     assert ".env:1:" in proc.stderr and "stays in the history" in proc.stderr
     assert "whole history checked" in proc.stderr and PIN_SHA not in proc.stderr
     assert "refs/heads/fresh" not in remote_refs(sandbox, remote)
+
+
+def test_pre_push_of_commits_the_remote_holds_walks_no_history(
+    sandbox: Sandbox, hooked: Path, remote: Path
+) -> None:
+    """A branch whose every commit the remote's refs already hold has nothing new: the
+    hook audited its whole history from the empty tree (a review), which a squashed
+    history whose first commit carries a correction fails (`correction-unmatched`: the
+    change it declares is in no commit). Now it audits the tree alone, as the push of
+    those commits did."""
+    res = sandbox.cli(["rm", "exp-002", "--reason", "a bad run", "--pin", PIN], hooked)
+    assert res.code == 0, res
+    sandbox.git(hooked, "checkout", "-q", "--orphan", "squashed")
+    sandbox.commit(hooked, "the history, squashed")
+    assert sandbox.run_git(hooked, "push", "--no-verify", "origin", "squashed").returncode == 0
+    sandbox.git(hooked, "fetch", "-q", "origin")
+    proc = sandbox.run_git(hooked, "push", "origin", "squashed:copy")
+    assert proc.returncode == 0, proc.stderr
+    head = sandbox.git(hooked, "rev-parse", "HEAD")
+    assert f"history checked since {head[:12]}" in proc.stderr
+    assert remote_refs(sandbox, remote)["refs/heads/copy"] == head
+
+
+def test_pre_push_lets_a_branch_deletion_through_in_a_sha256_repository(
+    sandbox: Sandbox,
+) -> None:
+    """git gives a deleted ref as 64 zeros there: the hook knew only 40 and audited
+    `--rev 000…0`, refusing every deletion (a review)."""
+    repo = sandbox.root / "sha256"
+    sandbox.git(sandbox.root, "init", "-q", "--object-format=sha256", "-b", "main", str(repo))
+    build_repo(repo)
+    bare = sandbox.root / "remote256.git"
+    sandbox.git(sandbox.root, "init", "-q", "--bare", "--object-format=sha256", str(bare))
+    assert sandbox.cli(["install-hooks"], repo).code == 0
+    sandbox.git(repo, "remote", "add", "origin", str(bare))
+    proc = sandbox.run_git(repo, "push", "origin", "main", "main:feature")
+    assert proc.returncode == 0, proc.stderr
+    proc = sandbox.run_git(repo, "push", "origin", "--delete", "feature")
+    assert proc.returncode == 0, proc.stderr
+    assert "refs/heads/feature" not in remote_refs(sandbox, bare)
 
 
 # =========================================================================== file names

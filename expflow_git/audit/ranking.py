@@ -171,6 +171,8 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     if sxx == 0 or syy == 0:
         return None
     # (The sign from the fraction's: as a float, sxy of values near 1e200 overflowed, and
-    # a report's walk-forward is recomputed by verify from numbers the report gives.)
-    r = math.copysign(math.sqrt(sxy * sxy / (sxx * syy)), 1 if sxy > 0 else -1)
+    # a report's walk-forward is recomputed by verify from numbers the report gives. No
+    # correlation is 0.0, never -0.0: reports say "r = 0.0000".)
+    r = math.sqrt(sxy * sxy / (sxx * syy))
+    r = -r if sxy < 0 else r
     return round(max(-1.0, min(1.0, r)), 12)

@@ -418,15 +418,12 @@ def masked(text: str) -> str:
     `****`, a pragma or not: what the tool writes from a message it did not choose (a
     failed run's reason) never carries what the scan refuses."""
     for code in (False, True):
-        spans = sorted((h.start, h.end) for h in _every_hit(text, code, _Family.ALL))
-        merged: list[list[int]] = []
-        for start, end in spans:
-            if merged and start < merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        for start, end in reversed(merged):
-            text = f"{text[:start]}****{text[end:]}"
+        pieces, kept = [], 0  # built in one pass: linear in the text and its hits
+        for start, end in sorted((h.start, h.end) for h in _every_hit(text, code, _Family.ALL)):
+            if start >= kept:
+                pieces += [text[kept:start], "****"]
+            kept = max(kept, end)
+        text = "".join([*pieces, text[kept:]])
     return text
 
 

@@ -137,8 +137,8 @@ def _contains(git: Git, tip: str, commit: str) -> bool:
         # any ref, the author's own branch with its own key among them (an attacker's
         # hunt). Whether the ref holds the change cannot be told, so it is refused.
         raise ExpflowError(
-            f"the report's commit {printable(commit[:40])} is not in this repository: keys "
-            "at --trusted-ref are read only for a commit the clone holds (fetch it, or "
-            "give --public-key or --allowed-signers)"
+            f"the report's commit {printable(commit[:64])} is not in this repository: keys "
+            "at --trusted-ref are read only for a commit the clone holds (fetch it, or give "
+            "the key itself: `git show REF:.expflow/keys/NAME.pub > key.pub`, --public-key)"
         ) from None
     return git.is_ancestor(commit, tip)
