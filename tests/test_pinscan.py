@@ -17,12 +17,14 @@ from expflow_git.errors import Finding
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan.scanner import (
     PRAGMA,
+    FileClass,
     Leak,
     _scan_text,
     is_code_path,
     path_is_allowed,
     pin_sha256_set,
     scan_bytes,
+    scan_content,
 )
 from expflow_git.pinscan.values import _REFERENCE_RE, Line, reference_end
 
@@ -670,3 +672,74 @@ def test_notebooks_never_raise_and_point_into_the_file(
     for f in scan_bytes("n.ipynb", data):
         assert f.line is not None and f.col is not None
         assert 1 <= f.line <= len(lines) and 1 <= f.col <= len(lines[f.line - 1]) + 1
+
+
+# ----------------------------------------------------------------------------- large files
+# Files over 8 MiB were skipped whole: a PIN hash in a big log was committed (an
+# attacker's hunt). They are read in parts now, each with its neighbours' edges.
+
+_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACBzZWNyZXRzZWNyZXRzZWNyZXRzZWNyZXRzZWNyZXRzZWNyZXQAAAAA\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+
+def _large_text(seed: int) -> bytes:
+    """Lines of filler with leaks of every kind among them, some lines longer than a
+    part, some not ASCII."""
+    import random
+
+    r = random.Random(seed)
+    digests = [hashlib.sha256(b"%04d" % i).hexdigest() for i in range(20)]
+    out = []
+    for i in range(r.randint(200, 3000)):
+        k = r.random()
+        if k < 0.01:
+            out.append(f"log {i} hash {r.choice(digests)} end\n")
+        elif k < 0.015:
+            out.append(_KEY)
+        elif k < 0.02:
+            out.append("pin:\n  value: 4821\n")
+        elif k < 0.025:
+            out.append(f"run --pin {r.randint(1000, 9999)} x\n")
+        elif k < 0.03:
+            out.append("é" * r.randint(1, 50) + f" pin_hash={r.choice(digests)}\n")
+        elif k < 0.031:
+            out.append("x" * r.randint(3000, 9000) + f" {r.choice(digests)} " + "y" * 100 + "\n")
+        else:
+            out.append("x" * r.randint(0, 120) + "\n")
+    return "".join(out).encode()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_large_file_read_in_parts_finds_what_one_read_finds(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of a few KiB (the file's own lines up to 9 KB: cut mid-line too) give the
+    findings, lines and columns of one read of the whole file."""
+    from expflow_git.pinscan import scanner
+
+    data = _large_text(seed)
+    chunk, overlap = [(2000, 500), (5000, 1200), (3000, 700), (20000, 4000)][seed % 4]
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(scanner, "OVERLAP_BYTES", overlap)
+    assert len(data) > chunk
+    for cls in (FileClass.TEXT, FileClass.CODE):
+        whole = sorted(scanner._scan_decoded(data, cls), key=lambda f: (f.line, f.col, f.rule))
+        parts = scan_content(data, cls)
+        assert len(whole) > 0
+        assert [(f.line, f.col, f.rule, f.message) for f in parts] == [
+            (f.line, f.col, f.rule, f.message) for f in whole
+        ]
+
+
+def test_a_file_over_8_mib_is_scanned() -> None:
+    filler = ("x" * 99 + "\n").encode() * 90_000  # 9 MB
+    data = filler + f"pin_hash: {PIN_SHA}\n".encode() + _KEY.encode() + filler
+    found = scan_content(data, FileClass.TEXT)
+    assert [(f.line, f.col, f.rule) for f in found] == [
+        (90_001, 11, "pin-sha256"),  # (the digest itself; the assignment overlapping it not)
+        (90_002, 1, "private-key"),
+    ], found

@@ -182,6 +182,24 @@ def test_broken_policy_does_not_disable_the_scan(exp_repo: ExpRepo, cli) -> None
     assert "warning" in res.err
 
 
+def test_a_file_over_8_mib_is_scanned_in_the_hook_and_the_history(exp_repo: ExpRepo, cli) -> None:
+    """Over 8 MiB a file was skipped whole ("skipped, larger than …", exit 0), by the
+    hook, the audit and the history alike: a PIN hash in a big log was committed, and
+    deleted again it passed `audit --since` (an attacker's hunt)."""
+    base = exp_repo.commit("base")
+    filler = ("x" * 99 + "\n").encode() * 90_000  # 9 MB
+    exp_repo.write("logs/train.log", filler + f"pin_hash: {PIN_SHA}\n".encode() + filler)
+    res = cli(["scan", "logs/train.log"], cwd=exp_repo.path)
+    assert res.code == 1 and "logs/train.log:90001:11: pin-sha256" in res.out, res.out
+    assert "skipped" not in res.err and PIN_SHA not in res.both
+    exp_repo.commit("a big log")
+    (exp_repo.path / "logs/train.log").unlink()
+    exp_repo.commit("and gone")
+    res = cli(["audit", "--since", base], cwd=exp_repo.path)
+    assert res.code == 1, res.out
+    assert "logs/train.log:90001:11: pin-sha256" in res.out and "stays in the history" in res.out
+
+
 def test_binary_files_are_skipped(exp_repo: ExpRepo, cli) -> None:
     exp_repo.write("model.bin", b"\x00\x01\x02" + PIN_SHA.encode() + b"\x00pin: 1234\n")
     res = cli(["scan", "model.bin"], cwd=exp_repo.path)

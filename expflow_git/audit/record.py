@@ -34,10 +34,6 @@ from expflow_git.policy.model import NUMBER_TYPES, Policy, param_key
 from expflow_git.schemas import Kind
 from expflow_git.spelling import SPELLING, spell_run
 
-# Blobs larger than this are data (weights, archives), not where a PIN hash is
-# typed; the scan skips them and says so in the findings' absence of a read.
-MAX_SCAN_BYTES = 8 * 1024 * 1024
-
 FindingRow = list[Any]  # [rule, message, pointer, line, col]
 
 
@@ -147,7 +143,7 @@ def content_record(
     scans: dict[str, list[FindingRow]] = {}
     record: BlobRecord = {"h": hashlib.sha256(data).hexdigest(), "s": scans}
     for cls in scan_classes:
-        found = scan_content(data, FileClass(cls)) if len(data) <= MAX_SCAN_BYTES else []
+        found = scan_content(data, FileClass(cls))  # (a large blob in parts: scanner)
         scans[cls] = [finding_row(f) for f in found]
     for kind in kinds:
         content = check_content(kind, data)

@@ -24,9 +24,6 @@ from expflow_git.pinscan.scanner import (
 )
 from expflow_git.policy.model import Policy
 
-# Blobs larger than this are data, not where a PIN hash is typed (as the tree's scan).
-MAX_SCAN_BYTES = 8 * 1024 * 1024
-
 
 def collect_added(walk: Walk, policy: Policy) -> None:
     """Every file blob the range adds, at each path, with the first commit adding it;
@@ -75,8 +72,7 @@ class Reads:
             if sha in self.records:
                 views[sha] = frozen_view(data)
             for cls in sorted(self.classes.get(sha, ())):
-                big = len(data) > MAX_SCAN_BYTES
-                scanned[sha, cls] = [] if big else scan_content(data, cls)
+                scanned[sha, cls] = scan_content(data, cls)
         return views, scanned
 
 

@@ -11,8 +11,6 @@ from expflow_git.heap import no_cyclic_gc
 from expflow_git.pinscan.scanner import scan_bytes
 from expflow_git.workspace import Workspace, walk_files
 
-MAX_SCAN_BYTES = 8 * 1024 * 1024  # larger files are data dumps, not config: skipped
-
 
 @no_cyclic_gc()  # see heap.py: millions of acyclic objects
 def scan_paths(
@@ -87,10 +85,7 @@ def _read(full: Path, rel: str, warn: Callable[[str], None]) -> bytes | None:
             return None
     if not full.is_file():
         return None
-    if full.stat().st_size > MAX_SCAN_BYTES:
-        warn(f"{rel}: skipped, larger than {MAX_SCAN_BYTES} bytes")
-        return None
-    return full.read_bytes()
+    return full.read_bytes()  # any size: the scanner reads a large file in parts
 
 
 def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:

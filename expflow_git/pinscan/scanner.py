@@ -284,13 +284,63 @@ def listed(found: Sequence[_Row], finding: Callable[[_Row], Finding]) -> list[Fi
 
 def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
     """The content findings (path left empty): what depends only on the bytes and the file's
-    class, so the audit may cache it per blob."""
+    class, so the audit may cache it per blob. A file of any size: one over CHUNK_BYTES
+    is read in parts (`_scan_parts`)."""
     code = cls is not FileClass.TEXT
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = data.decode("utf-16", errors="replace").removeprefix("\ufeff")
         return _scan_text(text, code)
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:
         return []  # binary
+    if len(data) > CHUNK_BYTES and cls is not FileClass.NOTEBOOK:  # (a notebook is one JSON)
+        return _scan_parts(data, cls)
+    return _scan_decoded(data, cls)
+
+
+# A file larger than this is scanned in parts of this size, each read with its neighbours'
+# OVERLAP_BYTES on either side (a key's block, a `pin:` mapping and its children are
+# a few lines): memory and the decoded text stay bounded, and no part of a file goes
+# unread. Larger files were skipped whole, so a PIN hash in a big log was committed.
+CHUNK_BYTES = 8 * 1024 * 1024
+OVERLAP_BYTES = 64 * 1024
+
+
+def _scan_parts(data: bytes, cls: FileClass) -> list[Finding]:
+    """`scan_content` of a large file, part by part: each part's findings placed in the
+    whole file (its lines counted once, in order), a finding two parts see kept once."""
+    found: dict[tuple[int, int, str], Finding] = {}
+    size, pos = len(data), 0
+    counted, lines, line_start = 0, 0, 0  # newlines before `counted`; the last line's start
+    while pos < size:
+        end = size if size - pos <= CHUNK_BYTES else _line_cut(data, pos + CHUNK_BYTES)
+        lo = _line_cut(data, pos - OVERLAP_BYTES) if pos else 0
+        hi = size if end == size else _line_cut(data, min(size, end + OVERLAP_BYTES))
+        lines += data.count(b"\n", counted, lo)
+        last = data.rfind(b"\n", counted, lo)
+        line_start, counted = (last + 1 if last != -1 else line_start), lo
+        lead: int | None = None  # the characters of `lo`'s line before it (mid-line only)
+        for f in _scan_decoded(data[lo:hi], cls):
+            line, col = lines + (f.line or 1), f.col or 1
+            if f.line == 1 and lo > line_start:
+                if lead is None:
+                    lead = len(data[line_start:lo].decode("utf-8", "replace"))
+                col += lead
+            found.setdefault((line, col, f.rule), replace(f, line=line, col=col))
+        pos = end
+    return [found[k] for k in sorted(found)]
+
+
+def _line_cut(data: bytes, at: int) -> int:
+    """A place near `at` to cut `data`: just after the last line break of the
+    OVERLAP_BYTES before it, else `at` itself (a line longer than that)."""
+    at = max(0, min(len(data), at))
+    brk = data.rfind(b"\n", max(0, at - OVERLAP_BYTES), at)
+    return brk + 1 if brk != -1 else at
+
+
+def _scan_decoded(data: bytes, cls: FileClass) -> list[Finding]:
+    """`scan_content` past the UTF-16 and binary checks."""
+    code = cls is not FileClass.TEXT
     families = _may_match(data)
     # (Most documents hold no backslash: one search, not three.)
     escaped = (
