@@ -258,6 +258,23 @@ def test_a_pin_hash_committed_with_no_verify_is_found(
     assert PIN_SHA[:8] not in json.dumps(st)
 
 
+def test_a_pin_hash_in_a_submodules_name_is_found(xcli: Cli, repo: Path) -> None:
+    """A submodule's name stays in the history as a file's does: a PIN's digest in it
+    passed the tree's scan and `--since` (only files were read; an attacker's hunt)."""
+    base = commit_all(repo)
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},vendor/{PIN_SHA}")
+    git(repo, "commit", "-q", "--no-verify", "-m", "a submodule")
+    res = xcli(["audit"], repo)
+    assert res.code == 1 and "vendor/****: pin-sha256" in res.out, res.out
+    git(repo, "rm", "-q", "--cached", f"vendor/{PIN_SHA}")
+    git(repo, "commit", "-q", "--no-verify", "-m", "and gone")
+    assert xcli(["audit"], repo).code == 0
+    res = xcli(["audit", "--since", base], repo)
+    assert res.code == 1 and "vendor/****: pin-sha256" in res.out, res.out
+    assert "a submodule added in commit" in res.out and PIN_SHA[:8] not in res.both
+
+
 def test_a_pin_hash_in_a_file_name_is_found_and_never_printed(
     xcli: Cli, repo: Path, tmp_path: Path
 ) -> None:

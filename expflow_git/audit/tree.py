@@ -211,6 +211,11 @@ class TreeReader:
                 )
                 continue
             if objtype != "blob":
+                # A submodule's name stays in the history as a file's does (a PIN's digest
+                # in it was committed unseen: an attacker's hunt); it has no content here.
+                if objtype == "commit" and scan:
+                    if not (policy.scan_allow and matches_any(path, policy.scan_allow)):
+                        findings.extend(name_findings(path))
                 continue
             # A symbolic link's blob is its target string: scanned like a file's content.
             scanned = scan and not (policy.scan_allow and matches_any(path, policy.scan_allow))

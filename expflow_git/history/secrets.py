@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
+from expflow_git.gitstore import GITLINK
 from expflow_git.globs import matches_any
 from expflow_git.history.walk import Edit, Walk
 from expflow_git.identity import REGULAR_MODES, Frozen, frozen_view, readable_new
@@ -29,9 +30,14 @@ def collect_added(walk: Walk, policy: Policy) -> None:
     """Every file blob the range adds, at each path, with the first commit adding it;
     except what REV still holds at that path (the tree's own scan reports it)."""
     at_rev = walk.rev_blobs
+    rev_links = {e.path for e in walk.rev_tree if e.mode == GITLINK}  # (the tree's own scan)
     allow = policy.scan_allow
     for commit, changes in walk.commits:
         for c in changes:
+            if c.new_mode == GITLINK and c.path not in rev_links:
+                if not (allow and matches_any(c.path, allow)):
+                    walk.added_links.setdefault(c.path, commit)
+                continue
             if c.new_sha is None or c.new_mode not in (*REGULAR_MODES, "120000"):
                 continue
             key = (c.path, c.new_sha)
@@ -86,4 +92,7 @@ def scan_findings(walk: Walk, scanned: dict[tuple[str, FileClass], list[Finding]
             found, functools.partial(replace, path=shown_path(path))
         )
         findings.extend(replace(f, message=f.message + where) for f in hits)
+    for path, commit in walk.added_links.items():
+        where = f" (a submodule added in commit {commit[:12]}; it stays in the history)"
+        findings.extend(replace(f, message=f.message + where) for f in name_findings(path))
     return findings

@@ -62,6 +62,8 @@ class Walk:
     rev_tree: list[TreeEntry]
     # Every (path, blob) added in the range with the first commit that added it.
     added: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Every submodule path added in the range (its name alone is scanned), likewise.
+    added_links: dict[str, str] = field(default_factory=dict)
 
     @functools.cached_property
     def rev_blobs(self) -> frozenset[tuple[str, str]]:
