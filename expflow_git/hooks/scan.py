@@ -39,7 +39,7 @@ def scan_paths(
         return [f for _, found in by_position for f in found], count
     for full in targets:
         rel = ws.rel(full)
-        content = _read(full, rel, warn)
+        content = _read(full)
         if content is None:
             continue
         count += 1
@@ -74,7 +74,7 @@ def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes]]:
             yield position, rel, data
 
 
-def _read(full: Path, rel: str, warn: Callable[[str], None]) -> bytes | None:
+def _read(full: Path) -> bytes | None:
     """The bytes to scan on disk: the file, or a symbolic link's target string."""
     if full.is_symlink():
         # A link's content, as git stores it, is its target string: scanned, never followed
