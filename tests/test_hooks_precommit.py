@@ -456,6 +456,41 @@ def test_the_hooks_judge_what_git_commits_not_the_file_on_disk(
     assert repo.head() == before
 
 
+def test_a_merge_commit_checks_what_the_merge_brings_in(exp_repo: ExpRepo, hook_env: dict) -> None:
+    """While a merge is committed (its conflicts resolved), pre-commit passes the hooks
+    only the conflicted files: a PIN hash and an unknown metric a branch committed past
+    the hooks were merged in unchecked (an attacker's hunt; the plain hook caught them).
+    The hooks add every file the index changes against HEAD then."""
+    repo, env = exp_repo, hook_env
+    pre_commit_install(repo.path, env)
+    seed_example(repo)
+    repo.git("add", "-A")
+    code, out = commit_through_hooks(repo, env, "scaffold")
+    assert code == 0, out
+    main = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
+    repo.add_experiment("exp-002")
+    bad = repo.add_result("exp-002")
+    repo.write(bad, (repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"'))
+    repo.write("NOTES.md", "side\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-verify", "-m", "side, past the hooks")
+    repo.git("checkout", "-q", main)
+    repo.write("NOTES.md", "main\n")
+    repo.git("add", "-A")
+    assert commit_through_hooks(repo, env, "main moves on")[0] == 0
+    before = repo.head()
+    assert repo.git("merge", "side", check=False) != ""  # a conflict in NOTES.md
+    repo.write("NOTES.md", "resolved\n")
+    repo.git("add", "NOTES.md")
+    code, out = commit_through_hooks(repo, env, "merge side")
+    assert code == 1, out
+    assert "notes/n.txt:1:9: pin-sha256" in out and PIN_SHA not in out
+    assert f"{bad}#/metrics/seg_totl: unknown-metric" in out
+    assert repo.head() == before
+
+
 def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:
     """The issue's acceptance scenario, following the README's quick start."""
     repo = exp_repo

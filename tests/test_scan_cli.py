@@ -173,6 +173,26 @@ def test_policy_scan_allow_exempts_files(exp_repo: ExpRepo, cli) -> None:
     assert "tests/fixtures" not in res.out
 
 
+def test_a_staged_scan_allow_takes_effect_once_committed(exp_repo: ExpRepo, cli) -> None:
+    """`scan.allow: ["**"]` staged with a PIN hash exempted it in the same commit (an
+    attacker's hunt), where CI, judging by the base's policy, refuses it. The hook
+    honours only the entries HEAD's policy has; committed first, the entry works."""
+    exp_repo.commit("base")
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text() + 'scan:\n  allow: ["tests/fixtures/**"]\n')
+    exp_repo.write("tests/fixtures/hashes.json", json.dumps({"h": PIN_SHA}) + "\n")
+    exp_repo.git("add", "-A")
+    args = ["scan", "--staged", "--", "expflow.yaml", "tests/fixtures/hashes.json"]
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 1 and res.out.startswith("tests/fixtures/hashes.json:1:"), res.out
+    assert "scan.allow 'tests/fixtures/**' takes effect once committed" in res.err
+    exp_repo.git("rm", "-q", "--cached", "tests/fixtures/hashes.json")
+    exp_repo.commit("the allow-list first")
+    exp_repo.git("add", "-A")
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 0 and "takes effect" not in res.err, res.both
+
+
 def test_broken_policy_does_not_disable_the_scan(exp_repo: ExpRepo, cli) -> None:
     (exp_repo.path / "expflow.yaml").write_text("version: 2\nscan: {allow: ['**']}\n")
     exp_repo.write("notes.md", f"{PIN_SHA}\n")

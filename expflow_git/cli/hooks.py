@@ -44,7 +44,7 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path, staged=staged)
-    findings, count = scan_paths(ws, paths, warn=err)
+    findings, count = scan_paths(ws, ws.with_merged(paths), warn=err)
     emit_findings(findings)
     if findings:
         err(

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.pinscan.scanner import scan_bytes
 from expflow_git.workspace import Workspace, walk_files
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
 
 
 @no_cyclic_gc()  # see heap.py: millions of acyclic objects
@@ -93,7 +97,43 @@ def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:
     if not ws.policy_path.exists():
         return ()
     try:
-        return ws.load_policy().scan_allow
+        allow = ws.load_policy().scan_allow
     except ExpflowError as exc:
         warn(f"warning: policy not used for the scan allow-list: {exc.message}")
+        return ()
+    if not allow or not ws.staged or ws.git is None:
+        return allow
+    at_head = _allowed_at_head(ws.git, ws.rel(ws.policy_path))
+    if at_head is None:  # before the first commit: the staged policy is the only one
+        return allow
+    new = [glob for glob in allow if glob not in at_head]
+    if new:
+        warn(
+            f"warning: scan.allow {', '.join(map(repr, new))} takes effect once committed: "
+            "the files it names are scanned in this commit"
+        )
+    return tuple(glob for glob in allow if glob in at_head)
+
+
+def _allowed_at_head(git: Git, rel: str) -> tuple[str, ...] | None:
+    """HEAD's scan.allow (none when HEAD holds no policy that loads), or None before the
+    first commit. An entry staged with the files it exempts took effect at once: a PIN
+    hash and a key were committed beside `allow: ["**"]` (an attacker's hunt), where CI,
+    judging by the base's policy, refuses them. One blob stream; HEAD is asked for only
+    when it holds no policy."""
+    from expflow_git.gitblobs import BlobReader
+    from expflow_git.policy.load import load_policy_bytes
+
+    try:
+        with BlobReader(git) as reader:
+            data = reader.read(f"HEAD:{rel}")
+    except ExpflowError:
+        try:
+            git.resolve_commit("HEAD")
+        except ExpflowError:
+            return None
+        return ()
+    try:
+        return load_policy_bytes(data, path=rel).scan_allow
+    except ExpflowError:
         return ()
