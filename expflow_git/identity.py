@@ -143,19 +143,24 @@ class ResultRewrite:
         return None if self.replacement is None else self.replacement.new_sha
 
 
-def result_rewrites(changes: Sequence[Change], globs: DocumentGlobs) -> list[ResultRewrite]:
+def result_rewrites(
+    changes: Sequence[Change], globs: DocumentGlobs, targets: DocumentGlobs | None = None
+) -> list[ResultRewrite]:
     """The results one change set (a commit, or the index against HEAD) rewrites.
 
     A modified or retyped result is rewritten (its executable bit alone changed is not:
     the same bytes). A deleted one is rewritten unless the same blob is added for the
-    same experiment at another result path (a move).
+    same experiment at another result path (a move): one `targets` read as a result (by
+    default `globs`; the hook's, the staged policy's alone: a result moved where only
+    HEAD's glob reads it drops out of the commit's audit).
     """
+    targets = targets or globs
     # Per id, the first result added (a deleted one's replacement) and the set of blobs
     # added: a commit moving k results of one id is then k look-ups, not k² comparisons.
     first_added: dict[str, Change] = {}
     added_blobs: dict[str, set[str | None]] = {}
     for change in changes:
-        if change.status == "A" and _is_result_file(change, globs):
+        if change.status == "A" and _is_result_file(change, targets):
             first_added.setdefault(stem(change.path), change)
             added_blobs.setdefault(stem(change.path), set()).add(change.new_sha)
     out = []

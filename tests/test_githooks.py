@@ -494,6 +494,75 @@ def test_hooks_work_from_an_interpreter_path_with_a_space(sandbox: Sandbox, repo
     assert committed.returncode == 0, committed.stderr
 
 
+# =========================================================================== policy moves
+# A commit that edits `paths` and the documents together (an attacker's hunt of the
+# hooks; `audit --since` with the base's policy caught each, the hook did not).
+EXPS = 'experiments: ["experiments/**/*.json"]'
+RESULTS = 'results: ["results/**/*.json"]'
+
+
+def _edit_policy(repo: Path, old: str, new: str) -> None:
+    policy = repo / "expflow.yaml"
+    text = policy.read_text()
+    assert old in text
+    policy.write_text(text.replace(old, new, 1))
+
+
+def test_a_record_copied_under_new_paths_keeps_its_frozen_fields(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """`paths.experiments` moved to `exp2/`, HEAD's records left in place, the copy of
+    a finished run's record with other params: nothing paired the copy with HEAD's."""
+    base = head(sandbox, hooked)
+    _edit_policy(hooked, EXPS, 'experiments: ["exp2/**/*.json"]')
+    shutil.copytree(hooked / "experiments", hooked / "exp2")
+    record = hooked / "exp2/pdebench-task1/exp-001.json"
+    record.write_text(record.read_text().replace('"lr": 0.001', '"lr": 0.5'))
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "new record folder")
+    assert proc.returncode != 0
+    assert "exp2/pdebench-task1/exp-001.json: record-rewritten" in proc.stderr, proc.stderr
+    record.write_text(record.read_text().replace('"lr": 0.5', '"lr": 0.001'))
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "the same records, in a new folder")
+    assert proc.returncode == 0, proc.stderr
+    assert head(sandbox, hooked) != base
+
+
+def test_a_result_moved_where_only_heads_paths_read_it_is_dropped(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """`paths.results` narrowed and a result moved byte for byte out of the new glob (into
+    one HEAD's glob still read): taken for a move, it dropped out of the commit's audit."""
+    base = head(sandbox, hooked)
+    _edit_policy(hooked, RESULTS, 'results: ["results/pdebench-task1/*.json"]')
+    (hooked / "results/archive").mkdir()
+    sandbox.git(hooked, "mv", res_rel("exp-001"), "results/archive/exp-001.json")
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "archive")
+    assert proc.returncode != 0
+    assert f"{res_rel('exp-001')}: result-rewritten" in proc.stderr, proc.stderr
+    assert head(sandbox, hooked) == base
+
+
+def test_a_committed_correction_is_not_dropped_by_a_glob_change(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """`paths.corrections` moved away from a committed correction: neither policy then
+    called it one, and the next commit deleted it unseen."""
+    res = sandbox.cli(["rm", "exp-002", "--reason", "a bad run", "--pin", PIN], hooked)
+    assert res.code == 0, res
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "rm exp-002", {"EXPFLOW_PIN": PIN}).returncode == 0
+    base = head(sandbox, hooked)
+    _edit_policy(hooked, RESULTS, RESULTS + '\n  corrections: ["fixes/**/*.json"]')
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "corrections elsewhere")
+    assert proc.returncode != 0
+    assert ": correction-rewritten: the staged policy's paths.corrections" in proc.stderr
+    assert head(sandbox, hooked) == base
+
+
 # =========================================================================== pre-push
 @pytest.fixture
 def remote(sandbox: Sandbox, hooked: Path) -> Path:

@@ -13,7 +13,7 @@ committed result the new `paths.results` no longer matches counts as deleted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from expflow_git.checks import Problem
 from expflow_git.corrections import (
@@ -137,7 +137,7 @@ def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]
             else "a result is its experiment's, wherever it lies",
             experiment=r.experiment,
         )
-        for r in result_rewrites(changes, globs)
+        for r in result_rewrites(changes, globs, DocumentGlobs.of(policy))
     ]
     out += _frozen_records(ws, changes, globs)
     if policy_changed and head_policy is not None:
@@ -148,17 +148,26 @@ def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]
 def _frozen_records(
     ws: Workspace, changes: list[Change], globs: DocumentGlobs
 ) -> list[StagedRewrite]:
-    """Staged edits of a frozen field of a record whose run has a result in HEAD."""
+    """Staged edits of a frozen field of a record whose run has a result in HEAD. A record
+    added beside HEAD's, which the change leaves in place (a `paths.experiments` moved
+    in the same commit: HEAD's record drops out of the staged globs), is compared with
+    HEAD's (an attacker's hunt: its params and seed changed unseen)."""
     assert ws.git is not None
-    edits = [e for e in record_edits(changes, globs) if e.old_sha is not None]
+    edits = record_edits(changes, globs)
     if not edits:
         return []
-    committed = {
-        stem(e.path)
-        for e in ws.git.ls_tree("HEAD", globs.prefixes())
-        if e.type == "blob" and globs.is_result(e.path)
-    }
-    edits = [e for e in edits if e.experiment in committed]
+    listed = [e for e in ws.git.ls_tree("HEAD", globs.prefixes()) if e.type == "blob"]
+    committed = {stem(e.path) for e in listed if globs.is_result(e.path)}
+    at_head: dict[str, str] = {}
+    for entry in listed:  # (in path order: the first record of an id)
+        if globs.is_record(entry.path):
+            at_head.setdefault(stem(entry.path), entry.sha)
+    edits = [
+        e if e.old_sha is not None else replace(e, old_sha=at_head.get(e.experiment))
+        for e in edits
+        if e.experiment in committed
+    ]
+    edits = [e for e in edits if e.old_sha is not None]
     wanted = {e.old_sha for e in edits if e.old_sha} | {
         e.change.new_sha for e in edits if readable_new(e) and e.change.new_sha
     }
@@ -203,6 +212,34 @@ def _dropped_by_globs(
         if e.path not in touched
         and head_policy.kind_of(e.path) is Kind.RESULT
         and policy.kind_of(e.path) is not Kind.RESULT
+    ]
+
+
+def _corrections_dropped(
+    ws: Workspace, changes: list[Change], head_policy: Policy | None, policy: Policy
+) -> list[Finding]:
+    """HEAD's corrections, left as they are, that the staged policy no longer reads as
+    corrections: append-only, they would declare nothing once committed, and a run one
+    deletes could come back (an attacker's hunt: the glob moved, then the file deleted
+    unseen, as neither policy called it a correction any more)."""
+    if ws.git is None or head_policy is None or head_policy is policy:
+        return []
+    if head_policy.correction_globs == policy.correction_globs:
+        return []
+    touched = {c.path for c in changes}
+    folders = DocumentGlobs.of(head_policy).prefixes(corrections_only=True)
+    return [
+        Finding(
+            e.path,
+            Problem.CORRECTION_REWRITTEN.value,
+            "the staged policy's paths.corrections no longer reads this committed correction "
+            "(corrections are append-only: it would declare nothing once committed)",
+        )
+        for e in ws.git.ls_tree("HEAD", folders)
+        if e.path not in touched
+        and e.type == "blob"
+        and head_policy.kind_of(e.path) is Kind.CORRECTION
+        and policy.kind_of(e.path) is not Kind.CORRECTION
     ]
 
 
@@ -294,6 +331,7 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         return Judged(verdict.findings, tuple(rewrites), ())
     uncovered = set(verdict.uncovered)
     refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
+    refused += _corrections_dropped(ws, changes, head_policy, policy)
     refused += _readded(ws, changes, DocumentGlobs.of(policy, head_policy))
     approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
