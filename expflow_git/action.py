@@ -115,29 +115,26 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
 
 
 def _new_branch_base(git: Git, rev: str, event: Mapping[str, Any]) -> tuple[str, str]:
-    """A new branch's push: since the newest commit another branch of the checkout's
-    remote already holds (its remote-tracking refs, the pushed branch's own left out),
-    as the pre-push hook does; with none, the whole history from git's empty tree. A new
-    branch had no history check, so a rewrite on it, or a key its first commit added and
-    the next deleted, passed (a review)."""
+    """A new branch's push: since where it left the repository's default branch (its
+    remote-tracking ref, as actions/checkout fetches it), else the whole history from
+    git's empty tree. Never another branch: one the same push made holds the same
+    commits, and a rewrite measured from it was "nothing new" (a review). A new branch
+    had no history check at all before, so a rewrite on it, or a key its first commit
+    added and the next deleted, passed."""
     from expflow_git.gitstore import EMPTY_TREES
 
-    ref = event.get("ref")
-    own = (
-        f"refs/remotes/origin/{ref.removeprefix('refs/heads/')}"
-        if isinstance(ref, str) and ref.startswith("refs/heads/")
-        else None
-    )
-    listed = git.run("for-each-ref", "--format=%(refname)", "refs/remotes/").decode()
-    others = [name for name in listed.split() if name != own]
     sha = git.resolve_commit(rev).sha
-    walked = git.run("rev-list", "--boundary", sha, "--not", *others, "--").decode().split()
-    if not walked:
-        return sha, "a new branch of commits other branches hold: nothing new"
-    boundary = next((line[1:] for line in walked if line.startswith("-")), None)
-    if boundary is not None:
-        return boundary, "a new branch: where it left the branches already pushed"
-    return EMPTY_TREES[len(sha)], "a new branch with no commit other branches hold"
+    repository = event.get("repository")
+    default = repository.get("default_branch") if isinstance(repository, dict) else None
+    if isinstance(default, str) and default and event.get("ref") != f"refs/heads/{default}":
+        try:
+            tip = git.resolve_commit(f"refs/remotes/origin/{default}").sha
+            fork = git.run("merge-base", tip, sha).decode("ascii").strip()
+        except ExpflowError:  # not fetched, or no common history
+            fork = ""
+        if fork:
+            return fork, f"a new branch: where it left {printable(default)}"
+    return EMPTY_TREES[len(sha)], "a new branch: nothing it shares with the default branch"
 
 
 def _require_commit(git: Git, sha: str, what: str, hint: str = FETCH_HINT) -> None:

@@ -375,29 +375,36 @@ def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path, tmp_p
 
 def test_push_of_a_new_branch_checks_its_history(demo_repo: Path, tmp_path: Path) -> None:
     """A new branch had no history check (a review): a rewrite on it, or a key its first
-    commit added and the next deleted, passed the push's audit. It is checked since the
-    newest commit another branch of the remote holds, else from the empty tree."""
-    new = {"before": ZERO, "created": True, "ref": "refs/heads/feature"}
+    commit added and the next deleted, passed the push's audit. It is checked since it
+    left the default branch (never another branch: one the same push made holds the
+    same commits, a second review), else from the empty tree."""
+    new = {
+        "before": ZERO,
+        "created": True,
+        "ref": "refs/heads/feature",
+        "repository": {"default_branch": "main"},
+    }
     code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=new)
     assert code == 0, log
     assert outputs["passed"] == "true"
-    assert "the whole history checked (a new branch with no commit other branches" in log
+    assert "the whole history checked (a new branch: nothing it shares with the" in log
     assert "audit PASS (every run; whole history checked)" in log
 
     main = git(demo_repo, "rev-parse", "HEAD")
     git(demo_repo, "update-ref", "refs/remotes/origin/main", main)  # as actions/checkout
     git(demo_repo, "checkout", "-qb", "feature")
     head = rewrite_a_committed_result(demo_repo)
-    git(demo_repo, "update-ref", "refs/remotes/origin/feature", head)  # the pushed branch
+    for pushed in ("feature", "sibling"):  # a sibling pushed with it holds its commits
+        git(demo_repo, "update-ref", f"refs/remotes/origin/{pushed}", head)
     code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=new)
     assert code == 1 and outputs["passed"] == "false", log
-    assert f"history checked since {main[:12]} (a new branch: where it left" in log
+    assert f"history checked since {main[:12]} (a new branch: where it left main)" in log
     assert "result-rewritten" in log
 
     git(demo_repo, "reset", "-q", "--hard", main)  # a branch of commits main holds
     code, log, _, _ = run_action(demo_repo, tmp_path, event="push", payload=new)
     assert code == 0, log
-    assert f"history checked since {main[:12]} (a new branch of commits other" in log
+    assert f"history checked since {main[:12]} (a new branch: where it left main)" in log
 
     code, log, _, _ = run_action(demo_repo, tmp_path, event="workflow_dispatch")
     assert code == 0, log

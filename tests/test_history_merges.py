@@ -144,20 +144,28 @@ def test_a_moved_record_is_found_by_id_where_the_result_was_committed(repo: Path
     assert code == 1 and findings.get("experiments/t/e2.json") == "record-rewritten", findings
 
 
+@pytest.mark.parametrize("revert", [False, True])
 def test_a_record_from_a_fork_before_base_is_frozen_where_its_result_was_committed(
-    repo: Path,
+    repo: Path, revert: bool
 ) -> None:
     """A branch forked before BASE commits a run's result beside its record (lr=0.2);
     BASE had deleted that record (a run without a result: no correction). The pull
     request adds the run's record elsewhere with other params and merges the branch: the
     record beside the result sat at a path neither BASE nor any commit of the range
-    touched, so it was never looked at, and the audit passed (an attacker's hunt)."""
+    touched, so it was never looked at, and the audit passed (an attacker's hunt). With
+    a file committed and reverted on the branch first, a commit of the range had the
+    fork's tree, and forks told by their trees were missed (a review)."""
     ok(repo, "new", "e2", "--study", "s", "--param", "lr=0.2")
     fork = commit(repo, "e2 planned")
     old = (repo / REC).read_text()
     ok(repo, "rm", "e2", "--force")
     base = commit(repo, "e2 dropped")
     git(repo, "checkout", "-q", "-b", "side", fork)
+    if revert:
+        (repo / "junk.txt").write_text("junk\n")
+        commit(repo, "junk")
+        (repo / "junk.txt").unlink()
+        commit(repo, "no junk")
     ok(repo, "result", "e2", "--metric", "accuracy=0.9")
     (repo / REC).write_text(old)  # the record as it was planned, beside the result
     commit(repo, "e2's result")

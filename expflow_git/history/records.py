@@ -199,9 +199,16 @@ def with_fork_records(
     hunt). One `cat-file --batch-check`, and one listing per such tree."""
     if not introduced.runs:
         return introduced
-    trees = _trees(git, [base, *(commit for commit, _ in introduced.changes)])
-    made = {tree for tree, _ in trees}
-    forks = sorted({parent for _, parent in trees[1:] if parent and parent not in made})
+    walked = [commit for commit, _ in introduced.changes]
+    # Each commit's first parent and its tree, in one batch: a fork is a first parent
+    # outside the range (by id: a commit of the range with the same tree, a revert say,
+    # hid it when forks were told by their trees, a review).
+    names = "".join(f"{c}^1\n{c}^1^{{tree}}\n" for c in walked).encode("ascii")
+    out = git.run("cat-file", "--batch-check=%(objectname)", input=names).splitlines()
+    ids = [None if b" " in line else line.decode("ascii") for line in out]
+    inside = {*walked, base}
+    pairs = zip(ids[::2], ids[1::2], strict=True)
+    forks = sorted({tree for parent, tree in pairs if parent and tree and parent not in inside})
     found: dict[str, set[str]] = {}
     for tree in forks:
         for entry in git.ls_tree(tree, globs.prefixes()):
