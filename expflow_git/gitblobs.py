@@ -209,12 +209,16 @@ def _encode_name(text: str) -> bytes:
 FEW_PATHS = 64  # named to git one by one; more: the whole index is listed and filtered here
 
 
-def staged_entries(git: Git, paths: Sequence[str]) -> dict[str, IndexEntry]:
-    """The index entries at ``paths`` (stage 0, not a submodule), by path, in one
-    ``ls-files`` however many paths (a hook's git processes must not grow with the
-    commit); read their blobs through one :class:`BlobReader`."""
+def staged_entries(git: Git, paths: Sequence[str], *, links: bool = False) -> dict[str, IndexEntry]:
+    """The index entries at ``paths`` (stage 0, not a submodule unless `links`), by path,
+    in one ``ls-files`` however many paths (a hook's git processes must not grow with
+    the commit); read their blobs through one :class:`BlobReader`."""
     wanted = set(paths)
     if not wanted:
         return {}
     listed = git.ls_index_named((), sorted(wanted)) if len(wanted) <= FEW_PATHS else git.ls_index()
-    return {e.path: e for e in listed if e.path in wanted and e.stage == 0 and e.mode != GITLINK}
+    return {
+        e.path: e
+        for e in listed
+        if e.path in wanted and e.stage == 0 and (links or e.mode != GITLINK)
+    }

@@ -210,8 +210,10 @@ def failure_reason(exc: BaseException, limit: int) -> str:
     except Exception:  # a broken __str__: the type name still says what failed
         message = "<the exception's message could not be read>"
     text = f"{name}: {message}" if message else name
-    # (A bounded prefix is masked: a message of megabytes is read no further than this.)
-    text = text[: 4 * limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    # Masked whole, then cut: a cut first could split a digest or a key's block, and
+    # what is left of one the scan neither flags nor masks (a review; the masking is
+    # linear in the message).
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     text = _without_pin(text)
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     # The reason is committed with the record: one the scan still flags as the record

@@ -154,6 +154,25 @@ def test_a_failed_runs_reason_holds_nothing_the_pin_scan_refuses(
     assert failure_reason(RuntimeError("--pin 12345"), limit) == "RuntimeError: --pin 12345"
 
 
+def test_a_long_reason_is_masked_before_it_is_cut() -> None:
+    """Cut to four times its length first, a message kept the start of a key's block
+    (its END line cut off, the scan neither flagged nor masked it) or 58 characters of a
+    PIN's digest (a review)."""
+    import hashlib
+    import re
+
+    from expflow_git.run import failure_reason
+
+    block = "PRIVATE KEY-----"
+    body = "\n".join("A" * 64 for _ in range(190))  # ~12 KB
+    key = f"-----BEGIN RSA {block}\n{body}\n-----END RSA {block}"
+    reason = failure_reason(ValueError("could not parse key:\n" + key), 2000)
+    assert reason == "ValueError: could not parse key:\n****", reason
+    digest = hashlib.sha256(b"4321").hexdigest()
+    reason = failure_reason(ValueError(" ".join([digest] * 124)), 2000)
+    assert not re.search("[0-9a-f]{8}", reason), reason
+
+
 def test_run_reads_nothing_between_writing_running_and_the_block(
     repo: Repository, exp_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

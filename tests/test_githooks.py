@@ -494,6 +494,19 @@ def test_hooks_work_from_an_interpreter_path_with_a_space(sandbox: Sandbox, repo
     assert committed.returncode == 0, committed.stderr
 
 
+def test_pre_commit_refuses_a_submodule_named_with_a_pin_hash(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """The scan read staged files only: a submodule whose name is a PIN's digest was
+    committed past the hook (a review), and stays in the history."""
+    base = head(sandbox, hooked)
+    sandbox.git(hooked, "update-index", "--add", "--cacheinfo", f"160000,{base},vendor/{PIN_SHA}")
+    proc = commit(sandbox, hooked, "a submodule")
+    assert proc.returncode != 0
+    assert "vendor/****: pin-sha256" in proc.stderr and PIN_SHA not in proc.stderr
+    assert head(sandbox, hooked) == base
+
+
 # =========================================================================== policy moves
 # A commit that edits `paths` and the documents together (an attacker's hunt of the
 # hooks; `audit --since` with the base's policy caught each, the hook did not).

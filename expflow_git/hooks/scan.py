@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.heap import no_cyclic_gc
-from expflow_git.pinscan.scanner import scan_bytes
+from expflow_git.pinscan.scanner import name_findings, path_is_allowed, scan_bytes
 from expflow_git.workspace import Workspace, walk_files
 
 if TYPE_CHECKING:
@@ -23,8 +23,15 @@ def scan_paths(
     """Scan `paths` (or every tracked file); returns findings and the number of files read."""
     allow = _allow_list(ws, warn)
     targets: list[Path] = []
+    named: list[Finding] = []  # the names of what no file's scan names (below)
     for p in paths:
         if os.path.isdir(p):
+            # A submodule (the hook is given its path) or a folder: its own name stays in
+            # the history as a file's does (a PIN's digest as a submodule's name was
+            # committed past the hook: a review); the files below name themselves.
+            rel = ws.rel(p)
+            if not (allow and path_is_allowed(rel, allow)):
+                named += name_findings(rel)
             targets.extend(Path(p) / rel for rel in walk_files(Path(p)))
         else:
             targets.append(Path(p))
@@ -35,12 +42,15 @@ def scan_paths(
     if ws.staged:
         by_position: list[tuple[int, list[Finding]]] = []
         for position, rel, data in _staged(ws, [ws.rel(full) for full in targets]):
-            count += 1
-            found = scan_bytes(rel, data, allow=allow)
+            if data is None:  # a submodule: its name alone
+                found = [] if allow and path_is_allowed(rel, allow) else name_findings(rel)
+            else:
+                count += 1
+                found = scan_bytes(rel, data, allow=allow)
             if found:
                 by_position.append((position, found))
         by_position.sort(key=lambda item: item[0])  # in the order given, as from disk
-        return [f for _, found in by_position for f in found], count
+        return named + [f for _, found in by_position for f in found], count
     for full in targets:
         rel = ws.rel(full)
         content = _read(full)
@@ -48,23 +58,27 @@ def scan_paths(
             continue
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))
-    return findings, count
+    return named + findings, count
 
 
-def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes]]:
+def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes | None]]:
     """(position in `rels`, path, staged content) of each of `rels` the index holds: one
     `ls-files` for them all, each from the file on disk when it is the staged blob
     (`same_on_disk`), the others through one blob stream (a hook's git processes must
-    not grow with the commit); one blob in memory at a time."""
+    not grow with the commit); one blob in memory at a time. A submodule's content is
+    None: its name is all this repository holds of it."""
     from expflow_git.gitblobs import BlobReader, staged_entries
+    from expflow_git.gitstore import GITLINK
     from expflow_git.hooks.lookup import same_on_disk
 
     if ws.git is None:
         return
-    entries = staged_entries(ws.git, rels)
+    entries = staged_entries(ws.git, rels, links=True)
     from_git = []
     for position, rel in enumerate(rels):
-        if rel in entries:
+        if rel in entries and entries[rel].mode == GITLINK:
+            yield position, rel, None
+        elif rel in entries:
             data = same_on_disk(ws.root, rel, entries[rel].sha)
             if data is None:
                 from_git.append((position, rel))

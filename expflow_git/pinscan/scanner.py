@@ -298,16 +298,19 @@ def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
 
 
 # A file larger than this is scanned in parts of this size, each read with its neighbours'
-# OVERLAP_BYTES on either side (a key's block, a `pin:` mapping and its children are
-# a few lines): memory and the decoded text stay bounded, and no part of a file goes
-# unread. Larger files were skipped whole, so a PIN hash in a big log was committed.
-CHUNK_BYTES = 8 * 1024 * 1024
+# OVERLAP_BYTES on either side: the decoded text stays bounded, and no part of a file
+# goes unread (files over 8 MiB were skipped whole, so a PIN hash in a big log was
+# committed). Up to it a file is read whole: a part sees 64 KiB of context, and a `pin:`
+# mapping whose child lies further below, or a key block longer than that (a review),
+# would be missed across a cut. The report's own size cap.
+CHUNK_BYTES = 512 * 1024 * 1024
 OVERLAP_BYTES = 64 * 1024
 
 
 def _scan_parts(data: bytes, cls: FileClass) -> list[Finding]:
-    """`scan_content` of a large file, part by part: each part's findings placed in the
-    whole file (its lines counted once, in order), a finding two parts see kept once."""
+    """`scan_content` of a file over CHUNK_BYTES, part by part: each part's findings
+    placed in the whole file (its lines counted once, in order), a finding two parts see
+    kept once. Left: a pragma line, or a hit's context, longer than a part's overlap."""
     found: dict[tuple[int, int, str], Finding] = {}
     size, pos = len(data), 0
     counted, lines, line_start = 0, 0, 0  # newlines before `counted`; the last line's start
@@ -332,10 +335,17 @@ def _scan_parts(data: bytes, cls: FileClass) -> list[Finding]:
 
 def _line_cut(data: bytes, at: int) -> int:
     """A place near `at` to cut `data`: just after the last line break of the
-    OVERLAP_BYTES before it, else `at` itself (a line longer than that)."""
+    OVERLAP_BYTES before it, else at `at` itself (a line longer than that), moved back
+    to the start of a UTF-8 character (a cut inside one made the part latin-1)."""
     at = max(0, min(len(data), at))
     brk = data.rfind(b"\n", max(0, at - OVERLAP_BYTES), at)
-    return brk + 1 if brk != -1 else at
+    if brk != -1:
+        return brk + 1
+    for _ in range(3):  # a UTF-8 character's continuation bytes: at most three
+        if not (0 < at < len(data) and 0x80 <= data[at] < 0xC0):
+            break
+        at -= 1
+    return at
 
 
 def _scan_decoded(data: bytes, cls: FileClass) -> list[Finding]:
