@@ -103,7 +103,7 @@ def _read(full: Path) -> bytes | None:
             return None
     if not full.is_file():
         return None
-    return full.read_bytes()  # any size: the scanner reads a large file in parts
+    return full.read_bytes()  # any size (the scanner reads one over 512 MiB in parts)
 
 
 def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:
