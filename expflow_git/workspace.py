@@ -52,26 +52,6 @@ class Workspace:
             raise ExpflowError("--staged needs a git repository")
         return cls(root=base, policy_path=policy_path, git=git, staged=staged)
 
-    def with_merged(self, paths: tuple[str, ...]) -> tuple[str, ...]:
-        """`paths` (what pre-commit passes to a hook) and, while a merge is committed, every
-        file the index changes against HEAD: pre-commit passes only the conflicted files
-        then, so what the merge brings in (a branch committed past the hooks) was checked
-        by no hook (an attacker's hunt). The plain hook passes them all already."""
-        git = self.git
-        if not (self.staged and paths and git is not None):
-            return paths
-        if not (git.git_dir / "MERGE_HEAD").is_file():
-            return paths
-        from expflow_git.gitstore import GITLINK
-
-        here = os.getcwd()
-        merged = [
-            os.path.relpath(self.root / change.path, here)
-            for change in git.staged_changes("HEAD")
-            if change.new_sha is not None and change.new_mode != GITLINK
-        ]
-        return tuple(dict.fromkeys([*paths, *merged]))
-
     def rel(self, path: str | Path) -> str:
         """A path relative to the root, with '/' separators, as globs and messages use it.
 

@@ -576,6 +576,48 @@ def test_a_committed_correction_is_not_dropped_by_a_glob_change(
     assert head(sandbox, hooked) == base
 
 
+def test_a_record_planted_as_a_plain_file_keeps_its_frozen_fields(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """A copy of the records with other params committed where no glob read them, then
+    `paths.experiments` widened onto it: no change set added a record (a review)."""
+    shutil.copytree(hooked / "experiments", hooked / "aaa")
+    record = hooked / "aaa/pdebench-task1/exp-001.json"
+    record.write_text(record.read_text().replace('"lr": 0.001', '"lr": 0.5'))
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "some files").returncode == 0
+    base = head(sandbox, hooked)
+    _edit_policy(hooked, EXPS, 'experiments: ["aaa/**/*.json"]')
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "records elsewhere")
+    assert proc.returncode != 0
+    assert "aaa/pdebench-task1/exp-001.json: record-rewritten" in proc.stderr, proc.stderr
+    assert head(sandbox, hooked) == base
+
+
+def test_corrections_stay_append_only_when_the_policy_turns_them_off(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """`protect.corrections: deny` staged with the glob's move: the check of corrections
+    dropped by a glob change came after `deny` returned (a review)."""
+    res = sandbox.cli(["rm", "exp-002", "--reason", "a bad run", "--pin", PIN], hooked)
+    assert res.code == 0, res
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "rm exp-002", {"EXPFLOW_PIN": PIN}).returncode == 0
+    base = head(sandbox, hooked)
+    _edit_policy(hooked, RESULTS, RESULTS + '\n  corrections: ["fixes/**/*.json"]')
+    _edit_policy(
+        hooked,
+        "protect: {results_immutable: true}",
+        "protect: {results_immutable: true, corrections: deny}",
+    )
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "corrections off, and elsewhere")
+    assert proc.returncode != 0
+    assert ": correction-rewritten: the staged policy's paths.corrections" in proc.stderr
+    assert head(sandbox, hooked) == base
+
+
 # =========================================================================== pre-push
 @pytest.fixture
 def remote(sandbox: Sandbox, hooked: Path) -> Path:

@@ -491,6 +491,38 @@ def test_a_merge_commit_checks_what_the_merge_brings_in(exp_repo: ExpRepo, hook_
     assert repo.head() == before
 
 
+def test_what_pre_commit_passes_no_hook_is_checked(exp_repo: ExpRepo, hook_env: dict) -> None:
+    """pre-commit passes no file at all while a merge stopped with `--no-commit` is
+    committed, and never a submodule: a PIN hash merged in, and a submodule named with
+    a PIN's digest, were committed (two reviews). `protect`, which always runs, checks
+    them."""
+    repo, env = exp_repo, hook_env
+    pre_commit_install(repo.path, env)
+    seed_example(repo)
+    repo.git("add", "-A")
+    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
+    main = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-verify", "-m", "side, past the hooks")
+    repo.git("checkout", "-q", main)
+    repo.write("other.md", "meanwhile\n")
+    repo.git("add", "-A")
+    assert commit_through_hooks(repo, env, "main moves on")[0] == 0
+    before = repo.head()
+    repo.git("merge", "--no-commit", "--no-ff", "side")
+    code, out = commit_through_hooks(repo, env, "merge side")
+    assert code == 1 and "notes/n.txt:1:9: pin-sha256" in out, out
+    assert repo.head() == before
+    repo.git("merge", "--abort")
+
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{before},vendor/{PIN_SHA}")
+    code, out = commit_through_hooks(repo, env, "a submodule")
+    assert code == 1 and "vendor/****: pin-sha256" in out and PIN_SHA not in out, out
+    assert repo.head() == before
+
+
 def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:
     """The issue's acceptance scenario, following the README's quick start."""
     repo = exp_repo

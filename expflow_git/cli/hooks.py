@@ -44,7 +44,7 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path, staged=staged)
-    findings, count = scan_paths(ws, ws.with_merged(paths), warn=err)
+    findings, count = scan_paths(ws, paths, warn=err)
     emit_findings(findings)
     if findings:
         err(
@@ -68,6 +68,7 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         staged_changes,
         staged_entries_refused,
         staged_rewrites,
+        unpassed_findings,
     )
     from expflow_git.pin.guard import ENV_PIN
     from expflow_git.workspace import Workspace
@@ -77,6 +78,7 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     ws = replace(Workspace.find(policy_path), policy_from_index=True)
     changes = staged_changes(ws)  # read once: every check below judges the same index
     orphans = staged_entries_refused(ws, changes) + orphaned_results(ws, changes)
+    orphans += unpassed_findings(ws, changes, warn=err)
     if orphans:  # never PIN-approvable: the audit would refuse the commit
         emit_findings(orphans)
         raise SystemExit(ExitCode.FAILED)

@@ -13,7 +13,6 @@ def run_validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) 
     from expflow_git.workspace import Workspace
 
     ws = Workspace.find(policy_path, staged=staged)
-    paths = ws.with_merged(paths)
     outcome = validate(ws, paths, warn=lambda message: warn(message, command="validate"))
     emit_findings(outcome.findings)
     if outcome.findings:

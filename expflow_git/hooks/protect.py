@@ -13,6 +13,8 @@ committed result the new `paths.results` no longer matches counts as deleted.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from expflow_git.checks import Problem
@@ -142,6 +144,7 @@ def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]
     out += _frozen_records(ws, changes, globs)
     if policy_changed and head_policy is not None:
         out += _dropped_by_globs(ws, changes, head_policy, policy)
+        out += _records_taken_in(ws, changes, head_policy, policy)
     return sorted(out, key=lambda r: (r.path.encode("utf-8", "surrogateescape"), r.rule))
 
 
@@ -215,6 +218,60 @@ def _dropped_by_globs(
     ]
 
 
+def _records_taken_in(
+    ws: Workspace, changes: list[Change], head_policy: Policy, policy: Policy
+) -> list[StagedRewrite]:
+    """HEAD's files, left as they are, that the staged policy reads as a finished run's
+    record where HEAD's did not: a copy with other params, committed earlier as a plain
+    file, then taken in by a widened `paths.experiments`, is a record added beside HEAD's
+    (a review), compared with HEAD's record of that id as `_frozen_records` compares one
+    the change adds."""
+    assert ws.git is not None
+    touched = {c.path for c in changes}
+    listed = [
+        e
+        for e in ws.git.ls_tree("HEAD", DocumentGlobs.of(policy, head_policy).prefixes())
+        if e.type == "blob" and e.mode in REGULAR_MODES
+    ]
+    committed = {stem(e.path) for e in listed if head_policy.kind_of(e.path) is Kind.RESULT}
+    old: dict[str, str] = {}
+    for e in listed:  # (in path order: the first record of an id)
+        if head_policy.kind_of(e.path) is Kind.EXPERIMENT:
+            old.setdefault(stem(e.path), e.sha)
+    taken = [
+        e
+        for e in listed
+        if e.path not in touched
+        and policy.kind_of(e.path) is Kind.EXPERIMENT
+        and head_policy.kind_of(e.path) is not Kind.EXPERIMENT
+        and stem(e.path) in committed
+        and old.get(stem(e.path), e.sha) != e.sha
+    ]
+    if not taken:
+        return []
+    wanted = sorted({e.sha for e in taken} | {old[stem(e.path)] for e in taken})
+    with BlobReader(ws.git) as reader:
+        views = {sha: frozen_view(data) for sha, data in reader.read_many(wanted)}
+    out = []
+    for e in taken:
+        before = old[stem(e.path)]
+        fields = changed_fields(views[before], views[e.sha])
+        if fields:
+            out.append(
+                StagedRewrite(
+                    e.path,
+                    "A",
+                    Problem.RECORD_REWRITTEN.value,
+                    f"the staged policy takes in this file as a record that "
+                    f"{frozen_message(fields, stem(e.path))}",
+                    before,
+                    e.sha,
+                    why="a finished run is frozen",
+                )
+            )
+    return out
+
+
 def _corrections_dropped(
     ws: Workspace, changes: list[Change], head_policy: Policy | None, policy: Policy
 ) -> list[Finding]:
@@ -264,6 +321,37 @@ def staged_entries_refused(ws: Workspace, changes: list[Change]) -> list[Finding
         for c in linked
         if policy.kind_of(c.path) is not None
     ]
+
+
+def unpassed_findings(
+    ws: Workspace, changes: list[Change], *, warn: Callable[[str], None]
+) -> list[Finding]:
+    """The scan and validation of what pre-commit passes no hook, on the index: a staged
+    submodule's name (pre-commit passes files and links only), and, while a merge is
+    committed, every file the index changes against HEAD (pre-commit passes the
+    conflicted files alone then, or none, when a conflict was resolved by a deletion or
+    the merge stopped with `--no-commit`). A PIN's digest as a submodule's name, and a
+    PIN hash and an unknown metric a branch committed past the hooks, were committed
+    (an attacker's hunt, two reviews). `protect` runs this: it always runs, and once
+    (the hooks given files run once per part of the list)."""
+    from expflow_git.hooks.scan import scan_paths
+    from expflow_git.hooks.validate import validate
+
+    git = ws.git
+    if git is None or not changes:
+        return []
+    merging = (git.git_dir / "MERGE_HEAD").is_file()
+    kept = [c for c in changes if c.new_sha is not None and (merging or c.new_mode == GITLINK)]
+    if not kept:
+        return []
+    ws = replace(ws, staged=True)  # the index's content, as the hooks given files read it
+    here = os.getcwd()
+    paths = [os.path.relpath(ws.root / c.path, here) for c in kept]
+    findings, _ = scan_paths(ws, paths, warn=warn)
+    files = [p for p, c in zip(paths, kept, strict=True) if c.new_mode != GITLINK]
+    if files:
+        findings += validate(ws, files, warn=warn).findings
+    return findings
 
 
 def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
@@ -327,11 +415,14 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         )
     declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
     verdict = judge(list(declarable.values()), added, about, policy, where="in the index")
+    # Append-only whatever the staged policy says of corrections (a review: `deny` staged
+    # with the glob's move let HEAD's corrections drop out unseen).
+    dropped = _corrections_dropped(ws, changes, head_policy, policy)
     if not policy.corrections_allowed:
-        return Judged(verdict.findings, tuple(rewrites), ())
+        return Judged((*dropped, *verdict.findings), tuple(rewrites), ())
     uncovered = set(verdict.uncovered)
     refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
-    refused += _corrections_dropped(ws, changes, head_policy, policy)
+    refused += dropped
     refused += _readded(ws, changes, DocumentGlobs.of(policy, head_policy))
     approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
