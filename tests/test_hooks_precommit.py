@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -456,31 +457,45 @@ def test_the_hooks_judge_what_git_commits_not_the_file_on_disk(
     assert repo.head() == before
 
 
+def _past_the_hooks_on_a_side_branch(
+    repo: ExpRepo, env: dict[str, str], side: Callable[[], None], on_main: dict[str, str]
+) -> str:
+    """The scaffold committed through the hooks; a branch `side` adding a PIN hash (and
+    what `side()` writes) committed past them; `on_main` committed on the main branch
+    through them. Returns the main branch's head, checked out."""
+    pre_commit_install(repo.path, env)
+    seed_example(repo)
+    repo.git("add", "-A")
+    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
+    main = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
+    side()
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-verify", "-m", "side, past the hooks")
+    repo.git("checkout", "-q", main)
+    for rel, text in on_main.items():
+        repo.write(rel, text)
+    repo.git("add", "-A")
+    assert commit_through_hooks(repo, env, "main moves on")[0] == 0
+    return repo.head()
+
+
 def test_a_merge_commit_checks_what_the_merge_brings_in(exp_repo: ExpRepo, hook_env: dict) -> None:
     """While a merge is committed (its conflicts resolved), pre-commit passes the hooks
     only the conflicted files: a PIN hash and an unknown metric a branch committed past
     the hooks were merged in unchecked (an attacker's hunt; the plain hook caught them).
     The hooks add every file the index changes against HEAD then."""
     repo, env = exp_repo, hook_env
-    pre_commit_install(repo.path, env)
-    seed_example(repo)
-    repo.git("add", "-A")
-    code, out = commit_through_hooks(repo, env, "scaffold")
-    assert code == 0, out
-    main = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
-    repo.git("checkout", "-q", "-b", "side")
-    repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
-    repo.add_experiment("exp-002")
-    bad = repo.add_result("exp-002")
-    repo.write(bad, (repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"'))
-    repo.write("NOTES.md", "side\n")
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "--no-verify", "-m", "side, past the hooks")
-    repo.git("checkout", "-q", main)
-    repo.write("NOTES.md", "main\n")
-    repo.git("add", "-A")
-    assert commit_through_hooks(repo, env, "main moves on")[0] == 0
-    before = repo.head()
+
+    def side() -> None:
+        repo.add_experiment("exp-002")
+        bad = repo.add_result("exp-002")
+        repo.write(bad, (repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"'))
+        repo.write("NOTES.md", "side\n")
+
+    bad = repo.res_path("exp-002")
+    before = _past_the_hooks_on_a_side_branch(repo, env, side, {"NOTES.md": "main\n"})
     assert repo.git("merge", "side", check=False) != ""  # a conflict in NOTES.md
     repo.write("NOTES.md", "resolved\n")
     repo.git("add", "NOTES.md")
@@ -497,20 +512,7 @@ def test_what_pre_commit_passes_no_hook_is_checked(exp_repo: ExpRepo, hook_env: 
     a PIN's digest, were committed (two reviews). `protect`, which always runs, checks
     them."""
     repo, env = exp_repo, hook_env
-    pre_commit_install(repo.path, env)
-    seed_example(repo)
-    repo.git("add", "-A")
-    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
-    main = repo.git("rev-parse", "--abbrev-ref", "HEAD").strip()
-    repo.git("checkout", "-q", "-b", "side")
-    repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "--no-verify", "-m", "side, past the hooks")
-    repo.git("checkout", "-q", main)
-    repo.write("other.md", "meanwhile\n")
-    repo.git("add", "-A")
-    assert commit_through_hooks(repo, env, "main moves on")[0] == 0
-    before = repo.head()
+    before = _past_the_hooks_on_a_side_branch(repo, env, lambda: None, {"other.md": "b\n"})
     repo.git("merge", "--no-commit", "--no-ff", "side")
     code, out = commit_through_hooks(repo, env, "merge side")
     assert code == 1 and "notes/n.txt:1:9: pin-sha256" in out, out
