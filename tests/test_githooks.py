@@ -6,6 +6,7 @@ remote, with a private HOME and EXPFLOW_HOME (PIN 1234)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -507,6 +508,23 @@ def test_pre_commit_refuses_a_submodule_named_with_a_pin_hash(
     assert head(sandbox, hooked) == base
 
 
+def test_pre_commit_reads_a_staged_file_a_folder_replaced_on_disk(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """The scan walked the folder on disk in place of the staged file it was given: a
+    PIN hash staged, its file then replaced by a folder, was committed (a review)."""
+    base = head(sandbox, hooked)
+    (hooked / "notes.txt").write_text(f"pin_hash: {PIN_SHA}\n")
+    sandbox.git(hooked, "add", "notes.txt")
+    (hooked / "notes.txt").unlink()
+    (hooked / "notes.txt").mkdir()
+    (hooked / "notes.txt/inner").write_text("hi\n")
+    proc = commit(sandbox, hooked, "a folder on disk")
+    assert proc.returncode != 0
+    assert "notes.txt:1:11: pin-sha256" in proc.stderr and PIN_SHA not in proc.stderr
+    assert head(sandbox, hooked) == base
+
+
 # =========================================================================== policy moves
 # A commit that edits `paths` and the documents together (an attacker's hunt of the
 # hooks; `audit --since` with the base's policy caught each, the hook did not).
@@ -600,6 +618,37 @@ def test_a_record_planted_as_a_plain_file_keeps_its_frozen_fields(
     proc = commit(sandbox, hooked, "records elsewhere")
     assert proc.returncode != 0
     assert "aaa/pdebench-task1/exp-001.json: record-rewritten" in proc.stderr, proc.stderr
+    assert head(sandbox, hooked) == base
+
+
+def test_a_run_deleted_on_record_is_not_taken_back_in_by_widened_globs(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """A deleted run's record and a better result parked where no glob read them, then
+    taken in by widened globs: no file was added, and the run came back (a review)."""
+    record = (hooked / "experiments/pdebench-task1/exp-002.json").read_text()
+    result = (hooked / res_rel("exp-002")).read_text()
+    res = sandbox.cli(["rm", "exp-002", "--reason", "a bad run", "--pin", PIN], hooked)
+    assert res.code == 0, res
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "rm exp-002", {"EXPFLOW_PIN": PIN}).returncode == 0
+    (hooked / "parked/exp").mkdir(parents=True)
+    (hooked / "parked/res").mkdir(parents=True)
+    (hooked / "parked/exp/exp-002.json").write_text(record)
+    better = json.loads(result)
+    better["metrics"]["seg_total"] = 99.99
+    (hooked / "parked/res/exp-002.json").write_text(json.dumps(better, indent=2) + "\n")
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "some files").returncode == 0
+    base = head(sandbox, hooked)
+    _edit_policy(hooked, EXPS, 'experiments: ["experiments/**/*.json", "parked/exp/*.json"]')
+    _edit_policy(hooked, RESULTS, 'results: ["results/**/*.json", "parked/res/*.json"]')
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "wider globs")
+    assert proc.returncode != 0
+    assert "parked/res/exp-002.json: result-rewritten" in proc.stderr, proc.stderr
+    assert "does not come back under its id" in proc.stderr
+    assert "parked/exp/exp-002.json: record-rewritten" in proc.stderr
     assert head(sandbox, hooked) == base
 
 

@@ -525,6 +525,19 @@ def test_what_pre_commit_passes_no_hook_is_checked(exp_repo: ExpRepo, hook_env: 
     assert repo.head() == before
 
 
+def test_a_first_commits_submodule_is_named_to_the_scan(exp_repo: ExpRepo, hook_env: dict) -> None:
+    """Before the first commit there is no HEAD to compare the index with: a submodule
+    named `pin.hash` went into a repository's first commit (a review)."""
+    repo, env = exp_repo, hook_env
+    pre_commit_install(repo.path, env)
+    seed_example(repo)
+    repo.git("add", "-A")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},vendor/pin.hash")
+    code, out = commit_through_hooks(repo, env, "first")
+    assert code == 1 and "vendor/pin.hash:1:1: pin-hash-file" in out, out
+    assert repo.git("rev-parse", "-q", "--verify", "HEAD", check=False) == ""
+
+
 def test_done_when_scenario(exp_repo: ExpRepo, hook_env: dict) -> None:
     """The issue's acceptance scenario, following the README's quick start."""
     repo = exp_repo

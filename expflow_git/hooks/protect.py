@@ -27,7 +27,7 @@ from expflow_git.corrections import (
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import GITLINK, Change
+from expflow_git.gitstore import GITLINK, Change, Git
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
     REGULAR_MODES,
@@ -272,6 +272,26 @@ def _records_taken_in(
     return out
 
 
+def _taken_in(
+    ws: Workspace, changes: list[Change], head_policy: Policy | None, policy: Policy
+) -> list[Change]:
+    """HEAD's files, left as they are, that the staged policy reads as results or records
+    and HEAD's did not: as the index adding them (status A)."""
+    if ws.git is None or head_policy is None or head_policy is policy:
+        return []
+    touched = {c.path for c in changes}
+    kinds = (Kind.RESULT, Kind.EXPERIMENT)
+    return [
+        Change("A", e.path, None, e.sha, None, e.mode)
+        for e in ws.git.ls_tree("HEAD", DocumentGlobs.of(policy).prefixes())
+        if e.path not in touched
+        and e.type == "blob"
+        and e.mode in REGULAR_MODES
+        and policy.kind_of(e.path) in kinds
+        and head_policy.kind_of(e.path) is not policy.kind_of(e.path)
+    ]
+
+
 def _corrections_dropped(
     ws: Workspace, changes: list[Change], head_policy: Policy | None, policy: Policy
 ) -> list[Finding]:
@@ -338,8 +358,10 @@ def unpassed_findings(
     from expflow_git.hooks.validate import validate
 
     git = ws.git
-    if git is None or not changes:
+    if git is None:
         return []
+    if not changes:  # the first commit (nothing to compare with): its submodules
+        changes = _unborn_links(git)
     merging = (git.git_dir / "MERGE_HEAD").is_file()
     kept = [c for c in changes if c.new_sha is not None and (merging or c.new_mode == GITLINK)]
     if not kept:
@@ -352,6 +374,20 @@ def unpassed_findings(
     if files:
         findings += validate(ws, files, warn=warn).findings
     return findings
+
+
+def _unborn_links(git: Git) -> list[Change]:
+    """Before the first commit, the index's submodules as added (a review: their names
+    went unscanned in a repository's first commit); none once HEAD exists."""
+    try:
+        git.resolve_commit("HEAD")
+    except ExpflowError:
+        return [
+            Change("A", e.path, None, e.sha, None, e.mode)
+            for e in git.ls_index()
+            if e.mode == GITLINK and e.stage == 0
+        ]
+    return []
 
 
 def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
@@ -423,7 +459,11 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     uncovered = set(verdict.uncovered)
     refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
     refused += dropped
-    refused += _readded(ws, changes, DocumentGlobs.of(policy, head_policy))
+    # A document the staged policy takes in is added as surely as a file the index adds:
+    # a deleted run's result and record parked where no glob read them, then taken in by
+    # widened globs, brought the run back (a review).
+    taken = _taken_in(ws, changes, head_policy, policy)
+    refused += _readded(ws, [*changes, *taken], DocumentGlobs.of(policy, head_policy))
     approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
     return Judged((*refused, *verdict.findings), approvable, declared)

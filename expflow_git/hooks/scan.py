@@ -24,8 +24,12 @@ def scan_paths(
     allow = _allow_list(ws, warn)
     targets: list[Path] = []
     named: list[Finding] = []  # the names of what no file's scan names (below)
+    # With --staged, a path the index holds is read there, even where the disk has a
+    # folder in its place: a key staged, then its file replaced by a folder, was
+    # committed past the plain hook (a review). Asked only of such paths (rare).
+    held = _indexed(ws, [p for p in paths if os.path.isdir(p)]) if ws.staged else set()
     for p in paths:
-        if os.path.isdir(p):
+        if os.path.isdir(p) and ws.rel(p) not in held:
             # A submodule (the hook is given its path) or a folder: its own name stays in
             # the history as a file's does (a PIN's digest as a submodule's name was
             # committed past the hook: a review); the files below name themselves.
@@ -59,6 +63,16 @@ def scan_paths(
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))
     return named + findings, count
+
+
+def _indexed(ws: Workspace, paths: list[str]) -> set[str]:
+    """Those of `paths` (as `ws.rel` spells them) the index holds as a file, a link or a
+    submodule."""
+    if not paths or ws.git is None:
+        return set()
+    from expflow_git.gitblobs import staged_entries
+
+    return set(staged_entries(ws.git, [ws.rel(p) for p in paths], links=True))
 
 
 def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes | None]]:
