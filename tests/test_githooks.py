@@ -621,11 +621,13 @@ def test_a_record_planted_as_a_plain_file_keeps_its_frozen_fields(
     assert head(sandbox, hooked) == base
 
 
+@pytest.mark.parametrize("deny", [False, True])
 def test_a_run_deleted_on_record_is_not_taken_back_in_by_widened_globs(
-    sandbox: Sandbox, hooked: Path
+    sandbox: Sandbox, hooked: Path, deny: bool
 ) -> None:
     """A deleted run's record and a better result parked where no glob read them, then
-    taken in by widened globs: no file was added, and the run came back (a review)."""
+    taken in by widened globs: no file was added, and the run came back (a review). With
+    `protect.corrections: deny` staged too, the check did not run at all (another)."""
     record = (hooked / "experiments/pdebench-task1/exp-002.json").read_text()
     result = (hooked / res_rel("exp-002")).read_text()
     res = sandbox.cli(["rm", "exp-002", "--reason", "a bad run", "--pin", PIN], hooked)
@@ -643,6 +645,12 @@ def test_a_run_deleted_on_record_is_not_taken_back_in_by_widened_globs(
     base = head(sandbox, hooked)
     _edit_policy(hooked, EXPS, 'experiments: ["experiments/**/*.json", "parked/exp/*.json"]')
     _edit_policy(hooked, RESULTS, 'results: ["results/**/*.json", "parked/res/*.json"]')
+    if deny:
+        _edit_policy(
+            hooked,
+            "protect: {results_immutable: true}",
+            "protect: {results_immutable: true, corrections: deny}",
+        )
     sandbox.git(hooked, "add", "-A")
     proc = commit(sandbox, hooked, "wider globs")
     assert proc.returncode != 0

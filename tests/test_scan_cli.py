@@ -193,6 +193,15 @@ def test_a_staged_scan_allow_takes_effect_once_committed(exp_repo: ExpRepo, cli)
     assert res.code == 0 and "takes effect" not in res.err, res.both
 
 
+def test_a_staged_scan_of_a_folder_above_works(exp_repo: ExpRepo, cli) -> None:
+    """`scan --staged ..` from a folder of the repository: a folder given was asked of
+    the index, and `..` made `git ls-files` fail, exit 2 (a review)."""
+    exp_repo.write("docs/notes.md", f"{PIN_SHA}\n")
+    exp_repo.git("add", "-A")
+    res = cli(["scan", "--staged", ".."], cwd=exp_repo.path / "docs")
+    assert res.code == 1 and "docs/notes.md:1:1: pin-sha256" in res.out, res.both
+
+
 def test_broken_policy_does_not_disable_the_scan(exp_repo: ExpRepo, cli) -> None:
     (exp_repo.path / "expflow.yaml").write_text("version: 2\nscan: {allow: ['**']}\n")
     exp_repo.write("notes.md", f"{PIN_SHA}\n")

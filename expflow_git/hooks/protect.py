@@ -451,19 +451,20 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         )
     declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
     verdict = judge(list(declarable.values()), added, about, policy, where="in the index")
-    # Append-only whatever the staged policy says of corrections (a review: `deny` staged
-    # with the glob's move let HEAD's corrections drop out unseen).
-    dropped = _corrections_dropped(ws, changes, head_policy, policy)
+    # Whatever the staged policy says of corrections (reviews: `deny` staged with the
+    # change let HEAD's corrections drop out, and a deleted run come back, unseen):
+    # corrections are append-only, and a run deleted on record stays deleted. A document
+    # the staged policy takes in is added as surely as a file the index adds (a deleted
+    # run's result and record parked where no glob read them, then taken in by widened
+    # globs, brought the run back).
+    taken = _taken_in(ws, changes, head_policy, policy)
+    always = _corrections_dropped(ws, changes, head_policy, policy)
+    always += _readded(ws, [*changes, *taken], DocumentGlobs.of(policy, head_policy))
     if not policy.corrections_allowed:
-        return Judged((*dropped, *verdict.findings), tuple(rewrites), ())
+        return Judged((*always, *verdict.findings), tuple(rewrites), ())
     uncovered = set(verdict.uncovered)
     refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
-    refused += dropped
-    # A document the staged policy takes in is added as surely as a file the index adds:
-    # a deleted run's result and record parked where no glob read them, then taken in by
-    # widened globs, brought the run back (a review).
-    taken = _taken_in(ws, changes, head_policy, policy)
-    refused += _readded(ws, [*changes, *taken], DocumentGlobs.of(policy, head_policy))
+    refused += always
     approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
     return Judged((*refused, *verdict.findings), approvable, declared)

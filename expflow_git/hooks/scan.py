@@ -68,11 +68,17 @@ def scan_paths(
 def _indexed(ws: Workspace, paths: list[str]) -> set[str]:
     """Those of `paths` (as `ws.rel` spells them) the index holds as a file, a link or a
     submodule."""
-    if not paths or ws.git is None:
+    rels = [r for r in map(ws.rel, paths) if r not in (".", "") and not _outside(r)]
+    if not rels or ws.git is None:
         return set()
     from expflow_git.gitblobs import staged_entries
 
-    return set(staged_entries(ws.git, [ws.rel(p) for p in paths], links=True))
+    return set(staged_entries(ws.git, rels, links=True))
+
+
+def _outside(rel: str) -> bool:
+    """Whether `ws.rel` left a path as given: outside the work tree (`..`, absolute)."""
+    return rel.startswith("/") or rel.split("/", 1)[0] == ".."
 
 
 def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes | None]]:
