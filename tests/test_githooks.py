@@ -532,6 +532,14 @@ EXPS = 'experiments: ["experiments/**/*.json"]'
 RESULTS = 'results: ["results/**/*.json"]'
 
 
+def _deny_corrections(repo: Path) -> None:
+    _edit_policy(
+        repo,
+        "protect: {results_immutable: true}",
+        "protect: {results_immutable: true, corrections: deny}",
+    )
+
+
 def _edit_policy(repo: Path, old: str, new: str) -> None:
     policy = repo / "expflow.yaml"
     text = policy.read_text()
@@ -590,11 +598,7 @@ def test_a_committed_correction_is_not_dropped_by_a_glob_change(
     base = head(sandbox, hooked)
     _edit_policy(hooked, RESULTS, RESULTS + '\n  corrections: ["fixes/**/*.json"]')
     if deny:
-        _edit_policy(
-            hooked,
-            "protect: {results_immutable: true}",
-            "protect: {results_immutable: true, corrections: deny}",
-        )
+        _deny_corrections(hooked)
     sandbox.git(hooked, "add", "-A")
     proc = commit(sandbox, hooked, "corrections elsewhere")
     assert proc.returncode != 0
@@ -646,11 +650,7 @@ def test_a_run_deleted_on_record_is_not_taken_back_in_by_widened_globs(
     _edit_policy(hooked, EXPS, 'experiments: ["experiments/**/*.json", "parked/exp/*.json"]')
     _edit_policy(hooked, RESULTS, 'results: ["results/**/*.json", "parked/res/*.json"]')
     if deny:
-        _edit_policy(
-            hooked,
-            "protect: {results_immutable: true}",
-            "protect: {results_immutable: true, corrections: deny}",
-        )
+        _deny_corrections(hooked)
     sandbox.git(hooked, "add", "-A")
     proc = commit(sandbox, hooked, "wider globs")
     assert proc.returncode != 0
