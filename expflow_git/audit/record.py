@@ -143,7 +143,7 @@ def content_record(
     scans: dict[str, list[FindingRow]] = {}
     record: BlobRecord = {"h": hashlib.sha256(data).hexdigest(), "s": scans}
     for cls in scan_classes:
-        found = scan_content(data, FileClass(cls))  # (a large blob in parts: scanner)
+        found = scan_content(data, FileClass(cls))  # (a blob of any size)
         scans[cls] = [finding_row(f) for f in found]
     for kind in kinds:
         content = check_content(kind, data)
