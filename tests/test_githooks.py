@@ -625,6 +625,35 @@ def test_a_record_planted_as_a_plain_file_keeps_its_frozen_fields(
     assert head(sandbox, hooked) == base
 
 
+def test_a_run_deleted_on_record_is_not_moved_back_in_under_a_widened_glob(
+    sandbox: Sandbox, hooked: Path
+) -> None:
+    """A better result parked where no glob read it, then moved in under a widened glob
+    with the record put back: the deletion of the parked file counted as a committed
+    result moving, and the run came back (a review)."""
+    record = (hooked / "experiments/pdebench-task1/exp-002.json").read_text()
+    result = json.loads((hooked / res_rel("exp-002")).read_text())
+    res = sandbox.cli(["rm", "exp-002", "--reason", "a bad run", "--pin", PIN], hooked)
+    assert res.code == 0, res
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "rm exp-002", {"EXPFLOW_PIN": PIN}).returncode == 0
+    result["metrics"]["seg_total"] = 99.5
+    (hooked / "parked").mkdir()
+    (hooked / "parked/exp-002.json").write_text(json.dumps(result, indent=2) + "\n")
+    sandbox.git(hooked, "add", "-A")
+    assert commit(sandbox, hooked, "parked").returncode == 0
+    base = head(sandbox, hooked)
+    _edit_policy(hooked, RESULTS, 'results: ["results/**/*.json", "parked/*.json"]')
+    sandbox.git(hooked, "mv", "parked/exp-002.json", res_rel("exp-002"))
+    (hooked / "experiments/pdebench-task1/exp-002.json").write_text(record)
+    sandbox.git(hooked, "add", "-A")
+    proc = commit(sandbox, hooked, "moved back in")
+    assert proc.returncode != 0
+    assert f"{res_rel('exp-002')}: result-rewritten" in proc.stderr, proc.stderr
+    assert "does not come back under its id" in proc.stderr
+    assert head(sandbox, hooked) == base
+
+
 @pytest.mark.parametrize("deny", [False, True])
 def test_a_run_deleted_on_record_is_not_taken_back_in_by_widened_globs(
     sandbox: Sandbox, hooked: Path, deny: bool

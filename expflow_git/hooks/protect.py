@@ -474,16 +474,14 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
     """Results the index adds for an experiment whose result a correction in HEAD deletes
     (`rm`): no chain of corrections leads on from a deletion, so `audit --since` reports
     the new one as a rewrite; refused here too. A blob the run's corrections name (one it
-    had, put back) is no rewrite, and an experiment whose result the index also moves or
-    replaces is `result_rewrites`' to judge. A record added for such a run must be the
-    one it had (`_changed_on_the_way_back`). HEAD's corrections are read only when the
-    index adds a result or a record."""
-    moved = {stem(c.path) for c in changes if c.status != "A" and globs.is_result(c.path)}
-    added = [
-        c
-        for c in changes
-        if c.status == "A" and c.new_sha and globs.is_result(c.path) and stem(c.path) not in moved
-    ]
+    had, put back) is no rewrite. A record added for such a run must be the one it had
+    (`_changed_on_the_way_back`). HEAD's corrections are read only when the index adds a
+    result or a record."""
+    # Every added result, also one the index seems to move: a file HEAD's policy never
+    # called a result, moved in under a widened glob, is no committed result moving (a
+    # review: a deleted run came back so); a put-back result that moves keeps its blob,
+    # which the run's corrections name.
+    added = [c for c in changes if c.status == "A" and c.new_sha and globs.is_result(c.path)]
     records = {stem(c.path) for c in changes if c.status == "A" and globs.is_record(c.path)}
     if not (added or records) or ws.git is None:
         return []
