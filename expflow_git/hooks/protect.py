@@ -27,7 +27,7 @@ from expflow_git.corrections import (
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import GITLINK, Change, Git
+from expflow_git.gitstore import GITLINK, Change, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
     REGULAR_MODES,
@@ -143,8 +143,9 @@ def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]
     ]
     out += _frozen_records(ws, changes, globs)
     if policy_changed and head_policy is not None:
-        out += _dropped_by_globs(ws, changes, head_policy, policy)
-        out += _records_taken_in(ws, changes, head_policy, policy)
+        listed, moved = _reclassified(ws, changes, head_policy, policy)
+        out += _dropped_by_globs(moved)
+        out += _records_taken_in(ws, listed, moved, head_policy)
     return sorted(out, key=lambda r: (r.path.encode("utf-8", "surrogateescape"), r.rule))
 
 
@@ -196,12 +197,33 @@ def _frozen_records(
     return out
 
 
-def _dropped_by_globs(
-    ws: Workspace, changes: list[Change], head_policy: Policy, policy: Policy
-) -> list[StagedRewrite]:
-    """Results in HEAD, left as they are, that the staged policy no longer counts as results."""
-    assert ws.git is not None
+# HEAD's entries the index leaves as they are whose kind the staged policy changes:
+# (entry, HEAD's kind, the staged kind). What a policy edit drops out of the documents,
+# or takes in, without a file of the change set showing it.
+_Reclassified = list[tuple[TreeEntry, Kind | None, Kind | None]]
+
+
+def _reclassified(
+    ws: Workspace, changes: list[Change], head_policy: Policy | None, policy: Policy
+) -> tuple[list[TreeEntry], _Reclassified]:
+    """HEAD's listing under both policies' folders (one `ls-tree`) and its entries the
+    staged policy reads as another kind; nothing when the index leaves the policy as it
+    is. Each check of a policy edit below takes what it judges from these."""
+    if ws.git is None or head_policy is None or head_policy is policy:
+        return [], []
     touched = {c.path for c in changes}
+    listed = ws.git.ls_tree("HEAD", DocumentGlobs.of(policy, head_policy).prefixes())
+    moved = []
+    for e in listed:
+        if e.path not in touched:
+            before, after = head_policy.kind_of(e.path), policy.kind_of(e.path)
+            if before is not after:
+                moved.append((e, before, after))
+    return listed, moved
+
+
+def _dropped_by_globs(moved: _Reclassified) -> list[StagedRewrite]:
+    """Results in HEAD, left as they are, that the staged policy no longer counts as results."""
     return [
         StagedRewrite(
             e.path,
@@ -211,15 +233,13 @@ def _dropped_by_globs(
             old_sha=e.sha,
             why="",
         )
-        for e in ws.git.ls_tree("HEAD", DocumentGlobs.of(head_policy).prefixes())
-        if e.path not in touched
-        and head_policy.kind_of(e.path) is Kind.RESULT
-        and policy.kind_of(e.path) is not Kind.RESULT
+        for e, before, _ in moved
+        if before is Kind.RESULT
     ]
 
 
 def _records_taken_in(
-    ws: Workspace, changes: list[Change], head_policy: Policy, policy: Policy
+    ws: Workspace, listed: list[TreeEntry], moved: _Reclassified, head_policy: Policy
 ) -> list[StagedRewrite]:
     """HEAD's files, left as they are, that the staged policy reads as a finished run's
     record where HEAD's did not: a copy with other params, committed earlier as a plain
@@ -227,25 +247,16 @@ def _records_taken_in(
     (a review), compared with HEAD's record of that id as `_frozen_records` compares one
     the change adds."""
     assert ws.git is not None
-    touched = {c.path for c in changes}
-    listed = [
-        e
-        for e in ws.git.ls_tree("HEAD", DocumentGlobs.of(policy, head_policy).prefixes())
-        if e.type == "blob" and e.mode in REGULAR_MODES
-    ]
-    committed = {stem(e.path) for e in listed if head_policy.kind_of(e.path) is Kind.RESULT}
+    files = [e for e in listed if e.type == "blob" and e.mode in REGULAR_MODES]
+    committed = {stem(e.path) for e in files if head_policy.kind_of(e.path) is Kind.RESULT}
     old: dict[str, str] = {}
-    for e in listed:  # (in path order: the first record of an id)
+    for e in files:  # (in path order: the first record of an id)
         if head_policy.kind_of(e.path) is Kind.EXPERIMENT:
             old.setdefault(stem(e.path), e.sha)
     taken = [
         e
-        for e in listed
-        if e.path not in touched
-        and policy.kind_of(e.path) is Kind.EXPERIMENT
-        and head_policy.kind_of(e.path) is not Kind.EXPERIMENT
-        and stem(e.path) in committed
-        and old.get(stem(e.path), e.sha) != e.sha
+        for e in _files(moved, (Kind.EXPERIMENT,))
+        if stem(e.path) in committed and old.get(stem(e.path), e.sha) != e.sha
     ]
     if not taken:
         return []
@@ -272,39 +283,33 @@ def _records_taken_in(
     return out
 
 
-def _taken_in(
-    ws: Workspace, changes: list[Change], head_policy: Policy | None, policy: Policy
-) -> list[Change]:
+def _files(moved: _Reclassified, kinds: tuple[Kind, ...]) -> list[TreeEntry]:
+    """The files of `moved` the staged policy takes in as one of `kinds`."""
+    return [
+        e
+        for e, _, after in moved
+        if e.type == "blob" and e.mode in REGULAR_MODES and after in kinds
+    ]
+
+
+def _taken_in(moved: _Reclassified) -> list[Change]:
     """HEAD's files, left as they are, that the staged policy reads as results or records
     and HEAD's did not: as the index adding them (status A)."""
-    if ws.git is None or head_policy is None or head_policy is policy:
-        return []
-    touched = {c.path for c in changes}
-    kinds = (Kind.RESULT, Kind.EXPERIMENT)
     return [
         Change("A", e.path, None, e.sha, None, e.mode)
-        for e in ws.git.ls_tree("HEAD", DocumentGlobs.of(policy).prefixes())
-        if e.path not in touched
-        and e.type == "blob"
-        and e.mode in REGULAR_MODES
-        and policy.kind_of(e.path) in kinds
-        and head_policy.kind_of(e.path) is not policy.kind_of(e.path)
+        for e in _files(moved, (Kind.RESULT, Kind.EXPERIMENT))
     ]
 
 
 def _corrections_dropped(
-    ws: Workspace, changes: list[Change], head_policy: Policy | None, policy: Policy
+    moved: _Reclassified, head_policy: Policy | None, policy: Policy
 ) -> list[Finding]:
     """HEAD's corrections, left as they are, that the staged policy no longer reads as
     corrections: append-only, they would declare nothing once committed, and a run one
     deletes could come back (an attacker's hunt: the glob moved, then the file deleted
     unseen, as neither policy called it a correction any more)."""
-    if ws.git is None or head_policy is None or head_policy is policy:
+    if head_policy is None or head_policy.correction_globs == policy.correction_globs:
         return []
-    if head_policy.correction_globs == policy.correction_globs:
-        return []
-    touched = {c.path for c in changes}
-    folders = DocumentGlobs.of(head_policy).prefixes(corrections_only=True)
     return [
         Finding(
             e.path,
@@ -312,11 +317,8 @@ def _corrections_dropped(
             "the staged policy's paths.corrections no longer reads this committed correction "
             "(corrections are append-only: it would declare nothing once committed)",
         )
-        for e in ws.git.ls_tree("HEAD", folders)
-        if e.path not in touched
-        and e.type == "blob"
-        and head_policy.kind_of(e.path) is Kind.CORRECTION
-        and policy.kind_of(e.path) is not Kind.CORRECTION
+        for e, before, _ in moved
+        if e.type == "blob" and before is Kind.CORRECTION
     ]
 
 
@@ -457,8 +459,9 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     # the staged policy takes in is added as surely as a file the index adds (a deleted
     # run's result and record parked where no glob read them, then taken in by widened
     # globs, brought the run back).
-    taken = _taken_in(ws, changes, head_policy, policy)
-    always = _corrections_dropped(ws, changes, head_policy, policy)
+    _, moved = _reclassified(ws, changes, head_policy, policy)
+    taken = _taken_in(moved)
+    always = _corrections_dropped(moved, head_policy, policy)
     always += _readded(ws, [*changes, *taken], DocumentGlobs.of(policy, head_policy))
     if not policy.corrections_allowed:
         return Judged((*always, *verdict.findings), tuple(rewrites), ())
