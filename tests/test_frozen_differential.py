@@ -121,14 +121,12 @@ def _old_frozen_at_rev(
     return findings
 
 
-def _compare(
-    git: Git, reader: BlobReader, runs: dict[str, Any], changes: list[Any], label: str
-) -> list[str]:
+def _compare(reader: BlobReader, runs: dict[str, Any], introduced: Any, label: str) -> list[str]:
     """Every (run, commit) where the walk and the look-ups disagree, described."""
     from expflow_git.history import records
 
     try:
-        beside = records._records_beside(git, reader, runs, changes)
+        beside = records._records_beside(reader, runs, introduced.changes, introduced.links)
     except Exception as exc:  # noqa: BLE001 (a crash is a disagreement too)
         return [f"{label}: _records_beside raised {exc!r}"]
     out = []
@@ -598,17 +596,17 @@ def audit_and_compare(
     seen: dict[str, Any] = {"mismatches": [], "pairs": 0, "calls": 0}
 
     def frozen_at_rev(
-        git: Git, reader: BlobReader, introduced: Any, views: Any, reported: set[str]
+        reader: BlobReader, introduced: Any, views: Any, reported: set[str]
     ) -> list[Finding]:
         seen["calls"] += 1
         runs, changes = introduced.runs, introduced.changes
         seen["pairs"] += sum(len(c) for _, c, _ in runs.values())
         seen["runs"] = sorted(runs)
-        seen["mismatches"] += _compare(git, reader, runs, changes, "result commits")
+        seen["mismatches"] += _compare(reader, runs, introduced, "result commits")
         walked = [commit for commit, _ in changes]
         every = {x: (e, walked, paths) for x, (e, _, paths) in runs.items()}
         seen["all_pairs"] = len(walked) * len(every)
-        seen["mismatches"] += _compare(git, reader, every, changes, "every commit")
+        seen["mismatches"] += _compare(reader, every, introduced, "every commit")
         r = random.Random(seed)
         for k in range(3):
             some = {
@@ -616,12 +614,12 @@ def audit_and_compare(
                 for x, (e, _, p) in every.items()
                 if r.random() < 0.7
             }
-            seen["mismatches"] += _compare(git, reader, some, changes, f"subset {k}")
-        new = records.frozen_at_rev(git, reader, introduced, views, set())
+            seen["mismatches"] += _compare(reader, some, introduced, f"subset {k}")
+        new = records.frozen_at_rev(reader, introduced, views, set())
         old = _old_frozen_at_rev(reader, runs, views)
         if new != old:
             seen["mismatches"].append(f"findings: walk {new!r} != look-ups {old!r}")
-        return records.frozen_at_rev(git, reader, introduced, views, reported)
+        return records.frozen_at_rev(reader, introduced, views, reported)
 
     monkeypatch.setattr(history, "frozen_at_rev", frozen_at_rev)
     run_audit(Git.discover(repo), since=base, use_cache=False)

@@ -47,11 +47,11 @@ def _spy_frozen(monkeypatch: pytest.MonkeyPatch, *, compare: bool = False) -> di
         return real_read(self, sha)
 
     def frozen_at_rev(
-        git: Git, reader: BlobReader, introduced: Any, views: Any, reported: set[str]
+        reader: BlobReader, introduced: Any, views: Any, reported: set[str]
     ) -> list[Finding]:
         monkeypatch.setattr(BlobReader, "read", read)
         try:
-            found = records.frozen_at_rev(git, reader, introduced, views, set())
+            found = records.frozen_at_rev(reader, introduced, views, set())
         finally:
             monkeypatch.setattr(BlobReader, "read", real_read)
         seen["findings"] = found
@@ -62,7 +62,7 @@ def _spy_frozen(monkeypatch: pytest.MonkeyPatch, *, compare: bool = False) -> di
                 for commit in commits
             }
             seen["beside"] = records._records_beside(
-                git, reader, introduced.runs, introduced.changes
+                reader, introduced.runs, introduced.changes, introduced.links
             )
         return [f for f in found if stem(f.path) not in reported]
 

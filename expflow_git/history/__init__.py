@@ -89,7 +89,7 @@ def history_findings(
         views, scanned = blobs.read(reader)
         records = rewritten_records(walk, edits, base_records, views)
         records += net_records(net, views, ids(records, RECORD_RULE))
-        records += frozen_at_rev(git, reader, introduced, views, ids(records, RECORD_RULE))
+        records += frozen_at_rev(reader, introduced, views, ids(records, RECORD_RULE))
     findings += records
     findings += scan_findings(walk, scanned)
     return sorted(findings, key=key)

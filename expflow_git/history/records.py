@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from expflow_git.checks import Problem
 from expflow_git.documents import stem
@@ -139,14 +139,20 @@ _Introduced = tuple[TreeEntry, list[str], list[str]]  # REV's record, commits, r
 _RecordChange = tuple[str, str, bool]  # experiment, record path, whether it is a file after
 
 
+# Each commit's tree, its first parent and that parent's tree (None: no parent).
+_Links = dict[str, tuple[str | None, str | None, str | None]]
+
+
 @dataclass(frozen=True)
 class Introduced:
     """`introduced_results`' answer: the runs by id, and each commit of the walk (in its
     order) with its changes to those runs' record paths, for `frozen_at_rev` to know
-    which path is a file in a commit's tree without asking git path by path."""
+    which path is a file in a commit's tree without asking git path by path; and, once
+    `with_fork_records` has read them, each walked commit's links."""
 
     runs: dict[str, _Introduced]
     changes: list[tuple[str, list[_RecordChange]]]
+    links: _Links = field(default_factory=dict)
 
 
 def introduced_results(walk: Walk, globs: DocumentGlobs, policy: Policy) -> Introduced:
@@ -196,35 +202,39 @@ def with_fork_records(
     branch forked before BASE) holds that parent's records. A path BASE no longer has
     and no commit of the range touched was never looked at, so a record changed by a
     merge after its run's result was committed beside the old one passed (an attacker's
-    hunt). One `cat-file --batch-check`, and one listing per such tree."""
+    hunt). One listing per such tree; the walk's links are kept for `frozen_at_rev`."""
     if not introduced.runs:
         return introduced
     walked = [commit for commit, _ in introduced.changes]
-    # Each commit's first parent and its tree, in one batch: a fork is a first parent
-    # outside the range (by id: a commit of the range with the same tree, a revert say,
-    # hid it when forks were told by their trees, a review).
-    names = "".join(f"{c}^1\n{c}^1^{{tree}}\n" for c in walked).encode("ascii")
-    out = git.run("cat-file", "--batch-check=%(objectname)", input=names).splitlines()
-    ids = [None if b" " in line else line.decode("ascii") for line in out]
+    links = commit_links(git, walked)
+    # A fork is a first parent outside the range, by id: a commit of the range with the
+    # same tree, a revert say, hid it when forks were told by their trees (a review).
     inside = {*walked, base}
-    pairs = zip(ids[::2], ids[1::2], strict=True)
-    forks = sorted({tree for parent, tree in pairs if parent and tree and parent not in inside})
+    forks = sorted(
+        {tree for _, parent, tree in links.values() if parent and tree and parent not in inside}
+    )
     found: dict[str, set[str]] = {}
     for tree in forks:
         for entry in git.ls_tree(tree, globs.prefixes()):
             if stem(entry.path) in introduced.runs and is_doc(entry, globs.is_record):
                 found.setdefault(stem(entry.path), set()).add(entry.path)
-    if not found:
-        return introduced
     runs = {
         exp_id: (entry, commits, [*paths, *sorted(found.get(exp_id, set()) - set(paths))])
         for exp_id, (entry, commits, paths) in introduced.runs.items()
     }
-    return Introduced(runs, introduced.changes)
+    return replace(introduced, runs=runs, links=links)
+
+
+def commit_links(git: Git, commits: list[str]) -> _Links:
+    """Each commit's tree, first parent and that parent's tree, in one
+    `git cat-file --batch-check`."""
+    names = "".join(f"{c}^{{tree}}\n{c}^1\n{c}^1^{{tree}}\n" for c in commits).encode("ascii")
+    out = git.run("cat-file", "--batch-check=%(objectname)", input=names).splitlines()
+    ids = [None if b" " in line else line.decode("ascii") for line in out]
+    return {c: (ids[3 * i], ids[3 * i + 1], ids[3 * i + 2]) for i, c in enumerate(commits)}
 
 
 def frozen_at_rev(
-    git: Git,
     reader: BlobReader,
     introduced: Introduced,
     views: dict[str, Frozen | None],
@@ -235,7 +245,7 @@ def frozen_at_rev(
     `<commit>:<path>` reads it): the run froze there, whichever parent a later merge
     lists first."""
     runs = {x: run for x, run in sorted(introduced.runs.items()) if x not in reported}
-    beside = _records_beside(git, reader, runs, introduced.changes)
+    beside = _records_beside(reader, runs, introduced.changes, introduced.links)
     findings = []
     for exp_id, (entry, commits, _) in runs.items():
         for commit in commits:
@@ -316,10 +326,10 @@ class _RecordPaths:
 
 
 def _records_beside(
-    git: Git,
     reader: BlobReader,
     runs: dict[str, _Introduced],
     changes: list[tuple[str, list[_RecordChange]]],
+    links: _Links,
 ) -> dict[tuple[str, str], _Beside]:
     """For each run and each commit that committed its result, the record beside it.
 
@@ -338,11 +348,11 @@ def _records_beside(
     last = max(i for i, (commit, _) in enumerate(changes) if commit in wanted)
     changes = changes[: last + 1]  # what comes later is no ancestor of those commits
     by_commit = dict(changes)
-    trees = _trees(git, [commit for commit, _ in changes])
     first_with_tree: dict[str, str] = {}
     children: dict[str, list[str]] = {}
     roots: dict[str | None, list[str]] = {}
-    for (commit, _), (tree, parent_tree) in zip(changes, trees, strict=True):
+    for commit, _ in changes:
+        tree, _, parent_tree = links[commit]
         under = first_with_tree.get(parent_tree or "")
         if under is not None:
             children.setdefault(under, []).append(commit)
@@ -381,15 +391,6 @@ def _of_run(
     if exp_id not in state:  # untouched so far on every chain from this root
         state[exp_id] = _RecordPaths(runs[exp_id][2])
     return state[exp_id]
-
-
-def _trees(git: Git, commits: list[str]) -> list[tuple[str | None, str | None]]:
-    """Each commit's tree and its first parent's (None: no parent), in one
-    `git cat-file --batch-check`."""
-    names = "".join(f"{c}^{{tree}}\n{c}^1^{{tree}}\n" for c in commits).encode("ascii")
-    out = git.run("cat-file", "--batch-check=%(objectname)", input=names)
-    ids = [None if b" " in line else line.decode("ascii") for line in out.splitlines()]
-    return list(zip(ids[::2], ids[1::2], strict=True))
 
 
 def _nameable(path: str) -> bool:
