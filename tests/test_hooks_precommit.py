@@ -525,6 +525,34 @@ def test_what_pre_commit_passes_no_hook_is_checked(exp_repo: ExpRepo, hook_env: 
     assert repo.head() == before
 
 
+def test_a_staged_file_absent_from_the_work_tree_is_checked(
+    exp_repo: ExpRepo, hook_env: dict
+) -> None:
+    """pre-commit passes no hook a staged file the work tree lacks (skip-worktree, a
+    sparse checkout): a PIN hash and a result with an unknown metric, staged that way,
+    were committed past the framework's hooks (left by the twentieth pass). `protect`,
+    which always runs, checks them."""
+    repo, env = exp_repo, hook_env
+    pre_commit_install(repo.path, env)
+    seed_example(repo)
+    repo.git("add", "-A")
+    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
+    before = repo.head()
+    repo.add_experiment("exp-002")
+    bad = repo.add_result("exp-002")
+    repo.write(bad, (repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"'))
+    repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
+    repo.git("add", "-A")
+    repo.git("update-index", "--skip-worktree", bad, "notes/n.txt")
+    (repo.path / bad).unlink()
+    (repo.path / "notes/n.txt").unlink()
+    code, out = commit_through_hooks(repo, env, "staged only")
+    assert code == 1, out
+    assert "notes/n.txt:1:9: pin-sha256" in out and PIN_SHA not in out
+    assert f"{bad}#/metrics/seg_totl: unknown-metric" in out
+    assert repo.head() == before
+
+
 def test_a_first_commits_submodule_is_named_to_the_scan(exp_repo: ExpRepo, hook_env: dict) -> None:
     """Before the first commit there is no HEAD to compare the index with: a submodule
     named `pin.hash` went into a repository's first commit (a review)."""

@@ -349,13 +349,15 @@ def unpassed_findings(
     ws: Workspace, changes: list[Change], *, warn: Callable[[str], None]
 ) -> list[Finding]:
     """The scan and validation of what pre-commit passes no hook, on the index: a staged
-    submodule's name (pre-commit passes files and links only), and, while a merge is
-    committed, every file the index changes against HEAD (pre-commit passes the
-    conflicted files alone then, or none, when a conflict was resolved by a deletion or
-    the merge stopped with `--no-commit`). A PIN's digest as a submodule's name, and a
-    PIN hash and an unknown metric a branch committed past the hooks, were committed
-    (an attacker's hunt, two reviews). `protect` runs this: it always runs, and once
-    (the hooks given files run once per part of the list)."""
+    submodule's name (pre-commit passes files and links only), a staged file the work
+    tree lacks (skip-worktree, a sparse checkout: pre-commit drops it), and, while a
+    merge is committed, every file the index changes against HEAD (pre-commit passes
+    the conflicted files alone then, or none, when a conflict was resolved by a deletion
+    or the merge stopped with `--no-commit`). A PIN's digest as a submodule's name, and
+    a PIN hash and an unknown metric a branch committed past the hooks, or staged
+    without a file on disk, were committed (an attacker's hunt, two reviews). `protect`
+    runs this: it always runs, and once (the hooks given files run once per part of the
+    list)."""
     from expflow_git.hooks.scan import scan_paths
     from expflow_git.hooks.validate import validate
 
@@ -365,7 +367,12 @@ def unpassed_findings(
     if not changes:  # the first commit (nothing to compare with): its submodules
         changes = _unborn_links(git)
     merging = (git.git_dir / "MERGE_HEAD").is_file()
-    kept = [c for c in changes if c.new_sha is not None and (merging or c.new_mode == GITLINK)]
+    kept = [
+        c
+        for c in changes
+        if c.new_sha is not None
+        and (merging or c.new_mode == GITLINK or not os.path.lexists(ws.root / c.path))
+    ]
     if not kept:
         return []
     ws = replace(ws, staged=True)  # the index's content, as the hooks given files read it
