@@ -62,7 +62,10 @@ class Workspace:
         """
         directory, name = os.path.split(os.fspath(path))
         if name in ("", ".", ".."):  # not a file name the directory's prefix can take
-            directory, name = os.path.split(os.path.abspath(path))
+            full = os.path.abspath(path)
+            if self._prefix(full) == "":
+                return "."  # the root itself (`..` from a folder of it)
+            directory, name = os.path.split(full)
         if directory not in self._prefixes:
             self._prefixes[directory] = self._prefix(directory)
         prefix = self._prefixes[directory]

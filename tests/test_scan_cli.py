@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import pytest
 from conftest import ExpRepo, assert_clean_output, run_cli
@@ -200,6 +201,24 @@ def test_a_staged_scan_of_a_folder_above_works(exp_repo: ExpRepo, cli) -> None:
     exp_repo.git("add", "-A")
     res = cli(["scan", "--staged", ".."], cwd=exp_repo.path / "docs")
     assert res.code == 1 and "docs/notes.md:1:1: pin-sha256" in res.out, res.both
+
+
+def test_a_staged_scan_of_a_folder_reads_the_index_under_it(exp_repo: ExpRepo, cli) -> None:
+    """`scan --staged FOLDER` walked the folder on disk: a file staged and then deleted
+    from the work tree, and a folder the work tree no longer has at all, were reported
+    clean while the index held a PIN hash (left by the twentieth pass). The index's
+    entries under the folder are read now; an untracked file there is not staged."""
+    exp_repo.write("docs/notes.md", f"{PIN_SHA}\n")
+    exp_repo.write("docs/deep/more.md", f"x {PIN_SHA}\n")
+    exp_repo.write("gone/a.txt", f"{PIN_SHA}\n")
+    exp_repo.git("add", "-A")
+    (exp_repo.path / "docs/notes.md").unlink()
+    exp_repo.write("docs/untracked.md", f"{PIN_SHA}\n")
+    shutil.rmtree(exp_repo.path / "gone")
+    res = cli(["scan", "--staged", "--", "docs", "gone"], cwd=exp_repo.path)
+    assert res.code == 1, res.both
+    found = [line.split(": ")[0] for line in res.out.splitlines()]
+    assert found == ["docs/deep/more.md:1:3", "docs/notes.md:1:1", "gone/a.txt:1:1"], res.out
 
 
 def test_broken_policy_does_not_disable_the_scan(exp_repo: ExpRepo, cli) -> None:

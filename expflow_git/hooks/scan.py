@@ -24,12 +24,20 @@ def scan_paths(
     allow = _allow_list(ws, warn)
     targets: list[Path] = []
     named: list[Finding] = []  # the names of what no file's scan names (below)
-    # With --staged, a path the index holds is read there, even where the disk has a
-    # folder in its place: a key staged, then its file replaced by a folder, was
-    # committed past the plain hook (a review). Asked only of such paths (rare).
-    held = _indexed(ws, [p for p in paths if os.path.isdir(p)]) if ws.staged else set()
+    # With --staged, a path that is no file on disk (a folder, or nothing) is read from
+    # the index: the index's entry of that name, else its entries below it. A key staged
+    # and its file then replaced by a folder, a file staged and deleted from the disk, a
+    # folder the disk no longer has, passed (a review; the twenty-first pass). Asked only
+    # of such paths (rare: a hook is given files).
+    odd = {p for p in paths if os.path.isdir(p) or not os.path.lexists(p)} if ws.staged else set()
+    listed = _index_under(ws, [ws.rel(p) for p in odd])
     for p in paths:
-        if os.path.isdir(p) and ws.rel(p) not in held:
+        if p in odd and (under := listed.get(ws.rel(p))) is not None:
+            rel = ws.rel(p)
+            if under != [rel] and not (allow and path_is_allowed(rel, allow)):
+                named += name_findings(rel)  # a folder's own name (below)
+            targets.extend(ws.root / u for u in under)
+        elif os.path.isdir(p) and not ws.staged:
             # A submodule (the hook is given its path) or a folder: its own name stays in
             # the history as a file's does (a PIN's digest as a submodule's name was
             # committed past the hook: a review); the files below name themselves.
@@ -37,7 +45,7 @@ def scan_paths(
             if not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)
             targets.extend(Path(p) / rel for rel in walk_files(Path(p)))
-        else:
+        elif not (p in odd and os.path.isdir(p)):  # (a folder the index has nothing under)
             targets.append(Path(p))
     if not paths:
         targets = [ws.root / rel for rel in ws.tracked_paths()]
@@ -65,15 +73,23 @@ def scan_paths(
     return named + findings, count
 
 
-def _indexed(ws: Workspace, paths: list[str]) -> set[str]:
-    """Those of `paths` (as `ws.rel` spells them) the index holds as a file, a link or a
-    submodule."""
-    rels = [r for r in map(ws.rel, paths) if r not in (".", "") and not _outside(r)]
-    if not rels or ws.git is None:
-        return set()
-    from expflow_git.gitblobs import staged_entries
-
-    return set(staged_entries(ws.git, rels, links=True))
+def _index_under(ws: Workspace, rels: list[str]) -> dict[str, list[str]]:
+    """Each of `rels` (as `ws.rel` spells them, `.` the root) the index holds something
+    at: [itself] for a file, a link or a submodule there, else the paths below it, in
+    the index's order (a path below two of them: under the outer). One `ls-files`."""
+    wanted = {r for r in rels if not _outside(r)}
+    if not wanted or ws.git is None:
+        return {}
+    whole = "." in wanted
+    entries = ws.git.ls_index() if whole else ws.git.ls_index_named((), sorted(wanted))
+    out: dict[str, list[str]] = {}
+    for path in dict.fromkeys(e.path for e in entries):  # (an unmerged path: once)
+        parts = path.split("/")
+        ancestors = ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+        top = next((a for a in ancestors if a in wanted), "." if whole else None)
+        if top is not None:
+            out.setdefault(top, []).append(path)
+    return out
 
 
 def _outside(rel: str) -> bool:
