@@ -158,7 +158,7 @@ def gate_scores(
     """The walk-forward gate: passes iff the Pearson correlation of the two lists (one
     pair per run) is at least `min_pearson`; fewer than three pairs, or no variance,
     never passes. Lists of different lengths: ValueError."""
-    from expflow_git.audit.ranking import pearson
+    from expflow_git.audit.ranking import below, pearson, reaches
     from expflow_git.run import finite_number
 
     # As the policy's walk_forward.min_pearson: a number in [-1, 1]. NaN would make the
@@ -178,8 +178,8 @@ def gate_scores(
     r = pearson(xs, ys)
     if r is None:
         return GateVerdict(False, None, ("no variance: correlation undefined",))
-    if r < min_pearson:
-        return GateVerdict(False, r, (f"pearson r = {r:.4f} < {min_pearson}",))
+    if not reaches(xs, ys, bound):
+        return GateVerdict(False, r, (below(r, bound, "pearson r"),))
     return GateVerdict(True, r, ())
 
 

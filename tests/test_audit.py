@@ -483,6 +483,45 @@ def test_no_correlation_is_zero_not_minus_zero(xcli: Cli, tmp_path: Path) -> Non
     assert "r = 0.0000 <" in text and "-0.0000" not in text, text
 
 
+# Holdout scores whose exact r is 0.29999999999992… (r² = 0.089999999999955): rounded to
+# 12 places it is 0.3, and the walk-forward with `min_pearson: 0.3` passed (an
+# attacker's hunt). The spec's gate passes iff r >= min_pearson.
+JUST_BELOW = [(51, 1), (52, 2.371004232882), (53, 1), (54, 2)]
+
+
+def test_walk_forward_compares_the_exact_r_with_its_bound(xcli: Cli, tmp_path: Path) -> None:
+    repo = _walk_repo(tmp_path, JUST_BELOW)
+    code, st = audit_json(xcli, repo)
+    assert code == 1 and _walk(st)["status"] == "fail", _walk(st)
+    assert _walk(st)["r"] == 0.3  # the report's r, rounded as ever
+    text = xcli(["audit"], repo).out
+    assert "walk-forward: FAIL — Pearson r = 0.3000 " in text, text
+    assert "needs ≥ 0.3 (r is below 0.3 before rounding)" in text, text
+    signed = tmp_path / "report.json"
+    assert xcli(["audit", "--out", str(signed)], repo).code == 1
+    res = xcli(["verify", str(signed), "--recompute", "--allow-unsigned"], repo)
+    assert res.code == 0 and "VERIFIED" in res.out, res.out + res.err
+    # A report claiming the pass the rounded r gave does not recompute.
+    from expflow_git.report import rules
+
+    entries = [
+        {**e, "status": "pass"} if e["type"] == "walk-forward" else e
+        for e in st["predicate"]["entries"]
+    ]
+    problems = rules.recompute_walk(entries)
+    assert any("walk-forward r/status should be 0.3/fail" in p for p in problems), problems
+
+
+def test_gate_scores_compares_the_exact_r_with_its_bound() -> None:
+    from expflow_git import gate_scores
+
+    train, holdout = zip(*JUST_BELOW, strict=True)
+    verdict = gate_scores(list(train), list(holdout), 0.3)
+    assert not verdict.passed and verdict.pearson == 0.3
+    assert verdict.reasons == ("pearson r is below 0.3 before rounding",)
+    assert gate_scores(list(train), list(holdout), 0.2999999999999).passed
+
+
 @pytest.mark.parametrize(
     "points",
     [

@@ -145,22 +145,63 @@ def walk_forward(board: Leaderboard, config: WalkForward) -> WalkForwardOutcome:
             f"{len(points)} run(s) with {config.metric} on split "
             f"{config.split!r}; at least 3 are needed",
         )
-    r = pearson([p[1] for p in points], [p[2] for p in points])
+    xs, ys = [p[1] for p in points], [p[2] for p in points]
+    r = pearson(xs, ys)
     if r is None:
         return outcome(WalkStatus.INSUFFICIENT, None, "no variance: correlation undefined")
-    if r >= config.min_pearson:
+    bound = config.min_pearson
+    if reaches(xs, ys, bound):
         return outcome(WalkStatus.PASS, r, "")
-    return outcome(WalkStatus.FAIL, r, f"r = {r:.4f} < {config.min_pearson}")
+    return outcome(WalkStatus.FAIL, r, below(r, bound))
+
+
+def below(r: float, bound: float, name: str = "r") -> str:
+    """That r is below `bound`: r to four places, unless those round it up to the bound
+    (or above)."""
+    shown = f"{r:.4f}"
+    if float(shown) < bound:
+        return f"{name} = {shown} < {bound}"
+    return f"{name} is below {bound} before rounding"
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Pearson correlation, rounded to 12 places so reports are stable across platforms;
-    None when either side has no variance.
+    None when either side has no variance. Whether it reaches a bound is
+    :func:`reaches`'s question, asked of the exact value.
 
     The sums are exact (fractions of the values as written): in floating point the mean
     of three 0.1s is 0.10000000000000002, so equal scores had a tiny spread of their own
     and correlated at exactly 1.0 (a walk-forward PASS the spec calls INSUFFICIENT).
     """
+    sums = _sums(xs, ys)
+    if sums is None:
+        return None
+    sxy, sxx, syy = sums
+    # (The sign from the fraction's: as a float, sxy of values near 1e200 overflowed, and
+    # a report's walk-forward is recomputed by verify from numbers the report gives. No
+    # correlation is 0.0, never -0.0: reports say "r = 0.0000".)
+    r = math.sqrt(sxy * sxy / (sxx * syy))
+    r = -r if sxy < 0 else r
+    return round(max(-1.0, min(1.0, r)), 12)
+
+
+def reaches(xs: Sequence[float], ys: Sequence[float], bound: float) -> bool:
+    """Whether the exact Pearson correlation is at least `bound` (False with no
+    variance). Compared before any rounding: r rounded to 12 places reached a bound its
+    exact value is below (0.29999999999992 passed `min_pearson: 0.3`, an attacker's hunt)."""
+    sums = _sums(xs, ys)
+    if sums is None:
+        return False
+    sxy, sxx, syy = sums
+    m = Fraction(bound)
+    # r = sxy / sqrt(sxx * syy), the root positive: compare the squares, signs apart.
+    if sxy >= 0:
+        return m <= 0 or sxy * sxy >= m * m * sxx * syy
+    return m < 0 and sxy * sxy <= m * m * sxx * syy
+
+
+def _sums(xs: Sequence[float], ys: Sequence[float]) -> tuple[Fraction, Fraction, Fraction] | None:
+    """The exact co-deviation and the two squared deviations; None with no variance."""
     n = len(xs)
     fx = [Fraction(x) for x in xs]
     fy = [Fraction(y) for y in ys]
@@ -170,9 +211,4 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     syy = sum((y - my) ** 2 for y in fy)
     if sxx == 0 or syy == 0:
         return None
-    # (The sign from the fraction's: as a float, sxy of values near 1e200 overflowed, and
-    # a report's walk-forward is recomputed by verify from numbers the report gives. No
-    # correlation is 0.0, never -0.0: reports say "r = 0.0000".)
-    r = math.sqrt(sxy * sxy / (sxx * syy))
-    r = -r if sxy < 0 else r
-    return round(max(-1.0, min(1.0, r)), 12)
+    return Fraction(sxy), Fraction(sxx), Fraction(syy)
