@@ -472,6 +472,33 @@ def test_a_rule_value_is_compared_by_type_and_bound() -> None:
     ]
 
 
+def test_a_bound_in_a_string_and_corrections_allowed_are_looser() -> None:
+    """A rule compares with a bound spelled as a number in a string as with that number:
+    `gt "-5"` for `gt 0` loosens the rule, and `protect.corrections: deny -> allow` lets
+    a declared correction rewrite a result. Both were only "changed" (an attacker's
+    hunt), where the threat model promises that a policy edit shows what got looser."""
+
+    def rules(rule: str) -> str:
+        return POLICY.replace("{param: sub_step, op: gt, value: 0, required: true}", rule)
+
+    base = rules("{param: sub_step, op: gt, value: 0}")
+    assert changes(base, rules("{param: sub_step, op: gt, value: '-5'}")) == [
+        ("looser", "/rules", "sub_step gt 0", 'sub_step gt "-5"')
+    ]
+    assert changes(base, rules("{param: sub_step, op: lt, value: '1e3'}")) == [
+        ("looser", "/rules", "sub_step gt 0", None),
+        ("stricter", "/rules", None, 'sub_step lt "1e3"'),
+    ]
+    ten, nine = (rules(f"{{param: sub_step, op: le, value: {v}}}") for v in ("'10'", "9"))
+    assert changes(ten, nine) == [("stricter", "/rules", 'sub_step le "10"', "sub_step le 9")]
+    deny = POLICY + "protect: {corrections: deny}\n"
+    assert changes(deny, deny.replace("deny", "allow")) == [
+        ("looser", "/protect/corrections", "deny", "allow")
+    ]
+    assert changes(POLICY, deny) == [("stricter", "/protect/corrections", "allow", "deny")]
+    assert changes(deny.replace("deny", "allow"), POLICY) == []  # allow is the default
+
+
 def test_a_base_missing_from_a_shallow_clone_says_fetch_depth(tmp_path: Path) -> None:
     r, base, _ = pr_repo(tmp_path / "repo", _loosen_gate)
     clone = tmp_path / "shallow"

@@ -25,6 +25,7 @@ from expflow_git.policy.model import (
     Severity,
     WalkForward,
     fmt_number,
+    numeric,
     param_key,
     value_key,
 )
@@ -162,6 +163,16 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
                 _show(new.results_immutable),
             )
         )
+    if old.corrections_allowed != new.corrections_allowed:
+        # Allowed, a declared correction (PIN-approved) may rewrite a committed result.
+        add(
+            PolicyChange(
+                Effect.LOOSER if new.corrections_allowed else Effect.STRICTER,
+                "/protect/corrections",
+                _show(_CORRECTIONS[old.corrections_allowed]),
+                _show(_CORRECTIONS[new.corrections_allowed]),
+            )
+        )
     # More trusted keys, more hands that can sign; fewer files scanned, fewer secrets found.
     _set_diff(
         add,
@@ -185,6 +196,7 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
 
 Add = Callable[[PolicyChange], None]
 T = TypeVar("T")
+_CORRECTIONS = {True: "allow", False: "deny"}
 
 
 def _show(value: Any) -> str:
@@ -317,7 +329,10 @@ def _family(op: Op) -> str:
 
 def _tighter(old_op: Op, old_value: Any, new_op: Op, new_value: Any) -> Effect:
     """Whether `value new_op new_value` holds for fewer values than the old condition;
-    both ops bound from the same side. Values that are not numbers: CHANGED."""
+    both ops bound from the same side. Values that are not numbers: CHANGED. A bound
+    spelled as a number in a string is that number, as the rule compares with it: `gt
+    "-5"` for `gt 0` was only "changed" (an attacker's hunt)."""
+    old_value, new_value = numeric(old_value), numeric(new_value)
     numbers = all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old_value, new_value)
     )
@@ -327,6 +342,8 @@ def _tighter(old_op: Op, old_value: Any, new_op: Op, new_value: Any) -> Effect:
         old_key, new_key = (old_value, _LOWER[old_op]), (new_value, _LOWER[new_op])
     else:
         old_key, new_key = (-old_value, _UPPER[old_op]), (-new_value, _UPPER[new_op])
+    if new_key == old_key:  # one bound spelled two ways (0 and "0")
+        return Effect.CHANGED
     return Effect.STRICTER if new_key > old_key else Effect.LOOSER
 
 
@@ -550,7 +567,7 @@ _MODELLED: Mapping[str, frozenset[str] | None] = {
     "budget": None,
     "walk_forward": None,
     "seed_policy": None,
-    "protect": frozenset({"results_immutable"}),
+    "protect": frozenset({"results_immutable", "corrections"}),
     "signing": None,
     "scan": None,
 }
