@@ -21,17 +21,21 @@ from expflow_git.run import short_repr
 @dataclass(frozen=True)
 class Check:
     """One check of a run: its kind (threshold, gate, required, rule, registry), its
-    name (`metric:op:value`, `required:metric`, `param:op:value`), and why it failed."""
+    name (`metric:op:value`, `required:metric`, `param:op:value`), why it failed, and
+    its severity: `error`, or `warning` for an advisory check (`severity: warning`),
+    whose failure is reported and never makes the run infeasible."""
 
     kind: str
     name: str
     passed: bool
     detail: str = ""
+    severity: str = "error"
 
 
 @dataclass(frozen=True)
 class RulesVerdict:
-    """`validate_competition_rules`: whether every check passed, and each check."""
+    """`validate_competition_rules`: whether the run passes as the audit judges it (every
+    check but the advisory ones passed: the run is feasible), and each check."""
 
     all_pass: bool
     checks: tuple[Check, ...]
@@ -91,8 +95,12 @@ def validate_competition_rules(
         for f in registry_findings(result, judged)
     ]
     verdict = run_verdict(record, result, judged, judged.all_gates())
-    checks += [Check(o.kind.value, o.name, o.passed, o.detail) for o in verdict.outcomes]
-    return RulesVerdict(all(c.passed for c in checks), tuple(checks))
+    checks += [
+        Check(o.kind.value, o.name, o.passed, o.detail, o.severity.value) for o in verdict.outcomes
+    ]
+    # As the audit's feasibility (Outcome.blocks): a failed warning was a failed run (an
+    # attacker's hunt).
+    return RulesVerdict(all(c.passed or c.severity != "error" for c in checks), tuple(checks))
 
 
 def compare_scores(

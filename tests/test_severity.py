@@ -318,3 +318,40 @@ def test_a_pull_request_softening_a_gate_is_reported_looser(xcli: Cli, tmp_path:
     assert res.code == 1, res.out  # judged by the base: the gate still blocks
     line = "  LOOSER    /gates: seg_total:gt:56 (error) → seg_total:gt:56 (warning)"
     assert line in res.out.splitlines(), res.out
+
+
+def test_validate_competition_rules_passes_a_run_the_audit_calls_feasible(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    """A failed advisory gate or rule (`severity: warning`) made `all_pass` False for a
+    run the audit ranks as feasible (an attacker's hunt): the audit's verdict and the
+    function's agree now, and each check says its severity."""
+    import expflow_git
+
+    policy = (
+        "version: 1\nmetrics:\n  seg_total: {group: Score, higher_is_better: true}\n"
+        "required_metrics: [seg_total]\nranking: {sort_by: seg_total}\n"
+        "gates:\n  - {gate: 'seg_total:gt:70', severity: warning}\n"
+        "rules:\n  - {param: Args/--sub_step, op: gt, value: 0, severity: warning}\n"
+    )
+    repo = new_repo(tmp_path / "repo", policy)
+    add_run(repo, "a1", {"seg_total": 60}, sub_step=0)
+    commit_all(repo)
+    res = xcli(["audit", "--format", "json"], repo)
+    assert res.code == 0, res
+    assert statement_of(res.out)["predicate"]["result"]["best_feasible"] == "a1"
+    judge = repo / "expflow.yaml"
+    verdict = expflow_git.validate_competition_rules(
+        task_metrics={"seg_total": 60}, task_params={"Args/--sub_step": 0}, policy=judge
+    )
+    assert verdict.all_pass is True
+    assert [(c.name, c.passed, c.severity) for c in verdict.checks] == [
+        ("seg_total:gt:70", False, "warning"),
+        ("required:seg_total", True, "error"),
+        ("Args/--sub_step:gt:0", False, "warning"),
+    ]
+    judge.write_text(policy.replace(", severity: warning}", "}"))
+    failed = expflow_git.validate_competition_rules(
+        task_metrics={"seg_total": 60}, task_params={"Args/--sub_step": 0}, policy=judge
+    )
+    assert failed.all_pass is False and {c.severity for c in failed.checks} == {"error"}
