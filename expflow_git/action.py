@@ -317,4 +317,8 @@ def run(env: Mapping[str, str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run(os.environ))
+    from expflow_git.cli.console import warnings_escaped
+
+    with warnings_escaped():  # (as the CLI's: a warning quoting the repository, escaped)
+        code = run(os.environ)
+    raise SystemExit(code)

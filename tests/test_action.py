@@ -277,6 +277,42 @@ def test_pull_request_is_judged_by_the_base_policy(
     assert statement["predicate"]["repo"]["commit"] == head
 
 
+def test_a_policy_cannot_print_a_workflow_command(demo_repo: Path, tmp_path: Path) -> None:
+    """ruamel warns of a reused YAML anchor with the policy's line, which Python printed
+    raw on stderr: a pull request's policy whose quoted scalar put `::stop-commands::`
+    or a forged `::notice::` first on a line of it ran those commands in the CI log, and
+    the audit's FAIL annotation then did nothing (an attacker's hunt). A reused anchor
+    is valid YAML; no warning of any library reaches the log unescaped."""
+    base = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-qb", "feature")
+    with (demo_repo / "expflow.yaml").open("a") as fh:
+        fh.write('x1: ["a\n::notice::audit PASS", &x 1]\nx2: ["b\n::stop-commands::pwn", &x 2]\n')
+    git(demo_repo, "commit", "-qam", "anchors")
+    head = git(demo_repo, "rev-parse", "HEAD")
+    code, log, outputs, _ = run_action(
+        demo_repo,
+        tmp_path,
+        event="pull_request",
+        payload={"pull_request": {"head": {"sha": head}, "base": {"sha": base}}},
+    )
+    assert code == 1 and outputs["passed"] == "false", log
+    commands = [ln.strip() for ln in log.splitlines() if ln.lstrip().startswith("::")]
+    ours = ("::error ", "::warning ", "::notice title=expflow")
+    assert commands and all(c.startswith(ours) for c in commands), log
+    assert "unknown key 'x1'" in log
+    res = subprocess.run(
+        [sys.executable, "-m", "expflow_git", "validate", "expflow.yaml"],
+        cwd=demo_repo,
+        env=scrubbed_env({"PYTHONPATH": str(ROOT)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2 and "unknown key 'x1'" in res.stderr, res.stderr
+    lines = (res.stdout + res.stderr).splitlines()
+    assert not [ln for ln in lines if ln.lstrip().startswith("::")], lines
+
+
 def test_policy_ref_input_overrides_the_default(demo_repo: Path, tmp_path: Path) -> None:
     first = git(demo_repo, "rev-parse", "HEAD")
     with (demo_repo / "expflow.yaml").open("a") as fh:

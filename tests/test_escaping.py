@@ -794,3 +794,19 @@ def test_two_file_names_are_never_one_path_in_a_report(tmp_path: Path) -> None:
     code, out, err = run_cli(["verify", str(report), "--allow-unsigned", "--repo", "."], cwd=repo)
     assert code == 0 and "VERIFIED" in out, out + err
     assert f"all {len(leaves)} input blobs" in out and len(leaves) == 5, out  # policy aside
+
+
+def test_a_librarys_warning_is_one_escaped_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A library's warning may quote repository text (ruamel's of a reused anchor quoted
+    the policy's line); the CLI and the action print it as one escaped line, never a
+    workflow command, and restore Python's own printing after."""
+    import warnings
+
+    from expflow_git.cli.console import warnings_escaped
+
+    before = warnings.showwarning
+    with warnings_escaped():
+        warnings.warn("a\n::stop-commands::pwn\x1b[2J", UserWarning, stacklevel=1)
+    assert warnings.showwarning is before
+    err = capsys.readouterr().err
+    assert err == ("expflow-git: warning: UserWarning: a\\x0a::stop-commands::pwn\\x1b[2J\n"), err

@@ -3,8 +3,9 @@ error type, and the PIN prompt. Everything from a repository or a report is esca
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
 from expflow_git.errors import ExitCode, ExpflowError, Finding
@@ -39,6 +40,28 @@ def _echo(text: str, stream: TextIO | None) -> None:
 def warn(message: str, *, command: str | None = None) -> None:
     """The one warning style: `expflow-git[ COMMAND]: warning: MESSAGE` on stderr."""
     err(f"{PROG}{' ' + command if command else ''}: warning: {message}")
+
+
+@contextlib.contextmanager
+def warnings_escaped() -> Iterator[None]:
+    """Python's warnings, a library's among them, printed as `warn`'s one escaped line
+    each while this lasts: a library's warning may quote repository text (ruamel's of a
+    reused anchor quoted the policy's line), and Python prints it raw."""
+    import warnings
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        warn(f"{category.__name__}: {message}")
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def emit_findings(findings: Sequence[Finding]) -> None:

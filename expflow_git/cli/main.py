@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from expflow_git.cli.console import PROG, err
+from expflow_git.cli.console import PROG, err, warnings_escaped
 from expflow_git.errors import ExitCode, ExpflowError, without_pins
 from expflow_git.escape import line
 
@@ -18,7 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every user-facing error becomes one stderr line and its exit code."""
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        return _run(args)
+        with warnings_escaped():
+            return _run(args)
     except ExpflowError as exc:
         err(f"{PROG}: error: {exc.message}")
         return int(exc.code)

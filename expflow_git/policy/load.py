@@ -146,8 +146,15 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     yaml = YAML(typ="safe", pure=True)
     yaml.Constructor = _constructor()
     yaml.constructor.source = path
+    import warnings
+
     try:
-        raw = yaml.load(text)
+        with warnings.catch_warnings():
+            # A reused anchor is valid YAML (an alias takes the latest one). ruamel's
+            # warning of it quoted the policy's line, printed raw: a line starting `::`
+            # was a workflow command in the CI log (an attacker's hunt).
+            warnings.simplefilter("ignore")
+            raw = yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
