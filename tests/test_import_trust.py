@@ -17,7 +17,7 @@ from conftest import ExpRepo
 from support import CliCall, run_cli
 from test_import_csv import GOOD, STUDY, args, write_csv
 
-from expflow_git.importers.source import first_line, metric_value
+from expflow_git.importers.source import first_line, metric_value, redact_uri
 
 CHANGED = GOOD.replace("r-001,5,0.001,57.09", "r-001,5,0.001,99.9")
 
@@ -287,6 +287,24 @@ def test_an_unexpected_error_names_its_type_once() -> None:
     assert first_line(KeyError(), "u", named=True) == "KeyError"
     assert first_line(KeyError("type"), "u", named=True) == "KeyError: 'type'"
     assert first_line(ValueError("bad\nmore"), "u") == "bad"
+
+
+def test_a_librarys_error_never_shows_a_secret_of_the_uri() -> None:
+    """urllib3 quotes the URL it could not reach in its own form (`url: /?token=…`), so a
+    secret query value reached the error line although the provenance redacts it, and a
+    `;token=` parameter was redacted nowhere (an attacker's hunt)."""
+    uri = "http://u:pa%24s@127.0.0.1:9/;auth=P4TH?token=TOP%2FSECRET&api_key=K3Y&x=1"
+    message = (
+        f"API request to {uri}/api/2.0 failed: Max retries exceeded with url: "
+        "/;auth=P4TH?token=TOP/SECRET/api/2.0&api_key=K3Y&x=1 (pa$s TOP%2FSECRET)"
+    )
+    shown = first_line(RuntimeError(message), uri)
+    for secret in ("P4TH", "TOP", "SECRET", "K3Y", "pa$s", "pa%24s"):
+        assert secret not in shown, shown
+    assert "x=1" in shown and "127.0.0.1:9" in shown, shown
+    assert redact_uri(uri) == (
+        "http://u@127.0.0.1:9/;auth=REDACTED?token=REDACTED&api_key=REDACTED&x=1"
+    )
 
 
 def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(

@@ -120,6 +120,11 @@ def is_tag(text: str) -> bool:
 
 # ----------------------------------------------------------------------------- URIs
 _SECRET_QUERY = re.compile(r"pass|secret|token|key|auth|credential", re.IGNORECASE)
+# A `;name=value` parameter of a path segment (`http://h/p;token=…`): urlsplit leaves it
+# in the path.
+_PATH_PARAM = re.compile(r"(;([^=;/?#]*)=)([^;/?#]*)")
+# Any `name=value` after `?`, `&` or `;`, for the values a message may quote.
+_ANY_PARAM = re.compile(r"[?&;]([^=&;?#]*)=([^&;?#]*)")
 
 
 def redact_uri(uri: str) -> str:
@@ -129,7 +134,8 @@ def redact_uri(uri: str) -> str:
         parts = urllib.parse.urlsplit(uri)
     except ValueError:
         return "<unparseable URI>"
-    if parts.password is None and not _SECRET_QUERY.search(parts.query):
+    secret_params = any(_SECRET_QUERY.search(m[2]) for m in _PATH_PARAM.finditer(parts.path))
+    if parts.password is None and not _SECRET_QUERY.search(parts.query) and not secret_params:
         return uri  # unchanged: urlunsplit would drop the empty host of sqlite:////path
     netloc = parts.netloc
     if "@" in netloc:
@@ -150,7 +156,28 @@ def redact_uri(uri: str) -> str:
     tail = (f"?{query}" if "?" in before_fragment else "") + (
         f"#{parts.fragment}" if "#" in uri else ""
     )
-    return f"{head}{authority}{parts.path}{tail}"
+    path = _PATH_PARAM.sub(
+        lambda m: m[1] + ("REDACTED" if _SECRET_QUERY.search(m[2]) else m[3]), parts.path
+    )
+    return f"{head}{authority}{path}{tail}"
+
+
+def _secret_values(uri: str) -> list[str]:
+    """What `uri` holds that is secret, in every spelling a library may quote it in (as
+    given, percent-decoded, percent-encoded: urllib3 re-quotes a query its own way), the
+    longest first: the user info's password, and the value of every `?`/`&`/`;`
+    parameter whose name says it is a secret."""
+    try:
+        values = [urllib.parse.urlsplit(uri).password or ""]
+    except ValueError:
+        values = []
+    values += [m[2] for m in _ANY_PARAM.finditer(uri) if _SECRET_QUERY.search(m[1])]
+    spellings = set()
+    for value in filter(None, values):
+        plain = urllib.parse.unquote_plus(value)
+        spellings |= {value, plain, urllib.parse.unquote(value), urllib.parse.quote(plain)}
+        spellings.add(urllib.parse.quote(plain, safe=""))
+    return sorted(filter(None, spellings), key=len, reverse=True)
 
 
 # ----------------------------------------------------------------------------- values
@@ -249,22 +276,20 @@ class _Never(Exception):
 
 
 def first_line(exc: BaseException, uri: str, *, named: bool = False) -> str:
-    """A library's error message as one printable line, without `uri`'s password (a
-    library may quote the URI it was given); `named`: after the exception's type (for
-    errors no library meant to raise: `KeyError: 'type'`), the type alone if it says
-    nothing more."""
+    """A library's error message as one printable line, without `uri`'s secrets (a
+    library may quote the URI it was given: its password, a secret query value);
+    `named`: after the exception's type (for errors no library meant to raise:
+    `KeyError: 'type'`), the type alone if it says nothing more."""
     text = str(exc).strip().splitlines()
     name = type(exc).__name__
     message = text[0] if text else name
     if named and text:
         message = f"{name}: {message}"
     message = message.replace(uri, redact_uri(uri))
-    try:
-        password = urllib.parse.urlsplit(uri).password
-    except ValueError:
-        password = None
-    if password:
-        message = message.replace(password, "***")
+    # A library may quote the URI in its own form (urllib3: `url: /?token=…`): every
+    # spelling of a secret it holds is masked (an attacker's hunt).
+    for secret in _secret_values(uri):
+        message = message.replace(secret, "***")
     return printable(message)
 
 
