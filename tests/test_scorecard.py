@@ -12,6 +12,8 @@ screenshots are not blank. `UPDATE_SCREENSHOT=1` rewrites docs/scorecard.png.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliCall, ExpRepo
+from conftest import SEED_METRICS, CliCall, ExpRepo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import PROJECT
@@ -128,6 +130,34 @@ def test_the_params_that_differ_between_the_top_runs(rich: ExpRepo, cli: CliCall
     assert "1 param(s) are the same in all of them." in section
     # A long value is cut in its cell, whole in its title.
     assert f'title="&quot;fno-0-{UNBROKEN}&quot;"' in section
+
+
+def test_a_committed_pin_in_a_param_is_masked_in_the_report_and_page(
+    exp_repo: ExpRepo, cli: CliCall
+) -> None:
+    """A PIN committed as a param (`pin: "NNNN"`), or a PIN's digest as a param's name,
+    was printed in the scorecard's "What differs" table and the report's params entry,
+    while the same page's finding showed it masked (an attacker's hunt)."""
+    pin = str(4000 + 821)
+    digest = hashlib.sha256(pin.encode()).hexdigest()
+    for i, seg in enumerate((55.0, 56.0)):
+        params = {"lr": 0.001 * (i + 1), "pin": pin if i else "none", digest: i}
+        exp_repo.add_experiment(f"exp-00{i}", params=params)
+        exp_repo.add_result(f"exp-00{i}", metrics={**SEED_METRICS, "seg_total": seg})
+    exp_repo.commit()
+    res = cli(["audit", "--html", "card.html", "--out", "r.json"], exp_repo.path)
+    assert res.code == 1 and "pin-value" in res.out, res.out
+    page = (exp_repo.path / "card.html").read_text(encoding="utf-8")
+    report = (exp_repo.path / "r.json").read_text(encoding="utf-8")
+    statement = json.loads(base64.b64decode(json.loads(report)["payload"]))
+    entry = next(e for e in statement["predicate"]["entries"] if e["type"] == "params")
+    assert entry["differ"] == {
+        "****": {"exp-000": 0, "exp-001": 1},
+        "lr": {"exp-000": 0.001, "exp-001": 0.002},
+        "pin": {"exp-000": "none", "exp-001": "****"},
+    }
+    for text in (page, res.out, base64.b64decode(json.loads(report)["payload"]).decode()):
+        assert pin not in text and digest not in text
 
 
 def test_every_attempt_and_the_excluded_runs_with_their_reasons(

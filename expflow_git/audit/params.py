@@ -7,6 +7,7 @@ runs' records are read again, whole, from their blobs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from expflow_git.audit.ranking import Leaderboard
 from expflow_git.documents import Experiment, Scalar, same_scalar
 from expflow_git.gitblobs import BlobReader
 from expflow_git.jsonstrict import parse_json
+from expflow_git.pinscan.scanner import masked
 
 TOP_RUNS = 5  # the leaderboard's first rows compared (best_any joins them when below)
 
@@ -82,7 +84,8 @@ def top_params(
 
 
 def compare(ids: Sequence[str], params: Sequence[Mapping[str, Scalar]]) -> TopParams:
-    """Which params differ between the runs `ids` (each with its `params`)."""
+    """Which params differ between the runs `ids` (each with its `params`); a name or a
+    value the scan flags is masked (`_shown`)."""
     names = sorted(set().union(*params))
     differ: dict[str, dict[str, Scalar]] = {}
     same = 0
@@ -92,5 +95,14 @@ def compare(ids: Sequence[str], params: Sequence[Mapping[str, Scalar]]) -> TopPa
         if len(values) == len(ids) and all(same_scalar(v, first) for _, v in values):
             same += 1
         else:
-            differ[name] = {i: _value(v) for i, v in values}
+            shown = masked(name)
+            differ.setdefault(shown, {i: _shown(shown, _value(v)) for i, v in values})
     return TopParams(tuple(ids), differ, same)
+
+
+def _shown(name: str, value: Scalar) -> Scalar:
+    """A value as the report shows it: `****` where the scan flags it beside its name (a
+    PIN under the key `pin`, a PIN's digest), as every finding masks it. The scorecard
+    printed the PIN the same page showed masked in its finding (an attacker's hunt)."""
+    pair = json.dumps({name: value}, ensure_ascii=False)
+    return value if masked(pair) == pair else "****"
