@@ -520,6 +520,10 @@ def test_gate_scores_compares_the_exact_r_with_its_bound() -> None:
     assert not verdict.passed and verdict.pearson == 0.3
     assert verdict.reasons == ("pearson r is below 0.3 before rounding",)
     assert gate_scores(list(train), list(holdout), 0.2999999999999).passed
+    # Compared with 0.3 as written, not with the double nearest it (0.2999…9889, which
+    # this r, below 0.3 by ~1e-17, reaches: a review).
+    closer = gate_scores([0.0, 1.0, 2.0], [0.0, 3.253785273643051, 1.0], 0.3)
+    assert not closer.passed and closer.pearson == 0.3
 
 
 @pytest.mark.parametrize(

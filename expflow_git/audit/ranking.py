@@ -193,7 +193,9 @@ def reaches(xs: Sequence[float], ys: Sequence[float], bound: float) -> bool:
     if sums is None:
         return False
     sxy, sxx, syy = sums
-    m = Fraction(bound)
+    # The bound as written (its shortest spelling): Fraction(0.3) is the double nearest
+    # 0.3, 0.29999999999999998889…, which an r just below 0.3 reaches (a review).
+    m = Fraction(repr(bound))
     # r = sxy / sqrt(sxx * syy), the root positive: compare the squares, signs apart.
     if sxy >= 0:
         return m <= 0 or sxy * sxy >= m * m * sxx * syy
