@@ -528,10 +528,10 @@ def test_what_pre_commit_passes_no_hook_is_checked(exp_repo: ExpRepo, hook_env: 
 def test_a_staged_file_absent_from_the_work_tree_is_checked(
     exp_repo: ExpRepo, hook_env: dict
 ) -> None:
-    """pre-commit passes no hook a staged file the work tree lacks (skip-worktree, a
-    sparse checkout): a PIN hash and a result with an unknown metric, staged that way,
-    were committed past the framework's hooks (left by the twentieth pass). `protect`,
-    which always runs, checks them."""
+    """pre-commit passes no hook a staged file the work tree lacks, or holds as a folder
+    (skip-worktree, a sparse checkout): a PIN hash and a result with an unknown metric,
+    staged that way, were committed past the framework's hooks (left by the twentieth
+    pass). `protect`, which always runs, checks them."""
     repo, env = exp_repo, hook_env
     pre_commit_install(repo.path, env)
     seed_example(repo)
@@ -546,6 +546,9 @@ def test_a_staged_file_absent_from_the_work_tree_is_checked(
     repo.git("update-index", "--skip-worktree", bad, "notes/n.txt")
     (repo.path / bad).unlink()
     (repo.path / "notes/n.txt").unlink()
+    # A folder where the file was: pre-commit keeps the path, then passes it to no hook
+    # (`types_or: [file, symlink]`; a review).
+    (repo.path / "notes/n.txt").mkdir()
     code, out = commit_through_hooks(repo, env, "staged only")
     assert code == 1, out
     assert "notes/n.txt:1:9: pin-sha256" in out and PIN_SHA not in out

@@ -14,8 +14,10 @@ committed result the new `paths.results` no longer matches counts as deleted.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from expflow_git.checks import Problem
 from expflow_git.corrections import (
@@ -350,7 +352,8 @@ def unpassed_findings(
 ) -> list[Finding]:
     """The scan and validation of what pre-commit passes no hook, on the index: a staged
     submodule's name (pre-commit passes files and links only), a staged file the work
-    tree lacks (skip-worktree, a sparse checkout: pre-commit drops it), and, while a
+    tree lacks or holds as no file (skip-worktree, a sparse checkout: pre-commit drops
+    it), and, while a
     merge is committed, every file the index changes against HEAD (pre-commit passes
     the conflicted files alone then, or none, when a conflict was resolved by a deletion
     or the merge stopped with `--no-commit`). A PIN's digest as a submodule's name, and
@@ -371,7 +374,7 @@ def unpassed_findings(
         c
         for c in changes
         if c.new_sha is not None
-        and (merging or c.new_mode == GITLINK or not os.path.lexists(ws.root / c.path))
+        and (merging or c.new_mode == GITLINK or not _passable(ws.root / c.path))
     ]
     if not kept:
         return []
@@ -383,6 +386,17 @@ def unpassed_findings(
     if files:
         findings += validate(ws, files, warn=warn).findings
     return findings
+
+
+def _passable(path: Path) -> bool:
+    """Whether pre-commit passes the hooks a staged file at `path`: only what is on disk
+    as a file or a link (`types_or: [file, symlink]`). A staged file whose path is a
+    folder on disk was passed to no hook (a review)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:  # absent, or a file where a folder of its path should be
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
 
 
 def _unborn_links(git: Git) -> list[Change]:
