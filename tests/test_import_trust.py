@@ -307,6 +307,25 @@ def test_a_librarys_error_never_shows_a_secret_of_the_uri() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("query", "quoted"),
+    [
+        # urllib3's spelling of the URL it could not reach, after the given one (a review):
+        ("token=abc;defTOPSECRET", "token=abc;defTOPSECRET"),  # `;` inside the value
+        ("token=a!b%2fcTOPSECRET", "token=a!b%2FcTOPSECRET"),  # escapes upper-cased
+        ("token=ab%2bc+TOPSECRET", "token=ab%2Bc+TOPSECRET"),
+        ("%74oken=TOPSECRET", "token=TOPSECRET"),  # a name percent-encoded, decoded
+        ("x=1;token=TOPSECRET", "x=1;token=TOPSECRET"),  # `;` as a separator
+    ],
+)
+def test_a_secret_is_masked_in_the_librarys_own_spelling(query: str, quoted: str) -> None:
+    uri = f"http://127.0.0.1:9/?{query}"
+    message = f"Max retries exceeded with url: /?{quoted}/api/2.0/x&experiment_name=e"
+    shown = first_line(RuntimeError(message), uri)
+    assert "TOPSECRET" not in shown and "experiment_name=e" in shown, shown
+    assert "TOPSECRET" not in redact_uri(uri)
+
+
 def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

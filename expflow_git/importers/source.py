@@ -123,8 +123,9 @@ _SECRET_QUERY = re.compile(r"pass|secret|token|key|auth|credential", re.IGNORECA
 # A `;name=value` parameter of a path segment (`http://h/p;token=…`): urlsplit leaves it
 # in the path.
 _PATH_PARAM = re.compile(r"(;([^=;/?#]*)=)([^;/?#]*)")
-# Any `name=value` after `?`, `&` or `;`, for the values a message may quote.
-_ANY_PARAM = re.compile(r"[?&;]([^=&;?#]*)=([^&;?#]*)")
+# A `name=value` in a library's message (its own spelling of a URL it was given): the
+# value runs to `&`, `#`, a blank or a quote.
+_MESSAGE_PARAM = re.compile(r"([^\s=&?;#/'\"]+)=([^\s&#'\"]*)")
 
 
 def redact_uri(uri: str) -> str:
@@ -134,20 +135,16 @@ def redact_uri(uri: str) -> str:
         parts = urllib.parse.urlsplit(uri)
     except ValueError:
         return "<unparseable URI>"
-    secret_params = any(_SECRET_QUERY.search(m[2]) for m in _PATH_PARAM.finditer(parts.path))
-    if parts.password is None and not _SECRET_QUERY.search(parts.query) and not secret_params:
+    secret_params = any(_secret_name(m[2]) for m in _PATH_PARAM.finditer(parts.path))
+    secret_query = _secret_name(parts.query)  # (a name percent-encoded: `%74oken`)
+    if parts.password is None and not secret_query and not secret_params:
         return uri  # unchanged: urlunsplit would drop the empty host of sqlite:////path
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}@{host}" if user else host
-    query = parts.query
-    if query:
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-        query = urllib.parse.urlencode(
-            [(k, "REDACTED" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="/"
-        )
+    query, _ = _redacted_query(parts.query)
     # Put back by hand: urlunsplit drops an empty host (`sqlite:////tmp/o.db` came back as
     # `sqlite://tmp/o.db`, `tmp` a host), and the URI must still name the same store.
     head = f"{parts.scheme}:" if parts.scheme else ""
@@ -157,27 +154,68 @@ def redact_uri(uri: str) -> str:
         f"#{parts.fragment}" if "#" in uri else ""
     )
     path = _PATH_PARAM.sub(
-        lambda m: m[1] + ("REDACTED" if _SECRET_QUERY.search(m[2]) else m[3]), parts.path
+        lambda m: m[1] + ("REDACTED" if _secret_name(m[2]) else m[3]), parts.path
     )
     return f"{head}{authority}{path}{tail}"
 
 
+def _redacted_query(query: str) -> tuple[str, list[str]]:
+    """The query with each secret value REDACTED, the rest as written, and those values.
+    A parameter runs to the next `&` (as `parse_qsl` reads it), a secret one whole; a
+    `;` within another is read as a separator too (`?x=1;token=…`): either way, what
+    could be a secret is."""
+    pieces, secrets = [], []
+    for piece in query.split("&") if query else []:
+        name, eq, value = piece.partition("=")
+        if eq and _secret_name(name):
+            pieces.append(f"{name}=REDACTED")
+            secrets.append(value)
+            continue
+        subs = piece.split(";")
+        for i, sub in enumerate(subs[1:], 1):
+            name, eq, value = sub.partition("=")
+            if eq and _secret_name(name):
+                subs[i] = f"{name}=REDACTED"
+                secrets.append(value)
+        pieces.append(";".join(subs))
+    return "&".join(pieces), secrets
+
+
+def _secret_name(name: str) -> bool:
+    """Whether a parameter's name (or a query, or a message's text) says it is a secret,
+    percent-decoded."""
+    return bool(_SECRET_QUERY.search(urllib.parse.unquote(name)))
+
+
 def _secret_values(uri: str) -> list[str]:
-    """What `uri` holds that is secret, in every spelling a library may quote it in (as
-    given, percent-decoded, percent-encoded: urllib3 re-quotes a query its own way), the
-    longest first: the user info's password, and the value of every `?`/`&`/`;`
-    parameter whose name says it is a secret."""
+    """What `uri` holds that is secret, as given and percent-decoded, the longest first:
+    the user info's password, and the value of every query (`_redacted_query`) or `;`
+    path parameter whose name says it is a secret."""
     try:
-        values = [urllib.parse.urlsplit(uri).password or ""]
+        parts = urllib.parse.urlsplit(uri)
+        values = [parts.password or ""]
     except ValueError:
-        values = []
-    values += [m[2] for m in _ANY_PARAM.finditer(uri) if _SECRET_QUERY.search(m[1])]
+        return []
+    values += _redacted_query(parts.query)[1]
+    values += [m[3] for m in _PATH_PARAM.finditer(parts.path) if _secret_name(m[2])]
     spellings = set()
     for value in filter(None, values):
-        plain = urllib.parse.unquote_plus(value)
-        spellings |= {value, plain, urllib.parse.unquote(value), urllib.parse.quote(plain)}
-        spellings.add(urllib.parse.quote(plain, safe=""))
+        spellings |= {value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)}
     return sorted(filter(None, spellings), key=len, reverse=True)
+
+
+def _mask_secrets(message: str, uri: str) -> str:
+    """`message` without `uri`'s secrets: the URI itself redacted, each secret value in
+    any letter case of its escapes, and the value of every `name=value` in the message
+    whose name says it is a secret. A library quotes the URL in its own form (urllib3:
+    `url: /?token=…`, escapes upper-cased, a name decoded), so a secret the provenance
+    redacts reached an import's error line (an attacker's hunt, a review)."""
+    message = message.replace(uri, redact_uri(uri))
+    for secret in _secret_values(uri):
+        message = re.sub(re.escape(secret), "***", message, flags=re.IGNORECASE)
+    return _MESSAGE_PARAM.sub(
+        lambda m: f"{m[1]}=***" if m[2] and _secret_name(m[1]) else m[0], message
+    )
 
 
 # ----------------------------------------------------------------------------- values
@@ -285,12 +323,7 @@ def first_line(exc: BaseException, uri: str, *, named: bool = False) -> str:
     message = text[0] if text else name
     if named and text:
         message = f"{name}: {message}"
-    message = message.replace(uri, redact_uri(uri))
-    # A library may quote the URI in its own form (urllib3: `url: /?token=…`): every
-    # spelling of a secret it holds is masked (an attacker's hunt).
-    for secret in _secret_values(uri):
-        message = message.replace(secret, "***")
-    return printable(message)
+    return printable(_mask_secrets(message, uri))
 
 
 def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> None:
