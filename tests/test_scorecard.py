@@ -142,6 +142,8 @@ def test_a_committed_pin_in_a_param_is_masked_in_the_report_and_page(
     digest = hashlib.sha256(pin.encode()).hexdigest()
     for i, seg in enumerate((55.0, 56.0)):
         params = {"lr": 0.001 * (i + 1), "pin": pin if i else "none", digest: i}
+        # A PIN the scan flags by what stands before it, not by its own key (a review).
+        params |= {"a": "pin = {", "code": int(pin)} if i else {"a": "x", "code": 7}
         exp_repo.add_experiment(f"exp-00{i}", params=params)
         exp_repo.add_result(f"exp-00{i}", metrics={**SEED_METRICS, "seg_total": seg})
     exp_repo.commit()
@@ -153,6 +155,8 @@ def test_a_committed_pin_in_a_param_is_masked_in_the_report_and_page(
     entry = next(e for e in statement["predicate"]["entries"] if e["type"] == "params")
     assert entry["differ"] == {
         "****": {"exp-000": 0, "exp-001": 1},
+        "a": {"exp-000": "x", "exp-001": "pin = {"},
+        "code": {"exp-000": 7, "exp-001": "****"},
         "lr": {"exp-000": 0.001, "exp-001": 0.002},
         "pin": {"exp-000": "none", "exp-001": "****"},
     }

@@ -8,7 +8,7 @@ runs' records are read again, whole, from their blobs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from expflow_git.audit.ranking import Leaderboard
 from expflow_git.documents import Experiment, Scalar, same_scalar
 from expflow_git.gitblobs import BlobReader
 from expflow_git.jsonstrict import parse_json
-from expflow_git.pinscan.scanner import masked
+from expflow_git.pinscan.scanner import flagged
 
 TOP_RUNS = 5  # the leaderboard's first rows compared (best_any joins them when below)
 
@@ -78,31 +78,46 @@ def top_params(
     wanted_paths = set(paths.values())
     blobs = inputs.blobs(wanted_paths)
     shas = {run_id: blobs[path] for run_id, path in paths.items()}
-    # These blobs passed the audit's strict parse and schema: they parse again.
-    docs = {sha: parse_json(data) for sha, data in reader.read_many(sorted(set(shas.values())))}
-    return compare(ids, [docs[shas[i]]["params"] for i in ids])
+    # These blobs passed the audit's strict parse and schema: they parse again. What the
+    # scan flags in a record is masked where the report shows its params (`compare`).
+    docs, spans = {}, {}
+    for sha, data in reader.read_many(sorted(set(shas.values()))):
+        docs[sha] = parse_json(data)
+        spans[sha] = flagged(data.decode("utf-8", "replace"))
+    return compare(ids, [docs[shas[i]]["params"] for i in ids], [spans[shas[i]] for i in ids])
 
 
-def compare(ids: Sequence[str], params: Sequence[Mapping[str, Scalar]]) -> TopParams:
-    """Which params differ between the runs `ids` (each with its `params`); a name or a
-    value the scan flags is masked (`_shown`)."""
+def compare(
+    ids: Sequence[str],
+    params: Sequence[Mapping[str, Scalar]],
+    spans: Sequence[Collection[str]] = (),
+) -> TopParams:
+    """Which params differ between the runs `ids` (each with its `params`, and the spans
+    the scan flags in its record). A name or a value holding a flagged span is `****`:
+    the scorecard and the report printed a PIN (under `pin`, or flagged by what stands
+    around it) and a PIN's digest as a name that the same page's finding showed masked
+    (an attacker's hunt, a review)."""
+    spans = spans or [()] * len(ids)
+    every = {span for run in spans for span in run}
     names = sorted(set().union(*params))
     differ: dict[str, dict[str, Scalar]] = {}
     same = 0
     for name in names:
-        values = [(i, p[name]) for i, p in zip(ids, params, strict=True) if name in p]
+        values = [(i, p[name], f) for i, p, f in zip(ids, params, spans, strict=True) if name in p]
         first = values[0][1]
-        if len(values) == len(ids) and all(same_scalar(v, first) for _, v in values):
+        if len(values) == len(ids) and all(same_scalar(v, first) for _, v, _ in values):
             same += 1
         else:
-            shown = masked(name)
-            differ.setdefault(shown, {i: _shown(shown, _value(v)) for i, v in values})
+            shown = "****" if _holds(name, every) else name
+            differ.setdefault(
+                shown, {i: "****" if _holds(v, f) else _value(v) for i, v, f in values}
+            )
     return TopParams(tuple(ids), differ, same)
 
 
-def _shown(name: str, value: Scalar) -> Scalar:
-    """A value as the report shows it: `****` where the scan flags it beside its name (a
-    PIN under the key `pin`, a PIN's digest), as every finding masks it. The scorecard
-    printed the PIN the same page showed masked in its finding (an attacker's hunt)."""
-    pair = json.dumps({name: value}, ensure_ascii=False)
-    return value if masked(pair) == pair else "****"
+def _holds(value: Scalar, spans: Collection[str]) -> bool:
+    """Whether a name or value holds a flagged span, as its record spells it (or bare)."""
+    if not spans:
+        return False
+    texts = (json.dumps(value, ensure_ascii=False), str(value))
+    return any(span in text for span in spans for text in texts)

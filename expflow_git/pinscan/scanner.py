@@ -473,6 +473,13 @@ class _Newlines:
         return self.offsets[line - 1] if line <= len(self.offsets) else self._length
 
 
+def flagged(text: str) -> set[str]:
+    """Every span the scan flags in `text`, read as text and as code, a pragma or not."""
+    return {
+        text[h.start : h.end] for code in (False, True) for h in _every_hit(text, code, _Family.ALL)
+    }
+
+
 def masked(text: str) -> str:
     """`text` with every span the scan flags in it, read as text and as code, replaced by
     `****`, a pragma or not: what the tool writes from a message it did not choose (a
