@@ -5,7 +5,7 @@ and the record commands share it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -127,6 +127,25 @@ class Workspace:
             return (self.root / path).read_bytes()
         except OSError:
             return None
+
+    def index_below(self, rels: Sequence[str]) -> dict[str, list[str]]:
+        """Each of `rels` (as `rel` spells them, `.` the root) the index holds something
+        at: [itself] for a file, a link or a submodule there, else the paths below it, in
+        the index's order (a path below two of them: under the outer). One `ls-files`;
+        none outside a repository, nor for a path outside the work tree."""
+        wanted = {r for r in rels if not r.startswith("/") and r.split("/", 1)[0] != ".."}
+        if not wanted or self.git is None:
+            return {}
+        whole = "." in wanted
+        entries = self.git.ls_index() if whole else self.git.ls_index_named((), sorted(wanted))
+        out: dict[str, list[str]] = {}
+        for path in dict.fromkeys(e.path for e in entries):  # (an unmerged path: once)
+            parts = path.split("/")
+            ancestors = ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+            top = next((a for a in ancestors if a in wanted), "." if whole else None)
+            if top is not None:
+                out.setdefault(top, []).append(path)
+        return out
 
 
 def walk_files(root: Path, *, strict: bool = True) -> list[str]:

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -986,3 +987,22 @@ def test_empty_and_number_spelled_keys_keep_their_place_in_the_pointer(
         f'{RES}#/splits/01/q: schema: null is not of type "number"',
         f'{RES}#/splits/1/q: schema: "z" is not of type "number"',
     ]
+
+
+def test_a_staged_validate_of_a_folder_reads_the_index_under_it(exp_repo: ExpRepo, cli) -> None:
+    """`validate --staged FOLDER` walked the folder on disk: a result staged with an
+    unknown metric and then deleted from the disk was not checked ("0 document(s) OK",
+    a review), while `validate --staged` alone refused it. A folder (or a path the disk
+    no longer has) stands for the index's entries below it, as for `scan --staged`."""
+    exp_repo.add_experiment("exp-001")
+    bad = exp_repo.add_result("exp-001")
+    text = (exp_repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"')
+    exp_repo.write(bad, text)
+    exp_repo.git("add", "-A")
+    (exp_repo.path / bad).unlink()
+    for folder in ("results", "results/pdebench-task1"):
+        res = cli(["validate", "--staged", folder], cwd=exp_repo.path)
+        assert res.code == 1 and f"{bad}#/metrics/seg_totl: unknown-metric" in res.out, res.both
+    shutil.rmtree(exp_repo.path / "results")
+    res = cli(["validate", "--staged", "results"], cwd=exp_repo.path)
+    assert res.code == 1 and f"{bad}#/metrics/seg_totl: unknown-metric" in res.out, res.both

@@ -30,7 +30,7 @@ def scan_paths(
     # folder the disk no longer has, passed (a review; the twenty-first pass). Asked only
     # of such paths (rare: a hook is given files).
     odd = {p for p in paths if os.path.isdir(p) or not os.path.lexists(p)} if ws.staged else set()
-    listed = _index_under(ws, [ws.rel(p) for p in odd])
+    listed = ws.index_below([ws.rel(p) for p in odd])
     for p in paths:
         if p in odd and (under := listed.get(ws.rel(p))) is not None:
             rel = ws.rel(p)
@@ -71,30 +71,6 @@ def scan_paths(
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))
     return named + findings, count
-
-
-def _index_under(ws: Workspace, rels: list[str]) -> dict[str, list[str]]:
-    """Each of `rels` (as `ws.rel` spells them, `.` the root) the index holds something
-    at: [itself] for a file, a link or a submodule there, else the paths below it, in
-    the index's order (a path below two of them: under the outer). One `ls-files`."""
-    wanted = {r for r in rels if not _outside(r)}
-    if not wanted or ws.git is None:
-        return {}
-    whole = "." in wanted
-    entries = ws.git.ls_index() if whole else ws.git.ls_index_named((), sorted(wanted))
-    out: dict[str, list[str]] = {}
-    for path in dict.fromkeys(e.path for e in entries):  # (an unmerged path: once)
-        parts = path.split("/")
-        ancestors = ("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-        top = next((a for a in ancestors if a in wanted), "." if whole else None)
-        if top is not None:
-            out.setdefault(top, []).append(path)
-    return out
-
-
-def _outside(rel: str) -> bool:
-    """Whether `ws.rel` left a path as given: outside the work tree (`..`, absolute)."""
-    return rel.startswith("/") or rel.split("/", 1)[0] == ".."
 
 
 def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes | None]]:

@@ -175,18 +175,28 @@ def _check_part(
 
 def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[str, Kind | None]]:
     """The paths relative to the root, each with the kind of document the policy names it
-    (classified once: a sweep gives thousands); a directory stands for every file below it.
+    (classified once: a sweep gives thousands); a directory stands for every file below it
+    (with --staged: every index entry below it, on disk or not).
 
     A `.json` path the policy names as a document is taken for a file without a
     look at the disk (a directory there is then refused as not a regular file).
     """
     out: list[tuple[str, Kind | None]] = []
     kind_of = policy.kind_of
+    # With --staged, a path that is no document and no file on disk (a folder, or
+    # nothing) stands for the index's entries below it, as for `scan --staged`: a staged
+    # result deleted from the disk, in a folder given, was not checked (a review).
+    below: dict[str, list[str]] = {}
+    if ws.staged:
+        odd = [p for p in paths if not os.path.isfile(p) and not os.path.islink(p)]
+        below = ws.index_below([ws.rel(p) for p in odd])
     for p in paths:
         rel = ws.rel(p)
         kind = kind_of(rel) if rel.endswith(".json") else None
+        if kind is None and rel in below and below[rel] != [rel]:
+            out.extend((sub, kind_of(sub)) for sub in below[rel])
         # A link to a folder (`data -> /mnt/datasets`) is a name, not a folder to walk.
-        if kind is None and os.path.isdir(p) and not os.path.islink(p):
+        elif kind is None and os.path.isdir(p) and not os.path.islink(p) and not ws.staged:
             subs = (ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
             out.extend((sub, kind_of(sub)) for sub in subs)
         else:
