@@ -186,13 +186,16 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
     # With --staged, a path that is no document and no file on disk (a folder, or
     # nothing) stands for the index's entries below it, as for `scan --staged`: a staged
     # result deleted from the disk, in a folder given, was not checked (a review).
+    named = [
+        (p, rel, kind_of(rel) if rel.endswith(".json") else None)
+        for p in paths
+        for rel in [ws.rel(p)]
+    ]
     below: dict[str, list[str]] = {}
-    if ws.staged:
-        odd = [p for p in paths if not os.path.isfile(p) and not os.path.islink(p)]
-        below = ws.index_below([ws.rel(p) for p in odd])
-    for p in paths:
-        rel = ws.rel(p)
-        kind = kind_of(rel) if rel.endswith(".json") else None
+    if ws.staged:  # (a document the policy names is taken for a file: no look at the disk)
+        odd = [rel for p, rel, kind in named if kind is None and not os.path.isfile(p)]
+        below = ws.index_below(odd)
+    for p, rel, kind in named:
         if kind is None and rel in below and below[rel] != [rel]:
             out.extend((sub, kind_of(sub)) for sub in below[rel])
         # A link to a folder (`data -> /mnt/datasets`) is a name, not a folder to walk.
