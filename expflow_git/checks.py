@@ -8,7 +8,7 @@ import functools
 import itertools
 import operator
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -222,9 +222,20 @@ def duplicate_result_findings(results: Iterable[Result]) -> list[Finding]:
             continue
         ordered = sorted(paths, key=_path_bytes)
         for path in paths:
-            others = (p for p in ordered if p != path)
+            others = _but_one(ordered, path)
             findings.append(duplicate_result(path, exp_id, some_of(others, len(paths) - 1)))
     return findings
+
+
+def _but_one(paths: Iterable[str], path: str) -> Iterator[str]:
+    """`paths` without one `path` (a tree listing one name twice holds two results at it:
+    the other was named as "" when every copy of the path was left out)."""
+    skipped = False
+    for p in paths:
+        if p == path and not skipped:
+            skipped = True
+            continue
+        yield p
 
 
 def duplicate_result(path: str, exp_id: str, others: str) -> Finding:

@@ -49,6 +49,18 @@ def test_some_of_names_the_first_few_and_counts_the_rest() -> None:
     assert checks.some_of((str(i) for i in range(5000)), 5000) == "0, 1, 2 and 4,997 more"
 
 
+def test_two_results_at_one_path_name_each_other() -> None:
+    """A malformed tree listing one name twice holds two results at one path: each
+    finding named the other as "" (every copy of its own path was left out; a hunt)."""
+    from expflow_git.documents import Result
+
+    twice = [Result("results/s/e05.json", "e05", {"m": float(i)}, {}) for i in (1, 2)]
+    found = checks.duplicate_result_findings([*twice, Result("results/t/e05.json", "e05", {}, {})])
+    assert [f.message.split(";")[0] for f in found] == [
+        "experiment 'e05' also has the result results/s/e05.json, results/t/e05.json",
+    ] * 2 + ["experiment 'e05' also has the result results/s/e05.json, results/s/e05.json"]
+
+
 def test_results_of_one_run_each_name_three_others_in_the_audit_and_the_hook(
     tmp_path: Path,
 ) -> None:
