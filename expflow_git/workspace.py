@@ -136,8 +136,13 @@ class Workspace:
         wanted = {r for r in rels if not r.startswith("/") and r.split("/", 1)[0] != ".."}
         if not wanted or self.git is None:
             return {}
+        from expflow_git.gitblobs import FEW_PATHS
+
         whole = "." in wanted
-        entries = self.git.ls_index() if whole else self.git.ls_index_named((), sorted(wanted))
+        if whole or len(wanted) > FEW_PATHS:  # (thousands of pathspecs overflowed the
+            entries = self.git.ls_index()  # command line: exit 2, a review)
+        else:
+            entries = self.git.ls_index_named((), sorted(wanted))
         out: dict[str, list[str]] = {}
         for path in dict.fromkeys(e.path for e in entries):  # (an unmerged path: once)
             parts = path.split("/")

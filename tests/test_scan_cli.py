@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 
 import pytest
 from conftest import ExpRepo, assert_clean_output, run_cli
@@ -292,3 +293,28 @@ def test_scan_works_outside_a_repository(tmp_path, cli) -> None:
     (tmp_path / "a.txt").write_text(f"{PIN_SHA}\n")
     res = cli(["scan", "a.txt"], cwd=tmp_path)
     assert res.code == 1 and "a.txt:1:1: pin-sha256" in res.out
+
+
+def test_many_staged_paths_missing_from_disk_fit_one_listing(exp_repo: ExpRepo, cli) -> None:
+    """`protect` asks the index about every staged file the work tree lacks, and named
+    each to `git ls-files`: 20,000 long paths overflowed the command line ("Argument list
+    too long", exit 2, every commit blocked; a review). More than a few paths list the
+    whole index once. The one leak among them is still found."""
+    exp_repo.commit("base")
+
+    def git_in(text: str, *args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=exp_repo.path, input=text, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    clean = git_in("a\n", "hash-object", "-w", "--stdin")
+    leak = git_in(f"{PIN_SHA}\n", "hash-object", "-w", "--stdin")
+    lines = [f"100644 {clean} 0\tn/{i // 1000}/{'x' * 100}{i}.txt\n" for i in range(20000)]
+    lines.append(f"100644 {leak} 0\tn/leak.txt\n")
+    git_in("".join(lines), "update-index", "--index-info")
+    res = cli(["protect"], cwd=exp_repo.path)
+    assert res.code == 1 and "n/leak.txt:1:1: pin-sha256" in res.out, res.both
+    res = cli(["scan", "--staged", "n"], cwd=exp_repo.path)
+    assert res.code == 1 and "n/leak.txt:1:1: pin-sha256" in res.out, res.both
