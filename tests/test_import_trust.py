@@ -326,6 +326,15 @@ def test_a_secret_is_masked_in_the_librarys_own_spelling(query: str, quoted: str
     assert "TOPSECRET" not in redact_uri(uri)
 
 
+def test_a_short_secret_value_is_masked_only_after_its_name() -> None:
+    """`?sortkey=1` ("key" in its name) had every "1" of the message masked: the host
+    read `***27.0.0.***` (a review)."""
+    uri = "http://127.0.0.1:1/?sortkey=1"
+    message = f"API request to {uri}/api failed: url: /?sortkey=1/api (host='127.0.0.1', port=1)"
+    shown = first_line(RuntimeError(message), uri)
+    assert "host='127.0.0.1', port=1" in shown and "sortkey=1" not in shown, shown
+
+
 def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -141,11 +141,17 @@ def test_a_committed_pin_in_a_param_is_masked_in_the_report_and_page(
     pin = str(4000 + 821)
     digest = hashlib.sha256(pin.encode()).hexdigest()
     for i, seg in enumerate((55.0, 56.0)):
-        params = {"lr": 0.001 * (i + 1), "pin": pin if i else "none", digest: i}
+        params = {"lr": 0.001 * (i + 1), "pin": pin if i else "none"}
         # A PIN the scan flags by what stands before it, not by its own key (a review).
         params |= {"a": "pin = {", "code": int(pin)} if i else {"a": "x", "code": 7}
-        exp_repo.add_experiment(f"exp-00{i}", params=params)
+        # The PIN unflagged in its own record: masked as the other record flags it; the
+        # digest as a name, only here and spelled with an escape (a second review).
+        params |= {"unlock": "x"} if i else {"unlock": pin, digest: 0}
+        rel = exp_repo.add_experiment(f"exp-00{i}", params=params)
+        text = (exp_repo.path / rel).read_text()
+        exp_repo.write(rel, text.replace(f'"{digest}"', f'"\\u00{ord(digest[0]):x}{digest[1:]}"'))
         exp_repo.add_result(f"exp-00{i}", metrics={**SEED_METRICS, "seg_total": seg})
+    assert "\\u00" in (exp_repo.path / "experiments/pdebench-task1/exp-000.json").read_text()
     exp_repo.commit()
     res = cli(["audit", "--html", "card.html", "--out", "r.json"], exp_repo.path)
     assert res.code == 1 and "pin-value" in res.out, res.out
@@ -154,11 +160,12 @@ def test_a_committed_pin_in_a_param_is_masked_in_the_report_and_page(
     statement = json.loads(base64.b64decode(json.loads(report)["payload"]))
     entry = next(e for e in statement["predicate"]["entries"] if e["type"] == "params")
     assert entry["differ"] == {
-        "****": {"exp-000": 0, "exp-001": 1},
+        "****": {"exp-000": 0},
         "a": {"exp-000": "x", "exp-001": "pin = {"},
         "code": {"exp-000": 7, "exp-001": "****"},
         "lr": {"exp-000": 0.001, "exp-001": 0.002},
         "pin": {"exp-000": "none", "exp-001": "****"},
+        "unlock": {"exp-000": "****", "exp-001": "x"},
     }
     for text in (page, res.out, base64.b64decode(json.loads(report)["payload"]).decode()):
         assert pin not in text and digest not in text

@@ -79,38 +79,35 @@ def top_params(
     blobs = inputs.blobs(wanted_paths)
     shas = {run_id: blobs[path] for run_id, path in paths.items()}
     # These blobs passed the audit's strict parse and schema: they parse again. What the
-    # scan flags in a record is masked where the report shows its params (`compare`).
-    docs, spans = {}, {}
+    # scan flags in any of these records is masked where the report shows params.
+    docs, spans = {}, set()
     for sha, data in reader.read_many(sorted(set(shas.values()))):
         docs[sha] = parse_json(data)
-        spans[sha] = flagged(data.decode("utf-8", "replace"))
-    return compare(ids, [docs[shas[i]]["params"] for i in ids], [spans[shas[i]] for i in ids])
+        spans |= flagged(data.decode("utf-8", "replace"))
+    return compare(ids, [docs[shas[i]]["params"] for i in ids], spans)
 
 
 def compare(
-    ids: Sequence[str],
-    params: Sequence[Mapping[str, Scalar]],
-    spans: Sequence[Collection[str]] = (),
+    ids: Sequence[str], params: Sequence[Mapping[str, Scalar]], spans: Collection[str] = ()
 ) -> TopParams:
-    """Which params differ between the runs `ids` (each with its `params`, and the spans
-    the scan flags in its record). A name or a value holding a flagged span is `****`:
-    the scorecard and the report printed a PIN (under `pin`, or flagged by what stands
-    around it) and a PIN's digest as a name that the same page's finding showed masked
-    (an attacker's hunt, a review)."""
-    spans = spans or [()] * len(ids)
-    every = {span for run in spans for span in run}
+    """Which params differ between the runs `ids` (each with its `params`). A name or a
+    value holding one of `spans` (what the scan flags in the runs' records, any run's:
+    a value one record flags is masked in every row) is `****`: the scorecard and the
+    report printed a PIN (under `pin`, flagged by what stands around it, or spelled with
+    escapes) and a PIN's digest as a name that the same page's finding showed masked (an
+    attacker's hunt, two reviews)."""
     names = sorted(set().union(*params))
     differ: dict[str, dict[str, Scalar]] = {}
     same = 0
     for name in names:
-        values = [(i, p[name], f) for i, p, f in zip(ids, params, spans, strict=True) if name in p]
+        values = [(i, p[name]) for i, p in zip(ids, params, strict=True) if name in p]
         first = values[0][1]
-        if len(values) == len(ids) and all(same_scalar(v, first) for _, v, _ in values):
+        if len(values) == len(ids) and all(same_scalar(v, first) for _, v in values):
             same += 1
         else:
-            shown = "****" if _holds(name, every) else name
+            shown = "****" if _holds(name, spans) else name
             differ.setdefault(
-                shown, {i: "****" if _holds(v, f) else _value(v) for i, v, f in values}
+                shown, {i: "****" if _holds(v, spans) else _value(v) for i, v in values}
             )
     return TopParams(tuple(ids), differ, same)
 

@@ -204,6 +204,12 @@ def _secret_values(uri: str) -> list[str]:
     return sorted(filter(None, spellings), key=len, reverse=True)
 
 
+# A secret value shorter than this is masked only where its name comes before it: `1`
+# masked everywhere made `?sortkey=1`'s error line unreadable (host `***27.0.0.***`; a
+# review), and so short a value guards nothing.
+_SHORTEST_MASKED = 4
+
+
 def _mask_secrets(message: str, uri: str) -> str:
     """`message` without `uri`'s secrets: the URI itself redacted, each secret value in
     any letter case of its escapes, and the value of every `name=value` in the message
@@ -212,7 +218,8 @@ def _mask_secrets(message: str, uri: str) -> str:
     redacts reached an import's error line (an attacker's hunt, a review)."""
     message = message.replace(uri, redact_uri(uri))
     for secret in _secret_values(uri):
-        message = re.sub(re.escape(secret), "***", message, flags=re.IGNORECASE)
+        if len(secret) >= _SHORTEST_MASKED:  # (shorter: masked after its name, below)
+            message = re.sub(re.escape(secret), "***", message, flags=re.IGNORECASE)
     return _MESSAGE_PARAM.sub(
         lambda m: f"{m[1]}=***" if m[2] and _secret_name(m[1]) else m[0], message
     )

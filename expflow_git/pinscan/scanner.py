@@ -474,9 +474,15 @@ class _Newlines:
 
 
 def flagged(text: str) -> set[str]:
-    """Every span the scan flags in `text`, read as text and as code, a pragma or not."""
+    """Every span the scan flags in `text`, read as text and as code, a pragma or not,
+    as written and with its escapes of ASCII decoded (as the scan reads a JSON file:
+    `"\u0031234"` is a PIN; a review)."""
+    views = {text, _U_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)}
     return {
-        text[h.start : h.end] for code in (False, True) for h in _every_hit(text, code, _Family.ALL)
+        view[h.start : h.end]
+        for view in views
+        for code in (False, True)
+        for h in _every_hit(view, code, _Family.ALL)
     }
 
 
