@@ -75,17 +75,18 @@ class Experiment:
     @classmethod
     def from_json(cls, path: str, doc: Mapping[str, Any]) -> Experiment:
         """Build from a document that already passed the experiment schema (shared, not copied)."""
+        # By position, in the fields' order (a keyword call costs ~0.4 µs more a record).
         return cls(
-            path=path,
-            id=sys.intern(doc["id"]),
-            study=sys.intern(doc["study"]),
-            status=STATUS_OF[doc["status"]],
+            path,
+            sys.intern(doc["id"]),
+            sys.intern(doc["study"]),
+            STATUS_OF[doc["status"]],
             # No params left (the audit keeps only those rules read): the shared empty one.
-            params=doc["params"] or NO_PARAMS,
-            tags=shared_tags(doc.get("tags", ())),
-            seed=doc.get("seed"),
-            title=doc.get("title", ""),
-            reason=doc.get("reason", ""),
+            doc["params"] or NO_PARAMS,
+            shared_tags(doc.get("tags", ())),
+            doc.get("seed"),
+            doc.get("title", ""),
+            doc.get("reason", ""),
         )
 
 

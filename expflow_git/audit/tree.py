@@ -43,6 +43,9 @@ from expflow_git.schemas import Kind
 
 SYMLINK_MODE = "120000"
 _TEXT = FileClass.TEXT.value
+# A NamedTuple's generated __new__ is a Python call (~0.35 µs); made straight from its
+# fields' tuple, a Use of every path of a 40k-document tree costs ~9 ms less.
+_new_use = tuple.__new__
 
 
 class Use(NamedTuple):
@@ -232,7 +235,7 @@ class TreeReader:
                 # ASCII strs compare as their bytes: then git's order is kept as it is.
                 in_order = in_order and path.isascii() and last < path
                 last = path
-            use = Use(path, kind, cls, slot)
+            use = _new_use(Use, (path, kind, cls, slot))  # (Use(...) without its __new__)
             # Nearly always one path a blob: a 1-tuple (one allocation); a list from the
             # second on, appended to (never a tuple copied per path: k paths of one blob,
             # empty files say, would cost k² in the size of the tree).
