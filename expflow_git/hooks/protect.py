@@ -352,14 +352,13 @@ def unpassed_findings(
 ) -> list[Finding]:
     """The scan and validation of what pre-commit passes no hook, on the index: a staged
     submodule's name (pre-commit passes files and links only), a staged file the work
-    tree lacks or holds as no file (skip-worktree, a sparse checkout: pre-commit drops
-    it), and, while a
+    tree lacks or holds as no file (skip-worktree, a sparse checkout), and, while a
     merge is committed, every file the index changes against HEAD (pre-commit passes
     the conflicted files alone then, or none, when a conflict was resolved by a deletion
     or the merge stopped with `--no-commit`). A PIN's digest as a submodule's name, and
     a PIN hash and an unknown metric a branch committed past the hooks, or staged
-    without a file on disk, were committed (an attacker's hunt, two reviews). `protect`
-    runs this: it always runs, and once (the hooks given files run once per part of the
+    without a file on disk, were committed (attacker's hunts, reviews). `protect` runs
+    this: it always runs, and once (the hooks given files run once per part of the
     list)."""
     from expflow_git.hooks.scan import scan_paths
     from expflow_git.hooks.validate import validate

@@ -32,8 +32,7 @@ def scan_paths(
     odd = {p for p in paths if os.path.isdir(p) or not os.path.lexists(p)} if ws.staged else set()
     listed = ws.index_below([ws.rel(p) for p in odd])
     for p in paths:
-        if p in odd and (under := listed.get(ws.rel(p))) is not None:
-            rel = ws.rel(p)
+        if p in odd and (under := listed.get(rel := ws.rel(p))) is not None:
             if under != [rel] and not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)  # a folder's own name (below)
             targets.extend(ws.root / u for u in under)

@@ -475,8 +475,8 @@ class _Newlines:
 
 def flagged(text: str) -> set[str]:
     """Every span the scan flags in `text`, read as text and as code, a pragma or not,
-    as written and with its escapes of ASCII decoded (as the scan reads a JSON file:
-    `"\u0031234"` is a PIN; a review)."""
+    as written and with its escapes of ASCII decoded (as the scan reads a JSON file: a
+    PIN's first digit may be written `\u0031`; a review)."""
     views = {text, _U_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)}
     return {
         view[h.start : h.end]
