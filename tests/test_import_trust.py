@@ -333,6 +333,14 @@ def test_a_short_secret_value_is_masked_only_after_its_name() -> None:
     message = f"API request to {uri}/api failed: url: /?sortkey=1/api (host='127.0.0.1', port=1)"
     shown = first_line(RuntimeError(message), uri)
     assert "host='127.0.0.1', port=1" in shown and "sortkey=1" not in shown, shown
+    # A password has no name before it: masked at any length, in every spelling (a
+    # review of this fix: `abc`, and `p%41s` quoted decoded as `pAs`, were shown).
+    for uri, message in (
+        ("http://u:abc@127.0.0.1:1/", "url http://u:abc@127.0.0.1:1 refused (password abc)"),
+        ("postgresql://u:p%41s@db/x", "connection to 'postgresql://u:pAs@db/x' failed"),
+    ):
+        shown = first_line(RuntimeError(message), uri)
+        assert "abc" not in shown and "pAs" not in shown, shown
 
 
 def test_a_sqlite_url_is_read_as_sqlalchemy_reads_it(

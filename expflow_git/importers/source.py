@@ -187,26 +187,28 @@ def _secret_name(name: str) -> bool:
     return bool(_SECRET_QUERY.search(urllib.parse.unquote(name)))
 
 
-def _secret_values(uri: str) -> list[str]:
-    """What `uri` holds that is secret, as given and percent-decoded, the longest first:
-    the user info's password, and the value of every query (`_redacted_query`) or `;`
-    path parameter whose name says it is a secret."""
+def _secret_values(uri: str) -> list[tuple[str, bool]]:
+    """What `uri` holds that is secret, as given and percent-decoded, the longest first,
+    each with whether it is the user info's password (else the value of a query
+    (`_redacted_query`) or `;` path parameter whose name says it is a secret)."""
     try:
         parts = urllib.parse.urlsplit(uri)
-        values = [parts.password or ""]
+        values = [(parts.password or "", True)]
     except ValueError:
         return []
-    values += _redacted_query(parts.query)[1]
-    values += [m[3] for m in _PATH_PARAM.finditer(parts.path) if _secret_name(m[2])]
-    spellings = set()
-    for value in filter(None, values):
-        spellings |= {value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)}
-    return sorted(filter(None, spellings), key=len, reverse=True)
+    values += [(v, False) for v in _redacted_query(parts.query)[1]]
+    values += [(m[3], False) for m in _PATH_PARAM.finditer(parts.path) if _secret_name(m[2])]
+    spellings: dict[str, bool] = {}
+    for value, password in values:
+        for spelling in (value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)):
+            if spelling:
+                spellings[spelling] = spellings.get(spelling, False) or password
+    return sorted(spellings.items(), key=lambda item: len(item[0]), reverse=True)
 
 
-# A secret value shorter than this is masked only where its name comes before it: `1`
-# masked everywhere made `?sortkey=1`'s error line unreadable (host `***27.0.0.***`; a
-# review), and so short a value guards nothing.
+# A parameter's secret value shorter than this is masked only where its name comes
+# before it: `1` masked everywhere made `?sortkey=1`'s error line unreadable (host
+# `***27.0.0.***`; a review). A password has no name before it: masked at any length.
 _SHORTEST_MASKED = 4
 
 
@@ -217,8 +219,8 @@ def _mask_secrets(message: str, uri: str) -> str:
     `url: /?token=…`, escapes upper-cased, a name decoded), so a secret the provenance
     redacts reached an import's error line (an attacker's hunt, a review)."""
     message = message.replace(uri, redact_uri(uri))
-    for secret in _secret_values(uri):
-        if len(secret) >= _SHORTEST_MASKED:  # (shorter: masked after its name, below)
+    for secret, password in _secret_values(uri):
+        if password or len(secret) >= _SHORTEST_MASKED:  # (else: after its name, below)
             message = re.sub(re.escape(secret), "***", message, flags=re.IGNORECASE)
     return _MESSAGE_PARAM.sub(
         lambda m: f"{m[1]}=***" if m[2] and _secret_name(m[1]) else m[0], message
