@@ -166,6 +166,7 @@ def flag_hits(text: str) -> list[Hit]:
 # an attacker's hunt).
 _BR = r"(?:[ \t\r]*\n|[ \t]*(?:\\r)?\\n)"
 _IND = r"[ \t]*"
+_B64 = r"(?:[A-Za-z0-9+/=]|\\/)"  # (its two sides begin apart: no backtracking between)
 _PRIVATE_KEY_RE = re.compile(
     r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"
     + _BR
@@ -173,9 +174,10 @@ _PRIVATE_KEY_RE = re.compile(
     # ending in a non-blank (a carriage return counts as a blank), then a blank line
     + rf"(?:{_IND}[A-Za-z][A-Za-z0-9-]*:[^\n\r\\ \t]*(?:[ \t\r]+[^\n\r\\ \t]+)*{_BR}){{0,8}}"
     + rf"(?:{_BR})?"
-    # the base64 body: one line of 16 or more characters, then any lines
-    + rf"{_IND}[A-Za-z0-9+/=]{{16,}}{_BR}"
-    + rf"(?:{_IND}[A-Za-z0-9+/=]+{_BR})*"
+    # the base64 body: one line of 16 or more characters, then any lines; a `/` may be
+    # written `\/` in a JSON string (PHP's json_encode does: such a key passed, a review)
+    + rf"{_IND}{_B64}{{16,}}{_BR}"
+    + rf"(?:{_IND}{_B64}+{_BR})*"
     + rf"{_IND}-----END (?P=label)PRIVATE KEY(?P=block)?-----",
     re.ASCII,
 )
