@@ -166,7 +166,7 @@ def gate_scores(
     """The walk-forward gate: passes iff the Pearson correlation of the two lists (one
     pair per run) is at least `min_pearson`; fewer than three pairs, or no variance,
     never passes. Lists of different lengths: ValueError."""
-    from expflow_git.audit.ranking import below, pearson, reaches
+    from expflow_git.audit.ranking import below, pearson
     from expflow_git.run import finite_number
 
     # As the policy's walk_forward.min_pearson: a number in [-1, 1]. NaN would make the
@@ -183,10 +183,10 @@ def gate_scores(
         raise ValueError(f"train has {len(xs)} values and holdout {len(ys)}: one pair per run")
     if len(xs) < 3:
         return GateVerdict(False, None, (f"{len(xs)} pair(s); at least 3 are needed",))
-    r = pearson(xs, ys)
+    r, reached = pearson(xs, ys, bound)
     if r is None:
         return GateVerdict(False, None, ("no variance: correlation undefined",))
-    if not reaches(xs, ys, bound):
+    if not reached:
         return GateVerdict(False, r, (below(r, bound, "pearson r"),))
     return GateVerdict(True, r, ())
 

@@ -145,12 +145,11 @@ def walk_forward(board: Leaderboard, config: WalkForward) -> WalkForwardOutcome:
             f"{len(points)} run(s) with {config.metric} on split "
             f"{config.split!r}; at least 3 are needed",
         )
-    xs, ys = [p[1] for p in points], [p[2] for p in points]
-    r = pearson(xs, ys)
+    bound = config.min_pearson
+    r, reached = pearson([p[1] for p in points], [p[2] for p in points], bound)
     if r is None:
         return outcome(WalkStatus.INSUFFICIENT, None, "no variance: correlation undefined")
-    bound = config.min_pearson
-    if reaches(xs, ys, bound):
+    if reached:
         return outcome(WalkStatus.PASS, r, "")
     return outcome(WalkStatus.FAIL, r, below(r, bound))
 
@@ -164,42 +163,35 @@ def below(r: float, bound: float, name: str = "r") -> str:
     return f"{name} is below {bound} before rounding"
 
 
-def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson correlation, rounded to 12 places so reports are stable across platforms;
-    None when either side has no variance. Whether it reaches a bound is
-    :func:`reaches`'s question, asked of the exact value.
+def pearson(xs: Sequence[float], ys: Sequence[float], bound: float) -> tuple[float | None, bool]:
+    """The Pearson correlation, rounded to 12 places so reports are stable across
+    platforms (None when either side has no variance), and whether its exact value is
+    at least `bound` (False with no variance), from one pass of exact sums.
 
     The sums are exact (fractions of the values as written): in floating point the mean
     of three 0.1s is 0.10000000000000002, so equal scores had a tiny spread of their own
-    and correlated at exactly 1.0 (a walk-forward PASS the spec calls INSUFFICIENT).
+    and correlated at exactly 1.0 (a walk-forward PASS the spec calls INSUFFICIENT). The
+    bound is compared before any rounding: r rounded to 12 places reached a bound its
+    exact value is below (0.29999999999992 passed `min_pearson: 0.3`, an attacker's hunt).
     """
     sums = _sums(xs, ys)
     if sums is None:
-        return None
+        return None, False
     sxy, sxx, syy = sums
     # (The sign from the fraction's: as a float, sxy of values near 1e200 overflowed, and
     # a report's walk-forward is recomputed by verify from numbers the report gives. No
     # correlation is 0.0, never -0.0: reports say "r = 0.0000".)
     r = math.sqrt(sxy * sxy / (sxx * syy))
     r = -r if sxy < 0 else r
-    return round(max(-1.0, min(1.0, r)), 12)
-
-
-def reaches(xs: Sequence[float], ys: Sequence[float], bound: float) -> bool:
-    """Whether the exact Pearson correlation is at least `bound` (False with no
-    variance). Compared before any rounding: r rounded to 12 places reached a bound its
-    exact value is below (0.29999999999992 passed `min_pearson: 0.3`, an attacker's hunt)."""
-    sums = _sums(xs, ys)
-    if sums is None:
-        return False
-    sxy, sxx, syy = sums
     # The bound as written (its shortest spelling): Fraction(0.3) is the double nearest
-    # 0.3, 0.29999999999999998889…, which an r just below 0.3 reaches (a review).
+    # 0.3, 0.29999999999999998889…, which an r just below 0.3 reaches (a review). The
+    # root is positive: compare the squares, signs apart.
     m = Fraction(repr(bound))
-    # r = sxy / sqrt(sxx * syy), the root positive: compare the squares, signs apart.
     if sxy >= 0:
-        return m <= 0 or sxy * sxy >= m * m * sxx * syy
-    return m < 0 and sxy * sxy <= m * m * sxx * syy
+        reached = m <= 0 or sxy * sxy >= m * m * sxx * syy
+    else:
+        reached = m < 0 and sxy * sxy <= m * m * sxx * syy
+    return round(max(-1.0, min(1.0, r)), 12), reached
 
 
 def _sums(xs: Sequence[float], ys: Sequence[float]) -> tuple[Fraction, Fraction, Fraction] | None:

@@ -10,7 +10,7 @@ from typing import Any
 from expflow_git.audit.attempts import totals_of_entry
 from expflow_git.audit.ladder import climb
 from expflow_git.audit.pipeline import verdict_passes
-from expflow_git.audit.ranking import best_any, order_key, pearson, reaches
+from expflow_git.audit.ranking import best_any, order_key, pearson
 
 Json = dict[str, Any]
 
@@ -149,12 +149,10 @@ def recompute_walk(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     problems = []
     if points != w["points"] or w["n"] != len(points):
         problems.append("walk-forward points do not match the ranked runs")
-    xs, ys = [p[1] for p in points], [p[2] for p in points]
-    r = pearson(xs, ys) if len(points) >= 3 else None
-    if r is None:
-        status = "insufficient"
-    else:
-        status = "pass" if reaches(xs, ys, w["minPearson"]) else "fail"
+    r, reached = None, False
+    if len(points) >= 3:
+        r, reached = pearson([p[1] for p in points], [p[2] for p in points], w["minPearson"])
+    status = "insufficient" if r is None else "pass" if reached else "fail"
     if w["r"] != r or w["status"] != status:
         problems.append(f"walk-forward r/status should be {r}/{status}")
     return problems
