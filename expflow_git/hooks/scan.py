@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,14 +30,14 @@ def scan_paths(
     # and its file then replaced by a folder, a file staged and deleted from the disk, a
     # folder the disk no longer has, passed (a review; the twenty-first pass). Asked only
     # of such paths (rare: a hook is given files).
-    odd = {p for p in paths if os.path.isdir(p) or not os.path.lexists(p)} if ws.staged else set()
+    odd = {p for p in paths if _no_file(p)} if ws.staged else set()
     listed = ws.index_below([ws.rel(p) for p in odd])
     for p in paths:
         if p in odd and (under := listed.get(rel := ws.rel(p))) is not None:
             if under != [rel] and not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)  # a folder's own name (below)
             targets.extend(ws.root / u for u in under)
-        elif os.path.isdir(p) and not ws.staged:
+        elif not ws.staged and os.path.isdir(p):
             # A submodule (the hook is given its path) or a folder: its own name stays in
             # the history as a file's does (a PIN's digest as a submodule's name was
             # committed past the hook: a review); the files below name themselves.
@@ -70,6 +71,16 @@ def scan_paths(
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))
     return named + findings, count
+
+
+def _no_file(path: str) -> bool:
+    """Whether `path` is a folder (a link to one too) or nothing on disk: one `lstat` for
+    a file (a hook is given thousands)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return True
+    return os.path.isdir(path) if stat.S_ISLNK(mode) else stat.S_ISDIR(mode)
 
 
 def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes | None]]:

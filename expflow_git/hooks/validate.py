@@ -199,7 +199,7 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
         if kind is None and rel in below and below[rel] != [rel]:
             out.extend((sub, kind_of(sub)) for sub in below[rel])
         # A link to a folder (`data -> /mnt/datasets`) is a name, not a folder to walk.
-        elif kind is None and os.path.isdir(p) and not os.path.islink(p) and not ws.staged:
+        elif kind is None and not ws.staged and os.path.isdir(p) and not os.path.islink(p):
             subs = (ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
             out.extend((sub, kind_of(sub)) for sub in subs)
         else:
