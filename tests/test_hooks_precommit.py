@@ -481,6 +481,23 @@ def _past_the_hooks_on_a_side_branch(
     return repo.head()
 
 
+def _add_unknown_metric_result(repo: ExpRepo) -> str:
+    """exp-002's record, and a result with an unknown metric (`seg_totl`): its path."""
+    repo.add_experiment("exp-002")
+    bad = repo.add_result("exp-002")
+    repo.write(bad, (repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"'))
+    return bad
+
+
+def _refused_leak_and_metric(repo: ExpRepo, code: int, out: str, bad: str, head: str) -> None:
+    """The commit refused for notes/n.txt's PIN hash (masked) and `bad`'s unknown metric;
+    HEAD still `head`."""
+    assert code == 1, out
+    assert "notes/n.txt:1:9: pin-sha256" in out and PIN_SHA not in out
+    assert f"{bad}#/metrics/seg_totl: unknown-metric" in out
+    assert repo.head() == head
+
+
 def test_a_merge_commit_checks_what_the_merge_brings_in(exp_repo: ExpRepo, hook_env: dict) -> None:
     """While a merge is committed (its conflicts resolved), pre-commit passes the hooks
     only the conflicted files: a PIN hash and an unknown metric a branch committed past
@@ -489,9 +506,7 @@ def test_a_merge_commit_checks_what_the_merge_brings_in(exp_repo: ExpRepo, hook_
     repo, env = exp_repo, hook_env
 
     def side() -> None:
-        repo.add_experiment("exp-002")
-        bad = repo.add_result("exp-002")
-        repo.write(bad, (repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"'))
+        _add_unknown_metric_result(repo)
         repo.write("NOTES.md", "side\n")
 
     bad = repo.res_path("exp-002")
@@ -500,10 +515,7 @@ def test_a_merge_commit_checks_what_the_merge_brings_in(exp_repo: ExpRepo, hook_
     repo.write("NOTES.md", "resolved\n")
     repo.git("add", "NOTES.md")
     code, out = commit_through_hooks(repo, env, "merge side")
-    assert code == 1, out
-    assert "notes/n.txt:1:9: pin-sha256" in out and PIN_SHA not in out
-    assert f"{bad}#/metrics/seg_totl: unknown-metric" in out
-    assert repo.head() == before
+    _refused_leak_and_metric(repo, code, out, bad, before)
 
 
 def test_what_pre_commit_passes_no_hook_is_checked(exp_repo: ExpRepo, hook_env: dict) -> None:
@@ -538,9 +550,7 @@ def test_a_staged_file_absent_from_the_work_tree_is_checked(
     repo.git("add", "-A")
     assert commit_through_hooks(repo, env, "scaffold")[0] == 0
     before = repo.head()
-    repo.add_experiment("exp-002")
-    bad = repo.add_result("exp-002")
-    repo.write(bad, (repo.path / bad).read_text().replace('"seg_total"', '"seg_totl"'))
+    bad = _add_unknown_metric_result(repo)
     repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
     repo.git("add", "-A")
     repo.git("update-index", "--skip-worktree", bad, "notes/n.txt")
@@ -550,10 +560,7 @@ def test_a_staged_file_absent_from_the_work_tree_is_checked(
     # (`types_or: [file, symlink]`; a review).
     (repo.path / "notes/n.txt").mkdir()
     code, out = commit_through_hooks(repo, env, "staged only")
-    assert code == 1, out
-    assert "notes/n.txt:1:9: pin-sha256" in out and PIN_SHA not in out
-    assert f"{bad}#/metrics/seg_totl: unknown-metric" in out
-    assert repo.head() == before
+    _refused_leak_and_metric(repo, code, out, bad, before)
 
 
 def test_a_first_commits_submodule_is_named_to_the_scan(exp_repo: ExpRepo, hook_env: dict) -> None:
