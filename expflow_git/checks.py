@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from expflow_git.documents import Experiment, Result, Status, stem
-from expflow_git.errors import Finding
+from expflow_git.errors import Finding, mask_flagged
 from expflow_git.jsonstrict import JsonProblem, parse_json, pointer_token
 from expflow_git.policy.model import (
     NUMBER_TYPES,
@@ -408,7 +408,8 @@ def _rule_outcome(rule: Rule, given: Sequence[tuple[str, object]]) -> Outcome:
         CheckKind.RULE,
         rule.name,
         False,
-        f"{rule.param} = {value!r} not {rule.op.symbol} {rule.value!r}",
+        # (a param's value `5 --pin NNNN` was quoted whole: an attacker's hunt)
+        mask_flagged(f"{rule.param} = {value!r} not {rule.op.symbol} {rule.value!r}"),
         rule.severity,
     )
 

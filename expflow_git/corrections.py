@@ -22,7 +22,7 @@ from typing import Any
 
 from expflow_git.atomicfile import confined
 from expflow_git.checks import Problem, check_content
-from expflow_git.errors import ExpflowError, Finding, clean, path_text, printable
+from expflow_git.errors import ExpflowError, Finding, clean, mask_flagged, path_text, printable
 from expflow_git.gitstore import Change, Git, no_git_env
 from expflow_git.identity import REGULAR_MODES
 from expflow_git.policy.model import Policy
@@ -58,15 +58,17 @@ class Correction:
 
     @classmethod
     def from_json(cls, path: str, doc: Mapping[str, Any]) -> Correction:
-        """Build from a document that passed the correction schema."""
+        """Build from a document that passed the correction schema. Its free text is
+        kept with what the PIN scan flags masked: every output shows it (a reason
+        `rerun with --pin NNNN` reached the report and the CI log; an attacker's hunt)."""
         return cls(
             path,
             doc["experiment"],
             doc["supersedes"],
             doc["blob"],
-            doc["reason"],
-            doc["author"]["name"],
-            doc["author"]["email"],
+            mask_flagged(doc["reason"]),
+            mask_flagged(doc["author"]["name"]),
+            mask_flagged(doc["author"]["email"]),
             doc["time"],
         )
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, mask_flagged
 from expflow_git.jsonstrict import pointer_token
 
 if TYPE_CHECKING:
@@ -230,8 +230,9 @@ def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:
         found = list(fast.iter_errors(document))
         paths = _rs_paths(kind, document, found)
         errors = [(path, _rs_message(e)) for path, e in zip(paths, found, strict=True)]
-    else:
-        errors = [(list(e.absolute_path), e.message) for e in validator(kind).iter_errors(document)]
+    else:  # (python-jsonschema quotes values whole: masked before `_short` cuts them)
+        found_py = validator(kind).iter_errors(document)
+        errors = [(list(e.absolute_path), mask_flagged(e.message)) for e in found_py]
     errors.sort(key=lambda error: ([str(p) for p in error[0]], error[1]))
     for path, message in errors:
         yield "".join("/" + pointer_token(p) for p in path), _short(message)
@@ -326,7 +327,7 @@ def _rs_message(error: Any) -> str:
         return "property name " + _rs_message(kind.error)
     words = _RS_WORDS.get(name)
     if words is None:  # a keyword the bundled schemas do not use
-        return str(error.message)
+        return mask_flagged(str(error.message))
     return words(kind, error.instance)
 
 
@@ -340,10 +341,12 @@ _LINE_SEPARATORS = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029)}
 
 
 def _value(value: Any, limit: int = 60) -> str:
-    """The value an error is about, cut so that the reason after it always shows."""
+    """The value an error is about, cut so that the reason after it always shows. What
+    the PIN scan flags in it is masked before the cut: 58 hex digits of a PIN's digest
+    were left, which name the PIN (an attacker's hunt)."""
     if isinstance(value, (dict, list)) and len(value) > limit:  # spares dumping a whole document
         value = dict(list(value.items())[:limit]) if isinstance(value, dict) else value[:limit]
-    text = _json(value)
+    text = mask_flagged(_json(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -9,10 +9,13 @@ subprocess runs have run_cli's 120 s timeout, which the old scanner overran.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
-from conftest import ExpRepo, assert_clean_output, run_cli
+from conftest import SEED_METRICS, ExpRepo, assert_clean_output, run_cli
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -126,6 +129,79 @@ def test_a_pin_digest_in_a_path_is_masked_in_every_scan_finding(exp_repo: ExpRep
         shown = "notes/%2A%2A%2A%2A.txt" if fmt == "sarif" else "notes/****.txt"
         assert code == 1 and out.count(shown) >= 2, out + err  # both findings
         assert digest not in out + err and digest[:12] not in out + err, fmt
+
+
+def test_a_document_quoting_a_pin_digest_is_masked_in_every_finding(exp_repo: ExpRepo) -> None:
+    """A schema message cut a quoted value at 60 characters: 58 hex digits of a PIN's
+    digest (one PIN in 10,000) and the start of the tool's own hash reached the hook's
+    and the CI log's lines, where the scan's own finding masked them; a metric named by
+    the digest was printed whole in the pointer and the message (an attacker's hunt,
+    issue 18 twenty-second pass)."""
+    from expflow_git.pin.store import hash_pin
+
+    own_hash = hash_pin(str(4000 + 821))
+    # a digest that starts with a letter: a metric's name (the schema asks for one)
+    digests = (hashlib.sha256(str(4000 + k).encode()).hexdigest() for k in range(100))
+    name = next(d for d in digests if d[0] in "abcdef")
+    exp_repo.add_experiment("exp-001", seed=own_hash)
+    exp_repo.add_result("exp-001", metrics={**SEED_METRICS, "seg_total": PIN_SHA})
+    exp_repo.add_experiment("exp-002")
+    exp_repo.add_result("exp-002", metrics={**SEED_METRICS, name: 3})
+    exp_repo.git("add", "-A")
+    secrets = (PIN_SHA[:12], name[:12], own_hash[own_hash.rindex("$") - 12 :])
+    code, out, err = run_cli(["validate", "--staged"], cwd=exp_repo.path)
+    assert code == 1 and out.count("****") == 4, out + err  # 2 schema values, a name twice
+    assert not any(s in out + err for s in secrets), out + err
+    exp_repo.commit("quoted")
+    for fmt in ("text", "github", "md", "sarif", "json"):
+        code, out, err = run_cli(["audit", "--no-cache", "--format", fmt], cwd=exp_repo.path)
+        if fmt == "json":  # the signed statement
+            out = base64.b64decode(json.loads(out)["payload"]).decode()
+        assert code == 1 and "****" in out, fmt
+        assert not any(s in out + err for s in secrets), fmt
+
+
+def test_free_text_the_scan_flags_is_masked_in_every_output_of_the_audit(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """A failed run's reason, a correction's reason and author, and a rule's detail
+    quoting a param were printed whole by the audit (text, md, GitHub annotations,
+    SARIF, the signed report and the scorecard) while its scan finding masked the same
+    PIN (an attacker's hunt, issue 18 twenty-second pass)."""
+    pin = str(4000 + 821)
+    exp_repo.add_experiment("exp-001")
+    res = exp_repo.add_result("exp-001")
+    exp_repo.add_experiment("exp-002", params={"Args/--sub_step": f"5 --pin {pin}"})
+    exp_repo.add_result("exp-002")
+    exp_repo.add_experiment("exp-003", status="failed", reason=f"train.py --pin {pin} exited 1")
+    base = exp_repo.commit("runs")
+    old = exp_repo.git("rev-parse", f"HEAD:{res}").strip()
+    exp_repo.add_result("exp-001", metrics={**SEED_METRICS, "seg_total": 57.1})
+    new = exp_repo.git("hash-object", res).strip()
+    correction = {
+        "schema": "expflow/correction@1",
+        "experiment": "exp-001",
+        "supersedes": old,
+        "blob": new,
+        "reason": f"rerun with --pin {pin}",
+        "author": {"name": f"--pin {pin}", "email": "t@example.com"},
+        "time": "2026-11-21T10:00:00Z",
+    }
+    exp_repo.write_json("corrections/c1.json", correction)
+    exp_repo.commit("a correction")
+    report, page = tmp_path / "report.json", tmp_path / "card.html"
+    for fmt in ("text", "github", "md", "sarif"):
+        args = ["audit", "--no-cache", "--since", base, "--format", fmt]
+        code, out, err = run_cli(
+            [*args, "--out", str(report), "--html", str(page)], cwd=exp_repo.path
+        )
+        assert code == 1 and "pin-value" in out, out + err  # the scan's own findings
+        shown = out + page.read_text()
+        shown += base64.b64decode(json.loads(report.read_text())["payload"]).decode()
+        assert pin not in shown, fmt
+        if fmt == "text":  # the texts are there, masked
+            assert "train.py --pin **** exited 1" in out and "rerun with --pin ****" in out
+            assert "sub_step = '5 --pin ****' not > 0" in out
 
 
 # Two more found by a hunt for superlinear scans (issue 18, seventeenth pass): a `pin`
