@@ -127,6 +127,46 @@ def test_a_run_deleted_before_base_stays_deleted(
     assert code == (1 if expected else 0)
 
 
+def test_under_deny_a_correction_the_pull_request_adds_brings_no_run_back(
+    base: tuple[Path, str],
+) -> None:
+    """Under `corrections: deny` the audit took the audited tree's own corrections as
+    links on from BASE's deletion: r1 put back as it was, with a new result and the pull
+    request's correction to it, passed and ranked first, where the hook refuses it (an
+    attacker's hunt, issue 18 twenty-second pass)."""
+    repo, _ = base
+    policy = repo / "expflow.yaml"
+    text = policy.read_text()
+    assert "protect: {results_immutable: true}\n" in text
+    policy.write_text(
+        text.replace("results_immutable: true", "results_immutable: true, corrections: deny")
+    )
+    merged = commit(repo, "deny")
+    deleted = git(repo, "rev-parse", f"HEAD~2:{RES}")
+    for rel in (REC, RES):
+        git(repo, "checkout", "HEAD~2", "--", rel)
+    doc = json.loads((repo / RES).read_text())
+    doc["metrics"]["accuracy"] = 0.99
+    (repo / RES).write_text(json.dumps(doc, indent=2) + "\n")
+    new = git(repo, "hash-object", RES)
+    note = {
+        "schema": "expflow/correction@1",
+        "experiment": "r1",
+        "supersedes": deleted,
+        "blob": new,
+        "reason": "its own note",
+        "author": {"name": "a", "email": "a@example.com"},
+        "time": "2026-11-21T10:00:00Z",
+    }
+    (repo / "corrections/r1-back.json").write_text(json.dumps(note, indent=2) + "\n")
+    commit(repo, "r1 is back, better")
+    code, found = findings(repo, "--since", merged)
+    assert (code, [f for f in found if f[0] == "result-rewritten"]) == (
+        1,
+        [("result-rewritten", RES)],
+    ), found
+
+
 def test_a_merge_adding_the_deletion_is_not_the_record_compared_with(
     tmp_path: Path, isolated_env: Path
 ) -> None:

@@ -112,9 +112,15 @@ def _results_back(
         for exp_id in present
         if any(c.supersedes not in present[exp_id] for c in deleting[exp_id])
     }
+    # Under `corrections: deny` no correction declares anything, so one the audited tree
+    # adds leads nowhere: a run deleted at BASE came back with a new, better result
+    # beside its own correction and passed (an attacker's hunt, issue 18 twenty-second
+    # pass). Under `allow` such a correction matches no change of its commit, and the
+    # history says so.
+    added = check.corrections if check.policy.corrections_allowed else ()
     anchored: dict[str, list[Correction]] = {}
     known: dict[str, list[Correction]] = {}
-    for group, corrections in ((anchored, anchors), (known, [*anchors, *check.corrections])):
+    for group, corrections in ((anchored, anchors), (known, [*anchors, *added])):
         for c in corrections:
             if c.experiment in gone:
                 group.setdefault(c.experiment, []).append(c)
