@@ -679,6 +679,32 @@ def test_experiment_verdict_is_that_runs_alone(xcli: Cli, repo: Path) -> None:
     assert xcli(["audit", "--experiment", "good"], repo).code == 0  # ... not this run's verdict
 
 
+def test_experiment_verdict_fails_on_a_finding_at_the_runs_own_files(xcli: Cli, repo: Path) -> None:
+    """`--experiment ID` passed when ID's own committed result was rewritten after the
+    fact (`result-rewritten` at its path, listed under a PASS); a finding at a file
+    named by the run's id now fails its verdict, in the audit and in what `verify`
+    recomputes from the entries (an attacker's hunt, issue 18 twenty-second pass)."""
+    from expflow_git.report.rules import summarize
+
+    add_run(repo, "other", m(40))
+    base = commit_all(repo)
+    write_json(repo, f"results/{STUDY}/good.json", result("good", m(99)))
+    write_json(repo, f"results/{STUDY}/other.json", result("other", m(98)))
+    commit_all(repo)
+    for run in ("good", "other"):
+        code, st = audit_json(xcli, repo, "--since", base, "--experiment", run)
+        found = [e for e in st["predicate"]["entries"] if e["type"] == "finding"]
+        assert code == 1 and st["predicate"]["result"]["verdict"] == "fail", run
+        assert ("result-rewritten", f"results/{STUDY}/{run}.json") in [
+            (e["rule"], e["path"]) for e in found
+        ]
+        result_now = {k: v for k, v in st["predicate"]["result"].items() if k != "best_any"}
+        assert result_now == summarize(st["predicate"]["entries"], run)
+    _dangling(repo)  # a finding beside the run still leaves its verdict alone
+    commit_all(repo)
+    assert xcli(["audit", "--experiment", "good"], repo).code == 0
+
+
 def test_experiment_unknown_or_without_result(xcli: Cli, repo: Path) -> None:
     add_run(repo, "pending", None, status="pending")
     commit_all(repo)

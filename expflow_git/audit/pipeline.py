@@ -103,13 +103,16 @@ def verdict_passes(
     focus_feasible: bool,
     walk_passed: bool | None,
     focus: str | None,
+    focus_findings: int = 0,
 ) -> bool:
     """docs/spec.md §6.2: no finding, a feasible run, the walk-forward gate if configured.
 
-    With a focus (`--experiment ID`) the verdict is that run's alone (`focus_feasible`).
+    With a focus (`--experiment ID`) the verdict is that run's alone: feasible, and no
+    finding at a file named by its id (`focus_findings`). Its own result rewritten after
+    the fact passed (an attacker's hunt, issue 18 twenty-second pass).
     """
     if focus is not None:
-        return focus_feasible
+        return focus_feasible and focus_findings == 0
     return findings == 0 and feasible_runs > 0 and walk_passed is not False
 
 

@@ -11,6 +11,7 @@ from expflow_git.audit.attempts import totals_of_entry
 from expflow_git.audit.ladder import climb
 from expflow_git.audit.pipeline import verdict_passes
 from expflow_git.audit.ranking import best_any, order_key, pearson
+from expflow_git.documents import stem
 
 Json = dict[str, Any]
 
@@ -47,6 +48,7 @@ class Tally:
         self.findings = self.runs = self.feasible = self.ranked = 0
         self.best_feasible: Any = None
         self.focus_feasible = False
+        self.focus_findings = 0
         self.walk: Mapping[str, Any] | None = None
         self.attempts: dict[str, int] = {}  # stays empty for a report without the entries
 
@@ -55,6 +57,8 @@ class Tally:
         kind = entry["type"]
         if kind == "finding":
             self.findings += 1
+            if self.focus is not None and stem(entry["path"]) == self.focus:
+                self.focus_findings += 1  # at the run's own record or result
         elif kind == "run":
             run_id, rank, feasible = entry["id"], entry["rank"], entry["feasible"]
             self.ranking_item(run_id, rank, feasible)
@@ -78,6 +82,7 @@ class Tally:
             focus_feasible=self.focus_feasible,
             walk_passed=None if walk is None else walk["status"] == "pass",
             focus=self.focus,
+            focus_findings=self.focus_findings,
         )
         result: Json = {
             "verdict": "pass" if passed else "fail",
