@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers_audit import (
     POLICY,
     add_run,
@@ -120,6 +121,39 @@ def test_a_look_in_splits_the_schema_refuses_counts(tmp_path: Path) -> None:
     _, entry, findings = _budget(["--since", base], repo)
     assert _counts(entry) == {STUDY: 2}
     assert any(f["rule"] == "holdout-budget-exceeded" for f in findings)
+
+
+def test_an_empty_split_is_refused_when_written_and_is_no_look(tmp_path: Path) -> None:
+    """`result --split holdout` with no metric after it wrote `"holdout": {}`, which
+    spent a look of the budget for good (a result is write-once) while showing no
+    value (a user's hunt, issue 18 twenty-second pass)."""
+    repo, base = _base(tmp_path, limit=1)
+    add_run(repo, "exp-001", None)
+    metrics = [
+        "--metric",
+        "seg_total=57",
+        "--metric",
+        "pde_mean=15",
+        "--metric",
+        "train_time_min=45",
+    ]
+    res = run_cli(["result", "exp-001", *metrics, "--split", "holdout"], repo)
+    assert res.code == 2 and "'holdout' has no metric" in res.err, res
+    assert not (repo / f"results/{STUDY}/exp-001.json").exists()
+    from expflow_git import Repository
+    from expflow_git.errors import ExpflowError
+
+    with pytest.raises(ExpflowError, match="'holdout' has no metric"):
+        Repository(repo).log_result("exp-001", m(57.0), splits={"holdout": {}})
+    assert not (repo / f"results/{STUDY}/exp-001.json").exists()
+    # Committed by hand, as a pull request can: no look, in the tree or the history.
+    add_run(repo, "exp-002", m(58.0), splits={"holdout": {}})
+    _run(repo, "exp-003", 59.0)
+    commit_all(repo, "an empty split and a look")
+    for args in ([], ["--since", base]):
+        _, entry, findings = _budget(args, repo)
+        assert _counts(entry) == {STUDY: 1}, args
+        assert not any(f["rule"] == "holdout-budget-exceeded" for f in findings), args
 
 
 def test_deleting_a_run_does_not_reset_its_studys_count(tmp_path: Path) -> None:

@@ -176,7 +176,7 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
 
 def _tree_counts(check: TreeCheck, split: str) -> Counter[Study]:
     studies = {e.id: e.study for e in check.experiments}
-    return Counter(studies.get(r.experiment) for r in check.results if split in r.splits)
+    return Counter(studies.get(r.experiment) for r in check.results if r.splits.get(split))
 
 
 def _history_counts(
@@ -247,7 +247,8 @@ def _carrying(
     twice = {a for a, b in zip(paths, paths[1:], strict=False) if a == b}
     results = {r.path: r for r in check.results if r.path not in twice}
     known = {
-        blob: split in results[path].splits for path, blob in check.inputs.blobs(results).items()
+        blob: bool(results[path].splits.get(split))
+        for path, blob in check.inputs.blobs(results).items()
     }
     wanted = sorted(set(shas) - known.keys())
     for sha, data in reader.read_many(wanted):
@@ -272,10 +273,12 @@ def _has_split(data: bytes, split: str) -> bool:
 
 def _holds(splits: Any, split: str) -> bool:
     """Whether a result's `splits` (as written, valid or not) may hold the split: an
-    object naming it, or anything the schema refuses (`[{"holdout": …}]` is a look)."""
+    object naming it with anything but an empty object, or anything the schema refuses
+    (`[{"holdout": …}]` is a look). An empty split shows no value: `result --split
+    holdout` with no metric after it spent a look for good (a user's hunt)."""
     if splits is None:
         return False
-    return split in splits if isinstance(splits, dict) else True
+    return splits.get(split, {}) != {} if isinstance(splits, dict) else True
 
 
 def _lenient_has_split(data: bytes, split: str) -> bool:

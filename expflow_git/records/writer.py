@@ -445,6 +445,7 @@ def build_result(
     layout: Layout,
     series: Mapping[str, Sequence[Sequence[float]]] | None = None,
 ) -> dict[str, Any]:
+    refuse_empty_splits(splits)
     doc: dict[str, Any] = {
         "schema": RESULT_SCHEMA,
         "experiment": exp_id,
@@ -486,7 +487,16 @@ def parse_metric_args(args: Sequence[str]) -> tuple[dict[str, float], dict[str, 
             )
     if not metrics:
         raise ExpflowError("give at least one --metric NAME=VALUE")
+    refuse_empty_splits(splits, what="--split ")
     return metrics, splits
+
+
+def refuse_empty_splits(splits: Mapping[str, Mapping[str, float]], *, what: str = "split ") -> None:
+    """A split is written with a metric at least: an empty one was written, and a result
+    is write-once (a user's hunt; the holdout budget no longer counts one as a look)."""
+    for name, values in splits.items():
+        if not values:
+            raise ExpflowError(f"{what}{name!r} has no metric: give it at least one")
 
 
 def refuse_existing(plan: PlannedResult) -> None:
