@@ -57,6 +57,11 @@ def _norm(value: Any) -> Any:
     return ("other", repr(value))
 
 
+def normalised(value: Any) -> Any:
+    """A JSON value as an equality key (see `_norm`): a run's params, for the budget."""
+    return _norm(value)
+
+
 def frozen_view(data: bytes | None) -> Frozen | None:
     """The frozen fields of a record's bytes, or None if they are not a JSON object."""
     if data is None:

@@ -6,6 +6,7 @@ count in the report (verify recomputes it) and in every output."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -350,8 +351,8 @@ def test_deleted_failed_attempts_still_count_against_the_runs_budget(tmp_path: P
     assert finding["rule"] == "budget-exceeded" and finding["path"] == "expflow.yaml"
     assert finding["pointer"] == "/budget/max_runs_per_study"
     assert (
-        f"study '{STUDY}' has had 5 runs since --since (2 of them deleted since)"
-        in (finding["message"])
+        f"study '{STUDY}' has had 5 runs since --since (2 of them no longer in the tree as "
+        "they ran: deleted, moved or rewritten)" in (finding["message"])
     )
     # Over the budget in the tree itself: reported once, by the tree's own check.
     add_run(repo, "exp-005", m(53.0))
@@ -360,6 +361,57 @@ def test_deleted_failed_attempts_still_count_against_the_runs_budget(tmp_path: P
     entries = statement_of(res.out.encode())["predicate"]["entries"]
     budget = [e for e in entries if e["type"] == "finding" and e["rule"] == "budget-exceeded"]
     assert [e["message"] for e in budget] == [f"study '{STUDY}' has 4 runs, over the budget of 3"]
+
+
+def _rewritten_as_a_new_run(repo: Path) -> None:
+    add_run(repo, "exp-001", m(51.0), sub_step=2)  # failed, now a success, other params
+
+
+def _moved_to_another_study(repo: Path) -> None:
+    rel = f"experiments/{STUDY}/exp-001.json"
+    doc = json.loads((repo / rel).read_text())
+    (repo / rel).unlink()
+    write_json(repo, "experiments/old/exp-001.json", {**doc, "study": "old"})
+    add_run(repo, "exp-003", m(51.0))
+
+
+@pytest.mark.parametrize("reuse", [_rewritten_as_a_new_run, _moved_to_another_study])
+def test_a_failed_attempt_reused_still_counts_against_the_runs_budget(
+    tmp_path: Path, reuse: Callable[[Path], None]
+) -> None:
+    """The runs budget counted ids: a failed record rewritten in place as a new run
+    (new params, a result), or moved to another study to make room, bought a third try
+    under a budget of two; `protect` and `validate` passed it too (an attacker's hunt,
+    issue 18 twenty-second pass). Each attempt counts against the study it had."""
+    repo = new_repo(tmp_path / "repo", POLICY + "budget: {max_runs_per_study: 2}\n")
+    add_run(repo, "exp-000", m(50.0))
+    add_run(repo, "exp-001", status="failed")
+    base = commit_all(repo, "base: one success, one failure")
+    reuse(repo)
+    commit_all(repo, "a third try")
+    assert run_cli(["audit", "--no-cache"], repo).code == 0  # the tree alone: 2 runs
+    res = run_cli(["audit", "--no-cache", "--since", base, "--format", "json"], repo)
+    assert res.code == 1, res.err
+    entries = statement_of(res.out.encode())["predicate"]["entries"]
+    [finding] = [e for e in entries if e["type"] == "finding"]
+    assert finding["rule"] == "budget-exceeded"
+    assert f"study '{STUDY}' has had 3 runs since --since (1 of them" in finding["message"]
+
+
+def test_a_run_that_ran_as_it_is_now_counts_once(tmp_path: Path) -> None:
+    """pending, running, then success with its result: one attempt, the tree's."""
+    repo = new_repo(tmp_path / "repo", POLICY + "budget: {max_runs_per_study: 2}\n")
+    add_run(repo, "exp-000", m(50.0))
+    add_run(repo, "exp-001", status="running")
+    base = commit_all(repo, "base")
+    add_run(repo, "exp-001", m(51.0))  # success, same params and seed
+    add_run(repo, "exp-002", status="pending")
+    commit_all(repo, "it finished; one more planned")
+    add_run(repo, "exp-002", status="pending", sub_step=3)  # still pending: no try
+    commit_all(repo, "a typo in the plan")
+    res = run_cli(["audit", "--no-cache", "--since", base], repo)
+    assert res.code == 1 and "has 3 runs, over the budget of 2" in res.out, res.out
+    assert "runs since --since" not in res.out  # only the tree's own count
 
 
 def test_a_record_only_ever_pending_is_no_attempt(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from expflow_git.documents import stem
 from expflow_git.errors import Finding, clean
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Change, Git, TreeEntry
-from expflow_git.identity import REGULAR_MODES, DocumentGlobs
+from expflow_git.identity import REGULAR_MODES, DocumentGlobs, normalised
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.policy.model import Policy, WalkForward
 from expflow_git.schemas import Kind
@@ -132,46 +132,71 @@ def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> Hold
 
 
 def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> list[Finding]:
-    """`budget.max_runs_per_study` over BASE..REV (`span`, with `--since`): every run that
-    had a record beyond `pending` at BASE or in a commit of the range counts against its
-    study, as a holdout look does, so deleting failed attempts does not buy new tries.
-    Only the studies the tree's own count (checks.py) leaves under the budget are
-    reported here."""
+    """`budget.max_runs_per_study` over BASE..REV (`span`, with `--since`): every attempt
+    a record at BASE or in a commit of the range shows counts against the study it had
+    then, as a holdout look does, so deleting failed attempts does not buy new tries.
+
+    An attempt is a run's (id, study, params, seed) once its record says it started or
+    ended (a record only ever pending, say renamed for a typo, was no attempt). A failed
+    record rewritten in place as a new run, or moved to another study, was one run by
+    its id, and bought a try (an attacker's hunt, issue 18 twenty-second pass). Only the
+    studies the tree's own count (checks.py) leaves under the budget are reported here.
+    """
     limit = check.policy.max_runs_per_study
     if limit is None or span is None:
         return []
     globs = span.globs
-    ran = {stem(e.path) for e in span.base_tree if _is_record(e.mode, e.path, globs, None)}
-    ran |= {
-        stem(c.path)
+    at_rev: dict[str, set[str]] = {}
+    for e in span.rev_tree:
+        if _is_record(e.mode, e.path, globs, None):
+            at_rev.setdefault(stem(e.path), set()).add(e.sha)
+    # Only a record blob REV does not hold for its run may be another attempt.
+    then = {
+        (stem(e.path), e.sha) for e in span.base_tree if _is_record(e.mode, e.path, globs, None)
+    }
+    then |= {
+        (stem(c.path), c.new_sha)
         for _, changes in span.commits
         for c in changes
         if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, None)
     }
+    then = {(exp_id, sha) for exp_id, sha in then if sha not in at_rev.get(exp_id, ())}
+    if not then:
+        return []
+    now_blobs = {sha for exp_id, _ in then for sha in at_rev.get(exp_id, ())}
+    with BlobReader(git) as reader:
+        keys = _attempts(reader, {sha for _, sha in then} | now_blobs)
+    then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
+    now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
+    erased = Counter(study for _, study, _, _ in then_keys - now_keys)
     now: Counter[Study] = Counter(e.study for e in check.experiments)
-    gone = ran - {e.id for e in check.experiments}
-    # A gone run counts under its last record's study once any of its records said it
-    # ran (a record only ever pending, say renamed for a typo, was no attempt).
-    studies: dict[str, Study] = {}
-    attempted: set[str] = set()
-    if gone:
-        with BlobReader(git) as reader:
-            for doc in _records_of(reader, gone, span):
-                studies[doc["id"]] = doc["study"]
-                if doc["status"] != "pending":
-                    attempted.add(doc["id"])
-    erased = Counter(studies.get(exp_id) for exp_id in attempted)
     return [
         Finding(
             check.policy.path,
             Problem.BUDGET.value,
             f"{_study_name(study)} has had {now[study] + n} runs since --since ({n} of them "
-            f"deleted since), over the budget of {limit}",
+            f"no longer in the tree as they ran: deleted, moved or rewritten), over the "
+            f"budget of {limit}",
             "/budget/max_runs_per_study",
         )
-        for study, n in sorted(erased.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+        for study, n in sorted(erased.items())
         if now[study] <= limit < now[study] + n
     ]
+
+
+_Attempt = tuple[str, str, Any, Any]  # (id, study, params, seed), params and seed normalised
+
+
+def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
+    """Each record blob's attempt; None for a record still pending, or not valid."""
+    keys: dict[str, _Attempt | None] = {}
+    for sha, data in reader.read_many(sorted(shas)):
+        doc = check_content(Kind.EXPERIMENT, data, explain=False)
+        keys[sha] = None
+        if isinstance(doc, dict) and doc["status"] != "pending":
+            params, seed = normalised(doc["params"]), normalised(doc.get("seed"))
+            keys[sha] = (doc["id"], doc["study"], params, seed)
+    return keys
 
 
 def _tree_counts(check: TreeCheck, split: str) -> Counter[Study]:
