@@ -595,6 +595,25 @@ def test_runs_where_uses_the_list_grammar_and_reader(exp_repo: ExpRepo) -> None:
         repo.runs(where="metrics.seg_totl > 1")
 
 
+def test_a_series_within_the_caps_is_written(repo: Repository, exp_repo: ExpRepo) -> None:
+    """Three metrics logged at 10,000 steps each (within the caps: 10,000 points a
+    series, 50,000 a result) made a 1.3 MB result, over the 1 MiB document cap, and the
+    finished run was marked failed: each point took five indented lines. A point is now
+    one line (a user's hunt, issue 18 twenty-second pass)."""
+    with repo.run("long", study=STUDY, params={"sub_step": 5}) as run:
+        for step in range(10_000):
+            run.log(step=step, seg_total=50.0 + step * 1e-4, pde_mean=15.0, train_time_min=45.5)
+    assert repo.get("long").status is Status.SUCCESS
+    path = exp_repo.path / exp_repo.res_path("long")
+    text = path.read_text()
+    assert len(text.encode()) < 1 << 20
+    doc = json.loads(text)
+    assert [len(points) for points in doc["series"].values()] == [10_000] * 3
+    assert doc["series"]["seg_total"][1] == [1, 50.0001]
+    assert "\n      [1, 50.0001],\n" in text  # one point a line
+    assert run_cli(["validate"], cwd=exp_repo.path).code == 0
+
+
 def test_issue_19_primitives_through_the_api(repo: Repository, exp_repo: ExpRepo) -> None:
     """Series logged with steps, warning gates, every attempt, the Ladder and the holdout
     budget, as the API returns them (issue 19: every primitive through the Python API)."""
