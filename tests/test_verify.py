@@ -692,6 +692,29 @@ def test_trusted_ref_reads_keys_committed_at_that_ref(
     assert "no signature from a trusted key" in res.out
 
 
+def test_a_key_in_a_sub_folder_of_the_keys_folder_is_not_trusted(
+    xcli: Cli, kit: Kit, own_repo: Path, tmp_path: Path
+) -> None:
+    # An attacker's hunt, issue 18 twenty-second pass: `--trusted-ref` read every `.pub`
+    # below `.expflow/keys`, a key "retired" with `git mv` into a sub-folder among them.
+    report = tmp_path / "r.json"
+    report.write_bytes(kit.signed)
+    git(own_repo, "switch", "-q", "--orphan", "trusted")
+    write(own_repo, ".expflow/keys/other.pub", Path(f"{kit.other_path}.pub").read_bytes())
+    write(own_repo, ".expflow/keys/retired/ci.pub", kit.pub_path.read_bytes())
+    commit_all(own_repo, "retire the CI key", date="2026-11-21T10:00:00+00:00")
+    git(own_repo, "switch", "-q", "main")
+    res = xcli(["verify", str(report), "--trusted-ref", "trusted"], own_repo)
+    assert res.code == 1, res.out
+    assert "no signature from a trusted key" in res.out
+    assert f"{_kid(kit.key)} from" not in res.out
+    assert f"{_kid(kit.other)} from trusted:.expflow/keys/other.pub" in res.out
+    assert (
+        ".expflow/keys/retired/ci.pub at trusted is not trusted: only .expflow/keys/*.pub"
+        in res.err
+    )
+
+
 def test_a_key_planted_in_the_audited_commit_is_not_trusted(
     xcli: Cli, kit: Kit, tmp_path: Path
 ) -> None:

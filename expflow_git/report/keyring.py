@@ -53,9 +53,14 @@ def trusted_keys(
         if git is None:
             raise ExpflowError("--trusted-ref needs a repository (run inside one or pass --repo)")
         at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit)
-        keys += [k.trusted for k in at_ref]
-        lines += [Line("key", True, k.describe()) for k in at_ref]
-        if not at_ref:
+        keys += [k.trusted for k in at_ref.keys]
+        lines += [Line("key", True, k.describe()) for k in at_ref.keys]
+        for path in at_ref.nested:
+            warn(
+                f"{printable(path)} at {printable(trusted_ref)} is not trusted: only "
+                f"{trust.KEYS_DIR}/*.pub, not its sub-folders"
+            )
+        if not at_ref.keys:
             warn(f"no .expflow/keys/*.pub at {trusted_ref}")
     if allowed_signers:
         from expflow_git.report.allowed_signers import NAMESPACE, load_allowed_signers

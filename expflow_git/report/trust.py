@@ -9,6 +9,7 @@ the commit being verified.
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -96,8 +97,18 @@ class RefKey:
         )
 
 
-def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> list[RefKey]:
-    """`.expflow/keys/*.pub` as committed at `ref`.
+@dataclass(frozen=True)
+class AtRef:
+    """The keys read at a trusted ref, and the `.pub` files below a sub-folder of
+    `.expflow/keys` that were not read (each path as committed)."""
+
+    keys: list[RefKey]
+    nested: list[str]
+
+
+def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> AtRef:
+    """`.expflow/keys/*.pub` as committed at `ref`: the folder's own files, never its
+    sub-folders'.
 
     The ref must not contain the verified commit (be it, or a descendant of it):
     such a ref holds every key the verified change, or a commit stacked on it,
@@ -112,11 +123,16 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> list[RefKey]:
             f"({verified_commit[:12]}); read keys at a ref without it, e.g. the branch "
             "the change is judged against, as it was before the change was merged"
         )
-    entries = [
+    # `ls-tree -r` lists the sub-folders too: a key moved to `keys/retired/` (or one
+    # planted in any sub-folder) is no `.expflow/keys/*.pub` and is never trusted (an
+    # attacker's hunt, issue 18 twenty-second pass); the caller warns of each.
+    listed = [
         e
         for e in git.ls_tree(target.sha, paths=[KEYS_DIR])
         if e.path.endswith(".pub") and e.type == "blob" and e.mode != "120000"
     ]
+    entries = [e for e in listed if posixpath.dirname(e.path) == KEYS_DIR]
+    nested = [e.path for e in listed if posixpath.dirname(e.path) != KEYS_DIR]
     keys = []
     with BlobReader(git) as reader:
         for e in entries:
@@ -124,7 +140,7 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> list[RefKey]:
             trusted = TrustedKey(key, keyid(key), f"{ref}:{e.path}")
             added = git.last_change(target.sha, e.path)
             keys.append(RefKey(trusted, ref, e.path, target.sha, added))
-    return keys
+    return AtRef(keys, nested)
 
 
 def _contains(git: Git, tip: str, commit: str) -> bool:
