@@ -138,6 +138,25 @@ def test_duplicate_signature_entries_are_refused() -> None:
     _reject(obj, r"signatures\[1\] repeats the signature of signatures\[0\]")
 
 
+def test_a_repeat_names_the_entry_it_repeats() -> None:
+    sigs = [{"keyid": f"k{i}", "sig": base64.b64encode(bytes([i])).decode()} for i in range(4)]
+    obj = {**_good_obj(), "signatures": [*sigs, {**sigs[1], "sig": "AAAA"}]}
+    _reject(obj, r"signatures\[4\] repeats the keyid of signatures\[1\]")
+    obj = {**_good_obj(), "signatures": [*sigs, {**sigs[2], "keyid": "k9"}]}
+    _reject(obj, r"signatures\[4\] repeats the signature of signatures\[2\]")
+
+
+def test_more_signatures_than_the_cap_are_refused_before_any_is_read() -> None:
+    """An attacker's hunt, issue 18 twenty-second pass: 20,000 entries took 20 s to compare.
+    An entry past the cap is not even an object: the count alone refuses the envelope."""
+    sigs: list[object] = [
+        {"keyid": f"k{i}", "sig": base64.b64encode(bytes([i])).decode()} for i in range(16)
+    ]
+    assert len(decode_envelope({**_good_obj(), "signatures": sigs}, source=SRC).signatures) == 16
+    too_many = r"^reports/r1\.json: 17 signatures, more than 16 \(the tool writes one\)$"
+    _reject({**_good_obj(), "signatures": [*sigs, None]}, too_many)
+
+
 @pytest.mark.parametrize("keyid", ["a b", "x\n::error::forged", "\u00e9", "k" * 257])
 def test_keyids_are_bounded_printable_ascii(keyid: str) -> None:
     obj = _good_obj()

@@ -799,6 +799,47 @@ def test_an_endless_file_is_refused_at_the_size_cap(xcli: Cli, kit: Kit, command
     assert res.err.strip().endswith("/dev/zero: over 512 MiB, larger than any report")
 
 
+def _signed_by(report: bytes, keys: list[Ed25519PrivateKey]) -> bytes:
+    """`report`'s payload signed by each of `keys`."""
+    from helpers_audit import pae
+
+    payload = b64d(json.loads(report)["payload"])
+    signed = pae(PAYLOAD_TYPE, payload)
+    sigs = [{"keyid": _kid(k), "sig": b64e(k.sign(signed))} for k in keys]
+    return envelope_bytes(payload, sigs)
+
+
+@pytest.mark.parametrize("command", ["verify", "report"])
+def test_a_report_with_thousands_of_signatures_is_refused_at_the_cap(
+    xcli: Cli, kit: Kit, tmp_path: Path, command: str
+) -> None:
+    """Each signature entry was compared with every earlier one (an attacker's hunt, issue 18
+    twenty-second pass: 20,000 entries, 724 KB, 20 s in `verify` and in `report`): past 16
+    the report is refused before any entry is read."""
+    sigs = [{"keyid": f"k{i}", "sig": b64e(i.to_bytes(4, "big"))} for i in range(20_000)]
+    report = tmp_path / "many.json"
+    report.write_bytes(envelope_bytes(b64d(json.loads(kit.signed)["payload"]), sigs))
+    res = xcli([command, str(report), "--public-key", str(kit.pub_path)], kit.repo)
+    assert res.code == 1 and "VERIFIED" not in res.out, res
+    assert "20000 signatures, more than 16 (the tool writes one)" in res.out + res.err
+
+
+def test_sixteen_signatures_verify_and_seventeen_are_refused(
+    xcli: Cli, kit: Kit, tmp_path: Path
+) -> None:
+    keys = [_key(5000 + n) for n in range(17)]
+    pubs = []
+    for n, key in enumerate(keys):
+        pubs += ["--public-key", str(Path(f"{_write_key(key, tmp_path / f'k{n}.pem')}.pub"))]
+    report = tmp_path / "r.json"
+    report.write_bytes(_signed_by(kit.signed, keys[:16]))
+    res = xcli(["verify", str(report), *pubs], kit.repo)
+    assert res.code == 0 and res.out.rstrip().endswith(_kid(keys[15])), res
+    report.write_bytes(_signed_by(kit.signed, keys))
+    res = xcli(["verify", str(report), *pubs], kit.repo)
+    assert res.code == 1 and "17 signatures, more than 16" in res.out, res
+
+
 # --------------------------------------------------------------- the report's own claims
 # A report is the attacker's: every string and number in it reaches the verifier's code.
 # (An attacker's hunt, issue 18 twentieth pass.)

@@ -104,7 +104,8 @@ def verify(
         trusted_ref=trusted_ref,
         allowed_signers=allowed_signers,
         git=keys_repo,
-        report_commit=claimed_commit(data),
+        # Only --trusted-ref needs the claimed commit: no second decoding without it.
+        report_commit=claimed_commit(data) if trusted_ref else None,
         verified=git,
         warn=lambda message: warn(message, command="verify"),
     )

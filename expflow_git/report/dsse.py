@@ -23,6 +23,11 @@ _B64_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{
 # A keyid is a hint (ours is a `SHA256:` fingerprint); printable ASCII without
 # spaces and bounded, so that a hostile one cannot forge a line of output.
 _KEYID_RE = re.compile(r"[\x21-\x7e]{0,256}")
+# The tool writes one signature; a few more leave room for co-signers. Past that a
+# report is refused before any entry is decoded or any signature checked: each costs
+# an Ed25519 verification per trusted key (an attacker's hunt, issue 18 twenty-second
+# pass: 20,000 entries, 724 KB, took 20 s).
+MAX_SIGNATURES = 16
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,16 @@ def decode_envelope(obj: object, *, source: str) -> Envelope:
     raw_sigs = obj["signatures"]
     if not isinstance(raw_sigs, list):
         _fail(source, f"signatures must be an array, got {type_name(raw_sigs)}")
+    if len(raw_sigs) > MAX_SIGNATURES:
+        _fail(
+            source,
+            f"{len(raw_sigs)} signatures, more than {MAX_SIGNATURES} (the tool writes one)",
+        )
     sigs: list[Signature] = []
+    # Where each keyid and signature was first seen: one look-up per entry, where a
+    # comparison with every earlier one grew with the square of their number.
+    keyids: dict[str, int] = {}
+    signed: dict[bytes, int] = {}
     for i, raw in enumerate(raw_sigs):
         where = f"signatures[{i}]"
         if not isinstance(raw, dict):
@@ -99,11 +113,11 @@ def decode_envelope(obj: object, *, source: str) -> Envelope:
         sig = _b64decode(raw["sig"], source=source, where=f"{where}.sig")
         # A repeated entry changes the bytes of the report and nothing it says; one
         # key signs once.
-        for j, seen in enumerate(sigs):
-            if seen.keyid == keyid:
-                _fail(source, f"{where} repeats the keyid of signatures[{j}]")
-            if seen.sig == sig:
-                _fail(source, f"{where} repeats the signature of signatures[{j}]")
+        if keyid in keyids:
+            _fail(source, f"{where} repeats the keyid of signatures[{keyids[keyid]}]")
+        if sig in signed:
+            _fail(source, f"{where} repeats the signature of signatures[{signed[sig]}]")
+        keyids[keyid] = signed[sig] = i
         sigs.append(Signature(keyid=keyid, sig=sig))
     return Envelope(payload_type=payload_type, payload=payload, signatures=tuple(sigs))
 
