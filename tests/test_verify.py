@@ -554,6 +554,28 @@ def test_changed_input_blob_is_caught_by_the_repo(xcli: Cli, kit: Kit, tmp_path:
     )
 
 
+@pytest.mark.parametrize("recompute", ["--recompute", "--no-recompute"])
+def test_changed_input_sha256_is_caught_by_the_repo(
+    xcli: Cli, kit: Kit, tmp_path: Path, recompute: str
+) -> None:
+    """A leaf's sha256 was never compared with its blob: under `--no-recompute` a report
+    whose leaf names the right git blob and a made-up SHA-256 said "all N input blobs
+    and the policy match the commit" (an attacker's hunt, issue 18 twenty-second pass)."""
+    from expflow_git.report.statement import inputs_root
+
+    st = kit.statement_copy()
+    inputs = st["predicate"]["inputs"]
+    leaf = inputs["leaves"][1]
+    leaf["sha256"] = "0" * 64
+    inputs["merkleRoot"] = inputs_root(inputs["leaves"])
+    _rechain(st)
+    args = ("--repo", str(kit.repo), recompute)
+    lines = assert_fails(
+        xcli, kit, reseal(st, kit.key), tmp_path, "blobs", f"sha256 differs: {leaf['path']}", *args
+    )
+    assert lines["inputs"][0] and lines["entries"][0] and lines["repo"][0]
+
+
 def test_changed_subject_digest(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
     st = kit.statement_copy()
     st["subject"][0]["digest"]["gitCommit"] = "f" * 40

@@ -454,10 +454,40 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any], head: str, ref_name: st
             if ps
         ]
         return Line("blobs", False, "; ".join(parts))
+    differs = _sha256_differs(git, predicate["inputs"]["leaves"])
+    if isinstance(differs, Line):
+        return differs
+    if differs:
+        return Line(
+            "blobs",
+            False,
+            f"sha256 differs: {', '.join(differs[:3])}{' …' if len(differs) > 3 else ''}",
+        )
     where = f" (policy at {policy_info['ref'][:12]})" if "ref" in policy_info else ""
     return Line(
         "blobs", True, f"all {len(leaves)} input blobs and the policy match the commit{where}"
     )
+
+
+def _sha256_differs(git: Git, leaves: list[dict[str, Any]]) -> list[str] | Line:
+    """The paths whose leaf's `sha256` is not the SHA-256 of its blob, each blob read once
+    from one `cat-file` stream and dropped once hashed. Matching git ids alone left the
+    leaf's second digest unchecked under `--no-recompute`, while the line said every
+    input matched (an attacker's hunt, issue 18 twenty-second pass)."""
+    from expflow_git.gitblobs import BlobReader
+
+    by_blob: dict[str, list[dict[str, Any]]] = {}
+    for leaf in leaves:
+        by_blob.setdefault(leaf["gitBlob"], []).append(leaf)
+    differs = []
+    try:
+        with BlobReader(git) as reader:
+            for sha, data in reader.read_many(by_blob):
+                digest = hashlib.sha256(data).hexdigest()
+                differs += [leaf["path"] for leaf in by_blob[sha] if leaf["sha256"] != digest]
+    except ExpflowError as exc:
+        return Line("blobs", False, f"an input blob cannot be read: {exc.message}")
+    return sorted(differs)
 
 
 def _judged_blob(
