@@ -152,6 +152,12 @@ OPTION_CASES = [
     ('valid-before="20261120100000Z"', True),
     ('VALID-BEFORE="20270101",Namespaces="expflow-git"', True),
     ('valid-after="20200101",valid-before="20211231"', False),
+    # OpenSSH refuses a time at or before the epoch as a bad option (an attacker's hunt,
+    # issue 18 twenty-second pass: expflow-git trusted the key since then)
+    ('valid-after="19700101000000Z"', False),
+    ('valid-after="19691231Z"', False),
+    ('valid-after="19700101000001Z"', True),
+    ('valid-before="19700101000000Z",valid-after="20200101"', False),
 ]
 
 
@@ -254,6 +260,8 @@ def test_cert_authority_and_other_key_types_are_refused_with_a_warning(
         # OpenSSH refuses an option given twice; the last one won here (an attacker's hunt)
         ('alice namespaces="git",namespaces="expflow-git" KEY', "namespaces given twice"),
         ('alice valid-before="20200101",VALID-BEFORE="29990101" KEY', "valid-before given twice"),
+        ('alice valid-after="19700101000000Z" KEY', "valid-after is not after 1970-01-01"),
+        ('alice valid-before="00010101Z" KEY', "valid-before is not after 1970-01-01"),
     ],
 )
 def test_a_malformed_allowed_signers_line_is_one_error(

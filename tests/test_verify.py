@@ -946,14 +946,25 @@ def test_a_trusted_ref_is_never_used_for_a_commit_the_repository_lacks(
 
 
 @pytest.mark.parametrize(
-    ("zone", "option"),
-    [("JST-9", 'valid-before="00010101"'), ("EST5", 'valid-after="99991231235959"')],
+    ("zone", "option", "code"),
+    [
+        ("JST-9", 'valid-before="00010101"', 2),
+        ("JST-9", 'valid-after="19700101"', 2),
+        ("EST5", 'valid-after="99991231235959"', 1),
+    ],
 )
 def test_an_allowed_signers_time_at_the_calendars_ends_is_no_traceback(
-    xcli: Cli, kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zone: str, option: str
+    xcli: Cli,
+    kit: Kit,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    zone: str,
+    option: str,
+    code: int,
 ) -> None:
     """A time without `Z` is local: year 1 east of UTC, or 9999 west of it, fell outside
-    the years a time is shown in, and verify was a traceback where UTC gave a FAIL."""
+    the years a time is shown in, and verify was a traceback where UTC gave a FAIL. A
+    local time at or before the epoch is a bad option, as OpenSSH has it (exit 2)."""
     import time
 
     monkeypatch.setenv("TZ", zone)
@@ -967,8 +978,11 @@ def test_an_allowed_signers_time_at_the_calendars_ends_is_no_traceback(
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
-    assert res.code == 1 and "Traceback" not in res.err, res
-    assert "VERIFICATION FAILED" in res.out and "FAIL validity" in res.out, res.out
+    assert res.code == code and "Traceback" not in res.err, res
+    if code == 2:
+        assert f"{signers}:1: bad options: " in res.err and "not after 1970-01-01" in res.err
+    else:
+        assert "VERIFICATION FAILED" in res.out and "FAIL validity" in res.out, res.out
 
 
 def test_a_chain_link_is_read_only_up_to_the_size_cap(

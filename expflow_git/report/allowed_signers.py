@@ -153,7 +153,7 @@ def _unquote(text: str, where: str, what: str, *, required: bool = False) -> str
 
 def _time(value: str | None, where: str, what: str) -> int | None:
     """OpenSSH's YYYYMMDD[HHMM[SS]][Z]: UTC with Z, the local time zone without (as
-    ssh-keygen reads it)."""
+    ssh-keygen reads it), after 1970-01-01T00:00:00Z (OpenSSH refuses the line else)."""
     if value is None:
         return None
     match = _TIME.fullmatch(value)
@@ -166,17 +166,23 @@ def _time(value: str | None, where: str, what: str) -> int | None:
     except ValueError:
         raise ExpflowError(f"{where}: {what}: not a date") from None
     if match.group(4):
-        return calendar.timegm(when.timetuple())
-    try:
-        seconds = int(time.mktime(when.timetuple()))
-    except (OverflowError, ValueError):
-        raise ExpflowError(f"{where}: {what}: not a date this system can place") from None
-    # Year 1 east of UTC, or 9999 west of it, lies outside the years a time is shown in
-    # (a traceback): a time before (after) every other is the first (last) one.
-    return max(_FIRST, min(_LAST, seconds))
+        seconds = calendar.timegm(when.timetuple())
+    else:
+        try:
+            seconds = int(time.mktime(when.timetuple()))
+        except (OverflowError, ValueError):
+            raise ExpflowError(f"{where}: {what}: not a date this system can place") from None
+    if seconds <= 0:
+        # OpenSSH's parse_absolute_time refuses a time before the epoch and sshsig.c a
+        # time of 0 ("bad options"): a line ssh-keygen never uses must not be used here
+        # (an attacker's hunt, issue 18 twenty-second pass: `valid-after="19700101000000Z"`
+        # was a window open since the epoch).
+        raise ExpflowError(f"{where}: bad options: {what} is not after 1970-01-01T00:00:00Z")
+    # 9999 west of UTC lies past the years a time is shown in (a traceback): a time
+    # after every other is the last one.
+    return min(_LAST, seconds)
 
 
-_FIRST = calendar.timegm((1, 1, 1, 0, 0, 0))
 _LAST = calendar.timegm((9999, 12, 31, 23, 59, 59))
 
 
