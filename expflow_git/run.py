@@ -210,6 +210,18 @@ def failure_reason(exc: BaseException, limit: int) -> str:
     except Exception:  # a broken __str__: the type name still says what failed
         message = "<the exception's message could not be read>"
     text = f"{name}: {message}" if message else name
+    return masked_reason(text, limit, left_out=f"{name}: {_LEFT_OUT}")
+
+
+_LEFT_OUT = "(the message is left out: the PIN scan flags it)"
+
+
+def masked_reason(text: str, limit: int, *, left_out: str = _LEFT_OUT) -> str:
+    """A failed run's reason as a record may hold it, at most `limit` characters: what
+    the PIN scan flags masked, and the PINs it does not read there (`_without_pin`);
+    `left_out` (cut to `limit`) when the scan still flags what is left. What `run()`
+    writes of an exception, and what an import writes of a tracker's reason (an Optuna
+    trial's `fail_reason` quotes the failed command whole: a user's hunt)."""
     # Masked whole, then cut: a cut first could split a digest or a key's block, and
     # what is left of one the scan neither flags nor masks (a review; the masking is
     # linear in the message).
@@ -223,7 +235,7 @@ def failure_reason(exc: BaseException, limit: int) -> str:
 
     record = dump({"reason": text})
     if any(scan_content(record, cls) for cls in (FileClass.TEXT, FileClass.CODE)):
-        return f"{name}: (the message is left out: the PIN scan flags it)"[:limit]
+        return left_out[:limit]
     return text
 
 

@@ -348,3 +348,46 @@ def test_a_single_objective_study_needs_its_metric_named(
     assert res.code == 0, res
     doc = load(exp_repo, "results/single/single-t0000.json")
     assert doc["metrics"] == {"pde_mean": 14.5, "seg_total": 55.0, "train_time_min": 20.0}
+
+
+def test_a_trials_fail_reason_is_masked_as_run_masks_an_exceptions_message(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Optuna keeps a failed objective's message as `fail_reason`, and a failed command's
+    message quotes its argument list, the PIN after `--pin` too: the import wrote it as
+    it was (cut at 2000), into the record, the audit's outputs and the signed report,
+    where `Repository.run()` masks the same text (a user's hunt)."""
+    pin = str(4000 + 821)
+    db = tmp_path / "crashy.db"
+    study = optuna.create_study(
+        study_name="crashy", storage=storage_url(db), directions=["maximize", "minimize"]
+    )
+    with pytest.warns(optuna.exceptions.ExperimentalWarning):
+        study.set_metric_names(["seg_total", "pde_mean"])
+    reasons = [
+        f"Command '['expflow-git', 'rm', 'old', '--pin', '{pin}']' returned non-zero exit "
+        "status 1.",
+        f"cleanup failed: expflow-git rm old --pin {pin}",
+        "x" * 3000,
+    ]
+    for n, reason in enumerate(reasons):
+        study.add_trial(
+            create_trial(
+                params={"lr": 0.01, "sub_step": n + 1},
+                distributions=DIST,
+                state=TrialState.FAIL,
+                system_attrs={"fail_reason": reason},
+            )
+        )
+    args = ["import", "optuna", "--storage", storage_url(db), "--study", "crashy"]
+    res = cli(args, exp_repo.path)
+    assert res.code == 0, res
+    written = [load(exp_repo, f"experiments/crashy/crashy-t{n:04d}.json") for n in range(3)]
+    assert written[0]["reason"] == reasons[0].replace(pin, "****")
+    assert written[1]["reason"] == reasons[1].replace(pin, "****")
+    assert written[2]["reason"] == "x" * 1999 + "…"
+    assert all(pin.encode() not in data for data in tree_bytes(exp_repo.path).values())
+    res = cli(["scan", "experiments"], exp_repo.path)
+    assert res.code == 0, res
+    again = cli(args, exp_repo.path)  # the masked record is the trial's: unchanged
+    assert totals(again.out) == "0 new, 0 updated, 3 unchanged, 0 refused", again

@@ -34,7 +34,14 @@ from expflow_git.atomicfile import write_atomic
 from expflow_git.checks import check_document, required_metric_findings
 from expflow_git.corrections import Planned as PlannedCorrection
 from expflow_git.corrections import plan_correction, write_correction
-from expflow_git.documents import EXPERIMENT_SCHEMA, RESULT_SCHEMA, Result, Status, dump
+from expflow_git.documents import (
+    EXPERIMENT_SCHEMA,
+    REASON_MAX_LENGTH,
+    RESULT_SCHEMA,
+    Result,
+    Status,
+    dump,
+)
 from expflow_git.errors import ExitCode, ExpflowError
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.jsonstrict import JsonProblem, parse_json
@@ -44,6 +51,7 @@ from expflow_git.records.writer import (
     records_lock,
     utc_now,
 )
+from expflow_git.run import masked_reason
 from expflow_git.schemas import Kind
 
 # What an import may differ in without the run having changed: when it was read, and
@@ -482,7 +490,9 @@ def _record(ctx: _Context, run: SourceRun) -> dict[str, Any]:
     doc["tags"] = list(dict.fromkeys(run.tags))
     doc["status"] = run.status.value
     if run.reason:
-        doc["reason"] = run.reason
+        # A tracker's reason quotes what failed, a command line with its `--pin` too: it
+        # is masked as `run()` masks an exception's message (a user's hunt).
+        doc["reason"] = masked_reason(run.reason, REASON_MAX_LENGTH)
     doc["params"] = dict(run.params)
     doc["provenance"] = _provenance(ctx, run)
     return doc

@@ -252,7 +252,7 @@ def _reason(trial: Any, status: Status) -> str:
         for attrs in (trial.system_attrs, trial.user_attrs):
             reason = attrs.get("fail_reason")
             if isinstance(reason, str) and reason:
-                return reason[:2000]
+                return reason  # masked and cut where the record is built (common.py)
         return "failed in Optuna (no reason recorded)"
     if status is Status.SKIPPED:
         steps = trial.intermediate_values
