@@ -18,6 +18,7 @@ from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
     ActiveRun,
     Run,
+    checked_flags,
     checked_metrics,
     checked_params,
     checked_series,
@@ -383,6 +384,7 @@ class Repository:
         checked_texts(
             rev=rev, since=since, policy_ref=policy_ref, experiment=experiment, sign_key=sign_key
         )
+        checked_flags(report=report)
         result, _ = audit_at(
             self._repo(),
             rev,
@@ -439,6 +441,7 @@ class Repository:
 
         allowed_signers = _path_text(allowed_signers)
         checked_texts(allowed_signers=allowed_signers, ref=ref)
+        checked_flags(allow_unsigned=allow_unsigned, recompute=recompute)
 
         source = "<report>" if isinstance(report, bytes) else os.fspath(report)
         return verify_at(

@@ -175,6 +175,15 @@ def checked_texts(**values: object) -> None:
             raise ValueError(f"{what}: give text, not {short_repr(value)}")
 
 
+def checked_flags(**values: object) -> None:
+    """Each of `values` True or False; otherwise ValueError naming it. A flag is read as
+    a condition: `verify(allow_unsigned="False")` accepted an unsigned report (the
+    string is true; a user's hunt)."""
+    for what, value in values.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{what}: {short_repr(value)} is not True or False")
+
+
 def plain_int(value: Any) -> Any:
     """An integer of any kind (NumPy's too, never a bool) as the int it is; anything else
     as given, for the check that follows to name."""

@@ -5,6 +5,7 @@ numbers spelled in strings. The CLI is checked to write what the API writes."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -460,6 +461,34 @@ def test_rank_audit_verify_html(repo: Repository, exp_repo: ExpRepo, tmp_path: P
 
     html = repo.html(path=tmp_path / "s.html")
     assert "slow" in html and (tmp_path / "s.html").read_text() == html
+
+
+@pytest.mark.parametrize("flag", ["False", "no", "0", 0, 1, None])
+def test_a_flag_that_is_no_bool_is_refused_not_read_as_true(
+    repo: Repository, exp_repo: ExpRepo, tmp_path: Path, flag: object
+) -> None:
+    """`verify(allow_unsigned="False")` accepted an unsigned report: any value that is
+    true passed as the flag (a user's hunt). Every flag of the API takes True or False."""
+    repo.new("a", study=STUDY, params={"sub_step": 1})
+    repo.log_result("a", {"seg_total": 50.0, "pde_mean": 12.0, "train_time_min": 20})
+    exp_repo.commit("runs")
+    unsigned = repo.audit(report=True).report
+    assert unsigned is not None and not repo.verify(unsigned).ok
+    with pytest.raises(ValueError, match=re.escape(f"allow_unsigned: {flag!r} is not True")):
+        repo.verify(unsigned, allow_unsigned=flag)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape(f"recompute: {flag!r} is not True")):
+        repo.verify(unsigned, allow_unsigned=True, recompute=flag)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape(f"report: {flag!r} is not True")):
+        repo.audit(report=flag)  # type: ignore[arg-type]
+
+    from expflow_git.importers import import_csv
+
+    sheet = tmp_path / "runs.csv"
+    sheet.write_text("run,sub_step,seg_total,pde_mean,train_time_min\nr1,2,50,12,20\n")
+    before = exp_repo.status()
+    with pytest.raises(ValueError, match=re.escape(f"dry_run: {flag!r} is not True")):
+        import_csv(sheet, id_column="run", study=STUDY, root=exp_repo.path, dry_run=flag)
+    assert exp_repo.status() == before  # "False" was a dry run, "no" too
 
 
 # ------------------------------------------------------------------ numbers in strings

@@ -73,6 +73,9 @@ def import_source(
     """Plan `source` against the repository and, unless `dry_run`, write the plan.
     `correct` (a reason) takes in runs changed after their result was committed as
     declared corrections, where the policy allows them (no PIN is asked here)."""
+    from expflow_git.run import checked_flags
+
+    checked_flags(dry_run=dry_run)
     summary = plan_import(layout, source, correct=correct, progress=progress)
     if not dry_run:
         apply_import(layout, summary)
@@ -95,7 +98,9 @@ def import_optuna(
     """Import the trials of an Optuna study (`storage` is Optuna's storage URL); `series`:
     with each completed trial's intermediate values as its first metric's series."""
     from expflow_git.importers.optuna import read_optuna
+    from expflow_git.run import checked_flags
 
+    checked_flags(series=series, dry_run=dry_run)  # before anything is read
     layout = open_repository(root, policy)
     source = read_optuna(
         storage,
@@ -125,7 +130,9 @@ def import_mlflow(
     `last` (the default), `min` or `max` of its history; `series`: with each registry
     metric's history as its series."""
     from expflow_git.importers.mlflow import read_mlflow
+    from expflow_git.run import checked_flags
 
+    checked_flags(series=series, dry_run=dry_run)  # before anything is read
     layout = open_repository(root, policy)
     source = read_mlflow(
         tracking_uri, experiment, layout.policy, study_as=study_as, metrics=metrics, series=series
@@ -148,7 +155,9 @@ def import_csv(
 ) -> ImportSummary:
     """Import the rows of a CSV file, one run per row."""
     from expflow_git.importers.csv import read_csv
+    from expflow_git.run import checked_flags
 
+    checked_flags(dry_run=dry_run)  # before anything is read
     layout = open_repository(root, policy)
     source = read_csv(
         path,
