@@ -7,6 +7,7 @@ changed after commit is reported, not rewritten."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 from conftest import ExpRepo
 from support import CliCall
 from test_import_common import audit_passes, hook_commit, install_hooks, totals, tree_bytes
+
+from expflow_git.errors import ExpflowError
 
 pytest.importorskip(
     "mlflow.tracking", reason="needs the mlflow extra: pip install 'expflow-git[mlflow]'"
@@ -219,6 +222,60 @@ def test_the_python_api_imports_the_same(exp_repo: ExpRepo, store: Store) -> Non
     )
     assert summary.count(Action.NEW) == 6
     assert result(exp_repo, store, "fno-a")["metrics"]["seg_total"] == 57.0
+
+
+def test_the_python_api_reads_an_aggregate_as_the_cli_does(exp_repo: ExpRepo, store: Store) -> None:
+    """`metrics=` from Python: `"MIN"` is `min` as `--metric pde_mean=MIN` is (it was the
+    largest value: any aggregate but `last` and `min` was taken as `max`)."""
+    from expflow_git.importers import import_mlflow
+
+    import_mlflow(
+        store.uri, EXPERIMENT, root=exp_repo.path, study_as=STUDY, metrics={"pde_mean": " MIN"}
+    )
+    assert result(exp_repo, store, "fno-a")["metrics"]["pde_mean"] == 15.0
+    from expflow_git.importers.mlflow import _aggregate
+
+    with pytest.raises(ExpflowError, match="expected NAME=min|max|last"):
+        _aggregate([16.0, 15.0], "mean")  # never `max` by default
+
+
+@pytest.mark.parametrize(
+    ("metrics", "error", "message"),
+    [
+        # A user's hunt: each of these imported the largest value, or ignored the name.
+        (
+            {"pde_mean": "mean"},
+            ExpflowError,
+            "--metric 'pde_mean=mean': expected NAME=min|max|last",
+        ),
+        ({"pde_mean": "minimum"}, ExpflowError, "expected NAME=min|max|last"),
+        (
+            {"pde_mean": None},
+            ValueError,
+            "metric 'pde_mean': give 'last', 'min' or 'max', not None",
+        ),
+        (
+            {"pde_meen": "min"},
+            ExpflowError,
+            "not in the registry of expflow.yaml (did you mean 'pde_mean'?)",
+        ),
+        ({"pde_mean": "min", " pde_mean": "max"}, ExpflowError, "'pde_mean': named twice"),
+        ({5: "min"}, ValueError, "metric name 5: names are strings"),
+        # A list was read as pairs: ["ab"] as {"a": "b"}, ["pde_mean"] a dict() error.
+        (["ab"], ValueError, "metrics: give a mapping of registry metrics"),
+        (["pde_mean"], ValueError, "metrics: give a mapping of registry metrics"),
+    ],
+)
+def test_the_python_api_checks_its_metric_choices_as_the_cli_does(
+    exp_repo: ExpRepo, store: Store, metrics: object, error: type[Exception], message: str
+) -> None:
+    from expflow_git.importers import import_mlflow
+
+    with pytest.raises(error, match=re.escape(message)):
+        import_mlflow(store.uri, EXPERIMENT, root=exp_repo.path, study_as=STUDY, metrics=metrics)  # type: ignore[arg-type]
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
+    with pytest.raises(ValueError, match="study_as: give text, not 5"):
+        import_mlflow(store.uri, EXPERIMENT, root=exp_repo.path, study_as=5)  # type: ignore[arg-type]
 
 
 def test_a_password_never_reaches_an_error_message(exp_repo: ExpRepo, cli: CliCall) -> None:

@@ -6,6 +6,7 @@ import is a no-op; a change after commit is reported, not rewritten."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from test_import_common import (
     totals,
     tree_bytes,
 )
+
+from expflow_git.errors import ExpflowError
 
 optuna = pytest.importorskip(
     "optuna", reason="needs the optuna extra: pip install 'expflow-git[optuna]'"
@@ -391,3 +394,33 @@ def test_a_trials_fail_reason_is_masked_as_run_masks_an_exceptions_message(
     assert res.code == 0, res
     again = cli(args, exp_repo.path)  # the masked record is the trial's: unchanged
     assert totals(again.out) == "0 new, 0 updated, 3 unchanged, 0 refused", again
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        # A user's hunt: the split's name failed every trial at the schema, a list of
+        # `SPLIT=ATTR` was a ValueError of dict(), a name as one string was read letter
+        # by letter.
+        ({"split_attrs": {"hold out": "holdout"}}, ExpflowError, "--split-attr 'hold out=holdout'"),
+        ({"split_attrs": {"a=b": "holdout"}}, ExpflowError, "--split-attr 'a=b=holdout'"),
+        ({"split_attrs": {"holdout": ""}}, ExpflowError, "expected SPLIT=ATTR"),
+        ({"split_attrs": ["holdout=holdout"]}, ValueError, "split_attrs: give a mapping"),
+        (
+            {"split_attrs": {"holdout": 5}},
+            ValueError,
+            "split_attrs 'holdout': 5: names are strings",
+        ),
+        ({"metrics": "seg_total"}, ValueError, "metrics: give a list of strings"),
+        ({"study_as": 5}, ValueError, "study_as: give text, not 5"),
+        ({"series": "no"}, ValueError, "series: 'no' is not True or False"),
+    ],
+)
+def test_the_python_api_checks_its_arguments_as_the_cli_does(
+    exp_repo: ExpRepo, db: Path, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    from expflow_git.importers import import_optuna
+
+    with pytest.raises(error, match=re.escape(message)):
+        import_optuna(storage_url(db), STUDY, root=exp_repo.path, **kwargs)
+    assert not (exp_repo.path / "experiments" / STUDY).exists()

@@ -39,6 +39,7 @@ from expflow_git.importers.source import (
     study_id,
 )
 from expflow_git.policy.model import Policy
+from expflow_git.run import checked_flags, checked_texts, short_repr
 
 _STATES = {
     "FINISHED": Status.SUCCESS,
@@ -67,6 +68,27 @@ def parse_metric_choices(items: Sequence[str], policy: Policy) -> dict[str, str]
     return chosen
 
 
+def checked_metric_choices(metrics: object, policy: Policy) -> dict[str, str]:
+    """`metrics=` as a Python caller gives it: registry metric → `last`, `min` or `max`,
+    checked as `--metric NAME=how` is (`parse_metric_choices`). An aggregate the import
+    does not know was taken as `max`, a misspelt name ignored, and a list of strings read
+    as pairs of letters (a user's hunt)."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise ValueError(
+            "metrics: give a mapping of registry metrics to 'last', 'min' or 'max', "
+            f"not {short_repr(metrics)}"
+        )
+    for name, how in metrics.items():
+        if not isinstance(name, str):
+            raise ValueError(f"metric name {short_repr(name)}: names are strings")
+        if not isinstance(how, str):
+            raise ValueError(f"metric {name!r}: give 'last', 'min' or 'max', not {short_repr(how)}")
+    # (A name holding `=` leaves an aggregate that is none: refused, never split there.)
+    return parse_metric_choices([f"{name}={how}" for name, how in metrics.items()], policy)
+
+
 def read_mlflow(
     tracking_uri: str,
     experiment: str,
@@ -78,6 +100,9 @@ def read_mlflow(
 ) -> Source:
     """Every active run of `experiment`, mapped (oldest first); `series`: with each
     registry metric's history."""
+    checked_texts(tracking_uri=tracking_uri, experiment=experiment, study_as=study_as)
+    checked_flags(series=series)
+    chosen = checked_metric_choices(metrics, policy)
     # Nothing goes to the network: MLflow's telemetry is off before MLflow is imported
     # (it starts then), and it writes no installation id under ~/.config either.
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -92,9 +117,7 @@ def read_mlflow(
             found = client.get_experiment_by_name(experiment)
             if found is None:
                 raise ExpflowError(f"{uri}: no MLflow experiment named '{printable(experiment)}'")
-            mapper = _Mapper(
-                client, study_id(experiment, study_as), dict(metrics or {}), policy, series
-            )
+            mapper = _Mapper(client, study_id(experiment, study_as), chosen, policy, series)
             runs = [mapper.run(run) for run in _runs(client, found.experiment_id)]
         except failures as exc:
             raise ExpflowError(
@@ -224,6 +247,8 @@ class _Mapper:
 
 
 def _aggregate(values: Sequence[float], how: str) -> float:
+    if how not in AGGREGATES:  # (anything else was taken as `max`)
+        raise ExpflowError(f"--metric NAME={printable(how)}: expected NAME=min|max|last")
     if values and how == "last":
         return values[-1]
     if not values or not all(math.isfinite(v) for v in values):

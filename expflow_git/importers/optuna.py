@@ -36,6 +36,7 @@ from expflow_git.importers.source import (
     utc_time,
 )
 from expflow_git.policy.model import Policy
+from expflow_git.run import checked_flags, checked_texts, short_repr, string_list
 
 _STATES = {
     "COMPLETE": Status.SUCCESS,
@@ -53,14 +54,42 @@ def parse_split_attrs(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         split, sep, attr = item.partition("=")
         if not sep or not attr or not _SPLIT.match(split):
-            raise ExpflowError(
-                f"--split-attr '{printable(item)}': expected SPLIT=ATTR, SPLIT of letters, "
-                "digits, '.', '_' and '-'"
-            )
+            raise _split_attr_error(item)
         if split in splits:
             raise ExpflowError(f"--split-attr {split!r} given twice")
         splits[split] = attr
     return splits
+
+
+def checked_split_attrs(split_attrs: object) -> dict[str, str]:
+    """`split_attrs=` as a Python caller gives it: split name → user attribute, checked
+    as `--split-attr SPLIT=ATTR` is (`parse_split_attrs`): a split name the result schema
+    refuses failed every trial, and a list was a ValueError of `dict()` (a user's hunt)."""
+    if split_attrs is None:
+        return {}
+    if not isinstance(split_attrs, Mapping):
+        raise ValueError(
+            "split_attrs: give a mapping of split names to user attributes, "
+            f"not {short_repr(split_attrs)}"
+        )
+    splits: dict[str, str] = {}
+    for split, attr in split_attrs.items():
+        if not isinstance(split, str) or not isinstance(attr, str):
+            raise ValueError(
+                f"split_attrs {short_repr(split)}: {short_repr(attr)}: names are strings"
+            )
+        # The split's name checked whole: `{"a=b": "c"}` is no split `a` of attribute `b=c`.
+        if not attr or not _SPLIT.match(split):
+            raise _split_attr_error(f"{split}={attr}")
+        splits[split] = attr
+    return splits
+
+
+def _split_attr_error(item: str) -> ExpflowError:
+    return ExpflowError(
+        f"--split-attr '{printable(item)}': expected SPLIT=ATTR, SPLIT of letters, "
+        "digits, '.', '_' and '-'"
+    )
 
 
 def read_optuna(
@@ -75,6 +104,10 @@ def read_optuna(
 ) -> Source:
     """Every trial of `study` in `storage` (an Optuna storage URL), mapped; `series`: with
     each completed trial's intermediate values."""
+    checked_texts(storage=storage, study=study, study_as=study_as)
+    checked_flags(series=series)
+    metrics = string_list(metrics, "metrics", "metric")
+    splits = checked_split_attrs(split_attrs)
     optuna = require_extra("optuna", "optuna")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # stderr is ours
     uri = redact_uri(storage)
@@ -89,9 +122,7 @@ def read_optuna(
             "--metric NAME once per objective, in objective order"
         )
     registry_names(names, policy, option="--metric")
-    mapper = _Mapper(
-        study_id(study, study_as), tuple(names), dict(split_attrs or {}), policy, series=series
-    )
+    mapper = _Mapper(study_id(study, study_as), tuple(names), splits, policy, series=series)
     try:
         runs = [mapper.run(t) for t in sorted(trials, key=lambda t: t.number)]
     except ExpflowError:
