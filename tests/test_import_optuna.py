@@ -424,3 +424,26 @@ def test_the_python_api_checks_its_arguments_as_the_cli_does(
     with pytest.raises(error, match=re.escape(message)):
         import_optuna(storage_url(db), STUDY, root=exp_repo.path, **kwargs)
     assert not (exp_repo.path / "experiments" / STUDY).exists()
+
+
+def test_a_trial_is_imported_once_whatever_the_study_it_is_given(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    """An Optuna trial's record id is made of the expflow study, so importing the study
+    again under another `--study-as` (or without it) wrote every trial again as new runs,
+    each counted and ranked twice (a user's hunt). MLflow's and CSV's ids refused such a
+    re-import already; a trial is refused now, naming its record."""
+    res = cli(import_args(db, "--study-as", "search"), exp_repo.path)
+    assert res.code == 0 and totals(res.out) == "7 new, 0 updated, 0 unchanged, 0 refused", res
+    before = tree_bytes(exp_repo.path)
+    for extra in (["--study-as", "search-v2"], []):
+        res = cli(import_args(db, *extra), exp_repo.path)
+        assert res.code == 1, res
+        assert totals(res.out) == "0 new, 0 updated, 0 unchanged, 7 refused", res
+        assert (
+            "trial 1 is imported already, as search-t0001 in study search "
+            "(experiments/search/search-t0001.json); import it again with --study-as search"
+        ) in res.out, res.out
+        assert tree_bytes(exp_repo.path) == before
+    again = cli(import_args(db, "--study-as", "search"), exp_repo.path)
+    assert totals(again.out) == "0 new, 0 updated, 7 unchanged, 0 refused", again

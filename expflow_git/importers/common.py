@@ -143,6 +143,29 @@ class _Context:
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
 
     @functools.cached_property
+    def imported(self) -> dict[tuple[str, str, str], tuple[str, str, str]]:
+        """The tracker's identity of each imported record in the work tree, (tracker,
+        study, run) → (id, study, record path); read when a run would be new (not for an
+        import that finds every run). A CSV row's identity is its id in its study, which
+        the record's id already is."""
+        found: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        for stem, paths in sorted(self.records.items()):
+            for path in paths:
+                doc = _read(path)
+                prov = doc.get("provenance") if doc is not None else None
+                origin = prov.get("source") if isinstance(prov, dict) else None
+                if doc is None or not isinstance(origin, dict):
+                    continue
+                key = tuple(origin.get(k) for k in ("tracker", "study", "run"))
+                if key[0] == "csv" or not all(isinstance(k, str) for k in key):
+                    continue
+                rel = path.relative_to(self.layout.root).as_posix()
+                found.setdefault(
+                    (str(key[0]), str(key[1]), str(key[2])), (stem, str(doc.get("study")), rel)
+                )
+        return found
+
+    @functools.cached_property
     def deleted(self) -> dict[str, str]:
         """Id → HEAD's correction deleting the run, read when a run would be new (every
         correction of HEAD is read: not for an import that finds every run)."""
@@ -327,6 +350,17 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
             return _gone(run, label, committed)
         if run.exp_id in ctx.deleted:  # deleted on record (a correction): it stays so
             return _refused(run, deleted_message(run.exp_id, ctx.deleted[run.exp_id]))
+        # The tracker's run has a record under another id: another `--study-as` made
+        # its id (an Optuna trial's is `<study>-t<number>`), and a second record would
+        # count and rank it twice (a user's hunt; spec §4.2: a run is the tracker's own).
+        taken = ctx.imported.get((source.tracker, source.study, run.run))
+        if taken is not None:
+            other_id, other_study, other_rel = taken
+            return _refused(
+                run,
+                f"{label} is imported already, as {other_id} in study {other_study} "
+                f"({other_rel}); import it again with --study-as {other_study}",
+            )
         return RunPlan(run, Action.NEW, tuple(writes))
     old_rel = existing[0].relative_to(layout.root).as_posix()
     old_record = _read(existing[0])
