@@ -335,6 +335,44 @@ def test_the_python_api_imports_the_same(exp_repo: ExpRepo, tmp_path: Path) -> N
     assert summary.count(Action.NEW) == 4 and summary.refused == 0
 
 
+def test_the_python_api_reads_the_policy_the_environment_names(
+    exp_repo: ExpRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`import_csv` read expflow.yaml where $EXPFLOW_POLICY named another policy, as the
+    CLI and `Repository` read it: the records went where that policy does not look, and
+    `validate` then found results without records (a user's hunt)."""
+    import expflow_git
+    from expflow_git.importers import import_csv
+
+    policy = (exp_repo.path / "expflow.yaml").read_text()
+    moved = policy.replace(
+        'experiments: ["experiments/**/*.json"]', 'experiments: ["runs/**/*.json"]'
+    )
+    assert moved != policy
+    (exp_repo.path / "alt.yaml").write_text(moved)
+    monkeypatch.setenv("EXPFLOW_POLICY", "alt.yaml")
+    path = write_csv(tmp_path, GOOD)
+    summary = import_csv(
+        path, id_column="run", study=STUDY, root=exp_repo.path, status_column="state"
+    )
+    assert summary.plans[0].writes[0].path == f"runs/{STUDY}/r-001.json"
+    runs = expflow_git.Repository(exp_repo.path).runs()
+    assert [r.id for r in runs] == ["r-001", "r-002", "r-003", "r-004"]
+    code, out, err = run_cli(["validate"], cwd=exp_repo.path, env={"EXPFLOW_POLICY": "alt.yaml"})
+    assert code == 0, out + err
+    # A policy given is that policy, whatever the environment says.
+    other = write_csv(tmp_path, "run,sub_step,state\nz-1,5,pending\n", "other.csv")
+    summary = import_csv(
+        other,
+        id_column="run",
+        study=STUDY,
+        root=exp_repo.path,
+        policy="expflow.yaml",
+        status_column="state",
+    )
+    assert summary.plans[0].writes[0].path == f"experiments/{STUDY}/z-1.json"
+
+
 def rows(count: int) -> str:
     lines = ["run,sub_step,seg_total,pde_mean,train_time_min"]
     lines += [f"r-{i:04d},{i % 7 + 1},{50 + i % 10},15,{30 + i % 20}" for i in range(count)]

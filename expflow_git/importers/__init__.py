@@ -10,6 +10,7 @@ corrections. The tracker libraries are optional extras, imported only when used.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -43,7 +44,8 @@ Progress = Callable[[int, int], None]
 
 def open_repository(root: str | Path = ".", policy: str | None = None) -> Layout:
     """Where an import writes: the git repository enclosing `root` (or `root` itself) and
-    its policy (`policy`, relative to that root, default expflow.yaml)."""
+    its policy (`policy`, relative to that root; default $EXPFLOW_POLICY, as the CLI and
+    `Repository` read it, else expflow.yaml)."""
     from expflow_git.errors import ExpflowError
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import DEFAULT_POLICY_PATH
@@ -55,7 +57,12 @@ def open_repository(root: str | Path = ".", policy: str | None = None) -> Layout
     except ExpflowError:
         git = None
     base = git.root if git is not None else start
-    chosen = Path(policy or DEFAULT_POLICY_PATH)
+    from expflow_git.run import checked_texts
+
+    checked_texts(policy=policy)
+    # The environment's policy too: without it an import wrote its records where the
+    # policy the CLI and `Repository` judge by does not look (a user's hunt).
+    chosen = Path(policy or os.environ.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH)
     ws = Workspace(
         root=base, policy_path=chosen if chosen.is_absolute() else base / chosen, git=git
     )
