@@ -335,6 +335,25 @@ def test_compare_side_by_side_with_direction_aware_deltas(runs: ExpRepo) -> None
     assert {o for f in json.loads(same)["fields"] for o in f["outcomes"][1:]} <= {"same", None}
 
 
+def test_compare_reads_params_as_one_value_where_a_record_does(exp_repo: ExpRepo) -> None:
+    """`1` and `1.0` were marked as differing (compared by their repr) and printed alike,
+    though `--where params.lr = 1` and `run()` take them as one value (a user's hunt).
+    A bool is still no number, and a number in a string no number."""
+    exp_repo.add_experiment("a", params={"lr": 1, "sub_step": 1, "flag": True, "n": "1"})
+    exp_repo.add_experiment("b", params={"lr": 1.0, "sub_step": 1, "flag": 1, "n": 1})
+    code, out, err = cli(exp_repo, "compare", "a", "b", "--format", "json")
+    assert code == 0, err
+    differs = {f["field"]: f["differs"] for f in json.loads(out)["fields"]}
+    assert differs == {
+        "params.flag": True,
+        "params.lr": False,
+        "params.n": True,
+        "params.sub_step": False,
+    }
+    code, out, _ = cli(exp_repo, "compare", "a", "b")
+    assert not [ln for ln in out.splitlines() if "params.lr" in ln][0].startswith("*"), out
+
+
 def test_a_long_value_does_not_pad_every_row(runs: ExpRepo) -> None:
     """A column is padded to its widest cell only up to MAX_PADDED_WIDTH characters: a
     longer value is shown whole on its own row. Padded into every row, one long param

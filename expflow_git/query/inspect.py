@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from expflow_git.audit.ranking import Leaderboard, rank, sort_keys
 from expflow_git.checks import Outcome, RunVerdict, judge_runs, pair_runs
 from expflow_git.corrections import Correction
-from expflow_git.documents import Status
+from expflow_git.documents import Scalar, Status, same_scalar
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import Git, LogEntry
 from expflow_git.policy.model import Gate, Policy
@@ -136,9 +136,12 @@ def _keys(maps: Iterable[Mapping[str, object]]) -> list[str]:
     return sorted({key for m in maps for key in m})
 
 
-def _plain(field: str, values: tuple[object, ...]) -> Line:
+def _plain(field: str, values: tuple[Scalar, ...]) -> Line:
+    """Params differ as a record's do (`same_scalar`): 1 and 1.0 are one value, as
+    `--where params.lr = 1` and `run()` read them; by repr they differed (a user's hunt)."""
     none = (None,) * len(values)
-    return Line(field, values, none, none, len({repr(v) for v in values}) > 1)
+    differs = not all(same_scalar(values[0], v) for v in values[1:])
+    return Line(field, values, none, none, differs)
 
 
 def _metric(field: str, values: list[float | None], name: str, policy: Policy) -> Line:
