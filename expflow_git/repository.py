@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import REASON_MAX_LENGTH, Scalar, Status
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, printable
 from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
     ActiveRun,
@@ -407,7 +407,8 @@ class Repository:
         """The HTML scorecard of `rev` (as `audit --html`); also written to `path` if given."""
         from expflow_git.outcomes import audit_at
 
-        checked_texts(rev=rev, since=since, policy_ref=policy_ref)
+        path = _path_text(path)
+        checked_texts(rev=rev, since=since, policy_ref=policy_ref, path=path)
         _, html = audit_at(
             self._repo(),
             rev,
@@ -421,7 +422,14 @@ class Repository:
         if path is not None:
             from expflow_git.atomicfile import write_atomic
 
-            write_atomic(os.fspath(path), html.encode(), named_by_user=True)
+            try:
+                write_atomic(path, html.encode(), named_by_user=True)
+            except OSError as exc:
+                # Named by the path given, as `audit --html` names it: the error named
+                # the temporary file beside it (`.s.html.x1v7v.tmp`; a user's hunt).
+                raise ExpflowError(
+                    f"{printable(path)}: cannot write the scorecard: {exc.strerror or exc}"
+                ) from None
         return html
 
     def verify(

@@ -15,6 +15,7 @@ from conftest import ExpRepo, experiment_doc, run_cli
 
 import expflow_git
 from expflow_git import Repository, Status
+from expflow_git.errors import ExpflowError
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -461,6 +462,24 @@ def test_rank_audit_verify_html(repo: Repository, exp_repo: ExpRepo, tmp_path: P
 
     html = repo.html(path=tmp_path / "s.html")
     assert "slow" in html and (tmp_path / "s.html").read_text() == html
+
+
+def test_a_scorecard_that_cannot_be_written_names_the_path_given(
+    repo: Repository, exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """`html(path=<a folder>)` raised a bare IsADirectoryError naming the temporary file
+    beside it (`.s.x1v7v.tmp`); `audit --html` names the path. An ExpflowError now names
+    the path given, and nothing is left beside it."""
+    exp_repo.commit("policy")
+    out = tmp_path / "out"
+    folder = out / "s"
+    folder.mkdir(parents=True)
+    with pytest.raises(ExpflowError) as caught:
+        repo.html(path=folder)
+    assert caught.value.message == f"{folder}: cannot write the scorecard: Is a directory"
+    assert [p.name for p in out.iterdir()] == ["s"]
+    with pytest.raises(ValueError, match="path: give text, not 5"):
+        repo.html(path=5)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("flag", ["False", "no", "0", 0, 1, None])
