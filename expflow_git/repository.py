@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import REASON_MAX_LENGTH, Scalar, Status
-from expflow_git.errors import ExpflowError, printable
+from expflow_git.errors import ExitCode, ExpflowError, printable
 from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
     ActiveRun,
@@ -36,7 +36,7 @@ from expflow_git.run import (
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import Policy
-    from expflow_git.records.writer import Layout
+    from expflow_git.records.writer import Layout, PlannedResult
 
 
 class Repository:
@@ -154,6 +154,19 @@ class Repository:
         against the registry and the required metrics first (and `series`, metric →
         [(step, value), …], against the series rules and declared aggregates): ValueError,
         nothing written."""
+        self._log_result(id, metrics, splits, series, [])
+        return self.get(id)
+
+    def _log_result(
+        self,
+        id: str,
+        metrics: Mapping[str, float],
+        splits: Mapping[str, Mapping[str, float]] | None,
+        series: Mapping[str, Sequence[tuple[int, float]]] | None,
+        planned: list[PlannedResult],
+    ) -> None:
+        """`log_result`'s checks and write; `planned` gets the plan once nothing refuses
+        it (no result was there): `run()` tells from it whether the result is its own."""
         from expflow_git.records.writer import plan_result, refuse_existing, write_result
 
         layout = self._layout()
@@ -169,8 +182,8 @@ class Repository:
         if plan.findings:
             raise ValueError("; ".join(str(f) for f in plan.findings))
         refuse_existing(plan)
+        planned.append(plan)
         write_result(layout, plan, overwrite=False)
-        return self.get(id)
 
     def start(self, id: str) -> Run:
         """Mark a pending run `running` (as `expflow-git start`)."""
@@ -280,6 +293,11 @@ class Repository:
         # which name its JSON pointer.)
         with contextlib.suppress(OSError):
             layout.target(layout.checked_result(layout.result_of(study, id)))
+        if not existing or record.status is Status.PENDING:
+            # A result there already (its record deleted by hand, or lost in a checkout):
+            # the block ran for hours, was refused at its end, and the record was left
+            # `running` (a user's hunt). Refused now, nothing changed.
+            _refuse_a_result(layout, study, id, "its record says pending" if existing else "")
         if existing:
             start_run(layout, id)
         else:
@@ -305,14 +323,17 @@ class Repository:
             self._mark_failed(layout, id, exc)
             raise
         active.finished = True
+        planned: list[PlannedResult] = []
         try:
-            self.log_result(id, active.metrics, splits=active.splits, series=active.series)
+            self._log_result(id, active.metrics, active.splits, active.series, planned)
         except BaseException as exc:
             # The block finished but its result was not written (it would fail the
-            # policy, the policy broke meanwhile, an interrupt): the status says why.
+            # policy, the policy broke meanwhile, an interrupt): the status says why. A
+            # result is this run's only where its plan found none (one there before was
+            # taken as written, and the run was left `running`).
             try:
-                written = (self.root / layout.result_of(study, id)).exists()
-            except (ExpflowError, OSError):  # the exception in flight matters more
+                written = bool(planned) and (self.root / planned[0].path).exists()
+            except OSError:  # the exception in flight matters more
                 written = False
             if not written:
                 self._mark_failed(layout, id, exc)
@@ -473,6 +494,18 @@ class Repository:
         from expflow_git.policy.model import policy_in_commit
 
         return policy_in_commit(self._policy_path)
+
+
+def _refuse_a_result(layout: Layout, study: str, id: str, record: str) -> None:
+    """Refuse (exit 1) a run that has a result already, on disk or committed: results are
+    write-once, and the run's block would be refused only once it has run."""
+    rel, committed = layout.run_result(study, id)
+    if committed or os.path.lexists(layout.root / rel):
+        raise ExpflowError(
+            f"{rel}: run {id!r} has a result already ({record or 'no record backs it'}); "
+            "results are write-once (nothing changed)",
+            code=ExitCode.FAILED,
+        )
 
 
 def _reason(reason: object) -> str:

@@ -139,6 +139,51 @@ def test_a_run_with_a_result_is_left_alone(repo: Repository, exp_repo: ExpRepo) 
     assert {p: (exp_repo.path / p).read_bytes() for p in before} == before
 
 
+@pytest.mark.parametrize("record", ["deleted", "pending"])
+def test_a_run_whose_result_exists_is_refused_before_its_block(
+    repo: Repository, exp_repo: ExpRepo, record: str
+) -> None:
+    """A result in the work tree whose record was deleted by hand (or a pending record
+    beside a result): `run()` ran the whole block, was refused at its end, and left the
+    record `running`, which `validate` refuses (a user's hunt). Refused at entry now,
+    nothing changed."""
+    repo.new("exp-001", study=STUDY, params={"sub_step": 1})
+    repo.log_result("exp-001", SEED)
+    exp = exp_repo.path / exp_repo.exp_path()
+    if record == "deleted":
+        exp.unlink()
+    else:
+        doc = _record(exp_repo, "exp-001")
+        exp.write_text(json.dumps({**doc, "status": "pending"}, indent=2) + "\n")
+    before = _snapshot(exp_repo.path)
+    entered = []
+    with pytest.raises(ExpflowError, match="has a result already") as caught:
+        with repo.run("exp-001", study=STUDY, params={"sub_step": 1}) as run:
+            entered.append(run)
+            run.log(**SEED)
+    assert caught.value.code == 1 and not entered
+    assert caught.value.message.startswith(exp_repo.res_path())
+    assert _snapshot(exp_repo.path) == before
+
+
+def test_a_result_written_by_another_during_the_block_is_not_the_runs(
+    repo: Repository, exp_repo: ExpRepo
+) -> None:
+    """A result that appears while the block runs (another process wrote it): the run's
+    own result is refused, and the run was left `running` in silence, the result there
+    taken for its own. It is marked failed now, which a run with a result cannot be
+    (lifecycle): the warning says so."""
+    with (
+        pytest.raises(ExpflowError, match="write-once"),
+        pytest.warns(UserWarning, match="'exp-001' could not be marked failed: .* has a result"),
+    ):
+        with repo.run("exp-001", study=STUDY, params={"sub_step": 1}) as run:
+            run.log(**SEED)
+            result = exp_repo.path / exp_repo.res_path()
+            result.parent.mkdir(parents=True, exist_ok=True)
+            result.write_text(json.dumps({"experiment": "exp-001"}))
+
+
 def test_write_once_is_exit_1_from_the_api_as_from_the_cli(repo: Repository) -> None:
     """The API said 2 (usage) where `expflow-git result` says 1 (the data fails)."""
     repo.new("exp-001", study=STUDY, params={"sub_step": 1})
