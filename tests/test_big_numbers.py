@@ -118,3 +118,16 @@ def test_validate_does_not_walk_a_linked_folder(tmp_path: Path) -> None:
     (repo / "experiments/linked").symlink_to(target)
     code, out, err = run_cli(["validate", "--", "experiments/linked"], cwd=repo)
     assert code == 0 and "bad.json" not in out + err, (out, err)
+
+
+def test_new_keeps_a_number_no_double_holds_as_written(tmp_path: Path) -> None:
+    """`new --param` stored `1e-400` as 0.0, `-1e-400` as -0.0 and `0.10000000000000001`
+    as 0.1, where `1e400` stayed the string and `result --metric` refuses all four: such
+    a param is now its string, as written (a user's hunt, issue 18 twenty-second pass)."""
+    repo = _repo(tmp_path)
+    spelled = ["1e-400", "-1e-400", "0.10000000000000001", "1e400"]
+    params = [f"--param=p{i}={text}" for i, text in enumerate(spelled)]
+    code, _, err = run_cli(["new", "a", "--study", "s", *params, "--param", "q=0.25"], cwd=repo)
+    assert code == 0, err
+    doc = json.loads((repo / "experiments/s/a.json").read_text())
+    assert doc["params"] == {**{f"p{i}": t for i, t in enumerate(spelled)}, "q": 0.25}

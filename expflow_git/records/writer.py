@@ -31,6 +31,7 @@ from expflow_git.documents import (
 )
 from expflow_git.errors import ExitCode, ExpflowError, Finding, without_pins
 from expflow_git.globs import literal_folder
+from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
 
@@ -103,14 +104,16 @@ def _package_versions() -> dict[str, str]:
 
 
 def parse_scalar(text: str) -> str | int | float | bool | None:
-    """`--param k=v` values: JSON scalars when they parse as one (finite), else the string."""
+    """`--param k=v` values: JSON scalars when they parse as one, else the string. A
+    number a double does not hold as written (`1e400`, and `1e-400`, `0.10000000000000001`,
+    which were stored rounded: a user's hunt) stays the string, as docs/spec.md §3 reads it."""
     try:
         value = json.loads(text, parse_constant=lambda c: text)
     except ValueError:
         return text
     if isinstance(value, (dict, list)):
         return text
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and float_problem(text.strip(), value) is not None:
         return text
     return value  # type: ignore[no-any-return]
 
