@@ -82,7 +82,10 @@ def open_atomic(
             yield fh
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _as_targets(exc, target) from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -95,10 +98,18 @@ def open_atomic(
             # link() fails if the target exists: no window where we clobber a file.
             os.link(tmp, target)
             os.unlink(tmp)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and tmp in (exc.filename, exc.filename2):
+            raise _as_targets(exc, target) from None
         raise
+
+
+def _as_targets(exc: OSError, target: Path) -> OSError:
+    """`exc` naming the file the caller gave: the temporary file beside it is no name a
+    user knows (`--html /proc/version` said `/proc/.version.11mc1xw2.tmp`; a user's hunt)."""
+    return OSError(exc.errno, exc.strerror, str(target))
 
 
 _SYSTEM_DIRS = ("/dev/", "/proc/")

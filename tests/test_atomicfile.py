@@ -97,3 +97,26 @@ def test_audit_out_to_a_pipe_streams_the_report(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert got and got[0].startswith(b'{"payload":"'), (code, err)
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_a_file_that_cannot_be_written_is_named_as_given(tmp_path: Path) -> None:
+    """The error named the temporary file beside the target (`--html /proc/version`
+    said `/proc/.version.11mc1xw2.tmp`), a name the user never gave (a user's hunt,
+    issue 18 twenty-second pass). Nothing is left behind."""
+    if not Path("/proc/version").exists():
+        pytest.skip("needs Linux's /proc")
+    root = git_init(tmp_path / "repo")
+    assert run_cli(["init"], cwd=root)[0] == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--no-verify", "-m", "init")
+    code, out, err = run_cli(["audit", "--html", "/proc/version"], cwd=root)
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        "expflow-git: error: /proc/version: No such file or directory"
+    ), err
+    target = tmp_path / "out.html"
+    (tmp_path / "out.html.d").mkdir()
+    with pytest.raises(OSError) as caught:
+        write_atomic(tmp_path / "out.html.d", b"x")  # a folder in the way: no rename
+    assert caught.value.filename == str(tmp_path / "out.html.d")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.html.d", "repo"]
+    assert not target.exists()
