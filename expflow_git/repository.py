@@ -493,7 +493,7 @@ class Repository:
     def _policy_in_commit(self) -> str:
         from expflow_git.policy.model import policy_in_commit
 
-        return policy_in_commit(self._policy_path)
+        return policy_in_commit(self._policy_path, self.root)
 
 
 def _refuse_a_result(layout: Layout, study: str, id: str, record: str) -> None:

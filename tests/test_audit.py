@@ -705,6 +705,21 @@ def test_experiment_verdict_fails_on_a_finding_at_the_runs_own_files(xcli: Cli, 
     assert xcli(["audit", "--experiment", "good"], repo).code == 0
 
 
+def test_an_absolute_policy_path_inside_the_repository_is_its_committed_policy(
+    xcli: Cli, repo: Path
+) -> None:
+    """`audit --policy /abs/repo/expflow.yaml` said there was no policy file at HEAD
+    while `list` and `validate` read it (a user's hunt, issue 18 twenty-second pass)."""
+    commit_all(repo)
+    given = str((repo / "expflow.yaml").resolve())
+    for args in (["audit"], ["rank"], ["diff", "HEAD", "HEAD"], ["list"]):
+        res = xcli([*args, "--policy", given], repo)
+        assert res.code == 0 and "no policy file" not in res.err, (args, res)
+    from expflow_git import Repository
+
+    assert Repository(repo, policy=given).audit().verdict == "pass"
+
+
 def test_experiment_unknown_or_without_result(xcli: Cli, repo: Path) -> None:
     add_run(repo, "pending", None, status="pending")
     commit_all(repo)

@@ -88,11 +88,12 @@ def rank(
     from expflow_git.render.rank import best_line, render_rank
 
     where, fields = parse_where(where_text), parse_columns(columns)
+    git = repo()
     with option_errors("--where"):
         ranked = api.rank(
-            repo(),
+            git,
             rev,
-            policy_path=policy_in_commit(policy_path),
+            policy_path=policy_in_commit(policy_path, git.root),
             policy_ref=policy_ref,
             sort_by=sort_by,
             ascending=ascending,
@@ -217,7 +218,7 @@ def audit(
     report, shown = api.audit_report(
         git,
         rev,
-        policy_path=policy_in_commit(policy_path),
+        policy_path=policy_in_commit(policy_path, git.root),
         policy_ref=policy_ref,
         experiment=experiment,
         since=since,
@@ -308,11 +309,12 @@ def diff_cmd(
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.diff import render_diff
 
+    git = repo()
     rows = api.diff(
-        repo(),
+        git,
         rev_a,
         rev_b,
-        policy_path=policy_in_commit(policy_path),
+        policy_path=policy_in_commit(policy_path, git.root),
         atol=atol,
         rtol=rtol,
         warn=lambda message: warn(message, command="diff"),

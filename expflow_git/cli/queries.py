@@ -88,7 +88,7 @@ def open_runs(rev: str | None, policy_path: str | None) -> tuple[RunSet, Git | N
         return load_runs(ws.root, ws.load_policy(), git=ws.git), ws.git
     if ws.git is None:
         raise ExpflowError(f"--rev {rev}: not a git repository")
-    policy = _policy_at(ws.git, rev, policy_in_commit(policy_path))
+    policy = _policy_at(ws.git, rev, policy_in_commit(policy_path, ws.root))
     return load_runs(ws.root, policy, git=ws.git, rev=rev), ws.git
 
 

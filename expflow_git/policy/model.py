@@ -6,6 +6,7 @@ load.py builds these from expflow.yaml; everything else only reads them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -15,6 +16,7 @@ import os
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from expflow_git.errors import ExpflowError
@@ -455,8 +457,13 @@ def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def policy_in_commit(policy_path: str | None) -> str:
-    """The policy's path inside a commit (relative to the repository root), from --policy."""
+def policy_in_commit(policy_path: str | None, root: Path | None = None) -> str:
+    """The policy's path inside a commit (relative to the repository root), from --policy:
+    an absolute path inside `root` is taken relative to it (`audit --policy
+    /abs/repo/expflow.yaml` found no policy at HEAD where `list` read it; a user's hunt)."""
+    if policy_path and root is not None and os.path.isabs(policy_path):
+        with contextlib.suppress(ValueError, OSError):
+            policy_path = Path(policy_path).resolve().relative_to(root.resolve()).as_posix()
     path = (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/")
     while path.startswith("./"):
         path = path[2:]
