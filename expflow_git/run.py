@@ -309,7 +309,8 @@ def same_record(
         for what, given, has in (
             ("study", study, record.study),
             ("params", None if params is None else dict(params), dict(record.params)),
-            ("tags", tuple(tags) or None, record.tags),
+            # tags as a set: `new` keeps their order, a caller need not (a user's hunt)
+            ("tags", frozenset(tags) or None, frozenset(record.tags)),
         )
         if given is not None and not _same(given, has)
     ]

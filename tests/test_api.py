@@ -252,6 +252,18 @@ def test_run_starts_a_pending_record_and_refuses_a_different_one(repo: Repositor
     assert repo.get("exp-001").status is Status.SUCCESS
 
 
+def test_run_takes_a_records_tags_in_any_order(repo: Repository) -> None:
+    """`new(tags=["fno", "baseline"])` then `run(tags=["baseline", "fno"])` said the run
+    exists with other tags (a user's hunt, issue 18 twenty-second pass)."""
+    repo.new("exp-001", study=STUDY, params={"sub_step": 5}, tags=["fno", "baseline"])
+    with pytest.raises(ValueError, match="other tags"):
+        with repo.run("exp-001", tags=["fno"]):
+            pass
+    with repo.run("exp-001", study=STUDY, tags=["baseline", "fno"]) as run:
+        run.log(**SEED)
+    assert repo.get("exp-001").status is Status.SUCCESS
+
+
 def test_run_refuses_a_record_whose_param_is_a_boolean_for_a_number(repo: Repository) -> None:
     """`True == 1` in Python: the record kept `true`, which no rule reads as a number, and
     the run started (a hunt). 1 and 1.0 stay one value."""
