@@ -238,3 +238,25 @@ def test_a_pin_after_node_properties_is_still_found(
     exp_repo.write("config.yaml", text)
     code, out, err = run_cli(["scan", "config.yaml"], cwd=exp_repo.path)
     assert code == 1 and f": {rule}: " in out, out + err
+
+
+# A YAML `pin:` mapping may open a list item (`- - pin:`) and carry node properties
+# (`pin: &a !!map`) now (an attacker's hunt, issue 18 twenty-second pass): near-misses of
+# 200 KB, a line that fails only at its end, are given up in linear time.
+YAML_OPENER_NEAR_MISSES = [
+    ("- " * 100_000 + "pin: x\n", "list-indicators"),
+    ("-  " * 66_000 + "pin :x\n", "wide-list-indicators"),
+    ("pin:" + " &a !t" * 33_000 + " x\n", "properties"),
+    ("- pin:" + "\t&\t!" * 50_000 + "\tx\n", "tab-properties"),
+    ("- - pin: &a\n" * 18_000, "openers"),
+]
+
+
+@pytest.mark.parametrize(
+    "text", [t for t, _ in YAML_OPENER_NEAR_MISSES], ids=[i for _, i in YAML_OPENER_NEAR_MISSES]
+)
+def test_yaml_pin_openers_scan_in_linear_time(exp_repo: ExpRepo, text: str) -> None:
+    exp_repo.write("users.yaml", text)
+    code, out, err = run_cli(["scan", "users.yaml"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert (code, out) == (0, ""), err

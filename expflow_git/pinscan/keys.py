@@ -12,9 +12,14 @@ from expflow_git.pinscan.values import Kind, Line, past_properties, value_at
 
 _HASH_CHILDREN = "hash|sha256|digest|hashed"
 _VALUE_CHILDREN = "value|code|secret|number"
-# A YAML `pin:` opening a block mapping (nothing but a comment after the colon).
+# A YAML `pin:` opening a block mapping: nothing after the colon but node properties
+# (`&anchor`, `!!map`) and a comment; the key may open a list item (`- pin:`, `- - pin:`,
+# PyYAML's own dump of a list of users; an attacker's hunt, issue 18 twenty-second pass).
+# Each part's blanks are followed by a different character (`-`, a quote or `p`; `&` or
+# `!`; `#`, a carriage return or the line's end), so a failed line is read in linear time.
 _YAML_PIN_RE = re.compile(
-    r"^(?P<indent> *)(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*:[ \t]*(?:#[^\n]*)?\r?$",
+    r"^ *(?:- +)*(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*:"
+    r"(?:[ \t]+[&!][^ \t\r\n#]*)*[ \t]*(?:#[^\n]*)?\r?$",
     re.IGNORECASE | re.MULTILINE | re.ASCII,
 )
 # A TOML table `[pin]`, `[auth.pin]`, `[[pin]]`, `["pin"]`.
@@ -96,8 +101,9 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
 
 def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
     """The direct children of a YAML block mapping: the lines at the first child's indent,
-    up to the first line indented no deeper than the `pin:` line."""
-    indent = len(opener.group("indent"))
+    up to the first line indented no deeper than the `pin` key (its column: a list
+    item's `- ` before it is the item's, not the key's)."""
+    indent = opener.start("q") - opener.start()
     child_indent = -1
     out: list[tuple[str, re.Match[str]]] = []
     pos = opener.end() + 1

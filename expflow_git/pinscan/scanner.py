@@ -26,7 +26,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   ``:`` separator (YAML/JSON), quoted or bare; or after the tool's own flag on a
   command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not: shell scripts,
   Makefiles, CI files; the argument list ``"--pin", "NNNN"`` of a test is not).
-- Nested keys: below a ``pin`` mapping (a YAML ``pin:`` block, a TOML ``[pin]`` or
+- Nested keys: below a ``pin`` mapping (a YAML ``pin:`` block, also as a list item's
+  key, ``- pin:``, or behind node properties, ``pin: &a !!map``; a TOML ``[pin]`` or
   ``[x.pin]`` table, a ``pin: {...}`` / ``"pin": {...}`` / ``pin = {...}`` flow
   mapping or inline table), a direct child ``hash``, ``sha256``, ``digest`` or
   ``hashed`` with a literal value is a ``pin-assignment`` (as ``pin.hash``), and a
