@@ -568,6 +568,12 @@ _FRAGMENTS = st.sampled_from(
         "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n",
         "-----END RSA PRIVATE KEY-----",
         "\\n",
+        # issue 18 twenty-second pass: keys as YAML emitters write them
+        "\n\n  ",
+        "\\n\\\n  ",
+        "\\r\\\n  \\n",
+        "-----END RSA PRIVATE\\\n  \\ KEY-----",
+        "-----BEGIN RSA PRIVATE\\\n  \\ KEY-----\n",
     ]
 )
 

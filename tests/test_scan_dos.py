@@ -260,3 +260,43 @@ def test_yaml_pin_openers_scan_in_linear_time(exp_repo: ExpRepo, text: str) -> N
     code, out, err = run_cli(["scan", "users.yaml"], cwd=exp_repo.path)
     assert_clean_output(out, err)
     assert (code, out) == (0, ""), err
+
+
+# A private key's line break may be a blank line or a double-quoted YAML fold (`\n\`, the
+# break, the indent), and a BEGIN or END line's blank a fold too (an attacker's hunt, issue
+# 18 twenty-second pass). Blocks of 200 KB that fail only at their end (no END line, or
+# another key's) are given up in linear time.
+_BEGIN = "-----BEGIN RSA PRIVATE KEY-----"
+_LINE = "QUJD" * 16
+KEY_NEAR_MISSES = [
+    (_BEGIN + "\n" + " \n" * 100_000, "blank-lines"),
+    (_BEGIN + "\n" + " \r\n\r\n" * 40_000, "crlf-blank-lines"),
+    ((_BEGIN + "\n\n" + ("    " + _LINE + "\n\n") * 40 + "    x\n") * 70, "single-quoted"),
+    (('"' + _BEGIN + "\\n\\\n    " + (_LINE + "\\n\\\n    ") * 40 + 'x"\n') * 60, "folds"),
+    (('"' + _BEGIN + "\\r\\\n    \\n" + (_LINE + "\\r\\\n    \\n") * 40 + 'x"\n') * 60, "crlf"),
+    (_BEGIN + "\\n" + "\\\n" * 100_000, "fold-runs"),
+    (_BEGIN + "\n" + _LINE + "\n-----END" + "\\\n  \\ A" * 25_000 + "\n", "end-line-folds"),
+    ("-----BEGIN" + "\n A" * 60_000 + " PRIVATE\n", "begin-line-folds"),
+    (
+        (
+            "-----BEGIN A PRIVATE KEY-----\n"
+            + "A:-----BEGIN B PRIVATE KEY-----\n" * 8
+            + "\n"
+            + (_LINE + "\n") * 30
+            + "-----END C PRIVATE KEY-----\n"
+        )
+        * 80,
+        "keys-in-headers",
+    ),
+    ((_BEGIN + "\n" + ("A:" + "\\\n \\ " * 40 + "\n") * 8 + "x\n") * 60, "folded-headers"),
+]
+
+
+@pytest.mark.parametrize(
+    "text", [t for t, _ in KEY_NEAR_MISSES], ids=[i for _, i in KEY_NEAR_MISSES]
+)
+def test_key_blocks_with_yaml_breaks_scan_in_linear_time(exp_repo: ExpRepo, text: str) -> None:
+    exp_repo.write("values.yaml", text)
+    code, out, err = run_cli(["scan", "values.yaml"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert (code, out) == (0, ""), err

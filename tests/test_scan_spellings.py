@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 
 import pytest
 from conftest import ExpRepo, assert_clean_output, run_cli
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ruamel.yaml import YAML
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -134,3 +137,119 @@ def test_the_audit_finds_a_pin_in_a_dumped_list_of_users(exp_repo: ExpRepo) -> N
     line, col = located(content, PIN)
     assert code == 1 and f"deploy/users.yaml:{line}:{col}: pin-value" in out, out + err
     assert PIN not in out + err
+
+
+# --- a private key in a quoted YAML scalar ---------------------------------------------------
+# PyYAML's `safe_dump({"tls": {"key": key}})` writes the key single-quoted, each line break
+# a blank line; ruamel's, a key with CRLF line ends, or `default_style='"'` write it
+# double-quoted, a line folded after an escape with `\` (between `\r` and `\n` too), and at
+# a blank, `\` then `\ ` on the next line: "-----END PRIVATE\` ... `\ KEY-----". The key
+# was committed past the hooks and the audit.
+
+
+def _pem(key: object, fmt: serialization.PrivateFormat, password: bytes | None = None) -> str:
+    encryption = (
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
+        serialization.Encoding.PEM, fmt, encryption
+    ).decode()
+
+
+def dumped_key(key: str, style: str | None, *, width: int = 80, indent: int = 2) -> str:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.default_style = style  # type: ignore[assignment]
+    yaml.width = width
+    yaml.map_indent = indent
+    out = io.StringIO()
+    yaml.dump({"tls": {"key": key}}, out)
+    return out.getvalue()
+
+
+def _end_line_folded() -> tuple[str, str]:
+    """An EC key whose double-quoted dump, at an indent of four, folds its END line at a
+    blank (ruamel, and PyYAML's `safe_dump(..., default_style='"', indent=4)`, do)."""
+    for _ in range(20):
+        pem = _pem(ec.generate_private_key(ec.SECP384R1()), serialization.PrivateFormat.PKCS8)
+        text = dumped_key(pem, '"', indent=4)
+        if "-----END PRIVATE\n" in text:
+            return pem, text
+    raise AssertionError("no END line folded")
+
+
+def yaml_keys() -> dict[str, tuple[str, str, str]]:
+    """name -> (the key, the YAML file holding it, the label the finding names)."""
+    rsa_pem = _pem(
+        rsa.generate_private_key(public_exponent=65537, key_size=1024),
+        serialization.PrivateFormat.TraditionalOpenSSL,
+    )
+    pkcs8 = _pem(ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS8)
+    encrypted = _pem(
+        rsa.generate_private_key(public_exponent=65537, key_size=1024),
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        b"pw",
+    )
+    crlf = rsa_pem.replace("\n", "\r\n")
+    folded_pem, folded = _end_line_folded()
+    # PyYAML writes that fold as `\`, the line break and indent, and the blank escaped
+    escaped = re.sub(r"-----END PRIVATE\n( +)KEY", r"-----END PRIVATE\\\n\1\\ KEY", folded)
+    return {
+        "single-quoted": (rsa_pem, dumped_key(rsa_pem, "'"), "RSA PRIVATE KEY"),
+        "double-quoted": (pkcs8, dumped_key(pkcs8, '"'), "PRIVATE KEY"),
+        "crlf-folded": (crlf, dumped_key(crlf, '"', width=40), "RSA PRIVATE KEY"),
+        "end-line-folded": (folded_pem, folded, "PRIVATE KEY"),
+        "end-line-escaped": (folded_pem, escaped, "PRIVATE KEY"),
+        "headers-folded": (encrypted, dumped_key(encrypted, '"', width=40), "RSA PRIVATE KEY"),
+    }
+
+
+def test_a_private_key_dumped_to_yaml_is_found(exp_repo: ExpRepo) -> None:
+    keys = yaml_keys()
+    for name, (key, text, _) in keys.items():
+        assert loaded(text) == {"tls": {"key": key}}, name  # the file holds the key
+        exp_repo.write(f"{name}.yaml", text)
+    assert "PRIVATE KEY-----\n\n    " in keys["single-quoted"][1]
+    assert "\\r\\\n" in keys["crlf-folded"][1]
+    assert "\\\n        \\ KEY" in keys["end-line-escaped"][1]
+    code, out, err = run_cli(["scan", *(f"{n}.yaml" for n in keys)], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    lines = out.splitlines()
+    assert code == 1 and len(lines) == len(keys), out + err
+    for name, (key, text, label) in keys.items():
+        line, col = located(text, "-----BEGIN")
+        assert (
+            f"{name}.yaml:{line}:{col}: private-key: a private key ({label}) must not be "
+            "committed (contents masked; rotate the key)"
+        ) in lines, (name, out)
+        assert key.splitlines()[-2][:16] not in out + err
+
+
+def test_the_audit_finds_a_private_key_dumped_to_yaml(exp_repo: ExpRepo) -> None:
+    pkcs8 = _pem(ec.generate_private_key(ec.SECP256R1()), serialization.PrivateFormat.PKCS8)
+    text = dumped_key(pkcs8, "'")
+    exp_repo.write("deploy/values.yaml", text)
+    exp_repo.commit("values")
+    code, out, err = run_cli(["audit", "--no-cache"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    line, col = located(text, "-----BEGIN")
+    assert code == 1 and f"deploy/values.yaml:{line}:{col}: private-key" in out, out + err
+    assert pkcs8.splitlines()[1][:16] not in out + err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # another key's END line, folded or not: no key
+        '"-----BEGIN RSA PRIVATE KEY-----\\n\\\n  ' + "QUJD" * 16 + "\\n-----END EC PRIVATE\\\n"
+        '  \\ KEY-----\\n"\n',
+        "'-----BEGIN RSA PRIVATE KEY-----\n\n  "
+        + "QUJD" * 16
+        + "\n\n  -----END PRIVATE KEY-----'\n",
+        "'-----BEGIN PRIVATE KEY-----\n\n  ...\n\n  -----END PRIVATE KEY-----'\n",
+    ],
+)
+def test_yaml_key_lookalikes_are_clean(exp_repo: ExpRepo, text: str) -> None:
+    assert scan_one(exp_repo, "values.yaml", text) == (0, "")

@@ -166,37 +166,70 @@ def flag_hits(text: str) -> list[Hit]:
 
 # A line break is a newline, or `\n` inside a JSON string (a service account's key file),
 # after a line's trailing blanks (carriage returns among them); a line's leading blanks
-# are its next token's. No two parts can take the same blank or character, so a block
-# that fails to match is given up in time linear in its length (blanks that either side
-# could take made a failed 150-byte block with eight headers backtrack (n + 1)^8 times;
-# an attacker's hunt).
-_BR = r"(?:[ \t\r]*\n|[ \t]*(?:\\r)?\\n)"
+# are its next token's. A YAML emitter writes two more (PyYAML's `safe_dump` of a key; an
+# attacker's hunt, issue 18 twenty-second pass): a single-quoted scalar writes each line
+# break as a blank line (a second newline), and a double-quoted one may end a line just
+# after an escape with `\` (the next line's indent is dropped), between `\r` and `\n` too.
+# No two parts can take the same blank or character and both go on: the blanks of that
+# blank line, which the next line's indent could take, must be followed by a newline, the
+# indent's by a token. (Only the one optional break after the headers can split a blank
+# line with the break before it, two ways, once per block.) So a block that fails to
+# match is given up in time linear in its length (blanks that either side could take made
+# a failed 150-byte block with eight headers backtrack (n + 1)^8 times; an attacker's hunt).
+_YAML_FOLD = r"\\\r?\n"  # a double-quoted YAML scalar's escaped line break
+_BR = rf"(?:[ \t\r]*\n(?:[ \t\r]*\n)?|[ \t]*(?:\\r(?:{_YAML_FOLD}[ \t]*)?)?\\n(?:{_YAML_FOLD})?)"
 _IND = r"[ \t]*"
 _B64 = r"(?:[A-Za-z0-9+/=]|\\/)"  # (its two sides begin apart: no backtracking between)
+# The blank between two words of a BEGIN or END line, where a quoted YAML scalar may fold
+# the line too: a line break and indent (ruamel writes "-----END PRIVATE" and "KEY-----"
+# on two lines so), or in a double-quoted one `\`, the break and indent, then `\ ` (PyYAML:
+# after a body line, in one of four EC keys dumped with an indent of four).
+_FOLDED_BLANK = rf"(?:{_YAML_FOLD}[ \t]*\\ |\r?\n[ \t]*)"
+_SP = rf"(?: |{_FOLDED_BLANK})"
+_LABEL = rf"(?:[A-Z0-9]+{_SP})*"
 _PRIVATE_KEY_RE = re.compile(
-    r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*)PRIVATE KEY(?P<block> BLOCK)?-----"
+    rf"-----BEGIN{_SP}(?P<label>{_LABEL})PRIVATE{_SP}KEY(?P<block>{_SP}BLOCK)?-----"
     + _BR
     # RFC 1421 headers (Proc-Type: 4,ENCRYPTED / DEK-Info) or PGP armor headers, each value
     # ending in a non-blank (a carriage return counts as a blank), then a blank line
-    + rf"(?:{_IND}[A-Za-z][A-Za-z0-9-]*:[^\n\r\\ \t]*(?:[ \t\r]+[^\n\r\\ \t]+)*{_BR}){{0,8}}"
+    + rf"(?:{_IND}[A-Za-z][A-Za-z0-9-]*:[^\n\r\\ \t]*"
+    + rf"(?:(?:[ \t\r]+|{_YAML_FOLD}[ \t]*\\ )[^\n\r\\ \t]+)*{_BR}){{0,8}}"
     + rf"(?:{_BR})?"
     # the base64 body: one line of 16 or more characters, then any lines; a `/` may be
     # written `\/` in a JSON string (PHP's json_encode does: such a key passed, a review)
     + rf"{_IND}{_B64}{{16,}}{_BR}"
     + rf"(?:{_IND}{_B64}+{_BR})*"
-    + rf"{_IND}-----END (?P=label)PRIVATE KEY(?P=block)?-----",
+    # the END line names the BEGIN line's label, which `_words` compares (its folds apart)
+    + rf"{_IND}-----END{_SP}(?P<end_label>{_LABEL})PRIVATE{_SP}KEY(?P<end_block>{_SP}BLOCK)?-----",
     re.ASCII,
 )
+_FOLDED_BLANK_RE = re.compile(_FOLDED_BLANK)
+
+
+def _words(label: str) -> str:
+    """A BEGIN or END line's words as written on one line."""
+    return _FOLDED_BLANK_RE.sub(" ", label)
 
 
 def private_key_hits(text: str) -> list[Hit]:
-    return [
-        Hit(
-            Leak.PRIVATE_KEY,
-            m.start(),
-            m.end(),
-            f"a private key ({m.group('label')}PRIVATE KEY{m.group('block') or ''}) must not "
-            "be committed (contents masked; rotate the key)",
+    hits: list[Hit] = []
+    pos = 0
+    while (m := _PRIVATE_KEY_RE.search(text, pos)) is not None:
+        label = _words(m.group("label"))
+        if _words(m.group("end_label")) != label or (m.group("end_block") and not m.group("block")):
+            # Another key's END (the old backreference failed here): a block that begins
+            # inside this one (in a header's value) is still looked for.
+            pos = m.start() + 1
+            continue
+        block = " BLOCK" if m.group("block") else ""
+        hits.append(
+            Hit(
+                Leak.PRIVATE_KEY,
+                m.start(),
+                m.end(),
+                f"a private key ({label}PRIVATE KEY{block}) must not "
+                "be committed (contents masked; rotate the key)",
+            )
         )
-        for m in _PRIVATE_KEY_RE.finditer(text)
-    ]
+        pos = m.end()
+    return hits

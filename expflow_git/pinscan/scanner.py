@@ -37,8 +37,9 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
 - ``private-key``: a PEM / OpenSSH private-key block (``-----BEGIN … PRIVATE
   KEY-----``: PKCS#8, RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP ``… PRIVATE KEY BLOCK``)
   with a base64 body and its ``-----END`` line, also inside a JSON string
-  (``\\n`` line breaks); a mention without a body is not a key. Reported at the
-  BEGIN line.
+  (``\\n`` line breaks) or a quoted YAML scalar (a single-quoted one writes each line
+  break as a blank line; a double-quoted one folds its lines with ``\\``); a mention
+  without a body is not a key. Reported at the BEGIN line.
 
 Notebooks (``.ipynb``): the cell sources and text outputs are decoded from their
 JSON strings and scanned as text (a code cell as Python, its ``%``/``!`` lines as
@@ -182,7 +183,7 @@ def _may_match(data: bytes) -> _Family:
         families |= _Family.KEY
     if b"--pin" in data:
         families |= _Family.FLAG
-    if b"PRIVATE KEY" in data:
+    if b"-----BEGIN" in data and b"PRIVATE" in data:  # (a YAML string may fold "PRIVATE KEY")
         families |= _Family.PRIVATE
     return families
 
