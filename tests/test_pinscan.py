@@ -574,6 +574,10 @@ _FRAGMENTS = st.sampled_from(
         "\\r\\\n  \\n",
         "-----END RSA PRIVATE\\\n  \\ KEY-----",
         "-----BEGIN RSA PRIVATE\\\n  \\ KEY-----\n",
+        "EXPFLOW_PIN:\n  ",
+        "- ",
+        " &a",
+        "  # c\n",
     ]
 )
 

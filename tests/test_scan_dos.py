@@ -300,3 +300,27 @@ def test_key_blocks_with_yaml_breaks_scan_in_linear_time(exp_repo: ExpRepo, text
     code, out, err = run_cli(["scan", "values.yaml"], cwd=exp_repo.path)
     assert_clean_output(out, err)
     assert (code, out) == (0, ""), err
+
+
+# A YAML key that begins and ends its line reads its value on a line below, past blank
+# and comment lines (an attacker's hunt, issue 18 twenty-second pass): one key a line at
+# most does, so keys in comments, keys over long runs of comment lines, and unclosed
+# quoted values of 200 KB scan in linear time.
+VALUE_BELOW_NEAR_MISSES = [
+    ("pin_hash: #" + " pin_hash: #" * 16_000 + "\n" * 10_000 + "  a b\n", "keys-in-a-comment"),
+    (("pin_hash:\n" + "  # pin_hash:\n" * 20) * 700, "comment-runs"),
+    ("- " * 50_000 + "pin_hash:\n" + "\n" * 100_000 + "  a b\n", "list-items"),
+    ("pin_hash:\n  '" + "''" * 100_000 + "\n", "unclosed-single-quotes"),
+    ('pin_hash:\n  "' + "\\\\" * 100_000 + "\n", "unclosed-double-quotes"),
+    ("pin:\n  value:\n" * 20_000, "children"),
+]
+
+
+@pytest.mark.parametrize(
+    "text", [t for t, _ in VALUE_BELOW_NEAR_MISSES], ids=[i for _, i in VALUE_BELOW_NEAR_MISSES]
+)
+def test_values_below_their_keys_scan_in_linear_time(exp_repo: ExpRepo, text: str) -> None:
+    exp_repo.write("values.yaml", text)
+    code, out, err = run_cli(["scan", "values.yaml"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert (code, out) == (0, ""), err

@@ -253,3 +253,94 @@ def test_the_audit_finds_a_private_key_dumped_to_yaml(exp_repo: ExpRepo) -> None
 )
 def test_yaml_key_lookalikes_are_clean(exp_repo: ExpRepo, text: str) -> None:
     assert scan_one(exp_repo, "values.yaml", text) == (0, "")
+
+
+# --- a YAML value on a line below its key ----------------------------------------------------
+# `EXPFLOW_PIN:` then `  'NNNN'` (a plain or quoted scalar may start on the next line, after
+# blank and comment lines too): the value was read on the key's line only.
+
+VALUES_BELOW = [
+    (
+        "quoted",
+        f"EXPFLOW_PIN:\n  '{PIN}'\n",
+        {"EXPFLOW_PIN": PIN},
+        PIN,
+        "pin-assignment",
+        "EXPFLOW_PIN assigned a value (masked)",
+    ),
+    (
+        "after-a-comment",
+        f"pin:  # the door code\n  {PIN}\n",
+        {"pin": int(PIN)},
+        PIN,
+        "pin-value",
+        "4-digit PIN under key 'pin' (masked: ****)",
+    ),
+    (
+        "blank-and-comment-lines",
+        f'auth:\n  pin_hash:\n\n    # the operator\'s\n    "{OPAQUE_SHA}"\n',
+        {"auth": {"pin_hash": OPAQUE_SHA}},
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin_hash assigned a value (masked)",
+    ),
+    (
+        "list-item",
+        f"- EXPFLOW_PIN:\n    {PIN}\n",
+        [{"EXPFLOW_PIN": int(PIN)}],
+        PIN,
+        "pin-assignment",
+        "EXPFLOW_PIN assigned a value (masked)",
+    ),
+    (
+        "nested",
+        f"pin:\n  value:\n    '{PIN}'\n",
+        {"pin": {"value": PIN}},
+        PIN,
+        "pin-value",
+        PIN_VALUE.format("value"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "data", "token", "rule", "message"),
+    [case[1:] for case in VALUES_BELOW],
+    ids=[case[0] for case in VALUES_BELOW],
+)
+def test_a_yaml_value_on_a_line_below_its_key_is_read(
+    exp_repo: ExpRepo, content: str, data: object, token: str, rule: str, message: str
+) -> None:
+    assert loaded(content) == data
+    code, out = scan_one(exp_repo, "deploy.yaml", content)
+    line, col = located(content, token)
+    assert (code, out) == (1, f"deploy.yaml:{line}:{col}: {rule}: {message}\n")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"- EXPFLOW_PIN:\n  {PIN}\n",  # not below the key: the item's next key (invalid)
+        "pin_hash:\n  algorithm: scrypt\n",  # a mapping
+        "pin_hash:\n  - scrypt\n",  # a list
+        "EXPFLOW_PIN:\n  $EXPFLOW_PIN\n",  # a reference
+        "EXPFLOW_PIN:\n  null\n",
+        "pin:\n  12345\n",  # not four digits
+        "pin_hash:\nother: x\n",  # no value
+        "Set EXPFLOW_PIN:\n    the PIN from the vault\n",  # prose: not a key beginning its line
+        "EXPFLOW_PIN:\n    export EXPFLOW_PIN=$X\n",  # more than one word
+    ],
+)
+def test_values_below_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
+    assert scan_one(exp_repo, "notes.md", content) == (0, "")
+
+
+def test_the_audit_finds_a_pin_on_the_line_below_its_key(exp_repo: ExpRepo) -> None:
+    content = f"services:\n  app:\n    environment:\n      EXPFLOW_PIN:\n        '{PIN}'\n"
+    exp_repo.write("docker-compose.yml", content)
+    exp_repo.commit("compose")
+    code, out, err = run_cli(["audit", "--no-cache"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    line, col = located(content, PIN)
+    assert code == 1 and f"docker-compose.yml:{line}:{col}: pin-assignment" in out, out + err
+    assert PIN not in out + err

@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 
 from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
-from expflow_git.pinscan.values import Kind, Line, past_properties, value_at
+from expflow_git.pinscan.values import (
+    Kind,
+    Line,
+    ends_line,
+    past_properties,
+    value_at,
+    value_below,
+)
 
 # --- nested keys ----------------------------------------------------------------------
 
@@ -35,7 +42,8 @@ _FLOW_PIN_RE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _CHILD = rf"(?P<q>[\"']?)(?P<key>{_HASH_CHILDREN}|{_VALUE_CHILDREN})(?P=q)[ \t]*"
-_YAML_CHILD_RE = re.compile(_CHILD + r":[ \t]+", re.IGNORECASE | re.ASCII)
+# (a child may end its line: its value on a line below, `value_below`)
+_YAML_CHILD_RE = re.compile(_CHILD + r":(?:[ \t]+|(?=\r?$))", re.IGNORECASE | re.ASCII)
 _TOML_CHILD_RE = re.compile(_CHILD + r"=[ \t]*", re.IGNORECASE | re.ASCII)
 _FLOW_CHILD_RE = re.compile(
     r"(?<![\w-])" + _CHILD + r"(?:=|:(?=[ \t\"'0-9]))[ \t]*", re.IGNORECASE | re.ASCII
@@ -49,32 +57,40 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
 
     Each form is read in one pass: a mapping's children end where the next `pin`
     mapping of the same form begins, so no line is read for two mappings."""
-    children: list[tuple[str, re.Match[str]]] = []  # (the pin key as written, child match)
+    # (the pin key as written, the child's match, whether it is a YAML block's child)
+    children: list[tuple[str, re.Match[str], bool]] = []
     openers = list(_YAML_PIN_RE.finditer(text))
     for i, m in enumerate(openers):
         stop = openers[i + 1].start() if i + 1 < len(openers) else len(text)
-        children += _yaml_children(text, m, stop)
+        children += [(m.group("key"), c, True) for c in _yaml_children(text, m, stop)]
     headers = list(_TOML_PIN_RE.finditer(text))
     for i, m in enumerate(headers):
         stop = headers[i + 1].start() if i + 1 < len(headers) else len(text)
-        children += _toml_children(text, m, stop)
+        children += [(m.group("key"), c, False) for c in _toml_children(text, m, stop)]
     for m in _FLOW_PIN_RE.finditer(text):
         close = _BRACE_RE.search(text, m.end())
         stop = close.start() if close is not None else len(text)
-        children += [(m.group("key"), c) for c in _FLOW_CHILD_RE.finditer(text, m.end(), stop)]
+        children += [
+            (m.group("key"), c, False) for c in _FLOW_CHILD_RE.finditer(text, m.end(), stop)
+        ]
     hits: list[Hit] = []
     line = Line(text)
     consumed = 0  # a child found twice (two forms), or inside an earlier child's value
-    for parent, c in sorted(children, key=lambda pc: pc[1].start()):
+    for parent, c, block in sorted(children, key=lambda pc: pc[1].start()):
         if c.start() < consumed:
             continue
         consumed = c.end()
-        value = value_at(text, c.end(), line.at(c.end()), spaced=c.group().endswith((" ", "\t")))
+        spaced = c.group().endswith((" ", "\t"))
+        value = value_at(text, c.end(), line.at(c.end()), spaced=spaced)
         if value is not None:
             value = past_properties(text, value, line)
+        elif block and ends_line(text, c.end(), line, spaced=spaced):
+            # `value:` then `  'NNNN'` on a line below (a child begins its line)
+            value = value_below(text, line, c.start() - line.start)
         if value is None or value.kind is Kind.REFERENCE:
             continue
-        consumed = value.end
+        if value.start < line.end:
+            consumed = value.end
         token = text[value.start : value.end]
         child = c.group("key")
         name = f"{parent}.{child}"
@@ -99,13 +115,13 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
     return hits
 
 
-def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
+def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[re.Match[str]]:
     """The direct children of a YAML block mapping: the lines at the first child's indent,
     up to the first line indented no deeper than the `pin` key (its column: a list
     item's `- ` before it is the item's, not the key's)."""
     indent = opener.start("q") - opener.start()
     child_indent = -1
-    out: list[tuple[str, re.Match[str]]] = []
+    out: list[re.Match[str]] = []
     pos = opener.end() + 1
     while pos < stop:
         eol = text.find("\n", pos, stop)
@@ -119,14 +135,14 @@ def _yaml_children(text: str, opener: re.Match[str], stop: int) -> list[tuple[st
             if child_indent == -1:
                 child_indent = depth
             if depth == child_indent and (c := _YAML_CHILD_RE.match(text, body, eol)):
-                out.append((opener.group("key"), c))
+                out.append(c)
         pos = eol + 1
     return out
 
 
-def _toml_children(text: str, header: re.Match[str], stop: int) -> list[tuple[str, re.Match[str]]]:
+def _toml_children(text: str, header: re.Match[str], stop: int) -> list[re.Match[str]]:
     """The `key = value` lines of a TOML table, up to the next table header."""
-    out: list[tuple[str, re.Match[str]]] = []
+    out: list[re.Match[str]] = []
     pos = header.end() + 1
     while pos < stop:
         eol = text.find("\n", pos, stop)
@@ -136,7 +152,7 @@ def _toml_children(text: str, header: re.Match[str], stop: int) -> list[tuple[st
         if text.startswith("[", body):
             break
         if c := _TOML_CHILD_RE.match(text, body, eol):
-            out.append((header.group("key"), c))
+            out.append(c)
         pos = eol + 1
     return out
 

@@ -17,7 +17,9 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   ``${X}``, ``${X:-}``, ``$(cmd)``, ``${{ secrets.X }}``, ``$env:X``, ``%X%``,
   ``{{ template }}``) are not leaks. In programming-language sources (``.py``,
   ``.js``, ``.ipynb``, ...) an unquoted right-hand side is an expression, so
-  only quoted strings and bare numbers count there.
+  only quoted strings and bare numbers count there. A YAML key that begins and ends
+  its line (a comment aside) takes its value from the next line that is neither blank
+  nor a comment, if indented below the key: one quoted string or plain word.
 - ``pin-sha256``: a 64-hex token (either case, optionally ``0x``-prefixed)
   bounded by non-word characters that is the SHA-256 of one of the 10,000
   four-digit PINs.
@@ -84,7 +86,14 @@ from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
 from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
 from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits
-from expflow_git.pinscan.values import Kind, Line, past_properties, value_at
+from expflow_git.pinscan.values import (
+    Kind,
+    Line,
+    ends_line,
+    past_properties,
+    value_at,
+    value_below,
+)
 
 PRAGMA = "expflow: allow-pin-hash"
 PIN_HASH_FILENAME = "pin.hash"
@@ -622,12 +631,22 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         is_pin = key.lower() == "pin"
         if is_pin and sep != ":":
             continue
-        value = value_at(text, m.end(), line.at(m.end()), spaced=m.group().endswith((" ", "\t")))
+        spaced = m.group().endswith((" ", "\t"))
+        value = value_at(text, m.end(), line.at(m.end()), spaced=spaced)
+        below = False
         if value is not None and is_pin:
             value = past_properties(text, value, line)
+        elif value is None and sep == ":" and ends_line(text, m.end(), line, spaced=spaced):
+            # YAML's value on a line below (`EXPFLOW_PIN:` then `  'NNNN'`), under a key
+            # that begins its line (an attacker's hunt, issue 18 twenty-second pass)
+            key_start = m.start() - len(quote)
+            if line.head() == key_start:
+                value = value_below(text, line, key_start - line.start)
+                below = True
         if value is None:
             continue
-        consumed = value.end
+        if not below:  # (the lines between, comments, are read on as ever)
+            consumed = value.end
         token = text[value.start : value.end]
         if is_pin:
             if value.kind is not Kind.REFERENCE and FOUR_DIGITS_RE.fullmatch(token):

@@ -3,7 +3,9 @@ scalar, a reference (`$X`, `${{ secrets.X }}`, `$(cmd)`, ...) or a bare scalar.
 
 Every read stays within the key's line and is linear in what it reads; what several
 keys on one line would each search the rest of the line for (the next `}`, the last
-`)` and `}}`, a block scalar's value) is found once per line by `Line`.
+`)` and `}}`, a block scalar's value) is found once per line by `Line`. A YAML value
+on the lines below its key (`value_below`) is read only for a key that begins and ends
+its line, so for one key a line at most.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Line:
         self._brace_from = 0
         self._brace_at = -2
         self._block: Value | None | bool = False  # False: not computed
+        self._head = -1  # where the line's first key may begin; -1: not computed
         # What `past_properties` found after a property token, by the token's start
         self.after_property: dict[int, Value | None] = {}
 
@@ -61,8 +64,17 @@ class Line:
         self.end = end
         self._last_paren = self._last_pair = self._brace_at = -2
         self._block = False
+        self._head = -1
         self.after_property = {}
         return self
+
+    def head(self) -> int:
+        """Where a YAML key beginning the line begins: past its indent and the list items
+        it opens (`- - key:`)."""
+        if self._head == -1:
+            m = _LINE_HEAD_RE.match(self.text, self.start, self.end)
+            self._head = self.start if m is None else m.end()
+        return self._head
 
     def last_paren(self) -> int:
         """The line's last `)` (where a `$(...)` reference ends), or -1."""
@@ -109,6 +121,19 @@ class Value:
 
 
 _VALUE_ENDS = frozenset(" \t,;#]})")
+_LINE_HEAD_RE = re.compile(r" *(?:- +)*")
+_INDENT_RE = re.compile(r"[ \t]*")
+# A scalar alone on its line, below its key: a quoted string, or one plain word that does
+# not begin as a YAML indicator (a list item, a mapping, a block scalar, a property, an
+# alias: each read by its own rule, or not a value). Each part is followed by a character
+# the one before it cannot take: linear.
+_BELOW_RE = re.compile(
+    r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*)"
+         | '(?P<sq>(?:[^'\r\n]|'')*)'
+         | (?P<plain>[^ \t\r\n"'\#&*!|>%@`,\[\]{}?:-][^ \t\r\n]*)
+        )[ \t]*(?:\#[^\n]*)?\r?$""",
+    re.VERBOSE,
+)
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_-]+")
 _BLOCK_HEAD_RE = re.compile(r"[|>][-+0-9]*[ \t]*")
@@ -146,6 +171,48 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
     if bare is None or bare.group().lower() in _NOT_A_SECRET:
         return None
     return Value(pos, bare.end(), Kind.BARE)
+
+
+def ends_line(text: str, pos: int, line: Line, *, spaced: bool) -> bool:
+    """Nothing but blanks and a comment from `pos` (past a key's separator) to the line's end."""
+    return pos >= line.end or (spaced and text[pos] == "#")
+
+
+def value_below(text: str, line: Line, column: int) -> Value | None:
+    """A YAML scalar on the line below its key (`EXPFLOW_PIN:` then `  'NNNN'`; the key,
+    at `column` of `line`, ends its line): the next line that is neither blank nor a comment,
+    if it is indented deeper than the key and holds one quoted string or one plain word."""
+    pos = line.eol + 1
+    size = len(text)
+    while pos < size:
+        eol = text.find("\n", pos)
+        eol = size if eol == -1 else eol
+        lead = _INDENT_RE.match(text, pos, eol)
+        body = lead.end() if lead is not None else pos
+        if body < eol and text[body] not in "#\r":
+            break
+        pos = eol + 1
+    else:
+        return None
+    if body - pos <= column or "\t" in text[pos:body]:
+        return None
+    m = _BELOW_RE.match(text, body, eol)
+    if m is None:
+        return None
+    plain = m.group("plain")
+    if plain is not None:
+        if plain.endswith(":") or plain.lower() in _NOT_A_SECRET:
+            return None  # a key (its mapping is read by the key rules), or no value
+        kind = Kind.REFERENCE if is_reference(plain) else Kind.BARE
+        return Value(body, body + len(plain), kind)
+    group = "dq" if m.group("dq") is not None else "sq"
+    inner = m.group(group)
+    stripped = inner.strip()
+    if not stripped:
+        return None
+    start = m.start(group) + (len(inner) - len(inner.lstrip()))
+    kind = Kind.REFERENCE if is_reference(stripped) else Kind.LITERAL
+    return Value(start, start + len(stripped), kind)
 
 
 def reference_end(text: str, pos: int, end: int, line: Line) -> int | None:
