@@ -324,3 +324,24 @@ def test_values_below_their_keys_scan_in_linear_time(exp_repo: ExpRepo, text: st
     code, out, err = run_cli(["scan", "values.yaml"], cwd=exp_repo.path)
     assert_clean_output(out, err)
     assert (code, out) == (0, ""), err
+
+
+# A value between triple quotes is read up to the next quote only (an attacker's hunt,
+# issue 18 twenty-second pass): keys whose strings are left open, or closed by one quote,
+# scan in linear time.
+TRIPLE_QUOTE_LINES = [
+    ('pin_hash = """x ' * 12_000, 1),  # each value runs to the next key's quotes
+    ('pin_hash = """x" ' * 12_000, 0),
+    ("pin_hash = '''" + "x" * 200_000, 0),
+    ('pin_hash = """' + '\\"' * 100_000, 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "found"), TRIPLE_QUOTE_LINES, ids=["open", "one-quote", "long", "escapes"]
+)
+def test_triple_quoted_values_scan_in_linear_time(exp_repo: ExpRepo, line: str, found: int) -> None:
+    exp_repo.write("conf.toml", line + "\n")
+    code, out, err = run_cli(["scan", "conf.toml"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert code == (1 if found else 0), err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sys
 
 import pytest
 from conftest import ExpRepo, assert_clean_output, run_cli
@@ -344,3 +345,63 @@ def test_the_audit_finds_a_pin_on_the_line_below_its_key(exp_repo: ExpRepo) -> N
     line, col = located(content, PIN)
     assert code == 1 and f"docker-compose.yml:{line}:{col}: pin-assignment" in out, out + err
     assert PIN not in out + err
+
+
+# --- a TOML string between triple quotes on one line ----------------------------------------
+# `EXPFLOW_PIN = """NNNN"""` was read as the empty string its first two quotes make.
+
+TRIPLE_QUOTED = [
+    (
+        "basic",
+        f'EXPFLOW_PIN = """{PIN}"""\n',
+        {"EXPFLOW_PIN": PIN},
+        PIN,
+        "pin-assignment",
+        "EXPFLOW_PIN assigned a value (masked)",
+    ),
+    (
+        "literal",
+        f"[auth]\npin_hash = '''{OPAQUE_SHA}'''  # ops\n",
+        {"auth": {"pin_hash": OPAQUE_SHA}},
+        OPAQUE_SHA,
+        "pin-assignment",
+        "pin_hash assigned a value (masked)",
+    ),
+    (
+        "nested",
+        f'[pin]\nvalue = """ {PIN} """\n',
+        {"pin": {"value": f" {PIN} "}},
+        PIN,
+        "pin-value",
+        PIN_VALUE.format("value"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "data", "token", "rule", "message"),
+    [case[1:] for case in TRIPLE_QUOTED],
+    ids=[case[0] for case in TRIPLE_QUOTED],
+)
+def test_a_toml_triple_quoted_string_on_one_line_is_read(
+    exp_repo: ExpRepo, content: str, data: object, token: str, rule: str, message: str
+) -> None:
+    if sys.version_info >= (3, 11):  # what TOML reads: the token is the key's value
+        import tomllib
+
+        assert tomllib.loads(content) == data
+    code, out = scan_one(exp_repo, "conf.toml", content)
+    line, col = located(content, token)
+    assert (code, out) == (1, f"conf.toml:{line}:{col}: {rule}: {message}\n")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        'EXPFLOW_PIN = """"""\n',
+        'EXPFLOW_PIN = """${EXPFLOW_PIN}"""\n',
+        "pin_hash = '''\n'''\n",  # a multi-line string left open on its line: not read
+    ],
+)
+def test_triple_quoted_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
+    assert scan_one(exp_repo, "conf.toml", content) == (0, "")

@@ -149,6 +149,8 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
         return None
     first = text[pos]
     if first in "\"'":
+        if text.startswith(first * 3, pos):
+            return _triple_quoted(text, pos, end, first)
         close = _closing_quote(text, pos, end, first)
         inner_end = close if close != -1 else end
         inner = text[pos + 1 : inner_end]
@@ -260,6 +262,23 @@ def reference_end(text: str, pos: int, end: int, line: Line) -> int | None:
         alias = _ALIAS_RE.match(text, pos + 1, end)
         return None if alias is None else alias.end()
     return None
+
+
+def _triple_quoted(text: str, pos: int, end: int, quote: str) -> Value | None:
+    """A TOML (or Python) string between triple quotes, closed on its line (a PIN so
+    written was read as the empty string its first two quotes make; an attacker's hunt,
+    issue 18 twenty-second pass); one left open, a multi-line string, is not read. Only
+    as far as the next quote is looked at, so keys on one line are each read once."""
+    close = _closing_quote(text, pos + 2, end, quote)
+    if close == -1 or not text.startswith(quote * 3, close):
+        return None
+    inner = text[pos + 3 : close]
+    stripped = inner.strip()
+    if not stripped:
+        return None
+    start = pos + 3 + (len(inner) - len(inner.lstrip()))
+    kind = Kind.REFERENCE if is_reference(stripped) else Kind.LITERAL
+    return Value(start, start + len(stripped), kind)
 
 
 def _closing_quote(text: str, pos: int, end: int, quote: str) -> int:
