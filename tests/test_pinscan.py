@@ -568,7 +568,8 @@ _FRAGMENTS = st.sampled_from(
         "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n",
         "-----END RSA PRIVATE KEY-----",
         "\\n",
-        # issue 18 twenty-second pass: keys as YAML emitters write them
+        # issue 18 twenty-second pass: keys as YAML emitters write them, values below
+        # their keys, the format with its `$` escaped
         "\n\n  ",
         "\\n\\\n  ",
         "\\r\\\n  \\n",
@@ -578,6 +579,8 @@ _FRAGMENTS = st.sampled_from(
         "- ",
         " &a",
         "  # c\n",
+        FORMAT_HASH.replace("$", "$$"),
+        FORMAT_HASH.replace("$", "\\$"),
     ]
 )
 

@@ -345,3 +345,25 @@ def test_triple_quoted_values_scan_in_linear_time(exp_repo: ExpRepo, line: str, 
     code, out, err = run_cli(["scan", "conf.toml"], cwd=exp_repo.path)
     assert_clean_output(out, err)
     assert code == (1 if found else 0), err
+
+
+# The tool's hash format with its `$` escaped (`$$`, `\$`; an attacker's hunt, issue 18
+# twenty-second pass): near-misses of 200 KB scan in linear time.
+ESCAPED_FORMAT_NEAR_MISSES = [
+    ("expflow$$scrypt$$" + "n" * 200_000 + "$x\n", "long-params"),
+    ("expflow$$scrypt$$p$$" + "A" * 200_000 + "$$x\n", "long-salt"),
+    ("expflow\\$scrypt\\$p\\$" * 10_000 + "\n", "repeated"),
+    ("expflow$$" * 25_000 + "\n", "prefixes"),
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [t for t, _ in ESCAPED_FORMAT_NEAR_MISSES],
+    ids=[i for _, i in ESCAPED_FORMAT_NEAR_MISSES],
+)
+def test_escaped_hash_formats_scan_in_linear_time(exp_repo: ExpRepo, text: str) -> None:
+    exp_repo.write("notes.txt", text)
+    code, out, err = run_cli(["scan", "notes.txt"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert (code, out) == (0, ""), err

@@ -405,3 +405,49 @@ def test_a_toml_triple_quoted_string_on_one_line_is_read(
 )
 def test_triple_quoted_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
     assert scan_one(exp_repo, "conf.toml", content) == (0, "")
+
+
+# --- the tool's own hash format with its `$` escaped -----------------------------------------
+# docker compose and make read `$$` as `$`, a shell's double quotes `\$`: the value the tool
+# is given is its own format, which the scan looked for with literal `$` only.
+
+
+@pytest.fixture(scope="module")
+def format_hash() -> str:
+    from expflow_git.pin.store import hash_pin
+
+    return hash_pin(PIN)
+
+
+@pytest.mark.parametrize(
+    ("rel", "template"),
+    [
+        ("docker-compose.yml", 'services:\n  app:\n    environment:\n      APP_SECRET: "{}"\n'),
+        ("Makefile", "deploy:\n\tAPP_SECRET='{}' ./deploy\n"),
+        ("run.sh", 'APP_SECRET="{}"\n'),
+    ],
+)
+def test_the_tool_hash_format_with_escaped_dollars_is_found(
+    exp_repo: ExpRepo, format_hash: str, rel: str, template: str
+) -> None:
+    escaped = format_hash.replace("$", "\\$" if rel == "run.sh" else "$$")
+    content = template.format(escaped)
+    code, out = scan_one(exp_repo, rel, content)
+    line, col = located(content, escaped)
+    assert (code, out) == (
+        1,
+        f"{rel}:{line}:{col}: pin-hash-format: string in expflow's PIN-hash format "
+        f"({len(escaped)} chars, masked: ****)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "expflow$$scrypt$$n=16384,r=8,p=1$$short$$short\n",
+        "expflow$$scrypt\\$n=16384,r=8,p=1$$" + "A" * 22 + "$$" + "B" * 43 + "\n",  # mixed
+        "the format is expflow$$scrypt$$PARAMS$$SALT$$HASH\n",
+    ],
+)
+def test_escaped_format_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
+    assert scan_one(exp_repo, "notes.txt", content) == (0, "")

@@ -23,7 +23,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
 - ``pin-sha256``: a 64-hex token (either case, optionally ``0x``-prefixed)
   bounded by non-word characters that is the SHA-256 of one of the 10,000
   four-digit PINs.
-- ``pin-hash-format``: any match of ``pin.PIN_HASH_RE`` (the tool's own format).
+- ``pin-hash-format``: any match of ``pin.PIN_HASH_RE`` (the tool's own format), also
+  with each ``$`` written ``$$`` (docker compose, make) or ``\\$`` (a shell).
 - ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
   ``:`` separator (YAML/JSON), quoted or bare; or after the tool's own flag on a
   command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not: shell scripts,
@@ -157,7 +158,16 @@ _FOLDED_KEY_RE = re.compile(
 # or TOML multi-line string: `abc\` newline `  def`, blanks after the `\` and blank
 # lines too in TOML): see `_split_hex_hits`.
 _FOLDED_SPLIT_HEX_RE = re.compile(rb"\x01\\[ \t]*\r?\n[ \t\r\n]*\x01")
-_FORMAT_PREFIX = PIN_HASH_PREFIX.encode("ascii")
+# The format as a file that expands `$` must write it: each `$` doubled (docker compose,
+# make) or escaped with `\` (a shell's double quotes); the tool reads the value it gets
+# (an attacker's hunt, issue 18 twenty-second pass). PIN_HASH_RE's parts, one escape for all.
+_FORMAT_PARTS = PIN_HASH_RE.pattern.split(r"\$")
+_ESCAPED_FORMAT_RE = re.compile(
+    _FORMAT_PARTS[0] + r"(?P<dollar>\$\$|\\\$)" + "(?P=dollar)".join(_FORMAT_PARTS[1:]),
+    PIN_HASH_RE.flags,
+)
+# Every spelling of the prefix holds its first `$` and the word after it (`$scrypt`).
+_FORMAT_MARK = ("$" + PIN_HASH_PREFIX.split("$")[1]).encode("ascii")
 # Only when PIN_HASH_RE stops starting with its literal prefix does the filter need the regex.
 _FORMAT_FALLBACK_RE = (
     None
@@ -184,7 +194,7 @@ def _may_match(data: bytes) -> _Family:
     families = _Family.NONE
     if _FOLDED_HEX_RUN in folded or _FOLDED_SPLIT_HEX_RE.search(folded) is not None:
         families |= _Family.HEX
-    if _FORMAT_PREFIX in data or (
+    if _FORMAT_MARK in data or (
         _FORMAT_FALLBACK_RE is not None and _FORMAT_FALLBACK_RE.search(data)
     ):
         families |= _Family.FORMAT
@@ -559,7 +569,7 @@ def _content_hits(text: str, families: _Family) -> list[Hit]:
         hits += _split_hex_hits(text)
     if _Family.FORMAT not in families:
         return hits
-    for m in PIN_HASH_RE.finditer(text):
+    for m in itertools.chain(PIN_HASH_RE.finditer(text), _ESCAPED_FORMAT_RE.finditer(text)):
         hits.append(
             Hit(
                 Leak.PIN_HASH_FORMAT,
