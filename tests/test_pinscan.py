@@ -569,7 +569,7 @@ _FRAGMENTS = st.sampled_from(
         "-----END RSA PRIVATE KEY-----",
         "\\n",
         # issue 18 twenty-second pass: keys as YAML emitters write them, values below
-        # their keys, the format with its `$` escaped
+        # their keys, the format with its `$` escaped, `--pin` with escaped quotes
         "\n\n  ",
         "\\n\\\n  ",
         "\\r\\\n  \\n",
@@ -581,6 +581,7 @@ _FRAGMENTS = st.sampled_from(
         "  # c\n",
         FORMAT_HASH.replace("$", "$$"),
         FORMAT_HASH.replace("$", "\\$"),
+        '--pin \\"',
     ]
 )
 

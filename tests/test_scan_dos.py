@@ -367,3 +367,22 @@ def test_escaped_hash_formats_scan_in_linear_time(exp_repo: ExpRepo, text: str) 
     code, out, err = run_cli(["scan", "notes.txt"], cwd=exp_repo.path)
     assert_clean_output(out, err)
     assert (code, out) == (0, ""), err
+
+
+# `--pin` may take an escaped quote (`--pin \"NNNN\"`, a JSON string; an attacker's hunt,
+# issue 18 twenty-second pass): lines of near-misses scan in linear time.
+FLAG_NEAR_MISSES = [
+    ('--pin \\"' * 40_000, "escaped-quotes"),
+    ("--pin " + "\\\n" * 100_000 + '\\"123\\"', "continuations"),
+    ('--pin \\"1234\\' * 20_000, "unclosed"),
+]
+
+
+@pytest.mark.parametrize(
+    "text", [t for t, _ in FLAG_NEAR_MISSES], ids=[i for _, i in FLAG_NEAR_MISSES]
+)
+def test_escaped_pin_flags_scan_in_linear_time(exp_repo: ExpRepo, text: str) -> None:
+    exp_repo.write("package.json", text + "\n")
+    code, out, err = run_cli(["scan", "package.json"], cwd=exp_repo.path)
+    assert_clean_output(out, err)
+    assert (code, out) == (0, ""), err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import sys
 
@@ -451,3 +452,40 @@ def test_the_tool_hash_format_with_escaped_dollars_is_found(
 )
 def test_escaped_format_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
     assert scan_one(exp_repo, "notes.txt", content) == (0, "")
+
+
+# --- `--pin` with its quotes escaped, in a JSON string ----------------------------------------
+# package.json's `"scripts"`: `"expflow-git rm exp-001 --pin \"NNNN\""`; the optional quote
+# around the PIN could not be escaped.
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        f'expflow-git rm exp-001 --pin "{PIN}"',
+        f'expflow-git cancel exp-1 --pin="{PIN}" --reason x',
+    ],
+)
+def test_the_pin_flag_with_escaped_quotes_is_found(exp_repo: ExpRepo, command: str) -> None:
+    content = json.dumps({"scripts": {"clean": command}}, indent=2) + "\n"
+    assert f'\\"{PIN}\\"' in content
+    code, out = scan_one(exp_repo, "package.json", content)
+    line, col = located(content, PIN)
+    assert (code, out) == (
+        1,
+        f"package.json:{line}:{col}: pin-value: "
+        "4-digit PIN given with --pin on a command line (masked: ****)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'expflow-git rm x --pin "$EXPFLOW_PIN"',
+        f'expflow-git rm x --pin "{PIN}0"',
+        f"expflow-git rm x --pin \\{PIN}\\",  # no quote escaped
+    ],
+)
+def test_escaped_flag_lookalikes_are_clean(exp_repo: ExpRepo, command: str) -> None:
+    content = json.dumps({"scripts": {"clean": command}}) + "\n"
+    assert scan_one(exp_repo, "package.json", content) == (0, "")

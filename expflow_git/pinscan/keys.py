@@ -160,8 +160,10 @@ def _toml_children(text: str, header: re.Match[str], stop: int) -> list[re.Match
 # --- the tool's flag on a command line ------------------------------------------------
 
 _FLAG_RE = re.compile(
-    # `--pin \` then the PIN on the next line: a shell or Makefile line continuation.
-    r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>[\"']?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])",
+    # `--pin \` then the PIN on the next line: a shell or Makefile line continuation. The
+    # quotes may be escaped, `--pin \"NNNN\"` in a JSON string (package.json's scripts; an
+    # attacker's hunt, issue 18 twenty-second pass): a `\` before a quote, not a newline.
+    r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>(?:\\?[\"'])?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])",
     re.ASCII,
 )
 

@@ -27,8 +27,9 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   with each ``$`` written ``$$`` (docker compose, make) or ``\\$`` (a shell).
 - ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
   ``:`` separator (YAML/JSON), quoted or bare; or after the tool's own flag on a
-  command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not: shell scripts,
-  Makefiles, CI files; the argument list ``"--pin", "NNNN"`` of a test is not).
+  command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not, the quotes escaped
+  too in a JSON string: shell scripts, Makefiles, CI files, package.json; the argument
+  list ``"--pin", "NNNN"`` of a test is not).
 - Nested keys: below a ``pin`` mapping (a YAML ``pin:`` block, also as a list item's
   key, ``- pin:``, or behind node properties, ``pin: &a !!map``; a TOML ``[pin]`` or
   ``[x.pin]`` table, a ``pin: {...}`` / ``"pin": {...}`` / ``pin = {...}`` flow
