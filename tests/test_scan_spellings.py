@@ -489,3 +489,44 @@ def test_the_pin_flag_with_escaped_quotes_is_found(exp_repo: ExpRepo, command: s
 def test_escaped_flag_lookalikes_are_clean(exp_repo: ExpRepo, command: str) -> None:
     content = json.dumps({"scripts": {"clean": command}}) + "\n"
     assert scan_one(exp_repo, "package.json", content) == (0, "")
+
+
+# --- a `pin:` tag ------------------------------------------------------------------------
+# `import mlflow` writes a tracker's tag `pin=NNNN` as the record tag `"pin:NNNN"`, which
+# no rule read (a user's hunt).
+
+
+@pytest.mark.parametrize(
+    ("rel", "content"),
+    [
+        ("experiments/s/r1.json", json.dumps({"tags": ["fno", f"pin:{PIN}"]}) + "\n"),
+        ("notes.json", json.dumps({"labels": [f"PIN = {PIN}"]}) + "\n"),
+        ("tags.py", f"TAGS = ['pin={PIN}']\n"),
+    ],
+)
+def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
+    code, out = scan_one(exp_repo, rel, content)
+    line, col = located(content, PIN)
+    assert (code, out) == (
+        1,
+        f"{rel}:{line}:{col}: pin-value: "
+        "4-digit PIN in a `pin:` tag or quoted `pin=` value (masked: ****)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps({"tags": [f"pin:{PIN}0", f"spin:{PIN}", f"pin:{PIN} x", "pin:$PIN"]}) + "\n",
+        f"pin:{PIN}\n",  # a YAML string, not a key: no quote around it
+    ],
+)
+def test_pin_tag_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
+    assert scan_one(exp_repo, "notes.json", content) == (0, "")
+
+
+def test_pin_tags_scan_in_linear_time(exp_repo: ExpRepo) -> None:
+    """200 KB of near-misses through the real CLI (run_cli's timeout would stop a
+    polynomial scan)."""
+    content = ('"pin:' + " " * 50 + '123" ' + "'pin= 12345' ") * 3000 + "\n"
+    assert scan_one(exp_repo, "notes.txt", content) == (0, "")

@@ -180,6 +180,26 @@ def flag_hits(text: str) -> list[Hit]:
     ]
 
 
+# A tag in the tool's own `NAME:V` form, or `name=value`, as a whole quoted string: an
+# import of a tracker's tag `pin=NNNN` wrote the record tag `"pin:NNNN"`, which no rule
+# read (a user's hunt, issue 18 twenty-second pass). No backtracking: linear.
+_TAG_RE = re.compile(
+    r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])", re.IGNORECASE | re.ASCII
+)
+
+
+def tag_hits(text: str) -> list[Hit]:
+    return [
+        Hit(
+            Leak.PIN_VALUE,
+            m.start("pin"),
+            m.end("pin"),
+            "4-digit PIN in a `pin:` tag or quoted `pin=` value (masked: ****)",
+        )
+        for m in _TAG_RE.finditer(text)
+    ]
+
+
 # --- private keys -----------------------------------------------------------------------
 
 # A line break is a newline, or `\n` inside a JSON string (a service account's key file),

@@ -87,7 +87,7 @@ from expflow_git.globs import matches_any
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
 from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
-from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits
+from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits, tag_hits
 from expflow_git.pinscan.values import (
     Kind,
     Line,
@@ -530,6 +530,7 @@ def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
         overlaps = Overlaps(content)
         hits += _key_hits(code, text, overlaps)
         hits += nested_hits(code, text, overlaps)
+        hits += tag_hits(text)
     if _Family.FLAG in families:
         hits += flag_hits(text)
     if _Family.PRIVATE in families:
