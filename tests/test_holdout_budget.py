@@ -328,6 +328,17 @@ def test_a_look_the_strict_reader_refuses_still_counts(tmp_path: Path) -> None:
         assert code == 1 and any(f["rule"] == "holdout-budget-exceeded" for f in findings)
 
 
+def _the_runs_budget_finding(repo: Path, base: str) -> dict[str, Any]:
+    """The tree alone within the runs budget; `audit --since BASE`'s one finding."""
+    assert run_cli(["audit", "--no-cache"], repo).code == 0
+    res = run_cli(["audit", "--no-cache", "--since", base, "--format", "json"], repo)
+    assert res.code == 1, res.err
+    entries = statement_of(res.out.encode())["predicate"]["entries"]
+    [finding] = [e for e in entries if e["type"] == "finding"]
+    assert finding["rule"] == "budget-exceeded"
+    return finding
+
+
 def test_deleted_failed_attempts_still_count_against_the_runs_budget(tmp_path: Path) -> None:
     """`budget.max_runs_per_study` counted the tree's records only: a pull request deleting
     BASE's failed records and adding as many new tries had 5 runs against a budget of 3
@@ -343,12 +354,8 @@ def test_deleted_failed_attempts_still_count_against_the_runs_budget(tmp_path: P
     add_run(repo, "exp-003", m(51.0))
     add_run(repo, "exp-004", m(52.0))
     commit_all(repo, "two more tries, the failures gone")
-    assert run_cli(["audit", "--no-cache"], repo).code == 0  # the tree alone: 3 runs
-    res = run_cli(["audit", "--no-cache", "--since", base, "--format", "json"], repo)
-    assert res.code == 1, res.err
-    entries = statement_of(res.out.encode())["predicate"]["entries"]
-    [finding] = [e for e in entries if e["type"] == "finding"]
-    assert finding["rule"] == "budget-exceeded" and finding["path"] == "expflow.yaml"
+    finding = _the_runs_budget_finding(repo, base)  # the tree alone has 3 runs
+    assert finding["path"] == "expflow.yaml"
     assert finding["pointer"] == "/budget/max_runs_per_study"
     assert (
         f"study '{STUDY}' has had 5 runs since --since (2 of them no longer in the tree as "
@@ -389,12 +396,7 @@ def test_a_failed_attempt_reused_still_counts_against_the_runs_budget(
     base = commit_all(repo, "base: one success, one failure")
     reuse(repo)
     commit_all(repo, "a third try")
-    assert run_cli(["audit", "--no-cache"], repo).code == 0  # the tree alone: 2 runs
-    res = run_cli(["audit", "--no-cache", "--since", base, "--format", "json"], repo)
-    assert res.code == 1, res.err
-    entries = statement_of(res.out.encode())["predicate"]["entries"]
-    [finding] = [e for e in entries if e["type"] == "finding"]
-    assert finding["rule"] == "budget-exceeded"
+    finding = _the_runs_budget_finding(repo, base)  # the tree alone has 2 runs
     assert f"study '{STUDY}' has had 3 runs since --since (1 of them" in finding["message"]
 
 

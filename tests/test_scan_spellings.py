@@ -18,6 +18,7 @@ from conftest import ExpRepo, assert_clean_output, run_cli
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ruamel.yaml import YAML
+from test_scan_recall import _pem
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -147,17 +148,6 @@ def test_the_audit_finds_a_pin_in_a_dumped_list_of_users(exp_repo: ExpRepo) -> N
 # double-quoted, a line folded after an escape with `\` (between `\r` and `\n` too), and at
 # a blank, `\` then `\ ` on the next line: "-----END PRIVATE\` ... `\ KEY-----". The key
 # was committed past the hooks and the audit.
-
-
-def _pem(key: object, fmt: serialization.PrivateFormat, password: bytes | None = None) -> str:
-    encryption = (
-        serialization.BestAvailableEncryption(password)
-        if password
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
-        serialization.Encoding.PEM, fmt, encryption
-    ).decode()
 
 
 def dumped_key(key: str, style: str | None, *, width: int = 80, indent: int = 2) -> str:

@@ -152,14 +152,7 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
         if text.startswith(first * 3, pos):
             return _triple_quoted(text, pos, end, first)
         close = _closing_quote(text, pos, end, first)
-        inner_end = close if close != -1 else end
-        inner = text[pos + 1 : inner_end]
-        stripped = inner.strip()
-        if not stripped:
-            return None
-        start = pos + 1 + (len(inner) - len(inner.lstrip()))
-        kind = Kind.REFERENCE if is_reference(stripped) else Kind.LITERAL
-        return Value(start, start + len(stripped), kind)
+        return _quoted(text, pos + 1, close if close != -1 else end)
     head = _BLOCK_HEAD_RE.match(text, pos, end)
     if head is not None and (head.end() == end or text[head.end()] == "#"):
         return line.block_value()
@@ -272,11 +265,16 @@ def _triple_quoted(text: str, pos: int, end: int, quote: str) -> Value | None:
     close = _closing_quote(text, pos + 2, end, quote)
     if close == -1 or not text.startswith(quote * 3, close):
         return None
-    inner = text[pos + 3 : close]
+    return _quoted(text, pos + 3, close)
+
+
+def _quoted(text: str, start: int, end: int) -> Value | None:
+    """The value between quotes, `text[start:end]`, without its blanks; None if blank."""
+    inner = text[start:end]
     stripped = inner.strip()
     if not stripped:
         return None
-    start = pos + 3 + (len(inner) - len(inner.lstrip()))
+    start += len(inner) - len(inner.lstrip())
     kind = Kind.REFERENCE if is_reference(stripped) else Kind.LITERAL
     return Value(start, start + len(stripped), kind)
 
