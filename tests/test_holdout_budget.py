@@ -401,14 +401,19 @@ def test_a_failed_attempt_reused_still_counts_against_the_runs_budget(
 
 
 def test_a_run_that_ran_as_it_is_now_counts_once(tmp_path: Path) -> None:
-    """pending, running, then success with its result: one attempt, the tree's."""
+    """pending, running, then success with its result: one attempt, the tree's. A
+    tracker adds params while a run runs (an import updates them): the running record's
+    params are not yet the run's (a review: the run counted twice)."""
     repo = new_repo(tmp_path / "repo", POLICY + "budget: {max_runs_per_study: 2}\n")
     add_run(repo, "exp-000", m(50.0))
-    add_run(repo, "exp-001", status="running")
+    add_run(repo, "exp-001", status="running", sub_step=None)
     base = commit_all(repo, "base")
-    add_run(repo, "exp-001", m(51.0))  # success, same params and seed
+    add_run(repo, "exp-001", m(51.0))  # success, a param more
+    commit_all(repo, "it finished")
+    res = run_cli(["audit", "--no-cache", "--since", base], repo)
+    assert res.code == 0, res.out  # two runs
     add_run(repo, "exp-002", status="pending")
-    commit_all(repo, "it finished; one more planned")
+    commit_all(repo, "one more planned")
     add_run(repo, "exp-002", status="pending", sub_step=3)  # still pending: no try
     commit_all(repo, "a typo in the plan")
     res = run_cli(["audit", "--no-cache", "--since", base], repo)

@@ -136,11 +136,13 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     a record at BASE or in a commit of the range shows counts against the study it had
     then, as a holdout look does, so deleting failed attempts does not buy new tries.
 
-    An attempt is a run's (id, study, params, seed) once its record says it started or
-    ended (a record only ever pending, say renamed for a typo, was no attempt). A failed
-    record rewritten in place as a new run, or moved to another study, was one run by
-    its id, and bought a try (an attacker's hunt, issue 18 twenty-second pass). Only the
-    studies the tree's own count (checks.py) leaves under the budget are reported here.
+    An attempt is a run's (id, study, params, seed) once its record says it ended, or
+    its (id, study) while it runs: a tracker adds params to a running run, and an import
+    updates them (a review: one run counted twice). A record only ever pending, say
+    renamed for a typo, was no attempt. A failed record rewritten in place as a new run,
+    or moved to another study, was one run by its id, and bought a try (an attacker's
+    hunt, issue 18 twenty-second pass). Only the studies the tree's own count
+    (checks.py) leaves under the budget are reported here.
     """
     limit = check.policy.max_runs_per_study
     if limit is None or span is None:
@@ -168,7 +170,14 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         keys = _attempts(reader, {sha for _, sha in then} | now_blobs)
     then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
     now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
-    erased = Counter(study for _, study, _, _ in then_keys - now_keys)
+    ended = {key for key in then_keys | now_keys if key[2] is not RUNNING}
+    # A run's running record is the attempt its ended record (or REV's record) finishes.
+    finished = {(exp_id, study) for exp_id, study, _, _ in ended | now_keys}
+    erased = Counter(
+        study
+        for exp_id, study, params, _ in then_keys - now_keys
+        if params is not RUNNING or (exp_id, study) not in finished
+    )
     now: Counter[Study] = Counter(e.study for e in check.experiments)
     return [
         Finding(
@@ -185,6 +194,7 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
 
 
 _Attempt = tuple[str, str, Any, Any]  # (id, study, params, seed), params and seed normalised
+RUNNING = ("running",)  # a running record's params and seed: not yet what the run was
 
 
 def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
@@ -193,7 +203,11 @@ def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
     for sha, data in reader.read_many(sorted(shas)):
         doc = check_content(Kind.EXPERIMENT, data, explain=False)
         keys[sha] = None
-        if isinstance(doc, dict) and doc["status"] != "pending":
+        if not isinstance(doc, dict) or doc["status"] == "pending":
+            continue
+        if doc["status"] == "running":
+            keys[sha] = (doc["id"], doc["study"], RUNNING, RUNNING)
+        else:
             params, seed = normalised(doc["params"]), normalised(doc.get("seed"))
             keys[sha] = (doc["id"], doc["study"], params, seed)
     return keys
