@@ -321,6 +321,11 @@ def test_a_yaml_value_on_a_line_below_its_key_is_read(
         "pin_hash:\nother: x\n",  # no value
         "Set EXPFLOW_PIN:\n    the PIN from the vault\n",  # prose: not a key beginning its line
         "EXPFLOW_PIN:\n    export EXPFLOW_PIN=$X\n",  # more than one word
+        # a definition list or a docstring: a word below that is no PIN or digest (a review)
+        "EXPFLOW_PIN:\n    Required.\n",
+        "EXPFLOW_PIN_HASH:\n  optional\n",
+        "Args:\n    pin_hash:\n        hashed\n",
+        "[env]\nEXPFLOW_PIN:\n    TODO\n",
     ],
 )
 def test_values_below_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:

@@ -134,6 +134,7 @@ _BELOW_RE = re.compile(
         )[ \t]*(?:\#[^\n]*)?\r?$""",
     re.VERBOSE,
 )
+_SECRET_SHAPED = re.compile(r"(?:0[xX]|sha256:)?[0-9A-Fa-f]{4,}")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_-]+")
 _BLOCK_HEAD_RE = re.compile(r"[|>][-+0-9]*[ \t]*")
@@ -196,10 +197,11 @@ def value_below(text: str, line: Line, column: int) -> Value | None:
         return None
     plain = m.group("plain")
     if plain is not None:
-        if plain.endswith(":") or plain.lower() in _NOT_A_SECRET:
-            return None  # a key (its mapping is read by the key rules), or no value
-        kind = Kind.REFERENCE if is_reference(plain) else Kind.BARE
-        return Value(body, body + len(plain), kind)
+        # Only a word shaped as a PIN or a digest: a definition list or a docstring's
+        # `EXPFLOW_PIN:` then `    Required.` is prose (a review: false findings).
+        if not _SECRET_SHAPED.fullmatch(plain):
+            return None
+        return Value(body, body + len(plain), Kind.BARE)
     group = "dq" if m.group("dq") is not None else "sq"
     inner = m.group(group)
     stripped = inner.strip()
