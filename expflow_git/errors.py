@@ -78,7 +78,7 @@ class Finding:
     def __post_init__(self) -> None:
         # A message or pointer quoting a document (a metric named by a PIN's digest; an
         # attacker's hunt) never carries what the scan flags to an output.
-        object.__setattr__(self, "message", mask_flagged(self.message))
+        object.__setattr__(self, "message", _masked_under(self.pointer, self.message))
         object.__setattr__(self, "pointer", mask_flagged(self.pointer))
 
     def location(self) -> str:
@@ -100,7 +100,8 @@ def mask_flagged(text: str) -> str:
     (`pinscan.scanner.masked`): what reaches an output never carries a PIN, a PIN's hash
     or a private key that the same output's scan finding masks (an attacker's hunt,
     issue 18 twenty-second pass). Every such span holds a run of four digits or hex
-    digits, or names a private key; other text is returned without a scan."""
+    digits, or names a private key or the tool's hash format (`$scrypt`); other text is
+    returned without a scan."""
     if re.search(_SUSPECT, text) is None:
         return text
     from expflow_git.pinscan.scanner import masked
@@ -108,7 +109,23 @@ def mask_flagged(text: str) -> str:
     return masked(text)
 
 
-_SUSPECT = r"[0-9A-Fa-f]{4}|PRIVATE KEY"
+_SUSPECT = r"[0-9A-Fa-f]{4}|PRIVATE|scrypt"
+
+
+def _masked_under(pointer: str, message: str) -> str:
+    """A finding's message masked as the scan reads its value, under the pointer's last
+    key when that names a PIN: `"NNNN" is not of type "number"` at `/metrics/pin` quoted
+    the PIN, which is a PIN only beside its key (a review)."""
+    key = pointer.rsplit("/", 1)[-1]
+    if "pin" not in key.lower():
+        return mask_flagged(message)
+    from expflow_git.pinscan.scanner import masked
+
+    head = f"{key}: "
+    framed = masked(head + message)
+    return framed[len(head) :] if framed.startswith(head) else mask_flagged(message)
+
+
 # (Compiled on first use, by `re`'s own cache: not in every command's start-up.)
 _FOUR_DIGITS = r"(?<![\w./:-])[0-9]{4}(?![\w./:-])|(?<=--pin)[0-9]{4}(?![0-9])"
 

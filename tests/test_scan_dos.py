@@ -147,10 +147,13 @@ def test_a_document_quoting_a_pin_digest_is_masked_in_every_finding(exp_repo: Ex
     exp_repo.add_result("exp-001", metrics={**SEED_METRICS, "seg_total": PIN_SHA})
     exp_repo.add_experiment("exp-002")
     exp_repo.add_result("exp-002", metrics={**SEED_METRICS, name: 3})
+    # a PIN is one only beside its key: the value was quoted alone (a review)
+    exp_repo.add_experiment("exp-003")
+    exp_repo.add_result("exp-003", metrics={**SEED_METRICS, "pin": str(4000 + 821)})
     exp_repo.git("add", "-A")
-    secrets = (PIN_SHA[:12], name[:12], own_hash[own_hash.rindex("$") - 12 :])
+    secrets = (PIN_SHA[:12], name[:12], own_hash[own_hash.rindex("$") - 12 :], f'"{4000 + 821}"')
     code, out, err = run_cli(["validate", "--staged"], cwd=exp_repo.path)
-    assert code == 1 and out.count("****") == 4, out + err  # 2 schema values, a name twice
+    assert code == 1 and out.count("****") == 5, out + err  # 3 schema values, a name twice
     assert not any(s in out + err for s in secrets), out + err
     exp_repo.commit("quoted")
     for fmt in ("text", "github", "md", "sarif", "json"):
