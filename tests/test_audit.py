@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import math
 import os
@@ -703,6 +704,18 @@ def test_experiment_verdict_fails_on_a_finding_at_the_runs_own_files(xcli: Cli, 
     _dangling(repo)  # a finding beside the run still leaves its verdict alone
     commit_all(repo)
     assert xcli(["audit", "--experiment", "good"], repo).code == 0
+    # A run named by a PIN's digest: the scan's findings at its files spell them
+    # `****.json`, and its verdict passed (a review).
+    digests = (hashlib.sha256(str(4000 + k).encode()).hexdigest() for k in range(100))
+    named = next(d for d in digests if d[0] in "abcdef")
+    add_run(repo, named, m(60))
+    commit_all(repo)
+    code, st = audit_json(xcli, repo, "--experiment", named)
+    assert code == 1 and st["predicate"]["result"]["verdict"] == "fail"
+    assert any(
+        e["type"] == "finding" and e["path"] == f"results/{STUDY}/****.json"
+        for e in st["predicate"]["entries"]
+    )
 
 
 def test_an_absolute_policy_path_inside_the_repository_is_its_committed_policy(

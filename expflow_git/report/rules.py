@@ -12,6 +12,7 @@ from expflow_git.audit.ladder import climb
 from expflow_git.audit.pipeline import verdict_passes
 from expflow_git.audit.ranking import best_any, order_key, pearson
 from expflow_git.documents import stem
+from expflow_git.pinscan.scanner import shown_path
 
 Json = dict[str, Any]
 
@@ -49,6 +50,9 @@ class Tally:
         self.best_feasible: Any = None
         self.focus_feasible = False
         self.focus_findings = 0
+        # The run's file stem as findings spell it: a PIN's digest in an id is masked in
+        # the scan's findings (`****.json`), which then passed as another run's (a review).
+        self.focus_names = set() if focus is None else {focus, shown_path(focus)}
         self.walk: Mapping[str, Any] | None = None
         self.attempts: dict[str, int] = {}  # stays empty for a report without the entries
 
@@ -57,7 +61,7 @@ class Tally:
         kind = entry["type"]
         if kind == "finding":
             self.findings += 1
-            if self.focus is not None and stem(entry["path"]) == self.focus:
+            if self.focus is not None and stem(entry["path"]) in self.focus_names:
                 self.focus_findings += 1  # at the run's own record or result
         elif kind == "run":
             run_id, rank, feasible = entry["id"], entry["rank"], entry["feasible"]
