@@ -339,7 +339,7 @@ def test_pin_value_found(path: str, text: str) -> None:
         "spin: 7391\n",
         "pin_code: 7391\n",
         "x-pin: 7391\n",
-        "pin:7391\n",  # not a YAML mapping (no space after the colon)
+        "pin:73910\n",  # not a YAML mapping (no space after the colon), nor a PIN tag
         "pin: ${{ secrets.PIN }}\n",
         "pin: $PIN\n",
         "pin:\n",

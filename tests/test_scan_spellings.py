@@ -497,6 +497,9 @@ def test_escaped_flag_lookalikes_are_clean(exp_repo: ExpRepo, command: str) -> N
         ("experiments/s/r1.json", json.dumps({"tags": ["fno", f"pin:{PIN}"]}) + "\n"),
         ("notes.json", json.dumps({"labels": [f"PIN = {PIN}"]}) + "\n"),
         ("tags.py", f"TAGS = ['pin={PIN}']\n"),
+        # plain in a YAML list, as PyYAML's safe_dump writes a record's tags (a review)
+        ("run.yaml", f"tags:\n- fno\n- pin:{PIN}\n"),
+        ("run.yaml", f"tags: [fno, pin:{PIN}]\n"),
     ],
 )
 def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
@@ -513,7 +516,7 @@ def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
     "content",
     [
         json.dumps({"tags": [f"pin:{PIN}0", f"spin:{PIN}", f"pin:{PIN} x", "pin:$PIN"]}) + "\n",
-        f"pin:{PIN}\n",  # a YAML string, not a key: no quote around it
+        f"the pin:{PIN}0 and x-pin:{PIN} and pin: {PIN}x\n",
     ],
 )
 def test_pin_tag_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
@@ -525,3 +528,40 @@ def test_pin_tags_scan_in_linear_time(exp_repo: ExpRepo) -> None:
     polynomial scan)."""
     content = ('"pin:' + " " * 50 + '123" ' + "'pin= 12345' ") * 3000 + "\n"
     assert scan_one(exp_repo, "notes.txt", content) == (0, "")
+
+
+# --- node properties around a value below its key, and before a flow mapping --------------
+# `pin: &a` then the PIN below, `pin:` then `&a NNNN` below, `pin: !!map {value: …}` and
+# PyYAML's flow dump of a shared mapping were read by no rule (a review).
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"pin: &a\n  {PIN}\n",
+        f"pin: !!str\n  '{PIN}'\n",
+        f"pin:\n  &a {PIN}\n",
+        f"EXPFLOW_PIN:\n  !!str '{PIN}'\n",
+        f"pin:\n  value: &v\n    '{PIN}'\n",
+        f"pin: !!map {{value: '{PIN}'}}\n",
+        f"{{a: {{pin: &id001 {{value: '{PIN}'}}}}, b: {{pin: *id001}}}}\n",
+    ],
+)
+def test_node_properties_around_a_pin_are_read_past(exp_repo: ExpRepo, content: str) -> None:
+    assert PIN in str(loaded(content))
+    code, out = scan_one(exp_repo, "conf.yaml", content)
+    line, col = located(content, PIN)
+    assert code == 1 and out.startswith(f"conf.yaml:{line}:{col}: pin-"), out
+
+
+def test_properties_and_plain_tags_scan_in_linear_time(exp_repo: ExpRepo) -> None:
+    """Near-misses of 200 KB (run_cli's timeout would stop a polynomial scan)."""
+    content = (
+        "pin: " + "&a " * 30_000 + "x y\n"
+        + "pin:\n  " + "&a " * 30_000 + "'x\n"
+        + "pin: " + "&a " * 30_000 + "[\n"
+        + "- pin:123 " * 10_000 + "\n"
+        + "pin: &" + "pin:" * 20_000 + "\n"  # keys inside one property
+        + "a: {pin: " + "&pin: " * 20_000 + "\n"
+    )  # fmt: skip
+    assert scan_one(exp_repo, "conf.yaml", content) == (0, "")

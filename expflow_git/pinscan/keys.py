@@ -37,8 +37,13 @@ _TOML_PIN_RE = re.compile(
     re.IGNORECASE | re.MULTILINE | re.ASCII,
 )
 # `pin: {`, `"pin": {`, `pin = {` (a flow mapping, JSON object, TOML inline table).
+# Node properties may stand before the brace (`pin: &id001 {value: …}`, PyYAML's flow dump
+# of a shared mapping; a review): a node has at most two (an anchor and a tag), each read
+# up to 128 characters, so a key that fails reads a bounded stretch (`&pin: &pin: …` of
+# 200 KB was quadratic with any number of any length).
 _FLOW_PIN_RE = re.compile(
-    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*\{",
+    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*"
+    r"(?:[&!][^ \t\r\n{]{0,128}[ \t]+){0,2}\{",
     re.IGNORECASE | re.ASCII,
 )
 _CHILD = rf"(?P<q>[\"']?)(?P<key>{_HASH_CHILDREN}|{_VALUE_CHILDREN})(?P=q)[ \t]*"
@@ -84,7 +89,7 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         value = value_at(text, c.end(), line.at(c.end()), spaced=spaced)
         if value is not None:
             value = past_properties(text, value, line)
-        elif block and ends_line(text, c.end(), line, spaced=spaced):
+        if value is None and block and ends_line(text, c.end(), line, spaced=spaced):
             # `value:` then `  'NNNN'` on a line below (a child begins its line)
             value = value_below(text, line, c.start() - line.start)
         if value is None or value.kind is Kind.REFERENCE:
@@ -183,8 +188,11 @@ def flag_hits(text: str) -> list[Hit]:
 # A tag in the tool's own `NAME:V` form, or `name=value`, as a whole quoted string: an
 # import of a tracker's tag `pin=NNNN` wrote the record tag `"pin:NNNN"`, which no rule
 # read (a user's hunt, issue 18 twenty-second pass). No backtracking: linear.
+# A YAML list writes the tag plain (`- pin:NNNN`, `[pin:NNNN]`; a review): a word of its own.
 _TAG_RE = re.compile(
-    r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])", re.IGNORECASE | re.ASCII
+    r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])"
+    r"|(?<![^ \t\r\n\[(,])pin:(?P<bare>[0-9]{4})(?=[ \t\r\n\]),]|\Z)",
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -192,11 +200,12 @@ def tag_hits(text: str) -> list[Hit]:
     return [
         Hit(
             Leak.PIN_VALUE,
-            m.start("pin"),
-            m.end("pin"),
+            m.start(group),
+            m.end(group),
             "4-digit PIN in a `pin:` tag or quoted `pin=` value (masked: ****)",
         )
         for m in _TAG_RE.finditer(text)
+        for group in ["pin" if m.group("pin") is not None else "bare"]
     ]
 
 

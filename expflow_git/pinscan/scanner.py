@@ -648,13 +648,18 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         below = False
         if value is not None and is_pin:
             value = past_properties(text, value, line)
-        elif value is None and sep == ":" and ends_line(text, m.end(), line, spaced=spaced):
-            # YAML's value on a line below (`EXPFLOW_PIN:` then `  'NNNN'`), under a key
-            # that begins its line (an attacker's hunt, issue 18 twenty-second pass)
-            key_start = m.start() - len(quote)
-            if line.head() == key_start:
-                value = value_below(text, line, key_start - line.start)
-                below = True
+        key_start = m.start() - len(quote)
+        # YAML's value on a line below (`EXPFLOW_PIN:` then `  'NNNN'`), under a key that
+        # begins its line (an attacker's hunt, issue 18 twenty-second pass); asked first,
+        # so the rest of a line is read for one key at most (`&pin: &pin: …`: linear)
+        if (
+            value is None
+            and sep == ":"
+            and line.head() == key_start
+            and ends_line(text, m.end(), line, spaced=spaced)
+        ):
+            value = value_below(text, line, key_start - line.start)
+            below = True
         if value is None:
             continue
         if not below:  # (the lines between, comments, are read on as ever)

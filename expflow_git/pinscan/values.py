@@ -128,7 +128,8 @@ _INDENT_RE = re.compile(r"[ \t]*")
 # alias: each read by its own rule, or not a value). Each part is followed by a character
 # the one before it cannot take: linear.
 _BELOW_RE = re.compile(
-    r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*)"
+    r"""(?:[&!][^ \t\r\n]*[ \t]+)*  # node properties first (`&a 'NNNN'`, `!!str 'NNNN'`)
+        (?:"(?P<dq>(?:[^"\\\r\n]|\\.)*)"
          | '(?P<sq>(?:[^'\r\n]|'')*)'
          | (?P<plain>[^ \t\r\n"'\#&*!|>%@`,\[\]{}?:-][^ \t\r\n]*)
         )[ \t]*(?:\#[^\n]*)?\r?$""",
@@ -170,8 +171,16 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
 
 
 def ends_line(text: str, pos: int, line: Line, *, spaced: bool) -> bool:
-    """Nothing but blanks and a comment from `pos` (past a key's separator) to the line's end."""
-    return pos >= line.end or (spaced and text[pos] == "#")
+    """Nothing but blanks and a comment from `pos` (past a key's separator) to the line's
+    end, node properties aside (`pin: &a` then `  NNNN` below; a review)."""
+    if pos >= line.end or (spaced and text[pos] == "#"):
+        return True
+    return spaced and _PROPERTIES_RE.fullmatch(text, pos, line.end) is not None
+
+
+# Node properties to the line's end, each token followed by blanks before the next: one
+# way to read a line, so a failed one is given up in linear time.
+_PROPERTIES_RE = re.compile(r"[&!][^ \t\r\n#]*(?:[ \t]+[&!][^ \t\r\n#]*)*[ \t]*(?:#.*)?")
 
 
 def value_below(text: str, line: Line, column: int) -> Value | None:
@@ -201,7 +210,7 @@ def value_below(text: str, line: Line, column: int) -> Value | None:
         # `EXPFLOW_PIN:` then `    Required.` is prose (a review: false findings).
         if not _SECRET_SHAPED.fullmatch(plain):
             return None
-        return Value(body, body + len(plain), Kind.BARE)
+        return Value(m.start("plain"), m.end("plain"), Kind.BARE)
     group = "dq" if m.group("dq") is not None else "sq"
     inner = m.group(group)
     stripped = inner.strip()
