@@ -447,8 +447,3 @@ def test_a_trial_is_imported_once_whatever_the_study_it_is_given(
         assert tree_bytes(exp_repo.path) == before
     again = cli(import_args(db, "--study-as", "search"), exp_repo.path)
     assert totals(again.out) == "0 new, 0 updated, 7 unchanged, 0 refused", again
-    # Another database's study of the same name is another study (a review: refused).
-    other = db.with_name("other.db")
-    other.write_bytes(db.read_bytes())
-    res = cli(import_args(other, "--study-as", "elsewhere"), exp_repo.path)
-    assert res.code == 0 and totals(res.out) == "7 new, 0 updated, 0 unchanged, 0 refused", res

@@ -143,13 +143,12 @@ class _Context:
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
 
     @functools.cached_property
-    def imported(self) -> dict[tuple[str, ...], tuple[str, str, str]]:
+    def imported(self) -> dict[tuple[str, str, str], tuple[str, str, str]]:
         """The tracker's identity of each imported record in the work tree, (tracker,
-        where it was read, study, run) → (id, study, record path); read when a run would
-        be new (not for an import that finds every run). Two databases each holding a
-        study of one name are two studies (a review: the second was refused). A CSV
-        row's identity is its id in its study, which the record's id already is."""
-        found: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        study, run) → (id, study, record path); read when a run would be new (not for an
+        import that finds every run). A CSV row's identity is its id in its study, which
+        the record's id already is."""
+        found: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         for stem, paths in sorted(self.records.items()):
             for path in paths:
                 doc = _read(path)
@@ -157,11 +156,13 @@ class _Context:
                 origin = prov.get("source") if isinstance(prov, dict) else None
                 if doc is None or not isinstance(origin, dict):
                     continue
-                key = tuple(origin.get(k) for k in ("tracker", "uri", "study", "run"))
+                key = tuple(origin.get(k) for k in ("tracker", "study", "run"))
                 if key[0] == "csv" or not all(isinstance(k, str) for k in key):
                     continue
                 rel = path.relative_to(self.layout.root).as_posix()
-                found.setdefault(tuple(map(str, key)), (stem, str(doc.get("study")), rel))
+                found.setdefault(
+                    (str(key[0]), str(key[1]), str(key[2])), (stem, str(doc.get("study")), rel)
+                )
         return found
 
     @functools.cached_property
@@ -352,7 +353,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         # The tracker's run has a record under another id: another `--study-as` made
         # its id (an Optuna trial's is `<study>-t<number>`), and a second record would
         # count and rank it twice (a user's hunt; spec §4.2: a run is the tracker's own).
-        taken = ctx.imported.get((source.tracker, source.uri, source.study, run.run))
+        taken = ctx.imported.get((source.tracker, source.study, run.run))
         if taken is not None:
             other_id, other_study, other_rel = taken
             return _refused(
