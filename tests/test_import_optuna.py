@@ -447,3 +447,11 @@ def test_a_trial_is_imported_once_whatever_the_study_it_is_given(
         assert tree_bytes(exp_repo.path) == before
     again = cli(import_args(db, "--study-as", "search"), exp_repo.path)
     assert totals(again.out) == "0 new, 0 updated, 7 unchanged, 0 refused", again
+    # The same database spelled another way is the same trials (a review: a key with the
+    # URI took them in again as new runs).
+    spelled = "sqlite:///" + str(db.parent) + "/./" + db.name
+    assert spelled != storage_url(db)
+    args = ["import", "optuna", "--storage", spelled, "--study", STUDY, "--study-as", "v3"]
+    res = cli(args, exp_repo.path)
+    assert res.code == 1 and totals(res.out) == "0 new, 0 updated, 0 unchanged, 7 refused", res
+    assert tree_bytes(exp_repo.path) == before
