@@ -113,17 +113,28 @@ _SUSPECT = r"[0-9A-Fa-f]{4}|PRIVATE|scrypt"
 
 
 def _masked_under(pointer: str, message: str) -> str:
-    """A finding's message masked as the scan reads its value, under the pointer's last
-    key when that names a PIN: `"NNNN" is not of type "number"` at `/metrics/pin` quoted
-    the PIN, which is a PIN only beside its key (a review)."""
-    key = pointer.rsplit("/", 1)[-1]
-    if "pin" not in key.lower():
+    """A finding's message masked as the scan reads it, and also as it reads it under the
+    pointer's keys when they name a PIN: `"NNNN" is not of type "number"` at `/metrics/pin`
+    (or `/splits/pin/value`) quoted the PIN, which is a PIN only beside its key (a
+    review). Only a message that begins with the value it quotes (a schema message) is
+    read under its keys: framed, another message's first word read as the value."""
+    keys = pointer.split("/")[-2:]
+    if "pin" not in pointer.lower() or not message or message[0] not in _VALUE_FIRST:
         return mask_flagged(message)
     from expflow_git.pinscan.scanner import masked
 
-    head = f"{key}: "
+    last = keys[-1]
+    if "pin" in last.lower():
+        head = f"{last}: "
+    elif len(keys) == 2 and "pin" in keys[0].lower():
+        head = f"{keys[0]}:\n  {last}: "
+    else:
+        return mask_flagged(message)
     framed = masked(head + message)
-    return framed[len(head) :] if framed.startswith(head) else mask_flagged(message)
+    return mask_flagged(framed[len(head) :] if framed.startswith(head) else message)
+
+
+_VALUE_FIRST = frozenset("\"'{[-+0123456789")
 
 
 # (Compiled on first use, by `re`'s own cache: not in every command's start-up.)

@@ -164,6 +164,30 @@ def test_a_document_quoting_a_pin_digest_is_masked_in_every_finding(exp_repo: Ex
         assert not any(s in out + err for s in secrets), fmt
 
 
+@pytest.mark.parametrize(
+    ("pointer", "message", "shown"),
+    [
+        ("/metrics/pin", '"{pin}" is not of type "number"', '"****" is not of type "number"'),
+        ("/splits/pin/value", '"{pin}" is not of type "number"', '"****" is not of type "number"'),
+        ("/x/pin", "pin: {pin}", "pin: ****"),  # a message that names its key itself
+        ("/x/EXPFLOW_PIN", "EXPFLOW_PIN: {pin}", "EXPFLOW_PIN: ****"),
+        ("/x/pin_hash", "must be a string", "must be a string"),  # no value first: as is
+        ("/metrics/loss", '"{pin}" is not of type "number"', '"{pin}" is not of type "number"'),
+    ],
+)
+def test_a_findings_message_is_read_under_its_pointers_pin_keys(
+    pointer: str, message: str, shown: str
+) -> None:
+    """A value is a PIN only beside its key: a schema message at `/splits/pin/value`
+    quoted it, and the first framing of a message under its key hid the key and showed
+    the PIN, or took a message's first word for the value (two reviews)."""
+    from expflow_git.errors import Finding
+
+    pin = str(4000 + 821)
+    finding = Finding("r.json", "schema", message.format(pin=pin), pointer)
+    assert finding.message == shown.format(pin=pin)
+
+
 def test_free_text_the_scan_flags_is_masked_in_every_output_of_the_audit(
     exp_repo: ExpRepo, tmp_path: Path
 ) -> None:

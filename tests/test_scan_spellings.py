@@ -26,6 +26,9 @@ PIN = str(4000 + 821)
 OPAQUE_SHA = hashlib.sha256(b"a salted hash, not of a bare PIN").hexdigest()
 PIN_VALUE = "4-digit PIN under key 'pin.{}' (masked: ****)"
 PIN_HASH = "pin.hash assigned a value (masked)"
+# The tool's hash format with an 8-byte salt, which `pin check` takes (its content rule
+# asks for 16 characters of salt)
+SHORT_SALT_HASH = "expflow$scrypt$n=16384,r=8,p=1$QUJDREVGR0g$" + "QUJD" * 10 + "QUI"
 
 
 def dumped(data: object) -> str:
@@ -291,6 +294,24 @@ VALUES_BELOW = [
         PIN,
         "pin-value",
         PIN_VALUE.format("value"),
+    ),
+    # A word below is read only shaped as a secret (a review), but then in every shape
+    # YAML gives it (a second review): signed, and the tool's hash with a short salt.
+    (
+        "signed",
+        f"EXPFLOW_PIN:\n  +{PIN}\n",
+        {"EXPFLOW_PIN": int(PIN)},
+        f"+{PIN}",
+        "pin-assignment",
+        "EXPFLOW_PIN assigned a value (masked)",
+    ),
+    (
+        "short-salt-hash",
+        f"EXPFLOW_PIN_HASH:\n  {SHORT_SALT_HASH}\n",
+        {"EXPFLOW_PIN_HASH": SHORT_SALT_HASH},
+        SHORT_SALT_HASH,
+        "pin-assignment",
+        "EXPFLOW_PIN_HASH assigned a value (masked)",
     ),
 ]
 

@@ -135,7 +135,9 @@ _BELOW_RE = re.compile(
         )[ \t]*(?:\#[^\n]*)?\r?$""",
     re.VERBOSE,
 )
-_SECRET_SHAPED = re.compile(r"(?:0[xX]|sha256:)?[0-9A-Fa-f]{4,}")
+# A PIN (YAML reads `+NNNN` as one), a digest, or the tool's own hash format (any salt
+# length `pin check` takes; a second review).
+_SECRET_SHAPED = re.compile(r"[+-]?(?:0[xX]|sha256:)?[0-9A-Fa-f]{4,}|[^ \t]*\$scrypt\$[^ \t]*")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_-]+")
 _BLOCK_HEAD_RE = re.compile(r"[|>][-+0-9]*[ \t]*")
