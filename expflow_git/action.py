@@ -152,6 +152,14 @@ def _remove_stale(path: str) -> None:
     """
     from expflow_git.atomicfile import confined
 
+    # The path as given, never normalised first: `reports/../r.json` was checked as
+    # `r.json` while the kernel went through a committed `reports -> /somewhere` link, and
+    # `.` (the checkout itself) was a crash (an attacker's hunt, issue 18 twenty-second pass).
+    parts = Path(path).parts
+    if ".." in parts or path.endswith(("/", os.sep)) or not parts or parts[-1] in (".", "/"):
+        raise ExpflowError(
+            f"{printable(path)}: report-path and html-path must name files, without `..`"
+        )
     workspace = Path.cwd()
     full = Path(os.path.abspath(path))
     if full.is_relative_to(workspace) and full.parent != workspace:

@@ -74,6 +74,9 @@ def open_atomic(
     whatever it names (a pull request can commit one at the report's path). The tool's
     own files (the cache, records) replace whatever is in their place.
     """
+    if named_by_user and os.fspath(path).endswith(("/", os.sep)):
+        # `Path` drops the slash: `--out newdir/` wrote a file `newdir` (a user's hunt)
+        raise IsADirectoryError(errno.EISDIR, "names a folder, not a file", os.fspath(path))
     target = Path(path)
     if named_by_user and _written_in_place(target):
         if not overwrite:

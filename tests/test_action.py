@@ -586,6 +586,28 @@ def test_a_committed_symlinked_folder_on_the_report_path_is_refused(
     assert outputs["passed"] == "false" and "did not complete" in summary
 
 
+@pytest.mark.parametrize("report_path", ["reports/../expflow-report.json", ".", "out/"])
+def test_a_report_path_that_names_no_file_as_given_is_refused(
+    demo_repo: Path, tmp_path: Path, report_path: str
+) -> None:
+    """`reports/../expflow-report.json` was checked normalised, as `expflow-report.json`,
+    while the kernel went through the committed `reports -> /elsewhere`: the action
+    deleted and wrote there. `.` was reported as a crash, and `out/` wrote a file `out`
+    and then said no report was written (an attacker's hunt, issue 18 twenty-second pass)."""
+    outside = tmp_path / "elsewhere" / "inner"
+    outside.mkdir(parents=True)
+    (outside.parent / "expflow-report.json").write_text("precious\n")
+    (demo_repo / "reports").symlink_to(outside)
+    git(demo_repo, "add", "-A")
+    git(demo_repo, "commit", "-qm", "a symlinked folder")
+    code, log, outputs, summary = run_action(demo_repo, tmp_path, report_path=report_path)
+    assert code == 2, log
+    assert "must name files" in log and "crashed" not in log, log
+    assert (outside.parent / "expflow-report.json").read_text() == "precious\n"
+    assert not (demo_repo / "out").exists()
+    assert outputs["passed"] == "false" and "did not complete" in summary
+
+
 def test_a_directory_at_report_path_did_not_complete(demo_repo: Path, tmp_path: Path) -> None:
     (demo_repo / "out").mkdir()
     code, log, outputs, summary = run_action(demo_repo, tmp_path, report_path="out")
