@@ -306,6 +306,32 @@ def test_previous_links_reports_into_a_chain(
     }
 
 
+def test_a_previous_report_at_the_last_safe_seq_is_one_error_line(
+    xcli: Cli, seed: Path, tmp_path: Path
+) -> None:
+    """A previous report at seq 2**53 - 1 (valid, unsigned: anyone can hand one in) made
+    the audit run whole, then stop on a traceback, exit 1: the next seq leaves the
+    integers canonical JSON writes (an attacker's hunt, issue 18 twenty-second pass)."""
+    from expflow_git.report.canonical import canonical_json
+
+    envelope = json.loads(xcli(["audit", "--format", "json"], seed).out)
+    statement = json.loads(b64d(envelope["payload"]))
+    commit = statement["predicate"]["repo"]["commit"]
+    previous = tmp_path / "previous.json"
+    for seq, code in ((2**53 - 2, 0), (2**53 - 1, 2)):
+        statement["predicate"]["chain"] = {
+            "seq": seq,
+            "prev": {"payloadSha256": "0" * 64, "gitCommit": commit},
+        }
+        envelope["payload"] = base64.b64encode(canonical_json(statement)).decode()
+        previous.write_bytes(canonical_json(envelope) + b"\n")
+        out = tmp_path / f"next-{seq}.json"
+        res = run_cli(["audit", "--previous", str(previous), "--out", str(out)], seed)
+        assert res.code == code and "Traceback" not in res.err, res
+        assert out.exists() == (code == 0)
+    assert res.err.strip().endswith("leaves no room for a next report"), res.err
+
+
 # ----------------------------------------------------------------------------- signed / unsigned
 
 

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.errors import ExitCode, ExpflowError, printable
 from expflow_git.report.dsse import Envelope
 from expflow_git.report.verify import MAX_REPORT_BYTES, ReportError, parse_report
 
@@ -37,11 +37,17 @@ def parse_saved(data: bytes, *, source: str) -> tuple[Envelope, dict[str, Any]]:
         raise ExpflowError(str(exc), code=ExitCode.FAILED) from None
 
 
+MAX_SEQ = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) writes exactly
+
+
 def previous_link(path: str) -> dict[str, Any]:
     """What a new report records of the previous one it is chained to (`audit --previous`)."""
     envelope, statement = parse_saved(read_bytes(path), source=path)
+    seq = statement["predicate"]["chain"]["seq"]
+    if seq >= MAX_SEQ:  # the next one would leave JSON's safe integers: a traceback, exit 1
+        raise ExpflowError(f"{printable(path)}: chain seq {seq} leaves no room for a next report")
     return {
-        "seq": statement["predicate"]["chain"]["seq"],
+        "seq": seq,
         "payloadSha256": hashlib.sha256(envelope.payload).hexdigest(),
         "gitCommit": statement["predicate"]["repo"]["commit"],
     }
