@@ -156,7 +156,7 @@ def _remove_stale(path: str) -> None:
     # `r.json` while the kernel went through a committed `reports -> /somewhere` link, and
     # `.` (the checkout itself) was a crash (an attacker's hunt, issue 18 twenty-second pass).
     parts = Path(path).parts
-    if ".." in parts or path.endswith(("/", os.sep)) or not parts or parts[-1] in (".", "/"):
+    if not parts or ".." in parts or path.endswith(("/", os.sep)):  # (`.` has no parts)
         raise ExpflowError(
             f"{printable(path)}: report-path and html-path must name files, without `..`"
         )

@@ -170,9 +170,9 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         keys = _attempts(reader, {sha for _, sha in then} | now_blobs)
     then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
     now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
-    ended = {key for key in then_keys | now_keys if key[2] is not RUNNING}
     # A run's running record is the attempt its ended record (or REV's record) finishes.
-    finished = {(exp_id, study) for exp_id, study, _, _ in ended | now_keys}
+    finished = {key[:2] for key in now_keys}
+    finished |= {key[:2] for key in then_keys if key[2] is not RUNNING}
     erased = Counter(
         study
         for exp_id, study, params, _ in then_keys - now_keys
