@@ -521,6 +521,9 @@ def test_escaped_flag_lookalikes_are_clean(exp_repo: ExpRepo, command: str) -> N
         # plain in a YAML list, as PyYAML's safe_dump writes a record's tags (a review)
         ("run.yaml", f"tags:\n- fno\n- pin:{PIN}\n"),
         ("run.yaml", f"tags: [fno, pin:{PIN}]\n"),
+        # as a tracker writes the tag, plain in a YAML list (missed until this pass)
+        ("run.yaml", f"tags:\n- fno\n- pin={PIN}\n"),
+        ("run.yaml", f"tags: [pin={PIN}, fno]\n"),
     ],
 )
 def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
@@ -528,8 +531,7 @@ def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
     line, col = located(content, PIN)
     assert (code, out) == (
         1,
-        f"{rel}:{line}:{col}: pin-value: "
-        "4-digit PIN in a `pin:` tag or quoted `pin=` value (masked: ****)\n",
+        f"{rel}:{line}:{col}: pin-value: 4-digit PIN in a `pin:` or `pin=` tag (masked: ****)\n",
     )
 
 
@@ -538,10 +540,18 @@ def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
     [
         json.dumps({"tags": [f"pin:{PIN}0", f"spin:{PIN}", f"pin:{PIN} x", "pin:$PIN"]}) + "\n",
         f"the pin:{PIN}0 and x-pin:{PIN} and pin: {PIN}x\n",
+        f"the pin={PIN}0 and x-pin={PIN} and spin={PIN} and pin=={PIN}\n",
     ],
 )
 def test_pin_tag_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
     assert scan_one(exp_repo, "notes.json", content) == (0, "")
+
+
+def test_a_keyword_argument_in_code_is_no_tag(exp_repo: ExpRepo) -> None:
+    """`pin=NNNN` as a word is a tag in text, and a keyword argument in code."""
+    content = f"gpio.setup(pin={PIN})\n"
+    assert scan_one(exp_repo, "board.py", content) == (0, "")
+    assert scan_one(exp_repo, "board.txt", content)[0] == 1
 
 
 def test_pin_tags_scan_in_linear_time(exp_repo: ExpRepo) -> None:
@@ -566,6 +576,9 @@ def test_pin_tags_scan_in_linear_time(exp_repo: ExpRepo) -> None:
         f"pin:\n  value: &v\n    '{PIN}'\n",
         f"pin: !!map {{value: '{PIN}'}}\n",
         f"{{a: {{pin: &id001 {{value: '{PIN}'}}}}, b: {{pin: *id001}}}}\n",
+        # a flow mapping on the line below its key (missed until this pass)
+        f"pin:\n  {{value: '{PIN}'}}\n",
+        f"auth:\n  pin:\n    !!map {{code: {PIN}}}\n",
     ],
 )
 def test_node_properties_around_a_pin_are_read_past(exp_repo: ExpRepo, content: str) -> None:

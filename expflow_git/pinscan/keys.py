@@ -40,9 +40,10 @@ _TOML_PIN_RE = re.compile(
 # Node properties may stand before the brace (`pin: &id001 {value: …}`, PyYAML's flow dump
 # of a shared mapping; a review): a node has at most two (an anchor and a tag), each read
 # up to 128 characters, so a key that fails reads a bounded stretch (`&pin: &pin: …` of
-# 200 KB was quadratic with any number of any length).
+# 200 KB was quadratic with any number of any length). The brace may begin the next line,
+# indented (`pin:` then `  {value: …}`; missed until issue 18's twenty-third pass).
 _FLOW_PIN_RE = re.compile(
-    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*"
+    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*(?:\r?\n[ \t]+)?"
     r"(?:[&!][^ \t\r\n{]{0,128}[ \t]+){0,2}\{",
     re.IGNORECASE | re.ASCII,
 )
@@ -188,23 +189,26 @@ def flag_hits(text: str) -> list[Hit]:
 # A tag in the tool's own `NAME:V` form, or `name=value`, as a whole quoted string: an
 # import of a tracker's tag `pin=NNNN` wrote the record tag `"pin:NNNN"`, which no rule
 # read (a user's hunt, issue 18 twenty-second pass). No backtracking: linear.
-# A YAML list writes the tag plain (`- pin:NNNN`, `[pin:NNNN]`; a review): a word of its own.
+# A YAML list writes the tag plain (`- pin:NNNN`, `[pin:NNNN]`; a review): a word of its own,
+# also as a tracker writes it (`- pin=NNNN`; missed until issue 18's twenty-third pass),
+# outside code, where `f(pin=NNNN)` is a keyword argument.
 _TAG_RE = re.compile(
     r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])"
-    r"|(?<![^ \t\r\n\[(,])pin:(?P<bare>[0-9]{4})(?=[ \t\r\n\]),]|\Z)",
+    r"|(?<![^ \t\r\n\[(,])pin(?P<sep>[:=])(?P<bare>[0-9]{4})(?=[ \t\r\n\]),]|\Z)",
     re.IGNORECASE | re.ASCII,
 )
 
 
-def tag_hits(text: str) -> list[Hit]:
+def tag_hits(code: bool, text: str) -> list[Hit]:
     return [
         Hit(
             Leak.PIN_VALUE,
             m.start(group),
             m.end(group),
-            "4-digit PIN in a `pin:` tag or quoted `pin=` value (masked: ****)",
+            "4-digit PIN in a `pin:` or `pin=` tag (masked: ****)",
         )
         for m in _TAG_RE.finditer(text)
+        if not (code and m.group("sep") == "=")
         for group in ["pin" if m.group("pin") is not None else "bare"]
     ]
 

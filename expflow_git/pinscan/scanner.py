@@ -530,7 +530,7 @@ def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
         overlaps = Overlaps(content)
         hits += _key_hits(code, text, overlaps)
         hits += nested_hits(code, text, overlaps)
-        hits += tag_hits(text)
+        hits += tag_hits(code, text)
     if _Family.FLAG in families:
         hits += flag_hits(text)
     if _Family.PRIVATE in families:
