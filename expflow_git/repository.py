@@ -218,6 +218,8 @@ class Repository:
             interactive=False,
             prompt=lambda _: "",
             warn=warnings.warn,
+            pin_name="the pin argument",
+            force_name=None,
         )
         cancel_run(layout, exp_rel, doc, reason)
         return self.get(id)

@@ -397,12 +397,26 @@ def test_lifecycle_methods(repo: Repository) -> None:
 def test_skip_is_pin_guarded(
     repo: Repository, monkeypatch: pytest.MonkeyPatch, exp_repo: ExpRepo
 ) -> None:
+    monkeypatch.delenv("EXPFLOW_PIN", raising=False)
     repo.new("a", study=STUDY)
-    with pytest.raises(expflow_git.ExpflowError, match="no PIN is set"):
+    with pytest.raises(expflow_git.ExpflowError) as no_pin:
         repo.skip("a", "not needed")
+    # the API has no --pin nor --force: its errors name what it has (they named both)
+    assert str(no_pin.value) == (
+        "no PIN is set, so cancel a cannot be approved; run `expflow-git pin init` first"
+    )
     assert run_cli(["pin", "init", "1234"], cwd=exp_repo.path).code == 0
-    with pytest.raises(expflow_git.ExpflowError, match="wrong PIN"):
+    with pytest.raises(expflow_git.ExpflowError) as none_given:
+        repo.skip("a", "not needed")
+    assert str(none_given.value) == (
+        "cancel a needs the PIN and there is no terminal to ask on: "
+        "pass the pin argument or set $EXPFLOW_PIN; nothing changed"
+    )
+    with pytest.raises(expflow_git.ExpflowError) as wrong:
         repo.skip("a", "not needed", pin="9999")
+    assert str(wrong.value) == (
+        "wrong PIN (from the pin argument): cancel a refused, nothing changed"
+    )
     assert repo.get("a").status is Status.PENDING
     assert repo.skip("a", "not needed", pin="1234").status is Status.SKIPPED
 

@@ -24,11 +24,15 @@ def require_pin(
     interactive: bool,
     prompt: Callable[[str], str],
     warn: Callable[[str], None],
+    pin_name: str = "--pin",
+    force_name: str | None = "--force",
 ) -> None:
     """Return if `action` is approved; raise ExpflowError otherwise (exit 1 wrong PIN, 2 usage).
 
     The PIN comes from `pin` (--pin), then $EXPFLOW_PIN, then `prompt` (3 tries)
     only when `interactive`. `force` skips the check and says so through `warn`.
+    Messages call `pin` by `pin_name` and name `force_name` as the way round, if any
+    (the Python API has no --force).
     """
     if force:
         warn(f"--force: PIN check skipped for {action}")
@@ -38,7 +42,7 @@ def require_pin(
     if stored is None:
         raise ExpflowError(
             f"no PIN is set, so {action} cannot be approved; "
-            "run `expflow-git pin init` first (or pass --force)"
+            "run `expflow-git pin init` first" + (f" (or pass {force_name})" if force_name else "")
         )
     if stored.scheme is PinScheme.LEGACY:
         warn(
@@ -46,7 +50,7 @@ def require_pin(
             "run `expflow-git pin init` again to store a salted hash"
         )
 
-    given, source = _non_interactive_pin(pin, env)
+    given, source = _non_interactive_pin(pin, pin_name, env)
     if given is not None:
         if not is_valid_pin(given):
             # Never echo the value: it may be a real PIN with a typo.
@@ -62,7 +66,9 @@ def require_pin(
         # Reading stdin here could hang a hook or CI job forever; refuse instead.
         raise ExpflowError(
             f"{action} needs the PIN and there is no terminal to ask on: "
-            f"pass --pin or set ${ENV_PIN} (or --force); nothing changed"
+            f"pass {pin_name} or set ${ENV_PIN}"
+            + (f" (or {force_name})" if force_name else "")
+            + "; nothing changed"
         )
 
     for attempt in range(1, PROMPT_TRIES + 1):
@@ -78,10 +84,12 @@ def require_pin(
     )
 
 
-def _non_interactive_pin(pin: str | None, env: Mapping[str, str]) -> tuple[str | None, str]:
+def _non_interactive_pin(
+    pin: str | None, pin_name: str, env: Mapping[str, str]
+) -> tuple[str | None, str]:
     """The PIN from --pin or $EXPFLOW_PIN, with a name for its source."""
     if pin is not None:
-        return pin, "--pin"
+        return pin, pin_name
     # An empty variable is treated as unset, as shells make `VAR=` easy to leave behind.
     from_env = env.get(ENV_PIN, "")
     if from_env:
