@@ -248,6 +248,25 @@ def test_no_correction_where_the_policy_denies_them(
     assert tree_bytes(exp_repo.path) == before
 
 
+def test_a_reimport_without_the_split_attr_is_told_to_give_it(
+    exp_repo: ExpRepo, db: Path, cli: CliCall
+) -> None:
+    """Without the first import's --split-attr the results differ only in their splits:
+    the output named --correct alone, which would take them in without the splits."""
+    assert cli(import_args(db, "--split-attr", "holdout=holdout"), exp_repo.path).code == 0
+    exp_repo.commit("import")
+    before = tree_bytes(exp_repo.path)
+    res = cli(import_args(db), exp_repo.path)
+    assert res.code == 1, res
+    assert (
+        f"trial 1 changed after its result {res_rel(1)} was committed with "
+        "splits (import as it was: the same --split-attr); results are write-once"
+    ) in res.out, res.out
+    assert tree_bytes(exp_repo.path) == before
+    again = cli(import_args(db, "--split-attr", "holdout=holdout"), exp_repo.path)
+    assert again.code == 0 and "0 refused" in totals(again.out), again
+
+
 def test_values_the_registry_refuses_are_reported_per_trial(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -104,7 +104,7 @@ def test_optuna_intermediate_values_become_the_series_committed_audited_shown(
     # Without --series the committed results differ: refused, and the output says why.
     res = cli(optuna_args(url), exp_repo.path)
     assert res.code == 1, res
-    assert "was committed with series (import as it was: --series or not)" in res.out
+    assert "was committed with series (import as it was: --series)" in res.out
     assert tree_bytes(exp_repo.path) == before
 
 

@@ -423,7 +423,7 @@ def _changed_after_commit(
         return _refused(
             run,
             f"{label} changed after its result {res_rel} was committed"
-            f"{_series_hint(ctx, res_rel, writes[1])}; results are write-once (take it in "
+            f"{_options_hint(ctx, res_rel, writes[1])}; results are write-once (take it in "
             "as a declared correction with --correct REASON)",
         )
     if not ctx.layout.policy.corrections_allowed:
@@ -456,15 +456,25 @@ def _changed_after_commit(
     return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
 
 
-def _series_hint(ctx: _Context, res_rel: str, write: Write) -> str:
-    """When only `series` differs, the likely cause: `--series` given one time, not the
-    other (an import compares whole results)."""
+def _options_hint(ctx: _Context, res_rel: str, write: Write) -> str:
+    """When only `series` or `splits` differ in being there, the likely cause: `--series`
+    or Optuna's `--split-attr` given one time, not the other (an import compares whole
+    results). A correction would take the result in without them."""
     old, new = _read(ctx.layout.target(res_rel)), json.loads(write.data)
-    if old is None or ("series" in old) == ("series" in new):
+    if old is None:
         return ""
-    if not _same({**old, "series": None}, {**new, "series": None}):
+    options = {"series": "--series"}
+    if ctx.source.tracker == "optuna":  # (a CSV's splits are its columns)
+        options["splits"] = "the same --split-attr"
+    differ = [key for key in options if (key in old) != (key in new)]
+    if not differ or not _same({**old, **dict.fromkeys(differ)}, {**new, **dict.fromkeys(differ)}):
         return ""
-    return f" {'with' if 'series' in old else 'without'} series (import as it was: --series or not)"
+    parts = [f"{'with' if key in old else 'without'} {key}" for key in differ]
+    how = " and ".join(
+        options[key] if key in old else f"no {options[key].removeprefix('the same ')}"
+        for key in differ
+    )
+    return f" {' and '.join(parts)} (import as it was: {how})"
 
 
 def _gone(run: SourceRun, label: str, committed: str) -> RunPlan:
