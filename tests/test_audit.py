@@ -513,6 +513,36 @@ def test_walk_forward_compares_the_exact_r_with_its_bound(xcli: Cli, tmp_path: P
     assert any("walk-forward r/status should be 0.3/fail" in p for p in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("ranked", "passed"),
+    [
+        # on a line as doubles, not as written: r is below 1 (it was exactly 1, a pass)
+        ([0.05, 0.07, 0.09000000000000001], False),
+        # on a line as written, not as doubles: r is 1 (it was below, a fail)
+        ([0.1, 0.2, 0.3], True),
+    ],
+)
+def test_walk_forward_correlates_the_decimals_the_documents_hold(
+    xcli: Cli, tmp_path: Path, ranked: list[float], passed: bool
+) -> None:
+    """docs/spec.md §2.3: a number is the decimal its shortest spelling is (an attacker's
+    hunt: r was computed on the doubles)."""
+    from expflow_git import gate_scores
+
+    holdout = [0.25, 0.5, 0.75]
+    assert gate_scores(ranked, holdout, 1).passed is passed
+    repo = new_repo(tmp_path / "repo", POLICY + WALK.replace("0.3", "1"))
+    for i, (seg, look) in enumerate(zip(ranked, holdout, strict=True)):
+        add_run(repo, f"r{i}", m(seg), splits={"holdout": {"seg_total": look}})
+    commit_all(repo)
+    code, st = audit_json(xcli, repo)
+    assert _walk(st)["status"] == ("pass" if passed else "fail"), _walk(st)
+    signed = tmp_path / "report.json"
+    xcli(["audit", "--out", str(signed)], repo)
+    res = xcli(["verify", str(signed), "--recompute", "--allow-unsigned"], repo)
+    assert res.code == 0 and "VERIFIED" in res.out, res.out + res.err
+
+
 def test_gate_scores_compares_the_exact_r_with_its_bound() -> None:
     from expflow_git import gate_scores
 
@@ -523,7 +553,7 @@ def test_gate_scores_compares_the_exact_r_with_its_bound() -> None:
     assert gate_scores(list(train), list(holdout), 0.2999999999999).passed
     # Compared with 0.3 as written, not with the double nearest it (0.2999…9889, which
     # this r, below 0.3 by ~1e-17, reaches: a review).
-    closer = gate_scores([0.0, 1.0, 2.0], [0.0, 3.253785273643051, 1.0], 0.3)
+    closer = gate_scores([0.0, 1.0, 2.0], [0.0, 10.574802139339916, 3.25], 0.3)
     assert not closer.passed and closer.pearson == 0.3
 
 

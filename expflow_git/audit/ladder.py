@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from expflow_git.audit.leaves import Leaves
-from expflow_git.audit.ranking import Leaderboard
+from expflow_git.audit.ranking import Leaderboard, exact
 from expflow_git.gitstore import Git
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -58,13 +58,7 @@ def released(score: float, step: float, descending: bool = False) -> float:
     """[score]_η: the nearest multiple of η, a half rounded toward the worse side (up for
     a loss, down for a higher-is-better score: the mirror image, so a tie never flatters
     a run), computed on the decimals the numbers are, as a double."""
-    return _double(_released(_exact(score), _exact(step), descending))
-
-
-def _exact(number: float) -> Fraction:
-    """The decimal a document's or the policy's number is (docs/spec.md §2.3: its
-    double's shortest spelling; `0.1`, not the double nearest it)."""
-    return Fraction(repr(number)) if type(number) is float else Fraction(number)
+    return _double(_released(exact(score), exact(step), descending))
 
 
 def _released(score: Fraction, step: Fraction, descending: bool) -> Fraction:
@@ -87,7 +81,7 @@ def climb(
     """
     moved = [False] * len(scores)
     best: int | None = None
-    eta = _exact(step)
+    eta = exact(step)
     level: Fraction | None = None  # R_{t-1}; None is R₀ = ∞ (a loss) or −∞ (a score)
     bar = 0.0  # R_{t-1} ± η as a double: it decides every score not within a hair of it
     for i, score in enumerate(scores):
@@ -98,9 +92,9 @@ def climb(
             if abs(gap) > 1e-12 * max(abs(score), abs(bar), abs(step)) + 1e-300:
                 if gap < 0:
                     continue
-            elif not _beats(_exact(score), level, eta, descending):
+            elif not _beats(exact(score), level, eta, descending):
                 continue
-        level = _released(_exact(score), eta, descending)
+        level = _released(exact(score), eta, descending)
         bar = _double(level + eta if descending else level - eta)
         moved[i] = True
         best = i

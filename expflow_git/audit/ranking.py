@@ -186,7 +186,7 @@ def pearson(xs: Sequence[float], ys: Sequence[float], bound: float) -> tuple[flo
     # The bound as written (its shortest spelling): Fraction(0.3) is the double nearest
     # 0.3, 0.29999999999999998889…, which an r just below 0.3 reaches (a review). The
     # root is positive: compare the squares, signs apart.
-    m = Fraction(repr(bound))
+    m = exact(bound)
     if sxy >= 0:
         reached = m <= 0 or sxy * sxy >= m * m * sxx * syy
     else:
@@ -194,11 +194,20 @@ def pearson(xs: Sequence[float], ys: Sequence[float], bound: float) -> tuple[flo
     return round(max(-1.0, min(1.0, r)), 12), reached
 
 
+def exact(number: float) -> Fraction:
+    """The decimal a document's or the policy's number is (docs/spec.md §2.3: its
+    double's shortest spelling; `0.1`, not the double nearest it)."""
+    return Fraction(repr(number)) if type(number) is float else Fraction(number)
+
+
 def _sums(xs: Sequence[float], ys: Sequence[float]) -> tuple[Fraction, Fraction, Fraction] | None:
     """The exact co-deviation and the two squared deviations; None with no variance."""
     n = len(xs)
-    fx = [Fraction(x) for x in xs]
-    fy = [Fraction(y) for y in ys]
+    # The decimals the documents hold (§2.3), not the doubles nearest them: 0.05, 0.07
+    # and 0.09000000000000001 lie on a line as doubles and not as written, so r was
+    # exactly 1 where it is below it (an attacker's hunt, issue 18 twenty-third pass).
+    fx = [exact(x) for x in xs]
+    fy = [exact(y) for y in ys]
     mx, my = sum(fx) / n, sum(fy) / n
     sxy = sum((x - mx) * (y - my) for x, y in zip(fx, fy, strict=True))
     sxx = sum((x - mx) ** 2 for x in fx)
