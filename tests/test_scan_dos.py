@@ -164,6 +164,34 @@ def test_a_document_quoting_a_pin_digest_is_masked_in_every_finding(exp_repo: Ex
         assert not any(s in out + err for s in secrets), fmt
 
 
+def test_a_split_named_by_a_pin_digest_stays_out_of_the_report_and_its_note(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """A split's name may be 64 characters: a PIN's SHA-256 named one, and the signed
+    report's run entry and the git note pushed with it carried the digest the file's own
+    finding masks (an attacker's hunt, issue 18 twenty-third pass)."""
+    exp_repo.add_experiment("exp-001")
+    exp_repo.add_result("exp-001", splits={PIN_SHA: {"seg_total": 4}, "holdout": {"seg_total": 5}})
+    exp_repo.commit("split")
+    report = tmp_path / "report.json"
+    for cache in (["--no-cache"], [], []):  # cold, then writing the cache, then warm
+        code, out, err = run_cli(
+            ["audit", *cache, "--out", str(report), "--note"],
+            cwd=exp_repo.path,
+        )
+        assert code == 1 and "pin-sha256" in out, out + err  # the finding fails the audit
+        for signed in (report.read_text(), exp_repo.git("notes", "--ref", "expflow", "show")):
+            statement = base64.b64decode(json.loads(signed)["payload"]).decode()
+            assert PIN_SHA[:12] not in statement
+            (run,) = [
+                e for e in json.loads(statement)["predicate"]["entries"] if e["type"] == "run"
+            ]
+            assert run["splits"] == {"holdout": {"seg_total": 5}}
+        assert PIN_SHA[:12] not in out + err
+    res = run_cli(["verify", str(report), "--recompute", "--allow-unsigned"], cwd=exp_repo.path)
+    assert res.code == 0 and "VERIFIED" in res.out, res
+
+
 @pytest.mark.parametrize(
     ("pointer", "message", "shown"),
     [

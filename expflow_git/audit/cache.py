@@ -36,6 +36,7 @@ from expflow_git import __version__
 from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import read_trusted, state_dir, write_own
 
+# 17: the PIN scan reads a flow mapping below its key and a plain `pin=NNNN` tag;
 # 16: the PIN scan reads YAML lists, anchors, values below keys, quoted keys, escaped
 # `$` and `\"`, `pin:` tags; 15: what the PIN scan flags is masked in findings, reasons
 # and corrections' text; 14: a private key's body may write `/` as `\/` (a JSON
@@ -45,7 +46,7 @@ from expflow_git.localcache import read_trusted, state_dir, write_own
 # a double does not hold as written is refused (a record of 9 may have taken it); 9:
 # records keep their `reason` (issue 16); 8: results may hold series (issue 19); 7: the
 # PIN scan decodes \u escapes, YAML anchors and tags, split hashes
-FORMAT = 16
+FORMAT = 17
 
 
 class BlobCache:
