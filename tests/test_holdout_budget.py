@@ -358,7 +358,7 @@ def test_deleted_failed_attempts_still_count_against_the_runs_budget(tmp_path: P
     assert finding["path"] == "expflow.yaml"
     assert finding["pointer"] == "/budget/max_runs_per_study"
     assert (
-        f"study '{STUDY}' has had 5 runs since --since (2 of them no longer in the tree as "
+        f"study '{STUDY}' has had 5 runs in its history (2 of them no longer in the tree as "
         "they ran: deleted, moved or rewritten)" in (finding["message"])
     )
     # Over the budget in the tree itself: reported once, by the tree's own check.
@@ -397,7 +397,7 @@ def test_a_failed_attempt_reused_still_counts_against_the_runs_budget(
     reuse(repo)
     commit_all(repo, "a third try")
     finding = _the_runs_budget_finding(repo, base)  # the tree alone has 2 runs
-    assert f"study '{STUDY}' has had 3 runs since --since (1 of them" in finding["message"]
+    assert f"study '{STUDY}' has had 3 runs in its history (1 of them" in finding["message"]
 
 
 def test_a_run_that_ran_as_it_is_now_counts_once(tmp_path: Path) -> None:
@@ -418,7 +418,7 @@ def test_a_run_that_ran_as_it_is_now_counts_once(tmp_path: Path) -> None:
     commit_all(repo, "a typo in the plan")
     res = run_cli(["audit", "--no-cache", "--since", base], repo)
     assert res.code == 1 and "has 3 runs, over the budget of 2" in res.out, res.out
-    assert "runs since --since" not in res.out  # only the tree's own count
+    assert "runs in its history" not in res.out  # only the tree's own count
 
 
 def test_a_record_only_ever_pending_is_no_attempt(tmp_path: Path) -> None:
@@ -434,3 +434,58 @@ def test_a_record_only_ever_pending_is_no_attempt(tmp_path: Path) -> None:
     commit_all(repo, "the run, named right")
     res = run_cli(["audit", "--no-cache", "--since", base], repo)
     assert res.code == 0, res.out
+
+
+# --- BASE's history counts (issue 18 twenty-third pass) ----------------------------------
+# The action audits a pull request from its merge base, whose tree was the only memory of
+# what came before: a deletion merged in one pull request lowered the count that judged
+# the next (an attacker's hunt).
+
+
+def test_a_look_deleted_in_a_merged_pull_request_still_counts(tmp_path: Path) -> None:
+    repo, _ = _base(tmp_path, limit=2)
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "one look")
+    res = run_cli(["rm", "exp-001", "--reason", "bad data", "--force"], repo)
+    assert res.code == 0, res.err
+    merged = commit_all(repo, "a first pull request: rm exp-001")
+    _run(repo, "exp-002", 58.0)
+    _run(repo, "exp-003", 59.0)
+    commit_all(repo, "the next pull request: two looks")
+    code, entry, findings = _budget(["--since", merged], repo)
+    assert _counts(entry) == {STUDY: 3}
+    assert code == 1 and any(f["rule"] == "holdout-budget-exceeded" for f in findings)
+
+
+def test_a_link_made_a_file_of_the_same_blob_is_a_look(tmp_path: Path) -> None:
+    """A result first committed as a symbolic link (no look), then as a file of the same
+    blob: the equal blob ids read as no change, and its deletion left no look."""
+    repo, base = _base(tmp_path, limit=5)
+    _run(repo, "exp-001", 57.0)
+    rel = f"results/{STUDY}/exp-001.json"
+    sha = git(repo, "hash-object", "-w", rel)
+    git(repo, "add", f"experiments/{STUDY}/exp-001.json")
+    git(repo, "update-index", "--add", "--cacheinfo", f"120000,{sha},{rel}")
+    git(repo, "commit", "-q", "--no-verify", "-m", "a link")
+    git(repo, "update-index", "--cacheinfo", f"100644,{sha},{rel}")
+    git(repo, "commit", "-q", "--no-verify", "-m", "a file")
+    (repo / rel).unlink()
+    commit_all(repo, "gone")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 1}
+
+
+def test_a_failed_attempt_deleted_in_a_merged_pull_request_still_counts(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "repo", POLICY + "budget: {max_runs_per_study: 3}\n")
+    add_run(repo, "exp-000", m(50.0))
+    add_run(repo, "exp-001", status="failed")
+    commit_all(repo, "base")
+    (repo / f"experiments/{STUDY}/exp-001.json").unlink()
+    merged = commit_all(repo, "a first pull request: the failure gone")
+    add_run(repo, "exp-002", m(51.0))
+    add_run(repo, "exp-003", m(52.0))
+    commit_all(repo, "the next pull request: two more tries")
+    finding = _the_runs_budget_finding(repo, merged)  # the tree alone has 3 runs
+    assert finding["message"].startswith(
+        f"study '{STUDY}' has had 4 runs in its history (1 of them no longer in the tree"
+    )

@@ -4,16 +4,20 @@ walk-forward split. Every look leaks information about it, so every result docum
 that carries the split counts, whatever became of it:
 
 - without `--since`: the results of the audited tree that carry the split;
-- with `--since BASE`: those of BASE's tree, plus every time a commit of BASE..REV
-  commits a result blob that carries the split for an experiment (added, changed, or
-  added again after a deletion: a deletion, a correction or a re-add never lowers the
-  count). A byte-identical move within one commit is the same look, not a new one; so
-  is what a merge brings from a branch whose commits were counted already (a merge's
-  own new blob, an "evil merge", counts); and a result of REV's tree that none of
-  these counted (a merge from a parent older than BASE re-adding what BASE deleted).
+- with `--since BASE`: every time a commit of REV's history (BASE's, trusted, and
+  BASE..REV) commits a result blob that carries the split for an experiment (added,
+  changed, or added again after a deletion: a deletion, a correction or a re-add never
+  lowers the count). A byte-identical move within one commit is the same look, not a
+  new one (a link made a file is not: the link was no look); so is what a merge brings
+  from a branch whose commits were counted already (a merge's own new blob, an "evil
+  merge", counts); and a result of BASE's or REV's tree that none of these counted (a
+  shallow clone's BASE; a merge from a parent older than BASE re-adding what BASE
+  deleted). BASE's history counts because BASE's tree forgets: a look deleted in one
+  merged pull request went uncounted in the next one's (an attacker's hunt, issue 18
+  twenty-third pass).
 
-A run's study is its record's: at REV, else the last one the range or BASE holds
-(a deleted run still counts against its study).
+A run's study is its record's: at REV, else the last one the history holds (a deleted
+run still counts against its study).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from expflow_git.checks import Problem, check_content
 from expflow_git.documents import stem
 from expflow_git.errors import Finding, clean
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import Change, Git, TreeEntry
+from expflow_git.gitstore import EMPTY_TREES, Change, Git, TreeEntry
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs, normalised
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.policy.model import Policy, WalkForward
@@ -56,7 +60,7 @@ class HoldoutBudget:
 
     def findings(self, policy_path: str) -> list[Finding]:
         """One finding per study over the budget (each fails the audit)."""
-        where = "in the history since --since" if self.history else "in the tree"
+        where = "in its history" if self.history else "in the tree"
         return [
             Finding(
                 policy_path,
@@ -87,11 +91,13 @@ def _study_name(study: Study) -> str:
 
 @dataclass(frozen=True)
 class BudgetRange:
-    """BASE..REV as both budgets read it: each commit's changes, BASE's and REV's trees,
-    and the document globs of the judging policy and of BASE's and REV's own. Read once
-    per audit (`budget_range`): the two budgets walked the same log and trees each."""
+    """BASE..REV as both budgets read it: each commit's changes (BASE's own history's
+    first, in `before`), BASE's and REV's trees, and the document globs of the judging
+    policy and of BASE's and REV's own. Read once per audit (`budget_range`): the two
+    budgets walked the same log and trees each."""
 
     base: str
+    before: list[tuple[str, list[Change]]]
     commits: list[tuple[str, list[Change]]]
     base_tree: list[TreeEntry]
     rev_tree: list[TreeEntry]
@@ -111,8 +117,9 @@ def budget_range(git: Git, check: TreeCheck, since: str | None) -> BudgetRange |
         globs = DocumentGlobs.of(
             policy, policy_at(reader, base_tree, policy), policy_at(reader, rev_tree, policy)
         )
+    before = list(git.log_changes(None, since, [])) if since not in EMPTY_TREES.values() else []
     commits = list(git.log_changes(since, check.commit.sha, []))
-    return BudgetRange(since, commits, base_tree, rev_tree, globs)
+    return BudgetRange(since, before, commits, base_tree, rev_tree, globs)
 
 
 def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> HoldoutBudget | None:
@@ -132,9 +139,11 @@ def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> Hold
 
 
 def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> list[Finding]:
-    """`budget.max_runs_per_study` over BASE..REV (`span`, with `--since`): every attempt
-    a record at BASE or in a commit of the range shows counts against the study it had
-    then, as a holdout look does, so deleting failed attempts does not buy new tries.
+    """`budget.max_runs_per_study` with `--since` (`span`): every attempt a record in a
+    commit of BASE's history or of the range, or at BASE, shows counts against the study
+    it had then, as a holdout look does, so deleting failed attempts does not buy new
+    tries, also once the deletion is merged (BASE's tree forgets it: the next pull
+    request bought the try; an attacker's hunt, issue 18 twenty-third pass).
 
     An attempt is a run's (id, study, params, seed) once its record says it ended, or
     its (id, study) while it runs: a tracker adds params to a running run, and an import
@@ -158,7 +167,7 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     }
     then |= {
         (stem(c.path), c.new_sha)
-        for _, changes in span.commits
+        for _, changes in span.before + span.commits
         for c in changes
         if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, None)
     }
@@ -183,7 +192,7 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         Finding(
             check.policy.path,
             Problem.BUDGET.value,
-            f"{_study_name(study)} has had {now[study] + n} runs since --since ({n} of them "
+            f"{_study_name(study)} has had {now[study] + n} runs in its history ({n} of them "
             f"no longer in the tree as they ran: deleted, moved or rewritten), over the "
             f"budget of {limit}",
             "/budget/max_runs_per_study",
@@ -222,8 +231,8 @@ def _history_counts(
     git: Git, check: TreeCheck, span: BudgetRange, walk: WalkForward
 ) -> Counter[Study]:
     rev = check.commit.sha
-    merges = set(git.run("rev-list", "--merges", rev, f"^{span.base}", "--").decode().split())
-    looks = _looks(span.base_tree, span.commits, merges, span.globs, span.rev_tree)
+    merges = set(git.run("rev-list", "--merges", rev, "--").decode().split())
+    looks = _looks(span, merges)
     with BlobReader(git) as reader:
         carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
@@ -231,43 +240,53 @@ def _history_counts(
     return Counter(studies.get(exp_id) for exp_id, sha in looks if carrying[sha])
 
 
-def _looks(
-    base_tree: list[TreeEntry],
-    commits: list[tuple[str, list[Change]]],
-    merges: set[str],
-    globs: DocumentGlobs,
-    rev_tree: list[TreeEntry],
-) -> list[tuple[str, str]]:
-    """Every (experiment id, result blob) committed: BASE's results, then each commit's,
-    then any of REV's that none of those counted: a merge whose first parent is older
-    than BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a
-    floor for the history's)."""
-    looks = [(stem(e.path), e.sha) for e in base_tree if _is_result(e.type, e.mode, e.path, globs)]
-    seen = set(looks)
-    for sha, changes in commits:
-        # A blob this commit deletes for the same id is moved, not looked at again.
-        gone = {
-            (stem(c.path), c.old_sha)
-            for c in changes
-            if c.old_sha is not None and _is_result("blob", c.old_mode, c.path, globs)
-        }
-        for c in changes:
-            if c.new_sha is None or not _is_result("blob", c.new_mode, c.path, globs):
-                continue
-            look = (stem(c.path), c.new_sha)
-            if c.old_sha == c.new_sha or look in gone:
-                continue
-            # A merge is diffed against its first parent: what it brings from its other
-            # parents was counted where those commits made it.
-            if sha in merges and look in seen:
-                continue
-            looks.append(look)
-            seen.add(look)
-    looks += [
-        look
-        for e in rev_tree
-        if _is_result(e.type, e.mode, e.path, globs) and (look := (stem(e.path), e.sha)) not in seen
-    ]
+def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
+    """Every (experiment id, result blob) committed: each commit's of BASE's history,
+    then BASE's results none of those counted, then each commit's of the range, then
+    any of REV's that none of those counted: a merge whose first parent is older than
+    BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a floor
+    for the history's)."""
+    globs = span.globs
+    looks: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+
+    def floor(tree: list[TreeEntry]) -> None:
+        for e in tree:
+            if _is_result(e.type, e.mode, e.path, globs):
+                look = (stem(e.path), e.sha)
+                if look not in seen:
+                    looks.append(look)
+                    seen.add(look)
+
+    def walk(commits: list[tuple[str, list[Change]]]) -> None:
+        for sha, changes in commits:
+            # A blob this commit deletes for the same id is moved, not looked at again.
+            gone = {
+                (stem(c.path), c.old_sha)
+                for c in changes
+                if c.old_sha is not None and _is_result("blob", c.old_mode, c.path, globs)
+            }
+            for c in changes:
+                if c.new_sha is None or not _is_result("blob", c.new_mode, c.path, globs):
+                    continue
+                look = (stem(c.path), c.new_sha)
+                # (a link or submodule made a file of the same blob is a first look: the
+                # link was none, and a deletion after it went uncounted; an attacker's hunt)
+                if look in gone or (
+                    c.old_sha == c.new_sha and _is_result("blob", c.old_mode, c.path, globs)
+                ):
+                    continue
+                # A merge is diffed against its first parent: what it brings from its other
+                # parents was counted where those commits made it.
+                if sha in merges and look in seen:
+                    continue
+                looks.append(look)
+                seen.add(look)
+
+    walk(span.before)
+    floor(span.base_tree)
+    walk(span.commits)
+    floor(span.rev_tree)
     return looks
 
 
@@ -360,15 +379,21 @@ def _studies(
 
 
 def _records_of(reader: BlobReader, ids: set[str], span: BudgetRange) -> list[dict[str, Any]]:
-    """Every valid record of `ids` at BASE and in the range's commits, oldest first."""
+    """Every valid record of `ids` in BASE's history, at BASE and in the range's commits,
+    oldest first."""
     globs = span.globs
-    records = [e.sha for e in span.base_tree if _is_record(e.mode, e.path, globs, ids)]
-    records += [
-        c.new_sha
-        for _, changes in span.commits
-        for c in changes
-        if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, ids)
-    ]
+
+    def committed(commits: list[tuple[str, list[Change]]]) -> list[str]:
+        return [
+            c.new_sha
+            for _, changes in commits
+            for c in changes
+            if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, ids)
+        ]
+
+    records = committed(span.before)
+    records += [e.sha for e in span.base_tree if _is_record(e.mode, e.path, globs, ids)]
+    records += committed(span.commits)
     read = dict(reader.read_many(sorted(set(records))))
     docs = []
     for sha in records:

@@ -14,7 +14,7 @@ def budget_note(entry: Mapping[str, Any] | None) -> str | None:
     if entry is None:
         return None
     limit = entry["max"]
-    where = "since --since, every attempt" if entry["counted"] == "history" else "in the tree"
+    where = "in the history, every attempt" if entry["counted"] == "history" else "in the tree"
     parts = [
         f"{'(no record)' if s['study'] is None else s['study']} {s['evaluations']}"
         + (" OVER" if s["evaluations"] > limit else "")
