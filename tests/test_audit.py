@@ -680,6 +680,28 @@ def test_since_the_empty_tree_checks_the_first_commits_own_files(
     assert_one_error_line(xcli(["audit", "--since", tree], repo), 2, "--since")
 
 
+@pytest.mark.parametrize("broken", ["record", "result"])
+def test_experiment_with_an_invalid_document_fails_with_its_report(
+    xcli: Cli, repo: Path, tmp_path: Path, broken: str
+) -> None:
+    """`--experiment ID` whose record or result is invalid was an error naming no report
+    ("no experiment 'bad'" for a record that is there; a user's hunt): the run's verdict
+    fails, and the report says so."""
+    add_run(repo, "bad", m(60))
+    folder = "experiments" if broken == "record" else "results"
+    write(repo, f"{folder}/{STUDY}/bad.json", '{"id": "bad"}\n')
+    commit_all(repo)
+    report = tmp_path / "bad.json"
+    res = xcli(["audit", "--experiment", "bad", "--out", str(report)], repo)
+    assert res.code == 1, res
+    assert "verdict: FAIL (experiment bad only; history not checked)" in res.out, res.out
+    assert f"{folder}/{STUDY}/bad.json" in res.out
+    verified = xcli(["verify", str(report), "--allow-unsigned", "--repo", "."], repo)
+    assert verified.code == 0 and "verdict FAIL (experiment bad only" in verified.out, verified
+    res = xcli(["audit", "--experiment", "nope"], repo)  # nothing of it: an error, as ever
+    assert res.code == 1 and "no experiment 'nope' at " in res.err, res
+
+
 def test_experiment_feasible_exits_0(xcli: Cli, seed: Path) -> None:
     res = xcli(["audit", "--experiment", "exp-005"], seed)
     assert res.code == 0
@@ -767,7 +789,9 @@ def test_experiment_unknown_or_without_result(xcli: Cli, repo: Path) -> None:
     add_run(repo, "pending", None, status="pending")
     commit_all(repo)
     assert_one_error_line(xcli(["audit", "--experiment", "nobody"], repo), 1, "nobody")
-    assert_one_error_line(xcli(["audit", "--experiment", "pending"], repo), 1, "no valid result")
+    # A run without a result is not feasible: its verdict fails, with its report.
+    res = xcli(["audit", "--experiment", "pending"], repo)
+    assert res.code == 1 and "verdict: FAIL (experiment pending only;" in res.out, res
 
 
 # ----------------------------------------------------------------------------- formats

@@ -32,7 +32,7 @@ from expflow_git.checks import (
     pair_runs,
 )
 from expflow_git.corrections import Correction, tree_findings
-from expflow_git.documents import Experiment, Result
+from expflow_git.documents import Experiment, Result, stem
 from expflow_git.errors import ExitCode, ExpflowError, Finding, path_text
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import TREE_RECORD, Commit, Git, TreeEntry, tree_entry
@@ -450,6 +450,21 @@ def run_audit(
             raise
 
 
+def _names(check: TreeCheck, board: Leaderboard, experiment: str) -> bool:
+    """Whether the tree has anything of the run `--experiment` names: ranked, a record, or
+    a finding at a file named by its id. A run whose record or result is invalid has a
+    failing verdict and its report: it was an error naming no report, "no experiment"
+    for a record that is there (a user's hunt, issue 18 twenty-third pass)."""
+    if any(r.verdict.id == experiment for r in board.runs):
+        return True
+    if any(e.id == experiment for e in check.experiments):
+        return True
+    from expflow_git.pinscan.scanner import shown_path
+
+    names = {experiment, shown_path(experiment)}
+    return any(stem(f.path) in names for f in check.findings)
+
+
 def _judge(
     git: Git,
     reader: BlobReader,
@@ -462,14 +477,8 @@ def _judge(
     """run_audit's items 4–8, once the tree is read and checked."""
     board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
     top = top_params(reader, board, check.experiments, check.inputs)
-    if experiment is not None and all(r.verdict.id != experiment for r in board.runs):
-        known = any(e.id == experiment for e in check.experiments)
-        raise ExpflowError(
-            f"experiment {experiment!r} has no valid result at {rev}"
-            if known
-            else f"no experiment {experiment!r} at {rev}",
-            code=ExitCode.FAILED,
-        )
+    if experiment is not None and not _names(check, board, experiment):
+        raise ExpflowError(f"no experiment {experiment!r} at {rev}", code=ExitCode.FAILED)
     walk = walk_forward(board, check.policy.walk_forward) if check.policy.walk_forward else None
     since_sha = None
     rewritten: tuple[Finding, ...] = ()
