@@ -45,6 +45,19 @@ def printable(text: str) -> str:
     return terminal(text)
 
 
+def utf8_argument(text: str, what: str) -> None:
+    """Refuse (ExpflowError, exit 2) `text` given as `what` if it is not UTF-8: Python
+    reads such an argument with a lone surrogate per byte (`\\udcff`), which canonical
+    JSON and git's stdin cannot take (a traceback, exit 1: `new $'e\\xff'`, `rank --rev
+    $'\\xff'`; a user's hunt, issue 18 twenty-third pass). The one line names `what`."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ExpflowError(f"{what} '{printable(text)}' is not UTF-8 text") from None
+
+
 class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1  # the checked data fails the policy

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from expflow_git.errors import ExpflowError, printable
+from expflow_git.errors import ExpflowError, printable, utf8_argument
 
 # Every git call starts with these.  --literal-pathspecs: a path filter is a
 # file or a directory prefix, never a glob (callers match globs themselves).
@@ -231,6 +231,8 @@ def _check_rev(rev: str) -> None:
     # has no working --end-of-options); nothing valid starts that way.
     if not rev or rev.startswith("-") or "\0" in rev or "\n" in rev:
         raise ExpflowError(f"unknown revision '{rev}'")
+    # Every revision a command or the API is given passes here, before git reads it.
+    utf8_argument(rev, "revision")
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ class Repository:
         reason: str | None = None,
     ) -> None:
         """`new`'s write (also `run`'s): the record built, checked and written."""
-        from expflow_git.records.writer import write_experiment
+        from expflow_git.records.writer import NEW_ARGUMENTS, write_experiment
 
         checked_texts(study=study, title=title, condition=condition, reason=reason)
 
@@ -140,6 +140,7 @@ class Repository:
             title=title,
             status=status,
             reason=reason,
+            names=NEW_ARGUMENTS,
         )
 
     def log_result(

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, ExpRepo, assert_clean_output, experiment_doc, run_cli
+from conftest import PROJECT, CliCall, ExpRepo, assert_clean_output, experiment_doc, run_cli
 
 import expflow_git
 from expflow_git import ExpflowError, Repository, Status
@@ -579,3 +579,72 @@ def test_wrong_arguments_are_named_errors_and_write_nothing(
     with pytest.raises((ValueError, ExpflowError), match=re.escape(message)):
         call(repo)  # type: ignore[operator]
     assert _snapshot(exp_repo.path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["new", "exp-\udcff", "--study", STUDY], "ID"),
+        (["new", "exp-002", "--study", "s\udcff"], "--study"),
+        (["new", "exp-002", "--study", STUDY, "--condition", "c\udcff"], "--condition"),
+        (["new", "exp-002", "--study", STUDY, "--tag", "t\udcff"], "--tag"),
+        (["new", "exp-002", "--study", STUDY, "--param", "k\udcff=1"], "--param"),
+    ],
+    ids=["id", "study", "condition", "tag", "param-name"],
+)
+def test_a_record_argument_that_is_not_utf8_is_named(
+    exp_repo: ExpRepo, cli: CliCall, args: list[str], named: str
+) -> None:
+    """The id, study and condition went into the seed's canonical JSON first: a
+    CanonicalizationError traceback (exit 1); a tag was refused quoting a piece of the
+    record's JSON, naming no option (a user's hunt, issue 18 twenty-third pass)."""
+    before = exp_repo.status()
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 2, res
+    assert res.err.startswith(f"expflow-git: error: {named} '") and "not UTF-8" in res.err, res
+    assert len(res.err.splitlines()) == 1 and "{" not in res.err, res
+    assert exp_repo.status() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rank", "--rev", "\udcff"],
+        ["rank", "--policy-ref", "\udcff"],
+        ["audit", "--rev", "\udcff"],
+        ["audit", "--since", "\udcff"],
+        ["audit", "--policy-ref", "\udcff"],
+        ["diff", "\udcff"],
+        ["diff", "HEAD", "\udcff"],
+        ["show", "exp-001", "--rev", "\udcff"],
+        ["list", "--rev", "\udcff"],
+        ["compare", "exp-001", "exp-002", "--rev", "\udcff"],
+        ["verify", "report.json", "--trusted-ref", "\udcff"],
+    ],
+)
+def test_a_revision_that_is_not_utf8_is_refused(
+    committed_repo: ExpRepo, cli: CliCall, args: list[str]
+) -> None:
+    """Git's stdin took the name encoded strictly: a UnicodeEncodeError traceback, exit 1
+    (a user's hunt, issue 18 twenty-third pass)."""
+    if args[0] == "verify":  # (the report is read first)
+        cli(["audit", "--out", "report.json"], cwd=committed_repo.path)
+    res = cli(args, cwd=committed_repo.path)
+    assert res.code == 2, res
+    assert "revision '\\xff' is not UTF-8 text" in res.err, res
+    assert len(res.err.splitlines()) == 1, res
+
+
+def test_the_api_refuses_an_id_or_revision_that_is_not_utf8(
+    repo: Repository, exp_repo: ExpRepo
+) -> None:
+    """`new` raised rfc8785's CanonicalizationError, `rank` a UnicodeEncodeError: the API
+    raises only ValueError or ExpflowError (docs/api.md)."""
+    with pytest.raises(ExpflowError, match=r"^id 'e\\xff' is not UTF-8 text$"):
+        repo.new("e\udcff", study=STUDY)
+    with pytest.raises(ExpflowError, match=r"^tags 't\\xff' is not UTF-8 text$"):
+        repo.new("exp-001", study=STUDY, tags=["t\udcff"])
+    assert not (exp_repo.path / exp_repo.exp_path()).exists()
+    exp_repo.commit("init")
+    with pytest.raises(ExpflowError, match="not UTF-8"):
+        repo.rank(rev="\udcff")

@@ -29,7 +29,7 @@ from expflow_git.documents import (
     Status,
     dump,
 )
-from expflow_git.errors import ExitCode, ExpflowError, Finding, without_pins
+from expflow_git.errors import ExitCode, ExpflowError, Finding, utf8_argument, without_pins
 from expflow_git.globs import literal_folder
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, parse_number
@@ -577,6 +577,44 @@ def check_reason(status: Status, reason: str | None) -> None:
         raise ExpflowError("--reason goes with --status failed or skipped")
 
 
+# What `new`'s inputs are called in an error: the CLI's options (write_experiment's
+# default) and the Python API's arguments (`Repository.new`).
+NEW_OPTIONS = {
+    "exp_id": "ID",
+    "study": "--study",
+    "params": "--param",
+    "tags": "--tag",
+    "condition": "--condition",
+    "title": "--title",
+    "reason": "--reason",
+}
+NEW_ARGUMENTS = {field: "id" if field == "exp_id" else field for field in NEW_OPTIONS}
+
+
+def _utf8_inputs(
+    names: Mapping[str, str],
+    *,
+    exp_id: str,
+    study: str,
+    params: Mapping[str, Scalar],
+    tags: Sequence[str],
+    condition: str | None,
+    title: str,
+    reason: str | None,
+) -> None:
+    """Each text `new` was given UTF-8, or ExpflowError naming it: the seed's canonical
+    JSON raised a traceback on an id or study that is not (`new $'e\\xff'`), and `dump`'s
+    refusal of a tag quoted a piece of the record's JSON and named no option (a user's
+    hunt, issue 18 twenty-third pass)."""
+    texts = [("exp_id", exp_id), ("study", study), ("condition", condition)]
+    texts += [("title", title), ("reason", reason)]
+    texts += [("tags", tag) for tag in tags]
+    texts += [("params", f"{k}={v}" if isinstance(v, str) else k) for k, v in params.items()]
+    for field, text in texts:
+        if isinstance(text, str):  # (the schema names what is not text)
+            utf8_argument(text, names[field])
+
+
 def write_experiment(
     layout: Layout,
     *,
@@ -590,14 +628,26 @@ def write_experiment(
     title: str,
     status: Status,
     reason: str | None = None,
+    names: Mapping[str, str] = NEW_OPTIONS,
 ) -> tuple[str, int]:
     """`new` (and `Repository.new`): build a record (the seed derived unless given), check
-    it against the policy, and write it; never over an existing record. Returns (path, seed)."""
+    it against the policy, and write it; never over an existing record. Returns (path, seed).
+    An input that is not UTF-8 is refused first, by its name in `names`."""
     from expflow_git.atomicfile import write_atomic
 
     check_reason(status, reason)
     if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
         raise ExpflowError(f"replicate {replicate!r}: a non-negative integer")
+    _utf8_inputs(
+        names,
+        exp_id=exp_id,
+        study=study,
+        params=params,
+        tags=tags,
+        condition=condition,
+        title=title,
+        reason=reason,
+    )
     policy = layout.policy
     if seed is None:
         seed = derive_seed(policy.base_seed, study, condition or exp_id, replicate)
