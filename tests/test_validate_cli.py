@@ -739,6 +739,19 @@ def test_version_and_help(tmp_path: Path) -> None:
         assert command in out
 
 
+@pytest.mark.parametrize("args", [[], ["pin"], ["import"]])
+def test_a_group_without_its_command_prints_its_help(tmp_path: Path, args: list[str]) -> None:
+    """Click 8.2's error whose message is the help went through the one-line usage
+    errors: one line with `\\x0a` and `keygen`'s `PATH mode 0600` masked as `****` (a
+    user's hunt, issue 18 twenty-third pass). The help as `--help` prints it, on stderr
+    (stdout is for results), exit 2."""
+    code, out, err = run_cli(args, cwd=tmp_path)
+    helped = run_cli([*args, "--help"], cwd=tmp_path)
+    assert (code, out) == (2, "") and helped.code == 0
+    assert err == helped.out and err.startswith("Usage: expflow-git") and "\\x0a" not in err
+    assert ("PATH mode 0600" in err) == (args == [])
+
+
 def test_validate_outside_a_repository(tmp_path: Path, cli) -> None:
     """Without git, files are read from disk and the record is looked up on disk."""
     assert cli(["init", "--template", "competition"], cwd=tmp_path).code == 0

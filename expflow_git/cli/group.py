@@ -38,7 +38,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class _Commands(click.Group):
+class Group(click.Group):
+    """A group of commands (the tool's, `pin`'s, `import`'s). Given no command, it prints
+    its help on stderr and exits 2, as click 8.2 does, whatever click runs: click 8.1
+    printed it on stdout with exit 0, and 8.2's error whose message is the help went
+    through main()'s one-line usage errors, the help garbled onto one line with `\x0a`
+    and `0600` masked as `****` (a user's hunt, issue 18 twenty-third pass). A command
+    left out is a usage error (git's exit 1 is "the data fails" here); stdout stays for
+    results."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), err=True, color=ctx.color)
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
+
+
+class _Commands(Group):
     """The command group; a command's module is imported only when it is asked for."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:

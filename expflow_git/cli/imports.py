@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from expflow_git.cli.console import PROG, guard, out, progress_bar, warn
+from expflow_git.cli.group import Group
 from expflow_git.cli.options import policy_option
 from expflow_git.errors import ExitCode
 
@@ -43,7 +44,7 @@ def _import_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
-@click.group("import")
+@click.group("import", cls=Group)
 def import_group() -> None:
     """Bring runs in from Optuna, MLflow or a CSV file.
 

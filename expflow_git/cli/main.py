@@ -74,7 +74,9 @@ def _run(args: list[str]) -> int:
     from expflow_git.cli.group import cli
 
     try:
-        cli.main(args=args, prog_name=PROG, standalone_mode=False)
+        # A command returns None; click returns the code of an exit a command or group
+        # asked for (ctx.exit: a group given no command, group.Group).
+        code = cli.main(args=args, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Abort:
         err(f"{PROG}: aborted")
         return int(ExitCode.USAGE)
@@ -88,4 +90,4 @@ def _run(args: list[str]) -> int:
             exc = click.UsageError(text, exc.ctx)
         exc.show()
         return int(ExitCode.USAGE)
-    return int(ExitCode.OK)
+    return code if isinstance(code, int) else int(ExitCode.OK)

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from expflow_git.cli.console import PROG, guard, out, warn
+from expflow_git.cli.group import Group
 from expflow_git.cli.options import format_option
 from expflow_git.cli.pinsettings import PinSettings, pin_settings
 from expflow_git.errors import ExpflowError, printable
@@ -53,7 +54,7 @@ def _pin_exists(env: Mapping[str, str]) -> bool:
     return os.path.lexists(pin_file(env)) or bool(env.get(ENV_PIN_HASH, "").strip())
 
 
-@click.group(name="pin")
+@click.group(name="pin", cls=Group)
 def pin_group() -> None:
     """Manage the local PIN that guards destructive commands."""
 
