@@ -752,6 +752,28 @@ def test_a_group_without_its_command_prints_its_help(tmp_path: Path, args: list[
     assert ("PATH mode 0600" in err) == (args == [])
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["rank", "--top", "0"], "expflow-git rank: error: Invalid value for '--top': "),
+        (["rank", "--format", "xml"], "expflow-git rank: error: Invalid value for '--format': "),
+        (["rank", "--bogus"], "expflow-git rank: error: No such option '--bogus'"),
+        (["new", "--seed", str(2**31 - 1)], "expflow-git new: error: Invalid value for '--seed'"),
+        (["verify", "/"], "expflow-git verify: error: Invalid value for 'REPORT'"),
+        (["pin", "bogus"], "expflow-git pin: error: No such command 'bogus'"),
+        (["bogus"], "expflow-git: error: No such command 'bogus'"),
+    ],
+)
+def test_a_usage_error_is_one_line(tmp_path: Path, cli, args: list[str], expected: str) -> None:
+    """Click printed four lines (usage, `Try … --help`, a blank, `Error: …`); the README
+    says errors are one line on stderr (a user's hunt, issue 18 twenty-third pass)."""
+    res = cli(args, cwd=tmp_path)
+    assert res.code == 2 and res.out == "", res
+    assert res.err.startswith(expected) and len(res.err.splitlines()) == 1, res
+    command = expected.split(":")[0]
+    assert res.err.endswith(f" (see '{command} --help')\n"), res
+
+
 def test_validate_outside_a_repository(tmp_path: Path, cli) -> None:
     """Without git, files are read from disk and the record is looked up on disk."""
     assert cli(["init", "--template", "competition"], cwd=tmp_path).code == 0

@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from expflow_git.cli.console import PROG, err, warnings_escaped
 from expflow_git.errors import ExitCode, ExpflowError, without_pins
-from expflow_git.escape import line
+
+if TYPE_CHECKING:
+    import click
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,13 +84,24 @@ def _run(args: list[str]) -> int:
         err(f"{PROG}: aborted")
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
-        if isinstance(exc, click.UsageError):
-            # Click quotes what it could not place ("Got unexpected extra argument
-            # (4821)"): a PIN given where none is taken (`pin check 4821`, `rm ID 4821`)
-            # must not reach a terminal or a CI log either.
-            # What it quotes is the user's, and may hold a terminal escape: escaped too.
-            text = line(without_pins(exc.format_message()))
-            exc = click.UsageError(text, exc.ctx)
-        exc.show()
+        _click_error(exc)
         return int(ExitCode.USAGE)
     return code if isinstance(code, int) else int(ExitCode.OK)
+
+
+def _click_error(exc: click.ClickException) -> None:
+    """Click's error as the tool's one stderr line, `expflow-git COMMAND: error: MESSAGE`,
+    a usage error with a pointer to the command's help. Click printed four lines (usage,
+    `Try … --help`, a blank, `Error: …`) where the README promises one (a user's hunt,
+    issue 18 twenty-third pass)."""
+    import click
+
+    # Click quotes what it could not place ("Got unexpected extra argument (4821)"): a
+    # PIN given where none is taken (`pin check 4821`, `rm ID 4821`) must not reach a
+    # terminal or a CI log either. What it quotes is the user's, and may hold a terminal
+    # escape: `err` escapes the line.
+    message = without_pins(exc.format_message())
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    where = ctx.command_path if ctx is not None else PROG
+    hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
+    err(f"{where}: error: {message}{hint}")
