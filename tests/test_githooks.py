@@ -254,6 +254,18 @@ def test_install_hooks_outside_a_repository(sandbox: Sandbox) -> None:
     assert list(empty.iterdir()) == []
 
 
+@pytest.mark.parametrize("policy", [[], ["--policy", "/nonexistent/policy.yaml"]])
+def test_protect_outside_a_repository(sandbox: Sandbox, policy: list[str]) -> None:
+    """It judged no index and passed, exit 0, with or without a policy; the README and
+    spec §4 say exit 2 for "not a repository" (a user's hunt, issue 18 twenty-third pass)."""
+    empty = sandbox.root / "not-a-repo"
+    empty.mkdir()
+    env = {"GIT_CEILING_DIRECTORIES": str(sandbox.root)}
+    res = sandbox.cli(["protect", *policy], empty, env)
+    assert_one_error_line(res, 2, "not a git repository", "protect judges the staged changes")
+    assert list(empty.iterdir()) == []
+
+
 # =========================================================================== pre-commit
 def test_pre_commit_accepts_a_clean_commit(sandbox: Sandbox, hooked: Path) -> None:
     base = head(sandbox, hooked)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import click
 
-from expflow_git.cli.console import PROG, emit_findings, err, guard
+from expflow_git.cli.console import PROG, emit_findings, err, fail, guard
 from expflow_git.cli.options import hook_options, policy_option, repo
 from expflow_git.errors import ExitCode
 from expflow_git.escape import line
@@ -76,6 +76,10 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     # The index is what is committed, so its policy judges (as validate/scan --staged):
     # an unstaged edit of expflow.yaml must not turn write-once off for this commit.
     ws = replace(Workspace.find(policy_path), policy_from_index=True)
+    if ws.git is None:
+        # Outside git there is no index to judge: it passed silently, exit 0, where
+        # the README and spec §4 say exit 2 (a user's hunt, issue 18 twenty-third pass).
+        fail(f"not a git repository: {ws.root} (protect judges the staged changes)")
     changes = staged_changes(ws)  # read once: every check below judges the same index
     orphans = staged_entries_refused(ws, changes) + orphaned_results(ws, changes)
     orphans += unpassed_findings(ws, changes, warn=err)
