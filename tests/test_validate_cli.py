@@ -774,6 +774,18 @@ def test_a_usage_error_is_one_line(tmp_path: Path, cli, args: list[str], expecte
     assert res.err.endswith(f" (see '{command} --help')\n"), res
 
 
+def test_the_help_says_what_the_spec_says(tmp_path: Path, cli) -> None:
+    """`scan --help` left out private keys, which the scan finds, and `install-hooks
+    --help` said "(never overwrites)" of a command that updates a hook an earlier
+    expflow-git installed and nobody edited (a user's hunt, issue 18 twenty-third pass)."""
+    scan = " ".join(cli(["scan", "--help"], cwd=tmp_path).out.split())
+    assert "Find leaked PINs, PIN hashes and private keys" in scan
+    hooks = " ".join(cli(["install-hooks", "--help"], cwd=tmp_path).out.split())
+    assert "(never overwrites)" not in hooks
+    assert "kept, never overwritten; one an earlier expflow-git installed and nobody " in hooks
+    assert "edited is updated." in hooks
+
+
 def test_validate_outside_a_repository(tmp_path: Path, cli) -> None:
     """Without git, files are read from disk and the record is looked up on disk."""
     assert cli(["init", "--template", "competition"], cwd=tmp_path).code == 0

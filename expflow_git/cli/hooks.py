@@ -39,7 +39,8 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
 @click.command()
 @hook_options
 def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
-    """Find leaked PINs and PIN hashes (every tracked file when no PATHS are given)."""
+    """Find leaked PINs, PIN hashes and private keys (every tracked file when no PATHS
+    are given)."""
     from expflow_git.hooks.scan import scan_paths
     from expflow_git.workspace import Workspace
 
@@ -108,8 +109,10 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
 
 @click.command("install-hooks")
 def install_hooks_cmd() -> None:
-    """Install the plain git hooks (pre-commit, pre-merge-commit, pre-push) into .git/hooks
-    (never overwrites)."""
+    """Install the plain git hooks (pre-commit, pre-merge-commit, pre-push) into .git/hooks.
+
+    Another hook there is kept, never overwritten; one an earlier expflow-git installed
+    and nobody edited is updated."""
     from expflow_git.hooks.install import install_hooks
 
     for path, what in install_hooks(repo()):
