@@ -175,10 +175,12 @@ def json_text(text: str) -> str:
 def json_document(doc: object) -> str:
     """A JSON output (`--format json`), indented, as `json_text` writes it for a terminal.
     Not ASCII-only: `json.dumps` would write a lone surrogate (a file name's byte that is
-    not UTF-8) as the escape `\udcff`, which no JSON reader takes back as text."""
+    not UTF-8) as the escape `\udcff`, which no JSON reader takes back as text. Never
+    NaN or Infinity (RFC 8259 has neither: `diff` wrote `Infinity`, a user's hunt, issue
+    18 twenty-third pass): a value that is not finite is a bug, raised, not printed."""
     import json
 
-    return json_text(json.dumps(doc, indent=2, ensure_ascii=False))
+    return json_text(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
 
 
 def _utf16(code: int) -> str:

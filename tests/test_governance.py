@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -842,6 +843,35 @@ def test_diff_json_rows_carry_old_new_delta_relative(
     )
     added = rows[("exp-008", "pde_mean")]
     assert (added["old"], added["new"], added["delta"]) == (None, 14.0, None)
+
+
+def test_diff_relative_change_that_overflows_is_null_not_infinity(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """An old 5e-324 and a new 9e15: delta / |old| overflows. JSON got `Infinity`, which
+    is no JSON (RFC 8259), and the table `+inf%` (a user's hunt, issue 18 twenty-third
+    pass): null and `-`, as for an old 0."""
+    set_metrics(repo, "exp-001", seg_total=5e-324)
+    old = sandbox.commit(repo, "tiny")
+    set_metrics(repo, "exp-001", seg_total=9e15)
+    new = sandbox.commit(repo, "huge")
+    res = sandbox.cli(["diff", old, new, "--format", "json"], repo)
+    assert res.code == 0, res
+    (row,) = json.loads(res.out, parse_constant=lambda c: pytest.fail(f"{c} in {res.out}"))
+    assert (row["old"], row["new"], row["delta"]) == (5e-324, 9e15, 9e15)
+    assert row["relative"] is None and row["change"] == "improved"
+    res = sandbox.cli(["diff", old, new], repo)
+    assert res.code == 0, res
+    (line,) = [ln for ln in res.out.splitlines() if ln.startswith("exp-001")]
+    assert line.split()[-3:] == ["-", "▲", "improved"] and "inf" not in res.out
+
+
+def test_json_outputs_refuse_nan_and_infinity() -> None:
+    from expflow_git.escape import json_document
+
+    for bad in (math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError):
+            json_document({"x": bad})
 
 
 def test_diff_leaves_out_a_run_with_two_results_and_says_so(

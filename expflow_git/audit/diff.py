@@ -35,10 +35,15 @@ class MetricDiff:
 
     @property
     def relative(self) -> float | None:
+        """The change as a share of |old|; None where there is none to give: no old or
+        new value, an old 0, or an old value so small the ratio overflows (5e-324 to
+        9e15 was `Infinity` in `diff --format json`, which no JSON reader takes, and
+        `+inf%` in the table: a user's hunt, issue 18 twenty-third pass)."""
         if self.delta is None or self.old in (None, 0):
             return None
         assert self.old is not None
-        return self.delta / abs(self.old)
+        ratio = self.delta / abs(self.old)
+        return ratio if math.isfinite(ratio) else None
 
 
 def classify(old: float, new: float, metric: Metric | None, *, atol: float, rtol: float) -> Change:

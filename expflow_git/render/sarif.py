@@ -230,4 +230,5 @@ def render_sarif(view: View) -> str:
         ],
     }
     # The same JSON value, with nothing in it a terminal or a CI log would act on.
-    return json_text(json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+    text = json.dumps(sarif, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return json_text(text) + "\n"
