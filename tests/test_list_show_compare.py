@@ -220,6 +220,43 @@ def test_show_a_run_that_is_not_ranked(runs: ExpRepo) -> None:
     assert code == 0 and "not ranked: status skipped: budget spent" in out
 
 
+@pytest.mark.parametrize("rev", [[], ["--rev", "HEAD"]])
+def test_show_and_compare_say_a_result_was_left_out(runs: ExpRepo, rev: list[str]) -> None:
+    """A result that fails its checks is left out of the runs: `show` printed `result: -`,
+    "not ranked: no result", no problem and no commit of the result, and `compare` gave
+    no warning, while `list` counted it (a user's hunt, issue 18 twenty-third pass)."""
+    bad = runs.res_path("exp-003")
+    runs.add_result("exp-003", metrics={"seg_total": 59.8, "pde_mean": 16.1, "train_time_min": -5})
+    runs.commit("a result below its min")
+    warning = "warning: 1 problem(s) in "
+    code, out, err = cli(runs, "show", "exp-003", *rev)
+    assert code == 0, err
+    assert err.startswith(f"expflow-git show: {warning}"), err
+    assert f"  result:   {bad} (left out: it fails its checks)\n" in out
+    assert "  not ranked: its result fails its checks and is left out (see problems)\n" in out
+    assert "no result" not in out
+    assert f"problems\n  {bad}#/metrics/train_time_min: metric-out-of-range: " in out
+    history = out.split("\nhistory\n", 1)[1]
+    assert "a result below its min" in history and f"changed {bad}" in history
+    code, out, _ = cli(runs, "show", "exp-003", *rev, "--format", "json")
+    doc = json.loads(out)
+    assert [p.split("#")[0] for p in doc["problems"]] == [bad]
+    assert [h["subject"] for h in doc["history"]] == ["a result below its min", "three runs"]
+    assert doc["result"] is None and not doc["verdict"]["ranked"]
+    code, _, err = cli(runs, "compare", "exp-003", "exp-001", *rev)
+    assert code == 0 and err.startswith(f"expflow-git compare: {warning}"), err
+    code, out, err = cli(runs, "show", "exp-001", *rev)  # a run whose result is read
+    assert code == 0 and warning in err and "problems" not in out
+
+
+def test_show_a_run_without_a_result_says_no_result(runs: ExpRepo) -> None:
+    code, out, err = cli(runs, "show", "exp-004", "--rev", "HEAD")
+    assert code == 0 and err == "", err
+    runs.add_experiment("exp-007")
+    code, out, err = cli(runs, "show", "exp-007")
+    assert code == 0 and err == "" and "  result:   -\n" in out and "not ranked: no result\n" in out
+
+
 def test_show_unknown_id(runs: ExpRepo) -> None:
     code, out, err = cli(runs, "show", "exp-01")
     assert code == 1 and out == ""

@@ -190,15 +190,19 @@ def show(run_id: str, rev: str | None, fmt: str, policy_path: str | None) -> Non
         corrections_of,
         findings_of,
         history_of,
+        left_out_result,
         run_files,
         verdict_of,
     )
     from expflow_git.render.runs import render_show
 
     run_set, git = open_runs(rev, policy_path)
+    # Said as `list` says it: show and compare left a failing document out silently (a
+    # user's hunt, issue 18 twenty-third pass).
+    _note_unread(run_set, "show")
     run = run_set.get(run_id)
     corrections = corrections_of(run, run_set)
-    history = history_of(git, rev or "HEAD", run_files(run, corrections))
+    history = history_of(git, rev or "HEAD", run_files(run, corrections, run_set.policy))
     click.echo(
         render_show(
             run,
@@ -207,6 +211,7 @@ def show(run_id: str, rev: str | None, fmt: str, policy_path: str | None) -> Non
             corrections,
             findings_of(run, run_set),
             fmt,
+            left_out=left_out_result(run, run_set),
         )
     )
 
@@ -226,5 +231,6 @@ def compare(run_ids: tuple[str, ...], rev: str | None, fmt: str, policy_path: st
     if len(run_ids) < 2:
         raise ExpflowError("compare needs at least two run ids")
     run_set, _ = open_runs(rev, policy_path)
+    _note_unread(run_set, "compare")
     runs = [run_set.get(i) for i in run_ids]
     click.echo(render_compare(run_ids, compare_lines(runs, run_set.policy), fmt, runs))

@@ -42,13 +42,19 @@ def board_of(run_set: RunSet, extra: tuple[Gate, ...] = ()) -> Leaderboard:
     return rank(judge_runs(pairs, policy, gates), sort_keys(policy.ranking, policy.metrics))
 
 
+LEFT_OUT = "its result fails its checks and is left out (see problems)"
+
+
 def verdict_of(run: Run, run_set: RunSet) -> Verdict:
-    """`run` judged by the policy: its checks and its place among the set's runs."""
+    """`run` judged by the policy: its checks and its place among the set's runs. A
+    result that fails its checks is left out of the set; the run then has none, but
+    "no result" said it was never written (a user's hunt, issue 18 twenty-third pass)."""
     if run.status is not Status.SUCCESS:
         why = f"status {run.status.value}" + (f": {run.reason}" if run.reason else "")
         return Verdict(False, why, (), False, None, 0, None, None)
     if run.result is None:
-        return Verdict(False, "no result", (), False, None, 0, None, None)
+        why = LEFT_OUT if left_out_result(run, run_set) else "no result"
+        return Verdict(False, why, (), False, None, 0, None, None)
     board = board_of(run_set)
     ranked = sum(1 for r in board.runs if r.rank is not None)
     mine = next((r for r in board.runs if r.verdict.id == run.id), None)
@@ -64,13 +70,29 @@ def _best(board: Leaderboard) -> tuple[str | None, str | None]:
     return board.best_any, board.best_feasible
 
 
-def run_files(run: Run, corrections: Sequence[Correction]) -> list[str]:
-    """Every path of the run: record, result and its corrections."""
-    paths = [run.record_path]
-    if run.result_path is not None:
-        paths.append(run.result_path)
-    paths += [c.path for c in corrections]
-    return paths
+def result_paths(run: Run, policy: Policy) -> list[str]:
+    """The run's result files: the one read, and where the layout puts a result of its
+    id. A result that fails its checks is left out of the set, so it is no
+    `run.result_path`: `show` then gave neither its problems nor its commits (a user's
+    hunt, issue 18 twenty-third pass)."""
+    from expflow_git.records.writer import placed_result
+
+    placed = placed_result(policy, run.study, run.id)
+    return list(dict.fromkeys(p for p in (run.result_path, placed) if p is not None))
+
+
+def left_out_result(run: Run, run_set: RunSet) -> str | None:
+    """The path of the run's result that was left out (it fails its checks); None when
+    the run has its result or there is none to leave out."""
+    if run.result is not None:
+        return None
+    paths = set(result_paths(run, run_set.policy))
+    return next((f.path for f in run_set.findings if f.path in paths), None)
+
+
+def run_files(run: Run, corrections: Sequence[Correction], policy: Policy) -> list[str]:
+    """Every path of the run: record, result (also one left out) and its corrections."""
+    return [run.record_path, *result_paths(run, policy), *(c.path for c in corrections)]
 
 
 def history_of(git: Git | None, rev: str, paths: Sequence[str]) -> list[LogEntry]:
@@ -90,8 +112,9 @@ def corrections_of(run: Run, run_set: RunSet) -> list[Correction]:
 
 
 def findings_of(run: Run, run_set: RunSet) -> list[Finding]:
-    """The problems the set found in the run's files."""
-    mine = {run.record_path, run.result_path}
+    """The problems the set found in the run's files (its result's also when that was
+    left out for them)."""
+    mine = {run.record_path, *result_paths(run, run_set.policy)}
     return [f for f in run_set.findings if f.path in mine]
 
 

@@ -129,6 +129,13 @@ def parse_assignments(items: Sequence[str], *, what: str) -> list[tuple[str, str
     return out
 
 
+def placed_result(policy: Policy, study: str, exp_id: str) -> str:
+    """Where `policy` puts a result of run `exp_id` of `study` (`Layout.result_rel`; no
+    file is read: `show` looks there for a result left out, in a commit too)."""
+    tails = [f"{study}/{exp_id}.json", f"{exp_id}.json"]
+    return policy.placed(Kind.RESULT, "results", tails)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where `new` and `result` put files: experiments/<study>/<id>.json and results/…
@@ -154,8 +161,7 @@ class Layout:
 
     def result_rel(self, study: str, exp_id: str) -> str:
         """Where `result` writes a run's result (before the policy's globs are checked)."""
-        tails = [f"{study}/{exp_id}.json", f"{exp_id}.json"]
-        return self.policy.placed(Kind.RESULT, "results", tails)
+        return placed_result(self.policy, study, exp_id)
 
     def _checked(self, rel: str, kind: Kind) -> str:
         if self.policy.kind_of(rel) is not kind:

@@ -101,9 +101,12 @@ def render_show(
     corrections: Sequence[Any],
     problems: Sequence[Any],
     fmt: str,
+    *,
+    left_out: str | None = None,
 ) -> str:
     """Everything about one run: record, result, splits, verdict with every check,
-    history and corrections."""
+    history and corrections. `left_out`: the path of its result, left out because it
+    fails its checks (the text names it; JSON has it in `problems`)."""
     if fmt == "json":
         doc = {
             **run_json(run),
@@ -148,7 +151,7 @@ def render_show(
         f"  created:  {run.created_at or '-'}",
         f"  tags:     {', '.join(run.tags) or '-'}",
         f"  record:   {run.record_path}",
-        f"  result:   {run.result_path or '-'}",
+        f"  result:   {run.result_path or _left_out(left_out)}",
         "params",
         *(f"  {k} = {show_value(v)}" for k, v in sorted(run.params.items())),
         *(["metrics"] if run.metrics else []),
@@ -190,6 +193,10 @@ def render_show(
         out.append("corrections")
         out += [f"  {c.describe()}" for c in corrections]
     return "\n".join(map(line, out))
+
+
+def _left_out(path: str | None) -> str:
+    return "-" if path is None else f"{path} (left out: it fails its checks)"
 
 
 def _series(run: Run) -> dict[str, list[list[float]]]:
