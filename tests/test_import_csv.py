@@ -302,6 +302,28 @@ def test_file_level_problems_are_exit_2(
     assert res.code == 2 and message in res.err and res.err.count("\n") == 1, res
 
 
+def test_columns_without_a_name_are_not_read_however_many(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Two unnamed columns (a sheet's trailing commas) refused the file as "column ''
+    appears twice", one was fine (a user's hunt, issue 18 twenty-third pass). None is read,
+    values or not, as neither param nor metric; an option naming '' is then ambiguous."""
+    text = "run,sub_step,seg_total,pde_mean,train_time_min,,\nr-001,1,5,1,3,a,b\n"
+    res = cli(args(write_csv(tmp_path, text)), exp_repo.path)
+    assert res.code == 0 and res.err == "", res
+    record = load(exp_repo, "experiments/sheet/r-001.json")
+    assert record["params"] == {"sub_step": "1"}
+    result = load(exp_repo, "results/sheet/r-001.json")
+    assert result["metrics"] == {"seg_total": 5, "pde_mean": 1, "train_time_min": 3}
+    named = ["import", "csv", str(write_csv(tmp_path, text)), "--id-column", "", "--study", STUDY]
+    res = cli(named, exp_repo.path)
+    assert res.code == 2 and "--id-column '': several columns have no name" in res.err, res
+    one = "run,sub_step,seg_total,pde_mean,train_time_min,\nr-002,1,5,1,3,a\n"
+    res = cli(args(write_csv(tmp_path, one)), exp_repo.path)
+    assert res.code == 0, res
+    assert load(exp_repo, "experiments/sheet/r-002.json")["params"] == {"sub_step": "1"}
+
+
 def test_not_utf8_is_exit_2(exp_repo: ExpRepo, tmp_path: Path, cli: CliCall) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("run,seg_total\nr\xe9,1\n".encode("latin-1"))

@@ -96,14 +96,20 @@ class _Columns:
         # was C² work: 40k columns took 22 s).
         self.positions: dict[str, int] = {}
         doubles = sorted({h for i, h in enumerate(header) if self.positions.setdefault(h, i) != i})
-        if doubles:
-            raise ExpflowError(f"{shown}: column '{printable(doubles[0])}' appears twice")
+        # Unnamed columns (a spreadsheet's trailing commas) are never read unless an option
+        # names one, so two of them are no clash; two refused the file (a user's hunt,
+        # issue 18 twenty-third pass). Named by an option, '' is then refused as ambiguous.
+        self.unnamed_twice = "" in doubles
+        if named := [h for h in doubles if h]:
+            raise ExpflowError(f"{shown}: column '{printable(named[0])}' appears twice")
         self.id_index = self.index(id_column, "--id-column")
         self.status_index = None
         if status_column is not None:
             self.status_index = self.index(status_column, "--status-column")
 
     def index(self, column: str, option: str) -> int:
+        if not column and self.unnamed_twice:
+            raise ExpflowError(f"{self.shown}: {option} '': several columns have no name")
         position = self.positions.get(column)
         if position is None:
             hint = did_you_mean(column, self.header)
