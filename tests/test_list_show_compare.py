@@ -391,6 +391,40 @@ def test_compare_reads_params_as_one_value_where_a_record_does(exp_repo: ExpRepo
     assert not [ln for ln in out.splitlines() if "params.lr" in ln][0].startswith("*"), out
 
 
+def test_compare_shows_a_string_param_in_quotes(exp_repo: ExpRepo) -> None:
+    """`x: 1` and `x: "1"` differ (as a record's params do), but text, Markdown and CSV
+    printed both as 1 beside the `*` (a user's hunt, issue 18 twenty-third pass): a string
+    is in quotes there as in the scorecard, and numbers get the digits that tell them
+    apart; the sinks' escapes still apply."""
+    big = 9007199254740993
+    exp_repo.add_experiment(
+        "p-int", params={"x": 1, "big": big, "lr": 0.1234567, "f": True, "s": "=cmd|b"}
+    )
+    exp_repo.add_experiment(
+        "p-str", params={"x": "1", "big": str(big), "lr": 0.1234568, "f": "true", "s": "=cmd|b"}
+    )
+    code, out, err = cli(exp_repo, "compare", "p-int", "p-str")
+    assert code == 0, err
+    rows = {ln.split()[1]: ln.split()[2:] for ln in out.splitlines() if ln.startswith("*")}
+    assert rows["params.x"] == ["1", '"1"']
+    assert rows["params.big"] == [str(big), f'"{big}"']
+    assert rows["params.lr"] == ["0.1234567", "0.1234568"]
+    assert rows["params.f"] == ["true", '"true"']
+    assert "params.s" not in rows
+    assert [ln.split() for ln in out.splitlines() if "params.s" in ln] == [
+        ["params.s", '"=cmd|b"', '"=cmd|b"']
+    ]
+    code, out, _ = cli(exp_repo, "compare", "p-int", "p-str", "--format", "csv")
+    cells = {row[0]: row[1:] for row in csv.reader(io.StringIO(out))}
+    assert cells["params.x"] == ["1", '"1"'] and cells["params.s"] == ['"=cmd|b"'] * 2
+    code, out, _ = cli(exp_repo, "compare", "p-int", "p-str", "--format", "md")
+    (row,) = [ln for ln in out.splitlines() if ln.startswith("| params.s ")]
+    assert row == '| params.s | "=cmd\\|b" | "=cmd\\|b" |'
+    code, out, _ = cli(exp_repo, "compare", "p-int", "p-str", "--format", "json")
+    x = next(f for f in json.loads(out)["fields"] if f["field"] == "params.x")
+    assert x["values"] == [1, "1"] and x["differs"]
+
+
 def test_a_long_value_does_not_pad_every_row(runs: ExpRepo) -> None:
     """A column is padded to its widest cell only up to MAX_PADDED_WIDTH characters: a
     longer value is shown whole on its own row. Padded into every row, one long param
@@ -407,7 +441,7 @@ def test_a_long_value_does_not_pad_every_row(runs: ExpRepo) -> None:
     lines = out.splitlines()
     assert len(out) < len(note) + len(lines) * (MAX_PADDED_WIDTH + 100)  # ~30 MB before
     (long_line,) = [ln for ln in lines if note in ln]
-    assert long_line.split()[-2:] == [note, "-"]  # whole, and the row goes on after it
+    assert long_line.split()[-2:] == [f'"{note}"', "-"]  # whole, and the row goes on
     # The other rows still line up: the second run's column starts at one place.
     starts = {ln.index(" -") for ln in lines if ln.lstrip("* ").startswith("params.a")}
     assert len(starts) == 1

@@ -4,7 +4,8 @@ repository goes through the sink's escape (render.table's tables, escape.json_do
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from expflow_git.escape import json_document, line
@@ -13,7 +14,13 @@ from expflow_git.query.inspect import Line, Verdict
 from expflow_git.query.nodes import Fields, Reading
 from expflow_git.query.runs import Run
 from expflow_git.query.where import Field, value_of
-from expflow_git.render.table import csv_table, exact_number, md_table, text_table
+from expflow_git.render.table import (
+    csv_table,
+    distinct_numbers,
+    exact_number,
+    md_table,
+    text_table,
+)
 from expflow_git.render.view import fmt_number
 from expflow_git.series import overlay_text, series_text
 
@@ -195,6 +202,26 @@ def render_show(
     return "\n".join(map(line, out))
 
 
+def param_texts(values: Iterable[object]) -> list[str]:
+    """A param's values across runs as `compare` prints them: a string in quotes, as the
+    scorecard shows params, so "1" and 1, "true" and true look different; numbers with
+    as many digits as tell them apart. Bare, `x: 1` and `x: "1"` (or 0.1234567 and
+    0.1234568) printed alike beside the `*` that says they differ (a user's hunt, issue
+    18 twenty-third pass)."""
+    values = list(values)
+    numbers = distinct_numbers(
+        v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+    )
+    return [
+        json.dumps(v, ensure_ascii=False)
+        if isinstance(v, str)
+        else numbers[v]
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+        else show_value(v)
+        for v in values
+    ]
+
+
 def _left_out(path: str | None) -> str:
     return "-" if path is None else f"{path} (left out: it fails its checks)"
 
@@ -232,8 +259,11 @@ def render_compare(
     body = []
     for ln in lines:
         cells = [("* " if ln.differs else "  ") + ln.field if fmt == "text" else ln.field]
-        for value, delta, outcome in zip(ln.values, ln.deltas, ln.outcomes, strict=True):
-            cell = show_value(value)
+        shown = param_texts(ln.values) if ln.field.startswith("params.") else None
+        for i, (value, delta, outcome) in enumerate(
+            zip(ln.values, ln.deltas, ln.outcomes, strict=True)
+        ):
+            cell = show_value(value) if shown is None else shown[i]
             if delta is not None:
                 sign = "+" if delta >= 0 else ""
                 cell += f" ({sign}{fmt_number(delta)}{', ' + outcome.value if outcome else ''})"
