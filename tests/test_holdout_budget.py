@@ -489,3 +489,48 @@ def test_a_failed_attempt_deleted_in_a_merged_pull_request_still_counts(tmp_path
     assert finding["message"].startswith(
         f"study '{STUDY}' has had 4 runs in its history (1 of them no longer in the tree"
     )
+
+
+def test_files_of_basess_history_count_only_as_plain_looks_of_a_run(tmp_path: Path) -> None:
+    """BASE's history may be older than the budget: a Git LFS pointer or a JSON list a
+    team kept under results/ counted as a look of no run, and failed every later audit
+    for good (a review). There, a look is a JSON object whose splits hold the split, of
+    a run some record names; the range still counts whatever it writes."""
+    repo = new_repo(tmp_path / "repo", POLICY)
+    write(repo, "results/legacy/a.json", "version https://git-lfs.github.com/spec/v1\n")
+    write(repo, "results/legacy/b.json", "[1, 2]\n")
+    write_json(repo, "results/legacy/c.json", {"splits": {"holdout": {"seg_total": 1}}})
+    commit_all(repo, "before expflow")
+    for rel in ("a", "b", "c"):
+        (repo / f"results/legacy/{rel}.json").unlink()
+    write(repo, "expflow.yaml", _policy(1))
+    _run(repo, "exp-000", 50.0, holdout=False)
+    base = commit_all(repo, "expflow, with a holdout budget")
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "one look")
+    _, entry, findings = _budget(["--since", base], repo)
+    assert _counts(entry) == {STUDY: 1} and not findings, findings
+    # In the range, the same file is a look (of no run): the author's to make readable.
+    write(repo, "results/legacy/b.json", "[1, 2, 3]\n")
+    commit_all(repo, "a list under results/")
+    _, entry, _ = _budget(["--since", base], repo)
+    assert _counts(entry) == {None: 1, STUDY: 1}
+
+
+def test_a_shallow_clone_cutting_bases_history_is_refused(tmp_path: Path) -> None:
+    repo, _ = _base(tmp_path, limit=2)
+    _run(repo, "exp-001", 57.0)
+    commit_all(repo, "one look")
+    (repo / f"results/{STUDY}/exp-001.json").unlink()
+    commit_all(repo, "gone")
+    _run(repo, "exp-002", 58.0)
+    base = commit_all(repo, "another")
+    _run(repo, "exp-003", 59.0)
+    commit_all(repo, "the pull request")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "3", f"file://{repo}", str(clone))
+    res = run_cli(["audit", "--since", base], clone)
+    assert res.code == 2, res
+    assert "the budgets count its whole history, which this shallow clone cuts at" in res.err
+    assert "fetch-depth: 0" in res.err
+    assert run_cli(["audit", "--since", base], repo).code == 1  # 3 looks over 2, in full

@@ -524,6 +524,9 @@ def test_escaped_flag_lookalikes_are_clean(exp_repo: ExpRepo, command: str) -> N
         # as a tracker writes the tag, plain in a YAML list (missed until this pass)
         ("run.yaml", f"tags:\n- fno\n- pin={PIN}\n"),
         ("run.yaml", f"tags: [pin={PIN}, fno]\n"),
+        # a word ending a quoted string or a sentence (a review)
+        ("notes.json", json.dumps({"tags": [f"door pin={PIN}"]}) + "\n"),
+        ("notes.txt", f"the door pin={PIN}.\n"),
     ],
 )
 def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
@@ -576,9 +579,14 @@ def test_pin_tags_scan_in_linear_time(exp_repo: ExpRepo) -> None:
         f"pin:\n  value: &v\n    '{PIN}'\n",
         f"pin: !!map {{value: '{PIN}'}}\n",
         f"{{a: {{pin: &id001 {{value: '{PIN}'}}}}, b: {{pin: *id001}}}}\n",
-        # a flow mapping on the line below its key (missed until this pass)
+        # a flow mapping on the line below its key (missed until this pass), after the
+        # key's properties, a comment or blank lines (a review)
         f"pin:\n  {{value: '{PIN}'}}\n",
         f"auth:\n  pin:\n    !!map {{code: {PIN}}}\n",
+        f"pin: &a\n  {{value: {PIN}}}\n",
+        f"pin: !!map\n  {{value: {PIN}}}\n",
+        f"pin: # door\n  {{value: {PIN}}}\n",
+        f"pin:\n\n  {{value: {PIN}}}\n",
     ],
 )
 def test_node_properties_around_a_pin_are_read_past(exp_repo: ExpRepo, content: str) -> None:

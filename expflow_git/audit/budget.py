@@ -23,13 +23,13 @@ run still counts against its study).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.checks import Problem, check_content
 from expflow_git.documents import stem
-from expflow_git.errors import Finding, clean
+from expflow_git.errors import ExpflowError, Finding, clean
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import EMPTY_TREES, Change, Git, TreeEntry
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs, normalised
@@ -117,9 +117,28 @@ def budget_range(git: Git, check: TreeCheck, since: str | None) -> BudgetRange |
         globs = DocumentGlobs.of(
             policy, policy_at(reader, base_tree, policy), policy_at(reader, rev_tree, policy)
         )
-    before = list(git.log_changes(None, since, [])) if since not in EMPTY_TREES.values() else []
+    before = []
+    if since not in EMPTY_TREES.values():
+        _refuse_a_cut_history(git, since)
+        # (only where documents are: the rest of a long history is not diffed)
+        before = list(git.log_changes(None, since, globs.prefixes()))
     commits = list(git.log_changes(since, check.commit.sha, []))
     return BudgetRange(since, before, commits, base_tree, rev_tree, globs)
+
+
+def _refuse_a_cut_history(git: Git, base: str) -> None:
+    """A shallow clone's BASE history is cut: the budgets would count less than it holds,
+    and a report would not recompute in a full clone (a review). Exit 2, as a cut range
+    is (history/walk.resolve_base)."""
+    if not git.is_shallow():
+        return
+    cut = sorted(c for c in git.shallow_commits() if git.is_ancestor(c, base))
+    if cut:
+        raise ExpflowError(
+            f"--since {base[:12]}: the budgets count its whole history, which this shallow "
+            f"clone cuts at {cut[0][:12]} — fetch the full history (actions/checkout with "
+            "`fetch-depth: 0`)"
+        )
 
 
 def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> HoldoutBudget | None:
@@ -232,20 +251,35 @@ def _history_counts(
 ) -> Counter[Study]:
     rev = check.commit.sha
     merges = set(git.run("rev-list", "--merges", rev, "--").decode().split())
-    looks = _looks(span, merges)
+    looks, trusted = _looks(span, merges)
     with BlobReader(git) as reader:
-        carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
+        shas = {sha for _, sha in looks}
+        ranged = {sha for look in looks if look not in trusted for _, sha in [look]}
+        plain = {sha for _, sha in trusted} - ranged
+        carrying = _carrying(reader, check, shas, walk.split, plain)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
         studies = _studies(reader, check, ids, span)
-    return Counter(studies.get(exp_id) for exp_id, sha in looks if carrying[sha])
+    # BASE's own history is trusted, and older than the policy may be: a result of it
+    # counts when it plainly holds the split and some record names its run (the files
+    # a team kept under results/ before it took expflow up, LFS pointers or JSON lists,
+    # failed every later audit for good; a review). The range counts whatever it wrote.
+    return Counter(
+        study
+        for look in looks
+        if carrying[look[1]]
+        for study in [studies.get(look[0])]
+        if study is not None or look not in trusted
+    )
 
 
-def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
+def _looks(
+    span: BudgetRange, merges: set[str]
+) -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
     """Every (experiment id, result blob) committed: each commit's of BASE's history,
     then BASE's results none of those counted, then each commit's of the range, then
     any of REV's that none of those counted: a merge whose first parent is older than
     BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a floor
-    for the history's)."""
+    for the history's). Also those only BASE's history committed (BASE's tree has none)."""
     globs = span.globs
     looks: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
@@ -284,10 +318,12 @@ def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
                 seen.add(look)
 
     walk(span.before)
+    trusted = set(looks)
     floor(span.base_tree)
+    trusted -= {(stem(e.path), e.sha) for e in span.base_tree}
     walk(span.commits)
     floor(span.rev_tree)
-    return looks
+    return looks, trusted
 
 
 def _is_result(kind: str, mode: str | None, path: str, globs: DocumentGlobs) -> bool:
@@ -295,10 +331,15 @@ def _is_result(kind: str, mode: str | None, path: str, globs: DocumentGlobs) -> 
 
 
 def _carrying(
-    reader: BlobReader, check: TreeCheck, shas: Iterable[str], split: str
+    reader: BlobReader,
+    check: TreeCheck,
+    shas: Iterable[str],
+    split: str,
+    plain: Collection[str] = (),
 ) -> Mapping[str, bool]:
     """Which blobs hold a result with the split: REV's valid results are known already,
-    the others are read (any parseable document counts, valid or not: it was a look)."""
+    the others are read (any parseable document counts, valid or not: it was a look;
+    those of `plain` only when they are JSON objects whose splits hold it)."""
     # A path listed twice (a malformed tree) does not say which blob is which result:
     # those blobs are read.
     paths = check.inputs.paths
@@ -310,8 +351,18 @@ def _carrying(
     }
     wanted = sorted(set(shas) - known.keys())
     for sha, data in reader.read_many(wanted):
-        known[sha] = _has_split(data, split)
+        known[sha] = _plainly_holds(data, split) if sha in plain else _has_split(data, split)
     return known
+
+
+def _plainly_holds(data: bytes, split: str) -> bool:
+    """Whether a blob is a JSON object whose `splits` hold the split (read strictly)."""
+    try:
+        doc = parse_json(data)
+    except JsonProblem:
+        return False
+    splits = doc.get("splits") if isinstance(doc, dict) else None
+    return isinstance(splits, dict) and _holds(splits, split)
 
 
 def _has_split(data: bytes, split: str) -> bool:

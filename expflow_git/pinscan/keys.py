@@ -40,11 +40,15 @@ _TOML_PIN_RE = re.compile(
 # Node properties may stand before the brace (`pin: &id001 {value: …}`, PyYAML's flow dump
 # of a shared mapping; a review): a node has at most two (an anchor and a tag), each read
 # up to 128 characters, so a key that fails reads a bounded stretch (`&pin: &pin: …` of
-# 200 KB was quadratic with any number of any length). The brace may begin the next line,
-# indented (`pin:` then `  {value: …}`; missed until issue 18's twenty-third pass).
+# 200 KB was quadratic with any number of any length). The brace may begin a later line,
+# indented, after the key's properties or comment and blank lines (`pin: &a` then
+# `  {value: …}`; missed until issue 18's twenty-third pass). Each part's blanks are
+# followed by a different character, so a failed key reads a bounded stretch.
+_FLOW_PROPERTIES = r"(?:[&!][^ \t\r\n{#]{0,128}(?:[ \t]+|(?=[\r\n#]))){0,2}"
 _FLOW_PIN_RE = re.compile(
-    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*(?:\r?\n[ \t]+)?"
-    r"(?:[&!][^ \t\r\n{]{0,128}[ \t]+){0,2}\{",
+    r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*"
+    rf"(?:{_FLOW_PROPERTIES}(?:#[^\r\n]*)?(?:\r?\n[ \t]*){{1,8}}(?<=[ \t]))?"
+    rf"{_FLOW_PROPERTIES}\{{",
     re.IGNORECASE | re.ASCII,
 )
 _CHILD = rf"(?P<q>[\"']?)(?P<key>{_HASH_CHILDREN}|{_VALUE_CHILDREN})(?P=q)[ \t]*"
@@ -191,10 +195,11 @@ def flag_hits(text: str) -> list[Hit]:
 # read (a user's hunt, issue 18 twenty-second pass). No backtracking: linear.
 # A YAML list writes the tag plain (`- pin:NNNN`, `[pin:NNNN]`; a review): a word of its own,
 # also as a tracker writes it (`- pin=NNNN`; missed until issue 18's twenty-third pass),
-# outside code, where `f(pin=NNNN)` is a keyword argument.
+# outside code, where `f(pin=NNNN)` is a keyword argument; a word ends a quoted string or
+# a sentence too (`"door pin=NNNN"`, `pin=NNNN.`; a review).
 _TAG_RE = re.compile(
     r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])"
-    r"|(?<![^ \t\r\n\[(,])pin(?P<sep>[:=])(?P<bare>[0-9]{4})(?=[ \t\r\n\]),]|\Z)",
+    r"|(?<![^ \t\r\n\[(,])pin(?P<sep>[:=])(?P<bare>[0-9]{4})(?=[ \t\r\n\]),\"'.;]|\Z)",
     re.IGNORECASE | re.ASCII,
 )
 
