@@ -195,6 +195,30 @@ def test_a_staged_scan_allow_takes_effect_once_committed(exp_repo: ExpRepo, cli)
     assert res.code == 0 and "takes effect" not in res.err, res.both
 
 
+def test_a_staged_scan_allow_on_an_orphan_branch_takes_effect_once_committed(
+    exp_repo: ExpRepo, cli
+) -> None:
+    """On an orphan branch HEAD is unborn, and the staged allow-list was taken whole as
+    a repository's first commit's: `allow: ["**"]` let a PIN hash be committed (a user's
+    hunt, issue 18 twenty-third pass). Only a repository without any commit may use
+    its own staged policy."""
+    policy = exp_repo.path / "expflow.yaml"
+    args = ["scan", "--staged", "--", "expflow.yaml", "leak.txt"]
+    policy.write_text(policy.read_text() + 'scan:\n  allow: ["**"]\n')
+    exp_repo.write("leak.txt", f"x {PIN_SHA}\n")
+    exp_repo.git("add", "-A")
+    res = cli(args, cwd=exp_repo.path)  # the repository's first commit: its own policy
+    assert res.code == 0 and "takes effect" not in res.err, res.both
+    exp_repo.git("rm", "-q", "-f", "leak.txt")
+    exp_repo.commit("base")
+    exp_repo.git("checkout", "-q", "--orphan", "orph")
+    exp_repo.write("leak.txt", f"x {PIN_SHA}\n")
+    exp_repo.git("add", "-A")
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 1 and res.out.startswith("leak.txt:1:3: pin-sha256"), res.both
+    assert "scan.allow '**' takes effect once committed" in res.err
+
+
 def test_a_staged_scan_of_a_folder_above_works(exp_repo: ExpRepo, cli) -> None:
     """`scan --staged ..` from a folder of the repository: a folder given was asked of
     the index, and `..` made `git ls-files` fail, exit 2 (a review)."""

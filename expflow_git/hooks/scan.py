@@ -140,7 +140,7 @@ def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:
     if not allow or not ws.staged or ws.git is None:
         return allow
     at_head = _allowed_at_head(ws.git, ws.rel(ws.policy_path))
-    if at_head is None:  # before the first commit: the staged policy is the only one
+    if at_head is None:  # a repository's first commit: the staged policy is the only one
         return allow
     new = [glob for glob in allow if glob not in at_head]
     if new:
@@ -153,10 +153,12 @@ def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:
 
 def _allowed_at_head(git: Git, rel: str) -> tuple[str, ...] | None:
     """HEAD's scan.allow (none when HEAD holds no policy that loads), or None before the
-    first commit. An entry staged with the files it exempts took effect at once: a PIN
-    hash and a key were committed beside `allow: ["**"]` (an attacker's hunt), where CI,
-    judging by the base's policy, refuses them. One blob stream; HEAD is asked for only
-    when it holds no policy."""
+    repository's first commit. An entry staged with the files it exempts took effect at
+    once: a PIN hash and a key were committed beside `allow: ["**"]` (an attacker's
+    hunt), where CI, judging by the base's policy, refuses them. An unborn HEAD in a
+    repository that has commits (an orphan branch) allows nothing: it took the staged
+    list whole, and a PIN hash was committed beside it (a user's hunt, issue 18
+    twenty-third pass). One blob stream; HEAD is asked for only when it holds no policy."""
     from expflow_git.gitblobs import BlobReader
     from expflow_git.policy.load import load_policy_bytes
 
@@ -167,7 +169,8 @@ def _allowed_at_head(git: Git, rel: str) -> tuple[str, ...] | None:
         try:
             git.resolve_commit("HEAD")
         except ExpflowError:
-            return None
+            # Unborn HEAD: only a repository without any ref commits its first policy.
+            return () if git.run("for-each-ref", "--count=1").strip() else None
         return ()
     try:
         return load_policy_bytes(data, path=rel).scan_allow
