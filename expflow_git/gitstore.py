@@ -423,7 +423,7 @@ class Git:
         if not Path(path).is_dir():
             raise ExpflowError(f"not a git repository: {path}")
 
-        def rev_parse(*args: str, quiet: bool = False) -> list[str]:
+        def rev_parse(*args: str, quiet: bool = False) -> str:
             try:
                 proc = subprocess.run(
                     [*_GIT, "rev-parse", *args],
@@ -437,23 +437,32 @@ class Git:
             if proc.returncode != 0:
                 detail = first_line(proc.stderr)
                 if quiet and "not a git repository" not in detail.lower():
-                    return []  # asked again, step by step
+                    return ""  # asked again, step by step
                 msg = f"not a git repository: {path}"
                 if "not a git repository" not in detail.lower():
                     msg += f" ({detail})"  # e.g. git's "dubious ownership" refusal
                 raise ExpflowError(msg)
-            return os.fsdecode(proc.stdout).splitlines()
+            return os.fsdecode(proc.stdout)
+
+        def values(*args: str, quiet: bool = False) -> list[str]:
+            """rev-parse's answer to each of `args`, one a line (it has no `-z`). A path
+            holding a line break gives more lines than answers: then each is asked
+            alone, its whole output one answer. `str.splitlines` also split at U+2028,
+            \r, \x1c, …, and a repository under such a folder crashed every command
+            (a user's hunt, issue 18 twenty-third pass)."""
+            lines = rev_parse(*args, quiet=quiet).split("\n")[:-1]
+            if len(lines) == len(args) or not lines:
+                return lines
+            return [rev_parse(arg).removesuffix("\n") for arg in args]
 
         # One process in a work tree (every hook run starts here); --show-toplevel fails
         # in a bare repository or inside the git directory, asked again without it then.
-        found = rev_parse(
-            "--absolute-git-dir", "--is-bare-repository", "--show-toplevel", quiet=True
-        )
+        found = values("--absolute-git-dir", "--is-bare-repository", "--show-toplevel", quiet=True)
         if len(found) == 3 and found[1] == "false":
             git_dir, root = found[0], found[2]
         else:
-            git_dir, bare = rev_parse("--absolute-git-dir", "--is-bare-repository")
-            root = git_dir if bare == "true" else rev_parse("--show-toplevel")[0]
+            git_dir, bare = values("--absolute-git-dir", "--is-bare-repository")
+            root = git_dir if bare == "true" else values("--show-toplevel")[0]
         # Every later command runs at `root`, not at `path`: pin the locations
         # a hook's env may give relative to where it was found.  Git itself
         # reads a relative GIT_INDEX_FILE (hooks get ".git/index") from the top
@@ -572,7 +581,8 @@ class Git:
                 f"refs/remotes/{name}/HEAD",
             }
             listed = self.run("for-each-ref", "--format=%(refname)", *sorted(forms))
-            found = sorted(set(listed.decode("utf-8", "replace").splitlines()) & forms)
+            # One name a line (a ref's name holds no "\n"; U+2028 it may: not splitlines).
+            found = sorted(set(listed.decode("utf-8", "replace").split("\n")) & forms)
             if name.startswith("refs/") and name in found:
                 found = [name]  # a full name: git reads that ref first
             if found and _SHORT_ID.fullmatch(name) and self._abbreviates(name):

@@ -343,3 +343,45 @@ def test_a_result_committed_in_another_folder_and_deleted_from_disk(
     assert res.code == 0, res
     assert (repo / archived).is_file() and not (repo / RES_001).exists()
     assert "a correction" in res.out
+
+
+# =========================================================================== line breaks
+LINE_BREAKS = ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in LINE_BREAKS])
+def test_a_repository_under_a_folder_named_with_a_line_break(sandbox: Sandbox, brk: str) -> None:
+    """A repository path holding a line break (U+2028, "\\n", "\\r", "\\x1c", …) crashed
+    every command with a traceback: `Git.discover` split rev-parse's answers with
+    `str.splitlines` (a user's hunt, issue 18 twenty-third pass). Each works, the hooks
+    too, in a work tree and in a bare repository."""
+    (sandbox.root / f"a{brk}b").mkdir()
+    repo = make_demo(sandbox, f"a{brk}b/repo")
+    res = sandbox.cli(["install-hooks"], repo)
+    assert res.code == 0 and "Traceback" not in res.err, res
+    (repo / "notes.md").write_text("nothing secret\n")
+    sandbox.git(repo, "add", "-A")
+    done = sandbox.run_git(repo, "commit", "-q", "-m", "hooked")
+    assert done.returncode == 0, done
+    bare = sandbox.root / f"a{brk}b" / "bare.git"
+    sandbox.git(sandbox.root, "clone", "-q", "--bare", str(repo), str(bare))
+    for cwd in (repo, bare):
+        res = sandbox.cli(["audit"], cwd)
+        assert res.code == 0 and "Traceback" not in res.err, res
+    (repo / ".env").write_text(f"EXPFLOW_PIN_HASH={PIN_SHA}\n")
+    sandbox.git(repo, "add", "-A")
+    refused = sandbox.run_git(repo, "commit", "-q", "-m", "a leak")
+    assert refused.returncode == 1 and ".env:1:" in refused.stdout + refused.stderr, refused
+
+
+def test_a_ref_named_with_a_line_separator_two_refs_answer_to_is_refused(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """`for-each-ref`'s names were split with `str.splitlines`: a branch and a tag both
+    named `a<U+2028>b` read as neither, and `--policy-ref` took the tag git reads first
+    (a user's hunt, issue 18 twenty-third pass)."""
+    name = "a\u2028b"
+    sandbox.git(repo, "branch", name)
+    sandbox.git(repo, "tag", name)
+    res = sandbox.cli(["audit", "--policy-ref", name], repo)
+    assert res.code == 2 and "names 2 refs" in res.err, res

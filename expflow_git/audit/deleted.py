@@ -189,7 +189,7 @@ def records_changed(
         "cat-file",
         "--batch-check=%(objectname) %(objecttype)",
         input="".join(f"{n}\n" for n in names if n).encode(),
-    ).splitlines()
+    ).split(b"\n")  # a missing name is echoed: a "\r" in its path is no line break
     found = iter(answers)
     before: dict[str, str | None] = {}
     for i, (exp_id, _, _) in enumerate(runs):
