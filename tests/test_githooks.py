@@ -834,6 +834,42 @@ def test_pre_push_of_commits_the_remote_holds_walks_no_history(
     assert remote_refs(sandbox, remote)["refs/heads/copy"] == head
 
 
+def test_pre_push_audits_a_forced_push_since_where_the_histories_meet(
+    sandbox: Sandbox, hooked: Path, remote: Path
+) -> None:
+    """A forced push (an amended commit) was refused whatever it held: the hook audited
+    `--since` the remote's commit, no ancestor of the pushed one (a user's hunt, issue 18
+    twenty-third pass). It audits since the two histories' merge base now; a result
+    rewritten on top is still refused. A remote commit this clone lacks: audited as a new
+    branch, with a note to fetch."""
+    assert push(sandbox, hooked, "main").returncode == 0
+    add_run(hooked, "exp-008", metrics=GOOD)
+    sandbox.commit(hooked, "add exp-008")
+    assert push(sandbox, hooked, "main").returncode == 0
+    meet = sandbox.git(hooked, "rev-parse", "HEAD~1")
+    sandbox.git(hooked, "commit", "-q", "--amend", "--no-verify", "-m", "reworded")
+    proc = push(sandbox, hooked, "--force", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert f"history checked since {meet[:12]}" in proc.stderr, proc.stderr
+    assert remote_refs(sandbox, remote) == {"refs/heads/main": head(sandbox, hooked)}
+    set_metrics(hooked, "exp-001", seg_total=57.5)
+    sandbox.git(hooked, "commit", "-q", "-a", "--amend", "--no-verify", "-m", "and improved")
+    proc = push(sandbox, hooked, "--force", "main")
+    assert proc.returncode != 0 and f"{res_rel('exp-001')}: result-rewritten" in proc.stderr
+    sandbox.git(hooked, "reset", "-q", "--hard", "origin/main")
+    other = sandbox.root / "other"
+    sandbox.git(sandbox.root, "clone", "-q", "-b", "main", str(remote), str(other))
+    (other / "notes.md").write_text("elsewhere\n")
+    sandbox.commit(other, "pushed from elsewhere")
+    assert sandbox.run_git(other, "push", "-q", "--no-verify", "origin", "main").returncode == 0
+    unseen = sandbox.git(other, "rev-parse", "HEAD")
+    sandbox.git(hooked, "commit", "-q", "--amend", "--no-verify", "-m", "reworded again")
+    proc = push(sandbox, hooked, "--force", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert f"refs/heads/main is at {unseen} there, a commit not fetched here" in proc.stderr
+    assert "git fetch" in proc.stderr and "is not an ancestor" not in proc.stderr
+
+
 def test_pre_push_lets_a_branch_deletion_through_in_a_sha256_repository(
     sandbox: Sandbox,
 ) -> None:

@@ -55,6 +55,7 @@ SHIPPED = {
             "4684e0e9a8d0c403712defd83d870d679a470ceef222595d3c91d9e994a8b728",
             "78c73dd70495bb1fe96574b1a2ea482157cc27ccb393136905c4571dbf4fad4f",
             "474bf57670142e4128d6d8a8091ff65dc18feba2b3fd4cef4a6a25a66ea3722b",
+            "ef077abacd751ba1c66c2ca849e674d8f7477c2a6c649c69e706e1f36cd3d3b6",
         }
     ),
 }
