@@ -292,6 +292,14 @@ def test_no_pin_hash_hook(exp_repo: ExpRepo, hook_config: Path, hook_env: dict) 
     assert code == 1, out
     assert "deploy/.env:1:18" in out and "notes.md" not in out
 
+    # `run --files` of a file never staged: the hook reads the index, which lacks it; it
+    # said "0 file(s) clean" (a user's hunt, issue 18 twenty-third pass).
+    exp_repo.write("unstaged.txt", f"x {PIN_SHA}\n")
+    code, out = run_hook(
+        exp_repo.path, hook_config, "expflow-no-pin-hash", ["unstaged.txt"], hook_env
+    )
+    assert code == 1 and "unstaged.txt: not-a-regular-file: not staged" in out, out
+
 
 def test_protect_results_hook(
     seeded: ExpRepo, hook_config: Path, hook_env: dict, isolated_env: Path

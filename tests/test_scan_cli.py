@@ -219,6 +219,32 @@ def test_a_staged_scan_allow_on_an_orphan_branch_takes_effect_once_committed(
     assert "scan.allow '**' takes effect once committed" in res.err
 
 
+def test_a_staged_scan_refuses_a_path_the_index_lacks(exp_repo: ExpRepo, cli) -> None:
+    """`scan --staged -- u.txt` of a file never staged said "0 file(s) clean" (exit 0),
+    whatever it held, where `validate --staged` refuses a document not staged (a user's
+    hunt, issue 18 twenty-third pass): --staged scans the index, and a path it lacks
+    (a file, nothing, a folder with nothing staged below) is named, exit 1."""
+    exp_repo.write("u.txt", f"x {PIN_SHA}\n")
+    exp_repo.write("clean.txt", "nothing secret\n")
+    exp_repo.write("untracked/a.txt", "nothing secret\n")
+    exp_repo.git("add", "clean.txt")
+    args = ["scan", "--staged", "--", "u.txt", "clean.txt", "gone.txt", "untracked"]
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 1, res.both
+    assert res.out.splitlines() == [
+        "untracked: not-a-regular-file: not staged",
+        "u.txt: not-a-regular-file: not staged",
+        "gone.txt: not-a-regular-file: not staged",
+    ], res.out
+    assert "3 path(s) not staged" in res.err and "leaked" not in res.err
+    exp_repo.git("add", "u.txt")
+    res = cli(["scan", "--staged", "--", "u.txt", "clean.txt"], cwd=exp_repo.path)
+    assert res.code == 1 and res.out.startswith("u.txt:1:3: pin-sha256"), res.both
+    assert "not staged" not in res.both
+    res = cli(["scan", "--", "untracked", "clean.txt"], cwd=exp_repo.path)  # from disk
+    assert res.code == 0 and "2 file(s) clean" in res.err, res.both
+
+
 def test_a_staged_scan_of_a_folder_above_works(exp_repo: ExpRepo, cli) -> None:
     """`scan --staged ..` from a folder of the repository: a folder given was asked of
     the index, and `..` made `git ls-files` fail, exit 2 (a review)."""

@@ -41,6 +41,7 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
 def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Find leaked PINs, PIN hashes and private keys (every tracked file when no PATHS
     are given)."""
+    from expflow_git.checks import Problem
     from expflow_git.hooks.scan import scan_paths
     from expflow_git.workspace import Workspace
 
@@ -48,10 +49,14 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     findings, count = scan_paths(ws, paths, warn=err)
     emit_findings(findings)
     if findings:
-        err(
-            f"{PROG} scan: {len(findings)} leaked PIN / PIN hash / private key finding(s); "
-            "remove them (and rotate the PIN or key)"
-        )
+        unstaged = sum(f.rule == Problem.NOT_A_FILE.value for f in findings)  # not staged
+        if unstaged < len(findings):
+            err(
+                f"{PROG} scan: {len(findings) - unstaged} leaked PIN / PIN hash / private "
+                "key finding(s); remove them (and rotate the PIN or key)"
+            )
+        if unstaged:
+            err(f"{PROG} scan: {unstaged} path(s) not staged: --staged scans the index")
         raise SystemExit(ExitCode.FAILED)
     err(f"{PROG} scan: {count} file(s) clean")
 

@@ -32,6 +32,7 @@ def scan_paths(
     # of such paths (rare: a hook is given files).
     odd = {p for p in paths if _no_file(p)} if ws.staged else set()
     listed = ws.index_below([ws.rel(p) for p in odd])
+    given: set[int] = set()  # (--staged) the positions of files named, not found below
     for p in paths:
         if p in odd and (under := listed.get(rel := ws.rel(p))) is not None:
             if under != [rel] and not (allow and path_is_allowed(rel, allow)):
@@ -46,7 +47,10 @@ def scan_paths(
                 named += name_findings(rel)
             targets.extend(Path(p) / rel for rel in walk_files(Path(p)))
         elif not (p in odd and os.path.isdir(p)):  # (a folder the index has nothing under)
+            given.add(len(targets))
             targets.append(Path(p))
+        else:
+            named.append(_not_staged(ws.rel(p)))
     if not paths:
         targets = [ws.root / rel for rel in ws.tracked_paths()]
     findings: list[Finding] = []
@@ -54,6 +58,7 @@ def scan_paths(
     if ws.staged:
         by_position: list[tuple[int, list[Finding]]] = []
         for position, rel, data in _staged(ws, [ws.rel(full) for full in targets]):
+            given.discard(position)
             if data is None:  # a submodule: its name alone
                 found = [] if allow and path_is_allowed(rel, allow) else name_findings(rel)
             else:
@@ -61,6 +66,10 @@ def scan_paths(
                 found = scan_bytes(rel, data, allow=allow)
             if found:
                 by_position.append((position, found))
+        # A path named that the index lacks was "0 file(s) clean", where `validate
+        # --staged` refuses it (a user's hunt, issue 18 twenty-third pass): the index
+        # is what --staged scans, and a file about to be added is not known clean.
+        by_position += [(at, [_not_staged(ws.rel(targets[at]))]) for at in given]
         by_position.sort(key=lambda item: item[0])  # in the order given, as from disk
         return named + [f for _, found in by_position for f in found], count
     for full in targets:
@@ -71,6 +80,14 @@ def scan_paths(
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))
     return named + findings, count
+
+
+def _not_staged(rel: str) -> Finding:
+    """A path named to `scan --staged` that the index does not hold, as `validate
+    --staged` reports one."""
+    from expflow_git.checks import Problem
+
+    return Finding(rel, Problem.NOT_A_FILE.value, "not staged")
 
 
 def _no_file(path: str) -> bool:
