@@ -216,6 +216,19 @@ def test_run_marks_failed_when_the_result_cannot_be_written(
     assert not (exp_repo.path / exp_repo.res_path()).exists()
 
 
+def test_a_folder_that_is_a_file_is_an_expflow_error(repo: Repository, exp_repo: ExpRepo) -> None:
+    """A raw FileExistsError, and `log_result` left the run `success` without its result
+    (a user's hunt, issue 18 twenty-third pass): docs/api.md promises ExpflowError."""
+    (exp_repo.path / "experiments/z").write_text("x\n")
+    with pytest.raises(ExpflowError, match="experiments/z is not a folder"):
+        repo.new("q2", study="z")
+    repo.new("exp-001", study=STUDY)
+    (exp_repo.path / f"results/{STUDY}").write_text("x\n")
+    with pytest.raises(ExpflowError, match=f"results/{STUDY} is not a folder"):
+        repo.log_result("exp-001", SEED)
+    assert repo.get("exp-001").status is Status.PENDING
+
+
 def test_run_unknown_metric_names_the_closest(repo: Repository, exp_repo: ExpRepo) -> None:
     with pytest.raises(
         ValueError, match="unknown metric 'pde_maen'; the closest known name is 'pde_mean'"

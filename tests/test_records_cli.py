@@ -498,6 +498,41 @@ def test_result_for_successful_record_leaves_record_alone(pending: ExpRepo, cli)
     assert (pending.path / EXP).read_bytes() == record
 
 
+def test_result_whose_folder_is_a_file_leaves_the_record_pending(pending: ExpRepo, cli) -> None:
+    """`results/STUDY` a file: the record was marked `success`, then the result's write
+    failed (a user's hunt, issue 18 twenty-third pass). Refused first, named, nothing written."""
+    record = (pending.path / EXP).read_bytes()
+    (pending.path / f"results/{STUDY}").write_text("x\n")
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path)
+    assert res.code == 2, res.both
+    assert f"results/{STUDY} is not a folder" in res.err, res.err
+    assert (pending.path / EXP).read_bytes() == record
+
+
+def test_a_failed_result_write_puts_the_record_back(
+    pending: ExpRepo, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever stops the result's write after the record was marked (a full disk): the
+    record goes back as it was, no run a success without its result."""
+    import errno
+
+    import expflow_git.atomicfile as atomicfile
+
+    record = (pending.path / EXP).read_bytes()
+    real = atomicfile.write_atomic
+
+    def full_disk(path, data, **kwargs):  # type: ignore[no-untyped-def]
+        if "results" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(atomicfile, "write_atomic", full_disk)
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path)
+    assert res.code == 2 and "No space left" in res.err and RES in res.err, res.both
+    assert (pending.path / EXP).read_bytes() == record
+    assert not (pending.path / RES).exists()
+
+
 @pytest.mark.parametrize(
     ("metric", "needle"),
     [

@@ -11,7 +11,7 @@ import os
 import platform
 import posixpath
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -686,8 +686,34 @@ def write_experiment(
                 "exists already; records are never overwritten"
             )
         _refuse_committed_run(layout, exp_id)
-        write_atomic(layout.root / rel, data, overwrite=False)
+        make_folders(layout, rel)
+        written(rel, lambda: write_atomic(layout.root / rel, data, overwrite=False))
     return rel, seed
+
+
+def make_folders(layout: Layout, rel: str) -> None:
+    """Make the folders `rel` goes in, before anything of a command is written; one in
+    their place that is not a folder is refused (exit 2) by name. `results/STUDY` a file
+    failed only when the result was written, after its record was marked `success`, and
+    the run was left a success without a result (a user's hunt, issue 18 twenty-third
+    pass)."""
+    parts = Path(rel).parts[:-1]
+    path = layout.root
+    for depth, part in enumerate(parts, 1):
+        path = path / part
+        if os.path.lexists(path) and not path.is_dir():
+            shown = "/".join(parts[:depth])
+            raise ExpflowError(f"{rel}: {shown} is not a folder (nothing written)")
+    written(rel, lambda: (layout.root / rel).parent.mkdir(parents=True, exist_ok=True))
+
+
+def written(rel: str, write: Callable[[], object]) -> None:
+    """`write()`, a failure of the file system (a full disk, a folder one cannot write)
+    the ExpflowError naming `rel` that the API promises, not a raw OSError."""
+    try:
+        write()
+    except OSError as exc:
+        raise ExpflowError(f"{rel}: cannot write it: {exc.strerror or exc}") from None
 
 
 def head_policy(git: Git, reader: BlobReader, policy: Policy) -> Policy | None:
@@ -852,13 +878,27 @@ def _write_result(
 ) -> list[str]:
     from expflow_git.atomicfile import write_atomic
 
+    make_folders(layout, plan.path)  # a refusal here leaves everything as it was
     done = []
     if correction is not None:
         done.append(f"wrote {write_planned_correction(layout, correction)}")
+    record_file = layout.root / plan.record_path
+    before = None
     if plan.record_status is not Status.SUCCESS:
         record = {**plan.record, "status": Status.SUCCESS.value}
-        write_atomic(layout.root / plan.record_path, dump(record))
+        before = record_file.read_bytes()
+        written(plan.record_path, lambda: write_atomic(record_file, dump(record)))
         done.append(f"marked {plan.record_path} success")
-    write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite)
+    try:
+        written(
+            plan.path, lambda: write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite)
+        )
+    except BaseException:
+        # No run marked `success` without its result (docs/spec.md §4): the record goes
+        # back as it was, whatever stopped the result's write (a full disk, Ctrl-C).
+        if before is not None:
+            with contextlib.suppress(OSError):
+                write_atomic(record_file, before)
+        raise
     done.append(f"wrote {plan.path}")  # the study comes from the record
     return done
