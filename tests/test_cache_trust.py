@@ -254,3 +254,25 @@ def test_the_python_api_warns_of_a_cache_file_it_ignores(
         getattr(Repository(repo), method)()
     told = [str(w.message) for w in caught if "cache file ignored" in str(w.message)]
     assert len(told) == 1 and shard.name in told[0], [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), float("-inf"), 10**400], ids=["nan", "inf", "-inf", "big"]
+)
+def test_a_forged_number_no_report_can_hold_is_a_miss(xcli: Cli, repo: Path, value: float) -> None:
+    """A shard whose record (digest recomputed) holds NaN, ±Infinity or an integer of 400
+    digits crashed `audit --html` in the chart's spelling of it (a user's hunt, issue 18
+    twenty-third pass): a part later checks cannot compute with is a miss (decisions.md)."""
+    html = repo.parent / "s.html"
+    honest = audit(xcli, repo, "--no-cache", "--html", str(html))
+    honest_html = html.read_bytes()
+    audit(xcli, repo)
+    sha = blob(repo, RESULT)
+    shard = shard_of(repo, sha)
+    header, _, records = split_shard(shard)
+    records[sha]["r"]["doc"]["metrics"]["seg_total"] = value
+    del records[sha]["r"]["sp"]
+    shard.write_bytes(join_shard(header, records))
+    res = audit(xcli, repo, "--html", str(html))
+    assert (res.code, res.report) == (honest.code, honest.report), res.err
+    assert html.read_bytes() == honest_html

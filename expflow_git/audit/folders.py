@@ -35,7 +35,7 @@ from pathlib import Path
 from sys import intern
 from typing import Any
 
-from expflow_git.audit.record import as_dict, numbers, row_finding
+from expflow_git.audit.record import REPORTED, as_dict, numbers, row_finding
 from expflow_git.corrections import Correction
 from expflow_git.documents import NO_PARAMS, NO_SPLITS, STATUS_OF, Experiment, Result, shared_tags
 from expflow_git.errors import Finding
@@ -204,12 +204,12 @@ def _folder(body: Any, width: int) -> Folder:
     ]
     r = body["results"]
     metrics, splits = _list(r["metrics"]), _list(r["splits"])
-    for values in metrics:
-        numbers(values)
+    for values in metrics:  # (accepted results only: what the registry lets through)
+        numbers(values, REPORTED)
     for split in splits:
         if split is not None:
             for values in as_dict(split).values():
-                numbers(values)
+                numbers(values, REPORTED)
     results = [
         Result(path, experiment, m, split or NO_SPLITS)
         for path, experiment, m, split in zip(

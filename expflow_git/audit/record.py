@@ -21,6 +21,7 @@ have been edited on disk (a part of another type is a cache miss, see pipeline.p
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Collection
 from dataclasses import replace
 from sys import intern
@@ -99,10 +100,25 @@ def rows(value: Any) -> list[FindingRow]:
     return value
 
 
-def numbers(values: Any) -> None:
-    """TypeError unless `values` is an object of numbers (ranking and gates compute with them)."""
+# A bound on a number's magnitude: the strict reader's (no NaN, no infinity; an integer
+# of any size under Python's digit limit, as the shard's own json read it), and the one
+# an accepted result's numbers are under (checks.registry_findings refuses the rest: JCS,
+# the report's canonical JSON, holds no integer past 2**53).
+FINITE = math.inf
+REPORTED = float(2**53)
+
+
+def numbers(values: Any, bound: float = FINITE) -> None:
+    """TypeError unless `values` is an object of numbers below `bound` in magnitude
+    (ranking, gates, charts and the report compute with them). A record edited to hold
+    NaN, ±Infinity or an integer of 400 digits (its digest recomputed) crashed `audit
+    --html` in the chart's JCS spelling (a user's hunt, issue 18 twenty-third pass)."""
     if type(values) is not dict or not NUMBER_TYPES.issuperset(map(type, values.values())):
         raise TypeError("an object of numbers was expected")
+    # In C: `bound > abs(v)` is False for NaN, compares a float with an int exactly
+    # (never converts the int: 10**400 is not an OverflowError).
+    if not all(map(bound.__gt__, map(abs, values.values()))):
+        raise TypeError("a number the strict reader or the registry refuses")
 
 
 def spelled(value: Any) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from expflow_git.audit.folders import MIN_DOCUMENTS, Folder
 from expflow_git.audit.leaves import digests_of
 from expflow_git.audit.record import (
+    REPORTED,
     BlobRecord,
     as_dict,
     numbers,
@@ -354,6 +355,10 @@ class TreeReader:
                 spellings = spelled(outcome.get("sp"))
                 problems = [row_finding(path, row) for row in rows(outcome["reg"])]
                 problems += stem_findings(doc)
+                if not problems:  # reported and charted: only what the registry accepts
+                    numbers(doc.metrics, REPORTED)
+                    for split in doc.splits.values():
+                        numbers(split, REPORTED)
             if problems:
                 findings.extend(problems)
             elif isinstance(doc, Experiment):
