@@ -96,15 +96,36 @@ def untrusted(info: os.stat_result) -> str:
     return ""
 
 
-def write_own(target: Path, data: bytes) -> None:
+def write_own(target: Path, data: bytes, *, below: Path | None) -> None:
     """Write a cache file whole (a temp file renamed over it), replacing an empty folder
-    in its place; a cache that cannot be written is simply not kept."""
+    in its place; a cache that cannot be written is simply not kept.
+
+    A symbolic link for a folder between `below` (the git directory) and the file is
+    replaced by a real folder (the link removed, never what it names): written through,
+    every file went into the link's target and every later read ignored it, with a
+    warning, run after run (a user's hunt, issue 18 twenty-third pass)."""
     from expflow_git.atomicfile import write_atomic
 
     try:
+        if below is not None:
+            _unlink_linked_folders(target.parent, below)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_dir() and not target.is_symlink():
             target.rmdir()  # an empty directory in the file's place: ours to replace
         write_atomic(target, data)
     except OSError:
         return
+
+
+def _unlink_linked_folders(folder: Path, below: Path) -> None:
+    """Remove each symbolic link on the way from `below` to `folder` (the links only:
+    what is under one is then missing, and made as real folders)."""
+    try:
+        parts = folder.relative_to(below).parts
+    except ValueError:  # (not below it: nothing of ours to judge)
+        return
+    path = below
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            path.unlink()

@@ -276,3 +276,27 @@ def test_a_forged_number_no_report_can_hold_is_a_miss(xcli: Cli, repo: Path, val
     res = audit(xcli, repo, "--html", str(html))
     assert (res.code, res.report) == (honest.code, honest.report), res.err
     assert html.read_bytes() == honest_html
+
+
+@pytest.mark.parametrize("level", [0, 1, 2], ids=["policy folder", "cache folder", "expflow"])
+def test_a_linked_folder_is_replaced_never_written_through(
+    xcli: Cli, repo: Path, tmp_path: Path, level: int
+) -> None:
+    """`.git/expflow -> /elsewhere`: every run warned twice and wrote its shards, folder
+    entries and remembered policies into the link's target, which every later read
+    ignored (a user's hunt, issue 18 twenty-third pass). The link is replaced by a real
+    folder (its target untouched), and the next run is warm and silent."""
+    honest = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    folder = shard_of(repo, blob(repo, RESULT)).parents[level]
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    subprocess.run(["rm", "-rf", str(folder)], check=True)
+    folder.symlink_to(planted)
+    first = audit(xcli, repo)
+    assert first.report == honest.report and first.code == honest.code
+    assert not folder.is_symlink() and folder.is_dir()
+    assert list(planted.iterdir()) == []
+    again = audit(xcli, repo)
+    assert again.report == honest.report and ": warning: " not in again.err, again.err
+    assert shard_of(repo, blob(repo, RESULT)).is_file()

@@ -135,4 +135,8 @@ class BlobCache:
         body = json.dumps(records, separators=(",", ":")).encode()
         header = json.dumps(self.header, separators=(",", ":")).encode()
         digest = hashlib.sha256(body).hexdigest().encode()
-        write_own(self.directory / f"{shard}.json", header + b"\n" + digest + b"\n" + body)
+        write_own(
+            self.directory / f"{shard}.json",
+            header + b"\n" + digest + b"\n" + body,
+            below=self.below,
+        )

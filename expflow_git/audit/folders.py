@@ -119,7 +119,11 @@ class FolderCache:
         cannot write is not kept."""
         body = json.dumps(_body(folder), separators=(",", ":")).encode()
         digest = hashlib.sha256(body).hexdigest().encode()
-        write_own(self._file(path), self._header(path, tree) + b"\n" + digest + b"\n" + body)
+        write_own(
+            self._file(path),
+            self._header(path, tree) + b"\n" + digest + b"\n" + body,
+            below=self.below,
+        )
 
 
 def _body(folder: Folder) -> dict[str, Any]:

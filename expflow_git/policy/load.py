@@ -121,14 +121,13 @@ def _cached_policy(
 
 
 def _store_policy(cache_dir: Path, digest: str, path: str, raw: Mapping[str, Any]) -> None:
-    from expflow_git.atomicfile import write_atomic
+    from expflow_git.localcache import write_own
 
     entry = {"sha256": digest, "path": path, "policy": raw}
-    try:
-        # ASCII JSON: a path that is not UTF-8 (`\udcff`) reads back as it was written.
-        write_atomic(_policy_cache_file(cache_dir, digest, path), json.dumps(entry).encode())
-    except OSError:
-        return  # a cache we cannot write is simply not kept
+    # ASCII JSON: a path that is not UTF-8 (`\udcff`) reads back as it was written. As
+    # the audit's cache: never through a linked folder, and not kept if it cannot be.
+    data = json.dumps(entry).encode()
+    write_own(_policy_cache_file(cache_dir, digest, path), data, below=cache_dir.parent)
 
 
 def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
