@@ -7,7 +7,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -85,16 +84,18 @@ def open_atomic(
             yield fh
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    # The temporary file's name, once it may exist: whatever stops the write removes it.
+    # A Ctrl-C that came inside `tempfile.mkstemp` was raised as it returned, before the
+    # `try` began, and left `.NAME.xxxx.tmp` in the work tree (a user's hunt).
+    names: list[str] = []
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _as_targets(exc, target) from None
-    try:
-        os.fchmod(fd, mode)
+        fd = _create_temp(target, names, 0o600)
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        tmp = names[0]
         if overwrite:
             os.replace(tmp, target)
         else:
@@ -102,11 +103,38 @@ def open_atomic(
             os.link(tmp, target)
             os.unlink(tmp)
     except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and tmp in (exc.filename, exc.filename2):
+        for tmp in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and {exc.filename, exc.filename2} & set(names):
             raise _as_targets(exc, target) from None
         raise
+
+
+# As tempfile.mkstemp opens its file (no link followed, not inherited by a child).
+_TEMP_FLAGS = (
+    os.O_RDWR
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _create_temp(target: Path, names: list[str], mode: int) -> int:
+    """A new file `.NAME.xxxxxxxx.tmp` beside `target`, open; its name is in `names`
+    before it is made (a signal raised as `os.open` returns leaves no file unknown).
+    `mode` 0o600 when the caller sets the mode: no one else may open it meanwhile (and
+    read a private key through that descriptor once it is written)."""
+    for _ in range(100):
+        tmp = os.path.join(target.parent, f".{target.name}.{os.urandom(4).hex()}.tmp")
+        names[:] = [tmp]
+        try:
+            return os.open(tmp, _TEMP_FLAGS, mode)
+        except FileExistsError:
+            names.clear()  # another's, not ours to remove
+    raise FileExistsError(errno.EEXIST, "no temporary file name is free", str(target))
 
 
 def _as_targets(exc: OSError, target: Path) -> OSError:

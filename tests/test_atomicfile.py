@@ -8,6 +8,7 @@ import os
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import git, git_init, run_cli
@@ -120,3 +121,26 @@ def test_a_file_that_cannot_be_written_is_named_as_given(tmp_path: Path) -> None
     assert caught.value.filename == str(tmp_path / "out.html.d")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.html.d", "repo"]
     assert not target.exists()
+
+
+def test_an_interrupt_as_the_temporary_file_is_made_leaves_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C that came inside `tempfile.mkstemp` was raised as it returned, before the
+    write's `try` began, and left `.NAME.xxxx.tmp` behind (a user's hunt, issue 18
+    twenty-third pass)."""
+    real_open = os.open
+
+    def interrupted(path: Any, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+        fd = real_open(path, flags, mode, **kwargs)
+        if os.fspath(path).endswith(".tmp"):
+            os.close(fd)
+            raise KeyboardInterrupt  # as a signal handler raises it when os.open returns
+        return fd
+
+    monkeypatch.setattr(os, "open", interrupted)
+    target = tmp_path / "out.json"
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, b"x")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
