@@ -43,14 +43,15 @@ def write_atomic(
     path: str | os.PathLike[str],
     data: bytes,
     *,
-    mode: int = 0o644,
+    mode: int | None = None,
     overwrite: bool = True,
     named_by_user: bool = False,
 ) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half.
 
     With overwrite=False an existing file is never replaced (FileExistsError),
-    even if it appears between the check and the rename. `named_by_user`: see open_atomic.
+    even if it appears between the check and the rename. `mode` and `named_by_user`:
+    see open_atomic.
     """
     with open_atomic(path, mode=mode, overwrite=overwrite, named_by_user=named_by_user) as fh:
         fh.write(data)
@@ -60,11 +61,18 @@ def write_atomic(
 def open_atomic(
     path: str | os.PathLike[str],
     *,
-    mode: int = 0o644,
+    mode: int | None = None,
     overwrite: bool = True,
     named_by_user: bool = False,
 ) -> Iterator[BinaryIO]:
     """A file to stream into; it takes `path`'s place only if the block finishes.
+
+    `mode` None (a user's file: a record, a result, a report): the mode of the regular
+    file it replaces, else what `open()` would give a new file (0o666 less the umask, the
+    kernel's own). Every file was written 0644, whatever the umask, and a rewrite lost a
+    file's mode (0640 became 0644; an executable bit lost showed as a git mode change: a
+    user's hunt, issue 18 twenty-third pass). A mode given (the cache's 0644, a private
+    key's 0600) is the mode, whatever the umask.
 
     `named_by_user` (`--out FILE`, `--html FILE`): a device or a pipe named directly
     (`/dev/null`, a FIFO), or one of the system's own links (`/dev/stdout`), is written
@@ -84,14 +92,17 @@ def open_atomic(
             yield fh
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        mode = _mode_kept(target)
     # The temporary file's name, once it may exist: whatever stops the write removes it.
     # A Ctrl-C that came inside `tempfile.mkstemp` was raised as it returned, before the
     # `try` began, and left `.NAME.xxxx.tmp` in the work tree (a user's hunt).
     names: list[str] = []
     try:
-        fd = _create_temp(target, names, 0o600)
+        fd = _create_temp(target, names, 0o666 if mode is None else 0o600)
         with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
+            if mode is not None:
+                os.fchmod(fh.fileno(), mode)
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -111,7 +122,8 @@ def open_atomic(
         raise
 
 
-# As tempfile.mkstemp opens its file (no link followed, not inherited by a child).
+# As tempfile.mkstemp opens its file (no link followed, not inherited by a child); a new
+# user's file with 0o666, the kernel taking the umask away as for `open()` (no umask read).
 _TEMP_FLAGS = (
     os.O_RDWR
     | os.O_CREAT
@@ -135,6 +147,16 @@ def _create_temp(target: Path, names: list[str], mode: int) -> int:
         except FileExistsError:
             names.clear()  # another's, not ours to remove
     raise FileExistsError(errno.EEXIST, "no temporary file name is free", str(target))
+
+
+def _mode_kept(target: Path) -> int | None:
+    """The permission bits of the regular file at `target` (None: there is none, and the
+    new file gets what `open()` would give it)."""
+    try:
+        info = os.lstat(target)
+    except (OSError, ValueError):
+        return None
+    return stat.S_IMODE(info.st_mode) & 0o777 if stat.S_ISREG(info.st_mode) else None
 
 
 def _as_targets(exc: OSError, target: Path) -> OSError:

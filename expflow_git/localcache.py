@@ -112,7 +112,7 @@ def write_own(target: Path, data: bytes, *, below: Path | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_dir() and not target.is_symlink():
             target.rmdir()  # an empty directory in the file's place: ours to replace
-        write_atomic(target, data)
+        write_atomic(target, data, mode=0o644)  # whatever the umask (decisions.md)
     except OSError:
         return
 

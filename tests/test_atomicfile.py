@@ -4,9 +4,11 @@ run as root turned /dev/null into a plain file: every later `> /dev/null` wrote 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,53 @@ def test_a_file_that_cannot_be_written_is_named_as_given(tmp_path: Path) -> None
     assert caught.value.filename == str(tmp_path / "out.html.d")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.html.d", "repo"]
     assert not target.exists()
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_file_honours_the_umask_and_a_rewrite_keeps_the_mode(tmp_path: Path) -> None:
+    """Every file was written 0644 whatever the umask, and a rewrite set 0640 back to
+    0644 (an executable bit lost showed as a git mode change: a user's hunt, issue 18
+    twenty-third pass). A user's file: as `open()` would; the cache's: 0644 as before."""
+    repo = git_init(tmp_path / "repo")
+    with _umask(0o027):
+        assert run_cli(["init", "--template", "minimal"], cwd=repo)[0] == 0
+        assert _mode(repo / "expflow.yaml") == 0o640
+        assert run_cli(["new", "e1", "--study", "s"], cwd=repo)[0] == 0
+        record = repo / "experiments/s/e1.json"
+        assert _mode(record) == 0o640
+        record.chmod(0o755)
+        code, _, err = run_cli(["result", "e1", "--metric", "accuracy=0.5"], cwd=repo)
+        assert code == 0, err
+        assert '"success"' in record.read_text() and _mode(record) == 0o755
+        assert _mode(repo / "results/s/e1.json") == 0o640
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "--no-verify", "-m", "a run")
+        out = tmp_path / "report.json"
+        out.write_text("old\n")
+        out.chmod(0o600)
+        html = tmp_path / "s.html"
+        run_cli(["audit", "--out", str(out), "--html", str(html)], cwd=repo)
+        assert out.read_bytes().startswith(b"{") and _mode(out) == 0o600
+        assert _mode(html) == 0o640
+        shards = list((repo / ".git/expflow/cache").rglob("*.json"))
+        assert shards and {_mode(p) for p in shards} == {0o644}
+    with _umask(0o002):
+        write_atomic(tmp_path / "group.txt", b"x")
+        assert _mode(tmp_path / "group.txt") == 0o664
+        write_atomic(tmp_path / "key", b"secret", mode=0o600)
+        assert _mode(tmp_path / "key") == 0o600
 
 
 def test_an_interrupt_as_the_temporary_file_is_made_leaves_none(
