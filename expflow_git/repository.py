@@ -47,10 +47,19 @@ class Repository:
     `expflow_git.errors.ExpflowError` for what the CLI reports on one line (its `code`
     is the CLI's exit code)."""
 
-    def __init__(self, path: str | os.PathLike[str] = ".", *, policy: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] = ".", *, policy: str | os.PathLike[str] | None = None
+    ) -> None:
         from expflow_git.gitstore import Git
 
-        start = Path(path).resolve()
+        # An argument of the wrong kind is the ValueError docs/api.md promises: `Repository(5)`
+        # was a TypeError from `Path`, and `policy=5` one from the first read of the policy
+        # (a user's hunt, issue 18 twenty-third pass).
+        folder, policy = _path_text(path), _path_text(policy)
+        if not isinstance(folder, str):
+            raise ValueError(f"path: give a folder's path, not {short_repr(path)}")
+        checked_texts(policy=policy)
+        start = Path(folder).resolve()
         try:
             self._git: Git | None = Git.discover(start)
         except ExpflowError:
@@ -209,6 +218,10 @@ class Repository:
         from expflow_git.records.lifecycle import cancel_run, cancellable
 
         reason = _reason(reason)
+        if pin is not None and not isinstance(pin, str):
+            # Named by its type, never shown: `pin=1234` was an ExpflowError (exit 2) from
+            # the PIN check, not the ValueError of any other argument of the wrong kind.
+            raise ValueError(f"pin: give the PIN as text, not {type(pin).__name__}")
         layout = self._layout()
         exp_rel, doc = cancellable(layout, id)
         require_pin(
@@ -474,8 +487,10 @@ class Repository:
         allowed_signers = _path_text(allowed_signers)
         checked_texts(allowed_signers=allowed_signers, ref=ref)
         checked_flags(allow_unsigned=allow_unsigned, recompute=recompute)
+        source = "<report>" if isinstance(report, bytes) else _path_text(report)
+        if not isinstance(source, str):  # (a number was a TypeError from `os.fspath`)
+            raise ValueError(f"report: give its bytes or its file's path, not {short_repr(report)}")
 
-        source = "<report>" if isinstance(report, bytes) else os.fspath(report)
         return verify_at(
             self._repo(),
             report if isinstance(report, bytes) else read_bytes(source),

@@ -521,6 +521,26 @@ def test_a_scorecard_that_cannot_be_written_names_the_path_given(
         repo.html(path=5)  # type: ignore[arg-type]
 
 
+def test_arguments_of_the_wrong_kind_are_value_errors(repo: Repository, exp_repo: ExpRepo) -> None:
+    """`Repository(5)`, `policy=5` and `verify(5)` were TypeErrors, `skip(pin=<an int>)` an
+    ExpflowError (exit 2): docs/api.md promises ValueError for an argument of the wrong
+    kind (a user's hunt, issue 18 twenty-third pass). A PIN given as a number is never
+    shown back."""
+    with pytest.raises(ValueError, match="path: give a folder's path, not 5"):
+        Repository(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="policy: give text, not 5"):
+        Repository(exp_repo.path, policy=5)  # type: ignore[arg-type]
+    assert Repository(exp_repo.path, policy=exp_repo.path / "expflow.yaml").policy.metrics
+    with pytest.raises(ValueError, match="report: give its bytes or its file's path, not 5"):
+        repo.verify(5)  # type: ignore[arg-type]
+    repo.new("a", study=STUDY, params={"sub_step": 1})
+    pin = 4000 + 821
+    with pytest.raises(ValueError, match="pin: give the PIN as text, not int") as caught:
+        repo.skip("a", "not needed", pin=pin)  # type: ignore[arg-type]
+    assert str(pin) not in str(caught.value)
+    assert repo.get("a").status is Status.PENDING
+
+
 @pytest.mark.parametrize("flag", ["False", "no", "0", 0, 1, None])
 def test_a_flag_that_is_no_bool_is_refused_not_read_as_true(
     repo: Repository, exp_repo: ExpRepo, tmp_path: Path, flag: object

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import socket
 import sys
@@ -449,6 +450,23 @@ def test_new_finds_the_repository_and_resolves_head_once_each(
     assert sum(" cat-file commit " in f" {c} " for c in calls) == 1, calls
     record = json.loads((repo.path / f"experiments/{STUDY}/exp-002.json").read_text())
     assert record["provenance"]["git_sha"] == head
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_init_refuses_a_policy_that_is_no_file(tmp_path: Path, cli, kind: str) -> None:
+    """`expflow.yaml` a folder or a FIFO was "kept", exit 0 (a user's hunt, issue 18
+    twenty-third pass): refused, one line naming it, nothing written."""
+    if kind == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("needs named pipes")
+    repo = git_init(tmp_path / "r")
+    policy = repo / "expflow.yaml"
+    policy.mkdir() if kind == "folder" else os.mkfifo(policy)
+    res = cli(["init"], cwd=repo)
+    assert res.code == 2, res.both
+    assert (
+        res.err.count("\n") == 1 and "expflow.yaml: there is something other than a file" in res.err
+    )
+    assert sorted(p.name for p in repo.iterdir()) == [".git", "expflow.yaml"]
 
 
 # --------------------------------------------------------------------------- result

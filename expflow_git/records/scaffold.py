@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import os
 import posixpath
+import stat
 from pathlib import Path
 
 from expflow_git.atomicfile import confined, write_atomic
+from expflow_git.errors import ExpflowError, printable
 
 
 class Template(str, enum.Enum):
@@ -175,6 +178,8 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
     # A file that exists (a symlinked expflow.yaml too) is kept, so never written through.
     for folder in sorted({posixpath.dirname(rel) for rel in files} - {""}):
         confined(root, folder)
+    for rel in files:
+        _no_other_kind(root, rel)
     report = []
     for rel, text in files.items():
         target = root / rel
@@ -184,3 +189,19 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         write_atomic(target, text.encode(), overwrite=False)
         report.append((rel, True))
     return report
+
+
+def _no_other_kind(root: Path, rel: str) -> None:
+    """Refuse (exit 2, before anything is written) a folder, a pipe or a device where
+    `init` would write a file: `expflow.yaml` a folder or a FIFO was "kept", exit 0, and
+    every later command failed on it (a user's hunt, issue 18 twenty-third pass). A file
+    (or a link to one, or a dangling link) is kept, as before."""
+    try:
+        mode = os.stat(root / rel).st_mode
+    except OSError:
+        return  # missing (or a dangling link): created, or kept as before
+    if not stat.S_ISREG(mode):
+        raise ExpflowError(
+            f"{printable(rel)}: there is something other than a file in its place (a folder, "
+            "a pipe or a device); init keeps a file, nothing else (nothing written)"
+        )
