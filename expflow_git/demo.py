@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.errors import printable
+from expflow_git.errors import printable, utf8_argument
 from expflow_git.records.scaffold import COMPETITION_POLICY
 
 DEMO_POLICY = COMPETITION_POLICY + (
@@ -93,6 +93,8 @@ def run_demo(directory: Path | None, *, echo: Callable[[str], None]) -> int:
     # Absolute: the steps run inside the repository (a relative --dir put the private
     # key, the report and the scorecard in its work tree).
     base = (directory or Path(tempfile.mkdtemp(prefix="expflow-demo-"))).absolute()
+    # (the steps' output is read as UTF-8 text, and names the folder: a traceback; a review)
+    utf8_argument(str(base), "--dir")
     repo = base / "repo"
     key = base / "demo-key"
     report = base / "report.json"

@@ -55,7 +55,9 @@ def utf8_argument(text: str, what: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ExpflowError(f"{what} '{printable(text)}' is not UTF-8 text") from None
+        # (quoted as a PIN would be masked where none is taken: a reason may hold one)
+        shown = without_pins(mask_flagged(printable(text)))
+        raise ExpflowError(f"{what} '{shown}' is not UTF-8 text") from None
 
 
 class ExitCode(enum.IntEnum):
@@ -151,12 +153,16 @@ _VALUE_FIRST = frozenset("\"'{[-+0123456789")
 
 
 # (Compiled on first use, by `re`'s own cache: not in every command's start-up.)
-_FOUR_DIGITS = r"(?<![\w./:-])[0-9]{4}(?![\w./:-])|(?<=--pin)[0-9]{4}(?![0-9])"
+_FOUR_DIGITS = (
+    r"(?<![\w./:-])[0-9]{4}(?![\w./:-])|(?<=--pin)[0-9]{4}(?![0-9])"
+    r"|(?<=--)(?<![\w-]--)[0-9]{4}(?![\w./:-])"  # a PIN typed as an option: `--NNNN`
+)
 
 
 def without_pins(text: str) -> str:
     """`text` quoting an argument a user gave where none is taken, with four digits that
     stand alone (`pin check 4821`), or follow `--pin` (`--pin4821`), masked: a PIN given
-    in the wrong place reaches a terminal or a CI log otherwise. Four digits of a word,
-    a path or a date (`done2024`, `/srv/2024`, `2024-01-01`) are left as they are."""
+    in the wrong place reaches a terminal or a CI log otherwise, or as an option
+    (`--4821`: "No such option"; a review, issue 18 twenty-third pass). Four digits of a
+    word, a path or a date (`done2024`, `/srv/2024`, `2024-01-01`) are left as they are."""
     return re.sub(_FOUR_DIGITS, "****", text)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import REASON_MAX_LENGTH, Scalar, Status
-from expflow_git.errors import ExitCode, ExpflowError, printable
+from expflow_git.errors import ExitCode, ExpflowError, printable, utf8_argument
 from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
     ActiveRun,
@@ -530,6 +530,7 @@ def _reason(reason: object) -> str:
     """A reason given to `fail` or `skip`: text (None was an AttributeError)."""
     if not isinstance(reason, str):
         raise ValueError(f"reason: give the reason as text, not {short_repr(reason)}")
+    utf8_argument(reason, "reason")  # (a lone surrogate: no JSON text holds it)
     return reason
 
 

@@ -648,3 +648,42 @@ def test_the_api_refuses_an_id_or_revision_that_is_not_utf8(
     exp_repo.commit("init")
     with pytest.raises(ExpflowError, match="not UTF-8"):
         repo.rank(rev="\udcff")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["result", "exp-001", "--metric", "s\udcff=1"], "--metric"),
+        (["result", "exp-001", "--metric", "seg_total=1", "--split", "h\udcff"], "--split"),
+        (["fail", "exp-001", "--reason", "oom \udcff"], "--reason"),
+        (["cancel", "exp-001", "--reason", "late \udcff", "--force"], "--reason"),
+        (["rm", "exp-001", "--reason", "bad \udcff", "--force"], "--reason"),
+        (["demo", "--dir", "d\udcff"], "--dir"),
+    ],
+    ids=["metric", "split", "fail", "cancel", "rm", "demo"],
+)
+def test_every_writing_commands_text_that_is_not_utf8_is_named(
+    exp_repo: ExpRepo, cli: CliCall, args: list[str], named: str
+) -> None:
+    """`rm --reason` raised a traceback from the correction's schema check, `demo --dir`
+    one from its steps' output; `result`'s metric and split names and `fail`'s and
+    `cancel`'s reasons were refused quoting the record's JSON (a review, issue 18
+    twenty-third pass)."""
+    assert cli(["new", "exp-001", "--study", STUDY], cwd=exp_repo.path).code == 0
+    exp_repo.commit("a run")
+    before = _snapshot(exp_repo.path)
+    res = cli(args, cwd=exp_repo.path)
+    assert res.code == 2, res
+    assert res.err.startswith(f"expflow-git: error: {named} '") and "not UTF-8" in res.err, res
+    assert len(res.err.splitlines()) == 1 and "{" not in res.err, res
+    assert _snapshot(exp_repo.path) == before
+
+
+def test_a_pin_in_a_refused_argument_is_masked(exp_repo: ExpRepo, cli: CliCall) -> None:
+    """The refusal quotes the argument: a reason holding the PIN showed it (a review)."""
+    pin = str(4000 + 821)
+    assert cli(["new", "exp-001", "--study", STUDY], cwd=exp_repo.path).code == 0
+    res = cli(["fail", "exp-001", "--reason", f"rerun --pin {pin} \udcff"], cwd=exp_repo.path)
+    assert res.code == 2 and "--pin ****" in res.err and pin not in res.err, res
+    res = cli(["pin", "check", f"--{pin}"], cwd=exp_repo.path)  # a PIN typed as an option
+    assert res.code == 2 and "No such option '--****'" in res.err and pin not in res.err, res

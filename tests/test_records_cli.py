@@ -469,6 +469,24 @@ def test_init_refuses_a_policy_that_is_no_file(tmp_path: Path, cli, kind: str) -
     assert sorted(p.name for p in repo.iterdir()) == [".git", "expflow.yaml"]
 
 
+@pytest.mark.parametrize("rel", ["results", ".github/workflows"])
+def test_init_refuses_a_file_where_it_makes_a_folder(tmp_path: Path, cli, rel: str) -> None:
+    """`results` a file failed with "File exists" after expflow.yaml and experiments/ were
+    written (a review, issue 18 twenty-third pass): refused first, nothing written."""
+    repo = git_init(tmp_path / "r")
+    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (repo / rel).write_text("x\n")
+    before = sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if ".git/" not in str(p))
+    res = cli(["init"], cwd=repo)
+    assert res.code == 2, res.both
+    assert (
+        res.err
+        == f"expflow-git: error: {rel}: not a folder, where init makes one (nothing written)\n"
+    )
+    after = sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if ".git/" not in str(p))
+    assert after == before
+
+
 # --------------------------------------------------------------------------- result
 @pytest.fixture
 def pending(exp_repo: ExpRepo, cli) -> ExpRepo:

@@ -762,6 +762,10 @@ def test_a_group_without_its_command_prints_its_help(tmp_path: Path, args: list[
         (["verify", "/"], "expflow-git verify: error: Invalid value for 'REPORT'"),
         (["pin", "bogus"], "expflow-git pin: error: No such command 'bogus'"),
         (["bogus"], "expflow-git: error: No such command 'bogus'"),
+        # an option without its value: click raises it without the command's context
+        # (said of `expflow-git`, with its help; a review)
+        (["rank", "--top"], "expflow-git rank: error: Option '--top' requires an argument"),
+        (["pin", "check", "--pin"], "expflow-git pin check: error: Option '--pin' requires"),
     ],
 )
 def test_a_usage_error_is_one_line(tmp_path: Path, cli, args: list[str], expected: str) -> None:

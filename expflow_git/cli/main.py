@@ -84,12 +84,12 @@ def _run(args: list[str]) -> int:
         err(f"{PROG}: aborted")
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
-        _click_error(exc)
+        _click_error(exc, args)
         return int(ExitCode.USAGE)
     return code if isinstance(code, int) else int(ExitCode.OK)
 
 
-def _click_error(exc: click.ClickException) -> None:
+def _click_error(exc: click.ClickException, args: Sequence[str]) -> None:
     """Click's error as the tool's one stderr line, `expflow-git COMMAND: error: MESSAGE`,
     a usage error with a pointer to the command's help. Click printed four lines (usage,
     `Try … --help`, a blank, `Error: …`) where the README promises one (a user's hunt,
@@ -102,6 +102,27 @@ def _click_error(exc: click.ClickException) -> None:
     # escape: `err` escapes the line.
     message = without_pins(exc.format_message())
     ctx = exc.ctx if isinstance(exc, click.UsageError) else None
-    where = ctx.command_path if ctx is not None else PROG
+    where = ctx.command_path if ctx is not None else _command_path(args)
     hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
     err(f"{where}: error: {message}{hint}")
+
+
+def _command_path(args: Sequence[str]) -> str:
+    """The command `args` name (`expflow-git pin check`), for an error click raised
+    without its context: an option missing its value (`rank --top`) was said of
+    `expflow-git`, with its help (a review, issue 18 twenty-third pass)."""
+    import click
+
+    from expflow_git.cli.group import cli
+
+    path: list[str] = [PROG]
+    command: click.Command = cli
+    for arg in args:
+        if not isinstance(command, click.Group):
+            break
+        found = command.get_command(click.Context(command), arg)
+        if found is None:
+            break
+        path.append(arg)
+        command = found
+    return " ".join(path)

@@ -11,7 +11,7 @@ import click
 
 from expflow_git.cli.console import emit_findings, fail, guard, out
 from expflow_git.cli.options import policy_option
-from expflow_git.errors import ExitCode
+from expflow_git.errors import ExitCode, utf8_argument
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Planned
@@ -127,6 +127,7 @@ def result(
     )
 
     metrics, splits = parse_metric_args(metric_args)
+    _utf8_reason(reason)
     layout = open_layout(policy_path)
     plan = plan_result(layout, exp_id, metrics, splits)
     if plan.findings:
@@ -172,6 +173,7 @@ def fail_cmd(exp_id: str, reason: str, policy_path: str | None) -> None:
     from expflow_git.records.lifecycle import fail_run
     from expflow_git.records.writer import open_layout
 
+    _utf8_reason(reason)
     out(f"failed {fail_run(open_layout(policy_path), exp_id, reason)}")
 
 
@@ -195,6 +197,7 @@ def rm_cmd(
         write_planned_correction,
     )
 
+    _utf8_reason(reason)
     layout = open_layout(policy_path)
 
     def planned() -> Planned | None:
@@ -233,7 +236,17 @@ def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: 
     from expflow_git.records.lifecycle import cancel_run, cancellable
     from expflow_git.records.writer import open_layout
 
+    _utf8_reason(reason)
     layout = open_layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
     guard(f"cancel {exp_id}", pin=pin, force=force)
     out(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")
+
+
+def _utf8_reason(reason: str | None) -> None:
+    """A `--reason` that is not UTF-8, refused by name before anything is read or written:
+    `rm` and `result --overwrite` raised a traceback from the correction's schema check,
+    `fail` and `cancel` quoted a piece of the record's JSON (a review, issue 18
+    twenty-third pass)."""
+    if reason is not None:
+        utf8_argument(reason, "--reason")

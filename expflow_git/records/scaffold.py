@@ -178,6 +178,7 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
     # A file that exists (a symlinked expflow.yaml too) is kept, so never written through.
     for folder in sorted({posixpath.dirname(rel) for rel in files} - {""}):
         confined(root, folder)
+        _a_folder(root, folder)
     for rel in files:
         _no_other_kind(root, rel)
     report = []
@@ -189,6 +190,19 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         write_atomic(target, text.encode(), overwrite=False)
         report.append((rel, True))
     return report
+
+
+def _a_folder(root: Path, folder: str) -> None:
+    """Refuse (exit 2, before anything is written) a file where `init` makes a folder:
+    `results` a file failed with "File exists" after expflow.yaml and experiments/ were
+    written (a review, issue 18 twenty-third pass)."""
+    path = root
+    parts = folder.split("/")
+    for depth, part in enumerate(parts, 1):
+        path = path / part
+        if os.path.lexists(path) and not path.is_dir():
+            shown = printable("/".join(parts[:depth]))
+            raise ExpflowError(f"{shown}: not a folder, where init makes one (nothing written)")
 
 
 def _no_other_kind(root: Path, rel: str) -> None:

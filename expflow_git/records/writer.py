@@ -482,6 +482,7 @@ def parse_metric_args(args: Sequence[str]) -> tuple[dict[str, float], dict[str, 
             if value is None:
                 raise ExpflowError("--metric needs NAME=VALUE")
             for name, text in parse_assignments([value], what="--metric"):
+                utf8_argument(name, "--metric")  # (named, not quoted from the result's JSON)
                 if name in target:
                     raise ExpflowError(f"--metric {name} given twice")
                 target[name] = parse_number(text, what=f"--metric {name}")
@@ -489,6 +490,7 @@ def parse_metric_args(args: Sequence[str]) -> tuple[dict[str, float], dict[str, 
             split = inline if eq else next(it, None)
             if not split:
                 raise ExpflowError("--split needs a NAME")
+            utf8_argument(split, "--split")
             target = splits.setdefault(split, {})
         else:
             raise ExpflowError(
