@@ -254,8 +254,8 @@ def _history_counts(
     looks, trusted = _looks(span, merges)
     with BlobReader(git) as reader:
         shas = {sha for _, sha in looks}
-        ranged = {sha for look in looks if look not in trusted for _, sha in [look]}
-        plain = {sha for _, sha in trusted} - ranged
+        ranged = {sha for exp_id, sha in looks if (exp_id, sha) not in trusted}
+        plain = {sha for _, sha in trusted} - ranged  # (a blob the range wrote too: its rule)
         carrying = _carrying(reader, check, shas, walk.split, plain)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
         studies = _studies(reader, check, ids, span)
