@@ -154,8 +154,9 @@ _VALUE_FIRST = frozenset("\"'{[-+0123456789")
 
 # (Compiled on first use, by `re`'s own cache: not in every command's start-up.)
 _FOUR_DIGITS = (
-    r"(?<![\w./:-])[0-9]{4}(?![\w./:-])|(?<=--pin)[0-9]{4}(?![0-9])"
-    r"|(?<=--)(?<![\w-]--)[0-9]{4}(?![\w./:-])"  # a PIN typed as an option: `--NNNN`
+    r"(?<![\w./:-])[0-9]{4}(?![\w./:-])"
+    # after `--pin` however spelled (`--PIN`, `--pin:`), or as an option: `--NNNN`
+    r"|(?:(?<=--[pP][iI][nN])|(?<=--[pP][iI][nN][:=+])|(?<=--))[0-9]{4}(?![0-9])"
 )
 
 

@@ -687,3 +687,6 @@ def test_a_pin_in_a_refused_argument_is_masked(exp_repo: ExpRepo, cli: CliCall) 
     assert res.code == 2 and "--pin ****" in res.err and pin not in res.err, res
     res = cli(["pin", "check", f"--{pin}"], cwd=exp_repo.path)  # a PIN typed as an option
     assert res.code == 2 and "No such option '--****'" in res.err and pin not in res.err, res
+    for typed in (f"--pin:{pin}", f"--PIN{pin}", f"---{pin}"):  # (a second review)
+        res = cli(["pin", "check", typed], cwd=exp_repo.path)
+        assert res.code == 2 and "****" in res.err and pin not in res.err, res

@@ -534,3 +534,21 @@ def test_a_shallow_clone_cutting_bases_history_is_refused(tmp_path: Path) -> Non
     assert "the budgets count its whole history, which this shallow clone cuts at" in res.err
     assert "fetch-depth: 0" in res.err
     assert run_cli(["audit", "--since", base], repo).code == 1  # 3 looks over 2, in full
+
+
+def test_a_look_a_merged_pull_request_counted_leniently_keeps_counting(tmp_path: Path) -> None:
+    """A result committed with a BOM (or a key given twice) counted in its pull request's
+    audit, read leniently; once merged, the next pull request's audit read BASE's history
+    strictly and dropped it (a second review)."""
+    repo, _ = _base(tmp_path, limit=2)
+    _run(repo, "exp-001", 57.0)
+    rel = repo / f"results/{STUDY}/exp-001.json"
+    rel.write_bytes(b"\xef\xbb\xbf" + rel.read_bytes())
+    commit_all(repo, "a look, with a BOM")
+    _run(repo, "exp-001", 57.0)  # rewritten plain
+    merged = commit_all(repo, "the first pull request, merged")
+    _run(repo, "exp-002", 58.0)
+    commit_all(repo, "the next pull request")
+    code, entry, findings = _budget(["--since", merged], repo)
+    assert _counts(entry) == {STUDY: 3}
+    assert code == 1 and any(f["rule"] == "holdout-budget-exceeded" for f in findings)

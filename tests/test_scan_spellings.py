@@ -544,6 +544,8 @@ def test_a_pin_tag_is_found(exp_repo: ExpRepo, rel: str, content: str) -> None:
         json.dumps({"tags": [f"pin:{PIN}0", f"spin:{PIN}", f"pin:{PIN} x", "pin:$PIN"]}) + "\n",
         f"the pin:{PIN}0 and x-pin:{PIN} and pin: {PIN}x\n",
         f"the pin={PIN}0 and x-pin={PIN} and spin={PIN} and pin=={PIN}\n",
+        # a decimal is no PIN (a review): `.` ends the word only before no digit
+        f"the inlet pressure pin={PIN}.25 hPa, and pin:{PIN}.0\n",
     ],
 )
 def test_pin_tag_lookalikes_are_clean(exp_repo: ExpRepo, content: str) -> None:
@@ -605,5 +607,6 @@ def test_properties_and_plain_tags_scan_in_linear_time(exp_repo: ExpRepo) -> Non
         + "- pin:123 " * 10_000 + "\n"
         + "pin: &" + "pin:" * 20_000 + "\n"  # keys inside one property
         + "a: {pin: " + "&pin: " * 20_000 + "\n"
+        + "pin: #" * 45_000 + "\n"  # a comment read to the line's end each time (a review)
     )  # fmt: skip
     assert scan_one(exp_repo, "conf.yaml", content) == (0, "")

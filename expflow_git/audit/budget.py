@@ -23,7 +23,7 @@ run still counts against its study).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -253,16 +253,14 @@ def _history_counts(
     merges = set(git.run("rev-list", "--merges", rev, "--").decode().split())
     looks, trusted = _looks(span, merges)
     with BlobReader(git) as reader:
-        shas = {sha for _, sha in looks}
-        ranged = {sha for exp_id, sha in looks if (exp_id, sha) not in trusted}
-        plain = {sha for _, sha in trusted} - ranged  # (a blob the range wrote too: its rule)
-        carrying = _carrying(reader, check, shas, walk.split, plain)
+        carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
         studies = _studies(reader, check, ids, span)
     # BASE's own history is trusted, and older than the policy may be: a result of it
-    # counts when it plainly holds the split and some record names its run (the files
-    # a team kept under results/ before it took expflow up, LFS pointers or JSON lists,
-    # failed every later audit for good; a review). The range counts whatever it wrote.
+    # counts when some record names its run (the files a team kept under results/ before
+    # it took expflow up, LFS pointers or JSON lists, failed every later audit for good;
+    # a review). Read as the range's are: a look a merged pull request counted leniently
+    # (a BOM, a key given twice) keeps counting in the next (a second review).
     return Counter(
         study
         for look in looks
@@ -331,15 +329,10 @@ def _is_result(kind: str, mode: str | None, path: str, globs: DocumentGlobs) -> 
 
 
 def _carrying(
-    reader: BlobReader,
-    check: TreeCheck,
-    shas: Iterable[str],
-    split: str,
-    plain: Collection[str] = (),
+    reader: BlobReader, check: TreeCheck, shas: Iterable[str], split: str
 ) -> Mapping[str, bool]:
     """Which blobs hold a result with the split: REV's valid results are known already,
-    the others are read (any parseable document counts, valid or not: it was a look;
-    those of `plain` only when they are JSON objects whose splits hold it)."""
+    the others are read (any parseable document counts, valid or not: it was a look)."""
     # A path listed twice (a malformed tree) does not say which blob is which result:
     # those blobs are read.
     paths = check.inputs.paths
@@ -351,18 +344,8 @@ def _carrying(
     }
     wanted = sorted(set(shas) - known.keys())
     for sha, data in reader.read_many(wanted):
-        known[sha] = _plainly_holds(data, split) if sha in plain else _has_split(data, split)
+        known[sha] = _has_split(data, split)
     return known
-
-
-def _plainly_holds(data: bytes, split: str) -> bool:
-    """Whether a blob is a JSON object whose `splits` hold the split (read strictly)."""
-    try:
-        doc = parse_json(data)
-    except JsonProblem:
-        return False
-    splits = doc.get("splits") if isinstance(doc, dict) else None
-    return isinstance(splits, dict) and _holds(splits, split)
 
 
 def _has_split(data: bytes, split: str) -> bool:

@@ -43,11 +43,12 @@ _TOML_PIN_RE = re.compile(
 # 200 KB was quadratic with any number of any length). The brace may begin a later line,
 # indented, after the key's properties or comment and blank lines (`pin: &a` then
 # `  {value: …}`; missed until issue 18's twenty-third pass). Each part's blanks are
-# followed by a different character, so a failed key reads a bounded stretch.
+# followed by a different character, and a comment is read up to 256 characters (`pin: #`
+# repeated on one line was quadratic; a review), so a failed key reads a bounded stretch.
 _FLOW_PROPERTIES = r"(?:[&!][^ \t\r\n{#]{0,128}(?:[ \t]+|(?=[\r\n#]))){0,2}"
 _FLOW_PIN_RE = re.compile(
     r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*"
-    rf"(?:{_FLOW_PROPERTIES}(?:#[^\r\n]*)?(?:\r?\n[ \t]*){{1,8}}(?<=[ \t]))?"
+    rf"(?:{_FLOW_PROPERTIES}(?:#[^\r\n]{{0,256}})?(?:\r?\n[ \t]*){{1,8}}(?<=[ \t]))?"
     rf"{_FLOW_PROPERTIES}\{{",
     re.IGNORECASE | re.ASCII,
 )
@@ -196,10 +197,11 @@ def flag_hits(text: str) -> list[Hit]:
 # A YAML list writes the tag plain (`- pin:NNNN`, `[pin:NNNN]`; a review): a word of its own,
 # also as a tracker writes it (`- pin=NNNN`; missed until issue 18's twenty-third pass),
 # outside code, where `f(pin=NNNN)` is a keyword argument; a word ends a quoted string or
-# a sentence too (`"door pin=NNNN"`, `pin=NNNN.`; a review).
+# a sentence too (`"door pin=NNNN"`, `pin=NNNN.`; a review), not a decimal (`pin=1013.25`).
 _TAG_RE = re.compile(
     r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])"
-    r"|(?<![^ \t\r\n\[(,])pin(?P<sep>[:=])(?P<bare>[0-9]{4})(?=[ \t\r\n\]),\"'.;]|\Z)",
+    r"|(?<![^ \t\r\n\[(,])pin(?P<sep>[:=])(?P<bare>[0-9]{4})"
+    r"(?=[ \t\r\n\]),\"';]|\.(?![0-9])|\Z)",
     re.IGNORECASE | re.ASCII,
 )
 
