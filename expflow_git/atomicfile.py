@@ -39,6 +39,19 @@ def confined(root: Path, rel: str) -> Path:
     return root.joinpath(*parts)
 
 
+def not_a_folder(root: Path, folder: str) -> str | None:
+    """The first part of `folder` (under `root`) that exists and is not a folder, as
+    `root`-relative text; None when each is a folder or missing (`new`, `result` and
+    `init` refuse such a part by name before anything is written)."""
+    parts = Path(folder).parts
+    path = root
+    for depth, part in enumerate(parts, 1):
+        path = path / part
+        if os.path.lexists(path) and not path.is_dir():
+            return "/".join(parts[:depth])
+    return None
+
+
 def write_atomic(
     path: str | os.PathLike[str],
     data: bytes,

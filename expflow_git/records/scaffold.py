@@ -8,7 +8,7 @@ import posixpath
 import stat
 from pathlib import Path
 
-from expflow_git.atomicfile import confined, write_atomic
+from expflow_git.atomicfile import confined, not_a_folder, write_atomic
 from expflow_git.errors import ExpflowError, printable
 
 
@@ -196,13 +196,11 @@ def _a_folder(root: Path, folder: str) -> None:
     """Refuse (exit 2, before anything is written) a file where `init` makes a folder:
     `results` a file failed with "File exists" after expflow.yaml and experiments/ were
     written (a review, issue 18 twenty-third pass)."""
-    path = root
-    parts = folder.split("/")
-    for depth, part in enumerate(parts, 1):
-        path = path / part
-        if os.path.lexists(path) and not path.is_dir():
-            shown = printable("/".join(parts[:depth]))
-            raise ExpflowError(f"{shown}: not a folder, where init makes one (nothing written)")
+    shown = not_a_folder(root, folder)
+    if shown is not None:
+        raise ExpflowError(
+            f"{printable(shown)}: not a folder, where init makes one (nothing written)"
+        )
 
 
 def _no_other_kind(root: Path, rel: str) -> None:

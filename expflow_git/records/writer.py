@@ -699,13 +699,11 @@ def make_folders(layout: Layout, rel: str) -> None:
     failed only when the result was written, after its record was marked `success`, and
     the run was left a success without a result (a user's hunt, issue 18 twenty-third
     pass)."""
-    parts = Path(rel).parts[:-1]
-    path = layout.root
-    for depth, part in enumerate(parts, 1):
-        path = path / part
-        if os.path.lexists(path) and not path.is_dir():
-            shown = "/".join(parts[:depth])
-            raise ExpflowError(f"{rel}: {shown} is not a folder (nothing written)")
+    from expflow_git.atomicfile import not_a_folder
+
+    shown = not_a_folder(layout.root, posixpath.dirname(rel))
+    if shown is not None:
+        raise ExpflowError(f"{rel}: {shown} is not a folder (nothing written)")
     written(rel, lambda: (layout.root / rel).parent.mkdir(parents=True, exist_ok=True))
 
 
