@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from expflow_git.audit.folders import MIN_DOCUMENTS, Folder
 from expflow_git.audit.leaves import digests_of
 from expflow_git.audit.record import (
+    FINITE,
     REPORTED,
     BlobRecord,
     as_dict,
@@ -348,17 +349,17 @@ class TreeReader:
                 doc = Experiment.from_json(path, raw)
                 problems = stem_findings(doc)
             else:
-                numbers(raw["metrics"])
+                # What the registry accepted is reported and charted: its numbers are
+                # under 2**53 (a forged record's are a miss); the rest only finite.
+                registry = rows(outcome["reg"])
+                bound = FINITE if registry else REPORTED
+                numbers(raw["metrics"], bound)
                 for split in as_dict(raw.get("splits", {})).values():
-                    numbers(split)
+                    numbers(split, bound)
                 doc = Result.from_json(path, raw)
                 spellings = spelled(outcome.get("sp"))
-                problems = [row_finding(path, row) for row in rows(outcome["reg"])]
+                problems = [row_finding(path, row) for row in registry]
                 problems += stem_findings(doc)
-                if not problems:  # reported and charted: only what the registry accepts
-                    numbers(doc.metrics, REPORTED)
-                    for split in doc.splits.values():
-                        numbers(split, REPORTED)
             if problems:
                 findings.extend(problems)
             elif isinstance(doc, Experiment):
