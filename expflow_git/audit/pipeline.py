@@ -459,10 +459,17 @@ def _names(check: TreeCheck, board: Leaderboard, experiment: str) -> bool:
         return True
     if any(e.id == experiment for e in check.experiments):
         return True
+    names = focus_stems(experiment)
+    return any(stem(f.path) in names for f in check.findings)
+
+
+def focus_stems(run_id: str) -> set[str]:
+    """The file stems that name run `run_id` in findings: its id, and the id as the scan's
+    findings spell it (a PIN's digest in it masked, `****.json`, which then passed as
+    another run's; a review)."""
     from expflow_git.pinscan.scanner import shown_path
 
-    names = {experiment, shown_path(experiment)}
-    return any(stem(f.path) in names for f in check.findings)
+    return {run_id, shown_path(run_id)}
 
 
 def _judge(

@@ -9,10 +9,9 @@ from typing import Any
 
 from expflow_git.audit.attempts import totals_of_entry
 from expflow_git.audit.ladder import climb
-from expflow_git.audit.pipeline import verdict_passes
+from expflow_git.audit.pipeline import focus_stems, verdict_passes
 from expflow_git.audit.ranking import best_any, order_key, pearson
 from expflow_git.documents import stem
-from expflow_git.pinscan.scanner import shown_path
 
 Json = dict[str, Any]
 
@@ -50,9 +49,7 @@ class Tally:
         self.best_feasible: Any = None
         self.focus_feasible = False
         self.focus_findings = 0
-        # The run's file stem as findings spell it: a PIN's digest in an id is masked in
-        # the scan's findings (`****.json`), which then passed as another run's (a review).
-        self.focus_names = set() if focus is None else {focus, shown_path(focus)}
+        self.focus_names = set() if focus is None else focus_stems(focus)
         self.walk: Mapping[str, Any] | None = None
         self.attempts: dict[str, int] = {}  # stays empty for a report without the entries
 
