@@ -100,7 +100,9 @@ def _one_series(
         here = f"{base}/{i}"
         # The schema takes 3.0 for an integer; a step is written as one (no fraction).
         if type(step) is not int or step < 0 or step >= _EXACT:
-            message = f"step {fmt_number(step)} is not a non-negative integer below 2^53"
+            # (as written: 1.0 is refused for its fraction, and shown with it; a hunt)
+            shown = repr(step) if type(step) is float else fmt_number(step)
+            message = f"step {shown} is not a non-negative integer below 2^53"
             found.append(_finding(path, SeriesProblem.STEP, message, f"{here}/0"))
         else:
             if previous is not None and step <= previous:

@@ -106,6 +106,14 @@ def test_the_policy_diff_compares_rule_values_exactly() -> None:
     changes = diff_policies(with_value(2**53), with_value(2**53 + 1))  # type: ignore[arg-type]
     assert changes and all("reworded" not in c.describe() for c in changes), changes
     assert diff_policies(with_value(1), with_value(HUGE))  # type: ignore[arg-type]
+    # 1e23 and 10**23 are one bound, as the rule compares them (twenty-fourth pass): the
+    # diff called 10**23 -> 1e23 looser (the double is below the integer).
+    one = with_value(10**23)
+    other = load_policy_bytes(
+        COMPETITION_POLICY.replace("op: gt, value: 0,", "op: gt, value: 1e23,").encode()
+    )
+    effects = {c.effect.value for c in diff_policies(one, other)}  # type: ignore[arg-type]
+    assert "looser" not in effects and "stricter" not in effects, effects
 
 
 def test_validate_does_not_walk_a_linked_folder(tmp_path: Path) -> None:
@@ -131,3 +139,35 @@ def test_new_keeps_a_number_no_double_holds_as_written(tmp_path: Path) -> None:
     assert code == 0, err
     doc = json.loads((repo / "experiments/s/a.json").read_text())
     assert doc["params"] == {**{f"p{i}": t for i, t in enumerate(spelled)}, "q": 0.25}
+
+
+def test_a_rule_compares_an_integer_and_a_float_as_written(tmp_path: Path) -> None:
+    """`10**23` and `1e23` are one decimal (docs/spec.md §2.3), but Python compared the
+    integer with the double's binary value (99999999999999991611392): a run passed `lt
+    10**23` with a param of 1e23 and failed it spelled as an integer, and the same went
+    for `gt 1e23` (an attacker's hunt, issue 18 twenty-fourth pass). Every spelling of the
+    decimal now fails both rules, in `rank`, `audit`, and `--where`."""
+    repo = _repo(tmp_path)
+    policy = repo / "expflow.yaml"
+    rules = (
+        "rules:\n"
+        f"  - {{param: flops, op: lt, value: {10**23}, required: true}}\n"
+        "  - {param: steps, op: gt, value: 1e23, required: true}\n"
+    )
+    policy.write_text(policy.read_text().replace("rules: []\n", rules))
+    _run(repo, "a1", {"flops": 1e23, "steps": 10**23})
+    _run(repo, "a2", {"flops": "1e23", "steps": str(10**23)})
+    _run(repo, "a3", {"flops": 10**23, "steps": 1e23})
+    _run(repo, "ok", {"flops": 9e22, "steps": 2e23})
+    _commit(repo)
+    code, out, err = run_cli(["rank", "--format", "json"], cwd=repo)
+    assert code == 0, err
+    feasible = {row["id"]: row["feasible"] for row in json.loads(out)["ranking"]}
+    assert feasible == {"a1": False, "a2": False, "a3": False, "ok": True}, out
+    code, out, _ = run_cli(["audit", "--no-cache"], cwd=repo)
+    assert code == 0 and "ok" in out, out
+    for where in ("params.flops = 1e23", f"params.flops = {10**23}", "params.steps <= 1e23"):
+        code, out, err = run_cli(["list", "--where", where, "--format", "json"], cwd=repo)
+        assert code == 0, err
+        runs = json.loads(out)["runs"]
+        assert sorted(row["id"] for row in runs) == ["a1", "a2", "a3"], (where, out)

@@ -501,6 +501,20 @@ def test_a_policy_number_a_double_does_not_hold_as_written_is_refused(
         assert load_policy_bytes(text.encode()).metrics["accuracy"].min == value
 
 
+def test_a_yaml_1_1_base_60_float_is_refused() -> None:
+    """`%YAML 1.1` reads `4:35:7.01` as 4*3600 + 35*60 + 7.01 summed in floating point,
+    16507.010000000002: a threshold of 16507.01 as meant passed the value itself (an
+    attacker's hunt, issue 18 twenty-fourth pass). A base-60 float is refused, naming
+    its line; a plain decimal under YAML 1.1 still reads."""
+    text = "%YAML 1.1\n---\n" + MINIMAL_POLICY.replace("min: 0, max: 1,", "min: 0, max: 0:1.5,")
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(text.encode(), path="p.yaml")
+    line = 1 + text[: text.index("0:1.5")].count("\n")
+    assert str(info.value).startswith(f"p.yaml:{line}:") and "base-60" in str(info.value)
+    plain = "%YAML 1.1\n---\n" + MINIMAL_POLICY.replace("min: 0, max: 1,", "min: 0, max: 1.5,")
+    assert load_policy_bytes(plain.encode()).metrics["accuracy"].max == 1.5
+
+
 @pytest.mark.parametrize(
     ("old", "new", "pointer"),
     [

@@ -77,6 +77,15 @@ def test_each_violation_is_a_finding_at_its_pointer(
         assert re.search(rf"{re.escape(where)}: {rule}\b", out), out
 
 
+def test_a_step_with_a_fraction_is_shown_as_written(tmp_path: Path) -> None:
+    """The message said `step 1 is not a non-negative integer` of a step written 1.0, and
+    `step 0` of -0.0: the spelling at fault was hidden (a hunt, twenty-fourth pass)."""
+    for step, shown in ((1.0, "1.0"), (-0.0, "-0.0")):
+        validate, audit = _both(_repo(tmp_path / shown, {"loss": [[0, 1.0], [step, 0.4]]}))
+        for out in (validate, audit):
+            assert f"series-step: step {shown} is not" in out, out
+
+
 def test_a_headline_that_disagrees_with_its_aggregate_is_a_finding(tmp_path: Path) -> None:
     # loss: aggregate last is 0.4; the headline says 0.39 (the best value, not the last).
     validate, audit = _both(_repo(tmp_path, {"loss": CURVE}, {"loss": 0.39}))

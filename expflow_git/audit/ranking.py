@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from expflow_git.checks import RunVerdict
-from expflow_git.policy.model import Metric, Ranking, WalkForward
+from expflow_git.policy.model import Metric, Ranking, WalkForward, exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +192,6 @@ def pearson(xs: Sequence[float], ys: Sequence[float], bound: float) -> tuple[flo
     else:
         reached = m < 0 and sxy * sxy <= m * m * sxx * syy
     return round(max(-1.0, min(1.0, r)), 12), reached
-
-
-def exact(number: float) -> Fraction:
-    """The decimal a document's or the policy's number is (docs/spec.md §2.3: its
-    double's shortest spelling; `0.1`, not the double nearest it)."""
-    return Fraction(repr(number)) if type(number) is float else Fraction(number)
 
 
 def _sums(xs: Sequence[float], ys: Sequence[float]) -> tuple[Fraction, Fraction, Fraction] | None:

@@ -24,6 +24,7 @@ from expflow_git.policy.model import (
     Rule,
     Severity,
     WalkForward,
+    exact,
     fmt_number,
     numeric,
     param_key,
@@ -338,6 +339,8 @@ def _tighter(old_op: Op, old_value: Any, new_op: Op, new_value: Any) -> Effect:
     )
     if not numbers or _family(old_op) not in ("lower", "upper"):
         return Effect.CHANGED
+    # As the rules compare them (as_written): 1e23 and 10**23 are one bound.
+    old_value, new_value = exact(old_value), exact(new_value)
     if _family(old_op) == "lower":
         old_key, new_key = (old_value, _LOWER[old_op]), (new_value, _LOWER[new_op])
     else:

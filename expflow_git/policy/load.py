@@ -183,6 +183,8 @@ def _constructor() -> type[Any]:
         def construct_yaml_float(self, node: Any) -> float:
             value = float(super().construct_yaml_float(node))
             problem = float_problem(node.value, value) if math.isfinite(value) else None
+            if ":" in node.value:  # YAML 1.1's base 60, summed in floating point (a hunt)
+                problem = "a base-60 number (YAML 1.1); write the decimal it means"
             if problem is not None:
                 mark = node.start_mark
                 raise ExpflowError(f"{self.source}:{mark.line + 1}:{mark.column + 1}: {problem}")

@@ -8,6 +8,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from expflow_git.policy.model import as_written
 from expflow_git.policy.model import numeric as rule_numeric
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -24,8 +25,9 @@ def numeric(value: object) -> int | float | None:
     """`value` as a number: a JSON number (never a boolean), or a string that spells a
     finite one as rules read it (policy.model.numeric: `"5"`, `"1e-3"`); None for
     anything else. Filters and rules share that one spelling (docs/spec.md §3). An
-    integer stays one: Python compares it with a float exactly (9007199254740993 is not
-    9007199254740992.0), and one no double holds (10**400) is still ordered."""
+    integer stays one (9007199254740993 is not 9007199254740992), and one no double
+    holds (10**400) is still ordered; `compare` sets it beside a float as the decimals
+    the two are written as (policy.model.as_written: 10**23 is 1e23)."""
     if type(value) is int or type(value) is float:
         return value
     if isinstance(value, str):
@@ -52,7 +54,7 @@ def compare(left: object, op: str, right: object) -> bool:
     func = OPS[op]
     a, b = numeric(left), numeric(right)
     if a is not None and b is not None:
-        return func(a, b)
+        return func(*as_written(a, b))
     if isinstance(left, bool) or isinstance(right, bool):
         x, y = truth(left), truth(right)
         if x is not None and y is not None:
