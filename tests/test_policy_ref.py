@@ -531,3 +531,28 @@ def test_no_number_of_infeasible_runs_hides_a_policy_change_or_the_verdict(
     assert warnings[0].startswith("::warning title=expflow policy change::expflow.yaml: 1 looser")
     assert errors[0].startswith("::error title=expflow-git audit::audit FAIL (every run; ")
     assert any("broken.json" in e for e in errors[1:])
+
+
+def test_a_broken_policy_on_the_branch_is_found_at_its_line(xcli: Cli, tmp_path: Path) -> None:
+    """A pull request's policy that is no YAML was a finding at no line, its text naming
+    the path again (`expflow.yaml: policy-invalid: expflow.yaml:31:1: …`); the annotation
+    had no `line=` and SARIF put it at line 1 (a hunt, issue 18 twenty-fourth pass)."""
+    r = new_repo(tmp_path / "repo", BASE_POLICY)
+    add_run(r, "base-run", m(55))
+    base = commit_all(r, "base")
+    write(r, "expflow.yaml", BASE_POLICY + "bogus: [\n")
+    commit_all(r, "break the policy")
+    line = BASE_POLICY.count("\n") + 2  # the stream ends on the line after the `[`
+    res = xcli(["audit", "--policy-ref", base], r)
+    assert res.code == 1, res.out
+    assert f"expflow.yaml:{line}:1: policy-invalid: invalid YAML" in res.out, res.out
+    github = xcli(["audit", "--policy-ref", base, "--format", "github"], r).out
+    assert f"::error file=expflow.yaml,line={line},col=1,title=expflow policy-invalid::" in github
+    sarif = json.loads(xcli(["audit", "--policy-ref", base, "--format", "sarif"], r).out)
+    results = sarif["runs"][0]["results"]
+    spots = [
+        res["locations"][0]["physicalLocation"]["region"]["startLine"]
+        for res in results
+        if res["ruleId"] == "policy-invalid"
+    ]
+    assert spots == [line], results

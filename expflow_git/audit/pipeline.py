@@ -283,10 +283,25 @@ def _proposal(
     try:
         proposed = load_policy_bytes(reader.read(here.sha), path=path)
     except ExpflowError as exc:
-        message = exc.message.removeprefix(f"{path}: ")
-        problem = Finding(path, Problem.POLICY_INVALID.value, message)
-        return PolicyProposal(here.sha, False), [problem]
+        return PolicyProposal(here.sha, False), [_policy_invalid(path, exc.message)]
     return PolicyProposal(here.sha, True, diff_policies(trusted, proposed)), []
+
+
+def _policy_invalid(path: str, message: str) -> Finding:
+    """The finding for a policy that does not load: its line and column, where the error
+    names them, go to the finding (an annotation and SARIF put them at line 1, and the
+    text named the path twice: a hunt, issue 18 twenty-fourth pass)."""
+    rest = message.removeprefix(path)
+    line: int | None = None
+    col: int | None = None
+    if rest.startswith(":"):  # path:LINE:COL: what
+        spot, _, said = rest[1:].partition(": ")
+        numbers = spot.split(":")
+        if len(numbers) == 2 and all(n.isascii() and n.isdigit() for n in numbers):
+            line, col, rest = int(numbers[0]), int(numbers[1]), ": " + said
+    if rest.startswith(": ") and rest != message:
+        message = rest[2:]
+    return Finding(path, Problem.POLICY_INVALID.value, message, line=line, col=col)
 
 
 def _read_documents(
