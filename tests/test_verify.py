@@ -1005,3 +1005,31 @@ def test_a_chain_link_is_read_only_up_to_the_size_cap(
     )
     assert res.code == 1, res
     assert "FAIL chain: zz.json: over " in res.out and "larger than any report" in res.out, res.out
+
+
+@pytest.mark.parametrize("command", ["verify", "report"])
+@pytest.mark.parametrize("focus", [5, [], {}, True])
+def test_a_focus_that_is_no_string_is_refused_without_a_traceback(
+    xcli: Cli, kit: Kit, tmp_path: Path, command: str, focus: object
+) -> None:
+    """`result.focus` was any JSON: a number was a TypeError and a list or an object
+    unhashable, deep in the tally of a focused run's stems (a hunter's find, issue 18
+    twenty-fourth pass). The schema holds it to a string or null."""
+    st = kit.statement_copy()
+    st["predicate"]["result"]["focus"] = focus
+    report = tmp_path / "report.json"
+    report.write_bytes(reseal(st, None))
+    res = xcli([command, str(report), *(["--allow-unsigned"] * (command == "verify"))], kit.repo)
+    assert res.code == 1 and "Traceback" not in res.err, res
+    assert "/predicate/result/focus" in res.out + res.err, res
+
+
+def test_a_result_spelling_a_number_as_a_boolean_fails(xcli: Cli, kit: Kit, tmp_path: Path) -> None:
+    """`result` was compared as Python values, where `true == 1`: a result with
+    `"rank": true` for rank 1 verified, bytes the tool never writes."""
+    st = kit.statement_copy()
+    st["predicate"]["result"]["ranking"][0]["rank"] = True
+    lines = assert_fails(
+        xcli, kit, reseal(st, None), tmp_path, "result", "(ranking)", "--allow-unsigned"
+    )
+    assert lines["entries"][0] is True

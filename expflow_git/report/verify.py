@@ -342,19 +342,30 @@ def _check_integrity(predicate: Mapping[str, Any]) -> Iterator[Line]:
     ladder_problems, ladder = recompute_ladder(entries, policy["ranking"])
     problems = check_run_order(entries, keys) + recompute_walk(entries) + ladder_problems
     problems += check_attempts(entries)
-    expected = summarize(entries, result.get("focus") if isinstance(result, dict) else None)
+    expected = summarize(entries, result.get("focus"))
     expected["best_any"] = expected_best_any(entries, keys)
     expected.update(ladder)
-    if result != expected:
-        differing = sorted(
-            k for k in set(expected) | set(result) if expected.get(k) != result.get(k)
-        )
+    differing = _differing(result, expected)
+    if differing:
         problems.append(f"result does not follow from the entries ({', '.join(differing)})")
     yield Line(
         "result",
         not problems,
         "; ".join(problems)
         or f"verdict {result['verdict'].upper()} ({scope}) follows from the entries",
+    )
+
+
+def _differing(result: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+    """The members of `result` whose JSON is not what the entries imply. Compared as
+    canonical bytes, not as Python values: `true == 1` and `false == 0` there, so a
+    result with `"rank": true` verified (a hunter's find, issue 18 twenty-fourth pass)."""
+    return sorted(
+        k
+        for k in set(expected) | set(result)
+        if k not in result
+        or k not in expected
+        or canonical_json(result[k]) != canonical_json(expected[k])
     )
 
 
