@@ -862,6 +862,30 @@ def test_sixteen_signatures_verify_and_seventeen_are_refused(
     assert res.code == 1 and "17 signatures, more than 16" in res.out, res
 
 
+def test_every_signature_key_must_be_valid_at_the_commit_time(
+    xcli: Cli, kit: Kit, tmp_path: Path
+) -> None:
+    """A second signature by a key out of its allowed_signers window verified beside a
+    first by a valid key: the window was checked for any signing key, not for every
+    signature's (a hunter's find, issue 18 twenty-fourth pass; spec §6.4 item 1)."""
+    other_pub = Path(f"{kit.other_path}.pub").read_text().strip()
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f'old@example valid-before="20000101Z" {other_pub}\n')
+    report = tmp_path / "r.json"
+    report.write_bytes(_signed_by(kit.signed, [kit.key, kit.other]))
+    args = ["--public-key", str(kit.pub_path), "--allowed-signers", str(signers)]
+    res = xcli(["verify", str(report), *args], kit.repo)
+    assert res.code == 1 and "VERIFICATION FAILED" in res.out, res
+    assert "FAIL validity: signature 1: no key that made it is valid" in res.out, res.out
+    assert f"old@example ({_kid(kit.other)}): valid-before 2000-01-01" in res.out, res.out
+    res = xcli(["report", str(report), *args], kit.repo)
+    assert res.code == 1 and "does not verify" in res.err, res
+    # Both in their windows: verified, signed by both.
+    signers.write_text(f'old@example valid-after="20000101Z" {other_pub}\n')
+    res = xcli(["verify", str(report), *args], kit.repo)
+    assert res.code == 0 and f"signed by {_kid(kit.key)}, old@example" in res.out, res.out
+
+
 # --------------------------------------------------------------- the report's own claims
 # A report is the attacker's: every string and number in it reaches the verifier's code.
 # (An attacker's hunt, issue 18 twentieth pass.)

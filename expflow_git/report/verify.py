@@ -216,8 +216,9 @@ def _check_envelope(data: bytes, envelope: Envelope) -> Line:
     return Line("envelope", True, f"DSSE envelope, payloadType {PAYLOAD_TYPE}")
 
 
-def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[TrustedKey]]:
-    """Every signature entry must verify with a trusted key and carry its keyid.
+def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[list[TrustedKey]]]:
+    """Every signature entry must verify with a trusted key and carry its keyid; the
+    trusted keys that verified each entry, one list per entry.
 
     An entry no trusted key verifies fails the report rather than being skipped: the
     tool writes one signature, so such an entry can only be there to be shown to a
@@ -245,7 +246,7 @@ def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[
     by_keyid: dict[str, list[TrustedKey]] = {}
     for key in trusted:
         by_keyid.setdefault(key.keyid, []).append(key)
-    good: list[TrustedKey] = []
+    good: list[list[TrustedKey]] = []
     for i, sig in enumerate(envelope.signatures):
         hint = printable(sig.keyid)
         verified_by = [
@@ -257,7 +258,7 @@ def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[
                 f"({verified_by[0]})"
             )
         elif verified_by:
-            good += by_keyid[sig.keyid]
+            good.append(_shown_once(by_keyid[sig.keyid]))
             continue
         elif sig.keyid in by_keyid:
             problem = (
@@ -272,30 +273,40 @@ def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[
                 f"{hint!r}); every signature must"
             )
         return Line("signature", False, problem), []
-    # A key trusted both as a file and as a principal is shown once, by its principal.
-    named = {k.keyid for k in good if k.principal}
-    good = [k for k in good if k.principal or k.keyid not in named]
     # The key, not who holds it: a principal is named only once its validity window is
     # checked against the commit time (the `validity` line, the verdict).
-    keyids = ", ".join(dict.fromkeys(printable(k.keyid) for k in good))
+    keyids = ", ".join(dict.fromkeys(printable(k.keyid) for keys in good for k in keys))
     return Line("signature", True, f"valid Ed25519 signature by trusted key {keyids}"), good
 
 
+def _shown_once(keys: list[TrustedKey]) -> list[TrustedKey]:
+    """A key trusted both as a file and as a principal is shown once, by its principal."""
+    named = {k.keyid for k in keys if k.principal}
+    return [k for k in keys if k.principal or k.keyid not in named]
+
+
 def _check_validity(
-    keys: Sequence[TrustedKey], created_at: str
+    signatures: Sequence[Sequence[TrustedKey]], created_at: str
 ) -> tuple[Line | None, list[TrustedKey]]:
-    """Keys with a validity window (allowed_signers) must be valid at the commit time."""
+    """Keys with a validity window (allowed_signers) must be valid at the commit time,
+    for every signature: one signature by a valid key let a second one by a key out of
+    its window through (a hunter's find, issue 18 twenty-fourth pass)."""
+    keys = [k for sig in signatures for k in sig]
     if all(k.valid_after is None and k.valid_before is None for k in keys):
-        return None, list(keys)
+        return None, keys
     created_at = printable(created_at)
     when = parse_utc(created_at)
     if when is None:
         return Line("validity", False, f"createdAt '{printable(created_at)}' is not a time"), []
     valid = [k for k in keys if k.valid_at(when)]
-    if not valid:
-        windows = "; ".join(f"{k.name()}: {k.window()}" for k in keys)
-        detail = f"no signing key is valid at the commit time {created_at} ({windows})"
-        return Line("validity", False, detail), []
+    for i, sig in enumerate(signatures):
+        if not any(k.valid_at(when) for k in sig):
+            windows = "; ".join(f"{k.name()}: {k.window()}" for k in sig)
+            which = (
+                "no signing key" if len(signatures) == 1 else f"signature {i}: no key that made it"
+            )
+            detail = f"{which} is valid at the commit time {created_at} ({windows})"
+            return Line("validity", False, detail), []
     names = ", ".join(dict.fromkeys(k.name() for k in valid))
     return Line("validity", True, f"{names} valid at the commit time {created_at}"), valid
 
