@@ -1057,3 +1057,25 @@ def test_a_result_spelling_a_number_as_a_boolean_fails(xcli: Cli, kit: Kit, tmp_
         xcli, kit, reseal(st, None), tmp_path, "result", "(ranking)", "--allow-unsigned"
     )
     assert lines["entries"][0] is True
+
+
+@pytest.mark.parametrize("option", ["--public-key", "--allowed-signers"])
+def test_report_html_never_overwrites_a_key_it_was_given(
+    xcli: Cli, kit: Kit, tmp_path: Path, option: str
+) -> None:
+    """`report R --public-key K --html K` wrote the scorecard over the key (exit 0; a
+    hunter's find, issue 18 twenty-fourth pass), where `audit` refuses its own key.
+    Exit 2 before anything is written, the key as it was."""
+    key = tmp_path / "key"
+    pub = kit.pub_path.read_text()
+    key.write_text(pub if option == "--public-key" else f"ci@example {pub}")
+    before = key.read_bytes()
+    report = tmp_path / "r.json"
+    report.write_bytes(kit.signed)
+    (tmp_path / "sub").mkdir()
+    res = xcli(
+        ["report", str(report), option, str(key), "--html", str(tmp_path / "sub/../key")],
+        kit.repo,
+    )
+    assert res.code == 2 and f"{option} and --html name the same file" in res.err, res
+    assert key.read_bytes() == before
