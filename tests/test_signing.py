@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from support import run_cli
 
 from expflow_git.errors import ExpflowError
 from expflow_git.report.dsse import PAYLOAD_TYPE, pae
@@ -370,3 +371,14 @@ def test_keygen_refuses_dangling_symlink(tmp_path: Path) -> None:
     with pytest.raises(ExpflowError, match="already exists"):
         keygen(str(tmp_path / "k"))
     assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("out", ["newdir/", "newdir/.", "newdir/..", "keys/new/"])
+def test_keygen_refuses_a_folder_before_writing_anything(tmp_path: Path, out: str) -> None:
+    """`keygen --out newdir/` wrote the private key as `newdir`, failed on `newdir/.pub`
+    ("Not a directory") and left the private half behind (a hunter's find, issue 18
+    twenty-fourth pass). Refused first, exit 2, nothing written."""
+    res = run_cli(["keygen", "--out", out], tmp_path)
+    assert res.code == 2 and f"{out}: names a folder, not a key file" in res.err, res
+    assert "Traceback" not in res.err
+    assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, printable
 
 KEY_COMMENT = "expflow-git"
 # A key file is a few hundred bytes; anything far larger is not a key, and we
@@ -140,6 +140,11 @@ def keygen(out: str | os.PathLike[str]) -> str:
     """
     priv_path = os.fspath(out)
     pub_path = priv_path + ".pub"
+    if priv_path.endswith(("/", os.sep)) or os.path.basename(priv_path) in ("", ".", ".."):
+        # Refused before anything is written, as `--out` and `--html` are: `newdir/` wrote
+        # the private key as `newdir`, then failed on `newdir/.pub` and could not remove
+        # it (a hunter's find, issue 18 twenty-fourth pass).
+        raise ExpflowError(f"{printable(priv_path)}: names a folder, not a key file")
     for p in (priv_path, pub_path):
         if os.path.lexists(p):
             raise ExpflowError(f"{p}: already exists; refusing to overwrite a key file")
