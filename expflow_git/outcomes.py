@@ -71,7 +71,7 @@ class AuditResult:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """`Repository.verify`: one line per check (as `expflow-git verify` prints them)."""
+    """`Repository.verify`: one line per check, as `expflow-git verify` prints them (escaped)."""
 
     ok: bool
     lines: tuple[str, ...]
@@ -208,6 +208,7 @@ def verify_at(
     and `allowed_signers`, never from the report."""
     import warnings
 
+    from expflow_git import escape
     from expflow_git.report.keyring import trusted_keys
     from expflow_git.report.saved import claimed_commit
     from expflow_git.report.verify import Options, verify_report
@@ -227,6 +228,9 @@ def verify_at(
     lines = [*keyring.lines, *verdict.lines]
     return VerifyResult(
         ok=verdict.ok and all(line.ok for line in lines),
-        lines=tuple(str(line) for line in lines),
+        # Escaped as `verify` prints them (console.out): a line quotes the report, and
+        # its ESC, CR or LF reached whoever printed the API's lines raw (a hunter's
+        # find, issue 18 twenty-fourth pass).
+        lines=tuple(escape.line(str(line)) for line in lines),
         signers=tuple(dict.fromkeys(k.name() for k in verdict.signers)),
     )

@@ -503,6 +503,34 @@ def test_rank_audit_verify_html(repo: Repository, exp_repo: ExpRepo, tmp_path: P
     assert "slow" in html and (tmp_path / "s.html").read_text() == html
 
 
+def test_verify_lines_are_escaped_as_the_cli_prints_them(
+    repo: Repository, exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """`Repository.verify(...).lines` carried a report's ESC, CR and LF raw (its policy
+    path here), where the docs say the lines are as `expflow-git verify` prints them and
+    show them printed (a hunter's find, issue 18 twenty-fourth pass)."""
+    from helpers_audit import reseal, statement_of
+
+    repo.new("fast", study=STUDY, params={"sub_step": "5"})
+    repo.log_result("fast", {"seg_total": 50.0, "pde_mean": 12.0, "train_time_min": 20})
+    exp_repo.commit("runs")
+    audited = repo.audit(report=True).report
+    assert audited is not None
+    st = statement_of(audited)
+    st["predicate"]["policy"]["path"] = "exp\x1b[31mflow\r\n.yaml"
+    saved = tmp_path / "report.json"
+    saved.write_bytes(reseal(st, None))
+    checked = repo.verify(saved, allow_unsigned=True)
+    assert not checked.ok
+    code, out, err = run_cli(
+        ["verify", str(saved), "--allow-unsigned", "--repo", "."], cwd=exp_repo.path
+    )
+    assert code == 1 and "Traceback" not in err, out + err
+    assert list(checked.lines) == out.splitlines()[:-1]
+    assert any("exp\\x1b[31mflow\\x0d\\x0a.yaml" in line for line in checked.lines)
+    assert all(line.isprintable() for line in checked.lines)
+
+
 def test_a_scorecard_that_cannot_be_written_names_the_path_given(
     repo: Repository, exp_repo: ExpRepo, tmp_path: Path
 ) -> None:
