@@ -401,7 +401,7 @@ def test_init_refuses_a_pin_home_inside_the_repository(
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     monkeypatch.chdir(repo)
-    code, out, err = run_pin(["init", "2468"], {"EXPFLOW_HOME": inside})
+    code, out, err = run_pin(["init", "2468"], {"EXPFLOW_HOME": str(repo / inside)})
     assert code == 2 and "inside this repository" in err and "nothing changed" in err, err
     assert sorted(p.name for p in repo.iterdir()) == [".git"]
     assert "2468" not in out + err
@@ -830,3 +830,71 @@ def test_a_usage_error_and_pin_status_escape_what_they_quote(
     for cmd in (["pin", "init", "7391"], ["pin", "clear", "--force"]):  # (review)
         res = run_cli(cmd, tmp_path, env={"EXPFLOW_HOME": str(other)})
         assert res.code == 0 and "\x1b" not in res.out + res.err and "o\\x1b]0;X" in res.out, res
+
+
+def _real(args: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[int, str, str]:
+    """The real CLI, in a subprocess with no terminal (support.run_cli)."""
+    from support import run_cli
+
+    res = run_cli(args, cwd, env=dict(env))
+    return res.code, res.out, res.err
+
+
+def test_a_symlinked_pin_hash_is_refused(tmp_path: Path) -> None:
+    """`pin.hash` as a symbolic link was followed, and the owner check was made on its
+    target: another user who could write the PIN home planted a link to a file of ours
+    whose content they chose (a checked-out file of a shared repository), and their PIN
+    approved (an attacker's hunt, issue 18 twenty-fourth pass). A link is refused, exit
+    2, and `pin status` no longer calls a dangling link "not set"."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    chosen = tmp_path / "notes.txt"
+    theirs = str(4000 + 822)
+    chosen.write_text(hash_pin(theirs) + "\n")
+    chosen.chmod(0o600)
+    (home / "pin.hash").symlink_to(chosen)
+    env = {"EXPFLOW_HOME": str(home), "EXPFLOW_PIN": theirs}
+    code, out, err = _real(["pin", "check"], tmp_path, env)
+    assert code == 2 and "is a symbolic link" in err and "PIN is correct" not in out, (out, err)
+    (home / "pin.hash").unlink()
+    (home / "pin.hash").symlink_to(tmp_path / "nowhere")
+    code, out, err = _real(["pin", "status"], tmp_path, env)
+    assert code == 2 and "is a symbolic link" in err and "not set" not in out, (out, err)
+
+
+def test_a_relative_pin_home_is_refused(tmp_path: Path) -> None:
+    """A relative $EXPFLOW_HOME was read in whichever folder a command ran in: inside a
+    repository holding `.xp/pin.hash`, the repository chose the PIN the guard checked
+    (`pin init` refused only a home in its own repository; a hunt)."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    theirs = str(4000 + 822)
+    (repo / ".xp").mkdir()
+    (repo / ".xp/pin.hash").write_text(hash_pin(theirs) + "\n")
+    (repo / ".xp/pin.hash").chmod(0o600)
+    env = {"EXPFLOW_HOME": ".xp", "EXPFLOW_PIN": theirs}
+    for args in (["pin", "check"], ["pin", "status"], ["pin", "init", str(4000 + 821)]):
+        code, out, err = _real(args, repo, env)
+        assert code == 2 and "must be an absolute path" in err, (args, out, err)
+        assert "PIN is correct" not in out and "PIN: set" not in out, (args, out)
+
+
+def test_pin_messages_name_ways_that_work(tmp_path: Path) -> None:
+    """`pin check` with no PIN to hand said "(or --force)", which check has no option
+    for; a broken $EXPFLOW_PIN_HASH said to run `pin init`, the command that had just
+    failed on it; `pin init` refused warned first that its PIN was in the shell history
+    (a hunt, issue 18 twenty-fourth pass)."""
+    home = tmp_path / "home"
+    env = {"EXPFLOW_HOME": str(home)}
+    mine, other = str(4000 + 821), str(4000 + 822)
+    code, _, err = _real(["pin", "init", mine], tmp_path, env)
+    assert code == 0 and "shell history" in err, err
+    code, _, err = _real(["pin", "check"], tmp_path, env)
+    assert code == 2 and "--force" not in err and "EXPFLOW_PIN" in err, err
+    code, _, err = _real(["pin", "init", other, "--pin", other], tmp_path, env)
+    assert code == 1 and "shell history" not in err, err
+    broken = {"EXPFLOW_HOME": str(tmp_path / "empty"), "EXPFLOW_PIN_HASH": "garbage"}
+    code, _, err = _real(["pin", "init", mine], tmp_path, broken)
+    assert code == 2 and "pin init --force" in err, err
+    code, _, err = _real(["pin", "init", mine, "--force"], tmp_path, broken)
+    assert code == 0, err  # what the message says works

@@ -78,8 +78,9 @@ def prompt_hidden(text: str) -> str:
     return value
 
 
-def guard(action: str, *, pin: str | None, force: bool) -> None:
-    """The one PIN guard for every destructive command (pin/guard.py decides)."""
+def guard(action: str, *, pin: str | None, force: bool, force_name: str | None = "--force") -> None:
+    """The one PIN guard for every destructive command (pin/guard.py decides); its
+    messages name `force_name` as the way round (None: the command has no --force)."""
     from expflow_git.cli.pinsettings import pin_settings
     from expflow_git.pin.guard import require_pin
 
@@ -92,6 +93,7 @@ def guard(action: str, *, pin: str | None, force: bool) -> None:
         interactive=settings.interactive,
         prompt=prompt_hidden,
         warn=warn,
+        force_name=force_name,
     )
 
 

@@ -72,10 +72,6 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
     if new_pin is not None:
         if not is_valid_pin(new_pin):
             raise ExpflowError("a PIN must be exactly 4 ASCII digits (0-9); nothing changed")
-        warn(
-            "the PIN given on the command line is now in your shell history; "
-            f"next time run `{PROG} pin init` and type it at the prompt"
-        )
     elif not settings.interactive:
         raise ExpflowError(
             "pin init needs a terminal to ask for the new PIN (or the PIN as an argument); "
@@ -85,6 +81,7 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
     if _pin_exists(settings.env):
         guard("replacing the existing PIN", pin=old_pin, force=force)
 
+    typed = new_pin is not None
     if new_pin is None:
         new_pin = click.prompt(
             "New PIN (4 digits)",
@@ -95,6 +92,11 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
         )
     path = save_hash(pin_home(settings.env), hash_pin(new_pin))
     out(f"PIN set in {path} (scrypt)")
+    if typed:  # (once stored: a refused init told this before its error; a hunt)
+        warn(
+            "the PIN given on the command line is now in your shell history; "
+            f"next time run `{PROG} pin init` and type it at the prompt"
+        )
     if settings.env.get(ENV_PIN_HASH, "").strip():
         warn(f"${ENV_PIN_HASH} is also set; the file takes precedence over it")
 
@@ -120,7 +122,7 @@ def _outside_the_repository(home: Path) -> None:
 @click.option("--pin", metavar="PIN", help="The PIN to check (else $EXPFLOW_PIN, else a prompt).")
 def check_cmd(pin: str | None) -> None:
     """Exit 0 if the PIN is correct, 1 if it is wrong."""
-    guard("pin check", pin=pin, force=False)
+    guard("pin check", pin=pin, force=False, force_name=None)  # (check has no --force)
     click.echo("PIN is correct")
 
 

@@ -14,6 +14,7 @@ import hmac
 import os
 import re
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,7 +194,17 @@ def pin_home(env: Mapping[str, str]) -> Path:
     """The directory holding pin.hash: $EXPFLOW_HOME, else ~/.expflow."""
     configured = env.get(ENV_HOME, "")
     if configured:
-        return Path(configured).expanduser()
+        chosen = Path(configured).expanduser()
+        if not chosen.is_absolute():
+            # Read from whichever folder a command runs in, `.xp` named a repository's
+            # own `.xp/pin.hash` to the guard, and the repository chose the PIN (an
+            # attacker's hunt, issue 18 twenty-fourth pass; `pin init` refused only its
+            # own folder).
+            raise ExpflowError(
+                f"${ENV_HOME} must be an absolute path (a relative one would be read in "
+                "whichever folder a command runs in)"
+            )
+        return chosen
     home = env.get("HOME", "")
     return (Path(home) if home else Path.home()) / DEFAULT_HOME_DIRNAME
 
@@ -207,14 +218,28 @@ def _read_pin_file(path: Path) -> str | None:
     """The stripped content of pin.hash, or None if there is no such file. One another
     user may have written (their own, or writable by group or world) is refused, as the
     local cache's are: whoever can write it chooses the PIN."""
-    from expflow_git.localcache import untrusted
+    from expflow_git.localcache import READ_NOFOLLOW, untrusted
 
     try:
-        with path.open("rb") as fh:
-            why = untrusted(os.fstat(fh.fileno()))
-            raw = fh.read(_MAX_STORED_BYTES + 1)
+        # A symbolic link is not followed: one another user planted, to a file of ours
+        # whose content they chose, passed the owner check made on its target (an
+        # attacker's hunt, issue 18 twenty-fourth pass).
+        fd = os.open(path, READ_NOFOLLOW)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ExpflowError(
+                f"the PIN hash file {path} is a symbolic link: whoever may write it chooses "
+                "the PIN; remove it, or run `expflow-git pin clear --force` and "
+                "`expflow-git pin init`"
+            ) from None
+        raise ExpflowError(f"cannot read the PIN hash file {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            why = untrusted(info) or ("" if stat.S_ISREG(info.st_mode) else "not a file")
+            raw = fh.read(_MAX_STORED_BYTES + 1) if not why else b""
     except OSError as exc:
         raise ExpflowError(f"cannot read the PIN hash file {path}: {exc.strerror}") from None
     if why:
@@ -255,7 +280,8 @@ def load_stored_hash(env: Mapping[str, str]) -> StoredHash | None:
         if scheme is None:
             raise ExpflowError(
                 f"${ENV_PIN_HASH} is set but is not a PIN hash expflow-git can check; "
-                "unset it or run `expflow-git pin init`"
+                "unset it, or store a PIN in a file (which takes precedence) with "
+                "`expflow-git pin init --force`"
             )
         return StoredHash(value=from_env, source=HashSource.ENV, scheme=scheme)
     return None
