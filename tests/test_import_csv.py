@@ -216,6 +216,38 @@ def test_a_record_written_while_the_import_planned_is_not_overwritten(
     assert not (exp_repo.path / "experiments" / STUDY).exists()
 
 
+def test_a_result_committed_while_the_import_planned_is_not_overwritten(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run planned "updated" (running → success), and another import commits a result
+    for it before the writes (a PIN prompt may stand there): the import wrote over the
+    committed result without a correction (a user's hunt, issue 18 twenty-fourth pass)."""
+    import expflow_git.importers as importers
+
+    running = GOOD.replace("r-002,3,0.01,58.2,14.1,50,56.0,success", "r-002,3,0.01,,,,,running")
+    path = write_csv(tmp_path, running)
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("import the sheet")
+    real = importers.plan_import
+
+    def then_another_import(*a: Any, **kw: Any) -> Any:
+        planned = real(*a, **kw)
+        monkeypatch.setattr(importers, "plan_import", real)  # the other import plans as ever
+        other = write_csv(tmp_path, GOOD.replace("58.2", "59.9"), "other.csv")
+        importers.import_csv(
+            other, id_column="run", study=STUDY, status_column="state", root=exp_repo.path
+        )
+        exp_repo.commit("the other import")
+        return planned
+
+    monkeypatch.setattr(importers, "plan_import", then_another_import)
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 1, res
+    assert f"run r-002: HEAD's result results/{STUDY}/r-002.json is not the one" in res.err
+    assert load(exp_repo, f"results/{STUDY}/r-002.json")["metrics"]["seg_total"] == 59.9
+    assert exp_repo.status() == ""
+
+
 def test_an_empty_correction_reason_names_the_option(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -98,6 +98,9 @@ class ImportSummary:
     plans: tuple[RunPlan, ...]
     dry_run: bool = False
     warnings: tuple[str, ...] = ()
+    # HEAD's results (path → blob) the plan was made against: `apply_import` refuses
+    # when a planned run's committed result is another now (None: not checked).
+    committed: Mapping[str, str] | None = None
 
     def count(self, action: Action) -> int:
         return sum(1 for p in self.plans if p.action is action)
@@ -192,7 +195,9 @@ def plan_import(
         if progress is not None:
             progress(done, total)
     plans = _not_ignored(layout, plans)
-    return ImportSummary(source, tuple(plans), warnings=_budget(ctx, plans))
+    return ImportSummary(
+        source, tuple(plans), warnings=_budget(ctx, plans), committed=dict(ctx.committed)
+    )
 
 
 def _not_ignored(layout: Layout, plans: list[RunPlan]) -> list[RunPlan]:
@@ -234,9 +239,11 @@ def apply_import(layout: Layout, summary: ImportSummary) -> None:
     puts back what the run's earlier writes replaced, and the error says how many runs
     were written before it. (A record written without its result was a run that had
     succeeded with no score, and `validate` accepts that.) Under the work tree's lock,
-    as every record command writes, once the runs the plan found new are still new."""
+    as every record command writes, once the runs the plan found new are still new and
+    no planned run's committed result is another than the plan saw."""
     with records_lock(layout.root):
         _still_new(layout, summary)
+        _still_committed_as_planned(layout, summary)
         _apply_runs(layout, summary)
 
 
@@ -251,6 +258,39 @@ def _still_new(layout: Layout, summary: ImportSummary) -> None:
             "ran); nothing written, import again",
             code=ExitCode.FAILED,
         )
+
+
+def _still_committed_as_planned(layout: Layout, summary: ImportSummary) -> None:
+    """Refuse (exit 1, nothing written) when HEAD holds another result for a run the plan
+    writes than it did when planned: another import committed one meanwhile (a PIN prompt
+    may have come between), and a run planned "updated" wrote over that committed result
+    without a correction (a user's hunt, issue 18 twenty-fourth pass). A correction
+    planned against the old result is refused alike: it would declare the wrong one."""
+    if summary.committed is None:
+        return
+    now = _committed_results(layout)
+    if now == summary.committed:
+        return
+    then_ids, now_ids = _results_by_id(summary.committed), _results_by_id(now)
+    for plan in summary.plans:
+        exp_id = plan.run.exp_id
+        touches = plan.writes or plan.removes or plan.correction is not None
+        if touches and then_ids.get(exp_id) != now_ids.get(exp_id):
+            rel = min(now_ids.get(exp_id) or then_ids[exp_id])[0]
+            raise ExpflowError(
+                f"run {exp_id}: HEAD's result {rel} is not the one this import planned "
+                "against (another command committed it while this import ran); nothing "
+                "written, import again",
+                code=ExitCode.FAILED,
+            )
+
+
+def _results_by_id(committed: Mapping[str, str]) -> dict[str, set[tuple[str, str]]]:
+    """Id → its results in HEAD, (path, blob) each (as `_Context.committed_ids` names them)."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    for rel, blob in committed.items():
+        found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add((rel, blob))
+    return found
 
 
 def _apply_runs(layout: Layout, summary: ImportSummary) -> None:
