@@ -248,6 +248,43 @@ def test_a_result_committed_while_the_import_planned_is_not_overwritten(
     assert exp_repo.status() == ""
 
 
+def test_a_param_column_the_registry_takes_later_changes_no_committed_row(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Column `f1` was a param (not in the registry); the registry gains `f1` and the
+    column is read as a metric by default: every committed row was refused as "its params
+    differ", `--correct` too (a user's hunt, issue 18 twenty-fourth pass). A committed
+    run keeps its params; its result lacks f1, said once, exit 0."""
+    path = write_csv(
+        tmp_path, "run,sub_step,seg_total,pde_mean,train_time_min,f1\nr-001,5,57,15,45,0.8\n"
+    )
+    assert cli(args(path), exp_repo.path).code == 0
+    exp_repo.commit("import the sheet")
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(
+        policy.read_text().replace(
+            "required_metrics:",
+            "  f1: {group: Score, higher_is_better: true, min: 0, max: 1}\nrequired_metrics:",
+        )
+    )
+    exp_repo.commit("the registry gains f1")
+    before = tree_bytes(exp_repo.path)
+    res = cli(args(path), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "0 new, 0 updated, 1 unchanged, 0 refused"
+    assert "1 committed result(s) lack metrics the source has (f1): r-001" in res.err
+    assert tree_bytes(exp_repo.path) == before
+    res = cli(args(path, "--correct", "f1 joined the registry", "--force"), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "0 new, 0 updated, 1 corrected, 0 unchanged, 0 refused"
+    assert load(exp_repo, f"results/{STUDY}/r-001.json")["metrics"]["f1"] == 0.8
+    assert load(exp_repo, f"experiments/{STUDY}/r-001.json")["params"]["f1"] == "0.8"
+    # A new row reads the column as the registry says: a metric.
+    path.write_text(path.read_text() + "r-002,4,58,14,40,0.9\n")
+    assert cli(args(path), exp_repo.path).code == 0
+    assert "f1" not in load(exp_repo, f"experiments/{STUDY}/r-002.json")["params"]
+
+
 def test_an_empty_correction_reason_names_the_option(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -248,6 +248,45 @@ def test_no_correction_where_the_policy_denies_them(
     assert tree_bytes(exp_repo.path) == before
 
 
+def add_to_registry(repo: ExpRepo, line: str) -> None:
+    """The policy's registry gains a metric (`line`, indented as the template's are)."""
+    policy = repo.path / "expflow.yaml"
+    policy.write_text(
+        policy.read_text().replace("required_metrics:", f"  {line}\nrequired_metrics:")
+    )
+
+
+def test_a_metric_added_to_the_registry_changes_no_committed_trial(
+    exp_repo: ExpRepo, db: Path, cli: CliCall, isolated_env: Path
+) -> None:
+    """The trials' `holdout` attribute was left out (not in the registry); the registry
+    gains it: every committed trial was "changed after its result was committed", exit 1
+    on every later import, though only the policy changed (a user's hunt, issue 18
+    twenty-fourth pass). Said once, exit 0; `--correct` adds it as declared corrections."""
+    assert cli(import_args(db), exp_repo.path).code == 0
+    exp_repo.commit("import")
+    add_to_registry(exp_repo, "holdout: {group: Score, higher_is_better: true}")
+    exp_repo.commit("the registry gains holdout")
+    before = tree_bytes(exp_repo.path)
+    res = cli(import_args(db), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "0 new, 0 updated, 7 unchanged, 0 refused"
+    ids = ", ".join(f"{STUDY}-t{n:04d}" for n in (0, 1, 3))
+    assert (
+        f"3 committed result(s) lack metrics the source has (holdout): {ids}; results are "
+        "write-once (take them in as declared corrections with --correct REASON)"
+    ) in res.err, res.err
+    assert tree_bytes(exp_repo.path) == before
+    res = run_cli(
+        [*import_args(db), "--correct", "holdout joined the registry"],
+        exp_repo.path,
+        env=set_pin(isolated_env),
+    )
+    assert res.code == 0, res
+    assert totals(res.out) == "0 new, 0 updated, 3 corrected, 4 unchanged, 0 refused"
+    assert load(exp_repo, res_rel(1))["metrics"]["holdout"] == 56.5
+
+
 def test_a_reimport_without_the_split_attr_is_told_to_give_it(
     exp_repo: ExpRepo, db: Path, cli: CliCall
 ) -> None:

@@ -87,6 +87,9 @@ class RunPlan:
     removes: tuple[str, ...] = ()  # an uncommitted result of a run that is no success now
     correction: PlannedCorrection | None = None
     reasons: tuple[str, ...] = ()  # why refused (one line each), or what changed
+    # Metrics the source has that the run's committed result lacks (the registry took
+    # them in since): said once for the import, the result left as committed.
+    lacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,29 @@ def plan_import(
         if progress is not None:
             progress(done, total)
     plans = _not_ignored(layout, plans)
-    return ImportSummary(
-        source, tuple(plans), warnings=_budget(ctx, plans), committed=dict(ctx.committed)
+    warnings = _lacking(ctx, plans) + _budget(ctx, plans)
+    return ImportSummary(source, tuple(plans), warnings=warnings, committed=dict(ctx.committed))
+
+
+def _lacking(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
+    """One line for the committed results that lack metrics the source has: the registry
+    took a metric in after they were committed (an Optuna user attribute, a CSV column,
+    an MLflow metric it left out before). Not a change of the run (no exit 1: every
+    later import failed, a user's hunt, issue 18 twenty-fourth pass), and not written
+    over either: `--correct` takes them in as declared corrections."""
+    lacking = [p for p in plans if p.lacks]
+    if not lacking:
+        return ()
+    names = ", ".join(dict.fromkeys(n for p in lacking for n in p.lacks))
+    ids = ", ".join(p.run.exp_id for p in lacking[:5]) + (", …" if len(lacking) > 5 else "")
+    how = (
+        "take them in as declared corrections with --correct REASON"
+        if ctx.layout.policy.corrections_allowed
+        else "the policy allows no corrections"
+    )
+    return (
+        f"{len(lacking)} committed result(s) lack metrics the source has ({names}): {ids}; "
+        f"results are write-once ({how})",
     )
 
 
@@ -418,6 +442,13 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         mismatch = f"it is in another study ({old_rel})"
     if mismatch:
         return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
+    kept = _kept_params(old_record, record, run) if committed is not None else None
+    if kept is not None:  # the committed run's columns read as they were
+        record["params"] = kept
+        writes[0] = Write(rec_rel, dump(record))
+        findings = _check(ctx, writes)
+        if findings:
+            return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
     if old_rel != rec_rel:  # moved by hand within its study: the run's record is there
         writes[0] = Write(old_rel, dump(record))
         findings = _check(ctx, writes) + _blocked(layout, writes)
@@ -459,6 +490,12 @@ def _changed_after_commit(
     if len(writes) < 2 or _same(_read(ctx.layout.target(res_rel)), json.loads(writes[1].data)):
         # Only what is not frozen (title, tags, reason) changed: the record may follow.
         return RunPlan(run, Action.UPDATED, (writes[0],), reasons=_changes(old_record, record))
+    added = _added_metrics(ctx.source.tracker, _read(ctx.layout.target(res_rel)), writes[1])
+    if added and ctx.correct is None:  # the source has more, not other (`_lacking`)
+        if _same(old_record, record):
+            return RunPlan(run, Action.UNCHANGED, lacks=added)
+        reasons = _changes(old_record, record)
+        return RunPlan(run, Action.UPDATED, (writes[0],), reasons=reasons, lacks=added)
     if ctx.correct is None:
         return _refused(
             run,
@@ -494,6 +531,61 @@ def _changed_after_commit(
         return _refused(run, f"{label}: {res_rel} has no committed result to correct")
     # The record is unchanged in what is frozen; rewrite only the result.
     return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
+
+
+def _kept_params(
+    old_record: Mapping[str, Any], record: Mapping[str, Any], run: SourceRun
+) -> dict[str, Any] | None:
+    """A committed run's params when the source reads some of their columns as metrics
+    now (a CSV column the registry took in since: by default a metric column), and the
+    rest is the same: a committed record is frozen, and the column was a param when it
+    was committed (a user's hunt, issue 18 twenty-fourth pass). None: not so."""
+    old, new = old_record.get("params"), record.get("params")
+    if not run.metric_params or not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    moved = old.keys() - new.keys()
+    if not moved or any(k not in old or old[k] != v for k, v in new.items()):
+        return None
+    if any(k not in run.metric_params or run.metric_params[k] != old[k] for k in moved):
+        return None
+    return dict(old)
+
+
+def _added_metrics(tracker: str, old: Mapping[str, Any] | None, write: Write) -> tuple[str, ...]:
+    """What the new result has that the committed one lacks (`f1`, `holdout/f1`, `series
+    f1`), when that is all it differs in; empty otherwise. `series` where the committed
+    result has none, or Optuna's `splits`, are an option given one time and not the
+    other (`_options_hint`): not additions."""
+    new = json.loads(write.data)
+    if old is None or not isinstance(new, dict):
+        return ()
+    added: list[str] = []
+    trimmed = dict(new)
+    for key, prefix in (("metrics", ""), ("splits", ""), ("series", "series ")):
+        if key not in new:
+            continue
+        if key not in old and (key == "series" or (key == "splits" and tracker == "optuna")):
+            continue
+        trimmed[key] = _without_added(old.get(key, {}), new[key], prefix, added)
+        if key not in old and not trimmed[key]:
+            del trimmed[key]
+    return tuple(added) if added and _same(old, trimmed) else ()
+
+
+def _without_added(old: Any, new: Any, prefix: str, added: list[str]) -> Any:
+    """`new` without the names `old` lacks (each added to `added`, a split's metrics as
+    SPLIT/METRIC), at every level of mappings."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    kept = {}
+    for name, value in new.items():
+        if name in old:
+            kept[name] = _without_added(old[name], value, f"{prefix}{name}/", added)
+        elif isinstance(value, dict):
+            added.extend(f"{prefix}{name}/{inner}" for inner in value)
+        else:
+            added.append(f"{prefix}{name}")
+    return kept
 
 
 def _options_hint(ctx: _Context, res_rel: str, write: Write) -> str:

@@ -205,4 +205,5 @@ class _Columns:
             splits=splits if status is Status.SUCCESS else {},
             title=raw_id,
             problems=tuple(problems),
+            metric_params={self.header[i]: row[i] for i in metrics if i < len(row)},
         )

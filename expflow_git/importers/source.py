@@ -51,6 +51,9 @@ class SourceRun:
     started_at: str | None = None
     finished_at: str | None = None
     problems: tuple[str, ...] = ()
+    # A CSV's metric columns as params would hold them: a committed run whose record has
+    # them as params (the column was no registry metric then) keeps them there (common.py).
+    metric_params: Mapping[str, Scalar] = field(default_factory=dict)
 
     def label(self, tracker: str) -> str:
         """How messages name the run in its tracker: `trial 3`, `run 9f2c…`, `row a-1`."""
