@@ -426,6 +426,34 @@ def test_the_python_api_imports_the_same(exp_repo: ExpRepo, tmp_path: Path) -> N
     assert summary.count(Action.NEW) == 4 and summary.refused == 0
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"param_columns": "lr"}, "param_columns: give a list of strings, not 'lr'"),
+        ({"metric_columns": "seg_total"}, "metric_columns: give a list of strings"),
+        ({"metric_columns": [3]}, "column 3: metric_columns are strings"),
+        ({"status_column": 3}, "status_column: give text, not 3"),
+        ({"id_column": None}, "id_column: give text, not None"),
+        ({"study": 5}, "study: give text, not 5"),
+        ({"path": 5}, "path: give a file's path, not 5"),
+    ],
+)
+def test_the_python_api_checks_its_arguments_kinds(
+    exp_repo: ExpRepo, tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    """`param_columns="lr"` was read letter by letter ("no such column 'l'"), a number or
+    None for a name a TypeError (spec §4.2: a ValueError; a user's hunt, issue 18
+    twenty-fourth pass)."""
+    import re
+
+    from expflow_git.importers import import_csv
+
+    given: dict[str, Any] = {"path": write_csv(tmp_path, GOOD), "id_column": "run", "study": STUDY}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        import_csv(**{**given, **kwargs}, root=exp_repo.path)
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
+
+
 def test_the_python_api_reads_the_policy_the_environment_names(
     exp_repo: ExpRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from expflow_git.errors import ExpflowError, printable
 from expflow_git.importers.source import Source, SourceRun, sanitize_id, study_id
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, did_you_mean
+from expflow_git.run import checked_texts, short_repr, string_list
 
 # Each digit has one place to go: with the point optional between `[0-9]+` and `[0-9]*`,
 # a long run of digits that did not end the cell was split every way (20,000: 6.7 s).
@@ -45,6 +47,9 @@ def read_csv(
     status_column: str | None = None,
 ) -> Source:
     """Every row of the CSV file at `path`, mapped."""
+    param_columns, metric_columns = _checked_arguments(
+        path, id_column, study, param_columns, metric_columns, status_column
+    )
     shown = printable(str(path))
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")  # a spreadsheet's BOM is fine
@@ -75,6 +80,30 @@ def read_csv(
         study=Path(path).name,
         expflow_study=expflow_study,
         runs=runs,
+    )
+
+
+def _checked_arguments(
+    path: object,
+    id_column: object,
+    study: object,
+    param_columns: object,
+    metric_columns: object,
+    status_column: object,
+) -> tuple[list[str], list[str]]:
+    """The arguments as a Python caller gives them, checked as `read_optuna` checks its
+    own (spec §4.2: a wrong kind is a ValueError): `param_columns="lr"` was read letter by
+    letter ("no such column 'l'"), a number or None for a name a TypeError deep inside
+    (a user's hunt, issue 18 twenty-fourth pass). The columns, as lists."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path: give a file's path, not {short_repr(path)}")
+    for what, value in (("id_column", id_column), ("study", study)):
+        if not isinstance(value, str):
+            raise ValueError(f"{what}: give text, not {short_repr(value)}")
+    checked_texts(status_column=status_column)
+    return (
+        string_list(param_columns, "param_columns", "column"),
+        string_list(metric_columns, "metric_columns", "column"),
     )
 
 
