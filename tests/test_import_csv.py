@@ -66,6 +66,19 @@ def test_rows_become_runs_with_splits_and_statuses(
     assert not (exp_repo.path / f"results/{STUDY}/r-003.json").exists()
 
 
+def test_failed_and_skipped_rows_say_the_file_gave_no_reason(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """spec §2.1: a failed or skipped record says why in `reason`; a CSV row's had none
+    (a user's hunt, issue 18 twenty-fourth pass), where Optuna's says it recorded none."""
+    path = write_csv(tmp_path, "run,sub_step,state\nf-1,2,failed\ns-1,3,skipped\n")
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    failed = load(exp_repo, f"experiments/{STUDY}/f-1.json")
+    assert failed["reason"] == "failed in the CSV file (no reason recorded)"
+    skipped = load(exp_repo, f"experiments/{STUDY}/s-1.json")
+    assert skipped["reason"] == "skipped in the CSV file (no reason recorded)"
+
+
 def test_committed_through_the_hooks_audited_and_reimported_as_a_noop(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

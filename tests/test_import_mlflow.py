@@ -130,6 +130,9 @@ def test_runs_map_to_records_and_results(exp_repo: ExpRepo, store: Store, cli: C
     assert source == {**source, "tracker": "mlflow", "run": store.ids["fno-a"], "name": "fno-a"}
     assert source["study"] == EXPERIMENT and source["uri"] == store.uri
     assert record(exp_repo, store, "stopped")["reason"].startswith("killed")
+    # spec §2.1: a failed record says why; MLflow kept none (a user's hunt, issue 18
+    # twenty-fourth pass: the record had no reason at all).
+    assert record(exp_repo, store, "crashed")["reason"] == "failed in MLflow (no reason recorded)"
     # The last value of each registry metric; unknown ones listed once, not per run.
     assert result(exp_repo, store, "fno-a")["metrics"] == {
         "seg_total": 56.0,

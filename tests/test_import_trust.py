@@ -584,4 +584,5 @@ def test_an_update_names_every_field_it_changes(
     retried = GOOD.replace("r-003,4,0.02,,,,,failed", "r-003,6,0.02,55.0,15.5,41,53.0,success")
     res = cli(args(write_csv(tmp_path, retried), "--status-column", "state"), exp_repo.path)
     assert res.code == 0, res
-    assert "status failed → success; params changed" in res.out, res.out
+    # (the failed row's reason, that the file recorded none, goes with its failure)
+    assert "status failed → success; params, reason changed" in res.out, res.out

@@ -30,6 +30,13 @@ from expflow_git.run import checked_texts, short_repr, string_list
 # a long run of digits that did not end the cell was split every way (20,000: 6.7 s).
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
+# A failed or skipped record says why (spec §2.1); a CSV row gives no reason, and the
+# record said nothing (a user's hunt, issue 18 twenty-fourth pass; Optuna's says so too).
+_NO_REASON = {
+    Status.FAILED: "failed in the CSV file (no reason recorded)",
+    Status.SKIPPED: "skipped in the CSV file (no reason recorded)",
+}
+
 
 def columns_option(values: Sequence[str]) -> tuple[str, ...]:
     """`--metric-columns a,b --metric-columns c`: comma-separated and repeatable."""
@@ -233,6 +240,7 @@ class _Columns:
             metrics=values if status is Status.SUCCESS else {},
             splits=splits if status is Status.SUCCESS else {},
             title=raw_id,
+            reason=_NO_REASON.get(status, ""),
             problems=tuple(problems),
             metric_params={self.header[i]: row[i] for i in metrics if i < len(row)},
         )
