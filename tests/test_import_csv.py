@@ -352,7 +352,8 @@ def test_a_long_cell_that_is_no_number_is_refused_at_once(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (GOOD.replace("r-002", "r-001"), "id 'r-001' is derived twice"),
+        # Both rows named (the message named neither; a user's hunt, issue 18 24th pass).
+        (GOOD.replace("r-002", "r-001"), "id 'r-001' is derived twice (row 3; also for row 2)"),
         (GOOD.replace(",success\nr-002", ",succes\nr-002"), "'succes' is no status"),
         (GOOD + "r-009,1\n", "row 6: 2 cells, the header has 8"),
         (GOOD.replace("r-001,5,0.001,57.09,15.0,45.5", "r-001,5,0.001,57.09,15.0,-1"), "below"),
@@ -366,6 +367,20 @@ def test_bad_rows_are_refused_one_line_each(
     assert res.code == 1, res
     refused = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
     assert len(refused) == 1 and message in refused[0], res.out
+
+
+def test_a_row_that_is_not_csv_is_named_by_its_row_and_line(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Row 501 malformed: the message said `not CSV: ',' expected after '"'`, naming no
+    row (a user's hunt, issue 18 twenty-fourth pass)."""
+    text = "run,sub_step\n" + "".join(f"r{i},1\n" for i in range(1, 500)) + 'r500,"0.5"x\n'
+    res = cli(
+        ["import", "csv", str(write_csv(tmp_path, text)), "--id-column", "run", "--study", STUDY],
+        exp_repo.path,
+    )
+    assert res.code == 2, res
+    assert "runs.csv: row 501 (line 501): not CSV: ',' expected after '\"'" in res.err, res.err
 
 
 @pytest.mark.parametrize(

@@ -386,9 +386,11 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     if run.problems:
         return RunPlan(run, Action.REFUSED, reasons=run.problems)
     if run.exp_id in ctx.seen:
-        first = ctx.seen[run.exp_id]
-        return _refused(run, f"id {run.exp_id!r} is derived twice (also for {first})")
-    ctx.seen[run.exp_id] = label
+        # A CSV's two rows by their rows: both were `id a` (a user's hunt, issue 18
+        # twenty-fourth pass).
+        first, here = ctx.seen[run.exp_id], f"{run.where}; " if run.where else ""
+        return _refused(run, f"id {run.exp_id!r} is derived twice ({here}also for {first})")
+    ctx.seen[run.exp_id] = run.where or label
     problems = _non_finite(run)
     if problems:
         return RunPlan(run, Action.REFUSED, reasons=tuple(problems))

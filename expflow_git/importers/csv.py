@@ -64,10 +64,16 @@ def read_csv(
         raise ExpflowError(f"{shown}: not UTF-8 (byte {exc.start})") from None
     except OSError as exc:
         raise ExpflowError(f"{shown}: {exc.strerror}") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        rows.extend(reader)
     except csv.Error as exc:
-        raise ExpflowError(f"{shown}: not CSV: {printable(str(exc))}") from None
+        # Named by its row and line: in a file of thousands, a message that named neither
+        # left the row to be found by eye (a user's hunt, issue 18 twenty-fourth pass).
+        raise ExpflowError(
+            f"{shown}: row {len(rows) + 1} (line {reader.line_num}): not CSV: {printable(str(exc))}"
+        ) from None
     if not rows:
         raise ExpflowError(f"{shown}: empty (a header row is needed)")
     header = [h.strip() for h in rows[0]]
@@ -240,6 +246,7 @@ class _Columns:
             metrics=values if status is Status.SUCCESS else {},
             splits=splits if status is Status.SUCCESS else {},
             title=raw_id,
+            where=f"row {number}",
             reason=_NO_REASON.get(status, ""),
             problems=tuple(problems),
             metric_params={self.header[i]: row[i] for i in metrics if i < len(row)},

@@ -51,6 +51,7 @@ class SourceRun:
     started_at: str | None = None
     finished_at: str | None = None
     problems: tuple[str, ...] = ()
+    where: str = ""  # a CSV row's `row N`: two rows of one id are named by their rows
     # A CSV's metric columns as params would hold them: a committed run whose record has
     # them as params (the column was no registry metric then) keeps them there (common.py).
     metric_params: Mapping[str, Scalar] = field(default_factory=dict)
