@@ -369,6 +369,22 @@ def test_bad_rows_are_refused_one_line_each(
     assert len(refused) == 1 and message in refused[0], res.out
 
 
+@pytest.mark.parametrize("column", ["/seg_total", "a/b/seg_total", "test set/seg_total"])
+@pytest.mark.parametrize("given", [False, True])
+def test_a_split_column_the_schema_refuses_is_named_at_the_header(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, column: str, given: bool
+) -> None:
+    """The column was taken as a split's metric, then every row refused (exit 1) by a
+    schema line naming no column (a user's hunt, issue 18 twenty-fourth pass): its split
+    is checked at the header, as Optuna's --split-attr is (exit 2)."""
+    text = f"run,sub_step,seg_total,pde_mean,train_time_min,{column}\nr-1,5,57,15,45,55\n"
+    extra = ["--metric-columns", f"seg_total,pde_mean,train_time_min,{column}"] if given else []
+    res = cli(args(write_csv(tmp_path, text), *extra), exp_repo.path)
+    assert res.code == 2, res
+    assert f"column '{column}': split " in res.err, res.err
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
+
+
 def test_a_row_that_is_not_csv_is_named_by_its_row_and_line(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from expflow_git.documents import STATUS_OF, Status
 from expflow_git.errors import ExpflowError, printable
-from expflow_git.importers.source import Source, SourceRun, sanitize_id, study_id
+from expflow_git.importers.source import (
+    SPLIT_NAME,
+    Source,
+    SourceRun,
+    sanitize_id,
+    study_id,
+)
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, did_you_mean
 from expflow_git.run import checked_texts, short_repr, string_list
@@ -174,6 +180,15 @@ class _Columns:
                     f"in the registry of {self.policy.path}{hint}"
                 )
             split = column.rsplit("/", 1)[0] if "/" in column else None
+            if split is not None and not SPLIT_NAME.match(split):
+                # Checked here, as Optuna's --split-attr is: else every row was refused
+                # by a schema line naming no column (a user's hunt, issue 18 24th pass).
+                raise ExpflowError(
+                    f"{self.shown}: column '{printable(column)}': split '{printable(split)}' "
+                    "is no split name (letters, digits, '.', '_' and '-', at most 64, "
+                    "starting with a letter or digit)"
+                    + ("" if given else "; name the metric columns with --metric-columns")
+                )
             chosen[index] = (split, metric)
         return chosen
 

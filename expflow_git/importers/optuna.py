@@ -12,7 +12,6 @@ the first objective's metric.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError, printable
 from expflow_git.importers.source import (
+    SPLIT_NAME,
     Source,
     SourceRun,
     first_line,
@@ -45,7 +45,7 @@ _STATES = {
     "RUNNING": Status.RUNNING,
     "WAITING": Status.PENDING,
 }
-_SPLIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_SPLIT = SPLIT_NAME
 
 
 def parse_split_attrs(items: Sequence[str]) -> dict[str, str]:

@@ -114,6 +114,8 @@ def study_id(name: str, study_as: str | None, *, option: str = "--study-as") -> 
     return study_as
 
 
+# A result's split name, as the schema takes it (Optuna's --split-attr, a CSV's columns).
+SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,63}\Z")
 
 
