@@ -356,6 +356,12 @@ def test_a_long_cell_that_is_no_number_is_refused_at_once(
         (GOOD.replace("r-002", "r-001"), "id 'r-001' is derived twice (row 3; also for row 2)"),
         (GOOD.replace(",success\nr-002", ",succes\nr-002"), "'succes' is no status"),
         (GOOD + "r-009,1\n", "row 6: 2 cells, the header has 8"),
+        # The id cell is the title and provenance.source.run: refused by the schema with
+        # lines naming no row (a user's hunt, issue 18 twenty-fourth pass).
+        (
+            GOOD.replace("r-002", "r" * 1001),
+            "row 3: column 'run': the id is 1001 characters, at most 1000 fit a record",
+        ),
         (GOOD.replace("r-001,5,0.001,57.09,15.0,45.5", "r-001,5,0.001,57.09,15.0,-1"), "below"),
         (GOOD.replace("r-001,5,0.001,57.09,15.0,45.5", "r-001,5,0.001,57.09,15.0,"), "required"),
     ],

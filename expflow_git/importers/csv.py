@@ -36,6 +36,11 @@ from expflow_git.run import checked_texts, short_repr, string_list
 # a long run of digits that did not end the cell was split every way (20,000: 6.7 s).
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
+# The id cell is the record's title (at most 1000 characters) and its
+# provenance.source.run (1024): a longer one was refused by the schema with lines that
+# named no row (a user's hunt, issue 18 twenty-fourth pass), so it is refused by its row.
+_ID_CELL_MAX = 1000
+
 # A failed or skipped record says why (spec §2.1); a CSV row gives no reason, and the
 # record said nothing (a user's hunt, issue 18 twenty-fourth pass; Optuna's says so too).
 _NO_REASON = {
@@ -218,6 +223,11 @@ class _Columns:
             problems.append(f"{where}{len(row)} cells, the header has {len(self.header)}")
         if not raw_id:
             problems.append(f"{where}column '{printable(self.header[self.id_index])}' is empty")
+        elif len(raw_id) > _ID_CELL_MAX:
+            problems.append(
+                f"{where}column '{printable(self.header[self.id_index])}': the id is "
+                f"{len(raw_id)} characters, at most {_ID_CELL_MAX} fit a record"
+            )
         status = Status.SUCCESS
         if self.status_index is not None and self.status_index < len(row):
             cell = row[self.status_index].strip().lower()
