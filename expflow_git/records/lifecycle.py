@@ -9,7 +9,7 @@ from typing import Any
 from expflow_git.checks import check_document
 from expflow_git.documents import Status, dump
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.records.writer import Layout, record_status, records_lock
+from expflow_git.records.writer import Layout, record_status, records_lock, refuse_leak
 from expflow_git.schemas import Kind
 
 # What a run may become, from each status it may leave.
@@ -104,5 +104,7 @@ def _set_status(
     _, findings = check_document(Kind.EXPERIMENT, exp_rel, data, layout.policy)
     if findings:
         raise ExpflowError(str(findings[0]))
+    # A `--reason` holding a PIN is a usage error; a record holding one already fails.
+    refuse_leak(exp_rel, data, ExitCode.USAGE if reason is not None else ExitCode.FAILED)
     write_atomic(layout.root / exp_rel, data)
     return exp_rel

@@ -1,0 +1,80 @@
+"""The one rule for every document the tool writes (a record, a result, a correction):
+its bytes pass the repository's own PIN scan before they are written (docs/spec.md §5;
+docs/threat-model.md: the PIN and PIN hashes never reach the repository's files).
+
+`new --param cmd='train --pin NNNN'`, an MLflow tag `pin=NNNN`, or a `--reason` quoting a
+command line were written as given, and the scan (the no-pin-hash hook, the audit) then
+flagged the tool's own files (a hunter's report, issue 18 twenty-fourth pass). Called
+only on the write paths, never by `validate`: the hooks' speed is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+
+from expflow_git.errors import Finding
+
+# One line of `documents.dump`'s output: two spaces of indent a level, a key or not.
+_LINE_RE = re.compile(r'( *)(?:"((?:[^"\\]|\\.)*)": )?(.*?),?$')
+
+
+def leak_in(rel: str, data: bytes) -> Finding | None:
+    """The first finding of the PIN scan (its rules as the hook reads a file at `rel`,
+    no `allow` glob: the tool's own documents are never exempt) in `data`, named by
+    the field's JSON pointer; None, as nearly always, when it finds nothing."""
+    from expflow_git.pinscan.scanner import scan_bytes
+
+    found = scan_bytes(rel, data)
+    if not found:
+        return None
+    first = found[0]
+    return replace(first, pointer=first.pointer or _pointer_at(data, first.line))
+
+
+def refusal(rel: str, data: bytes, given: Mapping[str, str] | None = None) -> str | None:
+    """`leak_in` as the one line a refused write says (the PIN masked, as every finding
+    masks it), or None. `given`: the option that gave the fields below a pointer
+    (`{"/params": "--param"}`), named first when the finding is there."""
+    found = leak_in(rel, data)
+    if found is None:
+        return None
+    option = next(
+        (o for p, o in (given or {}).items() if (found.pointer + "/").startswith(p + "/")), None
+    )
+    head = f"{option}: " if option else ""
+    return f"{head}{found}; the PIN scan refuses it, nothing written"
+
+
+def _pointer_at(data: bytes, line: int | None) -> str:
+    """The JSON pointer of the field on `line` (1-based) of a document as `dump` writes
+    it (one field a line, two spaces of indent a level); "" when it cannot be told."""
+    if line is None:
+        return ""
+    path: list[str] = []
+    counters: list[int] = [0]
+    for number, text in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        m = _LINE_RE.fullmatch(text)
+        if m is None or number == 1:
+            continue
+        depth = len(m.group(1)) // 2
+        if depth < 1 or m.group(3) in ("}", "]"):
+            continue
+        del path[depth - 1 :]
+        del counters[depth:]
+        if m.group(2) is not None:
+            try:
+                key = json.loads(f'"{m.group(2)}"')
+            except ValueError:
+                return ""
+        else:
+            key = str(counters[-1])
+            counters[-1] += 1
+        path.append(key.replace("~", "~0").replace("/", "~1"))
+        if number == line:
+            return "/" + "/".join(path)
+        if m.group(3) in ("{", "["):
+            counters.append(0)
+    return ""

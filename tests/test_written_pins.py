@@ -1,0 +1,133 @@
+"""No document the tool writes carries what its own PIN scan flags (docs/threat-model.md:
+the PIN and PIN hashes never reach the repository's files; docs/spec.md §5): a record, a
+result or a correction whose bytes the scan flags is refused before anything is written,
+naming the document and the field, the PIN masked; an import refuses that run (exit 1),
+`new`, `result --overwrite --reason` and an import's `--correct` reason are usage errors
+(exit 2) (a hunter's report, issue 18 twenty-fourth pass)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo
+from support import CliCall
+from test_import_common import tree_bytes
+
+from expflow_git.errors import ExpflowError
+from expflow_git.pinscan.scanner import scan_bytes
+
+PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
+
+
+def documents(root: Path) -> dict[str, bytes]:
+    """Every file under experiments/, results/ and corrections/, by path."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for folder in ("experiments", "results", "corrections")
+        for p in sorted((root / folder).rglob("*.json"))
+    }
+
+
+def assert_no_leak(root: Path, *outputs: str) -> None:
+    """Neither a file of the tree nor an output holds what the scan flags, nor the PIN."""
+    for rel, data in documents(root).items():
+        assert scan_bytes(rel, data) == [], rel
+    for text in outputs:
+        assert PIN not in text, text
+
+
+def new_args(*extra: str) -> list[str]:
+    return ["new", "exp-001", "--study", "pdebench-task1", "--param", "sub_step=5", *extra]
+
+
+METRICS = ["--metric", "seg_total=57", "--metric", "pde_mean=15", "--metric", "train_time_min=45"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (["--param", f"cmd=train --pin {PIN}"], "--param: experiments/pdebench-task1/exp-001.json"),
+        (["--tag", f"pin:{PIN}"], "#/tags/0"),
+        (["--title", f"x --pin={PIN}"], "--title: "),
+        (["--status", "failed", "--reason", f"ran with --pin {PIN}"], "#/reason"),
+    ],
+)
+def test_new_refuses_an_argument_the_pin_scan_flags(
+    exp_repo: ExpRepo, cli: CliCall, extra: list[str], field: str
+) -> None:
+    res = cli(new_args(*extra), exp_repo.path)
+    assert res.code == 2, res
+    assert field in res.err and "the PIN scan refuses it, nothing written" in res.err, res.err
+    assert res.err.count("\n") == 1
+    assert not (exp_repo.path / "experiments" / "pdebench-task1").exists()
+    assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+def test_the_python_api_refuses_the_same(exp_repo: ExpRepo) -> None:
+    import expflow_git
+
+    repo = expflow_git.Repository(exp_repo.path)
+    with pytest.raises(ExpflowError, match=r"params: .*#/params/cmd: pin-value") as caught:
+        repo.new("exp-001", study="pdebench-task1", params={"cmd": f"train --pin {PIN}"})
+    assert caught.value.code == 2 and PIN not in caught.value.message
+    assert not (exp_repo.path / "experiments" / "pdebench-task1").exists()
+    repo.new("exp-002", study="pdebench-task1", params={"sub_step": 5})
+    with pytest.raises(ExpflowError, match="#/reason") as caught:
+        repo.fail("exp-002", reason=f"diverged; rerun with --pin {PIN}")
+    assert caught.value.code == 2
+    assert repo.get("exp-002").status.value == "pending"
+    assert_no_leak(exp_repo.path)
+
+
+def test_result_overwrite_refuses_a_reason_the_pin_scan_flags(
+    exp_repo: ExpRepo, cli: CliCall
+) -> None:
+    assert cli(new_args(), exp_repo.path).code == 0
+    assert cli(["result", "exp-001", *METRICS], exp_repo.path).code == 0
+    exp_repo.commit("a run")
+    before = tree_bytes(exp_repo.path)
+    res = cli(
+        [
+            "result",
+            "exp-001",
+            *METRICS[:-1],
+            "train_time_min=44",
+            "--overwrite",
+            "--reason",
+            f"re-ran: train --pin {PIN}",
+            "--force",
+        ],
+        exp_repo.path,
+    )
+    assert res.code == 2, res
+    assert "--reason: corrections/" in res.err and "#/reason: pin-value" in res.err, res.err
+    assert tree_bytes(exp_repo.path) == before and exp_repo.status() == ""
+    assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+CSV = (
+    "run,sub_step,seg_total,pde_mean,train_time_min\n"
+    "r-001,5,57.09,15.0,45.5\n"
+    "r-002,3,58.2,14.1,50\n"
+)
+
+
+def csv_args(path: Path, *extra: str) -> list[str]:
+    return ["import", "csv", str(path), "--id-column", "run", "--study", "sheet", *extra]
+
+
+def test_an_import_correct_reason_the_pin_scan_flags_is_exit_2(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_text(CSV)
+    assert cli(csv_args(path), exp_repo.path).code == 0
+    exp_repo.commit("the sheet")
+    path.write_text(CSV.replace("57.09", "57.5"))
+    before = tree_bytes(exp_repo.path)
+    res = cli(csv_args(path, "--correct", f"fixed: --pin {PIN}", "--force"), exp_repo.path)
+    assert res.code == 2, res
+    assert "--correct: corrections/" in res.err and "#/reason" in res.err, res.err
+    assert tree_bytes(exp_repo.path) == before
+    assert_no_leak(exp_repo.path, res.out, res.err)
