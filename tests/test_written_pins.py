@@ -3,10 +3,12 @@ the PIN and PIN hashes never reach the repository's files; docs/spec.md §5): a 
 result or a correction whose bytes the scan flags is refused before anything is written,
 naming the document and the field, the PIN masked; an import refuses that run (exit 1),
 `new`, `result --overwrite --reason` and an import's `--correct` reason are usage errors
-(exit 2) (a hunter's report, issue 18 twenty-fourth pass)."""
+(exit 2). Every line the import prints that quotes the tracker masks it too (a hunter's
+report, issue 18 twenty-fourth pass)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,79 @@ def test_an_import_correct_reason_the_pin_scan_flags_is_exit_2(
     assert "--correct: corrections/" in res.err and "#/reason" in res.err, res.err
     assert tree_bytes(exp_repo.path) == before
     assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+def test_a_csv_cell_or_column_holding_a_pin_is_masked_where_quoted(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_text(
+        "run,sub_step,seg_total,pde_mean,train_time_min,cmd\n"
+        f"r-001,5,pin:{PIN},15.0,45.5,ok\n"
+        f"r-002,3,58.2,14.1,50,train --pin {PIN}\n"
+        "r-003,3,58.2,14.1,50,ok\n"
+    )
+    res = cli(csv_args(path), exp_repo.path)
+    assert res.code == 1, res
+    refused = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    assert len(refused) == 2 and "#/params/cmd: pin-value" in refused[1], res.out
+    assert sorted(documents(exp_repo.path)) == [
+        "experiments/sheet/r-003.json",
+        "results/sheet/r-003.json",
+    ]
+    assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+def test_an_mlflow_run_holding_a_pin_is_refused_and_masked(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    pytest.importorskip("mlflow.tracking", reason="needs the mlflow extra")
+    pytest.importorskip("sqlalchemy", reason="needs the mlflow extra's SQLAlchemy")
+    from test_import_mlflow import EXPERIMENT, STUDY, Store, import_args
+
+    store = Store(tmp_path / "ml1.db")
+    leaky = store.run(
+        f"x --pin {PIN}",
+        params={"pin": PIN, "cmd": f"train --pin {PIN}", "sub_step": "5"},
+        tags={"pin": PIN},
+    )
+    store.log(f"x --pin {PIN}", "seg_total", 50.0)
+    store.log(f"x --pin {PIN}", "pde_mean", 16.0)
+    store.log(f"x --pin {PIN}", "train_time_min", 45.0)
+    store.log(f"x --pin {PIN}", f"pin:{PIN}", 1.0)  # not in the registry: a note names it
+    store.end(f"x --pin {PIN}", "FINISHED")
+    store.run("clean", params={"sub_step": "3"})
+    store.end("clean", "FAILED")
+    res = cli(import_args(store), exp_repo.path)
+    assert res.code == 1, res
+    refused = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    assert refused and all(leaky in ln for ln in refused), res.out
+    assert f"experiments/{STUDY}/{leaky}.json" in refused[0] and "****" in refused[0]
+    assert not (exp_repo.path / f"experiments/{STUDY}/{leaky}.json").exists()
+    assert (
+        json.loads((exp_repo.path / f"experiments/{STUDY}/{store.ids['clean']}.json").read_text())[
+            "status"
+        ]
+        == "failed"
+    )
+    assert "not imported: pin:****" in res.err, res.err
+    assert_no_leak(exp_repo.path, res.out, res.err)
+    # The experiment's own name quoted in the totals line, masked as well.
+    store.client.rename_experiment(store.experiment_id, f"pin:{PIN}")
+    again = cli(
+        ["import", "mlflow", "--tracking-uri", store.uri, "--experiment", f"pin:{PIN}"]
+        + ["--study-as", STUDY],
+        exp_repo.path,
+    )
+    assert "mlflow 'pin:****'" in again.out, again
+    assert_no_leak(exp_repo.path, again.out, again.err)
+    assert EXPERIMENT  # (the fixture's name, renamed above)
+    # The Python API: the run refused as well, what its summary says masked too.
+    from expflow_git.importers import import_mlflow
+
+    summary = import_mlflow(store.uri, f"pin:{PIN}", root=exp_repo.path, study_as=STUDY)
+    (plan,) = [p for p in summary.plans if p.run.run == leaky]
+    assert plan.action.value == "refused"
+    said = [r for p in summary.plans for r in p.reasons] + list(summary.source.notes)
+    assert said and not any(PIN in line for line in said), said
+    assert_no_leak(exp_repo.path)

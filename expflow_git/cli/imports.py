@@ -6,6 +6,7 @@ changes and a totals line; exit 1 when a run was refused.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ import click
 from expflow_git.cli.console import PROG, guard, out, progress_bar, warn
 from expflow_git.cli.group import Group
 from expflow_git.cli.options import policy_option
-from expflow_git.errors import ExitCode
+from expflow_git.errors import ExitCode, ExpflowError, mask_flagged
 
 if TYPE_CHECKING:  # the modules load only when a command runs
     from expflow_git.importers import ImportSummary, Source
@@ -23,7 +24,9 @@ if TYPE_CHECKING:  # the modules load only when a command runs
 
 
 def _import_options(command: Callable[..., None]) -> Callable[..., None]:
-    """What every importer takes: --dry-run, --correct/--pin/--force, --policy."""
+    """What every importer takes: --dry-run, --correct/--pin/--force, --policy (and its
+    errors masked: `_masked_errors`)."""
+    command = _masked_errors(command)
     for decorator in reversed(
         [
             click.option(
@@ -42,6 +45,31 @@ def _import_options(command: Callable[..., None]) -> Callable[..., None]:
     ):
         command = decorator(command)
     return command
+
+
+def _masked_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """An error quoting the tracker's data (a run's name, a column, a cell) with what the
+    PIN scan flags masked, as every line of the import's output is (`_shown`; a hunter's
+    report, issue 18 twenty-fourth pass)."""
+
+    @functools.wraps(command)
+    def masked(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except ExpflowError as exc:
+            shown = _shown(exc.message)
+            if shown == exc.message:
+                raise
+            raise ExpflowError(shown, code=exc.code) from None
+
+    return masked
+
+
+def _shown(text: str) -> str:
+    """A line quoting the tracker's data (names, keys, cells: `pin:NNNN`, a run named
+    `x --pin NNNN`) with what the PIN scan flags in it masked (`****`): they were printed
+    as the tracker had them (a hunter's report, issue 18 twenty-fourth pass)."""
+    return mask_flagged(text)
 
 
 @click.group("import", cls=Group)
@@ -200,7 +228,7 @@ def _run(
     from expflow_git.importers import ImportSummary, apply_import, plan_import
 
     for note in source.notes:
-        warn(note, command="import")
+        warn(_shown(note), command="import")
     planned = plan_import(
         layout,
         source,
@@ -215,7 +243,7 @@ def _run(
     summary = ImportSummary(planned.source, planned.plans, dry_run, planned.warnings)
     _print(summary)
     for warning in summary.warnings:
-        warn(warning, command="import")
+        warn(_shown(warning), command="import")
     if summary.refused:
         raise SystemExit(ExitCode.FAILED)
 
@@ -231,7 +259,7 @@ def _print(summary: ImportSummary) -> None:
         head = f"{plan.action.value:<9} {plan.run.exp_id} ({plan.run.label(source.tracker)})"
         if plan.action is Action.REFUSED:
             for reason in plan.reasons:
-                out(f"{head}: {reason}")
+                out(_shown(f"{head}: {reason}"))
             continue
         head = f"{head[:-1]}, {plan.run.status.value})"
         files = [w.path for w in plan.writes]
@@ -239,11 +267,13 @@ def _print(summary: ImportSummary) -> None:
             files.insert(0, plan.correction.path)
         files += [f"removed {rel}" for rel in plan.removes]
         why = f" [{'; '.join(plan.reasons)}]" if plan.reasons else ""
-        out(f"{head}: {', '.join(files)}{why}")
+        out(_shown(f"{head}: {', '.join(files)}{why}"))
     verb = "dry run, nothing written" if summary.dry_run else "imported"
     out(
-        f"{verb}: {source.tracker} {source.study!r} → study {source.expflow_study}: "
-        f"{summary.totals()}"
+        _shown(
+            f"{verb}: {source.tracker} {source.study!r} → study {source.expflow_study}: "
+            f"{summary.totals()}"
+        )
     )
     if not summary.dry_run and any(p.writes for p in summary.plans):
         out("next: git add -A && git commit (the hooks check the same as the import did)")

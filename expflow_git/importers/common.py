@@ -26,7 +26,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from expflow_git.documents import (
     Status,
     dump,
 )
-from expflow_git.errors import ExitCode, ExpflowError
+from expflow_git.errors import ExitCode, ExpflowError, mask_flagged
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.records.writer import (
@@ -198,7 +198,12 @@ def plan_import(
         if progress is not None:
             progress(done, total)
     plans = _not_ignored(layout, plans)
-    warnings = _lacking(ctx, plans) + _budget(ctx, plans)
+    # What the plan says quotes the tracker (a cell, a name): what the PIN scan flags in
+    # it masked, for the Python caller as for the CLI (a hunter's report, issue 18
+    # twenty-fourth pass).
+    plans = [replace(p, reasons=tuple(map(mask_flagged, p.reasons))) for p in plans]
+    source = replace(source, notes=tuple(map(mask_flagged, source.notes)))
+    warnings = tuple(map(mask_flagged, _lacking(ctx, plans) + _budget(ctx, plans)))
     return ImportSummary(source, tuple(plans), warnings=warnings, committed=dict(ctx.committed))
 
 
@@ -403,7 +408,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     writes = [Write(rec_rel, dump(record))]
     if result is not None:
         writes.append(Write(res_rel, dump(result)))
-    findings = _check(ctx, writes) + _blocked(layout, writes)
+    findings = _check(ctx, writes) + _leaks(writes) + _blocked(layout, writes)
     if findings:
         return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
 
@@ -448,12 +453,12 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     if kept is not None:  # the committed run's columns read as they were
         record["params"] = kept
         writes[0] = Write(rec_rel, dump(record))
-        findings = _check(ctx, writes)
+        findings = _check(ctx, writes) + _leaks(writes)
         if findings:
             return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
     if old_rel != rec_rel:  # moved by hand within its study: the run's record is there
         writes[0] = Write(old_rel, dump(record))
-        findings = _check(ctx, writes) + _blocked(layout, writes)
+        findings = _check(ctx, writes) + _leaks(writes) + _blocked(layout, writes)
         if findings:
             return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
     res_path = layout.target(res_rel)
@@ -703,6 +708,16 @@ def _check(ctx: _Context, writes: Sequence[Write]) -> list[str]:
             findings = [*findings, *required_metric_findings(doc, policy)]
         lines.extend(str(f) for f in findings)
     return lines
+
+
+def _leaks(writes: Sequence[Write]) -> list[str]:
+    """A file the PIN scan would flag (a tracker's tag `pin=NNNN`, a param or a run name
+    quoting `--pin NNNN`) refuses its run, as every document the tool writes is refused
+    (pinscan.written): such a run was written whole, and the scan then flagged the
+    repository's own files (a hunter's report, issue 18 twenty-fourth pass)."""
+    from expflow_git.pinscan.written import refusal
+
+    return [r for w in writes if (r := refusal(w.path, w.data)) is not None]
 
 
 def _read(path: Path) -> dict[str, Any] | None:
