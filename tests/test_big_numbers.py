@@ -171,3 +171,29 @@ def test_a_rule_compares_an_integer_and_a_float_as_written(tmp_path: Path) -> No
         assert code == 0, err
         runs = json.loads(out)["runs"]
         assert sorted(row["id"] for row in runs) == ["a1", "a2", "a3"], (where, out)
+
+
+def test_one_decimal_spelled_two_ways_is_one_value_and_one_check(tmp_path: Path) -> None:
+    """`compare` marked params 1e23 and 10**23 as differing while `--where` read them as
+    equal, and rules `lt 1e23` and `lt 100000000000000000000000` were two checks where
+    the same condition given twice is one (docs/spec.md §3; a review, issue 18
+    twenty-fourth pass)."""
+    repo = _repo(tmp_path)
+    policy = repo / "expflow.yaml"
+    rules = (
+        "rules:\n"
+        "  - {param: flops, op: lt, value: 1e23}\n"
+        f"  - {{param: flops, op: lt, value: {10**23}}}\n"
+        "  - {param: flops, op: lt, value: 1.0e+23}\n"
+    )
+    policy.write_text(policy.read_text().replace("rules: []\n", rules))
+    _run(repo, "a", {"flops": 1e23})
+    _run(repo, "b", {"flops": 10**23})
+    _commit(repo)
+    code, out, err = run_cli(["compare", "a", "b"], cwd=repo)
+    assert code == 0, err
+    (line,) = [ln for ln in out.splitlines() if "params.flops" in ln]
+    assert not line.lstrip().startswith("*"), out
+    code, out, err = run_cli(["show", "a"], cwd=repo)
+    assert code == 0, err
+    assert sum("flops" in ln and "FAIL" in ln.upper() for ln in out.splitlines()) == 1, out

@@ -898,3 +898,26 @@ def test_pin_messages_name_ways_that_work(tmp_path: Path) -> None:
     assert code == 2 and "pin init --force" in err, err
     code, _, err = _real(["pin", "init", mine, "--force"], tmp_path, broken)
     assert code == 0, err  # what the message says works
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"HOME": "."}, "$HOME must be an absolute path"),
+        ({"EXPFLOW_HOME": "~nosuchuser-expflow/x"}, "its home folder cannot be found"),
+    ],
+)
+def test_a_pin_home_that_is_not_an_absolute_folder_is_refused(
+    tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    """`HOME=.` still put the PIN home in whichever folder a command ran in (the relative
+    $EXPFLOW_HOME's hole, through the other variable), and `~nosuchuser/x` was a
+    RuntimeError traceback (a review, issue 18 twenty-fourth pass)."""
+    theirs = str(4000 + 822)
+    (tmp_path / ".expflow").mkdir()
+    (tmp_path / ".expflow/pin.hash").write_text(hash_pin(theirs) + "\n")
+    (tmp_path / ".expflow/pin.hash").chmod(0o600)
+    full = {"EXPFLOW_HOME": "", **env, "EXPFLOW_PIN": theirs}
+    code, out, err = _real(["pin", "check"], tmp_path, full)
+    assert code == 2 and said in err and "Traceback" not in err, (out, err)
+    assert "PIN is correct" not in out

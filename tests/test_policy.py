@@ -690,3 +690,33 @@ def test_each_rule_looks_up_its_params_instead_of_reading_them_all(
     failed = [[o.name for o in v.outcomes if not o.passed] for v in verdicts]
     assert failed == [[f"p{run}:gt:0"] for run in range(5)]
     assert len(keyed) <= 40 + 5 * 41  # (5 × 40 × 41 = 8,200 before)
+
+
+@pytest.mark.parametrize("tagged", ["!!float 0x1F", "!!float abc", "!!float 0:1.5", "!!int 1:30"])
+def test_a_tagged_scalar_that_is_no_number_is_an_error_at_its_line(tagged: str) -> None:
+    """`!!float 0x1F` (or any scalar a float() refuses) was a ValueError traceback in
+    `validate` and in `audit --policy-ref`; `!!int 1:30` said "an integer of 4 characters
+    is not a finite number" (a review, issue 18 twenty-fourth pass)."""
+    text = MINIMAL_POLICY.replace("min: 0, max: 1,", f"min: 0, max: {tagged},")
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(text.encode(), path="p.yaml")
+    line = 1 + text[: text.index(tagged)].count("\n")
+    message = str(info.value)
+    assert message.startswith(f"p.yaml:{line}:"), message
+    assert "not a number" in message or "not an integer" in message or "base-60" in message
+    assert "finite" not in message
+
+
+def test_a_policy_error_counts_lines_as_git_does() -> None:
+    """ruamel breaks a line at a lone CR too: a policy error after ten of them was put
+    ten lines below the line git and GitHub show (a review)."""
+    text = "# note" + "\r" * 10 + "\n" + MINIMAL_POLICY + "x: [\n"
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(text.encode(), path="p.yaml")
+    line = text.count("\n") + 1  # the stream ends on the line after the `[`
+    assert str(info.value).startswith(f"p.yaml:{line}:1: invalid YAML"), info.value
+    tagged = "# note" + "\r" * 10 + "\n" + MINIMAL_POLICY.replace("max: 1,", "max: !!float x,")
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(tagged.encode(), path="p.yaml")
+    line = 1 + tagged[: tagged.index("!!float")].count("\n")
+    assert str(info.value).startswith(f"p.yaml:{line}:"), info.value

@@ -5,6 +5,7 @@ written is ignored with a warning: the policy is parsed from its YAML again."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -143,3 +144,30 @@ def test_a_policy_at_a_path_that_is_not_utf8_is_read_back(
     monkeypatch.setattr(load, "_load_yaml", no_yaml)
     again = load.load_policy_bytes(policy, path="p\udcffx.yaml", cache_dir=tmp_path)
     assert again == first
+
+
+def test_a_policy_remembered_before_base_60_floats_were_refused_is_not_read(
+    exp_repo: ExpRepo,
+) -> None:
+    """The base-60 refusal is made when the YAML is parsed; an entry an earlier version
+    wrote for the same bytes (under the f3 name) was still read, and `validate` passed a
+    policy CI refuses (a review, issue 18 twenty-fourth pass). The name's format tag
+    changes with what the parse refuses."""
+    from expflow_git import __version__
+
+    policy = exp_repo.path / "expflow.yaml"
+    decimal = policy.read_text()
+    assert "threshold: 18.09" in decimal
+    sixty = "%YAML 1.1\n---\n" + decimal.replace("threshold: 18.09", "threshold: 0:0:18.09")
+    found = run_cli(["validate", "expflow.yaml"], cwd=exp_repo.path)
+    assert found.code == 0, found
+    (entry_file,) = _cache_files(exp_repo)
+    entry = json.loads(entry_file.read_bytes())
+    digest = hashlib.sha256(sixty.encode()).hexdigest()
+    entry["sha256"] = digest  # what the earlier version remembered for these bytes
+    where = entry_file.name.rsplit("-", 1)[1]
+    old = entry_file.with_name(f"policy-{__version__}-f3-{digest}-{where}")
+    old.write_text(json.dumps(entry))
+    policy.write_text(sixty)
+    found = run_cli(["validate", "expflow.yaml"], cwd=exp_repo.path)
+    assert found.code == 2 and "base-60" in found.err, found

@@ -29,8 +29,9 @@ from fractions import Fraction
 
 from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.ranking import Leaderboard
+from expflow_git.documents import exact
 from expflow_git.gitstore import Git
-from expflow_git.policy.model import Policy, exact
+from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from expflow_git.checks import RunVerdict
-from expflow_git.policy.model import Metric, Ranking, WalkForward, exact
+from expflow_git.documents import exact
+from expflow_git.policy.model import Metric, Ranking, WalkForward
 
 
 @dataclass(frozen=True, slots=True)

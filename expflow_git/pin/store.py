@@ -191,22 +191,28 @@ def check_pin(pin: str, stored: str) -> bool:
 
 
 def pin_home(env: Mapping[str, str]) -> Path:
-    """The directory holding pin.hash: $EXPFLOW_HOME, else ~/.expflow."""
+    """The directory holding pin.hash: $EXPFLOW_HOME, else ~/.expflow; an absolute path.
+
+    A relative one (`EXPFLOW_HOME=.xp`, or `HOME=.`) would be read in whichever folder a
+    command runs in: inside a repository it named the repository's own `.xp/pin.hash`
+    to the guard, and the repository chose the PIN (an attacker's hunt, issue 18
+    twenty-fourth pass; `pin init` refused only its own folder). It is refused."""
     configured = env.get(ENV_HOME, "")
-    if configured:
-        chosen = Path(configured).expanduser()
-        if not chosen.is_absolute():
-            # Read from whichever folder a command runs in, `.xp` named a repository's
-            # own `.xp/pin.hash` to the guard, and the repository chose the PIN (an
-            # attacker's hunt, issue 18 twenty-fourth pass; `pin init` refused only its
-            # own folder).
-            raise ExpflowError(
-                f"${ENV_HOME} must be an absolute path (a relative one would be read in "
-                "whichever folder a command runs in)"
-            )
-        return chosen
-    home = env.get("HOME", "")
-    return (Path(home) if home else Path.home()) / DEFAULT_HOME_DIRNAME
+    name = f"${ENV_HOME}" if configured else "$HOME"
+    try:
+        if configured:
+            chosen = Path(configured).expanduser()
+        else:
+            home = env.get("HOME", "")
+            chosen = (Path(home) if home else Path.home()) / DEFAULT_HOME_DIRNAME
+    except RuntimeError:  # `~nosuchuser/x`: a traceback (a review)
+        raise ExpflowError(f"{name}: its home folder cannot be found") from None
+    if not chosen.is_absolute():
+        raise ExpflowError(
+            f"{name} must be an absolute path (a relative one would be read in whichever "
+            "folder a command runs in)"
+        )
+    return chosen
 
 
 def pin_file(env: Mapping[str, str]) -> Path:

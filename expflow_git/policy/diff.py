@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
+from expflow_git.documents import exact
 from expflow_git.policy.model import (
     Aggregate,
     Gate,
@@ -24,7 +25,6 @@ from expflow_git.policy.model import (
     Rule,
     Severity,
     WalkForward,
-    exact,
     fmt_number,
     numeric,
     param_key,
@@ -339,7 +339,7 @@ def _tighter(old_op: Op, old_value: Any, new_op: Op, new_value: Any) -> Effect:
     )
     if not numbers or _family(old_op) not in ("lower", "upper"):
         return Effect.CHANGED
-    # As the rules compare them (as_written): 1e23 and 10**23 are one bound.
+    # As the rules compare them (documents.as_written): 1e23 and 10**23 are one bound.
     old_value, new_value = exact(old_value), exact(new_value)
     if _family(old_op) == "lower":
         old_key, new_key = (old_value, _LOWER[old_op]), (new_value, _LOWER[new_op])

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from expflow_git import __version__
 from expflow_git.errors import ExpflowError
@@ -92,8 +92,9 @@ def _policy_cache_file(cache_dir: Path, digest: str, path: str) -> Path:
     # f3: the file names the policy's digest and path inside, and its name the path too:
     # the PIN scan's verdict depends on the path (a `.py` name, `pin.hash`), and a file
     # renamed onto another policy's name must not stand in for it.
+    # f4: a YAML 1.1 base-60 float is refused (a policy cached before read it).
     where = _sha256_hex(path.encode("utf-8", "surrogatepass"))[:16]
-    return cache_dir / f"policy-{__version__}-f3-{digest}-{where}.json"
+    return cache_dir / f"policy-{__version__}-f4-{digest}-{where}.json"
 
 
 def _cached_policy(
@@ -145,6 +146,7 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     yaml = YAML(typ="safe", pure=True)
     yaml.Constructor = _constructor()
     yaml.constructor.source = path
+    yaml.constructor.text = text
     import warnings
 
     try:
@@ -156,7 +158,7 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
             raw = yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        where = _spot(text, mark) if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ExpflowError(f"{path}{where}: invalid YAML: {problem}") from None
     except RecursionError:
@@ -179,30 +181,53 @@ def _constructor() -> type[Any]:
 
     class Constructor(SafeConstructor):
         source = DEFAULT_POLICY_PATH
+        text = ""  # the policy's text, for the lines its errors name
 
         def construct_yaml_float(self, node: Any) -> float:
-            value = float(super().construct_yaml_float(node))
-            problem = float_problem(node.value, value) if math.isfinite(value) else None
             if ":" in node.value:  # YAML 1.1's base 60, summed in floating point (a hunt)
-                problem = "a base-60 number (YAML 1.1); write the decimal it means"
+                self._refuse(node, "a base-60 number (YAML 1.1); write the decimal it means")
+            try:
+                value = float(super().construct_yaml_float(node))
+            except ValueError:  # `!!float 0x1F`, `!!float abc`: a traceback (a review)
+                self._refuse(node, f"{_cut(node.value)} is not a number")
+            problem = float_problem(node.value, value) if math.isfinite(value) else None
             if problem is not None:
-                mark = node.start_mark
-                raise ExpflowError(f"{self.source}:{mark.line + 1}:{mark.column + 1}: {problem}")
+                self._refuse(node, problem)
             return value
 
         def construct_yaml_int(self, node: Any) -> int:
             try:
                 return int(super().construct_yaml_int(node))
-            except ValueError:  # past Python's 4,300 digits: no double holds it either
-                mark = node.start_mark
-                raise ExpflowError(
-                    f"{self.source}:{mark.line + 1}:{mark.column + 1}: an integer of "
-                    f"{len(node.value)} characters is not a finite number"
-                ) from None
+            except ValueError:
+                if len(node.value) > 4300:  # past Python's digits: no double holds it either
+                    what = f"an integer of {len(node.value)} characters is not a finite number"
+                else:  # `!!int 1:30` under YAML 1.2, `!!int abc`
+                    what = f"{_cut(node.value)} is not an integer"
+                self._refuse(node, what)
+
+        def _refuse(self, node: Any, problem: str) -> NoReturn:
+            raise ExpflowError(f"{self.source}{_spot(self.text, node.start_mark)}: {problem}")
 
     Constructor.add_constructor("tag:yaml.org,2002:float", Constructor.construct_yaml_float)
     Constructor.add_constructor("tag:yaml.org,2002:int", Constructor.construct_yaml_int)
     return Constructor
+
+
+def _spot(text: str, mark: Any) -> str:
+    """`:LINE:COL` of a ruamel mark as git and GitHub count lines: ruamel also breaks a
+    line at a lone CR or a NEL, and a finding put at its line 27 was git's line 17 (a
+    review, issue 18 twenty-fourth pass). Without the text, ruamel's own count."""
+    index = mark.index
+    if not text or not 0 <= index <= len(text):
+        return f":{mark.line + 1}:{mark.column + 1}"
+    newline = "\n"
+    line_start = text.rfind(newline, 0, index) + 1
+    return f":{text.count(newline, 0, index) + 1}:{index - line_start + 1}"
+
+
+def _cut(literal: str) -> str:
+    """A scalar quoted for a message, at most 40 characters of it (a policy holds 1 MiB)."""
+    return repr(literal if len(literal) <= 40 else literal[:40] + "…")
 
 
 def _count_nodes(root: Any, path: str) -> None:

@@ -17,14 +17,12 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from expflow_git.documents import as_written, exact
 from expflow_git.errors import ExpflowError
 from expflow_git.jsonstrict import float_problem
 from expflow_git.schemas import Kind
-
-if TYPE_CHECKING:
-    from fractions import Fraction
 
 DEFAULT_POLICY_PATH = "expflow.yaml"
 DEFAULT_EXPERIMENT_GLOBS = ("experiments/**/*.json",)
@@ -102,32 +100,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def exact(number: float) -> Fraction:
-    """The decimal a document's or the policy's number is (docs/spec.md §2.3: its
-    double's shortest spelling; `0.1`, not the double nearest it)."""
-    from fractions import Fraction  # (~2 ms of imports a hook never needs)
-
-    return Fraction(repr(number)) if type(number) is float else Fraction(number)
-
-
-def as_written(left: Any, right: Any) -> tuple[Any, Any]:
-    """Two numbers (int or float) made comparable as the decimals they are written as.
-
-    Python compares an int with a float's binary value: 10**23 and 1e23 are unequal,
-    though both are 100000000000000000000000 as written (§2.3), so a rule's verdict
-    hung on the spelling (an attacker's hunt, issue 18 twenty-fourth pass). Only an
-    integer past 2**53 can fall between a double and its decimal: any other integer is
-    a double itself, on the same side of both. The pair is returned as it is otherwise."""
-    if type(left) is not type(right) and not (
-        -_EXACT_INT <= (left if type(left) is int else right) <= _EXACT_INT
-    ):
-        return exact(left), exact(right)
-    return left, right
-
-
-_EXACT_INT = 2**53
-
-
 class Severity(str, enum.Enum):
     """What a failed check does: an error makes the run infeasible; a warning is only
     reported (docs/spec.md §3, advisory constraints)."""
@@ -194,14 +166,15 @@ class Rule:
         return (param_key(self.param), self.op, value_key(self.value), self.required)
 
 
-def value_key(value: str | float | bool) -> tuple[str, str | float | bool]:
+def value_key(value: str | float | bool) -> tuple[str, object]:
     """A rule's value as a key: 1 and 1.0 are one number, 1 and True and "1" are not."""
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, (int, float)):
-        # As it is: Python equates and hashes 1 and 1.0 alike, compares 2**53 + 1 with
-        # 2**53 exactly, and never overflows on 10**400 (float() would).
-        return ("number", value)
+        # The decimal as written (exact): 1e23 and 10**23 are one bound, as the rules
+        # compare them (a review, issue 18 twenty-fourth pass); 2**53 + 1 is not 2**53,
+        # and 10**400 never overflows (float() would).
+        return ("number", exact(value))
     return ("str", value)
 
 

@@ -8,7 +8,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from expflow_git.policy.model import as_written
+from expflow_git.documents import as_written
 from expflow_git.policy.model import numeric as rule_numeric
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -27,7 +27,7 @@ def numeric(value: object) -> int | float | None:
     anything else. Filters and rules share that one spelling (docs/spec.md §3). An
     integer stays one (9007199254740993 is not 9007199254740992), and one no double
     holds (10**400) is still ordered; `compare` sets it beside a float as the decimals
-    the two are written as (policy.model.as_written: 10**23 is 1e23)."""
+    the two are written as (documents.as_written: 10**23 is 1e23)."""
     if type(value) is int or type(value) is float:
         return value
     if isinstance(value, str):
