@@ -94,7 +94,7 @@ class Finding:
         # A message or pointer quoting a document (a metric named by a PIN's digest; an
         # attacker's hunt) never carries what the scan flags to an output.
         object.__setattr__(self, "message", _masked_under(self.pointer, self.message))
-        object.__setattr__(self, "pointer", mask_flagged(self.pointer))
+        object.__setattr__(self, "pointer", _masked_pointer(self.pointer))
 
     def location(self) -> str:
         loc = printable(self.path)
@@ -125,6 +125,24 @@ def mask_flagged(text: str) -> str:
 
 
 _SUSPECT = r"[0-9A-Fa-f]{4}|PRIVATE|scrypt"
+
+
+def _masked_pointer(pointer: str) -> str:
+    """A JSON pointer with what the scan flags masked, each key also read as the scan
+    reads it in its document, a quoted string: `/params/pin:NNNN` showed the PIN (the tag
+    rule wants a blank, `[`, `(` or `,` before `pin`, never a `/`), in a write's refusal
+    and in any finding of a committed file holding that key (a review, issue 18
+    twenty-fourth pass). The key `a/b` is the segment `a~1b`, read unescaped."""
+    if re.search(_SUSPECT, pointer) is None:
+        return pointer
+    keys = []
+    for segment in pointer.split("/"):
+        key = segment.replace("~1", "/").replace("~0", "~")
+        framed = mask_flagged(f'"{key}"')
+        if framed[:1] == '"' and framed[-1:] == '"' and len(framed) > 1:
+            key = framed[1:-1]
+        keys.append(mask_flagged(key).replace("~", "~0").replace("/", "~1"))
+    return mask_flagged("/".join(keys))
 
 
 def _masked_under(pointer: str, message: str) -> str:

@@ -209,3 +209,36 @@ def test_an_mlflow_run_holding_a_pin_is_refused_and_masked(
     said = [r for p in summary.plans for r in p.reasons] + list(summary.source.notes)
     assert said and not any(PIN in line for line in said), said
     assert_no_leak(exp_repo.path)
+
+
+def test_a_pin_in_a_field_name_is_masked_in_the_pointer(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """The refusal's pointer named the key `pin:NNNN` whole: the finding's masking read
+    `/params/pin:NNNN`, where no blank stands before `pin` (a review, issue 18
+    twenty-fourth pass); `new`, an import, its plan's reasons and `validate` alike."""
+    res = cli(
+        ["new", "exp-001", "--study", "pdebench-task1", "--param", f"pin:{PIN}=1"], exp_repo.path
+    )
+    assert res.code == 2 and "#/params/pin:****: pin-value" in res.err, res
+    assert_no_leak(exp_repo.path, res.out, res.err)
+    path = tmp_path / "pk.csv"
+    path.write_text(f"run,pin:{PIN},seg_total,pde_mean,train_time_min\na,1,57,15,45\n")
+    res = cli(csv_args(path), exp_repo.path)
+    assert res.code == 1 and "#/params/pin:****: pin-value" in res.out, res
+    assert_no_leak(exp_repo.path, res.out, res.err)
+    from expflow_git.importers import import_csv
+
+    summary = import_csv(path, id_column="run", study="sheet", root=exp_repo.path)
+    said = [r for p in summary.plans for r in p.reasons]
+    assert said and not any(PIN in line for line in said), said
+    # A committed file holding such a key: another finding's pointer names it.
+    assert cli(new_args(), exp_repo.path).code == 0
+    assert cli(["result", "exp-001", *METRICS], exp_repo.path).code == 0
+    rel = "results/pdebench-task1/exp-001.json"
+    doc = json.loads((exp_repo.path / rel).read_text())
+    doc["metrics"][f"pin:{PIN}"] = [1]
+    (exp_repo.path / rel).write_text(json.dumps(doc, indent=2))
+    res = cli(["validate", rel], exp_repo.path)
+    assert res.code == 1 and "#/metrics/pin:****: schema" in res.out + res.err, res
+    assert PIN not in res.out + res.err

@@ -31,7 +31,17 @@ def leak_in(rel: str, data: bytes) -> Finding | None:
     if not found:
         return None
     first = found[0]
-    return replace(first, pointer=first.pointer or _pointer_at(data, first.line))
+    if first.pointer:
+        return first
+    pointer, in_key = _pointer_at(data, first.line, first.col)
+    if in_key:
+        # The flagged text is in the field's own name (`--param pin:NNNN=1`): the pointer
+        # names it, so its last segment is shown with every run of four digits masked, as
+        # the scan read the key beside its quotes (the finding's own masking reads a
+        # pointer without them; a review, issue 18 twenty-fourth pass).
+        head, _, last = pointer.rpartition("/")
+        pointer = f"{head}/{re.sub(r'[0-9]{4,}', '****', last)}"
+    return replace(first, pointer=pointer)
 
 
 def refusal(rel: str, data: bytes, given: Mapping[str, str] | None = None) -> str | None:
@@ -48,11 +58,12 @@ def refusal(rel: str, data: bytes, given: Mapping[str, str] | None = None) -> st
     return f"{head}{found}; the PIN scan refuses it, nothing written"
 
 
-def _pointer_at(data: bytes, line: int | None) -> str:
+def _pointer_at(data: bytes, line: int | None, col: int | None = None) -> tuple[str, bool]:
     """The JSON pointer of the field on `line` (1-based) of a document as `dump` writes
-    it (one field a line, two spaces of indent a level); "" when it cannot be told."""
+    it (one field a line, two spaces of indent a level), and whether `col` (1-based)
+    falls in that field's key, quotes included; ("", False) when it cannot be told."""
     if line is None:
-        return ""
+        return "", False
     path: list[str] = []
     counters: list[int] = [0]
     for number, text in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
@@ -68,13 +79,15 @@ def _pointer_at(data: bytes, line: int | None) -> str:
             try:
                 key = json.loads(f'"{m.group(2)}"')
             except ValueError:
-                return ""
+                return "", False
         else:
             key = str(counters[-1])
             counters[-1] += 1
         path.append(key.replace("~", "~0").replace("/", "~1"))
         if number == line:
-            return "/" + "/".join(path)
+            key_end = len(m.group(1)) + len(m.group(2) or "") + 2  # its closing quote
+            in_key = m.group(2) is not None and col is not None and col <= key_end
+            return "/" + "/".join(path), in_key
         if m.group(3) in ("{", "["):
             counters.append(0)
-    return ""
+    return "", False
