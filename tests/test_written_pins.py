@@ -242,3 +242,35 @@ def test_a_pin_in_a_field_name_is_masked_in_the_pointer(
     res = cli(["validate", rel], exp_repo.path)
     assert res.code == 1 and "#/metrics/pin:****: schema" in res.out + res.err, res
     assert PIN not in res.out + res.err
+
+
+PIN_SHA256 = __import__("hashlib").sha256(PIN.encode()).hexdigest()
+PRAGMA = "expflow: " + "allow-pin-hash"  # (spelled apart: this file's lines stay scanned)
+
+
+def test_the_pragma_in_a_value_exempts_nothing_the_tool_writes(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """A value ending with the scan's pragma exempted its own line: `new` and an import
+    wrote the PIN and its hash, and the hooks and the audit then passed them (a review,
+    issue 18 twenty-fourth pass). The tool's own documents are never exempt."""
+    for param in (f"cmd=train --pin {PIN} # {PRAGMA}", f"h={PIN_SHA256} {PRAGMA}"):
+        res = cli(new_args("--param", param), exp_repo.path)
+        assert res.code == 2 and "the PIN scan refuses it" in res.err, res
+        assert PIN not in res.err and PIN_SHA256 not in res.err
+    assert not (exp_repo.path / "experiments" / "pdebench-task1").exists()
+    pytest.importorskip("mlflow.tracking", reason="needs the mlflow extra")
+    pytest.importorskip("sqlalchemy", reason="needs the mlflow extra's SQLAlchemy")
+    from test_import_mlflow import STUDY, Store, import_args
+
+    store = Store(tmp_path / "ml2.db")
+    name = f"name --pin {PIN} # {PRAGMA}"
+    leaky = store.run(name, params={"sub_step": "5"})
+    for metric, value in (("seg_total", 50.0), ("pde_mean", 16.0), ("train_time_min", 45.0)):
+        store.log(name, metric, value)
+    store.end(name, "FINISHED")
+    res = cli(import_args(store), exp_repo.path)
+    assert res.code == 1, res
+    assert any(ln.startswith("refused") and leaky in ln for ln in res.out.splitlines()), res.out
+    assert not (exp_repo.path / f"experiments/{STUDY}/{leaky}.json").exists()
+    assert_no_leak(exp_repo.path, res.out, res.err)

@@ -224,15 +224,18 @@ def path_is_allowed(path: str, allow: Sequence[str]) -> bool:
     return matches_any(path, allow)
 
 
-def scan_bytes(path: str, data: bytes, *, allow: Sequence[str] = ()) -> list[Finding]:
+def scan_bytes(
+    path: str, data: bytes, *, allow: Sequence[str] = (), pragma: bool = True
+) -> list[Finding]:
     """Findings for leaked PINs / PIN hashes / private keys in one file's bytes, by position.
 
     `path` is repo-relative with '/' separators; files matching an `allow` glob
-    are exempt entirely.
+    are exempt entirely. `pragma=False`: a pragma line is not exempt (the tool's own
+    documents, before it writes them: pinscan/written.py).
     """
     if allow and path_is_allowed(path, allow):
         return []
-    content = scan_content(data, file_class(path))
+    content = scan_content(data, file_class(path), pragma=pragma)
     shown = shown_path(path)
     return name_findings(path) + [replace(f, path=shown) for f in content]
 
@@ -304,19 +307,21 @@ def listed(found: Sequence[_Row], finding: Callable[[_Row], Finding]) -> list[Fi
     return [*head[:MAX_LISTED], replace(rest, message=f"{more}; the next: {rest.message}")]
 
 
-def scan_content(data: bytes, cls: FileClass = FileClass.TEXT) -> list[Finding]:
+def scan_content(
+    data: bytes, cls: FileClass = FileClass.TEXT, *, pragma: bool = True
+) -> list[Finding]:
     """The content findings (path left empty): what depends only on the bytes and the file's
     class, so the audit may cache it per blob. A file of any size: one over CHUNK_BYTES
-    is read in parts (`_scan_parts`)."""
+    is read in parts (`_scan_parts`). `pragma=False`: a pragma line is not exempt."""
     code = cls is not FileClass.TEXT
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = data.decode("utf-16", errors="replace").removeprefix("\ufeff")
-        return _scan_text(text, code)
+        return _scan_text(text, code, pragma=pragma)
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:
         return []  # binary
     if len(data) > CHUNK_BYTES and cls is not FileClass.NOTEBOOK:  # (a notebook is one JSON)
-        return _scan_parts(data, cls)
-    return _scan_decoded(data, cls)
+        return _scan_parts(data, cls, pragma)
+    return _scan_decoded(data, cls, pragma)
 
 
 # A file larger than this is scanned in parts of this size, each read with its neighbours'
@@ -329,7 +334,7 @@ CHUNK_BYTES = 512 * 1024 * 1024
 OVERLAP_BYTES = 64 * 1024
 
 
-def _scan_parts(data: bytes, cls: FileClass) -> list[Finding]:
+def _scan_parts(data: bytes, cls: FileClass, pragma: bool = True) -> list[Finding]:
     """`scan_content` of a file over CHUNK_BYTES, part by part: each part's findings
     placed in the whole file (its lines counted once, in order), a finding two parts see
     kept once. Left: a pragma line, or a hit's context, longer than a part's overlap."""
@@ -344,7 +349,7 @@ def _scan_parts(data: bytes, cls: FileClass) -> list[Finding]:
         last = data.rfind(b"\n", counted, lo)
         line_start, counted = (last + 1 if last != -1 else line_start), lo
         lead: int | None = None  # the characters of `lo`'s line before it (mid-line only)
-        for f in _scan_decoded(data[lo:hi], cls):
+        for f in _scan_decoded(data[lo:hi], cls, pragma):
             line, col = lines + (f.line or 1), f.col or 1
             if f.line == 1 and lo > line_start:
                 if lead is None:
@@ -370,7 +375,7 @@ def _line_cut(data: bytes, at: int) -> int:
     return at
 
 
-def _scan_decoded(data: bytes, cls: FileClass) -> list[Finding]:
+def _scan_decoded(data: bytes, cls: FileClass, pragma: bool = True) -> list[Finding]:
     """`scan_content` past the UTF-16 and binary checks."""
     code = cls is not FileClass.TEXT
     families = _may_match(data)
@@ -384,11 +389,11 @@ def _scan_decoded(data: bytes, cls: FileClass) -> list[Finding]:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    raw = _scan_text(text, code, families) if families else []
+    raw = _scan_text(text, code, families, pragma=pragma) if families else []
     if cls is FileClass.NOTEBOOK:
-        return _with_notebook(raw, text)
+        return _with_notebook(raw, text, pragma)
     if escaped:
-        return _with_unescaped(raw, text, code)
+        return _with_unescaped(raw, text, code, pragma)
     return raw
 
 
@@ -400,7 +405,9 @@ _U_ESCAPE_RE = re.compile(rf"\\(?:u00|U000000|x)({_ASCII_HEX})")
 _ESCAPE_STARTS = (b"\\u", b"\\U", b"\\x")
 
 
-def _with_unescaped(raw: list[Finding], text: str, code: bool) -> list[Finding]:
+def _with_unescaped(
+    raw: list[Finding], text: str, code: bool, pragma: bool = True
+) -> list[Finding]:
     """The raw findings and those in the text with its escapes of ASCII decoded, each
     once. A decoded escape is one character where the text has four to ten, on the same
     line (no line break is decoded), so a hit's place in the text is its place in the
@@ -417,7 +424,7 @@ def _with_unescaped(raw: list[Finding], text: str, code: bool) -> list[Finding]:
     if not decoded_at:
         return raw
     families = _may_match(decoded.encode("utf-8", "surrogatepass"))
-    hits = _text_hits(decoded, code, families) if families else []
+    hits = _text_hits(decoded, code, families, pragma) if families else []
     if not hits:
         return raw
     newlines = _Newlines(text)
@@ -433,7 +440,7 @@ def _with_unescaped(raw: list[Finding], text: str, code: bool) -> list[Finding]:
     return [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0, k[2]))]
 
 
-def _with_notebook(raw: list[Finding], text: str) -> list[Finding]:
+def _with_notebook(raw: list[Finding], text: str, pragma: bool = True) -> list[Finding]:
     """The raw scan's findings and those in the notebook's decoded cells, each once."""
     cells = notebook.pieces(text)
     if not cells:
@@ -452,7 +459,7 @@ def _with_notebook(raw: list[Finding], text: str) -> list[Finding]:
             families = _may_match(view.encode("utf-8", "surrogatepass"))
             if not families:
                 continue
-            for hit in _text_hits(view, code, families):
+            for hit in _text_hits(view, code, families, pragma):
                 index = bisect.bisect_right(starts, hit.start)
                 offset = hit.start - (starts[index - 1] if index else 0)
                 if index not in strings:
@@ -465,9 +472,11 @@ def _with_notebook(raw: list[Finding], text: str) -> list[Finding]:
     return [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0, k[2]))]
 
 
-def _scan_text(text: str, code: bool, families: _Family = _Family.ALL) -> list[Finding]:
+def _scan_text(
+    text: str, code: bool, families: _Family = _Family.ALL, *, pragma: bool = True
+) -> list[Finding]:
     """Content findings for decoded text (every rule except pin-hash-file)."""
-    hits = _text_hits(text, code, families)
+    hits = _text_hits(text, code, families, pragma)
     if not hits:
         return []
     newlines = _Newlines(text)
@@ -538,11 +547,16 @@ def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
     return hits
 
 
-def _text_hits(text: str, code: bool, families: _Family = _Family.ALL) -> list[Hit]:
-    """Every rule's hits on decoded text, by position, without those on a pragma line."""
+def _text_hits(
+    text: str, code: bool, families: _Family = _Family.ALL, pragma: bool = True
+) -> list[Hit]:
+    """Every rule's hits on decoded text, by position, without those on a pragma line
+    (with them, `pragma=False`)."""
     hits = _every_hit(text, code, families)
     if not hits:
         return []
+    if not pragma:
+        return sorted(hits, key=lambda h: (h.start, h.rule.value))
     newlines = _Newlines(text)
     kept: list[Hit] = []
     pragma_lines: dict[int, bool] = {}  # by line number: each line is searched once

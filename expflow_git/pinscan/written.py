@@ -23,11 +23,14 @@ _LINE_RE = re.compile(r'( *)(?:"((?:[^"\\]|\\.)*)": )?(.*?),?$')
 
 def leak_in(rel: str, data: bytes) -> Finding | None:
     """The first finding of the PIN scan (its rules as the hook reads a file at `rel`,
-    no `allow` glob: the tool's own documents are never exempt) in `data`, named by
-    the field's JSON pointer; None, as nearly always, when it finds nothing."""
+    no `allow` glob and no pragma: the tool's own documents are never exempt) in `data`,
+    named by the field's JSON pointer; None, as nearly always, when it finds nothing.
+    A value ending `# expflow: allow-pin-hash` (`new --param`, a tracker's run name) was
+    written with its PIN or hash, the pragma exempting its own line (a review, issue 18
+    twenty-fourth pass)."""
     from expflow_git.pinscan.scanner import scan_bytes
 
-    found = scan_bytes(rel, data)
+    found = scan_bytes(rel, data, pragma=False)
     if not found:
         return None
     first = found[0]
