@@ -206,7 +206,7 @@ class Repository:
         """Mark a run without a result `failed`, with the reason (as `expflow-git fail`)."""
         from expflow_git.records.lifecycle import fail_run
 
-        fail_run(self._layout(), id, _reason(reason))
+        fail_run(self._layout(), id, _reason(reason), reason_option="reason")
         return self.get(id)
 
     def skip(self, id: str, reason: str, *, pin: str | None = None) -> Run:
@@ -235,7 +235,7 @@ class Repository:
             pin_name="the pin argument",
             force_name=None,
         )
-        cancel_run(layout, exp_rel, doc, reason)
+        cancel_run(layout, exp_rel, doc, reason, reason_option="reason")
         return self.get(id)
 
     # ------------------------------------------------------------------ reading

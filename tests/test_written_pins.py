@@ -274,3 +274,27 @@ def test_the_pragma_in_a_value_exempts_nothing_the_tool_writes(
     assert any(ln.startswith("refused") and leaky in ln for ln in res.out.splitlines()), res.out
     assert not (exp_repo.path / f"experiments/{STUDY}/{leaky}.json").exists()
     assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+@pytest.mark.parametrize("verb", ["fail", "cancel"])
+def test_fail_or_cancel_of_a_record_holding_a_pin_is_exit_1_not_the_reasons(
+    exp_repo: ExpRepo, cli: CliCall, verb: str
+) -> None:
+    """A record that held the PIN already (hand-edited) made `fail`/`cancel` exit 2, as
+    if the user's harmless `--reason` had given it (a review, issue 18 twenty-fourth
+    pass): exit 1 for what the work tree holds, exit 2 naming `--reason` for a reason
+    that holds one."""
+    assert cli(new_args(), exp_repo.path).code == 0
+    rel = exp_repo.path / "experiments/pdebench-task1/exp-001.json"
+    clean = rel.read_bytes()
+    force = ["--force"] if verb == "cancel" else []
+    res = cli([verb, "exp-001", "--reason", f"rerun with --pin {PIN}", *force], exp_repo.path)
+    assert res.code == 2 and "--reason: experiments/" in res.err and "#/reason" in res.err, res
+    doc = json.loads(clean)
+    doc["params"]["cmd"] = f"train --pin {PIN}"
+    rel.write_text(json.dumps(doc, indent=2))
+    before = rel.read_bytes()
+    res = cli([verb, "exp-001", "--reason", "out of memory", *force], exp_repo.path)
+    assert res.code == 1, res
+    assert "#/params/cmd: pin-value" in res.err and "--reason" not in res.err, res.err
+    assert rel.read_bytes() == before and PIN not in res.out + res.err

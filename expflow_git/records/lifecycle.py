@@ -36,17 +36,18 @@ def _start_run(layout: Layout, exp_id: str) -> str:
     return _set_status(layout, exp_rel, doc, Status.RUNNING, reason=None)
 
 
-def fail_run(layout: Layout, exp_id: str, reason: str) -> str:
+def fail_run(layout: Layout, exp_id: str, reason: str, *, reason_option: str = "--reason") -> str:
     """Mark a run without a result `failed`, with the reason; returns the record's path.
     Refused (exit 1) once the run has a result (a committed one is write-once, and so
-    is the status beside it), or when it is failed or skipped already."""
+    is the status beside it), or when it is failed or skipped already. `reason_option`
+    names the reason in a refusal (`reason` for the Python API)."""
     if not reason.strip():
         raise ExpflowError("fail needs --reason TEXT (why the run failed)")
     with records_lock(layout.root):
-        return _fail_run(layout, exp_id, reason)
+        return _fail_run(layout, exp_id, reason, reason_option)
 
 
-def _fail_run(layout: Layout, exp_id: str, reason: str) -> str:
+def _fail_run(layout: Layout, exp_id: str, reason: str, reason_option: str) -> str:
     exp_rel, doc = layout.find_experiment(exp_id)
     status = record_status(doc)
     result_rel, committed = layout.run_result(doc["study"], exp_id)
@@ -62,7 +63,7 @@ def _fail_run(layout: Layout, exp_id: str, reason: str) -> str:
             f"{exp_rel}: experiment {exp_id!r} is {status.value!r} already",
             code=ExitCode.FAILED,
         )
-    return _set_status(layout, exp_rel, doc, Status.FAILED, reason=reason)
+    return _set_status(layout, exp_rel, doc, Status.FAILED, reason=reason, option=reason_option)
 
 
 def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
@@ -78,7 +79,14 @@ def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
     return exp_rel, exp_doc
 
 
-def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: str) -> str:
+def cancel_run(
+    layout: Layout,
+    exp_rel: str,
+    exp_doc: dict[str, Any],
+    reason: str,
+    *,
+    reason_option: str = "--reason",
+) -> str:
     """Set a record `cancellable` returned to `skipped`, with the reason (none if empty);
     returns its path. It is checked again first: the PIN prompt came between."""
     with records_lock(layout.root):
@@ -88,11 +96,19 @@ def cancel_run(layout: Layout, exp_rel: str, exp_doc: dict[str, Any], reason: st
                 f"{exp_rel}: the run changed while this command ran; nothing written",
                 code=ExitCode.FAILED,
             )
-        return _set_status(layout, exp_rel, exp_doc, Status.SKIPPED, reason=reason or None)
+        return _set_status(
+            layout, exp_rel, exp_doc, Status.SKIPPED, reason=reason or None, option=reason_option
+        )
 
 
 def _set_status(
-    layout: Layout, exp_rel: str, doc: dict[str, Any], status: Status, *, reason: str | None
+    layout: Layout,
+    exp_rel: str,
+    doc: dict[str, Any],
+    status: Status,
+    *,
+    reason: str | None,
+    option: str = "--reason",
 ) -> str:
     """Write the record with its new status (and reason), checked like any record first."""
     from expflow_git.atomicfile import write_atomic
@@ -104,7 +120,15 @@ def _set_status(
     _, findings = check_document(Kind.EXPERIMENT, exp_rel, data, layout.policy)
     if findings:
         raise ExpflowError(str(findings[0]))
-    # A `--reason` holding a PIN is a usage error; a record holding one already fails.
-    refuse_leak(exp_rel, data, ExitCode.USAGE if reason is not None else ExitCode.FAILED)
+    # A `--reason` holding a PIN is a usage error, named by the option; a record holding
+    # one already fails (exit 1), whatever reason was given: any given one made it exit 2
+    # (a review, issue 18 twenty-fourth pass).
+    from expflow_git.pinscan.written import leak_in
+
+    found = leak_in(exp_rel, data)
+    if found is not None:
+        given = reason is not None and (found.pointer + "/").startswith("/reason/")
+        code = ExitCode.USAGE if given else ExitCode.FAILED
+        refuse_leak(exp_rel, data, code, given={"/reason": option} if given else None)
     write_atomic(layout.root / exp_rel, data)
     return exp_rel
