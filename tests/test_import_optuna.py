@@ -513,3 +513,38 @@ def test_a_trial_is_imported_once_whatever_the_study_it_is_given(
     res = cli(args, exp_repo.path)
     assert res.code == 1 and totals(res.out) == "0 new, 0 updated, 0 unchanged, 7 refused", res
     assert tree_bytes(exp_repo.path) == before
+
+
+def test_a_result_written_while_the_import_planned_is_not_overwritten(
+    exp_repo: ExpRepo, db: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running trial finishes in Optuna (planned "updated"), and `expflow-git result`
+    records the run in the work tree before the import's writes (a PIN prompt may stand
+    there): the import wrote the tracker's result over it, checking only HEAD (a review,
+    issue 18 twenty-fourth pass). Refused, nothing written, told to import again."""
+    import expflow_git.importers as importers
+
+    assert cli(import_args(db), exp_repo.path).code == 0
+    exp_repo.commit("first import")
+    study = optuna.load_study(study_name=STUDY, storage=storage_url(db))
+    running = next(t for t in study.get_trials() if t.state is TrialState.RUNNING)
+    study.tell(running.number, [59.0, 13.0])
+    exp_id = f"{STUDY}-t{running.number:04d}"
+    real = importers.plan_import
+
+    def then_a_result(*a: Any, **kw: Any) -> Any:
+        planned = real(*a, **kw)
+        metrics = ["seg_total=50", "pde_mean=20", "train_time_min=44"]
+        code, out, err = run_cli(
+            ["result", exp_id, *(x for m in metrics for x in ("--metric", m))],
+            cwd=exp_repo.path,
+        )
+        assert code == 0, err
+        return planned
+
+    monkeypatch.setattr(importers, "plan_import", then_a_result)
+    res = cli(import_args(db), exp_repo.path)
+    assert res.code == 1, res
+    assert f"run {exp_id}: {exp_rel(running.number)} changed while this import ran" in res.err
+    assert "nothing written, import again" in res.err
+    assert load(exp_repo, res_rel(running.number))["metrics"]["seg_total"] == 50

@@ -90,6 +90,9 @@ class RunPlan:
     # Metrics the source has that the run's committed result lacks (the registry took
     # them in since): said once for the import, the result left as committed.
     lacks: tuple[str, ...] = ()
+    # Each file the run writes or removes, as the plan read it: its SHA-256, None when
+    # there was none (`apply_import` refuses when one is another now; None: not checked).
+    read: Mapping[str, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def plan_import(
     plans = []
     total = len(source.runs)
     for done, run in enumerate(source.runs, 1):
-        plans.append(_plan_run(ctx, run))
+        plans.append(_as_read(layout, _plan_run(ctx, run)))
         if progress is not None:
             progress(done, total)
     plans = _not_ignored(layout, plans)
@@ -205,6 +208,32 @@ def plan_import(
     source = replace(source, notes=tuple(map(mask_flagged, source.notes)))
     warnings = tuple(map(mask_flagged, _lacking(ctx, plans) + _budget(ctx, plans)))
     return ImportSummary(source, tuple(plans), warnings=warnings, committed=dict(ctx.committed))
+
+
+def _as_read(layout: Layout, plan: RunPlan) -> RunPlan:
+    """`plan` with the files it writes or removes as they are now (`RunPlan.read`)."""
+    targets = _targets(layout, plan)
+    return replace(plan, read={rel: _digest(path) for rel, path in targets}) if targets else plan
+
+
+def _targets(layout: Layout, plan: RunPlan) -> list[tuple[str, Path]]:
+    """The files a run's plan writes over or removes, by path under the root."""
+    rels = [w.path for w in plan.writes] + list(plan.removes)
+    found = [(rel, layout.target(rel)) for rel in rels]
+    replaces = plan.correction.replaces if plan.correction is not None else None
+    if replaces is not None:
+        found.append((replaces, layout.root / replaces))
+    return found
+
+
+def _digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes; None when there is no regular file (or no reading it)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    except OSError:
+        return None
 
 
 def _lacking(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
@@ -269,10 +298,12 @@ def apply_import(layout: Layout, summary: ImportSummary) -> None:
     were written before it. (A record written without its result was a run that had
     succeeded with no score, and `validate` accepts that.) Under the work tree's lock,
     as every record command writes, once the runs the plan found new are still new and
-    no planned run's committed result is another than the plan saw."""
+    no planned run's committed result is another than the plan saw, nor any file it
+    writes or removes another than the plan read."""
     with records_lock(layout.root):
         _still_new(layout, summary)
         _still_committed_as_planned(layout, summary)
+        _still_as_read(layout, summary)
         _apply_runs(layout, summary)
 
 
@@ -312,6 +343,24 @@ def _still_committed_as_planned(layout: Layout, summary: ImportSummary) -> None:
                 "written, import again",
                 code=ExitCode.FAILED,
             )
+
+
+def _still_as_read(layout: Layout, summary: ImportSummary) -> None:
+    """Refuse (exit 1, nothing written) when a file a run's plan writes or removes is
+    another now than the plan read: `result` (or `fail`, an edit) wrote it meanwhile, and
+    the import wrote over it; a result of 0.25 recorded between the plan and its writes
+    was lost to the tracker's 0.5 (a review, issue 18 twenty-fourth pass; `result`
+    guards its own write so, `_still_as_planned`)."""
+    for plan in summary.plans:
+        if plan.read is None:
+            continue
+        for rel, path in _targets(layout, plan):
+            if rel in plan.read and _digest(path) != plan.read[rel]:
+                raise ExpflowError(
+                    f"run {plan.run.exp_id}: {rel} changed while this import ran (another "
+                    "command wrote it); nothing written, import again",
+                    code=ExitCode.FAILED,
+                )
 
 
 def _results_by_id(committed: Mapping[str, str]) -> dict[str, set[tuple[str, str]]]:
