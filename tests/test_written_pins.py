@@ -298,3 +298,25 @@ def test_fail_or_cancel_of_a_record_holding_a_pin_is_exit_1_not_the_reasons(
     assert res.code == 1, res
     assert "#/params/cmd: pin-value" in res.err and "--reason" not in res.err, res.err
     assert rel.read_bytes() == before and PIN not in res.out + res.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["result", "ID", *METRICS],
+        ["fail", "ID", "--reason", "oom"],
+        ["start", "ID"],
+        ["cancel", "ID", "--reason", "x", "--force"],
+        ["show", "ID"],
+    ],
+    ids=["result", "fail", "start", "cancel", "show"],
+)
+@pytest.mark.parametrize("given", [f"pin={PIN}", f"pin:{PIN}", f"x --pin {PIN}"])
+def test_an_id_holding_a_pin_is_masked_where_quoted(
+    exp_repo: ExpRepo, cli: CliCall, args: list[str], given: str
+) -> None:
+    """`result pin=NNNN` printed `invalid id 'pin=NNNN'` (`new` masked it; a review, issue
+    18 twenty-fourth pass): every command taking an id masks it as `new` does."""
+    res = cli([given if a == "ID" else a for a in args], exp_repo.path)
+    assert res.code in (1, 2) and "****" in res.err, res
+    assert_no_leak(exp_repo.path, res.out, res.err)

@@ -29,7 +29,14 @@ from expflow_git.documents import (
     Status,
     dump,
 )
-from expflow_git.errors import ExitCode, ExpflowError, Finding, utf8_argument, without_pins
+from expflow_git.errors import (
+    ExitCode,
+    ExpflowError,
+    Finding,
+    mask_flagged,
+    utf8_argument,
+    without_pins,
+)
 from expflow_git.globs import literal_folder
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, parse_number
@@ -414,9 +421,14 @@ def _refuse_ignored(layout: Layout, rel: str) -> None:
 def check_id(exp_id: str) -> None:
     """Ids from the command line or the API must be valid ids: they name files."""
     if not isinstance(exp_id, str) or not ID_RE.match(exp_id):
-        shown = exp_id if len(str(exp_id)) <= 60 else f"{str(exp_id)[:60]}…"
+        # Masked as `new` masks it, before it is cut: `result pin=NNNN` (`fail`, `start`
+        # and every command taking an id) printed the PIN (a review, issue 18
+        # twenty-fourth pass).
+        masked = without_pins(mask_flagged(str(exp_id)))
+        masked = masked if len(masked) <= 60 else f"{masked[:60]}…"
+        shown = repr(masked) if isinstance(exp_id, str) else masked
         raise ExpflowError(
-            f"invalid id {shown!r}: use letters, digits, '.', '_' and '-' "
+            f"invalid id {shown}: use letters, digits, '.', '_' and '-' "
             "(at most 128, starting with a letter or digit)"
         )
 
