@@ -320,3 +320,37 @@ def test_an_id_holding_a_pin_is_masked_where_quoted(
     res = cli([given if a == "ID" else a for a in args], exp_repo.path)
     assert res.code in (1, 2) and "****" in res.err, res
     assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+def test_an_id_or_study_sanitized_from_a_pin_holds_no_pin(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """A CSV id `b --pin NNNN` became the id `b---pin-NNNN-…`, an Optuna study so named
+    the study `x---pin-NNNN-…`, both printed by the import (a review, issue 18
+    twenty-fourth pass): derived from the name with what the scan flags masked, the
+    digest too (eight hex digits of the raw name's SHA-256 tell the PIN to 10,000
+    guesses). Every other name keeps its id."""
+    from expflow_git.importers.source import sanitize_id
+
+    assert sanitize_id("a b") == "a-b-" + __import__("hashlib").sha256(b"a b").hexdigest()[:8]
+    path = tmp_path / "b.csv"
+    path.write_text(f"run,seg_total,pde_mean,train_time_min\nb --pin {PIN},57,15,45\n")
+    res = cli(["import", "csv", str(path), "--id-column", "run", "--study", "sh"], exp_repo.path)
+    assert res.code == 1 and "refused   b---pin-" in res.out, res
+    assert_no_leak(exp_repo.path, res.out, res.err)
+    optuna = pytest.importorskip("optuna", reason="needs the optuna extra")
+    from test_import_optuna import complete, storage_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = tmp_path / "o.db"
+    study = optuna.create_study(
+        study_name=f"x --pin {PIN}", storage=storage_url(db), directions=["maximize", "minimize"]
+    )
+    study.add_trial(complete(1, 57.0, 15.0))
+    res = cli(
+        ["import", "optuna", "--storage", storage_url(db), "--study", f"x --pin {PIN}"]
+        + ["--metric", "seg_total", "--metric", "pde_mean"],
+        exp_repo.path,
+    )
+    assert "x---pin-" in res.out + res.err, res
+    assert_no_leak(exp_repo.path, res.out, res.err)

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from expflow_git.documents import ID_RE, Scalar, Status
-from expflow_git.errors import ExpflowError, printable
+from expflow_git.errors import ExpflowError, mask_flagged, printable
 from expflow_git.policy.model import Policy, did_you_mean
 
 
@@ -83,9 +83,16 @@ _ID_MAX = 128
 def sanitize_id(text: str) -> str:
     """`text` if it is a valid id; else its invalid characters as `-`, trimmed, with the
     first 8 hex digits of its SHA-256 appended, so that two names that sanitize alike
-    (`a b`, `a/b`) still get two ids, the same ones on every import."""
+    (`a b`, `a/b`) still get two ids, the same ones on every import.
+
+    Derived from `text` with what the PIN scan flags in it masked (`mask_flagged`), the
+    digest too: `b --pin NNNN` was the id `b---pin-NNNN-…`, printed by the import's
+    refusal (a review, issue 18 twenty-fourth pass), and eight hex digits of the raw
+    text's SHA-256 would tell the PIN to 10,000 guesses. Every other text is read as it
+    is, so its id is the one every earlier import gave it."""
     if ID_RE.match(text):
         return text
+    text = mask_flagged(text)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     body = _NOT_ID.sub("-", text).lstrip("._-")[: _ID_MAX - len(digest) - 1].rstrip("._-")
     return f"{body}-{digest}" if body else f"x{digest}"
