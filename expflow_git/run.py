@@ -238,12 +238,13 @@ def masked_reason(text: str, limit: int, *, left_out: str = _LEFT_OUT) -> str:
     text = _without_pin(text)
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     # The reason is committed with the record: one the scan still flags as the record
-    # holds it (JSON-escaped, or cut short) is left out whole.
+    # holds it (JSON-escaped, or cut short) is left out whole; a pragma exempts nothing
+    # the tool writes (pinscan/written.py).
     from expflow_git.documents import dump
     from expflow_git.pinscan.scanner import FileClass, scan_content
 
     record = dump({"reason": text})
-    if any(scan_content(record, cls) for cls in (FileClass.TEXT, FileClass.CODE)):
+    if any(scan_content(record, cls, pragma=False) for cls in (FileClass.TEXT, FileClass.CODE)):
         return left_out[:limit]
     return text
 
