@@ -354,3 +354,42 @@ def test_an_id_or_study_sanitized_from_a_pin_holds_no_pin(
     )
     assert "x---pin-" in res.out + res.err, res
     assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+def test_a_name_flagged_only_as_a_record_holds_it_is_masked_and_others_keep_their_ids(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """The first mend masked a name as bare text: `pin= NNNN`, which the scan flags only
+    quoted (as the record holds it), was printed whole in the id, the label and the
+    path; and `pin=NNNN"x`, which its record does not show flagged, got a new id, so a
+    re-import wrote the committed run a second time (a second review, issue 18
+    twenty-fourth pass). The id changes only for a name its record would show flagged."""
+    from expflow_git.importers.source import sanitize_id
+
+    kept = [f'pin={PIN}"x', f"pin={PIN}]hash", "ordinary run"]
+    for name in kept:  # the ids every earlier import gave them
+        digest = __import__("hashlib").sha256(name.encode()).hexdigest()[:8]
+        assert sanitize_id(name).endswith("-" + digest), name
+    path = tmp_path / "d.csv"
+    path.write_text(f'run,sub_step,seg_total,pde_mean,train_time_min\n"pin= {PIN}",1,1,2,3\n')
+    res = cli(csv_args(path), exp_repo.path)
+    assert res.code == 1 and "refused" in res.out, res
+    assert_no_leak(exp_repo.path, res.out, res.err)
+
+
+def test_a_pointer_with_no_pin_word_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every finding's pointer holding four digits was scanned key by key, three scans a
+    key: 100k findings (`/series/loss/1234/0`, `/params/lr_2024`) took an audit twice
+    the time (a second review). Only a pointer that can hold a `pin` word is read key
+    by key; the masking is the same."""
+    from expflow_git.errors import Finding
+    from expflow_git.pinscan import scanner
+
+    calls: list[str] = []
+    real = scanner.masked
+    monkeypatch.setattr(scanner, "masked", lambda text: calls.append(text) or real(text))
+    found = Finding("r.json", "schema", "x", "/series/loss/1234/0/fold-2024")
+    assert found.pointer == "/series/loss/1234/0/fold-2024" and len(calls) == 1, calls
+    calls.clear()
+    found = Finding("r.json", "schema", "x", f"/params/pin:{PIN}")
+    assert found.pointer == "/params/pin:****", found.pointer

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from expflow_git.documents import ID_RE, Scalar, Status
-from expflow_git.errors import ExpflowError, mask_flagged, printable
+from expflow_git.errors import ExpflowError, flagged_as_held, mask_as_held, printable
 from expflow_git.policy.model import Policy, did_you_mean
 
 
@@ -59,7 +59,7 @@ class SourceRun:
     def label(self, tracker: str) -> str:
         """How messages name the run in its tracker: `trial 3`, `run 9f2c…`, `row a-1`."""
         noun = {"optuna": "trial", "mlflow": "run", "csv": "id"}.get(tracker, "run")
-        return f"{noun} {self.run}"
+        return f"{noun} {mask_as_held(self.run)}"  # (`id pin= NNNN` was printed whole)
 
 
 @dataclass(frozen=True)
@@ -85,14 +85,17 @@ def sanitize_id(text: str) -> str:
     first 8 hex digits of its SHA-256 appended, so that two names that sanitize alike
     (`a b`, `a/b`) still get two ids, the same ones on every import.
 
-    Derived from `text` with what the PIN scan flags in it masked (`mask_flagged`), the
-    digest too: `b --pin NNNN` was the id `b---pin-NNNN-…`, printed by the import's
-    refusal (a review, issue 18 twenty-fourth pass), and eight hex digits of the raw
-    text's SHA-256 would tell the PIN to 10,000 guesses. Every other text is read as it
-    is, so its id is the one every earlier import gave it."""
+    A text the PIN scan flags as a record holds it (a JSON string: the run is refused,
+    and its id printed) is read with that masked (`errors.mask_as_held`), the digest
+    too: `b --pin NNNN` was the id `b---pin-NNNN-…`, and eight hex digits of the raw
+    text's SHA-256 would tell the PIN to 10,000 guesses (a review, issue 18 twenty-fourth
+    pass). Every other text is read as it is, so its id is the one every earlier import
+    gave it (masking `pin=NNNN"x`, which its record does not show flagged, renamed a
+    committed run: the second review)."""
     if ID_RE.match(text):
         return text
-    text = mask_flagged(text)
+    if flagged_as_held(text):
+        text = mask_as_held(text)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     body = _NOT_ID.sub("-", text).lstrip("._-")[: _ID_MAX - len(digest) - 1].rstrip("._-")
     return f"{body}-{digest}" if body else f"x{digest}"
