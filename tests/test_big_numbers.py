@@ -197,3 +197,48 @@ def test_one_decimal_spelled_two_ways_is_one_value_and_one_check(tmp_path: Path)
     code, out, err = run_cli(["show", "a"], cwd=repo)
     assert code == 0, err
     assert sum("flops" in ln and "FAIL" in ln.upper() for ln in out.splitlines()) == 1, out
+
+
+def test_an_integer_of_2_53_is_held_by_the_report(tmp_path: Path) -> None:
+    """A param of exactly ±2**53 passed `validate` and `rank`, then `audit` died writing
+    the report (RFC 8785 holds integers below 2**53: `IntegerDomainError`), in CI too;
+    a ladder step of 2**53 likewise (a hunt, issue 18 twenty-fourth pass). The param is
+    written as its digits, and the policy's integer is refused, exit 2."""
+    repo = _repo(tmp_path)
+    _run(repo, "a", {"n": 2**53, "m": -(2**53)})
+    _run(repo, "b", {"n": 1, "m": 1})
+    _commit(repo)
+    code, out, err = run_cli(["audit", "--format", "json"], cwd=repo)
+    assert code == 0 and "Traceback" not in err, err
+    payload = __import__("base64").b64decode(json.loads(out)["payload"]).decode()
+    assert f'"{2**53}"' in payload and f'"-{2**53}"' in payload, payload
+    policy = repo / "expflow.yaml"
+    policy.write_text(
+        policy.read_text().replace(
+            "  sort_by: accuracy\n", f"  sort_by: accuracy\n  ladder_step: {2**53}\n"
+        )
+    )
+    _commit(repo)
+    code, out, err = run_cli(["audit"], cwd=repo)
+    assert code == 2 and "ladder_step" in err and "Traceback" not in err, err
+
+
+def test_show_json_gives_the_board_for_a_run_not_ranked(tmp_path: Path) -> None:
+    """`show b --format json` of a run whose result is left out (or that is not
+    `success`) said `ranked_runs: 0` and no best run, where `rank` and `audit` had both:
+    a reader concluded nothing was feasible (a hunt, issue 18 twenty-fourth pass)."""
+    repo = _repo(tmp_path)
+    _run(repo, "a", {})
+    _run(repo, "b", {}, metrics={"accuracy": 0.6, "bogus": 1})
+    code, _, err = run_cli(["new", "c", "--study", "s"], cwd=repo)
+    assert code == 0, err
+    _commit(repo)
+    for run in ("a", "b", "c"):
+        code, out, err = run_cli(["show", run, "--format", "json"], cwd=repo)
+        assert code == 0, err
+        verdict = json.loads(out)["verdict"]
+        assert (verdict["ranked_runs"], verdict["best_any"], verdict["best_feasible"]) == (
+            1,
+            "a",
+            "a",
+        ), (run, verdict)

@@ -531,7 +531,7 @@ def test_a_policy_integer_past_2_53_is_refused(old: str, new: str, pointer: str)
     said OK, and every later audit, rank, list and show died on float() with a traceback
     (an attacker's hunt); 10**19 as a ladder step (or a walk-forward count) died writing
     the report, whose canonical JSON holds no integer past 2**53 (the review). A policy's
-    integers are at most 2**53 now, exit 2; one past Python's 4,300 digits too (ruamel
+    integers are below 2**53 now, exit 2; one past Python's 4,300 digits too (ruamel
     raised ValueError)."""
     text = MINIMAL_POLICY.replace(old, new.format(zeros="0" * 320, many="0" * 5000), 1)
     assert text != MINIMAL_POLICY
@@ -540,8 +540,14 @@ def test_a_policy_integer_past_2_53_is_refused(old: str, new: str, pointer: str)
     assert info.value.code == ExitCode.USAGE
     assert str(info.value).startswith(f"p.yaml{'' if pointer == ':' else ': '}{pointer}")
     assert "is too large" in str(info.value) or "is not a finite number" in str(info.value)
-    edge = MINIMAL_POLICY.replace("max: 1,", "max: 9007199254740992,", 1)
-    assert load_policy_bytes(edge.encode()).metrics["accuracy"].max == 2**53
+    edge = MINIMAL_POLICY.replace("max: 1,", "max: 9007199254740991,", 1)
+    assert load_policy_bytes(edge.encode()).metrics["accuracy"].max == 2**53 - 1
+    # 2**53 itself: canonical JSON holds it no more (a ladder step of 2**53 was a
+    # traceback writing the report; a hunt, issue 18 twenty-fourth pass).
+    at = MINIMAL_POLICY.replace("max: 1,", "max: 9007199254740992,", 1)
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(at.encode(), path="p.yaml")
+    assert "is too large" in str(info.value) and "9007199254740991" in str(info.value)
 
 
 def test_optional_rule_absent_passes_present_is_checked() -> None:

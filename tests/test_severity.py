@@ -139,7 +139,7 @@ def test_integer_settings_written_as_floats_are_integers_bounded_as_integers(
     res = xcli(["audit"], r)
     assert res.code == 2, res
     assert res.err.startswith("expflow-git: error: expflow.yaml: /walk_forward/top_n: ")
-    assert "at most 2**53" in res.err and res.err.count("\n") == 1
+    assert "below 2**53" in res.err and res.err.count("\n") == 1
     budget = load_policy_bytes((ADVISORY + "budget: {max_runs_per_study: 2.0}\n").encode())
     assert type(budget.max_runs_per_study) is int and budget.max_runs_per_study == 2
 

@@ -21,13 +21,15 @@ from expflow_git.pinscan.scanner import flagged
 
 TOP_RUNS = 5  # the leaderboard's first rows compared (best_any joins them when below)
 
-# JCS (the report's canonical JSON) holds integers up to 2**53 exactly.
+# JCS (the report's canonical JSON) holds integers below 2**53 (2**53 itself is refused).
 _JCS_INT = 2**53
 
 
 def _value(value: Scalar) -> Scalar:
-    """A param value as the report can hold it: an integer beyond 2**53 as its digits."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _JCS_INT:
+    """A param value as the report can hold it: an integer of 2**53 or more as its digits
+    (2**53 itself was a traceback writing the report: a hunt, issue 18 twenty-fourth
+    pass)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _JCS_INT:
         return str(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < _JCS_INT:
         return int(value)  # as the report spells metrics (canonical.json_number)

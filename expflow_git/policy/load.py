@@ -92,7 +92,8 @@ def _policy_cache_file(cache_dir: Path, digest: str, path: str) -> Path:
     # f3: the file names the policy's digest and path inside, and its name the path too:
     # the PIN scan's verdict depends on the path (a `.py` name, `pin.hash`), and a file
     # renamed onto another policy's name must not stand in for it.
-    # f4: a YAML 1.1 base-60 float is refused (a policy cached before read it).
+    # f4: a YAML 1.1 base-60 float, and an integer of 2**53, are refused (a policy
+    # cached before read them).
     where = _sha256_hex(path.encode("utf-8", "surrogatepass"))[:16]
     return cache_dir / f"policy-{__version__}-f4-{digest}-{where}.json"
 
@@ -266,10 +267,10 @@ def _integer(value: Any, path: str, pointer: str) -> Any:
     integers are (`1.0e+20` as an int made the report's canonical JSON fail)."""
     if not isinstance(value, float):
         return value
-    if abs(value) > 2**53:
+    if abs(value) >= 2**53:
         raise ExpflowError(
             f"{path}: {pointer}: {fmt_number(value)} is too large: a policy's integers are "
-            "at most 2**53 (9007199254740992) in magnitude"
+            "below 2**53 (at most 9007199254740991) in magnitude"
         )
     return int(value)
 
@@ -293,13 +294,14 @@ def _plain(node: Any, path: str, pointer: str = "") -> Any:
         return [_plain(v, path, f"{pointer}/{i}") for i, v in enumerate(node)]
     if isinstance(node, float) and not math.isfinite(node):
         raise ExpflowError(f"{path}: {pointer}: {node} is not a finite number")
-    if type(node) is int and abs(node) > 2**53 and not _RULE_VALUE.match(pointer):
+    if type(node) is int and abs(node) >= 2**53 and not _RULE_VALUE.match(pointer):
         # A bound, a step or a count is read as a double, and a report's canonical JSON
-        # holds no integer past 2**53: 10**19 as a ladder step passed `validate`, then
-        # every audit died writing the report. Rule values are compared exactly.
+        # holds no integer of 2**53 or more: 10**19 as a ladder step passed `validate`,
+        # then every audit died writing the report (2**53 itself too: a hunt, issue 18
+        # twenty-fourth pass). Rule values are compared exactly.
         raise ExpflowError(
             f"{path}: {pointer}: {fmt_number(node)} is too large: a policy's integers are "
-            "at most 2**53 (9007199254740992) in magnitude"
+            "below 2**53 (at most 9007199254740991) in magnitude"
         )
     if isinstance(node, str):
         return _text(node, path, pointer)

@@ -48,26 +48,24 @@ LEFT_OUT = "its result fails its checks and is left out (see problems)"
 def verdict_of(run: Run, run_set: RunSet) -> Verdict:
     """`run` judged by the policy: its checks and its place among the set's runs. A
     result that fails its checks is left out of the set; the run then has none, but
-    "no result" said it was never written (a user's hunt, issue 18 twenty-third pass)."""
-    if run.status is not Status.SUCCESS:
-        why = f"status {run.status.value}" + (f": {run.reason}" if run.reason else "")
-        return Verdict(False, why, (), False, None, 0, None, None)
-    if run.result is None:
-        why = LEFT_OUT if left_out_result(run, run_set) else "no result"
-        return Verdict(False, why, (), False, None, 0, None, None)
+    "no result" said it was never written (a user's hunt, issue 18 twenty-third pass).
+    The board's counts and bests are the set's whatever the run: for a run not ranked
+    they said `ranked_runs: 0` and no best, where `rank` had both (a hunt, twenty-fourth
+    pass)."""
     board = board_of(run_set)
     ranked = sum(1 for r in board.runs if r.rank is not None)
+    board_says = (ranked, board.best_any, board.best_feasible)
+    if run.status is not Status.SUCCESS:
+        why = f"status {run.status.value}" + (f": {run.reason}" if run.reason else "")
+        return Verdict(False, why, (), False, None, *board_says)
+    if run.result is None:
+        why = LEFT_OUT if left_out_result(run, run_set) else "no result"
+        return Verdict(False, why, (), False, None, *board_says)
     mine = next((r for r in board.runs if r.verdict.id == run.id), None)
     if mine is None:  # two records or two results for its id: not ranked (a finding says so)
-        return Verdict(
-            False, "its id has two records or two results", (), False, None, 0, *_best(board)
-        )
+        return Verdict(False, "its id has two records or two results", (), False, None, *board_says)
     v: RunVerdict = mine.verdict
-    return Verdict(True, "", v.outcomes, v.feasible, mine.rank, ranked, *_best(board))
-
-
-def _best(board: Leaderboard) -> tuple[str | None, str | None]:
-    return board.best_any, board.best_feasible
+    return Verdict(True, "", v.outcomes, v.feasible, mine.rank, *board_says)
 
 
 def result_paths(run: Run, policy: Policy) -> list[str]:
