@@ -412,3 +412,23 @@ def test_a_link_that_becomes_a_file_is_an_added_correction(base: tuple[Path, str
     commit(repo, "the link is a file now")
     code, found = findings(repo, "--since", merged, "--policy-ref", merged)
     assert ("correction-unmatched", "docs/notes/r1.json") in found and code == 1, found
+
+
+def test_a_result_moved_then_deleted_is_reported_once(base: tuple[Path, str]) -> None:
+    """A committed result moved to another folder, then deleted, was reported twice: the
+    deletion, rightly, and BASE's path as "not at the audited commit, and no commit's
+    change against its first parent shows it (a merge of an unrelated history?)", false
+    for a history with no merge (a hunt, issue 18 twenty-fourth pass)."""
+    repo, _ = base
+    merged = git(repo, "rev-parse", "HEAD")
+    r2 = "results/s/r2.json"
+    (repo / "results/archive").mkdir()
+    git(repo, "mv", r2, "results/archive/r2.json")
+    commit(repo, "move r2")
+    git(repo, "rm", "-q", "results/archive/r2.json")
+    commit(repo, "delete r2")
+    code, out, err = run_cli(["audit", "--since", merged, "--no-cache"], repo)
+    assert code == 1, out + err
+    rewritten = [ln for ln in out.splitlines() if "result-rewritten" in ln]
+    assert len(rewritten) == 1 and "results/archive/r2.json" in rewritten[0], out
+    assert "unrelated history" not in out, out
