@@ -5,8 +5,8 @@
 One ``git ls-tree -r -z`` lists the tree; one ``git cat-file --batch
 --buffer`` streams every blob (all of them, as the audit reads all of them
 for the PIN scan), with the delta-base cache the audit's own reader sets; the
-``.json`` blobs under experiments/ and results/ are parsed.  No validation, no checks, no report.  Prints
-``blobs=<n> parsed=<n> failed=<n> bytes=<n>`` on stdout.
+``.json`` blobs under experiments/ and results/ are parsed.  No validation, no
+checks, no report.  Prints ``blobs=<n> parsed=<n> failed=<n> bytes=<n>`` on stdout.
 """
 
 from __future__ import annotations
