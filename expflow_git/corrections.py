@@ -495,22 +495,15 @@ def plan_correction(
     )
     rel = correction_path(policy, study, doc)
     data = dump(doc)
-    _refuse_leak(rel, data, reason_option)
+    # A reason the PIN scan flags (`--pin NNNN` quoted) is refused by its option, exit 2,
+    # before the PIN and any write: it was written as given, and the audit then failed
+    # on it (a hunter's report, issue 18 twenty-fourth pass; pinscan/written.py).
+    from expflow_git.pinscan.written import refuse
+
+    refuse(rel, data, given={"/reason": reason_option})
     confined(root, rel)  # a link on the way is refused before the PIN and any write
     folder = rel.rpartition("/")[0]  # ("" at the root, where `paths.corrections` may put it)
     return Planned(rel, data, _pending(git, root, folder, experiment, old))
-
-
-def _refuse_leak(rel: str, data: bytes, reason_option: str) -> None:
-    """A correction the PIN scan would flag (a reason quoting `--pin NNNN`) is refused
-    (exit 2, before the PIN and any write) as every document the tool writes is
-    (pinscan.written), by the option that gave the reason: it was written as given, and
-    the audit then failed on it (a hunter's report, issue 18 twenty-fourth pass)."""
-    from expflow_git.pinscan.written import refusal
-
-    refused = refusal(rel, data, {"/reason": reason_option})
-    if refused is not None:
-        raise ExpflowError(refused)
 
 
 def _pending(git: Git, root: Path, folder: str, experiment: str, old: str) -> str | None:

@@ -160,14 +160,9 @@ def _masked_pointer(pointer: str) -> str:
         return pointer
     if "pin" not in pointer.casefold():  # only a `pin` word is read otherwise quoted
         return mask_flagged(pointer)  # (a scan a key: 100k findings took twice the time)
-    keys = []
-    for segment in pointer.split("/"):
-        key = segment.replace("~1", "/").replace("~0", "~")
-        framed = mask_flagged(f'"{key}"')
-        if framed[:1] == '"' and framed[-1:] == '"' and len(framed) > 1:
-            key = framed[1:-1]
-        keys.append(mask_flagged(key).replace("~", "~0").replace("/", "~1"))
-    return mask_flagged("/".join(keys))
+    keys = (segment.replace("~1", "/").replace("~0", "~") for segment in pointer.split("/"))
+    masked = (mask_as_held(key).replace("~", "~0").replace("/", "~1") for key in keys)
+    return mask_flagged("/".join(masked))
 
 
 def _masked_under(pointer: str, message: str) -> str:

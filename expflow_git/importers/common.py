@@ -41,6 +41,7 @@ from expflow_git.documents import (
     Result,
     Status,
     dump,
+    stem,
 )
 from expflow_git.errors import ExitCode, ExpflowError, mask_flagged
 from expflow_git.importers.source import Source, SourceRun
@@ -144,8 +145,8 @@ class _Context:
     def __post_init__(self) -> None:
         # Wherever the policy's globs take records (a moved record is still its run's).
         root = self.layout.root
-        for stem, rels in self.layout.index(Kind.EXPERIMENT).items():
-            self.records[stem] = [root / rel for rel in rels]
+        for exp_id, rels in self.layout.index(Kind.EXPERIMENT).items():
+            self.records[exp_id] = [root / rel for rel in rels]
         self.results = self.layout.index(Kind.RESULT)
         self.committed = _committed_results(self.layout)
         for rel in sorted(self.committed, reverse=True):
@@ -158,7 +159,7 @@ class _Context:
         import that finds every run). A CSV row's identity is its id in its study, which
         the record's id already is."""
         found: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-        for stem, paths in sorted(self.records.items()):
+        for exp_id, paths in sorted(self.records.items()):
             for path in paths:
                 doc = _read(path)
                 prov = doc.get("provenance") if doc is not None else None
@@ -170,7 +171,7 @@ class _Context:
                     continue
                 rel = path.relative_to(self.layout.root).as_posix()
                 found.setdefault(
-                    (str(key[0]), str(key[1]), str(key[2])), (stem, str(doc.get("study")), rel)
+                    (str(key[0]), str(key[1]), str(key[2])), (exp_id, str(doc.get("study")), rel)
                 )
         return found
 
@@ -367,7 +368,7 @@ def _results_by_id(committed: Mapping[str, str]) -> dict[str, set[tuple[str, str
     """Id → its results in HEAD, (path, blob) each (as `_Context.committed_ids` names them)."""
     found: dict[str, set[tuple[str, str]]] = {}
     for rel, blob in committed.items():
-        found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add((rel, blob))
+        found.setdefault(stem(rel), set()).add((rel, blob))
     return found
 
 
@@ -457,7 +458,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     writes = [Write(rec_rel, dump(record))]
     if result is not None:
         writes.append(Write(res_rel, dump(result)))
-    findings = _check(ctx, writes) + _leaks(writes) + _blocked(layout, writes)
+    findings = _check(ctx, writes) + _blocked(layout, writes)
     if findings:
         return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
 
@@ -502,12 +503,12 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     if kept is not None:  # the committed run's columns read as they were
         record["params"] = kept
         writes[0] = Write(rec_rel, dump(record))
-        findings = _check(ctx, writes) + _leaks(writes)
+        findings = _check(ctx, writes)
         if findings:
             return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
     if old_rel != rec_rel:  # moved by hand within its study: the run's record is there
         writes[0] = Write(old_rel, dump(record))
-        findings = _check(ctx, writes) + _leaks(writes) + _blocked(layout, writes)
+        findings = _check(ctx, writes) + _blocked(layout, writes)
         if findings:
             return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
     res_path = layout.target(res_rel)
@@ -747,7 +748,13 @@ def _result(ctx: _Context, run: SourceRun) -> dict[str, Any]:
 
 def _check(ctx: _Context, writes: Sequence[Write]) -> list[str]:
     """What `validate` would say about the files: strict JSON, schema, file name, registry
-    (every document), required metrics (results)."""
+    (every document), required metrics (results); and what the PIN scan would flag (a
+    tracker's tag `pin=NNNN`, a param or a run name quoting `--pin NNNN`), as for every
+    document the tool writes (pinscan.written): such a run was written whole, and the
+    scan then flagged the repository's own files (a hunter's report, issue 18
+    twenty-fourth pass)."""
+    from expflow_git.pinscan.written import refusal
+
     policy = ctx.layout.policy
     lines: list[str] = []
     for write in writes:
@@ -756,17 +763,7 @@ def _check(ctx: _Context, writes: Sequence[Write]) -> list[str]:
         if isinstance(doc, Result):
             findings = [*findings, *required_metric_findings(doc, policy)]
         lines.extend(str(f) for f in findings)
-    return lines
-
-
-def _leaks(writes: Sequence[Write]) -> list[str]:
-    """A file the PIN scan would flag (a tracker's tag `pin=NNNN`, a param or a run name
-    quoting `--pin NNNN`) refuses its run, as every document the tool writes is refused
-    (pinscan.written): such a run was written whole, and the scan then flagged the
-    repository's own files (a hunter's report, issue 18 twenty-fourth pass)."""
-    from expflow_git.pinscan.written import refusal
-
-    return [r for w in writes if (r := refusal(w.path, w.data)) is not None]
+    return lines + [r for w in writes if (r := refusal(w.path, w.data)) is not None]
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from expflow_git.errors import Finding
+from expflow_git.errors import ExitCode, ExpflowError, Finding
 
 # One line of `documents.dump`'s output: two spaces of indent a level, a key or not.
 _LINE_RE = re.compile(r'( *)(?:"((?:[^"\\]|\\.)*)": )?(.*?),?$')
@@ -59,6 +59,21 @@ def refusal(rel: str, data: bytes, given: Mapping[str, str] | None = None) -> st
     )
     head = f"{option}: " if option else ""
     return f"{head}{found}; the PIN scan refuses it, nothing written"
+
+
+def refuse(
+    rel: str,
+    data: bytes,
+    code: ExitCode = ExitCode.USAGE,
+    *,
+    given: Mapping[str, str] | None = None,
+) -> None:
+    """`refusal` raised: ExpflowError (`code`: 2 for what a user gave, 1 for what the
+    work tree holds) when the scan flags `data`, as it would flag the file `rel` once
+    written. Records, results and corrections are all refused here."""
+    refused = refusal(rel, data, given)
+    if refused is not None:
+        raise ExpflowError(refused, code=code)
 
 
 def _pointer_at(data: bytes, line: int | None, col: int | None = None) -> tuple[str, bool]:

@@ -9,7 +9,7 @@ from typing import Any
 from expflow_git.checks import check_document
 from expflow_git.documents import Status, dump
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.records.writer import Layout, record_status, records_lock, refuse_leak
+from expflow_git.records.writer import Layout, record_status, records_lock
 from expflow_git.schemas import Kind
 
 # What a run may become, from each status it may leave.
@@ -123,12 +123,12 @@ def _set_status(
     # A `--reason` holding a PIN is a usage error, named by the option; a record holding
     # one already fails (exit 1), whatever reason was given: any given one made it exit 2
     # (a review, issue 18 twenty-fourth pass).
-    from expflow_git.pinscan.written import leak_in
+    from expflow_git.pinscan.written import leak_in, refuse
 
     found = leak_in(exp_rel, data)
     if found is not None:
         given = reason is not None and (found.pointer + "/").startswith("/reason/")
         code = ExitCode.USAGE if given else ExitCode.FAILED
-        refuse_leak(exp_rel, data, code, given={"/reason": option} if given else None)
+        refuse(exp_rel, data, code, given={"/reason": option} if given else None)
     write_atomic(layout.root / exp_rel, data)
     return exp_rel

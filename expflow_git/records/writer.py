@@ -693,7 +693,9 @@ def write_experiment(
     # An argument holding a PIN (`--param cmd='train --pin NNNN'`): exit 2, named by it.
     fields = {"id": "exp_id", "study": "study", "params": "params", "tags": "tags"}
     fields |= {"title": "title", "reason": "reason"}
-    refuse_leak(planned, data, given={f"/{k}": names[v] for k, v in fields.items()})
+    from expflow_git.pinscan.written import refuse
+
+    refuse(planned, data, given={f"/{k}": names[v] for k, v in fields.items()})
     rel = layout.experiment_path(study, exp_id)
     _refuse_ignored(layout, rel)
     with records_lock(layout.root):
@@ -707,25 +709,6 @@ def write_experiment(
         make_folders(layout, rel)
         written(rel, lambda: write_atomic(layout.root / rel, data, overwrite=False))
     return rel, seed
-
-
-def refuse_leak(
-    rel: str,
-    data: bytes,
-    code: ExitCode = ExitCode.USAGE,
-    *,
-    given: Mapping[str, str] | None = None,
-) -> None:
-    """The rule for every document the tool writes (pinscan.written): ExpflowError
-    (`code`: 2 for what a user gave, 1 for what the work tree holds) naming the document
-    and the field (and the option that gave it: `given`), the PIN masked, when the PIN
-    scan flags `data`, as it would flag the file `rel` once written (a hunter's report,
-    issue 18 twenty-fourth pass)."""
-    from expflow_git.pinscan.written import refusal
-
-    refused = refusal(rel, data, given)
-    if refused is not None:
-        raise ExpflowError(refused, code=code)
 
 
 def make_folders(layout: Layout, rel: str) -> None:
@@ -830,9 +813,11 @@ def plan_result(
     rel = layout.checked_result(rel)
     doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, layout=layout, series=series)
     data = dump(doc)
-    refuse_leak(rel, data)
+    from expflow_git.pinscan.written import refuse
+
+    refuse(rel, data)
     if status is not Status.SUCCESS:  # the record is rewritten as `success`: checked too
-        refuse_leak(exp_rel, dump({**exp_doc, "status": Status.SUCCESS.value}), ExitCode.FAILED)
+        refuse(exp_rel, dump({**exp_doc, "status": Status.SUCCESS.value}), ExitCode.FAILED)
     return PlannedResult(
         path=rel,
         doc=doc,
