@@ -171,3 +171,28 @@ def test_a_policy_remembered_before_base_60_floats_were_refused_is_not_read(
     policy.write_text(sixty)
     found = run_cli(["validate", "expflow.yaml"], cwd=exp_repo.path)
     assert found.code == 2 and "base-60" in found.err, found
+
+
+def test_a_policy_remembered_before_2_53_was_refused_is_not_read(exp_repo: ExpRepo) -> None:
+    """A ladder step of 2**53 is refused since the report's canonical JSON cannot hold
+    it; an entry written before (under the f4 name) still loaded it, and every audit
+    died writing the report (a review, issue 18 twenty-fourth pass)."""
+    from expflow_git import __version__
+
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    assert "ranking:\n" in text
+    found = run_cli(["validate", "expflow.yaml"], cwd=exp_repo.path)
+    assert found.code == 0, found
+    (entry_file,) = _cache_files(exp_repo)
+    entry = json.loads(entry_file.read_bytes())
+    stepped = text.replace("ranking:\n", f"ranking:\n  ladder_step: {2**53}\n", 1)
+    entry["policy"]["ranking"]["ladder_step"] = 2**53  # what the earlier version kept
+    entry["sha256"] = hashlib.sha256(stepped.encode()).hexdigest()
+    where = entry_file.name.rsplit("-", 1)[1]
+    entry_file.with_name(f"policy-{__version__}-f4-{entry['sha256']}-{where}").write_text(
+        json.dumps(entry)
+    )
+    policy.write_text(stepped)
+    found = run_cli(["validate", "expflow.yaml"], cwd=exp_repo.path)
+    assert found.code == 2 and "ladder_step" in found.err and "below 2**53" in found.err, found

@@ -393,3 +393,15 @@ def test_a_pointer_with_no_pin_word_is_scanned_once(monkeypatch: pytest.MonkeyPa
     calls.clear()
     found = Finding("r.json", "schema", "x", f"/params/pin:{PIN}")
     assert found.pointer == "/params/pin:****", found.pointer
+
+
+def test_a_key_with_a_quote_after_the_pin_is_masked_in_the_pointer() -> None:
+    """The pointer's keys were masked as a document holds them (JSON-escaped), where a
+    quote after the PIN (`[--pin "NNNN`) is no word end the scan reads: the PIN showed
+    that the first version's plain quoting had masked (a review, issue 18 twenty-fourth
+    pass). Both readings mask now."""
+    from expflow_git.errors import Finding
+
+    for key in (f'[--pin "{PIN}', f'pin: {PIN}"'):
+        pointer = Finding("x.json", "schema", "m", f"/params/{key}").pointer
+        assert PIN not in pointer and "****" in pointer, pointer

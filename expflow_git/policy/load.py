@@ -92,10 +92,10 @@ def _policy_cache_file(cache_dir: Path, digest: str, path: str) -> Path:
     # f3: the file names the policy's digest and path inside, and its name the path too:
     # the PIN scan's verdict depends on the path (a `.py` name, `pin.hash`), and a file
     # renamed onto another policy's name must not stand in for it.
-    # f4: a YAML 1.1 base-60 float, and an integer of 2**53, are refused (a policy
-    # cached before read them).
+    # f4: a YAML 1.1 base-60 float is refused (a policy cached before read it); f5: an
+    # integer of 2**53 too (an f4 entry written before held one: a review).
     where = _sha256_hex(path.encode("utf-8", "surrogatepass"))[:16]
-    return cache_dir / f"policy-{__version__}-f4-{digest}-{where}.json"
+    return cache_dir / f"policy-{__version__}-f5-{digest}-{where}.json"
 
 
 def _cached_policy(
