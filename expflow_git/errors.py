@@ -57,7 +57,7 @@ def utf8_argument(text: str, what: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         # (quoted as a PIN would be masked where none is taken: a reason may hold one)
-        shown = without_pins(mask_flagged(printable(text)))
+        shown = masked_argument(printable(text))
         raise ExpflowError(f"{what} '{shown}' is not UTF-8 text") from None
 
 
@@ -166,8 +166,10 @@ def _masked_pointer(pointer: str) -> str:
         return pointer
     if "pin" not in pointer.casefold():  # only a `pin` word is read otherwise quoted
         return mask_flagged(pointer)  # (a scan a key: 100k findings took twice the time)
+    from expflow_git.jsonstrict import pointer_token
+
     keys = (segment.replace("~1", "/").replace("~0", "~") for segment in pointer.split("/"))
-    masked = (mask_as_held(key).replace("~", "~0").replace("/", "~1") for key in keys)
+    masked = (pointer_token(mask_as_held(key)) for key in keys)
     return mask_flagged("/".join(masked))
 
 
@@ -202,6 +204,12 @@ _FOUR_DIGITS = (
     # after `--pin` however spelled (`--PIN`, `--pin:`), or as an option: `--NNNN`
     r"|(?:(?<=--[pP][iI][nN])|(?<=--[pP][iI][nN][:=+])|(?<=--))[0-9]{4}(?![0-9])"
 )
+
+
+def masked_argument(text: str) -> str:
+    """An argument a user gave, quoted by an error: what the scan flags masked, and four
+    digits where a PIN may stand (`without_pins`), as `new` and `check_id` show an id."""
+    return without_pins(mask_flagged(text))
 
 
 def without_pins(text: str) -> str:

@@ -33,14 +33,7 @@ from expflow_git.checks import (
 )
 from expflow_git.corrections import Correction, tree_findings
 from expflow_git.documents import Experiment, Result, stem
-from expflow_git.errors import (
-    ExitCode,
-    ExpflowError,
-    Finding,
-    mask_flagged,
-    path_text,
-    without_pins,
-)
+from expflow_git.errors import ExitCode, ExpflowError, Finding, masked_argument, path_text
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import TREE_RECORD, Commit, Git, TreeEntry, tree_entry
 from expflow_git.heap import no_cyclic_gc
@@ -507,7 +500,7 @@ def _judge(
     board = rank(verdicts(check), sort_keys(check.policy.ranking, check.policy.metrics))
     top = top_params(reader, board, check.experiments, check.inputs)
     if experiment is not None and not _names(check, board, experiment):
-        shown = without_pins(mask_flagged(experiment))  # (as `check_id` masks an id)
+        shown = masked_argument(experiment)  # (as `check_id` masks an id)
         raise ExpflowError(f"no experiment {shown!r} at {rev}", code=ExitCode.FAILED)
     walk = walk_forward(board, check.policy.walk_forward) if check.policy.walk_forward else None
     since_sha = None

@@ -45,7 +45,6 @@ _STATES = {
     "RUNNING": Status.RUNNING,
     "WAITING": Status.PENDING,
 }
-_SPLIT = SPLIT_NAME
 
 
 def parse_split_attrs(items: Sequence[str]) -> dict[str, str]:
@@ -53,7 +52,7 @@ def parse_split_attrs(items: Sequence[str]) -> dict[str, str]:
     splits: dict[str, str] = {}
     for item in items:
         split, sep, attr = item.partition("=")
-        if not sep or not attr or not _SPLIT.match(split):
+        if not sep or not attr or not SPLIT_NAME.match(split):
             raise _split_attr_error(item)
         if split in splits:
             raise ExpflowError(f"--split-attr {split!r} given twice")
@@ -79,7 +78,7 @@ def checked_split_attrs(split_attrs: object) -> dict[str, str]:
                 f"split_attrs {short_repr(split)}: {short_repr(attr)}: names are strings"
             )
         # The split's name checked whole: `{"a=b": "c"}` is no split `a` of attribute `b=c`.
-        if not attr or not _SPLIT.match(split):
+        if not attr or not SPLIT_NAME.match(split):
             raise _split_attr_error(f"{split}={attr}")
         splits[split] = attr
     return splits

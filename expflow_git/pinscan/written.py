@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.jsonstrict import pointer_token
 
 # One line of `documents.dump`'s output: two spaces of indent a level, a key or not.
 _LINE_RE = re.compile(r'( *)(?:"((?:[^"\\]|\\.)*)": )?(.*?),?$')
@@ -101,7 +102,7 @@ def _pointer_at(data: bytes, line: int | None, col: int | None = None) -> tuple[
         else:
             key = str(counters[-1])
             counters[-1] += 1
-        path.append(key.replace("~", "~0").replace("/", "~1"))
+        path.append(pointer_token(key))
         if number == line:
             key_end = len(m.group(1)) + len(m.group(2) or "") + 2  # its closing quote
             in_key = m.group(2) is not None and col is not None and col <= key_end

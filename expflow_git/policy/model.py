@@ -58,7 +58,8 @@ class Op(enum.Enum):
     def holds(self, left: Any, right: Any) -> bool:
         """`left OP right`; False when the two cannot be compared (e.g. str vs number)."""
         if type(left) in NUMBER_TYPES and type(right) in NUMBER_TYPES:  # nearly always
-            left, right = as_written(left, right)
+            if type(left) is not type(right):  # (an int beside a float: as written)
+                left, right = as_written(left, right)
             return bool(_FUNCS[self._value_](left, right))
         if _is_number(left) != _is_number(right):
             return self is Op.NE

@@ -20,7 +20,7 @@ from typing import Any
 from expflow_git.checks import Problem, check_content, finish_document, integrity_findings
 from expflow_git.corrections import Correction, check_correction
 from expflow_git.documents import Experiment, Result, Scalar, Status
-from expflow_git.errors import ExitCode, ExpflowError, Finding, mask_flagged, without_pins
+from expflow_git.errors import ExitCode, ExpflowError, Finding, mask_flagged, masked_argument
 from expflow_git.gitstore import Git
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.localcache import READ_NOFOLLOW
@@ -76,7 +76,7 @@ class RunSet:
         # The id and the ids it suggests masked as `check_id` masks one: `show pin=NNNN`
         # printed the PIN (a review, issue 18 twenty-fourth pass).
         hint = mask_flagged(did_you_mean(run_id, [r.id for r in self.runs]))
-        shown = without_pins(mask_flagged(run_id))
+        shown = masked_argument(run_id)
         raise ExpflowError(f"no experiment {shown!r} in {self.source}{hint}", code=ExitCode.FAILED)
 
     def studies(self) -> list[str]:

@@ -33,7 +33,7 @@ from expflow_git.errors import (
     ExitCode,
     ExpflowError,
     Finding,
-    mask_flagged,
+    masked_argument,
     utf8_argument,
     without_pins,
 )
@@ -424,7 +424,7 @@ def check_id(exp_id: str) -> None:
         # Masked as `new` masks it, before it is cut: `result pin=NNNN` (`fail`, `start`
         # and every command taking an id) printed the PIN (a review, issue 18
         # twenty-fourth pass).
-        masked = without_pins(mask_flagged(str(exp_id)))
+        masked = masked_argument(str(exp_id))
         masked = masked if len(masked) <= 60 else f"{masked[:60]}…"
         shown = repr(masked) if isinstance(exp_id, str) else masked
         raise ExpflowError(
