@@ -137,6 +137,10 @@ def _decode_path(raw: bytes) -> str:
 _LAST_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
+# The header lines that say what a commit is: git reads each once, in its place.
+_HEADER_READ = frozenset((b"tree", b"parent", b"author", b"committer"))
+
+
 def commit_time(stamp: bytes, sha: str) -> int:
     """A committer time as git stores it (seconds), refused (exit 2) unless it is plain
     digits (as git's `%ct` shows it) up to the end of the year 9999."""
@@ -616,24 +620,34 @@ class Git:
 
     def _read_commit(self, sha: str) -> Commit:
         raw = self.run("cat-file", "commit", sha)
-        header = raw.split(b"\n\n", 1)[0]
-        tree = ""
-        parents: list[str] = []
-        time, tz = 0, "+0000"
-        for line in header.split(b"\n"):
-            key, _, value = line.partition(b" ")
-            if key == b"tree":
-                tree = value.decode("ascii")
-            elif key == b"parent":
-                parents.append(value.decode("ascii"))
-            elif key == b"committer":
-                # "Name <email> 1700000000 +0000": the name may hold spaces,
-                # the last two fields never do.
-                fields = value.rsplit(b" ", 2)
-                if len(fields) != 3:
-                    raise ExpflowError(f"commit {sha}: its committer line is not git's")
-                time, tz = commit_time(fields[1], sha), fields[2].decode("ascii", "replace")
-        return Commit(sha, tree, tuple(parents), time, tz)
+        lines = raw.split(b"\n\n", 1)[0].split(b"\n")
+        keys = [line.partition(b" ")[0] for line in lines]
+        # git reads the tree from the first line and the parents from the lines right
+        # after it (fsck wants author and committer next). fsck --strict lets another
+        # tree, parent or committer line by later in the header, which git never reads:
+        # a report naming it would attest a tree or parents the audit did not read.
+        after = 1
+        while after < len(keys) and keys[after] == b"parent":
+            after += 1
+        if (
+            keys[:1] != [b"tree"]
+            or keys[after : after + 2] != [b"author", b"committer"]
+            or not _HEADER_READ.isdisjoint(keys[after + 2 :])
+        ):
+            raise ExpflowError(
+                f"commit {sha}: its header is not git's (tree, parents, author and"
+                " committer, in that order and once each)"
+            )
+        tree = lines[0][5:].decode("ascii")
+        parents = tuple(line[7:].decode("ascii") for line in lines[1:after])
+        # "Name <email> 1700000000 +0000": the name may hold spaces, the last two
+        # fields never do.
+        fields = lines[after + 1][10:].rsplit(b" ", 2)
+        if len(fields) != 3:
+            raise ExpflowError(f"commit {sha}: its committer line is not git's")
+        return Commit(
+            sha, tree, parents, commit_time(fields[1], sha), fields[2].decode("ascii", "replace")
+        )
 
     def rev_list(self, rev: str, base: str | None = None) -> list[str]:
         """Commits in ``base..rev`` (all of ``rev``'s history without ``base``), oldest first."""

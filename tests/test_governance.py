@@ -746,6 +746,40 @@ def test_a_commit_time_no_report_can_spell_is_one_line_exit_2(sandbox: Sandbox, 
         assert_one_error_line(res, 2, "committer time (253402300800) is past the year 9999")
 
 
+def test_a_commit_header_naming_a_second_tree_or_parent_is_refused(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """git reads a commit's tree from its first line and its parents from the lines
+    right after it; fsck --strict lets another `tree`/`parent` line by after the
+    committer. The report named the last tree and every parent, so a passing tree's
+    commit was signed and verified as attesting a failing tree (an attacker's hunt)."""
+    base = sandbox.git(repo, "rev-parse", "HEAD")
+    good_tree = sandbox.git(repo, "rev-parse", "HEAD^{tree}")
+    set_metrics(repo, "exp-001", seg_totl=57.0)  # an unknown metric: this tree fails
+    sandbox.git(repo, "add", "-A")
+    bad_tree = sandbox.git(repo, "write-tree")
+    sandbox.git(repo, "reset", "-q", "--hard")
+    ident = "a <a@example.com> 1700000000 +0000"
+    for extra in (f"tree {bad_tree}", f"parent {base}", f"committer {ident}"):
+        header = f"tree {good_tree}\nparent {base}\nauthor {ident}\ncommitter {ident}\n{extra}\n"
+        forged = (
+            subprocess.run(
+                ["git", "hash-object", "-t", "commit", "-w", "--stdin"],
+                cwd=repo,
+                input=f"{header}\nPR\n".encode(),
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .strip()
+        )
+        sandbox.git(repo, "fsck", "--strict", "--no-dangling")  # git takes it
+        assert sandbox.git(repo, "rev-parse", f"{forged}^{{tree}}") == good_tree
+        res = sandbox.cli(["audit", "--rev", forged, "--out", "r.json"], repo)
+        assert_one_error_line(res, 2, f"commit {forged}: its header is not git's")
+        assert not (repo / "r.json").exists()
+
+
 def test_audit_since_a_commit_off_the_history_is_a_usage_error(
     sandbox: Sandbox, repo: Path
 ) -> None:
