@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 from expflow_git.errors import ExpflowError
@@ -17,3 +19,31 @@ def bundled_dir(name: str, marker: str) -> Path:
     raise ExpflowError(
         f"bundled {name} are missing (looked in {here / name}); reinstall expflow-git"
     )
+
+
+@functools.cache
+def code_digest() -> str:
+    """The first 16 hex digits of a SHA-256 of this build's own code and bundled schemas
+    (every `.py` and `.json` file, by relative path): what a cache must match to be
+    trusted. The version alone let a cache written by another build of 0.1.0, whose
+    PIN scan flagged other text, replay its findings (a hunt). BLAKE2b, CPython's own
+    (hashlib would load OpenSSL, CPython's SHA-256 is twice as slow): ~3 ms a process."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # a Python built without it
+        from hashlib import blake2b
+
+    here = Path(__file__).resolve().parent
+    schemas = bundled_dir("schemas", "experiment.schema.json")
+    digest = blake2b()
+    for top in (here,) if schemas.is_relative_to(here) else (here, schemas):
+        for folder, subfolders, names in os.walk(top):
+            subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+            for name in sorted(n for n in names if n.endswith((".py", ".json"))):
+                path = os.path.join(folder, name)
+                with open(path, "rb") as file:
+                    data = file.read()
+                rel = os.path.relpath(path, top).encode("utf-8", "surrogateescape")
+                digest.update(b"%s\0%d\0" % (rel, len(data)))
+                digest.update(data)
+    return digest.hexdigest()[:16]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -43,9 +44,11 @@ from helpers_audit import (
     write,
     write_json,
 )
+from support import run_cli
 
 from expflow_git import __version__
 from expflow_git.audit.cache import FORMAT
+from expflow_git.resources import bundled_dir, code_digest
 
 RESULT = f"results/{STUDY}/run-00.json"  # a blob whose record holds a parsed result
 BROKEN = f"experiments/{STUDY}/broken.json"  # a blob whose record holds findings ("bad")
@@ -101,13 +104,13 @@ def cache_dir(repo: Path, policy: str = POLICY, path: str = "expflow.yaml") -> P
     """Where the cache of `policy` (its committed bytes, at `path`) lives."""
     digest = hashlib.sha256(policy.encode()).hexdigest()
     key = hashlib.sha256(f"{digest}\0{path}".encode()).hexdigest()
-    return cache_root(repo) / f"{__version__}-{key[:16]}"
+    return cache_root(repo) / f"{__version__}-{code_digest()}-{key[:16]}"
 
 
 def header_of(policy: str = POLICY, path: str = "expflow.yaml") -> dict[str, Any]:
     return {
         "format": FORMAT,
-        "tool": __version__,
+        "tool": f"{__version__}+{code_digest()}",
         "policy": hashlib.sha256(policy.encode()).hexdigest(),
         "policyPath": path,
     }
@@ -360,6 +363,36 @@ def _respell(record: dict[str, Any], change: Callable[[str, str], tuple[str, str
     """Change the honest spellings of a result with one split (metrics; split)."""
     metrics, split = record["r"]["sp"].split(";")
     record["r"]["sp"] = ";".join(change(metrics, split))
+
+
+def test_a_cache_from_another_build_of_the_same_version_is_not_read(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    """A cache was keyed by the version and a FORMAT number bumped by hand: a build
+    whose PIN scan flagged other text (one commit forgot the bump) replayed its findings
+    under the same 0.1.0 (a hunt). It is keyed by the build's code now: another build's
+    shards, forged here to tell them apart, are never read."""
+    honest = audit(xcli, repo, "--no-cache")
+    audit(xcli, repo)
+    sha = blob(repo, RESULT)
+    header, _, records = split_shard(shard_of(repo, sha))
+    records[sha]["r"]["doc"]["metrics"]["seg_total"] = 99.0
+    del records[sha]["r"]["sp"]
+    shard_of(repo, sha).write_bytes(join_shard(header, records))
+    assert run_metrics(audit(xcli, repo).report)["run-00"]["seg_total"] == 99  # this build's
+
+    import expflow_git
+
+    build = tmp_path / "build"
+    shutil.copytree(Path(expflow_git.__file__).parent, build / "expflow_git")
+    shutil.copytree(bundled_dir("schemas", "experiment.schema.json"), build / "schemas")
+    with (build / "expflow_git" / "checks.py").open("a") as code:
+        code.write("\n# another build of the same version\n")
+    report = tmp_path / "other.json"
+    res = run_cli(["audit", "--out", str(report)], repo, env={"PYTHONPATH": str(build)})
+    assert res.code == honest.code == 1, res  # (the template holds invalid documents)
+    assert report.read_bytes() == honest.report  # seg_total 50, as committed
+    assert len(list(cache_root(repo).iterdir())) == 2  # each build its own
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,13 @@
 """The per-blob validation cache: what checking a blob's *content* found, keyed
-by (blob SHA, policy digest, tool version), under `<git dir>/expflow/cache/`.
+by (blob SHA, policy digest, tool version, the build's code digest:
+resources.code_digest) under `<git dir>/expflow/cache/`.
 
 A blob's content never changes, so its strict-JSON/schema outcome, a result's
 registry findings and the canonical spellings of its numbers, and its PIN-scan
-findings can be reused by every later audit under the same policy and tool
-version. Path-dependent checks (file name = id, the scan's allow-list) are
-always redone. The cache is sharded by the first two hex digits of the blob SHA
-so a small run loads little; each shard is written whole to a temp file and
+findings can be reused by every later audit under the same policy and build.
+Path-dependent checks (file name = id, the scan's allow-list) are always redone.
+The cache is sharded by the first two hex digits of the blob SHA so a small run
+loads little; each shard is written whole to a temp file and
 renamed, so concurrent writers (pre-commit runs batches in parallel) can only
 lose each other's additions, never corrupt a shard. A shard file is its header
 line, the SHA-256 of its body, and the body; a shard whose header differs or
@@ -35,6 +36,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import read_trusted, state_dir, write_own
+from expflow_git.resources import code_digest
 
 # 17: the PIN scan reads a flow mapping below its key and a plain `pin=NNNN` tag;
 # 16: the PIN scan reads YAML lists, anchors, values below keys, quoted keys, escaped
@@ -59,7 +61,7 @@ class BlobCache:
         self.below = below  # the git directory: no folder between it and a shard is a link
         self.header = {
             "format": FORMAT,
-            "tool": __version__,
+            "tool": f"{__version__}+{code_digest()}",
             "policy": policy_digest,
             "policyPath": policy_path,
         }
@@ -72,7 +74,7 @@ class BlobCache:
     def for_git_dir(cls, git_dir: Path, policy_digest: str, policy_path: str) -> BlobCache:
         """The cache of one policy: its bytes and its path (findings name the policy file)."""
         key = hashlib.sha256(f"{policy_digest}\0{policy_path}".encode()).hexdigest()
-        directory = state_dir(git_dir) / "cache" / f"{__version__}-{key[:16]}"
+        directory = state_dir(git_dir) / "cache" / f"{__version__}-{code_digest()}-{key[:16]}"
         return cls(directory, policy_digest, policy_path, below=git_dir)
 
     def folders(self, scan: bool) -> FolderCache:

@@ -5,7 +5,7 @@ record and one round of checks per document (issue 18).
 A folder is kept when it holds no folder (a *leaf* folder: a study's records, or its
 results) and at least MIN_DOCUMENTS documents. Its entry is keyed by the folder's path
 and git tree id, which fix every name, mode and blob below it; the cache directory (the
-blob cache's, cache.py) fixes the policy and the tool version, and the entry's header
+blob cache's, cache.py) fixes the policy and the build, and the entry's header
 adds the PIN-scan setting. The body is what reading the folder gave the audit: its
 documents' leaves (paths and digests, in the listing's order), every finding at one of
 its paths, and the accepted documents as the blob cache keeps them, built again by the

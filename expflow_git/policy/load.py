@@ -93,9 +93,12 @@ def _policy_cache_file(cache_dir: Path, digest: str, path: str) -> Path:
     # the PIN scan's verdict depends on the path (a `.py` name, `pin.hash`), and a file
     # renamed onto another policy's name must not stand in for it.
     # f4: a YAML 1.1 base-60 float is refused (a policy cached before read it); f5: an
-    # integer of 2**53 too (an f4 entry written before held one: a review).
+    # integer of 2**53 too (an f4 entry written before held one: a review). Since then
+    # the build's code digest stands for such tags: no one has to remember them.
+    from expflow_git.resources import code_digest
+
     where = _sha256_hex(path.encode("utf-8", "surrogatepass"))[:16]
-    return cache_dir / f"policy-{__version__}-f5-{digest}-{where}.json"
+    return cache_dir / f"policy-{__version__}-{code_digest()}-{digest}-{where}.json"
 
 
 def _cached_policy(
