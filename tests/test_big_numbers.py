@@ -223,6 +223,51 @@ def test_an_integer_of_2_53_is_held_by_the_report(tmp_path: Path) -> None:
     assert code == 2 and "ladder_step" in err and "Traceback" not in err, err
 
 
+def test_a_whole_double_past_2_53_in_a_report_verifies(tmp_path: Path) -> None:
+    """RFC 8785 spells a whole double from 2**53 up to 1e21 as digits: a param of 1e16,
+    a ladder step of 1e16, a released ladder score of 2**53 (a loss of 2**53 - 1 on a
+    step of 4). The strict reader took the digits for an integer JCS cannot hold, and
+    `verify` refused every such signed PASS report (a review, issue 18 twenty-fifth
+    pass). They read back as the doubles they are."""
+    repo = _repo(tmp_path)
+    _run(repo, "a", {"lr": 1e16, "scale": -1e20})
+    _run(repo, "b", {"lr": 0.001, "scale": 1.0})
+    _commit(repo)
+
+    def verified() -> None:
+        code, out, err = run_cli(["audit", "--out", "r.json"], cwd=repo)
+        assert code == 0 and "Traceback" not in err, err
+        code, out, err = run_cli(["verify", "r.json", "--allow-unsigned", "--repo", "."], repo)
+        assert code == 0 and out.rstrip().endswith("r.json: VERIFIED"), (out, err)
+
+    verified()
+    payload = (
+        __import__("base64")
+        .b64decode(json.loads((repo / "r.json").read_text())["payload"])
+        .decode()
+    )
+    assert '"a":10000000000000000' in payload and '"a":-100000000000000000000' in payload
+    policy = repo / "expflow.yaml"
+    text = policy.read_text()
+    policy.write_text(text.replace("  tie_break: [loss]\n", "  ladder_step: 1e16\n"))
+    _commit(repo)
+    verified()
+    policy.write_text(
+        text.replace(
+            "  sort_by: accuracy\n  tie_break: [loss]\n", "  sort_by: loss\n  ladder_step: 4\n"
+        )
+    )
+    _run(repo, "c", {}, metrics={"accuracy": 0.5, "loss": 2**53 - 1})
+    _commit(repo)
+    verified()
+    payload = (
+        __import__("base64")
+        .b64decode(json.loads((repo / "r.json").read_text())["payload"])
+        .decode()
+    )
+    assert f'"score":{2**53}' in payload, payload
+
+
 def test_show_json_gives_the_board_for_a_run_not_ranked(tmp_path: Path) -> None:
     """`show b --format json` of a run whose result is left out (or that is not
     `success`) said `ranked_runs: 0` and no best run, where `rank` and `audit` had both:

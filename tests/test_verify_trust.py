@@ -285,22 +285,25 @@ def test_a_graft_does_not_put_a_side_commit_in_the_history(
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "pointer"),
+    ("old", "new", "says"),
     [
         (
             b'"chain":{"prev":null,"seq":0}',
-            b'"chain":{"prev":null,"seq":100000000000000000000}',
-            "/predicate/chain/seq",
+            b'"chain":{"prev":null,"seq":100000000000000000001}',
+            # an integer field: the schema's bound (below 2**53) says it first
+            "payload /predicate/chain/seq: ",
         ),
         (
             b'"seg_total":50,',
-            b'"seg_total":-100000000000000000000,',
-            "/predicate/entries/1/metrics/seg_total",  # entry 0: the study's attempts
+            # (10**20 + 1: no double holds it; 10**20 itself would read as the double)
+            b'"seg_total":-100000000000000000001,',
+            # entry 0: the study's attempts
+            "payload /predicate/entries/1/metrics/seg_total: integer out of range",
         ),
     ],
 )
 def test_a_huge_integer_is_a_failed_line_not_a_traceback(
-    repo: Repo, xcli: Cli, tmp_path: Path, old: bytes, new: bytes, pointer: str
+    repo: Repo, xcli: Cli, tmp_path: Path, old: bytes, new: bytes, says: str
 ) -> None:
     r0 = repo.audit(xcli, "r0.json", repo.c0)
     payload = b64d(json.loads(r0.read_bytes())["payload"])
@@ -314,9 +317,32 @@ def test_a_huge_integer_is_a_failed_line_not_a_traceback(
     res = run_cli(["verify", str(bad), "--public-key", str(repo.ci_pub)], repo.path)
     assert res.code == 1, res
     assert "Traceback" not in res.err and res.err == ""
-    assert f"FAIL statement: payload {pointer}: integer out of range" in res.out
+    assert f"FAIL statement: {says}" in res.out, res.out
     res = run_cli(["report", str(bad)], repo.path)
     assert res.code == 1 and "Traceback" not in res.err
+
+
+def test_a_double_spelled_as_digits_in_an_integer_field_is_refused_by_the_schema(
+    repo: Repo, tmp_path: Path, xcli: Cli
+) -> None:
+    """Digits past 2**53 that a double holds read back as that double (RFC 8785 spells a
+    whole double so); an integer field (`seq`, a count, a rank) must not take one, or the
+    checks' arithmetic would run on 1e20: the schema bounds every integer field below
+    2**53, so such a report is a failed line."""
+    r0 = repo.audit(xcli, "r0.json", repo.c0)
+    payload = b64d(json.loads(r0.read_bytes())["payload"])
+    old = b'"chain":{"prev":null,"seq":0}'
+    assert old in payload
+    changed = payload.replace(old, b'"chain":{"prev":null,"seq":100000000000000000000}', 1)
+    from helpers_audit import PAYLOAD_TYPE, b64e, pae
+
+    sig = repo.ci.sign(pae(PAYLOAD_TYPE, changed))
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(envelope_bytes(changed, [{"keyid": _kid(repo.ci), "sig": b64e(sig)}]))
+    res = run_cli(["verify", str(bad), "--public-key", str(repo.ci_pub)], repo.path)
+    assert res.code == 1 and res.err == "", res
+    assert "FAIL statement: payload /predicate/chain/seq: " in res.out, res.out
+    assert "maximum of 9007199254740991" in res.out, res.out
 
 
 def _mutate(value: Any, draw: st.DrawFn) -> Any:

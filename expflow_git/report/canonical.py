@@ -65,6 +65,29 @@ def _maybe_not_jcs(text: str) -> bool:
     return suspect and _NOT_JCS.search(text) is not None
 
 
+def as_doubles(value: Any) -> Any:
+    """`value` with every integer of 2**53 or more that a double holds exactly, below
+    1e21, as that double: RFC 8785's numbers are doubles, and it spells such a whole one
+    as digits (a param of 1e16), which a JSON reader takes for an integer. The rest as
+    it is (a larger integer stays one: out of JCS's range)."""
+    if isinstance(value, dict):
+        return {k: as_doubles(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_doubles(v) for v in value]
+    if type(value) is int and 2**53 <= abs(value) < 10**21 and int(float(value)) == value:
+        return float(value)
+    return value
+
+
+def holds_digits_16(payload: bytes) -> bool:
+    """Whether canonical JSON `payload` may hold a number token of 16 or more digits
+    (the only ones `as_doubles` changes); digits in a string may say yes."""
+    return _DIGITS_16_BYTES.search(payload) is not None
+
+
+_DIGITS_16_BYTES = re.compile(rb"[:,\[]-?\d{16}")
+
+
 def json_number(value: float) -> float | int:
     """An integral float as an int, so the fast path above need not fall back for it."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:

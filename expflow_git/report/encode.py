@@ -27,7 +27,14 @@ from expflow_git.audit.ranking import RankedRun
 from expflow_git.checks import Outcome, RunVerdict
 from expflow_git.errors import clean, path_text
 from expflow_git.policy.model import Severity
-from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
+from expflow_git.report.canonical import (
+    as_doubles,
+    canonical_json,
+    holds_digits_16,
+    jcs_numbers,
+    jcs_string,
+    json_number,
+)
 from expflow_git.report.dsse import PAYLOAD_TYPE, Signature, pae
 from expflow_git.report.inputs import SPOOL_IN_MEMORY, Batch, encode_leaves
 from expflow_git.report.rules import Tally
@@ -345,8 +352,10 @@ class Report:
 
     def statement(self) -> Json:
         """The Statement, parsed back (for small reports and tests)."""
-        parsed: Json = json.loads(bytes(self.payload))
-        return parsed
+        payload = bytes(self.payload)
+        parsed: Json = json.loads(payload)
+        # A whole double past 2**53 (a param of 1e16) is spelled as digits: a double again.
+        return as_doubles(parsed) if holds_digits_16(payload) else parsed
 
 
 def _split(data: bytes, token: str) -> tuple[bytes, bytes]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExpflowError, path_text, printable
 from expflow_git.jsonstrict import JsonProblem, parse_json
-from expflow_git.report.canonical import canonical_json
+from expflow_git.report.canonical import as_doubles, canonical_json
 from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, decode_envelope, pae
 from expflow_git.report.merkle import leaf_hash, merkle_root
 from expflow_git.report.rules import (
@@ -113,12 +113,20 @@ def _statement(envelope: Envelope, source: str) -> dict[str, Any]:
     try:
         canonical = canonical_json(statement)
     except ValueError:
-        # RFC 8785 holds integers up to 2**53 only; bigger ones would also break the
-        # arithmetic of the checks below (issue 14: seq 10**20 was a traceback).
-        raise ReportError(
-            f"payload {_big_integer(statement)}: integer out of range "
-            "(RFC 8785 holds at most 2**53 - 1 in magnitude)"
-        ) from None
+        # RFC 8785's numbers are doubles, and it spells a whole one from 2**53 up to
+        # 1e21 as digits: a param of 1e16, a ladder step or released score past 2**53,
+        # which the strict reader takes for integers (a signed PASS that verify
+        # refused: a review). Such an integer is that double again; the schema keeps
+        # every integer field below 2**53, and any other integer is out of range
+        # (bigger ones would break the checks' arithmetic: issue 14, seq 10**20).
+        statement = as_doubles(statement)
+        try:
+            canonical = canonical_json(statement)
+        except ValueError:
+            raise ReportError(
+                f"payload {_big_integer(statement)}: integer out of range "
+                "(RFC 8785 holds at most 2**53 - 1 in magnitude)"
+            ) from None
     if canonical != envelope.payload:
         raise ReportError("payload is not in RFC 8785 canonical form")
     return statement
