@@ -664,6 +664,112 @@ def test_symlinked_document_is_refused(exp_repo: ExpRepo, cli, target: str) -> N
     assert f"{EXP}: not-a-regular-file: is a symbolic link" in res.out
 
 
+def _compact(doc: object) -> str:
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _problems(out: str, path: str) -> list[str]:
+    return sorted(line for line in out.splitlines() if line.startswith(path))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--staged", "--", RES], ["--", RES], ["--staged", "--", RES, EXP]],
+    ids=["staged", "on-disk", "record-given-too"],
+)
+def test_a_record_that_is_a_link_in_the_index_backs_no_result(
+    exp_repo: ExpRepo, cli, args: list[str]
+) -> None:
+    """A symbolic link committed at the record's path whose target text is a valid record
+    (`git commit --no-verify`): the index holds the target's name, no document. Checked
+    alone, the result was read as backed by it (`1 document(s) OK`), where the whole
+    index and the audit said result-without-record (a hunter's find). Looked up, a link
+    is no record: the result checked alone is told what the whole index tells it."""
+    (exp_repo.path / EXP).parent.mkdir(parents=True)
+    (exp_repo.path / EXP).symlink_to(_compact(experiment_doc()))
+    exp_repo.commit("a link at the record's path")
+    exp_repo.write(RES, _metrics())
+    exp_repo.stage(RES)
+    whole = cli(["validate", "--staged"], cwd=exp_repo.path)
+    assert whole.code == 1
+    assert f"{EXP}: not-a-regular-file: is a symbolic link" in whole.out
+    expected = _problems(whole.out, RES)
+    assert expected == [
+        f"{RES}#/experiment: result-without-record: no experiment record with id 'exp-001'"
+    ]
+    res = cli(["validate", *args], cwd=exp_repo.path)
+    assert res.code == 1, res.both
+    assert _problems(res.out, RES) == expected
+    assert_clean_output(res.out, res.err)
+
+
+@pytest.mark.parametrize("linked", ["deleting-correction", "record"])
+def test_a_link_in_the_index_is_no_correction_nor_record_a_correction_leans_on(
+    exp_repo: ExpRepo, cli, linked: str
+) -> None:
+    """A correction that keeps a result must name a run with a record, or one another
+    correction deletes. A link whose target text was a deleting correction, or a valid
+    record, vouched for it, in the whole index as in the correction checked alone; the
+    audit reads neither as a document."""
+    keep = "corrections/keep/exp-001.json"
+    doc = {
+        "schema": "expflow/correction@1",
+        "experiment": "exp-001",
+        "supersedes": "a" * 40,
+        "blob": "b" * 40,
+        "reason": "re-ran with the fixed loader",
+        "author": {"name": "Ada Lovelace", "email": "ada@example.org"},
+        "time": "2026-11-21T10:00:00Z",
+    }
+    if linked == "record":
+        link, target = EXP, experiment_doc()
+    else:
+        link, target = "corrections/gone/exp-001.json", {**doc, "blob": None}
+    (exp_repo.path / link).parent.mkdir(parents=True)
+    (exp_repo.path / link).symlink_to(_compact(target))
+    exp_repo.commit("a link")
+    exp_repo.write_json(keep, doc)
+    exp_repo.stage(keep)
+    expected = [
+        f"{keep}#/experiment: correction-unknown-experiment: "
+        "names experiment 'exp-001', which has no record here"
+    ]
+    for args in (["--staged"], ["--staged", "--", keep], ["--", keep]):
+        res = cli(["validate", *args], cwd=exp_repo.path)
+        assert res.code == 1, (args, res.both)
+        assert _problems(res.out, keep) == expected, args
+
+
+def test_a_link_in_the_index_gone_from_disk_is_refused_not_read(exp_repo: ExpRepo, cli) -> None:
+    """A document given that the disk no longer has is checked as the index holds it: a
+    link there is refused as a link, not read as its target's text."""
+    (exp_repo.path / EXP).parent.mkdir(parents=True)
+    (exp_repo.path / EXP).symlink_to(_compact(experiment_doc()))
+    exp_repo.commit("a link at the record's path")
+    (exp_repo.path / EXP).unlink()
+    res = cli(["validate", "--", EXP], cwd=exp_repo.path)
+    assert res.code == 1, res.both
+    assert f"{EXP}: not-a-regular-file: is a symbolic link" in res.out
+
+
+def test_a_record_that_is_a_link_backs_no_result_outside_git(tmp_path: Path, cli) -> None:
+    """Outside git, a record looked up on disk is not read through a link either: the
+    result checked alone is told what a check of the folder tells it."""
+    assert cli(["init", "--template", "competition"], cwd=tmp_path).code == 0
+    (tmp_path / "elsewhere.json").write_bytes(_j(experiment_doc()))
+    (tmp_path / EXP).parent.mkdir(parents=True)
+    (tmp_path / EXP).symlink_to(tmp_path / "elsewhere.json")
+    (tmp_path / RES).parent.mkdir(parents=True)
+    (tmp_path / RES).write_bytes(_metrics())
+    whole = cli(["validate"], cwd=tmp_path)
+    assert whole.code == 1
+    expected = _problems(whole.out, RES)
+    assert len(expected) == 1 and "result-without-record" in expected[0]
+    res = cli(["validate", RES], cwd=tmp_path)
+    assert res.code == 1, res.both
+    assert _problems(res.out, RES) == expected
+
+
 def test_tracked_document_that_is_now_a_directory_is_a_finding(exp_repo: ExpRepo, cli) -> None:
     exp_repo.write(EXP, _j(experiment_doc()))
     exp_repo.stage(EXP)

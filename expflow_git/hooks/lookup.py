@@ -53,13 +53,21 @@ class Lookup:
         git: Git | None = None,
         blob_ids: dict[str, str] | None = None,
         links: frozenset[str] = frozenset(),
+        submodules: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         self.root = root
         self.policy = policy
         self._git = git
-        self._ids = blob_ids or {}  # path -> blob id of its stage-0 entry (INDEX)
+        # path -> blob id of its stage-0 entry (INDEX): a file's, never a link's (its blob
+        # is the target's name) nor a submodule's (it names a commit).
+        self._ids = blob_ids or {}
         self.links = links  # stage-0 entries that are symbolic links (INDEX)
+        # Stage-0 links and submodules: listed (a check of every document refuses them),
+        # but never a document looked up for another (`named`, `read`), as the audit
+        # reads them. A link whose target text was a valid record backed a result checked
+        # alone, where the whole index said result-without-record (a hunter's find).
+        self._not_files = links | submodules
         self._list = listing
         self._paths: list[str] | None = None
         self._by_stem: dict[str, list[str]] = {}
@@ -77,14 +85,24 @@ class Lookup:
         few = not whole and len(rels) <= FEW_DOCS
         names = sorted({stem(rel) + ".json" for rel in rels}) if few else []
         if not few or not all(is_plain_name(n) for n in names):
-            paths, blob_ids, links = _index_listing(git.run("ls-files", "-s", "-z", "--"))
+            listing = _index_listing(git.run("ls-files", "-s", "-z", "--"))
+            paths, blob_ids, links, submodules = listing
         else:
             listed = git.ls_index_named(names, rels)
-            blob_ids = {e.path: e.sha for e in listed if e.stage == 0 and e.mode != GITLINK}
-            links = frozenset(e.path for e in listed if e.stage == 0 and e.mode == SYMLINK)
+            staged = [e for e in listed if e.stage == 0]
+            blob_ids = {e.path: e.sha for e in staged if e.mode not in (GITLINK, SYMLINK)}
+            links = frozenset(e.path for e in staged if e.mode == SYMLINK)
+            submodules = frozenset(e.path for e in staged if e.mode == GITLINK)
             paths = list(dict.fromkeys(e.path for e in listed))  # unmerged: up to 3 stages
         found = cls(
-            Source.INDEX, git.root, policy, lambda: paths, git=git, blob_ids=blob_ids, links=links
+            Source.INDEX,
+            git.root,
+            policy,
+            lambda: paths,
+            git=git,
+            blob_ids=blob_ids,
+            links=links,
+            submodules=submodules,
         )
         found.all_paths()  # before any fork: the listing is shared, not redone per worker
         return found
@@ -99,13 +117,18 @@ class Lookup:
                 # paths); the globs judge the few candidates.
                 if path.endswith(".json"):
                     by_stem.setdefault(path[path.rfind("/") + 1 : -5], []).append(path)
+            for path in self._not_files:  # (rare: taken out here, not asked of every path)
+                if path.endswith(".json"):
+                    named = by_stem.get(path[path.rfind("/") + 1 : -5], [])
+                    if path in named:
+                        named.remove(path)
         return self._paths
 
     def named(self, kind: Kind, exp_id: str, *, asking: str = "") -> Sequence[str]:
-        """The listed documents of `kind` for id `exp_id` (JSON files named `ID.json`),
-        sorted; not a copy (k documents of one id asking about it read one list, not k).
-        The document `asking` may be among them, except when it is the only one: then
-        the answer is empty, and no glob is matched."""
+        """The listed documents of `kind` for id `exp_id` (JSON files named `ID.json`; a
+        link or a submodule is none), sorted; not a copy (k documents of one id asking
+        about it read one list, not k). The document `asking` may be among them, except
+        when it is the only one: then the answer is empty, and no glob is matched."""
         if self._paths is None:
             self.all_paths()
         named = self._by_stem.get(exp_id, ())
@@ -141,12 +164,10 @@ class Lookup:
                 self._blobs[path] = data
 
     def read(self, path: str) -> bytes | None:
-        """The content of `path` where it is looked up; None if it is not there."""
+        """The content of `path` where it is looked up; None if it is not there, or is no
+        file (a symbolic link or a submodule: its target's name is not a document)."""
         if self.source is not Source.INDEX:
-            try:
-                return (self.root / path).read_bytes()
-            except OSError:
-                return None
+            return _regular_file(os.path.join(self.root, path))
         if path in self._blobs:
             return self._blobs[path]
         sha = self._ids.get(path)
@@ -201,6 +222,27 @@ def same_on_disk(root: Path, path: str, sha: str) -> bytes | None:
 MAX_SAME_ON_DISK = 1 << 20  # bytes: a larger file is no document (jsonstrict's cap)
 
 
+def _regular_file(full: str) -> bytes | None:
+    """The file at `full`, None if it is no regular file (a link is not followed)."""
+    try:
+        fd = os.open(full, READ_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        if not getattr(os, "O_NOFOLLOW", 0) and os.path.islink(full):
+            return None  # (no O_NOFOLLOW here: the link was opened through)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def holds(paths: Sequence[str], path: str) -> bool:
     """Whether the sorted `paths` (a `Lookup.named` answer) hold `path`."""
     at = bisect.bisect_left(paths, path)
@@ -235,18 +277,20 @@ def read_blobs(git: Git, shas: list[str]) -> dict[str, bytes]:
     return blobs
 
 
-def _index_listing(out: bytes) -> tuple[list[str], dict[str, str], frozenset[str]]:
+def _index_listing(
+    out: bytes,
+) -> tuple[list[str], dict[str, str], frozenset[str], frozenset[str]]:
     """`ls-files -s -z` output: every path once, in order, the blob id of each stage-0
-    entry but a submodule's, and the stage-0 symbolic links. Records are `<mode> SP <id>
-    SP <stage> TAB <path>` with a six-digit mode and a one-digit stage, so the fields are
-    sliced at the widths of the first record (checked on every one) instead of split: a
-    2,000-run sweep's index has 4,000 entries, and every hook with many files lists it
-    (issue 18)."""
+    file (not a link's, nor a submodule's), the stage-0 symbolic links and the stage-0
+    submodules. Records are `<mode> SP <id> SP <stage> TAB <path>` with a six-digit mode
+    and a one-digit stage, so the fields are sliced at the widths of the first record
+    (checked on every one) instead of split: a 2,000-run sweep's index has 4,000
+    entries, and every hook with many files lists it (issue 18)."""
     from expflow_git.gitstore import GITLINK, SYMLINK
 
     records = out.decode("utf-8", "surrogateescape").split("\0")[:-1]
     if not records:  # an empty index (nothing added yet)
-        return [], {}, frozenset()
+        return [], {}, frozenset(), frozenset()
     tab = records[0].find("\t")
     shaped = (r[tab : tab + 1] == "\t" and r[6:7] == " " == r[tab - 2 : tab - 1] for r in records)
     if tab < 10 or not all(shaped):
@@ -254,10 +298,15 @@ def _index_listing(out: bytes) -> tuple[list[str], dict[str, str], frozenset[str
     paths = [r[tab + 1 :] for r in records]
     ids = {r[tab + 1 :]: r[7 : tab - 2] for r in records if r[tab - 1] == "0"}
     links = []
-    for r in records:
-        if r.startswith(GITLINK):  # names a commit, not a blob (rare: dropped after)
+    submodules = []
+    for r in records:  # (rare: taken out of `ids` here, not asked of every record above)
+        if r[tab - 1] != "0":
+            continue
+        if r.startswith(GITLINK):  # names a commit, not a blob
+            submodules.append(r[tab + 1 :])
             ids.pop(r[tab + 1 :], None)
-        elif r.startswith(SYMLINK) and r[tab - 1] == "0":
+        elif r.startswith(SYMLINK):  # its blob is the target's name, not a document
             links.append(r[tab + 1 :])
+            ids.pop(r[tab + 1 :], None)
     unique = list(dict.fromkeys(paths)) if len(ids) < len(paths) else paths
-    return unique, ids, frozenset(links)
+    return unique, ids, frozenset(links), frozenset(submodules)

@@ -226,6 +226,8 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
         if lookup.source is Source.WORK_TREE:
             return None  # tracked, but deleted from the working tree
         # Listed in the index but gone from disk (deleted, not yet staged): check the index.
+        if rel in lookup.links:
+            return _symlink_finding(rel)
         staged = lookup.read(rel) if lookup.source is Source.INDEX else None
         if staged is None:
             return Finding(rel, Problem.NOT_A_FILE.value, "no such file")
