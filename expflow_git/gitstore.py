@@ -287,6 +287,8 @@ def blob_id(data: bytes, width: int) -> str:
 
 GITLINK = "160000"  # a submodule's mode: its entry names a commit, not a blob
 SYMLINK = "120000"  # a symbolic link's mode: its blob is the target's name
+# A blob git stores as a file (the others: a symlink 120000, a submodule 160000).
+REGULAR_MODES = frozenset({"100644", "100755"})
 # A listing with every folder's path (`ls-tree -t`) past this many bytes, at more than
 # LONG_LINE bytes a line, is folders nested too deep: the files are listed alone.
 LISTING_FLOOR = 64 << 20

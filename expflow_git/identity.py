@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from expflow_git.documents import stem
+from expflow_git.gitstore import REGULAR_MODES as REGULAR_MODES  # (re-exported)
 from expflow_git.gitstore import Change
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.policy.model import Policy
@@ -24,8 +25,6 @@ from expflow_git.schemas import Kind
 # editable: they describe a run or select it (`rank --tag`), no gate or rule reads them.
 FROZEN_FIELDS = ("id", "study", "params", "seed", "status")
 
-# A blob git stores as a file (the others: a symlink 120000, a submodule 160000).
-REGULAR_MODES = frozenset({"100644", "100755"})
 
 _ABSENT = ("absent",)
 _WILDCARD = re.compile(r"[*?\[]")

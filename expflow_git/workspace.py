@@ -92,7 +92,7 @@ class Workspace:
     def _read_policy(self, warn: Callable[[str], None] | None) -> Policy:
         rel = self.rel(self.policy_path)
         if self.staged or (self.policy_from_index and self.git is not None):
-            staged = self.read_tracked(rel)
+            staged = self._policy_in_index(rel)
             if staged is not None:
                 return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir(), warn=warn)
             if self.staged:
@@ -119,14 +119,33 @@ class Workspace:
             return self.git.index_paths()
         return walk_files(self.root, strict=False)
 
-    def read_tracked(self, path: str) -> bytes | None:
-        """Staged content of `path` (in a repository), else the file on disk."""
-        if self.git is not None:
-            return self.git.read_index_file(path)
-        try:
-            return (self.root / path).read_bytes()
-        except OSError:
+    def _policy_in_index(self, rel: str) -> bytes | None:
+        """The policy file the index holds at `rel` (stage 0), or None where it holds none
+        (nor for a path outside the work tree). A symbolic link or a submodule there is
+        refused (exit 2): `cat-file :0:PATH` read a link's target text as the policy
+        (one line of flow YAML made a working one), where the audit and `protect` read
+        no policy there. One `ls-files` (what the one `cat-file` was), the content from
+        the file on disk when it is the staged blob, else one `cat-file`."""
+        from expflow_git.gitstore import GITLINK, REGULAR_MODES, SYMLINK
+        from expflow_git.hooks.lookup import read_blobs, same_on_disk
+
+        if self.git is None or rel.startswith("/") or rel.split("/", 1)[0] == "..":
             return None
+        entry = next(
+            (e for e in self.git.ls_index_named((), [rel]) if e.path == rel and e.stage == 0),
+            None,
+        )
+        if entry is None:
+            return None
+        if entry.mode not in REGULAR_MODES:
+            what = {SYMLINK: "a symbolic link", GITLINK: "a submodule"}.get(entry.mode)
+            raise ExpflowError(
+                f"{rel}: the index holds {what or f'an entry of mode {entry.mode}'} here, "
+                "not a policy file; the policy must be a regular file (the audit reads no "
+                "policy in its place)"
+            )
+        data = same_on_disk(self.root, rel, entry.sha)
+        return data if data is not None else read_blobs(self.git, [entry.sha])[entry.sha]
 
     def index_below(self, rels: Sequence[str]) -> dict[str, list[str]]:
         """Each of `rels` (as `rel` spells them, `.` the root) the index holds something

@@ -219,6 +219,29 @@ def test_a_staged_scan_allow_on_an_orphan_branch_takes_effect_once_committed(
     assert "scan.allow '**' takes effect once committed" in res.err
 
 
+def test_a_staged_policy_that_is_a_link_allows_nothing(exp_repo: ExpRepo, cli) -> None:
+    """The staged policy was read with `cat-file :0:expflow.yaml`, a symbolic link's
+    target text with it: a link whose target is one line of flow YAML with
+    `scan: {allow: ["**"]}`, staged in a repository's first commit (its own policy
+    judges it) under a regular file on disk, let a PIN hash by. A link in the index is
+    no policy (the audit reads none there): the scan warns and exempts nothing."""
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    policy.unlink()
+    policy.symlink_to(
+        "{version: 1, metrics: {m: {group: G, type: scalar, higher_is_better: true}}, "
+        'ranking: {sort_by: m}, scan: {allow: ["**"]}}'
+    )
+    exp_repo.write("leak.txt", f"x {PIN_SHA}\n")
+    exp_repo.git("add", "-A")
+    policy.unlink()
+    policy.write_text(text)  # on disk, not staged: the plain hooks stash nothing
+    res = cli(["scan", "--staged", "--", "expflow.yaml", "leak.txt"], cwd=exp_repo.path)
+    assert res.code == 1 and res.out.startswith("leak.txt:1:3: pin-sha256"), res.both
+    assert "warning: policy not used for the scan allow-list: expflow.yaml: the index " in res.err
+    assert "holds a symbolic link here" in res.err
+
+
 def test_a_staged_scan_refuses_a_path_the_index_lacks(exp_repo: ExpRepo, cli) -> None:
     """`scan --staged -- u.txt` of a file never staged said "0 file(s) clean" (exit 0),
     whatever it held, where `validate --staged` refuses a document not staged (a user's

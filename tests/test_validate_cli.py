@@ -631,6 +631,64 @@ def test_changed_policy_rechecks_every_document(committed_repo: ExpRepo, cli) ->
     assert f"{RES}#/metrics/pde_mean: unknown-metric" in res.out
 
 
+# A policy in one line of flow YAML, under which the seed run is valid: a symbolic link
+# whose target is this text is, read as a blob, a working policy.
+FLOW_POLICY = (
+    "{version: 1, metrics: {"
+    + ", ".join(f"{m}: {{group: G, type: scalar, higher_is_better: true}}" for m in SEED_METRICS)
+    + "}, ranking: {sort_by: seg_total}}"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "--staged"],
+        ["validate", "--staged", "--", POLICY],
+        ["validate", "--staged", "--", RES],
+    ],
+    ids=["whole", "policy", "result"],
+)
+@pytest.mark.parametrize("entry", ["link", "submodule"])
+def test_a_policy_that_is_no_file_in_the_index_is_refused(
+    exp_repo: ExpRepo, args: list[str], entry: str
+) -> None:
+    """`cat-file :0:expflow.yaml` read a symbolic link's target text as the staged policy:
+    one line of flow YAML made a working one (exit 0), where the audit and `protect`
+    read no policy there. The policy's index entry must be a regular file (exit 2)."""
+    exp_repo.add_experiment()
+    exp_repo.add_result()
+    exp_repo.commit("a run")
+    (exp_repo.path / POLICY).unlink()
+    if entry == "link":
+        (exp_repo.path / POLICY).symlink_to(FLOW_POLICY)
+        exp_repo.stage(POLICY)
+    else:
+        exp_repo.git("rm", "-q", "--cached", POLICY)
+        exp_repo.git("update-index", "--add", "--cacheinfo", f"160000,{exp_repo.head()},{POLICY}")
+    res = run_cli(args, cwd=exp_repo.path)
+    assert res.code == 2, res
+    what = "a symbolic link" if entry == "link" else "a submodule"
+    assert res.err.splitlines() == [
+        f"expflow-git: error: {POLICY}: the index holds {what} here, not a policy file; "
+        "the policy must be a regular file (the audit reads no policy in its place)"
+    ]
+    assert res.out == ""
+
+
+def test_protect_refuses_a_first_commit_whose_policy_is_a_link(exp_repo: ExpRepo) -> None:
+    """Before the first commit `protect` has no change against HEAD to see the link by:
+    it read the link's target text as the policy and passed (exit 0)."""
+    (exp_repo.path / POLICY).unlink()
+    (exp_repo.path / POLICY).symlink_to(FLOW_POLICY)
+    exp_repo.add_experiment()
+    exp_repo.git("add", "-A")
+    res = run_cli(["protect"], cwd=exp_repo.path)
+    assert res.code == 2, res
+    assert res.err.startswith(f"expflow-git: error: {POLICY}: the index holds a symbolic link")
+    assert len(res.err.splitlines()) == 1
+
+
 def test_policy_option_and_env(exp_repo: ExpRepo, cli) -> None:
     (exp_repo.path / POLICY).rename(exp_repo.path / "conf.yaml")
     exp_repo.add_experiment()
