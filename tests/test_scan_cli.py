@@ -242,6 +242,29 @@ def test_a_staged_policy_that_is_a_link_allows_nothing(exp_repo: ExpRepo, cli) -
     assert "holds a symbolic link here" in res.err
 
 
+def test_a_policy_that_is_a_link_at_head_allows_nothing(exp_repo: ExpRepo, cli) -> None:
+    """HEAD's allow-list was read as `HEAD:expflow.yaml`, a symbolic link's target text
+    with it: a link committed past the hooks (`--no-verify`) whose target is one line of
+    flow YAML with `scan: {allow: ["**"]}`, then a regular policy saying the same staged
+    with a PIN hash, let the hash by. A link at HEAD is no policy (the audit reads none
+    there): the staged entries take effect once committed."""
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    policy.unlink()
+    policy.symlink_to(
+        "{version: 1, metrics: {m: {group: G, type: scalar, higher_is_better: true}}, "
+        'ranking: {sort_by: m}, scan: {allow: ["**"]}}'
+    )
+    exp_repo.commit("a link in the policy's place")
+    policy.unlink()
+    policy.write_text(text + 'scan:\n  allow: ["**"]\n')
+    exp_repo.write("leak.txt", f"x {PIN_SHA}\n")
+    exp_repo.git("add", "-A")
+    res = cli(["scan", "--staged", "--", "expflow.yaml", "leak.txt"], cwd=exp_repo.path)
+    assert res.code == 1 and res.out.startswith("leak.txt:1:3: pin-sha256"), res.both
+    assert "scan.allow '**' takes effect once committed" in res.err
+
+
 def test_a_staged_scan_refuses_a_path_the_index_lacks(exp_repo: ExpRepo, cli) -> None:
     """`scan --staged -- u.txt` of a file never staged said "0 file(s) clean" (exit 0),
     whatever it held, where `validate --staged` refuses a document not staged (a user's

@@ -175,19 +175,32 @@ def _allowed_at_head(git: Git, rel: str) -> tuple[str, ...] | None:
     hunt), where CI, judging by the base's policy, refuses them. An unborn HEAD in a
     repository that has commits (an orphan branch) allows nothing: it took the staged
     list whole, and a PIN hash was committed beside it (a user's hunt, issue 18
-    twenty-third pass). One blob stream; HEAD is asked for only when it holds no policy."""
-    from expflow_git.gitblobs import BlobReader
+    twenty-third pass). A symbolic link or a submodule at the policy's path is no policy
+    (as the audit reads HEAD): a link's target text, one line of flow YAML committed past
+    the hooks, was read as HEAD's allow-list. One `ls-tree`, and the blob from the file
+    on disk when it is HEAD's, else one `cat-file`; HEAD is asked for only when the
+    listing fails."""
+    from expflow_git.gitstore import REGULAR_MODES
+    from expflow_git.hooks.lookup import read_blobs, same_on_disk
     from expflow_git.policy.load import load_policy_bytes
 
     try:
-        with BlobReader(git) as reader:
-            data = reader.read(f"HEAD:{rel}")
+        listed = git.ls_tree("HEAD", [rel])
     except ExpflowError:
         try:
             git.resolve_commit("HEAD")
         except ExpflowError:
             # Unborn HEAD: only a repository without any ref commits its first policy.
             return () if git.run("for-each-ref", "--count=1").strip() else None
+        return ()
+    entry = next((e for e in listed if e.path == rel), None)
+    if entry is None or entry.type != "blob" or entry.mode not in REGULAR_MODES:
+        return ()
+    try:
+        data = same_on_disk(git.root, rel, entry.sha)
+        if data is None:
+            data = read_blobs(git, [entry.sha])[entry.sha]
+    except ExpflowError:
         return ()
     try:
         return load_policy_bytes(data, path=rel).scan_allow
