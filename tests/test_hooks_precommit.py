@@ -976,8 +976,20 @@ def test_protect_hook_refuses_a_frozen_record_field(
     assert (
         f"{EXP}: record-rewritten: the staged change changes params of experiment 'exp-001'" in out
     )
-    assert run_cli(["pin", "init", "1234"], cwd=seeded.path, env=hook_env)[0] == 0
-    code, out = run_hook(seeded.path, hook_config, hook, None, {**hook_env, "EXPFLOW_PIN": "1234"})
+    # Not even with the PIN under the default `corrections: allow`: no correction can
+    # declare a frozen field, so `audit --since` would fail the commit in CI (issue 18,
+    # twenty-fifth pass); under `deny` the PIN approves it.
+    pin = str(4000 + 821)
+    pinned = {**hook_env, "EXPFLOW_PIN": pin}
+    assert run_cli(["pin", "init", pin], cwd=seeded.path, env=hook_env)[0] == 0
+    code, out = run_hook(seeded.path, hook_config, hook, None, pinned)
+    assert code == 1, out
+    assert f"{EXP}: record-rewritten" in out and "no correction can declare" in out, out
+    assert "approved" not in out
+    policy = seeded.path / "expflow.yaml"
+    policy.write_text(policy.read_text().replace("protect: {", "protect: {corrections: deny, ", 1))
+    seeded.stage()
+    code, out = run_hook(seeded.path, hook_config, hook, None, pinned)
     assert code == 0, out
     assert "approved" in out
 

@@ -161,14 +161,90 @@ EXP2 = "experiments/pdebench-task1/exp-002.json"
 RES2 = "results/pdebench-task1/exp-002.json"
 
 
+def deny_corrections(repo: ExpRepo) -> None:
+    """`protect: {corrections: deny}` committed (protect judges by the staged policy)."""
+    policy = (repo.path / "expflow.yaml").read_text()
+    deny = policy.replace("protect: {", "protect: {corrections: deny, ", 1)
+    assert deny != policy
+    repo.write("expflow.yaml", deny)
+    repo.commit("corrections: deny")
+
+
 def test_protect_refuses_a_frozen_field_of_a_finished_run(seeded: ExpRepo) -> None:
+    """Under the default `corrections: allow` the PIN does not approve it either: no
+    correction can declare a finished run's frozen fields, so `audit --since` in CI failed
+    the commit the PIN let through, for good (issue 18, twenty-fifth pass)."""
     set_record(seeded, params={"Args/--sub_step": 5, "lr": 0.001})
     code, out, _ = cli(seeded, "protect")
     assert code == 1, out
     assert out.startswith(f"{EXP2}: record-rewritten: the staged change changes params of ")
     assert "a finished run is frozen" in out
+    code, out, err = cli(seeded, "protect", env=with_pin(seeded))
+    assert code == 1 and "approved" not in err, (out, err)
+    (line,) = out.splitlines()
+    assert line.startswith(f"{EXP2}: record-rewritten: the staged change changes params of ")
+    assert "no correction can declare a change to a finished run's frozen fields" in line
+    assert "`audit --since` would report it even with the PIN" in line
+    assert "record a new run under a new id" in line
+    # What the hook refuses is what CI's `audit --since` reports of the commit.
+    seeded.commit("params changed past the hooks")
+    code, predicate = audit_json(seeded, "--since", "HEAD~1")
+    assert code == 1 and rules(predicate)["record-rewritten"] == [EXP2]
+
+
+def test_protect_approves_a_frozen_field_with_the_pin_under_corrections_deny(
+    seeded: ExpRepo,
+) -> None:
+    """`protect: {corrections: deny}` keeps the PIN-only approval (spec §5: `audit
+    --since` reports every rewrite then)."""
+    deny_corrections(seeded)
+    set_record(seeded, params={"Args/--sub_step": 5, "lr": 0.001})
+    code, out, _ = cli(seeded, "protect")
+    assert code == 1 and "approve with the PIN via EXPFLOW_PIN" in out, out
     approved = cli(seeded, "protect", env=with_pin(seeded))
     assert approved[0] == 0 and "approved" in approved[2] and EXP2 in approved[2]
+
+
+NARROWED = 'results: ["results/pdebench-task1/exp-001.json"]'  # drops exp-002's result
+
+
+def narrow_results(repo: ExpRepo) -> None:
+    policy = (repo.path / "expflow.yaml").read_text()
+    narrowed = policy.replace('results: ["results/**/*.json"]', NARROWED, 1)
+    assert narrowed != policy
+    repo.write("expflow.yaml", narrowed)
+    repo.stage("expflow.yaml")
+
+
+def test_protect_refuses_a_result_the_staged_globs_drop_even_with_the_pin(
+    seeded: ExpRepo,
+) -> None:
+    """A committed result the staged `paths.results` no longer matches: no correction can
+    declare it, so under the default `corrections: allow` the PIN approved a commit that
+    `audit --since` then failed (issue 18, twenty-fifth pass)."""
+    narrow_results(seeded)
+    code, out, err = cli(seeded, "protect", env=with_pin(seeded))
+    assert code == 1 and "approved" not in err, (out, err)
+    (line,) = out.splitlines()
+    assert line.startswith(f"{RES2}: result-rewritten: the staged policy's paths.results ")
+    assert "no correction can declare a result the policy's globs drop" in line
+    assert "`audit --since` would report it even with the PIN" in line
+    assert "keep paths.results matching the committed results" in line
+    seeded.commit("narrowed past the hooks")
+    code, predicate = audit_json(seeded, "--since", "HEAD~1")
+    assert code == 1 and rules(predicate)["result-rewritten"] == [RES2]
+
+
+def test_protect_approves_a_result_the_globs_drop_with_the_pin_under_corrections_deny(
+    seeded: ExpRepo,
+) -> None:
+    deny_corrections(seeded)
+    narrow_results(seeded)
+    code, out, _ = cli(seeded, "protect")
+    assert code == 1 and f"{RES2}: result-rewritten" in out, out
+    assert "approve with the PIN via EXPFLOW_PIN" in out
+    approved = cli(seeded, "protect", env=with_pin(seeded))
+    assert approved[0] == 0 and "approved" in approved[2] and RES2 in approved[2]
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,11 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Approve without the PIN, and say so.")
 @policy_option
 def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
-    """Refuse staged rewrites of committed results and frozen records unless PIN-approved
-    (a result's rewrite also needs a correction staged with it, unless corrections: deny)."""
+    """Refuse staged rewrites of committed results and frozen records.
+
+    The PIN approves a result's rewrite that a correction staged with it declares;
+    never a frozen record's change or a result the staged globs drop (no correction
+    can declare them). Under `protect: {corrections: deny}` it approves every one."""
     from expflow_git.hooks.protect import (
         judge_rewrites,
         orphaned_results,

@@ -3,12 +3,15 @@
 A staged change that modifies or deletes a result HEAD already has (`result-rewritten`),
 or changes a frozen field of the record of a run whose result HEAD has
 (`record-rewritten`), is refused unless the PIN approves it. Under `protect:
-{corrections: allow}` (the default) a result's rewrite is approvable only when a
-correction staged with it declares it (corrections.py, issue 13): an undeclared one is
-refused even with the PIN, since `audit --since` would report it. A result is its
-experiment id's: moving it byte for byte is not a rewrite, replacing it is. When the
-staged policy differs from HEAD's, the globs of both decide what is a document, and a
-committed result the new `paths.results` no longer matches counts as deleted.
+{corrections: allow}` (the default) only a result's rewrite that a correction staged
+with it declares is approvable: an undeclared one is refused even with the PIN, since
+`audit --since` would report it, and so are the rewrites no correction can declare, a
+finished run's frozen fields changed and a committed result the staged policy's globs
+drop (issue 18, twenty-fifth pass: the PIN approved them, and CI then failed a commit
+only a history rewrite could mend). Under `deny` the PIN approves every one. A result is
+its experiment id's: moving it byte for byte is not a rewrite, replacing it is. When
+the staged policy differs from HEAD's, the globs of both decide what is a document, and
+a committed result the new `paths.results` no longer matches counts as deleted.
 """
 
 from __future__ import annotations
@@ -52,14 +55,27 @@ _DECLARE = (
     "no correction staged with it declares it; write one with `expflow-git result ID "
     "--overwrite --reason TEXT` or `expflow-git rm ID --reason TEXT`"
 )
+# Under `corrections: allow`, why the PIN cannot approve what no correction can declare
+# (`audit --since` reports it whatever the PIN said), and what to do instead.
+_FROZEN_UNDECLARABLE = (
+    "no correction can declare a change to a finished run's frozen fields, so `audit "
+    "--since` would report it even with the PIN; record a new run under a new id instead "
+    "with `expflow-git new`"
+)
+_DROPPED_UNDECLARABLE = (
+    "no correction can declare a result the policy's globs drop, so `audit --since` would "
+    "report it even with the PIN; keep paths.results matching the committed results"
+)
 
 
 @dataclass(frozen=True)
 class StagedRewrite:
     """One refused staged change: the path, git's letter (M, D, T, A), the rule, what
     it does and why that is refused (`detail`, `why`), the blobs before and after (None:
-    no such side), and the experiment whose result it rewrites, if a correction may
-    declare it (None: a record's edit, or a result the policy's globs drop)."""
+    no such side), the experiment whose result it rewrites, if a correction may declare
+    it (None: a record's edit, or a result the policy's globs drop), and, where none may,
+    why the PIN cannot approve it under `corrections: allow` and what to do instead
+    (`undeclarable`)."""
 
     path: str
     status: str
@@ -69,12 +85,17 @@ class StagedRewrite:
     new_sha: str | None = None
     why: str = "results are write-once"
     experiment: str | None = None
+    undeclarable: str = _FROZEN_UNDECLARABLE
 
     def finding(self, *, undeclared: bool = False) -> Finding:
-        """The refusal; `undeclared`: a rewrite only a staged correction can approve."""
+        """The refusal; `undeclared`: refused under `corrections: allow` whatever the PIN
+        (a rewrite no staged correction declares, or one no correction can declare)."""
         verb = {"D": "deletes", "T": "changes the type of"}.get(self.status, "modifies")
         what = self.detail or f"the staged change {verb} a committed result"
-        how = _DECLARE if undeclared else _APPROVE
+        if not undeclared:
+            how = _APPROVE
+        else:
+            how = _DECLARE if self.rewrite() is not None else self.undeclarable
         return Finding(
             self.path, self.rule, f"{what} ({self.why}; {how})" if self.why else f"{what} ({how})"
         )
@@ -234,6 +255,7 @@ def _dropped_by_globs(moved: _Reclassified) -> list[StagedRewrite]:
             "result: it would drop out of the audit",
             old_sha=e.sha,
             why="",
+            undeclarable=_DROPPED_UNDECLARABLE,
         )
         for e, before, _ in moved
         if before is Kind.RESULT
@@ -452,11 +474,13 @@ class Judged:
 
 def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRewrite]) -> Judged:
     """Under `protect: {corrections: allow}` (the default) a result's rewrite is
-    approvable only when a correction added in the index declares exactly it; under
-    `deny`, every one is (as before corrections). Frozen records and results the staged
-    globs drop stay PIN-approvable: no correction names them. A changed, deleted or
-    moved committed correction (by the staged or HEAD policy's globs) is refused either
-    way, and under `allow` so is an added one that declares no staged change."""
+    approvable only when a correction added in the index declares exactly it, and a
+    frozen record's change or a result the staged globs drop never is: no correction can
+    declare them, so `audit --since` reports them whatever the PIN (issue 18, twenty-fifth
+    pass: the PIN approved them); under `deny`, every one is (as before corrections). A
+    changed, deleted or moved committed correction (by the staged or HEAD policy's
+    globs) is refused either way, and under `allow` so is an added one that declares no
+    staged change."""
     if ws.git is None:
         return Judged((), tuple(rewrites), ())
     if not changes:
@@ -486,9 +510,13 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     if not policy.corrections_allowed:
         return Judged((*always, *verdict.findings), tuple(rewrites), ())
     uncovered = set(verdict.uncovered)
-    refused = [r.finding(undeclared=True) for r, rw in declarable.items() if rw in uncovered]
+    refused = [
+        r.finding(undeclared=True)
+        for r in rewrites
+        if r not in declarable or declarable[r] in uncovered
+    ]
     refused += always
-    approvable = tuple(r for r in rewrites if declarable.get(r) not in uncovered)
+    approvable = tuple(r for r in rewrites if r in declarable and declarable[r] not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
     return Judged((*refused, *verdict.findings), approvable, declared)
 
