@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -562,6 +563,72 @@ def test_protect_approves_with_the_right_pin_under_corrections_deny(
     res = sandbox.cli(["protect"], repo, {"EXPFLOW_PIN": PIN})
     assert res.code == 0, res
     assert "approved" in res.err and res_rel("exp-001") in res.err
+
+
+def _on_a_terminal(sandbox: Sandbox, repo: Path, args: list[str], typed: str) -> Out:
+    """The CLI with a terminal (a pty) as stdin, in a session of its own (no controlling
+    terminal: no prompt reaches the one running the tests); `typed` is typed there once
+    a PIN prompt shows on stderr (the hidden prompt flushes what was typed before)."""
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "expflow_git", *args],
+        cwd=repo,
+        env=sandbox.environ(),
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    err = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([proc.stderr], [], [], 0.2)[0]:
+                continue
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            if not chunk:  # the command is done
+                break
+            err += chunk
+            if typed and b"PIN to approve" in err and err.endswith(b": "):
+                os.write(leader, typed.encode())
+                typed = ""
+        out, rest = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        os.close(follower)
+        os.close(leader)
+    return Out(proc.returncode, out.decode(), (err + rest).decode())
+
+
+def test_protect_never_prompts_for_the_pin(sandbox: Sandbox, repo: Path) -> None:
+    """README ("PIN protection") and spec §5: `protect` takes the PIN only from --pin or
+    EXPFLOW_PIN and never prompts, terminal or not; without one it names each change
+    that needs the PIN and exits 1. Both said it prompted, and refused with exit 2
+    without a terminal (issue 18, twenty-fifth pass)."""
+    # The terminal is one the guard prompts on: `rm` reads the PIN typed there.
+    res = _on_a_terminal(sandbox, repo, ["rm", "exp-002", "--reason", "x"], PIN + "\n")
+    assert res.code == 0 and "PIN to approve rm exp-002" in res.err, res
+    sandbox.git(repo, "add", "-A")  # a declared deletion: it needs the PIN
+    pending = f"{res_rel('exp-002')}: result-rewritten: the staged change deletes"
+    res = _on_a_terminal(sandbox, repo, ["protect"], PIN + "\n")
+    assert res.code == 1 and "PIN to approve" not in res.err, res
+    assert pending in res.out and "approve with the PIN via EXPFLOW_PIN" in res.out, res
+    for extra in ({}, {"EXPFLOW_PIN": ""}):  # no terminal; an empty variable is unset
+        res = sandbox.cli(["protect"], repo, extra)
+        assert res.code == 1 and pending in res.out, res
+    assert sandbox.cli(["protect"], repo, {"EXPFLOW_PIN": PIN}).code == 0
+    checkout = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "docs/spec.md"):
+        text = " ".join((checkout / doc).read_text(encoding="utf-8").split())
+        assert re.search(r"`protect`( hook)? never prompts, terminal or not", text), doc
+        assert "`--pin` or `EXPFLOW_PIN`" in text and "exits 1" in text, doc
 
 
 def test_protect_wrong_pin_exits_1(sandbox: Sandbox, repo: Path) -> None:
