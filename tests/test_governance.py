@@ -548,6 +548,39 @@ def test_protect_reads_a_policy_the_index_does_not_hold_from_disk(
     assert f"{res_rel('exp-001')}: result-rewritten" in res.out
 
 
+@pytest.mark.parametrize("where", ["untracked", "outside"])
+def test_each_hook_with_a_policy_the_index_does_not_hold(
+    sandbox: Sandbox, repo: Path, tmp_path: Path, where: str
+) -> None:
+    """Spec §7 said such a policy (EXPFLOW_POLICY, --policy) "is read from disk" by the
+    hooks; only `protect` does (and validate and scan given files): `validate --staged`
+    exits 2, `scan --staged` warns and scans on (issue 18, twenty-fifth pass)."""
+    text = (repo / "expflow.yaml").read_text()
+    assert "protect: {results_immutable: true}" in text
+    path = repo / "other.yaml" if where == "untracked" else tmp_path / "policy.yaml"
+    # Write-once off: `protect` passing the staged rewrite shows it read this file.
+    path.write_text(text.replace("results_immutable: true", "results_immutable: false"))
+    _stage_change(sandbox, repo, "modify")
+    chosen = {"EXPFLOW_POLICY": str(path)}
+    assert_one_error_line(
+        sandbox.cli(["validate", "--staged"], repo, chosen), 2, "no policy file staged"
+    )
+    res = sandbox.cli(["scan", "--staged"], repo, chosen)
+    assert res.code == 0 and "file(s) clean" in res.err, res
+    assert "warning: policy not used for the scan allow-list" in res.err
+    assert "no policy file staged" in res.err
+    for args, env in ((["--policy", str(path)], {}), ([], chosen)):
+        res = sandbox.cli(["protect", *args], repo, env)
+        assert res.code == 0 and res.out == "", res
+    assert sandbox.cli(["validate", "--", res_rel("exp-001")], repo, chosen).code == 0
+    spec = " ".join((Path(__file__).resolve().parents[1] / "docs/spec.md").read_text().split())
+    assert (
+        "is read from disk by `protect`, and by `validate` and `scan` given PATHS or none; "
+        "`validate --staged` refuses it (exit 2, `no policy file staged`), and `scan "
+        "--staged` warns"
+    ) in spec
+
+
 @pytest.mark.parametrize("how", ["modify", "delete"])
 def test_protect_approves_with_the_right_pin_under_corrections_deny(
     sandbox: Sandbox, repo: Path, how: str
