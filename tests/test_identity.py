@@ -519,6 +519,40 @@ def test_a_record_replaced_by_a_symlink_is_rewritten(seeded: ExpRepo) -> None:
     assert code == 1 and rules(predicate)["record-rewritten"] == [EXP2]
 
 
+def test_a_link_at_head_froze_nothing_and_holds_no_policy(seeded: ExpRepo) -> None:
+    """A symbolic link committed past the hooks (at a record's path, at the policy's)
+    is no document: its target's text was read as HEAD's record, and as HEAD's policy,
+    where the audit reads neither (a hunt). The hook and `audit --since` agree."""
+    record = json.loads((seeded.path / EXP2).read_text())
+    forged = json.dumps({**record, "params": {"Args/--sub_step": 9, "lr": 0.001}})
+    (seeded.path / EXP2).unlink()
+    os.symlink(forged, seeded.path / EXP2)  # the link's text: a record with other params
+    seeded.commit("a link in the record's place")
+    base = seeded.head()
+    (seeded.path / EXP2).unlink()
+    seeded.write_json(EXP2, record)  # the record as it was: no link froze other params
+    seeded.stage(EXP2)
+    code, out, err = cli(seeded, "protect")
+    assert code == 0, out + err
+    seeded.commit("the record back")
+    code, predicate = audit_json(seeded, "--since", base)
+    assert "record-rewritten" not in rules(predicate), predicate["entries"]
+    # HEAD's policy a link whose text keeps write-once on, the staged one turning it off:
+    # HEAD has no policy to hold it (the audit reads none there), so the staged one rules.
+    policy = (seeded.path / "expflow.yaml").read_text()
+    off = policy.replace("results_immutable: true", "results_immutable: false")
+    assert off != policy
+    (seeded.path / "expflow.yaml").unlink()
+    os.symlink(policy, seeded.path / "expflow.yaml")
+    seeded.commit("a link in the policy's place")
+    (seeded.path / "expflow.yaml").unlink()
+    seeded.write("expflow.yaml", off)
+    set_record(seeded, params={"Args/--sub_step": 5, "lr": 0.001})
+    seeded.stage()
+    code, out, err = cli(seeded, "protect")
+    assert code == 0, out + err
+
+
 def test_index_paths_named_finds_a_name_in_any_folder_and_only_that_name(
     committed_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

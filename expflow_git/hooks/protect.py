@@ -124,7 +124,8 @@ def _head_policy(ws: Workspace, changes: list[Change]) -> tuple[Policy | None, b
     whether the policy file is changed at all. A HEAD policy that does not load
     protects nothing more."""
     rel = ws.rel(ws.policy_path)
-    old = next((c.old_sha for c in changes if c.path == rel), None)
+    # A link or submodule in HEAD's policy place is no policy (as the audit reads it).
+    old = next((c.old_sha for c in changes if c.path == rel and c.old_mode in REGULAR_MODES), None)
     touched = any(c.path == rel for c in changes)
     if old is None or ws.git is None:
         return None, touched
@@ -183,7 +184,8 @@ def _frozen_records(
     edits = record_edits(changes, globs)
     if not edits:
         return []
-    listed = [e for e in ws.git.ls_tree("HEAD", globs.prefixes()) if e.type == "blob"]
+    # Files only: a link in a record's place froze nothing (its text is no record).
+    listed = [e for e in ws.git.ls_tree("HEAD", globs.prefixes()) if e.mode in REGULAR_MODES]
     committed = {stem(e.path) for e in listed if globs.is_result(e.path)}
     at_head: dict[str, str] = {}
     for entry in listed:  # (in path order: the first record of an id)
