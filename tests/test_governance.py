@@ -1131,6 +1131,47 @@ def test_diff_unknown_revision_is_one_line_exit_2(
     assert_one_error_line(res, 2, "no-such-rev")
 
 
+def test_diff_tolerance_is_atol_plus_rtol_of_old_on_the_decimals(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """Unchanged iff |new − old| ≤ atol + rtol·|old|, on the decimals as written (§2.3).
+    It was `math.isclose` on doubles (a hunt): 10 → 11.05 passed `--rtol 0.1` (its
+    allowance was 0.1·11.05), and 1.0 → 1.1 regressed past `--atol 0.1`
+    (0.10000000000000009 in doubles)."""
+    set_metrics(repo, "exp-002", pde_mean=10)  # lower is better
+    set_metrics(repo, "exp-003", pde_mean=1.0)
+    a = sandbox.commit(repo, "A")
+    set_metrics(repo, "exp-002", pde_mean=11.05)
+    set_metrics(repo, "exp-003", pde_mean=1.1)
+    b = sandbox.commit(repo, "B")
+    res = sandbox.cli(["diff", a, b, "--rtol", "0.1", "--fail-on-regression"], repo)
+    assert res.code == 1, res  # 1.05 > 0.1·10
+    assert "▼ regressed" in res.out and "exp-003" not in res.out  # 0.1 ≤ 0.1·1.0
+    rows = diff_json(sandbox, repo, a, b, "--atol", "0.1", "--all")
+    assert rows[("exp-003", "pde_mean")]["change"] == "unchanged"
+    assert rows[("exp-003", "pde_mean")]["delta"] == 0.1  # the change the verdict weighed
+    assert rows[("exp-002", "pde_mean")]["change"] == "regressed"
+    assert rows[("exp-002", "pde_mean")]["delta"] == 1.05
+    res = sandbox.cli(["diff", a, b, "--atol", "1.05", "--fail-on-regression"], repo)
+    assert res.code == 0 and res.out.startswith("no metric changed"), res
+
+
+def test_classify_allows_atol_plus_rtol_of_old() -> None:
+    from expflow_git.audit.diff import Change, classify
+    from expflow_git.policy.model import Metric
+
+    loss = Metric("loss", "Loss", higher_is_better=False)
+    # 0.1 + 0.1·1 = 0.2 ≥ 0.15: isclose allowed max(0.1·1.15, 0.1) only.
+    assert classify(1, 1.15, loss, atol=0.1, rtol=0.1) is Change.UNCHANGED
+    assert classify(1, 1.2, loss, atol=0.1, rtol=0.1) is Change.UNCHANGED
+    assert classify(1, 1.2000000000000002, loss, atol=0.1, rtol=0.1) is Change.REGRESSED
+    assert classify(10, 11.05, loss, atol=0.0, rtol=0.1) is Change.REGRESSED
+    assert classify(10, 8.95, loss, atol=0.0, rtol=0.1) is Change.IMPROVED
+    assert classify(1.0, 1.1, None, atol=0.1, rtol=0.0) is Change.UNCHANGED
+    assert classify(5e-324, 1.5e-323, None, atol=1e-323, rtol=0.0) is Change.UNCHANGED
+    assert classify(5e-324, 1.5e-323, None, atol=5e-324, rtol=0.0) is Change.CHANGED
+
+
 @pytest.mark.parametrize("option", ["--atol", "--rtol"])
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
 def test_diff_tolerance_is_a_finite_number(

@@ -6,9 +6,10 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from expflow_git.audit.pipeline import TreeCheck
-from expflow_git.documents import Result
+from expflow_git.documents import Result, exact
 from expflow_git.policy.model import Metric
 
 
@@ -29,9 +30,15 @@ class MetricDiff:
     new: float | None
     change: Change
 
-    @property
+    @cached_property
     def delta(self) -> float | None:
-        return None if self.old is None or self.new is None else self.new - self.old
+        """new − old as the decimals they are written as (docs/spec.md §2.3), rounded
+        once to a double: what the verdict weighed. In doubles 1.1 − 1.0 was
+        0.10000000000000009, shown beside an `--atol 0.1` that called it unchanged.
+        (Metrics are below 2⁵³ in magnitude, checks.py: the difference is finite.)"""
+        if self.old is None or self.new is None:
+            return None
+        return float(exact(self.new) - exact(self.old))
 
     @property
     def relative(self) -> float | None:
@@ -48,12 +55,37 @@ class MetricDiff:
 
 def classify(old: float, new: float, metric: Metric | None, *, atol: float, rtol: float) -> Change:
     """Within atol + rtol·|old| is unchanged; otherwise the metric's direction decides."""
-    if math.isclose(old, new, rel_tol=rtol, abs_tol=atol) or old == new:
+    if old == new or within(old, new, atol=atol, rtol=rtol):
         return Change.UNCHANGED
     if metric is None:
         return Change.CHANGED
     better = new > old if metric.higher_is_better else new < old
     return Change.IMPROVED if better else Change.REGRESSED
+
+
+# Far more than the rounding of the doubles below can move |new − old| or the allowance
+# from the decimals' values: relative to the numbers' size, and absolute for subnormals.
+_REL_SLACK = 2.0**-40
+_ABS_SLACK = 2.0**-1000
+
+
+def within(old: float, new: float, *, atol: float, rtol: float) -> bool:
+    """|new − old| ≤ atol + rtol·|old|, every number the decimal it is written as
+    (docs/spec.md §2.3). It was `math.isclose`, whose allowance is
+    max(rtol·max(|old|, |new|), atol), on doubles: 10 → 11.05 was within `--rtol 0.1`
+    (1.105 allowed, not 1.0) and 1.0 → 1.1 beyond `--atol 0.1` (0.10000000000000009
+    in doubles; a hunt, issue 18 twenty-fifth pass). Doubles decide where the answer is
+    clear by a wide margin; Fractions only near the boundary."""
+    if atol == 0 and rtol == 0:
+        return old == new
+    change = abs(new - old)
+    allowed = atol + rtol * abs(old)
+    slack = _REL_SLACK * (abs(old) + abs(new) + allowed) + _ABS_SLACK
+    if change < allowed - slack:  # (an overflowed allowance: inf - inf, left to the exact test)
+        return True
+    if change > allowed + slack:
+        return False
+    return abs(exact(new) - exact(old)) <= exact(atol) + exact(rtol) * abs(exact(old))
 
 
 def _results_by_run(
