@@ -190,6 +190,65 @@ def test_the_scorecard_draws_the_top_runs_learning_curves(tmp_path: Path) -> Non
     assert first and len(first.group(1).split(" ")) == 100
 
 
+def test_the_curves_are_the_top_five_ranked_runs_that_have_series(tmp_path: Path) -> None:
+    """Runs without series do not take the five slots: the first five ranked were read
+    and only then those without series dropped, so two of them at the top left three
+    curves (a hunt, issue 18 twenty-fifth pass)."""
+    repo = new_repo(tmp_path / "repo", SERIES_POLICY)
+    for i in range(1, 8):  # r1 best (highest seg_total) ... r7
+        curve = [[step, 1.0 / (step + 1) + i] for step in range(0, 50, 10)]
+        add_run(repo, f"r{i}", m(70.0 - i, loss=curve[-1][1]))
+        if i > 2:  # r1 and r2: no series
+            path = repo / f"results/pdebench-task1/r{i}.json"
+            doc = json.loads(path.read_text())
+            doc["series"] = {"loss": curve}
+            path.write_text(json.dumps(doc))
+    commit_all(repo)
+    res = run_cli(["audit", "--html", str(tmp_path / "c1.html")], repo)
+    assert res.code == 0, res.both
+    section = _curves((tmp_path / "c1.html").read_text())
+    assert "top 5 ranked run(s) with series (r3, r4, r5, r6, r7)" in section
+    assert re.findall(r"<g class=\"curve\"><title>(r\d)</title>", section) == [
+        "r3", "r4", "r5", "r6", "r7"
+    ]  # fmt: skip
+
+
+def test_top_series_reads_in_batches_and_no_further_than_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expflow_git.audit.curves import top_series
+    from expflow_git.audit.pipeline import run_audit
+    from expflow_git.gitblobs import BlobReader
+    from expflow_git.gitstore import Git
+
+    repo = new_repo(tmp_path / "repo", SERIES_POLICY)
+    for i in range(1, 13):
+        add_run(repo, f"r{i:02}", m(70.0 - i, loss=0.5))
+        if i in (4, 9, 12):
+            path = repo / f"results/pdebench-task1/r{i:02}.json"
+            doc = json.loads(path.read_text())
+            doc["series"] = {"loss": [[0, 1.0], [1, 0.5]]}
+            path.write_text(json.dumps(doc))
+    commit_all(repo)
+    git = Git.discover(repo)
+    audit = run_audit(git, "HEAD", use_cache=False)
+    assert [r.id for r in top_series(git, audit, limit=2)] == ["r04", "r09"]
+    assert [r.id for r in top_series(git, audit, limit=5)] == ["r04", "r09", "r12"]
+    assert [r.id for r in top_series(git, audit, limit=5, scan=9)] == ["r04", "r09"]
+    assert top_series(git, audit, limit=0) == ()
+    requests: list[int] = []
+    read_many = BlobReader.read_many
+
+    def spy(self: BlobReader, shas: Any) -> Any:
+        shas = list(shas)
+        requests.append(len(shas))
+        return read_many(self, shas)
+
+    monkeypatch.setattr(BlobReader, "read_many", spy)
+    assert [r.id for r in top_series(git, audit, limit=1)] == ["r04"]
+    assert requests == [1, 2, 4]  # r01, then r02..r03, then r04..r07: not r08..r12
+
+
 def test_the_curves_escape_names_and_thin_long_series() -> None:
     from expflow_git.render.curves import MAX_LINE_POINTS, curves_section
     from expflow_git.render.view import View
