@@ -167,6 +167,25 @@ def test_every_output_shows_the_ladder(xcli: Cli, tmp_path: Path) -> None:
     assert "best_ladder step" in xcli(["audit", "--format", "github"], r).out
 
 
+def test_the_ladder_line_spells_step_and_score_as_the_report_does(
+    xcli: Cli, tmp_path: Path
+) -> None:
+    """Shortest spellings, as the policy and the report have them: with 12 digits a step
+    of 5e-324 read `4.94065645841e-324` and a score of 1.5e-323 `1.48219693752e-323`."""
+    policy = LADDER.replace("sort_by: seg_total", "sort_by: pde_mean").replace(
+        "ladder_step: 1", "ladder_step: 5e-324"
+    )
+    r = new_repo(tmp_path / "repo", policy)
+    add_run(r, "tiny", _m(55.0, 1.5e-323))
+    commit_all(r, "tiny")
+    ladder = _report(xcli, r)["predicate"]["result"]["ladder"]
+    assert ladder == {"step": 5e-324, "score": 1.5e-323}
+    line = "best_ladder: tiny — pde_mean 1.5e-323 on the ladder (step 5e-324; moved 1 time(s)"
+    assert line in xcli(["audit"], r).out
+    md = xcli(["audit", "--format", "md"], r).out
+    assert "pde\\_mean 1.5e-323 on the ladder (step 5e-324;" in md
+
+
 def test_the_report_verifies_and_recomputes(xcli: Cli, tmp_path: Path) -> None:
     r = ladder_repo(tmp_path / "repo", [0, 1, 2, 3])
     out = tmp_path / "report.json"

@@ -7,8 +7,14 @@ from expflow_git.escape import line
 from expflow_git.policy.diff import PolicyProposal, summary
 from expflow_git.render.attempts import attempts_lines
 from expflow_git.render.holdout import budget_note
-from expflow_git.render.table import leaderboard_cells, more_rows_note, shown_rows, text_table
-from expflow_git.render.view import View, fmt_number, warned_rows
+from expflow_git.render.table import (
+    exact_number,
+    leaderboard_cells,
+    more_rows_note,
+    shown_rows,
+    text_table,
+)
+from expflow_git.render.view import View, warned_rows
 
 
 def signature_note(view: View) -> str:
@@ -37,17 +43,19 @@ MAX_SHOWN_MOVES = 5
 
 def ladder_note(view: View) -> str | None:
     """The Ladder's outcome in one line (None without a ladder): its best run, its released
-    score and the runs that moved it (the last few), so a lucky draw is told apart."""
+    score and the runs that moved it (the last few), so a lucky draw is told apart. The
+    step and score are spelled as the policy and the report spell them (shortest): with
+    12 digits a step of 5e-324 read `4.94065645841e-324`."""
     if view.ladder is None:
         return None
     moves = view.ladder_moves
     shown = " → ".join(moves[-MAX_SHOWN_MOVES:])
     if len(moves) > MAX_SHOWN_MOVES:
         shown = "… → " + shown
-    score = "-" if view.ladder["score"] is None else fmt_number(view.ladder["score"], 12)
+    score = exact_number(view.ladder["score"])  # (`-` for none)
     return (
         f"best_ladder: {view.best_ladder or '-'} — {view.sort_by} {score} on the ladder "
-        f"(step {fmt_number(view.ladder['step'], 12)}; moved {len(moves)} time(s)"
+        f"(step {exact_number(view.ladder['step'])}; moved {len(moves)} time(s)"
         + (f": {shown})" if moves else ")")
     )
 
