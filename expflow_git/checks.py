@@ -67,7 +67,7 @@ def check_document(
     content = check_content(kind, data, explain=explain)
     if isinstance(content, list):
         return None, [replace(f, path=path) for f in content]
-    return finish_document(kind, path, content, policy)
+    return finish_document(kind, path, content, policy, data)
 
 
 def check_content(
@@ -89,16 +89,17 @@ def check_content(
 
 
 def finish_document(
-    kind: Kind, path: str, raw: Mapping[str, Any], policy: Policy
+    kind: Kind, path: str, raw: Mapping[str, Any], policy: Policy, source: bytes | None = None
 ) -> tuple[Document | None, list[Finding]]:
-    """The path- and policy-dependent half: the value, file name = id, the registry."""
+    """The path- and policy-dependent half: the value, file name = id, the registry
+    (`source`, the document's bytes, spells what a finding quotes as written)."""
     findings: list[Finding] = []
     doc: Document
     if kind is Kind.EXPERIMENT:
         doc = Experiment.from_json(path, raw)
     else:
         doc = Result.from_json(path, raw)
-        findings.extend(registry_findings(doc, policy))
+        findings.extend(registry_findings(doc, policy, source))
     findings.extend(stem_findings(doc))
     return (None if findings else doc), findings
 
@@ -122,9 +123,10 @@ def stem_findings(doc: Document) -> list[Finding]:
     ]
 
 
-def registry_findings(result: Result, policy: Policy) -> list[Finding]:
+def registry_findings(result: Result, policy: Policy, source: bytes | None = None) -> list[Finding]:
     """Every metric (also under splits and series) is registered and within its declared
-    min/max; series also by series.py's rules (steps, caps, aggregates)."""
+    min/max; series also by series.py's rules (steps, caps, aggregates). `source`, the
+    result's bytes where there are any, spells a refused series step as written."""
     findings = []
     groups = [("/metrics", result.metrics)]
     groups += [(f"/splits/{pointer_token(s)}", m) for s, m in sorted(result.splits.items())]
@@ -152,7 +154,7 @@ def registry_findings(result: Result, policy: Policy) -> list[Finding]:
     if result.series:  # a result without series pays nothing for them, not even the import
         from expflow_git.series import series_findings
 
-        findings += series_findings(result.path, result.series, result.metrics, policy)
+        findings += series_findings(result.path, result.series, result.metrics, policy, source)
     return findings
 
 

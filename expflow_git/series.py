@@ -12,6 +12,7 @@ series' declared aggregate. Each violation is a finding at its JSON pointer
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,9 +46,14 @@ class SeriesProblem(str, enum.Enum):
 
 
 def series_findings(
-    path: str, series: Series, metrics: Mapping[str, float], policy: Policy
+    path: str,
+    series: Series,
+    metrics: Mapping[str, float],
+    policy: Policy,
+    source: bytes | None = None,
 ) -> list[Finding]:
-    """Every problem of a result's `series` (already schema-valid), at its JSON pointer."""
+    """Every problem of a result's `series` (already schema-valid), at its JSON pointer.
+    `source`, the document's bytes where there are any, gives a refused step's spelling."""
     total = sum(map(len, series.values()))
     if total > MAX_DOCUMENT_POINTS:
         # Over the cap nothing else is read: the work stays bounded whatever the input.
@@ -61,8 +67,9 @@ def series_findings(
             )
         ]
     found: list[Finding] = []
+    spelled = _Spellings(source)
     for name, points in series.items():
-        found += _one_series(path, name, points, metrics, policy)
+        found += _one_series(path, name, points, metrics, policy, spelled)
     if len(found) > MAX_SERIES_FINDINGS:
         rest = len(found) - MAX_SERIES_FINDINGS
         found = found[:MAX_SERIES_FINDINGS]
@@ -78,7 +85,12 @@ def series_findings(
 
 
 def _one_series(
-    path: str, name: str, points: Points, metrics: Mapping[str, float], policy: Policy
+    path: str,
+    name: str,
+    points: Points,
+    metrics: Mapping[str, float],
+    policy: Policy,
+    spelled: _Spellings,
 ) -> list[Finding]:
     base = f"/series/{pointer_token(name)}"
     spec = policy.metrics.get(name)
@@ -98,11 +110,17 @@ def _one_series(
     previous: int | None = None
     for i, (step, value) in enumerate(points):
         here = f"{base}/{i}"
-        # The schema takes 3.0 for an integer; a step is written as one (no fraction).
-        if type(step) is not int or step < 0 or step >= _EXACT:
-            # (as written: 1.0 is refused for its fraction, and shown with it; a hunt)
-            shown = repr(step) if type(step) is float else fmt_number(step)
-            message = f"step {shown} is not a non-negative integer below 2^53"
+        # The schema takes 3.0 and 1e2 for integers; a step is written as one (digits).
+        if type(step) is float:
+            # As the document writes it: `1e2` was refused as "step 100.0 is not a
+            # non-negative integer", and 100 is one (a hunt, issue 18 twenty-fifth pass).
+            message = (
+                f"step {spelled.step(name, i, step)} is not written as an integer: steps "
+                "are written as integers (digits only), non-negative and below 2^53"
+            )
+            found.append(_finding(path, SeriesProblem.STEP, message, f"{here}/0"))
+        elif type(step) is not int or step < 0 or step >= _EXACT:
+            message = f"step {fmt_number(step)} is not a non-negative integer below 2^53"
             found.append(_finding(path, SeriesProblem.STEP, message, f"{here}/0"))
         else:
             if previous is not None and step <= previous:
@@ -115,6 +133,82 @@ def _one_series(
     if spec.aggregate is not None and not found:
         found += _aggregate_findings(path, name, points, metrics, spec.aggregate)
     return found
+
+
+class _Spellings:
+    """The steps of a document's series as its bytes spell them, read (once, the whole
+    `series` object) only when a step must be quoted; without the bytes, or where they
+    do not read as expected, a step is spelled as Python writes it (`repr`)."""
+
+    def __init__(self, source: bytes | None) -> None:
+        self.source = source
+        self.steps: dict[str, list[str]] | None = None
+
+    def step(self, name: str, index: int, value: float) -> str:
+        if self.steps is None:
+            self.steps = _step_literals(self.source) if self.source is not None else {}
+        literals = self.steps.get(name, ())
+        return line(literals[index]) if index < len(literals) else repr(value)
+
+
+_JSON_WS = " \t\n\r"
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+# One `[step, value]` point (the schema's shape: two numbers), the step captured.
+_POINT = re.compile(
+    rf"\[[{_JSON_WS}]*({_NUMBER})[{_JSON_WS}]*,[{_JSON_WS}]*{_NUMBER}[{_JSON_WS}]*\]"
+)
+
+
+def _step_literals(source: bytes) -> dict[str, list[str]]:
+    """Each series' steps as written in a strict, schema-valid result document: one walk
+    of its top level to `series` (other members skipped whole by the C decoder), then
+    of each point. {} where the text is not as expected."""
+    import json
+
+    scan = json.JSONDecoder().raw_decode
+    try:
+        text = source.decode()
+        pos = _past(text, _skip(text, 0), "{")
+        while True:  # the top-level members, to `series`
+            key, pos = scan(text, pos)
+            pos = _past(text, _skip(text, pos), ":")
+            if key == "series":
+                break
+            _, pos = scan(text, pos)
+            pos = _past(text, _skip(text, pos), ",")
+        pos = _past(text, pos, "{")
+        out: dict[str, list[str]] = {}
+        while text[pos] != "}":
+            name, pos = scan(text, pos)
+            pos = _past(text, _past(text, _skip(text, pos), ":"), "[")
+            steps = out[name] = []
+            while text[pos] != "]":
+                point = _POINT.match(text, pos)
+                if point is None:
+                    return {}
+                steps.append(point.group(1))
+                pos = _skip(text, point.end())
+                if text[pos] == ",":
+                    pos = _skip(text, pos + 1)
+            pos = _skip(text, pos + 1)
+            if text[pos] == ",":
+                pos = _skip(text, pos + 1)
+        return out
+    except (ValueError, IndexError, TypeError):  # (no `series` key: IndexError at the end)
+        return {}
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _JSON_WS:
+        pos += 1
+    return pos
+
+
+def _past(text: str, pos: int, char: str) -> int:
+    """Past `char` at `pos` and the whitespace after it; ValueError if it is not there."""
+    if text[pos] != char:
+        raise ValueError(char)
+    return _skip(text, pos + 1)
 
 
 def _range_problem(name: str, value: float, low: float | None, high: float | None) -> str | None:

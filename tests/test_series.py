@@ -86,6 +86,32 @@ def test_a_step_with_a_fraction_is_shown_as_written(tmp_path: Path) -> None:
             assert f"series-step: step {shown} is not" in out, out
 
 
+def test_a_step_with_an_exponent_is_quoted_as_the_document_writes_it(tmp_path: Path) -> None:
+    """`1e2` was refused as "step 100.0 is not a non-negative integer below 2^53", which
+    100 is: the refusal stands (steps are written as integers), the message says so and
+    quotes the document (a hunt, issue 18 twenty-fifth pass)."""
+    repo = _repo(tmp_path, {"loss": [[0, 1.0], [7, 0.5], [8, 0.4]]})
+    path = repo / "results/pdebench-task1/exp-001.json"
+    text = path.read_text()
+    assert '"series":{"loss":[[0,1.0],[7,0.5],[8,0.4]]}' in text
+    # Spaced and escaped as a hand might write it; a second series first.
+    path.write_text(
+        text.replace(
+            '"series":{"loss":[[0,1.0],[7,0.5],[8,0.4]]}',
+            '"series" : {"val_acc": [[0, 0.5], [3.0, 0.6]],\n "l\\u006fss" : [ [ 0 , 1.0 ] ,'
+            " [1e2, 0.5],[ 1.5E2 ,0.4 ] ] }",
+        ).replace('"loss":0.4', '"loss":0.4,"val_acc":0.6')
+    )
+    commit_all(repo)
+    validate, audit = _both(repo)
+    rest = "is not written as an integer: steps are written as integers (digits only)"
+    for out in (validate, audit):
+        assert f"#/series/loss/1/0: series-step: step 1e2 {rest}" in out, out
+        assert f"#/series/loss/2/0: series-step: step 1.5E2 {rest}" in out, out
+        assert f"#/series/val_acc/1/0: series-step: step 3.0 {rest}" in out, out
+        assert "100.0" not in out and "150.0" not in out
+
+
 def test_a_headline_that_disagrees_with_its_aggregate_is_a_finding(tmp_path: Path) -> None:
     # loss: aggregate last is 0.4; the headline says 0.39 (the best value, not the last).
     validate, audit = _both(_repo(tmp_path, {"loss": CURVE}, {"loss": 0.39}))

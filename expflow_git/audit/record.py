@@ -188,7 +188,8 @@ def content_record(
             # The series are checked here and never kept: a run's Result holds none, so
             # an audit's memory does not grow with curve lengths.
             checked = replace(result, series=content["series"]) if "series" in content else result
-            outcome["reg"] = [finding_row(f) for f in registry_findings(checked, policy)]
+            reg = registry_findings(checked, policy, data)
+            outcome["reg"] = [finding_row(f) for f in reg]
             # The report spells these numbers again on every audit: keep the spelling
             # (only of a valid result: the registry refuses what JCS cannot hold).
             if not outcome["reg"] and (spellings := spell_run(result.metrics, result.splits)):

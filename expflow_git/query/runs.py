@@ -143,7 +143,7 @@ def load_runs(
                 Finding(path, f.rule, f.message, f.pointer, f.line, f.col) for f in content
             ]
             continue
-        doc, problems = finish_document(kind, path, content, policy)
+        doc, problems = finish_document(kind, path, content, policy, data)
         findings += problems
         if isinstance(doc, Experiment):
             experiments.append((doc, content))

@@ -545,7 +545,7 @@ def check_new_result(path: str, data: bytes, policy: Policy) -> list[Finding]:
     if isinstance(content, list):
         return [replace(f, path=path) for f in content]
     result = Result.from_json(path, content)
-    return registry_findings(result, policy) + required_metric_findings(result, policy)
+    return registry_findings(result, policy, data) + required_metric_findings(result, policy)
 
 
 def record_status(doc: Mapping[str, Any]) -> Status:
