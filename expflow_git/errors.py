@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from expflow_git.escape import terminal
@@ -98,7 +99,7 @@ class Finding:
         object.__setattr__(self, "pointer", _masked_pointer(self.pointer))
 
     def location(self) -> str:
-        loc = printable(self.path)
+        loc = printable(_masked_path(self.path))
         if self.line is not None:
             loc += f":{self.line}"
             if self.col is not None:
@@ -173,6 +174,22 @@ def _masked_pointer(pointer: str) -> str:
     return mask_flagged("/".join(masked))
 
 
+def _masked_path(path: str) -> str:
+    """A file's path as a finding shows it, masked name by name as `_masked_pointer` masks
+    a pointer key by key: `experiments/s/pin=NNNN.json` showed the PIN (the tag rule
+    wants a blank, `[`, `(` or `,` before `pin`, never a `/`), in `new`'s refusal of that
+    id and in any finding of a file so named (a review, issue 18 twenty-fifth pass). Only
+    a path holding a `pin` word is read name by name (the scan flags four digits nowhere
+    else); a long one, or one naming the hash format, is read whole (a PIN's digest is
+    masked in a scan finding's own path already: `pinscan.scanner.shown_path`)."""
+    if re.search(_SUSPECT, path) is None:
+        return path
+    folded = path.casefold()
+    if "pin" not in folded:
+        return path if len(path) < 64 and "scrypt" not in folded else mask_flagged(path)
+    return mask_flagged("/".join(mask_as_held(name) for name in path.split("/")))
+
+
 def _masked_under(pointer: str, message: str) -> str:
     """A finding's message masked as the scan reads it, and also as it reads it under the
     pointer's keys when they name a PIN: `"NNNN" is not of type "number"` at `/metrics/pin`
@@ -219,3 +236,46 @@ def without_pins(text: str) -> str:
     (`--4821`: "No such option"; a review, issue 18 twenty-third pass). Four digits of a
     word, a path or a date (`done2024`, `/srv/2024`, `2024-01-01`) are left as they are."""
     return re.sub(_FOUR_DIGITS, "****", text)
+
+
+# A run of four digits standing alone among digits: what an argument's PIN is in a line.
+_DIGIT_RUN = r"(?<![0-9])[0-9]{4}(?![0-9])"
+
+
+def masked_output(text: str, arguments: Sequence[str]) -> str:
+    """An error or warning line the CLI prints, with what the scan flags masked
+    (`mask_flagged`), and every run of four digits that would be masked as a PIN in one of
+    `arguments` (the command line typed) masked wherever the line quotes it: a refused
+    argument is quoted in pieces, inside paths and revisions, where the masking of the
+    argument itself does not fire (`--metric 'x=--pin NNNN'` quoted as `'--pin NNNN'`,
+    `new pin=NNNN` in the path `experiments/s/pin=NNNN.json`, `--since pin=NNNN:`; a
+    review, issue 18 twenty-fifth pass). An argument is read as `masked_argument` reads
+    it, and each of its `/` or `,` pieces as the scan does (`_typed_as_pin`). A line that
+    quotes no such argument is returned as `mask_flagged` returns it."""
+    text = mask_flagged(text)
+    runs = {run for run in re.findall(_DIGIT_RUN, text) if any(run in a for a in arguments)}
+    for run in sorted(r for r in runs if any(_typed_as_pin(a, r) for a in arguments)):
+        text = re.sub(rf"(?<![0-9]){run}(?![0-9])", "****", text)
+    return text
+
+
+def _typed_as_pin(argument: str, run: str) -> bool:
+    """Whether the masking of `argument` masks the four digits `run` somewhere in it: the
+    argument (and an option's value after `=`) as `masked_argument` reads it, and as the
+    scan reads each of its `/` and `,` pieces (`pin:NNNN/seg_total`, a column list; four
+    digits standing alone in a path, `/srv/2024`, are not a PIN there)."""
+    whole = {argument}
+    if argument.startswith("--") and "=" in argument:
+        whole.add(argument.partition("=")[2])
+    alone = rf"(?<![0-9]){run}(?![0-9])"
+
+    def hides(text: str, shown: str) -> bool:
+        return len(re.findall(alone, shown)) < len(re.findall(alone, text))
+
+    for text in whole:
+        if hides(text, masked_argument(text)) or hides(text, without_pins(mask_as_held(text))):
+            return True
+        for piece in re.split(r"[/,]", text):
+            if run in piece and hides(piece, mask_as_held(piece)):
+                return True
+    return False

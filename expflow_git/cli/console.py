@@ -8,10 +8,27 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
-from expflow_git.errors import ExitCode, ExpflowError, Finding
+from expflow_git.errors import ExitCode, ExpflowError, Finding, masked_output
 from expflow_git.escape import line
 
 PROG = "expflow-git"
+
+# The command line being run (`typed`), whose PINs no error or warning quotes.
+_TYPED: list[str] = []
+
+
+def typed(arguments: Sequence[str]) -> None:
+    """Remember the command line being run: `masked` masks what would be a PIN in it."""
+    _TYPED[:] = arguments
+
+
+def masked(message: str) -> str:
+    """An error's or warning's message with what the scan flags masked, and what would be
+    a PIN in the command line wherever the message quotes it (errors.masked_output): a
+    refused argument is quoted in pieces (`'--pin NNNN' is not a number`), in a path
+    (`experiments/s/pin=NNNN.json`) or a revision (`--since pin=NNNN:`), where the masking
+    of one call site after another missed it (a review, issue 18 twenty-fifth pass)."""
+    return masked_output(message, _TYPED)
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
@@ -39,7 +56,7 @@ def _echo(text: str, stream: TextIO | None) -> None:
 
 def warn(message: str, *, command: str | None = None) -> None:
     """The one warning style: `expflow-git[ COMMAND]: warning: MESSAGE` on stderr."""
-    err(f"{PROG}{' ' + command if command else ''}: warning: {message}")
+    err(f"{PROG}{' ' + command if command else ''}: warning: {masked(message)}")
 
 
 @contextlib.contextmanager

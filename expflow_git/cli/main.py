@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from expflow_git.cli.console import PROG, err, warnings_escaped
+from expflow_git.cli.console import PROG, err, masked, typed, warnings_escaped
 from expflow_git.errors import ExitCode, ExpflowError, without_pins
 
 if TYPE_CHECKING:
@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every user-facing error becomes one stderr line and its exit code."""
     args = list(argv) if argv is not None else sys.argv[1:]
+    typed(args)  # (what would be a PIN in them is masked in every error and warning)
     try:
         if argv is not None:  # a caller's (a test's): its own warnings' printing stands
             return _run(args)
         with warnings_escaped():
             return _run(args)
     except ExpflowError as exc:
-        err(f"{PROG}: error: {exc.message}")
+        err(f"{PROG}: error: {masked(exc.message)}")
         return int(exc.code)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else int(bool(exc.code))
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a file we were asked to write (or read) cannot be
         name = exc.filename2 or exc.filename  # a rename names its target second
         where = f"{name}: " if name else ""
-        err(f"{PROG}: error: {where}{exc.strerror or exc}")
+        err(f"{PROG}: error: {masked(f'{where}{exc.strerror or exc}')}")
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         err(f"{PROG}: interrupted")
@@ -100,7 +101,7 @@ def _click_error(exc: click.ClickException, args: Sequence[str]) -> None:
     # PIN given where none is taken (`pin check 4821`, `rm ID 4821`) must not reach a
     # terminal or a CI log either. What it quotes is the user's, and may hold a terminal
     # escape: `err` escapes the line.
-    message = without_pins(exc.format_message())
+    message = masked(without_pins(exc.format_message()))
     ctx = exc.ctx if isinstance(exc, click.UsageError) else None
     where = ctx.command_path if ctx is not None else _command_path(args)
     hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""

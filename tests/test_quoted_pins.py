@@ -1,0 +1,79 @@
+"""A PIN typed as an argument never reaches an error or a warning (docs/decisions.md: "a
+refused argument is quoted with what would be a PIN masked", "an id quoted by an error
+is masked as `new` masks one"). A refused argument is quoted in pieces, inside a path or
+a revision, where the masking of the argument as one text does not fire: every error and
+warning the CLI prints is masked against the command line in one place
+(`cli/console.masked`, `errors.masked_output`), and a finding's path name by name
+(`Finding.location`). A review, issue 18 twenty-fifth pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import run_cli
+
+from expflow_git.errors import Finding
+
+PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
+
+
+@pytest.fixture(scope="module")
+def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("demo") / "here"
+    res = run_cli(["demo", "--dir", str(base)], base.parent)
+    assert res.code == 0, res
+    (base / "runs.csv").write_text("run,seg_total\nr1,1\n")
+    return base / "repo"
+
+
+CSV = ["import", "csv", "../runs.csv", "--id-column", "run", "--study", "s"]
+
+# (the command line, its exit code, what its one line still says)
+ROWS = [
+    (["result", "exp-001", "--metric", f"seg_total=--pin {PIN}"], 2, "is not a number"),
+    (["result", "exp-001", f"--metric=seg_total=--pin {PIN}"], 2, "is not a number"),
+    (["rank", "--gate", f"seg_total:lt:--pin {PIN}"], 2, "is not a number"),
+    (["new", f"pin={PIN}", "--study", "s"], 2, "experiments/s/pin=****.json#/id: schema"),
+    (["new", "w-z", "--study", f"x --pin {PIN}"], 2, "#/study: schema"),
+    (["list", "--study", f"pin={PIN}"], 0, "no run in study 'pin=****'"),
+    (["rank", "--study", f"pin={PIN}"], 1, "no run in study 'pin=****'"),
+    (["audit", "--since", f"pin={PIN}"], 2, "--since pin=****: unknown revision"),
+    (["audit", "--rev", f"pin={PIN}"], 2, "unknown revision"),
+    (["audit", "--policy-ref", f"pin={PIN}"], 2, "--policy-ref pin=****: unknown revision"),
+    (["diff", f"pin={PIN}"], 2, "unknown revision"),
+    (["show", "--rev", f"pin={PIN}", "exp-001"], 2, "unknown revision"),
+    ([*CSV, "--metric-columns", f"pin:{PIN}/seg_total"], 2, "'pin:****/seg_total': no such"),
+    ([*CSV, "--id-column", f"pin {PIN}"], 2, "'pin ****': no such column"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"), ROWS, ids=[f"{r[0][0]}-{i}" for i, r in enumerate(ROWS)]
+)
+def test_a_pin_typed_as_an_argument_is_masked_wherever_quoted(
+    demo_repo: Path, args: list[str], code: int, says: str
+) -> None:
+    res = run_cli(args, demo_repo)
+    assert res.code == code, res
+    assert says in res.err, res.err
+    assert PIN not in res.out and PIN not in res.err, res
+
+
+def test_a_line_quoting_no_pin_is_left_as_it_is(demo_repo: Path) -> None:
+    res = run_cli(["audit", "--since", "nothere"], demo_repo)
+    assert res.code == 2
+    assert res.err == "expflow-git: error: --since nothere: unknown revision 'nothere'\n"
+    from expflow_git.errors import masked_output
+
+    # Four digits the command line does not give as a PIN stay, as does a date.
+    line = "budget: 1000 runs since 2024-01-01 in 'x --pin ****'"
+    for typed in ([], ["rank", "--top", "5"], ["rank", "--since", "2024-01-01"]):
+        assert masked_output(line, typed) == line
+    assert masked_output("seed 1000, 2024", ["--seed", "1000"]) == "seed ****, 2024"
+
+
+def test_a_findings_path_is_masked_name_by_name() -> None:
+    finding = Finding(f"experiments/s/pin={PIN}.json", "schema", "bad", pointer="/id")
+    assert finding.location() == "experiments/s/pin=****.json#/id"
+    assert Finding(f"experiments/s/run-{PIN}.json", "r", "m").location().endswith(PIN + ".json")
