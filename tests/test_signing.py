@@ -373,6 +373,33 @@ def test_keygen_refuses_dangling_symlink(tmp_path: Path) -> None:
     assert not (tmp_path / "elsewhere").exists()
 
 
+@pytest.mark.parametrize("out", ["dang/k", "dang/sub/k", "afile/k"])
+def test_keygen_under_a_dangling_link_or_a_file_names_the_parent(tmp_path: Path, out: str) -> None:
+    """`keygen --out dang/k` with `dang` a dangling link said "dang/k: already exists;
+    refusing to overwrite a key file" where nothing exists (a review, issue 18
+    twenty-fifth pass): the parent that is no folder is named, exit 2, nothing written."""
+    (tmp_path / "dang").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "afile").write_bytes(b"")
+    res = run_cli(["keygen", "--out", out], tmp_path)
+    parent = out.split("/")[0]
+    assert res.code == 2, res
+    assert res.err == f"expflow-git: error: {out}: cannot write key: {parent} is not a folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dang"]
+
+
+def test_keygen_escapes_the_path_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message a Python caller gets is one line too, as the CLI prints it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "k\nforged").write_bytes(b"precious")
+    with pytest.raises(ExpflowError) as caught:
+        keygen("k\nforged")
+    assert caught.value.message == "k\\x0aforged: already exists; refusing to overwrite a key file"
+    (tmp_path / "d\n").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ExpflowError) as caught:
+        keygen("d\n/k")
+    assert caught.value.message == "d\\x0a/k: cannot write key: d\\x0a is not a folder"
+
+
 @pytest.mark.parametrize("out", ["newdir/", "newdir/.", "newdir/..", "keys/new/"])
 def test_keygen_refuses_a_folder_before_writing_anything(tmp_path: Path, out: str) -> None:
     """`keygen --out newdir/` wrote the private key as `newdir`, failed on `newdir/.pub`

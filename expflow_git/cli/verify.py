@@ -25,7 +25,8 @@ def keygen(out: str) -> None:
     from expflow_git.report.signing import keygen as make_keys
 
     kid = make_keys(out)
-    click.echo(f"wrote {out} (private, mode 0600) and {out}.pub\nkeyid {kid}")
+    shown = printable(out)
+    click.echo(f"wrote {shown} (private, mode 0600) and {shown}.pub\nkeyid {kid}")
     # A private key inside a work tree is one `git add -A` from being committed (the
     # scan's private-key rule refuses it too).
     root = unignored_work_tree(out)

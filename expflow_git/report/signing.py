@@ -147,7 +147,7 @@ def keygen(out: str | os.PathLike[str]) -> str:
         raise ExpflowError(f"{printable(priv_path)}: names a folder, not a key file")
     for p in (priv_path, pub_path):
         if os.path.lexists(p):
-            raise ExpflowError(f"{p}: already exists; refusing to overwrite a key file")
+            raise ExpflowError(f"{printable(p)}: already exists; refusing to overwrite a key file")
     priv = Ed25519PrivateKey.generate()
     pub = priv.public_key()
     priv_bytes = priv.private_bytes(
@@ -159,24 +159,33 @@ def keygen(out: str | os.PathLike[str]) -> str:
     pub_bytes = pub_line + b" " + KEY_COMMENT.encode("ascii") + b"\n"
     try:
         write_atomic(priv_path, priv_bytes, mode=0o600, overwrite=False)
-    except FileExistsError:
-        raise ExpflowError(
-            f"{priv_path}: already exists; refusing to overwrite a key file"
-        ) from None
     except OSError as exc:
-        raise ExpflowError(f"{priv_path}: cannot write key: {exc.strerror}") from None
+        raise _not_written(priv_path, exc) from None
     try:
         write_atomic(pub_path, pub_bytes, mode=0o644, overwrite=False)
     except OSError as exc:
         # Do not leave a private key behind without its public half: the
         # user would rerun keygen and be refused because of our leftovers.
         os.unlink(priv_path)
-        if isinstance(exc, FileExistsError):
-            raise ExpflowError(
-                f"{pub_path}: already exists; refusing to overwrite a key file"
-            ) from None
-        raise ExpflowError(f"{pub_path}: cannot write key: {exc.strerror}") from None
+        raise _not_written(pub_path, exc) from None
     return keyid(pub)
+
+
+def _not_written(path: str, exc: OSError) -> ExpflowError:
+    """Why the key file `path` was not written, one line naming it. A FileExistsError
+    names the file, or a folder on the way to it that is something else (a dangling
+    link, a file): `dang/k` with `dang -> /nonexistent` said "already exists; refusing
+    to overwrite a key file" of a path where nothing was (a review, issue 18
+    twenty-fifth pass)."""
+    shown = printable(path)
+    if isinstance(exc, FileExistsError):
+        name = exc.filename
+        if name is None or os.path.normpath(os.fsdecode(name)) == os.path.normpath(path):
+            return ExpflowError(f"{shown}: already exists; refusing to overwrite a key file")
+        return ExpflowError(
+            f"{shown}: cannot write key: {printable(os.fsdecode(name))} is not a folder"
+        )
+    return ExpflowError(f"{shown}: cannot write key: {exc.strerror or exc}")
 
 
 def _ssh_string(data: bytes) -> bytes:
