@@ -238,8 +238,10 @@ def without_pins(text: str) -> str:
     return re.sub(_FOUR_DIGITS, "****", text)
 
 
-# A run of four digits standing alone among digits: what an argument's PIN is in a line.
-_DIGIT_RUN = r"(?<![0-9])[0-9]{4}(?![0-9])"
+# Four digits standing alone in a word's place, where a line quotes an argument's PIN:
+# not inside a hex id or a name (`4f77db8182f0`, `run1000`), which they only happen to
+# share digits with (a review: a commit id was garbled).
+_DIGIT_RUN = r"(?<![0-9A-Za-z])[0-9]{4}(?![0-9A-Za-z])"
 
 
 def masked_output(text: str, arguments: Sequence[str]) -> str:
@@ -249,13 +251,14 @@ def masked_output(text: str, arguments: Sequence[str]) -> str:
     argument is quoted in pieces, inside paths and revisions, where the masking of the
     argument itself does not fire (`--metric 'x=--pin NNNN'` quoted as `'--pin NNNN'`,
     `new pin=NNNN` in the path `experiments/s/pin=NNNN.json`, `--since pin=NNNN:`; a
-    review, issue 18 twenty-fifth pass). An argument is read as `masked_argument` reads
-    it, and each of its `/` or `,` pieces as the scan does (`_typed_as_pin`). A line that
-    quotes no such argument is returned as `mask_flagged` returns it."""
+    review, issue 18 twenty-fifth pass). An argument is read as the scan reads it (and as
+    `masked_argument` reads one that names a pin), and so is each of its `/` or `,` pieces
+    (`_typed_as_pin`); four digits inside a word or a hex id are never masked so. A line
+    that quotes no such argument is returned as `mask_flagged` returns it."""
     text = mask_flagged(text)
     runs = {run for run in re.findall(_DIGIT_RUN, text) if any(run in a for a in arguments)}
     for run in sorted(r for r in runs if any(_typed_as_pin(a, r) for a in arguments)):
-        text = re.sub(rf"(?<![0-9]){run}(?![0-9])", "****", text)
+        text = re.sub(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", "****", text)
     return text
 
 
@@ -273,7 +276,12 @@ def _typed_as_pin(argument: str, run: str) -> bool:
         return len(re.findall(alone, shown)) < len(re.findall(alone, text))
 
     for text in whole:
-        if hides(text, masked_argument(text)) or hides(text, without_pins(mask_as_held(text))):
+        # As the scan reads it, or four digits beside the word `pin` (`'pin NNNN'`): a
+        # count, a seed or a metric of four digits (`--top 8182`, `epochs=1000`) is no
+        # PIN, and masking it wherever a line holds it garbled ids (a review).
+        if hides(text, mask_as_held(text)):
+            return True
+        if "pin" in text.lower() and hides(text, masked_argument(text)):
             return True
         for piece in re.split(r"[/,]", text):
             if run in piece and hides(piece, mask_as_held(piece)):

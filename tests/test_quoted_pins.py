@@ -70,10 +70,42 @@ def test_a_line_quoting_no_pin_is_left_as_it_is(demo_repo: Path) -> None:
     line = "budget: 1000 runs since 2024-01-01 in 'x --pin ****'"
     for typed in ([], ["rank", "--top", "5"], ["rank", "--since", "2024-01-01"]):
         assert masked_output(line, typed) == line
-    assert masked_output("seed 1000, 2024", ["--seed", "1000"]) == "seed ****, 2024"
+    # A four-digit count, seed or metric typed is no PIN: masking it wherever the line
+    # held it garbled a commit id (4f77db8182f0) and counts (a review).
+    assert masked_output("seed 1000, 2024", ["--seed", "1000"]) == "seed 1000, 2024"
+    ref = "no policy file at --policy-ref nopol (4f77db8182f0), 8182 runs"
+    assert masked_output(ref, ["rank", "--policy-ref", "nopol", "--top", "8182"]) == ref
+    typed = ["result", "e", "--metric", "epochs=1000"]
+    assert masked_output("run-1000.json: 1000 runs", typed) == "run-1000.json: 1000 runs"
+    # Beside a PIN typed, a hex id sharing its digits is left whole too.
+    typed = ["audit", "--since", f"pin={PIN}"]
+    assert masked_output(f"pin={PIN} (ab{PIN}cd)", typed) == f"pin=**** (ab{PIN}cd)"
 
 
 def test_a_findings_path_is_masked_name_by_name() -> None:
     finding = Finding(f"experiments/s/pin={PIN}.json", "schema", "bad", pointer="/id")
     assert finding.location() == "experiments/s/pin=****.json#/id"
     assert Finding(f"experiments/s/run-{PIN}.json", "r", "m").location().endswith(PIN + ".json")
+
+
+def test_verify_report_and_keygen_mask_a_pin_in_the_paths_they_print(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    """`verify`'s verdict line (read in CI logs), `report`'s failed lines and `wrote`,
+    and `keygen`'s `wrote` printed a path typed with a PIN in it (a review)."""
+    named = tmp_path / f"pin={PIN}.json"
+    assert run_cli(["audit", "--out", str(named)], demo_repo).code == 0
+    res = run_cli(["verify", str(named), "--allow-unsigned"], demo_repo)
+    assert res.code == 0 and res.out.endswith("pin=****.json: VERIFIED\n"), res
+    html = tmp_path / f"pin={PIN}.html"
+    res = run_cli(["report", str(named), "--html", str(html)], demo_repo)
+    assert res.code == 0 and "wrote " in res.err and html.exists(), res
+    res = run_cli(["keygen", "--out", str(tmp_path / f"pin={PIN}")], demo_repo)
+    assert res.code == 0 and "pin=**** (private, mode 0600)" in res.out, res
+    assert PIN not in res.out + res.err, res
+    for args in (
+        ["verify", str(named), "--allow-unsigned"],
+        ["report", str(named), "--html", str(html)],
+    ):
+        res = run_cli(args, demo_repo)
+        assert res.code == 0 and PIN not in res.out + res.err, res

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from expflow_git.cli.console import PROG, err, fail, out, warn
+from expflow_git.cli.console import PROG, err, fail, masked, out, warn
 from expflow_git.cli.options import allowed_signers_option, format_option, repo
 from expflow_git.errors import ExitCode
 
@@ -25,7 +25,7 @@ def keygen(out: str) -> None:
     from expflow_git.report.signing import keygen as make_keys
 
     kid = make_keys(out)
-    shown = printable(out)
+    shown = masked(printable(out))
     click.echo(f"wrote {shown} (private, mode 0600) and {shown}.pub\nkeyid {kid}")
     # A private key inside a work tree is one `git add -A` from being committed (the
     # scan's private-key rule refuses it too).
@@ -120,11 +120,11 @@ def verify(
 
         lines += verify_chain(Path(chain_dir), report=data, options=options, git=git or keys_repo)
     for line in lines:
-        out(str(line))  # a line may quote the report (keyids, paths): escaped
+        out(masked(str(line)))  # a line may quote the report (keyids, paths): escaped
     ok = all(line.ok for line in lines)
     signers = ", ".join(dict.fromkeys(k.name() for k in verdict.signers))
     out(
-        f"{report}: "
+        f"{masked(report)}: "
         + (
             f"VERIFIED{', signed by ' + signers if signers else ''}"
             if ok
@@ -189,7 +189,7 @@ def report_cmd(
     if not verdict.ok:
         for line in verdict.lines:
             if not line.ok:
-                err(str(line))
+                err(masked(str(line)))
         fail(f"{report_path}: not rendered: the report does not verify", ExitCode.FAILED)
     # The bytes that were verified are the bytes shown: the file is never read twice.
     envelope, statement = parse_saved(data, source=report_path)
@@ -200,5 +200,5 @@ def report_cmd(
     view = view_from_statement(statement, signed_by, unverified=unverified)
     if html_path:
         write_atomic(html_path, html_renderer()(view).encode(), named_by_user=True)
-        err(f"wrote {html_path}")
+        err(masked(f"wrote {html_path}"))
     click.echo(renderer(fmt)(view), nl=False)
