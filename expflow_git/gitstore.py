@@ -85,6 +85,9 @@ _KEEP_GIT_VARS = frozenset(
     }
 )
 
+# How often `Git.add_note` makes its note again on a ref other writers moved meanwhile.
+NOTE_ATTEMPTS = 8
+
 _NULL_SHAS = frozenset({"0" * 40, "0" * 64})
 _NULL_MODE = "000000"
 
@@ -612,13 +615,7 @@ class Git:
     def _object_info(self, name: str) -> tuple[str, str] | None:
         """(sha, type) of the object ``name`` names, or None if there is none."""
         out = self.run("cat-file", "--batch-check", input=name.encode("utf-8") + b"\n")
-        line = out.decode("utf-8", "replace").rstrip("\n")
-        # "<name> missing" / "<name> ambiguous" (the name may hold spaces), or
-        # "<sha> <type> <size>".
-        if line.endswith((" missing", " ambiguous")):
-            return None
-        sha, kind, _ = line.split(" ")
-        return sha, kind
+        return _batch_check_line(out.decode("utf-8", "replace").rstrip("\n"))
 
     def _read_commit(self, sha: str) -> Commit:
         raw = self.run("cat-file", "commit", sha)
@@ -936,12 +933,72 @@ class Git:
     # -- notes --------------------------------------------------------------
 
     def add_note(self, commit: str, data: bytes, ref: str = "refs/notes/expflow") -> None:
-        """Attach ``data`` byte for byte as ``commit``'s note on ``ref``, replacing any old one."""
-        sha = self.resolve_commit(commit).sha
+        """Attach ``data`` byte for byte as ``commit``'s note on ``ref``, replacing any old one.
+
+        Safe against other writers of ``ref``: `git notes add` moves the ref to its new
+        commit whatever the ref holds by then, so of two at once (two audits --note) the
+        last to write dropped the note the other had just added, both exiting 0. Here git
+        notes writes on a private ref started at ``ref``'s value, and one `update-ref`
+        transaction moves ``ref`` there only if it still holds that value (and removes the
+        private ref); a ref moved meanwhile is read again and the note made again on it,
+        up to NOTE_ATTEMPTS times. Five git processes when no one else writes.
+        """
+        _check_rev(commit)
+        # One process reads both: the commit's id and the ref's value (a name git may
+        # also find elsewhere when the ref is missing: only a commit is taken, and the
+        # compare-and-swap below reads the ref itself if it was wrong).
+        asked = f"{commit}\n{ref}\n".encode("utf-8", "surrogateescape")
+        lines = self.run("cat-file", "--batch-check", input=asked).decode("utf-8", "replace")
+        found = [_batch_check_line(line) for line in lines.split("\n")[:2]]
+        while len(found) < 2:
+            found.append(None)
+        target, tip = found
+        if target is not None and target[1] == "commit":
+            sha = target[0]
+        else:  # a tag is peeled, anything else refused with resolve_commit's own message
+            sha = self.resolve_commit(commit).sha
+        old = tip[0] if tip is not None and tip[1] == "commit" else None
         # `notes add -F` would run the message through stripspace; storing
         # the blob first and reusing it with -C keeps the bytes exact.
         blob = self.run("hash-object", "-w", "--stdin", input=data).decode("ascii").strip()
-        self.run("notes", "--ref", ref, "add", "-f", "-C", blob, sha)
+        scratch = f"{ref}-writing-{os.getpid()}-{os.urandom(4).hex()}"
+        absent = "0" * len(sha)  # update-ref's "the ref must not exist"
+        try:
+            for attempt in range(NOTE_ATTEMPTS):
+                if old is not None:
+                    self.run("update-ref", "--no-deref", scratch, old)
+                elif attempt:
+                    self._exec(["update-ref", "--no-deref", "-d", scratch], None)
+                self.run("notes", "--ref", scratch, "add", "-f", "-C", blob, sha)
+                swap = f"update {ref}\0{scratch}\0{old or absent}\0delete {scratch}\0\0"
+                proc = self._exec(["update-ref", "--no-deref", "--stdin", "-z"], swap.encode())
+                if proc.returncode == 0:
+                    return
+                now = self._ref_value(ref)
+                if now == old:  # not a lost race: git's own reason
+                    raise ExpflowError(f"git notes: {first_line(proc.stderr)}")
+                old = now  # another writer's note came first: add ours to it
+                import time
+
+                time.sleep(os.urandom(1)[0] / 255 * 0.01 * (attempt + 1))  # out of step
+            raise ExpflowError(
+                f"git notes: {ref} was moved by other writers under each of {NOTE_ATTEMPTS} "
+                f"attempts to add the note on {sha}; no note was stored"
+            )
+        except BaseException:
+            # (also gone with a Ctrl-C: the transaction that moves the ref removes it)
+            self._exec(["update-ref", "--no-deref", "-d", scratch], None)
+            raise
+
+    def _ref_value(self, ref: str) -> str | None:
+        """The object id ``ref`` (a full ref name, read as exactly that) holds; None if
+        there is no such ref."""
+        listed = self.run("for-each-ref", "--format=%(objectname) %(refname)", ref)
+        for line in listed.decode("utf-8", "surrogateescape").split("\n"):
+            value, _, name = line.partition(" ")
+            if name == ref:  # (the pattern also lists the refs under a folder of that name)
+                return value
+        return None
 
     def read_note(self, commit: str, ref: str = "refs/notes/expflow") -> bytes | None:
         """``commit``'s note on ``ref``, or None if it has none."""
@@ -952,6 +1009,16 @@ class Git:
         if proc.returncode != 0:
             raise ExpflowError(f"git notes: {first_line(proc.stderr)}")
         return self.run("cat-file", "blob", proc.stdout.decode("ascii").strip())
+
+
+def _batch_check_line(line: str) -> tuple[str, str] | None:
+    """(sha, type) from a `cat-file --batch-check` line, None for a name that names no
+    object: "<name> missing" / "<name> ambiguous" (the name may hold spaces), or
+    "<sha> <type> <size>"."""
+    if not line or line.endswith((" missing", " ambiguous")):
+        return None
+    sha, kind, _ = line.split(" ")
+    return sha, kind
 
 
 def unignored_work_tree(path: str) -> Path | None:
