@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -133,6 +134,133 @@ def open_atomic(
         if isinstance(exc, OSError) and {exc.filename, exc.filename2} & set(names):
             raise _as_targets(exc, target) from None
         raise
+
+
+@contextlib.contextmanager
+def open_atomic_all(
+    paths: Sequence[str | os.PathLike[str]], *, named_by_user: bool = False
+) -> Iterator[list[BinaryIO]]:
+    """Files to stream into, one for each of `paths`, that take their places together once
+    the block finishes: every one of them, or none (`audit --out R --html H`).
+
+    Each is written to a temporary file as `open_atomic` does, and all are flushed to disk
+    before any is renamed; the renames then run one after the other with SIGINT and
+    SIGTERM held (a Ctrl-C waits until they are done), and when one fails, those already
+    made are undone: the file each replaced is put back, or the new one removed where
+    there was none. A device or a pipe named directly (`named_by_user`, see
+    `open_atomic`) is written into as the block writes: no part of the all-or-nothing.
+    """
+    staged: list[tuple[Path, list[str]]] = []  # (target, [its temporary file's name])
+    try:
+        with contextlib.ExitStack() as stack:
+            files: list[BinaryIO] = []
+            to_sync: list[BinaryIO] = []
+            for path in paths:
+                if named_by_user and os.fspath(path).endswith(("/", os.sep)):
+                    raise IsADirectoryError(
+                        errno.EISDIR, "names a folder, not a file", os.fspath(path)
+                    )
+                target = Path(path)
+                if named_by_user and _written_in_place(target):
+                    files.append(stack.enter_context(open(target, "wb")))
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                mode = _mode_kept(target)
+                names: list[str] = []
+                staged.append((target, names))
+                fd = _create_temp(target, names, 0o666 if mode is None else 0o600)
+                temp: BinaryIO = stack.enter_context(os.fdopen(fd, "wb"))
+                if mode is not None:
+                    os.fchmod(temp.fileno(), mode)
+                files.append(temp)
+                to_sync.append(temp)
+            yield files
+            for temp in to_sync:
+                temp.flush()
+                os.fsync(temp.fileno())
+        _place_together([(made[0], target) for target, made in staged])
+    except BaseException as exc:
+        for _, names in staged:
+            for tmp in names:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        if isinstance(exc, OSError):
+            for target, names in staged:
+                if {exc.filename, exc.filename2} & set(names):
+                    raise _as_targets(exc, target) from None
+        raise
+
+
+def _place_together(moves: Sequence[tuple[str, Path]]) -> None:
+    """Rename each temporary file onto its target, SIGINT and SIGTERM held: all of them,
+    or (one failing) none, each target as it was before."""
+    held = _hold_signals()
+    done: list[tuple[Path, str | None]] = []  # (target, where what it replaced was kept)
+    try:
+        for i, (tmp, target) in enumerate(moves):
+            # What a rename replaces is kept aside, unless no rename comes after it to fail.
+            kept, moved = _keep_aside(target) if i < len(moves) - 1 else (None, False)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                if kept is not None and moved:
+                    with contextlib.suppress(OSError):
+                        os.replace(kept, target)
+                elif kept is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(kept)
+                raise
+            done.append((target, kept))
+    except BaseException:
+        for target, kept in reversed(done):
+            with contextlib.suppress(OSError):
+                if kept is None:
+                    os.unlink(target)
+                else:
+                    os.replace(kept, target)
+        raise
+    else:
+        for _, kept in done:
+            if kept is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(kept)
+    finally:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _hold_signals() -> set[int | signal.Signals] | None:
+    """Block SIGINT and SIGTERM (where the platform can); the mask to restore."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _keep_aside(target: Path) -> tuple[str | None, bool]:
+    """A second name, `.NAME.xxxxxxxx.tmp` beside it, for what is at `target`, so that it
+    can be put back: (that name, whether it was moved there). A hard link (the target
+    stays in place), or where the file system has none, a rename. (None, False) when
+    nothing is there, or a folder (no rename onto a folder succeeds). A symbolic link is
+    kept aside itself, not what it names."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return None, False
+    if stat.S_ISDIR(info.st_mode):
+        return None, False
+    for _ in range(100):
+        aside = os.path.join(target.parent, f".{target.name}.{os.urandom(4).hex()}.tmp")
+        try:
+            os.link(target, aside, follow_symlinks=False)
+            return aside, False
+        except FileExistsError:
+            continue  # another's name
+        except OSError:  # no hard links here (FAT, some network file systems)
+            if os.path.lexists(aside):
+                continue
+            os.rename(target, aside)
+            return aside, True
+    raise FileExistsError(errno.EEXIST, "no temporary file name is free", str(target))
 
 
 # As tempfile.mkstemp opens its file (no link followed, not inherited by a child); a new

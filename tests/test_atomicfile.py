@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support import git, git_init, run_cli
 
-from expflow_git.atomicfile import write_atomic
+from expflow_git.atomicfile import open_atomic_all, write_atomic
 
 
 def test_a_regular_file_is_replaced_whole(tmp_path: Path) -> None:
@@ -193,3 +193,52 @@ def test_an_interrupt_as_the_temporary_file_is_made_leaves_none(
         write_atomic(target, b"x")
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+@pytest.mark.parametrize("first", ["file", "link", "none"])
+def test_files_written_together_are_all_put_back_when_one_cannot_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool, first: str
+) -> None:
+    """`open_atomic_all`: the second rename fails (a folder came at its path), so the
+    first is undone: what it replaced (a file, or a link: itself, not what it names) is
+    put back, or the new file removed. Where the file system has no hard links the old
+    file is moved aside instead, and moved back."""
+    a, b, elsewhere = tmp_path / "a", tmp_path / "b", tmp_path / "elsewhere"
+    elsewhere.write_text("named by the link\n")
+    if first == "file":
+        a.write_text("old a\n")
+        a.chmod(0o640)
+    elif first == "link":
+        a.symlink_to(elsewhere)
+    if not hard_links:
+
+        def no_link(*args: Any, **kwargs: Any) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    with pytest.raises(IsADirectoryError) as raised:
+        with open_atomic_all([a, b], named_by_user=True) as (fa, fb):
+            fa.write(b"new a\n")
+            fb.write(b"new b\n")
+            b.mkdir()  # (as another process might, while the files are written)
+    assert raised.value.filename == str(b)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["b", "elsewhere"] + ([] if first == "none" else ["a"])
+    )
+    if first == "file":
+        assert a.read_text() == "old a\n" and _mode(a) == 0o640
+    elif first == "link":
+        assert a.is_symlink() and os.readlink(a) == str(elsewhere)
+    assert elsewhere.read_text() == "named by the link\n"
+
+
+def test_files_written_together_all_take_their_places(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "sub" / "b"
+    a.write_text("old a\n")
+    with open_atomic_all([a, b]) as (fa, fb):
+        fa.write(b"new a\n")
+        fb.write(b"new b\n")
+        assert a.read_text() == "old a\n" and not b.exists()  # nothing placed yet
+    assert a.read_text() == "new a\n" and b.read_text() == "new b\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "sub"]  # no temp file

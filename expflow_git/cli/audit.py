@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -204,7 +203,7 @@ def audit(
     one feasible run, and the walk-forward gate (if configured) passes.
     """
     from expflow_git import api
-    from expflow_git.atomicfile import open_atomic
+    from expflow_git.atomicfile import open_atomic_all
     from expflow_git.policy.model import policy_in_commit
     from expflow_git.render.formats import html_renderer, renderer
     from expflow_git.report.signer import key_file, signing_key
@@ -230,12 +229,10 @@ def audit(
         render_html=render_html,
         warn=lambda message: warn(message, command="audit"),
     )
-    # Both files are opened before either is written, and take their places together: a
-    # scorecard that cannot be written leaves no report behind it (and the other way).
-    with contextlib.ExitStack() as outputs:
-        files = [
-            outputs.enter_context(open_atomic(p, named_by_user=True)) for p in (out, html_path) if p
-        ]
+    # Both files are written and on disk before either takes its place, and they take
+    # their places together (a Ctrl-C waits): a scorecard that cannot be written leaves no
+    # report behind it, and the other way; what either replaced is then as it was.
+    with open_atomic_all([p for p in (out, html_path) if p], named_by_user=True) as files:
         if out:
             report.write(files[0])
         if html_path:
