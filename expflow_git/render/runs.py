@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeGuard
 
 from expflow_git.escape import json_document, line
 from expflow_git.gitstore import LogEntry
@@ -202,21 +202,33 @@ def render_show(
     return "\n".join(map(line, out))
 
 
-def param_texts(values: Iterable[object]) -> list[str]:
+def _is_number(value: object) -> TypeGuard[float]:
+    """A JSON number (a bool is none)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def number_spelling(values: Iterable[object], *, exact: bool) -> Callable[[float], str]:
+    """How the numbers among `values` (one line or column) are spelled: as the report
+    spells them (`exact`: CSV, where a spreadsheet gets every value), else with as many
+    digits as tell them apart (render.table.distinct_numbers)."""
+    if exact:
+        return exact_number
+    return distinct_numbers(v for v in values if _is_number(v)).__getitem__
+
+
+def param_texts(values: Iterable[object], *, exact: bool = False) -> list[str]:
     """A param's values across runs as `compare` prints them: a string in quotes, as the
     scorecard shows params, so "1" and 1, "true" and true look different; numbers with
-    as many digits as tell them apart. Bare, `x: 1` and `x: "1"` (or 0.1234567 and
-    0.1234568) printed alike beside the `*` that says they differ (a user's hunt, issue
-    18 twenty-third pass)."""
+    as many digits as tell them apart (`exact`: as the report spells them). Bare, `x: 1`
+    and `x: "1"` (or 0.1234567 and 0.1234568) printed alike beside the `*` that says
+    they differ (a user's hunt, issue 18 twenty-third pass)."""
     values = list(values)
-    numbers = distinct_numbers(
-        v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
-    )
+    number = number_spelling(values, exact=exact)
     return [
         json.dumps(v, ensure_ascii=False)
         if isinstance(v, str)
-        else numbers[v]
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
+        else number(v)
+        if _is_number(v)
         else show_value(v)
         for v in values
     ]
@@ -255,18 +267,25 @@ def render_compare(
             "series": {run.id: _series(run) for run in runs if _series(run)},
         }
         return json_document(doc)
+    # CSV spells every number as the report does (a spreadsheet gets every value, as in
+    # `list` and `rank`); text and Markdown with the digits that tell a line's values
+    # apart: 0.1234567 and 0.1234568 were both 0.123457 beside a `*` (a user's hunt).
+    exact = fmt == "csv"
     headers = ["field", *ids]
     body = []
     for ln in lines:
         cells = [("* " if ln.differs else "  ") + ln.field if fmt == "text" else ln.field]
-        shown = param_texts(ln.values) if ln.field.startswith("params.") else None
-        for i, (value, delta, outcome) in enumerate(
-            zip(ln.values, ln.deltas, ln.outcomes, strict=True)
-        ):
-            cell = show_value(value) if shown is None else shown[i]
+        if ln.field.startswith("params."):
+            shown = param_texts(ln.values, exact=exact)
+        else:
+            number = number_spelling(ln.values, exact=exact)
+            shown = [number(v) if _is_number(v) else show_value(v) for v in ln.values]
+        change = number_spelling(ln.deltas, exact=exact)
+        for text, delta, outcome in zip(shown, ln.deltas, ln.outcomes, strict=True):
+            cell = text
             if delta is not None:
                 sign = "+" if delta >= 0 else ""
-                cell += f" ({sign}{fmt_number(delta)}{', ' + outcome.value if outcome else ''})"
+                cell += f" ({sign}{change(delta)}{', ' + outcome.value if outcome else ''})"
             cells.append(cell)
         body.append(cells)
     table = _table(headers, body, fmt)

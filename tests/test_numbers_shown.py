@@ -1,0 +1,63 @@
+"""How `compare`, `list`, `rank` and `show` spell a run's values (docs/spec.md §4.1):
+CSV as the report spells them, text and Markdown with the digits that tell a line's or
+a column's values apart, a null param apart from a missing one. Through the real CLI
+in real repositories (a user's hunt, issue 18 twenty-fifth pass)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from conftest import ExpRepo, assert_clean_output, run_cli
+
+E = 123456789012345678901234567890  # no double holds it
+
+
+def cli(repo: ExpRepo, *args: str) -> str:
+    code, out, err = run_cli(list(args), cwd=repo.path)
+    assert_clean_output(out, err)
+    assert code == 0, err
+    return out
+
+
+def metrics(seg_total: float, pde_mean: float) -> dict[str, float]:
+    return {"seg_total": seg_total, "pde_mean": pde_mean, "train_time_min": 1}
+
+
+@pytest.fixture
+def close(exp_repo: ExpRepo) -> ExpRepo:
+    """Study `c`: c1 and c2 a 1e-7 apart in a param and the ranking metric, c2 with a
+    null param `x`, c3 with an integer param no double holds."""
+    r = exp_repo
+    r.add_experiment("c1", study="c", params={"sub_step": 1, "f": 0.1234567})
+    r.add_result("c1", study="c", metrics=metrics(0.1234567, 0.1))
+    r.add_experiment("c2", study="c", params={"sub_step": 1, "x": None, "f": 0.1234568})
+    r.add_result("c2", study="c", metrics=metrics(0.1234568, 0.1))
+    r.add_experiment("c3", study="c", params={"sub_step": 1, "e": E, "f": 0.1234567})
+    r.add_result("c3", study="c", metrics=metrics(1e2, 0.3))
+    r.commit("study c")
+    return r
+
+
+def csv_rows(out: str) -> dict[str, list[str]]:
+    return {row[0]: row[1:] for row in csv.reader(io.StringIO(out))}
+
+
+def test_compare_spells_csv_exactly_and_text_with_the_digits_that_differ(close: ExpRepo) -> None:
+    """`compare --format csv` gave every metric six significant digits (0.1234567 and
+    0.1234568 both 0.123457, beside `better`) and an integer param as `123456… (30
+    digits)`, where `list --format csv` gives each value as the report spells it; text
+    and Markdown rounded a metric line alike though its values differ."""
+    cells = csv_rows(cli(close, "compare", "c1", "c2", "c3", "--format", "csv"))
+    assert cells["params.e"] == ["-", "-", str(E)]
+    assert cells["params.f"] == ["0.1234567", "0.1234568", "0.1234567"]
+    seg = cells["metrics.seg_total"]
+    assert seg[0] == "0.1234567" and seg[1].startswith("0.1234568 (+1"), seg
+    assert seg[2] == "100 (+99.8765433, better)", seg
+    text = cli(close, "compare", "c1", "c2", "c3")
+    (line,) = [ln for ln in text.splitlines() if "metrics.seg_total" in ln]
+    assert line.split()[2:5] == ["0.1234567", "0.1234568", "(+1e-07,"], line
+    md = cli(close, "compare", "c1", "c2", "--format", "md")
+    (line,) = [ln for ln in md.splitlines() if "seg\\_total" in ln]
+    assert line.startswith("| metrics.seg\\_total | 0.1234567 | 0.1234568 (+1e-07, better) |")
