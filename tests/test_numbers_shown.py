@@ -61,3 +61,22 @@ def test_compare_spells_csv_exactly_and_text_with_the_digits_that_differ(close: 
     md = cli(close, "compare", "c1", "c2", "--format", "md")
     (line,) = [ln for ln in md.splitlines() if "seg\\_total" in ln]
     assert line.startswith("| metrics.seg\\_total | 0.1234567 | 0.1234568 (+1e-07, better) |")
+
+
+def test_list_and_columns_spell_a_column_with_the_digits_that_differ(close: ExpRepo) -> None:
+    """`list`'s metric cells and the `--columns` cells of `list` and `rank` were six
+    significant digits, while `rank`'s own metric columns got the digits that tell a
+    column apart: one row showed seg_total as 0.1234568 and 0.123457, and `list` showed
+    c1 and c2 alike in the order `rank` tells them apart."""
+    out = cli(close, "rank", "--study", "c", "--columns", "params.f,metrics.seg_total")
+    rows = {ln.split()[1]: ln.split() for ln in out.splitlines()[2:5]}
+    assert rows["c2"][4] == rows["c2"][8] == "0.1234568", out
+    assert rows["c1"][7:9] == ["0.1234567", "0.1234567"], out
+    assert rows["c3"][7:9] == ["0.1234567", "100"], out
+    out = cli(close, "list", "--study", "c", "--format", "md")
+    seg = [ln.split(" | ")[3] for ln in out.splitlines()[2:]]
+    assert seg == ["0.1234567", "0.1234568", "100"], out
+    out = cli(close, "list", "--study", "c", "--columns", "params.f")
+    assert [ln.split()[6] for ln in out.splitlines()[2:]] == ["0.1234567", "0.1234568", "0.1234567"]
+    cells = csv_rows(cli(close, "list", "--study", "c", "--columns", "params.e", "--format", "csv"))
+    assert cells["c3"][2] == "100" and cells["c3"][5] == str(E), cells

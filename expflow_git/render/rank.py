@@ -12,7 +12,7 @@ from expflow_git.policy.model import Ranking
 from expflow_git.query.runs import Run
 from expflow_git.query.where import Field
 from expflow_git.render.attempts import attempts_lines, attempts_markdown
-from expflow_git.render.runs import column_cells, show_value
+from expflow_git.render.runs import column_cells
 from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
 from expflow_git.render.view import Row, metric_columns
 
@@ -50,12 +50,9 @@ def render_rank(
     )
     if columns:  # before "failed checks", which stays last
         headers[-1:-1] = [str(c) for c in columns]
-        for row, cells in zip(rows, body, strict=True):
-            run = runs.get(row.id)
-            if run is None:
-                cells[-1:-1] = [show_value(None, exact=exact)] * len(columns)
-            else:
-                cells[-1:-1] = column_cells(run, columns, exact=exact)
+        extra = column_cells([runs.get(row.id) for row in rows], columns, exact=exact)
+        for cells, more in zip(body, extra, strict=True):
+            cells[-1:-1] = more
     render = {"table": text_table, "md": md_table, "csv": csv_table}[fmt]
     text = render(headers, body).rstrip("\n")
     if fmt == "table" and attempts:

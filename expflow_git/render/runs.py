@@ -71,27 +71,38 @@ def render_list(
         return json_document({"runs": [run_json(r) for r in runs]})
     exact = fmt == "csv"
     headers = ["id", "study", "status", *metrics, *(str(c) for c in columns), "reason"]
+    # Each column spelled over its rows, as `rank`'s: 0.1234567 and 0.1234568 were both
+    # 0.123457 in `list`, in the order `rank` tells them apart (a user's hunt).
+    shown = [column_texts([r.metrics.get(m) for r in runs], exact=exact) for m in metrics]
+    extra = column_cells(runs, columns, exact=exact)
     body = [
-        [
-            r.id,
-            r.study,
-            r.status.value,
-            *(show_value(r.metrics.get(m), exact=exact) for m in metrics),
-            *column_cells(r, columns, exact=exact),
-            r.reason,
-        ]
-        for r in runs
+        [r.id, r.study, r.status.value, *(cells[i] for cells in shown), *extra[i], r.reason]
+        for i, r in enumerate(runs)
     ]
     return _table(headers, body, fmt)
 
 
-def column_cells(run: Fields, columns: Sequence[Field], *, exact: bool) -> list[str]:
-    """The `--columns` cells of a run, read through one Reading (its params keyed once
-    for every column, not once a column)."""
+def column_texts(values: Sequence[object], *, exact: bool) -> list[str]:
+    """A column's values as a table shows them: numbers as the report spells them
+    (`exact`, CSV) or with the digits that tell the column's values apart."""
+    number = number_spelling(values, exact=exact)
+    return [number(v) if _is_number(v) else show_value(v) for v in values]
+
+
+def column_cells(
+    runs: Sequence[Fields | None], columns: Sequence[Field], *, exact: bool
+) -> list[list[str]]:
+    """The `--columns` cells of each run, a row a run (`-` for every column of None),
+    each column spelled over the rows (`column_texts`). A run is read through one
+    Reading (its params keyed once for every column, not once a column)."""
     if not columns:
-        return []
-    reading = Reading(run)
-    return [show_value(value_of(c, reading), exact=exact) for c in columns]
+        return [[] for _ in runs]
+    readings = [None if r is None else Reading(r) for r in runs]
+    shown = [
+        column_texts([None if r is None else value_of(c, r) for r in readings], exact=exact)
+        for c in columns
+    ]
+    return [[cells[i] for cells in shown] for i in range(len(runs))]
 
 
 def _when(time: int) -> str:
