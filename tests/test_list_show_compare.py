@@ -192,7 +192,8 @@ def test_show_gives_record_result_verdict_and_every_check(runs: ExpRepo) -> None
     code, out, err = cli(runs, "show", "exp-002")
     assert code == 0, err
     assert out.startswith("exp-002  (pdebench-task1, success)\n")
-    assert "  Args/--sub_step = 3\n" in out and "  lr = 0.01\n" in out
+    # a string param in quotes, as `compare` shows it (a twenty-fifth pass hunt)
+    assert "  Args/--sub_step = 3\n" in out and '  lr = "0.01"\n' in out
     assert "metrics\n  pde_mean = 19.7\n  seg_total = 61.4\n  train_time_min = 52\n" in out
     assert "split holdout\n  seg_total = 58.9\n" in out
     assert "  INFEASIBLE, unranked (fails a check)\n" in out

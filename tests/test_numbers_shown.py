@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from conftest import ExpRepo, assert_clean_output, run_cli
@@ -80,3 +81,39 @@ def test_list_and_columns_spell_a_column_with_the_digits_that_differ(close: ExpR
     assert [ln.split()[6] for ln in out.splitlines()[2:]] == ["0.1234567", "0.1234568", "0.1234567"]
     cells = csv_rows(cli(close, "list", "--study", "c", "--columns", "params.e", "--format", "csv"))
     assert cells["c3"][2] == "100" and cells["c3"][5] == str(E), cells
+
+
+def test_a_null_param_is_told_from_a_missing_one(close: ExpRepo) -> None:
+    """`compare` read a param that is null and one a run does not have alike (`-` and
+    `-`, `"differs": false`), as did `show` and `--columns`, where `--where params.x =
+    null` matches only the null; `show` printed a null as `-` and the string "null" as
+    `null`."""
+    close.add_experiment("c4", study="c", params={"sub_step": 1, "x": "null"})
+    doc = json.loads(cli(close, "compare", "c1", "c2", "c4", "--format", "json"))
+    x = next(f for f in doc["fields"] if f["field"] == "params.x")
+    assert x["values"] == [None, None, "null"] and x["present"] == [False, True, True]
+    assert x["differs"] is True
+    seg = next(f for f in doc["fields"] if f["field"] == "metrics.seg_total")
+    assert seg["present"] == [True, True, False] and seg["values"][2] is None
+    assert seg["deltas"][2] is None
+    same = json.loads(cli(close, "compare", "c2", "c2", "--format", "json"))
+    x = next(f for f in same["fields"] if f["field"] == "params.x")
+    assert x["present"] == [True, True] and not x["differs"]
+    (line,) = [
+        ln for ln in cli(close, "compare", "c1", "c2", "c4").splitlines() if "params.x" in ln
+    ]
+    assert line.split() == ["*", "params.x", "-", "null", '"null"'], line
+    out = cli(close, "list", "--where", "params.x = null", "--format", "json")
+    assert [r["id"] for r in json.loads(out)["runs"]] == ["c2"]
+    out = cli(close, "list", "--study", "c", "--columns", "params.x")
+    assert [ln.split()[6] for ln in out.splitlines()[2:]] == ["-", "null", "-", '"null"'], out
+    cells = csv_rows(cli(close, "list", "--study", "c", "--columns", "params.x", "--format", "csv"))
+    assert [cells[i][5] for i in ("c1", "c2", "c4")] == ["-", "null", '"null"'], cells
+    out = cli(close, "rank", "--study", "c", "--columns", "params.x")
+    assert {ln.split()[1]: ln.split()[7] for ln in out.splitlines()[2:5]} == {
+        "c1": "-",
+        "c2": "null",
+        "c3": "-",
+    }, out
+    assert "\n  x = null\n" in cli(close, "show", "c2")
+    assert '\n  x = "null"\n' in cli(close, "show", "c4")

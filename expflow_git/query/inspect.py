@@ -14,6 +14,7 @@ from expflow_git.documents import Scalar, Status, same_scalar
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import Git, LogEntry
 from expflow_git.policy.model import Gate, Policy
+from expflow_git.query.nodes import MISSING, Missing
 from expflow_git.query.runs import Run, RunSet
 
 
@@ -130,24 +131,30 @@ class Line:
     first run and whether that is better or worse (by the metric's direction)."""
 
     field: str
-    values: tuple[object, ...]  # None where the run has no value
+    values: tuple[object, ...]  # MISSING where the run has no value (a param may be null)
     deltas: tuple[float | None, ...]  # None for the first run, or where not comparable
     outcomes: tuple[Direction | None, ...]  # better / worse / same, None where not comparable
     differs: bool
+
+    @property
+    def present(self) -> tuple[bool, ...]:
+        """Whether each run has the field."""
+        return tuple(v is not MISSING for v in self.values)
 
 
 def compare_lines(runs: Sequence[Run], policy: Policy) -> list[Line]:
     """Params, then metrics, then splits' metrics, side by side."""
     lines = []
     for name in _keys(r.params for r in runs):
-        values = tuple(r.params.get(name) for r in runs)
+        values = tuple(r.params.get(name, MISSING) for r in runs)
         lines.append(_plain(f"params.{name}", values))
     for name in _keys(r.metrics for r in runs):
-        lines.append(_metric(f"metrics.{name}", [r.metrics.get(name) for r in runs], name, policy))
+        measured = [r.metrics.get(name, MISSING) for r in runs]
+        lines.append(_metric(f"metrics.{name}", measured, name, policy))
     splits = sorted({s for r in runs for s in r.splits})
     for split in splits:
         for name in _keys(r.splits.get(split, {}) for r in runs):
-            measured = [r.splits.get(split, {}).get(name) for r in runs]
+            measured = [r.splits.get(split, {}).get(name, MISSING) for r in runs]
             lines.append(_metric(f"splits.{split}.{name}", measured, name, policy))
     return lines
 
@@ -157,22 +164,30 @@ def _keys(maps: Iterable[Mapping[str, object]]) -> list[str]:
     return sorted({key for m in maps for key in m})
 
 
-def _plain(field: str, values: tuple[Scalar, ...]) -> Line:
+def _plain(field: str, values: tuple[Scalar | Missing, ...]) -> Line:
     """Params differ as a record's do (`same_scalar`): 1 and 1.0 are one value, as
-    `--where params.lr = 1` and `run()` read them; by repr they differed (a user's hunt)."""
+    `--where params.lr = 1` and `run()` read them; by repr they differed (a user's hunt).
+    A run without the param differs from one where it is null, as `--where params.x =
+    null` tells them apart (a user's hunt, twenty-fifth pass)."""
     none = (None,) * len(values)
-    differs = not all(same_scalar(values[0], v) for v in values[1:])
+    differs = not all(_same(values[0], v) for v in values[1:])
     return Line(field, values, none, none, differs)
 
 
-def _metric(field: str, values: list[float | None], name: str, policy: Policy) -> Line:
+def _same(a: Scalar | Missing, b: Scalar | Missing) -> bool:
+    if isinstance(a, Missing) or isinstance(b, Missing):
+        return a is b
+    return same_scalar(a, b)
+
+
+def _metric(field: str, values: list[float | Missing], name: str, policy: Policy) -> Line:
     metric = policy.metrics.get(name)
     higher = metric.higher_is_better if metric is not None else None
     first = values[0]
     deltas: list[float | None] = [None]
     outcomes: list[Direction | None] = [None]
     for value in values[1:]:
-        if first is None or value is None:
+        if first is MISSING or value is MISSING:
             deltas.append(None)
             outcomes.append(None)
             continue

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -56,7 +57,16 @@ class Field:
         return self.root in NAMES or self.path == ("tags",)
 
 
-_MISSING = object()
+class Missing(enum.Enum):
+    """A run without the field: a param may be JSON null, so None is a value."""
+
+    MISSING = "missing"
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = Missing.MISSING
 
 
 class Reading:
@@ -83,17 +93,17 @@ class Reading:
                 if held is None or spelled < held[0]:
                     keyed[key] = (spelled, v)
             self._keyed = keyed
-        return self._keyed.get(param_key(name), (None, _MISSING))[1]
+        return self._keyed.get(param_key(name), (None, MISSING))[1]
 
 
 def lookup(field: Field, run: Fields) -> object:
-    """The run's value of `field`; `_MISSING` where it has none. A parameter is found by
+    """The run's value of `field`; `MISSING` where it has none. A parameter is found by
     its exact name, else as a rule finds it (Reading.param)."""
     root, path = field.root, field.path
     if root == "metrics":
-        return run.metrics.get(path[1], _MISSING)
+        return run.metrics.get(path[1], MISSING)
     if root == "splits":
-        return run.splits.get(path[1], {}).get(path[2], _MISSING)
+        return run.splits.get(path[1], {}).get(path[2], MISSING)
     if root == "params":
         params = run.params
         if path[1] in params:
@@ -136,7 +146,7 @@ class Compare:
             return any(compare(v, self.op, self.value) for v in values)
         found = lookup(self.field, run)
         same = compare_names if self.field.names else compare
-        return found is not _MISSING and same(found, self.op, self.value)
+        return found is not MISSING and same(found, self.op, self.value)
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ class In:
                 return False
         else:
             value = lookup(self.field, run)
-            if value is _MISSING:
+            if value is MISSING:
                 return False
             found = [value]
         same = compare_names if self.field.names else compare
@@ -201,6 +211,7 @@ class AnyOf:
 
 
 def value_of(field: Field, run: Fields) -> object:
-    """A column's value for a run: None where it has none."""
+    """A column's value for a run: None where it has none (`lookup` tells a missing
+    value from a JSON null)."""
     found = lookup(field, run)
-    return None if found is _MISSING else found
+    return None if found is MISSING else found

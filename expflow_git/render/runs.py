@@ -11,9 +11,9 @@ from typing import Any, TypeGuard
 from expflow_git.escape import json_document, line
 from expflow_git.gitstore import LogEntry
 from expflow_git.query.inspect import Line, Verdict
-from expflow_git.query.nodes import Fields, Reading
+from expflow_git.query.nodes import MISSING, Fields, Reading, lookup
 from expflow_git.query.runs import Run
-from expflow_git.query.where import Field, value_of
+from expflow_git.query.where import Field
 from expflow_git.render.table import (
     csv_table,
     distinct_numbers,
@@ -28,10 +28,13 @@ LIST_FORMATS = ("text", "json", "csv", "md")
 
 
 def show_value(value: object, *, exact: bool = False) -> str:
-    """A value for people: `-` for none, numbers to six significant digits (`exact`: as
-    the report spells them), booleans as JSON writes them."""
-    if value is None:
+    """A value for people: `-` where the run has none (MISSING), numbers to six
+    significant digits (`exact`: as the report spells them), booleans and null as JSON
+    writes them (a param may be null: it showed `-`, as a run without it)."""
+    if value is MISSING:
         return "-"
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -73,7 +76,7 @@ def render_list(
     headers = ["id", "study", "status", *metrics, *(str(c) for c in columns), "reason"]
     # Each column spelled over its rows, as `rank`'s: 0.1234567 and 0.1234568 were both
     # 0.123457 in `list`, in the order `rank` tells them apart (a user's hunt).
-    shown = [column_texts([r.metrics.get(m) for r in runs], exact=exact) for m in metrics]
+    shown = [column_texts([r.metrics.get(m, MISSING) for r in runs], exact=exact) for m in metrics]
     extra = column_cells(runs, columns, exact=exact)
     body = [
         [r.id, r.study, r.status.value, *(cells[i] for cells in shown), *extra[i], r.reason]
@@ -93,15 +96,18 @@ def column_cells(
     runs: Sequence[Fields | None], columns: Sequence[Field], *, exact: bool
 ) -> list[list[str]]:
     """The `--columns` cells of each run, a row a run (`-` for every column of None),
-    each column spelled over the rows (`column_texts`). A run is read through one
-    Reading (its params keyed once for every column, not once a column)."""
+    each column spelled over the rows (`column_texts`); a param as `compare` shows it
+    (`param_texts`: a string in quotes, null as `null`, `-` where the run has none). A
+    run is read through one Reading (its params keyed once for every column, not once a
+    column)."""
     if not columns:
         return [[] for _ in runs]
     readings = [None if r is None else Reading(r) for r in runs]
-    shown = [
-        column_texts([None if r is None else value_of(c, r) for r in readings], exact=exact)
-        for c in columns
-    ]
+    shown = []
+    for c in columns:
+        values = [MISSING if r is None else lookup(c, r) for r in readings]
+        spell = param_texts if c.root == "params" else column_texts
+        shown.append(spell(values, exact=exact))
     return [[cells[i] for cells in shown] for i in range(len(runs))]
 
 
@@ -171,7 +177,7 @@ def render_show(
         f"  record:   {run.record_path}",
         f"  result:   {run.result_path or _left_out(left_out)}",
         "params",
-        *(f"  {k} = {show_value(v)}" for k, v in sorted(run.params.items())),
+        *(f"  {k} = {_param_text(v)}" for k, v in sorted(run.params.items())),
         *(["metrics"] if run.metrics else []),
         *(f"  {k} = {show_value(v)}" for k, v in sorted(run.metrics.items())),
     ]
@@ -245,6 +251,12 @@ def param_texts(values: Iterable[object], *, exact: bool = False) -> list[str]:
     ]
 
 
+def _param_text(value: object) -> str:
+    """A param as `show` prints it: a string in quotes, as `compare` shows it, so the
+    string "null" and a null (or "1" and 1) look different."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else show_value(value)
+
+
 def _left_out(path: str | None) -> str:
     return "-" if path is None else f"{path} (left out: it fails its checks)"
 
@@ -268,7 +280,10 @@ def render_compare(
             "fields": [
                 {
                     "field": ln.field,
-                    "values": list(ln.values),
+                    # null also where a run has no value (as before); `present` tells
+                    # that from a param that is null
+                    "values": [None if v is MISSING else v for v in ln.values],
+                    "present": list(ln.present),
                     "deltas": list(ln.deltas),
                     "outcomes": [o.value if o is not None else None for o in ln.outcomes],
                     "differs": ln.differs,
