@@ -117,3 +117,23 @@ def test_a_null_param_is_told_from_a_missing_one(close: ExpRepo) -> None:
     }, out
     assert "\n  x = null\n" in cli(close, "show", "c2")
     assert '\n  x = "null"\n' in cli(close, "show", "c4")
+
+
+def test_compare_deltas_are_those_of_the_decimals_as_diff_gives_them(close: ExpRepo) -> None:
+    """`compare`'s deltas were float subtractions: 0.3 -> 0.1 gave -0.19999999999999998
+    where `diff` gives -0.2 for the same change (docs/spec.md §2.3)."""
+    close.add_result("c2", study="c", metrics=metrics(0.1234568, 0.3))
+    close.commit("c2 at 0.3")
+    close.add_result("c2", study="c", metrics=metrics(0.1234568, 0.1))
+    close.commit("c2 at 0.1")
+    out = cli(close, "diff", "HEAD~1", "HEAD", "--format", "json")
+    (row,) = [r for r in json.loads(out) if r["metric"] == "pde_mean"]
+    assert row["delta"] == -0.2
+    doc = json.loads(cli(close, "compare", "c3", "c2", "c1", "--format", "json"))
+    fields = {f["field"]: f for f in doc["fields"]}
+    assert fields["metrics.pde_mean"]["deltas"] == [None, -0.2, -0.2]
+    assert fields["metrics.seg_total"]["deltas"] == [None, -99.8765432, -99.8765433]
+    kept = fields["metrics.train_time_min"]["deltas"]
+    assert kept == [None, 0, 0] and type(kept[1]) is int  # integers stay integers
+    cells = csv_rows(cli(close, "compare", "c1", "c2", "--format", "csv"))
+    assert cells["metrics.seg_total"][1] == "0.1234568 (+1e-7, better)"
