@@ -137,3 +137,17 @@ def test_compare_deltas_are_those_of_the_decimals_as_diff_gives_them(close: ExpR
     assert kept == [None, 0, 0] and type(kept[1]) is int  # integers stay integers
     cells = csv_rows(cli(close, "compare", "c1", "c2", "--format", "csv"))
     assert cells["metrics.seg_total"][1] == "0.1234568 (+1e-7, better)"
+
+
+def test_a_param_name_holding_a_backtick_can_be_written(close: ExpRepo) -> None:
+    """A backtick-quoted name ended at the next backtick, with no escape: a param named
+    a`b could be neither filtered nor shown as a column. A doubled backtick inside a
+    quoted name is one backtick, as `''` is one quote in a string."""
+    close.add_experiment("c5", study="c", params={"sub_step": 1, "a`b": 7, "`": "tick"})
+    out = cli(close, "list", "--where", "params.`a``b` = 7", "--format", "json")
+    assert [r["id"] for r in json.loads(out)["runs"]] == ["c5"]
+    out = cli(close, "list", "--where", "params.```` = 'tick'", "--columns", "params.`a``b`")
+    header, _, row = out.splitlines()
+    assert header.split()[-2:] == ["params.a`b", "reason"] and row.split()[-1] == "7", out
+    code, _, err = run_cli(["list", "--where", "params.`a``b = 7"], cwd=close.path)
+    assert code == 2 and "column 8: unterminated `quoted name`" in err, err

@@ -183,6 +183,8 @@ def test_numeric_helper() -> None:
         ("metrics.seg_total > 'abc'", 21, "is a number"),
         ("params.x = 'open", 12, "unterminated string"),
         ("params.`x = 1", 8, "unterminated"),
+        ("params.`x`` = 1", 8, "unterminated"),  # a doubled backtick is one backtick
+        ("params.`` = 1", 8, "empty `quoted name`"),
         ("params.x ~ 1", 10, "unexpected character"),
         ("params.x in 1", 13, "'(' after 'in'"),
         ("params.x in (1, 2", 18, "',' or ')'"),
@@ -232,6 +234,15 @@ def test_bounds_are_errors_not_crashes() -> None:
         parse(many)
     with pytest.raises(WhereError, match="longer than"):
         parse("tags.a or " * (MAX_LENGTH // 10 + 1) + "tags.b")
+
+
+def test_a_doubled_backtick_in_a_quoted_name_is_one_backtick() -> None:
+    """A quoted name ended at the next backtick, with no escape: a param holding one
+    could not be written (a user's hunt, issue 18 twenty-fifth pass)."""
+    run = FakeRun(params={"a`b": 1, "`": 2, "c``": 3})
+    assert matches("params.`a``b` = 1", run) and matches("params.```` = 2", run)
+    assert matches("params.`c````` = 3", run) and not matches("params.`a``b` = 2", run)
+    assert [str(c) for c in fields_of("params.`a``b`,params.````")] == ["params.a`b", "params.`"]
 
 
 def test_columns_are_fields() -> None:

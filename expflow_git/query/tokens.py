@@ -1,6 +1,7 @@
 """The `--where` tokenizer: operators, punctuation, numbers, quoted strings, keywords
-and dotted fields (a field is one token; a segment may be quoted in backticks). Every
-error is a WhereError with the 1-based column where it was found."""
+and dotted fields (a field is one token; a segment may be quoted in backticks, a
+doubled backtick inside being one backtick). Every error is a WhereError with the
+1-based column where it was found."""
 
 from __future__ import annotations
 
@@ -118,13 +119,8 @@ def _field(text: str, start: int) -> tuple[tuple[str, ...], int]:
     pos = start
     while True:
         if text.startswith("`", pos):
-            end = text.find("`", pos + 1)
-            if end < 0:
-                raise WhereError(pos + 1, "unterminated `quoted name`")
-            if end == pos + 1:
-                raise WhereError(pos + 1, "empty `quoted name`")
-            segments.append(text[pos + 1 : end])
-            pos = end + 1
+            name, pos = _quoted_name(text, pos)
+            segments.append(name)
         else:
             match = (_SEGMENT if segments else _WORD).match(text, pos)
             if match is None:
@@ -137,6 +133,27 @@ def _field(text: str, start: int) -> tuple[tuple[str, ...], int]:
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+
+def _quoted_name(text: str, start: int) -> tuple[str, int]:
+    """A name in backticks from `start` (its backtick): the name and the index after it.
+    A doubled backtick inside is one backtick (``params.`a``b` `` is `a`b`), as a
+    doubled quote is one quote in a string: a name holding one could not be written."""
+    pieces: list[str] = []
+    pos = start + 1
+    while True:
+        end = text.find("`", pos)
+        if end < 0:
+            raise WhereError(start + 1, "unterminated `quoted name`")
+        if not text.startswith("`", end + 1):
+            pieces.append(text[pos:end])
+            break
+        pieces.append(text[pos : end + 1])
+        pos = end + 2
+    name = "".join(pieces)
+    if not name:
+        raise WhereError(start + 1, "empty `quoted name`")
+    return name, end + 1
 
 
 def _number(spelled: str) -> int | float | None:

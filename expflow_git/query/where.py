@@ -8,9 +8,10 @@ descent, no `eval`) into a small tree of frozen nodes (nodes.py; docs/spec.md §
     value   := number | 'string' | "string" | true | false | null
 
 Keywords are case-insensitive; a name with other characters is quoted in backticks
-(``params.`Args/--sub_step` ``). An expression can come from a workflow file a pull
-request edits: it is bounded in length, nesting and list size, and every error is one
-line with the column where it was found.
+(``params.`Args/--sub_step` ``), a backtick in it doubled (```params.`a``b` ```). An
+expression can come from a workflow file a pull request edits: it is bounded in
+length, nesting and list size, and every error is one line with the column where it
+was found.
 """
 
 from __future__ import annotations
