@@ -96,17 +96,18 @@ def column_cells(
     runs: Sequence[Fields | None], columns: Sequence[Field], *, exact: bool
 ) -> list[list[str]]:
     """The `--columns` cells of each run, a row a run (`-` for every column of None),
-    each column spelled over the rows (`column_texts`); a param as `compare` shows it
-    (`param_texts`: a string in quotes, null as `null`, `-` where the run has none). A
-    run is read through one Reading (its params keyed once for every column, not once a
-    column)."""
+    each column spelled over the rows (`column_texts`); in a table for people a param as
+    `compare` shows it (`param_texts`: a string in quotes, null as `null`, `-` where the
+    run has none); in CSV (`exact`) a string as it is, as a spreadsheet wants its cells.
+    A run is read through one Reading (its params keyed once for every column, not once
+    a column)."""
     if not columns:
         return [[] for _ in runs]
     readings = [None if r is None else Reading(r) for r in runs]
     shown = []
     for c in columns:
         values = [MISSING if r is None else lookup(c, r) for r in readings]
-        spell = param_texts if c.root == "params" else column_texts
+        spell = param_texts if c.root == "params" and not exact else column_texts
         shown.append(spell(values, exact=exact))
     return [[cells[i] for cells in shown] for i in range(len(runs))]
 
