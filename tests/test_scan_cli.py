@@ -219,6 +219,13 @@ def test_a_staged_scan_allow_on_an_orphan_branch_takes_effect_once_committed(
     assert "scan.allow '**' takes effect once committed" in res.err
 
 
+# A policy in one line of flow YAML that allows every path: a symbolic link's target text.
+ALLOW_ALL = (
+    "{version: 1, metrics: {m: {group: G, type: scalar, higher_is_better: true}}, "
+    'ranking: {sort_by: m}, scan: {allow: ["**"]}}'
+)
+
+
 def test_a_staged_policy_that_is_a_link_allows_nothing(exp_repo: ExpRepo, cli) -> None:
     """The staged policy was read with `cat-file :0:expflow.yaml`, a symbolic link's
     target text with it: a link whose target is one line of flow YAML with
@@ -228,10 +235,7 @@ def test_a_staged_policy_that_is_a_link_allows_nothing(exp_repo: ExpRepo, cli) -
     policy = exp_repo.path / "expflow.yaml"
     text = policy.read_text()
     policy.unlink()
-    policy.symlink_to(
-        "{version: 1, metrics: {m: {group: G, type: scalar, higher_is_better: true}}, "
-        'ranking: {sort_by: m}, scan: {allow: ["**"]}}'
-    )
+    policy.symlink_to(ALLOW_ALL)
     exp_repo.write("leak.txt", f"x {PIN_SHA}\n")
     exp_repo.git("add", "-A")
     policy.unlink()
@@ -251,10 +255,7 @@ def test_a_policy_that_is_a_link_at_head_allows_nothing(exp_repo: ExpRepo, cli) 
     policy = exp_repo.path / "expflow.yaml"
     text = policy.read_text()
     policy.unlink()
-    policy.symlink_to(
-        "{version: 1, metrics: {m: {group: G, type: scalar, higher_is_better: true}}, "
-        'ranking: {sort_by: m}, scan: {allow: ["**"]}}'
-    )
+    policy.symlink_to(ALLOW_ALL)
     exp_repo.commit("a link in the policy's place")
     policy.unlink()
     policy.write_text(text + 'scan:\n  allow: ["**"]\n')
