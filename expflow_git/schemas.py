@@ -181,6 +181,12 @@ def _import_jsonschema_rs() -> Any | None:
 
 def _import_plain() -> Any | None:
     try:
+        # The extension imports `decimal` as it loads, and a Ctrl-C meanwhile made it
+        # panic (a Rust backtrace on stderr, exit 1): imported here first, where a Ctrl-C
+        # is a plain KeyboardInterrupt, it costs nothing more (the extension loads it
+        # anyway) and the extension finds it loaded.
+        import decimal  # noqa: F401
+
         import jsonschema_rs
     except ImportError:
         return None

@@ -60,6 +60,15 @@ class _Commands(Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """The command; a Ctrl-C inside it reaches `main` as a click Abort caused by it,
+        which `main` takes as its own interruption (exit 130, one line): click's `main`
+        turned the KeyboardInterrupt into an Abort after a blank line on stderr."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise click.exceptions.Abort from exc
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None

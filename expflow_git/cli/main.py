@@ -81,8 +81,13 @@ def _run(args: list[str]) -> int:
         # A command returns None; click returns the code of an exit a command or group
         # asked for (ctx.exit: a group given no command, group.Group).
         code = cli.main(args=args, prog_name=PROG, standalone_mode=False)
-    except click.exceptions.Abort:
-        err(f"{PROG}: aborted")
+    except click.exceptions.Abort as exc:
+        # Ctrl-C at a prompt (click's `prompt` turns it into an Abort), or as a command's
+        # arguments were parsed: main's own interruption, one line and 130, as anywhere
+        # else. It said `aborted` with exit 2 (a usage error), after a blank line.
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise exc.__context__ from None
+        err(f"{PROG}: aborted")  # end of input at a prompt
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
         _click_error(exc, args)

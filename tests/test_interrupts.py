@@ -1,0 +1,93 @@
+"""Ctrl-C (SIGINT) and SIGTERM in the middle of a command: one line and the shell's exit
+code, and what the command writes whole or not at all. Each signal is sent by the
+command's own process at a known point (after a given file is renamed or deleted, or as a
+given module is first imported), never after a delay: the test cannot miss the window."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo
+from support import run_cli_code
+
+pytestmark = [
+    pytest.mark.usefixtures("isolated_env"),
+    pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals"),
+]
+
+METRICS = ["--metric", "seg_total=58", "--metric", "pde_mean=14", "--metric", "train_time_min=40"]
+
+# `python -c SIGNAL_AFTER FUNC SUFFIX SIGNAL ARGS…`: the CLI (`main()`, as the console
+# script runs it) with os.FUNC sending SIGNAL to this process once, right after the first
+# call whose path (a rename's target) ends with SUFFIX returns.
+SIGNAL_AFTER = """
+import os, signal, sys
+name, suffix, signame = sys.argv[1:4]
+del sys.argv[1:4]
+real = getattr(os, name)
+sent = []
+def hooked(*args, **kwargs):
+    answer = real(*args, **kwargs)
+    path = os.fspath(args[1] if name in ("replace", "rename", "link") else args[0])
+    if not sent and path.endswith(suffix):
+        sent.append(path)
+        os.kill(os.getpid(), getattr(signal, signame))
+    return answer
+setattr(os, name, hooked)
+from expflow_git.cli import main
+raise SystemExit(main())
+"""
+
+# `python -c SIGNAL_AT_IMPORT MODULE SIGNAL ARGS…`: the CLI, sent SIGNAL as MODULE is
+# first looked for (inside its import).
+SIGNAL_AT_IMPORT = """
+import os, signal, sys
+module, signame = sys.argv[1:3]
+del sys.argv[1:3]
+class Interrupting:
+    def find_spec(self, name, path=None, target=None):
+        if name == module:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), getattr(signal, signame))
+        return None
+sys.meta_path.insert(0, Interrupting())
+from expflow_git.cli import main
+raise SystemExit(main())
+"""
+
+
+def signalled_after(
+    repo: ExpRepo, func: str, suffix: str, sig: str, args: list[str]
+) -> tuple[int, str, str]:
+    return run_cli_code(SIGNAL_AFTER, [func, suffix, sig, *args], repo.path)
+
+
+def leftovers(root: Path) -> list[str]:
+    """Temporary files a write left in the work tree."""
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.tmp")
+        if ".git" not in p.relative_to(root).parts
+    )
+
+
+def test_ctrl_c_inside_a_command_is_one_line_and_130(exp_repo: ExpRepo) -> None:
+    """Click turned the KeyboardInterrupt into its Abort: `expflow-git: aborted` after a
+    blank line, exit 2 (a usage error); main's own interruption says `interrupted`, 130."""
+    exp_repo.add_experiment("x1", status="pending")
+    code, out, err = signalled_after(exp_repo, "replace", "x1.json", "SIGINT", ["start", "x1"])
+    assert (code, err) == (130, "expflow-git: interrupted\n"), (code, out, err)
+
+
+def test_ctrl_c_as_jsonschema_rs_loads_decimal_is_a_clean_interruption(
+    exp_repo: ExpRepo,
+) -> None:
+    """jsonschema_rs imports `decimal` as it loads and panicked when a Ctrl-C came
+    meanwhile: a Rust backtrace on stderr. `decimal` is imported first, in Python."""
+    exp_repo.add_experiment("x1", status="pending")
+    args = ["decimal", "SIGINT", "result", "x1", *METRICS]
+    code, out, err = run_cli_code(SIGNAL_AT_IMPORT, args, exp_repo.path)
+    assert (code, err) == (130, "expflow-git: interrupted\n"), (code, out, err)
+    assert not (exp_repo.path / exp_repo.res_path("x1")).exists()
