@@ -5,6 +5,7 @@ given module is first imported), never after a delay: the test cannot miss the w
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -91,3 +92,57 @@ def test_ctrl_c_as_jsonschema_rs_loads_decimal_is_a_clean_interruption(
     code, out, err = run_cli_code(SIGNAL_AT_IMPORT, args, exp_repo.path)
     assert (code, err) == (130, "expflow-git: interrupted\n"), (code, out, err)
     assert not (exp_repo.path / exp_repo.res_path("x1")).exists()
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")]
+)
+def test_a_signal_between_the_record_and_the_result_waits_for_both(
+    exp_repo: ExpRepo, sig: str, code: int, said: str
+) -> None:
+    """`result` marks the record `success`, then writes the result. A SIGTERM there killed
+    the process (no handler), a Ctrl-C there was raised outside the `try` that puts the
+    record back: either left a run marked `success` without a result, which `validate`
+    accepts, and a SIGTERM its temporary file. Both signals now wait for the pair."""
+    exp_repo.add_experiment("x1", status="pending")
+    record, res = exp_repo.exp_path("x1"), exp_repo.res_path("x1")
+    got = signalled_after(exp_repo, "replace", record, sig, ["result", "x1", *METRICS])
+    assert got[0::2] == (code, f"expflow-git: {said}\n"), got
+    assert json.loads((exp_repo.path / record).read_text())["status"] == "success"
+    assert json.loads((exp_repo.path / res).read_text())["metrics"]["seg_total"] == 58
+    assert leftovers(exp_repo.path) == []
+
+
+def test_a_sigterm_in_an_import_leaves_each_run_whole_or_not_at_all(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """An import writes run by run, each whole or not at all; a SIGTERM between a run's
+    record and its result killed the process and left the record alone."""
+    rows = "".join(f"r{n},{50 + n},14,40\n" for n in range(4))
+    csv = tmp_path / "runs.csv"
+    csv.write_text("run,seg_total,pde_mean,train_time_min\n" + rows)
+    args = ["import", "csv", str(csv), "--id-column", "run", "--study", "imp"]
+    got = signalled_after(exp_repo, "replace", "imp/r1.json", "SIGTERM", args)
+    assert got[0::2] == (143, "expflow-git: terminated\n"), got
+    runs = {
+        n: (
+            (exp_repo.path / f"experiments/imp/r{n}.json").exists(),
+            (exp_repo.path / f"results/imp/r{n}.json").exists(),
+        )
+        for n in range(4)
+    }
+    assert runs == {0: (True, True), 1: (True, True), 2: (False, False), 3: (False, False)}
+    assert leftovers(exp_repo.path) == []
+
+
+def test_a_sigterm_is_left_alone_where_it_is_ignored(exp_repo: ExpRepo) -> None:
+    """Only the default SIGTERM becomes an interruption: one ignored by whoever started
+    the command stays ignored."""
+    exp_repo.add_experiment("x1", status="pending")
+    code = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + SIGNAL_AFTER
+    record = exp_repo.exp_path("x1")
+    got = run_cli_code(
+        code, ["replace", record, "SIGTERM", "result", "x1", *METRICS], exp_repo.path
+    )
+    assert got[0] == 0, got
+    assert (exp_repo.path / exp_repo.res_path("x1")).exists()

@@ -21,6 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every user-facing error becomes one stderr line and its exit code."""
     args = list(argv) if argv is not None else sys.argv[1:]
     typed(args)  # (what would be a PIN in them is masked in every error and warning)
+    if argv is None:  # the program itself: a SIGTERM ends it as a Ctrl-C does, cleaned up
+        from expflow_git.interrupts import terminate_as_interrupt
+
+        terminate_as_interrupt()
     try:
         if argv is not None:  # a caller's (a test's): its own warnings' printing stands
             return _run(args)
@@ -40,7 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{name}: " if name else ""
         err(f"{PROG}: error: {masked(f'{where}{exc.strerror or exc}')}")
         return int(ExitCode.USAGE)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from expflow_git.interrupts import Terminated
+
+        if isinstance(exc, Terminated):  # SIGTERM: the shell's 128 + 15
+            err(f"{PROG}: terminated")
+            return 143
         err(f"{PROG}: interrupted")
         return 130
     finally:

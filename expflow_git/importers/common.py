@@ -45,6 +45,7 @@ from expflow_git.documents import (
 )
 from expflow_git.errors import ExitCode, ExpflowError, mask_flagged
 from expflow_git.importers.source import Source, SourceRun
+from expflow_git.interrupts import deferred
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.records.writer import (
     Layout,
@@ -377,7 +378,10 @@ def _apply_runs(layout: Layout, summary: ImportSummary) -> None:
     for plan in summary.plans:
         left: list[Path] = []  # files a failed run could not put back
         try:
-            _apply_run(layout, plan, left)
+            # A Ctrl-C or SIGTERM waits for the run's files (a SIGTERM killed the process
+            # between them, and left a record marked `success` without its result).
+            with deferred():
+                _apply_run(layout, plan, left)
         except (OSError, ExpflowError) as exc:
             state = (
                 f"half written (could not put back "

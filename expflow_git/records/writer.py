@@ -900,28 +900,32 @@ def _write_result(
     layout: Layout, plan: PlannedResult, *, overwrite: bool, correction: Planned | None
 ) -> list[str]:
     from expflow_git.atomicfile import write_atomic
+    from expflow_git.interrupts import deferred
 
     make_folders(layout, plan.path)  # a refusal here leaves everything as it was
     done = []
-    if correction is not None:
-        done.append(f"wrote {write_planned_correction(layout, correction)}")
     record_file = layout.root / plan.record_path
-    before = None
-    if plan.record_status is not Status.SUCCESS:
-        record = {**plan.record, "status": Status.SUCCESS.value}
-        before = record_file.read_bytes()
-        written(plan.record_path, lambda: write_atomic(record_file, dump(record)))
-        done.append(f"marked {plan.record_path} success")
-    try:
-        written(
-            plan.path, lambda: write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite)
-        )
-    except BaseException:
-        # No run marked `success` without its result (docs/spec.md §4): the record goes
-        # back as it was, whatever stopped the result's write (a full disk, Ctrl-C).
-        if before is not None:
-            with contextlib.suppress(OSError):
-                write_atomic(record_file, before)
-        raise
+    before = None if plan.record_status is Status.SUCCESS else record_file.read_bytes()
+    # A Ctrl-C or SIGTERM waits for the writes (it was raised between the record's and
+    # the result's, or killed the process there, and left a `success` without a result).
+    with deferred():
+        if correction is not None:
+            done.append(f"wrote {write_planned_correction(layout, correction)}")
+        try:
+            if before is not None:
+                record = {**plan.record, "status": Status.SUCCESS.value}
+                written(plan.record_path, lambda: write_atomic(record_file, dump(record)))
+                done.append(f"marked {plan.record_path} success")
+            written(
+                plan.path,
+                lambda: write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite),
+            )
+        except BaseException:
+            # No run marked `success` without its result (docs/spec.md §4): the record goes
+            # back as it was, whatever stopped the result's write (a full disk).
+            if before is not None:
+                with contextlib.suppress(OSError):
+                    write_atomic(record_file, before)
+            raise
     done.append(f"wrote {plan.path}")  # the study comes from the record
     return done
