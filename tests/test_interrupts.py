@@ -22,11 +22,22 @@ METRICS = ["--metric", "seg_total=58", "--metric", "pde_mean=14", "--metric", "t
 
 # `python -c SIGNAL_AFTER FUNC SUFFIX SIGNAL ARGS…`: the CLI (`main()`, as the console
 # script runs it) with os.FUNC sending SIGNAL to this process once, right after the first
-# call whose path (a rename's target) ends with SUFFIX returns.
+# call whose path (a rename's target) ends with SUFFIX returns. `SIGNAL@thread`: sent to
+# another thread of the process instead (the system may give a signal to any thread that
+# does not block it), and waited for until that thread has taken it: its Python handler
+# is then due in the main thread.
 SIGNAL_AFTER = """
-import os, signal, sys
+import os, signal, sys, threading
 name, suffix, signame = sys.argv[1:4]
 del sys.argv[1:4]
+signame, _, where = signame.partition("@")
+sig = getattr(signal, signame)
+if where == "thread":
+    idle = threading.Thread(target=threading.Event().wait, daemon=True)
+    idle.start()
+    taken, wake = os.pipe()
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake)
 real = getattr(os, name)
 sent = []
 def hooked(*args, **kwargs):
@@ -34,7 +45,11 @@ def hooked(*args, **kwargs):
     path = os.fspath(args[1] if name in ("replace", "rename", "link") else args[0])
     if not sent and path.endswith(suffix):
         sent.append(path)
-        os.kill(os.getpid(), getattr(signal, signame))
+        if where == "thread":
+            signal.pthread_kill(idle.ident, sig)
+            os.read(taken, 1)  # (its C handler wrote the signal's number)
+        else:
+            os.kill(os.getpid(), sig)
     return answer
 setattr(os, name, hooked)
 from expflow_git.cli import main
@@ -146,3 +161,20 @@ def test_a_sigterm_is_left_alone_where_it_is_ignored(exp_repo: ExpRepo) -> None:
     )
     assert got[0] == 0, got
     assert (exp_repo.path / exp_repo.res_path("x1")).exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGINT@thread"])
+def test_a_ctrl_c_between_rms_two_deletes_waits_for_both(exp_repo: ExpRepo, sig: str) -> None:
+    """`rm` deletes the result, then the record: a Ctrl-C between them left the record,
+    marked `success`, without its result (beside the correction of the committed one).
+    It waits for both, also when the system gives the signal to another thread: Python
+    runs the handler in the main thread all the same, where the mask blocks nothing."""
+    record, res = exp_repo.add_experiment("x1"), exp_repo.add_result("x1")
+    exp_repo.commit("a run")
+    args = ["rm", "x1", "--reason", "withdrawn", "--force"]
+    code, out, err = signalled_after(exp_repo, "unlink", res, sig, args)
+    assert (code, err.splitlines()[-1:]) == (130, ["expflow-git: interrupted"]), (code, out, err)
+    assert not (exp_repo.path / res).exists()
+    assert not (exp_repo.path / record).exists()
+    assert len(list((exp_repo.path / "corrections").rglob("*.json"))) == 1
+    assert f"removed {res}" in out and f"removed {record}" in out, out

@@ -189,6 +189,7 @@ def rm_cmd(
     exp_id: str, reason: str | None, pin: str | None, force: bool, policy_path: str | None
 ) -> None:
     """Delete a record and its result (PIN-guarded; a committed result leaves a correction)."""
+    from expflow_git.interrupts import deferred
     from expflow_git.records.writer import (
         correction_for,
         open_layout,
@@ -215,14 +216,21 @@ def rm_cmd(
 
     planned()  # a missing run or reason, a moved result: refused before any PIN is asked for
     guard(f"rm {exp_id}", pin=pin, force=force)
-    with records_lock(layout.root):
-        # Planned again under the lock: another command may have changed the run, or
-        # written a correction of it, while the PIN was asked for.
-        correction = planned()
-        if correction is not None:
-            out(f"wrote {write_planned_correction(layout, correction)}")
-        for rel in remove_run(layout, exp_id, held=True):
-            out(f"removed {rel}")
+    done: list[str] = []
+    try:
+        with records_lock(layout.root):
+            # Planned again under the lock: another command may have changed the run, or
+            # written a correction of it, while the PIN was asked for.
+            correction = planned()
+            # A Ctrl-C or SIGTERM waits for the correction and both deletes: one between
+            # the result's and the record's left a run `success` without its result.
+            with deferred():
+                if correction is not None:
+                    done.append(f"wrote {write_planned_correction(layout, correction)}")
+                done += [f"removed {rel}" for rel in remove_run(layout, exp_id, held=True)]
+    finally:
+        for line in done:  # (what was done, said after an error too)
+            out(line)
 
 
 @click.command()

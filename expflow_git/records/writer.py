@@ -559,14 +559,17 @@ def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
     if not held:
         with records_lock(layout.root):
             return remove_run(layout, exp_id, held=True)
+    from expflow_git.interrupts import deferred
+
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     res = layout.target(layout.result_of(exp_doc["study"], exp_id))
     removed = []
-    if res.exists():
-        res.unlink()
-        removed.append(res.relative_to(layout.root).as_posix())
-    (layout.root / exp_rel).unlink()
-    removed.append(exp_rel)
+    with deferred():  # a Ctrl-C or SIGTERM waits for both deletes
+        if res.exists():
+            res.unlink()
+            removed.append(res.relative_to(layout.root).as_posix())
+        (layout.root / exp_rel).unlink()
+        removed.append(exp_rel)
     return removed
 
 
