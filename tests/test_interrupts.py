@@ -178,3 +178,21 @@ def test_a_ctrl_c_between_rms_two_deletes_waits_for_both(exp_repo: ExpRepo, sig:
     assert not (exp_repo.path / record).exists()
     assert len(list((exp_repo.path / "corrections").rglob("*.json"))) == 1
     assert f"removed {res}" in out and f"removed {record}" in out, out
+
+
+@pytest.mark.parametrize("written", ["/keys/k", "/keys/k.pub"])
+def test_a_ctrl_c_in_keygen_leaves_neither_file(
+    exp_repo: ExpRepo, tmp_path: Path, written: str
+) -> None:
+    """keygen cleaned up only after an OSError: a Ctrl-C once the private key was written
+    left it without its `.pub`, and a rerun was refused "already exists". Interrupted,
+    it leaves both files or neither."""
+    out = tmp_path / "keys" / "k"
+    out.parent.mkdir()
+    args = ["keygen", "--out", str(out)]
+    code, _, err = signalled_after(exp_repo, "link", written, "SIGINT", args)
+    assert (code, err) == (130, "expflow-git: interrupted\n"), (code, err)
+    assert sorted(p.name for p in out.parent.iterdir()) == []
+    again = run_cli_code(SIGNAL_AFTER, ["link", "no such file", "SIGINT", *args], exp_repo.path)
+    assert again[0] == 0, again
+    assert sorted(p.name for p in out.parent.iterdir()) == ["k", "k.pub"]

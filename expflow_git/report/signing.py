@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 import struct
 from typing import Protocol
 
@@ -158,17 +159,32 @@ def keygen(out: str | os.PathLike[str]) -> str:
     pub_line = pub.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     pub_bytes = pub_line + b" " + KEY_COMMENT.encode("ascii") + b"\n"
     try:
-        write_atomic(priv_path, priv_bytes, mode=0o600, overwrite=False)
-    except OSError as exc:
-        raise _not_written(priv_path, exc) from None
+        for path, data, mode in ((priv_path, priv_bytes, 0o600), (pub_path, pub_bytes, 0o644)):
+            try:
+                write_atomic(path, data, mode=mode, overwrite=False)
+            except OSError as exc:
+                raise _not_written(path, exc) from None
+        return keyid(pub)
+    except BaseException:
+        # Both files or neither, whatever stopped keygen (the .pub's write failed, a
+        # Ctrl-C): a private key left without its public half made a rerun refuse
+        # "already exists" (only an OSError was cleaned up; a hunter's find).
+        for path, data in ((pub_path, pub_bytes), (priv_path, priv_bytes)):
+            _remove_written(path, data)
+        raise
+
+
+def _remove_written(path: str, data: bytes) -> None:
+    """Remove the key file at `path` if it is the one keygen wrote (holds `data`, a key
+    made just now): never a file another process put there meanwhile."""
     try:
-        write_atomic(pub_path, pub_bytes, mode=0o644, overwrite=False)
-    except OSError as exc:
-        # Do not leave a private key behind without its public half: the
-        # user would rerun keygen and be refused because of our leftovers.
-        os.unlink(priv_path)
-        raise _not_written(pub_path, exc) from None
-    return keyid(pub)
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return
+        with open(path, "rb") as fh:
+            if fh.read(len(data) + 1) == data:
+                os.unlink(path)
+    except OSError:
+        pass
 
 
 def _not_written(path: str, exc: OSError) -> ExpflowError:
