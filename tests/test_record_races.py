@@ -128,3 +128,39 @@ def test_rm_plans_its_correction_again_after_waiting(exp_repo: ExpRepo) -> None:
     corrections = list((exp_repo.path / "corrections").rglob("*.json"))
     assert len(corrections) == 1, corrections
     assert json.loads(corrections[0].read_text())["reason"] == "withdrawn"
+
+
+def test_two_overwrites_of_one_result_leave_one_correction(exp_repo: ExpRepo) -> None:
+    """Two `result --overwrite` of one committed result at once: each planned its
+    correction against the committed result before the lock, and the second, finding a
+    result there as planned, wrote its own beside the first's; both exited 0 and
+    `protect` refused the pair (correction-unmatched). The second is refused now."""
+    from expflow_git.corrections import plan_correction, write_correction
+    from expflow_git.policy.load import load_policy_bytes
+
+    exp_repo.add_experiment()
+    res = exp_repo.add_result()
+    exp_repo.commit("a run")
+    args = ["result", "exp-001", *METRICS, "--overwrite", "--reason", "rescored", "--force"]
+    first = b'{"the first": "overwrite"}\n'
+    with held_while(exp_repo, args) as proc:
+        policy = load_policy_bytes((exp_repo.path / "expflow.yaml").read_bytes())
+        meanwhile = plan_correction(
+            exp_repo.path,
+            policy,
+            study="pdebench-task1",
+            experiment="exp-001",
+            result_rel=res,
+            new_data=first,
+            reason="the first overwrite",
+            environ={},
+        )
+        assert meanwhile is not None
+        write_correction(exp_repo.path, meanwhile)
+        (exp_repo.path / res).write_bytes(first)
+    code, output = finish(proc)
+    assert code == 1 and f"{res}: the result changed while this command ran" in output, output
+    assert len(output.strip().splitlines()) <= 2, output  # (the --force warning, the error)
+    corrections = list((exp_repo.path / "corrections").rglob("*.json"))
+    assert len(corrections) == 1, corrections
+    assert (exp_repo.path / res).read_bytes() == first

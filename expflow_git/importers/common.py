@@ -50,6 +50,7 @@ from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.records.writer import (
     Layout,
     deleted_message,
+    file_digest,
     records_lock,
     utc_now,
 )
@@ -215,7 +216,9 @@ def plan_import(
 def _as_read(layout: Layout, plan: RunPlan) -> RunPlan:
     """`plan` with the files it writes or removes as they are now (`RunPlan.read`)."""
     targets = _targets(layout, plan)
-    return replace(plan, read={rel: _digest(path) for rel, path in targets}) if targets else plan
+    if not targets:
+        return plan
+    return replace(plan, read={rel: file_digest(path) for rel, path in targets})
 
 
 def _targets(layout: Layout, plan: RunPlan) -> list[tuple[str, Path]]:
@@ -226,16 +229,6 @@ def _targets(layout: Layout, plan: RunPlan) -> list[tuple[str, Path]]:
     if replaces is not None:
         found.append((replaces, layout.root / replaces))
     return found
-
-
-def _digest(path: Path) -> str | None:
-    """The SHA-256 of a file's bytes; None when there is no regular file (or no reading it)."""
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    except OSError:
-        return None
 
 
 def _lacking(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
@@ -357,7 +350,7 @@ def _still_as_read(layout: Layout, summary: ImportSummary) -> None:
         if plan.read is None:
             continue
         for rel, path in _targets(layout, plan):
-            if rel in plan.read and _digest(path) != plan.read[rel]:
+            if rel in plan.read and file_digest(path) != plan.read[rel]:
                 raise ExpflowError(
                     f"run {plan.run.exp_id}: {rel} changed while this import ran (another "
                     "command wrote it); nothing written, import again",

@@ -788,6 +788,7 @@ class PlannedResult:
     data: bytes  # the document as it is written
     findings: list[Finding]  # registry problems: nothing is written when there are any
     exists: bool  # a result is there already (write-once: only a PIN-approved overwrite)
+    digest: str | None  # the SHA-256 of the result file as planned over (None: no file)
     record_path: str
     record: dict[str, Any]
     record_status: Status
@@ -828,6 +829,7 @@ def plan_result(
         findings=check_new_result(rel, data, layout.policy),
         # On disk, or committed and deleted from the work tree: write-once either way.
         exists=committed or (layout.root / rel).exists(),
+        digest=file_digest(layout.root / rel),
         record_path=exp_rel,
         record=exp_doc,
         record_status=status,
@@ -882,7 +884,8 @@ def write_result(
 
 def _still_as_planned(layout: Layout, plan: PlannedResult) -> None:
     """Refuse (exit 1, nothing written) when the run changed since it was planned: another
-    process marked it failed, wrote its result, or removed it meanwhile."""
+    process marked it failed, wrote its result (or another over it), or removed it
+    meanwhile."""
     record = layout.root / plan.record_path
     try:
         now = json.loads(record.read_bytes()) if record.is_file() else None
@@ -897,6 +900,23 @@ def _still_as_planned(layout: Layout, plan: PlannedResult) -> None:
             "wrote it); nothing written, run it again",
             code=ExitCode.FAILED,
         )
+    if file_digest(layout.root / plan.path) != plan.digest:
+        # Another `result --overwrite` (or an import) replaced it: this one's correction,
+        # planned against the result it read, would be a second declaration of another
+        # change (two simultaneous overwrites both wrote theirs, and `protect` refused).
+        raise ExpflowError(
+            f"{plan.path}: the result changed while this command ran (another command "
+            "wrote it); nothing written, run it again",
+            code=ExitCode.FAILED,
+        )
+
+
+def file_digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes; None when there is no regular file (or no reading it)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    except OSError:
+        return None
 
 
 def _write_result(
