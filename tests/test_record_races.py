@@ -164,3 +164,21 @@ def test_two_overwrites_of_one_result_leave_one_correction(exp_repo: ExpRepo) ->
     corrections = list((exp_repo.path / "corrections").rglob("*.json"))
     assert len(corrections) == 1, corrections
     assert (exp_repo.path / res).read_bytes() == first
+
+
+def test_an_import_stopped_by_a_file_in_a_folders_place_says_nothing_was_written(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """A file put where the results' study folder goes while the import waited: the run's
+    record was written, its result could not be, and the record was removed again, but
+    the error said "half written (could not put back results/imp/r0.json)": removing the
+    result that was never written met the file and raised NotADirectoryError."""
+    csv = tmp_path / "runs.csv"
+    csv.write_text("run,seg_total,pde_mean,train_time_min\nr0,58,14,40\n")
+    args = ["import", "csv", str(csv), "--id-column", "run", "--study", "imp"]
+    with held_while(exp_repo, args) as proc:
+        exp_repo.write("results/imp", "a file where a folder goes\n")
+    code, output = finish(proc)
+    assert code == 2 and "run r0 not written, 0 run(s) before it written whole" in output, output
+    assert "half written" not in output
+    assert not (exp_repo.path / "experiments/imp/r0.json").exists()

@@ -20,6 +20,7 @@ result (a crash never leaves a result its record does not back).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import json
@@ -419,17 +420,25 @@ def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> None:
         for write in plan.writes:
             write_atomic(layout.target(write.path), write.data)
         for rel in plan.removes:
-            layout.target(rel).unlink(missing_ok=True)
+            _remove(layout.target(rel))
     except BaseException:
         for path, data in reversed(before):
             try:
                 if data is None:
-                    path.unlink(missing_ok=True)
+                    _remove(path)
                 else:
                     write_atomic(path, data)
             except OSError:
                 left.append(path)
         raise
+
+
+def _remove(path: Path) -> None:
+    """Remove the file at `path`, if there is one: a file where one of its folders goes
+    holds none either. `unlink(missing_ok=True)` raised NotADirectoryError there, and a
+    failed run's result, never written, was said to be one that could not be put back."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        path.unlink()
 
 
 def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
