@@ -23,27 +23,31 @@ def bundled_dir(name: str, marker: str) -> Path:
 
 @functools.cache
 def code_digest() -> str:
-    """The first 16 hex digits of a SHA-256 of this build's own code and bundled schemas
-    (every `.py` and `.json` file, by relative path): what a cache must match to be
-    trusted. The version alone let a cache written by another build of 0.1.0, whose
-    PIN scan flagged other text, replay its findings (a hunt). BLAKE2b, CPython's own
-    (hashlib would load OpenSSL, CPython's SHA-256 is twice as slow): ~3 ms a process."""
+    """The first 16 hex digits of a BLAKE2b digest of this build's own code and bundled
+    schemas (every `.py` and `.json` file, by relative path): what a cache must match to
+    be trusted. The version alone let a cache written by another build of 0.1.0, whose
+    PIN scan flagged other text, replay its findings (a hunt). The same files give the
+    same digest whether the schemas lie inside the package (a wheel) or beside it (a
+    checkout): a test reading the checkout and the CLI it runs from an installed copy
+    agree. CPython's own BLAKE2b (hashlib would load OpenSSL): ~3 ms a process."""
     try:
         from _blake2 import blake2b
     except ImportError:  # a Python built without it
         from hashlib import blake2b
 
     here = Path(__file__).resolve().parent
-    schemas = bundled_dir("schemas", "experiment.schema.json")
+    schemas = bundled_dir("schemas", "experiment.schema.json").resolve()
     digest = blake2b()
-    for top in (here,) if schemas.is_relative_to(here) else (here, schemas):
+    for top, prefix in ((here, ""), (schemas, "schemas/")):
         for folder, subfolders, names in os.walk(top):
-            subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+            subfolders[:] = sorted(
+                d for d in subfolders if d != "__pycache__" and Path(folder, d).resolve() != schemas
+            )
             for name in sorted(n for n in names if n.endswith((".py", ".json"))):
                 path = os.path.join(folder, name)
                 with open(path, "rb") as file:
                     data = file.read()
-                rel = os.path.relpath(path, top).encode("utf-8", "surrogateescape")
+                rel = (prefix + os.path.relpath(path, top)).encode("utf-8", "surrogateescape")
                 digest.update(b"%s\0%d\0" % (rel, len(data)))
                 digest.update(data)
     return digest.hexdigest()[:16]

@@ -365,6 +365,29 @@ def _respell(record: dict[str, Any], change: Callable[[str, str], tuple[str, str
     record["r"]["sp"] = ";".join(change(metrics, split))
 
 
+def test_the_code_digest_is_the_same_for_a_wheel_and_a_checkout(tmp_path: Path) -> None:
+    """A wheel holds the schemas inside the package, a checkout beside it: the digest
+    differed, so the suite (reading the checkout) and the CLI it ran (installed) keyed
+    their caches apart, and CI failed on shards it could not find."""
+    import expflow_git
+
+    wheel = tmp_path / "wheel" / "expflow_git"
+    shutil.copytree(
+        Path(expflow_git.__file__).parent, wheel, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(bundled_dir("schemas", "experiment.schema.json"), wheel / "schemas")
+    code = "from expflow_git.resources import code_digest; print(code_digest())"
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**clean_env(), "PYTHONPATH": str(wheel.parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == code_digest()
+
+
 def test_a_cache_from_another_build_of_the_same_version_is_not_read(
     xcli: Cli, repo: Path, tmp_path: Path
 ) -> None:
