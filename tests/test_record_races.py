@@ -103,26 +103,11 @@ def test_rm_plans_its_correction_again_after_waiting(exp_repo: ExpRepo) -> None:
     """`rm` planned its correction before the PIN prompt and wrote it after: a correction
     of the same committed result written meanwhile (another `result --overwrite`) was
     left beside a second one (a review). Planned again under the lock, it replaces it."""
-    from expflow_git.corrections import plan_correction, write_correction
-    from expflow_git.policy.load import load_policy_bytes
-
     exp_repo.add_experiment()
     res = exp_repo.add_result()
     exp_repo.commit("a run")
     with held_while(exp_repo, ["rm", "exp-001", "--reason", "withdrawn", "--force"]) as proc:
-        policy = load_policy_bytes((exp_repo.path / "expflow.yaml").read_bytes())
-        meanwhile = plan_correction(
-            exp_repo.path,
-            policy,
-            study="pdebench-task1",
-            experiment="exp-001",
-            result_rel=res,
-            new_data=b'{"changed": true}\n',
-            reason="another command's overwrite",
-            environ={},
-        )
-        assert meanwhile is not None
-        write_correction(exp_repo.path, meanwhile)
+        _correct_meanwhile(exp_repo, res, b'{"changed": true}\n', "another command's overwrite")
     code, output = finish(proc)
     assert code == 0, output
     corrections = list((exp_repo.path / "corrections").rglob("*.json"))
@@ -130,33 +115,38 @@ def test_rm_plans_its_correction_again_after_waiting(exp_repo: ExpRepo) -> None:
     assert json.loads(corrections[0].read_text())["reason"] == "withdrawn"
 
 
+def _correct_meanwhile(exp_repo: ExpRepo, res: str, new_data: bytes, reason: str) -> None:
+    """The correction another command writes of exp-001's result while one is held."""
+    from expflow_git.corrections import plan_correction, write_correction
+    from expflow_git.policy.load import load_policy_bytes
+
+    policy = load_policy_bytes((exp_repo.path / "expflow.yaml").read_bytes())
+    meanwhile = plan_correction(
+        exp_repo.path,
+        policy,
+        study="pdebench-task1",
+        experiment="exp-001",
+        result_rel=res,
+        new_data=new_data,
+        reason=reason,
+        environ={},
+    )
+    assert meanwhile is not None
+    write_correction(exp_repo.path, meanwhile)
+
+
 def test_two_overwrites_of_one_result_leave_one_correction(exp_repo: ExpRepo) -> None:
     """Two `result --overwrite` of one committed result at once: each planned its
     correction against the committed result before the lock, and the second, finding a
     result there as planned, wrote its own beside the first's; both exited 0 and
     `protect` refused the pair (correction-unmatched). The second is refused now."""
-    from expflow_git.corrections import plan_correction, write_correction
-    from expflow_git.policy.load import load_policy_bytes
-
     exp_repo.add_experiment()
     res = exp_repo.add_result()
     exp_repo.commit("a run")
     args = ["result", "exp-001", *METRICS, "--overwrite", "--reason", "rescored", "--force"]
     first = b'{"the first": "overwrite"}\n'
     with held_while(exp_repo, args) as proc:
-        policy = load_policy_bytes((exp_repo.path / "expflow.yaml").read_bytes())
-        meanwhile = plan_correction(
-            exp_repo.path,
-            policy,
-            study="pdebench-task1",
-            experiment="exp-001",
-            result_rel=res,
-            new_data=first,
-            reason="the first overwrite",
-            environ={},
-        )
-        assert meanwhile is not None
-        write_correction(exp_repo.path, meanwhile)
+        _correct_meanwhile(exp_repo, res, first, "the first overwrite")
         (exp_repo.path / res).write_bytes(first)
     code, output = finish(proc)
     assert code == 1 and f"{res}: the result changed while this command ran" in output, output
