@@ -127,7 +127,7 @@ class Workspace:
         no policy there. One `ls-files` (what the one `cat-file` was), the content from
         the file on disk when it is the staged blob, else one `cat-file`."""
         from expflow_git.gitstore import GITLINK, REGULAR_MODES, SYMLINK
-        from expflow_git.hooks.lookup import read_blobs, same_on_disk
+        from expflow_git.hooks.lookup import file_or_blob
 
         if self.git is None or rel.startswith("/") or rel.split("/", 1)[0] == "..":
             return None
@@ -144,8 +144,7 @@ class Workspace:
                 "not a policy file; the policy must be a regular file (the audit reads no "
                 "policy in its place)"
             )
-        data = same_on_disk(self.root, rel, entry.sha)
-        return data if data is not None else read_blobs(self.git, [entry.sha])[entry.sha]
+        return file_or_blob(self.git, rel, entry.sha)
 
     def index_below(self, rels: Sequence[str]) -> dict[str, list[str]]:
         """Each of `rels` (as `rel` spells them, `.` the root) the index holds something

@@ -219,6 +219,13 @@ def same_on_disk(root: Path, path: str, sha: str) -> bytes | None:
     return data if blob_id(data, len(sha)) == sha else None
 
 
+def file_or_blob(git: Git, path: str, sha: str) -> bytes:
+    """The blob `sha` of `path`: the file on disk when it is that blob (`same_on_disk`),
+    else read from git (one `cat-file`)."""
+    data = same_on_disk(git.root, path, sha)
+    return data if data is not None else read_blobs(git, [sha])[sha]
+
+
 MAX_SAME_ON_DISK = 1 << 20  # bytes: a larger file is no document (jsonstrict's cap)
 
 

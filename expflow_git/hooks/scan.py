@@ -181,7 +181,7 @@ def _allowed_at_head(git: Git, rel: str) -> tuple[str, ...] | None:
     on disk when it is HEAD's, else one `cat-file`; HEAD is asked for only when the
     listing fails."""
     from expflow_git.gitstore import REGULAR_MODES
-    from expflow_git.hooks.lookup import read_blobs, same_on_disk
+    from expflow_git.hooks.lookup import file_or_blob
     from expflow_git.policy.load import load_policy_bytes
 
     try:
@@ -197,9 +197,7 @@ def _allowed_at_head(git: Git, rel: str) -> tuple[str, ...] | None:
     if entry is None or entry.type != "blob" or entry.mode not in REGULAR_MODES:
         return ()
     try:
-        data = same_on_disk(git.root, rel, entry.sha)
-        if data is None:
-            data = read_blobs(git, [entry.sha])[entry.sha]
+        data = file_or_blob(git, rel, entry.sha)
     except ExpflowError:
         return ()
     try:
