@@ -43,6 +43,16 @@ def exact(number: float) -> Fraction:
     return Fraction(repr(number)) if type(number) is float else Fraction(number)
 
 
+def difference(new: float, old: float) -> float:
+    """new − old as the decimals they are written as (docs/spec.md §2.3), rounded once to
+    a double: in doubles 1.1 − 1.0 is 0.10000000000000009 and 0.3 − 0.1 is
+    0.19999999999999998. Two integers subtract exactly and stay an integer (metrics are
+    below 2⁵³ in magnitude, checks.py: the double is finite)."""
+    if type(new) is int and type(old) is int:
+        return new - old
+    return float(exact(new) - exact(old))
+
+
 def as_written(left: Any, right: Any) -> tuple[Any, Any]:
     """Two numbers (int or float) made comparable as the decimals they are written as.
 

@@ -152,3 +152,15 @@ def test_a_param_name_holding_a_backtick_can_be_written(close: ExpRepo) -> None:
     assert header.split()[-2:] == ["params.a`b", "reason"] and row.split()[-1] == "7", out
     code, _, err = run_cli(["list", "--where", "params.`a``b = 7"], cwd=close.path)
     assert code == 2 and "column 8: unterminated `quoted name`" in err, err
+
+
+def test_diff_and_compare_take_one_difference_of_decimals() -> None:
+    """`diff` and `compare` subtract the decimals as written (0.3 − 0.1 is -0.2, not
+    -0.19999999999999998), and two integers stay an integer: `diff --format json` gave
+    an integer metric's change as 2.0 once its delta was taken as decimals (the final
+    read, issue 18 twenty-fifth pass), where it had given 2."""
+    from expflow_git.documents import difference
+
+    assert difference(0.1, 0.3) == -0.2 and difference(1.1, 1.0) == 0.1
+    assert difference(52, 50) == 2 and type(difference(52, 50)) is int
+    assert type(difference(52, 50.0)) is float

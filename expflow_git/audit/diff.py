@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from expflow_git.audit.pipeline import TreeCheck
-from expflow_git.documents import Result, exact
+from expflow_git.documents import Result, difference, exact
 from expflow_git.policy.model import Metric
 
 
@@ -32,13 +32,12 @@ class MetricDiff:
 
     @cached_property
     def delta(self) -> float | None:
-        """new − old as the decimals they are written as (docs/spec.md §2.3), rounded
-        once to a double: what the verdict weighed. In doubles 1.1 − 1.0 was
-        0.10000000000000009, shown beside an `--atol 0.1` that called it unchanged.
-        (Metrics are below 2⁵³ in magnitude, checks.py: the difference is finite.)"""
+        """new − old as the decimals they are written as, rounded once to a double
+        (documents.difference): what the verdict weighed. In doubles 1.1 − 1.0 was
+        0.10000000000000009, shown beside an `--atol 0.1` that called it unchanged."""
         if self.old is None or self.new is None:
             return None
-        return float(exact(self.new) - exact(self.old))
+        return difference(self.new, self.old)
 
     @property
     def relative(self) -> float | None:

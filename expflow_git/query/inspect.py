@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from expflow_git.audit.ranking import Leaderboard, rank, sort_keys
 from expflow_git.checks import Outcome, RunVerdict, judge_runs, pair_runs
 from expflow_git.corrections import Correction
-from expflow_git.documents import Scalar, Status, exact, same_scalar
+from expflow_git.documents import Scalar, Status, difference, same_scalar
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import Git, LogEntry
 from expflow_git.policy.model import Gate, Policy
@@ -191,7 +191,7 @@ def _metric(field: str, values: list[float | Missing], name: str, policy: Policy
             deltas.append(None)
             outcomes.append(None)
             continue
-        delta = _delta(value, first)
+        delta = difference(value, first)  # (as `diff` gives it)
         deltas.append(delta)
         if delta == 0:
             outcomes.append(Direction.SAME)
@@ -200,13 +200,3 @@ def _metric(field: str, values: list[float | Missing], name: str, policy: Policy
         else:
             outcomes.append(Direction.BETTER if (delta > 0) == higher else Direction.WORSE)
     return Line(field, tuple(values), tuple(deltas), tuple(outcomes), len(set(values)) > 1)
-
-
-def _delta(value: float, first: float) -> float:
-    """value − first as the decimals they are written as (docs/spec.md §2.3), rounded
-    once to a double, as `diff` gives it: in doubles 0.3 − 0.1 was 0.19999999999999998
-    where `diff` says -0.2 (a user's hunt). Two integers subtract exactly as they are
-    (and stay integers in JSON); metrics are below 2⁵³, so the double is finite."""
-    if type(value) is int and type(first) is int:
-        return value - first
-    return float(exact(value) - exact(first))
