@@ -9,7 +9,10 @@ local and trusted; `--no-cache` stays the ground truth).
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,3 +132,43 @@ def _unlink_linked_folders(folder: Path, below: Path) -> None:
         path = path / part
         if path.is_symlink():
             path.unlink()
+
+
+# A cache folder (audit/cache.py: one per build of the tool and policy) that no audit
+# has used for this long is removed by the next audit: nothing else removes the folders
+# of an upgraded build or an edited policy, each as large as the cache of the whole
+# repository.
+UNUSED_DAYS = 14
+_CACHE_FOLDER = re.compile(r"[0-9A-Za-z.+!_]+-[0-9a-f]{16}-[0-9a-f]{16}")
+
+
+def prune_unused(folder: Path, *, below: Path, now: float | None = None) -> None:
+    """Mark cache folder `folder` used now, and remove its siblings that no audit has
+    used for UNUSED_DAYS. Only real folders of this user's, named as a cache folder is,
+    and none while a folder between `below` (the git directory) and them is a link; a
+    cache that cannot be tidied is left as it is."""
+    now = time.time() if now is None else now
+    parent = folder.parent
+    if _linked_folder(parent, below) is not None:
+        return
+    try:
+        os.utime(folder, (now, now))
+        names = os.listdir(parent)
+    except OSError:
+        return
+    geteuid = getattr(os, "geteuid", None)
+    for name in names:
+        if name == folder.name or not _CACHE_FOLDER.fullmatch(name):
+            continue
+        path = parent / name
+        try:
+            info = os.lstat(path)
+            if (
+                not stat.S_ISDIR(info.st_mode)  # (a link is not: never followed)
+                or (geteuid is not None and info.st_uid != geteuid())
+                or now - info.st_mtime < UNUSED_DAYS * 86400
+            ):
+                continue
+            shutil.rmtree(path)
+        except OSError:
+            continue

@@ -648,3 +648,50 @@ def test_same_policy_bytes_at_another_path_get_their_own_messages(
         ["verify", str(repo.parent / "warm.json"), "--repo", str(repo), "--allow-unsigned"], repo
     )
     assert res.code == 0, res.out
+
+
+# ----------------------------------------------------------------------------- 8. old folders
+
+
+def test_cache_folders_no_audit_used_for_two_weeks_are_removed(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    """Each build and each policy has its own cache folder, as large as the repository's
+    cache: an upgrade or an edited policy left the old one in .git for good."""
+    import os
+    import time
+
+    audit(xcli, repo)
+    ours = cache_dir(repo)
+    assert ours.is_dir()
+    root = cache_root(repo)
+    now = time.time()
+    days = 86400
+
+    def folder(name: str, age_days: float) -> Path:
+        path = root / name
+        path.mkdir()
+        (path / "00.json").write_text("{}")
+        os.utime(path, (now - age_days * days, now - age_days * days))
+        return path
+
+    old_build = folder(f"0.0.9-{'a' * 16}-{'b' * 16}", 15)
+    recent_build = folder(f"0.0.9-{'c' * 16}-{'d' * 16}", 13)
+    not_a_cache = folder("notes", 60)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    link = root / f"0.0.8-{'e' * 16}-{'f' * 16}"
+    link.symlink_to(outside, target_is_directory=True)
+    os.utime(link, (now - 60 * days, now - 60 * days), follow_symlinks=False)
+    os.utime(ours, (now - 30 * days, now - 30 * days))
+
+    audit(xcli, repo, "--no-cache")  # an audit without the cache tidies none
+    assert old_build.is_dir()
+
+    audit(xcli, repo)
+    assert not old_build.exists()
+    assert recent_build.is_dir() and not_a_cache.is_dir()
+    assert link.is_symlink() and (outside / "keep.txt").read_text() == "mine"
+    assert now - ours.stat().st_mtime < days  # used now: another build's audit keeps it
+    assert audit(xcli, repo) == audit(xcli, repo, "--no-cache")

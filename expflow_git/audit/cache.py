@@ -35,7 +35,7 @@ from typing import Any
 
 from expflow_git import __version__
 from expflow_git.audit.folders import FolderCache
-from expflow_git.localcache import read_trusted, state_dir, write_own
+from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
 from expflow_git.resources import code_digest
 
 # 17: the PIN scan reads a flow mapping below its key and a plain `pin=NNNN` tag;
@@ -107,6 +107,12 @@ class BlobCache:
         except (ValueError, RecursionError):
             return {}
         return records if isinstance(records, dict) else {}
+
+    def mark_used(self) -> None:
+        """Note this cache used now, and remove the cache folders (other builds', other
+        policies') that no audit has used for localcache.UNUSED_DAYS."""
+        if self.below is not None:
+            prune_unused(self.directory, below=self.below)
 
     def distrust_warning(self) -> str | None:
         """One warning for every shard ignored as not this user's own (an attacker could

@@ -221,8 +221,10 @@ def check_tree(
             progress,
             problems,
         )
-    if cache is not None and warn is not None and (message := cache.distrust_warning()):
-        warn(message)
+    if cache is not None:
+        cache.mark_used()
+        if warn is not None and (message := cache.distrust_warning()):
+            warn(message)
     return replace(check, policy_ref=ref_sha, proposal=proposal)
 
 
