@@ -13,6 +13,7 @@ hooks; the sandbox of test_governance (private HOME, PIN 1234, fixed dates).
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -988,3 +989,26 @@ def test_audit_since_follows_each_runs_chains_over_its_own_corrections(
     assert not audit.findings
     assert len(walked) >= k  # each rewritten run's chains were followed
     assert max(walked) == 1  # over its own correction (all k before)
+
+
+def test_a_run_put_back_under_a_folder_name_not_utf8_is_judged(
+    sandbox: Sandbox, repo: Path
+) -> None:
+    """A deleted run's record put back in a folder whose name is not UTF-8: the audit
+    asked git for the record at that path with the name encoded strictly, and crashed
+    with a traceback (exit 1, no report) instead of judging it (a hunter's find)."""
+    exp_path = repo / f"experiments/{STUDY}/exp-001.json"
+    record = exp_path.read_bytes()
+    res = sandbox.cli(["rm", "exp-001", "--reason", "a bad run", "--pin", PIN], repo)
+    assert res.code == 0, res
+    sandbox.git(repo, "add", "-A")
+    sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "rm exp-001")
+    folder = repo / os.fsdecode(b"experiments/x\xff")
+    folder.mkdir()
+    (folder / "exp-001.json").write_bytes(record)
+    sandbox.git(repo, "add", "-A")
+    sandbox.git(repo, "commit", "-q", "--no-verify", "-m", "exp-001 again, elsewhere")
+    res = sandbox.cli(["audit", "--out", "r.json"], repo)
+    assert res.code == 1 and "Traceback" not in res.err, res
+    statement = statement_of((repo / "r.json").read_bytes())
+    assert [r[0] for r in rules(statement) if "rewritten" in r[0]] == ["record-rewritten"]

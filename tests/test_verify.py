@@ -1009,6 +1009,23 @@ def test_an_allowed_signers_time_at_the_calendars_ends_is_no_traceback(
         assert "VERIFICATION FAILED" in res.out and "FAIL validity" in res.out, res.out
 
 
+def test_an_allowed_signers_time_in_other_digits_is_a_bad_option(
+    xcli: Cli, kit: Kit, tmp_path: Path
+) -> None:
+    """`valid-before` in full-width digits: Python's `\\d` and strptime took them, and the
+    report VERIFIED where ssh-keygen refuses the line (`invalid "valid-before" time`):
+    one file, two answers (a hunter's find). Only ASCII digits are a time."""
+    wide = "".join(chr(0xFF10 + int(c)) for c in "2030")
+    signers = tmp_path / "allowed_signers"
+    line = f'ci@example valid-before="{wide}0101Z" {kit.pub_path.read_text().strip()}'
+    signers.write_text(line + "\n")
+    report = tmp_path / "report.json"
+    report.write_bytes(kit.signed)
+    res = xcli(["verify", str(report), "--allowed-signers", str(signers)], kit.repo)
+    assert res.code == 2 and "VERIFIED" not in res.out, res
+    assert f"{signers}:1: valid-before: expected YYYYMMDD[HHMM[SS]][Z]" in res.err
+
+
 def test_a_chain_link_is_read_only_up_to_the_size_cap(
     xcli: Cli, kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

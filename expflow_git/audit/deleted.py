@@ -180,7 +180,8 @@ def records_changed(
     runs = sorted((exp_id, now[exp_id][0], commit) for exp_id, commit in first.items())
     # Each commit's parent (a shallow clone may lack it: then nothing is compared), and
     # the record at the same path there; `<commit>^:<path>` is one line of cat-file's
-    # input, so a path it cannot name (a line break, blanks at an end) is not there.
+    # input, so a path it cannot name (a line break, blanks at an end) is not there; a
+    # byte that is not UTF-8 goes back as the byte (the path was read as surrogates).
     names = []
     for _, path, commit in runs:
         names.append(f"{commit}^")
@@ -188,7 +189,7 @@ def records_changed(
     answers = git.run(
         "cat-file",
         "--batch-check=%(objectname) %(objecttype)",
-        input="".join(f"{n}\n" for n in names if n).encode(),
+        input="".join(f"{n}\n" for n in names if n).encode("utf-8", "surrogateescape"),
     ).split(b"\n")  # a missing name is echoed: a "\r" in its path is no line break
     found = iter(answers)
     before: dict[str, str | None] = {}

@@ -43,7 +43,7 @@ _KEY_TYPES = frozenset(
 )
 # A token is a run of non-blanks in which a double-quoted part may hold blanks.
 _TOKEN = re.compile(r'(?:"[^"]*"|[^\s"])+')
-_TIME = re.compile(r"(\d{8})(\d{4}(\d{2})?)?(Z?)", re.IGNORECASE)
+_TIME = re.compile(r"([0-9]{8})([0-9]{4}([0-9]{2})?)?(Z?)", re.IGNORECASE)  # ASCII, as ssh
 
 
 @dataclass(frozen=True)
