@@ -695,3 +695,18 @@ def test_cache_folders_no_audit_used_for_two_weeks_are_removed(
     assert link.is_symlink() and (outside / "keep.txt").read_text() == "mine"
     assert now - ours.stat().st_mtime < days  # used now: another build's audit keeps it
     assert audit(xcli, repo) == audit(xcli, repo, "--no-cache")
+
+
+def test_a_policy_named_in_bytes_that_are_not_utf8_has_a_cache(xcli: Cli, repo: Path) -> None:
+    """`audit --policy` of a file whose name is not UTF-8: the cache's folder name
+    encoded the path strictly, and the audit was a traceback (`rank` too)."""
+    import os
+
+    name = os.fsdecode(b"policy-\xff.yaml")
+    (repo / name).write_bytes((repo / "expflow.yaml").read_bytes())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "a policy with an odd name")
+    cold = audit(xcli, repo, "--policy", name, "--no-cache")
+    assert cold.code in (0, 1) and "Traceback" not in cold.err, cold.err
+    assert audit(xcli, repo, "--policy", name) == cold
+    assert audit(xcli, repo, "--policy", name) == cold  # and warm

@@ -73,7 +73,8 @@ class BlobCache:
     @classmethod
     def for_git_dir(cls, git_dir: Path, policy_digest: str, policy_path: str) -> BlobCache:
         """The cache of one policy: its bytes and its path (findings name the policy file)."""
-        key = hashlib.sha256(f"{policy_digest}\0{policy_path}".encode()).hexdigest()
+        named = f"{policy_digest}\0{policy_path}".encode("utf-8", "surrogatepass")  # any path
+        key = hashlib.sha256(named).hexdigest()
         directory = state_dir(git_dir) / "cache" / f"{__version__}-{code_digest()}-{key[:16]}"
         return cls(directory, policy_digest, policy_path, below=git_dir)
 
