@@ -287,3 +287,23 @@ def test_show_json_gives_the_board_for_a_run_not_ranked(tmp_path: Path) -> None:
             "a",
             "a",
         ), (run, verdict)
+
+
+def test_a_subnormal_value_is_shown_as_written(tmp_path: Path) -> None:
+    """A double below the smallest normal one holds fewer than six significant digits:
+    `list`, `show`, `compare` and the audit's tables showed 1e-320 as 9.99989e-321, a
+    number the document does not hold (a hunter's find)."""
+    repo = _repo(tmp_path)
+    _run(repo, "tiny", {"eps": 1e-320}, metrics={"accuracy": 1e-320})
+    _run(repo, "plain", {"eps": 0.5})
+    _commit(repo)
+    for args in (
+        ["list", "--columns", "params.eps"],
+        ["show", "tiny"],
+        ["compare", "tiny", "plain"],
+        ["compare", "tiny", "plain", "--format", "md"],
+        ["audit", "--format", "md"],
+    ):
+        code, out, err = run_cli(args, cwd=repo)
+        assert "Traceback" not in err and "1e-320" in out, (args, out, err)
+        assert "9.99989e-321" not in out, (args, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -290,6 +291,11 @@ def warned_rows(rows: Sequence[Row]) -> int:
     return sum(1 for r in rows if r.warnings)
 
 
+# Below the smallest normal double a value holds fewer than six significant digits, and
+# six of them would show digits of its binary form (1e-320 as 9.99989e-321).
+SUBNORMAL = sys.float_info.min
+
+
 def fmt_number(value: float | None, digits: int = 6) -> str:
     """A value for people to read: `digits` significant digits, whole numbers below
     10**15 in full; `-` for none (render.table.distinct_numbers adds digits where a
@@ -297,6 +303,8 @@ def fmt_number(value: float | None, digits: int = 6) -> str:
     if value is None:
         return "-"
     if type(value) is float and not value.is_integer():  # most values: one test
+        if -SUBNORMAL < value < SUBNORMAL:  # fewer digits than six: theirs, as written
+            return repr(value)
         return f"{value:.{digits}g}"
     if abs(value) < 1e15 and (isinstance(value, int) or value.is_integer()):
         return str(int(value))
