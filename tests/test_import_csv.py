@@ -335,6 +335,47 @@ def test_a_non_number_names_the_row_and_column_and_refuses_only_that_row(
     assert (exp_repo.path / f"experiments/{STUDY}/r-003.json").exists()
 
 
+def test_a_refused_row_still_claims_its_id(exp_repo: ExpRepo, tmp_path: Path) -> None:
+    """Row 2 `a` refused (not a number), row 3 `a` was imported as `a`: the refused row
+    claimed no id. Committed, then row 2 fixed, both rows were refused for good and the
+    run kept row 3's values (a hunter's report, issue 18 twenty-sixth pass). The later
+    row is refused as derived twice (its own problems said too), the first keeps its
+    refusal; a row with no id claims none."""
+    head = "run,sub_step,seg_total,pde_mean,train_time_min\n"
+    rows = [
+        "r-001,1,bad,15,45\n",  # row 2: refused, claims r-001
+        "r-001,2,57.5,15,45\n",  # row 3: the same id
+        " r-002 ,1,56,15,45\n",  # row 4
+        "r-002,2,x,15,45\n",  # row 5: the same id, and a problem of its own
+        ",3,58,15,45\n",  # row 6: no id (row-6 stands in), claims nothing
+        "row-6,4,59,15,45\n",  # row 7
+    ]
+    path = write_csv(tmp_path, head + "".join(rows))
+    res = run_cli(args(path), exp_repo.path)
+    assert res.code == 1, res
+    refused = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    assert refused == [
+        f"refused   r-001 (id r-001): {path}: row 2: column 'seg_total': 'bad' is not a number",
+        "refused   r-001 (id r-001): id 'r-001' is derived twice (row 3; also for row 2)",
+        f"refused   r-002 (id r-002): {path}: row 5: column 'seg_total': 'x' is not a number",
+        "refused   r-002 (id r-002): id 'r-002' is derived twice (row 5; also for row 4)",
+        f"refused   row-6 (id ): {path}: row 6: column 'run' is empty",
+    ], res.out
+    assert totals(res.out) == "2 new, 0 updated, 0 unchanged, 4 refused", res.out
+    assert not (exp_repo.path / f"experiments/{STUDY}/r-001.json").exists()
+    assert not (exp_repo.path / f"results/{STUDY}/r-001.json").exists()
+    assert load(exp_repo, f"experiments/{STUDY}/r-002.json")["params"] == {"sub_step": "1"}
+    assert load(exp_repo, f"experiments/{STUDY}/row-6.json")["params"] == {"sub_step": "4"}
+    exp_repo.commit("import the sheet")
+    # Row 2 fixed: it is the run, and row 3 is still the duplicate.
+    path.write_text(head + "".join(["r-001,1,57,15,45\n", *rows[1:]]), encoding="utf-8")
+    res = run_cli(args(path), exp_repo.path)
+    assert "new       r-001 (id r-001, success)" in res.out, res.out
+    assert "id 'r-001' is derived twice (row 3; also for row 2)" in res.out, res.out
+    assert load(exp_repo, f"experiments/{STUDY}/r-001.json")["params"] == {"sub_step": "1"}
+    assert load(exp_repo, f"results/{STUDY}/r-001.json")["metrics"]["seg_total"] == 57
+
+
 def test_a_long_cell_that_is_no_number_is_refused_at_once(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -444,14 +444,20 @@ def _remove(path: Path) -> None:
 def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     source, layout = ctx.source, ctx.layout
     label = run.label(source.tracker)
-    if run.problems:
-        return RunPlan(run, Action.REFUSED, reasons=run.problems)
-    if run.exp_id in ctx.seen:
+    # A run claims its id before anything refuses it: a refused first row of `a` let
+    # the second be imported as `a`, whose values the first's fix then could not take
+    # over (a hunter's report, issue 18 twenty-sixth pass). A CSV row with no id cell
+    # (`row-N` stands in) claims none.
+    twice: tuple[str, ...] = ()
+    if run.run and run.exp_id in ctx.seen:
         # A CSV's two rows by their rows: both were `id a` (a user's hunt, issue 18
         # twenty-fourth pass).
         first, here = ctx.seen[run.exp_id], f"{run.where}; " if run.where else ""
-        return _refused(run, f"id {run.exp_id!r} is derived twice ({here}also for {first})")
-    ctx.seen[run.exp_id] = run.where or label
+        twice = (f"id {run.exp_id!r} is derived twice ({here}also for {first})",)
+    elif run.run:
+        ctx.seen[run.exp_id] = run.where or label
+    if run.problems or twice:
+        return RunPlan(run, Action.REFUSED, reasons=run.problems + twice)
     problems = _non_finite(run)
     if problems:
         return RunPlan(run, Action.REFUSED, reasons=tuple(problems))
