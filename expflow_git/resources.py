@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import sys
 from pathlib import Path
 
 from expflow_git.errors import ExpflowError
@@ -50,4 +52,31 @@ def code_digest() -> str:
                 rel = (prefix + os.path.relpath(path, top)).encode("utf-8", "surrogateescape")
                 digest.update(b"%s\0%d\0" % (rel, len(data)))
                 digest.update(data)
+    digest.update(b"%s\0%s" % (sys.version.encode(), "\0".join(_libraries()).encode()))
     return digest.hexdigest()[:16]
+
+
+# The libraries whose answers a cache keeps: schema errors (jsonschema, jsonschema-rs
+# and the registries they use), a policy read (ruamel.yaml), canonical numbers (rfc8785).
+_LIBRARIES = re.compile(
+    r"(jsonschema|jsonschema_rs|jsonschema_specifications|referencing|ruamel[._]yaml|rfc8785)"
+    r"-[^-]+\.dist-info",
+    re.IGNORECASE,
+)
+
+
+def _libraries() -> list[str]:
+    """The installed versions of _LIBRARIES, as their metadata folders are named, the
+    first of each on sys.path (as import finds them): an upgrade of one, which the
+    dependency ranges allow, changes the key. One directory listing per path entry
+    (importlib.metadata would cost ~15 ms of import)."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if (match := _LIBRARIES.fullmatch(name)) is not None:
+                found.setdefault(match.group(1).lower().replace(".", "_"), name)
+    return sorted(found.values())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -388,6 +389,35 @@ def test_the_code_digest_is_the_same_for_a_wheel_and_a_checkout(tmp_path: Path) 
     assert found.stdout.strip() == code_digest()
 
 
+def test_the_code_digest_changes_with_a_library_a_cache_keeps_answers_of(
+    tmp_path: Path,
+) -> None:
+    """The schema errors a cache replays are jsonschema's words; the key held only the
+    tool's own code, so an upgrade of jsonschema (which the dependency ranges allow)
+    replayed the old words under the new library, and the warm report differed from the
+    one `verify --recompute` makes (a review). Its version is in the key now."""
+    code = "from expflow_git.resources import code_digest; print(code_digest())"
+
+    def digest(*first: Path) -> str:
+        path = os.pathsep.join([*map(str, first), str(Path(__file__).resolve().parents[1])])
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env={**clean_env(), "PYTHONPATH": path},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    upgraded = tmp_path / "site"
+    (upgraded / "jsonschema-99.0.0.dist-info").mkdir(parents=True)
+    other = tmp_path / "other"
+    (other / "unrelated_tool-1.0.dist-info").mkdir(parents=True)
+    assert digest() == code_digest()
+    assert digest(other) == code_digest()
+    assert digest(upgraded) != code_digest()
+
+
 def test_a_cache_from_another_build_of_the_same_version_is_not_read(
     xcli: Cli, repo: Path, tmp_path: Path
 ) -> None:
@@ -658,7 +688,6 @@ def test_cache_folders_no_audit_used_for_two_weeks_are_removed(
 ) -> None:
     """Each build and each policy has its own cache folder, as large as the repository's
     cache: an upgrade or an edited policy left the old one in .git for good."""
-    import os
     import time
 
     audit(xcli, repo)
@@ -700,7 +729,6 @@ def test_cache_folders_no_audit_used_for_two_weeks_are_removed(
 def test_a_policy_named_in_bytes_that_are_not_utf8_has_a_cache(xcli: Cli, repo: Path) -> None:
     """`audit --policy` of a file whose name is not UTF-8: the cache's folder name
     encoded the path strictly, and the audit was a traceback (`rank` too)."""
-    import os
 
     name = os.fsdecode(b"policy-\xff.yaml")
     (repo / name).write_bytes((repo / "expflow.yaml").read_bytes())
