@@ -27,6 +27,10 @@ from expflow_git.escape import github_data
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
 
+# A pull request's events; any other event whose payload carries a pull request (as
+# `pull_request_review` and `pull_request_review_comment` do) is judged as one too: on a
+# review the action audited the merge commit by the pull request's own policy, with no
+# history check, and passed a rewritten result (an attacker's hunt).
 PR_EVENTS = ("pull_request", "pull_request_target")
 PR_BASE = ("pull_request", "base", "sha")
 ZERO_SHA = re.compile(r"0+")
@@ -52,9 +56,17 @@ def _sha_at(event: Mapping[str, Any], *keys: str) -> str | None:
     return value if isinstance(value, str) and SHA.fullmatch(value) else None
 
 
+def _of_pull_request(env: Mapping[str, str]) -> bool:
+    """Whether the run was triggered by a pull request (PR_EVENTS)."""
+    if env.get("GITHUB_EVENT_NAME") in PR_EVENTS:
+        return True
+    pull_request = _event(env).get("pull_request")
+    return env.get("GITHUB_EVENT_NAME") != "merge_group" and isinstance(pull_request, dict)
+
+
 def pr_head_sha(env: Mapping[str, str]) -> str | None:
     """The head commit of the pull request that triggered the run, if any."""
-    if env.get("GITHUB_EVENT_NAME") not in PR_EVENTS:
+    if not _of_pull_request(env):
         return None
     return _sha_at(_event(env), "pull_request", "head", "sha")
 
@@ -65,7 +77,7 @@ def pr_base_sha(env: Mapping[str, str]) -> str | None:
     name = env.get("GITHUB_EVENT_NAME")
     if name == "merge_group":
         return _sha_at(_event(env), "merge_group", "base_sha")
-    if name in PR_EVENTS:
+    if _of_pull_request(env):
         return _sha_at(_event(env), *PR_BASE)
     return None
 
@@ -81,7 +93,7 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
     """
     event = _event(env)
     name = env.get("GITHUB_EVENT_NAME")
-    if name in (*PR_EVENTS, "merge_group"):
+    if name == "merge_group" or _of_pull_request(env):
         keys = ("merge_group", "base_sha") if name == "merge_group" else PR_BASE
         base = _sha_at(event, *keys)
         if base is None:

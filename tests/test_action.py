@@ -240,7 +240,17 @@ def test_action_yml_never_interpolates_inputs_into_run() -> None:
     assert set(action["outputs"]) == {"passed", "best-feasible", "report-path"}
 
 
-@pytest.mark.parametrize("event", ["pull_request", "pull_request_target"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        "pull_request",
+        "pull_request_target",
+        # A review's payload carries the pull request too: the action audited the merge
+        # commit by the pull request's own policy, and passed it (an attacker's hunt).
+        "pull_request_review",
+        "pull_request_review_comment",
+    ],
+)
 def test_pull_request_is_judged_by_the_base_policy(
     demo_repo: Path, tmp_path: Path, event: str
 ) -> None:
