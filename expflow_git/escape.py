@@ -134,7 +134,9 @@ def _sarif_escape(match: re.Match[str]) -> str:
 def csv_cell(text: str) -> str:
     """A CSV cell: `terminal`, and a cell a spreadsheet would run as a formula (it starts,
     after any blanks, with = + - @, or with TAB or CR) gets a leading `'`. Numbers are
-    left as they are (so `-0.5` stays a number)."""
+    left as they are (so `-0.5` stays a number), and so is a lone `-`, which no
+    spreadsheet runs (a CSV of runs writes the string "-" so: render.table.csv_value
+    JSON-quotes a string that reads as a number, `"-1"`, and one with a `'` first)."""
     if text == "-" or _NUMBER.fullmatch(text):
         return text
     raw_start = text[:1] in ("\t", "\r")

@@ -51,7 +51,7 @@ def test_compare_spells_csv_exactly_and_text_with_the_digits_that_differ(close: 
     digits)`, where `list --format csv` gives each value as the report spells it; text
     and Markdown rounded a metric line alike though its values differ."""
     cells = csv_rows(cli(close, "compare", "c1", "c2", "c3", "--format", "csv"))
-    assert cells["params.e"] == ["-", "-", str(E)]
+    assert cells["params.e"] == ["", "", str(E)]  # (no value: an empty cell)
     assert cells["params.f"] == ["0.1234567", "0.1234568", "0.1234567"]
     seg = cells["metrics.seg_total"]
     assert seg[0] == "0.1234567" and seg[1].startswith("0.1234568 (+1"), seg
@@ -108,8 +108,8 @@ def test_a_null_param_is_told_from_a_missing_one(close: ExpRepo) -> None:
     out = cli(close, "list", "--study", "c", "--columns", "params.x")
     assert [ln.split()[6] for ln in out.splitlines()[2:]] == ["-", "null", "-", '"null"'], out
     cells = csv_rows(cli(close, "list", "--study", "c", "--columns", "params.x", "--format", "csv"))
-    # (CSV holds a string as it is, a spreadsheet's cell: its types are the JSON's)
-    assert [cells[i][5] for i in ("c1", "c2", "c4")] == ["-", "null", "null"], cells
+    # (CSV: no value an empty cell, a string that reads as null JSON-quoted)
+    assert [cells[i][5] for i in ("c1", "c2", "c4")] == ["", "null", '"null"'], cells
     out = cli(close, "rank", "--study", "c", "--columns", "params.x")
     assert {ln.split()[1]: ln.split()[7] for ln in out.splitlines()[2:5]} == {
         "c1": "-",

@@ -102,7 +102,7 @@ def test_columns_in_every_table_format(seed: Path) -> None:
         "params.nope",
         "failed checks",
     ]
-    assert table[1][-4:-1] == ["0.001", "55.2", "-"]
+    assert table[1][-4:-1] == ["0.001", "55.2", ""]
     md = run_cli([*args, "--format", "md"], seed).out.splitlines()
     assert md[0].endswith(
         "| params.lr | splits.holdout.seg\\_total | params.nope | failed checks |"

@@ -320,7 +320,7 @@ def test_csv_format(xcli: Cli, seed: Path) -> None:
         "exp-003",
         "exp-004",
     ]
-    assert rows[0]["rank"] == "1" and rows[4]["rank"] == "-"
+    assert rows[0]["rank"] == "1" and rows[4]["rank"] == ""
     assert rows[0]["seg_total"] == "57.09"
     assert rows[4]["failed checks"] == "pde_mean:lt:18.09 (19.7 not < 18.09)"
 

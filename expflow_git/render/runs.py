@@ -16,6 +16,7 @@ from expflow_git.query.runs import Run
 from expflow_git.query.where import Field
 from expflow_git.render.table import (
     csv_table,
+    csv_value,
     distinct_numbers,
     exact_number,
     md_table,
@@ -75,8 +76,14 @@ def render_list(
     exact = fmt == "csv"
     headers = ["id", "study", "status", *metrics, *(str(c) for c in columns), "reason"]
     # Each column spelled over its rows, as `rank`'s: 0.1234567 and 0.1234568 were both
-    # 0.123457 in `list`, in the order `rank` tells them apart (a user's hunt).
-    shown = [column_texts([r.metrics.get(m, MISSING) for r in runs], exact=exact) for m in metrics]
+    # 0.123457 in `list`, in the order `rank` tells them apart (a user's hunt); in CSV
+    # each value as csv_value writes it.
+    shown = [
+        [csv_value(r.metrics.get(m, MISSING)) for r in runs]
+        if exact
+        else column_texts([r.metrics.get(m, MISSING) for r in runs])
+        for m in metrics
+    ]
     extra = column_cells(runs, columns, exact=exact)
     body = [
         [r.id, r.study, r.status.value, *(cells[i] for cells in shown), *extra[i], r.reason]
@@ -85,30 +92,36 @@ def render_list(
     return _table(headers, body, fmt)
 
 
-def column_texts(values: Sequence[object], *, exact: bool) -> list[str]:
-    """A column's values as a table shows them: numbers as the report spells them
-    (`exact`, CSV) or with the digits that tell the column's values apart."""
-    number = number_spelling(values, exact=exact)
+def column_texts(values: Sequence[object]) -> list[str]:
+    """A column's values as a table for people shows them: numbers with the digits that
+    tell the column's values apart, `-` where the run has none (CSV: csv_value)."""
+    number = number_spelling(values, exact=False)
     return [number(v) if _is_number(v) else show_value(v) for v in values]
 
 
 def column_cells(
     runs: Sequence[Fields | None], columns: Sequence[Field], *, exact: bool
 ) -> list[list[str]]:
-    """The `--columns` cells of each run, a row a run (`-` for every column of None),
-    each column spelled over the rows (`column_texts`); in a table for people a param as
-    `compare` shows it (`param_texts`: a string in quotes, null as `null`, `-` where the
-    run has none); in CSV (`exact`) a string as it is, as a spreadsheet wants its cells.
-    A run is read through one Reading (its params keyed once for every column, not once
-    a column)."""
+    """The `--columns` cells of each run, a row a run (no value for every column of
+    None). In a table for people each column spelled over the rows (`column_texts`), a
+    param as `compare` shows it (`param_texts`: a string in quotes, null as `null`, `-`
+    where the run has none). In CSV (`exact`) a value as every CSV of runs writes it
+    (`csv_value`: empty where the run has none), and `id`, `study` and `status`, which
+    are names, as their own columns write them. A run is read through one Reading (its
+    params keyed once for every column, not once a column)."""
     if not columns:
         return [[] for _ in runs]
     readings = [None if r is None else Reading(r) for r in runs]
     shown = []
     for c in columns:
         values = [MISSING if r is None else lookup(c, r) for r in readings]
-        spell = param_texts if c.root == "params" and not exact else column_texts
-        shown.append(spell(values, exact=exact))
+        if exact:
+            name = c.root in ("id", "study", "status")
+            shown.append([str(v) if name and v is not MISSING else csv_value(v) for v in values])
+        elif c.root == "params":
+            shown.append(param_texts(values))
+        else:
+            shown.append(column_texts(values))
     return [[cells[i] for cells in shown] for i in range(len(runs))]
 
 
@@ -234,14 +247,14 @@ def number_spelling(values: Iterable[object], *, exact: bool) -> Callable[[float
     return distinct_numbers(v for v in values if _is_number(v)).__getitem__
 
 
-def param_texts(values: Iterable[object], *, exact: bool = False) -> list[str]:
-    """A param's values across runs as `compare` prints them: a string in quotes, as the
-    scorecard shows params, so "1" and 1, "true" and true look different; numbers with
-    as many digits as tell them apart (`exact`: as the report spells them). Bare, `x: 1`
-    and `x: "1"` (or 0.1234567 and 0.1234568) printed alike beside the `*` that says
-    they differ (a user's hunt, issue 18 twenty-third pass)."""
+def param_texts(values: Iterable[object]) -> list[str]:
+    """A param's values across runs as `compare` prints them in text and Markdown: a
+    string in quotes, as the scorecard shows params, so "1" and 1, "true" and true look
+    different; numbers with as many digits as tell them apart. Bare, `x: 1` and `x: "1"`
+    (or 0.1234567 and 0.1234568) printed alike beside the `*` that says they differ (a
+    user's hunt, issue 18 twenty-third pass). CSV writes csv_value's cells."""
     values = list(values)
-    number = number_spelling(values, exact=exact)
+    number = number_spelling(values, exact=False)
     return [
         json.dumps(v, ensure_ascii=False)
         if isinstance(v, str)
@@ -294,16 +307,19 @@ def render_compare(
             "series": {run.id: _series(run) for run in runs if _series(run)},
         }
         return json_document(doc)
-    # CSV spells every number as the report does (a spreadsheet gets every value, as in
-    # `list` and `rank`); text and Markdown with the digits that tell a line's values
-    # apart: 0.1234567 and 0.1234568 were both 0.123457 beside a `*` (a user's hunt).
+    # CSV writes each value as every CSV of runs does (csv_value: as `list` and `rank`,
+    # every number as the report spells it); text and Markdown with the digits that tell
+    # a line's values apart: 0.1234567 and 0.1234568 were both 0.123457 beside a `*` (a
+    # user's hunt), and a param as `param_texts` shows it.
     exact = fmt == "csv"
     headers = ["field", *ids]
     body = []
     for ln in lines:
         cells = [("* " if ln.differs else "  ") + ln.field if fmt == "text" else ln.field]
-        if ln.field.startswith("params."):
-            shown = param_texts(ln.values, exact=exact)
+        if exact:
+            shown = [csv_value(v) for v in ln.values]
+        elif ln.field.startswith("params."):
+            shown = param_texts(ln.values)
         else:
             number = number_spelling(ln.values, exact=exact)
             shown = [number(v) if _is_number(v) else show_value(v) for v in ln.values]

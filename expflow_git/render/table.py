@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from expflow_git.escape import csv_cell, line, markdown
+from expflow_git.escape import csv_cell, json_text, line, markdown
+from expflow_git.query.nodes import MISSING
 from expflow_git.render.view import Row, fmt_number
 from expflow_git.spelling import jcs_number
 
@@ -44,13 +46,13 @@ def leaderboard_cells(
     significant digits, or more where six would show two different values of a column
     alike; `exact` spells each value as the report does (CSV: nothing is lost)."""
     headers = ["rank", "id", "study", "feasible", *columns, "failed checks"]
-    if exact:
-        spell: list[Callable[[float | None], str]] = [exact_number] * len(columns)
+    if exact:  # CSV: no value is an empty cell (csv_value)
+        spell: list[Callable[[float | None], str]] = [csv_metric] * len(columns)
     else:
         spell = [distinct_numbers([r.metrics.get(c) for r in rows]).__getitem__ for c in columns]
     body = [
         [
-            str(r.rank) if r.rank is not None else "-",
+            str(r.rank) if r.rank is not None else "" if exact else "-",
             r.id,
             r.study,
             "yes" if r.feasible else "NO",
@@ -80,6 +82,76 @@ def exact_number(value: float | None) -> str:
     if type(value) is int:  # a param may be any integer; JCS holds only doubles
         return str(value)
     return "-" if value is None else jcs_number(value).decode()
+
+
+def csv_metric(value: float | None) -> str:
+    """A leaderboard's metric in CSV (None: the run has none): `csv_value`'s cell."""
+    return csv_value(MISSING if value is None else value)
+
+
+# Strings a CSV reader takes for no value or an error, not text: pandas' default
+# `na_values` and the error values a spreadsheet reads, compared case-folded.
+_NOT_TEXT = frozenset(
+    {
+        "null",
+        "true",
+        "false",
+        "none",
+        "nan",
+        "-nan",
+        "na",
+        "n/a",
+        "<na>",
+        "#na",
+        "#n/a",
+        "#n/a n/a",
+        "1.#ind",
+        "-1.#ind",
+        "1.#qnan",
+        "-1.#qnan",
+        "#null!",
+        "#div/0!",
+        "#value!",
+        "#ref!",
+        "#name?",
+        "#num!",
+    }
+)
+
+
+def csv_value(value: object) -> str:
+    """A run's value (a param, a metric, a split's metric) as a CSV cell, one convention
+    for every CSV of runs (docs/spec.md §4.1): empty where the run has none (MISSING),
+    null `null`, a boolean `true`/`false`, a number as the report spells it, a string as
+    it is unless a reader would take it for something else, then JSON-quoted (`_text`).
+    A cell a spreadsheet would run as a formula gets its `'` later (escape.csv_cell)."""
+    if value is MISSING:
+        return ""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return exact_number(value)
+    text = str(value)
+    return json_text(json.dumps(text, ensure_ascii=False)) if _not_as_is(text) else text
+
+
+def _not_as_is(text: str) -> bool:
+    """Whether a string would read as something else written as it is: empty or blank
+    (no value), `null`, `true`, `false` or another spelling pandas or a spreadsheet reads
+    as no value, a boolean or an error (any case, `_NOT_TEXT`), anything Python's float
+    reads (`1`, ` 1e5`, `1_000`, `inf`, `NaN`), a quote first (`"` starts a JSON string,
+    `'` is the formula guard's prefix), or a character the output would show as an
+    escape (a control or format character, `##[`, a `::` first: escape.line)."""
+    folded = text.strip().casefold()
+    if not folded or folded in _NOT_TEXT or text[0] in "\"'" or line(text) != text:
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # A column is padded to its widest cell of at most this many characters. A longer cell
