@@ -164,3 +164,13 @@ def test_diff_and_compare_take_one_difference_of_decimals() -> None:
     assert difference(0.1, 0.3) == -0.2 and difference(1.1, 1.0) == 0.1
     assert difference(52, 50) == 2 and type(difference(52, 50)) is int
     assert type(difference(52, 50.0)) is float
+
+
+def test_show_spells_one_runs_numbers_whole(close: ExpRepo) -> None:
+    """`show` printed one run's params and metrics to six digits: c1's 0.1234567 read
+    0.123457, as c2's 0.1234568 did, on the one page meant to show everything about a
+    run. It prints them as the report spells them; a long integer stays abbreviated."""
+    out = cli(close, "show", "c1")
+    assert "\n  f = 0.1234567\n" in out and "\n  seg_total = 0.1234567\n" in out, out
+    assert "0.123457\n" not in out
+    assert "\n  e = 123456… (30 digits)\n" in cli(close, "show", "c3")

@@ -193,11 +193,11 @@ def render_show(
         "params",
         *(f"  {k} = {_param_text(v)}" for k, v in sorted(run.params.items())),
         *(["metrics"] if run.metrics else []),
-        *(f"  {k} = {show_value(v)}" for k, v in sorted(run.metrics.items())),
+        *(f"  {k} = {_one_value(v)}" for k, v in sorted(run.metrics.items())),
     ]
     for split, values in sorted(run.splits.items()):
         out.append(f"split {split}")
-        out += [f"  {k} = {show_value(v)}" for k, v in sorted(values.items())]
+        out += [f"  {k} = {_one_value(v)}" for k, v in sorted(values.items())]
     if series := _series(run):
         out.append("series")
         out += [f"  {text}" for text in series_text(series).splitlines()]
@@ -268,7 +268,16 @@ def param_texts(values: Iterable[object]) -> list[str]:
 def _param_text(value: object) -> str:
     """A param as `show` prints it: a string in quotes, as `compare` shows it, so the
     string "null" and a null (or "1" and 1) look different."""
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else show_value(value)
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else _one_value(value)
+
+
+def _one_value(value: object) -> str:
+    """A number as `show` prints it: one run's, whole, as the report spells it (a table
+    rounds a column to six digits; one run's page has room for 0.123456789); an integer
+    too long to read is abbreviated as in a table."""
+    if type(value) is float:
+        return exact_number(value)
+    return show_value(value)
 
 
 def _left_out(path: str | None) -> str:
