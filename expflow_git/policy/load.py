@@ -209,12 +209,89 @@ def _constructor() -> type[Any]:
                     what = f"{_cut(node.value)} is not an integer"
                 self._refuse(node, what)
 
+        def construct_document(self, node: Any) -> Any:
+            _check_merges(node, self._refuse)  # before ruamel copies a single pair
+            return super().construct_document(node)
+
         def _refuse(self, node: Any, problem: str) -> NoReturn:
             raise ExpflowError(f"{self.source}{_spot(self.text, node.start_mark)}: {problem}")
 
     Constructor.add_constructor("tag:yaml.org,2002:float", Constructor.construct_yaml_float)
     Constructor.add_constructor("tag:yaml.org,2002:int", Constructor.construct_yaml_int)
     return Constructor
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _check_merges(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
+    """Bound what YAML merge keys (`<<`) cost, on the composed nodes, before any is built.
+
+    ruamel flattens a mapping with a merge key in place: its pairs become the merged
+    mappings' pairs (each as many times as it is named) followed by its own, and a later
+    merge of it copies all of them again. `<<: [*a, *a, …]` ten times over six levels was
+    five million pairs for a dict of five (minutes at seven levels, hours at nine), and
+    the node budget (_count_nodes) only ever saw the small result. Here each mapping's
+    flattened length is counted once (linear in the nodes and merge keys): the pairs
+    merges would copy, summed over the document, stay within MAX_POLICY_NODES. A merge
+    that reaches the mapping holding it is refused too (no honest policy needs one, and
+    ruamel's result then depends on the order it flattens in)."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    mappings: list[Any] = []
+    seen: set[int] = set()
+    stack: list[Any] = [root]
+    while stack:  # every mapping node once, aliases and all
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            mappings.append(node)
+            for key, value in node.value:
+                stack += (key, value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+
+    def sources(node: Any) -> list[tuple[Any, Any]]:
+        """(the `<<` key, a mapping it merges) for each mapping `node` merges."""
+        found: list[tuple[Any, Any]] = []
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG:
+                items = value.value if isinstance(value, SequenceNode) else [value]
+                found += ((key, item) for item in items if isinstance(item, MappingNode))
+        return found  # anything else than mappings is ruamel's own error
+
+    flat: dict[int, int] = {}  # id(mapping) → its pairs once flattened
+    copied = 0
+    for top in mappings:
+        todo: list[tuple[Any, bool]] = [(top, False)]
+        open_: set[int] = set()
+        while todo:  # depth first along merge keys only, without recursion
+            node, children_done = todo.pop()
+            if id(node) in flat:
+                continue
+            merged = sources(node)
+            if not children_done:
+                open_.add(id(node))
+                todo.append((node, True))
+                for key, source in merged:
+                    if id(source) in open_:
+                        refuse(key, "invalid YAML: a merge key (<<) merges a mapping that holds it")
+                    if id(source) not in flat:
+                        todo.append((source, False))
+                continue
+            open_.discard(id(node))
+            own = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
+            extra = sum(flat[id(source)] for _, source in merged)
+            flat[id(node)] = own + extra
+            copied += extra
+            if copied > MAX_POLICY_NODES:
+                refuse(
+                    merged[0][0],
+                    f"invalid YAML: merge keys (<<) copy more than {MAX_POLICY_NODES} "
+                    "key/value pairs (YAML merge bomb?)",
+                )
 
 
 def _spot(text: str, mark: Any) -> str:
