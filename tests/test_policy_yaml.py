@@ -4,12 +4,16 @@ git repositories."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from helpers_audit import (
     POLICY,
     add_run,
     assert_one_error_line,
+    clean_env,
     commit_all,
     m,
     new_repo,
@@ -108,3 +112,35 @@ def test_a_merge_that_reaches_its_own_mapping_is_refused(tmp_path: Path) -> None
     assert_one_error_line(
         res, 2, "expflow.yaml:7:", "invalid YAML: a merge key (<<) merges a mapping that holds it"
     )
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.3", "1.9"])
+@pytest.mark.parametrize("optimize", [False, True])
+def test_a_yaml_version_other_than_1_1_or_1_2_is_one_error_line(
+    tmp_path: Path, version: str, optimize: bool
+) -> None:
+    """`%YAML 1.3` reached an assert in ruamel: a traceback and exit 1 from every
+    command (under `python -O`, a KeyError further on). The directive is checked by the
+    loader itself, asserts or not."""
+    text = f"%YAML {version}\n---\n" + POLICY
+    repo = new_repo(tmp_path / "repo", text)
+    env = clean_env({"EXPFLOW_HOME": str(tmp_path / "home")})
+    flags = ["-O"] if optimize else []
+    proc = subprocess.run(
+        [sys.executable, *flags, "-m", "expflow_git", "validate", "--", "expflow.yaml"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    res = CliResult(proc.returncode, proc.stdout, proc.stderr)
+    assert_one_error_line(
+        res,
+        2,
+        f"expflow.yaml:1:1: invalid YAML: %YAML {version} is not a version this reads (1.1 or 1.2)",
+    )
+    for good in ("1.1", "1.2"):
+        write(repo, "expflow.yaml", f"%YAML {good}\n---\n" + POLICY)
+        assert _validate(repo, tmp_path / "home").code == 0

@@ -148,6 +148,7 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     from ruamel.yaml.error import YAMLError
 
     yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner = _scanner()
     yaml.Constructor = _constructor()
     yaml.constructor.source = path
     yaml.constructor.text = text
@@ -174,6 +175,34 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     _count_nodes(raw, path)
     plain: dict[str, Any] = _plain(raw, path)
     return plain
+
+
+# The YAML versions ruamel reads. It took `%YAML 1.3` (or 1.0, 1.9) to a bare assert: an
+# AssertionError traceback, exit 1, from every command; under `python -O`, a KeyError.
+_YAML_VERSIONS = ((1, 1), (1, 2))
+
+
+@functools.cache
+def _scanner() -> type[Any]:
+    """ruamel's scanner, but a `%YAML` directive of another version than 1.1 or 1.2 is a
+    YAML error at the directive, checked here rather than left to ruamel's assert."""
+    from ruamel.yaml.scanner import Scanner as RuamelScanner
+    from ruamel.yaml.scanner import ScannerError
+
+    class Scanner(RuamelScanner):
+        def scan_yaml_directive_value(self, start_mark: Any) -> Any:
+            version = super().scan_yaml_directive_value(start_mark)
+            if tuple(version) not in _YAML_VERSIONS:
+                major, minor = version
+                raise ScannerError(
+                    None,
+                    None,
+                    f"%YAML {major}.{minor} is not a version this reads (1.1 or 1.2)",
+                    start_mark,
+                )
+            return version
+
+    return Scanner
 
 
 @functools.cache
