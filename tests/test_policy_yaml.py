@@ -144,3 +144,32 @@ def test_a_yaml_version_other_than_1_1_or_1_2_is_one_error_line(
     for good in ("1.1", "1.2"):
         write(repo, "expflow.yaml", f"%YAML {good}\n---\n" + POLICY)
         assert _validate(repo, tmp_path / "home").code == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "spot"),
+    [
+        ("  seg4:\n    <<: *score\n    threshold: 0.5\n    threshold: 0.9\n", "11:5"),
+        ("  seg4: {<<: *score, threshold: 0.5, 'threshold': 0.9}\n", "8:38"),
+    ],
+)
+def test_a_key_given_twice_beside_a_merge_key_is_refused(
+    tmp_path: Path, entry: str, spot: str
+) -> None:
+    """ruamel checks duplicate keys only in a mapping without a merge key: beside
+    `<<: *b` the last `threshold` silently won, where the same mapping without the merge
+    was refused. A key the merge brings may still be overridden."""
+    text = POLICY.replace(
+        "  seg1: {group: Score, higher_is_better: true}\n",
+        "  seg1: &score {group: Score, higher_is_better: true}\n" + entry,
+    )
+    repo = new_repo(tmp_path / "repo", text)
+    res = _validate(repo, tmp_path / "home")
+    assert_one_error_line(
+        res, 2, f"expflow.yaml:{spot}: invalid YAML: found duplicate key 'threshold'"
+    )
+    honest = text.replace("'threshold': 0.9", "group: Other").replace(
+        "threshold: 0.9", "group: Other"
+    )
+    write(repo, "expflow.yaml", honest)
+    assert _validate(repo, tmp_path / "home").code == 0

@@ -251,6 +251,8 @@ def _constructor() -> type[Any]:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_VALUE_TAG = "tag:yaml.org,2002:value"
 
 
 def _check_merges(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
@@ -277,6 +279,8 @@ def _check_merges(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
         seen.add(id(node))
         if isinstance(node, MappingNode):
             mappings.append(node)
+            if any(key.tag == _MERGE_TAG for key, _ in node.value):
+                _check_own_keys(node, refuse)
             for key, value in node.value:
                 stack += (key, value)
         elif isinstance(node, SequenceNode):
@@ -321,6 +325,25 @@ def _check_merges(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
                     f"invalid YAML: merge keys (<<) copy more than {MAX_POLICY_NODES} "
                     "key/value pairs (YAML merge bomb?)",
                 )
+
+
+def _check_own_keys(node: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
+    """A key given twice in a mapping that holds a merge key is refused, as it is in any
+    other mapping: ruamel checks only a mapping without one, and kept the last of the two
+    silently (`{<<: *b, threshold: 0.5, threshold: 0.9}`). Keys compare as the scalars
+    they are (`a`, `"a"` and `!!str a` are one key); a policy's keys are strings (any other
+    is refused once built), and a key the merge brings is overridden, as YAML means."""
+    from ruamel.yaml.nodes import ScalarNode
+
+    seen: set[tuple[Any, Any]] = set()
+    for key, _ in node.value:
+        if not isinstance(key, ScalarNode) or key.tag == _MERGE_TAG:
+            continue  # a second `<<` is ruamel's own error
+        # ruamel reads a `=` key (YAML 1.1's value key) as the string "="
+        spelled = (_STR_TAG if key.tag == _VALUE_TAG else key.tag, key.value)
+        if spelled in seen:
+            refuse(key, f"invalid YAML: found duplicate key {_cut(key.value)}")
+        seen.add(spelled)
 
 
 def _spot(text: str, mark: Any) -> str:
