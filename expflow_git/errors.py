@@ -244,7 +244,7 @@ def without_pins(text: str) -> str:
 _DIGIT_RUN = r"(?<![0-9A-Za-z])[0-9]{4}(?![0-9A-Za-z])"
 
 
-def masked_output(text: str, arguments: Sequence[str]) -> str:
+def masked_output(text: str, arguments: Sequence[str] | TypedPins) -> str:
     """An error or warning line the CLI prints, with what the scan flags masked
     (`mask_flagged`), and every run of four digits that would be masked as a PIN in one of
     `arguments` (the command line typed) masked wherever the line quotes it: a refused
@@ -255,11 +255,82 @@ def masked_output(text: str, arguments: Sequence[str]) -> str:
     `masked_argument` reads one that names a pin), and so is each of its `/` or `,` pieces
     (`_typed_as_pin`); four digits inside a word or a hex id are never masked so. A line
     that quotes no such argument is returned as `mask_flagged` returns it."""
-    text = mask_flagged(text)
-    runs = {run for run in re.findall(_DIGIT_RUN, text) if any(run in a for a in arguments)}
-    for run in sorted(r for r in runs if any(_typed_as_pin(a, r) for a in arguments)):
+    return masked_typed(mask_flagged(text), arguments)
+
+
+def masked_typed(text: str, arguments: Sequence[str] | TypedPins) -> str:
+    """`text`, a line the CLI composes (`wrote PATH`, `imported: csv 'NAME' …`), with every
+    run of four digits `arguments` (the command line typed) give as a PIN masked wherever
+    it stands as a word: `masked_output` without the scan of the text (a status line
+    quotes the user's arguments, not a document)."""
+    typed = arguments if isinstance(arguments, TypedPins) else TypedPins(arguments)
+    for run in typed.runs(text):
         text = re.sub(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", "****", text)
     return text
+
+
+def masked_quoting(text: str, arguments: Sequence[str] | TypedPins) -> str:
+    """`text`, a report or table as a terminal shows it (several lines: the audit's text,
+    a leaderboard), with a run of four digits `arguments` give as a PIN masked only in a
+    line that quotes the argument holding it: the argument, an option's value, or the `/`
+    or `,` piece of either in which the digits stand (`policy pin=NNNN/expflow.yaml` of
+    `--policy /repo/pin=NNNN/expflow.yaml`). A value of the repository's that only shares
+    the digits, in another line, is the product and is left as it is."""
+    typed = arguments if isinstance(arguments, TypedPins) else TypedPins(arguments)
+    if not typed.any_digits:
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        for run in typed.runs(line):
+            if any(piece in line for piece in typed.pieces(run)):
+                lines[i] = re.sub(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", "****", lines[i])
+    return "\n".join(lines)
+
+
+class TypedPins:
+    """A command line, read once for the runs of four digits it gives as a PIN
+    (`_typed_as_pin`): every line a command prints is masked against it, and a hook's
+    command line names thousands of paths, many with four digits (`run-1000.json`)."""
+
+    def __init__(self, arguments: Sequence[str]) -> None:
+        self.arguments = tuple(arguments)
+        self._windows = {
+            digits[i : i + 4]
+            for a in self.arguments
+            for digits in re.findall("[0-9]{4,}", a)
+            for i in range(len(digits) - 3)
+        }
+        self.any_digits = bool(self._windows)
+        self._pins: dict[str, bool] = {}
+
+    def runs(self, text: str) -> list[str]:
+        """The runs of four digits standing as a word in `text` that an argument gives as
+        a PIN."""
+        if not self._windows:
+            return []
+        runs = {run for run in re.findall(_DIGIT_RUN, text) if run in self._windows}
+        return sorted(run for run in runs if self._is_pin(run))
+
+    def _is_pin(self, run: str) -> bool:
+        if run not in self._pins:
+            self._pins[run] = any(run in a and _typed_as_pin(a, run) for a in self.arguments)
+        return self._pins[run]
+
+    def pieces(self, run: str) -> set[str]:
+        """What of an argument giving `run` as a PIN a line quotes when it quotes that
+        argument: the argument, an option's value after `=`, and each of their `/` or `,`
+        pieces holding `run` and more than it."""
+        pieces: set[str] = set()
+        for argument in self.arguments:
+            if run not in argument or not _typed_as_pin(argument, run):
+                continue
+            whole = {argument}
+            if argument.startswith("--") and "=" in argument:
+                whole.add(argument.partition("=")[2])
+            pieces |= whole
+            for text in whole:
+                pieces |= {p for p in re.split(r"[/,]", text) if run in p and len(p) > len(run)}
+        return pieces
 
 
 def _typed_as_pin(argument: str, run: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import run_cli
+from support import IDENTITY, git, run_cli
 
 from expflow_git.errors import Finding
 
@@ -109,3 +109,62 @@ def test_verify_report_and_keygen_mask_a_pin_in_the_paths_they_print(
     ):
         res = run_cli(args, demo_repo)
         assert res.code == 0 and PIN not in res.out + res.err, res
+
+
+@pytest.fixture
+def pinned(demo_repo: Path, tmp_path: Path) -> Path:
+    """A clone of the demo whose policy is also committed at `pin=NNNN/expflow.yaml`, with
+    a tag so named, and a CSV file so named beside it."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(demo_repo), str(clone))
+    (clone / f"pin={PIN}").mkdir()
+    (clone / f"pin={PIN}" / "expflow.yaml").write_bytes((clone / "expflow.yaml").read_bytes())
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "policy in a folder", env=IDENTITY)
+    git(clone, "tag", f"pin={PIN}", "HEAD~1")
+    columns = "run,seg_total,pde_mean,train_time_min\nr1,1,1,1\n"
+    (tmp_path / f"pin={PIN}.csv").write_text(columns)
+    return clone
+
+
+def test_every_line_quoting_a_path_typed_with_a_pin_masks_it(pinned: Path, tmp_path: Path) -> None:
+    """Every status line a command prints masks a PIN typed in a path or a name, in one
+    place (`console.out`/`err`), and the terminal's formats of a report or a table mask
+    it in a line quoting the argument (`console.for_terminal`): the audit's `written to`
+    line and its text's `policy PATH`, the import's `imported:` and `dry run` lines,
+    `init`'s `created` lines, the diff's header, and every line `demo` prints printed it
+    (a review, issue 18 twenty-sixth pass)."""
+    named = tmp_path / f"pin={PIN}"
+    csv = ["import", "csv", str(tmp_path / f"pin={PIN}.csv"), "--id-column", "run"]
+    runs = [
+        (["audit", "--out", f"{named}.json"], "written to "),
+        (["audit", "--policy", f"pin={PIN}/expflow.yaml"], "policy pin=****/expflow.yaml"),
+        (["audit", "--policy", f"{pinned}/pin={PIN}/expflow.yaml"], "policy pin=****/"),
+        (["audit", "--policy", f"pin={PIN}/expflow.yaml", "--format", "github"], "pin=****/"),
+        (["rank", "--policy", f"pin={PIN}/expflow.yaml"], "best_feasible"),
+        (["report", f"{named}.json"], "expflow-git audit of commit"),
+        ([*csv, "--study", "imp", "--dry-run"], "dry run, nothing written: csv 'pin=****.csv'"),
+        ([*csv, "--study", "imp"], "imported: csv 'pin=****.csv'"),
+        (["diff", f"pin={PIN}"], "no metric changed between pin=**** and HEAD"),
+        (["diff", f"pin={PIN}", "--all"], "pin=****  HEAD"),
+        (["init", str(named / "new")], "created "),
+        (["demo", "--dir", str(named / "demo")], "demo: example repository at "),
+    ]
+    for args, says in runs:
+        res = run_cli(args, pinned)
+        assert res.code == 0, (args, res)
+        assert says in res.out + res.err, (args, res)
+        assert PIN not in res.out + res.err, (args, res)
+    assert (named / "new" / "expflow.yaml").exists()
+
+
+def test_a_report_masks_only_the_lines_quoting_the_argument() -> None:
+    """A value of the repository's sharing the PIN's digits, in a line that does not quote
+    the argument, is the product: left as it is; JSON is never passed through."""
+    from expflow_git.errors import masked_quoting
+
+    typed = ["audit", "--policy", f"/repo/pin={PIN}/expflow.yaml"]
+    text = f"policy pin={PIN}/expflow.yaml, 7 document(s)\nexp-001  {PIN}  ok\n"
+    shown = f"policy pin=****/expflow.yaml, 7 document(s)\nexp-001  {PIN}  ok\n"
+    assert masked_quoting(text, typed) == shown
+    assert masked_quoting(text, ["audit", "--top", PIN]) == text

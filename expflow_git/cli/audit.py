@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from expflow_git.cli.console import PROG, err, progress_bar, warn
+from expflow_git.cli.console import PROG, echo, err, for_terminal, progress_bar, warn
 from expflow_git.cli.options import (
     Tolerance,
     columns_option,
@@ -24,6 +24,10 @@ from expflow_git.errors import ExitCode
 
 if TYPE_CHECKING:
     from expflow_git.audit.pipeline import TreeCheck
+
+# The formats a terminal or a CI log shows, masked as `for_terminal` masks them; JSON,
+# CSV, Markdown and SARIF are data, printed as the repository has them.
+TERMINAL = frozenset({"text", "table", "github"})
 
 
 @click.command()
@@ -112,13 +116,12 @@ def rank(
             command="rank",
         )
     _policy_change_note(ranked.check)
-    click.echo(
-        render_rank(
-            ranked.board, ranked.rows, ranked.ranking, fmt, ranked.runs, fields, ranked.attempts
-        )
+    board = render_rank(
+        ranked.board, ranked.rows, ranked.ranking, fmt, ranked.runs, fields, ranked.attempts
     )
+    click.echo(for_terminal(board) if fmt == "table" else board)
     if fmt == "table":
-        click.echo(best_line(ranked.board))
+        click.echo(for_terminal(best_line(ranked.board)))
     studies = sorted({e.study for e in ranked.check.experiments})
     if study is not None and study not in studies:
         note_unknown_study(study, studies, "rank")
@@ -245,7 +248,8 @@ def audit(
         sys.stdout.buffer.flush()
     else:
         del report  # its buffer (100+ MB at 100k runs) is not kept while the text is output
-        click.echo(shown.text, nl=False)
+        # (the terminal's formats mask a PIN typed in a line quoting it: `policy PATH`)
+        click.echo(for_terminal(shown.text) if fmt in TERMINAL else shown.text, nl=False)
     where = f" written to {out}" if out else ""
     signed_by = shown.signed_by
     err(
@@ -317,7 +321,8 @@ def diff_cmd(
         warn=lambda message: warn(message, command="diff"),
     )
     shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
-    click.echo(render_diff(shown, rev_a, rev_b, fmt))
+    table = render_diff(shown, rev_a, rev_b, fmt)  # (its header quotes the revisions)
+    click.echo(for_terminal(table) if fmt in TERMINAL else table)
     if fail_on_regression and any(r.change is Change.REGRESSED for r in rows):
         raise SystemExit(ExitCode.FAILED)
 
@@ -333,4 +338,4 @@ def demo(directory: Path | None) -> None:
     """Build an example repository, commit, audit, sign, verify, print the leaderboard."""
     from expflow_git.demo import run_demo
 
-    raise SystemExit(run_demo(directory, echo=click.echo))
+    raise SystemExit(run_demo(directory, echo=echo))

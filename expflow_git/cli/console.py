@@ -8,18 +8,27 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
-from expflow_git.errors import ExitCode, ExpflowError, Finding, masked_output
+from expflow_git.errors import (
+    ExitCode,
+    ExpflowError,
+    Finding,
+    TypedPins,
+    masked_output,
+    masked_quoting,
+    masked_typed,
+)
 from expflow_git.escape import line
 
 PROG = "expflow-git"
 
-# The command line being run (`typed`), whose PINs no error or warning quotes.
-_TYPED: list[str] = []
+# The command line being run (`typed`), whose PINs no line printed quotes.
+_TYPED: list[TypedPins] = [TypedPins(())]
 
 
 def typed(arguments: Sequence[str]) -> None:
-    """Remember the command line being run: `masked` masks what would be a PIN in it."""
-    _TYPED[:] = arguments
+    """Remember the command line being run: `masked`, `out`, `err` and `for_terminal`
+    mask what would be a PIN in it."""
+    _TYPED[0] = TypedPins(arguments)
 
 
 def masked(message: str) -> str:
@@ -28,7 +37,7 @@ def masked(message: str) -> str:
     refused argument is quoted in pieces (`'--pin NNNN' is not a number`), in a path
     (`experiments/s/pin=NNNN.json`) or a revision (`--since pin=NNNN:`), where the masking
     of one call site after another missed it (a review, issue 18 twenty-fifth pass)."""
-    return masked_output(message, _TYPED)
+    return masked_output(message, _TYPED[0])
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
@@ -36,14 +45,35 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     raise ExpflowError(message, code=code)
 
 
+def for_terminal(text: str) -> str:
+    """A report or a table in a terminal's format (the audit's text, a leaderboard, a
+    diff's table), with what would be a PIN in the command line masked in a line that
+    quotes the argument holding it (`policy pin=NNNN/expflow.yaml` of `--policy`):
+    `errors.masked_quoting`. The repository's own values, in other lines, are the
+    product and stay; the data formats (JSON, CSV, Markdown, HTML, SARIF) are not
+    passed here (docs/decisions.md, twenty-sixth pass)."""
+    return masked_quoting(text, _TYPED[0])
+
+
 def err(message: str) -> None:
-    """One line on stderr; what a repository or report put in it is escaped (expflow_git.escape)."""
-    _echo(line(message), sys.stderr)
+    """One line on stderr; what a repository or report put in it is escaped (expflow_git.escape),
+    and what would be a PIN in the command line is masked wherever the line quotes it
+    (`errors.masked_typed`): every status line a command prints goes through here or
+    `out`, so a path or name typed with a PIN in it is masked in one place, not call site
+    by call site (a review, issue 18 twenty-sixth pass)."""
+    _echo(line(masked_typed(message, _TYPED[0])), sys.stderr)
 
 
 def out(message: str) -> None:
-    """One line on stdout, escaped like `err`'s."""
-    _echo(line(message), sys.stdout)
+    """One line on stdout, escaped and masked like `err`'s."""
+    _echo(line(masked_typed(message, _TYPED[0])), sys.stdout)
+
+
+def echo(text: str) -> None:
+    """Text made for a terminal already, of several lines (the demo's steps and their
+    output), on stdout as it is but for what would be a PIN in the command line, masked
+    as `out` masks it."""
+    _echo(masked_typed(text, _TYPED[0]), sys.stdout)
 
 
 def _echo(text: str, stream: TextIO | None) -> None:
@@ -91,7 +121,7 @@ def prompt_hidden(text: str) -> str:
     """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results)."""
     import click
 
-    value: str = click.prompt(text, hide_input=True, err=True)
+    value: str = click.prompt(masked(text), hide_input=True, err=True)
     return value
 
 

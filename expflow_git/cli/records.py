@@ -31,7 +31,7 @@ def init(directory: Path, template: str) -> None:
     from expflow_git.records.scaffold import Template, scaffold
 
     for rel, created in scaffold(directory, Template(template)):
-        click.echo(f"{'created' if created else 'kept   '} {directory / rel}")
+        out(f"{'created' if created else 'kept   '} {directory / rel}")
 
 
 @click.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from expflow_git.cli.console import PROG, err, fail, masked, out, warn
+from expflow_git.cli.console import PROG, err, fail, for_terminal, masked, out, warn
 from expflow_git.cli.options import allowed_signers_option, format_option, repo
 from expflow_git.errors import ExitCode
 
@@ -201,4 +201,5 @@ def report_cmd(
     if html_path:
         write_atomic(html_path, html_renderer()(view).encode(), named_by_user=True)
         err(masked(f"wrote {html_path}"))
-    click.echo(renderer(fmt)(view), nl=False)
+    shown = renderer(fmt)(view)
+    click.echo(for_terminal(shown) if fmt == "text" else shown, nl=False)
