@@ -335,9 +335,10 @@ class TypedPins:
 
 def _typed_as_pin(argument: str, run: str) -> bool:
     """Whether the masking of `argument` masks the four digits `run` somewhere in it: the
-    argument (and an option's value after `=`) as `masked_argument` reads it, and as the
-    scan reads each of its `/` and `,` pieces (`pin:NNNN/seg_total`, a column list; four
-    digits standing alone in a path, `/srv/2024`, are not a PIN there)."""
+    argument (and an option's value after `=`) as the scan reads it, as `masked_argument`
+    reads the digits beside the word `pin` in it, and as the scan reads each of its `/`
+    and `,` pieces (`pin:NNNN/seg_total`, a column list; four digits standing alone in a
+    path, `/srv/2024`, are not a PIN there)."""
     whole = {argument}
     if argument.startswith("--") and "=" in argument:
         whole.add(argument.partition("=")[2])
@@ -346,13 +347,18 @@ def _typed_as_pin(argument: str, run: str) -> bool:
     def hides(text: str, shown: str) -> bool:
         return len(re.findall(alone, shown)) < len(re.findall(alone, text))
 
+    # The word `pin` (the scan's tag rule's boundary: no letter either side, so never
+    # `spin`, `spinup` or `pinball`), then the digits after at most a few separators.
+    beside = rf"(?i:(?<![a-z])pin(?![a-z]))[^0-9A-Za-z]{{0,3}}{run}(?![0-9])"
     for text in whole:
         # As the scan reads it, or four digits beside the word `pin` (`'pin NNNN'`): a
         # count, a seed or a metric of four digits (`--top 8182`, `epochs=1000`) is no
-        # PIN, and masking it wherever a line holds it garbled ids (a review).
+        # PIN, and masking it wherever a line holds it garbled ids (a review); nor are
+        # digits elsewhere in an argument that holds a word with `pin` inside it
+        # (`spin_steps=1500` made `--seed -1500` print `-****`: a review).
         if hides(text, mask_as_held(text)):
             return True
-        if "pin" in text.lower() and hides(text, masked_argument(text)):
+        if re.search(beside, text) and hides(text, masked_argument(text)):
             return True
         for piece in re.split(r"[/,]", text):
             if run in piece and hides(piece, mask_as_held(piece)):

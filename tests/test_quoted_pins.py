@@ -168,3 +168,21 @@ def test_a_report_masks_only_the_lines_quoting_the_argument() -> None:
     shown = f"policy pin=****/expflow.yaml, 7 document(s)\nexp-001  {PIN}  ok\n"
     assert masked_quoting(text, typed) == shown
     assert masked_quoting(text, ["audit", "--top", PIN]) == text
+
+
+def test_digits_beside_a_word_holding_pin_are_no_pin(demo_repo: Path) -> None:
+    """`pin` counts as the word alone (the scan's tag rule's boundary), and only the
+    digits beside it: `spin_steps=1500` made `--seed -1500` print `-****` (a review)."""
+    from expflow_git.errors import masked_output
+
+    steps = str(1000 + 500)
+    args = ["new", "e11", "--study", "s", "--param", "sub_step=1"]
+    args += ["--param", f"spin_steps={steps}", "--seed", f"-{steps}"]
+    res = run_cli(args, demo_repo)
+    assert res.code == 2 and f"-{steps} is not in the range" in res.err, res
+    line = f"'--seed': -{steps} is not in the range"
+    for word in ("spin", "spinup", "pinball", "SPIN", "pin_x=1 x", "pinned"):
+        assert masked_output(line, ["--seed", f"-{steps}", f"{word} {steps}"]) == line, word
+    for word in ("pin", "PIN", "--pin", "x --pin", "pin:", "(pin"):
+        typed = ["--seed", f"-{steps}", f"{word} {steps}"]
+        assert masked_output(line, typed) == "'--seed': -**** is not in the range", word
