@@ -88,3 +88,34 @@ def test_quick_start_runs_as_printed_and_installs_working_hooks(tmp_path: Path) 
     lines = proc.stdout.splitlines()
     assert lines[0] == ("[('exp-001', 'success'), ('exp-002', 'failed'), ('exp-003', 'success')]")
     assert lines[1:] == ["exp-001", "b"]
+
+
+def test_pin_and_corrections_blocks_run_as_printed_after_the_quick_start(tmp_path: Path) -> None:
+    """The README's "PIN protection" block, then its "Corrections" block, in the quick
+    start's repository: each command works as printed, and the `rm` the block says
+    "writes a correction" does, which the protect hook then approves. It removed
+    `exp-002`, a failed run with no result: nothing was written, nothing approved (a
+    review, issue 18 twenty-sixth pass). No terminal here: the PIN `pin init` would
+    prompt for is its argument, and what `rm` and `result --overwrite` would ask for comes
+    from EXPFLOW_PIN."""
+    env = environment(tmp_path)
+    proc = run(["bash", "-euo", "pipefail", "-c", quick_start()], tmp_path, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    repo = tmp_path / "my-experiments"
+    shown_pin, pin = str(1000 + 234), str(4000 + 821)  # the README's, and this test's
+    block = fenced_block("## PIN protection", "sh") + fenced_block("## Corrections", "sh")
+    assert block.count(f"EXPFLOW_PIN={shown_pin} ") == 2, block
+    block = block.replace(f"EXPFLOW_PIN={shown_pin} ", f"EXPFLOW_PIN={pin} ")
+    block = block.replace("expflow-git pin init ", f"expflow-git pin init {pin} ")
+    for asks in ("expflow-git rm ", "expflow-git result exp-001 "):  # (at a prompt)
+        block = block.replace(asks, f"EXPFLOW_PIN={pin} {asks}")
+    proc = run(["bash", "-euo", "pipefail", "-c", block], repo, env)
+    both = proc.stdout + proc.stderr
+    assert proc.returncode == 0, both
+    assert "wrote corrections/" in proc.stdout, both
+    assert both.count("protect results") >= 2 and "protect results...Failed" not in both
+    removal = run(["git", "log", "--format=%H", "--grep=^rm "], repo, env).stdout.split()
+    assert len(removal) == 1, removal
+    changes = run(["git", "show", "--name-status", "--format=", removal[0]], repo, env).stdout
+    assert re.search(r"^A\tcorrections/", changes, re.M), changes
+    assert re.search(r"^D\tresults/", changes, re.M), changes
