@@ -735,6 +735,35 @@ def test_record_commands_find_a_moved_result_by_its_id(
     assert "removed results/archive/exp-001.json" in out and not archived.exists()
 
 
+def test_rm_says_a_reason_is_not_kept_when_no_correction_is_written(
+    pending: ExpRepo, isolated_env: Path
+) -> None:
+    """The README's quick start ends with `rm exp-002 --reason "trained on the holdout"` on
+    a failed run without a result: it printed only `removed …`, and the reason, which only
+    a correction keeps, was thrown away without a word (issue 18, twenty-sixth pass)."""
+    cwd, pin = pending.path, str(4000 + 821)
+    env = {"EXPFLOW_HOME": str(isolated_env), "EXPFLOW_PIN": pin}
+    run = lambda *args: run_cli(list(args), cwd=cwd, env=env)  # noqa: E731
+    assert run("pin", "init", pin).code == 0
+    failed = ["--status", "failed", "--reason", "nan"]
+    assert run("new", "exp-002", "--study", STUDY, *failed).code == 0
+    assert run("result", "exp-001", *SEED_METRIC_ARGS).code == 0  # written, not committed
+    pending.commit("exp-002 failed")
+    pending.git("rm", "-q", "--cached", RES)  # exp-001's result stays uncommitted
+    pending.git("commit", "-q", "--no-verify", "-m", "uncommit exp-001's result")
+    warning = "expflow-git rm: warning: no correction written: {} has no committed result, "
+    for exp_id in ("exp-002", "exp-001"):
+        code, out, err = run("rm", exp_id, "--reason", "trained on the holdout")
+        assert code == 0, err
+        assert f"removed experiments/{STUDY}/{exp_id}.json" in out, out
+        assert err == warning.format(exp_id) + "so --reason is not kept\n"
+        assert not (cwd / "corrections").exists()
+    # Without --reason nothing is lost, and nothing is said.
+    assert run("new", "exp-003", "--study", STUDY).code == 0
+    code, out, err = run("rm", "exp-003")
+    assert (code, err) == (0, ""), err
+
+
 def test_new_finds_a_moved_record_by_its_id(pending: ExpRepo, cli) -> None:
     old = pending.path / f"experiments/{STUDY}/old"
     old.mkdir()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from expflow_git.cli.console import emit_findings, fail, guard, out
+from expflow_git.cli.console import emit_findings, fail, guard, out, warn
 from expflow_git.cli.options import policy_option
 from expflow_git.errors import ExitCode, utf8_argument
 
@@ -231,6 +231,13 @@ def rm_cmd(
     finally:
         for line in done:  # (what was done, said after an error too)
             out(line)
+    if correction is None and reason:
+        # Only a correction keeps a reason: it was dropped without a word (issue 18,
+        # twenty-sixth pass).
+        warn(
+            f"no correction written: {exp_id} has no committed result, so --reason is not kept",
+            command="rm",
+        )
 
 
 @click.command()
