@@ -119,3 +119,35 @@ def test_pin_and_corrections_blocks_run_as_printed_after_the_quick_start(tmp_pat
     changes = run(["git", "show", "--name-status", "--format=", removal[0]], repo, env).stdout
     assert re.search(r"^A\tcorrections/", changes, re.M), changes
     assert re.search(r"^D\tresults/", changes, re.M), changes
+
+
+def test_following_the_readme_in_order_commits_no_key_and_no_report(tmp_path: Path) -> None:
+    """The quick start, then "Reports and verification" as printed: the block wrote
+    `ci-key`, `ci-key.pub`, `report.json` and `scorecard.html` in the work tree, the next
+    blocks' `git add -A` committed the public key and the reports, and `verify
+    --public-key ci-key.pub` then warned that the key is a file of the repository
+    (issue 18, twenty-sixth pass). Nothing of the block may be left for `git add -A`."""
+    env = {**environment(tmp_path), "HOME": str(tmp_path / "home")}
+    lines = fenced_block("## Reports and verification", "sh").splitlines()
+    assert lines[-1].endswith("--allowed-signers ~/.ssh/allowed_signers"), lines
+    # The user's allowed_signers names the key the block made (the README assumes one).
+    key = re.search(r"^expflow-git keygen --out (\S+)", lines[0])
+    assert key is not None, lines[0]
+    signers = (
+        "mkdir -p ~/.ssh && printf 'ci namespaces=\"expflow-git\" %s\\n' "
+        f'"$(cat {key.group(1)}.pub)" > ~/.ssh/allowed_signers'
+    )
+    script = "\n".join([quick_start(), *lines[:-1], signers, lines[-1]])
+    script += "\ngit status --porcelain --untracked-files=all\n"
+    proc = run(["bash", "-euo", "pipefail", "-c", script], tmp_path, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("VERIFIED") == 2, proc.stdout
+    assert "is a file of the repository" not in proc.stderr, proc.stderr
+    assert "inside the git work tree" not in proc.stderr, proc.stderr
+    # `git status` printed nothing: the quick start's commit holds everything, and the
+    # key pair and the reports are outside the repository.
+    assert ": VERIFIED, signed by ci" in proc.stdout.rstrip().splitlines()[-1], proc.stdout
+    repo = tmp_path / "my-experiments"
+    status = run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], repo, env)
+    assert status.stdout == "", status.stdout
+    assert (tmp_path / "ci-key").is_file() and (tmp_path / "report.json").is_file()
