@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ExpRepo
-from support import PROJECT, run_cli
-from test_import_common import audit_passes, hook_commit, install_hooks
+from support import PROJECT, run_cli, run_git
+from test_import_common import audit_passes, install_hooks
 
 optuna = pytest.importorskip("optuna", reason="needs the optuna extra")
 pytest.importorskip("mlflow.tracking", reason="needs the mlflow extra")
@@ -59,17 +59,21 @@ def test_the_readme_import_commands_work_as_printed(exp_repo: ExpRepo) -> None:
     imports = [c for c in commands if c.startswith("expflow-git import ")]
     assert [c.split()[2] for c in imports] == ["optuna", "mlflow", "csv"]
     assert commands[0].startswith("pip install '.[optuna,mlflow]'")
-    assert commands[-1] == 'git add -A && git commit -m "import existing runs"'
-    make_sources(exp_repo.path)
-    # Keep the sources out of the commit (the hooks would validate nothing in them).
-    with (exp_repo.path / ".gitignore").open("a", encoding="utf-8") as ignore:
-        ignore.write("*.db\nruns.csv\n")
+    add, commit = commands[-1].split(" && ")
+    assert add == "git add experiments results", add
+    assert commit == 'git commit -m "import existing runs"', commit
+    exp_repo.commit("the project")  # its policy committed, as a user's is
+    make_sources(exp_repo.path)  # in the work tree, as the README's commands name them
     install_hooks(exp_repo)
     # MLflow and CSV params are strings ("5"): the template's `sub_step > 0` rule reads
     # them as numbers (docs/spec.md §3), so the policy is the template's, unchanged.
     for command in imports:
         res = run_cli(shlex.split(command)[1:], exp_repo.path)
         assert res.code == 0, (command, res)
-    proc = hook_commit(exp_repo, "import existing runs")
+    # The commit line as printed: the trackers' files were committed by `git add -A`.
+    assert run_git(exp_repo.path, *shlex.split(add)[1:]).returncode == 0
+    proc = run_git(exp_repo.path, *shlex.split(commit)[1:])
     assert proc.returncode == 0, proc.stderr
+    tracked = run_git(exp_repo.path, "ls-files").stdout.split()
+    assert not [p for p in tracked if p.endswith((".db", ".csv"))], tracked
     assert "pde-search-t0002" in audit_passes(exp_repo)
