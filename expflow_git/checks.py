@@ -8,9 +8,9 @@ import functools
 import itertools
 import operator
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from expflow_git.documents import Experiment, Result, Status, stem
 from expflow_git.errors import Finding, mask_flagged
@@ -193,22 +193,92 @@ def integrity_findings(
         findings.extend(reference_findings(res, by_id.get(res.experiment)))
     findings.extend(duplicate_result_findings(results))
     if policy.max_runs_per_study is not None:
-        per_study = Counter(e.study for e in experiments)
-        first_path: dict[str, str] = {}  # each study's first record, in one pass (not one a study)
-        for e in experiments:
-            if e.study not in first_path or e.path < first_path[e.study]:
-                first_path[e.study] = e.path
-        for study, count in sorted(per_study.items()):
-            if count > policy.max_runs_per_study:
-                findings.append(
-                    Finding(
-                        first_path[study],
-                        Problem.BUDGET.value,
-                        f"study {study!r} has {count} runs, over the budget of "
-                        f"{policy.max_runs_per_study}",
-                    )
-                )
+        findings.extend(run_budget_findings(experiments, policy.max_runs_per_study))
     return findings
+
+
+class Studied(Protocol):
+    """A valid record as the budgets count it: an Experiment, or what `validate` keeps
+    of one."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def study(self) -> str: ...
+
+
+def run_budget_findings(
+    records: Sequence[Studied], limit: int, studies: Container[str] | None = None
+) -> list[Finding]:
+    """`budget.max_runs_per_study` over a tree's valid records: a study with more than
+    `limit` of them is a finding at its first record by path; only those of `studies`
+    unless None (`validate` reports the studies its documents touch). The audit's and
+    the validate hook's one rule (docs/spec.md §6.2 item 2, §7)."""
+    per_study = Counter(e.study for e in records)
+    first_path: dict[str, str] = {}  # each study's first record, in one pass (not one a study)
+    for e in records:
+        if e.study not in first_path or e.path < first_path[e.study]:
+            first_path[e.study] = e.path
+    return [
+        Finding(
+            first_path[study],
+            Problem.BUDGET.value,
+            f"study {study!r} has {count} runs, over the budget of {limit}",
+        )
+        for study, count in sorted(per_study.items())
+        if count > limit and (studies is None or study in studies)
+    ]
+
+
+Study = str | None  # a run's study for the holdout budget; None: no record of the run
+HOLDOUT_POINTER = "/walk_forward/max_evaluations_per_study"
+
+
+def holdout_counts(records: Iterable[Studied], looks: Iterable[str]) -> dict[Study, int]:
+    """The holdout budget over a tree (docs/spec.md §6.2 item 6): per study, the valid
+    results carrying the split, `looks` being their experiment ids; a run's study is its
+    id's record's (`records` in path order: of two, the last), None without one."""
+    studies = {e.id: e.study for e in records}
+    return Counter(studies.get(exp_id) for exp_id in looks)
+
+
+def by_study(counts: Mapping[Study, int]) -> tuple[tuple[Study, int], ...]:
+    """Counts per study sorted by study, the runs without a record first."""
+    return tuple(sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")))
+
+
+def holdout_budget_findings(
+    policy_path: str,
+    split: str,
+    limit: int,
+    counts: Iterable[tuple[Study, int]],
+    *,
+    history: bool,
+    studies: Container[Study] | None = None,
+) -> list[Finding]:
+    """One `holdout-budget-exceeded` finding, at the policy, per study over the budget
+    (`counts` counted over the history, or in the tree); only those of `studies`
+    unless None. The audit's and the validate hook's one rule."""
+    where = "in its history" if history else "in the tree"
+    return [
+        Finding(
+            policy_path,
+            Problem.HOLDOUT_BUDGET.value,
+            f"{study_name(study)} has {n} result(s) carrying the holdout split "
+            f"{split!r} {where}, over the budget of {limit} per study",
+            HOLDOUT_POINTER,
+        )
+        for study, n in counts
+        if n > limit and (studies is None or study in studies)
+    ]
+
+
+def study_name(study: Study) -> str:
+    return "runs without a record" if study is None else f"study {study!r}"
 
 
 def duplicate_result_findings(results: Iterable[Result]) -> list[Finding]:

@@ -210,6 +210,53 @@ def _correction_unknown_experiment(repo: ExpRepo, row: Row) -> list[str]:
     return [row.path]
 
 
+def _append_policy(repo: ExpRepo, text: str) -> None:
+    with (repo.path / "expflow.yaml").open("a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _budget_exceeded(repo: ExpRepo, row: Row) -> list[str]:
+    """`count` records of the study, the last staged over a committed budget."""
+    found = re.search(r"study '([^']+)' has (\d+) runs, over the budget of (\d+)", row.message)
+    assert found is not None, row
+    study, count, limit = found[1], int(found[2]), int(found[3])
+    assert row.path == f"experiments/{study}/exp-001.json", row  # the study's first record
+    _append_policy(repo, f"budget: {{max_runs_per_study: {limit}}}\n")
+    ids = [f"exp-{n:03d}" for n in range(1, count + 1)]
+    for exp_id in ids[:-1]:
+        repo.write_json(f"experiments/{study}/{exp_id}.json", experiment_doc(exp_id, study=study))
+    repo.commit("the runs the budget allows")
+    last = f"experiments/{study}/{ids[-1]}.json"
+    repo.write_json(last, experiment_doc(ids[-1], study=study))
+    return [last]
+
+
+def _holdout_budget_exceeded(repo: ExpRepo, row: Row) -> list[str]:
+    """`count` results carrying the split in the study, the last staged over the budget."""
+    found = re.search(
+        r"study '([^']+)' has (\d+) result\(s\) carrying the holdout split '([^']+)' in the "
+        r"tree, over the budget of (\d+) per study",
+        row.message,
+    )
+    assert found is not None, row
+    study, count, split, limit = found[1], int(found[2]), found[3], int(found[4])
+    _append_policy(
+        repo,
+        f"walk_forward: {{metric: seg_total, split: {split}, min_pearson: -1,\n"
+        f"               max_evaluations_per_study: {limit}}}\n",
+    )
+    paths = []
+    for n in range(1, count + 1):
+        exp_id = f"exp-{n:03d}"
+        repo.write_json(f"experiments/{study}/{exp_id}.json", experiment_doc(exp_id, study=study))
+        doc = result_doc(exp_id, splits={split: {"seg_total": 50.0}})
+        paths.append(f"results/{study}/{exp_id}.json")
+        if n == count:
+            repo.commit("the looks the budget allows")
+        repo.write_json(paths[-1], doc)
+    return paths[-1:]
+
+
 # The rule a row names -> how to stage what makes the hook print it (the files staged).
 PRODUCERS: dict[str, Callable[[ExpRepo, Row], list[str]]] = {
     "pin-assignment": _pin_assignment,
@@ -223,6 +270,8 @@ PRODUCERS: dict[str, Callable[[ExpRepo, Row], list[str]]] = {
     "correction-rewritten": _correction_rewritten,
     "correction-unmatched": _correction_unmatched,
     "correction-unknown-experiment": _correction_unknown_experiment,
+    "budget-exceeded": _budget_exceeded,
+    "holdout-budget-exceeded": _holdout_budget_exceeded,
 }
 
 

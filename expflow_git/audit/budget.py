@@ -27,7 +27,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.checks import Problem, check_content
+from expflow_git.checks import (
+    Problem,
+    Study,
+    by_study,
+    check_content,
+    holdout_budget_findings,
+    holdout_counts,
+    study_name,
+)
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding, clean
 from expflow_git.gitblobs import BlobReader
@@ -39,11 +47,6 @@ from expflow_git.schemas import Kind
 
 if TYPE_CHECKING:
     from expflow_git.audit.pipeline import TreeCheck
-
-RULE = Problem.HOLDOUT_BUDGET.value
-POINTER = "/walk_forward/max_evaluations_per_study"
-
-Study = str | None  # None: no record of the run was found anywhere
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,11 @@ class HoldoutBudget:
         return [(study, n) for study, n in self.counts if n > self.limit]
 
     def findings(self, policy_path: str) -> list[Finding]:
-        """One finding per study over the budget (each fails the audit)."""
-        where = "in its history" if self.history else "in the tree"
-        return [
-            Finding(
-                policy_path,
-                RULE,
-                f"{_study_name(study)} has {n} result(s) carrying the holdout split "
-                f"{self.split!r} {where}, over the budget of {self.limit} per study",
-                POINTER,
-            )
-            for study, n in self.over()
-        ]
+        """One finding per study over the budget (each fails the audit; the validate
+        hook reports the tree's through the same `checks.holdout_budget_findings`)."""
+        return holdout_budget_findings(
+            policy_path, self.split, self.limit, self.counts, history=self.history
+        )
 
     def entry(self) -> dict[str, Any]:
         """The report's entry (docs/spec.md §6.3): verify recomputes it byte for byte."""
@@ -83,10 +79,6 @@ class HoldoutBudget:
                 {"study": None if s is None else clean(s), "evaluations": n} for s, n in self.counts
             ],
         }
-
-
-def _study_name(study: Study) -> str:
-    return "runs without a record" if study is None else f"study {study!r}"
 
 
 @dataclass(frozen=True)
@@ -151,9 +143,8 @@ def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> Hold
         counts = _tree_counts(check, walk.split)
     else:
         counts = _history_counts(git, check, span, walk)
-    ordered = sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
     return HoldoutBudget(
-        walk.split, walk.max_evaluations_per_study, span is not None, tuple(ordered)
+        walk.split, walk.max_evaluations_per_study, span is not None, by_study(counts)
     )
 
 
@@ -211,7 +202,7 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         Finding(
             check.policy.path,
             Problem.BUDGET.value,
-            f"{_study_name(study)} has had {now[study] + n} runs in its history ({n} of them "
+            f"{study_name(study)} has had {now[study] + n} runs in its history ({n} of them "
             f"no longer in the tree as they ran: deleted, moved or rewritten), over the "
             f"budget of {limit}",
             "/budget/max_runs_per_study",
@@ -241,9 +232,9 @@ def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
     return keys
 
 
-def _tree_counts(check: TreeCheck, split: str) -> Counter[Study]:
-    studies = {e.id: e.study for e in check.experiments}
-    return Counter(studies.get(r.experiment) for r in check.results if r.splits.get(split))
+def _tree_counts(check: TreeCheck, split: str) -> Mapping[Study, int]:
+    looks = (r.experiment for r in check.results if r.splits.get(split))
+    return holdout_counts(check.experiments, looks)
 
 
 def _history_counts(

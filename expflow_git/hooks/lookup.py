@@ -72,6 +72,7 @@ class Lookup:
         self._paths: list[str] | None = None
         self._by_stem: dict[str, list[str]] = {}
         self._by_stem_kind: dict[tuple[Kind, str], list[str]] = {}  # (paths())
+        self._of_kind: dict[Kind, list[str]] | None = None  # (documents())
         self._blobs: dict[str, bytes] = {}
         self._reader: BlobReader | None = None
         self._reader_pid = 0
@@ -143,6 +144,19 @@ class Lookup:
             of_kind = sorted(p for p in named if kind_of(p) is kind)
             self._by_stem_kind[kind, exp_id] = of_kind
         return of_kind
+
+    def documents(self, kind: Kind) -> list[str]:
+        """Every listed document of `kind` (a link or a submodule is none), in listing
+        order; the listing is classified once, on the first call (the budgets' counts)."""
+        if self._of_kind is None:
+            kind_of = self.policy.kind_of
+            of_kind: dict[Kind, list[str]] = {}
+            for path in self.all_paths():
+                found = kind_of(path)
+                if found is not None and path not in self._not_files:
+                    of_kind.setdefault(found, []).append(path)
+            self._of_kind = of_kind
+        return self._of_kind.get(kind, [])
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read these paths' blobs now (INDEX; else a no-op): each from the file on disk

@@ -7,6 +7,12 @@ are looked up in the git index when there is a repository, so a result cannot
 lean on a record that is not going to be committed with it. Without paths,
 every document of the working tree is checked, tracked or not, and looked up
 there (hooks/lookup.py).
+
+The two per-study budgets (`budget.max_runs_per_study`, the holdout budget
+`walk_forward.max_evaluations_per_study`) are counted over every document where the
+others are looked up, the given ones as checked, by the audit's own rules
+(checks.run_budget_findings, checks.holdout_budget_findings), for the studies the
+given documents touch (every study when the policy is among them).
 """
 
 from __future__ import annotations
@@ -18,14 +24,19 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from expflow_git.checks import (
     Problem,
+    Study,
+    by_study,
     check_document,
     duplicate_result,
+    holdout_budget_findings,
+    holdout_counts,
     reference_findings,
     required_metric_findings,
+    run_budget_findings,
     some_of,
 )
 from expflow_git.documents import Experiment, Result, Status, stem
@@ -59,41 +70,155 @@ def validate(
     of the index); every document of the index too if the policy is among `paths`.
     `warn` hears of a cache file not trusted (localcache.py)."""
     policy = ws.load_policy(warn)
-    lookup, docs = _scope(ws, policy, paths, _expand(ws, policy, paths))
+    lookup, docs, every = _scope(ws, policy, paths, _expand(ws, policy, paths))
     try:
-        _prefetch(lookup, docs)
+        budgets = _Budgets.plan(policy, lookup, docs, every)
+        _prefetch(lookup, docs, budgets.extra)
         given = frozenset(rel for _, rel, _ in docs)
-        work = functools.partial(_check_part, ws, policy, lookup, given)
-        workers = worker_count(len(docs), PER_WORKER)
+        work = functools.partial(_check_part, ws, policy, lookup, given, budgets)
+        workers = worker_count(len(docs) + len(budgets.extra), PER_WORKER)
         if workers == 1:
-            answers = [work(docs)]
+            answers = [work((docs, budgets.extra))]
         else:
             lookup.close()  # no git pipes inherited by the workers (they share what it read)
             # A record and its result share a file stem (= id): they land in the same part.
-            parts: list[list[_Doc]] = [[] for _ in range(workers)]
+            parts: list[_Part] = [([], []) for _ in range(workers)]
             for doc in docs:
-                parts[hash(stem(doc[1])) % workers].append(doc)
+                parts[hash(stem(doc[1])) % workers][0].append(doc)
+            for path, kind in budgets.extra:
+                parts[hash(stem(path)) % workers][1].append((path, kind))
             answers = map_parts(work, parts)
     finally:
         lookup.close()
-    keyed = sorted((item for _, part in answers for item in part), key=operator.itemgetter(0))
-    return Validation(sum(n for n, _ in answers), [finding for _, finding in keyed])
+    keyed = sorted((item for answer in answers for item in answer[1]), key=operator.itemgetter(0))
+    findings = [finding for _, finding in keyed]
+    if budgets.counted:
+        records = [record for answer in answers for record in answer[2]]
+        looks = [look for answer in answers for look in answer[3]]
+        findings += budgets.findings(policy, records, looks)
+    return Validation(sum(answer[0] for answer in answers), findings)
 
 
 PER_WORKER = 1000  # documents: a smaller share does not pay for a forked process
 
 _Doc = tuple[int, str, Kind]  # (position in the given order, path, kind)
+_Part = tuple[list[_Doc], list[tuple[str, Kind]]]  # documents checked, and only counted
 _Keyed = tuple[tuple[int, int], Finding]  # (phase, position), finding
+
+
+class _Record(NamedTuple):
+    """A valid record as the budgets count it (checks.Studied), and whether it was given."""
+
+    path: str
+    id: str
+    study: str
+    given: bool
+
+
+_Look = tuple[str, bool]  # a valid result carrying the holdout split: (its id, given)
+# A part's answer: documents read, findings, and the budgets' valid records and looks.
+_Answer = tuple[int, list[_Keyed], list[_Record], list[_Look]]
+
+
+@dataclass(frozen=True)
+class _Budgets:
+    """The per-study budgets a run counts: a limit is set only when the given documents
+    touch it (a record for the runs budget; a result, or a record of a run with one, for
+    the holdout budget; every document checked: the policy given, or no paths) and the
+    documents of its kind are more than it (by their names: nothing is read otherwise).
+    `extra`: the documents the counts need that are not checked (they are read, judged
+    as the audit judges them, and counted)."""
+
+    runs: int | None = None
+    looks: int | None = None
+    split: str = ""
+    every: bool = False
+    extra: list[tuple[str, Kind]] = field(default_factory=list)
+
+    @property
+    def counted(self) -> bool:
+        return self.runs is not None or self.looks is not None
+
+    @classmethod
+    def plan(cls, policy: Policy, lookup: Lookup, docs: list[_Doc], every: bool) -> _Budgets:
+        walk = policy.walk_forward
+        looks = walk.max_evaluations_per_study if walk is not None else None
+        runs = policy.max_runs_per_study
+        given = {rel: kind for _, rel, kind in docs}
+        kinds = set(given.values())
+        if runs is not None and not (every or Kind.EXPERIMENT in kinds):
+            runs = None
+        if looks is not None and not (every or kinds & {Kind.EXPERIMENT, Kind.RESULT}):
+            looks = None
+        if runs is None and looks is None:
+            return _NO_BUDGETS  # (nearly always: the listing is not classified)
+        records = dict.fromkeys(lookup.documents(Kind.EXPERIMENT))
+        records.update((p, None) for p, k in given.items() if k is Kind.EXPERIMENT)
+        results = dict.fromkeys(lookup.documents(Kind.RESULT))
+        results.update((p, None) for p, k in given.items() if k is Kind.RESULT)
+        ids = {stem(p) for p in results}  # the runs with a result
+        if runs is not None and len(records) <= runs:
+            runs = None
+        # A record moves no look unless its run has a result (a sweep's launch: none).
+        if looks is not None and (
+            len(results) <= looks
+            or not (
+                every
+                or Kind.RESULT in kinds
+                or any(k is Kind.EXPERIMENT and stem(p) in ids for p, k in given.items())
+            )
+        ):
+            looks = None
+        extra: dict[str, Kind] = {}
+        if runs is not None:
+            extra.update((p, Kind.EXPERIMENT) for p in records if p not in given)
+        if looks is not None:
+            extra.update((p, Kind.RESULT) for p in results if p not in given)
+            extra.update((p, Kind.EXPERIMENT) for p in records if p not in given and stem(p) in ids)
+        split = walk.split if walk is not None and looks is not None else ""
+        return cls(runs, looks, split, every, list(extra.items()))
+
+    def findings(self, policy: Policy, records: list[_Record], looks: list[_Look]) -> list[Finding]:
+        """The audit's budget findings of the studies the given documents touch (all of
+        them when every document was checked). A record counts in its study; a look in
+        its run's record's study (of two records of an id, the last by path, as the
+        audit reads them), None when it has no valid record."""
+        records.sort(key=lambda r: r.path.encode("utf-8", "surrogateescape"))  # git's order
+        findings = []
+        if self.runs is not None:
+            touched = None if self.every else {r.study for r in records if r.given}
+            findings += run_budget_findings(records, self.runs, touched)
+        if self.looks is not None:
+            counts = holdout_counts(records, (exp_id for exp_id, _ in looks))
+            studies: set[Study] | None = None
+            if not self.every:
+                study_of = {r.id: r.study for r in records}
+                ids = {r.id for r in records if r.given}
+                studies = {study_of.get(i) for i, given in looks if given or i in ids}
+            findings += holdout_budget_findings(
+                policy.path,
+                self.split,
+                self.looks,
+                by_study(counts),
+                history=False,
+                studies=studies,
+            )
+        return findings
+
+
+_NO_BUDGETS = _Budgets()
 
 
 def _scope(
     ws: Workspace, policy: Policy, paths: Sequence[str], rels: list[tuple[str, Kind | None]]
-) -> tuple[Lookup, list[_Doc]]:
-    """Where the documents not given are looked up, and the documents to check.
+) -> tuple[Lookup, list[_Doc], bool]:
+    """Where the documents not given are looked up, the documents to check, and whether
+    they are every document there.
 
     Without paths, every document of the working tree, tracked or not (what `git add -A`
     would commit); with --staged, of the index. A changed policy can invalidate any
     committed document: given the policy, every document of the index is re-checked.
+    A budget the given documents touch counts the whole index: it is listed whole.
     """
     policy_rel = ws.rel(ws.policy_path)
     every = not paths or any(rel == policy_rel for rel, _ in rels)
@@ -103,24 +228,37 @@ def _scope(
     elif not paths and not ws.staged:
         lookup = Lookup(Source.WORK_TREE, ws.root, policy, ws.git.work_tree_paths)
     else:
-        whole = every or any(kind is Kind.CORRECTION for _, kind in given)
+        budgeted = _budgeted_kinds(policy)
+        whole = every or any(kind is Kind.CORRECTION or kind in budgeted for _, kind in given)
         lookup = Lookup.index(ws.git, policy, [rel for rel, _ in given], whole=whole)
     if every:
         seen = {rel for rel, _ in given}
         given += [(p, k) for p in lookup.all_paths() if p not in seen and (k := policy.kind_of(p))]
         given = sorted(set(given))
-    return lookup, [(i, rel, kind) for i, (rel, kind) in enumerate(given)]
+    return lookup, [(i, rel, kind) for i, (rel, kind) in enumerate(given)], every
 
 
-def _prefetch(lookup: Lookup, docs: list[_Doc]) -> None:
+def _budgeted_kinds(policy: Policy) -> frozenset[Kind]:
+    """The kinds of document a budget the policy sets counts (_Budgets)."""
+    kinds: set[Kind] = set()
+    if policy.max_runs_per_study is not None:
+        kinds.add(Kind.EXPERIMENT)
+    walk = policy.walk_forward
+    if walk is not None and walk.max_evaluations_per_study is not None:
+        kinds |= {Kind.EXPERIMENT, Kind.RESULT}
+    return frozenset(kinds)
+
+
+def _prefetch(lookup: Lookup, docs: list[_Doc], extra: list[tuple[str, Kind]]) -> None:
     """From the index, read up front the blobs the checks will ask for besides the
-    documents checked: the records of the results, and the corrections (a correction
-    may need the others). A staged document is read by the process that checks it
-    (Lookup.read: from disk when it is the blob, so the parts read theirs at once)."""
+    documents checked: the records of the results, the corrections (a correction
+    may need the others) and the documents only the budgets count (`extra`). A staged
+    document is read by the process that checks it (Lookup.read: from disk when it is
+    the blob, so the parts read theirs at once)."""
     if lookup.source is not Source.INDEX:
         return
     given = {rel for _, rel, _ in docs}
-    wanted: list[str] = []
+    wanted: list[str] = [path for path, _ in extra]
     for exp_id in dict.fromkeys(stem(rel) for _, rel, kind in docs if kind is Kind.RESULT):
         wanted += [p for p in lookup.named(Kind.EXPERIMENT, exp_id) if p not in given]
     if any(kind is Kind.CORRECTION for _, _, kind in docs):
@@ -130,15 +268,23 @@ def _prefetch(lookup: Lookup, docs: list[_Doc]) -> None:
 
 
 def _check_part(
-    ws: Workspace, policy: Policy, lookup: Lookup, given: frozenset[str], docs: list[_Doc]
-) -> tuple[int, list[_Keyed]]:
-    """Check documents: how many were read, and the findings. Each finding is keyed
-    (phase, position) so the parts of a parallel run merge into the serial order: every
-    document's own findings in the given order, then results that share an experiment,
-    then each result's reference to its record."""
+    ws: Workspace,
+    policy: Policy,
+    lookup: Lookup,
+    given: frozenset[str],
+    budgets: _Budgets,
+    part: _Part,
+) -> _Answer:
+    """Check documents: how many were read, and the findings; with budgets to count, the
+    valid records and looks of the documents checked and of those only counted. Each
+    finding is keyed (phase, position) so the parts of a parallel run merge into the
+    serial order: every document's own findings in the given order, then results that
+    share an experiment, then each result's reference to its record."""
+    docs, extra = part
     keyed: list[_Keyed] = []
     experiments: dict[str, Experiment] = {}
     results: list[tuple[int, Result]] = []
+    checked_records: list[Experiment] = []  # (of an id given twice, both: the budget)
     corrections = _Corrections(lookup)
     checked = 0
     for i, rel, kind in docs:
@@ -156,6 +302,7 @@ def _check_part(
         doc, findings = check_document(kind, rel, data, policy)
         if isinstance(doc, Experiment):
             experiments[doc.id] = doc
+            checked_records.append(doc)
             findings += _duplicate_findings(doc, lookup)
             if doc.status is not Status.SUCCESS:
                 findings += _orphan_findings(doc, lookup)
@@ -170,7 +317,26 @@ def _check_part(
     for i, res in results:
         exp = experiments.get(res.experiment) or records.of(res)
         keyed.extend(((2, i), finding) for finding in reference_findings(res, exp))
-    return checked, keyed
+    if not budgets.counted:
+        return checked, keyed, [], []
+    counted: list[_Record] = []
+    looks: list[_Look] = []
+    split = budgets.split
+    for exp in checked_records:
+        counted.append(_Record(exp.path, exp.id, exp.study, True))
+    for _, res in results:
+        if split and res.splits.get(split):
+            looks.append((res.experiment, True))
+    for path, kind in extra:  # read as the audit reads a document: a valid one counts
+        data = lookup.read(path)
+        doc = None
+        if data is not None:
+            doc = check_document(kind, path, data, policy, explain=False)[0]
+        if isinstance(doc, Experiment):
+            counted.append(_Record(doc.path, doc.id, doc.study, False))
+        elif isinstance(doc, Result) and split and doc.splits.get(split):
+            looks.append((doc.experiment, False))
+    return checked, keyed, counted, looks
 
 
 def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[str, Kind | None]]:
