@@ -7,6 +7,7 @@ scanner would (rightly) flag.
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import replace
 
 import pytest
@@ -19,6 +20,8 @@ from expflow_git.pinscan.scanner import (
     PRAGMA,
     FileClass,
     Leak,
+    _Family,
+    _scan_binary,
     _scan_text,
     is_code_path,
     path_is_allowed,
@@ -33,6 +36,7 @@ PIN_SHA = hashlib.sha256(PIN.encode()).hexdigest()
 # A well-formed string in the tool's own format (the salt and hash need not be real).
 FORMAT_HASH = PIN_HASH_PREFIX + "n=16384,r=8,p=1$" + "Q" * 22 + "$" + "Z" * 43
 RANDOM_SHA = hashlib.sha256(b"not a pin").hexdigest()
+_ALL = _Family.ALL
 
 
 def pin_sha(pin: str) -> str:
@@ -456,9 +460,12 @@ def test_allow_exempts_matching_files_entirely() -> None:
 # --- binary and encodings ----------------------------------------------------
 
 
-def test_binary_with_nul_in_first_8k_is_skipped() -> None:
+def test_binary_with_nul_in_first_8k_is_read_for_its_ascii_tokens_only() -> None:
+    # A PIN's SHA-256 is found at the file's own line and byte column; the `pin` key
+    # rules are not read in binary data.
     data = b"\x89PNG\r\n\x1a\n\x00\x00" + f"pin: 7391\n{PIN_SHA}\n".encode()
-    assert scan_bytes("img.png", data) == []
+    findings = scan_bytes("img.png", data)
+    assert [(f.rule, f.line, f.col) for f in findings] == [("pin-sha256", 4, 1)]
 
 
 def test_nul_after_8k_is_still_text() -> None:
@@ -597,9 +604,10 @@ def test_prefilter_never_hides_a_finding(text: str, path: str) -> None:
     direct = [
         replace(f, path=path) for f in _scan_text(text.removeprefix("\ufeff"), is_code_path(path))
     ]
-    via_bytes = [f for f in scan_bytes(path, text.encode("utf-8")) if f.rule != "pin-hash-file"]
-    if "\x00" in text:
-        assert via_bytes == []
+    data = text.encode("utf-8")
+    via_bytes = [f for f in scan_bytes(path, data) if f.rule != "pin-hash-file"]
+    if "\x00" in text:  # binary: its ASCII tokens, every family read
+        assert via_bytes == [replace(f, path=path) for f in _scan_binary(data, families=_ALL)]
     else:
         assert via_bytes == direct
 
@@ -703,8 +711,6 @@ _KEY = (
 def _large_text(seed: int) -> bytes:
     """Lines of filler with leaks of every kind among them, some lines longer than a
     part, some not ASCII."""
-    import random
-
     r = random.Random(seed)
     digests = [hashlib.sha256(b"%04d" % i).hexdigest() for i in range(20)]
     out = []
@@ -745,6 +751,34 @@ def test_a_large_file_read_in_parts_finds_what_one_read_finds(
         parts = scan_content(data, cls)
         assert len(whole) > 0
         assert [(f.line, f.col, f.rule, f.message) for f in parts] == [
+            (f.line, f.col, f.rule, f.message) for f in whole
+        ]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_large_binary_read_in_parts_finds_what_one_read_finds(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Binary data (its ASCII tokens) read in parts: the findings, lines and byte columns
+    of one read of the whole."""
+    from expflow_git.pinscan import scanner
+
+    r = random.Random(seed)
+    pieces = [b"\0"]
+    for line in _large_text(seed).splitlines(keepends=True):
+        pieces.append(line)
+        if r.random() < 0.3:
+            pieces.append(r.randbytes(r.randint(0, 40)))
+        if r.random() < 0.01:
+            pieces.append(b"\0EXPFLOW_PIN=%d\0" % r.randint(1000, 9999))
+    data = b"".join(pieces)
+    chunk, overlap = [(2000, 500), (5000, 1200), (3000, 700), (20000, 4000)][seed % 4]
+    whole = scanner._scan_binary(data)
+    monkeypatch.setattr(scanner, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(scanner, "OVERLAP_BYTES", overlap)
+    assert len(data) > chunk and len(whole) > 0
+    for cls in (FileClass.TEXT, FileClass.CODE):
+        assert [(f.line, f.col, f.rule, f.message) for f in scan_content(data, cls)] == [
             (f.line, f.col, f.rule, f.message) for f in whole
         ]
 

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.usefixtures("isolated_env")
 
 PIN_SHA = hashlib.sha256(b"2580").hexdigest()
 NOT_A_PIN_SHA = hashlib.sha256(b"just some file contents").hexdigest()
+SHA_MESSAGE = "leaked SHA-256 of a 4-digit PIN (64 hex chars, masked: ****)"
 
 
 def own_format_hash() -> str:
@@ -346,8 +347,11 @@ def test_a_file_over_8_mib_is_scanned_in_the_hook_and_the_history(exp_repo: ExpR
     assert "logs/train.log:90001:11: pin-sha256" in res.out and "stays in the history" in res.out
 
 
-def test_binary_files_are_skipped(exp_repo: ExpRepo, cli) -> None:
+def test_binary_files_are_read_for_their_ascii_tokens_only(exp_repo: ExpRepo, cli) -> None:
     exp_repo.write("model.bin", b"\x00\x01\x02" + PIN_SHA.encode() + b"\x00pin: 1234\n")
+    res = cli(["scan", "model.bin"], cwd=exp_repo.path)
+    assert res.code == 1 and res.out == "model.bin:1:4: pin-sha256: " + SHA_MESSAGE + "\n"
+    exp_repo.write("model.bin", b"\x00\x01\x02pin: 1234\n")  # `pin` keys are not read there
     res = cli(["scan", "model.bin"], cwd=exp_repo.path)
     assert res.code == 0, res.out
     # ...but a binary *named* pin.hash is still a leak.

@@ -60,9 +60,13 @@ Every rule takes time linear in the file's size: each line is located once, a va
 is read at most once, and what a later key on the same line would re-read (the next
 ``}``, the last ``)``, a block scalar's value) is remembered for the line.
 
-Text handling: a NUL byte in the first 8 KiB means binary (git's own test) and
-the file's content is skipped, except UTF-16 text with a byte-order mark, which
-is decoded and scanned (Windows PowerShell writes redirected output that way).
+Text handling: a NUL byte in the first 8 KiB means binary (git's own test), except
+UTF-16 text with a byte-order mark, which is decoded and scanned (Windows PowerShell
+writes redirected output that way). Binary data is read for the rules whose tokens are
+ASCII: ``pin-sha256``, ``pin-hash-format``, ``private-key``, an ``EXPFLOW_PIN`` or
+``EXPFLOW_PIN_HASH`` assignment (a number, or a string quoted on both sides) and
+``--pin NNNN``, each in its run of printable ASCII (see `_scan_binary`); its columns
+count bytes.
 Text that is not valid UTF-8 is scanned as Latin-1 rather than skipped: every
 token the rules look for is ASCII, so a leak in a legacy-encoded file is still
 found, and columns stay exact for single-byte encodings. Lines end at ``\\n``;
@@ -317,8 +321,10 @@ def scan_content(
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = data.decode("utf-16", errors="replace").removeprefix("\ufeff")
         return _scan_text(text, code, pragma=pragma)
-    if data.find(b"\0", 0, _BINARY_PROBE) != -1:
-        return []  # binary
+    if data.find(b"\0", 0, _BINARY_PROBE) != -1:  # binary: its ASCII tokens only
+        if len(data) > CHUNK_BYTES:
+            return _scan_parts(data, cls, pragma, binary=True)
+        return _scan_binary(data, pragma)
     if len(data) > CHUNK_BYTES and cls is not FileClass.NOTEBOOK:  # (a notebook is one JSON)
         return _scan_parts(data, cls, pragma)
     return _scan_decoded(data, cls, pragma)
@@ -334,10 +340,13 @@ CHUNK_BYTES = 512 * 1024 * 1024
 OVERLAP_BYTES = 64 * 1024
 
 
-def _scan_parts(data: bytes, cls: FileClass, pragma: bool = True) -> list[Finding]:
+def _scan_parts(
+    data: bytes, cls: FileClass, pragma: bool = True, *, binary: bool = False
+) -> list[Finding]:
     """`scan_content` of a file over CHUNK_BYTES, part by part: each part's findings
     placed in the whole file (its lines counted once, in order), a finding two parts see
-    kept once. Left: a pragma line, or a hit's context, longer than a part's overlap."""
+    kept once. Left: a pragma line, or a hit's context, longer than a part's overlap.
+    `binary`: the file is binary (`_scan_binary`, its columns count bytes)."""
     found: dict[tuple[int, int, str], Finding] = {}
     size, pos = len(data), 0
     counted, lines, line_start = 0, 0, 0  # newlines before `counted`; the last line's start
@@ -349,11 +358,13 @@ def _scan_parts(data: bytes, cls: FileClass, pragma: bool = True) -> list[Findin
         last = data.rfind(b"\n", counted, lo)
         line_start, counted = (last + 1 if last != -1 else line_start), lo
         lead: int | None = None  # the characters of `lo`'s line before it (mid-line only)
-        for f in _scan_decoded(data[lo:hi], cls, pragma):
+        part = data[lo:hi]
+        for f in _scan_binary(part, pragma) if binary else _scan_decoded(part, cls, pragma):
             line, col = lines + (f.line or 1), f.col or 1
             if f.line == 1 and lo > line_start:
                 if lead is None:
-                    lead = len(data[line_start:lo].decode("utf-8", "replace"))
+                    chars = data[line_start:lo]
+                    lead = len(chars) if binary else len(chars.decode("utf-8", "replace"))
                 col += lead
             found.setdefault((line, col, f.rule), replace(f, line=line, col=col))
         pos = end
@@ -373,6 +384,85 @@ def _line_cut(data: bytes, at: int) -> int:
             break
         at -= 1
     return at
+
+
+# Binary data is read for the rules whose tokens are ASCII words of their own, as
+# `strings` would show them: a PIN's SHA-256, the hash format (its escaped spellings too),
+# a private key, an `EXPFLOW_PIN` or `EXPFLOW_PIN_HASH` assignment and `--pin NNNN`. A NUL
+# byte hid all of them (`EXPFLOW_PIN=…` then one NUL; a pickle, an uncompressed zip;
+# an attacker's hunt, issue 18 twenty-sixth pass). Each byte that is not printable ASCII
+# (a tab and a line break are) reads as a line break, so a token ends where the text
+# around it does, and a key's value is what its run of text holds. As in source code, an
+# unquoted value counts only as a number, and a quoted one only closed on its run: the
+# bytes after a key are as likely the next record as its value (a compiled f-string's
+# `EXPFLOW_PIN={pin}` is followed by the next constant). The `pin` key rules are not
+# read: `pin:` and four digits are too common in binary data. The pre-filter is one fold
+# and a few substring searches, as for text, with `expflow_pin` (any case) for the keys.
+_PRINTABLE = frozenset(range(0x20, 0x7F)) | frozenset(b"\t\r\n")
+_STRINGS = bytes(b if b in _PRINTABLE else 0x0A for b in range(256))
+_FOLDED_ENV_KEY = b"expflow_pin".translate(_FOLD)
+_ENV_KEYS = ("expflow_pin ", "expflow_pin_hash ")  # how `_key_hits` names them, lower case
+
+
+def _binary_families(data: bytes) -> _Family:
+    """The rule families that can fire on binary `data`; NONE for nearly every file."""
+    folded = data.translate(_FOLD)
+    families = _Family.NONE
+    if _FOLDED_HEX_RUN in folded:
+        families |= _Family.HEX
+    if _FORMAT_MARK in data or (
+        _FORMAT_FALLBACK_RE is not None and _FORMAT_FALLBACK_RE.search(data)
+    ):
+        families |= _Family.FORMAT
+    if _FOLDED_ENV_KEY in folded:
+        families |= _Family.KEY
+    if b"--pin" in data:
+        families |= _Family.FLAG
+    if b"-----BEGIN" in data and b"PRIVATE" in data:
+        families |= _Family.PRIVATE
+    return families
+
+
+def _scan_binary(
+    data: bytes, pragma: bool = True, families: _Family | None = None
+) -> list[Finding]:
+    """`scan_content` of binary data: the ASCII-token rules on its printable runs, each
+    finding at the file's own line (its `\\n` bytes) and column (in bytes)."""
+    if families is None:
+        families = _binary_families(data)
+    if not families:
+        return []
+    view = data.translate(_STRINGS).decode("ascii")  # offsets are the bytes' offsets
+    content = _content_hits(view, families)
+    hits = list(content)
+    if _Family.KEY in families:
+        hits += [
+            hit
+            for hit in _key_hits(True, view, Overlaps(content))
+            if hit.rule is Leak.PIN_ASSIGNMENT
+            and hit.message.lower().startswith(_ENV_KEYS)
+            and _closed(view, hit)
+        ]
+    if _Family.FLAG in families:
+        hits += flag_hits(view)
+    if _Family.PRIVATE in families:
+        hits += private_key_hits(view)
+    found: list[Finding] = []
+    line, counted, line_start = 1, 0, 0
+    for hit in _kept(view, hits, pragma):
+        line += data.count(b"\n", counted, hit.start)
+        last = data.rfind(b"\n", counted, hit.start)
+        line_start, counted = (last + 1 if last != -1 else line_start), hit.start
+        col = hit.start - line_start + 1
+        found.append(Finding("", hit.rule.value, hit.message, line=line, col=col))
+    return found
+
+
+def _closed(view: str, hit: Hit) -> bool:
+    """A quoted value that is closed within its run of text (a compiled f-string's
+    `EXPFLOW_PIN"] = "` is followed by the next constant's bytes, not a value)."""
+    quote = view[hit.start - 1 : hit.start]
+    return quote not in ("'", '"') or view[hit.end : hit.end + 1] == quote
 
 
 def _scan_decoded(data: bytes, cls: FileClass, pragma: bool = True) -> list[Finding]:
@@ -552,7 +642,11 @@ def _text_hits(
 ) -> list[Hit]:
     """Every rule's hits on decoded text, by position, without those on a pragma line
     (with them, `pragma=False`)."""
-    hits = _every_hit(text, code, families)
+    return _kept(text, _every_hit(text, code, families), pragma)
+
+
+def _kept(text: str, hits: list[Hit], pragma: bool = True) -> list[Hit]:
+    """`hits` by position, without those on a pragma line (with them, `pragma=False`)."""
     if not hits:
         return []
     if not pragma:

@@ -1,0 +1,185 @@
+"""Leaks the scan read past, found by an attacker's hunt (issue 18 twenty-sixth pass):
+binary data (one NUL byte in the first 8 KiB skipped every rule), through the real CLI
+with the hash `pin init` stores. Each is refused by `scan --staged`, the pre-commit
+hook and the audit, and no output shows the secret.
+
+Every secret here is made at run time, so this file holds nothing a scanner would flag.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import py_compile
+import random
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo, assert_clean_output, git_env, run_cli
+from support import pre_commit_install
+
+from expflow_git.pinscan.scanner import scan_bytes
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+PIN = str(4000 + 821)
+FORMAT = "pin-hash-format: string in expflow's PIN-hash format"
+ASSIGNED = "pin-assignment: EXPFLOW_PIN assigned a value (masked)"
+KEY = b"EXPFLOW_" + b"PIN"  # (so this file holds no assignment to it)
+
+
+@pytest.fixture
+def stored(isolated_env: Path) -> str:
+    """The PIN hash `pin init` stores in $EXPFLOW_HOME/pin.hash."""
+    code, _, err = run_cli(["pin", "init", PIN], cwd=isolated_env)
+    assert code == 0, err
+    return (isolated_env / "pin.hash").read_text().strip()
+
+
+@pytest.fixture
+def hooked(exp_repo: ExpRepo, tmp_path: Path) -> dict[str, str]:
+    """`exp_repo` with its scaffold committed and the pre-commit hooks installed; the
+    environment a commit runs them in."""
+    env = {
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "PRE_COMMIT_COLOR": "never",
+    }
+    pre_commit_install(exp_repo.path, env)
+    exp_repo.git("add", "-A")
+    exp_repo.git("commit", "-q", "--no-verify", "-m", "scaffold")
+    return env
+
+
+def at(data: bytes, token: bytes, skip: int = 0) -> str:
+    """`line:col` of `token` in `data` (`skip` bytes into it), the column counted in bytes."""
+    i = data.index(token) + skip
+    line, start = data.count(b"\n", 0, i) + 1, data.rfind(b"\n", 0, i) + 1
+    return f"{line}:{i - start + 1}"
+
+
+def refused(
+    repo: ExpRepo, env: dict[str, str], files: dict[str, bytes], expected: list[str], secret: str
+) -> None:
+    """Each `expected` finding (`path:line:col: rule: message`) is reported by `scan
+    --staged`, the pre-commit hook (the commit refused) and the audit."""
+    for rel, data in files.items():
+        repo.write(rel, data)
+    repo.git("add", "--", *files)
+    code, out, err = run_cli(["scan", "--staged", "--", *files], cwd=repo.path)
+    assert_clean_output(out, err)
+    assert code == 1, (out, err)
+    assert all(e in out for e in expected), (expected, out)
+    base = repo.head()
+    proc = subprocess.run(
+        ["git", "commit", "-m", "leak"],
+        cwd=repo.path,
+        env=git_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    hook = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and repo.head() == base, hook
+    assert all(e in hook for e in expected), (expected, hook)
+    repo.git("commit", "-q", "--no-verify", "-m", "leak")
+    code, report, report_err = run_cli(["audit"], cwd=repo.path)
+    assert_clean_output(report, report_err)
+    assert code == 1 and all(e in report for e in expected), (expected, report)
+    for text in (out, err, hook, report, report_err):
+        for i in range(len(secret) - 7):
+            assert secret[i : i + 8] not in text, (secret[i : i + 8], text)
+
+
+def _npy(values: list[bytes]) -> bytes:
+    """A NumPy `.npy` file of a byte-string array (dtype `|S…`), as `np.save` writes it."""
+    width = max(len(v) for v in values)
+    header = f"{{'descr': '|S{width}', 'fortran_order': False, 'shape': ({len(values)},), }}"
+    header += " " * (-(len(header) + 11) % 64) + "\n"
+    body = b"".join(v.ljust(width, b"\0") for v in values)
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + body
+
+
+def _stored_zip(members: dict[str, bytes]) -> bytes:
+    """An uncompressed zip (what `torch.save` and `np.savez` write)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+# --- binary data ---------------------------------------------------------------------------
+
+
+def test_a_nul_byte_no_longer_hides_a_leak(
+    exp_repo: ExpRepo, hooked: dict[str, str], stored: str
+) -> None:
+    """The hunter's file: the stored hash and the PIN as env lines, then one NUL byte."""
+    data = f"EXPFLOW_PIN_HASH={stored}\nEXPFLOW_PIN={PIN}\n".encode() + b"\0"
+    refused(
+        exp_repo,
+        hooked,
+        {"leak.env": data},
+        ["leak.env:1:18: " + FORMAT, "leak.env:2:13: " + ASSIGNED],
+        stored,
+    )
+
+
+def test_the_hash_in_a_pickle_a_checkpoint_and_an_array_is_found(
+    exp_repo: ExpRepo, hooked: dict[str, str], stored: str
+) -> None:
+    token = stored.encode()
+    state = pickle.dumps({"backup": stored, "env": f"EXPFLOW_PIN={PIN}"}, protocol=4)
+    checkpoint = _stored_zip(
+        {"model/data.pkl": pickle.dumps({"backup": stored}), "model/version": b"3\n"}
+    )
+    arrays = _stored_zip({"h.npy": _npy([token, b"other"])})
+    files = {"state.pkl": state, "model.pt": checkpoint, "arrays.npz": arrays}
+    expected = [
+        f"state.pkl:{at(state, token)}: {FORMAT}",
+        f"state.pkl:{at(state, KEY + b'=', 12)}: {ASSIGNED}",
+        f"model.pt:{at(checkpoint, token)}: {FORMAT}",
+        f"arrays.npz:{at(arrays, token)}: {FORMAT}",
+    ]
+    refused(exp_repo, hooked, files, expected, stored)
+
+
+def test_real_binaries_stay_clean(tmp_path: Path) -> None:
+    """Random bytes, an image, archives, compiled Python (this project's own modules, whose
+    f-strings write `EXPFLOW_PIN={pin}`), the interpreter and its extension modules: none
+    is flagged."""
+    rng = random.Random(4)
+    blobs: dict[str, bytes] = {f"random-{i}.bin": b"\0" + rng.randbytes(1 << 20) for i in range(8)}
+    source = tmp_path / "envs.py"
+    source.write_text(
+        (
+            "import os\n"
+            "def env(pin, h):\n"
+            "    os.environ['KEY'] = f'{pin}'\n"
+            "    return f'KEY={pin}\\nKEY_HASH={h}\\n', f'--pin {pin}'\n"
+        ).replace("KEY", KEY.decode())
+    )
+    project = Path(__file__).resolve().parents[1]
+    sources = [
+        source,
+        *sorted(project.glob("expflow_git/**/*.py")),
+        *project.glob("benchmarks/*.py"),
+    ]
+    for i, path in enumerate(sources):
+        compiled = py_compile.compile(str(path), cfile=str(tmp_path / f"c{i}.pyc"), doraise=True)
+        blobs[f"c{i}.pyc"] = Path(compiled).read_bytes()
+    blobs["compiled.zip"] = _stored_zip({k: v for k, v in blobs.items() if k.endswith(".pyc")})
+    png = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + rng.randbytes(4096)
+    blobs["image.png"] = png
+    blobs["python"] = Path(os.path.realpath(sys.executable)).read_bytes()
+    dynload = Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    for path in sorted((dynload / "lib-dynload").glob("*.so"))[:40]:
+        blobs[path.name] = path.read_bytes()
+    flagged = {name: found for name, data in blobs.items() if (found := scan_bytes(name, data))}
+    assert flagged == {}
