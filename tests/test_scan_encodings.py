@@ -1,6 +1,7 @@
 """Leaks the scan read past, found by an attacker's hunt (issue 18 twenty-sixth pass):
-binary data (one NUL byte in the first 8 KiB skipped every rule), through the real CLI
-with the hash `pin init` stores. Each is refused by `scan --staged`, the pre-commit
+binary data (one NUL byte in the first 8 KiB skipped every rule), and UTF-16 text, whose
+escapes and notebook cells were not decoded, through the real CLI with the hash `pin
+init` stores. Each is refused by `scan --staged`, the pre-commit
 hook and the audit, and no output shows the secret.
 
 Every secret here is made at run time, so this file holds nothing a scanner would flag.
@@ -9,6 +10,7 @@ Every secret here is made at run time, so this file holds nothing a scanner woul
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import py_compile
@@ -94,6 +96,13 @@ def refused(
     for text in (out, err, hook, report, report_err):
         for i in range(len(secret) - 7):
             assert secret[i : i + 8] not in text, (secret[i : i + 8], text)
+
+
+def located(text: str, token: str, skip: int = 0) -> str:
+    """`line:col` of `token` in `text` (`skip` characters into it), the column counted in
+    characters."""
+    i = text.index(token) + skip
+    return f"{text.count(chr(10), 0, i) + 1}:{i - (text.rfind(chr(10), 0, i) + 1) + 1}"
 
 
 def _npy(values: list[bytes]) -> bytes:
@@ -183,3 +192,42 @@ def test_real_binaries_stay_clean(tmp_path: Path) -> None:
         blobs[path.name] = path.read_bytes()
     flagged = {name: found for name, data in blobs.items() if (found := scan_bytes(name, data))}
     assert flagged == {}
+
+
+# --- UTF-16 text ------------------------------------------------------------------------------
+
+
+def test_utf16_text_has_its_escapes_and_notebook_cells_decoded(
+    exp_repo: ExpRepo, hooked: dict[str, str], stored: str
+) -> None:
+    """UTF-16 text went to the rules as it was written: the hash with each `$` written
+    `\\u0024` in JSON, and a notebook cell's `%env` line (a JSON string), passed."""
+    escaped = json.dumps({"backup": stored}).replace("$", "\\u0024")
+    assert json.loads(escaped) == {"backup": stored}
+    cell = f"%env {KEY.decode()}={PIN}\n"
+    notebook = json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "metadata": {},
+                    "outputs": [],
+                    "source": ["import os\n", cell],
+                }
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
+        indent=1,
+    )
+    files = {
+        "u.json": ("\ufeff" + escaped).encode("utf-16-le"),
+        "nb.ipynb": ("\ufeff" + notebook).encode("utf-16-be"),
+    }
+    expected = [
+        f"u.json:{located(escaped, 'expflow')}: {FORMAT}",
+        f"nb.ipynb:{located(notebook, KEY.decode() + '=', 12)}: {ASSIGNED}",
+    ]
+    refused(exp_repo, hooked, files, expected, stored)

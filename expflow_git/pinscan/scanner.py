@@ -61,8 +61,9 @@ is read at most once, and what a later key on the same line would re-read (the n
 ``}``, the last ``)``, a block scalar's value) is remembered for the line.
 
 Text handling: a NUL byte in the first 8 KiB means binary (git's own test), except
-UTF-16 text with a byte-order mark, which is decoded and scanned (Windows PowerShell
-writes redirected output that way). Binary data is read for the rules whose tokens are
+UTF-16 text with a byte-order mark, which is decoded and scanned as the same text in
+UTF-8 is, escapes and notebook cells decoded too (Windows PowerShell writes redirected
+output that way). Binary data is read for the rules whose tokens are
 ASCII: ``pin-sha256``, ``pin-hash-format``, ``private-key``, an ``EXPFLOW_PIN`` or
 ``EXPFLOW_PIN_HASH`` assignment (a number, or a string quoted on both sides) and
 ``--pin NNNN``, each in its run of printable ASCII (see `_scan_binary`); its columns
@@ -317,14 +318,20 @@ def scan_content(
     """The content findings (path left empty): what depends only on the bytes and the file's
     class, so the audit may cache it per blob. A file of any size: one over CHUNK_BYTES
     is read in parts (`_scan_parts`). `pragma=False`: a pragma line is not exempt."""
-    code = cls is not FileClass.TEXT
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Read as the same text in UTF-8 would be: its escapes and a notebook's cells
+        # decoded too (`_scan_decoded`; they were not, an attacker's hunt).
         text = data.decode("utf-16", errors="replace").removeprefix("\ufeff")
-        return _scan_text(text, code, pragma=pragma)
+        return _scan_utf8(text.encode("utf-8", "surrogatepass"), cls, pragma)
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:  # binary: its ASCII tokens only
         if len(data) > CHUNK_BYTES:
             return _scan_parts(data, cls, pragma, binary=True)
         return _scan_binary(data, pragma)
+    return _scan_utf8(data, cls, pragma)
+
+
+def _scan_utf8(data: bytes, cls: FileClass, pragma: bool) -> list[Finding]:
+    """`scan_content` of text (UTF-8, or Latin-1 where it is not), whole or in parts."""
     if len(data) > CHUNK_BYTES and cls is not FileClass.NOTEBOOK:  # (a notebook is one JSON)
         return _scan_parts(data, cls, pragma)
     return _scan_decoded(data, cls, pragma)
