@@ -1,8 +1,8 @@
 """Leaks the scan read past, found by an attacker's hunt (issue 18 twenty-sixth pass):
-binary data (one NUL byte in the first 8 KiB skipped every rule), and UTF-16 text, whose
-escapes and notebook cells were not decoded, through the real CLI with the hash `pin
-init` stores. Each is refused by `scan --staged`, the pre-commit
-hook and the audit, and no output shows the secret.
+binary data (one NUL byte in the first 8 KiB skipped every rule), UTF-16 text, whose
+escapes and notebook cells were not decoded, and a notebook's JSON escapes outside its
+cells, through the real CLI with the hash `pin init` stores. Each is refused by `scan
+--staged`, the pre-commit hook and the audit, and no output shows the secret.
 
 Every secret here is made at run time, so this file holds nothing a scanner would flag.
 """
@@ -231,3 +231,39 @@ def test_utf16_text_has_its_escapes_and_notebook_cells_decoded(
         f"nb.ipynb:{located(notebook, KEY.decode() + '=', 12)}: {ASSIGNED}",
     ]
     refused(exp_repo, hooked, files, expected, stored)
+
+
+# --- a notebook's escapes outside its cells ------------------------------------------------
+
+
+def test_a_notebooks_escapes_outside_its_cells_are_decoded(
+    exp_repo: ExpRepo, hooked: dict[str, str], stored: str
+) -> None:
+    """A notebook's cells were decoded, but its raw text never had its escapes decoded: the
+    hash in the notebook's metadata with each `$` written `\\u0024`, or the PIN under a
+    `pin` key with its first digit written `\\u00NN`, passed as `nb.ipynb` and was refused
+    as `nb.json`."""
+    first = f"\\u{ord(PIN[0]):04x}"
+    notebook = json.dumps(
+        {
+            "cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Notes\n"]}],
+            "metadata": {"backup": "HASH", "auth": {"pin": "PIN"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
+        indent=1,
+    )
+    notebook = notebook.replace("HASH", stored.replace("$", "\\u0024"))
+    notebook = notebook.replace('"PIN"', f'"{first}{PIN[1:]}"')
+    assert json.loads(notebook)["metadata"] == {"backup": stored, "auth": {"pin": PIN}}
+    token, pin = located(notebook, "expflow"), located(notebook, first)
+    expected = [
+        f"nb.ipynb:{token}: {FORMAT}",
+        f"nb.ipynb:{pin}: pin-value: 4-digit PIN under key 'pin' (masked: ****)",
+    ]
+    refused(exp_repo, hooked, {"nb.ipynb": notebook.encode()}, expected, stored)
+    exp_repo.write("nb.json", notebook)  # as JSON it was refused: the same findings
+    code, out, _ = run_cli(["scan", "nb.json"], cwd=exp_repo.path)
+    lines = out.replace("nb.json:", "nb.ipynb:").splitlines()
+    assert code == 1 and len(lines) == 2, out
+    assert all(line.startswith(e) for line, e in zip(lines, expected, strict=True)), out

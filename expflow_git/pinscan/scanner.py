@@ -50,6 +50,10 @@ JSON strings and scanned as text (a code cell as Python, its ``%``/``!`` lines a
 shell), besides the raw file; findings point at the line and column inside the
 file's JSON string. A notebook that is not nbformat 4 JSON is scanned raw only.
 
+Escapes: a file's escapes of printable ASCII (``\\u00NN``, ``\\U000000NN``, ``\\xNN``:
+JSON, YAML, TOML) are also read decoded, a notebook's raw text too (its metadata and
+other strings are not its cells); a finding points at the escape (`_with_unescaped`).
+
 A line containing ``expflow: allow-pin-hash`` is exempt from every content
 rule; ``pin-hash-file`` concerns the whole file and is exempted only by an
 ``allow`` glob. An assignment whose value is itself a ``pin-sha256`` or
@@ -477,9 +481,7 @@ def _scan_decoded(data: bytes, cls: FileClass, pragma: bool = True) -> list[Find
     code = cls is not FileClass.TEXT
     families = _may_match(data)
     # (Most documents hold no backslash: one search, not three.)
-    escaped = (
-        cls is not FileClass.NOTEBOOK and b"\\" in data and any(e in data for e in _ESCAPE_STARTS)
-    )
+    escaped = b"\\" in data and any(e in data for e in _ESCAPE_STARTS)
     if not families and not escaped and cls is not FileClass.NOTEBOOK:
         return []
     try:
@@ -488,8 +490,8 @@ def _scan_decoded(data: bytes, cls: FileClass, pragma: bool = True) -> list[Find
         text = data.decode("latin-1")
     raw = _scan_text(text, code, families, pragma=pragma) if families else []
     if cls is FileClass.NOTEBOOK:
-        return _with_notebook(raw, text, pragma)
-    if escaped:
+        raw = _with_notebook(raw, text, pragma)
+    if escaped:  # (a notebook's too: its metadata and other strings are not its cells)
         return _with_unescaped(raw, text, code, pragma)
     return raw
 
