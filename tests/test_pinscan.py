@@ -489,6 +489,18 @@ def test_utf16_with_bom_is_scanned() -> None:
     assert (findings[0].line, findings[0].col) == (1, 18)
 
 
+def test_utf32_with_bom_is_scanned_and_utf16_starting_with_nul_stays_utf16() -> None:
+    for encoding in ("utf-32", "utf-32-le", "utf-32-be"):
+        bom = "" if encoding == "utf-32" else "\ufeff"
+        findings = scan_bytes("out.txt", (bom + f"a: 1\nh: {PIN_SHA}\r\n").encode(encoding))
+        assert [(f.rule, f.line, f.col) for f in findings] == [("pin-sha256", 2, 4)], encoding
+    # `FF FE 00 00` also begins UTF-16-LE text whose first character is NUL: a length
+    # that is no multiple of four is UTF-16
+    data = ("\ufeff\0" + f"hh: {PIN_SHA}\n").encode("utf-16-le")
+    assert len(data) % 4 == 2
+    assert [(f.rule, f.line, f.col) for f in scan_bytes("out.txt", data)] == [("pin-sha256", 1, 6)]
+
+
 # --- positions ---------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """Leaks the scan read past, found by an attacker's hunt (issue 18 twenty-sixth pass):
 binary data (one NUL byte in the first 8 KiB skipped every rule), UTF-16 text, whose
-escapes and notebook cells were not decoded, and a notebook's JSON escapes outside its
-cells, through the real CLI with the hash `pin init` stores. Each is refused by `scan
---staged`, the pre-commit hook and the audit, and no output shows the secret.
+escapes and notebook cells were not decoded, a notebook's JSON escapes outside its
+cells, and UTF-32 text (never read), through the real CLI with the hash `pin init`
+stores. Each is refused by `scan --staged`, the pre-commit hook and the audit, and no
+output shows the secret.
 
 Every secret here is made at run time, so this file holds nothing a scanner would flag.
 """
@@ -267,3 +268,20 @@ def test_a_notebooks_escapes_outside_its_cells_are_decoded(
     lines = out.replace("nb.json:", "nb.ipynb:").splitlines()
     assert code == 1 and len(lines) == 2, out
     assert all(line.startswith(e) for line, e in zip(lines, expected, strict=True)), out
+
+
+# --- UTF-32 text ------------------------------------------------------------------------------
+
+
+def test_utf32_text_with_a_byte_order_mark_is_read(
+    exp_repo: ExpRepo, hooked: dict[str, str], stored: str
+) -> None:
+    """UTF-32-LE's mark was taken for UTF-16-LE's (the text read as garbage) and UTF-32-BE
+    counted as binary: the stored hash passed in either."""
+    text = f"# restore\nEXPFLOW_PIN_HASH={stored}\n"
+    files = {
+        "le.txt": ("\ufeff" + text).encode("utf-32-le"),
+        "be.txt": ("\ufeff" + text).encode("utf-32-be"),
+        "bom.txt": text.encode("utf-32"),  # (the platform's order, its mark first)
+    }
+    refused(exp_repo, hooked, files, [f"{rel}:2:18: {FORMAT}" for rel in files], stored)

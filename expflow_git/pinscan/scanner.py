@@ -65,8 +65,8 @@ is read at most once, and what a later key on the same line would re-read (the n
 ``}``, the last ``)``, a block scalar's value) is remembered for the line.
 
 Text handling: a NUL byte in the first 8 KiB means binary (git's own test), except
-UTF-16 text with a byte-order mark, which is decoded and scanned as the same text in
-UTF-8 is, escapes and notebook cells decoded too (Windows PowerShell writes redirected
+UTF-16 or UTF-32 text with a byte-order mark, which is decoded and scanned as the same
+text in UTF-8 is, escapes and notebook cells decoded too (Windows PowerShell writes redirected
 output that way). Binary data is read for the rules whose tokens are
 ASCII: ``pin-sha256``, ``pin-hash-format``, ``private-key``, an ``EXPFLOW_PIN`` or
 ``EXPFLOW_PIN_HASH`` assignment (a number, or a string quoted on both sides) and
@@ -322,16 +322,28 @@ def scan_content(
     """The content findings (path left empty): what depends only on the bytes and the file's
     class, so the audit may cache it per blob. A file of any size: one over CHUNK_BYTES
     is read in parts (`_scan_parts`). `pragma=False`: a pragma line is not exempt."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if (encoding := _bom_encoding(data)) is not None:
         # Read as the same text in UTF-8 would be: its escapes and a notebook's cells
         # decoded too (`_scan_decoded`; they were not, an attacker's hunt).
-        text = data.decode("utf-16", errors="replace").removeprefix("\ufeff")
+        text = data.decode(encoding, errors="replace").removeprefix("\ufeff")
         return _scan_utf8(text.encode("utf-8", "surrogatepass"), cls, pragma)
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:  # binary: its ASCII tokens only
         if len(data) > CHUNK_BYTES:
             return _scan_parts(data, cls, pragma, binary=True)
         return _scan_binary(data, pragma)
     return _scan_utf8(data, cls, pragma)
+
+
+def _bom_encoding(data: bytes) -> str | None:
+    """ "utf-32" or "utf-16" for text that begins with its byte-order mark, else None. The
+    UTF-32 marks first: UTF-32-LE's begins as UTF-16-LE's does (`FF FE 00 00` read as
+    UTF-16 was garbage, and UTF-32-BE's `00 00 FE FF` counted as binary; a hunter's find),
+    unless the length is no multiple of four (UTF-16 text whose first character is NUL)."""
+    if data[:4] == b"\x00\x00\xfe\xff" or (data[:4] == b"\xff\xfe\x00\x00" and len(data) % 4 == 0):
+        return "utf-32"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    return None
 
 
 def _scan_utf8(data: bytes, cls: FileClass, pragma: bool) -> list[Finding]:
