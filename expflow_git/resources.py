@@ -60,7 +60,7 @@ def code_digest() -> str:
 # and the registries they use), a policy read (ruamel.yaml), canonical numbers (rfc8785).
 _LIBRARIES = re.compile(
     r"(jsonschema|jsonschema_rs|jsonschema_specifications|referencing|ruamel[._]yaml|rfc8785)"
-    r"-[^-]+\.dist-info",
+    r"-[^-]+(?:-py[0-9.]+)?\.(?:dist|egg)-info",  # (egg-info: setup.py, distributions)
     re.IGNORECASE,
 )
 

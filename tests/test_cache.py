@@ -416,6 +416,9 @@ def test_the_code_digest_changes_with_a_library_a_cache_keeps_answers_of(
     assert digest() == code_digest()
     assert digest(other) == code_digest()
     assert digest(upgraded) != code_digest()
+    egg = tmp_path / "egg"  # `setup.py develop`, a distribution's package (a review)
+    (egg / "jsonschema-99.0.0-py3.11.egg-info").mkdir(parents=True)
+    assert digest(egg) != code_digest()
 
 
 def test_a_cache_from_another_build_of_the_same_version_is_not_read(

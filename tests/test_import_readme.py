@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ExpRepo
 from support import PROJECT, run_cli, run_git
-from test_import_common import audit_passes, install_hooks
+from test_import_common import audit_passes, install_hooks, set_pin
 
 optuna = pytest.importorskip("optuna", reason="needs the optuna extra")
 pytest.importorskip("mlflow.tracking", reason="needs the mlflow extra")
@@ -54,7 +54,7 @@ def make_sources(root: Path) -> None:
     )
 
 
-def test_the_readme_import_commands_work_as_printed(exp_repo: ExpRepo) -> None:
+def test_the_readme_import_commands_work_as_printed(exp_repo: ExpRepo, isolated_env: Path) -> None:
     commands = readme_block()
     imports = [c for c in commands if c.startswith("expflow-git import ")]
     assert [c.split()[2] for c in imports] == ["optuna", "mlflow", "csv"]
@@ -77,3 +77,19 @@ def test_the_readme_import_commands_work_as_printed(exp_repo: ExpRepo) -> None:
     tracked = run_git(exp_repo.path, "ls-files").stdout.split()
     assert not [p for p in tracked if p.endswith((".db", ".csv"))], tracked
     assert "pde-search-t0002" in audit_passes(exp_repo)
+    # A row changed at the source comes in as a declared correction: the import names
+    # the folders to add, corrections too (it said `git add -A`, which would commit the
+    # trackers' files), and its line as printed passes the hooks (a review).
+    env = set_pin(isolated_env)
+    csv_line = shlex.split(imports[-1])[1:]
+    runs_csv = exp_repo.path / "runs.csv"
+    runs_csv.write_text(runs_csv.read_text().replace("r-1,5,57.1", "r-1,5,57.3"))
+    res = run_cli([*csv_line, "--correct", "fixed the sheet"], exp_repo.path, env=env)
+    assert res.code == 0, res
+    hint = res.out.splitlines()[-1]
+    assert hint.startswith("next: git add corrections results && git commit "), hint
+    add_line = shlex.split(hint[len("next: ") :].split(" && ")[0])
+    assert run_git(exp_repo.path, *add_line[1:]).returncode == 0
+    proc = run_git(exp_repo.path, "commit", "-m", "corrected", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert not [p for p in run_git(exp_repo.path, "ls-files").stdout.split() if ".db" in p]

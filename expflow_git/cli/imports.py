@@ -276,4 +276,23 @@ def _print(summary: ImportSummary) -> None:
         )
     )
     if not summary.dry_run and any(p.writes for p in summary.plans):
-        out("next: git add -A && git commit (the hooks check the same as the import did)")
+        folders = _written_folders(summary)
+        out(_shown(f"next: git add {folders} && git commit (the hooks check what the import did)"))
+
+
+def _written_folders(summary: ImportSummary) -> str:
+    """The top folders of what the import wrote or removed (records, results, corrections),
+    as `git add` takes them: `git add -A` would commit the tracker's own files too (an
+    Optuna or MLflow database, the CSV) when they lie in the work tree (a review)."""
+    import shlex
+
+    paths = [
+        path
+        for plan in summary.plans
+        for path in (
+            *(w.path for w in plan.writes),
+            *([plan.correction.path] if plan.correction is not None else []),
+            *plan.removes,
+        )
+    ]
+    return " ".join(shlex.quote(top) for top in sorted({p.split("/", 1)[0] for p in paths}))
