@@ -25,6 +25,7 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   four-digit PINs.
 - ``pin-hash-format``: any match of ``pin.PIN_HASH_RE`` (the tool's own format), also
   with each ``$`` written ``$$`` (docker compose, make) or ``\\$`` (a shell).
+  In a path too (`name_findings`), as a PIN's SHA-256 in a path is a ``pin-sha256``.
 - ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
   ``:`` separator (YAML/JSON), quoted or bare; or after the tool's own flag on a
   command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not, the quotes escaped
@@ -177,7 +178,8 @@ _ESCAPED_FORMAT_RE = re.compile(
     PIN_HASH_RE.flags,
 )
 # Every spelling of the prefix holds its first `$` and the word after it (`$scrypt`).
-_FORMAT_MARK = ("$" + PIN_HASH_PREFIX.split("$")[1]).encode("ascii")
+_FORMAT_MARK_TEXT = "$" + PIN_HASH_PREFIX.split("$")[1]
+_FORMAT_MARK = _FORMAT_MARK_TEXT.encode("ascii")
 # Only when PIN_HASH_RE stops starting with its literal prefix does the filter need the regex.
 _FORMAT_FALLBACK_RE = (
     None
@@ -265,30 +267,57 @@ def file_class(path: str) -> FileClass:
 
 def name_findings(path: str) -> list[Finding]:
     """The findings a file's name alone gives: a committed `pin.hash`, and a PIN's SHA-256
-    in the path (a name stays in the history as surely as content). That finding names
-    the path with the digest masked: there, the name is the secret."""
+    or a string in the tool's own hash format in the path (a name stays in the history as
+    surely as content). Each finding names the path with the secret masked: there, the
+    name is the secret."""
     found: list[Finding] = []
+    hashed = _mask_format(path)
+    shown = _mask_digests(hashed)
     if (
         path[-8:].lower() == PIN_HASH_FILENAME
         and posixpath.basename(path).lower() == PIN_HASH_FILENAME
     ):
         found.append(
             Finding(
-                path,
+                shown,
                 Leak.PIN_HASH_FILE.value,
                 "a file named pin.hash (a stored PIN hash) must not be committed",
                 line=1,
                 col=1,
             )
         )
-    if (masked := shown_path(path)) != path:
-        found.append(Finding(masked, Leak.PIN_SHA256.value, f"the path holds a {_SHA_MESSAGE}"))
+    if hashed != path:
+        found.append(Finding(shown, Leak.PIN_HASH_FORMAT.value, _PATH_FORMAT_MESSAGE))
+    if shown != hashed:
+        found.append(Finding(shown, Leak.PIN_SHA256.value, f"the path holds a {_SHA_MESSAGE}"))
     return found
 
 
+# The tool's hash is urlsafe base64 with `$`s, no `/`: a valid file or submodule name (a
+# hunter's find, issue 18 twenty-sixth pass).
+_PATH_FORMAT_MESSAGE = "the path holds a string in expflow's PIN-hash format (masked: ****)"
+
+
 def shown_path(path: str) -> str:
-    """`path` as the scan's findings name it: a PIN's SHA-256 in it masked (`****`), in
-    every finding about the file, not only the one that says the name leaks it."""
+    """`path` as the scan's findings name it: a PIN's SHA-256 and a string in the tool's
+    hash format in it masked (`****`), in every finding about the file, not only the one
+    that says the name leaks it."""
+    return _mask_digests(_mask_format(path))
+
+
+def _mask_format(path: str) -> str:
+    """`path` with each string in the tool's hash format (its `$`s escaped too) masked."""
+    if _FORMAT_MARK_TEXT not in path and (
+        _FORMAT_FALLBACK_RE is None
+        or _FORMAT_FALLBACK_RE.search(path.encode("utf-8", "surrogatepass")) is None
+    ):
+        return path  # (nearly every path: one substring search)
+    for regex in (PIN_HASH_RE, _ESCAPED_FORMAT_RE):
+        path = regex.sub("****", path)
+    return path
+
+
+def _mask_digests(path: str) -> str:
     return _HEX_RUN_RE.sub(_mask_pin_digest, path) if len(path) >= 64 else path
 
 

@@ -1,0 +1,94 @@
+"""Leaks of the PIN the scan missed, found by a hunter (issue 18 twenty-sixth pass), through
+the real CLI (`scan --staged`, a hook's scan) in a real repository, with the hash
+`pin init` really stored.
+
+Every secret here is made at run time, so this file holds nothing a scanner would flag.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo, assert_clean_output, run_cli
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+PIN = str(4000 + 821)
+CLEAN = "expflow-git scan: 1 file(s) clean\n"
+
+
+@pytest.fixture
+def repo(committed_repo: ExpRepo) -> ExpRepo:
+    """A repository with its policy committed (the scan's allow-list is HEAD's)."""
+    return committed_repo
+
+
+@pytest.fixture
+def stored_hash(repo: ExpRepo, isolated_env: Path) -> str:
+    """The hash `pin init` stores for PIN in `$EXPFLOW_HOME/pin.hash`."""
+    code, _, err = run_cli(["pin", "init", PIN], cwd=repo.path)
+    assert code == 0, err
+    stored = (isolated_env / "pin.hash").read_text().strip()
+    assert stored.startswith("expflow$scrypt$")
+    return stored
+
+
+def staged_scan(repo: ExpRepo, files: dict[str, str]) -> tuple[int, str, str]:
+    """Write and stage `files`, then `scan --staged` them."""
+    for rel, content in files.items():
+        repo.write(rel, content)
+    repo.stage(*files)
+    code, out, err = run_cli(["scan", "--staged", "--", *files], cwd=repo.path)
+    assert_clean_output(out, err)
+    return code, out, err
+
+
+def assert_unseen(secret: str, *texts: str) -> None:
+    """No 8 characters of `secret` in any of `texts`."""
+    for text in texts:
+        for i in range(max(1, len(secret) - 7)):
+            assert secret[i : i + 8] not in text, (secret[i : i + 8], text)
+
+
+# --- the tool's hash in a path ---------------------------------------------------------------
+# Urlsafe base64 has no `/`: the stored hash is a valid file, folder or submodule name, and
+# only a `pin.hash` name and a PIN's SHA-256 were looked for in a path.
+
+PATH_FORMAT = "pin-hash-format: the path holds a string in expflow's PIN-hash format"
+
+
+@pytest.mark.parametrize("escape", ["", "$$", "\\$"])
+def test_the_stored_hash_in_a_folder_name_is_found(
+    repo: ExpRepo, stored_hash: str, escape: str
+) -> None:
+    name = stored_hash.replace("$", escape) if escape else stored_hash
+    rel = f"bk-{name}/notes.txt"
+    code, out, err = staged_scan(repo, {rel: "nothing secret in here\n"})
+    assert (code, out) == (1, f"bk-****/notes.txt: {PATH_FORMAT} (masked: ****)\n")
+    assert_unseen(stored_hash.split("$")[-1], out, err)
+
+
+def test_the_stored_hash_as_a_submodules_name_is_found(repo: ExpRepo, stored_hash: str) -> None:
+    entry = f"160000,{repo.head()},vendor/{stored_hash}"
+    repo.git("update-index", "--add", "--cacheinfo", entry)
+    code, out, err = run_cli(["scan", "--staged", "--", f"vendor/{stored_hash}"], cwd=repo.path)
+    assert (code, out) == (1, f"vendor/****: {PATH_FORMAT} (masked: ****)\n"), err
+    assert_unseen(stored_hash.split("$")[-1], out, err)
+
+
+def test_the_audit_finds_the_stored_hash_in_a_path(repo: ExpRepo, stored_hash: str) -> None:
+    repo.write(f"docs/{stored_hash}.txt", "nothing secret in here\n")
+    repo.commit("a backup")  # --no-verify: the hooks never saw it
+    code, out, err = run_cli(["audit"], cwd=repo.path)
+    assert code == 1 and f"docs/****.txt: {PATH_FORMAT}" in out, (out, err)
+    assert_unseen(stored_hash.split("$")[-1], out, err)
+
+
+@pytest.mark.parametrize(
+    "rel",
+    ["docs/expflow$scrypt$notes.txt", "docs/the $scrypt$ format.md", "docs/scrypt-params.md"],
+)
+def test_format_words_in_a_path_are_clean(repo: ExpRepo, rel: str) -> None:
+    code, out, err = staged_scan(repo, {rel: "x\n"})
+    assert (code, out, err) == (0, "", CLEAN)
