@@ -347,7 +347,7 @@ def test_pin_value_found(path: str, text: str) -> None:
         "pin: ${{ secrets.PIN }}\n",
         "pin: $PIN\n",
         "pin:\n",
-        'pin = "7391"\n',  # TOML / env style is out of this rule's scope (docs/spec.md: YAML/JSON)
+        'pin == "7391"\n',  # a comparison (`pin = "NNNN"`, TOML's and INI's, is a PIN)
         "--pin 73910\n",
         "--pin abcd\n",
         "--pinned 7391\n",

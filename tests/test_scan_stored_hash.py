@@ -7,6 +7,8 @@ Every secret here is made at run time, so this file holds nothing a scanner woul
 
 from __future__ import annotations
 
+import configparser
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,4 +93,62 @@ def test_the_audit_finds_the_stored_hash_in_a_path(repo: ExpRepo, stored_hash: s
 )
 def test_format_words_in_a_path_are_clean(repo: ExpRepo, rel: str) -> None:
     code, out, err = staged_scan(repo, {rel: "x\n"})
+    assert (code, out, err) == (0, "", CLEAN)
+
+
+# --- `pin = NNNN` in TOML and INI ------------------------------------------------------------
+# A `pin` key's value was read only after `:`: `pin=NNNN` was caught as a tag, while
+# `pin = NNNN` (TOML's and INI's own spelling) passed.
+
+
+@pytest.mark.parametrize(
+    ("rel", "content"),
+    [
+        ("c.toml", f'[auth]\npin = "{PIN}"\n'),
+        ("c.toml", f"[auth]\npin = {PIN}  # the door\n"),
+        ("c.toml", f"[auth]\npin='{PIN}'\n"),
+        ("c.ini", f"[auth]\npin = {PIN}\n"),
+        ("c.cfg", f"[auth]\nPIN\t= {PIN}\n"),
+    ],
+)
+def test_a_pin_key_with_an_equals_sign_is_found(repo: ExpRepo, rel: str, content: str) -> None:
+    if rel.endswith(".toml"):
+        if sys.version_info >= (3, 11):  # what TOML reads: the PIN is the key's value
+            import tomllib
+
+            assert str(tomllib.loads(content)["auth"]["pin"]) == PIN
+    else:
+        parser = configparser.ConfigParser()
+        parser.read_string(content)
+        assert parser["auth"]["pin"] == PIN
+    code, out, err = staged_scan(repo, {rel: content})
+    col = content.splitlines()[1].index(PIN) + 1
+    assert (code, out) == (
+        1,
+        f"{rel}:2:{col}: pin-value: 4-digit PIN under key 'pin' (masked: ****)\n",
+    )
+    assert PIN not in out + err
+
+
+def test_a_pin_tag_with_an_equals_sign_is_reported_once(repo: ExpRepo) -> None:
+    code, out, _ = staged_scan(repo, {"notes.txt": f"door pin={PIN}\n"})
+    assert (code, out) == (
+        1,
+        "notes.txt:1:10: pin-value: 4-digit PIN in a `pin:` or `pin=` tag (masked: ****)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("rel", "content"),
+    [
+        ("config.py", f"pin = {PIN}\n"),  # code: an expression (spec §5)
+        ("train.py", f"loader(pin={PIN})\n"),
+        ("c.ini", "[gpio]\npin = 13\n"),
+        ("c.toml", "[loader]\npin_memory = true\npin = 1013.25\n"),
+        ("c.ini", "[auth]\npin = ${PIN_FROM_ENV}\n"),
+        ("requirements.txt", "pin==1.0\n"),
+    ],
+)
+def test_equals_sign_lookalikes_are_clean(repo: ExpRepo, rel: str, content: str) -> None:
+    code, out, err = staged_scan(repo, {rel: content})
     assert (code, out, err) == (0, "", CLEAN)

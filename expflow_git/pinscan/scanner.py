@@ -27,10 +27,10 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   with each ``$`` written ``$$`` (docker compose, make) or ``\\$`` (a shell).
   In a path too (`name_findings`), as a PIN's SHA-256 in a path is a ``pin-sha256``.
 - ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
-  ``:`` separator (YAML/JSON), quoted or bare; or after the tool's own flag on a
-  command line (``--pin NNNN`` or ``--pin=NNNN``, quoted or not, the quotes escaped
-  too in a JSON string: shell scripts, Makefiles, CI files, package.json; the argument
-  list ``"--pin", "NNNN"`` of a test is not).
+  ``:`` separator (YAML/JSON), or ``=`` outside code (TOML, INI, env), quoted or bare;
+  or after the tool's own flag on a command line (``--pin NNNN`` or ``--pin=NNNN``,
+  quoted or not, the quotes escaped too in a JSON string: shell scripts, Makefiles, CI
+  files, package.json; the argument list ``"--pin", "NNNN"`` of a test is not).
 - Nested keys: below a ``pin`` mapping (a YAML ``pin:`` block, also as a list item's
   key, ``- pin:``, or behind node properties, ``pin: &a !!map``; a TOML ``[pin]`` or
   ``[x.pin]`` table, a ``pin: {...}`` / ``"pin": {...}`` / ``pin = {...}`` flow
@@ -677,9 +677,16 @@ def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
     hits = list(content)
     if _Family.KEY in families:
         overlaps = Overlaps(content)
-        hits += _key_hits(code, text, overlaps)
+        tags = tag_hits(code, text)
+        # `pin=NNNN` outside code is a tag and a key's value: reported once, as the tag
+        tagged = {h.start for h in tags}
+        hits += [
+            h
+            for h in _key_hits(code, text, overlaps)
+            if h.rule is not Leak.PIN_VALUE or h.start not in tagged
+        ]
         hits += nested_hits(code, text, overlaps)
-        hits += tag_hits(code, text)
+        hits += tags
     if _Family.FLAG in families:
         hits += flag_hits(text)
     if _Family.PRIVATE in families:
@@ -782,6 +789,16 @@ def _bounded(text: str, start: int, end: int) -> bool:
     )
 
 
+# What may follow a bare value after `pin =` (TOML, INI, env): the line's end, a blank, a
+# comment, the next key of an inline table or the table's end; not a YAML flow's `]`
+# (`pin=NNNN]hash` is a name, which the ids of imported runs keep as they were).
+_INI_VALUE_ENDS = frozenset(" \t\r\n,;#}")
+
+
+def _ends_ini(text: str, end: int) -> bool:
+    return end == len(text) or text[end] in _INI_VALUE_ENDS
+
+
 def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
     """pin-assignment and pin-value hits; an assignment overlapping a content hit is dropped."""
     hits: list[Hit] = []
@@ -799,8 +816,8 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             continue  # an unquoted YAML key needs `: `; this is `${X:-}`, a URL, a time, ...
         key = m.group("key")
         is_pin = key.lower() == "pin"
-        if is_pin and sep != ":":
-            continue
+        if is_pin and sep != ":" and code:
+            continue  # `f(pin=NNNN)`, `pin = NNNN` in code: an expression (TOML's, INI's are not)
         spaced = m.group().endswith((" ", "\t"))
         value = value_at(text, m.end(), line.at(m.end()), spaced=spaced)
         below = False
@@ -824,7 +841,11 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             consumed = value.end
         token = text[value.start : value.end]
         if is_pin:
-            if value.kind is not Kind.REFERENCE and FOUR_DIGITS_RE.fullmatch(token):
+            if (
+                value.kind is not Kind.REFERENCE
+                and FOUR_DIGITS_RE.fullmatch(token)
+                and (sep == ":" or value.kind is not Kind.BARE or _ends_ini(text, value.end))
+            ):
                 hits.append(
                     Hit(
                         Leak.PIN_VALUE,
