@@ -152,3 +152,61 @@ def test_a_pin_tag_with_an_equals_sign_is_reported_once(repo: ExpRepo) -> None:
 def test_equals_sign_lookalikes_are_clean(repo: ExpRepo, rel: str, content: str) -> None:
     code, out, err = staged_scan(repo, {rel: content})
     assert (code, out, err) == (0, "", CLEAN)
+
+
+# --- the tool's hash cut by an escaped line break --------------------------------------------
+# A YAML double-quoted string, a TOML multi-line one and a shell's double quotes drop a `\`
+# at a line's end with the next line's indent; only a PIN's SHA-256 was joined across one.
+
+
+def split_cases(stored: str) -> list[tuple[str, str, str]]:
+    """(file, content, the value its reader gets) for the hash cut at a few places."""
+    head, tail = stored[:48], stored[48:]
+    escaped = stored.replace("$", "\\$")
+    return [
+        ("s.yaml", f'h: "{head}\\\n  {tail}"\n', stored),
+        ("s.yaml", f'a:\n  h: "{stored[:10]}\\\n    {stored[10:]}"\n', stored),  # in the prefix
+        ("s.yaml", f'h: "{stored[:30]}\\\n  {stored[30:70]}\\\n  {stored[70:]}"\n', stored),
+        ("s.toml", f'h = """{head}\\\n  {tail}"""\n', stored),
+        ("s.toml", f'h = """\\\n{head}\\   \n\n   {tail}"""\n', stored),
+        ("s.sh", f'APP_SECRET="{escaped[:40]}\\\n{escaped[40:]}"\n', stored),
+    ]
+
+
+def test_the_stored_hash_cut_by_an_escaped_line_break_is_found(
+    repo: ExpRepo, stored_hash: str
+) -> None:
+    from ruamel.yaml import YAML
+
+    for rel, content, value in split_cases(stored_hash):
+        if rel.endswith(".yaml"):  # what YAML reads: the stored hash
+            doc = YAML(typ="safe", pure=True).load(content)
+            assert (doc.get("a") or doc)["h"] == value
+        elif rel.endswith(".toml") and sys.version_info >= (3, 11):
+            import tomllib
+
+            assert tomllib.loads(content)["h"] == value
+        code, out, err = staged_scan(repo, {rel: content})
+        first = next(i for i, c in enumerate(content) if content.startswith(value[:7], i))
+        line = content.count("\n", 0, first) + 1
+        col = first - (content.rfind("\n", 0, first) + 1) + 1
+        length = len(value) + (value.count("$") if rel.endswith(".sh") else 0)
+        assert (code, out) == (
+            1,
+            f"{rel}:{line}:{col}: pin-hash-format: string in expflow's PIN-hash format "
+            f"({length} chars, masked: ****)\n",
+        ), content
+        assert_unseen(stored_hash.split("$")[-1][:20], out, err)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        'h: "the format is expflow$scrypt$PARAMS$\\\n  SALT$HASH"\n',
+        "run \\\n  --hash expflow$scrypt$n=16384,r=8,p=1 \\\n  --salt " + "A" * 22 + "\n",
+        'h: "expflow$scrypt$n=16384,r=8,p=1$short\\\n  $short"\n',
+    ],
+)
+def test_split_format_lookalikes_are_clean(repo: ExpRepo, content: str) -> None:
+    code, out, err = staged_scan(repo, {"notes.yaml": content})
+    assert (code, out, err) == (0, "", CLEAN)

@@ -26,6 +26,7 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
 - ``pin-hash-format``: any match of ``pin.PIN_HASH_RE`` (the tool's own format), also
   with each ``$`` written ``$$`` (docker compose, make) or ``\\$`` (a shell).
   In a path too (`name_findings`), as a PIN's SHA-256 in a path is a ``pin-sha256``.
+  Both also when cut by escaped line breaks (`_split_hex_hits`, `_split_format_hits`).
 - ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
   ``:`` separator (YAML/JSON), or ``=`` outside code (TOML, INI, env), quoted or bare;
   or after the tool's own flag on a command line (``--pin NNNN`` or ``--pin=NNNN``,
@@ -200,14 +201,22 @@ class _Family(enum.Flag):
     ALL = HEX | FORMAT | KEY | FLAG | PRIVATE
 
 
+def _has_format_mark(data: bytes) -> bool:
+    return _FORMAT_MARK in data or (
+        _FORMAT_FALLBACK_RE is not None and _FORMAT_FALLBACK_RE.search(data) is not None
+    )
+
+
 def _may_match(data: bytes) -> _Family:
     """The rule families that can fire on `data` (ASCII-compatible text); NONE for most files."""
     folded = data.translate(_FOLD)
     families = _Family.NONE
     if _FOLDED_HEX_RUN in folded or _FOLDED_SPLIT_HEX_RE.search(folded) is not None:
         families |= _Family.HEX
-    if _FORMAT_MARK in data or (
-        _FORMAT_FALLBACK_RE is not None and _FORMAT_FALLBACK_RE.search(data)
+    if _has_format_mark(data) or (
+        b"\\" in data
+        and _CONTINUATION_BYTES_RE.search(data) is not None
+        and _has_format_mark(_CONTINUATION_BYTES_RE.sub(b"", data))
     ):
         families |= _Family.FORMAT
     if b"pin" in folded and _FOLDED_KEY_RE.search(folded) is not None:
@@ -737,13 +746,47 @@ def _content_hits(text: str, families: _Family) -> list[Hit]:
     if _Family.FORMAT not in families:
         return hits
     for m in itertools.chain(PIN_HASH_RE.finditer(text), _ESCAPED_FORMAT_RE.finditer(text)):
+        hits.append(_format_hit(m.start(), m.end(), len(m.group())))
+    hits += _split_format_hits(text)
+    return hits
+
+
+def _format_hit(start: int, end: int, length: int) -> Hit:
+    return Hit(
+        Leak.PIN_HASH_FORMAT,
+        start,
+        end,
+        f"string in expflow's PIN-hash format ({length} chars, masked: ****)",
+    )
+
+
+def _split_format_hits(text: str) -> list[Hit]:
+    """The tool's hash cut by escaped line breaks (`\\` at the end of a line, which a YAML
+    double-quoted string, a TOML multi-line one or a shell removes with the next line's
+    indent; a hunter's find, issue 18 twenty-sixth pass): the format is looked for in the
+    text with every such break removed, and a match that holds one is placed back in the
+    text. One pass over the text and one over the joined view: linear."""
+    breaks: list[int] = []  # where each removed break stood in the joined view
+    removed = [0]  # removed[k]: the characters the first k breaks took away
+    pieces: list[str] = []
+    kept = 0
+    for m in _CONTINUATION_RE.finditer(text):
+        pieces.append(text[kept : m.start()])
+        breaks.append(m.start() - removed[-1])
+        removed.append(removed[-1] + m.end() - m.start())
+        kept = m.end()
+    if not breaks:
+        return []
+    pieces.append(text[kept:])
+    joined = "".join(pieces)
+    hits: list[Hit] = []
+    for m in itertools.chain(PIN_HASH_RE.finditer(joined), _ESCAPED_FORMAT_RE.finditer(joined)):
+        start, last = m.start(), m.end() - 1
+        first_k, last_k = bisect.bisect_right(breaks, start), bisect.bisect_right(breaks, last)
+        if first_k == last_k:
+            continue  # no break inside: found in the text as it is
         hits.append(
-            Hit(
-                Leak.PIN_HASH_FORMAT,
-                m.start(),
-                m.end(),
-                f"string in expflow's PIN-hash format ({len(m.group())} chars, masked: ****)",
-            )
+            _format_hit(start + removed[first_k], last + removed[last_k] + 1, m.end() - start)
         )
     return hits
 
@@ -752,6 +795,7 @@ _SHA_MESSAGE = "leaked SHA-256 of a 4-digit PIN (64 hex chars, masked: ****)"
 # TOML trims every blank after a line-ending `\` up to the next character that is not
 # one, blank lines too; YAML the next line's indent.
 _CONTINUATION_RE = re.compile(r"\\[ \t]*\r?\n[ \t\r\n]*")
+_CONTINUATION_BYTES_RE = re.compile(_CONTINUATION_RE.pattern.encode("ascii"))
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _HEX_HEAD_RE = re.compile(r"[0-9A-Fa-f]{1,64}")
 
