@@ -210,3 +210,67 @@ def test_the_stored_hash_cut_by_an_escaped_line_break_is_found(
 def test_split_format_lookalikes_are_clean(repo: ExpRepo, content: str) -> None:
     code, out, err = staged_scan(repo, {"notes.yaml": content})
     assert (code, out, err) == (0, "", CLEAN)
+
+
+# --- make's assignments ------------------------------------------------------------------------
+# The key rule's separator was `=` or `:` alone: `EXPFLOW_PIN := NNNN` in a Makefile, and
+# `?=`, `+=`, `::=`, `!=`, passed.
+
+ASSIGNED = "pin-assignment: EXPFLOW_PIN assigned a value (masked)"
+
+
+@pytest.mark.parametrize(
+    ("rel", "template"),
+    [
+        ("Makefile", "export EXPFLOW_PIN := {}\nall:\n\texpflow-git rm x\n"),
+        ("m.mk", "EXPFLOW_PIN ?= {}\n"),
+        ("m.mk", "EXPFLOW_PIN += {}\n"),
+        ("m.mk", "EXPFLOW_PIN ::= '{}'\n"),
+        ("m.mk", 'override EXPFLOW_PIN != echo "{}"\n'),
+        ("m.mk", "EXPFLOW_PIN:={}  # for the demo\n"),
+        ("run.sh", 'echo "${{EXPFLOW_PIN:={}}}"\n'),  # a default, as `:-` gives one
+        ("main.go", "EXPFLOW" + '_PIN := "{}"\n'),  # code: `:=` assigns (split: no finding here)
+    ],
+)
+def test_a_make_style_assignment_is_found(repo: ExpRepo, rel: str, template: str) -> None:
+    content = template.format(PIN)
+    code, out, err = staged_scan(repo, {rel: content})
+    line = content.count("\n", 0, content.index(PIN)) + 1
+    col = content.index(PIN) - (content.rfind("\n", 0, content.index(PIN)) + 1) + 1
+    assert (code, out) == (1, f"{rel}:{line}:{col}: {ASSIGNED}\n"), content
+    assert PIN not in out + err
+
+
+def test_make_style_assignments_of_a_pin_key_and_the_hash_are_found(
+    repo: ExpRepo, stored_hash: str
+) -> None:
+    escaped = stored_hash.replace("$", "$$")
+    content = f"pin := {PIN}\nEXPFLOW_PIN_HASH ?= {escaped}\n"
+    code, out, err = staged_scan(repo, {"m.mk": content})
+    assert (code, out) == (
+        1,
+        "m.mk:1:8: pin-value: 4-digit PIN under key 'pin' (masked: ****)\n"
+        f"m.mk:2:21: pin-hash-format: string in expflow's PIN-hash format "
+        f"({len(escaped)} chars, masked: ****)\n",
+    )
+    assert PIN not in out + err
+    assert_unseen(stored_hash.split("$")[-1], out, err)
+
+
+@pytest.mark.parametrize(
+    ("rel", "content"),
+    [
+        ("m.mk", "EXPFLOW_PIN != cat ~/.expflow/pin\n"),
+        ("m.mk", "EXPFLOW_PIN ?= $(shell pass show expflow)\n"),
+        ("m.mk", "EXPFLOW_PIN := ${CI_PIN}\n"),
+        ("m.mk", "EXPFLOW_PIN ?=\n"),
+        ("run.sh", 'if [ "$EXPFLOW_PIN" != "" ]; then echo set; fi\n'),
+        ("run.sh", "[ -n $EXPFLOW_PIN ] && [ $EXPFLOW_PIN != beef ] && exit 1\n"),
+        (".github/workflows/ci.yml", "jobs:\n  a:\n    if: env.EXPFLOW_PIN != ''\n"),
+        ("train.py", "if (pin_hash := read_hash()) is not None:\n    EXPFLOW_PIN += suffix\n"),
+        ("main.go", "EXPFLOW_PIN := os.Getenv(name)\n"),
+    ],
+)
+def test_make_style_lookalikes_are_clean(repo: ExpRepo, rel: str, content: str) -> None:
+    code, out, err = staged_scan(repo, {rel: content})
+    assert (code, out, err) == (0, "", CLEAN)

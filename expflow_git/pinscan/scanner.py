@@ -12,7 +12,9 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   its content; reported at 1:1.
 - ``pin-assignment``: ``EXPFLOW_PIN_HASH``, ``EXPFLOW_PIN``, ``pin_hash``,
   ``pin.hash`` or ``pinHash`` (any case) assigned a literal value with ``=`` or
-  ``:`` (env, shell, YAML, JSON, TOML). Empty values (nothing, ``""``, ``null``,
+  ``:`` (env, shell, YAML, JSON, TOML), or make's ``:=``, ``::=``, ``?=``, ``+=`` and,
+  beginning a statement, ``!=`` (a secret-shaped word of its command; in code ``:=``
+  only). Empty values (nothing, ``""``, ``null``,
   ``~``, ``None``, booleans, ``{}``/``[]``) and pure references (``$X``,
   ``${X}``, ``${X:-}``, ``$(cmd)``, ``${{ secrets.X }}``, ``$env:X``, ``%X%``,
   ``{{ template }}``) are not leaks. In programming-language sources (``.py``,
@@ -102,6 +104,7 @@ from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits, t
 from expflow_git.pinscan.values import (
     Kind,
     Line,
+    command_value,
     ends_line,
     past_properties,
     value_at,
@@ -138,12 +141,14 @@ _HEX_RUN_RE = re.compile(r"[0-9A-Fa-f]{64,}")
 _ASCII_WORD = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 # The key first (so the engine can skip quickly to a `p`/`e`); a quote before it
-# must match the one after it, which `_key_hits` checks.
+# must match the one after it, which `_key_hits` checks. Make's assignments (`:=`, `::=`,
+# `?=`, `+=`, `!=`) count outside code, `:=` in code too (Go, Python's walrus; a hunter's
+# find, issue 18 twenty-sixth pass).
 _KEY_RE = re.compile(
     r"""(?<![\w-])
         (?P<key>expflow_pin_hash|expflow_pin|pin_hash|pin\.hash|pinhash|pin)
         (?P<q>["']?)\]?[ \t]*
-        (?P<sep>=(?![=>~])|:(?![:=]))
+        (?P<sep>=(?![=>~])|:(?![:=])|(?:::|[:?+!])=(?![=>~]))
         [ \t]*""",
     # ASCII: the bytes pre-filter must see every key this matches (no `ſ`/`K` folding).
     re.IGNORECASE | re.VERBOSE | re.ASCII,
@@ -164,7 +169,9 @@ _FOLD = bytes.maketrans(
 _FOLDED_HEX_RUN = _HEX_MARK * 64
 # `pin` as a key (`pin:`, `pin_hash=`, `"pin": {`), or a TOML table `[pin]` / `[x.pin]`.
 _FOLDED_KEY_RE = re.compile(
-    rb"pin(?:[_.]?" + re.escape(b"hash".translate(_FOLD)) + rb")?[\"']?(?:\]?[ \t]*[:=]|[ \t]*\])"
+    rb"pin(?:[_.]?"
+    + re.escape(b"hash".translate(_FOLD))
+    + rb")?[\"']?(?:\]?[ \t]*[?+!]?[:=]|[ \t]*\])"
 )
 # A hex run cut by an escaped line break that the format removes (a YAML double-quoted
 # or TOML multi-line string: `abc\` newline `  def`, blanks after the `\` and blank
@@ -843,6 +850,17 @@ def _ends_ini(text: str, end: int) -> bool:
     return end == len(text) or text[end] in _INI_VALUE_ENDS
 
 
+# What may stand before a make variable's name on its line.
+_MAKE_HEAD_RE = re.compile(r"[ \t]*(?:(?:export|override)[ \t]+)*")
+
+
+def _begins_statement(text: str, m: re.Match[str], line: Line) -> bool:
+    """Whether the key of `m` begins its line's statement, as a make assignment's name does."""
+    line.at(m.start())
+    head = _MAKE_HEAD_RE.match(text, line.start, m.start())
+    return head is not None and head.end() == m.start()
+
+
 def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
     """pin-assignment and pin-value hits; an assignment overlapping a content hit is dropped."""
     hits: list[Hit] = []
@@ -859,11 +877,20 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         if sep == ":" and not quote and after_sep not in ("", " ", "\t", "\r", "\n"):
             continue  # an unquoted YAML key needs `: `; this is `${X:-}`, a URL, a time, ...
         key = m.group("key")
+        if len(sep) > 1 and (
+            (code and sep != ":=") or (sep == "!=" and not _begins_statement(text, m, line))
+        ):
+            # In code only `:=` assigns (Go, Python's walrus); `!=` is make's assignment
+            # only where a statement begins, elsewhere a test
+            continue
         is_pin = key.lower() == "pin"
         if is_pin and sep != ":" and code:
             continue  # `f(pin=NNNN)`, `pin = NNNN` in code: an expression (TOML's, INI's are not)
         spaced = m.group().endswith((" ", "\t"))
-        value = value_at(text, m.end(), line.at(m.end()), spaced=spaced)
+        if sep == "!=":  # the output of a command: a secret-shaped word in it
+            value = command_value(text, m.end(), line.at(m.end()))
+        else:
+            value = value_at(text, m.end(), line.at(m.end()), spaced=spaced)
         below = False
         if value is not None and is_pin:
             value = past_properties(text, value, line)

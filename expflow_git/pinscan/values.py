@@ -172,6 +172,25 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
     return Value(pos, bare.end(), Kind.BARE)
 
 
+_WORD_RE = re.compile(r"[^ \t\r\n]+")
+
+
+def command_value(text: str, pos: int, line: Line) -> Value | None:
+    """The first secret-shaped word (a PIN, a digest, the tool's hash; quotes aside) of the
+    command after make's `!=`, which assigns the command's output (`X != echo NNNN`): a
+    command naming where the secret is (`cat .pin`) holds none. Reads to the line's end."""
+    for m in _WORD_RE.finditer(text, pos, max(pos, line.end)):
+        word = m.group()
+        start, end = m.start(), m.end()
+        while end - start > 1 and text[start] in "\"'" and text[end - 1] == text[start]:
+            start, end = start + 1, end - 1
+        if _SECRET_SHAPED.fullmatch(text, start, end):
+            return Value(start, end, Kind.LITERAL)
+        if word.startswith("#"):
+            break
+    return None
+
+
 def ends_line(text: str, pos: int, line: Line, *, spaced: bool) -> bool:
     """Nothing but blanks and a comment from `pos` (past a key's separator) to the line's
     end, node properties aside (`pin: &a` then `  NNNN` below; a review)."""
