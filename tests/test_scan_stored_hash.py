@@ -274,3 +274,56 @@ def test_make_style_assignments_of_a_pin_key_and_the_hash_are_found(
 def test_make_style_lookalikes_are_clean(repo: ExpRepo, rel: str, content: str) -> None:
     code, out, err = staged_scan(repo, {rel: content})
     assert (code, out, err) == (0, "", CLEAN)
+
+
+# --- prose after `EXPFLOW_PIN:` --------------------------------------------------------------
+# Any bare word after the key's `:` on its line was a value, so a sentence that names the
+# variable was a leak (an honest commit refused); a value on the line below was already
+# read only when shaped as a secret.
+
+
+@pytest.mark.parametrize(
+    ("rel", "content"),
+    [
+        (
+            ".github/workflows/ci.yml",
+            "env:\n  # EXPFLOW_PIN: set it in the repository secrets\n  X: 1\n",
+        ),
+        ("README.md", "EXPFLOW_PIN: the PIN for guarded commands\n"),
+        ("docs/setup.rst", "- EXPFLOW_PIN_HASH: added by `pin init`, never committed.\n"),
+        ("conf.yaml", "pin:\n  hash: computed by pin init (see the docs)\n"),
+        ("conf.yaml", "auth:\n  pin: door code, ask the office\n"),
+    ],
+)
+def test_prose_after_a_key_is_clean(repo: ExpRepo, rel: str, content: str) -> None:
+    code, out, err = staged_scan(repo, {rel: content})
+    assert (code, out, err) == (0, "", CLEAN)
+
+
+def test_a_pin_or_the_hash_after_a_key_is_still_found(repo: ExpRepo, stored_hash: str) -> None:
+    lines = [
+        f"EXPFLOW_PIN: {PIN}",
+        f"EXPFLOW_PIN: {PIN}  # the demo's",
+        f"EXPFLOW_PIN: it is {PIN}, for now",
+        "EXPFLOW_PIN: hunter2",  # one word: a value
+        f"EXPFLOW_PIN_HASH: {stored_hash}",
+        f"EXPFLOW_PIN_HASH: {stored_hash} (mine)",
+        f"pin: {PIN} for the door",
+        f"pin:\n  hash: {stored_hash} from pin init",
+    ]
+    content = "\n".join(lines) + "\n"
+    code, out, err = staged_scan(repo, {"notes.md": content})
+    rules = [line.split(": ", 2)[1] for line in out.splitlines()]
+    assert code == 1 and rules == [
+        "pin-assignment",
+        "pin-assignment",
+        "pin-assignment",
+        "pin-assignment",
+        "pin-hash-format",
+        "pin-hash-format",
+        "pin-value",
+        "pin-hash-format",
+    ], out
+    assert out.splitlines()[2].startswith(f"notes.md:3:{lines[2].index(PIN) + 1}: "), out
+    assert PIN not in out + err
+    assert_unseen(stored_hash.split("$")[-1], out, err)

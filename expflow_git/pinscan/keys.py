@@ -11,6 +11,7 @@ from expflow_git.pinscan.values import (
     Line,
     ends_line,
     past_properties,
+    phrase_value,
     value_at,
     value_below,
 )
@@ -100,10 +101,19 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             value = value_below(text, line, c.start() - line.start)
         if value is None or value.kind is Kind.REFERENCE:
             continue
+        child = c.group("key")
+        if (
+            not code
+            and child.lower() not in _VALUE_CHILDREN.split("|")  # (four digits first, or none)
+            and value.start < line.end
+            and ":" in c.group()[c.end("key") - c.start() :]
+        ):
+            value = phrase_value(text, value, line)  # `hash: computed by pin init`: prose
+            if value is None:
+                continue
         if value.start < line.end:
             consumed = value.end
         token = text[value.start : value.end]
-        child = c.group("key")
         name = f"{parent}.{child}"
         if child.lower() in _VALUE_CHILDREN.split("|"):
             if FOUR_DIGITS_RE.fullmatch(token):

@@ -21,7 +21,9 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   ``.js``, ``.ipynb``, ...) an unquoted right-hand side is an expression, so
   only quoted strings and bare numbers count there. A YAML key that begins and ends
   its line (a comment aside) takes its value from the next line that is neither blank
-  nor a comment, if indented below the key: one quoted string or plain word.
+  nor a comment, if indented below the key: one quoted string or plain word. Outside
+  code an unquoted word after ``:`` that more words follow is prose (`values.phrase_value`)
+  unless a word of the phrase is shaped as a PIN, a digest or the hash (then that word).
 - ``pin-sha256``: a 64-hex token (either case, optionally ``0x``-prefixed)
   bounded by non-word characters that is the SHA-256 of one of the 10,000
   four-digit PINs.
@@ -107,6 +109,7 @@ from expflow_git.pinscan.values import (
     command_value,
     ends_line,
     past_properties,
+    phrase_value,
     value_at,
     value_below,
 )
@@ -908,6 +911,12 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             below = True
         if value is None:
             continue
+        if not below and sep == ":" and not code and not is_pin:
+            # `EXPFLOW_PIN: the PIN for guarded commands`: prose, not a value (a `pin`
+            # key's value is a PIN only when its first word is four digits)
+            value = phrase_value(text, value, line)
+            if value is None:
+                continue
         if not below:  # (the lines between, comments, are read on as ever)
             consumed = value.end
         token = text[value.start : value.end]

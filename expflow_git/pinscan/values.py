@@ -10,6 +10,7 @@ its line, so for one key a line at most.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import re
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Line:
         self._brace_at = -2
         self._block: Value | None | bool = False  # False: not computed
         self._head = -1  # where the line's first key may begin; -1: not computed
+        self._shaped: list[tuple[int, int]] | None = None  # None: not computed
         # What `past_properties` found after a property token, by the token's start
         self.after_property: dict[int, Value | None] = {}
 
@@ -65,8 +67,20 @@ class Line:
         self._last_paren = self._last_pair = self._brace_at = -2
         self._block = False
         self._head = -1
+        self._shaped = None
         self.after_property = {}
         return self
+
+    def shaped(self) -> list[tuple[int, int]]:
+        """The spans of the line's words shaped as a secret (`phrase_value`), in order: each
+        line's words are read once, however many keys it holds."""
+        if self._shaped is None:
+            self._shaped = [
+                span
+                for m in _WORD_RE.finditer(self.text, self.start, self.end)
+                if (span := _prose_shaped(self.text, m.start(), m.end())) is not None
+            ]
+        return self._shaped
 
     def head(self) -> int:
         """Where a YAML key beginning the line begins: past its indent and the list items
@@ -173,6 +187,49 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
 
 
 _WORD_RE = re.compile(r"[^ \t\r\n]+")
+
+
+def secret_shaped(token: str) -> bool:
+    """A word shaped as a PIN, a digest or the tool's own hash format."""
+    return _SECRET_SHAPED.fullmatch(token) is not None
+
+
+def phrase_value(text: str, value: Value, line: Line) -> Value | None:
+    """A bare value after a key's `:` that begins a phrase (more words follow it on its
+    line, a comment aside) is no PIN and no hash (a YAML plain scalar of several words):
+    None, unless a word of it (or after it) is shaped as a PIN, a digest or the hash, then
+    the first such word (`EXPFLOW_PIN: it is NNNN` shows it). Prose is no finding
+    (`# EXPFLOW_PIN: set it in the repository secrets`, a Markdown `EXPFLOW_PIN: the PIN
+    for guarded commands`; a hunter's find: false findings). Any other value as it is."""
+    if value.kind is not Kind.BARE:
+        return value
+    pos = value.end
+    while pos < line.end and text[pos] in " \t":
+        pos += 1
+    if pos == value.end or pos >= line.end or text[pos] in "#,;]})":
+        return value
+    shaped = line.shaped()
+    index = bisect.bisect_left(shaped, (value.start, value.start))
+    if index == len(shaped):
+        return None
+    start, end = shaped[index]
+    return value if start == value.start else Value(start, end, Kind.BARE)
+
+
+_PUNCTUATION = "\"'`.,;:!?()[]{}<>"
+
+
+def _prose_shaped(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the word `text[start:end]` without its punctuation, if it is shaped as a
+    secret; a hex word needs a digit (`added`, `decade` and `face` are words)."""
+    while start < end and text[start] in _PUNCTUATION:
+        start += 1
+    while end > start and text[end - 1] in _PUNCTUATION:
+        end -= 1
+    word = text[start:end]
+    if not secret_shaped(word) or not ("$scrypt$" in word or any(c.isdigit() for c in word)):
+        return None
+    return start, end
 
 
 def command_value(text: str, pos: int, line: Line) -> Value | None:
