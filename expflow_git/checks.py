@@ -25,7 +25,7 @@ from expflow_git.policy.model import (
     numeric,
     param_key,
 )
-from expflow_git.schemas import Kind, is_valid, schema_errors
+from expflow_git.schemas import Kind, is_valid, listed_schema_errors
 
 
 class Problem(str, enum.Enum):
@@ -85,7 +85,9 @@ def check_content(
         return raw
     if not explain:
         return [Finding("", Problem.SCHEMA.value, f"does not match the {kind.value} schema")]
-    return [Finding("", Problem.SCHEMA.value, msg, ptr) for ptr, msg in schema_errors(kind, raw)]
+    # The first 100 named, the rest counted (schemas.MAX_SCHEMA_FINDINGS)
+    listed = listed_schema_errors(kind, raw)
+    return [Finding("", Problem.SCHEMA.value, msg, ptr) for ptr, msg in listed]
 
 
 def finish_document(

@@ -16,12 +16,14 @@ from __future__ import annotations
 import _thread
 import enum
 import functools
+import itertools
 import json
+import operator
 import re
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from expflow_git.errors import ExpflowError, mask_flagged
 from expflow_git.jsonstrict import pointer_token
@@ -231,17 +233,195 @@ def schema_errors(kind: Kind, document: Any) -> Iterator[tuple[str, str]]:
     a failing hook the import of python-jsonschema; without it, python-jsonschema's
     messages are used as they are.
     """
+    yield from schema_problems(kind, document)[0]
+
+
+# A document (1 MiB at most) may break its schema at each of its 500,000 values: the
+# first MAX_SCHEMA_FINDINGS are named and the rest counted in one more finding, as for
+# the series' problems (series.MAX_SERIES_FINDINGS). A series of 349,460 `[]` was as
+# many findings (a 149 MB report).
+MAX_SCHEMA_FINDINGS = 100
+# jsonschema-rs collects every error before it hands over the first (~25 µs and 2.7 KB
+# each: a series of 524,000 zeros took 13 s and 1.4 GB). It is asked only about a
+# document of up to FEW_VALUES values (a few errors each at most), or one in which
+# python-jsonschema, which hands its errors over one at a time, finds no more than
+# MANY_ERRORS; past that python-jsonschema counts them, keeping only the first ones.
+FEW_VALUES = 10_000
+MANY_ERRORS = 10_000
+
+
+def listed_schema_errors(
+    kind: Kind, document: Any, limit: int = MAX_SCHEMA_FINDINGS
+) -> list[tuple[str, str]]:
+    """The first `limit` of `schema_errors`, then, if there are more, one at the document
+    ("" as its pointer) saying how many are not listed."""
+    listed, total = schema_problems(kind, document, limit)
+    if total <= len(listed):
+        return listed
+    more = f"{total - len(listed):,} more schema violation(s) in this document, not listed"
+    return [*listed, ("", more)]
+
+
+def schema_problems(
+    kind: Kind, document: Any, limit: int | None = None
+) -> tuple[list[tuple[str, str]], int]:
+    """The first `limit` (all when None) of `schema_errors` in its order, and how many
+    there are in all. Only those listed are put in words: by jsonschema-rs, or where it
+    would collect too many errors (FEW_VALUES, MANY_ERRORS) by python-jsonschema counting
+    them and `_in_rs_words` explaining the first ones, in the same words."""
     fast = fast_validator(kind)
+    if fast is not None and (limit is None or not _holds_over(document, FEW_VALUES)):
+        return _rs_explained(kind, document, fast, limit)
+    errors: Iterator[Any] = validator(kind).iter_errors(document)
+    if limit is None:  # (python-jsonschema quotes values whole: masked before `_short` cuts)
+        found = list(errors)
+        return _sorted_first(_py_paths(found), found, _py_message, None), len(found)
     if fast is not None:
-        found = list(fast.iter_errors(document))
-        paths = _rs_paths(kind, document, found)
-        errors = [(path, _rs_message(e)) for path, e in zip(paths, found, strict=True)]
-    else:  # (python-jsonschema quotes values whole: masked before `_short` cuts them)
-        found_py = validator(kind).iter_errors(document)
-        errors = [(list(e.absolute_path), mask_flagged(e.message)) for e in found_py]
-    errors.sort(key=lambda error: ([str(p) for p in error[0]], error[1]))
-    for path, message in errors:
-        yield "".join("/" + pointer_token(p) for p in path), _short(message)
+        first = list(itertools.islice(errors, MANY_ERRORS + 1))
+        if len(first) <= MANY_ERRORS:
+            return _rs_explained(kind, document, fast, limit)
+        errors = itertools.chain(first, errors)
+    kept, total = _least(errors, limit)
+    explain = _py_message if fast is None else _in_rs_words
+    return _sorted_first(_py_paths(kept), kept, explain, limit), total
+
+
+def _rs_explained(
+    kind: Kind, document: Any, fast: Any, limit: int | None
+) -> tuple[list[tuple[str, str]], int]:
+    found = list(fast.iter_errors(document))
+    paths = _rs_paths(kind, document, found)
+    return _sorted_first(paths, found, _rs_message, limit), len(found)
+
+
+def _sorted_first(
+    paths: list[list[Any]], found: list[Any], explain: Callable[[Any], str], limit: int | None
+) -> list[tuple[str, str]]:
+    """The first `limit` errors (all when None) in order of their path's steps as text,
+    then of their message, as (JSON pointer, message). The paths decide which those are:
+    only the errors up to the last one's path are put in words."""
+    keys = [_path_key(path) for path in paths]
+    order = sorted(range(len(found)), key=keys.__getitem__)
+    if limit is not None and len(order) > limit:
+        order = _up_to(order, keys.__getitem__, limit)
+    errors = sorted((keys[i], explain(found[i]), i) for i in order)[:limit]
+    return [
+        ("".join("/" + pointer_token(p) for p in paths[i]), _short(message))
+        for _, message, i in errors
+    ]
+
+
+def _path_key(path: Iterable[Any]) -> list[str]:
+    return [str(step) for step in path]
+
+
+_T = TypeVar("_T")
+
+
+def _up_to(ordered: list[_T], key: Callable[[_T], list[str]], limit: int) -> list[_T]:
+    """The first `limit` of `ordered` (sorted by `key`) and those after with the same key."""
+    if limit <= 0:
+        return []
+    last = key(ordered[limit - 1])
+    return list(itertools.takewhile(lambda item: key(item) <= last, ordered))
+
+
+def _least(errors: Iterable[Any], limit: int) -> tuple[list[Any], int]:
+    """The python-jsonschema errors `_sorted_first` may list (the first `limit` by path
+    and those at the last one's path), and how many there are: memory stays bounded."""
+    kept: list[tuple[list[str], int, Any]] = []
+    total = 0
+    for error in errors:
+        total += 1
+        kept.append((_path_key(error.absolute_path), total, error))
+        if len(kept) > 4 * limit + 64:
+            kept = _up_to(sorted(kept, key=_FIRST_TWO), _FIRST, limit)
+    kept = _up_to(sorted(kept, key=_FIRST_TWO), _FIRST, limit) if len(kept) > limit else kept
+    return [error for _, _, error in kept], total
+
+
+_FIRST = operator.itemgetter(0)
+_FIRST_TWO = operator.itemgetter(0, 1)
+
+
+def _py_paths(errors: list[Any]) -> list[list[Any]]:
+    return [list(e.absolute_path) for e in errors]
+
+
+def _holds_over(document: Any, bound: int) -> bool:
+    """Whether `document` holds more than `bound` values (keys aside), counted no further."""
+    todo = [document]
+    count = 0
+    while todo:
+        node = todo.pop()
+        count += 1
+        if count > bound:
+            return True
+        if isinstance(node, dict):
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return False
+
+
+def _py_message(error: Any) -> str:
+    """python-jsonschema's message (it quotes values whole: masked before `_short` cuts)."""
+    return mask_flagged(str(error.message))
+
+
+# Keywords whose words (`_RS_WORDS`) depend on their value and the value at fault alone.
+_ALONE = frozenset(
+    {
+        "const", "enum", "exclusiveMaximum", "exclusiveMinimum", "maxItems", "maxLength",
+        "maxProperties", "maximum", "minItems", "minLength", "minProperties", "minimum",
+        "pattern", "type", "uniqueItems",
+    }
+)  # fmt: skip
+
+
+def _in_rs_words(error: Any) -> str:
+    """A python-jsonschema error in `_rs_message`'s words: jsonschema-rs asked about the
+    value at fault against the failing keyword alone (python-jsonschema's own message
+    for a keyword that depends on more)."""
+    keyword, value, schema = error.validator, error.validator_value, error.schema
+    alone: dict[str, Any]
+    if keyword in _ALONE:
+        alone = {keyword: value}
+    elif keyword == "additionalProperties" and value is False and isinstance(schema, dict):
+        alone = {
+            "properties": dict.fromkeys(schema.get("properties", {}), True),
+            "patternProperties": dict.fromkeys(schema.get("patternProperties", {}), True),
+            "additionalProperties": False,
+        }
+    elif keyword == "required" and isinstance(error.instance, dict):
+        missing = [name for name in value if f"{name!r} is a required property" == error.message]
+        alone = {"required": missing[:1]}
+    elif keyword in ("anyOf", "oneOf"):  # (python-jsonschema: no context when several hold)
+        words = (
+            "AnyOf"
+            if keyword == "anyOf"
+            else "OneOf" + ("NotValid" if error.context else "MultipleValid")
+        )
+        return _names_prefix(error) + _RS_WORDS[words](None, error.instance)
+    else:
+        return _py_message(error)
+    found = next(iter(_alone_validator(_json(alone)).iter_errors(error.instance)), None)
+    if found is None:
+        return _py_message(error)
+    return _names_prefix(error) + _rs_message(found)
+
+
+def _names_prefix(error: Any) -> str:
+    """The words before a property name at fault (as `_rs_message` puts them), or none."""
+    steps = list(error.absolute_schema_path)
+    return "property name " if len(steps) >= 2 and steps[-2] == "propertyNames" else ""
+
+
+@functools.lru_cache(maxsize=64)
+def _alone_validator(schema: str) -> Any:
+    jsonschema_rs = _import_jsonschema_rs()
+    assert jsonschema_rs is not None  # (asked only where fast_validator found it)
+    return jsonschema_rs.Draft202012Validator(json.loads(schema))
 
 
 def _rs_paths(kind: Kind, document: Any, errors: list[Any]) -> list[list[Any]]:

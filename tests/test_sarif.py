@@ -409,6 +409,34 @@ def test_failed_walk_forward_and_no_feasible_run_point_at_the_policy() -> None:
     assert quiet == []
 
 
+def test_results_are_capped_keeping_the_failed_gates_and_counting_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GitHub takes at most 25,000 results of a run: past the cap the failed gates stay,
+    the findings, infeasible runs and advisory checks fill the rest in that order, and
+    the run's properties count those left out."""
+    from expflow_git.render import sarif as module
+
+    walk = {
+        "metric": "score", "split": "holdout", "topN": 10, "minPearson": 0.3,
+        "status": "fail", "r": 0.1, "n": 5, "points": [], "reason": "",
+    }  # fmt: skip
+    findings = [FindingLine(f"results/s/r{i:02}.json", "schema", "m") for i in range(12)]
+    rows = [run(f"low{i}", feasible=False) for i in range(3)]
+    view = make_view(rows, findings, walk=walk, verdict="fail")
+    whole = sarif(view)["runs"][0]
+    assert len(whole["results"]) == 12 + 3 + 2  # and two gates: walk-forward, no feasible run
+    assert "resultsLeftOut" not in whole["properties"]
+    for cap, kept in ((10, 8), (14, 12), (16, 14)):
+        monkeypatch.setattr(module, "MAX_RESULTS", cap)
+        capped = sarif(view)["runs"][0]
+        assert len(capped["results"]) == cap
+        listed = [{k: v for k, v in r.items() if k != "ruleIndex"} for r in capped["results"]]
+        every = [{k: v for k, v in r.items() if k != "ruleIndex"} for r in whole["results"]]
+        assert listed == every[:kept] + every[-2:]
+        assert capped["properties"]["resultsLeftOut"] == 12 + 3 - kept
+
+
 def test_text_is_carried_verbatim_not_marked_up() -> None:
     evil = '<script>alert("x")</script> ::error::%0A\n'
     found = results(sarif(make_view([], [FindingLine("a.json", "schema", evil)])))

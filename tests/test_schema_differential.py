@@ -138,6 +138,27 @@ def agree(kind: Kind, doc: Any) -> None:
         }
         assert explained, (kind, json.dumps(doc)[:300])
         assert explained == expected, (explained, expected, json.dumps(doc)[:300])
+        if kind in CAPPED:
+            capped_alike(kind, doc)
+
+
+CAPPED = (Kind.EXPERIMENT, Kind.RESULT, Kind.CORRECTION)  # check_content's kinds
+
+
+def capped_alike(kind: Kind, doc: Any) -> None:
+    """A document's first schema errors and their count are the same when python-jsonschema
+    counts them (a document of many values and errors: `schemas.FEW_VALUES`), in the
+    same words as jsonschema-rs's."""
+    from expflow_git import schemas
+
+    every = list(schema_errors(kind, doc))
+    for limit in (0, 1, 2, 100):
+        expected = (every[:limit], len(every))
+        assert schemas.schema_problems(kind, doc, limit) == expected
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(schemas, "FEW_VALUES", 0)
+            mp.setattr(schemas, "MANY_ERRORS", 0)
+            assert schemas.schema_problems(kind, doc, limit) == expected, json.dumps(doc)[:300]
 
 
 def paths_of(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -7,12 +7,19 @@ from expflow_git.escape import github_data, github_property
 from expflow_git.policy.diff import summary as policy_summary
 from expflow_git.render.view import View
 
+# GitHub shows 10 error and 10 warning annotations of a step, 50 of a job: past this
+# many findings (and as many runs), one more annotation counts the rest. A result that
+# broke its schema at every point made 349,460 `::error` lines.
+MAX_ANNOTATIONS = 50
+
 
 def render_github(view: View) -> str:
     """The verdict, then what a reviewer must not miss, then one annotation per finding and
     per infeasible run. GitHub shows only the first 10 errors and 10 warnings of a step,
     in the order printed: the verdict and a policy change come first, so that no number
     of findings or infeasible runs (a pull request's to make) can push them out of sight.
+    The first MAX_ANNOTATIONS findings and as many such runs are annotated, and one more
+    annotation counts the rest of each (the text form that follows lists every finding).
 
     Every string from the repository or the report is escaped (expflow_git.escape): it can
     neither end the annotation's line nor add a property."""
@@ -42,19 +49,30 @@ def render_github(view: View) -> str:
         lines.append(
             f"::notice title=expflow attempts::{github_data(attempts_note(view.attempts))}"
         )
-    for f in view.findings:
+    for f in view.findings[:MAX_ANNOTATIONS]:
         props = f"file={github_property(f.path)}"
         if f.line is not None:
             props += f",line={f.line}" + (f",col={f.col}" if f.col is not None else "")
         props += f",title={github_property('expflow ' + f.rule)}"
         where = f" at {f.pointer}" if f.pointer else ""
         lines.append(f"::error {props}::{github_data(f.message + where)}")
-    for row in view.rows:
-        if not row.feasible or row.warnings:
-            what = "infeasible run " if not row.feasible else "advisory check failed by run "
-            props = (
-                f"file={github_property(row.path)},"
-                f"title={github_property('expflow ' + what + row.id)}"
-            )
-            lines.append(f"::warning {props}::{github_data(row.checks_note)}")
+    if len(view.findings) > MAX_ANNOTATIONS:
+        more = len(view.findings) - MAX_ANNOTATIONS
+        lines.append(
+            f"::error title=expflow findings::{more:,} more finding(s) of "
+            f"{len(view.findings):,}, not annotated: the text below lists every finding"
+        )
+    flagged = [row for row in view.rows if not row.feasible or row.warnings]
+    for row in flagged[:MAX_ANNOTATIONS]:
+        what = "infeasible run " if not row.feasible else "advisory check failed by run "
+        props = (
+            f"file={github_property(row.path)},title={github_property('expflow ' + what + row.id)}"
+        )
+        lines.append(f"::warning {props}::{github_data(row.checks_note)}")
+    if len(flagged) > MAX_ANNOTATIONS:
+        more = len(flagged) - MAX_ANNOTATIONS
+        lines.append(
+            f"::warning title=expflow runs::{more:,} more run(s) infeasible or failing an "
+            "advisory check, not annotated"
+        )
     return "\n".join(lines) + "\n"

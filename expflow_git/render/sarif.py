@@ -190,14 +190,25 @@ def _gate_results(view: View) -> list[dict[str, Any]]:
     return out
 
 
+# GitHub's code scanning takes at most 25,000 results of a run (and refuses the upload
+# past it): the failed gates are kept, then findings, infeasible runs and advisory
+# checks in that order up to the cap; the run's properties count those left out.
+MAX_RESULTS = 25_000
+
+
 def render_sarif(view: View) -> str:
     """SARIF 2.1.0: a result per finding (error), infeasible run (warning), run failing an
-    advisory check (warning) and failed gate."""
+    advisory check (warning) and failed gate, at most MAX_RESULTS in all."""
     seen: dict[str, int] = {}
-    results = [_finding_result(f, seen) for f in view.findings]
-    results += [_run_result(r) for r in view.rows if not r.feasible]
-    results += [_advisory_result(r) for r in view.rows if r.warnings]
-    results += _gate_results(view)
+    gates = _gate_results(view)
+    room = MAX_RESULTS - len(gates)
+    results = [_finding_result(f, seen) for f in view.findings[:room]]
+    infeasible = [r for r in view.rows if not r.feasible]
+    advisory = [r for r in view.rows if r.warnings]
+    results += [_run_result(r) for r in infeasible[: room - len(results)]]
+    results += [_advisory_result(r) for r in advisory[: room - len(results)]]
+    left_out = len(view.findings) + len(infeasible) + len(advisory) - len(results)
+    results += gates
     rule_ids = sorted({r["ruleId"] for r in results})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     for result in results:
@@ -225,6 +236,7 @@ def render_sarif(view: View) -> str:
                     "verdict": view.verdict,
                     "verdictCovers": sarif_text(view.scope),
                     "signedBy": list(view.signed_by),
+                    **({"resultsLeftOut": left_out} if left_out else {}),
                 },
             }
         ],
