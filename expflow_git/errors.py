@@ -99,7 +99,7 @@ class Finding:
         object.__setattr__(self, "pointer", _masked_pointer(self.pointer))
 
     def location(self) -> str:
-        loc = printable(_masked_path(self.path))
+        loc = printable(masked_path(self.path))
         if self.line is not None:
             loc += f":{self.line}"
             if self.col is not None:
@@ -174,7 +174,7 @@ def _masked_pointer(pointer: str) -> str:
     return mask_flagged("/".join(masked))
 
 
-def _masked_path(path: str) -> str:
+def masked_path(path: str) -> str:
     """A file's path as a finding shows it, masked name by name as `_masked_pointer` masks
     a pointer key by key: `experiments/s/pin=NNNN.json` showed the PIN (the tag rule
     wants a blank, `[`, `(` or `,` before `pin`, never a `/`), in `new`'s refusal of that

@@ -803,3 +803,23 @@ def test_a_file_over_8_mib_is_scanned() -> None:
         (90_001, 11, "pin-sha256"),  # (the digest itself; the assignment overlapping it not)
         (90_002, 1, "private-key"),
     ], found
+
+
+def test_a_line_of_many_make_tests_reads_its_head_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each `!=` key matched the line's make head again from the line's start: a line of
+    `export`s and n keys was read n times (640 KB took a minute; a review). The head is
+    read once a line: counted here, as no test may time it."""
+    from expflow_git.pinscan import scanner, values
+
+    real = values._MAKE_HEAD_RE
+    calls: list[int] = []
+
+    class Counting:
+        def match(self, text: str, pos: int, endpos: int) -> object:
+            calls.append(pos)
+            return real.match(text, pos, endpos)
+
+    monkeypatch.setattr(values, "_MAKE_HEAD_RE", Counting())
+    text = "export " * 200 + "EXPFLOW_PIN != x " * 300 + "\n"
+    assert scanner.scan_content(text.encode()) == []
+    assert len(calls) == 1, len(calls)

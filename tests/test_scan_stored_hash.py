@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from conftest import ExpRepo, assert_clean_output, run_cli
@@ -327,3 +328,57 @@ def test_a_pin_or_the_hash_after_a_key_is_still_found(repo: ExpRepo, stored_hash
     assert out.splitlines()[2].startswith(f"notes.md:3:{lines[2].index(PIN) + 1}: "), out
     assert PIN not in out + err
     assert_unseen(stored_hash.split("$")[-1], out, err)
+
+
+# --- a review of the fixes above ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"EXPFLOW_PIN: **{PIN}** (lab machine)",  # Markdown's bold
+        f"EXPFLOW_PIN: *{PIN}* (lab)",
+        f"EXPFLOW_PIN: pin-{PIN} for CI",
+        f"EXPFLOW_PIN: value={PIN} (ci)",
+        f"EXPFLOW_PIN: {PIN}/ci runner",
+    ],
+)
+def test_a_pin_dressed_in_prose_is_still_found(repo: ExpRepo, line: str) -> None:
+    """The prose rule took a phrase for prose unless a whole word, its punctuation
+    stripped, was shaped as a secret: `**NNNN**` passed the scan, the hook and the audit,
+    where every spelling here was found before (a review). Any part of a word counts."""
+    code, out, err = staged_scan(repo, {"notes.md": line + "\n"})
+    assert code == 1 and ": pin-assignment: " in out, (out, err)
+    assert PIN not in out + err
+
+
+def test_a_byte_order_mark_before_binary_data_hides_nothing(
+    repo: ExpRepo, stored_hash: str
+) -> None:
+    """Two bytes of a UTF-16 mark before binary data made the scan decode it as UTF-16
+    (garbage) and read none of its ASCII tokens: the NUL-byte leak was back (a review)."""
+    data = b"\xff\xfe\0EXPFLOW_PIN=" + PIN.encode() + b"\0" + stored_hash.encode() + b"\0"
+    repo.write("blob.bin", data)
+    repo.stage("blob.bin")
+    code, out, err = run_cli(["scan", "--staged", "--", "blob.bin"], cwd=repo.path)
+    rules = sorted(line.split(": ", 2)[1] for line in out.splitlines())
+    assert code == 1 and rules == ["pin-assignment", "pin-hash-format"], (out, err)
+    assert_unseen(stored_hash.split("$")[-1], out, err)
+
+
+@pytest.mark.parametrize("fmt", ["github", "sarif"])
+def test_the_hash_in_a_folder_is_masked_in_every_format(
+    repo: ExpRepo, stored_hash: str, fmt: str
+) -> None:
+    """A record in a folder named by the stored hash: the scan's own finding masked it,
+    but `--format github` and SARIF named every other finding's file by its raw path,
+    and the CI log and code scanning kept the hash (a review)."""
+    repo.write(f"experiments/{stored_hash}/x.json", "{}\n")
+    repo.commit("a record in an odd folder")
+    code, out, err = run_cli(["audit", "--format", fmt], cwd=repo.path)
+    assert code == 1 and "Traceback" not in err, (out, err)
+    assert "schema" in out or "id-mismatch" in out or "required" in out, out
+    shown = unquote(out)  # (SARIF's URIs are percent-encoded)
+    salt = stored_hash.split("$")[-2]
+    assert salt not in shown and salt not in err
+    assert_unseen(stored_hash.split("$")[-1], shown, err)

@@ -374,7 +374,16 @@ def scan_content(
         # Read as the same text in UTF-8 would be: its escapes and a notebook's cells
         # decoded too (`_scan_decoded`; they were not, an attacker's hunt).
         text = data.decode(encoding, errors="replace").removeprefix("\ufeff")
-        return _scan_utf8(text.encode("utf-8", "surrogatepass"), cls, pragma)
+        found = _scan_utf8(text.encode("utf-8", "surrogatepass"), cls, pragma)
+        # The bytes after a mark need not be that text: ASCII tokens among them (a mark
+        # put before binary data hid them all; a review) are read as a binary file's are.
+        raw = (
+            _scan_parts(data, cls, pragma, binary=True)
+            if len(data) > CHUNK_BYTES
+            else _scan_binary(data, pragma)
+        )
+        seen = {(f.line, f.col, f.rule) for f in found}
+        return found + [f for f in raw if (f.line, f.col, f.rule) not in seen]
     if data.find(b"\0", 0, _BINARY_PROBE) != -1:  # binary: its ASCII tokens only
         if len(data) > CHUNK_BYTES:
             return _scan_parts(data, cls, pragma, binary=True)
@@ -853,15 +862,9 @@ def _ends_ini(text: str, end: int) -> bool:
     return end == len(text) or text[end] in _INI_VALUE_ENDS
 
 
-# What may stand before a make variable's name on its line.
-_MAKE_HEAD_RE = re.compile(r"[ \t]*(?:(?:export|override)[ \t]+)*")
-
-
-def _begins_statement(text: str, m: re.Match[str], line: Line) -> bool:
+def _begins_statement(m: re.Match[str], line: Line) -> bool:
     """Whether the key of `m` begins its line's statement, as a make assignment's name does."""
-    line.at(m.start())
-    head = _MAKE_HEAD_RE.match(text, line.start, m.start())
-    return head is not None and head.end() == m.start()
+    return line.at(m.start()).make_head() == m.start()
 
 
 def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
@@ -881,7 +884,7 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
             continue  # an unquoted YAML key needs `: `; this is `${X:-}`, a URL, a time, ...
         key = m.group("key")
         if len(sep) > 1 and (
-            (code and sep != ":=") or (sep == "!=" and not _begins_statement(text, m, line))
+            (code and sep != ":=") or (sep == "!=" and not _begins_statement(m, line))
         ):
             # In code only `:=` assigns (Go, Python's walrus); `!=` is make's assignment
             # only where a statement begins, elsewhere a test

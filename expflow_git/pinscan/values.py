@@ -47,6 +47,7 @@ class Line:
         self._brace_at = -2
         self._block: Value | None | bool = False  # False: not computed
         self._head = -1  # where the line's first key may begin; -1: not computed
+        self._make_head = -1  # where a make statement's name may begin; -1: not computed
         self._shaped: list[tuple[int, int]] | None = None  # None: not computed
         # What `past_properties` found after a property token, by the token's start
         self.after_property: dict[int, Value | None] = {}
@@ -67,9 +68,19 @@ class Line:
         self._last_paren = self._last_pair = self._brace_at = -2
         self._block = False
         self._head = -1
+        self._make_head = -1
         self._shaped = None
         self.after_property = {}
         return self
+
+    def make_head(self) -> int:
+        """Where a make variable's name may begin on the line: past its blanks and any
+        `export` or `override`. Read once a line: matched again for each `!=` on it, the
+        line was read once per key (quadratic: a 640 KB line took a minute; a review)."""
+        if self._make_head == -1:
+            m = _MAKE_HEAD_RE.match(self.text, self.start, self.end)
+            self._make_head = self.start if m is None else m.end()
+        return self._make_head
 
     def shaped(self) -> list[tuple[int, int]]:
         """The spans of the line's words shaped as a secret (`phrase_value`), in order: each
@@ -135,6 +146,8 @@ class Value:
 
 
 _VALUE_ENDS = frozenset(" \t,;#]})")
+# What may stand before a make variable's name on its line.
+_MAKE_HEAD_RE = re.compile(r"[ \t]*(?:(?:export|override)[ \t]+)*")
 _LINE_HEAD_RE = re.compile(r" *(?:- +)*")
 _INDENT_RE = re.compile(r"[ \t]*")
 # A scalar alone on its line, below its key: a quoted string, or one plain word that does
@@ -217,19 +230,24 @@ def phrase_value(text: str, value: Value, line: Line) -> Value | None:
 
 
 _PUNCTUATION = "\"'`.,;:!?()[]{}<>"
+# A secret inside a word of prose, whatever stands around it (`**NNNN**`, `pin-NNNN`,
+# `value=NNNN`, `NNNN/ci`): the tool's hash, or a run of four hex digits or more.
+_SHAPED_PART = re.compile(r"[^ \t]*\$scrypt\$[^ \t]*|[0-9A-Fa-f]{4,}")
 
 
 def _prose_shaped(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span of the word `text[start:end]` without its punctuation, if it is shaped as a
-    secret; a hex word needs a digit (`added`, `decade` and `face` are words)."""
+    """The span of the secret in the word `text[start:end]`, if it holds one: the tool's
+    hash, or a run of four hex digits or more with a digit in it (`added`, `decade` and
+    `face` are words). Any part of the word counts: a whole word shaped as a secret once
+    punctuation was stripped let `**NNNN**` (Markdown's bold) pass as prose (a review)."""
     while start < end and text[start] in _PUNCTUATION:
         start += 1
     while end > start and text[end - 1] in _PUNCTUATION:
         end -= 1
-    word = text[start:end]
-    if not secret_shaped(word) or not ("$scrypt$" in word or any(c.isdigit() for c in word)):
-        return None
-    return start, end
+    for m in _SHAPED_PART.finditer(text, start, end):
+        if "$scrypt$" in m.group() or any(c.isdigit() for c in m.group()):
+            return m.span()
+    return None
 
 
 def command_value(text: str, pos: int, line: Line) -> Value | None:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from expflow_git import TOOL_NAME, __version__
 from expflow_git.checks import Problem
+from expflow_git.errors import masked_path
 from expflow_git.escape import json_text, sarif_text
 from expflow_git.pinscan.hits import Leak
 from expflow_git.render.view import FindingLine, Row, View
@@ -81,7 +82,9 @@ def _location(path: str, line: int | None = None, col: int | None = None) -> dic
     region: dict[str, int] = {"startLine": line if line is not None and line >= 1 else 1}
     if line is not None and line >= 1 and col is not None and col >= 1:
         region["startColumn"] = col
-    uri = quote(path.removeprefix("./").encode("utf-8", "surrogateescape"), safe="/")
+    # (a secret the scan flags in a folder's name is masked, as every other output masks it)
+    shown = masked_path(path).removeprefix("./")
+    uri = quote(shown.encode("utf-8", "surrogateescape"), safe="/")
     return {
         "physicalLocation": {
             "artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
