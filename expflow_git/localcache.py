@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,6 +145,9 @@ def prune_unused(folder: Path, *, below: Path, now: float | None = None) -> None
     used for UNUSED_DAYS. Only real folders of this user's, named as a cache folder is,
     and none while a folder between `below` (the git directory) and them is a link; a
     cache that cannot be tidied is left as it is."""
+    import shutil  # (only an audit with the cache tidies: not paid by every hook)
+    import time
+
     now = time.time() if now is None else now
     parent = folder.parent
     if _linked_folder(parent, below) is not None:
