@@ -16,14 +16,14 @@ import os
 import pickle
 import py_compile
 import random
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ExpRepo, assert_clean_output, git_env, run_cli
+from conftest import ExpRepo, assert_clean_output, run_cli
 from support import pre_commit_install
+from test_hooks_precommit import commit_through_hooks
 
 from expflow_git.pinscan.scanner import scan_bytes
 
@@ -78,17 +78,8 @@ def refused(
     assert code == 1, (out, err)
     assert all(e in out for e in expected), (expected, out)
     base = repo.head()
-    proc = subprocess.run(
-        ["git", "commit", "-m", "leak"],
-        cwd=repo.path,
-        env=git_env(env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    hook = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and repo.head() == base, hook
+    code, hook = commit_through_hooks(repo, env, "leak")
+    assert code != 0 and repo.head() == base, hook
     assert all(e in hook for e in expected), (expected, hook)
     repo.git("commit", "-q", "--no-verify", "-m", "leak")
     code, report, report_err = run_cli(["audit"], cwd=repo.path)

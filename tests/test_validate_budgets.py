@@ -9,14 +9,14 @@ the policy; with the git processes of a hook that counts no budget."""
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import ExpRepo, experiment_doc, git_env, result_doc, run_cli
 from support import CliCall, git_calls, git_counter, pre_commit_install, record_calls
+from test_hooks_precommit import commit_through_hooks
+from test_validate_processes import _subcommand
 
 from expflow_git.hooks.lookup import Lookup
 
@@ -221,18 +221,6 @@ def test_a_new_run_without_a_result_reads_no_result_for_the_holdout_budget(
     assert out.code == 1 and "study 's0' has 2 result(s)" in out.out, out
 
 
-def _commit_through_hooks(repo: ExpRepo, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "commit", "-q", "-m", "through the hooks"],
-        cwd=repo.path,
-        env=git_env(env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_pre_commit_refuses_what_the_audit_fails(committed_repo: ExpRepo, tmp_path: Path) -> None:
     repo = committed_repo
     env = {
@@ -242,24 +230,15 @@ def test_pre_commit_refuses_what_the_audit_fails(committed_repo: ExpRepo, tmp_pa
     pre_commit_install(repo.path, env)
     e1, _ = _record(repo, "e1"), _record(repo, "e2")
     repo.git("add", "-A")
-    proc = _commit_through_hooks(repo, env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    code, out = commit_through_hooks(repo, env, "through the hooks")
+    assert code == 0, out
     before = repo.head()
     _append_policy(repo, RUNS)
     repo.git("add", "-A")
-    proc = _commit_through_hooks(repo, env)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert f"{e1}: {OVER_RUNS}" in proc.stdout + proc.stderr
+    code, out = commit_through_hooks(repo, env, "through the hooks")
+    assert code == 1, out
+    assert f"{e1}: {OVER_RUNS}" in out
     assert repo.head() == before
-
-
-def _subcommand(args: str) -> str:
-    """git's command in a logged call ("ls-files"), past the global options."""
-    words = shlex.split(args)
-    i = 0
-    while i < len(words) and words[i].startswith("-"):
-        i += 2 if words[i] in ("-c", "-C") else 1
-    return words[i] if i < len(words) else ""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="git_counter reads /proc")
