@@ -2,20 +2,22 @@
 by (blob SHA, policy digest, tool version, the build's code digest:
 resources.code_digest) under `<git dir>/expflow/cache/`.
 
-A blob's content never changes, so its strict-JSON/schema outcome, a result's
-registry findings and the canonical spellings of its numbers, and its PIN-scan
-findings can be reused by every later audit under the same policy and build.
-Path-dependent checks (file name = id, the scan's allow-list) are always redone.
-The cache is sharded by the first two hex digits of the blob SHA so a small run
-loads little; each shard is written whole to a temp file and
-renamed, so concurrent writers (pre-commit runs batches in parallel) can only
-lose each other's additions, never corrupt a shard. A shard file is its header
-line, the SHA-256 of its body, and the body; a shard whose header differs or
-whose body does not match its digest (truncated, edited, a disk error) is a
-miss, as is anything unreadable or malformed, and so is a record without the
-shape the audit wrote: the cache is rebuilt. A shard whose digest was recomputed
-after an edit is believed (only someone who can write into .git can do that);
-`verify --recompute` never reads the cache, so it catches such a report.
+A blob's content never changes, so its strict-JSON/schema outcome, a result's registry
+findings and the canonical spellings of its numbers, and its PIN-scan findings can be
+reused by every later audit under the same policy and build. Path-dependent checks (file
+name = id, the scan's allow-list) are always redone. The cache is sharded by the first
+two hex digits of the blob SHA so a small run loads little, and a blob that no path
+reads as a document (a note, code: only scanned) is kept in shards of its own (`scan-
+XX`): a warm audit takes the documents from the folder cache (folders.py), and answers
+the others without loading the documents' shards, ~85 MB of records at 100k runs for
+1,000 notes (issue 18). Each shard is written whole to a temp file and renamed, so
+concurrent writers (pre-commit runs batches in parallel) can only lose each other's
+additions, never corrupt a shard. A shard file is its header line, the SHA-256 of its
+body, and the body; a shard whose header differs or whose body does not match its digest
+(truncated, edited, a disk error) is a miss, as is anything unreadable or malformed, and
+so is a record without the shape the audit wrote: the cache is rebuilt. A shard whose
+digest was recomputed after an edit is believed (only someone who can write into .git
+can do that); `verify --recompute` never reads the cache, so it catches such a report.
 
 The cache is local and trusted (docs/threat-model.md): a record decides a verdict
 without the blob being read again, so a shard is only believed if this user wrote
@@ -38,7 +40,8 @@ from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
 from expflow_git.resources import code_digest
 
-# 17: the PIN scan reads a flow mapping below its key and a plain `pin=NNNN` tag;
+# 18: blobs only scanned have shards of their own (`scan-XX`); 17: the PIN scan reads
+# a flow mapping below its key and a plain `pin=NNNN` tag;
 # 16: the PIN scan reads YAML lists, anchors, values below keys, quoted keys, escaped
 # `$` and `\"`, `pin:` tags; 15: what the PIN scan flags is masked in findings, reasons
 # and corrections' text; 14: a private key's body may write `/` as `\/` (a JSON
@@ -48,7 +51,7 @@ from expflow_git.resources import code_digest
 # a double does not hold as written is refused (a record of 9 may have taken it); 9:
 # records keep their `reason` (issue 16); 8: results may hold series (issue 19); 7: the
 # PIN scan decodes \u escapes, YAML anchors and tags, split hashes
-FORMAT = 17
+FORMAT = 18
 
 
 class BlobCache:
@@ -84,8 +87,13 @@ class BlobCache:
             self.directory, self.header, scan=scan, below=self.below, distrusted=self.distrusted
         )
 
-    def _shard(self, sha: str) -> dict[str, Any]:
-        name = sha[:2]
+    @staticmethod
+    def shard_of(sha: str, *, document: bool) -> str:
+        """The shard of a blob: its first two hex digits, in the family of the blobs read
+        as documents or of those only scanned."""
+        return sha[:2] if document else f"scan-{sha[:2]}"
+
+    def _shard(self, name: str) -> dict[str, Any]:
         shard = self._shards.get(name)
         if shard is None:
             shard = self._load(self.directory / f"{name}.json")
@@ -128,12 +136,12 @@ class BlobCache:
         )
 
     def records(self, shard: str) -> dict[str, Any]:
-        """Every record of one shard (two hex digits) by blob SHA; may be edited in place."""
+        """Every record of one shard (shard_of) by blob SHA; may be edited in place."""
         return self._shard(shard)
 
-    def put(self, sha: str, record: Mapping[str, Any]) -> None:
-        self._shard(sha)[sha] = dict(record)
-        self._dirty.add(sha[:2])
+    def put(self, shard: str, sha: str, record: Mapping[str, Any]) -> None:
+        self._shard(shard)[sha] = dict(record)
+        self._dirty.add(shard)
 
     def save(self, shard: str) -> None:
         """Write the shard if it changed, then forget it; a cache we cannot write is not kept."""

@@ -342,7 +342,8 @@ def _read_documents(
     # core: parallel.py), and the shards they belong to saved after each round.
     batches: dict[str, list[str]] = {}
     for sha in tree.uses:
-        batches.setdefault(sha[:2] if cache is not None else "", []).append(sha)
+        name = cache.shard_of(sha, document=tree.reads_document(sha)) if cache is not None else ""
+        batches.setdefault(name, []).append(sha)
     done, total = 0, len(tree.uses)
     # A round's records wait only for the cache to keep them: without one they are
     # consumed as they come, and the cold read is one batch, so that the children's
@@ -354,7 +355,7 @@ def _read_documents(
     def flush() -> None:
         for sha, record in checker.records(reader, missing):
             if cache is not None:
-                cache.put(sha, record)
+                cache.put(cache.shard_of(sha, document=tree.reads_document(sha)), sha, record)
             tree.consume(sha, record)
         if cache is not None:
             for name in pending:

@@ -307,6 +307,10 @@ class TreeReader:
             return kinds, classes
         return list(dict.fromkeys(kinds)), set(classes)
 
+    def reads_document(self, sha: str) -> bool:
+        """Whether a path reads this blob (not yet consumed) as a document."""
+        return any(use.kind is not None for use in self.uses[sha])
+
     def consume(self, sha: str, record: BlobRecord) -> None:
         """Findings and documents of every path that holds this blob; the record is dropped."""
         findings = self.findings
