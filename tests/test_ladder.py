@@ -108,6 +108,25 @@ def test_runs_of_one_commit_climb_in_leaderboard_order(xcli: Cli, tmp_path: Path
     assert orders == {"lucky": 0, "step": 1, "base": 2, "cheat": 3}
 
 
+@pytest.mark.parametrize("depth", [1, 3])
+def test_a_shallow_clone_cutting_the_submissions_is_refused(
+    xcli: Cli, tmp_path: Path, depth: int
+) -> None:
+    """A shallow clone's cut commit shows every result older than it as added there:
+    they were submitted at the cut in leaderboard order, and `lucky` took the ladder
+    (an attacker's hunt, issue 18 twenty-seventh pass). Exit 2, as the budgets' cut
+    history is, with or without --since."""
+    r = ladder_repo(tmp_path / "repo", [0, 1, 2, 3])
+    assert _report(xcli, r)["predicate"]["result"]["best_ladder"] == "step"
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", str(depth), f"file://{r}", str(clone))
+    ranges = [[], ["--since", "HEAD~1"]] if depth > 1 else [[]]
+    for since in ranges:
+        res = xcli(["audit", "--no-cache", *since], clone)
+        cut = "this shallow clone cuts the history at"
+        assert_one_error_line(res, 2, "ranking.ladder_step:", cut, "fetch-depth: 0")
+
+
 def test_a_later_real_improvement_moves_the_ladder(xcli: Cli, tmp_path: Path) -> None:
     r = ladder_repo(tmp_path / "repo", [0, 1, 2, 3])
     add_run(r, "real", _m(57.5))  # 57.5 > 56 + 1

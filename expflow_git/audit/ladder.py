@@ -30,6 +30,7 @@ from fractions import Fraction
 from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.documents import exact
+from expflow_git.errors import ExpflowError
 from expflow_git.gitstore import Git
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -121,12 +122,25 @@ def first_commits(git: Git, rev: str, policy: Policy, trusted: str | None = None
     `rev`'s first-parent history (oldest first), of the commit that first brought that
     blob to a path the policy names as a result. With `trusted` (the --policy-ref commit)
     its first-parent history comes first and then `rev`'s commits it does not hold. One
-    `git log` per history."""
+    `git log` per history.
+
+    A shallow clone's cut commit shows every file of its tree as added: each result
+    older than the cut would be submitted there, the runs in leaderboard order, and the
+    report would not recompute in a full clone. A walk reaching one is exit 2, as the
+    budgets' cut history is (audit/budget._refuse_a_cut_history)."""
     walks = [(None, rev)] if trusted is None else [(None, trusted), (trusted, rev)]
+    cut = git.shallow_commits()
     first: dict[str, int] = {}
     position = 0
     for base, tip in walks:
-        for _, changes in git.log_changes(base, tip, [], first_parent=True):
+        for commit, changes in git.log_changes(base, tip, [], first_parent=True):
+            if commit in cut:
+                raise ExpflowError(
+                    f"ranking.ladder_step: the Ladder submits each run at the commit that "
+                    f"first brought its result, and this shallow clone cuts the history at "
+                    f"{commit[:12]} — fetch the full history (actions/checkout with "
+                    "`fetch-depth: 0`)"
+                )
             for change in changes:
                 # A modified result is a new submission: its blob, not its id, is followed.
                 if change.new_sha is not None and policy.kind_of(change.path) is Kind.RESULT:
