@@ -432,3 +432,32 @@ def test_a_result_moved_then_deleted_is_reported_once(base: tuple[Path, str]) ->
     rewritten = [ln for ln in out.splitlines() if "result-rewritten" in ln]
     assert len(rewritten) == 1 and "results/archive/r2.json" in rewritten[0], out
     assert "unrelated history" not in out, out
+
+
+@pytest.mark.parametrize(("depth", "cut"), [(1, True), (2, True), (3, False)])
+def test_a_shallow_clone_cutting_the_deletions_parent_is_refused(
+    base: tuple[Path, str], tmp_path: Path, depth: int, cut: bool
+) -> None:
+    """A run deleted on record, back with its record changed: the record it had is the
+    one in the parent of the commit that added the deletion. A shallow clone's cut
+    commit seems to add every file, the deletion too, and has no parent: nothing was
+    compared and the audit passed (an attacker's hunt, issue 18 twenty-seventh pass)."""
+    repo, _ = base
+    for rel in (REC, RES):
+        git(repo, "checkout", "HEAD~1", "--", rel)
+    doc = json.loads((repo / REC).read_text())
+    doc["params"] = {"lr": 0.9}
+    (repo / REC).write_text(json.dumps(doc, indent=2) + "\n")
+    commit(repo, "r1 back, its params changed")
+    assert findings(repo) == (1, [("record-rewritten", REC)])
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", str(depth), f"file://{repo}", str(clone))
+    if not cut:  # the deletion's commit and its parent are there
+        assert findings(clone) == (1, [("record-rewritten", REC)])
+        return
+    for since in [[], ["--since", "HEAD~1"]][:depth]:  # BASE the cut commit itself
+        code, out, err = run_cli(["audit", "--no-cache", *since], clone)
+        assert (code, out) == (2, ""), out + err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert "experiment 'r1' is back after its deletion" in err
+        assert "this shallow clone cuts at" in err and "fetch-depth: 0" in err

@@ -11,8 +11,8 @@ alone cannot tell apart from ones its last author wrote):
 - a valid result of such a run must be a blob those corrections name, or one a chain
   of corrections (BASE's or the tree's) leads to from them, else `result-rewritten`;
 - its record must be, at the same path, the record it had just before the oldest
-  commit that added one of those deletions, else `record-rewritten` (where the clone
-  lacks that commit's parent, nothing is compared).
+  commit that added one of those deletions, else `record-rewritten` (a root commit's
+  parent is nothing to compare with; a shallow clone's cut is exit 2).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from expflow_git.checks import Problem
 from expflow_git.corrections import Correction, check_correction
-from expflow_git.errors import Finding
+from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs, changed_fields, frozen_view
@@ -170,7 +170,9 @@ def records_changed(
     """Records of runs deleted on record (`now`: id -> (path, blob; None where it is no
     file)) against the record each had, at the same path, in the parent of the oldest
     commit of `upto`'s history that added one of its deletions. One `git log` of the
-    correction folders, one `git cat-file --batch-check` and one read of the blobs."""
+    correction folders, one `git cat-file --batch-check` and one read of the blobs.
+    Where a shallow clone cut that commit's parent away, exit 2: nothing to compare
+    with is no pass (the threat model)."""
     adds = {c.path: exp_id for exp_id, cs in deleting.items() if exp_id in now for c in cs}
     first: dict[str, str] = {}  # experiment -> the oldest commit adding one of its deletions
     for commit, changes in git.log_changes(None, upto, globs.prefixes(corrections_only=True)):
@@ -178,7 +180,9 @@ def records_changed(
             if change.status == "A" and change.path in adds:
                 first.setdefault(adds[change.path], commit)
     runs = sorted((exp_id, now[exp_id][0], commit) for exp_id, commit in first.items())
-    # Each commit's parent (a shallow clone may lack it: then nothing is compared), and
+    # Each commit's parent (a root commit has none: then nothing is compared; a shallow
+    # clone's cut commit lacks it: exit 2, as `git log` shows every file of a cut commit's
+    # tree as added there, so a deletion older than the cut seems to be added at it), and
     # the record at the same path there; `<commit>^:<path>` is one line of cat-file's
     # input, so a path it cannot name (a line break, blanks at an end) is not there; a
     # byte that is not UTF-8 goes back as the byte (the path was read as surrogates).
@@ -193,12 +197,16 @@ def records_changed(
     ).split(b"\n")  # a missing name is echoed: a "\r" in its path is no line break
     found = iter(answers)
     before: dict[str, str | None] = {}
-    for i, (exp_id, _, _) in enumerate(runs):
+    orphans: list[tuple[str, str]] = []  # (experiment, commit): no parent to compare with
+    for i, (exp_id, _, commit) in enumerate(runs):
         parent = next(found).decode("utf-8", "replace").partition(" ")[2]
         line = next(found).decode("utf-8", "replace") if names[2 * i + 1] else ""
         sha, _, kind = line.partition(" ")
         if parent == "commit":
             before[exp_id] = sha if kind == "blob" else None
+        else:
+            orphans.append((exp_id, commit))
+    _refuse_a_cut_parent(git, orphans, deleting)
     runs = [run for run in runs if run[0] in before]
     if not runs:
         return []
@@ -223,3 +231,22 @@ def records_changed(
             )
         )
     return findings
+
+
+def _refuse_a_cut_parent(
+    git: Git, orphans: list[tuple[str, str]], deleting: Mapping[str, list[Correction]]
+) -> None:
+    """Exit 2 where a commit that seems to add a deletion is a shallow clone's cut commit
+    (its parent, the record the run had, is not there); a root commit has no parent to
+    lack. The wording is the budgets' (audit/budget._refuse_a_cut_history)."""
+    if not orphans:
+        return
+    cut = git.shallow_commits()
+    for exp_id, commit in orphans:
+        if commit in cut:
+            raise ExpflowError(
+                f"experiment {exp_id!r} is back after its deletion "
+                f"({deleting[exp_id][0].path}): its record is compared with the one it had "
+                f"before the deletion, which this shallow clone cuts at {commit[:12]} — fetch "
+                "the full history (actions/checkout with `fetch-depth: 0`)"
+            )
