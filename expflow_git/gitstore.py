@@ -432,11 +432,11 @@ class Git:
         if not Path(path).is_dir():
             raise ExpflowError(f"not a git repository: {path}")
 
-        def rev_parse(*args: str, quiet: bool = False) -> str:
+        def rev_parse(*args: str, quiet: bool = False, cwd: str | Path = path) -> str:
             try:
                 proc = subprocess.run(
                     [*_GIT, "rev-parse", *args],
-                    cwd=path,
+                    cwd=cwd,
                     env=_pinned(run_env),
                     capture_output=True,
                     check=False,
@@ -453,16 +453,35 @@ class Git:
                 raise ExpflowError(msg)
             return os.fsdecode(proc.stdout)
 
-        def values(*args: str, quiet: bool = False) -> list[str]:
+        def values(*args: str, quiet: bool = False, cwd: str | Path = path) -> list[str]:
             """rev-parse's answer to each of `args`, one a line (it has no `-z`). A path
             holding a line break gives more lines than answers: then each is asked
             alone, its whole output one answer. `str.splitlines` also split at U+2028,
             \r, \x1c, …, and a repository under such a folder crashed every command
             (a user's hunt, issue 18 twenty-third pass)."""
-            lines = rev_parse(*args, quiet=quiet).split("\n")[:-1]
+            lines = rev_parse(*args, quiet=quiet, cwd=cwd).split("\n")[:-1]
             if len(lines) == len(args) or not lines:
                 return lines
-            return [rev_parse(arg).removesuffix("\n") for arg in args]
+            return [rev_parse(arg, cwd=cwd).removesuffix("\n") for arg in args]
+
+        def work_tree(git_dir: str) -> str:
+            """The work tree of a non-bare repository asked from inside its git directory,
+            where --show-toplevel fails: a linked work tree's (its `gitdir` file names the
+            work tree's `.git`), else the folder holding `.git`; taken only when git, asked
+            there, names this git directory and that folder (a submodule's git directory
+            has `core.worktree`, which --show-toplevel follows)."""
+            where = Path(git_dir)
+            try:
+                linked = (where / "commondir").is_file()
+                dot_git = Path((where / "gitdir").read_text("utf-8").strip()) if linked else where
+            except (OSError, UnicodeDecodeError):
+                dot_git = where
+            top = dot_git.parent
+            if dot_git.name == ".git" and top.is_dir():
+                found = values("--absolute-git-dir", "--show-toplevel", quiet=True, cwd=top)
+                if [Path(f).resolve() for f in found] == [where.resolve(), top.resolve()]:
+                    return found[1]
+            return values("--show-toplevel")[0]  # git's own refusal
 
         # One process in a work tree (every hook run starts here); --show-toplevel fails
         # in a bare repository or inside the git directory, asked again without it then.
@@ -471,7 +490,7 @@ class Git:
             git_dir, root = found[0], found[2]
         else:
             git_dir, bare = values("--absolute-git-dir", "--is-bare-repository")
-            root = git_dir if bare == "true" else values("--show-toplevel")[0]
+            root = git_dir if bare == "true" else work_tree(git_dir)
         # Every later command runs at `root`, not at `path`: pin the locations
         # a hook's env may give relative to where it was found.  Git itself
         # reads a relative GIT_INDEX_FILE (hooks get ".git/index") from the top

@@ -166,6 +166,39 @@ def test_bare_repository_root_is_its_git_dir(repo: Repo, tmp_path: Path) -> None
     assert [e.path for e in g.ls_tree(sha)] == ["a.json"]
 
 
+def test_discover_inside_the_git_directory_finds_its_work_tree(repo: Repo, tmp_path: Path) -> None:
+    """--show-toplevel fails inside a git directory ("this operation must be run in a
+    work tree"): every command run there was refused as no repository (a hunt, issue 18
+    twenty-seventh pass). The work tree git knows is used: the folder holding `.git`,
+    or a linked work tree's."""
+    repo.commit("one", {"a.json": "{}"})
+    top, dot_git = repo.path.resolve(), (repo.path / ".git").resolve()
+    for inside in (repo.path / ".git", repo.path / ".git" / "refs" / "heads"):
+        g = Git.discover(inside)
+        assert (g.root, g.git_dir) == (top, dot_git)
+        assert g.run("rev-parse", "--show-toplevel").decode().strip() == str(top)
+    linked = tmp_path / "linked"
+    repo.git("worktree", "add", "-q", "-b", "other", str(linked))
+    g = Git.discover(repo.path / ".git" / "worktrees" / "linked")
+    assert (g.root, g.git_dir) == (linked.resolve(), dot_git / "worktrees" / "linked")
+    # A git directory of another name, no core.worktree: git knows no work tree.
+    apart = tmp_path / "apart.git"
+    made = run_git(tmp_path, "init", "-q", "--separate-git-dir", str(apart), str(tmp_path / "wt"))
+    assert made.returncode == 0, made.stderr
+    with pytest.raises(ExpflowError, match="must be run in a work tree"):
+        Git.discover(apart)
+
+
+def test_audit_runs_inside_the_git_directory(tmp_path: Path) -> None:
+    from helpers_audit import run_cli, seed_repo
+
+    repo = seed_repo(tmp_path / "seed")
+    expected = run_cli(["audit", "--no-cache"], repo)
+    assert expected.code in (0, 1), expected
+    for inside in (repo / ".git", repo / ".git" / "objects"):
+        assert run_cli(["audit", "--no-cache"], inside) == expected
+
+
 def test_run_returns_stdout_and_raises_with_git_message(git: Git) -> None:
     assert git.run("rev-parse", "--is-inside-work-tree") == b"true\n"
     with pytest.raises(ExpflowError) as exc:
