@@ -177,7 +177,8 @@ def required_metric_findings(result: Result, policy: Policy) -> list[Finding]:
 def integrity_findings(
     experiments: Sequence[Experiment], results: Sequence[Result], policy: Policy
 ) -> list[Finding]:
-    """Unique ids, results backed by a successful record, the per-study budget."""
+    """Unique ids, results backed by a successful record, the runs budgets (per study and
+    in all studies)."""
     findings = []
     by_id: dict[str, Experiment] = {}
     for exp in sorted(experiments, key=lambda e: e.path):
@@ -196,6 +197,8 @@ def integrity_findings(
     findings.extend(duplicate_result_findings(results))
     if policy.max_runs_per_study is not None:
         findings.extend(run_budget_findings(experiments, policy.max_runs_per_study))
+    if policy.max_runs is not None:
+        findings.extend(run_total_findings(policy.path, len(experiments), policy.max_runs))
     return findings
 
 
@@ -236,8 +239,36 @@ def run_budget_findings(
     ]
 
 
+RUNS_TOTAL_POINTER = "/budget/max_runs"
+
+
+def run_total_findings(policy_path: str, count: int, limit: int, erased: int = 0) -> list[Finding]:
+    """`budget.max_runs` over a tree's valid records (`count`, every study's: the sum of
+    what `run_budget_findings` counts per study), or with `--since` also the `erased`
+    attempts the tree no longer shows (audit/budget.py): a finding at the policy when
+    over. A study is each record's own word: only this budget binds an author who
+    gives every run a study of its own (an attacker's hunt, issue 18)."""
+    if count + erased <= limit:
+        return []
+    said = (
+        f"all studies have {count} runs in the tree"
+        if not erased
+        else f"all studies have had {count + erased} runs in their history ({erased} of "
+        "them no longer in the tree as they ran: deleted or rewritten)"
+    )
+    return [
+        Finding(
+            policy_path,
+            Problem.BUDGET.value,
+            f"{said}, over the budget of {limit} in all studies",
+            RUNS_TOTAL_POINTER,
+        )
+    ]
+
+
 Study = str | None  # a run's study for the holdout budget; None: no record of the run
 HOLDOUT_POINTER = "/walk_forward/max_evaluations_per_study"
+HOLDOUT_TOTAL_POINTER = "/walk_forward/max_evaluations"
 
 
 def holdout_counts(records: Iterable[Studied], looks: Iterable[str]) -> dict[Study, int]:
@@ -276,6 +307,33 @@ def holdout_budget_findings(
         )
         for study, n in counts
         if n > limit and (studies is None or study in studies)
+    ]
+
+
+def holdout_total_findings(
+    policy_path: str,
+    split: str,
+    limit: int,
+    counts: Iterable[tuple[Study, int]],
+    *,
+    history: bool,
+) -> list[Finding]:
+    """`walk_forward.max_evaluations`: the results carrying the split in all studies
+    (the per-study `counts` summed: each look is counted in one study, its run's), one
+    `holdout-budget-exceeded` finding at the policy when over. The audit's and the
+    validate hook's one rule."""
+    total = sum(n for _, n in counts)
+    if total <= limit:
+        return []
+    where = "in their history" if history else "in the tree"
+    return [
+        Finding(
+            policy_path,
+            Problem.HOLDOUT_BUDGET.value,
+            f"all studies have {total} result(s) carrying the holdout split {split!r} "
+            f"{where}, over the budget of {limit} in all studies",
+            HOLDOUT_TOTAL_POINTER,
+        )
     ]
 
 

@@ -217,6 +217,8 @@ def _append_policy(repo: ExpRepo, text: str) -> None:
 
 def _budget_exceeded(repo: ExpRepo, row: Row) -> list[str]:
     """`count` records of the study, the last staged over a committed budget."""
+    if row.pointer == "/budget/max_runs":
+        return _runs_total_exceeded(repo, row)
     found = re.search(r"study '([^']+)' has (\d+) runs, over the budget of (\d+)", row.message)
     assert found is not None, row
     study, count, limit = found[1], int(found[2]), int(found[3])
@@ -233,6 +235,8 @@ def _budget_exceeded(repo: ExpRepo, row: Row) -> list[str]:
 
 def _holdout_budget_exceeded(repo: ExpRepo, row: Row) -> list[str]:
     """`count` results carrying the split in the study, the last staged over the budget."""
+    if row.pointer == "/walk_forward/max_evaluations":
+        return _holdout_total_exceeded(repo, row)
     found = re.search(
         r"study '([^']+)' has (\d+) result\(s\) carrying the holdout split '([^']+)' in the "
         r"tree, over the budget of (\d+) per study",
@@ -248,6 +252,51 @@ def _holdout_budget_exceeded(repo: ExpRepo, row: Row) -> list[str]:
     paths = []
     for n in range(1, count + 1):
         exp_id = f"exp-{n:03d}"
+        repo.write_json(f"experiments/{study}/{exp_id}.json", experiment_doc(exp_id, study=study))
+        doc = result_doc(exp_id, splits={split: {"seg_total": 50.0}})
+        paths.append(f"results/{study}/{exp_id}.json")
+        if n == count:
+            repo.commit("the looks the budget allows")
+        repo.write_json(paths[-1], doc)
+    return paths[-1:]
+
+
+def _runs_total_exceeded(repo: ExpRepo, row: Row) -> list[str]:
+    """`count` records, each in a study of its own, the last staged over `max_runs`."""
+    found = re.search(
+        r"all studies have (\d+) runs in the tree, over the budget of (\d+)", row.message
+    )
+    assert found is not None, row
+    count, limit = int(found[1]), int(found[2])
+    _append_policy(repo, f"budget: {{max_runs: {limit}}}\n")
+    paths = []
+    for n in range(1, count + 1):
+        if n == count:
+            repo.commit("the runs the budget allows")
+        exp_id, study = f"exp-{n:03d}", f"s{n}"
+        paths.append(f"experiments/{study}/{exp_id}.json")
+        repo.write_json(paths[-1], experiment_doc(exp_id, study=study))
+    return paths[-1:]
+
+
+def _holdout_total_exceeded(repo: ExpRepo, row: Row) -> list[str]:
+    """`count` results carrying the split, each run in a study of its own, the last staged
+    over `max_evaluations`."""
+    found = re.search(
+        r"all studies have (\d+) result\(s\) carrying the holdout split '([^']+)' in the "
+        r"tree, over the budget of (\d+) in all studies",
+        row.message,
+    )
+    assert found is not None, row
+    count, split, limit = int(found[1]), found[2], int(found[3])
+    _append_policy(
+        repo,
+        f"walk_forward: {{metric: seg_total, split: {split}, min_pearson: -1,\n"
+        f"               max_evaluations: {limit}}}\n",
+    )
+    paths = []
+    for n in range(1, count + 1):
+        exp_id, study = f"exp-{n:03d}", f"s{n}"
         repo.write_json(f"experiments/{study}/{exp_id}.json", experiment_doc(exp_id, study=study))
         doc = result_doc(exp_id, splits={split: {"seg_total": 50.0}})
         paths.append(f"results/{study}/{exp_id}.json")

@@ -1,7 +1,10 @@
 """The holdout budget (docs/spec.md §6.2 item 6; Dwork et al., "The reusable holdout"):
 `walk_forward.max_evaluations_per_study: N` caps how often a study looks at the
-walk-forward split. Every look leaks information about it, so every result document
-that carries the split counts, whatever became of it:
+walk-forward split, `walk_forward.max_evaluations: N` how often all studies together do
+(a study is each record's own word, and every study's runs share one leaderboard: an
+author who gave each extra look a study of its own was capped by no per-study budget;
+an attacker's hunt, issue 18 twenty-seventh pass). Every look leaks information about
+the split, so every result document that carries it counts, whatever became of it:
 
 - without `--since`: the results of the audited tree that carry the split;
 - with `--since BASE`: every time a commit of REV's history (BASE's, trusted, and
@@ -34,6 +37,8 @@ from expflow_git.checks import (
     check_content,
     holdout_budget_findings,
     holdout_counts,
+    holdout_total_findings,
+    run_total_findings,
     study_name,
 )
 from expflow_git.documents import stem
@@ -54,31 +59,39 @@ class HoldoutBudget:
     """How many results carrying the holdout split each study committed, against the limit."""
 
     split: str
-    limit: int
+    limit: int | None  # per study (`max_evaluations_per_study`); None: not set
     history: bool  # counted over BASE..REV (True) or in the audited tree
     counts: tuple[tuple[Study, int], ...]  # by study, sorted (a run without record first)
-
-    def over(self) -> list[tuple[Study, int]]:
-        return [(study, n) for study, n in self.counts if n > self.limit]
+    total: int | None = None  # in all studies (`max_evaluations`); None: not set
 
     def findings(self, policy_path: str) -> list[Finding]:
-        """One finding per study over the budget (each fails the audit; the validate
-        hook reports the tree's through the same `checks.holdout_budget_findings`)."""
-        return holdout_budget_findings(
-            policy_path, self.split, self.limit, self.counts, history=self.history
-        )
+        """One finding per study over the budget, and one when all studies are over the
+        total (each fails the audit; the validate hook reports the tree's through the
+        same `checks` functions)."""
+        found = []
+        if self.limit is not None:
+            found += holdout_budget_findings(
+                policy_path, self.split, self.limit, self.counts, history=self.history
+            )
+        if self.total is not None:
+            found += holdout_total_findings(
+                policy_path, self.split, self.total, self.counts, history=self.history
+            )
+        return found
 
     def entry(self) -> dict[str, Any]:
-        """The report's entry (docs/spec.md §6.3): verify recomputes it byte for byte."""
-        return {
-            "type": "holdout-budget",
-            "split": clean(self.split),
-            "max": self.limit,
-            "counted": "history" if self.history else "tree",
-            "studies": [
-                {"study": None if s is None else clean(s), "evaluations": n} for s, n in self.counts
-            ],
-        }
+        """The report's entry (docs/spec.md §6.3): verify recomputes it byte for byte.
+        `max` is the per-study limit, `maxTotal` the one in all studies (each when set)."""
+        entry: dict[str, Any] = {"type": "holdout-budget", "split": clean(self.split)}
+        if self.limit is not None:
+            entry["max"] = self.limit
+        if self.total is not None:
+            entry["maxTotal"] = self.total
+        entry["counted"] = "history" if self.history else "tree"
+        entry["studies"] = [
+            {"study": None if s is None else clean(s), "evaluations": n} for s, n in self.counts
+        ]
+        return entry
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,8 @@ def budget_range(git: Git, check: TreeCheck, since: str | None) -> BudgetRange |
     """The range the budgets count over (`since`: a resolved ancestor); None without
     `--since`, or when the policy sets neither budget."""
     policy = check.policy
-    if since is None or (budget_policy(policy) is None and policy.max_runs_per_study is None):
+    runs = policy.max_runs_per_study is not None or policy.max_runs is not None
+    if since is None or (budget_policy(policy) is None and not runs):
         return None
     from expflow_git.history.walk import policy_at
 
@@ -137,14 +151,18 @@ def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> Hold
     """The budget's counts for an audited tree, or over BASE..REV with `span`; None when
     the policy sets no budget."""
     walk = budget_policy(check.policy)
-    if walk is None or walk.max_evaluations_per_study is None:
+    if walk is None:
         return None
     if span is None:
         counts = _tree_counts(check, walk.split)
     else:
         counts = _history_counts(git, check, span, walk)
     return HoldoutBudget(
-        walk.split, walk.max_evaluations_per_study, span is not None, by_study(counts)
+        walk.split,
+        walk.max_evaluations_per_study,
+        span is not None,
+        by_study(counts),
+        walk.max_evaluations,
     )
 
 
@@ -162,9 +180,13 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     or moved to another study, was one run by its id, and bought a try (an attacker's
     hunt, issue 18 twenty-second pass). Only the studies the tree's own count
     (checks.py) leaves under the budget are reported here.
+
+    `budget.max_runs` counts the same attempts in all studies, each once: a run moved
+    to another study is one attempt there (its study dropped from the key), while the
+    per-study count charges it to both studies.
     """
-    limit = check.policy.max_runs_per_study
-    if limit is None or span is None:
+    limit, total = check.policy.max_runs_per_study, check.policy.max_runs
+    if (limit is None and total is None) or span is None:
         return []
     globs = span.globs
     at_rev: dict[str, set[str]] = {}
@@ -189,16 +211,18 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         keys = _attempts(reader, {sha for _, sha in then} | now_blobs)
     then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
     now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
-    # A run's running record is the attempt its ended record (or REV's record) finishes.
-    finished = {key[:2] for key in now_keys}
-    finished |= {key[:2] for key in then_keys if key[2] is not RUNNING}
-    erased = Counter(
-        study
-        for exp_id, study, params, _ in then_keys - now_keys
-        if params is not RUNNING or (exp_id, study) not in finished
-    )
+    findings = []
+    if total is not None:
+        # (id, params, seed): the study dropped, so a move is no new attempt in all studies
+        erased_total = len(_erased({(k[0], k[2], k[3]) for k in then_keys}, now_keys, 1))
+        now_total = len(check.experiments)
+        if now_total <= total:  # (over the tree's own count: checks.py said it)
+            findings += run_total_findings(check.policy.path, now_total, total, erased_total)
+    if limit is None:
+        return findings
+    erased = Counter(study for _, study, _, _ in _erased(then_keys, now_keys, 2))
     now: Counter[Study] = Counter(e.study for e in check.experiments)
-    return [
+    return findings + [
         Finding(
             check.policy.path,
             Problem.BUDGET.value,
@@ -214,6 +238,17 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
 
 _Attempt = tuple[str, str, Any, Any]  # (id, study, params, seed), params and seed normalised
 RUNNING = ("running",)  # a running record's params and seed: not yet what the run was
+
+
+def _erased(then: set[Any], now: set[_Attempt], run: int) -> set[Any]:
+    """The attempts of `then` REV's records (`now`) do not show: keys whose first `run`
+    items name a run ((id, study), or (id,) with the study dropped from `then`), then
+    params and seed. A running record's attempt is one its run's ended record (or REV's
+    record) finishes: no attempt of its own."""
+    finished = {key[:run] for key in now}
+    finished |= {key[:run] for key in then if key[run] is not RUNNING}
+    now_keys = now if run == 2 else {(k[0], k[2], k[3]) for k in now}
+    return {key for key in then - now_keys if key[run] is not RUNNING or key[:run] not in finished}
 
 
 def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
@@ -434,6 +469,8 @@ def _is_record(mode: str | None, path: str, globs: DocumentGlobs, ids: set[str] 
 
 
 def budget_policy(policy: Policy) -> WalkForward | None:
-    """The walk-forward section when it sets a holdout budget."""
+    """The walk-forward section when it sets a holdout budget (per study, in all, or both)."""
     walk = policy.walk_forward
-    return walk if walk is not None and walk.max_evaluations_per_study is not None else None
+    if walk is None or (walk.max_evaluations_per_study is None and walk.max_evaluations is None):
+        return None
+    return walk

@@ -8,11 +8,13 @@ lean on a record that is not going to be committed with it. Without paths,
 every document of the working tree is checked, tracked or not, and looked up
 there (hooks/lookup.py).
 
-The two per-study budgets (`budget.max_runs_per_study`, the holdout budget
-`walk_forward.max_evaluations_per_study`) are counted over every document where the
-others are looked up, the given ones as checked, by the audit's own rules
-(checks.run_budget_findings, checks.holdout_budget_findings), for the studies the
-given documents touch (every study when the policy is among them).
+The budgets (`budget.max_runs_per_study`, the holdout budget
+`walk_forward.max_evaluations_per_study`, and their totals in all studies
+`budget.max_runs`, `walk_forward.max_evaluations`) are counted over every document
+where the others are looked up, the given ones as checked, by the audit's own rules
+(checks.run_budget_findings, checks.holdout_budget_findings, checks.run_total_findings,
+checks.holdout_total_findings), for the studies the given documents touch (every study
+when the policy is among them; a total when they touch any).
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from expflow_git.checks import (
     duplicate_result,
     holdout_budget_findings,
     holdout_counts,
+    holdout_total_findings,
     reference_findings,
     required_metric_findings,
     run_budget_findings,
+    run_total_findings,
     some_of,
 )
 from expflow_git.documents import Experiment, Result, Status, stem
@@ -122,10 +126,11 @@ _Answer = tuple[int, list[_Keyed], list[_Record], list[_Look]]
 
 @dataclass(frozen=True)
 class _Budgets:
-    """The per-study budgets a run counts: a limit is set only when the given documents
-    touch it (a record for the runs budget; a result, or a record of a run with one, for
-    the holdout budget; every document checked: the policy given, or no paths) and the
+    """The budgets a run counts: a limit is set only when the given documents touch it
+    (a record for the runs budgets; a result, or a record of a run with one, for the
+    holdout budgets; every document checked: the policy given, or no paths) and the
     documents of its kind are more than it (by their names: nothing is read otherwise).
+    `runs` and `looks` are per study, `runs_total` and `looks_total` in all studies.
     `extra`: the documents the counts need that are not checked (they are read, judged
     as the audit judges them, and counted)."""
 
@@ -134,49 +139,53 @@ class _Budgets:
     split: str = ""
     every: bool = False
     extra: list[tuple[str, Kind]] = field(default_factory=list)
+    runs_total: int | None = None
+    looks_total: int | None = None
 
     @property
     def counted(self) -> bool:
-        return self.runs is not None or self.looks is not None
+        limits = (self.runs, self.looks, self.runs_total, self.looks_total)
+        return any(limit is not None for limit in limits)
 
     @classmethod
     def plan(cls, policy: Policy, lookup: Lookup, docs: list[_Doc], every: bool) -> _Budgets:
         walk = policy.walk_forward
-        looks = walk.max_evaluations_per_study if walk is not None else None
-        runs = policy.max_runs_per_study
+        looks = [walk.max_evaluations_per_study, walk.max_evaluations] if walk else [None, None]
+        runs = [policy.max_runs_per_study, policy.max_runs]
         given = {rel: kind for _, rel, kind in docs}
         kinds = set(given.values())
-        if runs is not None and not (every or Kind.EXPERIMENT in kinds):
-            runs = None
-        if looks is not None and not (every or kinds & {Kind.EXPERIMENT, Kind.RESULT}):
-            looks = None
-        if runs is None and looks is None:
+        if not (every or Kind.EXPERIMENT in kinds):
+            runs = [None, None]
+        if not (every or kinds & {Kind.EXPERIMENT, Kind.RESULT}):
+            looks = [None, None]
+        if all(limit is None for limit in runs + looks):
             return _NO_BUDGETS  # (nearly always: the listing is not classified)
         records = dict.fromkeys(lookup.documents(Kind.EXPERIMENT))
         records.update((p, None) for p, k in given.items() if k is Kind.EXPERIMENT)
         results = dict.fromkeys(lookup.documents(Kind.RESULT))
         results.update((p, None) for p, k in given.items() if k is Kind.RESULT)
         ids = {stem(p) for p in results}  # the runs with a result
-        if runs is not None and len(records) <= runs:
-            runs = None
+        runs = [None if limit is None or len(records) <= limit else limit for limit in runs]
         # A record moves no look unless its run has a result (a sweep's launch: none).
-        if looks is not None and (
-            len(results) <= looks
-            or not (
-                every
-                or Kind.RESULT in kinds
-                or any(k is Kind.EXPERIMENT and stem(p) in ids for p, k in given.items())
-            )
-        ):
-            looks = None
+        moves = (
+            every
+            or Kind.RESULT in kinds
+            or any(k is Kind.EXPERIMENT and stem(p) in ids for p, k in given.items())
+        )
+        looks = [
+            None if limit is None or len(results) <= limit or not moves else limit
+            for limit in looks
+        ]
+        counts_runs = any(limit is not None for limit in runs)
+        counts_looks = any(limit is not None for limit in looks)
         extra: dict[str, Kind] = {}
-        if runs is not None:
+        if counts_runs:
             extra.update((p, Kind.EXPERIMENT) for p in records if p not in given)
-        if looks is not None:
+        if counts_looks:
             extra.update((p, Kind.RESULT) for p in results if p not in given)
             extra.update((p, Kind.EXPERIMENT) for p in records if p not in given and stem(p) in ids)
-        split = walk.split if walk is not None and looks is not None else ""
-        return cls(runs, looks, split, every, list(extra.items()))
+        split = walk.split if walk is not None and counts_looks else ""
+        return cls(runs[0], looks[0], split, every, list(extra.items()), runs[1], looks[1])
 
     def findings(self, policy: Policy, records: list[_Record], looks: list[_Look]) -> list[Finding]:
         """The audit's budget findings of the studies the given documents touch (all of
@@ -185,24 +194,26 @@ class _Budgets:
         audit reads them), None when it has no valid record."""
         records.sort(key=lambda r: r.path.encode("utf-8", "surrogateescape"))  # git's order
         findings = []
+        touched = None if self.every else {r.study for r in records if r.given}
         if self.runs is not None:
-            touched = None if self.every else {r.study for r in records if r.given}
             findings += run_budget_findings(records, self.runs, touched)
-        if self.looks is not None:
-            counts = holdout_counts(records, (exp_id for exp_id, _ in looks))
+        if self.runs_total is not None and (touched is None or touched):
+            findings += run_total_findings(policy.path, len(records), self.runs_total)
+        if self.looks is not None or self.looks_total is not None:
+            counts = by_study(holdout_counts(records, (exp_id for exp_id, _ in looks)))
             studies: set[Study] | None = None
             if not self.every:
                 study_of = {r.id: r.study for r in records}
                 ids = {r.id for r in records if r.given}
                 studies = {study_of.get(i) for i, given in looks if given or i in ids}
-            findings += holdout_budget_findings(
-                policy.path,
-                self.split,
-                self.looks,
-                by_study(counts),
-                history=False,
-                studies=studies,
-            )
+            if self.looks is not None:
+                findings += holdout_budget_findings(
+                    policy.path, self.split, self.looks, counts, history=False, studies=studies
+                )
+            if self.looks_total is not None and (studies is None or studies):
+                findings += holdout_total_findings(
+                    policy.path, self.split, self.looks_total, counts, history=False
+                )
         return findings
 
 
@@ -241,10 +252,12 @@ def _scope(
 def _budgeted_kinds(policy: Policy) -> frozenset[Kind]:
     """The kinds of document a budget the policy sets counts (_Budgets)."""
     kinds: set[Kind] = set()
-    if policy.max_runs_per_study is not None:
+    if policy.max_runs_per_study is not None or policy.max_runs is not None:
         kinds.add(Kind.EXPERIMENT)
     walk = policy.walk_forward
-    if walk is not None and walk.max_evaluations_per_study is not None:
+    if walk is not None and (
+        walk.max_evaluations_per_study is not None or walk.max_evaluations is not None
+    ):
         kinds |= {Kind.EXPERIMENT, Kind.RESULT}
     return frozenset(kinds)
 

@@ -153,6 +153,7 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
         new.max_runs_per_study,
         upper=True,
     )
+    _bound(add, "/budget/max_runs", old.max_runs, new.max_runs, upper=True)
     _walk_forward(add, old, new)
     _changed(add, "/seed_policy/base_seed", old.base_seed, new.base_seed)
     if old.results_immutable != new.results_immutable:
@@ -524,7 +525,9 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
         if getattr(a, attr) != getattr(b, attr):
             # The holdout budget counts looks at `split`: renaming it while a budget is
             # set drops every earlier look from the count.
-            budgeted = attr == "split" and b.max_evaluations_per_study is not None
+            budgeted = attr == "split" and (
+                b.max_evaluations_per_study is not None or b.max_evaluations is not None
+            )
             add(
                 PolicyChange(
                     Effect.LOOSER if budgeted else Effect.CHANGED,
@@ -541,6 +544,7 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
         b.max_evaluations_per_study,
         upper=True,
     )
+    _bound(add, "/walk_forward/max_evaluations", a.max_evaluations, b.max_evaluations, upper=True)
 
 
 def _shown_walk(walk: WalkForward) -> str:

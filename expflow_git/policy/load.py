@@ -584,6 +584,9 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
                 path,
                 "/walk_forward/max_evaluations_per_study",
             ),
+            max_evaluations=_integer(
+                wf.get("max_evaluations"), path, "/walk_forward/max_evaluations"
+            ),
         )
 
     paths = raw.get("paths", {})
@@ -601,6 +604,7 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
         max_runs_per_study=_integer(
             raw.get("budget", {}).get("max_runs_per_study"), path, "/budget/max_runs_per_study"
         ),
+        max_runs=_integer(raw.get("budget", {}).get("max_runs"), path, "/budget/max_runs"),
         walk_forward=walk,
         base_seed=_integer(
             raw.get("seed_policy", {}).get("base_seed", 0), path, "/seed_policy/base_seed"

@@ -212,8 +212,10 @@ class WalkForward:
     split: str
     top_n: int = 10
     min_pearson: float = 0.3
-    # The holdout budget (audit/budget.py): results carrying `split` per study, at most.
+    # The holdout budget (audit/budget.py): results carrying `split` per study, at most,
+    # and in all studies together (a study is the author's word: only the total binds).
     max_evaluations_per_study: int | None = None
+    max_evaluations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ class Policy:
     experiment_globs: tuple[str, ...] = DEFAULT_EXPERIMENT_GLOBS
     result_globs: tuple[str, ...] = DEFAULT_RESULT_GLOBS
     max_runs_per_study: int | None = None
+    max_runs: int | None = None  # records in all studies together (checks.py)
     walk_forward: WalkForward | None = None
     base_seed: int = 0
     results_immutable: bool = True

@@ -10,22 +10,32 @@ from expflow_git.escape import html_text
 
 
 def budget_note(entry: Mapping[str, Any] | None) -> str | None:
-    """`holdout budget: …` with each study's count and OVER where it exceeds the limit."""
+    """`holdout budget: …` with each study's count and OVER where it exceeds the limit,
+    then the count in all studies against `maxTotal` when the policy sets one."""
     if entry is None:
         return None
-    limit = entry["max"]
+    limit, total = entry.get("max"), entry.get("maxTotal")
     where = "in the history, every attempt" if entry["counted"] == "history" else "in the tree"
+    studies = entry["studies"]
+
+    def over(n: int) -> bool:
+        return limit is not None and n > limit
+
     parts = [
         f"{'(no record)' if s['study'] is None else s['study']} {s['evaluations']}"
-        + (" OVER" if s["evaluations"] > limit else "")
-        for s in entry["studies"]
+        + (" OVER" if over(s["evaluations"]) else "")
+        for s in studies
     ]
-    over = any(s["evaluations"] > limit for s in entry["studies"])
-    return (
-        f"holdout budget: {'FAIL' if over else 'ok'} — results carrying split "
-        f"{entry['split']} per study ({where}), at most {limit}: "
-        + (", ".join(parts) if parts else "none")
+    count = sum(s["evaluations"] for s in studies)
+    failed = any(over(s["evaluations"]) for s in studies) or (total is not None and count > total)
+    bound = f"per study ({where}), at most {limit}" if limit is not None else f"({where})"
+    line = (
+        f"holdout budget: {'FAIL' if failed else 'ok'} — results carrying split "
+        f"{entry['split']} {bound}: " + (", ".join(parts) if parts else "none")
     )
+    if total is not None:
+        line += f"; in all studies {count}, at most {total}" + (" OVER" if count > total else "")
+    return line
 
 
 def holdout_section(entry: Mapping[str, Any] | None) -> str:
