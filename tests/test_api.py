@@ -457,6 +457,16 @@ def test_runs_lists_the_working_tree_with_filters(repo: Repository, exp_repo: Ex
         repo.get("zzz")
 
 
+def test_runs_leaves_out_records_that_share_an_id(repo: Repository, exp_repo: ExpRepo) -> None:
+    """`runs()` reads as `list` does: two records of one id are no run (the audit ranks
+    neither), not two runs each given the id's one result (a hunt, issue 18)."""
+    repo.new("a", study=STUDY)
+    repo.log_result("a", SEED)
+    exp_repo.write_json("experiments/other/a.json", experiment_doc("a", study="other"))
+    repo.new("b", study=STUDY)
+    assert [r.id for r in repo.runs()] == ["b"]
+
+
 # ------------------------------------------------------------------ rank / audit / verify
 def test_rank_audit_verify_html(repo: Repository, exp_repo: ExpRepo, tmp_path: Path) -> None:
     repo.new("fast", study=STUDY, params={"sub_step": "5"})

@@ -544,3 +544,27 @@ def test_hostile_expressions_are_one_line_exit_2(runs: ExpRepo, expr: str) -> No
         return
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert err.startswith("expflow-git: error: --where: column ")
+
+
+@pytest.mark.parametrize("rev", [[], ["--rev", "HEAD"]])
+def test_records_sharing_an_id_are_left_out_of_list_with_their_result(
+    runs: ExpRepo, rev: list[str]
+) -> None:
+    """Two records of one id (`duplicate-id` on both from `validate`) are no run, as in
+    the audit (checks.pair_runs): `list` showed both, each with the one result of that
+    id, and counted one problem (a hunt, issue 18 twenty-seventh pass). Now both are
+    left out and counted, and `show` names both records."""
+    first = runs.add_experiment("exp-008", study="s")
+    second = runs.add_experiment("exp-008", study="t")
+    runs.add_result("exp-008", study="s")
+    runs.commit("one id, two records")
+    code, out, err = cli(runs, "list", "--format", "csv", *rev)
+    assert code == 0, err
+    assert "exp-008" not in out
+    assert [r["id"] for r in csv.DictReader(io.StringIO(out))] == ids(listed(runs, *rev))
+    assert "exp-001" in out
+    # Both records fail their checks, as `validate` says: two problems, not one.
+    assert "warning: 2 problem(s) in " in err, err
+    code, out, err = cli(runs, "show", "exp-008", *rev)
+    assert code == 1 and out == ""
+    assert f"experiment 'exp-008' has several records ({first}, {second})" in err, err

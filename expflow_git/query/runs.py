@@ -5,7 +5,8 @@ The work tree is what a researcher looks at before committing: tracked files and
 untracked ones git does not ignore, each read once, never through a symbolic link. A
 commit is read through git objects, one `cat-file --batch` stream. Documents are checked
 as the hooks check them (strict JSON, schema, registry); one that fails is left out and
-named in `RunSet.findings`.
+named in `RunSet.findings`. Records that share an id are all left out (the audit ranks
+none of them: checks.pair_runs), each named by a `duplicate-id` finding.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expflow_git.checks import Problem, check_content, finish_document, integrity_findings
+from expflow_git.checks import (
+    Problem,
+    check_content,
+    finish_document,
+    integrity_findings,
+    some_of,
+)
 from expflow_git.corrections import Correction, check_correction
 from expflow_git.documents import Experiment, Result, Scalar, Status
 from expflow_git.errors import ExitCode, ExpflowError, Finding, mask_flagged, masked_argument
@@ -62,16 +69,20 @@ class RunSet:
     runs: tuple[Run, ...]  # by study, then id
     corrections: tuple[Correction, ...]
     findings: tuple[Finding, ...]
+    # Ids held by several valid records (each record's path, in order): no run of theirs
+    # is in `runs`.
+    doubled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, run_id: str) -> Run:
-        """The run with this id; exit 1 naming the closest ids if there is none."""
+        """The run with this id; exit 1 naming the closest ids if there is none, or the
+        records if several hold it."""
         found = [r for r in self.runs if r.id == run_id]
         if len(found) == 1:
             return found[0]
-        if found:
-            paths = ", ".join(r.record_path for r in found)
+        if (paths := self.doubled.get(run_id)) is not None:
+            named = some_of(paths, len(paths))
             raise ExpflowError(
-                f"experiment {run_id!r} has several records ({paths})", code=ExitCode.FAILED
+                f"experiment {run_id!r} has several records ({named})", code=ExitCode.FAILED
             )
         # The id and the ids it suggests masked as `check_id` masks one: `show pin=NNNN`
         # printed the PIN (a review, issue 18 twenty-fourth pass).
@@ -150,17 +161,37 @@ def load_runs(
         elif isinstance(doc, Result):
             results.append(doc)
     findings += integrity_findings([e for e, _ in experiments], results, policy)
+    doubled = _doubled(e for e, _ in experiments)
+    for exp_id, paths in doubled.items():
+        # integrity_findings names each record after the first (as the audit reports
+        # them); the first fails the check as much (as `validate` says): both are left
+        # out, so both are counted.
+        others = some_of(paths[1:], len(paths) - 1)
+        message = f"id {exp_id!r} is also used by {others}"
+        findings.append(Finding(paths[0], Problem.DUPLICATE_ID.value, message, "/id"))
     by_id: dict[str, list[Result]] = {}
     for res in results:
         by_id.setdefault(res.experiment, []).append(res)
     runs = []
     for exp, raw in experiments:
+        if exp.id in doubled:
+            # Two records of one id: neither is a run (which one the result is, is not
+            # for the path order to decide), as in rank (checks.pair_runs).
+            continue
         own = by_id.get(exp.id, [])
         # Two results for one run: neither is its (the finding names both), as in rank.
         runs.append(run_from(exp, own[0] if len(own) == 1 else None, raw))
     runs.sort(key=lambda r: (r.study, r.id, r.record_path))
     corrections.sort(key=lambda c: (c.experiment, c.time, c.path))
-    return RunSet(source, policy, tuple(runs), tuple(corrections), tuple(findings))
+    return RunSet(source, policy, tuple(runs), tuple(corrections), tuple(findings), doubled)
+
+
+def _doubled(experiments: Iterable[Experiment]) -> dict[str, tuple[str, ...]]:
+    """The ids several records hold, each with their paths in order."""
+    paths: dict[str, list[str]] = {}
+    for exp in experiments:
+        paths.setdefault(exp.id, []).append(exp.path)
+    return {i: tuple(sorted(p)) for i, p in paths.items() if len(p) > 1}
 
 
 def _commit_documents(
