@@ -58,25 +58,116 @@ def code_digest() -> str:
 
 # The libraries whose answers a cache keeps: schema errors (jsonschema, jsonschema-rs
 # and the registries they use), a policy read (ruamel.yaml), canonical numbers (rfc8785).
-_LIBRARIES = re.compile(
-    r"(jsonschema|jsonschema_rs|jsonschema_specifications|referencing|ruamel[._]yaml|rfc8785)"
-    r"-[^-]+(?:-py[0-9.]+)?\.(?:dist|egg)-info",  # (egg-info: setup.py, distributions)
-    re.IGNORECASE,
+# Each as (its distribution's name, normalized; its top-level module; the submodule
+# under it that is the library, "" for the module itself).
+_LIBRARIES = (
+    ("jsonschema", "jsonschema", ""),
+    ("jsonschema_rs", "jsonschema_rs", ""),
+    ("jsonschema_specifications", "jsonschema_specifications", ""),
+    ("referencing", "referencing", ""),
+    ("ruamel_yaml", "ruamel", "yaml"),
+    ("rfc8785", "rfc8785", ""),
 )
+_METADATA = re.compile(
+    r"([A-Za-z0-9][A-Za-z0-9._-]*?)(?:-([^-]+)(?:-py[0-9.]+)?)?\.(?:dist|egg)-info",
+    re.IGNORECASE,
+)  # (egg-info: `setup.py install` names it with its version, `setup.py develop` not)
+_FIRST = frozenset(dist[:3] for dist, _, _ in _LIBRARIES)
 
 
 def _libraries() -> list[str]:
-    """The installed versions of _LIBRARIES, as their metadata folders are named, the
-    first of each on sys.path (as import finds them): an upgrade of one, which the
-    dependency ranges allow, changes the key. One directory listing per path entry
+    """The installed versions of _LIBRARIES, as their metadata folders are named (a
+    version-less egg-info by its name and PKG-INFO's version): the folder beside where
+    each is, or would be, imported from, so that an upgrade of one, which the dependency
+    ranges allow, changes the key. Found as import finds it (sys.modules, else the
+    finders of sys.meta_path, which import nothing for a top-level name): the first
+    `NAME-VERSION.dist-info` on sys.path was any folder so named, one in the work tree
+    (sys.path[0] under `python -m` and the API) or left beside another copy included.
+    A library found without metadata beside it is keyed by where it is and when that
+    changed. One directory listing per site directory; well under a millisecond
     (importlib.metadata would cost ~15 ms of import)."""
+    listings: dict[str, dict[str, str]] = {}
+    found = []
+    for dist, top, sub in _LIBRARIES:
+        where = _imported_from(top, sub)
+        if where is None:
+            continue  # not installed: nothing answers from it
+        site, location = where
+        if site not in listings:
+            listings[site] = _metadata_in(site)
+        folder = listings[site].get(dist)
+        if folder is None:
+            try:
+                changed = os.stat(location).st_mtime_ns
+            except OSError:
+                changed = 0
+            folder = f"{dist}@{location}:{changed}"
+        found.append(folder)
+    return sorted(found)
+
+
+def _imported_from(top: str, sub: str) -> tuple[str, str] | None:
+    """(the site directory, the module's file or folder) that `import top.sub` (or `top`)
+    would read, without importing it (as importlib.util.find_spec finds a top-level
+    name: this module's importers need not load importlib.util)."""
+    module = sys.modules.get(top)
+    spec = getattr(module, "__spec__", None) if module is not None else None
+    if spec is None:
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            try:
+                spec = find(top, None)
+            except (ImportError, ValueError, OSError):
+                spec = None
+            if spec is not None:
+                break
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or ())
+    if not locations:  # a module of one file: site/top.py
+        return (os.path.dirname(spec.origin), spec.origin) if spec.origin else None
+    if sub:  # a namespace package (ruamel): the first of its folders that holds `sub`
+        for folder in locations:
+            for name in (sub, f"{sub}.py"):
+                if os.path.exists(path := os.path.join(folder, name)):
+                    return os.path.dirname(folder), path
+        return None
+    return os.path.dirname(locations[0]), locations[0]
+
+
+def _metadata_in(site: str) -> dict[str, str]:
+    """The metadata folders of _LIBRARIES in directory `site`, by distribution."""
+    wanted = {dist for dist, _, _ in _LIBRARIES}
     found: dict[str, str] = {}
-    for entry in sys.path:
+    try:
+        names = os.listdir(site or ".")
+    except OSError:
+        return found
+    # (The few names that may be one first: the regular expression over a site's
+    # hundreds of names cost 0.3 ms.)
+    for name in sorted(n for n in names if n[:3].lower() in _FIRST and n.endswith("-info")):
+        if (match := _METADATA.fullmatch(name)) is None:
+            continue
+        dist = re.sub(r"[-_.]+", "_", match.group(1)).lower()
+        if dist not in wanted or dist in found:
+            continue
+        if match.group(2) is None:
+            name = f"{match.group(1)}-{_pkg_info_version(os.path.join(site, name))}.egg-info"
+        found[dist] = name
+    return found
+
+
+def _pkg_info_version(folder: str) -> str:
+    """The `Version:` of a metadata folder's PKG-INFO (or METADATA), "?" if none."""
+    for file in ("PKG-INFO", "METADATA"):
         try:
-            names = os.listdir(entry or ".")
+            with open(os.path.join(folder, file), "rb") as handle:
+                head = handle.read(4096)
         except OSError:
             continue
-        for name in names:
-            if (match := _LIBRARIES.fullmatch(name)) is not None:
-                found.setdefault(match.group(1).lower().replace(".", "_"), name)
-    return sorted(found.values())
+        for line in head.splitlines():
+            if line.startswith(b"Version:"):
+                return line[8:].strip().decode("utf-8", "replace")
+    return "?"

@@ -428,16 +428,66 @@ def test_the_code_digest_changes_with_a_library_a_cache_keeps_answers_of(
             check=True,
         ).stdout.strip()
 
-    upgraded = tmp_path / "site"
-    (upgraded / "jsonschema-99.0.0.dist-info").mkdir(parents=True)
+    def site(name: str, *metadata: str) -> Path:
+        """A site directory holding jsonschema (a stub: the digest imports nothing)."""
+        folder = tmp_path / name
+        (folder / "jsonschema").mkdir(parents=True)
+        (folder / "jsonschema" / "__init__.py").write_text("")
+        for meta in metadata:
+            (folder / meta).mkdir()
+        return folder
+
     other = tmp_path / "other"
     (other / "unrelated_tool-1.0.dist-info").mkdir(parents=True)
     assert digest() == code_digest()
     assert digest(other) == code_digest()
-    assert digest(upgraded) != code_digest()
-    egg = tmp_path / "egg"  # `setup.py develop`, a distribution's package (a review)
-    (egg / "jsonschema-99.0.0-py3.11.egg-info").mkdir(parents=True)
-    assert digest(egg) != code_digest()
+    upgraded = digest(site("site", "jsonschema-99.0.0.dist-info"))
+    assert upgraded != code_digest()
+    # `setup.py install`, a distribution's package (a review)
+    egg = digest(site("egg", "jsonschema-99.0.0-py3.11.egg-info"))
+    assert egg not in (code_digest(), upgraded)
+    # `setup.py develop`: no version in the folder's name, PKG-INFO says it
+    develop = site("develop", "jsonschema.egg-info")
+    (develop / "jsonschema.egg-info" / "PKG-INFO").write_text("Name: jsonschema\nVersion: 98\n")
+    assert digest(develop) not in (code_digest(), upgraded, egg)
+    # A copy without metadata beside it is keyed by where it is, not by another's.
+    assert digest(site("bare")) not in (code_digest(), upgraded, egg)
+    # A metadata folder is the version of the copy beside it, not of the first such
+    # folder on sys.path: this one names no copy Python would import (a hunt).
+    lone = tmp_path / "lone"
+    (lone / "jsonschema-99.0.0.dist-info").mkdir(parents=True)
+    assert digest(lone) == code_digest()
+
+
+def test_the_key_holds_the_versions_python_imports_not_a_folder_in_the_work_tree(
+    repo: Path,
+) -> None:
+    """Under `python -m expflow_git` (and the API) sys.path[0] is the work tree: a
+    committed `jsonschema_rs-0.0.1.dist-info` at the repository's root was the version
+    the cache was keyed by, and entries written under an old library kept answering
+    after an upgrade (a hunt, issue 18 twenty-seventh pass). The version keyed is the
+    one installed beside the library Python imports."""
+    from importlib.metadata import version
+
+    from expflow_git.resources import _libraries
+
+    keyed = _libraries()
+    for dist in ("jsonschema", "jsonschema_rs", "referencing", "rfc8785"):
+        assert any(k.lower().startswith(f"{dist}-{version(dist)}".lower()) for k in keyed), (
+            dist,
+            keyed,
+        )
+    res = run_cli(["audit", "--out", str(repo.parent / "a.json")], repo)
+    assert "Traceback" not in res.err, res.err
+    before = sorted(p.name for p in cache_root(repo).iterdir())
+    assert before == [cache_dir(repo).name]
+    fake = repo / "jsonschema_rs-0.0.1.dist-info"
+    fake.mkdir()
+    (fake / "METADATA").write_text("Name: jsonschema_rs\nVersion: 0.0.1\n")
+    commit_all(repo)
+    res = run_cli(["audit", "--out", str(repo.parent / "b.json")], repo)
+    assert "Traceback" not in res.err, res.err
+    assert sorted(p.name for p in cache_root(repo).iterdir()) == before
 
 
 def test_a_cache_from_another_build_of_the_same_version_is_not_read(
