@@ -141,10 +141,11 @@ _CACHE_FOLDER = re.compile(r"[0-9A-Za-z.+!_]+-[0-9a-f]{16}-[0-9a-f]{16}")
 
 
 def prune_unused(folder: Path, *, below: Path, now: float | None = None) -> None:
-    """Mark cache folder `folder` used now, and remove its siblings that no audit has
-    used for UNUSED_DAYS. Only real folders of this user's, named as a cache folder is,
-    and none while a folder between `below` (the git directory) and them is a link; a
-    cache that cannot be tidied is left as it is."""
+    """Mark cache folder `folder` used now, remove its temp files left behind
+    (`remove_stale_temps`), and remove its siblings that no audit has used for
+    UNUSED_DAYS. Only real folders of this user's, named as a cache folder is, and none
+    while a folder between `below` (the git directory) and them is a link; a cache that
+    cannot be tidied is left as it is."""
     import shutil  # (only an audit with the cache tidies: not paid by every hook)
     import time
 
@@ -157,6 +158,7 @@ def prune_unused(folder: Path, *, below: Path, now: float | None = None) -> None
         names = os.listdir(parent)
     except OSError:
         return
+    remove_stale_temps(folder, now=now)
     geteuid = getattr(os, "geteuid", None)
     for name in names:
         if name == folder.name or not _CACHE_FOLDER.fullmatch(name):
@@ -171,5 +173,61 @@ def prune_unused(folder: Path, *, below: Path, now: float | None = None) -> None
             ):
                 continue
             shutil.rmtree(path)
+        except OSError:
+            continue
+
+
+# A temp file of atomicfile's (`.NAME.xxxxxxxx.tmp`) that a writer killed mid-write (a
+# SIGKILL runs no cleanup) left in a cache folder: removed when the cache is tidied once
+# it is this old, which no write of a live audit's file takes.
+STALE_TEMP_SECONDS = 3600
+_TEMP_FILE = re.compile(r"\..+\.[0-9a-f]{8}\.tmp", re.DOTALL)
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def remove_stale_temps(folder: Path, *, now: float) -> None:
+    """Remove the temp files in cache folder `folder` and its `folders/` (the folder
+    cache) that this user wrote more than STALE_TEMP_SECONDS ago: regular files only,
+    never through a link (neither the folders nor the files are followed), never another
+    user's. One listing of each folder; what cannot be removed is left."""
+    if os.listdir not in os.supports_fd or os.unlink not in os.supports_dir_fd:
+        return  # (no fd-relative calls, as on Windows: left, as before)
+    try:
+        top = os.open(folder, _DIRECTORY)
+    except OSError:
+        return
+    try:
+        _remove_stale_in(top, now)
+        try:
+            sub = os.open("folders", _DIRECTORY, dir_fd=top)
+        except OSError:
+            return
+        try:
+            _remove_stale_in(sub, now)
+        finally:
+            os.close(sub)
+    finally:
+        os.close(top)
+
+
+def _remove_stale_in(fd: int, now: float) -> None:
+    geteuid = getattr(os, "geteuid", None)
+    try:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            return
+        names = os.listdir(fd)
+    except OSError:
+        return
+    for name in names:
+        if name[0] != "." or not _TEMP_FILE.fullmatch(name):
+            continue
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if (
+                stat.S_ISREG(info.st_mode)  # (a link is not: never followed)
+                and (geteuid is None or info.st_uid == geteuid())
+                and now - info.st_mtime >= STALE_TEMP_SECONDS
+            ):
+                os.unlink(name, dir_fd=fd)
         except OSError:
             continue

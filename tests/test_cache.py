@@ -798,6 +798,66 @@ def test_cache_folders_no_audit_used_for_two_weeks_are_removed(
     assert audit(xcli, repo) == audit(xcli, repo, "--no-cache")
 
 
+def test_temp_files_an_audit_killed_mid_write_left_are_removed_once_an_hour_old(
+    xcli: Cli, repo: Path, tmp_path: Path
+) -> None:
+    """An audit killed (SIGKILL) while writing a shard leaves its temp file, and no later
+    audit removed it: only whole folders unused for two weeks were (a hunt, issue 18
+    twenty-seventh pass). The next audit with the cache removes this user's temp files
+    over an hour old in the folder in use and its folders/, never through a link; a
+    fresh one (a concurrent audit's) is kept."""
+    import time
+
+    audit(xcli, repo)
+    ours = cache_dir(repo)
+    (ours / "folders").mkdir(exist_ok=True)
+    old = time.time() - 2 * 3600
+
+    def temp(folder: Path, name: str, *, aged: bool) -> Path:
+        path = folder / name
+        path.write_bytes(b'{"half a shard')
+        if aged:
+            os.utime(path, (old, old))
+        return path
+
+    stale = temp(ours, ".26.json.dd77b1cc.tmp", aged=True)
+    stale_folder = temp(ours / "folders", ".0a1b2c3d4e5f6789.json.0123abcd.tmp", aged=True)
+    fresh = temp(ours, ".27.json.a1b2c3d4.tmp", aged=False)
+    other = temp(ours, "notes.tmp", aged=True)  # not a temp file's name: not ours
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("mine")
+    os.utime(outside, (old, old))
+    link = ours / ".28.json.0badc0de.tmp"
+    link.symlink_to(outside)
+    os.utime(link, (old, old), follow_symlinks=False)
+
+    audit(xcli, repo, "--no-cache")  # an audit without the cache tidies none
+    assert stale.exists()
+
+    audit(xcli, repo)
+    assert not stale.exists() and not stale_folder.exists()
+    assert fresh.exists() and other.exists()
+    assert link.is_symlink() and outside.read_text() == "mine"
+    assert audit(xcli, repo) == audit(xcli, repo, "--no-cache")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root to give a file another owner",
+)
+def test_another_users_old_temp_file_in_the_cache_is_left(xcli: Cli, repo: Path) -> None:
+    import time
+
+    audit(xcli, repo)
+    theirs = cache_dir(repo) / ".26.json.dd77b1cc.tmp"
+    theirs.write_bytes(b"{")
+    os.chown(theirs, 65534, 65534)  # nobody
+    old = time.time() - 2 * 3600
+    os.utime(theirs, (old, old))
+    audit(xcli, repo)
+    assert theirs.exists()
+
+
 def test_a_policy_named_in_bytes_that_are_not_utf8_has_a_cache(xcli: Cli, repo: Path) -> None:
     """`audit --policy` of a file whose name is not UTF-8: the cache's folder name
     encoded the path strictly, and the audit was a traceback (`rank` too)."""
