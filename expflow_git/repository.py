@@ -290,6 +290,7 @@ class Repository:
         writes the result and marks the run `success`; an exception marks it `failed`
         with "TypeName: message" as the reason, writes no result, and is re-raised."""
         from expflow_git.records.lifecycle import start_run
+        from expflow_git.records.writer import refuse_ignored
 
         layout = self._layout()
         tags = checked_tags(tags)
@@ -307,8 +308,12 @@ class Repository:
         # folder that is a link was refused only at the end, and the run stayed running.
         # (A name the file system refuses is left to the record's own checks below,
         # which name its JSON pointer.)
+        # A result path `.gitignore` keeps out is refused here too (exit 2): the run was
+        # marked `success` with a result the commit never took (a user's hunt).
         with contextlib.suppress(OSError):
-            layout.target(layout.checked_result(layout.result_of(study, id)))
+            result_rel = layout.checked_result(layout.result_of(study, id))
+            layout.target(result_rel)
+            refuse_ignored(layout, result_rel, "result")
         if not existing or record.status is Status.PENDING:
             # A result there already (its record deleted by hand, or lost in a checkout):
             # the block ran for hours, was refused at its end, and the record was left

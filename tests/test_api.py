@@ -324,6 +324,31 @@ def test_a_record_git_would_ignore_is_refused_before_it_is_written(
     assert not (exp_repo.path / "experiments" / "hidden").exists()
 
 
+def test_a_result_git_would_ignore_is_refused_before_the_run_starts(
+    repo: Repository, exp_repo: ExpRepo
+) -> None:
+    """`results/` in .gitignore: run() marked the run `success` with a result the commit
+    never took, and log_result the same (a user's hunt, issue 18 twenty-seventh pass).
+    Refused before the record says `running`, the block never entered."""
+    with (exp_repo.path / ".gitignore").open("a") as fh:
+        fh.write("results/\n")
+    entered = []
+    with pytest.raises(expflow_git.ExpflowError, match="gitignore keeps this file out") as exc:
+        with repo.run("exp-001", study=STUDY, params={"sub_step": 5}) as run:
+            entered.append(run)
+    assert exc.value.code == 2 and entered == []
+    assert not (exp_repo.path / exp_repo.exp_path("exp-001")).exists()
+    repo.new("exp-002", study=STUDY)
+    with pytest.raises(expflow_git.ExpflowError, match="gitignore keeps this file out"):
+        with repo.run("exp-002") as run:
+            entered.append(run)
+    assert entered == [] and repo.get("exp-002").status is Status.PENDING
+    with pytest.raises(expflow_git.ExpflowError, match="gitignore keeps this file out"):
+        repo.log_result("exp-002", SEED)
+    assert repo.get("exp-002").status is Status.PENDING
+    assert not (exp_repo.path / "results" / STUDY / "exp-002.json").exists()
+
+
 def test_run_compares_number_subclasses_by_value(repo: Repository) -> None:
     """A sweep grid's numpy floats (a float subclass) were "other params" on the second
     look once params compared by exact type (a review)."""

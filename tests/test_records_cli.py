@@ -545,6 +545,23 @@ def test_result_whose_folder_is_a_file_leaves_the_record_pending(pending: ExpRep
     assert (pending.path / EXP).read_bytes() == record
 
 
+def test_result_git_would_ignore_is_refused_before_anything_is_written(
+    pending: ExpRepo, cli
+) -> None:
+    """`results/` in .gitignore: the result was written and the record marked `success`,
+    and the commit took the record alone (a user's hunt, issue 18 twenty-seventh pass)."""
+    record = (pending.path / EXP).read_bytes()
+    with (pending.path / ".gitignore").open("a") as fh:
+        fh.write("results/\n")
+    res = cli(["result", "exp-001", *SEED_METRIC_ARGS], cwd=pending.path)
+    assert res.code == 2, res.both
+    assert f"{RES}: .gitignore keeps this file out" in res.err, res.err
+    assert len(res.err.strip().splitlines()) == 1
+    assert_clean_output(res.out, res.err)
+    assert (pending.path / EXP).read_bytes() == record
+    assert not (pending.path / RES).exists()
+
+
 def test_a_failed_result_write_puts_the_record_back(
     pending: ExpRepo, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -408,12 +408,14 @@ def records_lock(root: Path) -> Iterator[None]:
         os.close(fd)  # (closing releases the lock)
 
 
-def _refuse_ignored(layout: Layout, rel: str) -> None:
-    """A record where `.gitignore` keeps files out would never be committed, and nothing
-    that lists the repository's runs would find it: refused (exit 2) before it is written."""
+def refuse_ignored(layout: Layout, rel: str, what: str = "record") -> None:
+    """A record or result where `.gitignore` keeps files out would never be committed,
+    and nothing that lists the repository's runs would find it: refused (exit 2) before
+    it is written. A result was written there and its run marked `success`, and the
+    commit took the record alone (a user's hunt, issue 18 twenty-seventh pass)."""
     if layout.ignored([rel]):
         raise ExpflowError(
-            f"{rel}: .gitignore keeps this file out of the repository; a record there "
+            f"{rel}: .gitignore keeps this file out of the repository; a {what} there "
             "would never be committed (nothing written)"
         )
 
@@ -700,7 +702,7 @@ def write_experiment(
 
     refuse(planned, data, given={f"/{k}": names[v] for k, v in fields.items()})
     rel = layout.experiment_path(study, exp_id)
-    _refuse_ignored(layout, rel)
+    refuse_ignored(layout, rel)
     with records_lock(layout.root):
         existing = layout.existing_experiments(exp_id)
         if existing:
@@ -815,6 +817,7 @@ def plan_result(
     # Over the run's result wherever it is (a second file would be a second score).
     rel, committed = layout.run_result(exp_doc["study"], exp_id)
     rel = layout.checked_result(rel)
+    refuse_ignored(layout, rel, "result")
     doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, layout=layout, series=series)
     data = dump(doc)
     from expflow_git.pinscan.written import refuse
