@@ -184,12 +184,16 @@ def checked_flags(**values: object) -> None:
             raise ValueError(f"{what}: {short_repr(value)} is not True or False")
 
 
-def plain_int(value: Any) -> Any:
-    """An integer of any kind (NumPy's too, never a bool) as the int it is; anything else
-    as given, for the check that follows to name."""
+def checked_int(value: Any, what: str) -> int:
+    """An integer of any kind (NumPy's too) as the int it is; anything else (a bool, a
+    float even when whole, text) ValueError naming `what`. A seed of `5.0` (a NumPy
+    float too) was written as `"seed": 5.0`, which the schema's `integer` takes, and a
+    reader's `np.random.seed(5.0)` failed; `seed="5"` and `seed=True` were the schema's
+    ExpflowError, not the ValueError of an argument of the wrong kind (a user's hunt,
+    issue 18 twenty-seventh pass)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
-    return value
+    raise ValueError(f"{what}: {short_repr(value)} is not an integer")
 
 
 def checked_tags(tags: Sequence[str]) -> list[str]:

@@ -294,6 +294,22 @@ def test_numpy_integers_are_numbers_as_numpy_floats_are(repo: Repository) -> Non
         repo.new("exp-002", study=STUDY, params={"lr": np.float32("nan")})
 
 
+@pytest.mark.parametrize("given", [5.0, "float64", "5", True], ids=["float", "np", "text", "bool"])
+@pytest.mark.parametrize("what", ["seed", "replicate"])
+def test_a_seed_or_replicate_that_is_no_integer_is_a_value_error(
+    repo: Repository, exp_repo: ExpRepo, what: str, given: object
+) -> None:
+    """`seed=5.0` (`np.float64(5)` too) was written as `"seed": 5.0`, and a reader's
+    `np.random.seed(5.0)` failed; `seed="5"` and `seed=True` were the schema's
+    ExpflowError (a user's hunt, issue 18 twenty-seventh pass). A ValueError naming it
+    now, nothing written."""
+    if given == "float64":
+        given = pytest.importorskip("numpy").float64(5)
+    with pytest.raises(ValueError, match=f"^{what}: .* is not an integer$"):
+        repo.new("exp-001", study=STUDY, **{what: given})  # type: ignore[arg-type]
+    assert not (exp_repo.path / exp_repo.exp_path("exp-001")).exists()
+
+
 def test_validate_competition_rules_checks_its_params() -> None:
     metrics = dict(SEED)
     with pytest.raises(ValueError, match="names are strings"):  # was an AttributeError
