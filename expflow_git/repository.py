@@ -102,9 +102,19 @@ class Repository:
     ) -> Run:
         """Write a record (as `expflow-git new`): provenance captured, the seed derived
         from the policy's base seed, study, condition (default: the id) and replicate."""
+        status = Status(status)
+        if reason is not None:
+            checked_texts(reason=reason)
+        if status in (Status.FAILED, Status.SKIPPED) and not (reason and reason.strip()):
+            # (the CLI's wording named its option, `--reason TEXT`)
+            raise ValueError(
+                f"reason: status {status.value!r} needs a reason (why it has no result)"
+            )
+        if status not in (Status.FAILED, Status.SKIPPED) and reason is not None:
+            raise ValueError(f"reason: status {status.value!r} takes none (only failed or skipped)")
         self._write_record(
             self._layout(),
-            id,
+            _id(id),
             study=study,
             params=params,
             tags=tags,
@@ -112,7 +122,7 @@ class Repository:
             condition=condition,
             replicate=replicate,
             title=title,
-            status=Status(status),
+            status=status,
             reason=reason,
         )
         return self.get(id)  # (re-reads the tree: run() writes its record without this)
@@ -164,7 +174,7 @@ class Repository:
         against the registry and the required metrics first (and `series`, metric →
         [(step, value), …], against the series rules and declared aggregates): ValueError,
         nothing written."""
-        self._log_result(id, metrics, splits, series, [])
+        self._log_result(_id(id), metrics, splits, series, [])
         return self.get(id)
 
     def _log_result(
@@ -199,14 +209,14 @@ class Repository:
         """Mark a pending run `running` (as `expflow-git start`)."""
         from expflow_git.records.lifecycle import start_run
 
-        start_run(self._layout(), id)
+        start_run(self._layout(), _id(id))
         return self.get(id)
 
     def fail(self, id: str, reason: str) -> Run:
         """Mark a run without a result `failed`, with the reason (as `expflow-git fail`)."""
         from expflow_git.records.lifecycle import fail_run
 
-        fail_run(self._layout(), id, _reason(reason), reason_option="reason")
+        fail_run(self._layout(), _id(id), _reason(reason), reason_option="reason")
         return self.get(id)
 
     def skip(self, id: str, reason: str, *, pin: str | None = None) -> Run:
@@ -217,7 +227,7 @@ class Repository:
         from expflow_git.pin.guard import require_pin
         from expflow_git.records.lifecycle import cancel_run, cancellable
 
-        reason = _reason(reason)
+        id, reason = _id(id), _reason(reason)
         if pin is not None and not isinstance(pin, str):
             # Named by its type, never shown: `pin=1234` was an ExpflowError (exit 2) from
             # the PIN check, not the ValueError of any other argument of the wrong kind.
@@ -292,8 +302,13 @@ class Repository:
         from expflow_git.records.lifecycle import start_run
         from expflow_git.records.writer import refuse_ignored
 
+        id = _id(id)
+        checked_texts(study=study)
         layout = self._layout()
         tags = checked_tags(tags)
+        # (NumPy's bools and numbers as the plain values a record holds, before they are
+        # compared with an existing record's)
+        params = None if params is None else checked_params(params)
         existing = bool(layout.existing_experiments(id))
         if existing:
             # The record's path checked (no link out of the work tree) and the record
@@ -529,6 +544,15 @@ def _refuse_a_result(layout: Layout, study: str, id: str, record: str) -> None:
             "results are write-once (nothing changed)",
             code=ExitCode.FAILED,
         )
+
+
+def _id(id: object) -> str:
+    """A run's id given to the API: text (an id of the wrong kind, `123`, `None`, `b"x"`,
+    was the ExpflowError of an invalid id, not the ValueError docs/api.md promises; text
+    that is no valid id stays that ExpflowError, as in the CLI)."""
+    if not isinstance(id, str):
+        raise ValueError(f"id: give the run's id as text, not {short_repr(id)}")
+    return id
 
 
 def _reason(reason: object) -> str:

@@ -8,6 +8,7 @@ import math
 import numbers
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,13 +297,43 @@ def checked_params(params: Mapping[str, Any]) -> dict[str, Scalar]:
             raise ValueError(f"parameter {name!r}: names are strings")
         if value is None or isinstance(value, (str, bool)):
             out[name] = value
+        elif _numpy_bool(value):  # as NumPy's integers and floats are taken
+            out[name] = bool(value)
         elif isinstance(value, numbers.Integral):  # NumPy's integers too, as its floats
-            out[name] = int(value)
+            out[name] = _writable_int(int(value), name)
         elif isinstance(value, numbers.Real):
             out[name] = finite_number(float(value), what=f"parameter {name!r}")
         else:
             raise ValueError(f"parameter {name!r}: {value!r} is not a string, number or bool")
     return out
+
+
+def _numpy_bool(value: object) -> bool:
+    """`value` is a NumPy bool (`np.bool_`, not a `bool` subclass), NumPy not imported for
+    it: a sweep's `np.True_` was refused where its numbers were taken (a user's hunt,
+    issue 18 twenty-seventh pass)."""
+    numpy = sys.modules.get("numpy")
+    kind = getattr(numpy, "bool_", None)
+    return isinstance(kind, type) and isinstance(value, kind)
+
+
+def _writable_int(value: int, name: str) -> int:
+    """`value` if its decimal digits can be written (Python's limit on converting an
+    integer to text, 4,300 digits by default), else ValueError naming the parameter: the
+    raw "Exceeds the limit" error named none."""
+    try:
+        str(value)
+    except ValueError:
+        raise ValueError(
+            f"parameter {name!r}: an integer of more than {_int_digits()} digits cannot be written"
+        ) from None
+    return value
+
+
+def _int_digits() -> int:
+    """Python's limit on an integer's decimal digits (3.10.7 and later; 4,300 by default)."""
+    limit: int = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+    return limit
 
 
 def same_record(

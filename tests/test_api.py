@@ -426,7 +426,7 @@ def test_lifecycle_methods(repo: Repository) -> None:
     assert (failed.status, failed.reason) == (Status.FAILED, "diverged")
     skipped = repo.new("b", study=STUDY, status="skipped", reason="superseded")
     assert (skipped.status, skipped.reason) == (Status.SKIPPED, "superseded")
-    with pytest.raises(expflow_git.ExpflowError, match="needs --reason"):
+    with pytest.raises(ValueError, match="reason: status 'failed' needs a reason"):
         repo.new("c", study=STUDY, status="failed")
     with pytest.raises(ValueError, match="parameter 'lr'"):
         repo.new("d", study=STUDY, params={"lr": [0.1]})  # type: ignore[dict-item]

@@ -310,6 +310,49 @@ def test_a_seed_or_replicate_that_is_no_integer_is_a_value_error(
     assert not (exp_repo.path / exp_repo.exp_path("exp-001")).exists()
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # A user's hunt (issue 18 twenty-seventh pass): an id of the wrong kind was the
+        # ExpflowError of an invalid id; the API's missing reason named the CLI's option;
+        # an integer too long to write was Python's own error, naming no parameter.
+        (lambda r: r.run(123, study=STUDY).__enter__(), "id: give the run's id as text, not 123"),
+        (lambda r: r.run(None, study=STUDY).__enter__(), "id: give the run's id as text, not None"),
+        (lambda r: r.run(b"x", study=STUDY).__enter__(), "id: give the run's id as text, not b'x'"),
+        (lambda r: r.new(5, study=STUDY), "id: give the run's id as text, not 5"),
+        (lambda r: r.log_result(None, SEED), "id: give the run's id as text, not None"),
+        (lambda r: r.start(1), "id: give the run's id as text, not 1"),
+        (lambda r: r.fail(1, "x"), "id: give the run's id as text, not 1"),
+        (lambda r: r.new("a", study=STUDY, status="failed"), "reason: status 'failed' needs a"),
+        (lambda r: r.new("a", study=STUDY, status="skipped", reason=" "), "status 'skipped' needs"),
+        (lambda r: r.new("a", study=STUDY, reason="x"), "reason: status 'pending' takes none"),
+        (lambda r: r.new("a", study=STUDY, params={"h": 10**5000}), "parameter 'h': an integer"),
+        (
+            lambda r: r.run("a", study=STUDY, params={"h": -(10**5000)}).__enter__(),
+            "parameter 'h': an integer of more than",
+        ),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_value_errors(
+    repo: Repository, exp_repo: ExpRepo, call: object, message: str
+) -> None:
+    before = _snapshot(exp_repo.path)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(repo)  # type: ignore[operator]
+    assert _snapshot(exp_repo.path) == before
+
+
+def test_numpy_bools_are_params_as_numpy_numbers_are(repo: Repository) -> None:
+    """`np.bool_(True)` was refused ("is not a string, number or bool") where NumPy's
+    integers and floats were taken (a user's hunt, issue 18 twenty-seventh pass); it is
+    written as the bool it is, and run() on the record compares it as one."""
+    np = pytest.importorskip("numpy")
+    assert repo.new("exp-001", study=STUDY, params={"amp": np.bool_(True)}).params == {"amp": True}
+    with repo.run("exp-001", params={"amp": np.True_}) as run:
+        run.log(**SEED)
+    assert repo.get("exp-001").status is Status.SUCCESS
+
+
 def test_validate_competition_rules_checks_its_params() -> None:
     metrics = dict(SEED)
     with pytest.raises(ValueError, match="names are strings"):  # was an AttributeError
