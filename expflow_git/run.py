@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import Scalar, Status, same_scalar
-from expflow_git.policy.model import Aggregate
+from expflow_git.policy.model import Aggregate, fmt_number
 
 # The result schema's pattern for a split's name (schemas/result.schema.json).
 _SPLIT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+# Steps and values a result's canonical JSON holds exactly (series.py, checks.py).
+MAX_STEP = 2**53
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
@@ -78,9 +80,11 @@ def _run(run: QueryRun) -> Run:
 @dataclass
 class ActiveRun:
     """A run in progress: `log(**metrics)` and `log_split(name, **metrics)` collect what the
-    result will hold (a later value of a metric replaces an earlier one). Every name is
-    checked against the registry as it is logged. Once its `with` block is left the run
-    is `finished`: logging then raises RuntimeError (the result is written already)."""
+    result will hold (a later value of a metric replaces an earlier one). What the policy
+    knows of each value is checked as it is logged (a registered name, the registry's
+    min and max, a number exactly comparable, steps increasing, the series' caps):
+    ValueError naming it, nothing of that call kept. Once its `with` block is left the
+    run is `finished`: logging then raises RuntimeError (the result is written already)."""
 
     id: str
     study: str
@@ -96,15 +100,43 @@ class ActiveRun:
         metric's series (docs/spec.md §2.2), and the headline value is the series'
         aggregate the registry declares (its last point when it declares none)."""
         self._open()
-        checked = checked_metrics(metrics, self.policy)
+        checked = self._checked(metrics)
         if step is None:
+            for name, value in checked.items():
+                self._headline_fits(name, value)
             self.metrics.update(checked)
             return
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-            raise ValueError(f"step {short_repr(step)}: a step is a non-negative integer")
+        if (
+            isinstance(step, bool)
+            or not isinstance(step, numbers.Integral)
+            or not (0 <= step < MAX_STEP)
+        ):
+            raise ValueError(
+                f"step {short_repr(step)}: a step is a non-negative integer below 2^53"
+            )
+        step = int(step)
+        from expflow_git.series import MAX_DOCUMENT_POINTS, MAX_SERIES_POINTS
+
+        for name in checked:
+            points = self.series.get(name, [])
+            if points and step <= points[-1][0]:
+                raise ValueError(
+                    f"metric {name!r}: step {step} follows step {points[-1][0]}: the steps "
+                    "of a series increase strictly"
+                )
+            if len(points) >= MAX_SERIES_POINTS:
+                raise ValueError(
+                    f"metric {name!r}: its series has {len(points):,} points, the cap of a series"
+                )
+        total = sum(map(len, self.series.values())) + len(checked)
+        if total > MAX_DOCUMENT_POINTS:
+            raise ValueError(
+                f"metric {next(iter(checked))!r}: the series would hold {total:,} points, "
+                f"over the cap of {MAX_DOCUMENT_POINTS:,} per result"
+            )
         for name, value in checked.items():
             points = self.series.setdefault(name, [])
-            points.append((int(step), value))
+            points.append((step, value))
             aggregate = self.policy.metrics[name].aggregate or Aggregate.LAST
             self.metrics[name] = aggregate.of([v for _, v in points])
 
@@ -112,7 +144,44 @@ class ActiveRun:
         """Record metrics measured on another slice of data (`splits.<name>`)."""
         self._open()
         name = checked_split_name(name)
-        self.splits.setdefault(name, {}).update(checked_metrics(metrics, self.policy))
+        if not metrics:  # (a split is written with a metric at least)
+            raise ValueError(f"split {name!r}: give it at least one metric")
+        checked = self._checked(metrics)  # (before the split is made: none left empty)
+        self.splits.setdefault(name, {}).update(checked)
+
+    def _checked(self, metrics: Mapping[str, Any]) -> dict[str, float]:
+        """`metrics` as `checked_metrics` takes them, each within its registry bounds and
+        exactly comparable (below 2^53): a value out of them failed the run only at the
+        end of its block, every logged metric lost (a user's hunt, issue 18
+        twenty-seventh pass)."""
+        checked = checked_metrics(metrics, self.policy)
+        for name, value in checked.items():
+            spec = self.policy.metrics[name]
+            if abs(value) >= MAX_STEP:
+                problem = "is a number too large to compare exactly (at least 2^53)"
+            elif spec.min is not None and value < spec.min:
+                problem = f"is below its min {fmt_number(spec.min)}"
+            elif spec.max is not None and value > spec.max:
+                problem = f"is above its max {fmt_number(spec.max)}"
+            else:
+                continue
+            raise ValueError(f"metric {name!r}: {fmt_number(value)} {problem}")
+        return checked
+
+    def _headline_fits(self, name: str, value: float) -> None:
+        """A value logged without a step, of a metric with a series whose registry entry
+        declares an aggregate, must be that aggregate (the result is refused otherwise)."""
+        points = self.series.get(name)
+        aggregate = self.policy.metrics[name].aggregate
+        if not points or aggregate is None:
+            return
+        want = aggregate.of([v for _, v in points])
+        if value != want:
+            raise ValueError(
+                f"metric {name!r}: {fmt_number(value)} is not its series' {aggregate.value} "
+                f"value {fmt_number(want)} (registry: aggregate: {aggregate.value}); log it "
+                "with a step"
+            )
 
     def _open(self) -> None:
         # A value logged after the block would be silently lost: the result is written.

@@ -808,10 +808,10 @@ def test_issue_19_primitives_through_the_api(repo: Repository, exp_repo: ExpRepo
     shown = run_cli(["show", "curve"], cwd=exp_repo.path)
     assert "seg_total" in shown.out.split("\nseries\n")[1].splitlines()[0]
 
-    with pytest.raises(ValueError, match="series-step"):
+    with pytest.raises(ValueError, match="step 5 follows step 5"):
         with repo.run("bad-steps", study=STUDY, params={"sub_step": 5}) as run:
             run.log(step=5, seg_total=1.0)
-            run.log(step=5, seg_total=2.0)  # a step must increase
+            run.log(step=5, seg_total=2.0)  # a step must increase (refused as it is logged)
             run.log(pde_mean=15.0, train_time_min=45.5)
     assert repo.get("bad-steps").status is Status.FAILED
     assert not (exp_repo.path / exp_repo.res_path("bad-steps")).exists()
@@ -855,3 +855,88 @@ def test_key_files_may_be_given_as_paths(
     verdict = repo.verify(signed.report, allowed_signers=signers)
     assert verdict.ok and [s.split()[0] for s in verdict.signers] == ["ci"], verdict.lines
     assert repo.verify(signed.report, public_keys=[tmp_path / "ci-key.pub"]).ok
+
+
+def _aggregated(exp_repo: ExpRepo, name: str, aggregate: str) -> None:
+    policy = exp_repo.path / "expflow.yaml"
+    text = policy.read_text()
+    entry = f"  {name}: {{group: Loss, higher_is_better: false, type: scalar}}"
+    assert entry in text
+    policy.write_text(text.replace(entry, entry[:-1] + f", aggregate: {aggregate}}}"))
+
+
+@pytest.mark.parametrize(
+    ("log", "message"),
+    [
+        (lambda run: run.log(train_time_min=2**60), "'train_time_min': 1152921504606846976 is a"),
+        (lambda run: run.log(train_time_min=-1), "'train_time_min': -1 is below its min 0"),
+        (lambda run: run.log(seg_total=2.0**53), "too large to compare exactly"),
+        (lambda run: run.log_split("holdout", train_time_min=-2), "-2 is below its min 0"),
+        (lambda run: run.log(step=2**53, val_mse=1.0), "below 2^53"),
+        (lambda run: run.log(step=-1, val_mse=1.0), "below 2^53"),
+        (
+            lambda run: (run.log(step=0, val_mse=1.0), run.log(step=0, val_mse=1.0)),
+            "metric 'val_mse': step 0 follows step 0",
+        ),
+        (
+            lambda run: (run.log(step=3, val_mse=1.0), run.log(step=2, val_mse=1.0)),
+            "metric 'val_mse': step 2 follows step 3",
+        ),
+        (lambda run: run.log_split("holdout"), "split 'holdout': give it at least one metric"),
+        (
+            lambda run: (
+                run.log(step=0, val_mse=2.0),
+                run.log(step=1, val_mse=1.0),
+                run.log(val_mse=2.0),
+            ),  # fmt: skip
+            "2 is not its series' min value 1",
+        ),
+    ],
+    ids=[
+        "2**60",
+        "below-min",
+        "2**53",
+        "split-min",
+        "step-2**53",
+        "step-neg",
+        "same-step",
+        "decreasing-step",
+        "empty-split",
+        "headline",
+    ],  # fmt: skip
+)
+def test_log_refuses_at_once_what_the_policy_refuses(
+    repo: Repository, exp_repo: ExpRepo, log: object, message: str
+) -> None:
+    """These were taken by log() and refused only at the end of the `with` block: the run
+    was marked failed and every metric logged was lost (a user's hunt, issue 18
+    twenty-seventh pass). A ValueError naming it now, as logged: nothing of that call is
+    kept, and a caller that catches it finishes the run with what it logged before."""
+    _aggregated(exp_repo, "val_mse", "min")
+    with repo.run("exp-001", study=STUDY, params={"sub_step": 5}) as run:
+        run.log(**SEED)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            log(run)  # type: ignore[operator]
+    done = repo.get("exp-001")
+    assert done.status is Status.SUCCESS
+    assert done.metrics["train_time_min"] == SEED["train_time_min"]
+    assert "holdout" not in done.splits
+
+
+def test_log_refuses_a_point_over_the_series_caps_at_once(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A series over its cap was refused at the end of the block, every metric lost."""
+    import expflow_git.series
+
+    monkeypatch.setattr(expflow_git.series, "MAX_SERIES_POINTS", 3)
+    monkeypatch.setattr(expflow_git.series, "MAX_DOCUMENT_POINTS", 6)
+    with repo.run("exp-001", study=STUDY, params={"sub_step": 5}) as run:
+        run.log(**SEED)
+        for step in range(3):
+            run.log(step=step, val_mse=1.0, val_relmse=1.0)
+        with pytest.raises(ValueError, match="'val_mse': its series has 3 points, the cap"):
+            run.log(step=3, val_mse=1.0)
+        with pytest.raises(ValueError, match="would hold 7 points, over the cap of 6"):
+            run.log(step=0, seg1=1.0)
+    assert repo.get("exp-001").status is Status.SUCCESS
