@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,8 +41,9 @@ if TYPE_CHECKING:
 
 
 class Repository:
-    """An experiment repository: the git work tree enclosing `path` (or `path` itself
-    outside git), judged by the policy at `policy` (default `expflow.yaml` at its root).
+    """An experiment repository: the git work tree enclosing `path`, a folder or a file
+    in one (or that folder itself outside git; a path that does not exist is a
+    ValueError), judged by the policy at `policy` (default `expflow.yaml` at its root).
 
     Errors: `ValueError` for metrics or params the policy refuses (nothing is written);
     `expflow_git.errors.ExpflowError` for what the CLI reports on one line (its `code`
@@ -59,7 +61,7 @@ class Repository:
         if not isinstance(folder, str):
             raise ValueError(f"path: give a folder's path, not {short_repr(path)}")
         checked_texts(policy=policy)
-        start = Path(folder).resolve()
+        start = _start_folder(folder)
         try:
             self._git: Git | None = Git.discover(start)
         except ExpflowError:
@@ -544,6 +546,22 @@ def _refuse_a_result(layout: Layout, study: str, id: str, record: str) -> None:
             "results are write-once (nothing changed)",
             code=ExitCode.FAILED,
         )
+
+
+def _start_folder(path: str) -> Path:
+    """Where `Repository(path)` looks for its work tree: the folder `path` names, or the
+    folder of the file it names (`Repository(__file__)` in a training script). A path that
+    does not exist is a ValueError naming it: it was taken as the root, and the first
+    read said "no policy file; run expflow-git init" (a file: "cannot read policy: Not a
+    directory"; a user's hunt, issue 18 twenty-seventh pass)."""
+    try:
+        start = Path(path).resolve()
+        folder = stat.S_ISDIR(os.stat(start).st_mode)
+    except (OSError, ValueError) as exc:  # (ValueError: a NUL in the path)
+        missing = isinstance(exc, (FileNotFoundError, NotADirectoryError))
+        why = "it does not exist" if missing else getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(f"path '{printable(path)}': {why}") from None
+    return start if folder else start.parent
 
 
 def _id(id: object) -> str:

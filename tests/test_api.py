@@ -604,6 +604,31 @@ def test_arguments_of_the_wrong_kind_are_value_errors(repo: Repository, exp_repo
     assert repo.get("a").status is Status.PENDING
 
 
+def test_repository_of_a_file_or_of_a_path_that_does_not_exist(
+    exp_repo: ExpRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Repository("train.py")` said "expflow.yaml: cannot read policy: Not a directory";
+    `Repository("does/not/exist")` inside a repository took it as the root and said "no
+    policy file; run expflow-git init" (a user's hunt, issue 18 twenty-seventh pass). A
+    file is looked up from its folder (`Repository(__file__)`); a path that does not
+    exist is a ValueError naming it."""
+    exp_repo.write("src/train.py", "print('train')\n")
+    monkeypatch.chdir(exp_repo.path)
+    for given in ("src/train.py", exp_repo.path / "src" / "train.py", "expflow.yaml"):
+        found = Repository(given)
+        assert found.root == exp_repo.path.resolve()
+        assert "seg_total" in found.policy.metrics
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("x\n")
+    assert Repository(outside / "notes.txt").root == outside.resolve()
+    for missing in ("does/not/exist", "src/train.py/x", exp_repo.path / "gone"):
+        with pytest.raises(ValueError, match=r"^path '.*(exist|x|gone)': it does not exist$"):
+            Repository(missing)
+    with pytest.raises(ValueError, match="^path '.*': "):
+        Repository("a\0b")
+
+
 @pytest.mark.parametrize("flag", ["False", "no", "0", 0, 1, None])
 def test_a_flag_that_is_no_bool_is_refused_not_read_as_true(
     repo: Repository, exp_repo: ExpRepo, tmp_path: Path, flag: object
