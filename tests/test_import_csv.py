@@ -261,6 +261,39 @@ def test_a_result_committed_while_the_import_planned_is_not_overwritten(
     assert exp_repo.status() == ""
 
 
+@pytest.mark.parametrize("status", ["failed", "skipped"])
+def test_a_committed_ended_run_is_never_rewritten_into_another(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall, status: str
+) -> None:
+    """A committed failed row re-imported as a success with other params and a score was
+    `updated … [status failed → success; params, reason changed]`, exit 0, and the hooks
+    and `audit --since` passed it (a hunter's report, issue 18 twenty-seventh pass):
+    `result` refuses a failed run, the import rewrote it. A committed ended record keeps
+    its status and params, `--correct` or not; a running one still goes on."""
+    header = "run,sub_step,seg_total,pde_mean,train_time_min,state\n"
+    path = write_csv(tmp_path, f"{header}r1,5,,,,running\nr2,4,,,,{status}\n")
+    assert cli(args(path, "--status-column", "state"), exp_repo.path).code == 0
+    exp_repo.commit("imported")
+    before = tree_bytes(exp_repo.path)
+    path.write_text(f"{header}r1,5,,,,running\nr2,3,59,12,40,success\n")
+    for extra in ((), ("--correct", "rerun", "--force")):
+        res = cli(args(path, "--status-column", "state", *extra), exp_repo.path)
+        assert res.code == 1, res
+        assert totals(res.out).endswith("0 updated, 1 unchanged, 1 refused"), res.out
+        refusal = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+        assert refusal == [
+            f"refused   r2 (id r2): id r2 changed after its record experiments/{STUDY}/r2.json "
+            f"was committed as {status}: its params, status differ, and an ended run's committed "
+            "record is frozen (nothing written)"
+        ], res.out
+        assert tree_bytes(exp_repo.path) == before
+    # The same row as committed, and a running row that finished, still go through.
+    path.write_text(f"{header}r1,5,58,13,41,success\nr2,4,,,,{status}\n")
+    res = cli(args(path, "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "0 new, 1 updated, 1 unchanged, 0 refused", res.out
+
+
 def test_a_param_column_the_registry_takes_later_changes_no_committed_row(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

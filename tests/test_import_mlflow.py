@@ -211,6 +211,27 @@ def test_a_run_changed_after_commit_is_reported_not_rewritten(
     assert tree_bytes(exp_repo.path) == before
 
 
+def test_a_committed_failed_run_finished_later_is_refused_not_rewritten(
+    exp_repo: ExpRepo, store: Store, cli: CliCall
+) -> None:
+    """A run committed FAILED, then given a score and set FINISHED, was imported as
+    `updated … [status failed → success; reason changed]`, exit 0, with its result (a
+    hunter's report, issue 18 twenty-seventh pass). A committed failed record is frozen."""
+    assert cli(import_args(store), exp_repo.path).code == 0
+    exp_repo.commit("import")
+    before = tree_bytes(exp_repo.path)
+    store.log("crashed", "seg_total", 99.0)
+    store.log("crashed", "pde_mean", 1.0)
+    store.log("crashed", "train_time_min", 1.0)
+    store.end("crashed", "FINISHED")
+    res = cli(import_args(store), exp_repo.path)
+    assert res.code == 1, res
+    refusal = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    assert len(refusal) == 1 and store.ids["crashed"] in refusal[0], res.out
+    assert "was committed as failed: its status differs" in refusal[0], res.out
+    assert tree_bytes(exp_repo.path) == before
+
+
 def test_unknown_experiment_is_exit_2(exp_repo: ExpRepo, store: Store, cli: CliCall) -> None:
     args = ["import", "mlflow", "--tracking-uri", store.uri, "--experiment", "nope"]
     res = cli(args, exp_repo.path)

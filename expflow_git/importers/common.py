@@ -7,7 +7,9 @@ anything is written, and compares them with what the work tree holds:
 - no record with that id: **new**;
 - the same content (times and provenance aside): **unchanged**;
 - different, and the run's result is not committed: **updated** (a run still running
-  or pending, or an import not yet committed);
+  or pending, or an import not yet committed); but a record HEAD holds as ended
+  (success, failed, skipped) keeps its frozen fields (params, status): a committed
+  failed run is never rewritten into a success, **refused**;
 - different, and the result is committed: **refused** as changed after commit (a
   committed result is never rewritten), unless `correct` gives a reason and the
   policy allows corrections: then **corrected**, the new result with a correction
@@ -63,6 +65,8 @@ from expflow_git.schemas import Kind
 _VOLATILE = ("created_at", "recorded_at", "provenance")
 # A committed run's record fields that are as write-once as its result (spec §2.1).
 _FROZEN = ("id", "study", "params", "seed", "status")
+# The statuses a committed record may still leave on a later import (a run that goes on).
+_GOING_ON = (Status.PENDING.value, Status.RUNNING.value)
 
 
 class Action(str, enum.Enum):
@@ -144,6 +148,8 @@ class _Context:
     committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
     committed_ids: dict[str, str] = field(default_factory=dict)  # id → a result path in HEAD
     results: dict[str, list[str]] = field(default_factory=dict)  # id → result paths
+    # Id → HEAD's records of that id, path → blob (read only for a run to be updated).
+    committed_records: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Wherever the policy's globs take records (a moved record is still its run's).
@@ -151,7 +157,9 @@ class _Context:
         for exp_id, rels in self.layout.index(Kind.EXPERIMENT).items():
             self.records[exp_id] = [root / rel for rel in rels]
         self.results = self.layout.index(Kind.RESULT)
-        self.committed = _committed_results(self.layout)
+        self.committed, records = _committed_documents(self.layout)
+        for rel, blob in records.items():
+            self.committed_records.setdefault(stem(rel), {})[rel] = blob
         for rel in sorted(self.committed, reverse=True):
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
 
@@ -511,7 +519,23 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         mismatch = f"it is in another study ({old_rel})"
     if mismatch:
         return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
-    kept = _kept_params(old_record, record, run) if committed is not None else None
+    res_path = layout.target(res_rel)
+    old_result = _read(res_path) if res_path.exists() else None
+    if res_path.exists() and old_result is None:
+        return _refused(run, f"{res_rel}: the result there is no valid JSON document")
+    # HEAD's record of a run that ended (success, failed, skipped) is frozen as a
+    # committed result's record is, though a failed or skipped run has no result to
+    # commit (read only for a run that changed: a re-import of the same reads no blob).
+    ended = (
+        None
+        if committed is not None or (_same(old_record, record) and _same(old_result, result))
+        else _committed_ended(ctx, run.exp_id, old_rel)
+    )
+    kept = (
+        _kept_params(old_record, record, run)
+        if committed is not None or ended is not None
+        else None
+    )
     if kept is not None:  # the committed run's columns read as they were
         record["params"] = kept
         writes[0] = Write(rec_rel, dump(record))
@@ -523,15 +547,24 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         findings = _check(ctx, writes) + _blocked(layout, writes)
         if findings:
             return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
-    res_path = layout.target(res_rel)
-    old_result = _read(res_path) if res_path.exists() else None
-    if res_path.exists() and old_result is None:
-        return _refused(run, f"{res_rel}: the result there is no valid JSON document")
     if _same(old_record, record) and _same(old_result, result):
         return RunPlan(run, Action.UNCHANGED)
     if committed is not None and not os.path.lexists(res_path):
         return _gone(run, label, committed)
     if res_rel not in ctx.committed and committed is None:
+        if ended is not None:
+            frozen = [k for k in _FROZEN if ended[1].get(k) != record.get(k)]
+            if frozen:
+                # A committed failed run was rewritten into a success with other params
+                # and a score, no correction, and the hooks and the audit passed (a
+                # hunter's report, issue 18 twenty-seventh pass).
+                return _refused(
+                    run,
+                    f"{label} changed after its record {ended[0]} was committed as "
+                    f"{ended[1].get('status')}: its {', '.join(frozen)} "
+                    f"{'differs' if len(frozen) == 1 else 'differ'}, and an ended run's "
+                    "committed record is frozen (nothing written)",
+                )
         removes = (res_rel,) if result is None and old_result is not None else ()
         return RunPlan(
             run, Action.UPDATED, tuple(writes), removes, reasons=_changes(old_record, record)
@@ -554,7 +587,8 @@ def _changed_after_commit(
         return _refused(
             run,
             f"{label} changed after its result was committed: its {', '.join(frozen)} "
-            "differ, and a committed run's record is frozen (nothing written)",
+            f"{'differs' if len(frozen) == 1 else 'differ'}, and a committed run's record is "
+            "frozen (nothing written)",
         )
     if len(writes) < 2 or _same(_read(ctx.layout.target(res_rel)), json.loads(writes[1].data)):
         # Only what is not frozen (title, tags, reason) changed: the record may follow.
@@ -829,14 +863,45 @@ def _committed_results(layout: Layout) -> dict[str, str]:
     takes results (a committed result moved to `archive/` is still committed, and an
     uncommitted edit of the policy does not hide it; none: not a repository, or no
     commit yet), from one `git ls-tree`."""
+    return _committed_documents(layout)[0]
+
+
+def _committed_documents(layout: Layout) -> tuple[dict[str, str], dict[str, str]]:
+    """Path → blob of every result, and of every record, in HEAD (as
+    `_committed_results` finds results), from one `git ls-tree`."""
     git, globs = layout.git, layout.head_globs
     if git is None or globs is None:
-        return {}
-    return {
-        e.path: e.sha
-        for e in git.ls_tree("HEAD", globs.prefixes())
-        if e.type == "blob" and globs.is_result(e.path)
-    }
+        return {}, {}
+    results: dict[str, str] = {}
+    records: dict[str, str] = {}
+    for e in git.ls_tree("HEAD", globs.prefixes()):
+        if e.type != "blob":
+            continue
+        if globs.is_result(e.path):
+            results[e.path] = e.sha
+        elif globs.is_record(e.path):
+            records[e.path] = e.sha
+    return results, records
+
+
+def _committed_ended(
+    ctx: _Context, exp_id: str, old_rel: str
+) -> tuple[str, Mapping[str, Any]] | None:
+    """HEAD's record of the run (at the work tree's path when HEAD has one there, else
+    the first of its id) and its content, when it says the run ended: success, failed,
+    skipped, or no status it could go on from (a record HEAD holds damaged). None: HEAD
+    holds no record of it, or one still pending or running."""
+    found = ctx.committed_records.get(exp_id)
+    git = ctx.layout.git
+    if not found or git is None:
+        return None
+    rel = old_rel if old_rel in found else min(found)
+    try:
+        raw: Any = parse_json(git.run("cat-file", "blob", found[rel]))
+    except JsonProblem:
+        raw = None
+    doc: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    return None if doc.get("status") in _GOING_ON else (rel, doc)
 
 
 def _blocked(layout: Layout, writes: Sequence[Write]) -> list[str]:
