@@ -232,6 +232,34 @@ def test_a_committed_failed_run_finished_later_is_refused_not_rewritten(
     assert tree_bytes(exp_repo.path) == before
 
 
+def test_a_renamed_experiment_is_the_same_runs(
+    exp_repo: ExpRepo, store: Store, cli: CliCall
+) -> None:
+    """An MLflow run is its run id (spec §4.2): after `rename_experiment` every committed
+    run was refused, `--study-as` or not (`id '…' is taken: its record was imported from
+    mlflow 'pde runs'`; a hunter's report, issue 18 twenty-seventh pass)."""
+    assert cli(import_args(store), exp_repo.path).code == 0
+    exp_repo.commit("import")
+    before = tree_bytes(exp_repo.path)
+    store.client.rename_experiment(store.experiment_id, "pde runs v2")
+    renamed = [a if a != EXPERIMENT else "pde runs v2" for a in import_args(store)]
+    res = cli(renamed, exp_repo.path)
+    assert res.code == 0, res
+    assert totals(res.out) == "0 new, 0 updated, 6 unchanged, 0 refused", res.out
+    assert tree_bytes(exp_repo.path) == before
+    # Without --study-as the study is the new name's: the refusal says which to give.
+    res = cli(renamed[: renamed.index("--study-as")], exp_repo.path)
+    assert res.code == 1, res
+    refusals = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    assert len(refusals) == 6, res.out
+    assert all(ln.endswith(f"import it again with --study-as {STUDY}") for ln in refusals)
+    assert tree_bytes(exp_repo.path) == before
+    # A new run in the renamed experiment is imported beside them.
+    store.run("fno-c", params={"sub_step": "6"})
+    res = cli(renamed, exp_repo.path)
+    assert totals(res.out) == "1 new, 0 updated, 6 unchanged, 0 refused", res.out
+
+
 def test_unknown_experiment_is_exit_2(exp_repo: ExpRepo, store: Store, cli: CliCall) -> None:
     args = ["import", "mlflow", "--tracking-uri", store.uri, "--experiment", "nope"]
     res = cli(args, exp_repo.path)

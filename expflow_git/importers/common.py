@@ -164,12 +164,12 @@ class _Context:
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
 
     @functools.cached_property
-    def imported(self) -> dict[tuple[str, str, str], tuple[str, str, str]]:
-        """The tracker's identity of each imported record in the work tree, (tracker,
-        study, run) → (id, study, record path); read when a run would be new (not for an
-        import that finds every run). A CSV row's identity is its id in its study, which
-        the record's id already is."""
-        found: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    def imported(self) -> dict[tuple[str, ...], tuple[str, str, str]]:
+        """The tracker's identity of each imported record in the work tree
+        (`_identity`) → (id, study, record path); read when a run would be new (not for
+        an import that finds every run). A CSV row's identity is its id in its study,
+        which the record's id already is."""
+        found: dict[tuple[str, ...], tuple[str, str, str]] = {}
         for exp_id, paths in sorted(self.records.items()):
             for path in paths:
                 doc = _read(path)
@@ -182,7 +182,8 @@ class _Context:
                     continue
                 rel = path.relative_to(self.layout.root).as_posix()
                 found.setdefault(
-                    (str(key[0]), str(key[1]), str(key[2])), (exp_id, str(doc.get("study")), rel)
+                    _identity(str(key[0]), str(key[1]), str(key[2])),
+                    (exp_id, str(doc.get("study")), rel),
                 )
         return found
 
@@ -494,7 +495,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         # The tracker's run has a record under another id: another `--study-as` made
         # its id (an Optuna trial's is `<study>-t<number>`), and a second record would
         # count and rank it twice (a user's hunt; spec §4.2: a run is the tracker's own).
-        taken = ctx.imported.get((source.tracker, source.study, run.run))
+        taken = ctx.imported.get(_identity(source.tracker, source.study, run.run))
         if taken is not None:
             other_id, other_study, other_rel = taken
             return _refused(
@@ -517,6 +518,10 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         mismatch = f"its record {old_rel} has no study; fix the record"
     elif not mismatch and theirs != study:
         mismatch = f"it is in another study ({old_rel})"
+        if source.tracker != "csv":
+            # The tracker's same run (a CSV's id is only its study's): its source was
+            # renamed (an MLflow experiment), or another --study-as was given.
+            mismatch += f"; import it again with --study-as {theirs}"
     if mismatch:
         return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
     res_path = layout.target(res_rel)
@@ -824,18 +829,27 @@ def _read(path: Path) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) else None
 
 
+def _identity(tracker: str, study: str, run: str) -> tuple[str, ...]:
+    """What names a run in its tracker (spec §4.2). An Optuna trial: its study and number.
+    An MLflow run: its run id, which MLflow makes unique in its store; the experiment's
+    name is only shown (a renamed experiment locked every committed run out of its next
+    import, a hunter's report, issue 18 twenty-seventh pass). A CSV row: its id cell in
+    the `--study` (the file is renamed by the next export: runs-12-03.csv)."""
+    return (tracker, run) if tracker in ("mlflow", "csv") else (tracker, study, run)
+
+
 def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun) -> str:
     """Why an existing record is not this run's (empty: it is)."""
     prov = record.get("provenance")
     origin = prov.get("source") if isinstance(prov, dict) else None
     if not isinstance(origin, dict):
         return "its record was not imported (no provenance.source)"
-    ours = (source.tracker, source.study, run.run)
     theirs = (origin.get("tracker"), origin.get("study"), origin.get("run"))
-    # A CSV is named by its file, which the next export renames (runs-12-03.csv): its
-    # run is its row's id in the study, whose folder holds the record.
-    same = ours[::2] == theirs[::2] if source.tracker == "csv" else ours == theirs
-    if not same:
+    tracker, study, ran = theirs
+    ours = _identity(source.tracker, source.study, run.run)
+    if not (isinstance(tracker, str) and isinstance(study, str) and isinstance(ran, str)) or (
+        ours != _identity(tracker, study, ran)
+    ):
         return f"its record was imported from {theirs[0]} {theirs[1]!r}, run {theirs[2]!r}"
     return ""
 
