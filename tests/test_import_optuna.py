@@ -411,6 +411,71 @@ def test_a_single_objective_study_needs_its_metric_named(
     assert doc["metrics"] == {"pde_mean": 14.5, "seg_total": 55.0, "train_time_min": 20.0}
 
 
+@pytest.mark.parametrize(
+    ("directions", "names", "given", "message", "right"),
+    [
+        # metric_names that the registry reads the other way round
+        (
+            ["minimize"],
+            ["seg_total"],
+            False,
+            "objective 0 is minimized, but the study's metric_names name it 'seg_total', "
+            "which the registry of expflow.yaml has higher is better",
+            ["pde_mean"],
+        ),
+        # two objectives' --metric in the wrong order
+        (
+            ["maximize", "minimize"],
+            ["pde_mean", "seg_total"],
+            True,
+            "objective 0 is maximized, but --metric names it 'pde_mean', which the "
+            "registry of expflow.yaml has lower is better",
+            ["seg_total", "pde_mean"],
+        ),
+    ],
+)
+def test_an_objectives_direction_must_be_its_metrics(
+    exp_repo: ExpRepo,
+    tmp_path: Path,
+    cli: CliCall,
+    directions: list[str],
+    names: list[str],
+    given: bool,
+    message: str,
+    right: list[str],
+) -> None:
+    """A study minimizing a metric the registry calls higher-is-better, or the objectives'
+    --metric names swapped, imported with exit 0, no warning: every score stood under a
+    metric it is not, and ranked the wrong way (a hunter's report, issue 18
+    twenty-seventh pass). Exit 2, one line naming the objective and the metric."""
+    db = tmp_path / "dir.db"
+    study = optuna.create_study(study_name="d", storage=storage_url(db), directions=directions)
+    if not given:
+        with pytest.warns(optuna.exceptions.ExperimentalWarning):
+            study.set_metric_names(names)
+    study.add_trial(
+        create_trial(
+            params={"sub_step": 3},
+            distributions={"sub_step": IntDistribution(1, 8)},
+            values=[15.0] if len(directions) == 1 else [57.0, 15.0],
+            user_attrs={"seg_total": 57.0, "train_time_min": 20.0},
+        )
+    )
+    base = ["import", "optuna", "--storage", storage_url(db), "--study", "d"]
+    extra = [a for n in names for a in ("--metric", n)] if given else []
+    res = cli([*base, *extra], exp_repo.path)
+    assert res.code == 2, res
+    assert res.err.count("\n") == 1 and message in res.err, res.err
+    assert not (exp_repo.path / "experiments").exists() or not any(
+        (exp_repo.path / "experiments").rglob("*.json")
+    )
+    # Each objective named by the metric it is: imported.
+    res = cli([*base, *(a for n in right for a in ("--metric", n))], exp_repo.path)
+    assert res.code == 0, res
+    metrics = load(exp_repo, "results/d/d-t0000.json")["metrics"]
+    assert metrics == {"seg_total": 57.0, "pde_mean": 15.0, "train_time_min": 20.0}
+
+
 def test_a_trials_fail_reason_is_masked_as_run_masks_an_exceptions_message(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

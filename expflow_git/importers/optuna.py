@@ -121,6 +121,7 @@ def read_optuna(
             "--metric NAME once per objective, in objective order"
         )
     registry_names(names, policy, option="--metric")
+    _check_directions(study, names, directions, policy, given=bool(metrics))
     mapper = _Mapper(study_id(study, study_as), tuple(names), splits, policy, series=series)
     try:
         runs = [mapper.run(t) for t in sorted(trials, key=lambda t: t.number)]
@@ -136,6 +137,31 @@ def read_optuna(
         runs=runs,
         notes=mapper.notes(),
     )
+
+
+def _check_directions(
+    study: str, names: Sequence[str], directions: Sequence[Any], policy: Policy, *, given: bool
+) -> None:
+    """Each objective's direction must be its metric's in the registry (exit 2): a study
+    minimizing `accuracy`, which the registry calls higher-is-better, or two objectives'
+    `--metric` names given in the wrong order, were imported with exit 0 (a hunter's
+    report, issue 18 twenty-seventh pass), each score under a metric it is not. Against
+    `higher_is_better`, which gates and thresholds read; `ranking.order` only sorts the
+    leaderboard. An objective with no direction (`NOT_SET`) is not compared."""
+    for number, (name, direction) in enumerate(zip(names, directions, strict=True)):
+        way = getattr(direction, "name", "")
+        if way not in ("MAXIMIZE", "MINIMIZE"):
+            continue
+        higher = policy.metrics[name].higher_is_better
+        if (way == "MAXIMIZE") == higher:
+            continue
+        named = "--metric names" if given else "the study's metric_names name"
+        raise ExpflowError(
+            f"study '{printable(study)}': objective {number} is {way.lower()}d, but "
+            f"{named} it '{printable(name)}', which the registry of {policy.path} has "
+            f"{'higher' if higher else 'lower'} is better; name each objective's metric "
+            "with --metric, in objective order (nothing written)"
+        )
 
 
 def _load(optuna: Any, storage: str, study: str, uri: str) -> tuple[Any, Any, list[str]]:
