@@ -346,6 +346,32 @@ def test_an_empty_correction_reason_names_the_option(
         assert "--correct" in res.err and "--reason" not in res.err, res.err
 
 
+def test_a_correct_reason_the_pin_scan_flags_is_exit_2_with_no_correction_planned(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """spec §4.2: a `--correct` reason the PIN scan flags is a usage error, nothing
+    written. It was scanned only when a correction was planned: an import of new runs
+    with `--correct "rerun --pin NNNN"` wrote them and exited 0 (a hunter's report, issue
+    18 twenty-seventh pass). Now before anything is read, from Python too."""
+    from expflow_git.importers import import_csv
+
+    reason = f"rerun --pin {4000 + 821}"
+    path = write_csv(tmp_path, GOOD)
+    for sheet in (path, tmp_path / "missing.csv"):  # (read after the reason is checked)
+        res = cli(args(sheet, "--status-column", "state", "--correct", reason), exp_repo.path)
+        assert res.code == 2, res
+        assert res.err.count("\n") == 1, res.err
+        assert "--correct: corrections/#/reason: pin-value" in res.err, res.err
+        assert str(4000 + 821) not in res.both
+        assert not (exp_repo.path / "experiments" / STUDY).exists()
+    with pytest.raises(ExpflowError, match="--correct: corrections/#/reason") as caught:
+        import_csv(path, id_column="run", study=STUDY, root=exp_repo.path, correct=reason)
+    assert caught.value.code == 2
+    assert not (exp_repo.path / "experiments" / STUDY).exists()
+    res = cli(args(path, "--status-column", "state", "--correct", "rerun"), exp_repo.path)
+    assert res.code == 0 and "4 new" in res.out, res
+
+
 def test_a_non_number_names_the_row_and_column_and_refuses_only_that_row(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

@@ -55,6 +55,10 @@ def _masked_errors(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def masked(*args: Any, **kwargs: Any) -> None:
         try:
+            # A --correct reason the PIN scan flags: exit 2 before anything is read.
+            from expflow_git.importers.common import check_correct_reason
+
+            check_correct_reason(kwargs.get("correct"))
             command(*args, **kwargs)
         except ExpflowError as exc:
             shown = _shown(exc.message)

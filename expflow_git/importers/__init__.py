@@ -19,6 +19,7 @@ from expflow_git.importers.common import (
     ImportSummary,
     RunPlan,
     apply_import,
+    check_correct_reason,
     plan_import,
 )
 from expflow_git.importers.source import Source, SourceRun
@@ -108,6 +109,7 @@ def import_optuna(
     from expflow_git.run import checked_flags
 
     checked_flags(series=series, dry_run=dry_run)  # before anything is read
+    check_correct_reason(correct)
     layout = open_repository(root, policy)
     source = read_optuna(
         storage,
@@ -140,6 +142,7 @@ def import_mlflow(
     from expflow_git.run import checked_flags
 
     checked_flags(series=series, dry_run=dry_run)  # before anything is read
+    check_correct_reason(correct)
     layout = open_repository(root, policy)
     source = read_mlflow(
         tracking_uri, experiment, layout.policy, study_as=study_as, metrics=metrics, series=series
@@ -165,6 +168,7 @@ def import_csv(
     from expflow_git.run import checked_flags
 
     checked_flags(dry_run=dry_run)  # before anything is read
+    check_correct_reason(correct)
     layout = open_repository(root, policy)
     source = read_csv(
         path,

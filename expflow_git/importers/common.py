@@ -35,8 +35,13 @@ from typing import Any
 
 from expflow_git.atomicfile import write_atomic
 from expflow_git.checks import check_document, required_metric_findings
+from expflow_git.corrections import (
+    CORRECTION_SCHEMA,
+    CORRECTIONS_DIR,
+    plan_correction,
+    write_correction,
+)
 from expflow_git.corrections import Planned as PlannedCorrection
-from expflow_git.corrections import plan_correction, write_correction
 from expflow_git.documents import (
     EXPERIMENT_SCHEMA,
     REASON_MAX_LENGTH,
@@ -194,6 +199,33 @@ class _Context:
         return self.layout.deleted_on_record()
 
 
+def check_correct_reason(correct: str | None) -> None:
+    """A `--correct` reason the PIN scan flags (`rerun --pin NNNN`) is a usage error (exit
+    2, spec §4.2) before anything is read or written, whether or not the import then
+    plans a correction: it was refused only when one was planned, and an import that
+    planned none wrote its other runs and exited 0 (a hunter's report, issue 18
+    twenty-seventh pass). Scanned as a correction's `reason` field, as
+    `plan_correction` scans it."""
+    if not correct:
+        return
+    from expflow_git.pinscan.written import leak_in
+
+    doc = {
+        "schema": CORRECTION_SCHEMA,
+        "experiment": "x",
+        "supersedes": "0" * 40,
+        "blob": "0" * 40,
+        "reason": correct,
+        "author": {"name": "x", "email": "x"},
+        "time": utc_now(),
+    }
+    found = leak_in(f"{CORRECTIONS_DIR}/reason.json", dump(doc))
+    if found is not None:
+        # Named by where the reason goes (no correction file exists to name).
+        where = replace(found, path=f"{CORRECTIONS_DIR}/", line=None, col=None)
+        raise ExpflowError(f"--correct: {where}; the PIN scan refuses it, nothing written")
+
+
 def plan_import(
     layout: Layout,
     source: Source,
@@ -203,6 +235,7 @@ def plan_import(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     """Decide, run by run, what importing `source` writes; nothing is written here."""
+    check_correct_reason(correct)
     # The policy's globs must take the files before any run is looked at (exit 2).
     layout.experiment_path(source.expflow_study, "x")
     layout.result_path(source.expflow_study, "x")
