@@ -696,6 +696,18 @@ def test_a_study_over_its_budget_is_warned_of(
     assert "study sheet will have 4 runs, over the policy's budget of 3" in res.err
 
 
+def test_all_studies_over_their_total_budget_are_warned_of(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """`budget.max_runs` (all studies) was not read before the import: it wrote runs the
+    audit then refused, saying nothing."""
+    policy = exp_repo.path / "expflow.yaml"
+    policy.write_text(policy.read_text() + "budget: {max_runs: 3}\n")
+    res = cli(args(write_csv(tmp_path, GOOD), "--status-column", "state"), exp_repo.path)
+    assert res.code == 0, res
+    assert "all studies will have 4 runs, over the policy's budget of 3" in res.err
+
+
 def test_the_budget_warning_counts_records_below_the_studys_folder(
     exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
 ) -> None:

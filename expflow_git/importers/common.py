@@ -311,10 +311,16 @@ def _not_ignored(layout: Layout, plans: list[RunPlan]) -> list[RunPlan]:
 
 
 def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
-    """The audit fails a study with more records than `budget.max_runs_per_study`."""
+    """The audit fails a study with more records than `budget.max_runs_per_study`, and
+    all studies with more than `budget.max_runs`."""
+    new = {p.run.exp_id for p in plans if p.action is Action.NEW}
+    total = ctx.layout.policy.max_runs
+    warnings: tuple[str, ...] = ()
+    if total is not None and len(runs := set(ctx.records) | new) > total:
+        warnings = (f"all studies will have {len(runs)} runs, over the policy's budget of {total}",)
     limit = ctx.layout.policy.max_runs_per_study
     if limit is None:
-        return ()
+        return warnings
     study = ctx.source.expflow_study
     # A record's study is its `study` field, wherever the globs keep it (a folder of its
     # own below the study's, `experiments/s/old/`, held records the folder name missed).
@@ -323,10 +329,13 @@ def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
         for i, paths in ctx.records.items()
         if any((doc := _read(p)) is not None and doc.get("study") == study for p in paths)
     }
-    ids |= {p.run.exp_id for p in plans if p.action is Action.NEW}
+    ids |= new
     if len(ids) <= limit:
-        return ()
-    return (f"study {study} will have {len(ids)} runs, over the policy's budget of {limit}",)
+        return warnings
+    return (
+        *warnings,
+        f"study {study} will have {len(ids)} runs, over the policy's budget of {limit}",
+    )
 
 
 def apply_import(layout: Layout, summary: ImportSummary) -> None:
