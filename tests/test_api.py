@@ -492,6 +492,20 @@ def test_runs_leaves_out_records_that_share_an_id(repo: Repository, exp_repo: Ex
     assert [r.id for r in repo.runs()] == ["b"]
 
 
+def test_a_run_several_records_hold_is_never_written(repo: Repository, exp_repo: ExpRepo) -> None:
+    """start/log_result of an id two records hold changed one of them and wrote its
+    result, then raised KeyError (no such run): the caller took the write for failed,
+    and a retry was refused, the result being there (a review, issue 18)."""
+    repo.new("x", study=STUDY)
+    exp_repo.write_json("experiments/other/x.json", experiment_doc("x", study="other"))
+    before = {p: p.read_bytes() for p in exp_repo.path.glob("experiments/*/x.json")}
+    for call in (lambda: repo.start("x"), lambda: repo.log_result("x", SEED)):
+        with pytest.raises(ExpflowError, match="'x' has several records"):
+            call()
+    assert {p: p.read_bytes() for p in exp_repo.path.glob("experiments/*/x.json")} == before
+    assert not list(exp_repo.path.glob("results/*/x.json"))
+
+
 # ------------------------------------------------------------------ rank / audit / verify
 def test_rank_audit_verify_html(repo: Repository, exp_repo: ExpRepo, tmp_path: Path) -> None:
     repo.new("fast", study=STUDY, params={"sub_step": "5"})

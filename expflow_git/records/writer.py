@@ -34,6 +34,7 @@ from expflow_git.errors import (
     ExpflowError,
     Finding,
     masked_argument,
+    path_text,
     utf8_argument,
     without_pins,
 )
@@ -368,6 +369,15 @@ class Layout:
             raise ExpflowError(
                 f"no experiment record {exp_id!r} where the policy's paths.experiments "
                 f"{list(self.policy.experiment_globs)} take records",
+                code=ExitCode.FAILED,
+            )
+        if len(hits) > 1:
+            # The audit, list and show judge no run of an id several records hold: one
+            # of them chosen here was changed, its result written, and the API's answer
+            # then found no such run (a review, issue 18 twenty-seventh pass).
+            named = ", ".join(path_text(h.relative_to(self.root).as_posix()) for h in hits)
+            raise ExpflowError(
+                f"experiment {exp_id!r} has several records ({named}); keep one",
                 code=ExitCode.FAILED,
             )
         rel = hits[0].relative_to(self.root).as_posix()
