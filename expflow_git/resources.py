@@ -7,8 +7,12 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expflow_git.errors import ExpflowError
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 
 def bundled_dir(name: str, marker: str) -> Path:
@@ -110,31 +114,41 @@ def _imported_from(top: str, sub: str) -> tuple[str, str] | None:
     """(the site directory, the module's file or folder) that `import top.sub` (or `top`)
     would read, without importing it (as importlib.util.find_spec finds a top-level
     name: this module's importers need not load importlib.util)."""
-    module = sys.modules.get(top)
-    spec = getattr(module, "__spec__", None) if module is not None else None
-    if spec is None:
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            if find is None:
-                continue
-            try:
-                spec = find(top, None)
-            except (ImportError, ValueError, OSError):
-                spec = None
-            if spec is not None:
-                break
+    spec = _spec(top, None)
     if spec is None:
         return None
+    if sub:  # a namespace package (ruamel): `sub` found below it as import finds it
+        # (a regular package further along its path wins over a portion found first:
+        # a folder `ruamel/yaml/` in the work tree is not what `import ruamel.yaml` reads)
+        spec = _spec(f"{top}.{sub}", list(spec.submodule_search_locations or ()))
+        if spec is None:
+            return None
     locations = list(spec.submodule_search_locations or ())
-    if not locations:  # a module of one file: site/top.py
-        return (os.path.dirname(spec.origin), spec.origin) if spec.origin else None
-    if sub:  # a namespace package (ruamel): the first of its folders that holds `sub`
-        for folder in locations:
-            for name in (sub, f"{sub}.py"):
-                if os.path.exists(path := os.path.join(folder, name)):
-                    return os.path.dirname(folder), path
+    where = locations[0] if locations else spec.origin
+    if not where:
         return None
-    return os.path.dirname(locations[0]), locations[0]
+    site = os.path.dirname(where)  # top.py, top/: its site; top/sub/: top's folder's
+    return (os.path.dirname(site) if sub else site), where
+
+
+def _spec(name: str, path: list[str] | None) -> ModuleSpec | None:
+    """The module spec of `name`, loaded (sys.modules) or as sys.meta_path's finders find
+    it, without importing it; None if none does."""
+    module = sys.modules.get(name)
+    if module is not None:
+        found: ModuleSpec | None = getattr(module, "__spec__", None)
+        return found
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            spec: ModuleSpec | None = find(name, path)
+        except (ImportError, ValueError, OSError):
+            spec = None
+        if spec is not None:
+            return spec
+    return None
 
 
 def _metadata_in(site: str) -> dict[str, str]:

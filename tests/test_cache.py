@@ -484,6 +484,11 @@ def test_the_key_holds_the_versions_python_imports_not_a_folder_in_the_work_tree
     fake = repo / "jsonschema_rs-0.0.1.dist-info"
     fake.mkdir()
     (fake / "METADATA").write_text("Name: jsonschema_rs\nVersion: 0.0.1\n")
+    # A namespace portion `ruamel/yaml/` first on the path: import reads the installed
+    # ruamel.yaml, a regular package further along (a review of the fix).
+    (repo / "ruamel" / "yaml").mkdir(parents=True)
+    (repo / "ruamel" / "yaml" / "README").write_text("not the library\n")
+    (repo / "ruamel.yaml-0.0.1.dist-info").mkdir()
     commit_all(repo)
     res = run_cli(["audit", "--out", str(repo.parent / "b.json")], repo)
     assert "Traceback" not in res.err, res.err
