@@ -23,7 +23,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   its line (a comment aside) takes its value from the next line that is neither blank
   nor a comment, if indented below the key: one quoted string or plain word. Outside
   code an unquoted word after ``:`` that more words follow is prose (`values.phrase_value`)
-  unless a word of the phrase is shaped as a PIN, a digest or the hash (then that word).
+  unless a word of the phrase holds four digits, a 64-hex digest or the hash (then that
+  part; `sha256`, `ed25519` are prose).
 - ``pin-sha256``: a 64-hex token (either case, optionally ``0x``-prefixed)
   bounded by non-word characters that is the SHA-256 of one of the 10,000
   four-digit PINs.

@@ -210,10 +210,11 @@ def secret_shaped(token: str) -> bool:
 def phrase_value(text: str, value: Value, line: Line) -> Value | None:
     """A bare value after a key's `:` that begins a phrase (more words follow it on its
     line, a comment aside) is no PIN and no hash (a YAML plain scalar of several words):
-    None, unless a word of it (or after it) is shaped as a PIN, a digest or the hash, then
-    the first such word (`EXPFLOW_PIN: it is NNNN` shows it). Prose is no finding
-    (`# EXPFLOW_PIN: set it in the repository secrets`, a Markdown `EXPFLOW_PIN: the PIN
-    for guarded commands`; a hunter's find: false findings). Any other value as it is."""
+    None, unless a word of it (or after it) holds a PIN, a digest or the hash
+    (`_prose_shaped`), then the first such part (`EXPFLOW_PIN: it is NNNN` shows it).
+    Prose is no finding (`# EXPFLOW_PIN: set it in the repository secrets`, a Markdown
+    `EXPFLOW_PIN: the PIN for guarded commands`; a hunter's find: false findings). Any
+    other value as it is."""
     if value.kind is not Kind.BARE:
         return value
     pos = value.end
@@ -231,23 +232,29 @@ def phrase_value(text: str, value: Value, line: Line) -> Value | None:
 
 _PUNCTUATION = "\"'`.,;:!?()[]{}<>"
 # A secret inside a word of prose, whatever stands around it (`**NNNN**`, `pin-NNNN`,
-# `value=NNNN`, `NNNN/ci`): the tool's hash, or a run of four hex digits or more.
-_SHAPED_PART = re.compile(r"[^ \t]*\$scrypt\$[^ \t]*|[0-9A-Fa-f]{4,}")
+# `value=NNNN`, `NNNN/ci`): four digits no other digit touches, or a digest's 64 hex digits
+# no other hex digit touches. A run of four hex characters or more with a digit counted
+# too, and took `sha256`, `ed25519` and a commit's `3f2a1b9c` for secrets (a hunter's
+# find, issue 18 twenty-seventh pass).
+_SHAPED_PART = re.compile(
+    r"(?<![0-9])[0-9]{4}(?![0-9])|(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])"
+)
+_FORMAT_WORD = "$scrypt$"
 
 
 def _prose_shaped(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The span of the secret in the word `text[start:end]`, if it holds one: the tool's
-    hash, or a run of four hex digits or more with a digit in it (`added`, `decade` and
-    `face` are words). Any part of the word counts: a whole word shaped as a secret once
-    punctuation was stripped let `**NNNN**` (Markdown's bold) pass as prose (a review)."""
+    hash (the word, its punctuation aside), four digits or a 64-hex digest (`_SHAPED_PART`).
+    Any part of the word counts: a whole word shaped as a secret once punctuation was
+    stripped let `**NNNN**` (Markdown's bold) pass as prose (a review)."""
     while start < end and text[start] in _PUNCTUATION:
         start += 1
     while end > start and text[end - 1] in _PUNCTUATION:
         end -= 1
-    for m in _SHAPED_PART.finditer(text, start, end):
-        if "$scrypt$" in m.group() or any(c.isdigit() for c in m.group()):
-            return m.span()
-    return None
+    if text.find(_FORMAT_WORD, start, end) != -1:
+        return start, end
+    m = _SHAPED_PART.search(text, start, end)
+    return None if m is None else m.span()
 
 
 def command_value(text: str, pos: int, line: Line) -> Value | None:
