@@ -7,6 +7,7 @@ Every secret here is made at run time, so this file holds nothing a scanner woul
 from __future__ import annotations
 
 import hashlib
+import pickle
 
 import pytest
 from conftest import ExpRepo, assert_clean_output, run_cli
@@ -73,3 +74,72 @@ def test_a_pins_sha256_in_prose_is_found(repo: ExpRepo) -> None:
     code, out, err = staged_scan(repo, {"notes.md": f"EXPFLOW_PIN: see {SHA} there\n".encode()})
     assert code == 1 and ": pin-sha256: " in out, (out, err)
     assert SHA[:8] not in out + err
+
+
+# --- binary data: wide text and a key's value after a few bytes --------------------------------
+# A NUL byte made a file binary, read for runs of printable ASCII only: text of 16 or 32
+# bits a character with no byte-order mark, and a pickle's key and value (separate runs)
+# were never seen.
+
+KEY = "EXPFLOW_" + "PIN"  # (so this file holds no assignment to it)
+WIDE = ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]
+
+
+@pytest.mark.parametrize("encoding", WIDE)
+def test_wide_text_without_a_byte_order_mark_is_read(repo: ExpRepo, encoding: str) -> None:
+    files = {
+        "x.txt": f"x: {SHA}\n".encode(encoding),
+        "a.env": f"{KEY}={PIN}\n".encode(encoding),
+        "run.sh": f"expflow-git rm exp-1 --pin {PIN}\n".encode(encoding),
+    }
+    code, out, err = staged_scan(repo, files)
+    rules = sorted(line.split(": ", 2)[:2][1] for line in out.splitlines())
+    assert code == 1 and rules == ["pin-assignment", "pin-sha256", "pin-value"], (out, err)
+    assert PIN not in out + err and SHA[:8] not in out + err
+
+
+def test_wide_text_is_placed_at_its_bytes(repo: ExpRepo) -> None:
+    """A finding's column counts bytes, at the token's first character's own byte."""
+    data = b"\0" * 8 + f"note\nx: {SHA}\n".encode("utf-16-le")
+    code, out, _ = staged_scan(repo, {"blob.bin": data})
+    # line 2 begins after the `\n` byte (its NUL is the line's first byte)
+    assert (code, out.split(": ")[0]) == (1, f"blob.bin:2:{1 + 1 + 2 * 3}"), out
+
+
+def test_wide_text_in_a_large_binary_is_found_once(repo: ExpRepo) -> None:
+    """Read both ways (a little-endian text read as big-endian too), a token is one finding."""
+    text = f"x: {SHA}\n".encode("utf-16-le")
+    data = bytes(range(256)) * 4096 + text + b"\x01\x00" * 100_000 + text
+    code, out, _ = staged_scan(repo, {"blob.bin": data})
+    assert code == 1 and out.count("pin-sha256") == 2, out
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 4, 5])
+def test_a_pickled_pin_is_found(repo: ExpRepo, protocol: int) -> None:
+    data = pickle.dumps({KEY: PIN}, protocol=protocol)
+    code, out, err = staged_scan(repo, {"state.pkl": data})
+    assert code == 1 and f"pin-assignment: {KEY} assigned a value" in out, (out, err)
+    assert PIN not in out + err
+
+
+def test_a_pickled_number_in_protocol_0_and_a_bson_value_are_found(repo: ExpRepo) -> None:
+    bson = b"\x16\0\0\0\x02" + KEY.encode() + b"\0\x05\0\0\0" + PIN.encode() + b"\0\0"
+    files = {"a.pkl": pickle.dumps({KEY: int(PIN)}, protocol=0), "b.bson": bson}
+    code, out, err = staged_scan(repo, files)
+    assert code == 1 and out.count(f"pin-assignment: {KEY} assigned a value") == 2, out
+    assert PIN not in out + err
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pickle.dumps({KEY: None, "n": 1}),
+        pickle.dumps({KEY: ""}),
+        pickle.dumps([KEY, "name", 12], protocol=0),
+        b"\0" + KEY.encode() + b"\0\0name\0" + KEY.encode() + b"\x01\x02version 2\0",
+        "\0".join(["UTF-16 strings", KEY, "the PIN for guarded commands"]).encode("utf-16-le"),
+    ],
+)
+def test_binary_lookalikes_are_clean(repo: ExpRepo, data: bytes) -> None:
+    code, out, err = staged_scan(repo, {"blob.bin": data})
+    assert (code, out, err) == (0, "", CLEAN)

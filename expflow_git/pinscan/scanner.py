@@ -77,8 +77,11 @@ text in UTF-8 is, escapes and notebook cells decoded too (Windows PowerShell wri
 output that way). Binary data is read for the rules whose tokens are
 ASCII: ``pin-sha256``, ``pin-hash-format``, ``private-key``, an ``EXPFLOW_PIN`` or
 ``EXPFLOW_PIN_HASH`` assignment (a number, or a string quoted on both sides) and
-``--pin NNNN``, each in its run of printable ASCII (see `_scan_binary`); its columns
-count bytes.
+``--pin NNNN``, each in its run of printable ASCII, also written 16 or 32 bits a
+character (little or big endian, no byte-order mark); such a key's value may also be
+the next run after up to eight other bytes (a number), or a pickle's string after its
+key's (see `_scan_binary`); its columns count bytes. A pickle of protocol 0 is text:
+its key's line, a memo line and the value's line are an assignment.
 Text that is not valid UTF-8 is scanned as Latin-1 rather than skipped: every
 token the rules look for is ASCII, so a leak in a legacy-encoded file is still
 found, and columns stay exact for single-byte encodings. Lines end at ``\\n``;
@@ -200,6 +203,38 @@ _FORMAT_FALLBACK_RE = (
 )
 
 
+# A pickle of protocol 0 is text: a dict of the PIN under its variable's name is the lines
+# `VEXPFLOW_PIN`, `p1`, `VNNNN` (`S'…'` in Python 2's, `I…` for a number), no separator
+# between key and value (a hunter's find, issue 18 twenty-seventh pass). A string's
+# opcode begins its line, then the key, an optional memo line (`p1`, `g1`), then the
+# value's opcode.
+_PICKLE_TEXT_RE = re.compile(
+    r"^(?:V|S')(?P<key>(?i:expflow_pin(?:_hash)?))'?\r?\n(?:[pg][0-9]+\r?\n)?"
+    r"(?:V(?P<v>[^\r\n]+)|S'(?P<s>[^\r\n]+)'|[IL](?P<i>[0-9]+)L?)\r?$",
+    re.MULTILINE,
+)
+_FOLDED_ENV_KEY = b"expflow_pin".translate(_FOLD)
+_FOLDED_PICKLE_TEXT_RE = re.compile(
+    rb"(?:^|\n)(?:v|s')"
+    + re.escape(_FOLDED_ENV_KEY)
+    + rb"(?:_"
+    + re.escape(b"hash".translate(_FOLD))
+    + rb")?'?\r?\n"
+)
+
+
+def _pickle_text_hits(text: str, overlaps: Overlaps) -> list[Hit]:
+    """Pin-assignments in a pickle of protocol 0 (`_PICKLE_TEXT_RE`)."""
+    hits: list[Hit] = []
+    for m in _PICKLE_TEXT_RE.finditer(text):
+        group = "v" if m.group("v") is not None else "s" if m.group("s") is not None else "i"
+        start, end = m.span(group)
+        if not overlaps.any(start, end):
+            message = f"{m.group('key')} assigned a value (masked)"
+            hits.append(Hit(Leak.PIN_ASSIGNMENT, start, end, message))
+    return hits
+
+
 class _Family(enum.Flag):
     """Which rule families the pre-filter says may fire."""
 
@@ -230,7 +265,10 @@ def _may_match(data: bytes) -> _Family:
         and _has_format_mark(_CONTINUATION_BYTES_RE.sub(b"", data))
     ):
         families |= _Family.FORMAT
-    if b"pin" in folded and _FOLDED_KEY_RE.search(folded) is not None:
+    if b"pin" in folded and (
+        _FOLDED_KEY_RE.search(folded) is not None
+        or (_FOLDED_ENV_KEY in folded and _FOLDED_PICKLE_TEXT_RE.search(folded) is not None)
+    ):
         families |= _Family.KEY
     if b"--pin" in data:
         families |= _Family.FLAG
@@ -379,9 +417,9 @@ def scan_content(
         # The bytes after a mark need not be that text: ASCII tokens among them (a mark
         # put before binary data hid them all; a review) are read as a binary file's are.
         raw = (
-            _scan_parts(data, cls, pragma, binary=True)
+            _scan_parts(data, cls, pragma, binary=True, wide=False)
             if len(data) > CHUNK_BYTES
-            else _scan_binary(data, pragma)
+            else _scan_binary(data, pragma, wide=False)
         )
         seen = {(f.line, f.col, f.rule) for f in found}
         return found + [f for f in raw if (f.line, f.col, f.rule) not in seen]
@@ -422,12 +460,13 @@ OVERLAP_BYTES = 64 * 1024
 
 
 def _scan_parts(
-    data: bytes, cls: FileClass, pragma: bool = True, *, binary: bool = False
+    data: bytes, cls: FileClass, pragma: bool = True, *, binary: bool = False, wide: bool = True
 ) -> list[Finding]:
     """`scan_content` of a file over CHUNK_BYTES, part by part: each part's findings
     placed in the whole file (its lines counted once, in order), a finding two parts see
     kept once. Left: a pragma line, or a hit's context, longer than a part's overlap.
-    `binary`: the file is binary (`_scan_binary`, its columns count bytes)."""
+    `binary`: the file is binary (`_scan_binary`, its columns count bytes; `wide`, its
+    wide characters read too)."""
     found: dict[tuple[int, int, str], Finding] = {}
     size, pos = len(data), 0
     counted, lines, line_start = 0, 0, 0  # newlines before `counted`; the last line's start
@@ -440,7 +479,8 @@ def _scan_parts(
         line_start, counted = (last + 1 if last != -1 else line_start), lo
         lead: int | None = None  # the characters of `lo`'s line before it (mid-line only)
         part = data[lo:hi]
-        for f in _scan_binary(part, pragma) if binary else _scan_decoded(part, cls, pragma):
+        parts = _scan_binary(part, pragma, wide=wide) if binary else None
+        for f in parts if parts is not None else _scan_decoded(part, cls, pragma):
             line, col = lines + (f.line or 1), f.col or 1
             if f.line == 1 and lo > line_start:
                 if lead is None:
@@ -477,17 +517,18 @@ def _line_cut(data: bytes, at: int) -> int:
 # unquoted value counts only as a number, and a quoted one only closed on its run: the
 # bytes after a key are as likely the next record as its value (a compiled f-string's
 # `EXPFLOW_PIN={pin}` is followed by the next constant). The `pin` key rules are not
-# read: `pin:` and four digits are too common in binary data. The pre-filter is one fold
-# and a few substring searches, as for text, with `expflow_pin` (any case) for the keys.
+# read: `pin:` and four digits are too common in binary data. Text 16 or 32 bits a
+# character is read too (`_wide_spans`), and a key's value a few bytes on (`_gap_hits`).
+# The pre-filter is one fold and a few substring searches, as for text, with
+# `expflow_pin` (any case) for the keys.
 _PRINTABLE = frozenset(range(0x20, 0x7F)) | frozenset(b"\t\r\n")
 _STRINGS = bytes(b if b in _PRINTABLE else 0x0A for b in range(256))
-_FOLDED_ENV_KEY = b"expflow_pin".translate(_FOLD)
 _ENV_KEYS = ("expflow_pin ", "expflow_pin_hash ")  # how `_key_hits` names them, lower case
 
 
-def _binary_families(data: bytes) -> _Family:
-    """The rule families that can fire on binary `data`; NONE for nearly every file."""
-    folded = data.translate(_FOLD)
+def _binary_families(data: bytes, folded: bytes) -> _Family:
+    """The rule families that can fire on binary `data` (`folded`: it folded by `_FOLD`);
+    NONE for nearly every file."""
     families = _Family.NONE
     if _FOLDED_HEX_RUN in folded:
         families |= _Family.HEX
@@ -505,15 +546,37 @@ def _binary_families(data: bytes) -> _Family:
 
 
 def _scan_binary(
-    data: bytes, pragma: bool = True, families: _Family | None = None
+    data: bytes, pragma: bool = True, families: _Family | None = None, *, wide: bool = True
 ) -> list[Finding]:
-    """`scan_content` of binary data: the ASCII-token rules on its printable runs, each
-    finding at the file's own line (its `\\n` bytes) and column (in bytes)."""
+    """`scan_content` of binary data: the ASCII-token rules on its printable runs, as bytes
+    and (`wide`) as 16- and 32-bit characters, each finding at the file's own line (its
+    `\\n` bytes) and column (in bytes)."""
+    folded = data.translate(_FOLD)
     if families is None:
-        families = _binary_families(data)
-    if not families:
-        return []
-    view = data.translate(_STRINGS).decode("ascii")  # offsets are the bytes' offsets
+        families = _binary_families(data, folded)
+    # (start, end, rule, message) in the data's bytes
+    spans: list[tuple[int, int, Leak, str]] = []
+    if families:
+        view = data.translate(_STRINGS).decode("ascii")  # offsets are the bytes' offsets
+        hits = _view_hits(view, families)
+        if _Family.KEY in families:
+            hits += _gap_hits(data, Overlaps(hits))
+        spans += [(h.start, h.end, h.rule, h.message) for h in _kept(view, hits, pragma)]
+    if wide:
+        spans += _wide_spans(data, folded, pragma)
+    found: list[Finding] = []
+    line, counted, line_start = 1, 0, 0
+    for start, _, rule, message in sorted(spans, key=lambda s: (s[0], s[2].value)):
+        line += data.count(b"\n", counted, start)
+        last = data.rfind(b"\n", counted, start)
+        line_start, counted = (last + 1 if last != -1 else line_start), start
+        col = start - line_start + 1
+        found.append(Finding("", rule.value, message, line=line, col=col))
+    return found
+
+
+def _view_hits(view: str, families: _Family) -> list[Hit]:
+    """The ASCII-token rules' hits on a view of binary data's printable text."""
     content = _content_hits(view, families)
     hits = list(content)
     if _Family.KEY in families:
@@ -528,15 +591,197 @@ def _scan_binary(
         hits += flag_hits(view)
     if _Family.PRIVATE in families:
         hits += private_key_hits(view)
-    found: list[Finding] = []
-    line, counted, line_start = 1, 0, 0
-    for hit in _kept(view, hits, pragma):
-        line += data.count(b"\n", counted, hit.start)
-        last = data.rfind(b"\n", counted, hit.start)
-        line_start, counted = (last + 1 if last != -1 else line_start), hit.start
-        col = hit.start - line_start + 1
-        found.append(Finding("", hit.rule.value, hit.message, line=line, col=col))
-    return found
+    return hits
+
+
+# Printable ASCII written 16 or 32 bits a character, little or big endian, with no
+# byte-order mark (`strings -e l`, `-e b`, `-e L`, `-e B`): UTF-16 or UTF-32 text saved
+# without a mark, a NumPy string array, a Windows resource. A byte only read as binary,
+# these were never seen (a hunter's find, issue 18 twenty-seventh pass). Each width is
+# looked for only when its pre-filter (the ASCII one's marks, spread to the width) finds
+# a mark: a regex over every byte is for the few files that may hold a token.
+_WIDE_PRINTABLE = rb"[\x20-\x7e\t\r\n]"
+_WIDE_RUNS = (
+    (2, 0, "utf-16-le", re.compile(rb"(?:" + _WIDE_PRINTABLE + rb"\x00){4,}")),
+    (2, 1, "utf-16-be", re.compile(rb"(?:\x00" + _WIDE_PRINTABLE + rb"){4,}")),
+    (4, 0, "utf-32-le", re.compile(rb"(?:" + _WIDE_PRINTABLE + rb"\x00\x00\x00){4,}")),
+    (4, 3, "utf-32-be", re.compile(rb"(?:\x00\x00\x00" + _WIDE_PRINTABLE + rb"){4,}")),
+)
+
+
+# Every hex digit as 0x01 and every other byte but NUL as 0x02: a wide hex run's mark (in
+# the fold, a byte 0x01 is itself a hex digit, and arrays of small numbers are common).
+_HEX_ONLY = bytes(1 if b in b"0123456789abcdefABCDEF" else 0 if b == 0 else 2 for b in range(256))
+
+
+def _spread(mark: bytes, width: int) -> bytes:
+    """`mark` as a little- or big-endian text of `width` bytes a character holds it (the
+    NULs between its characters, none before the first or after the last)."""
+    return (b"\0" * (width - 1)).join(mark[i : i + 1] for i in range(len(mark)))
+
+
+# The fold with the byte 0x01 not taken for a hex digit (arrays of small numbers)
+_WIDE_FOLD = _FOLD[:1] + b"\x02" + _FOLD[2:]
+_FOLDED_MARKS = (
+    _FOLDED_HEX_RUN,
+    (b"$" if _FORMAT_FALLBACK_RE is not None else _FORMAT_MARK).translate(_FOLD),
+    _FOLDED_ENV_KEY,
+    b"--pin",
+    b"-----BEGIN".translate(_FOLD),
+)
+# For each width: the hex run's mark (first sought in the fold), the format's, the keys'
+# and the flag's (the keys' and the flag's in the fold), and a private key's two.
+_WIDE_MARKS = {
+    width: (
+        _spread(_FOLDED_HEX_RUN, width),
+        _spread(b"$" if _FORMAT_FALLBACK_RE is not None else _FORMAT_MARK, width),
+        _spread(_FOLDED_ENV_KEY, width),
+        _spread(b"--pin", width),
+        _spread(b"PRIVATE", width),
+        _spread(b"-----BEGIN", width),
+    )
+    for width in (2, 4)
+}
+
+
+def _wide_marks(data: bytes, folded: bytes, width: int) -> list[tuple[bytes, bytes]]:
+    """What `_binary_families` looks for, spread to `width` bytes a character: (where to
+    look, what) for each family that may fire; every token of a family holds its mark."""
+    hex_run, form, key, flag, private, begin = _WIDE_MARKS[width]
+    marks = [(data, form), (folded, key), (folded, flag)]
+    if hex_run in folded:  # (rarely: the fold's 0x01 bytes too)
+        marks.append((data.translate(_HEX_ONLY), hex_run))
+    if private in data:
+        marks.append((data, begin))
+    return [(where, mark) for where, mark in marks if mark in where]
+
+
+def _wide_windows(data: bytes, folded: bytes, width: int) -> list[tuple[int, int]]:
+    """The stretches of `data` around the marks of `width`-byte text, OVERLAP_BYTES a
+    character on either side, merged: only they are read for runs of wide text (a
+    regex over every byte of a 35 MB library took seconds)."""
+    reach = OVERLAP_BYTES * width
+    windows: list[tuple[int, int]] = []
+    for where, mark in _wide_marks(data, folded, width):
+        at = where.find(mark)
+        while at != -1:
+            windows.append((max(0, at - reach), min(len(data), at + reach)))
+            at = where.find(mark, at + reach)  # (the rest of this window is read anyway)
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(windows):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _wide_spans(data: bytes, folded: bytes, pragma: bool) -> list[tuple[int, int, Leak, str]]:
+    """The ASCII-token rules' hits in the runs of wide characters of binary data, placed
+    at the byte of their first character that is not NUL (whose column a finding
+    gives). One text read both ways yields a token twice (little-endian text read as
+    big-endian drops its first character): a hit that overlaps an earlier one under
+    the same rule is the same token."""
+    # Every width's marks, their NULs taken out, are the folded marks: a file that holds
+    # none of these holds no wide token (most binaries; cheaper than each width's marks)
+    stripped = data.translate(_WIDE_FOLD, b"\0")
+    if not any(mark in stripped for mark in _FOLDED_MARKS):
+        return []
+    spans: list[tuple[int, int, Leak, str]] = []
+    for width in (2, 4):
+        windows = _wide_windows(data, folded, width)
+        if not windows:
+            continue
+        for size, lead, encoding, runs in _WIDE_RUNS:
+            if size == width:
+                spans += _wide_run_spans(data, windows, width, lead, encoding, runs, pragma)
+    kept: list[tuple[int, int, Leak, str]] = []
+    reach: dict[Leak, int] = {}  # how far the spans kept under each rule reach
+    for span in sorted(spans, key=lambda s: (s[0], s[1])):
+        if span[0] < reach.get(span[2], -1):
+            continue
+        reach[span[2]] = span[1]
+        kept.append(span)
+    return kept
+
+
+def _wide_run_spans(
+    data: bytes,
+    windows: list[tuple[int, int]],
+    width: int,
+    lead: int,
+    encoding: str,
+    runs: re.Pattern[bytes],
+    pragma: bool,
+) -> list[tuple[int, int, Leak, str]]:
+    """The hits in the runs of one wide encoding within `windows`, at their bytes."""
+    pieces: list[str] = []
+    view_starts: list[int] = []
+    byte_starts: list[int] = []
+    size = 0
+    for lo, hi in windows:
+        for m in runs.finditer(data, lo, hi):
+            view_starts.append(size)
+            byte_starts.append(m.start() + lead)  # a character's own byte: its place
+            piece = m.group().decode(encoding)
+            pieces.append(piece)
+            size += len(piece) + 1
+    if not pieces:
+        return []
+    view = "\n".join(pieces)  # each run a line of its own
+    families = _binary_families(view.encode("ascii"), view.encode("ascii").translate(_FOLD))
+    spans: list[tuple[int, int, Leak, str]] = []
+    for hit in _kept(view, _view_hits(view, families), pragma) if families else []:
+        index = bisect.bisect_right(view_starts, hit.start) - 1
+        start = byte_starts[index] + (hit.start - view_starts[index]) * width
+        end = byte_starts[index] + (hit.end - view_starts[index]) * width
+        spans.append((start, end, hit.rule, hit.message))
+    return spans
+
+
+# A key of binary data whose value is the next run of text, a few bytes that are not text
+# between them: a serialisation's type, length and bookkeeping bytes. A pickle writes
+# a dict of the PIN under its variable's name as the key's string, a memo opcode and the
+# value's string with its length (a hunter's find: key and value were separate runs).
+# A string after a pickle's key (protocols 1 to 5) is read by its length, any text; after
+# up to eight other bytes (msgpack, BSON, ...), only a number that ends its run counts, as
+# an unquoted value does in code.
+_PICKLED_KEY_RE = re.compile(
+    rb"(?<![\w-])(?P<key>(?i:expflow_pin(?:_hash)?))"
+    rb"(?:\x94|q[\x00-\xff]|r[\x00-\xff]{4})?"  # MEMOIZE, BINPUT n, LONG_BINPUT n
+    rb"(?:[\x8cUC](?P<short>[\x00-\xff])|[XTB](?P<long>[\x00-\xff]{4}))",
+)
+_GAP_KEY_RE = re.compile(
+    rb"(?<![\w-])(?P<key>(?i:expflow_pin(?:_hash)?))[^\x20-\x7e\t\r\n]{1,8}"
+    rb"(?P<value>[0-9]+)(?![\x20-\x7e])"
+)
+_TEXT_BYTES_RE = re.compile(rb"[\x20-\x7e\t\r\n]+")
+
+
+def _gap_hits(data: bytes, overlaps: Overlaps) -> list[Hit]:
+    """Pin-assignments whose value is the next run of text after a few other bytes
+    (`_PICKLED_KEY_RE`, `_GAP_KEY_RE`); a value a content rule names is left to it."""
+    hits: list[Hit] = []
+    for m in _PICKLED_KEY_RE.finditer(data):
+        length = m.group("short") or m.group("long")
+        size = int.from_bytes(length, "little")
+        start, end = m.end(), m.end() + size
+        text = _TEXT_BYTES_RE.match(data, start, end)
+        if size and end <= len(data) and text is not None and text.end() == end:
+            hits.append(_gap_hit(m, start, end))
+    for m in _GAP_KEY_RE.finditer(data):
+        hits.append(_gap_hit(m, m.start("value"), m.end("value")))
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: h.start):
+        if overlaps.any(hit.start, hit.end) or (kept and kept[-1].start == hit.start):
+            continue
+        kept.append(hit)
+    return kept
+
+
+def _gap_hit(m: re.Match[bytes], start: int, end: int) -> Hit:
+    key = m.group("key").decode("ascii")
+    return Hit(Leak.PIN_ASSIGNMENT, start, end, f"{key} assigned a value (masked)")
 
 
 def _closed(view: str, hit: Hit) -> bool:
@@ -715,6 +960,7 @@ def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
             if h.rule is not Leak.PIN_VALUE or h.start not in tagged
         ]
         hits += nested_hits(code, text, overlaps)
+        hits += _pickle_text_hits(text, overlaps)
         hits += tags
     if _Family.FLAG in families:
         hits += flag_hits(text)
