@@ -143,3 +143,43 @@ def test_a_pickled_number_in_protocol_0_and_a_bson_value_are_found(repo: ExpRepo
 def test_binary_lookalikes_are_clean(repo: ExpRepo, data: bytes) -> None:
     code, out, err = staged_scan(repo, {"blob.bin": data})
     assert (code, out, err) == (0, "", CLEAN)
+
+
+# --- make's `define` and a PIN written with an underscore -------------------------------------
+
+UNDERSCORED = PIN[0] + "_" + PIN[1:]  # a TOML, YAML 1.1 or Python integer: the PIN
+
+
+@pytest.mark.parametrize(
+    ("rel", "content", "rule"),
+    [
+        ("Makefile", f"define {KEY}\n{PIN}\nendef\n", "pin-assignment"),
+        ("ci.mk", f"export define {KEY} :=\n\n  {PIN}\nendef\n", "pin-assignment"),
+        ("conf.toml", f"pin = {UNDERSCORED}\n", "pin-value"),
+        ("conf.ini", f"[auth]\npin = {UNDERSCORED}\n", "pin-value"),
+        ("conf.yaml", f"pin: {UNDERSCORED}\n", "pin-value"),
+        ("conf.toml", f"[pin]\nvalue = {UNDERSCORED}\n", "pin-value"),
+    ],
+)
+def test_a_make_define_and_an_underscored_pin_are_found(
+    repo: ExpRepo, rel: str, content: str, rule: str
+) -> None:
+    code, out, err = staged_scan(repo, {rel: content.encode()})
+    assert code == 1 and f": {rule}: " in out, (out, err)
+    assert PIN not in out + err
+
+
+@pytest.mark.parametrize(
+    ("rel", "content"),
+    [
+        ("Makefile", f"define {KEY}\n$(shell cat .pin)\nendef\n"),
+        ("Makefile", f"define {KEY}\nendef\n"),
+        ("Makefile", "define greet\n@echo hello\nendef\n"),
+        ("conf.toml", f'pin = "{UNDERSCORED}"\n'),  # a string, not four digits
+        ("conf.toml", "pin = 48_210\n"),
+        ("train.py", f"f(pin={UNDERSCORED})\n"),  # code: an expression
+    ],
+)
+def test_define_and_underscore_lookalikes_are_clean(repo: ExpRepo, rel: str, content: str) -> None:
+    code, out, err = staged_scan(repo, {rel: content.encode()})
+    assert (code, out, err) == (0, "", CLEAN)

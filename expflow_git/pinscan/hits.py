@@ -10,6 +10,18 @@ import re
 from dataclasses import dataclass
 
 FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
+# Four digits as a bare number may write them: TOML, YAML 1.1 and Python put underscores
+# between digits (`pin = N_NNN` is the PIN; a hunter's find, issue 18 twenty-seventh pass).
+PIN_NUMBER_RE = re.compile(r"[0-9](?:_?[0-9]){3}")
+
+
+def pin_digits(token: str, bare: bool) -> bool:
+    """Four digits, or (`bare`, an unquoted number) four digits with underscores between."""
+    return FOUR_DIGITS_RE.fullmatch(token) is not None or (
+        bare and PIN_NUMBER_RE.fullmatch(token) is not None
+    )
+
+
 NUMBER_RE = re.compile(r"[0-9]+")
 
 

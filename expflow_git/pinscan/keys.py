@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
+from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps, pin_digits
 from expflow_git.pinscan.values import (
     Kind,
     Line,
@@ -116,7 +116,7 @@ def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         token = text[value.start : value.end]
         name = f"{parent}.{child}"
         if child.lower() in _VALUE_CHILDREN.split("|"):
-            if FOUR_DIGITS_RE.fullmatch(token):
+            if pin_digits(token, value.kind is Kind.BARE):
                 hits.append(
                     Hit(
                         Leak.PIN_VALUE,

@@ -14,7 +14,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   ``pin.hash`` or ``pinHash`` (any case) assigned a literal value with ``=`` or
   ``:`` (env, shell, YAML, JSON, TOML), or make's ``:=``, ``::=``, ``?=``, ``+=`` and,
   beginning a statement, ``!=`` (a secret-shaped word of its command; in code ``:=``
-  only). Empty values (nothing, ``""``, ``null``,
+  only), and outside code ``define NAME`` … ``endef`` (the body's first line that is not
+  blank). Empty values (nothing, ``""``, ``null``,
   ``~``, ``None``, booleans, ``{}``/``[]``) and pure references (``$X``,
   ``${X}``, ``${X:-}``, ``$(cmd)``, ``${{ secrets.X }}``, ``$env:X``, ``%X%``,
   ``{{ template }}``) are not leaks. In programming-language sources (``.py``,
@@ -32,7 +33,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   with each ``$`` written ``$$`` (docker compose, make) or ``\\$`` (a shell).
   In a path too (`name_findings`), as a PIN's SHA-256 in a path is a ``pin-sha256``.
   Both also when cut by escaped line breaks (`_split_hex_hits`, `_split_format_hits`).
-- ``pin-value``: exactly four ASCII digits under a ``pin`` key (any case) with a
+- ``pin-value``: exactly four ASCII digits (unquoted, also with underscores between
+  them: ``hits.pin_digits``) under a ``pin`` key (any case) with a
   ``:`` separator (YAML/JSON), or ``=`` outside code (TOML, INI, env), quoted or bare;
   or after the tool's own flag on a command line (``--pin NNNN`` or ``--pin=NNNN``,
   quoted or not, the quotes escaped too in a JSON string: shell scripts, Makefiles, CI
@@ -105,13 +107,14 @@ from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
-from expflow_git.pinscan.hits import FOUR_DIGITS_RE, NUMBER_RE, Hit, Leak, Overlaps
+from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps, pin_digits
 from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits, tag_hits
 from expflow_git.pinscan.values import (
     Kind,
     Line,
     command_value,
     ends_line,
+    is_reference,
     past_properties,
     phrase_value,
     value_at,
@@ -235,6 +238,52 @@ def _pickle_text_hits(text: str, overlaps: Overlaps) -> list[Hit]:
     return hits
 
 
+# Make's `define NAME` … `endef` assigns the lines between (a hunter's find, issue 18
+# twenty-seventh pass): the first that is not blank is read as a quoted value is (a
+# reference such as `$(shell cat .pin)` is none). Only outside code.
+_DEFINE_RE = re.compile(
+    r"^[ \t]*(?:(?:export|override)[ \t]+)*define[ \t]+"
+    r"(?P<key>(?i:expflow_pin_hash|expflow_pin|pin_hash|pin\.hash|pinhash))"
+    r"[ \t]*(?:(?:::|[:?+!])?=)?[ \t]*\r?$",
+    re.MULTILINE,
+)
+_ENDEF_RE = re.compile(r"[ \t]*endef(?![^ \t\r#])")
+_FOLDED_DEFINE = b"define".translate(_FOLD)
+_FOLDED_DEFINE_RE = re.compile(
+    re.escape(_FOLDED_DEFINE)
+    + rb"[ \t]+(?:"
+    + re.escape(b"expflow_".translate(_FOLD))
+    + rb")?pin[_.]?(?:"
+    + re.escape(b"hash".translate(_FOLD))
+    + rb")?"
+)
+
+
+def _define_hits(text: str, overlaps: Overlaps) -> list[Hit]:
+    """Pin-assignments by make's `define` (`_DEFINE_RE`): the first line of the body that
+    is not blank, unless it is `endef`. Each search stops at the first line that is not
+    blank, which the next `define` follows: linear."""
+    hits: list[Hit] = []
+    for m in _DEFINE_RE.finditer(text):
+        pos = m.end() + 1
+        while pos < len(text):
+            eol = text.find("\n", pos)
+            eol = len(text) if eol == -1 else eol
+            body = text[pos:eol].strip()
+            if body:
+                break
+            pos = eol + 1
+        else:
+            continue
+        if _ENDEF_RE.match(text, pos, eol) is not None or is_reference(body):
+            continue
+        start = text.index(body, pos)
+        if not overlaps.any(start, start + len(body)):
+            message = f"{m.group('key')} assigned a value (masked)"
+            hits.append(Hit(Leak.PIN_ASSIGNMENT, start, start + len(body), message))
+    return hits
+
+
 class _Family(enum.Flag):
     """Which rule families the pre-filter says may fire."""
 
@@ -268,6 +317,7 @@ def _may_match(data: bytes) -> _Family:
     if b"pin" in folded and (
         _FOLDED_KEY_RE.search(folded) is not None
         or (_FOLDED_ENV_KEY in folded and _FOLDED_PICKLE_TEXT_RE.search(folded) is not None)
+        or (_FOLDED_DEFINE in folded and _FOLDED_DEFINE_RE.search(folded) is not None)
     ):
         families |= _Family.KEY
     if b"--pin" in data:
@@ -961,6 +1011,8 @@ def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
         ]
         hits += nested_hits(code, text, overlaps)
         hits += _pickle_text_hits(text, overlaps)
+        if not code:
+            hits += _define_hits(text, overlaps)
         hits += tags
     if _Family.FLAG in families:
         hits += flag_hits(text)
@@ -1173,7 +1225,7 @@ def _key_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         if is_pin:
             if (
                 value.kind is not Kind.REFERENCE
-                and FOUR_DIGITS_RE.fullmatch(token)
+                and pin_digits(token, value.kind is Kind.BARE)
                 and (sep == ":" or value.kind is not Kind.BARE or _ends_ini(text, value.end))
             ):
                 hits.append(
