@@ -555,7 +555,9 @@ def _start_folder(path: str) -> Path:
     read said "no policy file; run expflow-git init" (a file: "cannot read policy: Not a
     directory"; a user's hunt, issue 18 twenty-seventh pass)."""
     try:
-        start = Path(path).resolve()
+        # Not resolved: a script linked into the work tree is the work tree's (its
+        # target's folder may be another repository; a review).
+        start = Path(os.path.abspath(path))
         folder = stat.S_ISDIR(os.stat(start).st_mode)
     except (OSError, ValueError) as exc:  # (ValueError: a NUL in the path)
         missing = isinstance(exc, (FileNotFoundError, NotADirectoryError))

@@ -111,8 +111,9 @@ class ActiveRun:
             or not isinstance(step, numbers.Integral)
             or not (0 <= step < MAX_STEP)
         ):
+            named = ", ".join(map(repr, metrics)) or "no metric"
             raise ValueError(
-                f"step {short_repr(step)}: a step is a non-negative integer below 2^53"
+                f"step {short_repr(step)} (of {named}): a step is a non-negative integer below 2^53"
             )
         step = int(step)
         from expflow_git.series import MAX_DOCUMENT_POINTS, MAX_SERIES_POINTS

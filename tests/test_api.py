@@ -636,6 +636,9 @@ def test_repository_of_a_file_or_of_a_path_that_does_not_exist(
     outside.mkdir()
     (outside / "notes.txt").write_text("x\n")
     assert Repository(outside / "notes.txt").root == outside.resolve()
+    # A script linked into the work tree is the work tree's, not its target's folder's.
+    (exp_repo.path / "linked.py").symlink_to(outside / "notes.txt")
+    assert Repository(exp_repo.path / "linked.py").root == exp_repo.path.resolve()
     for missing in ("does/not/exist", "src/train.py/x", exp_repo.path / "gone"):
         with pytest.raises(ValueError, match=r"^path '.*(exist|x|gone)': it does not exist$"):
             Repository(missing)
@@ -821,6 +824,19 @@ def test_a_series_within_the_caps_is_written(repo: Repository, exp_repo: ExpRepo
     assert doc["series"]["seg_total"][1] == [1, 50.0001]
     assert "\n      [1, 50.0001],\n" in text  # one point a line
     assert run_cli(["validate"], cwd=exp_repo.path).code == 0
+
+
+def test_a_bad_step_names_the_metrics_it_was_logged_with(repo: Repository) -> None:
+    """docs/api.md: what log() refuses is a ValueError naming the metric; a bad step
+    named only itself (a review, issue 18 twenty-seventh pass)."""
+    with repo.run("named-steps", study=STUDY, params={"sub_step": 5}) as run:
+        for step in ("3", -1, 50.0):
+            with pytest.raises(ValueError, match=r"^step .* \(of 'seg_total'\): a step is"):
+                run.log(step=step, seg_total=1.0)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^step '3' \(of no metric\): a step is"):
+            run.log(step="3")  # type: ignore[arg-type]
+        run.log(seg_total=57.0, pde_mean=15.0, train_time_min=45.5)
+    assert repo.get("named-steps").status is Status.SUCCESS
 
 
 def test_issue_19_primitives_through_the_api(repo: Repository, exp_repo: ExpRepo) -> None:

@@ -414,14 +414,14 @@ def test_a_single_objective_study_needs_its_metric_named(
 @pytest.mark.parametrize(
     ("directions", "names", "given", "message", "right"),
     [
-        # metric_names that the registry reads the other way round
+        # two objectives' metric_names in the wrong order
         (
-            ["minimize"],
-            ["seg_total"],
+            ["maximize", "minimize"],
+            ["pde_mean", "seg_total"],
             False,
-            "objective 0 is minimized, but the study's metric_names name it 'seg_total', "
-            "which the registry of expflow.yaml has higher is better",
-            ["pde_mean"],
+            "objective 0 is maximized, but the study's metric_names name it 'pde_mean', "
+            "which the registry of expflow.yaml has lower is better",
+            ["seg_total", "pde_mean"],
         ),
         # two objectives' --metric in the wrong order
         (
@@ -457,7 +457,7 @@ def test_an_objectives_direction_must_be_its_metrics(
         create_trial(
             params={"sub_step": 3},
             distributions={"sub_step": IntDistribution(1, 8)},
-            values=[15.0] if len(directions) == 1 else [57.0, 15.0],
+            values=[57.0, 15.0],
             user_attrs={"seg_total": 57.0, "train_time_min": 20.0},
         )
     )
@@ -613,3 +613,26 @@ def test_a_result_written_while_the_import_planned_is_not_overwritten(
     assert f"run {exp_id}: {exp_rel(running.number)} changed while this import ran" in res.err
     assert "nothing written, import again" in res.err
     assert load(exp_repo, res_rel(running.number))["metrics"]["seg_total"] == 50
+
+
+def test_one_objective_is_imported_whatever_its_direction(
+    exp_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    """Optuna's default direction is minimize: a random or grid sweep made with the
+    defaults whose objective is a higher-is-better metric was refused (a review of the
+    direction check). One objective's values are its metric's whichever way the sampler
+    went; only objectives in the wrong order are refused."""
+    db = tmp_path / "default.db"
+    study = optuna.create_study(study_name="grid", storage=storage_url(db))
+    study.add_trial(
+        create_trial(
+            params={"sub_step": 3},
+            distributions={"sub_step": IntDistribution(1, 8)},
+            value=57.0,
+            user_attrs={"pde_mean": 15.0, "train_time_min": 20.0},
+        )
+    )
+    base = ["import", "optuna", "--storage", storage_url(db), "--study", "grid"]
+    res = cli([*base, "--metric", "seg_total"], exp_repo.path)
+    assert res.code == 0, res
+    assert load(exp_repo, "results/grid/grid-t0000.json")["metrics"]["seg_total"] == 57.0

@@ -217,3 +217,24 @@ def test_a_leaky_file_at_many_paths_lists_twenty_findings_at_each(tmp_path: Path
             assert mine[-1]["message"].startswith("10 more finding(s) in this file, not listed")
     scanned = run_cli(["scan", *paths], repo)
     assert len(scanned.out.splitlines()) == 30 * len(paths)
+
+
+def test_deleting_one_of_two_records_of_an_id_strands_no_result(tmp_path: Path) -> None:
+    """Two records of one id (two branches merged), one deleted with its result: the
+    protect hook called the other run's result one without a record, though a record of
+    its id stays (a review, issue 18 twenty-seventh pass). Record commands refuse the id,
+    naming its records."""
+    import subprocess
+
+    repo = new_repo(tmp_path / "repo")
+    for study in ("a", "b"):
+        add_run(repo, "d1", m(50), study=study)
+    commit_all(repo, "two branches merged")
+    res = run_cli(["rm", "d1", "--reason", "dup", "--force"], repo)
+    assert res.code == 1, res
+    assert "has several records (experiments/a/d1.json, experiments/b/d1.json)" in res.err
+    assert (repo / "experiments/b/d1.json").is_file()
+    subprocess.run(["git", "rm", "-q", "experiments/b/d1.json", "results/b/d1.json"], cwd=repo)
+    res = run_cli(["protect", "--force"], repo)
+    assert "results/a/d1.json" not in res.out + res.err, res
+    assert "result-without-record" not in res.out + res.err, res

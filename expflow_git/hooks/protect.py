@@ -452,6 +452,10 @@ def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
     }
     if not deleted:
         return []
+    index = ws.git.ls_index()
+    # One of several records of an id deleted (`rm ID --record PATH`): the others still
+    # back its results (they are judged as duplicates, not as results without a record).
+    deleted -= {stem(e.path) for e in index if matches_any(e.path, policy.experiment_globs)}
     return [
         Finding(
             e.path,
@@ -459,7 +463,7 @@ def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
             f"its experiment record {stem(e.path)!r} is being deleted; "
             "delete the run with `expflow-git rm`",
         )
-        for e in ws.git.ls_index()
+        for e in index
         if stem(e.path) in deleted and matches_any(e.path, policy.result_globs)
     ]
 

@@ -147,7 +147,12 @@ def _check_directions(
     `--metric` names given in the wrong order, were imported with exit 0 (a hunter's
     report, issue 18 twenty-seventh pass), each score under a metric it is not. Against
     `higher_is_better`, which gates and thresholds read; `ranking.order` only sorts the
-    leaderboard. An objective with no direction (`NOT_SET`) is not compared."""
+    leaderboard. An objective with no direction (`NOT_SET`) is not compared, nor is a
+    study's one objective: its values are its metric's whichever way the sampler went
+    (Optuna's default is minimize: a grid sweep of accuracy made with the defaults was
+    refused; a review)."""
+    if len(names) < 2:
+        return
     for number, (name, direction) in enumerate(zip(names, directions, strict=True)):
         way = getattr(direction, "name", "")
         if way not in ("MAXIMIZE", "MINIMIZE"):

@@ -377,7 +377,8 @@ class Layout:
             # then found no such run (a review, issue 18 twenty-seventh pass).
             named = ", ".join(path_text(h.relative_to(self.root).as_posix()) for h in hits)
             raise ExpflowError(
-                f"experiment {exp_id!r} has several records ({named}); keep one",
+                f"experiment {exp_id!r} has several records ({named}), of which the audit "
+                "judges none: keep one (git rm the others and their results)",
                 code=ExitCode.FAILED,
             )
         rel = hits[0].relative_to(self.root).as_posix()
@@ -425,7 +426,8 @@ def refuse_ignored(layout: Layout, rel: str, what: str = "record") -> None:
     commit took the record alone (a user's hunt, issue 18 twenty-seventh pass)."""
     if layout.ignored([rel]):
         raise ExpflowError(
-            f"{rel}: .gitignore keeps this file out of the repository; a {what} there "
+            f"{rel}: .gitignore keeps this file out of the repository (or .git/info/exclude "
+            f"or core.excludesFile: `git check-ignore -v` names the rule); a {what} there "
             "would never be committed (nothing written)"
         )
 
