@@ -18,6 +18,7 @@ import pytest
 from conftest import ExpRepo, git_env
 from helpers_audit import (
     POLICY,
+    STUDY,
     add_run,
     commit_all,
     m,
@@ -276,3 +277,39 @@ def test_a_bad_total_is_a_configuration_error(tmp_path: Path, bad: str) -> None:
     res = run_cli(["audit", "--no-cache"], repo)
     assert res.code == 2 and "Traceback" not in res.err, res.err
     assert len(res.err.strip().splitlines()) == 1, res.err
+
+
+def test_records_moved_where_only_the_pull_requests_policy_reads_them_still_count(
+    tmp_path: Path,
+) -> None:
+    """A pull request adds `archive/**` to its own `paths.experiments`, moves three
+    attempts there and adds three runs: judged by the base's policy, the tree counted
+    three runs, and the history kept the moved attempts as still in the tree (by every
+    policy's globs), so neither count saw them; the action passed it (an attacker's
+    hunt, issue 18 twenty-seventh pass)."""
+    import subprocess
+
+    repo = new_repo(tmp_path / "repo", f"{POLICY}budget: {{max_runs: 3}}\n")
+    for exp_id in ("f1", "f2", "f3"):
+        add_run(repo, exp_id)  # ended runs with no score: three attempts
+    base = commit_all(repo, "three attempts, the budget's")
+    wider = POLICY.replace(
+        'experiments: ["experiments/**/*.json"]',
+        'experiments: ["experiments/**/*.json", "archive/**/*.json"]',
+    )
+    assert wider != POLICY
+    write(repo, "expflow.yaml", f"{wider}budget: {{max_runs: 3}}\n")
+    (repo / "archive").mkdir()
+    for exp_id in ("f1", "f2", "f3"):
+        subprocess.run(
+            ["git", "mv", f"experiments/{STUDY}/{exp_id}.json", "archive/"], cwd=repo, check=True
+        )
+    for n, exp_id in enumerate(("n1", "n2", "n3")):
+        add_run(repo, exp_id, m(50.0 + n))
+    commit_all(repo, "archive the attempts, three new runs")
+    res = run_cli(["audit", "--no-cache", "--since", base, "--policy-ref", base], repo)
+    assert res.code == 1, res
+    assert (
+        "expflow.yaml#/budget/max_runs: budget-exceeded: all studies have had 6 runs in "
+        "their history (3 of them no longer in the tree as they ran"
+    ) in res.out, res.out

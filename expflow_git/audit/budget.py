@@ -189,9 +189,14 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     if (limit is None and total is None) or span is None:
         return []
     globs = span.globs
+    # REV's records as the judging policy counts them (check.experiments): a record a
+    # pull request moved where only its own policy's globs take records is no longer
+    # counted in the tree, so its attempt is erased, not kept by the combined globs
+    # (both counts lost it: an attacker's hunt, issue 18 twenty-seventh pass).
+    judging = DocumentGlobs((check.policy,))
     at_rev: dict[str, set[str]] = {}
     for e in span.rev_tree:
-        if _is_record(e.mode, e.path, globs, None):
+        if _is_record(e.mode, e.path, judging, None):
             at_rev.setdefault(stem(e.path), set()).add(e.sha)
     # Only a record blob REV does not hold for its run may be another attempt.
     then = {
