@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers_audit import (
+    POLICY,
     STUDY,
     add_run,
     commit_all,
@@ -238,3 +239,24 @@ def test_deleting_one_of_two_records_of_an_id_strands_no_result(tmp_path: Path) 
     res = run_cli(["protect", "--force"], repo)
     assert "results/a/d1.json" not in res.out + res.err, res
     assert "result-without-record" not in res.out + res.err, res
+
+
+def test_a_result_inside_the_record_globs_is_no_record_of_its_run(tmp_path: Path) -> None:
+    """With `paths.results` inside `paths.experiments` (exp/**/results/), a run's only
+    record deleted alone passed the protect hook: the result, which the record globs
+    also match, was taken for a record of its id left in the index (a review of the
+    fix above)."""
+    import subprocess
+
+    policy = POLICY.replace('["experiments/**/*.json"]', '["exp/**/*.json"]').replace(
+        '["results/**/*.json"]', '["exp/**/results/*.json"]'
+    )
+    repo = new_repo(tmp_path / "repo", policy)
+    write_json(repo, "exp/s/e1.json", experiment("e1", study="s"))
+    write_json(repo, "exp/s/results/e1.json", result("e1", m(50)))
+    commit_all(repo, "one run")
+    assert run_cli(["validate"], repo).code == 0
+    subprocess.run(["git", "rm", "-q", "exp/s/e1.json"], cwd=repo, check=True)
+    res = run_cli(["protect", "--force"], repo)
+    assert res.code == 1, res
+    assert "exp/s/results/e1.json: result-without-record" in res.out + res.err, res

@@ -455,7 +455,13 @@ def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
     index = ws.git.ls_index()
     # One of several records of an id deleted (`rm ID --record PATH`): the others still
     # back its results (they are judged as duplicates, not as results without a record).
-    deleted -= {stem(e.path) for e in index if matches_any(e.path, policy.experiment_globs)}
+    # (A record as the audit reads one: a regular file the policy calls a record, not a
+    # result its globs also take in, nor a link; a review found the result itself kept.)
+    deleted -= {
+        stem(e.path)
+        for e in index
+        if e.stage == 0 and e.mode in REGULAR_MODES and policy.kind_of(e.path) is Kind.EXPERIMENT
+    }
     return [
         Finding(
             e.path,
