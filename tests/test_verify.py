@@ -755,6 +755,41 @@ def test_a_key_planted_in_the_audited_commit_is_not_trusted(
     assert "no .expflow/keys/*.pub at" in untrusted.err
 
 
+def test_a_chain_link_about_a_commit_the_trusted_ref_holds_is_not_verified(
+    tmp_path: Path,
+) -> None:
+    """`verify --chain` with --trusted-ref held REPORT's commit alone to the rule that the
+    ref must not contain it: a link about a commit main holds, signed by a key main added
+    after that commit, verified as a link (an attacker's hunt, issue 18 twenty-seventh
+    pass). Every link is held to it."""
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "a", m(50))
+    first = commit_all(repo, "C1")
+    key = tmp_path / "k"
+    assert run_cli(["keygen", "--out", str(key)], repo).code == 0
+    write(repo, ".expflow/keys/k.pub", Path(f"{key}.pub").read_bytes())
+    commit_all(repo, "add the key", date="2026-11-21T10:00:00+00:00")
+    git(repo, "switch", "-q", "-c", "feature")
+    add_run(repo, "b", m(60))
+    commit_all(repo, "C2", date="2026-11-22T10:00:00+00:00")
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    link, head = chain / "a.json", tmp_path / "b.json"
+    for args in (
+        ["--rev", first, "--out", str(link)],
+        ["--out", str(head), "--previous", str(link)],
+    ):
+        assert run_cli(["audit", *args, "--sign-key", str(key)], repo).code == 0
+    alone = run_cli(["verify", str(link), "--trusted-ref", "main"], repo)
+    assert alone.code == 2 and "contains the commit being verified" in alone.err
+    res = run_cli(["verify", str(head), "--trusted-ref", "main", "--chain", str(chain)], repo)
+    assert res.code == 1, res
+    assert (
+        f"FAIL chain: a.json: --trusted-ref main contains its commit ({first[:12]}): its "
+        "keys are not trusted for it"
+    ) in res.out, res.out
+
+
 # ----------------------------------------------------------------------------- property
 
 

@@ -117,8 +117,12 @@ def verify(
     lines = keyring.lines + verdict.lines
     if chain_dir:
         from expflow_git.report.chain import verify_chain
+        from expflow_git.report.trust import ref_holds
 
-        lines += verify_chain(Path(chain_dir), report=data, options=options, git=git or keys_repo)
+        held = ref_holds(keys_repo, trusted_ref) if trusted_ref and keys_repo else None
+        lines += verify_chain(
+            Path(chain_dir), report=data, options=options, git=git or keys_repo, held=held
+        )
     for line in lines:
         out(masked(str(line)))  # a line may quote the report (keyids, paths): escaped
     ok = all(line.ok for line in lines)

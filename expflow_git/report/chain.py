@@ -30,6 +30,8 @@ from expflow_git.report.verify import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from expflow_git.gitstore import Git
 
 
@@ -42,11 +44,17 @@ class _Link:
 
 
 def verify_chain(
-    directory: Path, *, report: bytes, options: Options, git: Git | None
+    directory: Path,
+    *,
+    report: bytes,
+    options: Options,
+    git: Git | None,
+    held: Callable[[str], str | None] | None = None,
 ) -> list[Line]:
     """One line per link, REPORT's membership, and a summary; reports are taken in the
     order of their seq. `options` are REPORT's (its keys check every link); `git`
-    answers ancestry."""
+    answers ancestry; `held` (keys from --trusted-ref: trust.ref_holds) what keeps a
+    link's commit from those keys, as REPORT's is kept."""
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix == ".json")
     if not files:
         return [Line("chain", False, f"{printable(str(directory))}: no *.json reports")]
@@ -77,6 +85,8 @@ def verify_chain(
             links.append(_link(name, data))
         except ReportError:
             return failed  # unreadable: its own line says why, and nothing links to it
+        if held is not None and (problem := held(links[-1].commit)) is not None:
+            failed.append(Line("chain", False, f"{name}: {printable(problem)}"))
     # In chain order, whatever the file names (r10.json sorts before r2.json).
     links.sort(key=lambda link: link.chain["seq"])
     seqs = [link.chain["seq"] for link in links]

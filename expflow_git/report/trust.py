@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -141,6 +141,27 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> AtRef:
             added = git.last_change(target.sha, e.path)
             keys.append(RefKey(trusted, ref, e.path, target.sha, added))
     return AtRef(keys, nested)
+
+
+def ref_holds(git: Git, ref: str) -> Callable[[str], str | None]:
+    """For `verify --chain`: what keeps a link's commit from trust in `ref`'s keys (the
+    ref contains it, or the clone lacks it), or None. REPORT's commit alone was held to
+    `at_ref`'s rule, so a link about a commit the ref contains, signed by a key that ref
+    added after it, verified (an attacker's hunt, issue 18 twenty-seventh pass)."""
+    tip = git.resolve_trusted(ref).sha
+
+    def held(commit: str) -> str | None:
+        try:
+            if not _contains(git, tip, commit):
+                return None
+        except ExpflowError as exc:
+            return str(exc)
+        return (
+            f"--trusted-ref {ref} contains its commit ({commit[:12]}): its keys are not "
+            "trusted for it"
+        )
+
+    return held
 
 
 def _contains(git: Git, tip: str, commit: str) -> bool:
