@@ -260,3 +260,25 @@ def test_a_result_inside_the_record_globs_is_no_record_of_its_run(tmp_path: Path
     res = run_cli(["protect", "--force"], repo)
     assert res.code == 1, res
     assert "exp/s/results/e1.json: result-without-record" in res.out + res.err, res
+
+
+def test_a_deleted_result_is_told_to_put_the_run_back_before_rm(tmp_path: Path) -> None:
+    """A run's files deleted by hand (or by `git revert --no-commit`): the protect hook
+    advised `expflow-git rm ID --reason TEXT`, which then failed with "no experiment
+    record" (rm reads the run from the work tree; a review). It says to put the files
+    back first, and that advice works."""
+    import subprocess
+
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "e5", m(50))
+    commit_all(repo, "e5")
+    paths = [f"experiments/{STUDY}/e5.json", f"results/{STUDY}/e5.json"]
+    subprocess.run(["git", "rm", "-q", *paths], cwd=repo, check=True)
+    res = run_cli(["protect"], repo)
+    assert res.code == 1, res
+    assert (
+        f"after putting the run's files back (`git restore --staged --worktree -- {paths[1]}` "
+        "and its record)"
+    ) in res.out + res.err, res
+    subprocess.run(["git", "restore", "--staged", "--worktree", "--", *paths], cwd=repo, check=True)
+    assert run_cli(["rm", "e5", "--reason", "bad run", "--force"], repo).code == 0

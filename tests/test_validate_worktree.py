@@ -72,6 +72,6 @@ def test_help_says_what_is_checked(fresh_run: ExpRepo) -> None:
         "No PATHS: every document in the working tree, tracked or untracked (not ignored)",
         "an untracked record backs its result",
         "looked up in the git index (what the commit will hold)",
-        "--staged (plain git hooks): the staged content of PATHS",
+        "--staged (what the hooks run): the staged content of PATHS",
     ):
         assert phrase in text, (phrase, text)

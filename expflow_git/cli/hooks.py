@@ -20,14 +20,14 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
     """Validate records, results, corrections and the policy.
 
     \b
-    PATHS (what the pre-commit hook passes): those files as they are on disk;
+    PATHS (by hand): those files as they are on disk;
       each result's record and the other documents of an id are looked up in
       the git index (what the commit will hold), so an untracked record does
       not back a result. A directory stands for the files below it; naming the
       policy re-checks every document in the index.
     No PATHS: every document in the working tree, tracked or untracked (not
       ignored), each looked up there too: an untracked record backs its result.
-    --staged (plain git hooks): the staged content of PATHS (no PATHS: of
+    --staged (what the hooks run): the staged content of PATHS (no PATHS: of
       every document in the index), everything looked up in the index.
     Outside a git repository: every file below the current directory.
     """

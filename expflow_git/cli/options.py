@@ -96,7 +96,7 @@ def hook_options(command: Callable[..., None]) -> Callable[..., None]:
                 "--staged",
                 is_flag=True,
                 help="Check the staged content (the index), not the working tree "
-                "(for plain git hooks).",
+                "(what the hooks run, pre-commit's and the plain ones).",
             ),
             policy_option,
         ]

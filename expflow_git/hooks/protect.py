@@ -96,6 +96,13 @@ class StagedRewrite:
             how = _APPROVE
         else:
             how = _DECLARE if self.rewrite() is not None else self.undeclarable
+            if how is _DECLARE and self.status == "D":
+                # rm reads the run from the work tree: after a `git rm` or a `git revert
+                # --no-commit` its advice failed with "no experiment record" (a review).
+                how += (
+                    f" after putting the run's files back (`git restore --staged --worktree "
+                    f"-- {self.path}` and its record)"
+                )
         return Finding(
             self.path, self.rule, f"{what} ({self.why}; {how})" if self.why else f"{what} ({how})"
         )
