@@ -183,3 +183,45 @@ def test_a_make_define_and_an_underscored_pin_are_found(
 def test_define_and_underscore_lookalikes_are_clean(repo: ExpRepo, rel: str, content: str) -> None:
     code, out, err = staged_scan(repo, {rel: content.encode()})
     assert (code, out, err) == (0, "", CLEAN)
+
+
+# --- what the scan reads stays linear (a hunt for quadratic paths, this pass) -----------------
+def test_pickled_keys_read_each_run_of_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`EXPFLOW_PINXAAAA ` over and over (a 4-byte length that is text, ~1.1 GB): each
+    key's value was matched against the text to the end of the file, so 1 MB took a
+    minute in the hooks and the audit. Counted, not timed: the bytes the text pattern
+    reads stay within the file's size; a pickled PIN is still found."""
+    from expflow_git.pinscan import scanner
+    from expflow_git.pinscan.scanner import file_class
+
+    real = scanner._TEXT_BYTES_RE
+    read: list[int] = []
+
+    class Counted:
+        def match(self, data: bytes, pos: int = 0, endpos: int | None = None) -> object:
+            found = real.match(data, pos, len(data) if endpos is None else endpos)
+            read.append((found.end() if found else pos) - pos)
+            return found
+
+    monkeypatch.setattr(scanner, "_TEXT_BYTES_RE", Counted())
+    data = b"\0" + b"EXPFLOW_PINXAAAA " * 4000
+    assert scanner.scan_content(data, file_class("blob.bin")) == []
+    assert sum(read) <= 2 * len(data), sum(read)
+    leaked = pickle.dumps({"EXPFLOW_PIN": PIN}, protocol=4)
+    found = scanner.scan_content(leaked, file_class("env.pkl"))
+    assert [f.rule for f in found] == ["pin-assignment"]
+
+
+def test_a_define_followed_by_another_is_no_value_and_blanks_are_read_once(
+    repo: ExpRepo,
+) -> None:
+    """A `define` whose first line is the next `define` was that line as the PIN's value
+    (a 1 MB file of them: 26,885 findings); blanks after the name were split every way
+    between two `[ \\t]*` (30 KB: 7 s). The define of a PIN is still found, blanks or
+    `=` after its name."""
+    body = "define EXPFLOW_PIN\n\n" * 50 + "define EXPFLOW_PIN" + " " * 40 + "\nendef\n"
+    code, out, _ = staged_scan(repo, {"Makefile": body.encode()})
+    assert code == 0 and out == "", out
+    for head in ("define EXPFLOW_PIN   ", "define EXPFLOW_PIN =  "):
+        code, out, _ = staged_scan(repo, {"leak.mk": f"{head}\n{PIN}\nendef\n".encode()})
+        assert code == 1 and "pin-assignment" in out, (head, out)

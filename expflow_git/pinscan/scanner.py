@@ -244,7 +244,7 @@ def _pickle_text_hits(text: str, overlaps: Overlaps) -> list[Hit]:
 _DEFINE_RE = re.compile(
     r"^[ \t]*(?:(?:export|override)[ \t]+)*define[ \t]+"
     r"(?P<key>(?i:expflow_pin_hash|expflow_pin|pin_hash|pin\.hash|pinhash))"
-    r"[ \t]*(?:(?:::|[:?+!])?=)?[ \t]*\r?$",
+    r"[ \t]*(?:(?:::|[:?+!])?=[ \t]*)?\r?$",
     re.MULTILINE,
 )
 _ENDEF_RE = re.compile(r"[ \t]*endef(?![^ \t\r#])")
@@ -275,7 +275,11 @@ def _define_hits(text: str, overlaps: Overlaps) -> list[Hit]:
             pos = eol + 1
         else:
             continue
-        if _ENDEF_RE.match(text, pos, eol) is not None or is_reference(body):
+        if (
+            _ENDEF_RE.match(text, pos, eol) is not None
+            or _DEFINE_RE.match(text, pos, eol) is not None  # (another define: no body)
+            or is_reference(body)
+        ):
             continue
         start = text.index(body, pos)
         if not overlaps.any(start, start + len(body)):
@@ -812,12 +816,17 @@ def _gap_hits(data: bytes, overlaps: Overlaps) -> list[Hit]:
     """Pin-assignments whose value is the next run of text after a few other bytes
     (`_PICKLED_KEY_RE`, `_GAP_KEY_RE`); a value a content rule names is left to it."""
     hits: list[Hit] = []
+    run_lo = run_hi = -1
     for m in _PICKLED_KEY_RE.finditer(data):
         length = m.group("short") or m.group("long")
         size = int.from_bytes(length, "little")
         start, end = m.end(), m.end() + size
-        text = _TEXT_BYTES_RE.match(data, start, end)
-        if size and end <= len(data) and text is not None and text.end() == end:
+        if not size or end > len(data):
+            continue
+        if not run_lo <= start < run_hi:  # (keys in one run of text share its end)
+            text = _TEXT_BYTES_RE.match(data, start)
+            run_lo, run_hi = start, start if text is None else text.end()
+        if end <= run_hi and start >= run_lo and (run_hi > start):
             hits.append(_gap_hit(m, start, end))
     for m in _GAP_KEY_RE.finditer(data):
         hits.append(_gap_hit(m, m.start("value"), m.end("value")))
