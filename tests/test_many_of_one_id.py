@@ -260,6 +260,14 @@ def test_a_result_inside_the_record_globs_is_no_record_of_its_run(tmp_path: Path
     res = run_cli(["protect", "--force"], repo)
     assert res.code == 1, res
     assert "exp/s/results/e1.json: result-without-record" in res.out + res.err, res
+    # The result moved in the same commit was taken for the record moved (a review).
+    (repo / "exp/t/results").mkdir(parents=True)
+    subprocess.run(
+        ["git", "mv", "exp/s/results/e1.json", "exp/t/results/e1.json"], cwd=repo, check=True
+    )
+    res = run_cli(["protect", "--force"], repo)
+    assert res.code == 1, res
+    assert "exp/t/results/e1.json: result-without-record" in res.out + res.err, res
 
 
 def test_a_deleted_result_is_told_to_put_the_run_back_before_rm(tmp_path: Path) -> None:
@@ -277,8 +285,8 @@ def test_a_deleted_result_is_told_to_put_the_run_back_before_rm(tmp_path: Path) 
     res = run_cli(["protect"], repo)
     assert res.code == 1, res
     assert (
-        f"after putting the run's files back (`git restore --staged --worktree -- {paths[1]}` "
-        "and its record)"
+        "after putting the run's files back (this one and its record: `git restore --staged "
+        "--worktree -- PATHS`)"
     ) in res.out + res.err, res
     subprocess.run(["git", "restore", "--staged", "--worktree", "--", *paths], cwd=repo, check=True)
     assert run_cli(["rm", "e5", "--reason", "bad run", "--force"], repo).code == 0

@@ -784,10 +784,42 @@ def test_a_chain_link_about_a_commit_the_trusted_ref_holds_is_not_verified(
     assert alone.code == 2 and "contains the commit being verified" in alone.err
     res = run_cli(["verify", str(head), "--trusted-ref", "main", "--chain", str(chain)], repo)
     assert res.code == 1, res
+    assert "FAIL chain: a.json: signature: " in res.out, res.out
     assert (
-        f"FAIL chain: a.json: --trusted-ref main contains its commit ({first[:12]}): its "
-        "keys are not trusted for it"
+        f"keys read at --trusted-ref that came at or after its commit ({first[:12]}) are "
+        "not trusted for it"
     ) in res.out, res.out
+
+
+def test_a_chain_of_main_s_reports_verifies_by_keys_main_held_before_them(
+    tmp_path: Path,
+) -> None:
+    """The documented flow: CI's chain of reports of main's commits, and a pull request's
+    report after them, verified with --trusted-ref main. The key was committed before
+    every link: each link verifies by it (a review: every link main holds was refused)."""
+    repo = new_repo(tmp_path / "repo")
+    key = tmp_path / "k"
+    assert run_cli(["keygen", "--out", str(key)], repo).code == 0
+    write(repo, ".expflow/keys/k.pub", Path(f"{key}.pub").read_bytes())
+    commit_all(repo, "C0: the key")
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    previous: list[str] = []
+    for n, exp_id in enumerate(("a", "b")):
+        add_run(repo, exp_id, m(50 + n))
+        commit_all(repo, f"C{n + 1}", date=f"2026-11-2{n + 1}T10:00:00+00:00")
+        out = chain / f"r{n + 1}.json"
+        args = ["audit", "--out", str(out), "--sign-key", str(key), *previous]
+        assert run_cli(args, repo).code == 0
+        previous = ["--previous", str(out)]
+    git(repo, "switch", "-q", "-c", "feature")
+    add_run(repo, "c", m(60))
+    commit_all(repo, "C3", date="2026-11-24T10:00:00+00:00")
+    pr = tmp_path / "pr.json"
+    assert run_cli(["audit", "--out", str(pr), "--sign-key", str(key), *previous], repo).code == 0
+    res = run_cli(["verify", str(pr), "--trusted-ref", "main", "--chain", str(chain)], repo)
+    assert res.code == 0, res.out
+    assert "ok   chain: 2 report(s), seq 0..1, each one verified" in res.out, res.out
 
 
 # ----------------------------------------------------------------------------- property

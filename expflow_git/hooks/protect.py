@@ -100,8 +100,8 @@ class StagedRewrite:
                 # rm reads the run from the work tree: after a `git rm` or a `git revert
                 # --no-commit` its advice failed with "no experiment record" (a review).
                 how += (
-                    f" after putting the run's files back (`git restore --staged --worktree "
-                    f"-- {self.path}` and its record)"
+                    " after putting the run's files back (this one and its record: `git "
+                    "restore --staged --worktree -- PATHS`)"
                 )
         return Finding(
             self.path, self.rule, f"{what} ({self.why}; {how})" if self.why else f"{what} ({how})"
@@ -452,10 +452,11 @@ def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
     if ws.git is None:
         return []
     policy = ws.load_policy()
-    records = [c for c in changes if matches_any(c.path, policy.experiment_globs)]
+    # (Records as the audit reads them: a result inside the record globs is none.)
+    records = [c for c in changes if policy.kind_of(c.path) is Kind.EXPERIMENT]
     # A record moved (deleted here, added there) still backs its result.
     deleted = {stem(c.path) for c in records if c.status == "D"} - {
-        stem(c.path) for c in records if c.status == "A"
+        stem(c.path) for c in records if c.status == "A" and c.new_mode in REGULAR_MODES
     }
     if not deleted:
         return []

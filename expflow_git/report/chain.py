@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExpflowError, printable
+from expflow_git.report.saved import claimed_commit
 from expflow_git.report.verify import (
     MAX_REPORT_BYTES,
     Line,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from expflow_git.gitstore import Git
+    from expflow_git.report.trust import TrustedKey
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,12 @@ def verify_chain(
     report: bytes,
     options: Options,
     git: Git | None,
-    held: Callable[[str], str | None] | None = None,
+    held: Callable[[str], list[TrustedKey]] | None = None,
 ) -> list[Line]:
     """One line per link, REPORT's membership, and a summary; reports are taken in the
-    order of their seq. `options` are REPORT's (its keys check every link); `git`
-    answers ancestry; `held` (keys from --trusted-ref: trust.ref_holds) what keeps a
-    link's commit from those keys, as REPORT's is kept."""
+    order of their seq. `options` are REPORT's (its keys check every link, but those
+    `held` names for a link's commit: keys from --trusted-ref, trust.ref_holds); `git`
+    answers ancestry."""
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix == ".json")
     if not files:
         return [Line("chain", False, f"{printable(str(directory))}: no *.json reports")]
@@ -76,17 +78,23 @@ def verify_chain(
                     f"{name}: over {MAX_REPORT_BYTES >> 20} MiB, larger than any report",
                 )
             ]
-        bad = next(
-            (ln for ln in verify(data, source=name, options=link_options) if not ln.ok), None
-        )
+        these, why = link_options, ""
+        if held is not None and (commit := claimed_commit(data)) is not None:
+            if dropped := held(commit):
+                trusted = [k for k in link_options.trusted if k not in dropped]
+                these = dataclasses.replace(link_options, trusted=trusted)
+                why = (
+                    f"; keys read at --trusted-ref that came at or after its commit "
+                    f"({printable(commit[:12])}) are not trusted for it"
+                )
+        bad = next((ln for ln in verify(data, source=name, options=these) if not ln.ok), None)
         if bad is not None:
-            failed.append(Line("chain", False, f"{name}: {bad.check}: {bad.detail}"))
+            said = why if bad.check == "signature" else ""
+            failed.append(Line("chain", False, f"{name}: {bad.check}: {bad.detail}{said}"))
         try:
             links.append(_link(name, data))
         except ReportError:
             return failed  # unreadable: its own line says why, and nothing links to it
-        if held is not None and (problem := held(links[-1].commit)) is not None:
-            failed.append(Line("chain", False, f"{name}: {printable(problem)}"))
     # In chain order, whatever the file names (r10.json sorts before r2.json).
     links.sort(key=lambda link: link.chain["seq"])
     seqs = [link.chain["seq"] for link in links]

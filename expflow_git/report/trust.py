@@ -143,23 +143,28 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> AtRef:
     return AtRef(keys, nested)
 
 
-def ref_holds(git: Git, ref: str) -> Callable[[str], str | None]:
-    """For `verify --chain`: what keeps a link's commit from trust in `ref`'s keys (the
-    ref contains it, or the clone lacks it), or None. REPORT's commit alone was held to
-    `at_ref`'s rule, so a link about a commit the ref contains, signed by a key that ref
-    added after it, verified (an attacker's hunt, issue 18 twenty-seventh pass)."""
+def ref_holds(git: Git, ref: str) -> Callable[[str], list[TrustedKey]]:
+    """For `verify --chain`: the keys read at `ref` a link's commit may not be verified
+    by. A link about a commit the ref contains (CI's reports of main's commits) is
+    verified only by keys whose file the ref last changed in a strict ancestor of that
+    commit: a key that commit, or a later one, added cannot vouch for it. REPORT's
+    commit alone was held to `at_ref`'s rule, so a link signed by a key the ref added
+    after the link's commit verified (an attacker's hunt, issue 18 twenty-seventh pass);
+    a link whose commit the clone lacks is verified by none of them."""
+    keys = at_ref(git, ref, verified_commit=None).keys
     tip = git.resolve_trusted(ref).sha
 
-    def held(commit: str) -> str | None:
+    def held(commit: str) -> list[TrustedKey]:
         try:
             if not _contains(git, tip, commit):
-                return None
-        except ExpflowError as exc:
-            return str(exc)
-        return (
-            f"--trusted-ref {ref} contains its commit ({commit[:12]}): its keys are not "
-            "trusted for it"
-        )
+                return []
+        except ExpflowError:
+            return [k.trusted for k in keys]
+        return [
+            k.trusted
+            for k in keys
+            if k.added_in is None or k.added_in == commit or not git.is_ancestor(k.added_in, commit)
+        ]
 
     return held
 
