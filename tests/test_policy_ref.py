@@ -450,8 +450,16 @@ def test_a_threshold_follows_the_metric_direction_and_the_metric_itself() -> Non
         "pde_mean: {group: PDE, higher_is_better: false",
         "pde_mean: {group: PDE, higher_is_better: true",
     )
+    # The threshold's bar turned the other way (a ceiling of 18.09 became a floor): the
+    # bar a run had to clear is gone, the same number or not (only "changed" was said of
+    # the direction; an attacker's hunt, issue 18 twenty-seventh pass).
     assert changes(POLICY, flipped) == [
         ("changed", "/metrics/pde_mean/higher_is_better", "false", "true"),
+        ("looser", "/metrics/pde_mean/threshold", "18.09 (ceiling)", "18.09 (floor)"),
+    ]
+    anything = flipped.replace("threshold: 18.09", "threshold: -1000000000")
+    assert changes(POLICY, anything)[1:] == [
+        ("looser", "/metrics/pde_mean/threshold", "18.09 (ceiling)", "-1000000000 (floor)"),
     ]
 
 
@@ -470,6 +478,12 @@ def test_a_rule_value_is_compared_by_type_and_bound() -> None:
     assert changes(base, rules("{param: sub_step, op: gt, value: '0'}")) == [
         ("changed", "/rules", "Args/--sub_step gt 0", 'sub_step gt "0"')
     ]
+    # A bound loosened 100,000-fold beside `required` added (which every real run meets)
+    # was one "changed" (an attacker's hunt, issue 18 twenty-seventh pass): looser.
+    assert changes(
+        rules("{param: lr, op: le, value: 0.01}"),
+        rules("{param: lr, op: le, value: 1000, required: true}"),
+    ) == [("looser", "/rules", "lr le 0.01", "lr le 1000 (required)")]
 
 
 def test_a_bound_in_a_string_and_corrections_allowed_are_looser() -> None:

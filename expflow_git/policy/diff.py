@@ -284,16 +284,34 @@ def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> 
         # so it counts even where the metric itself is added or removed.
         old_t = before.threshold if before is not None else None
         new_t = after.threshold if after is not None else None
-        if old_t == new_t:
+        flipped = (
+            before is not None
+            and after is not None
+            and before.higher_is_better != after.higher_is_better
+        )
+        if old_t == new_t and not flipped:
+            continue
+        if flipped and old_t is not None:
+            # The threshold's bar turns the other way, its number kept or not: the bar a
+            # run had to clear is gone (`pde_mean` under 18.09 became over it, or over
+            # -1e9: every run). Looser, whatever the new bar (it was "changed", or not
+            # shown when the number stayed; an attacker's hunt, issue 18 twenty-seventh
+            # pass).
+            was = _bar(old_t, before)
+            add(PolicyChange(Effect.LOOSER, f"{where}/threshold", was, _bar(new_t, after)))
             continue
         if old_t is not None and new_t is not None and before is not None and after is not None:
-            if before.higher_is_better != after.higher_is_better:
-                add(PolicyChange(Effect.CHANGED, f"{where}/threshold", _show(old_t), _show(new_t)))
-                continue
             upper = not after.higher_is_better  # lower is better: the threshold is a ceiling
             _bound(add, f"{where}/threshold", old_t, new_t, upper=upper)
         else:
             _bound(add, f"{where}/threshold", old_t, new_t, upper=True)
+
+
+def _bar(threshold: float | None, metric: Metric | None) -> str:
+    """A threshold as the bar it is: a floor (higher is better) or a ceiling."""
+    if threshold is None or metric is None:
+        return "(none)"
+    return f"{_show(threshold)} ({'floor' if metric.higher_is_better else 'ceiling'})"
 
 
 def _token(name: str) -> str:
@@ -482,6 +500,10 @@ def _rule_effect(a: Rule, b: Rule) -> Effect:
     if a.required != b.required:
         # A required parameter fails a run that lacks it; otherwise such a run passes.
         effects.add(Effect.STRICTER if b.required else Effect.LOOSER)
+    if Effect.LOOSER in effects:
+        # A bound loosened beside `required` added is looser: every real run reports the
+        # parameter, so the flag costs nothing (it showed as "changed"; a hunt).
+        return Effect.LOOSER
     return effects.pop() if len(effects) == 1 else Effect.CHANGED
 
 
