@@ -473,8 +473,10 @@ class Git:
             where = Path(git_dir)
             try:
                 linked = (where / "commondir").is_file()
-                dot_git = Path((where / "gitdir").read_text("utf-8").strip()) if linked else where
-            except (OSError, UnicodeDecodeError):
+                # (read as bytes, as git writes them: a path that is not UTF-8 is one too)
+                gitdir = (where / "gitdir").read_bytes().strip() if linked else None
+                dot_git = Path(os.fsdecode(gitdir)) if gitdir is not None else where
+            except OSError:
                 dot_git = where
             top = dot_git.parent
             if dot_git.name == ".git" and top.is_dir():
@@ -691,13 +693,18 @@ class Git:
         raise ExpflowError(f"git merge-base: {first_line(proc.stderr)}")
 
     def last_change(self, rev: str, path: str) -> str | None:
-        """The newest commit in the history of ``rev`` that changed ``path`` (None if none)."""
+        """The newest commit of ``rev``'s first-parent line that changed ``path`` against
+        its first parent (None if none): a file a merge brought in was changed by the
+        merge, not by the side commit git's simplified history would name (a key merged
+        into main, or put back by a merge after its removal, seemed as old as the side
+        branch's commit; a review, issue 18 twenty-seventh pass)."""
         _check_rev(rev)
         out = self.run(
             "-c",
             "core.commitGraph=false",
             "log",
             "-1",
+            "--first-parent",
             "--format=%H",
             "--no-renames",
             rev,

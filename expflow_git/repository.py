@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.documents import REASON_MAX_LENGTH, Scalar, Status
+from expflow_git.documents import ID_RE, REASON_MAX_LENGTH, Scalar, Status
 from expflow_git.errors import ExitCode, ExpflowError, printable, utf8_argument
 from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
@@ -330,7 +330,8 @@ class Repository:
         with contextlib.suppress(OSError):
             result_rel = layout.checked_result(layout.result_of(study, id))
             layout.target(result_rel)
-            refuse_ignored(layout, result_rel, "result")
+            if ID_RE.match(study):  # (a study the schema refuses is named as such below)
+                refuse_ignored(layout, result_rel, "result")
         if not existing or record.status is Status.PENDING:
             # A result there already (its record deleted by hand, or lost in a checkout):
             # the block ran for hours, was refused at its end, and the record was left

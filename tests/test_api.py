@@ -348,6 +348,13 @@ def test_a_result_git_would_ignore_is_refused_before_the_run_starts(
         repo.log_result("exp-002", SEED)
     assert repo.get("exp-002").status is Status.PENDING
     assert not (exp_repo.path / "results" / STUDY / "exp-002.json").exists()
+    # A study the schema refuses is named as such, not as a path git ignores (a review).
+    for study in ("s\n", "-x"):
+        with pytest.raises(expflow_git.ExpflowError) as bad:
+            with repo.run("exp-003", study=study, params={"sub_step": 5}) as run:
+                entered.append(run)
+        assert "#/study" in str(bad.value) and "gitignore" not in str(bad.value), bad.value
+    assert entered == []
 
 
 def test_run_compares_number_subclasses_by_value(repo: Repository) -> None:

@@ -181,6 +181,13 @@ def test_discover_inside_the_git_directory_finds_its_work_tree(repo: Repo, tmp_p
     repo.git("worktree", "add", "-q", "-b", "other", str(linked))
     g = Git.discover(repo.path / ".git" / "worktrees" / "linked")
     assert (g.root, g.git_dir) == (linked.resolve(), dot_git / "worktrees" / "linked")
+    # A linked work tree whose path is not UTF-8: its `gitdir` file read as bytes (it was
+    # read as UTF-8, and the work tree was not found; a review).
+    odd = tmp_path / os.fsdecode(b"wt-\xfe")
+    repo.git("worktree", "add", "-q", "-b", "odd", str(odd))
+    (named,) = [p for p in (dot_git / "worktrees").iterdir() if p.name.startswith("wt-")]
+    g = Git.discover(named)
+    assert (g.root, g.git_dir) == (odd.resolve(), named)
     # A git directory of another name, no core.worktree: git knows no work tree.
     apart = tmp_path / "apart.git"
     made = run_git(tmp_path, "init", "-q", "--separate-git-dir", str(apart), str(tmp_path / "wt"))

@@ -463,6 +463,29 @@ def test_a_threshold_follows_the_metric_direction_and_the_metric_itself() -> Non
     ]
 
 
+def test_an_aggregate_closer_to_the_best_point_is_looser() -> None:
+    """`aggregate: max` → `min` on a lower-is-better metric judges a run by its best
+    epoch, not its worst: it was "changed" (a review, issue 18 twenty-seventh pass)."""
+
+    def pde(aggregate: str) -> str:
+        return POLICY.replace(
+            "pde_mean: {group: PDE, higher_is_better: false",
+            f"pde_mean: {{group: PDE, aggregate: {aggregate}, higher_is_better: false",
+        )
+
+    where = "/metrics/pde_mean/aggregate"
+    assert changes(pde("max"), pde("min")) == [("looser", where, "max", "min")]
+    assert changes(pde("max"), pde("last")) == [("looser", where, "max", "last")]
+    assert changes(pde("min"), pde("last")) == [("stricter", where, "min", "last")]
+    seg = POLICY.replace(
+        "seg_total: {group: Score, higher_is_better: true}",
+        "seg_total: {group: Score, higher_is_better: true, aggregate: last}",
+    )
+    assert changes(seg, seg.replace("aggregate: last", "aggregate: max")) == [
+        ("looser", "/metrics/seg_total/aggregate", "last", "max")
+    ]
+
+
 def test_a_rule_value_is_compared_by_type_and_bound() -> None:
     def rules(rule: str) -> str:
         return POLICY.replace("{param: sub_step, op: gt, value: 0, required: true}", rule)

@@ -791,6 +791,60 @@ def test_a_chain_link_about_a_commit_the_trusted_ref_holds_is_not_verified(
     ) in res.out, res.out
 
 
+@pytest.mark.parametrize("how", ["merged-in", "put-back-by-a-merge"])
+def test_a_key_a_merge_brings_to_main_does_not_vouch_for_earlier_links(
+    tmp_path: Path, how: str
+) -> None:
+    """A key's age was git's simplified `log -1 -- PATH`, which follows the side parent a
+    merge took the file from: a key merged into main at the link's own commit, or put
+    back by a merge after the link (it was removed before it), seemed as old as the side
+    branch's commit and vouched for the link (a review, issue 18 twenty-seventh pass).
+    The commit that changed the file on main's first-parent line is its age."""
+    repo = new_repo(tmp_path / "repo")
+    key = tmp_path / "k"
+    assert run_cli(["keygen", "--out", str(key)], repo).code == 0
+    pub = Path(f"{key}.pub").read_bytes()
+    add_run(repo, "a", m(50))
+    commit_all(repo, "C1")
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    link = chain / "l.json"
+    if how == "merged-in":
+        git(repo, "switch", "-q", "-c", "side")
+        write(repo, ".expflow/keys/k.pub", pub)
+        commit_all(repo, "S: the key", date="2026-11-21T10:00:00+00:00")
+        git(repo, "switch", "-q", "main")
+        add_run(repo, "b", m(55))
+        commit_all(repo, "C2", date="2026-11-22T10:00:00+00:00")
+        git(repo, "merge", "-q", "--no-ff", "-m", "L: merge side", "side")
+        assert run_cli(["audit", "--out", str(link), "--sign-key", str(key)], repo).code == 0
+    else:
+        write(repo, ".expflow/keys/k.pub", pub)
+        commit_all(repo, "C0: the key", date="2026-11-21T10:00:00+00:00")
+        git(repo, "branch", "old")
+        git(repo, "rm", "-q", ".expflow/keys/k.pub")
+        commit_all(repo, "R: revoke it", date="2026-11-22T10:00:00+00:00")
+        add_run(repo, "b", m(55))
+        commit_all(repo, "L", date="2026-11-23T10:00:00+00:00")
+        assert run_cli(["audit", "--out", str(link), "--sign-key", str(key)], repo).code == 0
+        git(repo, "switch", "-q", "old")
+        write(repo, "notes.txt", "x\n")
+        commit_all(repo, "S", date="2026-11-24T10:00:00+00:00")
+        git(repo, "switch", "-q", "main")
+        git(repo, "merge", "-q", "--no-ff", "--no-commit", "old")
+        git(repo, "checkout", "old", "--", ".expflow/keys/k.pub")
+        git(repo, "commit", "-q", "-m", "M: merge old, keeping the key")
+    git(repo, "switch", "-q", "-c", "feature")
+    add_run(repo, "c", m(60))
+    commit_all(repo, "F", date="2026-11-25T10:00:00+00:00")
+    pr = tmp_path / "pr.json"
+    args = ["audit", "--out", str(pr), "--sign-key", str(key), "--previous", str(link)]
+    assert run_cli(args, repo).code == 0
+    res = run_cli(["verify", str(pr), "--trusted-ref", "main", "--chain", str(chain)], repo)
+    assert res.code == 1, res.out
+    assert "FAIL chain: l.json: signature: " in res.out, res.out
+
+
 def test_a_chain_of_main_s_reports_verifies_by_keys_main_held_before_them(
     tmp_path: Path,
 ) -> None:

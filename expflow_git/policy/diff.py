@@ -277,7 +277,13 @@ def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> 
                             _show(getattr(after, attr)),
                         )
                     )
-            _aggregate(add, f"{where}/aggregate", before.aggregate, after.aggregate)
+            _aggregate(
+                add,
+                f"{where}/aggregate",
+                before.aggregate,
+                after.aggregate,
+                higher=after.higher_is_better,
+            )
             _bound(add, f"{where}/min", before.min, after.min, upper=False)
             _bound(add, f"{where}/max", before.max, after.max, upper=True)
         # A threshold is a gate every run must pass (a run without the metric fails it),
@@ -574,13 +580,23 @@ def _shown_walk(walk: WalkForward) -> str:
     return _show({k: v for k, v in asdict(walk).items() if v is not None})
 
 
-def _aggregate(add: Add, where: str, old: Aggregate | None, new: Aggregate | None) -> None:
-    """An aggregate is a check on every result with a series: dropping one loosens."""
+def _aggregate(
+    add: Add, where: str, old: Aggregate | None, new: Aggregate | None, *, higher: bool
+) -> None:
+    """An aggregate is a check on every result with a series: dropping one loosens, and
+    so does one whose headline is a better point of the series (lower is better: `max`,
+    then `last`, then `min`, the best epoch, which gates and thresholds then judge: it
+    was "changed"; a review, issue 18 twenty-seventh pass)."""
     if old == new:
         return
     effect = Effect.CHANGED
     if old is None or new is None:
         effect = Effect.STRICTER if old is None else Effect.LOOSER
+    else:
+        best = Aggregate.MAX if higher else Aggregate.MIN
+        lenient = {best: 2, Aggregate.LAST: 1}  # (the worst point: 0)
+        step = lenient.get(new, 0) - lenient.get(old, 0)
+        effect = Effect.LOOSER if step > 0 else Effect.STRICTER
     add(PolicyChange(effect, where, _opt(old and old.value), _opt(new and new.value)))
 
 
