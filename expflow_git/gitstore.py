@@ -692,27 +692,6 @@ class Git:
             return proc.returncode == 0
         raise ExpflowError(f"git merge-base: {first_line(proc.stderr)}")
 
-    def last_change(self, rev: str, path: str) -> str | None:
-        """The newest commit of ``rev``'s first-parent line that changed ``path`` against
-        its first parent (None if none): a file a merge brought in was changed by the
-        merge, not by the side commit git's simplified history would name (a key merged
-        into main, or put back by a merge after its removal, seemed as old as the side
-        branch's commit; a review, issue 18 twenty-seventh pass)."""
-        _check_rev(rev)
-        out = self.run(
-            "-c",
-            "core.commitGraph=false",
-            "log",
-            "-1",
-            "--first-parent",
-            "--format=%H",
-            "--no-renames",
-            rev,
-            "--",
-            _encode_path(path),
-        )
-        return out.decode("ascii").strip() or None
-
     def is_shallow(self) -> bool:
         """Whether this is a shallow clone (history before the graft point is missing)."""
         return self.run("rev-parse", "--is-shallow-repository").strip() == b"true"

@@ -866,6 +866,14 @@ def test_a_chain_of_main_s_reports_verifies_by_keys_main_held_before_them(
         args = ["audit", "--out", str(out), "--sign-key", str(key), *previous]
         assert run_cli(args, repo).code == 0
         previous = ["--previous", str(out)]
+    # The key's file tidied on main after the links (a comment, then a new name): the
+    # same key, held without a break, is as old as before (its file was the measure:
+    # every older link failed; a review, issue 18 twenty-seventh pass).
+    line = Path(f"{key}.pub").read_text().split()
+    write(repo, ".expflow/keys/k.pub", f"{line[0]} {line[1]} ci@example\n".encode())
+    commit_all(repo, "a comment on the key", date="2026-11-23T10:00:00+00:00")
+    git(repo, "mv", ".expflow/keys/k.pub", ".expflow/keys/ci.pub")
+    commit_all(repo, "a better name", date="2026-11-23T11:00:00+00:00")
     git(repo, "switch", "-q", "-c", "feature")
     add_run(repo, "c", m(60))
     commit_all(repo, "C3", date="2026-11-24T10:00:00+00:00")
@@ -874,6 +882,8 @@ def test_a_chain_of_main_s_reports_verifies_by_keys_main_held_before_them(
     res = run_cli(["verify", str(pr), "--trusted-ref", "main", "--chain", str(chain)], repo)
     assert res.code == 0, res.out
     assert "ok   chain: 2 report(s), seq 0..1, each one verified" in res.out, res.out
+    first = git(repo, "rev-list", "--max-parents=0", "main")  # C0, which added the key
+    assert f"added in {first[:12]})" in res.out, res.out
 
 
 # ----------------------------------------------------------------------------- property

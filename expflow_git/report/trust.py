@@ -20,6 +20,7 @@ from expflow_git.report.signing import keyid, load_public_key, load_public_key_b
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from expflow_git.gitblobs import BlobReader
     from expflow_git.gitstore import Git
 
 KEYS_DIR = ".expflow/keys"
@@ -137,10 +138,55 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> AtRef:
     with BlobReader(git) as reader:
         for e in entries:
             key = load_public_key_bytes(reader.read(e.sha), source=f"{ref}:{e.path}")
-            trusted = TrustedKey(key, keyid(key), f"{ref}:{e.path}")
-            added = git.last_change(target.sha, e.path)
-            keys.append(RefKey(trusted, ref, e.path, target.sha, added))
-    return AtRef(keys, nested)
+            keys.append(TrustedKey(key, keyid(key), f"{ref}:{e.path}"))
+        ages = _key_ages(git, reader, target.sha, {k.keyid for k in keys})
+    found = [
+        RefKey(k, ref, e.path, target.sha, ages.get(k.keyid))
+        for k, e in zip(keys, entries, strict=True)
+    ]
+    return AtRef(found, nested)
+
+
+def _key_ages(git: Git, reader: BlobReader, tip: str, wanted: set[str]) -> dict[str, str]:
+    """For each key (by keyid) at `tip`: the oldest commit of `tip`'s first-parent line
+    from which some `.expflow/keys/*.pub` has held it without a break. Its file was the
+    measure, so a comment added to a key file, a mode changed or a file renamed made
+    every older report unverifiable by it; and git's simplified `log -- PATH` follows
+    the side parent a merge took the file from, so a key merged in at a link's commit,
+    or put back by a merge after its removal, seemed older than it is (reviews, issue 18
+    twenty-seventh pass). Walks the commits that changed the keys folder, newest first,
+    asking each one's first parent for the keys it held."""
+    ages: dict[str, str] = {}
+    changes = [commit for commit, _ in git.log_changes(None, tip, [KEYS_DIR], first_parent=True)]
+    pending = set(wanted)
+    for commit in reversed(changes):  # (newest first)
+        if not pending:
+            break
+        held = _keyids_at(git, reader, f"{commit}^")
+        for kid in [k for k in pending if k not in held]:
+            ages[kid] = commit
+            pending.discard(kid)
+    return ages
+
+
+def _keyids_at(git: Git, reader: BlobReader, rev: str) -> set[str]:
+    """The keyids of `.expflow/keys/*.pub` at `rev` (none where it is no commit: a root
+    commit's parent, a shallow clone's cut)."""
+    try:
+        listed = git.ls_tree(rev, paths=[KEYS_DIR])
+    except ExpflowError:
+        return set()
+    held = set()
+    for e in listed:
+        if posixpath.dirname(e.path) != KEYS_DIR or not e.path.endswith(".pub"):
+            continue
+        if e.type != "blob" or e.mode == "120000":
+            continue
+        try:
+            held.add(keyid(load_public_key_bytes(reader.read(e.sha), source=e.path)))
+        except ExpflowError:
+            continue
+    return held
 
 
 def ref_holds(git: Git, ref: str) -> Callable[[str], list[TrustedKey]]:
