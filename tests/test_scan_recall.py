@@ -518,6 +518,34 @@ def test_init_keeps_an_existing_gitignore(tmp_path: Path) -> None:
     assert "kept" in next(line for line in out.splitlines() if line.endswith(".gitignore"))
 
 
+def test_init_warns_of_a_kept_rule_that_ignores_results(tmp_path: Path) -> None:
+    """`results/` in a kept .gitignore (common in ML projects): init said nothing, and the
+    quick start's `result` was refused at its third step (a hunt, issue 18 twenty-seventh
+    pass). init names the path and how to find the rule; its own rules hide no study."""
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("results/\n")
+    code, _, err = run_cli(["init"], cwd=repo)
+    assert code == 0, err
+    assert (
+        "expflow-git init: warning: results/study/exp-001.json: git ignores this path"
+    ) in err, err
+    assert "`git check-ignore -v results/study/exp-001.json`" in err
+
+
+def test_inits_key_rules_hide_no_study(exp_repo: ExpRepo) -> None:
+    """`*-key`, `*_key` matched folders too: a study named `lookup-key` (a valid id) was
+    ignored, its records refused (a hunt). The rules keep files out, not folders."""
+    for study in ("lookup-key", "api_key", "id_rsa", "x.key"):
+        code, _, err = run_cli(["new", "exp-001", "--study", study], cwd=exp_repo.path)
+        assert code == 0, (study, err)
+        (exp_repo.path / "experiments" / study / "exp-001.json").unlink()
+    for private in ("lookup-key", "deploy/api_key", "x.key", "id_rsa"):
+        exp_repo.write(private, "secret\n")
+        assert exp_repo.git("check-ignore", private) == private
+
+
 def test_the_hooks_refuse_a_committed_private_key(exp_repo: ExpRepo, tmp_path: Path) -> None:
     """The issue's scenario: keygen inside the repository, `git add -A && git commit`."""
     (exp_repo.path / ".gitignore").unlink()

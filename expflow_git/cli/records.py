@@ -28,10 +28,19 @@ if TYPE_CHECKING:
 )
 def init(directory: Path, template: str) -> None:
     """Scaffold expflow.yaml, experiments/, results/, hooks config and a workflow."""
-    from expflow_git.records.scaffold import Template, scaffold
+    from expflow_git.records.scaffold import Template, ignored_documents, scaffold
 
     for rel, created in scaffold(directory, Template(template)):
         out(f"{'created' if created else 'kept   '} {directory / rel}")
+    # An ignore rule kept from before (`results/` in an ML project's .gitignore) refused
+    # the quick start's `result` at its third step, init having said nothing (a hunt).
+    for rel in ignored_documents(directory):
+        warn(
+            f"{rel}: git ignores this path, so the records or results written there would "
+            "never be committed: remove the rule, or add one that starts with `!` (`git "
+            f"check-ignore -v {rel}` names it)",
+            command="init",
+        )
 
 
 @click.command()

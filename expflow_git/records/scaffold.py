@@ -154,6 +154,13 @@ GITIGNORE = """\
 id_rsa
 id_ecdsa
 id_ed25519
+# (files only: a study's folder may be named so, `lookup-key`)
+!*.key/
+!*-key/
+!*_key/
+!id_rsa/
+!id_ecdsa/
+!id_ed25519/
 .expflow/keys/*
 !.expflow/keys/*.pub
 # A write cut short (the process killed) can leave its temporary file beside the
@@ -217,3 +224,19 @@ def _no_other_kind(root: Path, rel: str) -> None:
             f"{printable(rel)}: there is something other than a file in its place (a folder, "
             "a pipe or a device); init keeps a file, nothing else (nothing written)"
         )
+
+
+def ignored_documents(root: Path) -> list[str]:
+    """Where a record and a result of a run would go under `root`'s policy, those git's
+    ignore rules keep out (nothing outside git, or where the policy does not load)."""
+    from expflow_git.policy.load import load_policy_bytes
+    from expflow_git.records.writer import Layout
+
+    try:
+        policy = load_policy_bytes((root / "expflow.yaml").read_bytes())
+    except (OSError, ExpflowError):
+        return []
+    layout = Layout(root.resolve(), policy)
+    samples = [layout.experiment_rel("study", "exp-001"), layout.result_rel("study", "exp-001")]
+    hidden = layout.ignored(samples)
+    return [rel for rel in samples if rel in hidden]
