@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -37,7 +38,7 @@ def stored_hash(repo: ExpRepo, isolated_env: Path) -> str:
     return stored
 
 
-def staged_scan(repo: ExpRepo, files: dict[str, str]) -> tuple[int, str, str]:
+def staged_scan(repo: ExpRepo, files: Mapping[str, str | bytes]) -> tuple[int, str, str]:
     """Write and stage `files`, then `scan --staged` them."""
     for rel, content in files.items():
         repo.write(rel, content)

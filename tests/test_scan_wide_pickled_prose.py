@@ -10,7 +10,8 @@ import hashlib
 import pickle
 
 import pytest
-from conftest import ExpRepo, assert_clean_output, run_cli
+from conftest import ExpRepo
+from test_scan_stored_hash import staged_scan
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -23,16 +24,6 @@ CLEAN = "expflow-git scan: 1 file(s) clean\n"
 def repo(committed_repo: ExpRepo) -> ExpRepo:
     """A repository with its policy committed (the scan's allow-list is HEAD's)."""
     return committed_repo
-
-
-def staged_scan(repo: ExpRepo, files: dict[str, bytes]) -> tuple[int, str, str]:
-    """Write and stage `files`, then `scan --staged` them."""
-    for rel, content in files.items():
-        repo.write(rel, content)
-    repo.stage(*files)
-    code, out, err = run_cli(["scan", "--staged", "--", *files], cwd=repo.path)
-    assert_clean_output(out, err)
-    return code, out, err
 
 
 # --- prose holding a word with digits ----------------------------------------------------------
