@@ -532,6 +532,14 @@ def test_init_warns_of_a_kept_rule_that_ignores_results(tmp_path: Path) -> None:
         "expflow-git init: warning: results/study/exp-001.json: git ignores this path"
     ) in err, err
     assert "`git check-ignore -v results/study/exp-001.json`" in err
+    # Where git refuses to answer (the sample's folder a link), init still succeeds.
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    (other / "experiments").mkdir()
+    (other / "experiments" / "study").symlink_to("../elsewhere")
+    code, _, err = run_cli(["init"], cwd=other)
+    assert code == 0 and "error" not in err, err
 
 
 def test_inits_key_rules_hide_no_study(exp_repo: ExpRepo) -> None:
@@ -541,7 +549,7 @@ def test_inits_key_rules_hide_no_study(exp_repo: ExpRepo) -> None:
         code, _, err = run_cli(["new", "exp-001", "--study", study], cwd=exp_repo.path)
         assert code == 0, (study, err)
         (exp_repo.path / "experiments" / study / "exp-001.json").unlink()
-    for private in ("lookup-key", "deploy/api_key", "x.key", "id_rsa"):
+    for private in ("lookup-key", "deploy/api_key", "x.key", "id_rsa", "deploy-key/signing"):
         exp_repo.write(private, "secret\n")
         assert exp_repo.git("check-ignore", private) == private
 

@@ -154,13 +154,10 @@ GITIGNORE = """\
 id_rsa
 id_ecdsa
 id_ed25519
-# (files only: a study's folder may be named so, `lookup-key`)
-!*.key/
-!*-key/
-!*_key/
-!id_rsa/
-!id_ecdsa/
-!id_ed25519/
+# (a study's folder may be named so, `lookup-key`: the folders of records and results
+# are given back, a key file in them still kept out by its own name)
+!/experiments/**/
+!/results/**/
 .expflow/keys/*
 !.expflow/keys/*.pub
 # A write cut short (the process killed) can leave its temporary file beside the
@@ -238,5 +235,8 @@ def ignored_documents(root: Path) -> list[str]:
         return []
     layout = Layout(root.resolve(), policy)
     samples = [layout.experiment_rel("study", "exp-001"), layout.result_rel("study", "exp-001")]
-    hidden = layout.ignored(samples)
+    try:
+        hidden = layout.ignored(samples)
+    except ExpflowError:  # (git refuses to ask: a folder linked, a submodule: no answer)
+        return []
     return [rel for rel in samples if rel in hidden]
