@@ -81,8 +81,8 @@ def from_files(paths: Sequence[str]) -> list[TrustedKey]:
 
 @dataclass(frozen=True)
 class RefKey:
-    """A key read at a trusted ref: the ref, the commit it was read at, the commit that
-    last changed its file (as seen from there)."""
+    """A key read at a trusted ref: the ref, the commit it was read at, and the oldest
+    commit of the ref's first-parent line since which it has held the key (`_key_ages`)."""
 
     trusted: TrustedKey
     ref: str
@@ -192,8 +192,8 @@ def _keyids_at(git: Git, reader: BlobReader, rev: str) -> set[str]:
 def ref_holds(git: Git, ref: str) -> Callable[[str], list[TrustedKey]]:
     """For `verify --chain`: the keys read at `ref` a link's commit may not be verified
     by. A link about a commit the ref contains (CI's reports of main's commits) is
-    verified only by keys whose file the ref last changed in a strict ancestor of that
-    commit: a key that commit, or a later one, added cannot vouch for it. REPORT's
+    verified only by keys the ref has held since a strict ancestor of that commit (their
+    age: `_key_ages`): a key that commit, or a later one, added cannot vouch for it. REPORT's
     commit alone was held to `at_ref`'s rule, so a link signed by a key the ref added
     after the link's commit verified (an attacker's hunt, issue 18 twenty-seventh pass);
     a link whose commit the clone lacks is verified by none of them."""
