@@ -119,7 +119,11 @@ def verify(
         from expflow_git.report.chain import verify_chain
         from expflow_git.report.trust import ref_holds
 
-        held = ref_holds(keys_repo, trusted_ref) if trusted_ref and keys_repo else None
+        held = (
+            ref_holds(keys_repo, trusted_ref, keyring.ref_keys)
+            if trusted_ref and keys_repo
+            else None
+        )
         lines += verify_chain(
             Path(chain_dir), report=data, options=options, git=git or keys_repo, held=held
         )

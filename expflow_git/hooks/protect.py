@@ -453,18 +453,19 @@ def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
         return []
     policy = ws.load_policy()
     # (Records as the audit reads them: a result inside the record globs is none.)
-    records = [c for c in changes if policy.kind_of(c.path) is Kind.EXPERIMENT]
-    # A record moved (deleted here, added there) still backs its result.
-    deleted = {stem(c.path) for c in records if c.status == "D"} - {
-        stem(c.path) for c in records if c.status == "A" and c.new_mode in REGULAR_MODES
+    deleted = {
+        stem(c.path)
+        for c in changes
+        if c.status == "D" and policy.kind_of(c.path) is Kind.EXPERIMENT
     }
     if not deleted:
         return []
     index = ws.git.ls_index()
-    # One of several records of an id deleted (`rm ID --record PATH`): the others still
-    # back its results (they are judged as duplicates, not as results without a record).
-    # (A record as the audit reads one: a regular file the policy calls a record, not a
-    # result its globs also take in, nor a link; a review found the result itself kept.)
+    # A record of the id left in the index still backs its results: one moved (deleted
+    # here, added there), or the others of several records of one id (judged as
+    # duplicates, not as results without a record). A record as the audit reads one: a
+    # regular file the policy calls a record, not a result its globs also take in, nor a
+    # link (a review found the result itself kept).
     deleted -= {
         stem(e.path)
         for e in index

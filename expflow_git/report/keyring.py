@@ -23,6 +23,7 @@ class Keyring:
 
     keys: list[TrustedKey]
     lines: list[Line] = field(default_factory=list)
+    ref_keys: list[trust.RefKey] = field(default_factory=list)  # those read at the ref
 
 
 def trusted_keys(
@@ -49,10 +50,12 @@ def trusted_keys(
                 "outside it, or read them at a ref (--trusted-ref)"
             )
     lines = []
+    ref_keys: list[trust.RefKey] = []
     if trusted_ref:
         if git is None:
             raise ExpflowError("--trusted-ref needs a repository (run inside one or pass --repo)")
         at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit)
+        ref_keys = at_ref.keys
         keys += [k.trusted for k in at_ref.keys]
         lines += [Line("key", True, k.describe()) for k in at_ref.keys]
         for path in at_ref.nested:
@@ -74,7 +77,7 @@ def trusted_keys(
                 "(see ssh-keygen(1), ALLOWED SIGNERS)"
             )
         keys += loaded.keys
-    return Keyring(keys, lines)
+    return Keyring(keys, lines, ref_keys)
 
 
 def tracked_in(git: Git, files: Sequence[str]) -> list[str]:

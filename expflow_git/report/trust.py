@@ -189,15 +189,15 @@ def _keyids_at(git: Git, reader: BlobReader, rev: str) -> set[str]:
     return held
 
 
-def ref_holds(git: Git, ref: str) -> Callable[[str], list[TrustedKey]]:
+def ref_holds(git: Git, ref: str, keys: Sequence[RefKey]) -> Callable[[str], list[TrustedKey]]:
     """For `verify --chain`: the keys read at `ref` a link's commit may not be verified
     by. A link about a commit the ref contains (CI's reports of main's commits) is
     verified only by keys the ref has held since a strict ancestor of that commit (their
     age: `_key_ages`): a key that commit, or a later one, added cannot vouch for it. REPORT's
     commit alone was held to `at_ref`'s rule, so a link signed by a key the ref added
     after the link's commit verified (an attacker's hunt, issue 18 twenty-seventh pass);
-    a link whose commit the clone lacks is verified by none of them."""
-    keys = at_ref(git, ref, verified_commit=None).keys
+    a link whose commit the clone lacks is verified by none of them. `keys`: those
+    `at_ref` read (the keyring's), not read again."""
     tip = git.resolve_trusted(ref).sha
 
     def held(commit: str) -> list[TrustedKey]:
