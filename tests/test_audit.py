@@ -47,6 +47,7 @@ from expflow_git.checks import integrity_findings
 from expflow_git.documents import Experiment, Result
 from expflow_git.gitstore import Git
 from expflow_git.policy.load import load_policy_bytes
+from expflow_git.schemas import Kind
 
 
 @pytest.fixture(scope="module")
@@ -1145,6 +1146,42 @@ def test_a_blob_at_many_paths_is_classified_in_linear_time() -> None:
     tree.classify([f"100644 blob {empty}\t{path}" for path in paths], scan=True)
     assert [use.path for use in tree.uses[empty]] == paths
     assert stores[empty] <= 2
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        result("r1", {"seg_total": 61.5, "pde_mean": 16.0, "train_time_min": 22.0}),
+        result("r1", {"seg_total": 1e300, "pde_mean": -0.0, "train_time_min": 5}),
+        result("r1", {"seg_total": 2**53, "pde_mean": 1, "train_time_min": 1}),
+        result("r1", {"seg_total": 3, "other": 1e-300}, {"holdout": {"seg_total": 2.0}}),
+        result("r1", {"seg_total": 3, "pde_mean": 4, "train_time_min": 5}, {"é": {"seg1": 1}}),
+        result("r2", {"seg_total": 3.0, "pde_mean": 4, "train_time_min": -1}),
+        {"schema": "expflow/result@1", "experiment": "r1", "metrics": {"seg_total": "1"}},
+    ],
+)
+def test_a_record_just_made_passes_the_checks_a_cached_one_gets(doc: dict[str, Any]) -> None:
+    """A cold audit consumes the records it has just made without checking their numbers
+    and spellings again (tree.consume(made=True)): that is only sound while every record
+    `content_record` makes passes those checks, as one read back from the cache does.
+    Both ways must give the same documents, findings and spellings."""
+    from expflow_git.audit.record import content_record
+
+    policy = load_policy_bytes(POLICY.encode())
+    data = json.dumps(doc).encode()
+    sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    line = f"100644 blob {sha}\tresults/s/r1.json"
+    record = content_record(data, [Kind.RESULT], ["t"], policy)
+    fresh, cached = TreeReader(policy, []), TreeReader(policy, [])
+    fresh.classify([line], scan=True)
+    cached.classify([line], scan=True)
+    fresh.consume(sha, record, made=True)
+    assert cached.consume_cached(sha, json.loads(json.dumps(record)))
+    assert (fresh.findings, fresh.results, fresh.spellings) == (
+        cached.findings,
+        cached.results,
+        cached.spellings,
+    )
 
 
 def test_the_study_budget_reads_the_records_once_however_many_studies_are_over_it() -> None:

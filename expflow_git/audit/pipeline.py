@@ -356,7 +356,7 @@ def _read_documents(
         for sha, record in checker.records(reader, missing):
             if cache is not None:
                 cache.put(cache.shard_of(sha, document=tree.reads_document(sha)), sha, record)
-            tree.consume(sha, record)
+            tree.consume(sha, record, made=True)
         if cache is not None:
             for name in pending:
                 cache.save(name)
