@@ -293,6 +293,30 @@ def test_a_staged_scan_refuses_a_path_the_index_lacks(exp_repo: ExpRepo, cli) ->
     assert res.code == 0 and "2 file(s) clean" in res.err, res.both
 
 
+def test_a_scan_from_disk_refuses_a_path_that_is_no_file(exp_repo: ExpRepo, cli) -> None:
+    """`scan .env.typo` said "0 file(s) clean", exit 0, though nothing was scanned (a hunt,
+    issue 18 twenty-eighth pass); `validate` names such a path. A named path that is not
+    there, or no regular file (a FIFO), is `not-a-regular-file`, exit 1; a tracked file
+    deleted from the disk is still nothing to scan when no path is named."""
+    import os
+
+    exp_repo.write("clean.txt", "nothing secret\n")
+    exp_repo.write("gone.txt", "nothing secret\n")
+    exp_repo.git("add", "clean.txt", "gone.txt")
+    os.mkfifo(exp_repo.path / "pipe")
+    (exp_repo.path / "gone.txt").unlink()
+    res = cli(["scan", "--", "clean.txt", ".env.typo", "pipe"], cwd=exp_repo.path)
+    assert res.code == 1, res.both
+    assert res.out.splitlines() == [
+        ".env.typo: not-a-regular-file: no such file",
+        "pipe: not-a-regular-file: is not a regular file",
+    ], res.out
+    assert "2 path(s) named are no file to scan" in res.err and "leaked" not in res.err
+    assert "not staged" not in res.err
+    res = cli(["scan"], cwd=exp_repo.path)
+    assert res.code == 0 and "file(s) clean" in res.err, res.both
+
+
 def test_a_staged_scan_of_a_folder_above_works(exp_repo: ExpRepo, cli) -> None:
     """`scan --staged ..` from a folder of the repository: a folder given was asked of
     the index, and `..` made `git ls-files` fail, exit 2 (a review)."""

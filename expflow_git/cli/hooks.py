@@ -49,14 +49,16 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     findings, count = scan_paths(ws, paths, warn=err)
     emit_findings(findings)
     if findings:
-        unstaged = sum(f.rule == Problem.NOT_A_FILE.value for f in findings)  # not staged
-        if unstaged < len(findings):
+        unread = sum(f.rule == Problem.NOT_A_FILE.value for f in findings)  # not scanned
+        if unread < len(findings):
             err(
-                f"{PROG} scan: {len(findings) - unstaged} leaked PIN / PIN hash / private "
+                f"{PROG} scan: {len(findings) - unread} leaked PIN / PIN hash / private "
                 "key finding(s); remove them (and rotate the PIN or key)"
             )
-        if unstaged:
-            err(f"{PROG} scan: {unstaged} path(s) not staged: --staged scans the index")
+        if unread and staged:
+            err(f"{PROG} scan: {unread} path(s) not staged: --staged scans the index")
+        elif unread:
+            err(f"{PROG} scan: {unread} path(s) named are no file to scan")
         raise SystemExit(ExitCode.FAILED)
     err(f"{PROG} scan: {count} file(s) clean")
 

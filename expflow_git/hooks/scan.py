@@ -72,14 +72,27 @@ def scan_paths(
         by_position += [(at, [_not_staged(ws.rel(targets[at]))]) for at in given]
         by_position.sort(key=lambda item: item[0])  # in the order given, as from disk
         return named + [f for _, found in by_position for f in found], count
-    for full in targets:
+    for position, full in enumerate(targets):
         rel = ws.rel(full)
         content = _read(full)
         if content is None:
+            # A file named that is not there (a typo) was "0 file(s) clean" (a hunt,
+            # issue 18 twenty-eighth pass): nothing was scanned, so it is not known clean.
+            # A tracked file deleted from the disk, when none is named, has nothing to scan.
+            if position in given:
+                findings.append(_unreadable(rel, full))
             continue
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))
     return named + findings, count
+
+
+def _unreadable(rel: str, full: Path) -> Finding:
+    """A path named to `scan` (from disk) that is no file to read, as `validate` says."""
+    from expflow_git.checks import Problem
+
+    why = "is not a regular file" if os.path.lexists(full) else "no such file"
+    return Finding(rel, Problem.NOT_A_FILE.value, why)
 
 
 def _not_staged(rel: str) -> Finding:
