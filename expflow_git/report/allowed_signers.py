@@ -107,6 +107,7 @@ def _parse_line(line: str, where: str) -> _Line | str | None:
     if len(rest) < 2:
         raise ExpflowError(f"{where}: missing key")
     key_type, blob = rest[0], rest[1]
+    after, before = _window(options, where)  # (as OpenSSH: whatever the line's key)
     if "cert-authority" in options:
         return (
             "cert-authority is refused (expflow-git checks plain ssh-ed25519 keys, "
@@ -117,13 +118,17 @@ def _parse_line(line: str, where: str) -> _Line | str | None:
             return f"{printable(key_type)} keys are not supported (only ssh-ed25519)"
         raise ExpflowError(f"{where}: unknown key type '{printable(key_type[:40])}'")
     key = load_public_key_bytes(f"ssh-ed25519 {blob}".encode(), source=where)
-    after = _time(options.get("valid-after"), where, "valid-after")
-    before = _time(options.get("valid-before"), where, "valid-before")
     trusted = TrustedKey(key, keyid(key), where, principals, after, before)
     return _Line(trusted, options.get("namespaces"))
 
 
 def _parse_options(text: str, where: str) -> dict[str, str | None]:
+    """OpenSSH's sshsigopt_parse: an empty option before another (a leading or doubled
+    comma) is skipped, a comma that ends the options is refused."""
+    if text.endswith(","):
+        # OpenSSH: "unexpected end-of-options"; the line was trusted here (an attacker's
+        # hunt, issue 18 twenty-eighth pass).
+        raise ExpflowError(f"{where}: bad options: unexpected end-of-options (a trailing comma)")
     options: dict[str, str | None] = {}
     for item in re.findall(r'(?:"[^"]*"|[^,"])+', text):
         name, eq, value = item.partition("=")
@@ -149,6 +154,21 @@ def _unquote(text: str, where: str, what: str, *, required: bool = False) -> str
     if '"' in text:
         raise ExpflowError(f"{where}: {what}: unbalanced quotes")
     return text
+
+
+def _window(options: dict[str, str | None], where: str) -> tuple[int | None, int | None]:
+    """valid-after and valid-before; OpenSSH refuses a line whose valid-before is not
+    after its valid-after (it was trusted here, for one second when they were equal: an
+    attacker's hunt, issue 18 twenty-eighth pass). Compared as written, then capped: 9999
+    west of UTC lies past the years a time is shown in (a traceback)."""
+    after = _time(options.get("valid-after"), where, "valid-after")
+    before = _time(options.get("valid-before"), where, "valid-before")
+    if after is not None and before is not None and before <= after:
+        raise ExpflowError(f"{where}: bad options: valid-before is not after valid-after")
+    return (
+        None if after is None else min(_LAST, after),
+        None if before is None else min(_LAST, before),
+    )
 
 
 def _time(value: str | None, where: str, what: str) -> int | None:
@@ -178,9 +198,7 @@ def _time(value: str | None, where: str, what: str) -> int | None:
         # (an attacker's hunt, issue 18 twenty-second pass: `valid-after="19700101000000Z"`
         # was a window open since the epoch).
         raise ExpflowError(f"{where}: bad options: {what} is not after 1970-01-01T00:00:00Z")
-    # 9999 west of UTC lies past the years a time is shown in (a traceback): a time
-    # after every other is the last one.
-    return min(_LAST, seconds)
+    return seconds
 
 
 _LAST = calendar.timegm((9999, 12, 31, 23, 59, 59))
