@@ -5,6 +5,7 @@ against ssh-keygen's own decisions.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -122,3 +123,112 @@ def test_allowed_signers_lines_ssh_keygen_refuses_are_errors(
     assert len(lines) == 1, res.err
     assert lines[0].startswith(f"expflow-git: error: {allowed}:2: bad options: "), res.err
     assert needle in lines[0]
+
+
+# =========================================================================== --trusted-ref
+
+
+def _git(repo: Path, *args: str, data: bytes | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True, check=True)
+    return done.stdout.decode().strip()
+
+
+def _keys_ref(repo: Path, ref: str, files: dict[str, bytes]) -> str:
+    """A root commit at refs/heads/REF holding `.expflow/keys/NAME` for each file (and
+    nothing else: it never contains the verified commit)."""
+
+    def tree(lines: list[str]) -> str:
+        return _git(repo, "mktree", "-z", data="".join(f"{x}\0" for x in lines).encode())
+
+    blobs = [
+        f"100644 blob {_git(repo, 'hash-object', '-w', '--stdin', data=data)}\t{name}"
+        for name, data in files.items()
+    ]
+    keys = tree(blobs)
+    root = tree([f"040000 tree {tree([f'040000 tree {keys}' + chr(9) + 'keys'])}\t.expflow"])
+    commit = _git(repo, "commit-tree", root, "-m", "keys")
+    _git(repo, "update-ref", f"refs/heads/{ref}", commit)
+    return commit
+
+
+def _other_keys(root: Path) -> dict[str, bytes]:
+    """A key of each other type a team may commit: ssh-keygen's RSA and ECDSA `.pub`
+    lines, and an RSA key in PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    assert SSH_KEYGEN is not None
+    found = {}
+    for kind in ("rsa", "ecdsa"):
+        path = root / f"id_{kind}"
+        subprocess.run(
+            [SSH_KEYGEN, "-q", "-t", kind, "-N", "", "-C", "bob", "-f", str(path)],
+            check=True,
+            capture_output=True,
+        )
+        found[f"team-{kind}.pub"] = Path(f"{path}.pub").read_bytes()
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    found["pem-rsa.pub"] = pem.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return found
+
+
+@pytest.mark.ssh_keygen
+def test_a_key_of_another_type_at_the_trusted_ref_is_warned_of_and_skipped(
+    signed: Signed, tmp_path: Path
+) -> None:
+    """Old code: one team member's RSA key committed as `.expflow/keys/team-rsa.pub` made
+    every `verify --trusted-ref` exit 2 ("not an Ed25519 public key"). Now each such file
+    is one escaped warning naming it, is not trusted, and the Ed25519 key verifies."""
+    others = _other_keys(tmp_path)
+    files = {"ci.pub": signed.pub.read_bytes(), **others}
+    files["odd\x1b[31m-rsa.pub"] = others["team-rsa.pub"]
+    _keys_ref(signed.repo, "keys-other", files)
+    res = run_cli(
+        ["verify", str(signed.report), "--trusted-ref", "keys-other", "--repo", "."], signed.repo
+    )
+    assert res.code == 0, res
+    assert "VERIFIED" in res.out.splitlines()[-1]
+    assert "from keys-other:.expflow/keys/ci.pub" in res.out
+    assert "team-rsa" not in res.out and "pem-rsa" not in res.out
+    warnings = res.err.strip("\n").split("\n")
+    assert len(warnings) == 4, res.err
+    assert "\x1b" not in res.err and "Traceback" not in res.err
+    for name, kind in (
+        ("team-rsa.pub", "ssh-rsa"),
+        ("team-ecdsa.pub", "ecdsa-sha2-nistp256"),
+        ("pem-rsa.pub", "PEM RSA"),
+    ):
+        line = f"keys-other:.expflow/keys/{name}: {kind} keys are not supported"
+        assert sum(line in w and w.startswith("expflow-git") for w in warnings) == 1, res.err
+    assert sum("keys-other:.expflow/keys/odd" in w for w in warnings) == 1, res.err
+    # only keys of other types: nothing trusted, so nothing verifies
+    _keys_ref(signed.repo, "keys-rsa", others)
+    res = run_cli(["verify", str(signed.report), "--trusted-ref", "keys-rsa"], signed.repo)
+    assert res.code != 0 and "VERIFIED" not in res.out.replace("VERIFICATION FAILED", "")
+    assert "team-rsa.pub: ssh-rsa keys are not supported" in res.err
+
+
+@pytest.mark.ssh_keygen
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        # an Ed25519 line that does not parse, or a second key hidden after another type's
+        # line: what tampering would look like, still an error as in --allowed-signers
+        (b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n", "cannot parse public key"),
+        (b"ssh-rsa AAAAB3NzaC1yc2E= bob\nssh-ed25519 AAAA\n", "not an Ed25519 public key"),
+        (b"nonsense-type AAAA\n", "not an Ed25519 public key"),
+        (b"ssh-rsa\n", "not an Ed25519 public key"),
+        (b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "cannot parse"),
+    ],
+)
+def test_a_malformed_key_file_at_the_trusted_ref_is_still_an_error(
+    signed: Signed, content: bytes, needle: str
+) -> None:
+    ref = f"keys-bad-{hashlib.sha256(content).hexdigest()[:8]}"
+    _keys_ref(signed.repo, ref, {"ci.pub": signed.pub.read_bytes(), "bad.pub": content})
+    res = run_cli(["verify", str(signed.report), "--trusted-ref", ref], signed.repo)
+    assert res.code == 2, res
+    assert res.err.startswith(f"expflow-git: error: {ref}:.expflow/keys/bad.pub: "), res.err
+    assert needle in res.err and "\n" not in res.err.strip("\n")

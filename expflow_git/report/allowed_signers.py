@@ -20,27 +20,13 @@ from dataclasses import dataclass
 
 from expflow_git.errors import ExpflowError, printable
 from expflow_git.report.signing import keyid, load_public_key_bytes
-from expflow_git.report.trust import TrustedKey
+from expflow_git.report.trust import SSH_KEY_TYPES, TrustedKey, other_key_type
 
 # The signature namespace of expflow-git reports, as git uses "git" and ssh-keygen
 # -Y sign takes -n: a key limited to namespaces="git" does not sign reports.
 NAMESPACE = "expflow-git"
 
 _MAX_FILE = 1024 * 1024
-_KEY_TYPES = frozenset(
-    {
-        "ssh-ed25519",
-        "ssh-rsa",
-        "ssh-dss",
-        "ecdsa-sha2-nistp256",
-        "ecdsa-sha2-nistp384",
-        "ecdsa-sha2-nistp521",
-        "sk-ecdsa-sha2-nistp256@openssh.com",
-        "sk-ssh-ed25519@openssh.com",
-        "rsa-sha2-256",
-        "rsa-sha2-512",
-    }
-)
 # A token is a run of non-blanks in which a double-quoted part may hold blanks.
 _TOKEN = re.compile(r'(?:"[^"]*"|[^\s"])+')
 _TIME = re.compile(r"([0-9]{8})([0-9]{4}([0-9]{2})?)?(Z?)", re.IGNORECASE)  # ASCII, as ssh
@@ -101,7 +87,7 @@ def _parse_line(line: str, where: str) -> _Line | str | None:
         raise ExpflowError(f"{where}: principals must be non-empty printable text")
     options: dict[str, str | None] = {}
     rest = tokens[1:]
-    if rest[0] not in _KEY_TYPES and not rest[0].endswith("-cert-v01@openssh.com"):
+    if rest[0] not in SSH_KEY_TYPES and not rest[0].endswith("-cert-v01@openssh.com"):
         options = _parse_options(rest[0], where)
         rest = rest[1:]
     if len(rest) < 2:
@@ -114,7 +100,7 @@ def _parse_line(line: str, where: str) -> _Line | str | None:
             "not certificates)"
         )
     if key_type != "ssh-ed25519":
-        if key_type in _KEY_TYPES or key_type.endswith("-cert-v01@openssh.com"):
+        if other_key_type(key_type):
             return f"{printable(key_type)} keys are not supported (only ssh-ed25519)"
         raise ExpflowError(f"{where}: unknown key type '{printable(key_type[:40])}'")
     key = load_public_key_bytes(f"ssh-ed25519 {blob}".encode(), source=where)

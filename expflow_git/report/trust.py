@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from expflow_git.errors import ExpflowError, printable
@@ -24,6 +25,34 @@ if TYPE_CHECKING:
     from expflow_git.gitstore import Git
 
 KEYS_DIR = ".expflow/keys"
+
+# OpenSSH's public key types: a key of one but ssh-ed25519 (or a certificate) cannot
+# verify a report, and is refused with a warning wherever a verifier gives it.
+SSH_KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ssh-dss",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "sk-ssh-ed25519@openssh.com",
+        "rsa-sha2-256",
+        "rsa-sha2-512",
+    }
+)
+
+
+def other_key_type(key_type: str) -> bool:
+    """An OpenSSH key type (a certificate's among them) other than plain ssh-ed25519."""
+    return key_type != "ssh-ed25519" and (
+        key_type in SSH_KEY_TYPES or key_type.endswith("-cert-v01@openssh.com")
+    )
+
+
+class KeyNotUsedWarning(UserWarning):
+    """A key file at --trusted-ref that holds a key of another type than Ed25519."""
 
 
 @dataclass(frozen=True)
@@ -100,16 +129,26 @@ class RefKey:
 
 @dataclass(frozen=True)
 class AtRef:
-    """The keys read at a trusted ref, and the `.pub` files below a sub-folder of
-    `.expflow/keys` that were not read (each path as committed)."""
+    """The keys read at a trusted ref, the `.pub` files below a sub-folder of
+    `.expflow/keys` that were not read (each path as committed), and the files holding
+    a key of another type than Ed25519, not trusted (path, the key's type)."""
 
     keys: list[RefKey]
     nested: list[str]
+    other_types: list[tuple[str, str]] = field(default_factory=list)
 
 
-def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> AtRef:
+def at_ref(
+    git: Git, ref: str, *, verified_commit: str | None, warn: Callable[[str], None] | None = None
+) -> AtRef:
     """`.expflow/keys/*.pub` as committed at `ref`: the folder's own files, never its
-    sub-folders'.
+    sub-folders'. A file holding one key of another type than Ed25519 (an `ssh-rsa …`
+    line, an RSA key in PEM) is told to `warn` (Python's warnings without one) and not
+    trusted, as `--allowed-signers` refuses such a line: one team member's RSA key made
+    every `verify --trusted-ref` exit 2 (an attacker's hunt, issue 18 twenty-eighth
+    pass). Any other file that is no Ed25519 public key (an `ssh-ed25519` line that does
+    not parse, a second line, a private key, an unknown type) still stops the run (exit
+    2), as a malformed allowed_signers line does: it may be a key tampered with.
 
     The ref must not contain the verified commit (be it, or a descendant of it):
     such a ref holds every key the verified change, or a commit stacked on it,
@@ -135,16 +174,68 @@ def at_ref(git: Git, ref: str, *, verified_commit: str | None) -> AtRef:
     entries = [e for e in listed if posixpath.dirname(e.path) == KEYS_DIR]
     nested = [e.path for e in listed if posixpath.dirname(e.path) != KEYS_DIR]
     keys = []
+    used = []
+    other_types = []
     with BlobReader(git) as reader:
         for e in entries:
-            key = load_public_key_bytes(reader.read(e.sha), source=f"{ref}:{e.path}")
+            data = reader.read(e.sha)
+            try:
+                key = load_public_key_bytes(data, source=f"{ref}:{e.path}")
+            except ExpflowError:
+                key_type = _other_type(data)
+                if key_type is None:
+                    raise
+                other_types.append((e.path, key_type))
+                message = (
+                    f"{printable(ref)}:{printable(e.path)}: {key_type} keys are not supported "
+                    "(only Ed25519); not trusted"
+                )
+                if warn is None:
+                    warnings.warn(message, KeyNotUsedWarning, stacklevel=2)
+                else:
+                    warn(message)
+                continue
             keys.append(TrustedKey(key, keyid(key), f"{ref}:{e.path}"))
+            used.append(e)
         ages = _key_ages(git, reader, target.sha, {k.keyid for k in keys})
     found = [
         RefKey(k, ref, e.path, target.sha, ages.get(k.keyid))
-        for k, e in zip(keys, entries, strict=True)
+        for k, e in zip(keys, used, strict=True)
     ]
-    return AtRef(found, nested)
+    return AtRef(found, nested, other_types)
+
+
+def _other_type(data: bytes) -> str | None:
+    """The type of the one public key `data` holds when it is one of another type than
+    Ed25519: a single `TYPE BASE64 [comment]` line of a known OpenSSH type (its key left
+    unparsed, as an allowed_signers line's), or a PEM public key that parses. None for
+    anything else."""
+    text = data.strip()
+    if text.startswith(b"-----BEGIN PUBLIC KEY-----") or text.startswith(
+        b"-----BEGIN RSA PUBLIC KEY-----"
+    ):
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        try:
+            key = serialization.load_pem_public_key(text)
+        except (ValueError, UnsupportedAlgorithm):
+            return None
+        return None if isinstance(key, Ed25519PublicKey) else "PEM " + _pem_kind(key)
+    if not text or b"\n" in text or b"\r" in text:
+        return None
+    word = text.split(None, 1)[0].decode("ascii", "replace")
+    return word if other_key_type(word) and len(text.split()) >= 2 else None
+
+
+def _pem_kind(key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    for kind, name in ((rsa.RSAPublicKey, "RSA"), (ec.EllipticCurvePublicKey, "ECDSA")):
+        if isinstance(key, kind):
+            return name
+    return "DSA" if isinstance(key, dsa.DSAPublicKey) else "non-Ed25519"
 
 
 def _key_ages(git: Git, reader: BlobReader, tip: str, wanted: set[str]) -> dict[str, str]:
