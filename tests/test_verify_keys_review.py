@@ -232,3 +232,51 @@ def test_a_malformed_key_file_at_the_trusted_ref_is_still_an_error(
     assert res.code == 2, res
     assert res.err.startswith(f"expflow-git: error: {ref}:.expflow/keys/bad.pub: "), res.err
     assert needle in res.err and "\n" not in res.err.strip("\n")
+
+
+# =========================================================================== the docs
+
+
+def test_the_first_link_of_ci_chain_needs_the_key_itself_as_the_docs_say(tmp_path: Path) -> None:
+    """The report about the commit that adds ci.pub to main is never verified by the key
+    read at main (a key does not vouch for its own commit); with `--public-key` it is.
+    README's chain paragraph did not say so, and the threat model did not say that an
+    allowed_signers window is checked against a time the committer sets."""
+    from helpers_audit import add_run, commit_all, git, m, new_repo, write
+
+    repo = new_repo(tmp_path / "repo")
+    key = tmp_path / "ci-key"
+    assert run_cli(["keygen", "--out", str(key)], tmp_path).code == 0
+    pub = Path(f"{key}.pub")
+    add_run(repo, "a", m(50))
+    write(repo, ".expflow/keys/ci.pub", pub.read_bytes())
+    adds_key = commit_all(repo, "C0 with ci.pub")
+    add_run(repo, "b", m(51))
+    commit_all(repo, "C1", date="2026-11-21T10:00:00+00:00")
+    git(repo, "switch", "-q", "-c", "pr")
+    add_run(repo, "c", m(52))
+    commit_all(repo, "C2", date="2026-11-22T10:00:00+00:00")
+    chain = tmp_path / "chain"
+    chain.mkdir()
+    r0, r1, head = chain / "r0.json", chain / "r1.json", tmp_path / "pr.json"
+    for args in (
+        ["--rev", adds_key, "--out", str(r0)],
+        ["--rev", "main", "--out", str(r1), "--previous", str(r0)],
+        ["--out", str(head), "--previous", str(r1)],
+    ):
+        assert run_cli(["audit", *args, "--sign-key", str(key)], repo).code == 0
+    base = ["verify", str(head), "--trusted-ref", "main", "--chain", str(chain), "--repo", "."]
+    res = run_cli(base, repo)
+    assert res.code == 1, res
+    assert "FAIL chain: r0.json: signature: " in res.out
+    assert f"at or after its commit ({adds_key[:12]}) are not trusted for it" in res.out
+    res = run_cli([*base, "--public-key", str(pub)], repo)
+    assert res.code == 0, res
+    # What the docs say of it
+    root = Path(__file__).resolve().parents[1]
+    readme = " ".join((root / "README.md").read_text().split())
+    assert "a key does not vouch for its own commit" in readme
+    assert "its first link needs `--public-key" in readme
+    threat = (root / "docs" / "threat-model.md").read_text()
+    verify_section = " ".join(threat.split("### `verify`", 1)[1].split("\n### ", 1)[0].split())
+    assert "back-dated" in verify_section and "allowed_signers" in verify_section
