@@ -208,6 +208,9 @@ def test_a_key_of_another_type_at_the_trusted_ref_is_warned_of_and_skipped(
     res = run_cli(["verify", str(signed.report), "--trusted-ref", "keys-rsa"], signed.repo)
     assert res.code != 0 and "VERIFIED" not in res.out.replace("VERIFICATION FAILED", "")
     assert "team-rsa.pub: ssh-rsa keys are not supported" in res.err
+    # told as verify's other warnings are, and the ref is not said to hold no key file
+    assert "KeyNotUsedWarning" not in res.err
+    assert "no Ed25519 key in .expflow/keys/*.pub at keys-rsa" in res.err, res.err
 
 
 @pytest.mark.ssh_keygen

@@ -54,7 +54,7 @@ def trusted_keys(
     if trusted_ref:
         if git is None:
             raise ExpflowError("--trusted-ref needs a repository (run inside one or pass --repo)")
-        at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit)
+        at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit, warn=warn)
         ref_keys = at_ref.keys
         keys += [k.trusted for k in at_ref.keys]
         lines += [Line("key", True, k.describe()) for k in at_ref.keys]
@@ -64,7 +64,8 @@ def trusted_keys(
                 f"{trust.KEYS_DIR}/*.pub, not its sub-folders"
             )
         if not at_ref.keys:
-            warn(f"no .expflow/keys/*.pub at {trusted_ref}")
+            usable = "no Ed25519 key in" if at_ref.other_types else "no"
+            warn(f"{usable} .expflow/keys/*.pub at {printable(trusted_ref)}")
     if allowed_signers:
         from expflow_git.report.allowed_signers import NAMESPACE, load_allowed_signers
 
