@@ -65,3 +65,43 @@ def test_a_look_of_no_run_a_merged_pull_request_counted_keeps_counting(tmp_path:
     seen = {since: _holdout(repo, since) for since in (base, *merged)}
     assert seen[base] == (1, {None: 2, STUDY: 3}, ["holdout-budget-exceeded"]), seen[base]
     assert all(got == seen[base] for got in seen.values()), seen
+
+
+def _budget_findings(repo: Path, since: str) -> list[tuple[str, str]]:
+    _, entries = _audit(repo, since)
+    return sorted(
+        (e["pointer"], e["message"])
+        for e in entries
+        if e["type"] == "finding" and e["rule"] == "budget-exceeded"
+    )
+
+
+def test_a_finished_run_whose_record_never_ended_is_an_attempt(tmp_path: Path) -> None:
+    """A run whose result was committed finished, whatever its record said: deleting it
+    with a record only ever pending (or invalid, or none) bought a new try, as deleting
+    the same run recorded `success` did not."""
+    policy = POLICY + "budget: {max_runs: 3, max_runs_per_study: 3}\n"
+    for record in ("pending", "invalid", "none"):
+        repo = new_repo(tmp_path / record, policy)
+        add_run(repo, "exp-000", m(50.0))
+        add_run(repo, "exp-001", m(51.0))
+        base = commit_all(repo, "base: two runs")
+        add_run(repo, "exp-002", m(60.0), status="pending")
+        rec = repo / f"experiments/{STUDY}/exp-002.json"
+        if record == "invalid":
+            rec.write_text(rec.read_text().replace('"status"', '"state"'))
+        elif record == "none":
+            rec.unlink()
+        commit_all(repo, "a run finished, its record never said so")
+        rec.unlink(missing_ok=True)
+        (repo / f"results/{STUDY}/exp-002.json").unlink()
+        commit_all(repo, "the run gone")
+        add_run(repo, "exp-003", m(52.0))
+        commit_all(repo, "a new try")
+        found = _budget_findings(repo, base)
+        pointers = [p for p, _ in found]
+        if record != "pending":  # no valid record, no study: only the total binds it
+            assert pointers == ["/budget/max_runs"], (record, found)
+        else:
+            assert pointers == ["/budget/max_runs", "/budget/max_runs_per_study"], (record, found)
+        assert "all studies have had 4 runs in their history (1 of them" in found[0][1]

@@ -176,10 +176,12 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     An attempt is a run's (id, study, params, seed) once its record says it ended, or
     its (id, study) while it runs: a tracker adds params to a running run, and an import
     updates them (a review: one run counted twice). A record only ever pending, say
-    renamed for a typo, was no attempt. A failed record rewritten in place as a new run,
-    or moved to another study, was one run by its id, and bought a try (an attacker's
-    hunt, issue 18 twenty-second pass). Only the studies the tree's own count
-    (checks.py) leaves under the budget are reported here.
+    renamed for a typo, was no attempt, unless a valid result of its run was committed:
+    a run with a result finished, whatever its record said (pending, invalid or none),
+    and is one attempt by its id when no record of it counts already. A failed record
+    rewritten in place as a new run, or moved to another study, was one run by its id,
+    and bought a try (an attacker's hunt, issue 18 twenty-second pass). Only the
+    studies the tree's own count (checks.py) leaves under the budget are reported here.
 
     `budget.max_runs` counts the same attempts in all studies, each once: a run moved
     to another study is one attempt there (its study dropped from the key), while the
@@ -209,23 +211,44 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, None)
     }
     then = {(exp_id, sha) for exp_id, sha in then if sha not in at_rev.get(exp_id, ())}
-    if not then:
+    # A result committed proves its run finished: a run whose record was only pending,
+    # invalid or missing, deleted with its result, was an attempt all the same (an
+    # attacker's hunt, issue 18 twenty-eighth pass).
+    finished = {
+        (stem(e.path), e.sha)
+        for e in span.base_tree
+        if _is_result(e.type, e.mode, e.path, globs) and stem(e.path) not in at_rev
+    }
+    finished |= {
+        (stem(c.path), c.new_sha)
+        for _, changes in span.before + span.commits
+        for c in changes
+        if c.new_sha is not None
+        and _is_result("blob", c.new_mode, c.path, globs)
+        and stem(c.path) not in at_rev
+    }
+    if not then and not finished:
         return []
     now_blobs = {sha for exp_id, _ in then for sha in at_rev.get(exp_id, ())}
     with BlobReader(git) as reader:
         keys = _attempts(reader, {sha for _, sha in then} | now_blobs)
-    then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
-    now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
+        then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
+        now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
+        counted = {k[0] for k in then_keys | now_keys} | {e.id for e in check.experiments}
+        unrecorded = _results_of(reader, {(i, b) for i, b in finished if i not in counted})
+        studies = {d["id"]: d["study"] for d in _records_of(reader, unrecorded, span)}
     findings = []
     if total is not None:
         # (id, params, seed): the study dropped, so a move is no new attempt in all studies
         erased_total = len(_erased({(k[0], k[2], k[3]) for k in then_keys}, now_keys, 1))
+        erased_total += len(unrecorded)
         now_total = len(check.experiments)
         if now_total <= total:  # (over the tree's own count: checks.py said it)
             findings += run_total_findings(check.policy.path, now_total, total, erased_total)
     if limit is None:
         return findings
     erased = Counter(study for _, study, _, _ in _erased(then_keys, now_keys, 2))
+    erased.update(studies.get(exp_id) for exp_id in unrecorded)
     now: Counter[Study] = Counter(e.study for e in check.experiments)
     return findings + [
         Finding(
@@ -236,7 +259,7 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
             f"budget of {limit}",
             "/budget/max_runs_per_study",
         )
-        for study, n in sorted(erased.items())
+        for study, n in sorted(erased.items(), key=lambda item: (item[0] is not None, item))
         if now[study] <= limit < now[study] + n
     ]
 
@@ -254,6 +277,17 @@ def _erased(then: set[Any], now: set[_Attempt], run: int) -> set[Any]:
     finished |= {key[:run] for key in then if key[run] is not RUNNING}
     now_keys = now if run == 2 else {(k[0], k[2], k[3]) for k in now}
     return {key for key in then - now_keys if key[run] is not RUNNING or key[:run] not in finished}
+
+
+def _results_of(reader: BlobReader, blobs: set[tuple[str, str]]) -> set[str]:
+    """The ids of `blobs` (id, result blob) one of which is a valid result document."""
+    shas = {sha for _, sha in blobs}
+    valid = {
+        sha
+        for sha, data in reader.read_many(sorted(shas))
+        if isinstance(check_content(Kind.RESULT, data, explain=False), dict)
+    }
+    return {exp_id for exp_id, sha in blobs if sha in valid}
 
 
 def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
