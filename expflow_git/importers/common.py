@@ -16,6 +16,12 @@ anything is written, and compares them with what the work tree holds:
   (corrections.py), as `result --overwrite --reason` writes it. A change of a frozen
   record field (params, status) cannot be corrected.
 
+Never backwards: a run whose record here says it ended while the source still has it
+pending or running (trained here with `run()`; not a success whose result the import
+wrote) is **unchanged**, its plan saying why;
+and a result the import did not write (its provenance names no source run of this one)
+is never removed or written over: **refused**.
+
 `apply` writes each run's files atomically: the correction, then the record, then the
 result (a crash never leaves a result its record does not back).
 """
@@ -46,6 +52,7 @@ from expflow_git.documents import (
     EXPERIMENT_SCHEMA,
     REASON_MAX_LENGTH,
     RESULT_SCHEMA,
+    STATUS_OF,
     Result,
     Status,
     dump,
@@ -252,7 +259,8 @@ def plan_import(
     # twenty-fourth pass).
     plans = [replace(p, reasons=tuple(map(mask_flagged, p.reasons))) for p in plans]
     source = replace(source, notes=tuple(map(mask_flagged, source.notes)))
-    warnings = tuple(map(mask_flagged, _lacking(ctx, plans) + _budget(ctx, plans)))
+    warnings = _ended(plans) + _lacking(ctx, plans) + _budget(ctx, plans)
+    warnings = tuple(map(mask_flagged, warnings))
     return ImportSummary(source, tuple(plans), warnings=warnings, committed=dict(ctx.committed))
 
 
@@ -272,6 +280,19 @@ def _targets(layout: Layout, plan: RunPlan) -> list[tuple[str, Path]]:
     if replaces is not None:
         found.append((replaces, layout.root / replaces))
     return found
+
+
+def _ended(plans: Sequence[RunPlan]) -> tuple[str, ...]:
+    """One line for the runs left as they are because they ended here (`_ended_here`):
+    not a change of the run (exit 0, a scheduled import goes on), but said."""
+    held = [p for p in plans if p.action is Action.UNCHANGED and p.reasons]
+    if not held:
+        return ()
+    ids = ", ".join(p.run.exp_id for p in held[:5]) + (", …" if len(held) > 5 else "")
+    return (
+        f"{len(held)} run(s) ended here that the source still has pending or running: "
+        f"{ids}; left as they are (an import never moves an ended run back)",
+    )
 
 
 def _lacking(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
@@ -598,6 +619,11 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return RunPlan(run, Action.UNCHANGED)
     if committed is not None and not os.path.lexists(res_path):
         return _gone(run, label, committed)
+    held = _ended_here(old_record, record, old_rel)
+    # (A success whose result this import wrote ended in the source: the source changed,
+    # updated while uncommitted and refused once committed, as before.)
+    if held is not None and (old_result is None or _other_run(old_result, source, run)):
+        return RunPlan(run, Action.UNCHANGED, reasons=(held,))
     if res_rel not in ctx.committed and committed is None:
         if ended is not None:
             frozen = [k for k in _FROZEN if ended[1].get(k) != record.get(k)]
@@ -611,6 +637,20 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
                     f"{ended[1].get('status')}: its {', '.join(frozen)} "
                     f"{'differs' if len(frozen) == 1 else 'differ'}, and an ended run's "
                     "committed record is frozen (nothing written)",
+                )
+        if old_result is not None and not _same(old_result, result):
+            theirs = _other_run(old_result, source, run)
+            if theirs:
+                # `run()` or `result` wrote it (a pending row trained here): the import
+                # removed it, or wrote the tracker's over it (a hunter's report, issue
+                # 18 twenty-eighth pass).
+                return _refused(
+                    run,
+                    f"{res_rel}: the result there is not this import's "
+                    f"({theirs.replace('its record', 'it')}), and the source has the run "
+                    f"{record.get('status')}{' with another result' if result else ''}; an "
+                    "import never removes or writes over a result it did not write "
+                    "(nothing written)",
                 )
         removes = (res_rel,) if result is None and old_result is not None else ()
         return RunPlan(
@@ -681,6 +721,21 @@ def _changed_after_commit(
         return _refused(run, f"{label}: {res_rel} has no committed result to correct")
     # The record is unchanged in what is frozen; rewrite only the result.
     return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
+
+
+def _ended_here(
+    old_record: Mapping[str, Any], record: Mapping[str, Any], old_rel: str
+) -> str | None:
+    """Why a run is left as it is: its record here says it ended (success, failed,
+    skipped) and the source still has it pending or running (unless its result is the
+    import's own: the caller's check). An import never moves a run ended here back: a
+    WAITING trial or a pending CSV row trained with `run()` was written back to pending
+    on the next import, its uncommitted result removed, exit 0 (a hunter's report, issue
+    18 twenty-eighth pass); once committed, every later import refused it. None: not so."""
+    old, new = old_record.get("status"), record.get("status")
+    if old in _GOING_ON or old not in STATUS_OF or new not in _GOING_ON:
+        return None
+    return f"ended here: {old_rel} says {old}, the source still has the run {new}"
 
 
 def _kept_params(
