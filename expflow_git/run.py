@@ -250,6 +250,16 @@ def checked_texts(**values: object) -> None:
             raise ValueError(f"{what}: give text, not {short_repr(value)}")
 
 
+def required_texts(**values: object) -> None:
+    """Each of `values` text, None too refused; otherwise ValueError naming it. An
+    importer's storage, study or experiment given as None passed `checked_texts` (None
+    means "not given" there) and ended in a TypeError or a misleading ExpflowError deep
+    inside (a hunter's report, issue 18 twenty-eighth pass)."""
+    for what, value in values.items():
+        if not isinstance(value, str):
+            raise ValueError(f"{what}: give text, not {short_repr(value)}")
+
+
 def checked_flags(**values: object) -> None:
     """Each of `values` True or False; otherwise ValueError naming it. A flag is read as
     a condition: `verify(allow_unsigned="False")` accepted an unsigned report (the

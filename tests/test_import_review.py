@@ -159,3 +159,42 @@ def test_a_pending_row_that_failed_here_stays_failed(
     assert totals(again.out) == "0 new, 0 updated, 1 unchanged, 0 refused"
     assert load(repo, "experiments/sheet/w1.json")["status"] == "failed"
     assert repo.status() == ""
+
+
+@pytest.mark.parametrize(
+    ("call", "needle"),
+    [
+        (lambda: expflow_git.importers.import_optuna("sqlite:///o1.db", None), "study:"),
+        (lambda: expflow_git.importers.import_optuna(None, "s1"), "storage:"),
+        (lambda: expflow_git.importers.import_optuna(b"x", "s1"), "storage:"),
+        (lambda: expflow_git.importers.import_mlflow("sqlite:///ml.db", None), "experiment:"),
+        (lambda: expflow_git.importers.import_mlflow(None, "e"), "tracking_uri:"),
+        (
+            lambda: expflow_git.importers.import_csv(
+                "x.csv", id_column="run", study="s", correct=5
+            ),
+            "correct:",
+        ),
+    ],
+    ids=[
+        "optuna-study",
+        "optuna-storage",
+        "optuna-bytes",
+        "mlflow-exp",
+        "mlflow-uri",
+        "csv-correct",
+    ],
+)
+def test_an_importer_argument_that_is_not_text_is_a_value_error(
+    committed_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch, call: Any, needle: str
+) -> None:
+    """docs/spec.md §4.2: a wrong kind is a ValueError naming it, before anything is read
+    (a TypeError in sanitize_id or redact_uri, MLflow's AttributeError as an
+    ExpflowError, and `correct=5` accepted)."""
+    monkeypatch.chdir(committed_repo.path)
+    (committed_repo.path / "x.csv").write_text("run,sub_step\na,1\n", encoding="utf-8")
+    before = tree_bytes(committed_repo.path)
+    with pytest.raises(ValueError, match=needle):
+        call()
+    assert tree_bytes(committed_repo.path) == before
+    assert not list(committed_repo.path.glob("*.db"))

@@ -106,9 +106,10 @@ def import_optuna(
     """Import the trials of an Optuna study (`storage` is Optuna's storage URL); `series`:
     with each completed trial's intermediate values as its first metric's series."""
     from expflow_git.importers.optuna import read_optuna
-    from expflow_git.run import checked_flags
+    from expflow_git.run import checked_flags, required_texts
 
     checked_flags(series=series, dry_run=dry_run)  # before anything is read
+    required_texts(storage=storage, study=study)
     check_correct_reason(correct)
     layout = open_repository(root, policy)
     source = read_optuna(
@@ -139,9 +140,10 @@ def import_mlflow(
     `last` (the default), `min` or `max` of its history; `series`: with each registry
     metric's history as its series."""
     from expflow_git.importers.mlflow import read_mlflow
-    from expflow_git.run import checked_flags
+    from expflow_git.run import checked_flags, required_texts
 
     checked_flags(series=series, dry_run=dry_run)  # before anything is read
+    required_texts(tracking_uri=tracking_uri, experiment=experiment)
     check_correct_reason(correct)
     layout = open_repository(root, policy)
     source = read_mlflow(

@@ -69,7 +69,7 @@ from expflow_git.records.writer import (
     records_lock,
     utc_now,
 )
-from expflow_git.run import masked_reason
+from expflow_git.run import masked_reason, short_repr
 from expflow_git.schemas import Kind
 
 # What an import may differ in without the run having changed: when it was read, and
@@ -212,9 +212,13 @@ def check_correct_reason(correct: str | None) -> None:
     plans a correction: it was refused only when one was planned, and an import that
     planned none wrote its other runs and exited 0 (a hunter's report, issue 18
     twenty-seventh pass). Scanned as a correction's `reason` field, as
-    `plan_correction` scans it."""
-    if not correct:
+    `plan_correction` scans it. A reason that is not text is a ValueError before
+    anything is read (`correct=5` passed an import that planned no correction, a
+    hunter's report, issue 18 twenty-eighth pass)."""
+    if correct is None:
         return
+    if not isinstance(correct, str):
+        raise ValueError(f"correct: give the reason as text, not {short_repr(correct)}")
     from expflow_git.pinscan.written import leak_in
 
     doc = {

@@ -39,7 +39,7 @@ from expflow_git.importers.source import (
     study_id,
 )
 from expflow_git.policy.model import Policy
-from expflow_git.run import checked_flags, checked_texts, short_repr
+from expflow_git.run import checked_flags, checked_texts, required_texts, short_repr
 
 _STATES = {
     "FINISHED": Status.SUCCESS,
@@ -100,7 +100,8 @@ def read_mlflow(
 ) -> Source:
     """Every active run of `experiment`, mapped (oldest first); `series`: with each
     registry metric's history."""
-    checked_texts(tracking_uri=tracking_uri, experiment=experiment, study_as=study_as)
+    required_texts(tracking_uri=tracking_uri, experiment=experiment)
+    checked_texts(study_as=study_as)
     checked_flags(series=series)
     chosen = checked_metric_choices(metrics, policy)
     # Nothing goes to the network: MLflow's telemetry is off before MLflow is imported

@@ -36,7 +36,13 @@ from expflow_git.importers.source import (
     utc_time,
 )
 from expflow_git.policy.model import Policy
-from expflow_git.run import checked_flags, checked_texts, short_repr, string_list
+from expflow_git.run import (
+    checked_flags,
+    checked_texts,
+    required_texts,
+    short_repr,
+    string_list,
+)
 
 _STATES = {
     "COMPLETE": Status.SUCCESS,
@@ -103,7 +109,8 @@ def read_optuna(
 ) -> Source:
     """Every trial of `study` in `storage` (an Optuna storage URL), mapped; `series`: with
     each completed trial's intermediate values."""
-    checked_texts(storage=storage, study=study, study_as=study_as)
+    required_texts(storage=storage, study=study)
+    checked_texts(study_as=study_as)
     checked_flags(series=series)
     metrics = string_list(metrics, "metrics", "metric")
     splits = checked_split_attrs(split_attrs)
