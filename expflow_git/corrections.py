@@ -371,6 +371,23 @@ def blob_id(git: Git, rel: str, data: bytes) -> str:
     return git.run("hash-object", "--stdin", f"--path={rel}", input=data).decode().strip()
 
 
+# A reason of nothing but white space and controls: what the schema's `reason` pattern
+# refuses (schemas/correction.schema.json), said as such, not as the pattern.
+_BLANK = re.compile(
+    "[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*"
+)
+
+
+def refuse_empty_reason(reason: str, reason_option: str = "--reason") -> None:
+    """ExpflowError (exit 2) for an empty or blank reason, naming its option: `--correct ''`
+    was told to "give --correct TEXT" though it was given, and `--correct '  '` was shown
+    the schema's pattern (a hunter's report, issue 18 twenty-eighth pass)."""
+    if _BLANK.fullmatch(reason):
+        raise ExpflowError(
+            f"{reason_option}: the reason is empty (one line saying why the result changes)"
+        )
+
+
 def build_correction(
     *,
     experiment: str,
@@ -480,11 +497,12 @@ def plan_correction(
     new = None if new_data is None else blob_id(git, result_rel, new_data)
     if new == old:
         return None  # the same bytes: nothing changes
-    if not reason:
+    if reason is None:
         raise ExpflowError(
             f"{result_rel}: the result is committed; give {reason_option} TEXT "
             "(the change is recorded in a correction)"
         )
+    refuse_empty_reason(reason, reason_option)
     doc = build_correction(
         experiment=experiment,
         supersedes=old,

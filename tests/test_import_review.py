@@ -39,8 +39,8 @@ def optuna_args(url: str) -> list[str]:
     return ["import", "optuna", "--storage", url, "--study", STUDY, "--metric", "seg_total"]
 
 
-def train(repo: ExpRepo, exp_id: str) -> None:
-    with expflow_git.Repository(repo.path).run(exp_id) as run:
+def train(repo: ExpRepo, exp_id: str, study: str | None = None) -> None:
+    with expflow_git.Repository(repo.path).run(exp_id, study=study) as run:
         run.log(**METRICS)
 
 
@@ -198,3 +198,55 @@ def test_an_importer_argument_that_is_not_text_is_a_value_error(
         call()
     assert tree_bytes(committed_repo.path) == before
     assert not list(committed_repo.path.glob("*.db"))
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\u3000\t"], ids=["empty", "blank", "wide-space"])
+def test_an_empty_correct_reason_is_refused_up_front(
+    committed_repo: ExpRepo, tmp_path: Path, cli: CliCall, reason: str
+) -> None:
+    """`--correct ''` was told to "give --correct TEXT" though it was given, `--correct
+    '  '` shown the schema's pattern, and both passed an import that planned no
+    correction (the new rows written, exit 0)."""
+    repo = committed_repo
+    sheet = tmp_path / "runs.csv"
+    sheet.write_text("run,sub_step\nw1,5\n", encoding="utf-8")
+    before = tree_bytes(repo.path)
+    res = cli([*csv_args(sheet), "--correct", reason], repo.path)
+    assert res.code == 2, res
+    assert res.err.strip().splitlines() == [
+        "expflow-git: error: --correct: the reason is empty (one line saying why the result "
+        "changes)"
+    ]
+    assert tree_bytes(repo.path) == before
+    with pytest.raises(expflow_git.ExpflowError, match="--correct: the reason is empty"):
+        expflow_git.importers.import_csv(
+            sheet, id_column="run", study="sheet", root=repo.path, correct=reason
+        )
+    assert tree_bytes(repo.path) == before
+
+
+def test_a_two_line_correct_reason_is_refused_up_front(
+    committed_repo: ExpRepo, tmp_path: Path, cli: CliCall
+) -> None:
+    repo = committed_repo
+    sheet = tmp_path / "runs.csv"
+    sheet.write_text("run,sub_step\nw1,5\n", encoding="utf-8")
+    before = tree_bytes(repo.path)
+    res = cli([*csv_args(sheet), "--correct", "two\nlines"], repo.path)
+    assert res.code == 2, res
+    assert res.err.startswith("expflow-git: error: --correct: ")
+    assert tree_bytes(repo.path) == before
+
+
+def test_a_blank_overwrite_reason_says_it_is_empty(committed_repo: ExpRepo, cli: CliCall) -> None:
+    repo = committed_repo
+    train(repo, "w1", study="sheet")
+    repo.commit("trained")
+    res = cli(
+        ["result", "w1", "--metric", "seg_total=62", "--metric", "pde_mean=15"]
+        + ["--metric", "train_time_min=40", "--overwrite", "--reason", "   ", "--force"],
+        repo.path,
+    )
+    assert res.code == 2, res
+    assert "--reason: the reason is empty" in res.err
+    assert repo.status() == ""

@@ -45,6 +45,7 @@ from expflow_git.corrections import (
     CORRECTION_SCHEMA,
     CORRECTIONS_DIR,
     plan_correction,
+    refuse_empty_reason,
     write_correction,
 )
 from expflow_git.corrections import Planned as PlannedCorrection
@@ -58,7 +59,7 @@ from expflow_git.documents import (
     dump,
     stem,
 )
-from expflow_git.errors import ExitCode, ExpflowError, mask_flagged
+from expflow_git.errors import ExitCode, ExpflowError, mask_flagged, printable
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.interrupts import deferred
 from expflow_git.jsonstrict import JsonProblem, parse_json
@@ -70,7 +71,7 @@ from expflow_git.records.writer import (
     utc_now,
 )
 from expflow_git.run import masked_reason, short_repr
-from expflow_git.schemas import Kind
+from expflow_git.schemas import Kind, schema_errors
 
 # What an import may differ in without the run having changed: when it was read, and
 # where from (a moved database file is the same study).
@@ -212,13 +213,15 @@ def check_correct_reason(correct: str | None) -> None:
     plans a correction: it was refused only when one was planned, and an import that
     planned none wrote its other runs and exited 0 (a hunter's report, issue 18
     twenty-seventh pass). Scanned as a correction's `reason` field, as
-    `plan_correction` scans it. A reason that is not text is a ValueError before
-    anything is read (`correct=5` passed an import that planned no correction, a
-    hunter's report, issue 18 twenty-eighth pass)."""
+    `plan_correction` scans it. A reason that is not text is a ValueError, an empty or
+    blank one or one the schema refuses (two lines) exit 2, all before anything is read
+    (`correct=5` passed an import that planned no correction; `--correct ''` was told to
+    "give --correct TEXT", a hunter's report, issue 18 twenty-eighth pass)."""
     if correct is None:
         return
     if not isinstance(correct, str):
         raise ValueError(f"correct: give the reason as text, not {short_repr(correct)}")
+    refuse_empty_reason(correct, "--correct")
     from expflow_git.pinscan.written import leak_in
 
     doc = {
@@ -230,6 +233,9 @@ def check_correct_reason(correct: str | None) -> None:
         "author": {"name": "x", "email": "x"},
         "time": utc_now(),
     }
+    for pointer, message in schema_errors(Kind.CORRECTION, doc):
+        if pointer == "/reason":
+            raise ExpflowError(f"--correct: {printable(message)}")
     found = leak_in(f"{CORRECTIONS_DIR}/reason.json", dump(doc))
     if found is not None:
         # Named by where the reason goes (no correction file exists to name).
