@@ -280,7 +280,10 @@ class Repository:
         ]
 
     def get(self, id: str) -> Run:
-        """One run by id (KeyError when there is no valid record with that id)."""
+        """One run by id (KeyError when there is no valid record with that id; an id
+        that is not text, `123`, `None`, `b"x"`, is a ValueError, as everywhere in the
+        API: it was a KeyError, a hunter's report, issue 18 twenty-eighth pass)."""
+        id = _id(id)
         for run in read_runs(self.root, self.policy, self._git):
             if run.id == id:
                 return run

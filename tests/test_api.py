@@ -1035,3 +1035,15 @@ def test_log_refuses_a_point_over_the_series_caps_at_once(
         with pytest.raises(ValueError, match="would hold 7 points, over the cap of 6"):
             run.log(step=0, seg1=1.0)
     assert repo.get("exp-001").status is Status.SUCCESS
+
+
+@pytest.mark.parametrize("bad", [123, None, b"x"], ids=["int", "none", "bytes"])
+def test_get_refuses_an_id_that_is_not_text(repo: Repository, bad: object) -> None:
+    """docs/api.md: an id that is not text is a ValueError, as `start(123)` raises; `get`
+    raised KeyError (issue 18 twenty-eighth pass). Text with no record stays a KeyError."""
+    with repo.run("exp-001", study=STUDY) as run:
+        run.log(**SEED)
+    with pytest.raises(ValueError, match="id: give the run's id as text"):
+        repo.get(bad)  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        repo.get("exp-404")
