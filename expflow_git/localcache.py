@@ -177,6 +177,38 @@ def prune_unused(folder: Path, *, below: Path, now: float | None = None) -> None
             continue
 
 
+def remove_unused_files(
+    folder: Path, name: re.Pattern[str], keep: str, *, below: Path, now: float | None = None
+) -> None:
+    """Remove the files in `folder` named like `name` (a whole name), but `keep`, that
+    were not written for UNUSED_DAYS (a cache file of another build or policy, one per
+    policy edit, that nothing else removes): only this user's regular files, never
+    through a link, none while a folder between `below` and `folder` is a link."""
+    import time
+
+    now = time.time() if now is None else now
+    if _linked_folder(folder, below) is not None:
+        return
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    geteuid = getattr(os, "geteuid", None)
+    for entry in names:
+        if entry == keep or not name.fullmatch(entry):
+            continue
+        try:
+            info = os.lstat(folder / entry)
+            if (
+                stat.S_ISREG(info.st_mode)  # (a link is not: never followed)
+                and (geteuid is None or info.st_uid == geteuid())
+                and now - info.st_mtime >= UNUSED_DAYS * 86400
+            ):
+                os.unlink(folder / entry)
+        except OSError:
+            continue
+
+
 # A temp file of atomicfile's (`.NAME.xxxxxxxx.tmp`) that a writer killed mid-write (a
 # SIGKILL runs no cleanup) left in a cache folder: removed when the cache is tidied once
 # it is this old, which no write of a live audit's file takes.

@@ -177,6 +177,11 @@ class Lookup:
             for path in by_sha[sha]:
                 self._blobs[path] = data
 
+    def blob_id(self, path: str) -> str | None:
+        """The index blob id of `path`'s stage-0 file (INDEX; a link's, a submodule's, an
+        unmerged path's and any other source's: None)."""
+        return self._ids.get(path)
+
     def read(self, path: str) -> bytes | None:
         """The content of `path` where it is looked up; None if it is not there, or is no
         file (a symbolic link or a submodule: its target's name is not a document)."""

@@ -14,21 +14,27 @@ The budgets (`budget.max_runs_per_study`, the holdout budget
 where the others are looked up, the given ones as checked, by the audit's own rules
 (checks.run_budget_findings, checks.holdout_budget_findings, checks.run_total_findings,
 checks.holdout_total_findings), for the studies the given documents touch (every study
-when the policy is among them; a total when they touch any).
+when the policy is among them; a total when they touch any). What a budget needs of a
+document it only counts (`_Fact`) is remembered per index blob in this machine's state
+dir (`_FactCache`): a commit of one run in a repository of thousands reads the given
+documents, not every other one again (issue 18).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import operator
 import os
+import re
 import stat
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from expflow_git.checks import (
+    Document,
     Problem,
     Study,
     by_study,
@@ -56,6 +62,7 @@ from expflow_git.workspace import Workspace, walk_files
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Correction
+    from expflow_git.gitstore import Git
 
 
 @dataclass
@@ -75,8 +82,14 @@ def validate(
     `warn` hears of a cache file not trusted (localcache.py)."""
     policy = ws.load_policy(warn)
     lookup, docs, every = _scope(ws, policy, paths, _expand(ws, policy, paths))
+    facts: _FactCache | None = None
+    known: tuple[list[_Record], list[_Look]] = ([], [])
     try:
         budgets = _Budgets.plan(policy, lookup, docs, every)
+        if budgets.counted and ws.git is not None and lookup.source is Source.INDEX:
+            facts = _FactCache.open(ws.git, policy, lookup, warn)
+            extra, known = facts.answer(budgets.extra, budgets.split)
+            budgets = replace(budgets, extra=extra)  # only those it has no facts of are read
         _prefetch(lookup, docs, budgets.extra)
         given = frozenset(rel for _, rel, _ in docs)
         work = functools.partial(_check_part, ws, policy, lookup, given, budgets)
@@ -97,9 +110,11 @@ def validate(
     keyed = sorted((item for answer in answers for item in answer[1]), key=operator.itemgetter(0))
     findings = [finding for _, finding in keyed]
     if budgets.counted:
-        records = [record for answer in answers for record in answer[2]]
-        looks = [look for answer in answers for look in answer[3]]
+        records = known[0] + [record for answer in answers for record in answer[2]]
+        looks = known[1] + [look for answer in answers for look in answer[3]]
         findings += budgets.findings(policy, records, looks)
+    if facts is not None:
+        facts.save(fact for answer in answers for fact in answer[4])
     return Validation(sum(answer[0] for answer in answers), findings)
 
 
@@ -120,8 +135,14 @@ class _Record(NamedTuple):
 
 
 _Look = tuple[str, bool]  # a valid result carrying the holdout split: (its id, given)
-# A part's answer: documents read, findings, and the budgets' valid records and looks.
-_Answer = tuple[int, list[_Keyed], list[_Record], list[_Look]]
+# What the budgets count of a document (_FactCache): a record's (id, study) when it is
+# valid; a result's experiment id when it is valid and carries the policy's holdout
+# split; None when it counts for nothing (invalid, or a result without the split).
+_Fact = tuple[str, str] | str | None
+_Learnt = tuple[str, Kind, _Fact]  # of a document read from its index blob: (path, kind, fact)
+# A part's answer: documents read, findings, the budgets' valid records and looks, and
+# the facts learnt of index blobs.
+_Answer = tuple[int, list[_Keyed], list[_Record], list[_Look], list[_Learnt]]
 
 
 @dataclass(frozen=True)
@@ -298,6 +319,7 @@ def _check_part(
     experiments: dict[str, Experiment] = {}
     results: list[tuple[int, Result]] = []
     checked_records: list[Experiment] = []  # (of an id given twice, both: the budget)
+    judged: list[tuple[str, Kind, Document | None]] = []  # (the budgets' facts: _FactCache)
     corrections = _Corrections(lookup)
     checked = 0
     for i, rel, kind in docs:
@@ -313,6 +335,8 @@ def _check_part(
             keyed.extend(((0, i), finding) for finding in found)
             continue
         doc, findings = check_document(kind, rel, data, policy)
+        if budgets.counted:
+            judged.append((rel, kind, doc))
         if isinstance(doc, Experiment):
             experiments[doc.id] = doc
             checked_records.append(doc)
@@ -331,7 +355,7 @@ def _check_part(
         exp = experiments.get(res.experiment) or records.of(res)
         keyed.extend(((2, i), finding) for finding in reference_findings(res, exp))
     if not budgets.counted:
-        return checked, keyed, [], []
+        return checked, keyed, [], [], []
     counted: list[_Record] = []
     looks: list[_Look] = []
     split = budgets.split
@@ -340,16 +364,147 @@ def _check_part(
     for _, res in results:
         if split and res.splits.get(split):
             looks.append((res.experiment, True))
+    learnt: list[_Learnt] = []
+    fact_split = policy.walk_forward.split if policy.walk_forward is not None else ""
+    if ws.staged:  # the given documents were read from their index blobs: remembered
+        learnt += [(rel, kind, _fact_of(doc, fact_split)) for rel, kind, doc in judged]
     for path, kind in extra:  # read as the audit reads a document: a valid one counts
         data = lookup.read(path)
         doc = None
         if data is not None:
             doc = check_document(kind, path, data, policy, explain=False)[0]
-        if isinstance(doc, Experiment):
-            counted.append(_Record(doc.path, doc.id, doc.study, False))
-        elif isinstance(doc, Result) and split and doc.splits.get(split):
-            looks.append((doc.experiment, False))
-    return checked, keyed, counted, looks
+        fact = _fact_of(doc, fact_split)
+        _count(path, kind, fact, split, False, counted, looks)
+        if data is not None:
+            learnt.append((path, kind, fact))
+    return checked, keyed, counted, looks, learnt
+
+
+def _fact_of(doc: Document | None, split: str) -> _Fact:
+    """What the budgets count of a document as check_document judged it (None: invalid)."""
+    if isinstance(doc, Experiment):
+        return (doc.id, doc.study)
+    if isinstance(doc, Result) and split and doc.splits.get(split):
+        return doc.experiment
+    return None
+
+
+def _count(
+    path: str,
+    kind: Kind,
+    fact: _Fact,
+    split: str,
+    given: bool,
+    counted: list[_Record],
+    looks: list[_Look],
+) -> None:
+    """Count a document's fact: a valid record in its study; a look (when the holdout
+    `split` is counted) at its run."""
+    if kind is Kind.EXPERIMENT and isinstance(fact, tuple):
+        counted.append(_Record(path, fact[0], fact[1], given))
+    elif kind is Kind.RESULT and isinstance(fact, str) and split:
+        looks.append((fact, given))
+
+
+class _FactCache:
+    """The budgets' facts (`_Fact`) of index blobs, remembered in this machine's state dir
+    (`.git/expflow/budget-facts-VERSION-CODE-POLICY.json`: tool version, code digest and
+    policy digest; the path and blob id of each document inside, as a fact depends on both:
+    a record's id must be its file name). A document counted whose index blob has a fact
+    is not read; the others are read as before, and what they teach is written back once
+    (only when something was learnt: parallel hooks race, and the last writer wins). The
+    cache is local and trusted as the policy cache is (localcache.read_own: a file another
+    user may have written is ignored with a warning); an entry of another blob, or
+    malformed, is a miss."""
+
+    def __init__(self, file: Path, git_dir: Path, policy: Policy, lookup: Lookup) -> None:
+        self._file = file
+        self._git_dir = git_dir
+        self._policy = policy.sha256
+        self._lookup = lookup
+        self._entries: dict[str, object] = {}
+
+    @classmethod
+    def open(
+        cls, git: Git, policy: Policy, lookup: Lookup, warn: Callable[[str], None] | None
+    ) -> _FactCache:
+        from expflow_git import __version__
+        from expflow_git.localcache import read_own, state_dir
+        from expflow_git.resources import code_digest
+
+        name = f"budget-facts-{__version__}-{code_digest()}-{policy.sha256}.json"
+        cache = cls(state_dir(git.git_dir) / name, git.git_dir, policy, lookup)
+        data = read_own(cache._file, warn, below=git.git_dir)
+        try:
+            loaded = json.loads(data) if data is not None else None
+        except ValueError:  # (damaged: read again, and rewritten)
+            loaded = None
+        if isinstance(loaded, dict) and loaded.get("policy") == policy.sha256:
+            entries = loaded.get("facts")
+            cache._entries = entries if isinstance(entries, dict) else {}
+        return cache
+
+    def answer(
+        self, extra: list[tuple[str, Kind]], split: str
+    ) -> tuple[list[tuple[str, Kind]], tuple[list[_Record], list[_Look]]]:
+        """The documents of `extra` it has no fact of, and the counts of those it has."""
+        misses: list[tuple[str, Kind]] = []
+        counted: list[_Record] = []
+        looks: list[_Look] = []
+        for path, kind in extra:  # (tens of thousands: one lookup each, no copies)
+            known, fact = self._fact(path, kind)
+            if known:
+                _count(path, kind, fact, split, False, counted, looks)
+            else:
+                misses.append((path, kind))
+        return misses, (counted, looks)
+
+    def _fact(self, path: str, kind: Kind) -> tuple[bool, _Fact]:
+        """(True, the fact) when the entry of `path` is one of its index blob and kind."""
+        entry = self._entries.get(path)
+        if type(entry) is not list or not 2 <= len(entry) <= 4:
+            return False, None
+        if entry[0] != self._lookup.blob_id(path) or entry[1] != _CODE[kind]:
+            return False, None  # (a path the index holds no blob of: None, never an id)
+        if len(entry) == 2:
+            return True, None
+        if kind is Kind.EXPERIMENT and len(entry) == 4:
+            exp_id, study = entry[2], entry[3]
+            if type(exp_id) is str and type(study) is str:
+                return True, (exp_id, study)
+        elif kind is Kind.RESULT and len(entry) == 3 and type(exp_id := entry[2]) is str:
+            return True, exp_id
+        return False, None
+
+    def save(self, learnt: Iterable[_Learnt]) -> None:
+        """Write the facts back with what was learnt, if anything was (an entry of a path
+        the index no longer holds as that blob is dropped)."""
+        from expflow_git.localcache import remove_unused_files, write_own
+
+        blob_id = self._lookup.blob_id
+        new: dict[str, object] = {}
+        for path, kind, fact in learnt:
+            sha = blob_id(path)
+            if sha is not None and kind in _CODE:
+                tail = list(fact) if isinstance(fact, tuple) else [] if fact is None else [fact]
+                entry = [sha, _CODE[kind], *tail]
+                if self._entries.get(path) != entry:  # (a hook run again learns nothing)
+                    new[path] = entry
+        if not new:
+            return
+        entries: dict[str, object] = {
+            path: entry
+            for path, entry in self._entries.items()
+            if isinstance(entry, list) and entry[:1] == [blob_id(path)]
+        }
+        entries.update(new)
+        data = json.dumps({"policy": self._policy, "facts": entries}, separators=(",", ":"))
+        write_own(self._file, data.encode(), below=self._git_dir)
+        remove_unused_files(self._file.parent, _FACT_FILE, self._file.name, below=self._git_dir)
+
+
+_CODE = {Kind.EXPERIMENT: "e", Kind.RESULT: "r"}
+_FACT_FILE = re.compile(r"budget-facts-.+\.json")
 
 
 def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[str, Kind | None]]:
