@@ -125,6 +125,30 @@ def test_allowed_signers_lines_ssh_keygen_refuses_are_errors(
     assert needle in lines[0]
 
 
+@pytest.mark.ssh_keygen
+@pytest.mark.parametrize("separator", ["\v", "\f", "\u00a0", "\u2003"])
+def test_a_field_separated_by_other_than_a_space_or_tab_is_an_error(
+    signed: Signed, tmp_path: Path, separator: str
+) -> None:
+    """OpenSSH splits an allowed_signers line on spaces and tabs only: `ci<VT>ssh-ed25519
+    …` is a principal `ci<VT>ssh-ed25519` and the line is refused, where the old code
+    split on any white space and trusted the key (a review, issue 18 twenty-eighth
+    pass). Now an error naming FILE:LINE (exit 2), as ssh-keygen refuses it."""
+    key_type, blob = signed.pub.read_text().split()[:2]
+    for line in (
+        f"{PRINCIPAL}{separator}{key_type} {blob}",
+        f'{PRINCIPAL} namespaces="expflow-git"{separator}{key_type} {blob}',
+    ):
+        allowed = tmp_path / "allowed_signers"
+        allowed.write_text(line + "\n", encoding="utf-8")
+        accepted, why = signed.ssh_keygen_accepts(allowed)
+        assert not accepted, why
+        res = signed.verify(allowed)
+        assert res.code == 2 and res.out == "", res
+        assert res.err.startswith(f"expflow-git: error: {allowed}:1: "), res.err
+        assert "\n" not in res.err.strip("\n") and "Traceback" not in res.err
+
+
 # =========================================================================== --trusted-ref
 
 
@@ -235,6 +259,22 @@ def test_a_malformed_key_file_at_the_trusted_ref_is_still_an_error(
     assert res.code == 2, res
     assert res.err.startswith(f"expflow-git: error: {ref}:.expflow/keys/bad.pub: "), res.err
     assert needle in res.err and "\n" not in res.err.strip("\n")
+
+
+@pytest.mark.parametrize("word", ["ssh-rsa", "ecdsa-sha2-nistp256"])
+def test_another_type_word_before_no_such_key_is_an_error(signed: Signed, word: str) -> None:
+    """A file `ssh-rsa <an Ed25519 key's blob>` (or `ssh-rsa !!!`) was warned of as an RSA
+    key and skipped, exit 0 (a review): its blob names another type, or none, so it is
+    not another type's key but a file tampered with, an error as a malformed Ed25519 line
+    is (exit 2)."""
+    blob = signed.pub.read_text().split()[1]
+    for content in (f"{word} {blob} ci\n", f"{word} !!!\n"):
+        ref = f"keys-odd-{hashlib.sha256(content.encode()).hexdigest()[:8]}"
+        files = {"ci.pub": signed.pub.read_bytes(), "odd.pub": content.encode()}
+        _keys_ref(signed.repo, ref, files)
+        res = run_cli(["verify", str(signed.report), "--trusted-ref", ref], signed.repo)
+        assert res.code == 2, res
+        assert res.err.startswith(f"expflow-git: error: {ref}:.expflow/keys/odd.pub: "), res.err
 
 
 # =========================================================================== the docs

@@ -28,7 +28,11 @@ NAMESPACE = "expflow-git"
 
 _MAX_FILE = 1024 * 1024
 # A token is a run of non-blanks in which a double-quoted part may hold blanks.
-_TOKEN = re.compile(r'(?:"[^"]*"|[^\s"])+')
+# Fields are split on spaces and tabs only, as OpenSSH splits them: a vertical tab, a form
+# feed or a no-break space between them made a line ssh-keygen refuses trusted here (a
+# review, issue 18 twenty-eighth pass); such a character now stays in its field, where
+# the principals' or the key's own check refuses it.
+_TOKEN = re.compile(r'(?:"[^"]*"|[^ \t"])+')
 _TIME = re.compile(r"([0-9]{8})([0-9]{4}([0-9]{2})?)?(Z?)", re.IGNORECASE)  # ASCII, as ssh
 
 

@@ -8,6 +8,7 @@ the commit being verified.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import posixpath
 import warnings
@@ -225,8 +226,18 @@ def _other_type(data: bytes) -> str | None:
         return None if isinstance(key, Ed25519PublicKey) else "PEM " + _pem_kind(key)
     if not text or b"\n" in text or b"\r" in text:
         return None
-    word = text.split(None, 1)[0].decode("ascii", "replace")
-    return word if other_key_type(word) and len(text.split()) >= 2 else None
+    fields = text.split()
+    word = fields[0].decode("ascii", "replace")
+    if not (other_key_type(word) and len(fields) >= 2):
+        return None
+    # The key's blob names its own type first: an `ssh-rsa` word before an Ed25519 blob,
+    # or before no key at all, is a file tampered with, not another type's key (a review).
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+    except ValueError:
+        return None
+    size = int.from_bytes(blob[:4], "big")
+    return word if len(blob) >= 4 + size and blob[4 : 4 + size] == fields[0] else None
 
 
 def _pem_kind(key: object) -> str:
