@@ -246,3 +246,48 @@ def test_facts_of_another_policy_are_removed_once_unused(
     assert _validate(cli, repo, run).code == 0
     assert not old.exists()
     assert recent.exists()
+
+
+def test_a_facts_file_nested_past_the_recursion_limit_is_a_miss(
+    committed_repo: ExpRepo, cli: CliCall
+) -> None:
+    """A facts file (or a remembered policy) nested 100,000 deep raised RecursionError
+    out of `json.loads`: a traceback on every `validate` until the file was deleted (a
+    review, issue 18 twenty-eighth pass). It is read as damaged: the documents are read
+    again and the file rewritten."""
+    repo = committed_repo
+    _committed(repo)
+    run = _run(repo, "n1", "s1", result=False)
+    repo.stage(*run)
+    res = _validate(cli, repo, run)
+    [facts] = _facts_files(repo)
+    policies = sorted((repo.path / ".git" / "expflow").glob("policy-*.json"))
+    assert policies
+    for file in (facts, *policies):
+        file.write_text("[" * 100_000)
+    again = _validate(cli, repo, run)
+    assert (again.code, again.out) == (res.code, res.out)
+    assert "Traceback" not in again.err
+    assert json.loads(facts.read_bytes())["facts"]  # rewritten
+
+
+def test_a_facts_write_killed_half_way_leaves_no_temp_file_for_long(
+    committed_repo: ExpRepo, cli: CliCall
+) -> None:
+    """A facts write killed half-way left `.budget-facts-….json.XXXXXXXX.tmp` (as large as
+    the facts: 20 MB at 100k runs) for good (a review). A later write removes one older
+    than an hour, as the audit's cache does; a recent one (a write under way) stays."""
+    repo = committed_repo
+    _committed(repo)
+    state = repo.path / ".git" / "expflow"
+    state.mkdir(exist_ok=True)
+    stale = state / ".budget-facts-0.1.0-x.json.8b1ed2f2.tmp"
+    fresh = state / ".budget-facts-0.1.0-x.json.0123abcd.tmp"
+    for file in (stale, fresh):
+        file.write_text("{")
+    os.utime(stale, (1, 1))
+    run = _run(repo, "n1", "s4")
+    repo.stage(*run)
+    assert _validate(cli, repo, run).code == 0
+    assert not stale.exists()
+    assert fresh.exists()

@@ -437,7 +437,8 @@ class _FactCache:
         data = read_own(cache._file, warn, below=git.git_dir)
         try:
             loaded = json.loads(data) if data is not None else None
-        except ValueError:  # (damaged: read again, and rewritten)
+        except (ValueError, RecursionError):  # (damaged, or nested past the limit: read
+            # again, and rewritten; a RecursionError was a traceback on every call: a review)
             loaded = None
         if isinstance(loaded, dict) and loaded.get("policy") == policy.sha256:
             entries = loaded.get("facts")
@@ -479,7 +480,9 @@ class _FactCache:
     def save(self, learnt: Iterable[_Learnt]) -> None:
         """Write the facts back with what was learnt, if anything was (an entry of a path
         the index no longer holds as that blob is dropped)."""
-        from expflow_git.localcache import remove_unused_files, write_own
+        import time
+
+        from expflow_git.localcache import remove_stale_temps, remove_unused_files, write_own
 
         blob_id = self._lookup.blob_id
         new: dict[str, object] = {}
@@ -501,6 +504,9 @@ class _FactCache:
         data = json.dumps({"policy": self._policy, "facts": entries}, separators=(",", ":"))
         write_own(self._file, data.encode(), below=self._git_dir)
         remove_unused_files(self._file.parent, _FACT_FILE, self._file.name, below=self._git_dir)
+        # A write killed half-way leaves its temp file (as large as the facts): gone after
+        # an hour, as the audit cache's are (a review).
+        remove_stale_temps(self._file.parent, now=time.time())
 
 
 _CODE = {Kind.EXPERIMENT: "e", Kind.RESULT: "r"}

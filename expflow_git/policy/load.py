@@ -113,7 +113,7 @@ def _cached_policy(
         return None  # parsed from the YAML, and remembered again (by this user)
     try:
         entry = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested past the recursion limit: as damaged)
         return None
     if not (
         isinstance(entry, dict)
