@@ -13,6 +13,7 @@ from helpers_audit import (
     STUDY,
     add_run,
     commit_all,
+    git,
     m,
     new_repo,
     result,
@@ -20,6 +21,7 @@ from helpers_audit import (
     statement_of,
     write,
 )
+from support import git_calls, git_counter
 
 
 def _audit(repo: Path, since: str) -> tuple[int, list[dict[str, Any]]]:
@@ -105,3 +107,91 @@ def test_a_finished_run_whose_record_never_ended_is_an_attempt(tmp_path: Path) -
         else:
             assert pointers == ["/budget/max_runs", "/budget/max_runs_per_study"], (record, found)
         assert "all studies have had 4 runs in their history (1 of them" in found[0][1]
+
+
+def _holdout_at(repo: Path, args: list[str]) -> tuple[int, dict[str | None, int]]:
+    res = run_cli(["audit", "--no-cache", "--format", "json", *args], repo)
+    assert res.code in (0, 1), res.err
+    entries = statement_of(res.out.encode())["predicate"]["entries"]
+    [entry] = [e for e in entries if e["type"] == "holdout-budget"]
+    return res.code, {s["study"]: s["evaluations"] for s in entry["studies"]}
+
+
+def test_moving_the_policy_file_forgives_no_look_of_base_history(tmp_path: Path) -> None:
+    """A look of no run made before the commit that turned the budget on (as the judging
+    policy's path showed it) was none: moving the policy file made the move that commit,
+    so a merged pull request's look of no run was forgotten from any later BASE."""
+    policy = POLICY + (
+        "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: -1,\n"
+        "               max_evaluations: 3}\n"
+    )
+    repo = new_repo(tmp_path / "repo", policy)
+    for i, seg in enumerate((50.0, 51.0)):
+        add_run(repo, f"exp-00{i}", m(seg), splits={"holdout": {"seg_total": seg - 1}})
+    base = commit_all(repo, "base: two looks")
+    rel = f"results/{STUDY}/ghost.json"
+    write(repo, rel, json.dumps(result("ghost", m(60.0), {"holdout": {"seg_total": 59.0}})))
+    commit_all(repo, "a look of no run")
+    (repo / rel).unlink()
+    merged = commit_all(repo, "the look gone: the pull request, merged")
+    git(repo, "mv", "expflow.yaml", "expflow-policy.yaml")
+    moved = commit_all(repo, "the policy moved")
+    add_run(repo, "exp-002", m(52.0), splits={"holdout": {"seg_total": 51.0}})
+    commit_all(repo, "the next pull request: one more look")
+    judged = ["--policy-ref", moved, "--policy", "expflow-policy.yaml"]
+    seen = {since: _holdout_at(repo, ["--since", since, *judged]) for since in (base, merged)}
+    assert seen[base] == (1, {None: 1, STUDY: 3}), seen
+    assert seen[merged] == seen[base], seen
+
+
+def _legacy_repo(path: Path, legacy: int, toggles: int) -> Path:
+    """The policy with no budget, then `legacy` commits each adding a file under results/
+    that carries the split (no record names it), all deleted, then the budget turned on
+    `toggles` times (off between), then one run with a holdout look."""
+    on = POLICY + (
+        "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: -1,\n"
+        "               max_evaluations_per_study: 5}\n"
+    )
+    stream = []
+
+    def commit(n: int, op: str, rel: str = "", text: str = "") -> None:
+        data = f"M 100644 inline {rel}\ndata {len(text.encode())}\n{text}\n" if rel else op
+        stream.append(
+            f"commit refs/heads/main\ncommitter T <t@example.com> {1700000000 + n} +0000\n"
+            f"data 1\nc\n{data}"
+        )
+
+    commit(0, "", "expflow.yaml", POLICY)
+    for i in range(legacy):
+        doc = json.dumps({"legacy": i, "splits": {"holdout": {"seg_total": i}}})
+        commit(1 + i, "", f"results/legacy/L{i}.json", doc)
+    commit(legacy + 1, "D results/legacy\n")
+    for k in range(toggles):
+        commit(legacy + 2 + 2 * k, "", "expflow.yaml", on)
+        if k < toggles - 1:
+            commit(legacy + 3 + 2 * k, "", "expflow.yaml", POLICY)
+    repo = new_repo(path, POLICY)
+    git(repo, "fast-import", "--quiet", input="".join(stream).encode())
+    git(repo, "reset", "-q", "--hard")
+    add_run(repo, "exp-000", m(50.0), splits={"holdout": {"seg_total": 49.0}})
+    commit_all(repo, "a run")
+    return repo
+
+
+def test_the_git_processes_of_a_history_audit_do_not_grow_with_old_looks(
+    tmp_path: Path,
+) -> None:
+    """An exemption for looks older than the budget started one `git merge-base
+    --is-ancestor` per (commit with a look of no run) x (commit turning the budget on):
+    2,000 old commits and a budget toggled five times were 10,001 processes."""
+    env, log = git_counter(tmp_path)
+
+    def calls(legacy: int) -> int:
+        repo = _legacy_repo(tmp_path / f"repo-{legacy}", legacy, toggles=3)
+        log.unlink(missing_ok=True)
+        res = run_cli(["audit", "--no-cache", "--since", "HEAD~1"], repo, env=env)
+        assert res.code in (0, 1), res
+        return len(git_calls(log))
+
+    few, many = calls(2), calls(12)
+    assert few == many, (few, many)

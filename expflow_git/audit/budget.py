@@ -316,74 +316,29 @@ def _history_counts(
 ) -> Counter[Study]:
     rev = check.commit.sha
     merges = set(git.run("rev-list", "--merges", rev, "--").decode().split())
-    looks, legacy = _looks(span, merges)
+    looks = _looks(span, merges)
     with BlobReader(git) as reader:
         carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
         studies = _studies(reader, check, ids, span)
-    # A look of BASE's history counts whatever its record, as the range's do: dropping
-    # one no record names let a pull request's look, counted in its own audit as a look of
-    # no run, be forgotten by every later one, so looks were unlimited across pull
-    # requests (an attacker's hunt, issue 18 twenty-eighth pass). Only the files a team
-    # kept under results/ before it took expflow up (LFS pointers, JSON lists: they
-    # failed every later audit for good; a review) are no looks: a look of no run made
-    # before the policy first set the budget (`_before_budget`), a fact of the history
-    # that no later commit changes, so the count is the same from any such BASE.
-    orphans = {
-        commit
-        for look, commit in zip(looks, legacy, strict=True)
-        if commit is not None and carrying[look[1]] and studies.get(look[0]) is None
-    }
-    older = _before_budget(git, rev, check.policy.path, orphans) if orphans else set()
-    return Counter(
-        studies.get(look[0])
-        for look, commit in zip(looks, legacy, strict=True)
-        if carrying[look[1]] and (commit not in older or studies.get(look[0]) is not None)
-    )
+    # A look of BASE's history counts whatever its record and form, as the range's do:
+    # dropping one no record names let a pull request's look, counted in its own audit
+    # as a look of no run, be forgotten by every later one (an attacker's hunt, issue 18
+    # twenty-eighth pass). No look is exempt, not even the files a team kept under
+    # results/ before it took expflow up: an exemption dated by the policy's history cost
+    # a process per (look, commit turning the budget on), and moving the policy file
+    # made the move that commit (a review). Such a team sets its budget accordingly.
+    return Counter(studies.get(exp_id) for exp_id, sha in looks if carrying[sha])
 
 
-def _before_budget(git: Git, rev: str, policy: str, commits: set[str]) -> set[str]:
-    """Those of `commits` older than the holdout budget: ancestors of every commit of
-    REV's history that sets a walk-forward budget in the policy file (at the judging
-    policy's path) where its first parent set none. A commit a pull request adds is never
-    an ancestor of one its base already had, and one more such commit only leaves fewer
-    commits older; none at all leaves none older."""
-    from expflow_git.policy.load import load_policy_bytes
-
-    changes = [
-        (sha, c)
-        for sha, changed in git.log_changes(None, rev, [policy])
-        for c in changed
-        if c.path == policy
-    ]
-    blobs = {b for _, c in changes for b in (c.old_sha, c.new_sha) if b is not None}
-    budgeted: dict[str, bool] = {}
-    with BlobReader(git) as reader:
-        for blob, data in reader.read_many(sorted(blobs)):
-            try:
-                budgeted[blob] = budget_policy(load_policy_bytes(data, path=policy)) is not None
-            except ExpflowError:
-                budgeted[blob] = False
-    set_on = [
-        sha
-        for sha, c in changes
-        if c.new_sha is not None
-        and budgeted[c.new_sha]
-        and not (c.old_sha is not None and budgeted[c.old_sha])
-    ]
-    return {c for c in commits if set_on and all(c != s and git.is_ancestor(c, s) for s in set_on)}
-
-
-def _looks(span: BudgetRange, merges: set[str]) -> tuple[list[tuple[str, str]], list[str | None]]:
+def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
     """Every (experiment id, result blob) committed: each commit's of BASE's history,
     then BASE's results none of those counted, then each commit's of the range, then
     any of REV's that none of those counted: a merge whose first parent is older than
     BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a floor
-    for the history's). With each, the commit of BASE's history that made it when BASE's
-    tree does not hold it (None for the others)."""
+    for the history's)."""
     globs = span.globs
     looks: list[tuple[str, str]] = []
-    made: list[str | None] = []
     seen: set[tuple[str, str]] = set()
 
     def floor(tree: list[TreeEntry]) -> None:
@@ -392,10 +347,9 @@ def _looks(span: BudgetRange, merges: set[str]) -> tuple[list[tuple[str, str]], 
                 look = (stem(e.path), e.sha)
                 if look not in seen:
                     looks.append(look)
-                    made.append(None)
                     seen.add(look)
 
-    def walk(commits: list[tuple[str, list[Change]]], *, trusted: bool) -> None:
+    def walk(commits: list[tuple[str, list[Change]]]) -> None:
         for sha, changes in commits:
             # A blob this commit deletes for the same id is moved, not looked at again.
             gone = {
@@ -418,16 +372,13 @@ def _looks(span: BudgetRange, merges: set[str]) -> tuple[list[tuple[str, str]], 
                 if sha in merges and look in seen:
                     continue
                 looks.append(look)
-                made.append(sha if trusted else None)
                 seen.add(look)
 
-    walk(span.before, trusted=True)
-    kept = {(stem(e.path), e.sha) for e in span.base_tree}
-    made = [None if look in kept else sha for look, sha in zip(looks, made, strict=True)]
+    walk(span.before)
     floor(span.base_tree)
-    walk(span.commits, trusted=False)
+    walk(span.commits)
     floor(span.rev_tree)
-    return looks, made
+    return looks
 
 
 def _is_result(kind: str, mode: str | None, path: str, globs: DocumentGlobs) -> bool:
