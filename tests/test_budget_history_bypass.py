@@ -195,3 +195,39 @@ def test_the_git_processes_of_a_history_audit_do_not_grow_with_old_looks(
 
     few, many = calls(2), calls(12)
     assert few == many, (few, many)
+
+
+def test_a_result_the_lenient_reader_reads_makes_an_attempt(tmp_path: Path) -> None:
+    """Only a valid result document made a run with a pending record an attempt: one
+    wrapped in a list, with a BOM or a key given twice (each still a holdout look) was
+    none, so committing and deleting such a run bought a new try once merged."""
+    policy = POLICY + "budget: {max_runs: 2, max_runs_per_study: 2}\n"
+    for kind in ("list", "bom", "dupkey"):
+        repo = new_repo(tmp_path / kind, policy)
+        add_run(repo, "exp-000", m(50.0))
+        add_run(repo, "exp-001", m(51.0))
+        base = commit_all(repo, "base: two runs")
+        add_run(repo, "exp-002", m(60.0), status="pending")
+        rel = f"results/{STUDY}/exp-002.json"
+        doc = result("exp-002", m(60.0))
+        text = json.dumps(doc)
+        write(
+            repo,
+            rel,
+            {
+                "list": json.dumps([doc]),
+                "bom": "\ufeff" + text,
+                "dupkey": text[:-1] + ', "experiment": "exp-002"}',
+            }[kind],
+        )
+        commit_all(repo, f"a run finished, its result {kind}")
+        (repo / f"experiments/{STUDY}/exp-002.json").unlink()
+        (repo / rel).unlink()
+        merged = commit_all(repo, "the run gone: the pull request, merged")
+        for since in (base, merged):
+            found = _budget_findings(repo, since)
+            assert [p for p, _ in found] == [
+                "/budget/max_runs",
+                "/budget/max_runs_per_study",
+            ], (kind, since, found)
+            assert "all studies have had 3 runs in their history (1 of them" in found[0][1]

@@ -176,12 +176,13 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     An attempt is a run's (id, study, params, seed) once its record says it ended, or
     its (id, study) while it runs: a tracker adds params to a running run, and an import
     updates them (a review: one run counted twice). A record only ever pending, say
-    renamed for a typo, was no attempt, unless a valid result of its run was committed:
-    a run with a result finished, whatever its record said (pending, invalid or none),
-    and is one attempt by its id when no record of it counts already. A failed record
-    rewritten in place as a new run, or moved to another study, was one run by its id,
-    and bought a try (an attacker's hunt, issue 18 twenty-second pass). Only the
-    studies the tree's own count (checks.py) leaves under the budget are reported here.
+    renamed for a typo, was no attempt, unless a result of its run was committed (read
+    as a holdout look is, `_names_a_run`): a run with a result finished, whatever its
+    record said (pending, invalid or none), and is one attempt by its id when no record
+    of it counts already. A failed record rewritten in place as a new run, or moved to
+    another study, was one run by its id, and bought a try (an attacker's hunt, issue 18
+    twenty-second pass). Only the studies the tree's own count (checks.py) leaves under
+    the budget are reported here.
 
     `budget.max_runs` counts the same attempts in all studies, each once: a run moved
     to another study is one attempt there (its study dropped from the key), while the
@@ -280,14 +281,27 @@ def _erased(then: set[Any], now: set[_Attempt], run: int) -> set[Any]:
 
 
 def _results_of(reader: BlobReader, blobs: set[tuple[str, str]]) -> set[str]:
-    """The ids of `blobs` (id, result blob) one of which is a valid result document."""
+    """The ids of `blobs` (id, result blob) one of which is a result naming a run, read
+    as the holdout count reads a look (`_has_split`): not only a valid result document,
+    but one wrapped in a list, with a BOM or a key given twice too (a run finished all
+    the same; an attacker's hunt, issue 18 twenty-eighth pass)."""
     shas = {sha for _, sha in blobs}
-    valid = {
-        sha
-        for sha, data in reader.read_many(sorted(shas))
-        if isinstance(check_content(Kind.RESULT, data, explain=False), dict)
-    }
-    return {exp_id for exp_id, sha in blobs if sha in valid}
+    named = {sha for sha, data in reader.read_many(sorted(shas)) if _names_a_run(data)}
+    return {exp_id for exp_id, sha in blobs if sha in named}
+
+
+def _names_a_run(data: bytes) -> bool:
+    """Whether a result blob, read strictly or else leniently, is an object (or a list
+    holding one) whose `experiment` (any of its values, a key given twice) is text."""
+    try:
+        doc = parse_json(data)
+    except JsonProblem:
+        doc = _lenient(data)
+    for item in doc if isinstance(doc, list) else [doc]:
+        named = item.get("experiment") if isinstance(item, dict) else None
+        if any(isinstance(v, str) and v for v in (named if isinstance(named, list) else [named])):
+            return True
+    return False
 
 
 def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
@@ -431,10 +445,21 @@ def _holds(splits: Any, split: str) -> bool:
 
 
 def _lenient_has_split(data: bytes, split: str) -> bool:
+    doc = _lenient(data)
+    if not isinstance(doc, dict):
+        return True  # `[{…the result…}]`: one fault more, and the numbers as readable
+    return any(_holds(s, split) for s in doc.get("splits", ()))
+
+
+def _lenient(data: bytes) -> Any:
+    """A document the strict reader refuses, read leniently: a BOM dropped, every key's
+    values kept in a list (a key given twice), numbers as text. None when no JSON reader
+    reads it, or over the size cap (unread: the lenient reader would cost ~25x its size
+    in memory)."""
     import json
 
     if len(data) > DEFAULT_MAX_BYTES:
-        return True  # a look, unread: the lenient reader would cost ~25x its size in memory
+        return None
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, list[Any]]:
         keyed: dict[str, list[Any]] = {}
@@ -443,7 +468,7 @@ def _lenient_has_split(data: bytes, split: str) -> bool:
         return keyed
 
     try:
-        doc = json.loads(
+        return json.loads(
             data.decode("utf-8-sig", "replace"),
             object_pairs_hook=pairs,
             parse_float=str,
@@ -451,10 +476,7 @@ def _lenient_has_split(data: bytes, split: str) -> bool:
             parse_constant=str,
         )
     except (ValueError, RecursionError):
-        return True
-    if not isinstance(doc, dict):
-        return True  # `[{…the result…}]`: one fault more, and the numbers as readable
-    return any(_holds(s, split) for s in doc.get("splits", ()))
+        return None
 
 
 def _studies(
