@@ -231,3 +231,21 @@ def test_a_result_the_lenient_reader_reads_makes_an_attempt(tmp_path: Path) -> N
                 "/budget/max_runs_per_study",
             ], (kind, since, found)
             assert "all studies have had 3 runs in their history (1 of them" in found[0][1]
+
+
+def test_runs_with_no_record_count_only_in_all_studies(tmp_path: Path) -> None:
+    """Results of runs no record names were charged to `max_runs_per_study` under no
+    study ("runs without a record has had 2 runs ..."), where only `budget.max_runs`
+    counts them (docs/spec.md §3)."""
+    repo = new_repo(tmp_path / "repo", POLICY + "budget: {max_runs: 2, max_runs_per_study: 1}\n")
+    add_run(repo, "exp-000", m(50.0))
+    base = commit_all(repo, "base: one run")
+    for ghost in ("g1", "g2"):
+        write(repo, f"results/{STUDY}/{ghost}.json", json.dumps(result(ghost, m(60.0))))
+    commit_all(repo, "two results, no record")
+    for ghost in ("g1", "g2"):
+        (repo / f"results/{STUDY}/{ghost}.json").unlink()
+    commit_all(repo, "gone")
+    found = _budget_findings(repo, base)
+    assert [p for p, _ in found] == ["/budget/max_runs"], found
+    assert "all studies have had 3 runs in their history (2 of them" in found[0][1], found

@@ -249,7 +249,8 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     if limit is None:
         return findings
     erased = Counter(study for _, study, _, _ in _erased(then_keys, now_keys, 2))
-    erased.update(studies.get(exp_id) for exp_id in unrecorded)
+    # A run no valid record names has no study: only `budget.max_runs` counts it (§3).
+    erased.update(studies[exp_id] for exp_id in unrecorded if studies.get(exp_id) is not None)
     now: Counter[Study] = Counter(e.study for e in check.experiments)
     return findings + [
         Finding(
