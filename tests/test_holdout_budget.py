@@ -491,11 +491,15 @@ def test_a_failed_attempt_deleted_in_a_merged_pull_request_still_counts(tmp_path
     )
 
 
-def test_files_of_basess_history_count_only_as_plain_looks_of_a_run(tmp_path: Path) -> None:
-    """BASE's history may be older than the budget: a Git LFS pointer or a JSON list a
-    team kept under results/ counted as a look of no run, and failed every later audit
-    for good (a review). There, a look is a JSON object whose splits hold the split, of
-    a run some record names; the range still counts whatever it writes."""
+def test_files_of_basess_history_count_as_looks_unless_the_globs_leave_them_out(
+    tmp_path: Path,
+) -> None:
+    """BASE's history may be older than the budget: files a team kept under results/
+    before it used expflow (a Git LFS pointer, a JSON list, an object carrying the split)
+    count as looks of no run, read as the range's are, whatever their form: any rule
+    that forgave looks by their age or record was either gamed by a pull request or a
+    policy move, or cost a process per look (reviews, issue 18 twenty-eighth pass). A
+    team leaves such files out with `paths.results` globs that do not match them."""
     repo = new_repo(tmp_path / "repo", POLICY)
     write(repo, "results/legacy/a.json", "version https://git-lfs.github.com/spec/v1\n")
     write(repo, "results/legacy/b.json", "[1, 2]\n")
@@ -508,13 +512,20 @@ def test_files_of_basess_history_count_only_as_plain_looks_of_a_run(tmp_path: Pa
     base = commit_all(repo, "expflow, with a holdout budget")
     _run(repo, "exp-001", 57.0)
     commit_all(repo, "one look")
-    _, entry, findings = _budget(["--since", base], repo)
+    code, entry, findings = _budget(["--since", base], repo)
+    assert _counts(entry) == {None: 3, STUDY: 1}
+    assert code == 1 and [f["rule"] for f in findings] == ["holdout-budget-exceeded"]
+    narrowed = _policy(1).replace(
+        'results: ["results/**/*.json"]', 'results: ["results/*/exp-*.json"]'
+    )
+    assert narrowed != _policy(1)
+    write(repo, "expflow.yaml", narrowed)
+    # (as every policy change: it binds once its base holds it; BASE's globs count too)
+    narrowed_base = commit_all(repo, "the results expflow writes, only")
+    _run(repo, "exp-002", 58.0, holdout=False)
+    commit_all(repo, "the next pull request")
+    _, entry, findings = _budget(["--since", narrowed_base], repo)
     assert _counts(entry) == {STUDY: 1} and not findings, findings
-    # In the range, the same file is a look (of no run): the author's to make readable.
-    write(repo, "results/legacy/b.json", "[1, 2, 3]\n")
-    commit_all(repo, "a list under results/")
-    _, entry, _ = _budget(["--since", base], repo)
-    assert _counts(entry) == {None: 1, STUDY: 1}
 
 
 def test_a_shallow_clone_cutting_bases_history_is_refused(tmp_path: Path) -> None:
