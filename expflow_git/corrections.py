@@ -378,13 +378,23 @@ _BLANK = re.compile(
 )
 
 
+# What the schema's `line` refuses in a reason: a line break or another control.
+_NOT_ONE_LINE = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]")
+
+
 def refuse_empty_reason(reason: str, reason_option: str = "--reason") -> None:
-    """ExpflowError (exit 2) for an empty or blank reason, naming its option: `--correct ''`
-    was told to "give --correct TEXT" though it was given, and `--correct '  '` was shown
-    the schema's pattern (a hunter's report, issue 18 twenty-eighth pass)."""
+    """ExpflowError (exit 2) for an empty or blank reason, or one that is not one line of
+    text, naming its option: `--correct ''` was told to "give --correct TEXT" though it
+    was given, and `--correct '  '` (or two lines) was shown the schema's pattern (a
+    hunter's report and a review, issue 18 twenty-eighth pass)."""
     if _BLANK.fullmatch(reason):
         raise ExpflowError(
             f"{reason_option}: the reason is empty (one line saying why the result changes)"
+        )
+    if _NOT_ONE_LINE.search(reason):
+        raise ExpflowError(
+            f"{reason_option}: the reason must be one line of text, without line breaks "
+            "or control characters"
         )
 
 
