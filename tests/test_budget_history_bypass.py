@@ -249,3 +249,64 @@ def test_runs_with_no_record_count_only_in_all_studies(tmp_path: Path) -> None:
     found = _budget_findings(repo, base)
     assert [p for p, _ in found] == ["/budget/max_runs"], found
     assert "all studies have had 3 runs in their history (2 of them" in found[0][1], found
+
+
+def test_a_result_whatever_it_holds_makes_an_attempt(tmp_path: Path) -> None:
+    """A result whose `experiment` was a number, missing or empty, nested in a list twice,
+    truncated, or padded past the 1 MiB cap was still a holdout look but no attempt, so a
+    finished run escaped `budget.max_runs` once merged (a review, issue 18 twenty-eighth
+    pass). Any blob committed at a result path makes its run (by the path's stem) one."""
+    policy = POLICY + "budget: {max_runs: 2}\n"
+    doc = result("exp-002", m(60.0))
+    text = json.dumps(doc)
+    forms = {
+        "number": json.dumps({**doc, "experiment": 2}),
+        "missing": json.dumps({k: v for k, v in doc.items() if k != "experiment"}),
+        "empty": json.dumps({**doc, "experiment": ""}),
+        "nested": json.dumps([[doc]]),
+        "truncated": text[: len(text) // 2],
+        "over-cap": text + " " * (1 << 20),
+    }
+    for kind, content in forms.items():
+        repo = new_repo(tmp_path / kind, policy)
+        add_run(repo, "exp-000", m(50.0))
+        add_run(repo, "exp-001", m(51.0))
+        base = commit_all(repo, "base: two runs")
+        rel = f"results/{STUDY}/exp-002.json"
+        write(repo, rel, content)
+        commit_all(repo, f"a run finished, no record, its result {kind}")
+        (repo / rel).unlink()
+        merged = commit_all(repo, "the run gone: the pull request, merged")
+        for since in (base, merged):
+            found = _budget_findings(repo, since)
+            assert [p for p, _ in found] == ["/budget/max_runs"], (kind, since, found)
+            assert "all studies have had 3 runs in their history (1 of them" in found[0][1]
+
+
+def test_a_result_renamed_and_back_is_one_run_and_one_look(tmp_path: Path) -> None:
+    """A result renamed for a typo (`exp-002.json` → `exp-02.json`) and back, one commit
+    each, was a second run and a second holdout look under the typo's id, so a genuine
+    team went over its budget (a review): a blob a commit deletes at one path and adds at
+    another is moved, whatever the ids."""
+    policy = (
+        POLICY
+        + "budget: {max_runs: 3}\n"
+        + (
+            "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: -1,\n"
+            "               max_evaluations: 3}\n"
+        )
+    )
+    repo = new_repo(tmp_path / "repo", policy)
+    holdout = {"holdout": {"seg_total": 49.0}}
+    add_run(repo, "exp-001", m(50.0), splits=holdout)
+    base = commit_all(repo, "base: one run")
+    add_run(repo, "exp-002", m(60.0), splits=holdout)
+    commit_all(repo, "a second run")
+    typo = repo / f"results/{STUDY}/exp-02.json"
+    (repo / f"results/{STUDY}/exp-002.json").rename(typo)
+    commit_all(repo, "renamed, a typo")
+    typo.rename(repo / f"results/{STUDY}/exp-002.json")
+    commit_all(repo, "the name put right")
+    code, counts, rules = _holdout(repo, base)
+    assert counts == {STUDY: 2} and rules == [], (counts, rules)
+    assert _budget_findings(repo, base) == []

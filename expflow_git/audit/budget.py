@@ -176,10 +176,11 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     An attempt is a run's (id, study, params, seed) once its record says it ended, or
     its (id, study) while it runs: a tracker adds params to a running run, and an import
     updates them (a review: one run counted twice). A record only ever pending, say
-    renamed for a typo, was no attempt, unless a result of its run was committed (read
-    as a holdout look is, `_names_a_run`): a run with a result finished, whatever its
-    record said (pending, invalid or none), and is one attempt by its id when no record
-    of it counts already. A failed record rewritten in place as a new run, or moved to
+    renamed for a typo, was no attempt, unless a result of its run was committed (any
+    blob at a result path, counted as a holdout look is, whatever it holds; one moved
+    within a commit is no new one): a run with a result finished, whatever its record
+    said (pending, invalid or none), and is one attempt by its id when no record of it
+    counts already. A failed record rewritten in place as a new run, or moved to
     another study, was one run by its id, and bought a try (an attacker's hunt, issue 18
     twenty-second pass). Only the studies the tree's own count (checks.py) leaves under
     the budget are reported here.
@@ -215,19 +216,24 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     # A result committed proves its run finished: a run whose record was only pending,
     # invalid or missing, deleted with its result, was an attempt all the same (an
     # attacker's hunt, issue 18 twenty-eighth pass).
+    # Whatever the blob holds (a result no reader reads, one past the cap, one whose
+    # `experiment` is a number: a review), as a holdout look is counted whatever it holds;
+    # a blob the same commit deletes at another path is moved, not a run of its own.
     finished = {
-        (stem(e.path), e.sha)
+        stem(e.path)
         for e in span.base_tree
         if _is_result(e.type, e.mode, e.path, globs) and stem(e.path) not in at_rev
     }
-    finished |= {
-        (stem(c.path), c.new_sha)
-        for _, changes in span.before + span.commits
-        for c in changes
-        if c.new_sha is not None
-        and _is_result("blob", c.new_mode, c.path, globs)
-        and stem(c.path) not in at_rev
-    }
+    for _, changes in span.before + span.commits:
+        moved = _deleted_results(changes, globs)
+        finished |= {
+            stem(c.path)
+            for c in changes
+            if c.new_sha is not None
+            and c.new_sha not in moved
+            and _is_result("blob", c.new_mode, c.path, globs)
+            and stem(c.path) not in at_rev
+        }
     if not then and not finished:
         return []
     now_blobs = {sha for exp_id, _ in then for sha in at_rev.get(exp_id, ())}
@@ -236,7 +242,7 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
         now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
         counted = {k[0] for k in then_keys | now_keys} | {e.id for e in check.experiments}
-        unrecorded = _results_of(reader, {(i, b) for i, b in finished if i not in counted})
+        unrecorded = finished - counted
         studies = {d["id"]: d["study"] for d in _records_of(reader, unrecorded, span)}
     findings = []
     if total is not None:
@@ -281,28 +287,15 @@ def _erased(then: set[Any], now: set[_Attempt], run: int) -> set[Any]:
     return {key for key in then - now_keys if key[run] is not RUNNING or key[:run] not in finished}
 
 
-def _results_of(reader: BlobReader, blobs: set[tuple[str, str]]) -> set[str]:
-    """The ids of `blobs` (id, result blob) one of which is a result naming a run, read
-    as the holdout count reads a look (`_has_split`): not only a valid result document,
-    but one wrapped in a list, with a BOM or a key given twice too (a run finished all
-    the same; an attacker's hunt, issue 18 twenty-eighth pass)."""
-    shas = {sha for _, sha in blobs}
-    named = {sha for sha, data in reader.read_many(sorted(shas)) if _names_a_run(data)}
-    return {exp_id for exp_id, sha in blobs if sha in named}
-
-
-def _names_a_run(data: bytes) -> bool:
-    """Whether a result blob, read strictly or else leniently, is an object (or a list
-    holding one) whose `experiment` (any of its values, a key given twice) is text."""
-    try:
-        doc = parse_json(data)
-    except JsonProblem:
-        doc = _lenient(data)
-    for item in doc if isinstance(doc, list) else [doc]:
-        named = item.get("experiment") if isinstance(item, dict) else None
-        if any(isinstance(v, str) and v for v in (named if isinstance(named, list) else [named])):
-            return True
-    return False
+def _deleted_results(changes: list[Change], globs: DocumentGlobs) -> set[str]:
+    """The result blobs a commit deletes (or replaces) at a path: one it adds at another
+    path is moved, not a new look nor a new run (a review: a result renamed for a typo
+    and back was counted twice, under each id)."""
+    return {
+        c.old_sha
+        for c in changes
+        if c.old_sha is not None and _is_result("blob", c.old_mode, c.path, globs)
+    }
 
 
 def _attempts(reader: BlobReader, shas: set[str]) -> dict[str, _Attempt | None]:
@@ -366,19 +359,15 @@ def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
 
     def walk(commits: list[tuple[str, list[Change]]]) -> None:
         for sha, changes in commits:
-            # A blob this commit deletes for the same id is moved, not looked at again.
-            gone = {
-                (stem(c.path), c.old_sha)
-                for c in changes
-                if c.old_sha is not None and _is_result("blob", c.old_mode, c.path, globs)
-            }
+            # A blob this commit deletes is moved, not looked at again, under any id.
+            gone = _deleted_results(changes, globs)
             for c in changes:
                 if c.new_sha is None or not _is_result("blob", c.new_mode, c.path, globs):
                     continue
                 look = (stem(c.path), c.new_sha)
                 # (a link or submodule made a file of the same blob is a first look: the
                 # link was none, and a deletion after it went uncounted; an attacker's hunt)
-                if look in gone or (
+                if c.new_sha in gone or (
                     c.old_sha == c.new_sha and _is_result("blob", c.old_mode, c.path, globs)
                 ):
                     continue
