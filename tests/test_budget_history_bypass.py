@@ -310,3 +310,37 @@ def test_a_result_renamed_and_back_is_one_run_and_one_look(tmp_path: Path) -> No
     code, counts, rules = _holdout(repo, base)
     assert counts == {STUDY: 2} and rules == [], (counts, rules)
     assert _budget_findings(repo, base) == []
+
+
+def test_a_result_renamed_once_for_a_typo_is_one_run_and_one_look_from_any_base(
+    tmp_path: Path,
+) -> None:
+    """A result saved by mistake as `exp-02.json` and moved to `exp-002.json` counted a
+    run and a look under each name: the move was skipped, but the tree's floor found the
+    blob again at its new path, and the first add made `exp-02` a run with no record (a
+    review, issue 18 twenty-eighth pass). One blob is one look and one run, from every
+    BASE."""
+    policy = (
+        POLICY
+        + "budget: {max_runs: 2}\n"
+        + (
+            "walk_forward: {metric: seg_total, split: holdout, top_n: 10, min_pearson: -1,\n"
+            "               max_evaluations: 2}\n"
+        )
+    )
+    repo = new_repo(tmp_path / "repo", policy)
+    holdout = {"holdout": {"seg_total": 49.0}}
+    add_run(repo, "exp-001", m(50.0), splits=holdout)
+    bases = [commit_all(repo, "base: one run")]
+    add_run(repo, "exp-002", m(60.0), splits=holdout)
+    typo = repo / f"results/{STUDY}/exp-02.json"
+    (repo / f"results/{STUDY}/exp-002.json").rename(typo)
+    bases.append(commit_all(repo, "a second run, its result under a typo"))
+    typo.rename(repo / f"results/{STUDY}/exp-002.json")
+    bases.append(commit_all(repo, "the name put right"))
+    write(repo, "notes.txt", "unrelated\n")
+    bases.append(commit_all(repo, "something else"))
+    for base in bases:
+        _, counts, rules = _holdout(repo, base)
+        assert counts == {STUDY: 2} and rules == [], (base, counts, rules)
+        assert _budget_findings(repo, base) == [], base

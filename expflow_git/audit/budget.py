@@ -213,27 +213,29 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         if c.new_sha is not None and _is_record(c.new_mode, c.path, globs, None)
     }
     then = {(exp_id, sha) for exp_id, sha in then if sha not in at_rev.get(exp_id, ())}
+
     # A result committed proves its run finished: a run whose record was only pending,
     # invalid or missing, deleted with its result, was an attempt all the same (an
     # attacker's hunt, issue 18 twenty-eighth pass).
     # Whatever the blob holds (a result no reader reads, one past the cap, one whose
     # `experiment` is a number: a review), as a holdout look is counted whatever it holds;
     # a blob the same commit deletes at another path is moved, not a run of its own.
-    finished = {
-        stem(e.path)
-        for e in span.base_tree
-        if _is_result(e.type, e.mode, e.path, globs) and stem(e.path) not in at_rev
-    }
+    # Every (id, blob) a result path held: the bytes one run's result had are that run's
+    # (a valid result names its run), so a result first committed under a typo of its
+    # name and moved to the right one is no second run (a review).
+    def results(tree: list[TreeEntry]) -> set[tuple[str, str]]:
+        return {(stem(e.path), e.sha) for e in tree if _is_result(e.type, e.mode, e.path, globs)}
+
+    held = results(span.base_tree) | results(span.rev_tree)
+    finished = {(i, sha) for i, sha in results(span.base_tree) if i not in at_rev}
     for _, changes in span.before + span.commits:
         moved = _deleted_results(changes, globs)
-        finished |= {
-            stem(c.path)
-            for c in changes
-            if c.new_sha is not None
-            and c.new_sha not in moved
-            and _is_result("blob", c.new_mode, c.path, globs)
-            and stem(c.path) not in at_rev
-        }
+        for c in changes:
+            if c.new_sha is None or not _is_result("blob", c.new_mode, c.path, globs):
+                continue
+            held.add((stem(c.path), c.new_sha))
+            if c.new_sha not in moved and stem(c.path) not in at_rev:
+                finished.add((stem(c.path), c.new_sha))
     if not then and not finished:
         return []
     now_blobs = {sha for exp_id, _ in then for sha in at_rev.get(exp_id, ())}
@@ -242,7 +244,14 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
         then_keys = {key for _, sha in then if (key := keys.get(sha)) is not None}
         now_keys = {key for sha in now_blobs if (key := keys.get(sha)) is not None}
         counted = {k[0] for k in then_keys | now_keys} | {e.id for e in check.experiments}
-        unrecorded = finished - counted
+        runs_of: dict[str, set[str]] = {}
+        for exp_id, sha in held:
+            runs_of.setdefault(sha, set()).add(exp_id)
+        unrecorded = {
+            exp_id
+            for exp_id, sha in finished
+            if exp_id not in counted and not runs_of[sha] & counted
+        }
         studies = {d["id"]: d["study"] for d in _records_of(reader, unrecorded, span)}
     findings = []
     if total is not None:
@@ -324,10 +333,11 @@ def _history_counts(
 ) -> Counter[Study]:
     rev = check.commit.sha
     merges = set(git.run("rev-list", "--merges", rev, "--").decode().split())
-    looks = _looks(span, merges)
+    looks, moved = _looks(span, merges)
     with BlobReader(git) as reader:
         carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
+        ids |= {exp_id for sha, names in moved.items() if carrying.get(sha) for exp_id in names}
         studies = _studies(reader, check, ids, span)
     # A look of BASE's history counts whatever its record and form, as the range's do:
     # dropping one no record names let a pull request's look, counted in its own audit
@@ -336,18 +346,31 @@ def _history_counts(
     # results/ before it took expflow up: an exemption dated by the policy's history cost
     # a process per (look, commit turning the budget on), and moving the policy file
     # made the move that commit (a review). Such a team sets its budget accordingly.
-    return Counter(studies.get(exp_id) for exp_id, sha in looks if carrying[sha])
+    # A look is charged to its run's study; a look first committed under a name of no
+    # record (a typo of the run's name, then moved) to the study of a run its blob was
+    # moved to (a review).
+    return Counter(
+        studies.get(exp_id)
+        or next((studies[i] for i in moved.get(sha, ()) if studies.get(i) is not None), None)
+        for exp_id, sha in looks
+        if carrying[sha]
+    )
 
 
-def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
+def _looks(
+    span: BudgetRange, merges: set[str]
+) -> tuple[list[tuple[str, str]], dict[str, set[str]]]:
     """Every (experiment id, result blob) committed: each commit's of BASE's history,
     then BASE's results none of those counted, then each commit's of the range, then
     any of REV's that none of those counted: a merge whose first parent is older than
     BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a floor
-    for the history's)."""
+    for the history's). Also, by blob, the ids a blob was moved to: no new look, and
+    none for the tree's floor (a result moved to fix a typo in its name was counted
+    again at its new path; a review)."""
     globs = span.globs
     looks: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
+    moved: dict[str, set[str]] = {}
 
     def floor(tree: list[TreeEntry]) -> None:
         for e in tree:
@@ -370,6 +393,9 @@ def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
                 if c.new_sha in gone or (
                     c.old_sha == c.new_sha and _is_result("blob", c.old_mode, c.path, globs)
                 ):
+                    if c.new_sha in gone:
+                        moved.setdefault(c.new_sha, set()).add(look[0])
+                    seen.add(look)
                     continue
                 # A merge is diffed against its first parent: what it brings from its other
                 # parents was counted where those commits made it.
@@ -382,7 +408,7 @@ def _looks(span: BudgetRange, merges: set[str]) -> list[tuple[str, str]]:
     floor(span.base_tree)
     walk(span.commits)
     floor(span.rev_tree)
-    return looks
+    return looks, moved
 
 
 def _is_result(kind: str, mode: str | None, path: str, globs: DocumentGlobs) -> bool:
