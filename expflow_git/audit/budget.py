@@ -216,13 +216,12 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
 
     # A result committed proves its run finished: a run whose record was only pending,
     # invalid or missing, deleted with its result, was an attempt all the same (an
-    # attacker's hunt, issue 18 twenty-eighth pass).
-    # Whatever the blob holds (a result no reader reads, one past the cap, one whose
-    # `experiment` is a number: a review), as a holdout look is counted whatever it holds;
-    # a blob the same commit deletes at another path is moved, not a run of its own.
-    # Every (id, blob) a result path held: the bytes one run's result had are that run's
-    # (a valid result names its run), so a result first committed under a typo of its
-    # name and moved to the right one is no second run (a review).
+    # attacker's hunt, issue 18 twenty-eighth pass). Any blob at a result path, whatever
+    # it holds, as a holdout look is (one no reader reads, one past the cap, one whose
+    # `experiment` is a number: a review); not one the same commit deletes at another
+    # path (moved), nor one ever held under a counted run's name (`held`: the same bytes
+    # are that run's document, so a result moved to put a typo in its name right is no
+    # second run; a review).
     def results(tree: list[TreeEntry]) -> set[tuple[str, str]]:
         return {(stem(e.path), e.sha) for e in tree if _is_result(e.type, e.mode, e.path, globs)}
 
