@@ -320,3 +320,29 @@ def run_cli_code(
         check=False,
     )
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def ssh_keygen_verdict(
+    key: Path, allowed: Path, work: Path, principal: str, when: str
+) -> tuple[bool, str]:
+    """Whether `ssh-keygen -Y verify -n expflow-git` verifies, at time `when`, a message
+    signed with `key` for `principal` under the allowed_signers file `allowed`, and what
+    it said: the reference an allowed_signers line is judged against. The message and
+    its signature are made once in `work`."""
+    keygen = shutil.which("ssh-keygen")
+    assert keygen is not None
+    message = work / "msg"
+    if not message.exists():
+        message.write_bytes(b"expflow-git interop")
+        subprocess.run(
+            [keygen, "-Y", "sign", "-q", "-n", "expflow-git", "-f", str(key), str(message)],
+            check=True,
+            capture_output=True,
+        )
+    theirs = subprocess.run(
+        [keygen, "-Y", "verify", "-n", "expflow-git", "-I", principal, "-f", str(allowed)]
+        + ["-s", f"{message}.sig", "-O", f"verify-time={when}"],
+        input=message.read_bytes(),
+        capture_output=True,
+    )
+    return theirs.returncode == 0, theirs.stderr.decode()

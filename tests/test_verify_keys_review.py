@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers_audit import Out, run_cli, seed_repo
+from support import ssh_keygen_verdict
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
 # The seed repository's commit time (helpers_audit.DATE), as ssh-keygen -O verify-time takes it.
@@ -42,23 +43,7 @@ class Signed:
 
     def ssh_keygen_accepts(self, allowed: Path) -> tuple[bool, str]:
         """`ssh-keygen -Y verify -n expflow-git` of a signature at the commit's time."""
-        assert SSH_KEYGEN is not None
-        message = self.root / "msg"
-        if not message.exists():
-            message.write_bytes(b"expflow-git interop")
-            subprocess.run(
-                [SSH_KEYGEN, "-Y", "sign", "-q", "-n", "expflow-git", "-f", str(self.key)]
-                + [str(message)],
-                check=True,
-                capture_output=True,
-            )
-        theirs = subprocess.run(
-            [SSH_KEYGEN, "-Y", "verify", "-n", "expflow-git", "-I", PRINCIPAL, "-f", str(allowed)]
-            + ["-s", f"{message}.sig", "-O", f"verify-time={COMMIT_TIME}"],
-            input=message.read_bytes(),
-            capture_output=True,
-        )
-        return theirs.returncode == 0, theirs.stderr.decode()
+        return ssh_keygen_verdict(self.key, allowed, self.root, PRINCIPAL, COMMIT_TIME)
 
 
 @pytest.fixture(scope="module")
