@@ -225,8 +225,9 @@ def run_budget_history(git: Git, check: TreeCheck, span: BudgetRange | None) -> 
     def results(tree: list[TreeEntry]) -> set[tuple[str, str]]:
         return {(stem(e.path), e.sha) for e in tree if _is_result(e.type, e.mode, e.path, globs)}
 
-    held = results(span.base_tree) | results(span.rev_tree)
-    finished = {(i, sha) for i, sha in results(span.base_tree) if i not in at_rev}
+    at_base = results(span.base_tree)
+    held = at_base | results(span.rev_tree)
+    finished = {(i, sha) for i, sha in at_base if i not in at_rev}
     for _, changes in span.before + span.commits:
         moved = _deleted_results(changes, globs)
         for c in changes:
