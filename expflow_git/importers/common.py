@@ -107,7 +107,10 @@ class RunPlan:
     writes: tuple[Write, ...] = ()
     removes: tuple[str, ...] = ()  # an uncommitted result of a run that is no success now
     correction: PlannedCorrection | None = None
-    reasons: tuple[str, ...] = ()  # why refused (one line each), or what changed
+    # Why refused, or what changed: one line each, as the CLI prints them (what the PIN
+    # scan flags masked; control, bidi and other invisible characters escaped, `\x1b`).
+    # The run's own fields (`run.run`, `run.name`, …) are the source's data, raw.
+    reasons: tuple[str, ...] = ()
     # Metrics the source has that the run's committed result lacks (the registry took
     # them in since): said once for the import, the result left as committed.
     lacks: tuple[str, ...] = ()
@@ -119,7 +122,8 @@ class RunPlan:
 @dataclass(frozen=True)
 class ImportSummary:
     """The plan of one import (what was written, unless `dry_run`), and warnings about
-    what the audit will say of it (a study over its budget)."""
+    what the audit will say of it (a study over its budget). `warnings`, the plans'
+    `reasons` and `source.notes` are lines to show, escaped as `RunPlan.reasons` are."""
 
     source: Source
     plans: tuple[RunPlan, ...]
@@ -264,14 +268,22 @@ def plan_import(
         if progress is not None:
             progress(done, total)
     plans = _not_ignored(layout, plans)
-    # What the plan says quotes the tracker (a cell, a name): what the PIN scan flags in
-    # it masked, for the Python caller as for the CLI (a hunter's report, issue 18
-    # twenty-fourth pass).
-    plans = [replace(p, reasons=tuple(map(mask_flagged, p.reasons))) for p in plans]
-    source = replace(source, notes=tuple(map(mask_flagged, source.notes)))
+    # What the plan says quotes the tracker (a cell, a name) and the work tree's records
+    # (a provenance's tracker name, a study, a file name): what the PIN scan flags in it
+    # masked (a hunter's report, issue 18 twenty-fourth pass), and what a terminal acts
+    # on escaped (`\x1b`, `\x0d`, `\u202e`: they reached a Python caller raw, issue 18
+    # twenty-ninth pass), for the Python caller as for the CLI: one line each.
+    plans = [replace(p, reasons=tuple(map(_said, p.reasons))) for p in plans]
+    source = replace(source, notes=tuple(map(_said, source.notes)))
     warnings = _ended(plans) + _lacking(ctx, plans) + _budget(ctx, plans)
-    warnings = tuple(map(mask_flagged, warnings))
+    warnings = tuple(map(_said, warnings))
     return ImportSummary(source, tuple(plans), warnings=warnings, committed=dict(ctx.committed))
+
+
+def _said(text: str) -> str:
+    """A line of the plan (a reason, a note, a warning) as the CLI prints it: what the
+    PIN scan flags masked, then control, format and separator characters escaped."""
+    return printable(mask_flagged(text))
 
 
 def _as_read(layout: Layout, plan: RunPlan) -> RunPlan:
