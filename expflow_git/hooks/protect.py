@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -114,16 +114,26 @@ class StagedRewrite:
         return Rewrite(self.experiment, self.path, self.old_sha, self.new_sha)
 
 
-def staged_changes(ws: Workspace) -> list[Change]:
+class StagedChanges(list[Change]):
+    """`staged_changes`' list of changes, which also says whether HEAD had no commit
+    (`unborn`): `unpassed_findings` scans the first commit's submodules, and asking git
+    again for a commit that changes nothing cost two git processes per hook run."""
+
+    def __init__(self, changes: Iterable[Change] = (), *, unborn: bool = False) -> None:
+        super().__init__(changes)
+        self.unborn = unborn
+
+
+def staged_changes(ws: Workspace) -> StagedChanges:
     """What the index changes against HEAD; nothing before the first commit (or outside
-    git). Read once per hook run and passed to the checks below."""
+    git). Read once per hook run (HEAD resolved once) and passed to the checks below."""
     if ws.git is None:
-        return []
+        return StagedChanges()
     try:
         ws.git.resolve_commit("HEAD")
     except ExpflowError:  # an unborn HEAD has nothing committed to protect
-        return []
-    return ws.git.staged_changes("HEAD")
+        return StagedChanges(unborn=True)
+    return StagedChanges(ws.git.staged_changes("HEAD"))
 
 
 def _head_policy(ws: Workspace, changes: list[Change]) -> tuple[Policy | None, bool]:
@@ -398,7 +408,9 @@ def unpassed_findings(
     if git is None:
         return []
     if not changes:  # the first commit (nothing to compare with): its submodules
-        changes = _unborn_links(git)
+        # (`staged_changes` knows whether HEAD is unborn; a list made elsewhere does not)
+        unborn = changes.unborn if isinstance(changes, StagedChanges) else _unborn(git)
+        changes = _unborn_links(git) if unborn else []
     merging = (git.git_dir / "MERGE_HEAD").is_file()
     kept = [
         c
@@ -429,18 +441,23 @@ def _passable(path: Path) -> bool:
     return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
 
 
-def _unborn_links(git: Git) -> list[Change]:
-    """Before the first commit, the index's submodules as added (a review: their names
-    went unscanned in a repository's first commit); none once HEAD exists."""
+def _unborn(git: Git) -> bool:
+    """Whether HEAD has no commit yet."""
     try:
         git.resolve_commit("HEAD")
     except ExpflowError:
-        return [
-            Change("A", e.path, None, e.sha, None, e.mode)
-            for e in git.ls_index()
-            if e.mode == GITLINK and e.stage == 0
-        ]
-    return []
+        return True
+    return False
+
+
+def _unborn_links(git: Git) -> list[Change]:
+    """Before the first commit, the index's submodules as added (a review: their names
+    went unscanned in a repository's first commit)."""
+    return [
+        Change("A", e.path, None, e.sha, None, e.mode)
+        for e in git.ls_index()
+        if e.mode == GITLINK and e.stage == 0
+    ]
 
 
 def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
