@@ -296,13 +296,12 @@ def holdout_budget_findings(
     """One `holdout-budget-exceeded` finding, at the policy, per study over the budget
     (`counts` counted over the history, or in the tree); only those of `studies`
     unless None. The audit's and the validate hook's one rule."""
-    where = "in its history" if history else "in the tree"
     return [
         Finding(
             policy_path,
             Problem.HOLDOUT_BUDGET.value,
-            f"{study_name(study)} has {n} result(s) carrying the holdout split "
-            f"{split!r} {where}, over the budget of {limit} per study",
+            f"{study_has(study)} {n} result(s) carrying the holdout split {split!r} "
+            f"{_where(study, history)}, over the budget of {limit} per study",
             HOLDOUT_POINTER,
         )
         for study, n in counts
@@ -339,6 +338,17 @@ def holdout_total_findings(
 
 def study_name(study: Study) -> str:
     return "runs without a record" if study is None else f"study {study!r}"
+
+
+def study_has(study: Study) -> str:
+    """A study's name and its verb: "study 's' has", "runs without a record have"."""
+    return f"{study_name(study)} {'have' if study is None else 'has'}"
+
+
+def _where(study: Study, history: bool) -> str:
+    if not history:
+        return "in the tree"
+    return "in their history" if study is None else "in its history"
 
 
 def duplicate_result_findings(results: Iterable[Result]) -> list[Finding]:
