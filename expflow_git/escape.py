@@ -19,9 +19,13 @@ import unicodedata
 # Characters that are invisible or that move, erase or split what a terminal or a log
 # viewer shows: C0 and C1 controls with DEL (ESC starts terminal sequences; CR, LF and
 # NEL end lines), format characters (bidi overrides reorder text, zero-width ones hide
-# it), line and paragraph separators, and lone surrogates (a file name that is not
-# UTF-8 decoded with surrogateescape).
-_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# it), line and paragraph separators, lone surrogates (a file name that is not UTF-8
+# decoded with surrogateescape), and unassigned and private-use code points. Python's
+# tables are of one Unicode version (3.11: Unicode 14), so a format character a later
+# one added (U+13439-U+1343F, Egyptian hieroglyph format controls, Unicode 15) looks
+# unassigned here while a terminal may hide it; a private-use one is drawn as nothing,
+# or as whatever a font puts there. Either shows as an escape.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Cn", "Co"})
 
 # CI runners read a command anywhere in a line that has `##` + a word + `[`: GitHub
 # Actions' old form `##[error]…`, Azure Pipelines' `##vso[…]`, TeamCity's `##teamcity[…]`.
