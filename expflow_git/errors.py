@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from expflow_git.escape import terminal
+from expflow_git.escape import terminal, terminal_path
 
 
 def clean(text: str) -> str:
@@ -33,8 +33,8 @@ _SPELLED = r"\\(\\|udc[89a-f][0-9a-f])"
 
 def path_from_text(text: str) -> str:
     """A path as `path_text` spelled it, back: a report's paths, shown from its file as the
-    audit shows them (a backslash once, a byte that is not UTF-8 as `\\xff` once
-    escaped). What is not such a spelling is left as it is."""
+    audit shows them (`escape.terminal_path`: a backslash doubled, a byte that is not
+    UTF-8 as `\\xff`). What is not such a spelling is left as it is."""
     if "\\" not in text:
         return text
     return re.sub(_SPELLED, lambda m: "\\" if m[1] == "\\" else chr(int(m[1][1:], 16)), text)
@@ -99,7 +99,7 @@ class Finding:
         object.__setattr__(self, "pointer", _masked_pointer(self.pointer))
 
     def location(self) -> str:
-        loc = printable(masked_path(self.path))
+        loc = terminal_path(masked_path(self.path))  # a backslash doubled: one spelling
         if self.line is not None:
             loc += f":{self.line}"
             if self.col is not None:

@@ -77,6 +77,14 @@ def terminal(text: str) -> str:
     return "".join(_visible(ch) if unicodedata.category(ch) in _HIDDEN else ch for ch in text)
 
 
+def terminal_path(path: str) -> str:
+    """A file name for a line of text, one name to one spelling: a backslash doubled (as
+    a report spells it, `errors.path_text`), then `terminal`. So a single backslash only
+    ever starts an escape: a name holding the byte 0xff shows `\\xff`, one literally
+    named with those four characters `\\\\xff`, where both showed `\\xff`."""
+    return terminal(path.replace("\\", "\\\\"))
+
+
 def line(text: str) -> str:
     """One line of plain output (a terminal, a CI log): `terminal`, and nothing in it a
     CI runner reads as a workflow command — no `::` first (after blanks), no `##[`."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from expflow_git.errors import printable
-from expflow_git.escape import line
+from expflow_git.escape import line, terminal_path
 from expflow_git.policy.diff import PolicyProposal, summary
 from expflow_git.render.attempts import attempts_lines
 from expflow_git.render.holdout import budget_note
@@ -112,7 +112,7 @@ def render_text(view: View) -> str:
         lines += ["", *attempts_lines(view.attempts)]
     if view.corrections:  # declared, so never silent (issue 13)
         lines += ["", f"corrections ({len(view.corrections)}):"]
-        lines += [f"  {printable(c.path)}: {printable(c.describe())}" for c in view.corrections]
+        lines += [f"  {terminal_path(c.path)}: {printable(c.describe())}" for c in view.corrections]
     if view.findings:
         lines += ["", f"findings ({len(view.findings)}):"]
         lines += [f"  {f.location()}: {f.rule}: {f.message}" for f in view.findings]
