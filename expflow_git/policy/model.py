@@ -13,6 +13,7 @@ import functools
 import math
 import operator
 import os
+import posixpath
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -468,13 +469,30 @@ def did_you_mean(word: str, choices: Mapping[str, Any] | list[str]) -> str:
 
 
 def policy_in_commit(policy_path: str | None, root: Path | None = None) -> str:
-    """The policy's path inside a commit (relative to the repository root), from --policy:
-    an absolute path inside `root` is taken relative to it (`audit --policy
-    /abs/repo/expflow.yaml` found no policy at HEAD where `list` read it; a user's hunt)."""
+    """The policy's path inside a commit (relative to the repository root), from --policy
+    or EXPFLOW_POLICY. A relative path is taken from the repository root, wherever the
+    command runs (as the work tree's policy is: `Workspace.find`), and normalised as git
+    names a path (`./expflow.yaml`, `.//expflow.yaml` and `results/../expflow.yaml` are
+    `expflow.yaml`: only a leading `./` was dropped, and `.//expflow.yaml` was looked up as
+    `/expflow.yaml`); an absolute path inside `root` is taken relative to it (`audit
+    --policy /abs/repo/expflow.yaml` found no policy at HEAD where `list` read it; a user's
+    hunt). A path outside the repository (`../expflow.yaml`, an absolute one elsewhere)
+    names no file of a commit: refused (ExpflowError, exit 2), naming the path as given."""
+    given = policy_path
     if policy_path and root is not None and os.path.isabs(policy_path):
         with contextlib.suppress(ValueError, OSError):
             policy_path = Path(policy_path).resolve().relative_to(root.resolve()).as_posix()
     path = (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/")
-    while path.startswith("./"):
-        path = path[2:]
-    return path or DEFAULT_POLICY_PATH
+    if path.startswith("/"):
+        raise _refused(given, "outside the repository, where no commit holds it")
+    path = posixpath.normpath(path)
+    if path == ".." or path.startswith("../"):
+        raise _refused(given, "outside the repository (a relative path is taken from its root)")
+    if path == ".":
+        raise _refused(given, "the repository's root folder, not a file")
+    return path
+
+
+def _refused(given: str | None, why: str) -> ExpflowError:
+    """The one-line refusal (exit 2) of a policy path no commit holds, named as given."""
+    return ExpflowError(f"policy {given}: {why}")
