@@ -22,7 +22,15 @@ from typing import Any
 
 from expflow_git.atomicfile import confined
 from expflow_git.checks import Problem, check_content
-from expflow_git.errors import ExpflowError, Finding, clean, mask_flagged, path_text, printable
+from expflow_git.errors import (
+    ExpflowError,
+    Finding,
+    clean,
+    mask_flagged,
+    path_from_text,
+    path_text,
+    printable,
+)
 from expflow_git.gitstore import Change, Git, no_git_env
 from expflow_git.identity import REGULAR_MODES
 from expflow_git.policy.model import Policy
@@ -89,8 +97,9 @@ class Correction:
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Correction:
-        """Back from a report entry (`entry`)."""
-        return cls.from_json(entry["path"], entry)
+        """Back from a report entry (`entry`), its path as the file names it (the entry
+        spells it: `errors.path_text`)."""
+        return cls.from_json(path_from_text(entry["path"]), entry)
 
     def change(self) -> str:
         """`<old> → <new>` with 12-digit blob ids (new: "deleted")."""
