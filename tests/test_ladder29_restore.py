@@ -1,10 +1,12 @@
 """The Ladder's submission order when a result leaves every result path and comes back
-(issue 18, twenty-ninth pass; docs/spec.md §6.2 item 5): a run withdrawn by a correction
-and restored later, byte for byte, is submitted again where it is restored. It kept the
-position of the commit that first added it, before its withdrawal, and took
-`best_ladder` from a competitor submitted while it was withdrawn. A result moved (in one
-commit, or copied then deleted) still keeps its position. Real repositories, the real
-CLI."""
+(issue 18, twenty-ninth pass; docs/spec.md §6.2 item 5): a result keeps the commit that
+first brought its blob, also when it was withdrawn and restored byte for byte. A fix
+that submitted a restored result again where it was restored let one pull request
+withdraw a rival's run from main, submit its own, and restore the rival's, which then
+came after it and lost `best_ladder` to it (a review's find): once the pull request is
+fast-forwarded, no history tells that apart from a withdrawal merged before. A result
+moved (in one commit, or copied then deleted) keeps its position too. Real
+repositories, the real CLI."""
 
 from __future__ import annotations
 
@@ -58,12 +60,11 @@ def _rel(kind: str, run_id: str) -> str:
     return f"{kind}/{STUDY}/{run_id}.json"
 
 
-def test_a_withdrawn_run_restored_is_submitted_where_it_is_restored(
-    xcli: Cli, tmp_path: Path
-) -> None:
+def test_a_withdrawn_run_restored_keeps_its_first_commit(xcli: Cli, tmp_path: Path) -> None:
     """PR A: e1 (0.81), zz (0.94); PR B withdraws zz (`rm --reason`); PR C: c (0.945),
-    which sets the ladder; PR D puts zz's record and result back, byte for byte. zz is a
-    submission of PR D, after c, and moves nothing: best_ladder stays c."""
+    which sets the ladder; PR D puts zz's record and result back, byte for byte. zz's
+    score was public from PR A and its withdrawal is declared in every report: it keeps
+    PR A's place, and c (not a step above it) does not move the ladder."""
     r = _repo(tmp_path / "repo")
     _pr(r, "A")
     add_run(r, "e1", {"accuracy": 0.81}, study=STUDY)
@@ -86,15 +87,14 @@ def test_a_withdrawn_run_restored_is_submitted_where_it_is_restored(
     write(r, _rel("experiments", "zz"), record)
     write(r, _rel("results", "zz"), result)
     commit_all(r, "restore zz")
-    # It was "best_ladder: zz" (moved 1 time(s): zz), zz ordered before c.
-    expected = ("c", {"e1": 0, "c": 1, "zz": 2})
+    expected = ("zz", {"zz": 0, "e1": 1, "c": 2})
     assert _all_ways(xcli, r, "--since", "main", "--policy-ref", "main") == expected
     assert _all_ways(xcli, r) == expected
     _merge(r, "D")
     assert _all_ways(xcli, r) == expected
     text = xcli(["audit", "--no-cache"], r).out
-    assert "best_ladder: c — accuracy 0.94 on the ladder" in text
-    assert "moved 2 time(s): e1 → c)" in text
+    assert "best_ladder: zz — accuracy 0.94 on the ladder" in text
+    assert "moved 1 time(s): zz)" in text
     report = tmp_path / "report.json"
     assert xcli(["audit", "--out", str(report)], r).code == 0
     res = xcli(["verify", str(report), "--allow-unsigned", "--repo", str(r)], tmp_path)
@@ -102,11 +102,11 @@ def test_a_withdrawn_run_restored_is_submitted_where_it_is_restored(
     assert "ok   recompute" in res.out
 
 
-def test_a_correction_chain_back_to_the_first_result_is_a_new_submission(
+def test_a_correction_chain_back_to_the_first_result_keeps_its_commit(
     xcli: Cli, tmp_path: Path
 ) -> None:
-    """zz's result X is replaced by Y, c is submitted, then zz's result is X again: the
-    blob X left every result path at the first correction, and comes back after c."""
+    """zz's result X is replaced by Y, c is submitted, then zz's result is X again: X
+    keeps the commit that first brought it, before c."""
     r = _repo(tmp_path / "repo")
     add_run(r, "e1", {"accuracy": 0.81}, study=STUDY)
     add_run(r, "zz", {"accuracy": 0.94}, study=STUDY)
@@ -118,16 +118,15 @@ def test_a_correction_chain_back_to_the_first_result_is_a_new_submission(
     commit_all(r, "c")
     write(r, _rel("results", "zz"), first)
     commit_all(r, "zz: X again")
-    assert _all_ways(xcli, r) == ("c", {"e1": 0, "c": 1, "zz": 2})
+    assert _all_ways(xcli, r) == ("zz", {"zz": 0, "e1": 1, "c": 2})
 
 
 def test_a_pull_request_that_merged_main_then_withdrew_and_restored_a_run(
     xcli: Cli, tmp_path: Path
 ) -> None:
     """The merge of main into the pull request shows main's zz as added again (its diff
-    is against the pull request's own commit): zz is still one result, so the pull
-    request's deletion of it leaves it nowhere, and its restoration is a new
-    submission after the pull request's c."""
+    is against the pull request's own commit); the pull request withdraws zz, submits
+    c and restores zz: zz keeps main's place, first, and the ladder."""
     r = _repo(tmp_path / "repo")
     _pr(r, "pr")
     add_run(r, "e1", {"accuracy": 0.81}, study=STUDY)
@@ -144,8 +143,35 @@ def test_a_pull_request_that_merged_main_then_withdrew_and_restored_a_run(
     commit_all(r, "c")
     write(r, _rel("results", "zz"), saved)
     commit_all(r, "zz again")
-    # It kept main's place, first, and the ladder: ("zz", {"zz": 0, "e1": 1, "c": 2}).
-    assert _all_ways(xcli, r, "--policy-ref", "main") == ("c", {"e1": 0, "c": 1, "zz": 2})
+    assert _all_ways(xcli, r, "--policy-ref", "main") == ("zz", {"zz": 0, "e1": 1, "c": 2})
+
+
+@pytest.mark.parametrize("merge", ["--no-ff", "--ff-only"])
+def test_a_pull_request_cannot_put_a_rivals_run_behind_its_own(
+    xcli: Cli, tmp_path: Path, merge: str
+) -> None:
+    """main holds a rival's zz (0.94). A pull request withdraws zz with a correction,
+    submits its own c (0.945, not a step above), then restores zz byte for byte: its
+    net change to zz is nothing. zz keeps main's place and the ladder, in the pull
+    request's own audit and on main after a merge or a fast-forward."""
+    r = _repo(tmp_path / "repo")
+    add_run(r, "zz", {"accuracy": 0.94}, study=STUDY)
+    commit_all(r, "the rival's zz")
+    _pr(r, "pr")
+    record, result = ((r / _rel(k, "zz")).read_bytes() for k in ("experiments", "results"))
+    out = xcli(["rm", "zz", "--reason", "withdrawn", "--force"], r)
+    assert out.code == 0, out
+    commit_all(r, "rm zz")
+    add_run(r, "c", {"accuracy": 0.945}, study=STUDY)
+    commit_all(r, "c")
+    write(r, _rel("experiments", "zz"), record)
+    write(r, _rel("results", "zz"), result)
+    commit_all(r, "restore zz")
+    expected = ("zz", {"zz": 0, "c": 1})
+    assert _all_ways(xcli, r, "--since", "main", "--policy-ref", "main") == expected
+    git(r, "checkout", "-q", "main")
+    git(r, "merge", "-q", merge, "--no-edit", "pr")
+    assert _all_ways(xcli, r) == expected
 
 
 @pytest.mark.parametrize("one_commit", [True, False])

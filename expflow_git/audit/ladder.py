@@ -12,8 +12,7 @@ board that beat the ladder by no more than η (a lucky draw on the holdout) does
 
 The submission order is history, never a date a document or a commit claims: a result
 document is submitted at the first commit of the audited commit's first-parent chain that
-brought it (a merge brings a side branch's results at once; a result withdrawn from every
-result path and brought back is submitted again), and under `--policy-ref`
+brought it (a merge brings a side branch's results at once), and under `--policy-ref`
 the judged ref's own chain comes first, so a pull request that merged the base branch in
 cannot place its results before the base's.
 
@@ -121,11 +120,9 @@ def _beats(score: Fraction, level: Fraction, step: Fraction, descending: bool) -
 def first_commits(git: Git, rev: str, policy: Policy, trusted: str | None = None) -> dict[str, int]:
     """The submission position of each result document, by its blob: the position, in
     `rev`'s first-parent history (oldest first), of the commit that first brought that
-    blob to a path the policy names as a result since a commit last left it at none (a
-    run withdrawn and restored, as a correction lets it be, is submitted again where it
-    is restored; a result moved within one commit keeps its position). With `trusted`
-    (the --policy-ref commit) its first-parent history comes first and then `rev`'s
-    commits it does not hold. One `git log` per history.
+    blob to a path the policy names as a result. With `trusted` (the --policy-ref commit)
+    its first-parent history comes first and then `rev`'s commits it does not hold. One
+    `git log` per history.
 
     A shallow clone's cut commit shows every file of its tree as added: each result
     older than the cut would be submitted there, the runs in leaderboard order, and the
@@ -133,12 +130,7 @@ def first_commits(git: Git, rev: str, policy: Policy, trusted: str | None = None
     budgets' cut history is (audit/budget._refuse_a_cut_history)."""
     walks = [(None, rev)] if trusted is None else [(None, trusted), (trusted, rev)]
     cut = git.shallow_commits()
-    # `first` holds the blobs some result path holds (a blob no path holds any more is
-    # forgotten: brought back, it is a new submission), `held` each result path's blob,
-    # `copies` a blob's paths past its first (almost always none).
     first: dict[str, int] = {}
-    held: dict[str, str] = {}
-    copies: dict[str, int] = {}
     position = 0
     for base, tip in walks:
         for commit, changes in git.log_changes(base, tip, [], first_parent=True):
@@ -149,40 +141,10 @@ def first_commits(git: Git, rev: str, policy: Policy, trusted: str | None = None
                     f"{commit[:12]} — fetch the full history (actions/checkout with "
                     "`fetch-depth: 0`)"
                 )
-            gone: list[str] = []
             for change in changes:
-                path = change.path
-                if policy.kind_of(path) is not Kind.RESULT:
-                    continue
-                # The path's blob as the walk has it, not the diff's old side: REV's
-                # commits after REF's are diffed against their own parents, and a merge
-                # of REF into them shows REF's results as added again.
-                old = held.get(path)
-                new = change.new_sha
-                if old == new:
-                    continue
-                if old is not None:
-                    gone.append(old)
-                if new is None:
-                    del held[path]
-                    continue
-                held[path] = new
                 # A modified result is a new submission: its blob, not its id, is followed.
-                if new in first:
-                    copies[new] = copies.get(new, 0) + 1
-                else:
-                    first[new] = position
-            # After the commit's additions: a result moved within one commit keeps its
-            # position; one no result path holds after it (deleted, as a correction
-            # withdraws a run) is forgotten.
-            for blob in gone:
-                if (more := copies.get(blob, 0)) > 0:
-                    if more == 1:
-                        del copies[blob]
-                    else:
-                        copies[blob] = more - 1
-                else:
-                    first.pop(blob, None)
+                if change.new_sha is not None and policy.kind_of(change.path) is Kind.RESULT:
+                    first.setdefault(change.new_sha, position)
             position += 1
     return first
 
