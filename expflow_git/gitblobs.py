@@ -4,9 +4,11 @@ git read)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import threading
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import IO, final
 
@@ -34,8 +36,10 @@ class BlobReader:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._busy = False
+        self._pid = os.getpid()
 
     def __enter__(self) -> BlobReader:
+        _ENTERED.readers = [*getattr(_ENTERED, "readers", ()), self]
         return self
 
     def __exit__(
@@ -44,6 +48,7 @@ class BlobReader:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        _ENTERED.readers = [r for r in getattr(_ENTERED, "readers", ()) if r is not self]
         self.close()
 
     def close(self) -> None:
@@ -92,11 +97,11 @@ class BlobReader:
         self.close()
         return ExpflowError(f"git cat-file: {detail or 'exited unexpectedly'}")
 
-    def _answer(self, stdout: IO[bytes], name: str) -> bytes:
+    def _answer(self, stdout: IO[bytes], name: str, kind: bytes = b"blob") -> bytes:
         """Read one answer: ``<sha> <type> <size>LF<content>LF`` or ``<name> missing LF``.
 
-        A missing object or a non-blob raises after its whole answer is read,
-        so the stream stays usable; anything else stops the process.
+        A missing object or one not of type `kind` raises after its whole answer is
+        read, so the stream stays usable; anything else stops the process.
         """
         header = stdout.readline()
         if not header.endswith(b"\n"):
@@ -112,8 +117,9 @@ class BlobReader:
         data = stdout.read(size)
         if len(data) != size or stdout.read(1) != b"\n":
             raise self._died()
-        if parts[1] != b"blob":
-            raise ExpflowError(f"git object {name} is a {parts[1].decode()}, not a blob")
+        if parts[1] != kind:
+            found, wanted = parts[1].decode(), kind.decode()
+            raise ExpflowError(f"git object {name} is a {found}, not a {wanted}")
         return data
 
     def read(self, sha: str) -> bytes:
@@ -137,8 +143,11 @@ class BlobReader:
             self._abort()
             raise
 
-    def read_many(self, shas: Iterable[str]) -> Generator[tuple[str, bytes], None, None]:
-        """Yield ``(sha, content)`` for every requested blob, in request order.
+    def read_many(
+        self, shas: Iterable[str], *, kind: str = "blob"
+    ) -> Generator[tuple[str, bytes], None, None]:
+        """Yield ``(sha, content)`` for every requested blob (or object of type `kind`: a
+        tree's is its entries as git stores them), in request order.
 
         ``shas`` is consumed and checked at the call.  Abandoning the iterator
         early stops the process (it would still be answering); the next call
@@ -147,9 +156,11 @@ class BlobReader:
         names = _check_names(shas)
         if self._busy:
             raise RuntimeError("BlobReader: a read_many() is still being consumed")
-        return self._stream(names)
+        return self._stream(names, kind.encode("ascii"))
 
-    def _stream(self, names: list[str]) -> Generator[tuple[str, bytes], None, None]:
+    def _stream(
+        self, names: list[str], kind: bytes = b"blob"
+    ) -> Generator[tuple[str, bytes], None, None]:
         if not names:
             return
         proc = self._start()
@@ -171,7 +182,7 @@ class BlobReader:
         try:
             answer = self._answer
             for name in names:
-                yield name, answer(stdout, name)
+                yield name, answer(stdout, name, kind)
             done = True
         finally:
             self._busy = False
@@ -189,6 +200,27 @@ class BlobReader:
         if writer is not None:
             writer.join()
         self.close()
+
+
+# The readers each thread is inside the `with` block of, innermost last (`shared_reader`).
+_ENTERED = threading.local()
+
+
+@contextlib.contextmanager
+def shared_reader(git: Git) -> Iterator[BlobReader]:
+    """The reader of `git` (the same object) whose `with` block this thread is in,
+    innermost first, borrowed (left open at the end); else a new one for the block.
+    Only one this process made and not in the middle of a `read_many`: a forked child
+    inherits its parent's reader, whose process answers the parent. A reader is not
+    thread-safe, and a thread only sees its own. So a check that every audit with
+    `--since` runs reads its few objects through the audit's own stream, with no `git
+    cat-file` process of its own (the budgets' trees)."""
+    for reader in reversed(getattr(_ENTERED, "readers", ())):
+        if reader._git is git and reader._pid == os.getpid() and not reader._busy:
+            yield reader
+            return
+    with BlobReader(git) as reader:
+        yield reader
 
 
 def _check_names(shas: Iterable[str]) -> list[str]:

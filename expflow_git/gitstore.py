@@ -308,6 +308,56 @@ def tree_entry(record: str, intern: Callable[[str], str] = sys.intern) -> TreeEn
 
 
 @dataclass(frozen=True, slots=True)
+class RawTreeEntry:
+    """One entry of a tree object as git stores it: the name's bytes, whether it is a
+    folder (a mode of type 040000: what git's tree order and path look-ups go by), and
+    the object id."""
+
+    name: bytes
+    folder: bool
+    sha: str
+
+
+def tree_entries(data: bytes, width: int) -> tuple[list[RawTreeEntry], str | None]:
+    """A tree object's entries (`width`: the object id's length in hex digits) as stored,
+    and what `git fsck` refuses in their order, or None: git's tree order compares the
+    names' bytes, a folder's as if it ended in '/' (`treeNotSorted`), and no name is
+    listed twice (`duplicateEntries`, also a file and a folder of one name, which that
+    order need not put side by side). git's path-limited readers (`git log -- PATH`,
+    `ls-tree -- PATH`, `<commit>:<path>`) stop at the first entry past the name they
+    look for, so in a tree out of order they miss what its whole listing shows."""
+    raw = width // 2
+    entries: list[RawTreeEntry] = []
+    seen: set[bytes] = set()
+    fault = None
+    last = b""
+    at = 0
+    while at < len(data):
+        space = data.find(b" ", at)
+        end = data.find(b"\0", space + 1) if space != -1 else -1
+        mode = data[at:space]
+        if end == -1 or end + 1 + raw > len(data) or not mode or mode.strip(b"01234567"):
+            return entries, fault or "is no tree git reads"
+        name = data[space + 1 : end]
+        folder = int(mode, 8) & 0o170000 == 0o040000
+        entries.append(RawTreeEntry(name, folder, data[end + 1 : end + 1 + raw].hex()))
+        at = end + 1 + raw
+        key = name + b"/" if folder else name
+        if fault is None and name in seen:
+            fault = f"names '{_shown(name)}' twice (git fsck: duplicateEntries)"
+        elif fault is None and entries[1:] and key <= last:
+            before = _shown(entries[-2].name)
+            fault = f"lists '{before}' before '{_shown(name)}' (git fsck: treeNotSorted)"
+        seen.add(name)
+        last = key
+    return entries, fault
+
+
+def _shown(name: bytes) -> str:
+    return printable(_decode_path(name))
+
+
+@dataclass(frozen=True, slots=True)
 class IndexEntry:
     """One ``git ls-files -s`` line; ``stage`` is 0 unless the path is unmerged (1-3)."""
 
@@ -677,6 +727,18 @@ class Git:
             _check_rev(base)
             args.append(f"^{base}")
         return self.run(*args, "--").decode("ascii").split()
+
+    def range_trees(self, base: str, rev: str) -> list[tuple[str, str]]:
+        """Each commit of ``base..rev`` (all of ``rev``'s history for git's empty tree)
+        with its tree's id, in one process."""
+        _check_rev(rev)
+        args = ["rev-list", "--format=%T", rev]
+        if base not in EMPTY_TREES.values():
+            _check_rev(base)
+            args.append(f"^{base}")
+        lines = self.run(*args, "--").decode("ascii").split()
+        # "commit <id>" then the tree's id, for each commit
+        return [(lines[i + 1], lines[i + 2]) for i in range(0, len(lines) - 2, 3)]
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether `ancestor` is in the history of `descendant` (a commit is its own ancestor)."""

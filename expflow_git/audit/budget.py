@@ -42,9 +42,9 @@ from expflow_git.checks import (
     study_name,
 )
 from expflow_git.documents import stem
-from expflow_git.errors import ExpflowError, Finding, clean
-from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import EMPTY_TREES, Change, Git, TreeEntry
+from expflow_git.errors import ExpflowError, Finding, clean, printable
+from expflow_git.gitblobs import BlobReader, shared_reader
+from expflow_git.gitstore import EMPTY_TREES, Change, Git, TreeEntry, tree_entries
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs, normalised
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.policy.model import Policy, WalkForward
@@ -111,18 +111,28 @@ class BudgetRange:
 
 def budget_range(git: Git, check: TreeCheck, since: str | None) -> BudgetRange | None:
     """The range the budgets count over (`since`: a resolved ancestor); None without
-    `--since`, or when the policy sets neither budget."""
+    `--since`, or when the policy sets neither budget. With `--since`, budgets or not,
+    a range holding a tree git reads path by path otherwise than whole is refused
+    (`refuse_malformed_trees`, exit 2): every later audit reads it as BASE's history."""
+    if since is None:
+        return None
     policy = check.policy
     runs = policy.max_runs_per_study is not None or policy.max_runs is not None
-    if since is None or (budget_policy(policy) is None and not runs):
-        return None
+    budgets = budget_policy(policy) is not None or runs
     from expflow_git.history.walk import policy_at
 
-    base_tree, rev_tree = git.ls_tree(since), git.ls_tree(check.commit.sha)
-    with BlobReader(git) as reader:
+    rev = check.commit.sha
+    if budgets:
+        base_tree, rev_tree = git.ls_tree(since), git.ls_tree(rev)
+    else:  # only the policies: their globs say which trees are checked
+        base_tree, rev_tree = git.ls_tree(since, [policy.path]), git.ls_tree(rev, [policy.path])
+    with shared_reader(git) as reader:  # (the audit's own stream: no process more)
         globs = DocumentGlobs.of(
             policy, policy_at(reader, base_tree, policy), policy_at(reader, rev_tree, policy)
         )
+        refuse_malformed_trees(git, reader, since, rev, globs, policy.path)
+    if not budgets:
+        return None
     before = []
     if since not in EMPTY_TREES.values():
         _refuse_a_cut_history(git, since)
@@ -144,6 +154,66 @@ def _refuse_a_cut_history(git: Git, base: str) -> None:
             f"--since {base[:12]}: the budgets count its whole history, which this shallow "
             f"clone cuts at {cut[0][:12]} — fetch the full history (actions/checkout with "
             "`fetch-depth: 0`)"
+        )
+
+
+_Step = tuple[str, bytes]  # a tree to read and the folder it is at
+
+
+def refuse_malformed_trees(
+    git: Git, reader: BlobReader, base: str, rev: str, globs: DocumentGlobs, policy_path: str
+) -> None:
+    """Exit 2 where a commit of BASE..REV has a tree out of git's order, or naming an
+    entry twice (`gitstore.tree_entries`), on the way to a document folder
+    (`globs.prefixes()`, the corrections' too) or to the policy file: its top folder's
+    tree and each folder's down to the one holding that folder or file. git's
+    path-limited readers stop early in such a tree: `git log -- results` read a commit
+    adding a result under a top folder listing `results` after `zzz` as deleting every
+    result, so an audit whose BASE held that commit (every one after its merge) forgot
+    the look and the run it counted before (an attacker's hunt, issue 18 twenty-ninth
+    pass). Inside a document folder git reads every entry, as the range's own
+    unlimited walk does. One `git rev-list` and, depth by depth, one stream of the
+    trees not read yet, in `reader`'s one `git cat-file --batch`, whatever the number
+    of commits."""
+    on_the_way = {b""}  # the folders whose trees are read: those holding a step of a path
+    for path in {*globs.prefixes(), *globs.prefixes(corrections_only=True), policy_path}:
+        parts = path.encode("utf-8", "surrogateescape").split(b"/")
+        on_the_way.update(b"/".join(parts[:depth]) for depth in range(1, len(parts)))
+    commits = git.range_trees(base, rev)[::-1]  # oldest first
+    age = {commit: i for i, (commit, _) in enumerate(commits)}
+    level: dict[_Step, str] = {}  # each tree to read, with the oldest commit holding it
+    for commit, tree in commits:
+        level.setdefault((tree, b""), commit)
+    read: set[_Step] = set()
+    faults: list[tuple[str, bytes, str, str]] = []  # (commit, folder, tree, what is wrong)
+    while level and not faults:
+        read |= level.keys()
+        deeper: dict[_Step, str] = {}
+        wanted = sorted(level)
+        # (read to the end, a fault or not: the stream may be the audit's own)
+        trees = reader.read_many((tree for tree, _ in wanted), kind="tree")
+        for (tree, folder), (_, data) in zip(wanted, trees, strict=True):
+            commit = level[(tree, folder)]
+            entries, fault = tree_entries(data, len(tree))
+            if fault is not None:
+                faults.append((commit, folder, tree, fault))
+            for e in entries:
+                if not e.folder:
+                    continue
+                step = (e.sha, folder + b"/" + e.name if folder else e.name)
+                if step[1] in on_the_way and step not in read:
+                    if step not in deeper or age[commit] < age[deeper[step]]:
+                        deeper[step] = commit
+        level = deeper
+    if faults:
+        commit, folder, tree, fault = min(faults, key=lambda f: age[f[0]])
+        shown = printable(folder.decode("utf-8", "surrogateescape"))
+        where = f"folder '{shown}'" if folder else "top folder"
+        raise ExpflowError(
+            f"--since {base[:12]}: commit {commit}: the tree of its {where} ({tree[:12]}) "
+            f"{fault} — a hand-made tree, which git's path-limited reads see otherwise "
+            "than whole; the audit refuses the range (have git check what it receives: "
+            "`transfer.fsckObjects`)"
         )
 
 
