@@ -37,6 +37,9 @@ class BlobReader:
         self._stderr: IO[bytes] | None = None
         self._busy = False
         self._pid = os.getpid()
+        # The open `read_many` stream's writer thread, and the process that started git.
+        self._writer: threading.Thread | None = None
+        self._owner = self._pid
 
     def __enter__(self) -> BlobReader:
         _ENTERED.readers = [*getattr(_ENTERED, "readers", ()), self]
@@ -52,8 +55,23 @@ class BlobReader:
         self.close()
 
     def close(self) -> None:
-        """Stop the cat-file process (closing its stdin lets it exit cleanly)."""
+        """Stop the cat-file process (closing its stdin lets it exit cleanly).
+
+        With a `read_many` stream still open (e.g. Ctrl-C in the code consuming it: the
+        stream's own `finally` has not run), git is killed first and the writer thread
+        joined before any pipe is closed: the writer may be blocked in `write()` holding
+        stdin's lock, with git blocked writing answers nobody reads, and closing stdin
+        would wait on that lock for ever."""
         proc, self._proc = self._proc, None
+        writer, self._writer = self._writer, None
+        self._busy = False
+        if proc is not None and writer is not None and self._owner == os.getpid():
+            proc.kill()  # its pipes' other ends close: a blocked write() fails and returns
+            proc.wait()
+            if writer.is_alive():
+                writer.join(timeout=5)
+            if writer.is_alive():  # something else holds git's stdin open: leave it be
+                proc.stdin = None
         if proc is not None:
             for pipe in (proc.stdin, proc.stdout):
                 if pipe is not None:
@@ -76,6 +94,7 @@ class BlobReader:
 
             # stderr goes to a file: a pipe nobody drains could fill and stall git.
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as git)
+            self._owner = os.getpid()
             self._proc = self._git.popen(
                 # A bulk read walks long delta chains: git's default 96 MiB
                 # delta-base cache is too small for 100k+ blobs and doubles the time.
@@ -177,6 +196,7 @@ class BlobReader:
 
         writer = threading.Thread(target=feed, name="cat-file-writer", daemon=True)
         self._busy = True
+        self._writer = writer
         done = False
         writer.start()
         try:
@@ -185,20 +205,22 @@ class BlobReader:
                 yield name, answer(stdout, name, kind)
             done = True
         finally:
-            self._busy = False
-            if not done:
-                # Stopped mid-stream (an error, or the caller broke off): git
-                # still has answers queued, so this process cannot be reused.
-                self._abort(writer)
-            writer.join()
+            if self._writer is writer:  # else close() has already stopped this stream
+                if done:
+                    writer.join()  # (git read every request: the writer has returned)
+                else:
+                    # Stopped mid-stream (an error, or the caller broke off): git
+                    # still has answers queued, so this process cannot be reused.
+                    self._abort()  # (close() kills git, then joins the writer)
+                self._busy = False
+                self._writer = None
 
-    def _abort(self, writer: threading.Thread | None = None) -> None:
+    def _abort(self) -> None:
         # Kill first: the writer may be blocked in write() holding the pipe's
-        # lock, and only a dead reader on the other end releases it.
+        # lock, and only a dead reader on the other end releases it (close() kills
+        # too while a stream is open, and joins its writer).
         if self._proc is not None:
             self._proc.kill()
-        if writer is not None:
-            writer.join()
         self.close()
 
 
