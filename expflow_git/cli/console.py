@@ -80,7 +80,15 @@ def _echo(text: str, stream: TextIO | None) -> None:
     # click.echo's plain-text path without importing click (the validate hook never
     # loads it): the stream looked up at each call (tests swap it), one write, a flush.
     if stream is not None:
-        stream.write(text + "\n")
+        try:
+            stream.write(text + "\n")
+        except UnicodeEncodeError:
+            # A stream whose encoding cannot hold the text (LC_ALL=C, PYTHONIOENCODING=
+            # ascii): what it cannot hold is written as Python writes it on stderr
+            # (backslashreplace: `\xeb`), not a traceback (the write encodes the whole
+            # text before it writes any of it: nothing was written yet).
+            encoding = getattr(stream, "encoding", None) or "ascii"
+            stream.write((text + "\n").encode(encoding, "backslashreplace").decode(encoding))
         stream.flush()
 
 

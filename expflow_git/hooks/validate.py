@@ -561,7 +561,13 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
     try:
         # One open that refuses a symbolic link instead of lstat + open; a FIFO does not
         # block it (O_NONBLOCK), and is refused below.
-        fd = os.open(full, READ_NOFOLLOW)
+        # By the bytes git gave (a path is UTF-8 with surrogateescape, as gitstore
+        # decodes it), not by the filesystem encoding's: under LC_ALL=C without UTF-8
+        # mode that is ASCII, and `ëxp.json` was a UnicodeEncodeError traceback.
+        fd = os.open(
+            os.path.join(os.fsencode(ws.root), rel.encode("utf-8", "surrogateescape")),
+            READ_NOFOLLOW,
+        )
     except FileNotFoundError:
         if lookup.source is Source.WORK_TREE:
             return None  # tracked, but deleted from the working tree
