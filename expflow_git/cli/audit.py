@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from expflow_git.cli.console import PROG, echo, err, for_terminal, progress_bar, warn
+from expflow_git.cli.console import (
+    PROG,
+    echo,
+    emit,
+    err,
+    for_terminal,
+    progress_bar,
+    stdout,
+    warn,
+)
 from expflow_git.cli.options import (
     Tolerance,
     columns_option,
@@ -119,9 +127,9 @@ def rank(
     board = render_rank(
         ranked.board, ranked.rows, ranked.ranking, fmt, ranked.runs, fields, ranked.attempts
     )
-    click.echo(for_terminal(board) if fmt == "table" else board)
+    emit(for_terminal(board) if fmt == "table" else board)
     if fmt == "table":
-        click.echo(for_terminal(best_line(ranked.board)))
+        emit(for_terminal(best_line(ranked.board)))
     studies = sorted({e.study for e in ranked.check.experiments})
     if study is not None and study not in studies:
         note_unknown_study(study, studies, "rank")
@@ -243,13 +251,14 @@ def audit(
     if note:
         git.add_note(shown.commit, report.to_bytes())
     if shown.text is None:
-        sys.stdout.flush()
-        report.write(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        stream = stdout()
+        stream.flush()
+        report.write(stream.buffer)
+        stream.buffer.flush()
     else:
         del report  # its buffer (100+ MB at 100k runs) is not kept while the text is output
         # (the terminal's formats mask a PIN typed in a line quoting it: `policy PATH`)
-        click.echo(for_terminal(shown.text) if fmt in TERMINAL else shown.text, nl=False)
+        emit(for_terminal(shown.text) if fmt in TERMINAL else shown.text, nl=False)
     where = f" written to {out}" if out else ""
     signed_by = shown.signed_by
     err(
@@ -322,7 +331,7 @@ def diff_cmd(
     )
     shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
     table = render_diff(shown, rev_a, rev_b, fmt)  # (its header quotes the revisions)
-    click.echo(for_terminal(table) if fmt in TERMINAL else table)
+    emit(for_terminal(table) if fmt in TERMINAL else table)
     if fail_on_regression and any(r.change is Change.REGRESSED for r in rows):
         raise SystemExit(ExitCode.FAILED)
 

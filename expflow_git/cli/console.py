@@ -4,6 +4,8 @@ error type, and the PIN prompt. Everything from a repository or a report is esca
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
@@ -66,14 +68,36 @@ def err(message: str) -> None:
 
 def out(message: str) -> None:
     """One line on stdout, escaped and masked like `err`'s."""
-    _echo(line(masked_typed(message, _TYPED[0])), sys.stdout)
+    _echo(line(masked_typed(message, _TYPED[0])), stdout())
 
 
 def echo(text: str) -> None:
     """Text made for a terminal already, of several lines (the demo's steps and their
     output), on stdout as it is but for what would be a PIN in the command line, masked
     as `out` masks it."""
-    _echo(masked_typed(text, _TYPED[0]), sys.stdout)
+    _echo(masked_typed(text, _TYPED[0]), stdout())
+
+
+def emit(text: str, *, nl: bool = True) -> None:
+    """A command's output as its renderer made it (a table, a report's text or JSON, a
+    diff), on stdout through click.echo; a stdout that was closed is a write error,
+    as `stdout` says."""
+    import click
+
+    stdout()
+    click.echo(text, nl=nl)
+
+
+def stdout() -> TextIO:
+    """The stream a command's output is written to. A stdout closed when the program
+    started (`>&-`) is None in Python: writing to it is an error as writing to a full
+    disk is (OSError: main prints `expflow-git: error: stdout: Bad file descriptor`,
+    exit 2), not output lost with exit 0, nor an AttributeError traceback (a hunter's
+    find, issue 18 twenty-ninth pass)."""
+    stream = sys.stdout
+    if stream is None:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF), "stdout")
+    return stream
 
 
 def _echo(text: str, stream: TextIO | None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from expflow_git.cli.console import PROG, err, fail, for_terminal, masked, out, warn
+from expflow_git.cli.console import PROG, emit, err, fail, for_terminal, masked, out, warn
 from expflow_git.cli.options import allowed_signers_option, format_option, repo
 from expflow_git.errors import ExitCode
 
@@ -26,7 +26,7 @@ def keygen(out: str) -> None:
 
     kid = make_keys(out)
     shown = masked(printable(out))
-    click.echo(f"wrote {shown} (private, mode 0600) and {shown}.pub\nkeyid {kid}")
+    emit(f"wrote {shown} (private, mode 0600) and {shown}.pub\nkeyid {kid}")
     # A private key inside a work tree is one `git add -A` from being committed (the
     # scan's private-key rule refuses it too).
     root = unignored_work_tree(out)
@@ -210,4 +210,4 @@ def report_cmd(
         write_atomic(html_path, html_renderer()(view).encode(), named_by_user=True)
         err(masked(f"wrote {html_path}"))
     shown = renderer(fmt)(view)
-    click.echo(for_terminal(shown) if fmt == "text" else shown, nl=False)
+    emit(for_terminal(shown) if fmt == "text" else shown, nl=False)
