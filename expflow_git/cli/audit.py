@@ -15,6 +15,7 @@ from expflow_git.cli.console import (
     err,
     for_terminal,
     progress_bar,
+    refuse_empty,
     stdout,
     warn,
 )
@@ -219,6 +220,8 @@ def audit(
     from expflow_git.render.formats import html_renderer, renderer
     from expflow_git.report.signer import key_file, signing_key
 
+    refuse_empty([("--out", out), ("--html", html_path)])
+    refuse_empty([("--sign-key", sign_key)], "a key file or agent:SHA256:FINGERPRINT")
     _refuse_overwrites(out, html_path, key_file(sign_key, os.environ), previous)
     # What runs after the audit is imported before it (see heap.memory_releaser).
     render = None if fmt == "json" else renderer(fmt)

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import click
 
-from expflow_git.cli.console import PROG, emit, err, fail, for_terminal, masked, out, warn
+from expflow_git.cli.console import (
+    PROG,
+    emit,
+    err,
+    fail,
+    for_terminal,
+    masked,
+    out,
+    refuse_empty,
+    warn,
+)
 from expflow_git.cli.options import allowed_signers_option, format_option, repo
 from expflow_git.errors import ExitCode
 
@@ -24,6 +34,7 @@ def keygen(out: str) -> None:
     from expflow_git.gitstore import unignored_work_tree
     from expflow_git.report.signing import keygen as make_keys
 
+    refuse_empty([("--out", out)])
     kid = make_keys(out)
     shown = masked(printable(out))
     emit(f"wrote {shown} (private, mode 0600) and {shown}.pub\nkeyid {kid}")
@@ -97,6 +108,16 @@ def verify(
     from expflow_git.report.saved import claimed_commit, read_bytes
     from expflow_git.report.verify import Options, verify_report
 
+    refuse_empty(
+        [
+            ("REPORT", report),
+            *(("--public-key", key) for key in public_keys),
+            ("--allowed-signers", allowed_signers),
+        ]
+    )
+    refuse_empty([("--trusted-ref", trusted_ref), ("--ref", ref)], "a revision")
+    if repo_dir is None:
+        _refuse_without_repo(recompute)
     data = read_bytes(report)
     git = Git.discover(repo_dir) if repo_dir else None
     keys_repo = git or (repo() if trusted_ref else None)
@@ -143,6 +164,25 @@ def verify(
         raise SystemExit(ExitCode.FAILED)
 
 
+def _refuse_without_repo(recompute: bool) -> None:
+    """--ref and --(no-)recompute only say how the binding to a repository is checked:
+    without --repo, `verify R --ref nope` printed VERIFIED, exit 0 (a hunter's find,
+    issue 18 twenty-ninth pass). --ref typed is a usage error now; --(no-)recompute a
+    warning (tests and scripts type `--recompute` without --repo: it stays exit 0, but
+    no longer silent that nothing was re-run)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("ref") is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--ref applies only with --repo", ctx)
+    if ctx.get_parameter_source("recompute") is ParameterSource.COMMANDLINE:
+        name = "--recompute" if recompute else "--no-recompute"
+        warn(
+            f"{name} applies only with --repo; without it no audit is re-run",
+            command="verify",
+        )
+
+
 @click.command("report")
 @click.argument("report_path", metavar="REPORT", type=click.Path(dir_okay=False))
 @click.option(
@@ -179,6 +219,14 @@ def report_cmd(
     from expflow_git.report.saved import parse_saved, read_bytes
     from expflow_git.report.verify import Options, verify_report
 
+    refuse_empty(
+        [
+            ("REPORT", report_path),
+            ("--html", html_path),
+            *(("--public-key", key) for key in public_keys),
+            ("--allowed-signers", allowed_signers),
+        ]
+    )
     if html_path:
         # Nor over a key given in the same command (the key replaced by the scorecard,
         # exit 0; a hunter's find, issue 18 twenty-fourth pass), as `audit` refuses.
