@@ -206,6 +206,13 @@ class Layout:
             found = index.get(exp_id, [])
         return found[0] if found else rel
 
+    def results_of(self, study: str, exp_id: str) -> list[str]:
+        """Every result of the run the work tree may hold: `result_of`'s first, then each
+        other file the policy's result globs match named `exp_id` (a copy left in
+        results/archive/ is the run's too: `rm` deletes them all)."""
+        first = self.result_of(study, exp_id)
+        return [first] + [rel for rel in self.named(exp_id, Kind.RESULT) if rel != first]
+
     def named(self, exp_id: str, kind: Kind) -> list[str]:
         """Every path named `<exp_id>.json` the policy reads as a `kind`, sorted (the id is
         checked first: it is never a pattern)."""
@@ -284,16 +291,21 @@ class Layout:
         result); None outside git, before the first commit, or when it holds none. The
         work tree may have moved or deleted it: a committed result is write-once all the
         same."""
+        found = self.committed_results(exp_id)
+        return found[0] if found else None
+
+    def committed_results(self, exp_id: str) -> list[str]:
+        """Every path where HEAD holds a result of the run (`committed_result`'s first),
+        sorted: more than one only past the hooks (duplicate-result)."""
         git, globs = self.git, self.head_globs
         if git is None or globs is None:
-            return None
+            return []
         folders = {literal_folder(g) for p in globs.policies for g in p.result_globs} - {None}
         listed = git.ls_tree("HEAD", None if "" in folders else sorted(str(f) for f in folders))
         name = f"{exp_id}.json"
-        found = sorted(
+        return sorted(
             e.path for e in listed if e.path.rsplit("/", 1)[-1] == name and globs.is_result(e.path)
         )
-        return found[0] if found else None
 
     def deleted_on_record(self) -> dict[str, str]:
         """The runs HEAD's corrections delete (`rm` of a committed result, `blob: null`):
@@ -390,7 +402,8 @@ class Layout:
         if doc is None:
             raise ExpflowError(f"{findings[0]}", code=ExitCode.FAILED)
         record: dict[str, Any] = json.loads(data)
-        self.target(self.result_of(record["study"], exp_id))
+        for result in self.results_of(record["study"], exp_id):
+            self.target(result)
         return rel, record
 
 
@@ -567,21 +580,24 @@ def record_status(doc: Mapping[str, Any]) -> Status:
 
 
 def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
-    """Delete a record and its result: the result first, so a crash never leaves a result
-    without its record. Returns the removed paths. Under the work tree's lock (`held`:
-    the caller holds it already)."""
+    """Delete a record and its results: every file the policy reads as a result named
+    the run's id (a copy in results/archive/ too: one left was a result without its
+    record, and a new run of the id inherited it), first, so a crash never leaves a
+    result without its record. Returns the removed paths. Under the work tree's lock
+    (`held`: the caller holds it already)."""
     if not held:
         with records_lock(layout.root):
             return remove_run(layout, exp_id, held=True)
     from expflow_git.interrupts import deferred
 
     exp_rel, exp_doc = layout.find_experiment(exp_id)
-    res = layout.target(layout.result_of(exp_doc["study"], exp_id))
+    results = [layout.target(rel) for rel in layout.results_of(exp_doc["study"], exp_id)]
     removed = []
-    with deferred():  # a Ctrl-C or SIGTERM waits for both deletes
-        if res.exists():
-            res.unlink()
-            removed.append(res.relative_to(layout.root).as_posix())
+    with deferred():  # a Ctrl-C or SIGTERM waits for every delete
+        for res in results:
+            if res.exists():
+                res.unlink()
+                removed.append(res.relative_to(layout.root).as_posix())
         (layout.root / exp_rel).unlink()
         removed.append(exp_rel)
     return removed
@@ -862,8 +878,21 @@ def correction_for(
     environ: Mapping[str, str],
 ) -> Planned | None:
     """The correction a change of the result at `result_rel` needs (None: it is not
-    committed); `new_data` None for a deletion."""
+    committed); `new_data` None for a deletion. A deletion of a run HEAD holds several
+    results of is refused (exit 1, nothing changed): `rm` deletes them all, and one
+    correction declares the deletion of one of them only."""
     from expflow_git.corrections import plan_correction
+
+    if new_data is None:
+        committed = layout.committed_results(exp_id)
+        if len(committed) > 1:
+            named = ", ".join(path_text(rel) for rel in committed)
+            raise ExpflowError(
+                f"experiment {exp_id!r} has several committed results ({named}); a "
+                "correction declares the deletion of one, so `rm` deletes none of them "
+                "(nothing changed)",
+                code=ExitCode.FAILED,
+            )
 
     return plan_correction(
         layout.root,
