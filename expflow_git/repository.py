@@ -143,8 +143,10 @@ class Repository:
         condition: str | None = None,
         replicate: int = 0,
         reason: str | None = None,
+        held: bool = False,
     ) -> None:
-        """`new`'s write (also `run`'s): the record built, checked and written."""
+        """`new`'s write (also `run`'s, `held`: under the lock `run` holds already): the
+        record built, checked and written."""
         from expflow_git.records.writer import NEW_ARGUMENTS, write_experiment
 
         checked_texts(study=study, title=title, condition=condition, reason=reason)
@@ -162,6 +164,7 @@ class Repository:
             status=status,
             reason=reason,
             names=NEW_ARGUMENTS,
+            held=held,
         )
 
     def log_result(
@@ -304,8 +307,7 @@ class Repository:
         `new` wrote is started instead); `log`/`log_split` collect metrics; a normal exit
         writes the result and marks the run `success`; an exception marks it `failed`
         with "TypeName: message" as the reason, writes no result, and is re-raised."""
-        from expflow_git.records.lifecycle import start_run
-        from expflow_git.records.writer import refuse_ignored
+        from expflow_git.records.writer import records_lock
 
         id = _id(id)
         checked_texts(study=study)
@@ -314,44 +316,11 @@ class Repository:
         # (NumPy's bools and numbers as the plain values a record holds, before they are
         # compared with an existing record's)
         params = None if params is None else checked_params(params)
-        existing = bool(layout.existing_experiments(id))
-        if existing:
-            # The record's path checked (no link out of the work tree) and the record
-            # parsed strictly first: a broken one is named, not a KeyError from `get`.
-            layout.find_experiment(id)
-            record = self.get(id)
-            same_record(record, study=study, params=params, tags=tags)
-            study = record.study
-        elif study is None:
-            raise ValueError(f"run {id!r} has no record yet: give study=")
-        # Where the result goes is checked before the record says `running`: a results
-        # folder that is a link was refused only at the end, and the run stayed running.
-        # (A name the file system refuses is left to the record's own checks below,
-        # which name its JSON pointer.)
-        # A result path `.gitignore` keeps out is refused here too (exit 2): the run was
-        # marked `success` with a result the commit never took (a user's hunt).
-        with contextlib.suppress(OSError):
-            result_rel = layout.checked_result(layout.result_of(study, id))
-            layout.target(result_rel)
-            if ID_RE.match(study):  # (a study the schema refuses is named as such below)
-                refuse_ignored(layout, result_rel, "result")
-        if not existing or record.status is Status.PENDING:
-            # A result there already (its record deleted by hand, or lost in a checkout):
-            # the block ran for hours, was refused at its end, and the record was left
-            # `running` (a user's hunt). Refused now, nothing changed.
-            _refuse_a_result(layout, study, id, "its record says pending" if existing else "")
-        if existing:
-            start_run(layout, id)
-        else:
-            self._write_record(
-                layout,
-                id,
-                study=study,
-                params=params,
-                tags=tags,
-                title=title,
-                status=Status.RUNNING,
-            )
+        # What is there and the write of the record, under one lock: two `run`s of one
+        # new id both found no record, and the second met write_experiment's "exists
+        # already" (exit code 2), not the refusal of a run that is not pending (1).
+        with records_lock(layout.root):
+            study = self._begin(layout, id, study, params, tags, title)
         # The record says `running` from here on: nothing but the block runs before the
         # `try` (no re-read of the tree an interrupt could land in), and whatever ends the
         # block or its result's write early marks the run failed.
@@ -380,6 +349,62 @@ class Repository:
             if not written:
                 self._mark_failed(layout, id, exc)
             raise
+
+    def _begin(
+        self,
+        layout: Layout,
+        id: str,
+        study: str | None,
+        params: Mapping[str, Scalar] | None,
+        tags: Sequence[str],
+        title: str,
+    ) -> str:
+        """`run`'s start, under the work tree's lock: the run's record checked (a record
+        there is this run's, pending) and marked `running`, or written `running`; the
+        run's study."""
+        from expflow_git.records.lifecycle import _start_run
+        from expflow_git.records.writer import refuse_ignored
+
+        existing = bool(layout.existing_experiments(id))
+        if existing:
+            # The record's path checked (no link out of the work tree) and the record
+            # parsed strictly first: a broken one is named, not a KeyError from `get`.
+            layout.find_experiment(id)
+            record = self.get(id)
+            same_record(record, study=study, params=params, tags=tags)
+            study = record.study
+        elif study is None:
+            raise ValueError(f"run {id!r} has no record yet: give study=")
+        # Where the result goes is checked before the record says `running`: a results
+        # folder that is a link was refused only at the end, and the run stayed running.
+        # (A name the file system refuses is left to the record's own checks below,
+        # which name its JSON pointer.)
+        # A result path `.gitignore` keeps out is refused here too (exit 2): the run was
+        # marked `success` with a result the commit never took (a user's hunt).
+        with contextlib.suppress(OSError):
+            result_rel = layout.checked_result(layout.result_of(study, id))
+            layout.target(result_rel)
+            if ID_RE.match(study):  # (a study the schema refuses is named as such below)
+                refuse_ignored(layout, result_rel, "result")
+        if not existing or record.status is Status.PENDING:
+            # A result there already (its record deleted by hand, or lost in a checkout):
+            # the block ran for hours, was refused at its end, and the record was left
+            # `running` (a user's hunt). Refused now, nothing changed.
+            _refuse_a_result(layout, study, id, "its record says pending" if existing else "")
+        if existing:
+            _start_run(layout, id)
+        else:
+            self._write_record(
+                layout,
+                id,
+                study=study,
+                params=params,
+                tags=tags,
+                title=title,
+                status=Status.RUNNING,
+                held=True,
+            )
+        return study
 
     def _mark_failed(self, layout: Layout, id: str, exc: BaseException) -> None:
         import warnings

@@ -682,10 +682,12 @@ def write_experiment(
     status: Status,
     reason: str | None = None,
     names: Mapping[str, str] = NEW_OPTIONS,
+    held: bool = False,
 ) -> tuple[str, int]:
     """`new` (and `Repository.new`): build a record (the seed derived unless given), check
     it against the policy, and write it; never over an existing record. Returns (path, seed).
-    An input that is not UTF-8 is refused first, by its name in `names`."""
+    An input that is not UTF-8 is refused first, by its name in `names`. Under the work
+    tree's lock (`held`: the caller holds it already, `Repository.run` for its check)."""
     from expflow_git.atomicfile import write_atomic
 
     check_reason(status, reason)
@@ -731,7 +733,7 @@ def write_experiment(
     refuse(planned, data, given={f"/{k}": names[v] for k, v in fields.items()})
     rel = layout.experiment_path(study, exp_id)
     refuse_ignored(layout, rel)
-    with records_lock(layout.root):
+    with contextlib.nullcontext() if held else records_lock(layout.root):
         existing = layout.existing_experiments(exp_id)
         if existing:
             raise ExpflowError(
