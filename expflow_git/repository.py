@@ -29,6 +29,7 @@ from expflow_git.run import (
     checked_texts,
     failure_reason,
     read_runs,
+    required_texts,
     same_record,
     short_repr,
     string_list,
@@ -104,6 +105,9 @@ class Repository:
     ) -> Run:
         """Write a record (as `expflow-git new`): provenance captured, the seed derived
         from the policy's base seed, study, condition (default: the id) and replicate."""
+        # A study is required: None (text's "not given" elsewhere) was written into the
+        # record's path and refused as `experiments/None/ID.json#/study` (ExpflowError).
+        required_texts(study=study)
         status = Status(status)
         if reason is not None:
             checked_texts(reason=reason)
