@@ -10,15 +10,48 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from expflow_git.cli.console import PROG, err, masked, typed, warnings_escaped
-from expflow_git.errors import ExitCode, ExpflowError, without_pins
-
 if TYPE_CHECKING:
     import click
 
+# (console.PROG: this module imports nothing of the tool's before `main` runs)
+PROG = "expflow-git"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; every user-facing error becomes one stderr line and its exit code."""
+    """Run the CLI; every user-facing error becomes one stderr line and its exit code.
+    A Ctrl-C from the first of the tool's imports on ends it with one line and 130: the
+    imports are `main`'s (this module's own are the standard library's, loaded already),
+    so the console script's and `python -m`'s imports of `main` leave no traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # before _main's own `try` (its imports), or after
+        return _interrupted(exc)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """A Ctrl-C's (or a SIGTERM's, `Terminated`) one line, and the shell's exit code;
+    from what is loaded only: it may come before anything of the tool is."""
+    interrupts = sys.modules.get("expflow_git.interrupts")
+    terminated = interrupts is not None and isinstance(exc, interrupts.Terminated)
+    message = f"{PROG}: {'terminated' if terminated else 'interrupted'}"
+    console = sys.modules.get("expflow_git.cli.console")
+    try:
+        if console is None:
+            raise LookupError(message)  # not loaded yet: the line as it is, below
+        console.err(message)
+    except Exception:  # not loaded, or not whole yet: the line as it is (plain text)
+        try:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # no stderr to say it on: the exit code says it
+            pass
+    return 143 if terminated else 130  # the shell's 128 + SIGTERM or SIGINT
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from expflow_git.cli.console import err, masked, typed, warnings_escaped
+    from expflow_git.errors import ExitCode, ExpflowError
+
     args = list(argv) if argv is not None else sys.argv[1:]
     typed(args)  # (what would be a PIN in them is masked in every error and warning)
     if argv is None:  # the program itself: a SIGTERM ends it as a Ctrl-C does, cleaned up
@@ -45,13 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err(f"{PROG}: error: {masked(f'{where}{exc.strerror or exc}')}")
         return int(ExitCode.USAGE)
     except KeyboardInterrupt as exc:
-        from expflow_git.interrupts import Terminated
-
-        if isinstance(exc, Terminated):  # SIGTERM: the shell's 128 + 15
-            err(f"{PROG}: terminated")
-            return 143
-        err(f"{PROG}: interrupted")
-        return 130
+        return _interrupted(exc)
     finally:
         if argv is None:  # the program itself (console script, `python -m`): it ends now
             _before_exit()
@@ -68,7 +95,9 @@ def _before_exit() -> None:
 
 def _run(args: list[str]) -> int:
     """The command: the validate hook's plain form directly, anything else through click."""
+    from expflow_git.cli.console import err
     from expflow_git.cli.plain import plain_validate
+    from expflow_git.errors import ExitCode
 
     hook = plain_validate(args)
     if hook is not None:
@@ -110,6 +139,9 @@ def _click_error(exc: click.ClickException, args: Sequence[str]) -> None:
     `Try … --help`, a blank, `Error: …`) where the README promises one (a user's hunt,
     issue 18 twenty-third pass)."""
     import click
+
+    from expflow_git.cli.console import err, masked
+    from expflow_git.errors import without_pins
 
     # Click quotes what it could not place ("Got unexpected extra argument (4821)"): a
     # PIN given where none is taken (`pin check 4821`, `rm ID 4821`) must not reach a
