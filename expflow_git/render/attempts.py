@@ -14,6 +14,15 @@ from expflow_git.escape import markdown, markdown_code
 # scorecard (up to its own cap) hold them all.
 MAX_EXCLUDED_SHOWN = 200
 NO_REASON = "no reason given"
+# The characters of a reason shown in Markdown, which escaping can make ~11 times longer
+# (U+E0001 is `\\U000e0001`): the job summary has GitHub's 1 MiB cap, and the report holds
+# every reason whole.
+MAX_REASON_SHOWN = 200
+
+
+def clipped(text: str, limit: int = MAX_REASON_SHOWN) -> str:
+    """`text`, cut to its first `limit` characters and `…` when it is longer."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def excluded_runs(attempts: Sequence[StudyAttempts]) -> Iterator[Excluded]:
@@ -49,7 +58,8 @@ def attempts_lines(attempts: Sequence[StudyAttempts]) -> list[str]:
 
 
 def attempts_markdown(attempts: Sequence[StudyAttempts]) -> list[str]:
-    """The same in Markdown: a count per study, then the excluded runs as a list."""
+    """The same in Markdown: a count per study, then the excluded runs as a list, each
+    reason clipped (MAX_REASON_SHOWN)."""
     if not attempts:
         return []
     lines = ["", "### Every attempt", "", markdown(attempts_note(attempts))]
@@ -61,7 +71,7 @@ def attempts_markdown(attempts: Sequence[StudyAttempts]) -> list[str]:
         shown = itertools.islice(excluded_runs(attempts), MAX_EXCLUDED_SHOWN)
         lines += [
             f"- {markdown_code(e.id)} ({markdown(e.study)}) **{e.status}**: "
-            + (markdown(e.reason) if e.reason else f"_{NO_REASON}_")
+            + (markdown(clipped(e.reason)) if e.reason else f"_{NO_REASON}_")
             for e in shown
         ]
         if n > MAX_EXCLUDED_SHOWN:

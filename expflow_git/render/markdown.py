@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
 from expflow_git.escape import markdown, markdown_code
 from expflow_git.policy.diff import summary
-from expflow_git.render.attempts import attempts_markdown
+from expflow_git.render.attempts import attempts_markdown, clipped
 from expflow_git.render.holdout import budget_note
 from expflow_git.render.table import leaderboard_cells, md_table, more_rows_note, shown_rows
 from expflow_git.render.text import ladder_note, signature_note, walk_note
@@ -12,11 +15,23 @@ from expflow_git.render.view import View
 
 # GitHub refuses step summaries over 1 MiB; stay well under it.
 MAX_SUMMARY_BYTES = 1000 * 1024
+# The policy change, the findings and the corrections come before the leaderboard and
+# the runs, each listed within this many bytes (then a count of the rest): together they
+# always fit, whatever else a pull request makes long (issue 13: a correction is never
+# silent). The truncation cuts only what follows them.
+SECTION_BYTES = MAX_SUMMARY_BYTES // 4
+# The characters of a finding's message, and of the holdout budget's line, shown (the
+# report holds them whole).
+MAX_MESSAGE_SHOWN = 1000
 
 
 def render_markdown(view: View) -> str:
     """The summary; every string from the report is Markdown-escaped (expflow_git.escape), a
-    path or an id as a code span that nothing inside it can close."""
+    path or an id as a code span that nothing inside it can close.
+
+    What decides the verdict and what was declared come first (the policy change, the
+    findings, the corrections), each within SECTION_BYTES; then the leaderboard and every
+    attempt, which the truncation to GitHub's limit may cut."""
     icon = "✅" if view.verdict == "pass" else "❌"
     lines = [
         f"## {icon} expflow-git audit: {view.verdict.upper()}",
@@ -37,24 +52,35 @@ def render_markdown(view: View) -> str:
         lines.append(
             f"- ⚠️ {warned} run(s) fail an advisory check (warnings: reported, not blocking)"
         )
-    if (note := budget_note(view.holdout)) is not None:
-        lines.append(f"- {markdown(note)}")
+    if (note := budget_note(view.holdout)) is not None:  # (a count per study: clipped)
+        lines.append(f"- {markdown(clipped(note, MAX_MESSAGE_SHOWN))}")
     lines += _policy_change(view)
+    if view.findings:
+        lines += ["", f"### Findings ({len(view.findings):,})", ""]
+        lines += _listed(
+            (
+                f"- {markdown_code(f.location())} **{markdown(f.rule)}**: "
+                f"{markdown(clipped(f.message, MAX_MESSAGE_SHOWN))}"
+                for f in view.findings
+            ),
+            len(view.findings),
+        )
+    if view.corrections:  # declared, so never silent (issue 13)
+        lines += ["", f"### Corrections ({len(view.corrections):,})", ""]
+        lines += _listed(
+            (
+                f"- {markdown(c.path)}: "
+                f"{markdown(dataclasses.replace(c, reason=clipped(c.reason)).describe())}"
+                for c in view.corrections
+            ),
+            len(view.corrections),
+        )
     lines += ["", "### Leaderboard", ""]
     shown = shown_rows(view.rows, view.focus)
     lines.append(md_table(*leaderboard_cells(shown, view.metric_columns)) if shown else "_no runs_")
     if (more := more_rows_note(view.rows, shown)) is not None:
         lines.append(f"\n_{more}_")
     lines += attempts_markdown(view.attempts)  # every attempt counted (issue 16)
-    if view.corrections:  # declared, so never silent (issue 13)
-        lines += ["", f"### Corrections ({len(view.corrections)})", ""]
-        lines += [f"- {markdown(c.path)}: {markdown(c.describe())}" for c in view.corrections]
-    if view.findings:
-        lines += ["", f"### Findings ({len(view.findings)})", ""]
-        lines += [
-            f"- {markdown_code(f.location())} **{markdown(f.rule)}**: {markdown(f.message)}"
-            for f in view.findings
-        ]
     return truncate("\n".join(lines) + "\n")
 
 
@@ -73,10 +99,28 @@ def _policy_change(view: View) -> list[str]:
     ]
     if proposal.changes:
         lines.append("")
-        lines += [
-            f"- **{c.effect.value}** {markdown(c.where)}: {markdown(c.describe())}"
-            for c in proposal.changes
-        ]
+        lines += _listed(
+            (
+                f"- **{c.effect.value}** {markdown(c.where)}: {markdown(c.describe())}"
+                for c in proposal.changes
+            ),
+            len(proposal.changes),
+        )
+    return lines
+
+
+def _listed(items: Iterable[str], n: int, budget: int = SECTION_BYTES) -> list[str]:
+    """The first of `n` list items that fit in `budget` bytes, then a line counting the
+    rest. Lazily: an item past the budget is never rendered."""
+    lines: list[str] = []
+    used = 0
+    for line in items:
+        used += len(line.encode()) + 1
+        if used > budget:
+            break
+        lines.append(line)
+    if len(lines) < n:
+        lines.append(f"- _… {n - len(lines):,} more of {n:,}: the report lists every one_")
     return lines
 
 
