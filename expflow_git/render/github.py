@@ -6,12 +6,15 @@ from expflow_git.audit.attempts import attempts_note
 from expflow_git.errors import masked_path
 from expflow_git.escape import github_data, github_property
 from expflow_git.policy.diff import summary as policy_summary
+from expflow_git.render.attempts import clipped
 from expflow_git.render.view import View
 
 # GitHub shows 10 error and 10 warning annotations of a step, 50 of a job: past this
 # many findings (and as many runs), one more annotation counts the rest. A result that
 # broke its schema at every point made 349,460 `::error` lines.
 MAX_ANNOTATIONS = 50
+# The corrected runs the corrections' annotation names, with their reasons.
+MAX_CORRECTIONS_NAMED = 5
 
 
 def render_github(view: View) -> str:
@@ -19,6 +22,8 @@ def render_github(view: View) -> str:
     per infeasible run. GitHub shows only the first 10 errors and 10 warnings of a step,
     in the order printed: the verdict and a policy change come first, so that no number
     of findings or infeasible runs (a pull request's to make) can push them out of sight.
+    The corrections in the tree are one notice, second among the notices: a declared
+    correction is never silent (issue 13), the job summary aside.
     The first MAX_ANNOTATIONS findings and as many such runs are annotated, and one more
     annotation counts the rest of each (the text form that follows lists every finding).
 
@@ -46,6 +51,8 @@ def render_github(view: View) -> str:
             f"::warning title=expflow policy change::{github_data(view.policy_path)}: "
             f"{github_data(counts)} (takes effect after merge; not applied in this audit)"
         )
+    if view.corrections:  # declared, so never silent (issue 13): not only in the summary
+        lines.append(f"::notice title=expflow corrections::{github_data(_corrections_note(view))}")
     if view.attempts:  # every attempt counted (issue 16): the board is not all there is
         lines.append(
             f"::notice title=expflow attempts::{github_data(attempts_note(view.attempts))}"
@@ -78,3 +85,18 @@ def render_github(view: View) -> str:
             "advisory check, not annotated"
         )
     return "\n".join(lines) + "\n"
+
+
+def _corrections_note(view: View) -> str:
+    """`N correction(s) …` naming the first corrected runs, each with its reason clipped as
+    the summary clips it (unescaped)."""
+    n = len(view.corrections)
+    named = "; ".join(
+        f"{c.experiment!r} {'deleted' if c.blob is None else 'corrected'} ({clipped(c.reason)})"
+        for c in view.corrections[:MAX_CORRECTIONS_NAMED]
+    )
+    more = f" and {n - MAX_CORRECTIONS_NAMED:,} more" if n > MAX_CORRECTIONS_NAMED else ""
+    return (
+        f"{n:,} correction(s) of committed results declared in the tree: {named}{more}; "
+        "the job summary and the report list each with its reason"
+    )
