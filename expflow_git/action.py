@@ -238,12 +238,16 @@ def summarise(report_path: str, env: Mapping[str, str]) -> tuple[str, str] | Non
     view = view_from_statement(
         statement, signers, unverified=bool(envelope.signatures) and not signers
     )
-    summary = render_markdown(view)
-    if view.signature_unverified:
-        summary += "\n> ⚠️ This report's signature could not be verified.\n"
-    elif not view.signed:
-        summary += "\n> ⚠️ This report is **unsigned**: no signing key was available.\n"
-    return summary, view.best_feasible or ""
+    note = (
+        "\n> ⚠️ This report's signature could not be verified.\n"
+        if view.signature_unverified
+        else "\n> ⚠️ This report is **unsigned**: no signing key was available.\n"
+        if not view.signed
+        else ""
+    )
+    # Cut to GitHub's cap once, the note inside it: added after the cut, it was cut off
+    # again with the summary's last lines when the summary was near the cap.
+    return render_markdown(view, footer=note), view.best_feasible or ""
 
 
 def _not_completed(code: int) -> str:
@@ -296,7 +300,6 @@ def _signers(data: bytes, source: str, env: Mapping[str, str]) -> list[str]:
 def run(env: Mapping[str, str]) -> int:
     """Audit, write the summary and the outputs; return the audit's exit code."""
     from expflow_git.cli import main
-    from expflow_git.render.markdown import truncate
 
     report_path = env.get("EXPFLOW_INPUT_REPORT_PATH") or "expflow-report.json"
     shown: tuple[str, str] | None = None
@@ -327,7 +330,8 @@ def run(env: Mapping[str, str]) -> int:
         summary, best, passed, written = _not_completed(code), "", False, ""
     else:
         (summary, best), passed, written = shown, code == ExitCode.OK, report_path
-    _append(env.get("GITHUB_STEP_SUMMARY"), truncate(summary))
+    # (Under the cap: summarise cut it, its note inside; the text of no report is short.)
+    _append(env.get("GITHUB_STEP_SUMMARY"), summary)
     _append(
         env.get("GITHUB_OUTPUT"),
         f"passed={'true' if passed else 'false'}\nbest-feasible={_one_line(best)}\n"

@@ -25,13 +25,14 @@ SECTION_BYTES = MAX_SUMMARY_BYTES // 4
 MAX_MESSAGE_SHOWN = 1000
 
 
-def render_markdown(view: View) -> str:
+def render_markdown(view: View, footer: str = "") -> str:
     """The summary; every string from the report is Markdown-escaped (expflow_git.escape), a
     path or an id as a code span that nothing inside it can close.
 
     What decides the verdict and what was declared come first (the policy change, the
     findings, the corrections), each within SECTION_BYTES; then the leaderboard and every
-    attempt, which the truncation to GitHub's limit may cut."""
+    attempt, which the truncation to GitHub's limit may cut; then `footer` (Markdown, the
+    caller's), which it never cuts."""
     icon = "✅" if view.verdict == "pass" else "❌"
     lines = [
         f"## {icon} expflow-git audit: {view.verdict.upper()}",
@@ -81,7 +82,7 @@ def render_markdown(view: View) -> str:
     if (more := more_rows_note(view.rows, shown)) is not None:
         lines.append(f"\n_{more}_")
     lines += attempts_markdown(view.attempts)  # every attempt counted (issue 16)
-    return truncate("\n".join(lines) + "\n")
+    return truncate("\n".join(lines) + "\n", footer)
 
 
 def _policy_change(view: View) -> list[str]:
@@ -124,11 +125,17 @@ def _listed(items: Iterable[str], n: int, budget: int = SECTION_BYTES) -> list[s
     return lines
 
 
-def truncate(text: str, limit: int = MAX_SUMMARY_BYTES) -> str:
-    """Cut at a line boundary under `limit` bytes, with a note saying so."""
+def truncate(text: str, footer: str = "", limit: int | None = None) -> str:
+    """`text` then `footer`, under `limit` bytes (MAX_SUMMARY_BYTES): when both do not fit,
+    `text` is cut at a line boundary, with a note saying so, and the footer is kept whole."""
+    room = (MAX_SUMMARY_BYTES if limit is None else limit) - len(footer.encode())
     data = text.encode()
-    if len(data) <= limit:
-        return text
-    cut = data[: limit - 200].decode("utf-8", "ignore")
+    if len(data) <= room:
+        return text + footer
+    cut = data[: room - 200].decode("utf-8", "ignore")
     cut = cut[: cut.rfind("\n") + 1]
-    return cut + "\n_… summary truncated to stay under GitHub's 1 MiB limit; see the report._\n"
+    return (
+        cut
+        + "\n_… summary truncated to stay under GitHub's 1 MiB limit; see the report._\n"
+        + footer
+    )
