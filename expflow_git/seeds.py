@@ -231,11 +231,12 @@ def _policy(policy: Policy | str | os.PathLike[str] | None) -> Policy:
         return policy
     if policy is None:
         return _competition_policy()
+    from expflow_git.workspace import read_policy_file
+
     path = Path(policy)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:  # as the CLI says it (exit 2), not a FileNotFoundError
-        raise ExpflowError(f"{path}: cannot read policy: {exc.strerror}") from None
+    # As the CLI says it (exit 2), not a FileNotFoundError; a pipe or a device is refused
+    # unread, and no more than the cap is read (a path to /dev/zero ate all memory).
+    data = read_policy_file(path, str(path), follow_links=True)
     return load_policy_bytes(data, path=path.name)
 
 

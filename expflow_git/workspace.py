@@ -4,13 +4,16 @@ and the record commands share it."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from expflow_git.errors import ExpflowError
+from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import DEFAULT_POLICY_PATH, Policy
 
@@ -97,14 +100,16 @@ class Workspace:
                 return load_policy_bytes(staged, path=rel, cache_dir=self.cache_dir(), warn=warn)
             if self.staged:
                 raise ExpflowError(f"{rel}: no policy file staged")
-        try:
-            data = self.policy_path.read_bytes()
-        except FileNotFoundError:
-            raise ExpflowError(
-                f"{rel}: no policy file; run `expflow-git init` or pass --policy"
-            ) from None
-        except OSError as exc:
-            raise ExpflowError(f"{rel}: cannot read policy: {exc.strerror}") from None
+        # The work tree's own policy (a clone's `expflow.yaml -> /dev/zero`) is never read
+        # through a link, as the audit reads none there; one outside it (`--policy`,
+        # EXPFLOW_POLICY naming a shared file) is the user's choice, a link followed.
+        own = not (rel.startswith("/") or rel.split("/", 1)[0] == "..")
+        data = read_policy_file(
+            self.policy_path,
+            rel,
+            follow_links=not own,
+            missing="no policy file; run `expflow-git init` or pass --policy",
+        )
         return load_policy_bytes(data, path=rel, cache_dir=self.cache_dir(), warn=warn)
 
     def cache_dir(self) -> Path | None:
@@ -171,6 +176,36 @@ class Workspace:
         return out
 
 
+def read_policy_file(
+    path: str | os.PathLike[str], shown: str, *, follow_links: bool, missing: str | None = None
+) -> bytes:
+    """The policy file's bytes, refused (exit 2, one line naming it as `shown`) when it is
+    missing (`missing` the line's ending, else the OS's words), unreadable, a link (unless
+    `follow_links`), a folder, a pipe or a device, or over the cap: no more than the cap
+    and a byte is read, and a FIFO never blocks the open. It was read whole, the cap
+    checked after: a committed `expflow.yaml -> /dev/zero` made `validate`, `list`, `new`
+    and `scan` eat all memory, and `--policy FIFO` waited forever (a user's hunt, issue 18
+    twenty-ninth pass)."""
+    from expflow_git.policy.load import MAX_POLICY_BYTES
+
+    try:
+        return read_regular(path, MAX_POLICY_BYTES, follow_links=follow_links)
+    except FileNotFoundError as exc:
+        why = missing or f"cannot read policy: {exc.strerror}"
+        raise ExpflowError(f"{shown}: {why}") from None
+    except NotRegular as exc:
+        audit = " (the audit reads no policy in its place)" if exc.kind == SYMLINK else ""
+        raise ExpflowError(
+            f"{shown}: cannot read policy: {exc.kind}, not a regular file{audit}"
+        ) from None
+    except TooLarge as exc:
+        raise ExpflowError(
+            f"{shown}: policy is {exc.size} bytes, over the {MAX_POLICY_BYTES}-byte cap"
+        ) from None
+    except OSError as exc:
+        raise ExpflowError(f"{shown}: cannot read policy: {exc.strerror}") from None
+
+
 def walk_files(root: Path, *, strict: bool = True) -> list[str]:
     """Every file below `root` (not inside .git), relative, with '/' separators.
 
@@ -190,3 +225,71 @@ def walk_files(root: Path, *, strict: bool = True) -> list[str]:
 
 def _unlistable(exc: OSError) -> None:
     raise ExpflowError(f"{exc.filename}: cannot list: {exc.strerror}")
+
+
+# Reading a file that must be a regular file, of at most so many bytes (the policy, a
+# CSV to import): a pipe, a device or a folder is refused after `fstat`, before anything
+# is read, and no more than the cap and one byte is ever read. A committed `expflow.yaml
+# -> /dev/zero` was read whole (every command ate all memory), and `--policy FIFO`
+# blocked forever (a user's hunt, issue 18 twenty-ninth pass); the hooks' documents are
+# read so already (query.runs.read_document).
+
+SYMLINK = "a symbolic link"
+
+
+class NotRegular(Exception):
+    """The path names no regular file: `kind` says what it is (`a symbolic link`, `a
+    folder`, `a pipe`, `a device`, `a socket`)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class TooLarge(Exception):
+    """The file holds more than the cap: `size` bytes (at least the cap and one)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def read_regular(path: str | os.PathLike[str], cap: int, *, follow_links: bool) -> bytes:
+    """The bytes of the regular file at `path`, at most `cap`. Raises NotRegular (a link,
+    unless `follow_links`; a folder, a pipe, a device), TooLarge, or the OSError of the
+    open or a read (FileNotFoundError for one missing). The open never blocks (a FIFO)."""
+    flags = READ_NOFOLLOW if not follow_links else READ_NOFOLLOW & ~getattr(os, "O_NOFOLLOW", 0)
+    if not follow_links and os.path.islink(path):
+        raise NotRegular(SYMLINK)  # (also where the platform has no O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links and os.path.islink(path):
+            raise NotRegular(SYMLINK) from None  # made a link since the check
+        raise
+    try:
+        info = os.fstat(fd)  # of the file opened: no swap between the check and the read
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular(_kind(info.st_mode))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= cap and (chunk := os.read(fd, min(cap + 1 - size, 1 << 20))):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > cap:
+            raise TooLarge(max(size, info.st_size))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "another kind of file"

@@ -41,6 +41,13 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 # named no row (a user's hunt, issue 18 twenty-fourth pass), so it is refused by its row.
 _ID_CELL_MAX = 1000
 
+# The largest CSV file read: 64 MiB, some 30,000 runs of 200 columns (a wide tracker
+# export). Its runs take up to ~45 times that in memory (1.6 million rows of 5 short
+# columns: 2.9 GB, a minute to read). The file was read whole whatever it was: `import
+# csv /dev/zero` ate all memory, a FIFO blocked forever (a user's hunt, issue 18
+# twenty-ninth pass). A pipe or a device is refused, unread.
+MAX_CSV_BYTES = 64 * 1024 * 1024
+
 # A failed or skipped record says why (spec §2.1); a CSV row gives no reason, and the
 # record said nothing (a user's hunt, issue 18 twenty-fourth pass; Optuna's says so too).
 _NO_REASON = {
@@ -68,11 +75,22 @@ def read_csv(
     param_columns, metric_columns = _checked_arguments(
         path, id_column, study, param_columns, metric_columns, status_column
     )
+    from expflow_git.workspace import NotRegular, TooLarge, read_regular
+
     shown = printable(str(path))
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")  # a spreadsheet's BOM is fine
+        data = read_regular(path, MAX_CSV_BYTES, follow_links=True)
+        text = data.decode("utf-8-sig")  # a spreadsheet's BOM is fine
     except UnicodeDecodeError as exc:
         raise ExpflowError(f"{shown}: not UTF-8 (byte {exc.start})") from None
+    except NotRegular as exc:
+        raise ExpflowError(
+            f"{shown}: {exc.kind}, not a regular file (save the CSV to a file to import it)"
+        ) from None
+    except TooLarge as exc:
+        raise ExpflowError(
+            f"{shown}: {exc.size} bytes, over the {MAX_CSV_BYTES}-byte cap of a CSV import"
+        ) from None
     except OSError as exc:
         raise ExpflowError(f"{shown}: {exc.strerror}") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)

@@ -226,12 +226,15 @@ def _no_other_kind(root: Path, rel: str) -> None:
 def ignored_documents(root: Path) -> list[str]:
     """Where a record and a result of a run would go under `root`'s policy, those git's
     ignore rules keep out (nothing outside git, or where the policy does not load)."""
-    from expflow_git.policy.load import load_policy_bytes
+    from expflow_git.policy.load import MAX_POLICY_BYTES, load_policy_bytes
     from expflow_git.records.writer import Layout
+    from expflow_git.workspace import NotRegular, TooLarge, read_regular
 
     try:
-        policy = load_policy_bytes((root / "expflow.yaml").read_bytes())
-    except (OSError, ExpflowError):
+        # (bounded, no link followed: a policy kept as a link to /dev/zero was read whole)
+        data = read_regular(root / "expflow.yaml", MAX_POLICY_BYTES, follow_links=False)
+        policy = load_policy_bytes(data)
+    except (OSError, NotRegular, TooLarge, ExpflowError):
         return []
     layout = Layout(root.resolve(), policy)
     samples = [layout.experiment_rel("study", "exp-001"), layout.result_rel("study", "exp-001")]
