@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import signal
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from expflow_git.errors import ExpflowError, printable
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 def confined(root: Path, rel: str) -> Path:
@@ -102,7 +106,7 @@ def open_atomic(
     if named_by_user and _written_in_place(target):
         if not overwrite:
             raise FileExistsError(errno.EEXIST, "file exists", str(target))
-        with open(target, "wb") as fh:
+        with _writer(target, target) as fh:
             yield fh
         return
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -114,12 +118,14 @@ def open_atomic(
     names: list[str] = []
     try:
         fd = _create_temp(target, names, 0o666 if mode is None else 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            if mode is not None:
-                os.fchmod(fh.fileno(), mode)
+        with _writer(fd, target) as fh:
+            with _naming(target):
+                if mode is not None:
+                    os.fchmod(fh.fileno(), mode)
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            with _naming(target):
+                os.fsync(fh.fileno())
         tmp = names[0]
         if overwrite:
             os.replace(tmp, target)
@@ -128,9 +134,7 @@ def open_atomic(
             os.link(tmp, target)
             os.unlink(tmp)
     except BaseException as exc:
-        for tmp in names:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        _remove_temps(names)
         if isinstance(exc, OSError) and {exc.filename, exc.filename2} & set(names):
             raise _as_targets(exc, target) from None
         raise
@@ -154,7 +158,7 @@ def open_atomic_all(
     try:
         with contextlib.ExitStack() as stack:
             files: list[BinaryIO] = []
-            to_sync: list[BinaryIO] = []
+            to_sync: list[tuple[Path, BinaryIO]] = []
             for path in paths:
                 if named_by_user and os.fspath(path).endswith(("/", os.sep)):
                     raise IsADirectoryError(
@@ -162,28 +166,28 @@ def open_atomic_all(
                     )
                 target = Path(path)
                 if named_by_user and _written_in_place(target):
-                    files.append(stack.enter_context(open(target, "wb")))
+                    files.append(stack.enter_context(_writer(target, target)))
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 mode = _mode_kept(target)
                 names: list[str] = []
                 staged.append((target, names))
                 fd = _create_temp(target, names, 0o666 if mode is None else 0o600)
-                temp: BinaryIO = stack.enter_context(os.fdopen(fd, "wb"))
+                temp = stack.enter_context(_writer(fd, target))
                 if mode is not None:
-                    os.fchmod(temp.fileno(), mode)
+                    with _naming(target):
+                        os.fchmod(temp.fileno(), mode)
                 files.append(temp)
-                to_sync.append(temp)
+                to_sync.append((target, temp))
             yield files
-            for temp in to_sync:
+            for target, temp in to_sync:
                 temp.flush()
-                os.fsync(temp.fileno())
+                with _naming(target):
+                    os.fsync(temp.fileno())
         _place_together([(made[0], target) for target, made in staged])
     except BaseException as exc:
         for _, names in staged:
-            for tmp in names:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            _remove_temps(names)
         if isinstance(exc, OSError):
             for target, names in staged:
                 if {exc.filename, exc.filename2} & set(names):
@@ -298,6 +302,50 @@ def _mode_kept(target: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return stat.S_IMODE(info.st_mode) & 0o777 if stat.S_ISREG(info.st_mode) else None
+
+
+def _remove_temps(names: Sequence[str]) -> None:
+    """Remove the temporary files `names`, whatever stops it: on a read-only file system
+    the removal's own EROFS took the place of the error that stopped the write, and named
+    the temporary file (`audit --out /ro/r.json` said `/ro/.r.json.ecfe3d32.tmp`: a
+    user's hunt, issue 18 twenty-ninth pass)."""
+    for tmp in names:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+class _NamedFileIO(io.FileIO):
+    """A file whose failed writes name `target`: a write error carries no file name of
+    its own, and `ulimit -f 4; audit --out x/r.json` said only "File too large" (ENOSPC,
+    EDQUOT, EIO likewise; a user's hunt, issue 18 twenty-ninth pass). The buffered file
+    above it writes through `write`, its flush and close too."""
+
+    def __init__(self, file: int | Path, target: Path) -> None:
+        super().__init__(file, "wb")
+        self.target = target
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        with _naming(self.target):
+            return super().write(data)
+
+
+def _writer(file: int | Path, target: Path) -> BinaryIO:
+    """The open file descriptor or path `file`, buffered for writing, its write errors
+    naming `target` (the temporary file's name is no name a user knows)."""
+    return io.BufferedWriter(_NamedFileIO(file, target))
+
+
+@contextlib.contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """An OSError that names no file (a write's, an fsync's) names `target`."""
+    try:
+        yield
+    except BlockingIOError:
+        raise  # (a buffered write's own signal, its count of bytes written kept)
+    except OSError as exc:
+        if exc.filename is None and exc.filename2 is None:
+            raise _as_targets(exc, target) from None
+        raise
 
 
 def _as_targets(exc: OSError, target: Path) -> OSError:
