@@ -177,6 +177,7 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         ".github/workflows/expflow.yml": WORKFLOW,
         ".gitignore": GITIGNORE,
     }
+    _not_in_a_git_directory(root)
     # Every folder is checked before the first write: a cloned repository may hold a
     # symlinked `.github` or `results` that would take a write outside the work tree.
     # A file that exists (a symlinked expflow.yaml too) is kept, so never written through.
@@ -194,6 +195,37 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         write_atomic(target, text.encode(), overwrite=False)
         report.append((rel, True))
     return report
+
+
+def _not_in_a_git_directory(root: Path) -> None:
+    """Refuse (exit 2, before anything is written) a folder of a repository that is no
+    work tree: a bare repository, or a git directory (`.git`) or a folder in it. `init`
+    in `bare.git` wrote expflow.yaml, experiments/, .github/, … beside HEAD and objects/,
+    exit 0 (a user's hunt, issue 18 twenty-ninth pass). A folder that does not exist yet
+    is judged by the nearest one that does (where it would be made); one in no
+    repository is scaffolded as before."""
+    from expflow_git.gitstore import Git
+
+    existing = Path(os.path.abspath(root))
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        git = Git.discover(existing)
+    except ExpflowError:
+        return  # no repository (or one git refuses to read): a plain folder
+    git_dir = git.git_dir.resolve()
+    where = existing.resolve()
+    if where != git_dir and git_dir not in where.parents:
+        return
+    shown = printable(str(git.git_dir))
+    if git.root.resolve() == git_dir:
+        raise ExpflowError(
+            f"{shown}: bare repository: no work tree; run init in a clone (nothing written)"
+        )
+    raise ExpflowError(
+        f"{shown}: inside the git directory, not the work tree {printable(str(git.root))} "
+        "(nothing written)"
+    )
 
 
 def _a_folder(root: Path, folder: str) -> None:
