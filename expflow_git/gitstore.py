@@ -730,9 +730,10 @@ class Git:
 
     def range_trees(self, base: str, rev: str) -> list[tuple[str, str]]:
         """Each commit of ``base..rev`` (all of ``rev``'s history for git's empty tree)
-        with its tree's id, in one process."""
+        with its tree's id, in one process, in git's topological order: each commit
+        before its parents, whatever the dates (which the writer chose)."""
         _check_rev(rev)
-        args = ["rev-list", "--format=%T", rev]
+        args = ["rev-list", "--topo-order", "--format=%T", rev]
         if base not in EMPTY_TREES.values():
             _check_rev(base)
             args.append(f"^{base}")

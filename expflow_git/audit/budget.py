@@ -172,49 +172,57 @@ def refuse_malformed_trees(
     result, so an audit whose BASE held that commit (every one after its merge) forgot
     the look and the run it counted before (an attacker's hunt, issue 18 twenty-ninth
     pass). Inside a document folder git reads every entry, as the range's own
-    unlimited walk does. One `git rev-list` and, depth by depth, one stream of the
-    trees not read yet, in `reader`'s one `git cat-file --batch`, whatever the number
-    of commits."""
-    on_the_way = {b""}  # the folders whose trees are read: those holding a step of a path
-    for path in {*globs.prefixes(), *globs.prefixes(corrections_only=True), policy_path}:
-        parts = path.encode("utf-8", "surrogateescape").split(b"/")
-        on_the_way.update(b"/".join(parts[:depth]) for depth in range(1, len(parts)))
-    commits = git.range_trees(base, rev)[::-1]  # oldest first
-    age = {commit: i for i, (commit, _) in enumerate(commits)}
-    level: dict[_Step, str] = {}  # each tree to read, with the oldest commit holding it
-    for commit, tree in commits:
-        level.setdefault((tree, b""), commit)
-    read: set[_Step] = set()
-    faults: list[tuple[str, bytes, str, str]] = []  # (commit, folder, tree, what is wrong)
-    while level and not faults:
-        read |= level.keys()
-        deeper: dict[_Step, str] = {}
+    unlimited walk does. Every depth is read before one is named: the oldest commit
+    holding a fault, by `git rev-list --topo-order` (listed last: commit dates are the
+    writer's to choose), then the folder nearest the top. One `git rev-list` and,
+    depth by depth, one stream of the trees in `reader`'s one `git cat-file --batch`,
+    whatever the number of commits; each tree is read once at each folder."""
+    on_the_way = _on_the_way({*globs.prefixes(), *globs.prefixes(corrections_only=True)})
+    on_the_way |= _on_the_way({policy_path})
+    commits = git.range_trees(base, rev)  # newest first: a commit before its parents
+    level: dict[_Step, int] = {}  # each tree to read, with the oldest commit holding it
+    for at, (_, tree) in enumerate(commits):
+        level[(tree, b"")] = at  # (the later the older)
+    faults: list[tuple[int, bytes, str, str]] = []  # (commit, folder, tree, what is wrong)
+    while level:
+        deeper: dict[_Step, int] = {}
         wanted = sorted(level)
         # (read to the end, a fault or not: the stream may be the audit's own)
         trees = reader.read_many((tree for tree, _ in wanted), kind="tree")
         for (tree, folder), (_, data) in zip(wanted, trees, strict=True):
-            commit = level[(tree, folder)]
+            at = level[(tree, folder)]
             entries, fault = tree_entries(data, len(tree))
             if fault is not None:
-                faults.append((commit, folder, tree, fault))
+                faults.append((at, folder, tree, fault))
             for e in entries:
-                if not e.folder:
-                    continue
                 step = (e.sha, folder + b"/" + e.name if folder else e.name)
-                if step[1] in on_the_way and step not in read:
-                    if step not in deeper or age[commit] < age[deeper[step]]:
-                        deeper[step] = commit
-        level = deeper
+                if e.folder and step[1] in on_the_way:
+                    deeper[step] = max(at, deeper.get(step, at))
+        level = deeper  # (a folder's depth is its own: no step comes back)
     if faults:
-        commit, folder, tree, fault = min(faults, key=lambda f: age[f[0]])
+        at, folder, tree, fault = min(faults, key=lambda f: (-f[0], _depth(f[1]), f[1]))
         shown = printable(folder.decode("utf-8", "surrogateescape"))
         where = f"folder '{shown}'" if folder else "top folder"
         raise ExpflowError(
-            f"--since {base[:12]}: commit {commit}: the tree of its {where} ({tree[:12]}) "
-            f"{fault} — a hand-made tree, which git's path-limited reads see otherwise "
-            "than whole; the audit refuses the range (have git check what it receives: "
-            "`transfer.fsckObjects`)"
+            f"--since {base[:12]}: commit {commits[at][0]}: the tree of its {where} "
+            f"({tree[:12]}) {fault} — a hand-made tree, which git's path-limited reads see "
+            "otherwise than whole; the audit refuses the range (have git check what it "
+            "receives: `transfer.fsckObjects`)"
         )
+
+
+def _depth(folder: bytes) -> int:
+    return folder.count(b"/") + 1 if folder else 0
+
+
+def _on_the_way(paths: Iterable[str]) -> set[bytes]:
+    """The folders holding a step of a path (`b""`: the top folder): those whose trees
+    git's path-limited reads of `paths` look names up in."""
+    found = {b""}
+    for path in paths:
+        parts = path.encode("utf-8", "surrogateescape").split(b"/")
+        found.update(b"/".join(parts[:depth]) for depth in range(1, len(parts)))
+    return found
 
 
 def holdout_budget(git: Git, check: TreeCheck, span: BudgetRange | None) -> HoldoutBudget | None:
