@@ -728,13 +728,13 @@ class Git:
             args.append(f"^{base}")
         return self.run(*args, "--").decode("ascii").split()
 
-    def range_trees(self, base: str, rev: str) -> list[tuple[str, str]]:
-        """Each commit of ``base..rev`` (all of ``rev``'s history for git's empty tree)
-        with its tree's id, in one process, in git's topological order: each commit
-        before its parents, whatever the dates (which the writer chose)."""
+    def range_trees(self, base: str | None, rev: str) -> list[tuple[str, str]]:
+        """Each commit of ``base..rev`` (all of ``rev``'s history without ``base`` or for
+        git's empty tree) with its tree's id, in one process, in git's topological order:
+        each commit before its parents, whatever the dates (which the writer chose)."""
         _check_rev(rev)
         args = ["rev-list", "--topo-order", "--format=%T", rev]
-        if base not in EMPTY_TREES.values():
+        if base is not None and base not in EMPTY_TREES.values():
             _check_rev(base)
             args.append(f"^{base}")
         lines = self.run(*args, "--").decode("ascii").split()

@@ -258,6 +258,40 @@ def test_the_check_costs_no_git_process_per_commit(tmp_path: Path) -> None:
     assert sum(c.endswith("cat-file --batch") for c in calls(2, POLICY)) == 2
 
 
+def test_a_new_document_folder_costs_one_git_process_more_whatever_the_history(
+    tmp_path: Path,
+) -> None:
+    """A pull request adding a document folder to the policy: BASE's history is read on
+    the way to it, with one `git rev-list` more than an audit of the same history whose
+    policy adds none, and the trees through the same stream, however long that history
+    is."""
+    env, log = git_counter(tmp_path)
+    wider = BUDGETS.replace('["results/**/*.json"]', '["results/**/*.json", "lab/r/**/*.json"]')
+    same = BUDGETS + "# the same folders\n"
+
+    def calls(commits: int, policy: str) -> list[str]:
+        repo = new_repo(tmp_path / f"repo-{commits}-{len(policy)}", BUDGETS)
+        for i in range(commits):
+            (repo / "lab").mkdir(exist_ok=True)
+            (repo / "lab" / "notes.txt").write_text(json.dumps(i))
+            add_run(repo, f"exp-1{i:02}", m(51.0))
+            base = commit_all(repo, f"commit {i}")
+        (repo / "expflow.yaml").write_text(policy)
+        commit_all(repo, "the policy changed")
+        log.unlink(missing_ok=True)
+        res = run_cli(["audit", "--no-cache", "--since", base], repo, env=env)
+        assert res.code in (0, 1), res
+        return [call.args for call in git_calls(log)]
+
+    one, fifty = calls(1, wider), calls(50, wider)
+    assert len(one) == len(fifty), (one, fifty)
+    ordinary = calls(50, same)
+    trees = " rev-list --topo-order --format=%T "
+    assert len(fifty) == len(ordinary) + 1, (fifty, ordinary)
+    assert sum(trees in f" {c} " for c in fifty) == 2, fifty
+    assert sum(trees in f" {c} " for c in ordinary) == 1, ordinary
+
+
 def test_the_audits_stream_is_borrowed_only_where_it_is_free(tmp_path: Path) -> None:
     """`shared_reader` lends the reader whose `with` block this thread is in (the same
     Git), not one in the middle of a `read_many`, nor another repository's."""

@@ -25,6 +25,7 @@ run still counts against its study).
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -127,10 +128,11 @@ def budget_range(git: Git, check: TreeCheck, since: str | None) -> BudgetRange |
     else:  # only the policies: their globs say which trees are checked
         base_tree, rev_tree = git.ls_tree(since, [policy.path]), git.ls_tree(rev, [policy.path])
     with shared_reader(git) as reader:  # (the audit's own stream: no process more)
-        globs = DocumentGlobs.of(
-            policy, policy_at(reader, base_tree, policy), policy_at(reader, rev_tree, policy)
+        at_base = _own_policy(reader, base_tree, policy)
+        globs = DocumentGlobs.of(policy, at_base, policy_at(reader, rev_tree, policy))
+        refuse_malformed_trees(
+            git, reader, since, rev, globs, policy.path, DocumentGlobs.of(at_base)
         )
-        refuse_malformed_trees(git, reader, since, rev, globs, policy.path)
     if not budgets:
         return None
     before = []
@@ -160,8 +162,31 @@ def _refuse_a_cut_history(git: Git, base: str) -> None:
 _Step = tuple[str, bytes]  # a tree to read and the folder it is at
 
 
+def _own_policy(reader: BlobReader, tree: list[TreeEntry], judge: Policy) -> Policy | None:
+    """The policy a tree holds at the judging policy's path (the judging policy where its
+    bytes are the same), or None where it holds none that loads."""
+    from expflow_git.policy.load import load_policy_bytes
+
+    entry = next((e for e in tree if e.path == judge.path), None)
+    if entry is None or entry.type != "blob" or entry.mode not in REGULAR_MODES:
+        return None
+    data = reader.read(entry.sha)
+    if hashlib.sha256(data).hexdigest() == judge.sha256:
+        return judge
+    try:
+        return load_policy_bytes(data, path=judge.path)
+    except ExpflowError:
+        return None
+
+
 def refuse_malformed_trees(
-    git: Git, reader: BlobReader, base: str, rev: str, globs: DocumentGlobs, policy_path: str
+    git: Git,
+    reader: BlobReader,
+    base: str,
+    rev: str,
+    globs: DocumentGlobs,
+    policy_path: str,
+    at_base: DocumentGlobs,
 ) -> None:
     """Exit 2 where a commit of BASE..REV has a tree out of git's order, or naming an
     entry twice (`gitstore.tree_entries`), on the way to a document folder
@@ -172,43 +197,77 @@ def refuse_malformed_trees(
     result, so an audit whose BASE held that commit (every one after its merge) forgot
     the look and the run it counted before (an attacker's hunt, issue 18 twenty-ninth
     pass). Inside a document folder git reads every entry, as the range's own
-    unlimited walk does. Every depth is read before one is named: the oldest commit
-    holding a fault, by `git rev-list --topo-order` (listed last: commit dates are the
-    writer's to choose), then the folder nearest the top. One `git rev-list` and,
-    depth by depth, one stream of the trees in `reader`'s one `git cat-file --batch`,
-    whatever the number of commits; each tree is read once at each folder."""
-    on_the_way = _on_the_way({*globs.prefixes(), *globs.prefixes(corrections_only=True)})
-    on_the_way |= _on_the_way({policy_path})
+    unlimited walk does.
+
+    Where the document folders (`globs`: the judging, BASE's and REV's policies) name
+    one that BASE's own policy (`at_base`) did not, the trees on the way to it are
+    read for BASE's whole history too: each earlier audit read its range only on the
+    way to the folders its policies named then, so a commit whose folder `lab` listed
+    `results` after `zzz` passed while `lab/` was no document folder, and once a policy
+    added `lab/results/**` the budgets' `git log -- lab/results` of BASE's history
+    missed its look (a review). Only then: an audit whose policies name BASE's folders
+    reads no more. One `git rev-list` more, the trees in the same stream.
+
+    Every depth is read before one is named: the oldest commit holding a fault, by
+    `git rev-list --topo-order` (listed last: commit dates are the writer's to choose;
+    BASE..REV listed before BASE's history, which none of it is in), then the folder
+    nearest the top. One `git rev-list` (two with a new folder) and, depth by depth,
+    one stream of the trees in `reader`'s one `git cat-file --batch`, whatever the
+    number of commits; each tree is read once at each folder."""
+    paths = {*globs.prefixes(), *globs.prefixes(corrections_only=True)}
+    wide = _on_the_way({*paths, policy_path})  # (BASE..REV's)
     commits = git.range_trees(base, rev)  # newest first: a commit before its parents
-    level: dict[_Step, int] = {}  # each tree to read, with the oldest commit holding it
+    in_range = len(commits)
+    new = sorted(paths - {*at_base.prefixes(), *at_base.prefixes(corrections_only=True)})
+    narrow = _on_the_way(new)  # (BASE's history's: on the way to the new folders only)
+    if new and base not in EMPTY_TREES.values():
+        commits += git.range_trees(None, base)
+    # each tree to read: the oldest commit holding it there, the oldest of BASE..REV's
+    # (-1: none; the later listed the older)
+    level: dict[_Step, tuple[int, int]] = {}
     for at, (_, tree) in enumerate(commits):
-        level[(tree, b"")] = at  # (the later the older)
+        _reach(level, (tree, b""), at, at if at < in_range else -1)
     faults: list[tuple[int, bytes, str, str]] = []  # (commit, folder, tree, what is wrong)
     while level:
-        deeper: dict[_Step, int] = {}
+        deeper: dict[_Step, tuple[int, int]] = {}
         wanted = sorted(level)
         # (read to the end, a fault or not: the stream may be the audit's own)
         trees = reader.read_many((tree for tree, _ in wanted), kind="tree")
         for (tree, folder), (_, data) in zip(wanted, trees, strict=True):
-            at = level[(tree, folder)]
+            at, ranged = level[(tree, folder)]  # (the fault is `at`'s)
             entries, fault = tree_entries(data, len(tree))
             if fault is not None:
                 faults.append((at, folder, tree, fault))
             for e in entries:
                 step = (e.sha, folder + b"/" + e.name if folder else e.name)
-                if e.folder and step[1] in on_the_way:
-                    deeper[step] = max(at, deeper.get(step, at))
+                if not e.folder:
+                    continue
+                if step[1] in narrow:  # (each commit's way: BASE's history's too)
+                    _reach(deeper, step, at, ranged)
+                elif step[1] in wide and ranged >= 0:  # (BASE..REV's way only)
+                    _reach(deeper, step, ranged, ranged)
         level = deeper  # (a folder's depth is its own: no step comes back)
     if faults:
         at, folder, tree, fault = min(faults, key=lambda f: (-f[0], _depth(f[1]), f[1]))
         shown = printable(folder.decode("utf-8", "surrogateescape"))
         where = f"folder '{shown}'" if folder else "top folder"
+        before = ""
+        if at >= in_range:
+            named = ", ".join(f"'{printable(p)}'" for p in new)
+            folders = "folder" if len(new) == 1 else "folders"
+            before = f" (BASE's history, read for the new document {folders} {named})"
         raise ExpflowError(
-            f"--since {base[:12]}: commit {commits[at][0]}: the tree of its {where} "
+            f"--since {base[:12]}: commit {commits[at][0]}{before}: the tree of its {where} "
             f"({tree[:12]}) {fault} — a hand-made tree, which git's path-limited reads see "
             "otherwise than whole; the audit refuses the range (have git check what it "
             "receives: `transfer.fsckObjects`)"
         )
+
+
+def _reach(level: dict[_Step, tuple[int, int]], step: _Step, at: int, ranged: int) -> None:
+    """`step` held by the commits listed `at` and `ranged` (BASE..REV's, or -1)."""
+    was = level.get(step, (-1, -1))
+    level[step] = (max(at, was[0]), max(ranged, was[1]))
 
 
 def _depth(folder: bytes) -> int:
