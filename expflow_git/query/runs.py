@@ -238,7 +238,10 @@ def _work_tree_documents(
 def read_document(root: Path, rel: str) -> bytes | Finding | None:
     """A document's bytes, a finding if it cannot be one (a symbolic link, not a regular
     file, too large), or None if it is gone (deleted, not yet staged)."""
-    full = os.path.join(root, rel)
+    # By the bytes git gave (UTF-8 with surrogateescape, as gitstore decodes paths), not
+    # the filesystem encoding's: under LC_ALL=C without UTF-8 mode that is ASCII, and a
+    # record named `ëxp.json` was a UnicodeEncodeError traceback in list and show.
+    full = os.path.join(os.fsencode(root), rel.encode("utf-8", "surrogateescape"))
     if os.path.islink(full):
         return _not_a_file(rel, "is a symbolic link; documents must be files")
     try:

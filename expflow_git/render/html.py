@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from expflow_git.audit.attempts import by_status
+from expflow_git.escape import terminal_path
 from expflow_git.policy.diff import summary
 from expflow_git.render.charts import best_tags, metric_chart
 from expflow_git.render.curves import curves_section
@@ -287,7 +288,7 @@ def _corrections(view: View) -> str:
     if not n:
         return ""
     items = "".join(
-        f"<li><code>{_e(c.path)}</code> <strong>{_e(c.experiment)}</strong> "
+        f"<li><code>{_e(terminal_path(c.path))}</code> <strong>{_e(c.experiment)}</strong> "
         f"<code>{_e(c.change())}</code> by {_e(c.author_name)} &lt;{_e(c.author_email)}&gt; "
         f"at {_e(c.time)}: {_e(c.reason)}</li>"
         for c in view.corrections[:MAX_FINDINGS]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from expflow_git.escape import markdown, markdown_code
+from expflow_git.escape import markdown, markdown_code, terminal_path
 from expflow_git.policy.diff import summary
 from expflow_git.render.attempts import attempts_markdown, clipped
 from expflow_git.render.holdout import budget_note
@@ -70,7 +70,7 @@ def render_markdown(view: View, footer: str = "") -> str:
         lines += ["", f"### Corrections ({len(view.corrections):,})", ""]
         lines += _listed(
             (
-                f"- {markdown(c.path)}: "
+                f"- {markdown_code(terminal_path(c.path))}: "
                 f"{markdown(dataclasses.replace(c, reason=clipped(c.reason)).describe())}"
                 for c in view.corrections
             ),

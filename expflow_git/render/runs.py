@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeGuard
 
-from expflow_git.escape import json_document, line
+from expflow_git.escape import json_document, line, terminal_path
 from expflow_git.gitstore import LogEntry
 from expflow_git.query.inspect import Line, Verdict
 from expflow_git.query.nodes import MISSING, Fields, Reading, lookup
@@ -225,7 +225,9 @@ def render_show(
     if not history:
         out.append("  not committed")
     for e in history:
-        what = "; ".join(f"{_VERBS.get(c.status, c.status)} {c.path}" for c in e.changes)
+        what = "; ".join(
+            f"{_VERBS.get(c.status, c.status)} {terminal_path(c.path)}" for c in e.changes
+        )
         out.append(f"  {e.sha[:12]}  {_when(e.time)}  {e.author}  {e.subject}  [{what}]")
     if corrections:
         out.append("corrections")
