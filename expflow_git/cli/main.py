@@ -69,9 +69,15 @@ def _main(argv: Sequence[str] | None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else int(bool(exc.code))
     except BrokenPipeError:
-        # stdout closed early (e.g. piped to head): not an error worth a traceback.
+        # Its reader closed the pipe before the command was done (`| head`): no traceback
+        # nor a line (as git and grep say none), but never exit 0, output was lost: a
+        # `validate | head` under pipefail passed on failing data, the hook's plain
+        # `validate` printing its findings before it picks its code (a hunter's find,
+        # issue 18 twenty-ninth pass). Exit 1, as click exits for every other command
+        # (and Python for a program that does not catch it); the code a command picks
+        # before it prints (validate's, scan's, protect's findings) is 1 as well.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitCode.OK)
+        return int(ExitCode.FAILED)
     except OSError as exc:  # a file we were asked to write (or read) cannot be
         name = exc.filename2 or exc.filename  # a rename names its target second
         where = f"{name}: " if name else ""
