@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import click
 
-from expflow_git.cli.console import PROG, emit_findings, err, fail, guard
+from expflow_git.cli.console import PROG, emit_findings, err, fail, guard, out
 from expflow_git.cli.options import hook_options, policy_option, repo
 from expflow_git.errors import ExitCode
 from expflow_git.escape import line
@@ -126,4 +126,4 @@ def install_hooks_cmd() -> None:
     from expflow_git.hooks.install import install_hooks
 
     for path, what in install_hooks(repo()):
-        click.echo(f"{path}: {what}")
+        out(f"{path}: {what}")

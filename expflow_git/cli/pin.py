@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from expflow_git.cli.console import PROG, guard, out, warn
+from expflow_git.cli.console import PROG, emit, guard, out, warn
 from expflow_git.cli.group import Group
 from expflow_git.cli.options import format_option
 from expflow_git.cli.pinsettings import PinSettings, pin_settings
@@ -123,7 +123,7 @@ def _outside_the_repository(home: Path) -> None:
 def check_cmd(pin: str | None) -> None:
     """Exit 0 if the PIN is correct, 1 if it is wrong."""
     guard("pin check", pin=pin, force=False, force_name=None)  # (check has no --force)
-    click.echo("PIN is correct")
+    out("PIN is correct")
 
 
 @pin_group.command("clear")
@@ -139,7 +139,7 @@ def clear_cmd(pin: str | None, force: bool) -> None:
             raise ExpflowError(
                 f"the PIN comes from ${ENV_PIN_HASH}, not a file; unset that variable to clear it"
             )
-        click.echo("no PIN is set; nothing to clear")
+        out("no PIN is set; nothing to clear")
         return
     guard("pin clear", pin=pin, force=force)
     clear_hash(pin_home(settings.env))
@@ -169,17 +169,17 @@ def status_cmd(fmt: str) -> None:
             "set": stored is not None,
             "source": stored.source.value if stored else None,
         }
-        click.echo(json_document(status))
+        emit(json_document(status))
         return
     if stored is None:
-        click.echo("PIN: not set")
+        out("PIN: not set")
         warn(f"run `{PROG} pin init` to set one")
         return
-    click.echo("PIN: set")
+    out("PIN: set")
     out(f"source: {stored.source.value} ({stored.describe_source()})")  # (a path: escaped)
-    click.echo(f"scheme: {stored.scheme.value}")
+    out(f"scheme: {stored.scheme.value}")
     if env_ignored:
-        click.echo(f"note: ${ENV_PIN_HASH} is also set and ignored (the file takes precedence)")
+        out(f"note: ${ENV_PIN_HASH} is also set and ignored (the file takes precedence)")
 
 
 def _warn_about(stored: StoredHash) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from expflow_git.cli.console import warn
+from expflow_git.cli.console import emit, warn
 from expflow_git.cli.options import columns_option, format_option, policy_option, where_option
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError
@@ -171,7 +171,7 @@ def list_cmd(
     # As many as a leaderboard shows: the registry's thresholds are not bounded, and
     # every column is in every row (--columns adds any other).
     shown = list(dict.fromkeys(key))[:MAX_METRIC_COLUMNS]
-    click.echo(render_list(runs, shown, fields, fmt))
+    emit(render_list(runs, shown, fields, fmt))
     if study is not None and study not in run_set.studies():
         note_unknown_study(study, run_set.studies(), "list")
     elif not runs and run_set.runs:
@@ -203,7 +203,7 @@ def show(run_id: str, rev: str | None, fmt: str, policy_path: str | None) -> Non
     run = run_set.get(run_id)
     corrections = corrections_of(run, run_set)
     history = history_of(git, rev or "HEAD", run_files(run, corrections, run_set.policy))
-    click.echo(
+    emit(
         render_show(
             run,
             verdict_of(run, run_set),
@@ -233,4 +233,4 @@ def compare(run_ids: tuple[str, ...], rev: str | None, fmt: str, policy_path: st
     run_set, _ = open_runs(rev, policy_path)
     _note_unread(run_set, "compare")
     runs = [run_set.get(i) for i in run_ids]
-    click.echo(render_compare(run_ids, compare_lines(runs, run_set.policy), fmt, runs))
+    emit(render_compare(run_ids, compare_lines(runs, run_set.policy), fmt, runs))
