@@ -501,7 +501,7 @@ def test_walk_forward_compares_the_exact_r_with_its_bound(xcli: Cli, tmp_path: P
     assert "needs ≥ 0.3 (r is below 0.3 before rounding)" in text, text
     signed = tmp_path / "report.json"
     assert xcli(["audit", "--out", str(signed)], repo).code == 1
-    res = xcli(["verify", str(signed), "--recompute", "--allow-unsigned"], repo)
+    res = xcli(["verify", str(signed), "--repo", str(repo), "--allow-unsigned"], repo)
     assert res.code == 0 and "VERIFIED" in res.out, res.out + res.err
     # A report claiming the pass the rounded r gave does not recompute.
     from expflow_git.report import rules
@@ -540,7 +540,7 @@ def test_walk_forward_correlates_the_decimals_the_documents_hold(
     assert _walk(st)["status"] == ("pass" if passed else "fail"), _walk(st)
     signed = tmp_path / "report.json"
     xcli(["audit", "--out", str(signed)], repo)
-    res = xcli(["verify", str(signed), "--recompute", "--allow-unsigned"], repo)
+    res = xcli(["verify", str(signed), "--repo", str(repo), "--allow-unsigned"], repo)
     assert res.code == 0 and "VERIFIED" in res.out, res.out + res.err
 
 

@@ -188,7 +188,7 @@ def test_a_split_named_by_a_pin_digest_stays_out_of_the_report_and_its_note(
             ]
             assert run["splits"] == {"holdout": {"seg_total": 5}}
         assert PIN_SHA[:12] not in out + err
-    res = run_cli(["verify", str(report), "--recompute", "--allow-unsigned"], cwd=exp_repo.path)
+    res = run_cli(["verify", str(report), "--repo", ".", "--allow-unsigned"], cwd=exp_repo.path)
     assert res.code == 0 and "VERIFIED" in res.out, res
 
 

@@ -117,7 +117,7 @@ def verify(
     )
     refuse_empty([("--trusted-ref", trusted_ref), ("--ref", ref)], "a revision")
     if repo_dir is None:
-        _refuse_without_repo(recompute)
+        _refuse_without_repo()
     data = read_bytes(report)
     git = Git.discover(repo_dir) if repo_dir else None
     keys_repo = git or (repo() if trusted_ref else None)
@@ -164,22 +164,21 @@ def verify(
         raise SystemExit(ExitCode.FAILED)
 
 
-def _refuse_without_repo(recompute: bool) -> None:
+def _refuse_without_repo() -> None:
     """--ref and --(no-)recompute only say how the binding to a repository is checked:
     without --repo, `verify R --ref nope` printed VERIFIED, exit 0 (a hunter's find,
-    issue 18 twenty-ninth pass). --ref typed is a usage error now; --(no-)recompute a
-    warning (tests and scripts type `--recompute` without --repo: it stays exit 0, but
-    no longer silent that nothing was re-run)."""
+    issue 18 twenty-ninth pass). Each typed without --repo is a usage error, exit 2:
+    `--recompute` was a warning with exit 0, so a CI step `verify R --recompute` that
+    forgot `--repo` passed without re-running anything (a review, the same pass)."""
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
     if ctx.get_parameter_source("ref") is ParameterSource.COMMANDLINE:
         raise click.UsageError("--ref applies only with --repo", ctx)
     if ctx.get_parameter_source("recompute") is ParameterSource.COMMANDLINE:
-        name = "--recompute" if recompute else "--no-recompute"
-        warn(
-            f"{name} applies only with --repo; without it no audit is re-run",
-            command="verify",
+        name = "--recompute" if ctx.params["recompute"] else "--no-recompute"
+        raise click.UsageError(
+            f"{name} applies only with --repo: without it no audit is re-run", ctx
         )
 
 
