@@ -106,7 +106,7 @@ class Ranked:
     check: TreeCheck
     board: Leaderboard
     rows: Sequence[Row]
-    ranking: Ranking
+    ranking: Ranking  # render.rank.RankedBy: with the tables' metric columns
     runs: Mapping[str, Run]  # with `details`: every run by id (params, splits, status)
     # The records of the same study / tags per status, and the runs not ranked (issue 16).
     attempts: tuple[StudyAttempts, ...] = ()
@@ -141,6 +141,7 @@ def rank(
     from expflow_git.documents import Status
     from expflow_git.policy.model import Ranking, did_you_mean, parse_gate
     from expflow_git.query.runs import load_runs
+    from expflow_git.render.rank import ranked_by
     from expflow_git.render.view import rows_from_board
 
     with no_cyclic_gc():
@@ -170,7 +171,9 @@ def rank(
             chosen = [v for v in chosen if v.id in runs and where.matches(runs[v.id])]
         board = rank_runs(chosen, sort_keys(ranking, policy.metrics))
         attempts = count_attempts(check.experiments, study=study, tags=tags)
-        return Ranked(check, board, rows_from_board(board)[:top], ranking, runs, attempts)
+        # The tables' metric columns, from the policy: the same whatever rows match.
+        shown = ranked_by(ranking, policy.all_gates(extra))
+        return Ranked(check, board, rows_from_board(board)[:top], shown, runs, attempts)
 
 
 def diff(

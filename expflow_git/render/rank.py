@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from expflow_git.audit.attempts import StudyAttempts
 from expflow_git.audit.ranking import Leaderboard
 from expflow_git.escape import json_document, line
-from expflow_git.policy.model import Ranking
+from expflow_git.policy.model import Gate, Ranking
 from expflow_git.query.runs import Run
 from expflow_git.query.where import Field
 from expflow_git.render.attempts import attempts_lines, attempts_markdown
 from expflow_git.render.runs import column_cells
 from expflow_git.render.table import csv_table, leaderboard_cells, md_table, text_table
-from expflow_git.render.view import Row, metric_columns
+from expflow_git.render.view import MAX_METRIC_COLUMNS, Row
 
 FORMATS = ("table", "json", "md", "csv")
+
+
+@dataclass(frozen=True)
+class RankedBy(Ranking):
+    """The ranking `rank` sorted by, with the metric columns its tables show."""
+
+    metric_columns: tuple[str, ...] = ()
+
+
+def ranked_by(ranking: Ranking, gates: Iterable[Gate]) -> RankedBy:
+    """`ranking` with the leaderboard's metric columns, from the policy as `list` takes
+    them: the sort metric, the tie-breaks, then each gate's metric (the registry's
+    thresholds, the policy's gates, `--gate`'s and `--warn`'s: `Policy.all_gates`), at
+    most MAX_METRIC_COLUMNS. Never from the rows shown: the header of `rank --format
+    csv` lost `train_time_min` when `--where` or `--study` matched no run, and changed
+    with the optional metrics the runs shown had logged (a hunter's find, issue 18
+    twenty-ninth pass); it is the same whatever rows match. `--columns` adds any other."""
+    names = [ranking.sort_by, *ranking.tie_break, *(g.metric for g in gates)]
+    return RankedBy(
+        ranking.sort_by,
+        ranking.descending,
+        ranking.tie_break,
+        ranking.ladder_step,
+        tuple(dict.fromkeys(names))[:MAX_METRIC_COLUMNS],
+    )
 
 
 def render_rank(
@@ -29,10 +55,11 @@ def render_rank(
     attempts: Sequence[StudyAttempts] = (),
 ) -> str:
     """The shown `rows` of `board` in format `fmt` (one of FORMATS), as `rank` prints it
-    (plus a newline); JSON rows also carry each run's study, status, params and splits
-    (from `runs`), and the tables the extra `columns` (`params.lr`, `splits.S.M`). Under
-    the table (in JSON, as `attempts`) every record counted per study and status with
-    the runs not ranked (not in CSV, which is one table)."""
+    (plus a newline). The tables' metric columns are `ranking`'s (`ranked_by`; a plain
+    Ranking shows its sort metric and tie-breaks), and the extra `columns` (`params.lr`,
+    `splits.S.M`); JSON rows also carry each run's study, status, params and splits (from
+    `runs`). Under the table (in JSON, as `attempts`) every record counted per study and
+    status with the runs not ranked (not in CSV, which is one table)."""
     runs = runs or {}
     if fmt == "json":
         doc = {
@@ -43,11 +70,8 @@ def render_rank(
         }
         return json_document(doc)
     exact = fmt == "csv"  # a spreadsheet gets every value as the report spells it
-    headers, body = leaderboard_cells(
-        rows,
-        metric_columns(ranking.sort_by, ranking.tie_break, [r.metrics for r in rows]),
-        exact=exact,
-    )
+    shown = ranking if isinstance(ranking, RankedBy) else ranked_by(ranking, ())
+    headers, body = leaderboard_cells(rows, shown.metric_columns, exact=exact)
     if columns:  # before "failed checks", which stays last
         headers[-1:-1] = [str(c) for c in columns]
         extra = column_cells([runs.get(row.id) for row in rows], columns, exact=exact)
