@@ -6,13 +6,17 @@ The public Python API (docs/api.md) is exported lazily: `import expflow_git` sta
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 TOOL_NAME = "expflow-git"
 
+# typing's constant without importing typing: nothing here loads a module (typing took
+# ~8 ms), so a Ctrl-C as the CLI starts falls inside its handling (`__main__.main`), not
+# in this file's imports with a traceback (issue 18 twenty-ninth pass). Type checkers
+# read the name as typing's.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from expflow_git.documents import Status
     from expflow_git.errors import ExpflowError
     from expflow_git.outcomes import AuditResult, RankedRow, RankResult, VerifyResult
@@ -81,6 +85,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'expflow_git' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function
     return value
