@@ -4,7 +4,8 @@
 string given for a path was taken for no option at all: `audit --out ''` and `report R
 --html ''` exited 0 writing nothing, `verify --allowed-signers ''` and `--trusted-ref ''`
 said no trusted key was given, `report ''` said `: cannot read: Is a directory`. Each is
-a usage error now, exit 2, one line naming the option."""
+a usage error now, exit 2, one line naming the option; so is `--recompute` or
+`--no-recompute` without `--repo` (a warning first, exit 0)."""
 
 from __future__ import annotations
 
@@ -56,16 +57,10 @@ def test_ref_without_repo_is_a_usage_error(signed: Path, extra: list[str]) -> No
 
 
 @pytest.mark.parametrize("name", ["--recompute", "--no-recompute"])
-def test_recompute_without_repo_is_said(signed: Path, name: str) -> None:
-    """A warning, not an error: `--recompute` typed without `--repo` stays exit 0 (the
-    tests of other passes type it), but says that nothing was re-run."""
+def test_recompute_without_repo_is_a_usage_error(signed: Path, name: str) -> None:
+    """A usage error as `--ref` is (it was a warning with exit 0: nothing was re-run)."""
     res = run_cli(["verify", "../r.json", "--public-key", "../k.pub", name], signed)
-    assert_clean_output(res.out, res.err)
-    assert res.code == 0 and "VERIFIED" in res.out, res
-    assert res.err.splitlines() == [
-        f"expflow-git verify: warning: {name} applies only with --repo; "
-        "without it no audit is re-run"
-    ], res.err
+    usage_error(res, "verify", f"{name} applies only with --repo: without it no audit")
 
 
 def test_repository_options_with_repo_still_apply(signed: Path) -> None:
