@@ -207,7 +207,9 @@ def read_policy_file(
 
 
 def walk_files(root: Path, *, strict: bool = True) -> list[str]:
-    """Every file below `root` (not inside .git), relative, with '/' separators.
+    """Every file below `root` (not inside .git), relative, with '/' separators, each
+    name as the filesystem encoding decodes it (an OS path, to join to `root`; the
+    documents' convention is `walk_paths`).
 
     `strict`: a directory that cannot be listed is an error, not a silent gap (for
     a directory given to be checked; the whole tree, listed to look for other
@@ -221,6 +223,28 @@ def walk_files(root: Path, *, strict: bool = True) -> list[str]:
         prefix = "" if prefix == "." else prefix + "/"
         out.extend(prefix + name for name in filenames)
     return out
+
+
+def walk_paths(root: Path, *, strict: bool = True) -> list[str]:
+    """`walk_files`, each name in the documents' convention (`repo_path`), as git's
+    paths are: under latin-1 the walk's `Ã«xp.json` was opened by its UTF-8 bytes, which
+    are not the file's, and the document was "no such file" (issue 18 twenty-ninth pass)."""
+    return [repo_path(rel) for rel in walk_files(root, strict=strict)]
+
+
+def repo_path(path: str) -> str:
+    """A path from the OS (a command-line argument, a name `os` gave as str) in the
+    documents' convention: its bytes decoded as UTF-8 with surrogateescape, as gitstore
+    decodes git's. Under a UTF-8 locale it is `path` itself; under latin-1 `ëxp.json`
+    typed in a UTF-8 work tree is read by Python as `Ã«xp.json`, which no index entry
+    and no `rel.encode("utf-8", "surrogateescape")` matched (issue 18 twenty-ninth pass)."""
+    return os.fsencode(path).decode("utf-8", "surrogateescape")
+
+
+def os_path(path: str) -> str:
+    """A path in the documents' convention (`repo_path`) as the OS functions taking str
+    read it: the same bytes, decoded by the filesystem encoding."""
+    return os.fsdecode(path.encode("utf-8", "surrogateescape"))
 
 
 def _unlistable(exc: OSError) -> None:

@@ -10,10 +10,13 @@ from expflow_git.errors import ExitCode
 def run_validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Validate `paths` (see `expflow-git validate --help`); SystemExit(1) on findings."""
     from expflow_git.hooks.validate import validate
-    from expflow_git.workspace import Workspace
+    from expflow_git.workspace import Workspace, repo_path
 
     ws = Workspace.find(policy_path, staged=staged)
-    outcome = validate(ws, paths, warn=lambda message: warn(message, command="validate"))
+    # Each PATH as git's paths are decoded, whatever the locale decoded argv with: under
+    # latin-1 a UTF-8 work tree's `ëxp.json` was "no such file" and "not staged".
+    given = tuple(map(repo_path, paths))
+    outcome = validate(ws, given, warn=lambda message: warn(message, command="validate"))
     emit_findings(outcome.findings)
     if outcome.findings:
         err(

@@ -58,7 +58,7 @@ from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
-from expflow_git.workspace import Workspace, walk_files
+from expflow_git.workspace import Workspace, os_path, repo_path, walk_files, walk_paths
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Correction
@@ -77,7 +77,8 @@ class Validation:
 def validate(
     ws: Workspace, paths: Sequence[str], *, warn: Callable[[str], None] | None = None
 ) -> Validation:
-    """Check `paths`; without paths every document (of the working tree, or with --staged
+    """Check `paths` (each in the documents' convention, `workspace.repo_path`: as git's
+    paths are decoded); without paths every document (of the working tree, or with --staged
     of the index); every document of the index too if the policy is among `paths`.
     `warn` hears of a cache file not trusted (localcache.py)."""
     policy = ws.load_policy(warn)
@@ -252,11 +253,11 @@ def _scope(
     committed document: given the policy, every document of the index is re-checked.
     A budget the given documents touch counts the whole index: it is listed whole.
     """
-    policy_rel = ws.rel(ws.policy_path)
+    policy_rel = repo_path(ws.rel(ws.policy_path))
     every = not paths or any(rel == policy_rel for rel, _ in rels)
     given = [(rel, kind) for rel, kind in rels if kind]
     if ws.git is None:
-        lookup = Lookup(Source.FOLDER, ws.root, policy, lambda: walk_files(ws.root, strict=False))
+        lookup = Lookup(Source.FOLDER, ws.root, policy, lambda: walk_paths(ws.root, strict=False))
     elif not paths and not ws.staged:
         lookup = Lookup(Source.WORK_TREE, ws.root, policy, ws.git.work_tree_paths)
     else:
@@ -526,10 +527,12 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
     # With --staged, a path that is no document and no file on disk (a folder, or
     # nothing) stands for the index's entries below it, as for `scan --staged`: a staged
     # result deleted from the disk, in a folder given, was not checked (a review).
+    # `paths` are in the documents' convention (workspace.repo_path: the CLI converts
+    # its arguments); the disk is asked by the same bytes (`os_path`).
     named = [
         (p, rel, kind_of(rel) if rel.endswith(".json") else None)
-        for p in paths
-        for rel in [ws.rel(p)]
+        for p in map(os_path, paths)
+        for rel in [repo_path(ws.rel(p))]
     ]
     below: dict[str, list[str]] = {}
     if ws.staged:  # (a document the policy names is taken for a file: no look at the disk)
@@ -540,7 +543,7 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
             out.extend((sub, kind_of(sub)) for sub in below[rel])
         # A link to a folder (`data -> /mnt/datasets`) is a name, not a folder to walk.
         elif kind is None and not ws.staged and os.path.isdir(p) and not os.path.islink(p):
-            subs = (ws.rel(os.path.join(p, sub)) for sub in walk_files(Path(p)))
+            subs = (repo_path(ws.rel(os.path.join(p, sub))) for sub in walk_files(Path(p)))
             out.extend((sub, kind_of(sub)) for sub in subs)
         else:
             out.append((rel, kind if kind is not None else kind_of(rel)))

@@ -224,9 +224,9 @@ def _work_tree_documents(
         out = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
         paths = sorted(set(out.decode("utf-8", "surrogateescape").split("\0")[:-1]))
     else:
-        from expflow_git.workspace import walk_files
+        from expflow_git.workspace import walk_paths
 
-        paths = sorted(walk_files(root, strict=False))
+        paths = sorted(walk_paths(root, strict=False))
     for rel in paths:
         kind = policy.kind_of(rel)
         if kind is not None:
