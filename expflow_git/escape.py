@@ -109,6 +109,27 @@ def github_property(text: str) -> str:
     return github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+# What a GitHub annotation's `file=` cannot hold raw: controls (a line's end among them),
+# line and paragraph separators, and lone surrogates (a name's byte that is not UTF-8).
+_BREAKS_LINE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def github_path(path: str) -> str:
+    """An annotation's `file=` property: `github_property`'s escapes for `%`, CR, LF, `:`
+    and `,`, but only what can break the command line shown otherwise (controls, line and
+    paragraph separators, a lone surrogate as `\\xNN`, and a runner's `##[`). A
+    private-use, unassigned (to this Python's Unicode tables) or format character is a
+    file name's own and stays raw: escaped, GitHub attached the finding to no file, so a
+    pull request's author could move an error off its file with one such character."""
+    text = path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if not text.isprintable():
+        text = "".join(
+            _visible(ch) if unicodedata.category(ch) in _BREAKS_LINE else ch for ch in text
+        )
+    text = _RUNNER_PREFIX.sub(r"#\\x23", text)
+    return text.replace(":", "%3A").replace(",", "%2C")
+
+
 def markdown(text: str) -> str:
     """Inline Markdown text or a table cell (GitHub-flavoured): one line, every character
     with a meaning backslash-escaped, so it shows as written and never as a link (bare

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from expflow_git.audit.attempts import attempts_note
 from expflow_git.errors import masked_path
-from expflow_git.escape import github_data, github_property
+from expflow_git.escape import github_data, github_path, github_property
 from expflow_git.policy.diff import summary as policy_summary
 from expflow_git.render.attempts import clipped
 from expflow_git.render.view import View
@@ -58,7 +58,7 @@ def render_github(view: View) -> str:
             f"::notice title=expflow attempts::{github_data(attempts_note(view.attempts))}"
         )
     for f in view.findings[:MAX_ANNOTATIONS]:
-        props = f"file={github_property(masked_path(f.path))}"
+        props = f"file={github_path(masked_path(f.path))}"
         if f.line is not None:
             props += f",line={f.line}" + (f",col={f.col}" if f.col is not None else "")
         props += f",title={github_property('expflow ' + f.rule)}"
@@ -74,7 +74,7 @@ def render_github(view: View) -> str:
     for row in flagged[:MAX_ANNOTATIONS]:
         what = "infeasible run " if not row.feasible else "advisory check failed by run "
         props = (
-            f"file={github_property(masked_path(row.path))},"
+            f"file={github_path(masked_path(row.path))},"
             f"title={github_property('expflow ' + what + row.id)}"
         )
         lines.append(f"::warning {props}::{github_data(row.checks_note)}")
