@@ -583,7 +583,8 @@ def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
     """Delete a record and its results: every file the policy reads as a result named
     the run's id (a copy in results/archive/ too: one left was a result without its
     record, and a new run of the id inherited it), first, so a crash never leaves a
-    result without its record. Returns the removed paths. Under the work tree's lock
+    result without its record, and the one HEAD commits last of them. Returns the
+    removed paths. Under the work tree's lock
     (`held`: the caller holds it already)."""
     if not held:
         with records_lock(layout.root):
@@ -591,7 +592,14 @@ def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
     from expflow_git.interrupts import deferred
 
     exp_rel, exp_doc = layout.find_experiment(exp_id)
-    results = [layout.target(rel) for rel in layout.results_of(exp_doc["study"], exp_id)]
+    rels = layout.results_of(exp_doc["study"], exp_id)
+    # The file HEAD commits last: killed (SIGKILL, which nothing defers) after it went
+    # and before an extra copy did, the copy was then where run_result looked, and a
+    # second `rm` refused it as a committed result moved (a review, issue 18
+    # twenty-ninth pass). Killed at any point now, a second `rm` finishes the job.
+    committed = set(layout.committed_results(exp_id))
+    rels.sort(key=lambda rel: rel in committed)  # (stable: the others in their order)
+    results = [layout.target(rel) for rel in rels]
     removed = []
     with deferred():  # a Ctrl-C or SIGTERM waits for every delete
         for res in results:
