@@ -172,7 +172,7 @@ def rank(
         board = rank_runs(chosen, sort_keys(ranking, policy.metrics))
         attempts = count_attempts(check.experiments, study=study, tags=tags)
         # The tables' metric columns, from the policy: the same whatever rows match.
-        shown = ranked_by(ranking, policy.all_gates(extra))
+        shown = ranked_by(ranking, policy.all_gates(extra), policy.ranking.sort_by)
         return Ranked(check, board, rows_from_board(board)[:top], shown, runs, attempts)
 
 

@@ -5,7 +5,7 @@ string given for a path was taken for no option at all: `audit --out ''` and `re
 --html ''` exited 0 writing nothing, `verify --allowed-signers ''` and `--trusted-ref ''`
 said no trusted key was given, `report ''` said `: cannot read: Is a directory`. Each is
 a usage error now, exit 2, one line naming the option; so is `--recompute` or
-`--no-recompute` without `--repo` (a warning first, exit 0)."""
+`--no-recompute` without `--repo` (a warning and exit 0 at first)."""
 
 from __future__ import annotations
 

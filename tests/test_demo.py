@@ -115,3 +115,43 @@ def test_demo_never_writes_over_a_file_in_its_dir(tmp_path: Path, name: str) -> 
     assert res.code == 2 and "exists already" in res.both, res
     assert (tmp_path / name).read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readmes_gated_rank_prints_as_quoted(demo: tuple[Path, str]) -> None:
+    """README's `rank --sort-by pde_mean ... --gate ...` block is what the demo's
+    repository prints: no test held it, and its `seg_total` column (the policy's own
+    sort metric) went when rank's columns were taken from the policy (a hunter's find,
+    issue 18 twenty-ninth pass)."""
+    base, _ = demo
+    text = README.read_text(encoding="utf-8")
+    start = text.index("$ expflow-git rank --sort-by pde_mean")
+    command, quoted = text[start:].split("\n```", 1)[0].split("\n", 1)
+    res = run_cli(command.removeprefix("$ expflow-git ").split(), base / "repo")
+    assert res.code == 0, res
+    assert res.out.strip() == quoted.strip()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rank", "--policy", ""],
+        ["audit", "--policy", ""],
+        ["validate", "--policy", ""],
+        ["init", ""],
+        ["demo", "--dir", ""],
+    ],
+)
+def test_an_empty_path_is_a_usage_error(demo: tuple[Path, str], args: list[str]) -> None:
+    """`--policy ''` judged by expflow.yaml whatever EXPFLOW_POLICY named (a CI step's
+    `--policy "$POLICY"` with the variable empty), `init ''` scaffolded the current
+    folder and `demo --dir ''` wrote `./repo`: each exit 0 (a hunter's find)."""
+    base, _ = demo
+    repo = base / "repo"
+    before = sorted(p.name for p in repo.iterdir())
+    res = run_cli(args, repo, env={"EXPFLOW_POLICY": "other.yaml"})
+    assert res.code == 2, res
+    assert "give a path, not an empty string" in res.err, res
+    assert sorted(p.name for p in repo.iterdir()) == before

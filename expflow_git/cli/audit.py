@@ -20,6 +20,7 @@ from expflow_git.cli.console import (
     warn,
 )
 from expflow_git.cli.options import (
+    Folder,
     Tolerance,
     columns_option,
     format_option,
@@ -343,7 +344,7 @@ def diff_cmd(
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=Folder(),
     help="Where to build the example (default: a new temporary directory).",
 )
 def demo(directory: Path | None) -> None:

@@ -13,11 +13,34 @@ import click
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
 
+
+class Folder(click.Path):
+    """A folder to write into, never the empty string: `init ''` scaffolded the current
+    folder and `demo --dir ''` wrote `./repo`, where an empty `$DIR` meant none given."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            self.fail("give a path, not an empty string", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _given_policy(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--policy ''` judged by `expflow.yaml`, exit 0, whatever EXPFLOW_POLICY named: a
+    CI step's `--policy "$POLICY"` with the variable empty took the default policy."""
+    if value == "":
+        raise click.BadParameter("give a path, not an empty string", ctx=ctx, param=param)
+    return value
+
+
 policy_option = click.option(
     "--policy",
     "policy_path",
     metavar="FILE",
     envvar="EXPFLOW_POLICY",
+    callback=_given_policy,
     help="Policy file (default: expflow.yaml at the repository root; env EXPFLOW_POLICY).",
 )
 

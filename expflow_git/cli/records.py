@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from expflow_git.cli.console import emit_findings, fail, guard, out, warn
-from expflow_git.cli.options import policy_option
+from expflow_git.cli.options import Folder, policy_option
 from expflow_git.errors import ExitCode, utf8_argument
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", default=".", type=Folder())
 @click.option(
     "--template",
     type=click.Choice(["minimal", "competition"]),

@@ -27,15 +27,17 @@ class RankedBy(Ranking):
     metric_columns: tuple[str, ...] = ()
 
 
-def ranked_by(ranking: Ranking, gates: Iterable[Gate]) -> RankedBy:
+def ranked_by(ranking: Ranking, gates: Iterable[Gate], headline: str | None = None) -> RankedBy:
     """`ranking` with the leaderboard's metric columns, from the policy as `list` takes
-    them: the sort metric, the tie-breaks, then each gate's metric (the registry's
+    them: the sort metric, the policy's own (`headline`, when `--sort-by` chose
+    another), the tie-breaks, then each gate's metric (the registry's
     thresholds, the policy's gates, `--gate`'s and `--warn`'s: `Policy.all_gates`), at
     most MAX_METRIC_COLUMNS. Never from the rows shown: the header of `rank --format
     csv` lost `train_time_min` when `--where` or `--study` matched no run, and changed
     with the optional metrics the runs shown had logged (a hunter's find, issue 18
     twenty-ninth pass); it is the same whatever rows match. `--columns` adds any other."""
-    names = [ranking.sort_by, *ranking.tie_break, *(g.metric for g in gates)]
+    names = [ranking.sort_by, headline or ranking.sort_by, *ranking.tie_break]
+    names += [g.metric for g in gates]
     return RankedBy(
         ranking.sort_by,
         ranking.descending,
