@@ -8,13 +8,14 @@ names converted where they enter."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ExpRepo, experiment_doc
+from conftest import ExpRepo, experiment_doc, result_doc
 from support import scrubbed_env
 
 NAME = "experiments/pdebench-task1/\u00ebxp.json"  # ëxp.json (c3 ab): its id is exp-001
@@ -112,3 +113,22 @@ def test_the_same_under_utf8(odd_repo: ExpRepo) -> None:
     code, out, err = _validate(odd_repo.path, {"PYTHONIOENCODING": "utf-8"}, NAME)
     _read_and_checked(code, out, err)
     assert f"{NAME}#/id: id-mismatch".encode() in out, out
+
+
+def test_a_record_looked_up_on_disk_is_found(
+    odd_repo: ExpRepo, latin1_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A result given alone in a plain folder: its record, under a folder named `ë`, is
+    looked up on disk (hooks/lookup.py), which opened it by the locale's bytes and found
+    none: `result-without-record` for a run whose record is there."""
+    plain = tmp_path / "plain"
+    (plain / "experiments" / "\u00eb").mkdir(parents=True)
+    (plain / "results" / "\u00eb").mkdir(parents=True)
+    shutil.copy(odd_repo.path / "expflow.yaml", plain / "expflow.yaml")
+    record = experiment_doc("exp-009")
+    (plain / "experiments" / "\u00eb" / "exp-009.json").write_text(json.dumps(record))
+    (plain / "results" / "\u00eb" / "exp-009.json").write_text(json.dumps(result_doc("exp-009")))
+    code, out, err = _validate(plain, latin1_env, "results/\u00eb/exp-009.json")
+    assert b"Traceback" not in err, err
+    assert b"result-without-record" not in out, out
+    assert code == 0, (out, err)
