@@ -238,13 +238,27 @@ def repo_path(path: str) -> str:
     decodes git's. Under a UTF-8 locale it is `path` itself; under latin-1 `ëxp.json`
     typed in a UTF-8 work tree is read by Python as `Ã«xp.json`, which no index entry
     and no `rel.encode("utf-8", "surrogateescape")` matched (issue 18 twenty-ninth pass)."""
+    if path.isascii():  # (nearly every path: its bytes in any locale POSIX allows)
+        return path
     return os.fsencode(path).decode("utf-8", "surrogateescape")
 
 
 def os_path(path: str) -> str:
     """A path in the documents' convention (`repo_path`) as the OS functions taking str
     read it: the same bytes, decoded by the filesystem encoding."""
+    if path.isascii():
+        return path
     return os.fsdecode(path.encode("utf-8", "surrogateescape"))
+
+
+def on_disk(root: Path | str, path: str) -> str | bytes:
+    """A document's path as the OS is to be asked for it: by the bytes git names it by
+    (`workspace.repo_path`'s convention), since under a locale whose filesystem encoding
+    is not UTF-8 the str path named other bytes, and a document looked up on disk was not
+    found (an ASCII path: the same bytes either way, the str join kept)."""
+    if path.isascii():
+        return os.path.join(root, path)
+    return os.path.join(os.fsencode(root), path.encode("utf-8", "surrogateescape"))
 
 
 def _unlistable(exc: OSError) -> None:

@@ -24,6 +24,7 @@ from expflow_git.errors import ExpflowError
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
+from expflow_git.workspace import on_disk
 
 if TYPE_CHECKING:
     from expflow_git.gitblobs import BlobReader
@@ -186,7 +187,7 @@ class Lookup:
         """The content of `path` where it is looked up; None if it is not there, or is no
         file (a symbolic link or a submodule: its target's name is not a document)."""
         if self.source is not Source.INDEX:
-            return _regular_file(_on_disk(self.root, path))
+            return _regular_file(on_disk(self.root, path))
         if path in self._blobs:
             return self._blobs[path]
         sha = self._ids.get(path)
@@ -223,7 +224,7 @@ def same_on_disk(root: Path, path: str, sha: str) -> bytes | None:
     from expflow_git.gitstore import blob_id
 
     try:
-        fd = os.open(_on_disk(root, path), READ_NOFOLLOW)
+        fd = os.open(on_disk(root, path), READ_NOFOLLOW)
     except OSError:
         return None
     try:
@@ -248,14 +249,7 @@ def file_or_blob(git: Git, path: str, sha: str) -> bytes:
 MAX_SAME_ON_DISK = 1 << 20  # bytes: a larger file is no document (jsonstrict's cap)
 
 
-def _on_disk(root: Path | str, path: str) -> bytes:
-    """A document's path as the bytes git names it by (`workspace.repo_path`'s
-    convention): under a locale whose filesystem encoding is not UTF-8, the str path
-    named other bytes, and a document looked up on disk was not found."""
-    return os.path.join(os.fsencode(root), path.encode("utf-8", "surrogateescape"))
-
-
-def _regular_file(full: bytes) -> bytes | None:
+def _regular_file(full: str | bytes) -> bytes | None:
     """The file at `full`, None if it is no regular file (a link is not followed)."""
     try:
         fd = os.open(full, READ_NOFOLLOW)

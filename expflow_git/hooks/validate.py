@@ -58,7 +58,14 @@ from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
-from expflow_git.workspace import Workspace, os_path, repo_path, walk_files, walk_paths
+from expflow_git.workspace import (
+    Workspace,
+    on_disk,
+    os_path,
+    repo_path,
+    walk_files,
+    walk_paths,
+)
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Correction
@@ -567,10 +574,7 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
         # By the bytes git gave (a path is UTF-8 with surrogateescape, as gitstore
         # decodes it), not by the filesystem encoding's: under LC_ALL=C without UTF-8
         # mode that is ASCII, and `ëxp.json` was a UnicodeEncodeError traceback.
-        fd = os.open(
-            os.path.join(os.fsencode(ws.root), rel.encode("utf-8", "surrogateescape")),
-            READ_NOFOLLOW,
-        )
+        fd = os.open(full if rel.isascii() else on_disk(ws.root, rel), READ_NOFOLLOW)
     except FileNotFoundError:
         if lookup.source is Source.WORK_TREE:
             return None  # tracked, but deleted from the working tree

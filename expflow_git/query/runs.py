@@ -33,6 +33,7 @@ from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy, did_you_mean
 from expflow_git.schemas import Kind
+from expflow_git.workspace import on_disk
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ def read_document(root: Path, rel: str) -> bytes | Finding | None:
     # By the bytes git gave (UTF-8 with surrogateescape, as gitstore decodes paths), not
     # the filesystem encoding's: under LC_ALL=C without UTF-8 mode that is ASCII, and a
     # record named `ëxp.json` was a UnicodeEncodeError traceback in list and show.
-    full = os.path.join(os.fsencode(root), rel.encode("utf-8", "surrogateescape"))
+    full = on_disk(root, rel)
     if os.path.islink(full):
         return _not_a_file(rel, "is a symbolic link; documents must be files")
     try:
