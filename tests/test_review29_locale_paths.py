@@ -132,3 +132,28 @@ def test_a_record_looked_up_on_disk_is_found(
     assert b"Traceback" not in err, err
     assert b"result-without-record" not in out, out
     assert code == 0, (out, err)
+
+
+def test_scan_staged_reads_a_non_ascii_name_given(
+    committed_repo: ExpRepo, latin1_env: dict[str, str]
+) -> None:
+    """`scan --staged -- notes/këy.txt` under latin-1: the name given (the locale's) was
+    not the index's (git's, UTF-8), so a staged private key was "not staged", exit 1, and
+    never scanned (a review, issue 18 twenty-ninth pass). It is read and its key found."""
+    name = "notes/k\u00ebey.txt"
+    key = "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH "
+    committed_repo.write(name, key + "PRIVATE KEY-----\n")
+    committed_repo.stage(name)
+    argv = [a.encode() for a in (sys.executable, "-m", "expflow_git", "scan", "--staged", "--")]
+    argv.append(name.encode())
+    proc = subprocess.run(
+        argv,
+        cwd=committed_repo.path,
+        env=scrubbed_env(latin1_env),
+        capture_output=True,
+        timeout=120,
+    )
+    assert b"Traceback" not in proc.stderr, proc.stderr
+    assert b"not staged" not in proc.stdout + proc.stderr, (proc.stdout, proc.stderr)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert b"private" in (proc.stdout + proc.stderr).lower(), (proc.stdout, proc.stderr)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.pinscan.scanner import name_findings, path_is_allowed, scan_bytes
-from expflow_git.workspace import Workspace, walk_files
+from expflow_git.workspace import Workspace, os_path, repo_path, walk_files
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
@@ -31,13 +31,15 @@ def scan_paths(
     # folder the disk no longer has, passed (a review; the twenty-first pass). Asked only
     # of such paths (rare: a hook is given files).
     odd = {p for p in paths if _no_file(p)} if ws.staged else set()
-    listed = ws.index_below([ws.rel(p) for p in odd])
+    # The index's names are git's bytes as UTF-8 (`workspace.repo_path`), the paths given
+    # the locale's: under latin-1 a staged `këy.txt` given was "not staged", unscanned.
+    listed = ws.index_below([repo_path(ws.rel(p)) for p in odd])
     given: set[int] = set()  # (--staged) the positions of files named, not found below
     for p in paths:
-        if p in odd and (under := listed.get(rel := ws.rel(p))) is not None:
+        if p in odd and (under := listed.get(rel := repo_path(ws.rel(p)))) is not None:
             if under != [rel] and not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)  # a folder's own name (below)
-            targets.extend(ws.root / u for u in under)
+            targets.extend(ws.root / os_path(u) for u in under)
         elif not ws.staged and os.path.isdir(p):
             # A submodule (the hook is given its path) or a folder: its own name stays in
             # the history as a file's does (a PIN's digest as a submodule's name was
@@ -57,7 +59,8 @@ def scan_paths(
     count = 0
     if ws.staged:
         by_position: list[tuple[int, list[Finding]]] = []
-        for position, rel, data in _staged(ws, [ws.rel(full) for full in targets]):
+        rels = [repo_path(ws.rel(full)) for full in targets]
+        for position, rel, data in _staged(ws, rels):
             given.discard(position)
             if data is None:  # a submodule: its name alone
                 found = [] if allow and path_is_allowed(rel, allow) else name_findings(rel)
@@ -69,7 +72,7 @@ def scan_paths(
         # A path named that the index lacks was "0 file(s) clean", where `validate
         # --staged` refuses it (a user's hunt, issue 18 twenty-third pass): the index
         # is what --staged scans, and a file about to be added is not known clean.
-        by_position += [(at, [_not_staged(ws.rel(targets[at]))]) for at in given]
+        by_position += [(at, [_not_staged(rels[at])]) for at in given]
         by_position.sort(key=lambda item: item[0])  # in the order given, as from disk
         return named + [f for _, found in by_position for f in found], count
     for position, full in enumerate(targets):
