@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import click
 
-# (console.PROG: this module imports nothing of the tool's before `main` runs)
-PROG = "expflow-git"
+# (the package's own name, loaded with it: this module imports nothing else of the
+# tool's before `main` runs)
+from expflow_git import TOOL_NAME as PROG
 
 
 def main(argv: Sequence[str] | None = None) -> int:
