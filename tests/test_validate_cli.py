@@ -574,6 +574,19 @@ def test_directory_argument_expands(exp_repo: ExpRepo, cli) -> None:
     assert f"{RES}#/metrics/seg_totl: unknown-metric" in res.out
 
 
+@pytest.mark.parametrize("staged", [False, True], ids=["disk", "staged"])
+def test_a_file_named_twice_is_one_document(exp_repo: ExpRepo, cli, staged: bool) -> None:
+    """`f ./f $PWD/f results` names one bad result: one finding, counted once."""
+    exp_repo.add_experiment()
+    exp_repo.write(RES, _metrics(seg_totl=3.0))
+    exp_repo.stage()
+    names = [RES, f"./{RES}", str(exp_repo.path / RES), "results", "results/"]
+    res = cli(["validate", *(["--staged", "--"] if staged else []), *names], cwd=exp_repo.path)
+    assert res.code == 1, res.both
+    assert res.out.count(f"{RES}#/metrics/seg_totl") == 1, res.out
+    assert "1 problem(s) in 1 file(s)" in res.err
+
+
 def test_validate_from_subdirectory_names_root_relative_paths(exp_repo: ExpRepo, cli) -> None:
     exp_repo.add_experiment()
     exp_repo.write(RES, _metrics(seg_totl=3.0))

@@ -554,7 +554,8 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
             out.extend((sub, kind_of(sub)) for sub in subs)
         else:
             out.append((rel, kind if kind is not None else kind_of(rel)))
-    return out
+    # A file named twice (`f ./f`, or inside a folder also given) is one document.
+    return list(dict.fromkeys(out)) if len(out) > 1 else out
 
 
 def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding | None:
