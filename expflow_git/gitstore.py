@@ -420,6 +420,21 @@ def _parse_raw(records: list[bytes], start: int) -> tuple[list[Change], int]:
     return changes, i
 
 
+# The empty blob by object id width (SHA-1, SHA-256): what an entry `git add -N` made
+# (intent to add) names. git commits no content for such an entry: it is not staged.
+EMPTY_BLOBS = frozenset(
+    {
+        "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+        "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813",
+    }
+)
+_INTENT_TO_ADD = 1 << 29  # git's CE_INTENT_TO_ADD, as `ls-files --debug` prints the flags
+_DEBUG_FLAGS = re.compile(
+    rb"\0  ctime: [^\n]*\n  mtime: [^\n]*\n  dev: [^\n]*\n  uid: [^\n]*\n"
+    rb"  size: [0-9]+\tflags: ([0-9a-f]+)\n"
+)
+
+
 def _parse_index(out: bytes) -> list[IndexEntry]:
     """``ls-files -s -z`` records: ``<mode> SP <sha> SP <stage> TAB <path>``."""
     entries: list[IndexEntry] = []
@@ -835,9 +850,45 @@ class Git:
         return b"".join(chunks)
 
     def ls_index(self, paths: Sequence[str] | None = None) -> list[IndexEntry]:
-        """The index git's env points at (see :class:`Git`), optionally under ``paths``."""
+        """The index git's env points at (see :class:`Git`), optionally under ``paths``;
+        not the entries `git add -N` made (:meth:`intent_to_add`)."""
         args = ["ls-files", "-s", "-z", "--"] + [_encode_path(p) for p in paths or ()]
-        return _parse_index(self.run(*args))
+        return self._staged_only(_parse_index(self.run(*args)))
+
+    def intent_to_add(self, paths: Sequence[str]) -> frozenset[str]:
+        """Of ``paths`` (stage-0 entries of the empty blob), those `git add -N` put in the
+        index: git commits nothing for them, where `validate --staged` read an empty
+        document (a hunt). One ``ls-files --debug``, only when such an entry is listed."""
+        if not paths:
+            return frozenset()
+        out = self.run("ls-files", "--debug", "-z", "--", *map(_encode_path, sorted(paths)))
+        found: set[str] = set()
+        start = 0
+        for match in _DEBUG_FLAGS.finditer(out):  # `PATH\0  ctime: …  flags: HEX\n`, each
+            if int(match.group(1), 16) & _INTENT_TO_ADD:
+                found.add(out[start : match.start()].decode("utf-8", "surrogateescape"))
+            start = match.end()
+        return frozenset(found)
+
+    def _staged_only(self, entries: list[IndexEntry]) -> list[IndexEntry]:
+        """``entries`` without those `git add -N` made: asked only of an empty blob whose
+        file is not empty (an empty `.gitkeep` costs no process; an intended file that is
+        empty reads as the empty document it is)."""
+        empty = [
+            e.path
+            for e in entries
+            if e.sha in EMPTY_BLOBS and e.stage == 0 and self.has_content(e.path)
+        ]
+        intended = self.intent_to_add(empty) if empty else frozenset()
+        return [e for e in entries if e.path not in intended] if intended else entries
+
+    def has_content(self, path: str) -> bool:
+        """Whether the work tree's file at ``path`` (git's spelling) is there and not empty."""
+        where = os.path.join(os.fsencode(self.root), path.encode("utf-8", "surrogateescape"))
+        try:
+            return os.lstat(where).st_size > 0
+        except OSError:
+            return False
 
     def index_paths(self) -> list[str]:
         """Just the paths in the index: far cheaper than :meth:`ls_index` for big indexes."""
@@ -873,7 +924,7 @@ class Git:
         proc = self._exec(["ls-files", "-s", "-z", "--", *specs], None, git=_GIT_MAGIC)
         if proc.returncode != 0:
             raise ExpflowError(f"git ls-files: {first_line(proc.stderr)}")
-        return _parse_index(proc.stdout)
+        return self._staged_only(_parse_index(proc.stdout))
 
     def read_index_file(self, path: str) -> bytes | None:
         """The staged content of ``path``; None if it is not in the index (or only unmerged,

@@ -1,0 +1,57 @@
+"""An entry `git add -N` made (intent to add) holds the empty blob, and git commits no
+content for it: `validate --staged` read it as an empty document (invalid-json), and
+`scan --staged` as a clean file (a hunt, issue 18 thirtieth pass). It is not staged."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ExpRepo
+
+from expflow_git.gitstore import Git
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+
+@pytest.fixture
+def intended(committed_repo: ExpRepo) -> tuple[ExpRepo, str]:
+    rel = committed_repo.add_experiment("exp-002")
+    committed_repo.git("add", "-N", rel)
+    committed_repo.write("experiments/pdebench-task1/empty.json", b"")
+    committed_repo.git("add", "experiments/pdebench-task1/empty.json")  # staged, empty
+    return committed_repo, rel
+
+
+def test_the_index_listing_leaves_out_an_intent_to_add(intended: tuple[ExpRepo, str]) -> None:
+    repo, rel = intended
+    git = Git.discover(repo.path)
+    for entries in (git.ls_index(), git.ls_index_named((), [rel, "experiments"])):
+        paths = {e.path for e in entries}
+        assert rel not in paths and "experiments/pdebench-task1/empty.json" in paths
+
+
+def test_validate_staged_sees_no_document_where_git_commits_none(
+    intended: tuple[ExpRepo, str], cli
+) -> None:
+    repo, rel = intended
+    res = cli(["validate", "--staged"], cwd=repo.path)  # every document of the index
+    assert res.code == 1, res.both
+    assert rel not in res.out, res.out
+    assert "experiments/pdebench-task1/empty.json:1:1: invalid-json" in res.out  # staged
+    res = cli(["validate", "--staged", "--", rel], cwd=repo.path)
+    assert res.code == 1 and f"{rel}: not-a-regular-file: not staged" in res.out, res.both
+
+
+def test_scan_staged_names_an_intent_to_add_not_staged(intended: tuple[ExpRepo, str], cli) -> None:
+    repo, rel = intended
+    res = cli(["scan", "--staged", "--", rel], cwd=repo.path)
+    assert res.code == 1 and f"{rel}: not-a-regular-file: not staged" in res.out, res.both
+
+
+def test_a_path_with_a_newline_is_read_from_the_debug_listing(committed_repo: ExpRepo) -> None:
+    odd = "notes/a\n  ctime: 0:0\nb.txt"
+    committed_repo.write(odd, b"")
+    committed_repo.write("notes/c.txt", b"")
+    committed_repo.git("add", "-N", odd)
+    committed_repo.git("add", "notes/c.txt")
+    git = Git.discover(committed_repo.path)
+    assert git.intent_to_add([odd, "notes/c.txt"]) == {odd}
