@@ -27,6 +27,15 @@ def bundled_dir(name: str, marker: str) -> Path:
     )
 
 
+def build_id() -> str:
+    """`VERSION+CODE`: what a cache entry holds inside, beside the same in its file's name,
+    so an entry renamed from another build's name is not believed (a hunt: a policy
+    remembered by a build that skipped a check it now makes was taken as checked)."""
+    from expflow_git import __version__
+
+    return f"{__version__}+{code_digest()}"
+
+
 @functools.cache
 def code_digest() -> str:
     """The first 16 hex digits of a BLAKE2b digest of this build's own code and bundled

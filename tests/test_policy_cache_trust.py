@@ -114,6 +114,23 @@ def test_another_policy_renamed_onto_the_name_is_not_read(
     assert found.code == 1 and "required-metric" in found.out, found
 
 
+def test_another_builds_entry_renamed_onto_this_builds_name_is_not_read(
+    remembered: tuple[ExpRepo, str, Path],
+) -> None:
+    """The build (version and code digest) was only in the file's name: an entry another
+    build wrote, one that skipped a check this build makes, renamed onto this build's
+    name was taken as checked by it (a hunt of the caches, thirtieth pass)."""
+    repo, res, cache = remembered
+    entry = json.loads(cache.read_bytes())
+    assert entry["tool"].startswith("0.") and "+" in entry["tool"]  # this build's
+    entry["tool"] = "0.0.1+0123456789abcdef"  # another build's, its own check skipped
+    entry["policy"]["required_metrics"] = []
+    cache.write_text(json.dumps(entry))
+    found = run_cli(["validate", res], cwd=repo.path)
+    assert found.code == 1 and "required-metric" in found.out, found
+    assert json.loads(cache.read_bytes())["tool"] != "0.0.1+0123456789abcdef"  # rewritten
+
+
 def test_a_policy_cached_at_another_path_is_scanned_at_this_one(exp_repo: ExpRepo) -> None:
     """The PIN scan's verdict depends on the path (an unquoted value in a `.py` file is
     code, not a leak): bytes accepted as policy.py were read back from the cache as

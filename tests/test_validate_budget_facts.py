@@ -230,6 +230,31 @@ def test_a_cache_file_others_may_write_is_ignored(
     assert facts.stat().st_mode & 0o777 == 0o644  # rewritten as this user's
 
 
+def test_another_builds_facts_renamed_onto_this_builds_name_are_read_again(
+    committed_repo: ExpRepo, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build was only in the facts file's name: another build's facts renamed onto
+    this build's name were believed (a hunt of the caches, thirtieth pass)."""
+    repo = committed_repo
+    _committed(repo)
+    run = _run(repo, "n1", "s1", result=False)
+    repo.stage(*run)
+    res = _validate(cli, repo, run)
+    [facts] = _facts_files(repo)
+    stored = json.loads(facts.read_bytes())
+    assert "+" in stored["tool"]  # this build's, inside the file
+    stored["tool"] = "0.0.1+0123456789abcdef"
+    for entry in stored["facts"].values():  # that build's facts: s1's records in s9
+        if entry[1] == "e" and len(entry) == 4:
+            entry[3] = "s9"
+    facts.write_text(json.dumps(stored))
+    reads = _Reads(monkeypatch)
+    again = _validate(cli, repo, run)
+    assert (again.code, again.out) == (res.code, res.out)
+    records = [p for p in repo.git("ls-files", "experiments").split() if p.endswith(".json")]
+    assert reads.read == {*records}  # every record read again
+
+
 def test_facts_of_another_policy_are_removed_once_unused(
     committed_repo: ExpRepo, cli: CliCall
 ) -> None:

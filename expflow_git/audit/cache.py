@@ -38,7 +38,7 @@ from typing import Any
 from expflow_git import __version__
 from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
-from expflow_git.resources import code_digest
+from expflow_git.resources import build_id, code_digest
 
 # 18: blobs only scanned have shards of their own (`scan-XX`); 17: the PIN scan reads
 # a flow mapping below its key and a plain `pin=NNNN` tag;
@@ -64,7 +64,7 @@ class BlobCache:
         self.below = below  # the git directory: no folder between it and a shard is a link
         self.header = {
             "format": FORMAT,
-            "tool": f"{__version__}+{code_digest()}",
+            "tool": build_id(),
             "policy": policy_digest,
             "policyPath": policy_path,
         }

@@ -438,7 +438,7 @@ class _FactCache:
     ) -> _FactCache:
         from expflow_git import __version__
         from expflow_git.localcache import read_own, state_dir
-        from expflow_git.resources import code_digest
+        from expflow_git.resources import build_id, code_digest
 
         name = f"budget-facts-{__version__}-{code_digest()}-{policy.sha256}.json"
         cache = cls(state_dir(git.git_dir) / name, git.git_dir, policy, lookup)
@@ -448,7 +448,11 @@ class _FactCache:
         except (ValueError, RecursionError):  # (damaged, or nested past the limit: read
             # again, and rewritten; a RecursionError was a traceback on every call: a review)
             loaded = None
-        if isinstance(loaded, dict) and loaded.get("policy") == policy.sha256:
+        if (
+            isinstance(loaded, dict)
+            and loaded.get("policy") == policy.sha256
+            and loaded.get("tool") == build_id()
+        ):
             entries = loaded.get("facts")
             cache._entries = entries if isinstance(entries, dict) else {}
         return cache
@@ -509,7 +513,10 @@ class _FactCache:
             if isinstance(entry, list) and entry[:1] == [blob_id(path)]
         }
         entries.update(new)
-        data = json.dumps({"policy": self._policy, "facts": entries}, separators=(",", ":"))
+        from expflow_git.resources import build_id
+
+        facts = {"policy": self._policy, "tool": build_id(), "facts": entries}
+        data = json.dumps(facts, separators=(",", ":"))
         write_own(self._file, data.encode(), below=self._git_dir)
         remove_unused_files(self._file.parent, _FACT_FILE, self._file.name, below=self._git_dir)
         # A write killed half-way leaves its temp file (as large as the facts): gone after

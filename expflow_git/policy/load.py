@@ -107,6 +107,7 @@ def _cached_policy(
     if cache_dir is None:
         return None
     from expflow_git.localcache import read_own
+    from expflow_git.resources import build_id
 
     data = read_own(_policy_cache_file(cache_dir, digest, path), warn, below=cache_dir.parent)
     if data is None:
@@ -119,6 +120,7 @@ def _cached_policy(
         isinstance(entry, dict)
         and entry.get("sha256") == digest
         and entry.get("path") == path
+        and entry.get("tool") == build_id()
         and isinstance(raw := entry.get("policy"), dict)
     ):
         return None  # another policy's entry (renamed onto this name), or damaged
@@ -127,8 +129,9 @@ def _cached_policy(
 
 def _store_policy(cache_dir: Path, digest: str, path: str, raw: Mapping[str, Any]) -> None:
     from expflow_git.localcache import write_own
+    from expflow_git.resources import build_id
 
-    entry = {"sha256": digest, "path": path, "policy": raw}
+    entry = {"sha256": digest, "path": path, "tool": build_id(), "policy": raw}
     # ASCII JSON: a path that is not UTF-8 (`\udcff`) reads back as it was written. As
     # the audit's cache: never through a linked folder, and not kept if it cannot be.
     data = json.dumps(entry).encode()
