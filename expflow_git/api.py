@@ -151,7 +151,7 @@ def rank(
         policy = check.policy
         extra = tuple(parse_gate(g, policy.metrics) for g in gates)
         ranking = policy.ranking
-        if sort_by is not None:
+        if sort_by is not None and sort_by != ranking.sort_by:  # (its own: the policy's order)
             if sort_by not in policy.metrics:
                 raise ExpflowError(
                     f"--sort-by: unknown metric {sort_by!r}{did_you_mean(sort_by, policy.metrics)}"

@@ -159,6 +159,27 @@ def test_descending_reverses_the_sort_metric_only(xcli: Cli, seed: Path) -> None
     assert data["best_any"] == "exp-007"
 
 
+def test_sort_by_the_policys_own_metric_keeps_its_order(
+    xcli: Cli, seed: Path, tmp_path: Path
+) -> None:
+    """`--sort-by` naming the policy's own sort metric took the metric's
+    higher_is_better and dropped `ranking.order`: the board and best runs reversed
+    against plain `rank` and the audit (a differential hunt, thirtieth pass)."""
+    repo = copy_repo(seed, tmp_path / "asc")
+    policy = (repo / "expflow.yaml").read_text()
+    assert "  sort_by: seg_total\n" in policy
+    write(
+        repo,
+        "expflow.yaml",
+        policy.replace("  sort_by: seg_total\n", "  sort_by: seg_total\n  order: asc\n"),
+    )
+    commit_all(repo, "ascending")
+    plain = rank_json(xcli, repo)
+    assert plain["best_any"] == "exp-007"  # the lowest seg_total
+    assert rank_json(xcli, repo, "--sort-by", "seg_total") == plain
+    assert ids(rank_json(xcli, repo, "--sort-by", "seg_total", "--descending"))[0] != "exp-007"
+
+
 def test_a_gate_can_make_every_run_infeasible_exit_1(xcli: Cli, seed: Path) -> None:
     res = xcli(["rank", "--gate", "seg_total:gt:100", "--format", "json"], seed)
     assert res.code == 1

@@ -47,7 +47,8 @@ TERMINAL = frozenset({"text", "table", "github"})
     "--ascending/--descending",
     "ascending",
     default=None,
-    help="Sort direction (default: the metric's higher_is_better).",
+    help="Sort direction (default: the policy's ranking.order for its sort metric, else "
+    "the metric's higher_is_better).",
 )
 @click.option(
     "--gate", "gates", multiple=True, metavar="M:OP:V", help="An extra gate (repeatable)."
