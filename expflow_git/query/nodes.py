@@ -6,10 +6,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Protocol
 
 from expflow_git.policy.model import param_key
-from expflow_git.query.values import compare, compare_names
+from expflow_git.query.values import OneOf, compare, compare_names
 
 Literal = str | int | float | bool | None
 # Fields that are names: compared as text, and an unquoted number is the name as typed.
@@ -156,6 +157,12 @@ class In:
     field: Field
     values: tuple[Literal, ...]
     negated: bool
+    # The literals read once, here (values.OneOf): a run's value is looked up, not
+    # compared with each literal in turn.
+    one_of: OneOf = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "one_of", OneOf(self.values, names=self.field.names))
 
     def matches(self, run: Fields) -> bool:
         if self.field.root == "tags":
@@ -171,9 +178,8 @@ class In:
             if value is MISSING:
                 return False
             found = [value]
-        same = compare_names if self.field.names else compare
-        hit = any(same(f, "=", v) for f in found for v in self.values)
-        return hit != self.negated
+        has = self.one_of.has
+        return any(has(f) for f in found) != self.negated
 
 
 @dataclass(frozen=True)

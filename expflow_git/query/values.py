@@ -4,11 +4,12 @@ tracker stored them as strings (ClearML and MLflow keep every parameter as a str
 
 from __future__ import annotations
 
+import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from expflow_git.documents import as_written
+from expflow_git.documents import as_written, exact
 from expflow_git.policy.model import numeric as rule_numeric
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -73,3 +74,108 @@ def compare_names(left: object, op: str, right: object) -> bool:
     if isinstance(left, str) and isinstance(right, str):
         return OPS[op](left, right)
     return op == "!="
+
+
+# What a value is equal to, as a key (kind, form): one run's value and one literal are
+# equal by `compare` exactly when a key of the one is a key of the other. "bool" is a
+# literal boolean, which a run's boolean or its string `"True"` equals; "truth" a literal
+# string `'true'`, which only a run's boolean equals (`"True"` is not the string `'true'`).
+Key = tuple[str, object]
+_EXACT_INT = 2**53
+
+
+def _number_key(number: int | float) -> int | float:
+    """A finite number as `compare` finds numbers equal (documents.as_written): an integer,
+    or a float holding one, as that integer (the decimal its shortest spelling is: 1e23 is
+    10**23; below 2**53 the double's own value, -0.0 is 0); any other float as itself
+    (it equals no integer, and a float only itself)."""
+    if isinstance(number, int) or not number.is_integer():
+        return number
+    if -_EXACT_INT <= number <= _EXACT_INT:
+        return int(number)
+    return int(exact(number))
+
+
+def _run_keys(value: object) -> tuple[Key, ...] | None:
+    """The keys of a run's value, read once (one `numeric`); None for a value keys do not
+    decide (a non-finite float, a type a document does not hold): compared one by one."""
+    kind = type(value)
+    if value is None:
+        return (("null", None),)
+    if kind is bool:
+        return (("bool", value), ("truth", value))
+    if kind is not int and kind is not float and kind is not str:
+        return None
+    number = numeric(value)
+    if number is not None:
+        if type(number) is float and not math.isfinite(number):
+            return None
+        return (("number", _number_key(number)),)
+    assert isinstance(value, str)
+    held = truth(value)  # `"True"` = true, but `"True"` is not `'true'`
+    return (("string", value),) if held is None else (("string", value), ("bool", held))
+
+
+def _literal_keys(literal: object) -> tuple[Key, ...] | None:
+    """The keys of a literal, read once; None as for `_run_keys`."""
+    kind = type(literal)
+    if literal is None:
+        return (("null", None),)
+    if kind is bool:
+        return (("bool", literal),)
+    if kind is not int and kind is not float and kind is not str:
+        return None
+    keys: tuple[Key, ...] = ()
+    number = numeric(literal)
+    if number is not None:
+        if type(number) is float and not math.isfinite(number):
+            return None
+        keys = (("number", _number_key(number)),)
+    if isinstance(literal, str):
+        keys += (("string", literal),)
+        held = truth(literal)
+        if held is not None:
+            keys += (("truth", held),)
+    return keys
+
+
+class OneOf:
+    """The literals of an `in (…)` list, read once when the expression is parsed:
+    `has(value)` is `any(compare(value, "=", v) for v in literals)` (or `compare_names`
+    for a name), by a look-up of the value's keys. Each comparison read the run's value
+    and the literal as numbers again: runs × literals parsings (an expression may hold
+    ~2,000 literals: 8,000 runs took 36 s)."""
+
+    __slots__ = ("literals", "names", "_keys", "_exact")
+
+    def __init__(self, literals: Iterable[object], *, names: bool = False) -> None:
+        self.literals = tuple(literals)
+        self.names = names
+        keys: set[object] = set()
+        # Whether every literal has its keys (else each value is compared one by one).
+        self._exact = True
+        for literal in self.literals:
+            if names:  # compare_names: a string equals a string, nothing else anything
+                found: tuple[object, ...] | None = (
+                    (literal,) if type(literal) is str else None if isinstance(literal, str) else ()
+                )
+            else:
+                found = _literal_keys(literal)
+            if found is None:
+                self._exact = False
+                break
+            keys.update(found)
+        self._keys = frozenset(keys)
+
+    def has(self, value: object) -> bool:
+        """Whether the run's `value` equals one of the literals."""
+        if self.names:
+            if not isinstance(value, str):
+                return False
+            if self._exact and type(value) is str:
+                return value in self._keys
+            return any(compare_names(value, "=", v) for v in self.literals)
+        keys = _run_keys(value) if self._exact else None
+        if keys is None:
+            return any(compare(value, "=", v) for v in self.literals)
+        return any(k in self._keys for k in keys)
