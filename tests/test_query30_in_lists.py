@@ -256,6 +256,21 @@ def test_runs_times_literals_parse_each_value_once(monkeypatch: pytest.MonkeyPat
     assert written == []  # (one per comparison before)
 
 
+def test_a_literal_keys_do_not_decide_is_the_only_one_compared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A literal the keys do not decide (a non-finite float: the parser makes none) is
+    compared one by one, and only it: it does not put the whole list back on that path."""
+    literals = [math.inf, *range(300)]
+    finite = (5, 5.0, "5", 301, "x")
+    expected = [any(compare(v, "=", lit) for lit in literals) for v in finite]
+    one_of = OneOf(literals)
+    compared = record_calls(monkeypatch, values, "compare")
+    assert [one_of.has(v) for v in finite] == expected == [True, True, True, False, False]
+    assert len(compared) <= len(finite)  # the infinite literal alone (1,505 before)
+    assert one_of.has(math.inf)
+
+
 def _list_ids(cli: Cli, repo: Path, expr: str) -> list[str]:
     res = cli(["list", "--format", "json", "--where", expr], repo)
     assert res.code == 0 and "Traceback" not in res.err, res

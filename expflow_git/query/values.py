@@ -146,14 +146,15 @@ class OneOf:
     and the literal as numbers again: runs × literals parsings (an expression may hold
     ~2,000 literals: 8,000 runs took 36 s)."""
 
-    __slots__ = ("literals", "names", "_keys", "_exact")
+    __slots__ = ("literals", "names", "_keys", "_others")
 
     def __init__(self, literals: Iterable[object], *, names: bool = False) -> None:
         self.literals = tuple(literals)
         self.names = names
         keys: set[object] = set()
-        # Whether every literal has its keys (else each value is compared one by one).
-        self._exact = True
+        # The literals keys do not decide (none the parser makes): compared one by one,
+        # and only they, so one of them cannot make the whole list slow again.
+        others: list[object] = []
         for literal in self.literals:
             if names:  # compare_names: a string equals a string, nothing else anything
                 found: tuple[object, ...] | None = (
@@ -162,20 +163,23 @@ class OneOf:
             else:
                 found = _literal_keys(literal)
             if found is None:
-                self._exact = False
-                break
-            keys.update(found)
+                others.append(literal)
+            else:
+                keys.update(found)
         self._keys = frozenset(keys)
+        self._others = tuple(others)
 
     def has(self, value: object) -> bool:
         """Whether the run's `value` equals one of the literals."""
         if self.names:
             if not isinstance(value, str):
                 return False
-            if self._exact and type(value) is str:
-                return value in self._keys
-            return any(compare_names(value, "=", v) for v in self.literals)
-        keys = _run_keys(value) if self._exact else None
+            if type(value) is not str:  # (a subclass: as compare_names reads it)
+                return any(compare_names(value, "=", v) for v in self.literals)
+            return value in self._keys or any(compare_names(value, "=", v) for v in self._others)
+        keys = _run_keys(value)
         if keys is None:
             return any(compare(value, "=", v) for v in self.literals)
-        return any(k in self._keys for k in keys)
+        return any(k in self._keys for k in keys) or any(
+            compare(value, "=", v) for v in self._others
+        )
