@@ -131,7 +131,7 @@ class Repository:
             status=status,
             reason=reason,
         )
-        return self.get(id)  # (re-reads the tree: run() writes its record without this)
+        return self.get(id)  # (its own documents read: `get`)
 
     @staticmethod
     def _write_record(
@@ -290,10 +290,19 @@ class Repository:
         """One run by id (KeyError when there is no valid record with that id; an id
         that is not text, `123`, `None`, `b"x"`, is a ValueError, as everywhere in the
         API: it was a KeyError, a hunter's report, issue 18 twenty-eighth pass)."""
+        from expflow_git.query.runs import load_runs
+        from expflow_git.run import _run
+
         id = _id(id)
-        for run in read_runs(self.root, self.policy, self._git):
+        # Only the documents named `<id>.json` read and checked, not every one of the work
+        # tree (which each `new`, `log_result`, `start`, `fail` and `run` read again, to
+        # return or check one run: a sweep logged through the API was quadratic; a user's
+        # hunt, issue 18 thirtieth pass). A run's record and results bear its id as their
+        # file name, so the run is the one `runs()` holds, found by the same checks.
+        found = load_runs(self.root, self.policy, git=self._git, only=id).runs
+        for run in found:
             if run.id == id:
-                return run
+                return _run(run)
         raise KeyError(id)
 
     # ------------------------------------------------------------------ training
@@ -323,7 +332,8 @@ class Repository:
         # What is there and the write of the record, under one lock: two `run`s of one
         # new id both found no record, and the second met write_experiment's "exists
         # already" (exit code 2), not the refusal of a run that is not pending (1).
-        with records_lock(layout.root):
+        # (Each folder listed once for the checks: `Layout.listed`.)
+        with records_lock(layout.root), layout.listed():
             study = self._begin(layout, id, study, params, tags, title)
         # The record says `running` from here on: nothing but the block runs before the
         # `try` (no re-read of the tree an interrupt could land in), and whatever ends the

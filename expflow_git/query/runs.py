@@ -26,7 +26,7 @@ from expflow_git.checks import (
     some_of,
 )
 from expflow_git.corrections import Correction, check_correction
-from expflow_git.documents import Experiment, Result, Scalar, Status
+from expflow_git.documents import Experiment, Result, Scalar, Status, stem
 from expflow_git.errors import ExitCode, ExpflowError, Finding, mask_flagged, masked_argument
 from expflow_git.gitstore import Git
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
@@ -120,20 +120,35 @@ def run_from(
 
 
 def load_runs(
-    root: Path, policy: Policy, *, git: Git | None = None, rev: str | None = None
+    root: Path,
+    policy: Policy,
+    *,
+    git: Git | None = None,
+    rev: str | None = None,
+    only: str | None = None,
 ) -> RunSet:
     """The runs of the work tree at `root` (with `git`, the files git would commit), or
-    of commit `rev` (needs `git`), judged by `policy`."""
+    of commit `rev` (needs `git`), judged by `policy`.
+
+    `only` (the work tree's): only the documents named `<only>.json` (`stem`) are read,
+    as a run's record and results must be named (a document named otherwise is never
+    that run's: checks.stem_findings), so that its run is the one the whole tree's holds,
+    for one id's look-up (`Repository.get`, which read and checked every document of
+    the tree, a user's hunt, issue 18 thirtieth pass). The set's other runs, corrections
+    and findings are then those few documents' alone (the budgets' findings mean
+    nothing)."""
     if rev is not None:
         if git is None:
             raise ExpflowError(f"--rev {rev}: not a git repository")
+        if only is not None:
+            raise ValueError("load_runs: `only` reads the work tree")
         commit = git.resolve_commit(rev)
         documents: Iterable[tuple[str, Kind, bytes | Finding]] = _commit_documents(
             git, commit.sha, policy
         )
         source = f"commit {commit.sha[:12]}"
     else:
-        documents = _work_tree_documents(root, git, policy)
+        documents = _work_tree_documents(root, git, policy, only)
         source = "the work tree"
     experiments: list[tuple[Experiment, Mapping[str, Any]]] = []
     results: list[Result] = []
@@ -217,10 +232,11 @@ def _commit_documents(
 
 
 def _work_tree_documents(
-    root: Path, git: Git | None, policy: Policy
+    root: Path, git: Git | None, policy: Policy, only: str | None = None
 ) -> Iterator[tuple[str, Kind, bytes | Finding]]:
     """The documents of the work tree: with git, tracked files and untracked ones it does
-    not ignore (what `git add -A` would commit); without, every file below `root`."""
+    not ignore (what `git add -A` would commit); without, every file below `root`. Only
+    those whose file name is `only` (`stem`), when given."""
     if git is not None:
         out = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
         paths = sorted(set(out.decode("utf-8", "surrogateescape").split("\0")[:-1]))
@@ -228,6 +244,8 @@ def _work_tree_documents(
         from expflow_git.workspace import walk_paths
 
         paths = sorted(walk_paths(root, strict=False))
+    if only is not None:
+        paths = [rel for rel in paths if stem(rel) == only]
     for rel in paths:
         kind = policy.kind_of(rel)
         if kind is not None:

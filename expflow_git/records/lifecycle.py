@@ -21,7 +21,7 @@ _CAN_CANCEL = (Status.PENDING, Status.RUNNING)
 def start_run(layout: Layout, exp_id: str) -> str:
     """Mark a pending run `running`; returns the record's path. Any other status is
     refused (exit 1): a run starts once (two processes too: records_lock)."""
-    with records_lock(layout.root):
+    with records_lock(layout.root), layout.listed():
         return _start_run(layout, exp_id)
 
 
@@ -43,7 +43,7 @@ def fail_run(layout: Layout, exp_id: str, reason: str, *, reason_option: str = "
     names the reason in a refusal (`reason` for the Python API)."""
     if not reason.strip():
         raise ExpflowError("fail needs --reason TEXT (why the run failed)")
-    with records_lock(layout.root):
+    with records_lock(layout.root), layout.listed():
         return _fail_run(layout, exp_id, reason, reason_option)
 
 
@@ -89,7 +89,7 @@ def cancel_run(
 ) -> str:
     """Set a record `cancellable` returned to `skipped`, with the reason (none if empty);
     returns its path. It is checked again first: the PIN prompt came between."""
-    with records_lock(layout.root):
+    with records_lock(layout.root), layout.listed():
         now_rel, now_doc = cancellable(layout, exp_doc["id"])
         if (now_rel, now_doc) != (exp_rel, exp_doc):
             raise ExpflowError(

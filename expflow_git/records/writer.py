@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -144,6 +145,14 @@ def placed_result(policy: Policy, study: str, exp_id: str) -> str:
     return policy.placed(Kind.RESULT, "results", tails)
 
 
+@dataclass
+class _Listing:
+    """A `Layout`'s open `listed()` scopes (how deep) and the indexes listed in them."""
+
+    depth: int = 0
+    indexes: dict[Kind, dict[str, list[str]]] = dataclasses.field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where `new` and `result` put files: experiments/<study>/<id>.json and results/…
@@ -151,6 +160,30 @@ class Layout:
 
     root: Path
     policy: Policy
+    # Each kind's `index` while a `listed()` scope is open (none outside one).
+    _listing: _Listing = dataclasses.field(
+        default_factory=_Listing, init=False, repr=False, compare=False
+    )
+
+    @contextlib.contextmanager
+    def listed(self) -> Iterator[None]:
+        """Within: each kind's `index` listed once, then reused (scopes nest; the outermost
+        one's end forgets them). For one command's checks, under the records lock: a
+        `run()` at 8,000 runs listed both folders 8 times, and each listing cost more
+        than its writes (a user's hunt, issue 18 thirtieth pass). Never across a PIN
+        prompt, a training run or two API calls: other processes write between. A new
+        file this layout writes (`make_folders`, before it) forgets them too."""
+        self._listing.depth += 1
+        try:
+            yield
+        finally:
+            self._listing.depth -= 1
+            if not self._listing.depth:
+                self._listing.indexes.clear()
+
+    def forget_listing(self) -> None:
+        """The listings of an open `listed()` scope are stale: listed afresh when next asked."""
+        self._listing.indexes.clear()
 
     def experiment_path(self, study: str, exp_id: str) -> str:
         return self._checked(self.experiment_rel(study, exp_id), Kind.EXPERIMENT)
@@ -224,8 +257,16 @@ class Layout:
         does: a path the results' globs take too is a result, never a record), by file stem
         (= id), sorted. Only the folders its globs can reach are walked, never through a link: a
         file behind a linked folder is listed, so that `target` refuses it aloud, and a
-        top folder that is a link is refused at once (exit 2). (Listed afresh each time:
-        a command writes between two looks.)"""
+        top folder that is a link is refused at once (exit 2). (Listed afresh each time,
+        but once in a `listed()` scope: a command writes between two looks. The dict
+        given is the caller's; its lists are shared, never to be changed.)"""
+        if self._listing.depth:
+            if kind not in self._listing.indexes:
+                self._listing.indexes[kind] = self._index(kind)
+            return dict(self._listing.indexes[kind])
+        return self._index(kind)
+
+    def _index(self, kind: Kind) -> dict[str, list[str]]:
         found: dict[str, set[str]] = {}
         real_root = os.path.realpath(self.root)
         kind_of = self.policy.kind_of
@@ -242,8 +283,12 @@ class Layout:
                     if os.path.islink(os.path.join(folder, d)):
                         with contextlib.suppress(OSError):
                             names += [f"{d}/{f}" for f in os.listdir(os.path.join(folder, d))]
+                # The folder's path from the root once, not each file's (`relative_to` of
+                # every file was most of a listing's time).
+                prefix = Path(folder).relative_to(self.root).as_posix()
+                prefix = "" if prefix == "." else f"{prefix}/"
                 for name in names:
-                    rel = Path(folder, name).relative_to(self.root).as_posix()
+                    rel = prefix + name
                     if rel.endswith(".json") and kind_of(rel) is kind:
                         found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add(rel)
         return {stem: sorted(rels) for stem, rels in found.items()}
@@ -375,7 +420,12 @@ class Layout:
         return committed, True
 
     def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
-        """The record with this id on disk (any study), strictly parsed and checked."""
+        """The record with this id on disk (any study), strictly parsed and checked (each
+        folder listed once: `listed`)."""
+        with self.listed():
+            return self._find_experiment(exp_id)
+
+    def _find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
         hits = self.existing_experiments(exp_id)
         if not hits:
             raise ExpflowError(
@@ -587,7 +637,7 @@ def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
     removed paths. Under the work tree's lock
     (`held`: the caller holds it already)."""
     if not held:
-        with records_lock(layout.root):
+        with records_lock(layout.root), layout.listed():
             return remove_run(layout, exp_id, held=True)
     from expflow_git.interrupts import deferred
 
@@ -762,6 +812,7 @@ def make_folders(layout: Layout, rel: str) -> None:
     pass)."""
     from expflow_git.atomicfile import not_a_folder
 
+    layout.forget_listing()  # (a new file: an open `listed()` scope's listings are stale)
     shown = not_a_folder(layout.root, posixpath.dirname(rel))
     if shown is not None:
         raise ExpflowError(f"{rel}: {shown} is not a folder (nothing written)")
@@ -843,7 +894,18 @@ def plan_result(
 ) -> PlannedResult:
     """Build `exp_id`'s result and check it against the registry and the required metrics
     (`findings`: nothing may be written when there are any); a failed or skipped run is
-    refused (exit 1)."""
+    refused (exit 1). Each folder is listed once (`Layout.listed`)."""
+    with layout.listed():
+        return _plan_result(layout, exp_id, metrics, splits, series)
+
+
+def _plan_result(
+    layout: Layout,
+    exp_id: str,
+    metrics: Mapping[str, float],
+    splits: Mapping[str, Mapping[str, float]],
+    series: Mapping[str, Sequence[Sequence[float]]] | None,
+) -> PlannedResult:
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     status = record_status(exp_doc)
     if status in (Status.FAILED, Status.SKIPPED):
