@@ -290,16 +290,19 @@ class Repository:
         """One run by id (KeyError when there is no valid record with that id; an id
         that is not text, `123`, `None`, `b"x"`, is a ValueError, as everywhere in the
         API: it was a KeyError, a hunter's report, issue 18 twenty-eighth pass)."""
+        return self._get(_id(id))
+
+    def _get(self, id: str, *, held: bool = False) -> Run:
+        """`get`; `held`: the caller holds the records lock (`load_runs`)."""
         from expflow_git.query.runs import load_runs
         from expflow_git.run import _run
 
-        id = _id(id)
         # Only the documents named `<id>.json` read and checked, not every one of the work
         # tree (which each `new`, `log_result`, `start`, `fail` and `run` read again, to
         # return or check one run: a sweep logged through the API was quadratic; a user's
         # hunt, issue 18 thirtieth pass). A run's record and results bear its id as their
         # file name, so the run is the one `runs()` holds, found by the same checks.
-        found = load_runs(self.root, self.policy, git=self._git, only=id).runs
+        found = load_runs(self.root, self.policy, git=self._git, only=id, held=held).runs
         for run in found:
             if run.id == id:
                 return _run(run)
@@ -384,7 +387,7 @@ class Repository:
             # The record's path checked (no link out of the work tree) and the record
             # parsed strictly first: a broken one is named, not a KeyError from `get`.
             layout.find_experiment(id)
-            record = self.get(id)
+            record = self._get(id, held=True)  # (under the lock `run` holds)
             same_record(record, study=study, params=params, tags=tags)
             study = record.study
         elif study is None:

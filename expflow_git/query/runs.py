@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,7 @@ def load_runs(
     git: Git | None = None,
     rev: str | None = None,
     only: str | None = None,
+    held: bool = False,
 ) -> RunSet:
     """The runs of the work tree at `root` (with `git`, the files git would commit), or
     of commit `rev` (needs `git`), judged by `policy`.
@@ -136,7 +137,13 @@ def load_runs(
     for one id's look-up (`Repository.get`, which read and checked every document of
     the tree, a user's hunt, issue 18 thirtieth pass). The set's other runs, corrections
     and findings are then those few documents' alone (the budgets' findings mean
-    nothing)."""
+    nothing).
+
+    A `success` record of the work tree found without a result has its result looked
+    for once more after the scan, once no record command writes (`records_lock`,
+    shared): a command writes the record first, then the result, under that lock, and
+    a scan between the two showed a success without its result. `held`: the caller
+    holds the lock (nothing is mid-write, and taken again it would wait on itself)."""
     if rev is not None:
         if git is None:
             raise ExpflowError(f"--rev {rev}: not a git repository")
@@ -148,34 +155,51 @@ def load_runs(
         )
         source = f"commit {commit.sha[:12]}"
     else:
-        documents = _work_tree_documents(root, git, policy, only)
+        documents = _work_tree_documents(root, git, policy, None if only is None else {only})
         source = "the work tree"
     experiments: list[tuple[Experiment, Mapping[str, Any]]] = []
     results: list[Result] = []
     corrections: list[Correction] = []
     findings: list[Finding] = []
-    for path, kind, data in documents:
-        if isinstance(data, Finding):
-            findings.append(data)
-            continue
-        if kind is Kind.CORRECTION:
-            correction, problems = check_correction(path, data)
-            findings += problems
-            if correction is not None:
-                corrections.append(correction)
-            continue
-        content = check_content(kind, data)
-        if isinstance(content, list):
-            findings += [
-                Finding(path, f.rule, f.message, f.pointer, f.line, f.col) for f in content
-            ]
-            continue
-        doc, problems = finish_document(kind, path, content, policy, data)
-        findings += problems
-        if isinstance(doc, Experiment):
-            experiments.append((doc, content))
-        elif isinstance(doc, Result):
-            results.append(doc)
+    seen: set[str] = set()
+
+    def take(documents: Iterable[tuple[str, Kind, bytes | Finding]]) -> None:
+        for path, kind, data in documents:
+            seen.add(path)
+            if isinstance(data, Finding):
+                findings.append(data)
+                continue
+            if kind is Kind.CORRECTION:
+                correction, problems = check_correction(path, data)
+                findings.extend(problems)
+                if correction is not None:
+                    corrections.append(correction)
+                continue
+            content = check_content(kind, data)
+            if isinstance(content, list):
+                findings.extend(
+                    Finding(path, f.rule, f.message, f.pointer, f.line, f.col) for f in content
+                )
+                continue
+            doc, problems = finish_document(kind, path, content, policy, data)
+            findings.extend(problems)
+            if isinstance(doc, Experiment):
+                experiments.append((doc, content))
+            elif isinstance(doc, Result):
+                results.append(doc)
+
+    take(documents)
+    succeeded = {e.id for e, _ in experiments if e.status is Status.SUCCESS}
+    waiting = succeeded - {r.experiment for r in results}
+    if rev is None and waiting and not held:
+        # A result written between the listing and now: looked for once the writer is
+        # done (`result`, `Repository.run`, an import write the record, then the result,
+        # under the lock), and only among the files not read yet. (A run that succeeded
+        # without a score, as an import may write it, costs one more listing.)
+        from expflow_git.records.writer import records_lock
+
+        with records_lock(root, shared=True):
+            take(_work_tree_documents(root, git, policy, waiting, Kind.RESULT, seen))
     findings += integrity_findings([e for e, _ in experiments], results, policy)
     doubled = _doubled(e for e, _ in experiments)
     for exp_id, paths in doubled.items():
@@ -232,11 +256,17 @@ def _commit_documents(
 
 
 def _work_tree_documents(
-    root: Path, git: Git | None, policy: Policy, only: str | None = None
+    root: Path,
+    git: Git | None,
+    policy: Policy,
+    names: Container[str] | None = None,
+    only_kind: Kind | None = None,
+    skip: Container[str] = (),
 ) -> Iterator[tuple[str, Kind, bytes | Finding]]:
     """The documents of the work tree: with git, tracked files and untracked ones it does
     not ignore (what `git add -A` would commit); without, every file below `root`. Only
-    those whose file name is `only` (`stem`), when given."""
+    those whose file name is one of `names` (`stem`), of kind `only_kind`, and not in
+    `skip`, when given."""
     if git is not None:
         out = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
         paths = sorted(set(out.decode("utf-8", "surrogateescape").split("\0")[:-1]))
@@ -244,11 +274,11 @@ def _work_tree_documents(
         from expflow_git.workspace import walk_paths
 
         paths = sorted(walk_paths(root, strict=False))
-    if only is not None:
-        paths = [rel for rel in paths if stem(rel) == only]
+    if names is not None:
+        paths = [rel for rel in paths if stem(rel) in names and rel not in skip]
     for rel in paths:
         kind = policy.kind_of(rel)
-        if kind is not None:
+        if kind is not None and only_kind in (None, kind):
             data = read_document(root, rel)
             if data is not None:
                 yield rel, kind, data

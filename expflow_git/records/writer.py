@@ -458,7 +458,7 @@ class Layout:
 
 
 @contextlib.contextmanager
-def records_lock(root: Path) -> Iterator[None]:
+def records_lock(root: Path, *, shared: bool = False) -> Iterator[None]:
     """One record command at a time in a work tree: an exclusive `flock` on its root
     folder, so that what a command checks (no record with this id, the run still
     pending, no result yet) still holds when it writes. Two `new` of one id, or `result`
@@ -466,7 +466,8 @@ def records_lock(root: Path) -> Iterator[None]:
     wrote. Held for a check and its writes, never across a PIN prompt or a training run,
     and never taken twice by one command (it would wait on itself). None where the
     system has no `flock`, or the file system cannot lock a folder (NFS, Lustre): the
-    commands work as they did before there was a lock."""
+    commands work as they did before there was a lock. `shared`: a reader's, waiting for
+    a command's writes to end (`query.runs.load_runs`)."""
     try:
         import fcntl
 
@@ -476,7 +477,7 @@ def records_lock(root: Path) -> Iterator[None]:
         return
     try:
         with contextlib.suppress(OSError):  # ENOLCK, ENOSYS, EOPNOTSUPP: no lock
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # (closing releases the lock)
