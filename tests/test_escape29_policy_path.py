@@ -110,3 +110,39 @@ def test_an_absolute_path_outside_is_refused_naming_it(
     assert res.err.splitlines() == [
         f"expflow-git: error: policy {outside}: outside the repository, where no commit holds it"
     ], res.err
+
+
+def test_an_absolute_path_follows_no_link_below_the_root(tmp_path: Path) -> None:
+    """`resolve()` followed the work tree's links: a pull request's `expflow.yaml ->
+    examples/lax.yaml` made `--policy /abs/repo/expflow.yaml` read the base's lax file
+    (an attacker's hunt, thirtieth pass). A link above the root still reaches it."""
+    root = tmp_path / "repo"
+    (root / "examples").mkdir(parents=True)
+    (root / "examples" / "lax.yaml").write_text("x: 1\n")
+    (root / "expflow.yaml").symlink_to("examples/lax.yaml")
+    assert policy_in_commit(str(root / "expflow.yaml"), root) == "expflow.yaml"
+    (root / "sub").symlink_to(".")  # a link below the root to the root itself
+    assert policy_in_commit(str(root / "sub" / "expflow.yaml"), root) == "sub/expflow.yaml"
+    (tmp_path / "alias").symlink_to(root)  # the runner's own link to the checkout
+    assert policy_in_commit(str(tmp_path / "alias" / "expflow.yaml"), root) == "expflow.yaml"
+    with pytest.raises(ExpflowError, match="root folder"):
+        policy_in_commit(str(root), root)
+
+
+def test_a_pull_requests_link_does_not_choose_the_base_policy(repo: ExpRepo, cli: CliCall) -> None:
+    """The action with `policy: ${{ github.workspace }}/expflow.yaml`: the pull request
+    links the policy to a lax file the base holds and commits a leaked PIN hash."""
+    import hashlib
+
+    strict = (repo.path / "expflow.yaml").read_text()
+    repo.write("examples/expflow.yaml", strict + "scan: {allow: ['**']}\n")
+    base = repo.commit("an example policy")
+    (repo.path / "expflow.yaml").unlink()
+    (repo.path / "expflow.yaml").symlink_to("examples/expflow.yaml")
+    digest = hashlib.sha256(str(4000 + 821).encode()).hexdigest()
+    repo.write(".env", f"EXPFLOW_PIN_HASH={digest}\n")
+    repo.commit("the pull request")
+    args = ["audit", "--no-cache", "--since", base, "--policy-ref", base]
+    res = cli([*args, "--policy", str(repo.path / "expflow.yaml")], repo.path)
+    assert res.code != 0, res.out + res.err
+    assert "examples/expflow.yaml" not in res.out + res.err

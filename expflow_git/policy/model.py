@@ -6,7 +6,6 @@ load.py builds these from expflow.yaml; everything else only reads them.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import functools
@@ -480,8 +479,7 @@ def policy_in_commit(policy_path: str | None, root: Path | None = None) -> str:
     names no file of a commit: refused (ExpflowError, exit 2), naming the path as given."""
     given = policy_path
     if policy_path and root is not None and os.path.isabs(policy_path):
-        with contextlib.suppress(ValueError, OSError):
-            policy_path = Path(policy_path).resolve().relative_to(root.resolve()).as_posix()
+        policy_path = _below_root(policy_path, root) or policy_path
     path = (policy_path or DEFAULT_POLICY_PATH).replace(os.sep, "/")
     if path.startswith("/"):
         raise _refused(given, "outside the repository, where no commit holds it")
@@ -491,6 +489,27 @@ def policy_in_commit(policy_path: str | None, root: Path | None = None) -> str:
     if path == ".":
         raise _refused(given, "the repository's root folder, not a file")
     return path
+
+
+def _below_root(absolute: str, root: Path) -> str | None:
+    """`absolute` relative to the repository's root, or None outside it: its shortest
+    leading folders that are the root (the same folder, however the path reaches it),
+    then the rest as written. No link below the root is followed: the work tree is a
+    pull request's checkout, and `resolve()` let its `expflow.yaml -> examples/lax.yaml`
+    choose the base's policy file that judged it (an attacker's hunt)."""
+    try:
+        top = os.stat(root)
+    except OSError:
+        return None
+    parts = Path(os.path.normpath(absolute)).parts
+    for end in range(1, len(parts) + 1):
+        try:
+            here = os.stat(os.path.join(*parts[:end]))
+        except OSError:
+            return None
+        if (here.st_dev, here.st_ino) == (top.st_dev, top.st_ino):
+            return "/".join(parts[end:]) or "."
+    return None
 
 
 def _refused(given: str | None, why: str) -> ExpflowError:
