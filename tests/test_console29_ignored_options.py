@@ -90,6 +90,13 @@ def test_repository_options_with_repo_still_apply(signed: Path) -> None:
             "'--ref'",
         ),
         (["keygen", "--out", ""], "keygen", "'--out'"),
+        # A PATH given empty (`validate "$FILES"`) checked nothing, or the whole index,
+        # and passed (a review, thirtieth pass); the plain hook form as click's.
+        (["validate", ""], "validate", "'[PATHS]...'"),
+        (["validate", "--staged", ""], "validate", "'[PATHS]...'"),
+        (["validate", "--staged", "--", "expflow.yaml", ""], "validate", "'[PATHS]...'"),
+        (["scan", ""], "scan", "'[PATHS]...'"),
+        (["scan", "--staged", "--", ""], "scan", "'[PATHS]...'"),
     ],
     ids=lambda v: " ".join(a or "''" for a in v) if isinstance(v, list) else None,
 )

@@ -107,6 +107,10 @@ class AsGiven(click.Path):
     once and reports a missing or unreadable one as a finding on that file."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        # `validate "$FILES"` with the variable empty checked nothing (or, with --staged,
+        # the whole index) and passed: an empty PATH names no file (a review).
+        if value == "" or value == b"":
+            self.fail("give a path, not an empty string", param, ctx)
         return os.fsdecode(value)
 
 

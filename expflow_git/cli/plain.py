@@ -18,6 +18,8 @@ def plain_validate(args: list[str]) -> tuple[tuple[str, ...], bool, str | None] 
     for arg in rest:
         if arg == "--":
             paths.extend(rest)
+            if "" in paths:  # click's words for an empty PATH (options.AsGiven)
+                return None
         elif arg == "--staged":
             staged = True
         elif arg == "--policy":
@@ -29,7 +31,7 @@ def plain_validate(args: list[str]) -> tuple[tuple[str, ...], bool, str | None] 
             policy = arg.removeprefix("--policy=")
             if not policy:
                 return None
-        elif arg.startswith("-"):
+        elif arg.startswith("-") or not arg:
             return None
         else:
             paths.append(arg)
