@@ -37,10 +37,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.checks import check_document, required_metric_findings
+from expflow_git.checks import check_document, holdout_counts, required_metric_findings
 from expflow_git.corrections import (
     CORRECTION_SCHEMA,
     CORRECTIONS_DIR,
@@ -275,7 +275,9 @@ def plan_import(
     # twenty-ninth pass), for the Python caller as for the CLI: one line each.
     plans = [replace(p, reasons=tuple(map(_said, p.reasons))) for p in plans]
     source = replace(source, notes=tuple(map(_said, source.notes)))
-    warnings = _ended(plans) + _lacking(ctx, plans) + _budget(ctx, plans)
+    warnings = (
+        _ended(plans) + _lacking(ctx, plans) + _budget(ctx, plans) + _holdout_budget(ctx, plans)
+    )
     warnings = tuple(map(_said, warnings))
     return ImportSummary(source, tuple(plans), warnings=warnings, committed=dict(ctx.committed))
 
@@ -379,6 +381,79 @@ def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
         *warnings,
         f"study {study} will have {len(ids)} runs, over the policy's budget of {limit}",
     )
+
+
+class _Studied(NamedTuple):
+    """A record as the holdout budget counts it (checks.Studied)."""
+
+    path: str
+    id: str
+    study: str
+
+
+def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
+    """The audit and `validate` fail a study with more results carrying the holdout
+    split than `walk_forward.max_evaluations_per_study`, and all studies with more than
+    `walk_forward.max_evaluations` (checks.holdout_counts: a look counts in its run's
+    record's study). Counted in the work tree as the plan would leave it, as `validate`
+    counts them: an import of rows with a `holdout/...` column said nothing of this
+    budget, and the commit's hook then refused it (a hunter's report, issue 18
+    thirtieth pass)."""
+    walk = ctx.layout.policy.walk_forward
+    if walk is None or (walk.max_evaluations_per_study is None and walk.max_evaluations is None):
+        return ()
+    split, root = walk.split, ctx.layout.root
+    study = ctx.source.expflow_study
+    records = [
+        _Studied(path.relative_to(root).as_posix(), exp_id, doc["study"])
+        for exp_id, paths in ctx.records.items()
+        for path in paths
+        if (doc := _read(path)) is not None and isinstance(doc.get("study"), str)
+    ]
+    records += [
+        _Studied(w.path, p.run.exp_id, study)
+        for p in plans
+        if p.action is Action.NEW
+        for w in p.writes[:1]
+    ]
+    records.sort(key=lambda r: r.path.encode("utf-8", "surrogateescape"))  # git's order
+    # Result path → the experiment id of a result carrying the split (None: it does not).
+    looks: dict[str, str | None] = {}
+    for exp_id, rels in ctx.results.items():
+        for rel in rels:
+            looks[rel] = _look(_read(root / rel), split, exp_id)
+    for plan in plans:
+        for write in plan.writes:
+            if ctx.layout.policy.kind_of(write.path) is Kind.RESULT:
+                looks[write.path] = _look(json.loads(write.data), split, plan.run.exp_id)
+        for rel in plan.removes:
+            looks[rel] = None
+    counts = holdout_counts(records, (i for i in looks.values() if i is not None))
+    warnings: tuple[str, ...] = ()
+    carrying = f"result(s) carrying the holdout split {split!r}"
+    limit = walk.max_evaluations_per_study
+    if limit is not None and counts.get(study, 0) > limit:
+        warnings += (
+            f"study {study} will have {counts[study]} {carrying}, over the policy's holdout "
+            f"budget of {limit} (walk_forward.max_evaluations_per_study)",
+        )
+    total = walk.max_evaluations
+    if total is not None and (n := sum(counts.values())) > total:
+        warnings += (
+            f"all studies will have {n} {carrying}, over the policy's holdout budget of "
+            f"{total} (walk_forward.max_evaluations)",
+        )
+    return warnings
+
+
+def _look(doc: Mapping[str, Any] | None, split: str, exp_id: str) -> str | None:
+    """The run a result is a look at the holdout split of (its `experiment`), None when
+    it carries no such split (as `validate` reads a result: `splits.<split>` not empty)."""
+    splits = doc.get("splits") if doc is not None else None
+    if not isinstance(splits, dict) or not splits.get(split):
+        return None
+    experiment = doc.get("experiment") if doc is not None else None
+    return experiment if isinstance(experiment, str) else exp_id
 
 
 def apply_import(layout: Layout, summary: ImportSummary) -> None:
