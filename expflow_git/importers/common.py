@@ -29,6 +29,7 @@ result (a crash never leaves a result its record does not back).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import enum
 import functools
 import json
@@ -180,13 +181,17 @@ class _Context:
         for rel in sorted(self.committed, reverse=True):
             self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
 
+    # The first run whose record here is another storage's study of the source's name
+    # (`_other_run`): the source's new runs are that study's neither.
+    foreign: RunPlan | None = None
+
     @functools.cached_property
-    def imported(self) -> dict[tuple[str, ...], tuple[str, str, str]]:
+    def imported(self) -> dict[tuple[str, ...], list[tuple[str, str, str, object]]]:
         """The tracker's identity of each imported record in the work tree
-        (`_identity`) → (id, study, record path); read when a run would be new (not for
-        an import that finds every run). A CSV row's identity is its id in its study,
-        which the record's id already is."""
-        found: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        (`_identity`) → (id, study, record path, `started_at`) each; read when a run
+        would be new (not for an import that finds every run). A CSV row's identity is
+        its id in its study, which the record's id already is."""
+        found: dict[tuple[str, ...], list[tuple[str, str, str, object]]] = {}
         for exp_id, paths in sorted(self.records.items()):
             for path in paths:
                 doc = _read(path)
@@ -198,9 +203,8 @@ class _Context:
                 if key[0] == "csv" or not all(isinstance(k, str) for k in key):
                     continue
                 rel = path.relative_to(self.layout.root).as_posix()
-                found.setdefault(
-                    _identity(str(key[0]), str(key[1]), str(key[2])),
-                    (exp_id, str(doc.get("study")), rel),
+                found.setdefault(_identity(str(key[0]), str(key[1]), str(key[2])), []).append(
+                    (exp_id, str(doc.get("study")), rel, origin.get("started_at"))
                 )
         return found
 
@@ -267,6 +271,7 @@ def plan_import(
         plans.append(_as_read(layout, _plan_run(ctx, run)))
         if progress is not None:
             progress(done, total)
+    plans = _not_foreign(ctx, plans)
     plans = _not_ignored(layout, plans)
     # What the plan says quotes the tracker (a cell, a name) and the work tree's records
     # (a provenance's tracker name, a study, a file name): what the PIN scan flags in it
@@ -339,6 +344,24 @@ def _lacking(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
         f"{len(lacking)} committed result(s) lack metrics the source has ({names}): {ids}; "
         f"results are write-once ({how})",
     )
+
+
+def _not_foreign(ctx: _Context, plans: list[RunPlan]) -> list[RunPlan]:
+    """When a run's record here is another storage's study of the source's name (an
+    Optuna trial of the same study and number that started at another time), the
+    source's other runs are refused too: they are that other study's trials, and were
+    written into the first one's study, new or over a record with no start to tell (a
+    WAITING trial's) (a hunter's report, issue 18 thirtieth pass)."""
+    first = ctx.foreign
+    if first is None:
+        return plans
+    src = ctx.source
+    said = (
+        f"{src.uri} holds another {src.tracker} study named {src.study!r} than the one "
+        f"imported into study {src.expflow_study} (see {first.run.label(src.tracker)}); "
+        "nothing of it written"
+    )
+    return [p if p.action is Action.REFUSED else _refused(p.run, said) for p in plans]
 
 
 def _not_ignored(layout: Layout, plans: list[RunPlan]) -> list[RunPlan]:
@@ -655,9 +678,12 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         # The tracker's run has a record under another id: another `--study-as` made
         # its id (an Optuna trial's is `<study>-t<number>`), and a second record would
         # count and rank it twice (a user's hunt; spec §4.2: a run is the tracker's own).
-        taken = ctx.imported.get(_identity(source.tracker, source.study, run.run))
+        key = _identity(source.tracker, source.study, run.run)
+        taken = next(
+            (t for t in ctx.imported.get(key, []) if _same_start(t[3], run.started_at)), None
+        )
         if taken is not None:
-            other_id, other_study, other_rel = taken
+            other_id, other_study, other_rel, _ = taken
             return _refused(
                 run,
                 f"{label} is imported already, as {other_id} in study {other_study} "
@@ -670,7 +696,10 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return _refused(run, f"{old_rel}: the record there is no valid JSON document")
     # Another source's run, or another study's (by the record's own `study`: with flat
     # folders every study's record has one path, and a run was moved into the other).
-    mismatch = _other_run(old_record, source, run)
+    mismatch = _other_run(old_record, source, run, old_rel)
+    if mismatch and _foreign(old_record, source, run):
+        ctx.foreign = ctx.foreign or _refused(run, "")
+        return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
     theirs = old_record.get("study")
     if not mismatch and not isinstance(theirs, str):
         # Whose run it is cannot be told (a flat folder holds every study's): not taken
@@ -1032,8 +1061,15 @@ def _identity(tracker: str, study: str, run: str) -> tuple[str, ...]:
     return (tracker, run) if tracker in ("mlflow", "csv") else (tracker, study, run)
 
 
-def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun) -> str:
-    """Why an existing record is not this run's (empty: it is)."""
+def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun, rel: str = "") -> str:
+    """Why an existing record (at `rel`, when given) is not this run's (empty: it is).
+
+    An Optuna trial is known by its study's name and number (`_identity`), not by the
+    storage's URL: a moved database is the same study. Two databases each holding a
+    study of one name are told apart by when the trial started, which a move keeps: the
+    second database's trial 0 updated the first's uncommitted record, or was refused as
+    "changed after its result was committed" once it was (a hunter's report, issue 18
+    thirtieth pass)."""
     prov = record.get("provenance")
     origin = prov.get("source") if isinstance(prov, dict) else None
     if not isinstance(origin, dict):
@@ -1045,7 +1081,49 @@ def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun) -> str
         ours != _identity(tracker, study, ran)
     ):
         return f"its record was imported from {theirs[0]} {theirs[1]!r}, run {theirs[2]!r}"
+    if len(ours) == 3 and not _same_start(origin.get("started_at"), run.started_at):
+        where = f" {rel}" if rel else ""
+        return (
+            f"its record{where} was imported from another storage's {tracker} study "
+            f"{study!r} ({origin.get('uri')}), whose {run.label(tracker)} started at "
+            f"{origin.get('started_at')}, this one at {run.started_at}; rename the study in "
+            "the tracker, or import it with --study-as NAME"
+        )
     return ""
+
+
+def _foreign(record: Mapping[str, Any], source: Source, run: SourceRun) -> bool:
+    """Whether the record is the same tracker's run of another storage's study of the
+    same name (`_other_run`)."""
+    prov = record.get("provenance")
+    origin = prov.get("source") if isinstance(prov, dict) else None
+    if not isinstance(origin, dict) or len(_identity(source.tracker, "", "")) != 3:
+        return False
+    same = (origin.get("tracker"), origin.get("study"), origin.get("run")) == (
+        source.tracker,
+        source.study,
+        run.run,
+    )
+    return same and not _same_start(origin.get("started_at"), run.started_at)
+
+
+_STARTED = "%Y-%m-%dT%H:%M:%S.%fZ"  # source.utc_time's
+
+
+def _same_start(before: object, now: str | None) -> bool:
+    """Whether a record's `provenance.source.started_at` may be the run's start `now`:
+    the same time, or one a time zone apart (Optuna keeps naive local times, read in
+    this machine's zone: the same database read under another TZ is the same study), or
+    one side without a start (a WAITING trial has none yet), or not one `utc_time`
+    wrote (it cannot be told)."""
+    if not isinstance(before, str) or not now or before == now:
+        return True
+    try:
+        shift = dt.datetime.strptime(now, _STARTED) - dt.datetime.strptime(before, _STARTED)
+    except ValueError:
+        return True
+    quarter = dt.timedelta(minutes=15)
+    return abs(shift) <= dt.timedelta(hours=26) and shift % quarter == dt.timedelta(0)
 
 
 def _content(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
