@@ -149,8 +149,8 @@ def redact_uri(uri: str) -> str:
     whose name says it is a secret (`?password=`, `?token=`)."""
     try:
         parts = urllib.parse.urlsplit(uri)
-    except ValueError:
-        return "<unparseable URI>"
+    except ValueError:  # (`[` unclosed: "Invalid IPv6 URL")
+        return _redacted_by_hand(uri)
     secret_params = any(_secret_name(m[2]) for m in _PATH_PARAM.finditer(parts.path))
     secret_query = _secret_name(parts.query)  # (a name percent-encoded: `%74oken`)
     if parts.password is None and not secret_query and not secret_params:
@@ -173,6 +173,31 @@ def redact_uri(uri: str) -> str:
         lambda m: m[1] + ("REDACTED" if _secret_name(m[2]) else m[3]), parts.path
     )
     return f"{head}{authority}{path}{tail}"
+
+
+# A URI's scheme, whether `//` follows it, its authority, and the rest.
+_URI_PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:)?(//)?([^/?#]*)(.*)", re.DOTALL)
+
+
+def _redacted_by_hand(uri: str) -> str:
+    """A URI `urlsplit` refuses (an unclosed `[`: "Invalid IPv6 URL") redacted as
+    `redact_uri` redacts one, split by hand: so an error can name it (it was shown as
+    `<unparseable URI>`), and never with its password."""
+    match = _URI_PARTS.fullmatch(uri)
+    if match is None:  # (never: every part may be empty)
+        return "<unparseable URI>"
+    scheme, slashes, netloc, rest = (match[i] or "" for i in range(1, 5))
+    if not slashes:  # no authority: what looked like one is the path's
+        netloc, rest = "", netloc + rest
+    elif "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{host}" if user else host
+    before, hash_, fragment = rest.partition("#")
+    path, mark, query = before.partition("?")
+    path = _PATH_PARAM.sub(lambda m: m[1] + ("REDACTED" if _secret_name(m[2]) else m[3]), path)
+    query = _redacted_query(query)[0] if mark else ""
+    return f"{scheme}{slashes}{netloc}{path}{mark}{query}{hash_}{fragment}"
 
 
 def _redacted_query(query: str) -> tuple[str, list[str]]:
@@ -385,7 +410,13 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
         if found is None:
             raise ExpflowError(f"{shown}: no {tracker} store in this database (left as it is)")
         return
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:  # a library read it no better: a traceback (a hunter's report)
+        raise ExpflowError(
+            f"{printable(shown)}: not a URL {tracker} can open ({printable(str(exc))}); "
+            "nothing read"
+        ) from None
     if tracker == "MLflow" and parts.scheme in ("", "file"):
         folder = Path(urllib.request.url2pathname(parts.path) if parts.scheme else url)
         if not folder.is_dir():
