@@ -243,7 +243,7 @@ def _run(
     if planned.corrections and not dry_run:
         guard(f"import {planned.corrections} correction(s)", pin=pin, force=force)
     if not dry_run:
-        apply_import(layout, planned)
+        planned = apply_import(layout, planned)  # (a correction's path as written)
     summary = ImportSummary(planned.source, planned.plans, dry_run, planned.warnings)
     _print(summary)
     for warning in summary.warnings:

@@ -86,7 +86,7 @@ def import_source(
     checked_flags(dry_run=dry_run)
     summary = plan_import(layout, source, correct=correct, progress=progress)
     if not dry_run:
-        apply_import(layout, summary)
+        summary = apply_import(layout, summary)
     return ImportSummary(summary.source, summary.plans, dry_run, summary.warnings)
 
 

@@ -479,7 +479,7 @@ def _look(doc: Mapping[str, Any] | None, split: str, exp_id: str) -> str | None:
     return experiment if isinstance(experiment, str) else exp_id
 
 
-def apply_import(layout: Layout, summary: ImportSummary) -> None:
+def apply_import(layout: Layout, summary: ImportSummary) -> ImportSummary:
     """Write what the plan decided, run by run, each file atomically, and each run whole
     or not at all: a write that fails (a full disk, a folder that cannot be written)
     puts back what the run's earlier writes replaced, and the error says how many runs
@@ -487,12 +487,14 @@ def apply_import(layout: Layout, summary: ImportSummary) -> None:
     succeeded with no score, and `validate` accepts that.) Under the work tree's lock,
     as every record command writes, once the runs the plan found new are still new and
     no planned run's committed result is another than the plan saw, nor any file it
-    writes or removes another than the plan read."""
+    writes or removes another than the plan read. Returns the summary with each
+    correction's path as it was written (a second one of a result in the same second
+    takes a suffix, `write_correction`)."""
     with records_lock(layout.root):
         _still_new(layout, summary)
         _still_committed_as_planned(layout, summary)
         _still_as_read(layout, summary)
-        _apply_runs(layout, summary)
+        return replace(summary, plans=tuple(_apply_runs(layout, summary)))
 
 
 def _still_new(layout: Layout, summary: ImportSummary) -> None:
@@ -559,15 +561,16 @@ def _results_by_id(committed: Mapping[str, str]) -> dict[str, set[tuple[str, str
     return found
 
 
-def _apply_runs(layout: Layout, summary: ImportSummary) -> None:
+def _apply_runs(layout: Layout, summary: ImportSummary) -> list[RunPlan]:
     written = 0
+    done: list[RunPlan] = []
     for plan in summary.plans:
         left: list[Path] = []  # files a failed run could not put back
         try:
             # A Ctrl-C or SIGTERM waits for the run's files (a SIGTERM killed the process
             # between them, and left a record marked `success` without its result).
             with deferred():
-                _apply_run(layout, plan, left)
+                rel = _apply_run(layout, plan, left)
         except (OSError, ExpflowError) as exc:
             state = (
                 f"half written (could not put back "
@@ -580,6 +583,10 @@ def _apply_runs(layout: Layout, summary: ImportSummary) -> None:
                 f"{written} run(s) before it written whole"
             ) from None
         written += bool(plan.writes or plan.removes or plan.correction)
+        if plan.correction is not None and rel is not None and rel != plan.correction.path:
+            plan = replace(plan, correction=replace(plan.correction, path=rel))
+        done.append(plan)
+    return done
 
 
 def _problem(exc: OSError | ExpflowError) -> str:
@@ -590,10 +597,11 @@ def _problem(exc: OSError | ExpflowError) -> str:
     return f"{where}{exc.strerror or exc}"
 
 
-def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> None:
+def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> str | None:
     """One run's files; on a failure, each file it wrote is put back as it was (those
-    that cannot be are added to `left`)."""
+    that cannot be are added to `left`). Returns the correction's path as written."""
     before: list[tuple[Path, bytes | None]] = []
+    written: str | None = None
 
     def keep(path: Path) -> None:
         before.append((path, path.read_bytes() if path.is_file() else None))
@@ -606,13 +614,15 @@ def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> None:
         if plan.correction is not None:
             if plan.correction.replaces is not None:  # an uncommitted one, rewritten
                 keep(layout.root / plan.correction.replaces)
-                write_correction(layout.root, plan.correction)
+                written = write_correction(layout.root, plan.correction)
             else:
-                before.append((layout.root / write_correction(layout.root, plan.correction), None))
+                written = write_correction(layout.root, plan.correction)
+                before.append((layout.root / written, None))
         for write in plan.writes:
             write_atomic(layout.target(write.path), write.data)
         for rel in plan.removes:
             _remove(layout.target(rel))
+        return written
     except BaseException:
         for path, data in reversed(before):
             try:
@@ -845,6 +855,11 @@ def _changed_after_commit(
     )
     if correction is None:  # (never "corrected" without the correction that declares it)
         return _refused(run, f"{label}: {res_rel} has no committed result to correct")
+    if correction.replaces is not None:
+        # Written over the uncommitted one it replaces (`write_correction`): the plan
+        # named the new name it would have had, a file that is not written (a hunter's
+        # report, issue 18 thirtieth pass).
+        correction = replace(correction, path=correction.replaces)
     # The record is unchanged in what is frozen; rewrite only the result.
     return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
 
