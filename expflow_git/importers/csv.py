@@ -95,6 +95,11 @@ def read_csv(
         raise ExpflowError(f"{shown}: {exc.strerror}") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[list[str]] = []
+    # A cell may be as long as the file: the csv module's own cap (131,072 characters)
+    # refused the whole file for one long cell (a hunter's report, issue 18 thirtieth
+    # pass); a run whose document is over the documents' cap is refused by itself. The
+    # limit is the process's: put back as it was.
+    limit = csv.field_size_limit(MAX_CSV_BYTES)
     try:
         rows.extend(reader)
     except csv.Error as exc:
@@ -103,6 +108,8 @@ def read_csv(
         raise ExpflowError(
             f"{shown}: row {len(rows) + 1} (line {reader.line_num}): not CSV: {printable(str(exc))}"
         ) from None
+    finally:
+        csv.field_size_limit(limit)
     if not rows:
         raise ExpflowError(f"{shown}: empty (a header row is needed)")
     header = [h.strip() for h in rows[0]]
