@@ -79,6 +79,16 @@ def read_csv(
 
     shown = printable(str(path))
     try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        # The records name their file (provenance.source.uri and .study), and a JSON
+        # document holds UTF-8 only: the error quoted a record's JSON instead, `"uri":
+        # "f\xff.csv",` (a hunter's report, issue 18 thirtieth pass).
+        raise ExpflowError(
+            f"{shown}: the file's name is not UTF-8, and the records name their CSV file "
+            "(provenance.source); rename the file to import it (nothing read)"
+        ) from None
+    try:
         data = read_regular(path, MAX_CSV_BYTES, follow_links=True)
         text = data.decode("utf-8-sig")  # a spreadsheet's BOM is fine
     except UnicodeDecodeError as exc:
