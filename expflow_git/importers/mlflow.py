@@ -107,6 +107,10 @@ def read_mlflow(
     # Nothing goes to the network: MLflow's telemetry is off before MLflow is imported
     # (it starts then), and it writes no installation id under ~/.config either.
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    # A tracking server down or refusing was retried 7 times with a doubling back-off:
+    # ~250 s before the one-line error (a hunt). Two retries, unless the user chose.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     tracking = require_extra("mlflow.tracking", "mlflow")
     exceptions = require_extra("mlflow.exceptions", "mlflow")
     uri = redact_uri(tracking_uri)
