@@ -877,7 +877,10 @@ class Git:
         empty = [
             e.path
             for e in entries
-            if e.sha in EMPTY_BLOBS and e.stage == 0 and self.has_content(e.path)
+            if e.sha in EMPTY_BLOBS
+            and e.stage == 0
+            and e.mode in REGULAR_MODES  # (a link is refused as one, `git add -N` or not)
+            and self.has_content(e.path)
         ]
         intended = self.intent_to_add(empty) if empty else frozenset()
         return [e for e in entries if e.path not in intended] if intended else entries

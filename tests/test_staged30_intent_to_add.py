@@ -55,3 +55,21 @@ def test_a_path_with_a_newline_is_read_from_the_debug_listing(committed_repo: Ex
     committed_repo.git("add", "notes/c.txt")
     git = Git.discover(committed_repo.path)
     assert git.intent_to_add([odd, "notes/c.txt"]) == {odd}
+
+
+def test_an_intended_link_is_refused_as_a_link_however_many_paths_are_named(
+    committed_repo: ExpRepo, cli
+) -> None:
+    """A link `git add -N` staged was "not staged" when few paths were named and "a
+    symbolic link" when the whole index was listed (a review): one refusal, a link's."""
+    repo = committed_repo
+    link = "experiments/pdebench-task1/lnk.json"
+    (repo.path / link).parent.mkdir(parents=True, exist_ok=True)
+    (repo.path / link).symlink_to("exp-001.json")
+    repo.git("add", "-N", link)
+    many = [repo.add_experiment(f"c{i:03d}") for i in range(40)]
+    repo.stage(*many)
+    for named in ([link], [link, *many]):
+        res = cli(["validate", "--staged", "--", *named], cwd=repo.path)
+        assert res.code == 1, res.both
+        assert f"{link}: not-a-regular-file: is a symbolic link" in res.out, (len(named), res.out)
