@@ -127,6 +127,12 @@ def test_an_absolute_path_follows_no_link_below_the_root(tmp_path: Path) -> None
     assert policy_in_commit(str(tmp_path / "alias" / "expflow.yaml"), root) == "expflow.yaml"
     with pytest.raises(ExpflowError, match="root folder"):
         policy_in_commit(str(root), root)
+    # `..` after a link below the root: the OS opens a file outside, not the commit's.
+    (tmp_path / "elsewhere" / "d").mkdir(parents=True)
+    (root / "out").symlink_to(tmp_path / "elsewhere" / "d")
+    with pytest.raises(ExpflowError, match="outside the repository"):
+        policy_in_commit(str(root / "out" / ".." / "expflow.yaml"), root)
+    assert policy_in_commit(f"{root}/examples/../expflow.yaml", root) == "expflow.yaml"
 
 
 def test_a_pull_requests_link_does_not_choose_the_base_policy(repo: ExpRepo, cli: CliCall) -> None:

@@ -501,15 +501,30 @@ def _below_root(absolute: str, root: Path) -> str | None:
         top = os.stat(root)
     except OSError:
         return None
-    parts = Path(os.path.normpath(absolute)).parts
-    for end in range(1, len(parts) + 1):
+    parts = [part for part in absolute.split(os.sep) if part not in ("", ".")]
+    for end in range(len(parts) + 1):
         try:
-            here = os.stat(os.path.join(*parts[:end]))
+            here = os.stat(os.path.join(os.sep, *parts[:end]))
         except OSError:
             return None
         if (here.st_dev, here.st_ino) == (top.st_dev, top.st_ino):
-            return "/".join(parts[end:]) or "."
+            return _inside(root, parts[end:])
     return None
+
+
+def _inside(root: Path, parts: list[str]) -> str | None:
+    """`parts` below the root as git names them (`a/../b` is `b`), or None where a `..`
+    leaves the root or backs out of a link (the OS would open another file than the
+    commit's: `sub -> ../elsewhere` and `sub/../expflow.yaml`; a review)."""
+    kept: list[str] = []
+    for part in parts:
+        if part != "..":
+            kept.append(part)
+        elif not kept or os.path.islink(os.path.join(root, *kept)):
+            return None
+        else:
+            kept.pop()
+    return "/".join(kept) or "."
 
 
 def _refused(given: str | None, why: str) -> ExpflowError:
