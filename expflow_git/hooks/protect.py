@@ -47,7 +47,7 @@ from expflow_git.identity import (
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
-from expflow_git.workspace import Workspace
+from expflow_git.workspace import Workspace, os_path, repo_path
 
 RULE = Problem.RESULT_REWRITTEN.value
 _APPROVE = "approve with the PIN via EXPFLOW_PIN"
@@ -416,15 +416,18 @@ def unpassed_findings(
         c
         for c in changes
         if c.new_sha is not None
-        and (merging or c.new_mode == GITLINK or not _passable(ws.root / c.path))
+        and (merging or c.new_mode == GITLINK or not _passable(ws.root / os_path(c.path)))
     ]
     if not kept:
         return []
     ws = replace(ws, staged=True)  # the index's content, as the hooks given files read it
     here = os.getcwd()
-    paths = [os.path.relpath(ws.root / c.path, here) for c in kept]
+    # scan takes the OS's paths, as the command line gives them, validate the documents'
+    # (`workspace.repo_path`): git's path joined as it is raised UnicodeEncodeError
+    # under a locale whose filesystem encoding is not UTF-8 (issue 18 thirtieth pass).
+    paths = [os.path.relpath(ws.root / os_path(c.path), here) for c in kept]
     findings, _ = scan_paths(ws, paths, warn=warn)
-    files = [p for p, c in zip(paths, kept, strict=True) if c.new_mode != GITLINK]
+    files = [repo_path(p) for p, c in zip(paths, kept, strict=True) if c.new_mode != GITLINK]
     if files:
         findings += validate(ws, files, warn=warn).findings
     return findings

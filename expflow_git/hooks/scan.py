@@ -23,7 +23,13 @@ def scan_paths(
 ) -> tuple[list[Finding], int]:
     """Scan `paths` (or every tracked file); returns findings and the number of files read."""
     allow = _allow_list(ws, warn)
-    targets: list[Path] = []
+    # Each file to scan: its path on disk (the OS's convention) and, where it is already
+    # known, its path in the documents' convention (`workspace.repo_path`), as the index
+    # names it. A known path is not asked of the disk again: under a locale whose
+    # filesystem encoding is not UTF-8 an index path joined to the root named other bytes
+    # than the file's, and `os.path.realpath` of it raised UnicodeEncodeError (`scan`,
+    # `scan --staged` and `protect` ended in a traceback, issue 18 thirtieth pass).
+    targets: list[tuple[Path, str | None]] = []
     named: list[Finding] = []  # the names of what no file's scan names (below)
     # With --staged, a path that is no file on disk (a folder, or nothing) is read from
     # the index: the index's entry of that name, else its entries below it. A key staged
@@ -39,27 +45,32 @@ def scan_paths(
         if p in odd and (under := listed.get(rel := repo_path(ws.rel(p)))) is not None:
             if under != [rel] and not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)  # a folder's own name (below)
-            targets.extend(ws.root / os_path(u) for u in under)
+            targets.extend((ws.root / os_path(u), u) for u in under)
         elif not ws.staged and os.path.isdir(p):
             # A submodule (the hook is given its path) or a folder: its own name stays in
             # the history as a file's does (a PIN's digest as a submodule's name was
-            # committed past the hook: a review); the files below name themselves.
-            rel = ws.rel(p)
+            # committed past the hooks: a review); the files below name themselves.
+            rel = repo_path(ws.rel(p))
             if not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)
-            targets.extend(Path(p) / rel for rel in walk_files(Path(p)))
+            targets.extend((Path(p) / sub, None) for sub in walk_files(Path(p)))
         elif not (p in odd and os.path.isdir(p)):  # (a folder the index has nothing under)
             given.add(len(targets))
-            targets.append(Path(p))
+            targets.append((Path(p), None))
         else:
-            named.append(_not_staged(ws.rel(p)))
+            named.append(_not_staged(repo_path(ws.rel(p))))
     if not paths:
-        targets = [ws.root / rel for rel in ws.tracked_paths()]
+        # In a repository the index's paths (the documents' convention), else the walk's
+        # names (the OS's).
+        if ws.git is not None:
+            targets = [(ws.root / os_path(rel), rel) for rel in ws.tracked_paths()]
+        else:
+            targets = [(ws.root / rel, repo_path(rel)) for rel in ws.tracked_paths()]
+    rels = [repo_path(ws.rel(full)) if rel is None else rel for full, rel in targets]
     findings: list[Finding] = []
     count = 0
     if ws.staged:
         by_position: list[tuple[int, list[Finding]]] = []
-        rels = [repo_path(ws.rel(full)) for full in targets]
         for position, rel, data in _staged(ws, rels):
             given.discard(position)
             if data is None:  # a submodule: its name alone
@@ -75,8 +86,7 @@ def scan_paths(
         by_position += [(at, [_not_staged(rels[at])]) for at in given]
         by_position.sort(key=lambda item: item[0])  # in the order given, as from disk
         return named + [f for _, found in by_position for f in found], count
-    for position, full in enumerate(targets):
-        rel = ws.rel(full)
+    for position, ((full, _), rel) in enumerate(zip(targets, rels, strict=True)):
         content = _read(full)
         if content is None:
             # A file named that is not there (a typo) was "0 file(s) clean" (a hunt,
