@@ -130,5 +130,5 @@ def _set_status(
         given = reason is not None and (found.pointer + "/").startswith("/reason/")
         code = ExitCode.USAGE if given else ExitCode.FAILED
         refuse(exp_rel, data, code, given={"/reason": option} if given else None)
-    write_atomic(layout.root / exp_rel, data)
+    write_atomic(layout.disk(exp_rel), data)
     return exp_rel

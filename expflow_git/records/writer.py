@@ -43,6 +43,7 @@ from expflow_git.globs import literal_folder
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
+from expflow_git.workspace import on_disk, os_path, repo_path
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Planned
@@ -214,13 +215,20 @@ class Layout:
 
     def target(self, rel: str) -> Path:
         """Where `rel` is on disk; refused (exit 2) if a symlink would take it outside."""
-        return confined(self.root, rel)
+        return confined(self.root, os_path(rel))
+
+    def disk(self, rel: str) -> Path:
+        """`rel` (in the documents' convention, `workspace.repo_path`, as every path a
+        layout gives and takes is) joined to the root as the OS names it (`os_path`):
+        under a locale whose filesystem encoding is not UTF-8 the str git's path is named
+        other bytes (issue 18 thirtieth pass)."""
+        return self.root / os_path(rel)
 
     def existing_experiments(self, exp_id: str) -> list[Path]:
         """Records named `exp_id` wherever the policy's globs take records (a run's
         identity is its id, not its folder: a record moved to experiments/A/old/ is
-        still this run's)."""
-        return [self.root / rel for rel in self.named(exp_id, Kind.EXPERIMENT)]
+        still this run's), on disk (their paths: `named`)."""
+        return [self.disk(rel) for rel in self.named(exp_id, Kind.EXPERIMENT)]
 
     def result_of(
         self, study: str, exp_id: str, index: Mapping[str, list[str]] | None = None
@@ -230,7 +238,7 @@ class Layout:
         else where `result` would write it. `index`: the results' `index`, when the
         caller looks up many runs at once (an import)."""
         rel = self.result_rel(study, exp_id)
-        if os.path.lexists(self.root / rel):
+        if os.path.lexists(on_disk(self.root, rel)):
             return rel
         if index is None:
             found = self.named(exp_id, Kind.RESULT)
@@ -255,11 +263,15 @@ class Layout:
     def index(self, kind: Kind) -> dict[str, list[str]]:
         """Every `.json` path below the root the policy reads as a `kind` (as `kind_of`
         does: a path the results' globs take too is a result, never a record), by file stem
-        (= id), sorted. Only the folders its globs can reach are walked, never through a link: a
-        file behind a linked folder is listed, so that `target` refuses it aloud, and a
-        top folder that is a link is refused at once (exit 2). (Listed afresh each time,
-        but once in a `listed()` scope: a command writes between two looks. The dict
-        given is the caller's; its lists are shared, never to be changed.)"""
+        (= id), sorted, each in the documents' convention (`workspace.repo_path`, as git
+        names it: the walk's names are the OS's, and under a locale whose filesystem
+        encoding is not UTF-8 a committed result compared with git's name was "moved",
+        issue 18 thirtieth pass). Only the folders its globs can reach are walked, never
+        through a link: a file behind a linked folder is listed, so that `target` refuses
+        it aloud, and a top folder that is a link is refused at once (exit 2). (Listed
+        afresh each time, but once in a `listed()` scope: a command writes between two
+        looks. The dict given is the caller's; its lists are shared, never to be
+        changed.)"""
         if self._listing.depth:
             if kind not in self._listing.indexes:
                 self._listing.indexes[kind] = self._index(kind)
@@ -271,11 +283,13 @@ class Layout:
         real_root = os.path.realpath(self.root)
         kind_of = self.policy.kind_of
         for base in {literal_folder(g) for g in self.policy.globs_of(kind)} - {None}:
-            top = self.root / str(base)
-            if os.path.realpath(top) != os.path.normpath(os.path.join(real_root, str(base))):
+            top = self.disk(str(base))
+            if os.path.realpath(top) != os.path.normpath(
+                os.path.join(real_root, os_path(str(base)))
+            ):
                 # The folder itself is (or lies behind) a link: refused at once (exit 2),
                 # never walked (`results -> /` walked the whole disk first).
-                confined(self.root, str(base))
+                self.target(str(base))
             for folder, dirs, files in os.walk(top):
                 dirs[:] = [d for d in dirs if d != ".git"]
                 names = [f for f in files if f.endswith(".json")]
@@ -288,7 +302,7 @@ class Layout:
                 prefix = Path(folder).relative_to(self.root).as_posix()
                 prefix = "" if prefix == "." else f"{prefix}/"
                 for name in names:
-                    rel = prefix + name
+                    rel = repo_path(prefix + name)
                     if rel.endswith(".json") and kind_of(rel) is kind:
                         found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add(rel)
         return {stem: sorted(rels) for stem, rels in found.items()}
@@ -377,7 +391,7 @@ class Layout:
         from expflow_git.corrections import check_correction
 
         for rel in sorted(r for rels in self.index(Kind.CORRECTION).values() for r in rels):
-            path = self.root / rel
+            path = self.disk(rel)
             if path.is_symlink() or not path.is_file():
                 continue
             correction, _ = check_correction(rel, path.read_bytes())
@@ -411,7 +425,7 @@ class Layout:
         committed = self.committed_result(exp_id)
         if committed is None or committed == rel:
             return rel, committed is not None
-        if os.path.lexists(self.root / rel):
+        if os.path.lexists(on_disk(self.root, rel)):
             raise ExpflowError(
                 f"{rel}: the result of {exp_id!r} is committed as {committed}; commit that "
                 "move first, or undo it (nothing changed)",
@@ -426,7 +440,7 @@ class Layout:
             return self._find_experiment(exp_id)
 
     def _find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
-        hits = self.existing_experiments(exp_id)
+        hits = self.named(exp_id, Kind.EXPERIMENT)
         if not hits:
             raise ExpflowError(
                 f"no experiment record {exp_id!r} where the policy's paths.experiments "
@@ -437,17 +451,16 @@ class Layout:
             # The audit, list and show judge no run of an id several records hold: one
             # of them chosen here was changed, its result written, and the API's answer
             # then found no such run (a review, issue 18 twenty-seventh pass).
-            named = ", ".join(path_text(h.relative_to(self.root).as_posix()) for h in hits)
+            named = ", ".join(path_text(rel) for rel in hits)
             raise ExpflowError(
                 f"experiment {exp_id!r} has several records ({named}), of which the audit "
                 "judges none: keep one (git rm the others and their results)",
                 code=ExitCode.FAILED,
             )
-        rel = hits[0].relative_to(self.root).as_posix()
+        rel = hits[0]
         # Both files of the run are checked before anything reads, asks for a PIN or
         # writes: `result`, `rm` and `cancel` write or delete them.
-        self.target(rel)
-        data = hits[0].read_bytes()
+        data = self.target(rel).read_bytes()
         doc, findings = check_document(Kind.EXPERIMENT, rel, data, self.policy)
         if doc is None:
             raise ExpflowError(f"{findings[0]}", code=ExitCode.FAILED)
@@ -650,14 +663,14 @@ def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
     # twenty-ninth pass). Killed at any point now, a second `rm` finishes the job.
     committed = set(layout.committed_results(exp_id))
     rels.sort(key=lambda rel: rel in committed)  # (stable: the others in their order)
-    results = [layout.target(rel) for rel in rels]
+    results = [(rel, layout.target(rel)) for rel in rels]
     removed = []
     with deferred():  # a Ctrl-C or SIGTERM waits for every delete
-        for res in results:
+        for rel, res in results:
             if res.exists():
                 res.unlink()
-                removed.append(res.relative_to(layout.root).as_posix())
-        (layout.root / exp_rel).unlink()
+                removed.append(rel)
+        layout.disk(exp_rel).unlink()
         removed.append(exp_rel)
     return removed
 
@@ -793,15 +806,15 @@ def write_experiment(
     rel = layout.experiment_path(study, exp_id)
     refuse_ignored(layout, rel)
     with contextlib.nullcontext() if held else records_lock(layout.root):
-        existing = layout.existing_experiments(exp_id)
+        existing = layout.named(exp_id, Kind.EXPERIMENT)
         if existing:
             raise ExpflowError(
-                f"{existing[0].relative_to(layout.root).as_posix()}: experiment {exp_id!r} "
+                f"{existing[0]}: experiment {exp_id!r} "
                 "exists already; records are never overwritten"
             )
         _refuse_committed_run(layout, exp_id)
         make_folders(layout, rel)
-        written(rel, lambda: write_atomic(layout.root / rel, data, overwrite=False))
+        written(rel, lambda: write_atomic(layout.disk(rel), data, overwrite=False))
     return rel, seed
 
 
@@ -814,10 +827,10 @@ def make_folders(layout: Layout, rel: str) -> None:
     from expflow_git.atomicfile import not_a_folder
 
     layout.forget_listing()  # (a new file: an open `listed()` scope's listings are stale)
-    shown = not_a_folder(layout.root, posixpath.dirname(rel))
+    shown = not_a_folder(layout.root, os_path(posixpath.dirname(rel)))
     if shown is not None:
-        raise ExpflowError(f"{rel}: {shown} is not a folder (nothing written)")
-    written(rel, lambda: (layout.root / rel).parent.mkdir(parents=True, exist_ok=True))
+        raise ExpflowError(f"{rel}: {repo_path(shown)} is not a folder (nothing written)")
+    written(rel, lambda: layout.disk(rel).parent.mkdir(parents=True, exist_ok=True))
 
 
 def written(rel: str, write: Callable[[], object]) -> None:
@@ -932,8 +945,8 @@ def _plan_result(
         data=data,
         findings=check_new_result(rel, data, layout.policy),
         # On disk, or committed and deleted from the work tree: write-once either way.
-        exists=committed or (layout.root / rel).exists(),
-        digest=file_digest(layout.root / rel),
+        exists=committed or layout.disk(rel).exists(),
+        digest=file_digest(layout.disk(rel)),
         record_path=exp_rel,
         record=exp_doc,
         record_status=status,
@@ -1003,12 +1016,12 @@ def _still_as_planned(layout: Layout, plan: PlannedResult) -> None:
     """Refuse (exit 1, nothing written) when the run changed since it was planned: another
     process marked it failed, wrote its result (or another over it), or removed it
     meanwhile."""
-    record = layout.root / plan.record_path
+    record = layout.disk(plan.record_path)
     try:
         now = json.loads(record.read_bytes()) if record.is_file() else None
     except ValueError:
         now = None
-    there = (layout.root / plan.path).exists() or (
+    there = layout.disk(plan.path).exists() or (
         plan.exists and layout.committed_result(plan.doc["experiment"]) == plan.path
     )
     if now != plan.record or there != plan.exists:
@@ -1017,7 +1030,7 @@ def _still_as_planned(layout: Layout, plan: PlannedResult) -> None:
             "wrote it); nothing written, run it again",
             code=ExitCode.FAILED,
         )
-    if file_digest(layout.root / plan.path) != plan.digest:
+    if file_digest(layout.disk(plan.path)) != plan.digest:
         # Another `result --overwrite` (or an import) replaced it: this one's correction,
         # planned against the result it read, would be a second declaration of another
         # change (two simultaneous overwrites both wrote theirs, and `protect` refused).
@@ -1044,7 +1057,7 @@ def _write_result(
 
     make_folders(layout, plan.path)  # a refusal here leaves everything as it was
     done = []
-    record_file = layout.root / plan.record_path
+    record_file = layout.disk(plan.record_path)
     before = None if plan.record_status is Status.SUCCESS else record_file.read_bytes()
     # A Ctrl-C or SIGTERM waits for the writes (it was raised between the record's and
     # the result's, or killed the process there, and left a `success` without a result).
@@ -1058,7 +1071,7 @@ def _write_result(
                 done.append(f"marked {plan.record_path} success")
             written(
                 plan.path,
-                lambda: write_atomic(layout.root / plan.path, plan.data, overwrite=overwrite),
+                lambda: write_atomic(layout.disk(plan.path), plan.data, overwrite=overwrite),
             )
         except BaseException:
             # No run marked `success` without its result (docs/spec.md §4): the record goes
