@@ -420,18 +420,23 @@ class Layout:
         it is where it is; deleted from the disk, it is where HEAD has it (write-once all
         the same). Refused (exit 1) while the disk has it at one path and HEAD at another:
         a correction of the new path would name nothing HEAD has, and protect and the
-        audit would refuse the change as an undeclared rewrite."""
+        audit would refuse the change as an undeclared rewrite. Where HEAD holds several
+        results of the run (past the hooks), one of them on disk is where it is: only the
+        first in path order was taken as committed, so a copy sorting first
+        (`results/archive/`) made `rm` refuse the study's own as moved, where a copy
+        sorting last (`results/zarch/`) met `correction_for`'s refusal of several
+        committed results (a review, issue 18 thirtieth pass)."""
         rel = self.result_of(study, exp_id)
-        committed = self.committed_result(exp_id)
-        if committed is None or committed == rel:
-            return rel, committed is not None
+        committed = self.committed_results(exp_id)
+        if not committed or rel in committed:
+            return rel, bool(committed)
         if os.path.lexists(on_disk(self.root, rel)):
             raise ExpflowError(
-                f"{rel}: the result of {exp_id!r} is committed as {committed}; commit that "
-                "move first, or undo it (nothing changed)",
+                f"{rel}: the result of {exp_id!r} is committed as {committed[0]}; commit "
+                "that move first, or undo it (nothing changed)",
                 code=ExitCode.FAILED,
             )
-        return committed, True
+        return committed[0], True
 
     def find_experiment(self, exp_id: str) -> tuple[str, dict[str, Any]]:
         """The record with this id on disk (any study), strictly parsed and checked (each
