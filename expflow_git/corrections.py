@@ -376,8 +376,12 @@ def committed_blob(git: Git, rel: str) -> str | None:
 
 
 def blob_id(git: Git, rel: str, data: bytes) -> str:
-    """The blob id `git add rel` would give `data` (the path's filters applied)."""
-    return git.run("hash-object", "--stdin", f"--path={rel}", input=data).decode().strip()
+    """The blob id `git add rel` would give `data` (the path's filters applied). `rel` is
+    git's spelling (`workspace.repo_path`): given as the same bytes, whatever the locale
+    (under `LC_ALL=C` a non-ASCII folder was a UnicodeEncodeError traceback)."""
+    from expflow_git.workspace import os_path
+
+    return git.run("hash-object", "--stdin", os_path(f"--path={rel}"), input=data).decode().strip()
 
 
 # A reason of nothing but white space and controls: what the schema's `reason` pattern

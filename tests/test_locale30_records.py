@@ -68,3 +68,15 @@ def test_the_same_under_utf8(odd_repo: ExpRepo) -> None:
     res = run_cli(["rm", "exp-201", "--force", "--reason", "bad"], odd_repo.path, env=utf8)
     assert res.code == 0, res
     assert f"removed {RESULT}" in res.out + res.err, res
+
+
+def test_result_overwrite_of_a_committed_run_writes_its_correction(odd_repo: ExpRepo) -> None:
+    """`corrections.blob_id` gave git `--path=results/stüdy/…` as a str: under an ASCII
+    filesystem encoding a UnicodeEncodeError traceback (the review's fixer's find)."""
+    args = ["result", "exp-201", *METRICS[:2], "--metric", "pde_mean=5", *METRICS[4:]]
+    res = run_cli([*args, "--overwrite", "--reason", "bad", "--force"], odd_repo.path, env=ASCII)
+    assert_clean_output(res.out, res.err)
+    assert res.code == 0, res
+    assert b'"pde_mean": 5' in (odd_repo.path / RESULT).read_bytes()
+    corrections = list((odd_repo.path / "corrections").rglob("*.json"))
+    assert len(corrections) == 1, corrections
