@@ -73,3 +73,29 @@ def test_an_intended_link_is_refused_as_a_link_however_many_paths_are_named(
         res = cli(["validate", "--staged", "--", *named], cwd=repo.path)
         assert res.code == 1, res.both
         assert f"{link}: not-a-regular-file: is a symbolic link" in res.out, (len(named), res.out)
+
+
+def test_many_intended_files_are_found_in_one_listing_of_the_index(
+    committed_repo: ExpRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each path was a pathspec git matched against every entry (paths × entries), and
+    64,000 of them overflowed the command line: `validate --staged` exited 2 after
+    `git add -N data/` (a hunt). Past a few, the index is listed once, the paths picked."""
+    from support import record_calls
+
+    from expflow_git import gitstore
+
+    repo = committed_repo
+    intended = [f"data/f{i:03d}.txt" for i in range(gitstore.FEW_PATHSPECS + 36)]
+    for rel in intended:
+        repo.write(rel, b"x")
+    repo.write("data/kept.txt", b"")
+    repo.git("add", "data/kept.txt")  # staged, empty: not intended
+    repo.git("add", "-N", "data")
+    git = Git.discover(repo.path)
+    runs = record_calls(monkeypatch, Git, "run")
+    assert git.intent_to_add([*intended[:-1], "data/kept.txt"]) == set(intended[:-1])
+    [listing] = [args for _, *args in runs if args[:2] == ["ls-files", "--debug"]]
+    assert listing[-1] == "--", listing  # no pathspec: one listing of the index
+    few = intended[: gitstore.FEW_PATHSPECS]
+    assert git.intent_to_add(few) == set(few)  # (a few: named, as before)

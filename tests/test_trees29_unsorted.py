@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers_audit import (
     POLICY,
     STUDY,
@@ -29,7 +30,7 @@ from helpers_audit import (
     run_cli,
     statement_of,
 )
-from support import git_calls, git_counter
+from support import git_calls, git_counter, record_calls
 
 from expflow_git.gitblobs import BlobReader, shared_reader
 from expflow_git.gitstore import Git, tree_entries
@@ -215,6 +216,41 @@ def test_tree_order_is_gits() -> None:
     assert fault(("a", "9")) == "is no tree git reads"
     [entry] = tree_entries(b"40000 a\0" + bytes.fromhex(sha), 40)[0]
     assert (entry.name, entry.folder, entry.sha) == (b"a", True, sha)
+
+
+def test_a_wide_tree_in_order_is_checked_without_a_step_per_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`audit --since` reads each commit's top folder, and each entry cost a step in
+    Python (and a copy of the list: quadratic): 800 commits over a top folder of 20,000
+    files took minutes (a hunt). A tree of git's modes, in order, is checked by the
+    regex engine; anything else entry by entry, to name its fault; both agree."""
+    import random
+
+    from expflow_git import gitstore
+
+    rng = random.Random(7)
+    modes = [b"40000", b"100644", b"100755", b"120000", b"160000", b"040000", b"644"]
+    for _ in range(3000):
+        entries = [
+            (rng.choice(modes), bytes(rng.choice(b"ab-./0") for _ in range(rng.randrange(1, 3))))
+            for _ in range(rng.randrange(0, 6))
+        ]
+        if rng.random() < 0.7:
+            entries.sort(key=lambda e: e[1] + b"/" if int(e[0], 8) >> 12 == 4 else e[1])
+        data = b"".join(mode + b" " + name + b"\0" + bytes(20) for mode, name in entries)
+        data = data[:-1] if rng.random() < 0.05 else data
+        assert tree_entries(data, 40) == gitstore._tree_entries_one_by_one(data, 40), entries
+    names = sorted(f"f{i:05d}".encode() for i in range(20_000))
+    wide = b"".join(
+        (b"40000 " if i % 10 == 0 else b"100644 ") + name + b"\0" + bytes(20)
+        for i, name in enumerate(names)
+    )
+    stepped = record_calls(monkeypatch, gitstore, "_tree_entries_one_by_one")
+    folders, fault = tree_entries(wide, 40)
+    assert fault is None and len(folders) == 2_000 and stepped == []
+    assert tree_entries(wide + b"100644 a\0" + bytes(20), 40)[1] is not None  # (out of order)
+    assert len(stepped) == 1
 
 
 def test_gits_own_trees_pass(tmp_path: Path) -> None:
