@@ -147,6 +147,48 @@ _MESSAGE_PARAM = re.compile(r"([^\s=&?;#/'\"]+)=([^\s&#'\"]*)")
 def redact_uri(uri: str) -> str:
     """The URI as provenance keeps it: no password in the user info, no query value
     whose name says it is a secret (`?password=`, `?token=`)."""
+    return _redacted(_without_password(uri))
+
+
+_UNPARSEABLE = "<unparseable URI>"
+# What comes before a URI's authority: blanks and controls (urlsplit strips them), a
+# scheme, and `//` (a tab or a newline anywhere is dropped by urlsplit).
+_BEFORE_AUTHORITY = re.compile(
+    r"[\x00-\x20]*(?:[A-Za-z][A-Za-z0-9+.\t\r\n-]*:)?[\t\r\n]*/[\t\r\n]*/"
+)
+
+
+def _userinfo(uri: str) -> tuple[int, str, str | None, int] | None:
+    """Where a URI's user info is, read as the most any library reads it: from after
+    `//` to the LAST `@` (a password holding an unencoded `/`, `?`, `#`, `[` or `@`:
+    SQLAlchemy reads `[^@]*` after `user:`, so `u:Hunter2/secret@db` has the password
+    `Hunter2/secret`, where urlsplit's authority ends at the `/` and `secret@db` was
+    shown). (Where it starts, its user (to the first `:`), its password or None, where
+    its `@` is); None when there is none: no `@`, or a "user" holding `/` (no library
+    reads user info there: a path's `@`)."""
+    start = _BEFORE_AUTHORITY.match(uri)
+    if start is None:
+        return None
+    at = uri.rfind("@", start.end())
+    if at == -1:
+        return None
+    user, colon, password = uri[start.end() : at].partition(":")
+    if "/" in user:
+        return None
+    return start.end(), user, password if colon else None, at
+
+
+def _without_password(uri: str) -> str:
+    """`uri` without the password of its user info as `_userinfo` finds it."""
+    found = _userinfo(uri)
+    if found is None or found[2] is None:
+        return uri
+    start, user, _, at = found
+    return uri[:start] + (f"{user}@" if user else "") + uri[at + 1 :]
+
+
+def _redacted(uri: str) -> str:
+    """`redact_uri` once the password is gone: the rest as urlsplit reads it."""
     try:
         parts = urllib.parse.urlsplit(uri)
     except ValueError:  # (`[` unclosed: "Invalid IPv6 URL")
@@ -185,7 +227,7 @@ def _redacted_by_hand(uri: str) -> str:
     `<unparseable URI>`), and never with its password."""
     match = _URI_PARTS.fullmatch(uri)
     if match is None:  # (never: every part may be empty)
-        return "<unparseable URI>"
+        return _UNPARSEABLE
     scheme, slashes, netloc, rest = (match[i] or "" for i in range(1, 5))
     if not slashes:  # no authority: what looked like one is the path's
         netloc, rest = "", netloc + rest
@@ -193,11 +235,27 @@ def _redacted_by_hand(uri: str) -> str:
         userinfo, _, host = netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}@{host}" if user else host
-    before, hash_, fragment = rest.partition("#")
-    path, mark, query = before.partition("?")
+    path, mark, query, hash_, fragment = _path_query_fragment(rest)
     path = _PATH_PARAM.sub(lambda m: m[1] + ("REDACTED" if _secret_name(m[2]) else m[3]), path)
     query = _redacted_query(query)[0] if mark else ""
     return f"{scheme}{slashes}{netloc}{path}{mark}{query}{hash_}{fragment}"
+
+
+def _path_query_fragment(rest: str) -> tuple[str, str, str, str, str]:
+    """What follows a URI's authority as (path, `?` or "", query, `#` or "", fragment)."""
+    before, hash_, fragment = rest.partition("#")
+    path, mark, query = before.partition("?")
+    return path, mark, query, hash_, fragment
+
+
+def _by_hand_parts(uri: str) -> tuple[str, str, str]:
+    """The path, query and fragment of a URI `urlsplit` refuses, split by hand."""
+    match = _URI_PARTS.fullmatch(uri)
+    if match is None:  # (never: every part may be empty)
+        return "", "", ""
+    rest = (match[4] or "") if match[2] else (match[3] or "") + (match[4] or "")
+    path, _, query, _, fragment = _path_query_fragment(rest)
+    return path, query, fragment
 
 
 def _redacted_query(query: str) -> tuple[str, list[str]]:
@@ -230,20 +288,31 @@ def _secret_name(name: str) -> bool:
 
 def _secret_values(uri: str) -> list[tuple[str, bool]]:
     """What `uri` holds that is secret, as given and percent-decoded, the longest first,
-    each with whether it is the user info's password (else the value of a query
-    (`_redacted_query`) or `;` path parameter whose name says it is a secret)."""
+    each with whether it is the user info's password (else a piece of it between
+    delimiters, or the value of a query (`_redacted_query`) or `;` path parameter whose
+    name says it is a secret)."""
+    values: list[tuple[str, bool]] = []
+    userinfo_password = (_userinfo(uri) or (0, "", None, 0))[2]
+    if userinfo_password is not None:
+        # The password as the most any library reads (to the last `@`), as SQLAlchemy
+        # reads it (to the first), and its pieces between delimiters (a library that
+        # read the URL as urlsplit does quotes `secret@db` as a path).
+        pieces = re.split(r"[/?#@\[\]:;&=]", userinfo_password)
+        values.append((userinfo_password, True))
+        values.append((userinfo_password.split("@", 1)[0], True))
+        values += [(piece, False) for piece in pieces]
     try:
         parts = urllib.parse.urlsplit(uri)
-        values = [(parts.password or "", True)]
-    except ValueError:
-        return []
+        values.append((parts.password or "", True))
+    except ValueError:  # (the user info found by hand above; the rest by hand too)
+        parts = urllib.parse.SplitResult("", "", *_by_hand_parts(uri))
     values += [(v, False) for v in _redacted_query(parts.query)[1]]
     values += [(m[3], False) for m in _PATH_PARAM.finditer(parts.path) if _secret_name(m[2])]
     spellings: dict[str, bool] = {}
-    for value, password in values:
+    for value, is_password in values:
         for spelling in (value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)):
             if spelling:
-                spellings[spelling] = spellings.get(spelling, False) or password
+                spellings[spelling] = spellings.get(spelling, False) or is_password
     return sorted(spellings.items(), key=lambda item: len(item[0]), reverse=True)
 
 
