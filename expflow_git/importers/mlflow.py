@@ -107,16 +107,12 @@ def read_mlflow(
     # Nothing goes to the network: MLflow's telemetry is off before MLflow is imported
     # (it starts then), and it writes no installation id under ~/.config either.
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    # A tracking server down or refusing was retried 7 times with a doubling back-off:
-    # ~250 s before the one-line error (a hunt). Two retries, unless the user chose.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     tracking = require_extra("mlflow.tracking", "mlflow")
     exceptions = require_extra("mlflow.exceptions", "mlflow")
     uri = redact_uri(tracking_uri)
     refuse_missing_store(tracking_uri, uri, tracker="MLflow", table="experiments")
     failures = (exceptions.MlflowException, ValueError, ImportError, sqlalchemy_error())
-    with _quiet(), read_only_sqlite():
+    with _few_retries(), _quiet(), read_only_sqlite():
         try:
             client = tracking.MlflowClient(tracking_uri=tracking_uri)
             found = client.get_experiment_by_name(experiment)
@@ -142,6 +138,30 @@ def read_mlflow(
         runs=runs,
         notes=mapper.notes(),
     )
+
+
+# A tracking server down or refusing was retried 7 times with a doubling back-off:
+# ~250 s before the one-line error (a hunt). Two retries, unless the user chose.
+_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+
+
+@contextlib.contextmanager
+def _few_retries() -> Iterator[None]:
+    """MLflow's retry variables (`_RETRIES`) while the import reads, each the user's own
+    if set, and the environment as it was afterwards: they were set for good, so a Python
+    caller's own MLflow logging later gave up after ~3 s, and its subprocesses inherited
+    them (a review)."""
+    before = {name: os.environ.get(name) for name in _RETRIES}
+    for name, value in _RETRIES.items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        for name, was in before.items():
+            if was is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = was
 
 
 def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
