@@ -184,6 +184,7 @@ class _Context:
     # The first run whose record here is another storage's study of the source's name
     # (`_other_run`): the source's new runs are that study's neither.
     foreign: RunPlan | None = None
+    foreign_uri: object = None  # that record's provenance.source.uri
 
     @functools.cached_property
     def imported(self) -> dict[tuple[str, ...], list[tuple[str, str, str, object]]]:
@@ -361,6 +362,12 @@ def _not_foreign(ctx: _Context, plans: list[RunPlan]) -> list[RunPlan]:
         f"imported into study {src.expflow_study} (see {first.run.label(src.tracker)}); "
         "nothing of it written"
     )
+    if ctx.foreign_uri == src.uri:  # the same storage: its study was made again
+        said = (
+            f"{src.tracker} study {src.study!r} at {src.uri} was re-created since it was "
+            f"imported into study {src.expflow_study} (see {first.run.label(src.tracker)}); "
+            "nothing of it written"
+        )
     return [p if p.action is Action.REFUSED else _refused(p.run, said) for p in plans]
 
 
@@ -706,9 +713,13 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return _refused(run, f"{old_rel}: the record there is no valid JSON document")
     # Another source's run, or another study's (by the record's own `study`: with flat
     # folders every study's record has one path, and a run was moved into the other).
-    mismatch = _other_run(old_record, source, run, old_rel)
+    in_head = committed is not None or run.exp_id in ctx.committed_records
+    mismatch = _other_run(old_record, source, run, old_rel, committed=in_head)
     if mismatch and _foreign(old_record, source, run):
-        ctx.foreign = ctx.foreign or _refused(run, "")
+        if ctx.foreign is None:
+            ctx.foreign = _refused(run, "")
+            origin = old_record.get("provenance", {}).get("source", {})
+            ctx.foreign_uri = origin.get("uri")
         return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
     theirs = old_record.get("study")
     if not mismatch and not isinstance(theirs, str):
@@ -1076,8 +1087,16 @@ def _identity(tracker: str, study: str, run: str) -> tuple[str, ...]:
     return (tracker, run) if tracker in ("mlflow", "csv") else (tracker, study, run)
 
 
-def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun, rel: str = "") -> str:
-    """Why an existing record (at `rel`, when given) is not this run's (empty: it is).
+def _other_run(
+    record: Mapping[str, Any],
+    source: Source,
+    run: SourceRun,
+    rel: str = "",
+    *,
+    committed: bool | None = None,
+) -> str:
+    """Why an existing record (at `rel`, when given; `committed`: whether HEAD holds it,
+    when known) is not this run's (empty: it is).
 
     An Optuna trial is known by its study's name and number (`_identity`), not by the
     storage's URL: a moved database is the same study. Two databases each holding a
@@ -1098,11 +1117,29 @@ def _other_run(record: Mapping[str, Any], source: Source, run: SourceRun, rel: s
         return f"its record was imported from {theirs[0]} {theirs[1]!r}, run {theirs[2]!r}"
     if len(ours) == 3 and not _same_start(origin.get("started_at"), run.started_at):
         where = f" {rel}" if rel else ""
+        started = (
+            f"{run.label(tracker)} started at {origin.get('started_at')}, this one at "
+            f"{run.started_at}"
+        )
+        if origin.get("uri") != source.uri:
+            return (
+                f"its record{where} was imported from another storage's {tracker} study "
+                f"{study!r} ({origin.get('uri')}), whose {started}; rename the study in "
+                "the tracker, or import it with --study-as NAME"
+            )
+        # The same storage: the study was made again there (a sweep re-run after
+        # `rm a.db`), which "another storage's" misnamed (a review).
+        if committed is False:
+            advice = (
+                f"the record is not committed: remove it (expflow-git rm {run.exp_id}, or "
+                "delete its files) before importing again, or import the study with "
+                "--study-as NAME"
+            )
+        else:
+            advice = "rename the study in the tracker, or import it with --study-as NAME"
         return (
-            f"its record{where} was imported from another storage's {tracker} study "
-            f"{study!r} ({origin.get('uri')}), whose {run.label(tracker)} started at "
-            f"{origin.get('started_at')}, this one at {run.started_at}; rename the study in "
-            "the tracker, or import it with --study-as NAME"
+            f"its record{where} was imported from {tracker} study {study!r} at this "
+            f"storage ({source.uri}), which was re-created since: its {started}; {advice}"
         )
     return ""
 
