@@ -63,7 +63,7 @@ from expflow_git.documents import (
 from expflow_git.errors import ExitCode, ExpflowError, mask_flagged, printable
 from expflow_git.importers.source import Source, SourceRun
 from expflow_git.interrupts import deferred
-from expflow_git.jsonstrict import JsonProblem, parse_json
+from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.records.writer import (
     Layout,
     deleted_message,
@@ -665,6 +665,10 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         twice = (f"id {run.exp_id!r} is derived twice ({here}also for {first})",)
     elif run.run:
         ctx.seen[run.exp_id] = run.where or label
+    if run.oversized:  # (over the cap whatever else it holds: its JSON is not built)
+        rec_rel = layout.experiment_path(source.expflow_study, run.exp_id)
+        over = f"{rec_rel}: invalid-json: document is over the {DEFAULT_MAX_BYTES}-byte cap"
+        return RunPlan(run, Action.REFUSED, reasons=(f"{over} ({run.oversized})", *twice))
     if run.problems or twice:
         return RunPlan(run, Action.REFUSED, reasons=run.problems + twice)
     problems = _non_finite(run)

@@ -12,11 +12,12 @@ row (its line in the file) and the column.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from expflow_git.documents import STATUS_OF, Status
@@ -28,7 +29,7 @@ from expflow_git.importers.source import (
     sanitize_id,
     study_id,
 )
-from expflow_git.jsonstrict import float_problem
+from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, float_problem
 from expflow_git.policy.model import Policy, did_you_mean
 from expflow_git.run import checked_texts, short_repr, string_list
 
@@ -47,6 +48,21 @@ _ID_CELL_MAX = 1000
 # csv /dev/zero` ate all memory, a FIFO blocked forever (a user's hunt, issue 18
 # twenty-ninth pass). A pipe or a device is refused, unread.
 MAX_CSV_BYTES = 64 * 1024 * 1024
+
+# The csv module's field limit is the process's: set, read and put back under this lock
+# (two imports in two threads each put back the other's raised limit, which stayed).
+_FIELD_LIMIT_LOCK = threading.Lock()
+# A cell longer than a document may be (in characters: each is a byte at least) makes
+# its run's record too large whatever else it holds: its row is refused unread (it was
+# read whole, its record's JSON built, then refused: a 60 MiB cell took ~775 MB).
+_CELL_MAX = DEFAULT_MAX_BYTES
+
+# A line as `open(newline="")` reads it: to its `\r\n`, `\r` or `\n`.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
+# One record of the csv module's default dialect (strict): a field quoted (`""` a quote)
+# or not (a quote within is a quote), then `,` and the next, then the line's end.
+_FIELD = re.compile(r'"[^"]*(?:""[^"]*)*"|[^,"\r\n][^,\r\n]*|')
+_FIELD_END = re.compile(r",|\r\n|\r|\n|\Z")
 
 # A failed or skipped record says why (spec §2.1); a CSV row gives no reason, and the
 # record said nothing (a user's hunt, issue 18 twenty-fourth pass; Optuna's says so too).
@@ -89,8 +105,8 @@ def read_csv(
             "(provenance.source); rename the file to import it (nothing read)"
         ) from None
     try:
-        data = read_regular(path, MAX_CSV_BYTES, follow_links=True)
-        text = data.decode("utf-8-sig")  # a spreadsheet's BOM is fine
+        # (The bytes dropped once decoded: a file's size in memory, not twice.)
+        text = read_regular(path, MAX_CSV_BYTES, follow_links=True).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ExpflowError(f"{shown}: not UTF-8 (byte {exc.start})") from None
     except NotRegular as exc:
@@ -103,25 +119,14 @@ def read_csv(
         ) from None
     except OSError as exc:
         raise ExpflowError(f"{shown}: {exc.strerror}") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[list[str]] = []
-    # A cell may be as long as the file: the csv module's own cap (131,072 characters)
-    # refused the whole file for one long cell (a hunter's report, issue 18 thirtieth
-    # pass); a run whose document is over the documents' cap is refused by itself. The
-    # limit is the process's: put back as it was.
-    limit = csv.field_size_limit(MAX_CSV_BYTES)
-    try:
-        rows.extend(reader)
-    except csv.Error as exc:
-        # Named by its row and line: in a file of thousands, a message that named neither
-        # left the row to be found by eye (a user's hunt, issue 18 twenty-fourth pass).
-        raise ExpflowError(
-            f"{shown}: row {len(rows) + 1} (line {reader.line_num}): not CSV: {printable(str(exc))}"
-        ) from None
-    finally:
-        csv.field_size_limit(limit)
+    rows = _rows(text, shown)
     if not rows:
         raise ExpflowError(f"{shown}: empty (a header row is needed)")
+    if isinstance(rows[0], _Unread):
+        raise ExpflowError(
+            f"{shown}: row 1 (line {rows[0].line}): a header cell of {rows[0].longest(text)} "
+            f"characters, over the {_CELL_MAX}-character cap of a cell"
+        )
     header = [h.strip() for h in rows[0]]
     layout = _Columns(shown, header, policy, id_column, status_column)
     metrics = layout.metric_columns(metric_columns)
@@ -130,9 +135,10 @@ def read_csv(
     runs = []
     # csv counts lines; a quoted cell may span several, so number by the reader's rows
     for number, row in enumerate(rows[1:], 2):
-        if not any(cell.strip() for cell in row):
-            continue  # blank lines are no runs
-        runs.append(layout.run(number, row, params, metrics))
+        if isinstance(row, _Unread):
+            runs.append(layout.unread(number, row, text))
+        elif any(cell.strip() for cell in row):  # (blank lines are no runs)
+            runs.append(layout.run(number, row, params, metrics))
     return Source(
         tracker="csv",
         uri=str(path),
@@ -140,6 +146,120 @@ def read_csv(
         expflow_study=expflow_study,
         runs=runs,
     )
+
+
+@dataclass(frozen=True)
+class _Unread:
+    """A row with a cell over `_CELL_MAX`, not read: where it is in the text (from
+    `start` to `end`) and its first line in the file."""
+
+    start: int
+    end: int
+    line: int
+
+    def cells(self, text: str) -> list[tuple[int, int]]:
+        """Each cell's span in `text`, as written (quotes and all)."""
+        spans: list[tuple[int, int]] = []
+        pos = self.start
+        while True:
+            field = _FIELD.match(text, pos)
+            end = _FIELD_END.match(text, field.end()) if field else None
+            if field is None or end is None:  # (never: `_rows` matched the row so)
+                return spans
+            spans.append(field.span())
+            if end.group() != "," or end.end() >= self.end:
+                return spans
+            pos = end.end()
+
+    def longest(self, text: str) -> int:
+        return max((_cell_length(text, a, b) for a, b in self.cells(text)), default=0)
+
+
+def _cell_length(text: str, start: int, end: int) -> int:
+    """The characters of a cell written at `text[start:end]` (quoted: without its quotes,
+    a `""` one), not copied."""
+    if end > start and text[start] == '"':
+        return end - start - 2 - text.count('""', start + 1, end - 1)
+    return end - start
+
+
+def _cell(text: str, start: int, end: int) -> str:
+    """The cell written at `text[start:end]`, as the csv module reads it."""
+    if end > start and text[start] == '"':
+        return text[start + 1 : end - 1].replace('""', '"')
+    return text[start:end]
+
+
+class _Lines:
+    """The text's lines, as a file opened with `newline=""` gives them, from `pos`; and
+    how many were given (`line`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.pos, self.line = text, 0, 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        found = _LINE.match(self.text, self.pos)
+        if found is None or found.end() == self.pos:
+            raise StopIteration
+        self.pos, self.line = found.end(), self.line + 1
+        return found.group()
+
+    def skip_record(self, start: int, first_line: int) -> bool:
+        """Past the record that starts at `start` (`_FIELD`s), from its first line on;
+        False if it is no record (an unclosed quote: not CSV)."""
+        pos = start
+        while True:
+            field = _FIELD.match(self.text, pos)
+            end = _FIELD_END.match(self.text, field.end()) if field else None
+            if field is None or end is None:
+                return False
+            if end.group() != ",":
+                break
+            pos = end.end()
+        stop, count = end.end(), self.text.count
+        breaks = count("\n", start, stop) + count("\r", start, stop) - count("\r\n", start, stop)
+        # (The last line without its end, at the end of the file, is a line too.)
+        self.line = first_line - 1 + breaks + (0 if end.group() else 1)
+        self.pos = stop
+        return True
+
+
+def _rows(text: str, shown: str) -> list[list[str] | _Unread]:
+    """The file's rows; a row with a cell longer than `_CELL_MAX` is `_Unread`: the csv
+    module stops at the cap and the record is passed over, so neither it nor its JSON is
+    built (its run refused by itself). Under the field limit's lock: the limit is the
+    process's, put back as it was."""
+    lines = _Lines(text)
+    reader = csv.reader(lines, strict=True)
+    rows: list[list[str] | _Unread] = []
+    with _FIELD_LIMIT_LOCK:
+        # A cell may be longer than the csv module's own cap (131,072 characters): one
+        # such refused the whole file (a hunter's report, issue 18 thirtieth pass).
+        limit = csv.field_size_limit(_CELL_MAX)
+        try:
+            while True:
+                start, first_line = lines.pos, lines.line + 1
+                try:
+                    rows.append(next(reader))
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    over = str(exc).startswith("field larger than field limit")
+                    if not over or not lines.skip_record(start, first_line):
+                        # Named by its row and line: in a file of thousands, a message
+                        # that named neither left the row to be found by eye (a user's
+                        # hunt, issue 18 twenty-fourth pass).
+                        raise ExpflowError(
+                            f"{shown}: row {len(rows) + 1} (line {lines.line}): not CSV: "
+                            f"{printable(str(exc))}"
+                        ) from None
+                    rows.append(_Unread(start, lines.pos, first_line))
+        finally:
+            csv.field_size_limit(limit)
+    return rows
 
 
 def _checked_arguments(
@@ -243,6 +363,32 @@ class _Columns:
             return [self.index(c, "--param-columns") for c in given]
         taken = {self.id_index, self.status_index, *metrics}
         return [i for i in range(len(self.header)) if i not in taken and self.header[i]]
+
+    def unread(self, number: int, row: _Unread, text: str) -> SourceRun:
+        """A row with a cell over `_CELL_MAX`: refused by itself, named by its id cell
+        (if that is short enough), the long cells' columns and their lengths."""
+        cells = row.cells(text)
+        where = f"{self.shown}: row {number}"
+        raw_id = ""
+        if self.id_index < len(cells):
+            a, b = cells[self.id_index]
+            if _cell_length(text, a, b) <= _ID_CELL_MAX:
+                raw_id = _cell(text, a, b).strip()
+        long = [
+            f"'{printable(self.header[i]) if i < len(self.header) else f'#{i + 1}'}' "
+            f"({_cell_length(text, a, b)} characters)"
+            for i, (a, b) in enumerate(cells)
+            if _cell_length(text, a, b) > _CELL_MAX
+        ]
+        return SourceRun(
+            run=raw_id,
+            exp_id=sanitize_id(raw_id) if raw_id else f"row-{number}",
+            status=Status.SUCCESS,
+            params={},
+            title=raw_id,
+            where=f"row {number}",
+            oversized=f"{where}: a cell over {_CELL_MAX} characters in {', '.join(long)}, not read",
+        )
 
     def run(
         self,

@@ -55,6 +55,9 @@ class SourceRun:
     # A CSV's metric columns as params would hold them: a committed run whose record has
     # them as params (the column was no registry metric then) keeps them there (common.py).
     metric_params: Mapping[str, Scalar] = field(default_factory=dict)
+    # A CSV row with a cell too long for any document, not read (csv.py): what the plan
+    # names as its record's refusal, without building the record.
+    oversized: str = ""
 
     def label(self, tracker: str) -> str:
         """How messages name the run in its tracker: `trial 3`, `run 9f2c…`, `row a-1`."""
