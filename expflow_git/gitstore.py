@@ -323,8 +323,8 @@ class RawTreeEntry:
 _GIT_MODES = frozenset({b"40000", b"100644", b"100755", b"120000", b"160000"})
 _TREE_RECORDS = {
     width: (
-        re.compile(rb"(?:[0-7]+ [^\0]*\0.{%d})*" % (width // 2), re.S),
-        re.compile(rb"([0-7]+) ([^\0]*)\0(.{%d})" % (width // 2), re.S),
+        re.compile(rb"(?:[0-7]+ [^\0/]+\0.{%d})*" % (width // 2), re.S),
+        re.compile(rb"([0-7]+) ([^\0/]+)\0(.{%d})" % (width // 2), re.S),
     )
     for width in (40, 64)
 }
@@ -354,11 +354,19 @@ def tree_entries(data: bytes, width: int) -> tuple[list[RawTreeEntry], str | Non
                 if b"40000" in modes
                 else names
             )
-            if all(map(operator.lt, keys, keys[1:])) and len(set(names)) == len(names):
+            distinct = set(names)
+            in_order = all(map(operator.lt, keys, keys[1:]))
+            if in_order and len(distinct) == len(names) and not distinct & _NO_NAMES:
                 return [
                     RawTreeEntry(n, True, sha.hex()) for m, n, sha in found if m == b"40000"
                 ], None
     return _tree_entries_one_by_one(data, width)
+
+
+# Names no entry of git's has (git fsck: hasDot, hasDotdot; an empty name and one holding
+# '/' are emptyName and fullPathname): a folder `results` then a file `results/y.json`
+# sort as bytes, and git's path-limited reads miss the file (a review).
+_NO_NAMES = frozenset({b".", b".."})
 
 
 def _tree_entries_one_by_one(data: bytes, width: int) -> tuple[list[RawTreeEntry], str | None]:
@@ -381,7 +389,9 @@ def _tree_entries_one_by_one(data: bytes, width: int) -> tuple[list[RawTreeEntry
             entries.append(RawTreeEntry(name, folder, data[end + 1 : end + 1 + raw].hex()))
         at = end + 1 + raw
         key = name + b"/" if folder else name
-        if fault is None and name in seen:
+        if fault is None and (not name or b"/" in name or name in _NO_NAMES):
+            fault = f"names an entry '{_shown(name)}' (git fsck: a name git never writes)"
+        elif fault is None and name in seen:
             fault = f"names '{_shown(name)}' twice (git fsck: duplicateEntries)"
         elif fault is None and seen and key <= last:
             fault = f"lists '{_shown(previous)}' before '{_shown(name)}' (git fsck: treeNotSorted)"

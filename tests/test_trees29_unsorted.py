@@ -197,6 +197,24 @@ def test_a_top_folder_naming_a_document_folder_twice_is_refused(tmp_path: Path) 
     assert_one_error_line(res, 2, f"commit {u1}:", "names 'results' twice (git fsck: duplicate")
 
 
+def test_a_file_named_with_a_slash_beside_its_folder_is_refused(tmp_path: Path) -> None:
+    """A top folder holding the folder `results` and then a file named `results/x.json`
+    sorts as bytes, yet git's path-limited reads miss the file that the whole listing
+    shows (git fsck: fullPathname, treeNotSorted; a review, thirtieth pass)."""
+    repo = new_repo(tmp_path / "repo", BUDGETS)
+    add_run(repo, "exp-000", m(50.0), splits={"holdout": {"seg_total": 49.0}})
+    base = commit_all(repo, "base")
+    look = _blob(repo, (repo / f"results/{STUDY}/exp-000.json").read_bytes())
+    entries = [*_entries(repo, f"{base}^{{tree}}"), (b"results/y.json", "100644", look)]
+    tree = _write_tree(
+        repo, sorted(entries, key=lambda e: e[0] + b"/" if e[1] == "40000" else e[0])
+    )
+    u1 = git(repo, "commit-tree", tree, "-p", base, "-m", "U1: a file named with a slash")
+    git(repo, "reset", "-q", "--hard", u1)
+    res = run_cli(["audit", "--no-cache", "--since", base], repo)
+    assert_one_error_line(res, 2, f"commit {u1}: the tree of its top folder", "never writes")
+
+
 def test_tree_order_is_gits() -> None:
     """A folder's name compares as if it ended in '/': `a-b` before the folder `a`, after
     the file `a`; a file and a folder of one name are listed twice, apart or not."""
@@ -214,6 +232,11 @@ def test_tree_order_is_gits() -> None:
     assert "duplicateEntries" in (fault(("a", blob), ("a-b", blob), ("a", folder)) or "")
     assert "duplicateEntries" in (fault(("a", blob), ("a", blob)) or "")
     assert fault(("a", "9")) == "is no tree git reads"
+    # Names git never writes: `results` then `results/y.json` sort as bytes, and git's
+    # path-limited reads miss the file (a review, thirtieth pass).
+    assert "never writes" in (fault(("results", folder), ("results/y.json", blob)) or "")
+    for odd in ("", ".", ".."):
+        assert "never writes" in (fault((odd, folder), ("b", blob)) or ""), odd
     [entry] = tree_entries(b"40000 a\0" + bytes.fromhex(sha), 40)[0]
     assert (entry.name, entry.folder, entry.sha) == (b"a", True, sha)
 
