@@ -252,7 +252,12 @@ _LIMIT = 1e300
 
 def series_text(series: Series) -> str:
     """One line per metric, by name: a sparkline of its values, the number of points,
-    the step range, min, max and last value. Terminal-safe (escape.line); "" for none."""
+    the step range, min, max and last value, each spelled whole as the report spells it
+    (`show` prints one run's numbers whole: 0.1234567 and 0.1234568 both read 0.123457
+    here, the steps 10**15 + 1 and + 2 both 1e+15, and `last` differed from the headline
+    it must equal; a hunt). Terminal-safe (escape.line); "" for none."""
+    from expflow_git.render.table import exact_number as _num
+
     names = {name: line(name) for name in series if series[name]}  # escaped, then aligned
     width = max(map(len, names.values()), default=0)
     lines = []

@@ -294,6 +294,20 @@ def test_the_curves_escape_names_and_thin_long_series() -> None:
     assert curves_section(view) == section
 
 
+def test_show_spells_a_series_numbers_whole(tmp_path: Path) -> None:
+    """Six significant digits: steps 10**15 + 1 and + 2 both read 1e+15, values
+    0.1234568 and 0.1234567 both 0.123457, and `last` differed from its headline (a
+    hunt, thirtieth pass); `show` prints one run's numbers whole, as the report does."""
+    steps = [[10**15 + 1, 0.1234568], [10**15 + 2, 0.1234567]]
+    repo = _repo(tmp_path, {"loss": steps}, headline={"loss": 0.1234567})
+    show = run_cli(["show", "exp-001"], repo)
+    assert show.code == 0, show.both
+    assert (
+        "steps 1000000000000001..1000000000000002  min 0.1234567  max 0.1234568  "
+        "last 0.1234567" in show.out
+    ), show.out
+
+
 def test_the_faster_depth_scan_keeps_escapes_and_strings_apart() -> None:
     # The scan visits only brackets, quotes, backslashes and line feeds: an escape whose
     # second character it does not visit (`\n`) must still end at the next quote.
