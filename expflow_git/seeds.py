@@ -117,14 +117,16 @@ def compare_scores(
     A malformed gate: ValueError."""
     from expflow_git.audit.ranking import rank
     from expflow_git.checks import RunVerdict, gate_outcome
-    from expflow_git.policy.model import parse_gate
+    from expflow_git.policy.model import one_gate_each, parse_gate
 
     if not isinstance(sort_by, str):
         raise ValueError(f"sort_by: give a metric's name, not {short_repr(sort_by)}")
     if not isinstance(ascending, bool):
         raise ValueError(f"ascending: {short_repr(ascending)} is not True or False")
     try:
-        parsed = [parse_gate(g, None) for g in gate_texts(gates)]
+        # The same condition given twice is one check, an error if either is (§3, as
+        # `rank --gate G --warn G`): a warning repeating a gate was listed as both.
+        parsed = one_gate_each(parse_gate(g, None) for g in gate_texts(gates))
     except ExpflowError as exc:
         raise ValueError(exc.message) from None
     if not isinstance(runs, Mapping):

@@ -753,6 +753,21 @@ def test_compare_scores_feasible_first() -> None:
             expflow_git.compare_scores(runs, sort_by="seg_total", gates=[gate])
 
 
+def test_compare_scores_takes_one_condition_as_one_check() -> None:
+    """A warning repeating a gate was listed as failed and as a warning, and two spellings
+    of one warning twice, where `rank --gate G --warn G` shows one error (spec §3; a
+    hunt, thirtieth pass)."""
+    runs = {"a": {"x": 5, "y": 1}, "b": {"x": 3, "y": 2}}
+    warn = {"gate": "y:lt:2", "severity": "warning"}
+    both = expflow_git.compare_scores(runs, sort_by="x", gates=[warn, "y:lt:2"])
+    b = next(r for r in both.rows if r.id == "b")
+    assert (b.failed, b.warnings, b.feasible) == (("y:lt:2 (2 not < 2)",), (), False)
+    twice = {"gate": "y:lt:2.0", "severity": "warning"}
+    warned = expflow_git.compare_scores(runs, sort_by="x", gates=[warn, twice])
+    b = next(r for r in warned.rows if r.id == "b")
+    assert (b.failed, b.warnings, b.feasible) == ((), ("y:lt:2 (2 not < 2)",), True)
+
+
 def test_compare_scores_warning_gate_is_listed_but_never_reranks() -> None:
     runs = {"a": {"seg_total": 57.1, "pde_mean": 15.0}, "b": {"seg_total": 61.4, "pde_mean": 19.7}}
     warn = {"gate": "pde_mean:lt:18.09", "severity": "warning"}

@@ -203,6 +203,11 @@ def one_check_each(
     return tuple(unique)
 
 
+def one_gate_each(gates: Iterable[Gate]) -> tuple[Gate, ...]:
+    """`one_check_each` of gates: one condition is its metric, operator and bound."""
+    return one_check_each(gates, lambda g: (g.metric, g.op, float(g.value)))
+
+
 @dataclass(frozen=True)
 class WalkForward:
     """The walk-forward check (docs/spec.md §6.2 item 6): `metric` against itself on `split`
@@ -316,8 +321,7 @@ class Policy:
 
     def all_gates(self, extra: tuple[Gate, ...] = ()) -> tuple[Gate, ...]:
         """Registry thresholds, then policy gates, then `extra` (e.g. `rank --gate`)."""
-        gates = self.threshold_gates + self.gates + extra
-        return one_check_each(gates, lambda g: (g.metric, g.op, float(g.value)))
+        return one_gate_each(self.threshold_gates + self.gates + extra)
 
     @functools.cached_property
     def rule_keys(self) -> frozenset[str]:
