@@ -35,7 +35,9 @@ SPELLINGS = [
     ("http://u:Hunter]2?secret@[::1/", "Hunter]2?secret", "http://u@[::1/"),
     ("http://u:Hunter2#secret@127.0.0.1:5000/x", "Hunter2#secret", "http://u@127.0.0.1:5000/x"),
     ("mysql://u:Hun@ter2@h/db", "Hun@ter2", "mysql://u@h/db"),
-    ("mysql://u:Hunter2/a@b/c@h/db?x=1", "Hunter2/a@b/c", "mysql://u@h/db?x=1"),
+    # SQLAlchemy's password runs to the first `@`, urlsplit's authority to the first `/`:
+    # the host is `b` (the thirtieth pass's "last @" took `Hunter2/a@b/c`).
+    ("mysql://u:Hunter2/a@b/c@h/db?x=1", "Hunter2/a", "mysql://u@b/c@h/db?x=1"),
     ("mysql://u:Hunter%402@h/db", "Hunter%402", "mysql://u@h/db"),
     ("postgresql://u:Hunter:2:x@h/db", "Hunter:2:x", "postgresql://u@h/db"),
     ("postgresql://:Hunter2/x@h/db", "Hunter2/x", "postgresql://h/db"),
@@ -55,6 +57,61 @@ SPELLINGS = [
     ("sqlite:////abs/[x.db?token=Hunter2", "Hunter2", "sqlite:////abs/[x.db?token=REDACTED"),
     ("  postgresql://u:Hunter2/x@h/db", "Hunter2/x", "  postgresql://u@h/db"),
     ("//u:Hunter2/x@h/db", "Hunter2/x", "//u@h/db"),
+    # A scheme holding `_` (urlsplit refuses it; SQLAlchemy's names take it), and a URL
+    # after a no-break space or a blank: shown whole by the thirtieth pass (a review).
+    (
+        "oracle+cx_oracle://scott:Hunter2x@127.0.0.1:1521/orcl",
+        "Hunter2x",
+        "oracle+cx_oracle://scott@127.0.0.1:1521/orcl",
+    ),
+    ("ibm_db_sa://db2inst1:Hunter2x@h:50000/x", "Hunter2x", "ibm_db_sa://db2inst1@h:50000/x"),
+    (
+        "redshift+redshift_connector://u:Hunter2x@h:5439/db",
+        "Hunter2x",
+        "redshift+redshift_connector://u@h:5439/db",
+    ),
+    (
+        "\u00a0postgresql://u:Hunter2x@127.0.0.1:1/db",
+        "Hunter2x",
+        "\u00a0postgresql://u@127.0.0.1:1/db",
+    ),
+    (" postgresql://u:Hunter2x@127.0.0.1:1/db", "Hunter2x", " postgresql://u@127.0.0.1:1/db"),
+    # A token as an http(s) user name: the user info shown as `***`.
+    ("https://ghp_Hunter2abc@host/x", "ghp_Hunter2abc", "https://***@host/x"),
+    ("http://Hunter2tok@127.0.0.1:5000/", "Hunter2tok", "http://***@127.0.0.1:5000/"),
+    # An `@` in the query or the path of a URL with a password: only the password goes.
+    (
+        "postgresql://u:Hunter2@h/db?application_name=a@b",
+        "Hunter2",
+        "postgresql://u@h/db?application_name=a@b",
+    ),
+    ("mysql://u:Hunter2@h/db?ssl_ca=/a@b/ca.pem", "Hunter2", "mysql://u@h/db?ssl_ca=/a@b/ca.pem"),
+    (
+        "mysql+pymysql://u:Hunter2@h:3306/db?charset=utf8mb4",
+        "Hunter2",
+        "mysql+pymysql://u@h:3306/db?charset=utf8mb4",
+    ),
+    ("http://u:Hunter2@host:5000/x?m=a@b", "Hunter2", "http://u@host:5000/x?m=a@b"),
+    ("http://u:Hunter2@host:5000/api@v1", "Hunter2", "http://u@host:5000/api@v1"),
+]
+# URLs rendered exactly so: nothing but a password (or an http token) changed (the
+# "last @" rule showed `http://host:5000/x?m=a@b` as `http://host@b`, another host).
+RENDERED = [
+    ("http://host:5000/x?m=a@b", "http://host:5000/x?m=a@b"),
+    ("http://host:5000/api@v1", "http://host:5000/api@v1"),
+    ("https://host/x/a@b?c=d@e#f@g", "https://host/x/a@b?c=d@e#f@g"),
+    ("postgresql://u:pw@h/db?application_name=a@b", "postgresql://u@h/db?application_name=a@b"),
+    ("mysql://u:p@h/db?ssl_ca=/a@b/ca.pem", "mysql://u@h/db?ssl_ca=/a@b/ca.pem"),
+    (
+        "mysql+pymysql://u:pw@h:3306/db?charset=utf8mb4",
+        "mysql+pymysql://u@h:3306/db?charset=utf8mb4",
+    ),
+    ("postgresql://u:Hunter[2/secret@db.example/optuna", "postgresql://u@db.example/optuna"),
+    ("postgresql://u:Hunter2/secret@db.example/optuna", "postgresql://u@db.example/optuna"),
+    ("https://ghp_abcdef123456@host/x", "https://***@host/x"),
+    ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("oracle+cx_oracle://scott:tiger@h:1521/orcl", "oracle+cx_oracle://scott@h:1521/orcl"),
+    ("\u00a0postgresql://u:pw@h:1/db", "\u00a0postgresql://u@h:1/db"),
 ]
 # What holds an `@` or a `:` and no password: shown as it is.
 UNCHANGED = [
@@ -65,6 +122,9 @@ UNCHANGED = [
     "http://[::1]:5000/x",
     "file:///tmp/ml@runs",
     "/tmp/x:y@z/mlruns",
+    "http://host:5000/x?m=a@b",
+    "http://host:5000/api@v1",
+    "postgresql://h/db?application_name=a@b",
 ]
 
 
@@ -76,6 +136,21 @@ def test_the_password_is_never_shown(uri: str, secret: str, shown: str) -> None:
     quoted = f"cannot connect to {uri} ({urllib.parse.unquote(secret)}, {secret})"
     line = first_line(ValueError(quoted), uri)
     assert SECRET not in line, line
+
+
+@pytest.mark.parametrize(("uri", "shown"), RENDERED)
+def test_a_uri_is_rendered_with_only_its_password_changed(uri: str, shown: str) -> None:
+    assert redact_uri(uri) == shown
+    assert redact_uri(shown) == shown
+
+
+def test_a_port_is_never_masked_in_a_library_message() -> None:
+    """The pieces of what the "last @" rule took for a password (`5000/x?m=a`) were
+    masked in messages: the port read `port=***`."""
+    for uri in ("http://host:5000/x?m=a@b", "http://u:Hunter2@host:5000/x?m=a@b"):
+        line = first_line(ValueError(f"refused: {uri} (host='host', port=5000)"), uri)
+        assert "port=5000" in line and "host:5000/x?m=a@b" in line, line
+        assert SECRET not in line, line
 
 
 @pytest.mark.parametrize("uri", UNCHANGED)
@@ -103,6 +178,30 @@ CLI_CASES = [
     (
         ["import", "mlflow", "--tracking-uri", "http://u:Hunter2#secret@127.0.0.1:1/"],
         "http://u@127.0.0.1:1/: cannot read MLflow",
+    ),
+    (
+        ["import", "optuna", "--storage", "oracle+cx_oracle://scott:Hunter2x@127.0.0.1:1521/o"],
+        "oracle+cx_oracle://scott@127.0.0.1:1521/o: cannot read the Optuna",
+    ),
+    (
+        ["import", "optuna", "--storage", "ibm_db_sa://db2inst1:Hunter2x@127.0.0.1:1/x"],
+        "ibm_db_sa://db2inst1@127.0.0.1:1/x: cannot read the Optuna",
+    ),
+    (
+        ["import", "mlflow", "--tracking-uri", "redshift+redshift_connector://u:Hunter2x@h/d"],
+        "redshift+redshift_connector://u@h/d: no MLflow store folder there",
+    ),
+    (
+        ["import", "optuna", "--storage", "\u00a0postgresql://u:Hunter2x@127.0.0.1:1/db"],
+        "postgresql://u@127.0.0.1:1/db: cannot read the Optuna",
+    ),
+    (
+        ["import", "mlflow", "--tracking-uri", " postgresql://u:Hunter2x@127.0.0.1:1/db"],
+        "postgresql://u@127.0.0.1:1/db: cannot read MLflow",
+    ),
+    (
+        ["import", "mlflow", "--tracking-uri", "http://Hunter2tok@127.0.0.1:1/"],
+        "http://***@127.0.0.1:1/: cannot read MLflow",
     ),
 ]
 
@@ -136,11 +235,20 @@ def test_the_python_api_never_raises_with_the_password(exp_repo: ExpRepo) -> Non
         "postgresql://u:Hunter[2/secret@db.example/optuna",
         "postgresql://u:Hunter2/secret@127.0.0.1:1/optuna",
         "sqlite://u:Hunter2/secret@//tmp/x.db",
+        "oracle+cx_oracle://scott:Hunter2x@127.0.0.1:1521/orcl",
+        "ibm_db_sa://db2inst1:Hunter2x@127.0.0.1:1/x",
+        "\u00a0postgresql://u:Hunter2x@127.0.0.1:1/db",
     ):
         with pytest.raises(ExpflowError) as caught:
             import_optuna(uri, "s", root=exp_repo.path)
         assert SECRET not in str(caught.value), caught.value
-    for uri in ("http://u:Hunter]2?secret@[::1/", "http://u:Hunter2/secret@127.0.0.1:1/"):
+    for uri in (
+        "http://u:Hunter]2?secret@[::1/",
+        "http://u:Hunter2/secret@127.0.0.1:1/",
+        "redshift+redshift_connector://u:Hunter2x@127.0.0.1:1/db",
+        " postgresql://u:Hunter2x@127.0.0.1:1/db",
+        "http://Hunter2tok@127.0.0.1:1/",
+    ):
         with pytest.raises(ExpflowError) as caught:
             import_mlflow(uri, "e", root=exp_repo.path)
         assert SECRET not in str(caught.value), caught.value
@@ -166,3 +274,37 @@ def test_a_store_whose_path_holds_an_at_and_a_colon_keeps_its_uri(
     assert records, res
     for path in records:
         assert json.loads(path.read_text())["provenance"]["source"]["uri"] == storage
+
+
+def test_two_databases_are_not_one_storage_by_their_rendering() -> None:
+    """The "last @" rule rendered `postgresql://u:pw@h1/db?application_name=a@b` and the
+    same at `h2` both as `postgresql://u@b`: a study of one name in the second was said
+    to be the first's "re-created at this storage", and its records to be removed."""
+    from expflow_git.importers.common import _other_run
+    from expflow_git.importers.source import Source, SourceRun, same_storage
+
+    first = "postgresql://u:Hunter2@h1/db?application_name=a@b"
+    second = "postgresql://u:Hunter2@h2/db?application_name=a@b"
+    assert redact_uri(first) != redact_uri(second)
+    assert not same_storage(redact_uri(first), redact_uri(second))
+    assert same_storage(redact_uri(first), redact_uri(first))
+    run = SourceRun("1", "s-t0001", "completed", {}, started_at="2026-01-05T00:00:07.000000Z")
+    source = Source("optuna", redact_uri(second), "s", "s", [run])
+    record = {
+        "provenance": {
+            "source": {
+                "tracker": "optuna",
+                "study": "s",
+                "run": "1",
+                "uri": redact_uri(first),
+                "started_at": "2026-01-01T00:00:00.000000Z",
+            }
+        }
+    }
+    said = _other_run(record, source, run, committed=False)
+    assert "another storage's optuna study 's' (postgresql://u@h1/db" in said, said
+    assert "re-created" not in said and "expflow-git rm" not in said, said
+    # A record an older rule wrote with the password it missed is shown without it.
+    record["provenance"]["source"]["uri"] = "oracle+cx_oracle://scott:Hunter2x@h/o"
+    said = _other_run(record, source, run, committed=False)
+    assert "oracle+cx_oracle://scott@h/o" in said and SECRET not in said, said

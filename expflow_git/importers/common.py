@@ -61,7 +61,7 @@ from expflow_git.documents import (
     stem,
 )
 from expflow_git.errors import ExitCode, ExpflowError, mask_flagged, printable
-from expflow_git.importers.source import Source, SourceRun
+from expflow_git.importers.source import Source, SourceRun, redact_uri, same_storage
 from expflow_git.interrupts import deferred
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.records.writer import (
@@ -362,7 +362,7 @@ def _not_foreign(ctx: _Context, plans: list[RunPlan]) -> list[RunPlan]:
         f"imported into study {src.expflow_study} (see {first.run.label(src.tracker)}); "
         "nothing of it written"
     )
-    if ctx.foreign_uri == src.uri:  # the same storage: its study was made again
+    if same_storage(ctx.foreign_uri, src.uri):  # the same storage: its study was made again
         said = (
             f"{src.tracker} study {src.study!r} at {src.uri} was re-created since it was "
             f"imported into study {src.expflow_study} (see {first.run.label(src.tracker)}); "
@@ -1125,10 +1125,14 @@ def _other_run(
             f"{run.label(tracker)} started at {origin.get('started_at')}, this one at "
             f"{run.started_at}"
         )
-        if origin.get("uri") != source.uri:
+        stored = origin.get("uri")
+        if not same_storage(stored, source.uri):
+            # (Shown as rendered now: a record written by older rules may hold a password
+            # they missed, `oracle+cx_oracle://u:pw@…`.)
+            shown = redact_uri(stored) if isinstance(stored, str) else stored
             return (
                 f"its record{where} was imported from another storage's {tracker} study "
-                f"{study!r} ({origin.get('uri')}), whose {started}; rename the study in "
+                f"{study!r} ({shown}), whose {started}; rename the study in "
                 "the tracker, or import it with --study-as NAME"
             )
         # The same storage: the study was made again there (a sweep re-run after

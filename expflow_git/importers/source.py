@@ -148,100 +148,135 @@ _MESSAGE_PARAM = re.compile(r"([^\s=&?;#/'\"]+)=([^\s&#'\"]*)")
 
 
 def redact_uri(uri: str) -> str:
-    """The URI as provenance keeps it: no password in the user info, no query value
-    whose name says it is a secret (`?password=`, `?token=`)."""
-    return _redacted(_without_password(uri))
-
-
-_UNPARSEABLE = "<unparseable URI>"
-# What comes before a URI's authority: blanks and controls (urlsplit strips them), a
-# scheme, and `//` (a tab or a newline anywhere is dropped by urlsplit).
-_BEFORE_AUTHORITY = re.compile(
-    r"[\x00-\x20]*(?:[A-Za-z][A-Za-z0-9+.\t\r\n-]*:)?[\t\r\n]*/[\t\r\n]*/"
-)
-
-
-def _userinfo(uri: str) -> tuple[int, str, str | None, int] | None:
-    """Where a URI's user info is, read as the most any library reads it: from after
-    `//` to the LAST `@` (a password holding an unencoded `/`, `?`, `#`, `[` or `@`:
-    SQLAlchemy reads `[^@]*` after `user:`, so `u:Hunter2/secret@db` has the password
-    `Hunter2/secret`, where urlsplit's authority ends at the `/` and `secret@db` was
-    shown). (Where it starts, its user (to the first `:`), its password or None, where
-    its `@` is); None when there is none: no `@`, or a "user" holding `/` (no library
-    reads user info there: a path's `@`)."""
-    start = _BEFORE_AUTHORITY.match(uri)
-    if start is None:
-        return None
-    at = uri.rfind("@", start.end())
-    if at == -1:
-        return None
-    user, colon, password = uri[start.end() : at].partition(":")
-    if "/" in user:
-        return None
-    return start.end(), user, password if colon else None, at
-
-
-def _without_password(uri: str) -> str:
-    """`uri` without the password of its user info as `_userinfo` finds it."""
+    """The URI as provenance keeps it: no password in the user info (as any reader of
+    it finds one: `_userinfo`), an `http(s)` user info without a password (a token as
+    the user name) as `***`, no query value or `;` path parameter whose name says it is
+    a secret (`?password=`, `?token=`). Nothing else of the string is changed: the URI
+    still names the same store."""
     found = _userinfo(uri)
-    if found is None or found[2] is None:
-        return uri
-    start, user, _, at = found
-    return uri[:start] + (f"{user}@" if user else "") + uri[at + 1 :]
+    host = found.host
+    if found.drop is not None:
+        colon, end = found.drop
+        if colon == found.start:  # no user: its `@` goes too (`postgresql://h/db`)
+            end += 1
+        uri = uri[:colon] + uri[end:]
+        host -= end - colon
+    elif found.mask is not None:
+        start, end = found.mask
+        uri = uri[:start] + "***" + uri[end:]
+        host += 3 - (end - start)
+    # (Where the path starts is found in the URI as given: the string without its
+    # password may read otherwise, `pg://u@h:5432/d?x=a@b` having a `:` before an `@`.)
+    rest = _rest_start(uri, host) if found.start != -1 else 0
+    return uri[:rest] + _redacted_rest(uri[rest:])
 
 
-def _redacted(uri: str) -> str:
-    """`redact_uri` once the password is gone: the rest as urlsplit reads it."""
-    try:
-        parts = urllib.parse.urlsplit(uri)
-    except ValueError:  # (`[` unclosed: "Invalid IPv6 URL")
-        return _redacted_by_hand(uri)
-    secret_params = any(_secret_name(m[2]) for m in _PATH_PARAM.finditer(parts.path))
-    secret_query = _secret_name(parts.query)  # (a name percent-encoded: `%74oken`)
-    if parts.password is None and not secret_query and not secret_params:
-        return uri  # unchanged: urlunsplit would drop the empty host of sqlite:////path
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}@{host}" if user else host
-    query, _ = _redacted_query(parts.query)
-    # Put back by hand: urlunsplit drops an empty host (`sqlite:////tmp/o.db` came back as
-    # `sqlite://tmp/o.db`, `tmp` a host), and the URI must still name the same store.
-    head = f"{parts.scheme}:" if parts.scheme else ""
-    authority = f"//{netloc}" if uri[len(head) :].startswith("//") else netloc
-    before_fragment = uri.split("#", 1)[0]
-    tail = (f"?{query}" if "?" in before_fragment else "") + (
-        f"#{parts.fragment}" if "#" in uri else ""
-    )
-    path = _PATH_PARAM.sub(
-        lambda m: m[1] + ("REDACTED" if _secret_name(m[2]) else m[3]), parts.path
-    )
-    return f"{head}{authority}{path}{tail}"
+def same_storage(stored: object, uri: str) -> bool:
+    """Whether a record's `provenance.source.uri` (`stored`) names the storage `uri` (as
+    `redact_uri` rendered it) names: the two compared as the current rules render them,
+    so a record written by older rules (which took `http://h:5000/x?m=a@b` for
+    `http://h@b`, and two databases for one) is compared with what it renders as now.
+    A stored URI older rules rendered otherwise than these may differ from the storage's
+    own: its study is then said to be another storage's, as before."""
+    if not isinstance(stored, str):
+        return False
+    return stored == uri or redact_uri(stored) == redact_uri(uri)
 
 
-# A URI's scheme, whether `//` follows it, its authority, and the rest.
-_URI_PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:)?(//)?([^/?#]*)(.*)", re.DOTALL)
+@dataclass(frozen=True)
+class _UserInfo:
+    """Where a URI's user info is, as its readers read it (indices into the URI)."""
+
+    start: int = -1  # where the authority starts (after `//`); -1: the URI has none
+    # The authority as urlsplit (RFC 3986) reads it: to the first `/`, `?` or `#`.
+    authority_end: int = -1
+    # Each password a reader takes, as (start, end): after its `:`, before its `@`.
+    passwords: tuple[tuple[int, int], ...] = ()
+    # What `redact_uri` drops: from the `:` of the user to the end of the longest password.
+    drop: tuple[int, int] | None = None
+    # An http(s) user info with no password (a token as the user name): shown as `***`.
+    mask: tuple[int, int] | None = None
+    host: int = -1  # where the host starts (after the user info's `@`, if any)
 
 
-def _redacted_by_hand(uri: str) -> str:
-    """A URI `urlsplit` refuses (an unclosed `[`: "Invalid IPv6 URL") redacted as
-    `redact_uri` redacts one, split by hand: so an error can name it (it was shown as
-    `<unparseable URI>`), and never with its password."""
-    match = _URI_PARTS.fullmatch(uri)
-    if match is None:  # (never: every part may be empty)
-        return _UNPARSEABLE
-    scheme, slashes, netloc, rest = (match[i] or "" for i in range(1, 5))
-    if not slashes:  # no authority: what looked like one is the path's
-        netloc, rest = "", netloc + rest
-    elif "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}@{host}" if user else host
+# Where the analysis of a URI starts: after what urlsplit strips (controls, blanks) and
+# what a pasted URL may start with (a no-break space).
+_LEAD = re.compile(r"[\x00-\x20\s]*")
+# A scheme: everything up to the first `://` (a tab or a newline within `://` is dropped
+# by urlsplit); `_` and other characters urlsplit refuses in a scheme included
+# (`oracle+cx_oracle://`, `ibm_db_sa://`: SQLAlchemy's names take them).
+_SCHEME = re.compile(r"([^/?#]*?):[\t\r\n]*/[\t\r\n]*/")
+_SLASHES = re.compile(r"[\t\r\n]*/[\t\r\n]*/")  # a URI with no scheme (`//host/path`)
+# SQLAlchemy's reading after `://`: a user of `[^:/]*`, a password up to the FIRST `@`.
+_SQLALCHEMY_USERINFO = re.compile(r"[^:/]*:([^@]*)@")
+_HTTP = ("http", "https", "file")  # read by urllib3 / urllib, never by SQLAlchemy's regex
+_PORT = re.compile(r"[0-9]*\Z")
+
+
+def _userinfo(uri: str) -> _UserInfo:
+    """A URI's user info as the two readers of an import's URL read it, and what
+    `redact_uri` takes out of it (a review, issue 18 thirtieth pass):
+
+    (a) urlsplit / urllib3 (RFC 3986): the authority runs to the first `/`, `?` or `#`,
+        its user info to its LAST `@`, the password after the user info's first `:`;
+    (b) SQLAlchemy (every scheme but http, https and file: its URL regex): after `://`, a
+        user of `[^:/]*`, then `:` and a password up to the FIRST `@` (a password holding
+        an unencoded `/`, `?`, `#` or `[`: `u:Hunter2/secret@db`);
+    (c) http(s) whose authority holds no `@` and reads as `host:port` with a port that is
+        no number (`http://u:Hunter2#x@h/`): no server is at such a place, so the one
+        reading that names one is the user's password up to the first `@`.
+
+    The scheme is everything up to the first `://`, after the blanks and controls the URI
+    starts with (a no-break space too)."""
+    lead = _LEAD.match(uri)
+    begin = lead.end() if lead else 0
+    scheme_match = _SCHEME.match(uri, begin)
+    if scheme_match is not None:
+        start = scheme_match.end()
+        scheme = re.sub(r"[\x00-\x20\s]", "", scheme_match[1]).lower()
+    else:
+        slashes = _SLASHES.match(uri, begin)
+        if slashes is None:
+            return _UserInfo()
+        start, scheme = slashes.end(), ""
+    end = next((i for i in range(start, len(uri)) if uri[i] in "/?#"), len(uri))
+    passwords: list[tuple[int, int]] = []
+    at = uri.rfind("@", start, end)
+    colon = -1
+    if at != -1:  # (a)
+        colon = uri.find(":", start, at)
+        if colon != -1:
+            passwords.append((colon + 1, at))
+    if scheme not in _HTTP:  # (b)
+        sqlalchemy = _SQLALCHEMY_USERINFO.match(uri, start)
+        if sqlalchemy is not None:
+            colon = sqlalchemy.start(1) - 1
+            passwords.append((sqlalchemy.start(1), sqlalchemy.end(1)))
+    elif scheme != "file" and at == -1 and not uri.startswith("[", start):  # (c)
+        colon = uri.find(":", start, end)
+        first_at = uri.find("@", end)
+        if colon != -1 and first_at != -1 and not _PORT.match(uri, colon + 1, end):
+            passwords.append((colon + 1, first_at))
+    if passwords:
+        drop_end = max(e for _, e in passwords)
+        return _UserInfo(start, end, tuple(passwords), (colon, drop_end), None, drop_end + 1)
+    if at != -1 and scheme in ("http", "https") and at > start:
+        return _UserInfo(start, end, (), None, (start, at), at + 1)
+    return _UserInfo(start, end, (), None, None, at + 1 if at != -1 else start)
+
+
+def _rest_start(uri: str, host: int) -> int:
+    """Where a URI's path starts: the first `/`, `?` or `#` after its `host`."""
+    return next((i for i in range(host, len(uri)) if uri[i] in "/?#"), len(uri))
+
+
+def _redacted_rest(rest: str) -> str:
+    """A URI's path, query and fragment with each secret parameter's value REDACTED and
+    nothing else changed."""
     path, mark, query, hash_, fragment = _path_query_fragment(rest)
     path = _PATH_PARAM.sub(lambda m: m[1] + ("REDACTED" if _secret_name(m[2]) else m[3]), path)
     query = _redacted_query(query)[0] if mark else ""
-    return f"{scheme}{slashes}{netloc}{path}{mark}{query}{hash_}{fragment}"
+    return f"{path}{mark}{query}{hash_}{fragment}"
 
 
 def _path_query_fragment(rest: str) -> tuple[str, str, str, str, str]:
@@ -249,16 +284,6 @@ def _path_query_fragment(rest: str) -> tuple[str, str, str, str, str]:
     before, hash_, fragment = rest.partition("#")
     path, mark, query = before.partition("?")
     return path, mark, query, hash_, fragment
-
-
-def _by_hand_parts(uri: str) -> tuple[str, str, str]:
-    """The path, query and fragment of a URI `urlsplit` refuses, split by hand."""
-    match = _URI_PARTS.fullmatch(uri)
-    if match is None:  # (never: every part may be empty)
-        return "", "", ""
-    rest = (match[4] or "") if match[2] else (match[3] or "") + (match[4] or "")
-    path, _, query, _, fragment = _path_query_fragment(rest)
-    return path, query, fragment
 
 
 def _redacted_query(query: str) -> tuple[str, list[str]]:
@@ -285,32 +310,34 @@ def _redacted_query(query: str) -> tuple[str, list[str]]:
 
 def _secret_name(name: str) -> bool:
     """Whether a parameter's name (or a query, or a message's text) says it is a secret,
-    percent-decoded."""
+    percent-decoded (and without the tabs and newlines urlsplit drops)."""
+    name = re.sub(r"[\t\r\n]", "", name)
     return bool(_SECRET_QUERY.search(urllib.parse.unquote(name)))
 
 
 def _secret_values(uri: str) -> list[tuple[str, bool]]:
     """What `uri` holds that is secret, as given and percent-decoded, the longest first,
-    each with whether it is the user info's password (else a piece of it between
-    delimiters, or the value of a query (`_redacted_query`) or `;` path parameter whose
-    name says it is a secret)."""
-    values: list[tuple[str, bool]] = []
-    userinfo_password = (_userinfo(uri) or (0, "", None, 0))[2]
-    if userinfo_password is not None:
-        # The password as the most any library reads (to the last `@`), as SQLAlchemy
-        # reads it (to the first), and its pieces between delimiters (a library that
-        # read the URL as urlsplit does quotes `secret@db` as a path).
-        pieces = re.split(r"[/?#@\[\]:;&=]", userinfo_password)
-        values.append((userinfo_password, True))
-        values.append((userinfo_password.split("@", 1)[0], True))
-        values += [(piece, False) for piece in pieces]
-    try:
-        parts = urllib.parse.urlsplit(uri)
-        values.append((parts.password or "", True))
-    except ValueError:  # (the user info found by hand above; the rest by hand too)
-        parts = urllib.parse.SplitResult("", "", *_by_hand_parts(uri))
-    values += [(v, False) for v in _redacted_query(parts.query)[1]]
-    values += [(m[3], False) for m in _PATH_PARAM.finditer(parts.path) if _secret_name(m[2])]
+    each with whether it is a password (masked at any length; else a token given as an
+    http(s) user name, the part of a password urlsplit reads as a port, or the value of
+    a query (`_redacted_query`) or `;` path parameter whose name says it is a secret).
+    Only these: a host or a port is never masked (the pieces of a password between
+    delimiters were, and a message's `port=5000` read `port=***`: a review)."""
+    found = _userinfo(uri)
+    values: list[tuple[str, bool]] = [(uri[s:e], True) for s, e in found.passwords]
+    if found.drop is not None:
+        whole = uri[found.drop[0] + 1 : found.drop[1]]
+        values.append((whole, True))
+        # What urlsplit reads as the port when the password holds a `/`, `?` or `#`
+        # (`u:Hunter2/secret@db`: port `Hunter2`), unless it is a number (a port's text).
+        head = re.split(r"[/?#]", whole, maxsplit=1)[0]
+        if not _PORT.match(head):
+            values.append((head, False))
+    if found.mask is not None:
+        values.append((uri[found.mask[0] : found.mask[1]], False))
+    after = _rest_start(uri, found.host) if found.start != -1 else 0
+    rest = _path_query_fragment(uri[after:])
+    values += [(v, False) for v in _redacted_query(rest[2])[1]]
+    values += [(m[3], False) for m in _PATH_PARAM.finditer(rest[0]) if _secret_name(m[2])]
     spellings: dict[str, bool] = {}
     for value, is_password in values:
         for spelling in (value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)):
