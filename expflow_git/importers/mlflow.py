@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -145,23 +146,38 @@ def read_mlflow(
 _RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 
+_RETRIES_LOCK = threading.Lock()
+_retries_depth = 0  # imports reading meanwhile (threads): the last one puts them back
+_retries_before: dict[str, str | None] = {}
+
+
 @contextlib.contextmanager
 def _few_retries() -> Iterator[None]:
     """MLflow's retry variables (`_RETRIES`) while the import reads, each the user's own
     if set, and the environment as it was afterwards: they were set for good, so a Python
     caller's own MLflow logging later gave up after ~3 s, and its subprocesses inherited
-    them (a review)."""
-    before = {name: os.environ.get(name) for name in _RETRIES}
-    for name, value in _RETRIES.items():
-        os.environ.setdefault(name, value)
+    them (a review). Imports in threads overlap: the first to start saves the variables
+    and sets them, the last to end puts them back (each putting back what it saw left
+    them set for good when A started, B started, A ended, B ended: a review)."""
+    global _retries_depth
+    with _RETRIES_LOCK:
+        if _retries_depth == 0:
+            _retries_before.clear()
+            _retries_before.update({name: os.environ.get(name) for name in _RETRIES})
+            for name, value in _RETRIES.items():
+                os.environ.setdefault(name, value)
+        _retries_depth += 1
     try:
         yield
     finally:
-        for name, was in before.items():
-            if was is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = was
+        with _RETRIES_LOCK:
+            _retries_depth -= 1
+            if _retries_depth == 0:
+                for name, was in _retries_before.items():
+                    if was is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = was
 
 
 def _runs(client: Any, experiment_id: str) -> Iterator[Any]:
