@@ -136,7 +136,9 @@ def read_csv(
     # csv counts lines; a quoted cell may span several, so number by the reader's rows
     for number, row in enumerate(rows[1:], 2):
         if isinstance(row, _Unread):
-            runs.append(layout.unread(number, row, text))
+            unread = layout.unread(number, row, text, params, metrics)
+            if unread is not None:
+                runs.append(unread)
         elif any(cell.strip() for cell in row):  # (blank lines are no runs)
             runs.append(layout.run(number, row, params, metrics))
     return Source(
@@ -181,6 +183,16 @@ def _cell_length(text: str, start: int, end: int) -> int:
     if end > start and text[start] == '"':
         return end - start - 2 - text.count('""', start + 1, end - 1)
     return end - start
+
+
+_BLANK_CELL = re.compile(r"\s*")
+
+
+def _inside(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of a cell written at `text[start:end]` without its quotes."""
+    if end > start and text[start] == '"':
+        return start + 1, end - 1
+    return start, end
 
 
 def _cell(text: str, start: int, end: int) -> str:
@@ -252,14 +264,37 @@ def _rows(text: str, shown: str) -> list[list[str] | _Unread]:
                         # Named by its row and line: in a file of thousands, a message
                         # that named neither left the row to be found by eye (a user's
                         # hunt, issue 18 twenty-fourth pass).
+                        why = printable(str(exc))
+                        if over and _unclosed_quote(text, start):
+                            why = (
+                                "an unclosed quote: its cell runs on past the "
+                                f"{_CELL_MAX}-character cap of a cell"
+                            )
                         raise ExpflowError(
-                            f"{shown}: row {len(rows) + 1} (line {lines.line}): not CSV: "
-                            f"{printable(str(exc))}"
+                            f"{shown}: row {len(rows) + 1} (line {lines.line}): not CSV: {why}"
                         ) from None
                     rows.append(_Unread(start, lines.pos, first_line))
         finally:
             csv.field_size_limit(limit)
     return rows
+
+
+_QUOTED = re.compile(r'"[^"]*(?:""[^"]*)*"')
+
+
+def _unclosed_quote(text: str, start: int) -> bool:
+    """Whether the record that starts at `start` has a quote opened and never closed
+    (its cell runs on to the file's end: the csv module says "field larger than field
+    limit" once it passes the cap)."""
+    pos = start
+    while True:
+        if text.startswith('"', pos) and not _QUOTED.match(text, pos):
+            return True
+        field = _FIELD.match(text, pos)
+        end = _FIELD_END.match(text, field.end()) if field else None
+        if field is None or end is None or end.group() != ",":
+            return False
+        pos = end.end()
 
 
 def _checked_arguments(
@@ -364,10 +399,30 @@ class _Columns:
         taken = {self.id_index, self.status_index, *metrics}
         return [i for i in range(len(self.header)) if i not in taken and self.header[i]]
 
-    def unread(self, number: int, row: _Unread, text: str) -> SourceRun:
-        """A row with a cell over `_CELL_MAX`: refused by itself, named by its id cell
-        (if that is short enough), the long cells' columns and their lengths."""
+    def unread(
+        self,
+        number: int,
+        row: _Unread,
+        text: str,
+        params: list[int],
+        metrics: dict[int, tuple[str | None, str]],
+    ) -> SourceRun | None:
+        """A row with a cell over `_CELL_MAX`. When such a cell is in a column the run's
+        documents hold (the id, the status, a metric, a parameter column), the run is
+        refused by itself, named by its id cell (if that is short enough), the long
+        cells' columns and their lengths. Else those cells are left out, unread, and the
+        run is built from the others (None: a blank row), as when the csv module read
+        them: a long cell in a column `--param-columns` leaves out, or one with no name,
+        refused a run it imported before (a review)."""
         cells = row.cells(text)
+        used = {self.id_index, self.status_index, *metrics, *params}
+        over = {i for i, (a, b) in enumerate(cells) if _cell_length(text, a, b) > _CELL_MAX}
+        if not over & used:
+            read = ["" if i in over else _cell(text, a, b) for i, (a, b) in enumerate(cells)]
+            blank = not any(cell.strip() for cell in read) and not any(
+                _BLANK_CELL.fullmatch(text, *_inside(text, *cells[i])) is None for i in over
+            )
+            return None if blank else self.run(number, read, params, metrics)
         where = f"{self.shown}: row {number}"
         raw_id = ""
         if self.id_index < len(cells):
