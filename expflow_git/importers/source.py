@@ -138,7 +138,9 @@ def is_tag(text: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- URIs
-_SECRET_QUERY = re.compile(r"pass|secret|token|key|auth|credential", re.IGNORECASE)
+# (`pwd`: PyMySQL's and ODBC's password; `odbc_connect`: a whole ODBC connection string,
+# `PWD=` within it, encoded or not: its value is redacted whole.)
+_SECRET_QUERY = re.compile(r"pass|secret|token|key|auth|credential|pwd|odbc_connect", re.IGNORECASE)
 # A `;name=value` parameter of a path segment (`http://h/p;token=…`): urlsplit leaves it
 # in the path.
 _PATH_PARAM = re.compile(r"(;([^=;/?#]*)=)([^;/?#]*)")
@@ -168,7 +170,7 @@ def redact_uri(uri: str) -> str:
     # (Where the path starts is found in the URI as given: the string without its
     # password may read otherwise, `pg://u@h:5432/d?x=a@b` having a `:` before an `@`.)
     rest = _rest_start(uri, host) if found.start != -1 else 0
-    return uri[:rest] + _redacted_rest(uri[rest:])
+    return uri[:rest] + _redacted_rest(uri[rest:], sqlalchemy=found.sqlalchemy)
 
 
 def same_storage(stored: object, uri: str) -> bool:
@@ -197,6 +199,9 @@ class _UserInfo:
     # An http(s) user info with no password (a token as the user name): shown as `***`.
     mask: tuple[int, int] | None = None
     host: int = -1  # where the host starts (after the user info's `@`, if any)
+    # Read by SQLAlchemy (a scheme other than http, https and file): its query runs from
+    # the first `?` after the host to the end, a `#` in it or before it included.
+    sqlalchemy: bool = False
 
 
 # Where the analysis of a URI starts: after what urlsplit strips (controls, blanks) and
@@ -227,7 +232,19 @@ def _userinfo(uri: str) -> _UserInfo:
         reading that names one is the user's password up to the first `@`.
 
     The scheme is everything up to the first `://`, after the blanks and controls the URI
-    starts with (a no-break space too)."""
+    starts with (a no-break space too). The fullwidth `＠ ： ／ ？ ＃` are read as the
+    ASCII ones (NFKC makes them so, and urlsplit then refuses the URL quoting its user
+    info): a password is looked for conservatively (a review, issue 18 thirtieth pass).
+    (c) holds for an authority with an `@` too: `http://u@x:pw/x@h/` drops `:pw/x`."""
+    return _userinfo_ascii(uri.translate(_FULLWIDTH))
+
+
+_FULLWIDTH = str.maketrans("\uff20\uff1a\uff0f\uff1f\uff03", "@:/?#")
+
+
+def _userinfo_ascii(uri: str) -> _UserInfo:
+    """`_userinfo` of a URI whose fullwidth delimiters are read as ASCII ones (one
+    character for one: the indices are the given URI's)."""
     lead = _LEAD.match(uri)
     begin = lead.end() if lead else 0
     scheme_match = _SCHEME.match(uri, begin)
@@ -252,17 +269,20 @@ def _userinfo(uri: str) -> _UserInfo:
         if sqlalchemy is not None:
             colon = sqlalchemy.start(1) - 1
             passwords.append((sqlalchemy.start(1), sqlalchemy.end(1)))
-    elif scheme != "file" and at == -1 and not uri.startswith("[", start):  # (c)
-        colon = uri.find(":", start, end)
+    elif scheme != "file" and not uri.startswith("[", at + 1 if at != -1 else start):  # (c)
+        port_colon = uri.find(":", at + 1 if at != -1 else start, end)
         first_at = uri.find("@", end)
-        if colon != -1 and first_at != -1 and not _PORT.match(uri, colon + 1, end):
-            passwords.append((colon + 1, first_at))
+        if port_colon != -1 and first_at != -1 and not _PORT.match(uri, port_colon + 1, end):
+            passwords.append((port_colon + 1, first_at))
+            colon = port_colon if colon == -1 else colon
+    by_sqlalchemy = bool(scheme) and scheme not in _HTTP
     if passwords:
         drop_end = max(e for _, e in passwords)
-        return _UserInfo(start, end, tuple(passwords), (colon, drop_end), None, drop_end + 1)
+        drop = (colon, drop_end)
+        return _UserInfo(start, end, tuple(passwords), drop, None, drop_end + 1, by_sqlalchemy)
     if at != -1 and scheme in ("http", "https") and at > start:
-        return _UserInfo(start, end, (), None, (start, at), at + 1)
-    return _UserInfo(start, end, (), None, None, at + 1 if at != -1 else start)
+        return _UserInfo(start, end, (), None, (start, at), at + 1, by_sqlalchemy)
+    return _UserInfo(start, end, (), None, None, at + 1 if at != -1 else start, by_sqlalchemy)
 
 
 def _rest_start(uri: str, host: int) -> int:
@@ -270,17 +290,23 @@ def _rest_start(uri: str, host: int) -> int:
     return next((i for i in range(host, len(uri)) if uri[i] in "/?#"), len(uri))
 
 
-def _redacted_rest(rest: str) -> str:
+def _redacted_rest(rest: str, *, sqlalchemy: bool = False) -> str:
     """A URI's path, query and fragment with each secret parameter's value REDACTED and
     nothing else changed."""
-    path, mark, query, hash_, fragment = _path_query_fragment(rest)
+    path, mark, query, hash_, fragment = _path_query_fragment(rest, sqlalchemy=sqlalchemy)
     path = _PATH_PARAM.sub(lambda m: m[1] + ("REDACTED" if _secret_name(m[2]) else m[3]), path)
     query = _redacted_query(query)[0] if mark else ""
     return f"{path}{mark}{query}{hash_}{fragment}"
 
 
-def _path_query_fragment(rest: str) -> tuple[str, str, str, str, str]:
-    """What follows a URI's authority as (path, `?` or "", query, `#` or "", fragment)."""
+def _path_query_fragment(rest: str, *, sqlalchemy: bool = False) -> tuple[str, str, str, str, str]:
+    """What follows a URI's authority as (path, `?` or "", query, `#` or "", fragment).
+    `sqlalchemy`: as SQLAlchemy reads it, which knows no fragment: the query runs from the
+    first `?` to the end (`db#x?password=...` gives make_url a password; a review). Its
+    parameters are a superset of urlsplit's reading's, each value running further."""
+    if sqlalchemy:
+        path, mark, query = rest.partition("?")
+        return path, mark, query, "", ""
     before, hash_, fragment = rest.partition("#")
     path, mark, query = before.partition("?")
     return path, mark, query, hash_, fragment
@@ -335,8 +361,15 @@ def _secret_values(uri: str) -> list[tuple[str, bool]]:
     if found.mask is not None:
         values.append((uri[found.mask[0] : found.mask[1]], False))
     after = _rest_start(uri, found.host) if found.start != -1 else 0
-    rest = _path_query_fragment(uri[after:])
+    rest = _path_query_fragment(uri[after:], sqlalchemy=found.sqlalchemy)
     values += [(v, False) for v in _redacted_query(rest[2])[1]]
+    # An ODBC connection string's password (`odbc_connect=...;PWD=...`), alone too.
+    values += [
+        (m[1], True)
+        for v, _ in list(values)
+        for m in _ODBC_PWD.finditer(urllib.parse.unquote_plus(v))
+        if m[1]
+    ]
     values += [(m[3], False) for m in _PATH_PARAM.finditer(rest[0]) if _secret_name(m[2])]
     spellings: dict[str, bool] = {}
     for value, is_password in values:
@@ -344,6 +377,9 @@ def _secret_values(uri: str) -> list[tuple[str, bool]]:
             if spelling:
                 spellings[spelling] = spellings.get(spelling, False) or is_password
     return sorted(spellings.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+_ODBC_PWD = re.compile(r"(?i)\bpwd\s*=\s*\{?([^;}]*)")
 
 
 # A parameter's secret value shorter than this is masked only where its name comes
@@ -512,9 +548,9 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError as exc:  # a library read it no better: a traceback (a hunter's report)
+        # Never the error's own text: the NFKC one quotes the netloc, password and all.
         raise ExpflowError(
-            f"{printable(shown)}: not a URL {tracker} can open ({printable(str(exc))}); "
-            "nothing read"
+            f"{printable(shown)}: not a URL {tracker} can open{_why_unsplit(exc)}; nothing read"
         ) from None
     if tracker == "MLflow" and parts.scheme in ("", "file"):
         folder = Path(urllib.request.url2pathname(parts.path) if parts.scheme else url)
@@ -523,6 +559,16 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
         # MLflow makes its `.trash` folder in any folder it opens as a store.
         if not any(map(_mlflow_experiment, folder.glob("*/meta.yaml"))):
             raise ExpflowError(f"{shown}: no MLflow experiment in this folder (left as it is)")
+
+
+def _why_unsplit(exc: ValueError) -> str:
+    """Why urlsplit refused a URL, as a fixed phrase (its message may quote the URL)."""
+    text = str(exc)
+    if "NFKC" in text:
+        return " (its host holds characters NFKC turns into URL delimiters)"
+    if "IPv6" in text:
+        return " (Invalid IPv6 URL)"
+    return ""
 
 
 def _mlflow_experiment(meta: Path) -> bool:
