@@ -154,7 +154,10 @@ def redact_uri(uri: str) -> str:
     it finds one: `_userinfo`), an `http(s)` user info without a password (a token as
     the user name) as `***`, no query value or `;` path parameter whose name says it is
     a secret (`?password=`, `?token=`). Nothing else of the string is changed: the URI
-    still names the same store."""
+    still names the same store. Last, what the URI's own readers would send as a
+    secret (`_parsed_secrets`) is masked as `***` wherever it is still shown: the rules
+    above are a model of those readers, and a model can be wrong (a review)."""
+    original = uri
     found = _userinfo(uri)
     host = found.host
     if found.drop is not None:
@@ -170,7 +173,8 @@ def redact_uri(uri: str) -> str:
     # (Where the path starts is found in the URI as given: the string without its
     # password may read otherwise, `pg://u@h:5432/d?x=a@b` having a `:` before an `@`.)
     rest = _rest_start(uri, host) if found.start != -1 else 0
-    return uri[:rest] + _redacted_rest(uri[rest:], sqlalchemy=found.sqlalchemy)
+    shown = uri[:rest] + _redacted_rest(uri[rest:], sqlalchemy=found.sqlalchemy)
+    return _masked_leftovers(shown, original)
 
 
 def same_storage(stored: object, uri: str) -> bool:
@@ -232,19 +236,37 @@ def _userinfo(uri: str) -> _UserInfo:
         reading that names one is the user's password up to the first `@`.
 
     The scheme is everything up to the first `://`, after the blanks and controls the URI
-    starts with (a no-break space too). The fullwidth `＠ ： ／ ？ ＃` are read as the
-    ASCII ones (NFKC makes them so, and urlsplit then refuses the URL quoting its user
-    info): a password is looked for conservatively (a review, issue 18 thirtieth pass).
-    (c) holds for an authority with an `@` too: `http://u@x:pw/x@h/` drops `:pw/x`."""
-    return _userinfo_ascii(uri.translate(_FULLWIDTH))
+    starts with (a no-break space too). (c) holds for an authority with an `@` too:
+    `http://u@x:pw/x@h/` drops `:pw/x`.
+
+    The fullwidth `＠ ： ／ ？ ＃` are delimiters to urlsplit's NFKC check only: (a) is
+    read on the URI as given and again with them as the ASCII ones, (b) and (c) on the
+    URI as given (SQLAlchemy and urllib3 read them as any other character: translated,
+    `an／n:pw@h` hid SQLAlchemy's password, and `u:pw?y＠x@h` cut it at the `＠`), and
+    what is dropped is the union of these readings (a review, issue 18 thirtieth pass)."""
+    raw = _userinfo_ascii(uri)
+    wide = _userinfo_ascii(uri.translate(_FULLWIDTH), wide=True)
+    passwords = tuple(dict.fromkeys(raw.passwords + wide.passwords))
+    if passwords:
+        drops = [found.drop for found in (raw, wide) if found.drop is not None]
+        drop = (min(c for c, _ in drops), max(e for _, e in drops))
+        return _UserInfo(
+            raw.start, raw.authority_end, passwords, drop, None, drop[1] + 1, raw.sqlalchemy
+        )
+    if raw.mask is None and wide.mask is not None:
+        return _UserInfo(
+            raw.start, raw.authority_end, (), None, wide.mask, wide.host, raw.sqlalchemy
+        )
+    return raw
 
 
 _FULLWIDTH = str.maketrans("\uff20\uff1a\uff0f\uff1f\uff03", "@:/?#")
 
 
-def _userinfo_ascii(uri: str) -> _UserInfo:
-    """`_userinfo` of a URI whose fullwidth delimiters are read as ASCII ones (one
-    character for one: the indices are the given URI's)."""
+def _userinfo_ascii(uri: str, *, wide: bool = False) -> _UserInfo:
+    """`_userinfo` by one spelling of a URI; `wide`: the URI with its fullwidth delimiters
+    as ASCII ones (one character for one: the indices are the given URI's), read by (a)
+    alone, as urlsplit's NFKC check reads it."""
     lead = _LEAD.match(uri)
     begin = lead.end() if lead else 0
     scheme_match = _SCHEME.match(uri, begin)
@@ -264,12 +286,13 @@ def _userinfo_ascii(uri: str) -> _UserInfo:
         colon = uri.find(":", start, at)
         if colon != -1:
             passwords.append((colon + 1, at))
-    if scheme not in _HTTP:  # (b)
+    if not wide and scheme not in _HTTP:  # (b)
         sqlalchemy = _SQLALCHEMY_USERINFO.match(uri, start)
         if sqlalchemy is not None:
             colon = sqlalchemy.start(1) - 1
             passwords.append((sqlalchemy.start(1), sqlalchemy.end(1)))
-    elif scheme != "file" and not uri.startswith("[", at + 1 if at != -1 else start):  # (c)
+    elif not wide and scheme != "file" and not uri.startswith("[", at + 1 if at != -1 else start):
+        # (c)
         port_colon = uri.find(":", at + 1 if at != -1 else start, end)
         first_at = uri.find("@", end)
         if port_colon != -1 and first_at != -1 and not _PORT.match(uri, port_colon + 1, end):
@@ -371,12 +394,86 @@ def _secret_values(uri: str) -> list[tuple[str, bool]]:
         if m[1]
     ]
     values += [(m[3], False) for m in _PATH_PARAM.finditer(rest[0]) if _secret_name(m[2])]
+    values += _parsed_secrets(uri)
     spellings: dict[str, bool] = {}
     for value, is_password in values:
-        for spelling in (value, urllib.parse.unquote(value), urllib.parse.unquote_plus(value)):
-            if spelling:
-                spellings[spelling] = spellings.get(spelling, False) or is_password
+        for spelling in _spellings(value):
+            spellings[spelling] = spellings.get(spelling, False) or is_password
     return sorted(spellings.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+# What RFC 3986 leaves unencoded in a user info (urllib3's encoding of one keeps these).
+_USERINFO_SAFE = "!$&'()*+,;=:~"
+
+
+def _spellings(value: str) -> list[str]:
+    """`value` as given, percent-decoded and percent-encoded (each non-empty)."""
+    decoded = urllib.parse.unquote(value)
+    forms = [value, decoded, urllib.parse.unquote_plus(value)]
+    for text in (value, decoded):
+        forms += [
+            urllib.parse.quote(text, safe=""),
+            urllib.parse.quote(text, safe=_USERINFO_SAFE),
+            urllib.parse.quote_plus(text, safe=""),
+        ]
+    return [form for form in dict.fromkeys(forms) if form]
+
+
+def _parsed_secrets(uri: str) -> list[tuple[str, bool]]:
+    """What the readers of an import's URL would send as secrets, each as (value, whether
+    it is a password), as they read it: SQLAlchemy's `make_url` (for a scheme other than
+    http, https and file: its password and each query value whose name says it is a
+    secret), urlsplit (its password and such query values) and urllib3's `parse_url` (the
+    part of its `auth` after the first `:`). Each reader only if it is installed (imported
+    here, when a URL is given), and none of their errors: a URL one refuses gives nothing
+    (a review, issue 18 thirtieth pass)."""
+    import importlib
+
+    found: list[tuple[str, bool]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if _userinfo(uri).sqlalchemy:
+            try:
+                url = importlib.import_module("sqlalchemy.engine").make_url(uri)
+                found += [(str(url.password), True)] if url.password else []
+                for name, value in url.query.items():
+                    if _secret_name(str(name)):
+                        many = value if isinstance(value, tuple) else (value,)
+                        found += [(str(one), False) for one in many]
+            except Exception:  # no SQLAlchemy, or no URL it reads
+                pass
+        try:
+            parts = urllib.parse.urlsplit(uri)
+            found += [(parts.password, True)] if parts.password else []
+            query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+            found += [(value, False) for name, value in query if _secret_name(name)]
+        except Exception:  # (ValueError: an NFKC netloc, an unclosed `[`)
+            pass
+        try:
+            auth = importlib.import_module("urllib3.util").parse_url(uri).auth
+            if auth and ":" in auth:
+                found.append((auth.partition(":")[2], True))
+        except Exception:  # no urllib3, or no URL it reads
+            pass
+    return [(value, password) for value, password in found if value]
+
+
+# Around a secret shorter than `_SHORTEST_MASKED`: what it is masked between in a rendered
+# URI (a password `p` is no `p` of `.pem`, a `1` no digit of `127.0.0.1`).
+_WORDISH = r"[\w.~%+-]"
+
+
+def _masked_leftovers(shown: str, uri: str) -> str:
+    """`shown` (`uri` rendered) with each secret `_parsed_secrets` finds in `uri`, in each
+    of its spellings, as `***` wherever it still appears; one shorter than
+    `_SHORTEST_MASKED` only where it stands alone, between delimiters."""
+    spellings = {form for value, _ in _parsed_secrets(uri) for form in _spellings(value)}
+    for secret in sorted(spellings, key=len, reverse=True):
+        pattern = re.escape(secret)
+        if len(secret) < _SHORTEST_MASKED:
+            pattern = f"(?<!{_WORDISH}){pattern}(?!{_WORDISH})"
+        shown = re.sub(pattern, "***", shown, flags=re.IGNORECASE if "%" in secret else 0)
+    return shown
 
 
 _ODBC_PWD = re.compile(r"(?i)\bpwd\s*=\s*\{?([^;}]*)")
