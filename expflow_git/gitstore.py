@@ -484,6 +484,14 @@ _DEBUG_FLAGS = re.compile(
 )
 
 
+def _has_content(root: bytes, path: str) -> bool:
+    """Whether the work tree's file at ``path`` (git's spelling) is there and not empty."""
+    try:
+        return os.lstat(os.path.join(root, path.encode("utf-8", "surrogateescape"))).st_size > 0
+    except OSError:
+        return False
+
+
 def _parse_index(out: bytes) -> list[IndexEntry]:
     """``ls-files -s -z`` records: ``<mode> SP <sha> SP <stage> TAB <path>``."""
     entries: list[IndexEntry] = []
@@ -927,27 +935,20 @@ class Git:
         return frozenset(found)
 
     def _staged_only(self, entries: list[IndexEntry]) -> list[IndexEntry]:
-        """``entries`` without those `git add -N` made: asked only of an empty blob whose
-        file is not empty (an empty `.gitkeep` costs no process; an intended file that is
-        empty reads as the empty document it is)."""
-        empty = [
-            e.path
-            for e in entries
-            if e.sha in EMPTY_BLOBS
-            and e.stage == 0
-            and e.mode in REGULAR_MODES  # (a link is refused as one, `git add -N` or not)
-            and self.has_content(e.path)
-        ]
-        intended = self.intent_to_add(empty) if empty else frozenset()
+        """``entries`` without those `git add -N` made (:meth:`intended`; a link is refused
+        as one, `git add -N` or not)."""
+        empty = [e for e in entries if e.sha in EMPTY_BLOBS]  # (nearly always none)
+        files = {e.path: e.sha for e in empty if e.stage == 0 and e.mode in REGULAR_MODES}
+        intended = self.intended(files) if files else frozenset()
         return [e for e in entries if e.path not in intended] if intended else entries
 
-    def has_content(self, path: str) -> bool:
-        """Whether the work tree's file at ``path`` (git's spelling) is there and not empty."""
-        where = os.path.join(os.fsencode(self.root), path.encode("utf-8", "surrogateescape"))
-        try:
-            return os.lstat(where).st_size > 0
-        except OSError:
-            return False
+    def intended(self, blob_ids: Mapping[str, str]) -> frozenset[str]:
+        """Of the index's files ``blob_ids`` (path → blob id), those `git add -N` made:
+        asked only of an empty blob whose file is not empty (an empty `.gitkeep` costs no
+        process; an intended file that is empty reads as the empty document it is)."""
+        root = os.fsencode(self.root)
+        empty = [p for p, sha in blob_ids.items() if sha in EMPTY_BLOBS and _has_content(root, p)]
+        return self.intent_to_add(empty) if empty else frozenset()
 
     def index_paths(self) -> list[str]:
         """Just the paths in the index: far cheaper than :meth:`ls_index` for big indexes."""

@@ -82,15 +82,14 @@ class Lookup:
     def index(cls, git: Git, policy: Policy, rels: list[str], *, whole: bool) -> Lookup:
         """The index: only the entries named like `rels` (their ids, in any folder, and
         the paths themselves) when they are few, else all of it; one `ls-files` either way."""
-        from expflow_git.gitstore import EMPTY_BLOBS, GITLINK, SYMLINK, is_plain_name
+        from expflow_git.gitstore import GITLINK, SYMLINK, is_plain_name
 
         few = not whole and len(rels) <= FEW_DOCS
         names = sorted({stem(rel) + ".json" for rel in rels}) if few else []
         if not few or not all(is_plain_name(n) for n in names):
             listing = _index_listing(git.run("ls-files", "-s", "-z", "--"))
             paths, blob_ids, links, submodules = listing
-            empty = [p for p, sha in blob_ids.items() if sha in EMPTY_BLOBS and git.has_content(p)]
-            if intended := git.intent_to_add(empty) if empty else frozenset():
+            if intended := git.intended(blob_ids):
                 paths = [path for path in paths if path not in intended]  # (`git add -N`)
                 blob_ids = {p: sha for p, sha in blob_ids.items() if p not in intended}
         else:
