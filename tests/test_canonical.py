@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -15,8 +17,10 @@ from expflow_git.audit.ranking import Leaderboard, RankedRun
 from expflow_git.checks import CheckKind, Outcome, RunVerdict, passed
 from expflow_git.policy.model import Severity
 from expflow_git.report.canonical import canonical_json, jcs_numbers, jcs_string, json_number
-from expflow_git.report.encode import Known, _run_piece, outcome_bytes, run_parts
-from expflow_git.report.statement import outcome_json, run_entries
+from expflow_git.report.encode import Known, RunParts, _Chain, outcome_bytes, run_parts
+from expflow_git.report.inputs import Batch
+from expflow_git.report.rules import Tally
+from expflow_git.report.statement import ENTRY_DOMAIN, outcome_json, run_entries
 from expflow_git.spelling import SPELLING, spell_numbers, spell_run
 
 scalars = (
@@ -169,10 +173,27 @@ def test_run_entry_bytes_are_the_canonical_json_of_the_entry(
     verdict = RunVerdict(run_id, study, (), path, metrics, splits, tuple(checks))
     ranked = RankedRun(verdict, rank)
     prev = "ab" * 32
-    before, after, summary = _run_piece(ranked, run_parts(verdict, {}, spelled))(seq, prev)
+    encoded, items, last = chained_run(ranked, run_parts(verdict, {}, spelled), seq, prev)
     entry = dict(next(run_entries_of(ranked)), seq=seq, prev=prev)
-    assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
-    assert summary == {"type": "run", "id": run_id, "rank": rank, "feasible": verdict.feasible}
+    digest = hashlib.sha256(ENTRY_DOMAIN + rfc8785.dumps(entry)).hexdigest()
+    assert encoded == rfc8785.dumps(dict(entry, hash=digest))
+    assert last == digest
+    assert items == [(run_id, rank, verdict.feasible)]
+
+
+def chained_run(
+    ranked: RankedRun, parts: RunParts, seq: int, prev: str
+) -> tuple[bytes, list[tuple[object, ...]], str]:
+    """One run entry as the encoder chains it after `prev` at `seq`: its bytes, the
+    ranking items the tally heard of, and its hash."""
+    out, items = io.BytesIO(), []
+    batch = Batch(out)
+    chain = _Chain(batch, Tally(None, lambda *item: items.append(item)), prev)
+    chain.count = seq
+    chain.runs([(ranked, parts)])
+    batch.flush()
+    assert chain.count == seq + 1
+    return out.getvalue(), items, chain.prev
 
 
 def test_run_entry_copies_the_cached_spellings() -> None:
@@ -181,11 +202,11 @@ def test_run_entry_copies_the_cached_spellings() -> None:
     metrics, splits = {"b": 2.0, "a": 1.5}, {"z": {"a": 3.0}, "h": {"a": 4.0, "c": 5.0}}
     assert spell_run(metrics, splits) == "1.5,2;4,5;3"
     verdict = RunVerdict("r", "s", (), "p", metrics, splits, ())
-    _, after, _ = _run_piece(RankedRun(verdict, 1), run_parts(verdict, {}, "7,8;9,10;11"))(
-        0, "ab" * 32
+    encoded, _, _ = chained_run(
+        RankedRun(verdict, 1), run_parts(verdict, {}, "7,8;9,10;11"), 0, "ab" * 32
     )
-    assert b'"metrics":{"a":7,"b":8}' in after
-    assert b'"splits":{"h":{"a":9,"c":10},"z":{"a":11}}' in after
+    assert b'"metrics":{"a":7,"b":8}' in encoded
+    assert b'"splits":{"h":{"a":9,"c":10},"z":{"a":11}}' in encoded
 
 
 _SHARED = [passed(kind, f"check-{i}") for i, kind in enumerate(CheckKind)]
@@ -216,9 +237,10 @@ def test_runs_of_one_report_share_encoded_checks_correctly(
             f"run-{n}", "s", (), f"results/s/run-{n}.json", {"m": n / 3}, {}, tuple(checks)
         )
         ranked = RankedRun(verdict, n + 1 if verdict.feasible else None)
-        before, after, _ = _run_piece(ranked, run_parts(ranked.verdict, known))(n, "ab" * 32)
+        encoded, _, digest = chained_run(ranked, run_parts(ranked.verdict, known), n, "ab" * 32)
         entry = dict(next(run_entries_of(ranked)), seq=n, prev="ab" * 32)
-        assert b"{" + b",".join(p for p in (before, after) if p) + b"}" == rfc8785.dumps(entry)
+        assert encoded == rfc8785.dumps(dict(entry, hash=digest))
+        assert digest == hashlib.sha256(ENTRY_DOMAIN + rfc8785.dumps(entry)).hexdigest()
 
 
 def run_entries_of(ranked: RankedRun) -> Iterator[dict[str, object]]:

@@ -17,7 +17,7 @@ import shutil
 import struct
 import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
@@ -54,42 +54,63 @@ from expflow_git.workers import SpoolJob, worker_count
 if TYPE_CHECKING:
     from expflow_git.report.signing import SigningKey
 
-# What `result` needs of an entry (see _Tally.add): its type, and a run's id, rank and
-# feasibility; the walk-forward entry whole.
-Summary = Json
-# An entry ready to be chained: given its (seq, prev), the canonical members that
-# sort before "hash" and after it, and its summary.
-Piece = Callable[[int, str], tuple[bytes, bytes, Summary]]
 
+class _Chain:
+    """The entries array as it is written: each entry's canonical bytes, with the hash
+    of its members and its predecessor's hash, added to `batch`; what `result` says of
+    them gathered by `tally`.
 
-def _generic_piece(body: Json) -> Piece:
-    def encode(seq: int, prev: str) -> tuple[bytes, bytes, Summary]:
-        entry = {"seq": seq, "prev": prev, **body}
+    JCS writes members in key order, so an entry's members before and after "hash" are
+    encoded once and joined with and without the hash member. (Every entry has members
+    after "hash": "prev", "seq", "type".)
+    """
+
+    def __init__(self, batch: Batch, tally: Tally, genesis: str) -> None:
+        self.batch = batch
+        self.tally = tally
+        self.prev = genesis
+        self.count = 0
+
+    def _link(self, before: bytes, after: bytes) -> None:
+        if before:
+            self.prev = hashlib.sha256(
+                ENTRY_DOMAIN + b"{" + before + b"," + after + b"}"
+            ).hexdigest()
+            self.batch.add(b'{%s,"hash":"%s",%s}' % (before, self.prev.encode(), after))
+        else:
+            self.prev = hashlib.sha256(ENTRY_DOMAIN + b"{" + after + b"}").hexdigest()
+            self.batch.add(b'{"hash":"%s",%s}' % (self.prev.encode(), after))
+        self.count += 1
+
+    def entry(self, body: Json) -> None:
+        """An entry given as a value (a finding, a correction, the attempts, ...)."""
+        entry = {"seq": self.count, "prev": self.prev, **body}
         before = canonical_json({k: v for k, v in entry.items() if k < "hash"})[1:-1]
         after = canonical_json({k: v for k, v in entry.items() if k > "hash"})[1:-1]
-        return before, after, entry
+        self._link(before, after)
+        self.tally.add(entry)
 
-    return encode
-
-
-def _linked(pieces: Iterable[Piece], genesis: str) -> Iterator[tuple[bytes, Summary, str]]:
-    """Each entry's canonical bytes with its hash, its summary and its hash.
-
-    JCS writes members in key order, so the members before and after "hash" are
-    encoded once and joined with and without the hash member.
-    """
-    prev = genesis
-    sha256 = hashlib.sha256
-    for seq, piece in enumerate(pieces):
-        before, after, summary = piece(seq, prev)
-        # (Every entry has members after "hash": "prev", "seq", "type".)
-        if before:
-            digest = sha256(ENTRY_DOMAIN + b"{" + before + b"," + after + b"}")
-            prev = digest.hexdigest()
-            yield b'{%s,"hash":"%s",%s}' % (before, prev.encode(), after), summary, prev
-        else:
-            prev = sha256(ENTRY_DOMAIN + b"{" + after + b"}").hexdigest()
-            yield b'{"hash":"%s",%s}' % (prev.encode(), after), summary, prev
+    def runs(self, board: Iterable[tuple[RankedRun, RunParts]]) -> None:
+        """The run entries, given their parts (run_parts), in the board's order: the
+        same bytes as `entry` of their `run_entries` values, written in one loop (the
+        chain is the parent's critical path: ~20 µs a run as values, ~4 as parts)."""
+        sha256, add, add_run = hashlib.sha256, self.batch.add, self.tally.add_run
+        prev, seq = self.prev, self.count
+        for ranked, (before, head, tail) in board:
+            rank = ranked.rank
+            after = b'%s%s","rank":%s,"seq":%d%s' % (
+                head,
+                prev.encode(),
+                b"null" if rank is None else b"%d" % rank,
+                seq,
+                tail,
+            )
+            prev = sha256(ENTRY_DOMAIN + b"{" + before + b"," + after + b"}").hexdigest()
+            add(b'{%s,"hash":"%s",%s}' % (before, prev.encode(), after))
+            v = ranked.verdict
+            add_run(v.id, rank, v.feasible)
+            seq += 1
+        self.prev, self.count = prev, seq
 
 
 # Encoded passed checks by identity (they are shared values: see checks.passed), and a
@@ -196,20 +217,6 @@ def run_parts(
             )
     tail = b'%s,"study":%s,"type":"run"' % (splits, _study_bytes(v.study))
     return before, head, tail
-
-
-def _run_piece(ranked: RankedRun, parts: RunParts) -> Piece:
-    """A run entry, given its parts (run_parts), ready to be chained."""
-    before, head, tail = parts
-    v = ranked.verdict
-    rank = b"null" if ranked.rank is None else str(ranked.rank).encode()
-    summary: Summary = {"type": "run", "id": v.id, "rank": ranked.rank, "feasible": v.feasible}
-
-    def encode(seq: int, prev: str) -> tuple[bytes, bytes, Summary]:
-        after = head + prev.encode() + b'","rank":' + rank + b',"seq":' + str(seq).encode() + tail
-        return before, after, summary
-
-    return encode
 
 
 class _BoardParts:
@@ -374,21 +381,24 @@ def _template(
     return statement_value(audit, previous, root, head, result, leaves=_LEAVES, entries=_ENTRIES)
 
 
-def _pieces(audit: Audit, board: _BoardParts) -> Iterator[Piece]:
-    yield from (_generic_piece(finding_entry(f)) for f in audit.findings)
+def _entries(chain: _Chain, audit: Audit, board: _BoardParts) -> None:
+    for f in audit.findings:
+        chain.entry(finding_entry(f))
     # Declared corrections (issue 13), by path: visible in every report, never silent.
-    yield from (_generic_piece(c.entry()) for c in audit.check.corrections)
+    for c in audit.check.corrections:
+        chain.entry(c.entry())
     # Every attempt counted (issue 16): each study's records by status, the runs left out.
-    yield from (_generic_piece(a.entry()) for a in audit.attempts)
-    yield from (_run_piece(ranked, parts) for ranked, parts in board)
+    for a in audit.attempts:
+        chain.entry(a.entry())
+    chain.runs(board)
     if audit.top_params is not None:  # the params that differ between the top runs
-        yield _generic_piece(audit.top_params.entry())
+        chain.entry(audit.top_params.entry())
     walk = walk_entry(audit)
     if walk is not None:
-        yield _generic_piece(walk)
+        chain.entry(walk)
     budget = budget_entry(audit)
     if budget is not None:
-        yield _generic_piece(budget)
+        chain.entry(budget)
 
 
 @dataclass
@@ -466,19 +476,14 @@ def _encode(
     out.write(prefix + b"[")
     ranking = bytearray()
     tally = Tally(audit.focus, lambda *item: ranking.extend(_ranking_item_bytes(*item)))
-    count = 0
-    last = genesis
     batch = Batch(out)
-    for encoded, summary, digest in _linked(_pieces(audit, board), genesis):
-        batch.add(encoded)
-        tally.add(summary)
-        count += 1
-        last = digest
+    chain = _Chain(batch, tally, genesis)
+    _entries(chain, audit, board)
     batch.flush()
     result = tally.result(_RANKING)
     result["best_any"] = audit.board.best_any
     result.update(ladder_result(audit.ladder))
-    head = {"count": count, "hash": last}
+    head = {"count": chain.count, "hash": chain.prev}
     full = canonical_json(_template(audit, previous, root, head, result))
     _, after_entries = _split(full, _ENTRIES)
     before_leaves, after_leaves = _split(after_entries, _LEAVES)

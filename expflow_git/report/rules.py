@@ -54,26 +54,29 @@ class Tally:
         self.attempts: dict[str, int] = {}  # stays empty for a report without the entries
 
     def add(self, entry: Mapping[str, Any]) -> None:
-        """One entry (or what the encoder keeps of it: type, and id/rank/feasible)."""
+        """One entry, as a value."""
         kind = entry["type"]
         if kind == "finding":
             self.findings += 1
             if self.focus is not None and stem(entry["path"]) in self.focus_names:
                 self.focus_findings += 1  # at the run's own record or result
         elif kind == "run":
-            run_id, rank, feasible = entry["id"], entry["rank"], entry["feasible"]
-            self.ranking_item(run_id, rank, feasible)
-            self.runs += 1
-            self.feasible += 1 if feasible else 0
-            if rank is not None:
-                if not self.ranked:
-                    self.best_feasible = run_id
-                self.ranked += 1
-            self.focus_feasible = self.focus_feasible or bool(run_id == self.focus and feasible)
+            self.add_run(entry["id"], entry["rank"], entry["feasible"])
         elif kind == "walk-forward" and self.walk is None:
             self.walk = entry
         elif kind == "attempts":
             totals_of_entry(entry, self.attempts)
+
+    def add_run(self, run_id: Any, rank: Any, feasible: Any) -> None:
+        """One run entry, by its id, rank and feasibility."""
+        self.ranking_item(run_id, rank, feasible)
+        self.runs += 1
+        self.feasible += 1 if feasible else 0
+        if rank is not None:
+            if not self.ranked:
+                self.best_feasible = run_id
+            self.ranked += 1
+        self.focus_feasible = self.focus_feasible or bool(run_id == self.focus and feasible)
 
     def result(self, ranking: object) -> Json:
         walk = self.walk

@@ -71,7 +71,7 @@ def finding_entry(f: Finding) -> Json:
 
 
 def run_entries(audit: Audit, ladder: Ladder | None = None) -> Iterator[Json]:
-    """The run entries as values (the report itself is encoded by encode.py's `_run_piece`);
+    """The run entries as values (the report itself is encoded by encode.py's `_Chain.runs`);
     `ladder` is the audit's (`audit.ladder`)."""
     for ranked in audit.board.runs:
         v = ranked.verdict
