@@ -214,6 +214,7 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
             print(f"expflow-git: {what} ({why})")
     if since:
         args += ["--since", since]
+    _warn_if_behind(env, git, rev)
     for option, name in (("--policy", "POLICY"), ("--html", "HTML_PATH")):
         if value := env.get(f"EXPFLOW_INPUT_{name}"):
             args += [option, value]
@@ -221,6 +222,31 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     if policy_ref := env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env):
         args += ["--policy-ref", policy_ref]
     return args
+
+
+def _warn_if_behind(env: Mapping[str, str], git: Git, rev: str) -> None:
+    """A pull request whose base commit is not in its history (the base branch moved on
+    after it branched) is audited as its head has it: the runs, looks and ids the base
+    gained since are not counted against it, so it can pass here and fail merged (an
+    attacker's hunt: a budget passed by branching from an old commit, a rival's new id
+    reused). Say so where the job shows it; a merge queue audits the merged commit."""
+    base = pr_base_sha(env)
+    if base is None or env.get("GITHUB_EVENT_NAME") == "merge_group":
+        return
+    try:
+        behind = not git.is_ancestor(base, rev)
+    except ExpflowError:  # (a base the clone lacks: the policy read from it says so)
+        return
+    if behind:
+        print(
+            "::warning title=expflow-git::"
+            + github_data(
+                f"the pull request is behind its base {base[:12]}: what the base gained "
+                "since it branched (runs and looks in the budgets, ids and results) is not "
+                "counted here, so it may pass alone and fail merged; update the branch, or "
+                "require branches to be up to date or a merge queue"
+            )
+        )
 
 
 def summarise(report_path: str, env: Mapping[str, str]) -> tuple[str, str] | None:

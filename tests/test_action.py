@@ -385,6 +385,10 @@ def test_pull_request_behind_its_base_is_checked_from_where_it_left(
     assert code == 0, log
     assert outputs["passed"] == "true"
     assert f"history checked since {fork[:12]}" in log
+    # What main gained since is not counted against the pull request: the job says so.
+    base = git(demo_repo, "rev-parse", "main")
+    warnings = [line for line in log.splitlines() if line.startswith("::warning")]
+    assert any(f"behind its base {base[:12]}" in line for line in warnings), log
 
     # The same layout with a rewrite on the branch fails.
     git(demo_repo, "checkout", "-q", "feature")
@@ -394,6 +398,21 @@ def test_pull_request_behind_its_base_is_checked_from_where_it_left(
         demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head)
     )
     assert code == 1 and "result-rewritten" in log, log
+
+
+def test_a_pull_request_up_to_date_with_its_base_is_not_called_behind(
+    demo_repo: Path, tmp_path: Path
+) -> None:
+    git(demo_repo, "checkout", "-qb", "feature")
+    (demo_repo / "notes.md").write_text("a note\n")
+    git(demo_repo, "add", "notes.md")
+    git(demo_repo, "commit", "-qm", "a note")
+    head = git(demo_repo, "rev-parse", "HEAD")
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="pull_request", payload=pr_event(demo_repo, head)
+    )
+    assert code == 0 and outputs["passed"] == "true", log
+    assert "behind its base" not in log
 
 
 def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path, tmp_path: Path) -> None:
