@@ -37,15 +37,57 @@ def leak_in(rel: str, data: bytes) -> Finding | None:
     first = found[0]
     if first.pointer:
         return first
-    pointer, in_key = _pointer_at(data, first.line, first.col)
-    if in_key:
-        # The flagged text is in the field's own name (`--param pin:NNNN=1`): the pointer
-        # names it, so its last segment is shown with every run of four digits masked, as
-        # the scan read the key beside its quotes (the finding's own masking reads a
-        # pointer without them; a review, issue 18 twenty-fourth pass).
-        head, _, last = pointer.rpartition("/")
-        pointer = f"{head}/{re.sub(r'[0-9]{4,}', '****', last)}"
+    pointer, key = _pointer_at(data, first.line, first.col)
+    if key is not None:
+        # The flagged text is in the field's own name (`--param pin:NNNN=1`, a column or
+        # a param named by a PIN's digest): the pointer names it, so its last segment is
+        # shown masked as the scan flags it in this document. Every run of four or more
+        # digits masked was not that: a digest keeps its hex letters between them, and
+        # the finding's own masking then saw no digest (a hunter's report, issue 18
+        # thirty-first pass).
+        head, _, _ = pointer.rpartition("/")
+        pointer = f"{head}/{pointer_token(_masked_key(data, *key))}"
     return replace(first, pointer=pointer)
+
+
+def _masked_key(data: bytes, line: str, start: int, end: int) -> str:
+    """The key held at `line[start:end]` (between its quotes, as `dump` writes it) of the
+    document `data`, as a refusal's pointer shows it: every span the PIN scan flags in
+    the document (`scanner.flagged`: read as text and as code, as written and with its
+    escapes decoded) masked whole where the line holds it, a PIN's digest of any
+    spelling the scan knows as one `****`, then every run of four digits or more that is
+    left; the key whole (`****`) if a flagged span is still in what is left (one the
+    scan read only with the key's escapes decoded)."""
+    from expflow_git.pinscan.scanner import flagged
+
+    spans = {span for span in flagged(data.decode("utf-8", "replace")) if span}
+    hidden = [False] * len(line)
+    for span in spans:
+        at = line.find(span)
+        while at != -1:
+            hidden[at : at + len(span)] = [True] * len(span)
+            at = line.find(span, at + 1)
+    shown, i = [], start
+    while i < end:
+        if hidden[i]:
+            shown.append("****")
+            while i < end and hidden[i]:
+                i += 1
+        else:
+            shown.append(line[i])
+            i += 1
+    held = "".join(shown)
+    try:
+        key = json.loads(f'"{held}"')
+    except ValueError:  # (a mask across an escape: the key as the document spells it)
+        key = held
+    # And, as before, a run of four digits or more left (`pin:NNNN-…`, a PIN the scan
+    # reads only beside other text): more is masked, never less.
+    text = re.sub(r"[0-9]{4,}", "****", key if isinstance(key, str) else held)
+    as_held = json.dumps(text, ensure_ascii=False)
+    if any(span in text or span in as_held for span in spans):
+        return "****"
+    return text
 
 
 def refusal(rel: str, data: bytes, given: Mapping[str, str] | None = None) -> str | None:
@@ -77,12 +119,15 @@ def refuse(
         raise ExpflowError(refused, code=code)
 
 
-def _pointer_at(data: bytes, line: int | None, col: int | None = None) -> tuple[str, bool]:
+def _pointer_at(
+    data: bytes, line: int | None, col: int | None = None
+) -> tuple[str, tuple[str, int, int] | None]:
     """The JSON pointer of the field on `line` (1-based) of a document as `dump` writes
-    it (one field a line, two spaces of indent a level), and whether `col` (1-based)
-    falls in that field's key, quotes included; ("", False) when it cannot be told."""
+    it (one field a line, two spaces of indent a level), and, when `col` (1-based) falls
+    in that field's key, quotes included, the line and the offsets of the key between
+    its quotes; ("", None) when it cannot be told."""
     if line is None:
-        return "", False
+        return "", None
     path: list[str] = []
     counters: list[int] = [0]
     for number, text in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
@@ -98,7 +143,7 @@ def _pointer_at(data: bytes, line: int | None, col: int | None = None) -> tuple[
             try:
                 key = json.loads(f'"{m.group(2)}"')
             except ValueError:
-                return "", False
+                return "", None
         else:
             key = str(counters[-1])
             counters[-1] += 1
@@ -106,7 +151,8 @@ def _pointer_at(data: bytes, line: int | None, col: int | None = None) -> tuple[
         if number == line:
             key_end = len(m.group(1)) + len(m.group(2) or "") + 2  # its closing quote
             in_key = m.group(2) is not None and col is not None and col <= key_end
-            return "/" + "/".join(path), in_key
+            held = (text, m.start(2), m.end(2)) if in_key else None
+            return "/" + "/".join(path), held
         if m.group(3) in ("{", "["):
             counters.append(0)
-    return "", False
+    return "", None
