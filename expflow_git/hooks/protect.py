@@ -116,8 +116,9 @@ class StagedRewrite:
 
 class StagedChanges(list[Change]):
     """`staged_changes`' list of changes, which also says whether HEAD had no commit
-    (`unborn`): `unpassed_findings` scans the first commit's submodules, and asking git
-    again for a commit that changes nothing cost two git processes per hook run."""
+    (`unborn`): `unpassed_findings` checks what the first commit stages that pre-commit
+    passes no hook, and asking git again for a commit that changes nothing cost two git
+    processes per hook run."""
 
     def __init__(self, changes: Iterable[Change] = (), *, unborn: bool = False) -> None:
         super().__init__(changes)
@@ -407,10 +408,10 @@ def unpassed_findings(
     git = ws.git
     if git is None:
         return []
-    if not changes:  # the first commit (nothing to compare with): its submodules
+    if not changes:  # the first commit (nothing to compare with): all it stages
         # (`staged_changes` knows whether HEAD is unborn; a list made elsewhere does not)
         unborn = changes.unborn if isinstance(changes, StagedChanges) else _unborn(git)
-        changes = _unborn_links(git) if unborn else []
+        changes = _unborn_entries(git) if unborn else []
     merging = (git.git_dir / "MERGE_HEAD").is_file()
     kept = [
         c
@@ -453,14 +454,14 @@ def _unborn(git: Git) -> bool:
     return False
 
 
-def _unborn_links(git: Git) -> list[Change]:
-    """Before the first commit, the index's submodules as added (a review: their names
-    went unscanned in a repository's first commit)."""
-    return [
-        Change("A", e.path, None, e.sha, None, e.mode)
-        for e in git.ls_index()
-        if e.mode == GITLINK and e.stage == 0
-    ]
+def _unborn_entries(git: Git) -> list[Change]:
+    """Before the first commit (a new repository's, or an orphan branch's), every entry
+    of the index as added, from one listing: `unpassed_findings` keeps those pre-commit
+    passes no hook (a submodule, a file absent from disk or with a folder in its place).
+    Only submodules were taken, so a PIN hash staged with skip-worktree or
+    assume-unchanged and deleted from disk went into a first commit unscanned (issue 18,
+    thirty-first pass; a hunt)."""
+    return [Change("A", e.path, None, e.sha, None, e.mode) for e in git.ls_index() if e.stage == 0]
 
 
 def orphaned_results(ws: Workspace, changes: list[Change]) -> list[Finding]:
