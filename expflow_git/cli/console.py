@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -110,11 +111,43 @@ def stdout() -> TextIO:
     started (`>&-`) is None in Python: writing to it is an error as writing to a full
     disk is (OSError: main prints `expflow-git: error: stdout: Bad file descriptor`,
     exit 2), not output lost with exit 0, nor an AttributeError traceback (a hunter's
-    find, issue 18 twenty-ninth pass)."""
+    find, issue 18 twenty-ninth pass). One straight over the file (`python -u`) is
+    given a buffered writer first (`_whole_writes`): its writes are whole or fail."""
     stream = sys.stdout
     if stream is None:
         raise OSError(errno.EBADF, os.strerror(errno.EBADF), "stdout")
+    raw = getattr(stream, "buffer", None)
+    if isinstance(raw, io.RawIOBase):
+        stream = sys.stdout = _whole_writes(stream, raw)
     return stream
+
+
+def _whole_writes(stream: TextIO, raw: io.RawIOBase) -> TextIO:
+    """`stream`, a text stream straight over the file `raw` (`python -u`, PYTHONUNBUFFERED,
+    as many CI images and containers set), as one that writes all it is given or raises.
+    Python's text layer writes to an unbuffered file once and drops what that write did
+    not take (CPython issue 85393): a pipe whose reader left (`| head`) took the 64 KiB
+    it holds, the rest was lost and no next write failed, so `list --format json | head`
+    exited 0 (a hunter's find, issue 18 thirty-first pass). A buffered writer between
+    them writes again until all is written, and the write that finds the pipe closed
+    raises BrokenPipeError (main: exit 1). The text is still passed on at once
+    (write_through), and every write of the console flushes, so what -u asks stays."""
+    stream.flush()
+    whole = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        newline=None if os.name == "nt" else "\n",  # as Python makes sys.stdout
+        line_buffering=bool(stream.line_buffering),
+        write_through=True,
+    )
+    # Kept for good: the file is sys.__stdout__'s too, and a wrapper dropped (sys.stdout
+    # set to another stream, then back) would close it as it went.
+    _WHOLE.append(whole)
+    return whole
+
+
+_WHOLE: list[TextIO] = []
 
 
 def _echo(text: str, stream: TextIO | None) -> None:
