@@ -484,12 +484,13 @@ _DEBUG_FLAGS = re.compile(
 )
 
 
-def _has_content(root: bytes, path: str) -> bool:
-    """Whether the work tree's file at ``path`` (git's spelling) is there and not empty."""
+def _not_an_empty_file(root: bytes, path: str) -> bool:
+    """Whether the work tree at ``path`` (git's spelling) holds anything but an empty
+    file: one with content, or nothing (deleted from disk)."""
     try:
         return os.lstat(os.path.join(root, path.encode("utf-8", "surrogateescape"))).st_size > 0
     except OSError:
-        return False
+        return True
 
 
 def _parse_index(out: bytes) -> list[IndexEntry]:
@@ -944,10 +945,15 @@ class Git:
 
     def intended(self, blob_ids: Mapping[str, str]) -> frozenset[str]:
         """Of the index's files ``blob_ids`` (path → blob id), those `git add -N` made:
-        asked only of an empty blob whose file is not empty (an empty `.gitkeep` costs no
-        process; an intended file that is empty reads as the empty document it is)."""
+        asked only of an empty blob whose file is not an empty file (an empty `.gitkeep`
+        costs no process; an intended file that is empty reads as the empty document it
+        is). One deleted from disk is asked too: `git add -N` then `rm` was read as an
+        empty document git would never commit (a fixer's aside, issue 18 thirty-first
+        pass)."""
         root = os.fsencode(self.root)
-        empty = [p for p, sha in blob_ids.items() if sha in EMPTY_BLOBS and _has_content(root, p)]
+        empty = [
+            p for p, sha in blob_ids.items() if sha in EMPTY_BLOBS and _not_an_empty_file(root, p)
+        ]
         return self.intent_to_add(empty) if empty else frozenset()
 
     def index_paths(self) -> list[str]:
@@ -1013,11 +1019,14 @@ class Git:
         return _parse_raw(zsplit(out), 0)[0]
 
     def staged_changes(self, commit: str = "HEAD") -> list[Change]:
-        """What the index (the one git's env points at) changes against ``commit``."""
+        """What the index (the one git's env points at) changes against ``commit``: as
+        git commits it, so without what `git add -N` put there (an empty document to
+        `protect`, git commits nothing for it)."""
         _check_rev(commit)
         out = self.run(
             "diff-index",
             "--cached",
+            "--ita-invisible-in-index",
             "--raw",
             "-z",
             "--no-renames",

@@ -99,3 +99,21 @@ def test_many_intended_files_are_found_in_one_listing_of_the_index(
     assert listing[-1] == "--", listing  # no pathspec: one listing of the index
     few = intended[: gitstore.FEW_PATHSPECS]
     assert git.intent_to_add(few) == set(few)  # (a few: named, as before)
+
+
+def test_an_intent_to_add_deleted_from_disk_is_not_staged(committed_repo: ExpRepo, cli) -> None:
+    """`git add -N` then `rm`: git commits nothing for the entry, where `validate --staged`
+    and `protect` read it as an empty document (a fixer's aside, thirty-first pass). A
+    staged empty file deleted from disk is still what git commits: an empty document."""
+    rel = committed_repo.add_experiment("exp-002")
+    committed_repo.git("add", "-N", rel)
+    (committed_repo.path / rel).unlink()
+    staged = "experiments/pdebench-task1/empty.json"
+    committed_repo.write(staged, b"")
+    committed_repo.git("add", staged)
+    (committed_repo.path / staged).unlink()
+    for args in (["validate", "--staged"], ["protect", "--"]):
+        res = cli(args, cwd=committed_repo.path)
+        assert rel not in res.out, (args, res.both)
+        assert f"{staged}:1:1: invalid-json" in res.out, (args, res.both)
+    assert rel not in {e.path for e in Git.discover(committed_repo.path).ls_index()}
