@@ -27,6 +27,51 @@ import unicodedata
 # or as whatever a font puts there. Either shows as an escape.
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Cn", "Co"})
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, the same ranges in
+# Unicode 14 to 16): what a terminal, a browser or GitHub draws as nothing. Most are of
+# the categories above, but 263 are combining marks (Mn) and 4 fillers (Lo), which
+# Python reads as printable: U+034F combining grapheme joiner, U+115F-U+1160, U+3164
+# and U+FFA0 Hangul fillers, U+17B4-U+17B5 Khmer inherent vowels, U+180B-U+180D and
+# U+180F Mongolian free variation selectors, and the variation selectors U+FE00-U+FE0F
+# and U+E0100-U+E01EF: one selector a byte hides a message in a word ("ASCII smuggling",
+# as tag characters do), one mark makes two names look alike (`lr`, `lr` + U+034F).
+# VS16 (U+FE0F) too, though it only asks an emoji's colour form (docs/decisions.md).
+# The whole property is listed, its reserved code points as well: a later Python whose
+# tables assign one still escapes it.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+
+
+@functools.cache
+def _ignorable() -> re.Pattern[str]:
+    """A default-ignorable character (`_DEFAULT_IGNORABLE`). Compiled on first use, by
+    text that is not ASCII: ~0.3 ms."""
+    ranges = "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _DEFAULT_IGNORABLE)
+    return re.compile(f"[{ranges}]")
+
+
+def _hidden(ch: str) -> bool:
+    """Whether a terminal must get `ch` as an escape (`_HIDDEN`, `_DEFAULT_IGNORABLE`)."""
+    return unicodedata.category(ch) in _HIDDEN or _ignorable().match(ch) is not None
+
+
 # CI runners read a command anywhere in a line that has `##` + a word + `[`: GitHub
 # Actions' old form `##[error]…`, Azure Pipelines' `##vso[…]`, TeamCity's `##teamcity[…]`.
 _RUNNER_PREFIX = re.compile(r"##(?=[A-Za-z]*\[)")
@@ -68,13 +113,20 @@ def _visible(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
+def _visible_match(match: re.Match[str]) -> str:
+    return _visible(match.group())
+
+
 def terminal(text: str) -> str:
     """`text` with every invisible or line-splitting character shown as an escape:
     `\\x1b` for ESC, `\\x0a` for a line feed, `\\xff` for an undecodable byte of a file
-    name, `\\u2028`, `\\u202e`, … The result is one line of printable text."""
-    if text.isprintable():  # nearly every string: one C-level scan
-        return text
-    return "".join(_visible(ch) if unicodedata.category(ch) in _HIDDEN else ch for ch in text)
+    name, `\\u2028`, `\\u202e`, a variation selector `\\ufe0f`, … The result is one
+    line of printable text, none of it drawn as nothing."""
+    if text.isprintable():  # nearly every string: one C-level scan (two beyond ASCII)
+        if text.isascii() or _ignorable().search(text) is None:
+            return text
+        return _ignorable().sub(_visible_match, text)  # printable: no other to escape
+    return "".join(_visible(ch) if _hidden(ch) else ch for ch in text)
 
 
 def terminal_path(path: str) -> str:
@@ -198,7 +250,7 @@ def json_text(text: str) -> str:
         category = unicodedata.category(ch)
         if category == "Cs":
             return "\\" + _visible(ch)  # the JSON text `\\xff`, valid Unicode
-        if category in _HIDDEN:
+        if category in _HIDDEN or _ignorable().match(ch) is not None:
             return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else _utf16(ord(ch))
         return ch
 
