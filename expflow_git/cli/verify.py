@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +21,10 @@ from expflow_git.cli.console import (
 )
 from expflow_git.cli.options import allowed_signers_option, format_option, repo
 from expflow_git.errors import ExitCode
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
+    from expflow_git.report.verify import Options
 
 
 @click.command()
@@ -105,7 +111,7 @@ def verify(
     """Verify a report's signature, hash chain and binding to the repository."""
     from expflow_git.gitstore import Git
     from expflow_git.report.keyring import trusted_keys
-    from expflow_git.report.saved import claimed_commit, read_bytes
+    from expflow_git.report.saved import read_bytes
     from expflow_git.report.verify import Options, verify_report
 
     refuse_empty(
@@ -126,14 +132,14 @@ def verify(
         trusted_ref=trusted_ref,
         allowed_signers=allowed_signers,
         git=keys_repo,
-        # Only --trusted-ref needs the claimed commit: no second decoding without it.
-        report_commit=claimed_commit(data) if trusted_ref else None,
         verified=git,
         warn=lambda message: warn(message, command="verify"),
     )
     options = Options(
         trusted=keyring.keys, allow_unsigned=allow_unsigned, repo=git, ref=ref, recompute=recompute
     )
+    if trusted_ref and keys_repo is not None:
+        _refuse_a_ref_holding_it(data, report, options, keys_repo, trusted_ref)
     verdict = verify_report(data, source=report, options=options)
     lines = keyring.lines + verdict.lines
     if chain_dir:
@@ -162,6 +168,52 @@ def verify(
     )
     if not ok:
         raise SystemExit(ExitCode.FAILED)
+
+
+def _refuse_a_ref_holding_it(
+    data: bytes, source: str, options: Options, git: Git, trusted_ref: str
+) -> None:
+    """--trusted-ref must not contain the commit the report claims (trust.at_ref; exit
+    2). That claim is read from the statement only once the signatures check out with
+    the keys read (or --allow-unsigned accepts an unsigned report): it was parsed before
+    anything was verified, an 80 MB unsigned report's included (a hunter's find, issue
+    18 thirty-first pass; §6.4 item 2). A report that does not verify fails anyway; its
+    claim is then taken, unparsed, from the fixed end of a canonical statement, so that
+    a ref holding it is still named (exit 2) rather than only the signature failing."""
+    from expflow_git.report import trust
+    from expflow_git.report.verify import check_signatures, statement_commit
+
+    envelope, signed = check_signatures(data, source=source, options=options)
+    if envelope is None:
+        return  # not an envelope: verify_report says so
+    commit = (
+        statement_commit(envelope, source=source) if signed else _claim_unread(envelope.payload)
+    )
+    if commit is not None:
+        # A commit the clone lacks is refused by _contains, one the ref holds by at_ref
+        # with its message (both exit 2); at_ref is not called otherwise, so the keys
+        # the keyring read are not read again.
+        target = git.resolve_trusted(trusted_ref).sha
+        if trust._contains(git, target, commit):
+            trust.at_ref(git, trusted_ref, verified_commit=commit)
+
+
+# The end of a canonical statement (RFC 8785: `subject` is its last member): the commit
+# and tree it is about, exactly as the tool writes them.
+_SUBJECT_END = re.compile(
+    rb',"subject":\[\{"digest":\{"gitCommit":"([0-9a-f]{40}(?:[0-9a-f]{24})?)"\},'
+    rb'"name":"commit"\},\{"digest":\{"gitTree":"[0-9a-f]{40}(?:[0-9a-f]{24})?"\},'
+    rb'"name":"tree"\}\]\}'
+)
+
+
+def _claim_unread(payload: bytes) -> str | None:
+    """The commit a payload's subject names, read from its last bytes without parsing it
+    (a bounded look at a fixed shape; None for any other)."""
+    tail = payload[-300:]
+    start = tail.rfind(b',"subject":')
+    found = _SUBJECT_END.fullmatch(tail, start) if start >= 0 else None
+    return found.group(1).decode("ascii") if found else None
 
 
 def _refuse_without_repo() -> None:

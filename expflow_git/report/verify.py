@@ -149,6 +149,31 @@ def _big_integer(value: Any) -> str:
     return "/"
 
 
+def check_signatures(data: bytes, *, source: str, options: Options) -> tuple[Envelope | None, bool]:
+    """The envelope of `data` (None if it cannot be decoded) and whether its payloadType
+    and every signature check out with `options`' keys (an unsigned report only with
+    allow_unsigned): what must hold before anything of the payload is read, such as the
+    commit it claims (§6.4 item 2). Nothing of the payload is parsed."""
+    try:
+        envelope = _decode(data, source)
+    except ReportError:
+        return None, False
+    if envelope.payload_type != PAYLOAD_TYPE:
+        return envelope, False
+    return envelope, _check_signatures(envelope, options)[0].ok
+
+
+def statement_commit(envelope: Envelope, *, source: str) -> str | None:
+    """The commit (`predicate.repo.commit`) the statement of an envelope whose signatures
+    were checked claims; None when the statement does not parse."""
+    try:
+        statement = _statement(envelope, source)
+    except ReportError:
+        return None
+    commit = statement["predicate"]["repo"]["commit"]
+    return commit if isinstance(commit, str) else None
+
+
 def verify(data: bytes, *, source: str, options: Options) -> list[Line]:
     """Every check of docs/spec.md §6.4 items 1–5 that applies; passes iff all lines are ok."""
     return verify_report(data, source=source, options=options).lines
