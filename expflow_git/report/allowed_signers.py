@@ -33,7 +33,9 @@ _MAX_FILE = 1024 * 1024
 # review, issue 18 twenty-eighth pass); such a character now stays in its field, where
 # the principals' or the key's own check refuses it.
 _TOKEN = re.compile(r'(?:"[^"]*"|[^ \t"])+')
-_TIME = re.compile(r"([0-9]{8})([0-9]{4}([0-9]{2})?)?(Z?)", re.IGNORECASE)  # ASCII, as ssh
+# ASCII digits, as ssh; `Z` or `UTC` (any case) for UTC, as OpenSSH 9's
+# parse_absolute_time takes either.
+_TIME = re.compile(r"([0-9]{8})([0-9]{4}([0-9]{2})?)?(Z|UTC)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -177,14 +179,16 @@ def _window(options: dict[str, str | None], where: str) -> tuple[int | None, int
 
 
 def _time(value: str | None, where: str, what: str) -> int | None:
-    """OpenSSH's YYYYMMDD[HHMM[SS]][Z]: UTC with Z, the local time zone without (as
-    ssh-keygen reads it), after 1970-01-01T00:00:00Z (OpenSSH refuses the line else)."""
+    """OpenSSH's YYYYMMDD[HHMM[SS]][Z|UTC]: UTC with Z or UTC, the local time zone
+    without (as ssh-keygen reads it), after 1970-01-01T00:00:00Z (OpenSSH refuses the
+    line else). `UTC` was refused here, a line ssh-keygen uses (issue 18 thirty-first
+    pass)."""
     if value is None:
         return None
     match = _TIME.fullmatch(value)
     if match is None:
-        raise ExpflowError(f"{where}: {what}: expected YYYYMMDD[HHMM[SS]][Z]")
-    digits = value[:-1] if value[-1:] in "zZ" else value
+        raise ExpflowError(f"{where}: {what}: expected YYYYMMDD[HHMM[SS]][Z] (or UTC for Z)")
+    digits = value[: match.end(2) if match.group(2) else match.end(1)]
     shape = {8: "%Y%m%d", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}[len(digits)]
     try:
         when = dt.datetime.strptime(digits, shape)
