@@ -210,14 +210,14 @@ def verify_at(
 
     from expflow_git import escape
     from expflow_git.report.keyring import trusted_keys
-    from expflow_git.report.saved import claimed_commit
     from expflow_git.report.verify import Options, verify_report
 
+    # (No claimed commit: only --trusted-ref reads one, and reading it here parsed the
+    # payload before its signature was checked, an unsigned 80 MB one's included.)
     keyring = trusted_keys(
         list(public_keys),
         allowed_signers=allowed_signers,
         git=git,
-        report_commit=claimed_commit(data),
         verified=git,
         warn=warnings.warn,
     )

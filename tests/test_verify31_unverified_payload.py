@@ -194,3 +194,28 @@ def test_a_ref_holding_an_unverified_report_s_commit_is_still_named_unparsed(
     assert res.code == 1, res
     assert "FAIL signature: report is UNSIGNED" in res.out, res.out
     assert parsed == []
+
+
+def test_the_api_does_not_parse_a_report_that_does_not_verify(
+    xcli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parsed: list[bytes]
+) -> None:
+    """`Repository.verify` read the report's claimed commit (a whole parse) before its
+    signature was checked, though without a trusted ref nothing uses it."""
+    from expflow_git import Repository
+    from expflow_git.report import saved
+
+    s = Setup(xcli, tmp_path)
+    unsigned = s.audit(tmp_path / "unsigned.json", key=None)
+    _spy(monkeypatch, parsed)
+    claimed: list[bytes] = []
+    real = saved.parse_report
+
+    def parse_spy(data: bytes, source: str) -> object:
+        claimed.append(data)
+        return real(data, source=source)
+
+    monkeypatch.setattr(saved, "parse_report", parse_spy)
+    result = Repository(s.repo).verify(unsigned, public_keys=[str(s.pub)])
+    assert not result.ok
+    assert any("UNSIGNED" in line for line in result.lines), result.lines
+    assert _payload(unsigned) not in parsed and claimed == []
