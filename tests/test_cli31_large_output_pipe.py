@@ -102,3 +102,29 @@ def test_large_output_read_whole_is_whole_and_exit_0(many: Path, unbuffered: boo
     assert len(json.loads(out)["runs"]) == RUNS
     _, buffered, _ = read_whole(["list", "--format", "json"], many, unbuffered=False)
     assert out == buffered
+
+
+def test_a_caller_s_own_output_after_an_in_process_call_is_not_held_back(tmp_path: Path) -> None:
+    """The stdout put in place under `python -u` buffered what the caller printed after
+    an in-process CLI call until exit: it came after the caller's stderr (a review)."""
+    repo = new_repo(tmp_path / "repo", POLICY)
+    add_run(repo, "exp-0001", {"seg_total": 1, "pde_mean": 10, "train_time_min": 5})
+    commit_all(repo)
+    script = (
+        "import sys\n"
+        "from expflow_git.cli.main import main\n"
+        "main(['list', '--format', 'csv'])\n"
+        "print('A: stdout after the call')\n"
+        "print('B: stderr after it', file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=repo,
+        env=_env(unbuffered=True),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one pipe: the order the two were written in
+        timeout=120,
+    )
+    out = proc.stdout.decode()
+    assert "exp-0001" in out and "A: stdout after the call" in out, out
+    assert out.index("exp-0001") < out.index("A: stdout") < out.index("B: stderr"), out

@@ -130,10 +130,12 @@ def _whole_writes(stream: TextIO, raw: io.RawIOBase) -> TextIO:
     it holds, the rest was lost and no next write failed, so `list --format json | head`
     exited 0 (a hunter's find, issue 18 thirty-first pass). A buffered writer between
     them writes again until all is written, and the write that finds the pipe closed
-    raises BrokenPipeError (main: exit 1). The text is still passed on at once
-    (write_through), and every write of the console flushes, so what -u asks stays."""
+    raises BrokenPipeError (main: exit 1). Every write is passed on at once (write_through,
+    and `_Flushed` flushes the buffer after it), so what -u asks stays, for a caller
+    printing after an in-process CLI call too (it was held in the buffer until exit, and
+    came after what the caller wrote to stderr: a review)."""
     stream.flush()
-    whole = io.TextIOWrapper(
+    whole = _Flushed(
         io.BufferedWriter(raw),
         encoding=stream.encoding,
         errors=stream.errors,
@@ -148,6 +150,15 @@ def _whole_writes(stream: TextIO, raw: io.RawIOBase) -> TextIO:
 
 
 _WHOLE: list[TextIO] = []
+
+
+class _Flushed(io.TextIOWrapper):
+    """A text stream whose every write reaches the file before it returns."""
+
+    def write(self, s: str) -> int:
+        written = super().write(s)
+        self.flush()
+        return written
 
 
 def _echo(text: str, stream: TextIO | None) -> None:
