@@ -106,3 +106,17 @@ def test_leak_in_masks_what_the_scan_flags_in_a_key_whole(key: str, shown: str) 
     assert f"#{shown}: " in said, said
     assert_hidden(said)
     assert not re.search(r"[0-9a-fA-F]{8}", said.split("#", 1)[1]), said
+
+
+def test_a_key_of_many_flagged_spans_is_masked_whole() -> None:
+    """Each flagged span was looked for along the key's line: a key of thousands took
+    seconds (a review). Past MOST_SPANS_SHOWN distinct spans the key is `****` whole."""
+    from expflow_git.pinscan.written import MOST_SPANS_SHOWN
+
+    rel = "experiments/s/e.json"
+    many = " ".join(f"pin={1000 + i} q{i}" for i in range(MOST_SPANS_SHOWN + 1))
+    found = leak_in(rel, dump({"id": "e", "params": {many: 1}}))
+    assert found is not None and found.pointer == "/params/****", found
+    few = " ".join(f"pin={1000 + i} q{i}" for i in range(3))
+    found = leak_in(rel, dump({"id": "e", "params": {few: 1}}))
+    assert found is not None and found.pointer == "/params/pin=**** q0 pin=**** q1 pin=**** q2"
