@@ -208,9 +208,11 @@ def flag_hits(text: str) -> list[Hit]:
 # also as a tracker writes it (`- pin=NNNN`; missed until issue 18's twenty-third pass),
 # outside code, where `f(pin=NNNN)` is a keyword argument; a word ends a quoted string or
 # a sentence too (`"door pin=NNNN"`, `pin=NNNN.`; a review), not a decimal (`pin=1013.25`).
+# Blanks may follow the `:` (`"x\tpin: NNNN"` in a JSON string, read on the scan's escape
+# view: a hunter's find, issue 18 thirty-first pass).
 _TAG_RE = re.compile(
     r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])"
-    r"|(?<![^ \t\r\n\[(,])pin(?P<sep>[:=])(?P<bare>[0-9]{4})"
+    r"|(?<![^ \t\r\n\[(,])pin(?P<sep>:[ \t]*|=)(?P<bare>[0-9]{4})"
     r"(?=[ \t\r\n\]),\"';]|\.(?![0-9])|\Z)",
     re.IGNORECASE | re.ASCII,
 )

@@ -28,7 +28,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   part; `sha256`, `ed25519` are prose).
 - ``pin-sha256``: a 64-hex token (either case, optionally ``0x``-prefixed)
   bounded by non-word characters that is the SHA-256 of one of the 10,000
-  four-digit PINs.
+  four-digit PINs (a letter escape, ``\\n``, or a colour code before it is a boundary:
+  `_escape_view`).
 - ``pin-hash-format``: any match of ``pin.PIN_HASH_RE`` (the tool's own format), also
   with each ``$`` written ``$$`` (docker compose, make) or ``\\$`` (a shell).
   In a path too (`name_findings`), as a PIN's SHA-256 in a path is a ``pin-sha256``.
@@ -1004,8 +1005,53 @@ def masked(text: str) -> str:
     return text
 
 
+# A string escape ending in a letter (`\\n`, `\\t`, `\\r`, ...: JSON, YAML, Python) glues that
+# letter to the token after it, and so does an ANSI colour code (`ESC[1m`, written raw or
+# as `\\u001b[1m`, `\\x1b[1m`, `\\033[1m`, `\\e[1m`): every word-bounded rule missed
+# `"stored hash:\\n<digest>"`, `"retry\\n--pin NNNN"` (a hunter's find, issue 18 thirty-first
+# pass). The rules are also run on a view of the same length with each such escape (its
+# backslash not itself escaped: pairs are read from the left) and each colour code
+# replaced by blanks, so a hit's place in the view is its place in the text.
+_ESCAPE_VIEW_RE = re.compile(
+    r"(?:\x1b|\\(?:u001[bB]|x1[bB]|033|[eE]))\[[0-?]*[ -/]*[@-~]|\\[nrtfvbae]|\\[^\n]"
+)
+_VIEW_MARKS = ("\\", "\x1b")
+
+
+def _escape_view(text: str) -> str | None:
+    """`text` with its letter escapes and colour codes blanked (`_ESCAPE_VIEW_RE`), or None
+    when it holds none."""
+    if not any(mark in text for mark in _VIEW_MARKS):
+        return None
+    changed = False
+
+    def blank(m: re.Match[str]) -> str:
+        nonlocal changed
+        token = m.group()
+        if token[0] == "\\" and len(token) == 2 and token[1] not in "nrtfvbae":
+            return token  # another escape (`\\\\`, `\\"`): read as it is, its pair consumed
+        changed = True
+        return " " * len(token)
+
+    view = _ESCAPE_VIEW_RE.sub(blank, text)
+    return view if changed else None
+
+
 def _every_hit(text: str, code: bool, families: _Family) -> list[Hit]:
-    """Every rule's hits on decoded text, pragma lines too, in no order."""
+    """Every rule's hits on decoded text, pragma lines too, in no order: on the text as
+    written and on its escape view (`_escape_view`), each hit once."""
+    hits = _view_rule_hits(text, code, families)
+    view = _escape_view(text)
+    if view is None:
+        return hits
+    seen = {(h.start, h.rule) for h in hits}
+    return hits + [
+        h for h in _view_rule_hits(view, code, families) if (h.start, h.rule) not in seen
+    ]
+
+
+def _view_rule_hits(text: str, code: bool, families: _Family) -> list[Hit]:
+    """Every rule's hits on one view of decoded text, pragma lines too, in no order."""
     content = _content_hits(text, families)
     hits = list(content)
     if _Family.KEY in families:
