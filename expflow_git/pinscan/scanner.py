@@ -61,8 +61,9 @@ shell), besides the raw file; findings point at the line and column inside the
 file's JSON string. A notebook that is not nbformat 4 JSON is scanned raw only.
 
 Escapes: a file's escapes of printable ASCII (``\\u00NN``, ``\\U000000NN``, ``\\xNN``:
-JSON, YAML, TOML) are also read decoded, a notebook's raw text too (its metadata and
-other strings are not its cells); a finding points at the escape (`_with_unescaped`).
+JSON, YAML, TOML; ``%NN``: a URL's percent-encoding) are also read decoded, a notebook's
+raw text too (its metadata and other strings are not its cells); a finding points at the
+escape (`_with_unescaped`).
 
 A line containing ``expflow: allow-pin-hash`` is exempt from every content
 rule; ``pin-hash-file`` concerns the whole file and is exempted only by an
@@ -856,7 +857,9 @@ def _scan_decoded(data: bytes, cls: FileClass, pragma: bool = True) -> list[Find
     code = cls is not FileClass.TEXT
     families = _may_match(data)
     # (Most documents hold no backslash: one search, not three.)
-    escaped = b"\\" in data and any(e in data for e in _ESCAPE_STARTS)
+    escaped = (b"\\" in data and any(e in data for e in _ESCAPE_STARTS)) or (
+        b"%" in data and _PERCENT_BYTES_RE.search(data) is not None
+    )
     if not families and not escaped and cls is not FileClass.NOTEBOOK:
         return []
     try:
@@ -875,8 +878,12 @@ def _scan_decoded(data: bytes, cls: FileClass, pragma: bool = True) -> list[Find
 # where a string ends): `\u00XX` (JSON, YAML, TOML), `\U000000XX` (YAML, TOML) and `\xXX`
 # (YAML double-quoted, TOML 1.1) spell a PIN or a hash digit that way.
 _ASCII_HEX = r"(?:2[013-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|7[0-9a-eA-E])"
-_U_ESCAPE_RE = re.compile(rf"\\(?:u00|U000000|x)({_ASCII_HEX})")
+# A URL's percent-encoding too (`%XX`: `?digest=sha256%3A<digest>`, whose `3A` joined the
+# digest to a 66-hex run; `--pin%20NNNN`; the stored hash with each `$` as `%24`: a
+# hunter's find, issue 18 thirty-first pass).
+_U_ESCAPE_RE = re.compile(rf"(?:\\(?:u00|U000000|x)|%)({_ASCII_HEX})")
 _ESCAPE_STARTS = (b"\\u", b"\\U", b"\\x")
+_PERCENT_BYTES_RE = re.compile(rf"%{_ASCII_HEX}".encode("ascii"))
 
 
 def _with_unescaped(
