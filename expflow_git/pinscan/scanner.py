@@ -18,7 +18,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   blank). Empty values (nothing, ``""``, ``null``,
   ``~``, ``None``, booleans, ``{}``/``[]``) and pure references (``$X``,
   ``${X}``, ``${X:-}``, ``$(cmd)``, ``${{ secrets.X }}``, ``$env:X``, ``%X%``,
-  ``{{ template }}``) are not leaks. In programming-language sources (``.py``,
+  ``{{ template }}``) are not leaks, unless one holds a literal (`values.secret_in_reference`).
+  In programming-language sources (``.py``,
   ``.js``, ``.ipynb``, ...) an unquoted right-hand side is an expression, so
   only quoted strings and bare numbers count there. A YAML key that begins and ends
   its line (a comment aside) takes its value from the next line that is neither blank

@@ -189,7 +189,7 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
         return line.block_value()
     reference = reference_end(text, pos, end, line)
     if reference is not None and (reference == end or text[reference] in _VALUE_ENDS):
-        return Value(pos, reference, Kind.REFERENCE)
+        return secret_in_reference(text, pos, reference) or Value(pos, reference, Kind.REFERENCE)
     if first in "{[":
         # Empty, a `{{ template }}`, or a nested mapping/list whose own keys are scanned.
         return None
@@ -320,8 +320,7 @@ def value_below(text: str, line: Line, column: int) -> Value | None:
     if not stripped:
         return None
     start = m.start(group) + (len(inner) - len(inner.lstrip()))
-    kind = Kind.REFERENCE if is_reference(stripped) else Kind.LITERAL
-    return Value(start, start + len(stripped), kind)
+    return _literal_or_reference(text, start, start + len(stripped))
 
 
 def reference_end(text: str, pos: int, end: int, line: Line) -> int | None:
@@ -389,8 +388,7 @@ def _quoted(text: str, start: int, end: int) -> Value | None:
     if not stripped:
         return None
     start += len(inner) - len(inner.lstrip())
-    kind = Kind.REFERENCE if is_reference(stripped) else Kind.LITERAL
-    return Value(start, start + len(stripped), kind)
+    return _literal_or_reference(text, start, start + len(stripped))
 
 
 def _closing_quote(text: str, pos: int, end: int, quote: str) -> int:
@@ -405,6 +403,48 @@ def _closing_quote(text: str, pos: int, end: int, quote: str) -> int:
             return i
         i += 1
     return -1
+
+
+def _literal_or_reference(text: str, start: int, end: int) -> Value:
+    """A quoted value `text[start:end]`: a reference (unless it holds a literal secret,
+    `secret_in_reference`) or a literal."""
+    if not is_reference(text[start:end]):
+        return Value(start, end, Kind.LITERAL)
+    return secret_in_reference(text, start, end) or Value(start, end, Kind.REFERENCE)
+
+
+# What a reference may hold as a literal secret: four digits, a digest, the tool's hash
+# (stricter than `_SECRET_SHAPED`: `$(pass show added)` names no secret).
+_REFERENCE_SECRET = re.compile(
+    r"[0-9]{4}|(?:sha256:)?[0-9A-Fa-f]{64}|[^ \t\"']*\$scrypt\$[^ \t\"']*"
+)
+_COMMAND_WORD_RE = re.compile(r"[^ \t\r\n;|&()`]+")
+_TEMPLATE_LITERAL_RE = re.compile(r"\"([^\"\\\r\n]*)\"|'([^'\r\n]*)'")
+
+
+def secret_in_reference(text: str, start: int, end: int) -> Value | None:
+    """The literal secret a reference `text[start:end]` holds, as a literal value, or None: a
+    word of a command substitution (`$(echo NNNN)`, `$(printf %s NNNN)`: its output is the
+    value), or a quoted string in a template (`${{ secrets.X || 'NNNN' }}`, Helm's
+    `{{ .Values.pin | default "NNNN" }}`, Jinja's `default("NNNN")`: a fallback is the value
+    whenever the reference is empty). A hunter's find, issue 18 thirty-first pass: these
+    were references. Reads the reference once."""
+    if text.startswith("$(", start):
+        for m in _COMMAND_WORD_RE.finditer(text, start + 2, end):
+            s, e = m.start(), m.end()
+            while e - s > 1 and text[s] in "\"'" and text[e - 1] == text[s]:
+                s, e = s + 1, e - 1
+            if _REFERENCE_SECRET.fullmatch(text, s, e):
+                return Value(s, e, Kind.LITERAL)
+        return None
+    if text.startswith("{{", start) or text.startswith("${{", start):
+        for m in _TEMPLATE_LITERAL_RE.finditer(text, start, end):
+            group = 1 if m.group(1) is not None else 2
+            if _REFERENCE_SECRET.fullmatch(m.group(group).strip()):
+                inner = m.group(group)
+                s = m.start(group) + len(inner) - len(inner.lstrip())
+                return Value(s, s + len(inner.strip()), Kind.LITERAL)
+    return None
 
 
 def is_reference(value: str) -> bool:
