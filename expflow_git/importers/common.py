@@ -73,6 +73,7 @@ from expflow_git.records.writer import (
 )
 from expflow_git.run import masked_reason, short_repr
 from expflow_git.schemas import Kind, schema_errors
+from expflow_git.workspace import repo_path
 
 # What an import may differ in without the run having changed: when it was read, and
 # where from (a moved database file is the same study).
@@ -171,9 +172,8 @@ class _Context:
 
     def __post_init__(self) -> None:
         # Wherever the policy's globs take records (a moved record is still its run's).
-        root = self.layout.root
         for exp_id, rels in self.layout.index(Kind.EXPERIMENT).items():
-            self.records[exp_id] = [root / rel for rel in rels]
+            self.records[exp_id] = [self.layout.disk(rel) for rel in rels]
         self.results = self.layout.index(Kind.RESULT)
         self.committed, records = _committed_documents(self.layout)
         for rel, blob in records.items():
@@ -308,7 +308,7 @@ def _targets(layout: Layout, plan: RunPlan) -> list[tuple[str, Path]]:
     found = [(rel, layout.target(rel)) for rel in rels]
     replaces = plan.correction.replaces if plan.correction is not None else None
     if replaces is not None:
-        found.append((replaces, layout.root / replaces))
+        found.append((replaces, layout.disk(replaces)))
     return found
 
 
@@ -435,7 +435,7 @@ def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     split, root = walk.split, ctx.layout.root
     study = ctx.source.expflow_study
     records = [
-        _Studied(path.relative_to(root).as_posix(), exp_id, doc["study"])
+        _Studied(repo_path(path.relative_to(root).as_posix()), exp_id, doc["study"])
         for exp_id, paths in ctx.records.items()
         for path in paths
         if (doc := _read(path)) is not None and isinstance(doc.get("study"), str)
@@ -451,7 +451,7 @@ def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     looks: dict[str, str | None] = {}
     for exp_id, rels in ctx.results.items():
         for rel in rels:
-            looks[rel] = _look(_read(root / rel), split, exp_id)
+            looks[rel] = _look(_read(ctx.layout.disk(rel)), split, exp_id)
     for plan in plans:
         for write in plan.writes:
             if ctx.layout.policy.kind_of(write.path) is Kind.RESULT:
@@ -620,11 +620,11 @@ def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> str | None:
             keep(layout.target(rel))
         if plan.correction is not None:
             if plan.correction.replaces is not None:  # an uncommitted one, rewritten
-                keep(layout.root / plan.correction.replaces)
+                keep(layout.disk(plan.correction.replaces))
                 written = write_correction(layout.root, plan.correction)
             else:
                 written = write_correction(layout.root, plan.correction)
-                before.append((layout.root / written, None))
+                before.append((layout.disk(written), None))
         for write in plan.writes:
             write_atomic(layout.target(write.path), write.data)
         for rel in plan.removes:
@@ -1259,12 +1259,12 @@ def _blocked(layout: Layout, writes: Sequence[Write]) -> list[str]:
         parts = write.path.split("/")
         for depth in range(1, len(parts)):
             folder = "/".join(parts[:depth])
-            here = layout.root / folder
+            here = layout.disk(folder)
             if os.path.lexists(here) and not here.is_dir():
                 problems.append(f"{folder}: is not a folder, so {write.path} cannot be written")
                 break
         else:
-            target = layout.root / write.path
+            target = layout.disk(write.path)
             if target.is_dir() and not target.is_symlink():
                 problems.append(f"{write.path}: is a folder, so the file cannot be written")
     return problems
