@@ -89,7 +89,7 @@ def load_public_key_bytes(data: bytes, *, source: str) -> Ed25519PublicKey:
         elif text.startswith(_SSH_ED25519 + b" "):
             if b"\n" in text or b"\r" in text:
                 raise ExpflowError(f"{source}: expected exactly one public key line")
-            key = serialization.load_ssh_public_key(text)
+            key = serialization.load_ssh_public_key(_ssh_key_line(text, source))
         else:
             raise ExpflowError(
                 f"{source}: not an Ed25519 public key (expected PEM or an 'ssh-ed25519 ...' line)"
@@ -101,6 +101,32 @@ def load_public_key_bytes(data: bytes, *, source: str) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise ExpflowError(f"{source}: public key is not Ed25519")
     return key
+
+
+def _ssh_key_line(text: bytes, source: str) -> bytes:
+    """`ssh-ed25519 BLOB` with BLOB read as OpenSSH's sshkey_read reads it: up to a space
+    or a tab, its other blanks (vertical tab, form feed) skipped as b64_pton skips them,
+    and then strict base64 in its one spelling. cryptography's loader decodes base64
+    loosely, dropping any character outside the alphabet: `KEY!!`, `KEY""`, `KEY\\`,
+    `KEY=` and `KEY\\vjunk` were keys, which ssh-keygen refuses ("invalid key"; a
+    review, issue 18 thirty-first pass)."""
+    rest = text[len(_SSH_ED25519) :].lstrip(b" \t")
+    blob = rest[: _field_end(rest)].translate(None, b"\v\f")
+    try:
+        canonical = base64.b64encode(base64.b64decode(blob, validate=True)) == blob
+    except ValueError:  # binascii.Error
+        canonical = False
+    if not blob or not canonical:
+        raise ExpflowError(
+            f"{source}: cannot parse public key (its base64 is not strict and canonical)"
+        )
+    return _SSH_ED25519 + b" " + blob
+
+
+def _field_end(data: bytes) -> int:
+    """Where a field ends: at the first space or tab, as OpenSSH's strcspn(" \\t")."""
+    ends = [i for i in (data.find(b" "), data.find(b"\t")) if i >= 0]
+    return min(ends, default=len(data))
 
 
 def keyid(pub: Ed25519PublicKey) -> str:
