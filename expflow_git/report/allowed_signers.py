@@ -27,12 +27,12 @@ from expflow_git.report.trust import SSH_KEY_TYPES, TrustedKey, other_key_type
 NAMESPACE = "expflow-git"
 
 _MAX_FILE = 1024 * 1024
-# A token is a run of non-blanks in which a double-quoted part may hold blanks.
-# Fields are split on spaces and tabs only, as OpenSSH splits them: a vertical tab, a form
-# feed or a no-break space between them made a line ssh-keygen refuses trusted here (a
-# review, issue 18 twenty-eighth pass); such a character now stays in its field, where
-# the principals' or the key's own check refuses it.
-_TOKEN = re.compile(r'(?:"[^"]*"|[^ \t"])+')
+# The principals field ends at one of these or at a quote, as OpenSSH's strdelimw reads it.
+# Later fields are split on spaces and tabs only, as OpenSSH splits them: a vertical tab,
+# a form feed or a no-break space between them made a line ssh-keygen refuses trusted (a
+# review, issue 18 twenty-eighth pass); such a character stays in its field, where the
+# principals' or the key's own check refuses it.
+_PRINCIPALS_END = re.compile(r'[ \t\r\n"]')
 # ASCII digits, as ssh; `Z` or `UTC` (any case) for UTC, as OpenSSH 9's
 # parse_absolute_time takes either.
 _TIME = re.compile(r"([0-9]{8})([0-9]{4}([0-9]{2})?)?(Z|UTC)?", re.IGNORECASE)
@@ -84,36 +84,37 @@ class _Line:
 
 
 def _parse_line(line: str, where: str) -> _Line | str | None:
-    """A line's key, or why it is refused (a warning); malformed lines raise."""
-    found = list(_TOKEN.finditer(line))
-    tokens = [m.group() for m in found]
-    if len(tokens) < 3:
-        raise ExpflowError(f"{where}: expected 'principals [options] keytype key'")
-    has_options = tokens[1] not in SSH_KEY_TYPES and not tokens[1].endswith("-cert-v01@openssh.com")
-    # findall skipped a `"` no quote closes: `alice" KEY`, `alice " KEY` and
-    # `alice namespaces="expflow-git" " KEY` were trusted, lines ssh-keygen refuses (a
-    # hunter's find, issue 18 thirty-first pass). Up to the key, only spaces and tabs
-    # may lie between the fields, and one ends the key (`KEY"x` is no key to ssh-keygen);
-    # what follows is a comment, which ssh-keygen does not read (a quote there is
-    # accepted by both).
-    end = 0
-    for match in found[: 4 if has_options else 3]:
-        if line[end : match.start()].strip(" \t"):
-            raise ExpflowError(f"{where}: unbalanced quotes")
-        end = match.end()
-    if line[end : end + 1] not in ("", " ", "\t"):
-        raise ExpflowError(f"{where}: unbalanced quotes")
-    principals = _unquote(tokens[0], where, "principals")
-    if not principals or any(c.isspace() or not c.isprintable() for c in principals):
+    """A line's key, or why it is refused (a warning); malformed lines raise. The fields
+    are cut as OpenSSH's sshsig.c parse_principals_key_and_options cuts them: the
+    principals by strdelimw (a quoted part may hold blanks and may start mid-token:
+    `al"ice"` is `alice`), the options by sshkey_advance_past_options (up to a blank
+    outside quotes; `\\"` is an escape), the key type and the key by sshkey_read (up to
+    a space or a tab). A regex tokenizer read `namespaces="expflow-git,x\\""` as
+    unbalanced quotes, and refused `al"ice"` and `"al ice"`: lines ssh-keygen uses (a
+    review, issue 18 thirty-first pass)."""
+    principals, rest = _principals(line, where)
+    if not principals or not principals.isprintable():
         raise ExpflowError(f"{where}: principals must be non-empty printable text")
+    if not rest:
+        raise ExpflowError(f"{where}: expected 'principals [options] keytype key'")
+    first = rest[: _field_end(rest)]
     options: dict[str, str | None] = {}
-    rest = tokens[1:]
-    if has_options:
-        options = _parse_options(rest[0], where)
-        rest = rest[1:]
-    if len(rest) < 2:
+    if first not in SSH_KEY_TYPES and not first.endswith("-cert-v01@openssh.com"):
+        # (OpenSSH reads options where a key does not parse; such a type with a key that
+        # does not parse is refused either way.)
+        end = _options_end(rest, where)
+        if end == len(rest):
+            raise ExpflowError(f"{where}: missing key")
+        options = _parse_options(rest[:end], where)
+        rest = rest[end + 1 :].lstrip(" \t")
+    key_type = rest[: _field_end(rest)]
+    blob = rest[len(key_type) :].lstrip(" \t")
+    blob = blob[: _field_end(blob)]
+    if (key_type + blob).count('"') % 2:
+        # (`KEY"`, `KEY"x`, `" KEY`: no key to ssh-keygen)
+        raise ExpflowError(f"{where}: unbalanced quotes")
+    if not key_type or not blob:
         raise ExpflowError(f"{where}: missing key")
-    key_type, blob = rest[0], rest[1]
     after, before = _window(options, where)  # (as OpenSSH: whatever the line's key)
     if "cert-authority" in options:
         return (
@@ -129,38 +130,101 @@ def _parse_line(line: str, where: str) -> _Line | str | None:
     return _Line(trusted, options.get("namespaces"))
 
 
+def _principals(line: str, where: str) -> tuple[str, str]:
+    """OpenSSH's strdelimw: the first field and the rest of the line. The field ends at a
+    blank, or is the text before a quote and the text between it and the next quote
+    (which need not be followed by a blank); blanks after it are skipped."""
+    found = _PRINCIPALS_END.search(line)
+    if found is None:
+        raise ExpflowError(f"{where}: expected 'principals [options] keytype key'")
+    if found.group() != '"':
+        principals, rest = line[: found.start()], line[found.end() :]
+    else:
+        close = line.find('"', found.end())
+        if close < 0:
+            raise ExpflowError(f"{where}: unbalanced quotes")
+        principals = line[: found.start()] + line[found.end() : close]
+        rest = line[close + 1 :]
+    return principals, rest.lstrip(" \t\r\n")
+
+
+def _options_end(text: str, where: str) -> int:
+    """OpenSSH's sshkey_advance_past_options: the options end at a space or a tab outside
+    quotes; `\\"` (inside quotes or not) toggles nothing."""
+    quoted = False
+    i = 0
+    while i < len(text) and (quoted or text[i] not in " \t"):
+        if text.startswith('\\"', i):
+            i += 1
+        elif text[i] == '"':
+            quoted = not quoted
+        i += 1
+    if quoted:
+        raise ExpflowError(f"{where}: unbalanced quotes")
+    return i
+
+
+def _field_end(text: str) -> int:
+    """Where a field ends: at its first space or tab, as OpenSSH's strcspn(" \\t")."""
+    ends = [i for i in (text.find(" "), text.find("\t")) if i >= 0]
+    return min(ends, default=len(text))
+
+
+_VALUED = ("namespaces", "valid-after", "valid-before")
+
+
 def _parse_options(text: str, where: str) -> dict[str, str | None]:
-    """OpenSSH's sshsigopt_parse: an empty option before another (a leading or doubled
+    """OpenSSH's sshsigopt_parse: names case-insensitive, a value quoted with `\\"` as
+    an escaped quote (opt_dequote); an empty option before another (a leading or doubled
     comma) is skipped, a comma that ends the options is refused."""
-    if text.endswith(","):
-        # OpenSSH: "unexpected end-of-options"; the line was trusted here (an attacker's
-        # hunt, issue 18 twenty-eighth pass).
-        raise ExpflowError(f"{where}: bad options: unexpected end-of-options (a trailing comma)")
     options: dict[str, str | None] = {}
-    for item in re.findall(r'(?:"[^"]*"|[^,"])+', text):
-        name, eq, value = item.partition("=")
-        name = name.lower()
-        if name in options:  # OpenSSH refuses it too: no "last one wins" to argue over
-            raise ExpflowError(f"{where}: bad options: {printable(name[:40])} given twice")
-        if name == "cert-authority" and not eq:
-            options[name] = None
-        elif name in ("namespaces", "valid-after", "valid-before") and eq:
-            options[name] = _unquote(value, where, name, required=True)
-        else:
-            raise ExpflowError(f"{where}: bad options: unknown key option '{printable(name[:40])}'")
+    i = 0
+    while i < len(text):
+        word = text[i:].lower()
+        name = next((n for n in _VALUED if word.startswith(n + "=")), None)
+        if name is not None:
+            value, i = _dequote(text, i + len(name) + 1, where, name)
+        elif word.startswith("cert-authority") and word[14:15] in ("", ","):
+            name, value, i = "cert-authority", None, i + 14
+        elif not word.startswith(","):
+            unknown = re.match(r"[^,=]*", word)
+            assert unknown is not None  # (it matches the empty string)
+            raise ExpflowError(
+                f"{where}: bad options: unknown key option '{printable(unknown.group()[:40])}'"
+            )
+        if name is not None:
+            if name in options:  # OpenSSH refuses it too: no "last one wins" to argue over
+                raise ExpflowError(f"{where}: bad options: {name} given twice")
+            options[name] = value
+        if i == len(text):
+            break
+        if text[i] != ",":
+            raise ExpflowError(f"{where}: bad options: unknown key option after {name}'s value")
+        i += 1
+        if i == len(text):
+            # OpenSSH: "unexpected end-of-options"; the line was trusted here (an
+            # attacker's hunt, issue 18 twenty-eighth pass).
+            raise ExpflowError(
+                f"{where}: bad options: unexpected end-of-options (a trailing comma)"
+            )
     return options
 
 
-def _unquote(text: str, where: str, what: str, *, required: bool = False) -> str:
-    if text.startswith('"'):
-        if len(text) < 2 or not text.endswith('"') or '"' in text[1:-1]:
-            raise ExpflowError(f"{where}: {what}: unbalanced quotes")
-        return text[1:-1]
-    if required:
+def _dequote(text: str, i: int, where: str, what: str) -> tuple[str, int]:
+    """OpenSSH's opt_dequote: the quoted value at text[i], `\\"` in it a quote (any other
+    backslash is itself), and where it ends."""
+    if not text.startswith('"', i):
         raise ExpflowError(f"{where}: bad options: {what} is missing its start quote")
-    if '"' in text:
+    value: list[str] = []
+    i += 1
+    while i < len(text) and text[i] != '"':
+        if text.startswith('\\"', i):
+            i += 1
+        value.append(text[i])
+        i += 1
+    if i == len(text):
         raise ExpflowError(f"{where}: {what}: unbalanced quotes")
-    return text
+    return "".join(value), i + 1
 
 
 def _window(options: dict[str, str | None], where: str) -> tuple[int | None, int | None]:
