@@ -52,7 +52,8 @@ from expflow_git.resources import build_id, code_digest
 # hold as written is refused (a record of 9 may have taken it); 9: records keep their
 # `reason` (issue 16); 8: results may hold series (issue 19); 7: the PIN scan decodes \u
 # escapes, YAML anchors and tags, split hashes
-FORMAT = 21
+# 22: the PIN scan reads a `--pin` default (`${X:-NNNN}`)
+FORMAT = 22
 
 
 class BlobCache:

@@ -47,7 +47,8 @@ from expflow_git.spelling import SPELLING
 # `pin=` tag; 8: the scan's YAML, escape and tag spellings; 7: flagged text masked in
 # findings, reasons, corrections; 6: a private key's `\/`; 5: submodule names scanned; 4:
 # files over 8 MiB; 3: findings up to MAX_LISTED
-FORMAT = 12
+# 13: a `--pin` default
+FORMAT = 13
 # Every spelling of a folder at once, one per line (a spelling holds no line break).
 SPELLINGS = re.compile(rf"(?:{SPELLING.pattern})(?:\n(?:{SPELLING.pattern}))*+")
 # Fewer documents than this are read through the blob cache: one more file to open

@@ -184,7 +184,11 @@ _FLAG_RE = re.compile(
     # `--pin \` then the PIN on the next line: a shell or Makefile line continuation. The
     # quotes may be escaped, `--pin \"NNNN\"` in a JSON string (package.json's scripts; an
     # attacker's hunt, issue 18 twenty-second pass): a `\` before a quote, not a newline.
-    r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>(?:\\?[\"'])?)(?P<pin>[0-9]{4})(?P=q)(?![\w.])",
+    # The PIN may be a parameter expansion's default (`--pin "${EXPFLOW_PIN:-NNNN}"`, `${X-N}`,
+    # `${X:=N}`, `${X=N}`): the value whenever the variable is unset (a hunter's find, issue
+    # 18 thirty-first pass).
+    r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>(?:\\?[\"'])?)"
+    r"(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=])?(?P<pin>[0-9]{4})(?(ref)\})(?P=q)(?![\w.])",
     re.ASCII,
 )
 

@@ -1078,7 +1078,9 @@ def _view_rule_hits(text: str, code: bool, families: _Family) -> list[Hit]:
             hits += _define_hits(text, overlaps)
         hits += tags
     if _Family.FLAG in families:
-        hits += flag_hits(text)
+        # (`--pin=${PIN:=NNNN}` is also `PIN:=NNNN`, a key's: reported once)
+        seen = {(h.start, h.rule) for h in hits}
+        hits += [h for h in flag_hits(text) if (h.start, h.rule) not in seen]
     if _Family.PRIVATE in families:
         hits += private_key_hits(text)
     return hits
