@@ -53,7 +53,8 @@ from expflow_git.resources import build_id, code_digest
 # `reason` (issue 16); 8: results may hold series (issue 19); 7: the PIN scan decodes \u
 # escapes, YAML anchors and tags, split hashes
 # 22: the PIN scan reads a `--pin` default (`${X:-NNNN}`)
-FORMAT = 22
+# 23: the PIN scan reads name/value pairs and `ENV`/`set`/`setenv`/`setx`
+FORMAT = 23
 
 
 class BlobCache:

@@ -48,7 +48,8 @@ from expflow_git.spelling import SPELLING
 # findings, reasons, corrections; 6: a private key's `\/`; 5: submodule names scanned; 4:
 # files over 8 MiB; 3: findings up to MAX_LISTED
 # 13: a `--pin` default
-FORMAT = 13
+# 14: env name/value pairs, `ENV NAME value`
+FORMAT = 14
 # Every spelling of a folder at once, one per line (a spelling holds no line break).
 SPELLINGS = re.compile(rf"(?:{SPELLING.pattern})(?:\n(?:{SPELLING.pattern}))*+")
 # Fewer documents than this are read through the blob cache: one more file to open
