@@ -54,7 +54,8 @@ from expflow_git.resources import build_id, code_digest
 # escapes, YAML anchors and tags, split hashes
 # 22: the PIN scan reads a `--pin` default (`${X:-NNNN}`)
 # 23: the PIN scan reads name/value pairs and `ENV`/`set`/`setenv`/`setx`
-FORMAT = 23
+# 24: the PIN scan reads `--pin` in a data file's argument list
+FORMAT = 24
 
 
 class BlobCache:

@@ -49,7 +49,8 @@ from expflow_git.spelling import SPELLING
 # files over 8 MiB; 3: findings up to MAX_LISTED
 # 13: a `--pin` default
 # 14: env name/value pairs, `ENV NAME value`
-FORMAT = 14
+# 15: argument lists in data files
+FORMAT = 15
 # Every spelling of a folder at once, one per line (a spelling holds no line break).
 SPELLINGS = re.compile(rf"(?:{SPELLING.pattern})(?:\n(?:{SPELLING.pattern}))*+")
 # Fewer documents than this are read through the blob cache: one more file to open

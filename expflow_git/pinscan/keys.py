@@ -205,6 +205,46 @@ def flag_hits(text: str) -> list[Hit]:
     ]
 
 
+# An argument list in a data file (a hunter's find, issue 18 thirty-first pass): a JSON or
+# YAML flow list, `["rm", "--pin", "NNNN"]` (Dockerfile's CMD, VS Code's launch.json
+# `args`, a TOML array; the items may stand on lines of their own), or a YAML block list,
+# `- --pin` then `- "NNNN"` at the same indent. Not in code, where such a list is a test
+# calling the CLI (docs/decisions.md). Each part is followed by a character the one
+# before cannot take: linear.
+_ARGS_RE = re.compile(
+    r"(?<![\w-])(?P<q1>[\"']?)--pin(?P=q1)[ \t]*,[ \t\r\n]*"
+    r"(?P<q2>[\"']?)(?P<pin>[0-9]{4})(?P=q2)(?![\w.])"
+    r"|^(?P<indent>[ \t]*)-[ \t]+(?P<q3>[\"']?)--pin(?P=q3)[ \t]*(?:#[^\n]*)?\r?\n"
+    r"(?P=indent)-[ \t]+(?P<q4>[\"']?)(?P<item>[0-9]{4})(?P=q4)[ \t]*(?=#|\r?$)",
+    re.ASCII | re.MULTILINE,
+)
+
+
+def argument_list_hits(code: bool, text: str) -> list[Hit]:
+    """`_ARGS_RE`'s hits outside code, but for a flow list that is a call's argument,
+    `run([..., "--pin", "NNNN"])`: code quoted in prose (this repository's own decisions
+    quote a test's), as in a code file. The list's `[` is looked for back to the previous
+    match only: linear."""
+    if code:
+        return []
+    hits: list[Hit] = []
+    floor = 0
+    for m in _ARGS_RE.finditer(text):
+        group = "pin" if m.group("pin") is not None else "item"
+        if group == "pin":
+            opener = text.rfind("[", floor, m.start())
+            before = opener - 1
+            while before >= floor and text[before] in " \t":
+                before -= 1
+            if opener != -1 and before >= floor and text[before] == "(":
+                floor = m.end()
+                continue
+        floor = m.end()
+        message = "4-digit PIN given after --pin in an argument list (masked: ****)"
+        hits.append(Hit(Leak.PIN_VALUE, m.start(group), m.end(group), message))
+    return hits
+
+
 # A tag in the tool's own `NAME:V` form, or `name=value`, as a whole quoted string: an
 # import of a tracker's tag `pin=NNNN` wrote the record tag `"pin:NNNN"`, which no rule
 # read (a user's hunt, issue 18 twenty-second pass). No backtracking: linear.

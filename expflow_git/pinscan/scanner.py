@@ -112,7 +112,13 @@ from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
 from expflow_git.pinscan.envpairs import command_hits, pair_hits
 from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps, pin_digits
-from expflow_git.pinscan.keys import flag_hits, nested_hits, private_key_hits, tag_hits
+from expflow_git.pinscan.keys import (
+    argument_list_hits,
+    flag_hits,
+    nested_hits,
+    private_key_hits,
+    tag_hits,
+)
 from expflow_git.pinscan.values import (
     Kind,
     Line,
@@ -1081,7 +1087,11 @@ def _view_rule_hits(text: str, code: bool, families: _Family) -> list[Hit]:
     if _Family.FLAG in families:
         # (`--pin=${PIN:=NNNN}` is also `PIN:=NNNN`, a key's: reported once)
         seen = {(h.start, h.rule) for h in hits}
-        hits += [h for h in flag_hits(text) if (h.start, h.rule) not in seen]
+        hits += [
+            h
+            for h in flag_hits(text) + argument_list_hits(code, text)
+            if (h.start, h.rule) not in seen
+        ]
     if _Family.PRIVATE in families:
         hits += private_key_hits(text)
     return hits
