@@ -65,6 +65,10 @@ def load_allowed_signers(path: str, *, namespace: str = NAMESPACE) -> Loaded:
     # form feeds and other separators inside a line).
     for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
         line = line.removesuffix("\r")
+        # OpenSSH's C strings end at a NUL: `namespaces="git\0,expflow-git"` is an
+        # unclosed quote to ssh-keygen, where the whole value was read here (a review,
+        # issue 18 thirty-first pass).
+        line = line.partition("\0")[0]
         where = f"{path}:{number}"
         stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):
@@ -95,6 +99,10 @@ def _parse_line(line: str, where: str) -> _Line | str | None:
     principals, rest = _principals(line, where)
     if not principals or not principals.isprintable():
         raise ExpflowError(f"{where}: principals must be non-empty printable text")
+    if all(p.startswith("!") for p in principals.split(",")):
+        # No `ssh-keygen -Y verify -I NAME` matches such a list (a negation never
+        # matches): the key signed for no one, where it was trusted here (a review).
+        return "its principals are all negated, so they match no one"
     if not rest:
         raise ExpflowError(f"{where}: expected 'principals [options] keytype key'")
     first = rest[: _field_end(rest)]
@@ -262,7 +270,9 @@ def _time(value: str | None, where: str, what: str) -> int | None:
         seconds = calendar.timegm(when.timetuple())
     else:
         try:
-            seconds = int(time.mktime(when.timetuple()))
+            # tm_isdst 0, as OpenSSH's zeroed struct tm has it (timetuple's -1 let
+            # mktime apply summer time: a window an hour wider than ssh-keygen's).
+            seconds = int(time.mktime((*when.timetuple()[:8], 0)))
         except (OverflowError, ValueError):
             raise ExpflowError(f"{where}: {what}: not a date this system can place") from None
     if seconds <= 0:
@@ -281,6 +291,9 @@ def _namespace_allowed(patterns: str | None, namespace: str) -> bool:
     return patterns is None or match_pattern_list(namespace, patterns)
 
 
+_MOST_PATTERN = 1023  # characters of one pattern (after its `!`) OpenSSH reads
+
+
 def match_pattern_list(name: str, patterns: str) -> bool:
     """OpenSSH's match_pattern_list: comma-separated `*`/`?` patterns, `!` negates and
     wins over any positive match."""
@@ -288,6 +301,8 @@ def match_pattern_list(name: str, patterns: str) -> bool:
     for pattern in patterns.split(","):
         negated = pattern.startswith("!")
         body = pattern[1:] if negated else pattern
+        if len(body) >= _MOST_PATTERN:  # OpenSSH's sub[1024]: the list matches nothing
+            return False
         # fnmatch also knows [...]; OpenSSH does not, so brackets match themselves.
         regex = fnmatch.translate(body.replace("[", "[[]"))
         if re.match(regex, name):
