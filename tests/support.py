@@ -330,6 +330,20 @@ def run_cli_code(
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def ssh_ed25519_key(work: Path) -> tuple[Path, str]:
+    """A new ssh-keygen Ed25519 key in `work` (`id`, `id.pub`): its private key's path,
+    and its public key as an allowed_signers line holds it (`ssh-ed25519 AAAA…`)."""
+    keygen = shutil.which("ssh-keygen")
+    assert keygen is not None
+    key = work / "id"
+    subprocess.run(
+        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "a", "-f", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    return key, " ".join(Path(f"{key}.pub").read_text().split()[:2])
+
+
 def ssh_keygen_verdict(
     key: Path, allowed: Path, work: Path, principal: str, when: str
 ) -> tuple[bool, str]:

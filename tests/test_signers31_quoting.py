@@ -9,12 +9,11 @@ thirty-first pass). Every line ssh-keygen refuses stays refused."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from helpers_audit import Cli
-from support import ssh_keygen_verdict
+from support import ssh_ed25519_key, ssh_keygen_verdict
 from test_openssh import COMMIT_TIME, Signed
 
 from expflow_git.errors import ExpflowError
@@ -87,15 +86,7 @@ def test_lines_ssh_keygen_refuses_stay_errors(tmp_path: Path, line: str) -> None
     TRUSTED + [(line, None) for line in OTHER_NAMESPACE + REFUSED],
 )
 def test_the_decision_is_ssh_keygen_s(tmp_path: Path, line: str, principals: str | None) -> None:
-    keygen = shutil.which("ssh-keygen")
-    assert keygen is not None
-    key = tmp_path / "id"
-    subprocess.run(
-        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "a", "-f", str(key)],
-        check=True,
-        capture_output=True,
-    )
-    public = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+    key, public = ssh_ed25519_key(tmp_path)
     try:
         ours = _load(tmp_path, line, public)
     except ExpflowError:

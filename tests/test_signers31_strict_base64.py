@@ -7,13 +7,11 @@ Blanks OpenSSH's base64 decoder skips (a vertical tab, a form feed) still are sk
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from helpers_audit import Cli
-from support import ssh_keygen_verdict
+from support import ssh_ed25519_key, ssh_keygen_verdict
 
 from expflow_git.errors import ExitCode, ExpflowError
 from expflow_git.report.allowed_signers import load_allowed_signers
@@ -95,15 +93,8 @@ def test_verify_stops_with_one_line(xcli: Cli, tmp_path: Path) -> None:
 @pytest.mark.ssh_keygen
 @pytest.mark.parametrize("blob", JUNK + GOOD)
 def test_the_decision_is_ssh_keygen_s(tmp_path: Path, blob: str) -> None:
-    keygen = shutil.which("ssh-keygen")
-    assert keygen is not None
-    key = tmp_path / "id"
-    subprocess.run(
-        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "a", "-f", str(key)],
-        check=True,
-        capture_output=True,
-    )
-    good = Path(f"{key}.pub").read_text().split()[1]
+    key, public = ssh_ed25519_key(tmp_path)
+    good = public.split()[1]
     path = _signers(tmp_path, blob, good)
     try:
         ours = bool(load_allowed_signers(str(path)).keys)

@@ -5,13 +5,11 @@ thirty-first pass). A quote in the comment after the key is read by neither."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from helpers_audit import Cli
-from support import ssh_keygen_verdict
+from support import ssh_ed25519_key, ssh_keygen_verdict
 
 from expflow_git.errors import ExitCode, ExpflowError
 from expflow_git.report.allowed_signers import load_allowed_signers
@@ -72,15 +70,7 @@ def test_verify_stops_at_the_line_with_one_error(xcli: Cli, tmp_path: Path) -> N
 @pytest.mark.ssh_keygen
 @pytest.mark.parametrize("line", REFUSED + ACCEPTED)
 def test_the_decision_is_ssh_keygen_s(tmp_path: Path, line: str) -> None:
-    keygen = shutil.which("ssh-keygen")
-    assert keygen is not None
-    key = tmp_path / "id"
-    subprocess.run(
-        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "a", "-f", str(key)],
-        check=True,
-        capture_output=True,
-    )
-    public = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+    key, public = ssh_ed25519_key(tmp_path)
     try:
         ours = bool(_load(tmp_path, line, public))
     except ExpflowError:

@@ -5,14 +5,12 @@ ssh-keygen uses (issue 18 thirty-first pass)."""
 from __future__ import annotations
 
 import calendar
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import ssh_keygen_verdict
+from support import ssh_ed25519_key, ssh_keygen_verdict
 
 from expflow_git.errors import ExpflowError
 from expflow_git.report.allowed_signers import load_allowed_signers
@@ -76,15 +74,7 @@ def test_other_suffixes_stay_refused(tmp_path: Path, value: str) -> None:
     ],
 )
 def test_the_window_is_ssh_keygen_s(tmp_path: Path, far_east: None, options: str) -> None:
-    keygen = shutil.which("ssh-keygen")
-    assert keygen is not None
-    key = tmp_path / "id"
-    subprocess.run(
-        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "a", "-f", str(key)],
-        check=True,
-        capture_output=True,
-    )
-    public = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+    key, public = ssh_ed25519_key(tmp_path)
     try:
         after, before = _window(tmp_path, options, public)
     except ExpflowError:
