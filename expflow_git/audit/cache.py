@@ -55,7 +55,8 @@ from expflow_git.resources import build_id, code_digest
 # 22: the PIN scan reads a `--pin` default (`${X:-NNNN}`)
 # 23: the PIN scan reads name/value pairs and `ENV`/`set`/`setenv`/`setx`
 # 24: the PIN scan reads `--pin` in a data file's argument list
-FORMAT = 24
+# 25: name/value pairs no longer read (23 reverted)
+FORMAT = 25
 
 
 class BlobCache:

@@ -50,7 +50,8 @@ from expflow_git.spelling import SPELLING
 # 13: a `--pin` default
 # 14: env name/value pairs, `ENV NAME value`
 # 15: argument lists in data files
-FORMAT = 15
+# 16: env name/value pairs no longer read (14 reverted)
+FORMAT = 16
 # Every spelling of a folder at once, one per line (a spelling holds no line break).
 SPELLINGS = re.compile(rf"(?:{SPELLING.pattern})(?:\n(?:{SPELLING.pattern}))*+")
 # Fewer documents than this are read through the blob cache: one more file to open

@@ -110,7 +110,6 @@ from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
-from expflow_git.pinscan.envpairs import command_hits, pair_hits
 from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps, pin_digits
 from expflow_git.pinscan.keys import (
     argument_list_hits,
@@ -227,6 +226,13 @@ _PICKLE_TEXT_RE = re.compile(
     re.MULTILINE,
 )
 _FOLDED_ENV_KEY = b"expflow_pin".translate(_FOLD)
+_FOLDED_PICKLE_TEXT_RE = re.compile(
+    rb"(?:^|\n)(?:v|s')"
+    + re.escape(_FOLDED_ENV_KEY)
+    + rb"(?:_"
+    + re.escape(b"hash".translate(_FOLD))
+    + rb")?'?\r?\n"
+)
 
 
 def _pickle_text_hits(text: str, overlaps: Overlaps) -> list[Hit]:
@@ -323,8 +329,7 @@ def _may_match(data: bytes) -> _Family:
         families |= _Family.FORMAT
     if b"pin" in folded and (
         _FOLDED_KEY_RE.search(folded) is not None
-        # (a name/value pair, `ENV EXPFLOW_PIN NNNN`: `envpairs`)
-        or _FOLDED_ENV_KEY in folded
+        or (_FOLDED_ENV_KEY in folded and _FOLDED_PICKLE_TEXT_RE.search(folded) is not None)
         or (_FOLDED_DEFINE in folded and _FOLDED_DEFINE_RE.search(folded) is not None)
     ):
         families |= _Family.KEY
@@ -1074,12 +1079,6 @@ def _view_rule_hits(text: str, code: bool, families: _Family) -> list[Hit]:
             if h.rule is not Leak.PIN_VALUE or h.start not in tagged
         ]
         hits += nested_hits(code, text, overlaps)
-        seen = {(h.start, h.rule) for h in hits}
-        hits += [
-            h
-            for h in pair_hits(code, text, overlaps) + command_hits(code, text, overlaps)
-            if (h.start, h.rule) not in seen
-        ]
         hits += _pickle_text_hits(text, overlaps)
         if not code:
             hits += _define_hits(text, overlaps)

@@ -430,7 +430,13 @@ def secret_in_reference(text: str, start: int, end: int) -> Value | None:
     whenever the reference is empty). A hunter's find, issue 18 thirty-first pass: these
     were references. Reads the reference once."""
     if text.startswith("$(", start):
-        return command_secret(text, start + 2, end)
+        for m in _COMMAND_WORD_RE.finditer(text, start + 2, end):
+            s, e = m.start(), m.end()
+            while e - s > 1 and text[s] in "\"'" and text[e - 1] == text[s]:
+                s, e = s + 1, e - 1
+            if _REFERENCE_SECRET.fullmatch(text, s, e):
+                return Value(s, e, Kind.LITERAL)
+        return None
     if text.startswith("{{", start) or text.startswith("${{", start):
         for m in _TEMPLATE_LITERAL_RE.finditer(text, start, end):
             group = 1 if m.group(1) is not None else 2
@@ -438,18 +444,6 @@ def secret_in_reference(text: str, start: int, end: int) -> Value | None:
                 inner = m.group(group)
                 s = m.start(group) + len(inner) - len(inner.lstrip())
                 return Value(s, s + len(inner.strip()), Kind.LITERAL)
-    return None
-
-
-def command_secret(text: str, start: int, end: int) -> Value | None:
-    """The first word of the command `text[start:end]` (quotes aside) that is exactly four
-    digits, a 64-hex digest or the tool's hash, as a literal value, or None."""
-    for m in _COMMAND_WORD_RE.finditer(text, start, end):
-        s, e = m.start(), m.end()
-        while e - s > 1 and text[s] in "\"'" and text[e - 1] == text[s]:
-            s, e = s + 1, e - 1
-        if _REFERENCE_SECRET.fullmatch(text, s, e):
-            return Value(s, e, Kind.LITERAL)
     return None
 
 
