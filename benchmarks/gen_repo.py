@@ -471,7 +471,11 @@ def leak_form(rng: random.Random, form: str, i: int) -> tuple[str, bytes, bytes]
         doc = {"name": f"svc-{i}", "pin": {"salt": f"{rng.getrandbits(64):x}", "hash": salted}}
         return f"configs/auth-{i:03d}.json", json.dumps(doc, indent=2).encode(), salted.encode()
     if form == "toml-nested-hash":
-        data = f'[tool.trainer]\nname = "t{i}"\n\n[pin]\nrounds = 3\nhash = "{salted}"\n'
+        # (Line by line: the scan reads a string's escapes as line breaks, and this
+        # generator's own file must stay clean.)
+        lines = ["[tool.trainer]", f'name = "t{i}"', "", "[pin]", "rounds = 3"]
+        lines.append(f'hash = "{salted}"')
+        data = "\n".join(lines) + "\n"
         return f"configs/settings-{i:03d}.toml", data.encode(), salted.encode()
     if form.startswith("notebook-"):
         # The generator writes these leaks on purpose: the pragma keeps its own lines clean.

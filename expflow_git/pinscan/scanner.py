@@ -1045,6 +1045,11 @@ def _escape_view(text: str) -> str | None:
         if token[0] == "\\" and len(token) == 2 and token[1] not in "nrtfvbae":
             return token  # another escape (`\\\\`, `\\"`): read as it is, its pair consumed
         changed = True
+        if token[0] == "\\" and len(token) == 2:
+            # A line break, not two blanks: a value ends at the escape, as at the end of
+            # the string it is in, so the string's closing quote is no value's opening
+            # one (`write_text("EXPFLOW_PIN_HASH=\\n")` was flagged: a review).
+            return " \n"
         return " " * len(token)
 
     view = _ESCAPE_VIEW_RE.sub(blank, text)
