@@ -143,7 +143,8 @@ def _not_as_is(text: str) -> bool:
     as no value, a boolean or an error (any case, `_NOT_TEXT`), anything Python's float
     reads (`1`, ` 1e5`, `1_000`, `inf`, `NaN`), a quote first (`"` starts a JSON string,
     `'` is the formula guard's prefix), or a character the output would show as an
-    escape (a control or format character, `##[`, a `::` first: escape.line)."""
+    escape (a control, format or default-ignorable character, `##[`, a `::` first:
+    escape.line)."""
     folded = text.strip().casefold()
     if not folded or folded in _NOT_TEXT or text[0] in "\"'" or line(text) != text:
         return True
