@@ -190,11 +190,11 @@ def _refuse_a_ref_holding_it(
         statement_commit(envelope, source=source) if signed else _claim_unread(envelope.payload)
     )
     if commit is not None:
-        # A commit the clone lacks is refused by _contains, one the ref holds by at_ref
+        # A commit the clone lacks is refused by trust.contains, one the ref holds by at_ref
         # with its message (both exit 2); at_ref is not called otherwise, so the keys
         # the keyring read are not read again.
         target = git.resolve_trusted(trusted_ref).sha
-        if trust._contains(git, target, commit):
+        if trust.contains(git, target, commit):
             trust.at_ref(git, trusted_ref, verified_commit=commit)
 
 

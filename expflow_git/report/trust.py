@@ -158,7 +158,7 @@ def at_ref(
     from expflow_git.gitblobs import BlobReader
 
     target = git.resolve_trusted(ref)
-    if verified_commit is not None and _contains(git, target.sha, verified_commit):
+    if verified_commit is not None and contains(git, target.sha, verified_commit):
         raise ExpflowError(
             f"--trusted-ref {ref} contains the commit being verified "
             f"({verified_commit[:12]}); read keys at a ref without it, e.g. the branch "
@@ -304,7 +304,7 @@ def ref_holds(git: Git, ref: str, keys: Sequence[RefKey]) -> Callable[[str], lis
 
     def held(commit: str) -> list[TrustedKey]:
         try:
-            if not _contains(git, tip, commit):
+            if not contains(git, tip, commit):
                 return []
         except ExpflowError:
             return [k.trusted for k in keys]
@@ -317,7 +317,7 @@ def ref_holds(git: Git, ref: str, keys: Sequence[RefKey]) -> Callable[[str], lis
     return held
 
 
-def _contains(git: Git, tip: str, commit: str) -> bool:
+def contains(git: Git, tip: str, commit: str) -> bool:
     if tip == commit:
         return True
     try:
