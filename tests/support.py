@@ -330,17 +330,23 @@ def run_cli_code(
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def ssh_ed25519_key(work: Path) -> tuple[Path, str]:
-    """A new ssh-keygen Ed25519 key in `work` (`id`, `id.pub`): its private key's path,
-    and its public key as an allowed_signers line holds it (`ssh-ed25519 AAAA…`)."""
+def ssh_keygen_key(path: Path, comment: str = "alice") -> Path:
+    """An unencrypted ed25519 key pair made by ssh-keygen itself, at `path` (and
+    `path.pub`)."""
     keygen = shutil.which("ssh-keygen")
     assert keygen is not None
-    key = work / "id"
     subprocess.run(
-        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "a", "-f", str(key)],
+        [keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
         check=True,
         capture_output=True,
     )
+    return path
+
+
+def ssh_ed25519_key(work: Path) -> tuple[Path, str]:
+    """A new ssh-keygen Ed25519 key in `work` (`id`, `id.pub`): its private key's path,
+    and its public key as an allowed_signers line holds it (`ssh-ed25519 AAAA…`)."""
+    key = ssh_keygen_key(work / "id", comment="a")
     return key, " ".join(Path(f"{key}.pub").read_text().split()[:2])
 
 

@@ -16,7 +16,7 @@ import pytest
 from helpers_audit import Cli, run_cli, seed_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ssh_keygen_verdict
+from support import ssh_keygen_key, ssh_keygen_verdict
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
 SSH_AGENT = shutil.which("ssh-agent")
@@ -26,17 +26,6 @@ needs_agent = pytest.mark.ssh_agent
 # The seed repository's commit time (helpers_audit.DATE), as ssh-keygen -O verify-time takes it.
 COMMIT_TIME = "20261120100000Z"
 PRINCIPAL = "alice@example.com"
-
-
-def ssh_keygen_key(path: Path, comment: str = "alice") -> Path:
-    """An unencrypted ed25519 key pair made by ssh-keygen itself."""
-    assert SSH_KEYGEN is not None
-    subprocess.run(
-        [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True,
-        capture_output=True,
-    )
-    return path
 
 
 def fingerprint(pub: Path) -> str:
