@@ -70,6 +70,13 @@ class Setup:
         self.chain = self.repo / "chain"
         self.chain.mkdir()
 
+    def trust_ci_at_base(self) -> None:
+        """A branch `base` off C0 whose `.expflow/keys/` holds the CI key (for --trusted-ref)."""
+        git(self.repo, "switch", "-q", "-c", "base")
+        write(self.repo, ".expflow/keys/ci.pub", self.pub.read_bytes())
+        commit_all(self.repo, "trust CI", date="2026-11-21T10:00:00+00:00")
+        git(self.repo, "switch", "-q", "main")
+
     def audit(self, out: Path, *args: str, key: Path | None) -> Path:
         sign = ["--sign-key", str(key)] if key else []
         res = self.cli(["audit", "--out", str(out), *args, *sign], self.repo)
@@ -125,10 +132,7 @@ def test_a_wrongly_signed_link_under_a_trusted_ref_is_not_parsed(
     """With --trusted-ref every link's claimed commit was read before anything was
     checked; a link no candidate key verifies is now never parsed."""
     s = Setup(xcli, tmp_path)
-    git(s.repo, "switch", "-q", "-c", "base")
-    write(s.repo, ".expflow/keys/ci.pub", s.pub.read_bytes())
-    commit_all(s.repo, "trust CI", date="2026-11-21T10:00:00+00:00")
-    git(s.repo, "switch", "-q", "main")
+    s.trust_ci_at_base()
     r0 = s.audit(s.chain / "r0.json", key=s.other)  # a key nobody trusts
     add_run(s.repo, "b", m(60))
     commit_all(s.repo, "C2", date="2026-11-22T10:00:00+00:00")
@@ -148,10 +152,7 @@ def test_an_unsigned_report_s_claimed_commit_is_not_parsed_under_a_trusted_ref(
     xcli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parsed: list[bytes]
 ) -> None:
     s = Setup(xcli, tmp_path)
-    git(s.repo, "switch", "-q", "-c", "base")
-    write(s.repo, ".expflow/keys/ci.pub", s.pub.read_bytes())
-    commit_all(s.repo, "trust CI", date="2026-11-21T10:00:00+00:00")
-    git(s.repo, "switch", "-q", "main")
+    s.trust_ci_at_base()
     add_run(s.repo, "b", m(60))
     commit_all(s.repo, "C1", date="2026-11-22T10:00:00+00:00")
     unsigned = s.audit(tmp_path / "u.json", key=None)
