@@ -261,14 +261,27 @@ def command_value(text: str, pos: int, line: Line) -> Value | None:
     """The first secret-shaped word (a PIN, a digest, the tool's hash; quotes aside) of the
     command after make's `!=`, which assigns the command's output (`X != echo NNNN`): a
     command naming where the secret is (`cat .pin`) holds none. Reads to the line's end."""
-    for m in _WORD_RE.finditer(text, pos, max(pos, line.end)):
-        word = m.group()
-        start, end = m.start(), m.end()
-        while end - start > 1 and text[start] in "\"'" and text[end - 1] == text[start]:
-            start, end = start + 1, end - 1
-        if _SECRET_SHAPED.fullmatch(text, start, end):
-            return Value(start, end, Kind.LITERAL)
-        if word.startswith("#"):
+    return _secret_word(text, pos, max(pos, line.end), _WORD_RE, _SECRET_SHAPED, comments=True)
+
+
+def _secret_word(
+    text: str,
+    start: int,
+    end: int,
+    words: re.Pattern[str],
+    shape: re.Pattern[str],
+    *,
+    comments: bool,
+) -> Value | None:
+    """The first of the `words` in `text[start:end]` (quotes aside) that is `shape`d, as a
+    literal value; with `comments`, none after a word that begins a comment."""
+    for m in words.finditer(text, start, end):
+        s, e = m.start(), m.end()
+        while e - s > 1 and text[s] in "\"'" and text[e - 1] == text[s]:
+            s, e = s + 1, e - 1
+        if shape.fullmatch(text, s, e):
+            return Value(s, e, Kind.LITERAL)
+        if comments and m.group().startswith("#"):
             break
     return None
 
@@ -430,13 +443,9 @@ def secret_in_reference(text: str, start: int, end: int) -> Value | None:
     whenever the reference is empty). A hunter's find, issue 18 thirty-first pass: these
     were references. Reads the reference once."""
     if text.startswith("$(", start):
-        for m in _COMMAND_WORD_RE.finditer(text, start + 2, end):
-            s, e = m.start(), m.end()
-            while e - s > 1 and text[s] in "\"'" and text[e - 1] == text[s]:
-                s, e = s + 1, e - 1
-            if _REFERENCE_SECRET.fullmatch(text, s, e):
-                return Value(s, e, Kind.LITERAL)
-        return None
+        return _secret_word(
+            text, start + 2, end, _COMMAND_WORD_RE, _REFERENCE_SECRET, comments=False
+        )
     if text.startswith("{{", start) or text.startswith("${{", start):
         for m in _TEMPLATE_LITERAL_RE.finditer(text, start, end):
             group = 1 if m.group(1) is not None else 2
