@@ -675,18 +675,20 @@ class Git:
     def popen(
         self,
         *args: str,
-        stdin: int | None = None,
+        stdin: IO[bytes] | int | None = None,
         stderr: IO[bytes] | int | None = None,
         bufsize: int = -1,
+        stdout: IO[bytes] | int = subprocess.PIPE,
     ) -> subprocess.Popen[bytes]:
-        """Start ``git ARGS`` at the root with stdout piped, for streaming readers."""
+        """Start ``git ARGS`` at the root with stdout piped (or to `stdout`), for
+        streaming readers."""
         try:
             return subprocess.Popen(
                 [*_GIT, *args],
                 cwd=self.root,
                 env=_pinned(self.env),
                 stdin=stdin,
-                stdout=subprocess.PIPE,
+                stdout=stdout,
                 stderr=stderr,
                 bufsize=bufsize,
             )

@@ -23,7 +23,7 @@ from expflow_git.audit.leaves import Leaves
 from expflow_git.audit.parallel import BATCH_BLOBS, Checker
 from expflow_git.audit.params import TopParams, top_params
 from expflow_git.audit.ranking import Leaderboard, WalkForwardOutcome, rank, sort_keys, walk_forward
-from expflow_git.audit.tree import SYMLINK_MODE, TreeReader
+from expflow_git.audit.tree import SYMLINK_MODE, TreeReader, read_cold
 from expflow_git.checks import (
     Problem,
     RunVerdict,
@@ -34,7 +34,7 @@ from expflow_git.checks import (
 from expflow_git.corrections import Correction, tree_findings
 from expflow_git.documents import Experiment, Result, stem
 from expflow_git.errors import ExitCode, ExpflowError, Finding, masked_argument, path_text
-from expflow_git.gitblobs import BlobReader
+from expflow_git.gitblobs import BlobReader, BlobsExist
 from expflow_git.gitstore import TREE_RECORD, Commit, Git, TreeEntry, tree_entry
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.localcache import state_dir
@@ -220,6 +220,7 @@ def check_tree(
             cache,
             progress,
             problems,
+            stack,
         )
     if cache is not None:
         cache.mark_used()
@@ -317,13 +318,25 @@ def _read_documents(
     cache: BlobCache | None,
     progress: Callable[[int, int], None] | None,
     problems: list[Finding],
+    stack: contextlib.ExitStack,
 ) -> TreeCheck:
     """Check every document of the listing (`git ls-tree` lines: emptied once classified).
     `problems`: findings made before the listing was read (they are sorted in).
     With the cache (and folders in the listing), an unchanged leaf folder is taken whole
-    from the folder cache beside it, and each one read blob by blob is kept there after."""
+    from the folder cache beside it, and each one read blob by blob is kept there after.
+    `stack`: where the git process that checks the cached blobs exist is ended."""
     tree = TreeReader(policy, problems)
     folders = cache.folders(scan) if cache is not None else None
+    # What a cache answers for is never read: that each of those blobs is in the
+    # repository is asked of git meanwhile (a cold audit fails on a missing one, and a
+    # warm one must too). Where a cold audit reads every blob (all are scanned), git is
+    # asked before the listing is classified, the others once it is.
+    every_blob = scan and not policy.scan_allow
+    exist: BlobsExist | None = None
+    if cache is not None and every_blob:
+        blobs = read_cold(records, policy, scan, 12 + len(commit.sha))
+        exist = stack.enter_context(BlobsExist(git, blobs))
+    taken_blobs: list[str] | None = [] if cache is not None and not every_blob else None
     if folders is None:
         tree.classify(records, scan)
     else:
@@ -336,7 +349,7 @@ def _read_documents(
             for e in trees
             if e.path not in twice and (folder := folders.load(e.path, e.sha, width)) is not None
         }
-        tree.classify(records, scan, cached, note=True)
+        tree.classify(records, scan, cached, note=True, taken_blobs=taken_blobs)
     # Shard by shard, so that few cache shards are in memory at once. The blobs no
     # record answers for are read and checked in rounds of about BATCH_BLOBS (on every
     # core: parallel.py), and the shards they belong to saved after each round.
@@ -363,6 +376,8 @@ def _read_documents(
         missing.clear()
         pending.clear()
 
+    if taken_blobs is not None:
+        exist = stack.enter_context(BlobsExist(git, [*taken_blobs, *tree.uses]))
     # The checker's children end before the blob stream does (they hold its pipes).
     with Checker(policy, git, tree.needs) as checker:
         for shard, shas in sorted(batches.items()):
@@ -381,6 +396,8 @@ def _read_documents(
             if progress is not None:
                 progress(done, total)
         flush()
+    if exist is not None:
+        exist.check()
     if folders is not None:
         for path, (sha, folder) in tree.folders().items():
             folders.save(path, sha, folder)

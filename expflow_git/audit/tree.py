@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from expflow_git.audit.folders import MIN_DOCUMENTS, Folder
@@ -115,6 +115,31 @@ class Span:
         return whole
 
 
+def read_cold(lines: Sequence[str], policy: Policy, scan: bool, id_end: int) -> list[str]:
+    """The ids of the blobs a cold audit reads among `lines` (`git ls-tree -r` lines whose
+    object ids end at `id_end`), as `TreeReader.classify` chooses them: with every blob
+    scanned, all but a link at a document's path (a finding, never read)."""
+    if scan and not policy.scan_allow:
+        # (git writes every blob's line "<6-digit mode> blob <id>\t<path>")
+        return [
+            line[12:id_end]
+            for line in lines
+            if line[6:12] == " blob "
+            and (line[:6] != SYMLINK_MODE or policy.kind_of(line[id_end + 1 :]) is None)
+        ]
+    ids = []
+    for entry in map(tree_entry, lines):
+        if entry.type != "blob":
+            continue
+        kind = policy.kind_of(entry.path)
+        if kind is not None and entry.mode == SYMLINK_MODE:
+            continue
+        scanned = scan and not (policy.scan_allow and matches_any(entry.path, policy.scan_allow))
+        if kind is not None or scanned:
+            ids.append(entry.sha)
+    return ids
+
+
 class TreeReader:
     """The documents and findings of one tree, gathered blob by blob from records
     (cached, or made by `content_record` as the blob arrives)."""
@@ -149,13 +174,15 @@ class TreeReader:
         cached: Mapping[str, tuple[str, Folder]] | None = None,
         *,
         note: bool = False,
+        taken_blobs: list[str] | None = None,
     ) -> None:
         """What the tree asks of each blob of the listing (`git ls-tree -r` lines, parsed
         here: `records` is emptied once classified, the listing need not stay in
         memory). With folders in the listing (`tree_records(trees=True)`): a folder of
         `cached` (path -> its tree id and Folder) at that tree id is taken whole, its
         lines skipped unparsed; with `note`, each folder that holds no folder is noted
-        in `spans` as it is classified, for the folder cache (folders()).
+        in `spans` as it is classified, for the folder cache (folders()). The ids of
+        the blobs a cold audit reads in the folders taken whole go to `taken_blobs`.
         """
         policy, findings, uses = self.policy, self.findings, self.uses
         cached = cached or {}
@@ -196,6 +223,9 @@ class TreeReader:
                 hit = cached.get(path)
                 if hit is not None and hit[0] == sha:
                     folder = hit[1]
+                    if taken_blobs is not None:  # (its blobs are never read)
+                        lines = records[at : at + folder.count]
+                        taken_blobs.extend(read_cold(lines, policy, scan, id_end))
                     at += folder.count  # its lines: exactly its tree's entries (Span)
                     # Its documents are in this tree's lists: no noted folder may share its path.
                     self.spans.pop(path, None)
