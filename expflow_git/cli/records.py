@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("directory", default=".", type=Folder())
+@click.argument("directory", required=False, type=Folder())
 @click.option(
     "--template",
     type=click.Choice(["minimal", "competition"]),
@@ -26,12 +26,25 @@ if TYPE_CHECKING:
     show_default=True,
     help="competition writes the standard 13-metric registry.",
 )
-def init(directory: Path, template: str) -> None:
-    """Scaffold expflow.yaml, experiments/, results/, hooks config and a workflow."""
-    from expflow_git.records.scaffold import Template, ignored_documents, scaffold
+def init(directory: Path | None, template: str) -> None:
+    """Scaffold expflow.yaml, experiments/, results/, hooks config and a workflow.
 
+    DIRECTORY defaults to the root of the git work tree the current folder is in (the
+    current folder outside any)."""
+    from expflow_git.records.scaffold import Template, ignored_documents, init_folder, scaffold
+
+    directory, root = init_folder(directory)
     for rel, created in scaffold(directory, Template(template)):
         out(f"{'created' if created else 'kept   '} {directory / rel}")
+    # Below a work tree's root, pre-commit and GitHub read neither file: said, not
+    # refused (a nested project may be meant).
+    if root is not None:
+        warn(
+            f"{directory}: not the root of the git work tree {root}: pre-commit and GitHub "
+            "will not use the .pre-commit-config.yaml and .github/workflows written here "
+            f"(run `expflow-git init` at {root} for those)",
+            command="init",
+        )
     # An ignore rule kept from before (`results/` in an ML project's .gitignore) refused
     # the quick start's `result` at its third step, init having said nothing (a hunt).
     for rel in ignored_documents(directory):

@@ -7,9 +7,13 @@ import os
 import posixpath
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expflow_git.atomicfile import confined, not_a_folder, write_atomic
 from expflow_git.errors import ExpflowError, printable
+
+if TYPE_CHECKING:
+    from expflow_git.gitstore import Git
 
 
 class Template(str, enum.Enum):
@@ -197,6 +201,56 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
     return report
 
 
+def _repository_of(folder: Path) -> tuple[Git, Path] | None:
+    """The repository holding `folder`, and the folder it was asked from (resolved): a
+    folder that does not exist yet is judged by the nearest one that does (where it
+    would be made). None in no repository (or one git refuses to read)."""
+    from expflow_git.gitstore import Git
+
+    existing = Path(os.path.abspath(folder))
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        return Git.discover(existing), existing.resolve()
+    except ExpflowError:
+        return None
+
+
+def _in_git_directory(git: Git, where: Path) -> bool:
+    git_dir = git.git_dir.resolve()
+    return where == git_dir or git_dir in where.parents
+
+
+def work_tree_root(folder: Path) -> Path | None:
+    """The root of the work tree `folder` is in (or would be made in), as git names it;
+    None outside any work tree: in no repository, a bare one, or a git directory."""
+    found = _repository_of(folder)
+    if found is None:
+        return None
+    git, where = found
+    if git.root.resolve() == git.git_dir.resolve() or _in_git_directory(git, where):
+        return None
+    return git.root
+
+
+def init_folder(given: Path | None) -> tuple[Path, Path | None]:
+    """The folder `init` scaffolds, and the root of the work tree that folder is below
+    but not at (None when it is that root, or in no work tree). With no folder given,
+    the root of the work tree the current folder is in (`.` when that is the current
+    folder, or outside any work tree), as `pre-commit install` and git take it: `init`
+    in `src/deep` scaffolded src/deep, whose hooks config and workflow pre-commit and
+    GitHub never read, and `new` there found no policy (a user's hunt, issue 18
+    thirty-second pass). A folder given is scaffolded, the root returned to warn of."""
+    root = work_tree_root(Path(".") if given is None else given)
+    if given is None:
+        if root is None or root.resolve() == Path.cwd().resolve():
+            return Path("."), None
+        return root, None
+    if root is None or root.resolve() == Path(os.path.abspath(given)).resolve():
+        return given, None
+    return given, root
+
+
 def _not_in_a_git_directory(root: Path) -> None:
     """Refuse (exit 2, before anything is written) a folder of a repository that is no
     work tree: a bare repository, or a git directory (`.git`) or a folder in it. `init`
@@ -204,21 +258,14 @@ def _not_in_a_git_directory(root: Path) -> None:
     exit 0 (a user's hunt, issue 18 twenty-ninth pass). A folder that does not exist yet
     is judged by the nearest one that does (where it would be made); one in no
     repository is scaffolded as before."""
-    from expflow_git.gitstore import Git
-
-    existing = Path(os.path.abspath(root))
-    while not existing.is_dir() and existing != existing.parent:
-        existing = existing.parent
-    try:
-        git = Git.discover(existing)
-    except ExpflowError:
+    found = _repository_of(root)
+    if found is None:
         return  # no repository (or one git refuses to read): a plain folder
-    git_dir = git.git_dir.resolve()
-    where = existing.resolve()
-    if where != git_dir and git_dir not in where.parents:
+    git, where = found
+    if not _in_git_directory(git, where):
         return
     shown = printable(str(git.git_dir))
-    if git.root.resolve() == git_dir:
+    if git.root.resolve() == git.git_dir.resolve():
         raise ExpflowError(
             f"{shown}: bare repository: no work tree; run init in a clone (nothing written)"
         )

@@ -1,0 +1,96 @@
+"""`init` with no DIRECTORY scaffolds the root of the work tree it runs in: `git init r;
+cd r/src/deep; expflow-git init` wrote expflow.yaml, .pre-commit-config.yaml and
+.github/workflows/ in src/deep, exit 0, where pre-commit and GitHub never read them,
+and `new` there failed "no policy file; run expflow-git init" (a user's hunt, issue 18
+thirty-second pass). A DIRECTORY given below a work tree's root is scaffolded with a
+one-line warning (a nested project may be meant); outside any work tree, the folder
+given or `.` as before (a bare repository and a git directory: test_inputs29_init_bare)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support import git, git_init, run_cli
+
+FILES = [
+    "expflow.yaml",
+    "experiments/.gitkeep",
+    "results/.gitkeep",
+    ".pre-commit-config.yaml",
+    ".github/workflows/expflow.yml",
+    ".gitignore",
+]
+
+
+def _created(prefix: str) -> str:
+    return "".join(f"created {prefix}{rel}\n" for rel in FILES)
+
+
+def _nested_warning(shown: str, root: Path) -> str:
+    return (
+        f"expflow-git init: warning: {shown}: not the root of the git work tree {root}: "
+        "pre-commit and GitHub will not use the .pre-commit-config.yaml and "
+        f".github/workflows written here (run `expflow-git init` at {root} for those)\n"
+    )
+
+
+def test_init_in_a_subfolder_scaffolds_the_work_tree_root(tmp_path: Path) -> None:
+    work = git_init(tmp_path / "r")
+    deep = work / "src" / "deep"
+    deep.mkdir(parents=True)
+    res = run_cli(["init"], cwd=deep)
+    root = work.resolve()
+    assert (res.code, res.out, res.err) == (0, _created(f"{root}/"), ""), res
+    assert all((work / rel).is_file() for rel in FILES)
+    assert list(deep.iterdir()) == []
+    # the next step of the quick start, from the same folder, finds the policy
+    res = run_cli(["new", "z1", "--study", "s"], cwd=deep)
+    assert (res.code, res.err) == (0, ""), res
+    assert (work / "experiments" / "s" / "z1.json").is_file()
+
+
+def test_init_at_the_root_prints_as_before(tmp_path: Path) -> None:
+    work = git_init(tmp_path / "r")
+    res = run_cli(["init"], cwd=work)
+    assert (res.code, res.out, res.err) == (0, _created(""), ""), res
+    # the root named from elsewhere: no warning either
+    res = run_cli(["init", "r"], cwd=tmp_path)
+    assert (res.code, res.err) == (0, ""), res
+    assert res.out.splitlines()[0] == "kept    r/expflow.yaml"
+
+
+def test_init_in_a_linked_work_trees_subfolder_scaffolds_its_root(tmp_path: Path) -> None:
+    work = git_init(tmp_path / "r")
+    git(work, "commit", "-q", "--allow-empty", "-m", "first")
+    git(work, "worktree", "add", "-q", str(tmp_path / "linked"))
+    sub = tmp_path / "linked" / "sub"
+    sub.mkdir()
+    res = run_cli(["init"], cwd=sub)
+    linked = (tmp_path / "linked").resolve()
+    assert (res.code, res.out, res.err) == (0, _created(f"{linked}/"), ""), res
+    assert not (work / "expflow.yaml").exists() and list(sub.iterdir()) == []
+
+
+def test_a_folder_given_below_the_root_is_scaffolded_with_a_warning(tmp_path: Path) -> None:
+    work = git_init(tmp_path / "r")
+    deep = work / "src" / "deep"
+    deep.mkdir(parents=True)
+    root = work.resolve()
+    res = run_cli(["init", "."], cwd=deep)
+    assert (res.code, res.out, res.err) == (0, _created(""), _nested_warning(".", root)), res
+    assert (deep / "expflow.yaml").is_file() and not (work / "expflow.yaml").exists()
+    # a folder still to be made, named from outside the work tree
+    res = run_cli(["init", "r/nested/project"], cwd=tmp_path)
+    assert (res.code, res.out, res.err) == (
+        0,
+        _created("r/nested/project/"),
+        _nested_warning("r/nested/project", root),
+    ), res
+
+
+def test_outside_a_work_tree_the_current_folder_as_before(tmp_path: Path) -> None:
+    sub = tmp_path / "plain" / "sub"
+    sub.mkdir(parents=True)
+    res = run_cli(["init"], cwd=sub)
+    assert (res.code, res.out, res.err) == (0, _created(""), ""), res
+    assert (sub / "expflow.yaml").is_file()
