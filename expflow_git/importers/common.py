@@ -606,8 +606,14 @@ def _problem(exc: OSError | ExpflowError) -> str:
 
 def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> str | None:
     """One run's files; on a failure, each file it wrote is put back as it was (those
-    that cannot be are added to `left`). Returns the correction's path as written."""
+    that cannot be are added to `left`). Returns the correction's path as written.
+
+    Only a file this run wrote or removed is put back: one whose write failed is as it
+    was. A result never written was "put back" by removing it, which on a read-only file
+    system fails with EROFS (not ENOENT), and the run was said to be half written while
+    nothing of it was (a hunter's find, issue 18 thirty-second pass)."""
     before: list[tuple[Path, bytes | None]] = []
+    changed: set[Path] = set()  # what this run wrote or removed
     written: str | None = None
 
     def keep(path: Path) -> None:
@@ -622,16 +628,22 @@ def _apply_run(layout: Layout, plan: RunPlan, left: list[Path]) -> str | None:
             if plan.correction.replaces is not None:  # an uncommitted one, rewritten
                 keep(layout.disk(plan.correction.replaces))
                 written = write_correction(layout.root, plan.correction)
+                changed.add(layout.disk(written))
             else:
                 written = write_correction(layout.root, plan.correction)
                 before.append((layout.disk(written), None))
+                changed.add(layout.disk(written))
         for write in plan.writes:
             write_atomic(layout.target(write.path), write.data)
+            changed.add(layout.target(write.path))
         for rel in plan.removes:
             _remove(layout.target(rel))
+            changed.add(layout.target(rel))
         return written
     except BaseException:
         for path, data in reversed(before):
+            if path not in changed:
+                continue  # (never written: as it was)
             try:
                 if data is None:
                     _remove(path)
