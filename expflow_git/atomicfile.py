@@ -57,6 +57,40 @@ def not_a_folder(root: Path, folder: str) -> str | None:
     return None
 
 
+def kind_of(path: str | os.PathLike[str]) -> str | None:
+    """What is at `path`, in a message's words: "a file", "a folder", "a named pipe", "a
+    device", "a socket", "a broken symbolic link" (a link is read as what it names); None
+    when nothing is there (or it cannot be looked at)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return "a broken symbolic link" if os.path.islink(path) else None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
+def folder_in_the_way(path: Path) -> tuple[Path, str] | None:
+    """Where `path` is to be a folder (made where missing): the first of its parts (itself
+    or a folder above it) that exists and is not a folder, with what it is (`kind_of`);
+    None when there is none. mkdir's own words for it, "File exists" (EEXIST) or "Not a
+    directory" (ENOTDIR), name no file that is in the way: `EXPFLOW_HOME` a file made
+    `pin init` say `<home>: File exists` (a hunter's find, issue 18 thirty-second pass)."""
+    absolute = Path(os.path.abspath(path))
+    for part in (*reversed(absolute.parents), absolute):
+        if os.path.lexists(part) and not part.is_dir():
+            return part, kind_of(part) or "not a folder"
+    return None
+
+
 def write_atomic(
     path: str | os.PathLike[str],
     data: bytes,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, printable
 
 # The tool's own PIN-hash format: parameters live inside the string so they can change.
 #   expflow$scrypt$n=16384,r=8,p=1$<salt, urlsafe b64, no padding>$<hash, urlsafe b64, no padding>
@@ -240,12 +240,19 @@ def _read_pin_file(path: Path) -> str | None:
                 "the PIN; remove it, or run `expflow-git pin clear --force` and "
                 "`expflow-git pin init`"
             ) from None
+        if isinstance(exc, NotADirectoryError):
+            _not_a_home(path.parent, "")
         raise ExpflowError(f"cannot read the PIN hash file {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "rb") as fh:
             info = os.fstat(fh.fileno())
             why = untrusted(info) or ("" if stat.S_ISREG(info.st_mode) else "not a file")
             raw = fh.read(_MAX_STORED_BYTES + 1) if not why else b""
+    except IsADirectoryError:  # (`fdopen` refuses a folder: "Is a directory")
+        raise ExpflowError(
+            f"the PIN hash file {path} is a folder, not a file; move it away and run "
+            "`expflow-git pin init`"
+        ) from None
     except OSError as exc:
         raise ExpflowError(f"cannot read the PIN hash file {path}: {exc.strerror}") from None
     if why:
@@ -299,7 +306,11 @@ def save_hash(home: Path, hashed: str) -> Path:
         # Never persist something check_pin would refuse later.
         raise ExpflowError("refusing to store a PIN hash in an unknown format")
     created = not home.exists()
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        _not_a_home(home, "; nothing changed")
+        raise
     if created:
         # mkdir's mode is filtered by the umask; make the intent explicit. An
         # existing directory is left alone: it may be shared with other things.
@@ -307,6 +318,24 @@ def save_hash(home: Path, hashed: str) -> Path:
     path = home / PIN_FILE_NAME
     write_atomic(path, (hashed + "\n").encode("ascii"), mode=0o600)
     return path
+
+
+def _not_a_home(home: Path, end: str) -> None:
+    """Refuse (exit 2) `home`, where something other than a folder is in its place or in
+    that of a folder above it, naming what: `EXPFLOW_HOME` a file made `pin init` say
+    `<home>: File exists` (a hunter's find, issue 18 thirty-second pass). Returns when
+    nothing is in the way (any more): the caller's own error stands. `end` ends the line."""
+    from expflow_git.atomicfile import folder_in_the_way
+
+    found = folder_in_the_way(home)
+    if found is None:
+        return
+    part, kind = found
+    where = "" if part == Path(os.path.abspath(home)) else f"{printable(str(part))} "
+    raise ExpflowError(
+        f"{printable(str(home))}: {where}is {kind}, not a folder (the PIN's folder, ${ENV_HOME} or "
+        f"~/{DEFAULT_HOME_DIRNAME}){end}"
+    )
 
 
 def clear_hash(home: Path) -> bool:

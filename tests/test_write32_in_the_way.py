@@ -1,0 +1,78 @@
+"""Something of another kind where expflow-git makes a folder or writes a file is named
+for what it is ("is a file, not a folder", "is a folder, not a file"), one line, exit 2:
+mkdir's and link's own words ("File exists", "Not a directory") named no file in the
+way, or the wrong one (a hunter's find, issue 18 thirty-second pass)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from support import run_cli
+
+PIN = str(4000 + 821)
+
+
+def _pin_init(home: Path, cwd: Path) -> tuple[int, list[str]]:
+    res = run_cli(["pin", "init", PIN], cwd, env={"EXPFLOW_HOME": str(home)})
+    return res.code, res.err.splitlines()
+
+
+def test_a_pin_home_that_is_a_file_is_said_to_be_one(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a folder\n")
+    code, err = _pin_init(home, tmp_path)
+    assert (code, err) == (
+        2,
+        [
+            f"expflow-git: error: {home}: is a file, not a folder "
+            "(the PIN's folder, $EXPFLOW_HOME or ~/.expflow); nothing changed"
+        ],
+    )
+    assert home.read_text() == "not a folder\n"
+
+
+def test_a_file_above_the_pin_home_is_the_one_named(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    home = tmp_path / "f" / "home"
+    code, err = _pin_init(home, tmp_path)
+    assert (code, err) == (
+        2,
+        [
+            f"expflow-git: error: {home}: {tmp_path / 'f'} is a file, not a folder "
+            "(the PIN's folder, $EXPFLOW_HOME or ~/.expflow); nothing changed"
+        ],
+    )
+    res = run_cli(["pin", "status"], tmp_path, env={"EXPFLOW_HOME": str(home)})
+    assert (res.code, res.err.splitlines()) == (
+        2,
+        [
+            f"expflow-git: error: {home}: {tmp_path / 'f'} is a file, not a folder "
+            "(the PIN's folder, $EXPFLOW_HOME or ~/.expflow)"
+        ],
+    )
+
+
+def test_a_broken_link_as_the_pin_home_is_said_to_be_one(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    os.symlink(tmp_path / "nowhere", home)
+    code, err = _pin_init(home, tmp_path)
+    assert code == 2
+    assert err == [
+        f"expflow-git: error: {home}: is a broken symbolic link, not a folder "
+        "(the PIN's folder, $EXPFLOW_HOME or ~/.expflow); nothing changed"
+    ]
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_folder_at_the_pin_file_is_said_to_be_one(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "pin.hash").mkdir(parents=True)
+    code, err = _pin_init(home, tmp_path)
+    assert (code, err) == (
+        2,
+        [
+            f"expflow-git: error: the PIN hash file {home / 'pin.hash'} is a folder, not a "
+            "file; move it away and run `expflow-git pin init`"
+        ],
+    )
