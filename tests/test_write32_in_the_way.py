@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from support import run_cli
+from support import git_init, run_cli
 
 PIN = str(4000 + 821)
 
@@ -76,3 +76,58 @@ def test_a_folder_at_the_pin_file_is_said_to_be_one(tmp_path: Path) -> None:
             "file; move it away and run `expflow-git pin init`"
         ],
     )
+
+
+def test_a_hooks_folder_that_is_a_file_is_said_to_be_one(tmp_path: Path) -> None:
+    repo = git_init(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    for path in hooks.iterdir():
+        path.unlink()
+    hooks.rmdir()
+    hooks.write_text("")
+    res = run_cli(["install-hooks"], repo)
+    assert (res.code, res.err.splitlines(), res.out) == (
+        2,
+        [
+            f"expflow-git: error: {hooks}: is a file, not a folder "
+            "(git's hooks folder; nothing installed)"
+        ],
+        "",
+    )
+
+
+def test_a_folder_at_a_hooks_path_is_refused_not_kept(tmp_path: Path) -> None:
+    """Git runs no folder as a hook: "kept: a different hook exists", exit 0, left the
+    repository without its pre-commit hook. Nothing is installed (the other two were)."""
+    repo = git_init(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    (hooks / "pre-commit").mkdir()
+    res = run_cli(["install-hooks"], repo)
+    assert (res.code, res.err.splitlines(), res.out) == (
+        2,
+        [
+            f"expflow-git: error: {hooks / 'pre-commit'}: is a folder, not a file, and git "
+            "runs no hook from it; move it away and run install-hooks again "
+            "(nothing installed)"
+        ],
+        "",
+    )
+    assert not (hooks / "pre-merge-commit").exists() and not (hooks / "pre-push").exists()
+
+
+def test_a_broken_link_at_a_hooks_path_is_refused_and_a_link_to_a_file_kept(
+    tmp_path: Path,
+) -> None:
+    repo = git_init(tmp_path / "repo")
+    hooks = repo / ".git" / "hooks"
+    os.symlink(tmp_path / "nowhere", hooks / "pre-push")
+    res = run_cli(["install-hooks"], repo)
+    assert res.code == 2 and res.err.splitlines() == [
+        f"expflow-git: error: {hooks / 'pre-push'}: is a broken symbolic link, not a file, "
+        "and git runs no hook from it; move it away and run install-hooks again "
+        "(nothing installed)"
+    ], res
+    (tmp_path / "nowhere").write_text("#!/bin/sh\nexit 0\n")
+    res = run_cli(["install-hooks"], repo)
+    assert res.code == 0, res
+    assert f"{hooks / 'pre-push'}: kept: a different hook exists; merge it by hand" in res.out

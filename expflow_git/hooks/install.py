@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from expflow_git.atomicfile import write_atomic
+from expflow_git.atomicfile import folder_in_the_way, kind_of, write_atomic
 from expflow_git.errors import ExpflowError, printable
 from expflow_git.gitstore import Git
 
@@ -103,6 +103,7 @@ def install_hooks(git: Git) -> list[tuple[str, str]]:
             f"{printable(str(hooks_dir))}: {why}, which other repositories or the work tree "
             f"may share; refusing to install there ({fix})"
         )
+    _nothing_in_the_way(hooks_dir)
     # The hooks call this very installation, whatever PATH the committer has.
     python = shlex.quote(sys.executable)
     report = []
@@ -124,3 +125,27 @@ def install_hooks(git: Git) -> list[tuple[str, str]]:
         write_atomic(target, text.encode(), mode=0o755, overwrite=False)
         report.append((str(target), "installed"))
     return report
+
+
+def _nothing_in_the_way(hooks_dir: Path) -> None:
+    """Refuse (exit 2, before any hook is written) what is no place for a hook, naming
+    it: the hooks folder a file (`.git/hooks: File exists`, mkdir's words), or at a
+    hook's path something git never runs as one, a folder, a pipe or a broken link,
+    which was "kept: a different hook exists", exit 0, and no hook ever ran (a hunter's
+    find, issue 18 thirty-second pass)."""
+    found = folder_in_the_way(hooks_dir)
+    if found is not None:
+        part, what = found
+        where = "" if part == Path(os.path.abspath(hooks_dir)) else f"{printable(str(part))} "
+        raise ExpflowError(
+            f"{printable(str(hooks_dir))}: {where}is {what}, not a folder (git's hooks "
+            "folder; nothing installed)"
+        )
+    for name in HOOK_NAMES:
+        target = hooks_dir / name
+        kind = kind_of(target)
+        if kind is not None and kind != "a file":
+            raise ExpflowError(
+                f"{printable(str(target))}: is {kind}, not a file, and git runs no hook "
+                "from it; move it away and run install-hooks again (nothing installed)"
+            )
