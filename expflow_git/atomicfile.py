@@ -384,8 +384,23 @@ def _naming(target: Path) -> Iterator[None]:
 
 def _as_targets(exc: OSError, target: Path) -> OSError:
     """`exc` naming the file the caller gave: the temporary file beside it is no name a
-    user knows (`--html /proc/version` said `/proc/.version.11mc1xw2.tmp`; a user's hunt)."""
-    return OSError(exc.errno, exc.strerror, str(target))
+    user knows (`--html /proc/version` said `/proc/.version.11mc1xw2.tmp`; a user's hunt).
+    A folder in the target's place, met by a write that replaces nothing (EEXIST), is
+    said to be one: `mkdir experiments/s/e4.json; new e4 --study s` said "cannot write
+    it: File exists" (a hunter's find, issue 18 thirty-second pass). The error stays a
+    FileExistsError (a caller taking the next free name still does)."""
+    strerror = exc.strerror
+    if exc.errno == errno.EEXIST and _is_folder(target):
+        strerror = "is a folder, not a file"
+    return OSError(exc.errno, strerror, str(target))
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether `path` is a folder itself (not a link to one)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 _SYSTEM_DIRS = ("/dev/", "/proc/")

@@ -5,10 +5,15 @@ way, or the wrong one (a hunter's find, issue 18 thirty-second pass)."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
+import pytest
+from conftest import ExpRepo
 from support import git_init, run_cli
+
+from expflow_git.atomicfile import write_atomic
 
 PIN = str(4000 + 821)
 
@@ -131,3 +136,32 @@ def test_a_broken_link_at_a_hooks_path_is_refused_and_a_link_to_a_file_kept(
     res = run_cli(["install-hooks"], repo)
     assert res.code == 0, res
     assert f"{hooks / 'pre-push'}: kept: a different hook exists; merge it by hand" in res.out
+
+
+def test_a_folder_at_a_new_records_path_is_said_to_be_one(exp_repo: ExpRepo) -> None:
+    """`new` met it only as its write's link failed: "cannot write it: File exists"."""
+    (exp_repo.path / "experiments" / "s" / "e4.json").mkdir(parents=True)
+    res = run_cli(["new", "e4", "--study", "s"], exp_repo.path)
+    assert (res.code, res.err.splitlines()) == (
+        2,
+        ["expflow-git: error: experiments/s/e4.json: cannot write it: is a folder, not a file"],
+    ), res
+    assert list((exp_repo.path / "experiments" / "s").iterdir()) == [
+        exp_repo.path / "experiments" / "s" / "e4.json"
+    ]
+
+
+def test_a_write_that_replaces_nothing_says_a_folder_is_in_its_place(tmp_path: Path) -> None:
+    target = tmp_path / "r.json"
+    target.mkdir()
+    with pytest.raises(FileExistsError) as caught:
+        write_atomic(target, b"{}", overwrite=False)
+    assert (caught.value.filename, caught.value.strerror) == (
+        str(target),
+        "is a folder, not a file",
+    )
+    (tmp_path / "f.json").write_text("")
+    with pytest.raises(FileExistsError) as caught:
+        write_atomic(tmp_path / "f.json", b"{}", overwrite=False)
+    assert caught.value.strerror == os.strerror(errno.EEXIST)  # a file: it exists
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "r.json"]
