@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ExpRepo
-from support import git_init, run_cli
+from support import CliCall, git_init, run_cli
 
 from expflow_git.atomicfile import write_atomic
 
@@ -165,3 +167,44 @@ def test_a_write_that_replaces_nothing_says_a_folder_is_in_its_place(tmp_path: P
         write_atomic(tmp_path / "f.json", b"{}", overwrite=False)
     assert caught.value.strerror == os.strerror(errno.EEXIST)  # a file: it exists
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "r.json"]
+
+
+def _made_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, rel: str, make: Callable[[Path], object]
+) -> None:
+    """`init`'s write of `rel` meets what another process made there after init looked."""
+    from expflow_git.records import scaffold
+
+    real = scaffold.write_atomic
+
+    def write(target: Path, data: bytes, **kw: Any) -> None:
+        if target.as_posix().endswith(rel):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            make(target)
+        real(target, data, **kw)
+
+    monkeypatch.setattr(scaffold, "write_atomic", write)
+
+
+def test_a_file_another_init_made_meanwhile_is_kept(
+    tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four concurrent `init conc`: three said `conc/experiments/.gitkeep: File exists`,
+    exit 2, of a complete scaffold."""
+    _made_meanwhile(monkeypatch, "experiments/.gitkeep", lambda p: p.write_text(""))
+    res = cli(["init", "conc"], tmp_path)
+    assert (res.code, res.err) == (0, ""), res
+    assert "kept    conc/experiments/.gitkeep" in res.out.splitlines(), res.out
+    assert "created conc/results/.gitkeep" in res.out.splitlines(), res.out
+    assert (tmp_path / "conc" / "experiments" / ".gitkeep").read_text() == ""
+
+
+def test_a_folder_made_meanwhile_where_init_writes_is_said_to_be_one(
+    tmp_path: Path, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _made_meanwhile(monkeypatch, "experiments/.gitkeep", lambda p: p.mkdir())
+    res = cli(["init", "conc"], tmp_path)
+    assert (res.code, res.err.splitlines()) == (
+        2,
+        ["expflow-git: error: conc/experiments/.gitkeep: is a folder, not a file"],
+    ), res

@@ -196,7 +196,20 @@ def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
         if target.exists() or target.is_symlink():
             report.append((rel, False))
             continue
-        write_atomic(target, text.encode(), overwrite=False)
+        try:
+            write_atomic(target, text.encode(), overwrite=False)
+        except FileExistsError:
+            from expflow_git.atomicfile import kind_of
+
+            # Made meanwhile (another `init` of the same folder: three of four concurrent
+            # ones said `experiments/.gitkeep: File exists`, exit 2, of a complete result;
+            # a hunter's find, issue 18 thirty-second pass): kept, as a file there before
+            # is. Anything else is named as the write's error names it (a folder: "is a
+            # folder, not a file").
+            if kind_of(target) not in ("a file", "a broken symbolic link"):
+                raise
+            report.append((rel, False))
+            continue
         report.append((rel, True))
     return report
 
