@@ -212,13 +212,7 @@ def rm_cmd(
 ) -> None:
     """Delete a record and its result (PIN-guarded; a committed result leaves a correction)."""
     from expflow_git.interrupts import deferred
-    from expflow_git.records.writer import (
-        correction_for,
-        open_layout,
-        records_lock,
-        remove_run,
-        write_planned_correction,
-    )
+    from expflow_git.records.writer import correction_for, open_layout, records_lock, remove_run
 
     _utf8_reason(reason)
     layout = open_layout(policy_path)
@@ -244,14 +238,13 @@ def rm_cmd(
             # Planned again under the lock: another command may have changed the run, or
             # written a correction of it, while the PIN was asked for.
             correction = planned()
-            # A Ctrl-C or SIGTERM waits for the correction and both deletes: one between
-            # the result's and the record's left a run `success` without its result.
+            # A Ctrl-C or SIGTERM waits for the correction and every delete: one between
+            # the result's and the record's left a run `success` without its result. One
+            # failing, the others are undone, and the error says so (remove_run).
             with deferred():
-                if correction is not None:
-                    done.append(f"wrote {write_planned_correction(layout, correction)}")
-                done += [f"removed {rel}" for rel in remove_run(layout, exp_id, held=True)]
+                done += remove_run(layout, exp_id, held=True, correction=correction)
     finally:
-        for line in done:  # (what was done, said after an error too)
+        for line in done:  # (what was done, said after a Ctrl-C too)
             out(line)
     if correction is None and reason:
         # Only a correction keeps a reason: it was dropped without a word (issue 18,

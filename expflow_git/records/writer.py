@@ -648,16 +648,24 @@ def record_status(doc: Mapping[str, Any]) -> Status:
     return Experiment.from_json("", doc).status
 
 
-def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
+def remove_run(
+    layout: Layout, exp_id: str, *, held: bool = False, correction: Planned | None = None
+) -> list[str]:
     """Delete a record and its results: every file the policy reads as a result named
     the run's id (a copy in results/archive/ too: one left was a result without its
     record, and a new run of the id inherited it), first, so a crash never leaves a
-    result without its record, and the one HEAD commits last of them. Returns the
-    removed paths. Under the work tree's lock
-    (`held`: the caller holds it already)."""
+    result without its record, and the one HEAD commits last of them; after the
+    correction (`correction_for`), if any. Returns what was done, one line each. All
+    of it or nothing: a delete the file system refuses (a read-only folder) puts back
+    what was removed, from the bytes read before anything was, and takes the correction
+    back, the error (one line naming the file, exit 2) saying so, or naming what could
+    not be put back. A record that could not be deleted was left, its result gone and
+    the correction written, unsaid: `success` without a result (a hunter's find, issue
+    18 thirty-second pass). Under the work tree's lock (`held`: the caller holds it
+    already)."""
     if not held:
         with records_lock(layout.root), layout.listed():
-            return remove_run(layout, exp_id, held=True)
+            return remove_run(layout, exp_id, held=True, correction=correction)
     from expflow_git.interrupts import deferred
 
     exp_rel, exp_doc = layout.find_experiment(exp_id)
@@ -669,15 +677,86 @@ def remove_run(layout: Layout, exp_id: str, *, held: bool = False) -> list[str]:
     committed = set(layout.committed_results(exp_id))
     rels.sort(key=lambda rel: rel in committed)  # (stable: the others in their order)
     results = [(rel, layout.target(rel)) for rel in rels]
-    removed = []
-    with deferred():  # a Ctrl-C or SIGTERM waits for every delete
-        for rel, res in results:
-            if res.exists():
-                res.unlink()
-                removed.append(rel)
-        layout.disk(exp_rel).unlink()
-        removed.append(exp_rel)
-    return removed
+    changes = Changes("nothing removed" if correction is None else "nothing removed or written")
+    done = []
+    # A Ctrl-C or SIGTERM waits for the correction and every delete: one between the
+    # result's and the record's left a run `success` without its result.
+    with deferred(), changes.undone_on_failure():
+        # Each file read before anything is removed or written, to be put back.
+        kept = [Kept.read(rel, res, "removed") for rel, res in results if res.exists()]
+        kept.append(Kept.read(exp_rel, layout.disk(exp_rel), "removed"))
+        if correction is not None:
+            done.append(f"wrote {write_planned_correction(layout, correction, changes)}")
+        for file in kept:
+            file.remove()
+            changes.files.append(file)  # (once removed: a failed delete leaves it as it was)
+            done.append(f"removed {file.rel}")
+    return done
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A file as it was before a command changed it (`what`: "removed", "written"…),
+    to put back when a later step of the command fails; `data` None: there was none
+    (putting it back removes what was written)."""
+
+    rel: str
+    path: Path
+    what: str
+    data: bytes | None = None
+    mode: int | None = None
+
+    @classmethod
+    def read(cls, rel: str, path: Path, what: str) -> Kept:
+        """The file at `path` (`rel`) as it is; one that cannot be read is refused
+        (exit 2), naming it, before anything is changed."""
+        try:
+            info = path.stat()
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ExpflowError(f"{rel}: cannot read it: {exc.strerror or exc}") from None
+        return cls(rel, path, what, data, info.st_mode & 0o777)
+
+    def remove(self) -> None:
+        """Delete the file; a failure is an ExpflowError naming it."""
+        try:
+            self.path.unlink()
+        except OSError as exc:
+            raise ExpflowError(f"{self.rel}: cannot remove it: {exc.strerror or exc}") from None
+
+    def put_back(self) -> str | None:
+        """The file as it was; None once it is, else what stays changed, and why."""
+        from expflow_git.atomicfile import write_atomic
+
+        try:
+            if self.data is None:
+                self.path.unlink(missing_ok=True)
+            else:
+                write_atomic(self.path, self.data, mode=self.mode)
+        except OSError as exc:
+            return f"{self.rel} {self.what} ({exc.strerror or exc})"
+        return None
+
+
+class Changes:
+    """The files a command changed so far (`files`, each as it was before), put back,
+    the last first, when a later step fails (`undone_on_failure`): its error then ends
+    with `nothing` ("nothing removed"), or names what could not be put back."""
+
+    def __init__(self, nothing: str) -> None:
+        self.nothing = nothing
+        self.files: list[Kept] = []
+
+    @contextlib.contextmanager
+    def undone_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:
+            left = [why for file in reversed(self.files) if (why := file.put_back()) is not None]
+            if not isinstance(exc, ExpflowError):
+                raise
+            said = f"not put back: {'; '.join(left)}" if left else self.nothing
+            raise ExpflowError(f"{exc.message} ({said})", code=exc.code) from None
 
 
 def open_layout(policy_path: str | None) -> Layout:
@@ -997,12 +1076,26 @@ def correction_for(
     )
 
 
-def write_planned_correction(layout: Layout, planned: Planned) -> str:
-    """Write a planned correction; what was written, for one line of output."""
+def write_planned_correction(layout: Layout, planned: Planned, changes: Changes) -> str:
+    """Write a planned correction; what was written, for one line of output. It goes in
+    `changes` (the uncommitted one it replaces as it was), to be taken back if a later
+    step of the command fails: a correction left by a command that failed after it
+    declared a change never made, and `protect` refused the next commit (a hunter's
+    find, issue 18 thirty-second pass)."""
     from expflow_git.corrections import write_correction
 
-    what = "replaces the uncommitted one" if planned.replaces else "commit it with the result"
-    return f"{write_correction(layout.root, planned)} (a correction: {what})"
+    # (Where write_correction puts it: `confined`, as it names the file.)
+    replaced = planned.replaces
+    kept = (
+        None
+        if replaced is None
+        else Kept.read(replaced, confined(layout.root, replaced), "rewritten")
+    )
+    made: list[str] = []
+    written(replaced or planned.path, lambda: made.append(write_correction(layout.root, planned)))
+    changes.files.append(kept or Kept(made[0], confined(layout.root, made[0]), "written"))
+    what = "replaces the uncommitted one" if replaced else "commit it with the result"
+    return f"{made[0]} (a correction: {what})"
 
 
 def write_result(
@@ -1068,7 +1161,7 @@ def _write_result(
     # the result's, or killed the process there, and left a `success` without a result).
     with deferred():
         if correction is not None:
-            done.append(f"wrote {write_planned_correction(layout, correction)}")
+            done.append(f"wrote {write_planned_correction(layout, correction, Changes(''))}")
         try:
             if before is not None:
                 record = {**plan.record, "status": Status.SUCCESS.value}

@@ -1,0 +1,146 @@
+"""A record command the file system stops halfway (a read-only folder) leaves the run as
+it was and says so in one line naming the file (issue 18 thirty-second pass, a hunter's
+finds): `rm` deleted the result, then failed to delete the record, and left a run
+`success` without its result, and the correction it had written, with no word of
+either; `result --overwrite` that could not write the result put the record back but
+left its correction, which `protect` then refused (`correction-unmatched`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ExpRepo
+from support import CliResult, run_cli, scrubbed_env
+
+METRICS = ["--metric", "seg_total=1", "--metric", "pde_mean=1", "--metric", "train_time_min=1"]
+BIND_RO = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[list[str]]:
+    """A command prefix under which `folder` cannot be written: run as root (whom a
+    folder's mode stops from nothing), `folder` mounted read-only in a mount namespace
+    of the command's own (`unshare -m`); else the folder's mode, for the block."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield []
+        finally:
+            folder.chmod(mode)
+        return
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("run as root, needs `unshare -m` to make a folder read-only")
+    prefix = [unshare, "-m", "sh", "-c", BIND_RO, "sh", str(folder)]
+    probe = subprocess.run(
+        [*prefix, "sh", "-c", ': > "$0/probe"', str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if "Read-only file system" not in probe.stderr:
+        pytest.skip(f"run as root, `unshare -m` cannot mount a folder read-only: {probe.stderr}")
+    yield prefix
+
+
+def cli_in(prefix: list[str], repo: ExpRepo, args: list[str]) -> CliResult:
+    """The real CLI in `repo`, run under `prefix`."""
+    proc = subprocess.run(
+        [*prefix, sys.executable, "-m", "expflow_git", *args],
+        cwd=repo.path,
+        env=scrubbed_env(),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def committed_run(repo: ExpRepo, exp_id: str = "a") -> None:
+    """Run `exp_id` of study `s`, its result committed."""
+    assert run_cli(["new", exp_id, "--study", "s", "--param", "sub_step=1"], repo.path).code == 0
+    assert run_cli(["result", exp_id, *METRICS], repo.path).code == 0
+    repo.commit(exp_id)
+
+
+def files(repo: ExpRepo) -> dict[str, tuple[bytes, int]]:
+    """Every file of the work tree but git's: its bytes and permission bits."""
+    found = {}
+    for path in sorted(repo.path.rglob("*")):
+        if path.is_file() and ".git" not in path.relative_to(repo.path).parts:
+            found[path.relative_to(repo.path).as_posix()] = (path.read_bytes(), path.stat().st_mode)
+    return found
+
+
+def assert_one_error(res: CliResult, starts: str, ends: str) -> None:
+    """Exit 2, nothing on stdout, and one error line (after --force's warning)."""
+    assert res.code == 2, res
+    assert res.out == "", res
+    lines = res.err.splitlines()
+    assert lines[0].startswith("expflow-git: warning: --force"), res
+    assert len(lines) == 2, res
+    assert lines[1].startswith(f"expflow-git: error: {starts}: "), res
+    assert lines[1].endswith(ends), res
+
+
+@pytest.mark.parametrize("read_only_folder", ["experiments/s", "results/s"])
+def test_an_rm_that_cannot_delete_leaves_the_run_as_it_was(
+    committed_repo: ExpRepo, read_only_folder: str
+) -> None:
+    """A record (or result) that cannot be deleted: the result deleted before it (and
+    an uncommitted copy of it in results/archive/, its mode kept) is put back, and the
+    correction written first removed."""
+    repo = committed_repo
+    committed_run(repo)
+    archive = repo.path / "results/archive/a.json"
+    archive.parent.mkdir()
+    shutil.copyfile(repo.path / "results/s/a.json", archive)
+    archive.chmod(0o640)
+    before = files(repo)
+
+    with read_only(repo.path / read_only_folder) as prefix:
+        res = cli_in(prefix, repo, ["rm", "a", "--reason", "a bad run", "--force"])
+    assert_one_error(
+        res,
+        f"{read_only_folder}/a.json: cannot remove it",
+        "(nothing removed or written)",
+    )
+    assert files(repo) == before
+    assert repo.status() == "?? results/archive/a.json"
+    assert run_cli(["rm", "a", "--reason", "a bad run", "--force"], repo.path).code == 0
+
+
+def test_an_rm_that_fails_puts_back_the_correction_it_replaced(committed_repo: ExpRepo) -> None:
+    """An uncommitted `result --overwrite` left its correction: `rm` rewrites it (one
+    pending change, one correction), and failing, puts it back as it was."""
+    repo = committed_repo
+    committed_run(repo)
+    overwrite = ["result", "a", *METRICS[:-2], "--metric", "train_time_min=2"]
+    assert run_cli([*overwrite, "--overwrite", "--reason", "rerun", "--force"], repo.path).code == 0
+    before = files(repo)
+
+    with read_only(repo.path / "experiments/s") as prefix:
+        res = cli_in(prefix, repo, ["rm", "a", "--reason", "a bad run", "--force"])
+    assert_one_error(res, "experiments/s/a.json: cannot remove it", "(nothing removed or written)")
+    assert files(repo) == before
+
+
+def test_an_rm_without_a_correction_says_nothing_was_removed(exp_repo: ExpRepo) -> None:
+    assert run_cli(["new", "a", "--study", "s", "--param", "sub_step=1"], exp_repo.path).code == 0
+    assert run_cli(["result", "a", *METRICS], exp_repo.path).code == 0
+    before = files(exp_repo)
+    with read_only(exp_repo.path / "experiments/s") as prefix:
+        res = cli_in(prefix, exp_repo, ["rm", "a", "--force"])
+    assert_one_error(res, "experiments/s/a.json: cannot remove it", "(nothing removed)")
+    assert files(exp_repo) == before
