@@ -144,3 +144,43 @@ def test_an_rm_without_a_correction_says_nothing_was_removed(exp_repo: ExpRepo) 
         res = cli_in(prefix, exp_repo, ["rm", "a", "--force"])
     assert_one_error(res, "experiments/s/a.json: cannot remove it", "(nothing removed)")
     assert files(exp_repo) == before
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["new-correction", "replaced-correction"])
+def test_an_overwrite_that_cannot_write_the_result_takes_its_correction_back(
+    committed_repo: ExpRepo, earlier: bool
+) -> None:
+    """The correction written (or the uncommitted one rewritten) before the result is
+    taken back (put back as it was) when the result cannot be written: `protect` then
+    passes the next commit (it refused the correction left, `correction-unmatched`)."""
+    repo = committed_repo
+    committed_run(repo)
+    overwrite = ["result", "a", *METRICS[:-2], "--overwrite", "--reason", "rerun", "--force"]
+    if earlier:  # an uncommitted overwrite, with its correction, before this one
+        assert run_cli([*overwrite, "--metric", "train_time_min=2"], repo.path).code == 0
+    before = files(repo)
+
+    with read_only(repo.path / "results/s") as prefix:
+        res = cli_in(prefix, repo, [*overwrite, "--metric", "train_time_min=3"])
+    assert_one_error(res, "results/s/a.json: cannot write it", "(nothing written)")
+    assert files(repo) == before
+    if not earlier:  # (an overwrite staged is `protect`'s to refuse without the PIN)
+        assert repo.status() == ""
+        repo.stage()  # what the next commit takes: `protect` passes it
+        protect = run_cli(["protect"], repo.path)
+        assert protect.code == 0, protect
+
+
+def test_a_result_that_cannot_be_written_leaves_the_record_pending(exp_repo: ExpRepo) -> None:
+    """The record marked `success` before its result goes back as it was, and the error
+    says nothing was written."""
+    assert run_cli(["new", "a", "--study", "s", "--param", "sub_step=1"], exp_repo.path).code == 0
+    (exp_repo.path / "results/s").mkdir(parents=True)
+    before = files(exp_repo)
+    with read_only(exp_repo.path / "results/s") as prefix:
+        res = cli_in(prefix, exp_repo, ["result", "a", *METRICS])
+    assert res.code == 2, res
+    assert res.err.splitlines() == [res.err.strip()], res
+    assert res.err.startswith("expflow-git: error: results/s/a.json: cannot write it: "), res
+    assert res.err.rstrip().endswith("(nothing written)"), res
+    assert files(exp_repo) == before

@@ -1156,27 +1156,27 @@ def _write_result(
     make_folders(layout, plan.path)  # a refusal here leaves everything as it was
     done = []
     record_file = layout.disk(plan.record_path)
-    before = None if plan.record_status is Status.SUCCESS else record_file.read_bytes()
+    changes = Changes("nothing written")
     # A Ctrl-C or SIGTERM waits for the writes (it was raised between the record's and
     # the result's, or killed the process there, and left a `success` without a result).
-    with deferred():
+    # Whatever stops the result's write (a full disk, a read-only folder), the record
+    # goes back as it was (no run marked `success` without its result, docs/spec.md §4),
+    # and the correction is taken back: one left declared a change never made, and
+    # `protect` refused the next commit (a hunter's find, issue 18 thirty-second pass).
+    with deferred(), changes.undone_on_failure():
+        before = None
+        if plan.record_status is not Status.SUCCESS:
+            before = Kept.read(plan.record_path, record_file, "marked success")
         if correction is not None:
-            done.append(f"wrote {write_planned_correction(layout, correction, Changes(''))}")
-        try:
-            if before is not None:
-                record = {**plan.record, "status": Status.SUCCESS.value}
-                written(plan.record_path, lambda: write_atomic(record_file, dump(record)))
-                done.append(f"marked {plan.record_path} success")
-            written(
-                plan.path,
-                lambda: write_atomic(layout.disk(plan.path), plan.data, overwrite=overwrite),
-            )
-        except BaseException:
-            # No run marked `success` without its result (docs/spec.md §4): the record goes
-            # back as it was, whatever stopped the result's write (a full disk).
-            if before is not None:
-                with contextlib.suppress(OSError):
-                    write_atomic(record_file, before)
-            raise
+            done.append(f"wrote {write_planned_correction(layout, correction, changes)}")
+        if before is not None:
+            record = {**plan.record, "status": Status.SUCCESS.value}
+            written(plan.record_path, lambda: write_atomic(record_file, dump(record)))
+            changes.files.append(before)
+            done.append(f"marked {plan.record_path} success")
+        written(
+            plan.path,
+            lambda: write_atomic(layout.disk(plan.path), plan.data, overwrite=overwrite),
+        )
     done.append(f"wrote {plan.path}")  # the study comes from the record
     return done
