@@ -58,13 +58,19 @@ def not_a_folder(root: Path, folder: str) -> str | None:
 
 
 def kind_of(path: str | os.PathLike[str]) -> str | None:
-    """What is at `path`, in a message's words: "a file", "a folder", "a named pipe", "a
-    device", "a socket", "a broken symbolic link" (a link is read as what it names); None
-    when nothing is there (or it cannot be looked at)."""
+    """What is at `path`, in a message's words (`mode_kind`, or "a broken symbolic link":
+    a link is read as what it names); None when nothing is there (or it cannot be looked
+    at)."""
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):
         return "a broken symbolic link" if os.path.islink(path) else None
+    return mode_kind(mode)
+
+
+def mode_kind(mode: int) -> str:
+    """A file's kind by its mode, in a message's words: "a file", "a folder", "a named
+    pipe", "a device", "a socket", or "another kind of file"."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISREG(mode):
@@ -75,7 +81,7 @@ def kind_of(path: str | os.PathLike[str]) -> str | None:
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "not a file"
+    return "another kind of file"
 
 
 def folder_in_the_way(path: Path) -> tuple[Path, str] | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from expflow_git.atomicfile import mode_kind
 from expflow_git.errors import ExpflowError
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.load import load_policy_bytes
@@ -308,7 +309,7 @@ def read_regular(path: str | os.PathLike[str], cap: int, *, follow_links: bool) 
     try:
         info = os.fstat(fd)  # of the file opened: no swap between the check and the read
         if not stat.S_ISREG(info.st_mode):
-            raise NotRegular(_kind(info.st_mode))
+            raise NotRegular(mode_kind(info.st_mode))
         chunks: list[bytes] = []
         size = 0
         while size <= cap and (chunk := os.read(fd, min(cap + 1 - size, 1 << 20))):
@@ -319,15 +320,3 @@ def read_regular(path: str | os.PathLike[str], cap: int, *, follow_links: bool) 
         return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a pipe"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "another kind of file"

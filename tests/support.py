@@ -374,3 +374,22 @@ def ssh_keygen_verdict(
         capture_output=True,
     )
     return theirs.returncode == 0, theirs.stderr.decode()
+
+
+def read_only_bind(folder: Path) -> list[str] | None:
+    """A command prefix that runs what follows it with `folder` mounted read-only (`unshare
+    -m`: in a mount namespace of its own, nothing else sees it), where this machine
+    allows one; None where it does not (run as root, chmod makes nothing read-only)."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    prefix = [unshare, "-m", "sh", "-c", 'mount --bind -o ro "$1" "$1" && shift && exec "$@"']
+    prefix += ["sh", str(folder)]
+    probe = subprocess.run(
+        [*prefix, "sh", "-c", ': > "$0/probe"', str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return prefix if "Read-only file system" in probe.stderr else None

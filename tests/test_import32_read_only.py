@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import ExpRepo
-from support import CliCall, CliResult, scrubbed_env
+from support import CliCall, CliResult, read_only_bind, scrubbed_env
 
 STUDY = "s"
 CSV = "run,seg_total,pde_mean,train_time_min,sub_step\nx1,58,14,40,3\n"
@@ -67,30 +66,12 @@ def test_a_result_the_file_system_refuses_leaves_the_run_not_written(
     assert _files(exp_repo) == []
 
 
-def _read_only_bind(folder: Path) -> list[str] | None:
-    """A command prefix running what follows with `folder` mounted read-only (`unshare -m`,
-    a mount namespace of its own), where this machine allows it; None where not."""
-    unshare = shutil.which("unshare")
-    if unshare is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return None
-    prefix = [unshare, "-m", "sh", "-c", 'mount --bind -o ro "$1" "$1" && shift && exec "$@"']
-    prefix += ["sh", str(folder)]
-    probe = subprocess.run(
-        [*prefix, "sh", "-c", ': > "$0/probe"', str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return prefix if "Read-only file system" in probe.stderr else None
-
-
 def test_a_read_only_results_folder_leaves_the_run_not_written(
     exp_repo: ExpRepo, tmp_path: Path
 ) -> None:
     folder = exp_repo.path / "results" / STUDY
     folder.mkdir(parents=True)
-    prefix = _read_only_bind(folder)
+    prefix = read_only_bind(folder)
     if prefix is None:
         pytest.skip("needs root and `unshare -m` to mount a folder read-only")
     csv = tmp_path / "in.csv"

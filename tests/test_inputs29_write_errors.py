@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers_audit import seed_repo
-from support import CliResult, scrubbed_env
+from support import CliResult, read_only_bind, scrubbed_env
 
 from expflow_git import atomicfile
 from expflow_git.atomicfile import open_atomic_all, write_atomic
@@ -95,29 +94,10 @@ def test_a_device_written_in_place_is_named(seed: Path) -> None:
     ), proc
 
 
-def _read_only_bind(folder: Path) -> list[str] | None:
-    """A command prefix that runs what follows it with `folder` mounted read-only (`unshare
-    -m`: in a mount namespace of its own, nothing else sees it), where this machine
-    allows one; None where it does not (run as root, chmod makes nothing read-only)."""
-    unshare = shutil.which("unshare")
-    if unshare is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return None
-    prefix = [unshare, "-m", "sh", "-c", 'mount --bind -o ro "$1" "$1" && shift && exec "$@"']
-    prefix += ["sh", str(folder)]
-    probe = subprocess.run(
-        [*prefix, "sh", "-c", ': > "$0/probe"', str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return prefix if "Read-only file system" in probe.stderr else None
-
-
 def test_a_read_only_folder_names_the_report(seed: Path, tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
-    prefix = _read_only_bind(folder)
+    prefix = read_only_bind(folder)
     if prefix is None:
         pytest.skip("needs root and `unshare -m` to mount a folder read-only")
     out = folder / "r.json"

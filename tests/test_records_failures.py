@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ExpRepo
-from support import CliResult, run_cli, scrubbed_env
+from support import CliResult, read_only_bind, run_cli, scrubbed_env
 
 METRICS = ["--metric", "seg_total=1", "--metric", "pde_mean=1", "--metric", "train_time_min=1"]
-BIND_RO = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
 
 
 @contextlib.contextmanager
@@ -36,19 +35,9 @@ def read_only(folder: Path) -> Iterator[list[str]]:
         finally:
             folder.chmod(mode)
         return
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        pytest.skip("run as root, needs `unshare -m` to make a folder read-only")
-    prefix = [unshare, "-m", "sh", "-c", BIND_RO, "sh", str(folder)]
-    probe = subprocess.run(
-        [*prefix, "sh", "-c", ': > "$0/probe"', str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if "Read-only file system" not in probe.stderr:
-        pytest.skip(f"run as root, `unshare -m` cannot mount a folder read-only: {probe.stderr}")
+    prefix = read_only_bind(folder)
+    if prefix is None:
+        pytest.skip("run as root, needs `unshare -m` to mount a folder read-only")
     yield prefix
 
 
