@@ -238,12 +238,16 @@ class BlobsExist:
         import tempfile
 
         self._shas = shas
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._files: list[IO[bytes]] = []
+        if not shas:  # (git takes an empty line for a name, and finds no such object)
+            return
         self._files = [tempfile.TemporaryFile() for _ in range(3)]  # noqa: SIM115
         request, self._out, self._err = self._files
         request.write(_encode_name("\n".join(shas)))
         request.write(b"\n")
         request.seek(0)
-        self._proc: subprocess.Popen[bytes] | None = git.popen(
+        self._proc = git.popen(
             "cat-file",
             "--batch-check=%(rest)",  # an empty line an object: nothing looked up
             "--buffer",
@@ -267,8 +271,8 @@ class BlobsExist:
         """Wait for git; ExpflowError, as `BlobReader` words it, for the first object
         that is missing."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            raise RuntimeError("BlobsExist.check: asked twice")
+        if proc is None:  # nothing to ask (or asked already)
+            return
         code = proc.wait()
         self._out.seek(0)
         answers = self._out.read()

@@ -87,3 +87,19 @@ def test_a_blob_neither_audit_reads_may_be_missing(
     assert xcli(["audit", "--out", str(reports[1])], repo).code == 0
     assert xcli(["audit", "--no-cache", "--out", str(reports[2])], repo).code == 0
     assert reports[0].read_bytes() == reports[1].read_bytes() == reports[2].read_bytes()
+
+
+def test_a_commit_with_no_blob_to_read_is_checked_as_before(xcli: Cli, tmp_path: Path) -> None:
+    """Nothing to ask git about (`rank` and `diff` read only documents; here there are
+    none): the check asked git about an empty name and failed every such command with
+    "git cat-file: exited unexpectedly" (a review of the check)."""
+    repo = new_repo(tmp_path / "repo")
+    first = commit_all(repo)
+    add_run(repo, "run-00", m(50))
+    commit_all(repo)
+    ranked = xcli(["rank", "--rev", first], repo)
+    assert (ranked.code, ranked.err) == (1, ""), ranked.err  # no feasible run: exit 1
+    assert "best_any: -" in ranked.out
+    diff = xcli(["diff", first, "HEAD"], repo)
+    assert (diff.code, diff.err) == (0, ""), diff.err
+    assert "run-00" in diff.out
