@@ -1,10 +1,12 @@
-"""`init` with no DIRECTORY scaffolds the root of the work tree it runs in: `git init r;
-cd r/src/deep; expflow-git init` wrote expflow.yaml, .pre-commit-config.yaml and
+"""`init` with no DIRECTORY below a work tree's root is refused: `git init r; cd
+r/src/deep; expflow-git init` wrote expflow.yaml, .pre-commit-config.yaml and
 .github/workflows/ in src/deep, exit 0, where pre-commit and GitHub never read them,
 and `new` there failed "no policy file; run expflow-git init" (a user's hunt, issue 18
-thirty-second pass). A DIRECTORY given below a work tree's root is scaffolded with a
-one-line warning (a nested project may be meant); outside any work tree, the folder
-given or `.` as before (a bare repository and a git directory: test_inputs29_init_bare)."""
+thirty-second pass); scaffolding the root instead wrote into any repository that held
+the folder, a dotfiles one in $HOME say (a review). A DIRECTORY given below a work
+tree's root is scaffolded with a one-line warning (a nested project may be meant);
+outside any work tree, the folder given or `.` as before (a bare repository and a git
+directory: test_inputs29_init_bare)."""
 
 from __future__ import annotations
 
@@ -30,23 +32,49 @@ def _nested_warning(shown: str, root: Path) -> str:
     return (
         f"expflow-git init: warning: {shown}: not the root of the git work tree {root}: "
         "pre-commit and GitHub will not use the .pre-commit-config.yaml and "
-        f".github/workflows written here (run `expflow-git init` at {root} for those)\n"
+        f".github/workflows here (run `expflow-git init` at {root} for those)\n"
     )
 
 
-def test_init_in_a_subfolder_scaffolds_the_work_tree_root(tmp_path: Path) -> None:
+def _refused(here: Path, root: Path) -> str:
+    return (
+        f"expflow-git: error: {here}: not the root of the git work tree {root}, where "
+        "pre-commit and GitHub read hooks and workflows: run `expflow-git init` there, or "
+        "`expflow-git init .` to scaffold this folder (nothing written)\n"
+    )
+
+
+def test_init_in_a_subfolder_is_refused(tmp_path: Path) -> None:
     work = git_init(tmp_path / "r")
     deep = work / "src" / "deep"
     deep.mkdir(parents=True)
     res = run_cli(["init"], cwd=deep)
-    root = work.resolve()
-    assert (res.code, res.out, res.err) == (0, _created(f"{root}/"), ""), res
-    assert all((work / rel).is_file() for rel in FILES)
+    assert (res.code, res.out, res.err) == (2, "", _refused(deep.resolve(), work.resolve())), res
+    assert sorted(p.name for p in work.iterdir()) == [".git", "src"]
     assert list(deep.iterdir()) == []
-    # the next step of the quick start, from the same folder, finds the policy
-    res = run_cli(["new", "z1", "--study", "s"], cwd=deep)
-    assert (res.code, res.err) == (0, ""), res
-    assert (work / "experiments" / "s" / "z1.json").is_file()
+
+
+def test_init_in_a_folder_an_enclosing_repository_ignores_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A dotfiles repository in $HOME ignoring everything: `init` in a new project's
+    folder there wrote the scaffold into $HOME (a review of the first fix)."""
+    home = git_init(tmp_path / "home")
+    (home / ".gitignore").write_text("*\n")
+    git(home, "add", "-f", ".gitignore")
+    git(home, "commit", "-q", "-m", "dotfiles")
+    project = home / "projects" / "new"
+    project.mkdir(parents=True)
+    res = run_cli(["init"], cwd=project)
+    assert (res.code, res.out) == (2, ""), res
+    assert sorted(p.name for p in home.iterdir()) == [".git", ".gitignore", "projects"]
+    assert list(project.iterdir()) == []
+    # as the refusal says: `init .` scaffolds the folder itself
+    res = run_cli(["init", "."], cwd=project)
+    assert (res.code, res.out) == (0, _created("")), res
+    warned = res.err.splitlines(keepends=True)
+    assert warned[0] == _nested_warning(".", home.resolve())
+    assert "experiments/study/exp-001.json: git ignores this path" in warned[1]  # (`*`)
 
 
 def test_init_at_the_root_prints_as_before(tmp_path: Path) -> None:
@@ -59,7 +87,7 @@ def test_init_at_the_root_prints_as_before(tmp_path: Path) -> None:
     assert res.out.splitlines()[0] == "kept    r/expflow.yaml"
 
 
-def test_init_in_a_linked_work_trees_subfolder_scaffolds_its_root(tmp_path: Path) -> None:
+def test_init_in_a_linked_work_trees_subfolder_is_refused(tmp_path: Path) -> None:
     work = git_init(tmp_path / "r")
     git(work, "commit", "-q", "--allow-empty", "-m", "first")
     git(work, "worktree", "add", "-q", str(tmp_path / "linked"))
@@ -67,8 +95,10 @@ def test_init_in_a_linked_work_trees_subfolder_scaffolds_its_root(tmp_path: Path
     sub.mkdir()
     res = run_cli(["init"], cwd=sub)
     linked = (tmp_path / "linked").resolve()
-    assert (res.code, res.out, res.err) == (0, _created(f"{linked}/"), ""), res
-    assert not (work / "expflow.yaml").exists() and list(sub.iterdir()) == []
+    assert (res.code, res.out, res.err) == (2, "", _refused(sub.resolve(), linked)), res
+    assert not (linked / "expflow.yaml").exists() and list(sub.iterdir()) == []
+    res = run_cli(["init"], cwd=linked)  # at its root: scaffolded there
+    assert (res.code, res.out, res.err) == (0, _created(""), ""), res
 
 
 def test_a_folder_given_below_the_root_is_scaffolded_with_a_warning(tmp_path: Path) -> None:

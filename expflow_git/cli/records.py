@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 def init(directory: Path | None, template: str) -> None:
     """Scaffold expflow.yaml, experiments/, results/, hooks config and a workflow.
 
-    DIRECTORY defaults to the root of the git work tree the current folder is in (the
-    current folder outside any)."""
+    DIRECTORY defaults to the current folder, which must then be the root of its git
+    work tree (or in none): pre-commit and GitHub read hooks and workflows only there."""
     from expflow_git.records.scaffold import Template, ignored_documents, init_folder, scaffold
 
     directory, root = init_folder(directory)
@@ -41,17 +41,18 @@ def init(directory: Path | None, template: str) -> None:
     if root is not None:
         warn(
             f"{directory}: not the root of the git work tree {root}: pre-commit and GitHub "
-            "will not use the .pre-commit-config.yaml and .github/workflows written here "
+            "will not use the .pre-commit-config.yaml and .github/workflows here "
             f"(run `expflow-git init` at {root} for those)",
             command="init",
         )
     # An ignore rule kept from before (`results/` in an ML project's .gitignore) refused
     # the quick start's `result` at its third step, init having said nothing (a hunt).
     for rel in ignored_documents(directory):
+        shown = directory / rel
         warn(
-            f"{rel}: git ignores this path, so the records or results written there would "
+            f"{shown}: git ignores this path, so the records or results written there would "
             "never be committed: remove the rule, or add one that starts with `!` (`git "
-            f"check-ignore -v {rel}` names it)",
+            f"check-ignore -v {shown}` names it)",
             command="init",
         )
 

@@ -248,19 +248,24 @@ def work_tree_root(folder: Path) -> Path | None:
 
 def init_folder(given: Path | None) -> tuple[Path, Path | None]:
     """The folder `init` scaffolds, and the root of the work tree that folder is below
-    but not at (None when it is that root, or in no work tree). With no folder given,
-    the root of the work tree the current folder is in (`.` when that is the current
-    folder, or outside any work tree), as `pre-commit install` and git take it: `init`
-    in `src/deep` scaffolded src/deep, whose hooks config and workflow pre-commit and
-    GitHub never read, and `new` there found no policy (a user's hunt, issue 18
-    thirty-second pass). A folder given is scaffolded, the root returned to warn of."""
-    root = work_tree_root(Path(".") if given is None else given)
+    but not at (None when it is that root, or in no work tree), to warn of. With no
+    folder given, the current folder, refused (exit 2, nothing written) below a work
+    tree's root, as `dvc init` refuses: `init` in `src/deep` scaffolded src/deep, whose
+    hooks config and workflow pre-commit and GitHub never read, and `new` there found
+    no policy (a user's hunt, issue 18 thirty-second pass); scaffolding the root instead
+    wrote into whatever repository held the folder, a dotfiles one in $HOME say (a
+    review). A folder given is scaffolded wherever it is (a nested project may be meant)."""
+    folder = Path(".") if given is None else given
+    root = work_tree_root(folder)
+    if root is None or root.resolve() == Path(os.path.abspath(folder)).resolve():
+        return folder, None
     if given is None:
-        if root is None or root.resolve() == Path.cwd().resolve():
-            return Path("."), None
-        return root, None
-    if root is None or root.resolve() == Path(os.path.abspath(given)).resolve():
-        return given, None
+        raise ExpflowError(
+            f"{printable(os.getcwd())}: not the root of the git work tree "
+            f"{printable(str(root))}, where pre-commit and GitHub read hooks and workflows: "
+            "run `expflow-git init` there, or `expflow-git init .` to scaffold this folder "
+            "(nothing written)"
+        )
     return given, root
 
 
