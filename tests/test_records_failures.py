@@ -173,3 +173,31 @@ def test_a_result_that_cannot_be_written_leaves_the_record_pending(exp_repo: Exp
     assert res.err.startswith("expflow-git: error: results/s/a.json: cannot write it: "), res
     assert res.err.rstrip().endswith("(nothing written)"), res
     assert files(exp_repo) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_rm_deletes_a_named_pipe_at_a_result_path_without_reading_it(
+    committed_repo: ExpRepo,
+) -> None:
+    """`rm` keeps each file's bytes before it deletes any: a named pipe at a result path
+    was opened to be read, and waited for a writer for ever, Ctrl-C and SIGTERM held
+    back (a review). It is deleted as before, unread; one that then could not be put
+    back is named so."""
+    repo = committed_repo
+    assert run_cli(["new", "a", "--study", "s", "--param", "sub_step=1"], repo.path).code == 0
+    (repo.path / "results/s").mkdir(parents=True)
+    os.mkfifo(repo.path / "results/s/a.json")
+    res = cli_in([], repo, ["rm", "a", "--force"])  # (a timeout of its own: 120 s)
+    assert (res.code, res.out) == (0, "removed results/s/a.json\nremoved experiments/s/a.json\n")
+    assert not (repo.path / "results/s/a.json").exists()
+
+    assert run_cli(["new", "b", "--study", "s", "--param", "sub_step=1"], repo.path).code == 0
+    os.mkfifo(repo.path / "results/s/b.json")
+    with read_only(repo.path / "experiments/s") as prefix:
+        res = cli_in(prefix, repo, ["rm", "b", "--force"])
+    assert_one_error(
+        res,
+        "experiments/s/b.json: cannot remove it",
+        "(not put back: results/s/b.json removed (not kept: is a named pipe, not a file))",
+    )
+    assert (repo.path / "experiments/s/b.json").is_file()

@@ -12,6 +12,7 @@ import os
 import platform
 import posixpath
 import socket
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -681,10 +682,12 @@ def remove_run(
     done = []
     # A Ctrl-C or SIGTERM waits for the correction and every delete: one between the
     # result's and the record's left a run `success` without its result.
-    with deferred(), changes.undone_on_failure():
-        # Each file read before anything is removed or written, to be put back.
-        kept = [Kept.read(rel, res, "removed") for rel, res in results if res.exists()]
+    # Each file read before anything is removed or written, to be put back (read before
+    # signals are held: a read that hangs can be stopped).
+    with changes.undone_on_failure():
+        kept = [Kept.read(rel, r, "removed", lossy=True) for rel, r in results if r.exists()]
         kept.append(Kept.read(exp_rel, layout.disk(exp_rel), "removed"))
+    with deferred(), changes.undone_on_failure():
         if correction is not None:
             done.append(f"wrote {write_planned_correction(layout, correction, changes)}")
         for file in kept:
@@ -705,16 +708,34 @@ class Kept:
     what: str
     data: bytes | None = None
     mode: int | None = None
+    lost: str | None = None  # why it was not kept (and cannot be put back)
 
     @classmethod
-    def read(cls, rel: str, path: Path, what: str) -> Kept:
+    def read(cls, rel: str, path: Path, what: str, *, lossy: bool = False) -> Kept:
         """The file at `path` (`rel`) as it is; one that cannot be read is refused
-        (exit 2), naming it, before anything is changed."""
+        (exit 2), naming it, before anything is changed. `lossy`: such a file (not a
+        regular file, or one this user may not read) is kept without its bytes, for a
+        command that only deletes it (`rm` deleted them before it kept anything: a read
+        of a named pipe waited for a writer for ever, Ctrl-C held back; a review)."""
+        from expflow_git.atomicfile import mode_kind
+
         try:
-            info = path.stat()
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ExpflowError(f"{rel}: cannot read it: {exc.strerror or exc}") from None
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise ExpflowError(f"{rel}: is {mode_kind(info.st_mode)}, not a file")
+                with os.fdopen(os.dup(fd), "rb") as file:
+                    data = file.read()
+            finally:
+                os.close(fd)
+        except (OSError, ExpflowError) as exc:
+            why = exc.strerror or str(exc) if isinstance(exc, OSError) else exc.message
+            if lossy:
+                return cls(rel, path, what, lost=why.removeprefix(f"{rel}: "))
+            if isinstance(exc, ExpflowError):
+                raise
+            raise ExpflowError(f"{rel}: cannot read it: {why}") from None
         return cls(rel, path, what, data, info.st_mode & 0o777)
 
     def remove(self) -> None:
@@ -728,6 +749,8 @@ class Kept:
         """The file as it was; None once it is, else what stays changed, and why."""
         from expflow_git.atomicfile import write_atomic
 
+        if self.lost is not None:
+            return f"{self.rel} {self.what} (not kept: {self.lost})"
         try:
             if self.data is None:
                 self.path.unlink(missing_ok=True)
