@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from expflow_git.audit.diff import Change, MetricDiff
-from expflow_git.escape import json_document
+from expflow_git.escape import json_document, line, markdown
 from expflow_git.render.table import distinct_numbers, md_table, text_table
 
 FORMATS = ("table", "json", "md")
@@ -27,8 +27,9 @@ def render_diff(rows: Sequence[MetricDiff], rev_a: str, rev_b: str, fmt: str) ->
             for r in rows
         ]
         return json_document(doc)
-    if not rows:
-        return f"no metric changed between {rev_a} and {rev_b}"
+    if not rows:  # (the revisions as typed: `:/<regex>` may hold any text but a newline)
+        shown = markdown if fmt == "md" else line
+        return f"no metric changed between {shown(rev_a)} and {shown(rev_b)}"
     marks = {Change.IMPROVED: "▲ improved", Change.REGRESSED: "▼ regressed"}
     # An old and a new value that differ never look alike, nor two changes.
     value = distinct_numbers([v for r in rows for v in (r.old, r.new)])
