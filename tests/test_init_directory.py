@@ -10,6 +10,8 @@ directory: test_inputs29_init_bare)."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 from support import git, git_init, run_cli
@@ -124,3 +126,19 @@ def test_outside_a_work_tree_the_current_folder_as_before(tmp_path: Path) -> Non
     res = run_cli(["init"], cwd=sub)
     assert (res.code, res.out, res.err) == (0, _created(""), ""), res
     assert (sub / "expflow.yaml").is_file()
+
+
+def test_the_ignored_path_hint_works_as_printed(tmp_path: Path) -> None:
+    """`init DIR` names an ignored path from the current folder, and its `git
+    check-ignore` hint runs as printed from there (it named the path from DIR's root,
+    then from the current folder, where git found no repository; a review)."""
+    work = git_init(tmp_path / "my proj")
+    (work / ".gitignore").write_text("results/\n")
+    res = run_cli(["init", "my proj"], cwd=tmp_path)
+    assert res.code == 0, res
+    (warning,) = res.err.splitlines()
+    hint = "git -C 'my proj' check-ignore -v results/study/exp-001.json"
+    assert warning.startswith("expflow-git init: warning: my proj/results/study/exp-001.json: ")
+    assert warning.endswith(f"(`{hint}` names it)")
+    shown = subprocess.run(shlex.split(hint), cwd=tmp_path, capture_output=True, text=True)
+    assert shown.returncode == 0 and ".gitignore:1:results/" in shown.stdout, shown

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ExpRepo
-from support import CliResult, read_only_bind, run_cli, scrubbed_env
+from support import CliResult, read_only_bind, run_cli, run_cli_code, scrubbed_env
+
+from expflow_git.records.writer import MAX_KEPT_BYTES
 
 METRICS = ["--metric", "seg_total=1", "--metric", "pde_mean=1", "--metric", "train_time_min=1"]
 
@@ -201,3 +203,53 @@ def test_rm_deletes_a_named_pipe_at_a_result_path_without_reading_it(
         "(not put back: results/s/b.json removed (not kept: is a named pipe, not a file))",
     )
     assert (repo.path / "experiments/s/b.json").is_file()
+
+
+# Ctrl-C while `rm` reads the files it keeps: the reads are not held back (the deletes
+# are), so nothing is removed. The command deferred signals around the whole of it, so
+# a read that would not end (a stalled mount) could not be stopped, and the interrupted
+# `rm` then deleted everything (a review).
+INTERRUPTED_READ = """
+import os, signal, sys
+from expflow_git.records import writer
+real = writer.Kept.read.__func__
+def read(cls, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return real(cls, *args, **kwargs)
+writer.Kept.read = classmethod(read)
+from expflow_git.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_rm_reads_removes_nothing(committed_repo: ExpRepo) -> None:
+    repo = committed_repo
+    committed_run(repo)
+    before = files(repo)
+    rm = ["rm", "a", "--reason", "a bad run", "--force"]
+    code, out, err = run_cli_code(INTERRUPTED_READ, rm, repo.path)
+    assert (code, out) == (130, ""), err
+    assert files(repo) == before
+
+
+def test_rm_deletes_a_result_too_large_to_keep_unread(committed_repo: ExpRepo) -> None:
+    """A result past MAX_KEPT_BYTES is deleted as before, without being read whole (a
+    3 GB one took 3 GB of memory, or ended in a MemoryError traceback); one that then
+    cannot be put back is named so."""
+    repo = committed_repo
+    for exp_id in ("a", "b"):
+        assert run_cli(["new", exp_id, "--study", "s"], repo.path).code == 0
+    (repo.path / "results/s").mkdir(parents=True)
+    size = MAX_KEPT_BYTES + 1
+    for exp_id in ("a", "b"):
+        with open(repo.path / f"results/s/{exp_id}.json", "wb") as sparse:
+            sparse.truncate(size)
+    res = run_cli(["rm", "a", "--force"], repo.path)
+    assert (res.code, res.out) == (0, "removed results/s/a.json\nremoved experiments/s/a.json\n")
+    with read_only(repo.path / "experiments/s") as prefix:
+        res = cli_in(prefix, repo, ["rm", "b", "--force"])
+    assert_one_error(
+        res,
+        "experiments/s/b.json: cannot remove it",
+        f"(not put back: results/s/b.json removed (not kept: {size} bytes, too large to keep))",
+    )

@@ -4,6 +4,7 @@ options → one call into expflow_git.records (the functions the Python API call
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,11 +49,13 @@ def init(directory: Path | None, template: str) -> None:
     # An ignore rule kept from before (`results/` in an ML project's .gitignore) refused
     # the quick start's `result` at its third step, init having said nothing (a hunt).
     for rel in ignored_documents(directory):
-        shown = directory / rel
+        # (a command that works as printed: from the current folder, whatever DIR is)
+        where = "" if str(directory) == "." else f" -C {shlex.quote(str(directory))}"
+        ask = f"git{where} check-ignore -v {shlex.quote(rel)}"
         warn(
-            f"{shown}: git ignores this path, so the records or results written there would "
-            "never be committed: remove the rule, or add one that starts with `!` (`git "
-            f"check-ignore -v {shown}` names it)",
+            f"{directory / rel}: git ignores this path, so the records or results written "
+            "there would never be committed: remove the rule, or add one that starts with "
+            f"`!` (`{ask}` names it)",
             command="init",
         )
 
@@ -212,7 +215,6 @@ def rm_cmd(
     exp_id: str, reason: str | None, pin: str | None, force: bool, policy_path: str | None
 ) -> None:
     """Delete a record and its result (PIN-guarded; a committed result leaves a correction)."""
-    from expflow_git.interrupts import deferred
     from expflow_git.records.writer import correction_for, open_layout, records_lock, remove_run
 
     _utf8_reason(reason)
@@ -239,11 +241,11 @@ def rm_cmd(
             # Planned again under the lock: another command may have changed the run, or
             # written a correction of it, while the PIN was asked for.
             correction = planned()
-            # A Ctrl-C or SIGTERM waits for the correction and every delete: one between
-            # the result's and the record's left a run `success` without its result. One
-            # failing, the others are undone, and the error says so (remove_run).
-            with deferred():
-                done += remove_run(layout, exp_id, held=True, correction=correction)
+            # A Ctrl-C or SIGTERM waits for the correction and every delete (not for the
+            # reads before them): one between the result's and the record's left a run
+            # `success` without its result. One failing, the others are undone, and the
+            # error says so (remove_run). Each line is in `done` once its step is done.
+            remove_run(layout, exp_id, held=True, correction=correction, done=done)
     finally:
         for line in done:  # (what was done, said after a Ctrl-C too)
             out(line)

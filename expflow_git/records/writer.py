@@ -650,7 +650,12 @@ def record_status(doc: Mapping[str, Any]) -> Status:
 
 
 def remove_run(
-    layout: Layout, exp_id: str, *, held: bool = False, correction: Planned | None = None
+    layout: Layout,
+    exp_id: str,
+    *,
+    held: bool = False,
+    correction: Planned | None = None,
+    done: list[str] | None = None,
 ) -> list[str]:
     """Delete a record and its results: every file the policy reads as a result named
     the run's id (a copy in results/archive/ too: one left was a result without its
@@ -663,10 +668,11 @@ def remove_run(
     not be put back. A record that could not be deleted was left, its result gone and
     the correction written, unsaid: `success` without a result (a hunter's find, issue
     18 thirty-second pass). Under the work tree's lock (`held`: the caller holds it
-    already)."""
+    already). `done`: the list the lines are added to as each step is done (a Ctrl-C
+    held back is raised when the deletes are over, before this returns)."""
     if not held:
         with records_lock(layout.root), layout.listed():
-            return remove_run(layout, exp_id, held=True, correction=correction)
+            return remove_run(layout, exp_id, held=True, correction=correction, done=done)
     from expflow_git.interrupts import deferred
 
     exp_rel, exp_doc = layout.find_experiment(exp_id)
@@ -679,7 +685,7 @@ def remove_run(
     rels.sort(key=lambda rel: rel in committed)  # (stable: the others in their order)
     results = [(rel, layout.target(rel)) for rel in rels]
     changes = Changes("nothing removed" if correction is None else "nothing removed or written")
-    done = []
+    done = [] if done is None else done
     # A Ctrl-C or SIGTERM waits for the correction and every delete: one between the
     # result's and the record's left a run `success` without its result.
     # Each file read before anything is removed or written, to be put back (read before
@@ -687,14 +693,27 @@ def remove_run(
     with changes.undone_on_failure():
         kept = [Kept.read(rel, r, "removed", lossy=True) for rel, r in results if r.exists()]
         kept.append(Kept.read(exp_rel, layout.disk(exp_rel), "removed"))
-    with deferred(), changes.undone_on_failure():
-        if correction is not None:
-            done.append(f"wrote {write_planned_correction(layout, correction, changes)}")
-        for file in kept:
-            file.remove()
-            changes.files.append(file)  # (once removed: a failed delete leaves it as it was)
-            done.append(f"removed {file.rel}")
+    said = len(done)
+    with deferred():
+        try:
+            with changes.undone_on_failure():
+                if correction is not None:
+                    written = write_planned_correction(layout, correction, changes)
+                    done.append(f"wrote {written}")
+                for file in kept:
+                    file.remove()
+                    changes.files.append(file)  # (once removed: a failed one is as it was)
+                    done.append(f"removed {file.rel}")
+        except BaseException:
+            del done[said:]  # undone: its error says what, if anything, stays changed
+            raise
     return done
+
+
+# A file a command keeps to put back is read whole: past this size it is refused (or, for
+# `rm`, deleted without being kept). No document is near it (the strict reader's cap is
+# 1 MiB).
+MAX_KEPT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -725,8 +744,12 @@ class Kept:
                 info = os.fstat(fd)
                 if not stat.S_ISREG(info.st_mode):
                     raise ExpflowError(f"{rel}: is {mode_kind(info.st_mode)}, not a file")
+                if info.st_size > MAX_KEPT_BYTES:  # (no document is: refused, or not kept)
+                    raise ExpflowError(f"{rel}: {info.st_size} bytes, too large to keep")
                 with os.fdopen(os.dup(fd), "rb") as file:
-                    data = file.read()
+                    data = file.read(MAX_KEPT_BYTES + 1)
+                if len(data) > MAX_KEPT_BYTES:  # (grown since)
+                    raise ExpflowError(f"{rel}: over {MAX_KEPT_BYTES} bytes, too large to keep")
             finally:
                 os.close(fd)
         except (OSError, ExpflowError) as exc:
