@@ -77,7 +77,7 @@ def test_a_policy_that_is_no_regular_file_is_refused_unread(
     assert_clean_output(res.out, res.err)
     what = {
         "zero": "a symbolic link, not a regular file (the audit reads no policy in its place)",
-        "fifo": "a pipe, not a regular file",
+        "fifo": "a named pipe, not a regular file",
         "folder": "a folder, not a regular file",
     }[kind]
     assert (res.code, res.err.splitlines()) == (
@@ -110,7 +110,7 @@ def test_a_policy_option_naming_a_pipe_or_a_device_is_refused(
         named = str(tmp_path / "p.yaml")
     res = bounded(["list", "--policy", named], exp_repo.path)
     assert_clean_output(res.out, res.err)
-    what = "a pipe" if named.endswith("p.yaml") else "a device"
+    what = "a named pipe" if named.endswith("p.yaml") else "a device"
     assert (res.code, res.err.splitlines()) == (
         2,
         [f"expflow-git: error: {named}: cannot read policy: {what}, not a regular file"],
@@ -156,7 +156,7 @@ def test_the_seeds_functions_refuse_a_pipe_or_a_device(tmp_path: Path, named: st
         "    print(exc.code, exc.message)\n"
     )
     res = bounded([named], tmp_path, code=code)
-    what = "a pipe" if named.endswith("p.yaml") else "a device"
+    what = "a named pipe" if named.endswith("p.yaml") else "a device"
     assert (res.code, res.out) == (
         0,
         f"2 {named}: cannot read policy: {what}, not a regular file\n",
@@ -168,7 +168,7 @@ def test_import_csv_refuses_a_pipe_or_a_device(
     committed_repo: ExpRepo, tmp_path: Path, named: str
 ) -> None:
     """(A folder is refused by the command line's own check.)"""
-    what = "a pipe" if named == "fifo" else "a device"
+    what = "a named pipe" if named == "fifo" else "a device"
     if named == "fifo":
         os.mkfifo(tmp_path / "runs.csv")
         named = str(tmp_path / "runs.csv")
