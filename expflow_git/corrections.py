@@ -253,6 +253,28 @@ def judge(
     return Verdict(coverage.declared, coverage.uncovered, (*findings, *unmatched))
 
 
+def live_blob(correction: Correction) -> str:
+    """The blob a run may hold once `correction` is the end of its chain: the new blob,
+    or, after a deletion, the blob the deletion superseded (the `rm` undone)."""
+    return correction.blob if correction.blob is not None else correction.supersedes
+
+
+def chain_ends(ordered: Iterable[Correction]) -> dict[str, Correction]:
+    """Each experiment's last correction along its chain, given its corrections in the
+    order they were committed: a correction continues the chain when it supersedes the
+    blob the last one left (`live_blob`); one that does not is no step of it. A run's
+    result at a revision must be `live_blob` of its end (docs/spec.md §2.4): a blob a
+    later correction superseded never comes back without a new correction declaring it
+    (issue 18, thirty-second pass: the inflated score a correction replaced, re-added
+    after the run's `rm`, passed the hook and `audit --since`)."""
+    ends: dict[str, Correction] = {}
+    for c in ordered:
+        last = ends.get(c.experiment)
+        if last is None or c.supersedes == live_blob(last):
+            ends[c.experiment] = c
+    return ends
+
+
 def reachable(corrections: Iterable[Correction], experiment: str, *old: str) -> set[str | None]:
     """The blobs (None: deleted) that a chain of `corrections` of `experiment` leads to
     from any of `old`, each step one correction's exact old → new blob (`old` included).

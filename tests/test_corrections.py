@@ -192,22 +192,27 @@ def test_rm_of_a_committed_run_needs_a_reason_and_writes_a_deletion(
     assert (doc["experiment"], doc["supersedes"], doc["blob"]) == ("exp-004", old_blob, None)
 
 
-@pytest.mark.parametrize("how", ["new", "same", "first", "moved"])
+@pytest.mark.parametrize("how", ["new", "same", "first", "last", "moved"])
 def test_a_run_deleted_on_record_does_not_come_back_under_its_id(
     sandbox: Sandbox, repo: Path, how: str
 ) -> None:
     """`rm` with a reason, committed; then the record back and a better result under the
     same id: the hooks passed it and `audit --since` reported it as a rewrite (an
     attacker's hunt). The hook refuses it now, PIN or not. What the audit accepts
-    passes (a review): the very result deleted put back ("same"), the run's first
-    result put back after an overwrite and a deletion ("first"), and a result put back,
-    overwritten with a correction, then moved byte for byte ("moved")."""
+    passes (a review): the very result deleted put back ("same"), the result an
+    overwrite made put back after the run's deletion ("last"), and a result put back,
+    overwritten with a correction, then moved byte for byte ("moved"). The run's first
+    result put back after an overwrite and a deletion ("first") is the blob the
+    overwrite's correction superseded: refused like a new one (issue 18, thirty-second
+    pass; it passed, as any blob the run's corrections named did)."""
     base = sandbox.git(repo, "rev-parse", "HEAD")
     exp_path = repo / f"experiments/{STUDY}/exp-001.json"
     record, result = exp_path.read_bytes(), (repo / res_rel("exp-001")).read_bytes()
-    if how == "first":  # X -> Y, declared; then Y deleted; then X put back
+    if how in ("first", "last"):  # X -> Y, declared; then Y deleted; then X (or Y) back
         assert overwrite(sandbox, repo, "--reason", REASON, "--pin", PIN).code == 0
         assert hook_commit(sandbox, repo, "overwrite exp-001").code == 0
+        if how == "last":
+            result = (repo / res_rel("exp-001")).read_bytes()
     res = sandbox.cli(["rm", "exp-001", "--reason", "a bad run", "--pin", PIN], repo)
     assert res.code == 0, res
     assert hook_commit(sandbox, repo, "rm exp-001").code == 0
@@ -224,7 +229,7 @@ def test_a_run_deleted_on_record_does_not_come_back_under_its_id(
         (repo / "results/archive").mkdir(parents=True)
         sandbox.git(repo, "mv", res_rel("exp-001"), "results/archive/exp-001.json")
         out = hook_commit(sandbox, repo, "exp-001 moved, byte for byte")
-    if how != "new":
+    if how not in ("new", "first"):
         assert out.code == 0, out
         res, statement = audit_since(sandbox, repo, base)
         assert not [r for r in rules(statement) if r[0] == "result-rewritten"], rules(statement)

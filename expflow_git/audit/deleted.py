@@ -8,8 +8,10 @@ and new params and passed (an attacker's hunt). The audited tree is checked agai
 the deletions BASE holds (with `--since`; without it, the tree's own, which a tree
 alone cannot tell apart from ones its last author wrote):
 
-- a valid result of such a run must be a blob those corrections name, or one a chain
-  of corrections (BASE's or the tree's) leads to from them, else `result-rewritten`;
+- a valid result of such a run must be the end of its chain of corrections (BASE's,
+  then the tree's, in the order they were committed; `corrections.chain_ends`): the new
+  blob of the last, or after a deletion the blob it superseded (the `rm` undone), else
+  `result-rewritten`;
 - its record must be, at the same path, the record it had just before the oldest
   commit that added one of those deletions, else `record-rewritten` (a root commit's
   parent is nothing to compare with; a shallow clone's cut is exit 2).
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from expflow_git.checks import Problem
-from expflow_git.corrections import Correction, check_correction
+from expflow_git.corrections import Correction, chain_ends, check_correction, live_blob
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
@@ -56,7 +58,7 @@ def deleted_runs_back(
                 deleting.setdefault(c.experiment, []).append(c)
         if not deleting:
             return []
-        findings = _results_back(check, anchors, deleting, reported)
+        findings = _results_back(git, check, globs, anchors, deleting, reported)
         back = {
             e.id: e.path for e in check.experiments if e.id in deleting and e.path not in reported
         }
@@ -94,7 +96,9 @@ def corrections_at(
 
 
 def _results_back(
+    git: Git,
     check: TreeCheck,
+    globs: DocumentGlobs,
     anchors: list[Correction],
     deleting: Mapping[str, list[Correction]],
     reported: set[str],
@@ -112,49 +116,65 @@ def _results_back(
         for exp_id in present
         if any(c.supersedes not in present[exp_id] for c in deleting[exp_id])
     }
+    if not gone:
+        return []
     # Under `corrections: deny` no correction declares anything, so one the audited tree
     # adds leads nowhere: a run deleted at BASE came back with a new, better result
     # beside its own correction and passed (an attacker's hunt, issue 18 twenty-second
     # pass). Under `allow` such a correction matches no change of its commit, and the
     # history says so.
     added = check.corrections if check.policy.corrections_allowed else ()
-    anchored: dict[str, list[Correction]] = {}
-    known: dict[str, list[Correction]] = {}
-    for group, corrections in ((anchored, anchors), (known, [*anchors, *added])):
-        for c in corrections:
-            if c.experiment in gone:
-                group.setdefault(c.experiment, []).append(c)
-    allowed = {exp_id: _reachable(exp_id, anchored[exp_id], known[exp_id]) for exp_id in gone}
+    known = [c for c in (*anchors, *added) if c.experiment in gone]
+    ends = chain_ends(
+        in_commit_order(git, check.commit.sha, globs, known, first={c.path for c in anchors})
+    )
     return [
         Finding(
             r.path,
             RULE,
             f"a result of experiment {r.experiment!r}, whose result a committed correction "
             f"deletes ({deleting[r.experiment][0].path}): a run deleted on record comes back "
-            "only with a result it had (or one its corrections lead to from those)",
+            "only as the end of its chain of corrections (the blob its last deletion "
+            "superseded, the `rm` undone), not as a blob a later correction superseded",
         )
         for r in candidates
         if r.experiment in gone
         and r.path not in reported
-        and blobs.get(r.path) not in allowed[r.experiment]
+        and blobs.get(r.path) != live_blob(ends[r.experiment])
     ]
 
 
-def _reachable(exp_id: str, anchors: Iterable[Correction], known: Iterable[Correction]) -> set[str]:
-    """The blobs the anchors name for `exp_id`, and every blob a chain of corrections
-    (none a deletion) leads to from them."""
-    found = {b for c in anchors if c.experiment == exp_id for b in (c.supersedes, c.blob) if b}
-    steps: dict[str, set[str]] = {}
-    for c in known:
-        if c.experiment == exp_id and c.blob is not None:
-            steps.setdefault(c.supersedes, set()).add(c.blob)
-    todo = list(found)
-    while todo:
-        for nxt in steps.get(todo.pop(), ()):
-            if nxt not in found:
-                found.add(nxt)
-                todo.append(nxt)
-    return found
+def in_commit_order(
+    git: Git,
+    upto: str,
+    globs: DocumentGlobs,
+    corrections: Iterable[Correction],
+    *,
+    first: Iterable[str] = (),
+) -> list[Correction]:
+    """`corrections` (each path once) in the order `upto`'s history committed them: the
+    oldest commit adding each path, in one `git log --topo-order --reverse` of the
+    correction folders; those at paths in `first` (BASE's) before any other, then by
+    path. What `corrections.chain_ends` follows."""
+    unique = {c.path: c for c in corrections}
+    if not unique:
+        return []
+    at: dict[str, int] = {}
+    for i, (_, changes) in enumerate(
+        git.log_changes(None, upto, globs.prefixes(corrections_only=True))
+    ):
+        for change in changes:
+            if change.new_sha is not None and change.path in unique:
+                at.setdefault(change.path, i)
+    earlier = set(first)
+    return sorted(
+        unique.values(),
+        key=lambda c: (
+            c.path not in earlier,
+            at.get(c.path, -1),
+            c.path.encode("utf-8", "surrogateescape"),
+        ),
+    )
 
 
 def records_changed(

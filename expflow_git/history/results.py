@@ -22,17 +22,19 @@ from expflow_git.checks import Problem
 from expflow_git.corrections import (
     Correction,
     Rewrite,
+    chain_ends,
     check_correction,
     correction_changes,
     is_added_correction,
     judge,
     leading_to,
+    live_blob,
     reachable,
 )
 from expflow_git.documents import stem
 from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import TreeEntry
+from expflow_git.gitstore import Change, TreeEntry
 from expflow_git.history.walk import Walk, documents, is_doc
 from expflow_git.identity import REGULAR_MODES, DocumentGlobs, ResultRewrite, result_rewrites
 from expflow_git.policy.model import Policy
@@ -92,6 +94,9 @@ def rewritten_results(
     suffix = (
         "; no correction added in that commit declares it" if policy.corrections_allowed else ""
     )
+    # Each run's last declared correction so far along the walk (`chain_ends`): a result
+    # a commit adds for a run whose end is a deletion must be the blob it superseded.
+    ends: dict[str, Correction] = {}
     for commit, changes in walk.commits:
         where = f"in commit {commit[:12]}"
         rewrites = {_as_rewrite(r): r for r in result_rewrites(changes, globs)}
@@ -105,6 +110,8 @@ def rewritten_results(
         )
         verdict = judge(list(rewrites), added, about, policy, where=where)
         findings.extend(verdict.findings)
+        findings += _back_after_deletion(commit, changes, globs, ends, rewrites)
+        ends.update(chain_ends(c for _, c in verdict.declared))
         for rewrite in verdict.uncovered:
             r = rewrites[rewrite]
             old, new = r.change.old_sha, r.new_sha
@@ -117,6 +124,7 @@ def rewritten_results(
                     f"{new[:12] if new else 'deleted'}){suffix}",
                 )
             )
+    findings += _ends_at_rev(walk, globs, ends, {stem(f.path) for f in findings if f.rule == RULE})
     if globs.policies == (policy,):
         return findings  # one set of globs: nothing can fall out of them
     # Left in place but no longer a result under the policy that judges REV.
@@ -135,6 +143,71 @@ def rewritten_results(
                 )
             )
     return findings
+
+
+def _back_after_deletion(
+    commit: str,
+    changes: list[Change],
+    globs: DocumentGlobs,
+    ends: dict[str, Correction],
+    rewrites: dict[Rewrite, ResultRewrite],
+) -> list[Finding]:
+    """Results `commit` adds for runs whose last declared correction is a deletion, other
+    than the blob that deletion superseded (the `rm` undone): a blob an earlier
+    correction superseded, put back after the `rm`, passed as one on the run's chain
+    (issue 18, thirty-second pass; docs/spec.md §2.4)."""
+    rewritten = {r.experiment for r in rewrites}
+    out = []
+    for c in changes:
+        exp_id = stem(c.path)
+        end = ends.get(exp_id)
+        if (
+            end is None
+            or end.blob is not None
+            or exp_id in rewritten
+            or c.status != "A"
+            or c.new_sha is None
+            or c.new_mode not in REGULAR_MODES
+            or not globs.is_result(c.path)
+            or c.new_sha == live_blob(end)
+        ):
+            continue
+        out.append(
+            Finding(
+                c.path,
+                RULE,
+                f"commit {commit[:12]} adds a result of experiment {exp_id!r} (blob "
+                f"{c.new_sha[:12]}) after a correction deleted it ({end.path}): a run "
+                f"deleted on record comes back only as the blob {end.supersedes[:12]} it "
+                "had when deleted (the `rm` undone), not as one a correction superseded",
+            )
+        )
+    return out
+
+
+def _ends_at_rev(
+    walk: Walk, globs: DocumentGlobs, ends: dict[str, Correction], reported: set[str]
+) -> list[Finding]:
+    """REV's results of runs the walk's declared corrections changed, against the end of
+    each run's chain: the walk sees each commit against its first parent only, so a merge
+    that keeps a side's blob the main line corrected away shows no change."""
+    out = []
+    for exp_id, entries in sorted(documents(walk.rev_tree, globs.is_result).items()):
+        end = ends.get(exp_id)
+        if end is None or exp_id in reported:
+            continue
+        for entry in entries:
+            if entry.sha != live_blob(end):
+                out.append(
+                    Finding(
+                        entry.path,
+                        RULE,
+                        f"committed result of experiment {exp_id!r} (blob {entry.sha[:12]}) "
+                        f"at the audited commit is not the end of its chain of corrections "
+                        f"({end.path}: {end.change()})",
+                    )
+                )
+    return out
 
 
 def _as_rewrite(r: ResultRewrite) -> Rewrite:

@@ -26,8 +26,10 @@ from expflow_git.checks import Problem
 from expflow_git.corrections import (
     Correction,
     Rewrite,
+    chain_ends,
     correction_changes,
     judge,
+    live_blob,
 )
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
@@ -566,41 +568,51 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
 def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list[Finding]:
     """Results the index adds for an experiment whose result a correction in HEAD deletes
     (`rm`): no chain of corrections leads on from a deletion, so `audit --since` reports
-    the new one as a rewrite; refused here too. A blob the run's corrections name (one it
-    had, put back) is no rewrite. A record added for such a run must be the one it had
-    (`_changed_on_the_way_back`). HEAD's corrections are read only when the index adds a
-    result or a record."""
+    the new one as a rewrite; refused here too. Only the end of the run's chain of
+    corrections comes back (`corrections.chain_ends`, in the order HEAD's history
+    committed them): the blob its last deletion superseded, the `rm` undone. A blob a
+    later correction superseded is refused (issue 18, thirty-second pass: any blob the
+    run's corrections named passed, the inflated score a correction had replaced too). A
+    record added for such a run must be the one it had (`_changed_on_the_way_back`).
+    HEAD's corrections are read only when the index adds a result or a record."""
     # Every added result, also one the index seems to move: a file HEAD's policy never
     # called a result, moved in under a widened glob, is no committed result moving (a
     # review: a deleted run came back so); a put-back result that moves keeps its blob,
-    # which the run's corrections name.
+    # the end of the run's chain.
     added = [c for c in changes if c.status == "A" and c.new_sha and globs.is_result(c.path)]
     records = {stem(c.path) for c in changes if c.status == "A" and globs.is_record(c.path)}
     if not (added or records) or ws.git is None:
         return []
-    from expflow_git.audit.deleted import corrections_at, records_changed
+    from expflow_git.audit.deleted import corrections_at, in_commit_order, records_changed
 
     with BlobReader(ws.git) as reader:
         committed = corrections_at(ws.git, reader, "HEAD", globs)
         deleting: dict[str, list[Correction]] = {}  # experiment -> corrections deleting it
-        had: dict[str, set[str | None]] = {}  # experiment -> every blob its corrections name
         for correction in sorted(committed, key=lambda c: c.path):
-            had.setdefault(correction.experiment, set()).update(
-                (correction.supersedes, correction.blob)
-            )
             if correction.blob is None:
                 deleting.setdefault(correction.experiment, []).append(correction)
+        returning = [c for c in added if stem(c.path) in deleting]
+        ends = (
+            chain_ends(
+                in_commit_order(
+                    ws.git, "HEAD", globs, (c for c in committed if c.experiment in deleting)
+                )
+            )
+            if returning
+            else {}
+        )
         refused = [
             Finding(
                 c.path,
                 RULE,
                 f"the staged change adds a result of experiment {stem(c.path)!r}, whose "
                 f"result a committed correction deletes ({deleting[stem(c.path)][0].path}): "
-                "a run deleted on record does not come back under its id (audit --since "
-                "would report it); give the new run a new id",
+                "a run deleted on record does not come back under its id but as the result "
+                "it had when deleted, the `rm` undone, never as one a correction superseded "
+                "(audit --since would report it); give the new run a new id",
             )
-            for c in added
-            if stem(c.path) in deleting and c.new_sha not in had[stem(c.path)]
+            for c in returning
+            if c.new_sha != live_blob(ends[stem(c.path)])
         ]
         back = {stem(c.path) for c in added if stem(c.path) in deleting} | (
             records & deleting.keys()
