@@ -196,10 +196,14 @@ def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]
 def _frozen_records(
     ws: Workspace, changes: list[Change], globs: DocumentGlobs
 ) -> list[StagedRewrite]:
-    """Staged edits of a frozen field of a record whose run has a result in HEAD. A record
-    added beside HEAD's, which the change leaves in place (a `paths.experiments` moved
-    in the same commit: HEAD's record drops out of the staged globs), is compared with
-    HEAD's (an attacker's hunt: its params and seed changed unseen)."""
+    """Staged edits of a frozen field of a record whose run has a result in HEAD, or whose
+    result a correction in HEAD deletes (the run finished; `audit --since` judges every
+    run the history ever committed a result for: the record kept after `rm` of its
+    result, then changed, passed the hook and failed CI for good; issue 18,
+    thirty-second pass), compared with HEAD's record. A record added beside HEAD's,
+    which the change leaves in place (a `paths.experiments` moved in the same commit:
+    HEAD's record drops out of the staged globs), is compared with HEAD's (an attacker's
+    hunt: its params and seed changed unseen)."""
     assert ws.git is not None
     edits = record_edits(changes, globs)
     if not edits:
@@ -207,6 +211,8 @@ def _frozen_records(
     # Files only: a link in a record's place froze nothing (its text is no record).
     listed = [e for e in ws.git.ls_tree("HEAD", globs.prefixes()) if e.mode in REGULAR_MODES]
     committed = {stem(e.path) for e in listed if globs.is_result(e.path)}
+    if pending := {e.experiment for e in edits} - committed:
+        committed |= _deleted_on_record(ws, globs, pending)
     at_head: dict[str, str] = {}
     for entry in listed:  # (in path order: the first record of an id)
         if globs.is_record(entry.path):
@@ -240,6 +246,18 @@ def _frozen_records(
                 )
             )
     return out
+
+
+def _deleted_on_record(ws: Workspace, globs: DocumentGlobs, ids: set[str]) -> set[str]:
+    """Those of `ids` whose result a correction in HEAD deletes (`rm`: `blob: null`):
+    finished runs, though HEAD holds no result of theirs. HEAD's corrections are read
+    only when a staged record edit's run has no result in HEAD."""
+    assert ws.git is not None
+    from expflow_git.audit.deleted import corrections_at
+
+    with BlobReader(ws.git) as reader:
+        found = corrections_at(ws.git, reader, "HEAD", globs)
+    return {c.experiment for c in found if c.blob is None and c.experiment in ids}
 
 
 # HEAD's entries the index leaves as they are whose kind the staged policy changes:
