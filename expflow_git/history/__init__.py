@@ -29,6 +29,7 @@ from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
 from expflow_git.history.records import (
     RECORD_RULE,
+    Introduced,
     frozen_at_rev,
     frozen_candidates,
     introduced_results,
@@ -59,7 +60,10 @@ def history_findings(
     """Findings about BASE..REV (`base` a resolved ancestor of `rev_sha`), sorted by path.
 
     `policy` judges (its scan.allow exempts paths from the scan); the policies at BASE
-    and REV (same path) only widen what counts as a document.
+    and REV (same path) only widen what counts as a document. Unless the judging policy
+    or BASE's has `protect.results_immutable` (the default), no `result-rewritten` or
+    `record-rewritten` is reported but for a run deleted on record brought back, which
+    the hook refuses whatever the setting.
     """
     walk = Walk(
         commits=list(git.log_changes(base, rev_sha, [])),
@@ -68,23 +72,37 @@ def history_findings(
     )
     with BlobReader(git) as reader:
         rev_policy = policy_at(reader, walk.rev_tree, policy)
-        globs = DocumentGlobs.of(policy, policy_at(reader, walk.base_tree, policy), rev_policy)
+        base_policy = policy_at(reader, walk.base_tree, policy)
+        globs = DocumentGlobs.of(policy, base_policy, rev_policy)
+        # Write-once holds if the judging policy or BASE's says so (as the hook judges a
+        # commit by HEAD's policy or the staged one): `results_immutable: false` from the
+        # start turns the rewrite checks off, as it does in the hook, and a range that
+        # turns it off is still judged (issue 18, thirty-second pass).
+        immutable = policy.results_immutable or bool(base_policy and base_policy.results_immutable)
         with_result = result_ids(walk, globs)
         declared = Declared.read(walk, policy, reader)
-        findings = rewritten_results(walk, globs, policy, with_result, declared)
+        findings = rewritten_results(
+            walk, globs, policy, with_result, declared, immutable=immutable
+        )
         reported = {f.path for f in findings if f.rule == RULE}
-        findings += net_results(walk, globs, policy, declared, reported)
-        findings += write_once(walk, globs, policy, declared, ids(findings, RULE))
+        if immutable:
+            findings += net_results(walk, globs, policy, declared, reported)
+            findings += write_once(walk, globs, policy, declared, ids(findings, RULE))
         findings += net_corrections(
             walk, globs, policy, rev_policy or policy, reader, {f.path for f in findings}
         )
-        edits, base_records = frozen_candidates(walk, globs, with_result)
-        net = net_record_candidates(walk, globs, policy)
+        edits, base_records = frozen_candidates(walk, globs, with_result) if immutable else ([], {})
+        net = net_record_candidates(walk, globs, policy) if immutable else {}
         if scan:
             collect_added(walk, policy)
         blobs = Reads(walk, edits, base_records, scan)
         blobs.records.update(sha for pair in net.values() for sha in (pair[0], pair[1].sha))
-        introduced = with_fork_records(git, base, introduced_results(walk, globs, policy), globs)
+        introduced = with_fork_records(
+            git,
+            base,
+            introduced_results(walk, globs, policy) if immutable else Introduced({}, []),
+            globs,
+        )
         blobs.records.update(entry.sha for entry, _, _ in introduced.runs.values())
         views, scanned = blobs.read(reader)
         records = rewritten_records(walk, edits, base_records, views)

@@ -87,9 +87,13 @@ def rewritten_results(
     policy: Policy,
     committed: dict[str, int],
     declared: Declared,
+    *,
+    immutable: bool = True,
 ) -> list[Finding]:
     """Each commit's rewrites of committed results that no correction added in that
-    commit declares, and the findings about its corrections (corrections.judge)."""
+    commit declares (none unless `immutable`: `protect.results_immutable`), and the
+    findings about its corrections (corrections.judge). A run deleted on record brought
+    back is reported whatever `immutable` (the protect hook refuses it so)."""
     findings: list[Finding] = []
     suffix = (
         "; no correction added in that commit declares it" if policy.corrections_allowed else ""
@@ -112,7 +116,7 @@ def rewritten_results(
         findings.extend(verdict.findings)
         findings += _back_after_deletion(commit, changes, globs, ends, rewrites)
         ends.update(chain_ends(c for _, c in verdict.declared))
-        for rewrite in verdict.uncovered:
+        for rewrite in verdict.uncovered if immutable else ():
             r = rewrites[rewrite]
             old, new = r.change.old_sha, r.new_sha
             findings.append(
@@ -124,6 +128,8 @@ def rewritten_results(
                     f"{new[:12] if new else 'deleted'}){suffix}",
                 )
             )
+    if not immutable:
+        return findings  # rewrites are not refused: nor is a result off its chain
     findings += _ends_at_rev(walk, globs, ends, {stem(f.path) for f in findings if f.rule == RULE})
     if globs.policies == (policy,):
         return findings  # one set of globs: nothing can fall out of them
