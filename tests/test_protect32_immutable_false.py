@@ -1,9 +1,10 @@
 """`protect: {results_immutable: false}` means the same to the hook and to `audit --since`
 (issue 18, thirty-second pass). The hook's write-once and frozen-record checks are off
 under it, but the history audit never read the setting: every rewrite the hook let
-through then failed CI for good. The audit now honours it when the judging policy and
-BASE's both say false; a range that turns it off is still judged, and with
-`--policy-ref` the loosening is reported."""
+through then failed CI for good. The audit now judges rewrites only when the judging
+policy and BASE's both say true: a range that turns it off is judged by its base's
+policy (`--policy-ref`, as the action runs), the loosening reported; one that turns it
+on does not fail the rewrites the hook let through before (a review)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def test_false_from_the_start_passes_the_hook_and_the_audit(
         assert (code, _rewrites(found)) == (0, []), (extra, found)
 
 
-def test_a_range_that_turns_it_off_is_still_judged(tmp_path: Path, isolated_env: Path) -> None:
+def test_a_range_that_turns_it_off_is_judged_by_its_base(
+    tmp_path: Path, isolated_env: Path
+) -> None:
     repo = git_init(tmp_path / "repo")
     ok(repo, "init")
     base = _runs(repo)
@@ -72,9 +75,32 @@ def test_a_range_that_turns_it_off_is_still_judged(tmp_path: Path, isolated_env:
     code, said = _rewrite(repo)
     assert code == 0, said  # the hook judges this commit by HEAD's policy: false
     commit(repo, "rewrite r1")
-    for extra in ((), ("--policy-ref", base)):
-        code, found = findings(repo, "--since", base, *extra)
-        assert (code, _rewrites(found)) == (1, REWRITES), (extra, found)
+    # Judged by its base's policy (as the action runs it), it is caught; by its own,
+    # which says false, not.
+    code, found = findings(repo, "--since", base, "--policy-ref", base)
+    assert (code, _rewrites(found)) == (1, REWRITES), found
+    code, found = findings(repo, "--since", base)
+    assert (code, _rewrites(found)) == (0, []), found
     code, out, _ = run_cli(["audit", "--since", base, "--policy-ref", base, "--no-cache"], repo)
     assert code == 1
     assert "  LOOSER    /protect/results_immutable: " in out, out
+
+
+def test_a_range_that_turns_it_on_keeps_the_rewrites_made_before(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    """false, a rewrite the hook lets through, then true: judged by REV's own policy
+    (`true`) the range failed for good, though no commit broke the rule it was made
+    under (a review)."""
+    repo = git_init(tmp_path / "repo")
+    ok(repo, "init")
+    _set_immutable(repo, False)
+    base = _runs(repo)
+    code, said = _rewrite(repo)
+    assert code == 0, said
+    commit(repo, "rewrite r1")
+    _set_immutable(repo, True)
+    commit(repo, "policy: results_immutable true")
+    for extra in ((), ("--policy-ref", base)):
+        code, found = findings(repo, "--since", base, *extra)
+        assert (code, _rewrites(found)) == (0, []), (extra, found)

@@ -60,10 +60,10 @@ def history_findings(
     """Findings about BASE..REV (`base` a resolved ancestor of `rev_sha`), sorted by path.
 
     `policy` judges (its scan.allow exempts paths from the scan); the policies at BASE
-    and REV (same path) only widen what counts as a document. Unless the judging policy
-    or BASE's has `protect.results_immutable` (the default), no `result-rewritten` or
-    `record-rewritten` is reported but for a run deleted on record brought back, which
-    the hook refuses whatever the setting.
+    and REV (same path) only widen what counts as a document. Unless both the judging
+    policy and BASE's have `protect.results_immutable` (the default), no
+    `result-rewritten` or `record-rewritten` is reported but for a run deleted on record
+    brought back, which the hook refuses whatever the setting.
     """
     walk = Walk(
         commits=list(git.log_changes(base, rev_sha, [])),
@@ -74,11 +74,15 @@ def history_findings(
         rev_policy = policy_at(reader, walk.rev_tree, policy)
         base_policy = policy_at(reader, walk.base_tree, policy)
         globs = DocumentGlobs.of(policy, base_policy, rev_policy)
-        # Write-once holds if the judging policy or BASE's says so (as the hook judges a
-        # commit by HEAD's policy or the staged one): `results_immutable: false` from the
-        # start turns the rewrite checks off, as it does in the hook, and a range that
-        # turns it off is still judged (issue 18, thirty-second pass).
-        immutable = policy.results_immutable or bool(base_policy and base_policy.results_immutable)
+        # Write-once holds if the judging policy and BASE's say so: `results_immutable:
+        # false` from the start turns the rewrite checks off, as it does in the hook; a
+        # range that turns it on judges none of the rewrites made before, which the hook
+        # let through (either side's `true` failed them for good: a review); a pull
+        # request that turns it off is judged by its base's policy (`--policy-ref`, as
+        # the action runs), and BASE's (issue 18, thirty-second pass).
+        immutable = policy.results_immutable and (
+            base_policy is None or base_policy.results_immutable
+        )
         with_result = result_ids(walk, globs)
         declared = Declared.read(walk, policy, reader)
         findings = rewritten_results(
