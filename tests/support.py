@@ -14,7 +14,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -158,10 +158,12 @@ def run_cli(
     env: Mapping[str, str] | None = None,
     input: str | None = None,
     timeout: float = 120,
+    prefix: Sequence[str] = (),
 ) -> CliResult:
-    """Run the real CLI (`python -m expflow_git ARGS`) in `cwd`, without a terminal."""
+    """Run the real CLI (`python -m expflow_git ARGS`) in `cwd`, without a terminal;
+    under `prefix`, a command that runs what follows it (`read_only_bind`'s)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "expflow_git", *args],
+        [*prefix, sys.executable, "-m", "expflow_git", *args],
         cwd=cwd,
         env=scrubbed_env(env),
         input=input if input is not None else "",

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import ExpRepo
-from support import CliCall, CliResult, read_only_bind, scrubbed_env
+from support import CliCall, read_only_bind, run_cli
 
 STUDY = "s"
 CSV = "run,seg_total,pde_mean,train_time_min,sub_step\nx1,58,14,40,3\n"
@@ -76,17 +74,7 @@ def test_a_read_only_results_folder_leaves_the_run_not_written(
         pytest.skip("needs root and `unshare -m` to mount a folder read-only")
     csv = tmp_path / "in.csv"
     csv.write_text(CSV)
-    proc = subprocess.run(
-        [*prefix, sys.executable, "-m", "expflow_git", *_args(csv)],
-        cwd=exp_repo.path,
-        env=scrubbed_env(),
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    res = CliResult(proc.returncode, proc.stdout, proc.stderr)
+    res = run_cli(_args(csv), exp_repo.path, prefix=prefix)
     assert (res.code, res.err.splitlines()) == (
         2,
         [

@@ -10,14 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ExpRepo
-from support import CliResult, read_only_bind, run_cli, run_cli_code, scrubbed_env
+from support import CliResult, read_only_bind, run_cli, run_cli_code
 
 from expflow_git.records.writer import MAX_KEPT_BYTES
 
@@ -45,17 +43,7 @@ def read_only(folder: Path) -> Iterator[list[str]]:
 
 def cli_in(prefix: list[str], repo: ExpRepo, args: list[str]) -> CliResult:
     """The real CLI in `repo`, run under `prefix`."""
-    proc = subprocess.run(
-        [*prefix, sys.executable, "-m", "expflow_git", *args],
-        cwd=repo.path,
-        env=scrubbed_env(),
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    return run_cli(args, repo.path, prefix=prefix)
 
 
 def committed_run(repo: ExpRepo, exp_id: str = "a") -> None:
