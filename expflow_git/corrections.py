@@ -259,15 +259,18 @@ def live_blob(correction: Correction) -> str:
     return correction.blob if correction.blob is not None else correction.supersedes
 
 
-def chain_ends(ordered: Iterable[Correction]) -> dict[str, Correction]:
+def chain_ends(
+    ordered: Iterable[Correction], start: Mapping[str, Correction] | None = None
+) -> dict[str, Correction]:
     """Each experiment's last correction along its chain, given its corrections in the
     order they were committed: a correction continues the chain when it supersedes the
     blob the last one left (`live_blob`); one that does not is no step of it. A run's
     result at a revision must be `live_blob` of its end (docs/spec.md §2.4): a blob a
     later correction superseded never comes back without a new correction declaring it
     (issue 18, thirty-second pass: the inflated score a correction replaced, re-added
-    after the run's `rm`, passed the hook and `audit --since`)."""
-    ends: dict[str, Correction] = {}
+    after the run's `rm`, passed the hook and `audit --since`). `start`: the ends so far
+    (a walk's, commit by commit), which the chains continue from."""
+    ends = dict(start or {})
     for c in ordered:
         last = ends.get(c.experiment)
         if last is None or c.supersedes == live_blob(last):

@@ -7,6 +7,8 @@ deletion only the `rm` undone comes back: the blob the deletion superseded."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,61 @@ def test_a_deletion_of_its_own_does_not_launder_the_superseded_blob(
     for since in (base, deleted):
         code, found = findings(repo, "--since", since)
         assert code == 1 and ("result-rewritten", RES) in found, (since, found)
+
+
+def _deletion(repo: Path, sha: str, stamp: str) -> None:
+    """A correction written by hand (schema-valid): r1's blob `sha` deleted."""
+    doc = {
+        "schema": "expflow/correction@1",
+        "experiment": "r1",
+        "supersedes": sha,
+        "blob": None,
+        "reason": "remove run",
+        "author": {"name": "T", "email": "t@example.com"},
+        "time": "2026-12-06T17:37:02Z",
+    }
+    path = repo / "corrections" / "s" / "r1" / f"{stamp}-{sha[:12]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+@pytest.mark.parametrize("one_commit", [False, True], ids=["two commits", "one commit"])
+def test_deleting_a_copy_of_the_superseded_blob_does_not_make_it_the_end(
+    tmp_path: Path, isolated_env: Path, one_commit: bool
+) -> None:
+    """A → B declared; a copy of A at a second result path; both deleted, each with a
+    correction (B → deleted, A → deleted); A back. The walk took each commit's
+    corrections alone, so A → deleted became the run's end though the chain was at B,
+    and the audit ranked A first (a hunt of the chain). Made with --no-verify: the
+    hook refuses the last step."""
+    repo = git_init(tmp_path / "repo")
+    ok(repo, "init")
+    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.1", "--status", "success")
+    ok(repo, "result", "r1", "--metric", "accuracy=0.9")
+    base = commit(repo, "runs")
+    a = git(repo, "rev-parse", f"HEAD:{RES}")
+    reason = ["--reason", "inflated", "--force"]
+    ok(repo, "result", "r1", "--overwrite", "--metric", "accuracy=0.4", *reason)
+    commit(repo, "declared: the score was inflated")
+    b = git(repo, "rev-parse", f"HEAD:{RES}")
+    copy = repo / ("results/a/r1.json" if one_commit else "results/t/r1.json")
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(git_bytes(repo, a))
+    commit(repo, "a copy of A")
+    (repo / RES).unlink()
+    _deletion(repo, b, "20261206T173702Z")
+    if not one_commit:
+        commit(repo, "rm B")
+    copy.unlink()
+    _deletion(repo, a, "20261206T173703Z")
+    commit(repo, "rm the copy of A")
+    (repo / RES).write_bytes(git_bytes(repo, a))
+    commit(repo, "A back")
+    code, found = findings(repo, "--since", base)
+    assert code == 1 and ("result-rewritten", RES) in found, found
+
+
+def git_bytes(repo: Path, sha: str) -> bytes:
+    return subprocess.run(
+        ["git", "cat-file", "blob", sha], cwd=repo, capture_output=True, check=True
+    ).stdout

@@ -115,7 +115,10 @@ def rewritten_results(
         verdict = judge(list(rewrites), added, about, policy, where=where)
         findings.extend(verdict.findings)
         findings += _back_after_deletion(commit, changes, globs, ends, rewrites)
-        ends.update(chain_ends(c for _, c in verdict.declared))
+        # One chain along the whole walk: a correction that does not follow it moves no
+        # end (a deletion of a second copy of a superseded blob made that blob the end,
+        # and it came back ranked; a hunt of the chain).
+        ends = chain_ends((c for _, c in verdict.declared), start=ends)
         for rewrite in verdict.uncovered if immutable else ():
             r = rewrites[rewrite]
             old, new = r.change.old_sha, r.new_sha
