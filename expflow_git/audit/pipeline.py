@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import operator
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -377,7 +378,7 @@ def _read_documents(
         pending.clear()
 
     if taken_blobs is not None:
-        exist = stack.enter_context(BlobsExist(git, [*taken_blobs, *tree.uses]))
+        exist = stack.enter_context(BlobsExist(git, itertools.chain(taken_blobs, tree.uses)))
     # The checker's children end before the blob stream does (they hold its pipes).
     with Checker(policy, git, tree.needs) as checker:
         for shard, shas in sorted(batches.items()):

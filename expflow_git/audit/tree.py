@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from expflow_git.audit.folders import MIN_DOCUMENTS, Folder
@@ -115,19 +115,22 @@ class Span:
         return whole
 
 
-def read_cold(lines: Sequence[str], policy: Policy, scan: bool, id_end: int) -> list[str]:
+def read_cold(lines: Sequence[str], policy: Policy, scan: bool, id_end: int) -> Iterator[str]:
     """The ids of the blobs a cold audit reads among `lines` (`git ls-tree -r` lines whose
     object ids end at `id_end`), as `TreeReader.classify` chooses them: with every blob
     scanned, all but a link at a document's path (a finding, never read)."""
     if scan and not policy.scan_allow:
         # (git writes every blob's line "<6-digit mode> blob <id>\t<path>")
-        return [
+        return (
             line[12:id_end]
             for line in lines
             if line[6:12] == " blob "
             and (line[:6] != SYMLINK_MODE or policy.kind_of(line[id_end + 1 :]) is None)
-        ]
-    ids = []
+        )
+    return _read_cold_chosen(lines, policy, scan)
+
+
+def _read_cold_chosen(lines: Sequence[str], policy: Policy, scan: bool) -> Iterator[str]:
     for entry in map(tree_entry, lines):
         if entry.type != "blob":
             continue
@@ -136,8 +139,7 @@ def read_cold(lines: Sequence[str], policy: Policy, scan: bool, id_end: int) -> 
             continue
         scanned = scan and not (policy.scan_allow and matches_any(entry.path, policy.scan_allow))
         if kind is not None or scanned:
-            ids.append(entry.sha)
-    return ids
+            yield entry.sha
 
 
 class TreeReader:
