@@ -277,8 +277,8 @@ SYMLINK = "a symbolic link"
 
 
 class NotRegular(Exception):
-    """The path names no regular file: `kind` says what it is (`a symbolic link`, `a
-    folder`, `a pipe`, `a device`, `a socket`)."""
+    """The path names no regular file: `kind` says what it is (`a symbolic link`, or
+    `atomicfile.mode_kind`'s words: `a folder`, `a named pipe`, `a device`, ...)."""
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)

@@ -12,7 +12,6 @@ import os
 import platform
 import posixpath
 import socket
-import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -736,30 +735,25 @@ class Kept:
         regular file, or one this user may not read) is kept without its bytes, for a
         command that only deletes it (`rm` deleted them before it kept anything: a read
         of a named pipe waited for a writer for ever, Ctrl-C held back; a review)."""
-        from expflow_git.atomicfile import mode_kind
+        from expflow_git.workspace import NotRegular, TooLarge, read_regular
 
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-            try:
-                info = os.fstat(fd)
-                if not stat.S_ISREG(info.st_mode):
-                    raise ExpflowError(f"{rel}: is {mode_kind(info.st_mode)}, not a file")
-                if info.st_size > MAX_KEPT_BYTES:  # (no document is: refused, or not kept)
-                    raise ExpflowError(f"{rel}: {info.st_size} bytes, too large to keep")
-                with os.fdopen(os.dup(fd), "rb") as file:
-                    data = file.read(MAX_KEPT_BYTES + 1)
-                if len(data) > MAX_KEPT_BYTES:  # (grown since)
-                    raise ExpflowError(f"{rel}: over {MAX_KEPT_BYTES} bytes, too large to keep")
-            finally:
-                os.close(fd)
-        except (OSError, ExpflowError) as exc:
-            why = exc.strerror or str(exc) if isinstance(exc, OSError) else exc.message
+            mode = path.stat().st_mode & 0o777
+            # Never blocks (a named pipe), never through a link, at most the cap.
+            data = read_regular(path, MAX_KEPT_BYTES, follow_links=False)
+        except (OSError, NotRegular, TooLarge) as exc:
+            if isinstance(exc, NotRegular):
+                why = f"is {exc.kind}, not a file"
+            elif isinstance(exc, TooLarge):
+                why = f"{exc.size} bytes, too large to keep"
+            else:
+                why = exc.strerror or str(exc)
             if lossy:
-                return cls(rel, path, what, lost=why.removeprefix(f"{rel}: "))
-            if isinstance(exc, ExpflowError):
-                raise
-            raise ExpflowError(f"{rel}: cannot read it: {why}") from None
-        return cls(rel, path, what, data, info.st_mode & 0o777)
+                return cls(rel, path, what, lost=why)
+            if isinstance(exc, OSError):
+                why = f"cannot read it: {why}"
+            raise ExpflowError(f"{rel}: {why}") from None
+        return cls(rel, path, what, data, mode)
 
     def remove(self) -> None:
         """Delete the file; a failure is an ExpflowError naming it."""
