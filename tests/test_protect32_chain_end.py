@@ -19,17 +19,22 @@ from test_history_merges import commit, ok
 REC, RES = "experiments/s/r1.json", "results/s/r1.json"
 
 
-@pytest.fixture
-def corrected_then_deleted(tmp_path: Path, isolated_env: Path) -> tuple[Path, str, str]:
-    """BASE (r1 with result A), then A → B declared, then `rm` (B → deleted) declared:
-    the repository, BASE, and the commit that holds A."""
-    repo = git_init(tmp_path / "repo")
+def two_runs(repo: Path) -> str:
+    """`init`, then r1 (result accuracy 0.9) and r2 (0.6) committed: that commit."""
     ok(repo, "init")
     ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.1", "--status", "success")
     ok(repo, "result", "r1", "--metric", "accuracy=0.9")
     ok(repo, "new", "r2", "--study", "s", "--param", "lr=0.2", "--status", "success")
     ok(repo, "result", "r2", "--metric", "accuracy=0.6")
-    base = commit(repo, "runs")
+    return commit(repo, "runs")
+
+
+@pytest.fixture
+def corrected_then_deleted(tmp_path: Path, isolated_env: Path) -> tuple[Path, str, str]:
+    """BASE (r1 with result A), then A → B declared, then `rm` (B → deleted) declared:
+    the repository, BASE, and the commit that holds A."""
+    repo = git_init(tmp_path / "repo")
+    base = two_runs(repo)
     ok(
         repo,
         "result",

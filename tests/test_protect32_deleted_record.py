@@ -13,18 +13,14 @@ from pathlib import Path
 from conftest import git, git_init, run_cli
 from test_deleted_runs import findings
 from test_history_merges import commit, ok
+from test_protect32_chain_end import two_runs
 
 REC = "experiments/s/r1.json"
 
 
 def _finished_then_deleted(repo: Path) -> str:
     """r1 finished (lr 0.1), then its result deleted on record, its record kept: BASE."""
-    ok(repo, "init")
-    ok(repo, "new", "r1", "--study", "s", "--param", "lr=0.1", "--status", "success")
-    ok(repo, "result", "r1", "--metric", "accuracy=0.9")
-    ok(repo, "new", "r2", "--study", "s", "--param", "lr=0.2", "--status", "success")
-    ok(repo, "result", "r2", "--metric", "accuracy=0.6")
-    base = commit(repo, "runs")
+    base = two_runs(repo)
     ok(repo, "rm", "r1", "--reason", "bad run", "--force")
     git(repo, "checkout", "HEAD", "--", REC)  # the record kept
     commit(repo, "r1's result deleted on record")

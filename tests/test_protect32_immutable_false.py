@@ -45,13 +45,9 @@ def _rewrite(repo: Path) -> tuple[int, str]:
     return code, out + err
 
 
-def _rewrites(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [f for f in found if f[0] in ("record-rewritten", "result-rewritten")]
-
-
-def test_false_from_the_start_passes_the_hook_and_the_audit(
-    tmp_path: Path, isolated_env: Path
-) -> None:
+def _rewritten_under_false(tmp_path: Path) -> tuple[Path, str]:
+    """A repository `false` from the start, r1 committed (BASE), then rewritten in a
+    commit the hook passes: the repository and BASE."""
     repo = git_init(tmp_path / "repo")
     ok(repo, "init")
     _set_immutable(repo, False)
@@ -59,6 +55,17 @@ def test_false_from_the_start_passes_the_hook_and_the_audit(
     code, said = _rewrite(repo)
     assert code == 0, said
     commit(repo, "rewrite r1")
+    return repo, base
+
+
+def _rewrites(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [f for f in found if f[0] in ("record-rewritten", "result-rewritten")]
+
+
+def test_false_from_the_start_passes_the_hook_and_the_audit(
+    tmp_path: Path, isolated_env: Path
+) -> None:
+    repo, base = _rewritten_under_false(tmp_path)
     for extra in ((), ("--policy-ref", base)):
         code, found = findings(repo, "--since", base, *extra)
         assert (code, _rewrites(found)) == (0, []), (extra, found)
@@ -92,13 +99,7 @@ def test_a_range_that_turns_it_on_keeps_the_rewrites_made_before(
     """false, a rewrite the hook lets through, then true: judged by REV's own policy
     (`true`) the range failed for good, though no commit broke the rule it was made
     under (a review)."""
-    repo = git_init(tmp_path / "repo")
-    ok(repo, "init")
-    _set_immutable(repo, False)
-    base = _runs(repo)
-    code, said = _rewrite(repo)
-    assert code == 0, said
-    commit(repo, "rewrite r1")
+    repo, base = _rewritten_under_false(tmp_path)
     _set_immutable(repo, True)
     commit(repo, "policy: results_immutable true")
     for extra in ((), ("--policy-ref", base)):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 from conftest import ExpRepo, run_cli
+from test_scan31b_argument_lists import PIN, where  # (PIN: never a literal in a file)
 
 from expflow_git.pinscan.scanner import scan_bytes
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
-PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
 
 LEAKS = [
     ("quoted.sh", f'expflow-git rm r --pin "${{EXPFLOW_PIN:-{PIN}}}"\n'),
@@ -22,14 +22,6 @@ LEAKS = [
     ("equals.sh", f"expflow-git rm r --pin=${{X={PIN}}}\n"),
     ("Makefile", f'rm:\n\texpflow-git rm r --pin "${{PIN:-{PIN}}}"\n'),
 ]
-
-
-def where(content: str) -> tuple[int, int]:
-    """(line, column) of the PIN in `content`."""
-    for number, line in enumerate(content.split("\n"), 1):
-        if PIN in line:
-            return number, line.index(PIN) + 1
-    raise AssertionError(content)
 
 
 @pytest.mark.parametrize(("name", "content"), LEAKS, ids=[x[0] for x in LEAKS])
