@@ -22,6 +22,7 @@ from typing import Any
 
 from expflow_git.atomicfile import confined
 from expflow_git.checks import Problem, check_content
+from expflow_git.documents import stem
 from expflow_git.errors import (
     ExpflowError,
     Finding,
@@ -134,25 +135,133 @@ class Coverage:
     unmatched: tuple[Correction, ...]
 
 
-def match(rewrites: Sequence[Rewrite], added: Sequence[Correction]) -> Coverage:
-    """Pair each rewrite with a correction added beside it that names the same
-    experiment, old blob and new blob; each correction covers one rewrite at most."""
+def match(
+    rewrites: Sequence[Rewrite],
+    added: Sequence[Correction],
+    additions: Sequence[Rewrite] = (),
+) -> Coverage:
+    """Pair each rewrite with the corrections added beside it that declare it: one that
+    names the same experiment, old blob and new blob, else a chain of them, each step
+    one correction's exact old → new blob, from the rewrite's old blob to its new one.
+    `additions` (old blob "": none) are results the change set adds for runs it had none
+    of: a chain of added corrections that ends at one's blob declares it, from wherever
+    it starts. Each correction serves one rewrite or addition at most.
+
+    A chain in one change set is what one commit made of several steps (an amended
+    commit, a squash, a merge taking a branch's overwrites, a new run corrected before
+    it was merged): every step is declared, as it was commit by commit (issue 18,
+    thirty-third pass; one correction per commit failed all of these for good)."""
     # By what they declare, each in the order added: a rewrite takes the first still free
     # (a scan of every correction per rewrite was R × C for one commit).
     free: dict[tuple[str, str, str | None], deque[int]] = {}
+    by_experiment: dict[str, list[int]] = {}
     for i, c in enumerate(added):
         free.setdefault((c.experiment, c.supersedes, c.blob), deque()).append(i)
-    declared, uncovered, taken = [], [], set()
+        by_experiment.setdefault(c.experiment, []).append(i)
+    declared: list[tuple[Rewrite, Correction]] = []
+    uncovered: list[Rewrite] = []
+    taken: set[int] = set()
+    chained: list[Rewrite] = []
     for rewrite in rewrites:
         waiting = free.get((rewrite.experiment, rewrite.old, rewrite.new))
         if not waiting:
-            uncovered.append(rewrite)
+            chained.append(rewrite)
         else:
             i = waiting.popleft()
             taken.add(i)
             declared.append((rewrite, added[i]))
+    # Chains only once every exact step has found its rewrite: a chain never takes the
+    # correction another rewrite names exactly.
+    for rewrite in chained:
+        steps = _chain_forward(added, by_experiment.get(rewrite.experiment, ()), taken, rewrite)
+        if steps is None:
+            uncovered.append(rewrite)
+            continue
+        taken.update(steps)
+        declared.extend((rewrite, added[i]) for i in steps)
+    for addition in additions:
+        steps = _chain_back(added, by_experiment.get(addition.experiment, ()), taken, addition.new)
+        taken.update(steps)
+        declared.extend((addition, added[i]) for i in steps)
     unmatched = tuple(c for i, c in enumerate(added) if i not in taken)
     return Coverage(tuple(declared), tuple(uncovered), unmatched)
+
+
+def additions(
+    changes: Iterable[Change],
+    is_result: Callable[[str], bool],
+    added: Iterable[Correction] = (),
+    held: Callable[[set[str]], set[str]] | None = None,
+) -> list[Rewrite]:
+    """What a change set adds for runs its parent held no result of (old blob ""):
+
+    - each added result file of an experiment that no change, deletion or retyping of a
+      result file names (those had a result: their change is a rewrite or a move);
+    - a deletion (new blob None) of each experiment an `added` correction deletes the
+      result of, where no change of a result file names it and `held` (which of the
+      ids the parent holds a result of) says the parent held none: a run made and
+      removed on a branch, then merged or squashed, was never in the parent.
+    """
+    changes = list(changes)
+    results = [c for c in changes if is_result(c.path)]
+    held_before = {stem(c.path) for c in results if c.status in _CHANGED}
+    out = [
+        Rewrite(stem(c.path), c.path, "", c.new_sha)
+        for c in results
+        if c.status == "A"
+        and c.new_sha is not None
+        and c.new_mode in REGULAR_MODES
+        and stem(c.path) not in held_before
+    ]
+    touched = {stem(c.path) for c in results}
+    gone = {c.experiment for c in added if c.blob is None and c.experiment not in touched}
+    if gone and held is not None:
+        out += [Rewrite(e, "", "", None) for e in sorted(gone - held(gone))]
+    return out
+
+
+def _chain_forward(
+    added: Sequence[Correction], candidates: Iterable[int], taken: set[int], rewrite: Rewrite
+) -> list[int] | None:
+    """The shortest chain of free corrections (indices, in order) from the rewrite's old
+    blob to its new one; None if there is none."""
+    out: dict[str, list[int]] = {}
+    for i in candidates:
+        if i not in taken:
+            out.setdefault(added[i].supersedes, []).append(i)
+    paths: dict[str | None, list[int]] = {rewrite.old: []}
+    todo: deque[str | None] = deque([rewrite.old])
+    while todo:
+        blob = todo.popleft()
+        if blob == rewrite.new:
+            return paths[blob]
+        for i in out.get(blob, ()) if blob is not None else ():
+            nxt = added[i].blob
+            if nxt not in paths:
+                paths[nxt] = [*paths[blob], i]
+                todo.append(nxt)
+    return None
+
+
+def _chain_back(
+    added: Sequence[Correction], candidates: Iterable[int], taken: set[int], blob: str | None
+) -> list[int]:
+    """The free corrections (indices, in chain order) that lead to `blob`, followed back
+    from it one step at a time while one does (empty if none ends at `blob`)."""
+    into: dict[str | None, list[int]] = {}
+    for i in candidates:
+        if i not in taken:
+            into.setdefault(added[i].blob, []).append(i)
+    steps: list[int] = []
+    seen: set[str | None] = {blob}
+    while found := into.get(blob):
+        i = found.pop(0)
+        steps.append(i)
+        blob = added[i].supersedes
+        if blob in seen:
+            break
+        seen.add(blob)
+    return steps[::-1]
 
 
 @dataclass(frozen=True)
@@ -232,15 +341,17 @@ def judge(
     policy: Policy,
     *,
     where: str,
+    additions: Sequence[Rewrite] = (),
 ) -> Verdict:
     """The verdict on one commit's (or the index's) rewrites, however the caller found
     them, given the corrections added beside them and the findings so far. A rewrite is
-    declared exactly when an added correction names its experiment, old and new blob
-    (never under `protect: {corrections: deny}`); under `allow` an added correction that
-    declares nothing is `correction-unmatched`."""
+    declared exactly when added corrections name its experiment and lead from its old
+    blob to its new one (`match`; never under `protect: {corrections: deny}`); under
+    `allow` an added correction that declares nothing, neither a rewrite nor the way to
+    a result added for a new run (`additions`), is `correction-unmatched`."""
     if not policy.corrections_allowed:
         return Verdict((), tuple(rewrites), tuple(findings))
-    coverage = match(rewrites, added)
+    coverage = match(rewrites, added, additions)
     unmatched = [
         Finding(
             c.path,

@@ -24,6 +24,9 @@ each blob is read once.
 
 from __future__ import annotations
 
+import functools
+
+from expflow_git.documents import stem
 from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
@@ -47,11 +50,30 @@ from expflow_git.history.results import (
     write_once,
 )
 from expflow_git.history.secrets import Reads, collect_added, scan_findings
-from expflow_git.history.walk import Walk, ids, key, policy_at, resolve_base, result_ids
+from expflow_git.history.walk import (
+    Walk,
+    ids,
+    is_doc,
+    key,
+    policy_at,
+    resolve_base,
+    result_ids,
+)
 from expflow_git.identity import DocumentGlobs, literal_prefix
 from expflow_git.policy.model import Policy
 
 __all__ = ["RULE", "RECORD_RULE", "history_findings", "literal_prefix", "resolve_base"]
+
+
+def _parent_results(git: Git, globs: DocumentGlobs, commit: str, ids: set[str]) -> set[str]:
+    """Which of `ids` have a result in `commit`'s first parent (none for a root commit)."""
+    if not git.run("rev-list", "--parents", "-n", "1", commit).split()[1:]:
+        return set()
+    return {
+        stem(e.path)
+        for e in git.ls_tree(f"{commit}^1", globs.prefixes())
+        if stem(e.path) in ids and is_doc(e, globs.is_result)
+    }
 
 
 def history_findings(
@@ -86,7 +108,13 @@ def history_findings(
         with_result = result_ids(walk, globs)
         declared = Declared.read(walk, policy, reader)
         findings = rewritten_results(
-            walk, globs, policy, with_result, declared, immutable=immutable
+            walk,
+            globs,
+            policy,
+            with_result,
+            declared,
+            immutable=immutable,
+            parent_results=functools.partial(_parent_results, git, globs),
         )
         reported = {f.path for f in findings if f.rule == RULE}
         if immutable:

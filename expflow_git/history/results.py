@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from expflow_git.checks import Problem
 from expflow_git.corrections import (
     Correction,
     Rewrite,
+    additions,
     chain_ends,
     check_correction,
     correction_changes,
@@ -89,11 +91,15 @@ def rewritten_results(
     declared: Declared,
     *,
     immutable: bool = True,
+    parent_results: Callable[[str, set[str]], set[str]] = lambda commit, ids: ids,
 ) -> list[Finding]:
     """Each commit's rewrites of committed results that no correction added in that
     commit declares (none unless `immutable`: `protect.results_immutable`), and the
     findings about its corrections (corrections.judge). A run deleted on record brought
-    back is reported whatever `immutable` (the protect hook refuses it so)."""
+    back is reported whatever `immutable` (the protect hook refuses it so).
+    `parent_results(commit, ids)`: which of `ids` the commit's first parent holds a
+    result of (asked only of a commit adding a correction that deletes a run it does
+    not touch: `corrections.additions`)."""
     findings: list[Finding] = []
     suffix = (
         "; no correction added in that commit declares it" if policy.corrections_allowed else ""
@@ -112,7 +118,19 @@ def rewritten_results(
             where=where,
             watched=globs.is_correction,
         )
-        verdict = judge(list(rewrites), added, about, policy, where=where)
+        verdict = judge(
+            list(rewrites),
+            added,
+            about,
+            policy,
+            where=where,
+            additions=additions(
+                changes,
+                globs.is_result,
+                added,
+                functools.partial(parent_results, commit),
+            ),
+        )
         findings.extend(verdict.findings)
         findings += _back_after_deletion(commit, changes, globs, ends, rewrites)
         # One chain along the whole walk: a correction that does not follow it moves no

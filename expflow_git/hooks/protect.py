@@ -26,6 +26,7 @@ from expflow_git.checks import Problem
 from expflow_git.corrections import (
     Correction,
     Rewrite,
+    additions,
     chain_ends,
     correction_changes,
     judge,
@@ -558,7 +559,19 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
             watched=DocumentGlobs.of(policy, head_policy).is_correction,
         )
     declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
-    verdict = judge(list(declarable.values()), added, about, policy, where="in the index")
+    verdict = judge(
+        list(declarable.values()),
+        added,
+        about,
+        policy,
+        where="in the index",
+        additions=additions(
+            changes,
+            lambda path: policy.kind_of(path) is Kind.RESULT,
+            added,
+            lambda ids: _head_results(ws, DocumentGlobs.of(policy, head_policy), ids),
+        ),
+    )
     # Whatever the staged policy says of corrections (reviews: `deny` staged with the
     # change let HEAD's corrections drop out, and a deleted run come back, unseen):
     # corrections are append-only, and a run deleted on record stays deleted. A document
@@ -581,6 +594,20 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     approvable = tuple(r for r in rewrites if r in declarable and declarable[r] not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
     return Judged((*refused, *verdict.findings), approvable, declared)
+
+
+def _head_results(ws: Workspace, globs: DocumentGlobs, ids: set[str]) -> set[str]:
+    """Which of `ids` have a result in HEAD (none before the first commit)."""
+    assert ws.git is not None
+    try:
+        listed = ws.git.ls_tree("HEAD", globs.prefixes())
+    except ExpflowError:
+        return set()
+    return {
+        stem(e.path)
+        for e in listed
+        if stem(e.path) in ids and e.mode in REGULAR_MODES and globs.is_result(e.path)
+    }
 
 
 def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list[Finding]:

@@ -1,0 +1,214 @@
+"""Several declared steps in one commit (issue 18, thirty-third pass). `audit --since`
+and the protect hook wanted exactly one correction per rewrite in each commit, so every
+commit that brings several steps at once failed for good: a `--no-ff` merge of a branch
+that overwrote a run twice, a merge of a branch that made a run and corrected or
+removed it (also GitHub's "Update branch" and a merge queue's merge), an octopus merge,
+an amended commit and a squash. A chain of added corrections, each one exact step, now
+declares the commit's net change; what no chain declares still fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import git, git_init, run_cli
+from test_deleted_runs import findings
+from test_history_merges import commit, ok
+
+from expflow_git.corrections import Correction, Rewrite, match
+
+A, B, C, D = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
+
+
+def _fix(repo: Path, run: str, value: str) -> None:
+    ok(
+        repo,
+        "result",
+        run,
+        "--overwrite",
+        "--metric",
+        f"accuracy={value}",
+        "--reason",
+        f"fix {value}",
+        "--force",
+    )
+
+
+def _run(repo: Path, run: str, value: str) -> None:
+    ok(repo, "new", run, "--study", "s", "--param", "lr=0.1", "--status", "success")
+    ok(repo, "result", run, "--metric", f"accuracy={value}")
+
+
+@pytest.fixture
+def base(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
+    """`init` and run e1 (accuracy 0.5) committed on main: the repository and BASE."""
+    repo = git_init(tmp_path / "repo")
+    ok(repo, "init")
+    _run(repo, "e1", "0.5")
+    return repo, commit(repo, "e1")
+
+
+def _merge(repo: Path, *branches: str) -> str:
+    git(repo, "merge", "-q", "--no-ff", "--no-verify", "-m", "merge", *branches)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def _passes(repo: Path, since: str) -> None:
+    code, found = findings(repo, "--since", since)
+    assert code == 0 and found == [], found
+
+
+def test_a_new_run_corrected_on_a_branch_merges(base: tuple[Path, str]) -> None:
+    repo, since = base
+    git(repo, "checkout", "-q", "-b", "f")
+    _run(repo, "e2", "0.3")
+    commit(repo, "e2")
+    _fix(repo, "e2", "0.4")
+    commit(repo, "fix e2")
+    git(repo, "checkout", "-q", "main")
+    _merge(repo, "f")
+    _passes(repo, since)
+
+
+def test_a_new_run_removed_on_a_branch_merges(base: tuple[Path, str]) -> None:
+    repo, since = base
+    git(repo, "checkout", "-q", "-b", "f")
+    _run(repo, "e2", "0.3")
+    commit(repo, "e2")
+    ok(repo, "rm", "e2", "--reason", "leak", "--force")
+    commit(repo, "rm e2")
+    git(repo, "checkout", "-q", "main")
+    _merge(repo, "f")
+    _passes(repo, since)
+
+
+def test_two_overwrites_on_a_branch_merge_and_octopus(base: tuple[Path, str]) -> None:
+    repo, since = base
+    git(repo, "checkout", "-q", "-b", "f")
+    _fix(repo, "e1", "0.6")
+    commit(repo, "fix 1")
+    _fix(repo, "e1", "0.7")
+    commit(repo, "fix 2")
+    git(repo, "checkout", "-q", "-b", "g", "main")
+    _run(repo, "e3", "0.2")
+    commit(repo, "e3")
+    _fix(repo, "e3", "0.25")
+    commit(repo, "fix e3")
+    git(repo, "checkout", "-q", "main")
+    _merge(repo, "f", "g")  # octopus
+    _passes(repo, since)
+
+
+def test_a_branch_updated_from_main_passes(base: tuple[Path, str]) -> None:
+    """GitHub's "Update branch": the pull request's branch merges main, which made a
+    run and corrected it since the branch left; the check runs since the fork."""
+    repo, fork = base
+    git(repo, "checkout", "-q", "-b", "pr")
+    _run(repo, "e9", "0.1")
+    commit(repo, "pr's run")
+    git(repo, "checkout", "-q", "main")
+    _run(repo, "e2", "0.3")
+    commit(repo, "e2")
+    _fix(repo, "e2", "0.35")
+    _fix(repo, "e1", "0.55")
+    commit(repo, "fixes")
+    git(repo, "checkout", "-q", "pr")
+    _merge(repo, "main")
+    _passes(repo, fork)
+
+
+def test_an_amended_fix_and_a_squash_pass(base: tuple[Path, str]) -> None:
+    repo, since = base
+    git(repo, "checkout", "-q", "-b", "f")
+    _run(repo, "e2", "0.3")
+    commit(repo, "e2")
+    _fix(repo, "e2", "0.35")
+    git(repo, "add", "-A")
+    code, out, err = run_cli(["protect", "--force"], repo)  # HEAD's result: a rewrite
+    assert code == 0, out + err
+    git(repo, "commit", "-q", "--amend", "--no-verify", "-m", "e2, amended")
+    _passes(repo, since)
+    _fix(repo, "e1", "0.6")
+    commit(repo, "fix e1")
+    _fix(repo, "e1", "0.65")
+    commit(repo, "fix e1 again")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--squash", "f")
+    git(repo, "add", "-A")
+    code, out, err = run_cli(["protect", "--force"], repo)  # e1's net change: a rewrite
+    assert code == 0, out + err
+    commit(repo, "squashed")
+    _passes(repo, since)
+
+
+def test_the_merge_hook_takes_a_branchs_chain(base: tuple[Path, str]) -> None:
+    repo, _ = base
+    git(repo, "checkout", "-q", "-b", "f")
+    _run(repo, "e2", "0.3")
+    commit(repo, "e2")
+    _fix(repo, "e2", "0.4")
+    commit(repo, "fix e2")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "f")
+    code, out, err = run_cli(["protect"], repo)
+    assert code == 0 and "correction-unmatched" not in out + err, out + err
+
+
+def test_a_merge_keeping_the_superseded_side_still_fails(base: tuple[Path, str]) -> None:
+    repo, since = base
+    git(repo, "branch", "old")  # e1 still at 0.5
+    _fix(repo, "e1", "0.4")
+    commit(repo, "e1 was inflated")
+    git(repo, "checkout", "-q", "old")
+    _run(repo, "e2", "0.3")
+    commit(repo, "e2")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "old")
+    git(repo, "checkout", "old", "--", "results/s/e1.json")  # the inflated score kept
+    code, out, err = run_cli(["protect", "--force"], repo)
+    assert code == 1 and "result-rewritten" in out + err, out + err
+    commit(repo, "merge, keeping the old score")
+    code, found = findings(repo, "--since", since)
+    assert code == 1 and ("result-rewritten", "results/s/e1.json") in found, found
+
+
+def test_a_step_no_correction_declares_still_fails(base: tuple[Path, str]) -> None:
+    repo, since = base
+    git(repo, "checkout", "-q", "-b", "f")
+    _fix(repo, "e1", "0.6")
+    commit(repo, "fix 1")
+    (repo / "results" / "s" / "e1.json").write_text(
+        (repo / "results" / "s" / "e1.json").read_text().replace("0.6", "0.9")
+    )
+    commit(repo, "silent rewrite")
+    git(repo, "checkout", "-q", "main")
+    _merge(repo, "f")
+    code, found = findings(repo, "--since", since)
+    assert code == 1 and ("result-rewritten", "results/s/e1.json") in found, found
+
+
+# ------------------------------------------------------------------- match, the pure rule
+def _c(old: str, new: str | None, exp: str = "e") -> Correction:
+    name = f"corrections/{old[:1]}{(new or 'x')[:1]}.json"
+    return Correction(name, exp, old, new, "r", "a", "e", "t")
+
+
+def test_match_prefers_the_exact_step_then_follows_a_chain() -> None:
+    ab, bc, ac = _c(A, B), _c(B, C), _c(A, C)
+    exact = match([Rewrite("e", "p", A, C)], [ab, bc, ac])
+    assert [c for _, c in exact.declared] == [ac] and exact.unmatched == (ab, bc)
+    chain = match([Rewrite("e", "p", A, C)], [bc, ab])
+    assert [c for _, c in chain.declared] == [ab, bc] and not chain.unmatched
+    assert not chain.uncovered
+    broken = match([Rewrite("e", "p", A, D)], [ab, bc])
+    assert broken.uncovered and broken.unmatched == (ab, bc)
+    other = match([Rewrite("e", "p", A, C)], [_c(A, B), _c(B, C, exp="f")])
+    assert other.uncovered and len(other.unmatched) == 2
+
+
+def test_match_declares_a_new_runs_chain_only_to_its_blob() -> None:
+    ab, bc = _c(A, B), _c(B, C)
+    added = match([], [bc, ab], [Rewrite("e", "p", "", C)])
+    assert [c for _, c in added.declared] == [ab, bc] and not added.unmatched
+    elsewhere = match([], [ab], [Rewrite("e", "p", "", D)])
+    assert not elsewhere.declared and elsewhere.unmatched == (ab,)
