@@ -8,7 +8,8 @@ What the job reports comes only from this run: any file at `report-path` or
 `html-path` is removed before the audit (a pull request could have committed
 a passing report there), and when the audit writes no report the summary says
 it did not complete and `passed` is false. History is checked by default: since
-the pull request's fork point from its base, or since the commit a push replaced.
+the pull request's fork point from its base; on a push, since the pushed branch left
+the default branch, or (a push to the default branch) since the commit it replaced.
 """
 
 from __future__ import annotations
@@ -87,9 +88,11 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
 
     A pull request: where its head left the base branch (the merge base of the base
     commit and the head; the base commit itself once the PR is up to date); a merge
-    queue's group likewise from its `base_sha`. A push: the commit the push replaced
-    (`before`); none for a new branch. A commit the event names but the clone lacks
-    is an error, never a silently skipped history check.
+    queue's group likewise from its `base_sha`. A push to a branch other than the
+    repository's default branch (or a new branch): where it left the default branch, as
+    a pull request from it would be checked. A push to the default branch: the commit the
+    push replaced (`before`), which the previous push's check judged. A commit the event
+    names but the clone lacks is an error, never a silently skipped history check.
     """
     event = _event(env)
     name = env.get("GITHUB_EVENT_NAME")
@@ -110,6 +113,13 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
         before = _sha_at(event, "before")
         if before is None or ZERO_SHA.fullmatch(before):
             return _new_branch_base(git, rev, event)
+        # Not `before` on another branch: nothing says it was audited and passed. A push
+        # whose check failed left it in place, and the next push, checked since it, passed
+        # the rewrite the failed one brought (a review). The default branch's commits are
+        # those the checks of its pushes (and pull requests) judged.
+        default = _default_branch(event)
+        if default is not None and event.get("ref") != f"refs/heads/{default}":
+            return _pushed_branch_base(git, rev, event, default)
         forced = event.get("forced") is True
         _require_commit(
             git,
@@ -126,6 +136,31 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
     return None, f"a {name or 'manual'} event names no earlier commit"
 
 
+def _default_branch(event: Mapping[str, Any]) -> str | None:
+    """The repository's default branch, as the push event names it."""
+    repository = event.get("repository")
+    default = repository.get("default_branch") if isinstance(repository, dict) else None
+    return default if isinstance(default, str) and default else None
+
+
+def _default_tip(git: Git, default: str) -> str | None:
+    """The default branch's tip as actions/checkout fetches it (its remote-tracking ref)."""
+    try:
+        return git.resolve_commit(f"refs/remotes/origin/{default}").sha
+    except ExpflowError:
+        return None
+
+
+def _merge_base(git: Git, one: str, other: str) -> str | None:
+    """The merge base of two commits; None when they share no history."""
+    try:
+        # (Not the commit-graph's word: git.is_ancestor's reason.)
+        found = git.run("-c", "core.commitGraph=false", "merge-base", one, other)
+    except ExpflowError:
+        return None
+    return found.decode("ascii").strip() or None
+
+
 def _new_branch_base(git: Git, rev: str, event: Mapping[str, Any]) -> tuple[str, str]:
     """A new branch's push: since where it left the repository's default branch (its
     remote-tracking ref, as actions/checkout fetches it), else the whole history from
@@ -136,17 +171,39 @@ def _new_branch_base(git: Git, rev: str, event: Mapping[str, Any]) -> tuple[str,
     from expflow_git.gitstore import EMPTY_TREES
 
     sha = git.resolve_commit(rev).sha
-    repository = event.get("repository")
-    default = repository.get("default_branch") if isinstance(repository, dict) else None
-    if isinstance(default, str) and default and event.get("ref") != f"refs/heads/{default}":
-        try:
-            tip = git.resolve_commit(f"refs/remotes/origin/{default}").sha
-            fork = git.run("merge-base", tip, sha).decode("ascii").strip()
-        except ExpflowError:  # not fetched, or no common history
-            fork = ""
+    default = _default_branch(event)
+    if default is not None and event.get("ref") != f"refs/heads/{default}":
+        tip = _default_tip(git, default)
+        fork = _merge_base(git, tip, sha) if tip is not None else None
         if fork:
             return fork, f"a new branch: where it left {printable(default)}"
     return EMPTY_TREES[len(sha)], "a new branch: nothing it shares with the default branch"
+
+
+def _pushed_branch_base(
+    git: Git, rev: str, event: Mapping[str, Any], default: str
+) -> tuple[str, str]:
+    """A push to a branch that is not the default branch: since where the pushed commit
+    left the default branch (the merge base with its remote-tracking ref, as a pull
+    request's check takes it), else (no shared history) the whole history from git's
+    empty tree. A default branch the clone lacks is an error: `before` is no fallback."""
+    from expflow_git.gitstore import EMPTY_TREES
+
+    sha = git.resolve_commit(rev).sha
+    ref = event.get("ref")
+    branch = printable(ref.removeprefix("refs/heads/")) if isinstance(ref, str) else "a branch"
+    name = printable(default)
+    tip = _default_tip(git, default)
+    if tip is None:
+        raise ExpflowError(
+            f"a push to {branch} is checked since it left the default branch {name}, and "
+            f"refs/remotes/origin/{name} is not in this clone; {FETCH_HINT}, or set the "
+            "`since` input"
+        )
+    fork = _merge_base(git, tip, sha)
+    if fork is None:
+        return EMPTY_TREES[len(sha)], f"a push to {branch}: nothing it shares with {name}"
+    return fork, f"a push to {branch}: where it left {name}"
 
 
 def _require_commit(git: Git, sha: str, what: str, hint: str = FETCH_HINT) -> None:
