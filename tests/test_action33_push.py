@@ -164,3 +164,82 @@ def test_a_new_branch_is_unchanged(demo_repo: Path, tmp_path: Path) -> None:  # 
     )
     assert code == 1, log
     assert f"history checked since {main[:12]} (a new branch: where it left main)" in log
+
+
+def force(payload: dict) -> dict:
+    return {**payload, "forced": True}
+
+
+def test_a_forced_push_to_the_default_branch_is_checked_since_what_both_hold(
+    demo_repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`before` still in the clone but not an ancestor of the pushed commit: `audit --since
+    before` was an error, so every forced push failed the job. Now since the merge base
+    of the two: a rewrite the forced push brings still fails."""
+    base = git(demo_repo, "rev-parse", "HEAD")
+    replaced = commit_a_note(demo_repo, "the commit a forced push discards\n")
+    git(demo_repo, "reset", "-q", "--hard", base)
+    commit_a_note(demo_repo, "what the forced push puts there\n")
+    git(demo_repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="push", payload=force(push(demo_repo, replaced, "main"))
+    )
+    assert code == 0 and outputs["passed"] == "true", log
+    assert (
+        f"history checked since {base[:12]} "
+        f"(a forced push: where it left {replaced[:12]}, the commit it replaced)"
+    ) in log
+
+    rewrite_a_committed_result(demo_repo)
+    git(demo_repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="push", payload=force(push(demo_repo, replaced, "main"))
+    )
+    assert code == 1 and outputs["passed"] == "false", log
+    assert f"history checked since {base[:12]} (a forced push" in log
+    assert "result-rewritten" in log
+
+
+def test_a_forced_push_sharing_nothing_with_what_it_replaced_is_checked_whole(
+    demo_repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    replaced = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-q", "--orphan", "fresh")
+    git(demo_repo, "commit", "-qm", "first", "--no-verify")
+    rewrite_a_committed_result(demo_repo)
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="push", payload=force(push(demo_repo, replaced, "main"))
+    )
+    assert code == 1 and outputs["passed"] == "false", log
+    assert (
+        f"the whole history checked (a forced push: nothing it shares with {replaced[:12]}"
+    ) in log
+    assert "result-rewritten" in log
+
+
+def test_a_forced_push_whose_replaced_commit_is_gone(
+    demo_repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The default branch: a clear error, never a skipped check. Another branch: checked
+    since it left the default branch, `before` not needed (every forced push of a branch
+    failed the job)."""
+    gone = "3" * 40
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="push", payload=force(push(demo_repo, gone, "main"))
+    )
+    assert code == 2 and outputs["passed"] == "false", log
+    assert "the commit this push replaced 333333333333 is not in this clone" in log
+    assert "the push was forced" in log and "set the `since` input" in log
+
+    main = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "update-ref", "refs/remotes/origin/main", main)
+    git(demo_repo, "checkout", "-qb", "x")
+    commit_a_note(demo_repo, "one\n")
+    code, log, outputs, _ = run_action(
+        demo_repo, tmp_path, event="push", payload=force(push(demo_repo, gone, "x"))
+    )
+    assert code == 0 and outputs["passed"] == "true", log
+    assert f"history checked since {main[:12]} (a push to x: where it left main)" in log
