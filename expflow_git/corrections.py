@@ -201,8 +201,12 @@ def additions(
       result of, where no change of a result file names it and `held` (which of the
       ids the parent holds a result of) says the parent held none: a run made and
       removed on a branch, then merged or squashed, was never in the parent.
+
+    Only chains of `added` corrections use them: none without one.
     """
-    changes = list(changes)
+    added = list(added)
+    if not added:
+        return []  # (nothing to declare them: most commits)
     results = [c for c in changes if is_result(c.path)]
     held_before = {stem(c.path) for c in results if c.status in _CHANGED}
     out = [
