@@ -9,15 +9,19 @@ the split, so every result document that carries it counts, whatever became of i
 - without `--since`: the results of the audited tree that carry the split;
 - with `--since BASE`: every time a commit of REV's history (BASE's, trusted, and
   BASE..REV) commits a result blob that carries the split for an experiment (added,
-  changed, or added again after a deletion: a deletion, a correction or a re-add never
-  lowers the count). A byte-identical move within one commit is the same look, not a
-  new one (a link made a file is not: the link was no look); so is what a merge brings
-  from a branch whose commits were counted already (a merge's own new blob, an "evil
-  merge", counts); and a result of BASE's or REV's tree that none of these counted (a
-  shallow clone's BASE; a merge from a parent older than BASE re-adding what BASE
-  deleted). BASE's history counts because BASE's tree forgets: a look deleted in one
-  merged pull request went uncounted in the next one's (an attacker's hunt, issue 18
-  twenty-third pass).
+  changed, or added again after a deletion with other bytes: a deletion, a correction
+  or a re-add never lowers the count). Each (experiment, blob) is one look, however
+  often it is committed: the same bytes for the same run show nothing new of the split
+  (a cherry-pick and the merge of the branch it was picked from were two looks, and
+  every later audit, BASE's history counting, stayed over the budget; a revert of a
+  deletion likewise). The same bytes under another run's name are a look of that run.
+  A byte-identical move within one commit is the same look, not a new one (a link made
+  a file is not: the link was no look); so is what a merge brings from a branch whose
+  commits were counted already (a merge's own new blob, an "evil merge", counts); and
+  a result of BASE's or REV's tree that none of these counted (a shallow clone's BASE;
+  a merge from a parent older than BASE re-adding what BASE deleted). BASE's history
+  counts because BASE's tree forgets: a look deleted in one merged pull request went
+  uncounted in the next one's (an attacker's hunt, issue 18 twenty-third pass).
 
 A run's study is its record's: at REV, else the last one the history holds (a deleted
 run still counts against its study).
@@ -468,9 +472,7 @@ def _tree_counts(check: TreeCheck, split: str) -> Mapping[Study, int]:
 def _history_counts(
     git: Git, check: TreeCheck, span: BudgetRange, walk: WalkForward
 ) -> Counter[Study]:
-    rev = check.commit.sha
-    merges = set(git.run("rev-list", "--merges", rev, "--").decode().split())
-    looks, moved = _looks(span, merges)
+    looks, moved = _looks(span)
     with BlobReader(git) as reader:
         carrying = _carrying(reader, check, {sha for _, sha in looks}, walk.split)
         ids = {exp_id for exp_id, sha in looks if carrying[sha]}
@@ -494,10 +496,8 @@ def _history_counts(
     )
 
 
-def _looks(
-    span: BudgetRange, merges: set[str]
-) -> tuple[list[tuple[str, str]], dict[str, set[str]]]:
-    """Every (experiment id, result blob) committed: each commit's of BASE's history,
+def _looks(span: BudgetRange) -> tuple[list[tuple[str, str]], dict[str, set[str]]]:
+    """Every (experiment id, result blob) committed, each once: each commit's of BASE's history,
     then BASE's results none of those counted, then each commit's of the range, then
     any of REV's that none of those counted: a merge whose first parent is older than
     BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a floor
@@ -518,7 +518,7 @@ def _looks(
                     seen.add(look)
 
     def walk(commits: list[tuple[str, list[Change]]]) -> None:
-        for sha, changes in commits:
+        for _, changes in commits:
             # A blob this commit deletes is moved, not looked at again, under any id.
             gone = _deleted_results(changes, globs)
             for c in changes:
@@ -534,9 +534,13 @@ def _looks(
                         moved.setdefault(c.new_sha, set()).add(look[0])
                     seen.add(look)
                     continue
-                # A merge is diffed against its first parent: what it brings from its other
-                # parents was counted where those commits made it.
-                if sha in merges and look in seen:
+                # The same bytes for the same run, committed again, show nothing new: a
+                # cherry-pick of a counted commit, the merge of a branch already walked (a
+                # merge is diffed against its first parent), a deletion reverted. Only the
+                # pair: the same bytes under another id, or other bytes, are a look (an
+                # id's blob moved here in an earlier commit was one look already: the
+                # move's source was counted where it was committed).
+                if look in seen:
                     continue
                 looks.append(look)
                 seen.add(look)
