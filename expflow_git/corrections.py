@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,19 +170,27 @@ def match(
             i = waiting.popleft()
             taken.add(i)
             declared.append((rewrite, added[i]))
-    # Chains only once every exact step has found its rewrite: a chain never takes the
-    # correction another rewrite names exactly.
+    # Chains only once every exact step has found its rewrite (a chain never takes the
+    # correction another rewrite names exactly), and only for a run with one change to
+    # declare: several results of one id are no run (checks.pair_runs), and a search
+    # per result was R × C for one commit (a review).
+    wanting = Counter(r.experiment for r in (*chained, *additions))
     for rewrite in chained:
-        steps = _chain_forward(added, by_experiment.get(rewrite.experiment, ()), taken, rewrite)
+        steps = None
+        if wanting[rewrite.experiment] == 1:
+            mine = by_experiment.get(rewrite.experiment, ())
+            steps = _chain_forward(added, mine, taken, rewrite)
         if steps is None:
             uncovered.append(rewrite)
             continue
         taken.update(steps)
         declared.extend((rewrite, added[i]) for i in steps)
     for addition in additions:
-        steps = _chain_back(added, by_experiment.get(addition.experiment, ()), taken, addition.new)
-        taken.update(steps)
-        declared.extend((addition, added[i]) for i in steps)
+        if wanting[addition.experiment] == 1:
+            mine = by_experiment.get(addition.experiment, ())
+            steps = _chain_back(added, mine, taken, addition.new)
+            taken.update(steps)
+            declared.extend((addition, added[i]) for i in steps)
     unmatched = tuple(c for i, c in enumerate(added) if i not in taken)
     return Coverage(tuple(declared), tuple(uncovered), unmatched)
 
@@ -233,16 +241,19 @@ def _chain_forward(
     for i in candidates:
         if i not in taken:
             out.setdefault(added[i].supersedes, []).append(i)
-    paths: dict[str | None, list[int]] = {rewrite.old: []}
+    came_by: dict[str | None, int | None] = {rewrite.old: None}  # the step to each blob
     todo: deque[str | None] = deque([rewrite.old])
     while todo:
         blob = todo.popleft()
         if blob == rewrite.new:
-            return paths[blob]
+            steps = []
+            while (step := came_by[blob]) is not None:
+                steps.append(step)
+                blob = added[step].supersedes
+            return steps[::-1]
         for i in out.get(blob, ()) if blob is not None else ():
-            nxt = added[i].blob
-            if nxt not in paths:
-                paths[nxt] = [*paths[blob], i]
+            if (nxt := added[i].blob) not in came_by:
+                came_by[nxt] = i
                 todo.append(nxt)
     return None
 
@@ -372,6 +383,34 @@ def live_blob(correction: Correction) -> str:
     """The blob a run may hold once `correction` is the end of its chain: the new blob,
     or, after a deletion, the blob the deletion superseded (the `rm` undone)."""
     return correction.blob if correction.blob is not None else correction.supersedes
+
+
+def chain_order(corrections: Iterable[Correction]) -> list[Correction]:
+    """Corrections one commit added, each run's in the order of its chain: each after
+    the one whose blob it supersedes, from those that supersede no blob of another;
+    any left (a cycle) after, as given. The order `chain_ends` must see them in: by
+    path, a squash's steps made in one second sort by blob id, and the chain's end came
+    out at a middle blob (a review, issue 18 thirty-third pass)."""
+    given = list(corrections)
+    after: dict[tuple[str, str | None], list[Correction]] = {}
+    for c in given:
+        after.setdefault((c.experiment, c.supersedes), []).append(c)
+    made = {(c.experiment, c.blob) for c in given}
+    out: list[Correction] = []
+    placed: set[int] = set()
+    for first in given:
+        if id(first) in placed or (first.experiment, first.supersedes) in made:
+            continue
+        todo = [first]
+        while todo:
+            c = todo.pop()
+            if id(c) in placed:
+                continue
+            placed.add(id(c))
+            out.append(c)
+            todo.extend(reversed(after.get((c.experiment, c.blob), [])))
+    out += [c for c in given if id(c) not in placed]
+    return out
 
 
 def chain_ends(

@@ -8,6 +8,7 @@ declares the commit's net change; what no chain declares still fails."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from conftest import git, git_init, run_cli
 from test_deleted_runs import findings
 from test_history_merges import commit, ok
 
-from expflow_git.corrections import Correction, Rewrite, match
+from expflow_git.corrections import Correction, Rewrite, chain_order, match
 
 A, B, C, D = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
 
@@ -212,3 +213,60 @@ def test_match_declares_a_new_runs_chain_only_to_its_blob() -> None:
     assert [c for _, c in added.declared] == [ab, bc] and not added.unmatched
     elsewhere = match([], [ab], [Rewrite("e", "p", "", D)])
     assert not elsewhere.declared and elsewhere.unmatched == (ab,)
+
+
+def test_a_squashed_chain_named_out_of_order_keeps_its_end(base: tuple[Path, str]) -> None:
+    """A squash holds a run's whole chain (0.5 → 0.6 → 0.9 → 0.7 → deleted) in one
+    commit, its files named so that their paths sort out of the chain's order (as steps
+    made in one second sort by blob id). A later change putting back the superseded
+    0.9 passed the hook and `audit --since` (the end was read by path: a middle blob);
+    the `rm` undone (0.7) was refused by the hook (a review)."""
+    repo, _ = base
+    _run(repo, "e2", "0.4")  # (a run left once e1 is removed)
+    since = commit(repo, "e2")
+    res = repo / "results" / "s" / "e1.json"
+    rec = (repo / "experiments" / "s" / "e1.json").read_bytes()
+    git(repo, "checkout", "-q", "-b", "f")
+    kept: dict[str, bytes] = {}
+    for value in ("0.6", "0.9", "0.7"):
+        _fix(repo, "e1", value)
+        commit(repo, f"fix {value}")
+        kept[value] = res.read_bytes()
+    ok(repo, "rm", "e1", "--reason", "leak", "--force")
+    commit(repo, "rm e1")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--squash", "f")
+    folder = repo / "corrections" / "s" / "e1"
+    names = {"fix 0.6": "a", "fix 0.7": "b", "fix 0.9": "c", "leak": "d"}
+    for path in sorted(folder.iterdir()):
+        reason = json.loads(path.read_text())["reason"]
+        path.rename(folder / f"{names[reason]}.json")
+    squash = commit(repo, "squash: e1 fixed and removed")
+    _passes(repo, since)
+    for value, back in (("0.9", False), ("0.7", True)):
+        git(repo, "checkout", "-q", "-B", f"back-{value}", squash)
+        (repo / "experiments" / "s" / "e1.json").write_bytes(rec)
+        res.write_bytes(kept[value])
+        git(repo, "add", "-A")
+        code, out, err = run_cli(["protect"], repo)
+        assert (code == 0) is back, (value, out + err)
+        commit(repo, f"e1 back at {value}")
+        code, found = findings(repo, "--since", squash)
+        assert (code == 0) is back, (value, found)
+        if not back:
+            assert ("result-rewritten", "results/s/e1.json") in found, found
+
+
+def test_chain_order_follows_each_runs_chain() -> None:
+    ab, bc, cd, other = _c(A, B), _c(B, C), _c(C, None), _c(A, D, exp="f")
+    assert chain_order([cd, bc, other, ab]) == [other, ab, bc, cd]
+    loop = [_c(A, B), _c(B, A)]
+    assert chain_order(loop) == loop  # no start: as given
+
+
+def test_a_run_with_two_results_to_declare_gets_no_chain() -> None:
+    """Several results of one id are no run: their rewrites are declared by exact steps
+    only (a search per result was R × C for one commit)."""
+    ab, bc = _c(A, B), _c(B, C)
+    two = match([Rewrite("e", "p", A, C), Rewrite("e", "q", A, D)], [ab, bc])
+    assert len(two.uncovered) == 2 and two.unmatched == (ab, bc)

@@ -19,11 +19,18 @@ alone cannot tell apart from ones its last author wrote):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from expflow_git.checks import Problem
-from expflow_git.corrections import Correction, chain_ends, check_correction, live_blob
+from expflow_git.corrections import (
+    Correction,
+    chain_ends,
+    chain_order,
+    check_correction,
+    live_blob,
+)
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
@@ -167,14 +174,15 @@ def in_commit_order(
             if change.new_sha is not None and change.path in unique:
                 at.setdefault(change.path, i)
     earlier = set(first)
-    return sorted(
-        unique.values(),
-        key=lambda c: (
-            c.path not in earlier,
-            at.get(c.path, -1),
-            c.path.encode("utf-8", "surrogateescape"),
-        ),
+
+    def commit_of(c: Correction) -> tuple[bool, int]:
+        return c.path not in earlier, at.get(c.path, -1)
+
+    ordered = sorted(
+        unique.values(), key=lambda c: (*commit_of(c), c.path.encode("utf-8", "surrogateescape"))
     )
+    # One commit's (a squash's) in the order of their chains, not of their paths.
+    return [c for _, group in itertools.groupby(ordered, commit_of) for c in chain_order(group)]
 
 
 def records_changed(
