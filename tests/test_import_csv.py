@@ -401,9 +401,9 @@ def test_a_non_number_names_the_row_and_column_and_refuses_only_that_row(
 def test_a_refused_row_still_claims_its_id(exp_repo: ExpRepo, tmp_path: Path) -> None:
     """Row 2 `a` refused (not a number), row 3 `a` was imported as `a`: the refused row
     claimed no id. Committed, then row 2 fixed, both rows were refused for good and the
-    run kept row 3's values (a hunter's report, issue 18 twenty-sixth pass). The later
-    row is refused as derived twice (its own problems said too), the first keeps its
-    refusal; a row with no id claims none."""
+    run kept row 3's values (a hunter's report, issue 18 twenty-sixth pass). Every row
+    of an id derived more than once is refused (its own problems said too; issue 18
+    thirty-third pass: the first was imported); a row with no id claims none."""
     head = "run,sub_step,seg_total,pde_mean,train_time_min\n"
     rows = [
         "r-001,1,bad,15,45\n",  # row 2: refused, claims r-001
@@ -417,24 +417,31 @@ def test_a_refused_row_still_claims_its_id(exp_repo: ExpRepo, tmp_path: Path) ->
     res = run_cli(args(path), exp_repo.path)
     assert res.code == 1, res
     refused = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
+    twice = "id '{0}' is derived from 2 rows (row {1}, row {2}); none of them is imported"
     assert refused == [
         f"refused   r-001 (id r-001): {path}: row 2: column 'seg_total': 'bad' is not a number",
-        "refused   r-001 (id r-001): id 'r-001' is derived twice (row 3; also for row 2)",
+        "refused   r-001 (id r-001): row 2: " + twice.format("r-001", 2, 3),
+        "refused   r-001 (id r-001): row 3: " + twice.format("r-001", 2, 3),
+        "refused   r-002 (id r-002): row 4: " + twice.format("r-002", 4, 5),
         f"refused   r-002 (id r-002): {path}: row 5: column 'seg_total': 'x' is not a number",
-        "refused   r-002 (id r-002): id 'r-002' is derived twice (row 5; also for row 4)",
+        "refused   r-002 (id r-002): row 5: " + twice.format("r-002", 4, 5),
         f"refused   row-6 (id ): {path}: row 6: column 'run' is empty",
     ], res.out
-    assert totals(res.out) == "2 new, 0 updated, 0 unchanged, 4 refused", res.out
-    assert not (exp_repo.path / f"experiments/{STUDY}/r-001.json").exists()
-    assert not (exp_repo.path / f"results/{STUDY}/r-001.json").exists()
-    assert load(exp_repo, f"experiments/{STUDY}/r-002.json")["params"] == {"sub_step": "1"}
+    assert totals(res.out) == "1 new, 0 updated, 0 unchanged, 5 refused", res.out
+    for exp_id in ("r-001", "r-002"):
+        assert not (exp_repo.path / f"experiments/{STUDY}/{exp_id}.json").exists()
+        assert not (exp_repo.path / f"results/{STUDY}/{exp_id}.json").exists()
     assert load(exp_repo, f"experiments/{STUDY}/row-6.json")["params"] == {"sub_step": "4"}
     exp_repo.commit("import the sheet")
-    # Row 2 fixed: it is the run, and row 3 is still the duplicate.
-    path.write_text(head + "".join(["r-001,1,57,15,45\n", *rows[1:]]), encoding="utf-8")
+    # Row 3 removed: row 2, fixed, is the run.
+    path.write_text(
+        head + "".join(["r-001,1,57,15,45\n", *rows[2:]]).replace("r-002,2,x", "r-003,2,58"),
+        encoding="utf-8",
+    )
     res = run_cli(args(path), exp_repo.path)
+    assert res.code == 1, res  # (row 6 still has no id)
     assert "new       r-001 (id r-001, success)" in res.out, res.out
-    assert "id 'r-001' is derived twice (row 3; also for row 2)" in res.out, res.out
+    assert "derived" not in res.out, res.out
     assert load(exp_repo, f"experiments/{STUDY}/r-001.json")["params"] == {"sub_step": "1"}
     assert load(exp_repo, f"results/{STUDY}/r-001.json")["metrics"]["seg_total"] == 57
 
@@ -457,7 +464,10 @@ def test_a_long_cell_that_is_no_number_is_refused_at_once(
     ("text", "message"),
     [
         # Both rows named (the message named neither; a user's hunt, issue 18 24th pass).
-        (GOOD.replace("r-002", "r-001"), "id 'r-001' is derived twice (row 3; also for row 2)"),
+        (
+            GOOD.replace("r-002", "r-001"),
+            "row 3: id 'r-001' is derived from 2 rows (row 2, row 3); none of them is imported",
+        ),
         (GOOD.replace(",success\nr-002", ",succes\nr-002"), "'succes' is no status"),
         (GOOD + "r-009,1\n", "row 6: 2 cells, the header has 8"),
         # The id cell is the title and provenance.source.run: refused by the schema with
@@ -476,7 +486,8 @@ def test_bad_rows_are_refused_one_line_each(
     res = cli(args(write_csv(tmp_path, text), "--status-column", "state"), exp_repo.path)
     assert res.code == 1, res
     refused = [ln for ln in res.out.splitlines() if ln.startswith("refused")]
-    assert len(refused) == 1 and message in refused[0], res.out
+    # (An id of two rows refuses both: one line each.)
+    assert len(refused) == 1 + ("derived" in message) and message in refused[-1], res.out
 
 
 @pytest.mark.parametrize("column", ["/seg_total", "a/b/seg_total", "test set/seg_total"])

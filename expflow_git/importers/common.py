@@ -161,7 +161,9 @@ class _Context:
     correct: str | None
     environ: Mapping[str, str]
     captured_at: str = field(default_factory=utc_now)
-    seen: dict[str, str] = field(default_factory=dict)  # id → the run that took it
+    # Id → why each of the runs it is derived for is refused, when it is derived for
+    # more than one (`_derived_twice`).
+    twice: dict[str, str] = field(default_factory=dict)
     # Read once per import, not once per run (a year of trials is thousands of runs):
     records: dict[str, list[Path]] = field(default_factory=dict)  # id → record files
     committed: dict[str, str] = field(default_factory=dict)  # result path → blob in HEAD
@@ -266,6 +268,7 @@ def plan_import(
     layout.experiment_path(source.expflow_study, "x")
     layout.result_path(source.expflow_study, "x")
     ctx = _Context(layout, source, correct, os.environ if environ is None else environ)
+    ctx.twice = _derived_twice(source)
     plans = []
     total = len(source.runs)
     for done, run in enumerate(source.runs, 1):
@@ -662,21 +665,39 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _derived_twice(source: Source) -> dict[str, str]:
+    """Id → the refusal of each run it is derived for, for the ids derived for more than
+    one run of the source: none of them is the run. The first was imported and the
+    others refused (`q,0.1` then `q,0.2`: `q` written with 0.1; a hunter's report, issue
+    18 thirty-third pass), and before that a refused first row let the second be
+    imported (twenty-sixth pass). Each line names every run of the id, a CSV's by its
+    rows (both were `id a`, a user's hunt, twenty-fourth pass), ten at most. A CSV row
+    with no id cell (`row-N` stands in) derives no id."""
+    runs: dict[str, list[SourceRun]] = {}
+    for run in source.runs:
+        if run.run:
+            runs.setdefault(run.exp_id, []).append(run)
+    noun = {"csv": "rows", "optuna": "trials"}.get(source.tracker, "runs")
+    found = {}
+    for exp_id, same in runs.items():
+        if len(same) < 2:
+            continue
+        named = [r.where or r.label(source.tracker) for r in same[:10]]
+        more = f", … ({len(same) - 10} more)" if len(same) > 10 else ""
+        found[exp_id] = (
+            f"id {exp_id!r} is derived from {len(same)} {noun} ({', '.join(named)}{more}); "
+            "none of them is imported"
+        )
+    return found
+
+
 def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     source, layout = ctx.source, ctx.layout
     label = run.label(source.tracker)
-    # A run claims its id before anything refuses it: a refused first row of `a` let
-    # the second be imported as `a`, whose values the first's fix then could not take
-    # over (a hunter's report, issue 18 twenty-sixth pass). A CSV row with no id cell
-    # (`row-N` stands in) claims none.
+    # Every run of an id derived more than once is refused, whatever else refuses it.
     twice: tuple[str, ...] = ()
-    if run.run and run.exp_id in ctx.seen:
-        # A CSV's two rows by their rows: both were `id a` (a user's hunt, issue 18
-        # twenty-fourth pass).
-        first, here = ctx.seen[run.exp_id], f"{run.where}; " if run.where else ""
-        twice = (f"id {run.exp_id!r} is derived twice ({here}also for {first})",)
-    elif run.run:
-        ctx.seen[run.exp_id] = run.where or label
+    if run.run and run.exp_id in ctx.twice:
+        twice = (f"{run.where}: {ctx.twice[run.exp_id]}" if run.where else ctx.twice[run.exp_id],)
     if run.oversized:  # (over the cap whatever else it holds: its JSON is not built)
         rec_rel = layout.experiment_path(source.expflow_study, run.exp_id)
         over = f"{rec_rel}: invalid-json: document is over the {DEFAULT_MAX_BYTES}-byte cap"
