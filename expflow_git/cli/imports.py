@@ -19,6 +19,8 @@ from expflow_git.cli.options import policy_option
 from expflow_git.errors import ExitCode, ExpflowError, mask_flagged
 
 if TYPE_CHECKING:  # the modules load only when a command runs
+    from pathlib import Path
+
     from expflow_git.importers import ImportSummary, Source
     from expflow_git.records.writer import Layout
 
@@ -245,14 +247,14 @@ def _run(
     if not dry_run:
         planned = apply_import(layout, planned)  # (a correction's path as written)
     summary = ImportSummary(planned.source, planned.plans, dry_run, planned.warnings)
-    _print(summary)
+    _print(summary, layout.root)
     for warning in summary.warnings:
         warn(_shown(warning), command="import")
     if summary.refused:
         raise SystemExit(ExitCode.FAILED)
 
 
-def _print(summary: ImportSummary) -> None:
+def _print(summary: ImportSummary, root: Path) -> None:
     """One line per run that is not unchanged (refusals: one per reason), then totals."""
     from expflow_git.importers import Action
 
@@ -280,14 +282,17 @@ def _print(summary: ImportSummary) -> None:
         )
     )
     if not summary.dry_run and any(p.writes for p in summary.plans):
-        folders = _written_folders(summary)
+        folders = _written_folders(summary, root)
         out(_shown(f"next: git add {folders} && git commit (the hooks check what the import did)"))
 
 
-def _written_folders(summary: ImportSummary) -> str:
+def _written_folders(summary: ImportSummary, root: Path) -> str:
     """The top folders of what the import wrote or removed (records, results, corrections),
     as `git add` takes them: `git add -A` would commit the tracker's own files too (an
-    Optuna or MLflow database, the CSV) when they lie in the work tree (a review)."""
+    Optuna or MLflow database, the CSV) when they lie in the work tree (a review). Each
+    relative to the current folder and quoted for a shell, so that the line runs as
+    printed: the root's names, printed from `notebooks/`, were no path there (a hunter's
+    report, issue 18 thirty-third pass)."""
     import shlex
 
     paths = [
@@ -299,4 +304,9 @@ def _written_folders(summary: ImportSummary) -> str:
             *plan.removes,
         )
     ]
-    return " ".join(shlex.quote(top) for top in sorted({p.split("/", 1)[0] for p in paths}))
+    here, base = os.path.realpath(os.getcwd()), os.path.realpath(root)
+    shown = []
+    for top in sorted({p.split("/", 1)[0] for p in paths}):
+        rel = os.path.relpath(os.path.join(base, top), here)
+        shown.append(shlex.quote(f"./{rel}" if rel.startswith("-") else rel))  # (no option)
+    return " ".join(shown)

@@ -1,0 +1,80 @@
+"""The import's last line, `next: git add FOLDERS && git commit`, runs as printed from
+the folder the import ran in (a hunter's report, issue 18 thirty-third pass): it named
+the root's folders (`git add experiments results`), which from `r/notebooks` are no
+paths, and git refused them. The real CLI, then the printed command run by a shell."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import git, git_init, run_cli, scrubbed_env
+
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
+
+def _repo(tmp_path: Path, experiments: str = "experiments") -> Path:
+    repo = git_init(tmp_path / "r")
+    res = run_cli(["init", "--template", "minimal"], repo)
+    assert res.code == 0, res
+    policy = repo / "expflow.yaml"
+    text = policy.read_text()
+    policy.write_text(text.replace('["experiments/**/*.json"]', f'["{experiments}/**/*.json"]'))
+    return repo
+
+
+def _next(out: str) -> str:
+    """The command the import's `next:` line prints."""
+    found = re.search(r"^next: (.*) \(the hooks check what the import did\)$", out, re.M)
+    assert found, out
+    return found.group(1)
+
+
+def _run_printed(command: str, cwd: Path) -> None:
+    proc = subprocess.run(
+        ["sh", "-c", f"{command} -q -m import"],
+        cwd=cwd,
+        env=scrubbed_env(None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize(
+    ("where", "experiments"),
+    [
+        ("notebooks", "experiments"),
+        ("notebooks/deep", "experiments"),
+        ("results", "experiments"),
+        (".", "experiments"),
+        ("notebooks", "it's my runs"),  # quoted for the shell
+        ("notebooks", "-runs"),  # not read as an option
+    ],
+)
+def test_the_printed_git_add_runs_from_where_the_import_ran(
+    tmp_path: Path, where: str, experiments: str
+) -> None:
+    repo = _repo(tmp_path, experiments)
+    here = repo / where
+    here.mkdir(parents=True, exist_ok=True)
+    csv = tmp_path / "runs.csv"
+    csv.write_text("id,accuracy\na,0.5\nb,0.6\n")
+    res = run_cli(["import", "csv", str(csv), "--id-column", "id", "--study", "s"], here)
+    assert res.code == 0, res
+    command = _next(res.out)
+    _run_printed(command, here)
+    listed = git(repo, "ls-tree", "-r", "--name-only", "-z", "HEAD").split("\0")
+    committed = [rel for rel in listed if rel.endswith(".json")]
+    assert sorted(committed) == [
+        f"{experiments}/s/a.json",
+        f"{experiments}/s/b.json",
+        "results/s/a.json",
+        "results/s/b.json",
+    ], (command, committed)
+    if where == "notebooks" and experiments == "experiments":
+        assert command == "git add ../experiments ../results && git commit", command
