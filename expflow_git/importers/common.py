@@ -665,6 +665,42 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _owned(
+    ctx: _Context, run: SourceRun, existing: Sequence[Path], committed: str | None
+) -> tuple[str, dict[str, Any]] | RunPlan:
+    """The run's record here, its path and content; or the run refused: the record there
+    is no JSON document, or another source's run, or another study's."""
+    source, layout, study = ctx.source, ctx.layout, ctx.source.expflow_study
+    old_rel = existing[0].relative_to(layout.root).as_posix()
+    old_record = _read(existing[0])
+    if old_record is None:
+        return _refused(run, f"{old_rel}: the record there is no valid JSON document")
+    # Another source's run, or another study's (by the record's own `study`: with flat
+    # folders every study's record has one path, and a run was moved into the other).
+    in_head = committed is not None or run.exp_id in ctx.committed_records
+    mismatch = _other_run(old_record, source, run, old_rel, committed=in_head)
+    if mismatch and _foreign(old_record, source, run):
+        if ctx.foreign is None:
+            ctx.foreign = _refused(run, "")
+            origin = old_record.get("provenance", {}).get("source", {})
+            ctx.foreign_uri = origin.get("uri")
+        return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
+    theirs = old_record.get("study")
+    if not mismatch and not isinstance(theirs, str):
+        # Whose run it is cannot be told (a flat folder holds every study's): not taken
+        # over, nor said to be another study's.
+        mismatch = f"its record {old_rel} has no study; fix the record"
+    elif not mismatch and theirs != study:
+        mismatch = f"it is in another study ({old_rel})"
+        if source.tracker != "csv":
+            # The tracker's same run (a CSV's id is only its study's): its source was
+            # renamed (an MLflow experiment), or another --study-as was given.
+            mismatch += f"; import it again with --study-as {theirs}"
+    if mismatch:
+        return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
+    return old_rel, old_record
+
+
 def _derived_twice(source: Source) -> dict[str, str]:
     """Id → the refusal of each run it is derived for, for the ids derived for more than
     one run of the source: none of them is the run. The first was imported and the
@@ -716,15 +752,22 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
     writes = [Write(rec_rel, dump(record))]
     if result is not None:
         writes.append(Write(res_rel, dump(result)))
+    existing = ctx.records.get(run.exp_id, [])
+    committed = ctx.committed_ids.get(run.exp_id)
+    # Whose id it is, before the documents are checked: they are checked at the result
+    # path of the id's record wherever it is, and another study's id refused for a
+    # missing metric was named by that study's file (`results/c/a.json#/metrics` for
+    # `--study c2`; a hunter's report, issue 18 thirty-third pass).
+    # (A result of the id with no record, in another study's folder, alike.)
+    owned = _owned(ctx, run, existing, committed) if existing else None
+    if isinstance(owned, RunPlan):
+        return owned
+    if owned is None and layout.target(res_rel).exists():
+        return _refused(run, f"{res_rel}: a result exists without its record")
     findings = _check(ctx, writes) + _blocked(layout, writes)
     if findings:
         return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
-
-    existing = ctx.records.get(run.exp_id, [])
-    committed = ctx.committed_ids.get(run.exp_id)
-    if not existing:
-        if layout.target(res_rel).exists():
-            return _refused(run, f"{res_rel}: a result exists without its record")
+    if owned is None:
         if committed is not None:  # deleted from the work tree, not from the history
             return _gone(run, label, committed)
         if run.exp_id in ctx.deleted:  # deleted on record (a correction): it stays so
@@ -744,33 +787,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
                 f"({other_rel}); import it again with --study-as {other_study}",
             )
         return RunPlan(run, Action.NEW, tuple(writes))
-    old_rel = existing[0].relative_to(layout.root).as_posix()
-    old_record = _read(existing[0])
-    if old_record is None:
-        return _refused(run, f"{old_rel}: the record there is no valid JSON document")
-    # Another source's run, or another study's (by the record's own `study`: with flat
-    # folders every study's record has one path, and a run was moved into the other).
-    in_head = committed is not None or run.exp_id in ctx.committed_records
-    mismatch = _other_run(old_record, source, run, old_rel, committed=in_head)
-    if mismatch and _foreign(old_record, source, run):
-        if ctx.foreign is None:
-            ctx.foreign = _refused(run, "")
-            origin = old_record.get("provenance", {}).get("source", {})
-            ctx.foreign_uri = origin.get("uri")
-        return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
-    theirs = old_record.get("study")
-    if not mismatch and not isinstance(theirs, str):
-        # Whose run it is cannot be told (a flat folder holds every study's): not taken
-        # over, nor said to be another study's.
-        mismatch = f"its record {old_rel} has no study; fix the record"
-    elif not mismatch and theirs != study:
-        mismatch = f"it is in another study ({old_rel})"
-        if source.tracker != "csv":
-            # The tracker's same run (a CSV's id is only its study's): its source was
-            # renamed (an MLflow experiment), or another --study-as was given.
-            mismatch += f"; import it again with --study-as {theirs}"
-    if mismatch:
-        return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
+    old_rel, old_record = owned
     res_path = layout.target(res_rel)
     old_result = _read(res_path) if res_path.exists() else None
     if res_path.exists() and old_result is None:
