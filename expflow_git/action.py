@@ -91,9 +91,8 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
     queue's group likewise from its `base_sha`. A push to a branch other than the
     repository's default branch (or a new branch): where it left the default branch, as
     a pull request from it would be checked. A push to the default branch: the commit the
-    push replaced (`before`), which the previous push's check judged; a forced one, the
-    merge base of `before` and the pushed commit. A commit the event names but the clone
-    lacks is an error, never a silently skipped history check.
+    push replaced (`before`), which the previous push's check judged. A commit the event
+    names but the clone lacks is an error, never a silently skipped history check.
     """
     event = _event(env)
     name = env.get("GITHUB_EVENT_NAME")
@@ -133,9 +132,7 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
                 else FETCH_HINT
             ),
         )
-        if git.is_ancestor(before, rev):
-            return before, "the commit this push replaced"
-        return _forced_push_base(git, rev, before)
+        return before, "the commit this push replaced"
     return None, f"a {name or 'manual'} event names no earlier commit"
 
 
@@ -207,22 +204,6 @@ def _pushed_branch_base(
     if fork is None:
         return EMPTY_TREES[len(sha)], f"a push to {branch}: nothing it shares with {name}"
     return fork, f"a push to {branch}: where it left {name}"
-
-
-def _forced_push_base(git: Git, rev: str, before: str) -> tuple[str, str]:
-    """A forced push to the default branch (`before` not in the pushed history): since the
-    merge base of `before` and the pushed commit, the last commit both hold (what the
-    previous push's check judged, as `before` is taken); sharing none, the whole history.
-    `audit --since before` was an error (not an ancestor), so every forced push failed."""
-    from expflow_git.gitstore import EMPTY_TREES
-
-    sha = git.resolve_commit(rev).sha
-    fork = _merge_base(git, before, sha)
-    if fork is None:
-        return EMPTY_TREES[len(sha)], (
-            f"a forced push: nothing it shares with {before[:12]}, the commit it replaced"
-        )
-    return fork, f"a forced push: where it left {before[:12]}, the commit it replaced"
 
 
 def _require_commit(git: Git, sha: str, what: str, hint: str = FETCH_HINT) -> None:
