@@ -118,7 +118,12 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
         # the rewrite the failed one brought (a review). The default branch's commits are
         # those the checks of its pushes (and pull requests) judged.
         default = _default_branch(event)
-        if default is not None and event.get("ref") != f"refs/heads/{default}":
+        if default is None:  # (GitHub's push events always name it: a review)
+            raise ExpflowError(
+                "the push event names no default branch (repository.default_branch), so "
+                "where the pushed branch left it is unknown: set the `since` input"
+            )
+        if event.get("ref") != f"refs/heads/{default}":
             return _pushed_branch_base(git, rev, event, default)
         forced = event.get("forced") is True
         _require_commit(
@@ -132,6 +137,15 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
                 else FETCH_HINT
             ),
         )
+        if not git.is_ancestor(before, rev):
+            # What the discarded commits committed is in no range from here: a result they
+            # published could come back changed, checked since the merge base (a review).
+            raise ExpflowError(
+                f"the push to {printable(default)} was forced: the commit it replaced, "
+                f"{before[:12]}, is not in the pushed history, and what the discarded "
+                "commits published would go unjudged; set the `since` input to the commit "
+                "to check the history from"
+            )
         return before, "the commit this push replaced"
     return None, f"a {name or 'manual'} event names no earlier commit"
 

@@ -262,7 +262,10 @@ def _chain_back(
     added: Sequence[Correction], candidates: Iterable[int], taken: set[int], blob: str | None
 ) -> list[int]:
     """The free corrections (indices, in chain order) that lead to `blob`, followed back
-    from it one step at a time while one does (empty if none ends at `blob`)."""
+    from it one step at a time while one does (empty if none ends at `blob`), never
+    through a blob twice: a chain that loops back to its end (taken whole, it ended at
+    the run's blob in the walk, and at another, by path, in `chain_order`) stops before
+    the step that closes the loop."""
     into: dict[str | None, list[int]] = {}
     for i in candidates:
         if i not in taken:
@@ -271,10 +274,10 @@ def _chain_back(
     seen: set[str | None] = {blob}
     while found := into.get(blob):
         i = found.pop(0)
+        if added[i].supersedes in seen:
+            break  # a loop (A → B, B → A): that step declares nothing (a review)
         steps.append(i)
         blob = added[i].supersedes
-        if blob in seen:
-            break
         seen.add(blob)
     return steps[::-1]
 

@@ -415,6 +415,10 @@ def test_a_pull_request_up_to_date_with_its_base_is_not_called_behind(
     assert "behind its base" not in log
 
 
+# A push to the default branch as GitHub's event names it (its ref and default branch).
+ON_MAIN = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
+
+
 def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path, tmp_path: Path) -> None:
     before = git(demo_repo, "rev-parse", "HEAD")
     rewrite_a_committed_result(demo_repo)
@@ -422,7 +426,7 @@ def test_push_checks_history_since_the_commit_it_replaced(demo_repo: Path, tmp_p
     git(demo_repo, "add", "notes.md")
     git(demo_repo, "commit", "-qm", "notes")
     code, log, outputs, _ = run_action(
-        demo_repo, tmp_path, event="push", payload={"before": before, "forced": False}
+        demo_repo, tmp_path, event="push", payload={"before": before, "forced": False, **ON_MAIN}
     )
     assert code == 1, log
     assert outputs["passed"] == "false"
@@ -505,13 +509,13 @@ def test_push_of_a_new_branch_reads_its_first_commits_files(tmp_path: Path) -> N
         ),
         pytest.param(
             "push",
-            {"before": "3" * 40, "forced": False},
+            {"before": "3" * 40, "forced": False, **ON_MAIN},
             ["the commit this push replaced 333333333333 is not in this clone", "fetch-depth: 0"],
             id="push-before",
         ),
         pytest.param(
             "push",
-            {"before": "3" * 40, "forced": True},
+            {"before": "3" * 40, "forced": True, **ON_MAIN},
             [
                 "the commit this push replaced 333333333333 is not in this clone",
                 "the push was forced",

@@ -164,3 +164,36 @@ def test_a_new_branch_is_unchanged(demo_repo: Path, tmp_path: Path) -> None:  # 
     )
     assert code == 1, log
     assert f"history checked since {main[:12]} (a new branch: where it left main)" in log
+
+
+def test_a_forced_push_to_the_default_branch_is_refused_not_judged_from_the_fork(
+    demo_repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A forced push replacing a published result: checked since the merge base of
+    `before` and the pushed commit, the result was "new" there and its other bytes
+    passed (a review of a fix that took that base). The job fails, saying why."""
+    base = git(demo_repo, "rev-parse", "HEAD")
+    published = rewrite_a_committed_result(demo_repo)  # a commit the push replaces
+    git(demo_repo, "reset", "-q", "--hard", base)
+    commit_a_note(demo_repo, "history rewritten\n")
+    git(demo_repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    payload = {**push(demo_repo, published, "main"), "forced": True}
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=payload)
+    assert code == 2 and outputs.get("passed", "false") == "false", log
+    assert f"the push to main was forced: the commit it replaced, {published[:12]}" in log
+
+
+def test_a_push_event_naming_no_default_branch_is_refused(
+    demo_repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Not checked since `before` (a push whose check failed left it unaudited)."""
+    main = git(demo_repo, "rev-parse", "HEAD")
+    git(demo_repo, "checkout", "-qb", "x")
+    rewritten = rewrite_a_committed_result(demo_repo)
+    commit_a_note(demo_repo, "on top\n")
+    payload = {**push(demo_repo, rewritten, "x"), "repository": {"name": "r"}}
+    code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=payload)
+    assert code == 2 and outputs.get("passed", "false") == "false", (main, log)
+    assert "names no default branch (repository.default_branch)" in log

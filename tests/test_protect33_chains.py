@@ -270,3 +270,12 @@ def test_a_run_with_two_results_to_declare_gets_no_chain() -> None:
     ab, bc = _c(A, B), _c(B, C)
     two = match([Rewrite("e", "p", A, C), Rewrite("e", "q", A, D)], [ab, bc])
     assert len(two.uncovered) == 2 and two.unmatched == (ab, bc)
+
+
+def test_a_new_runs_chain_never_loops_back_to_its_blob() -> None:
+    """A new run at A with A → B and B → A: taken whole, the walk's end was A and, by
+    path, `chain_order`'s was B, so a later `rm` (A → deleted) was no step of it and the
+    superseded B came back (a review). The step closing the loop declares nothing."""
+    ab, ba = _c(A, B), _c(B, A)
+    looped = match([], [ab, ba], [Rewrite("e", "p", "", A)])
+    assert [c for _, c in looped.declared] == [ba] and looped.unmatched == (ab,)
