@@ -136,7 +136,10 @@ def test_a_wrongly_signed_link_under_a_trusted_ref_is_not_parsed(
     r0 = s.audit(s.chain / "r0.json", key=s.other)  # a key nobody trusts
     add_run(s.repo, "b", m(60))
     commit_all(s.repo, "C2", date="2026-11-22T10:00:00+00:00")
-    head = s.audit(tmp_path / "head.json", "--previous", str(r0), key=s.key)
+    other_pub = f"{s.other}.pub"  # (the audit refuses a link its own key cannot verify)
+    head = s.audit(
+        tmp_path / "head.json", "--previous", str(r0), "--previous-key", other_pub, key=s.key
+    )
     _spy(monkeypatch, parsed)
     args = ["verify", str(head), "--trusted-ref", "base", "--chain", str(s.chain)]
     res = xcli([*args, "--repo", "."], s.repo)

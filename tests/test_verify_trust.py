@@ -127,6 +127,9 @@ def test_a_chain_link_signed_by_an_untrusted_key_fails(xcli: Cli, repo: Repo) ->
             str(repo.reports / "r1.json"),
             "--sign-key",
             str(repo.path.parent / "intruder"),
+            # (the audit refuses a link its key cannot verify, unless told the key that can)
+            "--previous-key",
+            str(repo.ci_pub),
         ],
         repo.path,
     )

@@ -34,6 +34,8 @@ from expflow_git.errors import ExitCode
 
 if TYPE_CHECKING:
     from expflow_git.audit.pipeline import TreeCheck
+    from expflow_git.gitstore import Git
+    from expflow_git.report.signing import SigningKey
 
 # The formats a terminal or a CI log shows, masked as `for_terminal` masks them; JSON,
 # CSV, Markdown and SARIF are data, printed as the repository has them.
@@ -144,13 +146,31 @@ def rank(
         raise SystemExit(ExitCode.FAILED)
 
 
-def _previous(path: str | None) -> dict[str, Any] | None:
-    """The link to the report `--previous` names (its parse: only when there is one)."""
+def _previous(
+    path: str | None,
+    git: Git,
+    rev: str,
+    key: SigningKey | None,
+    previous_keys: tuple[str, ...],
+) -> tuple[dict[str, Any], str] | None:
+    """The link to the report `--previous` names, and the commit `rev` is now (only when
+    there is one): refused, exit 2, where `verify --chain` would refuse the link (its
+    commit no ancestor of the audited one; with a key, a signature that does not verify
+    with it or a `--previous-key`). Checked before the audit, not after it."""
     if path is None:
+        if previous_keys:
+            raise click.UsageError("--previous-key applies only with --previous")
         return None
-    from expflow_git.report.saved import previous_link
+    from expflow_git.report.saved import previous_link, refuse_unless_ancestor
+    from expflow_git.report.signing import load_public_key
 
-    return previous_link(path)
+    keys = [load_public_key(p) for p in previous_keys]
+    if key is not None:
+        keys.insert(0, key.public_key())
+    link = previous_link(path, keys=keys)
+    commit = git.resolve_commit(rev).sha
+    refuse_unless_ancestor(git, path, link, commit)
+    return link, commit
 
 
 def _policy_change_note(check: TreeCheck) -> None:
@@ -183,6 +203,15 @@ def _policy_change_note(check: TreeCheck) -> None:
     help="Chain this report to a previous one.",
 )
 @click.option(
+    "--previous-key",
+    "previous_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="PUB",
+    help="Also a key the --previous report may be signed by, such as a CI key rotated out "
+    "(repeatable; the signing key always is).",
+)
+@click.option(
     "--note",
     is_flag=True,
     help="Also store the report as a git note (refs/notes/expflow) on the commit.",
@@ -204,6 +233,7 @@ def audit(
     out: str | None,
     sign_key: str | None,
     previous: str | None,
+    previous_keys: tuple[str, ...],
     note: bool,
     fmt: str,
     html_path: str | None,
@@ -223,6 +253,7 @@ def audit(
     from expflow_git.report.signer import key_file, signing_key
 
     refuse_empty([("--out", out), ("--html", html_path)])
+    refuse_empty([("--previous-key", k) for k in previous_keys])
     refuse_empty([("--sign-key", sign_key)], "a key file or agent:SHA256:FINGERPRINT")
     _refuse_overwrites(out, html_path, key_file(sign_key, os.environ), previous)
     # What runs after the audit is imported before it (see heap.memory_releaser).
@@ -230,6 +261,7 @@ def audit(
     render_html = html_renderer() if html_path else None
     key = signing_key(sign_key, os.environ)
     git = repo()
+    chained = _previous(previous, git, rev, key, previous_keys)
     report, shown = api.audit_report(
         git,
         rev,
@@ -240,11 +272,16 @@ def audit(
         use_cache=not no_cache,
         progress=progress_bar("reading", at_least=2000, every=500),
         key=key,
-        previous=_previous(previous),
+        previous=chained[0] if chained else None,
         render=render,
         render_html=render_html,
         warn=lambda message: warn(message, command="audit"),
     )
+    if chained is not None and previous is not None and shown.commit != chained[1]:
+        # REV moved during the audit: its ancestry is asked again of what was audited.
+        from expflow_git.report.saved import refuse_unless_ancestor
+
+        refuse_unless_ancestor(git, previous, chained[0], shown.commit)
     # Both files are written and on disk before either takes its place, and they take
     # their places together (a Ctrl-C waits): a scorecard that cannot be written leaves no
     # report behind it, and the other way; what either replaced is then as it was.

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExitCode, ExpflowError, printable
 from expflow_git.report.dsse import Envelope
-from expflow_git.report.verify import MAX_REPORT_BYTES, ReportError, parse_report
+from expflow_git.report.signing import keyid
+from expflow_git.report.verify import (
+    MAX_REPORT_BYTES,
+    Options,
+    ReportError,
+    parse_report,
+    signature_check,
+)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from expflow_git.gitstore import Git
 
 
 def read_bytes(path: str) -> bytes:
@@ -40,17 +53,70 @@ def parse_saved(data: bytes, *, source: str) -> tuple[Envelope, dict[str, Any]]:
 MAX_SEQ = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) writes exactly
 
 
-def previous_link(path: str) -> dict[str, Any]:
-    """What a new report records of the previous one it is chained to (`audit --previous`)."""
-    envelope, statement = parse_saved(read_bytes(path), source=path)
+def previous_link(path: str, *, keys: Sequence[Ed25519PublicKey] = ()) -> dict[str, Any]:
+    """What a new report records of the previous one it is chained to (`audit --previous`).
+
+    With `keys` (the signing key's public half, and any `--previous-key`: the operator's
+    keys, never one the report names), the previous report must be signed and every
+    signature of it verify with one of them, as `verify --chain` holds each link to its
+    trusted keys: the audit signed a link that could never verify (a hunter's find, issue
+    18 thirty-third pass). Its signatures are checked before its payload is read.
+    Whether its commit may come before the audited one is `refuse_unless_ancestor`'s."""
+    data = read_bytes(path)
+    shown = printable(path)
+    if keys:
+        # (One that is no envelope at all is refused by parse_saved below, exit 1.)
+        envelope, line = signature_check(data, source=path, options=Options(public_keys=keys))
+        if envelope is not None and not envelope.signatures:
+            raise ExpflowError(
+                f"{shown}: the previous report is UNSIGNED, so a signed report chained to it "
+                "would not verify (`verify --chain`); chain to a signed report, or start a "
+                "new chain (audit without --previous)"
+            )
+        if envelope is not None and not line.ok:
+            raise ExpflowError(
+                f"{shown}: the previous report does not verify with the signing key or a "
+                f"--previous-key ({_keyids(keys)}; {line.check}: {line.detail}), so the "
+                "link would not verify (`verify --chain`); give the key that signed it "
+                "with --previous-key (a rotated key), or start a new chain (audit without "
+                "--previous)"
+            )
+    envelope, statement = parse_saved(data, source=path)
     seq = statement["predicate"]["chain"]["seq"]
     if seq >= MAX_SEQ:  # the next one would leave JSON's safe integers: a traceback, exit 1
-        raise ExpflowError(f"{printable(path)}: chain seq {seq} leaves no room for a next report")
+        raise ExpflowError(f"{shown}: chain seq {seq} leaves no room for a next report")
     return {
         "seq": seq,
         "payloadSha256": hashlib.sha256(envelope.payload).hexdigest(),
         "gitCommit": statement["predicate"]["repo"]["commit"],
     }
+
+
+def _keyids(keys: Sequence[Ed25519PublicKey]) -> str:
+    return ", ".join(dict.fromkeys(keyid(k) for k in keys))
+
+
+def refuse_unless_ancestor(git: Git, path: str, link: Mapping[str, Any], commit: str) -> None:
+    """Exit 2 unless the commit of the previous report (`link`, read from `path`) is in
+    the repository and an ancestor of `commit` (or `commit` itself: a commit audited
+    again), the rule `verify --chain` holds each link to (chain._follows, the same
+    `is_ancestor`): the audit signed a link `verify --chain` always refused."""
+    before = link["gitCommit"]
+    shown = printable(path)
+    try:
+        git.resolve_commit(before)
+    except ExpflowError:
+        raise ExpflowError(
+            f"{shown}: the previous report's commit {printable(before[:12])} is not in this "
+            "repository, so the link would not verify (`verify --chain`); fetch it, or "
+            "start a new chain (audit without --previous)"
+        ) from None
+    if not git.is_ancestor(before, commit):
+        raise ExpflowError(
+            f"{shown}: the previous report's commit {before[:12]} is not an ancestor of the "
+            f"audited commit {commit[:12]}, so the link would not verify (`verify --chain`); "
+            "chain to a report of an ancestor, or start a new chain (audit without --previous)"
+        )
 
 
 def claimed_commit(data: bytes) -> str | None:

@@ -154,13 +154,25 @@ def check_signatures(data: bytes, *, source: str, options: Options) -> tuple[Env
     and every signature check out with `options`' keys (an unsigned report only with
     allow_unsigned): what must hold before anything of the payload is read, such as the
     commit it claims (§6.4 item 2). Nothing of the payload is parsed."""
+    envelope, line = signature_check(data, source=source, options=options)
+    return envelope, line.ok
+
+
+def signature_check(data: bytes, *, source: str, options: Options) -> tuple[Envelope | None, Line]:
+    """As `check_signatures`, with the line that says why: the envelope's (`parse`,
+    `envelope`) when it cannot be read or its payloadType is another, else the
+    `signature` line `verify` prints. Nothing of the payload is parsed."""
     try:
         envelope = _decode(data, source)
-    except ReportError:
-        return None, False
+    except ReportError as exc:
+        return None, Line("parse", False, str(exc))
     if envelope.payload_type != PAYLOAD_TYPE:
-        return envelope, False
-    return envelope, _check_signatures(envelope, options)[0].ok
+        return envelope, Line(
+            "envelope",
+            False,
+            f"payloadType is {printable(envelope.payload_type)!r}, expected {PAYLOAD_TYPE!r}",
+        )
+    return envelope, _check_signatures(envelope, options)[0]
 
 
 def statement_commit(envelope: Envelope, *, source: str) -> str | None:
