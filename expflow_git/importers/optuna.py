@@ -4,9 +4,7 @@ trial (docs/spec.md §4.2).
 COMPLETE → success with a result, FAIL → failed (with the reason Optuna kept, where it
 kept one), PRUNED → skipped, RUNNING → running, WAITING → pending. The objective values
 become registry metrics in objective order (`--metric`, by default the study's
-`metric_names`); user attributes named like registry metrics join them (one that is
-no number refuses its trial; one of an objective's metric keeps the objective's value,
-a differing one said in a note), and
+`metric_names`); user attributes named like registry metrics join them, and
 `--split-attr SPLIT=ATTR` puts a user attribute into `splits.SPLIT`. With `--series`, a
 completed trial's intermediate values (`trial.report(value, step)`) become the series of
 the first objective's metric.
@@ -254,9 +252,6 @@ class _Mapper:
         self.policy = policy
         self.series = series
         self.unknown: set[str] = set()  # numeric user attributes the registry lacks
-        # `trial N: NAME attribute, objective value`: an objective's metric as a user
-        # attribute with another value (the objective's is imported, and said).
-        self.differ: list[str] = []
 
     def run(self, trial: Any) -> SourceRun:
         status = _STATES.get(trial.state.name)
@@ -301,23 +296,7 @@ class _Mapper:
         metrics = dict(zip(self.names, (float(v) for v in values), strict=True))
         for key, raw in sorted(trial.user_attrs.items()):
             value = metric_value(raw)
-            if value is None:
-                if key in self.policy.metrics and key not in self.split_attrs.values():
-                    # A registry metric's value that is no number (`"0.5"` as text, True)
-                    # was dropped unsaid, the result left without it (a hunter's report,
-                    # issue 18 thirty-third pass). (A NaN is a number: the plan refuses
-                    # it by name. A `--split-attr`'s mapping is the split's, checked there.)
-                    problems.append(
-                        f"user attribute {key!r} is {short_repr(raw)}, not a number, and "
-                        f"{key!r} is a registry metric (a number there is the result's)"
-                    )
-                continue
-            if key in metrics:
-                if value != metrics[key]:  # the objective's value is the metric's (said)
-                    objective = metrics[key]
-                    self.differ.append(
-                        f"trial {trial.number}: {key} {value!r}, objective {objective!r}"
-                    )
+            if value is None or key in metrics:
                 continue
             if key in self.policy.metrics:
                 metrics[key] = value  # a user attribute that is a registry metric
@@ -326,19 +305,10 @@ class _Mapper:
         return metrics
 
     def notes(self) -> tuple[str, ...]:
-        notes: tuple[str, ...] = ()
-        if self.unknown:
-            names = ", ".join(sorted(self.unknown))
-            notes += (f"numeric user attributes not in the registry, not imported: {names}",)
-        if self.differ:
-            # Said, not refused: a finished trial's attributes cannot be set again, so a
-            # refusal would hold the trial out of every import for good.
-            shown = "; ".join(self.differ[:5]) + ("; …" if len(self.differ) > 5 else "")
-            notes += (
-                f"{len(self.differ)} user attribute(s) named like an objective's metric "
-                f"differ from the objective's value, which is imported: {shown}",
-            )
-        return notes
+        if not self.unknown:
+            return ()
+        names = ", ".join(sorted(self.unknown))
+        return (f"numeric user attributes not in the registry, not imported: {names}",)
 
     def _splits(self, trial: Any, problems: list[str]) -> dict[str, dict[str, float]]:
         splits: dict[str, dict[str, float]] = {}
