@@ -32,11 +32,11 @@ def _next(out: str) -> str:
     return found.group(1)
 
 
-def _run_printed(command: str, cwd: Path) -> None:
+def _run_printed(command: str, cwd: Path, env: dict[str, str] | None = None) -> None:
     proc = subprocess.run(
         ["sh", "-c", f"{command} -q -m import"],
         cwd=cwd,
-        env=scrubbed_env(None),
+        env=scrubbed_env(env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -54,6 +54,7 @@ def _run_printed(command: str, cwd: Path) -> None:
         (".", "experiments"),
         ("notebooks", "it's my runs"),  # quoted for the shell
         ("notebooks", "-runs"),  # not read as an option
+        (".", ":runs"),  # not read as pathspec magic (`:!x` excludes x: a review)
     ],
 )
 def test_the_printed_git_add_runs_from_where_the_import_ran(
@@ -78,3 +79,21 @@ def test_the_printed_git_add_runs_from_where_the_import_ran(
     ], (command, committed)
     if where == "notebooks" and experiments == "experiments":
         assert command == "git add ../experiments ../results && git commit", command
+
+
+def test_the_printed_git_add_runs_outside_the_work_tree(tmp_path: Path) -> None:
+    """With GIT_DIR and GIT_WORK_TREE set from outside the work tree, git takes the
+    root's names: `../r/experiments` was "outside repository" (a review)."""
+    repo = _repo(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"GIT_DIR": str(repo / ".git"), "GIT_WORK_TREE": str(repo)}
+    csv = tmp_path / "runs.csv"
+    csv.write_text("id,accuracy\na,0.5\n")
+    args = ["import", "csv", str(csv), "--id-column", "id", "--study", "s"]
+    res = run_cli([*args, "--policy", str(repo / "expflow.yaml")], elsewhere, env=env)
+    assert res.code == 0, res
+    command = _next(res.out)
+    assert command == "git add experiments results && git commit", command
+    _run_printed(command, elsewhere, env)
+    assert "results/s/a.json" in git(repo, "ls-tree", "-r", "--name-only", "HEAD")

@@ -305,8 +305,11 @@ def _written_folders(summary: ImportSummary, root: Path) -> str:
         )
     ]
     here, base = os.path.realpath(os.getcwd()), os.path.realpath(root)
+    # Outside the work tree (GIT_DIR and GIT_WORK_TREE set), git takes the root's names.
+    inside = here == base or here.startswith(base.rstrip(os.sep) + os.sep)
     shown = []
     for top in sorted({p.split("/", 1)[0] for p in paths}):
-        rel = os.path.relpath(os.path.join(base, top), here)
-        shown.append(shlex.quote(f"./{rel}" if rel.startswith("-") else rel))  # (no option)
+        rel = os.path.relpath(os.path.join(base, top), here) if inside else top
+        # Neither an option (`-x`) nor pathspec magic (`:!x`, which excludes): a path.
+        shown.append(shlex.quote(f"./{rel}" if rel.startswith(("-", ":")) else rel))
     return " ".join(shown)
