@@ -279,3 +279,38 @@ def test_a_new_runs_chain_never_loops_back_to_its_blob() -> None:
     ab, ba = _c(A, B), _c(B, A)
     looped = match([], [ab, ba], [Rewrite("e", "p", "", A)])
     assert [c for _, c in looped.declared] == [ba] and looped.unmatched == (ab,)
+
+
+def test_the_rm_undone_and_overwritten_in_one_commit_is_judged_alike_from_any_base(
+    base: tuple[Path, str],
+) -> None:
+    """A run deleted on record, put back and overwritten in one commit (its correction
+    continuing from the blob the deletion superseded): `audit --since` passed it with the
+    deletion before BASE and failed it with the deletion in the range (a review). Both
+    pass now; the hook still asks for two commits (the overwrite is PIN-guarded)."""
+    repo, since = base
+    _run(repo, "e2", "0.3")
+    commit(repo, "e2")
+    rec = (repo / "experiments" / "s" / "e1.json").read_bytes()
+    ok(repo, "rm", "e1", "--reason", "leak", "--force")
+    deleted = commit(repo, "rm e1")
+    (repo / "experiments" / "s" / "e1.json").write_bytes(rec)
+    res = repo / "results" / "s" / "e1.json"
+    undone = git(repo, "rev-parse", f"{since}:results/s/e1.json")
+    res.write_text(git(repo, "show", f"{since}:results/s/e1.json").replace("0.5", "0.45"))
+    correction = {
+        "schema": "expflow/correction@1",
+        "experiment": "e1",
+        "supersedes": undone,
+        "blob": git(repo, "hash-object", str(res)),
+        "reason": "back, and corrected",
+        "author": {"name": "T", "email": "t@example.com"},
+        "time": "2026-12-06T19:24:03Z",
+    }
+    (repo / "corrections" / "s" / "e1" / "back.json").write_text(json.dumps(correction))
+    git(repo, "add", "-A")
+    code, out, err = run_cli(["protect", "--force"], repo)
+    assert code == 1 and "put it back first" in out + err, out + err
+    commit(repo, "e1 back, overwritten")
+    _passes(repo, deleted)
+    _passes(repo, since)

@@ -132,11 +132,13 @@ def rewritten_results(
             ),
         )
         findings.extend(verdict.findings)
-        findings += _back_after_deletion(commit, changes, globs, ends, rewrites)
         # One chain along the whole walk: a correction that does not follow it moves no
         # end (a deletion of a second copy of a superseded blob made that blob the end,
-        # and it came back ranked; a hunt of the chain).
+        # and it came back ranked; a hunt of the chain). The commit's own steps count
+        # for what it adds: the `rm` undone and overwritten in one commit passed with
+        # the deletion before BASE and failed with it in the range (a review).
         ends = chain_ends((c for _, c in verdict.declared), start=ends)
+        findings += _back_after_deletion(commit, changes, globs, ends, rewrites)
         for rewrite in verdict.uncovered if immutable else ():
             r = rewrites[rewrite]
             old, new = r.change.old_sha, r.new_sha

@@ -654,7 +654,8 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
                 f"result a committed correction deletes ({deleting[stem(c.path)][0].path}): "
                 "a run deleted on record does not come back under its id but as the result "
                 "it had when deleted, the `rm` undone, never as one a correction superseded "
-                "(audit --since would report it); give the new run a new id",
+                "nor overwritten in the same commit (put it back first, then `result "
+                "--overwrite` it, PIN-guarded); give a new run a new id",
             )
             for c in returning
             if c.new_sha != live_blob(ends[stem(c.path)])
