@@ -253,7 +253,7 @@ def test_new_after_an_uncommitted_rm_names_the_deletion(sandbox: Sandbox, repo: 
     res = sandbox.cli(["new", "exp-001", "--study", STUDY, "--param", "sub_step=5"], repo)
     assert res.code == 1, res
     assert f"experiment 'exp-001' was deleted on record ({deletion})" in res.err, res
-    assert "give a new run a new id" in res.err and "committed result" not in res.err
+    assert "give the new run a new id" in res.err and "committed result" not in res.err
     assert not (repo / f"experiments/{STUDY}/exp-001.json").exists()
 
 
