@@ -4,7 +4,8 @@ trial (docs/spec.md §4.2).
 COMPLETE → success with a result, FAIL → failed (with the reason Optuna kept, where it
 kept one), PRUNED → skipped, RUNNING → running, WAITING → pending. The objective values
 become registry metrics in objective order (`--metric`, by default the study's
-`metric_names`); user attributes named like registry metrics join them, and
+`metric_names`); user attributes named like registry metrics join them (one that is no
+number, and an objective's metric's of another value, left out and said in a note), and
 `--split-attr SPLIT=ATTR` puts a user attribute into `splits.SPLIT`. With `--series`, a
 completed trial's intermediate values (`trial.report(value, step)`) become the series of
 the first objective's metric.
@@ -12,6 +13,7 @@ the first objective's metric.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -252,6 +254,12 @@ class _Mapper:
         self.policy = policy
         self.series = series
         self.unknown: set[str] = set()  # numeric user attributes the registry lacks
+        # `trial N NAME`: a registry-named user attribute that is no number ("0.5" as
+        # text, True), not imported (its value never shown: it may hold anything).
+        self.no_number: list[str] = []
+        # `trial N NAME V (objective W)`: an objective's metric as a user attribute with
+        # another number (the objective's value is the metric's).
+        self.differ: list[str] = []
 
     def run(self, trial: Any) -> SourceRun:
         status = _STATES.get(trial.state.name)
@@ -294,21 +302,48 @@ class _Mapper:
             problems.append(f"{len(values)} objective value(s), {len(self.names)} expected")
             return {}
         metrics = dict(zip(self.names, (float(v) for v in values), strict=True))
+        objectives = dict(metrics)
         for key, raw in sorted(trial.user_attrs.items()):
+            split = key in self.split_attrs.values()  # a split's: `_splits` reads it
             value = metric_value(raw)
-            if value is None or key in metrics:
+            if value is None:
+                # Dropped unsaid before (a hunter's report, issue 18 thirty-third pass).
+                # Said, never refused: Optuna cannot change a finished trial's
+                # attributes, and a text copy of the score (`"0.900"`) is common.
+                if key in self.policy.metrics and not split:
+                    self.no_number.append(f"trial {trial.number} {key}")
+                continue
+            if key in objectives:
+                objective = objectives[key]
+                if not split and not _same(value, objective):
+                    self.differ.append(
+                        f"trial {trial.number} {key} {value!r} (objective {objective!r})"
+                    )
                 continue
             if key in self.policy.metrics:
                 metrics[key] = value  # a user attribute that is a registry metric
-            elif key not in self.split_attrs.values():
+            elif not split:
                 self.unknown.add(key)
         return metrics
 
     def notes(self) -> tuple[str, ...]:
-        if not self.unknown:
-            return ()
-        names = ", ".join(sorted(self.unknown))
-        return (f"numeric user attributes not in the registry, not imported: {names}",)
+        notes: tuple[str, ...] = ()
+        if self.unknown:
+            names = ", ".join(sorted(self.unknown))
+            notes += (f"numeric user attributes not in the registry, not imported: {names}",)
+        if self.no_number:
+            notes += (
+                f"{len(self.no_number)} user attribute(s) named like a registry metric are "
+                "no number, not imported (an objective's metric keeps the objective's "
+                f"value): {_examples(self.no_number)}",
+            )
+        if self.differ:
+            notes += (
+                f"{len(self.differ)} user attribute(s) named like an objective's metric "
+                "differ from the objective's value, which is imported: "
+                f"{_examples(self.differ)}",
+            )
+        return notes
 
     def _splits(self, trial: Any, problems: list[str]) -> dict[str, dict[str, float]]:
         splits: dict[str, dict[str, float]] = {}
@@ -341,6 +376,17 @@ def _reason(trial: Any, status: Status) -> str:
         steps = trial.intermediate_values
         return f"pruned at step {max(steps)}" if steps else "pruned"
     return ""
+
+
+def _same(value: float, objective: float) -> bool:
+    """Whether a user attribute's number is the objective's (NaN is NaN's)."""
+    return value == objective or (math.isnan(value) and math.isnan(objective))
+
+
+def _examples(items: Sequence[str]) -> str:
+    """The first five of `items`, and how many more."""
+    shown = ", ".join(items[:5])
+    return f"{shown}, and {len(items) - 5} more" if len(items) > 5 else shown
 
 
 def _numbers(raw: Mapping[Any, Any]) -> dict[str, float] | None:
