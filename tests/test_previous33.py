@@ -212,3 +212,39 @@ def test_previous_key_only_with_previous(chain: Chain, tmp_path: Path) -> None:
     )
     assert res.code == 2 and "--previous-key applies only with --previous" in res.err, res
     assert not (tmp_path / "x.json").exists()
+
+
+# ------------------------------------------------------------------------- after review
+def test_an_unsigned_audit_with_a_previous_key_follows_an_unsigned_report(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Nothing is signed, so the link needs no signature (it was refused as "a signed
+    report chained to it would not verify": a review)."""
+    unsigned = tmp_path / "unsigned.json"
+    assert chain.run(unsigned, "--rev", chain.c1, key=None).code == 0
+    out = tmp_path / "next.json"
+    res = chain.run(out, "--previous", str(unsigned), "--previous-key", f"{chain.ci}.pub", key=None)
+    assert res.code == 0 and out.exists(), res
+
+
+def test_a_previous_key_the_repository_tracks_is_warned_of(chain: Chain, tmp_path: Path) -> None:
+    """As verify warns of a trusted key the verified repository holds (a review)."""
+    tracked = chain.repo / "old.pub"
+    tracked.write_bytes(Path(f"{chain.ci}.pub").read_bytes())
+    git(chain.repo, "add", "old.pub")
+    out = tmp_path / "next.json"
+    res = chain.run(out, "--previous", str(chain.r1), "--previous-key", str(tracked), key=chain.ci)
+    assert res.code == 0, res
+    assert "old.pub is a file of the repository being audited" in res.err, res.err
+
+
+def test_a_shallow_clone_says_so(chain: Chain, tmp_path: Path) -> None:
+    """Behind a shallow clone's cut, an ancestor was "not in this repository", then, once
+    fetched, "not an ancestor" (a review): the clone's depth is named instead."""
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{chain.repo}", str(shallow))
+    out = tmp_path / "next.json"
+    args = ["audit", "--out", str(out), "--sign-key", str(chain.ci), "--previous", str(chain.r1)]
+    res = run_cli(args, shallow)
+    assert_one_error_line(res, 2, str(chain.r1), "shallow clone")
+    assert "fetch-depth: 0" in res.err and not out.exists()

@@ -30,7 +30,7 @@ from expflow_git.cli.options import (
     rev_option,
     where_option,
 )
-from expflow_git.errors import ExitCode
+from expflow_git.errors import ExitCode, printable
 
 if TYPE_CHECKING:
     from expflow_git.audit.pipeline import TreeCheck
@@ -161,13 +161,22 @@ def _previous(
         if previous_keys:
             raise click.UsageError("--previous-key applies only with --previous")
         return None
+    from expflow_git.report.keyring import tracked_in
     from expflow_git.report.saved import previous_link, refuse_unless_ancestor
     from expflow_git.report.signing import load_public_key
 
+    for name in tracked_in(git, previous_keys):  # (as verify warns of its keys: a review)
+        warn(
+            f"--previous-key {printable(name)} is a file of the repository being audited: "
+            "a commit can change it, so it proves nothing; keep trusted keys outside it",
+            command="audit",
+        )
     keys = [load_public_key(p) for p in previous_keys]
     if key is not None:
         keys.insert(0, key.public_key())
-    link = previous_link(path, keys=keys)
+    # Only a report that is signed needs its link signed (an unsigned audit with a
+    # --previous-key refused an unsigned link that verify accepts: a review).
+    link = previous_link(path, keys=keys, signing=key is not None)
     commit = git.resolve_commit(rev).sha
     refuse_unless_ancestor(git, path, link, commit)
     return link, commit

@@ -53,7 +53,9 @@ def parse_saved(data: bytes, *, source: str) -> tuple[Envelope, dict[str, Any]]:
 MAX_SEQ = 2**53 - 1  # the largest integer canonical JSON (RFC 8785) writes exactly
 
 
-def previous_link(path: str, *, keys: Sequence[Ed25519PublicKey] = ()) -> dict[str, Any]:
+def previous_link(
+    path: str, *, keys: Sequence[Ed25519PublicKey] = (), signing: bool = True
+) -> dict[str, Any]:
     """What a new report records of the previous one it is chained to (`audit --previous`).
 
     With `keys` (the signing key's public half, and any `--previous-key`: the operator's
@@ -61,19 +63,21 @@ def previous_link(path: str, *, keys: Sequence[Ed25519PublicKey] = ()) -> dict[s
     signature of it verify with one of them, as `verify --chain` holds each link to its
     trusted keys: the audit signed a link that could never verify (a hunter's find, issue
     18 thirty-third pass). Its signatures are checked before its payload is read.
-    Whether its commit may come before the audited one is `refuse_unless_ancestor`'s."""
+    Whether its commit may come before the audited one is `refuse_unless_ancestor`'s.
+    Not `signing` (an unsigned audit), an unsigned previous report is taken: verify takes
+    an unsigned chain with --allow-unsigned."""
     data = read_bytes(path)
     shown = printable(path)
     if keys:
         # (One that is no envelope at all is refused by parse_saved below, exit 1.)
         envelope, line = signature_check(data, source=path, options=Options(public_keys=keys))
-        if envelope is not None and not envelope.signatures:
+        if envelope is not None and not envelope.signatures and signing:
             raise ExpflowError(
                 f"{shown}: the previous report is UNSIGNED, so a signed report chained to it "
                 "would not verify (`verify --chain`); chain to a signed report, or start a "
                 "new chain (audit without --previous)"
             )
-        if envelope is not None and not line.ok:
+        if envelope is not None and envelope.signatures and not line.ok:
             raise ExpflowError(
                 f"{shown}: the previous report does not verify with the signing key or a "
                 f"--previous-key ({_keyids(keys)}; {line.check}: {line.detail}), so the "
@@ -103,6 +107,15 @@ def refuse_unless_ancestor(git: Git, path: str, link: Mapping[str, Any], commit:
     `is_ancestor`): the audit signed a link `verify --chain` always refused."""
     before = link["gitCommit"]
     shown = printable(path)
+    if git.is_shallow():
+        # Behind the clone's cut, an ancestor is "not in this repository" or "not an
+        # ancestor" (actions/checkout clones one commit deep: a review).
+        raise ExpflowError(
+            f"{shown}: this is a shallow clone, so whether the previous report's commit "
+            f"{printable(before[:12])} is an ancestor of the audited commit cannot be told; "
+            "fetch the full history (`git fetch --unshallow`, or actions/checkout with "
+            "`fetch-depth: 0`)"
+        )
     try:
         git.resolve_commit(before)
     except ExpflowError:
