@@ -9,6 +9,7 @@ declares the commit's net change; what no chain declares still fails."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,17 @@ def base(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
     return repo, commit(repo, "e1")
 
 
+def _branch_made(repo: Path, branch: str, run: str, then: Callable[[], None]) -> None:
+    """On a new `branch` from HEAD: `run` made (accuracy 0.3) and committed, then what
+    `then` does committed; main checked out again."""
+    git(repo, "checkout", "-q", "-b", branch)
+    _run(repo, run, "0.3")
+    commit(repo, run)
+    then()
+    commit(repo, f"then, {run}")
+    git(repo, "checkout", "-q", "main")
+
+
 def _merge(repo: Path, *branches: str) -> str:
     git(repo, "merge", "-q", "--no-ff", "--no-verify", "-m", "merge", *branches)
     return git(repo, "rev-parse", "HEAD")
@@ -61,24 +73,14 @@ def _passes(repo: Path, since: str) -> None:
 
 def test_a_new_run_corrected_on_a_branch_merges(base: tuple[Path, str]) -> None:
     repo, since = base
-    git(repo, "checkout", "-q", "-b", "f")
-    _run(repo, "e2", "0.3")
-    commit(repo, "e2")
-    _fix(repo, "e2", "0.4")
-    commit(repo, "fix e2")
-    git(repo, "checkout", "-q", "main")
+    _branch_made(repo, "f", "e2", lambda: _fix(repo, "e2", "0.4"))
     _merge(repo, "f")
     _passes(repo, since)
 
 
 def test_a_new_run_removed_on_a_branch_merges(base: tuple[Path, str]) -> None:
     repo, since = base
-    git(repo, "checkout", "-q", "-b", "f")
-    _run(repo, "e2", "0.3")
-    commit(repo, "e2")
-    ok(repo, "rm", "e2", "--reason", "leak", "--force")
-    commit(repo, "rm e2")
-    git(repo, "checkout", "-q", "main")
+    _branch_made(repo, "f", "e2", lambda: ok(repo, "rm", "e2", "--reason", "leak", "--force"))
     _merge(repo, "f")
     _passes(repo, since)
 
@@ -90,12 +92,8 @@ def test_two_overwrites_on_a_branch_merge_and_octopus(base: tuple[Path, str]) ->
     commit(repo, "fix 1")
     _fix(repo, "e1", "0.7")
     commit(repo, "fix 2")
-    git(repo, "checkout", "-q", "-b", "g", "main")
-    _run(repo, "e3", "0.2")
-    commit(repo, "e3")
-    _fix(repo, "e3", "0.25")
-    commit(repo, "fix e3")
     git(repo, "checkout", "-q", "main")
+    _branch_made(repo, "g", "e3", lambda: _fix(repo, "e3", "0.25"))
     _merge(repo, "f", "g")  # octopus
     _passes(repo, since)
 
@@ -144,12 +142,7 @@ def test_an_amended_fix_and_a_squash_pass(base: tuple[Path, str]) -> None:
 
 def test_the_merge_hook_takes_a_branchs_chain(base: tuple[Path, str]) -> None:
     repo, _ = base
-    git(repo, "checkout", "-q", "-b", "f")
-    _run(repo, "e2", "0.3")
-    commit(repo, "e2")
-    _fix(repo, "e2", "0.4")
-    commit(repo, "fix e2")
-    git(repo, "checkout", "-q", "main")
+    _branch_made(repo, "f", "e2", lambda: _fix(repo, "e2", "0.4"))
     git(repo, "merge", "-q", "--no-ff", "--no-commit", "f")
     code, out, err = run_cli(["protect"], repo)
     assert code == 0 and "correction-unmatched" not in out + err, out + err
