@@ -193,3 +193,13 @@ def test_a_split_attribute_is_not_said(tmp_path: Path) -> None:
     assert said.code == 0, said
     assert f"1 {DIFFER}trial 0 accuracy 0.5 (objective 0.9)" in said.err, said.err
     assert f"1 {NO_NUMBER}trial 1 loss" in said.err, said.err
+
+
+def test_hundreds_of_unknown_attributes_make_a_bounded_note(tmp_path: Path) -> None:
+    """The note of numeric attributes the registry lacks named every one (a trial with
+    500 made a line of 3,000 characters: a review); five, then how many more."""
+    repo = _repo(tmp_path)
+    _study(tmp_path / "ua.db", [{f"m{i:03d}": float(i) for i in range(500)}])
+    res = _import(repo, "--dry-run")
+    [note] = [ln for ln in _warnings(res) if "not in the registry" in ln]
+    assert "500 numeric user attribute(s)" in note and note.endswith("and 495 more"), note

@@ -248,3 +248,27 @@ def test_a_shallow_clone_says_so(chain: Chain, tmp_path: Path) -> None:
     res = run_cli(args, shallow)
     assert_one_error_line(res, 2, str(chain.r1), "shallow clone")
     assert "fetch-depth: 0" in res.err and not out.exists()
+
+
+def test_a_clone_deep_enough_to_hold_the_previous_commit_chains(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Only a clone whose history does not show the ancestry is refused as shallow: a
+    "yes" is sure in a shallow clone (the cut removes parents, never adds them), and
+    `verify --chain` accepts it there (a review)."""
+    deep = tmp_path / "deep"
+    git(tmp_path, "clone", "-q", "--depth", "2", f"file://{chain.repo}", str(deep))  # C2, C1
+    out = tmp_path / "next.json"
+    args = ["audit", "--out", str(out), "--sign-key", str(chain.ci), "--previous", str(chain.r1)]
+    res = run_cli(args, deep)
+    assert res.code == 0 and out.exists(), res
+
+
+def test_a_tracked_key_named_with_two_dots_is_warned_of(chain: Chain, tmp_path: Path) -> None:
+    """`..ci.pub` is a file inside the work tree, not above it (a review)."""
+    tracked = chain.repo / "..ci.pub"
+    tracked.write_bytes(Path(f"{chain.ci}.pub").read_bytes())
+    git(chain.repo, "add", "..ci.pub")
+    out = tmp_path / "next.json"
+    res = chain.run(out, "--previous", str(chain.r1), "--previous-key", str(tracked), key=chain.ci)
+    assert res.code == 0 and "..ci.pub is a file of the repository being audited" in res.err, res

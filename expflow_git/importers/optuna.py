@@ -328,9 +328,12 @@ class _Mapper:
 
     def notes(self) -> tuple[str, ...]:
         notes: tuple[str, ...] = ()
-        if self.unknown:
-            names = ", ".join(sorted(self.unknown))
-            notes += (f"numeric user attributes not in the registry, not imported: {names}",)
+        if self.unknown:  # (five named at most: a trial may hold hundreds; a review)
+            names = _examples(sorted(self.unknown))
+            notes += (
+                f"{len(self.unknown)} numeric user attribute(s) not in the registry, not "
+                f"imported: {names}",
+            )
         if self.no_number:
             notes += (
                 f"{len(self.no_number)} user attribute(s) named like a registry metric are "

@@ -88,7 +88,8 @@ def tracked_in(git: Git, files: Sequence[str]) -> list[str]:
     inside: dict[str, str] = {}
     for name in files:
         rel = os.path.relpath(os.path.realpath(name), root)
-        if rel != os.curdir and not rel.startswith(os.pardir):
+        # (`..ci.pub` is a name inside: only `..` itself, or a path under it, is outside)
+        if rel not in (os.curdir, os.pardir) and not rel.startswith(os.pardir + os.sep):
             inside[rel.replace(os.sep, "/")] = name
     if not inside:
         return []

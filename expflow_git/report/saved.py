@@ -79,8 +79,9 @@ def previous_link(
             )
         if envelope is not None and envelope.signatures and not line.ok:
             raise ExpflowError(
-                f"{shown}: the previous report does not verify with the signing key or a "
-                f"--previous-key ({_keyids(keys)}; {line.check}: {line.detail}), so the "
+                f"{shown}: the previous report does not verify with "
+                f"{'the signing key or ' if signing else ''}a --previous-key "
+                f"({_keyids(keys)}; {line.check}: {line.detail}), so the "
                 "link would not verify (`verify --chain`); give the key that signed it "
                 "with --previous-key (a rotated key), or start a new chain (audit without "
                 "--previous)"
@@ -107,24 +108,27 @@ def refuse_unless_ancestor(git: Git, path: str, link: Mapping[str, Any], commit:
     `is_ancestor`): the audit signed a link `verify --chain` always refused."""
     before = link["gitCommit"]
     shown = printable(path)
-    if git.is_shallow():
-        # Behind the clone's cut, an ancestor is "not in this repository" or "not an
-        # ancestor" (actions/checkout clones one commit deep: a review).
-        raise ExpflowError(
-            f"{shown}: this is a shallow clone, so whether the previous report's commit "
-            f"{printable(before[:12])} is an ancestor of the audited commit cannot be told; "
-            "fetch the full history (`git fetch --unshallow`, or actions/checkout with "
-            "`fetch-depth: 0`)"
-        )
     try:
         git.resolve_commit(before)
+        follows = git.is_ancestor(before, commit)
     except ExpflowError:
+        follows = None
+    if not follows and git.is_shallow():
+        # Behind the clone's cut, an ancestor is "not in this repository", or once
+        # fetched "not an ancestor" (actions/checkout clones one commit deep); a "yes" is
+        # sure, the cut removes parents, never adds them (reviews).
+        raise ExpflowError(
+            f"{shown}: this is a shallow clone, and the previous report's commit "
+            f"{printable(before[:12])} is not in the history it holds; fetch the full "
+            "history (`git fetch --unshallow`, or actions/checkout with `fetch-depth: 0`)"
+        )
+    if follows is None:
         raise ExpflowError(
             f"{shown}: the previous report's commit {printable(before[:12])} is not in this "
             "repository, so the link would not verify (`verify --chain`); fetch it, or "
             "start a new chain (audit without --previous)"
-        ) from None
-    if not git.is_ancestor(before, commit):
+        )
+    if not follows:
         raise ExpflowError(
             f"{shown}: the previous report's commit {before[:12]} is not an ancestor of the "
             f"audited commit {commit[:12]}, so the link would not verify (`verify --chain`); "
