@@ -145,22 +145,3 @@ def test_the_dedup_hides_no_other_look(tmp_path: Path) -> None:
     code, counts, findings = _audit(repo, "--since", base)
     assert counts == {STUDY: 2}
     assert code == 1 and "holdout-budget-exceeded" in _over(findings)
-
-
-def test_a_copy_after_a_move_there_and_back_is_a_look_from_any_base(tmp_path: Path) -> None:
-    """A move (exp-001 → exp-002) brings no look, but it marked the pair as counted: a
-    later copy of those bytes as exp-002 was hidden, and the count depended on BASE (a
-    review). Moved there and back, then copied: two looks, from any BASE."""
-    repo = new_repo(tmp_path / "repo", _policy(5))
-    _look(repo, "exp-001", 55.0)
-    root = commit_all(repo, "a look")
-    src, dst = _result("exp-001"), _result("exp-002")
-    git(repo, "mv", src, dst)
-    there = commit_all(repo, "moved there")
-    git(repo, "mv", dst, src)
-    back = commit_all(repo, "and back")
-    (repo / dst).write_bytes((repo / src).read_bytes())
-    commit_all(repo, "a copy under another run's name")
-    for since in (root, there, back, EMPTY_TREE):
-        _, counts, _ = _audit(repo, "--since", since)
-        assert counts == {STUDY: 2}, since

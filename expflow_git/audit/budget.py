@@ -506,18 +506,14 @@ def _looks(span: BudgetRange) -> tuple[list[tuple[str, str]], dict[str, set[str]
     again at its new path; a review)."""
     globs = span.globs
     looks: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()  # the pairs counted
-    # The pairs a move brought: no look, nor one for the tree's floor; but a later copy
-    # of those bytes under that id is one (a review: a move there and back, then a copy,
-    # hid the copy, and the count depended on BASE).
-    arrived: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set()
     moved: dict[str, set[str]] = {}
 
     def floor(tree: list[TreeEntry]) -> None:
         for e in tree:
             if _is_result(e.type, e.mode, e.path, globs):
                 look = (stem(e.path), e.sha)
-                if look not in seen and look not in arrived:
+                if look not in seen:
                     looks.append(look)
                     seen.add(look)
 
@@ -536,13 +532,14 @@ def _looks(span: BudgetRange) -> tuple[list[tuple[str, str]], dict[str, set[str]
                 ):
                     if c.new_sha in gone:
                         moved.setdefault(c.new_sha, set()).add(look[0])
-                    arrived.add(look)
+                    seen.add(look)
                     continue
                 # The same bytes for the same run, committed again, show nothing new: a
                 # cherry-pick of a counted commit, the merge of a branch already walked (a
                 # merge is diffed against its first parent), a deletion reverted. Only the
-                # pair: the same bytes under another id, or other bytes, are a look, and
-                # so are bytes a move brought to this id, copied here again.
+                # pair: the same bytes under another id, or other bytes, are a look (an
+                # id's blob moved here in an earlier commit was one look already: the
+                # move's source was counted where it was committed).
                 if look in seen:
                     continue
                 looks.append(look)
