@@ -145,3 +145,21 @@ def test_the_dedup_hides_no_other_look(tmp_path: Path) -> None:
     code, counts, findings = _audit(repo, "--since", base)
     assert counts == {STUDY: 2}
     assert code == 1 and "holdout-budget-exceeded" in _over(findings)
+
+
+def test_a_moved_look_deleted_and_restored_is_one_look_from_any_base(tmp_path: Path) -> None:
+    """A result saved under a typo, moved to its run's name, deleted by mistake and the
+    deletion reverted: one look from every BASE (a review of a change, reverted, that
+    counted the restore again)."""
+    repo = new_repo(tmp_path / "repo", _policy(1))
+    _look(repo, "exp-001", 55.0)
+    (repo / _result("exp-001")).rename(repo / _result("exp-01"))
+    first = commit_all(repo, "one holdout look, under a typo")
+    git(repo, "mv", _result("exp-01"), _result("exp-001"))
+    moved = commit_all(repo, "the name fixed")
+    git(repo, "rm", "-q", _result("exp-001"))
+    gone = commit_all(repo, "oops")
+    git(repo, "revert", "--no-edit", "HEAD")
+    for since in (first, moved, gone, EMPTY_TREE):
+        _, counts, findings = _audit(repo, "--since", since)
+        assert counts == {STUDY: 1} and _over(findings) == [], (since, counts)
