@@ -138,13 +138,18 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
             ),
         )
         if not git.is_ancestor(before, rev):
+            if git.is_shallow():  # (behind the cut: no ancestor; a review)
+                raise ExpflowError(
+                    f"the commit this push replaced {before[:12]} is not in the history "
+                    f"this shallow clone holds; {FETCH_HINT}"
+                )
             # What the discarded commits committed is in no range from here: a result they
             # published could come back changed, checked since the merge base (a review).
+            how = "was forced" if forced else "does not hold the commit it replaced"
             raise ExpflowError(
-                f"the push to {printable(default)} was forced: the commit it replaced, "
-                f"{before[:12]}, is not in the pushed history, and what the discarded "
-                "commits published would go unjudged; set the `since` input to the commit "
-                "to check the history from"
+                f"the push to {printable(default)} {how}: {before[:12]} is not in the "
+                "pushed history, and what the discarded commits published would go "
+                "unjudged; set the `since` input to the commit to check the history from"
             )
         return before, "the commit this push replaced"
     return None, f"a {name or 'manual'} event names no earlier commit"

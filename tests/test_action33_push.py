@@ -181,7 +181,7 @@ def test_a_forced_push_to_the_default_branch_is_refused_not_judged_from_the_fork
     payload = {**push(demo_repo, published, "main"), "forced": True}
     code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=payload)
     assert code == 2 and outputs.get("passed", "false") == "false", log
-    assert f"the push to main was forced: the commit it replaced, {published[:12]}" in log
+    assert f"the push to main was forced: {published[:12]} is not in the pushed" in log
 
 
 def test_a_push_event_naming_no_default_branch_is_refused(
@@ -197,3 +197,21 @@ def test_a_push_event_naming_no_default_branch_is_refused(
     code, log, outputs, _ = run_action(demo_repo, tmp_path, event="push", payload=payload)
     assert code == 2 and outputs.get("passed", "false") == "false", (main, log)
     assert "names no default branch (repository.default_branch)" in log
+
+
+def test_a_push_in_a_shallow_clone_is_not_called_forced(
+    demo_repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`before` fetched one commit deep is no ancestor behind the clone's cut: the job
+    named a forced push, and the `since` input it advised failed too (a review)."""
+    before = git(demo_repo, "rev-parse", "HEAD")
+    commit_a_note(demo_repo, "pushed\n")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{demo_repo}", str(shallow))
+    git(shallow, "fetch", "-q", "--depth", "1", "origin", before)
+    git(shallow, "update-ref", "refs/remotes/origin/main", "HEAD")
+    payload = push(shallow, before, "main")
+    code, log, _, _ = run_action(shallow, tmp_path, event="push", payload=payload)
+    assert code == 2 and "shallow clone" in log and "fetch-depth: 0" in log, log
+    assert "forced" not in log, log
