@@ -330,3 +330,67 @@ def test_a_branch_that_removed_a_run_and_put_it_back_merges(base: tuple[Path, st
     assert code == 0, out + err
     commit(repo, "merge f")
     _passes(repo, since)
+
+
+def _correction_file(repo: Path, supersedes: str, reason: str) -> tuple[Path, str]:
+    """A valid correction deleting e1's result `supersedes`, written outside the tree:
+    its path there and its blob id (written to the object store)."""
+    doc = {
+        "schema": "expflow/correction@1",
+        "experiment": "e1",
+        "supersedes": supersedes,
+        "blob": None,
+        "reason": reason,
+        "author": {"name": "T", "email": "t@example.com"},
+        "time": "2026-12-06T20:00:00Z",
+    }
+    path = repo.parent / "d.json"
+    path.write_text(json.dumps(doc))
+    return path, git(repo, "hash-object", "-w", str(path))
+
+
+@pytest.mark.parametrize("mode", ["160000", "120000"])
+def test_a_link_a_merge_makes_a_correction_was_never_judged(
+    base: tuple[Path, str], mode: str
+) -> None:
+    """A gitlink or symbolic link at a correction's path on a branch is never read as a
+    correction; the merge made it a file of the same blob, and it was taken as judged
+    on the branch (a review): still `correction-unmatched`, in the hook too."""
+    repo, since = base
+    doc, sha = _correction_file(repo, git(repo, "rev-parse", f"HEAD:{RES1}"), "leak")
+    where = "corrections/s/e1/20261206T200000Z-gone.json"
+    git(repo, "checkout", "-q", "-b", "g")
+    git(repo, "update-index", "--add", "--cacheinfo", f"{mode},{sha},{where}")
+    git(repo, "commit", "-q", "--no-verify", "-m", "a link")
+    git(repo, "checkout", "-q", "-f", "main")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "g")
+    git(repo, "update-index", "--cacheinfo", f"100644,{sha},{where}")
+    made = repo / where
+    if made.is_symlink():
+        made.unlink()
+    elif made.is_dir():  # (a submodule's empty folder)
+        made.rmdir()
+    made.parent.mkdir(parents=True, exist_ok=True)
+    made.write_bytes(doc.read_bytes())
+    code, out, err = run_cli(["protect"], repo)
+    assert code == 1 and "correction-unmatched" in out + err, out + err
+    git(repo, "commit", "-q", "--no-verify", "-m", "merge g")
+    code, found = findings(repo, "--since", since)
+    assert code == 1 and ("correction-unmatched", where) in found, found
+
+
+def test_a_branchs_correction_the_merge_drops_is_no_step(base: tuple[Path, str]) -> None:
+    """Two branches correct e1 differently (0.9 and 0.2); main merges both and keeps 0.9.
+    The second branch's correction is no step of e1's chain: it passed from BASE as one
+    the merge took (a review)."""
+    repo, since = base
+    for branch, value in (("f1", "0.9"), ("f2", "0.2")):
+        git(repo, "checkout", "-q", "-b", branch, since)
+        _fix(repo, "e1", value)
+        commit(repo, f"e1 is {value}")
+    git(repo, "checkout", "-q", "main")
+    _merge(repo, "f1")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "-X", "ours", "f2")
+    commit(repo, "merge f2, keeping 0.9")
+    code, found = findings(repo, "--since", since)
+    assert code == 1 and found, found
