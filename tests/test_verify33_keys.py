@@ -18,8 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +37,7 @@ from helpers_audit import (
     seed_repo,
     write,
 )
+from test_openssh import agent  # noqa: F401 (a fixture)
 
 from expflow_git.report import verify as verify_mod
 from expflow_git.report.signing import keyid, load_public_key
@@ -176,30 +175,11 @@ def _verifies_with_one_and_many(
         assert f"valid Ed25519 signature by trusted key {kid}" in res.out, res.out
 
 
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[str]:
-    """A real ssh-agent on a socket of our own, stopped afterwards (by its pid)."""
-    sock = tmp_path / "agent.sock"
-    proc = subprocess.Popen(
-        ["ssh-agent", "-D", "-a", str(sock)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        assert sock.exists(), "ssh-agent did not start"
-        yield str(sock)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.mark.ssh_agent
 def test_a_report_signed_through_ssh_agent_carries_the_keyid_verify_computes(
-    seed: Path, tmp_path: Path, agent: str
+    seed: Path,
+    tmp_path: Path,
+    agent: str,  # noqa: F811 (the fixture)
 ) -> None:
     ci = _key("agent-ci")
     private = _write_private(ci, tmp_path / "agent-ci", "openssh")
