@@ -571,7 +571,7 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
             added,
             lambda ids: _head_results(ws, DocumentGlobs.of(policy, head_policy), ids),
         ),
-        merged=lambda cs: _merged_in(ws, cs),
+        merged=lambda cs: _merged_in(ws, changes, cs),
     )
     # Whatever the staged policy says of corrections (reviews: `deny` staged with the
     # change let HEAD's corrections drop out, and a deleted run come back, unseen):
@@ -597,31 +597,23 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     return Judged((*refused, *verdict.findings), approvable, declared)
 
 
-def _merged_in(ws: Workspace, corrections: Sequence[Correction]) -> set[str]:
-    """The paths of `corrections` that are their run's chain end in a commit being
-    merged in (MERGE_HEAD): judged there, brought by the merge (none outside a merge).
-    Files only, as every correction is read (a link's blob made a file was never one:
-    a review)."""
-    from expflow_git.audit.deleted import corrections_at, in_commit_order
-
+def _merged_in(ws: Workspace, changes: list[Change], corrections: Sequence[Correction]) -> set[str]:
+    """The paths of `corrections` that a commit being merged in (MERGE_HEAD) holds as the
+    index does: judged where they were added (none outside a merge)."""
     assert ws.git is not None
     heads = ws.git.git_dir / "MERGE_HEAD"
     if not heads.is_file():
         return set()
-    policy = ws.load_policy()
-    globs = DocumentGlobs.of(policy)
-    wanted = {c.experiment for c in corrections}
-    taken: set[str] = set()
-    with BlobReader(ws.git) as reader:
-        for head in heads.read_text("ascii", "replace").split():
-            try:
-                there = corrections_at(ws.git, reader, head, globs)
-                mine = (c for c in there if c.experiment in wanted)
-                ends = chain_ends(in_commit_order(ws.git, head, globs, mine))
-            except ExpflowError:  # (no commit: nothing is taken from it)
-                continue
-            taken |= {c.path for c in corrections if ends.get(c.experiment) == c}
-    return taken
+    blobs = {c.path: c.new_sha for c in changes if c.new_sha is not None}
+    wanted = {c.path: blobs[c.path] for c in corrections if c.path in blobs}
+    held: set[str] = set()
+    for head in heads.read_text("ascii", "replace").split():
+        try:
+            listed = ws.git.ls_tree(head, sorted(wanted))
+        except ExpflowError:  # (no commit: nothing is taken from it)
+            continue
+        held |= {e.path for e in listed if wanted.get(e.path) == e.sha}
+    return held
 
 
 def _head_results(ws: Workspace, globs: DocumentGlobs, ids: set[str]) -> set[str]:
