@@ -360,25 +360,16 @@ def judge(
     *,
     where: str,
     additions: Sequence[Rewrite] = (),
-    merged: Callable[[Sequence[Correction]], set[str]] | None = None,
 ) -> Verdict:
     """The verdict on one commit's (or the index's) rewrites, however the caller found
     them, given the corrections added beside them and the findings so far. A rewrite is
     declared exactly when added corrections name its experiment and lead from its old
     blob to its new one (`match`; never under `protect: {corrections: deny}`); under
     `allow` an added correction that declares nothing, neither a rewrite nor the way to
-    a result added for a new run (`additions`), is `correction-unmatched`, unless
-    `merged` (the paths of those a merge takes from another parent as they are there)
-    says the merge took it: it was judged where it was added, and what the merge keeps
-    of the run is the walk's and the chain's to judge (a branch that removed a run and
-    put it back failed once merged: a review)."""
+    a result added for a new run (`additions`), is `correction-unmatched`."""
     if not policy.corrections_allowed:
         return Verdict((), tuple(rewrites), tuple(findings))
     coverage = match(rewrites, added, additions)
-    left = coverage.unmatched
-    if left and merged is not None:
-        taken = merged(left)
-        left = tuple(c for c in left if c.path not in taken)
     unmatched = [
         Finding(
             c.path,
@@ -386,7 +377,7 @@ def judge(
             f"declares a change of the result of {c.experiment!r} ({c.change()}) that "
             f"nothing {where} makes",
         )
-        for c in left
+        for c in coverage.unmatched
     ]
     return Verdict(coverage.declared, coverage.uncovered, (*findings, *unmatched))
 

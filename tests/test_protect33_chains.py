@@ -20,7 +20,6 @@ from test_history_merges import commit, ok
 from expflow_git.corrections import Correction, Rewrite, chain_order, match
 
 A, B, C, D = ("a" * 40, "b" * 40, "c" * 40, "d" * 40)
-RES1 = "results/s/e1.json"
 
 
 def _fix(repo: Path, run: str, value: str) -> None:
@@ -307,26 +306,4 @@ def test_the_rm_undone_and_overwritten_in_one_commit_is_judged_alike_from_any_ba
     assert code == 1 and "put it back first" in out + err, out + err
     commit(repo, "e1 back, overwritten")
     _passes(repo, deleted)
-    _passes(repo, since)
-
-
-def test_a_branch_that_removed_a_run_and_put_it_back_merges(base: tuple[Path, str]) -> None:
-    """The branch's net change to e1 is none, but the merge's diff adds the deletion's
-    correction: `correction-unmatched` on main for good (a review). A correction the
-    merge takes from another parent as it is there was judged where it was added."""
-    repo, since = base
-    _run(repo, "e2", "0.4")  # (a run left while e1 is away)
-    since = commit(repo, "e2")
-    rec, res = (repo / "experiments/s/e1.json").read_bytes(), (repo / RES1).read_bytes()
-    git(repo, "checkout", "-q", "-b", "f")
-    ok(repo, "rm", "e1", "--reason", "leak", "--force")
-    commit(repo, "rm e1")
-    (repo / "experiments/s/e1.json").write_bytes(rec)
-    (repo / RES1).write_bytes(res)
-    commit(repo, "e1 back (the rm undone)")
-    git(repo, "checkout", "-q", "main")
-    git(repo, "merge", "-q", "--no-ff", "--no-commit", "f")
-    code, out, err = run_cli(["protect"], repo)
-    assert code == 0, out + err
-    commit(repo, "merge f")
     _passes(repo, since)

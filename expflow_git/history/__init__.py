@@ -76,18 +76,6 @@ def _parent_results(git: Git, globs: DocumentGlobs, commit: str, ids: set[str]) 
     }
 
 
-def _held_by_other_parents(git: Git, commit: str, blobs: dict[str, str]) -> set[str]:
-    """The paths of `blobs` (path -> blob) that a parent of `commit` other than the first
-    holds as they are (none for a commit that is no merge)."""
-    parents = git.run("rev-list", "--parents", "-n", "1", commit).split()[2:]
-    return {
-        e.path
-        for parent in parents
-        for e in git.ls_tree(parent.decode("ascii"), sorted(blobs))
-        if blobs.get(e.path) == e.sha
-    }
-
-
 def history_findings(
     git: Git, base: str, rev_sha: str, policy: Policy, *, scan: bool = True
 ) -> list[Finding]:
@@ -127,7 +115,6 @@ def history_findings(
             declared,
             immutable=immutable,
             parent_results=functools.partial(_parent_results, git, globs),
-            merged=functools.partial(_held_by_other_parents, git),
         )
         reported = {f.path for f in findings if f.rule == RULE}
         if immutable:

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from expflow_git.checks import Problem
@@ -92,7 +92,6 @@ def rewritten_results(
     *,
     immutable: bool = True,
     parent_results: Callable[[str, set[str]], set[str]] = lambda commit, ids: ids,
-    merged: Callable[[str, dict[str, str]], set[str]] | None = None,
 ) -> list[Finding]:
     """Each commit's rewrites of committed results that no correction added in that
     commit declares (none unless `immutable`: `protect.results_immutable`), and the
@@ -100,9 +99,7 @@ def rewritten_results(
     back is reported whatever `immutable` (the protect hook refuses it so).
     `parent_results(commit, ids)`: which of `ids` the commit's first parent holds a
     result of (asked only of a commit adding a correction that deletes a run it does
-    not touch: `corrections.additions`). `merged(commit, {path: blob})`: which of those
-    corrections another parent of the commit holds as they are (asked only of a commit
-    adding one that declares nothing it makes)."""
+    not touch: `corrections.additions`)."""
     findings: list[Finding] = []
     suffix = (
         "; no correction added in that commit declares it" if policy.corrections_allowed else ""
@@ -133,7 +130,6 @@ def rewritten_results(
                 added,
                 functools.partial(parent_results, commit),
             ),
-            merged=None if merged is None else _taken(merged, commit, changes),
         )
         findings.extend(verdict.findings)
         # One chain along the whole walk: a correction that does not follow it moves no
@@ -176,14 +172,6 @@ def rewritten_results(
                 )
             )
     return findings
-
-
-def _taken(
-    merged: Callable[[str, dict[str, str]], set[str]], commit: str, changes: list[Change]
-) -> Callable[[Sequence[Correction]], set[str]]:
-    """`judge`'s `merged` for one commit: its corrections' blobs from its changes."""
-    blobs = {c.path: c.new_sha for c in changes if c.new_sha is not None}
-    return lambda cs: merged(commit, {c.path: blobs[c.path] for c in cs if c.path in blobs})
 
 
 def _back_after_deletion(

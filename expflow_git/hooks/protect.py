@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -571,7 +571,6 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
             added,
             lambda ids: _head_results(ws, DocumentGlobs.of(policy, head_policy), ids),
         ),
-        merged=lambda cs: _merged_in(ws, changes, cs),
     )
     # Whatever the staged policy says of corrections (reviews: `deny` staged with the
     # change let HEAD's corrections drop out, and a deleted run come back, unseen):
@@ -595,25 +594,6 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     approvable = tuple(r for r in rewrites if r in declarable and declarable[r] not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
     return Judged((*refused, *verdict.findings), approvable, declared)
-
-
-def _merged_in(ws: Workspace, changes: list[Change], corrections: Sequence[Correction]) -> set[str]:
-    """The paths of `corrections` that a commit being merged in (MERGE_HEAD) holds as the
-    index does: judged where they were added (none outside a merge)."""
-    assert ws.git is not None
-    heads = ws.git.git_dir / "MERGE_HEAD"
-    if not heads.is_file():
-        return set()
-    blobs = {c.path: c.new_sha for c in changes if c.new_sha is not None}
-    wanted = {c.path: blobs[c.path] for c in corrections if c.path in blobs}
-    held: set[str] = set()
-    for head in heads.read_text("ascii", "replace").split():
-        try:
-            listed = ws.git.ls_tree(head, sorted(wanted))
-        except ExpflowError:  # (no commit: nothing is taken from it)
-            continue
-        held |= {e.path for e in listed if wanted.get(e.path) == e.sha}
-    return held
 
 
 def _head_results(ws: Workspace, globs: DocumentGlobs, ids: set[str]) -> set[str]:
