@@ -565,7 +565,11 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         about,
         policy,
         where="in the index",
-        additions=additions(
+        # Not in a merge: the runs it brings were committed on their branch (the audit
+        # judges a chain for a run first committed in the commit itself).
+        additions=()
+        if (ws.git.git_dir / "MERGE_HEAD").is_file()
+        else additions(
             changes,
             lambda path: policy.kind_of(path) is Kind.RESULT,
             added,
