@@ -565,8 +565,8 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         about,
         policy,
         where="in the index",
-        # Not in a merge: the runs it brings were committed on their branch (the audit
-        # judges a chain for a run first committed in the commit itself).
+        # Not in a merge: the corrections it brings were added on their branch, and the
+        # audit takes no chain of corrections an earlier commit added.
         additions=()
         if (ws.git.git_dir / "MERGE_HEAD").is_file()
         else additions(
