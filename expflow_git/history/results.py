@@ -107,11 +107,6 @@ def rewritten_results(
     # Each run's last declared correction so far along the walk (`chain_ends`): a result
     # a commit adds for a run whose end is a deletion must be the blob it superseded.
     ends: dict[str, Correction] = {}
-    # The corrections earlier commits of the walk added, by path. A commit declares what
-    # it adds for a run only with corrections it adds first: those a merge brings from a
-    # branch were judged there, and a branch's chain merged over a deletion on record
-    # (main's) declared the result it brought back (a review).
-    earlier: set[str] = set()
     for commit, changes in walk.commits:
         where = f"in commit {commit[:12]}"
         rewrites = {_as_rewrite(r): r for r in result_rewrites(changes, globs)}
@@ -123,21 +118,18 @@ def rewritten_results(
             where=where,
             watched=globs.is_correction,
         )
-        brought = {c.experiment for c in added if c.path in earlier}
-        earlier.update(c.path for c in added)
         verdict = judge(
             list(rewrites),
             added,
             about,
             policy,
             where=where,
-            additions=[
-                a
-                for a in additions(
-                    changes, globs.is_result, added, functools.partial(parent_results, commit)
-                )
-                if a.experiment not in brought
-            ],
+            additions=additions(
+                changes,
+                globs.is_result,
+                added,
+                functools.partial(parent_results, commit),
+            ),
         )
         findings.extend(verdict.findings)
         # One chain along the whole walk: a correction that does not follow it moves no

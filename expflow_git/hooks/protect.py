@@ -565,11 +565,7 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         about,
         policy,
         where="in the index",
-        # Not in a merge: the corrections it brings were added on their branch, and the
-        # audit takes no chain of corrections an earlier commit added.
-        additions=()
-        if (ws.git.git_dir / "MERGE_HEAD").is_file()
-        else additions(
+        additions=additions(
             changes,
             lambda path: policy.kind_of(path) is Kind.RESULT,
             added,
