@@ -148,11 +148,9 @@ def match(
     it starts. Each correction serves one rewrite or addition at most.
 
     A chain in one change set is what one commit made of several steps (an amended
-    commit, a squash, a merge taking a branch's overwrites of a run its first parent
-    holds): every step is declared, as it was commit by commit (issue 18, thirty-third
-    pass; one correction per commit failed all of these for good). Which additions a
-    caller offers is its own: the walk offers none a merge brings a branch's
-    corrections for (history/results.py)."""
+    commit, a squash, a merge taking a branch's overwrites, a new run corrected before
+    it was merged): every step is declared, as it was commit by commit (issue 18, thirty-third
+    pass; one correction per commit failed all of these for good)."""
     # By what they declare, each in the order added: a rewrite takes the first still free
     # (a scan of every correction per rewrite was R × C for one commit).
     free: dict[tuple[str, str, str | None], deque[int]] = {}
@@ -210,7 +208,7 @@ def additions(
     - a deletion (new blob None) of each experiment an `added` correction deletes the
       result of, where no change of a result file names it and `held` (which of the
       ids the parent holds a result of) says the parent held none: a run made and
-      removed on a branch, then squashed, was never in the parent.
+      removed on a branch, then merged or squashed, was never in the parent.
 
     Only chains of `added` corrections use them: none without one.
     """

@@ -307,3 +307,31 @@ def test_the_rm_undone_and_overwritten_in_one_commit_is_judged_alike_from_any_ba
     commit(repo, "e1 back, overwritten")
     _passes(repo, deleted)
     _passes(repo, since)
+
+
+def test_a_deletion_undone_by_a_branchs_overwrite_is_judged_alike_from_any_base(
+    base: tuple[Path, str],
+) -> None:
+    """Main deletes e1 on record while a branch overwrites it (0.5 → 0.9); the merge keeps
+    the branch's result: the `rm` undone and overwritten, as two commits may do it. The
+    verdict is the same from BASE before the branch and from the branch's tip (a rule
+    that judged it by what the walk held flipped between them: a review)."""
+    repo, _ = base
+    _run(repo, "e2", "0.4")  # (a run left while e1 is away)
+    since = commit(repo, "e2")
+    git(repo, "checkout", "-q", "-b", "f")
+    _fix(repo, "e1", "0.9")
+    tip = commit(repo, "e1 is 0.9")
+    git(repo, "checkout", "-q", "main")
+    rec = (repo / "experiments/s/e1.json").read_bytes()
+    ok(repo, "rm", "e1", "--reason", "leak", "--force")
+    commit(repo, "rm e1")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "f", check=False)  # (a conflict)
+    git(repo, "checkout", "f", "--", "results/s/e1.json")
+    (repo / "experiments/s/e1.json").write_bytes(rec)
+    git(repo, "add", "-A")
+    code, out, err = run_cli(["protect", "--force"], repo)
+    assert code == 1 and "result-rewritten" in out + err, out + err  # (the hook: two commits)
+    commit(repo, "merge f, keeping e1 at 0.9")
+    verdicts = {rev: findings(repo, "--since", rev) for rev in (since, tip)}
+    assert verdicts[since] == verdicts[tip] == (0, []), verdicts
