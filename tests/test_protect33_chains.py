@@ -321,6 +321,10 @@ def test_a_deletion_undone_by_a_branchs_overwrite_is_judged_alike_from_any_base(
     since = commit(repo, "e2")
     git(repo, "checkout", "-q", "-b", "f")
     _fix(repo, "e1", "0.9")
+    # (Named apart from main's deletion: both supersede e1's blob, and in one second
+    # they would share a name, an add/add conflict.)
+    for made in (repo / "corrections" / "s" / "e1").iterdir():
+        made.rename(made.with_name(f"branch-{made.name}"))
     tip = commit(repo, "e1 is 0.9")
     git(repo, "checkout", "-q", "main")
     rec = (repo / "experiments/s/e1.json").read_bytes()
