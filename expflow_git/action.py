@@ -102,12 +102,11 @@ def default_since(env: Mapping[str, str], git: Git, rev: str) -> tuple[str | Non
         if base is None:
             raise ExpflowError(f"the event names no base commit ({'.'.join(keys)})")
         _require_commit(git, base, "the base commit")
-        try:
-            fork = git.run("merge-base", base, rev).decode().strip()
-        except ExpflowError:
+        fork = _merge_base(git, base, rev)
+        if fork is None:
             raise ExpflowError(
                 f"the audited commit and its base {base[:12]} share no history; {FETCH_HINT}"
-            ) from None
+            )
         return fork, f"where it left its base {base[:12]}"
     if name == "push":
         before = _sha_at(event, "before")

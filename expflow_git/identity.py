@@ -15,7 +15,7 @@ from typing import Any
 
 from expflow_git.documents import stem
 from expflow_git.gitstore import REGULAR_MODES as REGULAR_MODES  # (re-exported)
-from expflow_git.gitstore import Change
+from expflow_git.gitstore import Change, TreeEntry
 from expflow_git.jsonstrict import JsonProblem, parse_json
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
@@ -100,6 +100,18 @@ class DocumentGlobs:
         another policy calls its path: a pull request's `paths` taking BASE's
         corrections in as records or results does not unmake them."""
         return any(p.kind_of(path) is Kind.CORRECTION for p in self.policies)
+
+    def results_held(self, listing: Iterable[TreeEntry], ids: set[str]) -> set[str]:
+        """Which of `ids` a tree listing (`git ls-tree`) holds a result of: a file these
+        globs call one (a link or submodule at a result's path is none)."""
+        return {
+            stem(e.path)
+            for e in listing
+            if stem(e.path) in ids
+            and e.type == "blob"
+            and e.mode in REGULAR_MODES
+            and self.is_result(e.path)
+        }
 
     def prefixes(self, *, corrections_only: bool = False) -> list[str]:
         """Literal directories that hold every document, or every correction (for a `git

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 
-from expflow_git.documents import stem
 from expflow_git.errors import Finding
 from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import Git
@@ -50,15 +49,7 @@ from expflow_git.history.results import (
     write_once,
 )
 from expflow_git.history.secrets import Reads, collect_added, scan_findings
-from expflow_git.history.walk import (
-    Walk,
-    ids,
-    is_doc,
-    key,
-    policy_at,
-    resolve_base,
-    result_ids,
-)
+from expflow_git.history.walk import Walk, ids, key, policy_at, resolve_base, result_ids
 from expflow_git.identity import DocumentGlobs, literal_prefix
 from expflow_git.policy.model import Policy
 
@@ -69,11 +60,7 @@ def _parent_results(git: Git, globs: DocumentGlobs, commit: str, ids: set[str]) 
     """Which of `ids` have a result in `commit`'s first parent (none for a root commit)."""
     if not git.run("rev-list", "--parents", "-n", "1", commit).split()[1:]:
         return set()
-    return {
-        stem(e.path)
-        for e in git.ls_tree(f"{commit}^1", globs.prefixes())
-        if stem(e.path) in ids and is_doc(e, globs.is_result)
-    }
+    return globs.results_held(git.ls_tree(f"{commit}^1", globs.prefixes()), ids)
 
 
 def history_findings(

@@ -600,14 +600,9 @@ def _head_results(ws: Workspace, globs: DocumentGlobs, ids: set[str]) -> set[str
     """Which of `ids` have a result in HEAD (none before the first commit)."""
     assert ws.git is not None
     try:
-        listed = ws.git.ls_tree("HEAD", globs.prefixes())
+        return globs.results_held(ws.git.ls_tree("HEAD", globs.prefixes()), ids)
     except ExpflowError:
         return set()
-    return {
-        stem(e.path)
-        for e in listed
-        if stem(e.path) in ids and e.mode in REGULAR_MODES and globs.is_result(e.path)
-    }
 
 
 def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list[Finding]:
