@@ -10,19 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
-from support import git, git_init, run_cli
-from test_import_common import totals, tree_bytes
+from support import git, run_cli
+from test_import_common import minimal_repo, totals, tree_bytes
 
 from expflow_git.documents import Status
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
-
-
-def _repo(tmp_path: Path) -> Path:
-    repo = git_init(tmp_path / "r")
-    res = run_cli(["init", "--template", "minimal"], repo)
-    assert res.code == 0, res
-    return repo
 
 
 def _import(repo: Path, csv: Path) -> list[str]:
@@ -38,7 +31,7 @@ def _refused(out: str) -> list[str]:
 
 
 def test_every_row_of_a_repeated_id_is_refused(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     csv = tmp_path / "dup.csv"
     csv.write_text("id,accuracy\nq,0.1\nq,0.2\nok,0.5\nw,0.3\nw,0.4\nw,x\n")
     res = run_cli(_import(repo, csv), repo)
@@ -67,7 +60,7 @@ def test_a_committed_run_whose_id_is_repeated_later_is_left_as_committed(
 ) -> None:
     """A second row of a committed run's id refuses both rows: the committed run is not
     rewritten (nor said to be changed after commit); removing the row imports as before."""
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     csv = tmp_path / "dup.csv"
     csv.write_text("id,accuracy\nq,0.1\n")
     assert run_cli(_import(repo, csv), repo).code == 0
@@ -91,7 +84,7 @@ def test_a_trackers_runs_of_one_id_are_named_as_its_runs(tmp_path: Path) -> None
     not repeat within one import; a source that repeated one would be refused alike)."""
     from expflow_git.importers import Source, SourceRun, import_source, open_repository
 
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     runs = [
         SourceRun(run=r, exp_id="x", status=Status.SUCCESS, params={}, metrics={"accuracy": 0.5})
         for r in ("a1", "b2")

@@ -10,15 +10,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import git, git_init, run_cli, scrubbed_env
+from support import git, run_cli, scrubbed_env
+from test_import_common import minimal_repo
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def _repo(tmp_path: Path, experiments: str = "experiments") -> Path:
-    repo = git_init(tmp_path / "r")
-    res = run_cli(["init", "--template", "minimal"], repo)
-    assert res.code == 0, res
+    repo = minimal_repo(tmp_path)
     policy = repo / "expflow.yaml"
     text = policy.read_text()
     policy.write_text(text.replace('["experiments/**/*.json"]', f'["{experiments}/**/*.json"]'))

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from conftest import ExpRepo
-from support import CliResult, git_init, run_cli
-from test_import_common import hook_commit, install_hooks, totals, tree_bytes
+from support import CliResult, run_cli
+from test_import_common import hook_commit, install_hooks, minimal_repo, totals, tree_bytes
 
 optuna = pytest.importorskip(
     "optuna", reason="needs the optuna extra: pip install 'expflow-git[optuna]'"
@@ -34,13 +34,6 @@ DIFFER = (
     "user attribute(s) named like an objective's metric differ from the objective's "
     "value, which is imported: "
 )
-
-
-def _repo(tmp_path: Path) -> Path:
-    repo = git_init(tmp_path / "r")
-    res = run_cli(["init", "--template", "minimal"], repo)
-    assert res.code == 0, res
-    return repo
 
 
 def _study(db: Path, attrs: list[dict[str, Any]]) -> Any:
@@ -70,7 +63,7 @@ def _warnings(res: CliResult) -> list[str]:
 
 
 def test_the_repro_each_case_is_said_and_nothing_refused(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     _study(tmp_path / "ua.db", [{"accuracy": 0.1}, {"loss": True}, {"loss": "0.5"}])
     res = _import(repo)
     assert res.code == 0, res
@@ -93,7 +86,7 @@ def test_the_repro_each_case_is_said_and_nothing_refused(tmp_path: Path) -> None
 def test_the_python_api_says_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from expflow_git.importers import Action, import_optuna
 
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     _study(tmp_path / "ua.db", [{"accuracy": 0.1}, {"loss": True}, {"loss": "0.5"}])
     monkeypatch.chdir(repo)
     summary = import_optuna("sqlite:///../ua.db", "ua", dry_run=True)
@@ -103,7 +96,7 @@ def test_the_python_api_says_the_same(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_at_most_five_are_named(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     _study(tmp_path / "ua.db", [{"loss": "x", "accuracy": 0.5}] * 7)
     res = _import(repo)
     assert res.code == 0, res
@@ -116,7 +109,7 @@ def test_at_most_five_are_named(tmp_path: Path) -> None:
 def test_a_text_copy_of_the_score_is_imported_and_committed(tmp_path: Path) -> None:
     """`trial.set_user_attr("accuracy", f"{acc:.3f}")`: the trial is imported (exit 0),
     committed through the hooks, and a re-import after the commit is unchanged."""
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     _study(tmp_path / "ua.db", [{"accuracy": "0.900"}, {"accuracy": "0.900"}])
     res = _import(repo)
     assert res.code == 0, res
@@ -135,7 +128,7 @@ def test_a_text_copy_of_the_score_is_imported_and_committed(tmp_path: Path) -> N
 
 
 def test_a_running_trial_with_a_text_copy_updates_to_success(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     study = _study(tmp_path / "ua.db", [])
     trial = study.ask()
     trial.set_user_attr("accuracy", "0.900")
@@ -163,7 +156,7 @@ def test_a_pin_after_a_tab_in_a_value_is_never_shown(
     from expflow_git.importers import import_optuna
 
     pin = str(4000 + 821)
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     _study(tmp_path / "ua.db", [{"loss": f"pin:\t{pin}"}, {"accuracy": f"pin:\t{pin}"}])
     for extra in ((), ("--dry-run",)):
         res = _import(repo, *extra)
@@ -178,7 +171,7 @@ def test_a_pin_after_a_tab_in_a_value_is_never_shown(
 
 def test_a_split_attribute_is_not_said(tmp_path: Path) -> None:
     """An attribute `--split-attr` puts into a split is no metric: no warning of it."""
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     _study(tmp_path / "ua.db", [{"accuracy": 0.5}, {"loss": {"accuracy": 0.8}}])
     res = _import(repo, "--split-attr", "holdout=accuracy", "--split-attr", "valid=loss")
     assert res.code == 0, res
@@ -187,7 +180,7 @@ def test_a_split_attribute_is_not_said(tmp_path: Path) -> None:
     assert _result(repo, 1)["splits"] == {"valid": {"accuracy": 0.8}}
     assert "differ" not in res.err and "no number" not in res.err, res.err
     # Without the option, the same study is said.
-    other = _repo(tmp_path / "o")
+    other = minimal_repo(tmp_path / "o")
     (tmp_path / "o" / "ua.db").write_bytes((tmp_path / "ua.db").read_bytes())
     said = _import(other)
     assert said.code == 0, said
@@ -198,7 +191,7 @@ def test_a_split_attribute_is_not_said(tmp_path: Path) -> None:
 def test_hundreds_of_unknown_attributes_make_a_bounded_note(tmp_path: Path) -> None:
     """The note of numeric attributes the registry lacks named every one (a trial with
     500 made a line of 3,000 characters: a review); five, then how many more."""
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     _study(tmp_path / "ua.db", [{f"m{i:03d}": float(i) for i in range(500)}])
     res = _import(repo, "--dry-run")
     [note] = [ln for ln in _warnings(res) if "not in the registry" in ln]

@@ -10,17 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import git_init, run_cli
-from test_import_common import tree_bytes
+from support import run_cli
+from test_import_common import minimal_repo, tree_bytes
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
-
-
-def _repo(tmp_path: Path) -> Path:
-    repo = git_init(tmp_path / "r")
-    res = run_cli(["init", "--template", "minimal"], repo)
-    assert res.code == 0, res
-    return repo
 
 
 def _import(repo: Path, csv: Path, text: str, study: str) -> tuple[int, list[str]]:
@@ -38,7 +31,7 @@ def _import(repo: Path, csv: Path, text: str, study: str) -> tuple[int, list[str
     ],
 )
 def test_an_id_of_another_study_is_said_to_be_taken(tmp_path: Path, row: str) -> None:
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     csv = tmp_path / "in.csv"
     assert _import(repo, csv, "id,accuracy\na,0.5\n", "c") == (0, [])
     before = tree_bytes(repo)
@@ -53,7 +46,7 @@ def test_an_id_of_another_study_is_said_to_be_taken(tmp_path: Path, row: str) ->
 def test_a_result_of_the_id_without_its_record_is_named_as_such(tmp_path: Path) -> None:
     """A result of the id in another study's folder with no record: refused as such, not
     for what the new result would lack at that path."""
-    repo = _repo(tmp_path)
+    repo = minimal_repo(tmp_path)
     (repo / "results/c").mkdir(parents=True)
     (repo / "results/c/a.json").write_text("{}")
     code, refused = _import(repo, tmp_path / "in.csv", "id,accuracy,x\na,,1\n", "c2")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ExpRepo
-from support import run_cli, run_git
+from support import git_init, run_cli, run_git
 
 from expflow_git.documents import ID_RE
 from expflow_git.importers.source import join_id, redact_uri, sanitize_id
@@ -20,6 +20,14 @@ PIN = "1234"
 
 
 # ----------------------------------------------------------------------------- helpers
+def minimal_repo(tmp_path: Path) -> Path:
+    """A repository at `tmp_path/r` with `init --template minimal`'s files, uncommitted."""
+    repo = git_init(tmp_path / "r")
+    res = run_cli(["init", "--template", "minimal"], repo)
+    assert res.code == 0, res
+    return repo
+
+
 def install_hooks(repo: ExpRepo) -> None:
     """The plain git hooks (`install-hooks`), calling this interpreter's expflow_git."""
     res = run_cli(["install-hooks"], repo.path)
