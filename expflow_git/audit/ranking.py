@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from expflow_git.checks import RunVerdict
-from expflow_git.documents import exact
+from expflow_git.documents import exact, run_value
 from expflow_git.policy.model import Metric, Ranking, WalkForward
 
 
-@dataclass(frozen=True, slots=True)
+@run_value
 class RankedRun:
     verdict: RunVerdict
     rank: int | None  # None: infeasible, or missing the sort metric
