@@ -14,8 +14,8 @@ from expflow_git.documents import Scalar, Status, difference, same_scalar
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitstore import Git, LogEntry
 from expflow_git.policy.model import Gate, Policy
-from expflow_git.query.nodes import MISSING, Missing
 from expflow_git.query.runs import Run, RunSet
+from expflow_git.query.values import MISSING, Missing
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Protocol
 
 from expflow_git.policy.model import param_key
-from expflow_git.query.values import OneOf, compare, compare_names
+from expflow_git.query.values import MISSING, OneOf, compare, compare_names
 
 Literal = str | int | float | bool | None
 # Fields that are names: compared as text, and an unquoted number is the name as typed.
@@ -56,18 +55,6 @@ class Field:
         as text, an unquoted number the name as typed (`tags = 5` is the tag "5", as
         `tags in (5)` is)."""
         return self.root in NAMES or self.path == ("tags",)
-
-
-class Missing(enum.Enum):
-    """A run without the field: a param may be JSON null, so None is a value."""
-
-    MISSING = "missing"
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING = Missing.MISSING
 
 
 class Reading:

@@ -11,8 +11,9 @@ from typing import Any, TypeGuard
 from expflow_git.escape import json_document, line, terminal_path
 from expflow_git.gitstore import LogEntry
 from expflow_git.query.inspect import Line, Verdict
-from expflow_git.query.nodes import MISSING, Fields, Reading, lookup
+from expflow_git.query.nodes import Fields, Reading, lookup
 from expflow_git.query.runs import Run
+from expflow_git.query.values import MISSING
 from expflow_git.query.where import Field
 from expflow_git.render.table import (
     csv_table,

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from expflow_git.escape import csv_cell, json_text, line, markdown
-from expflow_git.query.nodes import MISSING
+from expflow_git.query.values import MISSING
 from expflow_git.render.view import Row, fmt_number
 from expflow_git.spelling import jcs_number
 
