@@ -11,6 +11,19 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers_audit import (
+    add_run,
+    commit_all,
+    experiment,
+    findings_of,
+    m,
+    new_repo,
+    result,
+    run_cli,
+    runs_of,
+    statement_of,
+    write_json,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,3 +146,35 @@ def test_the_board_is_the_same_whatever_order_the_documents_come_in(
     once = {i for i in ids if ids.count(i) == 1}
     succeeded = {i for i, status, *_ in runs if status == "success" and i in once}
     assert {run_id for run_id, _ in first} == succeeded
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["cold", "warm"])
+def test_a_document_not_named_by_its_id_is_found_as_before(tmp_path: Path, cache: bool) -> None:
+    """The consume step asks `stem_findings` only where the path is not `<folder>/<id>.json`
+    (a shortcut of this pass): every other spelling of a name is still judged by it."""
+    repo = new_repo(tmp_path / "repo")
+    add_run(repo, "ok", m(50.0))  # experiments/<study>/ok.json: the shortcut
+    add_run(repo, "run.json", m(40.0))  # run.json.json: its stem is run.json
+    write_json(repo, "experiments/s/a.json", experiment("b", study="s"))  # id b in a.json
+    write_json(repo, "results/s/b.json", result("a", m(30.0)))  # result of a in b.json
+    write_json(repo, "experiments/s/xc.json", experiment("c", study="s"))  # ends in c.json
+    write_json(repo, "experiments/top.json", experiment("top", study="s"))  # top level
+    write_json(repo, "results/top.json", result("top", m(20.0)))
+    commit_all(repo)
+    args = ["audit", "--format", "json", "--out", str(tmp_path / "r.json")]
+    if not cache:
+        args.insert(1, "--no-cache")
+    for _ in range(2 if cache else 1):  # warm: the second audit reads the cache
+        res = run_cli(args, repo)
+    assert res.code == 1, res.err
+    statement = statement_of((tmp_path / "r.json").read_bytes())
+    named = sorted(
+        (f["path"], f["message"]) for f in findings_of(statement) if f["rule"] == "id-mismatch"
+    )
+    assert named == [
+        ("experiments/s/a.json", "id 'b' differs from the file name 'a'"),
+        ("experiments/s/xc.json", "id 'c' differs from the file name 'xc'"),
+        ("results/s/b.json", "experiment 'a' differs from the file name 'b'"),
+    ]
+    ranked = {r["id"] for r in runs_of(statement)}
+    assert {"ok", "run.json", "top"} <= ranked and not {"a", "b", "c"} & ranked

@@ -50,6 +50,13 @@ _TEXT = FileClass.TEXT.value
 _new_use = tuple.__new__
 
 
+def _named(path: str, run_id: str) -> bool:
+    """What `stem_findings` finds nothing for, in the common case: the file is
+    `<folder>/<id>.json` (an id holds no `/`: an edited cache record's may). Otherwise
+    `stem_findings` decides (~0.5 µs a document less on the cold audit's critical path)."""
+    return path.endswith(f"/{run_id}.json") and "/" not in run_id
+
+
 class Use(NamedTuple):
     """One path of the tree that holds a blob, classified once."""
 
@@ -386,7 +393,7 @@ class TreeReader:
                 if type(raw["params"]) is not dict:
                     raise TypeError("params must be an object")
                 doc = Experiment.from_json(path, raw)
-                problems = stem_findings(doc)
+                problems = [] if _named(path, doc.id) else stem_findings(doc)
             else:
                 # What the registry accepted is reported and charted: its numbers are
                 # under 2**53 (a forged record's are a miss); the rest only finite.
@@ -399,7 +406,8 @@ class TreeReader:
                 doc = Result.from_json(path, raw)
                 spellings = outcome.get("sp") if made else spelled(outcome.get("sp"))
                 problems = [row_finding(path, row) for row in registry]
-                problems += stem_findings(doc)
+                if not _named(path, doc.experiment):
+                    problems += stem_findings(doc)
             if problems:
                 findings.extend(problems)
             elif isinstance(doc, Experiment):
