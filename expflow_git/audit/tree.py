@@ -53,7 +53,7 @@ _new_use = tuple.__new__
 def _named(path: str, run_id: str) -> bool:
     """What `stem_findings` finds nothing for, in the common case: the file is
     `<folder>/<id>.json` (an id holds no `/`: an edited cache record's may). Otherwise
-    `stem_findings` decides (~0.5 µs a document less on the cold audit's critical path)."""
+    `stem_findings` decides (~0.3 µs a document less on the cold audit's critical path)."""
     return path.endswith(f"/{run_id}.json") and "/" not in run_id
 
 
