@@ -72,11 +72,14 @@ class Lookup:
         self._list = listing
         self._paths: list[str] | None = None
         self._by_stem: dict[str, list[str]] = {}
-        self._by_stem_kind: dict[tuple[Kind, str], list[str]] = {}  # (paths())
+        self._by_stem_kind: dict[str, dict[Kind | None, list[str]]] = {}  # (named())
         self._of_kind: dict[Kind, list[str]] | None = None  # (documents())
         self._blobs: dict[str, bytes] = {}
         self._reader: BlobReader | None = None
         self._reader_pid = 0
+        # Whether the run reads thousands of documents (gitstore.BULK_BLOBS): their blob
+        # ids are then hashed by OpenSSL (gitstore.bulk_hash).
+        self.bulk = False
 
     @classmethod
     def index(cls, git: Git, policy: Policy, rels: list[str], *, whole: bool) -> Lookup:
@@ -141,13 +144,17 @@ class Lookup:
             only = named[0]
             return named if only != asking and self.policy.kind_of(only) is kind else ()
         # Many files with one name (thousands of corrections of one run, say) are sorted
-        # by kind once, not matched against the globs again on every question (k²).
-        of_kind = self._by_stem_kind.get((kind, exp_id))
-        if of_kind is None:
+        # by kind once, not matched against the globs again on every question (k²); for
+        # every kind at once: a run's record and result share a name, and each is asked
+        # about the other kind (a 20,000-run sweep's hook asked 80,000 globs, not 40,000).
+        kinds = self._by_stem_kind.get(exp_id)
+        if kinds is None:
             kind_of = self.policy.kind_of
-            of_kind = sorted(p for p in named if kind_of(p) is kind)
-            self._by_stem_kind[kind, exp_id] = of_kind
-        return of_kind
+            kinds = {}
+            for path in sorted(named):
+                kinds.setdefault(kind_of(path), []).append(path)
+            self._by_stem_kind[exp_id] = kinds
+        return kinds.get(kind, ())
 
     def documents(self, kind: Kind) -> list[str]:
         """Every listed document of `kind` (a link or a submodule is none), in listing
@@ -165,9 +172,12 @@ class Lookup:
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read these paths' blobs now (INDEX; else a no-op): each from the file on disk
         when it is that blob (`same_on_disk`), the others all in one `git cat-file`."""
+        from expflow_git.gitstore import BULK_BLOBS
+
         wanted = {p: sha for p in paths if (sha := self._ids.get(p)) and p not in self._blobs}
+        bulk = self.bulk or len(wanted) > BULK_BLOBS
         for path, sha in list(wanted.items()):
-            data = same_on_disk(self.root, path, sha)
+            data = same_on_disk(self.root, path, sha, bulk=bulk)
             if data is not None:
                 self._blobs[path] = data
                 del wanted[path]
@@ -199,7 +209,7 @@ class Lookup:
         # Not prefetched (a staged document, read in whichever process checks it; a
         # tracked file deleted from disk): the file if it is the blob, else this
         # process's one stream.
-        data = same_on_disk(self.root, path, sha)
+        data = same_on_disk(self.root, path, sha, bulk=self.bulk)
         return data if data is not None else self._blob_reader().read(sha)
 
     def _blob_reader(self) -> BlobReader:
@@ -218,12 +228,12 @@ class Lookup:
         self._reader = None
 
 
-def same_on_disk(root: Path, path: str, sha: str) -> bytes | None:
+def same_on_disk(root: Path, path: str, sha: str, *, bulk: bool = False) -> bytes | None:
     """The file at `path` if it is the blob `sha` (its git id, computed here), else None.
     A staged blob git would read from a loose object costs ~65 µs a file through
     `cat-file` (a sweep's 2,000 staged results: 130 ms); the file on disk is read and
     hashed in a few. Whatever git's filters or an unstaged edit make differ, the ids
-    differ, and the blob is read from git."""
+    differ, and the blob is read from git. `bulk`: one of thousands (gitstore.blob_id)."""
     from expflow_git.gitstore import blob_id
 
     try:
@@ -239,7 +249,7 @@ def same_on_disk(root: Path, path: str, sha: str) -> bytes | None:
         return None
     finally:
         os.close(fd)
-    return data if blob_id(data, len(sha)) == sha else None
+    return data if blob_id(data, len(sha), bulk=bulk) == sha else None
 
 
 def file_or_blob(git: Git, path: str, sha: str) -> bytes:

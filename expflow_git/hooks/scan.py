@@ -133,18 +133,19 @@ def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes | 
     not grow with the commit); one blob in memory at a time. A submodule's content is
     None: its name is all this repository holds of it."""
     from expflow_git.gitblobs import BlobReader, staged_entries
-    from expflow_git.gitstore import GITLINK
+    from expflow_git.gitstore import BULK_BLOBS, GITLINK
     from expflow_git.hooks.lookup import same_on_disk
 
     if ws.git is None:
         return
     entries = staged_entries(ws.git, rels, links=True)
     from_git = []
+    bulk = len(entries) > BULK_BLOBS
     for position, rel in enumerate(rels):
         if rel in entries and entries[rel].mode == GITLINK:
             yield position, rel, None
         elif rel in entries:
-            data = same_on_disk(ws.root, rel, entries[rel].sha)
+            data = same_on_disk(ws.root, rel, entries[rel].sha, bulk=bulk)
             if data is None:
                 from_git.append((position, rel))
             else:

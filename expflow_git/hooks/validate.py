@@ -98,6 +98,12 @@ def validate(
             facts = _FactCache.open(ws.git, policy, lookup, warn)
             extra, known = facts.answer(budgets.extra, budgets.split)
             budgets = replace(budgets, extra=extra)  # only those it has no facts of are read
+        from expflow_git.gitstore import BULK_BLOBS
+
+        # The blobs hashed (Lookup.bulk): the documents, a record for each result, and
+        # the documents only counted.
+        results = sum(kind is Kind.RESULT for _, _, kind in docs)
+        lookup.bulk = len(docs) + results + len(budgets.extra) > BULK_BLOBS
         _prefetch(lookup, docs, budgets.extra)
         given = frozenset(rel for _, rel, _ in docs)
         work = functools.partial(_check_part, ws, policy, lookup, given, budgets)
