@@ -854,7 +854,9 @@ def sweep_repo(runs: int) -> tuple[Path, list[str], list[str]]:
         (dest / exp_path).write_bytes(gen_repo.dump(record))
         (dest / res_path).write_bytes(gen_repo.dump(res))
     git("add", "expflow.yaml", "experiments")
-    git("commit", "-q", "--no-verify", "-m", "launch the sweep")
+    # (no automatic gc in the background: past ~6,700 loose objects the commit starts one,
+    # and the `gc` below then failed, "gc is already running")
+    git("-c", "gc.auto=0", "commit", "-q", "--no-verify", "-m", "launch the sweep")
     git("gc", "-q")
     git("add", "results")  # staged, as in the commit the hook judges
     done.write_text("")
