@@ -266,7 +266,7 @@ class TreeEntry:
 
 @functools.cache
 def builtin_hash(name: str) -> Callable[[bytes], Any]:
-    """CPython's own `sha1` or `sha256` constructor: `hashlib` loads OpenSSL first (~5 ms
+    """CPython's own `sha1` or `sha256` constructor: `hashlib` loads OpenSSL first (~3 ms
     of every hook's start-up, for a few small digests). `_sha2` from CPython 3.12,
     `_sha1`/`_sha256` before; hashlib where neither is built in."""
     import importlib
@@ -285,11 +285,12 @@ def builtin_hash(name: str) -> Callable[[bytes], Any]:
 @functools.cache
 def bulk_hash(name: str) -> Callable[[bytes], Any]:
     """OpenSSL's `sha1` or `sha256` constructor (hashlib's): ~0.7 µs for a 500-byte blob
-    against ~2.7 µs for CPython's own, once its ~2.5 ms of loading is paid (BULK_BLOBS)."""
+    against ~2.7 µs for CPython's own, once its ~2.5 ms of loading is paid (BULK_BLOBS);
+    CPython's own where hashlib has none."""
     import hashlib
 
-    found: Callable[[bytes], Any] = getattr(hashlib, name)
-    return found
+    found: Callable[[bytes], Any] | None = getattr(hashlib, name, None)
+    return found if found is not None else builtin_hash(name)
 
 
 # Blobs hashed in one run above which OpenSSL's hash repays its loading (`bulk_hash`): a
