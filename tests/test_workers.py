@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import CliCall, ExpRepo, experiment_doc, result_doc
 
-from expflow_git import workers
+from expflow_git import gitstore, workers
 from expflow_git.hooks import validate as validate_module
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork")
@@ -213,9 +213,12 @@ def _mixed_repo(repo: ExpRepo) -> None:
     repo.git("add", "-A")
 
 
+@pytest.mark.parametrize("bulk_blobs", [gitstore.BULK_BLOBS, 5])
 def test_parallel_validate_prints_what_a_serial_one_does(
-    exp_repo: ExpRepo, cli: CliCall, monkeypatch: pytest.MonkeyPatch
+    exp_repo: ExpRepo, cli: CliCall, monkeypatch: pytest.MonkeyPatch, bulk_blobs: int
 ) -> None:
+    """Also past `gitstore.BULK_BLOBS` (OpenSSL's hash, in the forked workers too)."""
+    monkeypatch.setattr(gitstore, "BULK_BLOBS", bulk_blobs)
     _mixed_repo(exp_repo)
     files = sorted(str(p.relative_to(exp_repo.path)) for p in exp_repo.path.glob("*/*/*.json"))
     serial = cli(["validate", *files], cwd=exp_repo.path, env={"EXPFLOW_JOBS": "1"})
