@@ -55,7 +55,7 @@ def code_digest() -> str:
     digest = blake2b()
     # The walk starts from resolved folders and follows no link, so each folder's path is
     # its real one: the schemas inside a wheel's package are known by their path (a
-    # `resolve()` of every folder was ~1 ms of each process).
+    # `resolve()` of every folder took the walk from ~0.4 ms to ~0.9 ms).
     skip = os.fspath(schemas)
     for top, prefix in ((here, ""), (schemas, "schemas/")):
         for folder, subfolders, names in os.walk(top):

@@ -77,8 +77,8 @@ class Lookup:
         self._blobs: dict[str, bytes] = {}
         self._reader: BlobReader | None = None
         self._reader_pid = 0
-        # Whether the run reads thousands of documents (gitstore.BULK_BLOBS): their blob
-        # ids are then hashed by OpenSSL (gitstore.bulk_hash).
+        # Whether the run hashes more than gitstore.BULK_BLOBS files: their blob ids are
+        # then hashed by OpenSSL (gitstore.bulk_hash).
         self.bulk = False
 
     @classmethod
@@ -146,7 +146,8 @@ class Lookup:
         # Many files with one name (thousands of corrections of one run, say) are sorted
         # by kind once, not matched against the globs again on every question (k²); for
         # every kind at once: a run's record and result share a name, and each is asked
-        # about the other kind (a 20,000-run sweep's hook asked 80,000 globs, not 40,000).
+        # about the other kind (a 20,000-run sweep's hook matched 80,000 paths against
+        # the globs; 40,000 now).
         kinds = self._by_stem_kind.get(exp_id)
         if kinds is None:
             kind_of = self.policy.kind_of
