@@ -11,6 +11,9 @@ commit's audit fails."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import ExpRepo, experiment_doc, result_doc
 from support import run_cli
@@ -101,3 +104,41 @@ def test_a_result_finds_its_record_named_without_the_suffix(exp_repo: ExpRepo, r
     repo.commit("results")
     audit = run_cli(["audit", "--no-cache"], cwd=repo.path)
     assert audit.code == 0, audit.both
+
+
+def _new(exp_id: str, study: str) -> list[str]:
+    params = ["--param", "lr=0.001", "--param", "Args/--sub_step=5", "--param", "model=fno"]
+    return ["new", exp_id, "--study", study, *params]
+
+
+def test_the_writers_find_a_run_whose_files_have_no_suffix(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """`new`, `result` and `import` look for a run's record and result as the hooks and
+    the audit do: `new run1` wrote `experiments/t/run1.json` beside a committed
+    `experiments/s/run1` (a duplicate id), and `result run1` gave the result to it."""
+    repo = exp_repo
+    _any_name_policy(repo)
+    assert run_cli(_new("run1", "s"), cwd=repo.path).code == 0
+    (repo.path / "experiments/s/run1.json").rename(repo.path / "experiments/s/run1")
+    repo.commit("a record without the suffix")
+    again = run_cli(_new("run1", "t"), cwd=repo.path)
+    assert again.code == 2 and "experiments/s/run1: experiment 'run1' exists" in again.err
+    assert not (repo.path / "experiments/t").exists()
+    wrote = run_cli(
+        ["result", "run1", "--metric", "seg_total=50", "--metric", "pde_mean=10"]
+        + ["--metric", "train_time_min=5"],
+        cwd=repo.path,
+    )
+    assert wrote.code == 0, wrote.both
+    assert json.loads((repo.path / "experiments/s/run1").read_text())["status"] == "success"
+    (repo.path / "results/s/run1.json").rename(repo.path / "results/s/run1")
+    repo.commit("its result, without the suffix")
+    assert run_cli(["audit", "--no-cache"], cwd=repo.path).code == 0
+    sheet = tmp_path / "runs.csv"
+    sheet.write_text("run,seg_total,pde_mean,train_time_min\nrun1,50,10,5\n")
+    imported = run_cli(
+        ["import", "csv", str(sheet), "--id-column", "run", "--study", "s"], cwd=repo.path
+    )
+    assert not (repo.path / "experiments/s/run1.json").exists(), imported.both
+    assert not (repo.path / "results/s/run1.json").exists(), imported.both

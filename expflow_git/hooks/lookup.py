@@ -88,7 +88,7 @@ class Lookup:
         from expflow_git.gitstore import GITLINK, SYMLINK, is_plain_name
 
         few = not whole and len(rels) <= FEW_DOCS
-        suffixes = ("", ".json") if any_name(policy) else (".json",)
+        suffixes = ("", ".json") if policy.takes_any_name() else (".json",)
         names = sorted({stem(rel) + suffix for rel in rels for suffix in suffixes}) if few else []
         if not few or not all(is_plain_name(n) for n in names):
             listing = _index_listing(git.run("ls-files", "-s", "-z", "--"))
@@ -121,7 +121,7 @@ class Lookup:
         if self._paths is None:
             self._paths = list(self._list())
             by_stem = self._by_stem
-            if any_name(self.policy):  # (every path, by its id as the audit reads it)
+            if self.policy.takes_any_name():  # (every path, by its id, as the audit)
                 for path in self._paths:
                     by_stem.setdefault(stem(path), []).append(path)
             else:
@@ -231,17 +231,6 @@ class Lookup:
         if self._reader is not None and self._reader_pid == os.getpid():
             self._reader.close()
         self._reader = None
-
-
-def any_name(policy: Policy) -> bool:
-    """Whether the policy's globs may take a record or a result whose file name does not
-    end in `.json` (`experiments/**/*`): its id is then the whole name (documents.stem),
-    and the lookup lists every path by its id, as the audit groups them. With only
-    `*.json` globs (the templates') the other paths are never documents. A hunter's
-    find: `experiments/a/run1` and `experiments/b/run1`, both of id `run1`, passed
-    `validate --staged`, and the audit of their commit refused a duplicate id."""
-    globs = (*policy.experiment_globs, *policy.result_globs)
-    return not all(glob.endswith(".json") for glob in globs)
 
 
 def same_on_disk(root: Path, path: str, sha: str, *, bulk: bool = False) -> bytes | None:

@@ -181,7 +181,7 @@ class _Context:
         for rel, blob in records.items():
             self.committed_records.setdefault(stem(rel), {})[rel] = blob
         for rel in sorted(self.committed, reverse=True):
-            self.committed_ids[rel.rsplit("/", 1)[-1][:-5]] = rel
+            self.committed_ids[stem(rel)] = rel  # (a name without `.json` too)
 
     # The first run whose record here is another storage's study of the source's name
     # (`_other_run`): the source's new runs are that study's neither.

@@ -289,6 +289,16 @@ class Policy:
         index = self._classify(path.removeprefix("./"))
         return None if index is None else _KINDS_IN_ORDER[index]
 
+    def takes_any_name(self) -> bool:
+        """Whether the record or result globs may take a file whose name does not end in
+        `.json` (`experiments/**/*`): its id is then the whole name (documents.stem), and
+        whoever finds documents by id lists every path by it, as the audit groups them.
+        With only `*.json` globs (the templates') other paths are never documents. A
+        hunter's find: `experiments/a/run1` and `experiments/b/run1`, both of id `run1`,
+        passed `validate --staged`, and the audit of their commit refused a duplicate id."""
+        globs = (*self.experiment_globs, *self.result_globs)
+        return not all(glob.endswith(".json") for glob in globs)
+
     def globs_of(self, kind: Kind) -> tuple[str, ...]:
         """The `paths` globs of records, results or corrections."""
         by_kind = {

@@ -29,6 +29,7 @@ from expflow_git.documents import (
     Scalar,
     Status,
     dump,
+    stem,
 )
 from expflow_git.errors import (
     ExitCode,
@@ -282,6 +283,7 @@ class Layout:
         found: dict[str, set[str]] = {}
         real_root = os.path.realpath(self.root)
         kind_of = self.policy.kind_of
+        suffix = "" if self.policy.takes_any_name() else ".json"  # (documents' names)
         for base in {literal_folder(g) for g in self.policy.globs_of(kind)} - {None}:
             top = self.disk(str(base))
             if os.path.realpath(top) != os.path.normpath(
@@ -292,7 +294,7 @@ class Layout:
                 self.target(str(base))
             for folder, dirs, files in os.walk(top):
                 dirs[:] = [d for d in dirs if d != ".git"]
-                names = [f for f in files if f.endswith(".json")]
+                names = [f for f in files if f.endswith(suffix)]
                 for d in dirs:
                     if os.path.islink(os.path.join(folder, d)):
                         with contextlib.suppress(OSError):
@@ -303,9 +305,9 @@ class Layout:
                 prefix = "" if prefix == "." else f"{prefix}/"
                 for name in names:
                     rel = repo_path(prefix + name)
-                    if rel.endswith(".json") and kind_of(rel) is kind:
-                        found.setdefault(rel.rsplit("/", 1)[-1][:-5], set()).add(rel)
-        return {stem: sorted(rels) for stem, rels in found.items()}
+                    if rel.endswith(suffix) and kind_of(rel) is kind:
+                        found.setdefault(stem(rel), set()).add(rel)
+        return {name: sorted(rels) for name, rels in found.items()}
 
     @functools.cached_property
     def git(self) -> Git | None:
