@@ -142,3 +142,32 @@ def test_the_writers_find_a_run_whose_files_have_no_suffix(
     )
     assert not (repo.path / "experiments/s/run1.json").exists(), imported.both
     assert not (repo.path / "results/s/run1.json").exists(), imported.both
+
+
+def test_an_import_names_where_head_has_a_result_without_the_suffix(
+    exp_repo: ExpRepo, tmp_path: Path
+) -> None:
+    """A correction of an imported result that HEAD holds as `results/s/run1`, moved in
+    the work tree and not committed, is refused naming both places, and nothing is
+    written. The importers key HEAD's results by stem: keyed by the name less `.json`'s
+    five characters, `run1` was "", HEAD seemed to hold no result of it, and the import
+    wrote the new score over the moved file, "updated", with no correction."""
+    repo = exp_repo
+    _any_name_policy(repo)
+    sheet = tmp_path / "runs.csv"
+    sheet.write_text("run,seg_total,pde_mean,train_time_min\nrun1,50,10,5\n")
+    import_csv = ["import", "csv", str(sheet), "--id-column", "run", "--study", "s"]
+    assert run_cli(import_csv, cwd=repo.path).code == 0
+    for kind in ("experiments", "results"):
+        (repo.path / f"{kind}/s/run1.json").rename(repo.path / f"{kind}/s/run1")
+    repo.commit("an imported run, its files without the suffix")
+    (repo.path / "results/s/old").mkdir()
+    (repo.path / "results/s/run1").rename(repo.path / "results/s/old/run1")
+    sheet.write_text("run,seg_total,pde_mean,train_time_min\nrun1,51,10,5\n")
+    moved = run_cli([*import_csv, "--correct", "fix", "--force"], cwd=repo.path)
+    assert moved.code == 1, moved.both
+    assert (
+        "committed as results/s/run1, which the work tree has as results/s/old/run1;"
+    ) in moved.out, moved.both
+    assert json.loads((repo.path / "results/s/old/run1").read_text())["metrics"]["seg_total"] == 50
+    assert not (repo.path / "corrections").exists()

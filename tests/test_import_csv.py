@@ -125,6 +125,11 @@ def test_a_correction_of_a_result_moved_in_the_work_tree_is_refused(
     res = cli(args(path, "--status-column", "state", "--correct", "fix", "--force"), exp_repo.path)
     assert res.code == 1, res
     assert "corrected" not in totals(res.out).replace("0 corrected", ""), res.out
+    # It names where HEAD has the result (`committed_ids`, keyed by the file's stem).
+    assert (
+        f"committed as results/{STUDY}/r-001.json, which the work tree has as "
+        f"results/{STUDY}/old/r-001.json; commit or undo that move first"
+    ) in res.out, res.out
     assert tree_bytes(exp_repo.path) == before
     assert not (exp_repo.path / "corrections").exists()
 
