@@ -735,6 +735,18 @@ class Git:
             raise ExpflowError(f"revision is not a commit: '{rev}' is a {kind}")
         return self._read_commit(sha)
 
+    def commit_by_id(self, sha: str) -> Commit:
+        """The commit whose full object id is `sha`, as a report names one: no name, no
+        abbreviation, and no annotated tag, which `resolve_commit` peels (a report naming
+        a tag's id was taken for the tagged commit's: a hunter's find, issue 18
+        thirty-sixth pass)."""
+        found = self._object_info(sha) if _OBJECT_ID.fullmatch(sha) else None
+        if found is None or found[0] != sha:
+            raise ExpflowError(f"commit {printable(sha[:64])} is not in this repository")
+        if found[1] != "commit":
+            raise ExpflowError(f"{sha[:12]} is a {found[1]}, not a commit")
+        return self._read_commit(sha)
+
     def resolve_trusted(self, rev: str) -> Commit:
         """`resolve_commit`, for a name that decides what is trusted (`--trusted-ref`,
         `--policy-ref`, `verify --ref`, `--since`): a name two refs answer to is refused.

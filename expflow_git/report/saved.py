@@ -109,7 +109,7 @@ def refuse_unless_ancestor(git: Git, path: str, link: Mapping[str, Any], commit:
     before = link["gitCommit"]
     shown = printable(path)
     try:
-        git.resolve_commit(before)
+        git.commit_by_id(before)  # (a tag's id names no commit, though git peels it)
         follows = git.is_ancestor(before, commit)
     except ExpflowError:
         follows = None

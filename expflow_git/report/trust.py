@@ -321,14 +321,17 @@ def contains(git: Git, tip: str, commit: str) -> bool:
     if tip == commit:
         return True
     try:
-        git.resolve_commit(commit)
-    except ExpflowError:
+        git.commit_by_id(commit)
+    except ExpflowError as exc:
         # The report's own claim: a commit made up, or one this clone lacks, would pass
         # any ref, the author's own branch with its own key among them (an attacker's
-        # hunt). Whether the ref holds the change cannot be told, so it is refused.
+        # hunt). Whether the ref holds the change cannot be told, so it is refused. So is
+        # an annotated tag's id, which git peels to the commit it tags: a key that commit
+        # added, compared with the tag's id, was taken as older and vouched for it (a
+        # hunter's find, issue 18 thirty-sixth pass).
         raise ExpflowError(
-            f"the report's commit {printable(commit[:64])} is not in this repository: keys "
-            "at --trusted-ref are read only for a commit the clone holds (fetch it, or give "
-            "the key itself: `git show REF:.expflow/keys/NAME.pub > key.pub`, --public-key)"
+            f"the report's {exc.message}: keys at --trusted-ref are read only for a commit "
+            "the clone holds (fetch it, or give the key itself: "
+            "`git show REF:.expflow/keys/NAME.pub > key.pub`, --public-key)"
         ) from None
     return git.is_ancestor(commit, tip)
