@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from expflow_git.escape import terminal, terminal_path
@@ -323,8 +324,19 @@ class TypedPins:
 
     def _is_pin(self, run: str) -> bool:
         if run not in self._pins:
-            self._pins[run] = any(run in a and _typed_as_pin(a, run) for a in self.arguments)
+            self._pins[run] = any(run in a and _typed_as_pin(a, run) for a in self._read())
         return self._pins[run]
+
+    def _read(self) -> Iterator[str]:
+        """Each argument, then each word typed after `--pin` read with it as one text
+        (`--pin NNNN`): the option's value is its own word of the command line, which
+        alone is four digits and no PIN, so a PIN that another option's value or an
+        argument took (`rm --reason --pin NNNN` named the ID `NNNN`, `import csv
+        --correct --pin NNNN …` the FILE) was printed as typed."""
+        yield from self.arguments
+        for option, value in itertools.pairwise(self.arguments):
+            if option.lower().endswith("--pin"):  # (`--reason=--pin`, as typed too)
+                yield f"{option} {value}"
 
     def pieces(self, run: str) -> set[str]:
         """What of an argument giving `run` as a PIN a line quotes when it quotes that
