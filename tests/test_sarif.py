@@ -438,9 +438,21 @@ def test_results_are_capped_keeping_the_failed_gates_and_counting_the_rest(
 
 
 def test_text_is_carried_verbatim_not_marked_up() -> None:
-    evil = '<script>alert("x")</script> ::error::%0A\n'
+    evil = '<script>alert("x")</script> ::error::%0A'
     found = results(sarif(make_view([], [FindingLine("a.json", "schema", evil)])))
     assert found[0]["message"]["text"] == evil
+
+
+def test_invisible_and_line_splitting_characters_show_as_escapes() -> None:
+    r"""A code-scanning alert shows the message's text: a bidi override reordered what
+    followed it, an ESC or a line feed reached the viewer raw (a hunter's note, issue 18
+    thirty-sixth pass). Each is shown as its escape, as in every other output; SARIF's
+    own escaping then doubles that backslash, so a viewer shows `\u202e` as written."""
+    evil = "ok\u202e nosj.live\x1b[31m\nnext"
+    found = results(sarif(make_view([], [FindingLine("a.json", "schema", evil)])))
+    text = found[0]["message"]["text"]
+    assert text == "ok\\\\u202e nosj.live\\\\x1b\\[31m\\\\x0anext"
+    assert not any(ch in text for ch in "\u202e\x1b\n")
 
 
 def test_repository_text_is_no_embedded_link_or_placeholder() -> None:
