@@ -243,6 +243,8 @@ def without_pins(text: str) -> str:
 # not inside a hex id or a name (`4f77db8182f0`, `run1000`), which they only happen to
 # share digits with (a review: a commit id was garbled).
 _DIGIT_RUN = r"(?<![0-9A-Za-z])[0-9]{4}(?![0-9A-Za-z])"
+# A word that ends in the `--pin` option, its value the next word (TypedPins._after_pin).
+_PIN_OPTION = re.compile(r"--pin[=:]?$", re.IGNORECASE)
 
 
 def masked_output(text: str, arguments: Sequence[str] | TypedPins) -> str:
@@ -324,25 +326,27 @@ class TypedPins:
 
     def _is_pin(self, run: str) -> bool:
         if run not in self._pins:
-            self._pins[run] = any(run in a and _typed_as_pin(a, run) for a in self._read())
+            self._pins[run] = any(
+                run in a and _typed_as_pin(a, run) for a in self.arguments
+            ) or any(self._after_pin(run))
         return self._pins[run]
 
-    def _read(self) -> Iterator[str]:
-        """Each argument, then each word typed after `--pin` read with it as one text
-        (`--pin NNNN`): the option's value is its own word of the command line, which
-        alone is four digits and no PIN, so a PIN that another option's value or an
-        argument took (`rm --reason --pin NNNN` named the ID `NNNN`, `import csv
-        --correct --pin NNNN …` the FILE) was printed as typed."""
-        yield from self.arguments
+    def _after_pin(self, run: str) -> Iterator[str]:
+        """Each word typed after `--pin` that gives `run` as a PIN read with it (`--pin
+        NNNN`): the option's value is its own word of the command line, four digits and no
+        PIN alone, so a PIN that another option's value or an argument took (`rm --reason
+        --pin NNNN` named the ID `NNNN`, `import csv --correct --pin NNNN …` the FILE) was
+        printed as typed (a hunter's find, issue 18 thirty-sixth pass)."""
         for option, value in itertools.pairwise(self.arguments):
-            if option.lower().endswith("--pin"):  # (`--reason=--pin`, as typed too)
-                yield f"{option} {value}"
+            # (`--reason=--pin` and `--pin=` too, as typed: the next word is the value)
+            if _PIN_OPTION.search(option) and _typed_as_pin(f"--pin {value}", run):
+                yield value
 
     def pieces(self, run: str) -> set[str]:
         """What of an argument giving `run` as a PIN a line quotes when it quotes that
         argument: the argument, an option's value after `=`, and each of their `/` or `,`
-        pieces holding `run` and more than it."""
-        pieces: set[str] = set()
+        pieces holding `run` and more than it; a word typed after `--pin`, whole."""
+        pieces: set[str] = set(self._after_pin(run))
         for argument in self.arguments:
             if run not in argument or not _typed_as_pin(argument, run):
                 continue

@@ -744,7 +744,7 @@ class Git:
         if found is None or found[0] != sha:
             raise ExpflowError(f"commit {printable(sha[:64])} is not in this repository")
         if found[1] != "commit":
-            raise ExpflowError(f"{sha[:12]} is a {found[1]}, not a commit")
+            raise NotACommit(f"{sha[:12]} is a {found[1]}, not a commit")
         return self._read_commit(sha)
 
     def resolve_trusted(self, rev: str) -> Commit:
@@ -1230,6 +1230,11 @@ class Git:
         if proc.returncode != 0:
             raise ExpflowError(f"git notes: {first_line(proc.stderr)}")
         return self.run("cat-file", "blob", proc.stdout.decode("ascii").strip())
+
+
+class NotACommit(ExpflowError):
+    """`Git.commit_by_id`: the id is in the repository, as another object (a tag's): no
+    hint to fetch it applies."""
 
 
 def _batch_check_line(line: str) -> tuple[str, str] | None:

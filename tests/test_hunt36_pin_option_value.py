@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import run_cli
 
-from expflow_git.errors import masked_output
+from expflow_git.errors import masked_output, masked_quoting
 
 PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
 
@@ -29,6 +29,7 @@ ROWS = [
     (["rm", "--reason", "--pin", PIN], 1, "no experiment record '****'"),
     (["cancel", "--reason", "--pin", PIN], 1, "no experiment record '****'"),
     (["rm", "--reason=--pin", PIN], 1, "no experiment record '****'"),
+    (["rm", "--reason", "--pin=", PIN], 1, "no experiment record '****'"),  # (a review)
     (
         ["import", "csv", "--correct", "--pin", PIN, "--id-column", "id", "--study", "s"],
         2,
@@ -53,3 +54,12 @@ def test_only_the_word_after_pin_is_read_so() -> None:
     assert masked_output(line, typed) == "metric = ****.0 is above its max 1; seed 1000"
     # Four digits after another option stay, as before.
     assert masked_output("seed 1000", ["--seed", "1000", "--pin"]) == "seed 1000"
+
+
+def test_a_terminal_table_masks_it_in_the_lines_quoting_it() -> None:
+    """`masked_quoting` (a report or table as a terminal shows it) masks the digits in a
+    line that quotes the argument holding them: the word typed after `--pin` is that
+    argument, whole (a review)."""
+    typed = ["rm", "--reason", "--pin", PIN]
+    assert masked_quoting(f"x '{PIN}' y\nseed 1000", typed) == "x '****' y\nseed 1000"
+    assert masked_quoting(f"x '{PIN}' y", ["rm", "--reason", "--seed", PIN]) == f"x '{PIN}' y"

@@ -59,6 +59,7 @@ def test_a_chain_link_naming_a_tag_is_held_to_the_key_age_rule(xcli: Cli, tmp_pa
     peeled it. `audit --previous` now refuses such a link, so the key's holder signs
     REPORT's link to it by hand."""
     r = ladder_repo(tmp_path / "repo", [0, 1])
+    git(r, "branch", "old")
     key = tmp_path / "k"
     assert xcli(["keygen", "--out", str(key)], tmp_path).code == 0
     private = load_private_key(key)
@@ -94,6 +95,34 @@ def test_a_chain_link_naming_a_tag_is_held_to_the_key_age_rule(xcli: Cli, tmp_pa
     res = xcli(["verify", str(report), "--trusted-ref", "main", "--chain", str(chain)], r)
     assert res.code == 1, res.out
     assert "FAIL chain: link0.json: signature" in res.out, res.out
-    # ... and `audit --previous` refuses to link to it.
+    # ... nor does the link's ancestry peel the tag, where a key given by hand signs it
+    # (`old` holds no key: held() drops none; a review).
+    given = ["--public-key", str(key.with_suffix(".pub")), "--trusted-ref", "old"]
+    res = xcli(["verify", str(report), *given, "--chain", str(chain)], r)
+    assert res.code == 1, res.out
+    assert "is a tag, not a commit" in res.out and "ok chain" not in res.out, res.out
+    # ... and `audit --previous` refuses to link to it, saying why.
     again = xcli([*args, "--out", str(tmp_path / "again.json")], r)
-    assert again.code == 2 and "is not in this repository" in again.err, again.both
+    assert again.code == 2, again.both
+    assert f"the previous report's commit {tag[:12]} is a tag, not a commit" in again.err
+    assert "fetch" not in again.err
+
+
+def test_a_tag_object_is_not_the_reports_since(xcli: Cli, tmp_path: Path) -> None:
+    """`repo.since` is a commit by its id too: recompute would peel a tag's id to the
+    commit it tags and agree (a review)."""
+    r = ladder_repo(tmp_path / "repo", [0, 1])
+    base = git(r, "rev-parse", "HEAD")
+    (r / "note.txt").write_text("x\n")
+    commit_all(r, "a later commit")
+    res = xcli(["audit", "--format", "json", "--since", base], r)
+    st = statement_of(res.out)
+    assert st["predicate"]["repo"]["since"] == base
+    git(r, "tag", "-a", "-m", "a tag", "v1", base)
+    st["predicate"]["repo"]["since"] = git(r, "rev-parse", "refs/tags/v1")
+    forged = _forged(st, tmp_path)
+    for recompute in ("--recompute", "--no-recompute"):
+        args = ["verify", str(forged), "--allow-unsigned", "--repo", str(r), recompute]
+        res = xcli(args, tmp_path)
+        assert res.code == 1, res.out
+        assert "FAIL repo: since: " in res.out and "is a tag, not a commit" in res.out, res.out

@@ -179,6 +179,8 @@ def _follows(before: _Link, after: _Link, git: Git | None) -> str | None:
     if git is None:
         return "cannot check commit ancestry without a repository (--repo)"
     try:
+        for link in (before, after):  # (git peels a tag's id: it names no commit here)
+            git.commit_by_id(link.commit)
         if not git.is_ancestor(before.commit, after.commit):
             return f"commit {before.commit[:12]} is not an ancestor of {after.commit[:12]}"
     except ExpflowError as exc:

@@ -106,11 +106,18 @@ def refuse_unless_ancestor(git: Git, path: str, link: Mapping[str, Any], commit:
     the repository and an ancestor of `commit` (or `commit` itself: a commit audited
     again), the rule `verify --chain` holds each link to (chain._follows, the same
     `is_ancestor`): the audit signed a link `verify --chain` always refused."""
+    from expflow_git.gitstore import NotACommit
+
     before = link["gitCommit"]
     shown = printable(path)
     try:
         git.commit_by_id(before)  # (a tag's id names no commit, though git peels it)
         follows = git.is_ancestor(before, commit)
+    except NotACommit as exc:
+        raise ExpflowError(
+            f"{shown}: the previous report's commit {exc.message}, so the link would not "
+            "verify (`verify --chain`); start a new chain (audit without --previous)"
+        ) from None
     except ExpflowError:
         follows = None
     if not follows and git.is_shallow():

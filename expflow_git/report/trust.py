@@ -320,15 +320,21 @@ def ref_holds(git: Git, ref: str, keys: Sequence[RefKey]) -> Callable[[str], lis
 def contains(git: Git, tip: str, commit: str) -> bool:
     if tip == commit:
         return True
+    from expflow_git.gitstore import NotACommit
+
     try:
         git.commit_by_id(commit)
+    except NotACommit as exc:
+        # An annotated tag's id, which git peels to the commit it tags: a key that commit
+        # added, compared with the tag's id, was taken as older and vouched for it (a
+        # hunter's find, issue 18 thirty-sixth pass).
+        raise ExpflowError(
+            f"the report's commit {exc.message}: keys at --trusted-ref are read only for a commit"
+        ) from None
     except ExpflowError as exc:
         # The report's own claim: a commit made up, or one this clone lacks, would pass
         # any ref, the author's own branch with its own key among them (an attacker's
-        # hunt). Whether the ref holds the change cannot be told, so it is refused. So is
-        # an annotated tag's id, which git peels to the commit it tags: a key that commit
-        # added, compared with the tag's id, was taken as older and vouched for it (a
-        # hunter's find, issue 18 thirty-sixth pass).
+        # hunt). Whether the ref holds the change cannot be told, so it is refused.
         raise ExpflowError(
             f"the report's {exc.message}: keys at --trusted-ref are read only for a commit "
             "the clone holds (fetch it, or give the key itself: "

@@ -456,6 +456,15 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
             f"report says {repo['tree'][:12]}",
         )
         return
+    from expflow_git.gitstore import EMPTY_TREES
+
+    since = repo.get("since")
+    if since is not None and since != EMPTY_TREES.get(len(commit_sha)):
+        try:  # (recompute would peel a tag's id to the commit it tags)
+            git.commit_by_id(since)
+        except ExpflowError as exc:
+            yield Line("repo", False, f"since: {exc.message}")
+            return
     if list(commit.parents) != repo["parents"]:  # what the report binds (an attacker's hunt)
         yield Line(
             "repo",
