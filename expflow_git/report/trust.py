@@ -340,4 +340,29 @@ def contains(git: Git, tip: str, commit: str) -> bool:
             "the clone holds (fetch it, or give the key itself: "
             "`git show REF:.expflow/keys/NAME.pub > key.pub`, --public-key)"
         ) from None
-    return git.is_ancestor(commit, tip)
+    if git.is_ancestor(commit, tip):
+        return True
+    # Behind a shallow clone's cut an ancestor is no ancestor (the cut removes parents):
+    # a "no" is sure only when the ref's history holds no cut. A ref that merged the
+    # commit which added a key, read in a clone one commit deep, was taken for one
+    # without it, and that key verified the commit's report (a hunter's find).
+    if git.is_shallow() and _history_cut(git, tip):
+        raise ExpflowError(
+            f"this is a shallow clone and the history of the trusted ref ({tip[:12]}) is "
+            f"cut, so whether it contains commit {commit[:12]} cannot be told; fetch the "
+            "full history (`git fetch --unshallow`, or actions/checkout with "
+            "`fetch-depth: 0`)"
+        )
+    return False
+
+
+def _history_cut(git: Git, tip: str) -> bool:
+    """Whether a shallow clone's cut lies in `tip`'s history (a cut commit git cannot
+    place counts as one: a "no" it cannot make sure of is no answer)."""
+    for cut in git.shallow_commits():
+        try:
+            if git.is_ancestor(cut, tip):
+                return True
+        except ExpflowError:
+            return True
+    return False
