@@ -130,6 +130,21 @@ def mask_flagged(text: str) -> str:
 _SUSPECT = r"[0-9A-Fa-f]{4}|PRIVATE|scrypt"
 
 
+def mask_secrets(text: str) -> str:
+    """`text`, a status line that may quote the command line (`… written to PATH`,
+    `created PATH`, a `demo` step), with a PIN hash, a PIN's SHA-256 or a private key the
+    scan flags masked (`mask_flagged`): an error or a warning masked them, a status line
+    only a PIN's four digits (`masked_typed`), so `audit --out` printed a path typed with
+    the hash whole (a hunter's find). Looked for only where a line names the hash format
+    or a private key, or holds 64 hex digits: nearly every line is returned unscanned."""
+    if re.search(_SECRET, text) is None:
+        return text
+    return mask_flagged(text)
+
+
+_SECRET = r"scrypt|PRIVATE|[0-9A-Fa-f]{64}"
+
+
 def mask_as_held(text: str) -> str:
     """`text`, a name from outside (a tracker's run or study), with what the scan flags
     masked both as the text reads and as a document holds it, a JSON string: `pin= NNNN`

@@ -42,14 +42,16 @@ def keygen(out: str) -> None:
 
     refuse_empty([("--out", out)])
     kid = make_keys(out)
-    shown = masked(printable(out))
+    # Masked before it is escaped: a key's block, its line breaks `\x0a`, is one the
+    # scan no longer reads (`keygen --out "$KEY"` printed the key typed).
+    shown = printable(masked(out))
     emit(f"wrote {shown} (private, mode 0600) and {shown}.pub\nkeyid {kid}")
     # A private key inside a work tree is one `git add -A` from being committed (the
     # scan's private-key rule refuses it too).
     root = unignored_work_tree(out)
     if root is not None:
         warn(
-            f"{printable(out)} is a private key inside the git work tree "
+            f"{printable(masked(out))} is a private key inside the git work tree "
             f"{printable(str(root))}; never commit it (add it to .gitignore, or keep keys "
             "outside the repository)",
             command="keygen",

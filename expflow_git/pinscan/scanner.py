@@ -393,7 +393,8 @@ def name_findings(path: str) -> list[Finding]:
     name is the secret."""
     found: list[Finding] = []
     hashed = _mask_format(path)
-    shown = _mask_digests(hashed)
+    digested = _mask_digests(hashed)
+    shown = _mask_keys(digested)
     if (
         path[-8:].lower() == PIN_HASH_FILENAME
         and posixpath.basename(path).lower() == PIN_HASH_FILENAME
@@ -409,9 +410,27 @@ def name_findings(path: str) -> list[Finding]:
         )
     if hashed != path:
         found.append(Finding(shown, Leak.PIN_HASH_FORMAT.value, _PATH_FORMAT_MESSAGE))
-    if shown != hashed:
+    if digested != hashed:
         found.append(Finding(shown, Leak.PIN_SHA256.value, f"the path holds a {_SHA_MESSAGE}"))
+    if shown != digested:
+        found.append(Finding(shown, Leak.PRIVATE_KEY.value, _PATH_KEY_MESSAGE))
     return found
+
+
+# A file (or folder, or submodule) named with a key's PEM or OpenSSH text: git takes
+# line breaks in a name, and `keygen --out "$KEY"` makes two such files (a hunter's find).
+_PATH_KEY_MESSAGE = (
+    "the path holds a private key (masked: ****; rotate the key, and rename the file)"
+)
+
+
+def _mask_keys(path: str) -> str:
+    """`path` with each private-key block in it masked (nearly every path: one search)."""
+    if "PRIVATE" not in path:
+        return path
+    for hit in reversed(private_key_hits(path)):
+        path = path[: hit.start] + "****" + path[hit.end :]
+    return path
 
 
 # The tool's hash is urlsafe base64 with `$`s, no `/`: a valid file or submodule name (a
@@ -423,7 +442,7 @@ def shown_path(path: str) -> str:
     """`path` as the scan's findings name it: a PIN's SHA-256 and a string in the tool's
     hash format in it masked (`****`), in every finding about the file, not only the one
     that says the name leaks it."""
-    return _mask_digests(_mask_format(path))
+    return _mask_keys(_mask_digests(_mask_format(path)))
 
 
 def _mask_format(path: str) -> str:

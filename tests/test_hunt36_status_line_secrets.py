@@ -1,0 +1,90 @@
+"""A PIN hash, a PIN's SHA-256 or a private key typed in an argument never reaches a
+status line (`… written to PATH`, `created PATH`, `wrote PATH`, every line of `demo`):
+errors and warnings mask what the PIN scan flags (`console.masked`), and status lines
+masked only a PIN's four digits (`errors.masked_typed`), so the same path was `****` in
+an error and printed whole in `audit --out`'s line. `keygen` masked its path after
+escaping it, where a key's line breaks are `\\x0a` and its block is no longer one the
+scan reads (a hunter's find, issue 18 thirty-sixth pass)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from support import run_cli
+
+from expflow_git.pin.store import hash_pin
+
+PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
+
+
+def _pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+        .strip()
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("demo") / "here"
+    res = run_cli(["demo", "--dir", str(base)], base.parent)
+    assert res.code == 0, res
+    return base / "repo"
+
+
+SECRETS = {
+    "pin-hash": lambda: hash_pin(PIN),
+    "pin-sha256": lambda: hashlib.sha256(PIN.encode()).hexdigest(),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SECRETS))
+def test_a_secret_typed_in_a_path_is_masked_in_status_lines(
+    demo_repo: Path, tmp_path: Path, kind: str
+) -> None:
+    secret = SECRETS[kind]()
+    runs = [
+        (["audit", "--out", str(tmp_path / f"r-{secret}.json")], demo_repo, "written to "),
+        (["init", str(tmp_path / f"i-{secret}")], tmp_path, "created "),
+        (["keygen", "--out", str(tmp_path / f"k-{secret}")], tmp_path, "wrote "),
+        (["demo", "--dir", str(tmp_path / f"d-{secret}")], tmp_path, "example repository at"),
+    ]
+    for args, cwd, says in runs:
+        res = run_cli(args, cwd)
+        assert res.code == 0, res
+        assert says in res.out + res.err, res
+        assert secret not in res.out + res.err, (args[0], res)
+
+
+def test_keygen_masks_a_private_key_typed_as_its_path(tmp_path: Path) -> None:
+    pem = _pem()
+    body = pem.splitlines()[1]
+    res = run_cli(["keygen", "--out", pem], tmp_path)
+    assert res.code == 0, res
+    assert "(private, mode 0600)" in res.out, res
+    assert body not in res.out + res.err, res
+    res = run_cli(["audit", "--out", str(tmp_path / "x" / pem)], tmp_path)
+    assert body not in res.out + res.err, res
+
+
+def test_status_lines_holding_no_secret_are_left_as_they_are(tmp_path: Path) -> None:
+    from expflow_git.errors import mask_secrets
+
+    for text in (
+        "PIN set in /home/u/.expflow/pin.hash (scrypt)",
+        "scheme: scrypt",
+        "wrote k (private, mode 0600) and k.pub",
+        "commit " + "ab" * 32,
+    ):
+        assert mask_secrets(text) == text
