@@ -59,7 +59,9 @@ def utf8_argument(text: str, what: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         # (quoted as a PIN would be masked where none is taken: a reason may hold one)
-        shown = masked_argument(printable(text))
+        # (masked before it is escaped: a key's line breaks as `\x0a` are no block the
+        # scan reads; a review)
+        shown = printable(masked_argument(text))
         raise ExpflowError(f"{what} '{shown}' is not UTF-8 text") from None
 
 

@@ -73,3 +73,27 @@ def test_a_shallow_clone_whose_ref_is_whole_still_verifies(xcli: Cli, tmp_path: 
     git(clone, "fetch", "-q", "--depth", "1", "origin", c)
     res = xcli(["verify", str(report), "--trusted-ref", "origin/main"], clone)
     assert res.code == 0 and "VERIFIED" in res.out, res.both
+
+
+def test_a_commit_descending_from_a_cut_ref_still_verifies(xcli: Cli, tmp_path: Path) -> None:
+    """A pull request's commit descends from the ref's tip: the ref surely does not hold
+    it, whatever cut its history has (`is_ancestor(tip, commit)`, a "yes", is sure), so a
+    clone one commit deep still reads keys at the ref (a review)."""
+    r = ladder_repo(tmp_path / "repo", [0, 1])
+    key = tmp_path / "ci"
+    assert xcli(["keygen", "--out", str(key)], tmp_path).code == 0
+    (r / ".expflow" / "keys").mkdir(parents=True)
+    (r / ".expflow" / "keys" / "ci.pub").write_bytes(key.with_suffix(".pub").read_bytes())
+    git(r, "add", ".expflow")
+    commit_all(r, "the CI key")
+    git(r, "checkout", "-q", "-b", "side")
+    (r / "note.txt").write_text("x\n")
+    c = commit_all(r, "a pull request's change")
+    report = tmp_path / "report.json"
+    assert xcli(["audit", "--sign-key", str(key), "--out", str(report)], r).code == 0
+    git(r, "checkout", "-q", "main")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{r}", str(shallow))
+    git(shallow, "fetch", "-q", "--depth", "2", "origin", c)
+    res = xcli(["verify", str(report), "--trusted-ref", "origin/main"], shallow)
+    assert res.code == 0 and "VERIFIED" in res.out, res.both

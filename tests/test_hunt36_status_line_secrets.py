@@ -67,15 +67,29 @@ def test_a_secret_typed_in_a_path_is_masked_in_status_lines(
         assert secret not in res.out + res.err, (args[0], res)
 
 
-def test_keygen_masks_a_private_key_typed_as_its_path(tmp_path: Path) -> None:
+def test_keygen_masks_a_private_key_typed_as_its_path(demo_repo: Path, tmp_path: Path) -> None:
     pem = _pem()
     body = pem.splitlines()[1]
     res = run_cli(["keygen", "--out", pem], tmp_path)
     assert res.code == 0, res
     assert "(private, mode 0600)" in res.out, res
     assert body not in res.out + res.err, res
-    res = run_cli(["audit", "--out", str(tmp_path / "x" / pem)], tmp_path)
-    assert body not in res.out + res.err, res
+    out = tmp_path / "x" / pem.replace("/", "_")  # (one name: no sub-folder)
+    res = run_cli(["audit", "--out", str(out)], demo_repo)
+    assert res.code == 0 and "written to " in res.out + res.err, res
+    assert out.is_file() and body not in res.out + res.err, res
+
+
+def test_a_key_typed_in_an_argument_that_is_not_utf8_is_masked() -> None:
+    """`utf8_argument` quotes the argument it refuses: it masked after escaping, where a
+    key's line breaks are `\\x0a` and its block no longer one the scan reads (a review)."""
+    from expflow_git.errors import ExpflowError, utf8_argument
+
+    pem = _pem()
+    with pytest.raises(ExpflowError) as refused:
+        utf8_argument(pem + "\udcff", "--reason")
+    assert "is not UTF-8 text" in refused.value.message
+    assert pem.splitlines()[1] not in refused.value.message
 
 
 def test_status_lines_holding_no_secret_are_left_as_they_are(tmp_path: Path) -> None:

@@ -126,3 +126,19 @@ def test_a_tag_object_is_not_the_reports_since(xcli: Cli, tmp_path: Path) -> Non
         res = xcli(args, tmp_path)
         assert res.code == 1, res.out
         assert "FAIL repo: since: " in res.out and "is a tag, not a commit" in res.out, res.out
+
+
+def test_a_since_the_clone_lacks_is_left_to_recompute(xcli: Cli, tmp_path: Path) -> None:
+    """Only a tag's id is refused as `since`: a clone one commit deep lacks the base of an
+    `audit --since`, and `--no-recompute` verified such a report, as before (a review)."""
+    r = ladder_repo(tmp_path / "repo", [0, 1])
+    base = git(r, "rev-parse", "HEAD")
+    (r / "note.txt").write_text("x\n")
+    commit_all(r, "a later commit")
+    res = xcli(["audit", "--format", "json", "--since", base], r)
+    forged = _forged(statement_of(res.out), tmp_path)  # (the same statement, unsigned)
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{r}", str(shallow))
+    args = ["verify", str(forged), "--allow-unsigned", "--repo", str(shallow), "--no-recompute"]
+    res = xcli(args, tmp_path)
+    assert res.code == 0 and "VERIFIED" in res.out, res.out

@@ -40,20 +40,21 @@ from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
 from expflow_git.resources import build_id, code_digest
 
-# 26: a private key in a path is flagged; 25: name/value pairs no longer read (23's reader
-# reverted); 24: the PIN scan reads `--pin` in a data file's argument list; 23: name/value pairs,
-# `ENV`/`set`/`setenv`/`setx`; 22: a `--pin` default (`${X:-NNNN}`); 21: literals in references;
-# 20: `%NN` escapes; 19: a secret after a letter escape (`\n`) or a colour code; 18: blobs only
-# scanned have shards of their own (`scan-XX`); 17: the PIN scan reads a flow mapping below its key
-# and a plain `pin=NNNN` tag; 16: the PIN scan reads YAML lists, anchors, values below keys, quoted
-# keys, escaped `$` and `\"`, `pin:` tags; 15: what the PIN scan flags is masked in findings,
-# reasons and corrections' text; 14: a private key's body may write `/` as `\/` (a JSON string); 13:
-# the PIN scan reads files over 8 MiB (they were skipped); 12: the PIN scan decodes \x and \U
-# escapes and blank-padded line continuations; 11: a path is spelled one to one (errors.path_text: a
-# backslash doubled); 10: a number a double does not hold as written is refused (a record of 9 may
-# have taken it); 9: records keep their `reason` (issue 16); 8: results may hold series (issue 19);
-# 7: the PIN scan decodes \u escapes, YAML anchors and tags, split hashes
-FORMAT = 26
+# 25: name/value pairs no longer read (23's reader reverted); 24: the PIN scan reads
+# `--pin` in a data file's argument list; 23: name/value pairs, `ENV`/`set`/`setenv`/
+# `setx`; 22: a `--pin` default (`${X:-NNNN}`); 21: literals in references; 20: `%NN`
+# escapes; 19: a secret after a letter escape (`\n`) or a colour code; 18: blobs only
+# scanned have shards of their own (`scan-XX`); 17: the PIN scan reads a flow mapping below
+# its key and a plain `pin=NNNN` tag; 16: the PIN scan reads YAML lists, anchors, values
+# below keys, quoted keys, escaped `$` and `\"`, `pin:` tags; 15: what the PIN scan flags is
+# masked in findings, reasons and corrections' text; 14: a private key's body may write `/`
+# as `\/` (a JSON string); 13: the PIN scan reads files over 8 MiB (they were skipped); 12:
+# the PIN scan decodes \x and \U escapes and blank-padded line continuations; 11: a path is
+# spelled one to one (errors.path_text: a backslash doubled); 10: a number a double does not
+# hold as written is refused (a record of 9 may have taken it); 9: records keep their
+# `reason` (issue 16); 8: results may hold series (issue 19); 7: the PIN scan decodes \u
+# escapes, YAML anchors and tags, split hashes
+FORMAT = 25
 
 
 class BlobCache:

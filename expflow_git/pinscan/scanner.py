@@ -392,9 +392,9 @@ def name_findings(path: str) -> list[Finding]:
     surely as content). Each finding names the path with the secret masked: there, the
     name is the secret."""
     found: list[Finding] = []
-    hashed = _mask_format(path)
-    digested = _mask_digests(hashed)
-    shown = _mask_keys(digested)
+    keyless = _mask_keys(path)  # (first: a `****` inside a key's body hid the key)
+    hashed = _mask_format(keyless)
+    shown = _mask_digests(hashed)
     if (
         path[-8:].lower() == PIN_HASH_FILENAME
         and posixpath.basename(path).lower() == PIN_HASH_FILENAME
@@ -408,11 +408,11 @@ def name_findings(path: str) -> list[Finding]:
                 col=1,
             )
         )
-    if hashed != path:
+    if hashed != keyless:
         found.append(Finding(shown, Leak.PIN_HASH_FORMAT.value, _PATH_FORMAT_MESSAGE))
-    if digested != hashed:
+    if shown != hashed:
         found.append(Finding(shown, Leak.PIN_SHA256.value, f"the path holds a {_SHA_MESSAGE}"))
-    if shown != digested:
+    if keyless != path:
         found.append(Finding(shown, Leak.PRIVATE_KEY.value, _PATH_KEY_MESSAGE))
     return found
 
@@ -442,7 +442,7 @@ def shown_path(path: str) -> str:
     """`path` as the scan's findings name it: a PIN's SHA-256 and a string in the tool's
     hash format in it masked (`****`), in every finding about the file, not only the one
     that says the name leaks it."""
-    return _mask_keys(_mask_digests(_mask_format(path)))
+    return _mask_digests(_mask_format(_mask_keys(path)))
 
 
 def _mask_format(path: str) -> str:

@@ -318,6 +318,9 @@ def ref_holds(git: Git, ref: str, keys: Sequence[RefKey]) -> Callable[[str], lis
 
 
 def contains(git: Git, tip: str, commit: str) -> bool:
+    """Whether the trusted ref's tip `tip` holds `commit` (is it, or a descendant of it);
+    ExpflowError (exit 2) where that cannot be told: `commit` is no commit of this clone,
+    or a shallow clone's cut hides the answer."""
     if tip == commit:
         return True
     from expflow_git.gitstore import NotACommit
@@ -346,7 +349,8 @@ def contains(git: Git, tip: str, commit: str) -> bool:
     # a "no" is sure only when the ref's history holds no cut. A ref that merged the
     # commit which added a key, read in a clone one commit deep, was taken for one
     # without it, and that key verified the commit's report (a hunter's find).
-    if git.is_shallow() and _history_cut(git, tip):
+    if git.is_shallow() and not git.is_ancestor(tip, commit) and _history_cut(git, tip):
+        # (a commit that descends from the tip is surely not in it: a pull request's)
         raise ExpflowError(
             f"this is a shallow clone and the history of the trusted ref ({tip[:12]}) is "
             f"cut, so whether it contains commit {commit[:12]} cannot be told; fetch the "
@@ -357,12 +361,8 @@ def contains(git: Git, tip: str, commit: str) -> bool:
 
 
 def _history_cut(git: Git, tip: str) -> bool:
-    """Whether a shallow clone's cut lies in `tip`'s history (a cut commit git cannot
-    place counts as one: a "no" it cannot make sure of is no answer)."""
-    for cut in git.shallow_commits():
-        try:
-            if git.is_ancestor(cut, tip):
-                return True
-        except ExpflowError:
-            return True
-    return False
+    """Whether a shallow clone's cut lies in `tip`'s history: a cut commit is one git
+    reads without parents, so the commits without parents in that history are listed in
+    one process (one `is_ancestor` a cut took 0.8 s for 300 of them: a review)."""
+    roots = git.run("rev-list", "--max-parents=0", tip, "--").decode("ascii").split()
+    return not git.shallow_commits().isdisjoint(roots)

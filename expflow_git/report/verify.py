@@ -456,15 +456,19 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
             f"report says {repo['tree'][:12]}",
         )
         return
-    from expflow_git.gitstore import EMPTY_TREES
+    from expflow_git.gitstore import EMPTY_TREES, NotACommit
 
     since = repo.get("since")
     if since is not None and since != EMPTY_TREES.get(len(commit_sha)):
-        try:  # (recompute would peel a tag's id to the commit it tags)
+        # A tag's id, which recompute would peel to the commit it tags and agree with. A
+        # `since` this clone lacks (one commit deep) is recompute's to judge, as before.
+        try:
             git.commit_by_id(since)
-        except ExpflowError as exc:
+        except NotACommit as exc:
             yield Line("repo", False, f"since: {exc.message}")
             return
+        except ExpflowError:
+            pass
     if list(commit.parents) != repo["parents"]:  # what the report binds (an attacker's hunt)
         yield Line(
             "repo",
