@@ -395,3 +395,24 @@ def read_only_bind(folder: Path) -> list[str] | None:
         check=False,
     )
     return prefix if "Read-only file system" in probe.stderr else None
+
+
+def demo_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`expflow-git demo`'s repository, built in a new folder (a module fixture's body)."""
+    base = tmp_path_factory.mktemp("demo") / "here"
+    res = run_cli(["demo", "--dir", str(base)], base.parent)
+    assert res.code == 0, res
+    return base / "repo"
+
+
+def private_key_pem() -> str:
+    """A new Ed25519 private key as PEM text (PKCS#8, unencrypted), its ends stripped."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem.decode().strip()

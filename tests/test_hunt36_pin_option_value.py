@@ -3,49 +3,14 @@ read alone are no PIN. When another option's value or an argument takes it (a re
 left out: `rm --reason --pin NNNN` takes the PIN for the ID, `import csv --correct
 --pin NNNN …` for the FILE), the line that quotes it must mask it as every other
 quoting of a typed PIN is masked (docs/spec.md §4: "No error, warning or status line
-… quotes a PIN typed as an argument"). A hunter's find, issue 18 thirty-sixth pass."""
+… quotes a PIN typed as an argument"). A hunter's find, issue 18 thirty-sixth pass; the
+commands themselves are rows of tests/test_quoted_pins.py."""
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-from support import run_cli
 
 from expflow_git.errors import masked_output, masked_quoting
 
 PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
-
-
-@pytest.fixture(scope="module")
-def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("demo") / "here"
-    res = run_cli(["demo", "--dir", str(base)], base.parent)
-    assert res.code == 0, res
-    return base / "repo"
-
-
-ROWS = [
-    (["rm", "--reason", "--pin", PIN], 1, "no experiment record '****'"),
-    (["cancel", "--reason", "--pin", PIN], 1, "no experiment record '****'"),
-    (["rm", "--reason=--pin", PIN], 1, "no experiment record '****'"),
-    (["rm", "--reason", "--pin=", PIN], 1, "no experiment record '****'"),  # (a review)
-    (
-        ["import", "csv", "--correct", "--pin", PIN, "--id-column", "id", "--study", "s"],
-        2,
-        "****: No such file or directory",
-    ),
-]
-
-
-@pytest.mark.parametrize(("args", "code", "says"), ROWS, ids=[" ".join(r[0][:3]) for r in ROWS])
-def test_the_value_typed_after_pin_is_masked_wherever_it_lands(
-    demo_repo: Path, args: list[str], code: int, says: str
-) -> None:
-    res = run_cli(args, demo_repo)
-    assert res.code == code, res
-    assert says in res.err, res.err
-    assert PIN not in res.out and PIN not in res.err, res
 
 
 def test_only_the_word_after_pin_is_read_so() -> None:

@@ -6,31 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import run_cli
-
-
-def _pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    return (
-        Ed25519PrivateKey.generate()
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-        .strip()
-    )
+from support import demo_repository, private_key_pem, run_cli
 
 
 @pytest.fixture(scope="module")
 def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("demo") / "here"
-    res = run_cli(["demo", "--dir", str(base)], base.parent)
-    assert res.code == 0, res
-    return base / "repo"
+    return demo_repository(tmp_path_factory)
 
 
 def _commit_named(repo: Path, name: str) -> None:
@@ -59,7 +40,7 @@ def test_a_private_key_in_a_file_name_is_refused_staged_and_in_history(
 
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(demo_repo), str(clone)], check=True)
-    pem = _pem()
+    pem = private_key_pem()
     body = pem.splitlines()[1]
     name = pem.replace("/", "+") + ".txt"  # (a `/` would make folders: one file here)
     (clone / name).write_text("hello\n")

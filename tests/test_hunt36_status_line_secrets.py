@@ -12,35 +12,16 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from support import run_cli
+from support import demo_repository, private_key_pem, run_cli
 
 from expflow_git.pin.store import hash_pin
 
 PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
 
 
-def _pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    return (
-        Ed25519PrivateKey.generate()
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-        .strip()
-    )
-
-
 @pytest.fixture(scope="module")
 def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("demo") / "here"
-    res = run_cli(["demo", "--dir", str(base)], base.parent)
-    assert res.code == 0, res
-    return base / "repo"
+    return demo_repository(tmp_path_factory)
 
 
 SECRETS = {
@@ -68,7 +49,7 @@ def test_a_secret_typed_in_a_path_is_masked_in_status_lines(
 
 
 def test_keygen_masks_a_private_key_typed_as_its_path(demo_repo: Path, tmp_path: Path) -> None:
-    pem = _pem()
+    pem = private_key_pem()
     body = pem.splitlines()[1]
     res = run_cli(["keygen", "--out", pem], tmp_path)
     assert res.code == 0, res
@@ -85,7 +66,7 @@ def test_a_key_typed_in_an_argument_that_is_not_utf8_is_masked() -> None:
     key's line breaks are `\\x0a` and its block no longer one the scan reads (a review)."""
     from expflow_git.errors import ExpflowError, utf8_argument
 
-    pem = _pem()
+    pem = private_key_pem()
     with pytest.raises(ExpflowError) as refused:
         utf8_argument(pem + "\udcff", "--reason")
     assert "is not UTF-8 text" in refused.value.message

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from helpers_audit import Cli, commit_all, git, reseal, statement_of
+from support import CliResult
 from test_ladder import _rechain, ladder_repo
 
 from expflow_git.report.signing import load_private_key
@@ -23,6 +24,13 @@ def _forged(st: dict, tmp_path: Path) -> Path:
     return forged
 
 
+def _verified_unsigned(xcli: Cli, tmp_path: Path, st: dict, repo: Path) -> CliResult:
+    """`verify --repo --no-recompute` of `st`, re-chained and unsigned."""
+    forged = _forged(st, tmp_path)
+    args = ["verify", str(forged), "--allow-unsigned", "--repo", str(repo), "--no-recompute"]
+    return xcli(args, tmp_path)
+
+
 def test_a_tag_object_is_not_the_reports_commit(xcli: Cli, tmp_path: Path) -> None:
     r = ladder_repo(tmp_path / "repo", [0, 1])
     res = xcli(["audit", "--format", "json"], r)
@@ -31,9 +39,7 @@ def test_a_tag_object_is_not_the_reports_commit(xcli: Cli, tmp_path: Path) -> No
     tag = git(r, "rev-parse", "refs/tags/v1")
     assert tag != st["predicate"]["repo"]["commit"]
     st["predicate"]["repo"]["commit"] = st["subject"][0]["digest"]["gitCommit"] = tag
-    forged = _forged(st, tmp_path)
-    args = ["verify", str(forged), "--allow-unsigned", "--repo", str(r), "--no-recompute"]
-    res = xcli(args, tmp_path)
+    res = _verified_unsigned(xcli, tmp_path, st, r)
     assert res.code == 1, res.out
     assert "FAIL repo" in res.out and "is a tag, not a commit" in res.out, res.out
 
@@ -45,9 +51,7 @@ def test_a_tag_object_is_not_the_policy_ref(xcli: Cli, tmp_path: Path) -> None:
     st = statement_of(res.out)
     git(r, "tag", "-a", "-m", "a tag", "v1")
     st["predicate"]["policy"]["ref"] = git(r, "rev-parse", "refs/tags/v1")
-    forged = _forged(st, tmp_path)
-    args = ["verify", str(forged), "--allow-unsigned", "--repo", str(r), "--no-recompute"]
-    res = xcli(args, tmp_path)
+    res = _verified_unsigned(xcli, tmp_path, st, r)
     assert res.code == 1, res.out
     assert "FAIL blobs" in res.out and "is a tag, not a commit" in res.out, res.out
 

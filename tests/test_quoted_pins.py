@@ -45,6 +45,18 @@ ROWS = [
     (["show", "--rev", f"pin={PIN}", "exp-001"], 2, "unknown revision"),
     ([*CSV, "--metric-columns", f"pin:{PIN}/seg_total"], 2, "'pin:****/seg_total': no such"),
     ([*CSV, "--id-column", f"pin {PIN}"], 2, "'pin ****': no such column"),
+    # The word typed after `--pin` is the PIN wherever it lands: another option's value
+    # or an argument took it (a hunter's find, issue 18 thirty-sixth pass; `--pin=` a
+    # review's): tests/test_hunt36_pin_option_value.py.
+    (["rm", "--reason", "--pin", PIN], 1, "no experiment record '****'"),
+    (["cancel", "--reason", "--pin", PIN], 1, "no experiment record '****'"),
+    (["rm", "--reason=--pin", PIN], 1, "no experiment record '****'"),
+    (["rm", "--reason", "--pin=", PIN], 1, "no experiment record '****'"),
+    (
+        ["import", "csv", "--correct", "--pin", PIN, "--id-column", "id", "--study", "s"],
+        2,
+        "****: No such file or directory",
+    ),
 ]
 
 
