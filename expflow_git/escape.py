@@ -207,7 +207,7 @@ def markdown_code(text: str) -> str:
 def sarif_text(text: str) -> str:
     """A SARIF plain-text message (SARIF 2.1.0 §3.11.5, §3.11.6): `terminal` first, so an
     ESC, a line feed or a bidi override shows as its escape (GitHub's alert showed a
-    `\u202e` reordering the text after it: a hunter's note, issue 18 thirty-sixth pass);
+    `\\u202e` reordering the text after it: a hunter's note, issue 18 thirty-sixth pass);
     then a bracket or a backslash is backslash-escaped, so no `[text](target)` in it is an
     embedded link, and a brace is doubled, so no `{0}` is a placeholder. A viewer shows
     the text as written."""

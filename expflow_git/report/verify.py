@@ -460,14 +460,13 @@ def _check_repo(predicate: Mapping[str, Any], options: Options) -> Iterator[Line
 
     since = repo.get("since")
     if since is not None and since != EMPTY_TREES.get(len(commit_sha)):
-        # A tag's id, which recompute would peel to the commit it tags and agree with. A
-        # `since` this clone lacks (one commit deep) is recompute's to judge, as before.
+        # A tag's id, which recompute would peel to the commit it tags and agree with.
         try:
             git.commit_by_id(since)
         except NotACommit as exc:
             yield Line("repo", False, f"since: {exc.message}")
             return
-        except ExpflowError:
+        except ExpflowError:  # not in this clone (one commit deep): recompute's to judge
             pass
     if list(commit.parents) != repo["parents"]:  # what the report binds (an attacker's hunt)
         yield Line(
