@@ -878,6 +878,18 @@ class Git:
                 f"{path}: the shallow clone's list of cut commits is unreadable"
             ) from None
 
+    def cuts_in_history(self, tip: str) -> list[str]:
+        """The commits a shallow clone cut the history at that lie in `tip`'s history,
+        sorted (none in a full clone). git reads a cut commit without parents, so one
+        `rev-list` of the history's parentless commits finds them all (an `is_ancestor`
+        for each cut took 0.8 s for 300 cuts: a review, issue 18 thirty-sixth pass)."""
+        cuts = self.shallow_commits()
+        if not cuts:
+            return []
+        _check_rev(tip)
+        roots = self.run("rev-list", "--max-parents=0", tip, "--").decode("ascii").split()
+        return sorted(cuts.intersection(roots))
+
     # -- trees and the index ------------------------------------------------
 
     def ls_tree(

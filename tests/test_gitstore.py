@@ -314,6 +314,28 @@ def test_is_shallow(repo: Repo, tmp_path: Path) -> None:
     assert len(g.rev_list("HEAD")) == 1
 
 
+def test_cuts_in_history_names_the_cut_a_history_holds(repo: Repo, tmp_path: Path) -> None:
+    """`cuts_in_history`: the shallow clone's cut commits in a tip's history (one `rev-list`
+    of its parentless commits), none in a full clone, none for a tip above no cut."""
+    first = repo.commit("c0", {"f": "0"})
+    for i in range(1, 3):
+        repo.commit(f"c{i}", {"f": str(i)})
+    run_git(repo.path, "checkout", "-q", "-b", "side", first)
+    side = repo.commit("s", {"g": "1"})
+    run_git(repo.path, "checkout", "-q", "main")
+    assert Git.discover(repo.path).cuts_in_history("HEAD") == []
+    clone = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", "--branch", "main", repo.path.as_uri(), str(clone)],
+        check=True,
+    )
+    g = Git.discover(clone)
+    head = g.resolve_commit("HEAD").sha
+    assert g.cuts_in_history("HEAD") == [head]  # a depth-1 clone's tip is its own cut
+    subprocess.run(["git", "-C", str(clone), "fetch", "-q", "origin", side], check=True)
+    assert g.cuts_in_history(side) == []  # (fetched whole: its history reaches the root)
+
+
 # -- trees -----------------------------------------------------------------------
 
 

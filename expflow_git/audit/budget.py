@@ -154,7 +154,7 @@ def _refuse_a_cut_history(git: Git, base: str) -> None:
     is (history/walk.resolve_base)."""
     if not git.is_shallow():
         return
-    cut = sorted(c for c in git.shallow_commits() if git.is_ancestor(c, base))
+    cut = git.cuts_in_history(base)
     if cut:
         raise ExpflowError(
             f"--since {base[:12]}: the budgets count its whole history, which this shallow "
