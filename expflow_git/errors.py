@@ -260,8 +260,9 @@ def without_pins(text: str) -> str:
 # not inside a hex id or a name (`4f77db8182f0`, `run1000`), which they only happen to
 # share digits with (a review: a commit id was garbled).
 _DIGIT_RUN = r"(?<![0-9A-Za-z])[0-9]{4}(?![0-9A-Za-z])"
-# A word that ends in the `--pin` option, its value the next word (TypedPins._after_pin).
-_PIN_OPTION = re.compile(r"--pin[=:]?$", re.IGNORECASE)
+# A word that ends in the `--pin` option, its value the next word (TypedPins._after_pin);
+# a pattern, compiled at its first use as _DIGIT_RUN is (not on every command's start-up).
+_PIN_OPTION = r"(?i)--pin[=:]?$"
 
 
 def masked_output(text: str, arguments: Sequence[str] | TypedPins) -> str:
@@ -287,6 +288,12 @@ def masked_typed(text: str, arguments: Sequence[str] | TypedPins) -> str:
     for run in typed.runs(text):
         text = re.sub(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", "****", text)
     return text
+
+
+def masked_status(text: str, arguments: Sequence[str] | TypedPins) -> str:
+    """`text`, a status line the CLI composes: `masked_typed` after `mask_secrets`, as
+    `masked_output` is `masked_typed` after the scan (an error or a warning line)."""
+    return masked_typed(mask_secrets(text), arguments)
 
 
 def masked_quoting(text: str, arguments: Sequence[str] | TypedPins) -> str:
@@ -356,7 +363,7 @@ class TypedPins:
         printed as typed (a hunter's find, issue 18 thirty-sixth pass)."""
         for option, value in itertools.pairwise(self.arguments):
             # (`--reason=--pin` and `--pin=` too, as typed: the next word is the value)
-            if _PIN_OPTION.search(option) and _typed_as_pin(f"--pin {value}", run):
+            if re.search(_PIN_OPTION, option) and _typed_as_pin(f"--pin {value}", run):
                 yield value
 
     def pieces(self, run: str) -> set[str]:

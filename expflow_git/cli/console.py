@@ -16,10 +16,9 @@ from expflow_git.errors import (
     ExpflowError,
     Finding,
     TypedPins,
-    mask_secrets,
     masked_output,
     masked_quoting,
-    masked_typed,
+    masked_status,
 )
 from expflow_git.escape import line
 
@@ -78,23 +77,23 @@ def for_terminal(text: str) -> str:
 
 def err(message: str) -> None:
     """One line on stderr; what a repository or report put in it is escaped (expflow_git.escape),
-    and what would be a PIN in the command line is masked wherever the line quotes it
-    (`errors.masked_typed`): every status line a command prints goes through here or
-    `out`, so a path or name typed with a PIN in it is masked in one place, not call site
-    by call site (a review, issue 18 twenty-sixth pass)."""
-    _echo(line(masked_typed(mask_secrets(message), _TYPED[0])), sys.stderr)
+    and what would be a PIN in the command line is masked wherever the line quotes it, a
+    PIN hash or a private key too (`errors.masked_status`): every status line a command
+    prints goes through here or `out`, so a path or name typed with a PIN in it is masked
+    in one place, not call site by call site (a review, issue 18 twenty-sixth pass)."""
+    _echo(line(masked_status(message, _TYPED[0])), sys.stderr)
 
 
 def out(message: str) -> None:
     """One line on stdout, escaped and masked like `err`'s."""
-    _echo(line(masked_typed(mask_secrets(message), _TYPED[0])), stdout())
+    _echo(line(masked_status(message, _TYPED[0])), stdout())
 
 
 def echo(text: str) -> None:
     """Text made for a terminal already, of several lines (the demo's steps and their
     output), on stdout as it is but for what would be a PIN in the command line, masked
     as `out` masks it."""
-    _echo(masked_typed(mask_secrets(text), _TYPED[0]), stdout())
+    _echo(masked_status(text, _TYPED[0]), stdout())
 
 
 def emit(text: str, *, nl: bool = True) -> None:
