@@ -302,8 +302,11 @@ def masked_quoting(text: str, arguments: Sequence[str] | TypedPins) -> str:
     line that quotes the argument holding it: the argument, an option's value, or the `/`
     or `,` piece of either in which the digits stand (`policy pin=NNNN/expflow.yaml` of
     `--policy /repo/pin=NNNN/expflow.yaml`). A value of the repository's that only shares
-    the digits, in another line, is the product and is left as it is."""
+    the digits, in another line, is the product and is left as it is. A PIN hash, a PIN's
+    SHA-256 or a private key an argument holds is masked in every line (`mask_secrets`)."""
     typed = arguments if isinstance(arguments, TypedPins) else TypedPins(arguments)
+    if typed.holds_secret:
+        text = "\n".join(mask_secrets(line) for line in text.split("\n"))
     if not typed.any_digits:
         return text
     lines = text.split("\n")
@@ -323,6 +326,7 @@ class TypedPins:
         self.arguments = tuple(arguments)
         self._joined: str | None = None  # made at the first line masked
         self._digits: bool | None = None
+        self._secret: bool | None = None
         self._pins: dict[str, bool] = {}
 
     @property
@@ -339,6 +343,15 @@ class TypedPins:
         if self._digits is None:
             self._digits = re.search("[0-9]{4}", self._all) is not None
         return self._digits
+
+    @property
+    def holds_secret(self) -> bool:
+        """Whether an argument holds a PIN hash, a PIN's SHA-256 or a private key
+        (`mask_secrets`): a terminal's table then masks them in every line (`diff
+        b-DIGEST HEAD` printed the digest; issue 18, thirty-seventh pass)."""
+        if self._secret is None:
+            self._secret = mask_secrets(self._all) != self._all
+        return self._secret
 
     def runs(self, text: str) -> list[str]:
         """The runs of four digits standing as a word in `text` that an argument gives as
