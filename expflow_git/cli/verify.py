@@ -125,7 +125,7 @@ def verify(
     )
     refuse_empty([("--trusted-ref", trusted_ref), ("--ref", ref)], "a revision")
     if repo_dir is None:
-        _refuse_without_repo()
+        _refuse_without_repo(chain=bool(chain_dir) and trusted_ref is None)
     data = read_bytes(report)
     git = Git.discover(repo_dir) if repo_dir else None
     keys_repo = git or (repo() if trusted_ref else None)
@@ -218,15 +218,24 @@ def _claim_unread(payload: bytes) -> str | None:
     return found.group(1).decode("ascii") if found else None
 
 
-def _refuse_without_repo() -> None:
+def _refuse_without_repo(*, chain: bool) -> None:
     """--ref and --(no-)recompute only say how the binding to a repository is checked:
     without --repo, `verify R --ref nope` printed VERIFIED, exit 0 (a hunter's find,
     issue 18 twenty-ninth pass). Each typed without --repo is a usage error, exit 2:
     `--recompute` was a warning with exit 0, so a CI step `verify R --recompute` that
-    forgot `--repo` passed without re-running anything (a review, the same pass)."""
+    forgot `--repo` passed without re-running anything (a review, the same pass). So is
+    `--chain` without a repository (`--repo` or `--trusted-ref`'s): each link's commit
+    must descend from the one before, and that failed every chain of two links, exit 1,
+    as a forged chain does (thirty-seventh pass)."""
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
+    if chain:
+        raise click.UsageError(
+            "--chain applies only with --repo (or --trusted-ref): each link's commit must "
+            "descend from the one before",
+            ctx,
+        )
     if ctx.get_parameter_source("ref") is ParameterSource.COMMANDLINE:
         raise click.UsageError("--ref applies only with --repo", ctx)
     if ctx.get_parameter_source("recompute") is ParameterSource.COMMANDLINE:
