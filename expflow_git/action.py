@@ -247,10 +247,8 @@ def _remove_stale(path: str) -> None:
         raise ExpflowError(
             f"{printable(path)}: report-path and html-path must name files, without `..`"
         )
-    workspace = Path.cwd()
-    full = Path(os.path.abspath(path))
-    if full.is_relative_to(workspace) and full.parent != workspace:
-        confined(workspace, str(full.parent.relative_to(workspace)))
+    if (inside := _inside_workspace(Path(os.path.abspath(path)).parent)) is not None:
+        confined(Path.cwd(), inside)
     try:
         os.unlink(path)  # a symlink is removed, never followed
     except FileNotFoundError:
@@ -260,6 +258,36 @@ def _remove_stale(path: str) -> None:
             f"{printable(path)}: cannot remove what is there before the audit "
             f"({exc.strerror}); report-path and html-path must name files"
         ) from None
+
+
+def _inside_workspace(folder: Path) -> str | None:
+    """`folder`'s parts inside the workspace (the working directory), as text for
+    `confined`; None when it is outside, or is the workspace itself.
+
+    Its shortest leading folders that are the workspace (the same folder, however the
+    path reaches it), then the rest as written, as `policy.model.policy_in_commit` finds
+    the repository's root: a self-hosted runner's `_work -> /mnt/…`, spelt as
+    `${{ github.workspace }}/reports/r.json`, was taken for a path outside (the working
+    directory is the real one) and went unchecked through a committed `reports ->
+    /elsewhere` (an attacker's hunt). A link outside that leads into a folder of the
+    workspace is refused: what it passes through there is the pull request's to make."""
+    workspace = Path.cwd()
+    top = os.stat(workspace)
+    parts = folder.parts
+    for depth in range(1, len(parts) + 1):
+        here = os.path.join(*parts[:depth])
+        try:
+            found = os.stat(here)
+        except OSError:  # (missing: nothing below it is there to go through)
+            return None
+        if (found.st_dev, found.st_ino) == (top.st_dev, top.st_ino):
+            return os.path.join(*parts[depth:]) if depth < len(parts) else None
+        if Path(os.path.realpath(here)).is_relative_to(workspace):
+            raise ExpflowError(
+                f"{printable(str(folder))}: reaches into the workspace through a symbolic "
+                "link; report-path and html-path must name files through real folders"
+            )
+    return None
 
 
 def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
@@ -294,9 +322,38 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
         if value := env.get(f"EXPFLOW_INPUT_{name}"):
             args += [option, value]
     # A pull request must not bring the rules that judge it: its base's policy does.
-    if policy_ref := env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env):
+    if policy_ref := (
+        env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env) or _branch_push_policy(env, git)
+    ):
         args += ["--policy-ref", policy_ref]
     return args
+
+
+def _branch_push_policy(env: Mapping[str, str], git: Git) -> str | None:
+    """On a push to a branch other than the default branch, the default branch's tip (its
+    remote-tracking ref): its policy judges the push, as it would a pull request from the
+    branch. The pushed commit's own policy was the pusher's to loosen: a branch that set
+    `results_immutable: false` and rewrote a result got a signed PASS on its push, and a
+    FAIL on its pull request (an attacker's hunt, issue 18 thirty-seventh pass). None on
+    other events and on the default branch's pushes, whose policy was merged."""
+    if env.get("GITHUB_EVENT_NAME") != "push":
+        return None
+    event = _event(env)
+    default = _default_branch(event)
+    ref = event.get("ref")
+    if default is None or ref == f"refs/heads/{default}":
+        return None
+    name = printable(default)
+    tip = _default_tip(git, default)
+    if tip is None:
+        raise ExpflowError(
+            f"a push to a branch is judged by the policy of the default branch {name}, and "
+            f"refs/remotes/origin/{name} is not in this clone; {FETCH_HINT}, or set the "
+            "`policy-ref` input"
+        )
+    branch = printable(ref.removeprefix("refs/heads/")) if isinstance(ref, str) else "a branch"
+    print(f"expflow-git: judged by the policy of {name} at {tip[:12]} (a push to {branch})")
+    return tip
 
 
 def _warn_if_behind(env: Mapping[str, str], git: Git, rev: str) -> None:
@@ -409,7 +466,7 @@ def run(env: Mapping[str, str]) -> int:
             if path:
                 _remove_stale(path)
         args = audit_args(env, report_path)
-        if not env.get("EXPFLOW_SIGNING_KEY"):
+        if not env.get("EXPFLOW_SIGNING_KEY", "").strip():  # (as report.signer reads it)
             print(
                 "::warning title=expflow-git::no signing key (e.g. a pull request from a fork "
                 "gets no secrets): the report is UNSIGNED"

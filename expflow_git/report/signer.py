@@ -40,7 +40,10 @@ def signing_key(spec: str | None, env: Mapping[str, str]) -> SigningKey | None:
 
         return agent_key(value.removeprefix(AGENT_PREFIX), env)
     if inline:
-        return load_private_key_bytes(value.encode(), source="$EXPFLOW_SIGNING_KEY")
+        # The environment's bytes as they are: one that is not UTF-8 (a lone surrogate
+        # here) was a traceback from `encode`; now a key that cannot be parsed.
+        data = value.encode("utf-8", "surrogateescape")
+        return load_private_key_bytes(data, source="$EXPFLOW_SIGNING_KEY")
     if spec:
         return load_private_key(value)
     # A value from the environment that is no PEM text is taken for a key file's path,
