@@ -35,6 +35,7 @@ import functools
 import json
 import math
 import os
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -60,7 +61,13 @@ from expflow_git.documents import (
     dump,
     stem,
 )
-from expflow_git.errors import ExitCode, ExpflowError, mask_flagged, printable
+from expflow_git.errors import (
+    ExitCode,
+    ExpflowError,
+    mask_flagged,
+    printable,
+    utf8_argument,
+)
 from expflow_git.importers.source import Source, SourceRun, redact_uri, same_storage
 from expflow_git.interrupts import deferred
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
@@ -232,6 +239,8 @@ def check_correct_reason(correct: str | None) -> None:
         return
     if not isinstance(correct, str):
         raise ValueError(f"correct: give the reason as text, not {short_repr(correct)}")
+    # (a traceback, exit 1, as `--correct $'a\\xff'`: a hunter's report, thirty-seventh pass)
+    utf8_argument(correct, "--correct")
     refuse_empty_reason(correct, "--correct")
     from expflow_git.pinscan.written import leak_in
 
@@ -740,7 +749,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return RunPlan(run, Action.REFUSED, reasons=(f"{over} ({run.oversized})", *twice))
     if run.problems or twice:
         return RunPlan(run, Action.REFUSED, reasons=run.problems + twice)
-    problems = _non_finite(run)
+    problems = _non_finite(run) + _not_utf8(run)
     if problems:
         return RunPlan(run, Action.REFUSED, reasons=tuple(problems))
     record = _record(ctx, run)
@@ -1021,10 +1030,14 @@ def _options_hint(ctx: _Context, res_rel: str, write: Write) -> str:
 
 
 def _gone(run: SourceRun, label: str, committed: str) -> RunPlan:
+    # The path quoted for a shell, so that the hint runs as printed (`next: git add …`
+    # is): HEAD's path is any a committer named (`old runs/`, `$(…)/`), and it was
+    # printed as it is (a hunter's report, issue 18 thirty-seventh pass).
     return _refused(
         run,
         f"{label}: its result {committed} is committed and gone from the work tree; "
-        f"results are write-once (`git checkout HEAD -- {committed}` brings it back)",
+        f"results are write-once (`git checkout HEAD -- {shlex.quote(committed)}` brings "
+        "it back)",
     )
 
 
@@ -1047,6 +1060,38 @@ def _non_finite(run: SourceRun) -> list[str]:
             steps = ", ".join(map(str, bad[:5])) + (", …" if len(bad) > 5 else "")
             found.append(f"series {name}: {len(bad)} value(s) not finite (step {steps})")
     return found
+
+
+def _not_utf8(run: SourceRun) -> list[str]:
+    """The run's texts a document cannot hold: a lone surrogate, as an Optuna categorical
+    choice of a file name `os.listdir` read under surrogateescape (`caf\\udce9.csv`), which
+    Optuna keeps as JSON's `"\\udce9"`. Building the record failed for the whole import (exit
+    2, `not UTF-8 text (a non-UTF-8 argument or file name?)`, a piece of its JSON, no
+    trial named; a hunter's report, issue 18 thirty-seventh pass): the run is refused by
+    itself, naming the field (its reason is written with such a character escaped)."""
+    found = [
+        f"param {key!r} = {value!r} is not UTF-8 text"
+        for key, value in run.params.items()
+        if not _utf8(key) or (isinstance(value, str) and not _utf8(value))
+    ]
+    texts = [("title", run.title), ("run name", run.name), ("run", run.run)]
+    texts += [("tag", tag) for tag in run.tags]
+    found += [f"{what} {text!r} is not UTF-8 text" for what, text in texts if not _utf8(text)]
+    found += [
+        f"split {split!r}: metric {name!r} is not UTF-8 text"
+        for split, metrics in run.splits.items()
+        for name in metrics
+        if not _utf8(split) or not _utf8(name)
+    ]
+    return found
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _provenance(ctx: _Context, run: SourceRun) -> dict[str, Any]:
