@@ -101,6 +101,29 @@ class Finding:
         object.__setattr__(self, "message", _masked_under(self.pointer, self.message))
         object.__setattr__(self, "pointer", _masked_pointer(self.pointer))
 
+    @classmethod
+    def kept(
+        cls,
+        path: str,
+        rule: str,
+        message: str,
+        pointer: str = "",
+        line: int | None = None,
+        col: int | None = None,
+    ) -> Finding:
+        """A finding made (and masked) before, as a cache kept it: not masked again.
+        Masking twice is not masking once (a mask across a key's closing quote keeps the
+        quote, which the next mask escapes: `/params/"\\"key…`), so a finding the folder
+        cache made again from its masked copy differed from the one `--no-cache` reported."""
+        finding = object.__new__(cls)
+        for name, value in zip(
+            ("path", "rule", "message", "pointer", "line", "col"),
+            (path, rule, message, pointer, line, col),
+            strict=True,
+        ):
+            object.__setattr__(finding, name, value)
+        return finding
+
     def location(self) -> str:
         loc = terminal_path(masked_path(self.path))  # a backslash doubled: one spelling
         if self.line is not None:
@@ -157,8 +180,8 @@ def mask_as_held(text: str) -> str:
     if masked != held:
         try:
             unquoted = json.loads(masked)
-        except ValueError:  # (a mask across an escape: the quoted form, masked)
-            unquoted = masked
+        except ValueError:  # (a mask across the closing quote or an escape)
+            unquoted = _unquoted(masked)
         text = unquoted if isinstance(unquoted, str) else masked
     # And quoted as written: `pin: NNNN"` held is `"pin: NNNN\""`, which the scan does not
     # flag, but a pointer quoting the key masked it before (a review: more is masked, never
@@ -167,6 +190,19 @@ def mask_as_held(text: str) -> str:
     if len(framed) > 1 and framed[0] == framed[-1] == '"':
         text = framed[1:-1]
     return mask_flagged(text)
+
+
+def _unquoted(masked: str) -> str:
+    """A JSON string a mask cut into, read back as far as it can be: its quotes dropped,
+    its escapes undone when they are whole. Kept quoted, it was masked again as a new
+    text, its quote and escapes escaped once more each time (`"\\"key…`), so a finding
+    made again from its masked copy differed (a hunter's find, thirty-seventh pass)."""
+    body = masked.removeprefix('"').removesuffix('"')
+    try:
+        unquoted = json.loads(f'"{body}"')
+    except ValueError:  # (a mask across an escape: the text, escapes as they are)
+        return body
+    return unquoted if isinstance(unquoted, str) else body
 
 
 def flagged_as_held(text: str) -> bool:

@@ -187,7 +187,8 @@ def _folder(body: Any, width: int) -> Folder:
     digests = bytes.fromhex(body["digests"])
     if len(digests) != len(paths) * width:
         raise ValueError("digests do not match the paths")
-    findings = [row_finding(_path(row[0]), row[1:]) for row in _list(body["findings"])]
+    # As they were made: a finding made again from its masked copy may be masked more.
+    findings = [row_finding(_path(row[0]), row[1:], masked=True) for row in _list(body["findings"])]
     e = body["experiments"]
     params = _list(e["params"])
     if not all(type(p) is dict for p in params):

@@ -79,13 +79,17 @@ def finding_row(f: Finding) -> FindingRow:
     return [f.rule, f.message, f.pointer, f.line, f.col]
 
 
-def row_finding(path: str, row: FindingRow) -> Finding:
-    """A record's finding row at `path`; TypeError for a row of another shape."""
+def row_finding(path: str, row: FindingRow, *, masked: bool = False) -> Finding:
+    """A record's finding row at `path`; TypeError for a row of another shape.
+    `masked`: the row is a Finding's own, masked when it was made (the folder cache's):
+    it is kept as it is (Finding.kept), as masking again may change it."""
     rule, message, pointer, line, col = row
     if not (type(rule) is type(message) is type(pointer) is str) or not (
         _is_position(line) and _is_position(col)
     ):
         raise TypeError("a finding row of another shape")
+    if masked:
+        return Finding.kept(path, rule, message, pointer, line, col)
     return Finding(path, rule, message, pointer, line, col)
 
 
