@@ -81,7 +81,12 @@ _RUNNER_BRACKET = re.compile(r"(##[A-Za-z]*)\[")
 # line: escape, code, emphasis, links and images, raw HTML, table cells, headings and
 # issue links, strikethrough, math, entities.
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&])")
-_AT = re.compile("@+")  # one code span a run: `@``@` would be one span of "@``@"
+# What GitHub reads after every escape is undone (its mention and reference filters run
+# on the rendered text): `@` (a mention, an e-mail address) and `#` before a digit (an
+# issue link, `#1`, `owner/repo#1`: `\#1` links all the same). A run of them, escaped,
+# is one code span, which splits the text around it (`@``@` would be one span of "@``@").
+_AT = re.compile(r"(?:@|\\#)+")
+_DIGIT = re.compile("[0-9]")
 # What GitHub's autolink extension makes a link of with no markup at all: `www.` and
 # `scheme://`. Its dot or colon escaped, the text shows as written and links nowhere.
 _AUTOLINK = re.compile(r"(?i)(?<=www)\.|:(?=//)")
@@ -187,11 +192,21 @@ def markdown(text: str) -> str:
     with a meaning backslash-escaped, so it shows as written and never as a link (bare
     `www.` and `https://` ones too), image, HTML, emphasis, a new cell, or an `@name`
     mention that would notify someone where the Markdown is posted (a job summary, a
-    pull request comment), or an e-mail address as a mailto link. GitHub finds those
-    after every escape is undone, so `@` is a code span of its own: the text on either
-    side of it is two texts, and no address or mention spans them (docs/decisions.md)."""
-    escaped = _AT.sub(r"`\g<0>`", _MARKDOWN.sub(r"\\\1", terminal(text)))
+    pull request comment), an e-mail address as a mailto link, or an issue link (`#1`,
+    `owner/repo#1`). GitHub finds those after every escape is undone, so `@`, and `#`
+    before a digit, are code spans of their own: the text on either side is two texts,
+    and no address, mention or reference spans them (docs/decisions.md)."""
+    escaped = _AT.sub(_code_span, _MARKDOWN.sub(r"\\\1", terminal(text)))
     return " ".join(_AUTOLINK.sub(r"\\\g<0>", escaped).split())
+
+
+def _code_span(match: re.Match[str]) -> str:
+    """A run of `@` and escaped `#` (`_AT`) as a code span of those characters, where
+    GitHub would read it: any `@`, or a `#` before a digit; else as it is (`\\#`)."""
+    run = match.group()
+    if "@" not in run and not _DIGIT.match(match.string, match.end()):
+        return run
+    return "`" + run.replace("\\#", "#") + "`"
 
 
 def markdown_code(text: str) -> str:

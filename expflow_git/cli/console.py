@@ -102,8 +102,45 @@ def emit(text: str, *, nl: bool = True) -> None:
     as `stdout` says."""
     import click
 
-    stdout()
-    click.echo(text, nl=nl)
+    stream = stdout()
+    try:
+        click.echo(text, nl=nl)
+    except UnicodeEncodeError:
+        # A stdout whose encoding cannot hold the text and that click writes as it is
+        # (a Latin-1 locale, a Windows pipe's cp1252; to an ASCII one click writes
+        # UTF-8): a traceback (a hunt, issue 18 thirty-seventh pass). What it cannot
+        # hold is written as a JSON escape (`\u0151`, a pair beyond the BMP): a JSON
+        # output stays JSON, holding the same values, and a table one line. Nothing was
+        # written yet (the text layer encodes a write whole before it writes any of it).
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        click.echo(text.encode(encoding, _json_escapes()).decode(encoding), nl=nl)
+
+
+def _json_escapes() -> str:
+    """The name of the codec error handler that writes what an encoding cannot hold as
+    JSON's `\\uXXXX` escapes (a surrogate pair beyond the BMP); registered on first use."""
+    import codecs
+
+    name = "expflow-json-escapes"
+    try:
+        codecs.lookup_error(name)
+    except LookupError:
+        codecs.register_error(name, _as_json_escapes)
+    return name
+
+
+def _as_json_escapes(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    escaped = []
+    for ch in exc.object[exc.start : exc.end]:
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), exc.end
 
 
 def stdout() -> TextIO:

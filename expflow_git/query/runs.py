@@ -220,7 +220,11 @@ def load_runs(
             continue
         own = by_id.get(exp.id, [])
         # Two results for one run: neither is its (the finding names both), as in rank.
-        runs.append(run_from(exp, own[0] if len(own) == 1 else None, raw))
+        # Nor is the result of a run that is not `success`: it fails its checks
+        # (`result-for-unsuccessful-run`, at the result), and a failed run showed its
+        # scores and matched `--where metrics…` (a hunt, issue 18 thirty-seventh pass).
+        kept = len(own) == 1 and exp.status is Status.SUCCESS
+        runs.append(run_from(exp, own[0] if kept else None, raw))
     runs.sort(key=lambda r: (r.study, r.id, r.record_path))
     corrections.sort(key=lambda c: (c.experiment, c.time, c.path))
     return RunSet(source, policy, tuple(runs), tuple(corrections), tuple(findings), doubled)

@@ -189,8 +189,10 @@ def render_show(
         *([f"  reason:   {run.reason}"] if run.reason else []),
         f"  created:  {run.created_at or '-'}",
         f"  tags:     {', '.join(run.tags) or '-'}",
-        f"  record:   {run.record_path}",
-        f"  result:   {run.result_path or _left_out(left_out)}",
+        # Paths as every line spells one (`terminal_path`, as the history below): a name
+        # holding the byte 0xff and one holding the text `\xff` were one spelling here.
+        f"  record:   {terminal_path(run.record_path)}",
+        f"  result:   {_result_path(run.result_path, left_out)}",
         "params",
         *(f"  {k} = {_param_text(v)}" for k, v in sorted(run.params.items())),
         *(["metrics"] if run.metrics else []),
@@ -283,8 +285,12 @@ def _one_value(value: object) -> str:
     return show_value(value)
 
 
-def _left_out(path: str | None) -> str:
-    return "-" if path is None else f"{path} (left out: it fails its checks)"
+def _result_path(path: str | None, left_out: str | None) -> str:
+    """The result's path as `show` prints it: the one read, else the one left out for
+    failing its checks, else `-`."""
+    if path is not None:
+        return terminal_path(path)
+    return "-" if left_out is None else f"{terminal_path(left_out)} (left out: it fails its checks)"
 
 
 def _series(run: Run) -> dict[str, list[list[float]]]:
