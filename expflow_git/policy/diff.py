@@ -355,24 +355,31 @@ def _family(op: Op) -> str:
 
 def _tighter(old_op: Op, old_value: Any, new_op: Op, new_value: Any) -> Effect:
     """Whether `value new_op new_value` holds for fewer values than the old condition;
-    both ops bound from the same side. Values that are not numbers: CHANGED. A bound
-    spelled as a number in a string is that number, as the rule compares with it: `gt
-    "-5"` for `gt 0` was only "changed" (an attacker's hunt)."""
+    both ops bound from the same side. A bound spelled as a number in a string is that
+    number, as the rule compares with it: `gt "-5"` for `gt 0` was only "changed" (an
+    attacker's hunt). Two text bounds (or two booleans) are ordered as the rule compares
+    a parameter of their kind with them (`Op.holds`: by code point; a number fails
+    either): `lt "2026-01-01"` raised to `lt "2099-12-31"` lets more runs in, and was
+    only "changed" (an attacker's hunt, thirty-seventh pass). Values of two kinds:
+    CHANGED."""
     old_value, new_value = numeric(old_value), numeric(new_value)
     numbers = all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old_value, new_value)
     )
-    if not numbers or _family(old_op) not in ("lower", "upper"):
+    alike = type(old_value) is type(new_value) and type(old_value) in (str, bool)
+    family = _family(old_op)
+    if not (numbers or alike) or family not in ("lower", "upper"):
         return Effect.CHANGED
-    # As the rules compare them (documents.as_written): 1e23 and 10**23 are one bound.
-    old_value, new_value = exact(old_value), exact(new_value)
-    if _family(old_op) == "lower":
-        old_key, new_key = (old_value, _LOWER[old_op]), (new_value, _LOWER[new_op])
-    else:
-        old_key, new_key = (-old_value, _UPPER[old_op]), (-new_value, _UPPER[new_op])
-    if new_key == old_key:  # one bound spelled two ways (0 and "0")
-        return Effect.CHANGED
-    return Effect.STRICTER if new_key > old_key else Effect.LOOSER
+    if numbers:
+        # As the rules compare them (documents.as_written): 1e23 and 10**23 are one bound.
+        old_value, new_value = exact(old_value), exact(new_value)
+    strict = _LOWER if family == "lower" else _UPPER
+    if old_value == new_value:
+        if strict[old_op] == strict[new_op]:  # one bound spelled two ways (0 and "0")
+            return Effect.CHANGED
+        return Effect.STRICTER if strict[new_op] else Effect.LOOSER
+    # A floor raised, or a ceiling lowered, lets fewer values through.
+    return Effect.STRICTER if (new_value > old_value) == (family == "lower") else Effect.LOOSER
 
 
 def _paired(

@@ -36,6 +36,7 @@ from expflow_git.policy.model import (
     fmt_number,
     one_check_each,
     parse_gate,
+    quoted,
 )
 from expflow_git.schemas import Kind, is_valid, load_schema, schema_errors
 
@@ -180,6 +181,16 @@ def _load_yaml(data: bytes, path: str) -> dict[str, Any]:
     return plain
 
 
+# The most decimal digits of an integer the policy may hold (Python's own limit for
+# printing one, sys.int_info.default_max_str_digits): a hex, octal, binary or base-60
+# spelling of one past it is refused at its line, as a decimal one is.
+_MAX_INT_DIGITS = 4300
+_PAST_INT_DIGITS = 10**_MAX_INT_DIGITS
+
+# What ruamel's constructors raise, past their own ConstructorError, on a tagged value
+# they cannot build (`!!int ''`, `!!bool abc`, a mapping as a key).
+_UNBUILDABLE = (ArithmeticError, AssertionError, AttributeError, LookupError, TypeError, ValueError)
+
 # The YAML versions ruamel reads. It took `%YAML 1.3` (or 1.0, 1.9) to a bare assert: an
 # AssertionError traceback, exit 1, from every command; under `python -O`, a KeyError.
 _YAML_VERSIONS = ((1, 1), (1, 2))
@@ -232,18 +243,64 @@ def _constructor() -> type[Any]:
             return value
 
         def construct_yaml_int(self, node: Any) -> int:
+            # Past Python's 4,300 digits no double holds it either, and no message can
+            # print it. Refused before ruamel reads it (YAML 1.1's base 60 sums its
+            # parts in time quadratic in their number: 60,000 took 1.8 s) and after:
+            # `0x` and 4,000 `f`s is 4,800 decimal digits, and its message was
+            # Python's own ValueError, a traceback, exit 1 (an attacker's hunt,
+            # thirty-seventh pass).
+            too_long = f"an integer of {len(node.value)} characters is not a finite number"
+            if len(node.value) > _MAX_INT_DIGITS:
+                self._refuse(node, too_long)
             try:
-                return int(super().construct_yaml_int(node))
-            except ValueError:
-                if len(node.value) > 4300:  # past Python's digits: no double holds it either
-                    what = f"an integer of {len(node.value)} characters is not a finite number"
-                else:  # `!!int 1:30` under YAML 1.2, `!!int abc`
-                    what = f"{_cut(node.value)} is not an integer"
-                self._refuse(node, what)
+                value = int(super().construct_yaml_int(node))
+            except ValueError:  # `!!int 1:30` under YAML 1.2, `!!int abc`
+                self._refuse(node, f"{_cut(node.value)} is not an integer")
+            if abs(value) >= _PAST_INT_DIGITS:
+                self._refuse(
+                    node,
+                    f"{_cut(node.value)} is an integer of more than {_MAX_INT_DIGITS} digits, "
+                    "not a finite number",
+                )
+            return value
 
         def construct_document(self, node: Any) -> Any:
             _check_merges(node, self._refuse)  # before ruamel copies a single pair
             return super().construct_document(node)
+
+        def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+            """ruamel's, but a value its constructors fail on with Python's own error is
+            refused at its line: `!!int ''` and `!!float ''` (IndexError), `!!bool abc`
+            (KeyError), `!!timestamp 2001-13-45` (ValueError), a key holding a mapping
+            (`? [{a: 1}]`: TypeError) and `!!omap` with a key twice (AssertionError)
+            were tracebacks, exit 1 (an attacker's hunt, thirty-seventh pass). A mapping
+            is filled after its node is built (a generator ruamel keeps for later): that
+            part is guarded the same way."""
+            pending = len(self.state_generators)
+            try:
+                data = super().construct_non_recursive_object(node, tag)
+            except _UNBUILDABLE as exc:
+                self._unbuildable(node, exc)
+            if len(self.state_generators) > pending:
+                self.state_generators[-1] = self._guarded(self.state_generators[-1], node)
+            return data
+
+        def _guarded(self, generator: Any, node: Any) -> Any:
+            try:
+                yield from generator
+            except _UNBUILDABLE as exc:
+                self._unbuildable(node, exc)
+
+        def _unbuildable(self, node: Any, exc: BaseException) -> NoReturn:
+            from ruamel.yaml.nodes import ScalarNode
+
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            if isinstance(node, ScalarNode):
+                self._refuse(node, f"invalid YAML: {_cut(node.value)} is not a valid {tag}")
+            if isinstance(exc, TypeError) and "unhashable" in str(exc):  # `? [{a: 1}]`
+                self._refuse(node, "invalid YAML: a key holds a mapping or a list (keys are text)")
+            detail = _cut(str(exc)) if str(exc) else type(exc).__name__
+            self._refuse(node, f"invalid YAML: this {node.id} cannot be read as {tag} ({detail})")
 
         def _refuse(self, node: Any, problem: str) -> NoReturn:
             raise ExpflowError(f"{self.source}{_spot(self.text, node.start_mark)}: {problem}")
@@ -421,7 +478,7 @@ def _plain(node: Any, path: str, pointer: str = "") -> Any:
         out: dict[str, Any] = {}
         for key, value in node.items():
             if not isinstance(key, str):
-                raise ExpflowError(f"{path}: {pointer or '/'}: key {key!r} must be a string")
+                raise ExpflowError(f"{path}: {pointer or '/'}: key {quoted(key)} must be a string")
             _text(key, path, pointer)
             out[key] = _plain(value, path, f"{pointer}/{pointer_token(key)}")
         return out
@@ -491,9 +548,8 @@ def _check_unknown_keys(
             if key in props:
                 _check_unknown_keys(value, props[key], here, path, root)
             elif extra is False:
-                raise ExpflowError(
-                    f"{path}: {pointer or '/'}: unknown key {key!r}{did_you_mean(key, list(props))}"
-                )
+                hint = did_you_mean(key, list(props))
+                raise ExpflowError(f"{path}: {pointer or '/'}: unknown key {quoted(key)}{hint}")
             elif isinstance(extra, dict):
                 _check_unknown_keys(value, extra, here, path, root)
     elif isinstance(node, list) and isinstance(schema.get("items"), dict):
@@ -533,7 +589,7 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
     def known(name: str, pointer: str) -> str:
         if name not in metrics:
             raise ExpflowError(
-                f"{path}: {pointer}: unknown metric {name!r}{did_you_mean(name, metrics)}"
+                f"{path}: {pointer}: unknown metric {quoted(name)}{did_you_mean(name, metrics)}"
             )
         return name
 

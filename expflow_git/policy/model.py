@@ -354,15 +354,26 @@ def fmt_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 
+def quoted(value: Any, limit: int = 60) -> str:
+    """`repr(value)` for a message, cut to about `limit` characters: a policy holds 1 MiB,
+    and a gate or metric name of 300,000 characters was quoted whole (twice, in a
+    gate's error: a 600 KB line, finding and annotation; an attacker's hunt,
+    thirty-seventh pass)."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit] + "…")
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def parse_number(text: str, *, what: str) -> float:
     """A finite decimal number, as JSON writes it and a double holds as written
     (jsonstrict.float_problem); anything else is a usage error."""
     text = text.strip()
     if not _NUMBER_RE.match(text):
-        raise ExpflowError(f"{what}: {text!r} is not a number")
+        raise ExpflowError(f"{what}: {quoted(text)} is not a number")
     value = float(text)
     if not math.isfinite(value):
-        raise ExpflowError(f"{what}: {text!r} is not a finite number")
+        raise ExpflowError(f"{what}: {quoted(text)} is not a finite number")
     problem = float_problem(text, value)
     if problem is not None:  # `--metric x=1e-400`, a gate `le:60.0000000000000001`
         raise ExpflowError(f"{what}: {problem}")
@@ -412,7 +423,7 @@ def parse_gate(
     parts = text.split(":")
     if len(parts) != 3 or not all(p.strip() for p in parts):
         raise ExpflowError(
-            f"gate {text!r} is malformed: expected metric:op:value "
+            f"gate {quoted(text)} is malformed: expected metric:op:value "
             "(op one of lt, le, gt, ge, eq, ne)"
         )
     metric, op_text, value_text = (p.strip() for p in parts)
@@ -420,13 +431,14 @@ def parse_gate(
         op = Op(op_text.lower())
     except ValueError:
         raise ExpflowError(
-            f"gate {text!r}: unknown operator {op_text!r}; use one of lt, le, gt, ge, eq, ne"
+            f"gate {quoted(text)}: unknown operator {quoted(op_text)}; "
+            "use one of lt, le, gt, ge, eq, ne"
         ) from None
     if metrics is not None and metric not in metrics:
         raise ExpflowError(
-            f"gate {text!r}: unknown metric {metric!r}{did_you_mean(metric, metrics)}"
+            f"gate {quoted(text)}: unknown metric {quoted(metric)}{did_you_mean(metric, metrics)}"
         )
-    value = parse_number(value_text, what=f"gate {text!r}")
+    value = parse_number(value_text, what=f"gate {quoted(text)}")
     return Gate(metric, op, value, source=source, severity=severity)
 
 
@@ -436,11 +448,11 @@ _GATE_KEYS = ("gate", "severity")
 def _gate_mapping(spec: Mapping[str, Any]) -> tuple[str, Severity]:
     """The text and severity of a gate's mapping form; anything else is a usage error."""
     if not isinstance(spec, Mapping):
-        raise ExpflowError(f"gate {spec!r}: expected a string or a mapping with 'gate'")
+        raise ExpflowError(f"gate {quoted(spec)}: expected a string or a mapping with 'gate'")
     for key in spec:
         if key not in _GATE_KEYS:
             raise ExpflowError(
-                f"gate: unknown key {key!r}{did_you_mean(str(key), list(_GATE_KEYS))}"
+                f"gate: unknown key {quoted(key)}{did_you_mean(str(key), list(_GATE_KEYS))}"
             )
     text = spec.get("gate")
     if not isinstance(text, str):
@@ -450,7 +462,7 @@ def _gate_mapping(spec: Mapping[str, Any]) -> tuple[str, Severity]:
         return text, Severity(severity)
     except ValueError:
         raise ExpflowError(
-            f"gate {text!r}: severity {severity!r} is not one of error, warning"
+            f"gate {quoted(text)}: severity {quoted(severity)} is not one of error, warning"
         ) from None
 
 
