@@ -20,7 +20,8 @@ def main() -> int:
         try:
             sys.stderr.write(f"{TOOL_NAME}: interrupted\n")
             sys.stderr.flush()
-        except (OSError, ValueError):  # no stderr to say it on: the exit code says it
+        except (OSError, ValueError, AttributeError):  # no stderr to say it on (or None:
+            # closed, `2>&-`): the exit code says it
             pass
         return 130  # the shell's 128 + SIGINT
     return command()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.errors import printable, utf8_argument
+from expflow_git.errors import ExpflowError, printable, utf8_argument
 from expflow_git.records.scaffold import COMPETITION_POLICY
 
 DEMO_POLICY = COMPETITION_POLICY + (
@@ -101,8 +101,10 @@ def run_demo(directory: Path | None, *, echo: Callable[[str], None]) -> int:
     html = base / "scorecard.html"
     for path in (repo, key, Path(f"{key}.pub"), report, html):
         if os.path.lexists(path):  # never written over: they may be the user's
-            echo(f"expflow-git demo: {printable(str(path))} exists already; choose another --dir")
-            return 2
+            # A usage error, on stderr as every other is: it was printed on stdout, the
+            # demo's transcript, which no step had begun (a hunter's find, issue 18
+            # thirty-seventh pass).
+            raise ExpflowError(f"{printable(str(path))} exists already; choose another --dir")
     repo.mkdir(parents=True)
     build_repo(repo)
     cli = [sys.executable, "-m", "expflow_git"]

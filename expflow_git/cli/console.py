@@ -81,7 +81,28 @@ def err(message: str) -> None:
     PIN hash or a private key too (`errors.masked_status`): every status line a command
     prints goes through here or `out`, so a path or name typed with a PIN in it is masked
     in one place, not call site by call site (a review, issue 18 twenty-sixth pass)."""
-    _echo(line(masked_status(message, _TYPED[0])), sys.stderr)
+    text = line(masked_status(message, _TYPED[0]))
+    try:
+        _echo(text, sys.stderr)
+    except BrokenPipeError:
+        _discard(sys.stderr)  # its reader left (`2>&1 | head`): exit 1, as for stdout
+        raise
+    except OSError:
+        # A stderr that cannot take the line (a full disk: `2>/dev/full`) loses it, and the
+        # exit code says what it would have: the OSError reached main, whose own line
+        # failed again, and the command exited 1 whatever it was to exit with (a passing
+        # `validate`, a usage error; a hunter's find, issue 18 thirty-seventh pass), or
+        # 120 from the interpreter's flush at exit. What stderr still holds goes nowhere.
+        _discard(sys.stderr)
+
+
+def _discard(stream: TextIO) -> None:
+    """Point `stream`'s file at the null device: what it holds, and what is written to it
+    after, is dropped there, and the interpreter's flush at exit cannot fail."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError):  # no file under it (a test's stream): nothing to do
+        pass
 
 
 def out(message: str) -> None:
@@ -277,7 +298,10 @@ def guard(action: str, *, pin: str | None, force: bool, force_name: str | None =
 def progress_bar(label: str, *, at_least: int, every: int) -> Callable[[int, int], None] | None:
     """A progress bar on stderr, only on a terminal and only for `at_least` items or more,
     redrawn every `every` items and at the end (None: no bar)."""
-    if not sys.stderr.isatty():
+    # (None: stderr closed when the program started, `2>&-`, which made `audit` and
+    # `import` an AttributeError, exit 1, a passing audit too: a hunter's find, issue 18
+    # thirty-seventh pass)
+    if sys.stderr is None or not sys.stderr.isatty():
         return None
 
     def show(done: int, total: int) -> None:

@@ -44,7 +44,8 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
         try:
             sys.stderr.write(message + "\n")
             sys.stderr.flush()
-        except (OSError, ValueError):  # no stderr to say it on: the exit code says it
+        except (OSError, ValueError, AttributeError):  # no stderr to say it on (or None:
+            # closed, `2>&-`): the exit code says it
             pass
     return 143 if terminated else 130  # the shell's 128 + SIGTERM or SIGINT
 
@@ -81,6 +82,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(ExitCode.FAILED)
     except OSError as exc:  # a file we were asked to write (or read) cannot be
         name = exc.filename2 or exc.filename  # a rename names its target second
+        if not name and _stdout_failed():
+            name = "stdout"
         where = f"{name}: " if name else ""
         err(f"{PROG}: error: {masked(f'{where}{exc.strerror or exc}')}")
         return int(ExitCode.USAGE)
@@ -89,6 +92,29 @@ def _main(argv: Sequence[str] | None) -> int:
     finally:
         if argv is None:  # the program itself (console script, `python -m`): it ends now
             _before_exit()
+
+
+def _stdout_failed() -> bool:
+    """Whether stdout holds output it cannot write (a full disk: `>/dev/full`), the
+    cause of an OSError that names no file. Its fd is then the null device's, so the
+    interpreter's own flush at exit finds nothing to fail on: `list >/dev/full` printed
+    the error line, then Python's "Exception ignored in: <_io.TextIOWrapper
+    name='<stdout>'> … OSError: [Errno 28]" and exited 120 (a hunter's find, issue 18
+    thirty-seventh pass), where a full disk is one line and exit 2 (docs/spec.md §4)."""
+    stream = sys.stdout
+    if stream is None:
+        return False
+    try:
+        stream.flush()
+    except OSError:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):  # no fd to point elsewhere: the line still says it
+            pass
+        return True
+    except ValueError:  # closed
+        return False
+    return False
 
 
 def _before_exit() -> None:

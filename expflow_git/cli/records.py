@@ -37,6 +37,15 @@ def init(directory: Path | None, template: str) -> None:
     directory, root = init_folder(directory)
     for rel, created in scaffold(directory, Template(template)):
         out(f"{'created' if created else 'kept   '} {directory / rel}")
+    # A link kept in the policy's place is read by no command (nor by the audit, in a
+    # commit): it was "kept", exit 0, and every later command refused it (a hunter's
+    # find, issue 18 thirty-seventh pass). Kept still, never written through: said.
+    if (directory / "expflow.yaml").is_symlink():
+        warn(
+            f"{directory / 'expflow.yaml'}: a symbolic link, kept; no command reads the "
+            "policy through one (`cannot read policy`): put the file itself in its place",
+            command="init",
+        )
     # Below a work tree's root, pre-commit and GitHub read neither file: said, not
     # refused (a nested project may be meant).
     if root is not None:

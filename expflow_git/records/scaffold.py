@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from expflow_git.atomicfile import confined, not_a_folder, write_atomic
+from expflow_git.atomicfile import confined, folder_in_the_way, not_a_folder, write_atomic
 from expflow_git.errors import ExpflowError, printable
 
 if TYPE_CHECKING:
@@ -256,6 +256,15 @@ def init_folder(given: Path | None) -> tuple[Path, Path | None]:
     wrote into whatever repository held the folder, a dotfiles one in $HOME say (a
     review). A folder given is scaffolded wherever it is (a nested project may be meant)."""
     folder = Path(".") if given is None else given
+    if (found := folder_in_the_way(folder)) is not None:
+        # mkdir's own words named no file in the way: `init FIFO` said `FIFO: File exists`,
+        # `init FILE/sub` `FILE/sub: Not a directory` (a hunter's find, issue 18
+        # thirty-seventh pass), as `pin init` and `install-hooks` said before theirs.
+        part, kind = found
+        where = "" if part == Path(os.path.abspath(folder)) else f"{printable(str(part))} "
+        raise ExpflowError(
+            f"{printable(str(folder))}: {where}is {kind}, not a folder (nothing written)"
+        )
     root = work_tree_root(folder)
     if root is None or root.resolve() == Path(os.path.abspath(folder)).resolve():
         return folder, None
