@@ -40,3 +40,20 @@ def test_a_table_masks_a_pin_hash_an_argument_holds_and_keeps_other_lines() -> N
     assert held not in shown
     assert shown.splitlines()[1] == f"run-1 0.93 {'ab' * 32}"  # an ordinary SHA-256 stays
     assert masked_quoting(table, ["--policy", "/x/expflow.yaml"]) == table
+
+
+def test_verify_names_the_policy_that_judged(demo_repo: Path, tmp_path: Path) -> None:
+    """A report judged by `--policy lax.yaml` verified as "the policy match the commit",
+    naming no policy: a verifier could not see another file than expflow.yaml judged."""
+    lax = demo_repo / "lax.yaml"
+    lax.write_text((demo_repo / "expflow.yaml").read_text())
+    subprocess.run(["git", "add", "lax.yaml"], cwd=demo_repo, check=True)
+    subprocess.run(
+        ["git", "commit", "-qm", "a second policy", "--no-verify"], cwd=demo_repo, check=True
+    )
+    report = tmp_path / "r.json"
+    res = run_cli(["audit", "--policy", "lax.yaml", "--out", str(report)], demo_repo)
+    assert res.code == 0, res
+    res = run_cli(["verify", str(report), "--allow-unsigned", "--repo", "."], demo_repo)
+    assert res.code == 0, res
+    assert "and the policy match the commit (policy lax.yaml, the commit's own)" in res.out

@@ -149,7 +149,7 @@ def test_the_report_records_the_policy_that_judged_and_verifies(xcli: Cli, tmp_p
     verified = xcli(["verify", str(out), "--public-key", f"{key}.pub", "--repo", str(r)], tmp_path)
     assert verified.code == 0, verified.out
     assert "ok   recompute: re-running the audit gives byte-identical entries" in verified.out
-    assert f"(policy at {base[:12]})" in verified.out
+    assert f"match the commit (policy expflow.yaml, at {base[:12]})" in verified.out
     # A saved report shows the change too (the job summary is made from the saved report).
     shown = xcli(["report", str(out), "--format", "md", "--public-key", f"{key}.pub"], r)
     assert "- **looser** /gates: seg\\_total:gt:50 → seg\\_total:gt:30" in shown.out

@@ -555,9 +555,14 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any], head: str, ref_name: st
             False,
             f"sha256 differs: {', '.join(differs[:3])}{' …' if len(differs) > 3 else ''}",
         )
-    where = f" (policy at {policy_info['ref'][:12]})" if "ref" in policy_info else ""
+    # Which policy judged, by its path too: a report judged by `--policy lax.yaml` said
+    # only "the policy match the commit" (a hunter's note, thirty-seventh pass).
+    path = policy_info["path"]  # (escaped where a line is printed)
+    where = f"at {policy_info['ref'][:12]}" if "ref" in policy_info else "the commit's own"
     return Line(
-        "blobs", True, f"all {len(leaves)} input blobs and the policy match the commit{where}"
+        "blobs",
+        True,
+        f"all {len(leaves)} input blobs and the policy match the commit (policy {path}, {where})",
     )
 
 
