@@ -322,38 +322,14 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
         if value := env.get(f"EXPFLOW_INPUT_{name}"):
             args += [option, value]
     # A pull request must not bring the rules that judge it: its base's policy does.
-    if policy_ref := (
-        env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env) or _branch_push_policy(env, git)
-    ):
+    if policy_ref := env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env):
         args += ["--policy-ref", policy_ref]
-    return args
-
-
-def _branch_push_policy(env: Mapping[str, str], git: Git) -> str | None:
-    """On a push to a branch other than the default branch, the default branch's tip (its
-    remote-tracking ref): its policy judges the push, as it would a pull request from the
-    branch. The pushed commit's own policy was the pusher's to loosen: a branch that set
-    `results_immutable: false` and rewrote a result got a signed PASS on its push, and a
-    FAIL on its pull request (an attacker's hunt, issue 18 thirty-seventh pass). None on
-    other events and on the default branch's pushes, whose policy was merged."""
-    if env.get("GITHUB_EVENT_NAME") != "push":
-        return None
-    event = _event(env)
-    default = _default_branch(event)
-    ref = event.get("ref")
-    if default is None or ref == f"refs/heads/{default}":
-        return None
-    name = printable(default)
-    tip = _default_tip(git, default)
-    if tip is None:
-        raise ExpflowError(
-            f"a push to a branch is judged by the policy of the default branch {name}, and "
-            f"refs/remotes/origin/{name} is not in this clone; {FETCH_HINT}, or set the "
-            "`policy-ref` input"
+    else:
+        print(
+            "expflow-git: judged by the audited commit's own policy (a pull request is "
+            "judged by its base's; set `policy-ref` for another)"
         )
-    branch = printable(ref.removeprefix("refs/heads/")) if isinstance(ref, str) else "a branch"
-    print(f"expflow-git: judged by the policy of {name} at {tip[:12]} (a push to {branch})")
-    return tip
+    return args
 
 
 def _warn_if_behind(env: Mapping[str, str], git: Git, rev: str) -> None:
