@@ -31,6 +31,11 @@ def test_diff_masks_a_pin_digest_named_in_a_revision(demo_repo: Path) -> None:
     assert res.code == 0, res
     assert "metric changed between b-****" in res.out, res
     assert digest not in res.out + res.err, res
+    for fmt in ("md", "json"):  # (a data format quotes the typed revision too)
+        res = run_cli(["diff", f"b-{digest}", "HEAD", "--format", fmt], demo_repo)
+        assert res.code == 0 and digest not in res.out + res.err, res
+    res = run_cli(["diff", f"b-{digest}", "HEAD", "--format", "md"], demo_repo)
+    assert r"b-\*\*\*\*" in res.out, res
 
 
 def test_a_table_masks_a_pin_hash_an_argument_holds_and_keeps_other_lines() -> None:

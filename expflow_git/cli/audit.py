@@ -16,6 +16,7 @@ from expflow_git.cli.console import (
     for_terminal,
     progress_bar,
     refuse_empty,
+    shown_argument,
     stdout,
     warn,
 )
@@ -381,7 +382,8 @@ def diff_cmd(
         warn=lambda message: warn(message, command="diff"),
     )
     shown = rows if show_all else [r for r in rows if r.change is not Change.UNCHANGED]
-    table = render_diff(shown, rev_a, rev_b, fmt)  # (its header quotes the revisions)
+    # (its header quotes the revisions, in every format)
+    table = render_diff(shown, shown_argument(rev_a), shown_argument(rev_b), fmt)
     emit(for_terminal(table) if fmt in TERMINAL else table)
     if fail_on_regression and any(r.change is Change.REGRESSED for r in rows):
         raise SystemExit(ExitCode.FAILED)

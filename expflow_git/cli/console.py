@@ -65,6 +65,14 @@ def refuse_empty(given: Sequence[tuple[str, str | None]], wanted: str = "a path"
             )
 
 
+def shown_argument(text: str) -> str:
+    """An argument typed on the command line as an output of any format quotes it (`diff`'s
+    revisions in its header, Markdown and text alike), masked as a status line is
+    (`errors.masked_status`): `diff b-DIGEST HEAD --format md` printed a PIN's SHA-256
+    the table masked (a review, issue 18 thirty-seventh pass)."""
+    return masked_status(text, _TYPED[0])
+
+
 def for_terminal(text: str) -> str:
     """A report or a table in a terminal's format (the audit's text, a leaderboard, a
     diff's table), with what would be a PIN in the command line masked in a line that
