@@ -77,13 +77,19 @@ class Workspace:
 
     def _prefix(self, directory: str) -> str | None:
         """`directory` relative to the root with a final '/' ('' for the root), or
-        None if it is outside the root."""
-        resolved = os.path.realpath(os.path.abspath(directory))
+        None if it is outside the root. Below the root it is taken as written, as git
+        names a path: a folder of it that is a link on disk is not resolved to the link's
+        target (a hook is given git's paths; `results/s/x.json` with `results/s -> ../x`
+        on disk was judged as `x/x.json`, and the staged file went into the commit
+        unscanned: an attacker's hunt). Resolved only when it does not lie below the
+        root as written (a link above the root: `/home/me/repo` for `/data/me/repo`)."""
         root = os.path.realpath(self.root)
-        if resolved == root:
-            return ""
-        if resolved.startswith(root + os.sep):
-            return resolved[len(root) + 1 :].replace(os.sep, "/") + "/"
+        written = os.path.abspath(directory)
+        for candidate in (written, os.path.realpath(written)):
+            if candidate == root:
+                return ""
+            if candidate.startswith(root + os.sep):
+                return candidate[len(root) + 1 :].replace(os.sep, "/") + "/"
         return None
 
     def load_policy(self, warn: Callable[[str], None] | None = None) -> Policy:

@@ -39,6 +39,7 @@ SHIPPED = {
             "dbf20d33b4591c68901ceb04cd5e94619c84979d2fe026ece2874bbd9277e7c4",
             "f97b7b516c73fcc097953a1887b54ef6ddbced5c8d3b8f92d981718ad1197bb3",
             "7a8a47472f5efe7520c8d56eae6922bb36e66e524f07ff99c92098063126b7d1",
+            "7c2e6a7b6015c38dc3ecc00c85e5e6a60239f6c4757ab507dca946697bc37996",
         }
     ),
     "pre-merge-commit": frozenset(
