@@ -188,6 +188,26 @@ def stdout() -> TextIO:
     return stream
 
 
+class ClosedStdout(io.TextIOBase):
+    """sys.stdout when the program started with it closed (`>&-`, where Python makes it
+    None): every write is the error `stdout()` raises, so that click's own `--help` and
+    `--version`, which skip a stdout that is None, fail as a command's output does (they
+    exited 0 with the output lost: a hunter's find, issue 18 thirty-seventh pass)."""
+
+    encoding = "utf-8"
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF), "stdout")
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def buffer(self) -> ClosedStdout:
+        """Itself: a report's bytes written to `sys.stdout.buffer` fail as text does."""
+        return self
+
+
 def _whole_writes(stream: TextIO, raw: io.RawIOBase) -> TextIO:
     """`stream`, a text stream straight over the file `raw` (`python -u`, PYTHONUNBUFFERED,
     as many CI images and containers set), as one that writes all it is given or raises.

@@ -56,6 +56,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
     args = list(argv) if argv is not None else sys.argv[1:]
     typed(args)  # (what would be a PIN in them is masked in every error and warning)
+    if sys.stdout is None:  # closed (`>&-`): click's own help writes to it too
+        from expflow_git.cli.console import ClosedStdout
+
+        sys.stdout = ClosedStdout()
     if argv is None:  # the program itself: a SIGTERM ends it as a Ctrl-C does, cleaned up
         from expflow_git.interrupts import terminate_as_interrupt
 
