@@ -594,17 +594,23 @@ def test_a_committed_symlink_at_report_path_is_removed_not_followed(
     assert json.loads((demo_repo / "expflow-report.json").read_text())["payloadType"]
 
 
+def commit_a_linked_reports_folder(repo: Path, tmp_path: Path) -> Path:
+    """`reports -> TMP/elsewhere` committed, the folder holding a precious `r.json`."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "r.json").write_text("precious\n")
+    (repo / "reports").symlink_to(outside)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a symlinked folder where the report goes")
+    return outside
+
+
 def test_a_committed_symlinked_folder_on_the_report_path_is_refused(
     demo_repo: Path, tmp_path: Path
 ) -> None:
     """`reports -> /elsewhere` committed by a pull request: the action must neither delete
     nor write through it (it used to replace /elsewhere/r.json and write card.html there)."""
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    (outside / "r.json").write_text("precious\n")
-    (demo_repo / "reports").symlink_to(outside)
-    git(demo_repo, "add", "-A")
-    git(demo_repo, "commit", "-qm", "a symlinked folder where the report goes")
+    outside = commit_a_linked_reports_folder(demo_repo, tmp_path)
     code, log, outputs, summary = run_action(
         demo_repo,
         tmp_path,

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_action import demo_repo, git, run_action  # noqa: F401 (a fixture)
+from test_action import (  # noqa: F401 (a fixture)
+    commit_a_linked_reports_folder,
+    demo_repo,
+    run_action,
+)
 
 
 def test_an_absolute_report_path_through_a_linked_workspace_is_still_confined(
@@ -21,12 +25,7 @@ def test_an_absolute_report_path_through_a_linked_workspace_is_still_confined(
     for a committed `reports -> /elsewhere` compared that spelling with the real folder,
     found it outside the workspace, and skipped: the action deleted /elsewhere/r.json and
     wrote its report (and the scorecard) there."""
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    (outside / "r.json").write_text("precious\n")
-    (demo_repo / "reports").symlink_to(outside)
-    git(demo_repo, "add", "-A")
-    git(demo_repo, "commit", "-qm", "a symlinked folder where the report goes")
+    outside = commit_a_linked_reports_folder(demo_repo, tmp_path)
     linked = tmp_path / "work-link"
     linked.symlink_to(demo_repo)
     for inputs in (

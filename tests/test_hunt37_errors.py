@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers_audit import clean_env, seed_repo
+from support import CliResult, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -19,20 +19,9 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return seed_repo(tmp_path_factory.mktemp("hunt37") / "repo")
 
 
-def to_full_disk(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The real CLI with its stdout on a full disk (`>/dev/full`)."""
-    with open("/dev/full", "w") as full:
-        return subprocess.run(
-            [sys.executable, "-m", "expflow_git", *args],
-            cwd=cwd,
-            env=clean_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+def redirected(args: list[str], cwd: Path, redirect: str) -> CliResult:
+    """The real CLI under the shell's `redirect` (`>/dev/full`, `2>&-`)."""
+    return run_cli(args, cwd, clean_env(), prefix=["sh", "-c", f'exec "$@" {redirect}', "sh"])
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
@@ -54,14 +43,9 @@ def test_a_stdout_on_a_full_disk_is_one_line_and_exit_2(seed: Path, args: list[s
     <_io.TextIOWrapper name='<stdout>'> … OSError: [Errno 28] No space left on device"
     as it flushed stdout again at exit, and exited 120: three lines, and neither 1 nor 2.
     The line names stdout, as a closed one's does (`stdout: Bad file descriptor`)."""
-    proc = to_full_disk(args, seed)
-    lines = [
-        line for line in proc.stderr.splitlines() if not line.startswith("expflow-git audit: ")
-    ]
-    assert (proc.returncode, lines) == (
-        2,
-        ["expflow-git: error: stdout: No space left on device"],
-    ), proc.stderr
+    res = redirected(args, seed, ">/dev/full")
+    lines = [line for line in res.err.splitlines() if not line.startswith("expflow-git audit: ")]
+    assert (res.code, lines) == (2, ["expflow-git: error: stdout: No space left on device"]), res
 
 
 def test_demo_into_a_used_folder_says_so_on_stderr(tmp_path: Path) -> None:
@@ -69,16 +53,8 @@ def test_demo_into_a_used_folder_says_so_on_stderr(tmp_path: Path) -> None:
     stream) with exit 2 and nothing on stderr; §4: "Results go to stdout, diagnostics to
     stderr", one line."""
     (tmp_path / "repo").mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-m", "expflow_git", "demo", "--dir", str(tmp_path)],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (
+    res = run_cli(["demo", "--dir", str(tmp_path)], tmp_path, clean_env())
+    assert (res.code, res.out, res.err.splitlines()) == (
         2,
         "",
         [f"expflow-git: error: {tmp_path / 'repo'} exists already; choose another --dir"],
@@ -97,44 +73,23 @@ def test_init_says_a_kept_policy_link_is_read_by_no_command(tmp_path: Path) -> N
     shared = tmp_path / "shared.yaml"
     shared.write_text("version: 1\n")
     (repo / "expflow.yaml").symlink_to(shared)
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "expflow_git", *args],
-            cwd=repo,
-            env=clean_env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    init = cli("init")
-    assert init.returncode == 0, init.stderr
+    init = run_cli(["init"], repo, clean_env())
+    assert init.code == 0, init
     assert (repo / "expflow.yaml").is_symlink() and shared.read_text() == "version: 1\n"
-    refused = cli("validate")
-    assert refused.returncode == 2 and "a symbolic link" in refused.stderr
-    assert [line for line in init.stderr.splitlines() if "expflow.yaml" in line] == [
+    refused = run_cli(["validate"], repo, clean_env())
+    assert refused.code == 2 and "a symbolic link" in refused.err
+    assert [line for line in init.err.splitlines() if "expflow.yaml" in line] == [
         "expflow-git init: warning: expflow.yaml: a symbolic link, kept; no command reads "
         "the policy through one (`cannot read policy`): put the file itself in its place"
-    ], init.stderr
+    ], init
 
 
 def run_stderr(args: list[str], cwd: Path, stderr: str) -> int:
     """The real CLI's exit code, its stdout dropped and its stderr on a full disk
     (`full`: `2>/dev/full`) or closed when it starts (`closed`: the shell's `2>&-`)."""
-    redirect = "2>/dev/full" if stderr == "full" else "2>&-"
-    proc = subprocess.run(
-        ["sh", "-c", f'exec "$@" >/dev/null {redirect}', "sh", sys.executable, "-m", "expflow_git"]
-        + args,
-        cwd=cwd,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
-    return proc.returncode
+    return redirected(
+        args, cwd, ">/dev/null " + ("2>/dev/full" if stderr == "full" else "2>&-")
+    ).code
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
@@ -182,18 +137,9 @@ def test_init_into_no_folder_names_what_is_in_the_way(
     directory`: mkdir's words, naming nothing in the way (as `pin init` and
     `install-hooks` did before the thirty-second pass)."""
     make(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "expflow_git", "init", given],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    res = run_cli(["init", given], tmp_path, clean_env())
     expected = said.replace("{tmp}", str(tmp_path.resolve()))
-    assert (proc.returncode, proc.stderr.splitlines()) == (
+    assert (res.code, res.err.splitlines()) == (
         2,
         [f"expflow-git: error: {expected} (nothing written)"],
     )

@@ -16,14 +16,13 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ExpRepo, assert_clean_output
 from support import run_cli
-from test_import_common import totals, tree_bytes
+from test_import_common import optuna_study, totals, tree_bytes
 
 from expflow_git.errors import ExpflowError
 from expflow_git.importers import import_csv, import_optuna
@@ -32,7 +31,6 @@ optuna = pytest.importorskip(
     "optuna", reason="needs the optuna extra: pip install 'expflow-git[optuna]'"
 )
 from optuna.distributions import CategoricalDistribution, IntDistribution  # noqa: E402
-from optuna.trial import create_trial  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -41,15 +39,8 @@ STEP = {"sub_step": IntDistribution(1, 8)}
 
 
 def _study(db: Path, trials: list[dict[str, Any]]) -> None:
-    """Study `h` maximising `seg_total`, one COMPLETE trial (objective 57) per entry of
-    `trials` (create_trial's params, distributions and user_attrs)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name="h", storage=f"sqlite:///{db}", direction="maximize")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(["seg_total"])
-    for trial in trials:
-        study.add_trial(create_trial(values=[57.0], **trial))
+    """Study `h` maximising `seg_total`, one trial (objective 57) per entry of `trials`."""
+    optuna_study(db, "h", "seg_total", 57.0, trials)
 
 
 def _import_optuna(repo: Path, db: Path, *extra: str) -> Any:

@@ -10,19 +10,24 @@ attribute is a split's, not said. Real Optuna studies in SQLite, the real CLI.""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ExpRepo
 from support import CliResult, run_cli
-from test_import_common import hook_commit, install_hooks, minimal_repo, totals, tree_bytes
+from test_import_common import (
+    hook_commit,
+    install_hooks,
+    minimal_repo,
+    optuna_study,
+    totals,
+    tree_bytes,
+)
 
 optuna = pytest.importorskip(
     "optuna", reason="needs the optuna extra: pip install 'expflow-git[optuna]'"
 )
-from optuna.trial import create_trial  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -37,16 +42,8 @@ DIFFER = (
 
 
 def _study(db: Path, attrs: list[dict[str, Any]]) -> Any:
-    """Study `ua` maximising `accuracy` (its metric_names), one COMPLETE trial of
-    objective 0.9 per entry of `attrs`, with those user attributes."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name="ua", storage=f"sqlite:///{db}", direction="maximize")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(["accuracy"])
-    for user_attrs in attrs:
-        study.add_trial(create_trial(values=[0.9], user_attrs=user_attrs))
-    return study
+    """Study `ua` maximising `accuracy`, one trial of objective 0.9 per user attributes."""
+    return optuna_study(db, "ua", "accuracy", 0.9, [{"user_attrs": a} for a in attrs])
 
 
 def _import(repo: Path, *extra: str) -> CliResult:

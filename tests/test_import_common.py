@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ExpRepo
@@ -59,6 +61,24 @@ def totals(out: str) -> str:
     """The totals line of an import's output."""
     line = next(ln for ln in out.splitlines() if ln.startswith(("imported:", "dry run")))
     return line.split(": ", 2)[-1]
+
+
+def optuna_study(
+    db: Path, name: str, metric: str, value: float, trials: list[dict[str, Any]]
+) -> Any:
+    """A real Optuna study NAME in SQLite at `db`, maximising METRIC (its metric_names), one
+    COMPLETE trial of objective VALUE per entry of `trials` (create_trial's keywords)."""
+    import optuna
+    from optuna.trial import create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=f"sqlite:///{db}", direction="maximize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric])
+    for trial in trials:
+        study.add_trial(create_trial(values=[value], **trial))
+    return study
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
