@@ -111,6 +111,7 @@ class Repository:
         status = Status(status)
         if reason is not None:
             checked_texts(reason=reason)
+            _no_pin_in(reason)
         if status in (Status.FAILED, Status.SKIPPED) and not (reason and reason.strip()):
             # (the CLI's wording named its option, `--reason TEXT`)
             raise ValueError(
@@ -225,7 +226,9 @@ class Repository:
         """Mark a run without a result `failed`, with the reason (as `expflow-git fail`)."""
         from expflow_git.records.lifecycle import fail_run
 
-        fail_run(self._layout(), _id(id), _reason(reason), reason_option="reason")
+        reason = _reason(reason)
+        _no_pin_in(reason)
+        fail_run(self._layout(), _id(id), reason, reason_option="reason")
         return self.get(id)
 
     def skip(self, id: str, reason: str, *, pin: str | None = None) -> Run:
@@ -233,7 +236,7 @@ class Repository:
         the PIN from `pin` or $EXPFLOW_PIN (there is no prompt)."""
         import warnings
 
-        from expflow_git.pin.guard import require_pin
+        from expflow_git.pin.guard import refuse_pin_in, require_pin
         from expflow_git.records.lifecycle import cancel_run, cancellable
 
         id, reason = _id(id), _reason(reason)
@@ -243,7 +246,7 @@ class Repository:
             raise ValueError(f"pin: give the PIN as text, not {type(pin).__name__}")
         layout = self._layout()
         exp_rel, doc = cancellable(layout, id)
-        require_pin(
+        approved = require_pin(
             f"cancel {id}",
             pin=pin,
             force=False,
@@ -254,6 +257,7 @@ class Repository:
             pin_name="the pin argument",
             force_name=None,
         )
+        refuse_pin_in({"reason": reason}, approved, pin, env=os.environ)
         cancel_run(layout, exp_rel, doc, reason, reason_option="reason")
         return self.get(id)
 
@@ -619,6 +623,14 @@ def _id(id: object) -> str:
     if not isinstance(id, str):
         raise ValueError(f"id: give the run's id as text, not {short_repr(id)}")
     return id
+
+
+def _no_pin_in(reason: str) -> None:
+    """A reason holding $EXPFLOW_PIN's PIN alone refused (ExpflowError, exit 2), as the
+    CLI's `--reason` is (`pin.guard.refuse_pin_in`)."""
+    from expflow_git.pin.guard import refuse_pin_in
+
+    refuse_pin_in({"reason": reason}, env=os.environ)
 
 
 def _reason(reason: object) -> str:

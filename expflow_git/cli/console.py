@@ -8,7 +8,7 @@ import errno
 import io
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NoReturn, TextIO
 
 from expflow_git.errors import (
@@ -304,14 +304,23 @@ def prompt_hidden(text: str) -> str:
     return value
 
 
-def guard(action: str, *, pin: str | None, force: bool, force_name: str | None = "--force") -> None:
+def guard(
+    action: str,
+    *,
+    pin: str | None,
+    force: bool,
+    force_name: str | None = "--force",
+    texts: Mapping[str, str | None] | None = None,
+) -> None:
     """The one PIN guard for every destructive command (pin/guard.py decides); its
-    messages name `force_name` as the way round (None: the command has no --force)."""
+    messages name `force_name` as the way round (None: the command has no --force).
+    `texts` (`{"--reason": reason}`), written by the command once approved, are refused
+    when they hold the PIN it was given (`refuse_pin_in`)."""
     from expflow_git.cli.pinsettings import pin_settings
-    from expflow_git.pin.guard import require_pin
+    from expflow_git.pin.guard import refuse_pin_in, require_pin
 
     settings = pin_settings()
-    require_pin(
+    approved = require_pin(
         action,
         pin=pin,
         force=force,
@@ -321,6 +330,16 @@ def guard(action: str, *, pin: str | None, force: bool, force_name: str | None =
         warn=warn,
         force_name=force_name,
     )
+    refuse_pin_in(texts or {}, approved, pin, env=settings.env)
+
+
+def no_pin_in(texts: Mapping[str, str | None]) -> None:
+    """`texts` an unguarded command writes (`fail --reason`) refused when $EXPFLOW_PIN's
+    PIN stands alone in one (`refuse_pin_in`)."""
+    from expflow_git.cli.pinsettings import pin_settings
+    from expflow_git.pin.guard import refuse_pin_in
+
+    refuse_pin_in(texts, env=pin_settings().env)
 
 
 def progress_bar(label: str, *, at_least: int, every: int) -> Callable[[int, int], None] | None:

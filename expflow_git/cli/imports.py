@@ -243,7 +243,12 @@ def _run(
         progress=progress_bar(f"{PROG} import", at_least=200, every=50),
     )
     if planned.corrections and not dry_run:
-        guard(f"import {planned.corrections} correction(s)", pin=pin, force=force)
+        guard(
+            f"import {planned.corrections} correction(s)",
+            pin=pin,
+            force=force,
+            texts={"--correct": correct},
+        )
     if not dry_run:
         planned = apply_import(layout, planned)  # (a correction's path as written)
     summary = ImportSummary(planned.source, planned.plans, dry_run, planned.warnings)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from expflow_git.cli.console import emit_findings, fail, guard, out, warn
+from expflow_git.cli.console import emit_findings, fail, guard, no_pin_in, out, warn
 from expflow_git.cli.options import Folder, policy_option
 from expflow_git.errors import ExitCode, utf8_argument
 
@@ -110,6 +110,7 @@ def new(
     from expflow_git.documents import Status
     from expflow_git.records.writer import open_layout, params_from_args, write_experiment
 
+    no_pin_in({"--reason": reason})
     rel, seed = write_experiment(
         open_layout(policy_path),
         exp_id=exp_id,
@@ -183,7 +184,7 @@ def result(
             reason=reason,
             environ=os.environ,
         )
-        guard(f"overwrite {plan.path}", pin=pin, force=force)
+        guard(f"overwrite {plan.path}", pin=pin, force=force, texts={"--reason": reason})
     for done in write_result(layout, plan, overwrite=overwrite, correction=correction):
         out(done)
 
@@ -209,6 +210,7 @@ def fail_cmd(exp_id: str, reason: str, policy_path: str | None) -> None:
     from expflow_git.records.writer import open_layout
 
     _utf8_reason(reason)
+    no_pin_in({"--reason": reason})
     out(f"failed {fail_run(open_layout(policy_path), exp_id, reason)}")
 
 
@@ -243,7 +245,7 @@ def rm_cmd(
         )
 
     planned()  # a missing run or reason, a moved result: refused before any PIN is asked for
-    guard(f"rm {exp_id}", pin=pin, force=force)
+    guard(f"rm {exp_id}", pin=pin, force=force, texts={"--reason": reason})
     done: list[str] = []
     try:
         with records_lock(layout.root):
@@ -281,7 +283,7 @@ def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: 
     _utf8_reason(reason)
     layout = open_layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
-    guard(f"cancel {exp_id}", pin=pin, force=force)
+    guard(f"cancel {exp_id}", pin=pin, force=force, texts={"--reason": reason})
     out(f"cancelled {cancel_run(layout, exp_rel, exp_doc, reason)}")
 
 

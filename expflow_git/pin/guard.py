@@ -6,6 +6,7 @@ CLI decides how to prompt and warn, and tests can drive every path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 from expflow_git.errors import ExitCode, ExpflowError
@@ -26,8 +27,9 @@ def require_pin(
     warn: Callable[[str], None],
     pin_name: str = "--pin",
     force_name: str | None = "--force",
-) -> None:
+) -> str | None:
     """Return if `action` is approved; raise ExpflowError otherwise (exit 1 wrong PIN, 2 usage).
+    What it returns is the PIN that approved it (None under `force`), for `refuse_pin_in`.
 
     The PIN comes from `pin` (--pin), then $EXPFLOW_PIN, then `prompt` (3 tries)
     only when `interactive`. `force` skips the check and says so through `warn`.
@@ -36,7 +38,7 @@ def require_pin(
     """
     if force:
         warn(f"--force: PIN check skipped for {action}")
-        return
+        return None
 
     stored = load_stored_hash(env)
     if stored is None:
@@ -60,7 +62,7 @@ def require_pin(
                 f"wrong PIN (from {source}): {action} refused, nothing changed",
                 code=ExitCode.FAILED,
             )
-        return
+        return given
 
     if not interactive:
         # Reading stdin here could hang a hook or CI job forever; refuse instead.
@@ -75,7 +77,7 @@ def require_pin(
         entered = prompt(f"PIN to approve {action}")
         # A malformed entry counts as a wrong try: it is a wrong PIN all the same.
         if is_valid_pin(entered) and check_pin(entered, stored.value):
-            return
+            return entered
         left = PROMPT_TRIES - attempt
         if left:
             warn(f"wrong PIN, {left} {'try' if left == 1 else 'tries'} left")
@@ -95,3 +97,24 @@ def _non_interactive_pin(
     if from_env:
         return from_env, f"${ENV_PIN}"
     return None, ""
+
+
+def refuse_pin_in(
+    texts: Mapping[str, str | None], *pins: str | None, env: Mapping[str, str]
+) -> None:
+    """Refuse (ExpflowError, exit 2) a text the tool is about to write into a record or a
+    correction (`{"--reason": reason}`) in which a PIN this command knows stands alone,
+    no other digit touching it: one of `pins` (given, or the one that approved it) or
+    $EXPFLOW_PIN's. The scan cannot tell four digits alone from any number, so `rm
+    --reason "approved NNNN" --pin NNNN` was committed with the PIN, and the hook's
+    approval line printed it (an attacker's hunt, issue 18 thirty-seventh pass). Refused,
+    not masked, as what the scan flags in what a user gives is (pinscan/written.py);
+    the message never shows the PIN."""
+    known = {p for p in (*pins, env.get(ENV_PIN, "")) if p and is_valid_pin(p)}
+    for option, text in texts.items():
+        if text and any(re.search(rf"(?<![0-9]){p}(?![0-9])", text) for p in known):
+            raise ExpflowError(
+                f"{option} holds the PIN (four digits alone: the PIN given, typed or in "
+                f"${ENV_PIN}), and a reason is kept in a record or a correction that is "
+                "committed: leave the PIN out; nothing written"
+            )

@@ -247,6 +247,13 @@ def _read_pin_file(path: Path) -> str | None:
         with os.fdopen(fd, "rb") as fh:
             info = os.fstat(fh.fileno())
             why = untrusted(info) or ("" if stat.S_ISREG(info.st_mode) else "not a file")
+            if not why and info.st_nlink > 1:
+                # A hard link's owner and mode are its file's, as a symbolic link's
+                # target's: another user who may write the PIN home linked in a file of
+                # ours whose content they chose (where the kernel lets them, as macOS
+                # does), and it passed; the tool writes pin.hash with one name (an
+                # attacker's hunt, issue 18 thirty-seventh pass).
+                why = f"a hard link (one of {info.st_nlink} names of its file)"
             raw = fh.read(_MAX_STORED_BYTES + 1) if not why else b""
     except IsADirectoryError:  # (`fdopen` refuses a folder: "Is a directory")
         raise ExpflowError(
