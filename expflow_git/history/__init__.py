@@ -102,6 +102,7 @@ def history_findings(
             declared,
             immutable=immutable,
             parent_results=functools.partial(_parent_results, git, globs),
+            at_rev=rev_policy,
         )
         reported = {f.path for f in findings if f.rule == RULE}
         if immutable:

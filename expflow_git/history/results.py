@@ -92,6 +92,7 @@ def rewritten_results(
     *,
     immutable: bool = True,
     parent_results: Callable[[str, set[str]], set[str]] = lambda commit, ids: ids,
+    at_rev: Policy | None = None,
 ) -> list[Finding]:
     """Each commit's rewrites of committed results that no correction added in that
     commit declares (none unless `immutable`: `protect.results_immutable`), and the
@@ -99,7 +100,8 @@ def rewritten_results(
     back is reported whatever `immutable` (the protect hook refuses it so).
     `parent_results(commit, ids)`: which of `ids` the commit's first parent holds a
     result of (asked only of a commit adding a correction that deletes a run it does
-    not touch: `corrections.additions`)."""
+    not touch: `corrections.additions`). `at_rev`: the audited commit's own policy,
+    which must still read every committed result left in place."""
     findings: list[Finding] = []
     suffix = (
         "; no correction added in that commit declares it" if policy.corrections_allowed else ""
@@ -156,21 +158,26 @@ def rewritten_results(
     findings += _ends_at_rev(walk, globs, ends, {stem(f.path) for f in findings if f.rule == RULE})
     if globs.policies == (policy,):
         return findings  # one set of globs: nothing can fall out of them
-    # Left in place but no longer a result under the policy that judges REV.
+    # Left in place but no longer a result under the policy that judges REV, or under
+    # REV's own: once merged, that one judges, the result is out of every audit, and the
+    # next pull request adds the run another (a hunt, issue 18 thirty-seventh pass: under
+    # `--policy-ref BASE` only the judging policy was asked; the hook refuses it).
     for entry in walk.rev_tree:
-        if (
-            stem(entry.path) in committed
-            and globs.is_result(entry.path)
-            and policy.kind_of(entry.path) is not Kind.RESULT
-        ):
-            findings.append(
-                Finding(
-                    entry.path,
-                    RULE,
-                    f"committed result of experiment {stem(entry.path)!r} is no longer "
-                    f"matched by paths.results of {policy.path}: it dropped out of the audit",
+        if stem(entry.path) not in committed or not globs.is_result(entry.path):
+            continue
+        for by in (policy, at_rev):
+            if by is not None and by.kind_of(entry.path) is not Kind.RESULT:
+                where = "" if by is policy else " at the audited commit"
+                findings.append(
+                    Finding(
+                        entry.path,
+                        RULE,
+                        f"committed result of experiment {stem(entry.path)!r} is no longer "
+                        f"matched by paths.results of {by.path}{where}: it dropped out "
+                        "of the audit",
+                    )
                 )
-            )
+                break
     return findings
 
 
@@ -371,8 +378,9 @@ def net_corrections(
 
     - one REV does not hold at the same path byte for byte, where no commit showed the
       change: append-only across a merge that hides it from the walk;
-    - a valid one of BASE's that REV's own policy (`at_rev`) no longer calls a correction:
-      once merged, it would delete or correct nothing (the run comes back);
+    - a valid one of BASE's, or one the range adds under the judging policy's globs,
+      that REV's own policy (`at_rev`) does not call a correction: once merged, it would
+      delete or correct nothing (the run comes back);
     - a valid one REV's policy calls a correction and the judging one (`policy`) does
       not: never judged as one when it was added, and once merged BASE's own policy
       would make it an anchor of a deleted run. A correction takes effect only under a
@@ -399,13 +407,20 @@ def net_corrections(
     unjudged: list[TreeEntry] = []
     if at_rev is not policy:
         skip = reported | {e.path for e in missing}
-        unjudged = [
-            e
-            for e in walk.rev_tree
-            if e.path not in skip
-            and is_doc(e, lambda path: at_rev.kind_of(path) is Kind.CORRECTION)
-            and policy.kind_of(e.path) is not Kind.CORRECTION
-        ]
+        at_base = {e.path for e in walk.base_tree}
+        for e in walk.rev_tree:
+            if e.path in skip or e.type != "blob" or e.mode not in REGULAR_MODES:
+                continue
+            if at_rev.kind_of(e.path) is Kind.CORRECTION:
+                if policy.kind_of(e.path) is not Kind.CORRECTION:
+                    unjudged.append(e)
+            elif e.path not in at_base and policy.kind_of(e.path) is Kind.CORRECTION:
+                # One the range adds, judged (and listed) as a correction here, that REV's
+                # own policy does not read: once merged it would delete or correct nothing,
+                # as one of BASE's would (a hunt, issue 18 thirty-seventh pass: an `rm` and
+                # `paths.corrections` moved off it in one pull request, then the run
+                # brought back by the next).
+                dropped.append(e)
     entries = [*dropped, *unjudged]
     if not entries:
         return findings
