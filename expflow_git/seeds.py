@@ -6,16 +6,20 @@ gate the audit uses; gates go through the one gate parser (policy.model.parse_ga
 from __future__ import annotations
 
 import functools
+import numbers
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError
 from expflow_git.policy.model import Policy
 from expflow_git.run import short_repr
+
+if TYPE_CHECKING:
+    from expflow_git.checks import RunVerdict
 
 
 @dataclass(frozen=True)
@@ -132,10 +136,11 @@ def compare_scores(
     if not isinstance(runs, Mapping):
         raise ValueError(f"runs: give a mapping of run ids to metrics, not {type(runs).__name__}")
     verdicts = []
+    given: dict[str, dict[str, float]] = {}
     for run_id, metrics in runs.items():
         if not isinstance(run_id, str):  # 1 and "1" would be two rows with one id
             raise ValueError(f"run id {run_id!r}: run ids are strings")
-        values = _numbers(metrics, what=f"run {run_id!r}: metric")
+        values = given[run_id] = _numbers(metrics, what=f"run {run_id!r}: metric")
         outcomes = tuple(gate_outcome(g, values) for g in parsed)
         verdicts.append(RunVerdict(run_id, "", (), "", values, {}, outcomes))
     if verdicts and not any(sort_by in v.metrics for v in verdicts):
@@ -143,13 +148,15 @@ def compare_scores(
 
         known = {name: None for v in verdicts for name in v.metrics}
         raise ValueError(f"sort_by: no run has a metric {sort_by!r}{closest(sort_by, known)}")
+    if any(_past_exact(v.metrics.get(sort_by)) for v in verdicts):
+        verdicts = [_as_decimals(v, sort_by) for v in verdicts]
     board = rank(verdicts, [(sort_by, not ascending)])
     rows = tuple(
         ScoreRow(
             id=r.verdict.id,
             rank=r.rank,
             feasible=r.verdict.feasible,
-            metrics=r.verdict.metrics,
+            metrics=given[r.verdict.id],
             failed=tuple(f"{o.name} ({o.detail})" for o in r.verdict.outcomes if o.blocks),
             warnings=tuple(
                 f"{o.name} ({o.detail})"
@@ -160,6 +167,27 @@ def compare_scores(
         for r in board.runs
     )
     return Comparison(rows, board.best_any, board.best_feasible)
+
+
+def _past_exact(value: float | None) -> bool:
+    """Whether `value` is an integer past 2**53 (a result's metrics never are, §2.2)."""
+    return type(value) is int and abs(value) > 2**53
+
+
+def _as_decimals(verdict: RunVerdict, metric: str) -> RunVerdict:
+    """`verdict` with its `metric` as the decimal it is written as, for `rank` to sort: an
+    integer past 2**53 can fall between a float and its decimal, and Python compares the
+    two by the float's binary value (10**23 - 1 sorted above 1e23, which the gates take as
+    written, §2.3: an attacker's hunt, thirty-seventh pass)."""
+    from dataclasses import replace
+
+    from expflow_git.documents import exact
+
+    if metric not in verdict.metrics:
+        return verdict
+    # (A Fraction where a float stands: `rank` only compares and negates it.)
+    decimal = cast(float, exact(verdict.metrics[metric]))
+    return replace(verdict, metrics={**verdict.metrics, metric: decimal})
 
 
 def gate_scores(
@@ -204,6 +232,10 @@ def _numbers(values: Mapping[Any, Any], *, what: str, exact: bool = False) -> di
     out: dict[str, float] = {}
     for name, value in values.items():
         number = finite_number(value, what=f"{what} {name!r}")
+        if isinstance(value, numbers.Integral) and type(number) is not int:
+            # A NumPy integer as the integer it is: its float made 2**53 + 1 pass `eq:2**53`
+            # and tie with 2**53 (an attacker's hunt, thirty-seventh pass).
+            number = int(value)
         if exact and abs(number) >= 2**53:
             raise ValueError(f"{what} {name!r}: {value!r} is 2**53 or more in magnitude")
         out[str(name)] = number
