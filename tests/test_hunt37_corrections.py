@@ -1,25 +1,22 @@
 """Hunt 37 (corrections): attacks on write-once results and declared corrections."""
 
+# The fixtures `pin_hash` and `sandbox` are imported from test_corrections, and test
+# parameters of those names receive them (not a redefinition).
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-from test_corrections import PIN, Sandbox, audit_since, make_sandbox, rules
+from test_corrections import (  # noqa: F401 (fixtures: test parameters of these names)
+    PIN,
+    Sandbox,
+    audit_since,
+    pin_hash,
+    rules,
+    sandbox,
+)
 from test_governance import exp_rel, make_demo, res_rel
-
-from expflow_git.pin.store import hash_pin
-
-
-@pytest.fixture(scope="module")
-def pin_hash() -> str:
-    return hash_pin(PIN)
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pin_hash: str) -> Sandbox:
-    return make_sandbox(tmp_path, monkeypatch, pin_hash)
 
 
 def test_a_correction_added_and_moved_off_the_globs_in_one_range_fails(
