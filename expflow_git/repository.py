@@ -111,7 +111,7 @@ class Repository:
         status = Status(status)
         if reason is not None:
             checked_texts(reason=reason)
-            _no_pin_in(reason)
+        _no_pin_in(reason=reason, title=title)
         if status in (Status.FAILED, Status.SKIPPED) and not (reason and reason.strip()):
             # (the CLI's wording named its option, `--reason TEXT`)
             raise ValueError(
@@ -227,7 +227,7 @@ class Repository:
         from expflow_git.records.lifecycle import fail_run
 
         reason = _reason(reason)
-        _no_pin_in(reason)
+        _no_pin_in(reason=reason)
         fail_run(self._layout(), _id(id), reason, reason_option="reason")
         return self.get(id)
 
@@ -625,12 +625,12 @@ def _id(id: object) -> str:
     return id
 
 
-def _no_pin_in(reason: str) -> None:
-    """A reason holding $EXPFLOW_PIN's PIN alone refused (ExpflowError, exit 2), as the
-    CLI's `--reason` is (`pin.guard.refuse_pin_in`)."""
+def _no_pin_in(**texts: str | None) -> None:
+    """A reason (or title) holding $EXPFLOW_PIN's PIN alone refused (ExpflowError, exit 2),
+    as the CLI's `--reason` is (`pin.guard.refuse_pin_in`)."""
     from expflow_git.pin.guard import refuse_pin_in
 
-    refuse_pin_in({"reason": reason}, env=os.environ)
+    refuse_pin_in(texts, env=os.environ)
 
 
 def _reason(reason: object) -> str:

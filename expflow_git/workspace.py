@@ -81,15 +81,21 @@ class Workspace:
         names a path: a folder of it that is a link on disk is not resolved to the link's
         target (a hook is given git's paths; `results/s/x.json` with `results/s -> ../x`
         on disk was judged as `x/x.json`, and the staged file went into the commit
-        unscanned: an attacker's hunt). Resolved only when it does not lie below the
-        root as written (a link above the root: `/home/me/repo` for `/data/me/repo`)."""
+        unscanned: an attacker's hunt). When it does not lie below the root as written
+        (a link above the root: `/home/me/repo` for `/data/me/repo`), its shortest
+        leading folders that are the root, then the rest as written: resolving the whole
+        path resolved the links below the root too (a review, thirty-seventh pass)."""
         root = os.path.realpath(self.root)
         written = os.path.abspath(directory)
-        for candidate in (written, os.path.realpath(written)):
-            if candidate == root:
-                return ""
-            if candidate.startswith(root + os.sep):
-                return candidate[len(root) + 1 :].replace(os.sep, "/") + "/"
+        if written == root:
+            return ""
+        if written.startswith(root + os.sep):
+            return written[len(root) + 1 :].replace(os.sep, "/") + "/"
+        parts = written.split(os.sep)
+        for depth in range(1, len(parts) + 1):
+            if os.path.realpath(os.sep.join(parts[:depth]) or os.sep) == root:
+                rest = "/".join(p for p in parts[depth:] if p)
+                return rest + "/" if rest else ""
         return None
 
     def load_policy(self, warn: Callable[[str], None] | None = None) -> Policy:

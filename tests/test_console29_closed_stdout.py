@@ -88,3 +88,13 @@ def test_click_s_own_help_to_a_closed_stdout_is_an_error(tmp_path: Path, args: l
     res = closed(args, tmp_path)
     assert_clean_output(res.err)
     assert (res.code, res.err.splitlines()) == (2, [ERROR]), res
+
+
+def test_a_caller_s_closed_stdout_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in is the program's own: a host calling `main(argv)` with no stdout (a
+    pythonw program) kept a stdout whose writes fail, after the call (a review)."""
+    from expflow_git.cli.main import main
+
+    monkeypatch.setattr(sys, "stdout", None)
+    main(["--version"])
+    assert sys.stdout is None

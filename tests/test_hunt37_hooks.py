@@ -53,9 +53,13 @@ def test_scan_staged_reads_the_staged_file_not_the_links_target(
     leak_behind_a_link: ExpRepo, cli
 ) -> None:
     repo = leak_behind_a_link
-    res = cli(["scan", "--staged", "--", LEAK], cwd=repo.path)
-    assert res.code == 1, res.both
-    assert f"{LEAK}:1:1: pin-hash-format" in res.out, res.out
+    above = repo.path.parent.parent / f"{repo.path.parent.name}-link"
+    above.symlink_to(repo.path.parent, target_is_directory=True)
+    through = above / repo.path.name / LEAK  # a link above the root too (the review's)
+    for given in (LEAK, str(repo.path / LEAK), str(through)):
+        res = cli(["scan", "--staged", "--", given], cwd=repo.path)
+        assert res.code == 1, (given, res.both)
+        assert "pin-hash-format" in res.out, (given, res.out)
 
 
 def test_validate_staged_judges_the_staged_path_not_the_links_target(

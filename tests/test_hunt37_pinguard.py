@@ -166,3 +166,27 @@ def test_an_import_correct_reason_holding_the_pin_is_refused(
     res = run_cli([*base, "--correct", "fixed", "--pin", PIN], committed_repo.path)
     assert res.code == 0, res
     assert list((committed_repo.path / "corrections").rglob("*.json"))
+
+
+def test_protect_refuses_a_declared_reason_holding_the_approving_pin(repo: ExpRepo) -> None:
+    """A correction written with `--force` (no PIN in play) whose reason holds the PIN was
+    approved by the hook with `$EXPFLOW_PIN`, committed, and its reason printed in the
+    approval line (the review's find): the hook knows the PIN last."""
+    res = run_cli(["rm", "exp-001", "--reason", f"approved {PIN}", "--force"], repo.path)
+    assert res.code == 0, res
+    repo.git("add", "-A")
+    res = run_cli(["protect"], repo.path, env={"EXPFLOW_PIN": PIN})
+    assert res.code == 2, res
+    assert "the reason of corrections/" in res.err and "holds the PIN" in res.err, res.err
+    assert PIN not in res.out + res.err
+    assert "declared by" not in res.err
+
+
+def test_a_title_holding_the_pin_is_refused_too(repo: ExpRepo) -> None:
+    """`new --title` is written into the record, committed, as `--reason` is."""
+    before = _tree(repo.path)
+    args = ["new", "exp-003", "--study", "pdebench-task1", "--title", f"approved {PIN} run"]
+    res = run_cli(args, repo.path, env={"EXPFLOW_PIN": PIN})
+    assert res.code == 2 and "--title holds the PIN" in res.err, res
+    assert PIN not in res.out + res.err
+    assert _tree(repo.path) == before

@@ -108,7 +108,14 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
     paths = line(", ".join(r.path for r in rewrites))  # also shown in the PIN prompt
-    guard(f"change committed result(s) or frozen record(s) {paths}", pin=pin, force=force)
+    # A declaring correction's reason holding the approving PIN (written with `--force`,
+    # or by hand) is refused: the hook knows the PIN last (a review, thirty-seventh pass).
+    guard(
+        f"change committed result(s) or frozen record(s) {paths}",
+        pin=pin,
+        force=force,
+        texts={f"the reason of {c.path}": c.reason for c in judged.declared},
+    )
     err(
         f"{PROG} protect: change to {len(rewrites)} committed result(s) or frozen record(s) "
         f"approved: {paths}"

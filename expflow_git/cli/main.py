@@ -56,7 +56,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     args = list(argv) if argv is not None else sys.argv[1:]
     typed(args)  # (what would be a PIN in them is masked in every error and warning)
-    if sys.stdout is None:  # closed (`>&-`): click's own help writes to it too
+    if argv is None and sys.stdout is None:  # closed (`>&-`): click's help writes to it too
         from expflow_git.cli.console import ClosedStdout
 
         sys.stdout = ClosedStdout()

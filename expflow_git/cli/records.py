@@ -110,7 +110,7 @@ def new(
     from expflow_git.documents import Status
     from expflow_git.records.writer import open_layout, params_from_args, write_experiment
 
-    no_pin_in({"--reason": reason})
+    no_pin_in({"--reason": reason, "--title": title})
     rel, seed = write_experiment(
         open_layout(policy_path),
         exp_id=exp_id,

@@ -115,6 +115,6 @@ def refuse_pin_in(
         if text and any(re.search(rf"(?<![0-9]){p}(?![0-9])", text) for p in known):
             raise ExpflowError(
                 f"{option} holds the PIN (four digits alone: the PIN given, typed or in "
-                f"${ENV_PIN}), and a reason is kept in a record or a correction that is "
+                f"${ENV_PIN}), and it is kept in a record or a correction that is "
                 "committed: leave the PIN out; nothing written"
             )
