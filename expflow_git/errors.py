@@ -111,10 +111,11 @@ class Finding:
         line: int | None = None,
         col: int | None = None,
     ) -> Finding:
-        """A finding made (and masked) before, as a cache kept it: not masked again.
-        Masking twice is not masking once (a mask across a key's closing quote keeps the
-        quote, which the next mask escapes: `/params/"\\"key…`), so a finding the folder
-        cache made again from its masked copy differed from the one `--no-cache` reported."""
+        """A finding made (and masked) before, as a cache kept it: not masked again. Masking
+        twice was not masking once (a mask across a key's closing quote kept the quote,
+        which the next mask escaped: `/params/"\\"key…`), so a finding the folder cache made
+        again from its masked copy differed from the one `--no-cache` reported; masking is
+        idempotent now (`_masked_pointer`), and a finding restored is still the one made."""
         finding = object.__new__(cls)
         for name, value in zip(
             ("path", "rule", "message", "pointer", "line", "col"),

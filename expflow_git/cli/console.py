@@ -93,7 +93,7 @@ def err(message: str) -> None:
     try:
         _echo(text, sys.stderr)
     except BrokenPipeError:
-        _discard(sys.stderr)  # its reader left (`2>&1 | head`): exit 1, as for stdout
+        to_null(sys.stderr)  # its reader left (`2>&1 | head`): exit 1, as for stdout
         raise
     except OSError:
         # A stderr that cannot take the line (a full disk: `2>/dev/full`) loses it, and the
@@ -101,12 +101,13 @@ def err(message: str) -> None:
         # failed again, and the command exited 1 whatever it was to exit with (a passing
         # `validate`, a usage error; a hunter's find, issue 18 thirty-seventh pass), or
         # 120 from the interpreter's flush at exit. What stderr still holds goes nowhere.
-        _discard(sys.stderr)
+        to_null(sys.stderr)
 
 
-def _discard(stream: TextIO) -> None:
+def to_null(stream: TextIO) -> None:
     """Point `stream`'s file at the null device: what it holds, and what is written to it
-    after, is dropped there, and the interpreter's flush at exit cannot fail."""
+    after, is dropped there, and the interpreter's flush at exit cannot fail (stderr that
+    takes nothing, stdout whose reader left or whose disk is full)."""
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
     except (OSError, ValueError):  # no file under it (a test's stream): nothing to do

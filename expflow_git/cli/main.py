@@ -5,7 +5,6 @@ stderr line and its exit code here."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -51,7 +50,7 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from expflow_git.cli.console import err, masked, typed, warnings_escaped
+    from expflow_git.cli.console import err, masked, to_null, typed, warnings_escaped
     from expflow_git.errors import ExitCode, ExpflowError
 
     args = list(argv) if argv is not None else sys.argv[1:]
@@ -82,7 +81,7 @@ def _main(argv: Sequence[str] | None) -> int:
         # issue 18 twenty-ninth pass). Exit 1, as click exits for every other command
         # (and Python for a program that does not catch it); the code a command picks
         # before it prints (validate's, scan's, protect's findings) is 1 as well.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        to_null(sys.stdout)
         return int(ExitCode.FAILED)
     except OSError as exc:  # a file we were asked to write (or read) cannot be
         name = exc.filename2 or exc.filename  # a rename names its target second
@@ -111,10 +110,9 @@ def _stdout_failed() -> bool:
     try:
         stream.flush()
     except OSError:
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-        except (OSError, ValueError):  # no fd to point elsewhere: the line still says it
-            pass
+        from expflow_git.cli.console import to_null
+
+        to_null(stream)
         return True
     except ValueError:  # closed
         return False
