@@ -271,23 +271,20 @@ def _inside_workspace(folder: Path) -> str | None:
     directory is the real one) and went unchecked through a committed `reports ->
     /elsewhere` (an attacker's hunt). A link outside that leads into a folder of the
     workspace is refused: what it passes through there is the pull request's to make."""
+    from expflow_git.atomicfile import below_root
+
     workspace = Path.cwd()
-    top = os.stat(workspace)
-    parts = folder.parts
-    for depth in range(1, len(parts) + 1):
-        here = os.path.join(*parts[:depth])
-        try:
-            found = os.stat(here)
-        except OSError:  # (missing: nothing below it is there to go through)
-            return None
-        if (found.st_dev, found.st_ino) == (top.st_dev, top.st_ino):
-            return os.path.join(*parts[depth:]) if depth < len(parts) else None
+
+    def not_into_it(here: str) -> None:
         if Path(os.path.realpath(here)).is_relative_to(workspace):
             raise ExpflowError(
                 f"{printable(str(folder))}: reaches into the workspace through a symbolic "
                 "link; report-path and html-path must name files through real folders"
             )
-    return None
+
+    # (None when a folder is missing: nothing below it is there to go through)
+    rest = below_root(str(folder), workspace, on_the_way=not_into_it)
+    return os.path.join(*rest) if rest else None
 
 
 def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:

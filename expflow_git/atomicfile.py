@@ -9,7 +9,7 @@ import io
 import os
 import signal
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -42,6 +42,31 @@ def confined(root: Path, rel: str) -> Path:
         if not path.exists():
             break  # what is missing is created as real directories and files
     return root.joinpath(*parts)
+
+
+def below_root(
+    absolute: str, root: str | Path, *, on_the_way: Callable[[str], None] | None = None
+) -> list[str] | None:
+    """The parts of the absolute path `absolute` below `root`: its shortest leading folders
+    that are `root` (the same folder, by device and inode, however the path reaches it),
+    then the rest as written, no link below the root followed; None when no leading folder
+    is `root` (or one is missing). `on_the_way` sees each leading folder before it."""
+    try:
+        top = os.stat(root)
+    except OSError:
+        return None
+    parts = [part for part in absolute.split(os.sep) if part not in ("", ".")]
+    for end in range(len(parts) + 1):
+        here = os.path.join(os.sep, *parts[:end])
+        try:
+            found = os.stat(here)
+        except OSError:
+            return None
+        if (found.st_dev, found.st_ino) == (top.st_dev, top.st_ino):
+            return parts[end:]
+        if on_the_way is not None:
+            on_the_way(here)
+    return None
 
 
 def not_a_folder(root: Path, folder: str) -> str | None:

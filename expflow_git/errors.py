@@ -53,16 +53,25 @@ def utf8_argument(text: str, what: str) -> None:
     reads such an argument with a lone surrogate per byte (`\\udcff`), which canonical
     JSON and git's stdin cannot take (a traceback, exit 1: `new $'e\\xff'`, `rank --rev
     $'\\xff'`; a user's hunt, issue 18 twenty-third pass). The one line names `what`."""
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8(text):
         # (quoted as a PIN would be masked where none is taken: a reason may hold one)
         # (masked before it is escaped: a key's line breaks as `\x0a` are no block the
         # scan reads; a review)
         shown = printable(masked_argument(text))
-        raise ExpflowError(f"{what} '{shown}' is not UTF-8 text") from None
+        raise ExpflowError(f"{what} '{shown}' is not UTF-8 text")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` is Unicode text UTF-8 can hold: no lone surrogate (`\udcff`, as
+    Python reads a byte that is not UTF-8 in an argument, a file name, or a `"\ud800"`
+    escape)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ExitCode(enum.IntEnum):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from expflow_git.atomicfile import mode_kind
+from expflow_git.atomicfile import below_root, mode_kind
 from expflow_git.errors import ExpflowError
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.load import load_policy_bytes
@@ -91,12 +91,10 @@ class Workspace:
             return ""
         if written.startswith(root + os.sep):
             return written[len(root) + 1 :].replace(os.sep, "/") + "/"
-        parts = written.split(os.sep)
-        for depth in range(1, len(parts) + 1):
-            if os.path.realpath(os.sep.join(parts[:depth]) or os.sep) == root:
-                rest = "/".join(p for p in parts[depth:] if p)
-                return rest + "/" if rest else ""
-        return None
+        rest = below_root(written, root)
+        if rest is None:
+            return None
+        return "".join(f"{part}/" for part in rest)
 
     def load_policy(self, warn: Callable[[str], None] | None = None) -> Policy:
         """The policy (staged, with --staged), read once per workspace; `warn` hears of an

@@ -64,6 +64,7 @@ from expflow_git.documents import (
 from expflow_git.errors import (
     ExitCode,
     ExpflowError,
+    is_utf8,
     mask_flagged,
     printable,
     utf8_argument,
@@ -1072,26 +1073,18 @@ def _not_utf8(run: SourceRun) -> list[str]:
     found = [
         f"param {key!r} = {value!r} is not UTF-8 text"
         for key, value in run.params.items()
-        if not _utf8(key) or (isinstance(value, str) and not _utf8(value))
+        if not is_utf8(key) or (isinstance(value, str) and not is_utf8(value))
     ]
     texts = [("title", run.title), ("run name", run.name), ("run", run.run)]
     texts += [("tag", tag) for tag in run.tags]
-    found += [f"{what} {text!r} is not UTF-8 text" for what, text in texts if not _utf8(text)]
+    found += [f"{what} {text!r} is not UTF-8 text" for what, text in texts if not is_utf8(text)]
     found += [
         f"split {split!r}: metric {name!r} is not UTF-8 text"
         for split, metrics in run.splits.items()
         for name in metrics
-        if not _utf8(split) or not _utf8(name)
+        if not is_utf8(split) or not is_utf8(name)
     ]
     return found
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _provenance(ctx: _Context, run: SourceRun) -> dict[str, Any]:

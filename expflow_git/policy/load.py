@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from expflow_git import __version__
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, is_utf8
 from expflow_git.jsonstrict import float_problem, pointer_token
 from expflow_git.policy.model import (
     DEFAULT_CORRECTION_GLOBS,
@@ -507,10 +507,8 @@ def _plain(node: Any, path: str, pointer: str = "") -> Any:
 
 def _text(text: str, path: str, pointer: str) -> str:
     """A string that is Unicode text: a `"\\ud800"` escape decodes to a lone surrogate."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ExpflowError(f"{path}: {pointer or '/'}: a lone surrogate is not text") from None
+    if not is_utf8(text):
+        raise ExpflowError(f"{path}: {pointer or '/'}: a lone surrogate is not text")
     return text
 
 

@@ -523,19 +523,10 @@ def _below_root(absolute: str, root: Path) -> str | None:
     then the rest as written. No link below the root is followed: the work tree is a
     pull request's checkout, and `resolve()` let its `expflow.yaml -> examples/lax.yaml`
     choose the base's policy file that judged it (an attacker's hunt)."""
-    try:
-        top = os.stat(root)
-    except OSError:
-        return None
-    parts = [part for part in absolute.split(os.sep) if part not in ("", ".")]
-    for end in range(len(parts) + 1):
-        try:
-            here = os.stat(os.path.join(os.sep, *parts[:end]))
-        except OSError:
-            return None
-        if (here.st_dev, here.st_ino) == (top.st_dev, top.st_ino):
-            return _inside(root, parts[end:])
-    return None
+    from expflow_git.atomicfile import below_root
+
+    parts = below_root(absolute, root)
+    return None if parts is None else _inside(root, parts)
 
 
 def _inside(root: Path, parts: list[str]) -> str | None:
