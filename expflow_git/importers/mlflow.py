@@ -27,6 +27,7 @@ from expflow_git.importers.source import (
     Source,
     SourceRun,
     epoch_ms_time,
+    examples,
     first_line,
     is_tag,
     metric_value,
@@ -275,14 +276,15 @@ class _Mapper:
 
     def notes(self) -> tuple[str, ...]:
         notes = []
-        if self.unknown:
+        if self.unknown:  # (five named at most, as Optuna's notes: a run may log hundreds)
             notes.append(
-                f"metrics not in the registry, not imported: {', '.join(sorted(self.unknown))}"
+                f"{len(self.unknown)} metric(s) not in the registry, not imported: "
+                f"{examples(sorted(self.unknown))}"
             )
         if self.dropped_tags:
             notes.append(
-                "tags not kept (key:value must be a tag of at most 64 letters, digits and "
-                f"._:/+-): {', '.join(sorted(self.dropped_tags))}"
+                f"{len(self.dropped_tags)} tag(s) not kept (key:value must be a tag of at most "
+                f"64 letters, digits and ._:/+-): {examples(sorted(self.dropped_tags))}"
             )
         return tuple(notes)
 

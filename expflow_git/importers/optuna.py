@@ -24,6 +24,7 @@ from expflow_git.importers.source import (
     SPLIT_NAME,
     Source,
     SourceRun,
+    examples,
     first_line,
     join_id,
     metric_value,
@@ -329,7 +330,7 @@ class _Mapper:
     def notes(self) -> tuple[str, ...]:
         notes: tuple[str, ...] = ()
         if self.unknown:  # (five named at most: a trial may hold hundreds; a review)
-            names = _examples(sorted(self.unknown))
+            names = examples(sorted(self.unknown))
             notes += (
                 f"{len(self.unknown)} numeric user attribute(s) not in the registry, not "
                 f"imported: {names}",
@@ -338,13 +339,13 @@ class _Mapper:
             notes += (
                 f"{len(self.no_number)} user attribute(s) named like a registry metric are "
                 "no number, not imported (an objective's metric keeps the objective's "
-                f"value): {_examples(self.no_number)}",
+                f"value): {examples(self.no_number)}",
             )
         if self.differ:
             notes += (
                 f"{len(self.differ)} user attribute(s) named like an objective's metric "
                 "differ from the objective's value, which is imported: "
-                f"{_examples(self.differ)}",
+                f"{examples(self.differ)}",
             )
         return notes
 
@@ -384,12 +385,6 @@ def _reason(trial: Any, status: Status) -> str:
 def _same(value: float, objective: float) -> bool:
     """Whether a user attribute's number is the objective's (NaN is NaN's)."""
     return value == objective or (math.isnan(value) and math.isnan(objective))
-
-
-def _examples(items: Sequence[str]) -> str:
-    """The first five of `items`, and how many more."""
-    shown = ", ".join(items[:5])
-    return f"{shown}, and {len(items) - 5} more" if len(items) > 5 else shown
 
 
 def _numbers(raw: Mapping[Any, Any]) -> dict[str, float] | None:

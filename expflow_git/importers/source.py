@@ -532,6 +532,13 @@ def metric_value(value: Any) -> float | None:
         return math.inf if value > 0 else -math.inf
 
 
+def examples(items: Sequence[str]) -> str:
+    """The first five of `items`, and how many more: a note names a few, never hundreds
+    (a run may log hundreds of metrics or tags)."""
+    shown = ", ".join(items[:5])
+    return f"{shown}, and {len(items) - 5} more" if len(items) > 5 else shown
+
+
 def registry_names(names: Sequence[str], policy: Policy, *, option: str) -> tuple[str, ...]:
     """Metric names given on the command line must be in the registry, each once (exit 2:
     a name given twice kept one objective's value under it, the other's lost)."""
