@@ -526,7 +526,8 @@ def _show_rule(rule: Rule) -> str:
 
 
 def _rule_key(r: Rule) -> Hashable:
-    return r.key
+    """A rule as written: one bound spelled two ways (`0`, `"0"`) stays "changed"."""
+    return (param_key(r.param), r.op, value_key(r.value), r.required)
 
 
 def _rules(add: Add, old: Sequence[Rule], new: Sequence[Rule]) -> None:

@@ -163,8 +163,11 @@ class Rule:
 
     @functools.cached_property
     def key(self) -> Hashable:
-        """The condition: rules with one key are one check (`one_check_each`)."""
-        return (param_key(self.param), self.op, value_key(self.value), self.required)
+        """The condition: rules with one key are one check (`one_check_each`). The bound
+        as the rule compares with it (`numeric`): `value: "0"` and `value: 0` are one
+        condition, and were two checks of one name, an error and a warning (a hunt,
+        thirty-eighth pass)."""
+        return (param_key(self.param), self.op, value_key(numeric(self.value)), self.required)
 
 
 def value_key(value: str | float | bool) -> tuple[str, object]:

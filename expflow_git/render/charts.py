@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from expflow_git.policy.model import Gate, Op
+from expflow_git.policy.model import Gate, Op, Severity
 from expflow_git.render.markup import esc as _e
 from expflow_git.render.markup import num as _n
 from expflow_git.render.markup import short as _short
@@ -159,11 +159,19 @@ def _chart_rows(view: View) -> tuple[list[Row], list[str]]:
 
 def _label(gate: Gate) -> str:
     """`metric < value`, the number as the scorecard shows numbers."""
-    return f"{gate.metric} {gate.op.symbol} {fmt_number(gate.value)}"
+    return f"{gate.metric} {gate.op.symbol} {fmt_number(gate.value)}{_advisory(gate)}"
+
+
+def _advisory(gate: Gate) -> str:
+    """` (warning)` after an advisory gate, which no run fails (docs/spec.md §6.2 item 4)."""
+    return " (warning)" if gate.severity is Severity.WARNING else ""
 
 
 def _failing_zone(t: Gate, x: _Scale, top: float, height: float) -> str:
-    """Shade the side of a threshold line where runs fail it."""
+    """Shade the side of a threshold line where runs fail it (none: an advisory gate's,
+    whose runs there are no less feasible; a hunt, thirty-eighth pass)."""
+    if t.severity is Severity.WARNING:
+        return ""
     at = x(t.value)
     if t.op in (Op.GT, Op.GE):
         left, right = x.start, at
@@ -254,7 +262,7 @@ def metric_chart(view: View) -> str:
         )
         out.append(
             f'<text x="{at}" y="{_n(label_y)}" text-anchor="middle" class="best">'
-            f"{_e(t.source)} {_e(t.op.symbol)} {_e(fmt_number(t.value))}</text>"
+            f"{_e(t.source)} {_e(t.op.symbol)} {_e(fmt_number(t.value))}{_advisory(t)}</text>"
         )
     out.append("</svg>")
     caption = (

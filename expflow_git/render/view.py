@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, overload
 
 from expflow_git import __version__
@@ -17,7 +17,7 @@ from expflow_git.checks import CheckKind, Outcome
 from expflow_git.corrections import Correction
 from expflow_git.errors import ExpflowError, Finding, path_from_text
 from expflow_git.policy.diff import PolicyProposal
-from expflow_git.policy.model import Gate, parse_gate
+from expflow_git.policy.model import Gate, Severity, parse_gate
 from expflow_git.policy.model import fmt_number as model_fmt_number
 from expflow_git.series import RunSeries
 
@@ -116,15 +116,18 @@ def _failed(checks: Sequence[Mapping[str, Any]], *, warning: bool = False) -> tu
     )
 
 
-def _threshold(kind: str, name: str) -> Gate | None:
+def _threshold(kind: str, name: str, warning: bool) -> Gate | None:
     """A threshold or gate check's name (`metric:op:value`) read back by the policy's gate
-    parser; None for a name that is not one (a report is data, not configuration)."""
+    parser, with its check's severity (`warning`: an advisory gate, which the chart draws
+    as one no run fails); None for a name that is not one (a report is data, not
+    configuration)."""
     if kind not in _GATE_KINDS:
         return None
     try:
-        return parse_gate(name, None, source=kind)
+        gate = parse_gate(name, None, source=kind)
     except ExpflowError:
         return None
+    return replace(gate, severity=Severity.WARNING) if warning else gate
 
 
 _GATE_KINDS = (CheckKind.THRESHOLD.value, CheckKind.GATE.value)
@@ -133,13 +136,13 @@ _GATE_KINDS = (CheckKind.THRESHOLD.value, CheckKind.GATE.value)
 def thresholds_from_entries(entries: Sequence[Mapping[str, Any]]) -> tuple[Gate, ...]:
     """The distinct threshold and gate checks of the run entries, in first-seen order."""
     names = dict.fromkeys(
-        (c["kind"], c["name"])
+        (c["kind"], c["name"], c.get("severity") == Severity.WARNING.value)
         for e in entries
         if e["type"] == "run"
         for c in e["checks"]
         if c["kind"] in (CheckKind.THRESHOLD.value, CheckKind.GATE.value)
     )
-    return tuple(t for kind, name in names if (t := _threshold(kind, name)) is not None)
+    return tuple(t for kind, name, w in names if (t := _threshold(kind, name, w)) is not None)
 
 
 def metric_columns(
@@ -345,7 +348,10 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
             distinct[key], held[key] = outcomes, 1
         metrics.update(verdict.metrics)
     names = dict.fromkeys(
-        (o.kind, o.name) for outcomes in distinct.values() for o in outcomes if o.kind in kinds
+        (o.kind, o.name, o.severity is Severity.WARNING)
+        for outcomes in distinct.values()
+        for o in outcomes
+        if o.kind in kinds
     )
     warned = sum(
         held[key]
@@ -371,7 +377,7 @@ def view_from_audit(audit: Audit, result: Mapping[str, Any], signed_by: Sequence
         since=audit.since,
         inputs=len(check.inputs),
         thresholds=tuple(
-            t for kind, name in names if (t := _threshold(kind.value, name)) is not None
+            t for kind, name, w in names if (t := _threshold(kind.value, name, w)) is not None
         ),
         tool_version=__version__,
         policy_blob=check.policy_blob,
