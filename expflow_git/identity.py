@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from expflow_git.documents import stem
+from expflow_git.documents import exact, stem
 from expflow_git.gitstore import REGULAR_MODES as REGULAR_MODES  # (re-exported)
 from expflow_git.gitstore import Change, TreeEntry
 from expflow_git.jsonstrict import JsonProblem, parse_json
@@ -27,6 +27,7 @@ FROZEN_FIELDS = ("id", "study", "params", "seed", "status")
 
 
 _ABSENT = ("absent",)
+_EXACT_INT = 2**53
 _WILDCARD = re.compile(r"[*?\[]")
 Frozen = tuple[Any, ...]  # one normalised value per FROZEN_FIELDS entry
 
@@ -40,12 +41,20 @@ def literal_prefix(glob: str) -> str:
 
 def _norm(value: Any) -> Any:
     """A JSON value as an equality key: key order and 5 vs 5.0 do not matter,
-    a boolean is never a number, a string never a number."""
+    a boolean is never a number, a string never a number. A number is the decimal it
+    is written as (docs/spec.md §2.3), as the rules compare it: `1e23` is
+    `100000000000000000000000`, not `99999999999999991611392`, the int its double
+    equals (Python compares an int with a float's binary value: a frozen param
+    rewritten from the one to the other, which flips a rule `ge: 1e23`, was no change;
+    an attacker's hunt, issue 18 thirty-eighth pass). Only a float past 2**53 can be
+    another decimal than an int it equals."""
     if value is None:
         return ("null",)
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, int | float):
+        if type(value) is float and abs(value) >= _EXACT_INT:
+            return ("num", exact(value))
         return ("num", value)
     if isinstance(value, str):
         return ("str", value)

@@ -298,10 +298,14 @@ def emit_findings(findings: Sequence[Finding]) -> None:
 
 
 def prompt_hidden(text: str) -> str:
-    """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results)."""
+    """Ask for a PIN without echoing it (prompt on stderr, so stdout stays for results).
+    The prompt is one line escaped as `err`'s: it names what is approved, a committed
+    result's path among them (`result --overwrite`), and a folder a pull request named
+    with a line break, a bidi override or an ESC sequence forged or reordered what the
+    prompt asked to approve (a hunter's find, issue 18 thirty-eighth pass)."""
     import click
 
-    value: str = click.prompt(masked(text), hide_input=True, err=True)
+    value: str = click.prompt(line(masked(text)), hide_input=True, err=True)
     return value
 
 

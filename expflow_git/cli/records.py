@@ -187,6 +187,13 @@ def result(
         guard(f"overwrite {plan.path}", pin=pin, force=force, texts={"--reason": reason})
     for done in write_result(layout, plan, overwrite=overwrite, correction=correction):
         out(done)
+    if correction is None and reason:
+        # Only a correction keeps a reason, and only a committed result gets one: it was
+        # dropped without a word, as `rm`'s was (a hunt, issue 18 thirty-eighth pass).
+        warn(
+            f"no correction written: {plan.path} is not committed, so --reason is not kept",
+            command="result",
+        )
 
 
 @click.command()

@@ -52,7 +52,7 @@ def pieces(raw: str) -> list[Piece] | None:
     """The notebook's cell sources and text outputs, in file order (nbformat writes a cell's
     keys sorted: outputs before source); None when `raw` is not an nbformat 4 notebook."""
     try:
-        nb = json.loads(raw)
+        nb = json.loads(raw, object_pairs_hook=_every_value)
     except (ValueError, RecursionError):  # not JSON, or nested beyond the parser's depth
         return None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
@@ -66,8 +66,28 @@ def pieces(raw: str) -> list[Piece] | None:
                 out.extend(Piece(e, False) for e in _output_texts(output))
         source = _strings(cell.get("source"))
         if source:
-            out.append(Piece(source, cell.get("cell_type") == "code"))
+            kind = cell.get("cell_type")
+            out.append(Piece(source, kind == "code" or (isinstance(kind, list) and "code" in kind)))
     return out
+
+
+def _every_value(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object with every value of a key given twice: json.loads keeps the last, and a
+    notebook ending in `"cells": []` hid every cell before it from the scan, while the
+    file (and a reader that takes the first) still held them (an attacker's hunt, issue
+    18 thirty-eighth pass). The values of a repeated key make one list, in file order
+    (lists spliced): its cells, source lines or outputs are each scanned."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            obj[key] = _listed(obj[key]) + _listed(value)
+        else:
+            obj[key] = value
+    return obj
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _output_texts(output: dict[str, Any]) -> Iterator[tuple[str, ...]]:
@@ -76,10 +96,13 @@ def _output_texts(output: dict[str, Any]) -> Iterator[tuple[str, ...]]:
         if key in ("text", "evalue", "traceback"):
             if found := _strings(value):
                 yield found
-        elif key == "data" and isinstance(value, dict):
-            for mime in sorted(value):
-                if mime.startswith("text/") and (found := _strings(value[mime])):
-                    yield found
+        elif key == "data":
+            for data in _listed(value):  # (a list: `data` given twice)
+                if not isinstance(data, dict):
+                    continue
+                for mime in sorted(data):
+                    if mime.startswith("text/") and (found := _strings(data[mime])):
+                        yield found
 
 
 def _strings(value: Any) -> tuple[str, ...]:

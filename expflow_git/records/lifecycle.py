@@ -9,7 +9,7 @@ from typing import Any
 from expflow_git.checks import check_document
 from expflow_git.documents import Status, dump
 from expflow_git.errors import ExitCode, ExpflowError
-from expflow_git.records.writer import Layout, record_status, records_lock
+from expflow_git.records.writer import Layout, record_status, records_lock, refuse_deleted_run
 from expflow_git.schemas import Kind
 
 # What a run may become, from each status it may leave.
@@ -63,6 +63,8 @@ def _fail_run(layout: Layout, exp_id: str, reason: str, reason_option: str) -> s
             f"{exp_rel}: experiment {exp_id!r} is {status.value!r} already",
             code=ExitCode.FAILED,
         )
+    # Its result deleted on record (and its record put back), the run's status is frozen.
+    refuse_deleted_run(layout, exp_id)
     return _set_status(layout, exp_rel, doc, Status.FAILED, reason=reason, option=reason_option)
 
 

@@ -158,10 +158,12 @@ GITIGNORE = """\
 id_rsa
 id_ecdsa
 id_ed25519
-# (a study's folder may be named so, `lookup-key`: the folders of records and results
-# are given back, a key file in them still kept out by its own name)
+# (a study's folder may be named so, `lookup-key`, and a run's folder of corrections:
+# the folders of records, results and corrections are given back, a key file in them
+# still kept out by its own name)
 !/experiments/**/
 !/results/**/
+!/corrections/**/
 .expflow/keys/*
 !.expflow/keys/*.pub
 # A write cut short (the process killed) can leave its temporary file beside the

@@ -120,7 +120,7 @@ def parse_scalar(text: str) -> str | int | float | bool | None:
     which were stored rounded: a user's hunt) stays the string, as docs/spec.md §3 reads it."""
     try:
         value = json.loads(text, parse_constant=lambda c: text)
-    except ValueError:
+    except (ValueError, RecursionError):  # (`[[[…` nested past the parser's depth: text)
         return text
     if isinstance(value, (dict, list)):
         return text
@@ -990,6 +990,19 @@ def deleted_message(exp_id: str, correction: str) -> str:
     )
 
 
+def refuse_deleted_run(layout: Layout, exp_id: str) -> None:
+    """A run a correction of HEAD deletes, HEAD holding no result of it, is refused (exit
+    1): its record put back (`git checkout HEAD~1 -- RECORD`), `result` wrote it a new
+    result and `fail` marked it failed, and the protect hook refused either (a run
+    deleted on record comes back only as the result it had, docs/spec.md §2.4; its
+    record is frozen, §2.1), as `new` and `import` refuse its id (a hunt, issue 18
+    thirty-eighth pass). The `rm` undone and committed, HEAD holds its result again: a
+    correction continues from it (`result --overwrite`)."""
+    deleted = layout.deleted_on_record().get(exp_id)
+    if deleted is not None:
+        raise ExpflowError(deleted_message(exp_id, deleted), code=ExitCode.FAILED)
+
+
 def _refuse_committed_run(layout: Layout, exp_id: str) -> None:
     """A new record for an id whose run is committed is refused (exit 1): HEAD holds its
     result (its record removed from the work tree, as an uncommitted `rm` leaves it: the
@@ -1005,9 +1018,7 @@ def _refuse_committed_run(layout: Layout, exp_id: str) -> None:
             "frozen (put the committed one back: `git checkout HEAD -- <record>`)",
             code=ExitCode.FAILED,
         )
-    deleted = layout.deleted_on_record().get(exp_id)
-    if deleted is not None:
-        raise ExpflowError(deleted_message(exp_id, deleted), code=ExitCode.FAILED)
+    refuse_deleted_run(layout, exp_id)
 
 
 @dataclass(frozen=True)
@@ -1056,8 +1067,15 @@ def _plan_result(
         )
     # Over the run's result wherever it is (a second file would be a second score).
     rel, committed = layout.run_result(exp_doc["study"], exp_id)
+    if not committed:
+        refuse_deleted_run(layout, exp_id)
     rel = layout.checked_result(rel)
     refuse_ignored(layout, rel, "result")
+    if layout.disk(rel).is_dir():  # (a link was refused: `checked_result`)
+        # No result, and none can be written there: it was "a result exists already",
+        # exit 1, and `--overwrite` asked for the PIN, then failed (a hunt, issue 18
+        # thirty-eighth pass). Said as `new` says it of a record's path.
+        raise ExpflowError(f"{rel}: cannot write it: is a folder, not a file (nothing written)")
     doc = build_result(exp_id=exp_id, metrics=metrics, splits=splits, layout=layout, series=series)
     data = dump(doc)
     from expflow_git.pinscan.written import refuse
@@ -1106,7 +1124,7 @@ def correction_for(
                 code=ExitCode.FAILED,
             )
 
-    return plan_correction(
+    planned = plan_correction(
         layout.root,
         layout.policy,
         study=study,
@@ -1116,6 +1134,12 @@ def correction_for(
         reason=reason,
         environ=environ,
     )
+    if planned is not None:
+        # One git ignores is never committed, and the hook refuses the change it
+        # declares (a hunt, issue 18 thirty-eighth pass: init's own `*-key` rule kept
+        # out the corrections of a run `model-key`): refused, as a record or result is.
+        refuse_ignored(layout, planned.replaces or planned.path, "correction")
+    return planned
 
 
 def write_planned_correction(layout: Layout, planned: Planned, changes: Changes) -> str:

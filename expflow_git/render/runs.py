@@ -86,8 +86,13 @@ def render_list(
         for m in metrics
     ]
     extra = column_cells(runs, columns, exact=exact)
+    # In CSV a reason is text as every CSV of runs writes it (csv_value: `N/A`, `null` or
+    # ` 1e5` JSON-quoted, not read as no value or a number; one holding a character shown
+    # as an escape too, so `café` + U+FE0F and the text `café\ufe0f` are two cells; a
+    # hunter's find, issue 18 thirty-eighth pass). No reason stays an empty cell.
+    reasons = [csv_value(r.reason) if exact and r.reason else r.reason for r in runs]
     body = [
-        [r.id, r.study, r.status.value, *(cells[i] for cells in shown), *extra[i], r.reason]
+        [r.id, r.study, r.status.value, *(cells[i] for cells in shown), *extra[i], reasons[i]]
         for i, r in enumerate(runs)
     ]
     return _table(headers, body, fmt)
