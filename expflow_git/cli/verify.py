@@ -301,9 +301,9 @@ def report_cmd(
     keys = trusted_keys(
         public_keys, allowed_signers=allowed_signers, warn=lambda message: warn(message)
     ).keys
-    verdict = verify_report(
-        data, source=report_path, options=Options(trusted=keys, allow_unsigned=not keys)
-    )
+    hint = "render it without --public-key and --allowed-signers to show it, unverified"
+    options = Options(trusted=keys, allow_unsigned=not keys, unsigned_hint=hint)
+    verdict = verify_report(data, source=report_path, options=options)
     if not verdict.ok:
         for line in verdict.lines:
             if not line.ok:

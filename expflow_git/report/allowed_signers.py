@@ -12,7 +12,6 @@ another key type, or a cert-authority line, is refused with a warning and never 
 from __future__ import annotations
 
 import calendar
-import datetime as dt
 import fnmatch
 import re
 import time
@@ -261,18 +260,24 @@ def _time(value: str | None, where: str, what: str) -> int | None:
     if match is None:
         raise ExpflowError(f"{where}: {what}: expected YYYYMMDD[HHMM[SS]][Z] (or UTC for Z)")
     digits = value[: match.end(2) if match.group(2) else match.end(1)]
-    shape = {8: "%Y%m%d", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}[len(digits)]
-    try:
-        when = dt.datetime.strptime(digits, shape)
-    except ValueError:
-        raise ExpflowError(f"{where}: {what}: not a date") from None
-    if match.group(4):
-        seconds = calendar.timegm(when.timetuple())
+    fields = [int(digits[i : i + 2]) for i in range(4, len(digits), 2)]
+    year, (month, day, hour, minute, second) = int(digits[:4]), (fields + [0, 0, 0])[:5]
+    # strptime's ranges as glibc's, which ssh-keygen's parse_absolute_time uses, and then
+    # timegm or mktime, which carry a day or a second past the month's or the minute's
+    # end over: `20270229` is 2027-03-01 to ssh-keygen, as `…235960` is the next minute.
+    # Python's strptime refused both, so a file git and ssh-keygen use stopped every
+    # `verify` (exit 2; an attacker's hunt, issue 18 thirty-eighth pass).
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 61):
+        raise ExpflowError(f"{where}: {what}: not a date")
+    if year < 1969:
+        seconds = 0  # (long before the epoch in any time zone: refused below)
+    elif match.group(4):
+        seconds = calendar.timegm((year, month, day, hour, minute, second))
     else:
         try:
-            # tm_isdst 0, as OpenSSH's zeroed struct tm has it (timetuple's -1 let
-            # mktime apply summer time: a window an hour wider than ssh-keygen's).
-            seconds = int(time.mktime((*when.timetuple()[:8], 0)))
+            # tm_isdst 0, as OpenSSH's zeroed struct tm has it (-1 let mktime apply
+            # summer time: a window an hour wider than ssh-keygen's).
+            seconds = int(time.mktime((year, month, day, hour, minute, second, 0, 1, 0)))
         except (OverflowError, ValueError):
             raise ExpflowError(f"{where}: {what}: not a date this system can place") from None
     if seconds <= 0:

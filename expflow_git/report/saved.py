@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExitCode, ExpflowError, printable
-from expflow_git.report.dsse import Envelope
+from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope
 from expflow_git.report.signing import keyid
 from expflow_git.report.verify import (
     MAX_REPORT_BYTES,
@@ -69,7 +69,7 @@ def previous_link(
     data = read_bytes(path)
     shown = printable(path)
     if keys:
-        # (One that is no envelope at all is refused by parse_saved below, exit 1.)
+        # (One that is no envelope at all is refused below.)
         envelope, line = signature_check(data, source=path, options=Options(public_keys=keys))
         if envelope is not None and not envelope.signatures and signing:
             raise ExpflowError(
@@ -86,7 +86,23 @@ def previous_link(
                 "with --previous-key (a rotated key), or start a new chain (audit without "
                 "--previous)"
             )
-    envelope, statement = parse_saved(data, source=path)
+    try:
+        envelope, statement = parse_report(data, source=path)
+        if envelope.payload_type != PAYLOAD_TYPE:  # (checked above only for a signed one)
+            raise ReportError(
+                f"payloadType is {printable(envelope.payload_type)!r}, expected {PAYLOAD_TYPE!r}"
+            )
+    except ReportError as exc:
+        # Exit 2, naming the file, as for a previous report whose signature fails: one that
+        # is no report (a download cut short, a payload not canonical or breaking the
+        # schema) was exit 1, as if the audited data failed, and the payload's problems
+        # did not name the file (an attacker's hunt, issue 18 thirty-eighth pass).
+        problem = str(exc).removeprefix(f"{path}: ")
+        raise ExpflowError(
+            f"{shown}: the previous report cannot be read ({printable(problem)}), so no "
+            "link to it would verify (`verify --chain`); chain to a report the audit wrote, "
+            "or start a new chain (audit without --previous)"
+        ) from None
     seq = statement["predicate"]["chain"]["seq"]
     if seq >= MAX_SEQ:  # the next one would leave JSON's safe integers: a traceback, exit 1
         raise ExpflowError(f"{shown}: chain seq {seq} leaves no room for a next report")

@@ -85,6 +85,15 @@ def load_public_key_bytes(data: bytes, *, source: str) -> Ed25519PublicKey:
     key: object
     try:
         if text.startswith(_PEM_BEGIN):
+            # One block and nothing after it, as an OpenSSH key is one line: the loader
+            # reads the first block, so a second key, an `ssh-ed25519` line or any text
+            # after it was silently ignored, where a second line is refused (an
+            # attacker's hunt, issue 18 thirty-eighth pass).
+            last = text.rsplit(b"\n", 1)[-1].strip()
+            if text.count(_PEM_BEGIN) != 1 or not last.startswith(b"-----END "):
+                raise ExpflowError(
+                    f"{source}: expected exactly one public key (one PEM block, nothing after it)"
+                )
             key = serialization.load_pem_public_key(text)
         elif text.startswith(_SSH_ED25519 + b" "):
             if b"\n" in text or b"\r" in text:

@@ -64,6 +64,10 @@ class Options:
     repo: Git | None = None
     ref: str = "HEAD"
     recompute: bool = True
+    # How an unsigned report is accepted, said when one is refused: `report` has no
+    # --allow-unsigned, and its line told the user to pass it (an attacker's hunt, issue
+    # 18 thirty-eighth pass).
+    unsigned_hint: str = "pass --allow-unsigned to accept"
 
     def trusted_keys(self) -> list[TrustedKey]:
         return [*self.trusted, *(TrustedKey(k, keyid(k), "key") for k in self.public_keys)]
@@ -278,7 +282,7 @@ def _check_signatures(envelope: Envelope, options: Options) -> tuple[Line, list[
     if not envelope.signatures:
         if options.allow_unsigned:
             return Line("signature", True, "UNSIGNED report, accepted by --allow-unsigned"), []
-        return Line("signature", False, "report is UNSIGNED (pass --allow-unsigned to accept)"), []
+        return Line("signature", False, f"report is UNSIGNED ({options.unsigned_hint})"), []
     trusted = options.trusted_keys()
     if not trusted:
         if options.allow_unsigned:
