@@ -236,8 +236,10 @@ _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # taken as the object, no
 
 def _check_rev(rev: str) -> None:
     # A revision starting with "-" would be read as an option (rev-parse
-    # has no working --end-of-options); nothing valid starts that way.
-    if not rev or rev.startswith("-") or "\0" in rev or "\n" in rev:
+    # has no working --end-of-options); nothing valid starts that way. A line feed would
+    # end `cat-file --batch-check`'s line early, and a carriage return ending it is dropped
+    # there (`HEAD\r` was HEAD, which git itself refuses; `show`'s `git log` then failed).
+    if not rev or rev.startswith("-") or "\0" in rev or "\n" in rev or rev.endswith("\r"):
         raise ExpflowError(f"unknown revision '{rev}'")
     # Every revision a command or the API is given passes here, before git reads it.
     utf8_argument(rev, "revision")

@@ -62,6 +62,7 @@ class Repository:
         if not isinstance(folder, str):
             raise ValueError(f"path: give a folder's path, not {short_repr(path)}")
         checked_texts(policy=policy)
+        _no_empty_path(path=folder, policy=policy)
         start = _start_folder(folder)
         try:
             self._git: Git | None = Git.discover(start)
@@ -493,6 +494,7 @@ class Repository:
         checked_texts(
             rev=rev, since=since, policy_ref=policy_ref, experiment=experiment, sign_key=sign_key
         )
+        _no_empty_path(sign_key=sign_key)
         checked_flags(report=report)
         result, _ = audit_at(
             self._repo(),
@@ -518,6 +520,7 @@ class Repository:
 
         path = _path_text(path)
         checked_texts(rev=rev, since=since, policy_ref=policy_ref, path=path)
+        _no_empty_path(path=path)
         _, html = audit_at(
             self._repo(),
             rev,
@@ -562,12 +565,18 @@ class Repository:
         source = "<report>" if isinstance(report, bytes) else _path_text(report)
         if not isinstance(source, str):  # (a number was a TypeError from `os.fspath`)
             raise ValueError(f"report: give its bytes or its file's path, not {short_repr(report)}")
+        keys = string_list(_paths_as_text(public_keys), "public_keys", "key")
+        _no_empty_path(
+            report=None if isinstance(report, bytes) else source,
+            allowed_signers=allowed_signers,
+            public_keys="" if "" in keys else None,
+        )
 
         return verify_at(
             self._repo(),
             report if isinstance(report, bytes) else read_bytes(source),
             source=source,
-            public_keys=string_list(_paths_as_text(public_keys), "public_keys", "key"),
+            public_keys=keys,
             allowed_signers=allowed_signers,
             allow_unsigned=allow_unsigned,
             recompute=recompute,
@@ -639,6 +648,19 @@ def _reason(reason: object) -> str:
         raise ValueError(f"reason: give the reason as text, not {short_repr(reason)}")
     utf8_argument(reason, "reason")  # (a lone surrogate: no JSON text holds it)
     return reason
+
+
+def _no_empty_path(**paths: str | None) -> None:
+    """A path or key given as the empty string is a ValueError naming it, as the CLI's
+    `--policy ''`, `--sign-key ''` or `--html ''` is a usage error: it was taken for the
+    argument left out (`Repository(".", policy="")` judged by $EXPFLOW_POLICY or
+    `expflow.yaml`, `audit(sign_key="")` returned an unsigned report, `Repository("")`
+    was the current folder), or failed naming nothing (`html(path="")`: `: cannot write
+    the scorecard: Device or resource busy`). docs/spec.md §4; a hunt, issue 18
+    thirty-eighth pass."""
+    for what, value in paths.items():
+        if value == "":
+            raise ValueError(f"{what}: give a path, not an empty string")
 
 
 def _path_text(value: str | os.PathLike[str] | None) -> str | None:

@@ -89,6 +89,23 @@ class RunSet:
         # printed the PIN (a review, issue 18 twenty-fourth pass).
         hint = mask_flagged(did_you_mean(run_id, [r.id for r in self.runs]))
         shown = masked_argument(run_id)
+        # A record of the id left out for failing its checks: "no experiment" said there
+        # was none, with the file right there (as `audit --experiment` said; a hunt,
+        # issue 18 thirty-eighth pass).
+        failing = sorted(
+            {
+                f.path
+                for f in self.findings
+                if stem(f.path) == run_id and self.policy.kind_of(f.path) is Kind.EXPERIMENT
+            }
+        )
+        if failing:
+            named = mask_flagged(some_of(failing, len(failing)))
+            raise ExpflowError(
+                f"experiment {shown!r}: its record {named} fails its checks and is left "
+                "out; run `expflow-git validate`",
+                code=ExitCode.FAILED,
+            )
         raise ExpflowError(f"no experiment {shown!r} in {self.source}{hint}", code=ExitCode.FAILED)
 
     def studies(self) -> list[str]:
@@ -280,12 +297,37 @@ def _work_tree_documents(
         paths = sorted(walk_paths(root, strict=False))
     if names is not None:
         paths = [rel for rel in paths if stem(rel) in names and rel not in skip]
+    links: dict[str, bool] = {}
     for rel in paths:
         kind = policy.kind_of(rel)
         if kind is not None and only_kind in (None, kind):
-            data = read_document(root, rel)
+            folder = _linked_folder(root, rel, links)
+            data = (
+                read_document(root, rel)
+                if folder is None
+                else _not_a_file(
+                    rel, f"{folder} is a symbolic link; documents are never read through one"
+                )
+            )
             if data is not None:
                 yield rel, kind, data
+
+
+def _linked_folder(root: Path, rel: str, links: dict[str, bool]) -> str | None:
+    """The first folder of `rel` below `root` that is a symbolic link on disk (`links`
+    remembers each folder asked about), None when none is. A record git lists below a
+    folder replaced by a link (its files still in the index) was read through it, from
+    wherever the link pointed: only the file itself was opened without following a link
+    (a hunt, issue 18 thirty-eighth pass). git commits the link, never what it points at."""
+    parts = rel.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        folder = "/".join(parts[:end])
+        linked = links.get(folder)
+        if linked is None:
+            linked = links[folder] = os.path.islink(on_disk(root, folder))
+        if linked:
+            return folder
+    return None
 
 
 def read_document(root: Path, rel: str) -> bytes | Finding | None:
