@@ -228,6 +228,8 @@ class Repository:
         from expflow_git.records.lifecycle import fail_run
 
         reason = _reason(reason)
+        if not reason.strip():  # (was an ExpflowError naming the CLI's --reason)
+            raise ValueError("reason: say why the run failed, not a blank text")
         _no_pin_in(reason=reason)
         fail_run(self._layout(), _id(id), reason, reason_option="reason")
         return self.get(id)
@@ -241,6 +243,8 @@ class Repository:
         from expflow_git.records.lifecycle import cancel_run, cancellable
 
         id, reason = _id(id), _reason(reason)
+        if reason and not reason.strip():  # (as `cancel --reason '  '`)
+            raise ValueError("reason: say why the run is skipped, or give none, not a blank text")
         if pin is not None and not isinstance(pin, str):
             # Named by its type, never shown: `pin=1234` was an ExpflowError (exit 2) from
             # the PIN check, not the ValueError of any other argument of the wrong kind.

@@ -189,3 +189,32 @@ def test_a_folder_at_the_results_path_is_said_to_be_one(
         "(nothing written)\n"
     ), res
     assert files(committed_repo) == before
+
+
+# --------------------------------------------------------------- blank reasons
+def test_cancel_refuses_a_blank_reason_as_new_and_fail_do(committed_repo: ExpRepo) -> None:
+    """`cancel --reason '  '` wrote the blank reason into the record, where `new --status
+    skipped --reason '  '` and `fail --reason '  '` refuse it (the lifecycle hunt's note)."""
+    assert cli(committed_repo, "new", "b1", "--study", "s").code == 0
+    before = files(committed_repo)
+    res = cli(committed_repo, "cancel", "b1", "--reason", "  ", "--force")
+    assert res.code == 2 and "--reason is blank" in res.err, res
+    assert files(committed_repo) == before
+    res = cli(committed_repo, "cancel", "b1", "--force")  # no reason at all stays allowed
+    assert res.code == 0, res
+
+
+def test_the_api_refuses_a_blank_reason_naming_its_argument(committed_repo: ExpRepo) -> None:
+    """`Repository.fail(id, "")` raised an ExpflowError naming the CLI's `--reason TEXT`, and
+    `skip(id, "  ")` wrote the blank reason: each is a ValueError naming `reason`."""
+    from expflow_git import Repository
+
+    assert cli(committed_repo, "new", "b2", "--study", "s").code == 0
+    before = files(committed_repo)
+    repo = Repository(str(committed_repo.path))
+    for call in (lambda: repo.fail("b2", ""), lambda: repo.fail("b2", " \t")):
+        with pytest.raises(ValueError, match=r"^reason: say why the run failed"):
+            call()
+    with pytest.raises(ValueError, match=r"^reason: say why the run is skipped"):
+        repo.skip("b2", "  ", pin=str(4000 + 821))
+    assert files(committed_repo) == before

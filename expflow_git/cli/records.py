@@ -288,6 +288,10 @@ def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: 
     from expflow_git.records.writer import open_layout
 
     _utf8_reason(reason)
+    if reason and not reason.strip():
+        # Written as given, where `new --status skipped` and `fail` refuse a blank reason
+        # (a hunt, issue 18 thirty-eighth pass).
+        fail("--reason is blank: say why the run is cancelled, or leave --reason out")
     layout = open_layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
     guard(f"cancel {exp_id}", pin=pin, force=force, texts={"--reason": reason})

@@ -32,12 +32,11 @@ def trusted_keys(
     trusted_ref: str | None = None,
     allowed_signers: str | None = None,
     git: Git | None = None,
-    report_commit: str | None = None,
     verified: Git | None = None,
     warn: Callable[[str], None],
 ) -> Keyring:
-    """Gather the keys; `report_commit` (what the report claims) must not be reachable from
-    `trusted_ref` (trust.at_ref refuses it; `git` is where that ref is read). A ref
+    """Gather the keys (`git` is where `trusted_ref` is read; whether the ref holds the
+    verified commit is the caller's check, on the verified commit alone). A ref
     without keys, skipped allowed_signers lines, and a key file the `verified` repository
     tracks are told to `warn` as they are found."""
     keys = trust.from_files(paths)
@@ -54,7 +53,7 @@ def trusted_keys(
     if trusted_ref:
         if git is None:
             raise ExpflowError("--trusted-ref needs a repository (run inside one or pass --repo)")
-        at_ref = trust.at_ref(git, trusted_ref, verified_commit=report_commit, warn=warn)
+        at_ref = trust.at_ref(git, trusted_ref, verified_commit=None, warn=warn)
         ref_keys = at_ref.keys
         keys += [k.trusted for k in at_ref.keys]
         lines += [Line("key", True, k.describe()) for k in at_ref.keys]

@@ -157,13 +157,3 @@ def refuse_unless_ancestor(git: Git, path: str, link: Mapping[str, Any], commit:
             f"audited commit {commit[:12]}, so the link would not verify (`verify --chain`); "
             "chain to a report of an ancestor, or start a new chain (audit without --previous)"
         )
-
-
-def claimed_commit(data: bytes) -> str | None:
-    """The commit a report claims, to keep --trusted-ref away from it (not trusted otherwise)."""
-    try:
-        _, statement = parse_report(data, source="report")
-    except ReportError:
-        return None
-    commit = statement["predicate"]["repo"]["commit"]
-    return commit if isinstance(commit, str) else None
