@@ -41,6 +41,8 @@ def test_audit_note_takes_the_identity_from_the_environment(
     code, out, err = run_cli(["audit", "--note", "--out", "report.json"], cwd=repo, env=bare)
     assert code == 2, out + err  # the setting above is in force: no identity, no note
     assert "git notes" in err and "\n" not in err.rstrip("\n"), err
+    # A note refused leaves no report written either (it was: thirty-eighth pass)
+    assert not (repo / "report.json").exists()
 
     env = {**bare, **IDENTITY}
     code, out, err = run_cli(["audit", "--note", "--out", "report.json"], cwd=repo, env=env)

@@ -294,14 +294,16 @@ def audit(
         refuse_unless_ancestor(git, previous, chained[0], shown.commit)
     # Both files are written and on disk before either takes its place, and they take
     # their places together (a Ctrl-C waits): a scorecard that cannot be written leaves no
-    # report behind it, and the other way; what either replaced is then as it was.
+    # report behind it, and the other way; what either replaced is then as it was. The
+    # note is added before they take their places: one git refuses left the report
+    # written, exit 2 (a hunter's note, issue 18 thirty-eighth pass).
     with open_atomic_all([p for p in (out, html_path) if p], named_by_user=True) as files:
         if out:
             report.write(files[0])
         if html_path:
             files[-1].write(shown.html)
-    if note:
-        git.add_note(shown.commit, report.to_bytes())
+        if note:
+            git.add_note(shown.commit, report.to_bytes())
     if shown.text is None:
         stream = stdout()
         stream.flush()
