@@ -218,3 +218,24 @@ def test_the_api_refuses_a_blank_reason_naming_its_argument(committed_repo: ExpR
     with pytest.raises(ValueError, match=r"^reason: say why the run is skipped"):
         repo.skip("b2", "  ", pin=str(4000 + 821))
     assert files(committed_repo) == before
+
+
+def test_protect_spells_the_paths_it_approves_as_findings_do(committed_repo: ExpRepo) -> None:
+    """`protect`'s "approved: PATHS" and "declared by PATH" lines printed a name with a
+    backslash as written, so `b\\xff` (four characters) read as the byte 0xff; every other
+    line a path reaches doubles it (escape.terminal_path; the escape hunt's note)."""
+    assert run_cli(["new", "a1", "--study", "s"], committed_repo.path).code == 0
+    assert run_cli(["result", "a1", *METRICS], committed_repo.path).code == 0
+    odd = committed_repo.path / "results" / "b\\xff"
+    odd.mkdir()
+    (committed_repo.path / "results/s/a1.json").rename(odd / "a1.json")
+    committed_repo.commit("a1")
+    res = run_cli(
+        ["result", "a1", "--overwrite", "--reason", "fix", "--force", *OTHER], committed_repo.path
+    )
+    assert res.code == 0, res
+    committed_repo.git("add", "-A")
+    res = run_cli(["protect", "--force"], committed_repo.path)
+    assert res.code == 0, res
+    approved = next(ln for ln in res.err.splitlines() if "approved:" in ln)
+    assert approved.endswith("approved: results/b\\\\xff/a1.json"), approved

@@ -11,7 +11,7 @@ import click
 from expflow_git.cli.console import PROG, emit_findings, err, fail, guard, out
 from expflow_git.cli.options import hook_options, policy_option, repo
 from expflow_git.errors import ExitCode
-from expflow_git.escape import line
+from expflow_git.escape import line, terminal_path
 
 
 @click.command()
@@ -107,7 +107,9 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
     if not (pin or force or os.environ.get(ENV_PIN)):
         emit_findings([r.finding() for r in rewrites])
         raise SystemExit(ExitCode.FAILED)
-    paths = line(", ".join(r.path for r in rewrites))  # also shown in the PIN prompt
+    # (also shown in the PIN prompt; each name spelt as a finding's is, a backslash
+    # doubled: `a\\xff` is no byte 0xff; the escape hunt's note, thirty-eighth pass)
+    paths = line(", ".join(terminal_path(r.path) for r in rewrites))
     # A declaring correction's reason holding the approving PIN (written with `--force`,
     # or by hand) is refused: the hook knows the PIN last (a review, thirty-seventh pass).
     guard(
@@ -121,7 +123,7 @@ def protect(pin: str | None, force: bool, policy_path: str | None) -> None:
         f"approved: {paths}"
     )
     for c in judged.declared:
-        err(f"{PROG} protect: declared by {c.path}: {c.describe()}")
+        err(f"{PROG} protect: declared by {terminal_path(c.path)}: {c.describe()}")
 
 
 @click.command("install-hooks")
