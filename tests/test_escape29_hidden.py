@@ -72,6 +72,8 @@ def test_list_shows_them_escaped_in_every_format(exp_repo: ExpRepo, cli: CliCall
     text = cli(["list"], exp_repo.path).out
     assert "ok\\U00013439\\U0001343f\\ue000" in text
     rows = list(csv.reader(io.StringIO(cli(["list", "--format", "csv"], exp_repo.path).out)))
-    assert any("\\U00013439" in cell for row in rows for cell in row)
+    # The reason JSON-quoted, as every CSV of runs writes text it would show escaped
+    # (spec §4.1; thirty-eighth pass): read back exactly.
+    assert rows[1][-1].startswith('"') and json.loads(rows[1][-1]) == REASON, rows
     listed = json.loads(cli(["list", "--format", "json"], exp_repo.path).out)
     assert REASON in json.dumps(listed, ensure_ascii=False)
