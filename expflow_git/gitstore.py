@@ -1008,11 +1008,17 @@ class Git:
         out = self.run("ls-files", "-z").decode("utf-8", "surrogateescape")
         return out.split("\0")[:-1]
 
-    def work_tree_paths(self) -> list[str]:
+    def work_tree_paths(self) -> tuple[list[str], frozenset[str]]:
         """Every path of the work tree git would see: tracked (as the index lists them, also
-        deleted from disk) or untracked, but not ignored; each once."""
-        out = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        return list(dict.fromkeys(out.decode("utf-8", "surrogateescape").split("\0")[:-1]))
+        deleted from disk) or untracked, but not ignored; each once. And those of them
+        that are skip-worktree entries (a sparse checkout's files outside its cone): `git
+        add -A` leaves them as the index holds them, whatever the disk has there."""
+        out = self.run("ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard")
+        records = out.decode("utf-8", "surrogateescape").split("\0")[:-1]
+        if not all(r[1:2] == " " for r in records):
+            raise ExpflowError("git ls-files: unexpected output")
+        skipped = frozenset(r[2:] for r in records if r[0] == "S")
+        return list(dict.fromkeys(r[2:] for r in records)), skipped
 
     def index_paths_named(self, names: Sequence[str]) -> list[str]:
         """Index paths whose file name (last segment) is one of ``names``, in any folder."""

@@ -218,9 +218,10 @@ def read_policy_file(
 
 
 def walk_files(root: Path, *, strict: bool = True) -> list[str]:
-    """Every file below `root` (not inside .git), relative, with '/' separators, each
-    name as the filesystem encoding decodes it (an OS path, to join to `root`; the
-    documents' convention is `walk_paths`).
+    """Every file below `root` (not inside .git; a link to a folder is a file, never
+    followed), relative, with '/' separators, each name as the filesystem encoding
+    decodes it (an OS path, to join to `root`; the documents' convention is
+    `walk_paths`).
 
     `strict`: a directory that cannot be listed is an error, not a silent gap (for
     a directory given to be checked; the whole tree, listed to look for other
@@ -229,10 +230,17 @@ def walk_files(root: Path, *, strict: bool = True) -> list[str]:
     out: list[str] = []
     top = str(root)
     for dirpath, dirnames, filenames in os.walk(top, onerror=_unlistable if strict else None):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
         prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         out.extend(prefix + name for name in filenames)
+        # A symbolic link to a folder is a file to git (its blob the target's name), never
+        # walked: os.walk puts it among the folders and does not follow it, so it was left
+        # out, and `scan DIR` never scanned the target string a link below DIR commits,
+        # nor `validate DIR` refused a document that is such a link (a hunt, issue 18
+        # thirty-eighth pass).
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        out.extend(prefix + name for name in links if name != ".git")
+        dirnames[:] = [d for d in dirnames if d != ".git" and d not in links]
     return out
 
 
@@ -270,6 +278,24 @@ def on_disk(root: Path | str, path: str) -> str | bytes:
     if path.isascii():
         return os.path.join(root, path)
     return os.path.join(os.fsencode(root), path.encode("utf-8", "surrogateescape"))
+
+
+def linked_folder(root: Path | str, rel: str, links: dict[str, bool]) -> str | None:
+    """The first folder of `rel` (a path below `root`, as git names it) that is a symbolic
+    link on disk (`links` remembers each folder asked about), None when none is. A
+    document git lists below a folder replaced by a link (its files still in the index)
+    was read through it, from wherever the link pointed: only the file itself was opened
+    without following a link (a hunt, issue 18 thirty-eighth pass: `list` and `show`,
+    then `validate`). git commits the link, never what it points at."""
+    parts = rel.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        folder = "/".join(parts[:end])
+        linked = links.get(folder)
+        if linked is None:
+            linked = links[folder] = os.path.islink(on_disk(root, folder))
+        if linked:
+            return folder
+    return None
 
 
 def _unlistable(exc: OSError) -> None:

@@ -24,7 +24,7 @@ from expflow_git.errors import ExpflowError
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
-from expflow_git.workspace import on_disk
+from expflow_git.workspace import linked_folder, on_disk
 
 if TYPE_CHECKING:
     from expflow_git.gitblobs import BlobReader
@@ -55,6 +55,7 @@ class Lookup:
         blob_ids: dict[str, str] | None = None,
         links: frozenset[str] = frozenset(),
         submodules: frozenset[str] = frozenset(),
+        skipped: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         self.root = root
@@ -64,6 +65,9 @@ class Lookup:
         # is the target's name) nor a submodule's (it names a commit).
         self._ids = blob_ids or {}
         self.links = links  # stage-0 entries that are symbolic links (INDEX)
+        # WORK_TREE: the skip-worktree entries (a sparse checkout's files outside its
+        # cone), read from the index (`_ids`, `links`), as `git add -A` leaves them.
+        self.skipped = skipped
         # Stage-0 links and submodules: listed (a check of every document refuses them),
         # but never a document looked up for another (`named`, `read`), as the audit
         # reads them. A link whose target text was a valid record backed a result checked
@@ -77,6 +81,7 @@ class Lookup:
         self._blobs: dict[str, bytes] = {}
         self._reader: BlobReader | None = None
         self._reader_pid = 0
+        self._linked: dict[str, bool] = {}  # folder -> whether it is a link on disk
         # Whether the run hashes more than gitstore.BULK_BLOBS files: their blob ids are
         # then hashed by OpenSSL (gitstore.bulk_hash).
         self.bulk = False
@@ -115,6 +120,43 @@ class Lookup:
         )
         found.all_paths()  # before any fork: the listing is shared, not redone per worker
         return found
+
+    @classmethod
+    def work_tree(cls, git: Git, policy: Policy) -> Lookup:
+        """The work tree as `git add -A` would commit it: tracked files (on disk) and
+        untracked ones it does not ignore; a skip-worktree entry (a sparse checkout's file
+        outside its cone) is what the index holds, not what the disk has (nothing, most
+        often: its record was taken for missing, a hunt, thirty-eighth pass)."""
+        from expflow_git.gitblobs import FEW_PATHS
+        from expflow_git.gitstore import GITLINK, REGULAR_MODES, SYMLINK
+
+        paths, skipped = git.work_tree_paths()
+        ids: dict[str, str] = {}
+        links: set[str] = set()
+        submodules: set[str] = set()
+        if skipped:  # (one more `ls-files`, in a sparse checkout only)
+            many = len(skipped) > FEW_PATHS
+            listed = git.ls_index() if many else git.ls_index_named((), sorted(skipped))
+            for e in listed:
+                if e.stage != 0 or e.path not in skipped:
+                    continue
+                if e.mode in REGULAR_MODES:
+                    ids[e.path] = e.sha
+                elif e.mode == SYMLINK:
+                    links.add(e.path)
+                elif e.mode == GITLINK:
+                    submodules.add(e.path)
+        return cls(
+            Source.WORK_TREE,
+            git.root,
+            policy,
+            lambda: paths,
+            git=git,
+            blob_ids=ids,
+            links=frozenset(links),
+            submodules=frozenset(submodules),
+            skipped=skipped,
+        )
 
     def all_paths(self) -> list[str]:
         """Every listed path (listed on the first call)."""
@@ -201,10 +243,21 @@ class Lookup:
         unmerged path's and any other source's: None)."""
         return self._ids.get(path)
 
+    def linked_folder(self, path: str) -> str | None:
+        """The first folder of `path` (below the root) that is a symbolic link on disk,
+        None when none is (nor for a path outside the root): a document is never read
+        through one, as git commits the link, not what it points at."""
+        if path.startswith("/") or path.split("/", 1)[0] == "..":
+            return None
+        return linked_folder(self.root, path, self._linked)
+
     def read(self, path: str) -> bytes | None:
         """The content of `path` where it is looked up; None if it is not there, or is no
-        file (a symbolic link or a submodule: its target's name is not a document)."""
-        if self.source is not Source.INDEX:
+        file (a symbolic link or a submodule: its target's name is not a document; on
+        disk, a file below a folder that is a link)."""
+        if self.source is not Source.INDEX and path not in self.skipped:
+            if self.linked_folder(path) is not None:
+                return None
             return _regular_file(on_disk(self.root, path))
         if path in self._blobs:
             return self._blobs[path]

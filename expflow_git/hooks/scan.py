@@ -46,10 +46,14 @@ def scan_paths(
             if under != [rel] and not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)  # a folder's own name (below)
             targets.extend((ws.root / os_path(u), u) for u in under)
-        elif not ws.staged and os.path.isdir(p):
+        elif not ws.staged and os.path.isdir(p) and not Path(p).is_symlink():
             # A submodule (the hook is given its path) or a folder: its own name stays in
             # the history as a file's does (a PIN's digest as a submodule's name was
             # committed past the hooks: a review); the files below name themselves.
+            # A link to a folder (`data -> /mnt/datasets`, or `data/`) is a link: its
+            # target string is scanned below, as git stores it, never the folder walked
+            # (files git never commits were scanned, "clean", and the target string not:
+            # a hunt, thirty-eighth pass).
             rel = repo_path(ws.rel(p))
             if not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)

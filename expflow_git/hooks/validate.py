@@ -272,7 +272,7 @@ def _scope(
     if ws.git is None:
         lookup = Lookup(Source.FOLDER, ws.root, policy, lambda: walk_paths(ws.root, strict=False))
     elif not paths and not ws.staged:
-        lookup = Lookup(Source.WORK_TREE, ws.root, policy, ws.git.work_tree_paths)
+        lookup = Lookup.work_tree(ws.git, policy)
     else:
         budgeted = _budgeted_kinds(policy)
         whole = every or any(kind is Kind.CORRECTION or kind in budgeted for _, kind in given)
@@ -574,11 +574,16 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
 def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding | None:
     """The document's bytes, or a finding why it cannot be checked; None if it is gone
     from the working tree (`validate` without paths checks what is there)."""
-    if ws.staged:
+    if ws.staged or rel in lookup.skipped:  # (a sparse checkout's file: as the index has it)
         if rel in lookup.links:  # as on disk: git would commit the link, not a document
             return _symlink_finding(rel)
         staged = lookup.read(rel)
         return Finding(rel, Problem.NOT_A_FILE.value, "not staged") if staged is None else staged
+    if (folder := lookup.linked_folder(rel)) is not None:
+        # git commits the link, never the files it points at (a hunt, thirty-eighth pass:
+        # a study's folder replaced by a link to another was read through it, "OK").
+        why = f"{folder} is a symbolic link; documents are never read through one"
+        return Finding(rel, Problem.NOT_A_FILE.value, why)
     full = os.path.join(ws.root, rel)
     if not _NOFOLLOW and os.path.islink(full):
         return _symlink_finding(rel)

@@ -33,7 +33,7 @@ from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy, did_you_mean
 from expflow_git.schemas import Kind
-from expflow_git.workspace import on_disk
+from expflow_git.workspace import linked_folder, on_disk
 
 
 @dataclass(frozen=True)
@@ -301,7 +301,7 @@ def _work_tree_documents(
     for rel in paths:
         kind = policy.kind_of(rel)
         if kind is not None and only_kind in (None, kind):
-            folder = _linked_folder(root, rel, links)
+            folder = linked_folder(root, rel, links)
             data = (
                 read_document(root, rel)
                 if folder is None
@@ -311,23 +311,6 @@ def _work_tree_documents(
             )
             if data is not None:
                 yield rel, kind, data
-
-
-def _linked_folder(root: Path, rel: str, links: dict[str, bool]) -> str | None:
-    """The first folder of `rel` below `root` that is a symbolic link on disk (`links`
-    remembers each folder asked about), None when none is. A record git lists below a
-    folder replaced by a link (its files still in the index) was read through it, from
-    wherever the link pointed: only the file itself was opened without following a link
-    (a hunt, issue 18 thirty-eighth pass). git commits the link, never what it points at."""
-    parts = rel.split("/")[:-1]
-    for end in range(1, len(parts) + 1):
-        folder = "/".join(parts[:end])
-        linked = links.get(folder)
-        if linked is None:
-            linked = links[folder] = os.path.islink(on_disk(root, folder))
-        if linked:
-            return folder
-    return None
 
 
 def read_document(root: Path, rel: str) -> bytes | Finding | None:
