@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from expflow_git.corrections import (
     Rewrite,
     additions,
     chain_ends,
+    chain_order,
     correction_changes,
     judge,
     live_blob,
@@ -559,8 +560,20 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
             watched=DocumentGlobs.of(policy, head_policy).is_correction,
         )
     declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
+    matched = list(declarable.values())
+    immutable = policy.results_immutable or bool(head_policy and head_policy.results_immutable)
+    if not immutable:
+        # Write-once is off (`staged_rewrites` refuses nothing), but a correction staged
+        # with a result's change still declares that change, as `audit --since` matches
+        # it: `result --overwrite` under `results_immutable: false` was
+        # `correction-unmatched` here, and the audit passed it (issue 18, a hunt).
+        globs = DocumentGlobs.of(policy, head_policy)
+        matched = [
+            Rewrite(r.experiment, r.change.path, r.change.old_sha or "", r.new_sha)
+            for r in result_rewrites(changes, globs, DocumentGlobs.of(policy))
+        ]
     verdict = judge(
-        list(declarable.values()),
+        matched,
         added,
         about,
         policy,
@@ -581,7 +594,12 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     _, moved = _reclassified(ws, changes, head_policy, policy)
     taken = _taken_in(moved)
     always = _corrections_dropped(moved, head_policy, policy)
-    always += _readded(ws, [*changes, *taken], DocumentGlobs.of(policy, head_policy))
+    always += _readded(
+        ws,
+        [*changes, *taken],
+        DocumentGlobs.of(policy, head_policy),
+        edited=None if immutable else added,
+    )
     if not policy.corrections_allowed:
         return Judged((*always, *verdict.findings), tuple(rewrites), ())
     uncovered = set(verdict.uncovered)
@@ -605,7 +623,13 @@ def _head_results(ws: Workspace, globs: DocumentGlobs, ids: set[str]) -> set[str
         return set()
 
 
-def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list[Finding]:
+def _readded(
+    ws: Workspace,
+    changes: list[Change],
+    globs: DocumentGlobs,
+    *,
+    edited: Sequence[Correction] | None = None,
+) -> list[Finding]:
     """Results the index adds for an experiment whose result a correction in HEAD deletes
     (`rm`): no chain of corrections leads on from a deletion, so `audit --since` reports
     the new one as a rewrite; refused here too. Only the end of the run's chain of
@@ -614,14 +638,30 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
     later correction superseded is refused (issue 18, thirty-second pass: any blob the
     run's corrections named passed, the inflated score a correction had replaced too). A
     record added for such a run must be the one it had (`_changed_on_the_way_back`).
-    HEAD's corrections are read only when the index adds a result or a record."""
+    `edited` (write-once off, where neither the write-once nor the frozen-record check
+    judges an edit: the corrections the index adds) also judges what the index changes in
+    place: a record of such a run must still be the one it had, and a result the end of
+    the run's chain, the corrections staged with it taken as its next steps (a put-back
+    run's record or result edited passed here under `results_immutable: false` and
+    failed `audit --since`, which holds a run deleted on record to its chain whatever the
+    setting; issue 18, a hunt). HEAD's corrections are read only when the index adds (or,
+    `edited`, changes) a result or a record."""
     # Every added result, also one the index seems to move: a file HEAD's policy never
     # called a result, moved in under a widened glob, is no committed result moving (a
     # review: a deleted run came back so); a put-back result that moves keeps its blob,
     # the end of the run's chain.
     added = [c for c in changes if c.status == "A" and c.new_sha and globs.is_result(c.path)]
-    records = {stem(c.path) for c in changes if c.status == "A" and globs.is_record(c.path)}
-    if not (added or records) or ws.git is None:
+    in_place = ("A", "M", "T") if edited is not None else ("A",)
+    records = {stem(c.path) for c in changes if c.status in in_place and globs.is_record(c.path)}
+    changed = [
+        c
+        for c in changes
+        if c.status in in_place[1:]
+        and c.new_sha
+        and c.new_mode in REGULAR_MODES
+        and globs.is_result(c.path)
+    ]
+    if not (added or records or changed) or ws.git is None:
         return []
     from expflow_git.audit.deleted import corrections_at, in_commit_order, records_changed
 
@@ -632,15 +672,18 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
             if correction.blob is None:
                 deleting.setdefault(correction.experiment, []).append(correction)
         returning = [c for c in added if stem(c.path) in deleting]
+        changed = [c for c in changed if stem(c.path) in deleting]
         ends = (
             chain_ends(
                 in_commit_order(
                     ws.git, "HEAD", globs, (c for c in committed if c.experiment in deleting)
                 )
             )
-            if returning
+            if returning or changed
             else {}
         )
+        steps = [c for c in edited or () if c.experiment in deleting]
+        after = chain_ends(chain_order(steps), start=ends) if changed else {}
         refused = [
             Finding(
                 c.path,
@@ -654,6 +697,19 @@ def _readded(ws: Workspace, changes: list[Change], globs: DocumentGlobs) -> list
             )
             for c in returning
             if c.new_sha != live_blob(ends[stem(c.path)])
+        ]
+        refused += [
+            Finding(
+                c.path,
+                RULE,
+                f"the staged change modifies a result of experiment {stem(c.path)!r}, whose "
+                f"result a committed correction deletes ({deleting[stem(c.path)][0].path}): "
+                "a run deleted on record, put back, holds the result its chain of "
+                "corrections ends at, whatever `results_immutable` says; declare the change "
+                "with `result --overwrite` (PIN-guarded)",
+            )
+            for c in changed
+            if c.new_sha != live_blob(after[stem(c.path)])
         ]
         back = {stem(c.path) for c in added if stem(c.path) in deleting} | (
             records & deleting.keys()
