@@ -328,6 +328,11 @@ def correction_changes(
         # A correction is a file: a symbolic link at a correction's path never was one.
         if change.old_mode is not None and change.old_mode not in REGULAR_MODES:
             return False
+        # The executable bit alone (`chmod +x`): the same bytes, no change, as for a
+        # result (identity.result_rewrites); it was a `correction-rewritten` no PIN or
+        # correction could mend (issue 18, thirty-eighth pass).
+        if change.old_sha == change.new_sha and change.new_mode in REGULAR_MODES:
+            return False
         if watched is not None:
             return watched(change.path)
         return policy.kind_of(change.path) is Kind.CORRECTION

@@ -59,23 +59,46 @@ def deleted_runs_back(
             # anchor (a blob the run never had, named by a note merged long before).
             globs = DocumentGlobs.of(check.policy, _policy_at(git, reader, since, check))
             anchors = corrections_at(git, reader, since, globs)
-        deleting: dict[str, list[Correction]] = {}
-        for c in sorted(anchors, key=lambda c: c.path):
-            if c.blob is None:
-                deleting.setdefault(c.experiment, []).append(c)
-        if not deleting:
+        deleting = _deletions(anchors)
+        # The range's own deletions judge the records too (not the results: the walk
+        # follows those commit by commit): a record put back byte for byte at another
+        # path passed from a BASE before the `rm`, which the hook refuses, and failed every
+        # later range, once BASE held the deletion (issue 18, thirty-eighth pass).
+        at_base = {c.path for c in anchors}
+        in_range = (
+            {}
+            if since is None
+            else {
+                exp_id: cs
+                for exp_id, cs in _deletions(
+                    c for c in check.corrections if c.path not in at_base
+                ).items()
+                if exp_id not in deleting
+            }
+        )
+        if not (deleting or in_range):
             return []
-        findings = _results_back(git, check, globs, anchors, deleting, reported)
-        back = {
-            e.id: e.path for e in check.experiments if e.id in deleting and e.path not in reported
-        }
-        if back:
-            blobs = check.inputs.blobs(set(back.values()))
-            now = {exp_id: (path, blobs.get(path)) for exp_id, path in back.items()}
-            findings += records_changed(
-                git, reader, since or rev, globs, deleting, now, where="the audited commit"
-            )
+        findings = _results_back(git, check, globs, anchors, deleting, reported) if deleting else []
+        for upto, runs in ((since or rev, deleting), (rev, in_range)):
+            back = {
+                e.id: e.path for e in check.experiments if e.id in runs and e.path not in reported
+            }
+            if back:
+                blobs = check.inputs.blobs(set(back.values()))
+                now = {exp_id: (path, blobs.get(path)) for exp_id, path in back.items()}
+                findings += records_changed(
+                    git, reader, upto, globs, runs, now, where="the audited commit"
+                )
     return findings
+
+
+def _deletions(corrections: Iterable[Correction]) -> dict[str, list[Correction]]:
+    """The corrections that delete a run's result (`rm`), by experiment, in path order."""
+    deleting: dict[str, list[Correction]] = {}
+    for c in sorted(corrections, key=lambda c: c.path):
+        if c.blob is None:
+            deleting.setdefault(c.experiment, []).append(c)
+    return deleting
 
 
 def _policy_at(git: Git, reader: BlobReader, commit: str, check: TreeCheck) -> Policy | None:

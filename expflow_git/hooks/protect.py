@@ -167,8 +167,7 @@ def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]
         return []
     policy = ws.load_policy()
     head_policy, policy_changed = _head_policy(ws, changes)
-    # Write-once holds if either side says so: the commit that turns it off is still judged.
-    if not (policy.results_immutable or (head_policy and head_policy.results_immutable)):
+    if not _immutable(policy, head_policy):
         return []
     globs = DocumentGlobs.of(policy, head_policy)
     out = [
@@ -193,6 +192,12 @@ def staged_rewrites(ws: Workspace, changes: list[Change]) -> list[StagedRewrite]
         out += _dropped_by_globs(moved)
         out += _records_taken_in(ws, listed, moved, head_policy)
     return sorted(out, key=lambda r: (r.path.encode("utf-8", "surrogateescape"), r.rule))
+
+
+def _immutable(policy: Policy, head_policy: Policy | None) -> bool:
+    """Whether results are write-once for this commit: if either side says so, the commit
+    that turns it off is still judged."""
+    return policy.results_immutable or (head_policy is not None and head_policy.results_immutable)
 
 
 def _frozen_records(
@@ -367,23 +372,32 @@ def _taken_in(moved: _Reclassified) -> list[Change]:
     ]
 
 
-def _corrections_dropped(
-    moved: _Reclassified, head_policy: Policy | None, policy: Policy
-) -> list[Finding]:
+_NOT_READ = "the staged policy's paths.corrections no longer reads this committed correction"
+# A result, then a record, comes first where a policy's globs give a path several kinds.
+_TAKEN_AS: dict[Kind | None, str] = {
+    Kind.RESULT: "the staged policy's paths.results take in this committed correction as a result",
+    Kind.EXPERIMENT: (
+        "the staged policy's paths.experiments take in this committed correction as a record"
+    ),
+}
+
+
+def _corrections_dropped(moved: _Reclassified) -> list[Finding]:
     """HEAD's corrections, left as they are, that the staged policy no longer reads as
     corrections: append-only, they would declare nothing once committed, and a run one
     deletes could come back (an attacker's hunt: the glob moved, then the file deleted
-    unseen, as neither policy called it a correction any more)."""
-    if head_policy is None or head_policy.correction_globs == policy.correction_globs:
-        return []
+    unseen, as neither policy called it a correction any more). The same
+    `paths.corrections` with `paths.results` or `paths.experiments` widened over them
+    drops them too (a result, then a record, comes first: issue 18, thirty-eighth pass:
+    only the two `paths.corrections` were compared)."""
     return [
         Finding(
             e.path,
             Problem.CORRECTION_REWRITTEN.value,
-            "the staged policy's paths.corrections no longer reads this committed correction "
-            "(corrections are append-only: it would declare nothing once committed)",
+            f"{_TAKEN_AS.get(after, _NOT_READ)} (corrections are append-only: it would "
+            "declare nothing once committed)",
         )
-        for e, before, _ in moved
+        for e, before, after in moved
         if e.type == "blob" and before is Kind.CORRECTION
     ]
 
@@ -560,20 +574,23 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
             watched=DocumentGlobs.of(policy, head_policy).is_correction,
         )
     declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
-    matched = list(declarable.values())
-    immutable = policy.results_immutable or bool(head_policy and head_policy.results_immutable)
-    if not immutable:
-        # Write-once is off (`staged_rewrites` refuses nothing), but a correction staged
-        # with a result's change still declares that change, as `audit --since` matches
-        # it: `result --overwrite` under `results_immutable: false` was
-        # `correction-unmatched` here, and the audit passed it (issue 18, a hunt).
-        globs = DocumentGlobs.of(policy, head_policy)
-        matched = [
+    immutable = _immutable(policy, head_policy)
+    # With write-once off no rewrite is refused or asked the PIN for, but a correction
+    # staged with one still declares it (as `audit --since` matches it): the correction
+    # `result --overwrite --reason` or `rm --reason` wrote was `correction-unmatched`,
+    # never approvable, and the audit passed it (issue 18, thirty-eighth pass: two hunts).
+    unjudged = (
+        []
+        if immutable
+        else [
             Rewrite(r.experiment, r.change.path, r.change.old_sha or "", r.new_sha)
-            for r in result_rewrites(changes, globs, DocumentGlobs.of(policy))
+            for r in result_rewrites(
+                changes, DocumentGlobs.of(policy, head_policy), DocumentGlobs.of(policy)
+            )
         ]
+    )
     verdict = judge(
-        matched,
+        [*declarable.values(), *unjudged],
         added,
         about,
         policy,
@@ -593,7 +610,7 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     # globs, brought the run back).
     _, moved = _reclassified(ws, changes, head_policy, policy)
     taken = _taken_in(moved)
-    always = _corrections_dropped(moved, head_policy, policy)
+    always = _corrections_dropped(moved)
     always += _readded(
         ws,
         [*changes, *taken],
