@@ -115,8 +115,19 @@ class Workspace:
         # through a link, as the audit reads none there; one outside it (`--policy`,
         # EXPFLOW_POLICY naming a shared file) is the user's choice, a link followed.
         own = not (rel.startswith("/") or rel.split("/", 1)[0] == "..")
+        if own and (linked := linked_folder(self.root, rel, {})) is not None:
+            # Nor through a folder of it made a link (`conf -> lax`, the policy at
+            # `conf/expflow.yaml`): git commits the link, and the audit finds no policy
+            # there (an attacker's hunt, thirty-eighth pass).
+            raise ExpflowError(
+                f"{rel}: cannot read policy: its folder {linked} is a symbolic link, not a "
+                "folder (the audit reads no policy in its place)"
+            )
         data = read_policy_file(
-            self.policy_path,
+            # The root's own file by the path it is named by (`sub/../expflow.yaml` with
+            # `sub` a link opened the file beside the link's target: the commit's
+            # `expflow.yaml` judges the audit; an attacker's hunt, thirty-eighth pass).
+            self.root / rel if own else self.policy_path,
             rel,
             follow_links=not own,
             missing="no policy file; run `expflow-git init` or pass --policy",

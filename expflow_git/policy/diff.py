@@ -134,7 +134,7 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
         # back). One more checks more files, but is a new place for a document too (a
         # second record of a run, a correction no policy read before): not stricter.
         _set_diff(add, f"/paths/{kind}", old_globs, new_globs, Effect.LOOSER, Effect.CHANGED)
-    _metrics(add, old.metrics, new.metrics)
+    _metrics(add, old.metrics, new.metrics, _bars(old, new))
     _set_diff(
         add,
         "/required_metrics",
@@ -251,7 +251,23 @@ def _opt_show(value: Any) -> str:
     return "none" if value is None else _show(value)
 
 
-def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> None:
+def _bars(*policies: Policy) -> dict[str, frozenset[Op]]:
+    """Per metric, the operators of the bars a run's value of it must clear (the error
+    gates and thresholds of either policy)."""
+    ops: dict[str, set[Op]] = {}
+    for policy in policies:
+        for gate in policy.all_gates():
+            if gate.severity is Severity.ERROR:
+                ops.setdefault(gate.metric, set()).add(gate.op)
+    return {name: frozenset(found) for name, found in ops.items()}
+
+
+def _metrics(
+    add: Add,
+    old: Mapping[str, Metric],
+    new: Mapping[str, Metric],
+    bars: Mapping[str, frozenset[Op]],
+) -> None:
     # A metric out of the registry fails every result that reports it.
     _set_diff(add, "/metrics", old, new, removed=Effect.STRICTER, added=Effect.LOOSER)
     for name in [*old, *(n for n in new if n not in old)]:
@@ -283,6 +299,7 @@ def _metrics(add: Add, old: Mapping[str, Metric], new: Mapping[str, Metric]) -> 
                 before.aggregate,
                 after.aggregate,
                 higher=after.higher_is_better,
+                bars=bars.get(name, frozenset()),
             )
             _bound(add, f"{where}/min", before.min, after.min, upper=False)
             _bound(add, f"{where}/max", before.max, after.max, upper=True)
@@ -559,14 +576,16 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
     assert a is not None and b is not None
     for attr in ("metric", "split", "top_n"):
         if getattr(a, attr) != getattr(b, attr):
-            # The holdout budget counts looks at `split`: renaming it while a budget is
-            # set drops every earlier look from the count.
-            budgeted = attr == "split" and (
-                b.max_evaluations_per_study is not None or b.max_evaluations is not None
-            )
+            # Another metric or split is another bar: the correlation the runs had to
+            # reach is gone, and the new one may be any the author likes (a split holding
+            # copies of the metric: r = 1). Looser, as a threshold whose direction flips
+            # is (it was "changed", and a failing walk-forward passed once merged: an
+            # attacker's hunt, thirty-eighth pass). The holdout budget counts looks at
+            # `split` too: renaming it drops every earlier look from the count.
+            replaced = attr in ("metric", "split")
             add(
                 PolicyChange(
-                    Effect.LOOSER if budgeted else Effect.CHANGED,
+                    Effect.LOOSER if replaced else Effect.CHANGED,
                     f"/walk_forward/{attr}",
                     _show(getattr(a, attr)),
                     _show(getattr(b, attr)),
@@ -588,13 +607,30 @@ def _shown_walk(walk: WalkForward) -> str:
     return _show({k: v for k, v in asdict(walk).items() if v is not None})
 
 
+# The points of a series an aggregate takes, from the lowest value up: min ≤ last ≤ max.
+_HEIGHT = {Aggregate.MIN: 0, Aggregate.LAST: 1, Aggregate.MAX: 2}
+# The bars a higher headline lets more runs through (a floor; an `eq` or `ne` bar either
+# way), and those a lower one does (a ceiling).
+_EASED_UP = frozenset({Op.GT, Op.GE, Op.EQ, Op.NE})
+_EASED_DOWN = frozenset({Op.LT, Op.LE, Op.EQ, Op.NE})
+
+
 def _aggregate(
-    add: Add, where: str, old: Aggregate | None, new: Aggregate | None, *, higher: bool
+    add: Add,
+    where: str,
+    old: Aggregate | None,
+    new: Aggregate | None,
+    *,
+    higher: bool,
+    bars: frozenset[Op] = frozenset(),
 ) -> None:
     """An aggregate is a check on every result with a series: dropping one loosens, and
     so does one whose headline is a better point of the series (lower is better: `max`,
     then `last`, then `min`, the best epoch, which gates and thresholds then judge: it
-    was "changed"; a review, issue 18 twenty-seventh pass)."""
+    was "changed"; a review, issue 18 twenty-seventh pass), or a point past a bar the
+    metric's `bars` (the operators of its error gates and thresholds) set on the other
+    side: a floor `ge 1` on a lower-is-better loss, `min` → `last`, lets in a run whose
+    best epoch was under it (it was "stricter"; an attacker's hunt, thirty-eighth pass)."""
     if old == new:
         return
     effect = Effect.CHANGED
@@ -604,7 +640,8 @@ def _aggregate(
         best = Aggregate.MAX if higher else Aggregate.MIN
         lenient = {best: 2, Aggregate.LAST: 1}  # (the worst point: 0)
         step = lenient.get(new, 0) - lenient.get(old, 0)
-        effect = Effect.LOOSER if step > 0 else Effect.STRICTER
+        eased = _EASED_UP if _HEIGHT[new] > _HEIGHT[old] else _EASED_DOWN
+        effect = Effect.LOOSER if step > 0 or bars & eased else Effect.STRICTER
     add(PolicyChange(effect, where, _opt(old and old.value), _opt(new and new.value)))
 
 

@@ -339,12 +339,24 @@ def _check_merges(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
         seen.add(id(node))
         if isinstance(node, MappingNode):
             mappings.append(node)
-            if any(key.tag == _MERGE_TAG for key, _ in node.value):
-                _check_own_keys(node, refuse)
             for key, value in node.value:
                 stack += (key, value)
         elif isinstance(node, SequenceNode):
             stack.extend(node.value)
+    # A mapping holding a merge key, and each mapping one merges, has its keys checked
+    # here: ruamel builds neither as a mapping of its own (it copies a merged one's
+    # pairs), so `<<: {threshold: 5, threshold: 500}` kept the last silently (an
+    # attacker's hunt, thirty-eighth pass). Each once, however often it is merged.
+    checked: set[int] = set()
+    for node in mappings:
+        merges = [value for key, value in node.value if key.tag == _MERGE_TAG]
+        if not merges:
+            continue
+        named = [m for v in merges for m in (v.value if isinstance(v, SequenceNode) else [v])]
+        for mapping in [node, *named]:
+            if isinstance(mapping, MappingNode) and id(mapping) not in checked:
+                checked.add(id(mapping))
+                _check_own_keys(mapping, refuse)
 
     def sources(node: Any) -> list[tuple[Any, Any]]:
         """(the `<<` key, a mapping it merges) for each mapping `node` merges."""
