@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from expflow_git.errors import ExitCode, ExpflowError, printable
+from expflow_git.errors import ExitCode, ExpflowError, mask_secrets, printable
 from expflow_git.escape import github_data
 
 if TYPE_CHECKING:
@@ -237,18 +237,28 @@ def _remove_stale(path: str) -> None:
     Inside the checkout, no folder on the way may be a symbolic link: the pull request
     could commit `reports -> /somewhere` and have this run delete and write there.
     """
-    from expflow_git.atomicfile import confined
+    from expflow_git.atomicfile import confined, kind_of, names_a_folder, written_in_place
 
     # The path as given, never normalised first: `reports/../r.json` was checked as
     # `r.json` while the kernel went through a committed `reports -> /somewhere` link, and
     # `.` (the checkout itself) was a crash (an attacker's hunt, issue 18 twenty-second pass).
+    # `out/.` too: `Path` drops its `/.`, and the audit wrote a file `out` (thirty-eighth).
     parts = Path(path).parts
-    if not parts or ".." in parts or path.endswith(("/", os.sep)):  # (`.` has no parts)
+    if not parts or ".." in parts or names_a_folder(path):  # (`.` has no parts)
         raise ExpflowError(
             f"{printable(path)}: report-path and html-path must name files, without `..`"
         )
     if (inside := _inside_workspace(Path(os.path.abspath(path)).parent)) is not None:
         confined(Path.cwd(), inside)
+    # What `audit --out` writes into, never replaces (a device, a pipe, the system's
+    # /dev/stdout): removed here, `report-path: /dev/null` on a runner running as root
+    # deleted /dev/null, and the audit put a plain file in its place (a hunt, issue 18
+    # thirty-eighth pass). No report of this run can be read back from one either.
+    if written_in_place(Path(path)):
+        raise ExpflowError(
+            f"{printable(path)}: is {kind_of(path) or 'a link of the system'}, left as it "
+            "is; report-path and html-path must name files"
+        )
     try:
         os.unlink(path)  # a symlink is removed, never followed
     except FileNotFoundError:
@@ -292,10 +302,11 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     from expflow_git.gitstore import EMPTY_TREES, Git
 
     git = Git.discover(Path.cwd())
+    _require_pull_request_commits(env)
     head = pr_head_sha(env)
     rev = env.get("EXPFLOW_INPUT_REV") or head or "HEAD"
     if rev == head:
-        _require_commit(git, head, "the pull request's head commit")
+        _require_commit(git, head, "the pull request's head commit", hint=_head_hint(env))
     # --no-cache: the cache is local and trusted (docs/threat-model.md), and a runner's
     # workspace may hold one an earlier job (another pull request's) wrote.
     args = ["audit", "--rev", rev, "--format", "github", "--out", report_path, "--no-cache"]
@@ -303,7 +314,7 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     if not since:
         found, why = default_since(env, git, rev)
         if found is None:
-            print(f"expflow-git: no history check ({printable(why)}); set `since` for one")
+            _say(f"no history check ({printable(why)}); set `since` for one")
         else:
             since = found
             what = (
@@ -311,7 +322,7 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
                 if since in EMPTY_TREES.values()
                 else f"history checked since {printable(since[:12])}"
             )
-            print(f"expflow-git: {what} ({why})")
+            _say(f"{what} ({why})")
     if since:
         args += ["--since", since]
     _warn_if_behind(env, git, rev)
@@ -327,6 +338,42 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
             "judged by its base's; set `policy-ref` for another)"
         )
     return args
+
+
+def _require_pull_request_commits(env: Mapping[str, str]) -> None:
+    """A pull request's (or a merge queue group's) event must name the commits the action
+    takes from it, unless an input gives them: its head (the commit audited, not GitHub's
+    merge commit) and its base (whose policy judges it). With `since` set, an event naming
+    no base was judged by the pull request's own policy, a PIN hash its base's policy
+    fails passed, and one naming no head audited the merge commit (an attacker's hunt)."""
+    merge_group = env.get("GITHUB_EVENT_NAME") == "merge_group"
+    if not merge_group and not _of_pull_request(env):
+        return
+    if not merge_group and not env.get("EXPFLOW_INPUT_REV") and pr_head_sha(env) is None:
+        raise ExpflowError(
+            "the event names no head commit (pull_request.head.sha) to audit: set the `rev` input"
+        )
+    if not env.get("EXPFLOW_INPUT_POLICY_REF") and pr_base_sha(env) is None:
+        keys = "merge_group.base_sha" if merge_group else ".".join(PR_BASE)
+        raise ExpflowError(
+            f"the event names no base commit ({keys}) whose policy judges it: set the "
+            "`policy-ref` input"
+        )
+
+
+def _head_hint(env: Mapping[str, str]) -> str:
+    """How to get a pull request's head into the clone: on pull_request_target
+    actions/checkout checks out the base, and `fetch-depth: 0` fetches no head of a
+    fork's pull request (docs/threat-model.md); the hint said to use it all the same."""
+    if env.get("GITHUB_EVENT_NAME") != "pull_request_target":
+        return FETCH_HINT
+    number = _event(env).get("number")
+    known = isinstance(number, int) and not isinstance(number, bool)
+    ref = f"refs/pull/{number}/head" if known else "refs/pull/NUMBER/head"
+    return (
+        f"on pull_request_target, fetch it (`git fetch origin {ref}`): `fetch-depth: 0` "
+        "fetches no head of a fork's pull request"
+    )
 
 
 def _warn_if_behind(env: Mapping[str, str], git: Git, rev: str) -> None:
@@ -389,8 +436,15 @@ def _not_completed(code: int) -> str:
     )
 
 
+def _say(message: str) -> None:
+    """One line of the action's own in the log, with a PIN hash or a key masked as the
+    CLI masks its lines (`errors.mask_secrets`): a pushed branch named `pin-HASH`, or a
+    `rev` input holding one, was quoted whole (a hunt, issue 18 thirty-eighth pass)."""
+    print(f"expflow-git: {mask_secrets(message)}")
+
+
 def _annotate_error(message: str) -> None:
-    print(f"::error title=expflow-git::{github_data(message)}")
+    print(f"::error title=expflow-git::{github_data(mask_secrets(message))}")
 
 
 def _append(path: str | None, text: str) -> None:
@@ -453,6 +507,11 @@ def run(env: Mapping[str, str]) -> int:
     except ExpflowError as exc:
         _annotate_error(exc.message)
         code = int(exc.code)
+    except KeyboardInterrupt:
+        # A cancelled job's (or `timeout-minutes`') SIGINT outside the audit, whose own is
+        # one line and 130: a traceback, and the job had neither outputs nor a summary.
+        print("expflow-git: interrupted", file=sys.stderr)
+        code = 130  # (the shell's 128 + SIGINT, as the CLI's)
     except Exception as exc:  # a bug: the job must still say that the audit did not complete
         _annotate_error(f"the audit crashed: {type(exc).__name__}: {exc}")
         code = int(ExitCode.USAGE)

@@ -164,11 +164,11 @@ def open_atomic(
     whatever it names (a pull request can commit one at the report's path). The tool's
     own files (the cache, records) replace whatever is in their place.
     """
-    if named_by_user and os.fspath(path).endswith(("/", os.sep)):
+    if named_by_user and names_a_folder(path):
         # `Path` drops the slash: `--out newdir/` wrote a file `newdir` (a user's hunt)
         raise IsADirectoryError(errno.EISDIR, "names a folder, not a file", os.fspath(path))
     target = Path(path)
-    if named_by_user and _written_in_place(target):
+    if named_by_user and written_in_place(target):
         if not overwrite:
             raise FileExistsError(errno.EEXIST, "file exists", str(target))
         with _writer(target, target) as fh:
@@ -225,12 +225,12 @@ def open_atomic_all(
             files: list[BinaryIO] = []
             to_sync: list[tuple[Path, BinaryIO]] = []
             for path in paths:
-                if named_by_user and os.fspath(path).endswith(("/", os.sep)):
+                if named_by_user and names_a_folder(path):
                     raise IsADirectoryError(
                         errno.EISDIR, "names a folder, not a file", os.fspath(path)
                     )
                 target = Path(path)
-                if named_by_user and _written_in_place(target):
+                if named_by_user and written_in_place(target):
                     files.append(stack.enter_context(_writer(target, target)))
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -437,7 +437,16 @@ def _is_folder(path: Path) -> bool:
 _SYSTEM_DIRS = ("/dev/", "/proc/")
 
 
-def _written_in_place(path: Path) -> bool:
+def names_a_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether `path`, as written, names a folder whatever is there: it ends in `/`, or
+    its last part is `.` or `..`. `Path` drops a last `/` and `/.`: `--out newdir/` and
+    `--out out/.` wrote a file `newdir`, `out`, and said it wrote `out/.`; `--out x/..`
+    made a folder `x`, then failed with "Device or resource busy" (hunts)."""
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) or os.path.basename(text) in (".", "..")
+
+
+def written_in_place(path: Path) -> bool:
     """A device, a pipe or a socket named directly, or a link of the system's own
     (/dev/stdout). A link anywhere else is never followed, whatever it names: committed
     at the report's path as `report.json -> /dev/sda`, it would have the report written
