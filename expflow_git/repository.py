@@ -58,12 +58,12 @@ class Repository:
         # An argument of the wrong kind is the ValueError docs/api.md promises: `Repository(5)`
         # was a TypeError from `Path`, and `policy=5` one from the first read of the policy
         # (a user's hunt, issue 18 twenty-third pass).
-        folder, policy = _path_text(path), _path_text(policy)
+        folder, policy = path_text(path), path_text(policy)
         if not isinstance(folder, str):
             raise ValueError(f"path: give a folder's path, not {short_repr(path)}")
         checked_texts(policy=policy)
-        _no_empty_path(path=folder, policy=policy)
-        start = _start_folder(folder)
+        no_empty_path(path=folder, policy=policy)
+        start = start_folder(folder)
         try:
             self._git: Git | None = Git.discover(start)
         except ExpflowError:
@@ -494,11 +494,11 @@ class Repository:
 
         from expflow_git.outcomes import audit_at
 
-        sign_key = _path_text(sign_key)
+        sign_key = path_text(sign_key)
         checked_texts(
             rev=rev, since=since, policy_ref=policy_ref, experiment=experiment, sign_key=sign_key
         )
-        _no_empty_path(sign_key=sign_key)
+        no_empty_path(sign_key=sign_key)
         checked_flags(report=report)
         result, _ = audit_at(
             self._repo(),
@@ -522,9 +522,9 @@ class Repository:
         """The HTML scorecard of `rev` (as `audit --html`); also written to `path` if given."""
         from expflow_git.outcomes import audit_at
 
-        path = _path_text(path)
+        path = path_text(path)
         checked_texts(rev=rev, since=since, policy_ref=policy_ref, path=path)
-        _no_empty_path(path=path)
+        no_empty_path(path=path)
         _, html = audit_at(
             self._repo(),
             rev,
@@ -563,14 +563,14 @@ class Repository:
         from expflow_git.outcomes import verify_at
         from expflow_git.report.saved import read_bytes
 
-        allowed_signers = _path_text(allowed_signers)
+        allowed_signers = path_text(allowed_signers)
         checked_texts(allowed_signers=allowed_signers, ref=ref)
         checked_flags(allow_unsigned=allow_unsigned, recompute=recompute)
-        source = "<report>" if isinstance(report, bytes) else _path_text(report)
+        source = "<report>" if isinstance(report, bytes) else path_text(report)
         if not isinstance(source, str):  # (a number was a TypeError from `os.fspath`)
             raise ValueError(f"report: give its bytes or its file's path, not {short_repr(report)}")
         keys = string_list(_paths_as_text(public_keys), "public_keys", "key")
-        _no_empty_path(
+        no_empty_path(
             report=None if isinstance(report, bytes) else source,
             allowed_signers=allowed_signers,
             public_keys="" if "" in keys else None,
@@ -611,7 +611,7 @@ def _refuse_a_result(layout: Layout, study: str, id: str, record: str) -> None:
         )
 
 
-def _start_folder(path: str) -> Path:
+def start_folder(path: str) -> Path:
     """Where `Repository(path)` looks for its work tree: the folder `path` names, or the
     folder of the file it names (`Repository(__file__)` in a training script). A path that
     does not exist is a ValueError naming it: it was taken as the root, and the first
@@ -654,7 +654,7 @@ def _reason(reason: object) -> str:
     return reason
 
 
-def _no_empty_path(**paths: str | None) -> None:
+def no_empty_path(**paths: str | None) -> None:
     """A path or key given as the empty string is a ValueError naming it, as the CLI's
     `--policy ''`, `--sign-key ''` or `--html ''` is a usage error: it was taken for the
     argument left out (`Repository(".", policy="")` judged by $EXPFLOW_POLICY or
@@ -667,7 +667,7 @@ def _no_empty_path(**paths: str | None) -> None:
             raise ValueError(f"{what}: give a path, not an empty string")
 
 
-def _path_text(value: str | os.PathLike[str] | None) -> str | None:
+def path_text(value: str | os.PathLike[str] | None) -> str | None:
     """A key file given as a `Path` as its path's text (anything else as given, for the
     checks that follow to name)."""
     return os.fspath(value) if isinstance(value, os.PathLike) else value

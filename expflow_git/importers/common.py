@@ -386,16 +386,27 @@ def _not_foreign(ctx: _Context, plans: list[RunPlan]) -> list[RunPlan]:
 
 def _not_ignored(layout: Layout, plans: list[RunPlan]) -> list[RunPlan]:
     """A run whose files `.gitignore` keeps out is refused: it would never be committed,
-    and nothing that lists the repository's runs would find it (as `new` refuses it)."""
-    ignored = layout.ignored([w.path for p in plans for w in p.writes])
+    and nothing that lists the repository's runs would find it (as `new` refuses it).
+    Its correction too: `--correct` wrote one where a `.gitignore` kept from before the
+    template gave back `corrections/` (`*-key`, a run `model-key`), exit 0, and the hook
+    then refused the result it declares as an undeclared rewrite (a hunter's report,
+    issue 18 thirty-eighth pass; `result --overwrite` refuses it so)."""
+    ignored = layout.ignored([rel for p in plans for rel in _written(p)])
     if not ignored:
         return plans
     return [
         _refused(p.run, f"{hidden}: .gitignore keeps this file out of the repository")
-        if (hidden := next((w.path for w in p.writes if w.path in ignored), None))
+        if (hidden := next((rel for rel in _written(p) if rel in ignored), None))
         else p
         for p in plans
     ]
+
+
+def _written(plan: RunPlan) -> list[str]:
+    """The files a run's plan writes, its correction first (the path it is written at)."""
+    fix = plan.correction
+    first = [fix.replaces or fix.path] if fix is not None else []
+    return first + [w.path for w in plan.writes]
 
 
 def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
@@ -828,6 +839,12 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
             return RunPlan(run, Action.REFUSED, reasons=tuple(findings))
     if _same(old_record, record) and _same(old_result, result):
         return RunPlan(run, Action.UNCHANGED)
+    if committed is None and run.exp_id in ctx.deleted:
+        # Its record put back (`git checkout HEAD~1 -- RECORD`): the import wrote it a
+        # result again, "updated", exit 0, and the hook refused the commit (a run deleted
+        # on record comes back only as the result it had, §2.4; a hunter's report, issue
+        # 18 thirty-eighth pass), as `result` and `fail` refuse it (`refuse_deleted_run`).
+        return _refused(run, deleted_message(run.exp_id, ctx.deleted[run.exp_id]))
     if committed is not None and not os.path.lexists(res_path):
         return _gone(run, label, committed)
     held = _ended_here(old_record, record, old_rel)
@@ -935,8 +952,19 @@ def _changed_after_commit(
         # named the new name it would have had, a file that is not written (a hunter's
         # report, issue 18 thirtieth pass).
         correction = replace(correction, path=correction.replaces)
-    # The record is unchanged in what is frozen; rewrite only the result.
-    return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
+    # The record is unchanged in what is frozen; what is not (an MLflow run's name and
+    # tags) follows the source as it does without a correction: the result alone was
+    # written, and the next import "updated" the record (a hunter's report, issue 18
+    # thirty-eighth pass: an import after a correction was no no-op).
+    if _same(old_record, record):
+        return RunPlan(run, Action.CORRECTED, (writes[1],), correction=correction)
+    return RunPlan(
+        run,
+        Action.CORRECTED,
+        tuple(writes),
+        correction=correction,
+        reasons=_changes(old_record, record),
+    )
 
 
 def _ended_here(
