@@ -2,8 +2,8 @@
 
 A cache entry is trusted in place of the work it spares (a remembered policy stands for
 the YAML it was parsed from), so a file another user could have written — owned by
-someone else, or group- or world-writable — is not read (docs/spec.md §9: the cache is
-local and trusted; `--no-cache` stays the ground truth).
+someone else, or group- or world-writable — is not read (docs/spec.md §6.1,
+docs/threat-model.md: the cache is local and trusted; `--no-cache` stays the ground truth).
 """
 
 from __future__ import annotations

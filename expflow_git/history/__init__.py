@@ -1,5 +1,5 @@
-"""History audit (docs/spec.md §6.2 item 7, §9): what the commits of BASE..REV did, beyond
-what the tree of REV shows.
+"""History audit (docs/spec.md §6.2 item 7; docs/threat-model.md): what the commits of
+BASE..REV did, beyond what the tree of REV shows.
 
 - results.py: `result-rewritten`, `correction-rewritten` / `correction-unmatched`
   (results are write-once).

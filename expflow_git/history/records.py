@@ -1,4 +1,4 @@
-"""Finished runs' records are frozen (docs/spec.md §6.2 item 7, §9).
+"""Finished runs' records are frozen (docs/spec.md §2.1, §6.2 item 7; docs/threat-model.md).
 
 - `record-rewritten`: a frozen field of a record changed after its run's result was
   committed (see :mod:`expflow_git.identity`).

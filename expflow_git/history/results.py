@@ -1,4 +1,4 @@
-"""Results are write-once (docs/spec.md §6.2 item 7, §9).
+"""Results are write-once (docs/spec.md §2.2, §6.2 item 7; docs/threat-model.md).
 
 - `result-rewritten`: a committed result (at BASE, or added in the range) that a later
   commit changes, deletes, or replaces with another file for the same experiment,

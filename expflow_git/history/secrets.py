@@ -1,4 +1,4 @@
-"""The history's secret scan (docs/spec.md §6.2 item 7, §9).
+"""The history's secret scan (docs/spec.md §6.2 item 7; docs/threat-model.md).
 
 - every blob added in the range is scanned for PINs and PIN hashes, so a secret
   committed and deleted again inside the range is still found (it stays in the history).

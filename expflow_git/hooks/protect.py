@@ -1,4 +1,5 @@
-"""`protect`: results are write-once and a finished run is frozen (docs/spec.md §5, §2.2, §9).
+"""`protect`: results are write-once and a finished run is frozen (docs/spec.md §5, §2.2;
+docs/threat-model.md).
 
 A staged change that modifies or deletes a result HEAD already has (`result-rewritten`),
 or changes a frozen field of the record of a run whose result HEAD has
