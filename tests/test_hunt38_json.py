@@ -117,3 +117,20 @@ def test_a_notebook_key_given_twice_hides_no_cell_from_the_scan(tmp_path: Path) 
     found = sorted(row.split(":")[0] for row in res.out.splitlines() if "pin-assignment" in row)
     assert found == ["a.ipynb", "b.ipynb", "c.ipynb"], res.out
     assert pin not in res.out + res.err
+
+
+def test_a_cell_source_with_a_non_string_beside_its_lines_hides_none_of_them(
+    tmp_path: Path,
+) -> None:
+    """A source list holding one non-string (`0`, `null`), given once or as a key's second
+    value, was dropped whole, the PIN assignment among its lines with it (a review of
+    the fix above)."""
+    root = new_repo(tmp_path / "repo")
+    pin = str(4000 + 821)
+    line = json.dumps(f'EXPFLOW_PIN = "{pin}"\n')
+    for tail in ("0]", "null]"):
+        cell = '{"cell_type": "code", "metadata": {}, "outputs": [], "source": [' + line
+        for shape in (cell + ", " + tail + "}", cell + '], "source": [' + tail + "}"):
+            write(root, "a.ipynb", _notebook_with(shape, "}\n"))
+            res = run_cli(["scan", "a.ipynb"], root)
+            assert res.code == 1 and "pin-assignment" in res.out, (shape, res)

@@ -239,3 +239,23 @@ def test_protect_spells_the_paths_it_approves_as_findings_do(committed_repo: Exp
     assert res.code == 0, res
     approved = next(ln for ln in res.err.splitlines() if "approved:" in ln)
     assert approved.endswith("approved: results/b\\\\xff/a1.json"), approved
+
+
+@pytest.mark.parametrize("command", [["start", "p"], ["cancel", "p", "--force"]])
+def test_start_and_cancel_of_a_run_deleted_on_record_are_refused(
+    committed_repo: ExpRepo, command: list[str]
+) -> None:
+    """The review of the writers' refusal: `start` and `cancel` (the API's `start` and
+    `skip` too) still changed the status of a run deleted on record whose pending record
+    was put back, exit 0, and the hook refused the commit."""
+    assert cli(committed_repo, "new", "p", "--study", "s").code == 0
+    committed_repo.commit("p launched")
+    assert cli(committed_repo, "result", "p", *METRICS).code == 0
+    committed_repo.commit("p done")
+    assert cli(committed_repo, "rm", "p", "--reason", "gone", "--force").code == 0
+    committed_repo.commit("rm p")
+    committed_repo.git("checkout", "HEAD~2", "--", "experiments/s/p.json")  # pending again
+    before = files(committed_repo)
+    res = cli(committed_repo, *command)
+    assert res.code == 1 and "deleted on record" in res.err, res
+    assert files(committed_repo) == before

@@ -106,11 +106,13 @@ def _output_texts(output: dict[str, Any]) -> Iterator[tuple[str, ...]]:
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    """A multiline string as nbformat stores it: one string or a list of strings."""
+    """A multiline string as nbformat stores it: one string or a list of strings. Every
+    string of a list is taken: a `0` or `null` among them hid the others from the scan
+    (a review, issue 18 thirty-eighth pass: `"source": [...], "source": [0]`)."""
     if isinstance(value, str):
         return (value,) if value else ()
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(v for v in value if v)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str) and v)
     return ()
 
 

@@ -33,6 +33,7 @@ def _start_run(layout: Layout, exp_id: str) -> str:
             f"{exp_rel}: only a pending experiment can be started (status is {status.value!r})",
             code=ExitCode.FAILED,
         )
+    refuse_deleted_run(layout, exp_id)  # its status is frozen, as for `fail` (a review)
     return _set_status(layout, exp_rel, doc, Status.RUNNING, reason=None)
 
 
@@ -78,6 +79,7 @@ def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
             f"(status is {status.value!r})",
             code=ExitCode.FAILED,
         )
+    refuse_deleted_run(layout, exp_id)  # before any PIN is asked for (a review)
     return exp_rel, exp_doc
 
 
