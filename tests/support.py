@@ -416,3 +416,50 @@ def private_key_pem() -> str:
         serialization.NoEncryption(),
     )
     return pem.decode().strip()
+
+
+def on_a_terminal(
+    cwd: Path, args: Sequence[str], env: Mapping[str, str], typed: str
+) -> tuple[int, str, str]:
+    """The CLI with a terminal (a pty) as stdin, in a session of its own (no controlling
+    terminal: no prompt reaches the one running the tests); `typed` is typed there once
+    a PIN prompt shows on stderr (the hidden prompt flushes what was typed before).
+    Returns (exit code, stdout, stderr)."""
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "expflow_git", *args],
+        cwd=cwd,
+        env=dict(env),
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    err = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([proc.stderr], [], [], 0.2)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            if not chunk:  # the command is done
+                break
+            err += chunk
+            if typed and b"PIN to approve" in err and err.endswith(b": "):
+                os.write(leader, typed.encode())
+                typed = ""
+        out, rest = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        os.close(follower)
+        os.close(leader)
+    return proc.returncode, out.decode("utf-8"), (err + rest).decode("utf-8")

@@ -254,17 +254,7 @@ def test_action_yml_never_interpolates_inputs_into_run() -> None:
 def test_pull_request_is_judged_by_the_base_policy(
     demo_repo: Path, tmp_path: Path, event: str
 ) -> None:
-    # The pull request allows every path out of the PIN scan, then commits a PIN hash.
-    base = git(demo_repo, "rev-parse", "HEAD")
-    git(demo_repo, "checkout", "-qb", "feature")
-    with (demo_repo / "expflow.yaml").open("a") as fh:
-        fh.write("scan: {allow: ['**']}\n")
-    (demo_repo / ".env").write_text(
-        "EXPFLOW_PIN_HASH=03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4\n"
-    )
-    git(demo_repo, "add", "-A")
-    git(demo_repo, "commit", "-qm", "allow everything")
-    head = git(demo_repo, "rev-parse", "HEAD")
+    base, head = loosening_pull_request(demo_repo)
     git(demo_repo, "checkout", "-q", "main")
     # Judged by its own policy (a push of the branch names no base), the commit passes.
     code, _, _, _ = run_action(demo_repo, tmp_path, event="push", payload={}, rev=head)
@@ -696,3 +686,18 @@ def test_merge_group_checks_history_since_its_base(demo_repo: Path, tmp_path: Pa
     assert code == 1, log
     assert f"history checked since {base[:12]}" in log and "result-rewritten" in log
     assert outputs["passed"] == "false"
+
+
+def loosening_pull_request(repo: Path) -> tuple[str, str]:
+    """A pull request that allows every path out of the PIN scan and commits a PIN hash:
+    its own policy passes it, its base's fails it. Returns (base, head)."""
+    base = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-qb", "feature")
+    with (repo / "expflow.yaml").open("a") as fh:
+        fh.write("scan: {allow: ['**']}\n")
+    (repo / ".env").write_text(
+        "EXPFLOW_PIN_HASH=03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4\n"
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "allow everything")
+    return base, git(repo, "rev-parse", "HEAD")

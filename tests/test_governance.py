@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from helpers_audit import Out, assert_one_error_line, b64d, reseal, rules_of, statement_of
 from support import git as support_git
-from support import run_cli
+from support import on_a_terminal, run_cli
 from support import run_git as support_run_git
 
 from expflow_git.demo import build_repo
@@ -595,45 +595,8 @@ def test_protect_approves_with_the_right_pin_under_corrections_deny(
 
 
 def _on_a_terminal(sandbox: Sandbox, repo: Path, args: list[str], typed: str) -> Out:
-    """The CLI with a terminal (a pty) as stdin, in a session of its own (no controlling
-    terminal: no prompt reaches the one running the tests); `typed` is typed there once
-    a PIN prompt shows on stderr (the hidden prompt flushes what was typed before)."""
-    import pty
-    import select
-    import time
-
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "expflow_git", *args],
-        cwd=repo,
-        env=sandbox.environ(),
-        stdin=follower,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert proc.stderr is not None
-    err = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if not select.select([proc.stderr], [], [], 0.2)[0]:
-                continue
-            chunk = os.read(proc.stderr.fileno(), 65536)
-            if not chunk:  # the command is done
-                break
-            err += chunk
-            if typed and b"PIN to approve" in err and err.endswith(b": "):
-                os.write(leader, typed.encode())
-                typed = ""
-        out, rest = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        os.close(follower)
-        os.close(leader)
-    return Out(proc.returncode, out.decode(), (err + rest).decode())
+    """The CLI with a pty as stdin (support.on_a_terminal), in the sandbox's environment."""
+    return Out(*on_a_terminal(repo, args, sandbox.environ(), typed))
 
 
 def test_protect_never_prompts_for_the_pin(sandbox: Sandbox, repo: Path) -> None:

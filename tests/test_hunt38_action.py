@@ -17,6 +17,7 @@ from support import run_cli
 from test_action import (  # noqa: F401 (a fixture)
     demo_repo,
     git,
+    loosening_pull_request,
     run_action,
 )
 
@@ -65,21 +66,6 @@ def test_a_report_path_whose_last_part_is_a_dot_names_no_file(
         assert not (demo_repo / "r.json").exists()
 
 
-def _loosening_pull_request(repo: Path) -> tuple[str, str]:
-    """A pull request that allows every path out of the PIN scan and commits a PIN hash:
-    its own policy passes it, its base's fails it. Returns (base, head)."""
-    base = git(repo, "rev-parse", "HEAD")
-    git(repo, "checkout", "-qb", "feature")
-    with (repo / "expflow.yaml").open("a") as fh:
-        fh.write("scan: {allow: ['**']}\n")
-    (repo / ".env").write_text(
-        "EXPFLOW_PIN_HASH=03ac674216f3e15c761ee1a5e255f067953623c8b388b4459e13f978d7c846f4\n"
-    )
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "allow everything")
-    return base, git(repo, "rev-parse", "HEAD")
-
-
 @pytest.mark.parametrize(
     ("event", "payload"),
     [
@@ -98,7 +84,7 @@ def test_a_pull_request_event_naming_no_base_is_never_judged_by_its_own_policy(
     request is judged by its base's". Its base is what judges it (docs/spec.md §8): with
     none named and no `policy-ref` input, the job fails and says so, as it does when
     `since` is empty."""
-    base, head = _loosening_pull_request(demo_repo)
+    base, head = loosening_pull_request(demo_repo)
     for part in payload.values():
         if isinstance(part.get("head"), dict):
             part["head"]["sha"] = head
@@ -122,7 +108,7 @@ def test_a_pull_request_event_naming_no_head_does_not_audit_the_merge_commit(
 ) -> None:
     """The action audits the pull request's head commit, not GitHub's merge commit
     (docs/spec.md §8); a payload naming none audited HEAD, the merge commit, silently."""
-    base, _ = _loosening_pull_request(demo_repo)
+    base, _ = loosening_pull_request(demo_repo)
     payload = {"pull_request": {"head": {}, "base": {"sha": base}}}
     code, log, outputs, summary = run_action(
         demo_repo, tmp_path, event="pull_request", payload=payload

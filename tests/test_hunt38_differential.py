@@ -49,17 +49,7 @@ def test_protect_takes_the_overwrite_correction_under_results_immutable_false(
     refused the commit, while `audit --since` of the same commit passes and lists the
     correction. Write-once being off must not make the tool's own correction unmatched."""
     repo = immutable_off
-    _ok(
-        repo,
-        "result",
-        "e1",
-        "--metric",
-        "accuracy=0.6",
-        "--overwrite",
-        "--reason",
-        "fix",
-        env={"EXPFLOW_PIN": PIN},
-    )
+    _overwrite(repo, "0.6")
     git(repo, "add", "-A")
     code, out, err = run_cli(["protect"], repo, env={"EXPFLOW_PIN": PIN})
     assert "Traceback" not in err
@@ -77,17 +67,7 @@ def test_protect_still_refuses_an_unmatched_correction_under_results_immutable_f
     correction that declares a change the index does not make stays refused (as `audit
     --since` reports it)."""
     repo = immutable_off
-    _ok(
-        repo,
-        "result",
-        "e1",
-        "--metric",
-        "accuracy=0.6",
-        "--overwrite",
-        "--reason",
-        "fix",
-        env={"EXPFLOW_PIN": PIN},
-    )
+    _overwrite(repo, "0.6")
     git(repo, "checkout", "--", "results")  # the result back as committed: no change
     git(repo, "add", "-A")
     code, out, err = run_cli(["protect"], repo, env={"EXPFLOW_PIN": PIN})
@@ -191,24 +171,7 @@ def test_protect_passes_a_deleted_runs_put_back_result_overwritten_with_a_correc
     """The same result changed with `result --overwrite` (a correction continuing the
     chain from the put-back blob): the hook and `audit --since` both pass it."""
     repo = immutable_off
-    _deleted_and_put_back(repo)
-    _ok(
-        repo,
-        "result",
-        "e1",
-        "--metric",
-        "accuracy=0.7",
-        "--overwrite",
-        "--reason",
-        "fix",
-        env={"EXPFLOW_PIN": PIN},
-    )
-    git(repo, "add", "-A")
-    code, out, err = run_cli(["protect"], repo, env={"EXPFLOW_PIN": PIN})
-    assert code == 0, out + err
-    git(repo, "commit", "-q", "--no-verify", "-m", "e1 overwritten")
-    audit = run_cli(["audit", "--since", "HEAD~", "--policy-ref", "HEAD~"], repo)
-    assert audit.code == 0, audit.both
+    _put_back_and_overwritten_passes(repo)
 
 
 def test_protect_passes_a_deleted_runs_put_back_result_overwritten_under_write_once(
@@ -224,21 +187,32 @@ def test_protect_passes_a_deleted_runs_put_back_result_overwritten_under_write_o
     )
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--no-verify", "-m", "write-once on")
+    _put_back_and_overwritten_passes(repo)
+
+
+def _put_back_and_overwritten_passes(repo: Path) -> None:
+    """The run deleted and put back, then its result changed with `result --overwrite`:
+    the hook and `audit --since` both pass it."""
     _deleted_and_put_back(repo)
-    _ok(
-        repo,
-        "result",
-        "e1",
-        "--metric",
-        "accuracy=0.7",
-        "--overwrite",
-        "--reason",
-        "fix",
-        env={"EXPFLOW_PIN": PIN},
-    )
+    _overwrite(repo, "0.7")
     git(repo, "add", "-A")
     code, out, err = run_cli(["protect"], repo, env={"EXPFLOW_PIN": PIN})
     assert code == 0, out + err
     git(repo, "commit", "-q", "--no-verify", "-m", "e1 overwritten")
     audit = run_cli(["audit", "--since", "HEAD~", "--policy-ref", "HEAD~"], repo)
     assert audit.code == 0, audit.both
+
+
+def _overwrite(repo: Path, accuracy: str) -> None:
+    """`result e1 --overwrite --reason fix` with the PIN: the tool's own correction."""
+    _ok(
+        repo,
+        "result",
+        "e1",
+        "--metric",
+        f"accuracy={accuracy}",
+        "--overwrite",
+        "--reason",
+        "fix",
+        env={"EXPFLOW_PIN": PIN},
+    )

@@ -10,11 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from helpers_audit import (
@@ -29,6 +24,7 @@ from helpers_audit import (
     write_json,
 )
 from helpers_audit import run_cli as cli
+from support import on_a_terminal
 
 from expflow_git.pin.store import hash_pin, save_hash
 
@@ -37,45 +33,9 @@ STUDY = "pdebench-task1"
 
 
 def _on_a_terminal(repo: Path, args: list[str], env: dict[str, str], typed: str) -> tuple[int, str]:
-    """The CLI with a pty as stdin, in a session of its own (no prompt reaches the
-    terminal running the tests); `typed` is typed once the PIN prompt shows on stderr.
-    Returns (exit code, stderr)."""
-    import pty
-
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "expflow_git", *args],
-        cwd=repo,
-        env=env,
-        stdin=follower,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert proc.stderr is not None
-    err = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if not select.select([proc.stderr], [], [], 0.2)[0]:
-                if proc.poll() is not None:
-                    break
-                continue
-            chunk = os.read(proc.stderr.fileno(), 65536)
-            if not chunk:
-                break
-            err += chunk
-            if typed and b"PIN to approve" in err and err.endswith(b": "):
-                os.write(leader, typed.encode())
-                typed = ""
-        _, rest = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        os.close(follower)
-        os.close(leader)
-    return proc.returncode, (err + rest).decode("utf-8")
+    """The CLI with a pty as stdin (support.on_a_terminal): (exit code, stderr)."""
+    code, _, err = on_a_terminal(repo, args, env, typed)
+    return code, err
 
 
 def test_pin_prompt_escapes_the_committed_path_it_names(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ def _committed_run(repo: ExpRepo) -> None:
     repo.commit("a run")
 
 
-def _link_study_elsewhere(repo: ExpRepo, outside: Path) -> None:
+def link_study_elsewhere(root: Path, outside: Path) -> None:
     """The study's record folder replaced on disk by a link to a copy elsewhere whose
     record is another (valid) one; the index still holds the committed record."""
-    study = repo.path / "experiments" / "pdebench-task1"
+    study = root / "experiments" / "pdebench-task1"
     shutil.copytree(study, outside)
     doc = json.loads((outside / "exp-001.json").read_text())
     doc["title"] = "READ FROM OUTSIDE"
@@ -43,7 +43,7 @@ def test_validate_never_reads_a_document_through_a_linked_folder(
     points at, yet `validate` read the record through it and said `2 document(s) OK`
     (as `list` did before this pass: query/runs._linked_folder)."""
     _committed_run(committed_repo)
-    _link_study_elsewhere(committed_repo, tmp_path / "elsewhere")
+    link_study_elsewhere(committed_repo.path, tmp_path / "elsewhere")
     why = "experiments/pdebench-task1 is a symbolic link; documents are never read through one"
     code, out, err = run_cli(["validate"], committed_repo.path)
     assert code == 1, out + err

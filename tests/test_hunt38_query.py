@@ -4,11 +4,11 @@ pass): `list`, `show`, `compare`, `rank`, `--where`, `--columns` and `Repository
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import ExpRepo, run_cli
+from test_hunt38_hooksfs import link_study_elsewhere
 
 from expflow_git import ExpflowError, Repository
 
@@ -72,14 +72,7 @@ def test_list_show_and_runs_never_read_a_record_through_a_linked_folder(
     last part of the path was opened without following links. `list`, `show` and
     `Repository.runs()` showed the outside file's record (its title, params) as the
     run's, though `git add -A` would commit the link, not it."""
-    outside = tmp_path / "elsewhere"
-    study = ranked.path / "experiments" / "pdebench-task1"
-    shutil.copytree(study, outside)
-    doc = json.loads((outside / "exp-001.json").read_text())
-    doc["title"] = "READ FROM OUTSIDE"
-    (outside / "exp-001.json").write_text(json.dumps(doc))
-    shutil.rmtree(study)
-    study.symlink_to(outside, target_is_directory=True)
+    link_study_elsewhere(ranked.path, tmp_path / "elsewhere")
 
     code, out, err = run_cli(["list", "--format", "json"], cwd=ranked.path)
     assert code == 0, err
