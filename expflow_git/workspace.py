@@ -291,6 +291,11 @@ def on_disk(root: Path | str, path: str) -> str | bytes:
     return os.path.join(os.fsencode(root), path.encode("utf-8", "surrogateescape"))
 
 
+def through_link(folder: str) -> str:
+    """Why a document below `folder`, a symbolic link on disk, is not read."""
+    return f"{folder} is a symbolic link; documents are never read through one"
+
+
 def linked_folder(root: Path | str, rel: str, links: dict[str, bool]) -> str | None:
     """The first folder of `rel` (a path below `root`, as git names it) that is a symbolic
     link on disk (`links` remembers each folder asked about), None when none is. A

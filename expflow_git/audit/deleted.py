@@ -59,7 +59,7 @@ def deleted_runs_back(
             # anchor (a blob the run never had, named by a note merged long before).
             globs = DocumentGlobs.of(check.policy, _policy_at(git, reader, since, check))
             anchors = corrections_at(git, reader, since, globs)
-        deleting = _deletions(anchors)
+        deleting = deletions(anchors)
         # The range's own deletions judge the records too (not the results: the walk
         # follows those commit by commit): a record put back byte for byte at another
         # path passed from a BASE before the `rm`, which the hook refuses, and failed every
@@ -70,7 +70,7 @@ def deleted_runs_back(
             if since is None
             else {
                 exp_id: cs
-                for exp_id, cs in _deletions(
+                for exp_id, cs in deletions(
                     c for c in check.corrections if c.path not in at_base
                 ).items()
                 if exp_id not in deleting
@@ -92,8 +92,9 @@ def deleted_runs_back(
     return findings
 
 
-def _deletions(corrections: Iterable[Correction]) -> dict[str, list[Correction]]:
-    """The corrections that delete a run's result (`rm`), by experiment, in path order."""
+def deletions(corrections: Iterable[Correction]) -> dict[str, list[Correction]]:
+    """The corrections that delete a run's result (`rm`), by experiment, in path order
+    (the audit's and the protect hook's)."""
     deleting: dict[str, list[Correction]] = {}
     for c in sorted(corrections, key=lambda c: c.path):
         if c.blob is None:

@@ -681,14 +681,16 @@ def _readded(
     ]
     if not (added or records or changed) or ws.git is None:
         return []
-    from expflow_git.audit.deleted import corrections_at, in_commit_order, records_changed
+    from expflow_git.audit.deleted import (
+        corrections_at,
+        deletions,
+        in_commit_order,
+        records_changed,
+    )
 
     with BlobReader(ws.git) as reader:
         committed = corrections_at(ws.git, reader, "HEAD", globs)
-        deleting: dict[str, list[Correction]] = {}  # experiment -> corrections deleting it
-        for correction in sorted(committed, key=lambda c: c.path):
-            if correction.blob is None:
-                deleting.setdefault(correction.experiment, []).append(correction)
+        deleting = deletions(committed)  # experiment -> corrections deleting it
         returning = [c for c in added if stem(c.path) in deleting]
         changed = [c for c in changed if stem(c.path) in deleting]
         ends = (

@@ -63,6 +63,7 @@ from expflow_git.workspace import (
     on_disk,
     os_path,
     repo_path,
+    through_link,
     walk_files,
     walk_paths,
 )
@@ -582,8 +583,7 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
     if (folder := lookup.linked_folder(rel)) is not None:
         # git commits the link, never the files it points at (a hunt, thirty-eighth pass:
         # a study's folder replaced by a link to another was read through it, "OK").
-        why = f"{folder} is a symbolic link; documents are never read through one"
-        return Finding(rel, Problem.NOT_A_FILE.value, why)
+        return Finding(rel, Problem.NOT_A_FILE.value, through_link(folder))
     full = os.path.join(ws.root, rel)
     if not _NOFOLLOW and os.path.islink(full):
         return _symlink_finding(rel)

@@ -33,7 +33,7 @@ from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy, did_you_mean
 from expflow_git.schemas import Kind
-from expflow_git.workspace import linked_folder, on_disk
+from expflow_git.workspace import linked_folder, on_disk, through_link
 
 
 @dataclass(frozen=True)
@@ -305,9 +305,7 @@ def _work_tree_documents(
             data = (
                 read_document(root, rel)
                 if folder is None
-                else _not_a_file(
-                    rel, f"{folder} is a symbolic link; documents are never read through one"
-                )
+                else _not_a_file(rel, through_link(folder))
             )
             if data is not None:
                 yield rel, kind, data

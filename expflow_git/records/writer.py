@@ -376,16 +376,12 @@ class Layout:
         git, globs = self.git, self.head_globs
         if git is None or globs is None:
             return {}
-        from expflow_git.audit.deleted import corrections_at
+        from expflow_git.audit.deleted import corrections_at, deletions
         from expflow_git.gitblobs import BlobReader
 
         with BlobReader(git) as reader:
             found = corrections_at(git, reader, "HEAD", globs)
-        deleted: dict[str, str] = {}
-        for correction in sorted(found, key=lambda c: c.path):
-            if correction.blob is None:
-                deleted.setdefault(correction.experiment, correction.path)
-        return deleted
+        return {exp_id: cs[0].path for exp_id, cs in deletions(found).items()}
 
     def pending_deletion(self, exp_id: str) -> str | None:
         """The first correction of the work tree (by path) that deletes the run (`rm`, not
