@@ -62,6 +62,16 @@ def exact(number: float) -> Fraction:
     return Fraction(repr(number)) if type(number) is float else Fraction(number)
 
 
+def number_key(number: float) -> object:
+    """A number as an equality key, the decimal it is written as (docs/spec.md §2.3): 1e23
+    and 10**23 are one key, and 1 and 1.0. Only a float past 2**53 can be another number
+    than its decimal beside an int (a Fraction hashes as the int it equals); any other
+    number is its own key, and a hook imports no `fractions`. 2**53 + 1 is not 2**53, and
+    10**400 never overflows (float() would). The rules' bounds (`value_key`) and a
+    finished run's frozen fields (`identity`) are keyed so."""
+    return exact(number) if type(number) is float and abs(number) >= 2**53 else number
+
+
 def difference(new: float, old: float) -> float:
     """new − old as the decimals they are written as (docs/spec.md §2.3), rounded once to
     a double: in doubles 1.1 − 1.0 is 0.10000000000000009 and 0.3 − 0.1 is

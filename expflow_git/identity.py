@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from expflow_git.documents import exact, stem
+from expflow_git.documents import number_key, stem
 from expflow_git.gitstore import REGULAR_MODES as REGULAR_MODES  # (re-exported)
 from expflow_git.gitstore import Change, TreeEntry
 from expflow_git.jsonstrict import JsonProblem, parse_json
@@ -27,7 +27,6 @@ FROZEN_FIELDS = ("id", "study", "params", "seed", "status")
 
 
 _ABSENT = ("absent",)
-_EXACT_INT = 2**53
 _WILDCARD = re.compile(r"[*?\[]")
 Frozen = tuple[Any, ...]  # one normalised value per FROZEN_FIELDS entry
 
@@ -53,9 +52,7 @@ def _norm(value: Any) -> Any:
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, int | float):
-        if type(value) is float and abs(value) >= _EXACT_INT:
-            return ("num", exact(value))
-        return ("num", value)
+        return ("num", number_key(value))
     if isinstance(value, str):
         return ("str", value)
     if isinstance(value, list):

@@ -53,23 +53,9 @@ class Repository:
     def __init__(
         self, path: str | os.PathLike[str] = ".", *, policy: str | os.PathLike[str] | None = None
     ) -> None:
-        from expflow_git.gitstore import Git
-
-        # An argument of the wrong kind is the ValueError docs/api.md promises: `Repository(5)`
-        # was a TypeError from `Path`, and `policy=5` one from the first read of the policy
-        # (a user's hunt, issue 18 twenty-third pass).
-        folder, policy = path_text(path), path_text(policy)
-        if not isinstance(folder, str):
-            raise ValueError(f"path: give a folder's path, not {short_repr(path)}")
-        checked_texts(policy=policy)
-        no_empty_path(path=folder, policy=policy)
-        start = start_folder(folder)
-        try:
-            self._git: Git | None = Git.discover(start)
-        except ExpflowError:
-            self._git = None
+        self._git, start, chosen = open_root(path, policy, name="path")
         self.root: Path = self._git.root if self._git is not None else start
-        self._policy_path = policy or os.environ.get("EXPFLOW_POLICY") or "expflow.yaml"
+        self._policy_path = chosen or os.environ.get("EXPFLOW_POLICY") or "expflow.yaml"
 
     def __repr__(self) -> str:
         return f"Repository({str(self.root)!r})"
@@ -609,6 +595,30 @@ def _refuse_a_result(layout: Layout, study: str, id: str, record: str) -> None:
             "results are write-once (nothing changed)",
             code=ExitCode.FAILED,
         )
+
+
+def open_root(
+    path: str | os.PathLike[str], policy: str | os.PathLike[str] | None, *, name: str
+) -> tuple[Git | None, Path, str | None]:
+    """The git repository enclosing `path` (None outside one), the folder `path` names
+    (`start_folder`) and the policy path given, each argument checked as docs/api.md
+    promises (`Repository`'s and the importers' alike; `name` is the folder argument's):
+    one of the wrong kind, or empty, is a ValueError naming it (`Repository(5)` was a
+    TypeError from `Path`, `policy=5` one from the first read of the policy: a user's
+    hunt, issue 18 twenty-third pass; `""` was taken for the argument left out)."""
+    from expflow_git.gitstore import Git
+
+    folder, chosen = path_text(path), path_text(policy)
+    if not isinstance(folder, str):
+        raise ValueError(f"{name}: give a folder's path, not {short_repr(path)}")
+    checked_texts(policy=chosen)
+    no_empty_path(**{name: folder}, policy=chosen)
+    start = start_folder(folder)
+    try:
+        git: Git | None = Git.discover(start)
+    except ExpflowError:
+        git = None
+    return git, start, chosen
 
 
 def start_folder(path: str) -> Path:

@@ -114,7 +114,7 @@ class Workspace:
         # The work tree's own policy (a clone's `expflow.yaml -> /dev/zero`) is never read
         # through a link, as the audit reads none there; one outside it (`--policy`,
         # EXPFLOW_POLICY naming a shared file) is the user's choice, a link followed.
-        own = not (rel.startswith("/") or rel.split("/", 1)[0] == "..")
+        own = not outside_root(rel)
         if own and (linked := linked_folder(self.root, rel, {})) is not None:
             # Nor through a folder of it made a link (`conf -> lax`, the policy at
             # `conf/expflow.yaml`): git commits the link, and the audit finds no policy
@@ -156,7 +156,7 @@ class Workspace:
         from expflow_git.gitstore import GITLINK, REGULAR_MODES, SYMLINK
         from expflow_git.hooks.lookup import file_or_blob
 
-        if self.git is None or rel.startswith("/") or rel.split("/", 1)[0] == "..":
+        if self.git is None or outside_root(rel):
             return None
         entry = next(
             (e for e in self.git.ls_index_named((), [rel]) if e.path == rel and e.stage == 0),
@@ -289,6 +289,12 @@ def on_disk(root: Path | str, path: str) -> str | bytes:
     if path.isascii():
         return os.path.join(root, path)
     return os.path.join(os.fsencode(root), path.encode("utf-8", "surrogateescape"))
+
+
+def outside_root(rel: str) -> bool:
+    """Whether a path relative to the work tree's root (`Workspace.rel`) leads out of it:
+    absolute, or through `..` first."""
+    return rel.startswith("/") or rel.split("/", 1)[0] == ".."
 
 
 def through_link(folder: str) -> str:

@@ -24,7 +24,7 @@ from expflow_git.errors import ExpflowError
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
-from expflow_git.workspace import linked_folder, on_disk
+from expflow_git.workspace import linked_folder, on_disk, outside_root
 
 if TYPE_CHECKING:
     from expflow_git.gitblobs import BlobReader
@@ -247,9 +247,7 @@ class Lookup:
         """The first folder of `path` (below the root) that is a symbolic link on disk,
         None when none is (nor for a path outside the root): a document is never read
         through one, as git commits the link, not what it points at."""
-        if path.startswith("/") or path.split("/", 1)[0] == "..":
-            return None
-        return linked_folder(self.root, path, self._linked)
+        return None if outside_root(path) else linked_folder(self.root, path, self._linked)
 
     def read(self, path: str) -> bytes | None:
         """The content of `path` where it is looked up; None if it is not there, or is no

@@ -53,24 +53,12 @@ def open_repository(root: str | Path = ".", policy: str | None = None) -> Layout
     and `policy=""` the default policy (the CLI's `--policy ''` is a usage error), a
     folder that does not exist was "expflow.yaml: no policy file; run `expflow-git
     init`", and `root=5` a TypeError (a hunter's report, issue 18 thirty-eighth pass)."""
-    from expflow_git.errors import ExpflowError
-    from expflow_git.gitstore import Git
     from expflow_git.policy.model import DEFAULT_POLICY_PATH
-    from expflow_git.repository import no_empty_path, path_text, start_folder
-    from expflow_git.run import checked_texts, short_repr
+    from expflow_git.repository import open_root
     from expflow_git.workspace import Workspace
 
-    folder, policy = path_text(root), path_text(policy)
-    if not isinstance(folder, str):
-        raise ValueError(f"root: give a folder's path, not {short_repr(root)}")
-    checked_texts(policy=policy)
-    no_empty_path(root=folder, policy=policy)
-    start = start_folder(folder).resolve()
-    try:
-        git: Git | None = Git.discover(start)
-    except ExpflowError:
-        git = None
-    base = git.root if git is not None else start
+    git, start, policy = open_root(root, policy, name="root")
+    base = git.root if git is not None else start.resolve()
     # The environment's policy too: without it an import wrote its records where the
     # policy the CLI and `Repository` judge by does not look (a user's hunt).
     chosen = Path(policy or os.environ.get("EXPFLOW_POLICY") or DEFAULT_POLICY_PATH)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from expflow_git.documents import as_written, exact
+from expflow_git.documents import as_written, number_key
 from expflow_git.errors import ExpflowError
 from expflow_git.jsonstrict import float_problem
 from expflow_git.schemas import Kind
@@ -176,12 +176,8 @@ def value_key(value: str | float | bool) -> tuple[str, object]:
         return ("bool", value)
     if isinstance(value, (int, float)):
         # The decimal as written: 1e23 and 10**23 are one bound, as the rules compare
-        # them (a review, issue 18 twenty-fourth pass). Only a float past 2**53 can be
-        # another number than its decimal beside an int (a Fraction hashes as the int it
-        # equals); any other number is its own key, and a hook imports no `fractions`.
-        # 2**53 + 1 is not 2**53, and 10**400 never overflows (float() would).
-        big = type(value) is float and abs(value) >= 2**53
-        return ("number", exact(value) if big else value)
+        # them (a review, issue 18 twenty-fourth pass).
+        return ("number", number_key(value))
     return ("str", value)
 
 

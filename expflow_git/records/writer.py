@@ -969,8 +969,9 @@ def head_policy(git: Git, reader: BlobReader, policy: Policy) -> Policy | None:
     `policy_at`: it only adds globs to look at; an uncommitted edit of `paths` hides no
     committed document)."""
     from expflow_git.history.walk import policy_at
+    from expflow_git.workspace import outside_root
 
-    if policy.path.startswith("/") or policy.path.split("/", 1)[0] == "..":
+    if outside_root(policy.path):
         return None  # `--policy` outside the repository: HEAD holds none of it
     try:
         return policy_at(reader, git.ls_tree("HEAD", [policy.path]), policy)

@@ -176,7 +176,9 @@ def keygen(out: str | os.PathLike[str]) -> str:
     """
     priv_path = os.fspath(out)
     pub_path = priv_path + ".pub"
-    if priv_path.endswith(("/", os.sep)) or os.path.basename(priv_path) in ("", ".", ".."):
+    from expflow_git.atomicfile import names_a_folder
+
+    if not priv_path or names_a_folder(priv_path):
         # Refused before anything is written, as `--out` and `--html` are: `newdir/` wrote
         # the private key as `newdir`, then failed on `newdir/.pub` and could not remove
         # it (a hunter's find, issue 18 twenty-fourth pass).
