@@ -321,17 +321,20 @@ def _pointer(where: _Where) -> str:
 
 
 def _check_surrogates(value: Any) -> None:
-    stack: list[tuple[_Where, Any]] = [(None, value)]
+    """Names the first unpaired surrogate in document order (keys before their values)."""
+    stack: list[tuple[_Where, Any, bool]] = [(None, value, False)]
     while stack:
-        where, node = stack.pop()
-        if isinstance(node, str):
+        where, node, is_key = stack.pop()
+        if is_key:
+            _no_surrogate(node, where, "key")
+        elif isinstance(node, str):
             _no_surrogate(node, where, "string")
         elif isinstance(node, dict):
-            for key, child in node.items():
-                _no_surrogate(key, where, "key")
-                stack.append(((where, key), child))
+            for key, child in reversed(node.items()):
+                stack.append(((where, key), child, False))
+                stack.append((where, key, True))
         elif isinstance(node, list):
-            stack.extend(((where, i), child) for i, child in enumerate(node))
+            stack.extend(((where, i), child, False) for i, child in reversed(list(enumerate(node))))
 
 
 def _no_surrogate(text: str, where: _Where, what: str) -> None:

@@ -138,6 +138,22 @@ def test_first_bad_value_in_document_order_is_reported() -> None:
 
 
 @pytest.mark.parametrize(
+    ("data", "pointer"),
+    [
+        (b'{"a": ["\\ud800", "x", "\\udc00"], "b": "\\ud800"}', "/a/0"),
+        (b'{"a": {"\\ud800": 1}, "b": "\\ud800"}', "/a"),  # a bad key: its parent
+        (b'{"a": {"b": "ok", "c": "\\ud800"}, "d": {"\\udc00": 1}}', "/a/c"),
+    ],
+    ids=["list-before-sibling", "key-before-sibling", "nested-before-key"],
+)
+def test_first_lone_surrogate_in_document_order_is_reported(data: bytes, pointer: str) -> None:
+    # It used to be the last one: the walk popped the last child first.
+    p = problem(data)
+    assert "surrogate" in str(p)
+    assert p.pointer == pointer
+
+
+@pytest.mark.parametrize(
     ("data", "needle"),
     [
         (b"\xef\xbb\xbf{}", "byte-order mark"),
