@@ -139,6 +139,8 @@ class Repository:
     ) -> None:
         """`new`'s write (also `run`'s, `held`: under the lock `run` holds already): the
         record built, checked and written."""
+        import warnings
+
         from expflow_git.records.writer import NEW_ARGUMENTS, write_experiment
 
         checked_texts(study=study, title=title, condition=condition, reason=reason)
@@ -157,6 +159,7 @@ class Repository:
             reason=reason,
             names=NEW_ARGUMENTS,
             held=held,
+            warn=lambda message: warnings.warn(message, stacklevel=5),
         )
 
     def log_result(

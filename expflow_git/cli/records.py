@@ -123,6 +123,7 @@ def new(
         title=title,
         status=Status(status),
         reason=reason,
+        warn=lambda message: warn(message, command="new"),
     )
     out(f"wrote {rel} (seed {seed})")
 

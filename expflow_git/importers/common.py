@@ -74,8 +74,10 @@ from expflow_git.interrupts import deferred
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.records.writer import (
     Layout,
+    budget_warnings,
     deleted_message,
     file_digest,
+    read_document,
     records_lock,
     utc_now,
 )
@@ -205,7 +207,7 @@ class _Context:
         found: dict[tuple[str, ...], list[tuple[str, str, str, object]]] = {}
         for exp_id, paths in sorted(self.records.items()):
             for path in paths:
-                doc = _read(path)
+                doc = read_document(path)
                 prov = doc.get("provenance") if doc is not None else None
                 origin = prov.get("source") if isinstance(prov, dict) else None
                 if doc is None or not isinstance(origin, dict):
@@ -413,28 +415,7 @@ def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     """The audit fails a study with more records than `budget.max_runs_per_study`, and
     all studies with more than `budget.max_runs`."""
     new = {p.run.exp_id for p in plans if p.action is Action.NEW}
-    total = ctx.layout.policy.max_runs
-    warnings: tuple[str, ...] = ()
-    if total is not None and len(runs := set(ctx.records) | new) > total:
-        warnings = (f"all studies will have {len(runs)} runs, over the policy's budget of {total}",)
-    limit = ctx.layout.policy.max_runs_per_study
-    if limit is None:
-        return warnings
-    study = ctx.source.expflow_study
-    # A record's study is its `study` field, wherever the globs keep it (a folder of its
-    # own below the study's, `experiments/s/old/`, held records the folder name missed).
-    ids = {
-        i
-        for i, paths in ctx.records.items()
-        if any((doc := _read(p)) is not None and doc.get("study") == study for p in paths)
-    }
-    ids |= new
-    if len(ids) <= limit:
-        return warnings
-    return (
-        *warnings,
-        f"study {study} will have {len(ids)} runs, over the policy's budget of {limit}",
-    )
+    return budget_warnings(ctx.layout, ctx.source.expflow_study, new)
 
 
 class _Studied(NamedTuple):
@@ -462,7 +443,7 @@ def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
         _Studied(repo_path(path.relative_to(root).as_posix()), exp_id, doc["study"])
         for exp_id, paths in ctx.records.items()
         for path in paths
-        if (doc := _read(path)) is not None and isinstance(doc.get("study"), str)
+        if (doc := read_document(path)) is not None and isinstance(doc.get("study"), str)
     ]
     records += [
         _Studied(w.path, p.run.exp_id, study)
@@ -475,7 +456,7 @@ def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     looks: dict[str, str | None] = {}
     for exp_id, rels in ctx.results.items():
         for rel in rels:
-            looks[rel] = _look(_read(ctx.layout.disk(rel)), split, exp_id)
+            looks[rel] = _look(read_document(ctx.layout.disk(rel)), split, exp_id)
     for plan in plans:
         for write in plan.writes:
             if ctx.layout.policy.kind_of(write.path) is Kind.RESULT:
@@ -693,7 +674,7 @@ def _owned(
     is no JSON document, or another source's run, or another study's."""
     source, layout, study = ctx.source, ctx.layout, ctx.source.expflow_study
     old_rel = existing[0].relative_to(layout.root).as_posix()
-    old_record = _read(existing[0])
+    old_record = read_document(existing[0])
     if old_record is None:
         return _refused(run, f"{old_rel}: the record there is no valid JSON document")
     # Another source's run, or another study's (by the record's own `study`: with flat
@@ -810,7 +791,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return RunPlan(run, Action.NEW, tuple(writes))
     old_rel, old_record = owned
     res_path = layout.target(res_rel)
-    old_result = _read(res_path) if res_path.exists() else None
+    old_result = read_document(res_path) if res_path.exists() else None
     if res_path.exists() and old_result is None:
         return _refused(run, f"{res_rel}: the result there is no valid JSON document")
     # HEAD's record of a run that ended (success, failed, skipped) is frozen as a
@@ -905,10 +886,12 @@ def _changed_after_commit(
             f"{'differs' if len(frozen) == 1 else 'differ'}, and a committed run's record is "
             "frozen (nothing written)",
         )
-    if len(writes) < 2 or _same(_read(ctx.layout.target(res_rel)), json.loads(writes[1].data)):
+    if len(writes) < 2 or _same(
+        read_document(ctx.layout.target(res_rel)), json.loads(writes[1].data)
+    ):
         # Only what is not frozen (title, tags, reason) changed: the record may follow.
         return RunPlan(run, Action.UPDATED, (writes[0],), reasons=_changes(old_record, record))
-    added = _added_metrics(ctx.source.tracker, _read(ctx.layout.target(res_rel)), writes[1])
+    added = _added_metrics(ctx.source.tracker, read_document(ctx.layout.target(res_rel)), writes[1])
     if added and ctx.correct is None:  # the source has more, not other (`_lacking`)
         if _same(old_record, record):
             return RunPlan(run, Action.UNCHANGED, lacks=added)
@@ -1041,7 +1024,7 @@ def _options_hint(ctx: _Context, res_rel: str, write: Write) -> str:
     """When only `series` or `splits` differ in being there, the likely cause: `--series`
     or Optuna's `--split-attr` given one time, not the other (an import compares whole
     results). A correction would take the result in without them."""
-    old, new = _read(ctx.layout.target(res_rel)), json.loads(write.data)
+    old, new = read_document(ctx.layout.target(res_rel)), json.loads(write.data)
     if old is None:
         return ""
     options = {"series": "--series"}
@@ -1184,18 +1167,6 @@ def _check(ctx: _Context, writes: Sequence[Write]) -> list[str]:
             findings = [*findings, *required_metric_findings(doc, policy)]
         lines.extend(str(f) for f in findings)
     return lines + [r for w in writes if (r := refusal(w.path, w.data)) is not None]
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    """A document in the work tree, strictly parsed (None: not a JSON object, or not a
-    regular file: a named pipe there would block the read forever)."""
-    if not path.is_file():
-        return None
-    try:
-        raw = parse_json(path.read_bytes())
-    except (JsonProblem, OSError):
-        return None
-    return raw if isinstance(raw, dict) else None
 
 
 def _identity(tracker: str, study: str, run: str) -> tuple[str, ...]:

@@ -877,11 +877,15 @@ def write_experiment(
     reason: str | None = None,
     names: Mapping[str, str] = NEW_OPTIONS,
     held: bool = False,
+    warn: Callable[[str], object] = lambda _: None,
 ) -> tuple[str, int]:
     """`new` (and `Repository.new`): build a record (the seed derived unless given), check
     it against the policy, and write it; never over an existing record. Returns (path, seed).
     An input that is not UTF-8 is refused first, by its name in `names`. Under the work
-    tree's lock (`held`: the caller holds it already, `Repository.run` for its check)."""
+    tree's lock (`held`: the caller holds it already, `Repository.run` for its check).
+    A record that takes the policy's run budget over is written, and `warn` says so: it
+    was written silently, and the commit's hook then refused it (left by the
+    thirty-eighth pass)."""
     from expflow_git.atomicfile import write_atomic
 
     check_reason(status, reason)
@@ -935,9 +939,60 @@ def write_experiment(
                 "exists already; records are never overwritten"
             )
         _refuse_committed_run(layout, exp_id)
+        over = budget_warnings(layout, study, {exp_id})
         make_folders(layout, rel)
         written(rel, lambda: write_atomic(layout.disk(rel), data, overwrite=False))
+    for warning in over:
+        warn(f"{rel}: {warning}; the hook and the audit will refuse it")
     return rel, seed
+
+
+def read_document(path: Path) -> dict[str, Any] | None:
+    """A document in the work tree, strictly parsed (None: not a JSON object, or not a
+    regular file: a named pipe there would block the read forever)."""
+    from expflow_git.jsonstrict import JsonProblem, parse_json
+
+    if not path.is_file():
+        return None
+    try:
+        raw = parse_json(path.read_bytes())
+    except (JsonProblem, OSError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def budget_warnings(layout: Layout, study: str, new: set[str]) -> tuple[str, ...]:
+    """What the audit and the hook will say of the work tree's records and the `new` runs
+    of `study` beside them: a study with more than `budget.max_runs_per_study` records,
+    all studies with more than `budget.max_runs`. A record's study is its `study` field,
+    wherever the globs keep it (a folder of its own below the study's, `experiments/s/old/`).
+    `new` and `import` write a record all the same, and say so (a record's run slot is
+    the user's to take; the commit's hook refuses it)."""
+    policy = layout.policy
+    total, limit = policy.max_runs, policy.max_runs_per_study
+    if total is None and limit is None:
+        return ()
+    records = layout.index(Kind.EXPERIMENT)
+    warnings: tuple[str, ...] = ()
+    if total is not None and len(runs := set(records) | new) > total:
+        warnings = (f"all studies will have {len(runs)} runs, over the policy's budget of {total}",)
+    if limit is None:
+        return warnings
+    ids = {
+        exp_id
+        for exp_id, rels in records.items()
+        if any(
+            (doc := read_document(layout.disk(rel))) is not None and doc.get("study") == study
+            for rel in rels
+        )
+    }
+    ids |= new
+    if len(ids) <= limit:
+        return warnings
+    return (
+        *warnings,
+        f"study {study} will have {len(ids)} runs, over the policy's budget of {limit}",
+    )
 
 
 def make_folders(layout: Layout, rel: str) -> None:
