@@ -574,6 +574,8 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
             where="in the index",
             watched=DocumentGlobs.of(policy, head_policy).is_correction,
         )
+    added, copies = _new_by_blob(ws, changes, added, DocumentGlobs.of(policy, head_policy))
+    about = [*about, *copies]
     declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
     immutable = _immutable(policy, head_policy)
     # With write-once off no rewrite is refused or asked the PIN for, but a correction
@@ -630,6 +632,40 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
     approvable = tuple(r for r in rewrites if r in declarable and declarable[r] not in uncovered)
     declared = tuple(c for _, c in verdict.declared)
     return Judged((*refused, *verdict.findings), approvable, declared)
+
+
+def _new_by_blob(
+    ws: Workspace, changes: list[Change], added: list[Correction], globs: DocumentGlobs
+) -> tuple[list[Correction], list[Finding]]:
+    """The added corrections that are no byte-identical copy of one HEAD holds, and a
+    `correction-unmatched` finding for each copy: a copy declares nothing, as `audit
+    --since` reads it (history/results.py: corrections new since BASE by blob). The hook
+    took a copy, added with the rewrite it names, as a new correction and approved the
+    commit; the pull request then failed for good (left by the thirty-eighth pass)."""
+    if not added or ws.git is None or _unborn(ws.git):
+        return added, []
+    held = {
+        e.sha: e.path
+        for e in ws.git.ls_tree("HEAD", globs.prefixes(corrections_only=True))
+        if e.mode in REGULAR_MODES and globs.is_correction(e.path)
+    }
+    blob_at = {c.path: c.new_sha for c in changes}
+    kept: list[Correction] = []
+    copies: list[Finding] = []
+    for correction in added:
+        original = held.get(blob_at.get(correction.path) or "")
+        if original is None:
+            kept.append(correction)
+            continue
+        copies.append(
+            Finding(
+                correction.path,
+                Problem.CORRECTION_UNMATCHED.value,
+                f"a byte-identical copy of the committed correction {original}: it declares "
+                "nothing (a correction declares its change once; write a new one)",
+            )
+        )
+    return kept, copies
 
 
 def _head_results(ws: Workspace, globs: DocumentGlobs, ids: set[str]) -> set[str]:
