@@ -976,7 +976,7 @@ def budget_warnings(layout: Layout, study: str, new: set[str]) -> tuple[str, ...
     warnings: tuple[str, ...] = ()
     if total is not None and len(runs := set(records) | new) > total:
         warnings = (f"all studies will have {len(runs)} runs, over the policy's budget of {total}",)
-    if limit is None:
+    if limit is None or len(set(records) | new) <= limit:  # (no study can be over: unread)
         return warnings
     ids = {
         exp_id
