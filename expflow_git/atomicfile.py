@@ -44,6 +44,18 @@ def confined(root: Path, rel: str) -> Path:
     return root.joinpath(*parts)
 
 
+def git_directory_part(rel: str) -> str | None:
+    """The leading parts of `rel` (a path below the work tree's root) up to the first that
+    is `.git` in any case, or None when none is: no commit can hold such a path (git keeps
+    its own directory out of every `add`, and refuses `.GIT/…` and `x/.Git/…` as invalid
+    paths on every platform), and no command that lists the work tree's documents sees it."""
+    parts = rel.split("/")
+    for depth, part in enumerate(parts, 1):
+        if part.lower() == ".git":
+            return "/".join(parts[:depth])
+    return None
+
+
 def below_root(
     absolute: str, root: str | Path, *, on_the_way: Callable[[str], None] | None = None
 ) -> list[str] | None:

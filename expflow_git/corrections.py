@@ -639,6 +639,9 @@ def correction_path(policy: Policy, study: str, doc: Mapping[str, Any]) -> str:
         raise ExpflowError(
             f"{rel} would not match the policy's paths.corrections {list(policy.correction_globs)}"
         )
+    from expflow_git.records.writer import refuse_git_directory
+
+    refuse_git_directory(rel)  # (as a record's or result's: no commit could declare it)
     return rel
 
 

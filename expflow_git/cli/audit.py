@@ -34,6 +34,8 @@ from expflow_git.cli.options import (
 from expflow_git.errors import ExitCode, printable
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from expflow_git.audit.pipeline import TreeCheck
     from expflow_git.gitstore import Git
     from expflow_git.report.signing import SigningKey
@@ -265,7 +267,7 @@ def audit(
     refuse_empty([("--out", out), ("--html", html_path)])
     refuse_empty([("--previous-key", k) for k in previous_keys])
     refuse_empty([("--sign-key", sign_key)], "a key file or agent:SHA256:FINGERPRINT")
-    _refuse_overwrites(out, html_path, key_file(sign_key, os.environ), previous)
+    _refuse_overwrites(out, html_path, key_file(sign_key, os.environ), previous, previous_keys)
     # What runs after the audit is imported before it (see heap.memory_releaser).
     render = None if fmt == "json" else renderer(fmt)
     render_html = html_renderer() if html_path else None
@@ -324,10 +326,15 @@ def audit(
 
 
 def _refuse_overwrites(
-    out: str | None, html_path: str | None, sign_key: str | None, previous: str | None
+    out: str | None,
+    html_path: str | None,
+    sign_key: str | None,
+    previous: str | None,
+    previous_keys: Sequence[str] = (),
 ) -> None:
-    """Exit 2 before the audit when an output names another output, the signing key or
-    the previous report (the scorecard over the key: exit 0, the key gone). `--out` may
+    """Exit 2 before the audit when an output names another output, the signing key, the
+    previous report or a `--previous-key` (the scorecard over a key: exit 0, the key gone;
+    a `--previous-key` was left out, a hunt, issue 18 thirty-ninth pass). `--out` may
     replace `--previous`: a report rolled forward in place is a choice, and it is whole."""
     from expflow_git.atomicfile import refuse_same_file
 
@@ -336,6 +343,8 @@ def _refuse_overwrites(
         ("--sign-key", sign_key, "--out", out),
         ("--sign-key", sign_key, "--html", html_path),
         ("--previous", previous, "--html", html_path),
+        *(("--previous-key", key, "--out", out) for key in previous_keys),
+        *(("--previous-key", key, "--html", html_path) for key in previous_keys),
     )
     for a_name, a, b_name, b in pairs:
         if a and b:

@@ -211,6 +211,7 @@ class Layout:
             key = "experiments" if kind is Kind.EXPERIMENT else "results"
             globs = list(self.policy.globs_of(kind))
             raise ExpflowError(f"{rel} would not match the policy's paths.{key} {globs}")
+        refuse_git_directory(rel)
         self.target(rel)
         return rel
 
@@ -400,6 +401,22 @@ class Layout:
                 return rel
         return None
 
+    def skipped_in_index(self, rel: str) -> bool:
+        """Whether the index holds `rel` (from the work tree's root) as a skip-worktree entry
+        (a sparse checkout's file outside its cone): absent from the disk, yet `git add -A`
+        keeps it, and a file written there becomes its new content. `new` looked only at
+        the disk and wrote a record over a committed one there (a hunt, issue 18
+        thirty-ninth pass). One `ls-files`, in a sparse checkout only."""
+        git = self.git
+        if git is None or not (git.git_dir / "info" / "sparse-checkout").is_file():
+            return False
+        prefix = os.path.relpath(os.path.realpath(self.root), os.path.realpath(git.root))
+        if prefix.startswith(".."):
+            return False
+        full = posixpath.normpath(posixpath.join(prefix.replace(os.sep, "/"), rel))
+        out = git.run("ls-files", "-z", "-t", "--", full).decode("utf-8", "surrogateescape")
+        return f"S {full}" in out.split("\0")
+
     def ignored(self, rels: Sequence[str]) -> set[str]:
         """Those of `rels` (from the work tree's root) that git's ignore rules keep out of
         the repository: none outside git. One `git check-ignore` for all of them."""
@@ -509,6 +526,22 @@ def refuse_ignored(layout: Layout, rel: str, what: str = "record") -> None:
             f"{rel}: .gitignore keeps this file out of the repository (or .git/info/exclude "
             f"or core.excludesFile: `git check-ignore -v` names the rule); a {what} there "
             "would never be committed (nothing written)"
+        )
+
+
+def refuse_git_directory(rel: str) -> None:
+    """A document's path below a `.git` folder (in any case: a policy's `paths` glob may
+    take it there) is refused (exit 2) before anything is written: `new` wrote a record
+    into the repository's git directory, exit 0, that no commit can hold and no command
+    lists, and below `.GIT` one that made every later `git add -A` fail ("invalid path"; a
+    hunt, issue 18 thirty-ninth pass)."""
+    from expflow_git.atomicfile import git_directory_part
+
+    part = git_directory_part(rel)
+    if part is not None:
+        raise ExpflowError(
+            f"{path_text(rel)}: {path_text(part)} is a git directory's name; git cannot "
+            "commit a file below it (nothing written)"
         )
 
 
@@ -939,6 +972,11 @@ def write_experiment(
                 "exists already; records are never overwritten"
             )
         _refuse_committed_run(layout, exp_id)
+        if layout.skipped_in_index(rel):
+            raise ExpflowError(
+                f"{rel}: experiment {exp_id!r} exists already (in the index: the sparse "
+                "checkout leaves it off the disk); records are never overwritten"
+            )
         over = budget_warnings(layout, study, {exp_id})
         make_folders(layout, rel)
         written(rel, lambda: write_atomic(layout.disk(rel), data, overwrite=False))
