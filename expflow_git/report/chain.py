@@ -122,13 +122,19 @@ def verify_chain(
         return [*failed, Line("chain", False, f"fork: two reports have seq {dup}")]
     first = links[0]
     if first.chain["seq"] != 0 or first.chain["prev"] is not None:
+        # (seq 0 naming a previous report said "has seq 0, not 0": a hunter's find,
+        # issue 18 thirty-ninth pass)
+        why = (
+            f"has seq {first.chain['seq']}, not 0"
+            if first.chain["seq"] != 0
+            else "(seq 0) names a previous report"
+        )
         return [
             *failed,
             Line(
                 "chain",
                 False,
-                f"{first.name}: the first report has seq {first.chain['seq']}, not 0 "
-                "(the chain's earlier reports are missing)",
+                f"{first.name}: the first report {why} (the chain's earlier reports are missing)",
             ),
         ]
     lines = failed

@@ -26,6 +26,7 @@ KEY_COMMENT = "expflow-git"
 _MAX_KEY_FILE = 64 * 1024
 _OPENSSH_PRIVATE = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 _PEM_BEGIN = b"-----BEGIN "
+_PEM_END = b"-----END "
 _SSH_ED25519 = b"ssh-ed25519"
 
 
@@ -88,14 +89,23 @@ def load_public_key_bytes(data: bytes, *, source: str) -> Ed25519PublicKey:
             # One block and nothing after it, as an OpenSSH key is one line: the loader
             # reads the first block, so a second key, an `ssh-ed25519` line or any text
             # after it was silently ignored, where a second line is refused (an
-            # attacker's hunt, issue 18 thirty-eighth pass).
-            last = text.rsplit(b"\n", 1)[-1].strip()
-            if text.count(_PEM_BEGIN) != 1 or not last.startswith(b"-----END "):
+            # attacker's hunt, issue 18 thirty-eighth pass). The block's own END line,
+            # whole, is the last: one that only started with `-----END ` let a second
+            # key hide before any END line, or text follow on it (thirty-ninth pass).
+            lines = text.split(b"\n")
+            label = lines[0].strip().removeprefix(_PEM_BEGIN)
+            if (
+                text.count(_PEM_BEGIN) != 1
+                or text.count(_PEM_END) != 1
+                or lines[-1].strip() != _PEM_END + label
+            ):
                 raise ExpflowError(
                     f"{source}: expected exactly one public key (one PEM block, nothing after it)"
                 )
             key = serialization.load_pem_public_key(text)
-        elif text.startswith(_SSH_ED25519 + b" "):
+        elif text.startswith((_SSH_ED25519 + b" ", _SSH_ED25519 + b"\t")):
+            # (a space or a tab after the type, as OpenSSH's sshkey_read splits fields,
+            # and `--allowed-signers` reads them: a tab was "not an Ed25519 public key")
             if b"\n" in text or b"\r" in text:
                 raise ExpflowError(f"{source}: expected exactly one public key line")
             key = serialization.load_ssh_public_key(_ssh_key_line(text, source))
