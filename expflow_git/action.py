@@ -333,7 +333,7 @@ def audit_args(env: Mapping[str, str], report_path: str) -> list[str]:
     if policy_ref := env.get("EXPFLOW_INPUT_POLICY_REF") or pr_base_sha(env):
         args += ["--policy-ref", policy_ref]
     else:
-        print(
+        _line(
             "expflow-git: judged by the audited commit's own policy (a pull request is "
             "judged by its base's; set `policy-ref` for another)"
         )
@@ -390,7 +390,7 @@ def _warn_if_behind(env: Mapping[str, str], git: Git, rev: str) -> None:
     except ExpflowError:  # (a base the clone lacks: the policy read from it says so)
         return
     if behind:
-        print(
+        _line(
             "::warning title=expflow-git::"
             + github_data(
                 f"the pull request is behind its base {base[:12]}: what the base gained "
@@ -440,11 +440,23 @@ def _say(message: str) -> None:
     """One line of the action's own in the log, with a PIN hash or a key masked as the
     CLI masks its lines (`errors.mask_secrets`): a pushed branch named `pin-HASH`, or a
     `rev` input holding one, was quoted whole (a hunt, issue 18 thirty-eighth pass)."""
-    print(f"expflow-git: {mask_secrets(message)}")
+    _line(f"expflow-git: {mask_secrets(message)}")
 
 
 def _annotate_error(message: str) -> None:
-    print(f"::error title=expflow-git::{github_data(mask_secrets(message))}")
+    _line(f"::error title=expflow-git::{github_data(mask_secrets(message))}")
+
+
+def _line(text: str) -> None:
+    """One line of the action's own on stdout, escaped for the log already, written as
+    the CLI writes its output (`cli.console.emit`): what the stream's encoding cannot
+    hold (a Latin-1 locale, a Windows pipe's cp1252) as an escape (`\\u65e5`). `print`
+    raised UnicodeEncodeError: a push to a branch named in Japanese "crashed", and an
+    error naming such a path was a traceback, the job left without outputs or a summary
+    (a hunt, issue 18 thirty-ninth pass)."""
+    from expflow_git.cli.console import emit
+
+    emit(text)
 
 
 def _append(path: str | None, text: str) -> None:
@@ -494,7 +506,7 @@ def run(env: Mapping[str, str]) -> int:
                 _remove_stale(path)
         args = audit_args(env, report_path)
         if not env.get("EXPFLOW_SIGNING_KEY", "").strip():  # (as report.signer reads it)
-            print(
+            _line(
                 "::warning title=expflow-git::no signing key (e.g. a pull request from a fork "
                 "gets no secrets): the report is UNSIGNED"
             )

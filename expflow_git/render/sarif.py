@@ -6,7 +6,9 @@ its position in the report, so adding or removing an unrelated run or finding le
 it unchanged and code scanning keeps tracking the same alert. Findings identical in all
 four (two PINs after `--pin` in one script) are numbered in the file's order, as
 GitHub's own line hashes number identical lines: one added above them shifts theirs.
-Their lines are never hashed: they hold the secret.
+Their lines are never hashed: they hold the secret. Nor is a path as the repository
+has it, but as `uri` shows it (`errors.masked_path`): a PIN's SHA-256 masked in a file's
+name was given back by its fingerprint, the one PIN of 10,000 whose path hashes to it.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def _message(text: str) -> dict[str, str]:
 
 
 def _finding_result(f: FindingLine, seen: dict[str, int]) -> dict[str, Any]:
-    key = _fingerprint(f.rule, f.path, f.pointer, f.message)
+    key = _fingerprint(f.rule, masked_path(f.path), f.pointer, f.message)
     # Two identical findings must stay two alerts: number the repeats.
     seen[key] = seen.get(key, 0) + 1
     if seen[key] > 1:
@@ -138,7 +140,9 @@ def _run_result(row: Row) -> dict[str, Any]:
         "message": _message(f"run {row.id} is infeasible: {failed}"),
         "locations": [_location(row.path)],
         # The run, not the reasons: the alert follows the run while its reasons change.
-        "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(INFEASIBLE_RUN, row.path, row.id)},
+        "partialFingerprints": {
+            FINGERPRINT_KEY: _fingerprint(INFEASIBLE_RUN, masked_path(row.path), row.id)
+        },
         "properties": {"runId": row.id, "failedChecks": list(row.failed)},
     }
 
@@ -149,7 +153,9 @@ def _advisory_result(row: Row) -> dict[str, Any]:
         "level": "warning",
         "message": _message(f"run {row.id} fails advisory check(s): {'; '.join(row.warnings)}"),
         "locations": [_location(row.path)],
-        "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(ADVISORY_CHECK, row.path, row.id)},
+        "partialFingerprints": {
+            FINGERPRINT_KEY: _fingerprint(ADVISORY_CHECK, masked_path(row.path), row.id)
+        },
         "properties": {"runId": row.id, "warnings": list(row.warnings)},
     }
 
