@@ -249,13 +249,17 @@ def gate_texts(gates: Sequence[str | Mapping[str, Any]]) -> list[str | Mapping[s
         raise ValueError(
             f"gates: give a list of 'metric:op:value' strings, not {short_repr(gates)}"
         )
-    for gate in gates:
+    # Taken once: a generator (`(f"{m}:lt:{v}" for …)`, `map(…)`) was read by the check
+    # and was empty when the list was made, so every gate was dropped and each run
+    # passed it, silently (a hunt, issue 18 thirty-ninth pass).
+    given = list(gates)
+    for gate in given:
         if not isinstance(gate, (str, Mapping)):
             raise ValueError(
                 f"gate {gate!r} is malformed: expected a 'metric:op:value' string "
                 "or a {gate, severity} mapping"
             )
-    return list(gates)
+    return given
 
 
 def _policy(policy: Policy | str | os.PathLike[str] | None) -> Policy:

@@ -64,9 +64,14 @@ def truth(value: object) -> bool | None:
 
 def compare(left: object, op: str, right: object) -> bool:
     """`left OP right` for a run's value `left` and a literal `right` (op one of OPS):
-    numerically when both are numbers (or spell one), then as booleans, as strings, or
-    null with null. Values of different kinds are unequal and not ordered: only `!=`
-    holds."""
+    numerically when both are numbers (or spell one), then as booleans (false before
+    true, as a rule's `Op.holds` orders them), as strings, or null with null. Values of
+    different kinds are unequal and not ordered: only `!=` holds.
+
+    Two booleans were only ever `=` or `!=`: `params.amp >= true` matched no run whose
+    amp is true, while `params.amp = true` did (and `params.n >= null` a null), and a
+    rule `{param: amp, op: ge, value: true}` passed the run the filter left out (a hunt,
+    issue 18 thirty-ninth pass)."""
     func = OPS[op]
     a, b = numeric(left), numeric(right)
     if a is not None and b is not None:
@@ -74,7 +79,7 @@ def compare(left: object, op: str, right: object) -> bool:
     if isinstance(left, bool) or isinstance(right, bool):
         x, y = truth(left), truth(right)
         if x is not None and y is not None:
-            return op in ("=", "!=") and func(x, y)
+            return func(x, y)
     elif isinstance(left, str) and isinstance(right, str):
         return func(left, right)
     elif left is None and right is None:

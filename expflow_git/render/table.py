@@ -6,8 +6,10 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
+from expflow_git.documents import number_key
 from expflow_git.escape import csv_cell, json_text, line, markdown
 from expflow_git.query.values import MISSING
 from expflow_git.render.view import Row, fmt_number
@@ -67,13 +69,49 @@ def leaderboard_cells(
 def distinct_numbers(values: Iterable[float | None]) -> Mapping[float | None, str]:
     """How each value is shown: `fmt_number`'s six significant digits, with more digits
     where fewer would show two different values alike, and past 15 the shortest
-    spelling that reads back as the value: runs that differ never look tied."""
-    distinct = set(values)
+    spelling that reads back as the value: runs that differ never look tied.
+
+    Values are told apart as the decimals they are written as (`number_key`, as
+    `compare`'s `*` and `--where` tell them apart): Python finds the integer
+    99999999999999991611392 equal to the float 1e23 (whose decimal is 10**23), so a set
+    of the values kept one of the two, and both runs showed its spelling beside the `*`
+    that says they differ (a hunt, issue 18 thirty-ninth pass)."""
+    values = list(values)
+    # (Nearly always none: without such a float, equal in Python is one decimal.)
+    big = any(type(v) is float and abs(v) >= _EXACT_INT for v in values)
+    keyed: dict[object, float | None] = {}
+    for v in values:
+        keyed.setdefault(number_key(v) if big and v is not None else v, v)
+    spelled: dict[Any, str] = {}
     for digits in range(6, 16):
-        shown = {v: fmt_number(v, digits) for v in distinct}
-        if len(set(shown.values())) == len(distinct):
-            return shown
-    return {v: exact_number(v) for v in distinct}
+        spelled = {k: fmt_number(v, digits) for k, v in keyed.items()}
+        if len(set(spelled.values())) == len(keyed):
+            break
+    else:
+        spelled = {k: exact_number(v) for k, v in keyed.items()}
+    return _Spelled(keyed, spelled) if big else spelled
+
+
+_EXACT_INT = 2**53  # (documents.number_key: a float from here may not be its decimal)
+
+
+class _Spelled(Mapping[float | None, str]):
+    """`distinct_numbers`' spellings, looked up by a value's `number_key` (listed: the
+    first value of each)."""
+
+    __slots__ = ("_values", "_shown")
+
+    def __init__(self, values: dict[object, float | None], shown: dict[object, str]) -> None:
+        self._values, self._shown = values, shown
+
+    def __getitem__(self, value: float | None) -> str:
+        return self._shown[number_key(value) if value is not None else None]
+
+    def __iter__(self) -> Iterator[float | None]:
+        return iter(self._values.values())
+
+    def __len__(self) -> int:
+        return len(self._shown)
 
 
 def exact_number(value: float | None) -> str:
