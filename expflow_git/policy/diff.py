@@ -155,6 +155,7 @@ def diff_policies(old: Policy, new: Policy) -> tuple[PolicyChange, ...]:
     )
     _bound(add, "/budget/max_runs", old.max_runs, new.max_runs, upper=True)
     _walk_forward(add, old, new)
+    _walk_sample(add, old, new)
     _changed(add, "/seed_policy/base_seed", old.base_seed, new.base_seed)
     if old.results_immutable != new.results_immutable:
         add(
@@ -600,6 +601,36 @@ def _walk_forward(add: Add, old: Policy, new: Policy) -> None:
         upper=True,
     )
     _bound(add, "/walk_forward/max_evaluations", a.max_evaluations, b.max_evaluations, upper=True)
+
+
+def _feasibility(policy: Policy) -> tuple[frozenset[Hashable], ...]:
+    """What decides which valid runs are feasible: the error gates (thresholds too), the
+    error rules, each as the one condition it checks, and the required metrics."""
+    return (
+        frozenset(_gate_key(g) for g in policy.all_gates() if g.severity is Severity.ERROR),
+        frozenset(r.key for r in policy.rules if r.severity is Severity.ERROR),
+        frozenset(policy.required_metrics),
+    )
+
+
+def _walk_sample(add: Add, old: Policy, new: Policy) -> None:
+    """The walk-forward gate correlates the top `top_n` feasible runs: a change to which
+    runs are feasible, stricter as it is for each run, picks the runs the gate sees. A
+    gate that makes the anti-correlated runs infeasible turned a failing walk-forward
+    into a pass once merged, and the diff said only "stricter" (an attacker's hunt,
+    thirty-ninth pass). The bar the runs had to clear together is gone: looser, as a
+    renamed split is."""
+    a, b = old.walk_forward, new.walk_forward
+    if a is None or b is None or _feasibility(old) == _feasibility(new):
+        return
+    add(
+        PolicyChange(
+            Effect.LOOSER,
+            "/walk_forward",
+            f"over the top {a.top_n} runs feasible by the old checks",
+            f"over the top {b.top_n} runs feasible by the new checks",
+        )
+    )
 
 
 def _shown_walk(walk: WalkForward) -> str:
