@@ -53,6 +53,7 @@ from expflow_git.corrections import (
 from expflow_git.corrections import Planned as PlannedCorrection
 from expflow_git.documents import (
     EXPERIMENT_SCHEMA,
+    ID_RE,
     REASON_MAX_LENGTH,
     RESULT_SCHEMA,
     STATUS_OF,
@@ -69,6 +70,7 @@ from expflow_git.errors import (
     printable,
     utf8_argument,
 )
+from expflow_git.identity import normalised
 from expflow_git.importers.source import Source, SourceRun, redact_uri, same_storage
 from expflow_git.interrupts import deferred
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
@@ -199,12 +201,12 @@ class _Context:
     foreign_uri: object = None  # that record's provenance.source.uri
 
     @functools.cached_property
-    def imported(self) -> dict[tuple[str, ...], list[tuple[str, str, str, object]]]:
+    def imported(self) -> dict[tuple[str, ...], list[tuple[str, object, str, object]]]:
         """The tracker's identity of each imported record in the work tree
         (`_identity`) → (id, study, record path, `started_at`) each; read when a run
         would be new (not for an import that finds every run). A CSV row's identity is
         its id in its study, which the record's id already is."""
-        found: dict[tuple[str, ...], list[tuple[str, str, str, object]]] = {}
+        found: dict[tuple[str, ...], list[tuple[str, object, str, object]]] = {}
         for exp_id, paths in sorted(self.records.items()):
             for path in paths:
                 doc = read_document(path)
@@ -217,7 +219,7 @@ class _Context:
                     continue
                 rel = path.relative_to(self.layout.root).as_posix()
                 found.setdefault(_identity(str(key[0]), str(key[1]), str(key[2])), []).append(
-                    (exp_id, str(doc.get("study")), rel, origin.get("started_at"))
+                    (exp_id, doc.get("study"), rel, origin.get("started_at"))
                 )
         return found
 
@@ -697,10 +699,22 @@ def _owned(
         if source.tracker != "csv":
             # The tracker's same run (a CSV's id is only its study's): its source was
             # renamed (an MLflow experiment), or another --study-as was given.
-            mismatch += f"; import it again with --study-as {theirs}"
+            mismatch += f"; {_again_as(theirs)}"
     if mismatch:
         return _refused(run, f"id {run.exp_id!r} is taken: {mismatch}")
     return old_rel, old_record
+
+
+def _again_as(study: object) -> str:
+    """The hint to import a run again into the study its record here names: the work
+    tree's record, as anyone wrote it (a pull request's branch checked out), whose
+    `study` was printed as it is, `--study-as x $(…)`, a command that does not run as
+    printed and runs what the record put there if pasted (a hunter's report, issue 18
+    thirty-ninth pass; `_gone` quotes its path so). `--study-as` takes an id only, which
+    a shell reads as one word: any other study is said to be no id."""
+    if isinstance(study, str) and ID_RE.match(study):
+        return f"import it again with --study-as {study}"
+    return f"its record's study {short_repr(study)} is no id; fix the record"
 
 
 def _derived_twice(source: Source) -> dict[str, str]:
@@ -786,7 +800,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
             return _refused(
                 run,
                 f"{label} is imported already, as {other_id} in study {other_study} "
-                f"({other_rel}); import it again with --study-as {other_study}",
+                f"({other_rel}); {_again_as(other_study)}",
             )
         return RunPlan(run, Action.NEW, tuple(writes))
     old_rel, old_record = owned
@@ -835,7 +849,7 @@ def _plan_run(ctx: _Context, run: SourceRun) -> RunPlan:
         return RunPlan(run, Action.UNCHANGED, reasons=(held,))
     if res_rel not in ctx.committed and committed is None:
         if ended is not None:
-            frozen = [k for k in _FROZEN if ended[1].get(k) != record.get(k)]
+            frozen = [k for k in _FROZEN if _differs(ended[1].get(k), record.get(k))]
             if frozen:
                 # A committed failed run was rewritten into a success with other params
                 # and a score, no correction, and the hooks and the audit passed (a
@@ -878,7 +892,7 @@ def _changed_after_commit(
 ) -> RunPlan:
     """The run's result is committed and the source says something else."""
     label = run.label(ctx.source.tracker)
-    frozen = [k for k in _FROZEN if old_record.get(k) != record.get(k)]
+    frozen = [k for k in _FROZEN if _differs(old_record.get(k), record.get(k))]
     if frozen:
         return _refused(
             run,
@@ -1278,12 +1292,23 @@ def _content(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _same(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
-    return _content(old) == _content(new)
+    return not _differs(_content(old), _content(new))
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """Whether two JSON values differ as the protect hook tells them apart
+    (`identity.normalised`): a boolean is never a number. Python's `==` took a committed
+    failed trial's param `1` for Optuna's `true` now, and the import wrote it over,
+    "[reason changed]", where §4.2 keeps an ended run's params (a hunter's report, issue
+    18 thirty-ninth pass)."""
+    return bool(normalised(old) != normalised(new))
 
 
 def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
     """What a record update changes, for the summary: `status running → success`."""
-    keys = sorted(k for k in set(old) | set(new) if k not in _VOLATILE and old.get(k) != new.get(k))
+    keys = sorted(
+        k for k in set(old) | set(new) if k not in _VOLATILE and _differs(old.get(k), new.get(k))
+    )
     if "status" not in keys:
         return (f"{', '.join(keys) or 'result'} changed",)
     status = f"status {old.get('status')} → {new.get('status')}"

@@ -305,25 +305,30 @@ class _Mapper:
         metrics = dict(zip(self.names, (float(v) for v in values), strict=True))
         objectives = dict(metrics)
         for key, raw in sorted(trial.user_attrs.items()):
-            split = key in self.split_attrs.values()  # a split's: `_splits` reads it
+            if key in self.split_attrs.values():
+                # A split's (`_splits` reads it), and only the split's: one named like a
+                # registry metric (`--split-attr holdout=seg1`) was also written as that
+                # headline metric, the holdout's score ranked and gated as the run's own
+                # (a hunter's report, issue 18 thirty-ninth pass). Not said either.
+                continue
             value = metric_value(raw)
             if value is None:
                 # Dropped unsaid before (a hunter's report, issue 18 thirty-third pass).
                 # Said, never refused: Optuna cannot change a finished trial's
                 # attributes, and a text copy of the score (`"0.900"`) is common.
-                if key in self.policy.metrics and not split:
+                if key in self.policy.metrics:
                     self.no_number.append(f"trial {trial.number} {key}")
                 continue
             if key in objectives:
                 objective = objectives[key]
-                if not split and not _same(value, objective):
+                if not _same(value, objective):
                     self.differ.append(
                         f"trial {trial.number} {key} {value!r} (objective {objective!r})"
                     )
                 continue
             if key in self.policy.metrics:
                 metrics[key] = value  # a user attribute that is a registry metric
-            elif not split:
+            else:
                 self.unknown.add(key)
         return metrics
 
