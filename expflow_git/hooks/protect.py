@@ -618,7 +618,11 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
         ws,
         [*changes, *taken],
         DocumentGlobs.of(policy, head_policy),
-        edited=None if immutable else added,
+        # Under `deny` no correction is a step of the chain, as in the audit (the
+        # tool's own `result --overwrite --reason` passed here and failed `audit --since`:
+        # issue 18, thirty-ninth pass).
+        edited=None if immutable else added if policy.corrections_allowed else [],
+        declarable=policy.corrections_allowed,
     )
     if not policy.corrections_allowed:
         return Judged((*always, *verdict.findings), tuple(rewrites), ())
@@ -683,6 +687,7 @@ def _readded(
     globs: DocumentGlobs,
     *,
     edited: Sequence[Correction] | None = None,
+    declarable: bool = True,
 ) -> list[Finding]:
     """Results the index adds for an experiment whose result a correction in HEAD deletes
     (`rm`): no chain of corrections leads on from a deletion, so `audit --since` reports
@@ -698,7 +703,8 @@ def _readded(
     the run's chain, the corrections staged with it taken as its next steps (a put-back
     run's record or result edited passed here under `results_immutable: false` and
     failed `audit --since`, which holds a run deleted on record to its chain whatever the
-    setting; issue 18, a hunt). HEAD's corrections are read only when the index adds (or,
+    setting; issue 18, a hunt; none under `deny`, where none declares anything:
+    `declarable` False). HEAD's corrections are read only when the index adds (or,
     `edited`, changes) a result or a record."""
     # Every added result, also one the index seems to move: a file HEAD's policy never
     # called a result, moved in under a widened glob, is no committed result moving (a
@@ -761,8 +767,12 @@ def _readded(
                 f"the staged change modifies a result of experiment {stem(c.path)!r}, whose "
                 f"result a committed correction deletes ({deleting[stem(c.path)][0].path}): "
                 "a run deleted on record, put back, holds the result its chain of "
-                "corrections ends at, whatever `results_immutable` says; declare the change "
-                "with `result --overwrite` (PIN-guarded)",
+                "corrections ends at, whatever `results_immutable` says; "
+                + (
+                    "declare the change with `result --overwrite` (PIN-guarded)"
+                    if declarable
+                    else "under `protect: {corrections: deny}` no correction declares one"
+                ),
             )
             for c in changed
             if c.new_sha != live_blob(after[stem(c.path)])

@@ -150,6 +150,27 @@ class Locator:
         self._cursor = starts[at] + 1
         return starts[at]
 
+    def outside(self, pieces: list[Piece]) -> str:
+        """The raw file with the pieces' strings blanked (their quotes kept; no line
+        break is inside a JSON string, so lines and columns stay the file's): what is not
+        a cell source or a text output, read as a JSON file's text is (docs/spec.md §5).
+        A notebook's text was read as code only, a cell's reading: its metadata, a
+        non-text output or an attachment holding `"EXPFLOW_PIN = \\"NNNN\\""` passed
+        as `nb.ipynb` and was refused as `nb.json` (issue 18, thirty-ninth pass)."""
+        cursor, self._cursor = self._cursor, 0
+        spans = []
+        for piece in pieces:
+            for element in piece.elements:
+                start = self.string_of(element)
+                if start >= 0 and (m := _JSON_STRING_RE.match(self.raw, start)) is not None:
+                    spans.append((start + 1, m.end() - 1))
+        self._cursor = cursor
+        parts, kept = [], 0
+        for start, end in sorted(set(spans)):
+            parts += [self.raw[kept:start], " " * (end - start)]
+            kept = end
+        return "".join([*parts, self.raw[kept:]])
+
     def position(self, start: int, offset: int) -> tuple[int, int]:
         """(line, col) of decoded character `offset` of the string opening at `start`;
         (1, 1) for a string not found (start -1)."""

@@ -59,7 +59,9 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
 Notebooks (``.ipynb``): the cell sources and text outputs are decoded from their
 JSON strings and scanned as text (a code cell as Python, its ``%``/``!`` lines as
 shell), besides the raw file; findings point at the line and column inside the
-file's JSON string. A notebook that is not nbformat 4 JSON is scanned raw only.
+file's JSON string. The rest of its text (metadata, other outputs, attachments) is
+read as a JSON file's text is (not as code). A notebook that is not nbformat 4 JSON is
+scanned raw only.
 
 Escapes: a file's escapes of printable ASCII (``\\u00NN``, ``\\U000000NN``, ``\\xNN``:
 JSON, YAML, TOML; ``%NN``: a URL's percent-encoding) are also read decoded, a notebook's
@@ -894,7 +896,7 @@ def _scan_decoded(data: bytes, cls: FileClass, pragma: bool = True) -> list[Find
         text = data.decode("latin-1")
     raw = _scan_text(text, code, families, pragma=pragma) if families else []
     if cls is FileClass.NOTEBOOK:
-        raw = _with_notebook(raw, text, pragma)
+        raw = _with_notebook(raw, text, pragma, bool(families))
     if escaped:  # (a notebook's too: its metadata and other strings are not its cells)
         return _with_unescaped(raw, text, code, pragma)
     return raw
@@ -947,13 +949,22 @@ def _with_unescaped(
     return [found[k] for k in sorted(found, key=lambda k: (k[0] or 0, k[1] or 0, k[2]))]
 
 
-def _with_notebook(raw: list[Finding], text: str, pragma: bool = True) -> list[Finding]:
-    """The raw scan's findings and those in the notebook's decoded cells, each once."""
+def _with_notebook(
+    raw: list[Finding], text: str, pragma: bool = True, flagged: bool = True
+) -> list[Finding]:
+    """The raw scan's findings and those in the notebook's decoded cells, each once; and,
+    where the pre-filter `flagged` the text, those of its text outside the cells read as
+    a JSON file's is (`Locator.outside`: blanking a string finds nothing more)."""
     cells = notebook.pieces(text)
-    if not cells:
+    if cells is None:
         return raw
     locator = notebook.Locator(text)
     found = {(f.line, f.col, f.rule): f for f in raw}
+    if flagged:
+        outside = locator.outside(cells)  # its metadata, other outputs: as a .json's text
+        families = _may_match(outside.encode("utf-8", "surrogatepass"))
+        for finding in _scan_text(outside, False, families, pragma=pragma) if families else ():
+            found.setdefault((finding.line, finding.col, finding.rule), finding)
     for piece in cells:
         if piece.code:
             python, shell = piece.split_shell()

@@ -254,12 +254,18 @@ def _opt_show(value: Any) -> str:
 
 def _bars(*policies: Policy) -> dict[str, frozenset[Op]]:
     """Per metric, the operators of the bars a run's value of it must clear (the error
-    gates and thresholds of either policy)."""
+    gates and thresholds of either policy). The walk-forward gate correlates its metric's
+    value with the split's: another point of the series is another bar, as another metric
+    is (`_walk_forward`), eased either way as an `eq` bar is (`max` → `last` was
+    `stricter`, and the same runs' last epochs passed the gate their best failed: an
+    attacker's hunt, issue 18 thirty-ninth pass)."""
     ops: dict[str, set[Op]] = {}
     for policy in policies:
         for gate in policy.all_gates():
             if gate.severity is Severity.ERROR:
                 ops.setdefault(gate.metric, set()).add(gate.op)
+        if policy.walk_forward is not None:
+            ops.setdefault(policy.walk_forward.metric, set()).add(Op.EQ)
     return {name: frozenset(found) for name, found in ops.items()}
 
 
