@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,8 +96,10 @@ class Repository:
         # record's path and refused as `experiments/None/ID.json#/study` (ExpflowError).
         required_texts(study=study)
         status = Status(status)
-        if reason is not None:
-            checked_texts(reason=reason)
+        # (Checked before the PIN is looked for in them: `title=5` was a TypeError from
+        # the search, not the ValueError, when $EXPFLOW_PIN was set; a hunt, issue 18
+        # thirty-ninth pass.)
+        checked_texts(reason=reason, title=title)
         _no_pin_in(reason=reason, title=title)
         if status in (Status.FAILED, Status.SKIPPED) and not (reason and reason.strip()):
             # (the CLI's wording named its option, `--reason TEXT`)
@@ -136,9 +138,11 @@ class Repository:
         replicate: int = 0,
         reason: str | None = None,
         held: bool = False,
+        warn: Callable[[str], object] | None = None,
     ) -> None:
         """`new`'s write (also `run`'s, `held`: under the lock `run` holds already): the
-        record built, checked and written."""
+        record built, checked and written. `warn` takes what it warns of (by default a
+        UserWarning at `new`'s caller's line)."""
         import warnings
 
         from expflow_git.records.writer import NEW_ARGUMENTS, write_experiment
@@ -159,7 +163,7 @@ class Repository:
             reason=reason,
             names=NEW_ARGUMENTS,
             held=held,
-            warn=lambda message: warnings.warn(message, stacklevel=5),
+            warn=warn or (lambda message: warnings.warn(message, stacklevel=5)),
         )
 
     def log_result(
@@ -184,13 +188,28 @@ class Repository:
         splits: Mapping[str, Mapping[str, float]] | None,
         series: Mapping[str, Sequence[tuple[int, float]]] | None,
         planned: list[PlannedResult],
+        stacklevel: int = 3,
     ) -> None:
         """`log_result`'s checks and write; `planned` gets the plan once nothing refuses
-        it (no result was there): `run()` tells from it whether the result is its own."""
-        from expflow_git.records.writer import plan_result, refuse_existing, write_result
+        it (no result was there): `run()` tells from it whether the result is its own.
+        A warning (the holdout budget) is the caller's `stacklevel` up."""
+        import warnings
+
+        from expflow_git.records.writer import (
+            holdout_warnings,
+            plan_result,
+            refuse_existing,
+            write_result,
+        )
 
         layout = self._layout()
         checked = checked_metrics(metrics, layout.policy)
+        if not checked:
+            # `result` asks for one `--metric` at least; a result of none (`log_result(id,
+            # {})`, a `run()` block that logged nothing) was written and the run marked
+            # `success` for good, a write-once result showing nothing, under a policy
+            # that requires no metric (a hunt, issue 18 thirty-ninth pass).
+            raise ValueError("metrics: give at least one metric (a result is write-once)")
         if splits is not None and not isinstance(splits, Mapping):
             raise ValueError("splits: give a mapping of split names to metrics")
         checked_splits = {
@@ -203,7 +222,13 @@ class Repository:
             raise ValueError("; ".join(str(f) for f in plan.findings))
         refuse_existing(plan)
         planned.append(plan)
+        over = holdout_warnings(layout, plan)
         write_result(layout, plan, overwrite=False)
+        for warning in over:  # (written all the same, as `result` writes it and warns)
+            warnings.warn(
+                f"{plan.path}: {warning}; the hook and the audit will refuse it",
+                stacklevel=stacklevel,
+            )
 
     def start(self, id: str) -> Run:
         """Mark a pending run `running` (as `expflow-git start`)."""
@@ -321,10 +346,15 @@ class Repository:
         `new` wrote is started instead); `log`/`log_split` collect metrics; a normal exit
         writes the result and marks the run `success`; an exception marks it `failed`
         with "TypeName: message" as the reason, writes no result, and is re-raised."""
+        import warnings
+
         from expflow_git.records.writer import records_lock
 
         id = _id(id)
-        checked_texts(study=study)
+        checked_texts(study=study, title=title)
+        # A title holding $EXPFLOW_PIN's PIN alone is refused, as `new`'s is: `run` wrote it
+        # into the record it makes (a hunt, issue 18 thirty-ninth pass).
+        _no_pin_in(title=title)
         layout = self._layout()
         tags = checked_tags(tags)
         # (NumPy's bools and numbers as the plain values a record holds, before they are
@@ -334,13 +364,29 @@ class Repository:
         # new id both found no record, and the second met write_experiment's "exists
         # already" (exit code 2), not the refusal of a run that is not pending (1).
         # (Each folder listed once for the checks: `Layout.listed`.)
+        said: list[str] = []  # (what the record's write warns of: given in the `try`)
+        writing: list[bool] = []  # (set as the record is about to say `running`)
         with records_lock(layout.root), layout.listed():
-            study = self._begin(layout, id, study, params, tags, title)
+            try:
+                study = self._begin(layout, id, study, params, tags, title, said, writing)
+            except BaseException as exc:
+                # A Ctrl-C (or whatever a signal handler raises) once the record was
+                # written `running`, before `_begin` returned, left the run `running` for
+                # good, and a second `run` of it was refused (a hunt, issue 18
+                # thirty-ninth pass). Marked failed, if its record says `running` now.
+                if writing:
+                    self._mark_failed(layout, id, exc, held=True)
+                raise
         # The record says `running` from here on: nothing but the block runs before the
         # `try` (no re-read of the tree an interrupt could land in), and whatever ends the
         # block or its result's write early marks the run failed.
         active = ActiveRun(id, study, layout.policy)
         try:
+            # What writing the record warns of (the runs budget), given here: under
+            # warnings as errors (`-W error`) it was raised before the `try`, and the run
+            # was left `running` (a hunt, issue 18 thirty-ninth pass).
+            for message in said:
+                warnings.warn(message, stacklevel=3)
             yield active
         except BaseException as exc:
             # KeyboardInterrupt and SystemExit too: the run did not finish (as MLflow's
@@ -351,7 +397,9 @@ class Repository:
         active.finished = True
         planned: list[PlannedResult] = []
         try:
-            self._log_result(id, active.metrics, active.splits, active.series, planned)
+            self._log_result(
+                id, active.metrics, active.splits, active.series, planned, stacklevel=4
+            )
         except BaseException as exc:
             # The block finished but its result was not written (it would fail the
             # policy, the policy broke meanwhile, an interrupt): the status says why. A
@@ -373,10 +421,13 @@ class Repository:
         params: Mapping[str, Scalar] | None,
         tags: Sequence[str],
         title: str,
+        said: list[str],
+        writing: list[bool],
     ) -> str:
         """`run`'s start, under the work tree's lock: the run's record checked (a record
         there is this run's, pending) and marked `running`, or written `running`; the
-        run's study."""
+        run's study. `said` gets what the write warns of; `writing` is set once the record
+        found is one this call may write `running` (none, or a pending one)."""
         from expflow_git.records.lifecycle import _start_run
         from expflow_git.records.writer import refuse_ignored
 
@@ -406,6 +457,7 @@ class Repository:
             # the block ran for hours, was refused at its end, and the record was left
             # `running` (a user's hunt). Refused now, nothing changed.
             _refuse_a_result(layout, study, id, "its record says pending" if existing else "")
+            writing.append(True)
         if existing:
             _start_run(layout, id)
         else:
@@ -418,16 +470,31 @@ class Repository:
                 title=title,
                 status=Status.RUNNING,
                 held=True,
+                warn=said.append,
             )
         return study
 
-    def _mark_failed(self, layout: Layout, id: str, exc: BaseException) -> None:
+    def _mark_failed(
+        self, layout: Layout, id: str, exc: BaseException, *, held: bool = False
+    ) -> None:
+        """The run marked failed, the reason `exc`'s; `held`: under the lock `run` holds
+        (as its record was being written), and only if the record says `running`."""
         import warnings
 
-        from expflow_git.records.lifecycle import fail_run
+        from expflow_git.records.lifecycle import _fail_run, fail_run
+        from expflow_git.records.writer import record_status
 
+        reason = failure_reason(exc, REASON_MAX_LENGTH)
         try:
-            fail_run(layout, id, failure_reason(exc, REASON_MAX_LENGTH))
+            if not held:
+                fail_run(layout, id, reason)
+                return
+            layout.forget_listing()  # (the record may be new since the tree was listed)
+            if not layout.existing_experiments(id):
+                return  # (not written)
+            _, doc = layout.find_experiment(id)
+            if record_status(doc) is Status.RUNNING:  # (else not written `running`)
+                _fail_run(layout, id, reason, "--reason")
         except (ExpflowError, OSError) as problem:  # the exception in flight matters more
             warnings.warn(f"run {id!r} could not be marked failed: {problem}", stacklevel=3)
 

@@ -931,8 +931,9 @@ def test_issue_19_primitives_through_the_api(repo: Repository, exp_repo: ExpRepo
 
     exp_repo.commit("the curve first")
     repo.new("late", study=STUDY, params={"sub_step": 5})
-    repo.log_result("late", {"seg_total": 57.5, "pde_mean": 15.0, "train_time_min": 45.5},
-                    splits={"holdout": {"seg_total": 55.5}})  # fmt: skip
+    with pytest.warns(UserWarning, match="over the policy's holdout budget of 1"):  # (said)
+        repo.log_result("late", {"seg_total": 57.5, "pde_mean": 15.0, "train_time_min": 45.5},
+                        splits={"holdout": {"seg_total": 55.5}})  # fmt: skip
     exp_repo.commit("a later run, a second holdout look")
     board = repo.rank(gates=[{"gate": "pde_mean:lt:14", "severity": "warning"}])
     assert all(r.feasible for r in board.rows) and board.rows[0].warnings

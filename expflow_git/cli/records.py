@@ -156,6 +156,7 @@ def result(
     """
     from expflow_git.records.writer import (
         correction_for,
+        holdout_warnings,
         open_layout,
         parse_metric_args,
         plan_result,
@@ -186,8 +187,13 @@ def result(
             environ=os.environ,
         )
         guard(f"overwrite {plan.path}", pin=pin, force=force, texts={"--reason": reason})
+    over = holdout_warnings(layout, plan)
     for done in write_result(layout, plan, overwrite=overwrite, correction=correction):
         out(done)
+    for warning in over:
+        # Written all the same, as `new` writes a run over the runs budget: the hook and
+        # the audit refuse the commit (a hunt, issue 18 thirty-ninth pass).
+        warn(f"{plan.path}: {warning}; the hook and the audit will refuse it", command="result")
     if correction is None and reason:
         # Only a correction keeps a reason, and only a committed result gets one: it was
         # dropped without a word, as `rm`'s was (a hunt, issue 18 thirty-eighth pass).

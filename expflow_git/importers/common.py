@@ -39,10 +39,10 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from expflow_git.atomicfile import write_atomic
-from expflow_git.checks import check_document, holdout_counts, required_metric_findings
+from expflow_git.checks import check_document, required_metric_findings
 from expflow_git.corrections import (
     CORRECTION_SCHEMA,
     CORRECTIONS_DIR,
@@ -76,9 +76,12 @@ from expflow_git.interrupts import deferred
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
 from expflow_git.records.writer import (
     Layout,
+    Studied,
     budget_warnings,
     deleted_message,
     file_digest,
+    holdout_look,
+    holdout_messages,
     read_document,
     records_lock,
     utc_now,
@@ -420,14 +423,6 @@ def _budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     return budget_warnings(ctx.layout, ctx.source.expflow_study, new)
 
 
-class _Studied(NamedTuple):
-    """A record as the holdout budget counts it (checks.Studied)."""
-
-    path: str
-    id: str
-    study: str
-
-
 def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     """The audit and `validate` fail a study with more results carrying the holdout
     split than `walk_forward.max_evaluations_per_study`, and all studies with more than
@@ -442,55 +437,30 @@ def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     split, root = walk.split, ctx.layout.root
     study = ctx.source.expflow_study
     records = [
-        _Studied(repo_path(path.relative_to(root).as_posix()), exp_id, doc["study"])
+        Studied(repo_path(path.relative_to(root).as_posix()), exp_id, doc["study"])
         for exp_id, paths in ctx.records.items()
         for path in paths
         if (doc := read_document(path)) is not None and isinstance(doc.get("study"), str)
     ]
     records += [
-        _Studied(w.path, p.run.exp_id, study)
+        Studied(w.path, p.run.exp_id, study)
         for p in plans
         if p.action is Action.NEW
         for w in p.writes[:1]
     ]
-    records.sort(key=lambda r: r.path.encode("utf-8", "surrogateescape"))  # git's order
     # Result path → the experiment id of a result carrying the split (None: it does not).
     looks: dict[str, str | None] = {}
     for exp_id, rels in ctx.results.items():
         for rel in rels:
-            looks[rel] = _look(read_document(ctx.layout.disk(rel)), split, exp_id)
+            looks[rel] = holdout_look(read_document(ctx.layout.disk(rel)), split, exp_id)
     for plan in plans:
         for write in plan.writes:
             if ctx.layout.policy.kind_of(write.path) is Kind.RESULT:
-                looks[write.path] = _look(json.loads(write.data), split, plan.run.exp_id)
+                looks[write.path] = holdout_look(json.loads(write.data), split, plan.run.exp_id)
         for rel in plan.removes:
             looks[rel] = None
-    counts = holdout_counts(records, (i for i in looks.values() if i is not None))
-    warnings: tuple[str, ...] = ()
-    carrying = f"result(s) carrying the holdout split {split!r}"
-    limit = walk.max_evaluations_per_study
-    if limit is not None and counts.get(study, 0) > limit:
-        warnings += (
-            f"study {study} will have {counts[study]} {carrying}, over the policy's holdout "
-            f"budget of {limit} (walk_forward.max_evaluations_per_study)",
-        )
-    total = walk.max_evaluations
-    if total is not None and (n := sum(counts.values())) > total:
-        warnings += (
-            f"all studies will have {n} {carrying}, over the policy's holdout budget of "
-            f"{total} (walk_forward.max_evaluations)",
-        )
-    return warnings
-
-
-def _look(doc: Mapping[str, Any] | None, split: str, exp_id: str) -> str | None:
-    """The run a result is a look at the holdout split of (its `experiment`), None when
-    it carries no such split (as `validate` reads a result: `splits.<split>` not empty)."""
-    splits = doc.get("splits") if doc is not None else None
-    if not isinstance(splits, dict) or not splits.get(split):
-        return None
-    experiment = doc.get("experiment") if doc is not None else None
-    return experiment if isinstance(experiment, str) else exp_id
+    found = (i for i in looks.values() if i is not None)
+    return holdout_messages(ctx.layout.policy, records, found, study)
 
 
 def apply_import(layout: Layout, summary: ImportSummary) -> ImportSummary:

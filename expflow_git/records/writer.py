@@ -12,11 +12,11 @@ import os
 import platform
 import posixpath
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from expflow_git.atomicfile import confined
 from expflow_git.checks import check_document, registry_findings, required_metric_findings
@@ -1172,7 +1172,19 @@ def _plan_result(
 
     refuse(rel, data)
     if status is not Status.SUCCESS:  # the record is rewritten as `success`: checked too
-        refuse(exp_rel, dump({**exp_doc, "status": Status.SUCCESS.value}), ExitCode.FAILED)
+        marked = dump({**exp_doc, "status": Status.SUCCESS.value})
+        # As `start`, `fail` and `cancel` check the record they rewrite (`_set_status`):
+        # a record written compact (by hand, another tool) near the 1 MiB cap went over it
+        # once `dump` indented it, and the run was marked `success` in a record the
+        # validate hook refuses, its result then one without a record (a hunt, issue 18
+        # thirty-ninth pass).
+        _, problems = check_document(Kind.EXPERIMENT, exp_rel, marked, layout.policy)
+        if problems:
+            raise ExpflowError(
+                f"{problems[0]} (the record as `result` would mark it success; nothing written)",
+                code=ExitCode.FAILED,
+            )
+        refuse(exp_rel, marked, ExitCode.FAILED)
     return PlannedResult(
         path=rel,
         doc=doc,
@@ -1185,6 +1197,88 @@ def _plan_result(
         record=exp_doc,
         record_status=status,
     )
+
+
+class Studied(NamedTuple):
+    """A record as the holdout budget counts it (`checks.Studied`)."""
+
+    path: str
+    id: str
+    study: str
+
+
+def holdout_look(doc: Mapping[str, Any] | None, split: str, exp_id: str) -> str | None:
+    """The run a result is a look at the holdout split of (its `experiment`, else the
+    file's stem), None when it carries no such split (`splits.<split>` not empty, as
+    `validate` reads a result)."""
+    splits = doc.get("splits") if doc is not None else None
+    if not isinstance(splits, dict) or not splits.get(split):
+        return None
+    experiment = doc.get("experiment") if doc is not None else None
+    return experiment if isinstance(experiment, str) else exp_id
+
+
+def holdout_warnings(layout: Layout, plan: PlannedResult) -> tuple[str, ...]:
+    """What the validate hook and the audit will say of the holdout budget
+    (`walk_forward.max_evaluations_per_study`, `max_evaluations`) once the planned result,
+    a look at the holdout split, is written: counted in the work tree as it will be, as
+    `validate` counts it (checks.holdout_counts: a look counts in its run's record's
+    study). `result` and `log_result` wrote a look over the budget without a word, and the
+    commit's hook then refused it, as `new` did a run over the runs budget and `import`
+    its holdout looks (a hunt, issue 18 thirty-ninth pass). Nothing is read unless the
+    result carries the split and the work tree holds more results than a budget."""
+    walk = layout.policy.walk_forward
+    if walk is None or holdout_look(plan.doc, walk.split, "") is None:
+        return ()
+    per_study, total = walk.max_evaluations_per_study, walk.max_evaluations
+    paths = {rel for rels in layout.index(Kind.RESULT).values() for rel in rels} | {plan.path}
+    if all(limit is None or len(paths) <= limit for limit in (per_study, total)):
+        return ()  # (no study can be over: nothing read)
+    looks = []
+    for rel in sorted(paths):
+        doc = plan.doc if rel == plan.path else read_document(layout.disk(rel))
+        if (look := holdout_look(doc, walk.split, stem(rel))) is not None:
+            looks.append(look)
+    if all(limit is None or len(looks) <= limit for limit in (per_study, total)):
+        return ()  # (no study can be over: no record read)
+    records = [
+        Studied(rel, exp_id, doc["study"])
+        for exp_id, rels in layout.index(Kind.EXPERIMENT).items()
+        for rel in rels
+        if (doc := read_document(layout.disk(rel))) is not None
+        and isinstance(doc.get("study"), str)
+    ]
+    return holdout_messages(layout.policy, records, looks, plan.record["study"])
+
+
+def holdout_messages(
+    policy: Policy, records: list[Studied], looks: Iterable[str], study: str
+) -> tuple[str, ...]:
+    """What the hook and the audit say of the holdout budget over `records` and the
+    `looks` (the run of each result carrying the split): `study` over
+    `walk_forward.max_evaluations_per_study`, all studies over `max_evaluations`
+    (`checks.holdout_counts`: a look counts in its run's record's study)."""
+    from expflow_git.checks import holdout_counts
+
+    walk = policy.walk_forward
+    if walk is None:
+        return ()
+    per_study, total = walk.max_evaluations_per_study, walk.max_evaluations
+    records = sorted(records, key=lambda r: r.path.encode("utf-8", "surrogateescape"))  # git's
+    counts = holdout_counts(records, looks)
+    carrying = f"result(s) carrying the holdout split {walk.split!r}"
+    warnings: tuple[str, ...] = ()
+    if per_study is not None and counts.get(study, 0) > per_study:
+        warnings += (
+            f"study {study} will have {counts[study]} {carrying}, over the policy's holdout "
+            f"budget of {per_study} (walk_forward.max_evaluations_per_study)",
+        )
+    if total is not None and (n := sum(counts.values())) > total:
+        warnings += (
+            f"all studies will have {n} {carrying}, over the policy's holdout budget of "
+            f"{total} (walk_forward.max_evaluations)",
+        )
+    return warnings
 
 
 def correction_for(
