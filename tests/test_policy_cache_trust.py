@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ExpRepo, result_doc, run_cli
@@ -34,12 +35,19 @@ def remembered(exp_repo: ExpRepo) -> tuple[ExpRepo, str, Path]:
     return exp_repo, res, cache
 
 
+def _sealed(entry: dict[str, Any]) -> str:
+    """An edited entry with the digest of its policy made again (as a forger would): only
+    the check a test is about refuses it."""
+    entry["body"] = hashlib.sha256(json.dumps(entry["policy"]).encode()).hexdigest()
+    return json.dumps(entry)
+
+
 def _weaken(cache: Path) -> None:
     """What another user with write access could leave: the same digest, no required
     metrics."""
     entry = json.loads(cache.read_bytes())
     entry["policy"]["required_metrics"] = []
-    cache.write_text(json.dumps(entry))
+    cache.write_text(_sealed(entry))
 
 
 @pytest.mark.parametrize("mode", [0o664, 0o646])
@@ -125,7 +133,7 @@ def test_another_builds_entry_renamed_onto_this_builds_name_is_not_read(
     assert entry["tool"].startswith("0.") and "+" in entry["tool"]  # this build's
     entry["tool"] = "0.0.1+0123456789abcdef"  # another build's, its own check skipped
     entry["policy"]["required_metrics"] = []
-    cache.write_text(json.dumps(entry))
+    cache.write_text(_sealed(entry))
     found = run_cli(["validate", res], cwd=repo.path)
     assert found.code == 1 and "required-metric" in found.out, found
     assert json.loads(cache.read_bytes())["tool"] != "0.0.1+0123456789abcdef"  # rewritten
@@ -208,7 +216,7 @@ def test_a_policy_remembered_before_2_53_was_refused_is_not_read(exp_repo: ExpRe
     entry["sha256"] = hashlib.sha256(stepped.encode()).hexdigest()
     where = entry_file.name.rsplit("-", 1)[1]
     entry_file.with_name(f"policy-{__version__}-f4-{entry['sha256']}-{where}").write_text(
-        json.dumps(entry)
+        _sealed(entry)
     )
     policy.write_text(stepped)
     found = run_cli(["validate", "expflow.yaml"], cwd=exp_repo.path)

@@ -123,16 +123,32 @@ def _cached_policy(
         and entry.get("path") == path
         and entry.get("tool") == build_id()
         and isinstance(raw := entry.get("policy"), dict)
+        and entry.get("body") == _body_digest(raw)
     ):
         return None  # another policy's entry (renamed onto this name), or damaged
     return raw if is_valid(Kind.POLICY, raw) else None
+
+
+def _body_digest(raw: Mapping[str, Any]) -> str:
+    """The SHA-256 of a remembered policy as its entry writes it (`json.dumps`, which
+    writes what it read back the same): a bit flipped on disk in a threshold (`18.09` to
+    `98.09`) is still a valid policy, and was believed in place of the committed one, a
+    failing run passed by every audit with the cache and every hook (a hunt, issue 18
+    thirty-ninth pass). The audit's shards carry their body's digest for that reason."""
+    return _sha256_hex(json.dumps(raw).encode())
 
 
 def _store_policy(cache_dir: Path, digest: str, path: str, raw: Mapping[str, Any]) -> None:
     from expflow_git.localcache import write_own
     from expflow_git.resources import build_id
 
-    entry = {"sha256": digest, "path": path, "tool": build_id(), "policy": raw}
+    entry = {
+        "sha256": digest,
+        "path": path,
+        "tool": build_id(),
+        "policy": raw,
+        "body": _body_digest(raw),
+    }
     # ASCII JSON: a path that is not UTF-8 (`\udcff`) reads back as it was written. As
     # the audit's cache: never through a linked folder, and not kept if it cannot be.
     data = json.dumps(entry).encode()
