@@ -315,7 +315,8 @@ _LEFT_OUT = "(the message is left out: the PIN scan flags it)"
 
 
 def masked_reason(text: str, limit: int, *, left_out: str = _LEFT_OUT) -> str:
-    """A failed run's reason as a record may hold it, at most `limit` characters: what
+    """A failed run's reason as a record may hold it, at most `limit` characters: a
+    quoted URL's password and secret query values masked (`without_uri_secrets`), what
     the PIN scan flags masked, and the PINs it does not read there (`_without_pin`);
     `left_out` (cut to `limit`) when the scan still flags what is left. What `run()`
     writes of an exception, and what an import writes of a tracker's reason (an Optuna
@@ -324,6 +325,13 @@ def masked_reason(text: str, limit: int, *, left_out: str = _LEFT_OUT) -> str:
     # what is left of one the scan neither flags nor masks (a review; the masking is
     # linear in the message).
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if "://" in text:  # a tracking or storage URI's password, as an import drops it
+        from expflow_git.importers.source import without_uri_secrets
+
+        try:
+            text = without_uri_secrets(text)
+        except Exception:  # (none known: the reason left out, never the exception lost)
+            return left_out[:limit]
     text = _without_pin(text)
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     # The reason is committed with the record: one the scan still flags as the record

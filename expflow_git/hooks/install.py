@@ -57,6 +57,7 @@ SHIPPED = {
             "78c73dd70495bb1fe96574b1a2ea482157cc27ccb393136905c4571dbf4fad4f",
             "474bf57670142e4128d6d8a8091ff65dc18feba2b3fd4cef4a6a25a66ea3722b",
             "ef077abacd751ba1c66c2ca849e674d8f7477c2a6c649c69e706e1f36cd3d3b6",
+            "46e91dcde769b1c8c18c237d032ac28ff41be5fd2757f266dba8f88d25d4c2be",
         }
     ),
 }

@@ -500,6 +500,40 @@ def _mask_secrets(message: str, uri: str) -> str:
     )
 
 
+# A URL as a message quotes it: a scheme and `://`, to a blank. A quote or a bracket
+# after it is taken as its path's (`'pg://u:pw@h/db')`: no reader finds a password
+# there), never as its end: a password may hold a `'` (a sub-delimiter, RFC 3986).
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def without_uri_secrets(text: str) -> str:
+    """`text`, a message no import gave a URI to (a failed run's exception, written as
+    its committed reason: run.py), with every URL it quotes redacted as provenance keeps
+    one (`redact_uri`: no password, no secret query value) and each of those URLs'
+    secrets masked wherever else the text shows it, one shorter than `_SHORTEST_MASKED`
+    only where it stands alone. MLflow's REST client quotes its tracking URI whole
+    ("API request to http://user:PASSWORD@host/api/... failed"), and `Repository.run`
+    committed it (an attacker's hunt, issue 18 thirty-ninth pass). A `name=value` outside
+    a URL is left as it is (`monkey=3`: `_secret_name` reads a name loosely). One pass
+    for the URLs and one for their secrets, however many a long message quotes."""
+    secrets: dict[str, None] = {}
+
+    def redacted(match: re.Match[str]) -> str:
+        uri = match.group()
+        secrets.update(dict.fromkeys(secret for secret, _ in _secret_values(uri)))
+        return redact_uri(uri)
+
+    text = _URL_IN_TEXT.sub(redacted, text)
+    if not secrets:
+        return text
+    ordered = sorted(secrets, key=len, reverse=True)  # (the longest of two that overlap)
+    long = "|".join(re.escape(s) for s in ordered if len(s) >= _SHORTEST_MASKED)
+    short = "|".join(re.escape(s) for s in ordered if len(s) < _SHORTEST_MASKED)
+    alone = f"(?<!{_WORDISH})(?:{short})(?!{_WORDISH})" if short else ""
+    pattern = "|".join(filter(None, (long, alone)))
+    return re.sub(pattern, "***", text, flags=re.IGNORECASE)
+
+
 # ----------------------------------------------------------------------------- values
 def utc_time(value: dt.datetime | None) -> str | None:
     """RFC 3339 in UTC; a naive time (Optuna's) is taken as this machine's local time."""
