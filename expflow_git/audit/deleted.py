@@ -220,18 +220,26 @@ def records_changed(
     where: str,
 ) -> list[Finding]:
     """Records of runs deleted on record (`now`: id -> (path, blob; None where it is no
-    file)) against the record each had, at the same path, in the parent of the oldest
-    commit of `upto`'s history that added one of its deletions. One `git log` of the
-    correction folders, one `git cat-file --batch-check` and one read of the blobs.
-    Where a shallow clone cut that commit's parent away, exit 2: nothing to compare
-    with is no pass (the threat model)."""
+    file)) against the record each had, at the same path, in the parent of a commit of
+    `upto`'s history that added one of its deletions: the oldest such commit's, or a
+    later one's (a merge whose first parent lacked the deletion, as the hook judged it
+    against HEAD: a branch's `rm` merged into a line that had moved the record, the
+    conflict resolved by keeping it there, passed the hook and failed every later audit).
+    A finding names the oldest commit's record. One `git log` of the correction folders,
+    one `git cat-file --batch-check` and one read of the blobs. Where a shallow clone
+    cut the oldest commit's parent away, exit 2: nothing to compare with is no pass
+    (the threat model)."""
     adds = {c.path: exp_id for exp_id, cs in deleting.items() if exp_id in now for c in cs}
-    first: dict[str, str] = {}  # experiment -> the oldest commit adding one of its deletions
+    # experiment -> the commits adding one of its deletions, oldest first
+    adding: dict[str, dict[str, None]] = {}
     for commit, changes in git.log_changes(None, upto, globs.prefixes(corrections_only=True)):
         for change in changes:
             if change.status == "A" and change.path in adds:
-                first.setdefault(adds[change.path], commit)
-    runs = sorted((exp_id, now[exp_id][0], commit) for exp_id, commit in first.items())
+                adding.setdefault(adds[change.path], {})[commit] = None
+    runs = sorted(
+        (exp_id, now[exp_id][0], commit) for exp_id, commits in adding.items() for commit in commits
+    )
+    oldest = {exp_id: next(iter(commits)) for exp_id, commits in adding.items()}
     # Each commit's parent (a root commit has none: then nothing is compared; a shallow
     # clone's cut commit lacks it: exit 2, as `git log` shows every file of a cut commit's
     # tree as added there, so a deletion older than the cut seems to be added at it), and
@@ -248,31 +256,40 @@ def records_changed(
         input="".join(f"{n}\n" for n in names if n).encode("utf-8", "surrogateescape"),
     ).split(b"\n")  # a missing name is echoed: a "\r" in its path is no line break
     found = iter(answers)
-    before: dict[str, str | None] = {}
+    before: dict[tuple[str, str], str | None] = {}
     orphans: list[tuple[str, str]] = []  # (experiment, commit): no parent to compare with
     for i, (exp_id, _, commit) in enumerate(runs):
         parent = next(found).decode("utf-8", "replace").partition(" ")[2]
         line = next(found).decode("utf-8", "replace") if names[2 * i + 1] else ""
         sha, _, kind = line.partition(" ")
         if parent == "commit":
-            before[exp_id] = sha if kind == "blob" else None
-        else:
+            before[exp_id, commit] = sha if kind == "blob" else None
+        elif commit == oldest[exp_id]:
             orphans.append((exp_id, commit))
     _refuse_a_cut_parent(git, orphans, deleting)
-    runs = [run for run in runs if run[0] in before]
-    if not runs:
+    compared = sorted(
+        {(exp_id, path) for exp_id, path, commit in runs if (exp_id, oldest[exp_id]) in before}
+    )
+    if not compared:
         return []
     wanted = {s for s in before.values() if s} | {b for _, b in now.values() if b}
     views = {sha: frozen_view(data) for sha, data in reader.read_many(sorted(wanted))}
     findings = []
-    for exp_id, path, _ in runs:
-        old, new = before.get(exp_id), now[exp_id][1]
+    for exp_id, path in compared:
+        new = now[exp_id][1]
+        olds = [before[exp_id, c] for c in adding[exp_id] if (exp_id, c) in before]
+        if any(
+            old is not None and not changed_fields(views.get(old), views.get(new or ""))
+            for old in olds
+        ):
+            continue  # the record it had before one of those commits, where it had it
+        old = before[exp_id, oldest[exp_id]]
         deletion = deleting[exp_id][0].path
         if old is None:
             detail = "at a path it did not have then; put it back where and as it was"
         elif fields := changed_fields(views.get(old), views.get(new or "")):
             detail = f"with its record changed: {', '.join(fields)} differ from the one it had"
-        else:
+        else:  # pragma: no cover (the loop above took it)
             continue
         findings.append(
             Finding(

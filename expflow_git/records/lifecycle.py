@@ -70,13 +70,23 @@ def _fail_run(layout: Layout, exp_id: str, reason: str, reason_option: str) -> s
 
 
 def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
-    """The record to cancel; refused (exit 1) unless it is pending or running."""
+    """The record to cancel; refused (exit 1) unless it is pending or running, and,
+    as `fail` refuses it, when the run has a result (committed or on disk): a skipped
+    run with a result is what the validate hook refuses (`result-for-unsuccessful-run`)."""
     exp_rel, exp_doc = layout.find_experiment(exp_id)
     status = record_status(exp_doc)
     if status not in _CAN_CANCEL:
         raise ExpflowError(
             f"{exp_rel}: only a pending or running experiment can be cancelled "
             f"(status is {status.value!r})",
+            code=ExitCode.FAILED,
+        )
+    result_rel, committed = layout.run_result(exp_doc["study"], exp_id)
+    if committed or layout.target(result_rel).exists():
+        raise ExpflowError(
+            f"{result_rel}: experiment {exp_id!r} has a result; a run with a result cannot "
+            "be cancelled (a wrong result is corrected with `result --overwrite`, or "
+            "deleted with `rm`)",
             code=ExitCode.FAILED,
         )
     refuse_deleted_run(layout, exp_id)  # before any PIN is asked for (a review)
