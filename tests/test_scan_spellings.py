@@ -27,7 +27,7 @@ OPAQUE_SHA = hashlib.sha256(b"a salted hash, not of a bare PIN").hexdigest()
 PIN_VALUE = "4-digit PIN under key 'pin.{}' (masked: ****)"
 PIN_HASH = "pin.hash assigned a value (masked)"
 # The tool's hash format with an 8-byte salt, which `pin check` takes (its content rule
-# asks for 16 characters of salt)
+# asked for 16 characters of salt; since the thirty-ninth pass 11, an 8-byte salt's)
 SHORT_SALT_HASH = "expflow$scrypt$n=16384,r=8,p=1$QUJDREVGR0g$" + "QUJD" * 10 + "QUI"
 
 
@@ -310,8 +310,8 @@ VALUES_BELOW = [
         f"EXPFLOW_PIN_HASH:\n  {SHORT_SALT_HASH}\n",
         {"EXPFLOW_PIN_HASH": SHORT_SALT_HASH},
         SHORT_SALT_HASH,
-        "pin-assignment",
-        "EXPFLOW_PIN_HASH assigned a value (masked)",
+        "pin-hash-format",  # (the content rule's now: the hash as `pin check` takes it)
+        f"string in expflow's PIN-hash format ({len(SHORT_SALT_HASH)} chars, masked: ****)",
     ),
 ]
 

@@ -98,6 +98,12 @@ def scan_paths(
             # A tracked file deleted from the disk, when none is named, has nothing to scan.
             if position in given:
                 findings.append(_unreadable(rel, full))
+            elif not paths and full.is_dir() and not (allow and path_is_allowed(rel, allow)):
+                # A submodule the index lists (its checkout a folder here): its name is
+                # what this repository holds of it, and `scan` with no PATHS said "clean"
+                # of a PIN's digest there, which `scan --staged` and the audit refuse (a
+                # hunt, issue 18 thirty-ninth pass).
+                findings.extend(name_findings(rel))
             continue
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))

@@ -25,7 +25,10 @@ from expflow_git.errors import ExpflowError, printable
 # The tool's own PIN-hash format: parameters live inside the string so they can change.
 #   expflow$scrypt$n=16384,r=8,p=1$<salt, urlsafe b64, no padding>$<hash, urlsafe b64, no padding>
 PIN_HASH_PREFIX = "expflow$scrypt$"
-PIN_HASH_RE = re.compile(r"expflow\$scrypt\$[a-z0-9=,]+\$[A-Za-z0-9_-]{16,}\$[A-Za-z0-9_-]{16,}")
+# Every hash `scheme_of` accepts: a salt of 8 bytes or more is 11 base64 characters or more
+# (16 let a hand-made hash with a salt of 8 to 11 bytes, which the tool checks, pass the
+# scan: a hunt, issue 18 thirty-ninth pass), a digest of 16 bytes 22.
+PIN_HASH_RE = re.compile(r"expflow\$scrypt\$[a-z0-9=,]+\$[A-Za-z0-9_-]{11,}\$[A-Za-z0-9_-]{16,}")
 
 PIN_FILE_NAME = "pin.hash"
 ENV_HOME = "EXPFLOW_HOME"

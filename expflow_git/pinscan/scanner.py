@@ -65,8 +65,8 @@ scanned raw only.
 
 Escapes: a file's escapes of printable ASCII (``\\u00NN``, ``\\U000000NN``, ``\\xNN``:
 JSON, YAML, TOML; ``%NN``: a URL's percent-encoding) are also read decoded, a notebook's
-raw text too (its metadata and other strings are not its cells); a finding points at the
-escape (`_with_unescaped`).
+raw text too (its metadata and other strings are not its cells) and each of its decoded
+cells; a finding points at the escape (`_with_unescaped`, `_unescaped_hits`).
 
 A line containing ``expflow: allow-pin-hash`` is exempt from every content
 rule; ``pin-hash-file`` concerns the whole file and is exempted only by an
@@ -499,11 +499,15 @@ def scan_content(
         text = data.decode(encoding, errors="replace").removeprefix("\ufeff")
         found = _scan_utf8(text.encode("utf-8", "surrogatepass"), cls, pragma)
         # The bytes after a mark need not be that text: ASCII tokens among them (a mark
-        # put before binary data hid them all; a review) are read as a binary file's are.
+        # put before binary data hid them all; a review) are read as a binary file's are,
+        # and so are wide ones, but for the mark's own text at its alignment, read above
+        # (wide text in another width, byte order or alignment was hidden by the two bytes
+        # of a mark: a hunt, issue 18 thirty-ninth pass).
+        marked = _MARKED[data[:4] if encoding == "utf-32" else data[:2]]
         raw = (
-            _scan_parts(data, cls, pragma, binary=True, wide=False)
+            _scan_parts(data, cls, pragma, binary=True, marked=marked)
             if len(data) > CHUNK_BYTES
-            else _scan_binary(data, pragma, wide=False)
+            else _scan_binary(data, pragma, marked=(marked, 0))
         )
         seen = {(f.line, f.col, f.rule) for f in found}
         return found + [f for f in raw if (f.line, f.col, f.rule) not in seen]
@@ -512,6 +516,16 @@ def scan_content(
             return _scan_parts(data, cls, pragma, binary=True)
         return _scan_binary(data, pragma)
     return _scan_utf8(data, cls, pragma)
+
+
+# The wide text a byte-order mark begins, by the mark: `_wide_spans` leaves its runs at the
+# mark's alignment to the decoded text.
+_MARKED = {
+    b"\xff\xfe": "utf-16-le",
+    b"\xfe\xff": "utf-16-be",
+    b"\xff\xfe\x00\x00": "utf-32-le",
+    b"\x00\x00\xfe\xff": "utf-32-be",
+}
 
 
 def _bom_encoding(data: bytes) -> str | None:
@@ -544,13 +558,18 @@ OVERLAP_BYTES = 64 * 1024
 
 
 def _scan_parts(
-    data: bytes, cls: FileClass, pragma: bool = True, *, binary: bool = False, wide: bool = True
+    data: bytes,
+    cls: FileClass,
+    pragma: bool = True,
+    *,
+    binary: bool = False,
+    marked: str | None = None,
 ) -> list[Finding]:
     """`scan_content` of a file over CHUNK_BYTES, part by part: each part's findings
     placed in the whole file (its lines counted once, in order), a finding two parts see
     kept once. Left: a pragma line, or a hit's context, longer than a part's overlap.
-    `binary`: the file is binary (`_scan_binary`, its columns count bytes; `wide`, its
-    wide characters read too)."""
+    `binary`: the file is binary (`_scan_binary`, its columns count bytes; `marked`, the
+    encoding of the text its byte-order mark begins)."""
     found: dict[tuple[int, int, str], Finding] = {}
     size, pos = len(data), 0
     counted, lines, line_start = 0, 0, 0  # newlines before `counted`; the last line's start
@@ -563,7 +582,8 @@ def _scan_parts(
         line_start, counted = (last + 1 if last != -1 else line_start), lo
         lead: int | None = None  # the characters of `lo`'s line before it (mid-line only)
         part = data[lo:hi]
-        parts = _scan_binary(part, pragma, wide=wide) if binary else None
+        aligned = None if marked is None else (marked, -lo % (4 if "32" in marked else 2))
+        parts = _scan_binary(part, pragma, marked=aligned) if binary else None
         for f in parts if parts is not None else _scan_decoded(part, cls, pragma):
             line, col = lines + (f.line or 1), f.col or 1
             if f.line == 1 and lo > line_start:
@@ -630,11 +650,16 @@ def _binary_families(data: bytes, folded: bytes) -> _Family:
 
 
 def _scan_binary(
-    data: bytes, pragma: bool = True, families: _Family | None = None, *, wide: bool = True
+    data: bytes,
+    pragma: bool = True,
+    families: _Family | None = None,
+    *,
+    marked: tuple[str, int] | None = None,
 ) -> list[Finding]:
     """`scan_content` of binary data: the ASCII-token rules on its printable runs, as bytes
-    and (`wide`) as 16- and 32-bit characters, each finding at the file's own line (its
-    `\\n` bytes) and column (in bytes)."""
+    and as 16- and 32-bit characters, each finding at the file's own line (its `\\n`
+    bytes) and column (in bytes). `marked`: the encoding a byte-order mark names and the
+    offsets' remainder where its characters begin, whose runs are read decoded instead."""
     folded = data.translate(_FOLD)
     if families is None:
         families = _binary_families(data, folded)
@@ -646,8 +671,7 @@ def _scan_binary(
         if _Family.KEY in families:
             hits += _gap_hits(data, Overlaps(hits))
         spans += [(h.start, h.end, h.rule, h.message) for h in _kept(view, hits, pragma)]
-    if wide:
-        spans += _wide_spans(data, folded, pragma)
+    spans += _wide_spans(data, folded, pragma, marked)
     found: list[Finding] = []
     line, counted, line_start = 1, 0, 0
     for start, _, rule, message in sorted(spans, key=lambda s: (s[0], s[2].value)):
@@ -760,7 +784,9 @@ def _wide_windows(data: bytes, folded: bytes, width: int) -> list[tuple[int, int
     return merged
 
 
-def _wide_spans(data: bytes, folded: bytes, pragma: bool) -> list[tuple[int, int, Leak, str]]:
+def _wide_spans(
+    data: bytes, folded: bytes, pragma: bool, marked: tuple[str, int] | None = None
+) -> list[tuple[int, int, Leak, str]]:
     """The ASCII-token rules' hits in the runs of wide characters of binary data, placed
     at the byte of their first character that is not NUL (whose column a finding
     gives). One text read both ways yields a token twice (little-endian text read as
@@ -776,9 +802,14 @@ def _wide_spans(data: bytes, folded: bytes, pragma: bool) -> list[tuple[int, int
         windows = _wide_windows(data, folded, width)
         if not windows:
             continue
+        found: list[tuple[int, int, Leak, str]] = []
         for size, lead, encoding, runs in _WIDE_RUNS:
             if size == width:
-                spans += _wide_run_spans(data, windows, width, lead, encoding, runs, pragma)
+                found += _wide_run_spans(data, windows, width, lead, encoding, runs, pragma)
+        for size, _, encoding, runs in _WIDE_RUNS:
+            if marked is not None and marked[0] == encoding and size == width:
+                found = _outside_marked(found, data, windows, width, runs, marked[1])
+        spans += found
     kept: list[tuple[int, int, Leak, str]] = []
     reach: dict[Leak, int] = {}  # how far the spans kept under each rule reach
     for span in sorted(spans, key=lambda s: (s[0], s[1])):
@@ -821,6 +852,36 @@ def _wide_run_spans(
         end = byte_starts[index] + (hit.end - view_starts[index]) * width
         spans.append((start, end, hit.rule, hit.message))
     return spans
+
+
+def _outside_marked(
+    spans: list[tuple[int, int, Leak, str]],
+    data: bytes,
+    windows: list[tuple[int, int]],
+    width: int,
+    runs: re.Pattern[bytes],
+    residue: int,
+) -> list[tuple[int, int, Leak, str]]:
+    """`spans` but those in a run of the text a byte-order mark begins (`runs`, at offsets
+    whose remainder by `width` is `residue`): the mark's text is read decoded, each of its
+    tokens a finding there (read again here, also in the other byte order a byte on, it
+    was one more finding at another column)."""
+    marked = [
+        m.span()
+        for lo, hi in windows
+        for m in runs.finditer(data, lo, hi)
+        if m.start() % width == residue
+    ]
+    if not marked:
+        return spans
+    starts = [lo for lo, _ in marked]
+    kept = []
+    for span in spans:
+        index = bisect.bisect_right(starts, span[1] - 1) - 1  # the last run starting inside
+        if index >= 0 and marked[index][1] > span[0]:
+            continue
+        kept.append(span)
+    return kept
 
 
 # A key of binary data whose value is the next run of text, a few bytes that are not text
@@ -911,14 +972,13 @@ _ASCII_HEX = r"(?:2[013-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|
 # hunter's find, issue 18 thirty-first pass).
 _U_ESCAPE_RE = re.compile(rf"(?:\\(?:u00|U000000|x)|%)({_ASCII_HEX})")
 _ESCAPE_STARTS = (b"\\u", b"\\U", b"\\x")
+_ESCAPE_TEXT_STARTS = ("\\u", "\\U", "\\x", "%")
 _PERCENT_BYTES_RE = re.compile(rf"%{_ASCII_HEX}".encode("ascii"))
 
 
-def _with_unescaped(
-    raw: list[Finding], text: str, code: bool, pragma: bool = True
-) -> list[Finding]:
-    """The raw findings and those in the text with its escapes of ASCII decoded, each
-    once. A decoded escape is one character where the text has four to ten, on the same
+def _unescaped_hits(text: str, code: bool, pragma: bool = True) -> list[Hit]:
+    """The hits in `text` with its escapes of ASCII decoded, each placed at its start in
+    `text`. A decoded escape is one character where the text has four to ten, on the same
     line (no line break is decoded), so a hit's place in the text is its place in the
     decoded text plus what the escapes before it took away."""
     decoded_at: list[int] = []  # where each decoded escape stands in the decoded text
@@ -931,15 +991,31 @@ def _with_unescaped(
 
     decoded = _U_ESCAPE_RE.sub(decode, text)
     if not decoded_at:
-        return raw
+        return []
     families = _may_match(decoded.encode("utf-8", "surrogatepass"))
     hits = _text_hits(decoded, code, families, pragma) if families else []
+    return [
+        replace(
+            hit,
+            start=hit.start + removed[bisect.bisect_left(decoded_at, hit.start)],
+            end=hit.end + removed[bisect.bisect_left(decoded_at, hit.end)],
+        )
+        for hit in hits
+    ]
+
+
+def _with_unescaped(
+    raw: list[Finding], text: str, code: bool, pragma: bool = True
+) -> list[Finding]:
+    """The raw findings and those in the text with its escapes of ASCII decoded
+    (`_unescaped_hits`), each once."""
+    hits = _unescaped_hits(text, code, pragma)
     if not hits:
         return raw
     newlines = _Newlines(text)
     found = {(f.line, f.col, f.rule): f for f in raw}
     for hit in hits:
-        start = hit.start + removed[bisect.bisect_left(decoded_at, hit.start)]
+        start = hit.start
         line, line_start = newlines.line_of(start)
         col = start - line_start + 1
         found.setdefault(
@@ -975,9 +1051,17 @@ def _with_notebook(
         strings: dict[int, int] = {}  # element index -> where its JSON string opens
         for view, code in views:
             families = _may_match(view.encode("utf-8", "surrogatepass"))
-            if not families:
-                continue
-            for hit in _text_hits(view, code, families, pragma):
+            hits = _text_hits(view, code, families, pragma) if families else []
+            # A cell's own escapes, as the same code or text in a file of its own is read
+            # (`"\\u0034…"` in a cell's Python passed, a `.py` file holding it did not:
+            # a hunt, issue 18 thirty-ninth pass); in the file they are `\\u…`, which the
+            # raw text's decoding reads as a backslash and `\u…`.
+            if any(mark in view for mark in _ESCAPE_TEXT_STARTS):
+                seen = {(h.start, h.rule) for h in hits}
+                hits += [
+                    h for h in _unescaped_hits(view, code, pragma) if (h.start, h.rule) not in seen
+                ]
+            for hit in sorted(hits, key=lambda h: h.start):
                 index = bisect.bisect_right(starts, hit.start)
                 offset = hit.start - (starts[index - 1] if index else 0)
                 if index not in strings:
