@@ -1144,6 +1144,9 @@ _ESCAPE_VIEW_RE = re.compile(
     r"(?:\x1b|\\(?:u001[bB]|x1[bB]|033|[eE]))\[[0-?]*[ -/]*[@-~]|\\[nrtfvbae]|\\[^\n]"
 )
 _VIEW_MARKS = ("\\", "\x1b")
+# What ends a string or a value right after a `\\t` escape (a quote, another escape, the
+# line's or the text's end): the tab is then read as a line break, as the other escapes are.
+_TAB_ENDS = frozenset(("", '"', "'", "\\", "\n", "\r", "`"))
 
 
 def _escape_view(text: str) -> str | None:
@@ -1160,6 +1163,12 @@ def _escape_view(text: str) -> str | None:
             return token  # another escape (`\\\\`, `\\"`): read as it is, its pair consumed
         changed = True
         if token[0] == "\\" and len(token) == 2:
+            # A tab is a blank: `--pin\\tNNNN`, `pin:\\tNNNN`, `EXPFLOW_PIN:\\tNNNN` in a
+            # string hold the PIN as a raw tab does, and a shell splits words at it (read as
+            # a line break, they were missed: a hunt, issue 18 thirty-ninth pass); only
+            # where the string goes on after it with what is no quote nor other escape.
+            if token[1] == "t" and m.string[m.end() : m.end() + 1] not in _TAB_ENDS:
+                return "  "
             # A line break, not two blanks: a value ends at the escape, as at the end of
             # the string it is in, so the string's closing quote is no value's opening
             # one (`write_text("EXPFLOW_PIN_HASH=\\n")` was flagged: a review).

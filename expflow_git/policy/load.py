@@ -69,7 +69,16 @@ def load_policy_bytes(
     cached = _cached_policy(cache_dir, digest, path, warn)
     if cached is not None:
         return _build(cached, path, digest)
-    raw = _load_yaml(data, path)
+    try:
+        raw = _load_yaml(data, path)
+    except ExpflowError:
+        # A YAML error may quote the policy's scalars (ruamel's duplicate key both values,
+        # a tag's `'NNNN' is not a valid !!bool`): `pin: NNNN` twice printed the PIN in the
+        # hook's and the audit's error (a hunt, issue 18 thirty-ninth pass). A policy that
+        # holds a secret is refused for it first, masked, as one that parses is.
+        if len(data) <= MAX_POLICY_BYTES:
+            _check_no_secrets(data, path)
+        raise
     _check_no_secrets(data, path)
     _check_unknown_keys(raw, load_schema(Kind.POLICY), "", path)
     if not is_valid(Kind.POLICY, raw):
