@@ -58,3 +58,21 @@ def test_a_copy_of_a_committed_correction_declares_no_rewrite(sandbox: Sandbox) 
     res, statement = audit_since(sandbox, repo, back_at)
     assert res.code == 1, res
     assert rules(statement) == [("result-rewritten", res_rel("exp-001"))], res
+
+
+def test_under_deny_a_copy_is_no_more_refused_than_any_other_correction(
+    sandbox: Sandbox,
+) -> None:
+    """Under `protect: {corrections: deny}` no correction declares anything, in the hook
+    and in the audit: a copy added there is a file like any other, and the hook refused it
+    ("write a new one") where `audit --since` passed it (a review)."""
+    repo, _, first = _rewritten_correction(sandbox)
+    policy = repo / "expflow.yaml"
+    policy.write_text(policy.read_text().replace("protect: {", "protect: {corrections: deny, ", 1))
+    base = sandbox.commit(repo, "corrections: deny")
+    (repo / first).with_name("again.json").write_bytes((repo / first).read_bytes())
+    hook = _protect(sandbox, repo)
+    assert hook.code == 0 and "byte-identical" not in hook.out + hook.err, hook
+    sandbox.commit(repo, "a copy")
+    res, statement = audit_since(sandbox, repo, base)
+    assert res.code == 0 and rules(statement) == [], res

@@ -148,3 +148,24 @@ def test_the_study_as_hint_never_prints_a_record_study_that_is_no_id(
         assert res.code == 1, res
         assert "--study-as x" not in res.out, res.out
         assert "its record's study 'x $(touch pwned)' is no id; fix the record" in res.out
+
+
+def test_a_committed_runs_params_are_kept_only_when_they_are_the_same_to_the_hook() -> None:
+    """A committed CSV run keeps its params when a column moved to the metrics and the
+    rest is the same (`_kept_params`): "the same" as the hook tells values apart, where
+    `1` is no `true`. Python's `!=` took the row's `true` for the committed `1` and kept
+    the old params without a word (a review, issue 18 thirty-ninth pass)."""
+    from expflow_git.documents import Status
+    from expflow_git.importers.common import _kept_params
+    from expflow_git.importers.source import SourceRun
+
+    old = {"params": {"flag": 1, "f1": "0.8"}}
+    run = SourceRun(
+        run="r-001", exp_id="r-001", status=Status.SUCCESS, params={}, metric_params={"f1": "0.8"}
+    )
+    assert _kept_params(old, {"params": {"flag": 1}}, run) == old["params"]
+    assert _kept_params(old, {"params": {"flag": True}}, run) is None
+    moved = SourceRun(
+        run="r-001", exp_id="r-001", status=Status.SUCCESS, params={}, metric_params={"f1": True}
+    )
+    assert _kept_params({"params": {"flag": 1, "f1": 1}}, {"params": {"flag": 1}}, moved) is None

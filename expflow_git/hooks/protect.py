@@ -574,8 +574,9 @@ def judge_rewrites(ws: Workspace, changes: list[Change], rewrites: list[StagedRe
             where="in the index",
             watched=DocumentGlobs.of(policy, head_policy).is_correction,
         )
-    added, copies = _new_by_blob(ws, changes, added, DocumentGlobs.of(policy, head_policy))
-    about = [*about, *copies]
+    if policy.corrections_allowed:  # (under `deny` no correction declares anything)
+        added, copies = _new_by_blob(ws, changes, added, DocumentGlobs.of(policy, head_policy))
+        about = [*about, *copies]
     declarable = {r: rw for r in rewrites if (rw := r.rewrite()) is not None}
     immutable = _immutable(policy, head_policy)
     # With write-once off no rewrite is refused or asked the PIN for, but a correction

@@ -960,9 +960,10 @@ def _kept_params(
     if not run.metric_params or not isinstance(old, dict) or not isinstance(new, dict):
         return None
     moved = old.keys() - new.keys()
-    if not moved or any(k not in old or old[k] != v for k, v in new.items()):
+    # (compared as the hook compares them, `_differs`: `1` is no `true`; a review)
+    if not moved or any(k not in old or _differs(old[k], v) for k, v in new.items()):
         return None
-    if any(k not in run.metric_params or run.metric_params[k] != old[k] for k in moved):
+    if any(k not in run.metric_params or _differs(run.metric_params[k], old[k]) for k in moved):
         return None
     return dict(old)
 
