@@ -1091,13 +1091,7 @@ class Git:
         return _parse_raw(zsplit(out), 0)[0]
 
     def log_changes(
-        self,
-        base: str | None,
-        rev: str,
-        paths: Sequence[str],
-        *,
-        first_parent: bool = False,
-        parents: dict[str, tuple[str, ...]] | None = None,
+        self, base: str | None, rev: str, paths: Sequence[str], *, first_parent: bool = False
     ) -> Iterator[tuple[str, list[Change]]]:
         """Each commit in ``base..rev`` that touches ``paths``, oldest first, with its changes.
 
@@ -1105,9 +1099,7 @@ class Git:
         first parent as in :meth:`changed_paths`.  ``--full-history`` keeps
         side branches that git's default history simplification would hide;
         ``first_parent`` walks only ``rev``'s first-parent chain instead, where a
-        merge brings in what its side branch added. ``parents``, when given, is filled
-        with every walked commit's parents (first parent first), those that change
-        nothing too, in the walk's order.
+        merge brings in what its side branch added.
         """
         _check_rev(rev)
         args = [
@@ -1115,7 +1107,7 @@ class Git:
             "--full-history",
             "--topo-order",
             "--reverse",
-            "--format=commit %H %P" if parents is not None else "--format=commit %H",
+            "--format=commit %H",
             rev,
         ]
         if first_parent:
@@ -1131,11 +1123,8 @@ class Git:
             if not head.startswith(b"commit "):
                 raise ExpflowError(f"git log: unexpected output near {head[:60]!r}")
             changes, i = _parse_raw(records, i + 1)
-            sha, *parent_ids = head[len(b"commit ") :].decode("ascii").split()
-            if parents is not None:
-                parents[sha] = tuple(parent_ids)
             if changes:
-                yield sha, changes
+                yield head[len(b"commit ") :].decode("ascii"), changes
 
     def log_touching(self, rev: str, paths: Sequence[str]) -> list[LogEntry]:
         """Every commit in the history of ``rev`` that touches ``paths`` (files or

@@ -136,3 +136,20 @@ def test_the_hooks_refuse_a_broken_policy_without_printing_its_pin(
     assert code == 1 and "the policy must never hold a PIN" in out, out
     assert PIN not in out
     assert repo.head() == before
+
+
+def test_a_broken_policys_refusal_carries_no_pin_in_its_traceback() -> None:
+    """The refusal of a broken policy holding a PIN was raised inside the handler of the
+    YAML error: its `__context__` was ruamel's error, which quotes the PIN, and any Python
+    traceback (the API's, a notebook's, a CI script's) printed both (a review, issue 18
+    thirty-ninth pass)."""
+    import traceback
+
+    from expflow_git.errors import ExpflowError
+    from expflow_git.policy.load import load_policy_bytes
+
+    pin = str(4000 + 821)
+    with pytest.raises(ExpflowError) as info:
+        load_policy_bytes(f"version: 1\npin: {pin}\npin: {pin}\n".encode())
+    assert "masked" in str(info.value)
+    assert pin not in "".join(traceback.format_exception(info.value))

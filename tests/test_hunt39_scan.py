@@ -163,3 +163,12 @@ def test_a_hash_with_a_short_salt_the_tool_checks_is_found(exp_repo: ExpRepo) ->
     assert_clean_output(out, err)
     assert code == 1 and "notes.txt:1:9: pin-hash-format" in out, (out, err)
     assert made[-20:] not in out + err, (out, err)
+
+
+def test_a_pin_flag_before_a_file_name_is_no_sentence_end(exp_repo: ExpRepo) -> None:
+    """`--pin NNNN.` ends a sentence, but `--pin 2024.txt` names a file: a `.` before a
+    letter ends no PIN, as one before a digit does not (a review, issue 18 thirty-ninth
+    pass)."""
+    (exp_repo.path / "NOTES.md").write_text("render it with tool --pin 2024.txt --out x\n")
+    code, out, err = run_cli(["scan", "NOTES.md"], exp_repo.path)
+    assert code == 0, out + err

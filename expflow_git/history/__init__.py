@@ -74,12 +74,10 @@ def history_findings(
     `result-rewritten` or `record-rewritten` is reported but for a run deleted on record
     brought back, which the hook refuses whatever the setting.
     """
-    parents: dict[str, tuple[str, ...]] = {}
     walk = Walk(
-        commits=list(git.log_changes(base, rev_sha, [], parents=parents)),
+        commits=list(git.log_changes(base, rev_sha, [])),
         base_tree=git.ls_tree(base),
         rev_tree=git.ls_tree(rev_sha),
-        parents=parents,
     )
     with BlobReader(git) as reader:
         rev_policy = policy_at(reader, walk.rev_tree, policy)

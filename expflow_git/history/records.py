@@ -17,7 +17,6 @@ from expflow_git.gitstore import GITLINK, Git, TreeEntry
 from expflow_git.history.walk import Edit, Walk, documents, is_doc
 from expflow_git.identity import (
     FROZEN_FIELDS,
-    REGULAR_MODES,
     DocumentGlobs,
     Frozen,
     changed_fields,
@@ -85,24 +84,16 @@ def frozen_candidates(
     walk: Walk, globs: DocumentGlobs, with_result: dict[str, int]
 ) -> tuple[list[Edit], dict[str, str]]:
     """Record edits of experiments that ever had a committed result, with their
-    commit's position and whether the run was frozen then, and the record blob of each
-    at BASE. A run is frozen at a commit when BASE holds a result of it, or a commit
-    its first parent descends from (or is) committed one: what the protect hook knew
-    when it judged the commit against HEAD. The walk's topological order alone froze
-    a run early where history branches: a `pending` run given its result on a branch,
-    merged into a main that had moved on, was `record-rewritten` at the merge (its
-    status set to `success` beside the result it brings), which the hook passed."""
+    commit's position and whether the run was frozen then (a result committed in an
+    earlier commit), and the record blob of each at BASE. The walk is in topological
+    order: where history branches, a result committed on another branch may come
+    first and freeze a record a little early."""
     # Every edit of such a record: the earlier ones say what it was when it froze.
-    found = [
-        (i, commit, edit)
-        for i, (commit, changes) in enumerate(walk.commits)
+    edits = [
+        (i, edit, with_result[edit.experiment] < i)
+        for i, (_, changes) in enumerate(walk.commits)
         for edit in record_edits(changes, globs)
         if edit.experiment in with_result
-    ]
-    behind = _results_behind(walk, globs, {e.experiment for _, _, e in found})
-    edits = [
-        (i, edit, _frozen(walk, behind, with_result[edit.experiment], commit, edit.experiment, i))
-        for i, commit, edit in found
     ]
     wanted = {edit.experiment for _, edit, _ in edits}
     base_records: dict[str, str] = {}
@@ -110,46 +101,6 @@ def frozen_candidates(
         if stem(entry.path) in wanted and is_doc(entry, globs.is_record):
             base_records.setdefault(stem(entry.path), entry.sha)
     return edits, base_records
-
-
-@dataclass(frozen=True)
-class _Behind:
-    """Per commit of the range, the runs (as bits) whose result it or a commit it
-    descends from committed."""
-
-    bits: dict[str, int]
-    masks: dict[str, int]
-
-
-def _results_behind(walk: Walk, globs: DocumentGlobs, wanted: set[str]) -> _Behind:
-    bits = {exp_id: 1 << n for n, exp_id in enumerate(sorted(wanted))}
-    own: dict[str, int] = {}
-    for commit, changes in walk.commits:
-        for c in changes:
-            exp_id = stem(c.path)
-            if exp_id in bits and c.new_mode in REGULAR_MODES and globs.is_result(c.path):
-                own[commit] = own.get(commit, 0) | bits[exp_id]
-    masks: dict[str, int] = {}
-    for commit, parent_ids in walk.parents.items():  # parents before children
-        mask = own.get(commit, 0)
-        for parent in parent_ids:
-            mask |= masks.get(parent, 0)
-        masks[commit] = mask
-    return _Behind(bits, masks)
-
-
-def _frozen(
-    walk: Walk, behind: _Behind, first: int, commit: str, exp_id: str, position: int
-) -> bool:
-    """Whether the run was frozen when `commit` (at `position`) was made: its result at
-    BASE (`first` -1), or committed by its first parent or a commit that one descends
-    from. Without the walk's parents, by position (a result earlier in the walk)."""
-    if first < 0:
-        return True
-    parent_ids = walk.parents.get(commit)
-    if parent_ids is None:
-        return first < position
-    return bool(parent_ids and behind.masks.get(parent_ids[0], 0) & behind.bits[exp_id])
 
 
 def rewritten_records(

@@ -64,9 +64,6 @@ class Walk:
     added: dict[tuple[str, str], str] = field(default_factory=dict)
     # Every submodule path added in the range (its name alone is scanned), likewise.
     added_links: dict[str, str] = field(default_factory=dict)
-    # Every commit of the range (those that change nothing too) with its parents, first
-    # parent first, in the walk's order; empty when the walk was not asked for them.
-    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @functools.cached_property
     def rev_blobs(self) -> frozenset[tuple[str, str]]:

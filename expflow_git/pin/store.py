@@ -27,7 +27,8 @@ from expflow_git.errors import ExpflowError, printable
 PIN_HASH_PREFIX = "expflow$scrypt$"
 # Every hash `scheme_of` accepts: a salt of 8 bytes or more is 11 base64 characters or more
 # (16 let a hand-made hash with a salt of 8 to 11 bytes, which the tool checks, pass the
-# scan: a hunt, issue 18 thirty-ninth pass), a digest of 16 bytes 22.
+# scan: a hunt, issue 18 thirty-ninth pass), and a digest of 16 characters or more (looser
+# than the 22 of its 16 bytes: the scan errs toward finding).
 PIN_HASH_RE = re.compile(r"expflow\$scrypt\$[a-z0-9=,]+\$[A-Za-z0-9_-]{11,}\$[A-Za-z0-9_-]{16,}")
 
 PIN_FILE_NAME = "pin.hash"

@@ -188,10 +188,10 @@ _FLAG_RE = re.compile(
     # `${X:=N}`, `${X=N}`): the value whenever the variable is unset (a hunter's find, issue
     # 18 thirty-first pass).
     r"(?<![\w-])--pin(?:=|(?:[ \t]|\\\r?\n)+)(?P<q>(?:\\?[\"'])?)"
-    # A `.` ends the PIN as it ends a sentence (`… --pin NNNN.`), not before a digit (a
-    # decimal, `--pin 1013.25`), as it ends a tag's (a hunter's find, issue 18
-    # thirty-ninth pass: a README's sentence passed).
-    r"(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=])?(?P<pin>[0-9]{4})(?(ref)\})(?P=q)(?!\w|\.[0-9])",
+    # A `.` ends the PIN as it ends a sentence (`… --pin NNNN.`), not before a letter or
+    # a digit (a decimal, `--pin 1013.25`; a file, `--pin 2024.txt`: a review) (a
+    # hunter's find, issue 18 thirty-ninth pass: a README's sentence passed).
+    r"(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=])?(?P<pin>[0-9]{4})(?(ref)\})(?P=q)(?!\w|\.\w)",
     re.ASCII,
 )
 

@@ -71,14 +71,20 @@ def load_policy_bytes(
         return _build(cached, path, digest)
     try:
         raw = _load_yaml(data, path)
-    except ExpflowError:
+    except ExpflowError as exc:
+        unparsed: ExpflowError | None = exc
+    else:
+        unparsed = None
+    if unparsed is not None:
         # A YAML error may quote the policy's scalars (ruamel's duplicate key both values,
         # a tag's `'NNNN' is not a valid !!bool`): `pin: NNNN` twice printed the PIN in the
         # hook's and the audit's error (a hunt, issue 18 thirty-ninth pass). A policy that
-        # holds a secret is refused for it first, masked, as one that parses is.
+        # holds a secret is refused for it first, masked, as one that parses is; outside
+        # the `except`, so that the refusal carries no YAML error as its context, which a
+        # traceback (the API's, a notebook's) printed with the PIN (a review).
         if len(data) <= MAX_POLICY_BYTES:
             _check_no_secrets(data, path)
-        raise
+        raise unparsed
     _check_no_secrets(data, path)
     _check_unknown_keys(raw, load_schema(Kind.POLICY), "", path)
     if not is_valid(Kind.POLICY, raw):

@@ -51,14 +51,7 @@ def fail_run(layout: Layout, exp_id: str, reason: str, *, reason_option: str = "
 def _fail_run(layout: Layout, exp_id: str, reason: str, reason_option: str) -> str:
     exp_rel, doc = layout.find_experiment(exp_id)
     status = record_status(doc)
-    result_rel, committed = layout.run_result(doc["study"], exp_id)
-    if committed or layout.target(result_rel).exists():
-        raise ExpflowError(
-            f"{result_rel}: experiment {exp_id!r} has a result; a run with a result cannot "
-            "be marked failed (a wrong result is corrected with `result --overwrite`, or "
-            "deleted with `rm`)",
-            code=ExitCode.FAILED,
-        )
+    _refuse_a_result(layout, doc, exp_id, "be marked failed")
     if status not in _CAN_FAIL:
         raise ExpflowError(
             f"{exp_rel}: experiment {exp_id!r} is {status.value!r} already",
@@ -67,6 +60,19 @@ def _fail_run(layout: Layout, exp_id: str, reason: str, reason_option: str) -> s
     # Its result deleted on record (and its record put back), the run's status is frozen.
     refuse_deleted_run(layout, exp_id)
     return _set_status(layout, exp_rel, doc, Status.FAILED, reason=reason, option=reason_option)
+
+
+def _refuse_a_result(layout: Layout, doc: dict[str, Any], exp_id: str, what: str) -> None:
+    """A run with a result (committed, or on disk) cannot `what` (exit 1): `fail`'s and
+    `cancel`'s refusal, one message."""
+    result_rel, committed = layout.run_result(doc["study"], exp_id)
+    if committed or layout.target(result_rel).exists():
+        raise ExpflowError(
+            f"{result_rel}: experiment {exp_id!r} has a result; a run with a result cannot "
+            f"{what} (a wrong result is corrected with `result --overwrite`, or deleted "
+            "with `rm`)",
+            code=ExitCode.FAILED,
+        )
 
 
 def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
@@ -81,14 +87,7 @@ def cancellable(layout: Layout, exp_id: str) -> tuple[str, dict[str, Any]]:
             f"(status is {status.value!r})",
             code=ExitCode.FAILED,
         )
-    result_rel, committed = layout.run_result(exp_doc["study"], exp_id)
-    if committed or layout.target(result_rel).exists():
-        raise ExpflowError(
-            f"{result_rel}: experiment {exp_id!r} has a result; a run with a result cannot "
-            "be cancelled (a wrong result is corrected with `result --overwrite`, or "
-            "deleted with `rm`)",
-            code=ExitCode.FAILED,
-        )
+    _refuse_a_result(layout, exp_doc, exp_id, "be cancelled")
     refuse_deleted_run(layout, exp_id)  # before any PIN is asked for (a review)
     return exp_rel, exp_doc
 
