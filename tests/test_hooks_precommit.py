@@ -11,7 +11,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -545,6 +545,15 @@ def test_what_pre_commit_passes_no_hook_is_checked(exp_repo: ExpRepo, hook_env: 
     assert repo.head() == before
 
 
+def scaffolded(repo: ExpRepo, env: Mapping[str, str]) -> str:
+    """pre-commit installed and the example committed through its hooks: HEAD."""
+    pre_commit_install(repo.path, env)
+    seed_example(repo)
+    repo.git("add", "-A")
+    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
+    return repo.head()
+
+
 def test_a_staged_file_absent_from_the_work_tree_is_checked(
     exp_repo: ExpRepo, hook_env: dict
 ) -> None:
@@ -553,11 +562,7 @@ def test_a_staged_file_absent_from_the_work_tree_is_checked(
     staged that way, were committed past the framework's hooks (left by the twentieth
     pass). `protect`, which always runs, checks them."""
     repo, env = exp_repo, hook_env
-    pre_commit_install(repo.path, env)
-    seed_example(repo)
-    repo.git("add", "-A")
-    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
-    before = repo.head()
+    before = scaffolded(repo, env)
     bad = _add_unknown_metric_result(repo)
     repo.write("notes/n.txt", f"token = {PIN_SHA}\n")
     repo.git("add", "-A")

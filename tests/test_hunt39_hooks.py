@@ -1,36 +1,24 @@
 """An attacker's hunt of the pre-commit hooks run through real pre-commit (thirty-ninth
 pass): what a commit may spell that the scan hook lets through."""
 
+# The fixture `hook_env` is imported from test_hooks31_unborn_protect, and test parameters
+# of that name receive it (not a redefinition).
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import json
-import os
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import ExpRepo, run_cli
-from support import pre_commit_install
-from test_hooks_precommit import commit_through_hooks, seed_example
+from test_hooks31_unborn_protect import hook_env  # noqa: F401 (a fixture)
+from test_hooks_precommit import commit_through_hooks, scaffolded
 
 from expflow_git.pinscan.scanner import scan_bytes
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
 PIN = str(4000 + 821)  # never a literal in a file: the repository's own scan reads it
-
-
-@pytest.fixture
-def hook_env(tmp_path: Path, isolated_env: Path) -> dict[str, str]:
-    """pre-commit and git: a private pre-commit cache, this venv's scripts on PATH (the
-    template's hooks are `language: system`: they run the installed `expflow-git`)."""
-    return {
-        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-        "EXPFLOW_HOME": str(isolated_env),
-        "PRE_COMMIT_COLOR": "never",
-        "NO_COLOR": "1",
-    }
 
 
 # A `\t` escape in a string is a tab: a shell splits `--pin<TAB>NNNN` into the flag and the
@@ -77,11 +65,7 @@ def test_the_hook_refuses_a_pin_after_a_tab_escape(
     """Through real pre-commit (`pre-commit install`, `git commit`): a script calling
     `rm --pin\\tNNNN` went in, exit 0."""
     repo, env = exp_repo, hook_env
-    pre_commit_install(repo.path, env)
-    seed_example(repo)
-    repo.git("add", "-A")
-    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
-    before = repo.head()
+    before = scaffolded(repo, env)
     repo.write("tools/undo.py", TAB_LEAKS[0][1])
     repo.git("add", "-A")
     code, out = commit_through_hooks(repo, env, "a PIN after a tab escape")
@@ -124,11 +108,7 @@ def test_the_hooks_refuse_a_broken_policy_without_printing_its_pin(
 ) -> None:
     """The same through real pre-commit: the validate and protect hooks' output held it."""
     repo, env = exp_repo, hook_env
-    pre_commit_install(repo.path, env)
-    seed_example(repo)
-    repo.git("add", "-A")
-    assert commit_through_hooks(repo, env, "scaffold")[0] == 0
-    before = repo.head()
+    before = scaffolded(repo, env)
     policy = repo.path / "expflow.yaml"
     policy.write_text(policy.read_text() + BROKEN_POLICIES[0])
     repo.git("add", "-A")

@@ -1,6 +1,10 @@
 """An attacker's hunt of signed reports and their verification (issue 18, thirty-ninth
 pass): key files, `audit --previous`, `verify --trusted-ref`."""
 
+# The fixtures `repo` and `xcli` are imported from test_hunt38_verify, and test parameters
+# of those names receive them (not a redefinition).
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,28 +12,10 @@ from pathlib import Path
 import pytest
 from helpers_audit import (
     Cli,
-    add_run,
     assert_one_error_line,
-    commit_all,
     git,
-    m,
-    make_cli,
-    new_repo,
 )
-
-
-@pytest.fixture
-def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return make_cli(monkeypatch, capsys)
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = new_repo(tmp_path / "repo")
-    (root / ".git" / "info" / "exclude").write_text("*.json.out\n")
-    add_run(root, "a", m(50))
-    commit_all(root, "C0")
-    return root
+from test_hunt38_verify import repo, xcli  # noqa: F401 (fixtures: parameters of these names)
 
 
 def _keygen(xcli: Cli, tmp_path: Path, name: str) -> Path:
