@@ -287,10 +287,9 @@ def records_changed(
         deletion = deleting[exp_id][0].path
         if old is None:
             detail = "at a path it did not have then; put it back where and as it was"
-        elif fields := changed_fields(views.get(old), views.get(new or "")):
+        else:  # (fields differ: a record the same as it had was taken above)
+            fields = changed_fields(views.get(old), views.get(new or ""))
             detail = f"with its record changed: {', '.join(fields)} differ from the one it had"
-        else:  # pragma: no cover (the loop above took it)
-            continue
         findings.append(
             Finding(
                 path,
