@@ -44,6 +44,21 @@ AUDIT_STEP = next(
 )
 
 
+def fault_injected(tmp_path: Path, module: str, attribute: str, raising: str) -> Path:
+    """A folder whose `sitecustomize.py` replaces `attribute` (dotted: `Git.discover`) of
+    `module` with a function that raises `raising` (Python source), for the action's
+    process to start with (`run_action(pythonpath=...)`)."""
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(
+        f"import {module}\n"
+        "def _fault(*args, **kwargs):\n"
+        f"    raise {raising}\n"
+        f"{module}.{attribute} = _fault\n"
+    )
+    return inject
+
+
 def run_action(
     repo: Path,
     tmp: Path,
@@ -653,14 +668,12 @@ def test_a_crash_inside_the_audit_still_reports_did_not_complete(
     (tmp_path / "first").mkdir()
     report, _ = _passing_report(demo_repo, tmp_path)
     (demo_repo / "expflow-report.json").write_bytes(report)
-    inject = tmp_path / "inject"
-    inject.mkdir()
     # Fault injection into this package (not into git): the audit raises what a bug would.
-    (inject / "sitecustomize.py").write_text(
-        "import expflow_git.audit.pipeline\n"
-        "def _crash(*args, **kwargs):\n"
-        "    raise RuntimeError('boom 100%\\n::error::forged')\n"
-        "expflow_git.audit.pipeline.run_audit = _crash\n"
+    inject = fault_injected(
+        tmp_path,
+        "expflow_git.audit.pipeline",
+        "run_audit",
+        "RuntimeError('boom 100%\\n::error::forged')",
     )
     code, log, outputs, summary = run_action(
         demo_repo, tmp_path, pythonpath=(inject,), injected=True

@@ -16,6 +16,7 @@ import pytest
 from support import run_cli
 from test_action import (  # noqa: F401 (a fixture)
     demo_repo,
+    fault_injected,
     git,
     loosening_pull_request,
     run_action,
@@ -178,15 +179,8 @@ def test_a_ctrl_c_outside_the_audit_is_one_line_and_did_not_complete(
     """A cancelled job (or `timeout-minutes`) sends SIGINT: inside the audit it is one line
     and exit 130, but before it (the history's start, the stale files) or after it (the
     summary) it was a traceback, and the job got neither outputs nor a summary."""
-    inject = tmp_path / "inject"
-    inject.mkdir()
     # Fault injection into this package: a Ctrl-C while the action asks git for the repo.
-    (inject / "sitecustomize.py").write_text(
-        "import expflow_git.gitstore\n"
-        "def _interrupt(*args, **kwargs):\n"
-        "    raise KeyboardInterrupt\n"
-        "expflow_git.gitstore.Git.discover = _interrupt\n"
-    )
+    inject = fault_injected(tmp_path, "expflow_git.gitstore", "Git.discover", "KeyboardInterrupt")
     code, log, outputs, summary = run_action(
         demo_repo, tmp_path, pythonpath=(inject,), injected=True
     )
