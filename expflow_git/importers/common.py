@@ -84,11 +84,11 @@ from expflow_git.records.writer import (
     holdout_messages,
     read_document,
     records_lock,
+    studied_records,
     utc_now,
 )
 from expflow_git.run import masked_reason, short_repr
 from expflow_git.schemas import Kind, schema_errors
-from expflow_git.workspace import repo_path
 
 # What an import may differ in without the run having changed: when it was read, and
 # where from (a moved database file is the same study).
@@ -434,14 +434,8 @@ def _holdout_budget(ctx: _Context, plans: Sequence[RunPlan]) -> tuple[str, ...]:
     walk = ctx.layout.policy.walk_forward
     if walk is None or (walk.max_evaluations_per_study is None and walk.max_evaluations is None):
         return ()
-    split, root = walk.split, ctx.layout.root
-    study = ctx.source.expflow_study
-    records = [
-        Studied(repo_path(path.relative_to(root).as_posix()), exp_id, doc["study"])
-        for exp_id, paths in ctx.records.items()
-        for path in paths
-        if (doc := read_document(path)) is not None and isinstance(doc.get("study"), str)
-    ]
+    split, study = walk.split, ctx.source.expflow_study
+    records = studied_records(ctx.layout)
     records += [
         Studied(w.path, p.run.exp_id, study)
         for p in plans

@@ -1010,21 +1010,13 @@ def budget_warnings(layout: Layout, study: str, new: set[str]) -> tuple[str, ...
     total, limit = policy.max_runs, policy.max_runs_per_study
     if total is None and limit is None:
         return ()
-    records = layout.index(Kind.EXPERIMENT)
+    runs = set(layout.index(Kind.EXPERIMENT)) | new
     warnings: tuple[str, ...] = ()
-    if total is not None and len(runs := set(records) | new) > total:
+    if total is not None and len(runs) > total:
         warnings = (f"all studies will have {len(runs)} runs, over the policy's budget of {total}",)
-    if limit is None or len(set(records) | new) <= limit:  # (no study can be over: unread)
+    if limit is None or len(runs) <= limit:  # (no study can be over: no record read)
         return warnings
-    ids = {
-        exp_id
-        for exp_id, rels in records.items()
-        if any(
-            (doc := read_document(layout.disk(rel))) is not None and doc.get("study") == study
-            for rel in rels
-        )
-    }
-    ids |= new
+    ids = {r.id for r in studied_records(layout) if r.study == study} | new
     if len(ids) <= limit:
         return warnings
     return (
@@ -1207,6 +1199,19 @@ class Studied(NamedTuple):
     study: str
 
 
+def studied_records(layout: Layout) -> list[Studied]:
+    """The work tree's records (wherever the policy's globs keep them) that name a study,
+    each as the budgets count it: read once, for the run budget and the holdout budget of
+    `new`, `result` and `import`."""
+    return [
+        Studied(rel, exp_id, doc["study"])
+        for exp_id, rels in layout.index(Kind.EXPERIMENT).items()
+        for rel in rels
+        if (doc := read_document(layout.disk(rel))) is not None
+        and isinstance(doc.get("study"), str)
+    ]
+
+
 def holdout_look(doc: Mapping[str, Any] | None, split: str, exp_id: str) -> str | None:
     """The run a result is a look at the holdout split of (its `experiment`, else the
     file's stem), None when it carries no such split (`splits.<split>` not empty, as
@@ -1241,14 +1246,7 @@ def holdout_warnings(layout: Layout, plan: PlannedResult) -> tuple[str, ...]:
             looks.append(look)
     if all(limit is None or len(looks) <= limit for limit in (per_study, total)):
         return ()  # (no study can be over: no record read)
-    records = [
-        Studied(rel, exp_id, doc["study"])
-        for exp_id, rels in layout.index(Kind.EXPERIMENT).items()
-        for rel in rels
-        if (doc := read_document(layout.disk(rel))) is not None
-        and isinstance(doc.get("study"), str)
-    ]
-    return holdout_messages(layout.policy, records, looks, plan.record["study"])
+    return holdout_messages(layout.policy, studied_records(layout), looks, plan.record["study"])
 
 
 def holdout_messages(
