@@ -435,9 +435,17 @@ class Repository:
         if existing:
             # The record's path checked (no link out of the work tree) and the record
             # parsed strictly first: a broken one is named, not a KeyError from `get`.
-            layout.find_experiment(id)
+            _, doc = layout.find_experiment(id)
             record = self._get(id, held=True)  # (under the lock `run` holds)
-            same_record(record, study=study, params=params, tags=tags)
+            has = doc.get("title", "")  # (the API's Run holds no title)
+            same_record(
+                record,
+                study=study,
+                params=params,
+                tags=tags,
+                title=title,
+                record_title=has if isinstance(has, str) else "",
+            )
             study = record.study
         elif study is None:
             raise ValueError(f"run {id!r} has no record yet: give study=")

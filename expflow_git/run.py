@@ -429,9 +429,17 @@ def _int_digits() -> int:
 
 
 def same_record(
-    record: Run, *, study: str | None, params: Mapping[str, Any] | None, tags: Sequence[str]
+    record: Run,
+    *,
+    study: str | None,
+    params: Mapping[str, Any] | None,
+    tags: Sequence[str],
+    title: str = "",
+    record_title: str = "",
 ) -> None:
-    """`run()` on an existing record: what it is given must be what the record says."""
+    """`run()` on an existing record: what it is given must be what the record says (its
+    `title` too, the record's `record_title`: one that differed was ignored without a
+    word, a hunt, issue 18 fortieth pass; none given, `""`, is the record's)."""
     differs = [
         what
         for what, given, has in (
@@ -439,6 +447,7 @@ def same_record(
             ("params", None if params is None else dict(params), dict(record.params)),
             # tags as a set: `new` keeps their order, a caller need not (a user's hunt)
             ("tags", frozenset(tags) or None, frozenset(record.tags)),
+            ("title", title or None, record_title),
         )
         if given is not None and not _same(given, has)
     ]

@@ -57,10 +57,12 @@ def _masked_errors(command: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(command)
     def masked(*args: Any, **kwargs: Any) -> None:
         try:
-            # A --correct reason the PIN scan flags: exit 2 before anything is read.
+            # A --correct reason the PIN scan flags, or in which the PIN given or
+            # $EXPFLOW_PIN's stands alone: exit 2 before anything is read (a dry run too).
+            from expflow_git.cli.pinsettings import pin_settings
             from expflow_git.importers.common import check_correct_reason
 
-            check_correct_reason(kwargs.get("correct"))
+            check_correct_reason(kwargs.get("correct"), kwargs.get("pin"), env=pin_settings().env)
             command(*args, **kwargs)
         except ExpflowError as exc:
             shown = _shown(exc.message)

@@ -233,7 +233,9 @@ class _Context:
         return self.layout.deleted_on_record()
 
 
-def check_correct_reason(correct: str | None) -> None:
+def check_correct_reason(
+    correct: str | None, *pins: str | None, env: Mapping[str, str] | None = None
+) -> None:
     """A `--correct` reason the PIN scan flags (`rerun --pin NNNN`) is a usage error (exit
     2, spec §4.2) before anything is read or written, whether or not the import then
     plans a correction: it was refused only when one was planned, and an import that
@@ -242,7 +244,11 @@ def check_correct_reason(correct: str | None) -> None:
     `plan_correction` scans it. A reason that is not text is a ValueError, an empty or
     blank one or one the schema refuses (two lines) exit 2, all before anything is read
     (`correct=5` passed an import that planned no correction; `--correct ''` was told to
-    "give --correct TEXT", a hunter's report, issue 18 twenty-eighth pass)."""
+    "give --correct TEXT", a hunter's report, issue 18 twenty-eighth pass). So is a
+    reason in which one of `pins` (`--pin`) or `env`'s $EXPFLOW_PIN stands alone
+    (`pin.guard.refuse_pin_in`): `--dry-run` planned it "corrected", exit 0, and the
+    Python API wrote it into the correction (no PIN is asked there), where the CLI's
+    real run refuses it once approved (a hunt, issue 18 fortieth pass)."""
     if correct is None:
         return
     if not isinstance(correct, str):
@@ -269,6 +275,9 @@ def check_correct_reason(correct: str | None) -> None:
         # Named by where the reason goes (no correction file exists to name).
         where = replace(found, path=f"{CORRECTIONS_DIR}/", line=None, col=None)
         raise ExpflowError(f"--correct: {where}; the PIN scan refuses it, nothing written")
+    from expflow_git.pin.guard import refuse_pin_in
+
+    refuse_pin_in({"--correct": correct}, *pins, env=os.environ if env is None else env)
 
 
 def plan_import(
@@ -280,7 +289,7 @@ def plan_import(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     """Decide, run by run, what importing `source` writes; nothing is written here."""
-    check_correct_reason(correct)
+    check_correct_reason(correct, env=environ)
     # The policy's globs must take the files before any run is looked at (exit 2).
     layout.experiment_path(source.expflow_study, "x")
     layout.result_path(source.expflow_study, "x")
