@@ -17,6 +17,7 @@ from pathlib import Path
 
 from expflow_git.atomicfile import write_atomic
 from expflow_git.errors import ExpflowError, printable, utf8_argument
+from expflow_git.gitstore import first_line
 from expflow_git.records.scaffold import COMPETITION_POLICY
 
 DEMO_POLICY = COMPETITION_POLICY + (
@@ -48,13 +49,31 @@ def _git(root: Path, *args: str) -> None:
         GIT_COMMITTER_NAME="expflow demo",
         GIT_COMMITTER_EMAIL="demo@example.invalid",
     )
-    subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+    # The user's configuration must not make another commit, nor stop it (a hunt, issue 18
+    # fortieth pass): their hooks for every repository (`core.hooksPath`, or a template's)
+    # ran, a refusal was a traceback and an edited message another commit, and so was a
+    # commit encoding (`encoding latin1` in its header).
+    proc = subprocess.run(
+        [
+            "git",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            f"core.hooksPath={os.devnull}",
+            "-c",
+            "i18n.commitEncoding=UTF-8",
+            *args,
+        ],
         cwd=root,
         env=env,
-        check=True,
+        check=False,
         capture_output=True,
     )
+    if proc.returncode != 0:
+        detail = first_line(proc.stderr) or f"exited with status {proc.returncode}"
+        raise ExpflowError(f"git {args[0]}: {detail}")
 
 
 def build_repo(root: Path) -> None:
@@ -84,7 +103,8 @@ def build_repo(root: Path) -> None:
                 root / kind / STUDY / f"{exp_id}.json", (json.dumps(doc, indent=2) + "\n").encode()
             )
     _git(root, "init", "-q")
-    _git(root, "add", "-A")
+    # (--force: a global ignore file naming results/ left every result out)
+    _git(root, "add", "--force", "-A")
     _git(root, "commit", "-q", "-m", "Demo competition: seven runs")
 
 

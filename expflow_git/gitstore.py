@@ -526,7 +526,11 @@ def _parse_index(out: bytes) -> list[IndexEntry]:
 
 
 # `git log` as the history readers parse it: raw changes, NUL-separated, full ids, no
-# renames, against the first parent of a merge, whatever the user's configuration.
+# renames, against the first parent of a merge, whatever the user's configuration. Its
+# text in UTF-8 (`i18n.logOutputEncoding = latin1` made `show` print U+FFFD for each
+# letter past ASCII of a subject or an author), each commit's changes in git's own
+# order, by path (`-O` an empty file: a user's `diff.orderFile` chose it; a hunt, issue
+# 18 fortieth pass).
 # Every diff lists submodules whatever `.gitmodules` says: `ignore = all` there (a
 # pull request's own file) hid a submodule added at a document path from every check.
 _ALL_SUBMODULES = "--ignore-submodules=none"
@@ -547,6 +551,8 @@ _LOG_RAW = (
     "--no-abbrev",
     "--no-color",
     "--no-show-signature",
+    "--encoding=UTF-8",
+    f"-O{os.devnull}",
     "--root",
     "--diff-merges=first-parent",
 )
