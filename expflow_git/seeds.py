@@ -274,7 +274,7 @@ def _policy(policy: Policy | str | os.PathLike[str] | None) -> Policy:
     path = Path(policy)
     # As the CLI says it (exit 2), not a FileNotFoundError; a pipe or a device is refused
     # unread, and no more than the cap is read (a path to /dev/zero ate all memory).
-    data = read_policy_file(path, str(path), follow_links=True)
+    data = read_policy_file(path, str(path))
     return load_policy_bytes(data, path=path.name)
 
 

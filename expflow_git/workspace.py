@@ -4,7 +4,7 @@ and the record commands share it."""
 
 from __future__ import annotations
 
-import errno
+import io
 import os
 import stat
 from collections.abc import Callable, Sequence
@@ -114,22 +114,17 @@ class Workspace:
         # The work tree's own policy (a clone's `expflow.yaml -> /dev/zero`) is never read
         # through a link, as the audit reads none there; one outside it (`--policy`,
         # EXPFLOW_POLICY naming a shared file) is the user's choice, a link followed.
+        # Nor through a folder of it made a link (`conf -> lax`, the policy at
+        # `conf/expflow.yaml`): git commits the link, and the audit finds no policy there
+        # (an attacker's hunt, thirty-eighth pass). The root's own file is read by the
+        # path it is named by (`sub/../expflow.yaml` with `sub` a link opened the file
+        # beside the link's target: the commit's `expflow.yaml` judges the audit; the
+        # same hunt).
         own = not outside_root(rel)
-        if own and (linked := linked_folder(self.root, rel, {})) is not None:
-            # Nor through a folder of it made a link (`conf -> lax`, the policy at
-            # `conf/expflow.yaml`): git commits the link, and the audit finds no policy
-            # there (an attacker's hunt, thirty-eighth pass).
-            raise ExpflowError(
-                f"{rel}: cannot read policy: its folder {linked} is a symbolic link, not a "
-                "folder (the audit reads no policy in its place)"
-            )
         data = read_policy_file(
-            # The root's own file by the path it is named by (`sub/../expflow.yaml` with
-            # `sub` a link opened the file beside the link's target: the commit's
-            # `expflow.yaml` judges the audit; an attacker's hunt, thirty-eighth pass).
-            self.root / rel if own else self.policy_path,
+            repo_path(rel) if own else self.policy_path,  # (by the bytes on disk)
             rel,
-            follow_links=not own,
+            root=self.root if own else None,
             missing="no policy file; run `expflow-git init` or pass --policy",
         )
         return load_policy_bytes(data, path=rel, cache_dir=self.cache_dir(), warn=warn)
@@ -199,22 +194,35 @@ class Workspace:
 
 
 def read_policy_file(
-    path: str | os.PathLike[str], shown: str, *, follow_links: bool, missing: str | None = None
+    path: str | os.PathLike[str],
+    shown: str,
+    *,
+    root: Path | None = None,
+    missing: str | None = None,
 ) -> bytes:
     """The policy file's bytes, refused (exit 2, one line naming it as `shown`) when it is
-    missing (`missing` the line's ending, else the OS's words), unreadable, a link (unless
-    `follow_links`), a folder, a pipe or a device, or over the cap: no more than the cap
-    and a byte is read, and a FIFO never blocks the open. It was read whole, the cap
-    checked after: a committed `expflow.yaml -> /dev/zero` made `validate`, `list`, `new`
-    and `scan` eat all memory, and `--policy FIFO` waited forever (a user's hunt, issue 18
-    twenty-ninth pass)."""
+    missing (`missing` the line's ending, else the OS's words), unreadable, a folder, a
+    pipe or a device, or over the cap: no more than the cap and a byte is read, and a FIFO
+    never blocks the open. It was read whole, the cap checked after: a committed
+    `expflow.yaml -> /dev/zero` made `validate`, `list`, `new` and `scan` eat all memory,
+    and `--policy FIFO` waited forever (a user's hunt, issue 18 twenty-ninth pass). With
+    `root`, `path` is the work tree's own file below it (`read_in_tree`: a link there, or
+    below a folder that is one, is refused); without, a link is followed (the user's
+    choice of a file outside the work tree)."""
     from expflow_git.policy.load import MAX_POLICY_BYTES
 
     try:
-        return read_regular(path, MAX_POLICY_BYTES, follow_links=follow_links)
+        if root is not None:
+            return read_in_tree(root, os.fspath(path), MAX_POLICY_BYTES)
+        return read_regular(path, MAX_POLICY_BYTES, follow_links=True)
     except FileNotFoundError as exc:
         why = missing or f"cannot read policy: {exc.strerror}"
         raise ExpflowError(f"{shown}: {why}") from None
+    except ThroughLink as exc:
+        raise ExpflowError(
+            f"{shown}: cannot read policy: its folder {exc.folder} is a symbolic link, not a "
+            "folder (the audit reads no policy in its place)"
+        ) from None
     except NotRegular as exc:
         audit = " (the audit reads no policy in its place)" if exc.kind == SYMLINK else ""
         raise ExpflowError(
@@ -297,9 +305,10 @@ def outside_root(rel: str) -> bool:
     return rel.startswith("/") or rel.split("/", 1)[0] == ".."
 
 
-def through_link(folder: str) -> str:
-    """Why a document below `folder`, a symbolic link on disk, is not read."""
-    return f"{folder} is a symbolic link; documents are never read through one"
+def through_link(folder: str, what: str = "documents") -> str:
+    """Why a document (or a file to scan: `what`) below `folder`, a symbolic link on disk,
+    is not read."""
+    return f"{folder} is a symbolic link; {what} are never read through one"
 
 
 def linked_folder(root: Path | str, rel: str, links: dict[str, bool]) -> str | None:
@@ -351,25 +360,27 @@ class TooLarge(Exception):
         self.size = size
 
 
-def read_regular(path: str | os.PathLike[str], cap: int, *, follow_links: bool) -> bytes:
-    """The bytes of the regular file at `path`, at most `cap`. Raises NotRegular (a link,
-    unless `follow_links`; a folder, a pipe, a device), TooLarge, or the OSError of the
-    open or a read (FileNotFoundError for one missing). The open never blocks (a FIFO)."""
-    flags = READ_NOFOLLOW if not follow_links else READ_NOFOLLOW & ~getattr(os, "O_NOFOLLOW", 0)
-    if not follow_links and os.path.islink(path):
-        raise NotRegular(SYMLINK)  # (also where the platform has no O_NOFOLLOW)
+def read_regular(
+    path: str | bytes | os.PathLike[str], cap: int | None, *, follow_links: bool
+) -> bytes:
+    """The bytes of the regular file at `path`, at most `cap` (None: any size). Raises
+    NotRegular (a link, unless `follow_links`; a folder, a pipe, a device), TooLarge, or
+    the OSError of the open or a read (FileNotFoundError for one missing); see
+    `open_regular`. The one reader of a file that must be one: the policy, a document, a
+    file to scan, a CSV."""
+    fd, info = open_regular(path, follow_links=follow_links)
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow_links and os.path.islink(path):
-            raise NotRegular(SYMLINK) from None  # made a link since the check
-        raise
-    try:
-        info = os.fstat(fd)  # of the file opened: no swap between the check and the read
-        if not stat.S_ISREG(info.st_mode):
-            raise NotRegular(mode_kind(info.st_mode))
-        chunks: list[bytes] = []
-        size = 0
+        if cap is None:  # (as `read_bytes` reads a file: one buffer, whatever its size)
+            with io.FileIO(fd, closefd=False) as stream:
+                return stream.readall()
+        if info.st_size > cap:
+            raise TooLarge(info.st_size)  # (nothing read)
+        # One read when the file is still its size (no second read to meet the end).
+        data = os.read(fd, info.st_size + 1)
+        if len(data) == info.st_size:
+            return data
+        chunks = [data]
+        size = len(data)
         while size <= cap and (chunk := os.read(fd, min(cap + 1 - size, 1 << 20))):
             chunks.append(chunk)
             size += len(chunk)
@@ -378,3 +389,71 @@ def read_regular(path: str | os.PathLike[str], cap: int, *, follow_links: bool) 
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def open_regular(
+    path: str | bytes | os.PathLike[str], *, follow_links: bool
+) -> tuple[int, os.stat_result]:
+    """A descriptor open (for reading) on the regular file at `path`, and its `fstat`; the
+    caller closes it. Raises NotRegular (a link, unless `follow_links`; a folder, a pipe,
+    a device) or the OSError of the open (FileNotFoundError for one missing). The open
+    never blocks (a FIFO), and never follows a link where `follow_links` is False: one
+    `open` (no `lstat` before it), and what is checked is the file opened, so nothing
+    swapped in between the check and the read is read."""
+    flags = READ_NOFOLLOW if not follow_links else READ_NOFOLLOW & ~_NOFOLLOW
+    if not follow_links and not _NOFOLLOW and os.path.islink(path):
+        raise NotRegular(SYMLINK)  # (where the platform has no O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        if not follow_links and os.path.islink(path):
+            raise NotRegular(SYMLINK) from None  # ELOOP on Linux; other errors elsewhere
+        raise
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise NotRegular(mode_kind(info.st_mode))
+    return fd, info
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class ThroughLink(NotRegular):
+    """The path lies below `folder`, a folder of it that is a symbolic link on disk."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__(through_link(folder))
+        self.folder = folder
+
+
+def read_in_tree(
+    root: Path | str, rel: str, cap: int | None, links: dict[str, bool] | None = None
+) -> bytes:
+    """The file at `rel` (a path below `root`, as git names it) as `read_regular` reads it,
+    never through a symbolic link: neither the file itself (NotRegular, `SYMLINK`) nor a
+    folder of its path (ThroughLink; `links` remembers each folder asked about). git
+    commits a link, never the files it points at: the one reader of the work tree's
+    policy and documents (`list`, the lookups; `validate` opens with `open_in_tree`)."""
+    _not_through_link(root, rel, links)
+    return read_regular(on_disk(root, rel), cap, follow_links=False)
+
+
+def open_in_tree(
+    root: Path | str, rel: str, links: dict[str, bool] | None = None
+) -> tuple[int, os.stat_result]:
+    """`open_regular` of the file at `rel` below `root`, refused as `read_in_tree` refuses
+    a path (ThroughLink, NotRegular)."""
+    _not_through_link(root, rel, links)
+    return open_regular(on_disk(root, rel), follow_links=False)
+
+
+def _not_through_link(root: Path | str, rel: str, links: dict[str, bool] | None) -> None:
+    if (folder := linked_folder(root, rel, {} if links is None else links)) is not None:
+        raise ThroughLink(folder)

@@ -57,8 +57,10 @@ def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
             )
         if unread and staged:
             err(f"{PROG} scan: {unread} path(s) not staged: --staged scans the index")
-        elif unread:
+        elif unread and paths:
             err(f"{PROG} scan: {unread} path(s) named are no file to scan")
+        elif unread:  # (a tracked file there that cannot be read: none is named)
+            err(f"{PROG} scan: {unread} file(s) could not be read")
         raise SystemExit(ExitCode.FAILED)
     err(f"{PROG} scan: {count} file(s) clean")
 

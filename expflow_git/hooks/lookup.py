@@ -24,7 +24,16 @@ from expflow_git.errors import ExpflowError
 from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
-from expflow_git.workspace import linked_folder, on_disk, outside_root
+from expflow_git.workspace import (
+    NotRegular,
+    linked_folder,
+    on_disk,
+    open_in_tree,
+    open_regular,
+    outside_root,
+    read_in_tree,
+    read_regular,
+)
 
 if TYPE_CHECKING:
     from expflow_git.gitblobs import BlobReader
@@ -249,14 +258,26 @@ class Lookup:
         through one, as git commits the link, not what it points at."""
         return None if outside_root(path) else linked_folder(self.root, path, self._linked)
 
+    def open_file(self, path: str) -> tuple[int, os.stat_result]:
+        """The regular file at `path` on disk, open, and its `fstat` (the caller closes
+        it), as `workspace.open_in_tree` opens it (and raises): never through a symbolic
+        link, nor through a folder of its path that is one (but for a path outside the
+        root)."""
+        if outside_root(path):
+            return open_regular(on_disk(self.root, path), follow_links=False)
+        return open_in_tree(self.root, path, self._linked)
+
     def read(self, path: str) -> bytes | None:
         """The content of `path` where it is looked up; None if it is not there, or is no
         file (a symbolic link or a submodule: its target's name is not a document; on
         disk, a file below a folder that is a link)."""
         if self.source is not Source.INDEX and path not in self.skipped:
-            if self.linked_folder(path) is not None:
+            try:
+                if outside_root(path):
+                    return read_regular(on_disk(self.root, path), None, follow_links=False)
+                return read_in_tree(self.root, path, None, self._linked)
+            except (OSError, NotRegular):
                 return None
-            return _regular_file(on_disk(self.root, path))
         if path in self._blobs:
             return self._blobs[path]
         sha = self._ids.get(path)
@@ -316,27 +337,6 @@ def file_or_blob(git: Git, path: str, sha: str) -> bytes:
 
 
 MAX_SAME_ON_DISK = 1 << 20  # bytes: a larger file is no document (jsonstrict's cap)
-
-
-def _regular_file(full: str | bytes) -> bytes | None:
-    """The file at `full`, None if it is no regular file (a link is not followed)."""
-    try:
-        fd = os.open(full, READ_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        if not getattr(os, "O_NOFOLLOW", 0) and os.path.islink(full):
-            return None  # (no O_NOFOLLOW here: the link was opened through)
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def holds(paths: Sequence[str], path: str) -> bool:

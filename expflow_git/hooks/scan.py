@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.pinscan.scanner import name_findings, path_is_allowed, scan_bytes
-from expflow_git.workspace import Workspace, os_path, repo_path, walk_files
+from expflow_git.workspace import (
+    SYMLINK,
+    NotRegular,
+    Workspace,
+    linked_folder,
+    os_path,
+    outside_root,
+    read_regular,
+    repo_path,
+    through_link,
+    walk_files,
+)
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
@@ -41,8 +52,17 @@ def scan_paths(
     # the locale's: under latin-1 a staged `këy.txt` given was "not staged", unscanned.
     listed = ws.index_below([repo_path(ws.rel(p)) for p in odd])
     given: set[int] = set()  # (--staged) the positions of files named, not found below
+    # A file on disk below a folder that is a symbolic link is never read through it: git
+    # commits the link (its target string, scanned when the link is given or listed),
+    # never what it points at, and `git add` refuses such a path ("beyond a symbolic
+    # link"). `scan data/x`, `data` a link, read the file it led to and called it clean,
+    # `scan data/sub` walked the folder, and `scan` read a tracked file below a folder
+    # made a link from wherever the link pointed (a hunt, issue 18 fortieth pass).
+    links: dict[str, bool] = {}
     for p in paths:
-        if p in odd and (under := listed.get(rel := repo_path(ws.rel(p)))) is not None:
+        if not ws.staged and (folder := _linked(ws, rel := repo_path(ws.rel(p)), links)):
+            named.append(_through_link(rel, folder))
+        elif p in odd and (under := listed.get(rel := repo_path(ws.rel(p)))) is not None:
             if under != [rel] and not (allow and path_is_allowed(rel, allow)):
                 named += name_findings(rel)  # a folder's own name (below)
             targets.extend((ws.root / os_path(u), u) for u in under)
@@ -66,8 +86,9 @@ def scan_paths(
     if not paths:
         # In a repository the index's paths (the documents' convention), else the walk's
         # names (the OS's).
-        if ws.git is not None:
-            targets = [(ws.root / os_path(rel), rel) for rel in ws.tracked_paths()]
+        if ws.git is not None:  # (not below a linked folder: gone from the disk, for git)
+            tracked = ws.tracked_paths()
+            targets = [(ws.root / os_path(r), r) for r in tracked if not _linked(ws, r, links)]
         else:
             targets = [(ws.root / rel, repo_path(rel)) for rel in ws.tracked_paths()]
     rels = [repo_path(ws.rel(full)) if rel is None else rel for full, rel in targets]
@@ -92,6 +113,9 @@ def scan_paths(
         return named + [f for _, found in by_position for f in found], count
     for position, ((full, _), rel) in enumerate(zip(targets, rels, strict=True)):
         content = _read(full)
+        if isinstance(content, str):  # a file there that cannot be read: named, not clean
+            findings.append(_cannot_read(rel, content))
+            continue
         if content is None:
             # A file named that is not there (a typo) was "0 file(s) clean" (a hunt,
             # issue 18 twenty-eighth pass): nothing was scanned, so it is not known clean.
@@ -108,6 +132,26 @@ def scan_paths(
         count += 1
         findings.extend(scan_bytes(rel, content, allow=allow))
     return named + findings, count
+
+
+def _linked(ws: Workspace, rel: str, links: dict[str, bool]) -> str | None:
+    """The first folder of `rel` (as `ws.rel` names it) that is a symbolic link on disk,
+    None when none is, nor for a path outside the root (`links` remembers each folder)."""
+    return None if outside_root(rel) else linked_folder(ws.root, rel, links)
+
+
+def _through_link(rel: str, folder: str) -> Finding:
+    """A path named to `scan` (from disk) below `folder`, a symbolic link on disk."""
+    from expflow_git.checks import Problem
+
+    return Finding(rel, Problem.NOT_A_FILE.value, through_link(folder, "files"))
+
+
+def _cannot_read(rel: str, why: str) -> Finding:
+    """A file `scan` found but could not read, as `validate` says of a document."""
+    from expflow_git.checks import Problem
+
+    return Finding(rel, Problem.NOT_A_FILE.value, why)
 
 
 def _unreadable(rel: str, full: Path) -> Finding:
@@ -168,18 +212,29 @@ def _staged(ws: Workspace, rels: list[str]) -> Iterator[tuple[int, str, bytes | 
             yield position, rel, data
 
 
-def _read(full: Path) -> bytes | None:
-    """The bytes to scan on disk: the file, or a symbolic link's target string."""
-    if full.is_symlink():
-        # A link's content, as git stores it, is its target string: scanned, never followed
-        # (a PIN hash committed as a link target would otherwise pass every check).
-        try:
-            return os.fsencode(os.readlink(full))
-        except OSError:
+def _read(full: Path) -> bytes | str | None:
+    """The bytes to scan on disk: the file, or a symbolic link's target string; None
+    where there is nothing to read (no file, a folder, a pipe, a device), or why the file
+    there cannot be read (an error of the OS: it was a one-line `error: Input/output
+    error` naming no file, exit 2, with the other files' findings unsaid; a hunt, issue
+    18 fortieth pass). One open that never follows a link (`workspace.read_regular`):
+    a link check, then `is_file` and `read_bytes` followed one made meanwhile, and a
+    named pipe made there then blocked the read."""
+    try:
+        return read_regular(full, None, follow_links=False)  # any size (scanned in parts)
+    except NotRegular as exc:
+        if exc.kind != SYMLINK:
             return None
-    if not full.is_file():
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return full.read_bytes()  # any size (the scanner reads one over 512 MiB in parts)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror}"
+    # A link's content, as git stores it, is its target string: scanned, never followed
+    # (a PIN hash committed as a link target would otherwise pass every check).
+    try:
+        return os.fsencode(os.readlink(full))
+    except OSError:
+        return None
 
 
 def _allow_list(ws: Workspace, warn: Callable[[str], None]) -> tuple[str, ...]:

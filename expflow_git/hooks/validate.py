@@ -27,7 +27,6 @@ import json
 import operator
 import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,13 +53,14 @@ from expflow_git.errors import Finding
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.hooks.lookup import Lookup, Source, holds
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
-from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
 from expflow_git.workspace import (
+    SYMLINK,
+    NotRegular,
+    ThroughLink,
     Workspace,
-    on_disk,
     os_path,
     repo_path,
     through_link,
@@ -606,20 +606,17 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
             return _symlink_finding(rel)
         staged = lookup.read(rel)
         return Finding(rel, Problem.NOT_A_FILE.value, "not staged") if staged is None else staged
-    if (folder := lookup.linked_folder(rel)) is not None:
-        # git commits the link, never the files it points at (a hunt, thirty-eighth pass:
-        # a study's folder replaced by a link to another was read through it, "OK").
-        return Finding(rel, Problem.NOT_A_FILE.value, through_link(folder))
-    full = os.path.join(ws.root, rel)
-    if not _NOFOLLOW and os.path.islink(full):
-        return _symlink_finding(rel)
     try:
-        # One open that refuses a symbolic link instead of lstat + open; a FIFO does not
-        # block it (O_NONBLOCK), and is refused below.
-        # By the bytes git gave (a path is UTF-8 with surrogateescape, as gitstore
-        # decodes it), not by the filesystem encoding's: under LC_ALL=C without UTF-8
-        # mode that is ASCII, and `ëxp.json` was a UnicodeEncodeError traceback.
-        fd = os.open(full if rel.isascii() else on_disk(ws.root, rel), READ_NOFOLLOW)
+        # One open that refuses a symbolic link (no lstat before it), nothing read through
+        # a folder of the path that is one (`Lookup.linked_folder`: git commits the link,
+        # never the files it points at; a hunt, thirty-eighth pass: a study's folder
+        # replaced by a link to another was read through it, "OK"); a FIFO does not block
+        # it, and is refused. By the bytes git gave (a path is UTF-8 with surrogateescape,
+        # as gitstore decodes it), not by the filesystem encoding's: under LC_ALL=C without
+        # UTF-8 mode that is ASCII, and `ëxp.json` was a UnicodeEncodeError traceback.
+        fd, info = lookup.open_file(rel)
+    except ThroughLink as exc:
+        return Finding(rel, Problem.NOT_A_FILE.value, through_link(exc.folder))
     except FileNotFoundError:
         if lookup.source is Source.WORK_TREE:
             return None  # tracked, but deleted from the working tree
@@ -630,14 +627,13 @@ def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding 
         if staged is None:
             return Finding(rel, Problem.NOT_A_FILE.value, "no such file")
         return staged
-    except OSError as exc:
-        if os.path.islink(full):  # ELOOP on Linux; other errors elsewhere
+    except NotRegular as exc:
+        if exc.kind == SYMLINK:
             return _symlink_finding(rel)
+        return Finding(rel, Problem.NOT_A_FILE.value, "is not a regular file")
+    except OSError as exc:
         return Finding(rel, Problem.NOT_A_FILE.value, f"cannot read: {exc.strerror}")
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return Finding(rel, Problem.NOT_A_FILE.value, "is not a regular file")
         if info.st_size > DEFAULT_MAX_BYTES:  # what parse_json would say, without reading it
             return Finding(rel, Problem.JSON.value, over_cap(info.st_size))
         return _read_all(fd, info.st_size)
@@ -657,9 +653,6 @@ def _read_all(fd: int, size: int) -> bytes:
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # (where there is none, links are asked about)
 
 
 def _symlink_finding(rel: str) -> Finding:

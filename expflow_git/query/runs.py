@@ -11,8 +11,6 @@ none of them: checks.pair_runs), each named by a `duplicate-id` finding.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +28,16 @@ from expflow_git.documents import Experiment, Result, Scalar, Status, stem
 from expflow_git.errors import ExitCode, ExpflowError, Finding, mask_flagged, masked_argument
 from expflow_git.gitstore import Git
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
-from expflow_git.localcache import READ_NOFOLLOW
 from expflow_git.policy.model import Policy, did_you_mean
 from expflow_git.schemas import Kind
-from expflow_git.workspace import linked_folder, on_disk, through_link
+from expflow_git.workspace import (
+    SYMLINK,
+    NotRegular,
+    ThroughLink,
+    TooLarge,
+    read_in_tree,
+    through_link,
+)
 
 
 @dataclass(frozen=True)
@@ -301,43 +305,34 @@ def _work_tree_documents(
     for rel in paths:
         kind = policy.kind_of(rel)
         if kind is not None and only_kind in (None, kind):
-            folder = linked_folder(root, rel, links)
-            data = (
-                read_document(root, rel)
-                if folder is None
-                else _not_a_file(rel, through_link(folder))
-            )
+            data = read_document(root, rel, links)
             if data is not None:
                 yield rel, kind, data
 
 
-def read_document(root: Path, rel: str) -> bytes | Finding | None:
-    """A document's bytes, a finding if it cannot be one (a symbolic link, not a regular
-    file, too large), or None if it is gone (deleted, not yet staged)."""
+def read_document(
+    root: Path, rel: str, links: dict[str, bool] | None = None
+) -> bytes | Finding | None:
+    """A document's bytes, a finding if it cannot be one (a symbolic link, below a folder
+    that is one on disk, not a regular file, too large), or None if it is gone (deleted,
+    not yet staged). `links`: the folders asked about (`workspace.read_in_tree`)."""
     # By the bytes git gave (UTF-8 with surrogateescape, as gitstore decodes paths), not
     # the filesystem encoding's: under LC_ALL=C without UTF-8 mode that is ASCII, and a
     # record named `ëxp.json` was a UnicodeEncodeError traceback in list and show.
-    full = on_disk(root, rel)
-    if os.path.islink(full):
-        return _not_a_file(rel, "is a symbolic link; documents must be files")
     try:
-        fd = os.open(full, READ_NOFOLLOW)  # no link followed, a FIFO does not block
+        return read_in_tree(root, rel, DEFAULT_MAX_BYTES, links)  # a FIFO does not block
     except FileNotFoundError:
         return None
+    except ThroughLink as exc:
+        return _not_a_file(rel, through_link(exc.folder))
+    except NotRegular as exc:
+        if exc.kind == SYMLINK:
+            return _not_a_file(rel, "is a symbolic link; documents must be files")
+        return _not_a_file(rel, "is not a regular file")
+    except TooLarge as exc:
+        return Finding(rel, Problem.JSON.value, over_cap(exc.size))
     except OSError as exc:
         return _not_a_file(rel, f"cannot read: {exc.strerror}")
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return _not_a_file(rel, "is not a regular file")
-        data = os.read(fd, DEFAULT_MAX_BYTES + 1)
-        while len(data) <= DEFAULT_MAX_BYTES and (chunk := os.read(fd, 1 << 20)):
-            data += chunk
-        if len(data) > DEFAULT_MAX_BYTES:
-            return Finding(rel, Problem.JSON.value, over_cap(max(len(data), info.st_size)))
-        return data
-    finally:
-        os.close(fd)
 
 
 def _not_a_file(rel: str, message: str) -> Finding:

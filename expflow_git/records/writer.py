@@ -44,7 +44,7 @@ from expflow_git.globs import literal_folder
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
-from expflow_git.workspace import on_disk, os_path, repo_path
+from expflow_git.workspace import linked_folder, on_disk, os_path, repo_path
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Planned
@@ -279,6 +279,19 @@ class Layout:
                 self._listing.indexes[kind] = self._index(kind)
             return dict(self._listing.indexes[kind])
         return self._index(kind)
+
+    def in_tree(self, kind: Kind) -> dict[str, list[str]]:
+        """`index(kind)` without the paths below a folder that is a symbolic link on disk:
+        the work tree's documents as `validate`, the hook and the audit count them (a
+        budget). git commits the link, never the files it points at; `new` counted the
+        records behind `experiments/s/old -> …` and warned of a budget the hook then
+        passed (a hunt, issue 18 fortieth pass)."""
+        links: dict[str, bool] = {}
+        kept = {
+            name: [rel for rel in rels if linked_folder(self.root, rel, links) is None]
+            for name, rels in self.index(kind).items()
+        }
+        return {name: rels for name, rels in kept.items() if rels}
 
     def _index(self, kind: Kind) -> dict[str, list[str]]:
         found: dict[str, set[str]] = {}
@@ -1010,7 +1023,7 @@ def budget_warnings(layout: Layout, study: str, new: set[str]) -> tuple[str, ...
     total, limit = policy.max_runs, policy.max_runs_per_study
     if total is None and limit is None:
         return ()
-    runs = set(layout.index(Kind.EXPERIMENT)) | new
+    runs = set(layout.in_tree(Kind.EXPERIMENT)) | new
     warnings: tuple[str, ...] = ()
     if total is not None and len(runs) > total:
         warnings = (f"all studies will have {len(runs)} runs, over the policy's budget of {total}",)
@@ -1205,11 +1218,23 @@ def studied_records(layout: Layout) -> list[Studied]:
     `new`, `result` and `import`."""
     return [
         Studied(rel, exp_id, doc["study"])
-        for exp_id, rels in layout.index(Kind.EXPERIMENT).items()
+        for exp_id, rels in layout.in_tree(Kind.EXPERIMENT).items()
         for rel in rels
-        if (doc := read_document(layout.disk(rel))) is not None
-        and isinstance(doc.get("study"), str)
+        if (doc := _in_tree(layout, rel)) is not None and isinstance(doc.get("study"), str)
     ]
+
+
+def _in_tree(layout: Layout, rel: str) -> dict[str, Any] | None:
+    """The document at `rel` as the hook reads the work tree (`workspace.read_in_tree`:
+    never a link, nor through one), strictly parsed; None where it is none."""
+    from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, JsonProblem, parse_json
+    from expflow_git.workspace import NotRegular, TooLarge, read_in_tree
+
+    try:
+        raw = parse_json(read_in_tree(layout.root, rel, DEFAULT_MAX_BYTES))
+    except (OSError, NotRegular, TooLarge, JsonProblem):
+        return None
+    return raw if isinstance(raw, dict) else None
 
 
 def holdout_look(doc: Mapping[str, Any] | None, split: str, exp_id: str) -> str | None:
@@ -1236,12 +1261,12 @@ def holdout_warnings(layout: Layout, plan: PlannedResult) -> tuple[str, ...]:
     if walk is None or holdout_look(plan.doc, walk.split, "") is None:
         return ()
     per_study, total = walk.max_evaluations_per_study, walk.max_evaluations
-    paths = {rel for rels in layout.index(Kind.RESULT).values() for rel in rels} | {plan.path}
+    paths = {rel for rels in layout.in_tree(Kind.RESULT).values() for rel in rels} | {plan.path}
     if all(limit is None or len(paths) <= limit for limit in (per_study, total)):
         return ()  # (no study can be over: nothing read)
     looks = []
     for rel in sorted(paths):
-        doc = plan.doc if rel == plan.path else read_document(layout.disk(rel))
+        doc = plan.doc if rel == plan.path else _in_tree(layout, rel)
         if (look := holdout_look(doc, walk.split, stem(rel))) is not None:
             looks.append(look)
     if all(limit is None or len(looks) <= limit for limit in (per_study, total)):
