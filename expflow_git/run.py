@@ -312,6 +312,9 @@ def failure_reason(exc: BaseException, limit: int) -> str:
 
 
 _LEFT_OUT = "(the message is left out: the PIN scan flags it)"
+# A URL as `without_uri_secrets` reads one, also JSON-escaped (that module is imported
+# only for a message holding one).
+_URL_MARKS = ("://", ":\\/\\/")
 
 
 def masked_reason(text: str, limit: int, *, left_out: str = _LEFT_OUT) -> str:
@@ -325,7 +328,7 @@ def masked_reason(text: str, limit: int, *, left_out: str = _LEFT_OUT) -> str:
     # what is left of one the scan neither flags nor masks (a review; the masking is
     # linear in the message).
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if "://" in text:  # a tracking or storage URI's password, as an import drops it
+    if any(mark in text for mark in _URL_MARKS):  # a URI's password, as an import drops it
         from expflow_git.importers.source import without_uri_secrets
 
         try:

@@ -40,9 +40,11 @@ from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
 from expflow_git.resources import build_id, code_digest
 
-# 26: the thirty-ninth pass's PIN scan (a `\t` escape a string goes on after is a
-# blank, `--pin NNNN.`, a notebook's cell escapes and text outside its cells, wide text
-# after a byte-order mark, an 8-byte salt's hash); 25: name/value
+# 27: the fortieth pass's PIN scan (name/value pairs, `ENV`/`set -x`/`setenv`/`setx` read
+# again, linear; a workflow's `--pin ${{ … || 'NNNN' }}`); 26: the thirty-ninth pass's
+# PIN scan (a `\t` escape a string goes on after is a blank, `--pin NNNN.`, a notebook's
+# cell escapes and text outside its cells, wide text after a byte-order mark, an 8-byte
+# salt's hash); 25: name/value
 # pairs no longer read (23's reader reverted); 24: the PIN scan reads
 # `--pin` in a data file's argument list; 23: name/value pairs, `ENV`/`set`/`setenv`/
 # `setx`; 22: a `--pin` default (`${X:-NNNN}`); 21: literals in references; 20: `%NN`
@@ -57,7 +59,7 @@ from expflow_git.resources import build_id, code_digest
 # hold as written is refused (a record of 9 may have taken it); 9: records keep their
 # `reason` (issue 16); 8: results may hold series (issue 19); 7: the PIN scan decodes \u
 # escapes, YAML anchors and tags, split hashes
-FORMAT = 26
+FORMAT = 27
 
 
 class BlobCache:

@@ -503,7 +503,15 @@ def _mask_secrets(message: str, uri: str) -> str:
 # A URL as a message quotes it: a scheme and `://`, to a blank. A quote or a bracket
 # after it is taken as its path's (`'pg://u:pw@h/db')`: no reader finds a password
 # there), never as its end: a password may hold a `'` (a sub-delimiter, RFC 3986).
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# Also JSON-escaped, `http:\/\/u:pw@h` (a response body quoted in an error), and with
+# blanks in its user info where an `@` still ends that before any `/`, `?`, `#` or line
+# break (`http://u:pass word@h`: urlsplit's password is `pass word`): a user, a `:`, then
+# up to 256 characters to the `@` (issue 18 fortieth pass; both showed the password),
+# but for a port before the blank (`http://h:8080 or me@x.org` is no password).
+_URL_IN_TEXT = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*:(?P<slashes>//|\\/\\/)"
+    r"(?:[^\s/\\?#@:]*:(?![0-9]*[ \t])[^/\\?#@\r\n]{0,256}@\S*|\S+)"
+)
 
 
 def without_uri_secrets(text: str) -> str:
@@ -520,7 +528,14 @@ def without_uri_secrets(text: str) -> str:
 
     def redacted(match: re.Match[str]) -> str:
         uri = match.group()
-        secrets.update(dict.fromkeys(secret for secret, _ in _secret_values(uri)))
+        escaped = match.group("slashes") != "//"  # JSON's `\/`: read as `/`, shown as it was
+        if escaped:
+            uri = uri.replace("\\/", "/")
+        found = [secret for secret, _ in _secret_values(uri)]
+        secrets.update(dict.fromkeys(found))
+        if escaped:
+            secrets.update(dict.fromkeys(s.replace("/", "\\/") for s in found))
+            return redact_uri(uri).replace("/", "\\/")
         return redact_uri(uri)
 
     text = _URL_IN_TEXT.sub(redacted, text)

@@ -191,7 +191,11 @@ _FLAG_RE = re.compile(
     # A `.` ends the PIN as it ends a sentence (`… --pin NNNN.`), not before a letter or
     # a digit (a decimal, `--pin 1013.25`; a file, `--pin 2024.txt`: a review) (a
     # hunter's find, issue 18 thirty-ninth pass: a README's sentence passed).
-    r"(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=])?(?P<pin>[0-9]{4})(?(ref)\})(?P=q)(?!\w|\.\w)",
+    r"(?:(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=])?(?P<pin>[0-9]{4})(?(ref)\})(?P=q)(?!\w|\.\w)"
+    # A GitHub Actions expression's literal fallback, `--pin ${{ secrets.X || 'NNNN' }}`:
+    # the PIN whenever the secret is empty, as after `EXPFLOW_PIN:` (issue 18 fortieth
+    # pass). The expression is read up to 256 characters, to its `}}`: linear.
+    r"|\$\{\{[^}\r\n]{0,256}\|\|[ \t]*(?P<lq>['\"])(?P<fallback>[0-9]{4})(?P=lq)[ \t]*\}\}(?P=q))",
     re.ASCII,
 )
 
@@ -200,11 +204,12 @@ def flag_hits(text: str) -> list[Hit]:
     return [
         Hit(
             Leak.PIN_VALUE,
-            m.start("pin"),
-            m.end("pin"),
+            m.start(group),
+            m.end(group),
             "4-digit PIN given with --pin on a command line (masked: ****)",
         )
         for m in _FLAG_RE.finditer(text)
+        for group in ["pin" if m.group("pin") is not None else "fallback"]
     ]
 
 

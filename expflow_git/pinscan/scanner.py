@@ -15,8 +15,10 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   ``:`` (env, shell, YAML, JSON, TOML), or make's ``:=``, ``::=``, ``?=``, ``+=`` and,
   beginning a statement, ``!=`` (a secret-shaped word of its command; in code ``:=``
   only), and outside code ``define NAME`` … ``endef`` (the body's first line that is not
-  blank). Empty values (nothing, ``""``, ``null``,
-  ``~``, ``None``, booleans, ``{}``/``[]``) and pure references (``$X``,
+  blank); also ``EXPFLOW_PIN`` and ``EXPFLOW_PIN_HASH`` named apart from their values
+  (`envpairs.py`: an env list's ``name:`` entry beside its mapping's ``value`` key;
+  ``ENV``, ``set -x``, ``setenv``, ``setx NAME value``). Empty values (nothing, ``""``,
+  ``null``, ``~``, ``None``, booleans, ``{}``/``[]``) and pure references (``$X``,
   ``${X}``, ``${X:-}``, ``$(cmd)``, ``${{ secrets.X }}``, ``$env:X``, ``%X%``,
   ``{{ template }}``) are not leaks, unless one holds a literal (`values.secret_in_reference`).
   In programming-language sources (``.py``,
@@ -40,7 +42,8 @@ Rules (the stable names are the values of `hits.Leak`; keys.py holds the nested-
   ``:`` separator (YAML/JSON), or ``=`` outside code (TOML, INI, env), quoted or bare;
   or after the tool's own flag on a command line (``--pin NNNN`` or ``--pin=NNNN``,
   quoted or not, the quotes escaped too in a JSON string: shell scripts, Makefiles, CI
-  files, package.json; the argument list ``"--pin", "NNNN"`` of a test is not).
+  files, package.json; a workflow expression's fallback, ``--pin ${{ x || 'NNNN' }}``;
+  the argument list ``"--pin", "NNNN"`` of a test is not).
 - Nested keys: below a ``pin`` mapping (a YAML ``pin:`` block, also as a list item's
   key, ``- pin:``, or behind node properties, ``pin: &a !!map``; a TOML ``[pin]`` or
   ``[x.pin]`` table, a ``pin: {...}`` / ``"pin": {...}`` / ``pin = {...}`` flow
@@ -112,6 +115,7 @@ from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
+from expflow_git.pinscan.envpairs import env_pair_hits
 from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps, pin_digits
 from expflow_git.pinscan.keys import (
     argument_list_hits,
@@ -308,7 +312,8 @@ class _Family(enum.Flag):
     KEY = enum.auto()  # pin-assignment, pin-value (flat and nested keys)
     FLAG = enum.auto()  # pin-value after `--pin`
     PRIVATE = enum.auto()  # private-key
-    ALL = HEX | FORMAT | KEY | FLAG | PRIVATE
+    ENV = enum.auto()  # pin-assignment, `EXPFLOW_PIN` named apart from its value
+    ALL = HEX | FORMAT | KEY | FLAG | PRIVATE | ENV
 
 
 def _has_format_mark(data: bytes) -> bool:
@@ -335,6 +340,8 @@ def _may_match(data: bytes) -> _Family:
         or (_FOLDED_DEFINE in folded and _FOLDED_DEFINE_RE.search(folded) is not None)
     ):
         families |= _Family.KEY
+    if _FOLDED_ENV_KEY in folded:
+        families |= _Family.ENV
     if b"--pin" in data:
         families |= _Family.FLAG
     if b"-----BEGIN" in data and b"PRIVATE" in data:  # (a YAML string may fold "PRIVATE KEY")
@@ -1211,6 +1218,8 @@ def _view_rule_hits(text: str, code: bool, families: _Family) -> list[Hit]:
         if not code:
             hits += _define_hits(text, overlaps)
         hits += tags
+    if _Family.ENV in families:
+        hits += env_pair_hits(code, text, Overlaps(content))
     if _Family.FLAG in families:
         # (`--pin=${PIN:=NNNN}` is also `PIN:=NNNN`, a key's: reported once)
         seen = {(h.start, h.rule) for h in hits}

@@ -1,0 +1,190 @@
+"""The PIN scanner's rules for `EXPFLOW_PIN` named apart from its value (docs/spec.md §5):
+a Kubernetes or ECS env list's `name: EXPFLOW_PIN` beside its `value` key, GitLab's
+`EXPFLOW_PIN:` whose mapping holds a `value` child, and the commands that set a variable
+without `=`: Dockerfile's `ENV NAME value`, fish's `set -x NAME value`, csh's `setenv
+NAME value`, Windows' `setx NAME value`.
+
+Every rule starts from an occurrence of the variable's name (rare: the pre-filter asks for
+it) and reads a bounded stretch around it, so the time is linear in the text whatever it
+holds: the look back from a name is cut at the previous occurrence and at `_REACH`
+characters, the look ahead is one regex whose parts each stop at a different character
+(a flow mapping read up to 256 characters), and the values are read in text order with
+one `Line` (each line found once).
+(A first version, issue 18 thirty-first pass, was quadratic and taken back.)
+"""
+
+from __future__ import annotations
+
+import re
+
+from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps
+from expflow_git.pinscan.values import Kind, Line, Value, phrase_value, secret_shaped, value_at
+
+_KEY_RE = re.compile(r"(?<![\w-])expflow_pin(?:_hash)?(?![\w-])", re.IGNORECASE | re.ASCII)
+# How far back from a name a pair's `value` key or a command's head is looked for.
+_REACH = 256
+# Before the name: `name:` (a YAML or flow mapping's key, a JSON object's), its quotes,
+# the name's own opening quote. Searched in the stretch before the name only.
+_NAME_KEY_RE = re.compile(
+    r"(?<![\w-])(?P<nq>[\"']?)name(?P=nq)[ \t]*:[ \t]*(?P<q>[\"']?)\Z", re.ASCII
+)
+# After the name (its closing quote matched by the caller): the `value` key of the same
+# mapping, in a flow mapping or JSON object after a comma (line breaks allowed), in a
+# YAML block on the next line (no comment line between; the columns compared by the
+# caller). `valueFrom` is no value.
+_VALUE_AFTER_RE = re.compile(
+    r"[ \t]*(?:(?P<comma>,)[ \t]*(?:\r?\n[ \t]*)?|(?:#[^\r\n]{0,256})?\r?\n(?P<indent>[ \t]*))"
+    r"(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*",
+    re.ASCII,
+)
+# After a key naming the variable, the `value` child of its mapping: in a flow mapping
+# (up to 256 characters to the key, no `}` between), or a YAML block's first child.
+_CHILD_VALUE_RE = re.compile(
+    r"[ \t]*:[ \t]*(?:(?P<flow>\{)[^}\r\n]{0,256}?(?<=[{, \t])(?P<fq>[\"']?)value(?P=fq)"
+    r"|(?:#[^\r\n]{0,256})?\r?\n(?P<indent>[ \t]*)(?P<bq>[\"']?)value(?P=bq))[ \t]*:[ \t]*",
+    re.ASCII,
+)
+# The `value` key before the name: on the line before, its column the name's (a YAML block
+# list item, `- value: …` then `  name: EXPFLOW_PIN`), or in the same flow mapping, a comma
+# between (`{value: …, name: EXPFLOW_PIN}`).
+_VALUE_KEY_RE = re.compile(r"(?<![\w-])(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII)
+_BLOCK_VALUE_KEY_RE = re.compile(
+    r"[ \t]*(?:-[ \t]+)*(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII
+)
+# A command setting the variable without `=`, where a statement begins (a line's start,
+# or after `;`, `&`, `|`, `(`): Dockerfile's `ENV` (any case, as Docker reads it), fish's
+# `set` with its options (`-x`, `-gx`, `--export`), csh's `setenv`, Windows' `setx` (and
+# `setx /M`). Searched in the stretch before the name only.
+_COMMAND_RE = re.compile(
+    r"(?:^|[;&|(])[ \t]*(?:(?i:env)|setenv|setx(?:[ \t]+/[Mm])?|set(?:[ \t]+--?[A-Za-z-]+)*)"
+    r"[ \t]+(?P<q>[\"']?)\Z",
+    re.MULTILINE | re.ASCII,
+)
+_BLANKS_RE = re.compile(r"[ \t]+")
+
+
+def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
+    """Pin-assignments of `EXPFLOW_PIN` and `EXPFLOW_PIN_HASH` named apart from their values
+    (the module docstring). A value a content rule names is left to it."""
+    # (where the value starts, the name as written, whether it is a command's)
+    found: list[tuple[int, str, bool]] = []
+    floor = 0
+    for m in _KEY_RE.finditer(text):
+        start, end, key = m.start(), m.end(), m.group()
+        low = max(floor, start - _REACH)
+        floor = end
+        line_start = text.rfind("\n", low, start) + 1 or low
+        if (c := _COMMAND_RE.search(text, max(low, line_start - 1), start)) is not None:
+            quote = c.group("q")
+            if text.startswith(quote, end) and (b := _BLANKS_RE.match(text, end + len(quote))):
+                found.append((b.end(), key, True))
+            continue
+        n = _NAME_KEY_RE.search(text, low, start)
+        if n is None:
+            opened = text[start - 1 : start] if start > low else ""
+            quote = opened if opened in ("'", '"') else ""
+            if text.startswith(quote, end):
+                child = _child_value(text, start - len(quote), end + len(quote), line_start)
+                if child is not None:
+                    found.append((child, key, False))
+            continue
+        quote = n.group("q")
+        if not text.startswith(quote, end):
+            continue
+        after = _VALUE_AFTER_RE.match(text, end + len(quote))
+        if after is not None:
+            if after.group("comma") is None:  # a YAML block: the same mapping's column
+                name_column = n.start() - line_start
+                if len(after.group("indent")) != name_column:
+                    after = None
+            if after is not None:
+                found.append((after.end(), key, False))
+                continue
+        before = _value_before(text, n.start(), line_start, low)
+        if before is not None:
+            found.append((before, key, False))
+    return _read_values(code, text, found, overlaps)
+
+
+def _child_value(text: str, key: int, after: int, line_start: int) -> int | None:
+    """Where the value of the `value` child of the mapping a key (at `key`, its name ending
+    at `after`) opens starts, or None: a flow mapping's (`EXPFLOW_PIN: {value: …}`), or a
+    YAML block's first child, on the next line, indented deeper than a key that begins its
+    line (GitLab's `EXPFLOW_PIN:` then `  value: …`)."""
+    m = _CHILD_VALUE_RE.match(text, after)
+    if m is None:
+        return None
+    if m.group("flow") is None:
+        head = text[line_start:key]
+        if head.strip(" ") not in ("", "-") or len(m.group("indent")) <= len(head):
+            return None
+    return m.end()
+
+
+def _value_before(text: str, name: int, line_start: int, low: int) -> int | None:
+    """Where the value of a `value` key written before the `name` key at `name` starts,
+    or None: the line before's, at the name's column, if the name begins its line; else
+    the same flow mapping's, a comma between. Reads back to `low` at most."""
+    if not text[line_start:name].strip(" \t"):  # the name begins its line: a YAML block
+        previous = text.rfind("\n", low, line_start - 1) + 1
+        if previous == 0 and low > 0:
+            return None
+        v = _BLOCK_VALUE_KEY_RE.match(text, previous, line_start)
+        if v is None or v.start("vq") - previous != name - line_start:
+            return None
+        return v.end()
+    comma = name - 1
+    while comma >= low and text[comma] in " \t\r\n":
+        comma -= 1
+    if comma < low or text[comma] != ",":
+        return None
+    # The last `value` key before the comma, if its value ends there.
+    keys = list(_VALUE_KEY_RE.finditer(text, low, comma))
+    if not keys or not _ends_at(text, keys[-1].end(), comma):
+        return None
+    return keys[-1].end()
+
+
+def _ends_at(text: str, pos: int, comma: int) -> bool:
+    """Whether the value from `pos` is one scalar ending at the blanks before `comma`."""
+    first = text[pos : pos + 1]
+    inner = text[pos:comma].rstrip(" \t")
+    if first in ("'", '"'):
+        return len(inner) >= 2 and inner.endswith(first) and first not in inner[1:-1]
+    return bool(inner) and not any(c in inner for c in " \t,{}[]")
+
+
+def _read_values(
+    code: bool, text: str, found: list[tuple[int, str, bool]], overlaps: Overlaps
+) -> list[Hit]:
+    """The hits for the values found, read in text order with one `Line`: a command's
+    unquoted value counts only shaped as a PIN, a digest or the hash (`set -x EXPFLOW_PIN
+    first` is prose), a pair's as a `key: value`'s does (prose, a reference and an empty
+    value are none)."""
+    hits: list[Hit] = []
+    line = Line(text)
+    done = -1
+    for pos, key, command in sorted(found):
+        if pos <= done:
+            continue
+        done = pos
+        value: Value | None = value_at(text, pos, line.at(pos), spaced=True)
+        if value is None or value.kind is Kind.REFERENCE:
+            continue
+        token = text[value.start : value.end]
+        if value.kind is Kind.BARE:
+            if (command and not secret_shaped(token)) or token.startswith("$"):
+                continue  # (prose; a reference left open, `value: $(x },`)
+            if not command and not code:
+                value = phrase_value(text, value, line)
+                if value is None:
+                    continue
+                token = text[value.start : value.end]
+            if code and not NUMBER_RE.fullmatch(token):
+                continue
+        if overlaps.any(value.start, value.end):
+            continue
+        hits.append(
+            Hit(Leak.PIN_ASSIGNMENT, value.start, value.end, f"{key} assigned a value (masked)")
+        )
+    return hits
