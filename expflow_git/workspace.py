@@ -4,6 +4,7 @@ and the record commands share it."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
@@ -219,8 +220,11 @@ def read_policy_file(
         why = missing or f"cannot read policy: {exc.strerror}"
         raise ExpflowError(f"{shown}: {why}") from None
     except ThroughLink as exc:
+        # The folder as `shown` spells it (the OS's words, not git's: under a locale that
+        # is not UTF-8 the two spelled one folder two ways in one line; a review).
+        folder = "/".join(shown.split("/")[: exc.folder.count("/") + 1])
         raise ExpflowError(
-            f"{shown}: cannot read policy: its folder {exc.folder} is a symbolic link, not a "
+            f"{shown}: cannot read policy: its folder {folder} is a symbolic link, not a "
             "folder (the audit reads no policy in its place)"
         ) from None
     except NotRegular as exc:
@@ -410,6 +414,12 @@ def open_regular(
     except OSError:
         if not follow_links and os.path.islink(path):
             raise NotRegular(SYMLINK) from None  # ELOOP on Linux; other errors elsewhere
+        # A socket cannot be opened (ENXIO): it is no regular file, as `fstat` would say
+        # of anything else opened (its words: a review, issue 18 fortieth pass).
+        with contextlib.suppress(OSError):
+            mode = (os.stat if follow_links else os.lstat)(path).st_mode
+            if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+                raise NotRegular(mode_kind(mode)) from None
         raise
     try:
         info = os.fstat(fd)
