@@ -78,7 +78,7 @@ def init(directory: Path | None, template: str) -> None:
 @click.option("--condition", help="Condition for the derived seed (default: the ID).")
 @click.option(
     "--replicate",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 2**53 - 1),  # writer.MAX_REPLICATE (writer loads lazily)
     default=0,
     show_default=True,
     help="Replicate number for the derived seed.",

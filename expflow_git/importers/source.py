@@ -11,8 +11,10 @@ import contextlib
 import datetime as dt
 import hashlib
 import math
+import os
 import re
 import sqlite3
+import stat
 import threading
 import urllib.parse
 import urllib.request
@@ -23,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from expflow_git.atomicfile import mode_kind
 from expflow_git.documents import ID_RE, Scalar, Status
 from expflow_git.errors import ExpflowError, flagged_as_held, mask_as_held, printable
 from expflow_git.policy.model import Policy, did_you_mean
@@ -680,6 +683,12 @@ def refuse_missing_store(url: str, shown: str, *, tracker: str, table: str) -> N
         path, options = sqlite
         if not Path(path).exists():
             raise ExpflowError(f"{shown}: no such database file")
+        # Never opened unless a file: SQLite's open of a named pipe waits for a writer,
+        # retrying through every signal, so a Ctrl-C or SIGTERM never ended the import
+        # (`--storage sqlite:///FIFO`: a hunter's find, issue 18 fortieth pass).
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise ExpflowError(f"{shown}: {mode_kind(mode)}, not a regular file")
         # Read-only, with the URL's other options (`immutable`): not the connection that
         # closes a WAL database last, which would write its pending pages into the file.
         query = [*((k, v) for k, v in options if k != "mode"), ("mode", "ro")]

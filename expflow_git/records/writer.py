@@ -68,6 +68,10 @@ TRACKED_PACKAGES = (
     "transformers",
 )
 SEED_MODULUS = 2**31 - 1
+# The largest replicate the seed's canonical JSON (RFC 8785) writes exactly: `new
+# --replicate 99999999999999999999999` was rfc8785's IntegerDomainError, a traceback (a
+# hunter's find, issue 18 fortieth pass).
+MAX_REPLICATE = 2**53 - 1
 
 
 def derive_seed(base_seed: int, study: str, condition: str, replicate: int) -> int:
@@ -935,8 +939,14 @@ def write_experiment(
     from expflow_git.atomicfile import write_atomic
 
     check_reason(status, reason)
-    if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
-        raise ExpflowError(f"replicate {replicate!r}: a non-negative integer")
+    if (
+        isinstance(replicate, bool)
+        or not isinstance(replicate, int)
+        or not 0 <= replicate <= MAX_REPLICATE
+    ):
+        # (the value shown while short: one of 10**5000 has no str())
+        shown = f" {replicate!r}" if isinstance(replicate, int) and abs(replicate) < 10**20 else ""
+        raise ExpflowError(f"replicate{shown}: a non-negative integer, at most {MAX_REPLICATE}")
     _utf8_inputs(
         names,
         exp_id=exp_id,
