@@ -842,17 +842,6 @@ class Git:
             args.append(f"^{base}")
         return self.run(*args, "--").decode("ascii").split()
 
-    def rev_parents(self, rev: str, base: str | None = None) -> list[tuple[str, list[str]]]:
-        """Each commit in ``base..rev`` with its parents (first parent first), in git's
-        topological order, parents before children: one process."""
-        _check_rev(rev)
-        args = ["rev-list", "--parents", "--topo-order", "--reverse", rev]
-        if base is not None and base not in EMPTY_TREES.values():
-            _check_rev(base)
-            args.append(f"^{base}")
-        lines = self.run(*args, "--").decode("ascii").splitlines()
-        return [(ids[0], ids[1:]) for ids in map(str.split, lines) if ids]
-
     def range_trees(self, base: str | None, rev: str) -> list[tuple[str, str]]:
         """Each commit of ``base..rev`` (all of ``rev``'s history without ``base`` or for
         git's empty tree) with its tree's id, in one process, in git's topological order:

@@ -15,16 +15,11 @@ make the verdict independent of a merge's parent order: every result blob the ra
 commits for an id must lie on one chain of declared corrections (`write_once`), and a
 run's record at REV must keep the frozen fields it had beside its result in each commit
 that committed that result (`frozen_at_rev`: each commit's record paths followed through
-the first-parent diffs, a path no commit changed read as `<commit>:<path>`). A record
-edit is judged line by line (`rewritten_records`): at a merge, against every parent
-whose history committed the run's result, and a merge keeping its first parent's
-record against the other parents' too.
+the first-parent diffs, a path no commit changed read as `<commit>:<path>`).
 
 One `git log --raw` walk, two tree listings, one `git cat-file --batch-check` of the
 walk's trees and one `git cat-file --batch` stream, whatever the number of commits:
-each blob is read once. Where a finished run's record is edited in the range, one `git
-rev-list --parents` more, and one listing of each commit before BASE that a chain
-starts from or a merge takes in, when asked for.
+each blob is read once.
 """
 
 from __future__ import annotations
@@ -37,7 +32,6 @@ from expflow_git.gitstore import Git
 from expflow_git.history.records import (
     RECORD_RULE,
     Introduced,
-    RecordHistory,
     frozen_at_rev,
     frozen_candidates,
     introduced_results,
@@ -131,14 +125,7 @@ def history_findings(
         )
         blobs.records.update(entry.sha for entry, _, _ in introduced.runs.values())
         views, scanned = blobs.read(reader)
-        history = RecordHistory(
-            git.rev_parents(rev_sha, base) if edits else [],
-            base,
-            globs,
-            lambda root: git.ls_tree(root, globs.prefixes()),
-            reader,
-        )
-        records = rewritten_records(walk, edits, base_records, views, with_result, history)
+        records = rewritten_records(walk, edits, base_records, views)
         records += net_records(net, views, ids(records, RECORD_RULE))
         records += frozen_at_rev(reader, introduced, views, ids(records, RECORD_RULE))
     findings += records

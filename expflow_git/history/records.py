@@ -7,21 +7,18 @@
 from __future__ import annotations
 
 import heapq
-from collections import Counter
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from expflow_git.checks import Problem
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import GITLINK, REGULAR_MODES, Change, Git, TreeEntry
+from expflow_git.gitstore import GITLINK, Git, TreeEntry
 from expflow_git.history.walk import Edit, Walk, documents, is_doc
 from expflow_git.identity import (
     FROZEN_FIELDS,
     DocumentGlobs,
     Frozen,
-    RecordEdit,
     changed_fields,
     frozen_message,
     frozen_view,
@@ -87,16 +84,18 @@ def frozen_candidates(
     walk: Walk, globs: DocumentGlobs, with_result: dict[str, int]
 ) -> tuple[list[Edit], dict[str, str]]:
     """Record edits of experiments that ever had a committed result, with their
-    commit's position, and the record blob of each at BASE (`rewritten_records` tells
-    which of them were frozen then, line by line)."""
+    commit's position and whether the run was frozen then (a result committed in an
+    earlier commit), and the record blob of each at BASE. The walk is in topological
+    order: where history branches, a result committed on another branch may come
+    first and freeze a record a little early."""
     # Every edit of such a record: the earlier ones say what it was when it froze.
     edits = [
-        (i, edit)
+        (i, edit, with_result[edit.experiment] < i)
         for i, (_, changes) in enumerate(walk.commits)
         for edit in record_edits(changes, globs)
         if edit.experiment in with_result
     ]
-    wanted = {edit.experiment for _, edit in edits}
+    wanted = {edit.experiment for _, edit, _ in edits}
     base_records: dict[str, str] = {}
     for entry in sorted(walk.base_tree, key=lambda e: e.path.encode("utf-8", "surrogateescape")):
         if stem(entry.path) in wanted and is_doc(entry, globs.is_record):
@@ -104,225 +103,36 @@ def frozen_candidates(
     return edits, base_records
 
 
-@dataclass(frozen=True)
-class _Run:
-    """One run's record as a commit's tree has it: the record paths a commit of its
-    first-parent chain in the range changed (the blob, or None: no file there now; any
-    other path is as in the tree the chain starts from), and the record(s) it is held
-    to once frozen where no record of the same id is replaced (the last written, so a
-    deletion and a later re-adding with other params is still caught)."""
-
-    changed: Mapping[str, str | None]
-    last: frozenset[str]
-
-
-@dataclass(frozen=True)
-class _Line:
-    """What the history of one commit of the walk says of the runs followed: the
-    commit outside the range its first-parent chain starts from (None: no parent; BASE,
-    or a fork of a branch made before it), the runs whose result its history committed
-    (from BASE on, BASE's; from a fork, those of BASE's it holds), and each run's record."""
-
-    root: str | None
-    frozen: frozenset[str]
-    runs: Mapping[str, _Run]
-
-
-@dataclass
-class RecordHistory:
-    """What `rewritten_records` reads beyond the walk: each commit of the range with its
-    parents, parents first (`Git.rev_parents`), the tree of a commit outside the range
-    that a chain starts from or a merge takes in (BASE's is the walk's; another, a fork
-    of a branch made before BASE, is listed once, when it is asked for), and the frozen
-    fields of a record blob not read with the others."""
-
-    parents: list[tuple[str, list[str]]]
-    base: str
-    globs: DocumentGlobs
-    list_tree: Callable[[str], list[TreeEntry]]
-    reader: BlobReader
-    _trees: dict[str | None, tuple[dict[str, dict[str, str]], set[str]]] = field(
-        default_factory=dict
-    )
-
-    def outside(self, walk: Walk, commit: str | None) -> tuple[dict[str, dict[str, str]], set[str]]:
-        """A commit's records (by id: path, blob) and the ids it holds a result of
-        (None: no commit, nothing)."""
-        if commit not in self._trees:
-            tree = [] if commit is None else walk.base_tree if commit == self.base else None
-            if tree is None:
-                tree = self.list_tree(commit or "")
-            records = documents(tree, self.globs.is_record)
-            self._trees[commit] = (
-                {x: {e.path: e.sha for e in entries} for x, entries in records.items()},
-                set(documents(tree, self.globs.is_result)),
-            )
-        return self._trees[commit]
-
-
 def rewritten_records(
     walk: Walk,
     edits: list[Edit],
     base_records: dict[str, str],
     views: dict[str, Frozen | None],
-    with_result: dict[str, int],
-    history: RecordHistory,
 ) -> list[Finding]:
-    """Walk the range parents first, each record edit judged against the record its run
-    had on every parent line whose history committed the run's result (a commit outside
-    the range is a line too: BASE froze BASE's results, a commit before BASE those of them
-    it holds a result of): the first parent's record it replaces, another parent's record at the
-    same path, else any record the parent has of that id, else the last it had there. A
-    line that never froze the run does not judge it: a branch's result merged into a
-    main line that moved on is no rewrite of main's pending record (a false failure
-    before: the walk froze a run from its result's place in git's topological order, on
-    every line at once). A merge that keeps its first parent's record is judged against
-    every other parent line that froze the run too (no edit shows against the first
-    parent: a main line's record of other params, merged cleanly with a branch's result,
-    passed once the result was overwritten)."""
-    followed = {edit.experiment for _, edit in edits}
-    if not followed:
-        return []
-    at: dict[str, list[RecordEdit]] = {}
-    for i, edit in edits:
-        at.setdefault(walk.commits[i][0], []).append(edit)
-    diffs = dict(walk.commits)
-    inside = {commit for commit, _ in history.parents}
-    at_base = frozenset(x for x in followed if with_result.get(x) == -1)
-    runs = {
-        x: _Run({}, frozenset({base_records[x]} if x in base_records else ())) for x in followed
-    }
-    outside: dict[str | None, _Line] = {}
-
-    def line_of(commit: str | None) -> _Line:
-        """A line from a commit outside the range (or none): BASE's froze BASE's results;
-        another (a fork before BASE) those of them it holds a result of."""
-        if commit not in outside:
-            frozen = at_base
-            if commit != history.base:
-                frozen = at_base & history.outside(walk, commit)[1] if at_base else frozenset()
-            outside[commit] = _Line(commit, frozen, runs)
-        return outside[commit]
-
-    pending = Counter(p for _, parents in history.parents for p in parents)
-    lines: dict[str, _Line] = {}
-    cache = dict(views)
-
-    def view(sha: str) -> Frozen | None:
-        if sha not in cache:
-            try:
-                cache[sha] = frozen_view(history.reader.read(sha))
-            except ExpflowError:
-                cache[sha] = None
-        return cache[sha]
-
-    def records(line: _Line, exp_id: str) -> dict[str, str]:
-        run = line.runs[exp_id]
-        now = dict(history.outside(walk, line.root)[0].get(exp_id, {}))
-        for path, sha in run.changed.items():
-            if sha is None:
-                now.pop(path, None)
-            else:
-                now[path] = sha
-        return now
-
-    def held(line: _Line, exp_id: str, path: str) -> frozenset[str]:
-        now = records(line, exp_id)
-        if path in now:
-            return frozenset({now[path]})
-        return frozenset(now.values()) or line.runs[exp_id].last
-
+    """Walk the edits in commit order, each judged against the record its run had
+    last (so a deletion and a later re-adding with other params is still caught)."""
+    last: dict[str, str] = dict(base_records)  # experiment -> the record blob it is frozen to
     findings = []
-
-    def judge(commit: str, path: str, exp_id: str, new: str | None, refs: set[str]) -> None:
-        new_view = view(new) if new is not None else None
-        for ref in sorted(refs - {new}):
-            if fields := changed_fields(view(ref), new_view):
+    for i, edit, frozen in edits:
+        exp_id = edit.experiment
+        reference = edit.old_sha or last.get(exp_id)
+        new_view = views.get(edit.change.new_sha or "") if readable_new(edit) else None
+        if frozen and reference is not None:
+            fields = changed_fields(views.get(reference), new_view)
+            if fields:
+                commit = walk.commits[i][0]
                 findings.append(
                     Finding(
-                        path,
+                        edit.change.path,
                         RECORD_RULE,
                         f"commit {commit[:12]} {frozen_message(fields, exp_id)} "
-                        f"(blob {ref[:12]} → {(new or '?')[:12]}); a finished run is frozen",
+                        f"(blob {reference[:12]} → {(edit.change.new_sha or '?')[:12]}); "
+                        "a finished run is frozen",
                     )
                 )
-                return
-
-    for commit, parents in history.parents:
-        ends: list[str | None] = [*parents] or [None]  # a root commit: no line before it
-        first, *others = [lines[p] if p in inside else line_of(p) for p in ends]
-        mine = at.get(commit, [])
-        for edit in mine:
-            exp_id, path = edit.experiment, edit.change.path
-            refs: set[str] = set()
-            if exp_id in first.frozen:
-                refs |= {edit.old_sha} if edit.old_sha else held(first, exp_id, path)
-            for other in others:
-                if exp_id in other.frozen:
-                    refs |= held(other, exp_id, path)
-            new = edit.change.new_sha if readable_new(edit) else None
-            judge(commit, path, exp_id, new, refs)
-        line = _advance(first, others, diffs.get(commit, []), mine, history.globs)
-        if others:  # a record no edit shows against the first parent
-            edited = {edit.experiment for edit in mine}
-            for exp_id in sorted({x for other in others for x in other.frozen} - edited):
-                judges = [o for o in others if exp_id in o.frozen and _differs(o, line, exp_id)]
-                for path, sha in sorted(records(line, exp_id).items()) if judges else ():
-                    refs = {ref for other in judges for ref in held(other, exp_id, path)}
-                    judge(commit, path, exp_id, sha, refs)
-        lines[commit] = line
-        for parent in parents:
-            pending[parent] -= 1
-            if not pending[parent]:
-                lines.pop(parent, None)
+        if edit.change.new_sha is not None:
+            last[exp_id] = edit.change.new_sha
     return findings
-
-
-def _differs(one: _Line, other: _Line, exp_id: str) -> bool:
-    """Whether two lines may hold other records of a run (else: the same, unread)."""
-    return one.root != other.root or one.runs[exp_id].changed != other.runs[exp_id].changed
-
-
-def _advance(
-    first: _Line,
-    others: list[_Line],
-    changes: list[Change],
-    edits: list[RecordEdit],
-    globs: DocumentGlobs,
-) -> _Line:
-    """A commit's line: its first parent's with its own changes, frozen where any of
-    its parents' lines was or where it commits a result; a run with no record written
-    is held, after a merge, to the last records of every line that froze it. The
-    parent's mappings are shared where nothing changes."""
-    frozen = first.frozen.union(*(other.frozen for other in others))
-    results = {
-        stem(c.path)
-        for c in changes
-        if c.new_mode in REGULAR_MODES and globs.is_result(c.path) and stem(c.path) in first.runs
-    }
-    runs: dict[str, _Run] = {}
-    for c in changes:
-        exp_id = stem(c.path)
-        if exp_id in first.runs and globs.is_record(c.path):
-            run = runs.get(exp_id, first.runs[exp_id])
-            file = c.new_sha if c.new_mode in REGULAR_MODES else None
-            runs[exp_id] = replace(run, changed={**run.changed, c.path: file})
-    written = {edit.experiment: edit.change.new_sha for edit in edits if edit.change.new_sha}
-    joined = {
-        x for other in others for x in other.frozen if other.runs[x] is not first.runs[x]
-    } - written.keys()
-    for exp_id in sorted(written.keys() | joined):
-        run = runs.get(exp_id, first.runs[exp_id])
-        if exp_id in written:
-            last = frozenset({written[exp_id]})
-        else:
-            froze = [line for line in (first, *others) if exp_id in line.frozen]
-            last = frozenset().union(*(line.runs[exp_id].last for line in froze))
-        if last != run.last:
-            runs[exp_id] = replace(run, last=last)
-    if not runs and frozen == first.frozen and results <= frozen:
-        return first
-    return _Line(first.root, frozen | results, {**first.runs, **runs} if runs else first.runs)
 
 
 _Introduced = tuple[TreeEntry, list[str], list[str]]  # REV's record, commits, record paths

@@ -59,7 +59,7 @@ class Reads:
         scan: bool,
     ) -> None:
         self.records: set[str] = set(base_records.values())
-        for _, edit in edits:
+        for _, edit, _ in edits:
             if edit.old_sha:
                 self.records.add(edit.old_sha)
             if readable_new(edit) and edit.change.new_sha:

@@ -16,7 +16,7 @@ from expflow_git.identity import REGULAR_MODES, DocumentGlobs, RecordEdit
 from expflow_git.policy.load import load_policy_bytes
 from expflow_git.policy.model import Policy
 
-Edit = tuple[int, RecordEdit]  # commit position, the edit
+Edit = tuple[int, RecordEdit, bool]  # commit position, the edit, frozen then
 
 
 def resolve_base(git: Git, base: str, rev_sha: str) -> str:
