@@ -2,7 +2,8 @@
 a Kubernetes or ECS env list's `name: EXPFLOW_PIN` beside its `value` key, GitLab's
 `EXPFLOW_PIN:` whose mapping holds a `value` child, and the commands that set a variable
 without `=`: Dockerfile's `ENV NAME value`, fish's `set -x NAME value`, csh's `setenv
-NAME value`, Windows' `setx NAME value`.
+NAME value`, Windows' `setx NAME value` (also after fish's `and`/`or` and cmd's `@`, and
+split by `\\` line continuations).
 
 Every rule starts from an occurrence of the variable's name (rare: the pre-filter asks for
 it) and reads a bounded stretch around it, so the time is linear in the text whatever it
@@ -10,6 +11,8 @@ holds: the look back from a name is cut at the previous occurrence and at `_REAC
 characters, the look ahead is one regex whose parts each stop at a different character
 (a flow mapping read up to 256 characters), and the values are read in text order with
 one `Line` (each line found once).
+No regex here has a part that can be read two ways (the command regex's `set` options did,
+2**n steps for n options: a review, issue 18 fortieth pass).
 (A first version, issue 18 thirty-first pass, was quadratic and taken back.)
 """
 
@@ -51,16 +54,23 @@ _VALUE_KEY_RE = re.compile(r"(?<![\w-])(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*",
 _BLOCK_VALUE_KEY_RE = re.compile(
     r"[ \t]*(?:-[ \t]+)*(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII
 )
+# A blank between a command's words: a line continuation too (`ENV \` then the name).
+_BLANK = r"(?:[ \t]|\\\r?\n)"
 # A command setting the variable without `=`, where a statement begins (a line's start,
-# or after `;`, `&`, `|`, `(`): Dockerfile's `ENV` (any case, as Docker reads it), fish's
-# `set` with its options (`-x`, `-gx`, `--export`), csh's `setenv`, Windows' `setx` (and
-# `setx /M`). Searched in the stretch before the name only.
+# or after `;`, `&`, `|`, `(`; fish's `and`, `or`, `not`, `builtin`; cmd's `@`):
+# Dockerfile's `ENV` (any case, as Docker reads it), fish's `set` with its options
+# (`-x`, `-gx`, `--export`), csh's `setenv`, Windows' `setx` (any case, as cmd reads it;
+# and `setx /M`). Searched in the stretch before the name only. No part can be read two
+# ways (a review, issue 18 fortieth pass: an option once `--?[A-Za-z-]+`, `--x` read as
+# `-` `-x` or `--x`, took 2**n steps for n options): an option is a `-` and what follows
+# up to a blank, a run of blanks ends before a `-`, a word or the name's quote.
 _COMMAND_RE = re.compile(
-    r"(?:^|[;&|(])[ \t]*(?:(?i:env)|setenv|setx(?:[ \t]+/[Mm])?|set(?:[ \t]+--?[A-Za-z-]+)*)"
-    r"[ \t]+(?P<q>[\"']?)\Z",
+    rf"(?:^|[;&|(])[ \t]*(?:@[ \t]*)?(?:(?:and|or|not|builtin){_BLANK}+)*"
+    rf"(?:(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?|setenv|set(?:{_BLANK}+-[^\s]*)*)"
+    rf"{_BLANK}+(?P<q>[\"']?)\Z",
     re.MULTILINE | re.ASCII,
 )
-_BLANKS_RE = re.compile(r"[ \t]+")
+_BLANKS_RE = re.compile(rf"{_BLANK}+")
 
 
 def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
@@ -74,7 +84,11 @@ def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         low = max(floor, start - _REACH)
         floor = end
         line_start = text.rfind("\n", low, start) + 1 or low
-        if (c := _COMMAND_RE.search(text, max(low, line_start - 1), start)) is not None:
+        # The line's statement, from the stretch's start if the line before ends with a
+        # continuation's `\` (the regex's blanks take `\` and a line break).
+        tail = text[max(low, line_start - 3) : line_start - 1] if line_start > low else ""
+        head = low if tail.endswith(("\\", "\\\r")) else max(low, line_start - 1)
+        if (c := _COMMAND_RE.search(text, head, start)) is not None:
             quote = c.group("q")
             if text.startswith(quote, end) and (b := _BLANKS_RE.match(text, end + len(quote))):
                 found.append((b.end(), key, True))

@@ -12,6 +12,8 @@ from expflow_git.pinscan.values import (
     ends_line,
     past_properties,
     phrase_value,
+    reference_end,
+    secret_in_reference,
     value_at,
     value_below,
 )
@@ -192,25 +194,47 @@ _FLAG_RE = re.compile(
     # a digit (a decimal, `--pin 1013.25`; a file, `--pin 2024.txt`: a review) (a
     # hunter's find, issue 18 thirty-ninth pass: a README's sentence passed).
     r"(?:(?P<ref>\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=])?(?P<pin>[0-9]{4})(?(ref)\})(?P=q)(?!\w|\.\w)"
-    # A GitHub Actions expression's literal fallback, `--pin ${{ secrets.X || 'NNNN' }}`:
-    # the PIN whenever the secret is empty, as after `EXPFLOW_PIN:` (issue 18 fortieth
-    # pass). The expression is read up to 256 characters, to its `}}`: linear.
-    r"|\$\{\{[^}\r\n]{0,256}\|\|[ \t]*(?P<lq>['\"])(?P<fallback>[0-9]{4})(?P=lq)[ \t]*\}\}(?P=q))",
+    # A GitHub Actions expression, `--pin ${{ secrets.X || 'NNNN' }}`: read by `flag_hits`
+    # as after `EXPFLOW_PIN:` (issue 18 fortieth pass).
+    r"|(?P<expr>\$\{\{))",
     re.ASCII,
 )
+_PIN_RE = re.compile(r"[0-9]{4}")
 
 
 def flag_hits(text: str) -> list[Hit]:
-    return [
-        Hit(
-            Leak.PIN_VALUE,
-            m.start(group),
-            m.end(group),
-            "4-digit PIN given with --pin on a command line (masked: ****)",
+    """The PINs given with `--pin`: a literal, or one a GitHub Actions expression holds as
+    a quoted string (`${{ secrets.X || 'NNNN' }}`, `${{ cond && 'NNNN' || secrets.X }}`:
+    the value whenever the secret is empty, as a fork's pull request runs), read as the
+    same expression after `EXPFLOW_PIN:` is (`values.secret_in_reference`, to the line's
+    first `}}`; issue 18 fortieth pass: a narrower regex of its own took only a last
+    operand). Expressions ending at one `}}` are read once: linear."""
+    hits: list[Hit] = []
+    line = Line(text)
+    read_to = -1
+    for m in _FLAG_RE.finditer(text):
+        if m.group("pin") is not None:
+            start, end = m.start("pin"), m.end("pin")
+        else:
+            pos = m.start("expr")
+            line.at(pos)
+            close = reference_end(text, pos, line.end, line)
+            if close is None or close <= read_to:
+                continue
+            read_to = close
+            value = secret_in_reference(text, pos, close)
+            if value is None or not _PIN_RE.fullmatch(text, value.start, value.end):
+                continue
+            start, end = value.start, value.end
+        hits.append(
+            Hit(
+                Leak.PIN_VALUE,
+                start,
+                end,
+                "4-digit PIN given with --pin on a command line (masked: ****)",
+            )
         )
-        for m in _FLAG_RE.finditer(text)
-        for group in ["pin" if m.group("pin") is not None else "fallback"]
-    ]
+    return hits
 
 
 # An argument list in a data file (a hunter's find, issue 18 thirty-first pass): a JSON or
