@@ -109,10 +109,16 @@ def test_a_workflow_fallback_after_the_flag_is_found() -> None:
 
 
 def test_the_real_cli_refuses_them_masked(exp_repo: ExpRepo) -> None:
-    files = [f"leaks/{name}" for name, *_ in NAMED_APART] + ["leaks/ci.yml"]
-    for (_, text, *_), path in zip(NAMED_APART, files[:-1], strict=True):
+    files = {f"leaks/{name}": text for name, text, *_ in NAMED_APART}
+    files["leaks/ci.yml"] = f"run: x {FLAG} ${OPEN} secrets.X || '{PIN}' {CLOSE}\n"
+    assert_refused_masked(exp_repo, files)
+
+
+def assert_refused_masked(exp_repo: ExpRepo, files: dict[str, str]) -> None:
+    """`scan` and `scan --staged` of the files written: exit 1, each named, the PIN not
+    shown."""
+    for path, text in files.items():
         exp_repo.write(path, text)
-    exp_repo.write("leaks/ci.yml", f"run: x {FLAG} ${OPEN} secrets.X || '{PIN}' {CLOSE}\n")
     exp_repo.stage(*files)
     for args in (["scan", *files], ["scan", "--staged", *files]):
         code, out, err = run_cli(args, cwd=exp_repo.path)

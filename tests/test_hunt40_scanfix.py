@@ -19,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ExpRepo, assert_clean_output, run_cli
+from conftest import ExpRepo
 from helpers_audit import commit_all, new_repo
+from test_hunt40_scan import FLAG, KEY, PIN, assert_refused_masked
 
 from expflow_git import Repository
 from expflow_git.importers.source import without_uri_secrets
@@ -29,9 +30,6 @@ from expflow_git.run import masked_reason
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
-PIN = str(4000 + 821)
-KEY = "EXPFLOW" + "_PIN"
-FLAG = "--" + "pin"
 OPEN, CLOSE = "${{", "}}"
 PASSWORD = "hunter22" + "secret"
 
@@ -156,16 +154,7 @@ def test_the_real_cli_refuses_the_new_forms(exp_repo: ExpRepo) -> None:
         "leaks/setup.bat": f"@SETX {KEY} {PIN}\n",
         "leaks/ci.yml": f"run: x {FLAG} {OPEN} github.ref && '{PIN}' || secrets.X {CLOSE}\n",
     }
-    for path, text in files.items():
-        exp_repo.write(path, text)
-    exp_repo.stage(*files)
-    for args in (["scan", *files], ["scan", "--staged", *files]):
-        code, out, err = run_cli(args, cwd=exp_repo.path)
-        assert_clean_output(out, err)
-        assert code == 1, (args, out, err)
-        for path in files:
-            assert f"{path}:" in out, (path, out)
-        assert PIN not in out + err, (args, out, err)
+    assert_refused_masked(exp_repo, files)
 
 
 def test_escaped_url_password_masked_after_another_url() -> None:
