@@ -4,6 +4,7 @@ from the same leaderboard and view the CLI renders, so both show the same thing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -170,7 +171,7 @@ def audit_at(
         since=since,
         use_cache=True,
         progress=None,
-        key=signing_key(sign_key, {}),  # only the key asked for, never one from the env
+        key=signing_key(sign_key, _agent_only()),  # only the key asked for
         previous=None,
         render=keep,
         render_html=html_renderer() if html else None,
@@ -191,6 +192,15 @@ def audit_at(
         holdout=None if view.holdout is None else dict(view.holdout),
     )
     return result, shown.html.decode()
+
+
+def _agent_only() -> dict[str, str]:
+    """What the API's signing key is looked up with: the agent's socket alone. Never
+    $EXPFLOW_SIGNING_KEY (it would sign what the caller did not ask to sign); the empty
+    environment passed before made `audit(sign_key="agent:SHA256:…")` fail "SSH_AUTH_SOCK
+    is not set" with the agent running (a hunt, issue 18 fortieth pass)."""
+    sock = os.environ.get("SSH_AUTH_SOCK")
+    return {} if sock is None else {"SSH_AUTH_SOCK": sock}
 
 
 def verify_at(

@@ -28,6 +28,7 @@ from expflow_git.run import (
     checked_tags,
     checked_texts,
     failure_reason,
+    plain_text,
     read_runs,
     required_texts,
     same_record,
@@ -95,6 +96,7 @@ class Repository:
         # A study is required: None (text's "not given" elsewhere) was written into the
         # record's path and refused as `experiments/None/ID.json#/study` (ExpflowError).
         required_texts(study=study)
+        study = plain_text(study)
         status = Status(status)
         # (Checked before the PIN is looked for in them: `title=5` was a TypeError from
         # the search, not the ValueError, when $EXPFLOW_PIN was set; a hunt, issue 18
@@ -352,6 +354,7 @@ class Repository:
 
         id = _id(id)
         checked_texts(study=study, title=title)
+        study = None if study is None else plain_text(study)
         # A title holding $EXPFLOW_PIN's PIN alone is refused, as `new`'s is: `run` wrote it
         # into the record it makes (a hunt, issue 18 thirty-ninth pass).
         _no_pin_in(title=title)
@@ -723,7 +726,7 @@ def _id(id: object) -> str:
     that is no valid id stays that ExpflowError, as in the CLI)."""
     if not isinstance(id, str):
         raise ValueError(f"id: give the run's id as text, not {short_repr(id)}")
-    return id
+    return plain_text(id)
 
 
 def _no_pin_in(**texts: str | None) -> None:

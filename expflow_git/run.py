@@ -250,6 +250,15 @@ def checked_texts(**values: object) -> None:
             raise ValueError(f"{what}: give text, not {short_repr(value)}")
 
 
+def plain_text(text: str) -> str:
+    """`text` as the plain string it holds: a `str` subclass's member, such as a `str`
+    Enum's (`class Study(str, Enum)`), is text, and a document holds its value, but its
+    `str()` and f-string are `Study.TASK` and it hashes as its name: a study so given
+    made the record's path `experiments/Study.TASK/…` and an id so given its file name
+    (a hunt, issue 18 fortieth pass)."""
+    return text if type(text) is str else str.__str__(text)
+
+
 def required_texts(**values: object) -> None:
     """Each of `values` text, None too refused; otherwise ValueError naming it. An
     importer's storage, study or experiment given as None passed `checked_texts` (None

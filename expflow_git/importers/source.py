@@ -29,6 +29,7 @@ from expflow_git.atomicfile import mode_kind
 from expflow_git.documents import ID_RE, Scalar, Status
 from expflow_git.errors import ExpflowError, flagged_as_held, mask_as_held, printable
 from expflow_git.policy.model import Policy, did_you_mean
+from expflow_git.run import plain_text
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def study_id(name: str, study_as: str | None, *, option: str = "--study-as") -> 
             f"{option} {study_as!r}: use letters, digits, '.', '_' and '-' "
             "(at most 128, starting with a letter or digit)"
         )
-    return study_as
+    return plain_text(study_as)  # (a `str` Enum's member as its text, not `Study.TASK`)
 
 
 # A result's split name, as the schema takes it (Optuna's --split-attr, a CSV's columns).
