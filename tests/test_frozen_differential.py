@@ -35,7 +35,7 @@ from helpers_audit import experiment, git, m, new_repo, result, write
 from expflow_git.audit.pipeline import run_audit
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import Git
+from expflow_git.gitstore import Git, blob_id
 from expflow_git.identity import FROZEN_FIELDS, changed_fields, frozen_message, frozen_view
 
 SEEDS = int(os.environ.get("FROZEN_DIFF_SEEDS", "30"))
@@ -85,28 +85,34 @@ def _record_at(reader: BlobReader, commit: str, paths: list[str]) -> tuple[bytes
     return None, unnamed
 
 
-def _expected(reader: BlobReader, commit: str, paths: list[str]) -> tuple[bool, Any, bool]:
+def _expected(reader: BlobReader, commit: str, paths: list[str]) -> tuple[bool, Any, bool, str]:
     data, unnamed = _record_at(reader, commit, paths)
     if data is None:
-        return (False, None, unnamed)
-    return (True, frozen_view(data), False)
+        return (False, None, unnamed, "")
+    view = frozen_view(data)
+    return (True, view, False, "" if view is not None else blob_id(data, len(commit)))
 
 
 def _old_frozen_at_rev(
     reader: BlobReader, runs: dict[str, Any], views: dict[str, Any]
 ) -> list[Finding]:
-    """frozen_at_rev as it was (one look-up per commit and path), no run reported."""
+    """frozen_at_rev as it was (one look-up per commit and path), no run reported; a
+    record beside a result that cannot be read froze byte for byte (fortieth pass)."""
     findings = []
     for exp_id, (entry, commits, paths) in sorted(runs.items()):
         for commit in commits:
             data, unnamed = _record_at(reader, commit, paths)
             if data is None and not unnamed:
                 continue
-            fields = (
-                changed_fields(frozen_view(data), views.get(entry.sha))
-                if data is not None
-                else list(FROZEN_FIELDS)
-            )
+            why = ""
+            if data is None:
+                fields = list(FROZEN_FIELDS)
+            elif (view := frozen_view(data)) is None:
+                blob = blob_id(data, len(commit))
+                fields = [] if blob == entry.sha else list(FROZEN_FIELDS)
+                why = f" (that record, blob {blob[:12]}, could not be read: it froze as it is)"
+            else:
+                fields = changed_fields(view, views.get(entry.sha))
             if fields:
                 findings.append(
                     Finding(
@@ -114,7 +120,8 @@ def _old_frozen_at_rev(
                         RECORD,
                         f"the audited commit {frozen_message(fields, exp_id)}: its record "
                         f"(blob {entry.sha[:12]}) differs from the one beside the result in "
-                        f"commit {commit[:12]}, which committed it; a finished run is frozen",
+                        f"commit {commit[:12]}, which committed it{why}; a finished run is "
+                        "frozen",
                     )
                 )
                 break

@@ -72,14 +72,16 @@ def _spy_frozen(monkeypatch: pytest.MonkeyPatch, *, compare: bool = False) -> di
 
 def _same_answers(seen: dict[str, Any]) -> None:
     """The walk's record beside each result is what `<commit>:<path>` look-ups give."""
+    from expflow_git.gitstore import blob_id
     from expflow_git.identity import frozen_view
 
     assert seen["answers"], "no result commit was judged"
     for key, (data, unnamed) in seen["answers"].items():
-        found, view, new_unnamed = seen["beside"][key]
+        found, view, new_unnamed, blob = seen["beside"][key]
         assert (found, new_unnamed) == (data is not None, unnamed if data is None else False), key
         if data is not None:
             assert view == frozen_view(data), key
+            assert blob == ("" if view is not None else blob_id(data, len(key[1]))), key
 
 
 def test_frozen_at_rev_reads_once_per_commit_not_per_path_the_record_had(

@@ -103,7 +103,6 @@ def test_a_branchs_result_merged_into_a_main_that_moved_on_passes(
     assert code == 1 and _rewritten(out), out
 
 
-@pytest.mark.xfail(strict=True, reason="an older hole: being fixed (frozen_at_rev per result blob)")
 def test_main_edits_its_pending_run_then_the_branchs_result_is_merged_without_a_change(
     planned: tuple[Path, str],
 ) -> None:

@@ -63,7 +63,6 @@ def planned(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
     return repo, base
 
 
-@pytest.mark.xfail(strict=True, reason="an older hole: being fixed")
 @pytest.mark.parametrize("policy_ref", [True, False])
 def test_a_merge_adding_a_copy_of_the_frozen_record_elsewhere_hides_the_kept_one(
     planned: tuple[Path, str], policy_ref: bool
@@ -135,7 +134,6 @@ def test_a_branch_forked_where_a_run_later_deleted_was_finished_rewrites_it_unju
     assert code == 1 and "record-rewritten" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="an older hole: being fixed")
 @pytest.mark.parametrize("policy_ref", [True, False])
 def test_a_branch_forked_before_base_gives_its_result_and_the_merge_takes_bases_record(
     tmp_path: Path, isolated_env: Path, policy_ref: bool
@@ -218,7 +216,6 @@ def test_an_unrelated_history_whose_root_commit_holds_a_rewritten_finished_run(
     assert code == 1 and "record-rewritten" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="an older hole: being fixed")
 @pytest.mark.parametrize("policy_ref", [True, False])
 def test_a_result_committed_beside_a_record_with_a_repeated_key_freezes_nothing(
     planned: tuple[Path, str], policy_ref: bool

@@ -13,9 +13,10 @@ not on the way from BASE (there a net change is declared only by a chain of corr
 at REV, new since BASE, each naming one exact step). Two checks over the whole range
 make the verdict independent of a merge's parent order: every result blob the range
 commits for an id must lie on one chain of declared corrections (`write_once`), and a
-run's record at REV must keep the frozen fields it had beside its result in each commit
-that committed that result (`frozen_at_rev`: each commit's record paths followed through
-the first-parent diffs, a path no commit changed read as `<commit>:<path>`).
+run's record at REV must keep the frozen fields it had beside each result blob of the run
+in each commit that committed one (`frozen_at_rev`: each commit's record paths followed
+through the first-parent diffs, a path no commit changed read as `<commit>:<path>`; a
+record there that cannot be read froze as its blob).
 
 One `git log --raw` walk, two tree listings, one `git cat-file --batch-check` of the
 walk's trees and one `git cat-file --batch` stream, whatever the number of commits:

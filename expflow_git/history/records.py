@@ -13,7 +13,7 @@ from expflow_git.checks import Problem
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import GITLINK, Git, TreeEntry
+from expflow_git.gitstore import GITLINK, REGULAR_MODES, Git, TreeEntry, blob_id
 from expflow_git.history.walk import Edit, Walk, documents, is_doc
 from expflow_git.identity import (
     FROZEN_FIELDS,
@@ -157,9 +157,13 @@ class Introduced:
 
 def introduced_results(walk: Walk, globs: DocumentGlobs, policy: Policy) -> Introduced:
     """Runs whose result at REV was committed in the range (BASE's are net_records'):
-    REV's record, every commit whose diff adds that result blob (its own commit, and a
-    merge taking it from a parent other than the first), and every path the run's
-    record had (REV's first), to find the record in those commits' trees."""
+    REV's record, every commit whose diff adds a result blob of the run (each link of
+    its chain of corrections, in its own commit and in a merge taking it from a parent
+    other than the first), and every path the run's record had (REV's first), to find
+    the record in those commits' trees. Not REV's blob alone: a result committed beside
+    one record on a branch, merged where another line changed the pending run's record,
+    then overwritten through a correction, left only the overwrite's commit, beside the
+    changed record, to compare with (an attacker's hunt)."""
     base = documents(walk.base_tree, globs.is_result)
     records = records_of(walk.rev_tree, globs, policy)
     new = {
@@ -167,6 +171,7 @@ def introduced_results(walk: Walk, globs: DocumentGlobs, policy: Policy) -> Intr
         for exp_id, entries in documents(walk.rev_tree, globs.is_result).items()
         if exp_id in records
     }
+    new = {exp_id: blobs for exp_id, blobs in new.items() if blobs}
     commits: dict[str, dict[str, None]] = {}  # an ordered set: a merge may add several
     paths: dict[str, set[str]] = {}
     changes: list[tuple[str, list[_RecordChange]]] = []
@@ -183,7 +188,9 @@ def introduced_results(walk: Walk, globs: DocumentGlobs, policy: Policy) -> Intr
                 paths.setdefault(exp_id, set()).add(c.path)
                 # `<commit>:<path>` reads a symlink's blob too, never a submodule's commit.
                 mine.append((exp_id, c.path, c.new_mode not in (None, GITLINK)))
-            elif c.new_sha in new[exp_id] and globs.is_result(c.path):
+            elif globs.is_result(c.path) and (
+                c.new_sha in new[exp_id] or (c.new_sha is not None and c.new_mode in REGULAR_MODES)
+            ):
                 commits.setdefault(exp_id, {})[commit] = None
         changes.append((commit, mine))
     out = {}
@@ -240,19 +247,27 @@ def frozen_at_rev(
     views: dict[str, Frozen | None],
     reported: set[str],
 ) -> list[Finding]:
-    """A run's record at REV against the record beside its result in each commit that
-    committed that result (the first of its paths that is a file there, as
+    """A run's record at REV against the record beside a result of that run in each
+    commit that committed one (the first of its paths that is a file there, as
     `<commit>:<path>` reads it): the run froze there, whichever parent a later merge
-    lists first."""
+    lists first. A record there that cannot be read (strict JSON: a repeated key, say)
+    froze as it is: REV's record must be that very blob."""
     runs = {x: run for x, run in sorted(introduced.runs.items()) if x not in reported}
     beside = _records_beside(reader, runs, introduced.changes, introduced.links)
     findings = []
     for exp_id, (entry, commits, _) in runs.items():
         for commit in commits:
-            found, view, unnamed = beside[exp_id, commit]
+            found, view, unnamed, blob = beside[exp_id, commit]
             if not found and not unnamed:
                 continue  # no record beside the result then: nothing froze
-            fields = changed_fields(view, views.get(entry.sha)) if found else list(FROZEN_FIELDS)
+            why = ""
+            if not found:
+                fields = list(FROZEN_FIELDS)
+            elif view is None:  # it could not be read: frozen byte for byte
+                fields = [] if blob == entry.sha else list(FROZEN_FIELDS)
+                why = f" (that record, blob {blob[:12]}, could not be read: it froze as it is)"
+            else:
+                fields = changed_fields(view, views.get(entry.sha))
             if fields:
                 findings.append(
                     Finding(
@@ -260,16 +275,18 @@ def frozen_at_rev(
                         RECORD_RULE,
                         f"the audited commit {frozen_message(fields, exp_id)}: its record "
                         f"(blob {entry.sha[:12]}) differs from the one beside the result in "
-                        f"commit {commit[:12]}, which committed it; a finished run is frozen",
+                        f"commit {commit[:12]}, which committed it{why}; a finished run is "
+                        "frozen",
                     )
                 )
                 break
     return findings
 
 
-# Whether a record was found beside the result, its frozen view, and whether a path
-# could not be named to git (a line break in it: then nothing proves the record unchanged).
-_Beside = tuple[bool, Frozen | None, bool]
+# Whether a record was found beside the result, its frozen view, whether a path could
+# not be named to git (a line break in it: then nothing proves the record unchanged),
+# and the found record's blob id when it could not be read (else "").
+_Beside = tuple[bool, Frozen | None, bool, str]
 
 
 class _RecordPaths:
@@ -305,14 +322,16 @@ class _RecordPaths:
         makes git's diff and its path look-up disagree on the blob); a path whose read
         fails is passed over, as before."""
         unreadable = []
-        found: _Beside = (False, None, self.unnamed)
+        found: _Beside = (False, None, self.unnamed, "")
         while self.heap:
             i = self.heap[0]
             if not self.maybe_file(i):
                 heapq.heappop(self.heap)
                 continue
             try:
-                found = (True, frozen_view(reader.read(f"{commit}:{self.paths[i]}")), False)
+                data = reader.read(f"{commit}:{self.paths[i]}")
+                view = frozen_view(data)
+                found = (True, view, False, "" if view is not None else blob_id(data, len(commit)))
                 break
             except ExpflowError:  # not there or not a file
                 heapq.heappop(self.heap)
