@@ -10,30 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import git, git_init, run_cli
+from conftest import git
+from test_hunt40_merge import PIN, RECORD, _audit, _commit, _edit, _ok, pending_run
 
-PIN = str(4000 + 821)
-RECORD = "experiments/s/e1.json"
 RESULT = "results/s/e1.json"
-
-
-def _ok(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    code, out, err = run_cli(list(args), repo, env=env)
-    assert code == 0, (args, out, err)
-    return out + err
-
-
-def _commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-def _edit(repo: Path, old: str, new: str, path: str = RECORD) -> None:
-    record = repo / path
-    text = record.read_text()
-    assert old in text, text
-    record.write_text(text.replace(old, new))
 
 
 def _overwrite(repo: Path, value: str) -> None:
@@ -44,22 +24,10 @@ def _overwrite(repo: Path, value: str) -> None:
     )
 
 
-def _audit(repo: Path, base: str) -> tuple[int, str]:
-    res = run_cli(["audit", "--since", base, "--policy-ref", base], repo)
-    assert "Traceback" not in res.err, res.both
-    assert PIN not in res.both
-    return res.code, res.both
-
-
 @pytest.fixture
 def planned(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
     """A `pending` run e1 committed (BASE)."""
-    repo = git_init(tmp_path / "repo")
-    _ok(repo, "init", "--template", "minimal")
-    _ok(repo, "pin", "init", PIN)
-    _commit(repo, "init")
-    _ok(repo, "new", "e1", "--study", "s", "--status", "pending")
-    return repo, _commit(repo, "e1 planned")
+    return pending_run(tmp_path)
 
 
 def test_a_result_beside_an_unreadable_record_then_overwritten_beside_other_params(

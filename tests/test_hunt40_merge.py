@@ -39,9 +39,14 @@ def _merge(repo: Path, *branches: str) -> None:
     git(repo, "merge", "-q", "--no-edit", "--no-verify", *branches)
 
 
-def _audit(repo: Path, base: str) -> tuple[int, str]:
-    res = run_cli(["audit", "--since", base, "--policy-ref", base], repo)
+def _audit(repo: Path, base: str, *, policy_ref: bool = True) -> tuple[int, str]:
+    """`audit --since BASE` (judged by BASE's policy, as the action judges a pull
+    request, unless `policy_ref` is False): its exit code and output, no traceback, no
+    PIN."""
+    args = ["audit", "--since", base] + (["--policy-ref", base] if policy_ref else [])
+    res = run_cli(args, repo)
     assert "Traceback" not in res.err, res.both
+    assert PIN not in res.both
     return res.code, res.both
 
 
@@ -49,21 +54,30 @@ def _rewritten(text: str, path: str = RECORD) -> bool:
     return f"{path}: record-rewritten" in text
 
 
-@pytest.fixture
-def planned(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
-    """A `pending` run e1 committed on main (BASE), a branch `side` where `result e1`
-    gives it its result (the record marked `success` with it); main checked out."""
+def pending_run(tmp_path: Path) -> tuple[Path, str]:
+    """A repository with a `pending` run e1 committed (BASE): the repository and BASE."""
     repo = git_init(tmp_path / "repo")
     _ok(repo, "init", "--template", "minimal")
     _ok(repo, "pin", "init", PIN)
     _commit(repo, "init")
     _ok(repo, "new", "e1", "--study", "s", "--status", "pending")
-    base = _commit(repo, "e1 planned")
+    return repo, _commit(repo, "e1 planned")
+
+
+def result_on_side(tmp_path: Path) -> tuple[Path, str]:
+    """`pending_run`, and a branch `side` where `result e1` gives the run its result (the
+    record marked `success` with it); main checked out."""
+    repo, base = pending_run(tmp_path)
     git(repo, "checkout", "-q", "-b", "side")
     _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
     _commit(repo, "e1's result")
     git(repo, "checkout", "-q", "main")
     return repo, base
+
+
+@pytest.fixture
+def planned(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
+    return result_on_side(tmp_path)
 
 
 # The line-by-line freezing that passed these was taken back (decisions.md, fortieth

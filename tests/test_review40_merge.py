@@ -8,30 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git, git_init, run_cli
+from conftest import git, git_init
+from test_hunt40_merge import PIN, RECORD, _audit, _commit, _edit, _ok, result_on_side
 
-PIN = str(4000 + 821)
-RECORD = "experiments/s/e1.json"
 COPY = "experiments/a/e1.json"  # sorts before RECORD
-
-
-def _ok(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    code, out, err = run_cli(list(args), repo, env=env)
-    assert code == 0, (args, out, err)
-    return out + err
-
-
-def _commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-def _edit(repo: Path, old: str, new: str, path: str = RECORD) -> None:
-    record = repo / path
-    text = record.read_text()
-    assert old in text, text
-    record.write_text(text.replace(old, new))
 
 
 def _blob(repo: Path, name: str) -> bytes:
@@ -40,27 +20,10 @@ def _blob(repo: Path, name: str) -> bytes:
     ).stdout
 
 
-def _audit(repo: Path, base: str, *, policy_ref: bool = True) -> tuple[int, str]:
-    args = ["audit", "--since", base] + (["--policy-ref", base] if policy_ref else [])
-    res = run_cli(args, repo)
-    assert "Traceback" not in res.err, res.both
-    return res.code, res.both
-
-
 @pytest.fixture
 def planned(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
     """A `pending` run e1 on main (BASE); branch `side` gives it its result; main out."""
-    repo = git_init(tmp_path / "repo")
-    _ok(repo, "init", "--template", "minimal")
-    _ok(repo, "pin", "init", PIN)
-    _commit(repo, "init")
-    _ok(repo, "new", "e1", "--study", "s", "--status", "pending")
-    base = _commit(repo, "e1 planned")
-    git(repo, "checkout", "-q", "-b", "side")
-    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
-    _commit(repo, "e1's result")
-    git(repo, "checkout", "-q", "main")
-    return repo, base
+    return result_on_side(tmp_path)
 
 
 @pytest.mark.parametrize("policy_ref", [True, False])
