@@ -236,3 +236,27 @@ def xcli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) ->
     from helpers_audit import make_cli
 
     return make_cli(monkeypatch, capsys)
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[str]:
+    """A real ssh-agent on a socket of our own, stopped afterwards (by its pid)."""
+    import subprocess
+    import time
+
+    ssh_agent = shutil.which("ssh-agent")
+    assert ssh_agent is not None
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(
+        [ssh_agent, "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(200):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        assert sock.exists(), "ssh-agent did not start"
+        yield str(sock)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -8,8 +8,6 @@ import enum
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,27 +23,6 @@ SEED = {"seg_total": 57.09, "pde_mean": 15.0, "train_time_min": 45.5}
 
 
 # ------------------------------------------------------------------ audit(sign_key=agent:…)
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[str]:
-    """A real ssh-agent on a socket of our own, stopped afterwards (by its pid)."""
-    ssh_agent = shutil.which("ssh-agent")
-    assert ssh_agent is not None
-    sock = tmp_path / "agent.sock"
-    proc = subprocess.Popen(
-        [ssh_agent, "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        assert sock.exists(), "ssh-agent did not start"
-        yield str(sock)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def _fingerprint(pub: Path) -> str:
     """`ssh-keygen -lf`'s SHA256 fingerprint."""
     keygen = shutil.which("ssh-keygen")

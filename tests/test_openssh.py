@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -254,26 +252,6 @@ def test_a_malformed_allowed_signers_line_is_one_error(
 
 
 # =========================================================================== ssh-agent
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[str]:
-    """A real ssh-agent on a socket of our own, stopped afterwards (by its pid)."""
-    assert SSH_AGENT is not None
-    sock = tmp_path / "agent.sock"
-    proc = subprocess.Popen(
-        [SSH_AGENT, "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        assert sock.exists(), "ssh-agent did not start"
-        yield str(sock)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def ssh_add(sock: str, key: Path) -> None:
