@@ -37,7 +37,6 @@ from helpers_audit import (
     seed_repo,
     write,
 )
-from test_openssh import agent  # noqa: F401 (a fixture)
 
 from expflow_git.report import verify as verify_mod
 from expflow_git.report.signing import keyid, load_public_key
