@@ -11,17 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from test_hunt40_merge import PIN, RECORD, _audit, _commit, _edit, _ok, pending_run
+from test_hunt40_merge import PIN, RECORD, _audit, _commit, _edit, _ok, _overwrite, pending_run
 
 RESULT = "results/s/e1.json"
-
-
-def _overwrite(repo: Path, value: str) -> None:
-    _ok(
-        repo,
-        *("result", "e1", "--metric", f"accuracy={value}", "--overwrite", "--reason", "rerun"),
-        env={"EXPFLOW_PIN": PIN},
-    )
 
 
 @pytest.fixture

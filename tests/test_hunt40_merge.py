@@ -40,6 +40,15 @@ def _merge(repo: Path, *branches: str) -> None:
     git(repo, "merge", "-q", "--no-edit", "--no-verify", *branches)
 
 
+def _overwrite(repo: Path, value: str) -> None:
+    """`result e1 --overwrite --reason rerun` with the PIN: a declared correction."""
+    _ok(
+        repo,
+        *("result", "e1", "--metric", f"accuracy={value}", "--overwrite", "--reason", "rerun"),
+        env={"EXPFLOW_PIN": PIN},
+    )
+
+
 def _audit(repo: Path, base: str, *, policy_ref: bool = True) -> tuple[int, str]:
     """`audit --since BASE` (judged by BASE's policy, as the action judges a pull
     request, unless `policy_ref` is False): its exit code and output, no traceback, no
@@ -137,11 +146,7 @@ def test_main_edits_its_pending_run_then_the_branchs_result_is_merged_without_a_
     assert git(repo, "diff", "--name-only", "HEAD^1", "HEAD") == "results/s/e1.json"
     code, out = _audit(repo, base)
     assert code == 1 and _rewritten(out), out
-    _ok(
-        repo,
-        *("result", "e1", "--metric", "accuracy=0.95", "--overwrite", "--reason", "rerun"),
-        env={"EXPFLOW_PIN": PIN},
-    )
+    _overwrite(repo, "0.95")
     _commit(repo, "e1 overwritten")
     code, out = _audit(repo, base)
     assert code == 1 and _rewritten(out), out

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 from conftest import git, git_init
-from test_hunt40_merge import PIN, RECORD, _audit, _commit, _edit, _ok, result_on_side
+from test_hunt40_merge import (
+    PIN,
+    RECORD,
+    _audit,
+    _commit,
+    _edit,
+    _ok,
+    _overwrite,
+    result_on_side,
+)
 
 COPY = "experiments/a/e1.json"  # sorts before RECORD
 
@@ -50,11 +59,7 @@ def test_a_merge_adding_a_copy_of_the_frozen_record_elsewhere_hides_the_kept_one
     git(repo, "commit", "-q", "--no-verify", "--no-edit")
     git(repo, "rm", "-q", COPY)
     _commit(repo, "the copy dropped")
-    _ok(
-        repo,
-        *("result", "e1", "--metric", "accuracy=0.95", "--overwrite", "--reason", "rerun"),
-        env={"EXPFLOW_PIN": PIN},
-    )
+    _overwrite(repo, "0.95")
     _commit(repo, "e1 overwritten")
     assert '"lr": 0.2' in (repo / RECORD).read_text()
     code, out = _audit(repo, base, policy_ref=policy_ref)
@@ -124,11 +129,7 @@ def test_a_branch_forked_before_base_gives_its_result_and_the_merge_takes_bases_
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--no-edit", "--no-verify", "late")
     assert '"lr": 0.3' in (repo / RECORD).read_text()
-    _ok(
-        repo,
-        *("result", "e1", "--metric", "accuracy=0.95", "--overwrite", "--reason", "rerun"),
-        env={"EXPFLOW_PIN": PIN},
-    )
+    _overwrite(repo, "0.95")
     _commit(repo, "e1 overwritten")
     assert '"lr": 0.3' in (repo / RECORD).read_text()
     code, out = _audit(repo, base, policy_ref=policy_ref)
