@@ -17,7 +17,7 @@ from expflow_git.cli.console import PROG, emit, guard, out, warn
 from expflow_git.cli.group import Group
 from expflow_git.cli.options import format_option
 from expflow_git.cli.pinsettings import PinSettings, pin_settings
-from expflow_git.errors import ExpflowError, printable
+from expflow_git.errors import ExitCode, ExpflowError, printable
 from expflow_git.escape import json_document
 from expflow_git.pin.store import (
     ENV_HOME,
@@ -54,6 +54,31 @@ def _pin_exists(env: Mapping[str, str]) -> bool:
     return os.path.lexists(pin_file(env)) or bool(env.get(ENV_PIN_HASH, "").strip())
 
 
+def _pin_file_now(env: Mapping[str, str]) -> bytes | None:
+    """The PIN file as it is now: its bytes, or None when there is none (something else
+    at its path, or a file that cannot be read, is told apart by a marker, not read)."""
+    path = pin_file(env)
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return f"not a file: {info.st_mode} {info.st_ino}".encode()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return f"unreadable: {exc.errno} {info.st_ino} {info.st_mtime_ns}".encode()
+
+
+def _changed_meanwhile(path: Path) -> ExpflowError:
+    """The refusal (exit 1) of a PIN file another command wrote since it was looked at."""
+    return ExpflowError(
+        f"{printable(str(path))}: the PIN was set or changed while this command ran "
+        "(another `pin init`); nothing changed, run it again",
+        code=ExitCode.FAILED,
+    )
+
+
 @click.group(name="pin", cls=Group)
 def pin_group() -> None:
     """Manage the local PIN that guards destructive commands."""
@@ -78,6 +103,7 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
             "nothing changed"
         )
 
+    seen = _pin_file_now(settings.env)  # (what the guard approves replacing, if anything)
     if _pin_exists(settings.env):
         guard("replacing the existing PIN", pin=old_pin, force=force)
 
@@ -90,7 +116,17 @@ def init_cmd(new_pin: str | None, old_pin: str | None, force: bool) -> None:
             value_proc=_new_pin_value,
             err=True,
         )
-    path = save_hash(pin_home(settings.env), hash_pin(new_pin))
+    hashed = hash_pin(new_pin)
+    # Another `pin init` may have set (or replaced) the PIN since it was looked at: the
+    # prompt and the hash come between, and this one wrote over it, no PIN asked for (a
+    # hunt, issue 18 forty-first pass). Refused, as `result` refuses a run changed meanwhile;
+    # where there was none, the write itself replaces nothing.
+    try:
+        if _pin_file_now(settings.env) != seen:
+            raise FileExistsError
+        path = save_hash(pin_home(settings.env), hashed, overwrite=seen is not None)
+    except FileExistsError:
+        raise _changed_meanwhile(pin_file(settings.env)) from None
     out(f"PIN set in {path} (scrypt)")
     if typed:  # (once stored: a refused init told this before its error; a hunt)
         warn(
@@ -141,7 +177,12 @@ def clear_cmd(pin: str | None, force: bool) -> None:
             )
         out("no PIN is set; nothing to clear")
         return
+    seen = _pin_file_now(settings.env)
     guard("pin clear", pin=pin, force=force)
+    if _pin_file_now(settings.env) != seen:
+        # Another `pin init` replaced it while the PIN was asked for and checked: the PIN
+        # given approved removing the one it was checked against, not this one.
+        raise _changed_meanwhile(path)
     clear_hash(pin_home(settings.env))
     out(f"PIN cleared (removed {path})")
     if env_hash_set:

@@ -116,17 +116,32 @@ def install_hooks(git: Git) -> list[tuple[str, str]]:
         if target.is_symlink() or target.exists():
             found = b"" if target.is_symlink() or not target.is_file() else target.read_bytes()
             if found == text.encode():
-                report.append((str(target), "kept (already installed)"))
+                report.append((str(target), _KEPT))
                 continue
             if shipped_digest(found.decode("utf-8", "surrogateescape")) not in SHIPPED[name]:
-                report.append((str(target), "kept: a different hook exists; merge it by hand"))
+                report.append((str(target), _KEPT_OTHER))
                 continue
             write_atomic(target, text.encode(), mode=0o755)
             report.append((str(target), "updated (an earlier expflow-git hook)"))
             continue
-        write_atomic(target, text.encode(), mode=0o755, overwrite=False)
+        try:
+            write_atomic(target, text.encode(), mode=0o755, overwrite=False)
+        except FileExistsError:
+            # Made meanwhile (two `install-hooks` at once: the second said `…/pre-commit:
+            # File exists`, exit 2, of a hook installed; a hunt, issue 18 forty-first
+            # pass): judged as a hook there before is. A folder is named as the write's
+            # error names it ("is a folder, not a file").
+            if kind_of(target) != "a file":
+                raise
+            same = target.read_bytes() == text.encode()
+            report.append((str(target), _KEPT if same else _KEPT_OTHER))
+            continue
         report.append((str(target), "installed"))
     return report
+
+
+_KEPT = "kept (already installed)"
+_KEPT_OTHER = "kept: a different hook exists; merge it by hand"
 
 
 def _nothing_in_the_way(hooks_dir: Path) -> None:

@@ -311,8 +311,9 @@ def load_stored_hash(env: Mapping[str, str]) -> StoredHash | None:
     return None
 
 
-def save_hash(home: Path, hashed: str) -> Path:
-    """Write `hashed` to home/pin.hash atomically (dir 0700, file 0600); return the path."""
+def save_hash(home: Path, hashed: str, *, overwrite: bool = True) -> Path:
+    """Write `hashed` to home/pin.hash atomically (dir 0700, file 0600); return the path.
+    `overwrite` False: a file there (one made meanwhile too) is kept (FileExistsError)."""
     if scheme_of(hashed) is None:
         # Never persist something check_pin would refuse later.
         raise ExpflowError("refusing to store a PIN hash in an unknown format")
@@ -327,7 +328,7 @@ def save_hash(home: Path, hashed: str) -> Path:
         # existing directory is left alone: it may be shared with other things.
         os.chmod(home, 0o700)
     path = home / PIN_FILE_NAME
-    write_atomic(path, (hashed + "\n").encode("ascii"), mode=0o600)
+    write_atomic(path, (hashed + "\n").encode("ascii"), mode=0o600, overwrite=overwrite)
     return path
 
 
