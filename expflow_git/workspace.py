@@ -8,7 +8,7 @@ import contextlib
 import io
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -252,7 +252,7 @@ def walk_files(root: Path, *, strict: bool = True) -> list[str]:
     """
     out: list[str] = []
     top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top, onerror=_unlistable if strict else None):
+    for dirpath, dirnames, filenames in walk(top, onerror=_unlistable if strict else None):
         prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         out.extend(prefix + name for name in filenames)
@@ -265,6 +265,40 @@ def walk_files(root: Path, *, strict: bool = True) -> list[str]:
         out.extend(prefix + name for name in links if name != ".git")
         dirnames[:] = [d for d in dirnames if d != ".git" and d not in links]
     return out
+
+
+def walk(
+    top: str, onerror: Callable[[OSError], None] | None = None
+) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk(top, onerror=onerror)` (top down, a link to a folder among the folders
+    and never followed; the caller may prune `dirnames`), without recursion: before
+    Python 3.12 `os.walk` recursed once a folder, so a chain of ~1,000 nested folders (a
+    2 KB path, which git commits and checks out) made `scan .`, `validate .` and the
+    record commands stop with a RecursionError traceback (an attacker's hunt, issue 18
+    forty-first pass)."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            if onerror is not None:
+                onerror(exc)
+            continue
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # (as os.walk: a name that cannot be asked is a file)
+                is_dir = False
+            (dirnames if is_dir else filenames).append(entry.name)
+        yield folder, dirnames, filenames
+        for name in reversed(dirnames):  # (visited in the order left in `dirnames`)
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                stack.append(path)
 
 
 def walk_paths(root: Path, *, strict: bool = True) -> list[str]:

@@ -49,6 +49,9 @@ MAX_POLICY_NODES = 100_000
 MAX_POLICY_TEXT = 4 * MAX_POLICY_BYTES  # characters of keys and strings, aliases expanded
 # As deep as a document may nest (jsonstrict.DEFAULT_MAX_DEPTH): a policy needs a few levels.
 MAX_POLICY_DEPTH = 64
+# A registry threshold is a gate (docs/spec.md §3): every run's report entry lists each,
+# so they are bounded as `gates` are (the schema's maxItems).
+MAX_THRESHOLDS = 256
 
 
 def load_policy_bytes(
@@ -634,6 +637,15 @@ def _build(raw: dict[str, Any], path: str, digest: str) -> Policy:
             )
         return name
 
+    thresholds = sum(m.threshold is not None for m in metrics.values())
+    if thresholds > MAX_THRESHOLDS:
+        # Each is a check in every run's report entry: 20,000 of them (a 1 MiB policy)
+        # over 2,000 runs made a report of ~4 GB (an attacker's hunt, issue 18 forty-first
+        # pass), where `gates` stop at 256.
+        raise ExpflowError(
+            f"{path}: /metrics: {thresholds} metrics have a threshold, more than the maximum "
+            f"of {MAX_THRESHOLDS} (each is a gate, as `gates` are)"
+        )
     for m in metrics.values():
         where = f"/metrics/{pointer_token(m.name)}"
         if m.min is not None and m.max is not None and m.min > m.max:

@@ -44,7 +44,7 @@ from expflow_git.globs import literal_folder
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
-from expflow_git.workspace import linked_folder, on_disk, os_path, repo_path
+from expflow_git.workspace import linked_folder, on_disk, os_path, repo_path, walk
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Planned
@@ -310,7 +310,7 @@ class Layout:
                 # The folder itself is (or lies behind) a link: refused at once (exit 2),
                 # never walked (`results -> /` walked the whole disk first).
                 self.target(str(base))
-            for folder, dirs, files in os.walk(top):
+            for folder, dirs, files in walk(str(top)):
                 dirs[:] = [d for d in dirs if d != ".git"]
                 names = [f for f in files if f.endswith(suffix)]
                 for d in dirs:
