@@ -79,11 +79,12 @@ def _run(run: QueryRun) -> Run:
 
 @dataclass
 class ActiveRun:
-    """A run in progress: `log(**metrics)` and `log_split(name, **metrics)` collect what the
-    result will hold (a later value of a metric replaces an earlier one). What the policy
-    knows of each value is checked as it is logged (a registered name, the registry's
-    min and max, a number exactly comparable, steps increasing, the series' caps):
-    ValueError naming it, nothing of that call kept. Once its `with` block is left the
+    """A run in progress: `log(**metrics)` and `log_split(name, **metrics)` (or a mapping
+    first, `log({"step": 1.0}, step=N)`) collect what the result will hold (a later value
+    of a metric replaces an earlier one). What the policy knows of each value is checked
+    as it is logged (a registered name, the registry's min and max, a number exactly
+    comparable, steps increasing, the series' caps): ValueError naming it, nothing of
+    that call kept. Once its `with` block is left the
     run is `finished`: logging then raises RuntimeError (the result is written already)."""
 
     id: str
@@ -94,13 +95,29 @@ class ActiveRun:
     series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     finished: bool = False
 
-    def log(self, step: int | None = None, **metrics: float) -> None:
-        """Record metrics of the run (names from the policy's registry). With `step` (as
-        MLflow's `log_metric(key, value, step)`), each value is also a point of the
-        metric's series (docs/spec.md §2.2), and the headline value is the series'
-        aggregate the registry declares (its last point when it declares none)."""
+    def log(
+        self,
+        values: Mapping[str, float] | None = None,
+        /,
+        *,
+        step: int | None = None,
+        **metrics: float,
+    ) -> None:
+        """Record metrics of the run (names from the policy's registry), given by keyword,
+        in a mapping (`values`, as MLflow's `log_metrics(metrics, step)`: any name the
+        registry takes, `step` and `self` too), or both. With `step` (as MLflow's
+        `log_metric(key, value, step)`), each value is also a point of the metric's series
+        (docs/spec.md §2.2), and the headline value is the series' aggregate the registry
+        declares (its last point when it declares none)."""
         self._open()
-        checked = self._checked(metrics)
+        if not metrics and values is None and step is not None and "step" in self.policy.metrics:
+            # (the registry's metric `step` given by keyword is the step of no metric: it
+            # was dropped without a word; a hunt, issue 18 forty-first pass)
+            raise ValueError(
+                f"step {short_repr(step)} of no metric: the metric 'step' is logged "
+                "in a mapping, run.log({'step': value})"
+            )
+        checked = self._checked(given_metrics(values, metrics))
         if step is None:
             for name, value in checked.items():
                 self._headline_fits(name, value)
@@ -145,10 +162,14 @@ class ActiveRun:
             previous = [self.metrics[name]] if len(points) > 1 else []
             self.metrics[name] = aggregate.of([*previous, value])
 
-    def log_split(self, name: str, **metrics: float) -> None:
-        """Record metrics measured on another slice of data (`splits.<name>`)."""
+    def log_split(
+        self, name: str, values: Mapping[str, float] | None = None, /, **metrics: float
+    ) -> None:
+        """Record metrics measured on another slice of data (`splits.<name>`), by keyword,
+        in a mapping (`values`), or both (a metric named `name` or `self` too)."""
         self._open()
         name = checked_split_name(name)
+        metrics = given_metrics(values, metrics)
         if not metrics:  # (a split is written with a metric at least)
             raise ValueError(f"split {name!r}: give it at least one metric")
         checked = self._checked(metrics)  # (before the split is made: none left empty)
@@ -194,6 +215,23 @@ class ActiveRun:
             raise RuntimeError(f"run {self.id!r} has finished: log inside its `with` block")
 
 
+def given_metrics(values: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics of a `log` or `log_split` call: the mapping given (`values`) and those
+    given by keyword, one name given in both refused (ValueError). A positional value
+    that is no mapping is refused too (a step is given as `step=`)."""
+    if values is None:
+        return metrics
+    if not isinstance(values, Mapping):
+        raise ValueError(
+            f"metrics: give a mapping of names to numbers, not {short_repr(values)} (a step "
+            "is given as step=N)"
+        )
+    both = {plain_text(n) for n in values if isinstance(n, str)} & set(metrics)
+    if both:
+        raise ValueError(f"metric {min(both)!r}: given twice, in the mapping and by keyword")
+    return {**values, **metrics}
+
+
 def checked_split_name(name: Any) -> str:
     """A split's name as the result schema takes it; otherwise ValueError (None, a bool or
     a number is refused, never written as the JSON text of it)."""
@@ -214,6 +252,7 @@ def checked_metrics(metrics: Mapping[str, Any], policy: Policy) -> dict[str, flo
     for name, value in metrics.items():
         if not isinstance(name, str):
             raise ValueError(f"metric name {short_repr(name)}: names are strings")
+        name = plain_text(name)  # (a `str` Enum's member as its text, as a study's)
         if name not in policy.metrics:
             raise ValueError(f"unknown metric {name!r}{closest(name, policy.metrics)}")
         out[name] = finite_number(value, what=f"metric {name!r}")

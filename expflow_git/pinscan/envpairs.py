@@ -31,12 +31,18 @@ _REACH = 256
 _NAME_KEY_RE = re.compile(
     r"(?<![\w-])(?P<nq>[\"']?)name(?P=nq)[ \t]*:[ \t]*(?P<q>[\"']?)\Z", re.ASCII
 )
+# Up to eight comment or blank lines, each up to 256 characters, between a key's line
+# and its mapping's next key (`- name: EXPFLOW_PIN` then `# the PIN` then `value: …`
+# passed: a hunt, issue 18 forty-first pass). Each line's blanks are followed by `#` or
+# its end, which the next key's indent is not: one way to read them, a bounded stretch.
+_GAP = r"(?:[ \t]*(?:#[^\r\n]{0,256})?\r?\n){0,8}"
 # After the name (its closing quote matched by the caller): the `value` key of the same
 # mapping, in a flow mapping or JSON object after a comma (line breaks allowed), in a
-# YAML block on the next line (no comment line between; the columns compared by the
-# caller). `valueFrom` is no value.
+# YAML block on a later line (comment and blank lines between, `_GAP`; the columns
+# compared by the caller). `valueFrom` is no value.
 _VALUE_AFTER_RE = re.compile(
-    r"[ \t]*(?:(?P<comma>,)[ \t]*(?:\r?\n[ \t]*)?|(?:#[^\r\n]{0,256})?\r?\n(?P<indent>[ \t]*))"
+    r"[ \t]*(?:(?P<comma>,)[ \t]*(?:\r?\n[ \t]*)?|(?:#[^\r\n]{0,256})?\r?\n"
+    rf"{_GAP}(?P<indent>[ \t]*))"
     r"(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*",
     re.ASCII,
 )
@@ -44,13 +50,15 @@ _VALUE_AFTER_RE = re.compile(
 # (up to 256 characters to the key, no `}` between), or a YAML block's first child.
 _CHILD_VALUE_RE = re.compile(
     r"[ \t]*:[ \t]*(?:(?P<flow>\{)[^}\r\n]{0,256}?(?<=[{, \t])(?P<fq>[\"']?)value(?P=fq)"
-    r"|(?:#[^\r\n]{0,256})?\r?\n(?P<indent>[ \t]*)(?P<bq>[\"']?)value(?P=bq))[ \t]*:[ \t]*",
+    rf"|(?:#[^\r\n]{{0,256}})?\r?\n{_GAP}(?P<indent>[ \t]*)(?P<bq>[\"']?)value(?P=bq))"
+    r"[ \t]*:[ \t]*",
     re.ASCII,
 )
 # The `value` key before the name: on the line before, its column the name's (a YAML block
 # list item, `- value: …` then `  name: EXPFLOW_PIN`), or in the same flow mapping, a comma
 # between (`{value: …, name: EXPFLOW_PIN}`).
 _VALUE_KEY_RE = re.compile(r"(?<![\w-])(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII)
+_GAP_LINE_RE = re.compile(r"[ \t]*(?:#[^\r\n]*)?\r?\n")  # (one line of `_GAP`)
 _BLOCK_VALUE_KEY_RE = re.compile(
     r"[ \t]*(?:-[ \t]+)*(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII
 )
@@ -64,12 +72,16 @@ _BLANK = r"(?:[ \t]|\\\r?\n)"
 # ways (a review, issue 18 fortieth pass: an option once `--?[A-Za-z-]+`, `--x` read as
 # `-` `-x` or `--x`, took 2**n steps for n options): an option is a `-` and what follows
 # up to a blank, a run of blanks ends before a `-`, a word or the name's quote.
-_COMMAND_RE = re.compile(
-    rf"(?:^|[;&|(])[ \t]*(?:@[ \t]*)?(?:(?:and|or|not|builtin){_BLANK}+)*"
-    rf"(?:(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?|setenv|set(?:{_BLANK}+-[^\s]*)*)"
-    rf"{_BLANK}+(?P<q>[\"']?)\Z",
-    re.MULTILINE | re.ASCII,
+_COMMAND = (
+    rf"[ \t]*(?:@[ \t]*)?(?:(?:and|or|not|builtin){_BLANK}+)*"
+    rf"(?:(?P<other>(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?)|setenv|set(?:{_BLANK}+-[^\s]*)*)"
+    rf"{_BLANK}+(?P<q>[\"']?)\Z"
 )
+_COMMAND_RE = re.compile(r"(?:^|(?P<op>[;&|(]))" + _COMMAND, re.MULTILINE | re.ASCII)
+# The same after an operator only: where a line's start is no statement's (`_continued`;
+# only for fish's `set` and csh's `setenv`: cmd reads no `\` as a continuation, nor does
+# a Dockerfile whose `# escape=` directive picks another character).
+_COMMAND_AFTER_OP_RE = re.compile(r"[;&|(]" + _COMMAND, re.ASCII)
 _BLANKS_RE = re.compile(rf"{_BLANK}+")
 
 
@@ -88,7 +100,17 @@ def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         # continuation's `\` (the regex's blanks take `\` and a line break).
         tail = text[max(low, line_start - 3) : line_start - 1] if line_start > low else ""
         head = low if tail.endswith(("\\", "\\\r")) else max(low, line_start - 1)
-        if (c := _COMMAND_RE.search(text, head, start)) is not None:
+        c = _COMMAND_RE.search(text, head, start)
+        if (
+            c is not None
+            and c.group("op") is None
+            and c.group("other") is None
+            and _continued(text, c.start(), low)
+        ):
+            # Every line from there to the name continues the one before (the regex takes
+            # a line break only after `\`): a statement may begin after an operator only.
+            c = _COMMAND_AFTER_OP_RE.search(text, c.start() + 1, start)
+        if c is not None:
             quote = c.group("q")
             if text.startswith(quote, end) and (b := _BLANKS_RE.match(text, end + len(quote))):
                 found.append((b.end(), key, True))
@@ -120,6 +142,24 @@ def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
     return _read_values(code, text, found, overlaps)
 
 
+def _continued(text: str, line: int, low: int) -> bool:
+    """Whether the line at `line` continues the line before, which ends with an odd
+    number of `\\` and holds no `#` (a comment's `\\` continues nothing, so a line
+    after one holding a `#` is read as beginning a statement: the safe way round). Then
+    its `set \\` or `set -x NAME V` is an argument of the command before (`echo a \\`
+    then `set -x NAME V`), no assignment (noticed in issue 18's fortieth pass, a false
+    finding). The line before is read back to `low` at most; one not seen whole (or
+    none) is no continuation."""
+    if line <= low:
+        return False
+    previous = text.rfind("\n", low, line - 1) + 1
+    if previous == 0 and low > 0:
+        return False
+    body = text[previous : line - 1].rstrip("\r")
+    slashes = len(body) - len(body.rstrip("\\"))
+    return slashes % 2 == 1 and "#" not in body
+
+
 def _child_value(text: str, key: int, after: int, line_start: int) -> int | None:
     """Where the value of the `value` child of the mapping a key (at `key`, its name ending
     at `after`) opens starts, or None: a flow mapping's (`EXPFLOW_PIN: {value: …}`), or a
@@ -137,13 +177,23 @@ def _child_value(text: str, key: int, after: int, line_start: int) -> int | None
 
 def _value_before(text: str, name: int, line_start: int, low: int) -> int | None:
     """Where the value of a `value` key written before the `name` key at `name` starts,
-    or None: the line before's, at the name's column, if the name begins its line; else
-    the same flow mapping's, a comma between. Reads back to `low` at most."""
+    or None: the line before's (comment and blank lines between, up to eight), at the
+    name's column, if the name begins its line; else the same flow mapping's, a comma
+    between. Reads back to `low` at most."""
     if not text[line_start:name].strip(" \t"):  # the name begins its line: a YAML block
-        previous = text.rfind("\n", low, line_start - 1) + 1
-        if previous == 0 and low > 0:
+        below = line_start
+        for _ in range(9):
+            if below == 0:
+                return None
+            previous = text.rfind("\n", low, below - 1) + 1
+            if previous == 0 and low > 0:
+                return None
+            if _GAP_LINE_RE.fullmatch(text, previous, below) is None:
+                break
+            below = previous
+        else:
             return None
-        v = _BLOCK_VALUE_KEY_RE.match(text, previous, line_start)
+        v = _BLOCK_VALUE_KEY_RE.match(text, previous, below)
         if v is None or v.start("vq") - previous != name - line_start:
             return None
         return v.end()

@@ -447,13 +447,37 @@ def secret_in_reference(text: str, start: int, end: int) -> Value | None:
             text, start + 2, end, _COMMAND_WORD_RE, _REFERENCE_SECRET, comments=False
         )
     if text.startswith("{{", start) or text.startswith("${{", start):
+        floor = start  # (the previous literal's end: each blank is read twice at most)
         for m in _TEMPLATE_LITERAL_RE.finditer(text, start, end):
             group = 1 if m.group(1) is not None else 2
-            if _REFERENCE_SECRET.fullmatch(m.group(group).strip()):
+            compared = _compared(text, m.start(), m.end(), floor, end)
+            floor = m.end()
+            if not compared and _REFERENCE_SECRET.fullmatch(m.group(group).strip()):
                 inner = m.group(group)
                 s = m.start(group) + len(inner) - len(inner.lstrip())
                 return Value(s, s + len(inner.strip()), Kind.LITERAL)
     return None
+
+
+_COMPARED_BEFORE = ("==", "!=", "<=", ">=", "<", ">")
+_COMPARED_AFTER = ("==", "!=", "<", ">")
+
+
+def _compared(text: str, start: int, end: int, floor: int, ceiling: int) -> bool:
+    """Whether the quoted string `text[start:end]` is an operand of a comparison (`==`,
+    `!=`, `<`, `<=`, `>`, `>=`, blanks between), looking back to `floor` and ahead to
+    `ceiling`: `${{ inputs.pin != 'NNNN' && secrets.X }}` tests the literal and never
+    yields it, where `|| 'NNNN'` and `cond && 'NNNN'` do (a hunt, issue 18 forty-first
+    pass: the compared literal was taken for the PIN)."""
+    before = start
+    while before > floor and text[before - 1] in " \t":
+        before -= 1
+    if text.endswith(_COMPARED_BEFORE, floor, before):
+        return True
+    after = end
+    while after < ceiling and text[after] in " \t":
+        after += 1
+    return text.startswith(_COMPARED_AFTER, after, ceiling)
 
 
 def is_reference(value: str) -> bool:
