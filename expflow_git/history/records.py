@@ -63,20 +63,29 @@ def net_records(
     views: dict[str, Frozen | None],
     reported: set[str],
 ) -> list[Finding]:
-    """Frozen fields that differ between BASE and REV where no commit showed the edit."""
+    """Frozen fields that differ between BASE and REV where no commit showed the edit.
+    BASE's record that cannot be read (strict JSON: a repeated key, say) froze as it is,
+    as beside a result the range committed (`frozen_at_rev`): REV's record must be that
+    very blob (the candidates' blobs differ), else every frozen field changed."""
     findings = []
     for exp_id, (old, entry) in sorted(net.items()):
-        fields = changed_fields(views.get(old), views.get(entry.sha))
-        if fields and exp_id not in reported:
-            findings.append(
-                Finding(
-                    entry.path,
-                    RECORD_RULE,
-                    f"the audited commit {frozen_message(fields, exp_id)} (blob {old[:12]} → "
-                    f"{entry.sha[:12]}), and no commit's change against its first parent "
-                    "shows it (a merge of an unrelated history?); a finished run is frozen",
-                )
+        if exp_id in reported:
+            continue
+        if views.get(old) is None:  # unreadable at BASE: frozen byte for byte
+            message = (
+                f"the audited commit {frozen_message(FROZEN_FIELDS, exp_id)}: its record "
+                f"(blob {entry.sha[:12]}) differs from the base's (blob {old[:12]}), which "
+                "could not be read: it froze as it is; a finished run is frozen"
             )
+        elif fields := changed_fields(views.get(old), views.get(entry.sha)):
+            message = (
+                f"the audited commit {frozen_message(fields, exp_id)} (blob {old[:12]} → "
+                f"{entry.sha[:12]}), and no commit's change against its first parent "
+                "shows it (a merge of an unrelated history?); a finished run is frozen"
+            )
+        else:
+            continue
+        findings.append(Finding(entry.path, RECORD_RULE, message))
     return findings
 
 

@@ -101,10 +101,16 @@ def cancel_run(
     reason_option: str = "--reason",
 ) -> str:
     """Set a record `cancellable` returned to `skipped`, with the reason (none if empty);
-    returns its path. It is checked again first: the PIN prompt came between."""
+    returns its path. It is checked again first, under the lock (the PIN prompt came
+    between): any change since `cancellable` read it, its record's bytes as the tool
+    writes them or what HEAD holds (a result, a correction deleting the run), refuses it,
+    nothing written."""
     with records_lock(layout.root), layout.listed():
         now_rel, now_doc = cancellable(layout, exp_doc["id"])
-        if (now_rel, now_doc) != (exp_rel, exp_doc):
+        # As written, not as Python compares: `1 == 1.0 == True`, and a param edited from
+        # `1` to `true` during the prompt was written back as `1` (issue 18, forty-first
+        # pass).
+        if (now_rel, dump(now_doc)) != (exp_rel, dump(exp_doc)):
             raise ExpflowError(
                 f"{exp_rel}: the run changed while this command ran; nothing written",
                 code=ExitCode.FAILED,
