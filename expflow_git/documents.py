@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from expflow_git.lazyre import lazy_compile
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -23,7 +24,7 @@ else:
 
 EXPERIMENT_SCHEMA = "expflow/experiment@1"
 # The schemas' id pattern, for ids that arrive on the command line.
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+ID_RE = lazy_compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 RESULT_SCHEMA = "expflow/result@1"
 # The record schema's maxLength of `reason` (a test holds the two together).
 REASON_MAX_LENGTH = 2000

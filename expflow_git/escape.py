@@ -16,6 +16,8 @@ import functools
 import re
 import unicodedata
 
+from expflow_git.lazyre import lazy_compile
+
 # Characters that are invisible or that move, erase or split what a terminal or a log
 # viewer shows: C0 and C1 controls with DEL (ESC starts terminal sequences; CR, LF and
 # NEL end lines), format characters (bidi overrides reorder text, zero-width ones hide
@@ -75,28 +77,28 @@ def _hidden(ch: str) -> bool:
 # CI runners read a command anywhere in a line that has `##` + a word + `[`: GitHub
 # Actions' old form `##[error]…`, Azure Pipelines' `##vso[…]`, TeamCity's `##teamcity[…]`.
 _RUNNER_PREFIX = re.compile(r"##(?=[A-Za-z]*\[)")
-_RUNNER_BRACKET = re.compile(r"(##[A-Za-z]*)\[")
+_RUNNER_BRACKET = lazy_compile(r"(##[A-Za-z]*)\[")
 
 # Characters with a meaning in GitHub-flavoured Markdown wherever they stand inside a
 # line: escape, code, emphasis, links and images, raw HTML, table cells, headings and
 # issue links, strikethrough, math, entities.
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~$&])")
+_MARKDOWN = lazy_compile(r"([\\`*_\[\]<>|#~$&])")
 # What GitHub reads after every escape is undone (its mention and reference filters run
 # on the rendered text): `@` (a mention, an e-mail address) and `#` before a digit (an
 # issue link, `#1`, `owner/repo#1`: `\#1` links all the same). A run of them, escaped,
 # is one code span, which splits the text around it (`@``@` would be one span of "@``@").
-_AT = re.compile(r"(?:@|\\#)+")
-_DIGIT = re.compile("[0-9]")
+_AT = lazy_compile(r"(?:@|\\#)+")
+_DIGIT = lazy_compile("[0-9]")
 # What GitHub's autolink extension makes a link of with no markup at all: `www.` and
 # `scheme://`. Its dot or colon escaped, the text shows as written and links nowhere.
-_AUTOLINK = re.compile(r"(?i)(?<=www)\.|:(?=//)")
+_AUTOLINK = lazy_compile(r"(?i)(?<=www)\.|:(?=//)")
 
 # A number as `csv_cell` may leave it unquoted: JCS spellings and plain decimals.
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_NUMBER = lazy_compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 # What makes a spreadsheet read a cell as a formula (OWASP CSV injection), with the
 # full-width forms some spreadsheets also accept.
 _FORMULA_START = tuple("=+-@＝＋－＠")
-_SARIF = re.compile(r"[\\\[\]{}]")
+_SARIF = lazy_compile(r"[\\\[\]{}]")
 
 
 @functools.cache

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from expflow_git.errors import ExpflowError, printable, utf8_argument
+from expflow_git.lazyre import lazy_compile
 
 # Every git call starts with these.  --literal-pathspecs: a path filter is a
 # file or a directory prefix, never a glob (callers match globs themselves).
@@ -45,7 +46,7 @@ _PATHSPEC_VARS = (
     "GIT_NOGLOB_PATHSPECS",
     "GIT_ICASE_PATHSPECS",
 )
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_PLAIN_NAME = lazy_compile(r"[A-Za-z0-9._-]+")
 
 
 def is_plain_name(name: str) -> bool:
@@ -229,9 +230,9 @@ def _is_under(path: str, wanted: frozenset[str]) -> bool:
 
 
 # Where a revision's syntax begins after a ref's name (`~`, `^`, `:`, `@{`).
-_REV_SUFFIX = re.compile(r"[~^:]|@\{")
-_SHORT_ID = re.compile(r"[0-9a-fA-F]{4,63}")
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # taken as the object, not a ref
+_REV_SUFFIX = lazy_compile(r"[~^:]|@\{")
+_SHORT_ID = lazy_compile(r"[0-9a-fA-F]{4,63}")
+_OBJECT_ID = lazy_compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # taken as the object, not a ref
 
 
 def _check_rev(rev: str) -> None:
@@ -344,8 +345,8 @@ class RawTreeEntry:
 _GIT_MODES = frozenset({b"40000", b"100644", b"100755", b"120000", b"160000"})
 _TREE_RECORDS = {
     width: (
-        re.compile(rb"(?:[0-7]+ [^\0/]+\0.{%d})*" % (width // 2), re.S),
-        re.compile(rb"([0-7]+) ([^\0/]+)\0(.{%d})" % (width // 2), re.S),
+        lazy_compile(rb"(?:[0-7]+ [^\0/]+\0.{%d})*" % (width // 2), re.S),
+        lazy_compile(rb"([0-7]+) ([^\0/]+)\0(.{%d})" % (width // 2), re.S),
     )
     for width in (40, 64)
 }
@@ -499,7 +500,7 @@ EMPTY_BLOBS = frozenset(
 )
 FEW_PATHSPECS = 64  # (`intent_to_add`: past these, the whole index listed once)
 _INTENT_TO_ADD = 1 << 29  # git's CE_INTENT_TO_ADD, as `ls-files --debug` prints the flags
-_DEBUG_FLAGS = re.compile(
+_DEBUG_FLAGS = lazy_compile(
     rb"\0  ctime: [^\n]*\n  mtime: [^\n]*\n  dev: [^\n]*\n  uid: [^\n]*\n"
     rb"  size: [0-9]+\tflags: ([0-9a-f]+)\n"
 )

@@ -14,6 +14,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from expflow_git.lazyre import lazy_compile
+
 
 def state_dir(git_dir: Path) -> Path:
     """Where this machine's expflow-git state lives in a repository: remembered policies,
@@ -137,7 +139,7 @@ def _unlink_linked_folders(folder: Path, below: Path) -> None:
 # of an upgraded build or an edited policy, each as large as the cache of the whole
 # repository.
 UNUSED_DAYS = 14
-_CACHE_FOLDER = re.compile(r"[0-9A-Za-z.+!_]+-[0-9a-f]{16}-[0-9a-f]{16}")
+_CACHE_FOLDER = lazy_compile(r"[0-9A-Za-z.+!_]+-[0-9a-f]{16}-[0-9a-f]{16}")
 
 
 def prune_unused(folder: Path, *, below: Path, now: float | None = None) -> None:
@@ -213,7 +215,7 @@ def remove_unused_files(
 # SIGKILL runs no cleanup) left in a cache folder: removed when the cache is tidied once
 # it is this old, which no write of a live audit's file takes.
 STALE_TEMP_SECONDS = 3600
-_TEMP_FILE = re.compile(r"\..+\.[0-9a-f]{8}\.tmp", re.DOTALL)
+_TEMP_FILE = lazy_compile(r"\..+\.[0-9a-f]{8}\.tmp", re.DOTALL)
 _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from expflow_git.errors import ExpflowError, mask_flagged
 from expflow_git.jsonstrict import pointer_token
+from expflow_git.lazyre import lazy_compile
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -481,7 +482,7 @@ def _trusted(document: Any, path: list[Any], lossy: dict[int, bool]) -> bool:
 
 
 _MISSING = object()
-_DIGITS = re.compile(r"\+?[0-9]+")
+_DIGITS = lazy_compile(r"\+?[0-9]+")
 
 
 def _lossy_key(key: str) -> bool:
@@ -572,4 +573,4 @@ def _short(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[:limit] + "…"
 
 
-_BREAKS = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]+")
+_BREAKS = lazy_compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]+")

@@ -41,28 +41,9 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
 def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
     """Find leaked PINs, PIN hashes and private keys (every tracked file when no PATHS
     are given)."""
-    from expflow_git.checks import Problem
-    from expflow_git.hooks.scan import scan_paths
-    from expflow_git.workspace import Workspace
+    from expflow_git.cli.scanning import run_scan
 
-    ws = Workspace.find(policy_path, staged=staged)
-    findings, count = scan_paths(ws, paths, warn=err)
-    emit_findings(findings)
-    if findings:
-        unread = sum(f.rule == Problem.NOT_A_FILE.value for f in findings)  # not scanned
-        if unread < len(findings):
-            err(
-                f"{PROG} scan: {len(findings) - unread} leaked PIN / PIN hash / private "
-                "key finding(s); remove them (and rotate the PIN or key)"
-            )
-        if unread and staged:
-            err(f"{PROG} scan: {unread} path(s) not staged: --staged scans the index")
-        elif unread and paths:
-            err(f"{PROG} scan: {unread} path(s) named are no file to scan")
-        elif unread:  # (a tracked file there that cannot be read: none is named)
-            err(f"{PROG} scan: {unread} file(s) could not be read")
-        raise SystemExit(ExitCode.FAILED)
-    err(f"{PROG} scan: {count} file(s) clean")
+    run_scan(paths, staged, policy_path)
 
 
 @click.command()

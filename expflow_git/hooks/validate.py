@@ -26,7 +26,6 @@ import functools
 import json
 import operator
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +52,7 @@ from expflow_git.errors import Finding
 from expflow_git.heap import no_cyclic_gc
 from expflow_git.hooks.lookup import Lookup, Source, holds
 from expflow_git.jsonstrict import DEFAULT_MAX_BYTES, over_cap
+from expflow_git.lazyre import lazy_compile
 from expflow_git.policy.model import Policy
 from expflow_git.schemas import Kind
 from expflow_git.workers import map_parts, worker_count
@@ -537,7 +537,7 @@ class _FactCache:
 
 
 _CODE = {Kind.EXPERIMENT: "e", Kind.RESULT: "r"}
-_FACT_FILE = re.compile(r"budget-facts-.+\.json")
+_FACT_FILE = lazy_compile(r"budget-facts-.+\.json")
 _FACTS_KEY = b',"facts":'
 
 

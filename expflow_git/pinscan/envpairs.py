@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import re
 
+from expflow_git.lazyre import lazy_compile
 from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps
 from expflow_git.pinscan.values import Kind, Line, Value, phrase_value, secret_shaped, value_at
 
-_KEY_RE = re.compile(r"(?<![\w-])expflow_pin(?:_hash)?(?![\w-])", re.IGNORECASE | re.ASCII)
+_KEY_RE = lazy_compile(r"(?<![\w-])expflow_pin(?:_hash)?(?![\w-])", re.IGNORECASE | re.ASCII)
 # How far back from a name a pair's `value` key or a command's head is looked for.
 _REACH = 256
 # Before the name: `name:` (a YAML or flow mapping's key, a JSON object's), its quotes,
 # the name's own opening quote. Searched in the stretch before the name only.
-_NAME_KEY_RE = re.compile(
+_NAME_KEY_RE = lazy_compile(
     r"(?<![\w-])(?P<nq>[\"']?)name(?P=nq)[ \t]*:[ \t]*(?P<q>[\"']?)\Z", re.ASCII
 )
 # Up to eight comment or blank lines, each up to 256 characters, between a key's line
@@ -40,7 +41,7 @@ _GAP = r"(?:[ \t]*(?:#[^\r\n]{0,256})?\r?\n){0,8}"
 # mapping, in a flow mapping or JSON object after a comma (line breaks allowed), in a
 # YAML block on a later line (comment and blank lines between, `_GAP`; the columns
 # compared by the caller). `valueFrom` is no value.
-_VALUE_AFTER_RE = re.compile(
+_VALUE_AFTER_RE = lazy_compile(
     r"[ \t]*(?:(?P<comma>,)[ \t]*(?:\r?\n[ \t]*)?|(?:#[^\r\n]{0,256})?\r?\n"
     rf"{_GAP}(?P<indent>[ \t]*))"
     r"(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*",
@@ -48,7 +49,7 @@ _VALUE_AFTER_RE = re.compile(
 )
 # After a key naming the variable, the `value` child of its mapping: in a flow mapping
 # (up to 256 characters to the key, no `}` between), or a YAML block's first child.
-_CHILD_VALUE_RE = re.compile(
+_CHILD_VALUE_RE = lazy_compile(
     r"[ \t]*:[ \t]*(?:(?P<flow>\{)[^}\r\n]{0,256}?(?<=[{, \t])(?P<fq>[\"']?)value(?P=fq)"
     rf"|(?:#[^\r\n]{{0,256}})?\r?\n{_GAP}(?P<indent>[ \t]*)(?P<bq>[\"']?)value(?P=bq))"
     r"[ \t]*:[ \t]*",
@@ -57,9 +58,9 @@ _CHILD_VALUE_RE = re.compile(
 # The `value` key before the name: on the line before, its column the name's (a YAML block
 # list item, `- value: …` then `  name: EXPFLOW_PIN`), or in the same flow mapping, a comma
 # between (`{value: …, name: EXPFLOW_PIN}`).
-_VALUE_KEY_RE = re.compile(r"(?<![\w-])(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII)
-_GAP_LINE_RE = re.compile(r"[ \t]*(?:#[^\r\n]*)?\r?\n")  # (one line of `_GAP`)
-_BLOCK_VALUE_KEY_RE = re.compile(
+_VALUE_KEY_RE = lazy_compile(r"(?<![\w-])(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII)
+_GAP_LINE_RE = lazy_compile(r"[ \t]*(?:#[^\r\n]*)?\r?\n")  # (one line of `_GAP`)
+_BLOCK_VALUE_KEY_RE = lazy_compile(
     r"[ \t]*(?:-[ \t]+)*(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII
 )
 # A blank between a command's words: a line continuation too (`ENV \` then the name).
@@ -77,12 +78,12 @@ _COMMAND = (
     rf"(?:(?P<other>(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?)|setenv|set(?:{_BLANK}+-[^\s]*)*)"
     rf"{_BLANK}+(?P<q>[\"']?)\Z"
 )
-_COMMAND_RE = re.compile(r"(?:^|(?P<op>[;&|(]))" + _COMMAND, re.MULTILINE | re.ASCII)
+_COMMAND_RE = lazy_compile(r"(?:^|(?P<op>[;&|(]))" + _COMMAND, re.MULTILINE | re.ASCII)
 # The same after an operator only: where a line's start is no statement's (`_continued`;
 # only for fish's `set` and csh's `setenv`: cmd reads no `\` as a continuation, nor does
 # a Dockerfile whose `# escape=` directive picks another character).
-_COMMAND_AFTER_OP_RE = re.compile(r"[;&|(]" + _COMMAND, re.ASCII)
-_BLANKS_RE = re.compile(rf"{_BLANK}+")
+_COMMAND_AFTER_OP_RE = lazy_compile(r"[;&|(]" + _COMMAND, re.ASCII)
+_BLANKS_RE = lazy_compile(rf"{_BLANK}+")
 
 
 def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:

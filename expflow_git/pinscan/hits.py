@@ -6,13 +6,14 @@ from __future__ import annotations
 import bisect
 import enum
 import itertools
-import re
 from dataclasses import dataclass
 
-FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
+from expflow_git.lazyre import lazy_compile
+
+FOUR_DIGITS_RE = lazy_compile(r"[0-9]{4}")
 # Four digits as a bare number may write them: TOML, YAML 1.1 and Python put underscores
 # between digits (`pin = N_NNN` is the PIN; a hunter's find, issue 18 twenty-seventh pass).
-PIN_NUMBER_RE = re.compile(r"[0-9](?:_?[0-9]){3}")
+PIN_NUMBER_RE = lazy_compile(r"[0-9](?:_?[0-9]){3}")
 
 
 def pin_digits(token: str, bare: bool) -> bool:
@@ -22,7 +23,7 @@ def pin_digits(token: str, bare: bool) -> bool:
     )
 
 
-NUMBER_RE = re.compile(r"[0-9]+")
+NUMBER_RE = lazy_compile(r"[0-9]+")
 
 
 class Leak(str, enum.Enum):

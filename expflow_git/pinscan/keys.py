@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from expflow_git.lazyre import lazy_compile
 from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps, pin_digits
 from expflow_git.pinscan.values import (
     Kind,
@@ -27,13 +28,13 @@ _VALUE_CHILDREN = "value|code|secret|number"
 # PyYAML's own dump of a list of users; an attacker's hunt, issue 18 twenty-second pass).
 # Each part's blanks are followed by a different character (`-`, a quote or `p`; `&` or
 # `!`; `#`, a carriage return or the line's end), so a failed line is read in linear time.
-_YAML_PIN_RE = re.compile(
+_YAML_PIN_RE = lazy_compile(
     r"^ *(?:- +)*(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*:"
     r"(?:[ \t]+[&!][^ \t\r\n#]*)*[ \t]*(?:#[^\n]*)?\r?$",
     re.IGNORECASE | re.MULTILINE | re.ASCII,
 )
 # A TOML table `[pin]`, `[auth.pin]`, `[[pin]]`, `["pin"]`.
-_TOML_PIN_RE = re.compile(
+_TOML_PIN_RE = lazy_compile(
     # the dotted prefix starts at a non-blank: the blanks before it are `[ \t]*`'s alone
     r"^[ \t]*\[\[?[ \t]*(?:(?![ \t])[^\]\n]*\.[ \t]*)?(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*\]\]?"
     r"[ \t]*(?:#[^\n]*)?\r?$",
@@ -49,7 +50,7 @@ _TOML_PIN_RE = re.compile(
 # followed by a different character, and a comment is read up to 256 characters (`pin: #`
 # repeated on one line was quadratic; a review), so a failed key reads a bounded stretch.
 _FLOW_PROPERTIES = r"(?:[&!][^ \t\r\n{#]{0,128}(?:[ \t]+|(?=[\r\n#]))){0,2}"
-_FLOW_PIN_RE = re.compile(
+_FLOW_PIN_RE = lazy_compile(
     r"(?<![\w-])(?P<q>[\"']?)(?P<key>pin)(?P=q)[ \t]*[:=][ \t]*"
     rf"(?:{_FLOW_PROPERTIES}(?:#[^\r\n]{{0,256}})?(?:\r?\n[ \t]*){{1,8}}(?<=[ \t]))?"
     rf"{_FLOW_PROPERTIES}\{{",
@@ -57,13 +58,13 @@ _FLOW_PIN_RE = re.compile(
 )
 _CHILD = rf"(?P<q>[\"']?)(?P<key>{_HASH_CHILDREN}|{_VALUE_CHILDREN})(?P=q)[ \t]*"
 # (a child may end its line: its value on a line below, `value_below`)
-_YAML_CHILD_RE = re.compile(_CHILD + r":(?:[ \t]+|(?=\r?$))", re.IGNORECASE | re.ASCII)
-_TOML_CHILD_RE = re.compile(_CHILD + r"=[ \t]*", re.IGNORECASE | re.ASCII)
-_FLOW_CHILD_RE = re.compile(
+_YAML_CHILD_RE = lazy_compile(_CHILD + r":(?:[ \t]+|(?=\r?$))", re.IGNORECASE | re.ASCII)
+_TOML_CHILD_RE = lazy_compile(_CHILD + r"=[ \t]*", re.IGNORECASE | re.ASCII)
+_FLOW_CHILD_RE = lazy_compile(
     r"(?<![\w-])" + _CHILD + r"(?:=|:(?=[ \t\"'0-9]))[ \t]*", re.IGNORECASE | re.ASCII
 )
-_BRACE_RE = re.compile(r"[{}]")
-_INDENT_RE = re.compile(r"[ \t]*")
+_BRACE_RE = lazy_compile(r"[{}]")
+_INDENT_RE = lazy_compile(r"[ \t]*")
 
 
 def nested_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
@@ -182,7 +183,7 @@ def _toml_children(text: str, header: re.Match[str], stop: int) -> list[re.Match
 
 # --- the tool's flag on a command line ------------------------------------------------
 
-_FLAG_RE = re.compile(
+_FLAG_RE = lazy_compile(
     # `--pin \` then the PIN on the next line: a shell or Makefile line continuation. The
     # quotes may be escaped, `--pin \"NNNN\"` in a JSON string (package.json's scripts; an
     # attacker's hunt, issue 18 twenty-second pass): a `\` before a quote, not a newline.
@@ -199,7 +200,7 @@ _FLAG_RE = re.compile(
     r"|(?P<expr>\$\{\{))",
     re.ASCII,
 )
-_PIN_RE = re.compile(r"[0-9]{4}")
+_PIN_RE = lazy_compile(r"[0-9]{4}")
 
 
 def flag_hits(text: str) -> list[Hit]:
@@ -243,7 +244,7 @@ def flag_hits(text: str) -> list[Hit]:
 # `- --pin` then `- "NNNN"` at the same indent. Not in code, where such a list is a test
 # calling the CLI (docs/decisions.md). Each part is followed by a character the one
 # before cannot take: linear.
-_ARGS_RE = re.compile(
+_ARGS_RE = lazy_compile(
     r"(?<![\w-])(?P<q1>[\"']?)--pin(?P=q1)[ \t]*,[ \t\r\n]*"
     r"(?P<q2>[\"']?)(?P<pin>[0-9]{4})(?P=q2)(?![\w.])"
     r"|^(?P<indent>[ \t]*)-[ \t]+(?P<q3>[\"']?)--pin(?P=q3)[ \t]*(?:#[^\n]*)?\r?\n"
@@ -286,7 +287,7 @@ def argument_list_hits(code: bool, text: str) -> list[Hit]:
 # a sentence too (`"door pin=NNNN"`, `pin=NNNN.`; a review), not a decimal (`pin=1013.25`).
 # Blanks may follow the `:` (`"x\tpin: NNNN"` in a JSON string, read on the scan's escape
 # view: a hunter's find, issue 18 thirty-first pass).
-_TAG_RE = re.compile(
+_TAG_RE = lazy_compile(
     r"(?<=[\"'])pin[ \t]*[:=][ \t]*(?P<pin>[0-9]{4})(?=[\"'])"
     r"|(?<![^ \t\r\n\[(,])pin(?P<sep>:[ \t]*|=)(?P<bare>[0-9]{4})"
     r"(?=[ \t\r\n\]),\"';]|\.(?![0-9])|\Z)",
@@ -333,7 +334,7 @@ _B64 = r"(?:[A-Za-z0-9+/=]|\\/)"  # (its two sides begin apart: no backtracking 
 _FOLDED_BLANK = rf"(?:{_YAML_FOLD}[ \t]*\\ |\r?\n[ \t]*)"
 _SP = rf"(?: |{_FOLDED_BLANK})"
 _LABEL = rf"(?:[A-Z0-9]+{_SP})*"
-_PRIVATE_KEY_RE = re.compile(
+_PRIVATE_KEY_RE = lazy_compile(
     rf"-----BEGIN{_SP}(?P<label>{_LABEL})PRIVATE{_SP}KEY(?P<block>{_SP}BLOCK)?-----"
     + _BR
     # RFC 1421 headers (Proc-Type: 4,ENCRYPTED / DEK-Info) or PGP armor headers, each value
@@ -349,7 +350,7 @@ _PRIVATE_KEY_RE = re.compile(
     + rf"{_IND}-----END{_SP}(?P<end_label>{_LABEL})PRIVATE{_SP}KEY(?P<end_block>{_SP}BLOCK)?-----",
     re.ASCII,
 )
-_FOLDED_BLANK_RE = re.compile(_FOLDED_BLANK)
+_FOLDED_BLANK_RE = lazy_compile(_FOLDED_BLANK)
 
 
 def _words(label: str) -> str:

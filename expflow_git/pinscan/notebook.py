@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from expflow_git.lazyre import lazy_compile
+
 # Lines of a code cell that IPython hands to a shell or a magic, not to Python.
-_SHELL_LINE_RE = re.compile(r"^[ \t]*[%!][^\n]*", re.MULTILINE)
+_SHELL_LINE_RE = lazy_compile(r"^[ \t]*[%!][^\n]*", re.MULTILINE)
 # A JSON string in the raw file (valid JSON: every quote outside a string opens one).
-_JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_STRING_RE = lazy_compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 # json.loads makes one character of an escaped surrogate pair.
-_SURROGATE_PAIR_RE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_SURROGATE_PAIR_RE = lazy_compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True)

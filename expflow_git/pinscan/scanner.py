@@ -113,6 +113,7 @@ from typing import TypeVar
 
 from expflow_git.errors import Finding
 from expflow_git.globs import matches_any
+from expflow_git.lazyre import lazy_compile
 from expflow_git.pin.store import PIN_HASH_PREFIX, PIN_HASH_RE
 from expflow_git.pinscan import notebook
 from expflow_git.pinscan.envpairs import env_pair_hits
@@ -162,14 +163,14 @@ _CODE_SUFFIX_TUPLE = tuple(_CODE_SUFFIXES)
 
 # Maximal hex runs; the 64-character, word-bounded ones are checked in Python
 # (cheaper than lookbehinds tried at every position).
-_HEX_RUN_RE = re.compile(r"[0-9A-Fa-f]{64,}")
+_HEX_RUN_RE = lazy_compile(r"[0-9A-Fa-f]{64,}")
 _ASCII_WORD = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 # The key first (so the engine can skip quickly to a `p`/`e`); a quote before it
 # must match the one after it, which `_key_hits` checks. Make's assignments (`:=`, `::=`,
 # `?=`, `+=`, `!=`) count outside code, `:=` in code too (Go, Python's walrus; a hunter's
 # find, issue 18 twenty-sixth pass).
-_KEY_RE = re.compile(
+_KEY_RE = lazy_compile(
     r"""(?<![\w-])
         (?P<key>expflow_pin_hash|expflow_pin|pin_hash|pin\.hash|pinhash|pin)
         (?P<q>["']?)\]?[ \t]*
@@ -193,7 +194,7 @@ _FOLD = bytes.maketrans(
 )
 _FOLDED_HEX_RUN = _HEX_MARK * 64
 # `pin` as a key (`pin:`, `pin_hash=`, `"pin": {`), or a TOML table `[pin]` / `[x.pin]`.
-_FOLDED_KEY_RE = re.compile(
+_FOLDED_KEY_RE = lazy_compile(
     rb"pin(?:[_.]?"
     + re.escape(b"hash".translate(_FOLD))
     + rb")?[\"']?(?:\]?[ \t]*[?+!]?[:=]|[ \t]*\])"
@@ -201,12 +202,12 @@ _FOLDED_KEY_RE = re.compile(
 # A hex run cut by an escaped line break that the format removes (a YAML double-quoted
 # or TOML multi-line string: `abc\` newline `  def`, blanks after the `\` and blank
 # lines too in TOML): see `_split_hex_hits`.
-_FOLDED_SPLIT_HEX_RE = re.compile(rb"\x01\\[ \t]*\r?\n[ \t\r\n]*\x01")
+_FOLDED_SPLIT_HEX_RE = lazy_compile(rb"\x01\\[ \t]*\r?\n[ \t\r\n]*\x01")
 # The format as a file that expands `$` must write it: each `$` doubled (docker compose,
 # make) or escaped with `\` (a shell's double quotes); the tool reads the value it gets
 # (an attacker's hunt, issue 18 twenty-second pass). PIN_HASH_RE's parts, one escape for all.
 _FORMAT_PARTS = PIN_HASH_RE.pattern.split(r"\$")
-_ESCAPED_FORMAT_RE = re.compile(
+_ESCAPED_FORMAT_RE = lazy_compile(
     _FORMAT_PARTS[0] + r"(?P<dollar>\$\$|\\\$)" + "(?P=dollar)".join(_FORMAT_PARTS[1:]),
     PIN_HASH_RE.flags,
 )
@@ -217,7 +218,7 @@ _FORMAT_MARK = _FORMAT_MARK_TEXT.encode("ascii")
 _FORMAT_FALLBACK_RE = (
     None
     if PIN_HASH_RE.pattern.startswith(re.escape(PIN_HASH_PREFIX))
-    else re.compile(PIN_HASH_RE.pattern.encode("ascii"), PIN_HASH_RE.flags & re.IGNORECASE)
+    else lazy_compile(PIN_HASH_RE.pattern.encode("ascii"), PIN_HASH_RE.flags & re.IGNORECASE)
 )
 
 
@@ -226,13 +227,13 @@ _FORMAT_FALLBACK_RE = (
 # between key and value (a hunter's find, issue 18 twenty-seventh pass). A string's
 # opcode begins its line, then the key, an optional memo line (`p1`, `g1`), then the
 # value's opcode.
-_PICKLE_TEXT_RE = re.compile(
+_PICKLE_TEXT_RE = lazy_compile(
     r"^(?:V|S')(?P<key>(?i:expflow_pin(?:_hash)?))'?\r?\n(?:[pg][0-9]+\r?\n)?"
     r"(?:V(?P<v>[^\r\n]+)|S'(?P<s>[^\r\n]+)'|[IL](?P<i>[0-9]+)L?)\r?$",
     re.MULTILINE,
 )
 _FOLDED_ENV_KEY = b"expflow_pin".translate(_FOLD)
-_FOLDED_PICKLE_TEXT_RE = re.compile(
+_FOLDED_PICKLE_TEXT_RE = lazy_compile(
     rb"(?:^|\n)(?:v|s')"
     + re.escape(_FOLDED_ENV_KEY)
     + rb"(?:_"
@@ -256,15 +257,15 @@ def _pickle_text_hits(text: str, overlaps: Overlaps) -> list[Hit]:
 # Make's `define NAME` … `endef` assigns the lines between (a hunter's find, issue 18
 # twenty-seventh pass): the first that is not blank is read as a quoted value is (a
 # reference such as `$(shell cat .pin)` is none). Only outside code.
-_DEFINE_RE = re.compile(
+_DEFINE_RE = lazy_compile(
     r"^[ \t]*(?:(?:export|override)[ \t]+)*define[ \t]+"
     r"(?P<key>(?i:expflow_pin_hash|expflow_pin|pin_hash|pin\.hash|pinhash))"
     r"[ \t]*(?:(?:::|[:?+!])?=[ \t]*)?\r?$",
     re.MULTILINE,
 )
-_ENDEF_RE = re.compile(r"[ \t]*endef(?![^ \t\r#])")
+_ENDEF_RE = lazy_compile(r"[ \t]*endef(?![^ \t\r#])")
 _FOLDED_DEFINE = b"define".translate(_FOLD)
-_FOLDED_DEFINE_RE = re.compile(
+_FOLDED_DEFINE_RE = lazy_compile(
     re.escape(_FOLDED_DEFINE)
     + rb"[ \t]+(?:"
     + re.escape(b"expflow_".translate(_FOLD))
@@ -717,10 +718,10 @@ def _view_hits(view: str, families: _Family) -> list[Hit]:
 # a mark: a regex over every byte is for the few files that may hold a token.
 _WIDE_PRINTABLE = rb"[\x20-\x7e\t\r\n]"
 _WIDE_RUNS = (
-    (2, 0, "utf-16-le", re.compile(rb"(?:" + _WIDE_PRINTABLE + rb"\x00){4,}")),
-    (2, 1, "utf-16-be", re.compile(rb"(?:\x00" + _WIDE_PRINTABLE + rb"){4,}")),
-    (4, 0, "utf-32-le", re.compile(rb"(?:" + _WIDE_PRINTABLE + rb"\x00\x00\x00){4,}")),
-    (4, 3, "utf-32-be", re.compile(rb"(?:\x00\x00\x00" + _WIDE_PRINTABLE + rb"){4,}")),
+    (2, 0, "utf-16-le", lazy_compile(rb"(?:" + _WIDE_PRINTABLE + rb"\x00){4,}")),
+    (2, 1, "utf-16-be", lazy_compile(rb"(?:\x00" + _WIDE_PRINTABLE + rb"){4,}")),
+    (4, 0, "utf-32-le", lazy_compile(rb"(?:" + _WIDE_PRINTABLE + rb"\x00\x00\x00){4,}")),
+    (4, 3, "utf-32-be", lazy_compile(rb"(?:\x00\x00\x00" + _WIDE_PRINTABLE + rb"){4,}")),
 )
 
 
@@ -898,16 +899,16 @@ def _outside_marked(
 # A string after a pickle's key (protocols 1 to 5) is read by its length, any text; after
 # up to eight other bytes (msgpack, BSON, ...), only a number that ends its run counts, as
 # an unquoted value does in code.
-_PICKLED_KEY_RE = re.compile(
+_PICKLED_KEY_RE = lazy_compile(
     rb"(?<![\w-])(?P<key>(?i:expflow_pin(?:_hash)?))"
     rb"(?:\x94|q[\x00-\xff]|r[\x00-\xff]{4})?"  # MEMOIZE, BINPUT n, LONG_BINPUT n
     rb"(?:[\x8cUC](?P<short>[\x00-\xff])|[XTB](?P<long>[\x00-\xff]{4}))",
 )
-_GAP_KEY_RE = re.compile(
+_GAP_KEY_RE = lazy_compile(
     rb"(?<![\w-])(?P<key>(?i:expflow_pin(?:_hash)?))[^\x20-\x7e\t\r\n]{1,8}"
     rb"(?P<value>[0-9]+)(?![\x20-\x7e])"
 )
-_TEXT_BYTES_RE = re.compile(rb"[\x20-\x7e\t\r\n]+")
+_TEXT_BYTES_RE = lazy_compile(rb"[\x20-\x7e\t\r\n]+")
 
 
 def _gap_hits(data: bytes, overlaps: Overlaps) -> list[Hit]:
@@ -977,10 +978,10 @@ _ASCII_HEX = r"(?:2[013-9a-fA-F]|[3-4][0-9a-fA-F]|5[0-9abd-fABD-F]|6[0-9a-fA-F]|
 # A URL's percent-encoding too (`%XX`: `?digest=sha256%3A<digest>`, whose `3A` joined the
 # digest to a 66-hex run; `--pin%20NNNN`; the stored hash with each `$` as `%24`: a
 # hunter's find, issue 18 thirty-first pass).
-_U_ESCAPE_RE = re.compile(rf"(?:\\(?:u00|U000000|x)|%)({_ASCII_HEX})")
+_U_ESCAPE_RE = lazy_compile(rf"(?:\\(?:u00|U000000|x)|%)({_ASCII_HEX})")
 _ESCAPE_STARTS = (b"\\u", b"\\U", b"\\x")
 _ESCAPE_TEXT_STARTS = ("\\u", "\\U", "\\x", "%")
-_PERCENT_BYTES_RE = re.compile(rf"%{_ASCII_HEX}".encode("ascii"))
+_PERCENT_BYTES_RE = lazy_compile(rf"%{_ASCII_HEX}".encode("ascii"))
 
 
 def _unescaped_hits(text: str, code: bool, pragma: bool = True) -> list[Hit]:
@@ -1147,7 +1148,7 @@ def masked(text: str) -> str:
 # pass). The rules are also run on a view of the same length with each such escape (its
 # backslash not itself escaped: pairs are read from the left) and each colour code
 # replaced by blanks, so a hit's place in the view is its place in the text.
-_ESCAPE_VIEW_RE = re.compile(
+_ESCAPE_VIEW_RE = lazy_compile(
     r"(?:\x1b|\\(?:u001[bB]|x1[bB]|033|[eE]))\[[0-?]*[ -/]*[@-~]|\\[nrtfvbae]|\\[^\n]"
 )
 _VIEW_MARKS = ("\\", "\x1b")
@@ -1324,10 +1325,10 @@ def _split_format_hits(text: str) -> list[Hit]:
 _SHA_MESSAGE = "leaked SHA-256 of a 4-digit PIN (64 hex chars, masked: ****)"
 # TOML trims every blank after a line-ending `\` up to the next character that is not
 # one, blank lines too; YAML the next line's indent.
-_CONTINUATION_RE = re.compile(r"\\[ \t]*\r?\n[ \t\r\n]*")
-_CONTINUATION_BYTES_RE = re.compile(_CONTINUATION_RE.pattern.encode("ascii"))
+_CONTINUATION_RE = lazy_compile(r"\\[ \t]*\r?\n[ \t\r\n]*")
+_CONTINUATION_BYTES_RE = lazy_compile(_CONTINUATION_RE.pattern.encode("ascii"))
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-_HEX_HEAD_RE = re.compile(r"[0-9A-Fa-f]{1,64}")
+_HEX_HEAD_RE = lazy_compile(r"[0-9A-Fa-f]{1,64}")
 
 
 def _split_hex_hits(text: str) -> list[Hit]:

@@ -15,8 +15,10 @@ import enum
 import re
 from dataclasses import dataclass
 
+from expflow_git.lazyre import lazy_compile
+
 # A value that names where the secret comes from instead of holding it.
-_REFERENCE_RE = re.compile(
+_REFERENCE_RE = lazy_compile(
     r"""\$\{\{[^}]*\}\}                                 # ${{ secrets.X }} (GitHub Actions)
       | \$\{[A-Za-z_][A-Za-z0-9_]*(?::?-|:?\?[^}]*)?\}  # ${X} ${X:-} ${X:?m}; defaults literal
       | \$[A-Za-z_][A-Za-z0-9_]*                        # $X
@@ -28,7 +30,7 @@ _REFERENCE_RE = re.compile(
     """,
     re.VERBOSE,
 )
-_BARE_RE = re.compile(r"[^\s,;#\]})]+")
+_BARE_RE = lazy_compile(r"[^\s,;#\]})]+")
 _NOT_A_SECRET = frozenset({"null", "~", "none", "nil", "undefined", "true", "false"})
 
 
@@ -147,14 +149,14 @@ class Value:
 
 _VALUE_ENDS = frozenset(" \t,;#]})")
 # What may stand before a make variable's name on its line.
-_MAKE_HEAD_RE = re.compile(r"[ \t]*(?:(?:export|override)[ \t]+)*")
-_LINE_HEAD_RE = re.compile(r" *(?:- +)*")
-_INDENT_RE = re.compile(r"[ \t]*")
+_MAKE_HEAD_RE = lazy_compile(r"[ \t]*(?:(?:export|override)[ \t]+)*")
+_LINE_HEAD_RE = lazy_compile(r" *(?:- +)*")
+_INDENT_RE = lazy_compile(r"[ \t]*")
 # A scalar alone on its line, below its key: a quoted string, or one plain word that does
 # not begin as a YAML indicator (a list item, a mapping, a block scalar, a property, an
 # alias: each read by its own rule, or not a value). Each part is followed by a character
 # the one before it cannot take: linear.
-_BELOW_RE = re.compile(
+_BELOW_RE = lazy_compile(
     r"""(?:[&!][^ \t\r\n]*[ \t]+)*  # node properties first (`&a 'NNNN'`, `!!str 'NNNN'`)
         (?:"(?P<dq>(?:[^"\\\r\n]|\\.)*)"
          | '(?P<sq>(?:[^'\r\n]|'')*)'
@@ -164,10 +166,10 @@ _BELOW_RE = re.compile(
 )
 # A PIN (YAML reads `+NNNN` as one), a digest, or the tool's own hash format (any salt
 # length `pin check` takes; a second review).
-_SECRET_SHAPED = re.compile(r"[+-]?(?:0[xX]|sha256:)?[0-9A-Fa-f]{4,}|[^ \t]*\$scrypt\$[^ \t]*")
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]+")
-_BLOCK_HEAD_RE = re.compile(r"[|>][-+0-9]*[ \t]*")
+_SECRET_SHAPED = lazy_compile(r"[+-]?(?:0[xX]|sha256:)?[0-9A-Fa-f]{4,}|[^ \t]*\$scrypt\$[^ \t]*")
+_NAME_RE = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALIAS_RE = lazy_compile(r"[A-Za-z0-9_-]+")
+_BLOCK_HEAD_RE = lazy_compile(r"[|>][-+0-9]*[ \t]*")
 
 
 def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
@@ -199,7 +201,7 @@ def value_at(text: str, pos: int, line: Line, *, spaced: bool) -> Value | None:
     return Value(pos, bare.end(), Kind.BARE)
 
 
-_WORD_RE = re.compile(r"[^ \t\r\n]+")
+_WORD_RE = lazy_compile(r"[^ \t\r\n]+")
 
 
 def secret_shaped(token: str) -> bool:
@@ -236,7 +238,7 @@ _PUNCTUATION = "\"'`.,;:!?()[]{}<>"
 # no other hex digit touches. A run of four hex characters or more with a digit counted
 # too, and took `sha256`, `ed25519` and a commit's `3f2a1b9c` for secrets (a hunter's
 # find, issue 18 twenty-seventh pass).
-_SHAPED_PART = re.compile(
+_SHAPED_PART = lazy_compile(
     r"(?<![0-9])[0-9]{4}(?![0-9])|(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])"
 )
 _FORMAT_WORD = "$scrypt$"
@@ -296,7 +298,7 @@ def ends_line(text: str, pos: int, line: Line, *, spaced: bool) -> bool:
 
 # Node properties to the line's end, each token followed by blanks before the next: one
 # way to read a line, so a failed one is given up in linear time.
-_PROPERTIES_RE = re.compile(r"[&!][^ \t\r\n#]*(?:[ \t]+[&!][^ \t\r\n#]*)*[ \t]*(?:#.*)?")
+_PROPERTIES_RE = lazy_compile(r"[&!][^ \t\r\n#]*(?:[ \t]+[&!][^ \t\r\n#]*)*[ \t]*(?:#.*)?")
 
 
 def value_below(text: str, line: Line, column: int) -> Value | None:
@@ -428,11 +430,11 @@ def _literal_or_reference(text: str, start: int, end: int) -> Value:
 
 # What a reference may hold as a literal secret: four digits, a digest, the tool's hash
 # (stricter than `_SECRET_SHAPED`: `$(pass show added)` names no secret).
-_REFERENCE_SECRET = re.compile(
+_REFERENCE_SECRET = lazy_compile(
     r"[0-9]{4}|(?:sha256:)?[0-9A-Fa-f]{64}|[^ \t\"']*\$scrypt\$[^ \t\"']*"
 )
-_COMMAND_WORD_RE = re.compile(r"[^ \t\r\n;|&()`]+")
-_TEMPLATE_LITERAL_RE = re.compile(r"\"([^\"\\\r\n]*)\"|'([^'\r\n]*)'")
+_COMMAND_WORD_RE = lazy_compile(r"[^ \t\r\n;|&()`]+")
+_TEMPLATE_LITERAL_RE = lazy_compile(r"\"([^\"\\\r\n]*)\"|'([^'\r\n]*)'")
 
 
 def secret_in_reference(text: str, start: int, end: int) -> Value | None:

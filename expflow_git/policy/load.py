@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from expflow_git import __version__
 from expflow_git.errors import ExpflowError, is_utf8
 from expflow_git.jsonstrict import float_problem, pointer_token
+from expflow_git.lazyre import lazy_compile
 from expflow_git.policy.model import (
     DEFAULT_CORRECTION_GLOBS,
     DEFAULT_EXPERIMENT_GLOBS,
@@ -515,7 +516,7 @@ def _integer(value: Any, path: str, pointer: str) -> Any:
 
 # A rule's value (or one of an `in` list) is compared with a param exactly, as an
 # integer: 2**53 + 1 is not 2**53, and a tracker may store any integer (docs/spec.md §3).
-_RULE_VALUE = re.compile(r"/rules/[0-9]+/value(?:/[0-9]+)?\Z")
+_RULE_VALUE = lazy_compile(r"/rules/[0-9]+/value(?:/[0-9]+)?\Z")
 
 
 def _plain(node: Any, path: str, pointer: str = "") -> Any:

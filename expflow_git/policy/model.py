@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from expflow_git.documents import as_written, number_key
 from expflow_git.errors import ExpflowError
 from expflow_git.jsonstrict import float_problem
+from expflow_git.lazyre import lazy_compile
 from expflow_git.schemas import Kind
 
 DEFAULT_POLICY_PATH = "expflow.yaml"
@@ -29,11 +30,11 @@ DEFAULT_EXPERIMENT_GLOBS = ("experiments/**/*.json",)
 DEFAULT_RESULT_GLOBS = ("results/**/*.json",)
 DEFAULT_CORRECTION_GLOBS = ("corrections/**/*.json",)
 
-_NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
+_NUMBER_RE = lazy_compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 # A number in a string, for `numeric`: JSON's number grammar exactly (RFC 8259 §6), the
 # spelling `new --param K=V` stores as a number; ASCII digits only ("١٢" is not one).
-_JSON_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
-_JSON_INTEGER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+_JSON_NUMBER_RE = lazy_compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
+_JSON_INTEGER_RE = lazy_compile(r"-?(?:0|[1-9][0-9]*)\Z")
 
 
 class Op(enum.Enum):
