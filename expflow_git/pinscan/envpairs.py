@@ -59,7 +59,13 @@ _CHILD_VALUE_RE = lazy_compile(
 # list item, `- value: …` then `  name: EXPFLOW_PIN`), or in the same flow mapping, a comma
 # between (`{value: …, name: EXPFLOW_PIN}`).
 _VALUE_KEY_RE = lazy_compile(r"(?<![\w-])(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII)
-_GAP_LINE_RE = lazy_compile(r"[ \t]*(?:#[^\r\n]*)?\r?\n")  # (one line of `_GAP`)
+_GAP_LINE_RE = lazy_compile(r"[ \t]*(?:#[^\r\n]{0,256})?\r?\n")  # (one line of `_GAP`)
+# How far back from a name's line a `value` key past `_GAP`'s lines is looked for: nine
+# lines of `_REACH` (the name's look back, cut at `_REACH` and the previous occurrence,
+# missed a value key eight 40-character comment lines above, or above a comment naming
+# the variable: a review, issue 18 forty-first pass). Each name's walk stops at its
+# first line that is no comment or blank line, so the lines walked are each name's own.
+_GAP_REACH = 9 * (_REACH + 4)
 _BLOCK_VALUE_KEY_RE = lazy_compile(
     r"[ \t]*(?:-[ \t]+)*(?P<vq>[\"']?)value(?P=vq)[ \t]*:[ \t]*", re.ASCII
 )
@@ -84,6 +90,12 @@ _COMMAND_RE = lazy_compile(r"(?:^|(?P<op>[;&|(]))" + _COMMAND, re.MULTILINE | re
 # a Dockerfile whose `# escape=` directive picks another character).
 _COMMAND_AFTER_OP_RE = lazy_compile(r"[;&|(]" + _COMMAND, re.ASCII)
 _BLANKS_RE = lazy_compile(rf"{_BLANK}+")
+# What a continued line's words may end with where the next line begins a statement
+# (`_continued`).
+_STATEMENT_OPS = (";", "&", "|", "(")
+_STATEMENT_WORDS = frozenset(
+    ("and", "or", "not", "builtin", "command", "if", "while", "else", "begin", "time", "exec")
+)
 
 
 def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
@@ -144,21 +156,33 @@ def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
 
 
 def _continued(text: str, line: int, low: int) -> bool:
-    """Whether the line at `line` continues the line before, which ends with an odd
-    number of `\\` and holds no `#` (a comment's `\\` continues nothing, so a line
-    after one holding a `#` is read as beginning a statement: the safe way round). Then
-    its `set \\` or `set -x NAME V` is an argument of the command before (`echo a \\`
-    then `set -x NAME V`), no assignment (noticed in issue 18's fortieth pass, a false
-    finding). The line before is read back to `low` at most; one not seen whole (or
-    none) is no continuation."""
-    if line <= low:
-        return False
-    previous = text.rfind("\n", low, line - 1) + 1
-    if previous == 0 and low > 0:
-        return False
-    body = text[previous : line - 1].rstrip("\r")
-    slashes = len(body) - len(body.rstrip("\\"))
-    return slashes % 2 == 1 and "#" not in body
+    """Whether the line at `line` continues a command begun on a line before: the line
+    before ends with an odd number of `\\` and holds no `#` (a comment's `\\` continues
+    nothing, so a line after one holding a `#` is read as beginning a statement: the safe
+    way round), and what it holds before that `\\` is a command's words. Then its `set
+    \\` or `set -x NAME V` is an argument of the command before (`echo a \\` then `set
+    -x NAME V`), no assignment (noticed in issue 18's fortieth pass, a false finding).
+    A line before holding only blanks and the `\\` continues the one before it (read the
+    same way); one whose words end with an operator (`;`, `&`, `|`, `(`) or a keyword
+    a statement follows (fish's `and`, `or`, `not`, `builtin`, `command`, `if`, `while`,
+    `else`, `begin`, `time`, `exec`) ends there, and the `set` begins a statement
+    (`true; \\` then `set -x NAME V` was passed: a review, issue 18 forty-first pass).
+    Lines are read back to `low` at most; one not seen whole (or none) is no
+    continuation."""
+    while line > low:
+        previous = text.rfind("\n", low, line - 1) + 1
+        if previous == 0 and low > 0:
+            return False
+        body = text[previous : line - 1].rstrip("\r")
+        slashes = len(body) - len(body.rstrip("\\"))
+        if slashes % 2 == 0 or "#" in body:
+            return False
+        words = body[:-1].rstrip(" \t")
+        if words:
+            last = words.rsplit(None, 1)[-1]
+            return not (words.endswith(_STATEMENT_OPS) or last in _STATEMENT_WORDS)
+        line = previous
+    return False
 
 
 def _child_value(text: str, key: int, after: int, line_start: int) -> int | None:
@@ -179,15 +203,16 @@ def _child_value(text: str, key: int, after: int, line_start: int) -> int | None
 def _value_before(text: str, name: int, line_start: int, low: int) -> int | None:
     """Where the value of a `value` key written before the `name` key at `name` starts,
     or None: the line before's (comment and blank lines between, up to eight), at the
-    name's column, if the name begins its line; else the same flow mapping's, a comma
-    between. Reads back to `low` at most."""
+    name's column, if the name begins its line (read back `_GAP_REACH` at most); else
+    the same flow mapping's, a comma between (read back to `low` at most)."""
     if not text[line_start:name].strip(" \t"):  # the name begins its line: a YAML block
         below = line_start
+        back = max(0, line_start - _GAP_REACH)
         for _ in range(9):
             if below == 0:
                 return None
-            previous = text.rfind("\n", low, below - 1) + 1
-            if previous == 0 and low > 0:
+            previous = text.rfind("\n", back, below - 1) + 1
+            if previous == 0 and back > 0:
                 return None
             if _GAP_LINE_RE.fullmatch(text, previous, below) is None:
                 break
