@@ -16,7 +16,9 @@ commits for an id must lie on one chain of declared corrections (`write_once`), 
 run's record at REV must keep the frozen fields it had beside each result blob of the run
 in each commit that committed one (`frozen_at_rev`: each commit's record paths followed
 through the first-parent diffs, a path no commit changed read as `<commit>:<path>`; a
-record there that cannot be read froze as its blob).
+record there that cannot be read froze as its blob). A merge whose first parent holds no
+result of a run, taking the run whole from another parent (`adoptions`), is not judged
+against the first parent's record: it gives the run its result as a linear commit does.
 
 One `git log --raw` walk, two tree listings, one `git cat-file --batch-check` of the
 walk's trees and one `git cat-file --batch` stream, whatever the number of commits:
@@ -33,6 +35,7 @@ from expflow_git.gitstore import Git
 from expflow_git.history.records import (
     RECORD_RULE,
     Introduced,
+    adoptions,
     frozen_at_rev,
     frozen_candidates,
     introduced_results,
@@ -126,7 +129,8 @@ def history_findings(
         )
         blobs.records.update(entry.sha for entry, _, _ in introduced.runs.values())
         views, scanned = blobs.read(reader)
-        records = rewritten_records(walk, edits, base_records, views)
+        adopted = adoptions(git, reader, walk, globs, base)
+        records = rewritten_records(walk, edits, base_records, views, adopted)
         records += net_records(net, views, ids(records, RECORD_RULE))
         records += frozen_at_rev(reader, introduced, views, ids(records, RECORD_RULE))
     findings += records

@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from expflow_git.checks import Problem
+from expflow_git.corrections import check_correction
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
@@ -19,6 +21,7 @@ from expflow_git.identity import (
     FROZEN_FIELDS,
     DocumentGlobs,
     Frozen,
+    RecordEdit,
     changed_fields,
     frozen_message,
     frozen_view,
@@ -112,16 +115,23 @@ def frozen_candidates(
     return edits, base_records
 
 
+# The record edits the walk would report at merges, by walk position: `Adopted` says
+# which of them take a finished run whole from a parent other than the first.
+Adopted = Callable[[list[tuple[int, RecordEdit]]], set[tuple[int, str]]]
+
+
 def rewritten_records(
     walk: Walk,
     edits: list[Edit],
     base_records: dict[str, str],
     views: dict[str, Frozen | None],
+    adopted: Adopted | None = None,
 ) -> list[Finding]:
     """Walk the edits in commit order, each judged against the record its run had
-    last (so a deletion and a later re-adding with other params is still caught)."""
+    last (so a deletion and a later re-adding with other params is still caught); an
+    edit `adopted` names (a merge taking the run whole from another parent) is not."""
     last: dict[str, str] = dict(base_records)  # experiment -> the record blob it is frozen to
-    findings = []
+    flagged: list[tuple[int, RecordEdit, list[str], str]] = []
     for i, edit, frozen in edits:
         exp_id = edit.experiment
         reference = edit.old_sha or last.get(exp_id)
@@ -129,19 +139,154 @@ def rewritten_records(
         if frozen and reference is not None:
             fields = changed_fields(views.get(reference), new_view)
             if fields:
-                commit = walk.commits[i][0]
-                findings.append(
-                    Finding(
-                        edit.change.path,
-                        RECORD_RULE,
-                        f"commit {commit[:12]} {frozen_message(fields, exp_id)} "
-                        f"(blob {reference[:12]} → {(edit.change.new_sha or '?')[:12]}); "
-                        "a finished run is frozen",
-                    )
-                )
+                flagged.append((i, edit, fields, reference))
         if edit.change.new_sha is not None:
             last[exp_id] = edit.change.new_sha
+    spared = adopted([(i, edit) for i, edit, _, _ in flagged]) if adopted and flagged else set()
+    findings = []
+    for i, edit, fields, reference in flagged:
+        if (i, edit.change.path) in spared:
+            continue
+        commit = walk.commits[i][0]
+        findings.append(
+            Finding(
+                edit.change.path,
+                RECORD_RULE,
+                f"commit {commit[:12]} {frozen_message(fields, edit.experiment)} "
+                f"(blob {reference[:12]} → {(edit.change.new_sha or '?')[:12]}); "
+                "a finished run is frozen",
+            )
+        )
     return findings
+
+
+def adoptions(git: Git, reader: BlobReader, walk: Walk, globs: DocumentGlobs, base: str) -> Adopted:
+    """The walk's record edits at merges that adopt a finished run whole (spec §2.1): at
+    a merge M, judged against its first parent P1, an edit of run E's record at path X
+    is not judged there when P1's tree holds no result of E, another parent Pk holds the
+    very record blob M has at X and the very results of E that M has (at least one, a
+    file in M), and no correction at BASE or added in the range names E. M then takes
+    Pk's finished run as a commit giving a pending run its result does (M's diff adds
+    the result: `frozen_at_rev` judges REV's record against M's too), and the lines that
+    froze E are judged by `frozen_at_rev`, `net_records` and the deleted runs' check.
+    Asked only about the edits the walk would report: one `rev-list`, one `cat-file
+    --batch-check` of the walk's first parents, one listing per tree a chain starts from
+    outside the range, one read of the corrections and one `cat-file --batch-check` of
+    `<commit>:<path>` names, whatever the number of merges."""
+
+    def spared(flagged: list[tuple[int, RecordEdit]]) -> set[tuple[int, str]]:
+        at = sorted({i for i, _ in flagged})
+        names = "".join(f"{walk.commits[i][0]}\n" for i in at).encode("ascii")
+        parents: dict[int, list[str]] = {}
+        lines = git.run("rev-list", "--no-walk=unsorted", "--parents", "--stdin", input=names)
+        by_id = {ids[0]: ids[1:] for ids in (ln.split() for ln in lines.decode().splitlines())}
+        for i in at:
+            found = by_id.get(walk.commits[i][0], [])
+            if len(found) > 1:
+                parents[i] = found
+        candidates = [(i, edit) for i, edit in flagged if i in parents]
+        runs = {edit.experiment for _, edit in candidates}
+        if not runs or _named_by_corrections(walk, globs, reader, runs):
+            return set()
+        paths = _result_paths(git, walk, globs, base, runs, parents)
+        if paths is None:
+            return set()
+        asked: dict[str, str | None] = {}
+        for i, edit in candidates:
+            first, *others = parents[i]  # the merge's own: its diff, against `first`
+            changed = {c.path for c in walk.commits[i][1]}
+            for path in paths.get(edit.experiment, []):
+                if path not in changed:  # else the diff says what `first` held there
+                    asked[f"{first}:{path}"] = None
+            for other in others:
+                for path in [edit.change.path, *paths.get(edit.experiment, [])]:
+                    asked[f"{other}:{path}"] = None
+        if any(not _nameable(name) for name in asked):
+            return set()
+        query = "".join(f"{name}\n" for name in asked).encode("utf-8", "surrogateescape")
+        out = git.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=query)
+        answers = out.decode("utf-8", "surrogateescape").splitlines()
+        if len(answers) != len(asked):
+            return set()
+        for name, line in zip(asked, answers, strict=True):
+            words = line.split(" ")
+            known = len(words) == 2 and words[1] in ("blob", "tree", "commit", "tag")
+            asked[name] = words[0] if known else ("" if line.endswith(" missing") else "?")
+        out_set: set[tuple[int, str]] = set()
+        for i, edit in candidates:
+            first, *others = parents[i]
+            results = paths.get(edit.experiment, [])
+            added = {c.path: c for c in walk.commits[i][1] if c.path in results}
+            if any(c.old_sha is not None for c in added.values()) or any(
+                asked[f"{first}:{p}"] != "" for p in results if p not in added
+            ):
+                continue  # the first parent holds (or may hold) a result of the run
+            # So the merge holds at those paths what its diff against `first` adds.
+            if not any(c.new_mode in REGULAR_MODES for c in added.values()):
+                continue  # the merge holds no result of the run
+            mine = [added[p].new_sha or "" if p in added else "" for p in results]
+            for other in others:
+                if asked[f"{other}:{edit.change.path}"] == edit.change.new_sha and mine == [
+                    asked[f"{other}:{p}"] for p in results
+                ]:
+                    out_set.add((i, edit.change.path))
+                    break
+        return out_set
+
+    return spared
+
+
+def _named_by_corrections(
+    walk: Walk, globs: DocumentGlobs, reader: BlobReader, runs: set[str]
+) -> bool:
+    """Whether a correction at BASE or added in the range names one of `runs` (one that
+    cannot be read: any of them)."""
+    docs = {e.sha: e.path for e in walk.base_tree if is_doc(e, globs.is_correction)}
+    for _, changes in walk.commits:
+        for c in changes:
+            if c.new_sha and c.new_mode in REGULAR_MODES and globs.is_correction(c.path):
+                docs.setdefault(c.new_sha, c.path)
+    for sha, data in reader.read_many(sorted(docs)):
+        correction = check_correction(docs[sha], data)[0]
+        if correction is None or correction.experiment in runs:
+            return True
+    return False
+
+
+def _result_paths(
+    git: Git,
+    walk: Walk,
+    globs: DocumentGlobs,
+    base: str,
+    runs: set[str],
+    parents: dict[int, list[str]],
+) -> dict[str, list[str]] | None:
+    """Every path a result of `runs` has in any tree the merges' parents can hold: BASE's,
+    each commit's diff, and the trees the range's chains start from outside it (a first
+    parent not walked: a fork before BASE, an empty commit) and the merges' parents that
+    are not walked. None: a path git cannot be asked for."""
+    found: dict[str, set[str]] = {}
+
+    def add(path: str) -> None:
+        if stem(path) in runs and globs.is_result(path):
+            found.setdefault(stem(path), set()).add(path)
+
+    for entry in walk.base_tree:
+        add(entry.path)
+    for _, changes in walk.commits:
+        for c in changes:
+            add(c.path)
+    walked = [commit for commit, _ in walk.commits]
+    inside = {*walked, base}
+    links = commit_links(git, walked)
+    starts = {tree for _, up, tree in links.values() if up and tree and up not in inside}
+    starts |= {p for ps in parents.values() for p in ps if p not in inside}
+    for tree in sorted(starts):
+        for entry in git.ls_tree(tree, globs.prefixes()):
+            add(entry.path)
+    if any(not _nameable(p) for ps in found.values() for p in ps):
+        return None
+    return {exp_id: sorted(ps) for exp_id, ps in found.items()}
 
 
 _Introduced = tuple[TreeEntry, list[str], list[str]]  # REV's record, commits, record paths
