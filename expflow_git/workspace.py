@@ -275,10 +275,15 @@ def walk(
     Python 3.12 `os.walk` recursed once a folder, so a chain of ~1,000 nested folders (a
     2 KB path, which git commits and checks out) made `scan .`, `validate .` and the
     record commands stop with a RecursionError traceback (an attacker's hunt, issue 18
-    forty-first pass)."""
-    stack = [top]
+    forty-first pass). A folder below `top` is asked whether it is a link as it comes to
+    be listed, as os.walk asked: asked with its siblings, one replaced by a link while
+    the first one's subtree was walked was listed through it (a review, forty-first
+    pass)."""
+    stack = [(top, False)]
     while stack:
-        folder = stack.pop()
+        folder, below = stack.pop()
+        if below and os.path.islink(folder):
+            continue
         try:
             with os.scandir(folder) as listing:
                 entries = list(listing)
@@ -295,10 +300,8 @@ def walk(
                 is_dir = False
             (dirnames if is_dir else filenames).append(entry.name)
         yield folder, dirnames, filenames
-        for name in reversed(dirnames):  # (visited in the order left in `dirnames`)
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                stack.append(path)
+        # (visited in the order left in `dirnames`)
+        stack.extend((os.path.join(folder, name), True) for name in reversed(dirnames))
 
 
 def walk_paths(root: Path, *, strict: bool = True) -> list[str]:
