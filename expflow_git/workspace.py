@@ -74,6 +74,11 @@ class Workspace:
         if directory not in self._prefixes:
             self._prefixes[directory] = self._prefix(directory)
         prefix = self._prefixes[directory]
+        if prefix is None and self._prefix(os.path.abspath(path)) == "":
+            # The root named by its own name (`/abs/repo`, `../repo`): its folder is
+            # outside it, and it was taken for a path outside the work tree (`scan
+            # --staged "$PWD"`: "not staged"; `validate --staged "$PWD"`: nothing checked).
+            return "."
         return Path(path).as_posix() if prefix is None else prefix + name
 
     def _prefix(self, directory: str) -> str | None:
