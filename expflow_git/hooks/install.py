@@ -59,6 +59,7 @@ SHIPPED = {
             "ef077abacd751ba1c66c2ca849e674d8f7477c2a6c649c69e706e1f36cd3d3b6",
             "46e91dcde769b1c8c18c237d032ac28ff41be5fd2757f266dba8f88d25d4c2be",
             "68d9b102c08e8d6f798e1dc0b027b630247f5ee17392cc59ca248caaec272d25",
+            "b95ef7762c5a75302e81949c3bd04b3cf7db979c40e77f7ed4fa0540df248126",
         }
     ),
 }

@@ -40,6 +40,7 @@ from expflow_git.gitblobs import BlobReader
 from expflow_git.gitstore import GITLINK, Change, Git, TreeEntry
 from expflow_git.globs import matches_any
 from expflow_git.identity import (
+    FROZEN_FIELDS,
     REGULAR_MODES,
     DocumentGlobs,
     changed_fields,
@@ -240,7 +241,13 @@ def _frozen_records(
     for edit in edits:
         assert edit.old_sha is not None
         new = views.get(edit.change.new_sha or "") if readable_new(edit) else None
-        fields = changed_fields(views[edit.old_sha], new)
+        if views[edit.old_sha] is None:
+            # HEAD's record strict JSON cannot read froze as it is, byte for byte (spec
+            # §2.1), as `audit --since` holds it (issue 18, forty-first pass's review).
+            same = edit.change.new_sha == edit.old_sha and readable_new(edit)
+            fields = [] if same else list(FROZEN_FIELDS)
+        else:
+            fields = changed_fields(views[edit.old_sha], new)
         if fields:
             out.append(
                 StagedRewrite(
