@@ -1,6 +1,7 @@
 """The command line (click): each command parses options, calls the library, renders and
 picks the exit code. `main` is in main.py, the group in group.py (loaded on first use:
-the validate hook's plain command lines never import click); command modules load lazily."""
+the validate and scan hooks' plain command lines never import click); command modules
+load lazily."""
 
 from __future__ import annotations
 

@@ -207,9 +207,18 @@ def csv_cmd(
     **options: Any,
 ) -> None:
     """One record per row, one result per successful row."""
+    from expflow_git.cli.console import refuse_empty
     from expflow_git.importers.csv import columns_option, read_csv
     from expflow_git.records.writer import open_layout
 
+    # `import csv "$SHEET"` with the variable empty said ": No such file or directory",
+    # and `--param-columns "$COLS"` naming no column took every column as a param (the
+    # option left out): an empty string names nothing (spec §4; a hunt, forty-first pass).
+    refuse_empty([("FILE", file)])
+    for name, given in (("--param-columns", param_columns), ("--metric-columns", metric_columns)):
+        refuse_empty(
+            [(name, "") for value in given if not columns_option([value])], "a column name"
+        )
     layout = open_layout(options["policy_path"])
     source = read_csv(
         file,

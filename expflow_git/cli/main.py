@@ -1,7 +1,7 @@
 """The one `main`: the click group (group.py) runs every command, but for the validate
-hook's plain command lines, which skip click's import (a hook runs once per commit, and
-its start-up is most of its time: issue 18). Every error the library raises becomes one
-stderr line and its exit code here."""
+and scan hooks' plain command lines, which skip click's import (a hook runs once per
+commit, and its start-up is most of its time: issue 18). Every error the library raises
+becomes one stderr line and its exit code here."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def list_cmd(
     fmt: str,
     policy_path: str | None,
 ) -> None:
-    """Every run, whatever its status: id, study, status, the ranking and gate metrics.
+    """Every run, whatever its status: id, study, status, the ranking and gates' metrics.
 
     EXPR is MLflow-like: metrics.seg_total > 50 and params.lr <= 1e-3 or tags.fno.
     """

@@ -285,20 +285,24 @@ def rm_cmd(
 
 @click.command()
 @click.argument("exp_id", metavar="ID")
-@click.option("--reason", default="", help="Why the run was cancelled.")
+@click.option("--reason", help="Why the run was cancelled.")
 @click.option("--pin", help="The PIN (or env EXPFLOW_PIN, or a prompt).")
 @click.option("--force", is_flag=True, help="Skip the PIN check, and say so.")
 @policy_option
-def cancel(exp_id: str, reason: str, pin: str | None, force: bool, policy_path: str | None) -> None:
+def cancel(
+    exp_id: str, reason: str | None, pin: str | None, force: bool, policy_path: str | None
+) -> None:
     """Set a pending/running experiment to `skipped`, with the reason (PIN-guarded)."""
     from expflow_git.records.lifecycle import cancel_run, cancellable
     from expflow_git.records.writer import open_layout
 
     _utf8_reason(reason)
-    if reason and not reason.strip():
+    if reason is not None and not reason.strip():
         # Written as given, where `new --status skipped` and `fail` refuse a blank reason
-        # (a hunt, issue 18 thirty-eighth pass).
+        # (a hunt, issue 18 thirty-eighth pass); an empty one (`--reason "$WHY"`, the
+        # variable empty) was taken for none given (spec §4; a hunt, forty-first pass).
         fail("--reason is blank: say why the run is cancelled, or leave --reason out")
+    reason = reason or ""  # (none given)
     layout = open_layout(policy_path)
     exp_rel, exp_doc = cancellable(layout, exp_id)  # refused before any PIN is asked for
     guard(f"cancel {exp_id}", pin=pin, force=force, texts={"--reason": reason})

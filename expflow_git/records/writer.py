@@ -564,6 +564,11 @@ def refuse_git_directory(rel: str) -> None:
 
 def check_id(exp_id: str) -> None:
     """Ids from the command line or the API must be valid ids: they name files."""
+    if isinstance(exp_id, str):
+        # `start`, `result`, `fail`, `cancel` and `rm` of `$'e\xff'` said "invalid id
+        # 'e\udcff'", a lone surrogate's spelling and no option named, where `new` names
+        # it as spec §4 says (`ID 'e\xff' is not UTF-8 text`; a hunt, forty-first pass).
+        utf8_argument(exp_id, "ID")
     if not isinstance(exp_id, str) or not ID_RE.match(exp_id):
         # Masked as `new` masks it, before it is cut: `result pin=NNNN` (`fail`, `start`
         # and every command taking an id) printed the PIN (a review, issue 18
