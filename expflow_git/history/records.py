@@ -279,8 +279,20 @@ def _result_paths(
     walked = [commit for commit, _ in walk.commits]
     inside = {*walked, base}
     links = commit_links(git, walked)
-    starts = {tree for _, up, tree in links.values() if up and tree and up not in inside}
-    starts |= {p for ps in parents.values() for p in ps if p not in inside}
+    starts = chain_starts(git, links, inside)
+    # A merge's parent the walk never lists (no change against its first parent: a
+    # branch ending with an empty commit, say) holds a walked commit's or BASE's tree as
+    # a rule, whose paths BASE's listing, the diffs and the chains' starts above name:
+    # listing it per merge cost one `git ls-tree` of a growing tree each (a review).
+    outside = sorted({p for ps in parents.values() for p in ps if p not in inside})
+    if outside:
+        names = "".join(f"{c}^{{tree}}\n" for c in [base, *outside]).encode("ascii")
+        out = git.run("cat-file", "--batch-check=%(objectname)", input=names).splitlines()
+        trees = [None if b" " in line else line.decode("ascii") for line in out]
+        known = {tree for tree, _, _ in links.values() if tree} | {trees[0]} - {None}
+        for commit, tree in zip(outside, trees[1:], strict=True):
+            if tree is None or tree not in known:
+                starts.add(tree or commit)
     for tree in sorted(starts):
         for entry in git.ls_tree(tree, globs.prefixes()):
             add(entry.path)
@@ -371,9 +383,7 @@ def with_fork_records(
     # A fork is a first parent outside the range, by id: a commit of the range with the
     # same tree, a revert say, hid it when forks were told by their trees (a review).
     inside = {*walked, base}
-    forks = sorted(
-        {tree for _, parent, tree in links.values() if parent and tree and parent not in inside}
-    )
+    forks = sorted(chain_starts(git, links, inside))
     found: dict[str, set[str]] = {}
     for tree in forks:
         for entry in git.ls_tree(tree, globs.prefixes()):
@@ -384,6 +394,27 @@ def with_fork_records(
         for exp_id, (entry, commits, paths) in introduced.runs.items()
     }
     return replace(introduced, runs=runs, links=links)
+
+
+def chain_starts(git: Git, links: _Links, inside: set[str]) -> set[str]:
+    """The trees the range's chains start from outside it: each walked commit's first
+    parent the walk does not hold (a fork before BASE, a commit with no change against
+    its own first parent), by its tree; but for a commit with no change on a walked one
+    or BASE (a branch's empty commit): its tree is that one's, whose paths BASE's listing
+    and the diffs name. Each such commit listed on its own was one `git ls-tree` of a
+    growing tree per merge (a review). One `git cat-file --batch-check`."""
+    tree_of = {up: tree for _, up, tree in links.values() if up and tree and up not in inside}
+    ups = sorted(tree_of)
+    if not ups:
+        return set()
+    names = "".join(f"{c}^1\n{c}^1^{{tree}}\n" for c in ups).encode("ascii")
+    out = git.run("cat-file", "--batch-check=%(objectname)", input=names).splitlines()
+    ids = [None if b" " in line else line.decode("ascii") for line in out]
+    return {
+        tree_of[up]
+        for k, up in enumerate(ups)
+        if not (ids[2 * k] in inside and ids[2 * k + 1] == tree_of[up])
+    }
 
 
 def commit_links(git: Git, commits: list[str]) -> _Links:
