@@ -353,11 +353,28 @@ def _require_pull_request_commits(env: Mapping[str, str]) -> None:
         raise ExpflowError(
             "the event names no head commit (pull_request.head.sha) to audit: set the `rev` input"
         )
-    if not env.get("EXPFLOW_INPUT_POLICY_REF") and pr_base_sha(env) is None:
+    # The base also says where the history check starts: with `policy-ref` set and
+    # `since` empty, the job failed all the same, "the event names no base commit", no
+    # input named (docs/spec.md §8 said `policy-ref` gives it; a hunt of §8, issue 18
+    # forty-first pass). Both inputs the event's base stands for are named at once.
+    missing = [
+        f"`{name}`"
+        for name, given in (("policy-ref", "POLICY_REF"), ("since", "SINCE"))
+        if not env.get(f"EXPFLOW_INPUT_{given}")
+    ]
+    if missing and pr_base_sha(env) is None:
         keys = "merge_group.base_sha" if merge_group else ".".join(PR_BASE)
+        why = " and ".join(
+            what
+            for what, name in (
+                ("whose policy judges it", "`policy-ref`"),
+                ("where its history check starts", "`since`"),
+            )
+            if name in missing
+        )
         raise ExpflowError(
-            f"the event names no base commit ({keys}) whose policy judges it: set the "
-            "`policy-ref` input"
+            f"the event names no base commit ({keys}) {why}: set the "
+            f"{' and '.join(missing)} input{'s' if len(missing) > 1 else ''}"
         )
 
 
