@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -364,6 +364,7 @@ def _check_merges(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
     ruamel's result then depends on the order it flattens in)."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
+    _check_merge_cycles(root, refuse)
     mappings: list[Any] = []
     seen: set[int] = set()
     stack: list[Any] = [root]
@@ -432,6 +433,55 @@ def _check_merges(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
                     f"invalid YAML: merge keys (<<) copy more than {MAX_POLICY_NODES} "
                     "key/value pairs (YAML merge bomb?)",
                 )
+
+
+def _check_merge_cycles(root: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
+    """A merge that reaches the mapping holding it through the document's own nesting
+    is refused at its `<<` too (`metrics: &m {…, other: {<<: *m}}`): the merge-only walk
+    in `_check_merges` saw no cycle there, ruamel built a mapping holding itself, and the
+    policy was refused as "nests more than 64 levels deep", naming no line (a hunt of
+    spec §3, forty-first pass). One depth-first walk of the nodes, aliases and all: a
+    cycle that takes a merge key's edge names that `<<`; one without (`&a [*a]`) is left
+    to the depth bound."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    def edges(node: Any) -> Iterator[tuple[Any, Any]]:
+        """(child, the `<<` key when the edge is a merge's, else None)."""
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                merge = key if key.tag == _MERGE_TAG else None
+                if merge is None:
+                    yield key, None
+                yield value, merge
+        elif isinstance(node, SequenceNode):
+            for item in node.value:
+                yield item, None
+
+    done: set[int] = set()
+    on_path: dict[int, int] = {id(root): 0}  # id(node) → its place on the path
+    into: list[Any] = [None]  # the `<<` key of the edge into each node on the path
+    stack: list[tuple[Any, Iterator[tuple[Any, Any]]]] = [(root, edges(root))]
+    while stack:
+        node, children = stack[-1]
+        for child, merge in children:
+            place = on_path.get(id(child))
+            if place is not None:  # a cycle: the path from `child` on, and this edge
+                merges = [k for k in (*into[place + 1 :], merge) if k is not None]
+                if merges:
+                    refuse(
+                        merges[0], "invalid YAML: a merge key (<<) merges a mapping that holds it"
+                    )
+                continue
+            if id(child) not in done:
+                on_path[id(child)] = len(stack)
+                into.append(merge)
+                stack.append((child, edges(child)))
+                break
+        else:
+            stack.pop()
+            into.pop()
+            del on_path[id(node)]
+            done.add(id(node))
 
 
 def _check_own_keys(node: Any, refuse: Callable[[Any, str], NoReturn]) -> None:
