@@ -400,21 +400,57 @@ def chain_starts(git: Git, links: _Links, inside: set[str]) -> set[str]:
     """The trees the range's chains start from outside it: each walked commit's first
     parent the walk does not hold (a fork before BASE, a commit with no change against
     its own first parent), by its tree; but for a commit with no change on a walked one
-    or BASE (a branch's empty commit): its tree is that one's, whose paths BASE's listing
-    and the diffs name. Each such commit listed on its own was one `git ls-tree` of a
-    growing tree per merge (a review). One `git cat-file --batch-check`."""
+    or BASE (a branch's empty commit), or on a line of such commits down to one (several
+    CI re-runs, a review): its tree is that one's, whose paths BASE's listing and the
+    diffs name. Each such commit listed on its own was one `git ls-tree` of a growing
+    tree per merge (a review). One `git cat-file --batch-check`, and one `git rev-list
+    --first-parent` of the range when a first parent's own is outside the walk too."""
     tree_of = {up: tree for _, up, tree in links.values() if up and tree and up not in inside}
     ups = sorted(tree_of)
     if not ups:
         return set()
-    names = "".join(f"{c}^1\n{c}^1^{{tree}}\n" for c in ups).encode("ascii")
-    out = git.run("cat-file", "--batch-check=%(objectname)", input=names).splitlines()
-    ids = [None if b" " in line else line.decode("ascii") for line in out]
-    return {
-        tree_of[up]
-        for k, up in enumerate(ups)
-        if not (ids[2 * k] in inside and ids[2 * k + 1] == tree_of[up])
-    }
+    bases = sorted(inside - links.keys())  # BASE (the walked commits all have links)
+    names = "".join(f"{c}^1\n{c}^1^{{tree}}\n" for c in ups)
+    names += "".join(f"{c}^{{tree}}\n" for c in bases)
+    out = git.run("cat-file", "--batch-check=%(objectname)", input=names.encode("ascii"))
+    ids = [None if b" " in line else line.decode("ascii") for line in out.splitlines()]
+    trees = {c: t for _, c, t in links.values() if c and t}  # commit -> tree: first parents
+    trees |= {c: tree for c, (tree, _, _) in links.items() if tree}
+    trees |= {c: t for c, t in zip(bases, ids[2 * len(ups) :], strict=True) if t}
+    # commit -> (its first parent, its tree), for the ups' first parents outside the walk
+    first: dict[str, tuple[str | None, str | None]] = {}
+    deeper = sorted({ids[2 * k] or "" for k in range(len(ups))} - inside - {""})
+    if deeper:
+        since = [f"^{c}" for c in bases if len(c) in (40, 64) and trees.get(c) != c]
+        revs = "".join(f"{c}\n" for c in [*deeper, *since]).encode("ascii")  # no ARG_MAX
+        args = ("rev-list", "--first-parent", "--parents", "--format=%T", "--stdin")
+        lines = git.run(*args, input=revs).decode("ascii").splitlines()
+        for head, tree in zip(lines[::2], lines[1::2], strict=True):
+            commit, *parents = head.split()[1:]
+            first[commit] = (parents[0] if parents else None, tree)
+
+    # Each commit met: its tree when a line of commits with that tree joins it to a walked
+    # commit or BASE with it (their paths are named), else None.
+    verdict: dict[str, str | None] = {}
+
+    def named(commit: str, tree: str) -> bool:
+        line = []
+        c: str | None = commit
+        while c is not None and c not in verdict and c not in inside:
+            line.append(c)
+            parent, own = first.get(c, (None, None))
+            c = parent if own == tree else None
+        ok = c is not None and (verdict[c] if c in verdict else trees.get(c)) == tree
+        for d in line:
+            verdict[d] = tree if ok else None
+        return ok
+
+    starts = set()
+    for k, up in enumerate(ups):
+        parent, tree = ids[2 * k], tree_of[up]
+        if parent is None or ids[2 * k + 1] != tree or not named(parent, tree):
+            starts.add(tree)
+    return starts
 
 
 def commit_links(git: Git, commits: list[str]) -> _Links:
