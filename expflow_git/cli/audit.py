@@ -31,7 +31,7 @@ from expflow_git.cli.options import (
     rev_option,
     where_option,
 )
-from expflow_git.errors import ExitCode, printable
+from expflow_git.errors import ExitCode, printable, utf8_argument
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -266,6 +266,8 @@ def audit(
 
     refuse_empty([("--out", out), ("--html", html_path)])
     refuse_empty([("--previous-key", k) for k in previous_keys])
+    if experiment is not None:  # (as `show` names one: not "no experiment 'e\udcff'", exit 1)
+        utf8_argument(experiment, "--experiment")
     refuse_empty([("--sign-key", sign_key)], "a key file or agent:SHA256:FINGERPRINT")
     _refuse_overwrites(out, html_path, key_file(sign_key, os.environ), previous, previous_keys)
     # What runs after the audit is imported before it (see heap.memory_releaser).

@@ -12,7 +12,7 @@ import click
 from expflow_git.cli.console import emit, warn
 from expflow_git.cli.options import columns_option, format_option, policy_option, where_option
 from expflow_git.documents import Status
-from expflow_git.errors import ExpflowError
+from expflow_git.errors import ExpflowError, utf8_argument
 
 if TYPE_CHECKING:
     from expflow_git.gitstore import Git
@@ -196,6 +196,9 @@ def show(run_id: str, rev: str | None, fmt: str, policy_path: str | None) -> Non
     )
     from expflow_git.render.runs import render_show
 
+    # As `new` and the record commands name it (exit 2): `show $'e\xff'` said "no
+    # experiment 'e\udcff'", exit 1, a lone surrogate's spelling (issue 18 forty-first pass).
+    utf8_argument(run_id, "ID")
     run_set, git = open_runs(rev, policy_path)
     # Said as `list` says it: show and compare left a failing document out silently (a
     # user's hunt, issue 18 twenty-third pass).
@@ -230,6 +233,8 @@ def compare(run_ids: tuple[str, ...], rev: str | None, fmt: str, policy_path: st
 
     if len(run_ids) < 2:
         raise ExpflowError("compare needs at least two run ids")
+    for run_id in run_ids:  # (as `show` refuses one)
+        utf8_argument(run_id, "ID")
     run_set, _ = open_runs(rev, policy_path)
     _note_unread(run_set, "compare")
     runs = [run_set.get(i) for i in run_ids]

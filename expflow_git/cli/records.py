@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from expflow_git.cli.console import emit_findings, fail, guard, no_pin_in, out, warn
+from expflow_git.cli.console import (
+    emit_findings,
+    fail,
+    guard,
+    no_pin_in,
+    out,
+    refuse_empty,
+    warn,
+)
 from expflow_git.cli.options import Folder, policy_option
 from expflow_git.errors import ExitCode, utf8_argument
 
@@ -110,6 +118,8 @@ def new(
     from expflow_git.documents import Status
     from expflow_git.records.writer import open_layout, params_from_args, write_experiment
 
+    # An empty --condition derived the seed from the ID, as if it were left out (spec §4).
+    refuse_empty([("--condition", condition)], "a condition (or leave it out: the ID)")
     no_pin_in({"--reason": reason, "--title": title})
     rel, seed = write_experiment(
         open_layout(policy_path),
@@ -175,8 +185,10 @@ def result(
     if plan.exists:
         if not overwrite:
             refuse_existing(plan)
-        if not reason:
+        if reason is None:
             fail(f"{plan.path}: --overwrite needs --reason TEXT (it is recorded in a correction)")
+        if not reason:  # (given empty: not taken for --reason left out, spec §4)
+            fail("--reason: the reason is empty (one line saying why the result changes)")
         correction = correction_for(
             layout,
             study=plan.record["study"],
@@ -194,9 +206,10 @@ def result(
         # Written all the same, as `new` writes a run over the runs budget: the hook and
         # the audit refuse the commit (a hunt, issue 18 thirty-ninth pass).
         warn(f"{plan.path}: {warning}; the hook and the audit will refuse it", command="result")
-    if correction is None and reason:
+    if correction is None and reason is not None:
         # Only a correction keeps a reason, and only a committed result gets one: it was
-        # dropped without a word, as `rm`'s was (a hunt, issue 18 thirty-eighth pass).
+        # dropped without a word, as `rm`'s was (a hunt, issue 18 thirty-eighth pass); an
+        # empty one too (`--reason "$WHY"`, the variable empty: spec §4, forty-first pass).
         warn(
             f"no correction written: {plan.path} is not committed, so --reason is not kept",
             command="result",
@@ -274,9 +287,10 @@ def rm_cmd(
     finally:
         for line in done:  # (what was done, said after a Ctrl-C too)
             out(line)
-    if correction is None and reason:
+    if correction is None and reason is not None:
         # Only a correction keeps a reason: it was dropped without a word (issue 18,
-        # twenty-sixth pass).
+        # twenty-sixth pass); an empty one too, as `cancel` no longer takes one given
+        # empty for none (spec §4; forty-first pass).
         warn(
             f"no correction written: {exp_id} has no committed result, so --reason is not kept",
             command="rm",

@@ -90,7 +90,8 @@ def validate(
     of the index); every document of the index too if the policy is among `paths`.
     `warn` hears of a cache file not trusted (localcache.py)."""
     policy = ws.load_policy(warn)
-    lookup, docs, every = _scope(ws, policy, paths, _expand(ws, policy, paths))
+    rels, missing = _expand(ws, policy, paths)
+    lookup, docs, every = _scope(ws, policy, paths, rels)
     facts: _FactCache | None = None
     known: tuple[list[_Record], list[_Look]] = ([], [])
     try:
@@ -123,7 +124,7 @@ def validate(
     finally:
         lookup.close()
     keyed = sorted((item for answer in answers for item in answer[1]), key=operator.itemgetter(0))
-    findings = [finding for _, finding in keyed]
+    findings = missing + [finding for _, finding in keyed]
     if budgets.counted:
         records = known[0] + [record for answer in answers for record in answer[2]]
         looks = known[1] + [look for answer in answers for look in answer[3]]
@@ -561,15 +562,22 @@ def _facts_digest(data: bytes) -> str | None:
     return _sha256(data[at + len(_FACTS_KEY) : -1])
 
 
-def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[str, Kind | None]]:
+def _expand(
+    ws: Workspace, policy: Policy, paths: Sequence[str]
+) -> tuple[list[tuple[str, Kind | None]], list[Finding]]:
     """The paths relative to the root, each with the kind of document the policy names it
     (classified once: a sweep gives thousands); a directory stands for every file below it
-    (with --staged: every index entry below it, on disk or not).
+    (with --staged: every index entry below it, on disk or not). And, without --staged,
+    a `not-a-regular-file: no such file` finding for each path given that is no document
+    and is not there: `validate expflow.yam` (a typo) said "0 document(s) OK", exit 0,
+    having checked nothing, as `scan` did before the twenty-eighth pass (issue 18
+    forty-first pass).
 
     A `.json` path the policy names as a document is taken for a file without a
     look at the disk (a directory there is then refused as not a regular file).
     """
     out: list[tuple[str, Kind | None]] = []
+    missing: list[Finding] = []
     kind_of = policy.kind_of
     # With --staged, a path that is no document and no file on disk (a folder, or
     # nothing) stands for the index's entries below it, as for `scan --staged`: a staged
@@ -592,10 +600,12 @@ def _expand(ws: Workspace, policy: Policy, paths: Sequence[str]) -> list[tuple[s
         elif kind is None and not ws.staged and os.path.isdir(p) and not os.path.islink(p):
             subs = (repo_path(ws.rel(os.path.join(p, sub))) for sub in walk_files(Path(p)))
             out.extend((sub, kind_of(sub)) for sub in subs)
+        elif kind is None and not ws.staged and not os.path.lexists(p):
+            missing.append(Finding(rel, Problem.NOT_A_FILE.value, "no such file"))
         else:
             out.append((rel, kind if kind is not None else kind_of(rel)))
     # A file named twice (`f ./f`, or inside a folder also given) is one document.
-    return list(dict.fromkeys(out)) if len(out) > 1 else out
+    return (list(dict.fromkeys(out)) if len(out) > 1 else out), list(dict.fromkeys(missing))
 
 
 def _read_for_check(ws: Workspace, rel: str, lookup: Lookup) -> bytes | Finding | None:

@@ -962,6 +962,11 @@ def write_experiment(
         title=title,
         reason=reason,
     )
+    if condition == "":
+        # Given empty, it was taken for one left out (the seed derived from the id, as
+        # the record of that id's own condition): refused by its name, as the CLI's
+        # empty strings are (spec §4; a hunt, issue 18 forty-first pass).
+        raise ExpflowError(f"{names['condition']}: give a condition, not an empty string")
     policy = layout.policy
     if seed is None:
         seed = derive_seed(policy.base_seed, study, condition or exp_id, replicate)
