@@ -8,6 +8,7 @@ Real repositories (`expflow-git init`), the real CLI as a subprocess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,10 @@ def audit(repo: Path, base: str, env: dict[str, str] | None = None) -> tuple[int
 
 @pytest.fixture
 def repo(tmp_path: Path, isolated_env: Path) -> Path:
+    return base_repo(tmp_path)
+
+
+def base_repo(tmp_path: Path) -> Path:
     """A repository whose BASE commit holds run e1 with its result."""
     path = git_init(tmp_path / "repo")
     ok(path, "init")
@@ -155,17 +160,28 @@ def test_a_record_from_a_fork_before_base_is_frozen_where_its_result_was_committ
     touched, so it was never looked at, and the audit passed (an attacker's hunt). With
     a file committed and reverted on the branch first, a commit of the range had the
     fork's tree, and forks told by their trees were missed (a review)."""
+
+    def junk() -> None:
+        (repo / "junk.txt").write_text("junk\n")
+        commit(repo, "junk")
+        (repo / "junk.txt").unlink()
+        commit(repo, "no junk")
+
+    assert_fork_before_base_frozen(repo, [junk] if revert else [])
+
+
+def assert_fork_before_base_frozen(repo: Path, on_fork: list[Callable[[], None]]) -> None:
+    """BASE drops run e2 planned at a fork; the fork (after `on_fork`) gives it its result
+    beside the planned record; the pull request adds e2 elsewhere with other params and
+    merges the fork: `record-rewritten` at the new path."""
     ok(repo, "new", "e2", "--study", "s", "--param", "lr=0.2")
     fork = commit(repo, "e2 planned")
     old = (repo / REC).read_text()
     ok(repo, "rm", "e2", "--force")
     base = commit(repo, "e2 dropped")
     git(repo, "checkout", "-q", "-b", "side", fork)
-    if revert:
-        (repo / "junk.txt").write_text("junk\n")
-        commit(repo, "junk")
-        (repo / "junk.txt").unlink()
-        commit(repo, "no junk")
+    for step in on_fork:
+        step()
     ok(repo, "result", "e2", "--metric", "accuracy=0.9")
     (repo / REC).write_text(old)  # the record as it was planned, beside the result
     commit(repo, "e2's result")

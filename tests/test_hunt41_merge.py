@@ -7,7 +7,6 @@ still fail the audit, `record-rewritten`."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,9 @@ from test_hunt40_merge import (
     pending_run,
     result_on_side,
 )
+from test_review40_merge import _blob
 
 RESULT = "results/s/e1.json"
-
-
-def _blob(repo: Path, name: str) -> bytes:
-    return subprocess.run(
-        ["git", "cat-file", "blob", name], cwd=repo, capture_output=True, check=True
-    ).stdout
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import git, git_init
+from conftest import git
 from test_hunt40_merge import _commit, _ok, pending_run
 from test_review41_merge import _listings
 
@@ -56,15 +56,9 @@ def test_a_fork_before_base_behind_empty_commits_is_still_listed(
     the walk (the fork before BASE), not to a walked one, so the fork's tree is listed
     (the record beside the result sits at a path BASE dropped); a revert giving a walked
     commit the fork's tree hides nothing (lines are followed by commit ids)."""
-    from test_history_merges import REC, RES, audit, commit, ok
+    from test_history_merges import assert_fork_before_base_frozen, base_repo, commit
 
-    repo = git_init_repo(tmp_path)
-    ok(repo, "new", "e2", "--study", "s", "--param", "lr=0.2")
-    fork = commit(repo, "e2 planned")
-    old = (repo / REC).read_text()
-    ok(repo, "rm", "e2", "--force")
-    base = commit(repo, "e2 dropped")
-    git(repo, "checkout", "-q", "-b", "side", fork)
+    repo = base_repo(tmp_path)
 
     def empties() -> None:
         for _ in range(2):
@@ -76,31 +70,5 @@ def test_a_fork_before_base_behind_empty_commits_is_still_listed(
         (repo / "junk.txt").unlink()
         commit(repo, "no junk")
 
-    for step in {"empty-first": (empties, revert), "revert-first": (revert, empties)}.get(
-        order, (empties,)
-    ):
-        step()
-    ok(repo, "result", "e2", "--metric", "accuracy=0.9")
-    (repo / REC).write_text(old)
-    commit(repo, "e2's result")
-    git(repo, "checkout", "-q", "-b", "pr", base)
-    (repo / "experiments/t").mkdir(parents=True)
-    moved = old.replace('"lr": 0.2', '"lr": 0.7').replace('"pending"', '"success"')
-    (repo / "experiments/t/e2.json").write_text(moved)
-    commit(repo, "e2 again, other params")
-    git(repo, "merge", "-q", "side", "-m", "merge")
-    assert not (repo / REC).exists() and (repo / RES).exists()
-    code, findings = audit(repo, base)
-    assert code == 1 and findings == {"experiments/t/e2.json": "record-rewritten"}, findings
-
-
-def git_init_repo(tmp_path: Path) -> Path:
-    """test_history_merges' `repo`: BASE holds run e1 with its result."""
-    from test_history_merges import commit, ok
-
-    path = git_init(tmp_path / "repo")
-    ok(path, "init")
-    ok(path, "new", "e1", "--study", "s", "--param", "lr=0.1", "--status", "success")
-    ok(path, "result", "e1", "--metric", "accuracy=0.5")
-    commit(path, "base")
-    return path
+    steps = {"empty-first": [empties, revert], "revert-first": [revert, empties]}
+    assert_fork_before_base_frozen(repo, steps.get(order, [empties]))
