@@ -877,17 +877,14 @@ def _changed_after_commit(
     if len(writes) < 2 or _same(old_result, json.loads(writes[1].data)):
         # Only what is not frozen (title, tags, reason) changed: the record may follow.
         return RunPlan(run, Action.UPDATED, (writes[0],), reasons=_changes(old_record, record))
-    added = _added_metrics(ctx.source.tracker, old_result, writes[1])
-    if added and ctx.correct is None:  # the source has more, not other (`_lacking`)
-        if _same(old_record, record):
-            return RunPlan(run, Action.UNCHANGED, lacks=added)
-        reasons = _changes(old_record, record)
-        return RunPlan(run, Action.UPDATED, (writes[0],), reasons=reasons, lacks=added)
     theirs = _other_run(old_result, ctx.source, run) if old_result is not None else ""
     if theirs:
         # `run()` or `result` wrote it, and it was committed: the import advised
         # `--correct`, which wrote the tracker's result over it (a hunt of spec §4,
-        # issue 18 forty-first pass), as it never does before the commit.
+        # issue 18 forty-first pass), as it never does before the commit. Asked before
+        # the metrics the source adds: a result trained here that lacks one was "take
+        # them in with --correct REASON", exit 0, advice the import then refused (a
+        # review, forty-first pass), where before the commit it is refused.
         return _refused(
             run,
             f"{res_rel}: the result there is not this import's "
@@ -895,6 +892,12 @@ def _changed_after_commit(
             f"{record.get('status')} with another result; an import never removes or "
             "writes over a result it did not write (nothing written)",
         )
+    added = _added_metrics(ctx.source.tracker, old_result, writes[1])
+    if added and ctx.correct is None:  # the source has more, not other (`_lacking`)
+        if _same(old_record, record):
+            return RunPlan(run, Action.UNCHANGED, lacks=added)
+        reasons = _changes(old_record, record)
+        return RunPlan(run, Action.UPDATED, (writes[0],), reasons=reasons, lacks=added)
     if ctx.correct is None:
         return _refused(
             run,

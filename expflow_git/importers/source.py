@@ -634,7 +634,11 @@ def utc_time(value: dt.datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.astimezone()
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # By isoformat, not strftime: glibc's `%Y` gives year 999 as `999`, which no RFC 3339
+    # date-time (nor the schemas' pattern) holds, and the run was refused by its schema
+    # (a review, issue 18 forty-first pass); isoformat writes `0999`.
+    utc = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def epoch_ms_time(value: int | None) -> str | None:
