@@ -191,11 +191,13 @@ def diff(
     atol: float,
     rtol: float,
     warn: Callable[[str], None] | None = None,
+    left_out: list[int] | None = None,
 ) -> list[MetricDiff]:
     """Every run's metrics compared between two revisions, under the policy at each;
     `warn` hears of a cache file ignored as untrusted, of a run with several results
     (left out), and of the documents either revision holds that fail their checks (left
-    out: a result's metrics are then shown removed or added)."""
+    out: a result's metrics are then shown removed or added); `left_out`, if given, is
+    filled with how many such problems each revision (REV_A, REV_B) holds."""
     from expflow_git.audit.diff import diff_checks
     from expflow_git.audit.pipeline import check_tree
 
@@ -204,22 +206,25 @@ def diff(
             check_tree(git, rev, policy_path=policy_path, scan=False, warn=warn)
             for rev in (rev_a, rev_b)
         ]
-        if warn is not None:
-            # A result that fails its checks is no result to the diff: its run's metrics
-            # were shown `removed` without a word (a regression in a result also given an
-            # unknown metric passed `--fail-on-regression`, exit 0; a hunt of spec §4,
-            # issue 18 forty-first pass), where `rank` counts such problems on stderr.
-            from expflow_git.checks import Problem
+        # A result that fails its checks is no result to the diff: its run's metrics were
+        # shown `removed` without a word (a regression in a result also given an unknown
+        # metric passed `--fail-on-regression`, exit 0; a hunt of spec §4, issue 18
+        # forty-first pass), where `rank` counts such problems on stderr. A run's several
+        # results are said by name below (`diff_checks`).
+        from expflow_git.checks import Problem
 
-            shas = {check.commit.sha: check for check in checks}  # (a revision given twice)
-            for check in shas.values():
-                # (a run's several results are said by name below, `diff_checks`)
-                count = sum(f.rule != Problem.DUPLICATE_RESULT.value for f in check.findings)
-                if count:
-                    sha = check.commit.sha[:12]
-                    warn(
-                        f"{count} problem(s) in the documents at {sha}: a "
-                        "document that fails its checks is left out (a result's metrics "
-                        f"shown removed or added); run `expflow-git audit --rev {sha}`"
-                    )
+        counts = [
+            sum(f.rule != Problem.DUPLICATE_RESULT.value for f in check.findings)
+            for check in checks
+        ]
+        if left_out is not None:
+            left_out[:] = counts
+        shown = {check.commit.sha: count for check, count in zip(checks, counts, strict=True)}
+        for sha, count in shown.items():  # (a revision given twice: said once)
+            if count and warn is not None:
+                warn(
+                    f"{count} problem(s) in the documents at {sha[:12]}: a document "
+                    "that fails its checks is left out (a result's metrics shown removed "
+                    f"or added); run `expflow-git audit --rev {sha[:12]}`"
+                )
         return diff_checks(*checks, atol=atol, rtol=rtol, warn=warn)

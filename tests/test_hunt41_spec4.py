@@ -160,14 +160,23 @@ def test_diff_says_a_result_left_out_for_failing_its_checks(
     doc["metrics"]["not_in_registry"] = 1.0
     repo.write_json(repo.res_path("exp-001"), doc)
     repo.commit("lower, and invalid")
-    got = cli(["diff", "HEAD~1", "--fail-on-regression"], repo.path)
-    assert "removed" in got.out, got  # (the diff itself is as it was)
+    got = cli(["diff", "HEAD~1"], repo.path)
+    assert got.code == 0 and "removed" in got.out, got  # (the diff itself is as it was)
     sha = repo.git("rev-parse", "HEAD").strip()[:12]
     assert f"1 problem(s) in the documents at {sha}" in got.err, got
     assert "left out" in got.err and f"expflow-git audit --rev {sha}" in got.err, got
     assert len(got.err.strip().splitlines()) == 1, got
     clean = cli(["diff", "HEAD~1", "HEAD~1"], repo.path)
     assert clean.code == 0 and clean.err == "", clean
+    # As a gate, REV_B's documents failing their checks fail it (a review: the warning
+    # alone left `--fail-on-regression` at exit 0); REV_A's do not (nothing of REV_B's
+    # is hidden: the run is `added`).
+    gate = cli(["diff", "HEAD~1", "--fail-on-regression"], repo.path)
+    assert gate.code == 1, gate
+    assert "HEAD: 1 problem(s) in its documents" in gate.err, gate
+    assert "may hide a regression" in gate.err, gate
+    back = cli(["diff", "HEAD", "HEAD~1", "--fail-on-regression"], repo.path)
+    assert back.code == 0 and "added" in back.out, back
 
 
 @pytest.mark.parametrize("reason", ["", "   "], ids=["empty", "blanks"])
