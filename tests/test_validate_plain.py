@@ -9,7 +9,7 @@ import pytest
 from conftest import ExpRepo, run_cli
 
 from expflow_git.cli.group import cli
-from expflow_git.cli.plain import plain_validate
+from expflow_git.cli.plain import plain_hook
 
 LINES = [
     [],
@@ -50,18 +50,18 @@ def test_plain_lines_read_as_click_reads_them(
     args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("EXPFLOW_POLICY", raising=False)  # click would read it into --policy
-    plain = plain_validate(["validate", *args])
+    plain = plain_hook(["validate", *args])
     clicked = _click_reads(args)
     if plain is not None:
-        assert plain == clicked
+        assert plain == ("validate", *clicked)
     if clicked is None:
         assert plain is None  # what click refuses or helps with, click answers
 
 
-def test_only_validate_is_read_plainly() -> None:
-    assert plain_validate(["scan", "a.json"]) is None
-    assert plain_validate(["--version"]) is None
-    assert plain_validate([]) is None
+def test_only_the_hooks_are_read_plainly() -> None:
+    assert plain_hook(["audit", "a.json"]) is None
+    assert plain_hook(["--version"]) is None
+    assert plain_hook([]) is None
 
 
 def test_forms_left_to_click_answer_as_before(committed_repo: ExpRepo) -> None:

@@ -20,13 +20,6 @@ def plain_hook(args: list[str]) -> tuple[str, tuple[str, ...], bool, str | None]
     return None if read is None else (args[0], *read)
 
 
-def plain_validate(args: list[str]) -> tuple[tuple[str, ...], bool, str | None] | None:
-    """(paths, staged, policy) for a plain `validate` command line, else None."""
-    if not args or args[0] != "validate":
-        return None
-    return _plain_options(args[1:])
-
-
 def _plain_options(args: list[str]) -> tuple[tuple[str, ...], bool, str | None] | None:
     """(paths, staged, policy) from a hook's plain options (hook_options), else None."""
     paths: list[str] = []
