@@ -146,6 +146,14 @@ def _result_without_record(repo: ExpRepo, row: Row) -> list[str]:
     return [row.path]
 
 
+def _result_for_unsuccessful_run(repo: ExpRepo, row: Row) -> list[str]:
+    study, exp_id = _study_and_id(row.path)
+    record = f"experiments/{study}/{exp_id}.json"
+    repo.write_json(record, experiment_doc(exp_id, study=study, status="failed"))
+    repo.write_json(row.path, result_doc(exp_id))
+    return [record, row.path]
+
+
 def _result_rewritten(repo: ExpRepo, row: Row) -> list[str]:
     _with_experiment(repo, row)
     _, exp_id = _study_and_id(row.path)
@@ -313,6 +321,7 @@ PRODUCERS: dict[str, Callable[[ExpRepo, Row], list[str]]] = {
     "unknown-metric": _unknown_metric,
     "invalid-json": _invalid_json,
     "result-without-record": _result_without_record,
+    "result-for-unsuccessful-run": _result_for_unsuccessful_run,
     "result-rewritten": _result_rewritten,
     "duplicate-result": _duplicate_result,
     "record-rewritten": _record_rewritten,
