@@ -11,7 +11,18 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from test_hunt40_merge import PIN, RECORD, _audit, _commit, _edit, _ok, _overwrite, pending_run
+from test_hunt40_merge import (
+    PIN,
+    RECORD,
+    _audit,
+    _commit,
+    _edit,
+    _ok,
+    _overwrite,
+    pending_run,
+    repair_repeated_key,
+    result_beside_a_repeated_key,
+)
 
 RESULT = "results/s/e1.json"
 
@@ -31,10 +42,8 @@ def test_a_result_beside_an_unreadable_record_then_overwritten_beside_other_para
     compared with REV's record (the same), the walk's old side could not be read: the
     audit passed."""
     repo, base = planned
-    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
-    _edit(repo, '"tags": []', '"tags": [], "tags": []')
-    _commit(repo, "e1's result, its record with a repeated key")
-    _edit(repo, '"tags": [], "tags": []', '"tags": []')
+    result_beside_a_repeated_key(repo)
+    repair_repeated_key(repo)
     _edit(repo, '"params": {}', '"params": {"lr": 0.2}')
     _commit(repo, "e1's params")
     _overwrite(repo, "0.95")
@@ -50,10 +59,8 @@ def test_an_unreadable_record_beside_a_result_is_frozen_byte_for_byte(
     """The safe way: a record that could not be read froze as it is, so repairing it
     (the same values) is `record-rewritten` too, naming why."""
     repo, base = planned
-    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
-    _edit(repo, '"tags": []', '"tags": [], "tags": []')
-    _commit(repo, "e1's result, its record with a repeated key")
-    _edit(repo, '"tags": [], "tags": []', '"tags": []')
+    result_beside_a_repeated_key(repo)
+    repair_repeated_key(repo)
     _commit(repo, "e1's record repaired")
     code, out = _audit(repo, base)
     assert code == 1 and f"{RECORD}: record-rewritten" in out, out

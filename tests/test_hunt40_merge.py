@@ -36,6 +36,21 @@ def _edit(repo: Path, old: str, new: str, path: str = RECORD) -> None:
     record.write_text(text.replace(old, new))
 
 
+REPEATED_KEY = '"tags": [], "tags": []'  # (strict JSON refuses the record: a repeated key)
+
+
+def result_beside_a_repeated_key(repo: Path) -> str:
+    """e1's result committed beside its record holding a repeated key (`--no-verify`,
+    past the hook); returns that commit."""
+    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
+    _edit(repo, '"tags": []', REPEATED_KEY)
+    return _commit(repo, "e1's result, its record with a repeated key")
+
+
+def repair_repeated_key(repo: Path) -> None:
+    _edit(repo, REPEATED_KEY, '"tags": []')
+
+
 def _merge(repo: Path, *branches: str) -> None:
     git(repo, "merge", "-q", "--no-edit", "--no-verify", *branches)
 

@@ -19,7 +19,18 @@ import pytest
 from conftest import CliCall
 from test_governance import GOOD, Sandbox, add_run, make_demo, make_sandbox, res_rel, set_metrics
 from test_governance import PIN as DEMO_PIN
-from test_hunt40_merge import PIN, RECORD, _audit, _commit, _edit, _ok, _overwrite, pending_run
+from test_hunt40_merge import (
+    PIN,
+    RECORD,
+    _audit,
+    _commit,
+    _edit,
+    _ok,
+    _overwrite,
+    pending_run,
+    repair_repeated_key,
+    result_beside_a_repeated_key,
+)
 
 import expflow_git.cli.records as cli_records
 from expflow_git.pin.store import hash_pin
@@ -32,9 +43,7 @@ def unreadable_base(tmp_path: Path, isolated_env: Path) -> tuple[Path, str]:
     """BASE: e1's result committed beside a record strict JSON refuses (a repeated key;
     `--no-verify`, past the hook)."""
     repo, _ = pending_run(tmp_path)
-    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
-    _edit(repo, '"tags": []', '"tags": [], "tags": []')
-    return repo, _commit(repo, "e1's result, its record with a repeated key")
+    return repo, result_beside_a_repeated_key(repo)
 
 
 @pytest.mark.parametrize("then", ["nothing", "overwritten", "only repaired"])
@@ -47,7 +56,7 @@ def test_bases_unreadable_record_beside_bases_result_froze_byte_for_byte(
     passed. Repairing it alone, the same values, fails too: the safe way round, as beside
     a result the range committed (tests/test_hunt40_frozen.py)."""
     repo, base = unreadable_base
-    _edit(repo, '"tags": [], "tags": []', '"tags": []')
+    repair_repeated_key(repo)
     if then != "only repaired":
         _edit(repo, '"params": {}', '"params": {"lr": 0.2}')
     _commit(repo, "e1's record")

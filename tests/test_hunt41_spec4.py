@@ -24,6 +24,21 @@ def csv_args(path: Path) -> list[str]:
     ]
 
 
+def trained_here(repo: ExpRepo, sheet: Path, header: str, cli: CliCall) -> list[str]:
+    """Run w1 imported `pending` from `sheet` (columns `header`), then trained here with
+    `Repository.run` (its result's source is this run's, not the import's); both
+    committed. Returns the import's command line."""
+    blanks = "," * (header.count(",") - 2)
+    sheet.write_text(f"{header}w1,pending,5{blanks}\n", encoding="utf-8")
+    args = csv_args(sheet)
+    assert cli(args, repo.path).code == 0
+    repo.commit("import")
+    with expflow_git.Repository(repo.path).run("w1") as run:
+        run.log(**METRICS)
+    repo.commit("trained here")
+    return args
+
+
 @pytest.mark.parametrize("correct", [False, True], ids=["plain", "correct"])
 def test_a_committed_result_written_here_is_never_written_over(
     committed_repo: ExpRepo, tmp_path: Path, cli: CliCall, correct: bool
@@ -36,13 +51,7 @@ def test_a_committed_result_written_here_is_never_written_over(
     `--correct` wrote the tracker's numbers over the result trained here, exit 0."""
     repo = committed_repo
     sheet = tmp_path / "runs.csv"
-    sheet.write_text(f"{HEADER}w1,pending,5,,,\n", encoding="utf-8")
-    args = csv_args(sheet)
-    assert cli(args, repo.path).code == 0
-    repo.commit("import")
-    with expflow_git.Repository(repo.path).run("w1") as run:  # trained here
-        run.log(**METRICS)
-    repo.commit("trained here")
+    args = trained_here(repo, sheet, HEADER, cli)
     before = tree_bytes(repo.path)
     sheet.write_text(f"{HEADER}w1,success,5,99.0,15.0,40\n", encoding="utf-8")
     extra = ["--correct", "the tracker's numbers", "--force"] if correct else []

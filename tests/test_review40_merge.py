@@ -17,6 +17,8 @@ from test_hunt40_merge import (
     _edit,
     _ok,
     _overwrite,
+    repair_repeated_key,
+    result_beside_a_repeated_key,
     result_on_side,
 )
 
@@ -192,10 +194,8 @@ def test_a_result_committed_beside_a_record_with_a_repeated_key_freezes_nothing(
     Documented, but a pull request's author chooses it: the run is never frozen."""
     repo, base = planned
     git(repo, "checkout", "-q", "-b", "side2", base)
-    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
-    _edit(repo, '"tags": []', '"tags": [], "tags": []')
-    _commit(repo, "e1's result, its record with a repeated key")
-    _edit(repo, '"tags": [], "tags": []', '"tags": []')
+    result_beside_a_repeated_key(repo)
+    repair_repeated_key(repo)
     _edit(repo, '"params": {}', '"params": {"lr": 0.2}')
     _commit(repo, "e1's params")
     git(repo, "checkout", "-q", "main")

@@ -8,19 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import ExpRepo
 from support import CliCall
+from test_hunt41_spec4 import trained_here
 from test_import_common import totals, tree_bytes
 
-import expflow_git
-
 HEADER = "run,state,sub_step,seg_total,pde_mean,train_time_min,val_mse\n"
-METRICS = {"seg_total": 61.0, "pde_mean": 15.0, "train_time_min": 40.0}
-
-
-def csv_args(path: Path) -> list[str]:
-    return [
-        *("import", "csv", str(path), "--id-column", "run", "--study", "sheet"),
-        *("--status-column", "state"),
-    ]
 
 
 def test_a_result_trained_here_lacking_a_metric_gets_no_correct_advice(
@@ -35,13 +26,7 @@ def test_a_result_trained_here_lacking_a_metric_gets_no_correct_advice(
     uncommitted path), so once committed it is refused too, with no such advice."""
     repo = committed_repo
     sheet = tmp_path / "runs.csv"
-    sheet.write_text(f"{HEADER}w1,pending,5,,,,\n", encoding="utf-8")
-    args = csv_args(sheet)
-    assert cli(args, repo.path).code == 0
-    repo.commit("import")
-    with expflow_git.Repository(repo.path).run("w1") as run:  # trained here
-        run.log(**METRICS)
-    repo.commit("trained here")
+    args = trained_here(repo, sheet, HEADER, cli)
     before = tree_bytes(repo.path)
     sheet.write_text(f"{HEADER}w1,success,5,61.0,15.0,40,0.5\n", encoding="utf-8")
     plain = cli(args, repo.path)

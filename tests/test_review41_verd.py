@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 from conftest import git, run_cli
 from test_governance import GOOD, Sandbox, add_run, res_rel, set_metrics
-from test_hunt40_merge import RECORD, _audit, _commit, _edit, _ok, pending_run
+from test_hunt40_merge import (
+    RECORD,
+    _audit,
+    _commit,
+    _edit,
+    pending_run,
+    repair_repeated_key,
+    result_beside_a_repeated_key,
+)
 from test_hunt41_leftv import hooked_remote  # noqa: F401 (a fixture)
 
 
@@ -89,10 +97,8 @@ def test_protect_refuses_a_change_to_heads_unreadable_frozen_record(
     record as freezing nothing: a staged change of the finished run's params passed it
     (exit 0), and the commit then failed CI's audit for good."""
     repo, _ = pending_run(tmp_path)
-    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
-    _edit(repo, '"tags": []', '"tags": [], "tags": []')
-    base = _commit(repo, "e1's result, its record with a repeated key")
-    _edit(repo, '"tags": [], "tags": []', '"tags": []')
+    base = result_beside_a_repeated_key(repo)
+    repair_repeated_key(repo)
     if then == "params":
         _edit(repo, '"params": {}', '"params": {"lr": 0.2}')
     git(repo, "add", "-A")
@@ -109,9 +115,7 @@ def test_protect_passes_heads_unreadable_record_moved_byte_for_byte(
 ) -> None:
     """The same blob in another study's folder is no change (as the audit takes it)."""
     repo, _ = pending_run(tmp_path)
-    _ok(repo, "result", "e1", "--metric", "accuracy=0.5")
-    _edit(repo, '"tags": []', '"tags": [], "tags": []')
-    _commit(repo, "e1's result, its record with a repeated key")
+    result_beside_a_repeated_key(repo)
     (repo / "experiments/t").mkdir()
     git(repo, "mv", RECORD, "experiments/t/e1.json")
     res = run_cli(["protect", "--"], repo)
