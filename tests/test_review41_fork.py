@@ -7,22 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from test_hunt40_merge import _commit, _ok, pending_run
-from test_review41_merge import _listings
-
-
-def _merge_branch(repo: Path, k: int, empties: int) -> None:
-    """Branch `b<k>` gives pending run `e<k>` its result; main moves on (`x<k>`), ends
-    with `empties` empty commits (CI re-runs, say) and merges it."""
-    git(repo, "checkout", "-q", "-b", f"b{k}")
-    _ok(repo, "result", f"e{k}", "--metric", "accuracy=0.5")
-    _commit(repo, f"e{k}'s result")
-    git(repo, "checkout", "-q", "main")
-    _ok(repo, "new", f"x{k}", "--study", "s", "--status", "pending")
-    _commit(repo, f"x{k} planned")
-    for _ in range(empties):
-        git(repo, "commit", "-q", "--no-verify", "--allow-empty", "-m", "re-run CI")
-    git(repo, "merge", "-q", "--no-edit", "--no-verify", f"b{k}")
+from test_review41_merge import _merge_branch, assert_four_merges_list_as_one
 
 
 @pytest.mark.parametrize("empties", [2, 3])
@@ -35,17 +20,9 @@ def test_merges_into_a_main_ending_with_several_empty_commits_list_no_tree_each(
     ls-tree` of a tree that grows with the history per merge, the quadratic the pass
     closed for one empty commit. Its tree is the walked commit's below the empty ones:
     one merge or four, the same listings."""
-    repo, _ = pending_run(tmp_path)
-    for k in (2, 3, 4):
-        _ok(repo, "new", f"e{k}", "--study", "s", "--status", "pending")
-    base = _commit(repo, "more runs planned")
-    _merge_branch(repo, 1, empties)
-    (tmp_path / "one").mkdir()
-    one = _listings(tmp_path / "one", repo, base)
-    for k in (2, 3, 4):
-        _merge_branch(repo, k, empties)
-    (tmp_path / "four").mkdir()
-    assert _listings(tmp_path / "four", repo, base) == one
+    assert_four_merges_list_as_one(
+        tmp_path, lambda repo, k: _merge_branch(repo, k, on_main=empties)
+    )
 
 
 @pytest.mark.parametrize("order", ["empty-first", "revert-first", "empty-only"])

@@ -3,6 +3,7 @@ what it costs on histories a pull request's author can build."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,18 +12,19 @@ from support import git_calls, git_counter
 from test_hunt40_merge import _commit, _ok, pending_run
 
 
-def _merge_branch(repo: Path, k: int, empty: str) -> None:
+def _merge_branch(repo: Path, k: int, on_branch: int = 0, on_main: int = 0) -> None:
     """Branch `b<k>` gives pending run `e<k>` its result; main moves on (`x<k>`) and
-    merges it; the line `empty` names ends with an empty commit (a CI re-run, say)."""
+    merges it; the branch ends with `on_branch` empty commits, main with `on_main` (CI
+    re-runs, say)."""
     git(repo, "checkout", "-q", "-b", f"b{k}")
     _ok(repo, "result", f"e{k}", "--metric", "accuracy=0.5")
     _commit(repo, f"e{k}'s result")
-    if empty == "branch":
+    for _ in range(on_branch):
         git(repo, "commit", "-q", "--no-verify", "--allow-empty", "-m", "re-run CI")
     git(repo, "checkout", "-q", "main")
     _ok(repo, "new", f"x{k}", "--study", "s", "--status", "pending")
     _commit(repo, f"x{k} planned")
-    if empty == "main":
+    for _ in range(on_main):
         git(repo, "commit", "-q", "--no-verify", "--allow-empty", "-m", "re-run CI")
     git(repo, "merge", "-q", "--no-edit", "--no-verify", f"b{k}")
 
@@ -47,14 +49,21 @@ def test_merges_of_lines_ending_with_an_empty_commit_list_no_tree_each(
     before the adoption), against 2.5 s and 4.0 s without the empty commits). Such a
     tree is its parent's, a walked commit's, whose paths the diffs already name: one
     merge or four, the same listings."""
+    empties = {"on_branch": 1} if empty == "branch" else {"on_main": 1}
+    assert_four_merges_list_as_one(tmp_path, lambda repo, k: _merge_branch(repo, k, **empties))
+
+
+def assert_four_merges_list_as_one(tmp_path: Path, merge: Callable[[Path, int], None]) -> None:
+    """Pending runs e1..e4 at BASE; `merge(repo, k)` merges e<k>'s result: the audit runs
+    as many `git ls-tree` after one merge as after four."""
     repo, _ = pending_run(tmp_path)
     for k in (2, 3, 4):
         _ok(repo, "new", f"e{k}", "--study", "s", "--status", "pending")
     base = _commit(repo, "more runs planned")
-    _merge_branch(repo, 1, empty)
+    merge(repo, 1)
     (tmp_path / "one").mkdir()
     one = _listings(tmp_path / "one", repo, base)
     for k in (2, 3, 4):
-        _merge_branch(repo, k, empty)
+        merge(repo, k)
     (tmp_path / "four").mkdir()
     assert _listings(tmp_path / "four", repo, base) == one
