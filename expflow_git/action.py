@@ -358,23 +358,20 @@ def _require_pull_request_commits(env: Mapping[str, str]) -> None:
     # input named (docs/spec.md §8 said `policy-ref` gives it; a hunt of §8, issue 18
     # forty-first pass). Both inputs the event's base stands for are named at once.
     missing = [
-        f"`{name}`"
-        for name, given in (("policy-ref", "POLICY_REF"), ("since", "SINCE"))
+        (name, what)
+        for name, given, what in (
+            ("policy-ref", "POLICY_REF", "whose policy judges it"),
+            ("since", "SINCE", "where its history check starts"),
+        )
         if not env.get(f"EXPFLOW_INPUT_{given}")
     ]
     if missing and pr_base_sha(env) is None:
         keys = "merge_group.base_sha" if merge_group else ".".join(PR_BASE)
-        why = " and ".join(
-            what
-            for what, name in (
-                ("whose policy judges it", "`policy-ref`"),
-                ("where its history check starts", "`since`"),
-            )
-            if name in missing
-        )
+        why = " and ".join(what for _, what in missing)
+        names = " and ".join(f"`{name}`" for name, _ in missing)
         raise ExpflowError(
-            f"the event names no base commit ({keys}) {why}: set the "
-            f"{' and '.join(missing)} input{'s' if len(missing) > 1 else ''}"
+            f"the event names no base commit ({keys}) {why}: set the {names} "
+            f"input{'s' if len(missing) > 1 else ''}"
         )
 
 
