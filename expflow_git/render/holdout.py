@@ -9,9 +9,12 @@ from typing import Any
 from expflow_git.escape import html_text
 
 
-def budget_note(entry: Mapping[str, Any] | None) -> str | None:
+def budget_note(entry: Mapping[str, Any] | None, limit_chars: int | None = None) -> str | None:
     """`holdout budget: …` with each study's count and OVER where it exceeds the limit,
-    then the count in all studies against `maxTotal` when the policy sets one."""
+    then the count in all studies against `maxTotal` when the policy sets one. With
+    `limit_chars` (Markdown's cap on a line) only the list of studies is cut (`…`): the
+    count in all studies, the one an author cannot get round by giving each look a study
+    of its own (docs/spec.md §3), was the part a long list cut off."""
     if entry is None:
         return None
     limit, total = entry.get("max"), entry.get("maxTotal")
@@ -29,13 +32,17 @@ def budget_note(entry: Mapping[str, Any] | None) -> str | None:
     count = sum(s["evaluations"] for s in studies)
     failed = any(over(s["evaluations"]) for s in studies) or (total is not None and count > total)
     bound = f"per study ({where}), at most {limit}" if limit is not None else f"({where})"
-    line = (
+    head = (
         f"holdout budget: {'FAIL' if failed else 'ok'} — results carrying split "
-        f"{entry['split']} {bound}: " + (", ".join(parts) if parts else "none")
+        f"{entry['split']} {bound}: "
     )
+    listed = ", ".join(parts) if parts else "none"
+    tail = ""
     if total is not None:
-        line += f"; in all studies {count}, at most {total}" + (" OVER" if count > total else "")
-    return line
+        tail = f"; in all studies {count}, at most {total}" + (" OVER" if count > total else "")
+    if limit_chars is not None and len(head) + len(listed) + len(tail) > limit_chars:
+        listed = listed[: max(0, limit_chars - len(head) - len(tail) - 1)] + "…"
+    return head + listed + tail
 
 
 def holdout_section(entry: Mapping[str, Any] | None) -> str:

@@ -53,8 +53,9 @@ def render_markdown(view: View, footer: str = "") -> str:
         lines.append(
             f"- ⚠️ {warned} run(s) fail an advisory check (warnings: reported, not blocking)"
         )
-    if (note := budget_note(view.holdout)) is not None:  # (a count per study: clipped)
-        lines.append(f"- {markdown(clipped(note, MAX_MESSAGE_SHOWN))}")
+    # (a count per study: the list clipped, the count in all studies kept)
+    if (note := budget_note(view.holdout, MAX_MESSAGE_SHOWN)) is not None:
+        lines.append(f"- {markdown(note)}")
     lines += _policy_change(view)
     if view.findings:
         lines += ["", f"### Findings ({len(view.findings):,})", ""]
