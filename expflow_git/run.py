@@ -461,22 +461,24 @@ def _numpy_bool(value: object) -> bool:
 
 
 def _writable_int(value: int, name: str) -> int:
-    """`value` if its decimal digits can be written (Python's limit on converting an
-    integer to text, 4,300 digits by default), else ValueError naming the parameter: the
-    raw "Exceeds the limit" error named none."""
-    try:
-        str(value)
-    except ValueError:
-        raise ValueError(
-            f"parameter {name!r}: an integer of more than {_int_digits()} digits cannot be written"
-        ) from None
-    return value
+    """`value` if it has at most `jsonstrict.MAX_INT_DIGITS` decimal digits (what the
+    strict reader reads back) and the interpreter can write it, else ValueError naming the
+    parameter: the raw "Exceeds the limit" error named none, and under a lifted limit
+    (PYTHONINTMAXSTRDIGITS=0) a record was written that every reader refuses."""
+    from expflow_git.jsonstrict import MAX_INT_DIGITS
 
-
-def _int_digits() -> int:
-    """Python's limit on an integer's decimal digits (3.10.7 and later; 4,300 by default)."""
-    limit: int = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
-    return limit
+    limit = MAX_INT_DIGITS
+    # (10**4300 is about 2**14284.4: a shorter integer needs no comparison)
+    if value.bit_length() <= 14284 or abs(value) < 10**MAX_INT_DIGITS:
+        try:
+            str(value)
+        except ValueError:  # the interpreter's own limit is lower
+            limit = sys.get_int_max_str_digits()
+        else:
+            return value
+    raise ValueError(
+        f"parameter {name!r}: an integer of more than {limit} digits cannot be written"
+    )
 
 
 def same_record(

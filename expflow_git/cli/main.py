@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 # tool's before `main` runs)
 from expflow_git import TOOL_NAME as PROG
 
+INT_DIGITS = 4300  # jsonstrict.MAX_INT_DIGITS (not imported for it: a test holds them equal)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every user-facing error becomes one stderr line and its exit code.
@@ -63,6 +65,9 @@ def _main(argv: Sequence[str] | None) -> int:
         from expflow_git.interrupts import terminate_as_interrupt
 
         terminate_as_interrupt()
+        # Python's integer digit limit as the strict reader's (jsonstrict.MAX_INT_DIGITS),
+        # whatever PYTHONINTMAXSTRDIGITS says: a number read is one the tool can write.
+        sys.set_int_max_str_digits(INT_DIGITS)
     try:
         if argv is not None:  # a caller's (a test's): its own warnings' printing stands
             return _run(args)
