@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from expflow_git.escape import terminal, terminal_path
+from expflow_git.escape import github_data, terminal, terminal_path
 
 
 def clean(text: str) -> str:
@@ -368,11 +368,15 @@ def masked_quoting(text: str, arguments: Sequence[str] | TypedPins) -> str:
         text = "\n".join(mask_secrets(line) for line in text.split("\n"))
     if not typed.any_digits:
         return text
+    escaped = typed.escaped_pieces()
     lines = text.split("\n")
     for i, line in enumerate(lines):
         for run in typed.runs(line):
             if any(piece in line for piece in typed.pieces(run)):
                 lines[i] = re.sub(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", "****", lines[i])
+        for shown, masked in escaped:
+            if shown in lines[i]:
+                lines[i] = lines[i].replace(shown, masked)
     return "\n".join(lines)
 
 
@@ -387,6 +391,7 @@ class TypedPins:
         self._digits: bool | None = None
         self._secret: bool | None = None
         self._pins: dict[str, bool] = {}
+        self._escaped: list[tuple[str, str]] | None = None
 
     @property
     def _all(self) -> str:
@@ -437,6 +442,25 @@ class TypedPins:
             # (`--reason=--pin` and `--pin=` too, as typed: the next word is the value)
             if re.search(_PIN_OPTION, option) and _typed_as_pin(f"--pin {value}", run):
                 yield value
+
+    def escaped_pieces(self) -> list[tuple[str, str]]:
+        """(as a line shows it, the same masked) for each piece (`pieces`) of an argument
+        giving a PIN that a line shows escaped (`escape.terminal`, `terminal_path`,
+        `github_data`): `pin=NNNN\\u200b/expflow.yaml` quoted the argument, but not as
+        typed, so `masked_quoting` left its PIN in the audit's text, where the error line
+        quoting the same argument masked it (an attacker's hunt, issue 18 forty-second
+        pass). Longest first; made once, empty for a command line of plain text."""
+        if self._escaped is None:
+            found: dict[str, str] = {}
+            runs = set(re.findall(r"(?<![0-9])[0-9]{4}(?![0-9])", self._all))
+            for run in sorted(r for r in runs if self._is_pin(r)):
+                for piece in self.pieces(run):
+                    masked = re.sub(rf"(?<![0-9]){run}(?![0-9])", "****", piece)
+                    for spell in (terminal, terminal_path, github_data):
+                        if (shown := spell(piece)) != piece:
+                            found[shown] = spell(masked)
+            self._escaped = sorted(found.items(), key=lambda item: -len(item[0]))
+        return self._escaped
 
     def pieces(self, run: str) -> set[str]:
         """What of an argument giving `run` as a PIN a line quotes when it quotes that
