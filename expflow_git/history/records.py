@@ -160,7 +160,14 @@ def rewritten_records(
     return findings
 
 
-def adoptions(git: Git, reader: BlobReader, walk: Walk, globs: DocumentGlobs, base: str) -> Adopted:
+def adoptions(
+    git: Git,
+    reader: BlobReader,
+    walk: Walk,
+    globs: DocumentGlobs,
+    base: str,
+    links: _Links | None = None,
+) -> Adopted:
     """The walk's record edits at merges that adopt a finished run whole (spec §2.1): at
     a merge M, judged against its first parent P1, an edit of run E's record at path X
     is not judged there when P1's tree holds no result of E, another parent Pk holds the
@@ -172,7 +179,8 @@ def adoptions(git: Git, reader: BlobReader, walk: Walk, globs: DocumentGlobs, ba
     Asked only about the edits the walk would report: one `rev-list`, one `cat-file
     --batch-check` of the walk's first parents, one listing per tree a chain starts from
     outside the range, one read of the corrections and one `cat-file --batch-check` of
-    `<commit>:<path>` names, whatever the number of merges."""
+    `<commit>:<path>` names, whatever the number of merges. `links`: the walked commits' as
+    `with_fork_records` read them (else read here)."""
 
     def spared(flagged: list[tuple[int, RecordEdit]]) -> set[tuple[int, str]]:
         at = sorted({i for i, _ in flagged})
@@ -188,7 +196,7 @@ def adoptions(git: Git, reader: BlobReader, walk: Walk, globs: DocumentGlobs, ba
         runs = {edit.experiment for _, edit in candidates}
         if not runs or _named_by_corrections(walk, globs, reader, runs):
             return set()
-        paths = _result_paths(git, walk, globs, base, runs, parents)
+        paths = _result_paths(git, walk, globs, base, runs, parents, links)
         if paths is None:
             return set()
         asked: dict[str, str | None] = {}
@@ -260,6 +268,7 @@ def _result_paths(
     base: str,
     runs: set[str],
     parents: dict[int, list[str]],
+    links: _Links | None = None,
 ) -> dict[str, list[str]] | None:
     """Every path a result of `runs` has in any tree the merges' parents can hold: BASE's,
     each commit's diff, and the trees the range's chains start from outside it (a first
@@ -278,7 +287,8 @@ def _result_paths(
             add(c.path)
     walked = [commit for commit, _ in walk.commits]
     inside = {*walked, base}
-    links = commit_links(git, walked)
+    if links is None or links.keys() != inside - {base}:  # (as `with_fork_records` read them)
+        links = commit_links(git, walked)
     starts = chain_starts(git, links, inside)
     # A merge's parent the walk never lists (no change against its first parent: a
     # branch ending with an empty commit, say) holds a walked commit's or BASE's tree as
