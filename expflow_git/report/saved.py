@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.errors import ExitCode, ExpflowError, printable
-from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope
+from expflow_git.report.dsse import PAYLOAD_TYPE, Envelope, encode_envelope
 from expflow_git.report.signing import keyid
 from expflow_git.report.verify import (
     MAX_REPORT_BYTES,
@@ -91,6 +91,17 @@ def previous_link(
         if envelope.payload_type != PAYLOAD_TYPE:  # (checked above only for a signed one)
             raise ReportError(
                 f"payloadType is {printable(envelope.payload_type)!r}, expected {PAYLOAD_TYPE!r}"
+            )
+        if encode_envelope(envelope) != data:
+            # The envelope's canonical bytes, as `verify` holds every link to (§6.4 item
+            # 1): a previous report pretty-printed, cut of its final newline or with its
+            # keys reordered was chained to, and `verify --chain` refused that file (an
+            # attacker's hunt, issue 18 forty-second pass). The decoding is one to one
+            # (standard, padded, canonical base64), so the bytes encoded again are the
+            # canonical ones.
+            raise ReportError(
+                "its envelope is not in canonical form (whitespace, key order, escapes or "
+                "the final newline were changed)"
             )
     except ReportError as exc:
         # Exit 2, naming the file, as for a previous report whose signature fails: one that

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -512,20 +513,19 @@ def _check_blobs(git: Git, predicate: Mapping[str, Any], head: str, ref_name: st
 
     policy_info = predicate["policy"]
     entries = {e.path: e for e in git.ls_tree(predicate["repo"]["commit"])}
+    name = _policy_file(git, predicate)
     if "ref" in policy_info:
-        judged = _judged_at_ref(git, policy_info, head, ref_name)
+        judged = _judged_at_ref(git, policy_info, head, ref_name, name)
         if isinstance(judged, Line):
             return judged
-        here = entries.get(policy_info["path"])
+        here = entries.get(name)
         blob = (
             here.sha if here is not None and here.type == "blob" and here.mode != "120000" else None
         )
         if blob != policy_info["proposed"]["gitBlob"]:
             return Line("blobs", False, "the commit's own policy blob does not match the report")
     else:
-        judged = _judged_blob(
-            git, policy_info, entries.get(policy_info["path"]), policy_info["path"]
-        )
+        judged = _judged_blob(git, policy_info, entries.get(name), policy_info["path"])
         if isinstance(judged, Line):
             return judged
     policy = judged
@@ -612,11 +612,12 @@ def _judged_blob(
 
 
 def _judged_at_ref(
-    git: Git, policy_info: Mapping[str, Any], head: str, ref_name: str
+    git: Git, policy_info: Mapping[str, Any], head: str, ref_name: str, name: str
 ) -> Policy | Line:
     """Under --policy-ref the policy must be one the repository's history holds: the
     recorded commit exists, is in the history of REF, and has the recorded blob at the
-    recorded path. A report cannot name a policy of its own choosing."""
+    recorded path (the file `name`, `_policy_file`). A report cannot name a policy of its
+    own choosing."""
     ref = policy_info["ref"]
     try:
         commit = git.commit_by_id(ref)
@@ -630,8 +631,33 @@ def _judged_at_ref(
         # The report's own string, never a pathspec of its choosing (git refused `/x`
         # and `""` as usage, exit 2, and a NUL was a traceback).
         return Line("blobs", False, f"policy path '{printable(path)}' is not a file's path")
-    found = [e for e in git.ls_tree(commit.sha, paths=[path]) if e.path == path]
+    found = [e for e in git.ls_tree(commit.sha, paths=[name]) if e.path == name]
     return _judged_blob(git, policy_info, found[0] if found else None, f"{path} at {ref[:12]}")
+
+
+# How `errors.clean` spells a byte of a file name that is not UTF-8 (a surrogate escape).
+_CLEANED_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
+
+
+def _policy_file(git: Git, predicate: Mapping[str, Any]) -> str:
+    """The name of the file the report's policy `path` spells, one name for every check
+    and the audit re-run. The report spells it as `errors.clean` does, a byte that is not
+    UTF-8 as the text `\\udcXX`, and `verify --repo` looked that text up as the name:
+    the audit's own report of a commit judged by `--policy $'pol\\xff.yaml'` failed its
+    blobs and its recompute (an attacker's hunt, issue 18 forty-second pass). Such a
+    text may also be a name of its own: the one that holds the recorded blob, where the
+    policy was read (its ref, or the commit), is the policy; the text itself otherwise."""
+    policy = predicate["policy"]
+    text: str = policy["path"]
+    undone = _CLEANED_BYTE.sub(lambda m: chr(0xDC00 + int(m[1], 16)), text)
+    if undone == text:
+        return text
+    try:
+        listed = git.ls_tree(policy.get("ref") or predicate["repo"]["commit"], paths=[undone])
+    except ExpflowError:  # (no such commit: the checks that read it say so)
+        return text
+    held = any(e.path == undone and e.sha == policy["gitBlob"] for e in listed)
+    return undone if held else text
 
 
 def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
@@ -643,7 +669,7 @@ def _recompute(git: Git, predicate: Mapping[str, Any]) -> Line:
         audit = run_audit(
             git,
             predicate["repo"]["commit"],
-            policy_path=predicate["policy"]["path"],
+            policy_path=_policy_file(git, predicate),
             # The policy the report names, read again from the repository (_check_blobs
             # holds it to the recorded blob).
             policy_ref=predicate["policy"].get("ref"),
