@@ -16,7 +16,7 @@ import click
 from expflow_git.cli.console import PROG, guard, out, progress_bar, warn
 from expflow_git.cli.group import Group
 from expflow_git.cli.options import policy_option
-from expflow_git.errors import ExitCode, ExpflowError, mask_flagged
+from expflow_git.errors import ExitCode, ExpflowError
 
 if TYPE_CHECKING:  # the modules load only when a command runs
     from pathlib import Path
@@ -76,8 +76,12 @@ def _masked_errors(command: Callable[..., None]) -> Callable[..., None]:
 def _shown(text: str) -> str:
     """A line quoting the tracker's data (names, keys, cells: `pin:NNNN`, a run named
     `x --pin NNNN`) with what the PIN scan flags in it masked (`****`): they were printed
-    as the tracker had them (a hunter's report, issue 18 twenty-fourth pass)."""
-    return mask_flagged(text)
+    as the tracker had them (a hunter's report, issue 18 twenty-fourth pass); a PIN's
+    SHA-256 also where the scan flags it only in a path (`masked_line`: an id
+    `x<digest>`, refused by its path, was printed whole beside it; forty-second pass)."""
+    from expflow_git.importers.common import masked_line
+
+    return masked_line(text)
 
 
 @click.group("import", cls=Group)

@@ -35,6 +35,7 @@ import functools
 import json
 import math
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -319,8 +320,28 @@ def plan_import(
 
 def _said(text: str) -> str:
     """A line of the plan (a reason, a note, a warning) as the CLI prints it: what the
-    PIN scan flags masked, then control, format and separator characters escaped."""
-    return printable(mask_flagged(text))
+    PIN scan flags masked (`masked_line`), then control, format and separator characters
+    escaped."""
+    return printable(masked_line(text))
+
+
+_HEX_64 = re.compile(r"[0-9A-Fa-f]{64}")
+
+
+def masked_line(text: str) -> str:
+    """`text`, a line quoting the tracker or the work tree, with what the PIN scan flags
+    masked (`mask_flagged`), and a PIN's SHA-256 also where the scan flags it only in a
+    path (a 64-hex run, §5: `x<digest>`, `run_<digest>`, which a document's text does not
+    show as a word): such an id or study is refused by its record's path, and the
+    refusal's line masked the path, `experiments/s/x****.json`, beside the id whole, as
+    the totals line showed such a study (an attacker's hunt, issue 18 forty-second
+    pass)."""
+    text = mask_flagged(text)
+    if _HEX_64.search(text) is None:
+        return text
+    from expflow_git.pinscan.scanner import shown_path
+
+    return shown_path(text)
 
 
 def _as_read(layout: Layout, plan: RunPlan) -> RunPlan:

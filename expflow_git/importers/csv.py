@@ -311,6 +311,11 @@ def _checked_arguments(
     (a user's hunt, issue 18 twenty-fourth pass). The columns, as lists."""
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"path: give a file's path, not {short_repr(path)}")
+    if path == "":
+        # As the CLI's `import csv ''` and the API's `policy=""` (docs/api.md): it said
+        # `: No such file or directory`, naming no file (an attacker's hunt, issue 18
+        # forty-second pass).
+        raise ValueError("path: give a path, not an empty string")
     for what, value in (("id_column", id_column), ("study", study)):
         if not isinstance(value, str):
             raise ValueError(f"{what}: give text, not {short_repr(value)}")
