@@ -556,15 +556,34 @@ def _rule_outcome(rule: Rule, given: Sequence[tuple[str, object]]) -> Outcome:
             failed = (name, value)
     if failed is None:
         return passed(CheckKind.RULE, rule.name, rule.severity)
-    value = failed[1]
     return Outcome(
         CheckKind.RULE,
         rule.name,
         False,
         # (a param's value `5 --pin NNNN` was quoted whole: an attacker's hunt)
-        mask_flagged(f"{rule.param} = {value!r} not {rule.op.symbol} {rule.value!r}"),
+        mask_flagged(
+            f"{rule.param} = {quoted_value(failed[1])} not {rule.op.symbol} {rule.value!r}"
+        ),
         rule.severity,
     )
+
+
+QUOTED_MAX = 64  # the characters of a param's value a failed rule's detail quotes
+
+
+@functools.lru_cache(maxsize=16, typed=True)
+def quoted_value(value: object) -> str:
+    """A param's value as a failed rule's detail quotes it (`repr`, what the scan flags
+    masked), cut after its first QUOTED_MAX characters with an ellipsis and the length:
+    a record may hold a value of up to its 1 MiB, and each of up to 256 rules on it
+    quoted it whole in every output (forty-second pass). Masked before it is cut, so no
+    cut leaves part of a PIN or a hash unmasked. Cached: the rules on one param fail
+    one after another on the same value."""
+    text = mask_flagged(repr(value))
+    length = len(value) if isinstance(value, str) else len(text)
+    if len(text) <= QUOTED_MAX + 2:  # its quotes, or a number's spelling, whole
+        return text
+    return f"{text[: QUOTED_MAX + 1]}… ({length} characters)"
 
 
 @functools.lru_cache(maxsize=64)

@@ -40,10 +40,11 @@ from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
 from expflow_git.resources import build_id, code_digest
 
-# 29: the forty-first pass's review (a `set` after `true; \\` read; a `value` key
-# above comment lines past 256 characters read); 28: the forty-first pass's PIN scan (a
-# compared literal in `${{ }}` is no value; a `value` key past comment lines read; a
-# continued line begins no `set` statement); 27:
+# 30: the forty-second pass (a keyword after a command's word, `echo and \\`, begins
+# no statement; a quoted one does); 29: the forty-first pass's review (a `set` after
+# `true; \\` read; a `value` key above comment lines past 256 characters read); 28:
+# the forty-first pass's PIN scan (a compared literal in `${{ }}` is no value; a
+# `value` key past comment lines read; a continued line begins no `set` statement); 27:
 # the fortieth pass's PIN scan (name/value pairs, `ENV`/`set -x`/`setenv`/`setx` read
 # again, linear; a workflow's `--pin ${{ … || 'NNNN' }}`); 26: the thirty-ninth pass's
 # PIN scan (a `\t` escape a string goes on after is a blank, `--pin NNNN.`, a notebook's
@@ -63,7 +64,7 @@ from expflow_git.resources import build_id, code_digest
 # hold as written is refused (a record of 9 may have taken it); 9: records keep their
 # `reason` (issue 16); 8: results may hold series (issue 19); 7: the PIN scan decodes \u
 # escapes, YAML anchors and tags, split hashes
-FORMAT = 29
+FORMAT = 30
 
 
 class BlobCache:

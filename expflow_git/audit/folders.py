@@ -42,7 +42,8 @@ from expflow_git.errors import Finding
 from expflow_git.localcache import read_trusted, write_own
 from expflow_git.spelling import SPELLING
 
-# 21: the forty-first pass's review (as the blob cache's format 29); 20: the
+# 22: the forty-second pass (as the blob cache's format 30); 21: the forty-first
+# pass's review (as the blob cache's format 29); 20: the
 # forty-first pass's PIN scan (as the blob cache's format 28); 19: the fortieth
 # pass's PIN scan (as the blob cache's format 27); 18: the thirty-ninth
 # pass's PIN scan (as the blob cache's format 26); 17: a private key
@@ -53,7 +54,7 @@ from expflow_git.spelling import SPELLING
 # plain `pin=` tag; 8: the scan's YAML, escape and tag spellings; 7: flagged text masked in
 # findings, reasons, corrections; 6: a private key's `\/`; 5: submodule names scanned; 4: files over
 # 8 MiB; 3: findings up to MAX_LISTED
-FORMAT = 21
+FORMAT = 22
 # Every spelling of a folder at once, one per line (a spelling holds no line break).
 SPELLINGS = re.compile(rf"(?:{SPELLING.pattern})(?:\n(?:{SPELLING.pattern}))*+")
 # Fewer documents than this are read through the blob cache: one more file to open

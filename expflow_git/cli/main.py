@@ -160,6 +160,7 @@ def _run(args: list[str]) -> int:
 
     from expflow_git.cli.group import cli
 
+    _drop_stray_completion(args)
     try:
         # A command returns None; click returns the code of an exit a command or group
         # asked for (ctx.exit: a group given no command, group.Group).
@@ -176,6 +177,32 @@ def _run(args: list[str]) -> int:
         _click_error(exc, args)
         return int(ExitCode.USAGE)
     return code if isinstance(code, int) else int(ExitCode.OK)
+
+
+COMPLETE_VAR = "_EXPFLOW_GIT_COMPLETE"  # click's: `_{PROG}_COMPLETE`, upper case
+_COMPLETION = frozenset(
+    f"{shell}_{what}" for shell in ("bash", "zsh", "fish") for what in ("source", "complete")
+)
+
+
+def _drop_stray_completion(args: Sequence[str]) -> None:
+    """Leave click's shell completion variable to a shell's completion alone: its
+    scripts run the bare program (no argument), `*_complete` with COMP_WORDS and
+    COMP_CWORD. Anywhere else (a hook's or a CI step's environment) click answered it
+    in any command's place: `audit`, `protect`, `verify` printed a completion script and
+    exited 0 having checked nothing (`bash_source`), or stopped with a KeyError
+    traceback (`bash_complete`) (forty-second pass). There it is dropped, so the
+    command runs (and the git it calls never sees it)."""
+    import os
+
+    instruction = os.environ.get(COMPLETE_VAR)
+    if instruction is None:
+        return
+    asked = not args and instruction in _COMPLETION
+    if asked and instruction.endswith("_complete"):
+        asked = "COMP_WORDS" in os.environ and "COMP_CWORD" in os.environ
+    if not asked:
+        del os.environ[COMPLETE_VAR]
 
 
 def _click_error(exc: click.ClickException, args: Sequence[str]) -> None:

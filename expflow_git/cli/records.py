@@ -91,7 +91,7 @@ def init(directory: Path | None, template: str) -> None:
     show_default=True,
     help="Replicate number for the derived seed.",
 )
-@click.option("--title", default="", help="A one-line title.")
+@click.option("--title", help="A one-line title.")
 @click.option(
     "--status",
     type=click.Choice(["pending", "running", "success", "failed", "skipped"]),
@@ -109,7 +109,7 @@ def new(
     seed: int | None,
     condition: str | None,
     replicate: int,
-    title: str,
+    title: str | None,
     status: str,
     reason: str | None,
     policy_path: str | None,
@@ -120,6 +120,8 @@ def new(
 
     # An empty --condition derived the seed from the ID, as if it were left out (spec §4).
     refuse_empty([("--condition", condition)], "a condition (or leave it out: the ID)")
+    # An empty --title wrote no title, as if it were left out (spec §4).
+    refuse_empty([("--title", title)], "a title (or leave it out)")
     no_pin_in({"--reason": reason, "--title": title})
     rel, seed = write_experiment(
         open_layout(policy_path),
@@ -130,7 +132,7 @@ def new(
         seed=seed,
         condition=condition,
         replicate=replicate,
-        title=title,
+        title=title or "",
         status=Status(status),
         reason=reason,
         warn=lambda message: warn(message, command="new"),

@@ -94,8 +94,11 @@ _BLANKS_RE = lazy_compile(rf"{_BLANK}+")
 # (`_continued`).
 _STATEMENT_OPS = (";", "&", "|", "(")
 _STATEMENT_WORDS = frozenset(
-    ("and", "or", "not", "builtin", "command", "if", "while", "else", "begin", "time", "exec")
+    ("and", "or", "not", "!", "builtin", "command", "if", "while", "else", "begin", "time")
+    + ("exec",)
 )
+# A continued line's words and operators, apart (`x;and` is `x`, `;`, `and`).
+_WORDS_RE = lazy_compile(r"[;&|(]|[^\s;&|(]+")
 
 
 def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
@@ -167,8 +170,12 @@ def _continued(text: str, line: int, low: int) -> bool:
     a statement follows (fish's `and`, `or`, `not`, `builtin`, `command`, `if`, `while`,
     `else`, `begin`, `time`, `exec`) ends there, and the `set` begins a statement
     (`true; \\` then `set -x NAME V` was passed: a review, issue 18 forty-first pass).
-    Lines are read back to `low` at most; one not seen whole (or none) is no
-    continuation."""
+    A keyword counts only where a statement begins: after an operator, another such
+    keyword or a line's start that continues nothing; after a command's word it is that
+    command's argument (`echo and \\` then `set -x NAME V`, a false finding the
+    forty-first pass left; `x;and` is `x`, `;`, `and`; a quoted or escaped keyword is
+    read as the keyword). Lines are read back to `low` at most; one not seen whole (or
+    none) is no continuation."""
     while line > low:
         previous = text.rfind("\n", low, line - 1) + 1
         if previous == 0 and low > 0:
@@ -177,10 +184,11 @@ def _continued(text: str, line: int, low: int) -> bool:
         slashes = len(body) - len(body.rstrip("\\"))
         if slashes % 2 == 0 or "#" in body:
             return False
-        words = body[:-1].rstrip(" \t")
-        if words:
-            last = words.rsplit(None, 1)[-1]
-            return not (words.endswith(_STATEMENT_OPS) or last in _STATEMENT_WORDS)
+        for word in reversed(_WORDS_RE.findall(body[:-1])):
+            if word in _STATEMENT_OPS:
+                return False
+            if word.replace("\\", "").strip("'\"") not in _STATEMENT_WORDS:
+                return True  # a command's word: a keyword after it is its argument
         line = previous
     return False
 

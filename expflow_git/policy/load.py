@@ -234,11 +234,26 @@ _YAML_VERSIONS = ((1, 1), (1, 2))
 @functools.cache
 def _scanner() -> type[Any]:
     """ruamel's scanner, but a `%YAML` directive of another version than 1.1 or 1.2 is a
-    YAML error at the directive, checked here rather than left to ruamel's assert."""
+    YAML error at the directive, checked here rather than left to ruamel's assert; and a
+    flow collection (`[`, `{`) more than MAX_POLICY_DEPTH deep in others is a YAML error
+    at its bracket: the scanner's work per token grows with the flow depth (its possible
+    simple keys, one a level), and 160 KB of `[` … `]` 400 deep took 47 s before the
+    depth bound refused what it built (a minute and more at the 1 MiB cap; forty-second
+    pass). Such a collection nests deeper than that bound allows anyway."""
     from ruamel.yaml.scanner import Scanner as RuamelScanner
     from ruamel.yaml.scanner import ScannerError
 
     class Scanner(RuamelScanner):
+        def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+            if len(self.flow_context) >= MAX_POLICY_DEPTH:
+                raise ScannerError(
+                    None,
+                    None,
+                    f"flow collections ([ or {{) nest more than {MAX_POLICY_DEPTH} levels deep",
+                    self.reader.get_mark(),
+                )
+            super().fetch_flow_collection_start(TokenClass, to_push)
+
         def scan_yaml_directive_value(self, start_mark: Any) -> Any:
             version = super().scan_yaml_directive_value(start_mark)
             if tuple(version) not in _YAML_VERSIONS:

@@ -44,7 +44,7 @@ from expflow_git.globs import literal_folder
 from expflow_git.jsonstrict import float_problem
 from expflow_git.policy.model import Policy, parse_number
 from expflow_git.schemas import Kind
-from expflow_git.workspace import linked_folder, on_disk, os_path, repo_path, walk
+from expflow_git.workspace import below, linked_folder, on_disk, os_path, repo_path, walk
 
 if TYPE_CHECKING:
     from expflow_git.corrections import Planned
@@ -310,6 +310,11 @@ class Layout:
                 # The folder itself is (or lies behind) a link: refused at once (exit 2),
                 # never walked (`results -> /` walked the whole disk first).
                 self.target(str(base))
+            # The folder's path from the root once, not each file's (`relative_to` of
+            # every file was most of a listing's time), and below `top` by its text
+            # (`workspace.below`: `relative_to` of each folder was quadratic in depth).
+            start = top.relative_to(self.root).as_posix()
+            start = "" if start == "." else f"{start}/"
             for folder, dirs, files in walk(str(top)):
                 dirs[:] = [d for d in dirs if d != ".git"]
                 names = [f for f in files if f.endswith(suffix)]
@@ -317,10 +322,8 @@ class Layout:
                     if os.path.islink(os.path.join(folder, d)):
                         with contextlib.suppress(OSError):
                             names += [f"{d}/{f}" for f in os.listdir(os.path.join(folder, d))]
-                # The folder's path from the root once, not each file's (`relative_to` of
-                # every file was most of a listing's time).
-                prefix = Path(folder).relative_to(self.root).as_posix()
-                prefix = "" if prefix == "." else f"{prefix}/"
+                prefix = below(folder, str(top))
+                prefix = f"{start}{prefix}/" if prefix else start
                 for name in names:
                     rel = repo_path(prefix + name)
                     if rel.endswith(suffix) and kind_of(rel) is kind:
