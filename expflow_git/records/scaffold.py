@@ -113,7 +113,12 @@ repos:
 WORKFLOW = """\
 # .github/workflows/expflow.yml
 name: expflow-git
-on: [pull_request, push]
+on:
+  pull_request:
+    # and `edited`: a pull request moved onto another base branch is checked again
+    # (GitHub's default three types leave its check against the old base standing)
+    types: [opened, synchronize, reopened, edited]
+  push:
 permissions:
   contents: read
 jobs:
