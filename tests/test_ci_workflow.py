@@ -45,7 +45,8 @@ def test_the_workflow_checks_what_ci_must_by_default(tmp_path: Path) -> None:
     flow = YAML(typ="safe").load(init_workflow(tmp_path))
     action = YAML(typ="safe").load((ROOT / "action.yml").read_text())
     # `on:` is YAML 1.1's true to some loaders; ruamel's safe loader keeps the key.
-    assert set(flow["on"]) == {"pull_request", "push"}  # never pull_request_target
+    # never pull_request_target; merge_group: a merge queue's check of the merged commit
+    assert set(flow["on"]) == {"pull_request", "push", "merge_group"}
     assert flow["permissions"] == {"contents": "read"}
     steps = flow["jobs"]["audit"]["steps"]
     assert step(steps, "actions/checkout@")["with"]["fetch-depth"] == 0

@@ -119,6 +119,8 @@ on:
     # (GitHub's default three types leave its check against the old base standing)
     types: [opened, synchronize, reopened, edited]
   push:
+  # a merge queue's check (of the merged commit), where the repository requires one
+  merge_group:
 permissions:
   contents: read
 jobs:
