@@ -30,11 +30,13 @@ def _created(prefix: str) -> str:
     return "".join(f"created {prefix}{rel}\n" for rel in FILES)
 
 
-def _nested_warning(shown: str, root: Path) -> str:
+def _nested_warning(shown: str, root: Path, policy: str) -> str:
     return (
         f"expflow-git init: warning: {shown}: not the root of the git work tree {root}: "
         "pre-commit and GitHub will not use the .pre-commit-config.yaml and "
-        f".github/workflows here (run `expflow-git init` at {root} for those)\n"
+        f".github/workflows here (run `expflow-git init` at {root} for those); commands "
+        f"read this policy with `--policy {policy}` (or EXPFLOW_POLICY={policy}), from "
+        "anywhere in the work tree\n"
     )
 
 
@@ -75,7 +77,7 @@ def test_init_in_a_folder_an_enclosing_repository_ignores_writes_nothing(
     res = run_cli(["init", "."], cwd=project)
     assert (res.code, res.out) == (0, _created("")), res
     warned = res.err.splitlines(keepends=True)
-    assert warned[0] == _nested_warning(".", home.resolve())
+    assert warned[0] == _nested_warning(".", home.resolve(), "projects/new/expflow.yaml")
     assert "experiments/study/exp-001.json: git ignores this path" in warned[1]  # (`*`)
 
 
@@ -109,14 +111,15 @@ def test_a_folder_given_below_the_root_is_scaffolded_with_a_warning(tmp_path: Pa
     deep.mkdir(parents=True)
     root = work.resolve()
     res = run_cli(["init", "."], cwd=deep)
-    assert (res.code, res.out, res.err) == (0, _created(""), _nested_warning(".", root)), res
+    warning = _nested_warning(".", root, "src/deep/expflow.yaml")
+    assert (res.code, res.out, res.err) == (0, _created(""), warning), res
     assert (deep / "expflow.yaml").is_file() and not (work / "expflow.yaml").exists()
     # a folder still to be made, named from outside the work tree
     res = run_cli(["init", "r/nested/project"], cwd=tmp_path)
     assert (res.code, res.out, res.err) == (
         0,
         _created("r/nested/project/"),
-        _nested_warning("r/nested/project", root),
+        _nested_warning("r/nested/project", root, "nested/project/expflow.yaml"),
     ), res
 
 

@@ -40,10 +40,21 @@ def init(directory: Path | None, template: str) -> None:
 
     DIRECTORY defaults to the current folder, which must then be the root of its git
     work tree (or in none): pre-commit and GitHub read hooks and workflows only there."""
-    from expflow_git.records.scaffold import Template, ignored_documents, init_folder, scaffold
+    from expflow_git.records.scaffold import (
+        Template,
+        from_root,
+        ignored_documents,
+        init_folder,
+        nested_prefix,
+        scaffold,
+    )
 
     directory, root = init_folder(directory)
-    for rel, created in scaffold(directory, Template(template)):
+    # A nested project's globs start at its folder (they are read from the root): its
+    # records went to the root's experiments/, never to the folders init made here, and
+    # `new` there said "no policy file; run `expflow-git init`" (a hunt, issue 18).
+    prefix = nested_prefix(directory, root) if root is not None else ""
+    for rel, created in scaffold(directory, Template(template), prefix):
         out(f"{'created' if created else 'kept   '} {directory / rel}")
     # A link kept in the policy's place is read by no command (nor by the audit, in a
     # commit): it was "kept", exit 0, and every later command refused it (a hunter's
@@ -55,17 +66,19 @@ def init(directory: Path | None, template: str) -> None:
             command="init",
         )
     # Below a work tree's root, pre-commit and GitHub read neither file: said, not
-    # refused (a nested project may be meant).
+    # refused (a nested project may be meant), with how its commands find its policy.
     if root is not None:
+        policy = shlex.quote(f"{from_root(directory, root)}/expflow.yaml")
         warn(
             f"{directory}: not the root of the git work tree {root}: pre-commit and GitHub "
             "will not use the .pre-commit-config.yaml and .github/workflows here "
-            f"(run `expflow-git init` at {root} for those)",
+            f"(run `expflow-git init` at {root} for those); commands read this policy with "
+            f"`--policy {policy}` (or EXPFLOW_POLICY={policy}), from anywhere in the work tree",
             command="init",
         )
     # An ignore rule kept from before (`results/` in an ML project's .gitignore) refused
     # the quick start's `result` at its third step, init having said nothing (a hunt).
-    for rel in ignored_documents(directory):
+    for rel in ignored_documents(directory, prefix):
         # (a command that works as printed: from the current folder, whatever DIR is)
         where = "" if str(directory) == "." else f" -C {shlex.quote(str(directory))}"
         ask = f"git{where} check-ignore -v {shlex.quote(rel)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import os
 import posixpath
 import stat
@@ -179,9 +180,46 @@ id_ed25519
 """
 
 
-def scaffold(root: Path, template: Template) -> list[tuple[str, bool]]:
-    """Create what is missing; never overwrite. Returns (path, created) pairs."""
+def from_root(folder: Path, top: Path) -> str:
+    """`folder`'s path from the work tree's root `top`, as git names paths (`ml`)."""
+    return os.path.relpath(os.path.realpath(folder), os.path.realpath(top)).replace(os.sep, "/")
+
+
+def nested_prefix(folder: Path, top: Path) -> str:
+    """`folder`'s path from the work tree's root `top` (`ml/`), as a nested project's
+    policy globs start; "" where globs cannot spell it literally (a `*`, `?`, `[`, `]`,
+    backslash or control character in it, or a path too long for a glob)."""
+    rel = from_root(folder, top)
+    if rel in (".", "..") or rel.startswith("../"):
+        return ""
+    if any(c in "*?[]\\" or not c.isprintable() for c in rel) or len(rel) > 900:
+        return ""
+    return rel + "/"
+
+
+_KINDS = ("experiments", "results", "corrections")
+
+
+def _policy_below(policy: str, prefix: str) -> str:
+    """The scaffold's policy for a project in folder `prefix` of a work tree: its globs
+    (which are read from the work tree's root) start there, corrections' too."""
+    if not prefix:
+        return policy
+    glob = {kind: json.dumps(f"{prefix}{kind}/**/*.json", ensure_ascii=False) for kind in _KINDS}
+    policy = policy.replace(
+        '  experiments: ["experiments/**/*.json"]\n', f"  experiments: [{glob['experiments']}]\n"
+    )
+    return policy.replace(
+        '  results: ["results/**/*.json"]\n',
+        f"  results: [{glob['results']}]\n  corrections: [{glob['corrections']}]\n",
+    )
+
+
+def scaffold(root: Path, template: Template, prefix: str = "") -> list[tuple[str, bool]]:
+    """Create what is missing; never overwrite. Returns (path, created) pairs. With
+    `prefix` (`nested_prefix`), `root` is a nested project's folder of a work tree."""
     policy = COMPETITION_POLICY if template is Template.COMPETITION else MINIMAL_POLICY
+    policy = _policy_below(policy, prefix)
     files = {
         "expflow.yaml": policy,
         "experiments/.gitkeep": "",
@@ -338,9 +376,10 @@ def _no_other_kind(root: Path, rel: str) -> None:
         )
 
 
-def ignored_documents(root: Path) -> list[str]:
+def ignored_documents(root: Path, prefix: str = "") -> list[str]:
     """Where a record and a result of a run would go under `root`'s policy, those git's
-    ignore rules keep out (nothing outside git, or where the policy does not load)."""
+    ignore rules keep out (nothing outside git, or where the policy does not load), from
+    `root`; a nested project's (`prefix`) globs are read from the work tree's root."""
     from expflow_git.policy.load import MAX_POLICY_BYTES, load_policy_bytes
     from expflow_git.records.writer import Layout
     from expflow_git.workspace import NotRegular, TooLarge, read_regular
@@ -353,6 +392,7 @@ def ignored_documents(root: Path) -> list[str]:
         return []
     layout = Layout(root.resolve(), policy)
     samples = [layout.experiment_rel("study", "exp-001"), layout.result_rel("study", "exp-001")]
+    samples = [rel.removeprefix(prefix) if prefix else rel for rel in samples]
     try:
         hidden = layout.ignored(samples)
     except ExpflowError:  # (git refuses to ask: a folder linked, a submodule: no answer)
