@@ -571,19 +571,29 @@ def _rule_outcome(rule: Rule, given: Sequence[tuple[str, object]]) -> Outcome:
 QUOTED_MAX = 64  # the characters of a param's value a failed rule's detail quotes
 
 
-@functools.lru_cache(maxsize=16, typed=True)
 def quoted_value(value: object) -> str:
     """A param's value as a failed rule's detail quotes it (`repr`, what the scan flags
     masked), cut after its first QUOTED_MAX characters with an ellipsis and the length:
     a record may hold a value of up to its 1 MiB, and each of up to 256 rules on it
     quoted it whole in every output (forty-second pass). Masked before it is cut, so no
     cut leaves part of a PIN or a hash unmasked. Cached: the rules on one param fail
-    one after another on the same value."""
+    one after another on the same value; but not a float zero: `-0.0 == 0.0` (one type,
+    one hash), so the cache quoted one as the other, `x = 0.0` for a record's `-0.0`
+    after another run's `0.0` (a review, forty-second pass)."""
+    if isinstance(value, float) and not value:
+        return _quoted(value)
+    return _cached_quote(value)
+
+
+def _quoted(value: object) -> str:
     text = mask_flagged(repr(value))
     length = len(value) if isinstance(value, str) else len(text)
     if len(text) <= QUOTED_MAX + 2:  # its quotes, or a number's spelling, whole
         return text
     return f"{text[: QUOTED_MAX + 1]}… ({length} characters)"
+
+
+_cached_quote = functools.lru_cache(maxsize=16, typed=True)(_quoted)
 
 
 @functools.lru_cache(maxsize=64)

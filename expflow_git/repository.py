@@ -7,14 +7,16 @@ do. One code path, two front ends."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from expflow_git.documents import ID_RE, REASON_MAX_LENGTH, Scalar, Status
 from expflow_git.errors import ExitCode, ExpflowError, printable, utf8_argument
+from expflow_git.jsonstrict import writable_ints
 from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
     ActiveRun,
@@ -40,6 +42,22 @@ if TYPE_CHECKING:
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import Policy
     from expflow_git.records.writer import Layout, PlannedResult
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _writing_ints(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`method` under `jsonstrict.writable_ints`: a caller's lower integer digit limit
+    (PYTHONINTMAXSTRDIGITS) changes no verdict and stops no call (docs/spec.md §2.3)."""
+
+    @functools.wraps(method)
+    def under(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with writable_ints():
+            return method(*args, **kwargs)
+
+    return under
 
 
 class Repository:
@@ -77,6 +95,7 @@ class Repository:
         return Layout(self.root, self.policy)
 
     # ------------------------------------------------------------------ records
+    @_writing_ints
     def new(
         self,
         id: str,
@@ -168,6 +187,7 @@ class Repository:
             warn=warn or (lambda message: warnings.warn(message, stacklevel=5)),
         )
 
+    @_writing_ints
     def log_result(
         self,
         id: str,
@@ -232,6 +252,7 @@ class Repository:
                 stacklevel=stacklevel,
             )
 
+    @_writing_ints
     def start(self, id: str) -> Run:
         """Mark a pending run `running` (as `expflow-git start`)."""
         from expflow_git.records.lifecycle import start_run
@@ -239,6 +260,7 @@ class Repository:
         start_run(self._layout(), _id(id))
         return self.get(id)
 
+    @_writing_ints
     def fail(self, id: str, reason: str) -> Run:
         """Mark a run without a result `failed`, with the reason (as `expflow-git fail`)."""
         from expflow_git.records.lifecycle import fail_run
@@ -250,6 +272,7 @@ class Repository:
         fail_run(self._layout(), _id(id), reason, reason_option="reason")
         return self.get(id)
 
+    @_writing_ints
     def skip(self, id: str, reason: str, *, pin: str | None = None) -> Run:
         """Mark a pending or running run `skipped` (as `expflow-git cancel`): PIN-guarded,
         the PIN from `pin` or $EXPFLOW_PIN (there is no prompt)."""
@@ -283,6 +306,7 @@ class Repository:
         return self.get(id)
 
     # ------------------------------------------------------------------ reading
+    @_writing_ints
     def runs(
         self,
         study: str | None = None,
@@ -311,6 +335,7 @@ class Repository:
             if (study is None or run.study == study) and (wanted is None or run.status is wanted)
         ]
 
+    @_writing_ints
     def get(self, id: str) -> Run:
         """One run by id (KeyError when there is no valid record with that id; an id
         that is not text, `123`, `None`, `b"x"`, is a ValueError, as everywhere in the
@@ -510,6 +535,7 @@ class Repository:
             warnings.warn(f"run {id!r} could not be marked failed: {problem}", stacklevel=3)
 
     # ------------------------------------------------------------------ judging
+    @_writing_ints
     def rank(
         self,
         *,
@@ -545,6 +571,7 @@ class Repository:
             top=top,
         )
 
+    @_writing_ints
     def audit(
         self,
         *,
@@ -578,6 +605,7 @@ class Repository:
         )
         return result if report else replace(result, report=None)
 
+    @_writing_ints
     def html(
         self,
         *,
@@ -615,6 +643,7 @@ class Repository:
                 ) from None
         return html
 
+    @_writing_ints
     def verify(
         self,
         report: bytes | str | os.PathLike[str],

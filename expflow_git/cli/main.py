@@ -67,7 +67,11 @@ def _main(argv: Sequence[str] | None) -> int:
         terminate_as_interrupt()
         # Python's integer digit limit as the strict reader's (jsonstrict.MAX_INT_DIGITS),
         # whatever PYTHONINTMAXSTRDIGITS says: a number read is one the tool can write.
-        sys.set_int_max_str_digits(INT_DIGITS)
+        # (Python 3.10.0 to 3.10.6, which `requires-python` takes, have no such limit nor
+        # the function: every command stopped with an AttributeError traceback.)
+        set_limit = getattr(sys, "set_int_max_str_digits", None)
+        if set_limit is not None:
+            set_limit(INT_DIGITS)
     try:
         if argv is not None:  # a caller's (a test's): its own warnings' printing stands
             return _run(args)
