@@ -33,13 +33,15 @@ LINES = [
 ]
 
 
-def _click_reads(command: str, args: list[str]) -> tuple[tuple[str, ...], bool, str | None] | None:
+def _click_reads(
+    command: str, args: list[str]
+) -> tuple[tuple[str, ...], bool, str | None, tuple[str, ...]] | None:
     found = cli.get_command(click.Context(cli), command)
     assert found is not None
     try:
         with found.make_context(command, list(args)) as ctx:
             p = ctx.params
-            return tuple(p["paths"]), p["staged"], p["policy_path"]
+            return tuple(p["paths"]), p["staged"], p["policy_path"], tuple(p["files_from"])
     except (click.exceptions.Exit, click.ClickException):
         return None
 

@@ -33,14 +33,16 @@ LINES = [
 ]
 
 
-def _click_reads(args: list[str]) -> tuple[tuple[str, ...], bool, str | None] | None:
+def _click_reads(
+    args: list[str],
+) -> tuple[tuple[str, ...], bool, str | None, tuple[str, ...]] | None:
     """What click's own parser makes of `validate ARGS` (None: it refuses or helps)."""
     command = cli.get_command(click.Context(cli), "validate")
     assert command is not None
     try:
         with command.make_context("validate", list(args)) as ctx:
             p = ctx.params
-            return tuple(p["paths"]), p["staged"], p["policy_path"]
+            return tuple(p["paths"]), p["staged"], p["policy_path"], tuple(p["files_from"])
     except (click.exceptions.Exit, click.ClickException):
         return None
 

@@ -34,6 +34,12 @@ def typed(arguments: Sequence[str]) -> None:
     _TYPED[0] = TypedPins(arguments)
 
 
+def typed_too(arguments: Sequence[str]) -> None:
+    """Add to the command line being run (`typed`) what stands for more of it: the names
+    a `--files-from` lists, each once a PATH of the hook's `xargs` command line."""
+    _TYPED[0] = TypedPins((*_TYPED[0].arguments, *arguments))
+
+
 def masked(message: str) -> str:
     """An error's or warning's message with what the scan flags masked, and what would be
     a PIN in the command line wherever the message quotes it (errors.masked_output): a

@@ -16,7 +16,9 @@ from expflow_git.escape import line, terminal_path
 
 @click.command()
 @hook_options
-def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
+def validate(
+    paths: tuple[str, ...], staged: bool, policy_path: str | None, files_from: tuple[str, ...]
+) -> None:
     """Validate records, results, corrections and the policy.
 
     \b
@@ -30,20 +32,24 @@ def validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> N
     --staged (what the hooks run): the staged content of PATHS (no PATHS: of
       every document in the index), everything looked up in the index.
     Outside a git repository: every file below the current directory.
+    --files-from FILE (- for stdin): more PATHS, NUL-separated (`git diff -z`);
+      listing none and given no PATHS, it checks nothing (exit 0).
     """
     from expflow_git.cli.validating import run_validate
 
-    run_validate(paths, staged, policy_path)
+    run_validate(paths, staged, policy_path, files_from)
 
 
 @click.command()
 @hook_options
-def scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
+def scan(
+    paths: tuple[str, ...], staged: bool, policy_path: str | None, files_from: tuple[str, ...]
+) -> None:
     """Find leaked PINs, PIN hashes and private keys (every tracked file when no PATHS
-    are given)."""
+    are given; none when only a --files-from listing none is)."""
     from expflow_git.cli.scanning import run_scan
 
-    run_scan(paths, staged, policy_path)
+    run_scan(paths, staged, policy_path, files_from)
 
 
 @click.command()

@@ -148,7 +148,7 @@ def _run(args: list[str]) -> int:
     if hook is not None:
         from expflow_git.heap import no_cyclic_gc
 
-        command, paths, staged, policy = hook
+        command, paths, staged, policy, files_from = hook
         # The collector off from the first import: the hundred thousand objects the
         # imports make (modules, classes, functions: all kept) were walked again and again
         # as they came (~3 ms of a one-file hook, issue 18). It is back on after the run.
@@ -158,7 +158,7 @@ def _run(args: list[str]) -> int:
             else:
                 from expflow_git.cli.validating import run_validate as run
 
-            run(paths, staged, policy)
+            run(paths, staged, policy, files_from)
         return int(ExitCode.OK)
     import click
 

@@ -114,8 +114,17 @@ class AsGiven(click.Path):
         return os.fsdecode(value)
 
 
+def _given_names(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """`--files-from ''` names no file (as `--policy ''`, `_given_policy`)."""
+    if "" in value:
+        raise click.BadParameter("give a path, not an empty string", ctx=ctx, param=param)
+    return value
+
+
 def hook_options(command: Callable[..., None]) -> Callable[..., None]:
-    """PATHS, --staged and --policy: what every file-checking hook takes."""
+    """PATHS, --staged, --policy and --files-from: what every file-checking hook takes."""
     for decorator in reversed(
         [
             click.argument("paths", nargs=-1, type=AsGiven(path_type=str)),
@@ -126,6 +135,15 @@ def hook_options(command: Callable[..., None]) -> Callable[..., None]:
                 "(what the hooks run, pre-commit's and the plain ones).",
             ),
             policy_option,
+            click.option(
+                "--files-from",
+                "files_from",
+                metavar="FILE",
+                multiple=True,
+                callback=_given_names,
+                help="Also the PATHS FILE lists (- for stdin), NUL-separated as `git diff "
+                "-z` writes them (the plain hook's); none listed and no PATHS: nothing checked.",
+            ),
         ]
     ):
         command = decorator(command)

@@ -7,8 +7,17 @@ from expflow_git.cli.console import PROG, emit_findings, err
 from expflow_git.errors import ExitCode
 
 
-def run_scan(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
-    """Scan `paths` (see `expflow-git scan --help`); SystemExit(1) on findings."""
+def run_scan(
+    paths: tuple[str, ...], staged: bool, policy_path: str | None, files_from: tuple[str, ...]
+) -> None:
+    """Scan `paths` and the names `files_from` lists (see `expflow-git scan --help`);
+    SystemExit(1) on findings."""
+    from expflow_git.cli.plain import listed
+
+    every = listed(paths, files_from)
+    if every is None:  # a --files-from listing no name: nothing to scan (plain.listed)
+        return
+    paths = every
     from expflow_git.checks import Problem
     from expflow_git.hooks.scan import scan_paths
     from expflow_git.workspace import Workspace

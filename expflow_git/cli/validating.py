@@ -7,8 +7,17 @@ from expflow_git.cli.console import PROG, emit_findings, err, warn
 from expflow_git.errors import ExitCode
 
 
-def run_validate(paths: tuple[str, ...], staged: bool, policy_path: str | None) -> None:
-    """Validate `paths` (see `expflow-git validate --help`); SystemExit(1) on findings."""
+def run_validate(
+    paths: tuple[str, ...], staged: bool, policy_path: str | None, files_from: tuple[str, ...]
+) -> None:
+    """Validate `paths` and the names `files_from` lists (see `expflow-git validate
+    --help`); SystemExit(1) on findings."""
+    from expflow_git.cli.plain import listed
+
+    every = listed(paths, files_from)
+    if every is None:  # a --files-from listing no name: nothing to check (plain.listed)
+        return
+    paths = every
     from expflow_git.hooks.validate import validate
     from expflow_git.workspace import Workspace, repo_path
 

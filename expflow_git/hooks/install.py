@@ -40,6 +40,7 @@ SHIPPED = {
             "f97b7b516c73fcc097953a1887b54ef6ddbced5c8d3b8f92d981718ad1197bb3",
             "7a8a47472f5efe7520c8d56eae6922bb36e66e524f07ff99c92098063126b7d1",
             "7c2e6a7b6015c38dc3ecc00c85e5e6a60239f6c4757ab507dca946697bc37996",
+            "6b3eba69d202a779f8292f7a33f3782f39f86c224bc78e6f357378b817141f99",
         }
     ),
     "pre-merge-commit": frozenset(
