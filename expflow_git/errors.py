@@ -178,6 +178,8 @@ def mask_secrets(text: str) -> str:
 
 
 _SECRET = r"scrypt|PRIVATE|[0-9A-Fa-f]{64}"
+# 64 hex digits no other hex digit touches (`TypedPins.digests`).
+_HEX_WORD_64 = r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])"
 
 
 def mask_as_held(text: str) -> str:
@@ -346,6 +348,8 @@ def masked_typed(text: str, arguments: Sequence[str] | TypedPins) -> str:
     typed = arguments if isinstance(arguments, TypedPins) else TypedPins(arguments)
     for run in typed.runs(text):
         text = re.sub(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", "****", text)
+    for digest in typed.digests:
+        text = re.sub(digest, "****", text, flags=re.IGNORECASE)
     return text
 
 
@@ -392,6 +396,8 @@ class TypedPins:
         self._secret: bool | None = None
         self._pins: dict[str, bool] = {}
         self._escaped: list[tuple[str, str]] | None = None
+        self._pin_values: tuple[str, ...] | None = None
+        self._digests: tuple[str, ...] | None = None
 
     @property
     def _all(self) -> str:
@@ -417,6 +423,25 @@ class TypedPins:
             self._secret = mask_secrets(self._all) != self._all
         return self._secret
 
+    @property
+    def digests(self) -> tuple[str, ...]:
+        """Each PIN's SHA-256 an argument holds as 64 hex digits inside a word (`x<digest>`,
+        `run_<digest>`), which `mask_secrets` (a 64-hex word) leaves, and which the scan
+        flags in a path: `diff x<digest> HEAD` and `audit --since x<digest>` quoted it
+        whole in their error line, where the import's lines mask it (`masked_line`; a
+        review, issue 18 forty-second pass). Made once, empty without 64 hex digits."""
+        if self._digests is None:
+            found: set[str] = set()
+            if re.search("[0-9A-Fa-f]{64}", self._all) is not None:
+                from expflow_git.pinscan.scanner import pin_sha256_set
+
+                pins = pin_sha256_set()
+                for m in re.finditer(_HEX_WORD_64, self._all):
+                    if m.group().lower() in pins:
+                        found.add(m.group().lower())
+            self._digests = tuple(sorted(found))
+        return self._digests
+
     def runs(self, text: str) -> list[str]:
         """The runs of four digits standing as a word in `text` that an argument gives as
         a PIN."""
@@ -438,9 +463,18 @@ class TypedPins:
         PIN alone, so a PIN that another option's value or an argument took (`rm --reason
         --pin NNNN` named the ID `NNNN`, `import csv --correct --pin NNNN …` the FILE) was
         printed as typed (a hunter's find, issue 18 thirty-sixth pass)."""
-        for option, value in itertools.pairwise(self.arguments):
+        if self._pin_values is None:
+            # Found once: each run's look read every pair of words, and `escaped_pieces`
+            # looks for every run, so 1,000 escaped arguments took 5 s, 3,000 26 s (a
+            # review, issue 18 forty-second pass).
             # (`--reason=--pin` and `--pin=` too, as typed: the next word is the value)
-            if re.search(_PIN_OPTION, option) and _typed_as_pin(f"--pin {value}", run):
+            self._pin_values = tuple(
+                value
+                for option, value in itertools.pairwise(self.arguments)
+                if re.search(_PIN_OPTION, option)
+            )
+        for value in self._pin_values:
+            if run in value and _typed_as_pin(f"--pin {value}", run):
                 yield value
 
     def escaped_pieces(self) -> list[tuple[str, str]]:

@@ -79,8 +79,19 @@ _BLANK = r"(?:[ \t]|\\\r?\n)"
 # ways (a review, issue 18 fortieth pass: an option once `--?[A-Za-z-]+`, `--x` read as
 # `-` `-x` or `--x`, took 2**n steps for n options): an option is a `-` and what follows
 # up to a blank, a run of blanks ends before a `-`, a word or the name's quote.
+# What may stand before the command where a statement begins: fish's keywords a statement
+# follows (`and`, `or`, `not`, `!`, `builtin`, `if`, `while`, `begin`, `time`: `if set
+# -x NAME V` was passed where `if \\` then `set -x NAME V` was flagged) and a variable
+# given for the command, `NAME=value` (fish 3.1's and a POSIX shell's; `FOO=1 set -x NAME
+# V`, and `true; FOO=1 builtin \\` then `set -x NAME V`, which the forty-second pass's
+# keyword rule read as `FOO=1`'s arguments: a review, issue 18 forty-second pass). Each
+# part ends at a different character (a keyword at a blank, a name at `=`, a value's
+# `\\` takes the character after it, never a line break), so it is read one way.
+_ASSIGNMENT = r"[A-Za-z_][A-Za-z0-9_]*=(?:[^\s\\]|\\[^\r\n])*"
+_ASSIGNMENT_RE = lazy_compile(_ASSIGNMENT, re.ASCII)
+_PREFIX = rf"(?:and|or|not|!|builtin|if|while|begin|time|{_ASSIGNMENT})"
 _COMMAND = (
-    rf"[ \t]*(?:@[ \t]*)?(?:(?:and|or|not|builtin){_BLANK}+)*"
+    rf"[ \t]*(?:@[ \t]*)?(?:{_PREFIX}{_BLANK}+)*"
     rf"(?:(?P<other>(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?)|setenv|set(?:{_BLANK}+-[^\s]*)*)"
     rf"{_BLANK}+(?P<q>[\"']?)\Z"
 )
@@ -187,7 +198,10 @@ def _continued(text: str, line: int, low: int) -> bool:
         for word in reversed(_WORDS_RE.findall(body[:-1])):
             if word in _STATEMENT_OPS:
                 return False
-            if word.replace("\\", "").strip("'\"") not in _STATEMENT_WORDS:
+            if (
+                word.replace("\\", "").strip("'\"") not in _STATEMENT_WORDS
+                and _ASSIGNMENT_RE.fullmatch(word) is None
+            ):
                 return True  # a command's word: a keyword after it is its argument
         line = previous
     return False
