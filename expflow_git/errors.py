@@ -398,6 +398,7 @@ class TypedPins:
         self._escaped: list[tuple[str, str]] | None = None
         self._pin_values: tuple[str, ...] | None = None
         self._digests: tuple[str, ...] | None = None
+        self._holding: dict[str, list[str]] | None = None
 
     @property
     def _all(self) -> str:
@@ -442,18 +443,33 @@ class TypedPins:
             self._digests = tuple(sorted(found))
         return self._digests
 
+    def _arguments_holding(self, run: str) -> list[str]:
+        """The arguments holding the four digits `run`, each once, in order: read from an
+        index of every argument's four-digit windows, made once. Each run a line showed
+        was looked for in every argument (and every option's next word), and a hook given
+        10,000 names by `--files-from` (one command line, where xargs cut it at ~128 KiB)
+        took 66 s to print 10,000 findings against 1.2 s for 1,000 (issue 18, forty-second
+        pass review)."""
+        if self._holding is None:
+            holding: dict[str, list[str]] = {}
+            for argument in dict.fromkeys(self.arguments):
+                for window in dict.fromkeys(re.findall(r"(?=([0-9]{4}))", argument)):
+                    holding.setdefault(window, []).append(argument)
+            self._holding = holding
+        return self._holding.get(run, [])
+
     def runs(self, text: str) -> list[str]:
         """The runs of four digits standing as a word in `text` that an argument gives as
         a PIN."""
         if not self.any_digits:
             return []
-        runs = {run for run in re.findall(_DIGIT_RUN, text) if run in self._all}
+        runs = {run for run in re.findall(_DIGIT_RUN, text) if self._arguments_holding(run)}
         return sorted(run for run in runs if self._is_pin(run))
 
     def _is_pin(self, run: str) -> bool:
         if run not in self._pins:
             self._pins[run] = any(
-                run in a and _typed_as_pin(a, run) for a in self.arguments
+                _typed_as_pin(a, run) for a in self._arguments_holding(run)
             ) or any(self._after_pin(run))
         return self._pins[run]
 
@@ -501,8 +517,8 @@ class TypedPins:
         argument: the argument, an option's value after `=`, and each of their `/` or `,`
         pieces holding `run` and more than it; a word typed after `--pin`, whole."""
         pieces: set[str] = set(self._after_pin(run))
-        for argument in self.arguments:
-            if run not in argument or not _typed_as_pin(argument, run):
+        for argument in self._arguments_holding(run):
+            if not _typed_as_pin(argument, run):
                 continue
             whole = {argument}
             if argument.startswith("--") and "=" in argument:

@@ -7,6 +7,7 @@ import json
 import os
 import posixpath
 import stat
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -192,9 +193,19 @@ def nested_prefix(folder: Path, top: Path) -> str:
     rel = from_root(folder, top)
     if rel in (".", "..") or rel.startswith("../"):
         return ""
-    if any(c in "*?[]\\" or not c.isprintable() for c in rel) or len(rel) > 900:
+    if any(c in "*?[]\\" or _unspellable(c) for c in rel) or len(rel) > 900:
         return ""
     return rel + "/"
+
+
+def _unspellable(char: str) -> bool:
+    """Whether a YAML string cannot hold `char` as itself: a control character, a line or
+    paragraph separator (YAML folds one), a surrogate (a name's byte that is not UTF-8),
+    a byte order mark or a noncharacter YAML refuses. Not `isprintable()`: it refused every
+    space but ` ` and every format character, so a folder with a no-break space or an
+    ideographic one (`実験　ml`) kept the root's globs, and its records went to the root's
+    experiments/ (issue 18, forty-second pass review)."""
+    return unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in "\ufeff\ufffe\uffff"
 
 
 _KINDS = ("experiments", "results", "corrections")
