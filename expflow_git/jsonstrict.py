@@ -22,6 +22,7 @@ import json
 import math
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -110,23 +111,39 @@ def exact_int(literal: str) -> int | None:
         return -value if literal.startswith("-") else value
 
 
+# (the calls inside `writable_ints` now, and the limit the first of them found: the limit
+# is the interpreter's, shared by its threads, so it is put back when the last ends)
+_RAISED_LOCK = threading.Lock()
+_raised = [0, 0]
+
+
 @contextlib.contextmanager
 def writable_ints() -> Iterator[None]:
     """Python's integer digit limit raised to MAX_INT_DIGITS for the block, where it is
     lower (never lowered): an integer the reader reads is one the tool can write. The CLI
     sets it as it starts; the API's calls raise it for their time (under a caller's 640,
     an audit of a 1,000-digit param stopped with Python's own "Exceeds the limit"
-    ValueError where the CLI gave a verdict: a review, issue 18 forty-second pass)."""
+    ValueError where the CLI gave a verdict: a review, issue 18 forty-second pass).
+    Blocks that overlap (in threads) put the limit back when the last of them ends: the
+    first's end put back 640 under the second, which then stopped with that ValueError
+    (a second review, issue 18 forty-second pass)."""
     get = getattr(sys, "get_int_max_str_digits", None)  # (none before Python 3.10.7)
-    before = 0 if get is None else get()
-    if before == 0 or before >= MAX_INT_DIGITS:
+    if get is None:
         yield
         return
-    sys.set_int_max_str_digits(MAX_INT_DIGITS)
+    with _RAISED_LOCK:
+        if _raised[0] == 0:
+            _raised[1] = get()
+            if 0 < _raised[1] < MAX_INT_DIGITS:
+                sys.set_int_max_str_digits(MAX_INT_DIGITS)
+        _raised[0] += 1
     try:
         yield
     finally:
-        sys.set_int_max_str_digits(before)
+        with _RAISED_LOCK:
+            _raised[0] -= 1
+            if _raised[0] == 0 and 0 < _raised[1] < MAX_INT_DIGITS:
+                sys.set_int_max_str_digits(_raised[1])
 
 
 def _checked_int(literal: str) -> int:

@@ -184,7 +184,8 @@ class Repository:
             reason=reason,
             names=NEW_ARGUMENTS,
             held=held,
-            warn=warn or (lambda message: warnings.warn(message, stacklevel=5)),
+            # (5 up is `new`'s caller, and one more for `_writing_ints`' wrapper)
+            warn=warn or (lambda message: warnings.warn(message, stacklevel=6)),
         )
 
     @_writing_ints
@@ -200,7 +201,8 @@ class Repository:
         against the registry and the required metrics first (and `series`, metric →
         [(step, value), …], against the series rules and declared aggregates): ValueError,
         nothing written."""
-        self._log_result(_id(id), metrics, splits, series, [])
+        # (the caller's line: 3 up, and one more for `_writing_ints`' wrapper)
+        self._log_result(_id(id), metrics, splits, series, [], stacklevel=4)
         return self.get(id)
 
     def _log_result(
@@ -377,34 +379,37 @@ class Repository:
 
         from expflow_git.records.writer import records_lock
 
-        id = _id(id)
-        checked_texts(study=study, title=title)
-        study = None if study is None else plain_text(study)
-        # A title holding $EXPFLOW_PIN's PIN alone is refused, as `new`'s is: `run` wrote it
-        # into the record it makes (a hunt, issue 18 thirty-ninth pass).
-        _no_pin_in(title=title)
-        layout = self._layout()
-        tags = checked_tags(tags)
-        # (NumPy's bools and numbers as the plain values a record holds, before they are
-        # compared with an existing record's)
-        params = None if params is None else checked_params(params)
-        # What is there and the write of the record, under one lock: two `run`s of one
-        # new id both found no record, and the second met write_experiment's "exists
-        # already" (exit code 2), not the refusal of a run that is not pending (1).
-        # (Each folder listed once for the checks: `Layout.listed`.)
-        said: list[str] = []  # (what the record's write warns of: given in the `try`)
-        writing: list[bool] = []  # (set as the record is about to say `running`)
-        with records_lock(layout.root), layout.listed():
-            try:
-                study = self._begin(layout, id, study, params, tags, title, said, writing)
-            except BaseException as exc:
-                # A Ctrl-C (or whatever a signal handler raises) once the record was
-                # written `running`, before `_begin` returned, left the run `running` for
-                # good, and a second `run` of it was refused (a hunt, issue 18
-                # thirty-ninth pass). Marked failed, if its record says `running` now.
-                if writing:
-                    self._mark_failed(layout, id, exc, held=True)
-                raise
+        # Under the raised digit limit (`writable_ints`): `run`'s own reading and
+        # writing, not the caller's block (a second review, issue 18 forty-second pass).
+        with writable_ints():
+            id = _id(id)
+            checked_texts(study=study, title=title)
+            study = None if study is None else plain_text(study)
+            # A title holding $EXPFLOW_PIN's PIN alone is refused, as `new`'s is: `run` wrote it
+            # into the record it makes (a hunt, issue 18 thirty-ninth pass).
+            _no_pin_in(title=title)
+            layout = self._layout()
+            tags = checked_tags(tags)
+            # (NumPy's bools and numbers as the plain values a record holds, before they are
+            # compared with an existing record's)
+            params = None if params is None else checked_params(params)
+            # What is there and the write of the record, under one lock: two `run`s of one
+            # new id both found no record, and the second met write_experiment's "exists
+            # already" (exit code 2), not the refusal of a run that is not pending (1).
+            # (Each folder listed once for the checks: `Layout.listed`.)
+            said: list[str] = []  # (what the record's write warns of: given in the `try`)
+            writing: list[bool] = []  # (set as the record is about to say `running`)
+            with records_lock(layout.root), layout.listed():
+                try:
+                    study = self._begin(layout, id, study, params, tags, title, said, writing)
+                except BaseException as exc:
+                    # A Ctrl-C (or whatever a signal handler raises) once the record was
+                    # written `running`, before `_begin` returned, left the run `running` for
+                    # good, and a second `run` of it was refused (a hunt, issue 18
+                    # thirty-ninth pass). Marked failed, if its record says `running` now.
+                    if writing:
+                        self._mark_failed(layout, id, exc, held=True)
+                    raise
         # The record says `running` from here on: nothing but the block runs before the
         # `try` (no re-read of the tree an interrupt could land in), and whatever ends the
         # block or its result's write early marks the run failed.
@@ -420,14 +425,16 @@ class Repository:
             # KeyboardInterrupt and SystemExit too: the run did not finish (as MLflow's
             # `start_run` marks it FAILED), and the exception goes on unchanged.
             active.finished = True
-            self._mark_failed(layout, id, exc)
+            with writable_ints():
+                self._mark_failed(layout, id, exc)
             raise
         active.finished = True
         planned: list[PlannedResult] = []
         try:
-            self._log_result(
-                id, active.metrics, active.splits, active.series, planned, stacklevel=4
-            )
+            with writable_ints():
+                self._log_result(
+                    id, active.metrics, active.splits, active.series, planned, stacklevel=4
+                )
         except BaseException as exc:
             # The block finished but its result was not written (it would fail the
             # policy, the policy broke meanwhile, an interrupt): the status says why. A
@@ -438,7 +445,8 @@ class Repository:
             except OSError:  # the exception in flight matters more
                 written = False
             if not written:
-                self._mark_failed(layout, id, exc)
+                with writable_ints():
+                    self._mark_failed(layout, id, exc)
             raise
 
     def _begin(
