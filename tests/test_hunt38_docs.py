@@ -195,7 +195,9 @@ def test_the_docs_say_what_scan_reads_without_paths(committed_repo: ExpRepo) -> 
     assert named.code == 1 and "pin-sha256" in named.out, named
     for doc in (README, SPEC):
         text = doc.read_text(encoding="utf-8")
-        row = re.search(r"^\| `scan \[PATHS\]… \[--staged\]` \| (.*)\|$", text, re.M)
+        row = re.search(
+            r"^\| `scan \[PATHS\]… \[--staged\](?: \[--files-from FILE\]…)?` \| (.*)\|$", text, re.M
+        )
         assert row is not None, doc.name
         assert "every tracked file" in row.group(1), (doc.name, row.group(1))
         assert "untracked" in row.group(1), (doc.name, row.group(1))
