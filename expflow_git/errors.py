@@ -178,7 +178,8 @@ def mask_secrets(text: str) -> str:
 
 
 _SECRET = r"scrypt|PRIVATE|[0-9A-Fa-f]{64}"
-# 64 hex digits no other hex digit touches (`TypedPins.digests`).
+# 64 hex digits no other hex digit touches (`TypedPins.digests`), and any 64 in a row.
+_HEX_64 = "[0-9A-Fa-f]{64}"
 _HEX_WORD_64 = r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])"
 
 
@@ -348,8 +349,11 @@ def masked_typed(text: str, arguments: Sequence[str] | TypedPins) -> str:
     typed = arguments if isinstance(arguments, TypedPins) else TypedPins(arguments)
     for run in typed.runs(text):
         text = re.sub(rf"(?<![0-9A-Za-z]){run}(?![0-9A-Za-z])", "****", text)
-    for digest in typed.digests:
-        text = re.sub(digest, "****", text, flags=re.IGNORECASE)
+    # (only a line holding 64 hex digits can show one: a hook's thousands of paths are
+    # not searched for them for its every line)
+    if re.search(_HEX_64, text) is not None:
+        for digest in typed.digests:
+            text = re.sub(digest, "****", text, flags=re.IGNORECASE)
     return text
 
 
@@ -433,7 +437,7 @@ class TypedPins:
         review, issue 18 forty-second pass). Made once, empty without 64 hex digits."""
         if self._digests is None:
             found: set[str] = set()
-            if re.search("[0-9A-Fa-f]{64}", self._all) is not None:
+            if re.search(_HEX_64, self._all) is not None:
                 from expflow_git.pinscan.scanner import pin_sha256_set
 
                 pins = pin_sha256_set()
@@ -450,6 +454,8 @@ class TypedPins:
         10,000 names by `--files-from` (one command line, where xargs cut it at ~128 KiB)
         took 66 s to print 10,000 findings against 1.2 s for 1,000 (issue 18, forty-second
         pass review)."""
+        if run not in self._all:  # (most lines' runs: the index is not made for them)
+            return []
         if self._holding is None:
             holding: dict[str, list[str]] = {}
             for argument in dict.fromkeys(self.arguments):
