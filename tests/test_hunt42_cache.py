@@ -9,6 +9,7 @@ interpreter's to it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -77,24 +78,28 @@ def test_an_integer_under_the_limit_is_read_and_written_under_a_lower_one(
         assert res.code == 0 and "Traceback" not in res.err, (args, res.err)
 
 
-@pytest.fixture
-def lowest_limit() -> Iterator[None]:
+@contextlib.contextmanager
+def int_digit_limit(limit: int) -> Iterator[None]:
+    """The interpreter's integer digit limit set to `limit` (a caller's
+    PYTHONINTMAXSTRDIGITS; 640 the lowest, 0 none) for the block, restored after."""
     before = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(640)
+    sys.set_int_max_str_digits(limit)
     try:
         yield
     finally:
         sys.set_int_max_str_digits(before)
+
+
+@pytest.fixture
+def lowest_limit() -> Iterator[None]:
+    with int_digit_limit(640):
+        yield
 
 
 @pytest.fixture
 def no_limit() -> Iterator[None]:
-    before = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
+    with int_digit_limit(0):
         yield
-    finally:
-        sys.set_int_max_str_digits(before)
 
 
 def test_the_reader_reads_an_integer_exactly_under_the_lowest_limit(lowest_limit: None) -> None:

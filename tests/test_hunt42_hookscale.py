@@ -8,14 +8,14 @@ every call with the process that started it."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import ExpRepo, git_env, run_cli
+from conftest import ExpRepo, run_cli
 from support import git_calls, git_counter
+from test_validate_processes import _commit
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="names each git call's parent through /proc"
@@ -55,16 +55,7 @@ def test_the_plain_hook_runs_each_command_once_however_many_files(
             repo.write(f"notes/{FOLDER}/note-{n:04d}.txt", "a note\n")
         repo.stage()
         log.unlink(missing_ok=True)
-        proc = subprocess.run(
-            ["git", "commit", "-q", "-m", f"{count} note(s)"],
-            cwd=repo.path,
-            env=git_env(env),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        _commit(repo, env, f"{count} note(s)")
         return _processes(log)
 
     one = processes(0, 1)

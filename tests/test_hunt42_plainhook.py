@@ -14,12 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 from conftest import ExpRepo, assert_clean_output, git_env, run_cli
 from support import CliResult, in_process_cli, scrubbed_env
+from test_hunt41_imports import _click_reads
 
-from expflow_git.cli.group import cli
 from expflow_git.cli.plain import plain_hook
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
@@ -218,19 +217,6 @@ LINES = [
     ["--files-from", "--staged"],
     ["--files-from", "-x"],
 ]
-
-
-def _click_reads(
-    command: str, args: list[str]
-) -> tuple[tuple[str, ...], bool, str | None, tuple[str, ...]] | None:
-    found = cli.get_command(click.Context(cli), command)
-    assert found is not None
-    try:
-        with found.make_context(command, list(args)) as ctx:
-            p = ctx.params
-            return tuple(p["paths"]), p["staged"], p["policy_path"], tuple(p["files_from"])
-    except (click.exceptions.Exit, click.ClickException):
-        return None
 
 
 @pytest.mark.parametrize("command", ["validate", "scan"])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers_audit import POLICY, STUDY, new_repo
+from test_hunt42_cache import int_digit_limit
 
 BIG = 10**999  # 1,000 digits: past the lowest limit Python allows (640), under 4,300
 
@@ -20,12 +21,8 @@ BIG = 10**999  # 1,000 digits: past the lowest limit Python allows (640), under 
 def low_limit() -> Iterator[None]:
     """The interpreter's integer digit limit at its lowest (a caller's
     PYTHONINTMAXSTRDIGITS=640) for the test, restored after."""
-    before = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(640)
-    try:
+    with int_digit_limit(640):
         yield
-    finally:
-        sys.set_int_max_str_digits(before)
 
 
 def _train(repo: Path, id: str) -> None:
