@@ -403,6 +403,7 @@ class TypedPins:
         self._pin_values: tuple[str, ...] | None = None
         self._digests: tuple[str, ...] | None = None
         self._holding: dict[str, list[str]] | None = None
+        self._pieces: dict[str, frozenset[str]] = {}
 
     @property
     def _all(self) -> str:
@@ -518,10 +519,19 @@ class TypedPins:
             self._escaped = sorted(found.items(), key=lambda item: -len(item[0]))
         return self._escaped
 
-    def pieces(self, run: str) -> set[str]:
+    def pieces(self, run: str) -> frozenset[str]:
         """What of an argument giving `run` as a PIN a line quotes when it quotes that
         argument: the argument, an option's value after `=`, and each of their `/` or `,`
-        pieces holding `run` and more than it; a word typed after `--pin`, whole."""
+        pieces holding `run` and more than it; a word typed after `--pin`, whole. Made once
+        a run: `masked_quoting` asks for them in every line showing the run, and each ask
+        read every argument holding it (a 10,000-line audit table showing the digits of
+        `--policy /r/pin=NNNN/expflow.yaml` took 5 s, 500 such arguments and lines 78 s:
+        a third review, issue 18 forty-second pass)."""
+        if run not in self._pieces:
+            self._pieces[run] = frozenset(self._pieces_of(run))
+        return self._pieces[run]
+
+    def _pieces_of(self, run: str) -> set[str]:
         pieces: set[str] = set(self._after_pin(run))
         for argument in self._arguments_holding(run):
             if not _typed_as_pin(argument, run):

@@ -18,14 +18,15 @@ reported as 60, and `-1e-400` a `min: 0` as 0 (docs/decisions.md).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from expflow_git.lazyre import lazy_compile
 
@@ -144,6 +145,23 @@ def writable_ints() -> Iterator[None]:
             _raised[0] -= 1
             if _raised[0] == 0 and 0 < _raised[1] < MAX_INT_DIGITS:
                 sys.set_int_max_str_digits(_raised[1])
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def under_writable_ints(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`function` (an API call: `Repository`'s methods, `run.log`) under `writable_ints`:
+    a caller's lower digit limit changes no verdict and stops no call (docs/spec.md
+    §2.3). Only the call: the caller's own code between calls keeps its limit."""
+
+    @functools.wraps(function)
+    def under(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with writable_ints():
+            return function(*args, **kwargs)
+
+    return under
 
 
 def _checked_int(literal: str) -> int:

@@ -7,16 +7,15 @@ do. One code path, two front ends."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import ID_RE, REASON_MAX_LENGTH, Scalar, Status
 from expflow_git.errors import ExitCode, ExpflowError, printable, utf8_argument
-from expflow_git.jsonstrict import writable_ints
+from expflow_git.jsonstrict import under_writable_ints, writable_ints
 from expflow_git.outcomes import AuditResult, RankResult, VerifyResult
 from expflow_git.run import (
     ActiveRun,
@@ -42,22 +41,6 @@ if TYPE_CHECKING:
     from expflow_git.gitstore import Git
     from expflow_git.policy.model import Policy
     from expflow_git.records.writer import Layout, PlannedResult
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _writing_ints(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """`method` under `jsonstrict.writable_ints`: a caller's lower integer digit limit
-    (PYTHONINTMAXSTRDIGITS) changes no verdict and stops no call (docs/spec.md §2.3)."""
-
-    @functools.wraps(method)
-    def under(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with writable_ints():
-            return method(*args, **kwargs)
-
-    return under
 
 
 class Repository:
@@ -95,7 +78,7 @@ class Repository:
         return Layout(self.root, self.policy)
 
     # ------------------------------------------------------------------ records
-    @_writing_ints
+    @under_writable_ints
     def new(
         self,
         id: str,
@@ -184,11 +167,11 @@ class Repository:
             reason=reason,
             names=NEW_ARGUMENTS,
             held=held,
-            # (5 up is `new`'s caller, and one more for `_writing_ints`' wrapper)
+            # (5 up is `new`'s caller, and one more for `under_writable_ints`' wrapper)
             warn=warn or (lambda message: warnings.warn(message, stacklevel=6)),
         )
 
-    @_writing_ints
+    @under_writable_ints
     def log_result(
         self,
         id: str,
@@ -201,7 +184,7 @@ class Repository:
         against the registry and the required metrics first (and `series`, metric →
         [(step, value), …], against the series rules and declared aggregates): ValueError,
         nothing written."""
-        # (the caller's line: 3 up, and one more for `_writing_ints`' wrapper)
+        # (the caller's line: 3 up, and one more for `under_writable_ints`' wrapper)
         self._log_result(_id(id), metrics, splits, series, [], stacklevel=4)
         return self.get(id)
 
@@ -254,7 +237,7 @@ class Repository:
                 stacklevel=stacklevel,
             )
 
-    @_writing_ints
+    @under_writable_ints
     def start(self, id: str) -> Run:
         """Mark a pending run `running` (as `expflow-git start`)."""
         from expflow_git.records.lifecycle import start_run
@@ -262,7 +245,7 @@ class Repository:
         start_run(self._layout(), _id(id))
         return self.get(id)
 
-    @_writing_ints
+    @under_writable_ints
     def fail(self, id: str, reason: str) -> Run:
         """Mark a run without a result `failed`, with the reason (as `expflow-git fail`)."""
         from expflow_git.records.lifecycle import fail_run
@@ -274,7 +257,7 @@ class Repository:
         fail_run(self._layout(), _id(id), reason, reason_option="reason")
         return self.get(id)
 
-    @_writing_ints
+    @under_writable_ints
     def skip(self, id: str, reason: str, *, pin: str | None = None) -> Run:
         """Mark a pending or running run `skipped` (as `expflow-git cancel`): PIN-guarded,
         the PIN from `pin` or $EXPFLOW_PIN (there is no prompt)."""
@@ -308,7 +291,7 @@ class Repository:
         return self.get(id)
 
     # ------------------------------------------------------------------ reading
-    @_writing_ints
+    @under_writable_ints
     def runs(
         self,
         study: str | None = None,
@@ -337,7 +320,7 @@ class Repository:
             if (study is None or run.study == study) and (wanted is None or run.status is wanted)
         ]
 
-    @_writing_ints
+    @under_writable_ints
     def get(self, id: str) -> Run:
         """One run by id (KeyError when there is no valid record with that id; an id
         that is not text, `123`, `None`, `b"x"`, is a ValueError, as everywhere in the
@@ -543,7 +526,7 @@ class Repository:
             warnings.warn(f"run {id!r} could not be marked failed: {problem}", stacklevel=3)
 
     # ------------------------------------------------------------------ judging
-    @_writing_ints
+    @under_writable_ints
     def rank(
         self,
         *,
@@ -579,7 +562,7 @@ class Repository:
             top=top,
         )
 
-    @_writing_ints
+    @under_writable_ints
     def audit(
         self,
         *,
@@ -613,7 +596,7 @@ class Repository:
         )
         return result if report else replace(result, report=None)
 
-    @_writing_ints
+    @under_writable_ints
     def html(
         self,
         *,
@@ -651,7 +634,7 @@ class Repository:
                 ) from None
         return html
 
-    @_writing_ints
+    @under_writable_ints
     def verify(
         self,
         report: bytes | str | os.PathLike[str],

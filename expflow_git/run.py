@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expflow_git.documents import Scalar, Status, same_scalar
+from expflow_git.jsonstrict import under_writable_ints
 from expflow_git.policy.model import Aggregate, fmt_number
 
 # The result schema's pattern for a split's name (schemas/result.schema.json).
@@ -95,6 +96,7 @@ class ActiveRun:
     series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     finished: bool = False
 
+    @under_writable_ints
     def log(
         self,
         values: Mapping[str, float] | None = None,
@@ -162,6 +164,7 @@ class ActiveRun:
             previous = [self.metrics[name]] if len(points) > 1 else []
             self.metrics[name] = aggregate.of([*previous, value])
 
+    @under_writable_ints
     def log_split(
         self, name: str, values: Mapping[str, float] | None = None, /, **metrics: float
     ) -> None:

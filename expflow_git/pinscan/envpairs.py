@@ -88,10 +88,19 @@ _BLANK = r"(?:[ \t]|\\\r?\n)"
 # part ends at a different character (a keyword at a blank, a name at `=`, a value's
 # `\\` takes the character after it, never a line break), so it is read one way.
 # A value ends at a blank or at what ends a statement (`;`, `&`, `|`, as a shell reads an
-# unquoted word); a command substitution may open it (`FOO=(pwd)`, `$(pwd)`): a value that
-# took those characters made each of them a new start for the search, 1 ms a name on
-# `A=;A=;…` (40x the scan of such a file: a second review, forty-second pass).
-_ASSIGNMENT = r"[A-Za-z_][A-Za-z0-9_]*=(?:\$?\([^\s()]*\))?(?:[^\s\\;&|()]|\\[^\r\n])*"
+# unquoted word): a value that took those characters made each of them a new start for
+# the search, 1 ms a name on `A=;A=;…` (40x the scan of such a file: a second review,
+# forty-second pass).
+# A quoted stretch (`'a;b'`, `"$(pwd)"`) and a command substitution (`(pwd)`, `$(pwd)`,
+# anywhere in the value: `a(pwd)`, `$HOME/(pwd)`) are parts of the value too, as the
+# shell reads them: each part opens with its own character (`'`, `"`, `(`, `\`, or
+# another; a `$` is one, so `$(pwd)` is read one way), so the value is read one way (a
+# third review, forty-second pass: the value that ended at `;&|()` passed `FOO='a;b'`,
+# `FOO="$(pwd)"` and `FOO=a(pwd)` before `set -x NAME V`, which the prefix had read).
+_ASSIGNMENT = (
+    r"[A-Za-z_][A-Za-z0-9_]*=(?:[^\s\\;&|()'\"]|\\[^\r\n]|\([^\s()]*\)"
+    r"|'(?:[^'\\\r\n]|\\[^\r\n])*'|\"(?:[^\"\\\r\n]|\\[^\r\n])*\")*"
+)
 _ASSIGNMENT_RE = lazy_compile(_ASSIGNMENT, re.ASCII)
 _PREFIX = rf"(?:and|or|not|!|builtin|if|while|begin|time|{_ASSIGNMENT})"
 _COMMAND = (
