@@ -14,7 +14,7 @@ from conftest import ExpRepo, run_cli
 from support import LIST_MODULES, run_cli_code
 
 from expflow_git.cli.group import cli
-from expflow_git.cli.plain import plain_hook
+from expflow_git.cli.plain import PlainHook, plain_hook
 from expflow_git.lazyre import _Lazy, lazy_compile
 
 LINES = [
@@ -52,13 +52,20 @@ def test_plain_hook_lines_read_as_click_reads_them(
     command: str, args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("EXPFLOW_POLICY", raising=False)
+    assert_plain_reads_as_click(command, args)
+    assert plain_hook(["protect", *args]) is None
+
+
+def assert_plain_reads_as_click(command: str, args: list[str]) -> PlainHook | None:
+    """The plain reader takes a command line only as click reads it (else None), and
+    whatever click refuses it refuses; its reading, returned."""
     plain = plain_hook([command, *args])
     clicked = _click_reads(command, args)
     if plain is not None:
         assert clicked is not None and plain == (command, *clicked)
     if clicked is None:
         assert plain is None
-    assert plain_hook(["protect", *args]) is None
+    return plain
 
 
 def test_scan_hook_skips_click_and_answers_as_before(exp_repo: ExpRepo) -> None:

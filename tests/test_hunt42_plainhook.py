@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ExpRepo, assert_clean_output, git_env, run_cli
 from support import CliResult, in_process_cli, scrubbed_env
-from test_hunt41_imports import _click_reads
-
-from expflow_git.cli.plain import plain_hook
+from test_hunt41_imports import assert_plain_reads_as_click
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -225,12 +223,7 @@ def test_plain_files_from_lines_read_as_click_reads_them(
     command: str, args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("EXPFLOW_POLICY", raising=False)
-    plain = plain_hook([command, *args])
-    clicked = _click_reads(command, args)
-    if plain is not None:
-        assert clicked is not None and plain == (command, *clicked)
-    if clicked is None:
-        assert plain is None
+    plain = assert_plain_reads_as_click(command, args)
     if args in PLAIN:
         assert plain is not None  # the hook's forms skip click
 
