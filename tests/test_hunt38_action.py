@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import run_cli
@@ -86,11 +87,7 @@ def test_a_pull_request_event_naming_no_base_is_never_judged_by_its_own_policy(
     none named and no `policy-ref` input, the job fails and says so, as it does when
     `since` is empty."""
     base, head = loosening_pull_request(demo_repo)
-    for part in payload.values():
-        if isinstance(part.get("head"), dict):
-            part["head"]["sha"] = head
-        else:
-            part["head_sha"] = head
+    point_head_at(payload, head)
     code, log, outputs, summary = run_action(
         demo_repo, tmp_path, event=event, payload=payload, since=base
     )
@@ -188,3 +185,13 @@ def test_a_ctrl_c_outside_the_audit_is_one_line_and_did_not_complete(
     assert "Traceback" not in log and "interrupted" in log, log
     assert outputs == {"passed": "false", "best-feasible": "", "report-path": ""}
     assert "did not complete" in summary
+
+
+def point_head_at(payload: dict[str, Any], head: str) -> None:
+    """Set the event payload's head commit (`pull_request.head.sha` or a merge group's
+    `head_sha`) to `head`."""
+    for part in payload.values():
+        if isinstance(part.get("head"), dict):
+            part["head"]["sha"] = head
+        else:
+            part["head_sha"] = head

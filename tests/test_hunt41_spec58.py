@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from test_action import demo_repo, loosening_pull_request, run_action  # noqa: F401
+from test_hunt38_action import point_head_at
 
 
 @pytest.mark.parametrize(
@@ -31,11 +32,7 @@ def test_a_pull_request_event_naming_no_base_is_judged_once_the_inputs_give_it(
     The error names every input the event's base stands for, and with both given the
     pull request is judged by its base's policy (and fails: it commits a PIN hash)."""
     base, head = loosening_pull_request(demo_repo)
-    for part in payload.values():
-        if isinstance(part.get("head"), dict):
-            part["head"]["sha"] = head
-        else:
-            part["head_sha"] = head
+    point_head_at(payload, head)
     code, log, outputs, summary = run_action(demo_repo, tmp_path, event=event, payload=payload)
     assert code == 2, log
     assert "names no base commit" in log, log
