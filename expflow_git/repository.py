@@ -10,6 +10,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -785,8 +786,8 @@ def path_text(value: str | os.PathLike[str] | None) -> str | None:
 
 
 def _paths_as_text(values: object) -> object:
-    """Each key file of a list given as a `Path` as its path's text (one string alone left for
-    `string_list` to refuse)."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+    """Each key file of a list given as a `Path` as its path's text (one string alone, a
+    mapping or a set left for `string_list` to refuse)."""
+    if isinstance(values, (str, bytes, Mapping, AbstractSet)) or not isinstance(values, Iterable):
         return values
     return [os.fspath(v) if isinstance(v, os.PathLike) else v for v in values]

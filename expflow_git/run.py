@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -342,11 +343,29 @@ def string_list(values: Any, what: str, item: str) -> list[str]:
     is refused, never read letter by letter) or the `item` that is not a string."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValueError(f"{what}: give a list of strings, not {short_repr(values)}")
+    unordered_refused(values, what, "strings")
     out = list(values)
     for value in out:
         if not isinstance(value, str):
             raise ValueError(f"{item} {short_repr(value)}: {what} are strings")
     return out
+
+
+def unordered_refused(values: object, what: str, items: str, *, sortable: bool = True) -> None:
+    """A mapping or a set given where a list is asked for is a ValueError naming `what`.
+    A mapping was read as its keys, whatever its values said (`import_optuna(metrics=
+    {"seg_total": "max"})`: the aggregate silently unused), and a set has no order of
+    its own (a string's hash differs from one process to the next): a record's tags, an
+    Optuna study's metric names in objective order or the checks' order in every output
+    changed from run to run (a hunt, issue 18 forty-third pass)."""
+    if isinstance(values, Mapping):
+        raise ValueError(f"{what}: give a list of {items}, not a mapping {short_repr(values)}")
+    if isinstance(values, AbstractSet):
+        hint = ": sorted() makes it a list" if sortable else ""
+        raise ValueError(
+            f"{what}: give a list of {items}, not a set {short_repr(values)} (a set has no "
+            f"order{hint})"
+        )
 
 
 def failure_reason(exc: BaseException, limit: int) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from expflow_git.documents import Status
 from expflow_git.errors import ExpflowError
 from expflow_git.policy.model import Policy
-from expflow_git.run import short_repr
+from expflow_git.run import short_repr, unordered_refused
 
 if TYPE_CHECKING:
     from expflow_git.checks import RunVerdict
@@ -207,6 +207,9 @@ def gate_scores(
     for name, values in (("train", train), ("holdout", holdout)):
         if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             raise ValueError(f"{name}: give a list of numbers, not {short_repr(values)}")
+        # (A mapping's keys, or a set's own order, would pair one run's train value with
+        # another's holdout value.)
+        unordered_refused(values, name, "numbers, one per run in order", sortable=False)
     xs = list(_numbers(dict(enumerate(train)), what="train value", exact=True).values())
     ys = list(_numbers(dict(enumerate(holdout)), what="holdout value", exact=True).values())
     if len(xs) != len(ys):
@@ -249,6 +252,7 @@ def gate_texts(gates: Sequence[str | Mapping[str, Any]]) -> list[str | Mapping[s
         raise ValueError(
             f"gates: give a list of 'metric:op:value' strings, not {short_repr(gates)}"
         )
+    unordered_refused(gates, "gates", "'metric:op:value' strings or {gate, severity} mappings")
     # Taken once: a generator (`(f"{m}:lt:{v}" for …)`, `map(…)`) was read by the check
     # and was empty when the list was made, so every gate was dropped and each run
     # passed it, silently (a hunt, issue 18 thirty-ninth pass).

@@ -487,7 +487,11 @@ def _history_counts(
     # made the move that commit (a review). Such a team sets its budget accordingly.
     # A look is charged to its run's study; a look first committed under a name of no
     # record (a typo of the run's name, then moved) to the study of a run its blob was
-    # moved to (a review).
+    # moved to (a review): the first, in the order the history moved it. (A set of those
+    # runs was read in its hash order, which differs from one process to the next: a blob
+    # moved to runs of two studies was charged to either, and the report, and a study's
+    # verdict at its budget, changed from one audit of the same commit to the next; a
+    # hunt, issue 18 forty-third pass.)
     return Counter(
         studies.get(exp_id)
         or next((studies[i] for i in moved.get(sha, ()) if studies.get(i) is not None), None)
@@ -496,18 +500,18 @@ def _history_counts(
     )
 
 
-def _looks(span: BudgetRange) -> tuple[list[tuple[str, str]], dict[str, set[str]]]:
+def _looks(span: BudgetRange) -> tuple[list[tuple[str, str]], dict[str, dict[str, None]]]:
     """Every (experiment id, result blob) committed, each once: each commit's of BASE's history,
     then BASE's results none of those counted, then each commit's of the range, then
     any of REV's that none of those counted: a merge whose first parent is older than
     BASE brings, unseen by its diff, what BASE had deleted (the tree's count is a floor
-    for the history's). Also, by blob, the ids a blob was moved to: no new look, and
-    none for the tree's floor (a result moved to fix a typo in its name was counted
-    again at its new path; a review)."""
+    for the history's). Also, by blob, the ids a blob was moved to, in the order the
+    history moved it there: no new look, and none for the tree's floor (a result moved
+    to fix a typo in its name was counted again at its new path; a review)."""
     globs = span.globs
     looks: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    moved: dict[str, set[str]] = {}
+    moved: dict[str, dict[str, None]] = {}  # (ordered: the walk's order, never a hash's)
 
     def floor(tree: list[TreeEntry]) -> None:
         for e in tree:
@@ -531,7 +535,7 @@ def _looks(span: BudgetRange) -> tuple[list[tuple[str, str]], dict[str, set[str]
                     c.old_sha == c.new_sha and _is_result("blob", c.old_mode, c.path, globs)
                 ):
                     if c.new_sha in gone:
-                        moved.setdefault(c.new_sha, set()).add(look[0])
+                        moved.setdefault(c.new_sha, {})[look[0]] = None
                     seen.add(look)
                     continue
                 # The same bytes for the same run, committed again, show nothing new: a

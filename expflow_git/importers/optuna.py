@@ -115,6 +115,13 @@ def read_optuna(
     required_texts(storage=storage, study=study)
     checked_texts(study_as=study_as)
     checked_flags(series=series)
+    if isinstance(metrics, Mapping):
+        # Not `--metric NAME=min|max|last` (MLflow's): an objective's value is one number,
+        # imported as it is; the mapping's keys were taken, its aggregates unused.
+        raise ValueError(
+            "metrics: give the registry metrics' names in objective order, not a mapping "
+            f"{short_repr(metrics)} (an objective's value has no aggregate to choose)"
+        )
     metrics = string_list(metrics, "metrics", "metric")
     splits = checked_split_attrs(split_attrs)
     optuna = require_extra("optuna", "optuna")

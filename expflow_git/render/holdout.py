@@ -8,6 +8,10 @@ from typing import Any
 
 from expflow_git.escape import html_text
 
+# The characters of the split's name a line cut to `limit_chars` shows (the report holds
+# it whole): the head, the count in all studies and some studies always fit in 1,000.
+SPLIT_SHOWN = 200
+
 
 def budget_note(entry: Mapping[str, Any] | None, limit_chars: int | None = None) -> str | None:
     """`holdout budget: …` with each study's count and OVER where it exceeds the limit,
@@ -32,10 +36,12 @@ def budget_note(entry: Mapping[str, Any] | None, limit_chars: int | None = None)
     count = sum(s["evaluations"] for s in studies)
     failed = any(over(s["evaluations"]) for s in studies) or (total is not None and count > total)
     bound = f"per study ({where}), at most {limit}" if limit is not None else f"({where})"
-    head = (
-        f"holdout budget: {'FAIL' if failed else 'ok'} — results carrying split "
-        f"{entry['split']} {bound}: "
-    )
+    split = entry["split"]
+    if limit_chars is not None and len(split) > SPLIT_SHOWN:
+        # (the split is the policy's free text: cut, or it pushed the total off the line)
+        split = split[:SPLIT_SHOWN] + "…"
+    verdict = "FAIL" if failed else "ok"
+    head = f"holdout budget: {verdict} — results carrying split {split} {bound}: "
     listed = ", ".join(parts) if parts else "none"
     tail = ""
     if total is not None:

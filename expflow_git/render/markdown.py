@@ -45,10 +45,13 @@ def render_markdown(view: View, footer: str = "") -> str:
         f"- best_any: {markdown_code(view.best_any or '-')} · "
         f"best_feasible: {markdown_code(view.best_feasible or '-')}",
     ]
+    # Each line before the findings to MAX_MESSAGE_SHOWN characters, as a finding's: the
+    # walk-forward's split is the judging policy's free text, named twice in its line, and
+    # a policy's split of 300,000 characters pushed every finding past GitHub's cap.
     if (note := ladder_note(view)) is not None:
-        lines.append(f"- {markdown(note)}")
+        lines.append(f"- {markdown(clipped(note, MAX_MESSAGE_SHOWN))}")
     if (note := walk_note(view)) is not None:
-        lines.append(f"- {markdown(note)}")
+        lines.append(f"- {markdown(clipped(note, MAX_MESSAGE_SHOWN))}")
     if warned := sum(1 for r in view.rows if r.warnings):
         lines.append(
             f"- ⚠️ {warned} run(s) fail an advisory check (warnings: reported, not blocking)"
