@@ -40,7 +40,10 @@ from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
 from expflow_git.resources import build_id, code_digest
 
-# 30: the forty-second pass (a keyword after a command's word, `echo and \\`, begins
+# 31: the forty-third pass (fish's keywords as fish reads them, `a''nd`, `'and'`; fish
+# 4's `{`, `else`, csh's `if (…)` and `repeat N` before a command; `(cmd)` and `` `cmd` ``
+# values; PowerShell's `${env:NAME} = value`); 30: the forty-second pass (a keyword
+# after a command's word, `echo and \\`, begins
 # no statement; a quoted one does); 29: the forty-first pass's review (a `set` after
 # `true; \\` read; a `value` key above comment lines past 256 characters read); 28:
 # the forty-first pass's PIN scan (a compared literal in `${{ }}` is no value; a
@@ -64,7 +67,7 @@ from expflow_git.resources import build_id, code_digest
 # hold as written is refused (a record of 9 may have taken it); 9: records keep their
 # `reason` (issue 16); 8: results may hold series (issue 19); 7: the PIN scan decodes \u
 # escapes, YAML anchors and tags, split hashes
-FORMAT = 30
+FORMAT = 31
 
 
 class BlobCache:

@@ -2,8 +2,11 @@
 a Kubernetes or ECS env list's `name: EXPFLOW_PIN` beside its `value` key, GitLab's
 `EXPFLOW_PIN:` whose mapping holds a `value` child, and the commands that set a variable
 without `=`: Dockerfile's `ENV NAME value`, fish's `set -x NAME value`, csh's `setenv
-NAME value`, Windows' `setx NAME value` (also after fish's `and`/`or` and cmd's `@`, and
-split by `\\` line continuations).
+NAME value`, Windows' `setx NAME value` (also after fish's keywords as fish reads them,
+quotes and escapes undone (`shellwords.py`), fish 4's `{`, csh's `if (…)` and `repeat
+N`, a variable given for the command and cmd's `@`, and split by `\\` line
+continuations; a command substitution's word may be the value); and PowerShell's
+`${env:NAME} = value`.
 
 Every rule starts from an occurrence of the variable's name (rare: the pre-filter asks for
 it) and reads a bounded stretch around it, so the time is linear in the text whatever it
@@ -18,11 +21,22 @@ No regex here has a part that can be read two ways (the command regex's `set` op
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterator
 
 from expflow_git.lazyre import lazy_compile
 from expflow_git.pinscan.hits import NUMBER_RE, Hit, Leak, Overlaps
-from expflow_git.pinscan.values import Kind, Line, Value, phrase_value, secret_shaped, value_at
+from expflow_git.pinscan.shellwords import fish_keyword, spelled
+from expflow_git.pinscan.values import (
+    Kind,
+    Line,
+    Value,
+    phrase_value,
+    secret_shaped,
+    substitution_value,
+    value_at,
+)
 
 _KEY_RE = lazy_compile(r"(?<![\w-])expflow_pin(?:_hash)?(?![\w-])", re.IGNORECASE | re.ASCII)
 # How far back from a name a pair's `value` key or a command's head is looked for.
@@ -80,13 +94,14 @@ _BLANK = r"(?:[ \t]|\\\r?\n)"
 # `-` `-x` or `--x`, took 2**n steps for n options): an option is a `-` and what follows
 # up to a blank, a run of blanks ends before a `-`, a word or the name's quote.
 # What may stand before the command where a statement begins: fish's keywords a statement
-# follows (`and`, `or`, `not`, `!`, `builtin`, `if`, `while`, `begin`, `time`: `if set
-# -x NAME V` was passed where `if \\` then `set -x NAME V` was flagged) and a variable
-# given for the command, `NAME=value` (fish 3.1's and a POSIX shell's; `FOO=1 set -x NAME
-# V`, and `true; FOO=1 builtin \\` then `set -x NAME V`, which the forty-second pass's
-# keyword rule read as `FOO=1`'s arguments: a review, issue 18 forty-second pass). Each
-# part ends at a different character (a keyword at a blank, a name at `=`, a value's
-# `\\` takes the character after it, never a line break), so it is read one way.
+# follows (`and`, `or`, `not`, `!`, `builtin`, `if`, `while`, `begin`, `time`, `else`:
+# `if set -x NAME V` was passed where `if \\` then `set -x NAME V` was flagged), fish 4's
+# block, `{ set -x NAME V }`, and a variable given for the command, `NAME=value` (fish
+# 3.1's and a POSIX shell's; `FOO=1 set -x NAME V`, and `true; FOO=1 builtin \\` then
+# `set -x NAME V`, which the forty-second pass's keyword rule read as `FOO=1`'s
+# arguments: a review, issue 18 forty-second pass). Each part ends at a different
+# character (a word at a blank, a name at `=`, a value's `\\` takes the character after
+# it, never a line break), so it is read one way.
 # A value ends at a blank or at what ends a statement (`;`, `&`, `|`, as a shell reads an
 # unquoted word): a value that took those characters made each of them a new start for
 # the search, 1 ms a name on `A=;A=;…` (40x the scan of such a file: a second review,
@@ -102,27 +117,62 @@ _ASSIGNMENT = (
     r"|'(?:[^'\\\r\n]|\\[^\r\n])*'|\"(?:[^\"\\\r\n]|\\[^\r\n])*\")*"
 )
 _ASSIGNMENT_RE = lazy_compile(_ASSIGNMENT, re.ASCII)
-_PREFIX = rf"(?:and|or|not|!|builtin|if|while|begin|time|{_ASSIGNMENT})"
+# fish's keywords a command follows on its line (`_leads`).
+_PREFIX_WORDS = frozenset(
+    ("and", "or", "not", "!", "builtin", "if", "while", "begin", "time", "else")
+)
+# A keyword as fish may write it, quotes or escapes inside (`a''nd`, `'and'`, `\x61nd`:
+# the forty-second pass left `a''nd set …` and `x; 'and' set …` passed), matched by its
+# shape (`shellwords.spelled`) and read as fish reads it by `_leads` once the command
+# matched (`shellwords.fish_keyword`: `\and` is the bell and `nd`). Before csh's
+# `setenv`, its `repeat N` (`_leads` keeps it to `setenv`); a word is then `_WORD`'s:
+# plain characters, a `\` and the one after it, quoted stretches, no `=` outside quotes
+# (which is `_ASSIGNMENT`'s) nor `{`, `}` or what ends a statement, each part opening
+# with its own character, so it is read one way.
+_WORD = (
+    r"(?:[^\s\\;&|()'\"{}=]|\\[^\r\n]|'(?:[^'\\\r\n]|\\[^\r\n])*'"
+    r"|\"(?:[^\"\\\r\n]|\\[^\r\n])*\")+"
+)
+_PREFIX = (
+    rf"(?:{spelled(_PREFIX_WORDS)}|{_ASSIGNMENT}|repeat{_BLANK}+{_WORD}){_BLANK}+"
+    rf"|\{{{_BLANK}*"
+)
+# csh's `if (expr)` before the one command it runs, `if ($?X == 0) setenv NAME V` (tcsh's
+# man page; also `if(…)setenv`): the expression is what stands between the `(` and the
+# last `)` before `setenv` on its line (`\\` line continuations aside), read one way (a
+# `\\` takes the character after it).
+_CSH_IF = rf"if{_BLANK}*\((?:[^;\r\n\\]|\\[^\r\n]|\\\r?\n)*\){_BLANK}*"
 _COMMAND = (
-    rf"[ \t]*(?:@[ \t]*)?(?:{_PREFIX}{_BLANK}+)*"
-    rf"(?:(?P<other>(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?)|setenv|set(?:{_BLANK}+-[^\s]*)*)"
+    rf"[ \t]*(?:@[ \t]*)?(?P<prefix>(?:{_PREFIX})*)"
+    rf"(?:(?P<other>(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?)|(?P<csh>(?:{_CSH_IF})?setenv)"
+    rf"|set(?:{_BLANK}+-[^\s]*)*)"
     rf"{_BLANK}+(?P<q>[\"']?)\Z"
 )
-_COMMAND_RE = lazy_compile(r"(?:^|(?P<op>[;&|(]))" + _COMMAND, re.MULTILINE | re.ASCII)
-# The same after an operator only: where a line's start is no statement's (`_continued`;
-# only for fish's `set` and csh's `setenv`: cmd reads no `\` as a continuation, nor does
-# a Dockerfile whose `# escape=` directive picks another character).
+# At a line's start (`_command` asks whether it begins a statement) or after an operator.
+_COMMAND_AT_RE = lazy_compile(_COMMAND, re.ASCII)
 _COMMAND_AFTER_OP_RE = lazy_compile(r"[;&|(]" + _COMMAND, re.ASCII)
+# ENV or setx before the name (`_command`).
+_OTHER_RE = lazy_compile(rf"(?:(?i:env)|(?i:setx)(?:{_BLANK}+/[Mm])?){_BLANK}+[\"']?\Z", re.ASCII)
 _BLANKS_RE = lazy_compile(rf"{_BLANK}+")
+# After `${env:NAME`: its assignment, `} = ` or `} += ` (a hunt, issue 18 forty-third pass:
+# `${env:NAME} = 'value'` for the variable passed where `$env:NAME = 'value'` was flagged).
+_BRACED_RE = lazy_compile(r"\}[ \t]*\+?=(?![=>~])[ \t]*")
+# A prefix of plain keywords, assignments and blocks, blanks after each (`and FOO=1 `,
+# `{ `): what nearly every prefix is, read by `_leads` without its words. (A line
+# continuation right after a word is no blank: it joins the word to the next.)
+_PLAIN_KEYWORDS = "|".join(map(re.escape, sorted(_PREFIX_WORDS)))
+_PLAIN_PREFIX_RE = lazy_compile(
+    rf"(?:(?:{_PLAIN_KEYWORDS}|{_ASSIGNMENT})[ \t]{_BLANK}*|\{{{_BLANK}*)*", re.ASCII
+)
+# A prefix's words as `_COMMAND` reads them (a `{`, an assignment, another word).
+_PIECE_RE = lazy_compile(rf"\{{|{_ASSIGNMENT}|{_WORD}", re.ASCII)
 # What a continued line's words may end with where the next line begins a statement
 # (`_continued`).
 _STATEMENT_OPS = (";", "&", "|", "(")
-_STATEMENT_WORDS = frozenset(
-    ("and", "or", "not", "!", "builtin", "command", "if", "while", "else", "begin", "time")
-    + ("exec",)
-)
-# A continued line's words and operators, apart (`x;and` is `x`, `;`, `and`).
-_WORDS_RE = lazy_compile(r"[;&|(]|[^\s;&|(]+")
+_STATEMENT_WORDS = _PREFIX_WORDS | {"command", "exec"}
+# A continued line's words and operators, apart (`x;and` is `x`, `;`, `and`; a `{` that
+# opens a word is fish 4's block, `x{` a word).
+_WORDS_RE = lazy_compile(r"[;&|(]|\{|[^\s;&|({][^\s;&|(]*")
 
 
 def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
@@ -135,21 +185,17 @@ def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
         start, end, key = m.start(), m.end(), m.group()
         low = max(floor, start - _REACH)
         floor = end
+        if text[max(0, start - 6) : start].lower() == "${env:":
+            # PowerShell's `${env:NAME} = value`, as `$env:NAME = value` (the flat key rule's)
+            if (braced := _BRACED_RE.match(text, end)) is not None:
+                found.append((braced.end(), key, False))
+            continue
         line_start = text.rfind("\n", low, start) + 1 or low
         # The line's statement, from the stretch's start if the line before ends with a
         # continuation's `\` (the regex's blanks take `\` and a line break).
         tail = text[max(low, line_start - 3) : line_start - 1] if line_start > low else ""
         head = low if tail.endswith(("\\", "\\\r")) else max(low, line_start - 1)
-        c = _COMMAND_RE.search(text, head, start)
-        if (
-            c is not None
-            and c.group("op") is None
-            and c.group("other") is None
-            and _continued(text, c.start(), low)
-        ):
-            # Every line from there to the name continues the one before (the regex takes
-            # a line break only after `\`): a statement may begin after an operator only.
-            c = _COMMAND_AFTER_OP_RE.search(text, c.start() + 1, start)
+        c = _command(text, head, start, low)
         if c is not None:
             quote = c.group("q")
             if text.startswith(quote, end) and (b := _BLANKS_RE.match(text, end + len(quote))):
@@ -182,6 +228,90 @@ def env_pair_hits(code: bool, text: str, overlaps: Overlaps) -> list[Hit]:
     return _read_values(code, text, found, overlaps)
 
 
+def _command(text: str, head: int, name: int, low: int) -> re.Match[str] | None:
+    """The command before the name at `name` that sets it, looked for from `head`: a match
+    of `_COMMAND` whose prefix a shell reads before a command (`_leads`) and that begins a
+    statement: after an operator, or at a line's start that continues no command
+    (`_continued`; the regex takes a line break only after `\\`), or for ENV and setx at
+    any line's start (cmd reads no `\\` as a continuation, nor does a Dockerfile whose
+    `# escape=` directive picks another character). Or None. Each line's start is asked
+    whether it continues a command before it is matched, so a run of lines continuing one
+    another is not each matched to the name (quadratic); a match `_leads` refuses is
+    searched past, each stretch `_REACH` long. (Every match ends with the same command,
+    the one before the name, so any of them will do.)"""
+    pos = head
+    while (c := _COMMAND_AFTER_OP_RE.search(text, pos, name)) is not None:
+        if _leads(text, c):
+            return c
+        pos = c.start() + 1
+    other: bool | None = None  # whether the command is ENV or setx (asked once, if at all)
+    line = head if head == 0 or text[head - 1] == "\n" else text.find("\n", head, name) + 1
+    while 0 <= line <= name and (line > 0 or head == 0):
+        continued = _continued(text, line, low)
+        if continued and other is None:
+            other = _OTHER_RE.search(text, head, name) is not None
+        if not continued or other:
+            c = _COMMAND_AT_RE.match(text, line, name)
+            if c is not None and (not continued or c.group("other")) and _leads(text, c):
+                return c
+        line = text.find("\n", line, name) + 1
+        if line == 0:
+            break
+    return None
+
+
+def _leads(text: str, c: re.Match[str]) -> bool:
+    """Whether the words `c` matched before its command are what fish or csh reads before a
+    command where a statement begins: fish's keywords as it reads them, quotes and escapes
+    undone (`a''nd`, `'and'`: `shellwords.fish_keyword`), fish 4's `{`, a variable given
+    for the command (`FOO=1`), and before csh's `setenv` its `repeat N`. Words a line
+    continuation's `\\` joins (no blank around it) are one word, as fish reads them:
+    `an\\` then `d` is `and`, and `and\\` then `set` no `set`."""
+    start, end = c.span("prefix")
+    if _PLAIN_PREFIX_RE.fullmatch(text, start, end) is not None:
+        return True  # (plain keywords and blocks, as nearly every prefix is: no word read)
+    setenv = c.group("csh") is not None
+    words = _prefix_words(text, start, end)
+    for word in words:
+        if setenv and word == "repeat":
+            if next(words, None) is None:
+                return False
+            continue  # (csh runs the command after `repeat N` N times)
+        if not _leads_a_statement(word, _PREFIX_WORDS):
+            return False
+    return True
+
+
+def _prefix_words(text: str, start: int, end: int) -> Iterator[str]:
+    """The words of `text[start:end]`, a prefix `_COMMAND` matched, each as soon as it
+    is whole (a refusal reads no further): a `\\` line continuation no blank stands around
+    joins two pieces into one word, as fish reads them (`an\\` then `d` is `and`); then
+    an empty word, which leads nothing, if the last goes on into the command's name
+    (`and\\` then `set` is `andset`)."""
+    word = ""
+    last = start
+    for m in _PIECE_RE.finditer(text, start, end):
+        if word and word != "{" and text[last : m.start()] == "\\\n":
+            word += "\\\n" + m.group()
+        else:
+            if word:
+                yield word
+            word = m.group()
+        last = m.end()
+    if word:
+        yield word
+        if word != "{" and text[last:end] == "\\\n":
+            yield ""
+
+
+def _leads_a_statement(word: str, keywords: frozenset[str]) -> bool:
+    """A word after which a statement begins where it begins one: one of fish's `keywords`
+    (as fish reads them), fish 4's `{`, a variable given for the command."""
+    return (
+        word == "{" or fish_keyword(word) in keywords or _ASSIGNMENT_RE.fullmatch(word) is not None
+    )
+
+
 def _continued(text: str, line: int, low: int) -> bool:
     """Whether the line at `line` continues a command begun on a line before: the line
     before ends with an odd number of `\\` and holds no `#` (a comment's `\\` continues
@@ -197,9 +327,11 @@ def _continued(text: str, line: int, low: int) -> bool:
     A keyword counts only where a statement begins: after an operator, another such
     keyword or a line's start that continues nothing; after a command's word it is that
     command's argument (`echo and \\` then `set -x NAME V`, a false finding the
-    forty-first pass left; `x;and` is `x`, `;`, `and`; a quoted or escaped keyword is
-    read as the keyword). Lines are read back to `low` at most; one not seen whole (or
-    none) is no continuation."""
+    forty-first pass left; `x;and` is `x`, `;`, `and`; a keyword is read as fish reads
+    it, `'and'` and `a''nd` are `and`, `\\and` the bell and `nd`; fish 4's `{` is one).
+    A `\\` no blank stands before joins the word it ends to the next line's first
+    (`and\\` then `set`: `andset`). Lines are read back to `low` at most; one not seen
+    whole (or none) is no continuation."""
     while line > low:
         previous = text.rfind("\n", low, line - 1) + 1
         if previous == 0 and low > 0:
@@ -208,13 +340,14 @@ def _continued(text: str, line: int, low: int) -> bool:
         slashes = len(body) - len(body.rstrip("\\"))
         if slashes % 2 == 0 or "#" in body:
             return False
-        for word in reversed(_WORDS_RE.findall(body[:-1])):
+        words = _WORDS_RE.findall(body[:-1])
+        if words and words[-1] not in _STATEMENT_OPS and words[-1] != "{":
+            if body[-2:-1] not in ("", " ", "\t"):
+                return True  # `and\\`: the word goes on on this line (`andset`)
+        for word in reversed(words):
             if word in _STATEMENT_OPS:
                 return False
-            if (
-                word.replace("\\", "").strip("'\"") not in _STATEMENT_WORDS
-                and _ASSIGNMENT_RE.fullmatch(word) is None
-            ):
+            if not _leads_a_statement(word, _STATEMENT_WORDS):
                 return True  # a command's word: a keyword after it is its argument
         line = previous
     return False
@@ -279,6 +412,12 @@ def _ends_at(text: str, pos: int, comma: int) -> bool:
     return bool(inner) and not any(c in inner for c in " \t,{}[]")
 
 
+def _substitution(text: str, pos: int) -> bool:
+    """Whether a command's value at `pos` opens a command substitution: fish's `(cmd)`, a
+    backquoted `` `cmd` ``."""
+    return text[pos : pos + 1] in ("(", "`")
+
+
 def _read_values(
     code: bool, text: str, found: list[tuple[int, str, bool]], overlaps: Overlaps
 ) -> list[Hit]:
@@ -289,11 +428,26 @@ def _read_values(
     hits: list[Hit] = []
     line = Line(text)
     done = -1
-    for pos, key, command in sorted(found):
+    ordered = sorted(found)
+    # (where each command's substitution opens: one read stops where the next begins)
+    substitutions = [pos for pos, _, command in ordered if command and _substitution(text, pos)]
+    for pos, key, command in ordered:
         if pos <= done:
             continue
         done = pos
-        value: Value | None = value_at(text, pos, line.at(pos), spaced=True)
+        value: Value | None
+        if command and _substitution(text, pos):
+            # fish's `(cmd)`, a backquoted `` `cmd` ``: a word of the command is the value,
+            # as in `$(cmd)` (a hunt, issue 18 forty-third pass: `set -x NAME (echo NNNN)`
+            # and `setenv NAME `echo NNNN`` passed where `$(echo NNNN)` was flagged). Read
+            # up to the next such value at most, which reads on from there: a run of them,
+            # `set -x NAME (set -x NAME (…`, is read once, not once a name; a value of
+            # another kind inside one ends no read (`(echo set -x NAME x; echo NNNN)`).
+            after = bisect.bisect_right(substitutions, pos)
+            limit = substitutions[after] if after < len(substitutions) else len(text)
+            value = substitution_value(text, pos, line.at(pos), limit)
+        else:
+            value = value_at(text, pos, line.at(pos), spaced=True)
         if value is None or value.kind is Kind.REFERENCE:
             continue
         token = text[value.start : value.end]

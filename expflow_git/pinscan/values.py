@@ -461,6 +461,33 @@ def secret_in_reference(text: str, start: int, end: int) -> Value | None:
     return None
 
 
+# How far a command substitution after a command's name is read (`substitution_value`).
+_SUBSTITUTION_REACH = 256
+_SUBSTITUTION_CLOSE = {"(": ")", "`": "`"}
+# What every word `_REFERENCE_SECRET` takes holds.
+_SECRET_PART_RE = lazy_compile(r"[0-9]{4}|[0-9A-Fa-f]{64}|\$scrypt\$")
+
+
+def substitution_value(text: str, pos: int, line: Line, limit: int) -> Value | None:
+    """The literal secret of the command substitution opening at `pos`, fish's `(cmd)` or a
+    backquoted `` `cmd` `` (csh, a POSIX shell), read as `$(cmd)` is
+    (`secret_in_reference`): a word of the command, its output being the value. Read to
+    its closing character on its line, before `limit` and `_SUBSTITUTION_REACH`
+    characters at most."""
+    stop = min(line.end, limit, pos + _SUBSTITUTION_REACH)
+    close = text.find(_SUBSTITUTION_CLOSE[text[pos]], pos + 1, stop)
+    if _SECRET_PART_RE.search(text, pos + 1, stop if close == -1 else close) is None:
+        return None  # (no word can be one: the words are not read)
+    return _secret_word(
+        text,
+        pos + 1,
+        stop if close == -1 else close,
+        _COMMAND_WORD_RE,
+        _REFERENCE_SECRET,
+        comments=False,
+    )
+
+
 _COMPARED_BEFORE = ("==", "!=", "<=", ">=", "<", ">")
 _COMPARED_AFTER = ("==", "!=", "<", ">")
 
