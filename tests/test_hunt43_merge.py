@@ -73,6 +73,12 @@ def _commit_as_merge(repo: Path, *parents: str) -> None:
     git(repo, "reset", "-q", "--hard", merge)
 
 
+def _conclude_merge(repo: Path) -> None:
+    """Commit the merge in progress with what the work tree holds now."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "--no-edit")
+
+
 def _fails(repo: Path, base: str, finding: str = f"{RECORD}: record-rewritten") -> None:
     code, out = _audit(repo, base)
     assert code == 1 and finding in out, out
@@ -95,8 +101,7 @@ def test_an_evil_merge_of_an_overwritten_run_changing_its_params_fails(
     _moved_on(repo)
     git(repo, "merge", "-q", "--no-commit", "--no-ff", "side")
     _edit(repo, '"params": {}', '"params": {"lr": 0.2}')
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "--no-edit")
+    _conclude_merge(repo)
     _fails(repo, base)
 
 
@@ -211,8 +216,7 @@ def test_a_run_removed_on_main_then_a_branchs_overwritten_run_merged_fails(
     _commit(repo, "e1 removed")
     git(repo, "merge", "-q", "--no-edit", "--no-verify", "other", check=False)
     git(repo, "checkout", "other", "--", RECORD)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "--no-edit")
+    _conclude_merge(repo)
     assert '"lr": 0.2' in (repo / RECORD).read_text()
     _fails(repo, base)
 
@@ -248,8 +252,7 @@ def test_a_record_moved_on_main_and_changed_at_the_merge_fails(
     _commit(repo, "e1 moved")
     git(repo, "merge", "-q", "--no-commit", "--no-ff", "side")
     _edit(repo, '"seed": ', '"seed": 1', MOVED)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "--no-edit")
+    _conclude_merge(repo)
     _fails(repo, base, f"{MOVED}: record-rewritten")
 
 
@@ -265,8 +268,7 @@ def test_a_conflict_resolved_with_mains_params_and_the_branchs_status_fails(
     _commit(repo, "e1 tagged, lr 0.2")
     _merge_keeping_mains_tags(repo)
     _edit(repo, '"params": {}', '"params": {"lr": 0.2}')
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "--no-edit")
+    _conclude_merge(repo)
     _fails(repo, base)
 
 
@@ -399,8 +401,7 @@ def test_a_conflict_resolved_with_mains_tags_and_the_branchs_run_passes(
     _edit(repo, '"tags": []', '"tags": ["x"]')
     _commit(repo, "e1 tagged")
     _merge_keeping_mains_tags(repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--no-verify", "--no-edit")
+    _conclude_merge(repo)
     _passes(repo, base)
 
 
