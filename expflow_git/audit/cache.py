@@ -40,7 +40,9 @@ from expflow_git.audit.folders import FolderCache
 from expflow_git.localcache import prune_unused, read_trusted, state_dir, write_own
 from expflow_git.resources import build_id, code_digest
 
-# 31: the forty-third pass (fish's keywords as fish reads them, `a''nd`, `'and'`; fish
+# 32: the forty-third pass's review (a keyword's `\\` line break before a quote read one
+# way; a quote spanning or left open before a keyword no keyword); 31: the forty-third
+# pass (fish's keywords as fish reads them, `a''nd`, `'and'`; fish
 # 4's `{`, `else`, csh's `if (…)` and `repeat N` before a command; `(cmd)` and `` `cmd` ``
 # values; PowerShell's `${env:NAME} = value`); 30: the forty-second pass (a keyword
 # after a command's word, `echo and \\`, begins
@@ -67,7 +69,7 @@ from expflow_git.resources import build_id, code_digest
 # hold as written is refused (a record of 9 may have taken it); 9: records keep their
 # `reason` (issue 16); 8: results may hold series (issue 19); 7: the PIN scan decodes \u
 # escapes, YAML anchors and tags, split hashes
-FORMAT = 31
+FORMAT = 32
 
 
 class BlobCache:

@@ -42,7 +42,8 @@ from expflow_git.errors import Finding
 from expflow_git.localcache import read_trusted, write_own
 from expflow_git.spelling import SPELLING
 
-# 23: the forty-third pass (as the blob cache's format 31); 22: the forty-second pass (as
+# 24: the forty-third pass's review (as the blob cache's format 32); 23: the forty-third
+# pass (as the blob cache's format 31); 22: the forty-second pass (as
 # the blob cache's format 30); 21: the forty-first
 # pass's review (as the blob cache's format 29); 20: the
 # forty-first pass's PIN scan (as the blob cache's format 28); 19: the fortieth
@@ -55,7 +56,7 @@ from expflow_git.spelling import SPELLING
 # plain `pin=` tag; 8: the scan's YAML, escape and tag spellings; 7: flagged text masked in
 # findings, reasons, corrections; 6: a private key's `\/`; 5: submodule names scanned; 4: files over
 # 8 MiB; 3: findings up to MAX_LISTED
-FORMAT = 23
+FORMAT = 24
 # Every spelling of a folder at once, one per line (a spelling holds no line break).
 SPELLINGS = re.compile(rf"(?:{SPELLING.pattern})(?:\n(?:{SPELLING.pattern}))*+")
 # Fewer documents than this are read through the blob cache: one more file to open

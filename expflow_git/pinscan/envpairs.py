@@ -165,7 +165,18 @@ _PLAIN_PREFIX_RE = lazy_compile(
     rf"(?:(?:{_PLAIN_KEYWORDS}|{_ASSIGNMENT})[ \t]{_BLANK}*|\{{{_BLANK}*)*", re.ASCII
 )
 # A prefix's words as `_COMMAND` reads them (a `{`, an assignment, another word).
-_PIECE_RE = lazy_compile(rf"\{{|{_ASSIGNMENT}|{_WORD}", re.ASCII)
+# A quoted stretch of a keyword's word may hold a `\\` line break, as `spelled` takes
+# one (a review, issue 18 forty-third pass: fish keeps it in single quotes, `'and\\`
+# then `'` is no `and`, and drops it in double ones, `"an\\` then `d"` is `and`; the
+# quote `_WORD` did not take was passed over and the letters after it read as a keyword,
+# as was a quote left open, `'and set`).
+_PIECE_WORD = (
+    r"(?:[^\s\\;&|()'\"{}=]|\\[^\r\n]|'(?:[^'\\\r\n]|\\[^\r\n]|\\\r?\n)*'"
+    r"|\"(?:[^\"\\\r\n]|\\[^\r\n]|\\\r?\n)*\")+"
+)
+_PIECE_RE = lazy_compile(rf"\{{|{_ASSIGNMENT}|{_PIECE_WORD}", re.ASCII)
+# What may stand between a prefix's words: blanks and `\\` line breaks only.
+_GAP_RE = lazy_compile(rf"{_BLANK}*", re.ASCII)
 # What a continued line's words may end with where the next line begins a statement
 # (`_continued`).
 _STATEMENT_OPS = (";", "&", "|", "(")
@@ -291,6 +302,11 @@ def _prefix_words(text: str, start: int, end: int) -> Iterator[str]:
     word = ""
     last = start
     for m in _PIECE_RE.finditer(text, start, end):
+        if _GAP_RE.fullmatch(text, last, m.start()) is None:
+            # (a quote no word took, left open: `'and set`, `and' set`; fish reads no
+            # keyword there, so the prefix leads nothing)
+            yield ""
+            return
         if word and word != "{" and text[last : m.start()] == "\\\n":
             word += "\\\n" + m.group()
         else:
@@ -300,7 +316,9 @@ def _prefix_words(text: str, start: int, end: int) -> Iterator[str]:
         last = m.end()
     if word:
         yield word
-        if word != "{" and text[last:end] == "\\\n":
+        if _GAP_RE.fullmatch(text, last, end) is None:
+            yield ""
+        elif word != "{" and text[last:end] == "\\\n":
             yield ""
 
 

@@ -109,8 +109,17 @@ def spelled(keywords: frozenset[str]) -> str:
 def _spelled_word(keyword: str) -> str:
     # (after the last character a line continuation only inside quotes, one before a quote:
     # outside them it is a blank or joins the next word, `_BLANK`'s and `_leads`' to read)
+    # The quotes and `\\` line breaks after it are taken whole, no `\\` line break before a
+    # quote left to what follows (Python 3.10 has no possessive `*+`): a `\\` line break no
+    # blank stands before joins the word on, so it is this word's. Left to `_BLANK`, with
+    # the next keyword's quotes taking the rest, each such run after a keyword could be
+    # split as many ways as it has quotes, and a line of them failing to be a command took
+    # 2**n steps (a review, issue 18 forty-third pass: `and`, then `\\` + line break +
+    # `'` twice and `or` 22 times, 199 characters, took 9 s, each two more times 4x; 28
+    # fit in the 256 characters a name's look back reads).
     between = r"(?:['\"]|\\\n)*"
-    return between.join(map(_spelled_char, keyword)) + r"(?:['\"]|\\\n(?=['\"]))*"
+    trailing = r"(?:['\"]|\\\n(?=['\"]))*(?!['\"]|\\\n['\"])"
+    return between.join(map(_spelled_char, keyword)) + trailing
 
 
 def _spelled_char(c: str) -> str:
