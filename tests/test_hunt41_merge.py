@@ -3,8 +3,7 @@ holds no result of a run, taking another parent's finished run whole (its record
 results as that parent has them), is not judged against the first parent's pending
 record (`history.records.adoptions`; tests/test_hunt40_merge.py holds the two false
 failures this removes). Here: the attacks tried against that exemption; each must
-still fail the audit, `record-rewritten`; last, the false failure it left, which the
-forty-third pass removes."""
+still fail the audit, `record-rewritten`."""
 
 from __future__ import annotations
 
@@ -169,13 +168,13 @@ def test_a_first_parent_holding_the_result_beside_another_record_adopts_nothing(
     assert code == 1 and f"{RECORD}: record-rewritten" in out, out
 
 
+@pytest.mark.xfail(strict=True, reason="left: a correction naming the run ends the adoption")
 def test_a_branchs_overwritten_result_merged_into_a_main_that_moved_on_passes(
     planned: tuple[Path, str],
 ) -> None:
-    """The forty-first pass left this a false failure (a run a correction names was never
-    adopted); the forty-third adopts it: main never finished e1, and the branch holds
-    the run as the merge has it, its correction included (tests/test_hunt43_merge.py
-    holds the attacks tried against that)."""
+    """Left as a false failure (the safe way round): a run a correction names (here the
+    branch's overwrite) is never adopted at a merge, so a branch's overwritten result
+    merged into a main that moved on is still `record-rewritten` at the merge."""
     repo, base = planned
     git(repo, "checkout", "-q", "side")
     _overwrite(repo, "0.6")

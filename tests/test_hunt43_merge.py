@@ -32,6 +32,12 @@ RESULT = "results/s/e1.json"
 MOVED = "experiments/s/sub/e1.json"
 
 
+# The adoption of a run named by a correction (18b03a2) was reverted the same pass: its
+# review found a line's frozen record dropped at a merge and the run then removed passing
+# (tests/test_review43_merge.py). These honest histories fail again, the safe way round.
+REVERTED = "left: a run a correction names is not adopted at a merge (docs/decisions.md)"
+
+
 def _overwritten_on(repo: Path, branch: str, value: str = "0.6") -> None:
     """On `branch`, e1's result overwritten through a declared correction; main out."""
     git(repo, "checkout", "-q", branch)
@@ -324,6 +330,7 @@ def test_a_merge_putting_back_a_record_its_branch_made_a_folder_fails(
 # The honest histories: each passes.
 
 
+@pytest.mark.xfail(strict=True, reason=REVERTED)
 def test_a_branchs_result_overwritten_twice_merged_into_a_main_that_moved_on_passes(
     overwritten: tuple[Path, str],
 ) -> None:
@@ -357,6 +364,7 @@ def _behind(tmp_path: Path, *, overwrite_in_range: bool = False) -> tuple[Path, 
     return repo, (fork if overwrite_in_range else tip)
 
 
+@pytest.mark.xfail(strict=True, reason=REVERTED)
 @pytest.mark.parametrize("overwrite_in_range", [False, True])
 def test_a_pull_request_brought_up_to_date_with_an_overwritten_run_passes(
     tmp_path: Path, isolated_env: Path, overwrite_in_range: bool
@@ -369,6 +377,7 @@ def test_a_pull_request_brought_up_to_date_with_an_overwritten_run_passes(
     _passes(repo, base)
 
 
+@pytest.mark.xfail(strict=True, reason=REVERTED)
 def test_a_record_moved_on_main_then_the_branchs_overwritten_run_merged_passes(
     overwritten: tuple[Path, str],
 ) -> None:
@@ -391,6 +400,7 @@ def _merge_keeping_mains_tags(repo: Path) -> None:
     _edit(repo, '"tags": []', '"tags": ["x"]')
 
 
+@pytest.mark.xfail(strict=True, reason=REVERTED)
 def test_a_conflict_resolved_with_mains_tags_and_the_branchs_run_passes(
     overwritten: tuple[Path, str],
 ) -> None:
@@ -405,6 +415,7 @@ def test_a_conflict_resolved_with_mains_tags_and_the_branchs_run_passes(
     _passes(repo, base)
 
 
+@pytest.mark.xfail(strict=True, reason=REVERTED)
 def test_an_octopus_of_a_tag_and_an_overwrite_of_a_finished_run_passes(
     tmp_path: Path, isolated_env: Path
 ) -> None:
@@ -423,6 +434,7 @@ def test_an_octopus_of_a_tag_and_an_overwrite_of_a_finished_run_passes(
     _passes(repo, base)
 
 
+@pytest.mark.xfail(strict=True, reason=REVERTED)
 def test_overwritten_runs_adopted_at_four_merges_cost_the_git_processes_of_one(
     tmp_path: Path, isolated_env: Path
 ) -> None:

@@ -17,9 +17,8 @@ run's record at REV must keep the frozen fields it had beside each result blob o
 in each commit that committed one (`frozen_at_rev`: each commit's record paths followed
 through the first-parent diffs, a path no commit changed read as `<commit>:<path>`; a
 record there that cannot be read froze as its blob). A merge whose first parent holds no
-result of a run and no correction naming it, taking the run whole from another parent
-(its results, the corrections naming it, its record: `adoptions`), is not judged against
-the first parent's record: it gives the run its result as a linear commit does.
+result of a run, taking the run whole from another parent (`adoptions`), is not judged
+against the first parent's record: it gives the run its result as a linear commit does.
 
 One `git log --raw` walk, two tree listings, one `git cat-file --batch-check` of the
 walk's trees and one `git cat-file --batch` stream, whatever the number of commits:
@@ -132,7 +131,7 @@ def history_findings(
         )
         blobs.records.update(entry.sha for entry, _, _ in introduced.runs.values())
         views, scanned = blobs.read(reader)
-        adopted = adoptions(git, reader, walk, globs, base, views, introduced.links)
+        adopted = adoptions(git, reader, walk, globs, base, introduced.links)
         records = rewritten_records(walk, edits, base_records, views, adopted)
         records += net_records(net, views, ids(records, RECORD_RULE))
         # `<commit>:<path>` reads, each a walk of that commit's trees: not through the

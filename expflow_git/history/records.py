@@ -15,7 +15,7 @@ from expflow_git.corrections import check_correction
 from expflow_git.documents import stem
 from expflow_git.errors import ExpflowError, Finding
 from expflow_git.gitblobs import BlobReader
-from expflow_git.gitstore import GITLINK, REGULAR_MODES, Change, Git, TreeEntry, blob_id
+from expflow_git.gitstore import GITLINK, REGULAR_MODES, Git, TreeEntry, blob_id
 from expflow_git.history.walk import Edit, Walk, documents, is_doc
 from expflow_git.identity import (
     FROZEN_FIELDS,
@@ -166,27 +166,20 @@ def adoptions(
     walk: Walk,
     globs: DocumentGlobs,
     base: str,
-    views: dict[str, Frozen | None],
     links: _Links | None = None,
 ) -> Adopted:
     """The walk's record edits at merges that adopt a finished run whole (spec §2.1): at
     a merge M, judged against its first parent P1, an edit of run E's record at path X
-    is not judged there when P1's tree holds no result of E and no correction naming it
-    (so P1's line never finished E), and another parent Pk holds E as M has it: the very
-    results (at least one, a file in M), the very corrections naming E (a branch's
-    overwrites come with it; a correction forged in M is no parent's), and E's record,
-    the very blob at X or one with the same frozen fields (the others are free), or,
-    where Pk holds nothing at X, at the one path of E's where Pk holds a record and M
-    none (the record moved on P1's line). M then takes Pk's finished run as a commit
-    giving a pending run its result does (M's diff adds the result: `frozen_at_rev`
-    judges REV's record against M's too), and the lines that froze E are judged by
-    `frozen_at_rev`, `net_records` and the deleted runs' check. Asked only about the
-    edits the walk would report: one `rev-list`, one `cat-file --batch-check` of the
-    walk's first parents, one listing per tree a chain starts from outside the range,
-    one read of the corrections seen (BASE's, the range's, those trees'), one `cat-file
-    --batch-check` of `<commit>:<path>` names and one read of the records compared by
-    their fields that the walk did not read, whatever the number of merges. `views`: the
-    records' frozen fields the walk read. `links`: the walked commits' as
+    is not judged there when P1's tree holds no result of E, another parent Pk holds the
+    very record blob M has at X and the very results of E that M has (at least one, a
+    file in M), and no correction at BASE or added in the range names E. M then takes
+    Pk's finished run as a commit giving a pending run its result does (M's diff adds
+    the result: `frozen_at_rev` judges REV's record against M's too), and the lines that
+    froze E are judged by `frozen_at_rev`, `net_records` and the deleted runs' check.
+    Asked only about the edits the walk would report: one `rev-list`, one `cat-file
+    --batch-check` of the walk's first parents, one listing per tree a chain starts from
+    outside the range, one read of the corrections and one `cat-file --batch-check` of
+    `<commit>:<path>` names, whatever the number of merges. `links`: the walked commits' as
     `with_fork_records` read them (else read here)."""
 
     def spared(flagged: list[tuple[int, RecordEdit]]) -> set[tuple[int, str]]:
@@ -201,185 +194,74 @@ def adoptions(
                 parents[i] = found
         candidates = [(i, edit) for i, edit in flagged if i in parents]
         runs = {edit.experiment for _, edit in candidates}
-        if not runs:
+        if not runs or _named_by_corrections(walk, globs, reader, runs):
             return set()
-        paths = _run_paths(git, walk, globs, base, runs, parents, links)
-        named = None if paths is None else _corrections_naming(reader, paths.corrections)
-        if paths is None or named is None:
+        paths = _result_paths(git, walk, globs, base, runs, parents, links)
+        if paths is None:
             return set()
-        for blob, exp_id in named.items():
-            for path in paths.corrections[blob] if exp_id in runs else ():
-                paths.add(exp_id, "corrections", path)
-        asked: dict[str, str] = {}
+        asked: dict[str, str | None] = {}
         for i, edit in candidates:
             first, *others = parents[i]  # the merge's own: its diff, against `first`
             changed = {c.path for c in walk.commits[i][1]}
-            for path in paths.of(edit.experiment):
+            for path in paths.get(edit.experiment, []):
                 if path not in changed:  # else the diff says what `first` held there
-                    asked[f"{first}:{path}"] = ""
-                for other in others:
-                    asked[f"{other}:{path}"] = ""
+                    asked[f"{first}:{path}"] = None
+            for other in others:
+                for path in [edit.change.path, *paths.get(edit.experiment, [])]:
+                    asked[f"{other}:{path}"] = None
         if any(not _nameable(name) for name in asked):
             return set()
-        if asked:
-            query = "".join(f"{name}\n" for name in asked).encode("utf-8", "surrogateescape")
-            out = git.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=query)
-            answers = out.decode("utf-8", "surrogateescape").splitlines()
-            if len(answers) != len(asked):
-                return set()
-            for name, line in zip(asked, answers, strict=True):
-                words = line.split(" ")
-                if len(words) == 2 and words[1] == "blob":
-                    asked[name] = words[0]
-                elif len(words) == 2 and words[1] in ("tree", "commit", "tag"):
-                    asked[name] = f"?{words[0]}"  # no file there, but something: no match
-                else:
-                    asked[name] = "" if line.endswith(" missing") else "?"
-        merges = {i: _Merge(walk.commits[i][1], parents[i], asked) for i, _ in candidates}
-        taken = [
-            (i, edit, other)
-            for i, edit in candidates
-            for other in merges[i].whole(edit.experiment, paths, named)
-        ]
-        fields = _fields_of(reader, views, taken, merges, paths)
-        return {
-            (i, edit.change.path)
-            for i, edit, other in taken
-            if merges[i].record_of(edit, other, paths, fields)
-        }
+        query = "".join(f"{name}\n" for name in asked).encode("utf-8", "surrogateescape")
+        out = git.run("cat-file", "--batch-check=%(objectname) %(objecttype)", input=query)
+        answers = out.decode("utf-8", "surrogateescape").splitlines()
+        if len(answers) != len(asked):
+            return set()
+        for name, line in zip(asked, answers, strict=True):
+            words = line.split(" ")
+            known = len(words) == 2 and words[1] in ("blob", "tree", "commit", "tag")
+            asked[name] = words[0] if known else ("" if line.endswith(" missing") else "?")
+        out_set: set[tuple[int, str]] = set()
+        for i, edit in candidates:
+            first, *others = parents[i]
+            results = paths.get(edit.experiment, [])
+            added = {c.path: c for c in walk.commits[i][1] if c.path in results}
+            if any(c.old_sha is not None for c in added.values()) or any(
+                asked[f"{first}:{p}"] != "" for p in results if p not in added
+            ):
+                continue  # the first parent holds (or may hold) a result of the run
+            # So the merge holds at those paths what its diff against `first` adds.
+            if not any(c.new_mode in REGULAR_MODES for c in added.values()):
+                continue  # the merge holds no result of the run
+            mine = [added[p].new_sha or "" if p in added else "" for p in results]
+            for other in others:
+                if asked[f"{other}:{edit.change.path}"] == edit.change.new_sha and mine == [
+                    asked[f"{other}:{p}"] for p in results
+                ]:
+                    out_set.add((i, edit.change.path))
+                    break
+        return out_set
 
     return spared
 
 
-class _RunPaths:
-    """Every path a result, a record or a correction of the runs asked about has in the
-    trees the merges' parents can hold, by run and kind; and every correction seen (its
-    blob and its paths), to tell which run each names."""
-
-    def __init__(self) -> None:
-        self.found: dict[tuple[str, str], set[str]] = {}
-        self.corrections: dict[str, set[str]] = {}  # blob -> its paths
-
-    def add(self, exp_id: str, kind: str, path: str) -> None:
-        self.found.setdefault((exp_id, kind), set()).add(path)
-
-    def get(self, exp_id: str, kind: str) -> list[str]:
-        return sorted(self.found.get((exp_id, kind), set()))
-
-    def of(self, exp_id: str) -> list[str]:
-        return [p for kind in _KINDS for p in self.get(exp_id, kind)]
-
-
-_KINDS = ("results", "records", "corrections")
-
-
-class _Merge:
-    """One merge's trees at a run's paths: its first parent's and its own from its diff
-    against that parent (else from `asked`), another parent's from `asked`; "" for
-    nothing there; "?" and the object id for a folder or a submodule, "?" alone for an
-    answer git did not give: neither matches a blob, nor holds a record's fields."""
-
-    def __init__(self, changes: list[Change], parents: list[str], asked: dict[str, str]) -> None:
-        self.changes = {c.path: c for c in changes}
-        self.first, *self.others = parents
-        self.asked = asked
-
-    def in_first(self, path: str) -> str:
-        c = self.changes.get(path)
-        return (c.old_sha or "") if c is not None else self.asked[f"{self.first}:{path}"]
-
-    def mine(self, path: str) -> str:
-        c = self.changes.get(path)
-        return (c.new_sha or "") if c is not None else self.in_first(path)
-
-    def theirs(self, other: str, path: str) -> str:
-        return self.asked[f"{other}:{path}"]
-
-    def whole(self, exp_id: str, paths: _RunPaths, named: dict[str, str]) -> list[str]:
-        """The other parents that hold the run's results and corrections as the merge
-        does, when the first parent holds neither (a result, or a correction naming the
-        run: its line finished the run, and froze it) and the merge a result."""
-        results, corrections = paths.get(exp_id, "results"), paths.get(exp_id, "corrections")
-        if any(self.in_first(p) != "" for p in results):
-            return []  # the first parent holds (or may hold) a result of the run
-        held = (self.in_first(p) for p in corrections)
-        if any(sha != "" and named.get(sha, exp_id) == exp_id for sha in held):
-            return []  # ... or a correction naming it, or what may be one
-        if not any(self.changes[p].new_mode in REGULAR_MODES for p in results if p in self.changes):
-            return []  # the merge holds no result of the run
-        if any(
-            self.changes[p].new_mode not in REGULAR_MODES
-            for p in corrections
-            if p in self.changes and self.changes[p].new_sha is not None
-        ):
-            return []  # a link or submodule where a correction was: no correction
-        mine = [self.mine(p) for p in (*results, *corrections)]
-        if any(sha.startswith("?") for sha in mine):
-            return []  # what is no blob matches nothing
-        return [
-            other
-            for other in self.others
-            if mine == [self.theirs(other, p) for p in (*results, *corrections)]
-        ]
-
-    def record_of(
-        self, edit: RecordEdit, other: str, paths: _RunPaths, fields: dict[str, Frozen | None]
-    ) -> bool:
-        """Whether `other` holds the run's record as the merge has it at the edit's path:
-        the very blob there, or one with the same frozen fields (the merge's a file, both
-        read by strict JSON: the rest may differ, as any commit may change it); where
-        `other` holds nothing there, at the one path of the run's records where it holds
-        one and the merge none (the record moved on the first parent's line)."""
-        path, blob = edit.change.path, edit.change.new_sha or ""
-        there = self.theirs(other, path)
-        if there == "":
-            held = [p for p in paths.get(edit.experiment, "records") if self.theirs(other, p) != ""]
-            if len(held) != 1 or self.mine(held[0]) != "":
-                return False
-            there = self.theirs(other, held[0])
-        if there == blob:
+def _named_by_corrections(
+    walk: Walk, globs: DocumentGlobs, reader: BlobReader, runs: set[str]
+) -> bool:
+    """Whether a correction at BASE or added in the range names one of `runs` (one that
+    cannot be read: any of them)."""
+    docs = {e.sha: e.path for e in walk.base_tree if is_doc(e, globs.is_correction)}
+    for _, changes in walk.commits:
+        for c in changes:
+            if c.new_sha and c.new_mode in REGULAR_MODES and globs.is_correction(c.path):
+                docs.setdefault(c.new_sha, c.path)
+    for sha, data in reader.read_many(sorted(docs)):
+        correction = check_correction(docs[sha], data)[0]
+        if correction is None or correction.experiment in runs:
             return True
-        mine, theirs = fields.get(blob), fields.get(there)
-        return edit.change.new_mode in REGULAR_MODES and mine is not None and mine == theirs
+    return False
 
 
-def _fields_of(
-    reader: BlobReader,
-    views: dict[str, Frozen | None],
-    taken: list[tuple[int, RecordEdit, str]],
-    merges: dict[int, _Merge],
-    paths: _RunPaths,
-) -> dict[str, Frozen | None]:
-    """The frozen fields of every record blob `_Merge.record_of` may compare: the walk's
-    views, and the rest (another parent's record outside the range) read here, once."""
-    wanted = set()
-    for i, edit, other in taken:
-        if edit.change.new_mode in REGULAR_MODES:
-            wanted.add(edit.change.new_sha or "")
-        for path in paths.get(edit.experiment, "records"):
-            wanted.add(merges[i].theirs(other, path))
-    wanted = {sha for sha in wanted if sha and not sha.startswith("?")}
-    fields = {sha: views.get(sha) for sha in wanted}
-    unread = sorted(sha for sha in wanted if sha not in views)
-    for sha, data in reader.read_many(unread):
-        fields[sha] = frozen_view(data)
-    return fields
-
-
-def _corrections_naming(
-    reader: BlobReader, corrections: dict[str, set[str]]
-) -> dict[str, str] | None:
-    """The run each correction (blob -> its paths) names; None when one cannot be read."""
-    named = {}
-    for sha, data in reader.read_many(sorted(corrections)):
-        correction = check_correction(min(corrections[sha]), data)[0]
-        if correction is None:
-            return None
-        named[sha] = correction.experiment
-    return named
-
-
-def _run_paths(
+def _result_paths(
     git: Git,
     walk: Walk,
     globs: DocumentGlobs,
@@ -387,28 +269,22 @@ def _run_paths(
     runs: set[str],
     parents: dict[int, list[str]],
     links: _Links | None = None,
-) -> _RunPaths | None:
-    """Every path a result or record of `runs` has in any tree the merges' parents can
-    hold, and every correction there: BASE's, each commit's diff, and the trees the
-    range's chains start from outside it (a first parent not walked: a fork before BASE,
-    an empty commit) and the merges' parents that are not walked. None: a path git
-    cannot be asked for."""
-    found = _RunPaths()
+) -> dict[str, list[str]] | None:
+    """Every path a result of `runs` has in any tree the merges' parents can hold: BASE's,
+    each commit's diff, and the trees the range's chains start from outside it (a first
+    parent not walked: a fork before BASE, an empty commit) and the merges' parents that
+    are not walked. None: a path git cannot be asked for."""
+    found: dict[str, set[str]] = {}
 
-    def add(path: str, sha: str | None, mode: str | None) -> None:
-        if stem(path) in runs:
-            if globs.is_result(path):
-                found.add(stem(path), "results", path)
-            if globs.is_record(path):
-                found.add(stem(path), "records", path)
-        if sha and mode in REGULAR_MODES and globs.is_correction(path):
-            found.corrections.setdefault(sha, set()).add(path)
+    def add(path: str) -> None:
+        if stem(path) in runs and globs.is_result(path):
+            found.setdefault(stem(path), set()).add(path)
 
     for entry in walk.base_tree:
-        add(entry.path, entry.sha, entry.mode)
+        add(entry.path)
     for _, changes in walk.commits:
         for c in changes:
-            add(c.path, c.new_sha, c.new_mode)
+            add(c.path)
     walked = [commit for commit, _ in walk.commits]
     inside = {*walked, base}
     if links is None or links.keys() != inside - {base}:  # (as `with_fork_records` read them)
@@ -429,10 +305,10 @@ def _run_paths(
                 starts.add(tree or commit)
     for tree in sorted(starts):
         for entry in git.ls_tree(tree, globs.prefixes()):
-            add(entry.path, entry.sha, entry.mode)
-    if any(not _nameable(p) for ps in found.found.values() for p in ps):
+            add(entry.path)
+    if any(not _nameable(p) for ps in found.values() for p in ps):
         return None
-    return found
+    return {exp_id: sorted(ps) for exp_id, ps in found.items()}
 
 
 _Introduced = tuple[TreeEntry, list[str], list[str]]  # REV's record, commits, record paths
