@@ -129,10 +129,17 @@ _PREFIX_WORDS = frozenset(
 # plain characters, a `\` and the one after it, quoted stretches, no `=` outside quotes
 # (which is `_ASSIGNMENT`'s) nor `{`, `}` or what ends a statement, each part opening
 # with its own character, so it is read one way.
-_WORD = (
-    r"(?:[^\s\\;&|()'\"{}=]|\\[^\r\n]|'(?:[^'\\\r\n]|\\[^\r\n])*'"
-    r"|\"(?:[^\"\\\r\n]|\\[^\r\n])*\")+"
-)
+
+
+def _word(in_quotes: str = "") -> str:
+    """`_WORD`'s pattern; `in_quotes`, an alternative more a quoted stretch may hold."""
+    return (
+        rf"(?:[^\s\\;&|()'\"{{}}=]|\\[^\r\n]|'(?:[^'\\\r\n]|\\[^\r\n]{in_quotes})*'"
+        rf"|\"(?:[^\"\\\r\n]|\\[^\r\n]{in_quotes})*\")+"
+    )
+
+
+_WORD = _word()
 _PREFIX = (
     rf"(?:{spelled(_PREFIX_WORDS)}|{_ASSIGNMENT}|repeat{_BLANK}+{_WORD}){_BLANK}+"
     rf"|\{{{_BLANK}*"
@@ -170,10 +177,7 @@ _PLAIN_PREFIX_RE = lazy_compile(
 # then `'` is no `and`, and drops it in double ones, `"an\\` then `d"` is `and`; the
 # quote `_WORD` did not take was passed over and the letters after it read as a keyword,
 # as was a quote left open, `'and set`).
-_PIECE_WORD = (
-    r"(?:[^\s\\;&|()'\"{}=]|\\[^\r\n]|'(?:[^'\\\r\n]|\\[^\r\n]|\\\r?\n)*'"
-    r"|\"(?:[^\"\\\r\n]|\\[^\r\n]|\\\r?\n)*\")+"
-)
+_PIECE_WORD = _word(r"|\\\r?\n")
 _PIECE_RE = lazy_compile(rf"\{{|{_ASSIGNMENT}|{_PIECE_WORD}", re.ASCII)
 # What may stand between a prefix's words: blanks and `\\` line breaks only.
 _GAP_RE = lazy_compile(rf"{_BLANK}*", re.ASCII)
